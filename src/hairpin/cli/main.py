@@ -1,0 +1,47 @@
+"""``hairpin``'s entry point: builds the typer app from each command module and turns bad input into
+one line on stderr with exit code 2 (never a traceback)."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from hairpin.errors import HairpinError, InputError
+
+app = typer.Typer(
+    name="hairpin",
+    help="Rebuild the data path of Kubernetes Services on AWS packet by packet.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    from hairpin.cli import check, lab, pcap, reproduce, scenario, sweep, trace
+
+    for module in (reproduce, trace, lab, check, pcap, scenario, sweep):
+        module.register(app)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI.  InputError -> one line, exit 2; other HairpinError -> one line, exit 1."""
+    try:
+        app(args=argv, standalone_mode=True)
+    except InputError as exc:
+        print(f"hairpin: error: {exc.one_line()}", file=sys.stderr)
+        sys.exit(2)
+    except HairpinError as exc:
+        print(f"hairpin: error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("hairpin: interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""hairpin's exceptions.
+
+    HairpinError                  every error hairpin raises on purpose
+    ├── InputError                bad user input: names the file, the line and what is wrong (CLI exit 2)
+    │   ├── ParseError            a file that does not follow its grammar (iptables-save, routes, pcap...)
+    │   └── ScenarioError         a scenario that is not valid (points at the offending key)
+    ├── ModelError                the model was asked something it cannot represent
+    └── LabError                  the lab could not build, run or remove its namespaces
+        └── NotPermitted          the lab needs root (CAP_NET_ADMIN) and network namespaces
+"""
+
+from __future__ import annotations
+
+__all__ = ["HairpinError", "InputError", "LabError", "ModelError", "NotPermitted", "ParseError", "ScenarioError"]
+
+
+class HairpinError(Exception):
+    """Base of every error hairpin raises on purpose."""
+
+
+class InputError(HairpinError):
+    """Bad user input.  ``str()`` is one line: ``file:line: what is wrong``."""
+
+    def __init__(self, message: str, file: str | None = None, line: int | None = None) -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        super().__init__(self.one_line())
+
+    def one_line(self) -> str:
+        where = ""
+        if self.file is not None:
+            where = f"{self.file}:{self.line}: " if self.line is not None else f"{self.file}: "
+        return f"{where}{self.message}"
+
+
+class ParseError(InputError):
+    """A file that does not follow its grammar."""
+
+
+class ScenarioError(InputError):
+    """A scenario that is not valid; ``message`` names the offending key path."""
+
+
+class ModelError(HairpinError):
+    """The model was asked something it cannot represent."""
+
+
+class LabError(HairpinError):
+    """The lab could not build, run or remove its namespaces."""
+
+
+class NotPermitted(LabError):
+    """The lab needs root (CAP_NET_ADMIN) and network namespaces."""

@@ -1,0 +1,331 @@
+"""The ``iptables-save`` grammar (iptables 1.8, legacy and nf_tables backends), read and written back.
+
+    # comment lines                    kept in Ruleset.header
+    *table                             starts a table
+    :CHAIN POLICY [packets:bytes]      declares a chain; POLICY is ACCEPT/DROP or - for user chains
+    [packets:bytes] -A CHAIN rule...   appends a rule (counters only with iptables-save -c)
+    COMMIT                             ends the table
+
+A rule is a sequence of options.  ``-m NAME`` opens a match module whose options follow; ``-j``/``-g``
+names the target, whose options follow it.  ``!`` before an option negates it (iptables 1.8 prints it
+there; the old ``-s ! ADDR`` order is accepted too).  Values may be double-quoted with backslash
+escapes, as iptables-save quotes comments.  No knowledge of what modules mean lives here: that is
+``hairpin.netfilter.evaluate``'s job.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hairpin.errors import ParseError
+from hairpin.netfilter.rules import Chain, Match, Option, Rule, Ruleset, Table, Target
+
+__all__ = ["dump", "format_rule", "load", "parse", "tokenize"]
+
+_BUILTIN_OPTS = {
+    "-s": "-s", "--source": "-s", "--src": "-s",
+    "-d": "-d", "--destination": "-d", "--dst": "-d",
+    "-p": "-p", "--protocol": "-p",
+    "-i": "-i", "--in-interface": "-i",
+    "-o": "-o", "--out-interface": "-o",
+    "-f": "-f", "--fragment": "-f",
+}  # fmt: skip
+_TARGET_OPTS = {"-j": False, "--jump": False, "-g": True, "--goto": True}
+_VALUELESS = {"-f"}
+
+
+def tokenize(text: str, file: str | None = None, line: int | None = None) -> list[tuple[str, bool]]:
+    """Split a rule line into (token, was_quoted) pairs the way iptables-restore does."""
+    tokens: list[tuple[str, bool]] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch in " \t":
+            i += 1
+            continue
+        if ch == '"':
+            i += 1
+            buf = []
+            while i < n and text[i] != '"':
+                if text[i] == "\\" and i + 1 < n:
+                    i += 1
+                buf.append(text[i])
+                i += 1
+            if i >= n:
+                raise ParseError("unterminated quoted string", file, line)
+            i += 1
+            tokens.append(("".join(buf), True))
+        else:
+            j = i
+            while j < n and text[j] not in " \t":
+                j += 1
+            tokens.append((text[i:j], False))
+            i = j
+    return tokens
+
+
+def _is_option(tok: str, quoted: bool) -> bool:
+    return not quoted and tok.startswith("-") and len(tok) > 1 and not tok[1].isdigit()
+
+
+def parse_rule_args(
+    tokens: list[tuple[str, bool]], table: str, chain: str, file: str | None = None, line: int | None = None
+) -> tuple[tuple[Match, ...], Target | None]:
+    """Parse the tokens after ``-A CHAIN`` into matches and a target."""
+    matches: list[Match] = []
+    target: Target | None = None
+    module: str | None = None
+    module_opts: list[Option] = []
+    target_opts: list[Option] = []
+    in_target = False
+    negate = False
+    i = 0
+
+    def close_module() -> None:
+        nonlocal module, module_opts
+        if module is not None:
+            matches.append(Match(module, tuple(module_opts)))
+        module, module_opts = None, []
+
+    while i < len(tokens):
+        tok, quoted = tokens[i]
+        if tok == "!" and not quoted:
+            negate = True
+            i += 1
+            continue
+        if not _is_option(tok, quoted):
+            raise ParseError(f"unexpected {tok!r} in rule for chain {chain}", file, line)
+        i += 1
+        values: list[str] = []
+        quoted_any = False
+        while i < len(tokens):
+            nxt, nq = tokens[i]
+            if nxt == "!" and not nq:
+                # old-style "-s ! ADDR": negation between option and value
+                if i + 1 < len(tokens) and not _is_option(*tokens[i + 1]) and not values:
+                    negate = True
+                    i += 1
+                    continue
+                break
+            if _is_option(nxt, nq):
+                break
+            values.append(nxt)
+            quoted_any = quoted_any or nq
+            i += 1
+        if tok in ("-m", "--match"):
+            if len(values) != 1:
+                raise ParseError(f"-m needs one module name in rule for chain {chain}", file, line)
+            if in_target:
+                raise ParseError(f"match -m {values[0]} after the target in rule for chain {chain}", file, line)
+            close_module()
+            module = values[0]
+        elif tok in _TARGET_OPTS:
+            if len(values) != 1:
+                raise ParseError(f"{tok} needs one target name in rule for chain {chain}", file, line)
+            if in_target:
+                raise ParseError(f"second target {values[0]!r} in rule for chain {chain}", file, line)
+            close_module()
+            in_target = True
+            target = Target(values[0], (), _TARGET_OPTS[tok])
+        elif in_target:
+            target_opts.append(Option(tok, tuple(values), negate, quoted_any))
+        elif tok in _BUILTIN_OPTS and (module is None or tok not in ("-s", "-d", "-p", "-i", "-o")):
+            name = _BUILTIN_OPTS[tok]
+            if name not in _VALUELESS and len(values) != 1:
+                raise ParseError(f"{tok} needs one value in rule for chain {chain}", file, line)
+            close_module()
+            matches.append(Match("", (Option(name, tuple(values), negate),)))
+        elif tok in _BUILTIN_OPTS:
+            close_module()
+            matches.append(Match("", (Option(_BUILTIN_OPTS[tok], tuple(values), negate),)))
+        else:
+            if module is None:
+                # iptables-save always names the module; accept the implicit -p tcp --dport form.
+                implicit = _implicit_module(matches)
+                if implicit is None:
+                    raise ParseError(f"option {tok} outside any match module in rule for chain {chain}", file, line)
+                module = implicit
+            module_opts.append(Option(tok, tuple(values), negate, quoted_any))
+        negate = False
+    close_module()
+    if negate:
+        raise ParseError(f"dangling '!' in rule for chain {chain}", file, line)
+    if target is not None and target_opts:
+        target = Target(target.name, tuple(target_opts), target.goto)
+    return tuple(matches), target
+
+
+def _implicit_module(matches: list[Match]) -> str | None:
+    for m in matches:
+        if m.module == "":
+            o = m.options[0]
+            if o.name == "-p" and o.value in ("tcp", "udp", "icmp", "sctp"):
+                return o.value
+    return None
+
+
+def parse(text: str, file: str | None = None) -> Ruleset:
+    """Parse iptables-save text.  Raises ParseError(file, line) on the first malformed line."""
+    rs = Ruleset(file=file)
+    table: Table | None = None
+    seen_tables: set[str] = set()
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            if table is None:
+                rs.header.append(raw)
+            continue
+        if line.startswith("*"):
+            if table is not None:
+                raise ParseError(f"table *{line[1:]} starts before COMMIT of *{table.name}", file, lineno)
+            name = line[1:].strip()
+            if not name or " " in name:
+                raise ParseError(f"bad table line {line!r}", file, lineno)
+            if name in seen_tables:
+                raise ParseError(f"table *{name} appears twice", file, lineno)
+            seen_tables.add(name)
+            table = rs.table(name)
+            table.line = lineno
+            continue
+        if table is None:
+            raise ParseError(f"{line.split()[0]!r} outside a table (expected *filter, *nat, ...)", file, lineno)
+        if line == "COMMIT":
+            table = None
+            continue
+        if line.startswith(":"):
+            parts = line[1:].split()
+            if len(parts) not in (2, 3):
+                raise ParseError(f"bad chain line {line!r}", file, lineno)
+            name, policy = parts[0], parts[1]
+            counters = (0, 0)
+            if len(parts) == 3:
+                counters = _counters(parts[2], file, lineno)
+            if policy not in ("ACCEPT", "DROP", "-", "RETURN", "QUEUE"):
+                raise ParseError(f"bad policy {policy!r} for chain {name}", file, lineno)
+            if name in table.chains and table.chains[name].line:
+                raise ParseError(f"chain {name} declared twice in *{table.name}", file, lineno)
+            chain = table.chain(name)
+            chain.policy = None if policy == "-" else policy
+            chain.counters = counters
+            chain.line = lineno
+            continue
+        counters_r: tuple[int, int] | None = None
+        body = line
+        if body.startswith("["):
+            end = body.find("]")
+            if end < 0:
+                raise ParseError("unterminated counters", file, lineno)
+            counters_r = _counters(body[: end + 1], file, lineno)
+            body = body[end + 1 :].strip()
+        tokens = tokenize(body, file, lineno)
+        if len(tokens) < 2 or tokens[0][0] not in ("-A", "--append", "-I", "--insert"):
+            raise ParseError(f"expected -A CHAIN, got {body[:40]!r}", file, lineno)
+        chain_name = tokens[1][0]
+        if chain_name not in table.chains or not table.chains[chain_name].line:
+            raise ParseError(f"rule for undeclared chain {chain_name} in *{table.name}", file, lineno)
+        matches, target = parse_rule_args(tokens[2:], table.name, chain_name, file, lineno)
+        chain = table.chains[chain_name]
+        rule = Rule(table.name, chain_name, matches, target, len(chain.rules) + 1, lineno, counters_r, raw.strip())
+        if tokens[0][0] in ("-I", "--insert"):
+            chain.rules.insert(0, rule)
+            chain.rules[:] = [_reindex(r, i + 1) for i, r in enumerate(chain.rules)]
+        else:
+            chain.rules.append(rule)
+    if table is not None:
+        raise ParseError(f"table *{table.name} has no COMMIT", file, len(text.splitlines()))
+    _check_jumps(rs)
+    return rs
+
+
+_VERDICTS = {"ACCEPT", "DROP", "RETURN", "QUEUE"}
+
+
+def _reindex(rule: Rule, index: int) -> Rule:
+    return Rule(rule.table, rule.chain, rule.matches, rule.target, index, rule.line, rule.counters, rule.source)
+
+
+def _check_jumps(rs: Ruleset) -> None:
+    for table in rs.tables.values():
+        for chain in table.chains.values():
+            for rule in chain.rules:
+                t = rule.target
+                if t is None or t.name in _VERDICTS:
+                    continue
+                if t.goto and t.name not in table.chains:
+                    raise ParseError(f"goto to undeclared chain {t.name} in *{table.name}", rs.file, rule.line)
+
+
+def _counters(text: str, file: str | None, line: int) -> tuple[int, int]:
+    if not (text.startswith("[") and text.endswith("]")) or ":" not in text:
+        raise ParseError(f"bad counters {text!r}", file, line)
+    a, _, b = text[1:-1].partition(":")
+    if not (a.isdigit() and b.isdigit()):
+        raise ParseError(f"bad counters {text!r}", file, line)
+    return int(a), int(b)
+
+
+def load(path: str | Path) -> Ruleset:
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise ParseError(f"cannot read: {exc.strerror}", str(p)) from None
+    except UnicodeDecodeError:
+        raise ParseError("not a text file", str(p)) from None
+    return parse(text, str(p))
+
+
+# ---------------------------------------------------------------------------------------------- writing
+
+
+_NO_QUOTE = frozenset("_-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def save_string(value: str) -> str:
+    """A string value as iptables' xtables_save_string prints it: bare if only [A-Za-z0-9_-], else quoted."""
+    if value and all(c in _NO_QUOTE for c in value):
+        return value
+    return '"' + "".join("\\" + c if c in "\"\\'" else c for c in value) + '"'
+
+
+def _format_option(o: Option, string_valued: bool = False) -> str:
+    parts = ["!"] if o.negated else []
+    parts.append(o.name)
+    if string_valued or o.quoted:
+        parts.extend(save_string(v) for v in o.values)
+    else:
+        parts.extend(v if v and not any(c in v for c in ' \t"') else save_string(v) for v in o.values)
+    return " ".join(parts)
+
+
+def format_rule(rule: Rule) -> str:
+    """``-A CHAIN ...`` as iptables-save prints the rule."""
+    out = [f"-A {rule.chain}"]
+    for m in rule.matches:
+        if m.module:
+            out.append(f"-m {m.module}")
+        out.extend(_format_option(o, m.module == "comment") for o in m.options)
+    if rule.target is not None:
+        out.append(f"{'-g' if rule.target.goto else '-j'} {rule.target.name}")
+        out.extend(_format_option(o) for o in rule.target.options)
+    return " ".join(out)
+
+
+def dump(rs: Ruleset, counters: bool = False) -> str:
+    """Write a Ruleset back as iptables-save text."""
+    lines = list(rs.header)
+    for table in rs.tables.values():
+        lines.append(f"*{table.name}")
+        for chain in table.chains.values():
+            pkts, byts = chain.counters
+            lines.append(f":{chain.name} {chain.policy or '-'} [{pkts}:{byts}]")
+        for chain in table.chains.values():
+            for rule in chain.rules:
+                text = format_rule(rule)
+                if counters and rule.counters is not None:
+                    text = f"[{rule.counters[0]}:{rule.counters[1]}] {text}"
+                lines.append(text)
+        lines.append("COMMIT")
+    return "\n".join(lines) + "\n"
