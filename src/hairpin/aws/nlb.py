@@ -1,0 +1,191 @@
+"""The Network Load Balancer, as its documentation describes it.
+
+- One NLB node per enabled AZ, each with its own address; a client reaches the node its DNS answer named.
+- A node sends a new flow to a healthy target of its target group: only targets in its own AZ when
+  cross-zone load balancing is off (the default for NLBs), all healthy targets when it is on.
+  ("Network Load Balancers", "Cross-zone load balancing", AWS ELB docs.)
+- The target is chosen by a flow hash "based on the protocol, source IP address, source port,
+  destination IP address, destination port, and TCP sequence number" (same docs, "Routing algorithm"),
+  and every later packet of the flow goes to the same target: the node keeps a flow table, so SYN
+  retransmissions (same 5-tuple, same sequence number) land on the same target.
+- Client IP preservation (target group attribute ``preserve_client_ip.enabled``): on, the node rewrites
+  only the destination to target:port and keeps the client's address; off, it also rewrites the source to
+  its own private address.  Defaults: on for instance targets, off for ip targets with TCP/TLS
+  ("Target groups for your Network Load Balancers", Client IP preservation).
+- Replies that leave the target toward the client (preservation on) or toward the NLB's address (off)
+  are handed back to the NLB by the VPC, which restores the listener's address as source.
+- Proxy Protocol v2 (``proxy_protocol_v2.enabled``) prepends a header naming the client to the first
+  bytes the target receives.
+
+Targets: instance targets are node IP:NodePort of the registered nodes (all nodes, or those matching the
+target-node-labels); with externalTrafficPolicy Local only nodes with a local endpoint pass the health
+check.  ip targets are pod IP:targetPort.  With no healthy target at all the NLB "fails open" and uses
+every registered one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from hairpin.model.net import Endpoint, Packet, ip_int, ip_str
+from hairpin.scenario import Scenario, Service
+
+__all__ = ["Flow", "Nlb", "NlbNode", "Target", "targets_for"]
+
+
+@dataclass(frozen=True)
+class Target:
+    addr: int
+    port: int
+    az: str
+    name: str  # node or pod name
+    healthy: bool = True
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return Endpoint(self.addr, self.port)
+
+    def __str__(self) -> str:
+        return f"{ip_str(self.addr)}:{self.port}"
+
+
+@dataclass(frozen=True)
+class NlbNode:
+    az: str
+    addr: int
+    port: int  # listener port
+    targets: tuple[Target, ...]  # the targets this node may choose from (AZ or cross-zone)
+
+
+@dataclass
+class Flow:
+    node: NlbNode
+    client: Endpoint
+    listener: Endpoint
+    target: Target
+    nat_src: Endpoint | None  # set when client IP preservation is off
+    proxy_header_sent: bool = False
+
+
+def targets_for(s: Scenario, svc: Service) -> list[Target]:
+    """Every registered target of the Service's target group, with its health."""
+    lb = svc.load_balancer
+    if lb is None or not svc.ports:
+        return []
+    sp = svc.ports[0]
+    eps = s.endpoints_of(svc)
+    out: list[Target] = []
+    if lb.target_type == "ip":
+        for pod in eps:
+            out.append(Target(ip_int(pod.ip), sp.target_port, s.node(pod.node).az, pod.name))
+        return out
+    if sp.node_port is None:
+        return []
+    want = dict(lb.target_node_labels)
+    for node in s.nodes:
+        labels = dict(node.labels)
+        if want and any(labels.get(k) != v for k, v in want.items()):
+            continue
+        healthy = True
+        if svc.external_traffic_policy == "Local":
+            healthy = any(p.node == node.name for p in eps)
+        out.append(Target(ip_int(node.ip), sp.node_port, node.az, node.name, healthy))
+    return out
+
+
+class Nlb:
+    """The NLB nodes of one Service and their flow tables."""
+
+    def __init__(self, s: Scenario, svc: Service, key: bytes = b"hairpin") -> None:
+        lb = svc.load_balancer
+        assert lb is not None
+        self.service = svc
+        self.preserve = lb.preserves_client_ip
+        self.proxy_protocol = lb.proxy_protocol_v2
+        self.key = hashlib.blake2b(key, digest_size=16).digest()
+        registered = targets_for(s, svc)
+        listener_port = svc.ports[0].port
+        self.nodes: dict[int, NlbNode] = {}
+        for az, addr in lb.nodes:
+            pool = registered if lb.cross_zone else [t for t in registered if t.az == az]
+            healthy = [t for t in pool if t.healthy]
+            self.nodes[ip_int(addr)] = NlbNode(az, ip_int(addr), listener_port, tuple(healthy or pool))
+        self.flows: dict[tuple[int, int, int, int], Flow] = {}
+        self.replies: dict[tuple[int, int, int, int], Flow] = {}
+        self.force: Callable[[NlbNode, Packet], Target | None] | None = None
+
+    def reset(self) -> None:
+        self.flows.clear()
+        self.replies.clear()
+
+    def owns(self, addr: int) -> bool:
+        return addr in self.nodes
+
+    def flow_hash(self, p: Packet) -> int:
+        """The flow hash over protocol, addresses, ports and TCP sequence number (keyed per run)."""
+        data = f"{p.proto}|{p.src}|{p.sport}|{p.dst}|{p.dport}|{p.seq}".encode()
+        return int.from_bytes(hashlib.blake2b(data, key=self.key, digest_size=8).digest(), "big")
+
+    def choose(self, node: NlbNode, p: Packet) -> Target | None:
+        if self.force is not None:
+            forced = self.force(node, p)
+            if forced is not None:
+                return forced
+        if not node.targets:
+            return None
+        return node.targets[self.flow_hash(p) % len(node.targets)]
+
+    def forward(self, p: Packet) -> tuple[Packet, str] | None:
+        """A client packet to a listener: the packet the node sends to the target, and why."""
+        node = self.nodes.get(p.dst)
+        if node is None or p.dport != node.port:
+            return None
+        key = (p.src, p.sport, p.dst, p.dport)
+        flow = self.flows.get(key)
+        how = "flow table hit (same flow, same target)"
+        if flow is None:
+            target = self.choose(node, p)
+            if target is None:
+                return None
+            nat_src = None
+            if not self.preserve:
+                nat_src = Endpoint(node.addr, 1024 + self.flow_hash(p) % 64512)
+            flow = Flow(node, p.source, p.dest, target, nat_src)
+            self.flows[key] = flow
+            back = nat_src or p.source
+            self.replies[(target.addr, target.port, back.addr, back.port)] = flow
+            pool = ", ".join(t.name for t in node.targets)
+            how = (
+                f"new flow: flow hash (proto, src, sport, dst, dport, seq) picks target {target} ({target.name}) "
+                f"of {len(node.targets)} in {'all AZs (cross-zone)' if len(set(t.az for t in node.targets)) > 1 else node.az}: [{pool}]"
+            )
+        src = flow.nat_src or p.source
+        out = Packet(src.addr, src.port, flow.target.addr, flow.target.port, p.flags, p.seq, p.ack, p.proto, p.payload)
+        keep = "client IP preserved: only the destination is rewritten" if flow.nat_src is None else (
+            f"client IP preservation off: source rewritten to the NLB's own address {flow.nat_src}"
+        )
+        return out, f"NLB {ip_str(node.addr)} ({node.az}): {how}; {keep}"
+
+    def reverse(self, p: Packet) -> tuple[Packet, str] | None:
+        """A target's reply the VPC hands back to the NLB: restore the listener as the source."""
+        flow = self.replies.get((p.src, p.sport, p.dst, p.dport))
+        if flow is None:
+            return None
+        out = Packet(flow.listener.addr, flow.listener.port, flow.client.addr, flow.client.port, p.flags, p.seq,
+                     p.ack, p.proto, p.payload)  # fmt: skip
+        return out, f"NLB {ip_str(flow.node.addr)}: reply of flow {flow.client} -> {flow.listener}, source restored to the listener"
+
+
+@dataclass
+class NlbSet:
+    """Every NLB of a scenario, by node address."""
+
+    nlbs: list[Nlb] = field(default_factory=list)
+
+    def for_addr(self, addr: int) -> Nlb | None:
+        for n in self.nlbs:
+            if n.owns(addr):
+                return n
+        return None

@@ -1,0 +1,326 @@
+"""The deterministic simulator: a scenario's topology built from simulated Linux hosts, the VPC and the NLB.
+
+``run(scenario, connections=N, seed=S)`` makes N connections from the scenario's client to its Service
+and returns every connection's outcome, the timeout rate and the closed-form expected rate.
+``connect(scenario, client_port=..., target=...)`` makes one connection, optionally forcing the NLB's
+choice (the lab uses this to replay what its real NLB emulation picked).
+
+Each connection starts from a clean network state (empty conntrack tables and flow tables) at simulated
+time 0, with random sources (ISNs, MASQUERADE ports, kube-proxy's endpoint choice, the NLB's flow-hash
+key) seeded from (seed, connection id), so connection 17 of a run is the same whether it is run alone or
+among a thousand, and the same seed gives byte-identical output.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from hairpin.aws.nlb import Nlb, NlbNode, NlbSet, Target
+from hairpin.aws.vpc import VpcRouter
+from hairpin.engine import Engine
+from hairpin.host import Fabric, LinuxHost
+from hairpin.model.hop import Hop
+from hairpin.model.net import Endpoint, Flags, Packet, ip_int, ip_str
+from hairpin.parsers import iptables_save
+from hairpin.routing import RouteEntry, Routing, RuleEntry, parse_cidr
+from hairpin.scenario import FIXES, Scenario, with_fix
+from hairpin.topology import Namespace, Topology, build
+from hairpin.tcp import Connector
+
+__all__ = ["Connection", "Network", "Run", "Summary", "connect", "run"]
+
+LINK_DELAY = 0.000050  # one veth / ENI hop
+NLB_DELAY = 0.000200  # NLB node processing and fabric
+EPHEMERAL = (32768, 60999)  # net.ipv4.ip_local_port_range
+
+
+@dataclass
+class Connection:
+    id: int
+    client: str
+    service: str
+    target: str
+    outcome: str  # established | timeout | reset
+    elapsed_s: float
+    hops: list[Hop]
+    syns: int = 1
+    hairpin: bool = False
+
+    def to_json(self, hops: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "client": self.client,
+            "service": self.service,
+            "target": self.target,
+            "outcome": self.outcome,
+            "elapsed_s": round(self.elapsed_s, 6),
+        }
+        if hops:
+            out["hops"] = [h.to_json() for h in self.hops]
+        return out
+
+
+@dataclass
+class Summary:
+    attempts: int
+    timeouts: int
+    resets: int
+    established: int
+    expected_rate: float
+
+    @property
+    def rate(self) -> float:
+        return self.timeouts / self.attempts if self.attempts else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "attempts": self.attempts,
+            "timeouts": self.timeouts,
+            "rate": round(self.rate, 6),
+            "expected_rate": round(self.expected_rate, 6),
+        }
+
+
+@dataclass
+class Run:
+    scenario: Scenario
+    seed: int
+    connections: list[Connection]
+    summary: Summary
+    fixes: list[tuple[str, Summary, str]] = field(default_factory=list)
+
+    def example(self, outcome: str) -> Connection | None:
+        for c in self.connections:
+            if c.outcome == outcome:
+                return c
+        return None
+
+    def to_json(self, all_hops: bool = False) -> dict[str, Any]:
+        shown = {c.id for c in (self.example("timeout"), self.example("established")) if c is not None}
+        return {
+            "scenario": self.scenario.name,
+            "seed": self.seed,
+            "connections": [c.to_json(hops=all_hops or c.id in shown) for c in self.connections],
+            "summary": self.summary.to_json(),
+            "fixes": [{"name": n, "summary": s.to_json(), "why": why} for n, s, why in self.fixes],
+        }
+
+
+def expected_rate(scenario: Scenario) -> float:
+    """The closed-form timeout probability of one connection (``hairpin.aws.risk``)."""
+    from hairpin.aws import risk
+
+    return float(risk.timeout_probability(scenario))
+
+
+def _routing(ns: Namespace) -> Routing:
+    r = Routing()
+    for iface in ns.interfaces:
+        for cidr in iface.addresses:
+            r.add_address(iface.name if iface.name != "lo" else "lo", cidr)
+    for rt in ns.routes:
+        net, mask, prefix = parse_cidr(rt.dst)
+        r.add_route(
+            RouteEntry(net, mask, prefix, rt.dev, ip_int(rt.via) if rt.via else None, scope=rt.scope,
+                       src=ip_int(rt.src) if rt.src else None, table=rt.table)
+        )  # fmt: skip
+    for pr in ns.rules:
+        src = parse_cidr(pr.src)[:2] if pr.src else None
+        dst = parse_cidr(pr.dst)[:2] if pr.dst else None
+        r.add_rule(RuleEntry(pr.priority, pr.table, src, dst, pr.fwmark, pr.fwmask if pr.fwmask is not None else 0xFFFFFFFF, pr.iif))
+    return r
+
+
+class Network(Fabric):
+    """The simulated network of one scenario."""
+
+    def __init__(self, scenario: Scenario, topo: Topology | None = None) -> None:
+        self.scenario = scenario
+        self.topology = topo or build(scenario)
+        self.engine = Engine()
+        self.hops: list[Hop] = []
+        self.conn_id = 0
+        self.peers: dict[tuple[str, str], tuple[str, str]] = {}
+        for a, b in self.topology.links:
+            self.peers[a] = b
+            self.peers[b] = a
+        self.nlbs = NlbSet([Nlb(scenario, svc) for svc in scenario.services if svc.load_balancer and svc.load_balancer.type == "nlb" and svc.load_balancer.nodes])
+        self.hosts: dict[str, LinuxHost | VpcRouter] = {}
+        k = scenario.kernel
+        for ns in self.topology.namespaces:
+            routing = _routing(ns)
+            if ns.role == "vpc":
+                self.hosts[ns.name] = VpcRouter(self, routing, self.nlbs)
+                continue
+            ruleset = iptables_save.parse(ns.iptables, f"{ns.name}.iptables") if ns.iptables else None
+            sysctl = dict(ns.sysctls)
+            label = ns.name if ns.role == "node" else f"pod {ns.name}"
+            self.hosts[ns.name] = LinuxHost(
+                ns.name, self, routing, ruleset,
+                ip_forward=sysctl.get("net.ipv4.ip_forward") == "1",
+                accept_local=k.accept_local,
+                syn_retries=k.tcp_syn_retries, linear_timeouts=k.tcp_syn_linear_timeouts, label=label,
+            )  # fmt: skip
+        # servers: every endpoint pod listens on its Services' target ports
+        for svc in scenario.services:
+            for pod in scenario.endpoints_of(svc):
+                host = self._host_of_pod(pod.name)
+                for sp in svc.ports:
+                    host.tcp.listen(0, sp.target_port)
+
+    def _host_of_pod(self, pod: str) -> LinuxHost:
+        p = self.scenario.pod(pod)
+        h = self.hosts[p.node if p.host_network else p.name]
+        assert isinstance(h, LinuxHost)
+        return h
+
+    # -- Fabric
+    def transmit(self, host: Any, oif: str, packet: Packet, notes: list[str]) -> None:
+        self.record(host, f"{host.label} {oif}", packet, notes, "send")
+        peer = self.peers.get((host.name, oif))
+        if peer is None:
+            return
+        dest = self.hosts[peer[0]]
+        delay = NLB_DELAY if isinstance(dest, VpcRouter) else LINK_DELAY
+        self.engine.after(delay, lambda: dest.receive(packet, peer[1]))
+
+    def record(self, host: Any, where: str, packet: Packet, notes: list[str], kind: str, lane: str | None = None) -> None:
+        self.hops.append(Hop(self.engine.now, where, packet, " | ".join(n for n in notes if n), kind, self.conn_id,
+                             lane or host.name))  # fmt: skip
+
+    # -- connections
+    def reset(self, seed: int, conn_id: int) -> None:
+        self.engine.reset()
+        self.hops = []
+        self.conn_id = conn_id
+        for name, h in self.hosts.items():
+            if isinstance(h, LinuxHost):
+                h.reset()
+                h.rng = random.Random(f"{seed}:{conn_id}:{name}")
+        for i, nlb in enumerate(self.nlbs.nlbs):
+            nlb.reset()
+            nlb.key = random.Random(f"{seed}:{conn_id}:nlb{i}").randbytes(16)
+
+    def connect(self, conn_id: int = 0, seed: int = 0, client_port: int | None = None,
+                target: str | None = None) -> Connection:  # fmt: skip
+        s = self.scenario
+        self.reset(seed, conn_id)
+        client = self._host_of_pod(s.client.pod)
+        rng = random.Random(f"{seed}:{conn_id}:client-port")
+        port = client_port if client_port is not None else rng.randint(*EPHEMERAL)
+        dst = ip_int(s.client_target_address())
+        svc = s.client_service
+        dport = s.client.port if s.client.via == "load-balancer" else svc.ports[0].port
+        route = client.routing.lookup(dst)
+        src = route.src or client.routing.primary_address() or 0
+        chosen: list[str] = []
+        forced = Endpoint.parse(target) if target else None
+
+        def force(node: NlbNode, p: Packet) -> Target | None:
+            if forced is None:
+                return None
+            for t in node.targets:
+                if t.addr == forced.addr and t.port == forced.port:
+                    return t
+            return Target(forced.addr, forced.port, node.az, ip_str(forced.addr))
+
+        for nlb in self.nlbs.nlbs:
+            nlb.force = force
+        done: list[Connector] = []
+        conn = client.tcp.connect(Endpoint(src, port), Endpoint(dst, dport), on_done=done.append)
+        self.engine.run()
+        for nlb in self.nlbs.nlbs:
+            for flow in nlb.flows.values():
+                if flow.client == conn.local:
+                    chosen.append(str(flow.target))
+        if not chosen and s.client.via == "cluster-ip":
+            chosen.append(self._cluster_ip_target())
+        outcome = conn.outcome or "timeout"
+        elapsed = (conn.finished if conn.finished is not None else self.engine.now) - conn.started
+        self.hops.append(
+            Hop(conn.finished or self.engine.now, client.label, Packet(src, port, dst, dport, Flags(0)),
+                _outcome_text(outcome, s, conn), "timeout" if outcome == "timeout" else outcome, conn_id, client.name)
+        )  # fmt: skip
+        hairpin = any(
+            h.kind == "deliver" and h.lane == client.name and h.packet.flags & Flags.SYN and h.packet.flags & Flags.ACK
+            and h.packet.src != dst
+            for h in self.hops
+        )  # fmt: skip
+        return Connection(conn_id, str(conn.local), f"{ip_str(dst)}:{dport}", chosen[0] if chosen else "",
+                          outcome, elapsed, self.hops, conn.syns, hairpin)  # fmt: skip
+
+    def _cluster_ip_target(self) -> str:
+        for h in self.hops:
+            if "DNAT" in h.action and h.lane == self.scenario.client_pod.node:
+                for part in h.action.split(" | "):
+                    if part.startswith("DNAT:"):
+                        return part.split("-> ")[-1]
+        return ""
+
+
+def _outcome_text(outcome: str, s: Scenario, conn: Connector) -> str:
+    if outcome == "timeout":
+        return (
+            f"connect() gives up: ETIMEDOUT after {conn.syns} SYNs "
+            f"(tcp_syn_retries={s.kernel.tcp_syn_retries}, tcp_syn_linear_timeouts={s.kernel.tcp_syn_linear_timeouts})"
+        )
+    if outcome == "reset":
+        return "connect() fails: ECONNREFUSED (RST)"
+    return "connect() returns: ESTABLISHED"
+
+
+def connect(scenario: Scenario, *, client_port: int, target: str | None = None, conn_id: int = 0,
+            seed: int = 0) -> Connection:  # fmt: skip
+    """One connection from the scenario's client; ``target`` ("ip:port") forces the NLB's choice."""
+    return Network(scenario).connect(conn_id, seed, client_port, target)
+
+
+FIX_WHY = {
+    "ip-targets": "the NLB sends the SYN straight to a backend pod's IP (ip targets, preservation off by default "
+    "for TCP); no node de-NATs a reply, and the pod's reply goes to the NLB's address and back through the NLB",
+    "no-preserve-client-ip": "the NLB rewrites the source to its own address, so the node's de-NATed SYN/ACK is "
+    "addressed to the NLB and goes back through it instead of straight to the client pod",
+    "cluster-ip": "kube-proxy DNATs the SYN on the client's own node; the same conntrack entry de-NATs the reply, "
+    "which comes from the ClusterIP the client called",
+}
+
+
+def run(scenario: Scenario, connections: int = 1000, seed: int = 0, fixes: bool = False,
+        progress: Any = None) -> Run:  # fmt: skip
+    """``connections`` connections from the scenario's client; with ``fixes``, the same for each workaround."""
+    net = Network(scenario)
+    conns = []
+    for i in range(connections):
+        c = net.connect(i, seed)
+        if i > 1 and c.outcome != "timeout" and c.id > 0:
+            pass
+        conns.append(c)
+        if progress is not None:
+            progress(1)
+    summary = _summary(conns, expected_rate(scenario))
+    result = Run(scenario, seed, conns, summary)
+    if fixes:
+        for name in FIXES:
+            fixed = with_fix(scenario, name)
+            fnet = Network(fixed)
+            fconns = []
+            for i in range(connections):
+                fc = fnet.connect(i, seed)
+                fc.hops = []
+                fconns.append(fc)
+                if progress is not None:
+                    progress(1)
+            result.fixes.append((name, _summary(fconns, expected_rate(fixed)), FIX_WHY[name]))
+    return result
+
+
+def _summary(conns: list[Connection], expected: float) -> Summary:
+    return Summary(
+        len(conns),
+        sum(c.outcome == "timeout" for c in conns),
+        sum(c.outcome == "reset" for c in conns),
+        sum(c.outcome == "established" for c in conns),
+        expected,
+    )

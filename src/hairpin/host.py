@@ -1,0 +1,369 @@
+"""A simulated Linux network namespace: netfilter hooks, conntrack with NAT, routing and TCP.
+
+The packet path follows the kernel's hook order and priorities:
+
+    receive:  raw PREROUTING -> conntrack -> mangle PREROUTING -> nat PREROUTING (DNAT)
+              -> routing decision (martian source check)
+              -> local:   mangle INPUT -> filter INPUT -> nat INPUT (SNAT) -> confirm -> TCP
+              -> forward: mangle FORWARD -> filter FORWARD -> POSTROUTING
+    output:   routing -> raw OUTPUT -> conntrack -> mangle OUTPUT -> nat OUTPUT (DNAT) -> reroute
+              -> filter OUTPUT -> POSTROUTING
+    POSTROUTING: mangle POSTROUTING -> nat POSTROUTING (SNAT, MASQUERADE) -> confirm -> transmit
+
+The nat table is consulted only for a connection's first packet; later packets are rewritten from the
+conntrack tuples.  Namespaces without iptables rules (pods) run no conntrack, as a namespace whose
+hooks nothing registered.  Every hop a packet makes is reported to the network with what acted on it.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from hairpin.conntrack import IP_CT_DIR_ORIGINAL, IP_CT_DIR_REPLY, Conntrack, Entry, tuple_of
+from hairpin.engine import Engine
+from hairpin.model.net import Endpoint, Packet, ip_str
+from hairpin.netfilter.evaluate import Context, Evaluator, NatAction, Verdict
+from hairpin.netfilter.rules import Rule
+from hairpin.routing import RouteResult, Routing
+from hairpin.tcp import TcpStack
+
+if TYPE_CHECKING:
+    from hairpin.netfilter.rules import Ruleset
+
+__all__ = ["Fabric", "LinuxHost"]
+
+PORT_MIN, PORT_MAX = 1024, 65535
+
+
+class Fabric:
+    """What a host needs from the network around it (the simulator implements it)."""
+
+    engine: Engine
+
+    def transmit(self, host: LinuxHost, oif: str, packet: Packet, notes: list[str]) -> None:
+        raise NotImplementedError
+
+    def record(self, host: LinuxHost, where: str, packet: Packet, notes: list[str], kind: str) -> None:
+        raise NotImplementedError
+
+
+@dataclass
+class _Pass:
+    """One packet's state while it crosses this host."""
+
+    packet: Packet
+    iif: str | None
+    mark: int = 0
+    ct: Entry | None = None
+    direction: int = IP_CT_DIR_ORIGINAL
+    ctstate: str = "UNTRACKED"
+    new: bool = False
+
+
+class LinuxHost:
+    """One network namespace.  ``label`` names it in traces (``node1``, ``pod netshoot``)."""
+
+    def __init__(
+        self,
+        name: str,
+        fabric: Fabric,
+        routing: Routing,
+        ruleset: Ruleset | None = None,
+        *,
+        ip_forward: bool = False,
+        accept_local: bool = False,
+        syn_retries: int = 6,
+        linear_timeouts: int = 0,
+        rng: random.Random | None = None,
+        label: str | None = None,
+    ) -> None:
+        self.name = name
+        self.label = label or name
+        self.fabric = fabric
+        self.routing = routing
+        self.ruleset = ruleset
+        self.nf = Evaluator(ruleset) if ruleset is not None and ruleset.tables else None
+        self.conntrack = Conntrack()
+        self.ip_forward = ip_forward
+        self.accept_local = accept_local
+        self.rng = rng or random.Random(0)
+        self.tcp = TcpStack(fabric.engine, self._tcp_send, self._isn, syn_retries, linear_timeouts)
+        self.choose: Callable[[float, Rule], bool] = lambda p, r: self.rng.random() < p
+
+    def _tcp_send(self, packet: Packet, why: str) -> None:
+        # TCP answers after the segment that caused the answer has been delivered (and traced).
+        self.engine.after(0.0, lambda: self.output(packet, why))
+
+    def _isn(self) -> int:
+        return self.rng.getrandbits(32)
+
+    # -- the evaluator's view of the host
+    def is_local(self, addr: int, iface: str | None = None) -> bool:
+        return self.routing.is_local(addr, iface)
+
+    @property
+    def engine(self) -> Engine:
+        return self.fabric.engine
+
+    # -- netfilter helpers
+    def _table(self, table: str, chain: str, st: _Pass, hook: str, oif: str | None, notes: list[str]) -> Verdict | None:
+        nf = self.nf
+        if nf is None or not nf.has(table, chain):
+            return None
+        ct = st.ct
+        ctx = Context(
+            st.packet,
+            self,
+            hook,
+            iif=st.iif,
+            oif=oif,
+            mark=st.mark,
+            ctmark=ct.mark if ct else 0,
+            ctstate=st.ctstate,
+            ctdir="ORIGINAL" if st.direction == IP_CT_DIR_ORIGINAL else "REPLY",
+            ctstatus=frozenset(x for x, on in (("DNAT", ct and ct.dnat), ("SNAT", ct and ct.snat)) if on),
+            ct_orig_dst=(ct.orig[2], ct.orig[3]) if ct else None,
+            choose=self.choose,
+        )
+        v = nf.run(table, chain, ctx)
+        st.mark = ctx.mark
+        if ct is not None:
+            ct.mark = ctx.ctmark
+        for step in v.steps:
+            if step.rule.target is not None and step.rule.target.name not in ("MARK",) and step.effect.startswith(("jump", "goto")):
+                continue
+            notes.append(f"{table} {step.rule.chain}: {step.text}  [{step.effect}]")
+        return v
+
+    def _conntrack_in(self, st: _Pass, notes: list[str]) -> bool:
+        """nf_conntrack_in: find or create the entry.  False: drop."""
+        if self.nf is None:
+            return True
+        p = st.packet
+        now = self.engine.now
+        found = self.conntrack.lookup(p, now)
+        if found is not None:
+            entry, direction = found
+            if p.proto == "tcp":
+                res = self.conntrack.tcp_update(entry, direction, p.flags, now)
+                if res == "reopen":
+                    notes.append(f"conntrack: SYN re-opens closed entry [{entry.describe()}]: entry destroyed, tracked anew")
+                    self.conntrack.kill(entry)
+                    found = None
+            if found is not None:
+                st.ct, st.direction = entry, direction
+                st.ctstate = "ESTABLISHED" if entry.seen_reply or direction == IP_CT_DIR_REPLY else "NEW"
+                return True
+        if p.proto == "tcp":
+            state = Conntrack.tcp_new_state(p.flags)
+            if state is None:
+                st.ctstate = "INVALID"
+                notes.append(f"conntrack: {p.flags.label()} matches no entry: INVALID (not tracked, not NATed)")
+                return True
+        else:
+            state = "UDP"
+        entry = self.conntrack.new(p)
+        entry.state = state
+        st.ct, st.direction, st.ctstate, st.new = entry, IP_CT_DIR_ORIGINAL, "NEW", True
+        return True
+
+    def _manip(self, st: _Pass, manip: str) -> None:
+        """Rewrite from the conntrack tuples (nf_nat_packet) for an already-decided NAT."""
+        ct = st.ct
+        if ct is None:
+            return
+        p = st.packet
+        other = ct.reply if st.direction == IP_CT_DIR_ORIGINAL else ct.orig
+        if manip == "dst":
+            if (p.dst, p.dport) != (other[0], other[1]):
+                st.packet = p.with_dst(other[0], other[1])
+        elif (p.src, p.sport) != (other[2], other[3]):
+            st.packet = p.with_src(other[2], other[3])
+
+    def _nat(self, st: _Pass, hook: str, chain: str, manip: str, oif: str | None, route: RouteResult | None,
+             notes: list[str]) -> bool:  # fmt: skip
+        """The nat table for a new connection, else tuple-based rewrite.  False: drop."""
+        ct = st.ct
+        if ct is None:
+            return True
+        if manip in ct.nat_done:
+            before = st.packet
+            self._manip(st, manip)
+            if st.packet != before:
+                what = "de-NAT" if st.direction == IP_CT_DIR_REPLY else "NAT"
+                notes.append(
+                    f"conntrack {what} ({manip}): {before.source} > {before.dest} -> {st.packet.source} > {st.packet.dest}"
+                    f"  [{ct.describe()}]"
+                )
+            return True
+        ct.nat_done.add(manip)
+        v = self._table("nat", chain, st, hook, oif, notes)
+        if v is None or v.nat is None:
+            if v is not None and v.verdict == "DROP":
+                return False
+            return True
+        return self._bind(st, v.nat, oif, route, notes)
+
+    def _bind(self, st: _Pass, nat: NatAction, oif: str | None, route: RouteResult | None, notes: list[str]) -> bool:
+        ct = st.ct
+        assert ct is not None
+        p = st.packet
+        now = self.engine.now
+        if nat.manip == "dst":
+            addr = nat.addr if nat.addr is not None else (route.src if route and route.src else p.dst)
+            if nat.kind == "REDIRECT":
+                addr = self.routing.select_source(st.iif, None) or p.dst
+            port = nat.port if nat.port is not None else p.dport
+            ct.reply = (addr, port, ct.reply[2], ct.reply[3], ct.reply[4])
+            ct.dnat = True
+            st.packet = p.with_dst(addr, port)
+            notes.append(f"{nat.kind}: {p.dest} -> {Endpoint(addr, port)}")
+            return True
+        if nat.addr is None:  # MASQUERADE: the output device's address toward the next hop
+            gw = route.gateway if route and route.gateway is not None else p.dst
+            addr_opt = self.routing.select_source(oif, gw)
+            if addr_opt is None:
+                notes.append("MASQUERADE: no address to use: drop")
+                return False
+            addr = addr_opt
+        else:
+            addr = nat.addr
+        port = self._pick_port(ct, addr, p, nat, now)
+        if port is None:
+            notes.append(f"{nat.kind}: no free port: drop")
+            return False
+        ct.reply = (ct.reply[0], ct.reply[1], addr, port, ct.reply[4])
+        ct.snat = True
+        st.packet = p.with_src(addr, port)
+        how = " --random-fully" if nat.random_fully else ""
+        notes.append(f"{nat.kind}{how}: {p.source} -> {Endpoint(addr, port)}")
+        return True
+
+    def _pick_port(self, ct: Entry, addr: int, p: Packet, nat: NatAction, now: float) -> int | None:
+        lo, hi = nat.port_range or ((PORT_MIN, PORT_MAX) if p.sport >= PORT_MIN else (1, 1023))
+        if nat.port is not None and nat.port_range is None:
+            lo = hi = nat.port
+
+        def free(port: int) -> bool:
+            return not self.conntrack.reply_in_use((ct.reply[0], ct.reply[1], addr, port, ct.reply[4]), now)
+
+        if not (nat.random_fully or nat.random) and lo <= p.sport <= hi and free(p.sport):
+            return p.sport
+        span = hi - lo + 1
+        start = self.rng.randrange(span)
+        for k in range(min(span, 4096)):
+            port = lo + (start + k) % span
+            if free(port):
+                return port
+        return None
+
+    # -- paths
+    def receive(self, packet: Packet, iif: str) -> None:
+        """A packet arrives on interface ``iif``."""
+        notes: list[str] = []
+        st = _Pass(packet, iif)
+        v = self._table("raw", "PREROUTING", st, "PREROUTING", None, notes)
+        if v is not None and v.verdict == "DROP":
+            return self._drop(st, notes, "raw PREROUTING")
+        self._conntrack_in(st, notes)
+        v = self._table("mangle", "PREROUTING", st, "PREROUTING", None, notes)
+        if v is not None and v.verdict == "DROP":
+            return self._drop(st, notes, "mangle PREROUTING")
+        if not self._nat(st, "PREROUTING", "PREROUTING", "dst", None, None, notes):
+            return self._drop(st, notes, "nat PREROUTING")
+        p = st.packet
+        if self.routing.is_local(p.src) and not self.accept_local and (p.src >> 24) != 127:
+            notes.append(
+                f"martian source {ip_str(p.src)} on {iif}: the source is one of this host's own addresses "
+                "(fib_validate_source; net.ipv4.conf.*.accept_local=0): dropped"
+            )
+            return self._drop(st, notes, "routing", kind="martian")
+        r = self.routing.lookup(p.dst, p.src, iif, st.mark)
+        if r.type == "local":
+            notes.append(f"route: {r.describe()} (local delivery)")
+            return self._local_in(st, notes)
+        if r.type != "unicast" or r.dev is None:
+            notes.append(f"route: {r.describe()}")
+            return self._drop(st, notes, "routing")
+        if not self.ip_forward:
+            notes.append("not a local address and ip_forward=0: dropped")
+            return self._drop(st, notes, "routing")
+        notes.append(f"route: {r.describe()}")
+        v = self._table("mangle", "FORWARD", st, "FORWARD", r.dev, notes)
+        if v is not None and v.verdict != "ACCEPT":
+            return self._drop(st, notes, "mangle FORWARD")
+        v = self._table("filter", "FORWARD", st, "FORWARD", r.dev, notes)
+        if v is not None and v.verdict != "ACCEPT":
+            return self._drop(st, notes, f"filter FORWARD ({v.rule.text if v.rule else 'policy'})")
+        self._postrouting(st, r, notes)
+
+    def _local_in(self, st: _Pass, notes: list[str]) -> None:
+        for table in ("mangle", "filter"):
+            v = self._table(table, "INPUT", st, "INPUT", None, notes)
+            if v is not None and v.verdict != "ACCEPT":
+                return self._drop(st, notes, f"{table} INPUT")
+        if not self._nat(st, "INPUT", "INPUT", "src", None, None, notes):
+            return self._drop(st, notes, "nat INPUT")
+        if st.ct is not None and not self.conntrack.confirm(st.ct, self.engine.now):
+            notes.append("conntrack: confirm failed (clash): dropped")
+            return self._drop(st, notes, "conntrack")
+        what = self.tcp.receive(st.packet) if st.packet.proto == "tcp" else "no UDP socket"
+        notes.append(f"TCP: {what}")
+        self.fabric.record(self, self.label, st.packet, notes, "deliver")
+
+    def output(self, packet: Packet, why: str = "") -> None:
+        """A packet this namespace's TCP sends."""
+        notes = [why] if why else []
+        st = _Pass(packet, None)
+        r = self.routing.lookup(packet.dst, packet.src, None, 0)
+        if r.type not in ("unicast", "local"):
+            notes.append(f"route: {r.describe()}: EHOSTUNREACH")
+            return self._drop(st, notes, "routing")
+        self._table("raw", "OUTPUT", st, "OUTPUT", r.dev, notes)
+        self._conntrack_in(st, notes)
+        self._table("mangle", "OUTPUT", st, "OUTPUT", r.dev, notes)
+        before = st.packet.dst
+        if not self._nat(st, "OUTPUT", "OUTPUT", "dst", r.dev, r, notes):
+            return self._drop(st, notes, "nat OUTPUT")
+        if st.packet.dst != before or st.mark:
+            r = self.routing.lookup(st.packet.dst, st.packet.src, None, st.mark)
+        v = self._table("filter", "OUTPUT", st, "OUTPUT", r.dev, notes)
+        if v is not None and v.verdict != "ACCEPT":
+            return self._drop(st, notes, "filter OUTPUT")
+        if r.type == "local":
+            notes.append(f"route: {r.describe()} (loopback)")
+            self.fabric.record(self, f"{self.label} lo", st.packet, notes, "send")
+            st.iif = "lo"
+            return self._local_in(st, [])
+        notes.append(f"route: {r.describe()}")
+        self._postrouting(st, r, notes)
+
+    def _postrouting(self, st: _Pass, r: RouteResult, notes: list[str]) -> None:
+        assert r.dev is not None
+        self._table("mangle", "POSTROUTING", st, "POSTROUTING", r.dev, notes)
+        if not self._nat(st, "POSTROUTING", "POSTROUTING", "src", r.dev, r, notes):
+            return self._drop(st, notes, "nat POSTROUTING")
+        if st.ct is not None and not self.conntrack.confirm(st.ct, self.engine.now):
+            notes.append("conntrack: confirm failed (clash): dropped")
+            return self._drop(st, notes, "conntrack")
+        if st.ct is not None and st.new:
+            notes.append(f"conntrack: new entry [{st.ct.describe()}]")
+        self.fabric.transmit(self, r.dev, st.packet, notes)
+
+    def _drop(self, st: _Pass, notes: list[str], where: str, kind: str = "drop") -> None:
+        notes.append(f"dropped in {where}")
+        self.fabric.record(self, self.label, st.packet, notes, kind)
+
+    def reset(self) -> None:
+        self.conntrack.clear()
+        self.tcp.reset()
+
+
+def with_payload(p: Packet, payload: bytes) -> Packet:
+    return replace(p, payload=payload)
+
+
+_ = tuple_of

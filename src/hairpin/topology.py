@@ -1,0 +1,245 @@
+"""The network a scenario describes, as plain data: namespaces, links, addresses, routes, ip rules,
+neighbours, sysctls and the iptables text each namespace loads.
+
+This is the Mininet idea: the topology is data, built elsewhere.  ``hairpin.backends.sim`` turns it into
+simulated Linux hosts; ``hairpin.backends.lab`` turns it into real network namespaces with pyroute2 and
+iptables-restore.  Neither adds wiring of its own, which is what lets the two agree.
+
+What is modelled (facts from the AWS VPC CNI, amazon-vpc-cni-k8s cmd/routed-eni-cni-plugin/driver and
+pkg/networkutils; see docs/model.md):
+- ``vpc``: the VPC router.  One link per node ENI (eth0).  It owns each subnet's router address
+  (subnet base + 1, AWS reserves it for the VPC router) on the links of the nodes in that subnet, answers
+  ARP for the rest of the subnet (proxy ARP stands in for the VPC fabric), and routes every node IP and
+  every pod IP (a secondary IP of the node's ENI) to that node's link.  NLB node addresses are its own.
+- a node: eth0 with its primary IP in its subnet, default route via the subnet router, one host-side veth
+  (``eni`` + 11 hex of sha1(namespace.pod)) per pod with a /32 route in the main table, the CNI's ip rules
+  and the node's iptables (kube-proxy + CNI, ``hairpin.kube.node_iptables``).
+- a pod: eth0 with its /32, ``169.254.1.1`` as on-link gateway with a permanent neighbour entry for the
+  host veth's MAC (the CNI writes it that way), the scenario's kernel TCP settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from dataclasses import dataclass, field
+
+from hairpin.scenario import Pod, Scenario
+
+__all__ = ["Interface", "Namespace", "Neighbour", "PolicyRule", "Route", "Topology", "build", "mac_for"]
+
+MAIN = 254
+LOCAL = 255
+POD_GATEWAY = "169.254.1.1"
+
+
+@dataclass(frozen=True)
+class Interface:
+    """A veth end in a namespace.  ``peer`` is (namespace, interface) at the other end."""
+
+    name: str
+    mac: str
+    addresses: tuple[str, ...] = ()  # CIDR, e.g. "192.168.2.3/19"
+    peer: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Route:
+    dst: str  # CIDR; "0.0.0.0/0" is the default route
+    dev: str
+    via: str | None = None
+    table: int = MAIN
+    scope: str = "global"  # global | link | host
+    src: str | None = None
+    onlink: bool = False
+
+    @property
+    def network(self) -> ipaddress.IPv4Network:
+        return ipaddress.IPv4Network(self.dst)
+
+
+@dataclass(frozen=True)
+class PolicyRule:
+    """An ``ip rule``: match fields (None = any) and the table to look up."""
+
+    priority: int
+    table: int
+    src: str | None = None
+    dst: str | None = None
+    fwmark: int | None = None
+    fwmask: int | None = None
+    iif: str | None = None
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    ip: str
+    dev: str
+    mac: str
+
+
+@dataclass(frozen=True)
+class Namespace:
+    """One network namespace: a node, a pod, or the VPC router."""
+
+    name: str
+    role: str  # vpc | node | pod
+    interfaces: tuple[Interface, ...]
+    routes: tuple[Route, ...] = ()
+    rules: tuple[PolicyRule, ...] = ()
+    neighbours: tuple[Neighbour, ...] = ()
+    sysctls: tuple[tuple[str, str], ...] = ()
+    iptables: str = ""
+    node: str | None = None  # for a pod: its node; for a node: itself
+    pods: tuple[str, ...] = ()  # for a node: the pods whose veths it holds (host-network pods included)
+
+    def interface(self, name: str) -> Interface:
+        for i in self.interfaces:
+            if i.name == name:
+                return i
+        raise KeyError(name)
+
+    @property
+    def addresses(self) -> list[str]:
+        return [a.split("/")[0] for i in self.interfaces for a in i.addresses]
+
+
+@dataclass(frozen=True)
+class Topology:
+    scenario: Scenario
+    namespaces: tuple[Namespace, ...]
+    links: tuple[tuple[tuple[str, str], tuple[str, str]], ...] = field(default=())
+
+    def namespace(self, name: str) -> Namespace:
+        for n in self.namespaces:
+            if n.name == name:
+                return n
+        raise KeyError(name)
+
+
+def mac_for(*parts: str) -> str:
+    """A stable, locally administered unicast MAC for an interface."""
+    digest = hashlib.sha1("/".join(parts).encode()).digest()
+    return "02:" + ":".join(f"{b:02x}" for b in digest[:5])
+
+
+def _host_veth(pod: Pod) -> str:
+    from hairpin.kube import cni
+
+    return cni.host_veth_name(pod.namespace, pod.name)
+
+
+def _vpc_ifname(node: str) -> str:
+    name = f"v-{node}"
+    if len(name) <= 15:
+        return name
+    return "v-" + hashlib.sha1(node.encode()).hexdigest()[:13]
+
+
+def _subnet_router(subnet: str) -> str:
+    return str(ipaddress.IPv4Network(subnet).network_address + 1)
+
+
+def _kernel_sysctls(s: Scenario) -> list[tuple[str, str]]:
+    k = s.kernel
+    out = [
+        ("net.ipv4.tcp_syn_retries", str(k.tcp_syn_retries)),
+        ("net.ipv4.conf.all.rp_filter", "0"),
+        ("net.ipv4.conf.default.rp_filter", "0"),
+    ]
+    if k.tcp_syn_linear_timeouts:
+        out.append(("net.ipv4.tcp_syn_linear_timeouts", str(k.tcp_syn_linear_timeouts)))
+    return out
+
+
+def build(s: Scenario) -> Topology:
+    """The topology of scenario ``s``."""
+    from hairpin.kube import cni, node_iptables
+
+    namespaces: list[Namespace] = []
+    links: list[tuple[tuple[str, str], tuple[str, str]]] = []
+    vpc_ifs: list[Interface] = []
+    vpc_routes: list[Route] = []
+    for node in s.nodes:
+        subnet = s.vpc.subnet_of(node.ip)
+        if subnet is None:
+            from hairpin.errors import ScenarioError
+
+            raise ScenarioError(f"nodes.{node.name}.ip: {node.ip} is in no subnet of the VPC")
+        prefix = ipaddress.IPv4Network(subnet).prefixlen
+        gw = _subnet_router(subnet)
+        vif = _vpc_ifname(node.name)
+        vpc_ifs.append(Interface(vif, mac_for("vpc", vif), (f"{gw}/32",), (node.name, "eth0")))
+        links.append((("vpc", vif), (node.name, "eth0")))
+        vpc_routes.append(Route(f"{node.ip}/32", vif, scope="link"))
+        ifs = [Interface("eth0", mac_for(node.name, "eth0"), (f"{node.ip}/{prefix}",), ("vpc", vif))]
+        routes = [
+            Route("0.0.0.0/0", "eth0", via=gw),
+            Route(str(ipaddress.IPv4Network(subnet)), "eth0", scope="link", src=node.ip),
+        ]
+        neigh: list[Neighbour] = []
+        hosted = []
+        for pod in s.pods:
+            if pod.node != node.name:
+                continue
+            hosted.append(pod.name)
+            if pod.host_network:
+                continue
+            hv = _host_veth(pod)
+            ifs.append(Interface(hv, mac_for(node.name, hv), (), (pod.name, "eth0")))
+            links.append(((node.name, hv), (pod.name, "eth0")))
+            routes.append(Route(f"{pod.ip}/32", hv, scope="link"))
+            neigh.append(Neighbour(pod.ip, hv, mac_for(pod.name, "eth0")))
+            vpc_routes.append(Route(f"{pod.ip}/32", vif, scope="link"))
+            namespaces.append(
+                Namespace(
+                    pod.name,
+                    "pod",
+                    (Interface("eth0", mac_for(pod.name, "eth0"), (f"{pod.ip}/32",), (node.name, hv)),),
+                    routes=(
+                        Route(f"{POD_GATEWAY}/32", "eth0", scope="link"),
+                        Route("0.0.0.0/0", "eth0", via=POD_GATEWAY),
+                    ),
+                    neighbours=(Neighbour(POD_GATEWAY, "eth0", mac_for(node.name, hv)),),
+                    sysctls=tuple(_kernel_sysctls(s)),
+                    node=node.name,
+                )
+            )
+        rules = tuple(
+            PolicyRule(r.priority, r.table, r.src, r.dst, r.fwmark, r.fwmask, r.iif, r.comment)
+            for r in cni.ip_rules(s, node.name)
+        )
+        namespaces.append(
+            Namespace(
+                node.name,
+                "node",
+                tuple(ifs),
+                routes=tuple(routes),
+                rules=rules,
+                neighbours=tuple(neigh),
+                sysctls=(
+                    ("net.ipv4.ip_forward", "1"),
+                    ("net.ipv4.conf.eth0.proxy_arp", "1"),
+                    *_kernel_sysctls(s),
+                    *((("net.ipv4.conf.all.accept_local", "1"),) if s.kernel.accept_local else ()),
+                ),
+                iptables=node_iptables(s, node.name),
+                node=node.name,
+                pods=tuple(hosted),
+            )
+        )
+    lb_addresses = sorted({addr for svc in s.services if svc.load_balancer for _, addr in svc.load_balancer.nodes})
+    vpc = Namespace(
+        "vpc",
+        "vpc",
+        (Interface("lo", "00:00:00:00:00:00", tuple(f"{a}/32" for a in lb_addresses)), *vpc_ifs),
+        routes=tuple(vpc_routes),
+        sysctls=(
+            ("net.ipv4.ip_forward", "1"),
+            ("net.ipv4.conf.all.rp_filter", "0"),
+            ("net.ipv4.conf.default.rp_filter", "0"),
+            *((f"net.ipv4.conf.{i.name}.proxy_arp", "1") for i in vpc_ifs),
+        ),
+    )
+    return Topology(s, (vpc, *namespaces), tuple(links))
