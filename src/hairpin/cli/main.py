@@ -18,6 +18,18 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print hairpin's version and exit."),
+) -> None:
+    """Rebuild the data path of Kubernetes Services on AWS packet by packet."""
+    if version:
+        from hairpin import __version__
+
+        print(f"hairpin {__version__}")
+        raise typer.Exit(0)
+
+
 def _register() -> None:
     from hairpin.cli import check, lab, pcap, reproduce, scenario, sweep, trace
 

@@ -1,9 +1,94 @@
-"""`hairpin reproduce`: not built yet."""
+"""``hairpin reproduce``: simulate a scenario (the seed by default) and show its random timeouts."""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from hairpin.errors import InputError
+
+FORMATS = ("text", "json")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app (none yet)."""
+    app.command("reproduce")(reproduce)
+
+
+def reproduce(
+    scenario: Annotated[Path | None, typer.Option(help="Scenario YAML (default: the built-in seed).")] = None,
+    connections: Annotated[int, typer.Option(min=1, max=10_000_000, help="Connections to simulate.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same run.")] = 0,
+    fix: Annotated[str | None, typer.Option(help="Apply one workaround first (see --list-fixes).")] = None,
+    fixes: Annotated[bool, typer.Option("--fixes/--no-fixes", help="Also run each workaround.")] = True,
+    format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    all_hops: Annotated[bool, typer.Option("--all-hops", help="JSON: hops of every connection.")] = False,
+    full: Annotated[bool, typer.Option("--full", help="Text: show every retransmission round.")] = False,
+    svg: Annotated[Path | None, typer.Option(help="Write the timed-out connection's sequence diagram as SVG.")] = None,
+    html: Annotated[Path | None, typer.Option(help="Write a self-contained HTML report.")] = None,
+    pcap: Annotated[Path | None, typer.Option(help="Write the shown connections' packets as pcapng.")] = None,
+) -> None:
+    """Simulate the scenario's client calling its Service and show why connections time out."""
+    from hairpin import scenario as scen
+    from hairpin.backends import sim
+
+    if format not in FORMATS:
+        raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
+    sc = scen.load(scenario) if scenario is not None else scen.seed()
+    if fix is not None:
+        sc = scen.with_fix(sc, fix)
+    total = connections * (1 + (len(scen.FIXES) if fixes else 0))
+    err = Console(stderr=True)
+    if err.is_terminal and format == "text":
+        with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err, transient=True) as bar:  # fmt: skip
+            task = bar.add_task("sim", total=total)
+            result = sim.run(sc, connections, seed, fixes=fixes, progress=lambda n: bar.advance(task, n))
+    else:
+        result = sim.run(sc, connections, seed, fixes=fixes)
+    _write_pictures(result, svg, html, pcap)
+    if format == "json":
+        sys.stdout.write(json.dumps(result.to_json(all_hops=all_hops), indent=1, sort_keys=False) + "\n")
+        return
+    from hairpin.story import RunView
+
+    Console().print(RunView(result, full=full))
+
+
+def _write_pictures(result: object, svg: Path | None, html: Path | None, pcap: Path | None) -> None:
+    if svg is None and html is None and pcap is None:
+        return
+    from hairpin.backends.sim import Run
+
+    assert isinstance(result, Run)
+    conn = result.example("timeout") or (result.connections[0] if result.connections else None)
+    if svg is not None and conn is not None:
+        from hairpin.render import svg as svg_mod
+
+        _atomic_write(svg, svg_mod.sequence_svg(conn.hops, title=f"connection #{conn.id}: {conn.outcome}"))
+    if html is not None:
+        from hairpin.render import html as html_mod
+
+        _atomic_write(html, html_mod.report(result))
+    if pcap is not None:
+        from hairpin.render import pcap as pcap_mod
+
+        tmp = pcap.with_name(pcap.name + ".part")
+        pcap_mod.write_run(result, tmp)
+        tmp.replace(pcap)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    """Write whole or not at all."""
+    tmp = path.with_name(path.name + ".part")
+    try:
+        tmp.write_text(text)
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"cannot write: {exc.strerror}", str(path)) from None

@@ -1,0 +1,219 @@
+"""A connection's hops told as numbered steps, the way the seed document tells them.
+
+The simulator records every hop with everything that acted on it (rules, conntrack, routes, the NLB).
+``steps(connection)`` keeps what a reader needs: one row per place a packet left (or died), with the time,
+the place, src -> dst, flags, and the few facts that explain the row (NAT, the rule that did it, the route
+that sent it, the NLB's choice, the TCP decision).  Retransmission rounds after the first are folded into
+one row each unless ``full``.  ``RunView`` renders a whole run with rich (``__rich_console__``), so the
+CLI only prints it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from hairpin.model.hop import Hop
+from hairpin.model.net import Flags
+
+if TYPE_CHECKING:
+    from hairpin.backends.sim import Connection, Run
+
+__all__ = ["RunView", "Step", "explain", "steps"]
+
+
+@dataclass(frozen=True)
+class Step:
+    n: int
+    t: float
+    at: str
+    src: str
+    dst: str
+    flags: str
+    what: str
+    kind: str
+    folded: int = 0  # hops folded into this row
+
+
+_KEEP = (
+    "DNAT",
+    "SNAT",
+    "MASQUERADE",
+    "NAT (",
+    "de-NAT",
+    "NLB ",
+    "connect()",
+    "SYN retransmission",
+    "RST",
+    "martian",
+    "dropped",
+    "ETIMEDOUT",
+    "ECONNREFUSED",
+    "ESTABLISHED",
+    "re-opens",
+    "INVALID",
+    "SYN_RECV",
+    "accept()",
+    "source/destination",
+    "VPC route",
+)
+
+
+def explain(hop: Hop) -> str:
+    """The facts of a hop worth reading, joined with '; '."""
+    parts = [p.strip() for p in hop.action.split(" | ") if p.strip()]
+    chain_path: list[str] = []
+    keep: list[str] = []
+    route = ""
+    for p in parts:
+        m = re.match(r"(nat|mangle|filter|raw) (\S+): (-A \S+.*?)\s+\[(.*)\]$", p)
+        if m:
+            table, chain, rule, effect = m.groups()
+            if effect in ("DNAT", "MASQUERADE", "SNAT") or effect.startswith("DROP"):
+                keep.append(f"{table} {chain}: {rule}")
+            elif effect.startswith("mark=0x4000"):
+                chain_path.append(chain)
+            continue
+        if p.startswith("route:"):
+            route = p
+            continue
+        if p.startswith("conntrack: new entry"):
+            continue
+        if any(k in p for k in _KEEP):
+            keep.append(p)
+    if chain_path and not any("KUBE-MARK-MASQ" in k for k in keep):
+        keep.insert(0, "KUBE-MARK-MASQ (mark 0x4000 for MASQUERADE)")
+    if route and hop.kind in ("send", "deliver", "drop") and not any(k.startswith("VPC route") for k in keep):
+        keep.append(route)
+    return "; ".join(keep)
+
+
+def _is_client_syn(h: Hop, client_lane: str) -> bool:
+    return h.lane == client_lane and h.kind == "send" and h.packet.flags == Flags.SYN
+
+
+def steps(conn: Connection, full: bool = False) -> list[Step]:
+    """Numbered steps of one connection; retransmission rounds after the first folded unless ``full``."""
+    hops = conn.hops
+    if not hops:
+        return []
+    client_lane = hops[0].lane
+    rounds: list[list[Hop]] = []
+    for h in hops:
+        if _is_client_syn(h, client_lane) or not rounds:
+            rounds.append([])
+        rounds[-1].append(h)
+    out: list[Step] = []
+
+    def add(h: Hop, what: str | None = None, folded: int = 0) -> None:
+        if h.kind == "deliver" and not what:
+            what = explain(h)
+        out.append(
+            Step(len(out) + 1, h.t, h.at, str(h.packet.source), str(h.packet.dest), h.packet.flags.label(),
+                 what if what is not None else explain(h), h.kind, folded)
+        )  # fmt: skip
+
+    for i, rnd in enumerate(rounds):
+        last = i == len(rounds) - 1
+        if i == 0 or full:
+            for h in rnd:
+                add(h)
+            continue
+        first = rnd[0]
+        end = [h for h in rnd if h.kind in ("timeout", "established", "reset")]
+        body = [h for h in rnd if h not in end]
+        saw_rst = any(h.lane == client_lane and h.packet.flags & Flags.RST and h.kind == "send" for h in body)
+        saw_synack = any(h.lane == client_lane and h.kind == "deliver" and h.packet.flags & Flags.SYN
+                         and h.packet.flags & Flags.ACK for h in body)  # fmt: skip
+        outcome = "same path: SYN/ACK from the node, client RST" if saw_rst else (
+            "SYN/ACK accepted" if saw_synack else "no answer")
+        add(first, f"{explain(first)}; {outcome} ({len(body)} hops folded)", len(body) - 1)
+        if last:
+            for h in end:
+                add(h, h.action)
+    return out
+
+
+def _flag_style(flags: str) -> str:
+    if "RST" in flags:
+        return "bold red"
+    if "SYN,ACK" in flags:
+        return "bold yellow"
+    if "SYN" in flags:
+        return "cyan"
+    return ""
+
+
+def _table(conn: Connection, title: str, full: bool) -> Table:
+    t = Table(title=title, title_justify="left", expand=True, show_lines=False, pad_edge=False)
+    t.add_column("#", justify="right", style="dim", no_wrap=True)
+    t.add_column("t (s)", justify="right", no_wrap=True)
+    t.add_column("at", no_wrap=True, max_width=24)
+    t.add_column("src -> dst", no_wrap=True)
+    t.add_column("flags", no_wrap=True)
+    t.add_column("what acted", ratio=1)
+    for s in steps(conn, full):
+        style = "bold red" if s.kind in ("timeout", "drop", "martian") else ("green" if s.kind == "established" else "")
+        t.add_row(
+            str(s.n), f"{s.t:.6f}" if s.t < 1 else f"{s.t:.3f}", s.at, f"{s.src} -> {s.dst}",
+            Text(s.flags, style=_flag_style(s.flags)), Text(s.what, style=style or "")
+        )  # fmt: skip
+    return t
+
+
+@dataclass
+class RunView:
+    """A run of the simulator, rendered for a terminal."""
+
+    run: Run
+    full: bool = False
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        r = self.run
+        s = r.scenario
+        svc = s.client_service
+        lb = svc.load_balancer
+        head = Text()
+        head.append(f"scenario {s.name}", style="bold")
+        head.append(f"  seed {r.seed}\n")
+        head.append(
+            f"client pod {s.client_pod.name} {s.client_pod.ip} on {s.client_pod.node}; calls {svc.key} at "
+            f"{s.client_target_address()}:{s.client.port} ({s.client.via})"
+        )
+        if lb is not None:
+            head.append(
+                f"\nload balancer: {lb.type} {lb.scheme}, {lb.target_type} targets, client IP preservation "
+                f"{'on' if lb.preserves_client_ip else 'off'}, cross-zone {'on' if lb.cross_zone else 'off'}"
+            )
+        head.append(
+            f"\nkernel: tcp_syn_retries={s.kernel.tcp_syn_retries} tcp_syn_linear_timeouts="
+            f"{s.kernel.tcp_syn_linear_timeouts}; kube-proxy {s.kube_proxy.mode} {s.kube_proxy.version}"
+        )
+        parts: list[object] = [Panel(head, title="hairpin reproduce", expand=True)]
+        bad = r.example("timeout")
+        good = r.example("established")
+        if bad is not None:
+            parts.append(_table(bad, f"1. A connection that timed out (#{bad.id}, NLB target {bad.target})", self.full))
+        if good is not None:
+            parts.append(_table(good, f"2. A connection that succeeded (#{good.id}, NLB target {good.target})", self.full))
+        sm = r.summary
+        rate = Text()
+        rate.append(f"3. Over {sm.attempts} connections: ", style="bold")
+        rate.append(f"{sm.timeouts} timed out ({sm.rate:.1%})", style="bold red" if sm.timeouts else "bold green")
+        rate.append(f", expected {sm.expected_rate:.1%} (closed form: see docs/model.md)")
+        parts.append(rate)
+        if r.fixes:
+            ft = Table(title="4. The same run with each workaround", title_justify="left", expand=True)
+            ft.add_column("fix", no_wrap=True)
+            ft.add_column("timeouts", justify="right", no_wrap=True)
+            ft.add_column("why", ratio=1)
+            for name, fs, why in r.fixes:
+                ft.add_row(name, Text(f"{fs.timeouts}/{fs.attempts}", style="green" if fs.timeouts == 0 else "red"), why)
+            parts.append(ft)
+        yield Group(*parts)  # type: ignore[arg-type]
