@@ -1,0 +1,59 @@
+"""Shared fixtures: small hosts built from iptables-save text, and a recording fabric."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from hairpin.engine import Engine
+from hairpin.host import Fabric, LinuxHost
+from hairpin.model.net import Packet
+from hairpin.parsers import iptables_save
+from hairpin.routing import Routing
+
+
+class Recorder(Fabric):
+    """A fabric that records what hosts transmit and deliver instead of delivering it."""
+
+    def __init__(self) -> None:
+        self.engine = Engine()
+        self.sent: list[tuple[str, Packet, list[str]]] = []
+        self.records: list[tuple[str, Packet, list[str], str]] = []
+
+    def transmit(self, host: object, oif: str, packet: Packet, notes: list[str]) -> None:
+        self.sent.append((oif, packet, list(notes)))
+
+    def record(self, host: object, where: str, packet: Packet, notes: list[str], kind: str, lane: str | None = None) -> None:
+        self.records.append((where, packet, list(notes), kind))
+
+
+def make_host(rules: str | None, addrs: dict[str, list[str]], routes: list[tuple[str, str, str | None]] = (),
+              forward: bool = True, choose: object = None) -> tuple[LinuxHost, Recorder]:  # fmt: skip
+    from hairpin.routing import RouteEntry, parse_cidr
+    from hairpin.model.net import ip_int
+
+    fab = Recorder()
+    r = Routing()
+    for dev, cidrs in addrs.items():
+        for c in cidrs:
+            r.add_address(dev, c)
+    for dst, dev, via in routes:
+        net, mask, prefix = parse_cidr(dst)
+        r.add_route(RouteEntry(net, mask, prefix, dev, ip_int(via) if via else None))
+    rs = iptables_save.parse(rules, "test.rules") if rules else None
+    h = LinuxHost("h", fab, r, rs, ip_forward=forward)
+    if choose is not None:
+        h.choose = choose  # type: ignore[assignment]
+    return h, fab
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0
+
+
+needs_root_iptables = pytest.mark.skipif(
+    not is_root() or shutil.which("iptables-restore") is None or shutil.which("ip") is None,
+    reason="needs root, iproute2 and iptables-restore (CI installs them)",
+)
