@@ -42,6 +42,9 @@ class Fabric:
     """What a host needs from the network around it (the simulator implements it)."""
 
     engine: Engine
+    #: False: hosts skip the words of a trace (rule texts, conntrack entries, routes) for speed;
+    #: outcomes are identical either way.
+    verbose: bool = True
 
     def transmit(self, host: LinuxHost, oif: str, packet: Packet, notes: list[str]) -> None:
         raise NotImplementedError
@@ -132,6 +135,8 @@ class LinuxHost:
         st.mark = ctx.mark
         if ct is not None:
             ct.mark = ctx.ctmark
+        if not self.fabric.verbose:
+            return v
         for step in v.steps:
             if step.rule.target is not None and step.rule.target.name not in ("MARK",) and step.effect.startswith(("jump", "goto")):
                 continue
@@ -150,7 +155,10 @@ class LinuxHost:
             if p.proto == "tcp":
                 res = self.conntrack.tcp_update(entry, direction, p.flags, now)
                 if res == "reopen":
-                    notes.append(f"conntrack: SYN re-opens closed entry [{entry.describe()}]: entry destroyed, tracked anew")
+                    if self.fabric.verbose:
+                        notes.append(
+                            f"conntrack: SYN re-opens closed entry [{entry.describe()}]: entry destroyed, tracked anew"
+                        )
                     self.conntrack.kill(entry)
                     found = None
             if found is not None:
@@ -192,7 +200,7 @@ class LinuxHost:
         if manip in ct.nat_done:
             before = st.packet
             self._manip(st, manip)
-            if st.packet != before:
+            if st.packet != before and self.fabric.verbose:
                 what = "de-NAT" if st.direction == IP_CT_DIR_REPLY else "NAT"
                 notes.append(
                     f"conntrack {what} ({manip}): {before.source} > {before.dest} -> {st.packet.source} > {st.packet.dest}"
@@ -220,7 +228,8 @@ class LinuxHost:
             ct.reply = (addr, port, ct.reply[2], ct.reply[3], ct.reply[4])
             ct.dnat = True
             st.packet = p.with_dst(addr, port)
-            notes.append(f"{nat.kind}: {p.dest} -> {Endpoint(addr, port)}")
+            if self.fabric.verbose:
+                notes.append(f"{nat.kind}: {p.dest} -> {Endpoint(addr, port)}")
             return True
         if nat.addr is None:  # MASQUERADE: the output device's address toward the next hop
             gw = route.gateway if route and route.gateway is not None else p.dst
@@ -238,8 +247,9 @@ class LinuxHost:
         ct.reply = (ct.reply[0], ct.reply[1], addr, port, ct.reply[4])
         ct.snat = True
         st.packet = p.with_src(addr, port)
-        how = " --random-fully" if nat.random_fully else ""
-        notes.append(f"{nat.kind}{how}: {p.source} -> {Endpoint(addr, port)}")
+        if self.fabric.verbose:
+            how = " --random-fully" if nat.random_fully else ""
+            notes.append(f"{nat.kind}{how}: {p.source} -> {Endpoint(addr, port)}")
         return True
 
     def _pick_port(self, ct: Entry, addr: int, p: Packet, nat: NatAction, now: float) -> int | None:
@@ -282,8 +292,10 @@ class LinuxHost:
             )
             return self._drop(st, notes, "routing", kind="martian")
         r = self.routing.lookup(p.dst, p.src, iif, st.mark)
+        verbose = self.fabric.verbose
         if r.type == "local":
-            notes.append(f"route: {r.describe()} (local delivery)")
+            if verbose:
+                notes.append(f"route: {r.describe()} (local delivery)")
             return self._local_in(st, notes)
         if r.type != "unicast" or r.dev is None:
             notes.append(f"route: {r.describe()}")
@@ -291,7 +303,8 @@ class LinuxHost:
         if not self.ip_forward:
             notes.append("not a local address and ip_forward=0: dropped")
             return self._drop(st, notes, "routing")
-        notes.append(f"route: {r.describe()}")
+        if verbose:
+            notes.append(f"route: {r.describe()}")
         v = self._table("mangle", "FORWARD", st, "FORWARD", r.dev, notes)
         if v is not None and v.verdict != "ACCEPT":
             return self._drop(st, notes, "mangle FORWARD")
@@ -338,7 +351,8 @@ class LinuxHost:
             self.fabric.record(self, f"{self.label} lo", st.packet, notes, "send")
             st.iif = "lo"
             return self._local_in(st, [])
-        notes.append(f"route: {r.describe()}")
+        if self.fabric.verbose:
+            notes.append(f"route: {r.describe()}")
         self._postrouting(st, r, notes)
 
     def _postrouting(self, st: _Pass, r: RouteResult, notes: list[str]) -> None:
@@ -349,7 +363,7 @@ class LinuxHost:
         if st.ct is not None and not self.conntrack.confirm(st.ct, self.engine.now):
             notes.append("conntrack: confirm failed (clash): dropped")
             return self._drop(st, notes, "conntrack")
-        if st.ct is not None and st.new:
+        if st.ct is not None and st.new and self.fabric.verbose:
             notes.append(f"conntrack: new entry [{st.ct.describe()}]")
         self.fabric.transmit(self, r.dev, st.packet, notes)
 

@@ -140,6 +140,7 @@ class Routing:
                 RuleEntry(32767, DEFAULT_TABLE),
             ]
         self._local: dict[int, str] = {}
+        self._cache: dict[tuple[int, int, str | None, int, str | None], RouteResult] = {}
 
     # -- building
     def add_address(self, dev: str, cidr: str) -> None:
@@ -155,11 +156,13 @@ class Routing:
                 self.add_route(RouteEntry(net, mask, prefix, dev, scope="link", src=addr))
 
     def add_route(self, r: RouteEntry) -> None:
+        self._cache.clear()
         routes = self.tables.setdefault(r.table, [])
         routes.append(r)
         routes.sort(key=lambda x: (-x.prefix, x.metric))
 
     def add_rule(self, r: RuleEntry) -> None:
+        self._cache.clear()
         self.rules.append(r)
         self.rules.sort(key=lambda x: x.priority)
 
@@ -198,6 +201,14 @@ class Routing:
         return lo[0][0] if lo else None
 
     def lookup(self, dst: int, src: int = 0, iif: str | None = None, mark: int = 0, oif: str | None = None) -> RouteResult:
+        """fib_lookup; results are cached (the state only changes through add_* which clear the cache)."""
+        key = (dst, src, iif, mark, oif)
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self._cache[key] = self._lookup(dst, src, iif, mark, oif)
+        return hit
+
+    def _lookup(self, dst: int, src: int, iif: str | None, mark: int, oif: str | None) -> RouteResult:
         for rule in self.rules:
             if not rule.matches(src, dst, mark, iif, oif):
                 continue

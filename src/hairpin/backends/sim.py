@@ -136,8 +136,9 @@ def _routing(ns: Namespace) -> Routing:
 class Network(Fabric):
     """The simulated network of one scenario."""
 
-    def __init__(self, scenario: Scenario, topo: Topology | None = None) -> None:
+    def __init__(self, scenario: Scenario, topo: Topology | None = None, verbose: bool = True) -> None:
         self.scenario = scenario
+        self.verbose = verbose
         self.topology = topo or build(scenario)
         self.engine = Engine()
         self.hops: list[Hop] = []
@@ -187,6 +188,9 @@ class Network(Fabric):
         self.engine.after(delay, lambda: dest.receive(packet, peer[1]))
 
     def record(self, host: Any, where: str, packet: Packet, notes: list[str], kind: str, lane: str | None = None) -> None:
+        if not self.verbose:
+            self.hops.append(Hop(self.engine.now, where, packet, "", kind, self.conn_id, lane or host.name))
+            return
         self.hops.append(Hop(self.engine.now, where, packet, " | ".join(n for n in notes if n), kind, self.conn_id,
                              lane or host.name))  # fmt: skip
 
@@ -290,21 +294,24 @@ FIX_WHY = {
 def run(scenario: Scenario, connections: int = 1000, seed: int = 0, fixes: bool = False,
         progress: Any = None) -> Run:  # fmt: skip
     """``connections`` connections from the scenario's client; with ``fixes``, the same for each workaround."""
-    net = Network(scenario)
+    net = Network(scenario, verbose=False)
     conns = []
     for i in range(connections):
-        c = net.connect(i, seed)
-        if i > 1 and c.outcome != "timeout" and c.id > 0:
-            pass
-        conns.append(c)
+        conns.append(net.connect(i, seed))
         if progress is not None:
             progress(1)
+    # replay the connections a reader is shown with every word of the trace (same seed, same packets)
+    loud = Network(scenario, net.topology, verbose=True)
+    for outcome in ("timeout", "established", "reset"):
+        shown = next((c for c in conns if c.outcome == outcome), None)
+        if shown is not None:
+            conns[shown.id] = loud.connect(shown.id, seed)
     summary = _summary(conns, expected_rate(scenario))
     result = Run(scenario, seed, conns, summary)
     if fixes:
         for name in FIXES:
             fixed = with_fix(scenario, name)
-            fnet = Network(fixed)
+            fnet = Network(fixed, verbose=False)
             fconns = []
             for i in range(connections):
                 fc = fnet.connect(i, seed)

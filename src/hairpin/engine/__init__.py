@@ -8,18 +8,8 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 __all__ = ["Engine", "Timer"]
-
-
-@dataclass(order=True)
-class _Event:
-    time: float
-    priority: int
-    seq: int
-    action: Callable[[], None] = field(compare=False)
-    timer: Timer | None = field(compare=False, default=None)
 
 
 class Timer:
@@ -39,14 +29,16 @@ class Engine:
 
     def __init__(self) -> None:
         self.now = 0.0
-        self._queue: list[_Event] = []
+        # (time, priority, sequence, action, timer): the sequence number is unique, so tuples never
+        # compare their actions.
+        self._queue: list[tuple[float, int, int, Callable[[], None], Timer]] = []
         self._seq = 0
 
     def at(self, time: float, action: Callable[[], None], priority: int = 0) -> Timer:
         """Schedule ``action`` at absolute ``time`` (never in the past)."""
         timer = Timer()
         self._seq += 1
-        heapq.heappush(self._queue, _Event(max(time, self.now), priority, self._seq, action, timer))
+        heapq.heappush(self._queue, (time if time > self.now else self.now, priority, self._seq, action, timer))
         return timer
 
     def after(self, delay: float, action: Callable[[], None], priority: int = 0) -> Timer:
@@ -55,15 +47,16 @@ class Engine:
     def run(self, until: float | None = None) -> None:
         """Run events until the queue is empty or the next event is later than ``until``."""
         q = self._queue
+        pop = heapq.heappop
         while q:
-            if until is not None and q[0].time > until:
+            if until is not None and q[0][0] > until:
                 self.now = until
                 return
-            ev = heapq.heappop(q)
-            if ev.timer is not None and ev.timer.cancelled:
+            time, _, _, action, timer = pop(q)
+            if timer.cancelled:
                 continue
-            self.now = ev.time
-            ev.action()
+            self.now = time
+            action()
 
     def reset(self) -> None:
         self.now = 0.0
@@ -72,4 +65,4 @@ class Engine:
 
     @property
     def pending(self) -> int:
-        return sum(1 for e in self._queue if not (e.timer and e.timer.cancelled))
+        return sum(1 for e in self._queue if not e[4].cancelled)

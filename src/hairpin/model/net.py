@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 __all__ = ["Endpoint", "Flags", "Packet", "ip", "ip_int", "ip_str"]
 
@@ -115,10 +115,10 @@ class Packet:
         return Endpoint(self.dst, self.dport)
 
     def with_src(self, addr: int, port: int) -> Packet:
-        return replace(self, src=addr, sport=port)
+        return Packet(addr, port, self.dst, self.dport, self.flags, self.seq, self.ack, self.proto, self.payload)
 
     def with_dst(self, addr: int, port: int) -> Packet:
-        return replace(self, dst=addr, dport=port)
+        return Packet(self.src, self.sport, addr, port, self.flags, self.seq, self.ack, self.proto, self.payload)
 
     def __str__(self) -> str:
         return f"{self.proto} {self.source} > {self.dest} {self.flags.label()}"
