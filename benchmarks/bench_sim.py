@@ -47,7 +47,10 @@ def main() -> int:
     quiet = sim.Network(s, verbose=False)
     loud = sim.Network(s, quiet.topology, verbose=True)
     rows = []
-    for label, target in (("hairpinned (timeout)", "192.168.2.3:31468"), ("healthy (established)", "192.168.21.86:31468")):
+    for label, target in (
+        ("hairpinned (timeout)", "192.168.2.3:31468"),
+        ("healthy (established)", "192.168.21.86:31468"),
+    ):
         q, outcome = per_connection(quiet, target, max(50, args.connections // 10))
         v, _ = per_connection(loud, target, 50)
         rows.append((label, outcome, q, v))

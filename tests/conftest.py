@@ -25,14 +25,16 @@ class Recorder(Fabric):
     def transmit(self, host: object, oif: str, packet: Packet, notes: list[str]) -> None:
         self.sent.append((oif, packet, list(notes)))
 
-    def record(self, host: object, where: str, packet: Packet, notes: list[str], kind: str, lane: str | None = None) -> None:
+    def record(
+        self, host: object, where: str, packet: Packet, notes: list[str], kind: str, lane: str | None = None
+    ) -> None:
         self.records.append((where, packet, list(notes), kind))
 
 
 def make_host(rules: str | None, addrs: dict[str, list[str]], routes: list[tuple[str, str, str | None]] = (),
               forward: bool = True, choose: object = None) -> tuple[LinuxHost, Recorder]:  # fmt: skip
-    from hairpin.routing import RouteEntry, parse_cidr
     from hairpin.model.net import ip_int
+    from hairpin.routing import RouteEntry, parse_cidr
 
     fab = Recorder()
     r = Routing()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from conftest import make_host
-
 from hairpin.model.net import Flags, Packet, ip_int
 
 CLIENT = ip_int("192.168.27.239")
@@ -85,7 +84,7 @@ def test_packet_from_own_address_is_a_martian_and_dropped() -> None:
     h, fab = node()
     h.receive(Packet(NODE, 40000, NODE, 31468, Flags.SYN), "eth0")
     assert fab.sent == []
-    where, p, notes, kind = fab.records[-1]
+    _where, _p, notes, kind = fab.records[-1]
     assert kind == "martian" and "martian source 192.168.2.3" in notes[-2]
 
 

@@ -39,7 +39,9 @@ def test_ip_targets_are_pods_on_the_target_port() -> None:
     # cross-zone off: the AZ-a NLB node only has the AZ-a pod, which runs on the client's own node1
     assert [str(t) for t in _nlb(target_type="ip").nodes[VIP].targets] == ["192.168.16.142:80"]
     s = seed()
-    ts = targets_for(s, replace(s.client_service, load_balancer=replace(s.client_service.load_balancer, target_type="ip")))  # type: ignore[arg-type]
+    ts = targets_for(
+        s, replace(s.client_service, load_balancer=replace(s.client_service.load_balancer, target_type="ip"))
+    )  # type: ignore[arg-type]
     assert [str(t) for t in ts] == ["192.168.39.2:80", "192.168.49.70:80", "192.168.16.142:80"]
 
 

@@ -50,7 +50,10 @@ def test_source_selection_falls_back_to_another_device_for_addressless_veth() ->
 
 
 def test_rule_description_reads_like_ip_rule() -> None:
-    assert RuleEntry(1024, MAIN_TABLE, fwmark=0x80, fwmask=0x80).describe() == "1024: from all fwmark 0x80/0x80 lookup main"
+    assert (
+        RuleEntry(1024, MAIN_TABLE, fwmark=0x80, fwmask=0x80).describe()
+        == "1024: from all fwmark 0x80/0x80 lookup main"
+    )
     assert RuleEntry(512, MAIN_TABLE, dst=(ip_int("192.168.27.239"), 0xFFFFFFFF)).describe() == (
         "512: from all to 192.168.27.239 lookup main"
     )

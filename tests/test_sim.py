@@ -58,7 +58,9 @@ def test_hairpinned_connection_follows_the_seed_step_by_step(hairpinned: sim.Con
     assert (f"{CLIENT}:49134", NODE_PORT, "RST") in flows
     # 7. conntrack forwards the RST to the backend
     assert (masq_src, backend, "RST") in flows
-    at_backend = [h for h in c.hops if h.kind == "deliver" and h.packet.flags == Flags.RST and str(h.packet.dest) == backend]
+    at_backend = [
+        h for h in c.hops if h.kind == "deliver" and h.packet.flags == Flags.RST and str(h.packet.dest) == backend
+    ]
     assert at_backend and "RST drops the request socket" in at_backend[0].action
     # 8. SYN retransmits on the kernel's schedule until ETIMEDOUT at 127 s
     syn_times = [round(t, 3) for at, src, dst, fl, t in sent if at == "pod netshoot eth0" and fl == "SYN"]

@@ -51,7 +51,7 @@ def test_connect_times_out_after_seven_syns_at_the_kernel_times() -> None:
 
 
 def test_syn_ack_from_another_address_matches_no_socket_and_gets_rst() -> None:
-    tcp, e, out = _stack()
+    tcp, _e, out = _stack()
     c = tcp.connect(Endpoint(CLIENT, 49134), Endpoint(VIP, 80))
     what = tcp.receive(Packet(NODE, 31468, CLIENT, 49134, Flags.SYN | Flags.ACK, seq=7, ack=1001))
     assert what == "no socket matches: RST"
@@ -61,7 +61,7 @@ def test_syn_ack_from_another_address_matches_no_socket_and_gets_rst() -> None:
 
 
 def test_syn_ack_from_the_called_address_establishes() -> None:
-    tcp, e, out = _stack()
+    tcp, _e, out = _stack()
     c = tcp.connect(Endpoint(CLIENT, 49134), Endpoint(VIP, 80))
     tcp.receive(Packet(VIP, 80, CLIENT, 49134, Flags.SYN | Flags.ACK, seq=7, ack=1001))
     assert c.outcome == "established"

@@ -72,9 +72,8 @@ class Entry:
         """``conntrack -L`` style text."""
         status = "" if self.seen_reply else " [UNREPLIED]"
         state = f"{self.state} " if self.orig[4] == "tcp" else ""
-        return (
-            f"{self.orig[4]} {state}{fmt_tuple(self.orig)}{status} {fmt_tuple(self.reply)}"
-            + (f" mark={self.mark}" if self.mark else "")
+        return f"{self.orig[4]} {state}{fmt_tuple(self.orig)}{status} {fmt_tuple(self.reply)}" + (
+            f" mark={self.mark}" if self.mark else ""
         )
 
 

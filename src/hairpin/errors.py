@@ -1,12 +1,12 @@
 """hairpin's exceptions.
 
-    HairpinError                  every error hairpin raises on purpose
-    ├── InputError                bad user input: names the file, the line and what is wrong (CLI exit 2)
-    │   ├── ParseError            a file that does not follow its grammar (iptables-save, routes, pcap...)
-    │   └── ScenarioError         a scenario that is not valid (points at the offending key)
-    ├── ModelError                the model was asked something it cannot represent
-    └── LabError                  the lab could not build, run or remove its namespaces
-        └── NotPermitted          the lab needs root (CAP_NET_ADMIN) and network namespaces
+HairpinError                  every error hairpin raises on purpose
+├── InputError                bad user input: names the file, the line and what is wrong (CLI exit 2)
+│   ├── ParseError            a file that does not follow its grammar (iptables-save, routes, pcap...)
+│   └── ScenarioError         a scenario that is not valid (points at the offending key)
+├── ModelError                the model was asked something it cannot represent
+└── LabError                  the lab could not build, run or remove its namespaces
+    └── NotPermitted          the lab needs root (CAP_NET_ADMIN) and network namespaces
 """
 
 from __future__ import annotations

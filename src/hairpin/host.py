@@ -20,7 +20,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from hairpin.conntrack import IP_CT_DIR_ORIGINAL, IP_CT_DIR_REPLY, Conntrack, Entry, tuple_of
 from hairpin.engine import Engine
@@ -33,9 +33,16 @@ from hairpin.tcp import TcpStack
 if TYPE_CHECKING:
     from hairpin.netfilter.rules import Ruleset
 
-__all__ = ["Fabric", "LinuxHost"]
+__all__ = ["Fabric", "LinuxHost", "Place"]
 
 PORT_MIN, PORT_MAX = 1024, 65535
+
+
+class Place(Protocol):
+    """Anything that sends or records packets: a host, the VPC router."""
+
+    name: str
+    label: str
 
 
 class Fabric:
@@ -46,10 +53,12 @@ class Fabric:
     #: outcomes are identical either way.
     verbose: bool = True
 
-    def transmit(self, host: LinuxHost, oif: str, packet: Packet, notes: list[str]) -> None:
+    def transmit(self, host: Place, oif: str, packet: Packet, notes: list[str]) -> None:
         raise NotImplementedError
 
-    def record(self, host: LinuxHost, where: str, packet: Packet, notes: list[str], kind: str) -> None:
+    def record(
+        self, host: Place, where: str, packet: Packet, notes: list[str], kind: str, lane: str | None = None
+    ) -> None:
         raise NotImplementedError
 
 
@@ -138,7 +147,11 @@ class LinuxHost:
         if not self.fabric.verbose:
             return v
         for step in v.steps:
-            if step.rule.target is not None and step.rule.target.name not in ("MARK",) and step.effect.startswith(("jump", "goto")):
+            if (
+                step.rule.target is not None
+                and step.rule.target.name not in ("MARK",)
+                and step.effect.startswith(("jump", "goto"))
+            ):
                 continue
             notes.append(f"{table} {step.rule.chain}: {step.text}  [{step.effect}]")
         return v
@@ -210,9 +223,7 @@ class LinuxHost:
         ct.nat_done.add(manip)
         v = self._table("nat", chain, st, hook, oif, notes)
         if v is None or v.nat is None:
-            if v is not None and v.verdict == "DROP":
-                return False
-            return True
+            return not (v is not None and v.verdict == "DROP")
         return self._bind(st, v.nat, oif, route, notes)
 
     def _bind(self, st: _Pass, nat: NatAction, oif: str | None, route: RouteResult | None, notes: list[str]) -> bool:
@@ -221,35 +232,33 @@ class LinuxHost:
         p = st.packet
         now = self.engine.now
         if nat.manip == "dst":
-            addr = nat.addr if nat.addr is not None else (route.src if route and route.src else p.dst)
+            daddr = nat.addr if nat.addr is not None else (route.src if route and route.src else p.dst)
             if nat.kind == "REDIRECT":
-                addr = self.routing.select_source(st.iif, None) or p.dst
+                daddr = self.routing.select_source(st.iif, None) or p.dst
             port = nat.port if nat.port is not None else p.dport
-            ct.reply = (addr, port, ct.reply[2], ct.reply[3], ct.reply[4])
+            ct.reply = (daddr, port, ct.reply[2], ct.reply[3], ct.reply[4])
             ct.dnat = True
-            st.packet = p.with_dst(addr, port)
+            st.packet = p.with_dst(daddr, port)
             if self.fabric.verbose:
-                notes.append(f"{nat.kind}: {p.dest} -> {Endpoint(addr, port)}")
+                notes.append(f"{nat.kind}: {p.dest} -> {Endpoint(daddr, port)}")
             return True
-        if nat.addr is None:  # MASQUERADE: the output device's address toward the next hop
+        addr = nat.addr
+        if addr is None:  # MASQUERADE: the output device's address toward the next hop
             gw = route.gateway if route and route.gateway is not None else p.dst
-            addr_opt = self.routing.select_source(oif, gw)
-            if addr_opt is None:
+            addr = self.routing.select_source(oif, gw)
+            if addr is None:
                 notes.append("MASQUERADE: no address to use: drop")
                 return False
-            addr = addr_opt
-        else:
-            addr = nat.addr
-        port = self._pick_port(ct, addr, p, nat, now)
-        if port is None:
+        sport = self._pick_port(ct, addr, p, nat, now)
+        if sport is None:
             notes.append(f"{nat.kind}: no free port: drop")
             return False
-        ct.reply = (ct.reply[0], ct.reply[1], addr, port, ct.reply[4])
+        ct.reply = (ct.reply[0], ct.reply[1], addr, sport, ct.reply[4])
         ct.snat = True
-        st.packet = p.with_src(addr, port)
+        st.packet = p.with_src(addr, sport)
         if self.fabric.verbose:
             how = " --random-fully" if nat.random_fully else ""
-            notes.append(f"{nat.kind}{how}: {p.source} -> {Endpoint(addr, port)}")
+            notes.append(f"{nat.kind}{how}: {p.source} -> {Endpoint(addr, sport)}")
         return True
 
     def _pick_port(self, ct: Entry, addr: int, p: Packet, nat: NatAction, now: float) -> int | None:

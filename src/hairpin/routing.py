@@ -41,7 +41,11 @@ class RouteEntry:
     metric: int = 0
 
     def describe(self) -> str:
-        dst = "default" if self.prefix == 0 else (ip_str(self.net) if self.prefix == 32 else f"{ip_str(self.net)}/{self.prefix}")
+        dst = (
+            "default"
+            if self.prefix == 0
+            else (ip_str(self.net) if self.prefix == 32 else f"{ip_str(self.net)}/{self.prefix}")
+        )
         parts = [] if self.type == "unicast" else [self.type]
         parts.append(dst)
         if self.via is not None:
@@ -120,7 +124,9 @@ class RouteResult:
     def describe(self) -> str:
         if self.route is None:
             return f"no route ({self.type})"
-        rule = f"rule {self.rule.describe()}; " if self.rule is not None and self.rule.priority not in (0, 32766) else ""
+        rule = (
+            f"rule {self.rule.describe()}; " if self.rule is not None and self.rule.priority not in (0, 32766) else ""
+        )
         return f"{rule}table {table_name(self.table or 0)}: {self.route.describe()}"
 
 
@@ -200,7 +206,9 @@ class Routing:
         lo = self.addresses.get("lo")
         return lo[0][0] if lo else None
 
-    def lookup(self, dst: int, src: int = 0, iif: str | None = None, mark: int = 0, oif: str | None = None) -> RouteResult:
+    def lookup(
+        self, dst: int, src: int = 0, iif: str | None = None, mark: int = 0, oif: str | None = None
+    ) -> RouteResult:
         """fib_lookup; results are cached (the state only changes through add_* which clear the cache)."""
         key = (dst, src, iif, mark, oif)
         hit = self._cache.get(key)

@@ -13,7 +13,7 @@ the built-in scenario of the seed document.  ``replace()`` from ``dataclasses`` 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -24,8 +24,8 @@ from hairpin.errors import ScenarioError
 
 __all__ = [
     "AZ",
-    "Cni",
     "Client",
+    "Cni",
     "Kernel",
     "KubeProxy",
     "LoadBalancer",
@@ -326,7 +326,10 @@ def from_dict(data: Any, file: str | None = None) -> Scenario:
     )
     k.done()
     kp = r.sub("kube_proxy", required=False)
-    kube_proxy = KubeProxy(kp.choice("mode", ("iptables", "nftables", "ipvs"), "iptables"), str(kp.get("version", (str, float), default="1.18")))
+    kube_proxy = KubeProxy(
+        kp.choice("mode", ("iptables", "nftables", "ipvs"), "iptables"),
+        str(kp.get("version", (str, float), default="1.18")),
+    )
     kp.done()
     c = r.sub("cni", required=False)
     cni = Cni(c.get("name", str, default="aws-vpc-cni"), c.get("external_snat", bool, default=False))
@@ -334,7 +337,9 @@ def from_dict(data: Any, file: str | None = None) -> Scenario:
     az_names = {az.name for az in azs}
     nodes = []
     for n in r.items("nodes"):
-        node = Node(n.get("name", str, required=True), n.address("ip"), n.get("az", str, required=True), _labels(n, "labels"))
+        node = Node(
+            n.get("name", str, required=True), n.address("ip"), n.get("az", str, required=True), _labels(n, "labels")
+        )
         if node.az not in az_names:
             raise ScenarioError(f"{n.path}.az: unknown AZ {node.az!r}", file)
         n.done()

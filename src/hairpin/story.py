@@ -131,8 +131,11 @@ def steps(conn: Connection, full: bool = False) -> list[Step]:
         saw_rst = any(h.lane == client_lane and h.packet.flags & Flags.RST and h.kind == "send" for h in body)
         saw_synack = any(h.lane == client_lane and h.kind == "deliver" and h.packet.flags & Flags.SYN
                          and h.packet.flags & Flags.ACK for h in body)  # fmt: skip
-        outcome = "same path: SYN/ACK from the node, client RST" if saw_rst else (
-            "SYN/ACK accepted" if saw_synack else "no answer")
+        outcome = (
+            "same path: SYN/ACK from the node, client RST"
+            if saw_rst
+            else ("SYN/ACK accepted" if saw_synack else "no answer")
+        )
         add(first, f"{explain(first)}; {outcome} ({len(body)} hops folded)", len(body) - 1)
         if last:
             for h in end:
@@ -201,7 +204,9 @@ class RunView:
         if bad is not None:
             parts.append(_table(bad, f"1. A connection that timed out (#{bad.id}, NLB target {bad.target})", self.full))
         if good is not None:
-            parts.append(_table(good, f"2. A connection that succeeded (#{good.id}, NLB target {good.target})", self.full))
+            parts.append(
+                _table(good, f"2. A connection that succeeded (#{good.id}, NLB target {good.target})", self.full)
+            )
         sm = r.summary
         rate = Text()
         rate.append(f"3. Over {sm.attempts} connections: ", style="bold")
@@ -214,6 +219,8 @@ class RunView:
             ft.add_column("timeouts", justify="right", no_wrap=True)
             ft.add_column("why", ratio=1)
             for name, fs, why in r.fixes:
-                ft.add_row(name, Text(f"{fs.timeouts}/{fs.attempts}", style="green" if fs.timeouts == 0 else "red"), why)
+                ft.add_row(
+                    name, Text(f"{fs.timeouts}/{fs.attempts}", style="green" if fs.timeouts == 0 else "red"), why
+                )
             parts.append(ft)
         yield Group(*parts)  # type: ignore[arg-type]

@@ -130,7 +130,9 @@ class TcpStack:
         return listener
 
     # -- active open
-    def connect(self, local: Endpoint, remote: Endpoint, on_done: Callable[[Connector], None] | None = None) -> Connector:
+    def connect(
+        self, local: Endpoint, remote: Endpoint, on_done: Callable[[Connector], None] | None = None
+    ) -> Connector:
         c = Connector(local, remote, self.isn(), started=self.engine.now, on_done=on_done)
         self.connectors[(local.addr, local.port, remote.addr, remote.port)] = c
         times, give_up = syn_schedule(self.syn_retries, self.linear_timeouts)

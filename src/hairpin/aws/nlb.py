@@ -163,8 +163,10 @@ class Nlb:
             )
         src = flow.nat_src or p.source
         out = Packet(src.addr, src.port, flow.target.addr, flow.target.port, p.flags, p.seq, p.ack, p.proto, p.payload)
-        keep = "client IP preserved: only the destination is rewritten" if flow.nat_src is None else (
-            f"client IP preservation off: source rewritten to the NLB's own address {flow.nat_src}"
+        keep = (
+            "client IP preserved: only the destination is rewritten"
+            if flow.nat_src is None
+            else (f"client IP preservation off: source rewritten to the NLB's own address {flow.nat_src}")
         )
         return out, f"NLB {ip_str(node.addr)} ({node.az}): {how}; {keep}"
 
@@ -175,7 +177,10 @@ class Nlb:
             return None
         out = Packet(flow.listener.addr, flow.listener.port, flow.client.addr, flow.client.port, p.flags, p.seq,
                      p.ack, p.proto, p.payload)  # fmt: skip
-        return out, f"NLB {ip_str(flow.node.addr)}: reply of flow {flow.client} -> {flow.listener}, source restored to the listener"
+        return (
+            out,
+            f"NLB {ip_str(flow.node.addr)}: reply of flow {flow.client} -> {flow.listener}, source restored to the listener",
+        )
 
 
 @dataclass

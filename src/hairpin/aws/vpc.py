@@ -43,9 +43,9 @@ class VpcRouter:
                 out, why = back
                 self.fabric.record(self, f"NLB {ip_str(out.src)}", out, [why], "nlb", lane="NLB")
                 return self._route(out)
-        nlb = self.nlbs.for_addr(p.dst)
-        if nlb is not None:
-            fwd = nlb.forward(p)
+        owner_nlb = self.nlbs.for_addr(p.dst)
+        if owner_nlb is not None:
+            fwd = owner_nlb.forward(p)
             if fwd is None:
                 self.fabric.record(self, f"NLB {ip_str(p.dst)}", p, [
                     f"NLB {ip_str(p.dst)}: no listener/healthy target for port {p.dport}: dropped"

@@ -26,8 +26,8 @@ from hairpin.model.net import Endpoint, Flags, Packet, ip_int, ip_str
 from hairpin.parsers import iptables_save
 from hairpin.routing import RouteEntry, Routing, RuleEntry, parse_cidr
 from hairpin.scenario import FIXES, Scenario, with_fix
-from hairpin.topology import Namespace, Topology, build
 from hairpin.tcp import Connector
+from hairpin.topology import Namespace, Topology, build
 
 __all__ = ["Connection", "Network", "Run", "Summary", "connect", "run"]
 
@@ -129,7 +129,11 @@ def _routing(ns: Namespace) -> Routing:
     for pr in ns.rules:
         src = parse_cidr(pr.src)[:2] if pr.src else None
         dst = parse_cidr(pr.dst)[:2] if pr.dst else None
-        r.add_rule(RuleEntry(pr.priority, pr.table, src, dst, pr.fwmark, pr.fwmask if pr.fwmask is not None else 0xFFFFFFFF, pr.iif))
+        r.add_rule(
+            RuleEntry(
+                pr.priority, pr.table, src, dst, pr.fwmark, pr.fwmask if pr.fwmask is not None else 0xFFFFFFFF, pr.iif
+            )
+        )
     return r
 
 
@@ -147,7 +151,13 @@ class Network(Fabric):
         for a, b in self.topology.links:
             self.peers[a] = b
             self.peers[b] = a
-        self.nlbs = NlbSet([Nlb(scenario, svc) for svc in scenario.services if svc.load_balancer and svc.load_balancer.type == "nlb" and svc.load_balancer.nodes])
+        self.nlbs = NlbSet(
+            [
+                Nlb(scenario, svc)
+                for svc in scenario.services
+                if svc.load_balancer and svc.load_balancer.type == "nlb" and svc.load_balancer.nodes
+            ]
+        )
         self.hosts: dict[str, LinuxHost | VpcRouter] = {}
         k = scenario.kernel
         for ns in self.topology.namespaces:
@@ -187,7 +197,9 @@ class Network(Fabric):
         delay = NLB_DELAY if isinstance(dest, VpcRouter) else LINK_DELAY
         self.engine.after(delay, lambda: dest.receive(packet, peer[1]))
 
-    def record(self, host: Any, where: str, packet: Packet, notes: list[str], kind: str, lane: str | None = None) -> None:
+    def record(
+        self, host: Any, where: str, packet: Packet, notes: list[str], kind: str, lane: str | None = None
+    ) -> None:
         if not self.verbose:
             self.hops.append(Hop(self.engine.now, where, packet, "", kind, self.conn_id, lane or host.name))
             return

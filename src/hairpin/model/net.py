@@ -100,7 +100,7 @@ class Packet:
     sport: int
     dst: int
     dport: int
-    flags: Flags = Flags(0)
+    flags: Flags = Flags(0)  # noqa: RUF009 (an immutable enum value)
     seq: int = 0
     ack: int = 0
     proto: str = "tcp"
