@@ -86,6 +86,10 @@ def explain(hop: Hop) -> str:
         if p.startswith("conntrack: new entry"):
             continue
         if any(k in p for k in _KEEP):
+            if p.startswith("conntrack") and "  [" in p:
+                text, _, entry = p.partition("  [")
+                if any(entry[:-1] in k for k in keep):
+                    p = text
             keep.append(p)
     if chain_path and not any("KUBE-MARK-MASQ" in k for k in keep):
         keep.insert(0, "KUBE-MARK-MASQ (mark 0x4000 for MASQUERADE)")
