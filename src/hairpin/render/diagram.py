@@ -54,7 +54,7 @@ OUTCOMES = ("established", "timeout", "reset")
 
 # geometry, SVG user units
 TIME_W = 96  # the time column on the left
-LANE_W = 176
+LANE_W = 164
 HEAD_H = 100
 ARROW_H = 44
 NOTE_H = 28
