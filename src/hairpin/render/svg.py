@@ -62,10 +62,7 @@ def _text(
     squeeze = ""
     if fit and len(body) * char_w > fit:
         squeeze = f' textLength="{_num(fit)}" lengthAdjust="spacingAndGlyphs"'
-    return (
-        f'<text x="{_num(x)}" y="{_num(y)}" class="{cls}" text-anchor="{anchor}"{squeeze}>'
-        f"{escape(body)}</text>"
-    )
+    return f'<text x="{_num(x)}" y="{_num(y)}" class="{cls}" text-anchor="{anchor}"{squeeze}>{escape(body)}</text>'
 
 
 def _clamp_centre(x: float, text: str, d: Diagram, size: float = CHAR_W) -> float:
