@@ -207,9 +207,7 @@ def test_fold_replaces_a_round_that_repeats_an_earlier_path() -> None:
 
 def test_a_round_on_a_different_path_is_not_folded() -> None:
     hops = round_(0.0) + round_(1.0, masq=4444)
-    other = [
-        h if h.lane != "nginx-demo-1" else dataclasses.replace(h, lane="nginx-demo-2") for h in round_(3.0)
-    ]
+    other = [h if h.lane != "nginx-demo-1" else dataclasses.replace(h, lane="nginx-demo-2") for h in round_(3.0)]
     d = layout(hops + other, fold=True)
     assert len([r for r in d.rows if isinstance(r, Fold)]) == 1
     assert {a.dst_lane for a in d.arrows} >= {"nginx-demo-2"}
@@ -255,20 +253,14 @@ def test_acts_keeps_nat_routes_nlb_and_rst() -> None:
     assert acts("MASQUERADE --random-fully: 192.168.27.239:35474 -> 192.168.2.3:61793") == (
         "MASQUERADE -> 192.168.2.3:61793",
     )
-    assert acts("route: table main: default via 192.168.0.1 dev eth0") == (
-        "route default via 192.168.0.1 dev eth0",
-    )
+    assert acts("route: table main: default via 192.168.0.1 dev eth0") == ("route default via 192.168.0.1 dev eth0",)
     assert acts("route: table local: local 192.168.27.239 dev eth0 (local delivery)") == ()
     assert acts(f"NLB {NLB}: reply of flow a -> b, source restored to the listener") == (
         "NLB restores listener as source",
     )
-    snat = (
-        f"NLB {NLB} (a): new flow: ...; client IP preservation off: source rewritten to the NLB's own address"
-    )
+    snat = f"NLB {NLB} (a): new flow: ...; client IP preservation off: source rewritten to the NLB's own address"
     assert acts(f"{snat} {NLB}:2000") == (f"NLB SNAT -> {NLB}:2000",)
-    assert acts(
-        "SYN retransmission 3 (RTO expired) | route: table main: default via 169.254.1.1 dev eth0"
-    ) == (
+    assert acts("SYN retransmission 3 (RTO expired) | route: table main: default via 169.254.1.1 dev eth0") == (
         "SYN retransmission 3",
         "route default via 169.254.1.1 dev eth0",
     )
@@ -277,9 +269,7 @@ def test_acts_keeps_nat_routes_nlb_and_rst() -> None:
 
 LANES = ["a", "b", "c", "d"]
 hop_st = st.builds(
-    lambda t, lane, kind, flags, seq: Hop(
-        t, f"{lane} eth0", Packet(1, 2, 3, 4, Flags(flags), seq), "", kind, 0, lane
-    ),
+    lambda t, lane, kind, flags, seq: Hop(t, f"{lane} eth0", Packet(1, 2, 3, 4, Flags(flags), seq), "", kind, 0, lane),
     st.floats(0, 5, allow_nan=False),
     st.sampled_from(LANES),
     st.sampled_from(["send", "nlb", "deliver", "drop", "martian", "timeout", "established"]),
