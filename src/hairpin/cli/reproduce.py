@@ -74,7 +74,15 @@ def _write_pictures(result: object, svg: Path | None, html: Path | None, pcap: P
     if html is not None:
         from hairpin.render import html as html_mod
 
-        _atomic_write(html, html_mod.report(result))
+        err = Console(stderr=True)
+        if err.is_terminal:
+            with Progress(TextColumn("report chart"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                          console=err, transient=True) as bar:  # fmt: skip
+                task = bar.add_task("chart", total=html_mod.chart_total(result))
+                points = html_mod.chart_points(result, progress=lambda n: bar.advance(task, n))
+        else:
+            points = html_mod.chart_points(result)
+        _atomic_write(html, html_mod.report(result, chart=points))
     if pcap is not None:
         from hairpin.render import pcap as pcap_mod
 
