@@ -1,0 +1,182 @@
+"""The closed-form probability that one connection from an in-cluster caller times out through its NLB.
+
+What the formula rests on (AWS Elastic Load Balancing docs, "Network Load Balancers" and "Target groups
+for your Network Load Balancers"; the derivation is written out in docs/check.md):
+
+- A connection to one NLB node's address is served by that node.  With cross-zone load balancing off
+  (the NLB default) the node routes "only to the healthy targets in its Availability Zone"; with it on,
+  "to the healthy targets in all enabled Availability Zones".  Targets registered in an AZ the load
+  balancer has not enabled receive no traffic.
+  https://docs.aws.amazon.com/elasticloadbalancing/latest/network/target-group-health-checks.html
+  https://docs.aws.amazon.com/elasticloadbalancing/latest/network/target-group-cross-zone.html
+- "If there are no healthy targets in an enabled Availability Zone for one or more target groups, we
+  remove the IP address for the corresponding subnet from DNS"; if every target fails its health check
+  in every enabled AZ the load balancer fails open: traffic goes to all targets in all enabled AZs
+  regardless of health (same health-check page; also re:Post "elb-dns-cross-zone-balance-configuration").
+- The node picks the target by a flow hash over protocol, source IP and port, destination IP and port
+  and TCP sequence number ("Network Load Balancers", Routing algorithm): with random ephemeral ports and
+  ISNs the choice is uniform over the node's target set.
+- Client IP preservation (``preserve_client_ip.enabled``; on for instance targets, off for ip targets
+  with TCP/TLS): when on, a caller routed to a target on its own host cannot be answered ("NAT loopback,
+  also known as hairpinning, is not supported when client IP preservation is enabled";
+  https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-troubleshooting.html#loopback-timeout).
+  In Kubernetes the caller's node de-NATs the reply and hands it to the caller pod directly (seed doc).
+- A Classic ELB proxies (a new TCP connection from the ELB), so it cannot hairpin; an internet-facing
+  NLB is reached from pods through the NAT gateway, whose address replaces the caller's.
+
+So for a caller on node N calling NLB node ``a``: P(a) = hits(T(a)) / |T(a)|, where T(a) is the target
+set of that node and hits counts the targets that live on N (N itself for instance targets; the target
+pods on N for ip targets).  Averaged uniformly over the NLB addresses DNS returns unless the caller is
+pinned to one address.
+
+Two layers: pure functions on counts (``caller_probability``, ``even_spread_probability``), which the
+checker uses, and ``timeout_probability(scenario)`` for a full scenario, which the simulator reports as
+its expected rate.  Everything is exact (``fractions.Fraction``) until the float at the very end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from hairpin.scenario import Scenario, Service
+
+__all__ = [
+    "TargetCounts",
+    "caller_probability",
+    "even_spread_probability",
+    "scenario_counts",
+    "timeout_fraction",
+    "timeout_probability",
+]
+
+
+@dataclass(frozen=True)
+class TargetCounts:
+    """Registered and healthy targets of one target group, per AZ, and how many live on the caller's node.
+
+    ``local_registered``/``local_healthy`` count targets on the caller's node (at most 1 for instance
+    targets; the target pods on that node for ip targets); they belong to ``caller_az``.
+    """
+
+    registered: Mapping[str, int]
+    healthy: Mapping[str, int]
+    caller_az: str
+    local_registered: int = 0
+    local_healthy: int = 0
+    enabled_azs: tuple[str, ...] = field(default=())
+
+    def azs(self) -> tuple[str, ...]:
+        """The AZs the NLB has a node in (given, else every AZ with a registered target)."""
+        if self.enabled_azs:
+            return self.enabled_azs
+        return tuple(sorted(a for a, n in self.registered.items() if n > 0))
+
+
+def _pool(c: TargetCounts, az: str, cross_zone: bool, enabled: tuple[str, ...], healthy: bool) -> tuple[int, int]:
+    """(hits, size) of the target set the NLB node in ``az`` chooses from."""
+    counts = c.healthy if healthy else c.registered
+    local = (c.local_healthy if healthy else c.local_registered) if c.caller_az in enabled else 0
+    if cross_zone:
+        return local, sum(counts.get(a, 0) for a in enabled)
+    return (local if az == c.caller_az else 0), counts.get(az, 0)
+
+
+def caller_probability(c: TargetCounts, *, cross_zone: bool, pinned_az: str | None = None) -> Fraction:
+    """The probability that one connection of a caller on the counted node is sent back to that node.
+
+    ``pinned_az``: the caller always uses the NLB node of that AZ (a cached DNS answer or the scenario's
+    ``client.address``); None: uniform over the addresses DNS returns.
+    """
+    enabled = c.azs()
+    any_healthy = sum(c.healthy.get(a, 0) for a in enabled) > 0
+    if not any_healthy:
+        # fail open: every registered target in every enabled AZ, whatever its health, from every node
+        hits = c.local_registered if c.caller_az in enabled else 0
+        size = sum(c.registered.get(a, 0) for a in enabled)
+        return Fraction(hits, size) if size else Fraction(0)
+    if pinned_az is not None:
+        hits, size = _pool(c, pinned_az, cross_zone, enabled, healthy=True)
+        if size == 0:
+            # the address was withdrawn from DNS but the caller still uses it: its own AZ's registered targets
+            hits, size = _pool(c, pinned_az, cross_zone, enabled, healthy=False)
+        return Fraction(hits, size) if size else Fraction(0)
+    in_dns = [(h, n) for h, n in (_pool(c, a, cross_zone, enabled, healthy=True) for a in enabled) if n > 0]
+    return sum((Fraction(h, n) for h, n in in_dns), Fraction(0)) / len(in_dns)
+
+
+def even_spread_probability(nodes_per_az: Mapping[str, int], caller_az: str, *, cross_zone: bool,
+                            pinned_own_az: bool = False) -> Fraction:  # fmt: skip
+    """Instance targets, every node registered and healthy (externalTrafficPolicy Cluster).
+
+    Cross-zone on: 1/n (n nodes in all).  Off: 1/(k·n_a) averaged over k AZs in DNS, 1/n_a when the
+    caller always uses its own AZ's NLB node.  Nodes spread evenly (n_a = n/k) give 1/n either way.
+    """
+    c = TargetCounts(dict(nodes_per_az), dict(nodes_per_az), caller_az, 1, 1)
+    return caller_probability(c, cross_zone=cross_zone, pinned_az=caller_az if pinned_own_az else None)
+
+
+def _labels_match(want: tuple[tuple[str, str], ...], have: tuple[tuple[str, str], ...]) -> bool:
+    if not want:
+        return True
+    h = dict(have)
+    return all(h.get(k) == v for k, v in want)
+
+
+def scenario_counts(s: Scenario, svc: Service, caller_node: str) -> TargetCounts:
+    """The target counts of ``svc``'s target group as seen from a caller on ``caller_node``."""
+    lb = svc.load_balancer
+    caller_az = s.node(caller_node).az
+    registered: dict[str, int] = {}
+    healthy: dict[str, int] = {}
+    local_reg = local_ok = 0
+    eps = s.endpoints_of(svc)
+    if lb is not None and lb.target_type == "ip":
+        for pod in eps:
+            az = s.node(pod.node).az
+            registered[az] = registered.get(az, 0) + 1
+            healthy[az] = healthy.get(az, 0) + 1
+            if pod.node == caller_node:
+                local_reg += 1
+                local_ok += 1
+    elif lb is not None and svc.ports and svc.ports[0].node_port is not None:
+        local_nodes = {p.node for p in eps}
+        for node in s.nodes:
+            if not _labels_match(lb.target_node_labels, node.labels):
+                continue
+            ok = svc.external_traffic_policy != "Local" or node.name in local_nodes
+            registered[node.az] = registered.get(node.az, 0) + 1
+            healthy[node.az] = healthy.get(node.az, 0) + int(ok)
+            if node.name == caller_node:
+                local_reg, local_ok = 1, int(ok)
+    enabled = tuple(az for az, _ in lb.nodes) if lb is not None and lb.nodes else tuple(a.name for a in s.vpc.azs)
+    return TargetCounts(registered, healthy, caller_az, local_reg, local_ok, enabled)
+
+
+def timeout_fraction(s: Scenario, *, address: str | None = None) -> Fraction:
+    """The exact timeout probability of one connection of the scenario's client (see the module doc).
+
+    The NLB node is ``address``, else the scenario's ``client.address``, else uniform over the NLB's AZ
+    addresses in DNS.
+    """
+    svc = s.client_service
+    lb = svc.load_balancer
+    if s.client.via == "cluster-ip" or lb is None or lb.type != "nlb":
+        return Fraction(0)
+    if lb.scheme != "internal" or not lb.preserves_client_ip:
+        return Fraction(0)
+    caller = s.client_pod
+    counts = scenario_counts(s, svc, caller.node)
+    pinned = address or s.client.address
+    pinned_az = None
+    if pinned is not None:
+        by_addr = {addr: az for az, addr in lb.nodes}
+        pinned_az = by_addr.get(pinned)
+    return caller_probability(counts, cross_zone=lb.cross_zone, pinned_az=pinned_az)
+
+
+def timeout_probability(s: Scenario, *, address: str | None = None) -> float:
+    """``timeout_fraction`` as a float: what ``hairpin reproduce`` shows as the expected rate."""
+    return float(timeout_fraction(s, address=address))
+
