@@ -179,4 +179,3 @@ def timeout_fraction(s: Scenario, *, address: str | None = None) -> Fraction:
 def timeout_probability(s: Scenario, *, address: str | None = None) -> float:
     """``timeout_fraction`` as a float: what ``hairpin reproduce`` shows as the expected rate."""
     return float(timeout_fraction(s, address=address))
-

@@ -1,0 +1,307 @@
+"""How a Service of type LoadBalancer becomes load balancer settings, per controller, and why.
+
+``resolve(annotations, ...)`` returns ``Settings``: which controller provisions the Service, NLB or
+Classic ELB, scheme, target type, client IP preservation, cross-zone, and one sentence per answer saying
+which annotation (or which default) decided it.  Facts, from the controllers' sources:
+
+Which controller (kubernetes-sigs/aws-load-balancer-controller ``pkg/service/service_utils.go``
+IsServiceSupported; kubernetes/cloud-provider-aws ``pkg/providers/v1/aws_loadbalancer.go`` isLBExternal):
+- ``spec.loadBalancerClass: service.k8s.aws/nlb`` -> the AWS Load Balancer Controller (LBC).  Any other
+  class -> neither: the in-tree provider ignores Services with a class (Kubernetes docs, "Service",
+  load balancer class) and the LBC only takes its own class.
+- no class: ``aws-load-balancer-type: nlb-ip`` -> LBC; ``external`` with ``aws-load-balancer-nlb-target-type``
+  ``ip`` or ``instance`` -> LBC; ``external``/``nlb-ip`` are skipped by the in-tree provider
+  (ImplementedElsewhere), so ``external`` without a valid target type is provisioned by no one.
+- otherwise the in-tree provider: ``nlb`` -> NLB, anything else -> Classic ELB.
+- The LBC's service mutator webhook (``mservice.elbv2.k8s.aws``, ``webhooks/core/service_mutator.go``)
+  sets ``loadBalancerClass: service.k8s.aws/nlb`` on every LoadBalancer Service *created* without a
+  class, so with the webhook installed a classless manifest ends up with the LBC.
+
+Settings (LBC ``pkg/service/model_build_load_balancer.go``, ``model_build_target_group.go``; in-tree
+``pkg/providers/v1/aws.go``):
+- scheme, LBC: ``aws-load-balancer-scheme``, else the deprecated ``aws-load-balancer-internal`` (a bool),
+  else internal (since v2.2.0; an existing NLB keeps its scheme).  In-tree: internal when
+  ``aws-load-balancer-internal`` is set to anything but ``false`` (e.g. ``"true"``, ``"0.0.0.0/0"``),
+  else internet-facing.
+- target type, LBC: ``nlb-ip`` or ``aws-load-balancer-nlb-target-type: ip`` -> ip, else instance (the
+  controller's ``--default-target-type``, instance by default).  In-tree NLB: always instance.
+- client IP preservation: ``aws-load-balancer-target-group-attributes: preserve_client_ip.enabled=...``,
+  else the target group default: on for instance targets; for ip targets off with TCP/TLS, on with
+  UDP/TCP_UDP ("Target groups for your Network Load Balancers", Client IP preservation).  Classic ELB:
+  not applicable (it proxies).
+- cross-zone: target group attribute ``load_balancing.cross_zone.enabled`` overrides the load
+  balancer's; LBC: ``aws-load-balancer-cross-zone-load-balancing-enabled`` (wins over)
+  ``aws-load-balancer-attributes: load_balancing.cross_zone.enabled=...``; default off for NLBs.
+- ``aws-load-balancer-target-node-labels: k=v,...`` restricts instance targets to matching nodes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "ANNOTATION_PREFIX",
+    "IN_TREE",
+    "LBC",
+    "LBC_CLASS",
+    "LBC_WEBHOOK",
+    "NONE",
+    "OTHER",
+    "Settings",
+    "annotation",
+    "parse_map",
+    "resolve",
+]
+
+ANNOTATION_PREFIX = "service.beta.kubernetes.io/"
+LBC_CLASS = "service.k8s.aws/nlb"
+LBC_WEBHOOK = "mservice.elbv2.k8s.aws"
+IN_TREE = "in-tree"
+LBC = "aws-load-balancer-controller"
+NONE = "none"
+OTHER = "other"
+
+_TRUE = {"1", "t", "T", "TRUE", "true", "True"}  # Go strconv.ParseBool
+_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
+
+
+def annotation(suffix: str) -> str:
+    """The full annotation key of ``aws-load-balancer-...``."""
+    return ANNOTATION_PREFIX + suffix
+
+
+TYPE = annotation("aws-load-balancer-type")
+TARGET_TYPE = annotation("aws-load-balancer-nlb-target-type")
+SCHEME = annotation("aws-load-balancer-scheme")
+INTERNAL = annotation("aws-load-balancer-internal")
+TG_ATTRIBUTES = annotation("aws-load-balancer-target-group-attributes")
+LB_ATTRIBUTES = annotation("aws-load-balancer-attributes")
+CROSS_ZONE = annotation("aws-load-balancer-cross-zone-load-balancing-enabled")
+NODE_LABELS = annotation("aws-load-balancer-target-node-labels")
+PROXY_PROTOCOL = annotation("aws-load-balancer-proxy-protocol")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the controller would provision for one Service, and how each answer was reached."""
+
+    controller: str  # in-tree | aws-load-balancer-controller | none | other
+    load_balancer: str  # nlb | clb | none
+    scheme: str  # internal | internet-facing | unknown
+    target_type: str | None  # instance | ip (None for a Classic ELB or when nothing is provisioned)
+    preserve_client_ip: bool | None
+    cross_zone: bool
+    external_traffic_policy: str
+    target_node_labels: tuple[tuple[str, str], ...] = ()
+    proxy_protocol_v2: bool = False
+    steps: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
+
+    @property
+    def is_nlb(self) -> bool:
+        return self.load_balancer == "nlb"
+
+
+def parse_map(value: str) -> dict[str, str]:
+    """``k1=v1,k2=v2`` (the controllers' stringMap annotation format) as a dict; bare keys map to ''."""
+    out: dict[str, str] = {}
+    for item in value.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        k, _, v = item.partition("=")
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _bool(value: str) -> bool | None:
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    return None
+
+
+def resolve(
+    annotations: Mapping[str, str],
+    *,
+    load_balancer_class: str | None = None,
+    service_type: str = "LoadBalancer",
+    protocols: Sequence[str] = ("TCP",),
+    external_traffic_policy: str = "Cluster",
+    mutator_webhook: bool = False,
+) -> Settings:
+    """The settings the responsible controller derives from the Service's spec and annotations.
+
+    ``mutator_webhook``: the LBC's service mutator webhook will see this Service's creation (a manifest
+    not yet applied, in a cluster where the webhook is installed).
+    """
+    steps: list[str] = []
+    problems: list[str] = []
+    a = {str(k): str(v) for k, v in annotations.items()}
+    etp = external_traffic_policy or "Cluster"
+    if service_type != "LoadBalancer":
+        return Settings(NONE, "none", "unknown", None, None, False, etp,
+                        steps=(f"type {service_type}: no load balancer",))  # fmt: skip
+    lb_type = a.get(TYPE, "")
+    tt_ann = a.get(TARGET_TYPE)
+    controller: str
+    target_type: str
+    if load_balancer_class:
+        if load_balancer_class == LBC_CLASS:
+            controller = LBC
+            steps.append(f"spec.loadBalancerClass {LBC_CLASS}: the AWS Load Balancer Controller")
+        else:
+            steps.append(
+                f"spec.loadBalancerClass {load_balancer_class}: neither the in-tree provider (it ignores Services "
+                f"with a class) nor the AWS Load Balancer Controller (class {LBC_CLASS}) provisions it"
+            )
+            return Settings(OTHER, "none", "unknown", None, None, False, etp, steps=tuple(steps))
+    elif mutator_webhook:
+        controller = LBC
+        steps.append(
+            f"no loadBalancerClass, but the AWS Load Balancer Controller's service mutator webhook ({LBC_WEBHOOK}) "
+            f"sets {LBC_CLASS} when the Service is created: the AWS Load Balancer Controller"
+        )
+    elif lb_type == "nlb-ip":
+        controller = LBC
+        steps.append(f"{TYPE}: nlb-ip: the AWS Load Balancer Controller (the in-tree provider skips it)")
+    elif lb_type == "external":
+        if tt_ann in ("ip", "instance"):
+            controller = LBC
+            steps.append(f"{TYPE}: external with {TARGET_TYPE}: {tt_ann}: the AWS Load Balancer Controller")
+        else:
+            steps.append(
+                f"{TYPE}: external: the in-tree provider skips it, and the AWS Load Balancer Controller needs "
+                f"{TARGET_TYPE} ip or instance (got {tt_ann!r}): no load balancer is provisioned"
+            )
+            problems.append(f"{TARGET_TYPE} must be ip or instance with {TYPE}: external")
+            return Settings(NONE, "none", "unknown", None, None, False, etp, steps=tuple(steps),
+                            problems=tuple(problems))  # fmt: skip
+    else:
+        controller = IN_TREE
+        if lb_type == "nlb":
+            steps.append(f"{TYPE}: nlb, no loadBalancerClass: the in-tree provider, Network Load Balancer")
+        else:
+            why = f"{TYPE}: {lb_type}" if lb_type else f"no {TYPE}"
+            steps.append(f"{why}, no loadBalancerClass: the in-tree provider, Classic ELB")
+
+    tg_attrs = parse_map(a.get(TG_ATTRIBUTES, ""))
+    lb_attrs = parse_map(a.get(LB_ATTRIBUTES, ""))
+    labels = tuple(sorted(parse_map(a.get(NODE_LABELS, "")).items()))
+    if controller == LBC:
+        scheme = _lbc_scheme(a, steps, problems)
+        if lb_type == "nlb-ip":
+            target_type = "ip"
+            steps.append(f"target type ip ({TYPE}: nlb-ip)")
+        elif tt_ann == "ip" or tt_ann == "instance":
+            target_type = tt_ann
+            steps.append(f"target type {tt_ann} ({TARGET_TYPE})")
+        else:
+            if tt_ann is not None:
+                problems.append(f"{TARGET_TYPE}: {tt_ann!r} is not ip or instance")
+            target_type = "instance"
+            steps.append("target type instance (the controller's --default-target-type, instance unless changed)")
+        cross = _cross_zone(a, tg_attrs, lb_attrs, steps, problems, lbc=True)
+        load_balancer = "nlb"
+    else:
+        internal = a.get(INTERNAL)
+        if internal is not None and internal != "false":
+            scheme = "internal"
+            steps.append(
+                f"scheme internal ({INTERNAL}: {internal!r}; the in-tree provider takes any value but 'false')"
+            )
+        else:
+            scheme = "internet-facing"
+            why = f"{INTERNAL}: 'false'" if internal is not None else f"no {INTERNAL}"
+            steps.append(f"scheme internet-facing ({why}; the in-tree default)")
+        if lb_type == "nlb":
+            load_balancer = "nlb"
+            target_type = "instance"
+            steps.append("target type instance (the in-tree provider registers nodes)")
+            cross = _cross_zone(a, tg_attrs, lb_attrs, steps, problems, lbc=False)
+        else:
+            load_balancer = "clb"
+            cross = _bool(a.get(CROSS_ZONE, "")) is True
+            steps.append("Classic ELB: a proxy, the backend sees the ELB's address, not the caller's")
+            return Settings(controller, load_balancer, scheme, None, None, cross, etp, labels,
+                            a.get(PROXY_PROTOCOL) == "*", tuple(steps), tuple(problems))  # fmt: skip
+    preserve = _preserve(target_type, tg_attrs, protocols, steps, problems)
+    pp2 = tg_attrs.get("proxy_protocol_v2.enabled") == "true" or a.get(PROXY_PROTOCOL) == "*"
+    if labels:
+        steps.append(f"instance targets limited to nodes labelled {','.join(f'{k}={v}' for k, v in labels)}")
+    steps.append(f"externalTrafficPolicy {etp}")
+    return Settings(controller, load_balancer, scheme, target_type, preserve, cross, etp, labels, pp2,
+                    tuple(steps), tuple(problems))  # fmt: skip
+
+
+def _lbc_scheme(a: Mapping[str, str], steps: list[str], problems: list[str]) -> str:
+    raw = a.get(SCHEME)
+    if raw is not None:
+        if raw in ("internal", "internet-facing"):
+            steps.append(f"scheme {raw} ({SCHEME})")
+            return raw
+        problems.append(f"{SCHEME}: unknown scheme {raw!r} (the controller refuses the Service)")
+    legacy = a.get(INTERNAL)
+    if legacy is not None:
+        b = _bool(legacy)
+        if b is None:
+            problems.append(f"{INTERNAL}: {legacy!r} is not a boolean (the controller refuses the Service)")
+        else:
+            scheme = "internal" if b else "internet-facing"
+            steps.append(f"scheme {scheme} (deprecated {INTERNAL}: {legacy!r})")
+            return scheme
+    steps.append("scheme internal (the AWS Load Balancer Controller's default since v2.2.0)")
+    return "internal"
+
+
+def _cross_zone(a: Mapping[str, str], tg: Mapping[str, str], lb: Mapping[str, str], steps: list[str],
+                problems: list[str], *, lbc: bool) -> bool:  # fmt: skip
+    key = "load_balancing.cross_zone.enabled"
+    tg_value = tg.get(key)
+    if tg_value is not None and tg_value != "use_load_balancer_configuration":
+        b = _bool(tg_value)
+        if b is not None:
+            steps.append(f"cross-zone {'on' if b else 'off'} (target group attribute {key}={tg_value})")
+            return b
+        problems.append(f"{TG_ATTRIBUTES}: {key}={tg_value!r} is not a boolean")
+    legacy = a.get(CROSS_ZONE)
+    if legacy is not None:
+        b = _bool(legacy)
+        if b is not None:
+            steps.append(f"cross-zone {'on' if b else 'off'} ({CROSS_ZONE}: {legacy!r})")
+            return b
+        problems.append(f"{CROSS_ZONE}: {legacy!r} is not a boolean")
+    if lbc and key in lb:
+        b = _bool(lb[key])
+        if b is not None:
+            steps.append(f"cross-zone {'on' if b else 'off'} ({LB_ATTRIBUTES}: {key}={lb[key]})")
+            return b
+        problems.append(f"{LB_ATTRIBUTES}: {key}={lb[key]!r} is not a boolean")
+    steps.append("cross-zone off (the NLB default)")
+    return False
+
+
+def _preserve(target_type: str, tg: Mapping[str, str], protocols: Sequence[str], steps: list[str],
+              problems: list[str]) -> bool:  # fmt: skip
+    key = "preserve_client_ip.enabled"
+    udp = any(p.upper() in ("UDP", "TCP_UDP") for p in protocols)
+    if key in tg:
+        b = _bool(tg[key])
+        if b is not None:
+            if not b and udp:
+                problems.append(f"{key}=false: client IP preservation cannot be turned off for UDP target groups")
+                steps.append(f"client IP preservation on (UDP port; {key}=false is refused by AWS)")
+                return True
+            steps.append(f"client IP preservation {'on' if b else 'off'} ({TG_ATTRIBUTES}: {key}={tg[key]})")
+            return b
+        problems.append(f"{TG_ATTRIBUTES}: {key}={tg[key]!r} is not a boolean")
+    if target_type == "instance":
+        steps.append("client IP preservation on (the default for instance targets)")
+        return True
+    if udp:
+        steps.append("client IP preservation on (the default for ip targets with UDP)")
+        return True
+    steps.append("client IP preservation off (the default for ip targets with TCP)")
+    return False
