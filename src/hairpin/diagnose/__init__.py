@@ -1,0 +1,1 @@
+"""Diagnosing real clusters: static checks of Services (``check``) and packet captures."""
