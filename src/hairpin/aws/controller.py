@@ -131,11 +131,14 @@ def resolve(
     protocols: Sequence[str] = ("TCP",),
     external_traffic_policy: str = "Cluster",
     mutator_webhook: bool = False,
+    in_tree_tg_attributes: bool = False,
 ) -> Settings:
     """The settings the responsible controller derives from the Service's spec and annotations.
 
     ``mutator_webhook``: the LBC's service mutator webhook will see this Service's creation (a manifest
-    not yet applied, in a cluster where the webhook is installed).
+    not yet applied, in a cluster where the webhook is installed).  ``in_tree_tg_attributes``: the
+    in-tree provider honours ``aws-load-balancer-target-group-attributes`` (cloud-provider-aws v1.34.0,
+    commit 73428cd2 "support target group attrib annotation on NLB"; older providers ignore it).
     """
     steps: list[str] = []
     problems: list[str] = []
@@ -227,6 +230,12 @@ def resolve(
             steps.append("Classic ELB: a proxy, the backend sees the ELB's address, not the caller's")
             return Settings(controller, load_balancer, scheme, None, None, cross, etp, labels,
                             a.get(PROXY_PROTOCOL) == "*", tuple(steps), tuple(problems))  # fmt: skip
+    if controller == IN_TREE and TG_ATTRIBUTES in a and not in_tree_tg_attributes:
+        steps.append(
+            f"{TG_ATTRIBUTES} ignored: the in-tree provider honours it only from Kubernetes 1.34 "
+            "(cloud-provider-aws v1.34.0), and this cluster is not known to be that recent"
+        )
+        tg_attrs = {}
     preserve = _preserve(target_type, tg_attrs, protocols, steps, problems)
     pp2 = tg_attrs.get("proxy_protocol_v2.enabled") == "true" or a.get(PROXY_PROTOCOL) == "*"
     if labels:

@@ -82,6 +82,7 @@ class KNode:
     labels: dict[str, str]
     lb_eligible: bool
     kube_proxy_version: str | None = None
+    kubelet_version: str | None = None
 
 
 @dataclass(slots=True)
@@ -140,6 +141,16 @@ def _first(d: dict[str, str], keys: Sequence[str]) -> str | None:
     return None
 
 
+def _version(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    parts = text.lstrip("v").split("-")[0].split(".")
+    try:
+        return int(parts[0]), int(parts[1])
+    except (IndexError, ValueError):
+        return None
+
+
 class Cluster:
     """Nodes, pods, Services and endpoints, indexed for the checker and the scenario builder."""
 
@@ -189,8 +200,16 @@ class Cluster:
             and labels.get("eks.amazonaws.com/compute-type") != "fargate"
             and not taints.intersection(_DELETE_TAINTS)
         )
-        kpv = (status.get("nodeInfo") or {}).get("kubeProxyVersion")
-        self.nodes[name] = KNode(name, ip, _first(labels, ZONE_LABELS), labels, eligible, kpv or None)
+        info = status.get("nodeInfo") or {}
+        self.nodes[name] = KNode(
+            name,
+            ip,
+            _first(labels, ZONE_LABELS),
+            labels,
+            eligible,
+            info.get("kubeProxyVersion") or None,
+            info.get("kubeletVersion") or None,
+        )
 
     def _add_pod(self, d: dict[str, Any]) -> None:
         self.has_pods = True
@@ -267,6 +286,15 @@ class Cluster:
             eps.append(KEndpoint(str(addrs[0]), ep.get("nodeName") or None, pod, cond.get("ready") is not False))
 
     # -- queries --------------------------------------------------------------------------------
+    def kubernetes_version(self) -> tuple[int, int] | None:
+        """The newest kubelet (major, minor): a lower bound of the control plane's version."""
+        best: tuple[int, int] | None = None
+        for n in self.nodes.values():
+            v = _version(n.kubelet_version or n.kube_proxy_version)
+            if v is not None and (best is None or v > best):
+                best = v
+        return best
+
     def knows_nodes(self) -> bool:
         return any(n.az for n in self.nodes.values())
 
