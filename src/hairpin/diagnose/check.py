@@ -16,7 +16,7 @@ controller.  ``Report.to_json()`` is the JSON contract; ``to_sarif()`` is SARIF 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -43,6 +43,7 @@ class Fix:
     summary: str
     cost: str
     annotations: tuple[tuple[str, str], ...] = ()
+    recreate: bool = False  # the annotations only take effect on a new Service
 
     def yaml(self) -> str | None:
         if not self.annotations:
@@ -54,6 +55,11 @@ class Fix:
     def command(self, namespace: str, name: str) -> str:
         if not self.annotations:
             return self.summary
+        if self.recreate:
+            return (
+                f"add these annotations to the Service's manifest, then: kubectl delete service -n {namespace} "
+                f"{name} && kubectl apply -f <manifest>"
+            )
         pairs = " ".join(f"'{k}={v}'" for k, v in self.annotations)
         return f"kubectl annotate service -n {namespace} {name} {pairs} --overwrite"
 
@@ -102,8 +108,55 @@ class Finding:
 
 @dataclass
 class Report:
+    """Every LoadBalancer Service's finding and every input error.  Renders itself as rich tables."""
+
     findings: list[Finding]
     errors: list[InputError]
+    only_at_risk: bool = False
+
+    def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
+        from rich.table import Table
+        from rich.text import Text
+
+        shown = self.at_risk if self.only_at_risk else self.findings
+        t = Table(title="LoadBalancer Services", title_justify="left")
+        for col in ("Service", "Where", "Load balancer", "Client IP", "Verdict", "P(timeout)"):
+            t.add_column(col, overflow="fold")
+        for f in shown:
+            s = f.settings
+            where = f"{f.file}:{f.line}" if f.file else "cluster"
+            verdict = Text("AT RISK", style="bold red") if f.at_risk else Text("ok", style="green")
+            prob = "-" if f.probability is None else _pct(f.probability)
+            if f.at_risk and f.probability is None:
+                prob = "1/n (no nodes)"
+            lb = f"{s.controller}: {s.load_balancer}"
+            if s.load_balancer != "none":
+                lb += f" {s.scheme}" + (f" {s.target_type}" if s.target_type else "")
+                lb += ", cross-zone" if s.cross_zone and s.load_balancer == "nlb" else ""
+            preserve = {True: "preserved", False: "replaced", None: "-"}[s.preserve_client_ip]
+            t.add_row(f"{f.namespace}/{f.name}", where, lb, preserve, verdict, prob)
+        yield t
+        for f in self.at_risk:
+            yield Text("")
+            yield Text(f"{f.namespace}/{f.name}", style="bold")
+            yield Text("  how hairpin decided:")
+            for step in f.settings.steps:
+                yield Text(f"    - {step}")
+            yield Text(f"  verdict: {f.reason}")
+            yield Text("  fixes, cheapest first:")
+            for i, x in enumerate(f.fixes, 1):
+                yield Text(f"    {i}. {x.summary}", style="bold")
+                yield Text(f"       cost: {x.cost}")
+                y = x.yaml()
+                if y is not None:
+                    yield Text("       " + y.replace("\n", "\n       "), style="cyan")
+                    yield Text(f"       {x.command(f.namespace, f.name)}", style="cyan")
+        risky = len(self.at_risk)
+        yield Text("")
+        yield Text(
+            f"{len(self.findings)} LoadBalancer Service(s), {risky} at risk, {len(self.errors)} input error(s)",
+            style="bold red" if risky or self.errors else "bold green",
+        )
 
     @property
     def at_risk(self) -> list[Finding]:
@@ -346,6 +399,7 @@ def fixes_for(svc: KService, s: ctl.Settings, in_tree_tg: bool) -> list[Fix]:
                 "aws-load-balancer-type in place leaks the old load balancer)",
                 f"a new NLB with a new DNS name replaces the old one; needs the AWS Load Balancer Controller; {lose_ip}",
                 ((ctl.TYPE, "external"), (ctl.TARGET_TYPE, "ip"), (ctl.SCHEME, "internal")),
+                recreate=True,
             )
         )
     return out
