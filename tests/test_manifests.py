@@ -1,0 +1,126 @@
+"""Kubernetes objects from manifests and dumps, with file and line (hairpin.parsers.manifests)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hairpin.errors import ParseError
+from hairpin.parsers import manifests as m
+
+MULTI = """\
+# rendered by helm
+apiVersion: v1
+kind: Service
+metadata:
+  name: a
+---
+---
+apiVersion: v1
+kind: List
+items:
+- kind: Pod
+  metadata: {name: p1}
+-   kind: Pod
+    metadata: {name: p2}
+"""
+
+
+def test_multi_document_yaml_lines() -> None:
+    objs = m.parse_yaml(MULTI, "f.yaml")
+    assert [(o.kind, o.name, o.line) for o in objs] == [("Service", "a", 2), ("Pod", "p1", 11), ("Pod", "p2", 13)]
+    assert all(o.file == "f.yaml" for o in objs)
+    assert objs[0].namespace == "default"
+
+
+def test_typed_list_items_take_the_list_kind() -> None:
+    text = json.dumps({"apiVersion": "v1", "kind": "ServiceList", "items": [{"metadata": {"name": "x"}}]}, indent=2)
+    (o,) = m.parse_json(text, "d.json")
+    assert (o.kind, o.name, o.line) == ("Service", "x", 5)
+
+
+def test_json_item_lines_kubectl_layout() -> None:
+    text = json.dumps(
+        {"apiVersion": "v1", "items": [{"kind": "Pod", "metadata": {"name": f"p{i}"}} for i in range(3)],
+         "kind": "List", "metadata": {"resourceVersion": ""}},
+        indent=4,
+    )  # fmt: skip
+    objs = m.parse_json(text)
+    lines = text.splitlines()
+    for o in objs:
+        assert lines[o.line - 1].strip() == "{"
+        assert f'"name": "{o.name}"' in "\n".join(lines[o.line - 1 : o.line + 5])
+
+
+def test_single_json_object_and_compact_json() -> None:
+    assert [(o.kind, o.line) for o in m.parse_json('\n\n{"kind":"Node","metadata":{"name":"n"}}')] == [("Node", 3)]
+    objs = m.parse_json('{"kind":"List","items":[{"kind":"Pod"},{"kind":"Node"}]}')
+    assert [o.kind for o in objs] == ["Pod", "Node"]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "msg"),
+    [
+        ("kind: Service\nmetadata:\n  name: [x\n", 4, "not valid YAML"),
+        ("- a\n- b\n", 1, "expected a Kubernetes object"),
+        ("metadata: {name: x}\n", 1, "no kind"),
+        ('{\n "kind": "List",\n "items": [\n  {"kind": "Pod"},\n  {"kind": }\n ]\n}', 5, "not valid JSON"),
+        ('{"kind": "Pod"} {"kind": "Pod"}', 1, "extra data"),
+        ("kind: List\nitems:\n- metadata: {}\n", 3, "items[0]: not a Kubernetes object"),
+    ],
+)
+def test_errors_name_the_line(text: str, line: int, msg: str) -> None:
+    with pytest.raises(ParseError) as exc:
+        m.parse_text(text, "bad.yaml")
+    assert exc.value.file == "bad.yaml"
+    assert exc.value.line == line
+    assert msg in exc.value.message
+
+
+def test_load_paths_keeps_going_after_a_bad_file(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.yaml").write_text("kind: Service\nmetadata: {name: a}\n")
+    (tmp_path / "sub" / "b.json").write_text('{"kind": "Service", "metadata": {"name": "b"}}')
+    (tmp_path / "sub" / "bad.yml").write_text("kind: Service\n  x: [\n")
+    (tmp_path / "notes.txt").write_text("ignored")
+    errors: list[ParseError] = []
+    objs = m.load_paths([tmp_path, tmp_path / "missing.yaml"], errors)
+    assert sorted(o.name for o in objs) == ["a", "b"]
+    assert [(Path(e.file or "").name, e.line) for e in errors] == [("bad.yml", 2), ("missing.yaml", None)]
+    assert errors[1].message == "no such file or directory"
+    with pytest.raises(ParseError):
+        m.load_paths([tmp_path / "sub" / "bad.yml"])
+
+
+def test_objects_before_a_yaml_error_are_kept() -> None:
+    errors: list[ParseError] = []
+    objs = m.parse_yaml("kind: Pod\nmetadata: {name: ok}\n---\nkind: [\n", "x.yaml", errors)
+    assert [o.name for o in objs] == ["ok"]
+    assert (errors[0].line, errors[0].message) == (5, "not valid YAML: did not find expected node content")
+
+
+names = st.lists(st.from_regex(r"[a-z][a-z0-9-]{0,20}", fullmatch=True), min_size=0, max_size=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(names, st.integers(0, 4), st.booleans())
+def test_roundtrip_any_list_json_and_yaml(pod_names: list[str], indent: int, as_yaml: bool) -> None:
+    doc = {"apiVersion": "v1", "items": [{"kind": "Pod", "metadata": {"name": n, "namespace": "ns"}} for n in pod_names],
+           "kind": "List"}  # fmt: skip
+    text = yaml.safe_dump(doc) if as_yaml else json.dumps(doc, indent=indent or None)
+    objs = m.parse_text(text, "h")
+    assert [o.name for o in objs] == pod_names
+    assert all(o.kind == "Pod" and o.namespace == "ns" for o in objs)
+    lines = text.splitlines()
+    for o in objs:
+        assert o.line is not None and 1 <= o.line <= len(lines)
+        # the item starts on its line: YAML '- ' entry, JSON '{'
+        if as_yaml:
+            assert lines[o.line - 1].startswith("- ")
+        elif indent:
+            assert lines[o.line - 1].strip() == "{"
