@@ -1,0 +1,458 @@
+"""``hairpin check``: verdicts, probabilities, fixes, JSON/SARIF, exit codes, live cluster (hairpin.diagnose.check)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from fractions import Fraction as F
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from hairpin.cli.main import main
+from hairpin.diagnose import check as chk
+from hairpin.parsers import manifests as m
+
+DATA = Path(__file__).parent / "data" / "check"
+P = "service.beta.kubernetes.io/"
+TYPE, TT, SCHEME, INTERNAL = (
+    P + "aws-load-balancer-type",
+    P + "aws-load-balancer-nlb-target-type",
+    P + "aws-load-balancer-scheme",
+    P + "aws-load-balancer-internal",
+)
+TGA, XZ = P + "aws-load-balancer-target-group-attributes", P + "aws-load-balancer-cross-zone-load-balancing-enabled"
+A, B = "eu-west-1a", "eu-west-1b"
+
+
+def service(name: str = "svc", ann: dict[str, str] | None = None, *, cls: str | None = None, proto: str = "TCP",
+            etp: str | None = None, selector: dict[str, str] | None = None, existing: bool = False) -> dict[str, Any]:  # fmt: skip
+    spec: dict[str, Any] = {"type": "LoadBalancer", "selector": selector or {"app": "web"},
+                            "ports": [{"port": 80, "targetPort": 8080, "nodePort": 30080, "protocol": proto}]}  # fmt: skip
+    if cls:
+        spec["loadBalancerClass"] = cls
+    if etp:
+        spec["externalTrafficPolicy"] = etp
+    meta: dict[str, Any] = {"name": name, "namespace": "shop", "annotations": ann or {}}
+    if existing:
+        meta["uid"] = "u-" + name
+    return {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": spec}
+
+
+def node(
+    name: str, az: str, ip: str, labels: dict[str, str] | None = None, version: str = "v1.29.3-eks-ae9a62a"
+) -> dict[str, Any]:
+    return {"kind": "Node", "metadata": {"name": name, "labels": {"topology.kubernetes.io/zone": az, **(labels or {})}},
+            "status": {"addresses": [{"type": "InternalIP", "address": ip}], "nodeInfo": {"kubeletVersion": version}}}  # fmt: skip
+
+
+def pod(name: str, node_name: str, ip: str, labels: dict[str, str] | None = None, ready: bool = True) -> dict[str, Any]:
+    return {"kind": "Pod", "metadata": {"name": name, "namespace": "shop", "labels": labels or {"app": "web"}},
+            "spec": {"nodeName": node_name}, "status": {"phase": "Running", "podIP": ip,
+            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}}  # fmt: skip
+
+
+def run(*docs: dict[str, Any], webhook: bool | None = None) -> chk.Report:
+    text = "---\n".join(yaml.safe_dump(d) for d in docs)
+    return chk.check(m.parse_yaml(text, "t.yaml"), mutator_webhook=webhook)
+
+
+def one(*docs: dict[str, Any], webhook: bool | None = None) -> chk.Finding:
+    r = run(*docs, webhook=webhook)
+    assert len(r.findings) == 1
+    return r.findings[0]
+
+
+# ------------------------------------------------------------------------------ verdicts without nodes
+
+NO_NODES = [
+    ({}, None, "TCP", False, ("in-tree", "clb", "internet-facing", None, None, False)),
+    ({INTERNAL: "true"}, None, "TCP", False, ("in-tree", "clb", "internal", None, None, False)),
+    ({TYPE: "nlb"}, None, "TCP", False, ("in-tree", "nlb", "internet-facing", "instance", True, False)),
+    ({TYPE: "nlb", INTERNAL: "true"}, None, "TCP", False, ("in-tree", "nlb", "internal", "instance", True, True)),
+    (
+        {TYPE: "nlb", INTERNAL: "true", TGA: "preserve_client_ip.enabled=false"},
+        None,
+        "TCP",
+        False,
+        ("in-tree", "nlb", "internal", "instance", True, True),
+    ),
+    ({TYPE: "nlb-ip"}, None, "TCP", False, ("aws-load-balancer-controller", "nlb", "internal", "ip", False, False)),
+    ({TYPE: "nlb-ip"}, None, "UDP", False, ("aws-load-balancer-controller", "nlb", "internal", "ip", True, True)),
+    (
+        {TYPE: "external", TT: "ip", TGA: "preserve_client_ip.enabled=true"},
+        None,
+        "TCP",
+        False,
+        ("aws-load-balancer-controller", "nlb", "internal", "ip", True, True),
+    ),
+    (
+        {TYPE: "external", TT: "instance"},
+        None,
+        "TCP",
+        False,
+        ("aws-load-balancer-controller", "nlb", "internal", "instance", True, True),
+    ),
+    (
+        {TYPE: "external", TT: "instance", TGA: "preserve_client_ip.enabled=false"},
+        None,
+        "TCP",
+        False,
+        ("aws-load-balancer-controller", "nlb", "internal", "instance", False, False),
+    ),
+    (
+        {TYPE: "external", TT: "instance", SCHEME: "internet-facing"},
+        None,
+        "TCP",
+        False,
+        ("aws-load-balancer-controller", "nlb", "internet-facing", "instance", True, False),
+    ),
+    (
+        {TYPE: "external", TT: "instance", INTERNAL: "false"},
+        None,
+        "TCP",
+        False,
+        ("aws-load-balancer-controller", "nlb", "internet-facing", "instance", True, False),
+    ),
+    (
+        {},
+        "service.k8s.aws/nlb",
+        "TCP",
+        False,
+        ("aws-load-balancer-controller", "nlb", "internal", "instance", True, True),
+    ),
+    ({}, None, "TCP", True, ("aws-load-balancer-controller", "nlb", "internal", "instance", True, True)),
+    ({TYPE: "external"}, None, "TCP", False, ("none", "none", "unknown", None, None, False)),
+    ({}, "example.com/lb", "TCP", False, ("other", "none", "unknown", None, None, False)),
+]
+
+
+@pytest.mark.parametrize(("ann", "cls", "proto", "webhook", "want"), NO_NODES)
+def test_verdict_from_manifests(
+    ann: dict[str, str], cls: str | None, proto: str, webhook: bool, want: tuple[Any, ...]
+) -> None:
+    f = one(service(ann=ann, cls=cls, proto=proto), webhook=webhook)
+    got = f.to_json()
+    assert (got["controller"], got["load_balancer"], got["scheme"], got["target_type"], got["preserve_client_ip"],
+            got["at_risk"]) == want  # fmt: skip
+    assert got["probability"] is None
+    assert (got["fix"] is not None) == got["at_risk"]
+    if f.at_risk:
+        assert "P = " in f.reason and "1/n" in f.reason or "m/|T|" in f.reason
+
+
+def test_non_risky_reasons() -> None:
+    assert one(service(ann={})).reason.startswith("Classic ELB: it proxies")
+    assert one(service(ann={TYPE: "nlb"})).reason.startswith("internet-facing NLB")
+    assert one(service(ann={TYPE: "nlb-ip"})).reason.startswith("internal NLB with client IP preservation off")
+
+
+def test_only_loadbalancer_services_are_reported(tmp_path: Path) -> None:
+    r = chk.check(m.load_paths([DATA / "manifests"]))
+    assert [(f.name, f.at_risk, f.line) for f in r.findings] == [
+        ("web-internal", True, 14),
+        ("api", False, 1),
+        ("web-public", False, 29),
+    ]
+    assert r.exit_code == 1
+
+
+# ------------------------------------------------------------------------------ probabilities with nodes
+
+NODES = [node("a1", A, "10.0.1.10"), node("a2", A, "10.0.1.11"), node("b1", B, "10.0.2.10"),
+         node("b2", B, "10.0.2.11"), node("b3", B, "10.0.2.12")]  # fmt: skip
+
+
+def test_seed_dump() -> None:
+    r = chk.check(m.load_paths([DATA / "seed-dump.yaml"]))
+    (f,) = r.findings
+    assert (f.at_risk, f.probability, f.worst_node, f.file, f.line) == (
+        True,
+        F(1, 2),
+        "node3",
+        str(DATA / "seed-dump.yaml"),
+        56,
+    )
+    assert "P = 1/2 (50.0%)" in f.reason and "per AZ eu-west-1a: 2, eu-west-1b: 1" in f.reason
+    assert [x.name for x in f.fixes] == ["cluster-ip", "recreate-ip-targets"]  # in-tree 1.18: no TG attributes
+
+
+def test_instance_targets_probability() -> None:
+    internal = {TYPE: "external", TT: "instance"}
+    f = one(service(ann=internal), *NODES)
+    # worst caller: a node of AZ a: (1/2) averaged over 2 AZ addresses = 1/4
+    assert (f.probability, f.worst_node) == (F(1, 4), "a1")
+    f = one(service(ann={**internal, XZ: "true"}), *NODES)
+    assert (f.probability, f.worst_node) == (F(1, 5), "a1")
+    labelled = [node("a1", A, "10.0.1.10", {"edge": "y"}), *NODES[1:3], node("b2", B, "10.0.2.11", {"edge": "y"})]
+    f = one(service(ann={**internal, P + "aws-load-balancer-target-node-labels": "edge=y"}), *labelled)
+    assert f.probability == F(1, 2)
+    excluded = [node("a1", A, "10.0.1.10", {"node.kubernetes.io/exclude-from-external-load-balancers": ""}), *NODES[1:]]
+    f = one(service(ann=internal), *excluded)
+    assert (f.probability, f.worst_node) == (F(1, 2), "a2")
+
+
+def test_external_traffic_policy_local_counts_healthy_nodes() -> None:
+    internal = {TYPE: "external", TT: "instance"}
+    pods = [pod("w1", "a1", "10.0.1.50"), pod("w2", "b1", "10.0.2.50"), pod("w3", "b2", "10.0.2.51", ready=False)]
+    f = one(service(ann=internal, etp="Local"), *NODES, *pods)
+    # healthy: a1 (AZ a), b1 (AZ b): a caller on a1 or b1 gets 1/1 from its AZ's node, averaged over 2: 1/2
+    assert (f.probability, f.worst_node) == (F(1, 2), "a1")
+    assert "1 node(s)" not in f.reason and "2 node(s) with a ready endpoint" in f.reason
+
+
+def test_ip_targets_with_preservation() -> None:
+    ann = {TYPE: "external", TT: "ip", TGA: "preserve_client_ip.enabled=true"}
+    pods = [pod("w1", "a1", "10.0.1.50"), pod("w2", "a1", "10.0.1.51"), pod("w3", "b1", "10.0.2.50"),
+            pod("other", "a2", "10.0.1.60", {"app": "db"})]  # fmt: skip
+    f = one(service(ann=ann), *NODES, *pods)
+    assert (f.probability, f.worst_node) == (F(1, 2), "a1")  # 2/2 from AZ a's node, 0 from b's
+    f = one(service(ann={**ann, XZ: "true"}), *NODES, *pods)
+    assert (f.probability, f.worst_node) == (F(2, 3), "a1")
+    assert f.fixes[0].command("shop", "svc") == (
+        f"kubectl annotate service -n shop svc '{TGA}=preserve_client_ip.enabled=false' --overwrite"
+    )
+
+
+def test_endpoint_slices_win_over_selector() -> None:
+    ann = {TYPE: "external", TT: "ip", TGA: "preserve_client_ip.enabled=true"}
+    pods = [pod("w1", "a1", "10.0.1.50"), pod("w2", "b1", "10.0.2.50")]
+    sl = {"kind": "EndpointSlice", "metadata": {"name": "s1", "namespace": "shop", "labels": {"kubernetes.io/service-name": "svc"}},
+          "endpoints": [{"addresses": ["10.0.1.50"], "nodeName": "a1", "conditions": {"ready": True}},
+                        {"addresses": ["10.0.2.50"], "nodeName": "b1", "conditions": {"ready": False}}]}  # fmt: skip
+    f = one(service(ann=ann), *NODES, *pods, sl)
+    # only w1 is ready: AZ b has no healthy target, its address leaves DNS, and AZ a's node sends all to a1
+    assert f.probability == F(1, 1)
+
+
+def test_no_registered_node_is_not_at_risk() -> None:
+    f = one(service(ann={TYPE: "external", TT: "instance", P + "aws-load-balancer-target-node-labels": "x=y"}), *NODES)
+    assert (f.at_risk, f.probability, f.fix) == (False, F(0), None)
+
+
+# ------------------------------------------------------------------------------ fixes
+
+
+def test_fixes_ordered_and_only_those_that_work() -> None:
+    f = one(service(ann={TYPE: "external", TT: "instance", TGA: "proxy_protocol_v2.enabled=true"}))
+    assert [x.name for x in f.fixes] == ["no-preserve-client-ip", "ip-targets", "cluster-ip"]
+    assert f.fixes[0].yaml() == (
+        f'metadata:\n  annotations:\n    {TGA}: "proxy_protocol_v2.enabled=true,preserve_client_ip.enabled=false"'
+    )
+    assert f.fix == (f"kubectl annotate service -n shop svc "
+                     f"'{TGA}=proxy_protocol_v2.enabled=true,preserve_client_ip.enabled=false' --overwrite")  # fmt: skip
+    assert f.fixes[1].command("shop", "svc") == f"kubectl annotate service -n shop svc '{TT}=ip' --overwrite"
+    assert "svc.shop.svc.cluster.local:80" in f.fixes[2].summary
+    # UDP: preservation cannot be turned off: only the ClusterIP
+    f = one(service(ann={TYPE: "nlb-ip"}, proto="UDP"))
+    assert [x.name for x in f.fixes] == ["cluster-ip"]
+    # in-tree on 1.34+: the annotation works in place
+    f = one(service(ann={TYPE: "nlb", INTERNAL: "true"}), node("n", A, "10.0.1.1", version="v1.34.1"))
+    assert [x.name for x in f.fixes] == ["no-preserve-client-ip", "cluster-ip", "recreate-ip-targets"]
+    assert "kubectl delete service -n shop svc" in f.fixes[2].command("shop", "svc")
+
+
+# ------------------------------------------------------------------------------ webhook
+
+
+def test_webhook_in_input_applies_to_manifests_only() -> None:
+    wh = {"kind": "MutatingWebhookConfiguration", "metadata": {"name": "aws-load-balancer-webhook"},
+          "webhooks": [{"name": "mservice.elbv2.k8s.aws"}]}  # fmt: skip
+    r = run(service("new"), service("old", existing=True), wh)
+    got = {f.name: f.settings.controller for f in r.findings}
+    assert got == {"new": "aws-load-balancer-controller", "old": "in-tree"}
+
+
+# ------------------------------------------------------------------------------ JSON and SARIF
+
+CONTRACT = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["services", "errors"],
+    "properties": {
+        "services": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False,
+            "required": ["namespace", "name", "file", "line", "at_risk", "controller", "load_balancer", "scheme",
+                         "target_type", "preserve_client_ip", "reason", "probability", "fix"],
+            "properties": {
+                "namespace": {"type": "string"}, "name": {"type": "string"}, "file": {"type": ["string", "null"]},
+                "line": {"type": ["integer", "null"]}, "at_risk": {"type": "boolean"}, "controller": {"type": "string"},
+                "load_balancer": {"type": "string"}, "scheme": {"type": "string"},
+                "target_type": {"type": ["string", "null"]}, "preserve_client_ip": {"type": ["boolean", "null"]},
+                "reason": {"type": "string"}, "probability": {"type": ["number", "null"]}, "fix": {"type": ["string", "null"]},
+            }}},
+        "errors": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False, "required": ["file", "line", "message"],
+            "properties": {"file": {"type": "string"}, "line": {"type": ["integer", "null"]}, "message": {"type": "string"}}}},
+    },
+}  # fmt: skip
+
+
+def _main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    out, err = capsys.readouterr()
+    return int(exc.value.code or 0), out, err
+
+
+def test_cli_json_contract_and_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _main(["check", str(DATA / "manifests"), "--format", "json"], capsys)
+    doc = json.loads(out)
+    jsonschema.validate(doc, CONTRACT)
+    assert code == 1 and err == ""
+    assert [s["name"] for s in doc["services"] if s["at_risk"]] == ["web-internal"]
+    code, out, _ = _main(["check", str(DATA / "manifests" / "clean.yaml"), "--format", "json"], capsys)
+    assert code == 0 and json.loads(out)["errors"] == []
+
+
+def test_cli_bad_file_is_one_line_and_others_still_checked(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _main(["check", str(DATA / "broken.yaml"), str(DATA / "manifests"), "--format", "json"], capsys)
+    assert code == 2
+    assert err.splitlines() == [
+        f"hairpin: error: {DATA / 'broken.yaml'}:5: not valid YAML: did not find expected ',' or ']'"
+    ]
+    doc = json.loads(out)
+    jsonschema.validate(doc, CONTRACT)
+    assert doc["errors"] == [
+        {"file": str(DATA / "broken.yaml"), "line": 5, "message": "not valid YAML: did not find expected ',' or ']'"}
+    ]
+    assert len(doc["services"]) == 3
+    code, _, err = _main(["check", str(DATA / "nope.yaml")], capsys)
+    assert code == 2 and "nope.yaml: no such file or directory" in err
+    code, _, err = _main(["check", "--format", "xml", str(DATA)], capsys)
+    assert code == 2 and err.startswith("hairpin: error: --format must be one of table, json, sarif")
+
+
+def test_cli_table(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _main(["check", str(DATA / "seed-dump.yaml")], capsys)
+    assert code == 1
+    assert "AT RISK" in out and "1/2 (50.0%)" in out and "fixes, cheapest first" in out
+
+
+def test_sarif(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out_file = tmp_path / "hairpin.sarif"
+    code, out, _ = _main(
+        ["check", str(DATA / "manifests"), str(DATA / "broken.yaml"), "--format", "sarif", "-o", str(out_file)], capsys
+    )
+    assert code == 2 and out == ""
+    doc = json.loads(out_file.read_text())
+    assert doc["version"] == "2.1.0" and doc["$schema"].endswith("sarif-2.1.0.json")
+    (run_,) = doc["runs"]
+    assert run_["tool"]["driver"]["name"] == "hairpin"
+    assert [r["id"] for r in run_["tool"]["driver"]["rules"]] == ["HP001"]
+    (res,) = run_["results"]
+    assert res["ruleId"] == "HP001" and res["level"] == "warning"
+    loc = res["locations"][0]["physicalLocation"]
+    assert loc["artifactLocation"]["uri"] == str(DATA / "manifests" / "app.yaml")
+    assert loc["region"] == {"startLine": 14}
+    assert "shop/web-internal" in res["message"]["text"]
+    (note,) = run_["invocations"][0]["toolExecutionNotifications"]
+    assert note["level"] == "error" and note["locations"][0]["physicalLocation"]["region"] == {"startLine": 5}
+    assert run_["invocations"][0]["executionSuccessful"] is False
+
+
+def test_sarif_relative_uri() -> None:
+    r = chk.check(
+        m.parse_yaml(
+            yaml.safe_dump(service(ann={TYPE: "nlb-ip", TGA: "preserve_client_ip.enabled=true"})), "./k8s/svc.yaml"
+        )
+    )
+    res = r.to_sarif()["runs"][0]["results"][0]
+    assert res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "k8s/svc.yaml"
+
+
+# ------------------------------------------------------------------------------ live cluster (local API stub)
+
+SEED = yaml.safe_load((DATA / "seed-dump.yaml").read_text())["items"]
+
+
+class _Api(BaseHTTPRequestHandler):
+    routes: dict[str, list[dict[str, Any]]] = {}
+    seen: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.seen.append(self.path)
+        path, _, query = self.path.partition("?")
+        items = self.routes.get(path)
+        if items is None:
+            self.send_response(404)
+            self.end_headers()
+            return
+        params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
+        start = int(params.get("continue", "0") or 0)
+        page = items[start : start + 2]  # pages of 2: exercises the continue token
+        nxt = str(start + 2) if start + 2 < len(items) else None
+        body = json.dumps(
+            {"kind": "List", "apiVersion": "v1", "metadata": {"continue": nxt} if nxt else {}, "items": page}
+        )
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Path]:
+    def kind(k: str) -> list[dict[str, Any]]:
+        return [i for i in SEED if i["kind"] == k]
+
+    _Api.routes = {
+        "/api/v1/nodes": kind("Node"),
+        "/api/v1/pods": kind("Pod"),
+        "/api/v1/services": kind("Service"),
+        "/apis/discovery.k8s.io/v1/endpointslices": kind("EndpointSlice"),
+        "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations": [
+            {"metadata": {"name": "aws-load-balancer-webhook"}, "webhooks": [{"name": "mservice.elbv2.k8s.aws"}]}
+        ],
+    }
+    _Api.seen = []
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Api)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    cfg = {
+        "apiVersion": "v1", "kind": "Config", "current-context": "stub",
+        "clusters": [{"name": "stub", "cluster": {"server": f"http://127.0.0.1:{srv.server_address[1]}"}}],
+        "users": [{"name": "u", "user": {"token": "t"}}],
+        "contexts": [{"name": "stub", "context": {"cluster": "stub", "user": "u"}}],
+    }  # fmt: skip
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(cfg))
+    yield path
+    srv.shutdown()
+
+
+def test_live_cluster(api: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _main(["check", "--kubeconfig", str(api), "--context", "stub", "--format", "json"], capsys)
+    assert code == 1, err
+    (svc,) = json.loads(out)["services"]
+    assert (svc["name"], svc["file"], svc["line"], svc["probability"], svc["controller"]) == (
+        "service-nginx-demo",
+        None,
+        None,
+        0.5,
+        "in-tree",
+    )  # existing Service: the webhook does not rewrite it
+    assert any("continue=2" in p for p in _Api.seen), "paged list calls"
+    assert all(p.split("?")[0] in _Api.routes for p in _Api.seen)
+
+
+def test_live_cluster_plus_manifest_gets_webhook(api: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    f = tmp_path / "new.yaml"
+    f.write_text(yaml.safe_dump(service("fresh")))
+    code, out, _ = _main(["check", str(f), "--kubeconfig", str(api), "--format", "json"], capsys)
+    got = {s["name"]: (s["controller"], s["probability"]) for s in json.loads(out)["services"]}
+    # fresh: LBC instance targets (webhook), nodes 2+1 in AZs a, b: worst node3: 1/2
+    assert got == {"fresh": ("aws-load-balancer-controller", 0.5), "service-nginx-demo": ("in-tree", 0.5)}
+
+
+def test_live_cluster_unreachable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _main(["check", "--kubeconfig", str(tmp_path / "missing")], capsys)
+    assert code == 2 and err.startswith("hairpin: error: ") and "kubeconfig" in err and len(err.splitlines()) == 1
