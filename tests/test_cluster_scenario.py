@@ -1,0 +1,110 @@
+"""A hairpin Scenario from Kubernetes objects (hairpin.kube.cluster) and `hairpin scenario from-cluster`."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from fractions import Fraction as F
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hairpin import scenario
+from hairpin.aws import risk
+from hairpin.cli.main import main
+from hairpin.errors import InputError
+from hairpin.kube.cluster import Cluster, scenario_from_objects, scenario_yaml
+from hairpin.parsers import manifests as m
+
+DATA = Path(__file__).parent / "data" / "check"
+SVC = "nginx-demo/service-nginx-demo"
+
+
+@pytest.fixture(scope="module")
+def objects() -> list[m.KubeObject]:
+    return m.load_paths([DATA / "seed-dump.yaml"])
+
+
+def test_seed_dump_becomes_the_seed(objects: list[m.KubeObject], tmp_path: Path) -> None:
+    s, notes = scenario_from_objects(objects, service=SVC, client="default/netshoot")
+    assert [(n.name, n.ip, n.az) for n in s.nodes] == [
+        ("node1", "192.168.2.3", "eu-west-1a"), ("node2", "192.168.21.86", "eu-west-1a"), ("node3", "192.168.44.17", "eu-west-1b")]  # fmt: skip
+    assert {p.name: (p.ip, p.node) for p in s.pods} == {
+        "netshoot": ("192.168.27.239", "node1"), "nginx-demo-1": ("192.168.16.142", "node1"),
+        "nginx-demo-2": ("192.168.39.2", "node3"), "nginx-demo-3": ("192.168.49.70", "node3")}  # fmt: skip
+    svc = s.client_service
+    assert (svc.cluster_ip, svc.ports[0].target_port, svc.ports[0].node_port) == ("10.100.235.20", 80, 31468)
+    assert svc.endpoints == ("nginx-demo-1", "nginx-demo-2", "nginx-demo-3")
+    lb = svc.load_balancer
+    assert lb is not None
+    assert (lb.type, lb.scheme, lb.target_type, lb.preserve_client_ip, lb.cross_zone) == (
+        "nlb",
+        "internal",
+        "instance",
+        True,
+        False,
+    )
+    assert (s.region, s.kube_proxy.version, s.client.pod, s.client.via) == (
+        "eu-west-1",
+        "1.18",
+        "netshoot",
+        "load-balancer",
+    )
+    # placeholders: one NLB address per AZ, inside that AZ's subnets
+    for az, addr in lb.nodes:
+        assert s.vpc.az_of(addr) == az
+    assert any("placeholders" in n for n in notes)
+    # the file loads back to the same scenario, with the notes as comments
+    path = tmp_path / "s.yaml"
+    text = scenario_yaml(s, notes)
+    path.write_text(text)
+    assert scenario.load(path) == s
+    assert text.startswith("# ") and "# - NLB node addresses are not in Kubernetes objects" in text
+    # and the same risk as the seed
+    assert risk.timeout_fraction(s) == F(1, 4)
+    assert risk.timeout_fraction(s, address=lb.node_in("eu-west-1a")) == F(1, 2)
+    assert risk.timeout_fraction(replace(s, client=replace(s.client, address=lb.node_in("eu-west-1a")))) == F(1, 2)
+
+
+def test_placeholder_client(objects: list[m.KubeObject]) -> None:
+    s, notes = scenario_from_objects(Cluster.from_objects(objects), service=SVC)
+    assert s.client.pod == "hairpin-client"
+    assert s.client_pod.node == "node1"
+    assert s.vpc.az_of(s.client_pod.ip) == "eu-west-1a"
+    assert any("placeholder client pod" in n for n in notes)
+
+
+@pytest.mark.parametrize(
+    ("service", "client", "message"),
+    [
+        ("nginx-demo/nope", None, "--service nginx-demo/nope: no such Service in the input"),
+        (SVC, "default/ghost", "--client-pod default/ghost: no such Pod in the input"),
+    ],
+)
+def test_bad_names(objects: list[m.KubeObject], service: str, client: str | None, message: str) -> None:
+    with pytest.raises(InputError) as exc:
+        scenario_from_objects(objects, service=service, client=client)
+    assert exc.value.message == message
+
+
+def test_no_nodes_is_an_error(objects: list[m.KubeObject]) -> None:
+    with pytest.raises(InputError, match="no Node"):
+        scenario_from_objects([o for o in objects if o.kind != "Node"], service=SVC)
+
+
+def test_cli_from_cluster(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "seed.yaml"
+    with pytest.raises(SystemExit) as exc:
+        main(["scenario", "from-cluster", str(DATA / "seed-dump.yaml"), "--service", SVC,
+              "--client-pod", "default/netshoot", "-o", str(out)])  # fmt: skip
+    assert exc.value.code in (0, None)
+    s = scenario.load(out)
+    assert s.client.pod == "netshoot" and s.client_service.key == SVC
+    assert yaml.safe_load(out.read_text())["client"]["service"] == SVC
+    bad = tmp_path / "bad.yaml"
+    with pytest.raises(SystemExit) as exc:
+        main(["scenario", "from-cluster", str(DATA / "broken.yaml"), "--service", SVC, "-o", str(bad)])
+    assert exc.value.code == 2
+    assert not bad.exists()
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1].startswith(f"hairpin: error: {DATA / 'broken.yaml'}:5: not valid YAML")
