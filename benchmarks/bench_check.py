@@ -1,0 +1,145 @@
+"""`hairpin check` on a big cluster dump: wall time and peak memory, next to the cost of just reading it.
+
+    python benchmarks/bench_check.py [--nodes 5000] [--services 10000] [--pods 150000] [--yaml] [--keep DIR]
+
+Generates a `kubectl get nodes,pods,services,endpointslices -A -o json` style List (kubectl's
+4-space indentation) of a cluster over 3 AZs: every Service selects ~pods/services pods through an
+EndpointSlice, one in ten is of type LoadBalancer with a mix of controllers and annotations.  Then runs
+`hairpin check DUMP --format json` in a child process and reports its wall time and peak RSS, and the
+same for the reference: `python -c 'json.load(open(DUMP))'` (`yaml.load(..., CSafeLoader)` with
+--yaml), the least any Python tool pays to read the dump.  The ratio is hairpin's time over that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+AZS = ("eu-west-1a", "eu-west-1b", "eu-west-1c")
+P = "service.beta.kubernetes.io/"
+MIXES: list[dict[str, str]] = [
+    {P + "aws-load-balancer-type": "nlb", P + "aws-load-balancer-internal": "true"},
+    {P + "aws-load-balancer-type": "external", P + "aws-load-balancer-nlb-target-type": "instance"},
+    {P + "aws-load-balancer-type": "external", P + "aws-load-balancer-nlb-target-type": "ip"},
+    {P + "aws-load-balancer-type": "nlb-ip", P + "aws-load-balancer-target-group-attributes": "preserve_client_ip.enabled=true"},
+    {},
+    {P + "aws-load-balancer-type": "external", P + "aws-load-balancer-nlb-target-type": "instance",
+     P + "aws-load-balancer-scheme": "internet-facing"},
+]  # fmt: skip
+
+
+def ip(i: int, base: int) -> str:
+    return f"10.{base + (i >> 16)}.{(i >> 8) & 255}.{i & 255}"
+
+
+def generate(nodes: int, services: int, pods: int, seed: int = 1) -> dict[str, Any]:
+    rnd = random.Random(seed)
+    items: list[dict[str, Any]] = []
+    for n in range(nodes):
+        items.append({
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": f"ip-{n}", "uid": f"node-{n}", "labels": {
+                "kubernetes.io/hostname": f"ip-{n}", "topology.kubernetes.io/zone": AZS[n % 3],
+                "topology.kubernetes.io/region": "eu-west-1", "node.kubernetes.io/instance-type": "m5.large"}},
+            "spec": {"providerID": f"aws:///{AZS[n % 3]}/i-{n:017x}"},
+            "status": {"addresses": [{"type": "InternalIP", "address": ip(n, 0)}, {"type": "Hostname", "address": f"ip-{n}"}],
+                       "conditions": [{"type": "Ready", "status": "True"}],
+                       "nodeInfo": {"kubeletVersion": "v1.29.3-eks-ae9a62a", "kubeProxyVersion": "v1.29.3-eks-ae9a62a"}},
+        })  # fmt: skip
+    per_svc = max(1, pods // services)
+    endpoints: dict[int, list[dict[str, Any]]] = {}
+    for p in range(pods):
+        svc = p // per_svc if p // per_svc < services else rnd.randrange(services)
+        node = rnd.randrange(nodes)
+        addr = ip(p, 64)
+        items.append({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": f"app{svc}-{p}", "namespace": f"ns{svc % 50}", "uid": f"pod-{p}",
+                         "labels": {"app": f"app{svc}", "pod-template-hash": "5d9c7b8f4"}},
+            "spec": {"nodeName": f"ip-{node}", "containers": [{"name": "app", "image": "nginx:1.25",
+                     "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]}]},
+            "status": {"phase": "Running", "podIP": addr, "hostIP": ip(node, 0),
+                       "conditions": [{"type": "Ready", "status": "True"}]},
+        })  # fmt: skip
+        endpoints.setdefault(svc, []).append({"addresses": [addr], "nodeName": f"ip-{node}",
+            "conditions": {"ready": True}, "targetRef": {"kind": "Pod", "name": f"app{svc}-{p}", "namespace": f"ns{svc % 50}"}})  # fmt: skip
+    for s in range(services):
+        lb = s % 10 == 0
+        spec: dict[str, Any] = {"type": "LoadBalancer" if lb else "ClusterIP", "clusterIP": ip(s, 100),
+                                "selector": {"app": f"app{s}"}, "externalTrafficPolicy": "Local" if s % 70 == 0 else "Cluster",
+                                "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP",
+                                           **({"nodePort": 30000 + s % 2000} if lb else {})}]}  # fmt: skip
+        items.append({"apiVersion": "v1", "kind": "Service",
+                      "metadata": {"name": f"app{s}", "namespace": f"ns{s % 50}", "uid": f"svc-{s}",
+                                   "annotations": dict(MIXES[(s // 10) % len(MIXES)]) if lb else {}},
+                      "spec": spec})  # fmt: skip
+        items.append({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+                      "metadata": {"name": f"app{s}-abcde", "namespace": f"ns{s % 50}",
+                                   "labels": {"kubernetes.io/service-name": f"app{s}"}},
+                      "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+                      "endpoints": endpoints.get(s, [])})  # fmt: skip
+    return {"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": items}
+
+
+def measure(cmd: list[str]) -> tuple[float, float, int]:
+    """(wall seconds, peak RSS MiB, exit code) of a child process."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return time.perf_counter() - t0, usage.ru_maxrss / 1024, proc.returncode
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--nodes", type=int, default=5000)
+    ap.add_argument("--services", type=int, default=10000)
+    ap.add_argument("--pods", type=int, default=150000)
+    ap.add_argument("--yaml", action="store_true", help="write the dump as YAML (kubectl -o yaml) instead of JSON")
+    ap.add_argument("--keep", type=Path, help="write the dump into this directory and keep it")
+    ap.add_argument("--write", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.write is not None:
+        doc = generate(args.nodes, args.services, args.pods)
+        if args.yaml:
+            import yaml
+
+            args.write.write_text(yaml.dump(doc, Dumper=yaml.CSafeDumper, sort_keys=False))
+        else:
+            args.write.write_text(json.dumps(doc, indent=4))
+        return
+    where = args.keep or Path(tempfile.mkdtemp(prefix="hairpin-bench-"))
+    where.mkdir(parents=True, exist_ok=True)
+    dump = where / ("cluster.yaml" if args.yaml else "cluster.json")
+    t0 = time.perf_counter()
+    # generate in a child: ru_maxrss survives fork+exec, so the measuring process must stay small
+    gen = [sys.executable, __file__, "--write", str(dump), "--nodes", str(args.nodes), "--services",
+           str(args.services), "--pods", str(args.pods), *(["--yaml"] if args.yaml else [])]  # fmt: skip
+    subprocess.run(gen, check=True)
+    if args.yaml:
+        ref = f"import yaml; yaml.load(open({str(dump)!r}), Loader=yaml.CSafeLoader)"
+    else:
+        ref = f"import json; json.load(open({str(dump)!r}))"
+    size = dump.stat().st_size / 2**20
+    print(f"dump: {args.nodes} nodes, {args.services} services, {args.pods} pods, {size:.0f} MiB "
+          f"({'YAML' if args.yaml else 'JSON'}), generated in {time.perf_counter() - t0:.1f} s")  # fmt: skip
+    h_t, h_mem, code = measure([sys.executable, "-m", "hairpin.cli.main", "check", str(dump), "--format", "json"])
+    r_t, r_mem, _ = measure([sys.executable, "-c", ref])
+    print(f"hairpin check : {h_t:6.2f} s  peak {h_mem:7.0f} MiB  exit {code}")
+    print(f"reference read: {r_t:6.2f} s  peak {r_mem:7.0f} MiB  ({'yaml CSafeLoader' if args.yaml else 'json.load'})")
+    print(f"ratio         : {h_t / r_t:6.2f}x time, {h_mem / r_mem:.2f}x memory")
+    if args.keep is None:
+        dump.unlink()
+        where.rmdir()
+
+
+if __name__ == "__main__":
+    main()
