@@ -35,7 +35,7 @@ import yaml
 
 from hairpin.aws import controller
 from hairpin.errors import InputError
-from hairpin.parsers.manifests import KubeObject
+from hairpin.parsers.manifests import KubeObject, no_gc
 from hairpin.scenario import (
     AZ,
     Client,
@@ -167,6 +167,12 @@ class Cluster:
     @classmethod
     def from_objects(cls, objects: Iterable[KubeObject]) -> Cluster:
         c = cls()
+        with no_gc():
+            c._add_all(objects)
+        return c
+
+    def _add_all(self, objects: Iterable[KubeObject]) -> None:
+        c = self
         for o in objects:
             kind = o.kind
             if kind == "Pod":
@@ -181,7 +187,6 @@ class Cluster:
                 for wh in o.data.get("webhooks") or ():
                     if isinstance(wh, dict) and wh.get("name") == controller.LBC_WEBHOOK:
                         c.webhook = True
-        return c
 
     # -- building -------------------------------------------------------------------------------
     def _add_node(self, d: dict[str, Any]) -> None:
