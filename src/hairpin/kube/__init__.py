@@ -1,2 +1,43 @@
-"""Kubernetes-side knowledge: reading cluster objects into hairpin's model (``cluster``) and what kube-proxy
-writes for a Service."""
+"""Kubernetes-side knowledge: reading cluster objects into hairpin's model (``cluster``) and the
+rules a node keeps for Services.
+
+- ``proxy``: kube-proxy's iptables rules (filter, nat) per version layout (``layout``), with chain
+  names and probabilities computed as kube-proxy does (``names``);
+- ``cni``: the AWS VPC CNI's iptables rules (mangle, nat), ip rules and host veth names;
+- ``kubelet``: the few rules kubelet keeps beside kube-proxy's;
+- ``node_iptables``: all of them in ONE iptables-save text, as ``iptables-save`` on a real EKS node
+  shows them (tables mangle, nat, filter).  The simulator parses it; the lab loads it with
+  ``iptables-restore``.
+"""
+
+from __future__ import annotations
+
+from hairpin.scenario import Scenario
+
+__all__ = ["node_iptables"]
+
+#: Empty chains the iptables canary monitors create (kube-proxy's and kubelet's ``ipt.Monitor``,
+#: pkg/util/iptables/iptables.go): they show in every table they watch.
+_CANARIES = ("KUBE-KUBELET-CANARY", "KUBE-PROXY-CANARY")
+
+
+def node_iptables(scenario: Scenario, node: str) -> str:
+    """kube-proxy + kubelet + AWS VPC CNI rules of ``node`` as one iptables-save text.
+
+    The order inside built-in chains is the order the agents start in on a node: kubelet first
+    (its ``-j KUBE-FIREWALL`` and ``-j KUBE-POSTROUTING`` jumps), kube-proxy prepending its jumps
+    above kubelet's, then aws-node appending ``-j AWS-SNAT-CHAIN-0`` after kubelet's in nat
+    POSTROUTING.
+    """
+    from hairpin.kube import cni, kubelet, proxy
+    from hairpin.kube.dump import Tables
+
+    t = Tables()
+    for table in ("mangle", "nat", "filter"):
+        t.table(table)
+        for canary in _CANARIES:
+            t.chain(table, canary)
+    t.merge(proxy.tables(scenario, node))
+    t.merge(kubelet.tables(scenario, node))
+    t.merge(cni.tables(scenario, node))
+    return t.render(("mangle", "nat", "filter"))

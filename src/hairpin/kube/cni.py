@@ -1,0 +1,125 @@
+"""What the AWS VPC CNI (amazon-vpc-cni-k8s) sets up on a node: iptables rules, ip rules, host veths.
+
+The rules are those of the CNI of the seed's era, v1.7.x (aws-node on EKS 1.18 in 2021), from
+aws/amazon-vpc-cni-k8s pkg/networkutils/network.go ``SetupHostNetwork`` of that release line, with
+the defaults of the aws-node DaemonSet: AWS_VPC_K8S_CNI_RANDOMIZESNAT=prng (``--random-fully``),
+AWS_VPC_CNI_NODE_PORT_SUPPORT=true, AWS_VPC_K8S_CNI_CONNMARK=0x80, one VPC CIDR, no
+AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS:
+
+- nat: ``POSTROUTING -> AWS-SNAT-CHAIN-0`` (comment "AWS SNAT CHAN", sic: the rule spec says CHAN
+  while the log line says CHAIN), then one chain per VPC CIDR ``AWS-SNAT-CHAIN-i ! -d CIDR ->
+  AWS-SNAT-CHAIN-i+1``, and in the last chain ``SNAT --to-source <primary IP> --random-fully`` for
+  destinations that are not local ("AWS, SNAT").  With external SNAT
+  (AWS_VPC_K8S_CNI_EXTERNALSNAT=true) none of these rules exist (``shouldExist:
+  !n.useExternalSNAT``); the empty chains still do (``ipt.NewChain`` runs regardless).
+- mangle PREROUTING ("AWS, primary ENI"): on eth0, for packets to a local address arriving on eth0
+  (``--limit-iface-in``), ``CONNMARK --set-mark 0x80/0x80`` (iptables-save prints --set-xmark);
+  on ``eni+`` (the pods' host veths), ``CONNMARK --restore-mark --mask 0x80`` (printed as
+  ``--nfmask 0x80 --ctmask 0x80``).  Both exist whatever the external SNAT setting (they depend on
+  node port support only).  The ``vlan+`` restore rule and the single-chain SNAT with
+  ``! -o vlan+`` belong to later CNI releases (security groups for pods); they are not written.
+
+ip rules (``ip_rules``): 512 ``to <pod IP> lookup main`` for every pod on the node
+(cmd/routed-eni-cni-plugin/driver ``toContainerRulePriority``), 1024 ``fwmark 0x80/0x80 lookup
+main`` (``hostRulePriority``, only with node port support), and 1536 ``from <pod IP> lookup <ENI
+table>`` (``fromContainerRulePriority``) only for pods on a secondary ENI: the scenarios put every
+pod on the primary ENI, so there is none.  Host veth names: ``eni`` + the first 11 hex digits of
+sha1("<namespace>.<pod name>") (driver ``GenerateHostVethName``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from hairpin.kube.dump import Tables, comment
+from hairpin.scenario import Scenario
+
+__all__ = [
+    "CNI_VERSION",
+    "CONNMARK",
+    "IpRule",
+    "host_veth_name",
+    "ip_rules",
+    "iptables_save",
+    "tables",
+]
+
+CNI_VERSION = "v1.7"
+CONNMARK = 0x80
+MAIN_TABLE = 254
+TO_CONTAINER_PRIORITY = 512
+HOST_RULE_PRIORITY = 1024
+FROM_CONTAINER_PRIORITY = 1536
+
+
+@dataclass(frozen=True)
+class IpRule:
+    """One ``ip rule`` the CNI adds: match fields (None = any) and the table to look up."""
+
+    priority: int
+    table: int
+    src: str | None = None
+    dst: str | None = None
+    fwmark: int | None = None
+    fwmask: int | None = None
+    iif: str | None = None
+    comment: str = ""
+
+    def __str__(self) -> str:
+        """As ``ip rule show`` prints it."""
+        sel = "from " + (self.src or "all")
+        if self.dst:
+            sel += f" to {self.dst}"
+        if self.fwmark is not None:
+            sel += f" fwmark {self.fwmark:#x}" + (f"/{self.fwmask:#x}" if self.fwmask is not None else "")
+        if self.iif:
+            sel += f" iif {self.iif}"
+        table = "main" if self.table == MAIN_TABLE else str(self.table)
+        return f"{self.priority}:\t{sel} lookup {table}"
+
+
+def host_veth_name(namespace: str, pod_name: str, prefix: str = "eni") -> str:
+    """The host side of a pod's veth: ``eni`` + 11 hex digits of sha1("namespace.name")."""
+    return prefix + hashlib.sha1(f"{namespace}.{pod_name}".encode()).hexdigest()[:11]
+
+
+def ip_rules(scenario: Scenario, node: str) -> list[IpRule]:
+    """The ip rules the CNI adds on ``node``, by priority."""
+    scenario.node(node)
+    out = [
+        IpRule(TO_CONTAINER_PRIORITY, MAIN_TABLE, dst=f"{p.ip}/32", comment=f"to pod {p.key} (toContainerRulePriority)")
+        for p in scenario.pods_on(node)
+    ]
+    out.append(
+        IpRule(HOST_RULE_PRIORITY, MAIN_TABLE, fwmark=CONNMARK, fwmask=CONNMARK,
+               comment="connmarked (arrived on eth0) traffic uses the main table (hostRulePriority)")
+    )
+    return sorted(out, key=lambda r: r.priority)
+
+
+def tables(scenario: Scenario, node: str) -> Tables:
+    """The CNI's rules on ``node`` as tables (mangle, nat)."""
+    primary = scenario.node(node).ip
+    t = Tables()
+    mark = f"{CONNMARK:#x}"
+    primary_eni = comment("AWS, primary ENI")
+    t.add("mangle", "PREROUTING",
+          f"-i eth0 {primary_eni} -m addrtype --dst-type LOCAL --limit-iface-in -j CONNMARK --set-xmark {mark}/{mark}")
+    t.add("mangle", "PREROUTING", f"-i eni+ {primary_eni} -j CONNMARK --restore-mark --nfmask {mark} --ctmask {mark}")
+    cidrs = [scenario.vpc.cidr]
+    chains = [f"AWS-SNAT-CHAIN-{i}" for i in range(len(cidrs) + 1)]
+    for c in chains:
+        t.chain("nat", c)
+    if not scenario.cni.external_snat:
+        t.add("nat", "POSTROUTING", f"{comment('AWS SNAT CHAN')} -j {chains[0]}")
+        for i, cidr in enumerate(cidrs):
+            t.add("nat", chains[i], f"! -d {cidr} {comment('AWS SNAT CHAN')} -j {chains[i + 1]}")
+        t.add("nat", chains[-1],
+              f"{comment('AWS, SNAT')} -m addrtype ! --dst-type LOCAL -j SNAT --to-source {primary} --random-fully")
+    return t
+
+
+def iptables_save(scenario: Scenario, node: str) -> str:
+    """The ``*mangle`` and ``*nat`` text of the CNI on ``node``, as iptables-save prints it."""
+    return tables(scenario, node).render(("mangle", "nat"))

@@ -1,0 +1,40 @@
+"""The iptables rules kubelet keeps next to kube-proxy's (pkg/kubelet/kubelet_network_linux.go).
+
+Before IPTablesOwnershipCleanup went GA in 1.28 (kubernetes PR #119374) kubelet created nat
+KUBE-MARK-DROP (``MARK --or-mark 0x8000``, printed ``--set-xmark 0x8000/0x8000``) and filter
+KUBE-FIREWALL with "kubernetes firewall for dropping marked packets" (mark 0x8000 -> DROP) and,
+since the CVE-2020-8558 fix (1.18.4), "block incoming localnet connections"; it prepends
+``-j KUBE-FIREWALL`` to INPUT and OUTPUT.  kubelet starts before kube-proxy, so kube-proxy's
+prepended jumps end up above kubelet's.  From 1.28 kubelet keeps only KUBE-FIREWALL's localnet rule,
+which kube-proxy also writes.  Its KUBE-MARK-MASQ/KUBE-POSTROUTING copies are flushed and rewritten
+by kube-proxy's restore, so only kube-proxy's version shows.
+"""
+
+from __future__ import annotations
+
+from hairpin.kube.dump import Tables, comment
+from hairpin.kube.layout import layout_for
+from hairpin.scenario import Scenario
+
+__all__ = ["LOCALNET_RULE", "tables"]
+
+LOCALNET_RULE = (
+    f"! -s 127.0.0.0/8 -d 127.0.0.0/8 {comment('block incoming localnet connections')} "
+    "-m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP"
+)
+
+
+def tables(scenario: Scenario, node: str) -> Tables:
+    """kubelet's rules on ``node`` (filter, nat)."""
+    scenario.node(node)
+    lay = layout_for(scenario.kube_proxy.version)
+    t = Tables()
+    t.add("filter", "INPUT", "-j KUBE-FIREWALL")
+    t.add("filter", "OUTPUT", "-j KUBE-FIREWALL")
+    if lay.kubelet_owns_mark_chains:
+        t.add("filter", "KUBE-FIREWALL",
+              f"{comment('kubernetes firewall for dropping marked packets')} -m mark --mark 0x8000/0x8000 -j DROP")
+        t.add("nat", "KUBE-MARK-DROP", "-j MARK --set-xmark 0x8000/0x8000")
+    if not lay.proxy_writes_localnet_rule:
+        t.add("filter", "KUBE-FIREWALL", LOCALNET_RULE)
+    return t

@@ -1,0 +1,79 @@
+"""Which kube-proxy (iptables mode) rule layout a ``kube_proxy.version`` ("1.NN") selects.
+
+The boundaries, with what each one rests on (details and links in docs/kube-proxy.md):
+
+- ``1.18``: the layout of kube-proxy v1.18 (pkg/proxy/iptables/proxier.go of the release-1.18
+  tree: KUBE-NODEPORTS -> KUBE-MARK-MASQ + KUBE-SVC, KUBE-XLB for externalTrafficPolicy Local,
+  ``ns/name:`` comments) with the KUBE-POSTROUTING of kubernetes PR #92035 (RETURN unless marked,
+  clear the mark, MASQUERADE), which was cherry-picked into v1.18.5, so it is what the seed's
+  EKS 1.18.9 nodes ran.
+- 1.19 .. 1.23 are not modelled (PR #96959 moved KUBE-MARK-MASQ from KUBE-NODEPORTS into the
+  KUBE-SVC chains in 1.21; port names lost the trailing colon): they are refused.
+- ``1.24``: PR #109060 (merged 2022-03, in v1.24.0) replaced KUBE-XLB with KUBE-EXT + KUBE-SVL;
+  no endpoints-local still marks for drop with KUBE-MARK-DROP.
+- ``>= 1.25``: PR #110290 replaced that KUBE-MARK-DROP with a filter-table DROP in
+  KUBE-EXTERNAL-SERVICES; KUBE-PROXY-FIREWALL exists (filter INPUT/OUTPUT/FORWARD jumps).
+- ``>= 1.28``: IPTablesOwnershipCleanup GA (kubernetes PR #119374): kubelet no longer creates
+  KUBE-MARK-DROP or KUBE-MARK-MASQ; kube-proxy writes the KUBE-FIREWALL "block incoming localnet
+  connections" rule itself.
+The newest layout is the one of the current master's proxier.go (checked against the stored
+snapshot); later versions get it too.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from hairpin.errors import ScenarioError
+
+__all__ = ["Layout", "layout_for", "parse_version"]
+
+
+def parse_version(version: str) -> tuple[int, int]:
+    """``"1.18"`` (also ``"v1.18"``, ``"1.18.9"``, ``"1.18.9-eks-1"``) -> (1, 18)."""
+    m = re.fullmatch(r"v?(\d+)\.(\d+)(?:\.\d+)?(?:[-+].*)?", str(version).strip())
+    if not m:
+        raise ScenarioError(f"kube_proxy.version: expected \"1.NN\", got {version!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The version-dependent choices of kube-proxy's iptables proxier."""
+
+    minor: int
+
+    @property
+    def legacy(self) -> bool:
+        """1.18: KUBE-XLB, masquerade in KUBE-NODEPORTS, ``ns/name:`` names."""
+        return self.minor < 24
+
+    @property
+    def mark_drop_for_no_local(self) -> bool:
+        """1.24 only: KUBE-MARK-DROP in the policy chain when no endpoint is local."""
+        return self.minor == 24
+
+    @property
+    def proxy_firewall(self) -> bool:
+        """KUBE-PROXY-FIREWALL and its jumps (>= 1.25)."""
+        return self.minor >= 25
+
+    @property
+    def kubelet_owns_mark_chains(self) -> bool:
+        """kubelet still creates KUBE-MARK-DROP/KUBE-MARK-MASQ and its KUBE-FIREWALL drop rule (< 1.28)."""
+        return self.minor < 28
+
+    @property
+    def proxy_writes_localnet_rule(self) -> bool:
+        """kube-proxy writes KUBE-FIREWALL's "block incoming localnet connections" (>= 1.28)."""
+        return self.minor >= 28
+
+
+def layout_for(version: str) -> Layout:
+    major, minor = parse_version(version)
+    if major != 1 or minor < 18 or 19 <= minor <= 23:
+        raise ScenarioError(
+            f"kube_proxy.version: {version!r} is not modelled; use \"1.18\" or \"1.24\" and later"
+        )
+    return Layout(minor)

@@ -1,0 +1,266 @@
+"""The rules kube-proxy (iptables mode) keeps on one node, as ``iptables-save`` prints them.
+
+``iptables_save(scenario, node)`` is a pure function of the scenario: for every Service port it
+writes what kubernetes/kubernetes pkg/proxy/iptables/proxier.go ``syncProxyRules`` writes (the
+``*filter`` and ``*nat`` tables), plus the jump rules kube-proxy ensures in the built-in chains,
+in the order ``iptables-save`` shows them after ``iptables-restore`` (see ``hairpin.kube.dump``).
+The version-dependent choices live in ``hairpin.kube.layout``; docs/kube-proxy.md shows both
+layouts for the seed.
+
+Facts of an EKS node that the text depends on, and what is assumed:
+- ``--cluster-cidr`` is not set in EKS's kube-proxy config, so there is no local-traffic detector:
+  no ``! -s <clusterCIDR>`` masquerade rules, no "pod traffic for ... external destinations" and no
+  "Redirect pods trying to reach external loadbalancer VIP" rules (proxier.go: only written when
+  ``clusterCIDR``/``localDetector.IsImplemented()``), as the seed's dump shows;
+- masqueradeAll false, masquerade bit 14 (mark 0x4000), iptables >= 1.6.2 (``--random-fully``);
+- the NLB's ingress is a hostname, not an IP, so no ``loadbalancer IP`` rules and no KUBE-FW chain;
+- nodePortAddresses unset ("all": ``-m addrtype --dst-type LOCAL``), localhostNodePorts true
+  (>= 1.28) and the nfacct counters absent (the rules then carry no ``-m nfacct``);
+- Services are written in scenario order (kube-proxy walks a Go map, so a real node's order of
+  rules between Services in KUBE-SERVICES/KUBE-NODEPORTS is arbitrary), endpoints in the order the
+  scenario lists them (the order of the Endpoints/EndpointSlice object), all ready.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hairpin.kube import names
+from hairpin.kube.dump import Tables, comment
+from hairpin.kube.kubelet import LOCALNET_RULE
+from hairpin.kube.layout import Layout, layout_for
+from hairpin.scenario import Pod, Scenario, Service, ServicePort
+
+__all__ = ["Endpoint", "iptables_save", "tables"]
+
+MASQ_MARK = "0x4000"
+DROP_MARK = "0x8000"
+NODEPORTS_COMMENT = "kubernetes service nodeports; NOTE: this must be the last rule in this chain"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One endpoint of a Service port as kube-proxy sees it."""
+
+    ip: str
+    port: int
+    local: bool
+    chain: str
+
+    @property
+    def address(self) -> str:
+        return f"{self.ip}:{self.port}"
+
+
+def _endpoints(s: Scenario, svc: Service, sp: ServicePort, spn: str, node: str) -> list[Endpoint]:
+    pods: list[Pod] = s.endpoints_of(svc)
+    out = []
+    for p in pods:
+        address = f"{p.ip}:{sp.target_port}"
+        out.append(Endpoint(p.ip, sp.target_port, p.node == node, names.endpoint_chain(spn, sp.protocol, address)))
+    return out
+
+
+def _probability_args(n_left: int) -> str:
+    return f"-m statistic --mode random --probability {names.saved_probability(names.kube_proxy_probability(n_left))}"
+
+
+def _dispatch(t: Tables, chain: str, eps: list[Endpoint], comment_of: list[str]) -> None:
+    """Rules that pick one endpoint uniformly: 1/n, 1/(n-1), ..., then the last unconditionally."""
+    n = len(eps)
+    for i, ep in enumerate(eps):
+        stat = f" {_probability_args(n - i)}" if i < n - 1 else ""
+        t.add("nat", chain, f"{comment_of[i]}{stat} -j {ep.chain}")
+
+
+def _sep_chains(t: Tables, eps: list[Endpoint], proto: str, cmt: str) -> None:
+    for ep in eps:
+        t.add("nat", ep.chain, f"-s {ep.ip}/32 {cmt} -j KUBE-MARK-MASQ")
+        t.add("nat", ep.chain, f"-p {proto} {cmt} -m {proto} -j DNAT --to-destination {ep.address}")
+
+
+def _builtin_jumps(t: Tables, lay: Layout) -> None:
+    """The jumps kube-proxy ensures with ``EnsureRule(Prepend, ...)`` (iptablesJumpChains), so the
+    last one listed comes first in its built-in chain."""
+    new = "-m conntrack --ctstate NEW"
+    ext = f"{new} {comment('kubernetes externally-visible service portals')} -j KUBE-EXTERNAL-SERVICES"
+    svc = f"{new} {comment('kubernetes service portals')} -j KUBE-SERVICES"
+    fwd = f"{comment('kubernetes forwarding rules')} -j KUBE-FORWARD"
+    if lay.legacy:
+        jumps = [("INPUT", ext), ("FORWARD", svc), ("OUTPUT", svc), ("INPUT", svc), ("FORWARD", fwd)]
+    else:
+        hc = f"{comment('kubernetes health check service ports')} -j KUBE-NODEPORTS"
+        jumps = [("INPUT", ext), ("FORWARD", ext), ("INPUT", hc), ("FORWARD", svc), ("OUTPUT", svc), ("FORWARD", fwd)]
+        if lay.proxy_firewall:
+            pf = f"{new} {comment('kubernetes load balancer firewall')} -j KUBE-PROXY-FIREWALL"
+            jumps += [("INPUT", pf), ("OUTPUT", pf), ("FORWARD", pf)]
+    for chain, rule in jumps:
+        t.chain("filter", chain).insert(0, rule)
+    portals = f"{comment('kubernetes service portals')} -j KUBE-SERVICES"
+    t.chain("nat", "OUTPUT").insert(0, portals)
+    t.chain("nat", "PREROUTING").insert(0, portals)
+    t.chain("nat", "POSTROUTING").insert(0, f"{comment('kubernetes postrouting rules')} -j KUBE-POSTROUTING")
+
+
+def _top_chains(t: Tables, lay: Layout) -> None:
+    filter_chains = ["KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES", "KUBE-FORWARD"]
+    if not lay.legacy:
+        filter_chains.append("KUBE-NODEPORTS")
+    if lay.proxy_firewall:
+        filter_chains.append("KUBE-PROXY-FIREWALL")
+    for c in filter_chains:
+        t.chain("filter", c)
+    for c in ("KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-POSTROUTING", "KUBE-MARK-MASQ"):
+        t.chain("nat", c)
+    # PR #92035 (v1.18.5+, and every later release): RETURN unless marked, clear the mark, MASQUERADE.
+    t.add("nat", "KUBE-POSTROUTING", f"-m mark ! --mark {MASQ_MARK}/{MASQ_MARK} -j RETURN")
+    t.add("nat", "KUBE-POSTROUTING", f"-j MARK --set-xmark {MASQ_MARK}/0x0")
+    t.add("nat", "KUBE-POSTROUTING", f"{comment('kubernetes service traffic requiring SNAT')} -j MASQUERADE --random-fully")
+    t.add("nat", "KUBE-MARK-MASQ", f"-j MARK --set-xmark {MASQ_MARK}/{MASQ_MARK}")
+    if lay.proxy_writes_localnet_rule:
+        t.add("filter", "KUBE-FIREWALL", LOCALNET_RULE)
+
+
+def _legacy_service(t: Tables, svc: Service, sp: ServicePort, s: Scenario, node: str) -> None:
+    """kube-proxy 1.18 syncProxyRules for one service port."""
+    proto = sp.protocol.lower()
+    spn = names.service_port_name(svc.namespace, svc.name, sp.name, legacy_colon=True)
+    cmt = comment(spn)
+    svc_chain = names.service_chain(spn, proto)
+    xlb = names.xlb_chain(spn, proto)
+    eps = _endpoints(s, svc, sp, spn, node)
+    local_policy = svc.external_traffic_policy == "Local" and svc.type in ("NodePort", "LoadBalancer")
+    node_port = sp.node_port if svc.type in ("NodePort", "LoadBalancer") else None
+    dport = f"-m {proto} --dport"
+    if not eps:
+        t.add("filter", "KUBE-SERVICES",
+              f"-d {svc.cluster_ip}/32 -p {proto} {comment(spn + ' has no endpoints')} {dport} {sp.port} -j REJECT")
+        if node_port:
+            t.add("filter", "KUBE-EXTERNAL-SERVICES",
+                  f"-p {proto} {comment(spn + ' has no endpoints')} -m addrtype --dst-type LOCAL {dport} {node_port} -j REJECT")
+        if local_policy:
+            t.chain("nat", xlb)
+        return
+    t.chain("nat", svc_chain)
+    if local_policy:
+        t.chain("nat", xlb)
+    t.add("nat", "KUBE-SERVICES",
+          f"-d {svc.cluster_ip}/32 -p {proto} {comment(spn + ' cluster IP')} {dport} {sp.port} -j {svc_chain}")
+    if node_port:
+        if not local_policy:
+            t.add("nat", "KUBE-NODEPORTS", f"-p {proto} {cmt} {dport} {node_port} -j KUBE-MARK-MASQ")
+            t.add("nat", "KUBE-NODEPORTS", f"-p {proto} {cmt} {dport} {node_port} -j {svc_chain}")
+        else:
+            t.add("nat", "KUBE-NODEPORTS", f"-s 127.0.0.0/8 -p {proto} {cmt} {dport} {node_port} -j KUBE-MARK-MASQ")
+            t.add("nat", "KUBE-NODEPORTS", f"-p {proto} {cmt} {dport} {node_port} -j {xlb}")
+    _dispatch(t, svc_chain, eps, [cmt] * len(eps))
+    _sep_chains(t, eps, proto, cmt)
+    if not local_policy:
+        return
+    t.add("nat", xlb, f"{comment(f'masquerade LOCAL traffic for {spn} LB IP')} -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ")
+    t.add("nat", xlb,
+          f"{comment(f'route LOCAL traffic for {spn} LB IP to service chain')} -m addrtype --src-type LOCAL -j {svc_chain}")
+    local = [e for e in eps if e.local]
+    if not local:
+        t.add("nat", xlb, f"{comment(spn + ' has no local endpoints')} -j KUBE-MARK-DROP")
+        return
+    _dispatch(t, xlb, local, [comment(f"Balancing rule {i} for {spn}") for i in range(len(local))])
+
+
+def _service(t: Tables, svc: Service, sp: ServicePort, s: Scenario, node: str, lay: Layout) -> None:
+    """kube-proxy >= 1.24 syncProxyRules for one service port."""
+    proto = sp.protocol.lower()
+    spn = names.service_port_name(svc.namespace, svc.name, sp.name)
+    cmt = comment(spn)
+    svc_chain = names.service_chain(spn, proto)
+    svl = names.local_chain(spn, proto)
+    ext = names.external_chain(spn, proto)
+    eps = _endpoints(s, svc, sp, spn, node)
+    local = [e for e in eps if e.local]
+    externally = svc.type in ("NodePort", "LoadBalancer")
+    local_policy = svc.external_traffic_policy == "Local" and externally
+    node_port = sp.node_port if externally else None
+    dport = f"-m {proto} --dport"
+    has_eps = bool(eps)
+    has_external = has_eps and (not local_policy or bool(local))
+    ext_target, ext_comment = "", ""
+    if not has_eps:
+        ext_target, ext_comment = "REJECT", f"{spn} has no endpoints"
+    elif not has_external:
+        ext_target, ext_comment = "DROP", f"{spn} has no local endpoints"
+    # cluster IP
+    if has_eps:
+        t.add("nat", "KUBE-SERVICES",
+              f"-d {svc.cluster_ip}/32 -p {proto} {comment(spn + ' cluster IP')} {dport} {sp.port} -j {svc_chain}")
+    else:
+        t.add("filter", "KUBE-SERVICES",
+              f"-d {svc.cluster_ip}/32 -p {proto} {comment(ext_comment)} {dport} {sp.port} -j REJECT")
+    if node_port:
+        if has_eps:
+            t.add("nat", "KUBE-NODEPORTS", f"-p {proto} {cmt} {dport} {node_port} -j {ext}")
+        # 1.24 still marked for drop inside KUBE-SVL (PR #110290 moved it here in 1.25)
+        if not has_external and not (has_eps and lay.mark_drop_for_no_local):
+            t.add("filter", "KUBE-EXTERNAL-SERVICES",
+                  f"-p {proto} {comment(ext_comment)} -m addrtype --dst-type LOCAL {dport} {node_port} -j {ext_target}")
+    if externally and svc.external_traffic_policy == "Local" and svc.health_check_node_port:
+        t.add("filter", "KUBE-NODEPORTS",
+              f"-p tcp {comment(spn + ' health check node port')} -m tcp --dport {svc.health_check_node_port} -j ACCEPT")
+    if not has_eps:
+        return
+    # external traffic (NodePort / LoadBalancer)
+    if externally:
+        t.chain("nat", ext)
+        if not local_policy:
+            t.add("nat", ext, f"{comment(f'masquerade traffic for {spn} external destinations')} -j KUBE-MARK-MASQ")
+        else:
+            t.add("nat", ext,
+                  f"{comment(f'masquerade LOCAL traffic for {spn} external destinations')} "
+                  "-m addrtype --src-type LOCAL -j KUBE-MARK-MASQ")
+            t.add("nat", ext,
+                  f"{comment(f'route LOCAL traffic for {spn} external destinations')} "
+                  f"-m addrtype --src-type LOCAL -j {svc_chain}")
+        if has_external:
+            t.add("nat", ext, f"-j {svl if local_policy else svc_chain}")
+        elif lay.mark_drop_for_no_local:
+            t.add("nat", ext, f"-j {svl}")
+    # policy chains
+    t.chain("nat", svc_chain)
+    _dispatch(t, svc_chain, eps, [comment(f"{spn} -> {e.address}") for e in eps])
+    if local_policy and local:
+        t.chain("nat", svl)
+        _dispatch(t, svl, local, [comment(f"{spn} -> {e.address}") for e in local])
+    elif local_policy and lay.mark_drop_for_no_local:
+        t.add("nat", svl, f"{comment(spn + ' has no local endpoints')} -j KUBE-MARK-DROP")
+    _sep_chains(t, eps, proto, cmt)
+
+
+def tables(scenario: Scenario, node: str) -> Tables:
+    """kube-proxy's rules on ``node`` as tables (see ``iptables_save`` for the text)."""
+    scenario.node(node)  # KeyError for an unknown node
+    lay = layout_for(scenario.kube_proxy.version)
+    t = Tables()
+    t.table("filter")
+    t.table("nat")
+    _top_chains(t, lay)
+    for svc in scenario.services:
+        for sp in svc.ports:
+            if lay.legacy:
+                _legacy_service(t, svc, sp, scenario, node)
+            else:
+                _service(t, svc, sp, scenario, node, lay)
+    t.add("nat", "KUBE-SERVICES", f"{comment(NODEPORTS_COMMENT)} -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS")
+    t.add("filter", "KUBE-FORWARD", "-m conntrack --ctstate INVALID -j DROP")
+    t.add("filter", "KUBE-FORWARD",
+          f"{comment('kubernetes forwarding rules')} -m mark --mark {MASQ_MARK}/{MASQ_MARK} -j ACCEPT")
+    if not lay.legacy:
+        t.add("filter", "KUBE-FORWARD",
+              f"{comment('kubernetes forwarding conntrack rule')} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
+    if lay.legacy or lay.mark_drop_for_no_local:
+        t.chain("nat", "KUBE-MARK-DROP")  # kubelet's chain; kube-proxy jumps to it
+    _builtin_jumps(t, lay)
+    return t
+
+
+def iptables_save(scenario: Scenario, node: str) -> str:
+    """The ``*filter`` and ``*nat`` text of kube-proxy on ``node`` (iptables mode), as iptables-save prints it."""
+    return tables(scenario, node).render(("filter", "nat"))
