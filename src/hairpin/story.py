@@ -104,7 +104,7 @@ def _is_client_syn(h: Hop, client_lane: str) -> bool:
 
 def steps(conn: Connection, full: bool = False) -> list[Step]:
     """Numbered steps of one connection; retransmission rounds after the first folded unless ``full``."""
-    hops = conn.hops
+    hops = sorted(conn.hops, key=lambda h: h.t)  # stable: same-time hops keep their order
     if not hops:
         return []
     client_lane = hops[0].lane
