@@ -172,7 +172,7 @@ def _compile_option(module: str, o: Option, rule: Rule) -> Pred:
             return _neg(lambda c: False, neg)  # hairpin's packets are never fragments
     if module in ("tcp", "udp"):
         if n in ("--dport", "--destination-port", "--sport", "--source-port"):
-            (lo, hi), = _ports(o.value)
+            ((lo, hi),) = _ports(o.value)
             if n in ("--dport", "--destination-port"):
                 return _neg(lambda c: c.packet.proto == module and lo <= c.packet.dport <= hi, neg)
             return _neg(lambda c: c.packet.proto == module and lo <= c.packet.sport <= hi, neg)
@@ -181,14 +181,13 @@ def _compile_option(module: str, o: Option, rule: Rule) -> Pred:
             return _neg(lambda c: (int(c.packet.flags) & mask) == comp, neg)
         if n == "--syn":
             return _neg(lambda c: (int(c.packet.flags) & 0x17) == 0x02, neg)
-    if module == "multiport":
-        if n in ("--dports", "--destination-ports", "--sports", "--source-ports", "--ports"):
-            ranges = _ports(o.value)
-            if n in ("--dports", "--destination-ports"):
-                return _neg(lambda c: any(a <= c.packet.dport <= b for a, b in ranges), neg)
-            if n in ("--sports", "--source-ports"):
-                return _neg(lambda c: any(a <= c.packet.sport <= b for a, b in ranges), neg)
-            return _neg(lambda c: any(a <= c.packet.dport <= b or a <= c.packet.sport <= b for a, b in ranges), neg)
+    if module == "multiport" and n in ("--dports", "--destination-ports", "--sports", "--source-ports", "--ports"):
+        ranges = _ports(o.value)
+        if n in ("--dports", "--destination-ports"):
+            return _neg(lambda c: any(a <= c.packet.dport <= b for a, b in ranges), neg)
+        if n in ("--sports", "--source-ports"):
+            return _neg(lambda c: any(a <= c.packet.sport <= b for a, b in ranges), neg)
+        return _neg(lambda c: any(a <= c.packet.dport <= b or a <= c.packet.sport <= b for a, b in ranges), neg)
     if module == "comment":
         return lambda c: True
     if module == "mark" and n == "--mark":
@@ -272,7 +271,7 @@ def _compile_match(m: Match, rule: Rule) -> list[Pred]:
         raise _Unknown("-m statistic")
     if m.module in ("mark", "connmark", "conntrack", "state", "multiport", "comment", "tcp", "udp", "iprange",
                     "pkttype", ""):  # fmt: skip
-        return [_compile_option(m.module, o, rule) for o in m.options if o.name not in ("--ctdir",) or True]
+        return [_compile_option(m.module, o, rule) for o in m.options]
     raise _Unknown(f"-m {m.module}")
 
 
@@ -505,7 +504,9 @@ class Evaluator:
                 steps.append(Step(cr.rule, cr.action(ctx), cr.text))
                 continue
             if cr.jump is not None:
-                steps.append(Step(cr.rule, f"{'goto' if cr.rule.target and cr.rule.target.goto else 'jump'} {cr.jump}", cr.text))
+                steps.append(
+                    Step(cr.rule, f"{'goto' if cr.rule.target and cr.rule.target.goto else 'jump'} {cr.jump}", cr.text)
+                )
                 res = self._walk(table, cr.jump, ctx, steps, depth + 1)
                 if res is not None:
                     return res

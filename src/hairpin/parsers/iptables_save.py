@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hairpin.errors import ParseError
-from hairpin.netfilter.rules import Chain, Match, Option, Rule, Ruleset, Table, Target
+from hairpin.netfilter.rules import Match, Option, Rule, Ruleset, Table, Target
 
 __all__ = ["dump", "format_rule", "load", "parse", "tokenize"]
 
