@@ -1,9 +1,126 @@
-"""`hairpin lab`: not built yet."""
+"""``hairpin lab``: build a scenario in real network namespaces, run real connections, compare with the simulator."""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from hairpin.errors import InputError
+
+lab_app = typer.Typer(help="The same system in real Linux kernels (root): up, run, status, down, clean.",
+                      no_args_is_help=True)  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app (none yet)."""
+    app.add_typer(lab_app, name="lab")
+
+
+def _scenario(path: Path | None, fix: str | None):  # type: ignore[no-untyped-def]
+    from hairpin import scenario as scen
+
+    s = scen.load(path) if path is not None else scen.seed()
+    return scen.with_fix(s, fix) if fix else s
+
+
+@lab_app.command("up")
+def up_cmd(
+    scenario: Annotated[Path | None, typer.Option(help="Scenario YAML (default: the built-in seed).")] = None,
+    fix: Annotated[str | None, typer.Option(help="Apply a workaround first.")] = None,
+) -> None:
+    """Build the scenario's namespaces; they stay until `hairpin lab down`."""
+    from hairpin.backends.lab import up
+
+    lab = up(_scenario(scenario, fix), persistent=True)
+    print(f"lab {lab.record.prefix.rstrip('-')} up: {len(lab.record.namespaces)} namespaces "
+          f"({', '.join(lab.record.namespaces)})")  # fmt: skip
+
+
+@lab_app.command("run")
+def run_cmd(
+    connections: Annotated[int, typer.Option(min=1, max=5000)] = 20,
+    scenario: Annotated[Path | None, typer.Option(help="Scenario YAML (default: the built-in seed).")] = None,
+    fix: Annotated[
+        str | None, typer.Option(help="Apply a workaround (ip-targets, no-preserve-client-ip, cluster-ip).")
+    ] = None,
+    capture: Annotated[
+        Path | None, typer.Option(help="Write a pcap per node (tcpdump -i any) into this directory.")
+    ] = None,
+    timeout: Annotated[float, typer.Option(min=0.5, max=130.0, help="Client-side connect timeout, seconds.")] = 3.5,
+    seed: Annotated[int, typer.Option()] = 0,
+    format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """Make real connections in a lab of its own (built and removed around the run) and compare with the simulator."""
+    from hairpin.backends.lab import run, up
+
+    if format not in ("text", "json"):
+        raise InputError(f"--format must be one of text, json, got {format!r}")
+    lab = up(_scenario(scenario, fix))
+    try:
+        err = Console(stderr=True)
+        if err.is_terminal and format == "text":
+            with Progress(TextColumn("connecting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                          console=err, transient=True) as bar:  # fmt: skip
+                task = bar.add_task("lab", total=connections)
+                result = run(lab, connections, timeout=timeout, seed=seed, capture=capture,
+                             progress=lambda n: bar.advance(task, n))  # fmt: skip
+        else:
+            result = run(lab, connections, timeout=timeout, seed=seed, capture=capture)
+    finally:
+        lab.remove()
+    if format == "json":
+        sys.stdout.write(json.dumps(result.to_json(), indent=1) + "\n")
+        return
+    t = Table(title=f"hairpin lab run: {connections} real connections, scenario {lab.scenario.name}"
+              + (f", fix {lab.scenario.fix}" if lab.scenario.fix else ""), title_justify="left")  # fmt: skip
+    for col in ("#", "client", "NLB target", "real", "elapsed (s)", "simulated"):
+        t.add_column(col, no_wrap=True)
+    for c in result.connections:
+        same = "green" if c.outcome == c.simulated_outcome else "bold red"
+        t.add_row(str(c.id), c.client, c.target, c.outcome, f"{c.elapsed_s:.4f}", f"[{same}]{c.simulated_outcome}[/]")
+    out = Console()
+    out.print(t)
+    out.print(f"timeouts: {result.timeouts}/{len(result.connections)}; agreement with the simulator: "
+              f"{result.agreement:.0%}")  # fmt: skip
+    out.print(f"limit: {result.limit}; {result.kernel_would}")
+    if result.captures:
+        out.print("captures: " + ", ".join(result.captures))
+
+
+@lab_app.command("status")
+def status_cmd() -> None:
+    """List the labs on this machine (from their records)."""
+    from hairpin.backends.lab.record import is_stale, labs
+
+    found = labs()
+    if not found:
+        print("no labs")
+        return
+    for rec in found:
+        state = "stale" if is_stale(rec) else rec.state
+        print(f"{rec.prefix.rstrip('-')}  {state:8} scenario={rec.scenario} fix={rec.fix or '-'} owner={rec.owner} "
+              f"namespaces={len(rec.namespaces)} processes={len(rec.pids)}")  # fmt: skip
+
+
+@lab_app.command("down")
+def down_cmd(lab: Annotated[str | None, typer.Argument(help="Lab id (default: all recorded labs).")] = None) -> None:
+    """Remove what `up` made: exactly the recorded namespaces and processes."""
+    from hairpin.backends.lab import down
+
+    removed = down(lab)
+    print(f"removed {len(removed)} namespaces" + (f": {', '.join(removed)}" if removed else ""))
+
+
+@lab_app.command("clean")
+def clean_cmd() -> None:
+    """Remove labs whose owner died (Ctrl-C, crash, kill -9) before removing them."""
+    from hairpin.backends.lab import clean
+
+    removed = clean()
+    print(f"removed {len(removed)} namespaces" + (f": {', '.join(removed)}" if removed else ""))

@@ -1,0 +1,194 @@
+"""Make a scenario's topology real: namespaces, veths, addresses, routes, rules, neighbours, sysctls,
+iptables (through iptables-restore) and the backends' servers, all recorded before they are made.
+
+Order matters: global sysctls (rp_filter, proxy_delay, TCP settings) are set before any interface exists
+so that new interfaces inherit them; interface sysctls (proxy_arp) after.  Every veth is created inside a
+lab namespace with its peer placed straight into another lab namespace: nothing ever appears in the host
+namespace.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+
+from hairpin.backends.lab import commands
+from hairpin.backends.lab.record import LabRecord, clean, new_prefix
+from hairpin.errors import LabError, NotPermitted
+from hairpin.scenario import Scenario
+from hairpin.topology import Namespace, Topology, build
+
+__all__ = ["Lab", "check_permitted", "down", "up"]
+
+NUD_PERMANENT = 0x80
+SCOPES = {"global": 0, "link": 253, "host": 254}
+
+
+def check_permitted() -> None:
+    if os.geteuid() != 0:
+        raise NotPermitted("the lab needs root (CAP_NET_ADMIN) to create network namespaces")
+    for tool in ("ip", "iptables-restore"):
+        if shutil.which(tool) is None:
+            raise NotPermitted(f"the lab needs {tool} (Debian packages iproute2, iptables)")
+
+
+def _run(argv: list[str], stdin: str | None = None) -> None:
+    res = subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        raise LabError(f"{' '.join(argv[:6])}: {res.stderr.strip() or res.returncode}")
+
+
+@dataclass
+class Lab:
+    """A built lab: its scenario, topology, record and the real name of each logical namespace."""
+
+    scenario: Scenario
+    topology: Topology
+    record: LabRecord
+    names: dict[str, str] = field(default_factory=dict)
+
+    def ns(self, logical: str) -> str:
+        return self.names[logical]
+
+    def remove(self) -> list[str]:
+        return self.record.remove()
+
+
+def up(scenario: Scenario, *, persistent: bool = False, servers: bool = True) -> Lab:
+    """Build the scenario in fresh namespaces.  On any failure (Ctrl-C included) removes what it made."""
+    check_permitted()
+    clean()  # labs left by killed processes
+    topo = build(scenario)
+    rec = LabRecord(new_prefix(), scenario.name, os.getpid(), time.time(), fix=scenario.fix, persistent=persistent)
+    rec.save()
+    lab = Lab(scenario, topo, rec, {n.name: commands.ns_name(rec.prefix, n.name) for n in topo.namespaces})
+    try:
+        _build(lab, servers)
+    except BaseException:
+        rec.remove()
+        raise
+    rec.state = "up"
+    rec.save()
+    return lab
+
+
+def _build(lab: Lab, servers: bool) -> None:
+    from pyroute2 import NetNS, netns
+
+    rec = lab.record
+    for n in lab.topology.namespaces:
+        real = lab.ns(n.name)
+        rec.namespaces.append(real)
+        rec.save()  # recorded before it exists
+        netns.create(real)
+        _run(commands.sysctl_command(real, commands.global_sysctls(n)))
+    for (a_ns, a_if), (b_ns, b_if) in lab.topology.links:
+        a = lab.topology.namespace(a_ns).interface(a_if)
+        b = lab.topology.namespace(b_ns).interface(b_if)
+        with NetNS(lab.ns(a_ns)) as ipr:
+            ipr.link("add", ifname=a_if, kind="veth", address=a.mac,
+                     peer={"ifname": b_if, "address": b.mac, "net_ns_fd": lab.ns(b_ns)})  # fmt: skip
+    for n in lab.topology.namespaces:
+        _configure(lab.ns(n.name), n)
+        iptables = n.iptables if n.role != "vpc" else commands.nlb_iptables(lab.scenario)
+        if iptables.strip():
+            _run(commands.in_ns(lab.ns(n.name), ["iptables-restore"]), stdin=iptables)
+    if servers:
+        for svc in lab.scenario.services:
+            for pod in lab.scenario.endpoints_of(svc):
+                where = pod.node if pod.host_network else pod.name
+                for sp in svc.ports:
+                    _start(lab, commands.server_command(lab.ns(where), sp.target_port))
+        _wait_listening(lab)
+
+
+def _configure(real: str, n: Namespace) -> None:
+    from pyroute2 import NetNS
+
+    with NetNS(real) as ipr:
+        index = {}
+        for iface in n.interfaces:
+            found = ipr.link_lookup(ifname=iface.name)
+            if not found:
+                raise LabError(f"{real}: interface {iface.name} missing")
+            index[iface.name] = found[0]
+            ipr.link("set", index=found[0], state="up")
+        if "lo" not in index:
+            lo = ipr.link_lookup(ifname="lo")[0]
+            ipr.link("set", index=lo, state="up")
+            index["lo"] = lo
+        for iface in n.interfaces:
+            for cidr in iface.addresses:
+                addr, _, plen = cidr.partition("/")
+                ipr.addr("add", index=index[iface.name], address=addr, prefixlen=int(plen or 32))
+        for r in n.routes:
+            kw: dict[str, object] = {"dst": r.dst, "oif": index[r.dev], "table": r.table, "scope": SCOPES[r.scope]}
+            if r.via:
+                kw["gateway"] = r.via
+                kw.pop("scope")
+            if r.src:
+                kw["prefsrc"] = r.src
+            try:
+                ipr.route("add", **kw)
+            except Exception as exc:  # the kernel already made the subnet route from the address
+                if getattr(exc, "code", None) != errno.EEXIST:
+                    raise LabError(f"{real}: route {r.dst} dev {r.dev}: {exc}") from None
+        for pr in n.rules:
+            rkw: dict[str, object] = {"priority": pr.priority, "table": pr.table}
+            if pr.src:
+                a, _, plen = pr.src.partition("/")
+                rkw.update(src=a, src_len=int(plen or 32))
+            if pr.dst:
+                a, _, plen = pr.dst.partition("/")
+                rkw.update(dst=a, dst_len=int(plen or 32))
+            if pr.fwmark is not None:
+                rkw.update(fwmark=pr.fwmark, fwmask=pr.fwmask if pr.fwmask is not None else 0xFFFFFFFF)
+            if pr.iif:
+                rkw["iifname"] = pr.iif
+            ipr.rule("add", **rkw)
+        for nb in n.neighbours:
+            ipr.neigh("add", dst=nb.ip, lladdr=nb.mac, ifindex=index[nb.dev], state=NUD_PERMANENT)
+    iface_sysctls = commands.interface_sysctls(n)
+    if iface_sysctls:
+        _run(commands.sysctl_command(real, iface_sysctls))
+
+
+def _start(lab: Lab, argv: list[str]) -> int:
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    lab.record.pids.append(proc.pid)
+    lab.record.save()
+    return proc.pid
+
+
+def _wait_listening(lab: Lab, timeout: float = 10.0) -> None:
+    """Wait until every server accepts (http.server takes a moment to import)."""
+    want = []
+    for svc in lab.scenario.services:
+        for pod in lab.scenario.endpoints_of(svc):
+            for sp in svc.ports:
+                want.append((pod.node if pod.host_network else pod.name, sp.target_port))
+    deadline = time.monotonic() + timeout
+    for where, port in want:
+        while True:
+            res = subprocess.run(commands.in_ns(lab.ns(where), ["ss", "-Hltn", f"sport = :{port}"]),
+                                 capture_output=True, text=True, check=False)  # fmt: skip
+            if res.stdout.strip():
+                break
+            if time.monotonic() > deadline:
+                raise LabError(f"server on {where}:{port} did not start")
+            time.sleep(0.05)
+
+
+def down(prefix: str | None = None) -> list[str]:
+    """Remove the recorded labs (one, by prefix, or all); returns the namespaces removed."""
+    from hairpin.backends.lab.record import labs
+
+    removed: list[str] = []
+    for rec in labs():
+        if prefix is None or rec.prefix.rstrip("-") == prefix.rstrip("-"):
+            removed += rec.remove()
+    return removed

@@ -1,0 +1,96 @@
+"""Pure builders for the lab: names, the NLB emulation's rules, sysctls and command lines.
+
+Nothing here runs anything, so all of it is tested without root.
+
+The NLB is emulated in the ``vpc`` namespace, where the VPC router lives, as the reference sketch did: for
+each NLB node address, a nat PREROUTING DNAT over that node's target set (the simulator's own target sets,
+``hairpin.aws.nlb.Nlb``: AZ-local or cross-zone, healthy targets, instance or ip) with the kube-proxy-style
+``-m statistic --mode random`` cascade, so each target is equally likely; conntrack keeps every later packet
+of the flow on the same target, as the NLB's flow table does; replies pass the vpc namespace on their way
+back and conntrack restores the listener's address.  With client IP preservation off, a SNAT to the NLB
+node's address makes the target reply to the NLB.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from hairpin.aws.nlb import Nlb
+from hairpin.model.net import ip_str
+from hairpin.scenario import Scenario
+from hairpin.topology import Namespace
+
+__all__ = ["client_command", "global_sysctls", "interface_sysctls", "nlb_iptables", "ns_name", "server_command"]
+
+
+def ns_name(prefix: str, logical: str) -> str:
+    return f"{prefix}{logical}"
+
+
+def nlb_iptables(s: Scenario) -> str:
+    """The vpc namespace's iptables-save text emulating every NLB of the scenario."""
+    chains: list[str] = []
+    rules: list[str] = []
+    post: list[str] = []
+    n = 0
+    for svc in s.services:
+        lb = svc.load_balancer
+        if lb is None or lb.type != "nlb" or not lb.nodes:
+            continue
+        nlb = Nlb(s, svc)
+        for node in nlb.nodes.values():
+            chain = f"HP-NLB-{n}"
+            n += 1
+            chains.append(f":{chain} - [0:0]")
+            vip = ip_str(node.addr)
+            rules.append(
+                f'-A PREROUTING -d {vip}/32 -p tcp -m comment --comment "NLB {svc.key} {node.az}" '
+                f"-m tcp --dport {node.port} -j {chain}"
+            )
+            targets = list(node.targets)
+            for i, t in enumerate(targets):
+                left = len(targets) - i
+                stat = f"-m statistic --mode random --probability {1 / left:.11f} " if left > 1 else ""
+                rules.append(f"-A {chain} -p tcp {stat}-j DNAT --to-destination {t}")
+            if not nlb.preserve:
+                post.append(
+                    f"-A POSTROUTING -m conntrack --ctstate DNAT --ctorigdst {vip}/32 -j SNAT --to-source {vip}"
+                )
+    lines = ["*nat", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]",
+             ":POSTROUTING ACCEPT [0:0]", *chains, *rules, *post, "COMMIT"]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def global_sysctls(ns: Namespace) -> list[tuple[str, str]]:
+    """Sysctls to set before any interface exists (so new interfaces inherit ``default``)."""
+    out = [(k, v) for k, v in ns.sysctls if ".conf.all." in k or ".conf.default." in k or ".conf." not in k]
+    out.append(("net.ipv4.neigh.default.proxy_delay", "0"))  # proxy ARP answers at once (reference README)
+    return out
+
+
+def interface_sysctls(ns: Namespace) -> list[tuple[str, str]]:
+    """Per-interface sysctls, set once the interfaces exist; proxy ARP answers without delay on each
+    (net.ipv4.neigh.IF.proxy_delay defaults to 0.8 s of random delay, which the reference README saw)."""
+    out = [(k, v) for k, v in ns.sysctls if ".conf." in k and ".conf.all." not in k and ".conf.default." not in k]
+    out += [(f"net.ipv4.neigh.{i.name}.proxy_delay", "0") for i in ns.interfaces if i.name != "lo"]
+    return out
+
+
+def in_ns(name: str, argv: list[str]) -> list[str]:
+    return ["ip", "netns", "exec", name, *argv]
+
+
+def sysctl_command(name: str, items: list[tuple[str, str]]) -> list[str]:
+    return in_ns(name, ["sysctl", "-q", "-e", "-w", *(f"{k}={v}" for k, v in items)])
+
+
+def server_command(name: str, port: int) -> list[str]:
+    return in_ns(name, [sys.executable, "-m", "http.server", str(port), "--bind", "0.0.0.0"])
+
+
+def client_command(name: str, src: str, dst: str, port: int, sports: list[int], timeout: float) -> list[str]:
+    return in_ns(
+        name,
+        [sys.executable, "-m", "hairpin.backends.lab.client", "--src", src, "--dst", dst, "--port", str(port),
+         "--sports", ",".join(map(str, sports)), "--timeout", str(timeout)],
+    )  # fmt: skip

@@ -1,0 +1,115 @@
+"""The lab in real kernels (root only): the seed's failure, the simulator's agreement, the fixes, safety."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from hairpin import scenario
+from hairpin.backends.lab import clean, down, labs, run, up
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0
+    or (not Path("/usr/sbin/iptables-restore").exists()
+    and not Path("/sbin/iptables-restore").exists()),
+    reason="the lab needs root and iptables/iproute2 (CI runs as root and installs them)",
+)
+
+
+@pytest.fixture(autouse=True)
+def lab_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HAIRPIN_LAB_DIR", str(tmp_path / "labs"))
+
+
+def _netns() -> set[str]:
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
+    return {line.split()[0] for line in out.splitlines() if line.strip()}
+
+
+def _host_state() -> tuple[str, ...]:
+    cmds = (["ip", "-o", "link"], ["ip", "-o", "addr"], ["ip", "route", "show", "table", "all"], ["ip", "rule"])
+    out = tuple(subprocess.run(c, capture_output=True, text=True, check=True).stdout for c in cmds)
+    ipt = subprocess.run(["iptables-save"], capture_output=True, text=True, check=False).stdout
+    return (*out, "\n".join(line for line in ipt.splitlines() if not line.startswith("#")))
+
+
+def test_seed_lab_reproduces_and_agrees_with_the_simulator() -> None:
+    before_ns, before_host = _netns(), _host_state()
+    lab = up(scenario.seed())
+    try:
+        assert set(lab.record.namespaces) <= _netns()
+        assert all(n.startswith(lab.record.prefix) for n in lab.record.namespaces)
+        result = run(lab, 14, timeout=2.5, seed=1)
+    finally:
+        lab.remove()
+    assert _netns() == before_ns
+    assert _host_state() == before_host  # nothing added to the host namespace
+    by_target = {(c.target, c.outcome) for c in result.connections}
+    assert by_target <= {("192.168.2.3:31468", "timeout"), ("192.168.21.86:31468", "established")}
+    assert 0 < result.timeouts < 14
+    assert result.agreement == 1.0
+    assert all(c.simulated_outcome == c.outcome for c in result.connections)
+    assert "127 s" in result.kernel_would
+
+
+@pytest.mark.parametrize("fix", ["ip-targets", "no-preserve-client-ip", "cluster-ip"])
+def test_each_fix_has_no_timeouts_in_the_lab(fix: str) -> None:
+    lab = up(scenario.with_fix(scenario.seed(), fix))
+    try:
+        result = run(lab, 8, timeout=2.5, seed=2)
+    finally:
+        lab.remove()
+    assert result.timeouts == 0 and result.agreement == 1.0
+    assert all(c.outcome == "established" for c in result.connections)
+
+
+def test_a_killed_owner_leaves_a_record_that_clean_removes(tmp_path: Path) -> None:
+    before = _netns()
+    code = (
+        "import os, signal; from hairpin import scenario; from hairpin.backends.lab import up; "
+        "up(scenario.seed(), servers=False); os.kill(os.getpid(), signal.SIGKILL)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], env=dict(os.environ), check=False)
+    assert proc.returncode == -signal.SIGKILL
+    (rec,) = labs()
+    assert set(rec.namespaces) <= _netns()
+    removed = clean()
+    assert sorted(removed) == sorted(rec.namespaces)
+    assert _netns() == before and labs() == []
+
+
+def test_ctrl_c_during_build_removes_what_was_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hairpin.backends.lab import build
+
+    before = _netns()
+    calls = {"n": 0}
+    real = build._configure
+
+    def interrupted(real_name: str, ns: object) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        real(real_name, ns)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(build, "_configure", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        up(scenario.seed())
+    assert _netns() == before and labs() == []
+
+
+def test_down_removes_only_its_own_lab() -> None:
+    a = up(scenario.seed(), persistent=True, servers=False)
+    b = up(scenario.seed(), persistent=True, servers=False)
+    try:
+        removed = down(a.record.prefix)
+        assert sorted(removed) == sorted(a.record.namespaces)
+        assert set(b.record.namespaces) <= _netns()
+    finally:
+        b.remove()
+    time.sleep(0)

@@ -1,0 +1,102 @@
+"""The lab's pure builders and records: no root needed."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from hairpin import scenario, topology
+from hairpin.backends.lab import commands
+from hairpin.backends.lab.record import LabRecord, is_stale, labs, new_prefix
+from hairpin.backends.lab.run import parse_conntrack
+
+
+def test_nlb_emulation_rules_for_the_seed() -> None:
+    text = commands.nlb_iptables(scenario.seed())
+    lines = text.splitlines()
+    assert lines[0] == "*nat" and lines[-1] == "COMMIT"
+    assert (
+        '-A PREROUTING -d 192.168.168.103/32 -p tcp -m comment --comment "NLB nginx-demo/service-nginx-demo eu-west-1a" -m tcp --dport 80 -j HP-NLB-0'
+        in lines
+    )
+    assert (
+        "-A HP-NLB-0 -p tcp -m statistic --mode random --probability 0.50000000000 -j DNAT --to-destination 192.168.2.3:31468"
+        in lines
+    )
+    assert "-A HP-NLB-0 -p tcp -j DNAT --to-destination 192.168.21.86:31468" in lines
+    assert "-A HP-NLB-1 -p tcp -j DNAT --to-destination 192.168.44.17:31468" in lines
+    assert not any("SNAT" in line for line in lines)  # client IP preserved
+
+
+def test_nlb_emulation_without_preservation_snats_to_the_nlb_node() -> None:
+    text = commands.nlb_iptables(scenario.with_fix(scenario.seed(), "no-preserve-client-ip"))
+    assert (
+        "-A POSTROUTING -m conntrack --ctstate DNAT --ctorigdst 192.168.168.103/32 -j SNAT --to-source 192.168.168.103"
+        in text
+    )
+
+
+def test_nlb_emulation_ip_targets_and_cross_zone() -> None:
+    s = scenario.with_fix(scenario.seed(), "ip-targets")
+    assert "-A HP-NLB-0 -p tcp -j DNAT --to-destination 192.168.16.142:80" in commands.nlb_iptables(s)
+    svc = s.client_service
+    assert svc.load_balancer is not None
+    cz = replace(s, services=(replace(svc, load_balancer=replace(svc.load_balancer, cross_zone=True)),))
+    text = commands.nlb_iptables(cz)
+    assert "--probability 0.33333333333 -j DNAT --to-destination 192.168.39.2:80" in text
+
+
+def test_sysctls_split_before_and_after_interfaces() -> None:
+    topo = topology.build(scenario.seed())
+    node1 = topo.namespace("node1")
+    before = dict(commands.global_sysctls(node1))
+    after = dict(commands.interface_sysctls(node1))
+    assert before["net.ipv4.ip_forward"] == "1" and before["net.ipv4.conf.all.rp_filter"] == "0"
+    assert before["net.ipv4.tcp_syn_retries"] == "6"
+    assert after["net.ipv4.conf.eth0.proxy_arp"] == "1"
+    assert after["net.ipv4.neigh.eth0.proxy_delay"] == "0" and after["net.ipv4.neigh.enie348bef9edc.proxy_delay"] == "0"
+
+
+def test_commands_are_argument_lists() -> None:
+    assert commands.client_command("hp1-netshoot", "192.168.27.239", "192.168.168.103", 80, [40001, 40002], 3.5)[:4] == [
+        "ip", "netns", "exec", "hp1-netshoot",
+    ]  # fmt: skip
+    argv = commands.client_command("hp1-netshoot", "192.168.27.239", "192.168.168.103", 80, [40001, 40002], 3.5)
+    assert argv[-8:] == ["--dst", "192.168.168.103", "--port", "80", "--sports", "40001,40002", "--timeout", "3.5"]
+    assert commands.sysctl_command("ns", [("a.b", "1")]) == [
+        "ip",
+        "netns",
+        "exec",
+        "ns",
+        "sysctl",
+        "-q",
+        "-e",
+        "-w",
+        "a.b=1",
+    ]
+
+
+def test_parse_conntrack_maps_original_to_reply_source() -> None:
+    line = (
+        "ipv4     2 tcp      6 117 SYN_SENT src=192.168.27.239 dst=192.168.168.103 sport=50983 dport=80 [UNREPLIED] "
+        "src=192.168.2.3 dst=192.168.27.239 sport=31468 dport=50983 mark=0 zone=0 use=2"
+    )
+    assert parse_conntrack(line) == {("192.168.27.239", 50983, "192.168.168.103", 80): ("192.168.2.3", 31468)}
+
+
+def test_records_and_staleness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HAIRPIN_LAB_DIR", str(tmp_path))
+    p = new_prefix()
+    assert p.startswith("hp") and p.endswith("-") and len(p) == 9
+    mine = LabRecord(p, "seed", os.getpid(), 0.0, ["x"], persistent=False)
+    mine.save()
+    dead = LabRecord(new_prefix(), "seed", 2**22 + 12345, 0.0, [], state="up", persistent=False)
+    dead.save()
+    kept = LabRecord(new_prefix(), "seed", 2**22 + 12346, 0.0, [], state="up", persistent=True)
+    kept.save()
+    found = {r.prefix: r for r in labs()}
+    assert set(found) == {mine.prefix, dead.prefix, kept.prefix}
+    assert not is_stale(found[mine.prefix]) and is_stale(found[dead.prefix]) and not is_stale(found[kept.prefix])
