@@ -16,8 +16,7 @@ from hairpin.backends.lab import clean, down, labs, run, up
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0
-    or (not Path("/usr/sbin/iptables-restore").exists()
-    and not Path("/sbin/iptables-restore").exists()),
+    or (not Path("/usr/sbin/iptables-restore").exists() and not Path("/sbin/iptables-restore").exists()),
     reason="the lab needs root and iptables/iproute2 (CI runs as root and installs them)",
 )
 
@@ -39,13 +38,13 @@ def _host_state() -> tuple[str, ...]:
     return (*out, "\n".join(line for line in ipt.splitlines() if not line.startswith("#")))
 
 
-def test_seed_lab_reproduces_and_agrees_with_the_simulator() -> None:
+def test_seed_lab_reproduces_and_agrees_with_the_simulator(tmp_path: Path) -> None:
     before_ns, before_host = _netns(), _host_state()
     lab = up(scenario.seed())
     try:
         assert set(lab.record.namespaces) <= _netns()
         assert all(n.startswith(lab.record.prefix) for n in lab.record.namespaces)
-        result = run(lab, 14, timeout=2.5, seed=1)
+        result = run(lab, 14, timeout=2.5, seed=1, capture=tmp_path / "cap")
     finally:
         lab.remove()
     assert _netns() == before_ns
@@ -56,6 +55,21 @@ def test_seed_lab_reproduces_and_agrees_with_the_simulator() -> None:
     assert result.agreement == 1.0
     assert all(c.simulated_outcome == c.outcome for c in result.connections)
     assert "127 s" in result.kernel_would
+    # hop for hop: node1's capture of each hairpinned connection's first round equals the simulated one
+    hairpinned = [c for c in result.connections if c.target == "192.168.2.3:31468"]
+    assert hairpinned and all(c.sequence_match for c in hairpinned)
+    c = hairpinned[0]
+    e = c.client
+    assert c.real_sequence == [
+        f"{e} > 192.168.168.103:80 SYN",
+        f"{e} > 192.168.2.3:31468 SYN",
+        "192.168.2.3:* > endpoint:80 SYN",
+        "endpoint:80 > 192.168.2.3:* SYN,ACK",
+        f"192.168.2.3:31468 > {e} SYN,ACK",
+        f"{e} > 192.168.2.3:31468 RST",
+        "192.168.2.3:* > endpoint:80 RST",
+    ]
+    assert sorted(Path(p).name for p in result.captures) == ["node1.pcap", "node2.pcap", "node3.pcap"]
 
 
 @pytest.mark.parametrize("fix", ["ip-targets", "no-preserve-client-ip", "cluster-ip"])

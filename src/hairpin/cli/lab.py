@@ -91,6 +91,19 @@ def run_cmd(
     out.print(f"limit: {result.limit}; {result.kernel_would}")
     if result.captures:
         out.print("captures: " + ", ".join(result.captures))
+        shown = next((c for c in result.connections if c.real_sequence), None)
+        if shown is not None:
+            seq = Table(title=f"hairpinned connection {shown.client}: first SYN round on {lab.scenario.client_pod.node}, "
+                        f"capture vs simulation ({'match' if shown.sequence_match else 'DIFFERENT'})",
+                        title_justify="left")  # fmt: skip
+            seq.add_column("real kernel (tcpdump -i any)")
+            seq.add_column("simulator")
+            n = max(len(shown.real_sequence), len(shown.simulated_sequence))
+            for i in range(n):
+                a = shown.real_sequence[i] if i < len(shown.real_sequence) else ""
+                b = shown.simulated_sequence[i] if i < len(shown.simulated_sequence) else ""
+                seq.add_row(a, b if a == b else f"[bold red]{b}[/]")
+            out.print(seq)
 
 
 @lab_app.command("status")

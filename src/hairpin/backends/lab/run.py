@@ -29,7 +29,7 @@ from hairpin.backends.lab.build import Lab, _run
 from hairpin.errors import LabError
 from hairpin.tcp import syn_schedule
 
-__all__ = ["LabConnection", "LabRun", "parse_conntrack", "run"]
+__all__ = ["LabConnection", "LabRun", "Mask", "capture_sequence", "parse_conntrack", "run", "simulated_sequence"]
 
 _CT = re.compile(r"src=(\S+) dst=(\S+) sport=(\d+) dport=(\d+)")
 
@@ -48,6 +48,78 @@ def parse_conntrack(text: str) -> dict[tuple[str, int, str, int], tuple[str, int
     return out
 
 
+_TCPDUMP = re.compile(
+    r"^(?P<t>\d+\.\d+) .*?IP (?P<src>[\d.]+)\.(?P<sport>\d+) > (?P<dst>[\d.]+)\.(?P<dport>\d+): "
+    r"Flags \[(?P<flags>[^\]]*)\](?:, seq (?P<seq>\d+)(?::\d+)?)?(?:, ack (?P<ack>\d+))?"
+)
+_FLAGS = {"S": "SYN", "F": "FIN", "R": "RST", "P": "PSH", ".": "ACK", "U": "URG"}
+ROUND = 0.9  # the first SYN round: before the first retransmission at 1 s
+
+
+def _flag_label(text: str) -> str:
+    names = [_FLAGS[c] for c in text if c in _FLAGS]
+    order = ["SYN", "FIN", "RST", "PSH", "ACK", "URG"]
+    return ",".join(n for n in order if n in names)
+
+
+@dataclass(frozen=True)
+class Mask:
+    """What is random in a packet sequence: node addresses (for MASQUERADE ports) and the backends."""
+
+    node_ips: frozenset[str]
+    node_ports: frozenset[int]
+    endpoints: frozenset[str]
+
+    def __call__(self, ip: str, port: int) -> str:
+        return _masked(ip, port, self)
+
+
+def _masked(ip: str, port: int, mask: Mask) -> str:
+    """ip:port with what is random written generically: a node's MASQUERADE port as *, and the backend
+    kube-proxy chose (``-m statistic --mode random``) as ``endpoint``."""
+    if ip in mask.endpoints:
+        return f"endpoint:{port}"
+    return f"{ip}:*" if ip in mask.node_ips and port not in mask.node_ports else f"{ip}:{port}"
+
+
+def capture_sequence(pcap: Path, client: str, sport: int, mask: Mask) -> list[str]:
+    """The first round of one connection as a node-side capture saw it, read with tcpdump.
+
+    The connection's packets are found by sequence number, which no NAT changes: the client's ISN on the
+    SYNs (and the RST that answers the SYN/ACK, whose seq is ISN+1), ISN+1 as the SYN/ACK's ack."""
+    res = subprocess.run(["tcpdump", "-r", str(pcap), "-nn", "-tt", "-S"], capture_output=True, text=True, check=False)
+    rows = [m for m in (_TCPDUMP.match(line) for line in res.stdout.splitlines()) if m]
+    isn = next((int(m["seq"]) for m in rows if m["src"] == client and int(m["sport"]) == sport and m["flags"] == "S"
+                and m["seq"]), None)  # fmt: skip
+    if isn is None:
+        return []
+    t0 = next(float(m["t"]) for m in rows if m["seq"] and int(m["seq"]) == isn)
+    out: list[str] = []
+    for m in rows:
+        seq = int(m["seq"]) if m["seq"] else -1
+        ack = int(m["ack"]) if m["ack"] else -1
+        if float(m["t"]) - t0 > ROUND or not (seq in (isn, isn + 1) or ack == isn + 1):
+            continue
+        row = f"{mask(m['src'], int(m['sport']))} > {mask(m['dst'], int(m['dport']))} {_flag_label(m['flags'])}"
+        if not out or out[-1] != row:
+            out.append(row)
+    return out
+
+
+def simulated_sequence(hops: list[Any], node: str, pods: set[str], mask: Mask) -> list[str]:
+    """The same view in the simulator: packets leaving the node, and those its neighbours send it."""
+    out: list[str] = []
+    entering = {f"pod {p} eth0" for p in pods} | {f"VPC v-{node}"}
+    for h in sorted(hops, key=lambda h: h.t):
+        if h.t > ROUND or h.kind != "send" or not (h.at.startswith(f"{node} ") or h.at in entering):
+            continue
+        p = h.packet
+        row = f"{mask(p.source.ip, p.sport)} > {mask(p.dest.ip, p.dport)} {p.flags.label()}"
+        if not out or out[-1] != row:
+            out.append(row)
+    return out
+
+
 @dataclass
 class LabConnection:
     id: int
@@ -59,8 +131,16 @@ class LabConnection:
     real_sequence: list[str] = field(default_factory=list)
     simulated_sequence: list[str] = field(default_factory=list)
 
+    @property
+    def sequence_match(self) -> bool | None:
+        """Whether the capture's first round equals the simulated one (None without a capture)."""
+        if not self.real_sequence:
+            return None
+        return self.real_sequence == self.simulated_sequence
+
     def to_json(self) -> dict[str, Any]:
         return {
+            "sequence_match": self.sequence_match,
             "id": self.id,
             "client": self.client,
             "target": self.target,
@@ -154,7 +234,18 @@ def run(
         reply = table.get((client.ip, sport, dst, dport))
         target = f"{reply[0]}:{reply[1]}" if reply else ""
         simulated = sim.connect(s, client_port=sport, target=target or None, conn_id=i, seed=seed)
-        out.append(LabConnection(i, f"{client.ip}:{sport}", target, r["outcome"], r["elapsed_s"], simulated.outcome))
+        conn = LabConnection(i, f"{client.ip}:{sport}", target, r["outcome"], r["elapsed_s"], simulated.outcome)
+        if capture is not None and target.split(":")[0] == s.node(client.node).ip:  # hairpinned
+            node = s.node(client.node)
+            mask = Mask(
+                frozenset(n.ip for n in s.nodes),
+                frozenset(sp.node_port for x in s.services for sp in x.ports if sp.node_port),
+                frozenset(p.ip for p in s.endpoints_of(svc)),
+            )
+            pods = {p.name for p in s.pods_on(node.name)}
+            conn.real_sequence = capture_sequence(capture / f"{node.name}.pcap", client.ip, sport, mask)
+            conn.simulated_sequence = simulated_sequence(simulated.hops, node.name, pods, mask)
+        out.append(conn)
     syns, give_up = syn_schedule(s.kernel.tcp_syn_retries, s.kernel.tcp_syn_linear_timeouts)
     limit = f"client-side connect timeout {timeout:g} s (SYNs sent within it: {sum(t < timeout for t in syns)})"
     would = (
