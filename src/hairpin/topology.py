@@ -71,6 +71,18 @@ class PolicyRule:
     iif: str | None = None
     comment: str = ""
 
+    def __str__(self) -> str:
+        """As ``ip rule show`` prints it."""
+        sel = "from " + (self.src or "all")
+        if self.dst:
+            sel += f" to {self.dst}"
+        if self.fwmark is not None:
+            sel += f" fwmark {self.fwmark:#x}" + (f"/{self.fwmask:#x}" if self.fwmask is not None else "")
+        if self.iif:
+            sel += f" iif {self.iif}"
+        table = "main" if self.table == MAIN else str(self.table)
+        return f"{self.priority}:\t{sel} lookup {table}"
+
 
 @dataclass(frozen=True)
 class Neighbour:
@@ -206,10 +218,7 @@ def build(s: Scenario) -> Topology:
                     node=node.name,
                 )
             )
-        rules = tuple(
-            PolicyRule(r.priority, r.table, r.src, r.dst, r.fwmark, r.fwmask, r.iif, r.comment)
-            for r in cni.ip_rules(s, node.name)
-        )
+        rules = tuple(cni.ip_rules(s, node.name))
         namespaces.append(
             Namespace(
                 node.name,

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import sys
-import tempfile
 from typing import Annotated
 
 import typer
 
+from hairpin.cli.files import write_atomic
 from hairpin.errors import InputError, ParseError
 
 FORMATS = ("table", "json", "sarif")
@@ -81,17 +80,5 @@ def check(
         if format != "table":
             sys.stdout.write(text)
     else:
-        _write_atomic(output, text)
+        write_atomic(output, text)
     raise typer.Exit(report.exit_code)
-
-
-def _write_atomic(path: str, text: str) -> None:
-    """Write the whole report or nothing: a temporary file in the same directory, then rename."""
-    target = os.path.abspath(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".hairpin-", dir=os.path.dirname(target))
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise InputError(f"cannot write: {exc.strerror}", path) from None

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from hairpin.cli.files import write_atomic
 from hairpin.errors import InputError
 
 FORMATS = ("text", "json")
@@ -70,7 +71,7 @@ def _write_pictures(result: object, svg: Path | None, html: Path | None, pcap: P
     if svg is not None and conn is not None:
         from hairpin.render import svg as svg_mod
 
-        _atomic_write(svg, svg_mod.sequence_svg(conn.hops, title=f"connection #{conn.id}: {conn.outcome}"))
+        write_atomic(svg, svg_mod.sequence_svg(conn.hops, title=f"connection #{conn.id}: {conn.outcome}"))
     if html is not None:
         from hairpin.render import html as html_mod
 
@@ -82,21 +83,10 @@ def _write_pictures(result: object, svg: Path | None, html: Path | None, pcap: P
                 points = html_mod.chart_points(result, progress=lambda n: bar.advance(task, n))
         else:
             points = html_mod.chart_points(result)
-        _atomic_write(html, html_mod.report(result, chart=points))
+        write_atomic(html, html_mod.report(result, chart=points))
     if pcap is not None:
         from hairpin.render import pcap as pcap_mod
 
         tmp = pcap.with_name(pcap.name + ".part")
         pcap_mod.write_run(result, tmp)
         tmp.replace(pcap)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Write whole or not at all."""
-    tmp = path.with_name(path.name + ".part")
-    try:
-        tmp.write_text(text)
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise InputError(f"cannot write: {exc.strerror}", str(path)) from None

@@ -7,14 +7,13 @@ input is bad (exit 2, one line naming the file and line).
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from typing import Annotated
 
 import typer
 import yaml
 
+from hairpin.cli.files import write_atomic
 from hairpin.errors import InputError, ParseError
 
 scenario_app = typer.Typer(help="Build hairpin scenarios.", no_args_is_help=True)
@@ -57,14 +56,7 @@ def from_cluster(
     if output == "-":
         sys.stdout.write(text)
         return
-    target = os.path.abspath(output)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".hairpin-", dir=os.path.dirname(target))
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise InputError(f"cannot write: {exc.strerror}", output) from None
+    write_atomic(output, text)
     print(
         f"wrote {output}: {len(built.nodes)} nodes, {len(built.pods)} pods, client {built.client.pod}", file=sys.stderr
     )

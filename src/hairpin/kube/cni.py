@@ -30,10 +30,10 @@ sha1("<namespace>.<pod name>") (driver ``GenerateHostVethName``).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 
 from hairpin.kube.dump import Tables, comment
 from hairpin.scenario import Scenario
+from hairpin.topology import PolicyRule as IpRule  # one ip-rule type for all of hairpin
 
 __all__ = [
     "CNI_VERSION",
@@ -53,32 +53,6 @@ HOST_RULE_PRIORITY = 1024
 FROM_CONTAINER_PRIORITY = 1536
 
 
-@dataclass(frozen=True)
-class IpRule:
-    """One ``ip rule`` the CNI adds: match fields (None = any) and the table to look up."""
-
-    priority: int
-    table: int
-    src: str | None = None
-    dst: str | None = None
-    fwmark: int | None = None
-    fwmask: int | None = None
-    iif: str | None = None
-    comment: str = ""
-
-    def __str__(self) -> str:
-        """As ``ip rule show`` prints it."""
-        sel = "from " + (self.src or "all")
-        if self.dst:
-            sel += f" to {self.dst}"
-        if self.fwmark is not None:
-            sel += f" fwmark {self.fwmark:#x}" + (f"/{self.fwmask:#x}" if self.fwmask is not None else "")
-        if self.iif:
-            sel += f" iif {self.iif}"
-        table = "main" if self.table == MAIN_TABLE else str(self.table)
-        return f"{self.priority}:\t{sel} lookup {table}"
-
-
 def host_veth_name(namespace: str, pod_name: str, prefix: str = "eni") -> str:
     """The host side of a pod's veth: ``eni`` + 11 hex digits of sha1("namespace.name")."""
     return prefix + hashlib.sha1(f"{namespace}.{pod_name}".encode()).hexdigest()[:11]
@@ -92,8 +66,13 @@ def ip_rules(scenario: Scenario, node: str) -> list[IpRule]:
         for p in scenario.pods_on(node)
     ]
     out.append(
-        IpRule(HOST_RULE_PRIORITY, MAIN_TABLE, fwmark=CONNMARK, fwmask=CONNMARK,
-               comment="connmarked (arrived on eth0) traffic uses the main table (hostRulePriority)")
+        IpRule(
+            HOST_RULE_PRIORITY,
+            MAIN_TABLE,
+            fwmark=CONNMARK,
+            fwmask=CONNMARK,
+            comment="connmarked (arrived on eth0) traffic uses the main table (hostRulePriority)",
+        )
     )
     return sorted(out, key=lambda r: r.priority)
 
@@ -104,8 +83,11 @@ def tables(scenario: Scenario, node: str) -> Tables:
     t = Tables()
     mark = f"{CONNMARK:#x}"
     primary_eni = comment("AWS, primary ENI")
-    t.add("mangle", "PREROUTING",
-          f"-i eth0 {primary_eni} -m addrtype --dst-type LOCAL --limit-iface-in -j CONNMARK --set-xmark {mark}/{mark}")
+    t.add(
+        "mangle",
+        "PREROUTING",
+        f"-i eth0 {primary_eni} -m addrtype --dst-type LOCAL --limit-iface-in -j CONNMARK --set-xmark {mark}/{mark}",
+    )
     t.add("mangle", "PREROUTING", f"-i eni+ {primary_eni} -j CONNMARK --restore-mark --nfmask {mark} --ctmask {mark}")
     cidrs = [scenario.vpc.cidr]
     chains = [f"AWS-SNAT-CHAIN-{i}" for i in range(len(cidrs) + 1)]
@@ -115,8 +97,11 @@ def tables(scenario: Scenario, node: str) -> Tables:
         t.add("nat", "POSTROUTING", f"{comment('AWS SNAT CHAN')} -j {chains[0]}")
         for i, cidr in enumerate(cidrs):
             t.add("nat", chains[i], f"! -d {cidr} {comment('AWS SNAT CHAN')} -j {chains[i + 1]}")
-        t.add("nat", chains[-1],
-              f"{comment('AWS, SNAT')} -m addrtype ! --dst-type LOCAL -j SNAT --to-source {primary} --random-fully")
+        t.add(
+            "nat",
+            chains[-1],
+            f"{comment('AWS, SNAT')} -m addrtype ! --dst-type LOCAL -j SNAT --to-source {primary} --random-fully",
+        )
     return t
 
 
