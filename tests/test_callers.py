@@ -1,0 +1,67 @@
+"""Issue 9's node caller: a hostNetwork pod (or a process on the node) calling the NLB.
+
+The NLB keeps the client's address, which is the node's own: the node drops the packet as a martian
+source (fib_validate_source, accept_local=0). No SYN/ACK, no RST: only SYN retransmissions until ETIMEDOUT.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from hairpin import scenario
+from hairpin.backends import sim
+from hairpin.model.net import Flags
+
+
+def node_caller() -> scenario.Scenario:
+    s = scenario.seed()
+    pods = tuple(replace(p, host_network=True, ip="192.168.2.3") if p.name == "netshoot" else p for p in s.pods)
+    return replace(s, pods=pods, name="node-caller")
+
+
+def test_node_caller_is_dropped_as_a_martian_with_no_rst() -> None:
+    c = sim.connect(node_caller(), client_port=40000, target="192.168.2.3:31468")
+    assert c.outcome == "timeout" and c.elapsed_s == pytest.approx(127.0) and c.syns == 7
+    first = [h for h in c.hops if h.t < 0.5]
+    assert [(h.at, str(h.packet.source), str(h.packet.dest), h.packet.flags.label(), h.kind) for h in first] == [
+        ("node1 eth0", "192.168.2.3:40000", "192.168.168.103:80", "SYN", "send"),
+        ("NLB 192.168.168.103", "192.168.2.3:40000", "192.168.2.3:31468", "SYN", "nlb"),
+        ("VPC v-node1", "192.168.2.3:40000", "192.168.2.3:31468", "SYN", "send"),
+        # routing runs after nat PREROUTING, so the dropped packet is already DNATed to a backend
+        ("node1", "192.168.2.3:40000", first[3].packet.dest.ip + ":80", "SYN", "martian"),
+    ]
+    assert "martian source 192.168.2.3 on eth0" in first[3].action
+    assert not any(h.packet.flags & Flags.RST for h in c.hops)
+    assert not any(h.packet.flags == Flags.SYN | Flags.ACK for h in c.hops)
+
+
+def test_node_caller_through_another_node_succeeds() -> None:
+    c = sim.connect(node_caller(), client_port=40001, target="192.168.21.86:31468")
+    assert c.outcome == "established" and not c.hairpin
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (CI runs as root)")
+def test_node_caller_in_the_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hairpin.backends.lab import run, up
+
+    monkeypatch.setenv("HAIRPIN_LAB_DIR", str(tmp_path / "labs"))
+    lab = up(node_caller())
+    try:
+        result = run(lab, 10, timeout=2.5, seed=3, capture=tmp_path / "cap")
+    finally:
+        lab.remove()
+    assert result.agreement == 1.0
+    timed_out = [c for c in result.connections if c.outcome == "timeout"]
+    assert timed_out and all(c.target == "192.168.2.3:31468" for c in timed_out)
+    dump = subprocess.run(
+        ["tcpdump", "-r", str(tmp_path / "cap" / "node1.pcap"), "-nn"], capture_output=True, text=True
+    )
+    for c in timed_out:
+        port = c.client.split(":")[1]
+        lines = [line for line in dump.stdout.splitlines() if f"192.168.2.3.{port} " in line]
+        assert lines and not any("Flags [R" in line or "Flags [S.]" in line for line in lines)
