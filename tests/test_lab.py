@@ -127,3 +127,20 @@ def test_down_removes_only_its_own_lab() -> None:
     finally:
         b.remove()
     time.sleep(0)
+
+
+def test_lab_run_cli_json_and_svg(tmp_path: Path) -> None:
+    svg = tmp_path / "lab.svg"
+    res = subprocess.run(
+        [sys.executable, "-m", "hairpin.cli.main", "lab", "run", "--connections", "4", "--timeout", "2",
+         "--format", "json", "--svg", str(svg)],
+        capture_output=True, text=True, env=dict(os.environ), check=False,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    import json
+
+    doc = json.loads(res.stdout)
+    assert set(doc) >= {"connections", "agreement", "timeouts", "limit"} and doc["agreement"] == 1.0
+    assert set(doc["connections"][0]) >= {"id", "client", "target", "outcome", "elapsed_s", "simulated_outcome"}
+    assert svg.read_text().startswith("<svg") and "192.168.27.239" in svg.read_text()
+    assert labs() == []

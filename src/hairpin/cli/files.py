@@ -21,6 +21,9 @@ def write_atomic(path: str | Path, text: str) -> None:
         fd, tmp = tempfile.mkstemp(prefix=".hairpin-", dir=os.path.dirname(target))
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # as an ordinary open() would create it; mkstemp makes 0600
         os.replace(tmp, target)
     except OSError as exc:
         if tmp is not None and os.path.exists(tmp):

@@ -55,6 +55,13 @@ def run_cmd(
     timeout: Annotated[float, typer.Option(min=0.5, max=130.0, help="Client-side connect timeout, seconds.")] = 3.5,
     seed: Annotated[int, typer.Option()] = 0,
     format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    svg: Annotated[
+        Path | None,
+        typer.Option(
+            help="Sequence diagram of the first timed-out connection, as the "
+            "simulator replays it (same client port, same target)."
+        ),
+    ] = None,
 ) -> None:
     """Make real connections in a lab of its own (built and removed around the run) and compare with the simulator."""
     from hairpin.backends.lab import run, up
@@ -74,6 +81,8 @@ def run_cmd(
             result = run(lab, connections, timeout=timeout, seed=seed, capture=capture)
     finally:
         lab.remove()
+    if svg is not None:
+        _write_svg(svg, lab.scenario, result, seed)
     if format == "json":
         sys.stdout.write(json.dumps(result.to_json(), indent=1) + "\n")
         return
@@ -104,6 +113,21 @@ def run_cmd(
                 b = shown.simulated_sequence[i] if i < len(shown.simulated_sequence) else ""
                 seq.add_row(a, b if a == b else f"[bold red]{b}[/]")
             out.print(seq)
+
+
+def _write_svg(path: Path, scenario: object, result: object, seed: int) -> None:
+    from hairpin.backends import sim
+    from hairpin.backends.lab import LabRun
+    from hairpin.cli.files import write_atomic
+    from hairpin.render.svg import sequence_svg
+    from hairpin.scenario import Scenario
+
+    assert isinstance(scenario, Scenario) and isinstance(result, LabRun)
+    shown = next((c for c in result.connections if c.outcome == "timeout"), None) or result.connections[0]
+    replay = sim.connect(scenario, client_port=int(shown.client.rsplit(":", 1)[1]), target=shown.target or None,
+                         conn_id=shown.id, seed=seed)  # fmt: skip
+    title = f"lab connection #{shown.id} {shown.client}: real {shown.outcome}, simulated {replay.outcome}"
+    write_atomic(path, sequence_svg(replay.hops, title=title))
 
 
 @lab_app.command("status")
