@@ -19,8 +19,10 @@
 
 Targets: instance targets are node IP:NodePort of the registered nodes (all nodes, or those matching the
 target-node-labels); with externalTrafficPolicy Local only nodes with a local endpoint pass the health
-check.  ip targets are pod IP:targetPort.  With no healthy target at all the NLB "fails open" and uses
-every registered one.
+check.  ip targets are pod IP:targetPort.  Targets in AZs the load balancer has not enabled receive no
+traffic.  An NLB node whose AZ has no healthy target is removed from DNS; with no healthy target in any
+enabled AZ the NLB "fails open" and every node uses every registered target (target-group-health-checks,
+target-group-cross-zone pages of the ELB docs; the same rules as ``hairpin.aws.risk``).
 """
 
 from __future__ import annotations
@@ -105,13 +107,23 @@ class Nlb:
         self.preserve = lb.preserves_client_ip
         self.proxy_protocol = lb.proxy_protocol_v2
         self.key = hashlib.blake2b(key, digest_size=16).digest()
-        registered = targets_for(s, svc)
+        enabled = {az for az, _ in lb.nodes}
+        # targets registered in an AZ the load balancer has not enabled receive no traffic
+        registered = [t for t in targets_for(s, svc) if t.az in enabled]
+        any_healthy = any(t.healthy for t in registered)
         listener_port = svc.ports[0].port
         self.nodes: dict[int, NlbNode] = {}
+        self.in_dns: list[int] = []  # node addresses DNS answers with (those with a healthy target)
         for az, addr in lb.nodes:
             pool = registered if lb.cross_zone else [t for t in registered if t.az == az]
             healthy = [t for t in pool if t.healthy]
-            self.nodes[ip_int(addr)] = NlbNode(az, ip_int(addr), listener_port, tuple(healthy or pool))
+            # fail open (no healthy target in any enabled AZ): every registered target, from every node;
+            # else the healthy ones; a node whose AZ has none is withdrawn from DNS, and a caller that still
+            # uses it reaches its own pool's registered targets
+            chosen = registered if not any_healthy else (healthy or pool)
+            if healthy or not any_healthy:
+                self.in_dns.append(ip_int(addr))
+            self.nodes[ip_int(addr)] = NlbNode(az, ip_int(addr), listener_port, tuple(chosen))
         self.flows: dict[tuple[int, int, int, int], Flow] = {}
         self.replies: dict[tuple[int, int, int, int], Flow] = {}
         self.force: Callable[[NlbNode, Packet], Target | None] | None = None

@@ -227,6 +227,11 @@ class Network(Fabric):
         rng = random.Random(f"{seed}:{conn_id}:client-port")
         port = client_port if client_port is not None else rng.randint(*EPHEMERAL)
         dst = ip_int(s.client_target_address())
+        if s.client.via == "load-balancer" and not s.client.address:
+            # not pinned: the client's DNS lookup returns one of the NLB's addresses in DNS, uniformly
+            nlb = self.nlbs.for_addr(dst)
+            if nlb is not None and nlb.in_dns:
+                dst = nlb.in_dns[random.Random(f"{seed}:{conn_id}:dns").randrange(len(nlb.in_dns))]
         svc = s.client_service
         dport = s.client.port if s.client.via == "load-balancer" else svc.ports[0].port
         route = client.routing.lookup(dst)
