@@ -129,11 +129,12 @@ def test_down_removes_only_its_own_lab() -> None:
     time.sleep(0)
 
 
-def test_lab_run_cli_json_and_svg(tmp_path: Path) -> None:
+def test_lab_run_cli_json_svg_and_html(tmp_path: Path) -> None:
     svg = tmp_path / "lab.svg"
+    page = tmp_path / "lab.html"
     res = subprocess.run(
-        [sys.executable, "-m", "hairpin.cli.main", "lab", "run", "--connections", "4", "--timeout", "2",
-         "--format", "json", "--svg", str(svg)],
+        [sys.executable, "-m", "hairpin.cli.main", "lab", "run", "--connections", "6", "--timeout", "2",
+         "--seed", "1", "--format", "json", "--svg", str(svg), "--html", str(page)],
         capture_output=True, text=True, env=dict(os.environ), check=False,
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
@@ -144,3 +145,9 @@ def test_lab_run_cli_json_and_svg(tmp_path: Path) -> None:
     assert set(doc["connections"][0]) >= {"id", "client", "target", "outcome", "elapsed_s", "simulated_outcome"}
     assert svg.read_text().startswith("<svg") and "192.168.27.239" in svg.read_text()
     assert labs() == []
+    text = page.read_text()
+    assert text.startswith("<!DOCTYPE html>") and "default-src 'none'" in text
+    assert "<script" not in text and "http://" not in text.replace("http://www.w3.org", "")
+    assert f'id="timeouts">{doc["timeouts"]}/6 timed out' in text and 'id="agreement">100%' in text
+    for c in doc["connections"]:  # every real connection is a row with its target and both outcomes
+        assert f'data-conn="{c["id"]}"><td class="n">{c["id"]}</td><td class="pkt">{c["client"]}</td>' in text

@@ -62,6 +62,13 @@ def run_cmd(
             "simulator replays it (same client port, same target)."
         ),
     ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            help="Self-contained HTML report: every real outcome next to the simulated one, the capture "
+            "comparison (with --capture), and the simulator's replay of a real timed-out and a real good connection."
+        ),
+    ] = None,
 ) -> None:
     """Make real connections in a lab of its own (built and removed around the run) and compare with the simulator."""
     from hairpin.backends.lab import run, up
@@ -83,6 +90,11 @@ def run_cmd(
         lab.remove()
     if svg is not None:
         _write_svg(svg, lab.scenario, result, seed)
+    if html is not None:
+        from hairpin.cli.files import write_atomic
+        from hairpin.render import lab as lab_report
+
+        write_atomic(html, lab_report.report(lab.scenario, result, seed=seed))
     if format == "json":
         sys.stdout.write(json.dumps(result.to_json(), indent=1) + "\n")
         return
