@@ -13,8 +13,6 @@ from hairpin.backends import sim
 from hairpin.render import pcap
 from hairpin.scenario import seed
 
-pytest.importorskip("hairpin.parsers.pcap", reason="the pcapng writer (hairpin.parsers.pcap) has not landed")
-
 needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None, reason="needs tshark (apt install tshark)")
 CLIENT_IF = "pod netshoot eth0"
 

@@ -1,0 +1,125 @@
+"""pcap/pcapng reading and writing: every link type round-trips, damage is located, non-captures refused."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hairpin.errors import ParseError
+from hairpin.model.net import Flags, Packet, ip_int
+from hairpin.parsers import pcap
+
+SYN = Packet(ip_int("192.168.27.239"), 49134, ip_int("192.168.168.103"), 80, Flags.SYN, 1000, 0)
+SYNACK = Packet(ip_int("192.168.2.3"), 31468, ip_int("192.168.27.239"), 49134, Flags.SYN | Flags.ACK, 7000, 1001)
+RST = Packet(ip_int("192.168.27.239"), 49134, ip_int("192.168.2.3"), 31468, Flags.RST, 1001, 0)
+RECS = [pcap.PacketRecord(0.5, "eth0", SYN, "first"), pcap.PacketRecord(0.500123, "eni1", SYNACK),
+        pcap.PacketRecord(0.500201, "eni1", RST)]  # fmt: skip
+LINKTYPES = [pcap.ETHERNET, pcap.SLL, pcap.SLL2, pcap.RAW, pcap.NULL]
+
+
+@pytest.mark.parametrize("linktype", LINKTYPES)
+def test_pcap_round_trip(tmp_path: Path, linktype: int) -> None:
+    path = tmp_path / "x.pcap"
+    pcap.write_pcap(path, RECS, linktype=linktype)
+    r = pcap.read(path)
+    got = list(r)
+    assert [g.packet for g in got] == [SYN, SYNACK, RST]
+    assert [round(g.t, 6) for g in got] == [0.5, 0.500123, 0.500201]
+    assert r.linktypes == {linktype} and r.damage is None and r.packets == 3 and r.skipped == 0
+
+
+def test_pcapng_round_trip_keeps_interfaces_and_comments(tmp_path: Path) -> None:
+    path = tmp_path / "x.pcapng"
+    pcap.write_pcapng(path, RECS)
+    got = list(pcap.read(path))
+    assert [(g.interface, g.comment, g.packet) for g in got] == [("eth0", "first", SYN), ("eni1", "", SYNACK),
+                                                                 ("eni1", "", RST)]  # fmt: skip
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="needs tshark")
+@pytest.mark.parametrize("linktype", [pcap.ETHERNET, pcap.SLL2])
+def test_tshark_reads_our_checksums_as_good(tmp_path: Path, linktype: int) -> None:
+    path = tmp_path / "x.pcap"
+    pcap.write_pcap(path, RECS, linktype=linktype)
+    out = subprocess.run(["tshark", "-n", "-r", str(path), "-o", "tcp.check_checksum:TRUE", "-o",
+                          "ip.check_checksum:TRUE", "-T", "fields", "-e", "ip.checksum.status", "-e",
+                          "tcp.checksum.status", "-e", "tcp.flags.str"],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    lines = [line.split("\t") for line in out.splitlines()]
+    assert [ln[:2] for ln in lines] == [["1", "1"]] * 3  # 1 = Good (0 bad, 2 unverified)
+    assert [ln[2] for ln in lines] == ["··········S·", "·······A··S·", "·········R··"]
+
+
+def test_truncated_capture_is_read_up_to_the_damage(tmp_path: Path) -> None:
+    path = tmp_path / "x.pcap"
+    pcap.write_pcap(path, RECS)
+    data = path.read_bytes()
+    path.write_bytes(data[:-10])
+    r = pcap.read(path)
+    assert [g.packet for g in r] == [SYN, SYNACK]
+    assert r.damage == "stopped at byte 164 (after packet 2): truncated packet (44 of 54 bytes)"
+
+
+def test_corrupt_pcapng_block_is_located(tmp_path: Path) -> None:
+    path = tmp_path / "x.pcapng"
+    pcap.write_pcapng(path, RECS)
+    data = bytearray(path.read_bytes())
+    last = len(data) - int.from_bytes(data[-4:], "little")
+    data[last + 4 : last + 8] = (13).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    r = pcap.read(path)
+    assert [g.packet for g in r] == [SYN, SYNACK]
+    assert r.damage == f"stopped at byte {last} (after packet 2): corrupt block (type 0x6, length 13)"
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"", "empty file, not a capture"),
+    (b"hello world\n", "not a pcap or pcapng capture (starts with 0x68656c6c)"),
+])  # fmt: skip
+def test_not_a_capture(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_bytes(content)
+    with pytest.raises(ParseError) as e:
+        pcap.read(path)
+    assert str(e.value) == f"{path}: {message}"
+
+
+def test_non_tcp_frames_are_counted_and_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "x.pcap"
+    pcap.write_pcap(path, RECS[:1])
+    data = bytearray(path.read_bytes())
+    rec = data[24:]
+    rec[16 + 12 : 16 + 14] = b"\x86\xdd"  # ethertype IPv6
+    path.write_bytes(bytes(data[:24] + rec + data[24:]))
+    r = pcap.read(path)
+    assert [g.packet for g in r] == [SYN] and r.packets == 2 and r.skipped == 1
+
+
+addr = st.integers(0, 2**32 - 1)
+port = st.integers(0, 65535)
+packets = st.builds(Packet, addr, port, addr, port, st.integers(0, 0x3F).map(Flags), st.integers(0, 2**32 - 1),
+                    st.integers(0, 2**32 - 1), st.just("tcp"), st.binary(max_size=40))  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 10**12), st.sampled_from(["eth0", "any", "pod a eth0"]), packets),
+                min_size=1, max_size=8),
+       st.sampled_from([*LINKTYPES, -1]))  # fmt: skip
+def test_write_read_round_trip(tmp_path_factory: pytest.TempPathFactory, items: list[tuple[int, str, Packet]],
+                               linktype: int) -> None:  # fmt: skip
+    path = tmp_path_factory.mktemp("rt") / "x"
+    recs = [pcap.PacketRecord(us / 1e6, name, p, "c" * (us % 3)) for us, name, p in items]
+    if linktype == -1:
+        pcap.write_pcapng(path, recs)
+    else:
+        pcap.write_pcap(path, recs, linktype=linktype)
+    got = list(pcap.read(path))
+    assert [g.packet for g in got] == [r.packet for r in recs]
+    assert [round(g.t * 1e6) for g in got] == [us for us, _, _ in items]
+    if linktype == -1:
+        assert [(g.interface, g.comment) for g in got] == [(r.interface, r.comment) for r in recs]
