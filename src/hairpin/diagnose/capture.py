@@ -1,0 +1,329 @@
+"""The capture analyser: find the seed's asymmetric return (and its look-alikes) in real captures.
+
+What it knows:
+
+- A connection attempt is a client's SYN, named by the client's address, port and initial sequence number
+  (ISN).  NAT rewrites addresses and ports but never sequence numbers, so every *view* of that SYN on a
+  node-side ``tcpdump -i any`` capture (leaving the pod's veth, on ``eth0`` to the NLB, back from the NLB as
+  ``client -> node:NodePort``, and after kube-proxy's DNAT + MASQUERADE as ``node:port -> backend``) carries
+  the same sequence number; SYN-ACKs acknowledge ``ISN + 1``.  Views of one transmission fall within
+  ``VIEW_WINDOW`` seconds of each other; a SYN of the same attempt after that is a retransmission.
+- The classification of an attempt, first match wins:
+
+  ``hairpin``         the client (the SYN's first source) got a SYN-ACK to its port from an address other
+                      than the one it called and reset it: the seed's failure (it then retransmits).  A
+                      SYN-ACK from elsewhere that the client does not reset is the target's reply on its
+                      way back to the NLB (a capture on the target node shows it), not a failure;
+  ``healthy``         a SYN-ACK came from the address it called;
+  ``server-reset``    a RST came from the address it called;
+  ``node-loopback``   no answer, and a view of the SYN had equal source and destination addresses: a node
+                      (or hostNetwork pod) whose SYN the NLB sent back to the node itself, dropped by the
+                      kernel as a martian source with no RST (issue 9's node caller);
+  ``unanswered-syn``  no answer at all.
+
+- ``gave_up``: the client stopped retransmitting before the capture ended, decided as "the capture goes on
+  for at least twice the last retransmission interval after the last SYN" (the kernel's backoff would have
+  sent another SYN by then; the seed's kernel waits 64 s after the sixth retransmission and gives up at
+  127 s).  ``lost_s``: from the first SYN to the attempt's last packet in the capture.
+
+Memory: attempts that end healthy are counted and forgotten at once, so memory grows with the number of
+*failed* attempts in the capture, not with its size; failed attempts keep at most ``KEEP`` packets each
+(for the pictures).  Several files are merged by time (``heapq.merge``), so a client-side and a node-side
+capture of the same traffic can be read together.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hairpin.model.net import Endpoint, Flags, Packet, ip_str
+from hairpin.parsers.pcap import PacketRecord, Reader, read
+
+__all__ = ["VIEW_WINDOW", "Analysis", "Attempt", "FileStats", "analyse", "analyse_files"]
+
+VIEW_WINDOW = 0.2  # s: views of one transmission on several interfaces are this close; retransmits >= 1 s apart
+KEEP = 400  # packets kept per failed attempt, for the pictures
+KINDS = ("hairpin", "healthy", "server-reset", "node-loopback", "unanswered-syn")
+
+
+def _ep(addr: int, port: int) -> str:
+    return f"{ip_str(addr)}:{port}"
+
+
+@dataclass
+class Attempt:
+    """One client SYN and everything seen of it."""
+
+    client: Endpoint
+    isn: int
+    called: Endpoint
+    first_t: float
+    last_t: float
+    rounds: list[float] = field(default_factory=list)  # time of each SYN transmission
+    answered_by: Endpoint | None = None  # the SYN-ACK source from elsewhere than `called` that the client reset
+    elsewhere: set[Endpoint] = field(default_factory=set)  # sources of SYN-ACKs to the client, not `called`
+    node_side: Endpoint | None = None  # client -> node:NodePort view (the NLB's rewrite)
+    backend: Endpoint | None = None
+    masquerade: Endpoint | None = None
+    client_rst: bool = False
+    server_rst: bool = False
+    loopback: bool = False
+    records: list[PacketRecord] = field(default_factory=list)
+    kind: str = ""
+    gave_up: bool = False
+
+    @property
+    def syn_retransmits(self) -> int:
+        return max(0, len(self.rounds) - 1)
+
+    @property
+    def lost_s(self) -> float:
+        return self.last_t - self.first_t
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "client": str(self.client),
+            "vip": str(self.called),
+            "node": str(self.answered_by) if self.answered_by else None,
+            "backend": str(self.backend) if self.backend else None,
+            "syn_retransmits": self.syn_retransmits,
+            "lost_s": round(self.lost_s, 6),
+            "gave_up": self.gave_up,
+        }
+
+
+@dataclass(frozen=True)
+class FileStats:
+    file: str
+    format: str
+    linktypes: tuple[int, ...]
+    packets: int
+    skipped: int
+    damage: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.file, "format": self.format, "linktypes": list(self.linktypes),
+                "packets": self.packets, "skipped": self.skipped, "damage": self.damage}  # fmt: skip
+
+
+@dataclass
+class Analysis:
+    """The result: the hairpins one by one, every other failure, and the counts."""
+
+    hairpins: list[Attempt]
+    others: list[Attempt]
+    packets: int
+    connections: int
+    healthy: int
+    files: list[FileStats] = field(default_factory=list)
+
+    @property
+    def other_failures(self) -> dict[str, int]:
+        return dict(sorted(Counter(a.kind for a in self.others).items()))
+
+    def by(self, what: str) -> list[tuple[str, int]]:
+        """Hairpins counted by ``client`` (address), ``node`` or ``vip``, most first."""
+
+        def key(a: Attempt) -> str:
+            return a.client.ip if what == "client" else str(a.answered_by) if what == "node" else str(a.called)
+
+        return Counter(key(a) for a in self.hairpins).most_common()
+
+    def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
+        from rich.table import Table
+        from rich.text import Text
+
+        n = len(self.hairpins)
+        yield Text(
+            f"{n} hairpinned connection{'s' if n != 1 else ''} of {self.connections} in {self.packets} TCP packets; "
+            f"healthy {self.healthy}; other failures: "
+            + (", ".join(f"{k} {v}" for k, v in self.other_failures.items()) or "none"),
+            style="bold red" if n else "bold green",
+        )
+        if self.hairpins:
+            t = Table(title="hairpinned: SYN-ACK from an address the client did not call, reset by the client",
+                      title_justify="left")  # fmt: skip
+            for col in ("client", "called (VIP)", "answered by (node)", "backend", "SYN retx", "lost (s)", "gave up"):
+                t.add_column(col, no_wrap=True)
+            for a in self.hairpins:
+                t.add_row(str(a.client), str(a.called), str(a.answered_by), str(a.backend or "-"),
+                          str(a.syn_retransmits), f"{a.lost_s:.3f}", "yes" if a.gave_up else "no")  # fmt: skip
+            yield t
+            for what in ("client", "node", "vip"):
+                yield Text(f"by {what}: " + ", ".join(f"{k} {v}" for k, v in self.by(what)))
+        if self.others:
+            t = Table(title="other failures (not the hairpin)", title_justify="left")
+            for col in ("kind", "client", "called", "SYN retx", "lost (s)"):
+                t.add_column(col, no_wrap=True)
+            for a in self.others[:50]:
+                t.add_row(a.kind, str(a.client), str(a.called), str(a.syn_retransmits), f"{a.lost_s:.3f}")
+            yield t
+            if len(self.others) > 50:
+                yield Text(f"... and {len(self.others) - 50} more (--format json lists them all)")
+        for f in self.files:
+            if f.damage:
+                yield Text(f"{f.file}: {f.damage}; analysed up to there", style="yellow")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "hairpins": [a.to_json() for a in self.hairpins],
+            "summary": {
+                "packets": self.packets,
+                "connections": self.connections,
+                "hairpins": len(self.hairpins),
+                "other_failures": self.other_failures,
+                "healthy": self.healthy,
+                "by_client": dict(self.by("client")),
+                "by_node": dict(self.by("node")),
+                "by_vip": dict(self.by("vip")),
+            },
+            "others": [{"kind": a.kind, **a.to_json()} for a in self.others],
+            "files": [f.to_json() for f in self.files],
+        }
+
+
+class _Analyser:
+    def __init__(self) -> None:
+        self.open: dict[tuple[int, int, int], Attempt] = {}  # (client addr, client port, isn)
+        self.by_isn: dict[int, list[Attempt]] = {}
+        self.done: list[Attempt] = []
+        self.packets = 0
+        self.connections = 0
+        self.healthy = 0
+        self.end = 0.0
+
+    def _forget(self, a: Attempt) -> None:
+        self.open.pop((a.client.addr, a.client.port, a.isn), None)
+        same = self.by_isn.get(a.isn)
+        if same is not None:
+            same[:] = [x for x in same if x is not a]
+            if not same:
+                del self.by_isn[a.isn]
+
+    def _find(self, isn: int, t: float) -> Attempt | None:
+        for a in reversed(self.by_isn.get(isn, ())):
+            if t - a.last_t < 130.0:
+                return a
+        return None
+
+    def feed(self, r: PacketRecord) -> None:
+        p = r.packet
+        self.packets += 1
+        self.end = max(self.end, r.t)
+        f = p.flags
+        if f & Flags.SYN and not f & Flags.ACK:
+            self._syn(r, p)
+        elif f & Flags.SYN and f & Flags.ACK:
+            a = self._find((p.ack - 1) & 0xFFFFFFFF, r.t)
+            if a is None:
+                return
+            self._keep(a, r)
+            if p.dst == a.client.addr and p.dport == a.client.port:
+                if p.src == a.called.addr and p.sport == a.called.port:
+                    if a.answered_by is None:  # the answer the client expected: healthy, forget it
+                        self.healthy += 1
+                        self._forget(a)
+                else:  # the target's own reply before the NLB rewrites it, or the seed's asymmetric return
+                    a.elsewhere.add(p.source)
+            elif a.backend is None and p.src != a.client.addr:
+                a.backend = p.source  # backend -> node:masq, before de-NAT
+        elif f & Flags.RST:
+            a = self._find((p.seq - 1) & 0xFFFFFFFF, r.t) if not f & Flags.ACK else None
+            if a is not None:  # the client's RST (seq ISN + 1, no ACK), or its view after conntrack's NAT
+                a.client_rst = True
+                if p.src == a.client.addr and p.sport == a.client.port and p.dest in a.elsewhere:
+                    a.answered_by = a.answered_by or p.dest  # the SYN-ACK it did not expect
+                self._keep(a, r)
+                return
+            a = self._find((p.ack - 1) & 0xFFFFFFFF, r.t) if f & Flags.ACK else None
+            if a is not None:
+                self._keep(a, r)
+                if p.dst == a.client.addr and p.dport == a.client.port and p.source == a.called:
+                    a.server_rst = True
+
+    def _keep(self, a: Attempt, r: PacketRecord) -> None:
+        a.last_t = max(a.last_t, r.t)
+        if len(a.records) < KEEP:
+            a.records.append(r)
+
+    def _syn(self, r: PacketRecord, p: Packet) -> None:
+        a = self._find(p.seq, r.t)
+        if a is None:
+            a = Attempt(p.source, p.seq, p.dest, r.t, r.t, [r.t])
+            self.open[(p.src, p.sport, p.seq)] = a
+            self.by_isn.setdefault(p.seq, []).append(a)
+            self.connections += 1
+            self._view(a, r, p)
+            return
+        if r.t - a.rounds[-1] >= VIEW_WINDOW:
+            a.rounds.append(r.t)
+        self._view(a, r, p)
+
+    def _view(self, a: Attempt, r: PacketRecord, p: Packet) -> None:
+        self._keep(a, r)
+        if p.src == p.dst:
+            a.loopback = True
+        if (p.src, p.sport) == (a.client.addr, a.client.port):
+            if p.dest != a.called and a.node_side is None:
+                a.node_side = p.dest  # the NLB's rewrite to node:NodePort (or a DNAT to the backend)
+        else:
+            a.masquerade = p.source
+            a.backend = p.dest
+
+    def finish(self) -> list[Attempt]:
+        for a in list(self.open.values()):
+            if a.answered_by is None and a.client_rst and len(a.elsewhere) == 1:
+                a.answered_by = next(iter(a.elsewhere))  # only the NATed view of the client's RST was seen
+            if a.answered_by is not None:
+                a.kind = "hairpin"
+            elif a.server_rst:
+                a.kind = "server-reset"
+            elif a.loopback:
+                a.kind = "node-loopback"
+            elif a.elsewhere:
+                a.kind = "healthy"  # the target's reply on its way back through the NLB (a target-side capture)
+            else:
+                a.kind = "unanswered-syn"
+            if len(a.rounds) >= 2:
+                a.gave_up = self.end - a.rounds[-1] >= 2 * (a.rounds[-1] - a.rounds[-2])
+            if a.kind == "hairpin" and a.backend is not None and a.backend == a.answered_by:
+                a.backend = None  # only the NLB's rewrite was seen, not kube-proxy's DNAT
+            self.done.append(a)
+        self.done.sort(key=lambda a: a.first_t)
+        return self.done
+
+
+def analyse(records: Iterable[PacketRecord]) -> Analysis:
+    """Analyse packets in time order (one capture, or several merged by time)."""
+    an = _Analyser()
+    for r in records:
+        an.feed(r)
+    done = an.finish()
+    return Analysis(
+        [a for a in done if a.kind == "hairpin"],
+        [a for a in done if a.kind not in ("hairpin", "healthy")],
+        an.packets,
+        an.connections,
+        an.healthy + sum(a.kind == "healthy" for a in done),
+    )
+
+
+def analyse_files(paths: Sequence[str | Path]) -> Analysis:
+    """Read and analyse capture files together (``ParseError`` for a file that is not a capture)."""
+    readers: list[Reader] = [read(p) for p in paths]
+
+    def stream(n: int, rd: Reader) -> Iterator[tuple[float, int, int, PacketRecord]]:
+        for i, r in enumerate(rd):
+            yield r.t, n, i, r
+
+    merged = heapq.merge(*(stream(n, rd) for n, rd in enumerate(readers)))
+    result = analyse(r for _, _, _, r in merged)
+    result.files = [
+        FileStats(rd.path, rd.format, tuple(sorted(rd.linktypes)), rd.packets, rd.skipped, rd.damage) for rd in readers
+    ]
+    return result
