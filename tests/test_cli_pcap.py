@@ -12,7 +12,6 @@ from typer.testing import CliRunner
 
 from hairpin.backends import sim
 from hairpin.cli.main import app
-from hairpin.parsers import pcap
 from hairpin.render import pcap as render_pcap
 from hairpin.scenario import seed
 
