@@ -70,6 +70,16 @@ def test_seed_lab_reproduces_and_agrees_with_the_simulator(tmp_path: Path) -> No
         "192.168.2.3:* > endpoint:80 RST",
     ]
     assert sorted(Path(p).name for p in result.captures) == ["node1.pcap", "node2.pcap", "node3.pcap"]
+    # the capture analyser on the real kernel's node1 capture (tcpdump -i any) finds exactly these connections
+    from hairpin.diagnose.capture import analyse_files
+
+    found = analyse_files([tmp_path / "cap" / "node1.pcap"])
+    assert found.files[0].damage is None and found.files[0].linktypes in ((113,), (276,))
+    assert sorted(str(h.client) for h in found.hairpins) == sorted(c.client for c in hairpinned)
+    assert {str(h.answered_by) for h in found.hairpins} == {"192.168.2.3:31468"}
+    assert all(h.syn_retransmits >= 1 and h.masquerade is not None for h in found.hairpins)
+    assert all(str(h.called) == "192.168.168.103:80" for h in found.hairpins)
+    assert found.others == []
 
 
 @pytest.mark.parametrize("fix", ["ip-targets", "no-preserve-client-ip", "cluster-ip"])
