@@ -315,7 +315,7 @@ def analyse(records: Iterable[PacketRecord]) -> Analysis:
 
 def analyse_files(paths: Sequence[str | Path]) -> Analysis:
     """Read and analyse capture files together (``ParseError`` for a file that is not a capture)."""
-    readers: list[Reader] = [read(p) for p in paths]
+    readers: list[Reader] = [read(p, want=int(Flags.SYN | Flags.RST)) for p in paths]
 
     def stream(n: int, rd: Reader) -> Iterator[tuple[float, int, int, PacketRecord]]:
         for i, r in enumerate(rd):
@@ -323,6 +323,7 @@ def analyse_files(paths: Sequence[str | Path]) -> Analysis:
 
     merged = heapq.merge(*(stream(n, rd) for n, rd in enumerate(readers)))
     result = analyse(r for _, _, _, r in merged)
+    result.packets = sum(rd.packets - rd.skipped for rd in readers)  # every TCP packet, decoded or not
     result.files = [
         FileStats(rd.path, rd.format, tuple(sorted(rd.linktypes)), rd.packets, rd.skipped, rd.damage) for rd in readers
     ]
