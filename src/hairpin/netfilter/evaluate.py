@@ -14,20 +14,24 @@ Semantics are the kernel's (net/netfilter/xt_*.c, net/ipv4/netfilter/*); see doc
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from hairpin.model.net import Packet, ip_int
-from hairpin.netfilter.rules import Match, Option, Rule, Ruleset, Target
+from hairpin.netfilter.matches import Undecidable, Unknown, compile_match, mark
+from hairpin.netfilter.rules import Match, Rule, Ruleset, Target
 from hairpin.parsers.iptables_save import format_rule
+
+if TYPE_CHECKING:
+    from hairpin.parsers.ipset import IpSet
 
 __all__ = ["Compiled", "Context", "Evaluator", "NatAction", "Step", "Verdict"]
 
 VERDICTS = {"ACCEPT", "DROP", "RETURN", "QUEUE", "REJECT", "NFQUEUE"}
 NON_TERMINATING = {"MARK", "CONNMARK", "LOG", "NFLOG", "TRACE", "ULOG", "AUDIT", "CHECKSUM", "CLASSIFY", "DSCP",
-                   "TOS", "TTL", "TCPMSS", "CT", "NOTRACK", "SECMARK", "CONNSECMARK", "TEE"}  # fmt: skip
+                   "TOS", "TTL", "TCPMSS", "CT", "NOTRACK", "SECMARK", "CONNSECMARK", "TEE", "SET", "IDLETIMER",
+                   "LED", "RATEEST"}  # fmt: skip
 NAT_TARGETS = {"DNAT", "SNAT", "MASQUERADE", "REDIRECT", "NETMAP"}
 
 
@@ -92,187 +96,10 @@ class Context:
 Pred = Callable[[Context], bool]
 
 
-def _net(text: str) -> tuple[int, int]:
-    n = ipaddress.IPv4Network(text, strict=False)
-    return int(n.network_address), int(n.netmask)
-
-
-def _mark(value: str) -> tuple[int, int]:
-    v, _, m = value.partition("/")
-    return int(v, 0), int(m, 0) if m else 0xFFFFFFFF
-
-
-def _ports(text: str) -> list[tuple[int, int]]:
-    out = []
-    for part in text.split(","):
-        a, _, b = part.partition(":")
-        out.append((int(a) if a else 0, int(b) if b else (int(a) if a else 65535)))
-    return out
-
-
-_PROTOS = {"tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp", "icmp": "icmp", "1": "icmp", "sctp": "sctp",
-           "132": "sctp", "all": "all", "0": "all"}  # fmt: skip
-_FLAG_BITS = {"FIN": 1, "SYN": 2, "RST": 4, "PSH": 8, "ACK": 16, "URG": 32, "ECE": 64, "CWR": 128, "ALL": 255,
-              "NONE": 0}  # fmt: skip
-
-
-def _flags(text: str) -> int:
-    v = 0
-    for name in text.split(","):
-        v |= _FLAG_BITS[name.upper()]
-    return v
-
-
-def _neg(pred: Pred, negated: bool) -> Pred:
-    return (lambda c: not pred(c)) if negated else pred
-
-
-def _addr_type(c: Context, addr: int, types: set[str], iface: str | None) -> bool:
-    if addr == 0xFFFFFFFF:
-        kind = "BROADCAST"
-    elif (addr >> 28) == 0xE:
-        kind = "MULTICAST"
-    elif c.host.is_local(addr, iface):
-        kind = "LOCAL"
-    else:
-        kind = "UNICAST"
-    return kind in types
-
-
-class _Unknown(Exception):
-    pass
-
-
-def _compile_option(module: str, o: Option, rule: Rule) -> Pred:
-    n, neg = o.name, o.negated
-    if module == "":
-        if n in ("-s", "-d"):
-            net, mask = _net(o.value)
-            if n == "-s":
-                return _neg(lambda c: (c.packet.src & mask) == net, neg)
-            return _neg(lambda c: (c.packet.dst & mask) == net, neg)
-        if n == "-p":
-            proto = _PROTOS.get(o.value.lower())
-            if proto is None:
-                raise _Unknown(f"-p {o.value}")
-            if proto == "all":
-                return _neg(lambda c: True, neg)
-            return _neg(lambda c: c.packet.proto == proto, neg)
-        if n in ("-i", "-o"):
-            name = o.value
-            if name.endswith("+"):
-                prefix = name[:-1]
-                if n == "-i":
-                    return _neg(lambda c: c.iif is not None and c.iif.startswith(prefix), neg)
-                return _neg(lambda c: c.oif is not None and c.oif.startswith(prefix), neg)
-            if n == "-i":
-                return _neg(lambda c: c.iif == name, neg)
-            return _neg(lambda c: c.oif == name, neg)
-        if n == "-f":
-            return _neg(lambda c: False, neg)  # hairpin's packets are never fragments
-    if module in ("tcp", "udp"):
-        if n in ("--dport", "--destination-port", "--sport", "--source-port"):
-            ((lo, hi),) = _ports(o.value)
-            if n in ("--dport", "--destination-port"):
-                return _neg(lambda c: c.packet.proto == module and lo <= c.packet.dport <= hi, neg)
-            return _neg(lambda c: c.packet.proto == module and lo <= c.packet.sport <= hi, neg)
-        if n == "--tcp-flags" and len(o.values) == 2:
-            mask, comp = _flags(o.values[0]), _flags(o.values[1])
-            return _neg(lambda c: (int(c.packet.flags) & mask) == comp, neg)
-        if n == "--syn":
-            return _neg(lambda c: (int(c.packet.flags) & 0x17) == 0x02, neg)
-    if module == "multiport" and n in ("--dports", "--destination-ports", "--sports", "--source-ports", "--ports"):
-        ranges = _ports(o.value)
-        if n in ("--dports", "--destination-ports"):
-            return _neg(lambda c: any(a <= c.packet.dport <= b for a, b in ranges), neg)
-        if n in ("--sports", "--source-ports"):
-            return _neg(lambda c: any(a <= c.packet.sport <= b for a, b in ranges), neg)
-        return _neg(lambda c: any(a <= c.packet.dport <= b or a <= c.packet.sport <= b for a, b in ranges), neg)
-    if module == "comment":
-        return lambda c: True
-    if module == "mark" and n == "--mark":
-        v, m = _mark(o.value)
-        return _neg(lambda c: (c.mark & m) == v, neg)
-    if module == "connmark" and n == "--mark":
-        v, m = _mark(o.value)
-        return _neg(lambda c: (c.ctmark & m) == v, neg)
-    if module in ("conntrack", "state") and n in ("--ctstate", "--state"):
-        states = set(o.value.split(","))
-
-        def ctstate(c: Context) -> bool:
-            if c.ctstate in states:
-                return True
-            if "DNAT" in states and "DNAT" in c.ctstatus:
-                return True
-            return "SNAT" in states and "SNAT" in c.ctstatus
-
-        return _neg(ctstate, neg)
-    if module == "conntrack" and n == "--ctdir":
-        want = o.value.upper()
-        return _neg(lambda c: c.ctdir == want, neg)
-    if module == "conntrack" and n == "--ctstatus":
-        want_s = set(o.value.split(","))
-        return _neg(lambda c: bool(want_s & c.ctstatus), neg)
-    if module == "conntrack" and n in ("--ctorigdst", "--ctorigdstport"):
-        if n == "--ctorigdst":
-            net, mask = _net(o.value)
-            return _neg(lambda c: c.ct_orig_dst is not None and (c.ct_orig_dst[0] & mask) == net, neg)
-        port = int(o.value)
-        return _neg(lambda c: c.ct_orig_dst is not None and c.ct_orig_dst[1] == port, neg)
-    if module == "iprange" and n in ("--src-range", "--dst-range"):
-        a, _, b = o.value.partition("-")
-        lo, hi = ip_int(a), ip_int(b or a)
-        if n == "--src-range":
-            return _neg(lambda c: lo <= c.packet.src <= hi, neg)
-        return _neg(lambda c: lo <= c.packet.dst <= hi, neg)
-    if module == "pkttype" and n == "--pkt-type":
-        want_t = o.value.lower()
-        return _neg(lambda c: want_t == "unicast", neg)
-    raise _Unknown(f"-m {module} {n}" if module else n)
-
-
-def _compile_match(m: Match, rule: Rule) -> list[Pred]:
-    if m.module == "addrtype":
-        src = m.get("--src-type")
-        dst = m.get("--dst-type")
-        lim_in = m.get("--limit-iface-in") is not None
-        lim_out = m.get("--limit-iface-out") is not None
-        preds: list[Pred] = []
-
-        def iface(c: Context) -> str | None:
-            return c.iif if lim_in else (c.oif if lim_out else None)
-
-        if src is not None:
-            st = set(src.value.split(","))
-            preds.append(_neg(lambda c: _addr_type(c, c.packet.src, st, iface(c)), src.negated))
-        if dst is not None:
-            dt = set(dst.value.split(","))
-            preds.append(_neg(lambda c: _addr_type(c, c.packet.dst, dt, iface(c)), dst.negated))
-        return preds
-    if m.module == "statistic":
-        mode = m.get("--mode")
-        if mode is not None and mode.value == "random":
-            prob_opt = m.get("--probability")
-            p = float(prob_opt.value) if prob_opt else 0.0
-            negated = bool(prob_opt and prob_opt.negated)
-            return [_neg(lambda c: c.choose(p, rule), negated)]
-        if mode is not None and mode.value == "nth":
-            every_o, packet_o = m.get("--every"), m.get("--packet")
-            every = int(every_o.value) if every_o else 1
-            start = int(packet_o.value) if packet_o else 0
-            key = id(rule)
-
-            def nth(c: Context) -> bool:
-                count = c.counters.get(key, start)
-                c.counters[key] = (count + 1) % every
-                return count == 0 or (count % every) == 0
-
-            return [nth]
-        raise _Unknown("-m statistic")
-    if m.module in ("mark", "connmark", "conntrack", "state", "multiport", "comment", "tcp", "udp", "iprange",
-                    "pkttype", ""):  # fmt: skip
-        return [_compile_option(m.module, o, rule) for o in m.options]
-    raise _Unknown(f"-m {m.module}")
+def _compile_match(m: Match, rule: Rule, ipsets: Mapping[str, IpSet] | None = None) -> list[Pred]:
+    """The predicates of one match (sure and late together), for callers that want one list."""
+    sure, late = compile_match(m, rule, ipsets)
+    return sure + late
 
 
 def _nat_target(t: Target, rule: Rule) -> NatAction:
@@ -306,28 +133,44 @@ def _nat_target(t: Target, rule: Rule) -> NatAction:
         o = t.get("--to-ports")
         port = int(o.value.split("-")[0]) if o else None
         return NatAction("REDIRECT", "dst", None, port, rule=rule)
-    raise _Unknown(f"-j {name}")
+    raise Unknown(f"-j {name}")
 
 
 class Compiled:
-    """A rule turned into predicates and an action."""
+    """A rule turned into predicates and an action.
 
-    __slots__ = ("action", "jump", "nat", "preds", "rule", "terminal", "text", "unknown")
+    ``preds`` always decide; ``late`` may raise ``Undecidable`` and run after every ``preds`` passed.
+    ``unknown`` names what hairpin does not model in the rule (a match or a target), ``unknown_why`` says
+    why; an unknown match is decided by the evaluator's ``unknown`` callback, an unknown target is
+    treated as non-terminating (the packet goes on to the next rule) and said so in the step.
+    """
 
-    def __init__(self, rule: Rule, chains: set[str]) -> None:
+    __slots__ = ("_text", "action", "jump", "late", "nat", "preds", "rule", "terminal", "unknown",
+                 "unknown_target", "unknown_why")  # fmt: skip
+
+    def __init__(self, rule: Rule, chains: set[str], ipsets: Mapping[str, IpSet] | None = None) -> None:
         self.rule = rule
-        self.text = format_rule(rule)
+        self._text: str | None = None
         self.preds: list[Pred] = []
+        self.late: list[Pred] = []
         self.unknown: str | None = None
+        self.unknown_why: str | None = None
+        self.unknown_target: str | None = None
         self.nat: NatAction | None = None
         self.jump: str | None = None
         self.terminal: str | None = None
         self.action: Callable[[Context], str] | None = None
-        try:
-            for m in rule.matches:
-                self.preds.extend(_compile_match(m, rule))
-        except (_Unknown, ValueError, KeyError) as exc:
-            self.unknown = str(exc) if isinstance(exc, _Unknown) else f"bad value in rule: {exc}"
+        for m in rule.matches:
+            try:
+                sure, late = compile_match(m, rule, ipsets)
+            except Unknown as exc:
+                self._unknown(exc.name, exc.why)
+                continue
+            except (ValueError, KeyError, IndexError) as exc:
+                self._unknown(f"-m {m.module}" if m.module else m.options[0].name, f"bad value in rule: {exc}")
+                continue
+            self.preds.extend(sure)
+            self.late.extend(late)
         t = rule.target
         if t is None:
             return
@@ -339,16 +182,61 @@ class Compiled:
             try:
                 self.nat = _nat_target(t, rule)
                 self.terminal = "ACCEPT"
-            except (_Unknown, ValueError) as exc:
-                self.unknown = self.unknown or str(exc)
+            except (Unknown, ValueError) as exc:
+                self._unknown_target(f"-j {t.name}", str(exc))
         elif t.name in ("MARK", "CONNMARK"):
-            self.action = _mark_action(t)
+            try:
+                self.action = _mark_action(t)
+            except (Unknown, ValueError, KeyError) as exc:
+                self._unknown_target(f"-j {t.name}", str(exc))
+        elif t.name == "TPROXY":
+            self.action, self.terminal = _tproxy(t), "ACCEPT"
         elif t.name in NON_TERMINATING:
-            self.action = lambda c: t.name
+            name = t.name
+            self.action = lambda c: name
             if t.name == "NOTRACK" or (t.name == "CT" and t.get("--notrack") is not None):
                 self.action = _notrack
         else:
-            self.unknown = self.unknown or f"-j {t.name}"
+            self._unknown_target(f"-j {t.name}", f"target {t.name} is not modelled")
+
+    def _unknown(self, name: str, why: str) -> None:
+        if self.unknown is None:
+            self.unknown, self.unknown_why = name, why
+        self.late.append(_undecidable_pred(name, why))
+
+    def _unknown_target(self, name: str, why: str) -> None:
+        self.unknown_target = name
+        if self.unknown is None:
+            self.unknown, self.unknown_why = name, why
+
+    @property
+    def text(self) -> str:
+        """The rule as iptables-save prints it (built on first use: most rules are never shown)."""
+        if self._text is None:
+            self._text = format_rule(self.rule)
+        return self._text
+
+
+def _undecidable_pred(name: str, why: str) -> Pred:
+    def pred(c: Context) -> bool:
+        raise Undecidable(name, why)
+
+    return pred
+
+
+def _tproxy(t: Target) -> Callable[[Context], str]:
+    """TPROXY (xt_TPROXY.c): with a transparent socket on --on-ip:--on-port, mark the packet and accept it."""
+    tm = t.get("--tproxy-mark")
+    v, m = mark(tm.value) if tm is not None else (0, 0)
+    port = t.get("--on-port")
+    ip = t.get("--on-ip")
+
+    def tproxy(c: Context) -> str:
+        c.mark = ((c.mark & ~m) ^ v) & 0xFFFFFFFF
+        where = f"{ip.value if ip else '0.0.0.0'}:{port.value if port else '?'}"
+        return f"TPROXY to {where} (assumes a transparent socket listens there), mark={c.mark:#x}"
+
+    return tproxy
 
 
 def _notrack(c: Context) -> str:
@@ -362,7 +250,7 @@ def _mark_action(t: Target) -> Callable[[Context], str]:
     if t.name == "MARK":
         if "--set-xmark" in opts or "--set-mark" in opts:
             xmark = "--set-xmark" in opts
-            v, m = _mark(opts.get("--set-xmark") or opts["--set-mark"])
+            v, m = mark(opts.get("--set-xmark") or opts["--set-mark"])
 
             def set_mark(c: Context) -> str:
                 c.mark = ((c.mark & ~m) ^ v) & full if xmark else ((c.mark & ~m) | v) & full
@@ -383,7 +271,7 @@ def _mark_action(t: Target) -> Callable[[Context], str]:
         ctmask = int(opts.get("--ctmask", opts.get("--mask", "0xffffffff")), 0)
         if "--set-xmark" in opts or "--set-mark" in opts:
             xmark = "--set-xmark" in opts
-            v, m = _mark(opts.get("--set-xmark") or opts["--set-mark"])
+            v, m = mark(opts.get("--set-xmark") or opts["--set-mark"])
 
             def set_ct(c: Context) -> str:
                 c.ctmark = ((c.ctmark & ~m) ^ v) & full if xmark else ((c.ctmark & ~m) | v) & full
@@ -404,37 +292,52 @@ def _mark_action(t: Target) -> Callable[[Context], str]:
                 return f"ctmark={c.ctmark:#x} (saved from mark)"
 
             return save
-    raise _Unknown(f"-j {t.name} {' '.join(opts)}")
+    raise Unknown(f"-j {t.name} {' '.join(opts)}")
 
 
-def _index_key(rule: Rule) -> tuple[int, int] | None:
-    """(daddr, dport) a rule requires exactly, for the chain index; None when it matches more."""
-    daddr = dport = -1
+def _index_keys(rule: Rule) -> list[tuple[int, int]] | None:
+    """The (daddr, dport) keys of which a packet must hit one for the rule to match; None: any packet may.
+
+    ``-d A/32`` gives the address, a single ``--dport`` (tcp/udp/sctp) or a ``multiport --dports`` list of
+    single ports gives the ports (one key each); -1 stands for "any".  Negated options give nothing.
+    """
+    daddr = -1
+    dports: list[int] | None = None
     for m in rule.matches:
         for o in m.options:
             if o.negated:
                 continue
             if m.module == "" and o.name == "-d" and o.value.endswith("/32"):
                 daddr = ip_int(o.value[:-3])
-            elif m.module in ("tcp", "udp") and o.name in ("--dport", "--destination-port") and ":" not in o.value:
-                dport = int(o.value)
-    if daddr < 0 and dport < 0:
+            elif m.module in ("tcp", "udp", "sctp") and o.name in ("--dport", "--destination-port"):
+                if ":" not in o.value:
+                    dports = [int(o.value)]
+            elif m.module == "multiport" and o.name in ("--dports", "--destination-ports"):
+                vals = o.value.split(",")
+                if all(v.isdigit() for v in vals):
+                    dports = [int(v) for v in vals]
+    if daddr < 0 and dports is None:
         return None
-    return daddr, dport
+    return [(daddr, p) for p in dports] if dports else [(daddr, -1)]
 
 
 class _ChainIndex:
-    """Rules of a long chain bucketed by (daddr, dport), in order, like an nftables verdict map."""
+    """Rules of a long chain bucketed by (daddr, dport), in order, like an nftables verdict map.
+
+    A packet's candidates are the rules that need no key plus the buckets of (dst, dport), (dst, any)
+    and (any, dport): the cost of a lookup follows the number of candidates, not the chain's length.
+    """
 
     def __init__(self, rules: list[Compiled]) -> None:
         self.by_key: dict[tuple[int, int], list[int]] = {}
         self.wild: list[int] = []
         for i, cr in enumerate(rules):
-            key = _index_key(cr.rule)
-            if key is None:
+            keys = _index_keys(cr.rule)
+            if keys is None:
                 self.wild.append(i)
             else:
-                self.by_key.setdefault(key, []).append(i)
+                for key in keys:
+                    self.by_key.setdefault(key, []).append(i)
 
     def candidates(self, p: Packet) -> list[int]:
         lists = [self.wild]
@@ -444,24 +347,34 @@ class _ChainIndex:
                 lists.append(found)
         if len(lists) == 1:
             return self.wild
-        return sorted(i for lst in lists for i in lst)
+        if len(lists) == 2 and not self.wild:
+            return lists[1]
+        return sorted({i for lst in lists for i in lst})
 
 
 INDEX_MIN = 32
 
 
 class Evaluator:
-    """Evaluates one namespace's Ruleset."""
+    """Evaluates one namespace's Ruleset.
 
-    def __init__(self, ruleset: Ruleset) -> None:
+    ``ipsets`` (``hairpin.parsers.ipset.parse``) decides ``-m set``; without it set matches are undecidable.
+    ``unknown``, when set, decides undecidable matches instead of each Context's own callback (the tracer
+    branches there); ``on_run``, when set, is called with (table, chain, ctx, verdict) after each ``run``.
+    """
+
+    def __init__(self, ruleset: Ruleset, ipsets: Mapping[str, IpSet] | None = None) -> None:
         self.ruleset = ruleset
+        self.ipsets = ipsets
         self.chains: dict[tuple[str, str], list[Compiled]] = {}
         self.policies: dict[tuple[str, str], str | None] = {}
         self.index: dict[tuple[str, str], _ChainIndex] = {}
+        self.unknown: Callable[[Rule, str], bool] | None = None
+        self.on_run: Callable[[str, str, Context, Verdict], None] | None = None
         for table in ruleset.tables.values():
             names = set(table.chains)
             for chain in table.chains.values():
-                compiled = [Compiled(r, names) for r in chain.rules]
+                compiled = [Compiled(r, names, ipsets) for r in chain.rules]
                 self.chains[(table.name, chain.name)] = compiled
                 self.policies[(table.name, chain.name)] = chain.policy
                 if len(compiled) >= INDEX_MIN:
@@ -476,8 +389,31 @@ class Evaluator:
         result = self._walk(table, chain, ctx, steps, 0)
         if result is None:
             policy = self.policies.get((table, chain)) or "ACCEPT"
-            return Verdict(policy, None, None, steps)
-        return Verdict(result[0], result[1].rule if result[1] else None, result[1].nat if result[1] else None, steps)
+            v = Verdict(policy, None, None, steps)
+        else:
+            v = Verdict(result[0], result[1].rule if result[1] else None, result[1].nat if result[1] else None, steps)
+        if self.on_run is not None:
+            self.on_run(table, chain, ctx, v)
+        return v
+
+    def _matches(self, cr: Compiled, ctx: Context, steps: list[Step]) -> bool:
+        for p in cr.preds:
+            if not p(ctx):
+                return False
+        for p in cr.late:
+            try:
+                if not p(ctx):
+                    return False
+            except Undecidable as exc:
+                decide = self.unknown or ctx.unknown
+                if decide(cr.rule, exc.name):
+                    steps.append(Step(cr.rule, f"could not decide {exc.name} ({exc.why}); assumed it matches",
+                                      cr.text))  # fmt: skip
+                else:
+                    steps.append(Step(cr.rule, f"could not decide {exc.name} ({exc.why}); assumed it does not match",
+                                      cr.text))  # fmt: skip
+                    return False
+        return True
 
     def _walk(
         self, table: str, chain: str, ctx: Context, steps: list[Step], depth: int
@@ -492,17 +428,17 @@ class Evaluator:
         order = idx.candidates(ctx.packet) if idx is not None else range(len(rules))
         for i in order:
             cr = rules[i]
-            if cr.unknown is not None:
-                if not ctx.unknown(cr.rule, cr.unknown):
-                    continue
-                steps.append(Step(cr.rule, f"could not decide {cr.unknown}; assumed it matches", cr.text))
-                if cr.jump is None and cr.terminal is None and cr.action is None:
-                    continue
-            elif not all(p(ctx) for p in cr.preds):
+            if not self._matches(cr, ctx, steps):
+                continue
+            if cr.unknown_target is not None:
+                steps.append(Step(cr.rule, f"{cr.unknown_target} not modelled ({cr.unknown_why}); "
+                                           "treated as non-terminating", cr.text))  # fmt: skip
                 continue
             if cr.action is not None:
                 steps.append(Step(cr.rule, cr.action(ctx), cr.text))
-                continue
+                if cr.terminal is None:
+                    continue
+                return (cr.terminal, cr)
             if cr.jump is not None:
                 steps.append(
                     Step(cr.rule, f"{'goto' if cr.rule.target and cr.rule.target.goto else 'jump'} {cr.jump}", cr.text)
@@ -522,4 +458,9 @@ class Evaluator:
         return None
 
     def unknown_rules(self) -> list[tuple[Rule, str]]:
+        """Every rule with something hairpin does not model, with its name (``-m set``, ``-j FOO``)."""
         return [(c.rule, c.unknown) for rules in self.chains.values() for c in rules if c.unknown]
+
+    def unknown_reasons(self) -> list[tuple[Rule, str, str]]:
+        """As ``unknown_rules`` with the reason for each."""
+        return [(c.rule, c.unknown, c.unknown_why or "") for rules in self.chains.values() for c in rules if c.unknown]

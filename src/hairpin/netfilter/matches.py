@@ -1,0 +1,409 @@
+"""What each iptables match means, compiled into predicates over a ``Context``.
+
+``compile_match(match, rule, env)`` returns two predicate lists: ``sure`` ones that always decide, and
+``late`` ones that may raise ``Undecidable`` at run time (a ``-m owner`` on a locally generated packet,
+a ``-m socket``, a ``-m recent --rcheck``: facts that live in the node's sockets or kernel lists, not in
+its dumped state).  A match hairpin does not know raises ``Unknown`` at compile time; the evaluator turns
+both into a call to the tracer's ``unknown`` callback (the simulator assumes "does not match").
+
+Semantics follow the kernel's ``net/netfilter/xt_*.c`` and ``net/ipv4/netfilter/ipt_*.c``:
+- ``statistic``: ``--mode random``: matches when ``(get_random_u32() & 0x7FFFFFFF) < P`` with
+  ``P = lround(0x80000000 * probability)`` (libxt_statistic.c, xt_statistic.c); ``--mode nth``: a per-rule
+  counter, so the rule takes 1 packet in ``--every`` (asked of ``choose(1/every)``).
+- ``physdev``: hairpin's packets are never bridged; xt_physdev's "not a bridged packet" branch matches
+  only when every option given is negated.
+- ``rpfilter``: ipt_rpfilter.c: a FIB lookup of the source (iif loopback, source = the destination,
+  the packet mark with ``--validmark``) must give a unicast route out of the input device (any device with
+  ``--loose``; a local route is accepted with ``--accept-local``); loopback packets always pass.
+- ``policy``: hairpin has no IPsec: ``--pol none`` matches, ``--pol ipsec`` does not.
+- ``owner``: xt_owner.c: a packet with no socket (forwarded) matches only if every option is negated.
+- ``set``: ipset membership from ``ipset save`` content (``hairpin.parsers.ipset``); undecidable without it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from hairpin.model.net import ip_int
+from hairpin.netfilter.rules import Match, Option, Rule
+
+if TYPE_CHECKING:
+    from hairpin.netfilter.evaluate import Context
+    from hairpin.parsers.ipset import IpSet
+
+__all__ = ["PROTOCOLS", "Pred", "Undecidable", "Unknown", "compile_match", "net", "ports"]
+
+Pred = Callable[["Context"], bool]
+
+
+class Unknown(Exception):
+    """A match or target hairpin does not model: ``name`` (``-m foo``) and a longer ``why``."""
+
+    def __init__(self, name: str, why: str = "") -> None:
+        super().__init__(name)
+        self.name = name
+        self.why = why or f"{name} is not modelled"
+
+
+class Undecidable(Exception):
+    """Raised by a predicate when the answer depends on state the node's dump does not hold."""
+
+    def __init__(self, name: str, why: str) -> None:
+        super().__init__(name)
+        self.name = name
+        self.why = why
+
+
+#: protocol names iptables-save prints (from /etc/protocols) and numbers -> IP protocol number
+PROTOCOLS = {"all": 0, "icmp": 1, "igmp": 2, "ipencap": 4, "ipip": 4, "tcp": 6, "egp": 8, "udp": 17, "gre": 47,
+             "esp": 50, "ah": 51, "ospf": 89, "pim": 103, "vrrp": 112, "l2tp": 115, "sctp": 132,
+             "udplite": 136, "mh": 135, "icmpv6": 58, "ipv6-icmp": 58}  # fmt: skip
+_PACKET_PROTO = {"tcp": 6, "udp": 17, "icmp": 1, "sctp": 132}
+
+
+def net(text: str) -> tuple[int, int]:
+    n = ipaddress.IPv4Network(text, strict=False)
+    return int(n.network_address), int(n.netmask)
+
+
+def mark(value: str) -> tuple[int, int]:
+    v, _, m = value.partition("/")
+    return int(v, 0), int(m, 0) if m else 0xFFFFFFFF
+
+
+def ports(text: str) -> list[tuple[int, int]]:
+    out = []
+    for part in text.split(","):
+        a, _, b = part.partition(":")
+        out.append((int(a) if a else 0, int(b) if b else (int(a) if a else 65535)))
+    return out
+
+
+_FLAG_BITS = {"FIN": 1, "SYN": 2, "RST": 4, "PSH": 8, "ACK": 16, "URG": 32, "ECE": 64, "CWR": 128, "ALL": 255,
+              "NONE": 0}  # fmt: skip
+
+
+def _flags(text: str) -> int:
+    v = 0
+    for name in text.split(","):
+        v |= _FLAG_BITS[name.upper()]
+    return v
+
+
+def _neg(pred: Pred, negated: bool) -> Pred:
+    return (lambda c: not pred(c)) if negated else pred
+
+
+def _addr_type(c: Context, addr: int, types: set[str], iface: str | None) -> bool:
+    if addr == 0xFFFFFFFF:
+        kind = "BROADCAST"
+    elif (addr >> 28) == 0xE:
+        kind = "MULTICAST"
+    elif c.host.is_local(addr, iface):
+        kind = "LOCAL"
+    else:
+        kind = "UNICAST"
+    return kind in types
+
+
+def _builtin(o: Option) -> Pred:
+    n, neg = o.name, o.negated
+    if n in ("-s", "-d"):
+        nt, mask = net(o.value)
+        if n == "-s":
+            return _neg(lambda c: (c.packet.src & mask) == nt, neg)
+        return _neg(lambda c: (c.packet.dst & mask) == nt, neg)
+    if n == "-p":
+        text = o.value.lower()
+        number = PROTOCOLS.get(text, int(text) if text.isdigit() else -1)
+        if number < 0:
+            raise Unknown(f"-p {o.value}", f"protocol {o.value!r} is not known")
+        if number == 0:
+            return _neg(lambda c: True, neg)
+        return _neg(lambda c: _PACKET_PROTO.get(c.packet.proto, -1) == number, neg)
+    if n in ("-i", "-o"):
+        name = o.value
+        if name.endswith("+"):
+            prefix = name[:-1]
+            if n == "-i":
+                return _neg(lambda c: c.iif is not None and c.iif.startswith(prefix), neg)
+            return _neg(lambda c: c.oif is not None and c.oif.startswith(prefix), neg)
+        if n == "-i":
+            return _neg(lambda c: c.iif == name, neg)
+        return _neg(lambda c: c.oif == name, neg)
+    if n == "-f":
+        return _neg(lambda c: False, neg)  # hairpin's packets are never fragments
+    raise Unknown(n)
+
+
+def _l4(module: str, o: Option) -> Pred:
+    n, neg = o.name, o.negated
+    if n in ("--dport", "--destination-port", "--sport", "--source-port"):
+        ((lo, hi),) = ports(o.value)
+        if n in ("--dport", "--destination-port"):
+            return _neg(lambda c: c.packet.proto == module and lo <= c.packet.dport <= hi, neg)
+        return _neg(lambda c: c.packet.proto == module and lo <= c.packet.sport <= hi, neg)
+    if module == "tcp" and n == "--tcp-flags" and len(o.values) == 2:
+        fmask, comp = _flags(o.values[0]), _flags(o.values[1])
+        return _neg(lambda c: c.packet.proto == "tcp" and (int(c.packet.flags) & fmask) == comp, neg)
+    if module == "tcp" and n == "--syn":
+        return _neg(lambda c: c.packet.proto == "tcp" and (int(c.packet.flags) & 0x17) == 0x02, neg)
+    raise Unknown(f"-m {module} {n}")
+
+
+def _conntrack(module: str, o: Option) -> Pred:
+    n, neg = o.name, o.negated
+    if n in ("--ctstate", "--state"):
+        states = set(o.value.split(","))
+
+        def ctstate(c: Context) -> bool:
+            if c.ctstate in states:
+                return True
+            if "DNAT" in states and "DNAT" in c.ctstatus:
+                return True
+            return "SNAT" in states and "SNAT" in c.ctstatus
+
+        return _neg(ctstate, neg)
+    if module == "state":
+        raise Unknown(f"-m state {n}")
+    if n == "--ctdir":
+        want = o.value.upper()
+        return _neg(lambda c: c.ctdir == want, neg)
+    if n == "--ctstatus":
+        want_s = set(o.value.split(","))
+        return _neg(lambda c: bool(want_s & c.ctstatus), neg)
+    if n == "--ctorigdst":
+        nt, mask = net(o.value)
+        return _neg(lambda c: c.ct_orig_dst is not None and (c.ct_orig_dst[0] & mask) == nt, neg)
+    if n == "--ctorigdstport":
+        ((lo, hi),) = ports(o.value)
+        return _neg(lambda c: c.ct_orig_dst is not None and lo <= c.ct_orig_dst[1] <= hi, neg)
+    if n == "--ctproto":
+        text = o.value.lower()
+        number = PROTOCOLS.get(text, int(text) if text.isdigit() else -1)
+        return _neg(lambda c: _PACKET_PROTO.get(c.packet.proto, -1) == number, neg)
+    raise Unknown(f"-m conntrack {n}", f"-m conntrack {n} needs the conntrack entry's tuples")
+
+
+def _undecidable(name: str, why: str) -> Pred:
+    def pred(c: Context) -> bool:
+        raise Undecidable(name, why)
+
+    return pred
+
+
+def _port_in(ranges: list[tuple[int, int]], *, dport: bool, sport: bool) -> Pred:
+    def pred(c: Context) -> bool:
+        p = c.packet
+        return any((dport and a <= p.dport <= b) or (sport and a <= p.sport <= b) for a, b in ranges)
+
+    return pred
+
+
+def _marked(value: int, mask: int, *, conn: bool) -> Pred:
+    if conn:
+        return lambda c: (c.ctmark & mask) == value
+    return lambda c: (c.mark & mask) == value
+
+
+def _addr_between(lo: int, hi: int, *, src: bool) -> Pred:
+    if src:
+        return lambda c: lo <= c.packet.src <= hi
+    return lambda c: lo <= c.packet.dst <= hi
+
+
+def _const(value: bool) -> Pred:
+    return lambda c: value
+
+
+def compile_match(m: Match, rule: Rule, ipsets: Mapping[str, IpSet] | None) -> tuple[list[Pred], list[Pred]]:
+    """(sure predicates, late predicates) for one ``-m`` module (or one built-in option)."""
+    mod = m.module
+    if mod == "":
+        return [_builtin(o) for o in m.options], []
+    if mod in ("tcp", "udp", "sctp"):
+        return [_l4(mod, o) for o in m.options], []
+    if mod == "comment":
+        return [], []
+    if mod == "multiport":
+        preds: list[Pred] = []
+        for o in m.options:
+            rng = ports(o.value)
+            if o.name in ("--dports", "--destination-ports"):
+                preds.append(_neg(_port_in(rng, dport=True, sport=False), o.negated))
+            elif o.name in ("--sports", "--source-ports"):
+                preds.append(_neg(_port_in(rng, dport=False, sport=True), o.negated))
+            elif o.name == "--ports":
+                preds.append(_neg(_port_in(rng, dport=True, sport=True), o.negated))
+            else:
+                raise Unknown(f"-m multiport {o.name}")
+        return preds, []
+    if mod in ("mark", "connmark"):
+        preds = []
+        for o in m.options:
+            if o.name != "--mark":
+                raise Unknown(f"-m {mod} {o.name}")
+            v, mk = mark(o.value)
+            if mod == "mark":
+                preds.append(_neg(_marked(v, mk, conn=False), o.negated))
+            else:
+                preds.append(_neg(_marked(v, mk, conn=True), o.negated))
+        return preds, []
+    if mod in ("conntrack", "state"):
+        return [_conntrack(mod, o) for o in m.options], []
+    if mod == "iprange":
+        preds = []
+        for o in m.options:
+            a, _, b = o.value.partition("-")
+            lo, hi = ip_int(a), ip_int(b or a)
+            if o.name == "--src-range":
+                preds.append(_neg(_addr_between(lo, hi, src=True), o.negated))
+            elif o.name == "--dst-range":
+                preds.append(_neg(_addr_between(lo, hi, src=False), o.negated))
+            else:
+                raise Unknown(f"-m iprange {o.name}")
+        return preds, []
+    if mod == "pkttype":
+        o = m.options[0]
+        want = o.value.lower()
+
+        def pkttype(c: Context) -> bool:
+            kind = (
+                "broadcast" if c.packet.dst == 0xFFFFFFFF else ("multicast" if c.packet.dst >> 28 == 0xE else "unicast")
+            )
+            return kind == want
+
+        return [_neg(pkttype, o.negated)], []
+    if mod == "addrtype":
+        return _addrtype(m), []
+    if mod == "statistic":
+        return [_statistic(m, rule)], []
+    if mod == "physdev":
+        # not bridged: each option matches only when negated (xt_physdev.c, !nf_bridge_info_exists)
+        return [_neg(lambda c: False, o.negated) for o in m.options], []
+    if mod == "policy":
+        pol = m.get("--pol")
+        if pol is None:
+            raise Unknown("-m policy", "-m policy without --pol")
+        return [_neg(_const(pol.value == "none"), pol.negated)], []
+    if mod in ("tos", "dscp"):
+        preds = []
+        for o in m.options:
+            if o.name == "--tos":
+                v, mk = mark(o.value) if "/" in o.value else (int(o.value, 0), 0xFF)
+                preds.append(_neg(_const((0 & mk) == v), o.negated))
+            elif o.name == "--dscp":
+                preds.append(_neg(_const(int(o.value, 0) == 0), o.negated))
+            else:
+                raise Unknown(f"-m {mod} {o.name}")
+        return preds, []  # hairpin's packets carry TOS 0
+    if mod == "helper":
+        o = m.options[0]
+        return [_neg(lambda c: False, o.negated)], []  # no conntrack helper is assigned (nf_conntrack_helper=0)
+    if mod == "icmp":
+        # sure predicates run first, so the late one is only asked of ICMP packets
+        return [lambda c: c.packet.proto == "icmp"], [_undecidable("-m icmp", "hairpin's packets carry no ICMP type")]
+    if mod == "rpfilter":
+        return [], [_rpfilter(m)]
+    if mod == "owner":
+        every_negated = all(o.negated for o in m.options if o.name != "--suppl-groups")
+
+        def owner(c: Context) -> bool:
+            if c.iif is not None:
+                return every_negated  # no local socket: xt_owner matches iff every option is inverted
+            raise Undecidable("-m owner", "the sending socket's owner is not in the node's dump")
+
+        return [], [owner]
+    if mod == "set":
+        return [], _set(m, ipsets)
+    if mod == "recent":
+        if m.get("--set") is not None and m.get("--rcheck") is None and m.get("--update") is None:
+            return [], []  # --set adds the source to the list and matches
+        name = m.get("--name")
+        raise Unknown("-m recent", f"-m recent list {name.value if name else 'DEFAULT'} is kernel state "
+                                   "(/proc/net/xt_recent) the dump does not hold")  # fmt: skip
+    if mod == "socket":
+        raise Unknown("-m socket", "whether a local socket owns the packet is not in the node's dump")
+    if mod == "nfacct":
+        return [], []
+    raise Unknown(f"-m {mod}")
+
+
+def _addrtype(m: Match) -> list[Pred]:
+    src = m.get("--src-type")
+    dst = m.get("--dst-type")
+    lim_in = m.get("--limit-iface-in") is not None
+    lim_out = m.get("--limit-iface-out") is not None
+    preds: list[Pred] = []
+
+    def iface(c: Context) -> str | None:
+        return c.iif if lim_in else (c.oif if lim_out else None)
+
+    if src is not None:
+        st = set(src.value.split(","))
+        preds.append(_neg(lambda c: _addr_type(c, c.packet.src, st, iface(c)), src.negated))
+    if dst is not None:
+        dt = set(dst.value.split(","))
+        preds.append(_neg(lambda c: _addr_type(c, c.packet.dst, dt, iface(c)), dst.negated))
+    return preds
+
+
+def _statistic(m: Match, rule: Rule) -> Pred:
+    mode = m.get("--mode")
+    if mode is not None and mode.value == "random":
+        prob_opt = m.get("--probability")
+        p = float(prob_opt.value) if prob_opt else 0.0
+        negated = bool(prob_opt and prob_opt.negated)
+        return _neg(lambda c: c.choose(p, rule), negated)
+    if mode is not None and mode.value == "nth":
+        every_o = m.get("--every")
+        every = int(every_o.value) if every_o else 1
+        negated = bool(every_o and every_o.negated)
+        # a per-rule counter: one packet in `every` reaching the rule matches (xt_statistic.c)
+        return _neg(lambda c: c.choose(1.0 / every, rule), negated)
+    raise Unknown("-m statistic", f"-m statistic --mode {mode.value if mode else '?'} is not known")
+
+
+def _rpfilter(m: Match) -> Pred:
+    names = {o.name for o in m.options}
+    invert = "--invert" in names
+    loose, validmark, accept_local = "--loose" in names, "--validmark" in names, "--accept-local" in names
+
+    def rpfilter(c: Context) -> bool:
+        if c.iif == "lo" or c.iif is None:
+            return not invert
+        routing: Any = getattr(c.host, "routing", None)
+        if routing is None:
+            raise Undecidable("-m rpfilter", "the host's routes are not known")
+        p = c.packet
+        saddr = p.dst if not (p.dst >> 28 == 0xE or p.dst == 0xFFFFFFFF or p.dst >> 24 == 0) else 0
+        r = routing.lookup(p.src, saddr, None, c.mark if validmark else 0)
+        ok = (loose or r.dev == c.iif) if r.type == "unicast" else (r.type == "local" and accept_local)
+        return ok != invert
+
+    return rpfilter
+
+
+def _set(m: Match, ipsets: Mapping[str, IpSet] | None) -> list[Pred]:
+    out: list[Pred] = []
+    for o in m.options:
+        if o.name != "--match-set":
+            continue  # --return-nomatch, counters: no effect on a single packet's match
+        if len(o.values) != 2:
+            raise Unknown("-m set", "--match-set needs a set name and src/dst flags")
+        name, dirs = o.values[0], o.values[1].split(",")
+        if ipsets is None:
+            raise Unknown("-m set", f"set {name}: no ipset content (give --ipset FILE from `ipset save`)")
+        s = ipsets.get(name)
+        if s is None:
+            raise Unknown("-m set", f"set {name} is not in the ipset file")
+        if not s.supported:
+            raise Unknown("-m set", f"set {name}: type {s.type} is not modelled")
+
+        def member(c: Context, s: IpSet = s, dirs: list[str] = dirs) -> bool:
+            return s.test(c.packet, dirs)
+
+        out.append(_neg(member, o.negated))
+    return out

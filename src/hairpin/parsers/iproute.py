@@ -1,0 +1,595 @@
+"""A node's routing state as its tools print it: ``ip -4 route show table all``, ``route -n``, ``ip rule``
+and ``ip -4 -o addr``, read into ``hairpin.routing.Routing`` and written back.
+
+Formats (iproute2 6.x and net-tools 2.10, as printed on this machine; see tests/data/trace/):
+
+    ip -4 route show table all   [TYPE] PREFIX [via GW] [dev DEV] [table T] [proto P] [scope S]
+                                 [src ADDR] [metric N] [flags] [mtu ...]...   (main-table routes omit
+                                 ``table``; TYPE is omitted for unicast; local, broadcast, blackhole,
+                                 unreachable, prohibit, throw, multicast, anycast, nat also exist)
+    route -n                     "Kernel IP routing table", a column header, then
+                                 Destination Gateway Genmask Flags Metric Ref Use Iface (main table only;
+                                 flag ``!`` is a reject route, Iface ``*`` or ``-`` a blackhole)
+    ip rule                      PRIO:<TAB>[not] from SRC [to DST] [fwmark M[/MASK]] [iif DEV] [oif DEV]
+                                 ... (lookup TABLE | blackhole | unreachable | prohibit | goto N | nop)
+    ip -4 -o addr                IDX: DEV    inet ADDR/PREFIX [brd B] scope S [flags] LABEL\\ valid_lft ...
+
+Everything a line says is kept (``ParsedRoute.extra``, ``ParsedRule.extra``...) so the writers give the
+state back; what the routing model cannot represent (an ``ip rule`` with ``not``, ``tos``, ``uidrange``,
+``ipproto``, ``sport``, ``dport``, ``suppress_prefixlength``, ``goto``; a multipath route's further next
+hops) is kept for writing and left out of the model with a warning naming its line.  Malformed lines
+raise ``ParseError(file, line)``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hairpin.errors import InputError, ParseError
+from hairpin.model.net import ip_int, ip_str
+from hairpin.routing import DEFAULT_TABLE, LOCAL_TABLE, MAIN_TABLE, RouteEntry, Routing, RuleEntry
+
+__all__ = [
+    "NodeRouting",
+    "ParsedAddress",
+    "ParsedRoute",
+    "ParsedRule",
+    "build_routing",
+    "format_addrs",
+    "format_ip_routes",
+    "format_ip_rules",
+    "format_route_n",
+    "parse_addrs",
+    "parse_ip_routes",
+    "parse_ip_rules",
+    "parse_route_n",
+    "parse_routes",
+    "read_text",
+]
+
+ROUTE_TYPES = ("unicast", "local", "broadcast", "multicast", "blackhole", "unreachable", "prohibit", "throw",
+               "nat", "anycast")  # fmt: skip
+_TABLE_IDS = {"local": LOCAL_TABLE, "main": MAIN_TABLE, "default": DEFAULT_TABLE, "unspec": 0}
+_VALUED = {"via", "dev", "table", "proto", "scope", "src", "metric", "mtu", "advmss", "window", "rtt", "rttvar",
+           "ssthresh", "cwnd", "initcwnd", "initrwnd", "realms", "realm", "tos", "dsfield", "expires", "pref",
+           "weight", "nhid", "hoplimit", "features", "quickack", "congctl", "fastopen_no_cookie", "rto_min",
+           "reordering", "error", "ttl-propagate", "from", "mark", "uid", "cache", "age", "users", "used"}  # fmt: skip
+_MODEL_KEYS = {"via", "dev", "table", "proto", "scope", "src", "metric"}
+
+
+@dataclass(frozen=True)
+class TableNames:
+    """Table name <-> number; names other than local/main/default get numbers from 2**31 up."""
+
+    names: dict[str, int] = field(default_factory=dict)
+
+    def id(self, text: str, file: str | None, line: int) -> int:
+        if text in _TABLE_IDS:
+            return _TABLE_IDS[text]
+        if text.isdigit():
+            return int(text)
+        if not text or not all(c.isalnum() or c in "_-." for c in text):
+            raise ParseError(f"bad table {text!r}", file, line)
+        return self.names.setdefault(text, 2**31 + len(self.names))
+
+    def name(self, table: int) -> str:
+        for k, v in _TABLE_IDS.items():
+            if v == table and k != "unspec":
+                return k
+        for k, v in self.names.items():
+            if v == table:
+                return k
+        return str(table)
+
+
+def read_text(path: str | Path) -> str:
+    """A state file's text; unreadable files are one InputError naming the file."""
+    p = Path(path)
+    try:
+        return p.read_text()
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", str(p)) from None
+    except UnicodeDecodeError:
+        raise ParseError("not a text file", str(p)) from None
+
+
+def _cidr(text: str, file: str | None, line: int, what: str = "prefix") -> tuple[int, int, int]:
+    if text in ("default", "0/0", "all"):
+        return 0, 0, 0
+    try:
+        n = ipaddress.IPv4Network(text, strict=False)
+    except ValueError:
+        raise ParseError(f"bad {what} {text!r}", file, line) from None
+    return int(n.network_address), int(n.netmask), n.prefixlen
+
+
+def _addr(text: str, file: str | None, line: int, what: str = "address") -> int:
+    try:
+        return ip_int(text)
+    except ValueError:
+        raise ParseError(f"bad {what} {text!r}", file, line) from None
+
+
+def _prefix_text(net: int, prefix: int) -> str:
+    if prefix == 0:
+        return "default"
+    return ip_str(net) if prefix == 32 else f"{ip_str(net)}/{prefix}"
+
+
+# ------------------------------------------------------------------------------------------ ip route
+
+
+@dataclass(frozen=True)
+class ParsedRoute:
+    """One route line: the model's entry, plus what the model does not use (kept for writing)."""
+
+    entry: RouteEntry
+    line: int = 0
+    proto: str | None = None
+    flags: tuple[str, ...] = ()  # onlink, linkdown, dead, pervasive, offload...
+    extra: tuple[str, ...] = ()  # mtu 9001, pref medium, nexthop groups...
+    table_text: str | None = None  # as written ("2", "local"); None: main, unwritten
+
+    def format(self, names: TableNames | None = None) -> str:
+        """The line as ``ip route show table all`` prints it (with its trailing space)."""
+        e = self.entry
+        out: list[str] = [] if e.type == "unicast" else [e.type]
+        out.append(_prefix_text(e.net, e.prefix))
+        if e.via is not None:
+            out += ["via", ip_str(e.via)]
+        if e.dev is not None:
+            out += ["dev", e.dev]
+        if e.table != MAIN_TABLE:
+            out += ["table", self.table_text or (names or TableNames()).name(e.table)]
+        if self.proto is not None:
+            out += ["proto", self.proto]
+        if e.scope != _default_scope(e.type, e.via):
+            out += ["scope", e.scope]
+        if e.src is not None:
+            out += ["src", ip_str(e.src)]
+        if e.metric:
+            out += ["metric", str(e.metric)]
+        out += list(self.flags)
+        out += list(self.extra)
+        return " ".join(out) + " "
+
+
+def _default_scope(rtype: str, via: int | None) -> str:
+    """The scope ``ip route`` leaves unprinted (global for unicast/blackhole..., host for local, link for
+    broadcast): iproute2 prints ``scope`` only when it differs from RT_SCOPE_UNIVERSE."""
+    return "global"
+
+
+def parse_ip_routes(text: str, file: str | None = None, names: TableNames | None = None) -> list[ParsedRoute]:
+    """``ip -4 route show table all`` (or ``ip route``) text."""
+    names = names if names is not None else TableNames()
+    out: list[ParsedRoute] = []
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        out.append(_parse_route_line(line, file, lineno, names))
+    return out
+
+
+def _parse_route_line(line: str, file: str | None, lineno: int, names: TableNames) -> ParsedRoute:
+    toks = line.split()
+    rtype = "unicast"
+    if toks[0] in ROUTE_TYPES:
+        rtype = toks.pop(0)
+        if not toks:
+            raise ParseError(f"route type {rtype} without a prefix", file, lineno)
+    if ":" in toks[0] and toks[0] != "default":
+        raise ParseError(f"IPv6 route {toks[0]!r}: give the IPv4 table (ip -4 route show table all)", file, lineno)
+    net, mask, prefix = _cidr(toks[0], file, lineno)
+    if net & ~mask & 0xFFFFFFFF:
+        raise ParseError(f"prefix {toks[0]!r} has host bits set", file, lineno)
+    vals: dict[str, str] = {}
+    flags: list[str] = []
+    extra: list[str] = []
+    table_text: str | None = None
+    i = 1
+    while i < len(toks):
+        key = toks[i]
+        if key == "nexthop":  # multipath: keep the rest as written, use the first next hop
+            rest = toks[i:]
+            extra += rest
+            for j, t in enumerate(rest[:-1]):
+                if t == "via" and "via" not in vals:
+                    vals["via"] = rest[j + 1]
+                if t == "dev" and "dev" not in vals:
+                    vals["dev"] = rest[j + 1]
+            break
+        if key in _VALUED:
+            if i + 1 >= len(toks):
+                raise ParseError(f"{key} without a value", file, lineno)
+            value = toks[i + 1]
+            step = 2
+            if key == "via" and value == "inet" and i + 2 < len(toks):
+                value, step = toks[i + 2], 3
+            if key in ("mtu", "window", "rtt", "cwnd", "advmss", "initcwnd", "initrwnd") and value == "lock":
+                if i + 2 >= len(toks):
+                    raise ParseError(f"{key} lock without a value", file, lineno)
+                extra += toks[i : i + 3]
+                i += 3
+                continue
+            if key in _MODEL_KEYS:
+                if key in vals:
+                    raise ParseError(f"{key} given twice", file, lineno)
+                vals[key] = value
+                if key == "table":
+                    table_text = value
+            else:
+                extra += toks[i : i + step]
+            i += step
+            continue
+        if key.isalpha() or key.replace("_", "").isalpha():
+            flags.append(key)
+            i += 1
+            continue
+        raise ParseError(f"unexpected {key!r} in route", file, lineno)
+    table = names.id(vals["table"], file, lineno) if "table" in vals else MAIN_TABLE
+    via = _addr(vals["via"], file, lineno, "gateway") if "via" in vals else None
+    src = _addr(vals["src"], file, lineno, "source") if "src" in vals else None
+    metric = 0
+    if "metric" in vals:
+        if not vals["metric"].isdigit():
+            raise ParseError(f"bad metric {vals['metric']!r}", file, lineno)
+        metric = int(vals["metric"])
+    scope = vals.get("scope", "global")
+    if scope not in ("global", "universe", "link", "host", "site", "nowhere") and not scope.isdigit():
+        raise ParseError(f"bad scope {scope!r}", file, lineno)
+    if rtype == "unicast" and "dev" not in vals and via is None:
+        raise ParseError("unicast route with neither dev nor via", file, lineno)
+    entry = RouteEntry(net, mask, prefix, vals.get("dev"), via, rtype, scope, src, table, metric)
+    return ParsedRoute(entry, lineno, vals.get("proto"), tuple(flags), tuple(extra), table_text)
+
+
+def format_ip_routes(routes: list[ParsedRoute], names: TableNames | None = None) -> str:
+    """Routes back as ``ip -4 route show table all`` prints them (one per line, each with its trailing space)."""
+    return "".join(r.format(names) + "\n" for r in routes)
+
+
+# ------------------------------------------------------------------------------------------ route -n
+
+_ROUTE_N_TITLE = "Kernel IP routing table"
+_ROUTE_N_HEADER = "Destination     Gateway         Genmask         Flags Metric Ref    Use Iface"
+
+
+def parse_route_n(text: str, file: str | None = None) -> list[ParsedRoute]:
+    """``route -n`` text (net-tools): the main table only."""
+    out: list[ParsedRoute] = []
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith(_ROUTE_N_TITLE) or line.startswith("Destination"):
+            continue
+        cols = line.split()
+        if len(cols) != 8:
+            raise ParseError(f"expected 8 columns (Destination Gateway Genmask Flags Metric Ref Use Iface), "
+                             f"got {len(cols)}", file, lineno)  # fmt: skip
+        dst_s, gw_s, mask_s, flags, metric_s, ref_s, use_s, iface = cols
+        dst = _addr(dst_s, file, lineno, "destination")
+        mask = _addr(mask_s, file, lineno, "genmask")
+        prefix = bin(mask).count("1")
+        if mask != ((0xFFFFFFFF << (32 - prefix)) & 0xFFFFFFFF if prefix else 0):
+            raise ParseError(f"genmask {mask_s} is not a prefix mask", file, lineno)
+        if not (metric_s.isdigit() and ref_s.isdigit() and use_s.isdigit()):
+            raise ParseError("Metric, Ref and Use must be numbers", file, lineno)
+        if not flags or any(c not in "UGHRDMdacoeCp!" for c in flags):
+            raise ParseError(f"bad flags {flags!r}", file, lineno)
+        gw = _addr(gw_s, file, lineno, "gateway")
+        # /proc/net/route (fib_flag_trans) marks unreachable and prohibit routes RTF_REJECT ("!"); a blackhole
+        # route has no flag of its own, only no device ("*")
+        rtype = "unreachable" if "!" in flags else ("blackhole" if iface in ("*", "-") else "unicast")
+        dev = None if iface in ("*", "-") else iface
+        via = gw if "G" in flags and gw else None
+        scope = "link" if via is None and rtype == "unicast" else "global"
+        entry = RouteEntry(dst & mask, mask, prefix, dev, via, rtype, scope, None, MAIN_TABLE, int(metric_s))
+        out.append(ParsedRoute(entry, lineno, extra=(f"ref={ref_s}", f"use={use_s}")))
+    return out
+
+
+def format_route_n(routes: list[ParsedRoute]) -> str:
+    """Main-table routes as ``route -n`` prints them."""
+    lines = [_ROUTE_N_TITLE, _ROUTE_N_HEADER]
+    for r in routes:
+        e = r.entry
+        if e.table != MAIN_TABLE:
+            continue
+        # net-tools lib/inet_gr.c: U, G, H ... and ! for reject (unreachable/prohibit) routes
+        flags = "U" + ("G" if e.via is not None else "") + ("H" if e.prefix == 32 else "")
+        if e.type in ("unreachable", "prohibit"):
+            flags += "!"
+        iface = e.dev if e.dev is not None and e.type == "unicast" else "*"
+        ref = use = 0
+        for x in r.extra:
+            if x.startswith("ref="):
+                ref = int(x[4:])
+            elif x.startswith("use="):
+                use = int(x[4:])
+        gw = ip_str(e.via) if e.via is not None else "0.0.0.0"
+        lines.append(f"{ip_str(e.net):<15} {gw:<15} {ip_str(e.mask):<15} {flags:<5} {e.metric:<6} {ref:<3} "
+                     f"{use:>6} {iface}")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def parse_routes(text: str, file: str | None = None, names: TableNames | None = None) -> list[ParsedRoute]:
+    """Either format: ``route -n`` when the text starts with its title or header, else ``ip route``."""
+    head = text.lstrip()
+    if head.startswith(_ROUTE_N_TITLE) or head.startswith("Destination"):
+        return parse_route_n(text, file)
+    return parse_ip_routes(text, file, names)
+
+
+# ------------------------------------------------------------------------------------------ ip rule
+
+
+@dataclass(frozen=True)
+class ParsedRule:
+    """One ``ip rule`` line.  ``entry`` is None when the model cannot represent the rule (``why`` says so)."""
+
+    priority: int
+    tokens: tuple[str, ...]  # the selector and action as written, after "PRIO:"
+    entry: RuleEntry | None
+    line: int = 0
+    why: str = ""
+
+    def format(self) -> str:
+        return f"{self.priority}:\t{' '.join(self.tokens)}"
+
+
+_RULE_ACTIONS = {"lookup", "table", "blackhole", "unreachable", "prohibit", "goto", "nop"}
+_RULE_UNMODELLED = {"not", "tos", "dsfield", "uidrange", "ipproto", "sport", "dport", "suppress_prefixlength",
+                    "suppress_ifgroup", "l3mdev", "goto", "nop", "realms", "tun_id", "dscp", "flowlabel"}  # fmt: skip
+_RULE_VALUED = {"from", "to", "fwmark", "iif", "oif", "lookup", "table", "tos", "dsfield", "uidrange", "ipproto",
+                "sport", "dport", "suppress_prefixlength", "suppress_ifgroup", "goto", "realms", "proto",
+                "protocol", "tun_id", "dscp", "flowlabel", "priority", "pref"}  # fmt: skip
+
+
+def parse_ip_rules(text: str, file: str | None = None, names: TableNames | None = None) -> list[ParsedRule]:
+    """``ip rule`` (``ip -4 rule show``) text."""
+    names = names if names is not None else TableNames()
+    out: list[ParsedRule] = []
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        prio_s, sep, rest = line.partition(":")
+        if not sep or not prio_s.strip().isdigit():
+            raise ParseError(f"expected 'PRIORITY: from ... lookup TABLE', got {line[:40]!r}", file, lineno)
+        toks = tuple(rest.split())
+        out.append(_parse_rule(int(prio_s), toks, file, lineno, names))
+    return out
+
+
+def _parse_rule(prio: int, toks: tuple[str, ...], file: str | None, lineno: int, names: TableNames) -> ParsedRule:
+    vals: dict[str, str] = {}
+    unmodelled: list[str] = []
+    action: str | None = None
+    i = 0
+    while i < len(toks):
+        t = toks[i]
+        if t in ("[detached]", "[l3mdev-table]", "[unresolved]"):
+            unmodelled.append(t) if t != "[detached]" else None
+            i += 1
+            continue
+        if t in ("blackhole", "unreachable", "prohibit", "nop", "l3mdev", "not"):
+            if t in ("blackhole", "unreachable", "prohibit"):
+                action = t
+            else:
+                unmodelled.append(t)
+            i += 1
+            continue
+        if t in _RULE_VALUED:
+            if i + 1 >= len(toks):
+                raise ParseError(f"{t} without a value in ip rule", file, lineno)
+            key = "lookup" if t == "table" else t
+            vals[key] = toks[i + 1]
+            if key in _RULE_UNMODELLED:
+                unmodelled.append(key)
+            if key == "lookup":
+                action = "lookup"
+            i += 2
+            continue
+        raise ParseError(f"unexpected {t!r} in ip rule", file, lineno)
+    if action is None and "goto" not in vals and "nop" not in unmodelled:
+        raise ParseError("ip rule without an action (lookup TABLE, blackhole, unreachable, prohibit)", file, lineno)
+    src = dst = None
+    if "from" in vals and vals["from"] != "all":
+        n, m, _ = _cidr(vals["from"], file, lineno, "source prefix")
+        src = (n & m, m)
+    if "to" in vals and vals["to"] != "all":
+        n, m, _ = _cidr(vals["to"], file, lineno, "destination prefix")
+        dst = (n & m, m)
+    fwmark, fwmask = None, 0xFFFFFFFF
+    if "fwmark" in vals:
+        fv, _, fm = vals["fwmark"].partition("/")
+        try:
+            fwmark, fwmask = int(fv, 0), int(fm, 0) if fm else 0xFFFFFFFF
+        except ValueError:
+            raise ParseError(f"bad fwmark {vals['fwmark']!r}", file, lineno) from None
+    table = names.id(vals["lookup"], file, lineno) if "lookup" in vals else 0
+    if unmodelled:
+        why = "selector/action not modelled: " + ", ".join(dict.fromkeys(unmodelled))
+        return ParsedRule(prio, toks, None, lineno, why)
+    entry = RuleEntry(prio, table, src, dst, fwmark, fwmask, vals.get("iif"), vals.get("oif"), action or "lookup")
+    return ParsedRule(prio, toks, entry, lineno)
+
+
+def format_ip_rules(rules: list[ParsedRule]) -> str:
+    return "".join(r.format() + "\n" for r in rules)
+
+
+def rule_tokens(r: RuleEntry, names: TableNames | None = None) -> tuple[str, ...]:
+    """A model rule as ``ip rule`` prints its selector and action."""
+    names = names or TableNames()
+    out = ["from", "all" if r.src is None else _prefix_text(r.src[0], bin(r.src[1]).count("1")).replace(
+        "default", "0.0.0.0/0")]  # fmt: skip
+    if r.dst is not None:
+        out += ["to", _prefix_text(r.dst[0], bin(r.dst[1]).count("1")).replace("default", "0.0.0.0/0")]
+    if r.fwmark is not None:
+        out += ["fwmark", f"{r.fwmark:#x}" + (f"/{r.fwmask:#x}" if r.fwmask != 0xFFFFFFFF else "")]
+    if r.iif:
+        out += ["iif", r.iif]
+    if r.oif:
+        out += ["oif", r.oif]
+    out += ["lookup", names.name(r.table)] if r.action == "lookup" else [r.action]
+    return tuple(out)
+
+
+# ------------------------------------------------------------------------------------------ ip -o addr
+
+
+@dataclass(frozen=True)
+class ParsedAddress:
+    index: int
+    dev: str
+    addr: int
+    prefix: int
+    line: int = 0
+    tokens: tuple[str, ...] = ()  # what follows the CIDR up to the backslash (brd, scope, flags, label)
+    tail: str = "valid_lft forever preferred_lft forever"
+
+    @property
+    def cidr(self) -> str:
+        return f"{ip_str(self.addr)}/{self.prefix}"
+
+    def format(self) -> str:
+        return f"{self.index}: {self.dev}    inet {self.cidr} {' '.join(self.tokens)}\\       {self.tail}"
+
+
+def parse_addrs(text: str, file: str | None = None) -> list[ParsedAddress]:
+    """``ip -4 -o addr`` text (``inet6`` lines, from a plain ``ip -o addr``, are skipped)."""
+    out: list[ParsedAddress] = []
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        head, _, tail = line.partition("\\")
+        toks = head.split()
+        if len(toks) < 4 or not toks[0].endswith(":") or not toks[0][:-1].isdigit():
+            raise ParseError(f"expected 'INDEX: DEV inet ADDR/PREFIX ...' (ip -4 -o addr), got {line[:40]!r}",
+                             file, lineno)  # fmt: skip
+        if toks[2] == "inet6":
+            continue
+        if toks[2] != "inet":
+            raise ParseError(f"expected inet after the device name, got {toks[2]!r}", file, lineno)
+        dev = toks[1].split("@")[0]
+        addr_s, slash, prefix_s = toks[3].partition("/")
+        if slash and not (prefix_s.isdigit() and int(prefix_s) <= 32):
+            raise ParseError(f"bad prefix length in {toks[3]!r}", file, lineno)
+        addr = _addr(addr_s, file, lineno)
+        out.append(ParsedAddress(int(toks[0][:-1]), dev, addr, int(prefix_s) if slash else 32, lineno,
+                                 tuple(toks[4:]), " ".join(tail.split()) or "valid_lft forever preferred_lft forever"))  # fmt: skip
+    return out
+
+
+def format_addrs(addrs: list[ParsedAddress]) -> str:
+    return "".join(a.format() + "\n" for a in addrs)
+
+
+# ------------------------------------------------------------------------------------------ the model
+
+
+@dataclass
+class NodeRouting:
+    """A node's routing model built from its files, with where each route and rule came from."""
+
+    routing: Routing
+    routes: list[ParsedRoute]
+    rules: list[ParsedRule]
+    addrs: list[ParsedAddress]
+    names: TableNames
+    route_lines: dict[RouteEntry, int] = field(default_factory=dict)
+    rule_lines: dict[RuleEntry, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)  # routes|rules|addrs -> file name
+
+
+def build_routing(routes_text: str, routes_file: str | None = None, rules_text: str | None = None,
+                  rules_file: str | None = None, addrs_text: str | None = None,
+                  addrs_file: str | None = None) -> NodeRouting:  # fmt: skip
+    """The routing model of a node from its ``ip route``/``route -n``, ``ip rule`` and ``ip -o addr`` texts.
+
+    Without an address file, addresses come from the local table (``local ADDR dev DEV``) with the prefix
+    of the matching ``proto kernel`` route; without a local table (``route -n``), the address file is
+    required.  Without a rule file, the kernel's default rules (0 local, 32766 main, 32767 default) apply.
+    """
+    names = TableNames()
+    routes = parse_routes(routes_text, routes_file, names)
+    rules = parse_ip_rules(rules_text, rules_file, names) if rules_text is not None else []
+    addrs = parse_addrs(addrs_text, addrs_file) if addrs_text is not None else []
+    warnings: list[str] = []
+    has_local = any(r.entry.table == LOCAL_TABLE for r in routes)
+    if not addrs:
+        addrs = _addrs_from_local_table(routes)
+        if not addrs:
+            raise InputError(
+                "no local addresses: give the addresses (ip -4 -o addr) or the local table (ip -4 route show table all)",
+                routes_file,
+            )
+    entries = [r.entry for r in rules if r.entry is not None]
+    for r in rules:
+        if r.entry is None:
+            warnings.append(f"{rules_file or 'ip rule'}:{r.line}: ignored '{r.format()}' ({r.why})")
+    for pr in routes:
+        if any(t == "nexthop" for t in pr.extra):
+            warnings.append(f"{routes_file or 'routes'}:{pr.line}: multipath route: only its first next hop is used")
+        if pr.entry.type in ("throw", "nat", "multicast", "anycast"):
+            warnings.append(f"{routes_file or 'routes'}:{pr.line}: route type {pr.entry.type} is treated as unicast")
+    routing = Routing(rules=sorted(entries, key=lambda e: e.priority)) if rules else Routing()
+    for a in addrs:
+        routing.add_address(a.dev, a.cidr)
+    generated_local = routing.tables.get(LOCAL_TABLE, [])
+    routing.tables.clear()
+    for pr in routes:
+        routing.add_route(pr.entry)
+    if not has_local:
+        for e in generated_local:
+            routing.add_route(e)
+    nr = NodeRouting(routing, routes, rules, addrs, names, warnings=warnings)
+    nr.route_lines = {r.entry: r.line for r in routes}
+    nr.rule_lines = {r.entry: r.line for r in rules if r.entry is not None}
+    for key, f in (("routes", routes_file), ("rules", rules_file), ("addrs", addrs_file)):
+        if f is not None:
+            nr.files[key] = f
+    return nr
+
+
+def _addrs_from_local_table(routes: list[ParsedRoute]) -> list[ParsedAddress]:
+    out: list[ParsedAddress] = []
+    for r in routes:
+        e = r.entry
+        if e.table != LOCAL_TABLE or e.type != "local" or e.prefix != 32 or e.dev is None:
+            continue
+        prefix = 32
+        for c in routes:
+            ce = c.entry
+            if (ce.table == MAIN_TABLE and ce.src == e.net and ce.dev == e.dev and ce.scope == "link"
+                    and (e.net & ce.mask) == ce.net):  # fmt: skip
+                prefix = ce.prefix
+                break
+        if e.dev == "lo" and (e.net >> 24) == 127:
+            prefix = 8
+        out.append(ParsedAddress(len(out) + 1, e.dev, e.net, prefix, r.line, ("scope", "host" if e.dev == "lo" else
+                                                                                 "global", e.dev)))  # fmt: skip
+    return out
+
+
+def routing_files(routing: Routing, names: TableNames | None = None) -> dict[str, str]:
+    """A model ``Routing`` written as the three files a node gives (``ip-route``, ``ip-rule``, ``ip-addr``)."""
+    routes = []
+    for table in sorted(routing.tables, key=lambda t: (t == LOCAL_TABLE, t)):
+        for e in routing.tables[table]:
+            proto = "kernel" if e.type == "local" or (e.scope == "link" and e.src is not None) else None
+            routes.append(ParsedRoute(e, proto=proto))
+    rules = [ParsedRule(r.priority, rule_tokens(r, names), r) for r in routing.rules]
+    addrs: list[ParsedAddress] = []
+    for dev, lst in routing.addresses.items():
+        for addr, prefix in lst:
+            addrs.append(ParsedAddress(len(addrs) + 1, dev, addr, prefix,
+                                       tokens=("scope", "host" if dev == "lo" else "global", dev)))  # fmt: skip
+    return {"ip-route": format_ip_routes(routes, names), "ip-rule": format_ip_rules(rules),
+            "ip-addr": format_addrs(addrs)}  # fmt: skip
