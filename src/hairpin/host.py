@@ -104,6 +104,10 @@ class LinuxHost:
         self.rng = rng or random.Random(0)
         self.tcp = TcpStack(fabric.engine, self._tcp_send, self._isn, syn_retries, linear_timeouts)
         self.choose: Callable[[float, Rule], bool] = lambda p, r: self.rng.random() < p
+        #: Asked when a rule holds a match or target hairpin does not model (the tracer records it).
+        self.unknown: Callable[[Rule, str], bool] = lambda r, what: False
+        #: Called with (table, chain, verdict) after each table traversal (the tracer's view of rules).
+        self.watch: Callable[[str, str, Verdict], None] | None = None
 
     def _tcp_send(self, packet: Packet, why: str) -> None:
         # TCP answers after the segment that caused the answer has been delivered (and traced).
@@ -139,8 +143,11 @@ class LinuxHost:
             ctstatus=frozenset(x for x, on in (("DNAT", ct and ct.dnat), ("SNAT", ct and ct.snat)) if on),
             ct_orig_dst=(ct.orig[2], ct.orig[3]) if ct else None,
             choose=self.choose,
+            unknown=self.unknown,
         )
         v = nf.run(table, chain, ctx)
+        if self.watch is not None:
+            self.watch(table, chain, v)
         st.mark = ctx.mark
         if ct is not None:
             ct.mark = ctx.ctmark

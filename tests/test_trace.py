@@ -1,0 +1,183 @@
+"""The tracer on node state: every outcome with its exact probability, the reply, the asymmetric return;
+on files generated from the seed, on a real kernel's own dumps, and through the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from hairpin import trace as tr
+from hairpin.backends.sim import _routing
+from hairpin.kube import node_iptables
+from hairpin.parsers.iproute import routing_files
+from hairpin.scenario import seed
+from hairpin.topology import build
+
+DATA = Path(__file__).parent / "data" / "trace" / "seed-node1"
+SYN = "tcp 192.168.27.239:49134 > 192.168.2.3:31468 syn in eth0"
+THIRD = Fraction(715827883, 2**31)  # lround(0.33333333349 * 2^31) / 2^31, as xt_statistic keeps it
+
+
+def node1() -> tr.Node:
+    f = tr.Node.find(DATA)
+    return tr.Node.load(f["iptables"], f["routes"], f.get("rules"), f.get("addrs"), name="node1")
+
+
+def generated_node(tmp: Path, name: str) -> tr.Node:
+    s = seed()
+    ns = next(n for n in build(s).namespaces if n.name == name)
+    (tmp / "iptables-save").write_text(node_iptables(s, name))
+    for k, v in routing_files(_routing(ns)).items():
+        (tmp / k).write_text(v)
+    return tr.Node.load(tmp / "iptables-save", tmp / "ip-route", tmp / "ip-rule", tmp / "ip-addr", name=name)
+
+
+def test_committed_node1_rules_are_the_generators() -> None:
+    assert (DATA / "iptables-save").read_text() == node_iptables(seed(), "node1")
+
+
+def check_seed_node1(t: tr.Trace, backends_line: dict[str, int] | None = None) -> None:
+    assert [o.probability for o in t.outcomes] == [THIRD, (1 - THIRD) / 2, (1 - THIRD) / 2]
+    assert sum(o.probability for o in t.outcomes) == 1
+    dnat = [o.legs[0].out_packet for o in t.outcomes]
+    assert [str(p.dest) for p in dnat if p] == ["192.168.39.2:80", "192.168.49.70:80", "192.168.16.142:80"]
+    assert all(p is not None and p.source.ip == "192.168.2.3" for p in dnat)  # MASQUERADE to the node's address
+    assert [o.legs[0].oif for o in t.outcomes] == ["eth0", "eth0", "eni851d8a400b6"]
+    for o in t.outcomes:
+        req, rep = o.legs
+        chains = [s.chain for s in req.steps]
+        assert chains[:3] == ["PREROUTING", "PREROUTING", "KUBE-SERVICES"] and "KUBE-MARK-MASQ" in chains
+        assert any(s.effect.startswith("MASQUERADE") for s in req.steps)
+        assert rep.kind == "forward" and rep.oif == "enie348bef9edc"
+        assert (
+            rep.out_packet is not None and str(rep.out_packet) == "tcp 192.168.2.3:31468 > 192.168.27.239:49134 SYN,ACK"
+        )
+        assert o.asymmetric is not None and o.asymmetric.startswith(
+            "the request came in on eth0 but its reply leaves on enie348bef9edc"
+        )
+        assert o.undecided == []
+    if backends_line is not None:
+        stats = [s for s in t.outcomes[0].legs[0].steps if "statistic" in s.text]
+        assert [(s.chain, s.line) for s in stats] == [("KUBE-SVC-7D7VEXWNCKBQRZ7W", backends_line["svc"])]
+
+
+def test_seed_node1_branches_three_ways_and_every_reply_returns_asymmetrically() -> None:
+    packet, iif = tr.parse_packet(SYN)
+    t = tr.trace(node1(), packet, iif, reply=True)
+    check_seed_node1(t, {"svc": 51})
+    assert t.outcomes[0].choices[0].startswith("line 51 matched (p=715827883/2147483648): -A KUBE-SVC-7D7VEXWNCKBQRZ7W")
+
+
+def test_without_reply_only_the_request_is_followed() -> None:
+    packet, iif = tr.parse_packet(SYN)
+    t = tr.trace(node1(), packet, iif)
+    assert [len(o.legs) for o in t.outcomes] == [1, 1, 1] and all(o.asymmetric is None for o in t.outcomes)
+
+
+def test_a_node_without_the_client_returns_symmetrically(tmp_path: Path) -> None:
+    n = generated_node(tmp_path, "node2")
+    packet, iif = tr.parse_packet("tcp 192.168.27.239:49134 > 192.168.21.86:31468 syn in eth0")
+    t = tr.trace(n, packet, iif, reply=True)
+    assert len(t.outcomes) == 3
+    for o in t.outcomes:
+        assert o.legs[0].oif == "eth0" and o.legs[1].oif == "eth0" and o.asymmetric is None
+        assert str(o.legs[1].out_packet) == "tcp 192.168.21.86:31468 > 192.168.27.239:49134 SYN,ACK"
+
+
+def test_unknown_match_is_named_with_its_line(tmp_path: Path) -> None:
+    rules = ("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+             "-A FORWARD -m frobnicate --level 3 -j ACCEPT\nCOMMIT\n")  # fmt: skip
+    (tmp_path / "ipt").write_text(rules)
+    (tmp_path / "routes").write_text("default via 10.0.0.1 dev eth0\n10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.2\n"
+                                     "10.1.0.0/24 dev eth1 proto kernel scope link src 10.1.0.1\n"
+                                     "local 10.0.0.2 dev eth0 table local proto kernel scope host src 10.0.0.2\n"
+                                     "local 10.1.0.1 dev eth1 table local proto kernel scope host src 10.1.0.1\n")  # fmt: skip
+    n = tr.Node.load(tmp_path / "ipt", tmp_path / "routes")
+    packet, iif = tr.parse_packet("tcp 10.1.0.5:5000 > 8.8.8.8:53 syn in eth1")
+    (o,) = tr.trace(n, packet, iif).outcomes
+    assert o.legs[0].kind == "drop" and o.legs[0].verdict.startswith("dropped in filter FORWARD")
+    assert len(o.undecided) == 1 and o.undecided[0].startswith("line 5 (filter FORWARD): -m frobnicate")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("tcp 1.2.3.4:5 > 6.7.8.9:10 syn", "say where it enters"),
+    ("tcp 1.2.3.4 > 6.7.8.9:10 in eth0", "expected 'tcp SRC:PORT > DST:PORT"),
+    ("tcp 1.2.3.4:5 > 6.7.8.9:10 syx in eth0", "unknown TCP flag 'syx'"),
+])  # fmt: skip
+def test_bad_packets(text: str, message: str) -> None:
+    with pytest.raises(tr.InputError) as e:
+        tr.parse_packet(text)
+    assert message in str(e.value)
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hairpin.cli.main", "trace", *args], capture_output=True, text=True,
+                          check=False)  # fmt: skip
+
+
+def test_cli_json_svg_html(tmp_path: Path) -> None:
+    res = run_cli("--node", str(DATA), "--reply", "--format", "json", "--svg", str(tmp_path / "t.svg"),
+                  "--html", str(tmp_path / "t.html"), SYN)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert [o["probability"] for o in doc["outcomes"]] == ["715827883/2147483648", "1431655765/4294967296",
+                                                           "1431655765/4294967296"]  # fmt: skip
+    assert doc["total_probability"] == "1"
+    hop = doc["outcomes"][0]["legs"][1]["hops"][0]
+    assert set(hop) == {"t", "at", "src", "dst", "flags", "action"} and hop["flags"] == ["SYN", "ACK"]
+    assert (tmp_path / "t.svg").read_text().startswith("<svg")
+    page = (tmp_path / "t.html").read_text()
+    assert page.count('class="bad asymmetric"') == 3 and "<script" not in page
+
+
+def test_cli_bad_file_is_one_line_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "ipt"
+    bad.write_text("*nat\n-A PREROUTING -j\nCOMMIT\n")
+    res = run_cli("--iptables-save", str(bad), "--routes", str(DATA / "ip-route"), SYN)
+    assert res.returncode == 2 and res.stdout == ""
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"hairpin: error: {bad}:2: ")
+
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("iptables-restore") is None,
+                                reason="needs root and iptables to build a real namespace")  # fmt: skip
+
+
+@needs_root
+def test_dumps_read_off_a_real_kernel(tmp_path: Path) -> None:
+    """Load node1's rules and routes into a fresh namespace, dump them with the real tools, trace the dumps."""
+    ns = f"hptr-{uuid.uuid4().hex[:8]}"
+    sh = lambda *a: subprocess.run(["ip", "netns", "exec", ns, *a], capture_output=True, text=True, check=True)  # noqa: E731
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        for i, dev in enumerate(("eth0", "enie348bef9edc", "eni851d8a400b6")):  # veth pairs: no dummy module here
+            sh("ip", "link", "add", dev, "type", "veth", "peer", "name", f"peer{i}")
+            sh("ip", "link", "set", dev, "up")
+            sh("ip", "link", "set", f"peer{i}", "up")
+        sh("ip", "link", "set", "lo", "up")
+        sh("ip", "addr", "add", "192.168.2.3/19", "dev", "eth0")
+        sh("ip", "route", "add", "default", "via", "192.168.0.1", "dev", "eth0")
+        sh("ip", "route", "add", "192.168.27.239", "dev", "enie348bef9edc", "scope", "link")
+        sh("ip", "route", "add", "192.168.16.142", "dev", "eni851d8a400b6", "scope", "link")
+        sh("ip", "rule", "add", "to", "192.168.27.239", "lookup", "main", "prio", "512")
+        sh("ip", "rule", "add", "to", "192.168.16.142", "lookup", "main", "prio", "512")
+        sh("ip", "rule", "add", "fwmark", "0x80/0x80", "lookup", "main", "prio", "1024")
+        subprocess.run(["ip", "netns", "exec", ns, "iptables-restore"], input=node_iptables(seed(), "node1"),
+                       text=True, check=True, capture_output=True)  # fmt: skip
+        for name, cmd in (("iptables-save", ["iptables-save"]), ("ip-route", ["ip", "-4", "route", "show", "table", "all"]),
+                          ("ip-rule", ["ip", "rule"]), ("ip-addr", ["ip", "-4", "-o", "addr"])):  # fmt: skip
+            (tmp_path / name).write_text(sh(*cmd).stdout)
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], check=False)
+    f = tr.Node.find(tmp_path)
+    n = tr.Node.load(f["iptables"], f["routes"], f.get("rules"), f.get("addrs"), name="node1")
+    packet, iif = tr.parse_packet(SYN)
+    check_seed_node1(tr.trace(n, packet, iif, reply=True))
