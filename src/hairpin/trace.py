@@ -86,6 +86,13 @@ class Node:
     ruleset: Ruleset
     routing: iproute.NodeRouting
     name: str = "node"
+    _tracer: _Tracer | None = field(default=None, repr=False, compare=False)
+
+    def tracer(self) -> _Tracer:
+        """The node's host, built once (compiling and indexing every rule) and reused by every trace."""
+        if self._tracer is None:
+            self._tracer = _Tracer(self)
+        return self._tracer
 
     @classmethod
     def load(
@@ -354,7 +361,7 @@ class _Tracer:
 
 def trace(node: Node, packet: Packet, iif: str | None, *, reply: bool = False) -> Trace:
     """Every outcome of ``packet`` entering ``node`` on ``iif`` (None: sent by the node itself)."""
-    t = _Tracer(node)
+    t = node.tracer()
     outcomes: list[Outcome] = []
     stack: list[list[bool]] = [[]]
     while stack:

@@ -1,0 +1,107 @@
+"""Tracer scale: parse + index time against ``iptables-restore --test`` on the same dump, and the time to
+trace one packet, for kube-proxy dumps from ~1k to ~190k rules.
+
+The dumps are the seed's node1 rules (``hairpin.kube.node_iptables``) with N synthetic Services added in
+kube-proxy's 1.18 layout (a KUBE-SERVICES rule per ClusterIP, a KUBE-NODEPORTS pair, a KUBE-SVC chain with
+5 statistic rules, 5 KUBE-SEP chains with their hairpin-masquerade and DNAT rules): 19 rules a Service.
+The traced packet is the seed's SYN to node1's NodePort, so its path crosses the full KUBE-SERVICES chain.
+``iptables-restore --test`` runs inside a throwaway network namespace (root; skipped otherwise).
+
+Usage: python benchmarks/bench_trace.py [services ...]   (default: 50 500 2000 10000)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from hairpin import trace as tr
+from hairpin.kube import node_iptables
+from hairpin.scenario import seed
+
+DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "trace" / "seed-node1"
+SYN = "tcp 192.168.27.239:49134 > 192.168.2.3:31468 syn in eth0"
+PROBS = ("0.20000000019", "0.25000000000", "0.33333333349", "0.50000000000")
+
+
+def dump(services: int) -> str:
+    chains: list[str] = []
+    rules: list[str] = []
+    for i in range(services):
+        name = f"ns{i % 97}/svc{i}:http"
+        cip = f"10.{100 + i // 65536}.{(i // 256) % 256}.{i % 256}"
+        svc = f"KUBE-SVC-S{i:015d}"
+        chains.append(f":{svc} - [0:0]")
+        rules.append(
+            f'-A KUBE-SERVICES -d {cip}/32 -p tcp -m comment --comment "{name} cluster IP" -m tcp --dport 80 -j {svc}'
+        )
+        rules.append(
+            f'-A KUBE-NODEPORTS -p tcp -m comment --comment "{name}" -m tcp --dport {40000 + i % 20000} -j KUBE-MARK-MASQ'
+        )
+        for e in range(5):
+            sep = f"KUBE-SEP-S{i:09d}E{e:05d}"
+            chains.append(f":{sep} - [0:0]")
+            pod = f"172.{16 + (i * 5 + e) // 65536}.{((i * 5 + e) // 256) % 256}.{(i * 5 + e) % 256}"
+            stat = f"-m statistic --mode random --probability {PROBS[e]} " if e < 4 else ""
+            rules.append(f'-A {svc} -m comment --comment "{name}" {stat}-j {sep}')
+            rules.append(f'-A {sep} -s {pod}/32 -m comment --comment "{name}" -j KUBE-MARK-MASQ')
+            rules.append(f'-A {sep} -p tcp -m comment --comment "{name}" -m tcp -j DNAT --to-destination {pod}:8080')
+    out: list[str] = []
+    for line in node_iptables(seed(), "node1").splitlines():
+        if line.startswith("-A KUBE-SERVICES") and "nodeports" in line:
+            out.extend(rules)
+        out.append(line)
+        if line == "*nat":
+            out.extend(chains)
+    return "\n".join(out) + "\n"
+
+
+def restore_test(path: Path) -> float | None:
+    if os.geteuid() != 0 or shutil.which("iptables-restore") is None:
+        return None
+    ns = f"hpbench-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        t = time.perf_counter()
+        with open(path) as f:
+            subprocess.run(["ip", "netns", "exec", ns, "iptables-restore", "--test"], stdin=f, check=True)
+        return time.perf_counter() - t
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], check=False)
+
+
+def main() -> None:
+    sizes = [int(a) for a in sys.argv[1:]] or [50, 500, 2000, 10000]
+    packet, iif = tr.parse_packet(SYN)
+    print(f"{'services':>8} {'rules':>8} {'parse+index s':>14} {'iptables-restore --test s':>26} {'ratio':>6} "
+          f"{'trace ms':>9}")  # fmt: skip
+    with tempfile.TemporaryDirectory() as d:
+        for n in sizes:
+            path = Path(d) / f"ipt{n}"
+            text = dump(n)
+            path.write_text(text)
+            rules = sum(line.startswith("-A ") for line in text.splitlines())
+            t0 = time.perf_counter()
+            node = tr.Node.load(path, DATA / "ip-route", DATA / "ip-rule", DATA / "ip-addr", name="node1")
+            node.tracer()  # builds the host's evaluator: compile and index every rule
+            load_s = time.perf_counter() - t0
+            t1 = time.perf_counter()
+            reps = 20
+            for _i in range(reps):
+                result = tr.trace(node, packet, iif, reply=True)
+            trace_ms = (time.perf_counter() - t1) / reps * 1000
+            assert len(result.outcomes) == 3
+            ref = restore_test(path)
+            ratio = f"{load_s / ref:.1f}x" if ref else "-"
+            print(f"{n:>8} {rules:>8} {load_s:>14.2f} {ref if ref is not None else float('nan'):>26.2f} {ratio:>6} "
+                  f"{trace_ms:>9.2f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
