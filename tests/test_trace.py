@@ -181,3 +181,54 @@ def test_dumps_read_off_a_real_kernel(tmp_path: Path) -> None:
     n = tr.Node.load(f["iptables"], f["routes"], f.get("rules"), f.get("addrs"), name="node1")
     packet, iif = tr.parse_packet(SYN)
     check_seed_node1(tr.trace(n, packet, iif, reply=True))
+
+
+CALICO_NAT = """*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+:cali-POSTROUTING - [0:0]
+:cali-nat-outgoing - [0:0]
+-A POSTROUTING -m comment --comment "cali:O3lYWMrLQYEMJtB5" -j cali-POSTROUTING
+-A cali-POSTROUTING -m comment --comment "cali:Z-c7XtVd2Bq7s_hA" -j cali-nat-outgoing
+-A cali-nat-outgoing -m comment --comment "cali:flqWnvo8yq4ULQLa" -m set --match-set cali40masq-ipam-pools src -m set ! --match-set cali40all-ipam-pools dst -j MASQUERADE --random-fully
+COMMIT
+"""
+CALICO_SETS = """create cali40masq-ipam-pools hash:net family inet hashsize 1024 maxelem 1048576
+add cali40masq-ipam-pools 10.244.0.0/16
+create cali40all-ipam-pools hash:net family inet hashsize 1024 maxelem 1048576
+add cali40all-ipam-pools 10.244.0.0/16
+"""
+ROUTES = ("default via 192.168.0.1 dev eth0\n192.168.0.0/19 dev eth0 proto kernel scope link src 192.168.2.3\n"
+          "10.244.1.7 dev cali1234 scope link\n"
+          "local 192.168.2.3 dev eth0 table local proto kernel scope host src 192.168.2.3\n")  # fmt: skip
+
+
+def test_calico_overlay_pod_to_the_vip_is_masqueraded_to_the_node(tmp_path: Path) -> None:
+    """Calico's natOutgoing: a pod (10.244.0.0/16 pool, not VPC-routable) calling the NLB leaves SNATed to
+    the node's address, so the NLB sees a node caller (issue 9's SNATed pod callers)."""
+    (tmp_path / "iptables-save").write_text(CALICO_NAT)
+    (tmp_path / "ip-route").write_text(ROUTES)
+    (tmp_path / "ipset-save").write_text(CALICO_SETS)
+    f = tr.Node.find(tmp_path)
+    n = tr.Node.load(f["iptables"], f["routes"], name="calico-node", ipset_file=f["ipset"])
+    packet, iif = tr.parse_packet("tcp 10.244.1.7:40000 > 192.168.168.103:80 syn in cali1234")
+    (o,) = tr.trace(n, packet, iif).outcomes
+    assert o.legs[0].oif == "eth0" and o.undecided == []
+    assert o.legs[0].out_packet is not None and o.legs[0].out_packet.source.ip == "192.168.2.3"
+    assert [(s.chain, s.line) for s in o.legs[0].steps][-1] == ("cali-nat-outgoing", 10)
+    # pod to pod inside the pool: not masqueraded
+    packet, iif = tr.parse_packet("tcp 10.244.1.7:40000 > 10.244.1.7:80 syn out")
+    (o,) = tr.trace(n, packet, iif).outcomes
+    assert all(not s.effect.startswith("MASQUERADE") for s in o.legs[0].steps)
+
+
+def test_set_match_without_the_ipset_file_is_undecided(tmp_path: Path) -> None:
+    (tmp_path / "iptables-save").write_text(CALICO_NAT)
+    (tmp_path / "ip-route").write_text(ROUTES)
+    n = tr.Node.load(tmp_path / "iptables-save", tmp_path / "ip-route")
+    packet, iif = tr.parse_packet("tcp 10.244.1.7:40000 > 192.168.168.103:80 syn in cali1234")
+    (o,) = tr.trace(n, packet, iif).outcomes
+    assert o.legs[0].out_packet is not None and o.legs[0].out_packet.source.ip == "10.244.1.7"
+    assert len(o.undecided) == 1 and o.undecided[0].startswith("line 10 (nat cali-nat-outgoing): -m set")

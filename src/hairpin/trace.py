@@ -38,9 +38,10 @@ from hairpin.errors import InputError
 from hairpin.host import Fabric, LinuxHost, Place
 from hairpin.model.hop import Hop
 from hairpin.model.net import Flags, Packet, ip_int, ip_str
-from hairpin.netfilter.evaluate import Verdict
+from hairpin.netfilter.evaluate import Evaluator, Verdict
 from hairpin.netfilter.rules import Rule, Ruleset
-from hairpin.parsers import iproute, iptables_save
+from hairpin.parsers import iproute, ipset, iptables_save
+from hairpin.parsers.ipset import IpSet
 
 __all__ = ["FILES", "Leg", "Node", "Outcome", "RuleStep", "Trace", "parse_packet", "trace"]
 
@@ -50,6 +51,7 @@ FILES = {
     "routes": ("ip-route", "ip-route.txt", "routes", "routes.txt", "route-n", "route-n.txt"),
     "rules": ("ip-rule", "ip-rule.txt", "rules", "rules.txt"),
     "addrs": ("ip-addr", "ip-addr.txt", "addrs", "addrs.txt"),
+    "ipset": ("ipset-save", "ipset-save.txt", "ipset", "ipset.txt"),
 }
 MAX_PATHS = 4096
 _RULE_NOTE = re.compile(r"^(raw|mangle|nat|filter|security) \S+: ")
@@ -86,6 +88,7 @@ class Node:
     ruleset: Ruleset
     routing: iproute.NodeRouting
     name: str = "node"
+    ipsets: dict[str, IpSet] | None = None  # ``ipset save`` content, to decide ``-m set`` (Calico, IPVS mode)
     _tracer: _Tracer | None = field(default=None, repr=False, compare=False)
 
     def tracer(self) -> _Tracer:
@@ -102,6 +105,7 @@ class Node:
         rules_file: str | Path | None = None,
         addrs_file: str | Path | None = None,
         name: str = "node",
+        ipset_file: str | Path | None = None,
     ) -> Node:
         rs = iptables_save.parse(iproute.read_text(iptables_save_file), str(iptables_save_file))
         nr = iproute.build_routing(
@@ -112,7 +116,7 @@ class Node:
             iproute.read_text(addrs_file) if addrs_file is not None else None,
             str(addrs_file) if addrs_file is not None else None,
         )
-        return cls(rs, nr, name)
+        return cls(rs, nr, name, ipset.load(ipset_file) if ipset_file is not None else None)
 
     @staticmethod
     def find(directory: str | Path) -> dict[str, Path]:
@@ -271,7 +275,9 @@ class _Tracer:
     def __init__(self, node: Node) -> None:
         self.node = node
         self.fabric = _Fabric()
-        self.host = LinuxHost(node.name, self.fabric, node.routing.routing, node.ruleset, ip_forward=True)
+        self.host = LinuxHost(node.name, self.fabric, node.routing.routing, None, ip_forward=True)
+        self.host.ruleset = node.ruleset
+        self.host.nf = Evaluator(node.ruleset, node.ipsets) if node.ruleset.tables else None
         self.leg: Leg | None = None
         self.undecided: list[str] = []
         self.host.watch = self._watch

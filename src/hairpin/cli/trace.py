@@ -36,6 +36,7 @@ def trace_cmd(
     routes: Annotated[Path | None, typer.Option(help="ip -4 route show table all (or route -n) output.")] = None,
     rules: Annotated[Path | None, typer.Option(help="ip rule output (default: the kernel's default rules).")] = None,
     addrs: Annotated[Path | None, typer.Option(help="ip -4 -o addr output (default: from the local table).")] = None,
+    ipset: Annotated[Path | None, typer.Option(help="ipset save output, to decide -m set matches (Calico).")] = None,
     node: Annotated[
         Path | None,
         typer.Option(help="A directory holding iptables-save, ip-route (or route-n), ip-rule, ip-addr."),
@@ -54,14 +55,20 @@ def trace_cmd(
     if format not in FORMATS:
         raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
     files: dict[str, Path] = tr.Node.find(node) if node is not None else {}
-    for key, value in (("iptables", iptables_save), ("routes", routes), ("rules", rules), ("addrs", addrs)):
+    for key, value in (
+        ("iptables", iptables_save),
+        ("routes", routes),
+        ("rules", rules),
+        ("addrs", addrs),
+        ("ipset", ipset),
+    ):
         if value is not None:
             files[key] = value
     if "iptables" not in files or "routes" not in files:
         raise InputError("give --iptables-save FILE and --routes FILE, or --node DIR")
     parsed = [tr.parse_packet(p) for p in packets]
     n = tr.Node.load(files["iptables"], files["routes"], files.get("rules"), files.get("addrs"),
-                     name=node.name if node is not None else "node")  # fmt: skip
+                     name=node.name if node is not None else "node", ipset_file=files.get("ipset"))  # fmt: skip
     traces = [tr.trace(n, p, iif, reply=reply) for p, iif in parsed]
     if svg is not None:
         from hairpin.render.trace import trace_svg
