@@ -33,6 +33,10 @@ def reproduce(
     svg: Annotated[Path | None, typer.Option(help="Write the timed-out connection's sequence diagram as SVG.")] = None,
     html: Annotated[Path | None, typer.Option(help="Write a self-contained HTML report.")] = None,
     pcap: Annotated[Path | None, typer.Option(help="Write the shown connections' packets as pcapng.")] = None,
+    retries: Annotated[
+        int | None,
+        typer.Option(min=1, max=20, help="Also show what N client retries per request do (p^(N+1); not a fix)."),
+    ] = None,
 ) -> None:
     """Simulate the scenario's client calling its Service and show why connections time out."""
     from hairpin import scenario as scen
@@ -53,12 +57,21 @@ def reproduce(
     else:
         result = sim.run(sc, connections, seed, fixes=fixes)
     _write_pictures(result, svg, html, pcap)
+    from hairpin import retries as retry_math
+
+    tries = retry_math.summary(result, retries) if retries is not None else None
     if format == "json":
-        sys.stdout.write(json.dumps(result.to_json(all_hops=all_hops), indent=1, sort_keys=False) + "\n")
+        doc = result.to_json(all_hops=all_hops)
+        if tries is not None:
+            doc["retries"] = tries.to_json()
+        sys.stdout.write(json.dumps(doc, indent=1, sort_keys=False) + "\n")
         return
     from hairpin.story import RunView
 
-    Console().print(RunView(result, full=full))
+    out = Console()
+    out.print(RunView(result, full=full))
+    if tries is not None:
+        out.print(tries.text())
 
 
 def _write_pictures(result: object, svg: Path | None, html: Path | None, pcap: Path | None) -> None:
