@@ -232,3 +232,68 @@ def test_set_match_without_the_ipset_file_is_undecided(tmp_path: Path) -> None:
     (o,) = tr.trace(n, packet, iif).outcomes
     assert o.legs[0].out_packet is not None and o.legs[0].out_packet.source.ip == "10.244.1.7"
     assert len(o.undecided) == 1 and o.undecided[0].startswith("line 10 (nat cali-nat-outgoing): -m set")
+
+
+CILIUM = """*mangle
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+:CILIUM_PRE_mangle - [0:0]
+-A PREROUTING -m comment --comment "cilium-feeder: CILIUM_PRE_mangle" -j CILIUM_PRE_mangle
+-A CILIUM_PRE_mangle ! -o lo -m socket --transparent -m comment --comment "cilium: any->pod redirect proxied traffic to host proxy" -j MARK --set-xmark 0x200/0xffffffff
+COMMIT
+*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+:CILIUM_POST_nat - [0:0]
+-A POSTROUTING -m comment --comment "cilium-feeder: CILIUM_POST_nat" -j CILIUM_POST_nat
+-A CILIUM_POST_nat -s 10.0.0.0/8 ! -d 10.0.0.0/8 ! -o cilium_+ -m comment --comment "cilium masquerade non-cluster" -j MASQUERADE
+COMMIT
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:CILIUM_FORWARD - [0:0]
+-A FORWARD -m comment --comment "cilium-feeder: CILIUM_FORWARD" -j CILIUM_FORWARD
+-A CILIUM_FORWARD -o cilium_host -m comment --comment "cilium: any->cluster on cilium_host forward accept" -j ACCEPT
+-A CILIUM_FORWARD -i cilium_host -m comment --comment "cilium: cluster->any on cilium_host forward accept (nodeport)" -j ACCEPT
+-A CILIUM_FORWARD -i lxc+ -m comment --comment "cilium: cluster->any on lxc+ forward accept" -j ACCEPT
+COMMIT
+"""
+
+
+def test_cilium_iptables_mode_masquerades_a_pod_calling_the_vip(tmp_path: Path) -> None:
+    """Cilium (iptables masquerading): a pod on lxc+ calling the NLB leaves SNATed to the node; the proxy
+    redirect rule's -m socket cannot be decided from a dump and is named."""
+    (tmp_path / "iptables-save").write_text(CILIUM)
+    (tmp_path / "ip-route").write_text(ROUTES.replace("10.244.1.7 dev cali1234", "10.0.1.7 dev lxc1234"))
+    n = tr.Node.load(tmp_path / "iptables-save", tmp_path / "ip-route")
+    packet, iif = tr.parse_packet("tcp 10.0.1.7:40000 > 192.168.168.103:80 syn in lxc1234")
+    (o,) = tr.trace(n, packet, iif).outcomes
+    assert str(o.legs[0].out_packet) == "tcp 192.168.2.3:40000 > 192.168.168.103:80 SYN" and o.legs[0].oif == "eth0"
+    assert [(s.chain, s.line) for s in o.legs[0].steps] == [
+        ("PREROUTING", 8), ("CILIUM_PRE_mangle", 9), ("FORWARD", 25), ("CILIUM_FORWARD", 28), ("POSTROUTING", 17),
+        ("CILIUM_POST_nat", 18)]  # fmt: skip
+    assert o.undecided == ["line 9 (mangle CILIUM_PRE_mangle): -m socket; taken as not matching"]
+
+
+def test_kube_proxy_1_24_layout_traces_the_same_outcomes(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    s = seed()
+    s = replace(s, kube_proxy=replace(s.kube_proxy, version="1.28"))
+    ns = next(n for n in build(s).namespaces if n.name == "node1")
+    text = node_iptables(s, "node1")
+    assert "KUBE-EXT-WGW5ZPXP7HZEBG5V" in text  # the 1.24+ layout
+    (tmp_path / "iptables-save").write_text(text)
+    for k, v in routing_files(_routing(ns)).items():
+        (tmp_path / k).write_text(v)
+    n = tr.Node.load(tmp_path / "iptables-save", tmp_path / "ip-route", tmp_path / "ip-rule", tmp_path / "ip-addr")
+    packet, iif = tr.parse_packet(SYN)
+    t = tr.trace(n, packet, iif, reply=True)
+    check_seed_node1(t)
+    assert "KUBE-EXT-WGW5ZPXP7HZEBG5V" in [s.chain for s in t.outcomes[0].legs[0].steps]
