@@ -1,0 +1,247 @@
+"""Sweeps: the timeout rate over a grid of scenario settings, simulated next to the closed form.
+
+A grid names values per setting (``Grid.parse(["nodes=1,2,3", "cross_zone=false,true"])``); every
+combination is a point.  A point's scenario is the base scenario reshaped by ``hairpin.render.chart.variant``
+(AZs, nodes per AZ, cross-zone) and then given the load balancer and Service settings of the point
+(target type, client IP preservation, externalTrafficPolicy) with ``dataclasses.replace``.  Settings the
+grid does not name keep the base scenario's values.
+
+Each point is simulated (``hairpin.backends.sim.run``, ``connections`` connections) with a seed derived from
+the sweep's seed and the point's key, so results do not depend on the worker count or the order points
+finish in; and the closed form (``hairpin.aws.risk``) is computed for it.  ``agrees`` holds when the
+simulated rate is within 4 standard deviations of the binomial around the closed form (exactly equal when
+the closed form is 0 or 1).
+
+``run(base, grid, ...)`` runs points on local processes (``workers``), or through a Dask scheduler
+(``dask=ADDRESS``) or a Ray cluster (``ray=ADDRESS``) when those optional packages are installed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any
+
+from hairpin.errors import InputError
+from hairpin.scenario import Scenario
+
+__all__ = ["KEYS", "Grid", "Result", "point_scenario", "run"]
+
+#: grid key -> (parser, help)
+KEYS: dict[str, str] = {
+    "nodes": "instance targets (nodes) per AZ, e.g. nodes=1,2,3,4",
+    "azs": "number of AZs the NLB enables, e.g. azs=1,2,3",
+    "cross_zone": "cross-zone load balancing, e.g. cross_zone=false,true",
+    "target_type": "instance or ip",
+    "preserve_client_ip": "true, false or default (the controller's default for the target type)",
+    "traffic_policy": "externalTrafficPolicy: Cluster or Local",
+}
+_BOOL = {"true": True, "false": False, "on": True, "off": False, "yes": True, "no": False}
+
+
+def _value(key: str, text: str) -> Any:
+    t = text.strip()
+    if key in ("nodes", "azs"):
+        if not t.isdigit() or not 1 <= int(t) <= 64:
+            raise InputError(f"--grid {key}: {t!r} is not a whole number from 1 to 64")
+        return int(t)
+    if key == "cross_zone":
+        if t.lower() not in _BOOL:
+            raise InputError(f"--grid {key}: {t!r} is not true or false")
+        return _BOOL[t.lower()]
+    if key == "preserve_client_ip":
+        if t.lower() == "default":
+            return None
+        if t.lower() not in _BOOL:
+            raise InputError(f"--grid {key}: {t!r} is not true, false or default")
+        return _BOOL[t.lower()]
+    if key == "target_type":
+        if t not in ("instance", "ip"):
+            raise InputError(f"--grid {key}: {t!r} is not instance or ip")
+        return t
+    if t not in ("Cluster", "Local"):
+        raise InputError(f"--grid {key}: {t!r} is not Cluster or Local")
+    return t
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Values per setting, in the order given."""
+
+    axes: tuple[tuple[str, tuple[Any, ...]], ...]
+
+    @classmethod
+    def parse(cls, specs: Sequence[str]) -> Grid:
+        axes: list[tuple[str, tuple[Any, ...]]] = []
+        for spec in specs:
+            key, eq, values = spec.partition("=")
+            key = key.strip()
+            if not eq or not values.strip():
+                raise InputError(f"--grid {spec!r}: expected KEY=V1,V2,... (keys: {', '.join(KEYS)})")
+            if key not in KEYS:
+                raise InputError(f"--grid {spec!r}: unknown key {key!r} (keys: {', '.join(KEYS)})")
+            if any(k == key for k, _ in axes):
+                raise InputError(f"--grid {spec!r}: {key} given twice")
+            axes.append((key, tuple(dict.fromkeys(_value(key, v) for v in values.split(",")))))
+        return cls(tuple(axes))
+
+    def points(self) -> list[dict[str, Any]]:
+        keys = [k for k, _ in self.axes]
+        return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(v for _, v in self.axes))]
+
+
+def _client_az_nodes(s: Scenario) -> int:
+    az = s.node(s.client_pod.node).az
+    return sum(n.az == az for n in s.nodes)
+
+
+def point_scenario(base: Scenario, point: dict[str, Any]) -> Scenario:
+    """The base scenario with one grid point's settings."""
+    from hairpin.render.chart import variant
+
+    lb = base.client_service.load_balancer
+    if lb is None:
+        raise InputError(f"service {base.client_service.key} has no load balancer to sweep")
+    s = base
+    if {"nodes", "azs", "cross_zone"} & point.keys():
+        s = variant(
+            s,
+            azs=point.get("azs", len(base.vpc.azs)),
+            nodes_per_az=point.get("nodes", _client_az_nodes(base)),
+            cross_zone=point.get("cross_zone", lb.cross_zone),
+        )
+    svc = s.client_service
+    lb = svc.load_balancer
+    assert lb is not None
+    if "target_type" in point:
+        lb = replace(lb, target_type=point["target_type"])
+    if "preserve_client_ip" in point:
+        lb = replace(lb, preserve_client_ip=point["preserve_client_ip"])
+    new = replace(svc, load_balancer=lb)
+    if "traffic_policy" in point:
+        new = replace(new, external_traffic_policy=point["traffic_policy"],
+                      health_check_node_port=new.health_check_node_port or 32000)  # fmt: skip
+    name = ",".join(f"{k}={_text(v)}" for k, v in point.items())
+    return replace(s, services=tuple(new if x.key == svc.key else x for x in s.services), name=f"{base.name}[{name}]")
+
+
+def _text(v: Any) -> str:
+    if v is None:
+        return "default"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+@dataclass(frozen=True)
+class Result:
+    point: dict[str, Any]
+    connections: int
+    timeouts: int
+    expected: float
+
+    @property
+    def rate(self) -> float:
+        return self.timeouts / self.connections if self.connections else 0.0
+
+    @property
+    def sd(self) -> float:
+        p = self.expected
+        return math.sqrt(p * (1 - p) / self.connections) if self.connections else 0.0
+
+    @property
+    def agrees(self) -> bool:
+        if self.expected in (0.0, 1.0):
+            return self.rate == self.expected
+        return abs(self.rate - self.expected) <= 4 * self.sd
+
+    def key(self) -> str:
+        return ",".join(f"{k}={_text(v)}" for k, v in self.point.items())
+
+    def to_json(self) -> dict[str, Any]:
+        return {**{k: v for k, v in self.point.items()}, "connections": self.connections, "timeouts": self.timeouts,
+                "rate": round(self.rate, 6), "expected": round(self.expected, 6), "agrees": self.agrees}  # fmt: skip
+
+
+def _point_seed(seed: int, point: dict[str, Any]) -> int:
+    key = ",".join(f"{k}={_text(v)}" for k, v in sorted(point.items()))
+    return zlib.crc32(f"{seed}:{key}".encode())
+
+
+def simulate(base: Scenario, point: dict[str, Any], connections: int, seed: int) -> Result:
+    """One point (a top-level function, so process pools and clusters can pickle it)."""
+    from hairpin.backends import sim
+
+    s = point_scenario(base, point)
+    r = sim.run(s, connections, _point_seed(seed, point), fixes=False)
+    return Result(point, r.summary.attempts, r.summary.timeouts, r.summary.expected_rate)
+
+
+def _local(base: Scenario, pts: list[dict[str, Any]], connections: int, seed: int, workers: int) -> Iterator[Result]:
+    if workers <= 1:
+        for p in pts:
+            yield simulate(base, p, connections, seed)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(simulate, base, p, connections, seed) for p in pts]
+        for f in futures:
+            yield f.result()
+
+
+def _dask(base: Scenario, pts: list[dict[str, Any]], connections: int, seed: int, address: str) -> Iterator[Result]:
+    try:
+        from distributed import Client  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        raise InputError("--dask needs the 'distributed' package (pip install 'dask[distributed]')") from None
+    client = Client(address)
+    try:
+        futures = [client.submit(simulate, base, p, connections, seed, pure=False) for p in pts]
+        for f in futures:
+            yield f.result()
+    finally:
+        client.close()
+
+
+def _ray(base: Scenario, pts: list[dict[str, Any]], connections: int, seed: int, address: str) -> Iterator[Result]:
+    try:
+        import ray  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        raise InputError("--ray needs the 'ray' package (pip install ray)") from None
+    ray.init(address=address, ignore_reinit_error=True)
+    remote = ray.remote(simulate)
+    refs = [remote.remote(base, p, connections, seed) for p in pts]
+    for ref in refs:
+        yield ray.get(ref)
+
+
+def run(
+    base: Scenario,
+    grid: Grid,
+    *,
+    connections: int = 400,
+    seed: int = 0,
+    workers: int = 1,
+    dask: str | None = None,
+    ray: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[Result]:
+    """Every grid point, in grid order (results do not depend on ``workers`` or where they ran)."""
+    pts = grid.points()
+    for p in pts:  # fail on a bad point before any work starts
+        point_scenario(base, p)
+    if dask is not None:
+        it = _dask(base, pts, connections, seed, dask)
+    elif ray is not None:
+        it = _ray(base, pts, connections, seed, ray)
+    else:
+        it = _local(base, pts, connections, seed, workers)
+    out = []
+    for r in it:
+        out.append(r)
+        if progress is not None:
+            progress(1)
+    return out

@@ -1,0 +1,88 @@
+"""`hairpin sweep`: grid expansion, point scenarios, determinism across workers, formula agreement, outputs,
+bad grids."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hairpin import sweep
+from hairpin.errors import InputError
+from hairpin.scenario import seed
+
+
+def test_grid_expands_in_order() -> None:
+    g = sweep.Grid.parse(["nodes=1,2", "cross_zone=false,true", "preserve_client_ip=default,false"])
+    pts = g.points()
+    assert len(pts) == 8
+    assert pts[0] == {"nodes": 1, "cross_zone": False, "preserve_client_ip": None}
+    assert pts[-1] == {"nodes": 2, "cross_zone": True, "preserve_client_ip": False}
+
+
+def test_point_scenario_applies_each_setting() -> None:
+    s = sweep.point_scenario(seed(), {"nodes": 3, "azs": 3, "cross_zone": True, "target_type": "ip",
+                                      "preserve_client_ip": True, "traffic_policy": "Local"})  # fmt: skip
+    lb = s.client_service.load_balancer
+    assert lb is not None and (lb.target_type, lb.preserve_client_ip, lb.cross_zone) == ("ip", True, True)
+    assert len(s.vpc.azs) == 3 and len(s.nodes) == 9 and s.client_service.external_traffic_policy == "Local"
+    assert s.client_pod.node == "node1"  # the caller stays where it is
+
+
+def test_results_do_not_depend_on_the_worker_count() -> None:
+    g = sweep.Grid.parse(["nodes=1,2,3"])
+    one = sweep.run(seed(), g, connections=60, seed=4, workers=1)
+    two = sweep.run(seed(), g, connections=60, seed=4, workers=2)
+    assert [(r.point, r.timeouts) for r in one] == [(r.point, r.timeouts) for r in two]
+
+
+def test_every_point_agrees_with_the_closed_form() -> None:
+    g = sweep.Grid.parse(["nodes=1,2,4", "cross_zone=false,true", "target_type=instance,ip"])
+    results = sweep.run(seed(), g, connections=400, seed=1, workers=2)
+    exp = {(r.point["nodes"], r.point["cross_zone"], r.point["target_type"]): r.expected for r in results}
+    assert exp[(1, False, "instance")] == 1.0 and exp[(2, False, "instance")] == 0.5
+    assert exp[(2, True, "instance")] == 0.25 and exp[(4, True, "instance")] == 0.125
+    assert all(v == 0.0 for k, v in exp.items() if k[2] == "ip")  # preservation off by default for ip targets
+    assert all(r.agrees for r in results), [r.to_json() for r in results if not r.agrees]
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("nodez=1,2", "unknown key 'nodez'"),
+    ("nodes=0", "'0' is not a whole number from 1 to 64"),
+    ("cross_zone=maybe", "'maybe' is not true or false"),
+    ("traffic_policy=local", "'local' is not Cluster or Local"),
+    ("nodes", "expected KEY=V1,V2,..."),
+])  # fmt: skip
+def test_bad_grids(spec: str, message: str) -> None:
+    with pytest.raises(InputError) as e:
+        sweep.Grid.parse([spec])
+    assert message in str(e.value)
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hairpin.cli.main", "sweep", *args], capture_output=True, text=True,
+                          check=False)  # fmt: skip
+
+
+def test_cli_json_csv_svg(tmp_path: Path) -> None:
+    res = cli("--grid", "nodes=1,2", "--grid", "cross_zone=false,true", "--connections", "200", "--workers", "1",
+              "--format", "json", "--svg", str(tmp_path / "s.svg"))  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert [(p["nodes"], p["cross_zone"], p["expected"]) for p in doc["points"]] == [
+        (1, False, 1.0), (1, True, 0.5), (2, False, 0.5), (2, True, 0.25)]  # fmt: skip
+    assert (tmp_path / "s.svg").read_text().startswith("<svg")
+    res = cli("--grid", "nodes=2", "--connections", "100", "--workers", "1", "--format", "csv")
+    rows = list(csv.reader(io.StringIO(res.stdout)))
+    assert rows[0] == ["nodes", "connections", "timeouts", "rate", "expected", "agrees"] and rows[1][0] == "2"
+
+
+def test_cli_bad_grid_is_one_line_exit_2() -> None:
+    res = cli("--grid", "nodes=1,x")
+    assert res.returncode == 2 and res.stdout == ""
+    assert res.stderr.strip() == "hairpin: error: --grid nodes: 'x' is not a whole number from 1 to 64"
