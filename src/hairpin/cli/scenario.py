@@ -60,3 +60,30 @@ def from_cluster(
     print(
         f"wrote {output}: {len(built.nodes)} nodes, {len(built.pods)} pods, client {built.client.pod}", file=sys.stderr
     )
+
+
+@scenario_app.command("schema")
+def schema() -> None:
+    """Print the scenario file's JSON Schema (draft 2020-12)."""
+    from importlib import resources
+
+    sys.stdout.write(resources.files("hairpin").joinpath("scenarios/schema.json").read_text())
+
+
+@scenario_app.command("validate")
+def validate(files: Annotated[list[str], typer.Argument(help="Scenario YAML files.")]) -> None:
+    """Check scenario files: one line per file, 'FILE: ok' or 'FILE: key.path: what is wrong' (exit 2)."""
+    from hairpin import scenario as scen
+
+    bad: list[InputError] = []
+    for f in files:
+        try:
+            s = scen.load(f)
+        except InputError as e:
+            bad.append(e)
+            continue
+        print(f"{f}: ok ({s.name}: {len(s.nodes)} nodes, {len(s.pods)} pods, {len(s.services)} services)")
+    for e in bad[1:]:
+        print(f"hairpin: error: {e.one_line()}", file=sys.stderr)
+    if bad:
+        raise bad[0]
