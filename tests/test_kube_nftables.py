@@ -1,0 +1,135 @@
+"""kube-proxy nftables mode: the generated ``table ip kube-proxy`` (hairpin.kube.nftables)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import subprocess
+import uuid
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hairpin.kube.nftables import chain_base, endpoint_chain, ruleset, service_chain
+from hairpin.scenario import seed
+
+SVC = "nginx-demo/service-nginx-demo/tcp/"
+EP2 = "endpoint-MMBNG555-" + SVC + "__192.168.39.2/80"
+EP3 = "endpoint-UVQWZLS7-" + SVC + "__192.168.49.70/80"
+EP1 = "endpoint-UB3QZH6V-" + SVC + "__192.168.16.142/80"
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines()]
+
+
+def test_chain_names_match_kube_proxy_examples() -> None:
+    # The examples in pkg/proxy/nftables/proxier.go's servicePortChainNameBase / ...EndpointChainNameBase.
+    assert chain_base("ns1/svc1/tcp/p80") == "ULMVA6XW-ns1/svc1/tcp/p80"
+    assert chain_base("ns1/svc1/tcp/p80__10.180.0.1/80") == "5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80"
+
+
+@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-/_.", min_size=1, max_size=300))
+def test_chain_base_is_hash_prefixed_and_capped(name: str) -> None:
+    out = chain_base(name)
+    assert len(out) <= 240
+    assert out[8] == "-"
+    assert set(out[:8]) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+    if len(name) + 9 <= 240:
+        assert out[9:] == name
+    else:
+        assert out.endswith("...") and len(out) == 240
+
+
+def test_seed_node1_dispatch() -> None:
+    s = seed()
+    svc = s.services[0]
+    sp = svc.ports[0]
+    assert service_chain(svc, sp) == "service-7WYOEMTF-" + SVC
+    assert endpoint_chain(svc, sp, "192.168.39.2", 80) == EP2
+    lines = _lines(ruleset(s, "node1"))
+    assert f"elements = {{ 10.100.235.20 . tcp . 80 : goto service-7WYOEMTF-{SVC} }}" in lines
+    assert f"elements = {{ tcp . 31468 : goto external-7WYOEMTF-{SVC} }}" in lines
+    assert f"numgen random mod 3 vmap {{ 0 : goto {EP2}, 1 : goto {EP3}, 2 : goto {EP1} }}" in lines
+    i = lines.index(f"chain external-7WYOEMTF-{SVC} {{")
+    assert lines[i + 1 : i + 4] == ["jump mark-for-masquerade", f"goto service-7WYOEMTF-{SVC}", "}"]
+    i = lines.index(f"chain {EP1} {{")
+    assert lines[i + 1 : i + 4] == [
+        "ip saddr 192.168.16.142 jump mark-for-masquerade",
+        "meta l4proto tcp dnat to 192.168.16.142:80",
+        "}",
+    ]
+    i = lines.index("chain masquerading {")
+    assert lines[i + 1 : i + 4] == [
+        "meta mark & 0x00004000 == 0x00000000 return",
+        "meta mark set meta mark ^ 0x00004000",
+        "masquerade fully-random",
+    ]
+    assert "type nat hook prerouting priority dstnat; policy accept;" in lines
+    assert "type nat hook output priority -100; policy accept;" in lines
+    assert "type nat hook postrouting priority srcnat; policy accept;" in lines
+    assert "type filter hook prerouting priority dstnat - 10; policy accept;" in lines
+    assert "fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports" in lines
+    # nodePortAddresses unset on EKS: no nodeport-ips set.
+    assert not any("nodeport-ips" in line for line in lines)
+
+
+def test_same_on_every_node_for_cluster_policy() -> None:
+    s = seed()
+    assert ruleset(s, "node1") == ruleset(s, "node2") == ruleset(s, "node3")
+
+
+def test_local_policy_dispatches_to_local_endpoints_only() -> None:
+    s = seed()
+    svc = dataclasses.replace(s.services[0], external_traffic_policy="Local")
+    s = dataclasses.replace(s, services=(svc,))
+    lines = _lines(ruleset(s, "node1"))
+    i = lines.index(f"chain external-7WYOEMTF-{SVC} {{")
+    assert lines[i + 1 : i + 5] == [
+        'fib saddr type local jump mark-for-masquerade comment "masquerade local traffic"',
+        f'fib saddr type local goto service-7WYOEMTF-{SVC} comment "short-circuit local traffic"',
+        f"goto local-7WYOEMTF-{SVC}",
+        "}",
+    ]
+    assert f"numgen random mod 1 vmap {{ 0 : goto {EP1} }}" in lines
+    # node2 has no local endpoint: NodePort traffic from outside is dropped.
+    lines2 = _lines(ruleset(s, "node2"))
+    assert 'elements = { tcp . 31468 comment "nginx-demo/service-nginx-demo" : drop }' in lines2
+    assert not any(line.startswith("chain local-") for line in lines2)
+
+
+def test_no_endpoints_rejects() -> None:
+    s = seed()
+    svc = dataclasses.replace(s.services[0], endpoints=())
+    s = dataclasses.replace(s, services=(svc,))
+    lines = _lines(ruleset(s, "node1"))
+    assert (
+        'elements = { 10.100.235.20 . tcp . 80 comment "nginx-demo/service-nginx-demo" : goto reject-chain }' in lines
+    )
+    assert 'elements = { tcp . 31468 comment "nginx-demo/service-nginx-demo" : goto reject-chain }' in lines
+    assert not any("numgen" in line for line in lines)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("nft") is None, reason="needs root and nft")
+@pytest.mark.parametrize("variant", ["seed", "local", "empty"])
+def test_loads_in_kernel_and_lists_back_identically(variant: str) -> None:
+    s = seed()
+    if variant != "seed":
+        change = {"external_traffic_policy": "Local"} if variant == "local" else {"endpoints": ()}
+        s = dataclasses.replace(s, services=(dataclasses.replace(s.services[0], **change),))  # type: ignore[arg-type]
+    text = ruleset(s, "node2")
+    ns = "hpnft-" + uuid.uuid4().hex[:8]
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        subprocess.run(["ip", "netns", "exec", ns, "nft", "-f", "-"], input=text, text=True, check=True)
+        listed = subprocess.run(
+            ["ip", "netns", "exec", ns, "nft", "list", "table", "ip", "kube-proxy"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], check=True)
+    assert listed == text
