@@ -79,8 +79,8 @@ def validate(files: Annotated[list[str], typer.Argument(help="Scenario YAML file
     for f in files:
         try:
             s = scen.load(f)
-        except InputError as e:
-            bad.append(e)
+        except InputError as exc:
+            bad.append(exc)
             continue
         print(f"{f}: ok ({s.name}: {len(s.nodes)} nodes, {len(s.pods)} pods, {len(s.services)} services)")
     for e in bad[1:]:
