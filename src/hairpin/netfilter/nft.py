@@ -1,0 +1,314 @@
+"""nftables: a parser for the ``nft list table`` text subset kube-proxy's nftables mode writes, and an
+evaluator of that table for one packet at one hook.
+
+What it knows (nft(8) semantics; the statements are the ones kubernetes pkg/proxy/nftables/proxier.go
+writes, see ``hairpin.kube.nftables``):
+
+- a table holds maps (``type K : verdict``, ``elements = { k : verdict, ... }``) and chains; a base
+  chain has ``type filter|nat hook H priority P``; ``jump`` returns to the caller, ``goto`` does not,
+  falling off a regular chain returns, falling off a base chain is its policy (accept);
+- matches: ``ct state new``, ``ip saddr|daddr [!=] A[/N]``, ``fib saddr|daddr type local``,
+  ``meta mark & M == V``; verdict maps keyed on ``ip daddr . meta l4proto . th dport`` or ``meta
+  l4proto . th dport`` (no element: the rule does not match and evaluation goes on);
+- ``numgen random mod N vmap { 0 : V0, ... }``: element i with probability exactly 1/N.  The choice is
+  asked of ``ctx.choose`` as N-1 successive draws of 1/N, 1/(N-1), ..., 1/2 (the same law), so the
+  tracer can branch on it as on the iptables statistic match;
+- statements: ``meta mark set meta mark | M`` / ``^ M``, ``meta l4proto P dnat to A:P`` (DNAT),
+  ``masquerade [fully-random]``, ``reject``, ``drop``, ``accept``, ``return``; a trailing
+  ``comment "..."`` is ignored.
+
+Anything else is a ParseError with its line: the evaluator never guesses.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from hairpin.errors import ParseError
+from hairpin.model.net import ip_int
+from hairpin.netfilter.evaluate import Context, NatAction, Verdict
+from hairpin.netfilter.rules import Rule
+
+__all__ = ["NftChain", "NftRule", "NftTable", "parse"]
+
+_HOOKS = {"prerouting": "PREROUTING", "input": "INPUT", "forward": "FORWARD", "output": "OUTPUT",
+          "postrouting": "POSTROUTING"}  # fmt: skip
+_PRIO_NAMES = {"dstnat": -100, "srcnat": 100, "filter": 0, "mangle": -150, "raw": -300}
+
+
+@dataclass(frozen=True)
+class NftRule:
+    """One rule: its text, where it came from, and a compiled form (a tuple of steps)."""
+
+    chain: str
+    text: str
+    line: int
+    steps: tuple[tuple[str, ...], ...]
+
+    def as_rule(self) -> Rule:
+        """An iptables-model stand-in, for callers (``ctx.choose``) that name the deciding rule."""
+        return Rule("nft", self.chain, (), None, line=self.line, source=self.text)
+
+
+@dataclass
+class NftChain:
+    name: str
+    rules: list[NftRule] = field(default_factory=list)
+    kind: str | None = None
+    hook: str | None = None
+    priority: int = 0
+
+
+@dataclass
+class NftTable:
+    """One parsed ``table ip NAME``."""
+
+    name: str
+    chains: dict[str, NftChain] = field(default_factory=dict)
+    maps: dict[tuple[str, ...], dict[tuple[str, ...], str]] = field(default_factory=dict)
+    vmaps: dict[str, dict[tuple[str, ...], str]] = field(default_factory=dict)
+
+    def base_chains(self, kind: str, hook: str) -> list[NftChain]:
+        """Base chains of ``kind`` on ``hook`` (iptables hook name), by priority."""
+        found = [c for c in self.chains.values() if c.kind == kind and c.hook == hook]
+        return sorted(found, key=lambda c: c.priority)
+
+    # -- evaluator: the same has/run face as hairpin.netfilter.evaluate.Evaluator
+    def has(self, table: str, hook: str) -> bool:
+        return bool(self.base_chains(table, hook))
+
+    def run(self, table: str, hook: str, ctx: Context) -> Verdict:
+        for chain in self.base_chains(table, hook):
+            v = self._chain(chain.name, ctx, 0)
+            if v is not None and (v.verdict != "ACCEPT" or v.nat is not None):
+                return v
+        return Verdict("ACCEPT")
+
+    def _chain(self, name: str, ctx: Context, depth: int) -> Verdict | None:
+        """None: fell off (or returned from) the chain."""
+        if depth > 32:
+            raise RecursionError(f"nft chain {name}: jumps nest deeper than 32")
+        for rule in self.chains[name].rules:
+            out = self._rule(rule, ctx, depth)
+            if out == "continue":
+                continue
+            if out == "return":
+                return None
+            assert isinstance(out, Verdict)
+            return out
+        return None
+
+    def _verdict(self, verdict: str, rule: NftRule, ctx: Context, depth: int) -> Verdict | str:
+        word, _, target = verdict.partition(" ")
+        if word == "jump":
+            v = self._chain(target, ctx, depth + 1)
+            return "continue" if v is None else v
+        if word == "goto":
+            v = self._chain(target, ctx, depth + 1)
+            return "return" if v is None else v
+        if word == "return":
+            return "return"
+        return Verdict({"accept": "ACCEPT", "drop": "DROP", "reject": "REJECT"}[word], rule.as_rule())
+
+    def _rule(self, rule: NftRule, ctx: Context, depth: int) -> Verdict | str:
+        p = ctx.packet
+        for step in rule.steps:
+            op = step[0]
+            if op == "ctnew":
+                if ctx.ctstate != "NEW":
+                    return "continue"
+            elif op == "addr":
+                _, which, neg, net, mask = step
+                addr = p.src if which == "saddr" else p.dst
+                if ((addr & int(mask)) == int(net)) == (neg == "!="):
+                    return "continue"
+            elif op == "fiblocal":
+                if not ctx.host.is_local(p.src if step[1] == "saddr" else p.dst):
+                    return "continue"
+            elif op == "markeq":
+                if (ctx.mark & int(step[1])) != int(step[2]):
+                    return "continue"
+            elif op == "vmap":
+                key = (
+                    (p.proto, str(p.dport)) if step[1] == "proto.port" else (str(ip_int(p.dst)), p.proto, str(p.dport))
+                )
+                verdict = self.vmaps[step[2]].get(key)
+                if verdict is None:
+                    return "continue"
+                return self._verdict(verdict, rule, ctx, depth)
+            elif op == "numgen":
+                targets = step[1:]
+                n = len(targets)
+                pick = n - 1
+                for i in range(n - 1):
+                    if ctx.choose(1.0 / (n - i), rule.as_rule()):
+                        pick = i
+                        break
+                return self._verdict(targets[pick], rule, ctx, depth)
+            elif op == "markor":
+                ctx.mark |= int(step[1])
+            elif op == "markxor":
+                ctx.mark ^= int(step[1])
+            elif op == "dnat":
+                if p.proto != step[1]:
+                    return "continue"
+                return Verdict("ACCEPT", rule.as_rule(), NatAction("DNAT", "dst", int(step[2]), int(step[3])))
+            elif op == "masq":
+                nat = NatAction("MASQUERADE", "src", None, None, random_fully=step[1] == "1")
+                return Verdict("ACCEPT", rule.as_rule(), nat)
+            elif op == "verdict":
+                return self._verdict(step[1], rule, ctx, depth)
+        return "continue"
+
+
+_NUM = r"(0x[0-9a-fA-F]+|\d+)"
+_STATEMENTS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"ct state new"), "ctnew"),
+    (re.compile(r"ip (saddr|daddr) (!= )?(\d+\.\d+\.\d+\.\d+)(?:/(\d+))?"), "addr"),
+    (re.compile(r"fib (saddr|daddr) type local"), "fiblocal"),
+    (re.compile(rf"meta mark & {_NUM} == {_NUM}"), "markeq"),
+    (re.compile(r"ip daddr \. meta l4proto \. th dport vmap @([\w.-]+)"), "vmap3"),
+    (re.compile(r"meta l4proto \. th dport vmap @([\w.-]+)"), "vmap2"),
+    (re.compile(r"numgen random mod (\d+) vmap \{ ([^}]*) \}"), "numgen"),
+    (re.compile(rf"meta mark set meta mark \| {_NUM}"), "markor"),
+    (re.compile(rf"meta mark set meta mark \^ {_NUM}"), "markxor"),
+    (re.compile(r"meta l4proto (tcp|udp|sctp) dnat to ([\d.]+):(\d+)"), "dnat"),
+    (re.compile(r"masquerade( fully-random)?"), "masq"),
+    (re.compile(r"(jump|goto) ([\w./-]+)"), "verdict2"),
+    (re.compile(r"(return|accept|drop|reject)"), "verdict1"),
+]
+
+
+def _compile(text: str, file: str, line: int) -> tuple[tuple[str, ...], ...]:
+    rest = re.sub(r'\s*comment "[^"]*"\s*$', "", text).strip()
+    steps: list[tuple[str, ...]] = []
+    while rest:
+        for pattern, kind in _STATEMENTS:  # noqa: B007 (kind is used after the break)
+            m = pattern.match(rest)
+            if m and (m.end() == len(rest) or rest[m.end()] == " "):
+                break
+        else:
+            raise ParseError(f"nft statement not modelled: {rest!r}", file, line)
+        g = m.groups()
+        if kind == "addr":
+            prefix = int(g[3]) if g[3] else 32
+            mask = (0xFFFFFFFF << (32 - prefix)) & 0xFFFFFFFF
+            steps.append(("addr", g[0], (g[1] or "==").strip(), str(ip_int(g[2]) & mask), str(mask)))
+        elif kind == "markeq":
+            steps.append(("markeq", str(int(g[0], 0)), str(int(g[1], 0))))
+        elif kind in ("markor", "markxor"):
+            steps.append((kind, str(int(g[0], 0))))
+        elif kind == "vmap3":
+            steps.append(("vmap", "addr.proto.port", g[0]))
+        elif kind == "vmap2":
+            steps.append(("vmap", "proto.port", g[0]))
+        elif kind == "numgen":
+            elems = [e.strip() for e in g[1].split(",")]
+            table = dict(e.split(" : ", 1) for e in elems)
+            n = int(g[0])
+            if sorted(table) != [str(i) for i in range(n)]:
+                raise ParseError(f"numgen mod {n} needs elements 0..{n - 1}", file, line)
+            steps.append(("numgen", *(table[str(i)] for i in range(n))))
+        elif kind == "dnat":
+            steps.append(("dnat", g[0], str(ip_int(g[1])), g[2]))
+        elif kind == "masq":
+            steps.append(("masq", "1" if g[0] else "0"))
+        elif kind == "verdict2":
+            steps.append(("verdict", f"{g[0]} {g[1]}"))
+        elif kind == "verdict1":
+            steps.append(("verdict", g[0]))
+        else:
+            steps.append((kind, *(x or "" for x in g)))
+        rest = rest[m.end() :].strip()
+    return tuple(steps)
+
+
+def _priority(text: str, file: str, line: int) -> int:
+    m = re.fullmatch(r"(-?\d+)|(\w+)(?: ([+-]) (\d+))?", text.strip())
+    if not m:
+        raise ParseError(f"bad chain priority {text!r}", file, line)
+    if m.group(1):
+        return int(m.group(1))
+    if m.group(2) not in _PRIO_NAMES:
+        raise ParseError(f"unknown priority name {m.group(2)!r}", file, line)
+    base = _PRIO_NAMES[m.group(2)]
+    off = int(m.group(4) or 0)
+    return base - off if m.group(3) == "-" else base + off
+
+
+def parse(text: str, file: str = "<nft>") -> NftTable:
+    """Parse one ``table ip NAME { ... }`` as ``nft list table`` prints it."""
+    lines = text.splitlines()
+    table: NftTable | None = None
+    chain: NftChain | None = None
+    vmap: str | None = None
+    pending = ""
+    start = 0
+    for no, raw in enumerate(lines, 1):
+        s = raw.strip()
+        if pending:
+            pending += " " + s
+            if "}" not in s:
+                continue
+            s, pending, no = pending, "", start
+        if not s:
+            continue
+        if table is None:
+            m = re.fullmatch(r"table ip ([\w.-]+) \{", s)
+            if not m:
+                raise ParseError("expected 'table ip NAME {'", file, no)
+            table = NftTable(m.group(1))
+            continue
+        if s == "}":
+            chain, vmap = None, None
+            continue
+        if chain is None and vmap is None:
+            m = re.fullmatch(r"(chain|map) ([\w./-]+) \{", s)
+            if m and m.group(1) == "chain":
+                chain = table.chains.setdefault(m.group(2), NftChain(m.group(2)))
+            elif m:
+                vmap = m.group(2)
+                table.vmaps[vmap] = {}
+            elif not s.startswith("comment "):
+                raise ParseError(f"expected a chain or map, got {s!r}", file, no)
+            continue
+        if vmap is not None:
+            if s.startswith("elements = {") and "}" not in s:
+                pending, start = s, no
+                continue
+            if s.startswith("elements = {"):
+                body = s[len("elements = {") : s.rindex("}")]
+                for elem in body.split(","):
+                    k, sep, v = elem.partition(" : ")
+                    if not sep:
+                        raise ParseError(f"map element without ' : ': {elem.strip()!r}", file, no)
+                    k = re.sub(r'\s*comment "[^"]*"', "", k).strip()
+                    parts = tuple(x.strip() for x in k.split(" . "))
+                    key = tuple(
+                        str(ip_int(x)) if re.fullmatch(r"[\d.]+", x) and x.count(".") == 3 else x for x in parts
+                    )
+                    table.vmaps[vmap][key] = v.strip()
+            elif not s.startswith(("type ", "comment ", "flags ")):
+                raise ParseError(f"map line not modelled: {s!r}", file, no)
+            continue
+        assert chain is not None
+        m = re.fullmatch(r"type (filter|nat|route) hook (\w+) priority ([^;]+); policy (accept|drop);", s)
+        if m:
+            chain.kind, chain.hook = m.group(1), _HOOKS[m.group(2)]
+            chain.priority = _priority(m.group(3), file, no)
+            continue
+        if s.startswith("comment "):
+            continue
+        chain.rules.append(NftRule(chain.name, s, no, _compile(s, file, no)))
+    if table is None:
+        raise ParseError("no table", file, 1)
+    for c in table.chains.values():
+        for r in c.rules:
+            for st in r.steps:
+                targets = st[1:] if st[0] == "numgen" else st[1:] if st[0] == "verdict" else ()
+                for t in targets:
+                    word, _, name = t.partition(" ")
+                    if word in ("jump", "goto") and name not in table.chains:
+                        raise ParseError(f"{word} to undefined chain {name!r}", file, r.line)
+    return table

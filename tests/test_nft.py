@@ -1,0 +1,128 @@
+"""The nft parser/evaluator (hairpin.netfilter.nft) on kube-proxy's nftables-mode table for the seed."""
+
+from __future__ import annotations
+
+import dataclasses
+from fractions import Fraction
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hairpin.errors import ParseError
+from hairpin.kube.nftables import ruleset
+from hairpin.model.net import Flags, Packet, ip_int, ip_str
+from hairpin.netfilter.evaluate import Context
+from hairpin.netfilter.nft import parse
+from hairpin.netfilter.rules import Rule
+from hairpin.scenario import seed
+
+NODE1 = ip_int("192.168.2.3")
+POD = ip_int("192.168.27.239")
+
+
+class _Node:
+    def is_local(self, addr: int, iface: str | None = None) -> bool:
+        return addr == NODE1
+
+
+def _syn(dst: str, dport: int) -> Packet:
+    return Packet(POD, 40000, ip_int(dst), dport, Flags.SYN)
+
+
+def _table():  # type: ignore[no-untyped-def]
+    return parse(ruleset(seed(), "node1"), "node1.nft")
+
+
+@pytest.mark.parametrize(
+    ("draws", "endpoint"),
+    [([True], "192.168.39.2"), ([False, True], "192.168.49.70"), ([False, False], "192.168.16.142")],
+)
+def test_nodeport_syn_is_dnated_by_numgen_and_marked(draws: list[bool], endpoint: str) -> None:
+    t = _table()
+    asked: list[float] = []
+    it = iter(draws)
+
+    def choose(p: float, r: Rule) -> bool:
+        asked.append(p)
+        return next(it)
+
+    ctx = Context(_syn("192.168.2.3", 31468), _Node(), "PREROUTING", iif="eth0", choose=choose)
+    v = t.run("nat", "PREROUTING", ctx)
+    assert v.nat is not None and v.nat.kind == "DNAT"
+    assert (ip_str(v.nat.addr or 0), v.nat.port) == (endpoint, 80)
+    assert ctx.mark == 0x4000
+    assert asked == [1 / 3, 1 / 2][: len(draws)]
+    # the chosen endpoint's probability is exactly 1/3 whichever it is
+    prob = Fraction(1)
+    for i, d in enumerate(draws):
+        prob *= Fraction(1, 3 - i) if d else 1 - Fraction(1, 3 - i)
+    assert prob == Fraction(1, 3)
+
+
+def test_clusterip_from_pod_is_not_marked() -> None:
+    t = _table()
+    ctx = Context(_syn("10.100.235.20", 80), _Node(), "OUTPUT", choose=lambda p, r: True)
+    v = t.run("nat", "OUTPUT", ctx)
+    assert v.nat is not None and (ip_str(v.nat.addr or 0), v.nat.port) == ("192.168.39.2", 80)
+    assert ctx.mark == 0
+
+
+def test_nodeport_on_other_address_or_port_untouched() -> None:
+    t = _table()
+    for dst, port in (("192.168.21.86", 31468), ("192.168.2.3", 31469), ("127.0.0.1", 31468)):
+        ctx = Context(_syn(dst, port), _Node(), "PREROUTING")
+        v = t.run("nat", "PREROUTING", ctx)
+        assert v.nat is None and v.verdict == "ACCEPT" and ctx.mark == 0
+
+
+def test_postrouting_masquerades_marked_packets_and_clears_the_bit() -> None:
+    t = _table()
+    ctx = Context(Packet(POD, 40000, ip_int("192.168.39.2"), 80, Flags.SYN), _Node(), "POSTROUTING", mark=0x4001)
+    v = t.run("nat", "POSTROUTING", ctx)
+    assert v.nat is not None and v.nat.kind == "MASQUERADE" and v.nat.random_fully
+    assert ctx.mark == 0x0001
+    ctx = Context(Packet(POD, 40000, ip_int("192.168.39.2"), 80, Flags.SYN), _Node(), "POSTROUTING")
+    assert t.run("nat", "POSTROUTING", ctx).nat is None
+
+
+def test_hairpin_endpoint_masquerade_rule() -> None:
+    # nginx-demo-1 (192.168.16.142, on node1) calling the ClusterIP and picked itself: marked.
+    t = _table()
+    p = Packet(ip_int("192.168.16.142"), 40000, ip_int("10.100.235.20"), 80, Flags.SYN)
+    ctx = Context(p, _Node(), "PREROUTING", choose=lambda q, r: False)
+    v = t.run("nat", "PREROUTING", ctx)
+    assert v.nat is not None and ip_str(v.nat.addr or 0) == "192.168.16.142" and ctx.mark == 0x4000
+
+
+def test_no_endpoints_rejects_in_filter_input() -> None:
+    s = seed()
+    s = dataclasses.replace(s, services=(dataclasses.replace(s.services[0], endpoints=()),))
+    t = parse(ruleset(s, "node1"))
+    ctx = Context(_syn("192.168.2.3", 31468), _Node(), "INPUT")
+    assert t.run("filter", "INPUT", ctx).verdict == "REJECT"
+    ctx = Context(_syn("192.168.2.3", 31468), _Node(), "INPUT", ctstate="ESTABLISHED")
+    assert t.run("filter", "INPUT", ctx).verdict == "ACCEPT"
+
+
+def test_unmodelled_statement_is_located() -> None:
+    text = ruleset(seed(), "node1").replace("masquerade fully-random", "masquerade fully-random\n\t\tlog prefix x")
+    with pytest.raises(ParseError) as e:
+        parse(text, "n.nft")
+    line = text.splitlines().index("\t\tlog prefix x") + 1
+    assert e.value.one_line() == f"n.nft:{line}: nft statement not modelled: 'log prefix x'"
+
+
+def test_undefined_chain_is_an_error() -> None:
+    text = ruleset(seed(), "node1").replace("jump masquerading", "jump nowhere")
+    with pytest.raises(ParseError, match="undefined chain 'nowhere'"):
+        parse(text, "n.nft")
+
+
+@given(st.integers(min_value=0, max_value=0xFFFFFFFF), st.integers(min_value=1, max_value=65535))
+def test_only_the_service_tuple_is_dnated(dst: int, dport: int) -> None:
+    t = _table()
+    ctx = Context(Packet(POD, 40000, dst, dport, Flags.SYN), _Node(), "OUTPUT", choose=lambda p, r: True)
+    v = t.run("nat", "OUTPUT", ctx)
+    hit = (dst, dport) in ((ip_int("10.100.235.20"), 80), (NODE1, 31468))
+    assert (v.nat is not None) == hit
