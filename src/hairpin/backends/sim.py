@@ -174,6 +174,14 @@ class Network(Fabric):
                 accept_local=k.accept_local,
                 syn_retries=k.tcp_syn_retries, linear_timeouts=k.tcp_syn_linear_timeouts, label=label,
             )  # fmt: skip
+            if ns.role == "node" and scenario.kube_proxy.mode == "nftables":  # kube-proxy's table ip kube-proxy
+                from hairpin.kube.nftables import ruleset as nft_ruleset
+                from hairpin.netfilter.nft import Stacked
+                from hairpin.netfilter.nft import parse as nft_parse
+
+                h = self.hosts[ns.name]
+                assert isinstance(h, LinuxHost)
+                h.nf = Stacked(h.nf, nft_parse(nft_ruleset(scenario, ns.name), f"{ns.name}.nft"))
         # servers: every endpoint pod listens on its Services' target ports
         for svc in scenario.services:
             for pod in scenario.endpoints_of(svc):

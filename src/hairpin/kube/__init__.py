@@ -37,7 +37,9 @@ def node_iptables(scenario: Scenario, node: str) -> str:
         t.table(table)
         for canary in _CANARIES:
             t.chain(table, canary)
-    t.merge(proxy.tables(scenario, node))
+    if scenario.kube_proxy.mode == "iptables":
+        # nftables mode: kube-proxy's rules are hairpin.kube.nftables.ruleset (table ip kube-proxy).
+        t.merge(proxy.tables(scenario, node))
     t.merge(kubelet.tables(scenario, node))
     t.merge(cni.tables(scenario, node))
     return t.render(("mangle", "nat", "filter"))

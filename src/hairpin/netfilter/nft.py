@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 
 from hairpin.errors import ParseError
 from hairpin.model.net import ip_int
-from hairpin.netfilter.evaluate import Context, NatAction, Verdict
+from hairpin.netfilter.evaluate import Context, Evaluator, NatAction, Verdict
 from hairpin.netfilter.rules import Rule
 
-__all__ = ["NftChain", "NftRule", "NftTable", "parse"]
+__all__ = ["NftChain", "NftRule", "NftTable", "Stacked", "parse"]
 
 _HOOKS = {"prerouting": "PREROUTING", "input": "INPUT", "forward": "FORWARD", "output": "OUTPUT",
           "postrouting": "POSTROUTING"}  # fmt: skip
@@ -312,3 +312,34 @@ def parse(text: str, file: str = "<nft>") -> NftTable:
                     if word in ("jump", "goto") and name not in table.chains:
                         raise ParseError(f"{word} to undefined chain {name!r}", file, r.line)
     return table
+
+
+class Stacked(Evaluator):
+    """An iptables Evaluator and an nft table on the same hooks, in the kernel's priority order.
+
+    nft's filter chains (priority dstnat - 10 = -110) run before iptables' filter table (0); at the
+    nat hooks both sit at the same priority (dstnat -100 / srcnat 100): iptables' table runs first
+    here, and nft's only if iptables made no NAT decision (one NAT binding per connection and
+    direction: nf_nat_inet_fn stops at the first chain that sets one).
+    """
+
+    def __init__(self, iptables: Evaluator | None, nft: NftTable) -> None:
+        self.iptables = iptables
+        self.nft = nft
+
+    def has(self, table: str, chain: str) -> bool:
+        return (self.iptables is not None and self.iptables.has(table, chain)) or self.nft.has(table, chain)
+
+    def run(self, table: str, chain: str, ctx: Context) -> Verdict:
+        nft_first = table == "filter"
+        if nft_first and self.nft.has(table, chain):
+            v = self.nft.run(table, chain, ctx)
+            if v.verdict != "ACCEPT":
+                return v
+        if self.iptables is not None and self.iptables.has(table, chain):
+            v = self.iptables.run(table, chain, ctx)
+            if v.verdict != "ACCEPT" or v.nat is not None:
+                return v
+        if not nft_first and self.nft.has(table, chain):
+            return self.nft.run(table, chain, ctx)
+        return Verdict("ACCEPT")

@@ -1,0 +1,77 @@
+"""kube-proxy nftables mode in the simulator: the seed's hairpin happens exactly as in iptables mode."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from hairpin import scenario
+from hairpin.backends import sim
+from hairpin.model.net import Flags
+
+CLIENT = "192.168.27.239"
+VIP = "192.168.168.103:80"
+NODE1 = "192.168.2.3"
+NODE_PORT = f"{NODE1}:31468"
+BACKENDS = ("192.168.39.2:80", "192.168.49.70:80", "192.168.16.142:80")
+
+
+@pytest.fixture(scope="module")
+def nft_seed() -> scenario.Scenario:
+    s = scenario.seed()
+    return replace(s, kube_proxy=replace(s.kube_proxy, mode="nftables"))
+
+
+def test_node_iptables_has_no_kube_proxy_rules_in_nftables_mode(nft_seed: scenario.Scenario) -> None:
+    from hairpin.kube import node_iptables
+
+    text = node_iptables(nft_seed, "node1")
+    assert "KUBE-SVC-" not in text and "KUBE-NODEPORTS" not in text and "KUBE-SEP-" not in text
+    assert "AWS-SNAT-CHAIN-0" in text  # the VPC CNI's rules stay
+    assert "KUBE-SVC-" in node_iptables(scenario.seed(), "node1")
+
+
+def test_hairpinned_connection_in_nftables_mode(nft_seed: scenario.Scenario) -> None:
+    c = sim.connect(nft_seed, client_port=49134, target=NODE_PORT, seed=7)
+    assert c.outcome == "timeout" and c.hairpin
+    sent = [(h.at, str(h.packet.source), str(h.packet.dest), h.packet.flags.label(), h.t)
+            for h in c.hops if h.kind in ("send", "nlb")]  # fmt: skip
+    first = [(src, dst, fl) for _, src, dst, fl, t in sent if t < 0.5]
+    assert first[0] == (f"{CLIENT}:49134", VIP, "SYN")
+    assert (f"{CLIENT}:49134", NODE_PORT, "SYN") in first
+    # table ip kube-proxy: numgen DNAT, external- chain marks 0x4000, masquerading SNATs to the node
+    masq = next(f for f in first if f[0].startswith(f"{NODE1}:") and f[2] == "SYN" and f[1] in BACKENDS)
+    assert (masq[1], masq[0], "SYN,ACK") in first
+    # the de-NATed SYN-ACK node:NodePort -> pod goes straight to the pod's veth (the /32 route)
+    synack = next(s for s in sent if s[4] < 0.5 and (s[1], s[2], s[3]) == (NODE_PORT, f"{CLIENT}:49134", "SYN,ACK"))
+    assert synack[0].startswith("node1 eni")
+    assert (f"{CLIENT}:49134", NODE_PORT, "RST") in first
+    assert (masq[0], masq[1], "RST") in first
+    syns = [round(t, 3) for at, src, dst, fl, t in sent if at == "pod netshoot eth0" and fl == "SYN"]
+    assert syns == [0.0, 1.0, 3.0, 7.0, 15.0, 31.0, 63.0]
+    rsts = [h for h in c.hops if h.lane == "netshoot" and h.kind == "send" and h.packet.flags == Flags.RST]
+    assert len(rsts) == 7
+    assert c.elapsed_s == pytest.approx(127.0)
+    assert c.hops[-1].kind == "timeout" and "ETIMEDOUT after 7 SYNs" in c.hops[-1].action
+
+
+def test_other_node_succeeds_in_nftables_mode(nft_seed: scenario.Scenario) -> None:
+    c = sim.connect(nft_seed, client_port=49135, target="192.168.21.86:31468")
+    assert c.outcome == "established" and not c.hairpin
+
+
+def test_nftables_rate_matches_the_closed_form(nft_seed: scenario.Scenario) -> None:
+    n = 1000
+    r = sim.run(nft_seed, n, seed=11)
+    assert r.summary.expected_rate == pytest.approx(0.5)
+    assert abs(r.summary.rate - 0.5) < 4 * (0.25 / n) ** 0.5
+    for c in r.connections:
+        assert (c.outcome == "timeout") == (c.target == NODE_PORT)
+
+
+def test_nftables_endpoint_choice_is_uniform(nft_seed: scenario.Scenario) -> None:
+    # ClusterIP path: the numgen draw picks each of 3 endpoints 1/3 of the time; nothing times out.
+    s = scenario.with_fix(nft_seed, "cluster-ip")
+    r = sim.run(s, 600, seed=3)
+    assert r.summary.timeouts == 0
