@@ -65,3 +65,39 @@ def test_node_caller_in_the_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         port = c.client.split(":")[1]
         lines = [line for line in dump.stdout.splitlines() if f"192.168.2.3.{port} " in line]
         assert lines and not any("Flags [R" in line or "Flags [S.]" in line for line in lines)
+
+
+def nat_outgoing() -> scenario.Scenario:
+    s = scenario.seed()
+    return replace(s, cni=replace(s.cni, nat_outgoing=True), name="nat-outgoing")
+
+
+def test_a_pod_masqueraded_on_the_way_out_fails_like_the_node_caller() -> None:
+    """Overlay CNIs (Calico natOutgoing, Cilium masquerading) send the pod's SYN to the VIP with the node's
+    address: hairpinned, it arrives back at its own node with the node's own source and is dropped as a
+    martian, with no SYN-ACK and no RST; sent elsewhere it works."""
+    s = nat_outgoing()
+    c = sim.connect(s, client_port=40000, target="192.168.2.3:31468")
+    assert c.outcome == "timeout" and c.syns == 7 and c.elapsed_s == pytest.approx(127.0)
+    first = [h for h in c.hops if h.t < 0.5]
+    out = next(h for h in first if h.at == "node1 eth0")
+    assert out.packet.source.ip == "192.168.2.3" and str(out.packet.dest) == "192.168.168.103:80"
+    assert "MASQUERADE" in out.action
+    assert first[-1].kind == "martian" and first[-1].packet.source.ip == "192.168.2.3"
+    assert not any(h.packet.flags & Flags.RST or h.packet.flags == Flags.SYN | Flags.ACK for h in c.hops)
+    ok = sim.connect(s, client_port=40001, target="192.168.21.86:31468")
+    assert ok.outcome == "established"
+    run = sim.run(s, 400, 0)
+    assert run.summary.expected_rate == 0.5 and abs(run.summary.rate - 0.5) < 4 * (0.25 / 400) ** 0.5
+
+
+def test_pcap_names_the_masqueraded_pod_a_node_loopback() -> None:
+    from hairpin.diagnose.capture import analyse
+    from hairpin.render.pcap import records
+
+    c = sim.connect(nat_outgoing(), client_port=40000, target="192.168.2.3:31468")
+    node1 = [
+        r for r in records(c.hops) if r.interface and (r.interface.startswith("node1") or r.interface == "VPC v-node1")
+    ]
+    a = analyse(node1)
+    assert a.hairpins == [] and a.other_failures == {"node-loopback": 1}

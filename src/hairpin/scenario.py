@@ -90,6 +90,10 @@ class KubeProxy:
 class Cni:
     name: str = "aws-vpc-cni"
     external_snat: bool = False  # AWS_VPC_K8S_CNI_EXTERNALSNAT
+    #: Pod traffic to addresses outside the cluster's pods leaves masqueraded to the node's address, as
+    #: overlay CNIs do (Calico IPPool natOutgoing, Cilium masquerading); the AWS VPC CNI does not for
+    #: destinations inside the VPC.  Such pods call the NLB like the node itself does.
+    nat_outgoing: bool = False
 
 
 @dataclass(frozen=True)
@@ -332,7 +336,11 @@ def from_dict(data: Any, file: str | None = None) -> Scenario:
     )
     kp.done()
     c = r.sub("cni", required=False)
-    cni = Cni(c.get("name", str, default="aws-vpc-cni"), c.get("external_snat", bool, default=False))
+    cni = Cni(
+        c.get("name", str, default="aws-vpc-cni"),
+        c.get("external_snat", bool, default=False),
+        c.get("nat_outgoing", bool, default=False),
+    )
     c.done()
     az_names = {az.name for az in azs}
     nodes = []

@@ -683,7 +683,7 @@ def scenario_to_dict(s: Scenario) -> dict[str, Any]:
             "tcp_syn_linear_timeouts": s.kernel.tcp_syn_linear_timeouts,
         },
         "kube_proxy": {"mode": s.kube_proxy.mode, "version": s.kube_proxy.version},
-        "cni": {"name": s.cni.name, "external_snat": s.cni.external_snat},
+        "cni": {"name": s.cni.name, "external_snat": s.cni.external_snat, "nat_outgoing": s.cni.nat_outgoing},
         "nodes": [
             {"name": n.name, "ip": n.ip, "az": n.az, **({"labels": labels(n.labels)} if n.labels else {})}
             for n in s.nodes

@@ -102,7 +102,28 @@ def tables(scenario: Scenario, node: str) -> Tables:
             chains[-1],
             f"{comment('AWS, SNAT')} -m addrtype ! --dst-type LOCAL -j SNAT --to-source {primary} --random-fully",
         )
+    if scenario.cni.nat_outgoing:
+        _nat_outgoing(t, scenario, node)
     return t
+
+
+NAT_OUTGOING = "HAIRPIN-NAT-OUTGOING"
+
+
+def _nat_outgoing(t: Tables, scenario: Scenario, node: str) -> None:
+    """An overlay CNI's outgoing NAT, in the shape of Calico's ``cali-nat-outgoing`` (``-m set --match-set
+    cali40masq-ipam-pools src -m set ! --match-set cali40all-ipam-pools dst -j MASQUERADE --random-fully``)
+    with the pool written out as addresses instead of an ipset: a pod's packet to anything but another
+    pod leaves with the node's address."""
+    pods = [p for p in scenario.pods if not p.host_network]
+    t.chain("nat", NAT_OUTGOING)
+    note = comment("overlay CNI: masquerade pod traffic leaving the pod network (natOutgoing)")
+    for p in scenario.pods_on(node):
+        if not p.host_network:
+            t.add("nat", "POSTROUTING", f"-s {p.ip}/32 {note} -j {NAT_OUTGOING}")
+    for p in pods:
+        t.add("nat", NAT_OUTGOING, f"-d {p.ip}/32 {note} -j RETURN")
+    t.add("nat", NAT_OUTGOING, f"{note} -j MASQUERADE --random-fully")
 
 
 def iptables_save(scenario: Scenario, node: str) -> str:
