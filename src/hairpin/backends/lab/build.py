@@ -97,6 +97,11 @@ def _build(lab: Lab, servers: bool) -> None:
         iptables = n.iptables if n.role != "vpc" else commands.nlb_iptables(lab.scenario)
         if iptables.strip():
             _run(commands.in_ns(lab.ns(n.name), ["iptables-restore"]), stdin=iptables)
+        if n.role == "node" and lab.scenario.kube_proxy.mode == "nftables":
+            # kube-proxy's table ip kube-proxy, loaded in the node's namespace only (hairpin.kube.nftables)
+            from hairpin.kube.nftables import ruleset
+
+            _run(commands.in_ns(lab.ns(n.name), ["nft", "-f", "-"]), stdin=ruleset(lab.scenario, n.name))
     if servers:
         for svc in lab.scenario.services:
             for pod in lab.scenario.endpoints_of(svc):
