@@ -75,3 +75,13 @@ def test_nftables_endpoint_choice_is_uniform(nft_seed: scenario.Scenario) -> Non
     s = scenario.with_fix(nft_seed, "cluster-ip")
     r = sim.run(s, 600, seed=3)
     assert r.summary.timeouts == 0
+
+
+def test_ipvs_mode_is_refused_in_one_line() -> None:
+    from hairpin.errors import ScenarioError
+
+    s = scenario.seed()
+    s = replace(s, kube_proxy=replace(s.kube_proxy, mode="ipvs"))
+    with pytest.raises(ScenarioError) as e:
+        sim.connect(s, client_port=49134, target=NODE_PORT)
+    assert e.value.one_line() == "seed: kube_proxy.mode: ipvs is not simulated yet (iptables and nftables are)"

@@ -32,6 +32,12 @@ def node_iptables(scenario: Scenario, node: str) -> str:
     from hairpin.kube import cni, kubelet, proxy
     from hairpin.kube.dump import Tables
 
+    if scenario.kube_proxy.mode == "ipvs":
+        from hairpin.errors import ScenarioError
+
+        # Not modelled yet (docs/modes.md): refuse rather than simulate a node without kube-proxy.
+        raise ScenarioError("kube_proxy.mode: ipvs is not simulated yet (iptables and nftables are)", scenario.name)
+
     t = Tables()
     for table in ("mangle", "nat", "filter"):
         t.table(table)
