@@ -85,3 +85,19 @@ def test_ipvs_mode_is_refused_in_one_line() -> None:
     with pytest.raises(ScenarioError) as e:
         sim.connect(s, client_port=49134, target=NODE_PORT)
     assert e.value.one_line() == "seed: kube_proxy.mode: ipvs is not simulated yet (iptables and nftables are)"
+
+
+def test_nodeport_hop_names_the_nft_rules_that_acted(nft_seed: scenario.Scenario) -> None:
+    c = sim.connect(nft_seed, client_port=49134, target=NODE_PORT, seed=7)
+    hop = [h for h in c.hops if h.at == "node1 eth0"][1]
+    notes = hop.action.split(" | ")
+    svc = "nginx-demo/service-nginx-demo/tcp/"
+    ep = f"endpoint-UVQWZLS7-{svc}__192.168.49.70/80"
+    assert notes[:2] == [
+        "nat nat-prerouting: nft jump services  [jump services]",
+        "nat services: nft fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap "
+        f"@service-nodeports  [goto external-7WYOEMTF-{svc}]",
+    ]
+    assert f"nat {ep}: nft meta l4proto tcp dnat to 192.168.49.70:80  [DNAT]" in notes
+    assert "DNAT: 192.168.2.3:31468 -> 192.168.49.70:80" in notes
+    assert "nat masquerading: nft masquerade fully-random  [MASQUERADE]" in notes

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from hairpin.errors import ParseError
 from hairpin.model.net import ip_int
-from hairpin.netfilter.evaluate import Context, Evaluator, NatAction, Verdict
+from hairpin.netfilter.evaluate import Context, Evaluator, NatAction, Step, Verdict
 from hairpin.netfilter.rules import Rule
 
 __all__ = ["NftChain", "NftRule", "NftTable", "Stacked", "parse"]
@@ -68,6 +68,8 @@ class NftTable:
     chains: dict[str, NftChain] = field(default_factory=dict)
     maps: dict[tuple[str, ...], dict[tuple[str, ...], str]] = field(default_factory=dict)
     vmaps: dict[str, dict[tuple[str, ...], str]] = field(default_factory=dict)
+    #: the rules that acted during the current ``run`` (reported as the Verdict's steps)
+    _steps: list[Step] = field(default_factory=list, repr=False, compare=False)
 
     def base_chains(self, kind: str, hook: str) -> list[NftChain]:
         """Base chains of ``kind`` on ``hook`` (iptables hook name), by priority."""
@@ -79,11 +81,13 @@ class NftTable:
         return bool(self.base_chains(table, hook))
 
     def run(self, table: str, hook: str, ctx: Context) -> Verdict:
+        self._steps = []
         for chain in self.base_chains(table, hook):
             v = self._chain(chain.name, ctx, 0)
             if v is not None and (v.verdict != "ACCEPT" or v.nat is not None):
+                v.steps = self._steps
                 return v
-        return Verdict("ACCEPT")
+        return Verdict("ACCEPT", steps=self._steps)
 
     def _chain(self, name: str, ctx: Context, depth: int) -> Verdict | None:
         """None: fell off (or returned from) the chain."""
@@ -101,6 +105,7 @@ class NftTable:
 
     def _verdict(self, verdict: str, rule: NftRule, ctx: Context, depth: int) -> Verdict | str:
         word, _, target = verdict.partition(" ")
+        self._steps.append(Step(rule.as_rule(), verdict, f"nft {rule.text}"))
         if word == "jump":
             v = self._chain(target, ctx, depth + 1)
             return "continue" if v is None else v
@@ -153,9 +158,11 @@ class NftTable:
             elif op == "dnat":
                 if p.proto != step[1]:
                     return "continue"
+                self._steps.append(Step(rule.as_rule(), "DNAT", f"nft {rule.text}"))
                 return Verdict("ACCEPT", rule.as_rule(), NatAction("DNAT", "dst", int(step[2]), int(step[3])))
             elif op == "masq":
                 nat = NatAction("MASQUERADE", "src", None, None, random_fully=step[1] == "1")
+                self._steps.append(Step(rule.as_rule(), "MASQUERADE", f"nft {rule.text}"))
                 return Verdict("ACCEPT", rule.as_rule(), nat)
             elif op == "verdict":
                 return self._verdict(step[1], rule, ctx, depth)
