@@ -100,3 +100,18 @@ def test_records_and_staleness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     found = {r.prefix: r for r in labs()}
     assert set(found) == {mine.prefix, dead.prefix, kept.prefix}
     assert not is_stale(found[mine.prefix]) and is_stale(found[dead.prefix]) and not is_stale(found[kept.prefix])
+
+
+def test_nftables_mode_needs_nft_before_anything_is_made(monkeypatch: pytest.MonkeyPatch) -> None:
+
+    from hairpin.backends.lab import build
+    from hairpin.scenario import seed
+
+    s = seed()
+    nft = replace(s, kube_proxy=replace(s.kube_proxy, mode="nftables", version="1.31"))
+    monkeypatch.setattr(build.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(build.shutil, "which", lambda tool: None if tool == "nft" else f"/usr/sbin/{tool}")
+    build.check_permitted(s)  # iptables mode does not need nft
+    with pytest.raises(build.NotPermitted) as e:
+        build.check_permitted(nft)
+    assert str(e.value) == "the lab needs nft (Debian package nftables)"

@@ -28,12 +28,16 @@ NUD_PERMANENT = 0x80
 SCOPES = {"global": 0, "link": 253, "host": 254}
 
 
-def check_permitted() -> None:
+def check_permitted(scenario: Scenario | None = None) -> None:
+    """Root and the tools the scenario needs (``nft`` too in kube-proxy's nftables mode), before anything is made."""
     if os.geteuid() != 0:
         raise NotPermitted("the lab needs root (CAP_NET_ADMIN) to create network namespaces")
-    for tool in ("ip", "iptables-restore"):
+    tools = {"ip": "iproute2", "iptables-restore": "iptables"}
+    if scenario is not None and scenario.kube_proxy.mode == "nftables":
+        tools["nft"] = "nftables"
+    for tool, package in tools.items():
         if shutil.which(tool) is None:
-            raise NotPermitted(f"the lab needs {tool} (Debian packages iproute2, iptables)")
+            raise NotPermitted(f"the lab needs {tool} (Debian package {package})")
 
 
 def _run(argv: list[str], stdin: str | None = None) -> None:
@@ -60,7 +64,7 @@ class Lab:
 
 def up(scenario: Scenario, *, persistent: bool = False, servers: bool = True) -> Lab:
     """Build the scenario in fresh namespaces.  On any failure (Ctrl-C included) removes what it made."""
-    check_permitted()
+    check_permitted(scenario)
     clean()  # labs left by killed processes
     topo = build(scenario)
     rec = LabRecord(new_prefix(), scenario.name, os.getpid(), time.time(), fix=scenario.fix, persistent=persistent)
