@@ -97,7 +97,7 @@ def test_rate_agrees_with_the_closed_form(seed_scenario: scenario.Scenario) -> N
         assert (c.outcome == "timeout") == (c.target == NODE_PORT)
 
 
-@pytest.mark.parametrize("fix", sorted(scenario.FIXES))
+@pytest.mark.parametrize("fix", sorted(set(scenario.FIXES) - {"anti-affinity"}))  # ip targets only: test_fixes.py
 def test_each_workaround_gives_no_timeouts(seed_scenario: scenario.Scenario, fix: str) -> None:
     r = sim.run(scenario.with_fix(seed_scenario, fix), 300, seed=5)
     assert r.summary.timeouts == 0 and r.summary.established == 300

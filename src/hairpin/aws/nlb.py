@@ -15,7 +15,13 @@
 - Replies that leave the target toward the client (preservation on) or toward the NLB's address (off)
   are handed back to the NLB by the VPC, which restores the listener's address as source.
 - Proxy Protocol v2 (``proxy_protocol_v2.enabled``) prepends a header naming the client to the first
-  bytes the target receives.
+  bytes the target receives: the client's address and port and the listener's, whatever the client IP
+  preservation setting, so a backend that parses it (nginx ``listen ... proxy_protocol``) recovers the
+  caller's address with preservation off.  Health check connections carry a header too, without client
+  information ("Edit target group attributes", Proxy protocol:
+  https://docs.aws.amazon.com/elasticloadbalancing/latest/network/edit-target-group-attributes.html#proxy-protocol;
+  header format: haproxy's proxy-protocol.txt, section 2.2).  ``Flow.proxy_header`` holds the header's
+  content in the version 1 text form, which is what a PPv2 parser hands the application.
 
 Targets: instance targets are node IP:NodePort of the registered nodes (all nodes, or those matching the
 target-node-labels); with externalTrafficPolicy Local only nodes with a local endpoint pass the health
@@ -69,6 +75,9 @@ class Flow:
     target: Target
     nat_src: Endpoint | None  # set when client IP preservation is off
     proxy_header_sent: bool = False
+    #: the Proxy Protocol v2 header's content, e.g. "PROXY TCP4 192.168.27.239 192.168.52.10 40000 80"
+    #: (client address, listener address, client port, listener port); None without Proxy Protocol
+    proxy_header: str | None = None
 
 
 def targets_for(s: Scenario, svc: Service) -> list[Target]:
@@ -165,6 +174,8 @@ class Nlb:
             if not self.preserve:
                 nat_src = Endpoint(node.addr, 1024 + self.flow_hash(p) % 64512)
             flow = Flow(node, p.source, p.dest, target, nat_src)
+            if self.proxy_protocol:
+                flow.proxy_header = f"PROXY TCP4 {ip_str(p.src)} {ip_str(p.dst)} {p.sport} {p.dport}"
             self.flows[key] = flow
             back = nat_src or p.source
             self.replies[(target.addr, target.port, back.addr, back.port)] = flow
@@ -180,7 +191,13 @@ class Nlb:
             if flow.nat_src is None
             else (f"client IP preservation off: source rewritten to the NLB's own address {flow.nat_src}")
         )
-        return out, f"NLB {ip_str(node.addr)} ({node.az}): {how}; {keep}"
+        pp = ""
+        if flow.proxy_header is not None:
+            pp = (
+                f"; Proxy Protocol v2: the target's first bytes will be a header carrying the client "
+                f"({flow.proxy_header})"
+            )
+        return out, f"NLB {ip_str(node.addr)} ({node.az}): {how}; {keep}{pp}"
 
     def reverse(self, p: Packet) -> tuple[Packet, str] | None:
         """A target's reply the VPC hands back to the NLB: restore the listener as the source."""

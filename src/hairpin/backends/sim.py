@@ -313,6 +313,13 @@ FIX_WHY = {
     "addressed to the NLB and goes back through it instead of straight to the client pod",
     "cluster-ip": "kube-proxy DNATs the SYN on the client's own node; the same conntrack entry de-NATs the reply, "
     "which comes from the ClusterIP the client called",
+    "proxy-protocol-v2": "as no-preserve-client-ip (the reply goes back through the NLB), and the NLB hands the "
+    "backend a Proxy Protocol v2 header with the caller's address and port; backends (and their health checks) "
+    "must speak PPv2",
+    "target-node-labels": "only the labelled nodes are targets; a caller on an unregistered node is never sent back "
+    "to its own node, a caller on a registered node still is (residual risk)",
+    "anti-affinity": "with ip targets and preservation on, no target pod shares the caller's node, so the NLB never "
+    "sends the caller back to its own node; with instance targets the caller's node is still a target (no effect)",
 }
 
 
