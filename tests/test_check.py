@@ -249,13 +249,30 @@ def test_fixes_ordered_and_only_those_that_work() -> None:
                      f"'{TGA}=proxy_protocol_v2.enabled=true,preserve_client_ip.enabled=false' --overwrite")  # fmt: skip
     assert f.fixes[1].command("shop", "svc") == f"kubectl annotate service -n shop svc '{TT}=ip' --overwrite"
     assert "svc.shop.svc.cluster.local:80" in f.fixes[2].summary
-    # UDP: preservation cannot be turned off: only the ClusterIP
+    # UDP: preservation cannot be turned off: the ClusterIP, or keeping target pods off the callers' nodes
     f = one(service(ann={TYPE: "nlb-ip"}, proto="UDP"))
-    assert [x.name for x in f.fixes] == ["cluster-ip"]
+    assert [x.name for x in f.fixes] == ["cluster-ip", "anti-affinity"]
+    assert f.fixes[1].yaml() is None and "podAntiAffinity" in f.fixes[1].summary
     # in-tree on 1.34+: the annotation works in place
     f = one(service(ann={TYPE: "nlb", INTERNAL: "true"}), node("n", A, "10.0.1.1", version="v1.34.1"))
     assert [x.name for x in f.fixes] == ["no-preserve-client-ip", "cluster-ip", "recreate-ip-targets"]
     assert "kubectl delete service -n shop svc" in f.fixes[2].command("shop", "svc")
+
+
+def test_proxy_protocol_v2_fix_proposed_after_preservation_off() -> None:
+    f = one(service(ann={TYPE: "external", TT: "instance"}))
+    assert [x.name for x in f.fixes] == ["no-preserve-client-ip", "proxy-protocol-v2", "ip-targets", "cluster-ip"]
+    pp = f.fixes[1]
+    assert pp.annotations == ((TGA, "preserve_client_ip.enabled=false"),
+                              ("service.beta.kubernetes.io/aws-load-balancer-proxy-protocol", "*"))  # fmt: skip
+    assert pp.command("shop", "svc") == (
+        f"kubectl annotate service -n shop svc '{TGA}=preserve_client_ip.enabled=false' "
+        "'service.beta.kubernetes.io/aws-load-balancer-proxy-protocol=*' --overwrite"
+    )
+    assert "parse PPv2" in pp.cost and "health check" in pp.cost
+    # ip targets with preservation forced on: anti-affinity is offered too, last among the in-place ones
+    f = one(service(ann={TYPE: "external", TT: "ip", TGA: "preserve_client_ip.enabled=true"}))
+    assert [x.name for x in f.fixes] == ["no-preserve-client-ip", "proxy-protocol-v2", "cluster-ip", "anti-affinity"]
 
 
 # ------------------------------------------------------------------------------ webhook

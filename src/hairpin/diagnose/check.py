@@ -39,7 +39,9 @@ IN_TREE_TG_ATTRIBUTES = (1, 34)  # cloud-provider-aws v1.34.0 honours the target
 class Fix:
     """One workaround: what to change, what it costs, as YAML and as a command."""
 
-    name: str  # no-preserve-client-ip | ip-targets | cluster-ip | recreate-ip-targets
+    name: (
+        str  # no-preserve-client-ip | proxy-protocol-v2 | ip-targets | cluster-ip | anti-affinity | recreate-ip-targets
+    )
     summary: str
     cost: str
     annotations: tuple[tuple[str, str], ...] = ()
@@ -372,6 +374,20 @@ def fixes_for(svc: KService, s: ctl.Settings, in_tree_tg: bool) -> list[Fix]:
                 ((ctl.TG_ATTRIBUTES, _tg_value(svc, "false")),),
             )
         )
+    if not udp and s.controller == ctl.LBC and not s.proxy_protocol_v2:
+        # LBC annotation "*" turns on the target group attribute proxy_protocol_v2.enabled
+        # (https://kubernetes-sigs.github.io/aws-load-balancer-controller/v2.2/guide/service/annotations/);
+        # health check connections carry the header too ("Edit target group attributes", Proxy protocol)
+        out.append(
+            Fix(
+                "proxy-protocol-v2",
+                "turn client IP preservation off and Proxy Protocol v2 on: the caller's address reaches the "
+                "backend in the PPv2 header",
+                "every backend must parse PPv2 (nginx: listen ... proxy_protocol; set_real_ip_from) and so must "
+                "its health check port; a backend that does not reads the header as garbage and breaks",
+                ((ctl.TG_ATTRIBUTES, _tg_value(svc, "false")), (ctl.PROXY_PROTOCOL, "*")),
+            )
+        )
     tg_forces = ctl.parse_map(svc.annotations.get(ctl.TG_ATTRIBUTES, "")).get("preserve_client_ip.enabled") == "true"
     if s.controller == ctl.LBC and s.target_type == "instance" and not udp and not tg_forces:
         out.append(
@@ -391,6 +407,16 @@ def fixes_for(svc: KService, s: ctl.Settings, in_tree_tg: bool) -> list[Fix]:
             "every in-cluster caller's configuration changes; the load balancer and the client IP stay as they are",
         )
     )
+    if s.target_type == "ip" and s.preserve_client_ip:
+        out.append(
+            Fix(
+                "anti-affinity",
+                "keep target pods off the nodes that run their in-cluster callers (podAntiAffinity "
+                "requiredDuringSchedulingIgnoredDuringExecution on the callers' labels)",
+                "covers only the callers the rule names; pods may become unschedulable; any caller scheduled next "
+                "to a target pod later still times out with the same probability",
+            )
+        )
     if s.controller == ctl.IN_TREE and not udp:
         out.append(
             Fix(
