@@ -197,6 +197,9 @@ class RunView:
             head.append(
                 f"\nload balancer: {lb.type} {lb.scheme}, {lb.target_type} targets, client IP preservation "
                 f"{'on' if lb.preserves_client_ip else 'off'}, cross-zone {'on' if lb.cross_zone else 'off'}"
+                + (", Proxy Protocol v2 on" if lb.proxy_protocol_v2 else "")
+                + (f", target node labels {dict(lb.target_node_labels)}" if lb.target_node_labels else "")
+                + (f"; fix: {s.fix}" if s.fix else "")
             )
         head.append(
             f"\nkernel: tcp_syn_retries={s.kernel.tcp_syn_retries} tcp_syn_linear_timeouts="
