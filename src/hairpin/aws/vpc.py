@@ -4,13 +4,16 @@ Each node's ENI owns the node's primary address and the pod addresses the VPC CN
 secondary addresses.  The VPC drops a packet whose source the sending ENI does not own (the ENI's
 source/destination check, on by default).  Packets to an NLB node's listener go to the NLB; a packet
 leaving a target that belongs to an NLB flow (the reply to a preserved client address, or to the NLB's
-own address) goes back through the NLB, which is how an NLB sees replies at all.
+own address) goes back through the NLB, which is how an NLB sees replies at all.  Packets to a Classic
+Load Balancer node go to it (``hairpin.aws.clb``): a proxy, it answers the client itself and opens its
+own connection to a target from its own address.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from hairpin.aws.clb import Clb
 from hairpin.aws.nlb import NlbSet
 from hairpin.model.net import Packet, ip_str
 from hairpin.routing import Routing
@@ -25,10 +28,11 @@ class VpcRouter:
     label = "VPC"
     name = "vpc"
 
-    def __init__(self, fabric: Fabric, routing: Routing, nlbs: NlbSet) -> None:
+    def __init__(self, fabric: Fabric, routing: Routing, nlbs: NlbSet, clbs: list[Clb] | None = None) -> None:
         self.fabric = fabric
         self.routing = routing
         self.nlbs = nlbs
+        self.clbs = clbs or []
 
     def receive(self, p: Packet, iif: str) -> None:
         owner = self.routing.lookup(p.src)
@@ -43,6 +47,16 @@ class VpcRouter:
                 out, why = back
                 self.fabric.record(self, f"NLB {ip_str(out.src)}", out, [why], "nlb", lane="NLB")
                 return self._route(out)
+        for clb in self.clbs:
+            if clb.owns(p.dst):
+                answers = clb.handle(p)
+                if not answers:
+                    self.fabric.record(self, f"CLB {ip_str(p.dst)}", p, ["CLB: consumed (handshake ACK)"], "nlb",
+                                       lane="NLB")  # fmt: skip
+                for out, why in answers:
+                    self.fabric.record(self, f"CLB {ip_str(p.dst)}", out, [why], "nlb", lane="NLB")
+                    self._route(out)
+                return
         owner_nlb = self.nlbs.for_addr(p.dst)
         if owner_nlb is not None:
             fwd = owner_nlb.forward(p)

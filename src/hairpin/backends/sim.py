@@ -17,6 +17,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from hairpin.aws.clb import Clb
 from hairpin.aws.nlb import Nlb, NlbNode, NlbSet, Target
 from hairpin.aws.vpc import VpcRouter
 from hairpin.engine import Engine
@@ -158,12 +159,17 @@ class Network(Fabric):
                 if svc.load_balancer and svc.load_balancer.type == "nlb" and svc.load_balancer.nodes
             ]
         )
+        self.clbs = [
+            Clb(scenario, svc)
+            for svc in scenario.services
+            if svc.load_balancer and svc.load_balancer.type == "clb" and svc.load_balancer.nodes
+        ]
         self.hosts: dict[str, LinuxHost | VpcRouter] = {}
         k = scenario.kernel
         for ns in self.topology.namespaces:
             routing = _routing(ns)
             if ns.role == "vpc":
-                self.hosts[ns.name] = VpcRouter(self, routing, self.nlbs)
+                self.hosts[ns.name] = VpcRouter(self, routing, self.nlbs, self.clbs)
                 continue
             ruleset = iptables_save.parse(ns.iptables, f"{ns.name}.iptables") if ns.iptables else None
             sysctl = dict(ns.sysctls)
@@ -226,6 +232,9 @@ class Network(Fabric):
         for i, nlb in enumerate(self.nlbs.nlbs):
             nlb.reset()
             nlb.key = random.Random(f"{seed}:{conn_id}:nlb{i}").randbytes(16)
+        for i, clb in enumerate(self.clbs):
+            clb.reset()
+            clb.key = random.Random(f"{seed}:{conn_id}:clb{i}").randbytes(16)
 
     def connect(self, conn_id: int = 0, seed: int = 0, client_port: int | None = None,
                 target: str | None = None) -> Connection:  # fmt: skip
@@ -264,6 +273,10 @@ class Network(Fabric):
             for flow in nlb.flows.values():
                 if flow.client == conn.local:
                     chosen.append(str(flow.target))
+        for clb in self.clbs:
+            for pc in clb.connections:
+                if pc.client == conn.local:
+                    chosen.append(str(pc.target))
         if not chosen and s.client.via == "cluster-ip":
             chosen.append(self._cluster_ip_target())
         outcome = conn.outcome or "timeout"
