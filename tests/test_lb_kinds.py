@@ -52,3 +52,37 @@ def test_clb_terminates_and_opens_a_second_connection() -> None:
     assert [h.packet.src for h in delivered] == [CLB]
     assert any("backend connection" in h.action and "established" in h.action for h in lb_hops)
     assert c.syns == 1
+
+
+EIP = ip_int("203.0.113.10")
+
+
+def _internet_facing(s: sc.Scenario) -> sc.Scenario:
+    s = _lb(s, scheme="internet-facing", nodes=(("eu-west-1a", "198.51.100.10"), ("eu-west-1b", "198.51.100.11")))
+    return replace(s, client=replace(s.client, address="198.51.100.10"))
+
+
+def test_internet_facing_nlb_through_the_nat_gateway_never_hairpins() -> None:
+    s = _internet_facing(sc.seed())
+    assert risk.timeout_fraction(s) == 0
+    r = sim.run(s, 200, 0)
+    assert (r.summary.timeouts, r.summary.established) == (0, 200)
+    assert {c.target for c in r.connections} == {"192.168.2.3:31468", "192.168.21.86:31468"}
+    own = next(c for c in r.connections if c.target == "192.168.2.3:31468")  # sent back to the caller's node
+    c = sim.Network(s).connect(own.id, 0)
+    assert c.outcome == "established" and not c.hairpin and c.syns == 1
+    # the VPC CNI SNATs the pod to node1 (public destination is outside the VPC CIDR) ...
+    node_out = next(h for h in c.hops if h.at == "node1 eth0" and h.packet.flags == Flags.SYN)
+    assert node_out.packet.src == NODE1 and "AWS, SNAT" in node_out.action
+    # ... the NAT gateway to its EIP, which the NLB keeps as the client address
+    gw = next(h for h in c.hops if h.at == "NAT gateway" and h.kind == "snat")
+    assert gw.packet.src == EIP and gw.packet.dst == ip_int("198.51.100.10")
+    nlb = next(h for h in c.hops if h.kind == "nlb" and h.packet.flags == Flags.SYN)
+    assert (nlb.packet.src, nlb.packet.dst, nlb.packet.dport) == (EIP, NODE1, 31468)
+    # node1 de-NATs its backend's SYN/ACK to the EIP: not local, back through the NLB and the NAT gateway
+    synacks = [h for h in c.hops if h.packet.flags == Flags.SYN | Flags.ACK and h.packet.src == NODE1]
+    assert synacks and all(h.packet.dst == EIP for h in synacks)
+    back = next(h for h in c.hops if h.at == "NAT gateway" and h.kind == "dnat")
+    assert back.packet.src == ip_int("198.51.100.10") and back.packet.dst == NODE1
+    delivered = [h for h in c.hops if h.kind == "deliver" and h.packet.dst == POD]
+    assert [h.packet.src for h in delivered] == [ip_int("198.51.100.10")]

@@ -226,6 +226,8 @@ class Network(Fabric):
         self.hops = []
         self.conn_id = conn_id
         for name, h in self.hosts.items():
+            if isinstance(h, VpcRouter):
+                h.reset()
             if isinstance(h, LinuxHost):
                 h.reset()
                 h.rng = random.Random(f"{seed}:{conn_id}:{name}")
@@ -273,6 +275,8 @@ class Network(Fabric):
             for flow in nlb.flows.values():
                 if flow.client == conn.local:
                     chosen.append(str(flow.target))
+        if not chosen:  # the caller's address was translated on the way (CNI SNAT, NAT gateway): its only flow
+            chosen += [str(f.target) for nlb in self.nlbs.nlbs for f in nlb.flows.values()][:1]
         for clb in self.clbs:
             for pc in clb.connections:
                 if pc.client == conn.local:
