@@ -18,8 +18,8 @@ as the client, so with client IP preservation the target replies to the EIP, whi
 node: the reply goes back through the NLB and the NAT gateway, never straight to the caller.  The NLB's
 "loopback" failure needs the packet's source and destination to coincide ("NAT loopback, also known as
 hairpinning, is not supported when client IP preservation is enabled", troubleshooting page
-#loopback-timeout; re:Post knowledge-center "target-connection-fails-load-balancer": "only when the
-source and destination are the same"), which the NAT gateway's address rules out.
+#loopback-timeout; AWS re:Post knowledge-center article "target-connection-fails-load-balancer": it
+fails only when source and destination are the same), which the NAT gateway's address rules out.
 """
 
 from __future__ import annotations
