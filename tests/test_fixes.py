@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import replace
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 
@@ -134,3 +136,33 @@ def test_run_with_fixes_reports_the_new_fixes(fix: str) -> None:
     names = {n: s for n, s, _ in r.fixes}
     assert names[fix].timeouts == 0
     assert names["anti-affinity"].expected_rate == 0.5
+
+
+# ------------------------------------------------------------------------------ the lab (real kernels, root)
+
+_lab_ok = os.geteuid() == 0 and (Path("/usr/sbin/iptables-restore").exists() or Path("/sbin/iptables-restore").exists())
+
+
+@pytest.mark.skipif(not _lab_ok, reason="the lab needs root and iptables/iproute2")
+@pytest.mark.parametrize(
+    ("variant", "fix", "timeouts"),
+    [
+        ("seed", "proxy-protocol-v2", 0),
+        ("seed", "target-node-labels", 0),
+        ("ip-preserve", None, 8),  # nginx-demo-1 shares node1: every connection hairpins
+        ("ip-preserve", "anti-affinity", 0),
+    ],
+)
+def test_new_fixes_in_the_lab(
+    variant: str, fix: str | None, timeouts: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hairpin.backends.lab import run, up
+
+    monkeypatch.setenv("HAIRPIN_LAB_DIR", str(tmp_path / "labs"))
+    s = sc.seed() if variant == "seed" else _lb(sc.seed(), target_type="ip", preserve_client_ip=True)
+    lab = up(sc.with_fix(s, fix) if fix else s)
+    try:
+        result = run(lab, 8, timeout=2.5, seed=2)
+    finally:
+        lab.remove()
+    assert result.timeouts == timeouts and result.agreement == 1.0
