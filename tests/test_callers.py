@@ -48,23 +48,31 @@ def test_node_caller_through_another_node_succeeds() -> None:
 @pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (CI runs as root)")
 def test_node_caller_in_the_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from hairpin.backends.lab import run, up
+    from hairpin.backends.lab.run import capture_packets
 
     monkeypatch.setenv("HAIRPIN_LAB_DIR", str(tmp_path / "labs"))
     lab = up(node_caller())
     try:
-        result = run(lab, 10, timeout=2.5, seed=3, capture=tmp_path / "cap")
+        result = run(lab, 12, timeout=2.5, seed=3, capture=tmp_path / "cap")
     finally:
         lab.remove()
-    assert result.agreement == 1.0
+    node1, node2 = "192.168.2.3:31468", "192.168.21.86:31468"
+    assert len(result.connections) == 12 and result.agreement == 1.0
+    for c in result.connections:
+        assert c.target in (node1, node2) and c.simulated_target == c.target
+        assert c.outcome == c.simulated_outcome == ("timeout" if c.target == node1 else "established")
+        assert c.nlb_source == c.client  # nothing translated the node's own address
     timed_out = [c for c in result.connections if c.outcome == "timeout"]
-    assert timed_out and all(c.target == "192.168.2.3:31468" for c in timed_out)
-    dump = subprocess.run(
-        ["tcpdump", "-r", str(tmp_path / "cap" / "node1.pcap"), "-nn"], capture_output=True, text=True
-    )
+    assert 0 < len(timed_out) < 12 and result.timeouts == len(timed_out)
     for c in timed_out:
-        port = c.client.split(":")[1]
-        lines = [line for line in dump.stdout.splitlines() if f"192.168.2.3.{port} " in line]
-        assert lines and not any("Flags [R" in line or "Flags [S.]" in line for line in lines)
+        sport = int(c.client.split(":")[1])
+        packets = capture_packets(tmp_path / "cap" / "node1.pcap", "192.168.2.3", sport)
+        assert {p.flags for p in packets} == {"SYN"}  # no SYN/ACK, no RST
+        # each SYN (at 0 s and 1 s within 2.5 s) leaves node1 and comes back from the NLB to node1: dropped
+        assert [(f"{p.src}:{p.sport}", f"{p.dst}:{p.dport}") for p in packets] == [
+            (c.client, "192.168.168.103:80"), (c.client, node1),
+        ] * 2  # fmt: skip
+        assert 0.9 < packets[2].t - packets[0].t < 1.2
 
 
 def nat_outgoing() -> scenario.Scenario:
@@ -101,3 +109,45 @@ def test_pcap_names_the_masqueraded_pod_a_node_loopback() -> None:
     ]
     a = analyse(node1)
     assert a.hairpins == [] and a.other_failures == {"node-loopback": 1}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (CI runs as root)")
+def test_a_masqueraded_pod_in_the_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real kernel with the overlay CNI's outgoing MASQUERADE on node1: the NLB sees node1's address; every
+    connection sent back to node1 times out with SYN retransmissions only (no SYN/ACK, no RST), the others
+    establish, and the simulator agrees connection by connection on the outcome and the target."""
+    from hairpin.backends.lab import run, up
+    from hairpin.backends.lab.run import capture_packets
+
+    monkeypatch.setenv("HAIRPIN_LAB_DIR", str(tmp_path / "labs"))
+    n, node1, node2, pod, vip = 16, "192.168.2.3", "192.168.21.86", "192.168.27.239", "192.168.168.103:80"
+    lab = up(nat_outgoing())
+    try:
+        ipt = subprocess.run(["ip", "netns", "exec", lab.ns("node1"), "iptables-save", "-t", "nat"],
+                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+        result = run(lab, n, timeout=2.5, seed=5, capture=tmp_path / "cap")
+    finally:
+        lab.remove()
+    assert f"-A POSTROUTING -s {pod}/32" in ipt and "-j MASQUERADE --random-fully" in ipt  # the CNI's rules, loaded
+    assert len(result.connections) == n and result.agreement == 1.0
+    for c in result.connections:
+        assert c.target in (f"{node1}:31468", f"{node2}:31468")  # found through node1's translation
+        assert c.simulated_target == c.target and c.simulated_outcome == c.outcome
+        assert c.outcome == ("timeout" if c.target == f"{node1}:31468" else "established")
+        assert c.nlb_source.split(":")[0] == node1  # the NLB saw the node's address, not the pod's
+    timed_out = [c for c in result.connections if c.outcome == "timeout"]
+    assert 0 < len(timed_out) < n and result.timeouts == len(timed_out)
+    for c in timed_out:
+        sport = int(c.client.split(":")[1])
+        masq = int(c.nlb_source.split(":")[1])
+        packets = capture_packets(tmp_path / "cap" / "node1.pcap", pod, sport)
+        assert {p.flags for p in packets} == {"SYN"}  # no SYN/ACK, no RST: only SYNs and their retransmissions
+        sent = [p for p in packets if (p.src, p.sport) == (pod, sport)]
+        assert len(sent) == 2 and 0.9 < sent[1].t - sent[0].t < 1.2  # SYNs at 0 s and 1 s within 2.5 s
+        # each SYN leaves masqueraded (the port conntrack reported) and comes back from the NLB to node1
+        assert [(p.src, p.sport, f"{p.dst}:{p.dport}") for p in packets] == [
+            (pod, sport, vip), (node1, masq, vip), (node1, masq, f"{node1}:31468"),
+        ] * 2  # fmt: skip
+        assert c.real_sequence == c.simulated_sequence == [
+            f"{pod}:{sport} > {vip} SYN", f"{node1}:* > {vip} SYN", f"{node1}:* > {node1}:31468 SYN",
+        ]  # fmt: skip

@@ -145,16 +145,16 @@ _lab_ok = os.geteuid() == 0 and (Path("/usr/sbin/iptables-restore").exists() or 
 
 @pytest.mark.skipif(not _lab_ok, reason="the lab needs root and iptables/iproute2")
 @pytest.mark.parametrize(
-    ("variant", "fix", "timeouts"),
+    ("variant", "fix", "timeouts", "targets"),
     [
-        ("seed", "proxy-protocol-v2", 0),
-        ("seed", "target-node-labels", 0),
-        ("ip-preserve", None, 8),  # nginx-demo-1 shares node1: every connection hairpins
-        ("ip-preserve", "anti-affinity", 0),
+        ("seed", "proxy-protocol-v2", 0, {"192.168.2.3:31468", "192.168.21.86:31468"}),
+        ("seed", "target-node-labels", 0, {"192.168.21.86:31468"}),  # node1 is no longer registered
+        ("ip-preserve", None, 8, {"192.168.16.142:80"}),  # nginx-demo-1 shares node1: every connection hairpins
+        ("ip-preserve", "anti-affinity", 0, {"192.168.16.142:80"}),  # the same pod, moved to node2
     ],
 )
 def test_new_fixes_in_the_lab(
-    variant: str, fix: str | None, timeouts: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    variant: str, fix: str | None, timeouts: int, targets: set[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from hairpin.backends.lab import run, up
 
@@ -165,4 +165,8 @@ def test_new_fixes_in_the_lab(
         result = run(lab, 8, timeout=2.5, seed=2)
     finally:
         lab.remove()
-    assert result.timeouts == timeouts and result.agreement == 1.0
+    assert len(result.connections) == 8 and result.timeouts == timeouts and result.agreement == 1.0
+    outcome = "timeout" if timeouts else "established"
+    for c in result.connections:
+        assert c.outcome == c.simulated_outcome == outcome
+        assert c.target in targets and c.simulated_target == c.target

@@ -84,15 +84,32 @@ def test_seed_lab_reproduces_and_agrees_with_the_simulator(tmp_path: Path) -> No
     assert found.others == []
 
 
-@pytest.mark.parametrize("fix", ["ip-targets", "no-preserve-client-ip", "cluster-ip"])
-def test_each_fix_has_no_timeouts_in_the_lab(fix: str) -> None:
+_NODE1, _NODE2 = "192.168.2.3:31468", "192.168.21.86:31468"
+_PODS = {"192.168.16.142:80", "192.168.39.2:80", "192.168.49.70:80"}  # nginx-demo-1 (node1), -2 and -3 (node3)
+
+
+@pytest.mark.parametrize(
+    ("fix", "targets", "must"),
+    [
+        ("ip-targets", {"192.168.16.142:80"}, {"192.168.16.142:80"}),  # the only pod target in eu-west-1a
+        ("no-preserve-client-ip", {_NODE1, _NODE2}, {_NODE1}),  # node1, the caller's own node, now works
+        ("cluster-ip", _PODS, set()),  # node1's kube-proxy DNATs to any endpoint
+    ],
+)
+def test_each_fix_has_no_timeouts_in_the_lab(fix: str, targets: set[str], must: set[str]) -> None:
+    n = 12  # the NLB emulation picks node1 with p = 1/2: missing it in all 12 has p = 1/4096
     lab = up(scenario.with_fix(scenario.seed(), fix))
     try:
-        result = run(lab, 8, timeout=2.5, seed=2)
+        result = run(lab, n, timeout=2.5, seed=2)
     finally:
         lab.remove()
-    assert result.timeouts == 0 and result.agreement == 1.0
-    assert all(c.outcome == "established" for c in result.connections)
+    assert len(result.connections) == n and result.timeouts == 0 and result.agreement == 1.0
+    for c in result.connections:
+        assert c.outcome == c.simulated_outcome == "established"
+        assert c.target in targets and c.simulated_target in targets
+        # sim.connect forces the NLB's choice only; kube-proxy's endpoint choice for a ClusterIP is its own
+        assert c.simulated_target == c.target or fix == "cluster-ip"
+    assert must <= {c.target for c in result.connections}
 
 
 def test_a_killed_owner_leaves_a_record_that_clean_removes(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 from hairpin import scenario, topology
 from hairpin.backends.lab import commands
 from hairpin.backends.lab.record import LabRecord, is_stale, labs, new_prefix
-from hairpin.backends.lab.run import parse_conntrack
+from hairpin.backends.lab.run import nlb_flow, parse_conntrack, parse_conntrack_tuples
 
 
 def test_nlb_emulation_rules_for_the_seed() -> None:
@@ -85,6 +85,104 @@ def test_parse_conntrack_maps_original_to_reply_source() -> None:
         "src=192.168.2.3 dst=192.168.27.239 sport=31468 dport=50983 mark=0 zone=0 use=2"
     )
     assert parse_conntrack(line) == {("192.168.27.239", 50983, "192.168.168.103", 80): ("192.168.2.3", 31468)}
+
+
+def test_nlb_flow_follows_the_nodes_masquerade_to_the_vpc_entry() -> None:
+    # node1 masqueraded pod:44426 to node1:33102 (--random-fully); the vpc namespace keyed the NLB's DNAT by that
+    node1 = parse_conntrack_tuples(
+        "ipv4     2 tcp      6 116 SYN_SENT src=192.168.27.239 dst=192.168.168.103 sport=44426 dport=80 [UNREPLIED] "
+        "src=192.168.168.103 dst=192.168.2.3 sport=80 dport=33102 mark=0 zone=0 use=2"
+    )
+    vpc = parse_conntrack_tuples(
+        "ipv4     2 tcp      6 116 SYN_SENT src=192.168.2.3 dst=192.168.168.103 sport=33102 dport=80 [UNREPLIED] "
+        "src=192.168.2.3 dst=192.168.2.3 sport=31468 dport=33102 mark=0 zone=0 use=2"
+    )
+    key = ("192.168.27.239", 44426, "192.168.168.103", 80)
+    assert node1[key] == ("192.168.168.103", 80, "192.168.2.3", 33102)
+    assert nlb_flow(key, node1, vpc) == (("192.168.2.3", 33102), ("192.168.2.3", 31468))
+    # not translated (the seed): the node's reply tuple names the pod itself
+    plain = {key: ("192.168.168.103", 80, "192.168.27.239", 44426)}
+    vpc2 = {key: ("192.168.21.86", 31468, "192.168.27.239", 44426)}
+    assert nlb_flow(key, plain, vpc2) == (("192.168.27.239", 44426), ("192.168.21.86", 31468))
+    assert nlb_flow(key, {}, vpc2) == (("192.168.27.239", 44426), ("192.168.21.86", 31468))  # no node entry
+    assert nlb_flow(key, node1, {}) == (("192.168.2.3", 33102), None)
+
+
+def test_tcp_syn_linear_timeouts_is_always_written() -> None:
+    node1 = topology.build(scenario.seed()).namespace("node1")
+    assert ("net.ipv4.tcp_syn_linear_timeouts", "0") in commands.global_sysctls(node1, 0)
+    assert not any("linear" in k for k, _ in commands.global_sysctls(node1))
+    s = scenario.seed()
+    s4 = replace(s, kernel=replace(s.kernel, tcp_syn_linear_timeouts=4))
+    items = commands.global_sysctls(topology.build(s4).namespace("node1"), 4)
+    assert [v for k, v in items if k == "net.ipv4.tcp_syn_linear_timeouts"] == ["4"]
+
+
+def _ipvs() -> scenario.Scenario:
+    s = scenario.seed()
+    return replace(s, kube_proxy=replace(s.kube_proxy, mode="ipvs"))
+
+
+@pytest.mark.parametrize(
+    ("present", "message"),
+    [
+        (False, "the lab needs the kernel's IPVS (ip_vs) for kube_proxy.mode ipvs; {path} is absent on this kernel"),
+        (True, "IPVS in the lab is not built yet (kube_proxy.mode ipvs); use iptables or nftables"),
+    ],
+)
+def test_ipvs_mode_is_refused_before_anything_is_made(
+    present: bool, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pyroute2 import netns
+
+    from hairpin.backends.lab import build
+    from hairpin.errors import InputError, LabError
+
+    ip_vs = tmp_path / "ip_vs"
+    if present:
+        ip_vs.write_text("IP Virtual Server version 1.2.1 (size=4096)\n")
+    made: list[object] = []
+    monkeypatch.setattr(build, "IP_VS", ip_vs)
+    monkeypatch.setenv("HAIRPIN_LAB_DIR", str(tmp_path / "labs"))
+    # as if root with every tool: only the IPVS check can stop it, and it must do so before anything is made
+    monkeypatch.setattr(build.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(build.shutil, "which", lambda tool: f"/usr/sbin/{tool}")
+    monkeypatch.setattr(netns, "create", lambda *a, **k: made.append(a))
+    monkeypatch.setattr(build, "clean", lambda: made.append("clean"))
+    build.check_permitted(scenario.seed())  # iptables mode passes
+    with pytest.raises(build.LabUnsupported) as e:
+        build.up(_ipvs())
+    assert isinstance(e.value, LabError) and isinstance(e.value, InputError)
+    assert str(e.value) == message.format(path=ip_vs)
+    assert made == [] and not (tmp_path / "labs").exists() and labs() == []
+
+
+def test_lab_up_refuses_ipvs_in_one_line_with_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pyroute2 import netns
+
+    from hairpin.backends.lab import build
+    from hairpin.cli.main import main
+
+    text = (Path(scenario.__file__).parent / "scenarios" / "seed.yaml").read_text()
+    assert "  mode: iptables\n" in text
+    path = tmp_path / "seed-ipvs.yaml"
+    path.write_text(text.replace("  mode: iptables\n", "  mode: ipvs\n", 1))
+    made: list[object] = []
+    monkeypatch.setattr(build, "IP_VS", tmp_path / "absent")
+    monkeypatch.setenv("HAIRPIN_LAB_DIR", str(tmp_path / "labs"))
+    monkeypatch.setattr(netns, "create", lambda *a, **k: made.append(a))
+    for cmd in ("up", "run"):
+        with pytest.raises(SystemExit) as e:
+            main(["lab", cmd, "--scenario", str(path)])
+        assert e.value.code == 2
+        err = capsys.readouterr().err
+        assert err == (
+            "hairpin: error: the lab needs the kernel's IPVS (ip_vs) for kube_proxy.mode ipvs; "
+            f"{tmp_path / 'absent'} is absent on this kernel\n"
+        )
+    assert made == [] and not (tmp_path / "labs").exists()
 
 
 def test_records_and_staleness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

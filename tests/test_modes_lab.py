@@ -1,5 +1,6 @@
 """kube-proxy's other data-path modes in the lab (root): nftables mode on the real kernel agrees with
-the simulator; IPVS needs the ip_vs module, which this machine's kernel does not have."""
+the simulator; IPVS needs the ip_vs module, which this machine's kernel does not have: the lab refuses it
+before making anything."""
 
 from __future__ import annotations
 
@@ -39,9 +40,22 @@ def test_nftables_mode_hairpins_in_the_kernel_as_simulated() -> None:
         assert (c.outcome == "timeout") == (c.target == "192.168.2.3:31468")
 
 
-@pytest.mark.skipif(
-    not Path("/proc/net/ip_vs").exists(),
-    reason="no ip_vs in this kernel (/proc/net/ip_vs absent, no modprobe): IPVS is not modelled in the lab",
-)
-def test_ipvs_mode_in_the_lab() -> None:
-    pytest.skip("IPVS mode is not implemented yet (see docs/modes.md)")
+def test_ipvs_mode_is_refused_before_anything_is_made(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real preflight on this kernel: without /proc/net/ip_vs the lab names what is missing; with it, IPVS
+    in the lab is still not built.  Either way no namespace and no record is made (tests/test_lab_commands.py
+    checks both branches without root)."""
+    from hairpin.backends.lab import build
+    from hairpin.backends.lab.record import labs
+
+    monkeypatch.setenv("HAIRPIN_LAB_DIR", str(tmp_path / "labs"))
+    s = scenario.seed()
+    with pytest.raises(build.LabUnsupported) as e:
+        up(replace(s, kube_proxy=replace(s.kube_proxy, mode="ipvs")))
+    if Path("/proc/net/ip_vs").exists():
+        assert str(e.value).startswith("IPVS in the lab is not built yet")
+    else:
+        assert str(e.value) == (
+            "the lab needs the kernel's IPVS (ip_vs) for kube_proxy.mode ipvs; /proc/net/ip_vs is absent on this kernel"
+        )
+    # a lab records itself (in HAIRPIN_LAB_DIR) before it makes its first namespace: no record, nothing made
+    assert not (tmp_path / "labs").exists() and labs() == []

@@ -15,21 +15,43 @@ import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from hairpin.backends.lab import commands
 from hairpin.backends.lab.record import LabRecord, clean, new_prefix
-from hairpin.errors import LabError, NotPermitted
+from hairpin.errors import InputError, LabError, NotPermitted
 from hairpin.scenario import Scenario
 from hairpin.topology import Namespace, Topology, build
 
-__all__ = ["Lab", "check_permitted", "down", "up"]
+__all__ = ["IP_VS", "Lab", "LabUnsupported", "check_permitted", "check_supported", "down", "up"]
 
 NUD_PERMANENT = 0x80
 SCOPES = {"global": 0, "link": 253, "host": 254}
+IP_VS = Path("/proc/net/ip_vs")  # exists when the kernel has IPVS (built in or the ip_vs module loaded)
+
+
+class LabUnsupported(LabError, InputError):
+    """A scenario the lab cannot build (on this kernel): a lab error, reported as bad input (CLI exit 2)."""
+
+
+def check_supported(scenario: Scenario) -> None:
+    """Refuse, before anything is made, a scenario whose data path the lab does not build.
+
+    kube-proxy's IPVS mode needs the kernel's IPVS (``/proc/net/ip_vs``); even with it, the lab does not
+    load IPVS virtual servers yet."""
+    if scenario.kube_proxy.mode == "ipvs":
+        if not IP_VS.exists():
+            raise LabUnsupported(
+                f"the lab needs the kernel's IPVS (ip_vs) for kube_proxy.mode ipvs; {IP_VS} is absent on this kernel"
+            )
+        raise LabUnsupported("IPVS in the lab is not built yet (kube_proxy.mode ipvs); use iptables or nftables")
 
 
 def check_permitted(scenario: Scenario | None = None) -> None:
-    """Root and the tools the scenario needs (``nft`` too in kube-proxy's nftables mode), before anything is made."""
+    """What the scenario needs that the lab cannot build (``check_supported``), then root and the tools
+    (``nft`` too in kube-proxy's nftables mode), before anything is made."""
+    if scenario is not None:
+        check_supported(scenario)
     if os.geteuid() != 0:
         raise NotPermitted("the lab needs root (CAP_NET_ADMIN) to create network namespaces")
     tools = {"ip": "iproute2", "iptables-restore": "iptables"}
@@ -89,7 +111,7 @@ def _build(lab: Lab, servers: bool) -> None:
         rec.namespaces.append(real)
         rec.save()  # recorded before it exists
         netns.create(real)
-        _run(commands.sysctl_command(real, commands.global_sysctls(n)))
+        _run(commands.sysctl_command(real, commands.global_sysctls(n, lab.scenario.kernel.tcp_syn_linear_timeouts)))
     for (a_ns, a_if), (b_ns, b_if) in lab.topology.links:
         a = lab.topology.namespace(a_ns).interface(a_if)
         b = lab.topology.namespace(b_ns).interface(b_if)

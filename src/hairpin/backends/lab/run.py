@@ -2,9 +2,13 @@
 
 For each connection the client's namespace connects from a chosen source port; the target the emulated
 NLB picked is read back from the vpc namespace's conntrack (``/proc/net/nf_conntrack``: the reply tuple's
-source of the entry whose original tuple is client:port -> NLB address); for a ClusterIP call it is the
-DNAT recorded by the client's node.  The simulator then makes the same connection (same client port, same
-target) and the two outcomes are compared.
+source of the entry whose original tuple is the caller's address:port -> NLB address); for a ClusterIP call
+it is the DNAT recorded by the client's node.  When the caller's node translates the source on the way out
+(an overlay CNI's outgoing MASQUERADE, ``cni.nat_outgoing``; ``--random-fully`` picks a new port), the NLB
+never sees the pod's address: the node's own conntrack entry for pod:port -> NLB gives the translated
+address and port (its reply tuple's destination), and that is what the vpc namespace's entry is keyed by.
+The simulator then makes the same connection (same client port, same target) and the two outcomes, and
+the two targets, are compared.
 
 Real waits are bounded by a client-side connect timeout (default 3.5 s: SYNs at 0, 1 and 3 s); the
 simulator runs the kernel's whole schedule (127 s with tcp_syn_retries=6), and both call the connection a
@@ -29,23 +33,63 @@ from hairpin.backends.lab.build import Lab, _run
 from hairpin.errors import LabError
 from hairpin.tcp import syn_schedule
 
-__all__ = ["LabConnection", "LabRun", "Mask", "capture_sequence", "parse_conntrack", "run", "simulated_sequence"]
+__all__ = [
+    "Captured",
+    "LabConnection",
+    "LabRun",
+    "Mask",
+    "capture_packets",
+    "capture_sequence",
+    "nlb_flow",
+    "parse_conntrack",
+    "parse_conntrack_tuples",
+    "run",
+    "simulated_sequence",
+]
 
 _CT = re.compile(r"src=(\S+) dst=(\S+) sport=(\d+) dport=(\d+)")
 
 
-def parse_conntrack(text: str) -> dict[tuple[str, int, str, int], tuple[str, int]]:
-    """/proc/net/nf_conntrack lines -> {original (src, sport, dst, dport): reply source (ip, port)}."""
-    out = {}
+Tuple = tuple[str, int, str, int]  # (src, sport, dst, dport)
+
+
+def parse_conntrack_tuples(text: str) -> dict[Tuple, Tuple]:
+    """/proc/net/nf_conntrack lines -> {original (src, sport, dst, dport): reply (src, sport, dst, dport)}.
+
+    The reply tuple's source is where the original destination was DNATed to; its destination is where
+    the original source was SNATed to (both unchanged when no NAT applied)."""
+    out: dict[Tuple, Tuple] = {}
     for line in text.splitlines():
         if " tcp " not in f" {line} ":
             continue
         tuples = _CT.findall(line)
         if len(tuples) < 2:
             continue
-        (s, d, sp, dp), (rs, _rd, rsp, _rdp) = tuples[0], tuples[1]
-        out[(s, int(sp), d, int(dp))] = (rs, int(rsp))
+        (s, d, sp, dp), (rs, rd, rsp, rdp) = tuples[0], tuples[1]
+        out[(s, int(sp), d, int(dp))] = (rs, int(rsp), rd, int(rdp))
     return out
+
+
+def parse_conntrack(text: str) -> dict[Tuple, tuple[str, int]]:
+    """/proc/net/nf_conntrack lines -> {original (src, sport, dst, dport): reply source (ip, port)}."""
+    return {k: (v[0], v[1]) for k, v in parse_conntrack_tuples(text).items()}
+
+
+def nlb_flow(
+    key: Tuple, node_table: dict[Tuple, Tuple], vpc_table: dict[Tuple, Tuple]
+) -> tuple[tuple[str, int] | None, tuple[str, int] | None]:
+    """(the caller's address as the NLB saw it, the NLB's target) for one connection ``key`` (pod:port -> VIP).
+
+    The client's node may have translated the source on the way out (its conntrack entry's reply
+    destination says to what); the vpc namespace's entry is keyed by the translated source."""
+    src = (key[0], key[1])
+    out = node_table.get(key)
+    if out is not None:
+        src = (out[2], out[3])
+    reply = vpc_table.get((src[0], src[1], key[2], key[3]))
+    if reply is None:
+        return (src if out is not None else None), None
+    return src, (reply[0], reply[1])
 
 
 _TCPDUMP = re.compile(
@@ -82,25 +126,51 @@ def _masked(ip: str, port: int, mask: Mask) -> str:
     return f"{ip}:*" if ip in mask.node_ips and port not in mask.node_ports else f"{ip}:{port}"
 
 
-def capture_sequence(pcap: Path, client: str, sport: int, mask: Mask) -> list[str]:
-    """The first round of one connection as a node-side capture saw it, read with tcpdump.
+@dataclass(frozen=True)
+class Captured:
+    """One packet of a capture, as tcpdump printed it."""
+
+    t: float
+    src: str
+    sport: int
+    dst: str
+    dport: int
+    flags: str  # SYN, SYN,ACK, RST, ...
+    seq: int | None
+    ack: int | None
+
+    def row(self, mask: Mask) -> str:
+        return f"{mask(self.src, self.sport)} > {mask(self.dst, self.dport)} {self.flags}"
+
+
+def capture_packets(pcap: Path, client: str, sport: int) -> list[Captured]:
+    """Every packet of one connection in a capture, in order (the whole capture, every SYN round).
 
     The connection's packets are found by sequence number, which no NAT changes: the client's ISN on the
     SYNs (and the RST that answers the SYN/ACK, whose seq is ISN+1), ISN+1 as the SYN/ACK's ack."""
     res = subprocess.run(["tcpdump", "-r", str(pcap), "-nn", "-tt", "-S"], capture_output=True, text=True, check=False)
-    rows = [m for m in (_TCPDUMP.match(line) for line in res.stdout.splitlines()) if m]
-    isn = next((int(m["seq"]) for m in rows if m["src"] == client and int(m["sport"]) == sport and m["flags"] == "S"
-                and m["seq"]), None)  # fmt: skip
+    rows = [
+        Captured(float(m["t"]), m["src"], int(m["sport"]), m["dst"], int(m["dport"]), _flag_label(m["flags"]),
+                 int(m["seq"]) if m["seq"] else None, int(m["ack"]) if m["ack"] else None)
+        for m in (_TCPDUMP.match(line) for line in res.stdout.splitlines()) if m
+    ]  # fmt: skip
+    isn = next((r.seq for r in rows if r.src == client and r.sport == sport and r.flags == "SYN"), None)
     if isn is None:
         return []
-    t0 = next(float(m["t"]) for m in rows if m["seq"] and int(m["seq"]) == isn)
+    return [r for r in rows if r.seq in (isn, isn + 1) or r.ack == isn + 1]
+
+
+def capture_sequence(pcap: Path, client: str, sport: int, mask: Mask) -> list[str]:
+    """The first round of one connection as a node-side capture saw it (``capture_packets``, masked)."""
+    packets = capture_packets(pcap, client, sport)
+    if not packets:
+        return []
+    t0 = packets[0].t
     out: list[str] = []
-    for m in rows:
-        seq = int(m["seq"]) if m["seq"] else -1
-        ack = int(m["ack"]) if m["ack"] else -1
-        if float(m["t"]) - t0 > ROUND or not (seq in (isn, isn + 1) or ack == isn + 1):
+    for p in packets:
+        if p.t - t0 > ROUND:
             continue
-        row = f"{mask(m['src'], int(m['sport']))} > {mask(m['dst'], int(m['dport']))} {_flag_label(m['flags'])}"
+        row = p.row(mask)
         if not out or out[-1] != row:
             out.append(row)
     return out
@@ -130,6 +200,8 @@ class LabConnection:
     simulated_outcome: str = ""
     real_sequence: list[str] = field(default_factory=list)
     simulated_sequence: list[str] = field(default_factory=list)
+    simulated_target: str = ""  # the target the simulator's connection reports (it is forced to ``target``)
+    nlb_source: str = ""  # the caller's address:port as the NLB saw it (the node's SNAT, if any, applied)
 
     @property
     def sequence_match(self) -> bool | None:
@@ -147,6 +219,8 @@ class LabConnection:
             "outcome": self.outcome,
             "elapsed_s": round(self.elapsed_s, 6),
             "simulated_outcome": self.simulated_outcome,
+            "simulated_target": self.simulated_target,
+            "nlb_source": self.nlb_source,
         }
 
 
@@ -224,17 +298,21 @@ def run(
         time.sleep(0.2)
         p.send_signal(signal.SIGINT)
         p.wait(timeout=5)
-    ct_ns = "vpc" if s.client.via == "load-balancer" else client.node
-    text = subprocess.run(commands.in_ns(lab.ns(ct_ns), ["cat", "/proc/net/nf_conntrack"]),
-                          capture_output=True, text=True, check=False).stdout  # fmt: skip
-    table = parse_conntrack(text)
+    node_table = parse_conntrack_tuples(_conntrack(lab, client.node))
+    vpc_table = parse_conntrack_tuples(_conntrack(lab, "vpc")) if s.client.via == "load-balancer" else {}
     out: list[LabConnection] = []
     for i, sport in enumerate(sports):
         r = results.get(sport, {"outcome": "timeout", "elapsed_s": timeout})
-        reply = table.get((client.ip, sport, dst, dport))
+        key = (client.ip, sport, dst, dport)
+        if s.client.via == "load-balancer":
+            seen, reply = nlb_flow(key, node_table, vpc_table)
+        else:  # ClusterIP: the client's node DNATs
+            seen, found = None, node_table.get(key)
+            reply = (found[0], found[1]) if found else None
         target = f"{reply[0]}:{reply[1]}" if reply else ""
         simulated = sim.connect(s, client_port=sport, target=target or None, conn_id=i, seed=seed)
-        conn = LabConnection(i, f"{client.ip}:{sport}", target, r["outcome"], r["elapsed_s"], simulated.outcome)
+        conn = LabConnection(i, f"{client.ip}:{sport}", target, r["outcome"], r["elapsed_s"], simulated.outcome,
+                             simulated_target=simulated.target, nlb_source=f"{seen[0]}:{seen[1]}" if seen else "")  # fmt: skip
         if capture is not None and target.split(":")[0] == s.node(client.node).ip:  # hairpinned
             node = s.node(client.node)
             mask = Mask(
@@ -253,6 +331,13 @@ def run(
         f"(tcp_syn_retries={s.kernel.tcp_syn_retries}, tcp_syn_linear_timeouts={s.kernel.tcp_syn_linear_timeouts})"
     )
     return LabRun(out, limit, would, [p for _, p in dumps])
+
+
+def _conntrack(lab: Lab, logical: str) -> str:
+    """The conntrack table of one lab namespace, as /proc/net/nf_conntrack text."""
+    res = subprocess.run(commands.in_ns(lab.ns(logical), ["cat", "/proc/net/nf_conntrack"]),
+                         capture_output=True, text=True, check=False)  # fmt: skip
+    return res.stdout
 
 
 _ = _run
