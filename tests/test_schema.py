@@ -64,12 +64,12 @@ def test_every_key_hairpin_reads_is_in_the_schema(monkeypatch: pytest.MonkeyPatc
 
 @pytest.mark.parametrize(("mutate", "hairpin_says"), [
     (lambda d: d.update(colour="blue"), "colour: unknown key"),
-    (lambda d: d["kernel"].update(tcp_syn_retries="six"), "kernel.tcp_syn_retries: expected int"),
-    (lambda d: d["kube_proxy"].update(mode="ebpf"), "kube_proxy.mode: expected one of iptables, nftables, ipvs"),
-    (lambda d: d["services"][0]["load_balancer"].update(target_type="pod"), "target_type: expected one of"),
-    (lambda d: d["nodes"][0].update(ip="192.168.2.300"), "nodes[0].ip: expected an IPv4 address"),
-    (lambda d: d["client"].pop("port"), "client.port: required"),
-    (lambda d: d["services"][0]["load_balancer"].update(cross_zone="yes"), "cross_zone: expected bool"),
+    (lambda d: d["kernel"].update(tcp_syn_retries="six"), "kernel.tcp_syn_retries: must be an integer"),
+    (lambda d: d["kube_proxy"].update(mode="ebpf"), "kube_proxy.mode: must be one of iptables, nftables, ipvs"),
+    (lambda d: d["services"][0]["load_balancer"].update(target_type="pod"), "target_type: must be one of"),
+    (lambda d: d["nodes"][0].update(ip="192.168.2.300"), "nodes[0].ip: must be an IPv4 address"),
+    (lambda d: d["client"].pop("port"), "client.port: required key missing"),
+    (lambda d: d["services"][0]["load_balancer"].update(cross_zone="yes"), "cross_zone: must be true or false"),
 ])  # fmt: skip
 def test_schema_and_hairpin_reject_the_same_documents(mutate: Any, hairpin_says: str) -> None:
     doc = copy.deepcopy(SEED)
@@ -97,4 +97,5 @@ def test_cli_schema_and_validate(tmp_path: Path) -> None:
     doc["client"]["pod"] = "nope"
     bad.write_text(yaml.safe_dump(doc))
     res = cli("validate", str(good), str(bad))
-    assert res.returncode == 2 and res.stderr.strip() == f"hairpin: error: {bad}: client.pod: unknown pod 'nope'"
+    line = bad.read_text().splitlines().index("  pod: nope") + 1
+    assert res.returncode == 2 and res.stderr.strip() == f"hairpin: error: {bad}:{line}: client.pod: unknown pod 'nope'"

@@ -13,6 +13,8 @@ the built-in scenario of the seed document.  ``replace()`` from ``dataclasses`` 
 from __future__ import annotations
 
 import ipaddress
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -243,96 +245,178 @@ class Scenario:
 
 # ---------------------------------------------------------------------------------------------- loading
 
+#: An IPv4 address in dotted-quad form (no leading zeros), and a network ``address/prefix``: the same
+#: patterns as ``scenarios/schema.json``.
+_OCTET = r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_IPV4 = re.compile(rf"{_OCTET}(\.{_OCTET}){{3}}")
+_IPV4_NET = re.compile(rf"{_OCTET}(\.{_OCTET}){{3}}/(3[0-2]|[12]?\d)")
+_PORT = (1, 65535)
+
+
+def _shown(value: Any) -> str:
+    """``value`` for a one-line message: its repr, shortened."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    names = {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "true or false",
+        dict: "a mapping",
+        list: "a list",
+    }
+    if set(kinds) >= {int, float}:
+        kinds = tuple(k for k in kinds if k is not int)
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _line_of(lines: Mapping[str, int], path: str) -> int | None:
+    """The line of ``path`` (``a.b[2].c``), else of the nearest enclosing key or item that has one."""
+    while True:
+        if path in lines:
+            return lines[path]
+        if not path:
+            return None
+        cut = max(path.rfind("."), path.rfind("["))
+        path = path[:cut] if cut > 0 else ""
+
 
 class _Reader:
-    """Walks a mapping and raises ScenarioError naming the key path and the file."""
+    """Walks a mapping and raises ScenarioError naming the file, the line and the key path."""
 
-    def __init__(self, data: Any, path: str, file: str | None) -> None:
-        if not isinstance(data, dict):
-            raise ScenarioError(f"{path or 'scenario'}: expected a mapping", file)
-        self.data = data
+    def __init__(self, data: Any, path: str, file: str | None, lines: Mapping[str, int]) -> None:
         self.path = path
         self.file = file
+        self.lines = lines
+        if not isinstance(data, dict):
+            raise self.error("", f"must be a mapping (got {_shown(data)})")
+        self.data: dict[Any, Any] = data
         self.used: set[str] = set()
 
     def _key(self, key: str) -> str:
+        if not key:
+            return self.path
         return f"{self.path}.{key}" if self.path else key
 
+    def error(self, key: str, message: str) -> ScenarioError:
+        """The error about ``key`` of this mapping ("" for the mapping itself), at its line."""
+        path = self._key(key)
+        return ScenarioError(f"{path or 'scenario'}: {message}", self.file, _line_of(self.lines, path))
+
     def get(self, key: str, kind: type | tuple[type, ...], default: Any = ..., required: bool = False) -> Any:
+        """The value of ``key``; absent or null gives ``default`` (an error when required or no default)."""
         self.used.add(key)
-        if key not in self.data or self.data[key] is None:
+        value = self.data.get(key)
+        if value is None:
             if required or default is ...:
-                if key in self.data and default is not ...:
-                    return default
-                if required or default is ...:
-                    raise ScenarioError(f"{self._key(key)}: required", self.file)
+                raise self.error(key, "required key missing" if key not in self.data else "required, got null")
             return default
-        value = self.data[key]
-        if kind is int and isinstance(value, bool):
-            raise ScenarioError(f"{self._key(key)}: expected an integer, got {value!r}", self.file)
-        if not isinstance(value, kind):
-            names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-            raise ScenarioError(f"{self._key(key)}: expected {names}, got {value!r}", self.file)
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if int in kinds and isinstance(value, float) and value.is_integer() and float not in kinds:
+            value = int(value)  # 80.0 is the integer 80, as in JSON Schema
+        if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
+            raise self.error(key, f"must be {_kind_name(kind)} (got {_shown(value)})")
+        return value
+
+    def integer(self, key: str, default: Any = ..., lo: int = 0, hi: int | None = None) -> Any:
+        """An integer from ``lo`` to ``hi`` (absent/null: ``default``)."""
+        value = self.get(key, int, default=default)
+        if value is None or value is default:
+            return value
+        if value < lo or (hi is not None and value > hi):
+            bounds = f"from {lo} to {hi}" if hi is not None else f"at least {lo}"
+            raise self.error(key, f"must be an integer {bounds} (got {value})")
         return value
 
     def sub(self, key: str, required: bool = True) -> _Reader:
         value = self.get(key, dict, required=required, default=... if required else {})
-        return _Reader(value, self._key(key), self.file)
+        return _Reader(value, self._key(key), self.file, self.lines)
 
     def items(self, key: str, required: bool = True) -> list[_Reader]:
         values = self.get(key, list, required=required, default=... if required else [])
-        return [_Reader(v, f"{self._key(key)}[{i}]", self.file) for i, v in enumerate(values)]
+        return [_Reader(v, f"{self._key(key)}[{i}]", self.file, self.lines) for i, v in enumerate(values)]
+
+    def strings(self, key: str, default: Any = ...) -> Any:
+        """A list of strings (absent/null: ``default``)."""
+        values = self.get(key, list, default=default)
+        if values is None or values is default:
+            return values
+        for i, v in enumerate(values):
+            if not isinstance(v, str):
+                raise self.error(f"{key}[{i}]", f"must be a string (got {_shown(v)})")
+        return values
+
+    def check_address(self, key: str, value: Any, network: bool = False) -> str:
+        """``value`` (found at ``key``) as a normalised IPv4 address or network."""
+        what = "an IPv4 network such as 10.0.0.0/16" if network else "an IPv4 address such as 10.0.0.1"
+        pattern = _IPV4_NET if network else _IPV4
+        if not isinstance(value, str) or not pattern.fullmatch(value):
+            raise self.error(key, f"must be {what} (got {_shown(value)})")
+        if network:
+            try:
+                return str(ipaddress.IPv4Network(value))
+            except ValueError:
+                raise self.error(
+                    key, f"{value} has host bits set (the network is {ipaddress.IPv4Network(value, strict=False)})"
+                ) from None
+        return str(ipaddress.IPv4Address(value))
 
     def address(self, key: str, required: bool = True, network: bool = False) -> str:
         value = self.get(key, str, required=required, default=... if required else None)
         if value is None:
             return ""
-        try:
-            if network:
-                return str(ipaddress.IPv4Network(value))
-            return str(ipaddress.IPv4Address(value))
-        except ValueError:
-            what = "an IPv4 network" if network else "an IPv4 address"
-            raise ScenarioError(f"{self._key(key)}: expected {what}, got {value!r}", self.file) from None
+        return self.check_address(key, value, network)
 
     def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
         value = self.get(key, str, default=default)
         if value not in choices:
-            raise ScenarioError(f"{self._key(key)}: expected one of {', '.join(choices)}, got {value!r}", self.file)
+            raise self.error(key, f"must be one of {', '.join(choices)} (got {_shown(value)})")
         return str(value)
 
+    def labels(self, key: str) -> tuple[tuple[str, str], ...]:
+        raw = self.get(key, dict, default={})
+        for k, v in raw.items():
+            if isinstance(v, (dict, list)) or v is None:
+                raise self.error(f"{key}.{k}", f"must be a string, number or boolean (got {_shown(v)})")
+        return tuple(sorted((str(k), str(v)) for k, v in raw.items()))
+
     def done(self) -> None:
-        extra = sorted(set(self.data) - self.used)
+        extra = sorted((str(k) for k in self.data if k not in self.used), key=str)
         if extra:
-            raise ScenarioError(f"{self._key(extra[0])}: unknown key", self.file)
+            raise self.error(extra[0], f"unknown key (known here: {', '.join(sorted(self.used))})")
 
 
-def _labels(r: _Reader, key: str) -> tuple[tuple[str, str], ...]:
-    raw = r.get(key, dict, default={})
-    return tuple(sorted((str(k), str(v)) for k, v in raw.items()))
+def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | None = None) -> Scenario:
+    """Validate ``data`` (a parsed scenario document) and build the Scenario.
 
-
-def from_dict(data: Any, file: str | None = None) -> Scenario:
-    """Validate ``data`` (a parsed scenario document) and build the Scenario."""
-    r = _Reader(data, "", file)
+    ``lines`` maps key paths (``services[0].load_balancer.target_type``) to their line in ``file``, as
+    ``load()`` finds them; errors then read ``FILE:LINE: key.path: what is wrong``.
+    """
+    r = _Reader(data, "", file, lines or {})
     v = r.sub("vpc")
-    azs = tuple(
-        AZ(a.get("name", str, required=True), tuple(str(ipaddress.IPv4Network(s)) for s in a.get("subnets", list)))
-        for a in v.items("azs")
-    )
-    vpc = Vpc(v.address("cidr", network=True), v.address("router"), azs)
+    azs = []
+    for a in v.items("azs"):
+        subnets = a.strings("subnets")
+        azs.append(AZ(a.get("name", str, required=True),
+                      tuple(a.check_address(f"subnets[{i}]", s, network=True) for i, s in enumerate(subnets))))  # fmt: skip
+        a.done()
+    vpc = Vpc(v.address("cidr", network=True), v.address("router"), tuple(azs))
     v.done()
     k = r.sub("kernel", required=False)
     kernel = Kernel(
-        k.get("tcp_syn_retries", int, default=6),
-        k.get("tcp_syn_linear_timeouts", int, default=0),
+        k.integer("tcp_syn_retries", default=6, hi=127),
+        k.integer("tcp_syn_linear_timeouts", default=0),
         k.get("accept_local", bool, default=False),
     )
     k.done()
     kp = r.sub("kube_proxy", required=False)
     kube_proxy = KubeProxy(
         kp.choice("mode", ("iptables", "nftables", "ipvs"), "iptables"),
-        str(kp.get("version", (str, float), default="1.18")),
+        str(kp.get("version", (str, int, float), default="1.18")),
     )
     kp.done()
     c = r.sub("cni", required=False)
@@ -346,10 +430,12 @@ def from_dict(data: Any, file: str | None = None) -> Scenario:
     nodes = []
     for n in r.items("nodes"):
         node = Node(
-            n.get("name", str, required=True), n.address("ip"), n.get("az", str, required=True), _labels(n, "labels")
+            n.get("name", str, required=True), n.address("ip"), n.get("az", str, required=True), n.labels("labels")
         )
         if node.az not in az_names:
-            raise ScenarioError(f"{n.path}.az: unknown AZ {node.az!r}", file)
+            raise n.error("az", f"unknown AZ {node.az!r} (vpc.azs: {', '.join(sorted(az_names)) or 'none'})")
+        if vpc.az_of(node.ip) is None:
+            raise n.error("ip", f"{node.ip} is in no subnet of the VPC")
         n.done()
         nodes.append(node)
     node_names = {n.name for n in nodes}
@@ -360,28 +446,30 @@ def from_dict(data: Any, file: str | None = None) -> Scenario:
             p.get("namespace", str, default="default"),
             p.address("ip", required=False),
             p.get("node", str, required=True),
-            _labels(p, "labels"),
+            p.labels("labels"),
             p.get("host_network", bool, default=False),
         )
         if pod.node not in node_names:
-            raise ScenarioError(f"{p.path}.node: unknown node {pod.node!r}", file)
+            raise p.error("node", f"unknown node {pod.node!r}")
         if pod.host_network:
             pod = replace(pod, ip=next(x.ip for x in nodes if x.name == pod.node))
         elif not pod.ip:
-            raise ScenarioError(f"{p.path}.ip: required", file)
+            raise p.error("ip", "required key missing (unless host_network: true)")
         p.done()
         pods.append(pod)
+    pod_names = {p.name for p in pods}
     services = []
     for s in r.items("services"):
         ports = []
         for sp in s.items("ports"):
+            port = sp.integer("port", lo=_PORT[0], hi=_PORT[1])
             ports.append(
                 ServicePort(
                     sp.get("name", str, default=""),
                     sp.choice("protocol", ("TCP", "UDP"), "TCP"),
-                    sp.get("port", int, required=True),
-                    sp.get("target_port", int, default=sp.data.get("port")),
-                    sp.get("node_port", int, default=None),
+                    port,
+                    sp.integer("target_port", default=port, lo=_PORT[0], hi=_PORT[1]),
+                    sp.integer("node_port", default=None, lo=_PORT[0], hi=_PORT[1]),
                 )
             )
             sp.done()
@@ -391,11 +479,8 @@ def from_dict(data: Any, file: str | None = None) -> Scenario:
             lb_nodes = b.get("nodes", dict, default={})
             for az, addr in lb_nodes.items():
                 if az not in az_names:
-                    raise ScenarioError(f"{b.path}.nodes.{az}: unknown AZ", file)
-                try:
-                    ipaddress.IPv4Address(addr)
-                except ValueError:
-                    raise ScenarioError(f"{b.path}.nodes.{az}: expected an IPv4 address, got {addr!r}", file) from None
+                    raise b.error(f"nodes.{az}", f"unknown AZ (vpc.azs: {', '.join(sorted(az_names)) or 'none'})")
+                b.check_address(f"nodes.{az}", addr)
             lb = LoadBalancer(
                 b.choice("type", ("nlb", "clb"), "nlb"),
                 b.choice("scheme", ("internal", "internet-facing"), "internal"),
@@ -404,18 +489,17 @@ def from_dict(data: Any, file: str | None = None) -> Scenario:
                 b.get("cross_zone", bool, default=False),
                 b.get("proxy_protocol_v2", bool, default=False),
                 tuple((str(a), str(x)) for a, x in lb_nodes.items()),
-                _labels(b, "target_node_labels"),
+                b.labels("target_node_labels"),
             )
             b.done()
-        selector = _labels(s, "selector")
-        eps = s.get("endpoints", list, default=None)
+        selector = s.labels("selector")
+        eps = s.strings("endpoints", default=None)
         if eps is None:
             sel = dict(selector)
             eps = [p.name for p in pods if sel and all(dict(p.labels).get(k) == val for k, val in sel.items())]
-        pod_names = {p.name for p in pods}
-        for e in eps:
+        for i, e in enumerate(eps):
             if e not in pod_names:
-                raise ScenarioError(f"{s.path}.endpoints: unknown pod {e!r}", file)
+                raise s.error(f"endpoints[{i}]", f"unknown pod {e!r}")
         svc = Service(
             s.get("namespace", str, default="default"),
             s.get("name", str, required=True),
@@ -425,7 +509,7 @@ def from_dict(data: Any, file: str | None = None) -> Scenario:
             selector,
             tuple(eps),
             s.choice("external_traffic_policy", ("Cluster", "Local"), "Cluster"),
-            s.get("health_check_node_port", int, default=None),
+            s.integer("health_check_node_port", default=None, lo=_PORT[0], hi=_PORT[1]),
             lb,
         )
         s.done()
@@ -434,15 +518,16 @@ def from_dict(data: Any, file: str | None = None) -> Scenario:
     client = Client(
         cl.get("pod", str, required=True),
         cl.get("service", str, required=True),
-        cl.get("port", int, required=True),
+        cl.integer("port", lo=_PORT[0], hi=_PORT[1]),
         cl.choice("via", ("load-balancer", "cluster-ip"), "load-balancer"),
         cl.address("address", required=False) or None,
     )
     cl.done()
-    if client.pod not in {p.name for p in pods}:
-        raise ScenarioError(f"client.pod: unknown pod {client.pod!r}", file)
+    if client.pod not in pod_names:
+        raise cl.error("pod", f"unknown pod {client.pod!r}")
     if client.service not in {s.key for s in services}:
-        raise ScenarioError(f"client.service: unknown service {client.service!r}", file)
+        known = ", ".join(s.key for s in services) or "none"
+        raise cl.error("service", f"unknown service {client.service!r} (services: {known})")
     scenario = Scenario(
         r.get("name", str, required=True),
         str(r.get("description", str, default="")).strip(),
@@ -461,26 +546,74 @@ def from_dict(data: Any, file: str | None = None) -> Scenario:
     return scenario
 
 
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def parse(text: str, file: str) -> tuple[Any, dict[str, int]]:
+    """Parse YAML ``text``: the data, and the line (1-based) of every key path and list item in it.
+
+    The path of a mapping value is the line of its key; a list item's is the line it starts on; the
+    document's own (``""``) is its first line.  Syntax errors raise one-line ScenarioErrors.
+    """
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = ", ".join(x for x in (exc.context, exc.problem) if x) or "cannot parse"
+        raise ScenarioError(f"not valid YAML: {_one_line(problem)}", file, mark.line + 1 if mark else None) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"not valid YAML: {_one_line(str(exc))}", file) from None
+    finally:
+        loader.dispose()
+    lines: dict[str, int] = {}
+    if root is None:
+        return data, lines
+
+    def walk(node: yaml.Node, path: str, line: int) -> None:
+        lines.setdefault(path, line)
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key, value in node.value:
+                name = str(key.value) if isinstance(key, yaml.ScalarNode) else "?"
+                at = key.start_mark.line + 1
+                sub = f"{path}.{name}" if path else name
+                if name in seen and key.tag != "tag:yaml.org,2002:merge":
+                    raise ScenarioError(f"{sub}: duplicate key (first on line {seen[name]})", file, at)
+                seen[name] = at
+                walk(value, sub, at)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, f"{path}[{i}]", item.start_mark.line + 1)
+
+    walk(root, "", root.start_mark.line + 1)
+    return data, lines
+
+
 def load(path: str | Path) -> Scenario:
-    """Read a scenario YAML file."""
+    """Read a scenario YAML file; errors read ``FILE:LINE: key.path: what is wrong``."""
     p = Path(path)
     try:
-        text = p.read_text()
+        text = p.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ScenarioError(f"cannot read: {exc.strerror}", str(p)) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise ScenarioError(f"not valid YAML: {getattr(exc, 'problem', exc)}", str(p), line) from None
-    return from_dict(data, str(p))
+        raise ScenarioError(f"cannot read: {exc.strerror or exc}", str(p)) from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"cannot read: not UTF-8 text (byte {exc.start})", str(p)) from None
+    data, lines = parse(text, str(p))
+    if data is None:
+        raise ScenarioError(
+            "empty: a scenario is a mapping with name, vpc, nodes, pods, services and client", str(p), 1
+        )
+    return from_dict(data, str(p), lines=lines)
 
 
 def seed() -> Scenario:
     """The built-in scenario of the seed document."""
     text = resources.files("hairpin").joinpath("scenarios/seed.yaml").read_text()
-    return from_dict(yaml.safe_load(text), "seed.yaml")
+    data, lines = parse(text, "seed.yaml")
+    return from_dict(data, "seed.yaml", lines=lines)
 
 
 FIXES: dict[str, str] = {
