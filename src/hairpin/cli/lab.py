@@ -47,7 +47,7 @@ def run_cmd(
     connections: Annotated[int, typer.Option(min=1, max=5000)] = 20,
     scenario: Annotated[Path | None, typer.Option(help="Scenario YAML (default: the built-in seed).")] = None,
     fix: Annotated[
-        str | None, typer.Option(help="Apply a workaround (ip-targets, no-preserve-client-ip, cluster-ip).")
+        str | None, typer.Option(help="Apply a workaround (ip-targets, no-preserve-client-ip, cluster-ip, ...).")
     ] = None,
     capture: Annotated[
         Path | None, typer.Option(help="Write a pcap per node (tcpdump -i any) into this directory.")
@@ -100,11 +100,16 @@ def run_cmd(
         return
     t = Table(title=f"hairpin lab run: {connections} real connections, scenario {lab.scenario.name}"
               + (f", fix {lab.scenario.fix}" if lab.scenario.fix else ""), title_justify="left")  # fmt: skip
-    for col in ("#", "client", "NLB target", "real", "elapsed (s)", "simulated"):
+    # a caller translated on the way out (cni.nat_outgoing): the source the NLB saw, from the node's conntrack
+    translated = any(c.nlb_source and c.nlb_source != c.client for c in result.connections)
+    cols = ("#", "client", *(("source at the NLB",) if translated else ()), "NLB target", "real", "elapsed (s)",
+            "simulated")  # fmt: skip
+    for col in cols:
         t.add_column(col, no_wrap=True)
     for c in result.connections:
         same = "green" if c.outcome == c.simulated_outcome else "bold red"
-        t.add_row(str(c.id), c.client, c.target, c.outcome, f"{c.elapsed_s:.4f}", f"[{same}]{c.simulated_outcome}[/]")
+        t.add_row(str(c.id), c.client, *((c.nlb_source,) if translated else ()), c.target, c.outcome,
+                  f"{c.elapsed_s:.4f}", f"[{same}]{c.simulated_outcome}[/]")  # fmt: skip
     out = Console()
     out.print(t)
     out.print(f"timeouts: {result.timeouts}/{len(result.connections)}; agreement with the simulator: "
