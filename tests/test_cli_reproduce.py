@@ -40,7 +40,7 @@ def test_bad_scenario_names_file_and_key(tmp_path: Path) -> None:
                  "client: {pod: nope, service: a/b, port: 80}\n")  # fmt: skip
     r = hairpin("reproduce", "--scenario", str(f))
     assert r.returncode == 2
-    assert r.stderr.strip() == f"hairpin: error: {f}: client.pod: unknown pod 'nope'"
+    assert r.stderr.strip() == f"hairpin: error: {f}:6: client.pod: unknown pod 'nope'"
     assert "Traceback" not in r.stderr
 
 

@@ -77,16 +77,6 @@ def test_nftables_endpoint_choice_is_uniform(nft_seed: scenario.Scenario) -> Non
     assert r.summary.timeouts == 0
 
 
-def test_ipvs_mode_is_refused_in_one_line() -> None:
-    from hairpin.errors import ScenarioError
-
-    s = scenario.seed()
-    s = replace(s, kube_proxy=replace(s.kube_proxy, mode="ipvs"))
-    with pytest.raises(ScenarioError) as e:
-        sim.connect(s, client_port=49134, target=NODE_PORT)
-    assert e.value.one_line() == "seed: kube_proxy.mode: ipvs is not simulated yet (iptables and nftables are)"
-
-
 def test_nodeport_hop_names_the_nft_rules_that_acted(nft_seed: scenario.Scenario) -> None:
     c = sim.connect(nft_seed, client_port=49134, target=NODE_PORT, seed=7)
     hop = [h for h in c.hops if h.at == "node1 eth0"][1]

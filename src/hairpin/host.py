@@ -11,7 +11,21 @@ The packet path follows the kernel's hook order and priorities:
     POSTROUTING: mangle POSTROUTING -> nat POSTROUTING (SNAT, MASQUERADE) -> confirm -> transmit
 
 The nat table is consulted only for a connection's first packet; later packets are rewritten from the
-conntrack tuples.  Namespaces without iptables rules (pods) run no conntrack, as a namespace whose
+conntrack tuples, and only in the directions the entry's NAT status asks for (nf_nat_packet: a
+destination rewrite in the original direction needs IPS_DST_NAT, in the reply direction IPS_SRC_NAT,
+and the other way round for the source).
+
+With an IPVS table (kube-proxy's IPVS mode) the host also runs IPVS's hooks, at the kernel's
+priorities (net/netfilter/ipvs/ip_vs_core.c ``ip_vs_ops4``):
+
+    LOCAL_IN,  after filter INPUT, before nat INPUT: ip_vs_reply4 (a real server's reply to a local
+               client: source := vaddr:vport), then ip_vs_remote_request4 (ip_vs_in: schedule, dest
+               := real server, conntrack's reply tuple altered (net.ipv4.vs.conntrack=1, which
+               kube-proxy sets), re-routed and sent through mangle/filter OUTPUT and POSTROUTING,
+               where kube-proxy's mark 0x4000 gets it masqueraded)
+    LOCAL_OUT, after nat OUTPUT: ip_vs_local_request4 (a local process to a virtual server)
+    FORWARD,   after filter FORWARD: ip_vs_reply4 (ip_vs_out: a real server's reply to a remote
+               client: source := vaddr:vport)  Namespaces without iptables rules (pods) run no conntrack, as a namespace whose
 hooks nothing registered.  Every hop a packet makes is reported to the network with what acted on it.
 """
 
@@ -24,14 +38,19 @@ from typing import TYPE_CHECKING, Protocol
 
 from hairpin.conntrack import IP_CT_DIR_ORIGINAL, IP_CT_DIR_REPLY, Conntrack, Entry, tuple_of
 from hairpin.engine import Engine
-from hairpin.model.net import Endpoint, Packet, ip_str
+from hairpin.model.net import Endpoint, Flags, Packet, ip_str
 from hairpin.netfilter.evaluate import Context, Evaluator, NatAction, Verdict
 from hairpin.netfilter.rules import Rule
 from hairpin.routing import RouteResult, Routing
 from hairpin.tcp import TcpStack
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from hairpin.ipvs import Connection as IpvsConnection
+    from hairpin.ipvs import IpvsTable
     from hairpin.netfilter.rules import Ruleset
+    from hairpin.parsers.ipset import IpSet
 
 __all__ = ["Fabric", "LinuxHost", "Place"]
 
@@ -91,13 +110,16 @@ class LinuxHost:
         linear_timeouts: int = 0,
         rng: random.Random | None = None,
         label: str | None = None,
+        ipsets: Mapping[str, IpSet] | None = None,
+        ipvs: IpvsTable | None = None,
     ) -> None:
         self.name = name
         self.label = label or name
         self.fabric = fabric
         self.routing = routing
         self.ruleset = ruleset
-        self.nf = Evaluator(ruleset) if ruleset is not None and ruleset.tables else None
+        self.nf = Evaluator(ruleset, ipsets) if ruleset is not None and ruleset.tables else None
+        self.ipvs = ipvs
         self.conntrack = Conntrack()
         self.ip_forward = ip_forward
         self.accept_local = accept_local
@@ -204,7 +226,12 @@ class LinuxHost:
         if ct is None:
             return
         p = st.packet
-        other = ct.reply if st.direction == IP_CT_DIR_ORIGINAL else ct.orig
+        original = st.direction == IP_CT_DIR_ORIGINAL
+        if manip == "dst" and not (ct.dnat if original else ct.snat):
+            return
+        if manip == "src" and not (ct.snat if original else ct.dnat):
+            return
+        other = ct.reply if original else ct.orig
         if manip == "dst":
             if (p.dst, p.dport) != (other[0], other[1]):
                 st.packet = p.with_dst(other[0], other[1])
@@ -327,6 +354,8 @@ class LinuxHost:
         v = self._table("filter", "FORWARD", st, "FORWARD", r.dev, notes)
         if v is not None and v.verdict != "ACCEPT":
             return self._drop(st, notes, f"filter FORWARD ({v.rule.text if v.rule else 'policy'})")
+        if self.ipvs is not None:
+            self._ipvs_reply(st, notes)
         self._postrouting(st, r, notes)
 
     def _local_in(self, st: _Pass, notes: list[str]) -> None:
@@ -334,6 +363,17 @@ class LinuxHost:
             v = self._table(table, "INPUT", st, "INPUT", None, notes)
             if v is not None and v.verdict != "ACCEPT":
                 return self._drop(st, notes, f"{table} INPUT")
+        if self.ipvs is not None and not self._ipvs_reply(st, notes):
+            conn = self._ipvs_request(st, notes)
+            if conn is False:
+                return self._drop(st, notes, "IPVS (no destination: ICMP port unreachable)")
+            if conn is not None:
+                r = self.routing.lookup(st.packet.dst, st.packet.src, None, st.mark)
+                if r.type != "local":
+                    return self._ipvs_send(st, r, notes)
+        self._deliver(st, notes)
+
+    def _deliver(self, st: _Pass, notes: list[str]) -> None:
         if not self._nat(st, "INPUT", "INPUT", "src", None, None, notes):
             return self._drop(st, notes, "nat INPUT")
         if st.ct is not None and not self.conntrack.confirm(st.ct, self.engine.now):
@@ -342,6 +382,55 @@ class LinuxHost:
         what = self.tcp.receive(st.packet) if st.packet.proto == "tcp" else "no UDP socket"
         notes.append(f"TCP: {what}")
         self.fabric.record(self, self.label, st.packet, notes, "deliver")
+
+    # -- IPVS (kube-proxy's IPVS mode)
+    def _ipvs_request(self, st: _Pass, notes: list[str]) -> IpvsConnection | bool | None:
+        """ip_vs_in: the connection the packet belongs to, with its destination rewritten to the real
+        server and conntrack's reply tuple altered.  None: not IPVS's packet; False: a virtual server
+        without destinations (dropped)."""
+        assert self.ipvs is not None
+        p = st.packet
+        if p.proto not in ("tcp", "udp"):
+            return None
+        conn = self.ipvs.inbound(p.proto, p.src, p.sport, p.dst, p.dport, p.flags, self.engine.now)
+        if conn is None:
+            vs = self.ipvs.lookup(p.proto, p.dst, p.dport)
+            return False if vs is not None and not vs.dests and p.flags & Flags.SYN else None
+        st.packet = p.with_dst(*conn.dest)
+        ct = st.ct
+        if ct is not None and not ct.confirmed and st.direction == IP_CT_DIR_ORIGINAL:
+            ct.reply = (conn.dest[0], conn.dest[1], ct.reply[2], ct.reply[3], ct.reply[4])  # ip_vs_update_conntrack
+        if self.fabric.verbose:
+            notes.append(f"IPVS: {p.dest} -> {st.packet.dest} (masq, rr) [{conn.describe()}]")
+        return conn
+
+    def _ipvs_reply(self, st: _Pass, notes: list[str]) -> bool:
+        """ip_vs_out: a real server's reply leaves with the virtual address as its source."""
+        assert self.ipvs is not None
+        p = st.packet
+        if p.proto not in ("tcp", "udp"):
+            return False
+        conn = self.ipvs.outbound(p.proto, p.src, p.sport, p.dst, p.dport, p.flags, self.engine.now)
+        if conn is None:
+            return False
+        st.packet = p.with_src(*conn.vaddr)
+        if self.fabric.verbose:
+            notes.append(f"IPVS reply: {p.source} -> {st.packet.source} [{conn.describe()}]")
+        return True
+
+    def _ipvs_send(self, st: _Pass, r: RouteResult, notes: list[str]) -> None:
+        """ip_vs_nat_xmit -> ip_vs_nat_send_or_cont: the rewritten packet goes out through LOCAL_OUT's
+        mangle and filter (its nat decision is taken) and POSTROUTING."""
+        if r.type != "unicast" or r.dev is None:
+            notes.append(f"route: {r.describe()}")
+            return self._drop(st, notes, "IPVS (no route to the real server)")
+        self._table("mangle", "OUTPUT", st, "OUTPUT", r.dev, notes)
+        v = self._table("filter", "OUTPUT", st, "OUTPUT", r.dev, notes)
+        if v is not None and v.verdict != "ACCEPT":
+            return self._drop(st, notes, "filter OUTPUT")
+        if self.fabric.verbose:
+            notes.append(f"route: {r.describe()}")
+        self._postrouting(st, r, notes)
 
     def output(self, packet: Packet, why: str = "") -> None:
         """A packet this namespace's TCP sends."""
@@ -357,6 +446,8 @@ class LinuxHost:
         before = st.packet.dst
         if not self._nat(st, "OUTPUT", "OUTPUT", "dst", r.dev, r, notes):
             return self._drop(st, notes, "nat OUTPUT")
+        if self.ipvs is not None and self._ipvs_request(st, notes) is False:  # ip_vs_local_request4
+            return self._drop(st, notes, "IPVS (no destination)")
         if st.packet.dst != before or st.mark:
             r = self.routing.lookup(st.packet.dst, st.packet.src, None, st.mark)
         v = self._table("filter", "OUTPUT", st, "OUTPUT", r.dev, notes)
@@ -390,6 +481,8 @@ class LinuxHost:
     def reset(self) -> None:
         self.conntrack.clear()
         self.tcp.reset()
+        if self.ipvs is not None:
+            self.ipvs.reset()
 
 
 def with_payload(p: Packet, payload: bytes) -> Packet:

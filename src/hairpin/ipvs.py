@@ -1,7 +1,8 @@
 """The IPVS data plane as kube-proxy's IPVS mode uses it: virtual servers, the rr scheduler and
-IPVS's own connection table (no simulator host is wired to it yet: see docs/modes.md).
+IPVS's own connection table with its TCP states and timeouts.  ``hairpin.host.LinuxHost`` calls it
+from the hooks IPVS registers (see there).
 
-What it knows (Linux net/netfilter/ipvs/ip_vs_core.c, ip_vs_rr.c, ip_vs_conn.c):
+What it knows (Linux net/netfilter/ipvs/ip_vs_core.c, ip_vs_rr.c, ip_vs_conn.c, ip_vs_proto_tcp.c):
 
 - a virtual server is (protocol, address, port) with a scheduler and real servers (destinations);
   a packet is looked up in ``ip_vs_in`` at NF_INET_LOCAL_IN, so its destination must already be a
@@ -16,14 +17,64 @@ What it knows (Linux net/netfilter/ipvs/ip_vs_core.c, ip_vs_rr.c, ip_vs_conn.c):
 - IPVS does not change the source: kube-proxy's iptables rules mark NodePort traffic
   (KUBE-NODE-PORT, ipset KUBE-NODE-PORT-TCP) for masquerade in POSTROUTING (mark 0x4000), and
   conntrack (``net.ipv4.vs.conntrack=1``, set by kube-proxy) undoes that SNAT on the reply before
-  ``ip_vs_out`` restores vaddr:vport.
+  ``ip_vs_out`` restores vaddr:vport;
+- a connection entry has a TCP state driven by ip_vs_proto_tcp.c's ``tcp_states`` table (INPUT:
+  packets from the client, OUTPUT: from the real server; RST is looked at first, then SYN, FIN, ACK)
+  and expires ``tcp_timeouts[state]`` after its last packet.  A SYN that finds a live entry reuses
+  it (``conn_reuse_mode`` reschedules only entries in TIME_WAIT), so a client's retransmitted SYNs
+  keep their real server; notably an RST from the client in SYN_RECV leaves the entry in SYN_RECV
+  (60 s), so retransmits 1..32 s apart never reschedule.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 
-__all__ = ["Connection", "IpvsTable", "VirtualServer"]
+from hairpin.model.net import Flags
+
+__all__ = ["TCP_TIMEOUTS", "Connection", "IpvsTable", "VirtualServer", "tcp_next"]
+
+#: ip_vs_proto_tcp.c tcp_timeouts (seconds)
+TCP_TIMEOUTS = {
+    "NONE": 2.0, "ESTABLISHED": 900.0, "SYN_SENT": 120.0, "SYN_RECV": 60.0, "FIN_WAIT": 120.0,
+    "TIME_WAIT": 120.0, "CLOSE": 10.0, "CLOSE_WAIT": 60.0, "LAST_ACK": 30.0, "LISTEN": 120.0,
+    "SYNACK": 120.0,
+}  # fmt: skip
+
+_STATES = ("NONE", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT", "TIME_WAIT", "CLOSE", "CLOSE_WAIT",
+           "LAST_ACK", "LISTEN", "SYNACK")  # fmt: skip
+_NO, _ES, _SS, _SR, _FW, _TW, _CL, _CW, _LA, _LI, _SA = _STATES
+#: ip_vs_proto_tcp.c tcp_states: direction -> flag row -> next state by current state (column order _STATES)
+_TABLE: dict[str, dict[str, tuple[str, ...]]] = {
+    "input": {
+        "syn": (_SR, _ES, _ES, _SR, _SR, _SR, _SR, _SR, _SR, _SR, _SR),
+        "fin": (_CL, _CW, _SS, _TW, _TW, _TW, _CL, _CW, _LA, _LI, _TW),
+        "ack": (_CL, _ES, _SS, _ES, _FW, _TW, _CL, _CW, _CL, _LI, _ES),
+        "rst": (_CL, _CL, _CL, _SR, _CL, _CL, _CL, _CL, _LA, _LI, _SR),
+    },
+    "output": {
+        "syn": (_SS, _ES, _SS, _SR, _SS, _SS, _SS, _SS, _SS, _LI, _SR),
+        "fin": (_TW, _FW, _SS, _TW, _FW, _TW, _CL, _TW, _LA, _LI, _TW),
+        "ack": (_ES, _ES, _SS, _ES, _FW, _TW, _CL, _CW, _LA, _ES, _ES),
+        "rst": (_CL, _CL, _SS, _CL, _CL, _TW, _CL, _CL, _CL, _CL, _CL),
+    },
+}  # fmt: skip
+
+
+def tcp_next(state: str, direction: str, flags: Flags) -> str:
+    """The IPVS TCP state after a segment (``set_tcp_state``: RST, else SYN, else FIN, else ACK)."""
+    if flags & Flags.RST:
+        row = "rst"
+    elif flags & Flags.SYN:
+        row = "syn"
+    elif flags & Flags.FIN:
+        row = "fin"
+    elif flags & Flags.ACK:
+        row = "ack"
+    else:
+        return state
+    return _TABLE[direction][row][_STATES.index(state)]
 
 
 @dataclass
@@ -48,14 +99,31 @@ class VirtualServer:
         return dest
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Connection:
-    """An IPVS connection entry: client, virtual address and the chosen real server."""
+    """An IPVS connection entry: client, virtual address, the chosen real server, its TCP state."""
 
     proto: str
     client: tuple[int, int]
     vaddr: tuple[int, int]
     dest: tuple[int, int]
+    state: str = "NONE"
+    expires: float = 0.0
+
+    def touch(self, direction: str, flags: Flags, now: float) -> None:
+        """A segment in ``direction`` ("input": from the client, "output": from the real server)."""
+        if self.proto == "tcp":
+            self.state = tcp_next(self.state, direction, flags)
+            self.expires = now + TCP_TIMEOUTS[self.state]
+        else:
+            self.expires = now + 300.0  # ip_vs_proto_udp.c: IP_VS_UDP_S_NORMAL 5*60
+
+    def describe(self) -> str:
+        from hairpin.model.net import ip_str
+
+        c, v, d = self.client, self.vaddr, self.dest
+        return (f"{self.proto.upper()} {ip_str(c[0])}:{c[1]} -> {ip_str(v[0])}:{v[1]} -> "
+                f"{ip_str(d[0])}:{d[1]} {self.state}")  # fmt: skip
 
 
 @dataclass
@@ -71,30 +139,53 @@ class IpvsTable:
     def lookup(self, proto: str, addr: int, port: int) -> VirtualServer | None:
         return self.services.get((proto, addr, port))
 
-    def inbound(self, proto: str, src: int, sport: int, dst: int, dport: int) -> Connection | None:
-        """``ip_vs_in`` for a packet at LOCAL_IN: the connection it belongs to (created and scheduled
-        for a new one).  None: not for a virtual server, or no destination."""
+    def inbound(
+        self, proto: str, src: int, sport: int, dst: int, dport: int, flags: Flags = Flags.SYN, now: float = 0.0
+    ) -> Connection | None:
+        """``ip_vs_in`` for a packet at LOCAL_IN (or LOCAL_OUT): the connection it belongs to (created
+        and scheduled for a new one; an expired entry is gone).  None: not for a virtual server, or
+        no destination."""
         key = (proto, src, sport, dst, dport)
         conn = self.conns.get(key)
-        if conn is not None:
-            return conn
-        vs = self.lookup(proto, dst, dport)
-        if vs is None:
-            return None
-        dest = vs.schedule()
-        if dest is None:
-            return None
-        conn = Connection(proto, (src, sport), (dst, dport), dest)
-        self.conns[key] = conn
+        if conn is not None and conn.expires <= now:
+            del self.conns[key]
+            conn = None
+        if conn is None:
+            vs = self.lookup(proto, dst, dport)
+            if vs is None:
+                return None
+            if proto == "tcp" and not flags & Flags.SYN:
+                return None  # ip_vs_in schedules only on a SYN (tcp_conn_schedule); others pass untouched
+            dest = vs.schedule()
+            if dest is None:
+                return None
+            conn = Connection(proto, (src, sport), (dst, dport), dest)
+            self.conns[key] = conn
+        conn.touch("input", flags, now)
         return conn
 
-    def outbound(self, proto: str, src: int, sport: int, dst: int, dport: int) -> Connection | None:
+    def outbound(
+        self, proto: str, src: int, sport: int, dst: int, dport: int, flags: Flags = Flags.ACK, now: float = 0.0
+    ) -> Connection | None:
         """``ip_vs_out`` for a reply from a real server (after conntrack undid any masquerade): the
-        connection whose client is (dst, dport) and real server is (src, sport)."""
+        live connection whose client is (dst, dport) and real server is (src, sport)."""
         for conn in self.conns.values():
             if conn.proto == proto and conn.dest == (src, sport) and conn.client == (dst, dport):
+                if conn.expires <= now:
+                    return None
+                conn.touch("output", flags, now)
                 return conn
         return None
 
     def forget(self, conn: Connection) -> None:
         self.conns.pop((conn.proto, *conn.client, *conn.vaddr), None)
+
+    def reset(self) -> None:
+        """Drop every connection entry (the schedulers keep their position)."""
+        self.conns.clear()
+
+    def spin(self, rng: random.Random) -> None:
+        """Put every rr scheduler at a position drawn from ``rng`` (the traffic of other clients)."""
+        for vs in self.services.values():
+            if vs.dests:
+                vs._next = rng.randrange(len(vs.dests))

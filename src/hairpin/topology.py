@@ -13,7 +13,8 @@ pkg/networkutils; see docs/model.md):
   every pod IP (a secondary IP of the node's ENI) to that node's link.  NLB node addresses are its own.
 - a node: eth0 with its primary IP in its subnet, default route via the subnet router, one host-side veth
   (``eni`` + 11 hex of sha1(namespace.pod)) per pod with a /32 route in the main table, the CNI's ip rules
-  and the node's iptables (kube-proxy + CNI, ``hairpin.kube.node_iptables``).
+  and the node's iptables (kube-proxy + CNI, ``hairpin.kube.node_iptables``); in kube-proxy's IPVS
+  mode also the dummy ``kube-ipvs0`` holding every ClusterIP and kube-proxy's ipsets.
 - a pod: eth0 with its /32, ``169.254.1.1`` as on-link gateway with a permanent neighbour entry for the
   host veth's MAC (the CNI writes it that way), the scenario's kernel TCP settings.
 """
@@ -103,6 +104,7 @@ class Namespace:
     neighbours: tuple[Neighbour, ...] = ()
     sysctls: tuple[tuple[str, str], ...] = ()
     iptables: str = ""
+    ipsets: str = ""  # ``ipset save`` text (kube-proxy's IPVS mode)
     node: str | None = None  # for a pod: its node; for a node: itself
     pods: tuple[str, ...] = ()  # for a node: the pods whose veths it holds (host-network pods included)
 
@@ -218,6 +220,13 @@ def build(s: Scenario) -> Topology:
                     node=node.name,
                 )
             )
+        ipsets = ""
+        if s.kube_proxy.mode == "ipvs":  # kube-proxy binds every ClusterIP to the dummy kube-ipvs0
+            from hairpin.kube import ipvs
+
+            addrs = tuple(f"{a}/32" for a in ipvs.dummy_addresses(s))
+            ifs.append(Interface(ipvs.DUMMY, mac_for(node.name, ipvs.DUMMY), addrs))
+            ipsets = ipvs.ipset_save(s, node.name)
         rules = tuple(cni.ip_rules(s, node.name))
         namespaces.append(
             Namespace(
@@ -234,6 +243,7 @@ def build(s: Scenario) -> Topology:
                     *((("net.ipv4.conf.all.accept_local", "1"),) if s.kernel.accept_local else ()),
                 ),
                 iptables=node_iptables(s, node.name),
+                ipsets=ipsets,
                 node=node.name,
                 pods=tuple(hosted),
             )

@@ -174,11 +174,19 @@ class Network(Fabric):
             ruleset = iptables_save.parse(ns.iptables, f"{ns.name}.iptables") if ns.iptables else None
             sysctl = dict(ns.sysctls)
             label = ns.name if ns.role == "node" else f"pod {ns.name}"
+            ipvs_table = ipsets = None
+            if ns.role == "node" and scenario.kube_proxy.mode == "ipvs":  # IPVS + kube-proxy's ipsets
+                from hairpin.kube.ipvs import virtual_servers
+                from hairpin.parsers.ipset import parse as ipset_parse
+
+                ipvs_table = virtual_servers(scenario, ns.name)
+                ipsets = ipset_parse(ns.ipsets, f"{ns.name}.ipset")
             self.hosts[ns.name] = LinuxHost(
                 ns.name, self, routing, ruleset,
                 ip_forward=sysctl.get("net.ipv4.ip_forward") == "1",
                 accept_local=k.accept_local,
                 syn_retries=k.tcp_syn_retries, linear_timeouts=k.tcp_syn_linear_timeouts, label=label,
+                ipsets=ipsets, ipvs=ipvs_table,
             )  # fmt: skip
             if ns.role == "node" and scenario.kube_proxy.mode == "nftables":  # kube-proxy's table ip kube-proxy
                 from hairpin.kube.nftables import ruleset as nft_ruleset
@@ -231,6 +239,10 @@ class Network(Fabric):
             if isinstance(h, LinuxHost):
                 h.reset()
                 h.rng = random.Random(f"{seed}:{conn_id}:{name}")
+                if h.ipvs is not None:
+                    # Where each rr scheduler stands when this connection arrives depends on all the
+                    # other traffic the virtual server saw: drawn per connection (replays agree).
+                    h.ipvs.spin(random.Random(f"{seed}:{conn_id}:{name}:ipvs"))
         for i, nlb in enumerate(self.nlbs.nlbs):
             nlb.reset()
             nlb.key = random.Random(f"{seed}:{conn_id}:nlb{i}").randbytes(16)
@@ -282,7 +294,7 @@ class Network(Fabric):
                 if pc.client == conn.local:
                     chosen.append(str(pc.target))
         if not chosen and s.client.via == "cluster-ip":
-            chosen.append(self._cluster_ip_target())
+            chosen.append(self._cluster_ip_target(conn.local))
         outcome = conn.outcome or "timeout"
         elapsed = (conn.finished if conn.finished is not None else self.engine.now) - conn.started
         self.hops.append(
@@ -297,12 +309,15 @@ class Network(Fabric):
         return Connection(conn_id, str(conn.local), f"{ip_str(dst)}:{dport}", chosen[0] if chosen else "",
                           outcome, elapsed, self.hops, conn.syns, hairpin)  # fmt: skip
 
-    def _cluster_ip_target(self) -> str:
-        for h in self.hops:
-            if "DNAT" in h.action and h.lane == self.scenario.client_pod.node:
-                for part in h.action.split(" | "):
-                    if part.startswith("DNAT:"):
-                        return part.split("-> ")[-1]
+    def _cluster_ip_target(self, local: Endpoint) -> str:
+        """The backend the client's node picked for a ClusterIP connection: the source of the reply
+        tuple of the conntrack entry the client's first SYN created there (a DNAT rule's or IPVS's)."""
+        s = self.scenario
+        host = self.hosts[s.client_pod.node]
+        assert isinstance(host, LinuxHost)
+        for e in host.conntrack.entries():
+            if (e.orig[0], e.orig[1]) == (local.addr, local.port) and (e.reply[0], e.reply[1]) != (e.orig[2], e.orig[3]):
+                return f"{ip_str(e.reply[0])}:{e.reply[1]}"
         return ""
 
 

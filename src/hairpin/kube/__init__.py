@@ -5,6 +5,8 @@ rules a node keeps for Services.
   names and probabilities computed as kube-proxy does (``names``);
 - ``cni``: the AWS VPC CNI's iptables rules (mangle, nat), ip rules and host veth names;
 - ``kubelet``: the few rules kubelet keeps beside kube-proxy's;
+- ``ipvs``: kube-proxy's IPVS mode (virtual servers, ipsets and the iptables rules around them);
+- ``nftables``: kube-proxy's nftables mode (table ip kube-proxy);
 - ``node_iptables``: all of them in ONE iptables-save text, as ``iptables-save`` on a real EKS node
   shows them (tables mangle, nat, filter).  The simulator parses it; the lab loads it with
   ``iptables-restore``.
@@ -32,12 +34,6 @@ def node_iptables(scenario: Scenario, node: str) -> str:
     from hairpin.kube import cni, kubelet, proxy
     from hairpin.kube.dump import Tables
 
-    if scenario.kube_proxy.mode == "ipvs":
-        from hairpin.errors import ScenarioError
-
-        # Not modelled yet (docs/modes.md): refuse rather than simulate a node without kube-proxy.
-        raise ScenarioError("kube_proxy.mode: ipvs is not simulated yet (iptables and nftables are)", scenario.name)
-
     t = Tables()
     for table in ("mangle", "nat", "filter"):
         t.table(table)
@@ -46,6 +42,10 @@ def node_iptables(scenario: Scenario, node: str) -> str:
     if scenario.kube_proxy.mode == "iptables":
         # nftables mode: kube-proxy's rules are hairpin.kube.nftables.ruleset (table ip kube-proxy).
         t.merge(proxy.tables(scenario, node))
+    elif scenario.kube_proxy.mode == "ipvs":  # the rules around IPVS (hairpin.kube.ipvs)
+        from hairpin.kube import ipvs
+
+        t.merge(ipvs.tables(scenario, node))
     t.merge(kubelet.tables(scenario, node))
     t.merge(cni.tables(scenario, node))
     return t.render(("mangle", "nat", "filter"))
