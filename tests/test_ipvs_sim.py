@@ -218,3 +218,28 @@ def test_local_policy_keeps_the_client_address_and_still_hairpins(seed: scenario
     synack = next(h for h in c.hops if h.lane == "node1" and h.packet.flags == Flags.SYN | Flags.ACK)
     assert (str(synack.packet.source), str(synack.packet.dest)) == (NODE_PORT, f"{CLIENT}:40003")
     assert sim.run(s, 200, seed=5).summary.timeouts == 200  # only node1 passes the health check in the AZ
+
+
+def _node_caller(s: scenario.Scenario) -> scenario.Scenario:
+    pods = tuple(replace(p, host_network=True, ip=NODE1) if p.name == "netshoot" else p for p in s.pods)
+    return replace(s, pods=pods, name="node-caller")
+
+
+def test_node_caller_through_the_nlb_is_a_martian_in_ipvs_mode_too(seed: scenario.Scenario) -> None:
+    c = sim.connect(_node_caller(seed), client_port=40000, target=NODE_PORT, seed=0)
+    assert c.outcome == "timeout" and c.syns == 7
+    assert [h.kind for h in c.hops if h.lane == "node1" and h.kind in ("martian", "deliver")] == ["martian"] * 7
+
+
+def test_node_process_to_the_cluster_ip_uses_the_cluster_ip_as_source(seed: scenario.Scenario) -> None:
+    # The route to a ClusterIP is the local route of kube-ipvs0, so a node process's socket takes the
+    # ClusterIP as its source; KUBE-CLUSTER-IP src,dst marks it and KUBE-POSTROUTING masquerades it.
+    c = sim.connect(scenario.with_fix(_node_caller(seed), "cluster-ip"), client_port=40000, seed=0)
+    assert c.outcome == "established" and c.target == "192.168.49.70:80"
+    first = c.hops[0]
+    assert (first.at, str(first.packet.source), str(first.packet.dest)) == (
+        "node1 eth0", "192.168.2.3:44552", "192.168.49.70:80")  # fmt: skip
+    assert "-m set --match-set KUBE-CLUSTER-IP dst,dst -j ACCEPT" in first.action
+    assert "IPVS: 10.100.235.20:80 -> 192.168.49.70:80 (masq, rr) [TCP 10.100.235.20:40000 ->" in first.action
+    synack = next(h for h in c.hops if h.kind == "deliver" and h.packet.flags == Flags.SYN | Flags.ACK)
+    assert (str(synack.packet.source), str(synack.packet.dest)) == ("10.100.235.20:80", "10.100.235.20:40000")
