@@ -108,3 +108,38 @@ def test_cli_from_cluster(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert not bad.exists()
     err = capsys.readouterr().err
     assert err.strip().splitlines()[-1].startswith(f"hairpin: error: {DATA / 'broken.yaml'}:5: not valid YAML")
+
+
+def _proxy_config_map(name: str, key: str, mode: str | None) -> m.KubeObject:
+    conf = "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nclusterCIDR: \"\"\n"
+    if mode is not None:
+        conf += f"mode: \"{mode}\"\n"
+    data = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "kube-system"},
+            "data": {key: conf}}  # fmt: skip
+    return m.KubeObject("ConfigMap", data, None, None)
+
+
+@pytest.mark.parametrize(
+    ("cm", "mode", "note"),
+    [
+        (None, "iptables", "kube-proxy mode unknown (no kube-proxy ConfigMap in the input): iptables assumed"),
+        (("kube-proxy-config", "config", "ipvs"), "ipvs",
+         "kube-proxy ConfigMap kube-system/kube-proxy-config (config): mode ipvs"),
+        (("kube-proxy", "config.conf", "nftables"), "nftables",
+         "kube-proxy ConfigMap kube-system/kube-proxy (config.conf): mode nftables"),
+        (("kube-proxy-config", "config", ""), "iptables",
+         "kube-proxy ConfigMap kube-system/kube-proxy-config (config): mode (empty)"),
+        (("kube-proxy-config", "config", "kernelspace"), "iptables",
+         "kube-proxy mode 'kernelspace' is not modelled (ConfigMap kube-system/kube-proxy-config (config): "
+         "mode kernelspace): iptables assumed"),
+        (("coredns", "config", "ipvs"), "iptables",
+         "kube-proxy mode unknown (no kube-proxy ConfigMap in the input): iptables assumed"),
+    ],
+)
+def test_kube_proxy_mode_from_its_config_map(
+    objects: list[m.KubeObject], cm: tuple[str, str, str] | None, mode: str, note: str
+) -> None:
+    extra = [_proxy_config_map(*cm)] if cm else []
+    s, notes = scenario_from_objects([*objects, *extra], service=SVC, client="default/netshoot")
+    assert s.kube_proxy.mode == mode
+    assert note in notes

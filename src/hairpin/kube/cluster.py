@@ -16,7 +16,10 @@ or ``live_objects()`` from the API server):
   for deletion (``ToBeDeletedByClusterAutoscaler``, ``karpenter.sh/disrupted``) -- the AWS Load
   Balancer Controller's ``pkg/backend/endpoint_utils.go``;
 - the AWS Load Balancer Controller's service mutator webhook is installed when a
-  MutatingWebhookConfiguration has a webhook named ``mservice.elbv2.k8s.aws``.
+  MutatingWebhookConfiguration has a webhook named ``mservice.elbv2.k8s.aws``;
+- kube-proxy's mode is the ``mode`` of the KubeProxyConfiguration in ConfigMap
+  ``kube-system/kube-proxy-config`` (EKS's add-on) or ``kube-system/kube-proxy`` (kubeadm); empty
+  means iptables (kube-proxy's Linux default).  Without the ConfigMap iptables is assumed and noted.
 
 ``scenario_from_objects(objects, service=, client=)`` builds a ``hairpin.scenario.Scenario`` and
 ``scenario_yaml(scenario, notes)`` writes it in the seed's format.  NLB node addresses are not in
@@ -66,6 +69,9 @@ __all__ = [
 ZONE_LABELS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")
 REGION_LABELS = ("topology.kubernetes.io/region", "failure-domain.beta.kubernetes.io/region")
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+#: kube-proxy's ConfigMaps in kube-system: EKS's add-on ("kube-proxy-config", key "config") and kubeadm's
+#: ("kube-proxy", key "config.conf"); both hold a KubeProxyConfiguration.
+PROXY_CONFIG_MAPS = ("kube-proxy-config", "kube-proxy")
 _EXCLUDE_LABELS = (
     "node.kubernetes.io/exclude-from-external-load-balancers",
     "alpha.service-controller.kubernetes.io/exclude-balancer",
@@ -162,6 +168,10 @@ class Cluster:
         self.webhook: bool = False
         self.has_pods = False
         self.has_slices = False
+        #: kube-proxy's mode from its ConfigMap (kube-system/kube-proxy-config on EKS, kube-proxy on
+        #: kubeadm clusters); None: no ConfigMap in the input
+        self.proxy_mode: str | None = None
+        self.proxy_mode_from: str = ""
         self._pods_by_ns: dict[str, list[KPod]] | None = None
 
     @classmethod
@@ -183,12 +193,31 @@ class Cluster:
                 c._add_service(o)
             elif kind == "EndpointSlice":
                 c._add_slice(o.data)
+            elif kind == "ConfigMap":
+                c._add_config_map(o.data)
             elif kind == "MutatingWebhookConfiguration":
                 for wh in o.data.get("webhooks") or ():
                     if isinstance(wh, dict) and wh.get("name") == controller.LBC_WEBHOOK:
                         c.webhook = True
 
     # -- building -------------------------------------------------------------------------------
+    def _add_config_map(self, d: dict[str, Any]) -> None:
+        """kube-proxy's KubeProxyConfiguration: ``mode`` ("" or absent means iptables on Linux)."""
+        meta = d.get("metadata") or {}
+        name = str(meta.get("name") or "")
+        if meta.get("namespace") != "kube-system" or name not in PROXY_CONFIG_MAPS:
+            return
+        for key, text in sorted((d.get("data") or {}).items()):
+            try:
+                conf = yaml.safe_load(str(text))
+            except yaml.YAMLError:
+                continue
+            if isinstance(conf, dict) and conf.get("kind") == "KubeProxyConfiguration":
+                mode = str(conf.get("mode") or "iptables").lower()
+                self.proxy_mode = mode
+                self.proxy_mode_from = f"ConfigMap kube-system/{name} ({key}): mode {conf.get('mode') or '(empty)'}"
+                return
+
     def _add_node(self, d: dict[str, Any]) -> None:
         meta = d.get("metadata") or {}
         name = str(meta.get("name") or "")
@@ -340,7 +369,8 @@ class Cluster:
 
 
 def live_objects(kubeconfig: str | None = None, context: str | None = None) -> list[KubeObject]:
-    """Nodes, Pods, Services, EndpointSlices and MutatingWebhookConfigurations from the API server.
+    """Nodes, Pods, Services, EndpointSlices, MutatingWebhookConfigurations and kube-proxy's ConfigMap
+    from the API server.
 
     Read-only list calls, paged (limit 500); the raw JSON is decoded directly (much faster than the
     client's model objects for large clusters).  Errors become ``InputError``.
@@ -357,12 +387,16 @@ def live_objects(kubeconfig: str | None = None, context: str | None = None) -> l
     core = client.CoreV1Api(api_client)
     discovery = client.DiscoveryV1Api(api_client)
     admission = client.AdmissionregistrationV1Api(api_client)
+    def proxy_config(**kw: Any) -> Any:  # kube-system's ConfigMaps; only kube-proxy's are kept
+        return core.list_namespaced_config_map("kube-system", **kw)
+
     calls: list[tuple[str, Any]] = [
         ("Node", core.list_node),
         ("Pod", core.list_pod_for_all_namespaces),
         ("Service", core.list_service_for_all_namespaces),
         ("EndpointSlice", discovery.list_endpoint_slice_for_all_namespaces),
         ("MutatingWebhookConfiguration", admission.list_mutating_webhook_configuration),
+        ("ConfigMap", proxy_config),
     ]
     out: list[KubeObject] = []
     where = f"context {context}" if context else "the current context"
@@ -376,13 +410,15 @@ def live_objects(kubeconfig: str | None = None, context: str | None = None) -> l
                 resp = call(**kw)
                 data = json.loads(resp.data)
             except ApiException as exc:
-                if kind == "MutatingWebhookConfiguration" and exc.status in (401, 403, 404):
-                    break  # optional: only tells whether the LBC webhook is installed
+                if kind in ("MutatingWebhookConfiguration", "ConfigMap") and exc.status in (401, 403, 404):
+                    break  # optional: whether the LBC webhook is installed, kube-proxy's mode
                 raise InputError(f"listing {kind}s failed: {exc.status} {exc.reason}", where) from None
             except Exception as exc:  # connection refused, TLS, bad JSON
                 raise InputError(f"listing {kind}s failed: {exc}", where) from None
             for item in data.get("items") or ():
                 if isinstance(item, dict):
+                    if kind == "ConfigMap" and (item.get("metadata") or {}).get("name") not in PROXY_CONFIG_MAPS:
+                        continue
                     out.append(KubeObject(kind, item, None, None))
             token = (data.get("metadata") or {}).get("continue") or None
             if not token:
@@ -586,6 +622,14 @@ def scenario_from_objects(
         svc.health_check_node_port,
         lb,
     )
+    proxy_mode = "iptables"
+    if c.proxy_mode is None:
+        notes.append("kube-proxy mode unknown (no kube-proxy ConfigMap in the input): iptables assumed")
+    elif c.proxy_mode in ("iptables", "nftables", "ipvs"):
+        proxy_mode = c.proxy_mode
+        notes.append(f"kube-proxy {c.proxy_mode_from}")
+    else:
+        notes.append(f"kube-proxy mode {c.proxy_mode!r} is not modelled ({c.proxy_mode_from}): iptables assumed")
     versions = [n.kube_proxy_version for n in nodes if n.kube_proxy_version]
     kp_version = "1.29"
     if versions:
@@ -602,7 +646,7 @@ def scenario_from_objects(
         region,
         Vpc(str(vpc_net), str(vpc_net.network_address + 1), tuple(AZ(az, tuple(nets[az])) for az in azs_sorted)),
         Kernel(),
-        KubeProxy("iptables", kp_version),
+        KubeProxy(proxy_mode, kp_version),
         Cni(),
         s_nodes,
         s_pods,
