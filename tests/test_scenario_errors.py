@@ -97,6 +97,9 @@ CASES = [
      "13: nodes[1].az: unknown AZ 'eu-west-1b' (vpc.azs: eu-west-1a)"),
     ("unknown-endpoint", "    selector: {app: web}", "    endpoints: [web-1, web-2]",
      "22: services[0].endpoints[1]: unknown pod 'web-2'"),
+    ("lb-without-nodes", "      nodes: {eu-west-1a: 10.0.10.5}\n", "",
+     "25: services[0].load_balancer.nodes: the client calls this load balancer: give its node address in each AZ "
+     "(AZ: address)"),
     ("duplicate-key", "  port: 80\n", "  port: 80\n  port: 81\n", "32: client.port: duplicate key (first on line 31)"),
     ("yaml-syntax", "    selector: {app: web}", "    selector: {app: web",
      "23: not valid YAML: while parsing a flow mapping, expected ',' or '}', but got ':'"),

@@ -14,6 +14,8 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hairpin import scenario
 from hairpin.errors import ScenarioError
@@ -88,6 +90,8 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_cli_schema_and_validate(tmp_path: Path) -> None:
     res = cli("schema")
     assert res.returncode == 0 and json.loads(res.stdout)["title"] == "hairpin scenario"
+    # what `hairpin scenario schema` publishes is the shipped file, byte for byte (no generator to drift from)
+    assert res.stdout == resources.files("hairpin").joinpath("scenarios/schema.json").read_text()
     good = tmp_path / "good.yaml"
     good.write_text(yaml.safe_dump(SEED))
     res = cli("validate", str(good))
@@ -99,3 +103,176 @@ def test_cli_schema_and_validate(tmp_path: Path) -> None:
     res = cli("validate", str(good), str(bad))
     line = bad.read_text().splitlines().index("  pod: nope") + 1
     assert res.returncode == 2 and res.stderr.strip() == f"hairpin: error: {bad}:{line}: client.pod: unknown pod 'nope'"
+
+
+# ------------------------------------------------------------------------------------- property: schema == from_dict
+
+#: What hairpin checks and the schema cannot express (cross-references, host bits, addresses in subnets):
+#: the only reasons from_dict may reject a document the schema accepts.
+HAIRPIN_ONLY = ("unknown node", "unknown pod", "unknown service", "unknown AZ", "has host bits set",
+                "is in no subnet", "the client calls this load balancer")  # fmt: skip
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats(allow_nan=False) | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=6,
+)
+#: Values aimed at the boundaries the two must agree on.
+edge_values = st.sampled_from([
+    None, True, False, 0, -1, 1, 80, 65535, 65536, 127, 128, 80.0, 80.5, "", "80", "TCP", "tcp", "UDP", "SCTP",
+    "instance", "ip", "nlb", "clb", "alb", "internal", "internet-facing", "Local", "Cluster", "local", "nftables",
+    "ebpf", "cluster-ip", "10.0.0.1", "10.0.0.256", "10.0.0.01", "10.0.0.0/16", "10.0.0.0/33", "10.0.0.1/16",
+    "10.0.0.0/255.255.0.0", "1.29", 1.29, [], {}, ["x"], {"a": "b"}, {"a": None}, {"a": [1]},
+])  # fmt: skip
+
+
+@st.composite
+def valid_docs(draw: st.DrawFn) -> dict[str, Any]:
+    """Well-formed scenarios: 1-3 AZs with 1-4 nodes each, the caller on the first node, the knobs drawn."""
+    n_azs = draw(st.integers(1, 3))
+    per_az = [draw(st.integers(1, 4)) for _ in range(n_azs)]
+    azs = [{"name": f"zone-{chr(97 + i)}", "subnets": [f"10.0.{32 * i}.0/19"]} for i in range(n_azs)]
+    nodes = [{"name": f"n{i}-{j}", "ip": f"10.0.{32 * i + j + 1}.10", "az": azs[i]["name"]}
+             for i in range(n_azs) for j in range(per_az[i])]  # fmt: skip
+    backends = draw(st.lists(st.sampled_from(nodes), min_size=1, max_size=4))
+    pods = [{"name": "caller", "ip": "10.0.1.200", "node": nodes[0]["name"]}]
+    pods += [{"name": f"web-{k}", "namespace": "web", "ip": f"{b['ip'].rsplit('.', 1)[0]}.{100 + k}",
+              "node": b["name"], "labels": {"app": "web"}} for k, b in enumerate(backends)]  # fmt: skip
+    if draw(st.booleans()):
+        pods.append({"name": "agent", "node": nodes[-1]["name"], "host_network": True})
+    port = draw(st.integers(1, 65535))
+    lb: dict[str, Any] = {
+        "type": draw(st.sampled_from(["nlb", "clb"])),
+        "scheme": draw(st.sampled_from(["internal", "internet-facing"])),
+        "target_type": draw(st.sampled_from(["instance", "ip"])),
+        "preserve_client_ip": draw(st.sampled_from([None, True, False])),
+        "cross_zone": draw(st.booleans()),
+        "proxy_protocol_v2": draw(st.booleans()),
+        "nodes": {az["name"]: f"10.0.{32 * i + 20}.5" for i, az in enumerate(azs)},
+    }
+    # fmt: off
+    return {
+        "name": draw(st.text(max_size=8)),
+        "region": "eu-west-1",
+        "vpc": {"cidr": "10.0.0.0/16", "router": "10.0.0.1", "azs": azs},
+        "kernel": {"tcp_syn_retries": draw(st.integers(0, 127)), "tcp_syn_linear_timeouts": draw(st.integers(0, 10)),
+                   "accept_local": draw(st.booleans())},
+        "kube_proxy": {"mode": draw(st.sampled_from(["iptables", "nftables", "ipvs"])),
+                       "version": draw(st.sampled_from(["1.18", "1.29", 1.33]))},
+        "cni": {"external_snat": draw(st.booleans()), "nat_outgoing": draw(st.booleans())},
+        "nodes": nodes,
+        "pods": pods,
+        "services": [{
+            "namespace": "web", "name": "web", "type": draw(st.sampled_from(["ClusterIP", "NodePort", "LoadBalancer"])),
+            "cluster_ip": "172.20.0.10", "selector": {"app": "web"},
+            "external_traffic_policy": draw(st.sampled_from(["Cluster", "Local"])),
+            "ports": [{"protocol": draw(st.sampled_from(["TCP", "UDP"])), "port": port,
+                       "target_port": draw(st.integers(1, 65535)), "node_port": draw(st.integers(30000, 32767))}],
+            "load_balancer": lb,
+        }],
+        "client": {"pod": "caller", "service": "web/web", "port": port,
+                   "via": draw(st.sampled_from(["load-balancer", "cluster-ip"]))},
+    }
+    # fmt: on
+
+
+def _paths(doc: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [path]
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            out += _paths(v, (*path, k))
+    elif isinstance(doc, list):
+        for i, v in enumerate(doc):
+            out += _paths(v, (*path, i))
+    return out
+
+
+@st.composite
+def mutated_docs(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid document with 1-3 edits anywhere: a value replaced, removed, nulled, or an unknown key added."""
+    doc = draw(st.one_of(valid_docs(), st.just(copy.deepcopy(SEED))))
+    for _ in range(draw(st.integers(1, 3))):
+        path = draw(st.sampled_from(_paths(doc)[1:]))
+        parent = doc
+        for part in path[:-1]:
+            parent = parent[part]
+        op = draw(st.sampled_from(["set", "edge", "delete", "null", "extra"]))
+        if op == "delete":
+            del parent[path[-1]]
+        elif op == "extra" and isinstance(parent, dict):
+            parent[draw(st.sampled_from(["colour", "nodes_", "Name", "x"]))] = 1
+        else:
+            value = {"set": json_values, "edge": edge_values}.get(op, st.none())
+            parent[path[-1]] = draw(value)
+    return doc
+
+
+def _hairpin(doc: Any) -> str | None:
+    """None when from_dict accepts ``doc``, else its one-line message; any other exception fails the test."""
+    try:
+        scenario.from_dict(copy.deepcopy(doc), "gen.yaml")
+    except ScenarioError as e:
+        text = str(e)
+        assert "\n" not in text and text.startswith("gen.yaml: ")
+        return text
+    return None
+
+
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(valid_docs())
+def test_generated_valid_scenarios_pass_both(doc: dict[str, Any]) -> None:
+    assert schema_errors(doc) == []
+    assert _hairpin(doc) is None
+
+
+@settings(max_examples=400, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_docs())
+def test_schema_and_from_dict_agree_on_mutated_scenarios(doc: dict[str, Any]) -> None:
+    """What from_dict accepts the schema accepts; what the schema rejects from_dict rejects; from_dict rejects
+    a document the schema accepts only for a check the schema cannot express (HAIRPIN_ONLY)."""
+    schema_ok = schema_errors(doc) == []
+    said = _hairpin(doc)
+    if said is None:
+        assert schema_ok, schema_errors(doc)
+    elif schema_ok:
+        assert any(reason in said for reason in HAIRPIN_ONLY), said
+
+
+def test_schema_defaults_are_the_dataclass_defaults() -> None:
+    """Every "default" the schema documents is what from_dict fills in when the key is left out."""
+    props = SCHEMA["properties"]
+    svc = props["services"]["items"]["properties"]
+    pairs = [
+        (props["kernel"]["properties"], scenario.Kernel()),
+        (props["kube_proxy"]["properties"], scenario.KubeProxy()),
+        (props["cni"]["properties"], scenario.Cni()),
+        (svc["load_balancer"]["properties"], scenario.LoadBalancer()),
+    ]
+    for schema_props, instance in pairs:
+        for key, prop in schema_props.items():
+            if "default" in prop:
+                assert getattr(instance, key) == prop["default"], key
+    minimal = {"name": "m", "vpc": {"cidr": "10.0.0.0/16", "router": "10.0.0.1",
+                                    "azs": [{"name": "a", "subnets": ["10.0.0.0/19"]}]},
+               "nodes": [{"name": "n", "ip": "10.0.1.1", "az": "a"}], "pods": [{"name": "p", "ip": "10.0.1.2", "node": "n"}],
+               "services": [{"name": "s", "cluster_ip": "10.1.0.1", "ports": [{"port": 80}], "load_balancer": {
+                   "nodes": {"a": "10.0.2.2"}}}],
+               "client": {"pod": "p", "service": "default/s", "port": 80}}  # fmt: skip
+    assert schema_errors(minimal) == []
+    s = scenario.from_dict(minimal)
+    got = {"description": s.description, "region": s.region, "namespace": s.pods[0].namespace,
+           "host_network": s.pods[0].host_network, "type": s.services[0].type,
+           "external_traffic_policy": s.services[0].external_traffic_policy, "protocol": s.services[0].ports[0].protocol,
+           "port_name": s.services[0].ports[0].name, "via": s.client.via, "lb": s.services[0].load_balancer,
+           "kernel": s.kernel, "kube_proxy": s.kube_proxy, "cni": s.cni}  # fmt: skip
+    pod = props["pods"]["items"]["properties"]
+    port = svc["ports"]["items"]["properties"]
+    want = {"description": props["description"]["default"], "region": props["region"]["default"],
+            "namespace": pod["namespace"]["default"], "host_network": pod["host_network"]["default"],
+            "type": svc["type"]["default"], "external_traffic_policy": svc["external_traffic_policy"]["default"],
+            "protocol": port["protocol"]["default"], "port_name": port["name"]["default"],
+            "via": props["client"]["properties"]["via"]["default"],
+            "lb": scenario.LoadBalancer(nodes=(("a", "10.0.2.2"),)), "kernel": scenario.Kernel(),
+            "kube_proxy": scenario.KubeProxy(), "cni": scenario.Cni()}  # fmt: skip
+    assert got == want
+    assert s.services[0].ports[0].target_port == 80 and s.services[0].ports[0].node_port is None

@@ -474,7 +474,7 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
             )
             sp.done()
         lb = None
-        if "load_balancer" in s.data:
+        if s.get("load_balancer", dict, default=None) is not None:  # absent or null: no load balancer
             b = s.sub("load_balancer")
             lb_nodes = b.get("nodes", dict, default={})
             for az, addr in lb_nodes.items():
@@ -528,6 +528,15 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
     if client.service not in {s.key for s in services}:
         known = ", ".join(s.key for s in services) or "none"
         raise cl.error("service", f"unknown service {client.service!r} (services: {known})")
+    svc_index = next(i for i, x in enumerate(services) if x.key == client.service)
+    called = services[svc_index].load_balancer
+    if client.via == "load-balancer" and called is not None and not called.nodes:
+        path = f"services[{svc_index}].load_balancer.nodes"
+        raise ScenarioError(
+            f"{path}: the client calls this load balancer: give its node address in each AZ (AZ: address)",
+            file,
+            _line_of(lines or {}, path),
+        )
     scenario = Scenario(
         r.get("name", str, required=True),
         str(r.get("description", str, default="")).strip(),
