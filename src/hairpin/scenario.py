@@ -5,8 +5,8 @@ balancer settings, the kube-proxy mode and version, the kernel's TCP settings, a
 connections hairpin follows.  The simulator (``hairpin.backends.sim``) and the lab
 (``hairpin.backends.lab``) both build their network from it; neither adds facts of its own.
 
-``load()`` reads YAML; ``from_dict()`` validates and names the offending key on error; ``seed()`` is
-the built-in scenario of the seed document.  ``replace()`` from ``dataclasses`` derives variants
+``load()`` reads YAML and keeps the line of every key; ``from_dict()`` validates, and its errors read
+``FILE:LINE: key.path: what is wrong``; ``seed()`` is the built-in scenario of the seed document.  ``replace()`` from ``dataclasses`` derives variants
 (``with_fix()`` applies a named workaround).
 """
 

@@ -72,7 +72,7 @@ def schema() -> None:
 
 @scenario_app.command("validate")
 def validate(files: Annotated[list[str], typer.Argument(help="Scenario YAML files.")]) -> None:
-    """Check scenario files: one line per file, 'FILE: ok' or 'FILE: key.path: what is wrong' (exit 2)."""
+    """Check scenario files: one line per file, 'FILE: ok' or 'FILE:LINE: key.path: what is wrong' (exit 2)."""
     from hairpin import scenario as scen
 
     bad: list[InputError] = []
