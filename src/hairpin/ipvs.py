@@ -29,7 +29,9 @@ What it knows (Linux net/netfilter/ipvs/ip_vs_core.c, ip_vs_rr.c, ip_vs_conn.c, 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 from hairpin.model.net import Flags
 
@@ -132,6 +134,9 @@ class IpvsTable:
 
     services: dict[tuple[str, int, int], VirtualServer] = field(default_factory=dict)
     conns: dict[tuple[str, int, int, int, int], Connection] = field(default_factory=dict)
+    #: Set by the tracer: asked (probability, what) at each scheduling step instead of running the
+    #: scheduler, so every real server becomes a branch (where rr stands is unknown: 1/n each).
+    choose: Callable[[Fraction, str], bool] | None = field(default=None, repr=False, compare=False)
 
     def add(self, vs: VirtualServer) -> None:
         self.services[(vs.proto, vs.addr, vs.port)] = vs
@@ -156,7 +161,7 @@ class IpvsTable:
                 return None
             if proto == "tcp" and not flags & Flags.SYN:
                 return None  # ip_vs_in schedules only on a SYN (tcp_conn_schedule); others pass untouched
-            dest = vs.schedule()
+            dest = self._schedule(vs)
             if dest is None:
                 return None
             conn = Connection(proto, (src, sport), (dst, dport), dest)
@@ -176,6 +181,18 @@ class IpvsTable:
                 conn.touch("output", flags, now)
                 return conn
         return None
+
+    def _schedule(self, vs: VirtualServer) -> tuple[int, int] | None:
+        if self.choose is None or len(vs.dests) < 2:
+            return vs.schedule() if self.choose is None else (vs.dests[0] if vs.dests else None)
+        from hairpin.model.net import ip_str
+
+        n = len(vs.dests)
+        name = f"IPVS {vs.proto.upper()} {ip_str(vs.addr)}:{vs.port} {vs.scheduler}"
+        for i, (a, p) in enumerate(vs.dests[:-1]):
+            if self.choose(Fraction(1, n - i), f"{name} -> {ip_str(a)}:{p} (real server {i + 1} of {n})"):
+                return vs.dests[i]
+        return vs.dests[-1]
 
     def forget(self, conn: Connection) -> None:
         self.conns.pop((conn.proto, *conn.client, *conn.vaddr), None)

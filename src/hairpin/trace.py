@@ -21,6 +21,10 @@ and resets it).
 
 A rule the model cannot decide (an unknown match or target) is decided conservatively (it does not match)
 and named in the outcome's ``undecided`` list with its line.
+
+A node in kube-proxy's IPVS mode also gives its ``ipvsadm -Sn`` (or ``-Ln``) output: the host runs IPVS's
+hooks with those virtual servers, and a new connection's real server is a branch too (where the node's
+rr scheduler stands is unknown: each real server 1/n).
 """
 
 from __future__ import annotations
@@ -36,11 +40,12 @@ from typing import Any
 from hairpin.engine import Engine
 from hairpin.errors import InputError
 from hairpin.host import Fabric, LinuxHost, Place
+from hairpin.ipvs import IpvsTable
 from hairpin.model.hop import Hop
 from hairpin.model.net import Flags, Packet, ip_int, ip_str
 from hairpin.netfilter.evaluate import Evaluator, Verdict
 from hairpin.netfilter.rules import Rule, Ruleset
-from hairpin.parsers import iproute, ipset, iptables_save
+from hairpin.parsers import iproute, ipset, iptables_save, ipvsadm
 from hairpin.parsers.ipset import IpSet
 
 __all__ = ["FILES", "Leg", "Node", "Outcome", "RuleStep", "Trace", "parse_packet", "trace"]
@@ -52,6 +57,7 @@ FILES = {
     "rules": ("ip-rule", "ip-rule.txt", "rules", "rules.txt"),
     "addrs": ("ip-addr", "ip-addr.txt", "addrs", "addrs.txt"),
     "ipset": ("ipset-save", "ipset-save.txt", "ipset", "ipset.txt"),
+    "ipvs": ("ipvsadm", "ipvsadm.txt", "ipvsadm-save", "ipvsadm-save.txt"),
 }
 MAX_PATHS = 4096
 _RULE_NOTE = re.compile(r"^(raw|mangle|nat|filter|security) \S+: ")
@@ -89,6 +95,7 @@ class Node:
     routing: iproute.NodeRouting
     name: str = "node"
     ipsets: dict[str, IpSet] | None = None  # ``ipset save`` content, to decide ``-m set`` (Calico, IPVS mode)
+    ipvs: IpvsTable | None = None  # ``ipvsadm -Sn``/``-Ln``: kube-proxy's IPVS mode
     _tracer: _Tracer | None = field(default=None, repr=False, compare=False)
 
     def tracer(self) -> _Tracer:
@@ -106,6 +113,7 @@ class Node:
         addrs_file: str | Path | None = None,
         name: str = "node",
         ipset_file: str | Path | None = None,
+        ipvs_file: str | Path | None = None,
     ) -> Node:
         rs = iptables_save.parse(iproute.read_text(iptables_save_file), str(iptables_save_file))
         nr = iproute.build_routing(
@@ -116,7 +124,8 @@ class Node:
             iproute.read_text(addrs_file) if addrs_file is not None else None,
             str(addrs_file) if addrs_file is not None else None,
         )
-        return cls(rs, nr, name, ipset.load(ipset_file) if ipset_file is not None else None)
+        sets = ipset.load(ipset_file) if ipset_file is not None else None
+        return cls(rs, nr, name, sets, ipvsadm.load(ipvs_file) if ipvs_file is not None else None)
 
     @staticmethod
     def find(directory: str | Path) -> dict[str, Path]:
@@ -275,7 +284,7 @@ class _Tracer:
     def __init__(self, node: Node) -> None:
         self.node = node
         self.fabric = _Fabric()
-        self.host = LinuxHost(node.name, self.fabric, node.routing.routing, None, ip_forward=True)
+        self.host = LinuxHost(node.name, self.fabric, node.routing.routing, None, ip_forward=True, ipvs=node.ipvs)
         self.host.ruleset = node.ruleset
         self.host.nf = Evaluator(node.ruleset, node.ipsets) if node.ruleset.tables else None
         self.leg: Leg | None = None
@@ -325,15 +334,23 @@ class _Tracer:
         return leg
 
     def run(self, packet: Packet, iif: str | None, reply: bool, script: list[bool]) -> tuple[Outcome, int]:
-        decisions: list[tuple[float, Rule, bool]] = []
+        decisions: list[tuple[Fraction, str, str, bool]] = []  # p, text if taken, text if not, answer
 
-        def choose(p: float, rule: Rule) -> bool:
+        def decide(exact: Fraction, what: str, yes: str = "", no: str = "") -> bool:
             i = len(decisions)
             answer = script[i] if i < len(script) else True
-            decisions.append((p, rule, answer))
+            decisions.append((exact, yes or f"{what}: chosen (p={exact})", no or f"{what}: not chosen (p={exact})",
+                              answer))  # fmt: skip
             return answer
 
+        def choose(p: float, rule: Rule) -> bool:
+            exact = _probability(p)
+            text = f"(p={exact}): {iptables_save.format_rule(rule)}"
+            return decide(exact, "", f"line {rule.line} matched {text}", f"line {rule.line} did not match {text}")
+
         self.host.choose = choose
+        if self.host.ipvs is not None:
+            self.host.ipvs.choose = decide
         self.host.reset()
         self.host.rng = random.Random(0)
         self.undecided = []
@@ -357,11 +374,9 @@ class _Tracer:
                 )
         prob = Fraction(1)
         choices = []
-        for p, rule, answer in decisions:
-            exact = _probability(p)
+        for exact, yes, no, answer in decisions:
             prob *= exact if answer else 1 - exact
-            choices.append(f"line {rule.line} {'matched' if answer else 'did not match'} (p={exact}): "
-                           f"{iptables_save.format_rule(rule)}")  # fmt: skip
+            choices.append(yes if answer else no)
         return Outcome(prob, choices, legs, list(self.undecided), asym), len(decisions)
 
 

@@ -36,10 +36,15 @@ def trace_cmd(
     routes: Annotated[Path | None, typer.Option(help="ip -4 route show table all (or route -n) output.")] = None,
     rules: Annotated[Path | None, typer.Option(help="ip rule output (default: the kernel's default rules).")] = None,
     addrs: Annotated[Path | None, typer.Option(help="ip -4 -o addr output (default: from the local table).")] = None,
-    ipset: Annotated[Path | None, typer.Option(help="ipset save output, to decide -m set matches (Calico).")] = None,
+    ipset: Annotated[
+        Path | None, typer.Option(help="ipset save output, to decide -m set matches (Calico, IPVS mode).")
+    ] = None,
+    ipvs: Annotated[
+        Path | None, typer.Option(help="ipvsadm -Sn (or -Ln) output: the node's IPVS virtual servers (IPVS mode).")
+    ] = None,
     node: Annotated[
         Path | None,
-        typer.Option(help="A directory holding iptables-save, ip-route (or route-n), ip-rule, ip-addr."),
+        typer.Option(help="A directory holding iptables-save, ip-route (or route-n), ip-rule, ip-addr[, ipset-save, ipvsadm]."),
     ] = None,
     reply: Annotated[
         bool, typer.Option("--reply", help="Follow each outcome's reply and flag an asymmetric return.")
@@ -61,6 +66,7 @@ def trace_cmd(
         ("rules", rules),
         ("addrs", addrs),
         ("ipset", ipset),
+        ("ipvs", ipvs),
     ):
         if value is not None:
             files[key] = value
@@ -68,7 +74,8 @@ def trace_cmd(
         raise InputError("give --iptables-save FILE and --routes FILE, or --node DIR")
     parsed = [tr.parse_packet(p) for p in packets]
     n = tr.Node.load(files["iptables"], files["routes"], files.get("rules"), files.get("addrs"),
-                     name=node.name if node is not None else "node", ipset_file=files.get("ipset"))  # fmt: skip
+                     name=node.name if node is not None else "node", ipset_file=files.get("ipset"),
+                     ipvs_file=files.get("ipvs"))  # fmt: skip
     traces = [tr.trace(n, p, iif, reply=reply) for p, iif in parsed]
     if svg is not None:
         from hairpin.render.trace import trace_svg
