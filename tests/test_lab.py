@@ -107,8 +107,8 @@ def test_each_fix_has_no_timeouts_in_the_lab(fix: str, targets: set[str], must: 
     for c in result.connections:
         assert c.outcome == c.simulated_outcome == "established"
         assert c.target in targets and c.simulated_target in targets
-        # sim.connect forces the NLB's choice only; kube-proxy's endpoint choice for a ClusterIP is its own
-        assert c.simulated_target == c.target or fix == "cluster-ip"
+        # sim.connect forces the NLB's choice, or for a ClusterIP call the endpoint the real kube-proxy picked
+        assert c.simulated_target == c.target
     assert must <= {c.target for c in result.connections}
 
 

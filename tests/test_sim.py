@@ -142,3 +142,14 @@ def test_json_contract(seed_scenario: scenario.Scenario) -> None:
     hop = conn["hops"][0]
     assert set(hop) == {"t", "at", "src", "dst", "flags", "action"} and hop["flags"] == ["SYN"]
     assert [f["name"] for f in doc["fixes"]] == list(scenario.FIXES)
+
+
+@pytest.mark.parametrize("mode", ["iptables", "nftables", "ipvs"])
+def test_cluster_ip_endpoint_can_be_forced(mode: str) -> None:
+    s = scenario.seed()
+    s = scenario.with_fix(replace(s, kube_proxy=replace(s.kube_proxy, mode=mode)), "cluster-ip")
+    for i, ep in enumerate(("192.168.39.2:80", "192.168.49.70:80", "192.168.16.142:80")):
+        c = sim.connect(s, client_port=40000 + i, target=ep, seed=2)
+        assert (c.target, c.outcome) == (ep, "established")
+        delivered = next(h for h in c.hops if h.kind == "deliver" and h.packet.flags == Flags.SYN)
+        assert str(delivered.packet.dest) == ep

@@ -252,6 +252,20 @@ class Network(Fabric):
 
     def connect(self, conn_id: int = 0, seed: int = 0, client_port: int | None = None,
                 target: str | None = None) -> Connection:  # fmt: skip
+        """One connection; ``target`` forces the NLB's choice, or for a ClusterIP caller the endpoint
+        kube-proxy picks on the client's node (the node's random draws are redrawn until it picks
+        ``target``: any mode, iptables statistic, nftables numgen or IPVS rr, same code)."""
+        s = self.scenario
+        if target and s.client.via == "cluster-ip" and client_port is not None:
+            c = self._connect(conn_id, seed, client_port, None)
+            for attempt in range(1, 64):
+                if c.target == target:
+                    break
+                c = self._connect(conn_id, seed + attempt * 1_000_003, client_port, None)
+            return c
+        return self._connect(conn_id, seed, client_port, target)
+
+    def _connect(self, conn_id: int, seed: int, client_port: int | None, target: str | None) -> Connection:
         s = self.scenario
         self.reset(seed, conn_id)
         client = self._host_of_pod(s.client.pod)
