@@ -6,12 +6,16 @@ HairpinError                  every error hairpin raises on purpose
 │   └── ScenarioError         a scenario that is not valid (points at the offending key)
 ├── ModelError                the model was asked something it cannot represent
 └── LabError                  the lab could not build, run or remove its namespaces
-    └── NotPermitted          the lab needs root (CAP_NET_ADMIN) and network namespaces
+    ├── NotPermitted          the lab needs root (CAP_NET_ADMIN) and network namespaces
+    └── LabUnsupported        a scenario the lab cannot build on this kernel (also an InputError: exit 2)
 """
 
 from __future__ import annotations
 
-__all__ = ["HairpinError", "InputError", "LabError", "ModelError", "NotPermitted", "ParseError", "ScenarioError"]
+__all__ = [
+    "HairpinError", "InputError", "LabError", "LabUnsupported", "ModelError", "NotPermitted", "ParseError",
+    "ScenarioError",
+]  # fmt: skip
 
 
 class HairpinError(Exception):
@@ -52,3 +56,7 @@ class LabError(HairpinError):
 
 class NotPermitted(LabError):
     """The lab needs root (CAP_NET_ADMIN) and network namespaces."""
+
+
+class LabUnsupported(LabError, InputError):
+    """A scenario the lab cannot build (on this kernel): a lab error, reported as bad input (CLI exit 2)."""

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from hairpin.backends.lab import commands
 from hairpin.backends.lab.record import LabRecord, clean, new_prefix
-from hairpin.errors import InputError, LabError, NotPermitted
+from hairpin.errors import LabError, LabUnsupported, NotPermitted
 from hairpin.scenario import Scenario
 from hairpin.topology import Namespace, Topology, build
 
@@ -28,10 +28,6 @@ __all__ = ["IP_VS", "Lab", "LabUnsupported", "check_permitted", "check_supported
 NUD_PERMANENT = 0x80
 SCOPES = {"global": 0, "link": 253, "host": 254}
 IP_VS = Path("/proc/net/ip_vs")  # exists when the kernel has IPVS (built in or the ip_vs module loaded)
-
-
-class LabUnsupported(LabError, InputError):
-    """A scenario the lab cannot build (on this kernel): a lab error, reported as bad input (CLI exit 2)."""
 
 
 def check_supported(scenario: Scenario) -> None:
