@@ -13,7 +13,9 @@ simulated rate is within 4 standard deviations of the binomial around the closed
 the closed form is 0 or 1).
 
 ``run(base, grid, ...)`` runs points on local processes (``workers``), or through a Dask scheduler
-(``dask=ADDRESS``) or a Ray cluster (``ray=ADDRESS``) when those optional packages are installed.
+(``dask=ADDRESS``) or on Ray (``ray="local"``, ``"auto"`` or an address) when the optional packages are
+installed (``pip install 'hairpin[cluster]'``).  Points are independent, so the results are the same
+wherever they ran; they come back in grid order.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import itertools
 import math
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -181,41 +183,94 @@ def simulate(base: Scenario, point: dict[str, Any], connections: int, seed: int)
     return Result(point, r.summary.attempts, r.summary.timeouts, r.summary.expected_rate)
 
 
-def _local(base: Scenario, pts: list[dict[str, Any]], connections: int, seed: int, workers: int) -> Iterator[Result]:
-    if workers <= 1:
-        for p in pts:
-            yield simulate(base, p, connections, seed)
+def _local(
+    base: Scenario, pts: list[dict[str, Any]], connections: int, seed: int, workers: int
+) -> Iterator[tuple[int, Result]]:
+    if workers <= 1 or len(pts) <= 1:
+        for i, p in enumerate(pts):
+            yield i, simulate(base, p, connections, seed)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(simulate, base, p, connections, seed) for p in pts]
-        for f in futures:
-            yield f.result()
+    with ProcessPoolExecutor(max_workers=min(workers, len(pts))) as pool:
+        futures = {pool.submit(simulate, base, p, connections, seed): i for i, p in enumerate(pts)}
+        for f in as_completed(futures):
+            yield futures[f], f.result()
 
 
-def _dask(base: Scenario, pts: list[dict[str, Any]], connections: int, seed: int, address: str) -> Iterator[Result]:
+def _dask(
+    base: Scenario, pts: list[dict[str, Any]], connections: int, seed: int, address: str, timeout: float
+) -> Iterator[tuple[int, Result]]:
     try:
         from distributed import Client  # type: ignore[import-not-found, unused-ignore]
+        from distributed import as_completed as dask_completed  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
-        raise InputError("--dask needs the 'distributed' package (pip install 'dask[distributed]')") from None
-    client = Client(address)
+        raise InputError("--dask needs the 'distributed' package (pip install 'hairpin[cluster]')") from None
     try:
-        futures = [client.submit(simulate, base, p, connections, seed, pure=False) for p in pts]
-        for f in futures:
-            yield f.result()
+        client = Client(address, timeout=timeout)  # type: ignore[no-untyped-call, unused-ignore]
+    except (OSError, ValueError, TypeError) as exc:
+        raise InputError(f"--dask {address}: cannot reach a Dask scheduler: {_one_line(exc)}") from None
+    try:
+        futures = {client.submit(simulate, base, p, connections, seed, pure=False): i for i, p in enumerate(pts)}
+        for f in dask_completed(list(futures)):  # type: ignore[no-untyped-call, unused-ignore]
+            yield futures[f], f.result()
     finally:
-        client.close()
+        client.close()  # type: ignore[no-untyped-call, unused-ignore]
 
 
-def _ray(base: Scenario, pts: list[dict[str, Any]], connections: int, seed: int, address: str) -> Iterator[Result]:
+def _host_port(address: str) -> tuple[str, int] | None:
+    """``host:port`` of a Ray address (``ray://host:port`` or a GCS ``host:port``); None for anything else."""
+    rest = address.removeprefix("ray://")
+    host, colon, port = rest.rpartition(":")
+    if not colon or not host or not port.isdigit():
+        return None
+    return host.strip("[]"), int(port)
+
+
+def _ray(
+    base: Scenario, pts: list[dict[str, Any]], connections: int, seed: int, address: str, timeout: float
+) -> Iterator[tuple[int, Result]]:
     try:
         import ray  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
-        raise InputError("--ray needs the 'ray' package (pip install ray)") from None
-    ray.init(address=address, ignore_reinit_error=True)
-    remote = ray.remote(simulate)
-    refs = [remote.remote(base, p, connections, seed) for p in pts]
-    for ref in refs:
-        yield ray.get(ref)
+        raise InputError("--ray needs the 'ray' package (pip install 'hairpin[cluster]')") from None
+    import logging
+    import os
+    import socket
+
+    connected = False
+    if not ray.is_initialized():
+        opts: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.ERROR, "log_to_driver": False}
+        if address == "local":
+            ray.init(**opts)
+        else:
+            target = os.environ.get("RAY_ADDRESS", "") if address == "auto" else address
+            hp = _host_port(target)
+            if target and target != "auto" and hp is None:
+                raise InputError(f"--ray {address}: expected local, auto, HOST:PORT or ray://HOST:PORT")
+            if hp is not None:  # Ray itself retries an unreachable address for minutes, then exits
+                try:
+                    socket.create_connection(hp, timeout=timeout).close()
+                except OSError as exc:
+                    raise InputError(f"--ray {address}: cannot reach {hp[0]}:{hp[1]}: {_one_line(exc)}") from None
+            try:
+                ray.init(address=address, **opts)
+            except (ConnectionError, ValueError, RuntimeError) as exc:
+                raise InputError(f"--ray {address}: {_one_line(exc)}") from None
+        connected = True
+    try:
+        remote = ray.remote(num_cpus=1)(simulate)
+        pending = {remote.remote(base, p, connections, seed): i for i, p in enumerate(pts)}
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                yield pending.pop(ref), ray.get(ref)
+    finally:
+        if connected:
+            ray.shutdown()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
 
 
 def run(
@@ -227,21 +282,32 @@ def run(
     workers: int = 1,
     dask: str | None = None,
     ray: str | None = None,
+    connect_timeout: float = 30.0,
     progress: Callable[[int], None] | None = None,
 ) -> list[Result]:
-    """Every grid point, in grid order (results do not depend on ``workers`` or where they ran)."""
+    """Every grid point, in grid order (results do not depend on ``workers`` or where they ran).
+
+    Where points run: ``dask`` a Dask scheduler's address (``tcp://host:8786``); else ``ray``: ``"local"``
+    (a private Ray started here and shut down afterwards), ``"auto"`` (the running Ray cluster that
+    ``RAY_ADDRESS`` or ``ray start`` names), ``"host:port"`` or ``"ray://host:10001"``; when Ray is already
+    initialised in this process that connection is used and left open.  Else ``workers`` local processes
+    (1: in this process).  ``connect_timeout`` bounds how long an unreachable scheduler is waited for
+    (InputError after it).  ``progress`` is called with 1 as each point finishes."""
+    if dask is not None and ray is not None:
+        raise InputError("--dask and --ray: give one of them, not both")
     pts = grid.points()
     for p in pts:  # fail on a bad point before any work starts
         point_scenario(base, p)
+    it: Iterator[tuple[int, Result]]
     if dask is not None:
-        it = _dask(base, pts, connections, seed, dask)
+        it = _dask(base, pts, connections, seed, dask, connect_timeout)
     elif ray is not None:
-        it = _ray(base, pts, connections, seed, ray)
+        it = _ray(base, pts, connections, seed, ray, connect_timeout)
     else:
         it = _local(base, pts, connections, seed, workers)
-    out = []
-    for r in it:
-        out.append(r)
+    out: list[Result | None] = [None] * len(pts)
+    for i, r in it:
+        out[i] = r
         if progress is not None:
             progress(1)
-    return out
+    return [r for r in out if r is not None]

@@ -1,7 +1,9 @@
 """``hairpin sweep``: the timeout rate over a grid of scenario settings, simulated next to the closed form.
 
 Exit code 0 when every point's simulated rate agrees with the closed form (within 4 sd), 1 when one does
-not, 2 on bad input (an unknown grid key or value, a bad scenario file): one line, no traceback.
+not, 2 on bad input (an unknown grid key or value, a bad scenario file, a --dask or --ray scheduler that
+cannot be reached within --connect-timeout): one line, no traceback.  ``--svg`` and ``--html`` are written
+whole or not at all (``hairpin.cli.files.write_atomic``).
 """
 
 from __future__ import annotations
@@ -38,10 +40,21 @@ def sweep_cmd(
     seed: Annotated[int, typer.Option(help="Random seed (each point derives its own from it).")] = 0,
     workers: Annotated[int, typer.Option(min=0, max=256, help="Local processes (0: the CPU count).")] = 0,
     dask: Annotated[str | None, typer.Option(help="Run points on this Dask scheduler (tcp://host:8786).")] = None,
-    ray: Annotated[str | None, typer.Option(help="Run points on this Ray cluster (ray://host:10001 or auto).")] = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            help="Run points on Ray: local (start one here), auto (the running cluster), HOST:PORT or ray://HOST:PORT."
+        ),
+    ] = None,
+    connect_timeout: Annotated[
+        float, typer.Option(min=0.1, max=3600, help="Seconds to wait for a --dask or --ray scheduler.")
+    ] = 30.0,
     format: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
     svg: Annotated[
         Path | None, typer.Option(help="Chart: rate against nodes per AZ, one line per other setting.")
+    ] = None,
+    html: Annotated[
+        Path | None, typer.Option(help="Self-contained HTML report: the points' table, the chart, command and seed.")
     ] = None,
 ) -> None:
     """Simulate every combination of the grid's settings and compare each with the closed form."""
@@ -63,14 +76,22 @@ def sweep_cmd(
                       transient=True) as bar:  # fmt: skip
             task = bar.add_task("points", total=len(g.points()))
             results = sweep.run(base, g, connections=connections, seed=seed, workers=n_workers, dask=dask, ray=ray,
-                                progress=lambda n: bar.advance(task, n))  # fmt: skip
+                                connect_timeout=connect_timeout, progress=lambda n: bar.advance(task, n))  # fmt: skip
     else:
-        results = sweep.run(base, g, connections=connections, seed=seed, workers=n_workers, dask=dask, ray=ray)
+        results = sweep.run(base, g, connections=connections, seed=seed, workers=n_workers, dask=dask, ray=ray,
+                            connect_timeout=connect_timeout)  # fmt: skip
     if svg is not None:
         from hairpin.cli.files import write_atomic
         from hairpin.render.sweep import chart_svg
 
         write_atomic(svg, chart_svg(results, title=f"hairpin sweep over {base.name}: timeout rate"))
+    if html is not None:
+        from hairpin.cli.files import write_atomic
+        from hairpin.render.sweep import command_line, report_html
+
+        cmd = command_line(grid, connections=connections, seed=seed,
+                           scenario=str(scenario) if scenario is not None else None)  # fmt: skip
+        write_atomic(html, report_html(results, base, connections=connections, seed=seed, command=cmd))
     if format == "json":
         sys.stdout.write(json.dumps({"scenario": base.name, "connections": connections, "seed": seed,
                                      "points": [r.to_json() for r in results]}, indent=1) + "\n")  # fmt: skip
