@@ -430,6 +430,12 @@ def api(tmp_path: Path) -> Iterator[Path]:
         "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations": [
             {"metadata": {"name": "aws-load-balancer-webhook"}, "webhooks": [{"name": "mservice.elbv2.k8s.aws"}]}
         ],
+        "/api/v1/namespaces/kube-system/configmaps": [  # EKS's kube-proxy add-on config, and one to skip
+            {"metadata": {"name": "coredns", "namespace": "kube-system"}, "data": {"Corefile": ".:53 {}"}},
+            {"metadata": {"name": "kube-proxy-config", "namespace": "kube-system"},
+             "data": {"config": "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n"
+                                "mode: \"ipvs\"\n"}},
+        ],
     }
     _Api.seen = []
     srv = ThreadingHTTPServer(("127.0.0.1", 0), _Api)
@@ -460,6 +466,26 @@ def test_live_cluster(api: Path, capsys: pytest.CaptureFixture[str]) -> None:
     )  # existing Service: the webhook does not rewrite it
     assert any("continue=2" in p for p in _Api.seen), "paged list calls"
     assert all(p.split("?")[0] in _Api.routes for p in _Api.seen)
+
+
+def test_live_cluster_scenario_takes_kube_proxys_mode(api: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out_file = tmp_path / "live.yaml"
+    code, _, err = _main(["scenario", "from-cluster", "--kubeconfig", str(api), "--context", "stub",
+                          "--service", "nginx-demo/service-nginx-demo", "--client-pod", "default/netshoot",
+                          "-o", str(out_file)], capsys)  # fmt: skip
+    assert code == 0, err
+    from hairpin import scenario as sc
+
+    s = sc.load(out_file)
+    assert (s.kube_proxy.mode, s.kube_proxy.version) == ("ipvs", "1.18")
+    assert "# - kube-proxy ConfigMap kube-system/kube-proxy-config (config): mode ipvs" in out_file.read_text()
+
+
+def test_live_cluster_without_configmap_access(api: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    del _Api.routes["/api/v1/namespaces/kube-system/configmaps"]  # the stub answers 404, as RBAC-less reads may
+    code, out, err = _main(["check", "--kubeconfig", str(api), "--context", "stub", "--format", "json"], capsys)
+    assert code == 1, err
+    assert json.loads(out)["services"][0]["probability"] == 0.5
 
 
 def test_live_cluster_plus_manifest_gets_webhook(api: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
