@@ -100,6 +100,8 @@ CASES = [
     ("lb-without-nodes", "      nodes: {eu-west-1a: 10.0.10.5}\n", "",
      "25: services[0].load_balancer.nodes: the client calls this load balancer: give its node address in each AZ "
      "(AZ: address)"),
+    ("kube-proxy-version", "region: eu-west-1", "region: eu-west-1\nkube_proxy: {mode: ipvs, version: '1.21'}",
+     "3: kube_proxy.version: '1.21' is not modelled; use \"1.18\" or \"1.24\" and later"),
     ("duplicate-key", "  port: 80\n", "  port: 80\n  port: 81\n", "32: client.port: duplicate key (first on line 31)"),
     ("yaml-syntax", "    selector: {app: web}", "    selector: {app: web",
      "23: not valid YAML: while parsing a flow mapping, expected ',' or '}', but got ':'"),

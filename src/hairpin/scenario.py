@@ -390,6 +390,17 @@ class _Reader:
             raise self.error(extra[0], f"unknown key (known here: {', '.join(sorted(self.used))})")
 
 
+def _proxy_version(r: _Reader, version: str) -> str:
+    """The version, refused here (with the file and line) when kube-proxy's layout for it is not modelled."""
+    from hairpin.kube.layout import layout_for
+
+    try:
+        layout_for(version)
+    except ScenarioError as e:
+        raise r.error("version", e.message.removeprefix("kube_proxy.version: ")) from None
+    return version
+
+
 def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | None = None) -> Scenario:
     """Validate ``data`` (a parsed scenario document) and build the Scenario.
 
@@ -416,7 +427,7 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
     kp = r.sub("kube_proxy", required=False)
     kube_proxy = KubeProxy(
         kp.choice("mode", ("iptables", "nftables", "ipvs"), "iptables"),
-        str(kp.get("version", (str, int, float), default="1.18")),
+        _proxy_version(kp, str(kp.get("version", (str, int, float), default="1.18"))),
     )
     kp.done()
     c = r.sub("cni", required=False)
