@@ -1,6 +1,6 @@
 """Simulator throughput: simulated connections per second, hairpinned and healthy, next to the real kernel.
 
-    python benchmarks/bench_sim.py [--connections N] [--lab]
+    python benchmarks/bench_sim.py [--connections N] [--lab] [--mode iptables|nftables|ipvs]
 
 A hairpinned connection is simulated whole: 7 SYNs, each hairpinned through node1's conntrack and
 answered with a RST, until ETIMEDOUT at 127 s of simulated time.  The reference is the real kernel:
@@ -42,8 +42,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--connections", type=int, default=2000)
     ap.add_argument("--lab", action="store_true", help="also time healthy connections in the real-kernel lab (root)")
+    ap.add_argument("--mode", choices=("iptables", "nftables", "ipvs"), default="iptables", help="kube-proxy mode")
     args = ap.parse_args()
+    from dataclasses import replace
+
     s = scenario.seed()
+    s = replace(s, kube_proxy=replace(s.kube_proxy, mode=args.mode))
     quiet = sim.Network(s, verbose=False)
     loud = sim.Network(s, quiet.topology, verbose=True)
     rows = []
@@ -59,7 +63,7 @@ def main() -> int:
     total = time.perf_counter() - t0
     lab = lab_healthy_connect_time(20) if args.lab else None
     kernel = {"hairpinned (timeout)": 127.0, "healthy (established)": lab}
-    print(f"python {sys.version.split()[0]}; seed scenario; median per connection")
+    print(f"python {sys.version.split()[0]}; seed scenario, kube-proxy {args.mode} mode; median per connection")
     print(f"{'connection':24} {'outcome':12} {'quiet':>10} {'traced':>10} {'real kernel':>12} {'sim speed-up':>13}")
     for label, outcome, q, v in rows:
         k = kernel[label]
