@@ -236,16 +236,16 @@ def _ray(
     import os
     import socket
 
+    target = os.environ.get("RAY_ADDRESS", "") if address == "auto" else address
+    hp = _host_port(target)
+    if target not in ("", "auto", "local") and hp is None:
+        raise InputError(f"--ray {address}: expected local, auto, HOST:PORT or ray://HOST:PORT")
     connected = False
     if not ray.is_initialized():
         opts: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.ERROR, "log_to_driver": False}
         if address == "local":
-            ray.init(**opts)
+            ray.init(address="local", **opts)  # a new private instance even when one runs on this machine
         else:
-            target = os.environ.get("RAY_ADDRESS", "") if address == "auto" else address
-            hp = _host_port(target)
-            if target and target != "auto" and hp is None:
-                raise InputError(f"--ray {address}: expected local, auto, HOST:PORT or ray://HOST:PORT")
             if hp is not None:  # Ray itself retries an unreachable address for minutes, then exits
                 try:
                     socket.create_connection(hp, timeout=timeout).close()
