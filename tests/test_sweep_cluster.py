@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -107,6 +108,24 @@ def test_dask_unreachable_is_one_line_exit_2() -> None:
     assert res.stderr.count("\n") == 1, res.stderr
     assert res.stderr.startswith("hairpin: error: --dask tcp://127.0.0.1:") and "cannot reach a Dask scheduler" in res.stderr
     assert time.monotonic() - t0 < 20
+
+
+def test_dask_address_of_something_else_is_one_line_exit_2() -> None:
+    pytest.importorskip("distributed")
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen()
+
+        def answer() -> None:
+            conn, _ = srv.accept()
+            with conn:
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                time.sleep(2)
+
+        threading.Thread(target=answer, daemon=True).start()
+        res = cli("--grid", "nodes=1", "--dask", f"tcp://127.0.0.1:{srv.getsockname()[1]}", "--connect-timeout", "2")
+    assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr
+    assert res.stderr.startswith("hairpin: error: --dask tcp://127.0.0.1:")
 
 
 def test_dask_bad_address_is_an_input_error() -> None:

@@ -208,6 +208,9 @@ def _dask(
         client = Client(address, timeout=timeout)  # type: ignore[no-untyped-call, unused-ignore]
     except (OSError, ValueError, TypeError) as exc:
         raise InputError(f"--dask {address}: cannot reach a Dask scheduler: {_one_line(exc)}") from None
+    except Exception as exc:  # something else listens there: the handshake fails in odd ways (MemoryError...)
+        what = f"{type(exc).__name__} in the handshake"
+        raise InputError(f"--dask {address}: no Dask scheduler answered ({what})") from None
     try:
         futures = {client.submit(simulate, base, p, connections, seed, pure=False): i for i, p in enumerate(pts)}
         for f in dask_completed(list(futures)):  # type: ignore[no-untyped-call, unused-ignore]
@@ -255,6 +258,8 @@ def _ray(
                 ray.init(address=address, **opts)
             except (ConnectionError, ValueError, RuntimeError) as exc:
                 raise InputError(f"--ray {address}: {_one_line(exc)}") from None
+            except SystemExit:  # Ray gives up on a head that never answers by exiting
+                raise InputError(f"--ray {address}: no Ray head answered there") from None
         connected = True
     try:
         remote = ray.remote(num_cpus=1)(simulate)
