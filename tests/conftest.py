@@ -59,3 +59,19 @@ needs_root_iptables = pytest.mark.skipif(
     not is_root() or shutil.which("iptables-restore") is None or shutil.which("ip") is None,
     reason="needs root, iproute2 and iptables-restore (CI installs them)",
 )
+
+
+def _builds_a_lab(item: pytest.Item) -> bool:
+    """Tests that build real network namespaces with hairpin's lab (or capture in one)."""
+    module = item.path.stem
+    if module == "test_lab_commands":  # command builders, tested without root
+        return False
+    words = set(module.split("_")) | set(item.name.split("[")[0].split("_"))
+    return "lab" in words
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark lab tests ``lab`` by where they live, so ``-m "not lab"`` leaves network namespaces alone."""
+    for item in items:
+        if _builds_a_lab(item) and item.get_closest_marker("lab") is None:
+            item.add_marker(pytest.mark.lab)
