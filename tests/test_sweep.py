@@ -34,6 +34,16 @@ def test_point_scenario_applies_each_setting() -> None:
     assert s.client_pod.node == "node1"  # the caller stays where it is
 
 
+def test_kube_proxy_mode_is_a_grid_key_and_does_not_change_the_rate() -> None:
+    g = sweep.Grid.parse(["mode=iptables,nftables,ipvs", "nodes=2,3"])
+    s = sweep.point_scenario(seed(), {"mode": "ipvs", "nodes": 3})
+    assert (s.kube_proxy.mode, s.name) == ("ipvs", "seed[mode=ipvs,nodes=3]")
+    results = sweep.run(seed(), g, connections=300, seed=1, workers=2)
+    assert [(r.point["mode"], r.point["nodes"], r.expected) for r in results][::2] == [
+        ("iptables", 2, 0.5), ("nftables", 2, 0.5), ("ipvs", 2, 0.5)]  # fmt: skip
+    assert all(r.agrees for r in results), [r.to_json() for r in results if not r.agrees]
+
+
 def test_results_do_not_depend_on_the_worker_count() -> None:
     g = sweep.Grid.parse(["nodes=1,2,3"])
     one = sweep.run(seed(), g, connections=60, seed=4, workers=1)
@@ -56,6 +66,7 @@ def test_every_point_agrees_with_the_closed_form() -> None:
     ("nodes=0", "'0' is not a whole number from 1 to 64"),
     ("cross_zone=maybe", "'maybe' is not true or false"),
     ("traffic_policy=local", "'local' is not Cluster or Local"),
+    ("mode=userspace", "'userspace' is not iptables, nftables or ipvs"),
     ("nodes", "expected KEY=V1,V2,..."),
 ])  # fmt: skip
 def test_bad_grids(spec: str, message: str) -> None:

@@ -41,6 +41,7 @@ KEYS: dict[str, str] = {
     "target_type": "instance or ip",
     "preserve_client_ip": "true, false or default (the controller's default for the target type)",
     "traffic_policy": "externalTrafficPolicy: Cluster or Local",
+    "mode": "kube-proxy mode: iptables, nftables or ipvs",
 }
 _BOOL = {"true": True, "false": False, "on": True, "off": False, "yes": True, "no": False}
 
@@ -64,6 +65,10 @@ def _value(key: str, text: str) -> Any:
     if key == "target_type":
         if t not in ("instance", "ip"):
             raise InputError(f"--grid {key}: {t!r} is not instance or ip")
+        return t
+    if key == "mode":
+        if t not in ("iptables", "nftables", "ipvs"):
+            raise InputError(f"--grid {key}: {t!r} is not iptables, nftables or ipvs")
         return t
     if t not in ("Cluster", "Local"):
         raise InputError(f"--grid {key}: {t!r} is not Cluster or Local")
@@ -128,6 +133,8 @@ def point_scenario(base: Scenario, point: dict[str, Any]) -> Scenario:
         new = replace(new, external_traffic_policy=point["traffic_policy"],
                       health_check_node_port=new.health_check_node_port or 32000)  # fmt: skip
     name = ",".join(f"{k}={_text(v)}" for k, v in point.items())
+    if "mode" in point:
+        s = replace(s, kube_proxy=replace(s.kube_proxy, mode=point["mode"]))
     return replace(s, services=tuple(new if x.key == svc.key else x for x in s.services), name=f"{base.name}[{name}]")
 
 
