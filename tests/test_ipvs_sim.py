@@ -243,3 +243,16 @@ def test_node_process_to_the_cluster_ip_uses_the_cluster_ip_as_source(seed: scen
     assert "IPVS: 10.100.235.20:80 -> 192.168.49.70:80 (masq, rr) [TCP 10.100.235.20:40000 ->" in first.action
     synack = next(h for h in c.hops if h.kind == "deliver" and h.packet.flags == Flags.SYN | Flags.ACK)
     assert (str(synack.packet.source), str(synack.packet.dest)) == ("10.100.235.20:80", "10.100.235.20:40000")
+
+
+def test_a_backend_calling_its_own_cluster_ip_is_masqueraded_by_kube_loop_back(seed: scenario.Scenario) -> None:
+    s = scenario.with_fix(seed, "cluster-ip")
+    s = replace(s, client=replace(s.client, pod="nginx-demo-1"))  # a backend on node1 calls its own Service
+    c = sim.connect(s, client_port=40000, target="192.168.16.142:80", seed=1)
+    assert (c.outcome, c.target) == ("established", "192.168.16.142:80")
+    out = next(h for h in c.hops if h.lane == "node1" and h.kind == "send" and h.packet.flags == Flags.SYN)
+    # KUBE-LOOP-BACK dst,dst,src: MASQUERADE without --random-fully keeps the port
+    assert (str(out.packet.source), str(out.packet.dest)) == ("192.168.2.3:40000", "192.168.16.142:80")
+    assert "KUBE-LOOP-BACK dst,dst,src -j MASQUERADE" in out.action
+    back = next(h for h in c.hops if h.kind == "deliver" and h.packet.flags == Flags.SYN | Flags.ACK)
+    assert (str(back.packet.source), str(back.packet.dest)) == ("10.100.235.20:80", "192.168.16.142:40000")
