@@ -213,3 +213,110 @@ def test_nftables_mode_needs_nft_before_anything_is_made(monkeypatch: pytest.Mon
     with pytest.raises(build.NotPermitted) as e:
         build.check_permitted(nft)
     assert str(e.value) == "the lab needs nft (Debian package nftables)"
+
+
+def _lb(s: scenario.Scenario, **kw: object) -> scenario.Scenario:
+    svc = s.client_service
+    assert svc.load_balancer is not None
+    new = replace(svc, load_balancer=replace(svc.load_balancer, **kw))  # type: ignore[arg-type]
+    return replace(s, services=tuple(new if x.key == svc.key else x for x in s.services))
+
+
+def test_nlb_emulation_honours_the_local_health_check() -> None:
+    """externalTrafficPolicy Local: node2 has no backend, fails the health check, and gets no DNAT."""
+    s = scenario.seed()
+    svc = replace(s.client_service, external_traffic_policy="Local", health_check_node_port=32123)
+    lines = commands.nlb_iptables(replace(s, services=(svc,))).splitlines()
+    assert [line for line in lines if "-j DNAT" in line] == [
+        "-A HP-NLB-0 -p tcp -j DNAT --to-destination 192.168.2.3:31468",
+        "-A HP-NLB-1 -p tcp -j DNAT --to-destination 192.168.44.17:31468",
+    ]
+
+
+def test_internet_facing_nlb_gets_the_nat_gateway_snat() -> None:
+    s = _lb(scenario.seed(), scheme="internet-facing",
+            nodes=(("eu-west-1a", "198.51.100.10"), ("eu-west-1b", "198.51.100.11")))  # fmt: skip
+    lines = commands.nlb_iptables(s).splitlines()
+    for vip in ("198.51.100.10", "198.51.100.11"):
+        assert (
+            f"-A POSTROUTING -s 192.168.0.0/16 -m conntrack --ctstate DNAT --ctorigdst {vip}/32 "
+            '-m comment --comment "NAT gateway 203.0.113.10" -j SNAT --to-source 203.0.113.10 --random-fully'
+        ) in lines
+    # preservation off: the NLB's own SNAT, no NAT gateway rule (the target sees the NLB either way)
+    off = commands.nlb_iptables(_lb(s, preserve_client_ip=False))
+    assert "NAT gateway" not in off and "--to-source 198.51.100.10" in off
+
+
+def test_classic_elb_is_a_proxy_per_node_not_an_nlb_rule(tmp_path: Path) -> None:
+    s = _lb(scenario.seed(), type="clb")
+    assert "DNAT" not in commands.nlb_iptables(s)
+    listeners = commands.clb_listeners(s)
+    assert listeners == [
+        ("192.168.168.103", 80, ("192.168.2.3:31468", "192.168.21.86:31468")),
+        ("192.168.140.27", 80, ("192.168.44.17:31468",)),
+    ]
+    argv = commands.clb_proxy_command("hpx-vpc", listeners[0], tmp_path / "clb0.log")
+    assert argv[:4] == ["ip", "netns", "exec", "hpx-vpc"]
+    assert argv[5:] == ["-m", "hairpin.backends.lab.clb_proxy", "--listen", "192.168.168.103:80",
+                        "--targets", "192.168.2.3:31468,192.168.21.86:31468", "--log", str(tmp_path / "clb0.log")]  # fmt: skip
+
+
+def test_the_preflight_accepts_clb_internet_facing_and_local() -> None:
+    from hairpin.backends.lab.build import check_supported
+
+    s = scenario.seed()
+    check_supported(_lb(s, type="clb"))
+    check_supported(_lb(s, scheme="internet-facing"))
+    check_supported(_lb(s, cross_zone=True))
+    check_supported(replace(s, services=(replace(s.client_service, external_traffic_policy="Local"),)))
+
+
+def test_clb_proxy_accepts_relays_and_logs(tmp_path: Path) -> None:
+    """The CLB proxy on loopback (no root): it answers the caller, connects to a target from its own address
+    and relays bytes both ways; one log line per connection."""
+    import json
+    import socket
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    backend = socket.create_server(("127.0.0.1", 0))
+    bport = backend.getsockname()[1]
+    seen: list[tuple[str, int]] = []
+
+    def serve() -> None:
+        conn, peer = backend.accept()
+        seen.append(peer)
+        conn.sendall(conn.recv(100).upper())
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    lport = probe.getsockname()[1]
+    probe.close()
+    log = tmp_path / "clb.log"
+    proc = subprocess.Popen([sys.executable, "-m", "hairpin.backends.lab.clb_proxy", "--listen", f"127.0.0.1:{lport}",
+                             "--targets", f"127.0.0.1:{bport}", "--log", str(log)])  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                c = socket.create_connection(("127.0.0.1", lport), timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        c.sendall(b"hello")
+        assert c.recv(100) == b"HELLO"
+        client = c.getsockname()
+        c.close()
+        entry = json.loads(log.read_text().splitlines()[0])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)
+        backend.close()
+    assert entry["client"] == f"127.0.0.1:{client[1]}" and entry["target"] == f"127.0.0.1:{bport}"
+    assert entry["backend"] == "established" and entry["back"] == f"127.0.0.1:{seen[0][1]}"

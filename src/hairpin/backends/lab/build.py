@@ -130,6 +130,7 @@ def _build(lab: Lab, servers: bool) -> None:
                 where = pod.node if pod.host_network else pod.name
                 for sp in svc.ports:
                     _start(lab, commands.server_command(lab.ns(where), sp.target_port))
+        _start_clbs(lab)
         _wait_listening(lab)
 
 
@@ -191,22 +192,37 @@ def _start(lab: Lab, argv: list[str]) -> int:
     return proc.pid
 
 
+def clb_log(lab: Lab, i: int) -> Path:
+    """Where the lab's ``i``-th Classic ELB proxy writes what it did (next to the lab's record)."""
+    return lab.record.path.with_name(f"{lab.record.prefix}clb{i}.log")
+
+
+def _start_clbs(lab: Lab) -> None:
+    """A real TCP proxy (``clb_proxy``) per Classic ELB node, in the vpc namespace, on the node's address."""
+    for i, listener in enumerate(commands.clb_listeners(lab.scenario)):
+        log = clb_log(lab, i)
+        lab.record.files.append(str(log))
+        lab.record.save()  # recorded before it exists
+        log.touch()
+        _start(lab, commands.clb_proxy_command(lab.ns("vpc"), listener, log))
+
+
 def _wait_listening(lab: Lab, timeout: float = 10.0) -> None:
-    """Wait until every server accepts (http.server takes a moment to import)."""
-    want = []
+    """Wait until every server and CLB proxy accepts (http.server takes a moment to import)."""
+    want = [("vpc", f"src {addr}:{port}") for addr, port, _ in commands.clb_listeners(lab.scenario)]
     for svc in lab.scenario.services:
         for pod in lab.scenario.endpoints_of(svc):
             for sp in svc.ports:
-                want.append((pod.node if pod.host_network else pod.name, sp.target_port))
+                want.append((pod.node if pod.host_network else pod.name, f"sport = :{sp.target_port}"))
     deadline = time.monotonic() + timeout
-    for where, port in want:
+    for where, query in want:
         while True:
-            res = subprocess.run(commands.in_ns(lab.ns(where), ["ss", "-Hltn", f"sport = :{port}"]),
+            res = subprocess.run(commands.in_ns(lab.ns(where), ["ss", "-Hltn", query]),
                                  capture_output=True, text=True, check=False)  # fmt: skip
             if res.stdout.strip():
                 break
             if time.monotonic() > deadline:
-                raise LabError(f"server on {where}:{port} did not start")
+                raise LabError(f"server on {where} ({query}) did not start")
             time.sleep(0.05)
 
 

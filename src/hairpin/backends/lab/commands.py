@@ -14,13 +14,26 @@ node's address makes the target reply to the NLB.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
+from hairpin.aws.clb import Clb
 from hairpin.aws.nlb import Nlb
+from hairpin.aws.vpc import NAT_GATEWAY_EIP
 from hairpin.model.net import ip_str
 from hairpin.scenario import Scenario
 from hairpin.topology import Namespace
 
-__all__ = ["client_command", "global_sysctls", "interface_sysctls", "nlb_iptables", "ns_name", "server_command"]
+__all__ = [
+    "ClbListener",
+    "clb_listeners",
+    "clb_proxy_command",
+    "client_command",
+    "global_sysctls",
+    "interface_sysctls",
+    "nlb_iptables",
+    "ns_name",
+    "server_command",
+]
 
 
 def ns_name(prefix: str, logical: str) -> str:
@@ -55,6 +68,12 @@ def nlb_iptables(s: Scenario) -> str:
             if not nlb.preserve:
                 post.append(
                     f"-A POSTROUTING -m conntrack --ctstate DNAT --ctorigdst {vip}/32 -j SNAT --to-source {vip}"
+                )
+            elif lb.scheme == "internet-facing":  # the NAT gateway in front: the NLB keeps its EIP as the client
+                post.append(
+                    f"-A POSTROUTING -s {s.vpc.cidr} -m conntrack --ctstate DNAT --ctorigdst {vip}/32 "
+                    f'-m comment --comment "NAT gateway {NAT_GATEWAY_EIP}" -j SNAT --to-source {NAT_GATEWAY_EIP} '
+                    "--random-fully"
                 )
     lines = ["*nat", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]",
              ":POSTROUTING ACCEPT [0:0]", *chains, *rules, *post, "COMMIT"]  # fmt: skip
@@ -96,6 +115,31 @@ def sysctl_command(name: str, items: list[tuple[str, str]]) -> list[str]:
 
 def server_command(name: str, port: int) -> list[str]:
     return in_ns(name, [sys.executable, "-m", "http.server", str(port), "--bind", "0.0.0.0"])
+
+
+ClbListener = tuple[str, int, tuple[str, ...]]  # (address, listener port, targets "ip:port")
+
+
+def clb_listeners(s: Scenario) -> list[ClbListener]:
+    """Every Classic ELB node of the scenario: its address, listener port and target set (the simulator's
+    own, ``hairpin.aws.clb.Clb``: AZ-local or cross-zone, healthy targets)."""
+    out: list[ClbListener] = []
+    for svc in s.services:
+        lb = svc.load_balancer
+        if lb is None or lb.type != "clb" or not lb.nodes:
+            continue
+        for node in Clb(s, svc).nodes.values():
+            out.append((ip_str(node.addr), node.port, tuple(str(t) for t in node.targets)))
+    return out
+
+
+def clb_proxy_command(name: str, listener: ClbListener, log: Path) -> list[str]:
+    addr, port, targets = listener
+    return in_ns(
+        name,
+        [sys.executable, "-m", "hairpin.backends.lab.clb_proxy", "--listen", f"{addr}:{port}",
+         "--targets", ",".join(targets), "--log", str(log)],
+    )  # fmt: skip
 
 
 def client_command(name: str, src: str, dst: str, port: int, sports: list[int], timeout: float) -> list[str]:

@@ -37,6 +37,7 @@ class LabRecord:
     created: float
     namespaces: list[str] = field(default_factory=list)  # real names, in creation order
     pids: list[int] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # files it wrote (the CLB proxies' logs), removed with it
     fix: str | None = None
     state: str = "building"  # building | up
     persistent: bool = False  # made by `hairpin lab up`: outlives its owner until `hairpin lab down`
@@ -67,7 +68,7 @@ class LabRecord:
         return True
 
     def remove(self) -> list[str]:
-        """Kill the recorded processes, delete the recorded namespaces, then the record."""
+        """Kill the recorded processes, delete the recorded namespaces and files, then the record."""
         from pyroute2 import netns
 
         for pid in self.pids:
@@ -84,6 +85,8 @@ class LabRecord:
             if name in existing:
                 netns.remove(name)
                 removed.append(name)
+        for f in self.files:
+            Path(f).unlink(missing_ok=True)
         self.path.unlink(missing_ok=True)
         return removed
 

@@ -202,6 +202,8 @@ class LabConnection:
     simulated_sequence: list[str] = field(default_factory=list)
     simulated_target: str = ""  # the target the simulator's connection reports (it is forced to ``target``)
     nlb_source: str = ""  # the caller's address:port as the NLB saw it (the node's SNAT, if any, applied)
+    #: a Classic ELB's own connection to the target, as its lab proxy logged it: "ip:port -> target: established"
+    proxy_backend: str = ""
 
     @property
     def sequence_match(self) -> bool | None:
@@ -294,26 +296,49 @@ def run(
     if client_proc.returncode != 0:
         why = client_proc.stderr.read().strip() if client_proc.stderr else client_proc.returncode
         raise LabError(f"client failed: {why}")
+    if dumps:  # libpcap hands packets over in blocks retired at most every second (tcpdump's 1000 ms timeout):
+        time.sleep(1.2)  # a block still open at SIGINT is lost, so let every block retire first
     for p, _ in dumps:
-        time.sleep(0.2)
         p.send_signal(signal.SIGINT)
         p.wait(timeout=5)
     node_table = parse_conntrack_tuples(_conntrack(lab, client.node))
     vpc_table = parse_conntrack_tuples(_conntrack(lab, "vpc")) if s.client.via == "load-balancer" else {}
+    lb = svc.load_balancer if s.client.via == "load-balancer" else None
+    clb = lb is not None and lb.type == "clb"
+    proxied = _clb_connections(lab, len(results)) if clb else {}
     out: list[LabConnection] = []
+    entry: dict[str, str] | None = None
     for i, sport in enumerate(sports):
         r = results.get(sport, {"outcome": "timeout", "elapsed_s": timeout})
         key = (client.ip, sport, dst, dport)
-        if s.client.via == "load-balancer":
+        if clb:  # the proxy's log: which target it opened its own connection to, for this caller
+            out_tuple = node_table.get(key)
+            seen: tuple[str, int] | None = (out_tuple[2], out_tuple[3]) if out_tuple else (client.ip, sport)
+            entry = proxied.get(f"{seen[0]}:{seen[1]}") if seen else None
+            reply = (entry["target"].rsplit(":", 1)[0], int(entry["target"].rsplit(":", 1)[1])) if entry else None
+        elif s.client.via == "load-balancer":
             seen, reply = nlb_flow(key, node_table, vpc_table)
+            if seen is not None and lb is not None and lb.scheme == "internet-facing" and lb.preserves_client_ip:
+                # behind the NAT gateway the NLB saw the gateway's EIP: the vpc entry's reply destination
+                via = node_table.get(key)
+                src = (via[2], via[3]) if via else (key[0], key[1])
+                gw = vpc_table.get((src[0], src[1], key[2], key[3]))
+                seen = (gw[2], gw[3]) if gw else seen
         else:  # ClusterIP: the client's node DNATs
             seen, found = None, node_table.get(key)
             reply = (found[0], found[1]) if found else None
         target = f"{reply[0]}:{reply[1]}" if reply else ""
         simulated = sim.connect(s, client_port=sport, target=target or None, conn_id=i, seed=seed)
+        if clb and target:  # the CLB's choice cannot be forced: redraw its key until it picks the same target
+            for attempt in range(1, 64):
+                if simulated.target == target:
+                    break
+                simulated = sim.connect(s, client_port=sport, conn_id=i, seed=seed + attempt * 1_000_003)
         conn = LabConnection(i, f"{client.ip}:{sport}", target, r["outcome"], r["elapsed_s"], simulated.outcome,
                              simulated_target=simulated.target, nlb_source=f"{seen[0]}:{seen[1]}" if seen else "")  # fmt: skip
-        if capture is not None and target.split(":")[0] == s.node(client.node).ip:  # hairpinned
+        if clb and entry:
+            conn.proxy_backend = f"{entry['back']} -> {entry['target']}: {entry['backend']}"
+        if capture is not None and target.split(":")[0] == s.node(client.node).ip and not clb:  # hairpinned
             node = s.node(client.node)
             mask = Mask(
                 frozenset(n.ip for n in s.nodes),
@@ -331,6 +356,26 @@ def run(
         f"(tcp_syn_retries={s.kernel.tcp_syn_retries}, tcp_syn_linear_timeouts={s.kernel.tcp_syn_linear_timeouts})"
     )
     return LabRun(out, limit, would, [p for _, p in dumps])
+
+
+def _clb_connections(lab: Lab, expected: int, wait: float = 3.0) -> dict[str, dict[str, str]]:
+    """What the lab's CLB proxies did, by caller ip:port (their logs; a proxy logs a connection once its own
+    connection to the target is made or has failed, which may be just after the caller's is established)."""
+    from hairpin.backends.lab.build import clb_log
+
+    deadline = time.monotonic() + wait
+    while True:
+        found: dict[str, dict[str, str]] = {}
+        for i in range(len(commands.clb_listeners(lab.scenario))):
+            path = clb_log(lab, i)
+            text = path.read_text(encoding="utf-8") if path.exists() else ""
+            for line in text.splitlines():
+                if line.strip():
+                    entry = json.loads(line)
+                    found[entry["client"]] = entry
+        if len(found) >= expected or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
 
 
 def _conntrack(lab: Lab, logical: str) -> str:
