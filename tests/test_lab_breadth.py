@@ -63,16 +63,20 @@ def _in(lab: object, logical: str, argv: list[str]) -> str:
 def test_external_traffic_policy_local_every_connection_to_node1_times_out(tmp_path: Path) -> None:
     """Only node1 runs a backend in eu-west-1a, so only node1 passes the NLB's health check there: the
     emulated NLB's DNAT has node1 as its single target, every connection hairpins (closed form 100 %), and
-    node1's kube-proxy keeps the client's address (Local: DNAT to its own endpoint, no MASQUERADE)."""
+    node1's kube-proxy keeps the client's address (Local: DNAT to its own endpoint, no MASQUERADE).  The
+    health checks are real HTTP GETs from the vpc namespace to each node's healthCheckNodePort."""
     s = _local(sc.seed())
     assert sim.expected_rate(s) == 1.0
     lab = up(s)
     try:
+        health = dict(lab.health)
         nat = _in(lab, "vpc", ["iptables-save", "-t", "nat"])
         result = run(lab, 12, timeout=2.5, seed=11, capture=tmp_path / "cap")
         node1_ct = parse_conntrack_tuples(_in(lab, "node1", ["cat", "/proc/net/nf_conntrack"]))
     finally:
         lab.remove()
+    # the health checks, made for real from the vpc namespace to kube-proxy's healthCheckNodePort servers
+    assert health == {"192.168.2.3:32123": 200, "192.168.21.86:32123": 503, "192.168.44.17:32123": 200}
     # the NLB node in eu-west-1a: one DNAT, to node1 (node2 fails the health check); eu-west-1b: node3
     dnat = [line for line in nat.splitlines() if "-j DNAT" in line]
     assert dnat == ["-A HP-NLB-0 -p tcp -j DNAT --to-destination 192.168.2.3:31468",

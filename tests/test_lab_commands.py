@@ -231,6 +231,51 @@ def test_nlb_emulation_honours_the_local_health_check() -> None:
         "-A HP-NLB-0 -p tcp -j DNAT --to-destination 192.168.2.3:31468",
         "-A HP-NLB-1 -p tcp -j DNAT --to-destination 192.168.44.17:31468",
     ]
+    local = replace(s, services=(svc,))
+    assert commands.health_servers(local) == [
+        ("node1", 32123, "nginx-demo/service-nginx-demo", 1),
+        ("node2", 32123, "nginx-demo/service-nginx-demo", 0),
+        ("node3", 32123, "nginx-demo/service-nginx-demo", 2),
+    ]
+    assert commands.health_checks(local) == {
+        "192.168.2.3:32123": True, "192.168.21.86:32123": False, "192.168.44.17:32123": True,
+    }  # fmt: skip
+    assert commands.health_server_command("hpx-node2", commands.health_servers(local)[1])[5:] == [
+        "-m", "hairpin.backends.lab.healthz", "--port", "32123", "--service", "nginx-demo/service-nginx-demo",
+        "--local-endpoints", "0",
+    ]  # fmt: skip
+    assert commands.health_servers(s) == [] and commands.health_checks(s) == {}  # Cluster: no health server
+
+
+def test_health_server_answers_like_kube_proxy() -> None:
+    """kube-proxy's healthCheckNodePort server on loopback (no root): 200 with local endpoints, 503 without."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from hairpin.backends.lab.healthz import probe
+
+    ports = []
+    procs = []
+    for local in (1, 0):
+        with socket.socket() as probe_sock:
+            probe_sock.bind(("127.0.0.1", 0))
+            ports.append(probe_sock.getsockname()[1])
+        procs.append(subprocess.Popen([sys.executable, "-m", "hairpin.backends.lab.healthz", "--port", str(ports[-1]),
+                                       "--service", "a/b", "--local-endpoints", str(local)]))  # fmt: skip
+    try:
+        targets = [f"127.0.0.1:{p}" for p in ports]
+        deadline = time.monotonic() + 10
+        got = probe(targets)
+        while 0 in got.values() and time.monotonic() < deadline:
+            time.sleep(0.05)
+            got = probe(targets)
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(timeout=5)
+    assert got == {targets[0]: 200, targets[1]: 503}
 
 
 def test_internet_facing_nlb_gets_the_nat_gateway_snat() -> None:

@@ -102,14 +102,18 @@ def run_cmd(
               + (f", fix {lab.scenario.fix}" if lab.scenario.fix else ""), title_justify="left")  # fmt: skip
     # a caller translated on the way out (cni.nat_outgoing): the source the NLB saw, from the node's conntrack
     translated = any(c.nlb_source and c.nlb_source != c.client for c in result.connections)
-    cols = ("#", "client", *(("source at the NLB",) if translated else ()), "NLB target", "real", "elapsed (s)",
-            "simulated")  # fmt: skip
+    # a Classic ELB (a proxy): its own connection to the target, as the lab's proxy logged it
+    proxied = any(c.proxy_backend for c in result.connections)
+    cols = ("#", "client", *(("source at the NLB",) if translated else ()),
+            "CLB target" if proxied else "NLB target", *(("CLB's own connection",) if proxied else ()),
+            "real", "elapsed (s)", "simulated")  # fmt: skip
     for col in cols:
         t.add_column(col, no_wrap=True)
     for c in result.connections:
         same = "green" if c.outcome == c.simulated_outcome else "bold red"
-        t.add_row(str(c.id), c.client, *((c.nlb_source,) if translated else ()), c.target, c.outcome,
-                  f"{c.elapsed_s:.4f}", f"[{same}]{c.simulated_outcome}[/]")  # fmt: skip
+        t.add_row(str(c.id), c.client, *((c.nlb_source,) if translated else ()), c.target,
+                  *((c.proxy_backend.split(" -> ")[0] + " " + c.proxy_backend.rsplit(": ", 1)[-1],) if proxied else ()),
+                  c.outcome, f"{c.elapsed_s:.4f}", f"[{same}]{c.simulated_outcome}[/]")  # fmt: skip
     out = Console()
     out.print(t)
     out.print(f"timeouts: {result.timeouts}/{len(result.connections)}; agreement with the simulator: "

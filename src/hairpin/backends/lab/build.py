@@ -13,6 +13,7 @@ import errno
 import os
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +73,8 @@ class Lab:
     topology: Topology
     record: LabRecord
     names: dict[str, str] = field(default_factory=dict)
+    #: the NLB's health checks as the vpc namespace made them: node:healthCheckNodePort -> HTTP status
+    health: dict[str, int] = field(default_factory=dict)
 
     def ns(self, logical: str) -> str:
         return self.names[logical]
@@ -131,7 +134,10 @@ def _build(lab: Lab, servers: bool) -> None:
                 for sp in svc.ports:
                     _start(lab, commands.server_command(lab.ns(where), sp.target_port))
         _start_clbs(lab)
+        for server in commands.health_servers(lab.scenario):
+            _start(lab, commands.health_server_command(lab.ns(server[0]), server))
         _wait_listening(lab)
+        _check_health(lab)
 
 
 def _configure(real: str, n: Namespace) -> None:
@@ -207,9 +213,32 @@ def _start_clbs(lab: Lab) -> None:
         _start(lab, commands.clb_proxy_command(lab.ns("vpc"), listener, log))
 
 
+def _check_health(lab: Lab) -> None:
+    """The load balancer's health checks, made for real: an HTTP GET from the vpc namespace to every
+    registered node's healthCheckNodePort (kube-proxy's server: 200 with local endpoints, 503 without).  The
+    emulated NLB's targets are the simulator's healthy ones (``commands.nlb_iptables``); a kernel whose
+    answers said otherwise would make a lab that is not the simulated system, so the build stops."""
+    want = commands.health_checks(lab.scenario)
+    if not want:
+        return
+    import json
+
+    res = subprocess.run(
+        commands.in_ns(lab.ns("vpc"), [sys.executable, "-m", "hairpin.backends.lab.healthz", "--probe", ",".join(want)]),
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if res.returncode != 0:
+        raise LabError(f"health check probe failed: {res.stderr.strip() or res.returncode}")
+    lab.health = {k: int(v) for k, v in json.loads(res.stdout).items()}
+    wrong = [k for k, healthy in want.items() if (lab.health.get(k) == 200) != healthy]
+    if wrong:
+        raise LabError(f"health checks disagree with the simulator's target health: {', '.join(wrong)}")
+
+
 def _wait_listening(lab: Lab, timeout: float = 10.0) -> None:
-    """Wait until every server and CLB proxy accepts (http.server takes a moment to import)."""
+    """Wait until every server, CLB proxy and health check server accepts (http.server takes a moment)."""
     want = [("vpc", f"src {addr}:{port}") for addr, port, _ in commands.clb_listeners(lab.scenario)]
+    want += [(node, f"sport = :{port}") for node, port, _, _ in commands.health_servers(lab.scenario)]
     for svc in lab.scenario.services:
         for pod in lab.scenario.endpoints_of(svc):
             for sp in svc.ports:

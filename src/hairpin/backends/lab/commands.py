@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from hairpin.aws.clb import Clb
-from hairpin.aws.nlb import Nlb
+from hairpin.aws.nlb import Nlb, targets_for
 from hairpin.aws.vpc import NAT_GATEWAY_EIP
 from hairpin.model.net import ip_str
 from hairpin.scenario import Scenario
@@ -29,6 +29,9 @@ __all__ = [
     "clb_proxy_command",
     "client_command",
     "global_sysctls",
+    "health_checks",
+    "health_server_command",
+    "health_servers",
     "interface_sysctls",
     "nlb_iptables",
     "ns_name",
@@ -139,6 +142,44 @@ def clb_proxy_command(name: str, listener: ClbListener, log: Path) -> list[str]:
         name,
         [sys.executable, "-m", "hairpin.backends.lab.clb_proxy", "--listen", f"{addr}:{port}",
          "--targets", ",".join(targets), "--log", str(log)],
+    )  # fmt: skip
+
+
+HealthServer = tuple[str, int, str, int]  # (node, healthCheckNodePort, service key, local endpoints)
+
+
+def health_servers(s: Scenario) -> list[HealthServer]:
+    """kube-proxy's health check servers: one per node for each Service with externalTrafficPolicy Local and a
+    healthCheckNodePort, answering with the node's number of local endpoints."""
+    out: list[HealthServer] = []
+    for svc in s.services:
+        if svc.external_traffic_policy != "Local" or not svc.health_check_node_port:
+            continue
+        eps = s.endpoints_of(svc)
+        for node in s.nodes:
+            out.append((node.name, svc.health_check_node_port, svc.key, sum(p.node == node.name for p in eps)))
+    return out
+
+
+def health_checks(s: Scenario) -> dict[str, bool]:
+    """What the load balancers' health checks probe (``node:healthCheckNodePort`` of every registered instance
+    target of a Local Service) and the health the simulator gives each (``hairpin.aws.nlb.targets_for``)."""
+    out: dict[str, bool] = {}
+    for svc in s.services:
+        if svc.external_traffic_policy != "Local" or not svc.health_check_node_port or svc.load_balancer is None:
+            continue
+        for t in targets_for(s, svc):
+            if svc.load_balancer.target_type == "instance":
+                out[f"{ip_str(t.addr)}:{svc.health_check_node_port}"] = t.healthy
+    return out
+
+
+def health_server_command(name: str, server: HealthServer) -> list[str]:
+    _, port, key, local = server
+    return in_ns(
+        name,
+        [sys.executable, "-m", "hairpin.backends.lab.healthz", "--port", str(port), "--service", key,
+         "--local-endpoints", str(local)],
     )  # fmt: skip
 
 

@@ -223,6 +223,7 @@ class LabConnection:
             "simulated_outcome": self.simulated_outcome,
             "simulated_target": self.simulated_target,
             "nlb_source": self.nlb_source,
+            "proxy_backend": self.proxy_backend,
         }
 
 
@@ -297,7 +298,8 @@ def run(
         why = client_proc.stderr.read().strip() if client_proc.stderr else client_proc.returncode
         raise LabError(f"client failed: {why}")
     if dumps:  # libpcap hands packets over in blocks retired at most every second (tcpdump's 1000 ms timeout):
-        time.sleep(1.2)  # a block still open at SIGINT is lost, so let every block retire first
+        time.sleep(1.2)  # a block still open at SIGINT is lost, so let every block retire first,
+        _settle([Path(p) for _, p in dumps])  # and tcpdump write them all out
     for p, _ in dumps:
         p.send_signal(signal.SIGINT)
         p.wait(timeout=5)
@@ -356,6 +358,18 @@ def run(
         f"(tcp_syn_retries={s.kernel.tcp_syn_retries}, tcp_syn_linear_timeouts={s.kernel.tcp_syn_linear_timeouts})"
     )
     return LabRun(out, limit, would, [p for _, p in dumps])
+
+
+def _settle(paths: list[Path], quiet: float = 0.3, limit: float = 5.0) -> None:
+    """Wait until none of the capture files has grown for ``quiet`` seconds (at most ``limit``)."""
+    deadline = time.monotonic() + limit
+    sizes = [p.stat().st_size if p.exists() else 0 for p in paths]
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        now = [p.stat().st_size if p.exists() else 0 for p in paths]
+        if now == sizes:
+            return
+        sizes = now
 
 
 def _clb_connections(lab: Lab, expected: int, wait: float = 3.0) -> dict[str, dict[str, str]]:
