@@ -7,8 +7,11 @@ it is the DNAT recorded by the client's node.  When the caller's node translates
 (an overlay CNI's outgoing MASQUERADE, ``cni.nat_outgoing``; ``--random-fully`` picks a new port), the NLB
 never sees the pod's address: the node's own conntrack entry for pod:port -> NLB gives the translated
 address and port (its reply tuple's destination), and that is what the vpc namespace's entry is keyed by.
-The simulator then makes the same connection (same client port, same target) and the two outcomes, and
-the two targets, are compared.
+Behind an internet-facing NLB's NAT gateway the vpc entry's reply destination is the gateway's EIP and
+port: what the NLB saw.  For a Classic ELB the target is what the lab's proxy logged for the caller
+(``clb_proxy``); the simulator cannot be forced to it, so its per-connection key is redrawn until it picks
+the same target.  The simulator then makes the same connection (same client port, same target) and the
+two outcomes, and the two targets, are compared.
 
 Real waits are bounded by a client-side connect timeout (default 3.5 s: SYNs at 0, 1 and 3 s); the
 simulator runs the kernel's whole schedule (127 s with tcp_syn_retries=6), and both call the connection a
