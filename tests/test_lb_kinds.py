@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 from hairpin import scenario as sc
 from hairpin.aws import risk
@@ -86,3 +87,10 @@ def test_internet_facing_nlb_through_the_nat_gateway_never_hairpins() -> None:
     assert back.packet.src == ip_int("198.51.100.10") and back.packet.dst == NODE1
     delivered = [h for h in c.hops if h.kind == "deliver" and h.packet.dst == POD]
     assert [h.packet.src for h in delivered] == [ip_int("198.51.100.10")]
+
+
+def test_a_clb_connection_can_be_forced_to_a_node() -> None:
+    s = sc.load(Path(__file__).resolve().parents[1] / "examples" / "clb.yaml")
+    for i, node in enumerate(("192.168.2.3:31468", "192.168.21.86:31468")):
+        c = sim.connect(s, client_port=41000 + i, target=node, seed=3)
+        assert (c.target, c.outcome) == (node, "established")

@@ -252,11 +252,14 @@ class Network(Fabric):
 
     def connect(self, conn_id: int = 0, seed: int = 0, client_port: int | None = None,
                 target: str | None = None) -> Connection:  # fmt: skip
-        """One connection; ``target`` forces the NLB's choice, or for a ClusterIP caller the endpoint
-        kube-proxy picks on the client's node (the node's random draws are redrawn until it picks
-        ``target``: any mode, iptables statistic, nftables numgen or IPVS rr, same code)."""
+        """One connection; ``target`` forces the NLB's choice; for a ClusterIP caller the endpoint
+        kube-proxy picks on the client's node, and for a Classic ELB the node its listener connects to,
+        are forced by redrawing the connection's random draws until they pick ``target`` (any kube-proxy
+        mode, iptables statistic, nftables numgen or IPVS rr, and the CLB's key: the same code)."""
         s = self.scenario
-        if target and s.client.via == "cluster-ip" and client_port is not None:
+        lb = s.client_service.load_balancer if s.client.via == "load-balancer" else None
+        redraw = s.client.via == "cluster-ip" or (lb is not None and lb.type == "clb")
+        if target and redraw and client_port is not None:
             c = self._connect(conn_id, seed, client_port, None)
             for attempt in range(1, 64):
                 if c.target == target:

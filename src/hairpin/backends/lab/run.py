@@ -333,12 +333,8 @@ def run(
             seen, found = None, node_table.get(key)
             reply = (found[0], found[1]) if found else None
         target = f"{reply[0]}:{reply[1]}" if reply else ""
+        # forced to the real target: the NLB's choice, the ClusterIP endpoint or the CLB's node (sim.connect)
         simulated = sim.connect(s, client_port=sport, target=target or None, conn_id=i, seed=seed)
-        if clb and target:  # the CLB's choice cannot be forced: redraw its key until it picks the same target
-            for attempt in range(1, 64):
-                if simulated.target == target:
-                    break
-                simulated = sim.connect(s, client_port=sport, conn_id=i, seed=seed + attempt * 1_000_003)
         conn = LabConnection(i, f"{client.ip}:{sport}", target, r["outcome"], r["elapsed_s"], simulated.outcome,
                              simulated_target=simulated.target, nlb_source=f"{seen[0]}:{seen[1]}" if seen else "")  # fmt: skip
         if clb and entry:
