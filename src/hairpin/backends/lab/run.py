@@ -9,8 +9,8 @@ never sees the pod's address: the node's own conntrack entry for pod:port -> NLB
 address and port (its reply tuple's destination), and that is what the vpc namespace's entry is keyed by.
 Behind an internet-facing NLB's NAT gateway the vpc entry's reply destination is the gateway's EIP and
 port: what the NLB saw.  For a Classic ELB the target is what the lab's proxy logged for the caller
-(``clb_proxy``); the simulator cannot be forced to it, so its per-connection key is redrawn until it picks
-the same target.  The simulator then makes the same connection (same client port, same target) and the
+(``clb_proxy``); ``sim.connect`` is forced to it (it redraws the CLB's key until its listener picks the
+same target).  The simulator then makes the same connection (same client port, same target) and the
 two outcomes, and the two targets, are compared.
 
 Real waits are bounded by a client-side connect timeout (default 3.5 s: SYNs at 0, 1 and 3 s); the
