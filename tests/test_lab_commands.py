@@ -66,6 +66,10 @@ def test_commands_are_argument_lists() -> None:
     ]  # fmt: skip
     argv = commands.client_command("hp1-netshoot", "192.168.27.239", "192.168.168.103", 80, [40001, 40002], 3.5)
     assert argv[-8:] == ["--dst", "192.168.168.103", "--port", "80", "--sports", "40001,40002", "--timeout", "3.5"]
+    # a connection whose DNS answer differs carries its own destination
+    argv = commands.client_command("hp1-netshoot", "192.168.27.239", "192.168.168.103", 80, [40001, 40002], 3.5,
+                                   ["192.168.168.103", "192.168.140.27"])  # fmt: skip
+    assert argv[-3:] == ["40001,40002@192.168.140.27", "--timeout", "3.5"]
     assert commands.sysctl_command("ns", [("a.b", "1")]) == [
         "ip",
         "netns",

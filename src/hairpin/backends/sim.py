@@ -264,22 +264,29 @@ class Network(Fabric):
             for attempt in range(1, 64):
                 if c.target == target:
                     break
-                c = self._connect(conn_id, seed + attempt * 1_000_003, client_port, None)
+                c = self._connect(conn_id, seed + attempt * 1_000_003, client_port, None, dns_seed=seed)
             return c
         return self._connect(conn_id, seed, client_port, target)
 
-    def _connect(self, conn_id: int, seed: int, client_port: int | None, target: str | None) -> Connection:
+    def destination(self, seed: int, conn_id: int) -> int:
+        """The address the client connects to: the scenario's, or, when not pinned, the NLB address its
+        DNS lookup returns for this connection (uniform over the NLB's addresses in DNS)."""
+        s = self.scenario
+        dst = ip_int(s.client_target_address())
+        if s.client.via == "load-balancer" and not s.client.address:
+            nlb = self.nlbs.for_addr(dst)
+            if nlb is not None and nlb.in_dns:
+                dst = nlb.in_dns[random.Random(f"{seed}:{conn_id}:dns").randrange(len(nlb.in_dns))]
+        return dst
+
+    def _connect(self, conn_id: int, seed: int, client_port: int | None, target: str | None,
+                 dns_seed: int | None = None) -> Connection:  # fmt: skip
         s = self.scenario
         self.reset(seed, conn_id)
         client = self._host_of_pod(s.client.pod)
         rng = random.Random(f"{seed}:{conn_id}:client-port")
         port = client_port if client_port is not None else rng.randint(*EPHEMERAL)
-        dst = ip_int(s.client_target_address())
-        if s.client.via == "load-balancer" and not s.client.address:
-            # not pinned: the client's DNS lookup returns one of the NLB's addresses in DNS, uniformly
-            nlb = self.nlbs.for_addr(dst)
-            if nlb is not None and nlb.in_dns:
-                dst = nlb.in_dns[random.Random(f"{seed}:{conn_id}:dns").randrange(len(nlb.in_dns))]
+        dst = self.destination(seed if dns_seed is None else dns_seed, conn_id)
         svc = s.client_service
         dport = s.client.port if s.client.via == "load-balancer" else svc.ports[0].port
         route = client.routing.lookup(dst)

@@ -1,6 +1,9 @@
 """Runs inside the client's namespace: connect from each given source port, at once, and report.
 
-    python -m hairpin.backends.lab.client --src IP --dst IP --port P --sports 40001,40002 --timeout 3.5
+    python -m hairpin.backends.lab.client --src IP --dst IP --port P --sports 40001,40002@10.0.0.5 --timeout 3.5
+
+A source port may carry its own destination (``SPORT@DST``: the DNS answer of that connection); the
+others go to ``--dst``.
 
 Each connection is a non-blocking connect() bound to src:sport; the outcome is read from SO_ERROR when
 the socket becomes writable: 0 -> established, ECONNREFUSED -> reset, ETIMEDOUT or the client-side
@@ -30,13 +33,15 @@ def main(argv: list[str] | None = None) -> int:
     sel = selectors.DefaultSelector()
     started: dict[int, float] = {}
     socks: dict[int, socket.socket] = {}
-    for sport in (int(x) for x in a.sports.split(",")):
+    for item in a.sports.split(","):
+        port_text, _, dst = item.partition("@")
+        sport = int(port_text)
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind((a.src, sport))
         s.setblocking(False)
         started[sport] = time.monotonic()
-        rc = s.connect_ex((a.dst, a.port))
+        rc = s.connect_ex((dst or a.dst, a.port))
         socks[sport] = s
         if rc not in (0, errno.EINPROGRESS):
             _report(sport, "reset" if rc == errno.ECONNREFUSED else "timeout", 0.0, rc)

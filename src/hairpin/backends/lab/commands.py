@@ -183,9 +183,12 @@ def health_server_command(name: str, server: HealthServer) -> list[str]:
     )  # fmt: skip
 
 
-def client_command(name: str, src: str, dst: str, port: int, sports: list[int], timeout: float) -> list[str]:
+def client_command(name: str, src: str, dst: str, port: int, sports: list[int], timeout: float,
+                   dsts: list[str] | None = None) -> list[str]:  # fmt: skip
+    """The lab client's command; ``dsts`` (one per source port) overrides ``dst`` where it differs."""
+    items = [str(p) if dsts is None or dsts[i] == dst else f"{p}@{dsts[i]}" for i, p in enumerate(sports)]
     return in_ns(
         name,
         [sys.executable, "-m", "hairpin.backends.lab.client", "--src", src, "--dst", dst, "--port", str(port),
-         "--sports", ",".join(map(str, sports)), "--timeout", str(timeout)],
+         "--sports", ",".join(items), "--timeout", str(timeout)],
     )  # fmt: skip

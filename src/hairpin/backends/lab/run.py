@@ -34,6 +34,7 @@ from typing import Any
 from hairpin.backends.lab import commands
 from hairpin.backends.lab.build import Lab, _run
 from hairpin.errors import LabError
+from hairpin.model.net import ip_str
 from hairpin.tcp import syn_schedule
 
 __all__ = [
@@ -275,6 +276,10 @@ def run(
     dport = s.client.port if s.client.via == "load-balancer" else svc.ports[0].port
     rng = random.Random(f"lab:{seed}")
     sports = rng.sample(range(40000, 60000), connections)
+    # each connection's destination: the scenario's address, or the NLB address the client's DNS lookup
+    # returns for it when none is pinned, drawn exactly as the simulator draws it (same seed, same id)
+    net = sim.Network(s, verbose=False)
+    dsts = [ip_str(net.destination(seed, i)) for i in range(connections)]
     dumps: list[tuple[subprocess.Popen[bytes], str]] = []
     if capture is not None:
         capture.mkdir(parents=True, exist_ok=True)
@@ -287,7 +292,7 @@ def run(
             dumps.append((proc, str(path)))
         time.sleep(0.5)
     where = client.node if client.host_network else client.name
-    argv = commands.client_command(lab.ns(where), client.ip, dst, dport, sports, timeout)
+    argv = commands.client_command(lab.ns(where), client.ip, dst, dport, sports, timeout, dsts)
     client_proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     results: dict[int, dict[str, Any]] = {}
     assert client_proc.stdout is not None
@@ -315,7 +320,7 @@ def run(
     entry: dict[str, str] | None = None
     for i, sport in enumerate(sports):
         r = results.get(sport, {"outcome": "timeout", "elapsed_s": timeout})
-        key = (client.ip, sport, dst, dport)
+        key = (client.ip, sport, dsts[i], dport)
         if clb:  # the proxy's log: which target it opened its own connection to, for this caller
             out_tuple = node_table.get(key)
             seen: tuple[str, int] | None = (out_tuple[2], out_tuple[3]) if out_tuple else (client.ip, sport)
