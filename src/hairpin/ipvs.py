@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from hairpin.model.net import Flags
+from hairpin.model.net import Flags, ip_str
 
 __all__ = ["TCP_TIMEOUTS", "Connection", "IpvsTable", "VirtualServer", "tcp_next"]
 
@@ -121,8 +121,6 @@ class Connection:
             self.expires = now + 300.0  # ip_vs_proto_udp.c: IP_VS_UDP_S_NORMAL 5*60
 
     def describe(self) -> str:
-        from hairpin.model.net import ip_str
-
         c, v, d = self.client, self.vaddr, self.dest
         return (f"{self.proto.upper()} {ip_str(c[0])}:{c[1]} -> {ip_str(v[0])}:{v[1]} -> "
                 f"{ip_str(d[0])}:{d[1]} {self.state}")  # fmt: skip
@@ -183,10 +181,10 @@ class IpvsTable:
         return None
 
     def _schedule(self, vs: VirtualServer) -> tuple[int, int] | None:
-        if self.choose is None or len(vs.dests) < 2:
-            return vs.schedule() if self.choose is None else (vs.dests[0] if vs.dests else None)
-        from hairpin.model.net import ip_str
-
+        if self.choose is None:
+            return vs.schedule()
+        if len(vs.dests) < 2:
+            return vs.dests[0] if vs.dests else None
         n = len(vs.dests)
         name = f"IPVS {vs.proto.upper()} {ip_str(vs.addr)}:{vs.port} {vs.scheduler}"
         for i, (a, p) in enumerate(vs.dests[:-1]):

@@ -113,18 +113,13 @@ def ipsets(scenario: Scenario, node: str) -> dict[str, list[str]]:
         if local_policy and svc.type == "LoadBalancer" and svc.health_check_node_port:
             put("KUBE-HEALTH-CHECK-NODE-PORT", str(svc.health_check_node_port))
     if layout_for(scenario.kube_proxy.version).minor >= 25:
-        for svc in scenario.services:
-            put("KUBE-IPVS-IPS", svc.cluster_ip)
+        out["KUBE-IPVS-IPS"] = dummy_addresses(scenario)
     return out
 
 
 def dummy_addresses(scenario: Scenario) -> list[str]:
     """The addresses kube-proxy binds to ``kube-ipvs0`` (every ClusterIP; the NLB publishes no IP)."""
-    out: list[str] = []
-    for svc in scenario.services:
-        if svc.cluster_ip not in out:
-            out.append(svc.cluster_ip)
-    return out
+    return list(dict.fromkeys(svc.cluster_ip for svc in scenario.services))
 
 
 def ipset_save(scenario: Scenario, node: str) -> str:

@@ -9,8 +9,8 @@ never sees the pod's address: the node's own conntrack entry for pod:port -> NLB
 address and port (its reply tuple's destination), and that is what the vpc namespace's entry is keyed by.
 Behind an internet-facing NLB's NAT gateway the vpc entry's reply destination is the gateway's EIP and
 port: what the NLB saw.  For a Classic ELB the target is what the lab's proxy logged for the caller
-(``clb_proxy``); ``sim.connect`` is forced to it (it redraws the CLB's key until its listener picks the
-same target).  The simulator then makes the same connection (same client port, same target) and the
+(``clb_proxy``); the simulated connection (``Network.connect``) is forced to it (it redraws the CLB's
+key until its listener picks the same target).  The simulator then makes the same connection (same client port, same target) and the
 two outcomes, and the two targets, are compared.
 
 Real waits are bounded by a client-side connect timeout (default 3.5 s: SYNs at 0, 1 and 3 s); the
@@ -278,7 +278,7 @@ def run(
     sports = rng.sample(range(40000, 60000), connections)
     # each connection's destination: the scenario's address, or the NLB address the client's DNS lookup
     # returns for it when none is pinned, drawn exactly as the simulator draws it (same seed, same id)
-    net = sim.Network(s, verbose=False)
+    net = sim.Network(s)  # one simulated network for every connection (each connect() resets it)
     dsts = [ip_str(net.destination(seed, i)) for i in range(connections)]
     dumps: list[tuple[subprocess.Popen[bytes], str]] = []
     if capture is not None:
@@ -338,8 +338,8 @@ def run(
             seen, found = None, node_table.get(key)
             reply = (found[0], found[1]) if found else None
         target = f"{reply[0]}:{reply[1]}" if reply else ""
-        # forced to the real target: the NLB's choice, the ClusterIP endpoint or the CLB's node (sim.connect)
-        simulated = sim.connect(s, client_port=sport, target=target or None, conn_id=i, seed=seed)
+        # forced to the real target: the NLB's choice, the ClusterIP endpoint or the CLB's node
+        simulated = net.connect(i, seed, sport, target or None)
         conn = LabConnection(i, f"{client.ip}:{sport}", target, r["outcome"], r["elapsed_s"], simulated.outcome,
                              simulated_target=simulated.target, nlb_source=f"{seen[0]}:{seen[1]}" if seen else "")  # fmt: skip
         if clb and entry:
