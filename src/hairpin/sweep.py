@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -235,21 +236,27 @@ def _host_port(address: str) -> tuple[str, int] | None:
     return host.strip("[]"), int(port)
 
 
+def _ray_target(address: str) -> tuple[str, int] | None:
+    """The ``host:port`` a Ray address names (None for local/auto without RAY_ADDRESS); InputError for an
+    address Ray cannot take.  Checked before Ray is imported, so a typo is named even without the extra."""
+    target = os.environ.get("RAY_ADDRESS", "") if address == "auto" else address
+    hp = _host_port(target)
+    if target not in ("", "auto", "local") and hp is None:
+        raise InputError(f"--ray {address}: expected local, auto, HOST:PORT or ray://HOST:PORT")
+    return hp
+
+
 def _ray(
     base: Scenario, pts: list[dict[str, Any]], connections: int, seed: int, address: str, timeout: float
 ) -> Iterator[tuple[int, Result]]:
+    hp = _ray_target(address)
     try:
         import ray  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
         raise InputError("--ray needs the 'ray' package (pip install 'hairpin[cluster]')") from None
     import logging
-    import os
     import socket
 
-    target = os.environ.get("RAY_ADDRESS", "") if address == "auto" else address
-    hp = _host_port(target)
-    if target not in ("", "auto", "local") and hp is None:
-        raise InputError(f"--ray {address}: expected local, auto, HOST:PORT or ray://HOST:PORT")
     connected = False
     if not ray.is_initialized():
         opts: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.ERROR, "log_to_driver": False}
@@ -310,6 +317,8 @@ def run(
     pts = grid.points()
     for p in pts:  # fail on a bad point before any work starts
         point_scenario(base, p)
+    if ray is not None:
+        _ray_target(ray)
     it: Iterator[tuple[int, Result]]
     if dask is not None:
         it = _dask(base, pts, connections, seed, dask, connect_timeout)
