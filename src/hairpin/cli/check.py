@@ -13,8 +13,8 @@ from typing import Annotated
 
 import typer
 
-from hairpin.cli.files import write_atomic
 from hairpin.errors import InputError, ParseError
+from hairpin.writing import check_output, write_output
 
 FORMATS = ("table", "json", "sarif")
 
@@ -51,6 +51,7 @@ def check(
         raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
     if not paths and not (live or kubeconfig or context):
         raise InputError("give manifests, dumps or directories to check, or --live / --kubeconfig / --context")
+    check_output(output)
     errors: list[InputError] = []
     parse_errors: list[ParseError] = []
     objects = manifests.load_paths(paths or [], parse_errors)
@@ -80,5 +81,5 @@ def check(
         if format != "table":
             sys.stdout.write(text)
     else:
-        write_atomic(output, text)
+        write_output(output, text)
     raise typer.Exit(report.exit_code)

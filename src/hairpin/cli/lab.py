@@ -72,9 +72,15 @@ def run_cmd(
 ) -> None:
     """Make real connections in a lab of its own (built and removed around the run) and compare with the simulator."""
     from hairpin.backends.lab import run, up
+    from hairpin.backends.lab.run import check_capture_dir
+    from hairpin.writing import check_output
 
     if format not in ("text", "json"):
         raise InputError(f"--format must be one of text, json, got {format!r}")
+    check_output(svg)
+    check_output(html)
+    if capture is not None:
+        check_capture_dir(capture)
     lab = up(_scenario(scenario, fix))
     try:
         err = Console(stderr=True)
@@ -91,10 +97,10 @@ def run_cmd(
     if svg is not None:
         _write_svg(svg, lab.scenario, result, seed)
     if html is not None:
-        from hairpin.cli.files import write_atomic
         from hairpin.render import lab as lab_report
+        from hairpin.writing import write_output
 
-        write_atomic(html, lab_report.report(lab.scenario, result, seed=seed))
+        write_output(html, lab_report.report(lab.scenario, result, seed=seed))
     if format == "json":
         sys.stdout.write(json.dumps(result.to_json(), indent=1) + "\n")
         return
@@ -139,16 +145,16 @@ def run_cmd(
 def _write_svg(path: Path, scenario: object, result: object, seed: int) -> None:
     from hairpin.backends import sim
     from hairpin.backends.lab import LabRun
-    from hairpin.cli.files import write_atomic
     from hairpin.render.svg import sequence_svg
     from hairpin.scenario import Scenario
+    from hairpin.writing import write_output
 
     assert isinstance(scenario, Scenario) and isinstance(result, LabRun)
     shown = next((c for c in result.connections if c.outcome == "timeout"), None) or result.connections[0]
     replay = sim.connect(scenario, client_port=int(shown.client.rsplit(":", 1)[1]), target=shown.target or None,
                          conn_id=shown.id, seed=seed)  # fmt: skip
     title = f"lab connection #{shown.id} {shown.client}: real {shown.outcome}, simulated {replay.outcome}"
-    write_atomic(path, sequence_svg(replay.hops, title=title))
+    write_output(path, sequence_svg(replay.hops, title=title))
 
 
 @lab_app.command("status")

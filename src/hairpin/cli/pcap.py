@@ -29,11 +29,13 @@ def pcap(
     html: Annotated[Path | None, typer.Option(help="Self-contained HTML report.")] = None,
 ) -> None:
     """Find connections whose SYN-ACK came back from an address the client did not call (the seed's failure)."""
-    from hairpin.cli.files import write_atomic
     from hairpin.diagnose.capture import analyse_files
+    from hairpin.writing import check_output, write_output
 
     if format not in FORMATS:
         raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
+    check_output(svg)
+    check_output(html)
     result = analyse_files(files)
     if svg is not None:
         from hairpin.render.capture import sequence_svg
@@ -41,11 +43,11 @@ def pcap(
         shown = result.hairpins[0] if result.hairpins else (result.others[0] if result.others else None)
         if shown is None:
             raise InputError("--svg: the capture holds no failed connection to draw", str(svg))
-        write_atomic(svg, sequence_svg(shown))
+        write_output(svg, sequence_svg(shown))
     if html is not None:
         from hairpin.render.capture import report
 
-        write_atomic(html, report(result, title=f"hairpin pcap {' '.join(str(f) for f in files)}"))
+        write_output(html, report(result, title=f"hairpin pcap {' '.join(str(f) for f in files)}"))
     if format == "json":
         sys.stdout.write(json.dumps(result.to_json(), indent=1) + "\n")
     else:

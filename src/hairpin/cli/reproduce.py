@@ -11,8 +11,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from hairpin.cli.files import write_atomic
 from hairpin.errors import InputError
+from hairpin.writing import check_output, write_output
 
 FORMATS = ("text", "json")
 
@@ -44,6 +44,8 @@ def reproduce(
 
     if format not in FORMATS:
         raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
+    for out_path in (svg, html, pcap):
+        check_output(out_path)
     sc = scen.load(scenario) if scenario is not None else scen.seed()
     if fix is not None:
         sc = scen.with_fix(sc, fix)
@@ -84,7 +86,7 @@ def _write_pictures(result: object, svg: Path | None, html: Path | None, pcap: P
     if svg is not None and conn is not None:
         from hairpin.render import svg as svg_mod
 
-        write_atomic(svg, svg_mod.sequence_svg(conn.hops, title=f"connection #{conn.id}: {conn.outcome}"))
+        write_output(svg, svg_mod.sequence_svg(conn.hops, title=f"connection #{conn.id}: {conn.outcome}"))
     if html is not None:
         from hairpin.render import html as html_mod
 
@@ -96,10 +98,8 @@ def _write_pictures(result: object, svg: Path | None, html: Path | None, pcap: P
                 points = html_mod.chart_points(result, progress=lambda n: bar.advance(task, n))
         else:
             points = html_mod.chart_points(result)
-        write_atomic(html, html_mod.report(result, chart=points))
+        write_output(html, html_mod.report(result, chart=points))
     if pcap is not None:
         from hairpin.render import pcap as pcap_mod
 
-        tmp = pcap.with_name(pcap.name + ".part")
-        pcap_mod.write_run(result, tmp)
-        tmp.replace(pcap)
+        pcap_mod.write_run(result, pcap)

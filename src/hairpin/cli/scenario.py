@@ -13,8 +13,8 @@ from typing import Annotated
 import typer
 import yaml
 
-from hairpin.cli.files import write_atomic
 from hairpin.errors import InputError, ParseError
+from hairpin.writing import check_output, write_output
 
 scenario_app = typer.Typer(help="Build hairpin scenarios.", no_args_is_help=True)
 
@@ -42,6 +42,7 @@ def from_cluster(
         raise InputError("--service namespace/name is required")
     if not paths and not (live or kubeconfig or context):
         raise InputError("give manifests or dumps, or --live / --kubeconfig / --context")
+    check_output(output)
     errors: list[ParseError] = []
     objects = manifests.load_paths(paths or [], errors)
     if errors:
@@ -56,7 +57,7 @@ def from_cluster(
     if output == "-":
         sys.stdout.write(text)
         return
-    write_atomic(output, text)
+    write_output(output, text)
     print(
         f"wrote {output}: {len(built.nodes)} nodes, {len(built.pods)} pods, client {built.client.pod}", file=sys.stderr
     )

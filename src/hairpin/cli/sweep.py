@@ -3,7 +3,7 @@
 Exit code 0 when every point's simulated rate agrees with the closed form (within 4 sd), 1 when one does
 not, 2 on bad input (an unknown grid key or value, a bad scenario file, a --dask or --ray scheduler that
 cannot be reached within --connect-timeout): one line, no traceback.  ``--svg`` and ``--html`` are written
-whole or not at all (``hairpin.cli.files.write_atomic``).
+whole or not at all (``hairpin.writing.write_output``).
 """
 
 from __future__ import annotations
@@ -65,6 +65,10 @@ def sweep_cmd(
 
     if format not in FORMATS:
         raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
+    from hairpin.writing import check_output
+
+    check_output(svg)
+    check_output(html)
     g = sweep.Grid.parse(grid)
     base = scen.load(scenario) if scenario is not None else scen.seed()
     n_workers = workers or (os.cpu_count() or 1)
@@ -81,17 +85,17 @@ def sweep_cmd(
         results = sweep.run(base, g, connections=connections, seed=seed, workers=n_workers, dask=dask, ray=ray,
                             connect_timeout=connect_timeout)  # fmt: skip
     if svg is not None:
-        from hairpin.cli.files import write_atomic
         from hairpin.render.sweep import chart_svg
+        from hairpin.writing import write_output
 
-        write_atomic(svg, chart_svg(results, title=f"hairpin sweep over {base.name}: timeout rate"))
+        write_output(svg, chart_svg(results, title=f"hairpin sweep over {base.name}: timeout rate"))
     if html is not None:
-        from hairpin.cli.files import write_atomic
         from hairpin.render.sweep import command_line, report_html
+        from hairpin.writing import write_output
 
         cmd = command_line(grid, connections=connections, seed=seed,
                            scenario=str(scenario) if scenario is not None else None)  # fmt: skip
-        write_atomic(html, report_html(results, base, connections=connections, seed=seed, command=cmd))
+        write_output(html, report_html(results, base, connections=connections, seed=seed, command=cmd))
     if format == "json":
         sys.stdout.write(json.dumps({"scenario": base.name, "connections": connections, "seed": seed,
                                      "points": [r.to_json() for r in results]}, indent=1) + "\n")  # fmt: skip

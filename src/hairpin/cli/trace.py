@@ -55,10 +55,12 @@ def trace_cmd(
 ) -> None:
     """Trace packets through a real node's netfilter rules and routing: every branch, with its probability."""
     from hairpin import trace as tr
-    from hairpin.cli.files import write_atomic
+    from hairpin.writing import check_output, write_output
 
     if format not in FORMATS:
         raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
+    check_output(svg)
+    check_output(html)
     files: dict[str, Path] = tr.Node.find(node) if node is not None else {}
     for key, value in (
         ("iptables", iptables_save),
@@ -80,11 +82,11 @@ def trace_cmd(
     if svg is not None:
         from hairpin.render.trace import trace_svg
 
-        write_atomic(svg, trace_svg(traces[0]))
+        write_output(svg, trace_svg(traces[0]))
     if html is not None:
         from hairpin.render.trace import report
 
-        write_atomic(html, report(traces, title=f"hairpin trace: {n.name}"))
+        write_output(html, report(traces, title=f"hairpin trace: {n.name}"))
     if format == "json":
         doc = [t.to_json() for t in traces]
         sys.stdout.write(json.dumps(doc[0] if len(doc) == 1 else doc, indent=1) + "\n")
