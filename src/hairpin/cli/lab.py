@@ -145,6 +145,7 @@ def run_cmd(
 def _write_svg(path: Path, scenario: object, result: object, seed: int) -> None:
     from hairpin.backends import sim
     from hairpin.backends.lab import LabRun
+    from hairpin.render.diagram import scenario_lanes
     from hairpin.render.svg import sequence_svg
     from hairpin.scenario import Scenario
     from hairpin.writing import write_output
@@ -154,7 +155,7 @@ def _write_svg(path: Path, scenario: object, result: object, seed: int) -> None:
     replay = sim.connect(scenario, client_port=int(shown.client.rsplit(":", 1)[1]), target=shown.target or None,
                          conn_id=shown.id, seed=seed)  # fmt: skip
     title = f"lab connection #{shown.id} {shown.client}: real {shown.outcome}, simulated {replay.outcome}"
-    write_output(path, sequence_svg(replay.hops, title=title))
+    write_output(path, sequence_svg(replay.hops, title=title, lanes=scenario_lanes(scenario)))
 
 
 @lab_app.command("status")

@@ -85,8 +85,10 @@ def _write_pictures(result: object, svg: Path | None, html: Path | None, pcap: P
     conn = result.example("timeout") or (result.connections[0] if result.connections else None)
     if svg is not None and conn is not None:
         from hairpin.render import svg as svg_mod
+        from hairpin.render.diagram import scenario_lanes
 
-        write_output(svg, svg_mod.sequence_svg(conn.hops, title=f"connection #{conn.id}: {conn.outcome}"))
+        write_output(svg, svg_mod.sequence_svg(conn.hops, title=f"connection #{conn.id}: {conn.outcome}",
+                                               lanes=scenario_lanes(result.scenario)))  # fmt: skip
     if html is not None:
         from hairpin.render import html as html_mod
 
