@@ -133,3 +133,25 @@ def test_loads_in_kernel_and_lists_back_identically(variant: str) -> None:
     finally:
         subprocess.run(["ip", "netns", "del", ns], check=True)
     assert listed == text
+
+
+def test_nftables_mode_before_129_is_refused_with_file_and_line(tmp_path: object) -> None:
+    """kube-proxy's nftables mode first shipped in 1.29 (alpha, KEP-3866): earlier versions are refused."""
+    from pathlib import Path
+
+    from hairpin.errors import ScenarioError
+    from hairpin.scenario import load
+
+    src = Path("examples/nftables-mode.yaml").read_text()
+    assert '  version: "1.33"\n' in src
+    bad = Path(str(tmp_path)) / "nft.yaml"
+    bad.write_text(src.replace('  version: "1.33"\n', '  version: "1.28"\n'))
+    line = src.splitlines().index('  version: "1.33"') + 1
+    with pytest.raises(ScenarioError) as e:
+        load(bad)
+    assert str(e.value) == (
+        f"{bad}:{line}: kube_proxy.version: '1.28' has no nftables mode (kube-proxy's nftables mode first shipped "
+        'in 1.29, as an alpha feature); use "1.29" or later'
+    )
+    bad.write_text(src.replace('  version: "1.33"\n', '  version: "1.29"\n'))
+    assert load(bad).kube_proxy.version == "1.29"
