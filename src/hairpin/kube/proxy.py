@@ -107,7 +107,7 @@ def _builtin_jumps(t: Tables, lay: Layout) -> None:
     t.chain("nat", "POSTROUTING").insert(0, f"{comment('kubernetes postrouting rules')} -j KUBE-POSTROUTING")
 
 
-def _top_chains(t: Tables, lay: Layout) -> None:
+def _top_chains(t: Tables, lay: Layout, random_fully: bool = True) -> None:
     filter_chains = ["KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES", "KUBE-FORWARD"]
     if not lay.legacy:
         filter_chains.append("KUBE-NODEPORTS")
@@ -120,7 +120,8 @@ def _top_chains(t: Tables, lay: Layout) -> None:
     # PR #92035 (v1.18.5+, and every later release): RETURN unless marked, clear the mark, MASQUERADE.
     t.add("nat", "KUBE-POSTROUTING", f"-m mark ! --mark {MASQ_MARK}/{MASQ_MARK} -j RETURN")
     t.add("nat", "KUBE-POSTROUTING", f"-j MARK --set-xmark {MASQ_MARK}/0x0")
-    t.add("nat", "KUBE-POSTROUTING", f"{comment('kubernetes service traffic requiring SNAT')} -j MASQUERADE --random-fully")
+    fully = " --random-fully" if random_fully else ""
+    t.add("nat", "KUBE-POSTROUTING", f"{comment('kubernetes service traffic requiring SNAT')} -j MASQUERADE{fully}")
     t.add("nat", "KUBE-MARK-MASQ", f"-j MARK --set-xmark {MASQ_MARK}/{MASQ_MARK}")
     if lay.proxy_writes_localnet_rule:
         t.add("filter", "KUBE-FIREWALL", LOCALNET_RULE)
@@ -321,14 +322,17 @@ def _policy_rules(t: Tables, svc: Service, chain: str, spn: str, eps: list[Endpo
     _dispatch(t, chain, eps, [comment(f"{spn} -> {e.address}") for e in eps])
 
 
-def tables(scenario: Scenario, node: str) -> Tables:
-    """kube-proxy's rules on ``node`` as tables (see ``iptables_save`` for the text)."""
+def tables(scenario: Scenario, node: str, *, random_fully: bool = True) -> Tables:
+    """kube-proxy's rules on ``node`` as tables (see ``iptables_save`` for the text).
+
+    ``random_fully``: the node's iptables has ``--random-fully`` (iptables >= 1.6.2, every EKS AMI);
+    kube-proxy leaves it out where iptables lacks it, as its unit tests' fake iptables does."""
     scenario.node(node)  # KeyError for an unknown node
     lay = layout_for(scenario.kube_proxy.version)
     t = Tables()
     t.table("filter")
     t.table("nat")
-    _top_chains(t, lay)
+    _top_chains(t, lay, random_fully)
     for svc in scenario.services:
         for sp in svc.ports:
             if lay.legacy:
@@ -348,6 +352,6 @@ def tables(scenario: Scenario, node: str) -> Tables:
     return t
 
 
-def iptables_save(scenario: Scenario, node: str) -> str:
+def iptables_save(scenario: Scenario, node: str, *, random_fully: bool = True) -> str:
     """The ``*filter`` and ``*nat`` text of kube-proxy on ``node`` (iptables mode), as iptables-save prints it."""
-    return tables(scenario, node).render(("filter", "nat"))
+    return tables(scenario, node, random_fully=random_fully).render(("filter", "nat"))
