@@ -162,8 +162,8 @@ def valid_docs(draw: st.DrawFn) -> dict[str, Any]:
         "kernel": {"tcp_syn_retries": draw(st.integers(0, 127)), "tcp_syn_linear_timeouts": draw(st.integers(0, 10)),
                    "accept_local": draw(st.booleans())},
         "kube_proxy": {"mode": (mode := draw(st.sampled_from(["iptables", "nftables", "ipvs"]))),
-                       # nftables mode exists from 1.29 (1.18 is refused with the file and line)
-                       "version": draw(st.sampled_from(["1.29", 1.33] if mode == "nftables" else ["1.18", "1.29", 1.33]))},
+                       # nftables mode is modelled from 1.30 (earlier versions are refused with the file and line)
+                       "version": draw(st.sampled_from(["1.30", 1.33] if mode == "nftables" else ["1.18", "1.29", 1.33]))},
         "cni": {"external_snat": draw(st.booleans()), "nat_outgoing": draw(st.booleans())},
         "nodes": nodes,
         "pods": pods,

@@ -89,6 +89,9 @@ class KubeProxy:
     #: ``--cluster-cidr`` with detect-local-mode ClusterCIDR (kube-proxy's local-traffic detector); EKS
     #: leaves it unset (None): no detector.
     cluster_cidr: str | None = None
+    #: the cluster's service CIDR (ServiceCIDR objects, which kube-proxy watches from 1.33); nftables
+    #: mode drops traffic to its unallocated addresses.  None: not known to kube-proxy.
+    service_cidr: str | None = None
 
 
 @dataclass(frozen=True)
@@ -445,6 +448,7 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
         proxy_mode,
         _proxy_version(kp, str(kp.get("version", (str, int, float), default="1.18")), proxy_mode),
         kp.address("cluster_cidr", required=False, network=True) or None,
+        kp.address("service_cidr", required=False, network=True) or None,
     )
     kp.done()
     c = r.sub("cni", required=False)

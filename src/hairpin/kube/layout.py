@@ -90,7 +90,13 @@ def nftables_layout_for(version: str) -> Layout:
     if lay.minor < NFTABLES_FIRST:
         raise ScenarioError(
             f"kube_proxy.version: {version!r} has no nftables mode (kube-proxy's nftables mode first "
-            f"shipped in 1.{NFTABLES_FIRST}, as an alpha feature); use \"1.{NFTABLES_FIRST}\" or later"
+            f"shipped in 1.{NFTABLES_FIRST}, as an alpha feature); use \"1.30\" or later"
+        )
+    if lay.minor == NFTABLES_FIRST:
+        # kubernetes PRs #122296, #122614, #122692 (merged for 1.30) rewrote the alpha's skeleton
+        raise ScenarioError(
+            f"kube_proxy.version: {version!r}: the 1.29 alpha layout of the nftables mode is not modelled "
+            "(1.30 moved its filter chains, firewall checks and source-range rules); use \"1.30\" or later"
         )
     return lay
 
