@@ -125,3 +125,31 @@ def test_features_refused_where_not_modelled(tmp_path: object) -> None:
     bad.write_text(seed_text.replace(anchor, "    load_balancer_ips: [192.168.200.10]\n" + anchor))
     with pytest.raises(ScenarioError, match=r"services\[0\]\.load_balancer_ips: not modelled for kube-proxy 1\.18"):
         scenario.load(bad)
+
+
+def test_node_port_addresses() -> None:
+    """--nodeport-addresses: iptables writes one KUBE-NODEPORTS jump per node address in the CIDRs
+    (proxier.go, the "must be the last rule" rule); nftables fills nodeport-ips, or with 0.0.0.0/0
+    matches every local address (``fib daddr type local``); a node whose address is in none of the
+    CIDRs answers no NodePort, so the NLB's SYN to it gets a RST (seed 1, 40 connections)."""
+    def with_npa(mode: str, npa: tuple[str, ...]) -> scenario.Scenario:
+        s = _seed(mode)
+        return replace(s, kube_proxy=replace(s.kube_proxy, node_port_addresses=npa))
+
+    last = '-m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain"'
+    lines = node_iptables(with_npa("iptables", ("192.168.0.0/19",)), "node1").splitlines()
+    assert [x for x in lines if x.endswith("-j KUBE-NODEPORTS") and x.startswith("-A KUBE-SERVICES")] == [
+        f"-A KUBE-SERVICES -d 192.168.2.3/32 {last} -j KUBE-NODEPORTS"
+    ]
+    assert f"-A KUBE-SERVICES {last} -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS" in node_iptables(_seed(), "node1")
+    assert sim.run(with_npa("iptables", ("192.168.0.0/19",)), 40, seed=1).summary.timeouts > 0
+    # no node answers the NodePort: the node RSTs; through the NLB the caller gets it (reset), but the
+    # caller's own node sends it straight to the pod, which ignores it (not from the NLB): timeout
+    off = sim.run(with_npa("iptables", ("10.0.0.0/8",)), 40, seed=1)
+    assert (off.summary.timeouts, off.summary.resets, off.summary.established) == (23, 17, 0)
+    nft_all = ruleset(with_npa("nftables", ("0.0.0.0/0",)), "node1")
+    assert "set nodeport-ips {" not in nft_all
+    assert "\t\tfib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports" in (
+        nft_all.splitlines()
+    )
+    assert sim.run(with_npa("nftables", ("0.0.0.0/0",)), 40, seed=1).summary.timeouts > 0

@@ -397,3 +397,20 @@ def test_overall_nftables_rules_equal_kube_proxys_expectation() -> None:
     theirs = nft_blocks(nft_load_and_list("\n".join(declared + [x for x in lines if x not in declared]) + "\n"))
     assert nft_blocks(listed) == theirs
     assert len(theirs) == 40  # 2 sets + 5 maps + 1 affinity set + 16 fixed chains + 16 per-service chains
+
+
+def test_node_port_addresses_texts_are_fixed_points() -> None:
+    """--nodeport-addresses variants: the node text comes back from iptables-restore + iptables-save, the
+    nftables table from nft -f + nft list, unchanged."""
+    from dataclasses import replace
+
+    from hairpin.kube import nftables
+
+    s = overall_scenario()
+    for npa in (("192.168.0.0/24",), ("10.0.0.0/8",), ("0.0.0.0/0",), ("primary",)):
+        kp = replace(s.kube_proxy, node_port_addresses=npa)
+        text = proxy.iptables_save(replace(s, kube_proxy=kp), TEST_NODE)
+        check_jumps(text)
+        assert restore_and_save(text) == text, npa
+        nft = nftables.ruleset(replace(s, kube_proxy=replace(kp, mode="nftables", version="1.34")), TEST_NODE)
+        assert nft_load_and_list(nft) == nft, npa
