@@ -153,3 +153,26 @@ def test_node_port_addresses() -> None:
         nft_all.splitlines()
     )
     assert sim.run(with_npa("nftables", ("0.0.0.0/0",)), 40, seed=1).summary.timeouts > 0
+
+
+def test_local_traffic_detector_short_circuits_pod_traffic_that_comes_back_through_the_nlb() -> None:
+    """--cluster-cidr (detect-local-mode ClusterCIDR) with externalTrafficPolicy Local: the NLB keeps the
+    pod's address, so on the target node KUBE-EXT's "pod traffic for ... external destinations" rule
+    (-s <cluster CIDR> -j KUBE-SVC) sends the SYN to any endpoint, not masqueraded: the endpoint sees the
+    pod's own address.  Its answer goes to the pod's node, whose conntrack de-NATs it to node:NodePort,
+    and the pod still RSTs it (it expected the NLB's address): the seed's ETP Local failure, by another
+    path (the NLB's only healthy target in the caller's AZ is the caller's node)."""
+    s = _seed(external_traffic_policy="Local", health_check_node_port=32000)
+    s = replace(s, kube_proxy=replace(s.kube_proxy, cluster_cidr="192.168.0.0/16"))
+    assert (
+        '-A KUBE-EXT-WGW5ZPXP7HZEBG5V -s 192.168.0.0/16 -m comment --comment "pod traffic for '
+        'nginx-demo/service-nginx-demo external destinations" -j KUBE-SVC-WGW5ZPXP7HZEBG5V'
+    ) in node_iptables(s, "node1").splitlines()
+    c = sim.connect(s, client_port=40000, seed=0)
+    assert c.outcome == "timeout"
+    at_endpoint = next(h for h in c.hops if h.at.startswith("pod nginx-demo"))
+    # an endpoint on another node (node3): only KUBE-SVC reaches it; KUBE-SVL holds node1's nginx-demo-1 only
+    assert at_endpoint.at == "pod nginx-demo-3"
+    assert (str(at_endpoint.packet.source).split(":")[0], at_endpoint.packet.flags.name) == ("192.168.27.239", "SYN")
+    reply = next(h for h in c.hops if h.at == "pod netshoot" and h.packet.flags.name != "SYN")
+    assert str(reply.packet.source) == "192.168.2.3:31468"
