@@ -303,6 +303,13 @@ CONTRACT = {
                 "load_balancer": {"type": "string"}, "scheme": {"type": "string"},
                 "target_type": {"type": ["string", "null"]}, "preserve_client_ip": {"type": ["boolean", "null"]},
                 "reason": {"type": "string"}, "probability": {"type": ["number", "null"]}, "fix": {"type": ["string", "null"]},
+                "type": {"type": "string"},
+                "ports": {"type": "array", "items": {
+                    "type": "object", "additionalProperties": False,
+                    "required": ["port", "protocol", "preserve_client_ip", "at_risk", "probability", "reason"],
+                    "properties": {"port": {"type": ["integer", "null"]}, "protocol": {"type": "string"},
+                                   "preserve_client_ip": {"type": ["boolean", "null"]}, "at_risk": {"type": "boolean"},
+                                   "probability": {"type": ["number", "null"]}, "reason": {"type": "string"}}}},
             }}},
         "errors": {"type": "array", "items": {
             "type": "object", "additionalProperties": False, "required": ["file", "line", "message"],
@@ -389,6 +396,16 @@ def test_sarif_relative_uri() -> None:
 SEED = yaml.safe_load((DATA / "seed-dump.yaml").read_text())["items"]
 
 
+LBC_DEPLOYMENT: dict[str, Any] = {
+    "metadata": {"name": "aws-load-balancer-controller", "namespace": "kube-system"},
+    "spec": {"template": {"spec": {"containers": [{
+        "name": "aws-load-balancer-controller",
+        "image": "public.ecr.aws/eks/aws-load-balancer-controller:v2.14.1",
+        "args": ["--cluster-name=prod", "--ingress-class=alb", "--feature-gates=ServiceTypeLoadBalancerOnly=false"],
+    }]}}},
+}  # fmt: skip
+
+
 class _Api(BaseHTTPRequestHandler):
     routes: ClassVar[dict[str, list[dict[str, Any]]]] = {}
     seen: ClassVar[list[str]] = []
@@ -430,6 +447,7 @@ def api(tmp_path: Path) -> Iterator[Path]:
         "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations": [
             {"metadata": {"name": "aws-load-balancer-webhook"}, "webhooks": [{"name": "mservice.elbv2.k8s.aws"}]}
         ],
+        "/apis/apps/v1/deployments": [LBC_DEPLOYMENT],
         "/api/v1/namespaces/kube-system/configmaps": [  # EKS's kube-proxy add-on config, and one to skip
             {"metadata": {"name": "coredns", "namespace": "kube-system"}, "data": {"Corefile": ".:53 {}"}},
             {"metadata": {"name": "kube-proxy-config", "namespace": "kube-system"},
