@@ -310,6 +310,10 @@ CONTRACT = {
                     "properties": {"port": {"type": ["integer", "null"]}, "protocol": {"type": "string"},
                                    "preserve_client_ip": {"type": ["boolean", "null"]}, "at_risk": {"type": "boolean"},
                                    "probability": {"type": ["number", "null"]}, "reason": {"type": "string"}}}},
+                "ignored_annotations": {"type": "array", "items": {
+                    "type": "object", "additionalProperties": False,
+                    "required": ["annotation", "value", "controller", "why"],
+                    "properties": {k: {"type": "string"} for k in ("annotation", "value", "controller", "why")}}},
             }}},
         "errors": {"type": "array", "items": {
             "type": "object", "additionalProperties": False, "required": ["file", "line", "message"],
@@ -369,12 +373,14 @@ def test_sarif(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert doc["version"] == "2.1.0" and doc["$schema"].endswith("sarif-2.1.0.json")
     (run_,) = doc["runs"]
     assert run_["tool"]["driver"]["name"] == "hairpin"
-    assert [r["id"] for r in run_["tool"]["driver"]["rules"]] == ["HP001"]
+    assert [r["id"] for r in run_["tool"]["driver"]["rules"]] == ["HP001", "HP002"]
     (res,) = run_["results"]
     assert res["ruleId"] == "HP001" and res["level"] == "warning"
     loc = res["locations"][0]["physicalLocation"]
     assert loc["artifactLocation"]["uri"] == str(DATA / "manifests" / "app.yaml")
-    assert loc["region"] == {"startLine": 14}
+    assert loc["region"] == {"startLine": 22, "startColumn": 5}  # aws-load-balancer-scheme: internal
+    (rel,) = res["relatedLocations"]
+    assert rel["physicalLocation"]["region"] == {"startLine": 14} and rel["message"]["text"] == "Service shop/web-internal"
     assert "shop/web-internal" in res["message"]["text"]
     (note,) = run_["invocations"][0]["toolExecutionNotifications"]
     assert note["level"] == "error" and note["locations"][0]["physicalLocation"]["region"] == {"startLine": 5}

@@ -17,8 +17,8 @@ IsServiceSupported; kubernetes/cloud-provider-aws ``pkg/providers/v1/aws_loadbal
   lists NodePort Services among those it reconciles): the LBC takes a Service of *any* type that has its
   class or the annotations above, unless its feature gate ``ServiceTypeLoadBalancerOnly`` is on
   (``pkg/config/feature_gates.go``, default off; ``--feature-gates=ServiceTypeLoadBalancerOnly=true``).
-  ``loadBalancerClass`` itself is refused by the API server on any type but LoadBalancer (Kubernetes
-  API validation), so a NodePort or ClusterIP Service reaches the LBC through the annotations only.
+  ``loadBalancerClass`` itself is refused by the API server on any type but LoadBalancer (kubernetes
+  ``pkg/apis/core/validation/validation.go``, "may only be used when `type` is 'LoadBalancer'"), so a NodePort or ClusterIP Service reaches the LBC through the annotations only.
   The in-tree provider and the mutator webhook take type LoadBalancer only.  Instance targets need a
   node port: on a ClusterIP Service the LBC refuses them ("unsupported service type",
   ``model_build_target_group.go`` buildTargetType); ip targets work on any type with endpoints.
@@ -466,3 +466,4 @@ def lbc_flags(args: Sequence[str], source: str = "") -> LbcFlags:
             if b is not None:
                 gates[k] = b
     return LbcFlags(tuple(sorted(gates.items())), source)
+

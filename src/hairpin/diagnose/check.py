@@ -21,17 +21,16 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from hairpin import __version__
 from hairpin.aws import controller as ctl
+from hairpin.aws.ignored import Ignored, ignored_annotations
 from hairpin.aws.risk import TargetCounts, caller_probability
+from hairpin.diagnose.sarif import RULE_ID, deciding_location, to_sarif
 from hairpin.errors import InputError
 from hairpin.kube.cluster import Cluster, KService
 from hairpin.parsers.manifests import KubeObject
 
 __all__ = ["RULE_ID", "Finding", "Fix", "PortVerdict", "Report", "check", "check_cluster"]
 
-RULE_ID = "HP001"
-RULE_NAME = "internal-nlb-hairpin"
 IN_TREE_TG_ATTRIBUTES = (1, 34)  # cloud-provider-aws v1.34.0 honours the target group attributes annotation
 
 
@@ -108,6 +107,12 @@ class Finding:
     fixes: list[Fix] = field(default_factory=list)
     service_type: str = "LoadBalancer"
     ports: list[PortVerdict] = field(default_factory=list)
+    #: annotations the provisioning controller ignores (hairpin.aws.ignored)
+    ignored: list[Ignored] = field(default_factory=list)
+    #: where annotations and fields sit in the file: (line, column) (hairpin.parsers.strict.marks)
+    marks: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: the annotation or field deciding an at-risk verdict: (what, line, column), when the file says
+    decided_at: tuple[str, int, int] | None = None
 
     @property
     def ports_at_risk(self) -> list[PortVerdict]:
@@ -135,6 +140,7 @@ class Finding:
             "fix": self.fix,
             "type": self.service_type,
             "ports": [p.to_json() for p in self.ports],
+            "ignored_annotations": [x.to_json() for x in self.ignored],
         }
 
 
@@ -177,6 +183,8 @@ class Report:
             yield Text("  how hairpin decided:")
             for step in f.settings.steps:
                 yield Text(f"    - {step}")
+            for ig in f.ignored:
+                yield Text(f"  ignored: {ig.text()}", style="yellow")
             yield Text(f"  verdict: {f.reason}")
             if len(f.ports) > 1 or any(not p.at_risk for p in f.ports):
                 yield Text("  per port (target group):")
@@ -190,6 +198,12 @@ class Report:
                 if y is not None:
                     yield Text("       " + y.replace("\n", "\n       "), style="cyan")
                     yield Text(f"       {x.command(f.namespace, f.name)}", style="cyan")
+        for f in shown:
+            if f.ignored and not f.at_risk:
+                yield Text("")
+                yield Text(f"{f.namespace}/{f.name}: annotations ignored", style="bold yellow")
+                for ig in f.ignored:
+                    yield Text(f"  - {ig.text()}")
         risky = len(self.at_risk)
         yield Text("")
         yield Text(
@@ -215,7 +229,7 @@ class Report:
         }
 
     def to_sarif(self) -> dict[str, Any]:
-        return _sarif(self)
+        return to_sarif(self)
 
 
 def _pct(p: Fraction) -> str:
@@ -265,6 +279,10 @@ class _Assessor:
     def assess(self, svc: KService) -> Finding:
         f = self._assess(svc)
         f.ports = _port_verdicts(f)
+        f.ignored = list(ignored_annotations(svc.annotations, f.settings, in_tree_tg_attributes=self.in_tree_tg))
+        f.marks = svc.marks
+        if f.at_risk:
+            f.decided_at = deciding_location(svc.annotations, svc.marks)
         return f
 
     def _assess(self, svc: KService) -> Finding:
@@ -523,104 +541,3 @@ def check(objects: Iterable[KubeObject], *, mutator_webhook: bool | None = None,
           errors: Iterable[InputError] = ()) -> Report:  # fmt: skip
     """``check_cluster`` on parsed objects."""
     return check_cluster(Cluster.from_objects(objects), mutator_webhook=mutator_webhook, errors=errors)
-
-
-# ---------------------------------------------------------------------------------------------- SARIF
-
-SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-
-
-def _uri(file: str) -> str:
-    """A SARIF artifact URI: the path as given, '/' separated, without a leading './'."""
-    u = file.replace("\\", "/")
-    while u.startswith("./"):
-        u = u[2:]
-    return u
-
-
-def _ports_text(f: Finding) -> str:
-    """' (port 53/UDP at risk; 80/TCP not: ...)' when the ports' verdicts differ, else ''."""
-    risky = f.ports_at_risk
-    if not risky or len(risky) == len(f.ports):
-        return ""
-    ok = [p for p in f.ports if not p.at_risk]
-    return (f" (port{'s' if len(risky) > 1 else ''} {', '.join(p.label for p in risky)} at risk; "
-            + "; ".join(f"{p.label} not: {p.reason}" for p in ok) + ")")  # fmt: skip
-
-
-def _sarif(r: Report) -> dict[str, Any]:
-    results = []
-    for f in r.at_risk:
-        fix_text = "; ".join(
-            f"{i}. {x.summary} ({x.command(f.namespace, f.name)}; cost: {x.cost})" for i, x in enumerate(f.fixes, 1)
-        )
-        result: dict[str, Any] = {
-            "ruleId": RULE_ID,
-            "ruleIndex": 0,
-            "level": "warning",
-            "message": {"text": f"Service {f.namespace}/{f.name}{_ports_text(f)}: {f.reason}. Fixes, cheapest first: "
-                        f"{fix_text}"},
-            "partialFingerprints": {"hairpinService/v1": f"{f.namespace}/{f.name}"},
-            "properties": {
-                "probability": float(f.probability) if f.probability is not None else None,
-                "controller": f.settings.controller,
-                "fixes": [x.to_json(f.namespace, f.name) for x in f.fixes],
-                "ports": [p.to_json() for p in f.ports],
-            },
-        }
-        logical = [{"name": f.name, "fullyQualifiedName": f"{f.namespace}/{f.name}", "kind": "resource"}]
-        if f.file is not None:
-            result["locations"] = [
-                {
-                    "physicalLocation": {
-                        "artifactLocation": {"uri": _uri(f.file)},
-                        "region": {"startLine": f.line or 1},
-                    },
-                    "logicalLocations": logical,
-                }
-            ]
-        else:
-            result["locations"] = [{"logicalLocations": logical}]
-        results.append(result)
-    notes = []
-    for e in r.errors:
-        n: dict[str, Any] = {"level": "error", "message": {"text": e.one_line()}}
-        if e.file:
-            phys: dict[str, Any] = {"artifactLocation": {"uri": _uri(e.file)}}
-            if e.line:
-                phys["region"] = {"startLine": e.line}
-            n["locations"] = [{"physicalLocation": phys}]
-        notes.append(n)
-    return {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "hairpin",
-                        "version": __version__,
-                        "rules": [
-                            {
-                                "id": RULE_ID,
-                                "name": RULE_NAME,
-                                "shortDescription": {"text": "In-cluster callers of this internal NLB can time out"},
-                                "fullDescription": {
-                                    "text": "An internal NLB with client IP preservation can send an in-cluster "
-                                    "caller's connection to the caller's own node (or a target pod on it); the "
-                                    "reply never reaches the NLB and the connection times out (NAT loopback)."
-                                },
-                                "helpUri": "https://docs.aws.amazon.com/elasticloadbalancing/latest/network/"
-                                "load-balancer-troubleshooting.html#loopback-timeout",
-                                "defaultConfiguration": {"level": "warning"},
-                            }
-                        ],
-                    }
-                },
-                "invocations": [
-                    {"executionSuccessful": not r.errors, "toolExecutionNotifications": notes},
-                ],
-                "results": results,
-            }
-        ],
-    }
