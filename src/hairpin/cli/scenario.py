@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 import yaml
 
+from hairpin.cli.common import wrote
 from hairpin.errors import InputError, ParseError
 from hairpin.writing import check_output, write_output
 
@@ -25,8 +26,8 @@ def register(app: typer.Typer) -> None:
 
 @scenario_app.command("from-cluster")
 def from_cluster(
+    service: Annotated[str, typer.Option("--service", help="The Service, namespace/name.")],
     paths: Annotated[list[str] | None, typer.Argument(help="Manifests, kubectl dumps or directories.")] = None,
-    service: Annotated[str, typer.Option("--service", help="The Service, namespace/name.")] = "",
     client_pod: Annotated[str | None, typer.Option("--client-pod", help="The calling pod, namespace/name.")] = None,
     kubeconfig: Annotated[str | None, typer.Option(help="Read the live cluster through this kubeconfig.")] = None,
     context: Annotated[str | None, typer.Option(help="kubeconfig context of the live cluster.")] = None,
@@ -54,13 +55,26 @@ def from_cluster(
     built, notes = scenario_from_objects(objects, service=service, client=client_pod)
     text = scenario_yaml(built, notes)
     scen.from_dict(yaml.safe_load(text), output)  # what we write must load back
+    _probability_note(built)
     if output == "-":
         sys.stdout.write(text)
         return
     write_output(output, text)
-    print(
-        f"wrote {output}: {len(built.nodes)} nodes, {len(built.pods)} pods, client {built.client.pod}", file=sys.stderr
-    )
+    wrote(output, f"{len(built.nodes)} nodes, {len(built.pods)} pods, client {built.client.pod}")
+    print(f"Next: hairpin reproduce --scenario {output}", file=sys.stderr)
+
+
+def _probability_note(built: object) -> None:
+    """On stderr: the per-node, per-address table, and which figure this scenario's reproduce shows."""
+    from rich.console import Console
+
+    from hairpin.probability import breakdown
+    from hairpin.scenario import Scenario
+
+    assert isinstance(built, Scenario)
+    b = breakdown(built)
+    if b is not None:
+        Console(stderr=True).print(b)
 
 
 @scenario_app.command("schema")
