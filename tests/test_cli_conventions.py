@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from importlib.metadata import version
@@ -25,7 +26,8 @@ COMMANDS = (["reproduce"], ["trace"], ["check"], ["pcap"], ["sweep"], ["lab", "r
 
 
 def hairpin(*args: str, columns: int = 160, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {"COLUMNS": str(columns), "PATH": "/usr/bin:/bin", "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+    env = {"COLUMNS": str(columns), "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+           "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
     return subprocess.run([sys.executable, "-m", "hairpin.cli.main", *args], capture_output=True, text=True,
                           env=env, cwd=cwd, check=False)  # fmt: skip
 
@@ -79,7 +81,7 @@ def test_format_text_everywhere_and_the_old_table_name() -> None:
     assert r.returncode == 2 and r.stderr == "hairpin: error: --format must be one of text, json, sarif, got 'xml'\n"
 
 
-def test_lab_run_connect_timeout_keeps_the_old_name_hidden() -> None:
+def test_run_connect_timeout_keeps_the_old_name_hidden() -> None:
     out = hairpin("lab", "run", "--help").stdout
     assert "--connect-timeout" in out and re.search(r"--timeout\b", out) is None
     assert "--connect-timeout" in hairpin("sweep", "--help").stdout
@@ -130,7 +132,7 @@ def test_pcap_svg_on_a_clean_capture_prints_the_analysis_and_exits_0(tmp_path: P
     assert (tmp_path / "a.txt").read_text().startswith("hairpin pcap: no hairpinned or failed connection in 6 TCP")
 
 
-def test_lab_down_unknown_exits_2() -> None:
+def test_down_of_an_unknown_id_exits_2() -> None:
     r = hairpin("lab", "down", "hairpin-no-such-lab")
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr.startswith("hairpin: error: no lab 'hairpin-no-such-lab'; recorded labs: ")
@@ -209,3 +211,14 @@ def test_the_three_probabilities_are_labelled_the_same_everywhere(tmp_path: Path
     doc = json.loads(hairpin("reproduce", "--scenario", str(mine), "--connections", "10", "--no-fixes",
                              "--format", "json").stdout)  # fmt: skip
     assert doc["summary"]["expected_rate"] == 0.25
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None, reason="the lab needs root and iproute2")
+def test_lab_run_text_to_output(tmp_path: Path) -> None:
+    out = tmp_path / "lab.txt"
+    r = hairpin("lab", "run", "--connections", "4", "--connect-timeout", "1", "--seed", "1", "-o", str(out))
+    assert r.returncode == 0 and r.stdout == "" and r.stderr == f"wrote {out}\n"
+    lines = out.read_text().splitlines()
+    assert re.fullmatch(r"hairpin lab run: \d of 4 real connections timed out; the simulator agrees on every one",
+                        lines[0])  # fmt: skip
+    assert lines[-1].startswith("Next: ")
