@@ -22,7 +22,7 @@ DUMP = DATA / "check" / "seed-dump.yaml"
 NODE = DATA / "trace" / "seed-node1"
 SYN = "tcp 192.168.27.239:49134 > 192.168.2.3:31468 syn in eth0"
 COMMANDS = (["reproduce"], ["trace"], ["check"], ["pcap"], ["sweep"], ["lab", "run"], ["lab", "up"],
-            ["lab", "down"], ["scenario", "from-cluster"], ["scenario", "validate"])  # fmt: skip
+            ["lab", "down"], ["scenario", "from-cluster"], ["scenario", "nodes"], ["scenario", "validate"])  # fmt: skip
 
 
 def hairpin(*args: str, columns: int = 160, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -222,3 +222,37 @@ def test_lab_run_text_to_output(tmp_path: Path) -> None:
     assert re.fullmatch(r"hairpin lab run: \d of 4 real connections timed out; the simulator agrees on every one",
                         lines[0])  # fmt: skip
     assert lines[-1].startswith("Next: ")
+
+
+def test_scenario_nodes_writes_what_trace_reads(tmp_path: Path) -> None:
+    r = hairpin("scenario", "nodes", "seed", str(tmp_path / "nodes"))
+    assert r.returncode == 0, r.stderr
+    names = ("iptables-save", "ip-route", "ip-rule", "ip-addr")
+    assert r.stderr.splitlines()[:4] == [f"wrote {tmp_path / 'nodes' / 'node1' / n}" for n in names]
+    assert sorted(p.name for p in (tmp_path / "nodes").iterdir()) == ["node1", "node2", "node3"]
+    node1 = tmp_path / "nodes" / "node1"
+    assert (node1 / "iptables-save").read_text() == (NODE / "iptables-save").read_text()
+    assert (node1 / "ip-rule").read_text().splitlines()[1:4] == [
+        "512:\tfrom all to 192.168.27.239 lookup main", "512:\tfrom all to 192.168.16.142 lookup main",
+        "1024:\tfrom all fwmark 0x80/0x80 lookup main"]  # fmt: skip
+    # tracing the written node1 gives the seed's asymmetric return, as the collected node does
+    mine = hairpin("trace", "--node", str(node1), "--reply", "--format", "json", SYN)
+    ref = hairpin("trace", "--node", str(NODE), "--reply", "--format", "json", SYN)
+    assert (mine.returncode, ref.returncode) == (1, 1)
+    a, b = json.loads(mine.stdout), json.loads(ref.stdout.replace('"seed-node1 ', '"node1 '))
+    assert [o["probability"] for o in a["outcomes"]] == ["715827883/2147483648", "1431655765/4294967296",
+                                                         "1431655765/4294967296"]  # fmt: skip
+    assert all(o["asymmetric"] for o in a["outcomes"])
+    assert a == b  # every leg, hop, rule line and verdict (the node's name aside)
+
+
+def test_scenario_nodes_ipvs_mode_adds_ipset_and_ipvsadm(tmp_path: Path) -> None:
+    examples = Path(__file__).parent.parent / "examples"
+    r = hairpin("scenario", "nodes", str(examples / "ipvs-mode.yaml"), str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    node = sorted(p for p in tmp_path.iterdir())[0]
+    assert {p.name for p in node.iterdir()} == {"iptables-save", "ip-route", "ip-rule", "ip-addr", "ipset-save",
+                                                "ipvsadm"}  # fmt: skip
+    assert (node / "ipvsadm").read_text().startswith("-A -t ")
+    bad = hairpin("scenario", "nodes", "seed", str(tmp_path / "missing" / "deeper"))
+    assert bad.returncode == 2 and bad.stderr.startswith("hairpin: error: ")
