@@ -201,7 +201,9 @@ def test_the_three_probabilities_are_labelled_the_same_everywhere(tmp_path: Path
     # check's figure is the breakdown's worst node
     doc = json.loads(hairpin("check", str(DUMP), "--format", "json").stdout)
     assert doc["services"][0]["probability"] == 0.5 and "node node3 (eu-west-1b)" in doc["services"][0]["reason"]
-    assert "worst caller node" in hairpin("check", str(DUMP), columns=400).stdout
+    text = hairpin("check", str(DUMP), columns=200).stdout
+    assert "worst caller node" in text and f"  - {labels[1]}" in text  # check prints the same table
+    assert re.search(r"│ node3 +│ eu-west-1b │ +0\.0% │ +100\.0% │ +50\.0% │", text)
     # from-cluster: its client is not pinned, so its reproduce figure is the averaged one (25 %)
     mine = tmp_path / "mine.yaml"
     r = hairpin("scenario", "from-cluster", "--service", "nginx-demo/service-nginx-demo", str(DUMP), "-o", str(mine),
@@ -256,3 +258,39 @@ def test_scenario_nodes_ipvs_mode_adds_ipset_and_ipvsadm(tmp_path: Path) -> None
     assert (node / "ipvsadm").read_text().startswith("-A -t ")
     bad = hairpin("scenario", "nodes", "seed", str(tmp_path / "missing" / "deeper"))
     assert bad.returncode == 2 and bad.stderr.startswith("hairpin: error: ")
+
+
+def test_breakdown_of_the_seed_is_exact() -> None:
+    from fractions import Fraction
+
+    from hairpin.probability import breakdown
+
+    b = breakdown(scen.seed())
+    assert b is not None
+    assert [(r.node, r.az, [p for _, p in r.pinned], r.averaged) for r in b.rows] == [
+        ("node1", "eu-west-1a", [Fraction(1, 2), Fraction(0)], Fraction(1, 4)),
+        ("node2", "eu-west-1a", [Fraction(1, 2), Fraction(0)], Fraction(1, 4)),
+        ("node3", "eu-west-1b", [Fraction(0), Fraction(1)], Fraction(1, 2)),
+    ]
+    assert (b.client_node, b.client_az, b.scenario_rate, b.worst.node) == ("node1", "eu-west-1a", Fraction(1, 2),
+                                                                          "node3")  # fmt: skip
+    assert b.to_json()["worst_node_rate"] == 0.5
+    assert breakdown(scen.with_fix(scen.seed(), "cluster-ip")) is None  # no load balancer in the path
+
+
+def test_run_view_at_80_and_200_columns() -> None:
+    from rich.console import Console
+
+    from hairpin import story
+    from hairpin.backends import sim
+
+    run = sim.run(scen.seed(), 40, 2, fixes=False)
+    texts = {}
+    for width in (80, 200):
+        con = Console(width=width, record=True, color_system=None, file=open(os.devnull, "w"))  # noqa: SIM115
+        con.print(story.RunView(run))
+        texts[width] = con.export_text()
+    assert max(len(ln) for ln in texts[80].splitlines()) <= 80
+    assert "where, packet, flags / what acted" in texts[80] and "what acted" in texts[200]
+    assert max(len(ln) for ln in texts[200].splitlines()) == 200  # a wide terminal is used in full
+    assert "ETIMEDOUT after 7 SYNs" in texts[200]

@@ -15,6 +15,7 @@ uses), so each command can show it and say which cell its own figure is.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -37,6 +38,7 @@ class NodeRow:
     az: str
     pinned: tuple[tuple[str, Fraction], ...]  # (NLB AZ, probability) in the NLB's AZ order
     averaged: Fraction
+    same: tuple[str, ...] = ()  # other nodes with exactly this row (same AZ, labels and local endpoints)
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,8 @@ class Breakdown:
         t.add_column("averaged\nover DNS", justify="right")
         for r in self.rows:
             mark = " *" if r.node == self.client_node else ""
-            t.add_row(r.node + mark, r.az, *(_pct(p) for _, p in r.pinned), _pct(r.averaged))
+            more = f" and {len(r.same)} more" if len(r.same) > 1 else (f", {r.same[0]}" if r.same else "")
+            t.add_row(r.node + mark + more, r.az, *(_pct(p) for _, p in r.pinned), _pct(r.averaged))
         yield t
         yield Text("* the scenario's client.  Which figure each command prints:")
         for line in self.labels():
@@ -114,11 +117,23 @@ def breakdown(s: Scenario) -> Breakdown | None:
     if not lb.preserves_client_ip:
         return None
     azs = tuple(az for az, _ in lb.nodes) if lb.nodes else tuple(a.name for a in s.vpc.azs)
+    # a node's row depends only on its AZ, its labels (target_node_labels) and how many of the Service's
+    # endpoints it runs (ip targets; externalTrafficPolicy Local): one row per such class, the client's
+    # node and the first node of each class named (scenario_counts is linear in the nodes: once per class)
+    local = Counter(p.node for p in s.endpoints_of(svc))
+    classes: dict[tuple[object, ...], list[str]] = {}
+    first = s.client_pod.node
+    for node in sorted(s.nodes, key=lambda n: n.name != first):
+        registered = all(dict(node.labels).get(k) == v for k, v in lb.target_node_labels)
+        classes.setdefault((node.az, registered, local[node.name]), []).append(node.name)
     rows = []
-    for node in s.nodes:
+    for names in classes.values():
+        node = s.node(names[0])
         counts = scenario_counts(s, svc, node.name)
         pinned = tuple((az, caller_probability(counts, cross_zone=lb.cross_zone, pinned_az=az)) for az in azs)
-        rows.append(NodeRow(node.name, node.az, pinned, caller_probability(counts, cross_zone=lb.cross_zone)))
+        rows.append(NodeRow(node.name, node.az, pinned, caller_probability(counts, cross_zone=lb.cross_zone),
+                            tuple(names[1:])))  # fmt: skip
+    rows.sort(key=lambda r: [n.name for n in s.nodes].index(r.node))
     # pinned: the scenario names the NLB address its client's DNS lookup returned (the seed does)
     client_az = next((az for az, a in lb.nodes if a == s.client.address), None) if s.client.address else None
     return Breakdown(svc.key, azs, tuple(rows), s.client_pod.node, client_az, timeout_fraction(s))

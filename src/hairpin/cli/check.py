@@ -71,7 +71,8 @@ def check(
         from rich.text import Text
 
         report.only_at_risk = only_at_risk
-        emit(output, Text(diagnosis(report), style="bold"), report, Text(PROBABILITY_NOTE, style="dim"),
+        emit(output, Text(diagnosis(report), style="bold"), report, *breakdowns(objects, report),
+             Text(PROBABILITY_NOTE, style="dim"),
              Text(next_step(report, _source(paths, live, kubeconfig, context)), style="bold"))  # fmt: skip
     raise typer.Exit(report.exit_code)
 
@@ -81,6 +82,32 @@ PROBABILITY_NOTE = (
     "to itself), its connections spread over the NLB's addresses in DNS. A caller pinned to one address "
     "(a cached DNS answer) can be higher: hairpin reproduce shows the table per caller node and NLB address."
 )
+
+
+#: at-risk Services whose per-node, per-address table the text report shows
+BREAKDOWNS = 3
+
+
+def breakdowns(objects: list[Any], report: Any) -> list[Any]:
+    """The per-caller-node, per-NLB-address table (``hairpin.probability``) of the first at-risk Services
+    whose nodes are known: the same table ``reproduce`` and ``scenario from-cluster`` print."""
+    from hairpin.kube.cluster import Cluster, scenario_from_objects
+    from hairpin.probability import breakdown
+
+    shown = [f for f in report.at_risk if f.probability is not None][:BREAKDOWNS]
+    if not shown:
+        return []
+    cluster = Cluster.from_objects(objects)
+    out: list[Any] = []
+    for f in shown:
+        try:
+            built, _ = scenario_from_objects(cluster, service=f"{f.namespace}/{f.name}")
+            b = breakdown(built)
+        except InputError:  # not enough in the input to build a scenario: the table above still stands
+            continue
+        if b is not None:
+            out.append(b)
+    return out
 
 
 def diagnosis(report: Any) -> str:
