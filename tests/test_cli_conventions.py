@@ -294,3 +294,37 @@ def test_run_view_at_80_and_200_columns() -> None:
     assert "where, packet, flags / what acted" in texts[80] and "what acted" in texts[200]
     assert max(len(ln) for ln in texts[200].splitlines()) == 200  # a wide terminal is used in full
     assert "ETIMEDOUT after 7 SYNs" in texts[200]
+
+
+def _on_a_terminal(*args: str) -> tuple[int, str]:
+    """Run with stderr on a pseudo-terminal; its text without colour codes."""
+    import pty
+
+    master, slave = pty.openpty()
+    env = dict(os.environ, COLUMNS="100", TERM="xterm")
+    p = subprocess.Popen([sys.executable, "-m", "hairpin.cli.main", *args], stdout=subprocess.DEVNULL,
+                         stderr=slave, env=env)  # fmt: skip
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            b = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not b:
+            break
+        chunks.append(b)
+    code = p.wait()
+    os.close(master)
+    return code, re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode(errors="replace"))
+
+
+def test_progress_on_a_terminal_and_nothing_on_a_pipe() -> None:
+    code, err = _on_a_terminal("reproduce", "--connections", "50")
+    assert code == 0 and "simulating 350 connections (the scenario and 6 workarounds, 50 each)" in err
+    cap = str(DATA / "pcap" / "lab-node1.pcap")
+    code, err = _on_a_terminal("pcap", cap)
+    size = os.stat(cap).st_size
+    assert code == 1 and "reading captures" in err and f"/{size / 1000:.1f} kB" in err
+    piped = hairpin("pcap", cap)
+    assert piped.returncode == 1 and piped.stderr == ""

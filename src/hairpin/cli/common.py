@@ -5,10 +5,12 @@ docs/cli.md lists them command by command).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import sys
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from hairpin.writing import check_output, write_output
 
 __all__ = [
     "EXIT_BAD_INPUT", "EXIT_CLEAN", "EXIT_FINDING", "PIPE_WIDTH", "check_format", "check_output", "emit", "emit_raw",
-    "write", "wrote",
+    "read_progress", "write", "wrote",
 ]  # fmt: skip
 
 EXIT_CLEAN = 0
@@ -82,3 +84,54 @@ def emit_raw(output: str | Path | None, text: str) -> None:
         sys.stdout.write(text)
         return
     write(output, text)
+
+
+def _bytes_read() -> int | None:
+    """Bytes this process has read so far (``rchar`` of /proc/self/io, Linux), else None."""
+    try:
+        with open("/proc/self/io", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("rchar:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+@contextlib.contextmanager
+def read_progress(paths: Iterable[str | Path], label: str = "reading") -> Iterator[None]:
+    """A bytes-read progress bar on stderr while the block reads ``paths``: on a terminal only, nothing on
+    a pipe.  Counted from the process's own read counter (no hook into the reader), so it is approximate
+    and stops at the files' total size."""
+    err = Console(stderr=True)
+    start = _bytes_read()
+    sizes = []
+    for p in paths:
+        try:
+            sizes.append(os.stat(p).st_size)
+        except OSError:
+            sizes.append(0)
+    if not err.is_terminal or start is None or sum(sizes) == 0:
+        yield
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
+    total = sum(sizes)
+    stop = threading.Event()
+    with Progress(TextColumn(label), BarColumn(), DownloadColumn(), TimeElapsedColumn(), console=err,
+                  transient=True) as bar:  # fmt: skip
+        task = bar.add_task(label, total=total)
+
+        def poll() -> None:
+            while not stop.wait(0.25):
+                now = _bytes_read()
+                if now is not None:
+                    bar.update(task, completed=min(total, now - start))
+
+        t = threading.Thread(target=poll, daemon=True)
+        t.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            t.join()

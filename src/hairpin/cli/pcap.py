@@ -30,13 +30,14 @@ def pcap(
     ] = None,
 ) -> None:
     """Find connections whose SYN-ACK came back from an address the client did not call (the seed's failure)."""
-    from hairpin.cli.common import check_format, check_output, emit, emit_raw, write
+    from hairpin.cli.common import check_format, check_output, emit, emit_raw, read_progress, write
     from hairpin.diagnose.capture import analyse_files
 
     format = check_format(format, FORMATS)
     for out_path in (svg, html, output):
         check_output(out_path)
-    result = analyse_files(files)
+    with read_progress(files, "reading captures"):  # on a terminal: bytes read so far
+        result = analyse_files(files)
     if svg is not None:
         from hairpin.render.capture import sequence_svg
 
