@@ -218,12 +218,15 @@ def test_the_three_probabilities_are_labelled_the_same_everywhere(tmp_path: Path
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None, reason="the lab needs root and iproute2")
 def test_lab_run_text_to_output(tmp_path: Path) -> None:
     out = tmp_path / "lab.txt"
-    r = hairpin("lab", "run", "--connections", "4", "--connect-timeout", "1", "--seed", "1", "-o", str(out))
+    r = hairpin("lab", "run", "--connections", "4", "--connect-timeout", "1", "--seed", "1", "-o", str(out),
+                columns=80)  # fmt: skip
     assert r.returncode == 0 and r.stdout == "" and r.stderr == f"wrote {out}\n"
     lines = out.read_text().splitlines()
-    assert re.fullmatch(r"hairpin lab run: \d of 4 real connections timed out; the simulator agrees on every one",
-                        lines[0])  # fmt: skip
-    assert lines[-1].startswith("Next: ")
+    assert max(len(ln) for ln in lines) <= 80  # the addresses stacked, nothing cut
+    lines = [ln.rstrip() for ln in lines]
+    assert re.fullmatch(r"hairpin lab run: \d of 4 real connections timed out; the simulator agrees on", lines[0])
+    assert lines[1] == "every one" and "client / NLB target" in lines[4]
+    assert lines[-2:] == ["Next: read a timed-out connection step by step: hairpin lab run --svg F (or", "hairpin reproduce)"]
 
 
 def test_scenario_nodes_writes_what_trace_reads(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from hairpin.writing import check_output, write_output
 
 __all__ = [
     "EXIT_BAD_INPUT", "EXIT_CLEAN", "EXIT_FINDING", "PIPE_WIDTH", "check_format", "check_output", "emit", "emit_raw",
-    "read_progress", "write", "wrote",
+    "read_progress", "text_width", "write", "wrote",
 ]  # fmt: skip
 
 EXIT_CLEAN = 0
@@ -59,6 +59,13 @@ def _width() -> int | None:
         return None
     cols = os.environ.get("COLUMNS", "")
     return int(cols) if cols.isdigit() and int(cols) > 0 else PIPE_WIDTH
+
+
+def text_width(output: str | Path | None = None) -> int:
+    """The width text for ``output`` is laid out in: the terminal's, $COLUMNS, or :data:`PIPE_WIDTH`."""
+    if output is not None and str(output) != "-":
+        return _width() or PIPE_WIDTH
+    return Console(width=_width()).width
 
 
 def emit(output: str | Path | None, *renderables: Any, lines: bool = False) -> None:

@@ -135,16 +135,22 @@ def _print_run(result: Any, scenario: Any, connections: int, output: str | None)
     translated = any(c.nlb_source and c.nlb_source != c.client for c in result.connections)
     # a Classic ELB (a proxy): its own connection to the target, as the lab's proxy logged it
     proxied = any(c.proxy_backend for c in result.connections)
-    cols = ("#", "client", *(("source at the NLB",) if translated else ()),
-            "CLB target" if proxied else "NLB target", *(("CLB's own connection",) if proxied else ()),
-            "real", "elapsed (s)", "simulated")  # fmt: skip
-    for col in cols:
+    addr_cols = ("client", *(("source at the NLB",) if translated else ()),
+                 "CLB target" if proxied else "NLB target", *(("CLB's own connection",) if proxied else ()))  # fmt: skip
+    from hairpin.cli.common import text_width
+
+    stacked = text_width(output) < 110  # narrow: the addresses one under the other, nothing cut
+    t.add_column("#", no_wrap=True, justify="right")
+    for col in (" / ".join(addr_cols),) if stacked else addr_cols:
+        t.add_column(col, no_wrap=True)
+    for col in ("real", "elapsed (s)", "simulated"):
         t.add_column(col, no_wrap=True)
     for c in result.connections:
         same = "green" if c.outcome == c.simulated_outcome else "bold red"
-        t.add_row(str(c.id), c.client, *((c.nlb_source,) if translated else ()), c.target,
-                  *((c.proxy_backend.split(" -> ")[0] + " " + c.proxy_backend.rsplit(": ", 1)[-1],) if proxied else ()),
-                  c.outcome, f"{c.elapsed_s:.4f}", f"[{same}]{c.simulated_outcome}[/]")  # fmt: skip
+        addrs = [c.client, *((c.nlb_source,) if translated else ()), c.target,
+                 *((c.proxy_backend.split(" -> ")[0] + " " + c.proxy_backend.rsplit(": ", 1)[-1],) if proxied else ())]  # fmt: skip
+        t.add_row(str(c.id), *(("\n".join(addrs),) if stacked else addrs), c.outcome, f"{c.elapsed_s:.4f}",
+                  f"[{same}]{c.simulated_outcome}[/]")  # fmt: skip
     parts.append(t)
     parts.append(f"timeouts: {result.timeouts}/{len(result.connections)}; agreement with the simulator: "
                  f"{result.agreement:.0%}")  # fmt: skip
