@@ -28,6 +28,14 @@ def hairpin(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
                           cwd=cwd, env={**os.environ, "COLUMNS": "160"})  # fmt: skip
 
 
+def fifo_reader(fifo: Path) -> tuple[threading.Thread, list[bytes]]:
+    """A started thread that reads ``fifo`` to its end into the returned list."""
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    return reader, got
+
+
 def leftovers(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir() if ".hairpin-" in p.name or p.name.endswith(".part"))
 
@@ -99,9 +107,7 @@ def test_a_named_symlink_is_written_through_and_stays_a_link(tmp_path: Path) -> 
 def test_fifo_is_written_to_not_replaced(tmp_path: Path) -> None:
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    got: list[bytes] = []
-    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
-    reader.start()
+    reader, got = fifo_reader(fifo)
     writing.write_output(fifo, "through the pipe\n")
     reader.join(timeout=10)
     assert got == [b"through the pipe\n"]
@@ -184,9 +190,7 @@ def test_check_output_to_proc_self_fd_1_symlink_writes_stdout(tmp_path: Path) ->
 def test_check_output_onto_a_fifo_keeps_the_fifo(tmp_path: Path) -> None:
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    got: list[bytes] = []
-    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
-    reader.start()
+    reader, got = fifo_reader(fifo)
     r = hairpin("check", DUMP, "--format", "json", "-o", str(fifo))
     reader.join(timeout=30)
     assert r.returncode == 1, r.stderr
