@@ -176,3 +176,36 @@ def test_local_traffic_detector_short_circuits_pod_traffic_that_comes_back_throu
     assert (str(at_endpoint.packet.source).split(":")[0], at_endpoint.packet.flags.name) == ("192.168.27.239", "SYN")
     reply = next(h for h in c.hops if h.at == "pod netshoot" and h.packet.flags.name != "SYN")
     assert str(reply.packet.source) == "192.168.2.3:31468"
+
+
+def test_trace_of_written_nodes_follows_the_new_rules(tmp_path: object) -> None:
+    """`hairpin scenario nodes` then `hairpin trace` on a node with VIPs, source ranges and ClientIP
+    affinity: the pod's SYN to the VIP is dropped by KUBE-PROXY-FIREWALL, and the affinity checks are
+    reported undecidable (a real node's xt_recent lists are not in its dump), not guessed."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    base = Path(str(tmp_path))
+    doc = yaml.safe_load(Path("src/hairpin/scenarios/seed.yaml").read_text())
+    doc["kube_proxy"] = {"mode": "iptables", "version": "1.30"}
+    doc["services"][0].update(session_affinity="ClientIP", load_balancer_ips=["192.168.168.103"],
+                              load_balancer_source_ranges=["10.0.0.0/8"])  # fmt: skip
+    (base / "s.yaml").write_text(yaml.safe_dump(doc))
+    env = {**os.environ, "COLUMNS": "400"}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "hairpin.cli.main", *args], capture_output=True, text=True,
+                              env=env, check=False)  # fmt: skip
+
+    assert run("scenario", "nodes", str(base / "s.yaml"), str(base / "nodes")).returncode == 0
+    node1 = str(base / "nodes" / "node1")
+    vip = run("trace", "--node", node1, "tcp 192.168.27.239:40000 > 192.168.168.103:80 syn in enie348bef9edc")
+    drop = ('=> dropped in filter FORWARD (-A KUBE-PROXY-FIREWALL -d 192.168.168.103/32 -p tcp -m comment --comment '
+            '"nginx-demo/service-nginx-demo traffic not accepted by KUBE-FW-WGW5ZPXP7HZEBG5V" -m tcp --dport 80 -j DROP)')  # fmt: skip
+    assert drop in [line.strip() for line in vip.stdout.splitlines()], vip.stdout
+    nodeport = run("trace", "--node", node1, "tcp 192.168.27.239:40000 > 192.168.2.3:31468 syn in eth0")
+    assert nodeport.stdout.count("could not decide -m recent (-m recent list KUBE-SEP-") == 3 * 3  # 3 rules x 3 outcomes
