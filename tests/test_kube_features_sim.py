@@ -88,6 +88,19 @@ def test_client_ip_affinity_rules_and_a_retransmitting_client_keeps_its_endpoint
     assert len(dnats) == 1
 
 
+def test_nftables_affinity_sets_keep_a_retransmitting_client_on_its_endpoint() -> None:
+    """nftables mode: ``update @affinity-… { ip saddr }`` in the endpoint chain, ``ip saddr @affinity-…
+    goto endpoint-…`` in the service chain; the simulator keeps the sets' entries until their timeout."""
+    s = _seed("nftables", session_affinity="ClientIP", session_affinity_timeout=600)
+    lines = [x.strip() for x in ruleset(s, "node1").splitlines()]
+    aff = "affinity-MMBNG555-nginx-demo/service-nginx-demo/tcp/__192.168.39.2/80"
+    assert f"set {aff} {{" in lines and "timeout 10m" in lines
+    assert f"update @{aff} {{ ip saddr }}" in lines
+    c = next(c for i in range(40) if (c := sim.connect(s, client_port=41000 + i, seed=i)).outcome == "timeout")
+    dnats = {n for h in c.hops for n in h.action.split(" | ") if n.startswith("DNAT: ")}
+    assert len(dnats) == 1
+
+
 def test_external_ips_are_captured_like_vips() -> None:
     s = _seed(external_ips=("192.168.200.10",))
     lines = node_iptables(s, "node2").splitlines()
@@ -101,8 +114,8 @@ def test_external_ips_are_captured_like_vips() -> None:
 
 
 def test_features_refused_where_not_modelled(tmp_path: object) -> None:
-    """1.18's layout writes none of them; nftables mode refuses source ranges and affinity (the simulator
-    evaluates no filter prerouting hook and keeps no affinity sets); one line with the file and line."""
+    """1.18's layout writes none of them; nftables mode refuses source ranges (the simulator evaluates no
+    filter prerouting hook, where kube-proxy checks them); one line with the file and line."""
     from pathlib import Path
 
     text = Path("examples/nftables-mode.yaml").read_text()
@@ -111,7 +124,8 @@ def test_features_refused_where_not_modelled(tmp_path: object) -> None:
     bad = Path(str(tmp_path)) / "x.yaml"
     line = text.splitlines().index(anchor.rstrip("\n")) + 1
     for key, value, why in (
-        ("session_affinity", "ClientIP", "not modelled in kube-proxy's nftables mode (the iptables mode from 1.24 writes it)"),
+        ("load_balancer_source_ranges", "[10.0.0.0/8]",
+         "not modelled in kube-proxy's nftables mode (the iptables mode from 1.24 writes it)"),
         ("external_ips", "[192.168.200.10]", None),
     ):
         bad.write_text(text.replace(anchor, f"    {key}: {value}\n" + anchor))

@@ -165,3 +165,39 @@ def test_undefined_set_is_an_error() -> None:
     bad = ruleset(seed(), "node1").replace("elements = { 192.168.2.3 }", "elements = { node1 }")
     with pytest.raises(ParseError, match="set element not modelled: 'node1'"):
         parse(bad, "n.nft")
+
+
+def test_dynamic_set_entries_live_until_their_timeout() -> None:
+    text = """table ip t {
+\tset aff {
+\t\ttype ipv4_addr
+\t\tsize 65535
+\t\tflags dynamic,timeout
+\t\ttimeout 1m30s
+\t}
+
+\tchain c {
+\t\ttype filter hook input priority filter; policy accept;
+\t\tip saddr @aff drop
+\t\tupdate @aff { ip saddr }
+\t}
+}
+"""
+    t = parse(text, "t.nft")
+    assert t.timeouts == {"aff": 90.0}
+
+    class _Clock:
+        now = 0.0
+
+    class _Host(_Node):
+        engine = _Clock()
+
+    host = _Host()
+    ctx = lambda: Context(_syn("192.168.2.3", 80), host, "INPUT")  # noqa: E731
+    assert t.run("filter", "INPUT", ctx()).verdict == "ACCEPT"  # not yet in the set: recorded now
+    host.engine.now = 89.0
+    assert t.run("filter", "INPUT", ctx()).verdict == "DROP"
+    host.engine.now = 200.0
+    assert t.run("filter", "INPUT", ctx()).verdict == "ACCEPT"  # expired at 90 s
+    with pytest.raises(ParseError, match="set timeout not modelled: 'timeout forever'"):
+        parse(text.replace("timeout 1m30s", "timeout forever"), "t.nft")
