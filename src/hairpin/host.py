@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Protocol
 from hairpin.conntrack import IP_CT_DIR_ORIGINAL, IP_CT_DIR_REPLY, Conntrack, Entry, tuple_of
 from hairpin.engine import Engine
 from hairpin.model.net import Endpoint, Flags, Packet, ip_str
-from hairpin.netfilter.evaluate import Context, Evaluator, NatAction, Verdict
+from hairpin.netfilter.evaluate import Context, Evaluator, NatAction, Reads, Verdict
 from hairpin.netfilter.rules import Rule
 from hairpin.routing import RouteResult, Routing
 from hairpin.tcp import TcpStack
@@ -55,6 +55,13 @@ if TYPE_CHECKING:
 __all__ = ["Fabric", "LinuxHost", "Place"]
 
 PORT_MIN, PORT_MAX = 1024, 65535
+#: the (table, chain) pairs the packet path consults
+_HOOK_CHAINS = tuple((t, c) for t in ("raw", "mangle", "nat", "filter")
+                     for c in ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"))  # fmt: skip
+_CTSTATUS = {(d, s): frozenset(n for n, on in (("DNAT", d), ("SNAT", s)) if on) for d in (False, True)
+             for s in (False, True)}  # fmt: skip
+#: flow classes a host keeps verdicts for before it starts afresh (a cache: outcomes never depend on it)
+CACHE_MAX = 1 << 16
 
 
 class Place(Protocol):
@@ -130,6 +137,12 @@ class LinuxHost:
         self.unknown: Callable[[Rule, str], bool] = lambda r, what: False
         #: Called with (table, chain, verdict) after each table traversal (the tracer's view of rules).
         self.watch: Callable[[str, str, Verdict], None] | None = None
+        #: False: no verdict cache (every traversal walks the rules; outcomes are identical either way).
+        self.caching = True
+        self._live: frozenset[tuple[str, str]] = frozenset()
+        self._live_of: Evaluator | None = None
+        self._cacheable: dict[tuple[str, str], Reads] = {}
+        self._verdicts: dict[tuple[object, ...], tuple[Verdict, int, int]] = {}
 
     def _tcp_send(self, packet: Packet, why: str) -> None:
         # TCP answers after the segment that caused the answer has been delivered (and traced).
@@ -147,11 +160,45 @@ class LinuxHost:
         return self.fabric.engine
 
     # -- netfilter helpers
+    def _hooks(self, nf: Evaluator) -> None:
+        """Which (table, chain) hooks hold rules, and which of those may be cached, for ``nf``."""
+        self._live = frozenset(k for k in _HOOK_CHAINS if nf.has(*k))
+        self._cacheable = {}
+        for k in self._live:
+            pure = nf.pure(*k)
+            if pure is not None:
+                self._cacheable[k] = pure
+        self._verdicts.clear()
+        self._live_of = nf
+
     def _table(self, table: str, chain: str, st: _Pass, hook: str, oif: str | None, notes: list[str]) -> Verdict | None:
         nf = self.nf
-        if nf is None or not nf.has(table, chain):
+        if nf is None:
             return None
+        if nf is not self._live_of:
+            self._hooks(nf)
+        hc = (table, chain)
+        if hc not in self._live:
+            return None  # no rule on this hook: nothing to walk
         ct = st.ct
+        reads = self._cacheable.get(hc) if self.caching and self.watch is None else None
+        key: tuple[object, ...] | None = None
+        if reads is not None and nf.on_run is None and nf.unknown is None:
+            # the verdict of a chain without random draws or undecidable matches, per flow class: the
+            # per-flow fields its rules never read are left out of the key (-1)
+            p = st.packet
+            rs, rsp, rd, rdp, ro = reads
+            key = (table, chain, hook, p.src if rs else -1, p.sport if rsp else -1, p.dst if rd else -1,
+                   p.dport if rdp else -1, p.flags, p.proto, st.iif, oif, st.mark, st.ctstate, st.direction) + (
+                (ct.mark, ct.dnat, ct.snat) + ((ct.orig[2], ct.orig[3]) if ro else (-1, -1)) if ct is not None
+                else (0, False, False, -1, -1)
+            )  # fmt: skip
+            hit = self._verdicts.get(key)
+            if hit is not None:
+                v, st.mark, ctmark = hit
+                if ct is not None:
+                    ct.mark = ctmark
+                return self._notes(table, v, notes)
         ctx = Context(
             st.packet,
             self,
@@ -162,7 +209,7 @@ class LinuxHost:
             ctmark=ct.mark if ct else 0,
             ctstate=st.ctstate,
             ctdir="ORIGINAL" if st.direction == IP_CT_DIR_ORIGINAL else "REPLY",
-            ctstatus=frozenset(x for x, on in (("DNAT", ct and ct.dnat), ("SNAT", ct and ct.snat)) if on),
+            ctstatus=_CTSTATUS[(ct.dnat, ct.snat)] if ct else _CTSTATUS[(False, False)],
             ct_orig_dst=(ct.orig[2], ct.orig[3]) if ct else None,
             choose=self.choose,
             unknown=self.unknown,
@@ -173,6 +220,13 @@ class LinuxHost:
         st.mark = ctx.mark
         if ct is not None:
             ct.mark = ctx.ctmark
+        if key is not None:
+            if len(self._verdicts) >= CACHE_MAX:
+                self._verdicts.clear()
+            self._verdicts[key] = (v, ctx.mark, ctx.ctmark)
+        return self._notes(table, v, notes)
+
+    def _notes(self, table: str, v: Verdict, notes: list[str]) -> Verdict:
         if not self.fabric.verbose:
             return v
         for step in v.steps:

@@ -354,6 +354,24 @@ class _ChainIndex:
 
 INDEX_MIN = 32
 
+#: which per-flow fields a pure chain reads: (src, sport, dst, dport, conntrack's original destination)
+Reads = tuple[bool, bool, bool, bool, bool]
+#: modules whose predicates read no per-flow field beyond those listed in _READS (matches.py)
+_PURE_MODULES = frozenset({"", "tcp", "udp", "sctp", "comment", "multiport", "mark", "connmark", "conntrack", "state",
+                           "iprange", "pkttype", "addrtype", "physdev", "policy", "tos", "dscp", "helper", "nfacct",
+                           "icmp"})  # fmt: skip
+_READS: dict[tuple[str, str], tuple[int, ...]] = {
+    ("", "-s"): (0,), ("", "-d"): (2,),
+    ("iprange", "--src-range"): (0,), ("iprange", "--dst-range"): (2,),
+    ("addrtype", "--src-type"): (0,), ("addrtype", "--dst-type"): (2,),
+    ("conntrack", "--ctorigdst"): (4,), ("conntrack", "--ctorigdstport"): (4,),
+    ("multiport", "--sports"): (1,), ("multiport", "--source-ports"): (1,), ("multiport", "--ports"): (1, 3),
+    ("multiport", "--dports"): (3,), ("multiport", "--destination-ports"): (3,),
+}  # fmt: skip
+for _m in ("tcp", "udp", "sctp"):
+    _READS.update({(_m, "--sport"): (1,), (_m, "--source-port"): (1,), (_m, "--dport"): (3,),
+                   (_m, "--destination-port"): (3,)})  # fmt: skip
+
 
 class Evaluator:
     """Evaluates one namespace's Ruleset.
@@ -379,6 +397,49 @@ class Evaluator:
                 self.policies[(table.name, chain.name)] = chain.policy
                 if len(compiled) >= INDEX_MIN:
                     self.index[(table.name, chain.name)] = _ChainIndex(compiled)
+        #: (table, chain) of every chain holding at least one rule: hooks without rules are skipped.
+        self.live: frozenset[tuple[str, str]] = frozenset(k for k, v in self.chains.items() if v)
+        self._pure: dict[tuple[str, str], Reads | None] = {}
+
+    def pure(self, table: str, chain: str) -> Reads | None:
+        """Whether a traversal of ``chain`` is a function of the packet's header fields, interfaces,
+        marks and conntrack state alone (no ``statistic`` draw, no undecidable or unmodelled match or
+        target anywhere it can jump): None if not; else which of the fields that differ from flow to
+        flow (source, source port, destination, destination port, conntrack's original destination)
+        any of its rules reads.
+
+        A pure chain's verdict can be cached per flow class, keyed by the fields its rules read and
+        nothing else, the way Open vSwitch's megaflow cache keeps a classifier's decision for every
+        packet that agrees on the fields the classifier looked at.
+        """
+        key = (table, chain)
+        if key not in self._pure:
+            self._pure[key] = self._purity(table, chain)
+        return self._pure[key]
+
+    def _purity(self, table: str, chain: str) -> Reads | None:
+        seen: set[str] = set()
+        todo = [chain]
+        reads = [False] * 5
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            for cr in self.chains.get((table, name), ()):
+                if cr.late or cr.unknown is not None or cr.unknown_target is not None:
+                    return None
+                for m in cr.rule.matches:
+                    if m.module not in _PURE_MODULES:
+                        return None
+                    for o in m.options:
+                        for i in _READS.get((m.module, o.name), ()):
+                            reads[i] = True
+                    if m.module == "pkttype":
+                        reads[2] = True
+                if cr.jump is not None:
+                    todo.append(cr.jump)
+        return (reads[0], reads[1], reads[2], reads[3], reads[4])
 
     def has(self, table: str, chain: str) -> bool:
         return bool(self.chains.get((table, chain)))
