@@ -88,7 +88,7 @@ class Fabric:
         raise NotImplementedError
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pass:
     """One packet's state while it crosses this host."""
 
@@ -171,6 +171,14 @@ class LinuxHost:
         self._verdicts.clear()
         self._live_of = nf
 
+    def _refresh(self) -> frozenset[tuple[str, str]]:
+        """The hooks holding rules, recomputed when ``nf`` was replaced (the simulator stacks nft on it)."""
+        if self.nf is None:
+            self._live, self._live_of = frozenset(), None
+        else:
+            self._hooks(self.nf)
+        return self._live
+
     def _table(self, table: str, chain: str, st: _Pass, hook: str, oif: str | None, notes: list[str]) -> Verdict | None:
         nf = self.nf
         if nf is None:
@@ -244,7 +252,7 @@ class LinuxHost:
         if self.nf is None:
             return True
         p = st.packet
-        now = self.engine.now
+        now = self.fabric.engine.now
         found = self.conntrack.lookup(p, now)
         if found is not None:
             entry, direction = found
@@ -372,13 +380,16 @@ class LinuxHost:
         """A packet arrives on interface ``iif``."""
         notes: list[str] = []
         st = _Pass(packet, iif)
-        v = self._table("raw", "PREROUTING", st, "PREROUTING", None, notes)
-        if v is not None and v.verdict == "DROP":
-            return self._drop(st, notes, "raw PREROUTING")
+        live = self._live if self.nf is self._live_of else self._refresh()
+        if ("raw", "PREROUTING") in live:
+            v = self._table("raw", "PREROUTING", st, "PREROUTING", None, notes)
+            if v is not None and v.verdict == "DROP":
+                return self._drop(st, notes, "raw PREROUTING")
         self._conntrack_in(st, notes)
-        v = self._table("mangle", "PREROUTING", st, "PREROUTING", None, notes)
-        if v is not None and v.verdict == "DROP":
-            return self._drop(st, notes, "mangle PREROUTING")
+        if ("mangle", "PREROUTING") in live:
+            v = self._table("mangle", "PREROUTING", st, "PREROUTING", None, notes)
+            if v is not None and v.verdict == "DROP":
+                return self._drop(st, notes, "mangle PREROUTING")
         if not self._nat(st, "PREROUTING", "PREROUTING", "dst", None, None, notes):
             return self._drop(st, notes, "nat PREROUTING")
         p = st.packet
@@ -402,19 +413,24 @@ class LinuxHost:
             return self._drop(st, notes, "routing")
         if verbose:
             notes.append(f"route: {r.describe()}")
-        v = self._table("mangle", "FORWARD", st, "FORWARD", r.dev, notes)
-        if v is not None and v.verdict != "ACCEPT":
-            return self._drop(st, notes, "mangle FORWARD")
-        v = self._table("filter", "FORWARD", st, "FORWARD", r.dev, notes)
-        if v is not None and v.verdict != "ACCEPT":
-            return self._drop(st, notes, f"filter FORWARD ({v.rule.text if v.rule else 'policy'})")
+        if ("mangle", "FORWARD") in live:
+            v = self._table("mangle", "FORWARD", st, "FORWARD", r.dev, notes)
+            if v is not None and v.verdict != "ACCEPT":
+                return self._drop(st, notes, "mangle FORWARD")
+        if ("filter", "FORWARD") in live:
+            v = self._table("filter", "FORWARD", st, "FORWARD", r.dev, notes)
+            if v is not None and v.verdict != "ACCEPT":
+                return self._drop(st, notes, f"filter FORWARD ({v.rule.text if v.rule else 'policy'})")
         if self.ipvs is not None:
             self._ipvs_reply(st, notes)
         self._postrouting(st, r, notes)
 
     def _local_in(self, st: _Pass, notes: list[str]) -> None:
-        for table in ("mangle", "filter"):
-            v = self._table(table, "INPUT", st, "INPUT", None, notes)
+        live = self._live if self.nf is self._live_of else self._refresh()
+        for table, chain in (("mangle", "INPUT"), ("filter", "INPUT")):
+            if (table, chain) not in live:
+                continue
+            v = self._table(table, chain, st, chain, None, notes)
             if v is not None and v.verdict != "ACCEPT":
                 return self._drop(st, notes, f"{table} INPUT")
         if self.ipvs is not None and not self._ipvs_reply(st, notes):
@@ -430,7 +446,7 @@ class LinuxHost:
     def _deliver(self, st: _Pass, notes: list[str]) -> None:
         if not self._nat(st, "INPUT", "INPUT", "src", None, None, notes):
             return self._drop(st, notes, "nat INPUT")
-        if st.ct is not None and not self.conntrack.confirm(st.ct, self.engine.now):
+        if st.ct is not None and not self.conntrack.confirm(st.ct, self.fabric.engine.now):
             notes.append("conntrack: confirm failed (clash): dropped")
             return self._drop(st, notes, "conntrack")
         what = self.tcp.receive(st.packet) if st.packet.proto == "tcp" else "no UDP socket"
@@ -494,9 +510,12 @@ class LinuxHost:
         if r.type not in ("unicast", "local"):
             notes.append(f"route: {r.describe()}: EHOSTUNREACH")
             return self._drop(st, notes, "routing")
-        self._table("raw", "OUTPUT", st, "OUTPUT", r.dev, notes)
+        live = self._live if self.nf is self._live_of else self._refresh()
+        if ("raw", "OUTPUT") in live:
+            self._table("raw", "OUTPUT", st, "OUTPUT", r.dev, notes)
         self._conntrack_in(st, notes)
-        self._table("mangle", "OUTPUT", st, "OUTPUT", r.dev, notes)
+        if ("mangle", "OUTPUT") in live:
+            self._table("mangle", "OUTPUT", st, "OUTPUT", r.dev, notes)
         before = st.packet.dst
         if not self._nat(st, "OUTPUT", "OUTPUT", "dst", r.dev, r, notes):
             return self._drop(st, notes, "nat OUTPUT")
@@ -504,9 +523,10 @@ class LinuxHost:
             return self._drop(st, notes, "IPVS (no destination)")
         if st.packet.dst != before or st.mark:
             r = self.routing.lookup(st.packet.dst, st.packet.src, None, st.mark)
-        v = self._table("filter", "OUTPUT", st, "OUTPUT", r.dev, notes)
-        if v is not None and v.verdict != "ACCEPT":
-            return self._drop(st, notes, "filter OUTPUT")
+        if ("filter", "OUTPUT") in live:
+            v = self._table("filter", "OUTPUT", st, "OUTPUT", r.dev, notes)
+            if v is not None and v.verdict != "ACCEPT":
+                return self._drop(st, notes, "filter OUTPUT")
         if r.type == "local":
             notes.append(f"route: {r.describe()} (loopback)")
             self.fabric.record(self, f"{self.label} lo", st.packet, notes, "send")
@@ -518,10 +538,11 @@ class LinuxHost:
 
     def _postrouting(self, st: _Pass, r: RouteResult, notes: list[str]) -> None:
         assert r.dev is not None
-        self._table("mangle", "POSTROUTING", st, "POSTROUTING", r.dev, notes)
+        if ("mangle", "POSTROUTING") in (self._live if self.nf is self._live_of else self._refresh()):
+            self._table("mangle", "POSTROUTING", st, "POSTROUTING", r.dev, notes)
         if not self._nat(st, "POSTROUTING", "POSTROUTING", "src", r.dev, r, notes):
             return self._drop(st, notes, "nat POSTROUTING")
-        if st.ct is not None and not self.conntrack.confirm(st.ct, self.engine.now):
+        if st.ct is not None and not self.conntrack.confirm(st.ct, self.fabric.engine.now):
             notes.append("conntrack: confirm failed (clash): dropped")
             return self._drop(st, notes, "conntrack")
         if st.ct is not None and st.new and self.fabric.verbose:
