@@ -60,7 +60,8 @@ def test_caches_are_used_and_switched_off() -> None:
     assert isinstance(node1, LinuxHost)
     assert node1._verdicts  # filter and mangle chains are pure in the seed's rules
     assert ("raw", "PREROUTING") not in node1._live
-    assert ("nat", "PREROUTING") in node1._live and ("nat", "PREROUTING") not in node1._cacheable  # statistic
+    assert ("nat", "PREROUTING") in node1._live and node1._cacheable[("nat", "PREROUTING")] is None  # statistic
+    assert node1._cacheable[("filter", "FORWARD")] == (False, False, False, False, False)
     off = sim.Network(s, verbose=False, caching=False)
     off.connect(0, 1, target="192.168.2.3:31468")
     node1 = off.hosts["node1"]

@@ -141,7 +141,7 @@ class LinuxHost:
         self.caching = True
         self._live: frozenset[tuple[str, str]] = frozenset()
         self._live_of: Evaluator | None = None
-        self._cacheable: dict[tuple[str, str], Reads] = {}
+        self._cacheable: dict[tuple[str, str], Reads | None] = {}
         self._verdicts: dict[tuple[object, ...], tuple[Verdict, int, int]] = {}
 
     def _tcp_send(self, packet: Packet, why: str) -> None:
@@ -163,11 +163,7 @@ class LinuxHost:
     def _hooks(self, nf: Evaluator) -> None:
         """Which (table, chain) hooks hold rules, and which of those may be cached, for ``nf``."""
         self._live = frozenset(k for k in _HOOK_CHAINS if nf.has(*k))
-        self._cacheable = {}
-        for k in self._live:
-            pure = nf.pure(*k)
-            if pure is not None:
-                self._cacheable[k] = pure
+        self._cacheable = {}  # filled on first use: the tracer, which never caches, never pays for it
         self._verdicts.clear()
         self._live_of = nf
 
@@ -189,9 +185,14 @@ class LinuxHost:
         if hc not in self._live:
             return None  # no rule on this hook: nothing to walk
         ct = st.ct
-        reads = self._cacheable.get(hc) if self.caching and self.watch is None else None
         key: tuple[object, ...] | None = None
-        if reads is not None and nf.on_run is None and nf.unknown is None:
+        reads = None
+        if self.caching and self.watch is None and nf.on_run is None and nf.unknown is None:
+            if hc in self._cacheable:
+                reads = self._cacheable[hc]
+            else:
+                reads = self._cacheable[hc] = nf.pure(table, chain)
+        if reads is not None:
             # the verdict of a chain without random draws or undecidable matches, per flow class: the
             # per-flow fields its rules never read are left out of the key (-1)
             p = st.packet

@@ -1,6 +1,7 @@
 """Walk a packet through an iptables table the way the kernel's ipt_do_table does.
 
-Rules are compiled once into predicate lists (``Compiled``); ``Evaluator.run(table, chain, ctx)``
+Rules are compiled into predicate lists (``Compiled``) the first time a packet reaches their chain (a
+180,000-rule dump is loaded without compiling the chains no traced packet enters); ``Evaluator.run(table, chain, ctx)``
 traverses a built-in chain with jumps, gotos and RETURN, applies non-terminating targets (MARK,
 CONNMARK, LOG) and stops at a terminating one (ACCEPT, DROP, REJECT, DNAT, SNAT, MASQUERADE...).
 Chains are indexed by ``-d``/``--dport`` keys the way nftables maps are, so a packet's cost in a
@@ -328,11 +329,11 @@ class _ChainIndex:
     and (any, dport): the cost of a lookup follows the number of candidates, not the chain's length.
     """
 
-    def __init__(self, rules: list[Compiled]) -> None:
+    def __init__(self, rules: list[Rule]) -> None:
         self.by_key: dict[tuple[int, int], list[int]] = {}
         self.wild: list[int] = []
-        for i, cr in enumerate(rules):
-            keys = _index_keys(cr.rule)
+        for i, rule in enumerate(rules):
+            keys = _index_keys(rule)
             if keys is None:
                 self.wild.append(i)
             else:
@@ -381,24 +382,30 @@ class Evaluator:
     branches there); ``on_run``, when set, is called with (table, chain, ctx, verdict) after each ``run``.
     """
 
+    unknown: Callable[[Rule, str], bool] | None = None
+    on_run: Callable[[str, str, Context, Verdict], None] | None = None
+
     def __init__(self, ruleset: Ruleset, ipsets: Mapping[str, IpSet] | None = None) -> None:
         self.ruleset = ruleset
         self.ipsets = ipsets
-        self.chains: dict[tuple[str, str], list[Compiled]] = {}
+        #: compiled rules per (table, chain), each compiled the first time a packet reaches it (None until
+        #: then): a rule no packet reaches, in a chain of 10,000, is never compiled
+        self.chains: dict[tuple[str, str], list[Compiled | None]] = {}
+        self._source: dict[tuple[str, str], list[Rule]] = {}
         self.policies: dict[tuple[str, str], str | None] = {}
         self.index: dict[tuple[str, str], _ChainIndex] = {}
         self.unknown: Callable[[Rule, str], bool] | None = None
         self.on_run: Callable[[str, str, Context, Verdict], None] | None = None
+        self._names: dict[str, set[str]] = {}
+        live = []
         for table in ruleset.tables.values():
-            names = set(table.chains)
+            self._names[table.name] = set(table.chains)
             for chain in table.chains.values():
-                compiled = [Compiled(r, names, ipsets) for r in chain.rules]
-                self.chains[(table.name, chain.name)] = compiled
                 self.policies[(table.name, chain.name)] = chain.policy
-                if len(compiled) >= INDEX_MIN:
-                    self.index[(table.name, chain.name)] = _ChainIndex(compiled)
+                if chain.rules:
+                    live.append((table.name, chain.name))
         #: (table, chain) of every chain holding at least one rule: hooks without rules are skipped.
-        self.live: frozenset[tuple[str, str]] = frozenset(k for k, v in self.chains.items() if v)
+        self.live: frozenset[tuple[str, str]] = frozenset(live)
         self._pure: dict[tuple[str, str], Reads | None] = {}
 
     def pure(self, table: str, chain: str) -> Reads | None:
@@ -426,7 +433,7 @@ class Evaluator:
             if name in seen:
                 continue
             seen.add(name)
-            for cr in self.chains.get((table, name), ()):
+            for cr in self.rules(table, name) or ():
                 if cr.late or cr.unknown is not None or cr.unknown_target is not None:
                     return None
                 for m in cr.rule.matches:
@@ -442,7 +449,39 @@ class Evaluator:
         return (reads[0], reads[1], reads[2], reads[3], reads[4])
 
     def has(self, table: str, chain: str) -> bool:
-        return bool(self.chains.get((table, chain)))
+        return (table, chain) in self.live
+
+    def _open(self, table: str, chain: str) -> list[Compiled | None] | None:
+        """A chain's slots for compiled rules (None: no such chain); its index, for a long chain."""
+        key = (table, chain)
+        got = self.chains.get(key)
+        if got is None:
+            t = self.ruleset.tables.get(table)
+            c = t.chains.get(chain) if t is not None else None
+            if c is None:
+                return None
+            self._source[key] = c.rules
+            got = self.chains[key] = [None] * len(c.rules)
+            if len(got) >= INDEX_MIN:
+                self.index[key] = _ChainIndex(c.rules)
+        return got
+
+    def _compile(self, table: str, chain: str, rules: list[Compiled | None], i: int) -> Compiled:
+        cr = rules[i] = Compiled(self._source[(table, chain)][i], self._names[table], self.ipsets)
+        return cr
+
+    def rules(self, table: str, chain: str) -> list[Compiled] | None:
+        """Every compiled rule of a chain (None: no such chain)."""
+        got = self._open(table, chain)
+        if got is None:
+            return None
+        return [cr if cr is not None else self._compile(table, chain, got, i) for i, cr in enumerate(got)]
+
+    def compile_all(self) -> None:
+        """Compile every chain now (what ``unknown_rules`` needs)."""
+        for table in self.ruleset.tables.values():
+            for name in table.chains:
+                self.rules(table.name, name)
 
     def run(self, table: str, chain: str, ctx: Context) -> Verdict:
         """Traverse built-in ``chain`` of ``table``; the verdict, the NAT decision and the rules matched."""
@@ -482,13 +521,15 @@ class Evaluator:
         """None: fell off the end (or RETURN); else (verdict, deciding rule)."""
         if depth > 64:
             return ("DROP", None)  # the kernel refuses loops at load time; be safe
-        rules = self.chains.get((table, chain))
+        rules = self.chains.get((table, chain)) or self._open(table, chain)
         if not rules:
             return None
         idx = self.index.get((table, chain))
         order = idx.candidates(ctx.packet) if idx is not None else range(len(rules))
         for i in order:
             cr = rules[i]
+            if cr is None:
+                cr = self._compile(table, chain, rules, i)
             if not self._matches(cr, ctx, steps):
                 continue
             if cr.unknown_target is not None:
@@ -520,8 +561,11 @@ class Evaluator:
 
     def unknown_rules(self) -> list[tuple[Rule, str]]:
         """Every rule with something hairpin does not model, with its name (``-m set``, ``-j FOO``)."""
-        return [(c.rule, c.unknown) for rules in self.chains.values() for c in rules if c.unknown]
+        self.compile_all()
+        return [(c.rule, c.unknown) for rules in self.chains.values() for c in rules if c is not None and c.unknown]
 
     def unknown_reasons(self) -> list[tuple[Rule, str, str]]:
         """As ``unknown_rules`` with the reason for each."""
-        return [(c.rule, c.unknown, c.unknown_why or "") for rules in self.chains.values() for c in rules if c.unknown]
+        self.compile_all()
+        return [(c.rule, c.unknown, c.unknown_why or "") for rules in self.chains.values() for c in rules
+                if c is not None and c.unknown]  # fmt: skip
