@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from hairpin.errors import ParseError
 from hairpin.model.net import Flags, Packet
@@ -110,17 +111,30 @@ def _option(code: int, value: bytes) -> bytes:
     return struct.pack("<HH", code, len(value)) + value + b"\0" * (-len(value) % 4)
 
 
+def _sink(path: str | Path | BinaryIO) -> AbstractContextManager[IO[bytes]]:
+    if isinstance(path, (str, Path)):
+        from hairpin.writing import open_output
+
+        return open_output(path, binary=True)
+    return nullcontext(path)
+
+
 def _block(kind: int, body: bytes) -> bytes:
     body += b"\0" * (-len(body) % 4)
     n = len(body) + 12
     return struct.pack("<II", kind, n) + body + struct.pack("<I", n)
 
 
-def write_pcapng(path: str | Path, records: Iterable[PacketRecord], *, linktype: int = ETHERNET) -> None:
+def write_pcapng(
+    path: str | Path | BinaryIO, records: Iterable[PacketRecord], *, linktype: int = ETHERNET
+) -> None:
     """Write ``records`` as pcapng: one Interface Description per distinct interface name, in order of
-    first appearance, each named by ``if_name``; one Enhanced Packet per record with its comment."""
+    first appearance, each named by ``if_name``; one Enhanced Packet per record with its comment.
+
+    ``path`` is a file name (written through :mod:`hairpin.writing`: whole or not at all) or an open
+    binary file."""
     ifaces: dict[str, int] = {}
-    with open(path, "wb") as f:
+    with _sink(path) as f:
         f.write(_block(_SHB, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1) + _option(0, b"")))
         for r in records:
             name = r.interface or "unknown"
@@ -136,11 +150,12 @@ def write_pcapng(path: str | Path, records: Iterable[PacketRecord], *, linktype:
             f.write(_block(6, head + data + pad + opts))
 
 
-def write_pcap(path: str | Path, records: Iterable[PacketRecord], *, linktype: int = ETHERNET) -> None:
+def write_pcap(path: str | Path | BinaryIO, records: Iterable[PacketRecord], *, linktype: int = ETHERNET) -> None:
     """Write ``records`` as classic pcap (microseconds, little-endian) in ``linktype``; with Linux cooked
-    v2 each interface name gets its own index, in order of first appearance."""
+    v2 each interface name gets its own index, in order of first appearance.  ``path`` as for
+    :func:`write_pcapng`."""
     index: dict[str | None, int] = {}
-    with open(path, "wb") as f:
+    with _sink(path) as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, SNAPLEN, linktype))
         for r in records:
             ifindex = index.setdefault(r.interface, len(index) + 1)

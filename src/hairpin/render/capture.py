@@ -10,6 +10,7 @@ hairpin style by the shared layout (``hairpin.render.diagram``).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from html import escape
 from typing import TYPE_CHECKING
 
@@ -20,7 +21,7 @@ from hairpin.render import html, svg
 if TYPE_CHECKING:
     from hairpin.diagnose.capture import Analysis, Attempt
 
-__all__ = ["hops", "report", "sequence_svg"]
+__all__ = ["LEGEND", "hops", "report", "sequence_svg"]
 
 VIEW_WINDOW = 0.2
 
@@ -34,9 +35,17 @@ def _lanes(a: Attempt) -> dict[int, tuple[str, str]]:
     return out
 
 
+LEGEND = (
+    "thick red: the failing return path (SYN-ACK from an address the client did not call); dashed orange: RST; "
+    "time in seconds from the attempt's first packet on the left; hover an arrow for where it was seen"
+)
+
+
 def hops(a: Attempt) -> tuple[list[Hop], list[tuple[str, str]]]:
-    """The attempt's distinct packets as send/deliver hop pairs, and the (lane, label) order."""
+    """The attempt's distinct packets as send/deliver hop pairs, and the (lane, label) order; times are
+    seconds from the attempt's first packet (the capture's own clock is in the title)."""
     lanes = _lanes(a)
+    t0 = min((r.t for r in a.records), default=0.0)
     seen: dict[tuple[int, int, int, int, int, int], float] = {}
     out: list[Hop] = []
     for r in sorted(a.records, key=lambda r: r.t):
@@ -49,8 +58,9 @@ def hops(a: Attempt) -> tuple[list[Hop], list[tuple[str, str]]]:
             lanes.setdefault(addr, (ip_str(addr), ip_str(addr)))
         where = r.interface or "capture"
         note = f"seen on {where}" + (f": {r.comment}" if r.comment else "")
-        out.append(Hop(r.t, f"{lanes[p.src][0]} {where}", p, note, "send", 0, lanes[p.src][0]))
-        out.append(Hop(r.t + 1e-7, f"{lanes[p.dst][0]} {where}", p, "", "deliver", 0, lanes[p.dst][0]))
+        t = r.t - t0
+        out.append(Hop(t, f"{lanes[p.src][0]} {where}", p, note, "send", 0, lanes[p.src][0]))
+        out.append(Hop(t + 1e-7, f"{lanes[p.dst][0]} {where}", p, "", "deliver", 0, lanes[p.dst][0]))
     return out, list(lanes.values())
 
 
@@ -58,7 +68,11 @@ def sequence_svg(a: Attempt, *, id_prefix: str = "cap") -> str:
     """One attempt as a standalone SVG sequence diagram."""
     hs, lanes = hops(a)
     title = f"{a.kind} {a.client} -> {a.called}" + (f", answered by {a.answered_by}" if a.answered_by else "")
-    return svg.sequence_svg(hs, title=title, lanes=lanes, fold=True, id_prefix=id_prefix)
+    if a.records:
+        first = min(r.t for r in a.records)
+        when = datetime.fromtimestamp(first, tz=UTC).isoformat(timespec="microseconds")
+        title += f" (t=0: {when.replace('+00:00', 'Z')})"
+    return svg.sequence_svg(hs, title=title, lanes=lanes, fold=True, id_prefix=id_prefix, legend=LEGEND)
 
 
 def _e(v: object) -> str:

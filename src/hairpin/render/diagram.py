@@ -24,7 +24,7 @@ Geometry is included (lane x, row y, in SVG user units) so renderers only draw; 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from hairpin.model.hop import Hop
@@ -319,12 +319,15 @@ def layout(
     lanes: Iterable[str | tuple[str, str]] | None = None,
     labels: Mapping[str, str] | None = None,
     fold: bool = False,
+    failing: Collection[int] = (),
 ) -> Diagram:
     """Lay out ``hops`` as a sequence diagram.
 
     ``lanes`` orders the lanes (names, or (name, label) pairs such as ``scenario_lanes`` gives); lanes no
     hop uses are left out, lanes not named are appended in order of first appearance.  ``labels`` adds
     or overrides lane labels.  ``fold`` folds retransmission rounds that repeat an earlier path.
+    ``failing`` names leaving hops (by index) drawn in the failure style whatever their lanes, for a
+    face that knows the failing path by other means (the tracer's asymmetric reply).
     """
     hops = list(hops)
     order: list[str] = []
@@ -357,7 +360,8 @@ def layout(
                 detail += f"\n{end.at}: {end.action}"
             rows.append(
                 Arrow(h.t, h.lane, end.lane if end else None, f"{h.packet.source} -> {h.packet.dest}",
-                      h.packet.flags.label(), acts(h.action), _style(h, end, client, called),
+                      h.packet.flags.label(), acts(h.action),
+                      "hairpin" if i in failing else _style(h, end, client, called),
                       end.kind if end else "none", detail, i, j)
             )  # fmt: skip
         elif i not in received:

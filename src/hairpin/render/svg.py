@@ -12,7 +12,7 @@ layout made elsewhere.  The same SVG embeds inline in HTML (ids are prefixed per
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from html import escape
 
 from hairpin.model.hop import Hop
@@ -29,7 +29,7 @@ from hairpin.render.diagram import (
     layout,
 )
 
-__all__ = ["COLOURS", "draw", "sequence_svg"]
+__all__ = ["COLOURS", "LEGEND", "draw", "sequence_svg"]
 
 COLOURS = {
     "normal": "#37474f",
@@ -168,8 +168,14 @@ def _note(d: Diagram, n: Note, lanes: Mapping[str, float]) -> str:
     )
 
 
-def draw(d: Diagram, *, id_prefix: str = "sq") -> str:
-    """The SVG text of a laid-out diagram."""
+LEGEND = (
+    "thick red: the failing return path (SYN-ACK from an address the client did not call); dashed orange: RST; "
+    "time in seconds on the left; hover an arrow for every rule that acted"
+)
+
+
+def draw(d: Diagram, *, id_prefix: str = "sq", legend: str = LEGEND) -> str:
+    """The SVG text of a laid-out diagram, with ``legend`` under the title."""
     p = re.sub(r"[^A-Za-z0-9_-]", "", id_prefix) or "sq"
     w, h = d.width, d.height
     out = [
@@ -181,11 +187,7 @@ def draw(d: Diagram, *, id_prefix: str = "sq") -> str:
     ]
     if d.title:
         out.append(_text(MARGIN, 20, d.title, "title", "start"))
-    out.append(
-        _text(MARGIN, 36, "thick red: the failing return path (SYN-ACK from an address the client did "
-              "not call); dashed orange: RST; time in seconds on the left; hover an arrow for every rule "
-              "that acted", "legend", "start")
-    )  # fmt: skip
+    out.append(_text(MARGIN, 36, legend, "legend", "start", fit=w - 2 * MARGIN, char_w=5.9))
     lanes = {ln.name: ln.x for ln in d.lanes}
     top = HEAD_H - 6
     out.append(_text(TIME_W - 6, top + 14, "t (s)", "time", "end"))
@@ -243,6 +245,9 @@ def sequence_svg(
     labels: Mapping[str, str] | None = None,
     fold: bool = False,
     id_prefix: str = "sq",
+    failing: Collection[int] = (),
+    legend: str = LEGEND,
 ) -> str:
     """The sequence diagram of ``hops`` as standalone SVG text (see ``hairpin.render.diagram.layout``)."""
-    return draw(layout(hops, title=title, lanes=lanes, labels=labels, fold=fold), id_prefix=id_prefix)
+    d = layout(hops, title=title, lanes=lanes, labels=labels, fold=fold, failing=failing)
+    return draw(d, id_prefix=id_prefix, legend=legend)

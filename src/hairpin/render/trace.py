@@ -16,12 +16,23 @@ from hairpin.render import html, svg
 if TYPE_CHECKING:
     from hairpin.trace import Outcome, Trace
 
-__all__ = ["outcome_hops", "report", "trace_svg"]
+__all__ = ["LEGEND", "outcome_hops", "report", "trace_svg"]
+
+LEGEND = (
+    "thick red: an asymmetric reply (it leaves by another interface than its request came in on); "
+    "dashed orange: RST; a cross: dropped"
+)
 
 
 def outcome_hops(o: Outcome, node: str = "node") -> list[Hop]:
     """The outcome's legs as hops: in on the input interface's lane, out on the output interface's lane."""
+    return _hops(o, node)[0]
+
+
+def _hops(o: Outcome, node: str) -> tuple[list[Hop], list[int]]:
+    """The hops, and the indices of those that leave on the failing path (an asymmetric reply)."""
     out: list[Hop] = []
+    failing: list[int] = []
     t = 0.0
     for leg in o.legs:
         src_lane = f"via {leg.iif}" if leg.iif else node
@@ -34,13 +45,15 @@ def outcome_hops(o: Outcome, node: str = "node") -> list[Hop]:
             out.append(Hop(t, f"{node} {leg.iif or 'lo'}", leg.packet, "", "deliver", 0, node))
             t += 0.0001
             dst_lane = f"via {leg.oif}"
+            if o.asymmetric and leg.name == "reply":
+                failing.append(len(out))
             out.append(Hop(t, f"{node} {leg.oif}", leg.out_packet, action, "send", 0, node))
             t += 0.0001
             out.append(Hop(t, f"{dst_lane} {leg.oif}", leg.out_packet, "", "deliver", 0, dst_lane))
         else:
             kind = "drop" if leg.kind in ("drop", "martian") else "deliver"
             out.append(Hop(t, f"{node} {leg.iif or 'lo'}", leg.packet, action + f"; {leg.verdict}", kind, 0, node))
-    return out
+    return out, failing
 
 
 def trace_svg(t: Trace, index: int = 0, *, id_prefix: str = "tr") -> str:
@@ -51,7 +64,10 @@ def trace_svg(t: Trace, index: int = 0, *, id_prefix: str = "tr") -> str:
     )
     if o.asymmetric:
         title += ": ASYMMETRIC RETURN"
-    return svg.sequence_svg(outcome_hops(o), title=title, id_prefix=id_prefix)
+    hops, failing = _hops(o, "node")
+    labels = {h.lane: f"interface {h.lane.removeprefix('via ')}" for h in hops if h.lane.startswith("via ")}
+    labels["node"] = "the traced node"
+    return svg.sequence_svg(hops, title=title, id_prefix=id_prefix, failing=failing, labels=labels, legend=LEGEND)
 
 
 def _e(v: object) -> str:

@@ -17,6 +17,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from hairpin.writing import write_output
+
 __all__ = ["LabRecord", "clean", "is_stale", "labs", "new_prefix", "state_dir"]
 
 
@@ -49,9 +51,7 @@ class LabRecord:
     def save(self) -> None:
         d = state_dir()
         d.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=1))
-        tmp.replace(self.path)
+        write_output(self.path, json.dumps(asdict(self), indent=1))  # whole or not at all, links not followed
 
     @classmethod
     def load(cls, path: Path) -> LabRecord:

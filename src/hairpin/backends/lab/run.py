@@ -20,22 +20,29 @@ timeout.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import random
 import re
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hairpin.backends.lab import commands
 from hairpin.backends.lab.build import Lab, _run
-from hairpin.errors import LabError
+from hairpin.errors import InputError, LabError
 from hairpin.model.net import ip_str
 from hairpin.tcp import syn_schedule
+
+if TYPE_CHECKING:
+    from hairpin.backends import sim
 
 __all__ = [
     "Captured",
@@ -269,22 +276,62 @@ def run(
 ) -> LabRun:
     from hairpin.backends import sim
 
-    s = lab.scenario
-    client = s.client_pod
-    dst = s.client_target_address()
-    svc = s.client_service
-    dport = s.client.port if s.client.via == "load-balancer" else svc.ports[0].port
     rng = random.Random(f"lab:{seed}")
     sports = rng.sample(range(40000, 60000), connections)
     # each connection's destination: the scenario's address, or the NLB address the client's DNS lookup
     # returns for it when none is pinned, drawn exactly as the simulator draws it (same seed, same id)
-    net = sim.Network(s)  # one simulated network for every connection (each connect() resets it)
+    net = sim.Network(lab.scenario)  # one simulated network for every connection (each connect() resets it)
     dsts = [ip_str(net.destination(seed, i)) for i in range(connections)]
     dumps: list[tuple[subprocess.Popen[bytes], str]] = []
+    stage: Path | None = None
     if capture is not None:
+        # tcpdump writes into a private directory of ours inside the capture directory; each file is renamed
+        # into place once tcpdump has stopped, so nothing planted at NODE.pcap is followed or half-written
+        check_capture_dir(capture)
         capture.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=".hairpin-capture-", dir=capture))
+    try:
+        return _connect_all(lab, connections, timeout, seed, capture, stage, dumps, sports, dsts, net, progress)
+    finally:
+        for proc, _ in dumps:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=5)
+        if stage is not None:
+            shutil.rmtree(stage, ignore_errors=True)
+
+
+def check_capture_dir(capture: Path) -> None:
+    """InputError unless ``capture`` is a directory or can be created as one (checked before the lab is built)."""
+    if capture.exists() and not capture.is_dir():
+        raise InputError("--capture: not a directory", str(capture))
+    parent = capture.resolve().parent
+    if not capture.exists() and not parent.is_dir():
+        raise InputError(f"--capture: no such directory: {parent}", str(capture))
+
+
+def _connect_all(
+    lab: Lab,
+    connections: int,
+    timeout: float,
+    seed: int,
+    capture: Path | None,
+    stage: Path | None,
+    dumps: list[tuple[subprocess.Popen[bytes], str]],
+    sports: list[int],
+    dsts: list[str],
+    net: sim.Network,
+    progress: Callable[[int], None] | None,
+) -> LabRun:
+    s = lab.scenario
+    client = s.client_pod
+    svc = s.client_service
+    dport = s.client.port if s.client.via == "load-balancer" else svc.ports[0].port
+    dst = s.client_target_address()
+    if capture is not None and stage is not None:
         for node in s.nodes:
-            path = capture / f"{node.name}.pcap"
+            path = stage / f"{node.name}.pcap"
             argv = commands.in_ns(lab.ns(node.name), ["tcpdump", "-i", "any", "-n", "-U", "-w", str(path), "tcp"])
             proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
             lab.record.pids.append(proc.pid)
@@ -311,6 +358,11 @@ def run(
     for p, _ in dumps:
         p.send_signal(signal.SIGINT)
         p.wait(timeout=5)
+    if capture is not None and stage is not None:
+        for i, (p, staged) in enumerate(dumps):
+            final = capture / Path(staged).name
+            os.replace(staged, final)
+            dumps[i] = (p, str(final))
     node_table = parse_conntrack_tuples(_conntrack(lab, client.node))
     vpc_table = parse_conntrack_tuples(_conntrack(lab, "vpc")) if s.client.via == "load-balancer" else {}
     lb = svc.load_balancer if s.client.via == "load-balancer" else None
