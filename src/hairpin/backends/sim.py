@@ -145,6 +145,8 @@ class Network(Fabric):
                  caching: bool = True) -> None:  # fmt: skip
         self.scenario = scenario
         self.verbose = verbose
+        #: False: no hop is recorded (a connection's outcome, target and timing are the same either way)
+        self.keep_hops = True
         self.topology = topo or build(scenario)
         self.engine = Engine()
         self.hops: list[Hop] = []
@@ -232,6 +234,8 @@ class Network(Fabric):
     def record(
         self, host: Any, where: str, packet: Packet, notes: list[str], kind: str, lane: str | None = None
     ) -> None:
+        if not self.keep_hops:
+            return
         if not self.verbose:
             self.hops.append(Hop(self.engine.now, where, packet, "", kind, self.conn_id, lane or host.name))
             return
@@ -413,6 +417,7 @@ def run(scenario: Scenario, connections: int = 1000, seed: int = 0, fixes: bool 
         for name in FIXES:
             fixed = with_fix(scenario, name)
             fnet = Network(fixed, verbose=False, caching=caching)
+            fnet.keep_hops = False  # only the outcomes of a workaround's connections are kept
             fconns = []
             for i in range(connections):
                 fc = fnet.connect(i, seed)
