@@ -325,6 +325,10 @@ def _on_a_terminal(*args: str) -> tuple[int, str]:
 def test_progress_on_a_terminal_and_nothing_on_a_pipe() -> None:
     code, err = _on_a_terminal("reproduce", "--connections", "50")
     assert code == 0 and "simulating 350 connections (the scenario and 6 workarounds, 50 each)" in err
+    code, err = _on_a_terminal("reproduce", "--connections", "20", "--format", "json")
+    assert code == 0 and "simulating 140 connections (the scenario and 6 workarounds, 20 each)" in err
+    code, err = _on_a_terminal("reproduce", "--connections", "20", "--no-fixes")
+    assert code == 0 and "simulating 20 connections\n" in err.replace("\r", "")
     cap = str(DATA / "pcap" / "lab-node1.pcap")
     code, err = _on_a_terminal("pcap", cap)
     size = os.stat(cap).st_size

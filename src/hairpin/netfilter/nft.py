@@ -32,7 +32,7 @@ from typing import Any
 
 from hairpin.errors import ParseError
 from hairpin.model.net import ip_int
-from hairpin.netfilter.evaluate import Context, Evaluator, NatAction, Step, Verdict
+from hairpin.netfilter.evaluate import Context, Evaluator, NatAction, Reads, Step, Verdict
 from hairpin.netfilter.rules import Rule
 
 __all__ = ["NftChain", "NftRule", "NftTable", "Stacked", "parse"]
@@ -412,6 +412,9 @@ class Stacked(Evaluator):
 
     def has(self, table: str, chain: str) -> bool:
         return (self.iptables is not None and self.iptables.has(table, chain)) or self.nft.has(table, chain)
+
+    def pure(self, table: str, chain: str) -> Reads | None:
+        return None  # nft's numgen draws and the two tables' order: never cached
 
     def run(self, table: str, chain: str, ctx: Context) -> Verdict:
         nft_first = table == "filter"
