@@ -41,6 +41,7 @@ def test_version() -> None:
 def test_shell_completion_is_offered() -> None:
     r = hairpin("--help")
     assert r.returncode == 0 and "--install-completion" in r.stdout and "--show-completion" in r.stdout
+    assert "Exit codes, every command: 0 nothing found, 1 a finding, 2 bad input (docs/cli.md)." in r.stdout
 
 
 @pytest.mark.parametrize("cmd", COMMANDS, ids=" ".join)

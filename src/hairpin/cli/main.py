@@ -54,6 +54,7 @@ app = typer.Typer(
     add_completion=True,
     pretty_exceptions_enable=False,
     cls=_Group,
+    epilog="Exit codes, every command: 0 nothing found, 1 a finding, 2 bad input (docs/cli.md).",
 )
 
 
@@ -64,9 +65,7 @@ def _root(
         typer.Option("--version", help="Print hairpin's version and exit.", callback=_version, is_eager=True),
     ] = False,
 ) -> None:
-    """Rebuild the data path of Kubernetes Services on AWS packet by packet.
-
-    Exit codes, every command: 0 nothing found, 1 a finding, 2 bad input (docs/cli.md)."""
+    """Rebuild the data path of Kubernetes Services on AWS packet by packet."""
 
 
 def _adopt(t: typer.Typer) -> None:
