@@ -109,13 +109,17 @@ def test_recursive_alias_does_not_hang() -> None:
 
 def test_json_duplicate_and_types() -> None:
     dump = '{"kind": "List", "items": [\n {"kind": "Pod", "metadata": {"name": "p"}},\n' \
-           ' {"kind": "Pod", "metadata": {"name": "q", "name": "r"}}\n]}'  # fmt: skip
+           ' {"kind": "Service", "metadata": {"name": "q", "name": "r"}}\n]}'  # fmt: skip
     with pytest.raises(ParseError) as exc:
         m.parse_json(dump, "d.json")
     assert exc.value.one_line() == (
         'd.json:3: duplicate key "name" in the object starting here: kubectl refuses the file (duplicate field); '
         "a lenient reader would keep the last value"
     )
+    # a typed list's items have no kind: checked too
+    with pytest.raises(ParseError) as exc:
+        m.parse_json('{"kind": "ServiceList",\n "items": [\n  {"metadata": {"a": 1, "a": 2}}]}', "d.json")
+    assert exc.value.line == 3
     with pytest.raises(ParseError) as exc:
         m.parse_json('{"kind": "Pod", "kind": "Pod"}', "d.json")
     assert exc.value.line == 1 and 'duplicate key "kind"' in exc.value.message
