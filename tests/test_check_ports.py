@@ -7,8 +7,10 @@ import json
 from fractions import Fraction as F
 from typing import Any
 
+import pytest
 import yaml
 
+from hairpin.cli.main import main
 from hairpin.diagnose import check as chk
 from hairpin.parsers import manifests as m
 
@@ -198,3 +200,16 @@ def test_dump_nodeport_udp_tcp_ip_targets_and_the_feature_gate(tmp_path: Any) ->
     items.append(lbc("ServiceTypeLoadBalancerOnly=true"))
     path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}, indent=4))
     assert chk.check(m.load_paths([path])).findings == []
+
+
+def test_text_names_the_port_at_risk(tmp_path: Any, capsys: Any) -> None:
+    ann = {**EXT_INSTANCE, TGA: "preserve_client_ip.enabled=false"}
+    path = tmp_path / "mixed.yaml"
+    path.write_text(yaml.safe_dump(svc("mixed", "NodePort", ann, [(80, "TCP"), (514, "UDP")])))
+    with pytest.raises(SystemExit) as exc:
+        main(["check", str(path)])
+    out = " ".join(capsys.readouterr().out.split())
+    assert exc.value.code == 1
+    assert ("per port (target group): - 80/TCP: ok: client IP preservation off (" + TGA +
+            ": preserve_client_ip.enabled=false): targets see the NLB's address and answer it - 514/UDP: AT RISK: "
+            "client IP preservation always on for UDP target groups: at risk, P as given for the Service") in out  # fmt: skip

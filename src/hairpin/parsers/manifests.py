@@ -181,7 +181,7 @@ def parse_json(text: str, file: str | None = None) -> list[KubeObject]:
         raise ParseError("not valid JSON: extra data after the object", file, lines.line(end))
     out = list(_objects_of(doc, file, lines.line(pos), item_lines))
     for o in out:
-        strict.vet_object(o.data, file, o.line)
+        strict.vet_object(o.data, file, o.line, o.kind)
     return out
 
 

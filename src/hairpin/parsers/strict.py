@@ -201,7 +201,7 @@ def _json_type(v: Any) -> str:
     return "string"
 
 
-def vet_object(data: dict[str, Any], file: str | None, line: int | None) -> None:
+def vet_object(data: dict[str, Any], file: str | None, line: int | None, kind: str | None = None) -> None:
     """The type checks of ``vet_yaml`` on a decoded object (JSON input: the line is the object's)."""
     at = line or 1
     meta = data.get("metadata")
@@ -222,7 +222,7 @@ def vet_object(data: dict[str, Any], file: str | None, line: int | None) -> None
                     raise _refuse(f"metadata.{field}[{k}]: {json_repr(v)}", _json_type(v), "string",
                                   f"ObjectMeta.metadata.{field}", file, at)  # fmt: skip
     spec = data.get("spec")
-    if data.get("kind") != "Service" or not isinstance(spec, dict):
+    if (kind or data.get("kind")) != "Service" or not isinstance(spec, dict):
         return
     for key in _SPEC_STRINGS:
         v = spec.get(key)
