@@ -354,7 +354,7 @@ def test_cli_bad_file_is_one_line_and_others_still_checked(capsys: pytest.Captur
     code, _, err = _main(["check", str(DATA / "nope.yaml")], capsys)
     assert code == 2 and "nope.yaml: no such file or directory" in err
     code, _, err = _main(["check", "--format", "xml", str(DATA)], capsys)
-    assert code == 2 and err.startswith("hairpin: error: --format must be one of table, json, sarif")
+    assert code == 2 and err.startswith("hairpin: error: --format must be one of text, json, sarif")
 
 
 def test_cli_table(capsys: pytest.CaptureFixture[str]) -> None:

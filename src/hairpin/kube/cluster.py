@@ -665,7 +665,7 @@ def scenario_from_objects(
     else:
         notes.append(f"kube-proxy mode {c.proxy_mode!r} is not modelled ({c.proxy_mode_from}): iptables assumed")
     versions = [n.kube_proxy_version for n in nodes if n.kube_proxy_version]
-    kp_version = "1.29"
+    kp_version = "1.30" if proxy_mode == "nftables" else "1.29"  # nftables: the first modelled layout
     if versions:
         v = versions[0].lstrip("v").split("-")[0].split(".")
         kp_version = ".".join(v[:2])
