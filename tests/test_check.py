@@ -306,10 +306,11 @@ CONTRACT = {
                 "type": {"type": "string"},
                 "ports": {"type": "array", "items": {
                     "type": "object", "additionalProperties": False,
-                    "required": ["port", "protocol", "preserve_client_ip", "at_risk", "probability", "reason"],
+                    "required": ["port", "protocol", "preserve_client_ip", "at_risk", "probability", "reason", "fixes"],
                     "properties": {"port": {"type": ["integer", "null"]}, "protocol": {"type": "string"},
                                    "preserve_client_ip": {"type": ["boolean", "null"]}, "at_risk": {"type": "boolean"},
-                                   "probability": {"type": ["number", "null"]}, "reason": {"type": "string"}}}},
+                                   "probability": {"type": ["number", "null"]}, "reason": {"type": "string"},
+                                   "fixes": {"type": "array", "items": {"type": "string"}}}}},
                 "ignored_annotations": {"type": "array", "items": {
                     "type": "object", "additionalProperties": False,
                     "required": ["annotation", "value", "controller", "why"],

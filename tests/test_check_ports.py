@@ -155,8 +155,11 @@ def test_per_port_probability_with_nodes_instance_targets_preservation_off() -> 
     j = f.to_json()
     assert j["ports"][0] == {"port": 80, "protocol": "TCP", "preserve_client_ip": False, "at_risk": False,
                              "probability": 0.0, "reason": "client IP preservation off (" + TGA +
-                             ": preserve_client_ip.enabled=false): targets see the NLB's address and answer it"}  # fmt: skip
-    assert j["ports"][1]["probability"] == 0.5
+                             ": preserve_client_ip.enabled=false): targets see the NLB's address and answer it",
+                             "fixes": []}  # fmt: skip
+    assert (j["ports"][1]["probability"], j["ports"][1]["fixes"]) == (0.5, ["cluster-ip"])
+    # the ClusterIP fix names the port at risk, not the Service's first port
+    assert f.fixes[0].summary.startswith("point in-cluster callers at mixed.shop.svc.cluster.local:514 ")
 
 
 def test_same_port_number_tcp_and_udp_is_one_tcp_udp_target_group_for_the_lbc() -> None:
