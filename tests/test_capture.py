@@ -143,3 +143,20 @@ def test_truncated_capture_is_analysed_up_to_the_damage(run: sim.Run, tmp_path: 
     a = capture.analyse_files([path])
     assert a.files[0].damage is not None and a.files[0].damage.startswith("stopped at byte ")
     assert 0 < a.packets < len(client_side(all_records(run)))
+
+
+@pytest.mark.parametrize("addr", ["127.0.0.1", "127.3.2.1", "::1"])
+def test_an_unanswered_syn_on_loopback_is_loopback_not_node_loopback(addr: str) -> None:
+    from hairpin.model.net import addr_int
+
+    a = addr_int(addr)
+    recs = [pcap.PacketRecord(t, None, Packet(a, 40000, a, 8080, Flags.SYN, 77)) for t in (0.0, 1.0, 3.0)]
+    res = capture.analyse(recs)
+    assert res.hairpins == [] and res.other_failures == {"loopback": 1}
+
+
+def test_a_refused_loopback_connection_is_a_server_reset() -> None:
+    lo = ip_int("127.0.0.1")
+    res = capture.analyse([pcap.PacketRecord(0.0, None, Packet(lo, 40000, lo, 8080, Flags.SYN, 77)),
+                           pcap.PacketRecord(0.0001, None, Packet(lo, 8080, lo, 40000, Flags.RST | Flags.ACK, 0, 78))])  # fmt: skip
+    assert res.other_failures == {"server-reset": 1}
