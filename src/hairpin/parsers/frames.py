@@ -68,17 +68,21 @@ def decode(data: bytes, linktype: int, endian: str = "<", want: int = 0, start: 
     (when given) for a TCP packet whose flags have none of ``want`` (0: decode all)."""
     if end < 0:
         end = len(data)
-    if linktype == ETHERNET:
-        return _ether(data, start, end, want, vxlan, filtered, 0)
-    if linktype == SLL2:
-        if end - start < 20:
+    if linktype in (ETHERNET, SLL2, SLL):  # the common case first, inline
+        if linktype == ETHERNET:
+            off = start + 14
+            etype = data[start + 12] << 8 | data[start + 13] if end >= off else -1
+        elif linktype == SLL2:
+            off = start + 20
+            etype = data[start] << 8 | data[start + 1] if end >= off else -1
+        else:
+            off = start + 16
+            etype = data[start + 14] << 8 | data[start + 15] if end >= off else -1
+        if etype == 0x0800:
+            return _ip(data, off, end, want, vxlan, filtered, 0, 4)
+        if etype < 0:
             return TRUNCATED
-        return _ethertype(data, data[start] << 8 | data[start + 1], start + 20, end, want, vxlan, filtered, 0)
-    if linktype == SLL:
-        if end - start < 16:
-            return TRUNCATED
-        etype = data[start + 14] << 8 | data[start + 15]
-        return _ethertype(data, etype, start + 16, end, want, vxlan, filtered, 0)
+        return _ethertype(data, etype, off, end, want, vxlan, filtered, 0)
     if linktype in (RAW, IPV4, IPV6):
         ver = 4 if linktype == IPV4 else 6 if linktype == IPV6 else 0
         return _ip(data, start, end, want, vxlan, filtered, 0, ver)
