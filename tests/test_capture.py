@@ -160,3 +160,23 @@ def test_a_refused_loopback_connection_is_a_server_reset() -> None:
     res = capture.analyse([pcap.PacketRecord(0.0, None, Packet(lo, 40000, lo, 8080, Flags.SYN, 77)),
                            pcap.PacketRecord(0.0001, None, Packet(lo, 8080, lo, 40000, Flags.RST | Flags.ACK, 0, 78))])  # fmt: skip
     assert res.other_failures == {"server-reset": 1}
+
+
+def test_vpc_traffic_mirroring_of_the_client_nodes_eni_shows_the_nlb_side(run: sim.Run, tmp_path: Path) -> None:
+    """What a Traffic Mirroring session on node1's ENI delivers to its target: every packet node1 sends or the
+    VPC delivers to it (both directions of the ENI), in VXLAN to UDP 4789, captured on the target's Ethernet."""
+    mirrored = [replace(r, interface=None, comment="") for r in all_records(run)
+                if r.interface in ("node1 eth0", "VPC v-node1")]  # fmt: skip
+    path = tmp_path / "mirror-target.pcap"
+    pcap.write_pcap(path, mirrored, linktype=pcap.ETHERNET, tunnel="vxlan")
+    a = capture.analyse_files([path])
+    n = expected(run)
+    assert (len(a.hairpins), a.healthy, a.others) == (n["timeout"], n["established"], [])
+    assert a.files[0].skipped == 0
+    assert {str(h.answered_by) for h in a.hairpins} == {"192.168.2.3:31468"}
+    assert {str(h.called) for h in a.hairpins} == {"192.168.168.103:80"}
+    bad = next(c for c in run.connections if c.outcome == "timeout")
+    h = next(h for h in a.hairpins if str(h.client) == bad.client)
+    first_dnat = next(x.packet for x in bad.hops if x.kind == "send" and x.packet.src == ip_int("192.168.2.3")
+                      and x.packet.flags == Flags.SYN)  # fmt: skip
+    assert str(h.backend) == str(first_dnat.dest) and str(h.node_side) == "192.168.2.3:31468"

@@ -11,7 +11,10 @@ What it knows:
 - The classification of an attempt, first match wins:
 
   ``hairpin``         the client (the SYN's first source) got a SYN-ACK to its port from an address other
-                      than the one it called and reset it: the seed's failure (it then retransmits).  A
+                      than the one it called and reset it: the seed's failure (it then retransmits).  On a
+                      capture of the client node's ENI (VPC Traffic Mirroring) the SYN-ACK itself stays
+                      inside the node: there the NLB's rewrite (``client -> node:NodePort``) and the client's
+                      RST (after conntrack's NAT) with no answer from the called address say it.  A
                       SYN-ACK from elsewhere that the client does not reset is the target's reply on its
                       way back to the NLB (a capture on the target node shows it), not a failure;
   ``healthy``         a SYN-ACK came from the address it called;
@@ -351,6 +354,11 @@ class _Analyser:
     def _classify(self, a: Attempt) -> None:
         if a.answered_by is None and a.client_rst and len(a.elsewhere) == 1:
             a.answered_by = next(iter(a.elsewhere))  # only the NATed view of the client's RST was seen
+        elif a.answered_by is None and a.client_rst and not a.elsewhere and a.node_side is not None:
+            # a capture of the client node's ENI (VPC Traffic Mirroring): the NLB's rewrite to node:NodePort
+            # arrives, the de-NATed SYN-ACK is delivered inside the node (never on the ENI), and the client's
+            # RST (seq ISN + 1, no ACK: a SYN-ACK it rejected) leaves after conntrack's NAT
+            a.answered_by = a.node_side
         if a.answered_by is not None:
             a.kind = "hairpin"
         elif a.server_rst:
