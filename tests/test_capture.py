@@ -180,3 +180,19 @@ def test_vpc_traffic_mirroring_of_the_client_nodes_eni_shows_the_nlb_side(run: s
     first_dnat = next(x.packet for x in bad.hops if x.kind == "send" and x.packet.src == ip_int("192.168.2.3")
                       and x.packet.flags == Flags.SYN)  # fmt: skip
     assert str(h.backend) == str(first_dnat.dest) and str(h.node_side) == "192.168.2.3:31468"
+
+
+def test_two_clients_with_the_same_isn_are_two_attempts() -> None:
+    c1, c2, vip, node = (ip_int(a) for a in ("192.168.27.239", "192.168.30.5", "192.168.168.103", "192.168.2.3"))
+    isn = 12345
+    R = pcap.PacketRecord
+    hairpin = [R(t, None, p) for t0 in (0.0, 1.0) for t, p in (
+        (t0, Packet(c1, 40000, vip, 80, Flags.SYN, isn)),
+        (t0 + 0.0004, Packet(node, 31468, c1, 40000, Flags.SYN | Flags.ACK, 7, isn + 1)),
+        (t0 + 0.0005, Packet(c1, 40000, node, 31468, Flags.RST, isn + 1)))]  # fmt: skip
+    healthy = [R(0.5, None, Packet(c2, 50000, vip, 80, Flags.SYN, isn)),
+               R(0.5003, None, Packet(vip, 80, c2, 50000, Flags.SYN | Flags.ACK, 9, isn + 1))]  # fmt: skip
+    a = capture.analyse(sorted(hairpin + healthy, key=lambda r: r.t))
+    assert (a.connections, a.healthy, a.others) == (2, 1, [])
+    assert [(str(h.client), str(h.answered_by), h.syn_retransmits) for h in a.hairpins] == [
+        ("192.168.27.239:40000", "192.168.2.3:31468", 1)]

@@ -7,7 +7,10 @@ What it knows:
   node-side ``tcpdump -i any`` capture (leaving the pod's veth, on ``eth0`` to the NLB, back from the NLB as
   ``client -> node:NodePort``, and after kube-proxy's DNAT + MASQUERADE as ``node:port -> backend``) carries
   the same sequence number; SYN-ACKs acknowledge ``ISN + 1``.  Views of one transmission fall within
-  ``VIEW_WINDOW`` seconds of each other; a SYN of the same attempt after that is a retransmission.
+  ``VIEW_WINDOW`` seconds of each other; a SYN of the same attempt after that is a retransmission.  A SYN
+  with the same ISN is a view of an attempt only when it comes from the attempt's client or within
+  ``VIEW_WINDOW`` of its latest transmission (a NAT view), so two clients that drew the same ISN are two
+  attempts; a SYN-ACK or RST goes to the attempt whose client (or MASQUERADE source) it names.
 - The classification of an attempt, first match wins:
 
   ``hairpin``         the client (the SYN's first source) got a SYN-ACK to its port from an address other
@@ -278,9 +281,23 @@ class _Analyser:
             if not same:
                 del self.by_isn[a.isn]
 
-    def _find(self, isn: int, t: float) -> Attempt | None:
+    def _find(self, isn: int, t: float, ep: Endpoint | None = None) -> Attempt | None:
+        """The attempt a SYN-ACK or RST with this ISN belongs to: of the recent ones, the one whose client
+        (or MASQUERADE source) is ``ep``, else the latest."""
+        found = None
         for a in reversed(self.by_isn.get(isn, ())):
             if t - a.last_t < 130.0:
+                if ep is None or ep == a.client or ep == a.masquerade:
+                    return a
+                found = found or a
+        return found
+
+    def _find_syn(self, isn: int, t: float, src: Endpoint) -> Attempt | None:
+        """The attempt a SYN with this ISN is a view of: the same client (a retransmission, or a view
+        before source NAT), or a NAT view of the attempt's latest transmission (within ``VIEW_WINDOW``).
+        Another client's SYN with the same ISN later on is another attempt."""
+        for a in reversed(self.by_isn.get(isn, ())):
+            if t - a.last_t < 130.0 and (src == a.client or abs(t - a.rounds[-1]) < VIEW_WINDOW):
                 return a
         return None
 
@@ -292,7 +309,7 @@ class _Analyser:
         if f & Flags.SYN and not f & Flags.ACK:
             self._syn(r, p)
         elif f & Flags.SYN and f & Flags.ACK:
-            a = self._find((p.ack - 1) & 0xFFFFFFFF, r.t)
+            a = self._find((p.ack - 1) & 0xFFFFFFFF, r.t, p.dest)
             if a is None:
                 return
             self._keep(a, r)
@@ -306,7 +323,7 @@ class _Analyser:
             elif a.backend is None and p.src != a.client.addr:
                 a.backend = p.source  # backend -> node:masq, before de-NAT
         elif f & Flags.RST:
-            a = self._find((p.seq - 1) & 0xFFFFFFFF, r.t) if not f & Flags.ACK else None
+            a = self._find((p.seq - 1) & 0xFFFFFFFF, r.t, p.source) if not f & Flags.ACK else None
             if a is not None:  # the client's RST (seq ISN + 1, no ACK), or its view after conntrack's NAT
                 a.client_rst = True
                 if p.src == a.client.addr and p.sport == a.client.port and p.dest in a.elsewhere:
@@ -316,7 +333,7 @@ class _Analyser:
                         self.on_hairpin(a, r.t)
                 self._keep(a, r)
                 return
-            a = self._find((p.ack - 1) & 0xFFFFFFFF, r.t) if f & Flags.ACK else None
+            a = self._find((p.ack - 1) & 0xFFFFFFFF, r.t, p.dest) if f & Flags.ACK else None
             if a is not None:
                 self._keep(a, r)
                 if p.dst == a.client.addr and p.dport == a.client.port and p.source == a.called:
@@ -328,7 +345,7 @@ class _Analyser:
             a.records.append(r)
 
     def _syn(self, r: PacketRecord, p: Packet) -> None:
-        a = self._find(p.seq, r.t)
+        a = self._find_syn(p.seq, r.t, p.source)
         if a is None:
             a = Attempt(p.source, p.seq, p.dest, r.t, r.t, [r.t])
             self.open[(p.src, p.sport, p.seq)] = a
