@@ -67,7 +67,7 @@ __all__ = ["EXPIRE", "VIEW_WINDOW", "Analysis", "Attempt", "FileStats", "analyse
 VIEW_WINDOW = 0.2  # s: views of one transmission on several interfaces are this close; retransmits >= 1 s apart
 KEEP = 400  # packets kept per failed attempt, for the pictures
 KINDS = ("hairpin", "healthy", "server-reset", "loopback", "node-loopback", "unanswered-syn")
-LIVE_KEEP = 1000  # hairpins a live stream keeps for its final report (all are reported and counted)
+LIVE_KEEP = 100  # hairpins and other failures a live stream keeps for its final report (all are reported and counted)
 EXPIRE = 135.0  # s of capture time after an attempt's last packet: the kernel gives up a connect at 127 s
 
 
@@ -159,6 +159,7 @@ class Analysis:
     connections: int
     healthy: int
     files: list[FileStats] = field(default_factory=list)
+    counts: dict[str, int] | None = None  # a live stream's counts by kind (its lists hold the first LIVE_KEEP)
 
     @property
     def frames(self) -> int:
@@ -191,7 +192,13 @@ class Analysis:
 
     @property
     def other_failures(self) -> dict[str, int]:
+        if self.counts is not None:
+            return {k: v for k, v in sorted(self.counts.items()) if k not in ("hairpin", "healthy")}
         return dict(sorted(Counter(a.kind for a in self.others).items()))
+
+    @property
+    def hairpin_count(self) -> int:
+        return self.counts.get("hairpin", 0) if self.counts is not None else len(self.hairpins)
 
     def by(self, what: str) -> list[tuple[str, int]]:
         """Hairpins counted by ``client`` (address), ``node`` or ``vip``, most first."""
@@ -205,7 +212,7 @@ class Analysis:
         from rich.table import Table
         from rich.text import Text
 
-        n = len(self.hairpins)
+        n = self.hairpin_count
         yield Text(
             f"{n} hairpinned connection{'s' if n != 1 else ''} of {self.connections} in {self.packets} TCP packets; "
             f"healthy {self.healthy}; other failures: "
@@ -245,7 +252,7 @@ class Analysis:
             "summary": {
                 "packets": self.packets,
                 "connections": self.connections,
-                "hairpins": len(self.hairpins),
+                "hairpins": self.hairpin_count,
                 "other_failures": self.other_failures,
                 "healthy": self.healthy,
                 "frames": self.frames,
@@ -265,6 +272,7 @@ class _Analyser:
         self.open: dict[tuple[int, int, int], Attempt] = {}  # (client addr, client port, isn)
         self.by_isn: dict[int, list[Attempt]] = {}
         self.done: list[Attempt] = []
+        self.others: list[Attempt] = []  # a live stream's first LIVE_KEEP other failures
         self.kinds: Counter[str] = Counter()  # attempts classified and forgotten (live streams)
         self.packets = 0
         self.connections = 0
@@ -396,6 +404,8 @@ class _Analyser:
             a.reported = True
             self.on_hairpin(a, a.last_t)
         self.kinds[a.kind] += 1
+        if not self.keep and a.kind not in ("hairpin", "healthy") and len(self.others) < LIVE_KEEP:
+            self.others.append(a)
 
     def expire(self, now: float) -> None:
         """Classify and forget every attempt with no packet in the last ``EXPIRE`` seconds."""
@@ -510,7 +520,7 @@ def watch(path: str | Path, report: Callable[[str], None], *, every: float = 60.
         pass
     an.finish()
     report(summary(an.end) + " (end)")
-    others = [a for a in an.done if a.kind not in ("hairpin", "healthy")]
-    result = Analysis(hairpins, others, rd.packets - rd.skipped, an.connections, an.healthy + an.kinds["healthy"])
+    result = Analysis(hairpins, an.others, rd.packets - rd.skipped, an.connections, an.healthy + an.kinds["healthy"])
     result.files = [file_stats(rd)]
+    result.counts = dict(an.kinds)
     return result
