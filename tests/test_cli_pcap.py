@@ -150,3 +150,24 @@ def test_a_crafted_file_is_one_line_and_the_others_are_analysed(client_capture: 
                           places={"pod netshoot eth0"})  # fmt: skip
     res = _cli(str(good), str(bad))
     assert res.returncode == 2 and res.stdout.startswith("0 hairpinned connections of ")
+
+
+def test_ipv6_hairpin_in_json_and_pictures(tmp_path: Path) -> None:
+    from hairpin.model.net import Flags as F
+    from hairpin.model.net import Packet, addr_int
+    from hairpin.parsers import pcap
+
+    client, vip, node = (addr_int(a) for a in ("2600:1f14:abc:1::27", "2600:1f14:abc:2::103", "2600:1f14:abc:3::3"))
+    recs = [pcap.PacketRecord(10.0, None, Packet(client, 40000, vip, 80, F.SYN, 5)),
+            pcap.PacketRecord(10.0004, None, Packet(node, 31468, client, 40000, F.SYN | F.ACK, 7, 6)),
+            pcap.PacketRecord(10.0005, None, Packet(client, 40000, node, 31468, F.RST, 6))]  # fmt: skip
+    path, svg, page = tmp_path / "v6.pcap", tmp_path / "v6.svg", tmp_path / "v6.html"
+    pcap.write_pcap(path, recs, linktype=pcap.SLL2)
+    res = runner.invoke(app, ["pcap", str(path), "--format", "json", "--svg", str(svg), "--html", str(page)])
+    assert res.exit_code == 1
+    doc = json.loads(res.stdout)
+    assert [(h["client"], h["vip"], h["node"]) for h in doc["hairpins"]] == [
+        ("[2600:1f14:abc:1::27]:40000", "[2600:1f14:abc:2::103]:80", "[2600:1f14:abc:3::3]:31468")]
+    assert doc["summary"]["by_client"] == {"2600:1f14:abc:1::27": 1}
+    assert "SYN,ACK [2600:1f14:abc:3::3]:31468 -&gt; [2600:1f14:abc:1::27]:40000" in svg.read_text()
+    assert "[2600:1f14:abc:3::3]:31468" in page.read_text()

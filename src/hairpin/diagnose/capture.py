@@ -62,7 +62,9 @@ from hairpin.model.net import Endpoint, Flags, Packet, ip_str, is_loopback
 from hairpin.parsers.frames import VXLAN_PORTS
 from hairpin.parsers.pcap import PacketRecord, Reader, read
 
-__all__ = ["EXPIRE", "VIEW_WINDOW", "Analysis", "Attempt", "FileStats", "analyse", "analyse_files", "file_stats", "watch"]
+__all__ = [
+    "EXPIRE", "LIVE_KEEP", "VIEW_WINDOW", "Analysis", "Attempt", "FileStats", "analyse", "analyse_files", "file_stats", "watch",
+]  # fmt: skip
 
 VIEW_WINDOW = 0.2  # s: views of one transmission on several interfaces are this close; retransmits >= 1 s apart
 KEEP = 400  # packets kept per failed attempt, for the pictures
