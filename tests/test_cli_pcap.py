@@ -171,3 +171,14 @@ def test_ipv6_hairpin_in_json_and_pictures(tmp_path: Path) -> None:
     assert doc["summary"]["by_client"] == {"2600:1f14:abc:1::27": 1}
     assert "SYN,ACK [2600:1f14:abc:3::3]:31468 -&gt; [2600:1f14:abc:1::27]:40000" in svg.read_text()
     assert "[2600:1f14:abc:3::3]:31468" in page.read_text()
+
+
+def test_html_files_table_says_what_was_skipped_and_why(tmp_path: Path) -> None:
+    from hairpin.diagnose.capture import analyse_files
+    from hairpin.render.capture import report
+
+    udp = tmp_path / "udp.pcap"
+    _udp_only(udp)
+    page = report(analyse_files([udp]))
+    assert (f"<td class='pkt'>{udp}</td><td>pcap</td><td class='n'>0</td><td class='n'>3 (protocol 3)</td>"
+            "<td>error: no TCP packet in 3 frames (skipped: protocol 3)</td>") in page  # fmt: skip
