@@ -182,3 +182,27 @@ def test_html_files_table_says_what_was_skipped_and_why(tmp_path: Path) -> None:
     page = report(analyse_files([udp]))
     assert (f"<td class='pkt'>{udp}</td><td>pcap</td><td class='n'>0</td><td class='n'>3 (protocol 3)</td>"
             "<td>error: no TCP packet in 3 frames (skipped: protocol 3)</td>") in page  # fmt: skip
+
+
+def test_an_unread_link_type_is_named(tmp_path: Path) -> None:
+    import struct
+
+    path = tmp_path / "wifi.pcap"
+    path.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 127) + struct.pack("<IIII", 0, 0, 4, 4)
+                     + b"abcd")  # fmt: skip
+    res = _cli(str(path))
+    assert res.returncode == 2
+    assert res.stderr == (f"hairpin: error: {path}: no TCP packet in 1 frame (skipped: link type 1; link type 127 "
+                          "not read)\n")  # fmt: skip
+    assert "read 1 frame in 1 file: 0 TCP, skipped 1 (link type 1)" in res.stdout
+
+
+def test_a_file_that_is_not_a_capture_among_captures(client_capture: tuple[Path, sim.Run], tmp_path: Path) -> None:
+    path, _ = client_capture
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello\n")
+    res = _cli(str(notes), str(path), "--format", "json")
+    assert res.returncode == 1
+    assert res.stderr == f"hairpin: error: {notes}: not a pcap or pcapng capture (starts with 0x68656c6c)\n"
+    assert [f["error"] for f in json.loads(res.stdout)["files"]] == [
+        None, "not a pcap or pcapng capture (starts with 0x68656c6c)"]

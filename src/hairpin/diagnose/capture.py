@@ -59,7 +59,7 @@ from typing import Any
 
 from hairpin.errors import ParseError
 from hairpin.model.net import Endpoint, Flags, Packet, ip_str, is_loopback
-from hairpin.parsers.frames import VXLAN_PORTS
+from hairpin.parsers.frames import LINKTYPES, VXLAN_PORTS
 from hairpin.parsers.pcap import PacketRecord, Reader, read
 
 __all__ = [
@@ -223,7 +223,7 @@ class Analysis:
         )
         if self.files:
             skipped = sum(self.skipped_by.values())
-            yield Text(f"read {self.frames} frames in {len(self.files)} file{'s' if len(self.files) != 1 else ''}: "
+            yield Text(f"read {self.frames} frame{'s' if self.frames != 1 else ''} in {len(self.files)} file{'s' if len(self.files) != 1 else ''}: "
                        f"{self.frames - skipped} TCP, skipped {skipped}"
                        + (f" ({', '.join(f'{k} {v}' for k, v in self.skipped_by.items())})" if skipped else ""),
                        style="yellow" if skipped else "")  # fmt: skip
@@ -451,7 +451,10 @@ def file_stats(rd: Reader) -> FileStats:
         error = f"byte {rd.damage.removeprefix('stopped at byte ')}"
     elif rd.packets == rd.skipped and not rd.damage:
         what = ", ".join(f"{why} {n}" for why, n in skipped)
-        error = f"no TCP packet in {rd.packets} frames" + (f" (skipped: {what})" if what else "") if rd.packets else \
+        unread = sorted(lt for lt in rd.linktypes if lt not in LINKTYPES)
+        if unread:
+            what += f"; link type{'s' if len(unread) > 1 else ''} {', '.join(map(str, unread))} not read"
+        error = f"no TCP packet in {rd.packets} frame{'s' if rd.packets != 1 else ''}" + (f" (skipped: {what})" if what else "") if rd.packets else \
             "no packets in the capture"
     return FileStats(rd.path, rd.format, tuple(sorted(rd.linktypes)), rd.packets, skipped, rd.damage, error)
 
