@@ -194,3 +194,26 @@ def test_random_bytes_never_raise(data: bytes, linktype: int) -> None:
 
     r = frames.decode(data, linktype)
     assert isinstance(r, Packet) or r in frames.REASONS
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["pcap", "pcapng"]),
+       st.lists(st.tuples(st.integers(0, 400), st.integers(0, 255)), min_size=1, max_size=6),
+       st.integers(0, 400))  # fmt: skip
+def test_mutated_captures_never_raise(tmp_path_factory: pytest.TempPathFactory, kind: str,
+                                      edits: list[tuple[int, int]], cut: int) -> None:  # fmt: skip
+    """Any byte of a valid capture changed, and the file cut anywhere: records, a located stop, or a
+    ParseError for the file; never another exception."""
+    path = tmp_path_factory.mktemp("mut") / f"x.{kind}"
+    (pcap.write_pcapng if kind == "pcapng" else pcap.write_pcap)(path, RECS)
+    data = bytearray(path.read_bytes())
+    for at, value in edits:
+        data[at % len(data)] = value
+    path.write_bytes(bytes(data[: len(data) - cut % len(data)]))
+    try:
+        r = pcap.read(path)
+    except ParseError:
+        return
+    got = list(r)
+    assert len(got) <= r.packets <= len(data) // 16  # every frame has at least a 16-byte header
+    assert r.damage is None or r.damage.startswith("stopped at byte ")
