@@ -118,9 +118,10 @@ class Endpoint:
         return ip_str(self.addr)
 
     def __str__(self) -> str:
-        if self.addr > 0xFFFFFFFF:
-            return f"[{ip_str(self.addr)}]:{self.port}"
-        return f"{ip_str(self.addr)}:{self.port}"
+        a = self.addr
+        if a > 0xFFFFFFFF:
+            return f"[{ip_str(a)}]:{self.port}"
+        return f"{(a >> 24) & 255}.{(a >> 16) & 255}.{(a >> 8) & 255}.{a & 255}:{self.port}"  # ip_str, inline
 
 
 @dataclass(frozen=True, slots=True)
