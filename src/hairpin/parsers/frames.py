@@ -17,10 +17,12 @@ protocol headers from their RFCs):
 - tunnels, opened down to the innermost TCP packet (at most ``MAX_DEPTH`` levels): IP-in-IP (protocol 4,
   RFC 2003; Calico IPIP) and IPv6-in-IP (41, RFC 4213); GRE (47, RFC 2784/2890: checksum, key and sequence
   fields; payload IPv4, IPv6 or Ethernet 0x6558); VXLAN (RFC 7348: UDP 4789, and 8472, the Linux kernel's
-  and Flannel's default; Calico VXLAN uses 4789; AWS VPC Traffic Mirroring sends mirrored packets in
-  VXLAN to 4789: docs.aws.amazon.com/vpc/latest/mirroring/traffic-mirroring-packet-formats.html); Geneve
-  (RFC 8926: UDP 6081, with options; payload Ethernet 0x6558, IPv4 or IPv6; Cilium's tunnel and the
-  Gateway Load Balancer's encapsulation).
+  default, which Flannel uses (flannel Documentation/backends.md) and Cilium keeps (cilium/cilium PR
+  16874); Calico's ``vxlanPort`` (FelixConfiguration reference); AWS VPC Traffic Mirroring sends mirrored
+  packets in VXLAN, its targets accept UDP 4789 (docs.aws.amazon.com/vpc/latest/mirroring/
+  create-traffic-mirroring-target.html)); Geneve (RFC 8926: UDP 6081, with options; payload Ethernet
+  0x6558, IPv4 or IPv6; Cilium's Geneve mode, and the Gateway Load Balancer's "GENEVE protocol on port
+  6081": docs.aws.amazon.com/elasticloadbalancing/latest/gateway/gateway-load-balancers.html).
 
 ``decode`` returns the ``Packet`` or the reason the frame is skipped: ``"link type"`` (a link type not
 listed above), ``"protocol"`` (not TCP: ARP, UDP, ICMP, a later IP fragment...), ``"encapsulation"`` (a
