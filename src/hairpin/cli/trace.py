@@ -31,20 +31,27 @@ def trace_cmd(
         ),
     ],
     iptables_save: Annotated[
-        Path | None, typer.Option("--iptables-save", help="iptables-save output of the node.")
+        list[Path] | None,
+        typer.Option("--iptables-save", help="iptables-save or iptables [-t TABLE] -S output (repeat: one per table)."),
     ] = None,
-    routes: Annotated[Path | None, typer.Option(help="ip -4 route show table all (or route -n) output.")] = None,
+    table: Annotated[
+        str | None, typer.Option("--table", help="The table of an iptables -S file (default: from its chains).")
+    ] = None,
+    routes: Annotated[Path | None, typer.Option(help="ip route show table all (any form: -o, -c, -j) or route -n.")] = None,
     rules: Annotated[Path | None, typer.Option(help="ip rule output (default: the kernel's default rules).")] = None,
-    addrs: Annotated[Path | None, typer.Option(help="ip -4 -o addr output (default: from the local table).")] = None,
+    addrs: Annotated[Path | None, typer.Option(help="ip addr output, any form (default: from the local table).")] = None,
     ipset: Annotated[
         Path | None, typer.Option(help="ipset save output, to decide -m set matches (Calico, IPVS mode).")
     ] = None,
     ipvs: Annotated[
         Path | None, typer.Option(help="ipvsadm -Sn (or -Ln) output: the node's IPVS virtual servers (IPVS mode).")
     ] = None,
+    sockets: Annotated[
+        Path | None, typer.Option(help="ss -ltnu output: which local ports listen (--reply: SYN-ACK or RST).")
+    ] = None,
     node: Annotated[
         Path | None,
-        typer.Option(help="A directory holding iptables-save, ip-route (or route-n), ip-rule, ip-addr[, ipset-save, ipvsadm]."),
+        typer.Option(help="A directory of the node's files, found by their content (see docs/trace.md)."),
     ] = None,
     reply: Annotated[
         bool, typer.Option("--reply", help="Follow each outcome's reply and flag an asymmetric return.")
@@ -59,25 +66,24 @@ def trace_cmd(
 
     if format not in FORMATS:
         raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
+    if table is not None and table not in ("raw", "mangle", "nat", "filter", "security"):
+        raise InputError(f"--table must be raw, mangle, nat, filter or security, got {table!r}")
     check_output(svg)
     check_output(html)
     files: dict[str, Path] = tr.Node.find(node) if node is not None else {}
-    for key, value in (
-        ("iptables", iptables_save),
-        ("routes", routes),
-        ("rules", rules),
-        ("addrs", addrs),
-        ("ipset", ipset),
-        ("ipvs", ipvs),
-    ):
+    for key, value in (("routes", routes), ("rules", rules), ("addrs", addrs), ("ipset", ipset), ("ipvs", ipvs),
+                       ("sockets", sockets)):  # fmt: skip
         if value is not None:
             files[key] = value
-    if "iptables" not in files or "routes" not in files:
+    ipt: list[Path] = list(iptables_save) if iptables_save else ([files["iptables"]] if "iptables" in files else [])
+    if not ipt or "routes" not in files:
         raise InputError("give --iptables-save FILE and --routes FILE, or --node DIR")
     parsed = [tr.parse_packet(p) for p in packets]
-    n = tr.Node.load(files["iptables"], files["routes"], files.get("rules"), files.get("addrs"),
+    n = tr.Node.load(ipt, files["routes"], files.get("rules"), files.get("addrs"),
                      name=node.name if node is not None else "node", ipset_file=files.get("ipset"),
-                     ipvs_file=files.get("ipvs"))  # fmt: skip
+                     ipvs_file=files.get("ipvs"), table=table, sockets_file=files.get("sockets"))  # fmt: skip
+    for p, iif in parsed:
+        tr.check_packet(n, p, iif)
     traces = [tr.trace(n, p, iif, reply=reply) for p, iif in parsed]
     if svg is not None:
         from hairpin.render.trace import trace_svg
@@ -91,8 +97,11 @@ def trace_cmd(
         doc = [t.to_json() for t in traces]
         sys.stdout.write(json.dumps(doc[0] if len(doc) == 1 else doc, indent=1) + "\n")
         return
+    if not sys.stdout.isatty():  # a pipe or a file: whole lines, no colour, no wrapping
+        sys.stdout.write("\n".join(t.text() for t in traces))
+        return
     from rich.console import Console
 
-    out = Console(width=None if sys.stdout.isatty() else 200)
+    out = Console(soft_wrap=True)
     for t in traces:
         out.print(t)
