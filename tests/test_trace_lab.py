@@ -13,10 +13,12 @@ not know (iptables refuses them; hairpin leaves the rule undecided), which the g
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -142,3 +144,135 @@ def test_the_issues_cases_are_refused_by_both(netns: str, body: str) -> None:
     text = "*nat\n:PREROUTING ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n:KUBE-A - [0:0]\n:KUBE-B - [0:0]\n" + body
     text += "\nCOMMIT\n"
     assert not kernel_accepts(netns, text) and not hairpin_accepts(text)
+
+
+# ---------------------------------------------------------------------------------- every form off a kernel
+
+SYN = "tcp 192.168.27.239:49134 > 192.168.2.3:31468 syn in eth0"
+FORM_IPT = {
+    "iptables-save": ["iptables-save"],
+    "iptables-save-c": ["iptables-save", "-c"],
+    "iptables-legacy-save": ["iptables-legacy-save"],
+    "nat-S": ["iptables", "-t", "nat", "-S"],
+    "filter-S": ["iptables", "-S"],
+    "mangle-S": ["iptables", "-t", "mangle", "-S", "-v"],
+}
+FORM_ROUTES = {
+    "ip-4-route": ["ip", "-4", "route", "show", "table", "all"],
+    "ip-route-v6-too": ["ip", "route", "show", "table", "all"],
+    "ip-o-route": ["ip", "-o", "-4", "route", "show", "table", "all"],
+    "ip-c-route": ["ip", "-c=always", "-4", "route", "show", "table", "all"],
+    "ip-j-route": ["ip", "-j", "route", "show", "table", "all"],
+    "ip-jp-route": ["ip", "-j", "-p", "-4", "route", "show", "table", "all"],
+    "route-n": ["route", "-n"],
+}
+FORM_RULES = {"ip-rule": ["ip", "rule"], "ip-c-rule": ["ip", "-c=always", "rule"], "ip-j-rule": ["ip", "-j", "rule"],
+         "ip-jp-rule": ["ip", "-j", "-p", "rule"]}  # fmt: skip
+FORM_ADDRS = {"ip-4o-addr": ["ip", "-4", "-o", "addr"], "ip-o-addr": ["ip", "-o", "addr"], "ip-addr": ["ip", "addr"],
+         "ip-c-addr": ["ip", "-c", "addr"], "ip-cc-addr": ["ip", "-c=always", "addr"], "ip-j-addr": ["ip", "-j", "addr"],
+         "ip-jp-addr": ["ip", "-j", "-p", "addr"]}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def dumps(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seed's node1 built in a namespace (rules in both iptables backends), dumped in every form."""
+    from hairpin.kube import node_iptables
+    from hairpin.scenario import seed
+
+    out = tmp_path_factory.mktemp("forms")
+    ns = f"hp15f-{uuid.uuid4().hex[:8]}"
+
+    def sh(*a: str) -> str:
+        return subprocess.run(["ip", "netns", "exec", ns, *a], capture_output=True, text=True, check=True).stdout
+
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        for i, dev in enumerate(("eth0", "enie348bef9edc", "eni851d8a400b6")):
+            sh("ip", "link", "add", dev, "type", "veth", "peer", "name", f"peer{i}")
+            sh("ip", "link", "set", dev, "up")
+            sh("ip", "link", "set", f"peer{i}", "up")
+        sh("ip", "link", "set", "lo", "up")
+        sh("ip", "addr", "add", "192.168.2.3/19", "dev", "eth0")
+        sh("ip", "route", "add", "default", "via", "192.168.0.1", "dev", "eth0")
+        sh("ip", "route", "add", "192.168.27.239", "dev", "enie348bef9edc", "scope", "link")
+        sh("ip", "route", "add", "192.168.16.142", "dev", "eni851d8a400b6", "scope", "link")
+        sh("ip", "rule", "add", "to", "192.168.27.239", "lookup", "main", "prio", "512")
+        sh("ip", "rule", "add", "to", "192.168.16.142", "lookup", "main", "prio", "512")
+        sh("ip", "rule", "add", "fwmark", "0x80/0x80", "lookup", "main", "prio", "1024")
+        rules = node_iptables(seed(), "node1")
+        for restore in ("iptables-restore", "iptables-legacy-restore"):
+            subprocess.run(["ip", "netns", "exec", ns, restore], input=rules, text=True, check=True,
+                           capture_output=True)  # fmt: skip
+        for group in (FORM_IPT, FORM_ROUTES, FORM_RULES, FORM_ADDRS):
+            for name, cmd in group.items():
+                (out / name).write_text(sh(*cmd))
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], check=False)
+    return out
+
+
+def outcomes(n: object) -> list[object]:
+    from hairpin import trace as tr
+
+    assert isinstance(n, tr.Node)
+    packet, iif = tr.parse_packet(SYN)
+    t = tr.trace(n, packet, iif, reply=True)
+    # the same rules sit on other lines in other forms: compare everything but line numbers
+    text = json.dumps([o.to_json() for o in t.outcomes], sort_keys=True)
+    return json.loads(re.sub(r'(line |"line": )\d+', r'\g<1>0', text))  # type: ignore[no-any-return]
+
+
+def test_every_form_off_a_real_kernel_traces_the_same(dumps: Path) -> None:
+    from hairpin import trace as tr
+
+    base = tr.Node.load(dumps / "iptables-save", dumps / "ip-4-route", dumps / "ip-rule", dumps / "ip-4o-addr")
+    want = outcomes(base)
+    assert len(want) == 3 and all(o["asymmetric"] for o in want)  # type: ignore[index]
+    seen: dict[str, str] = {}
+    for ipt in (["iptables-save-c"], ["iptables-legacy-save"], ["nat-S", "filter-S", "mangle-S"]):
+        n = tr.Node.load([dumps / f for f in ipt], dumps / "ip-4-route", dumps / "ip-rule", dumps / "ip-4o-addr")
+        assert outcomes(n) == want, ipt
+        seen[ipt[0]] = n.forms["iptables"]
+    for routes in FORM_ROUTES:
+        n = tr.Node.load(dumps / "iptables-save", dumps / routes, dumps / "ip-rule", dumps / "ip-4o-addr")
+        assert outcomes(n) == want, routes
+        seen[routes] = n.forms["routes"]
+    for rules in FORM_RULES:
+        n = tr.Node.load(dumps / "iptables-save", dumps / "ip-4-route", dumps / rules, dumps / "ip-4o-addr")
+        assert outcomes(n) == want, rules
+        seen[rules] = n.forms["rules"]
+    for addrs in FORM_ADDRS:
+        n = tr.Node.load(dumps / "iptables-save", dumps / "ip-4-route", dumps / "ip-rule", dumps / addrs)
+        assert outcomes(n) == want, addrs
+        seen[addrs] = n.forms["addrs"]
+    forms = {k: v.split(": ", 1)[1] for k, v in seen.items()}
+    assert forms == {
+        "iptables-save-c": "iptables-save (nf_tables) with counters (-c)",
+        "iptables-legacy-save": "iptables-save (legacy)",
+        "nat-S": f"iptables -S, table nat (inferred from its built-in chains); {dumps / 'filter-S'}: iptables -S, "
+                 f"table filter (inferred from its built-in chains); {dumps / 'mangle-S'}: iptables -S, table mangle "
+                 "(inferred from its built-in chains)",
+        "ip-4-route": "ip route",
+        "ip-route-v6-too": forms["ip-route-v6-too"],
+        "ip-o-route": "ip route",
+        "ip-c-route": "ip route, coloured (-c)",
+        "ip-j-route": "ip -j route (JSON, 9 IPv4 routes)",
+        "ip-jp-route": "ip -j route (JSON, 9 IPv4 routes)",
+        "route-n": "route -n",
+        "ip-rule": "ip rule", "ip-c-rule": "ip rule, coloured (-c)", "ip-j-rule": "ip -j rule (JSON)",
+        "ip-jp-rule": "ip -j rule (JSON)",
+        "ip-4o-addr": "ip -o addr", "ip-o-addr": "ip -o addr", "ip-addr": "ip addr", "ip-c-addr": "ip addr, coloured (-c)",
+        "ip-cc-addr": "ip addr, coloured (-c)", "ip-j-addr": "ip -j addr (JSON)", "ip-jp-addr": "ip -j addr (JSON)",
+    }  # fmt: skip
+    assert forms["ip-route-v6-too"].startswith("ip route (") and forms["ip-route-v6-too"].endswith(
+        " IPv6 routes skipped)")
+
+
+def test_node_directory_found_by_content(dumps: Path, tmp_path: Path) -> None:
+    """Files named anything: each is told by what it holds."""
+    from hairpin import trace as tr
+
+    for src, dst in (("nat-S", "a.txt"), ("ip-j-route", "b"), ("ip-cc-addr", "c.out"), ("ip-jp-rule", "d")):
+        (tmp_path / dst).write_text((dumps / src).read_text())
+    f = tr.Node.find(tmp_path)
+    assert {k: v.name for k, v in f.items()} == {"iptables": "a.txt", "routes": "b", "addrs": "c.out", "rules": "d"}
