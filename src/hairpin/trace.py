@@ -413,7 +413,8 @@ class _Tracer:
             self.host.receive(packet, iif)
         self.leg = None
         for kind, where, pkt, notes in self.fabric.events:
-            leg.notes.extend(n for n in notes if not _RULE_NOTE.match(n))
+            # the host's own socket layer has no sockets: what answers is the tracer's reply (``_reply``)
+            leg.notes.extend(n for n in notes if not _RULE_NOTE.match(n) and not n.startswith("TCP: "))
             action = "; ".join(notes)
             at = f"{self.node.name} {where}" if kind == "forward" else where
             leg.hops.append(Hop(self.fabric.engine.now, at, pkt, action, "send" if kind == "forward" else kind,

@@ -76,6 +76,11 @@ def build_routing(routes: list[iproute.ParsedRoute], rules: list[iproute.ParsedR
         if addrs is not None and has_local:
             warnings.append(f"{addrs_file}: no IPv4 address at all; the addresses come from the local table")
         model_addrs = list(from_table.values())
+        if not model_addrs and not has_local:
+            model_addrs = _addrs_from_kernel_routes(routes)
+            for a in model_addrs:
+                warnings.append(f"{routes_file}:{a.line}: no address file and no local table: {a.cidr} on {a.dev} "
+                                "is taken from this proto kernel route (the kernel adds one per address)")  # fmt: skip
         if not model_addrs:
             raise InputError("no local addresses: give the addresses (ip -4 -o addr) or the local table "
                              "(ip -4 route show table all)", routes_file)  # fmt: skip
@@ -135,3 +140,15 @@ def build_routing(routes: list[iproute.ParsedRoute], rules: list[iproute.ParsedR
         if f is not None:
             nr.files[key] = f
     return nr
+
+
+def _addrs_from_kernel_routes(routes: list[iproute.ParsedRoute]) -> list[iproute.ParsedAddress]:
+    """Addresses implied by ``proto kernel scope link src ADDR`` routes: the kernel adds one such route per
+    address with a prefix shorter than 32 (fib_add_ifaddr, net/ipv4/fib_frontend.c)."""
+    out: list[iproute.ParsedAddress] = []
+    for r in routes:
+        e = r.entry
+        if r.proto == "kernel" and e.scope == "link" and e.src is not None and e.dev is not None \
+                and e.table == MAIN_TABLE and (e.src & e.mask) == e.net:  # fmt: skip
+            out.append(iproute.ParsedAddress(len(out) + 1, e.dev, e.src, e.prefix, r.line))
+    return out
