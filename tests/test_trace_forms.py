@@ -334,3 +334,48 @@ def test_node_directory_by_content_with_any_names(tmp_path: Path) -> None:
         tr.Node.find(tmp_path)
     assert str(e.value).endswith("no routes file (looked for ip-route, ip-route.txt, routes, routes.txt, route-n, "
                                  "route-n.txt and read every file's content)")  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------- nftables mode
+
+NFT = DATA / "nft-node1.nft"  # kube-proxy nftables mode for the seed's node1, as `nft list ruleset` printed it
+
+
+def nft_node(tmp: Path, text: str | None = None, **kw: object) -> tr.Node:
+    f = tmp / "ruleset"
+    f.write_text(NFT.read_text() if text is None else text)
+    return tr.Node.load(None, SEED / "ip-route", SEED / "ip-rule", SEED / "ip-addr", nft_file=f, **kw)  # type: ignore[arg-type]
+
+
+def test_nftables_mode_node_traces_with_the_same_engine(tmp_path: Path) -> None:
+    n = nft_node(tmp_path)
+    packet, iif = tr.parse_packet(SYN)
+    t = tr.trace(n, packet, iif, reply=True)
+    assert [o.probability for o in t.outcomes] == [Fraction(1, 3)] * 3  # numgen random mod 3: exactly 1/3 each
+    assert [str(o.legs[0].out_packet) for o in t.outcomes] == ["tcp 192.168.2.3:56364 > 192.168.39.2:80 SYN",
+                                                               "tcp 192.168.2.3:56364 > 192.168.49.70:80 SYN",
+                                                               "tcp 192.168.2.3:56364 > 192.168.16.142:80 SYN"]  # fmt: skip
+    assert all(o.asymmetric is not None for o in t.outcomes)
+    assert [s.effect for s in t.outcomes[0].legs[0].steps][-1] == "MASQUERADE"
+    assert n.forms["nft"] == f"{tmp_path / 'ruleset'}: nft list ruleset (table ip kube-proxy)"
+
+
+def test_nft_ruleset_other_tables(tmp_path: Path) -> None:
+    extra = "table ip nat {\n\tchain PREROUTING {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n\t}\n}\n"
+    n = nft_node(tmp_path, NFT.read_text() + extra + "table ip6 kube-proxy {\n}\n")
+    first = len(NFT.read_text().splitlines()) + 1
+    assert n.nft_warnings == [
+        f"{tmp_path / 'ruleset'}:{first}: table ip nat is iptables-nft's: its rules are left out; give the node's "
+        "iptables-save (iptables-nft-save) too to trace them",
+        f"{tmp_path / 'ruleset'}:{first + 5}: table ip6 kube-proxy: IPv6, not traced"]
+    with pytest.raises(ParseError) as e:
+        nft_node(tmp_path, NFT.read_text() + "table inet firewalld {\n}\n")
+    assert str(e.value) == (f"{tmp_path / 'ruleset'}:{first}: table inet firewalld: not modelled (hairpin reads "
+                            "kube-proxy's table ip kube-proxy and iptables-nft's tables through iptables-save)")
+    looped = NFT.read_text().replace("\t\tjump mark-for-masquerade\n", "\t\tjump services\n", 1)
+    with pytest.raises(ParseError) as e:
+        nft_node(tmp_path, looped)
+    assert "jump loop: chain " in str(e.value) and "nft refuses it (ELOOP)" in str(e.value)
+    with pytest.raises(ParseError) as e:
+        nft_node(tmp_path, '{"nftables": []}')
+    assert str(e.value) == f"{tmp_path / 'ruleset'}:1: nft -j (JSON) output is not read yet: give `nft list ruleset` (text)"

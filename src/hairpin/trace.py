@@ -52,9 +52,11 @@ from hairpin.ipvs import IpvsTable
 from hairpin.model.hop import Hop
 from hairpin.model.net import Flags, Packet, ip_int, ip_str
 from hairpin.netfilter.evaluate import Evaluator, Verdict
+from hairpin.netfilter.nft import NftTable, Stacked
 from hairpin.netfilter.rules import Rule, Ruleset
 from hairpin.parsers import forms, iproute, ipset, iptables_check, iptables_save, ipvsadm
 from hairpin.parsers.ipset import IpSet
+from hairpin.parsers.nft_ruleset import read_nft
 from hairpin.parsers.node import read_node
 
 __all__ = ["FILES", "Leg", "Node", "Outcome", "RuleStep", "Trace", "check_packet", "parse_packet", "trace"]
@@ -108,6 +110,8 @@ class Node:
     links: set[str] = field(default_factory=set)  # every interface the files name (empty: not checked)
     forms: dict[str, str] = field(default_factory=dict)  # kind -> "FILE: the form read"
     listening: set[tuple[str, int]] | None = None  # (proto, port) with a listening socket; None: unknown
+    nft: NftTable | None = None  # kube-proxy's nftables mode: ``nft list ruleset``'s table ip kube-proxy
+    nft_warnings: list[str] = field(default_factory=list)
     _tracer: _Tracer | None = field(default=None, repr=False, compare=False)
 
     def tracer(self) -> _Tracer:
@@ -119,7 +123,7 @@ class Node:
     @classmethod
     def load(
         cls,
-        iptables_save_file: str | Path | list[Path],
+        iptables_save_file: str | Path | list[Path] | None,
         routes_file: str | Path,
         rules_file: str | Path | None = None,
         addrs_file: str | Path | None = None,
@@ -128,10 +132,18 @@ class Node:
         ipvs_file: str | Path | None = None,
         table: str | None = None,
         sockets_file: str | Path | None = None,
+        nft_file: str | Path | None = None,
     ) -> Node:
         """Read a node's files in any accepted form (``hairpin.parsers.forms``), checked before use."""
-        ipt = iptables_save_file if isinstance(iptables_save_file, list) else [Path(iptables_save_file)]
-        nf = read_node(ipt[0], routes_file, rules_file, addrs_file, table if len(ipt) == 1 else None)
+        if iptables_save_file is None:
+            ipt: list[Path] = []
+        elif isinstance(iptables_save_file, list):
+            ipt = iptables_save_file
+        else:
+            ipt = [Path(iptables_save_file)]
+        if not ipt and nft_file is None:
+            raise InputError("give the node's rules: iptables-save (or iptables -S), or nft list ruleset")
+        nf = read_node(ipt[0] if ipt else None, routes_file, rules_file, addrs_file, table if len(ipt) == 1 else None)
         rs = nf.ruleset
         for more in ipt[1:]:  # one file per table (iptables -t nat -S > nat, iptables -S > filter...)
             extra, form = forms.read_iptables(iproute.read_text(more), str(more), None)
@@ -146,7 +158,12 @@ class Node:
         listening = _read_sockets(sockets_file) if sockets_file is not None else None
         if sockets_file is not None:
             nf.forms["sockets"] = f"{sockets_file}: ss -ltnu"
-        return cls(rs, nf.routing, name, sets, ipvs, nf.links, nf.forms, listening)
+        nft = None
+        nft_warnings: list[str] = []
+        if nft_file is not None:
+            nft, form, nft_warnings = read_nft(iproute.read_text(nft_file), str(nft_file), bool(ipt))
+            nf.forms["nft"] = f"{nft_file}: {form}"
+        return cls(rs, nf.routing, name, sets, ipvs, nf.links, nf.forms, listening, nft, nft_warnings)
 
     @staticmethod
     def find(directory: str | Path) -> dict[str, Path]:
@@ -172,7 +189,7 @@ class Node:
             if kind is not None and kind not in out:
                 out[kind] = f
         for key in ("iptables", "routes"):
-            if key not in out:
+            if key not in out and not (key == "iptables" and "nft" in out):
                 raise InputError(f"no {key} file (looked for {', '.join(FILES[key])} and read every file's content)",
                                  str(d))  # fmt: skip
         return out
@@ -386,7 +403,10 @@ class _Tracer:
         self.fabric = _Fabric()
         self.host = LinuxHost(node.name, self.fabric, node.routing.routing, None, ip_forward=True, ipvs=node.ipvs)
         self.host.ruleset = node.ruleset
-        self.host.nf = Evaluator(node.ruleset, node.ipsets) if node.ruleset.tables else None
+        ipt = Evaluator(node.ruleset, node.ipsets) if node.ruleset.tables else None
+        # an nftables-mode node: kube-proxy's nft table and iptables-nft's tables on the same hooks, in the
+        # kernel's priority order (hairpin.netfilter.nft.Stacked, as the simulator runs them)
+        self.host.nf = Stacked(ipt, node.nft) if node.nft is not None else ipt
         self.leg: Leg | None = None
         self.undecided: list[str] = []
         self.host.watch = self._watch
@@ -499,8 +519,12 @@ class _Tracer:
             return answer
 
         def choose(p: float, rule: Rule) -> bool:
-            exact = _probability(p)
-            text = f"(p={exact}): {iptables_save.format_rule(rule)}"
+            if rule.table == "nft":  # numgen random mod N: the tracer asks 1/N, 1/(N-1)... exactly (nft.py)
+                exact = Fraction(p).limit_denominator(1 << 16)
+                text = f"(p={exact}): {rule.source}"
+            else:
+                exact = _probability(p)
+                text = f"(p={exact}): {iptables_save.format_rule(rule)}"
             return decide(exact, "", f"line {rule.line} matched {text}", f"line {rule.line} did not match {text}")
 
         self.host.choose = choose
@@ -541,7 +565,7 @@ def trace(node: Node, packet: Packet, iif: str | None, *, reply: bool = False) -
             break
         for i in range(n - 1, len(script) - 1, -1):  # the other answer at each new decision
             stack.append(script + [True] * (i - len(script)) + [False])
-    warnings = list(node.routing.warnings)
+    warnings = list(node.routing.warnings) + list(node.nft_warnings)
     if stack:
         warnings.append(f"more than {MAX_PATHS} paths: the rest are not listed")
     if reply and node.listening is None and any(o.legs[0].kind == "local" for o in outcomes):

@@ -46,6 +46,9 @@ def trace_cmd(
     ipvs: Annotated[
         Path | None, typer.Option(help="ipvsadm -Sn (or -Ln) output: the node's IPVS virtual servers (IPVS mode).")
     ] = None,
+    nft: Annotated[
+        Path | None, typer.Option("--nft", help="nft list ruleset output (kube-proxy's nftables mode).")
+    ] = None,
     sockets: Annotated[
         Path | None, typer.Option(help="ss -ltnu output: which local ports listen (--reply: SYN-ACK or RST).")
     ] = None,
@@ -72,16 +75,17 @@ def trace_cmd(
     check_output(html)
     files: dict[str, Path] = tr.Node.find(node) if node is not None else {}
     for key, value in (("routes", routes), ("rules", rules), ("addrs", addrs), ("ipset", ipset), ("ipvs", ipvs),
-                       ("sockets", sockets)):  # fmt: skip
+                       ("sockets", sockets), ("nft", nft)):  # fmt: skip
         if value is not None:
             files[key] = value
     ipt: list[Path] = list(iptables_save) if iptables_save else ([files["iptables"]] if "iptables" in files else [])
-    if not ipt or "routes" not in files:
-        raise InputError("give --iptables-save FILE and --routes FILE, or --node DIR")
+    if (not ipt and "nft" not in files) or "routes" not in files:
+        raise InputError("give --iptables-save FILE (or --nft FILE) and --routes FILE, or --node DIR")
     parsed = [tr.parse_packet(p) for p in packets]
     n = tr.Node.load(ipt, files["routes"], files.get("rules"), files.get("addrs"),
                      name=node.name if node is not None else "node", ipset_file=files.get("ipset"),
-                     ipvs_file=files.get("ipvs"), table=table, sockets_file=files.get("sockets"))  # fmt: skip
+                     ipvs_file=files.get("ipvs"), table=table, sockets_file=files.get("sockets"),
+                     nft_file=files.get("nft"))  # fmt: skip
     for p, iif in parsed:
         tr.check_packet(n, p, iif)
     traces = [tr.trace(n, p, iif, reply=reply) for p, iif in parsed]

@@ -37,17 +37,21 @@ class NodeFiles:
     forms: dict[str, str] = field(default_factory=dict)  # iptables|routes|rules|addrs -> "FILE: form"
 
 
-def read_node(iptables: str | Path, routes: str | Path, rules: str | Path | None = None,
+def read_node(iptables: str | Path | None, routes: str | Path, rules: str | Path | None = None,
               addrs: str | Path | None = None, table: str | None = None) -> NodeFiles:  # fmt: skip
-    """Read and check a node's rule and routing files (any accepted form)."""
-    f_ipt = str(iptables)
-    rs, ipt_form = forms.read_iptables(iproute.read_text(iptables), f_ipt, table)
-    iptables_check.check(rs)
+    """Read and check a node's rule and routing files (any accepted form); no iptables file: no rules."""
+    said: dict[str, str] = {}
+    rs = Ruleset()
+    if iptables is not None:
+        f_ipt = str(iptables)
+        rs, ipt_form = forms.read_iptables(iproute.read_text(iptables), f_ipt, table)
+        iptables_check.check(rs)
+        said["iptables"] = f"{f_ipt}: {ipt_form}"
     names = iproute.TableNames()
     f_routes = str(routes)
     route_list, route_form = forms.read_routes(iproute.read_text(routes), f_routes, names)
     rule_list: list[iproute.ParsedRule] | None = None
-    said = {"iptables": f"{f_ipt}: {ipt_form}", "routes": f"{f_routes}: {route_form}"}
+    said["routes"] = f"{f_routes}: {route_form}"
     if rules is not None:
         rule_list, rule_form = forms.read_rules(iproute.read_text(rules), str(rules), names)
         said["rules"] = f"{rules}: {rule_form}"
