@@ -379,3 +379,42 @@ def test_nft_ruleset_other_tables(tmp_path: Path) -> None:
     with pytest.raises(ParseError) as e:
         nft_node(tmp_path, '{"nftables": []}')
     assert str(e.value) == f"{tmp_path / 'ruleset'}:1: nft -j (JSON) output is not read yet: give `nft list ruleset` (text)"
+
+
+# ---------------------------------------------------------------------------------------------- conntrack -L
+
+CT = ("tcp      6 431999 ESTABLISHED src=192.168.27.239 dst=192.168.2.3 sport=49134 dport=31468 src=192.168.49.70 "
+      "dst=192.168.2.3 sport=80 dport=61000 [ASSURED] mark=128 use=1\n"
+      "udp      17 29 src=192.168.2.3 dst=192.168.0.2 sport=40000 dport=53 [UNREPLIED] src=192.168.0.2 dst=192.168.2.3 "
+      "sport=53 dport=40000 mark=0 use=1\n"
+      "conntrack v1.4.7 (conntrack-tools): 2 flow entries have been shown.\n")  # fmt: skip
+
+
+def test_an_existing_connection_keeps_its_nat(tmp_path: Path) -> None:
+    (tmp_path / "ct").write_text(CT)
+    n = load(seed(tmp_path), conntrack_file=tmp_path / "ct")
+    assert n.forms["conntrack"] == f"{tmp_path / 'ct'}: conntrack -L (2 tcp/udp entries)"
+    packet, iif = tr.parse_packet("tcp 192.168.27.239:49134 > 192.168.2.3:31468 ack in eth0")
+    (o,) = tr.trace(n, packet, iif, reply=True).outcomes  # no random choice: the entry decided it
+    req, rep = o.legs
+    assert req.notes[0] == ("conntrack -L line 1: the packet belongs to this existing original-direction entry; its "
+                            "NAT applies")  # fmt: skip
+    assert str(req.out_packet) == "tcp 192.168.2.3:61000 > 192.168.49.70:80 ACK" and req.oif == "eth0"
+    assert str(rep.packet) == "tcp 192.168.49.70:80 > 192.168.2.3:61000 ACK"
+    assert str(rep.out_packet) == "tcp 192.168.2.3:31468 > 192.168.27.239:49134 ACK" and rep.oif == "enie348bef9edc"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("tcp 6 10 src=1.2.3.4 dst=5.6.7.8 sport=1 dport=2\n", "expected an original and a reply tuple"),
+    ("tcp 6 10 src=1.2.3.4 dst=5.6.7.8 sport=1 dport=2 src=5.6.7.8 dst=1.2.3.4 sport=2 dport=1\n",
+     "tcp entry without a state"),
+    ("tcp 6 10 ESTABLISHED src=1.2.3.400 dst=5.6.7.8 sport=1 dport=2 src=5.6.7.8 dst=1.2.3.4 sport=2 dport=1\n",
+     "bad tuple"),
+    ("hello\n", "expected 'PROTO NUMBER TIMEOUT ...' (conntrack -L)"),
+])  # fmt: skip
+def test_bad_conntrack_lines(text: str, message: str) -> None:
+    from hairpin.parsers import conntrack_list
+
+    with pytest.raises(ParseError) as e:
+        conntrack_list.parse(text, "ct")
+    assert str(e.value).startswith("ct:1: " + message)

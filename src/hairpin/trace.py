@@ -54,7 +54,8 @@ from hairpin.model.net import Flags, Packet, ip_int, ip_str
 from hairpin.netfilter.evaluate import Evaluator, Verdict
 from hairpin.netfilter.nft import NftTable, Stacked
 from hairpin.netfilter.rules import Rule, Ruleset
-from hairpin.parsers import forms, iproute, ipset, iptables_check, iptables_save, ipvsadm
+from hairpin.parsers import conntrack_list, forms, iproute, ipset, iptables_check, iptables_save, ipvsadm
+from hairpin.parsers.conntrack_list import CtEntry
 from hairpin.parsers.ipset import IpSet
 from hairpin.parsers.nft_ruleset import read_nft
 from hairpin.parsers.node import read_node
@@ -112,6 +113,7 @@ class Node:
     listening: set[tuple[str, int]] | None = None  # (proto, port) with a listening socket; None: unknown
     nft: NftTable | None = None  # kube-proxy's nftables mode: ``nft list ruleset``'s table ip kube-proxy
     nft_warnings: list[str] = field(default_factory=list)
+    conntrack: list[CtEntry] | None = None  # ``conntrack -L``: entries loaded before each trace
     _tracer: _Tracer | None = field(default=None, repr=False, compare=False)
 
     def tracer(self) -> _Tracer:
@@ -133,6 +135,7 @@ class Node:
         table: str | None = None,
         sockets_file: str | Path | None = None,
         nft_file: str | Path | None = None,
+        conntrack_file: str | Path | None = None,
     ) -> Node:
         """Read a node's files in any accepted form (``hairpin.parsers.forms``), checked before use."""
         if iptables_save_file is None:
@@ -163,7 +166,11 @@ class Node:
         if nft_file is not None:
             nft, form, nft_warnings = read_nft(iproute.read_text(nft_file), str(nft_file), bool(ipt))
             nf.forms["nft"] = f"{nft_file}: {form}"
-        return cls(rs, nf.routing, name, sets, ipvs, nf.links, nf.forms, listening, nft, nft_warnings)
+        ct = None
+        if conntrack_file is not None:
+            ct = conntrack_list.parse(iproute.read_text(conntrack_file), str(conntrack_file))
+            nf.forms["conntrack"] = f"{conntrack_file}: conntrack -L ({len(ct)} tcp/udp entries)"
+        return cls(rs, nf.routing, name, sets, ipvs, nf.links, nf.forms, listening, nft, nft_warnings, ct)
 
     @staticmethod
     def find(directory: str | Path) -> dict[str, Path]:
@@ -531,9 +538,16 @@ class _Tracer:
         if self.host.ipvs is not None:
             self.host.ipvs.choose = decide
         self.host.reset()
+        if self.node.conntrack:
+            conntrack_list.load_into(self.host.conntrack, self.node.conntrack, self.fabric.engine.now)
         self.host.rng = random.Random(0)
         self.undecided = []
         legs = [self._pass("request", packet, iif)]
+        for c in self.node.conntrack or ():
+            t = (packet.src, packet.sport, packet.dst, packet.dport, packet.proto)
+            if t in (c.orig, c.reply):
+                legs[0].notes.insert(0, f"conntrack -L line {c.line}: the packet belongs to this existing "
+                                        f"{'original' if t == c.orig else 'reply'}-direction entry; its NAT applies")  # fmt: skip
         asym: str | None = None
         if reply:
             rep = self._reply(legs[0])

@@ -49,6 +49,9 @@ def trace_cmd(
     nft: Annotated[
         Path | None, typer.Option("--nft", help="nft list ruleset output (kube-proxy's nftables mode).")
     ] = None,
+    conntrack: Annotated[
+        Path | None, typer.Option("--conntrack", help="conntrack -L output: packets of existing connections keep their NAT.")
+    ] = None,
     sockets: Annotated[
         Path | None, typer.Option(help="ss -ltnu output: which local ports listen (--reply: SYN-ACK or RST).")
     ] = None,
@@ -75,7 +78,7 @@ def trace_cmd(
     check_output(html)
     files: dict[str, Path] = tr.Node.find(node) if node is not None else {}
     for key, value in (("routes", routes), ("rules", rules), ("addrs", addrs), ("ipset", ipset), ("ipvs", ipvs),
-                       ("sockets", sockets), ("nft", nft)):  # fmt: skip
+                       ("sockets", sockets), ("nft", nft), ("conntrack", conntrack)):  # fmt: skip
         if value is not None:
             files[key] = value
     ipt: list[Path] = list(iptables_save) if iptables_save else ([files["iptables"]] if "iptables" in files else [])
@@ -85,7 +88,7 @@ def trace_cmd(
     n = tr.Node.load(ipt, files["routes"], files.get("rules"), files.get("addrs"),
                      name=node.name if node is not None else "node", ipset_file=files.get("ipset"),
                      ipvs_file=files.get("ipvs"), table=table, sockets_file=files.get("sockets"),
-                     nft_file=files.get("nft"))  # fmt: skip
+                     nft_file=files.get("nft"), conntrack_file=files.get("conntrack"))  # fmt: skip
     for p, iif in parsed:
         tr.check_packet(n, p, iif)
     traces = [tr.trace(n, p, iif, reply=reply) for p, iif in parsed]
