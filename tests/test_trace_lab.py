@@ -14,8 +14,10 @@ not know (iptables refuses them; hairpin leaves the rule undecided), which the g
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -206,6 +208,10 @@ def dumps(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for group in (FORM_IPT, FORM_ROUTES, FORM_RULES, FORM_ADDRS):
             for name, cmd in group.items():
                 (out / name).write_text(sh(*cmd))
+        # hairpin collect --run on the "node" itself: the tarball trace --node reads
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+        subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-m", "hairpin.cli.main", "collect", "--run",
+                        "--out", str(out / "collected.tgz")], check=True, capture_output=True, env=env)  # fmt: skip
     finally:
         subprocess.run(["ip", "netns", "del", ns], check=False)
     return out
@@ -276,3 +282,20 @@ def test_node_directory_found_by_content(dumps: Path, tmp_path: Path) -> None:
         (tmp_path / dst).write_text((dumps / src).read_text())
     f = tr.Node.find(tmp_path)
     assert {k: v.name for k, v in f.items()} == {"iptables": "a.txt", "routes": "b", "addrs": "c.out", "rules": "d"}
+
+
+def test_collect_run_on_the_node_gives_a_tarball_trace_reads(dumps: Path) -> None:
+    from hairpin import trace as tr
+
+    res = subprocess.run([sys.executable, "-m", "hairpin.cli.main", "trace", "--node", str(dumps / "collected.tgz"),
+                          "--reply", "--format", "json", SYN], capture_output=True, text=True, check=False)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    base = tr.Node.load(dumps / "iptables-save", dumps / "ip-4-route", dumps / "ip-rule", dumps / "ip-4o-addr",
+                        name="collected")
+    want = outcomes(base)
+    got = json.loads(re.sub(r'(line |"line": )\d+', r"\g<1>0", json.dumps(doc["outcomes"], sort_keys=True)))
+    assert got == want
+    assert sorted(k for k in doc["inputs"]) == ["addrs", "iptables", "nft", "routes", "rules", "sockets"]
+    assert doc["inputs"]["nft"].endswith(": nft list ruleset (no table ip kube-proxy: iptables mode, rules from "
+                                         "iptables-save)")

@@ -21,6 +21,43 @@ FORMATS = ("text", "json")
 
 def register(app: typer.Typer) -> None:
     app.command("trace")(trace_cmd)
+    app.command("collect")(collect_cmd)
+
+
+def collect_cmd(
+    node: Annotated[
+        str | None, typer.Option("--node", help="Node name: print the kubectl debug one-liner for it.")
+    ] = None,
+    run: Annotated[bool, typer.Option("--run", help="Run the read-only commands here (on the node, as root).")] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="With --run: a directory, or FILE.tgz ('-': tarball on stdout).")
+    ] = None,
+) -> None:
+    """How to get a node's state for `hairpin trace --node`: the read-only commands, or a one-liner."""
+    from hairpin import collect
+    from hairpin.writing import check_output, write_output
+
+    if not run:
+        if out is not None:
+            raise InputError("--out needs --run (without it, collect only prints the commands)")
+        text = collect.script()
+        if node is not None:
+            text += "\n# or, from your workstation (writes " + f"{node}.tgz, which trace --node reads):\n"
+            text += collect.debug_one_liner(node) + "\n"
+        sys.stdout.write(text)
+        return
+    if out is None:
+        raise InputError("--run needs --out DIR or --out FILE.tgz")
+    check_output(out if str(out).endswith((".tgz", ".tar.gz")) or str(out) == "-" else None)
+    files = collect.run_commands()
+    if str(out) == "-" or str(out).endswith((".tgz", ".tar.gz")):
+        write_output(out, collect.tarball(files))
+        return
+    if out.exists() and not out.is_dir():
+        raise InputError("not a directory", str(out))
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        write_output(out / name, data)
 
 
 def trace_cmd(
@@ -57,7 +94,7 @@ def trace_cmd(
     ] = None,
     node: Annotated[
         Path | None,
-        typer.Option(help="A directory of the node's files, found by their content (see docs/trace.md)."),
+        typer.Option(help="The node's files: a directory, a tarball (hairpin collect) or a Retina capture; found by content."),
     ] = None,
     reply: Annotated[
         bool, typer.Option("--reply", help="Follow each outcome's reply and flag an asymmetric return.")
@@ -76,7 +113,12 @@ def trace_cmd(
         raise InputError(f"--table must be raw, mangle, nat, filter or security, got {table!r}")
     check_output(svg)
     check_output(html)
-    files: dict[str, Path] = tr.Node.find(node) if node is not None else {}
+    import tempfile
+
+    from hairpin.collect import materialize
+
+    work = tempfile.TemporaryDirectory(prefix=f"{node.name}." if node is not None else "hairpin.")
+    files: dict[str, Path] = tr.Node.find(materialize(node, Path(work.name))) if node is not None else {}
     for key, value in (("routes", routes), ("rules", rules), ("addrs", addrs), ("ipset", ipset), ("ipvs", ipvs),
                        ("sockets", sockets), ("nft", nft), ("conntrack", conntrack)):  # fmt: skip
         if value is not None:
@@ -86,7 +128,7 @@ def trace_cmd(
         raise InputError("give --iptables-save FILE (or --nft FILE) and --routes FILE, or --node DIR")
     parsed = [tr.parse_packet(p) for p in packets]
     n = tr.Node.load(ipt, files["routes"], files.get("rules"), files.get("addrs"),
-                     name=node.name if node is not None else "node", ipset_file=files.get("ipset"),
+                     name=_node_name(node), ipset_file=files.get("ipset"),
                      ipvs_file=files.get("ipvs"), table=table, sockets_file=files.get("sockets"),
                      nft_file=files.get("nft"), conntrack_file=files.get("conntrack"))  # fmt: skip
     for p, iif in parsed:
@@ -112,3 +154,14 @@ def trace_cmd(
     out = Console(soft_wrap=True)
     for t in traces:
         out.print(t)
+
+
+def _node_name(path: Path | None) -> str:
+    """The node's name for lanes and hops: the directory's or tarball's name without its suffixes."""
+    if path is None:
+        return "node"
+    name = path.name
+    for suffix in (".tar.gz", ".tgz", ".tar"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)] or "node"
+    return name

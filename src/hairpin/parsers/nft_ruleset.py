@@ -24,8 +24,9 @@ _TABLE = re.compile(r"^table\s+(\w+)\s+([\w.-]+)\s*\{")
 _IPTABLES_NFT = {"filter", "nat", "mangle", "raw", "security"}
 
 
-def read_nft(text: str, file: str, have_iptables: bool) -> tuple[NftTable, str, list[str]]:
-    """kube-proxy's table, the form read, and warnings for the tables left out."""
+def read_nft(text: str, file: str, have_iptables: bool) -> tuple[NftTable | None, str, list[str]]:
+    """kube-proxy's table, the form read, and warnings for the tables left out.  No kube-proxy table and an
+    iptables-save given: None (an iptables-mode node whose ruleset holds only iptables-nft's tables)."""
     if text.lstrip().startswith("{"):
         raise ParseError("nft -j (JSON) output is not read yet: give `nft list ruleset` (text)", file, 1)
     lines = text.splitlines()
@@ -67,6 +68,8 @@ def read_nft(text: str, file: str, have_iptables: bool) -> tuple[NftTable, str, 
         body = "\n" * (first - 1) + "\n".join(lines[first - 1 : last])
         found = parse(body, file)
     if found is None:
+        if have_iptables:
+            return None, "nft list ruleset (no table ip kube-proxy: iptables mode, rules from iptables-save)", []
         raise ParseError("no table ip kube-proxy (kube-proxy's nftables mode)", file, 1)
     _check_loops(found, file)
     return found, "nft list ruleset (table ip kube-proxy)", warnings
