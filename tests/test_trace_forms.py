@@ -377,8 +377,27 @@ def test_nft_ruleset_other_tables(tmp_path: Path) -> None:
         nft_node(tmp_path, looped)
     assert "jump loop: chain " in str(e.value) and "nft refuses it (ELOOP)" in str(e.value)
     with pytest.raises(ParseError) as e:
-        nft_node(tmp_path, '{"nftables": []}')
-    assert str(e.value) == f"{tmp_path / 'ruleset'}:1: nft -j (JSON) output is not read yet: give `nft list ruleset` (text)"
+        nft_node(tmp_path, '{"nftables": [{"table": {"family": "ip", "name": "kube-proxy"}}, {"rule": {"family": "ip", '
+                           '"table": "kube-proxy", "chain": "x", "expr": [{"accept": None}]}}]}'.replace("None", "null"))
+    assert str(e.value) == (f"{tmp_path / 'ruleset'}: nft -j entry 2: rule for chain x, which no chain entry before "
+                            "it declares")
+    with pytest.raises(ParseError) as e:
+        nft_node(tmp_path, '{"nftables": [{"table": {"family": "ip", "name": "kube-proxy"}}, {"chain": {"family": "ip", '
+                           '"table": "kube-proxy", "name": "x"}}, {"rule": {"family": "ip", "table": "kube-proxy", '
+                           '"chain": "x", "expr": [{"queue": {"num": 1}}]}}]}')
+    assert str(e.value) == f"{tmp_path / 'ruleset'}: nft -j entry 3: rule not modelled (statement queue)"
+
+
+def test_nft_json_traces_as_the_text(tmp_path: Path) -> None:
+    """`nft -j list ruleset` off the same kernel (tests/data/trace/nft-node1.json): the same outcomes."""
+    text = tr.trace(nft_node(tmp_path), *tr.parse_packet(SYN), reply=True)
+    j = tr.trace(nft_node(tmp_path, (DATA / "nft-node1.json").read_text()), *tr.parse_packet(SYN), reply=True)
+    assert [(o.probability, str(o.legs[0].out_packet), str(o.legs[1].out_packet)) for o in j.outcomes] == [
+        (o.probability, str(o.legs[0].out_packet), str(o.legs[1].out_packet)) for o in text.outcomes]
+    assert [[(s.chain, s.text) for s in o.legs[0].steps] for o in j.outcomes] == [
+        [(s.chain, s.text) for s in o.legs[0].steps] for o in text.outcomes]
+    n = nft_node(tmp_path, (DATA / "nft-node1.json").read_text())
+    assert n.forms["nft"] == f"{tmp_path / 'ruleset'}: nft -j list ruleset (table ip kube-proxy)"
 
 
 # ---------------------------------------------------------------------------------------------- conntrack -L
