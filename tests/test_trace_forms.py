@@ -295,6 +295,7 @@ def test_reject_answers_for_the_node(tmp_path: Path) -> None:
     n = load(seed(tmp_path, iptables_save=rules))
     packet, iif = tr.parse_packet(TO_KUBELET)
     (o,) = tr.trace(n, packet, iif, reply=True).outcomes
+    assert o.legs[0].verdict == "rejected in filter INPUT by REJECT (line 5)"
     assert o.legs[1].verdict == ("REJECT (line 5) answers tcp 192.168.2.3:10250 > 192.168.27.239:40000 RST,ACK "
                                  "(nf_send_reset), not traced further")  # fmt: skip
     packet, iif = tr.parse_packet(TO_KUBELET.replace("10250", "10255"))

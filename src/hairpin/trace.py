@@ -504,6 +504,7 @@ class _Tracer:
         """REJECT answers for the node (ipt_REJECT.c): an RST with --reject-with tcp-reset, else ICMP."""
         step = req.steps[-1]
         p = req.packet
+        req.verdict = req.verdict.replace("dropped in", "rejected in", 1) + f" by REJECT (line {step.line})"
         if "tcp-reset" in step.text and p.proto == "tcp":
             r = Packet(p.dst, p.dport, p.src, p.sport, Flags.RST | Flags.ACK, 0, p.seq + 1, "tcp")
             leg = Leg("reply", r, None, kind="none")
