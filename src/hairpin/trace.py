@@ -1,9 +1,11 @@
 """The tracer: what a real node does with one packet, every path it can take, and its reply.
 
-A node is its own state as its tools print it: ``iptables-save``, ``ip -4 route show table all`` (or
-``route -n``), ``ip rule``, ``ip -4 -o addr`` (``Node.load``).  The tracer builds the simulator's own
-``LinuxHost`` from it (one netfilter, conntrack and routing model for every face of hairpin) and sends the
-packet through it.
+A node is its own state as its tools print it, in any of the forms people paste (``Node.load``; forms told
+by content in ``hairpin.parsers.forms``, cross-checked in ``hairpin.parsers.node``): ``iptables-save`` or
+``iptables -S``, ``ip route``/``ip rule``/``ip addr`` (plain, ``-o``, coloured, JSON) or ``route -n``, and
+optionally ``nft list ruleset`` (kube-proxy's nftables mode), ``ipset save``, ``ipvsadm -Sn``, ``ss -ltnu``
+and ``conntrack -L``.  The tracer builds the simulator's own ``LinuxHost`` from it (one netfilter, conntrack
+and routing model for every face of hairpin) and sends the packet through it.
 
 Random choices are not sampled.  Each time a rule asks for one (``-m statistic --mode random``: how
 kube-proxy picks an endpoint), the tracer explores both answers, depth first, with a fresh conntrack
