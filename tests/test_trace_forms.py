@@ -438,3 +438,23 @@ def test_bad_conntrack_lines(text: str, message: str) -> None:
     with pytest.raises(ParseError) as e:
         conntrack_list.parse(text, "ct")
     assert str(e.value).startswith("ct:1: " + message)
+
+
+def test_node_directory_with_one_dash_S_file_per_table(tmp_path: Path) -> None:
+    """`iptables -t nat -S > nat` and `iptables -S > filter` side by side: both tables are read."""
+    for name in ("iptables-t-nat-S", "iptables-S", "ip-route", "ip-rule"):
+        (tmp_path / name.lower()).write_text((EKS / name).read_text())
+    res = run_cli("--node", str(tmp_path), "--format", "json",
+                  "tcp 172.31.3.129:40000 > 10.100.192.187:80 syn in eni1e3dd7d66d7")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["inputs"]["iptables"] == (
+        f"{tmp_path / 'iptables-s'}: iptables -S, table filter (inferred from its built-in chains); "
+        f"{tmp_path / 'iptables-t-nat-s'}: iptables -S, table nat (inferred from its built-in chains)")
+    assert [o["legs"][0]["out"]["packet"] for o in doc["outcomes"]] == [
+        "tcp 172.31.3.129:40000 > 172.31.2.37:80 SYN", "tcp 172.31.3.129:40000 > 172.31.9.169:80 SYN"]
+    assert any(s["table"] == "filter" for s in doc["outcomes"][0]["legs"][0]["steps"])
+    (tmp_path / "again").write_text((EKS / "iptables-t-nat-S").read_text())
+    res = run_cli("--node", str(tmp_path), "tcp 172.31.3.129:40000 > 10.100.192.187:80 syn in eni1e3dd7d66d7")
+    assert (res.returncode, res.stderr) == (2, f"hairpin: error: {tmp_path / 'iptables-t-nat-s'}: table nat is also "
+                                               f"in {tmp_path / 'again'}\n")  # fmt: skip

@@ -177,10 +177,16 @@ class Node:
     @staticmethod
     def find(directory: str | Path) -> dict[str, Path]:
         """The node files in ``directory``: by their conventional names (``FILES``), else by content."""
+        return Node.find_all(directory)[0]
+
+    @staticmethod
+    def find_all(directory: str | Path) -> tuple[dict[str, Path], list[Path]]:
+        """``find``, and every iptables file (one ``iptables -t TABLE -S`` output per file is common)."""
         d = Path(directory)
         if not d.is_dir():
             raise InputError("not a directory", str(d))
         out: dict[str, Path] = {}
+        more: list[Path] = []
         for key, names in FILES.items():
             for n in names:
                 if (d / n).is_file():
@@ -195,13 +201,16 @@ class Node:
             except (OSError, UnicodeDecodeError):
                 continue
             kind = "sockets" if _SS_HEADER.match(head) else forms.kind_of(head)
+            if kind == "iptables":
+                more.append(f)
             if kind is not None and kind not in out:
                 out[kind] = f
         for key in ("iptables", "routes"):
             if key not in out and not (key == "iptables" and "nft" in out):
                 raise InputError(f"no {key} file (looked for {', '.join(FILES[key])} and read every file's content)",
                                  str(d))  # fmt: skip
-        return out
+        every = [out["iptables"]] if "iptables" in out else []
+        return out, every + [f for f in more if f not in every]
 
 
 _SS_HEADER = re.compile(r"^\s*(Netid\s+)?State\s+Recv-Q\s+Send-Q\s+Local Address:Port", re.M)

@@ -118,12 +118,15 @@ def trace_cmd(
     from hairpin.collect import materialize
 
     work = tempfile.TemporaryDirectory(prefix=f"{node.name}." if node is not None else "hairpin.")
-    files: dict[str, Path] = tr.Node.find(materialize(node, Path(work.name))) if node is not None else {}
+    files: dict[str, Path] = {}
+    every_ipt: list[Path] = []
+    if node is not None:
+        files, every_ipt = tr.Node.find_all(materialize(node, Path(work.name)))
     for key, value in (("routes", routes), ("rules", rules), ("addrs", addrs), ("ipset", ipset), ("ipvs", ipvs),
                        ("sockets", sockets), ("nft", nft), ("conntrack", conntrack)):  # fmt: skip
         if value is not None:
             files[key] = value
-    ipt: list[Path] = list(iptables_save) if iptables_save else ([files["iptables"]] if "iptables" in files else [])
+    ipt: list[Path] = list(iptables_save) if iptables_save else every_ipt
     if (not ipt and "nft" not in files) or "routes" not in files:
         raise InputError("give --iptables-save FILE (or --nft FILE) and --routes FILE, or --node DIR")
     parsed = [tr.parse_packet(p) for p in packets]
