@@ -191,10 +191,13 @@ def _port(text: str, proto: str, f: str | None, line: int) -> int:
         if n <= 65535:
             return n
     else:
-        try:  # iptables resolves service names with getservbyname, as here
-            return socket.getservbyname(text, proto if proto in ("tcp", "udp") else "tcp")
-        except (OSError, UnicodeError):
-            pass
+        # iptables resolves service names with getservbyname (/etc/services); its udp match takes a name
+        # /etc/services lists for tcp only (udp --dport http loads as 80): any protocol's entry counts
+        for p in (proto if proto in ("tcp", "udp") else "tcp", None):
+            try:
+                return socket.getservbyname(text, p) if p else socket.getservbyname(text)
+            except (OSError, UnicodeError):
+                continue
     raise ParseError(f"invalid port/service {text!r} specified", f, line)
 
 
