@@ -306,10 +306,11 @@ CONTRACT = {
                 "type": {"type": "string"},
                 "ports": {"type": "array", "items": {
                     "type": "object", "additionalProperties": False,
-                    "required": ["port", "protocol", "preserve_client_ip", "at_risk", "probability", "reason"],
+                    "required": ["port", "protocol", "preserve_client_ip", "at_risk", "probability", "reason", "fixes"],
                     "properties": {"port": {"type": ["integer", "null"]}, "protocol": {"type": "string"},
                                    "preserve_client_ip": {"type": ["boolean", "null"]}, "at_risk": {"type": "boolean"},
-                                   "probability": {"type": ["number", "null"]}, "reason": {"type": "string"}}}},
+                                   "probability": {"type": ["number", "null"]}, "reason": {"type": "string"},
+                                   "fixes": {"type": "array", "items": {"type": "string"}}}}},
                 "ignored_annotations": {"type": "array", "items": {
                     "type": "object", "additionalProperties": False,
                     "required": ["annotation", "value", "controller", "why"],
@@ -525,3 +526,21 @@ def test_live_cluster_plus_manifest_gets_webhook(api: Path, capsys: pytest.Captu
 def test_live_cluster_unreachable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = _main(["check", "--kubeconfig", str(tmp_path / "missing")], capsys)
     assert code == 2 and err.startswith("hairpin: error: ") and "kubeconfig" in err and len(err.splitlines()) == 1
+
+
+def test_live_cluster_nodeport_and_the_controllers_feature_gate(api: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The controller's Deployment (listed by its Helm label) decides whether NodePort Services are checked."""
+    np = service("np", {TYPE: "external", TT: "instance"}, existing=True)
+    np["spec"]["type"] = "NodePort"
+    _Api.routes["/api/v1/services"] = [*_Api.routes["/api/v1/services"], np]
+    args = ["check", "--kubeconfig", str(api), "--context", "stub", "--format", "json"]
+    code, out, _ = _main(args, capsys)
+    assert code == 1
+    assert [(s["name"], s["type"], s["at_risk"]) for s in json.loads(out)["services"]] == [
+        ("service-nginx-demo", "LoadBalancer", True), ("np", "NodePort", True)]  # fmt: skip
+    assert "/apis/apps/v1/deployments?labelSelector=app.kubernetes.io/name%3Daws-load-balancer-controller&limit=500" in _Api.seen
+    gated = json.loads(json.dumps(LBC_DEPLOYMENT))
+    gated["spec"]["template"]["spec"]["containers"][0]["args"][2] = "--feature-gates=ServiceTypeLoadBalancerOnly=true"
+    _Api.routes["/apis/apps/v1/deployments"] = [gated]
+    code, out, _ = _main(args, capsys)
+    assert [s["name"] for s in json.loads(out)["services"]] == ["service-nginx-demo"]

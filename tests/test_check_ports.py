@@ -7,8 +7,10 @@ import json
 from fractions import Fraction as F
 from typing import Any
 
+import pytest
 import yaml
 
+from hairpin.cli.main import main
 from hairpin.diagnose import check as chk
 from hairpin.parsers import manifests as m
 
@@ -153,8 +155,11 @@ def test_per_port_probability_with_nodes_instance_targets_preservation_off() -> 
     j = f.to_json()
     assert j["ports"][0] == {"port": 80, "protocol": "TCP", "preserve_client_ip": False, "at_risk": False,
                              "probability": 0.0, "reason": "client IP preservation off (" + TGA +
-                             ": preserve_client_ip.enabled=false): targets see the NLB's address and answer it"}  # fmt: skip
-    assert j["ports"][1]["probability"] == 0.5
+                             ": preserve_client_ip.enabled=false): targets see the NLB's address and answer it",
+                             "fixes": []}  # fmt: skip
+    assert (j["ports"][1]["probability"], j["ports"][1]["fixes"]) == (0.5, ["cluster-ip"])
+    # the ClusterIP fix names the port at risk, not the Service's first port
+    assert f.fixes[0].summary.startswith("point in-cluster callers at mixed.shop.svc.cluster.local:514 ")
 
 
 def test_same_port_number_tcp_and_udp_is_one_tcp_udp_target_group_for_the_lbc() -> None:
@@ -168,3 +173,46 @@ def test_not_at_risk_service_ports_carry_the_service_reason() -> None:
     (p,) = f.ports
     assert not p.at_risk and p.probability is None
     assert p.reason.startswith("client IP preservation on (the default for instance targets); internet-facing NLB")
+
+
+# ------------------------------------------------------------------------------------- from a JSON dump
+
+def _slice(svc_name: str, eps: list[tuple[str, str]]) -> dict[str, Any]:
+    return {"kind": "EndpointSlice", "metadata": {"name": svc_name + "-x", "namespace": "shop",
+            "labels": {"kubernetes.io/service-name": svc_name}},
+            "endpoints": [{"addresses": [ip], "nodeName": n, "conditions": {"ready": True}} for ip, n in eps]}  # fmt: skip
+
+
+def test_dump_nodeport_udp_tcp_ip_targets_and_the_feature_gate(tmp_path: Any) -> None:
+    """A `kubectl get -o json` dump: a NodePort Service with ip targets, TCP and UDP ports, 3 target pods
+    (2 on n1, 1 on n3), cross-zone off: UDP's target group is at risk with the worst node's P, TCP's is not;
+    with the controller's Deployment saying ServiceTypeLoadBalancerOnly=true the Service is not checked."""
+    items = [node("n1", A), node("n2", A), node("n3", B),
+             svc("syslog", "NodePort", {TYPE: "external", TT: "ip"}, [(514, "UDP"), (6514, "TCP")]),
+             _slice("syslog", [("10.0.1.5", "n1"), ("10.0.1.6", "n1"), ("10.0.3.5", "n3")])]  # fmt: skip
+    for it in items:
+        it["metadata"]["uid"] = "u-" + it["metadata"]["name"]
+    path = tmp_path / "dump.json"
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}, indent=4))
+    (f,) = chk.check(m.load_paths([path])).findings
+    assert row(f) == ("syslog", "NodePort", "aws-load-balancer-controller", "nlb", "internal", "ip", True)
+    # n1 runs 2 of the 2 targets in AZ a: P = (1/2)(2/2) + (1/2)(0) = 1/2 over the 2 AZ addresses
+    assert (f.probability, f.worst_node) == (F(1, 2), "n1")
+    assert [(p.label, p.at_risk, p.probability) for p in f.ports] == [("514/UDP", True, F(1, 2)), ("6514/TCP", False, F(0))]
+    assert f.line is not None and f.marks == {}  # JSON: lines, no columns
+    items.append(lbc("ServiceTypeLoadBalancerOnly=true"))
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}, indent=4))
+    assert chk.check(m.load_paths([path])).findings == []
+
+
+def test_text_names_the_port_at_risk(tmp_path: Any, capsys: Any) -> None:
+    ann = {**EXT_INSTANCE, TGA: "preserve_client_ip.enabled=false"}
+    path = tmp_path / "mixed.yaml"
+    path.write_text(yaml.safe_dump(svc("mixed", "NodePort", ann, [(80, "TCP"), (514, "UDP")])))
+    with pytest.raises(SystemExit) as exc:
+        main(["check", str(path)])
+    out = " ".join(capsys.readouterr().out.split())
+    assert exc.value.code == 1
+    assert ("per port (target group): - 80/TCP: ok: client IP preservation off (" + TGA +
+            ": preserve_client_ip.enabled=false): targets see the NLB's address and answer it - 514/UDP: AT RISK: "
+            "client IP preservation always on for UDP target groups: at risk, P as given for the Service") in out  # fmt: skip

@@ -109,13 +109,17 @@ def test_recursive_alias_does_not_hang() -> None:
 
 def test_json_duplicate_and_types() -> None:
     dump = '{"kind": "List", "items": [\n {"kind": "Pod", "metadata": {"name": "p"}},\n' \
-           ' {"kind": "Pod", "metadata": {"name": "q", "name": "r"}}\n]}'  # fmt: skip
+           ' {"kind": "Service", "metadata": {"name": "q", "name": "r"}}\n]}'  # fmt: skip
     with pytest.raises(ParseError) as exc:
         m.parse_json(dump, "d.json")
     assert exc.value.one_line() == (
         'd.json:3: duplicate key "name" in the object starting here: kubectl refuses the file (duplicate field); '
         "a lenient reader would keep the last value"
     )
+    # a typed list's items have no kind: checked too
+    with pytest.raises(ParseError) as exc:
+        m.parse_json('{"kind": "ServiceList",\n "items": [\n  {"metadata": {"a": 1, "a": 2}}]}', "d.json")
+    assert exc.value.line == 3
     with pytest.raises(ParseError) as exc:
         m.parse_json('{"kind": "Pod", "kind": "Pod"}', "d.json")
     assert exc.value.line == 1 and 'duplicate key "kind"' in exc.value.message
@@ -167,3 +171,47 @@ def test_cli_refused_files_are_errors_and_other_files_keep_their_verdicts(capsys
     (after,) = [s for s in services if s["name"] == "after-refused"]
     assert (after["controller"], after["at_risk"]) == ("aws-load-balancer-controller", False)
     assert {s["name"] for s in services} == {"web-internal", "web-public", "api", "after-refused"}
+
+
+def test_typed_list_items_are_vetted_as_their_kind() -> None:
+    text = '{"kind": "ServiceList", "items": [\n {"metadata": {"name": "s"}, "spec": {"ports": [{"port": "80"}]}}]}'
+    with pytest.raises(ParseError) as exc:
+        m.parse_json(text, "d.json")
+    assert exc.value.one_line() == (
+        "d.json:2: spec.ports[0].port is a string, not an int32: kubectl refuses the file (cannot unmarshal string "
+        "into Go struct field ServicePort.spec.ports.port of type int32); quote the value"
+    )
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b", "c", "d"]), min_size=1, max_size=6), st.booleans())
+def test_duplicate_keys_property(keys: list[str], nested: bool) -> None:
+    """A mapping is refused exactly when a key repeats, at the line of its second occurrence; merged keys
+    (``<<``) that the mapping overrides are no duplicates."""
+    body = "".join(f"  {k}: v{i}\n" for i, k in enumerate(keys))
+    if nested:
+        text = "base: &b {a: x, b: y}\nkind: ConfigMap\nmetadata: {name: n}\ndata:\n  <<: *b\n" + body
+        first_line = 6
+    else:
+        text = "kind: ConfigMap\nmetadata: {name: n}\ndata:\n" + body
+        first_line = 4
+    errs: list[ParseError] = []
+    objs = m.parse_yaml(text, "f.yaml", errs)
+    seen: dict[str, int] = {}
+    dup = None
+    for i, k in enumerate(keys):
+        if k in seen:
+            dup = (k, seen[k], first_line + i)
+            break
+        seen[k] = first_line + i
+    if dup is None:
+        assert errs == [] and [o.name for o in objs] == ["n"]
+        data = objs[0].data["data"]
+        assert {k: data[k] for k in keys} == {k: f"v{max(i for i, x in enumerate(keys) if x == k)}" for k in keys}
+    else:
+        k, first, second = dup
+        assert objs == []
+        assert [e.one_line() for e in errs] == [
+            f'f.yaml:{second}: duplicate key "{k}" (first at line {first}): kubectl refuses the file ("already set '
+            'in map"); a lenient reader would keep the last value'
+        ]

@@ -79,6 +79,9 @@ class PortVerdict:
     at_risk: bool
     probability: Fraction | None
     reason: str
+    #: the names of the Service's fixes that clear this port (all of them when it is at risk: the annotations
+    #: apply to every target group of the Service, and no fix is offered that a UDP target group refuses)
+    fixes: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -88,7 +91,7 @@ class PortVerdict:
         return {"port": self.port, "protocol": self.protocol, "preserve_client_ip": self.preserve_client_ip,
                 "at_risk": self.at_risk,
                 "probability": float(self.probability) if self.probability is not None else None,
-                "reason": self.reason}  # fmt: skip
+                "reason": self.reason, "fixes": list(self.fixes)}  # fmt: skip
 
 
 @dataclass
@@ -438,7 +441,8 @@ def _port_verdicts(f: Finding) -> list[PortVerdict]:
             out.append(PortVerdict(tg.port, tg.protocol, False, False, Fraction(0) if f.at_risk else None, reason))
         elif f.at_risk:
             p = f"P = {_pct(f.probability)}" if f.probability is not None else "P as given for the Service"
-            out.append(PortVerdict(tg.port, tg.protocol, True, True, f.probability, f"{tg.why}: at risk, {p}"))
+            out.append(PortVerdict(tg.port, tg.protocol, True, True, f.probability, f"{tg.why}: at risk, {p}",
+                                   tuple(x.name for x in f.fixes)))  # fmt: skip
         else:
             out.append(PortVerdict(tg.port, tg.protocol, True, False, f.probability, f"{tg.why}; {f.reason}"))
     return out
@@ -491,7 +495,9 @@ def fixes_for(svc: KService, s: ctl.Settings, in_tree_tg: bool) -> list[Fix]:
                 ((ctl.TARGET_TYPE, "ip"),),
             )
         )
-    port = svc.ports[0].get("port") if svc.ports else None
+    # the first port whose target group preserves the client IP (the one at risk), else the first port
+    port = next((tg.port for tg in s.target_groups if tg.preserve_client_ip),
+                svc.ports[0].get("port") if svc.ports else None)  # fmt: skip
     dns = f"{svc.name}.{svc.namespace}.svc.cluster.local" + (f":{port}" if port else "")
     out.append(
         Fix(

@@ -546,6 +546,7 @@ def scenario_from_objects(
         protocols=svc.protocols(),
         external_traffic_policy=svc.external_traffic_policy,
         mutator_webhook=bool(mutator_webhook if mutator_webhook is not None else (c.webhook and not svc.existing)),
+        lbc_load_balancer_only=c.lbc.gate("ServiceTypeLoadBalancerOnly", False) if c.lbc else False,
     )
     # subnets per AZ from the addresses seen there
     by_az: dict[str, list[str]] = {}

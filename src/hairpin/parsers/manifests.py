@@ -54,6 +54,19 @@ class _KubeLoader(_Loader):  # type: ignore[misc]
         first: [(tag, rx) for tag, rx in resolvers if tag != _TIMESTAMP]
         for first, resolvers in _Loader.yaml_implicit_resolvers.items()
     }
+    hairpin_file: str | None = None
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        """The safe constructor's mapping, refusing a key that appears twice.  ``flatten_mapping`` deletes
+        the merge keys (``<<``) from the node's own list and gives the node a new list with the merged
+        pairs in front, so ``own`` ends up holding exactly the mapping's own pairs; a merged key the
+        mapping overrides is no duplicate.  The dict is as long as the pairs unless keys repeat, so the
+        usual cost is one ``len`` (a separate walk over the node tree cost 25 % of the parse)."""
+        own = node.value if isinstance(node, yaml.MappingNode) else None
+        mapping = super().construct_mapping(node, deep)
+        if own is not None and len(mapping) != len(node.value):
+            strict.refuse_duplicate([(k, self.construct_object(k)) for k, _ in own], self.hairpin_file)
+        return mapping
 
 SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -153,7 +166,7 @@ def parse_json(text: str, file: str | None = None) -> list[KubeObject]:
         if text[pos] != "{":
             doc, _ = dec.raw_decode(text, pos)
             return list(_objects_of(doc, file, lines.line(pos), None))
-        doc, item_lines, end = _decode_top(text, pos, dec, lines)
+        doc, item_lines, end = _decode_top(text, pos, dec, lines, _PLAIN)
     except json.JSONDecodeError as exc:
         raise ParseError(f"not valid JSON: {exc.msg}", file, exc.lineno) from None
     except _DuplicateKey as exc:
@@ -168,7 +181,7 @@ def parse_json(text: str, file: str | None = None) -> list[KubeObject]:
         raise ParseError("not valid JSON: extra data after the object", file, lines.line(end))
     out = list(_objects_of(doc, file, lines.line(pos), item_lines))
     for o in out:
-        strict.vet_object(o.data, file, o.line)
+        strict.vet_object(o.data, file, o.line, o.kind)
     return out
 
 
@@ -179,10 +192,19 @@ def _skip_ws(text: str, pos: int) -> int:
     return pos
 
 
+_PLAIN = json.JSONDecoder()
+
+
 def _decode_top(
-    text: str, pos: int, dec: json.JSONDecoder, lines: _Lines
+    text: str, pos: int, dec: json.JSONDecoder, lines: _Lines, plain: json.JSONDecoder
 ) -> tuple[dict[str, Any], list[int] | None, int]:
-    """Decode the top-level object key by key, recording the line of each element of ``items``."""
+    """Decode the top-level object key by key, recording the line of each element of ``items``.
+
+    ``dec`` refuses duplicate keys; List items are decoded by the faster ``plain`` decoder, and only
+    Services (and items without a kind) are decoded again by ``dec``: a List of Pods and Nodes is what
+    ``kubectl get -o json`` prints, serialised by the API server without duplicates, and the hook costs
+    ~30 % of the decoding (measured: 0.19 s -> 0.25 s on a 52 MiB dump, with ``dict`` as the hook).
+    """
     out: dict[str, Any] = {}
     item_lines: list[int] | None = None
     pos = _skip_ws(text, pos + 1)
@@ -207,11 +229,14 @@ def _decode_top(
             else:
                 while True:
                     item_lines.append(lines.line(pos))
-                    try:
-                        value, pos = dec.raw_decode(text, pos)
-                    except _DuplicateKey as exc:
-                        exc.line = item_lines[-1]
-                        raise
+                    start = pos
+                    value, pos = plain.raw_decode(text, pos)
+                    if isinstance(value, dict) and value.get("kind") in (None, "Service"):
+                        try:
+                            dec.raw_decode(text, start)
+                        except _DuplicateKey as exc:
+                            exc.line = item_lines[-1]
+                            raise
                     items.append(value)
                     pos = _skip_ws(text, pos)
                     if pos < len(text) and text[pos] == ",":
@@ -241,6 +266,7 @@ def parse_yaml(text: str, file: str | None = None, errors: list[ParseError] | No
     """
     out: list[KubeObject] = []
     loader = _KubeLoader(text)
+    loader.hairpin_file = file
     try:
         while loader.check_node():
             node = loader.get_node()
@@ -255,7 +281,14 @@ def parse_yaml(text: str, file: str | None = None, errors: list[ParseError] | No
                 continue  # kubectl refuses this document; the next ones are still read
             line = node.start_mark.line + 1
             item_lines = _yaml_item_lines(node)
-            doc = loader.construct_document(node)
+            try:
+                doc = loader.construct_document(node)
+            except ParseError as exc:  # a duplicate key: this document is refused, the next ones are read
+                if errors is None:
+                    raise
+                errors.append(exc)
+                loader.constructed_objects, loader.recursive_objects, loader.state_generators = {}, {}, []
+                continue
             at = {n.start_mark.line + 1: strict.marks(n) for n in strict.object_nodes(node)}
             out.extend(KubeObject(o.kind, o.data, o.file, o.line, at.get(o.line or 0))
                        for o in _objects_of(doc, file, line, item_lines))  # fmt: skip

@@ -14,8 +14,9 @@ never reach the cluster:
   ``spec.externalTrafficPolicy`` are strings and ``spec.ports[].port``/``nodePort`` integers
   (k8s.io/api ``core/v1`` ``ServiceSpec``, ``ServicePort``).
 
-``vet_yaml(node, file)`` checks one composed YAML document (duplicates anywhere, types of the objects
-in it) and raises ``ParseError`` at the offending key or value's line; ``vet_object(data, file, line)``
+``vet_yaml(node, file)`` checks the types of the objects in one composed YAML document and
+``refuse_duplicate`` the keys of one mapping (the loader calls it for every mapping it constructs whose
+dict came out shorter than its keys); both raise ``ParseError`` at the offending key or value's line; ``vet_object(data, file, line)``
 checks the types of an already decoded (JSON) object.  ``marks(node)`` returns where the annotations
 and a few Service fields sit (1-based line and column), for locations in reports.
 """
@@ -28,7 +29,7 @@ import yaml
 
 from hairpin.errors import ParseError
 
-__all__ = ["Marks", "marks", "object_nodes", "vet_object", "vet_yaml"]
+__all__ = ["Marks", "marks", "object_nodes", "refuse_duplicate", "vet_object", "vet_yaml"]
 
 #: path -> (line, column), 1-based: ``metadata.annotations[KEY]``, ``spec.type``, ``spec.loadBalancerClass``,
 #: ``spec.ports[I]``
@@ -37,7 +38,6 @@ Marks = dict[str, tuple[int, int]]
 _STR = "tag:yaml.org,2002:str"
 _NULL = "tag:yaml.org,2002:null"
 _INT = "tag:yaml.org,2002:int"
-_MERGE = "tag:yaml.org,2002:merge"
 _JSON_TYPE = {  # the JSON type encoding/json names in its error, per YAML tag
     "tag:yaml.org,2002:bool": "bool",
     _INT: "number",
@@ -81,33 +81,19 @@ def _refuse(what: str, got: str, want: str, go_field: str, file: str | None, lin
     )
 
 
-def _duplicates(root: yaml.Node, file: str | None) -> None:
-    """Every mapping, however deep (aliases visited once): the same key twice is refused."""
-    seen_nodes: set[int] = set()
-    stack = [root]
-    while stack:
-        n = stack.pop()
-        if id(n) in seen_nodes:
-            continue
-        seen_nodes.add(id(n))
-        if isinstance(n, yaml.MappingNode):
-            keys: dict[tuple[str, str], int] = {}
-            for k, v in n.value:
-                if isinstance(k, yaml.ScalarNode) and k.tag != _MERGE:
-                    first = keys.get((k.tag, k.value))
-                    if first is not None:
-                        raise ParseError(
-                            f'duplicate key "{k.value}" (first at line {first}): kubectl refuses the file '
-                            '("already set in map"); a lenient reader would keep the last value',
-                            file,
-                            _line(k),
-                        )
-                    keys[(k.tag, k.value)] = _line(k)
-                else:
-                    stack.append(k)
-                stack.append(v)
-        elif isinstance(n, yaml.SequenceNode):
-            stack.extend(n.value)
+def refuse_duplicate(keys: list[tuple[yaml.Node, Any]], file: str | None) -> None:
+    """Raise at the second of two equal keys of one mapping (``keys``: each key node with its value)."""
+    first: dict[Any, int] = {}
+    for node, value in keys:
+        seen = first.get(value)
+        if seen is not None:
+            raise ParseError(
+                f'duplicate key "{node.value}" (first at line {seen}): kubectl refuses the file '
+                '("already set in map"); a lenient reader would keep the last value',
+                file,
+                _line(node),
+            )
+        first[value] = _line(node)
 
 
 def object_nodes(doc: yaml.Node) -> list[yaml.Node]:
@@ -174,8 +160,8 @@ def _vet_node(obj: yaml.Node, file: str | None) -> None:
 
 
 def vet_yaml(doc: yaml.Node, file: str | None) -> None:
-    """Raise ``ParseError`` at the first thing kubectl would refuse in this composed document."""
-    _duplicates(doc, file)
+    """Raise ``ParseError`` at the first value of a wrong type in the objects of this composed document
+    (duplicate keys are found while the document is constructed: ``refuse_duplicate``)."""
     for obj in object_nodes(doc):
         _vet_node(obj, file)
 
@@ -215,7 +201,7 @@ def _json_type(v: Any) -> str:
     return "string"
 
 
-def vet_object(data: dict[str, Any], file: str | None, line: int | None) -> None:
+def vet_object(data: dict[str, Any], file: str | None, line: int | None, kind: str | None = None) -> None:
     """The type checks of ``vet_yaml`` on a decoded object (JSON input: the line is the object's)."""
     at = line or 1
     meta = data.get("metadata")
@@ -236,7 +222,7 @@ def vet_object(data: dict[str, Any], file: str | None, line: int | None) -> None
                     raise _refuse(f"metadata.{field}[{k}]: {json_repr(v)}", _json_type(v), "string",
                                   f"ObjectMeta.metadata.{field}", file, at)  # fmt: skip
     spec = data.get("spec")
-    if data.get("kind") != "Service" or not isinstance(spec, dict):
+    if (kind or data.get("kind")) != "Service" or not isinstance(spec, dict):
         return
     for key in _SPEC_STRINGS:
         v = spec.get(key)
