@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 
 from hairpin.errors import ParseError
-from hairpin.netfilter.rules import Match, Option, Rule, Ruleset, Table, Target
+from hairpin.netfilter.rules import Chain, Match, Option, Rule, Ruleset, Table, Target
 
 __all__ = ["dump", "format_rule", "load", "parse", "tokenize"]
 
@@ -164,6 +164,7 @@ def parse(text: str, file: str | None = None) -> Ruleset:
     rs = Ruleset(file=file)
     table: Table | None = None
     seen_tables: set[str] = set()
+    inserted: dict[int, tuple[Chain, list[Rule]]] = {}
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line:
@@ -224,12 +225,15 @@ def parse(text: str, file: str | None = None) -> Ruleset:
         chain = table.chains[chain_name]
         rule = Rule(table.name, chain_name, matches, target, len(chain.rules) + 1, lineno, counters_r, raw.strip())
         if tokens[0][0] in ("-I", "--insert"):
-            chain.rules.insert(0, rule)
-            chain.rules[:] = [_reindex(r, i + 1) for i, r in enumerate(chain.rules)]
+            # each -I goes before everything so far: kept aside and put in front once, at the end (inserting
+            # and renumbering at every -I made a dump of N inserts cost N^2)
+            inserted.setdefault(id(chain), (chain, []))[1].append(rule)
         else:
             chain.rules.append(rule)
     if table is not None:
         raise ParseError(f"table *{table.name} has no COMMIT", file, len(text.splitlines()))
+    for chain, front in inserted.values():
+        chain.rules[:] = [_reindex(r, i + 1) for i, r in enumerate([*reversed(front), *chain.rules])]
     _check_jumps(rs)
     return rs
 
