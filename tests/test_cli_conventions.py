@@ -4,6 +4,7 @@ diagnosis first and the next step last, 80-column text, nothing on stderr when p
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -40,6 +41,7 @@ def test_version() -> None:
 def test_shell_completion_is_offered() -> None:
     r = hairpin("--help")
     assert r.returncode == 0 and "--install-completion" in r.stdout and "--show-completion" in r.stdout
+    assert "Exit codes, every command: 0 nothing found, 1 a finding, 2 bad input (docs/cli.md)." in r.stdout
 
 
 @pytest.mark.parametrize("cmd", COMMANDS, ids=" ".join)
@@ -68,7 +70,24 @@ def test_list_fixes_names_every_workaround_once() -> None:
 def test_required_options_are_marked() -> None:
     assert re.search(r"--service .*\[required\]", hairpin("scenario", "from-cluster", "--help").stdout)
     r = hairpin("scenario", "from-cluster", str(DUMP))
-    assert r.returncode == 2 and "Missing option '--service'" in r.stderr
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == "hairpin: error: Missing option '--service'. (see hairpin scenario from-cluster --help)\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["check", "--format"], "Option '--format' requires an argument. (see hairpin check --help)"),
+        (["reproduce", "--connections", "0"], "Invalid value for '--connections': Input should be greater than or "
+         "equal to 1 (see hairpin reproduce --help)"),
+        (["nope"], "No such command 'nope'. (see hairpin --help)"),
+        (["lab", "run", "--bogus"], "No such option: --bogus (see hairpin lab run --help)"),
+    ],
+    ids=["missing-value", "out-of-range", "unknown-command", "unknown-option"],
+)  # fmt: skip
+def test_usage_errors_are_one_line_exit_2(args: list[str], line: str) -> None:
+    r = hairpin(*args)
+    assert (r.returncode, r.stdout, r.stderr) == (2, "", f"hairpin: error: {line}\n")
 
 
 def test_format_text_everywhere_and_the_old_table_name() -> None:
@@ -222,11 +241,14 @@ def test_lab_run_text_to_output(tmp_path: Path) -> None:
                 columns=80)  # fmt: skip
     assert r.returncode == 0 and r.stdout == "" and r.stderr == f"wrote {out}\n"
     lines = out.read_text().splitlines()
-    assert max(len(ln) for ln in lines) <= 80  # the addresses stacked, nothing cut
+    table = [ln for ln in lines if ln[:1] in "┏┃┡│└"]
+    assert table and max(len(ln) for ln in table) <= 80  # the addresses stacked, nothing cut
     lines = [ln.rstrip() for ln in lines]
-    assert re.fullmatch(r"hairpin lab run: \d of 4 real connections timed out; the simulator agrees on", lines[0])
-    assert lines[1] == "every one" and "client / NLB target" in lines[4]
-    assert lines[-2:] == ["Next: read a timed-out connection step by step: hairpin lab run --svg F (or", "hairpin reproduce)"]
+    # the diagnosis and the next step are whole lines (greppable), whatever the width
+    assert re.fullmatch(r"hairpin lab run: \d of 4 real connections timed out; the simulator agrees on every one",
+                        lines[0])  # fmt: skip
+    assert "client / NLB target" in lines[3]
+    assert lines[-1] == "Next: read a timed-out connection step by step: hairpin lab run --svg F (or hairpin reproduce)"
 
 
 def test_scenario_nodes_writes_what_trace_reads(tmp_path: Path) -> None:
@@ -290,7 +312,7 @@ def test_run_view_at_80_and_200_columns() -> None:
     run = sim.run(scen.seed(), 40, 2, fixes=False)
     texts = {}
     for width in (80, 200):
-        con = Console(width=width, record=True, color_system=None, file=open(os.devnull, "w"))  # noqa: SIM115
+        con = Console(width=width, record=True, color_system=None, file=io.StringIO())
         con.print(story.RunView(run))
         texts[width] = con.export_text()
     assert max(len(ln) for ln in texts[80].splitlines()) <= 80
@@ -325,6 +347,10 @@ def _on_a_terminal(*args: str) -> tuple[int, str]:
 def test_progress_on_a_terminal_and_nothing_on_a_pipe() -> None:
     code, err = _on_a_terminal("reproduce", "--connections", "50")
     assert code == 0 and "simulating 350 connections (the scenario and 6 workarounds, 50 each)" in err
+    code, err = _on_a_terminal("reproduce", "--connections", "20", "--format", "json")
+    assert code == 0 and "simulating 140 connections (the scenario and 6 workarounds, 20 each)" in err
+    code, err = _on_a_terminal("reproduce", "--connections", "20", "--no-fixes")
+    assert code == 0 and "simulating 20 connections\n" in err.replace("\r", "")
     cap = str(DATA / "pcap" / "lab-node1.pcap")
     code, err = _on_a_terminal("pcap", cap)
     size = os.stat(cap).st_size

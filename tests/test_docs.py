@@ -83,3 +83,20 @@ def test_fixes_page_has_each_section_once() -> None:
     headings = [ln for ln in (ROOT / "docs" / "fixes.md").read_text().splitlines() if ln.startswith("#")]
     assert [h for h, n in Counter(headings).items() if n > 1] == []
     assert "## Not done yet" not in headings
+
+
+def test_readme_example_is_what_reproduce_prints() -> None:
+    import os
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "hairpin.cli.main", "reproduce", "--no-fixes"], capture_output=True,
+                       text=True, env={**os.environ, "COLUMNS": "400"}, check=False)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    readme = (ROOT / "README.md").read_text()
+    example = readme.split("(abridged:", 1)[1].split("```\n", 1)[1].split("```", 1)[0].splitlines()
+    out = r.stdout.splitlines()
+    assert out[0].startswith(example[0].removesuffix("..."))
+    for line in example:
+        if line.startswith(("3. Over", "P(timeout) of one", "  - ", "* the scenario")):
+            assert line in out, line

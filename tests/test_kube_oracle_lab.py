@@ -397,3 +397,122 @@ def test_overall_nftables_rules_equal_kube_proxys_expectation() -> None:
     theirs = nft_blocks(nft_load_and_list("\n".join(declared + [x for x in lines if x not in declared]) + "\n"))
     assert nft_blocks(listed) == theirs
     assert len(theirs) == 40  # 2 sets + 5 maps + 1 affinity set + 16 fixed chains + 16 per-service chains
+
+
+def test_node_port_addresses_texts_are_fixed_points() -> None:
+    """--nodeport-addresses variants: the node text comes back from iptables-restore + iptables-save, the
+    nftables table from nft -f + nft list, unchanged."""
+    from dataclasses import replace
+
+    from hairpin.kube import nftables
+
+    s = overall_scenario()
+    for npa in (("192.168.0.0/24",), ("10.0.0.0/8",), ("0.0.0.0/0",), ("primary",)):
+        kp = replace(s.kube_proxy, node_port_addresses=npa)
+        text = proxy.iptables_save(replace(s, kube_proxy=kp), TEST_NODE)
+        check_jumps(text)
+        assert restore_and_save(text) == text, npa
+        nft = nftables.ruleset(replace(s, kube_proxy=replace(kp, mode="nftables", version="1.34")), TEST_NODE)
+        assert nft_load_and_list(nft) == nft, npa
+
+
+# kubernetes/kubernetes pkg/proxy/iptables/proxier_test.go, TestInternalTrafficPolicyE2E (the 1.28 line,
+# the stored version above): Service ns1/svc1, unnamed port 80, ClusterIP 172.30.1.1, endpoints
+# 10.0.1.1, 10.0.1.2, 10.0.1.3; the expected restore input of its three cases.
+_ITP_FILTER = """\
+*filter
+:KUBE-NODEPORTS - [0:0]
+:KUBE-SERVICES - [0:0]
+:KUBE-EXTERNAL-SERVICES - [0:0]
+:KUBE-FIREWALL - [0:0]
+:KUBE-FORWARD - [0:0]
+:KUBE-PROXY-FIREWALL - [0:0]
+{drop}-A KUBE-FIREWALL -m comment --comment "block incoming localnet connections" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP
+-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark 0x4000/0x4000 -j ACCEPT
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+COMMIT
+"""
+_ITP_NAT_BASE = """\
+-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
+-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000
+-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
+-A KUBE-POSTROUTING -j MARK --xor-mark 0x4000
+-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE
+"""
+ITP_EXPECTED = {
+    "cluster": _ITP_FILTER.format(drop="") + """\
+*nat
+:KUBE-NODEPORTS - [0:0]
+:KUBE-SERVICES - [0:0]
+:KUBE-MARK-MASQ - [0:0]
+:KUBE-POSTROUTING - [0:0]
+:KUBE-SEP-3JOIVZTXZZRGORX4 - [0:0]
+:KUBE-SEP-IO5XOSKPAXIFQXAJ - [0:0]
+:KUBE-SEP-XGJFVO3L2O5SRFNT - [0:0]
+:KUBE-SVC-AQI2S6QIMU7PVVRP - [0:0]
+-A KUBE-SERVICES -m comment --comment "ns1/svc1 cluster IP" -m tcp -p tcp -d 172.30.1.1 --dport 80 -j KUBE-SVC-AQI2S6QIMU7PVVRP
+""" + _ITP_NAT_BASE + """\
+-A KUBE-SEP-3JOIVZTXZZRGORX4 -m comment --comment ns1/svc1 -s 10.0.1.1 -j KUBE-MARK-MASQ
+-A KUBE-SEP-3JOIVZTXZZRGORX4 -m comment --comment ns1/svc1 -m tcp -p tcp -j DNAT --to-destination 10.0.1.1:80
+-A KUBE-SEP-IO5XOSKPAXIFQXAJ -m comment --comment ns1/svc1 -s 10.0.1.2 -j KUBE-MARK-MASQ
+-A KUBE-SEP-IO5XOSKPAXIFQXAJ -m comment --comment ns1/svc1 -m tcp -p tcp -j DNAT --to-destination 10.0.1.2:80
+-A KUBE-SEP-XGJFVO3L2O5SRFNT -m comment --comment ns1/svc1 -s 10.0.1.3 -j KUBE-MARK-MASQ
+-A KUBE-SEP-XGJFVO3L2O5SRFNT -m comment --comment ns1/svc1 -m tcp -p tcp -j DNAT --to-destination 10.0.1.3:80
+-A KUBE-SVC-AQI2S6QIMU7PVVRP -m comment --comment "ns1/svc1 cluster IP" -m tcp -p tcp -d 172.30.1.1 --dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
+-A KUBE-SVC-AQI2S6QIMU7PVVRP -m comment --comment "ns1/svc1 -> 10.0.1.1:80" -m statistic --mode random --probability 0.3333333333 -j KUBE-SEP-3JOIVZTXZZRGORX4
+-A KUBE-SVC-AQI2S6QIMU7PVVRP -m comment --comment "ns1/svc1 -> 10.0.1.2:80" -m statistic --mode random --probability 0.5000000000 -j KUBE-SEP-IO5XOSKPAXIFQXAJ
+-A KUBE-SVC-AQI2S6QIMU7PVVRP -m comment --comment "ns1/svc1 -> 10.0.1.3:80" -j KUBE-SEP-XGJFVO3L2O5SRFNT
+COMMIT
+""",
+    "local": _ITP_FILTER.format(drop="") + """\
+*nat
+:KUBE-NODEPORTS - [0:0]
+:KUBE-SERVICES - [0:0]
+:KUBE-MARK-MASQ - [0:0]
+:KUBE-POSTROUTING - [0:0]
+:KUBE-SEP-3JOIVZTXZZRGORX4 - [0:0]
+:KUBE-SVL-AQI2S6QIMU7PVVRP - [0:0]
+-A KUBE-SERVICES -m comment --comment "ns1/svc1 cluster IP" -m tcp -p tcp -d 172.30.1.1 --dport 80 -j KUBE-SVL-AQI2S6QIMU7PVVRP
+""" + _ITP_NAT_BASE + """\
+-A KUBE-SEP-3JOIVZTXZZRGORX4 -m comment --comment ns1/svc1 -s 10.0.1.1 -j KUBE-MARK-MASQ
+-A KUBE-SEP-3JOIVZTXZZRGORX4 -m comment --comment ns1/svc1 -m tcp -p tcp -j DNAT --to-destination 10.0.1.1:80
+-A KUBE-SVL-AQI2S6QIMU7PVVRP -m comment --comment "ns1/svc1 cluster IP" -m tcp -p tcp -d 172.30.1.1 --dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
+-A KUBE-SVL-AQI2S6QIMU7PVVRP -m comment --comment "ns1/svc1 -> 10.0.1.1:80" -j KUBE-SEP-3JOIVZTXZZRGORX4
+COMMIT
+""",
+    "local, none here": _ITP_FILTER.format(
+        drop='-A KUBE-SERVICES -m comment --comment "ns1/svc1 has no local endpoints" -m tcp -p tcp -d 172.30.1.1 --dport 80 -j DROP\n'
+    ) + """\
+*nat
+:KUBE-NODEPORTS - [0:0]
+:KUBE-SERVICES - [0:0]
+:KUBE-MARK-MASQ - [0:0]
+:KUBE-POSTROUTING - [0:0]
+""" + _ITP_NAT_BASE + "COMMIT\n",
+}
+
+
+def itp_scenario(policy: str, local_first: bool) -> Scenario:
+    first = TEST_NODE if local_first else "other-node"
+    doc = {
+        "name": "kube-proxy TestInternalTrafficPolicyE2E",
+        "vpc": {"cidr": "192.168.0.0/16", "router": "192.168.0.1", "azs": [{"name": "a", "subnets": ["192.168.0.0/24"]}]},
+        "kube_proxy": {"version": "1.28", "cluster_cidr": "10.0.0.0/8"},
+        "nodes": [{"name": TEST_NODE, "ip": TEST_NODE_IP, "az": "a"}, {"name": "other-node", "ip": "192.168.0.3", "az": "a"}],
+        "pods": [{"name": "ep1", "ip": "10.0.1.1", "node": first}, {"name": "ep2", "ip": "10.0.1.2", "node": "other-node"},
+                 {"name": "ep3", "ip": "10.0.1.3", "node": "other-node"}],
+        "services": [{"namespace": "ns1", "name": "svc1", "cluster_ip": "172.30.1.1", "ports": [{"port": 80}],
+                      "endpoints": ["ep1", "ep2", "ep3"], "internal_traffic_policy": policy}],
+        "client": {"pod": "ep2", "service": "ns1/svc1", "port": 80, "via": "cluster-ip"},
+    }  # fmt: skip
+    return from_dict(doc, "itp.yaml")
+
+
+def test_internal_traffic_policy_equals_kube_proxys_expectation() -> None:
+    for case, (policy, local_first) in {"cluster": ("Cluster", True), "local": ("Local", True),
+                                        "local, none here": ("Local", False)}.items():  # fmt: skip
+        ours = proxy.iptables_save(itp_scenario(policy, local_first), TEST_NODE, random_fully=False)
+        check_jumps(ours)
+        theirs = sort_rules(restore_and_save(ITP_EXPECTED[case]))
+        assert sort_rules(restore_and_save(without_builtin_jumps(ours))) == theirs, case

@@ -50,7 +50,7 @@ def test_every_key_hairpin_reads_is_in_the_schema(monkeypatch: pytest.MonkeyPatc
     doc["pods"][0]["host_network"] = False
     doc["services"][0]["load_balancer"]["target_node_labels"] = {"role": "web"}
     doc["services"][0]["health_check_node_port"] = 32000
-    doc["kube_proxy"].update(version="1.33", cluster_cidr="192.168.0.0/16")
+    doc["kube_proxy"].update(version="1.33", cluster_cidr="192.168.0.0/16", node_port_addresses=["192.168.0.0/16"])
     doc["services"][0].update(external_ips=["192.168.99.33"], load_balancer_ips=["192.168.200.1"],
                               load_balancer_source_ranges=["10.0.0.0/8"], session_affinity="ClientIP",
                               session_affinity_timeout=60, internal_traffic_policy="Cluster")  # fmt: skip

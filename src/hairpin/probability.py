@@ -84,8 +84,8 @@ class Breakdown:
         }
 
     def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
-        t = Table(title=f"P(timeout) of one connection to {self.service}, per caller node and NLB address",
-                  title_justify="left", expand=False)  # fmt: skip
+        yield Text(f"P(timeout) of one connection to {self.service}, per caller node and NLB address")
+        t = Table(expand=False)
         t.add_column("caller node", no_wrap=True)
         t.add_column("AZ", no_wrap=True)
         for az in self.azs:

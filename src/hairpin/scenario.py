@@ -92,6 +92,9 @@ class KubeProxy:
     #: the cluster's service CIDR (ServiceCIDR objects, which kube-proxy watches from 1.33); nftables
     #: mode drops traffic to its unallocated addresses.  None: not known to kube-proxy.
     service_cidr: str | None = None
+    #: ``--nodeport-addresses``: CIDRs, or ("primary",) for the node's primary address; None: the mode's
+    #: default (iptables: every local address; nftables: the primary address).  0.0.0.0/0 means all.
+    node_port_addresses: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -449,6 +452,7 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
         _proxy_version(kp, str(kp.get("version", (str, int, float), default="1.18")), proxy_mode),
         kp.address("cluster_cidr", required=False, network=True) or None,
         kp.address("service_cidr", required=False, network=True) or None,
+        _node_port_addresses(kp),
     )
     kp.done()
     c = r.sub("cni", required=False)
@@ -587,6 +591,19 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
     r.get("fix", str, default=None)
     r.done()
     return scenario
+
+
+def _node_port_addresses(kp: _Reader) -> tuple[str, ...] | None:
+    """kube_proxy.node_port_addresses: "primary" or a list of CIDRs (absent/null: the mode's default)."""
+    value = kp.get("node_port_addresses", (str, list), default=None)
+    if value is None:
+        return None
+    if value == "primary":
+        return ("primary",)
+    if isinstance(value, str):
+        raise kp.error("node_port_addresses", f"must be \"primary\" or a list of CIDRs (got {_shown(value)})")
+    values = kp.strings("node_port_addresses")
+    return tuple(kp.check_address(f"node_port_addresses[{i}]", v, network=True) for i, v in enumerate(values))
 
 
 def _service_extras(s: _Reader) -> tuple[Any, ...]:

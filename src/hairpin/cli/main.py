@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from typer.core import TyperCommand, TyperGroup
+from typer.exceptions import TyperException
 
 from hairpin.errors import HairpinError, InputError
 
@@ -53,6 +54,7 @@ app = typer.Typer(
     add_completion=True,
     pretty_exceptions_enable=False,
     cls=_Group,
+    epilog="Exit codes, every command: 0 nothing found, 1 a finding, 2 bad input (docs/cli.md).",
 )
 
 
@@ -63,9 +65,7 @@ def _root(
         typer.Option("--version", help="Print hairpin's version and exit.", callback=_version, is_eager=True),
     ] = False,
 ) -> None:
-    """Rebuild the data path of Kubernetes Services on AWS packet by packet.
-
-    Exit codes, every command: 0 nothing found, 1 a finding, 2 bad input (docs/cli.md)."""
+    """Rebuild the data path of Kubernetes Services on AWS packet by packet."""
 
 
 def _adopt(t: typer.Typer) -> None:
@@ -115,7 +115,12 @@ def main(argv: list[str] | None = None) -> None:
         bad = _flag_given_a_value(args)
         if bad is not None:
             raise InputError(bad)
-        app(args=args, prog_name="hairpin", standalone_mode=True)
+        code = app(args=args, prog_name="hairpin", standalone_mode=False)
+    except TyperException as exc:  # a usage error: an unknown option, a missing or out-of-range value
+        if type(exc).__name__ == "NoArgsIsHelpError":  # 'hairpin lab' alone: its help, as typer prints it
+            app(args=args, prog_name="hairpin", standalone_mode=True)
+        print(f"hairpin: error: {_one_line(exc.format_message())} (see {_usage(args)} --help)", file=sys.stderr)
+        sys.exit(2)
     except InputError as exc:
         print(f"hairpin: error: {exc.one_line()}", file=sys.stderr)
         sys.exit(2)
@@ -125,6 +130,28 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         print("hairpin: interrupted", file=sys.stderr)
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+def _usage(argv: list[str]) -> str:
+    """``hairpin CMD [SUB]``: the command path in ``argv``, for the --help hint."""
+    from typer.main import get_command
+
+    cmd: Any = get_command(app)
+    path = ["hairpin"]
+    for w in argv:
+        if w.startswith("-"):
+            break
+        sub = getattr(cmd, "commands", {}).get(w) if hasattr(cmd, "commands") else None
+        if sub is None:
+            break
+        path.append(w)
+        cmd = sub
+    return " ".join(path)
 
 
 if __name__ == "__main__":

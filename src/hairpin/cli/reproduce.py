@@ -59,11 +59,11 @@ def reproduce(
         sc = scen.with_fix(sc, fix)
     total = connections * (1 + (len(scen.FIXES) if fixes else 0))
     err = Console(stderr=True)
-    if err.is_terminal and format == "text":
+    if err.is_terminal:  # the count and a progress bar on stderr, whatever the format of stdout
         with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, transient=True) as bar:  # fmt: skip
-            runs = f"the scenario and {len(scen.FIXES)} workarounds, " if fixes else ""
-            err.print(f"simulating {total} connections ({runs}{connections} each)")
+            runs = f" (the scenario and {len(scen.FIXES)} workarounds, {connections} each)" if fixes else ""
+            err.print(f"simulating {total} connections{runs}")
             task = bar.add_task("sim", total=total)
             result = sim.run(sc, connections, seed, fixes=fixes, progress=lambda n: bar.advance(task, n))
     else:

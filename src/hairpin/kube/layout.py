@@ -106,9 +106,9 @@ def nftables_layout_for(version: str) -> Layout:
 _FEATURES = {
     "iptables": {"external_ips", "load_balancer_ips", "load_balancer_source_ranges", "session_affinity",
                  "internal_traffic_policy"},
-    # nftables: the simulator evaluates no filter prerouting hook (the firewall check) and keeps no
-    # affinity-set state, so loadBalancerSourceRanges and ClientIP affinity are refused there
-    "nftables": {"external_ips", "load_balancer_ips", "internal_traffic_policy"},
+    # nftables: the simulator evaluates no filter prerouting hook (the firewall check), so
+    # loadBalancerSourceRanges are refused there
+    "nftables": {"external_ips", "load_balancer_ips", "internal_traffic_policy", "session_affinity"},
     "ipvs": set[str](),
 }  # fmt: skip
 

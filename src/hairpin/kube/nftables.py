@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 
 from hairpin.kube import names
 from hairpin.kube.layout import nftables_layout_for
-from hairpin.kube.proxy import externally_accessible, lb_vips
+from hairpin.kube.proxy import externally_accessible, lb_vips, nodeport_addresses
 from hairpin.scenario import Scenario, Service, ServicePort
 
 __all__ = ["MASQ_MARK", "TABLE", "NftLayout", "chain_base", "endpoint_chain", "ruleset", "service_chain"]
@@ -287,7 +287,7 @@ def _service_port(o: _Out, s: Scenario, node: str, svc: Service, sp: ServicePort
 def ruleset(scenario: Scenario, node: str) -> str:
     """kube-proxy's ``table ip kube-proxy`` on ``node``, as ``nft list table ip kube-proxy`` prints it."""
     lay = NftLayout(nftables_layout_for(scenario.kube_proxy.version).minor)
-    node_ip = scenario.node(node).ip
+    node_ips = nodeport_addresses(scenario, node, default_all=False)
     mark = f"0x{MASQ_MARK:08x}"
     o = _Out()
     for svc in scenario.services:
@@ -297,8 +297,10 @@ def ruleset(scenario: Scenario, node: str) -> str:
     lines = [f"table ip {TABLE} {{", '\tcomment "rules for kube-proxy"']
     lines += _block("set", "cluster-ips", ["type ipv4_addr", 'comment "Active ClusterIPs"'],
                     _elements(list(dict.fromkeys(els.get("cluster-ips", []))), 2))  # fmt: skip
-    lines += _block("set", "nodeport-ips", ["type ipv4_addr", 'comment "IPs that accept NodePort traffic"'],
-                    _elements([node_ip]))  # fmt: skip
+    if node_ips is not None:  # MatchAll: kube-proxy deletes the set
+        lines += _block("set", "nodeport-ips", ["type ipv4_addr", 'comment "IPs that accept NodePort traffic"'],
+                        _elements(node_ips, 2))  # fmt: skip
+    to_node = "ip daddr @nodeport-ips" if node_ips is not None else "fib daddr type local ip daddr != 127.0.0.0/8"
     for name, key, note in (
         ("no-endpoint-services", _VMAP_KEY, "vmap to drop or reject packets to services with no endpoints"),
         ("no-endpoint-nodeports", _PORT_KEY, "vmap to drop or reject packets to service nodeports with no endpoints"),
@@ -321,12 +323,15 @@ def ruleset(scenario: Scenario, node: str) -> str:
             f'ip daddr {scenario.kube_proxy.service_cidr} drop comment "Drop traffic to unallocated ClusterIPs"'
         )
     regular = {
-        "nodeport-endpoints-check": ["ip daddr @nodeport-ips meta l4proto . th dport vmap @no-endpoint-nodeports"],
+        "nodeport-endpoints-check": [
+            ("ip daddr @nodeport-ips" if node_ips is not None else "ip daddr != 127.0.0.0/8")
+            + " meta l4proto . th dport vmap @no-endpoint-nodeports"
+        ],
         "service-endpoints-check": ["ip daddr . meta l4proto . th dport vmap @no-endpoint-services"],
         "firewall-check": ["ip daddr . meta l4proto . th dport vmap @firewall-ips"],
         "services": [
             "ip daddr . meta l4proto . th dport vmap @service-ips",
-            "ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports",
+            f"{to_node} meta l4proto . th dport vmap @service-nodeports",
         ],
         "masquerading": [
             f"meta mark & {mark} == 0x00000000 return",

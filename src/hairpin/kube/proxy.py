@@ -31,7 +31,7 @@ from hairpin.kube.kubelet import LOCALNET_RULE
 from hairpin.kube.layout import Layout, layout_for
 from hairpin.scenario import Pod, Scenario, Service, ServicePort
 
-__all__ = ["REJECT", "Endpoint", "externally_accessible", "iptables_save", "lb_vips", "tables"]
+__all__ = ["REJECT", "Endpoint", "externally_accessible", "iptables_save", "lb_vips", "nodeport_addresses", "tables"]
 
 MASQ_MARK = "0x4000"
 DROP_MARK = "0x8000"
@@ -305,6 +305,21 @@ def _service(t: Tables, svc: Service, sp: ServicePort, s: Scenario, node: str, l
     _sep_chains(t, eps if uses_cluster else local, proto, cmt, svc)
 
 
+def nodeport_addresses(scenario: Scenario, node: str, default_all: bool) -> list[str] | None:
+    """The node addresses NodePorts answer on (``--nodeport-addresses``, proxyutil.NodePortAddresses),
+    or None for every local address (unset in iptables mode, ``default_all``; a 0.0.0.0/0 entry).  The
+    scenario knows one address per node, its primary one; "primary" is the nftables mode's default."""
+    cidrs = scenario.kube_proxy.node_port_addresses
+    node_ip = scenario.node(node).ip
+    if cidrs is None:
+        return None if default_all else [node_ip]
+    if "primary" in cidrs:
+        return [node_ip]
+    if "0.0.0.0/0" in cidrs:
+        return None
+    return [node_ip] if any(_contains(c, node_ip) for c in cidrs) else []
+
+
 def _contains(cidr: str, ip: str) -> bool:
     import ipaddress
 
@@ -339,7 +354,11 @@ def tables(scenario: Scenario, node: str, *, random_fully: bool = True) -> Table
                 _legacy_service(t, svc, sp, scenario, node)
             else:
                 _service(t, svc, sp, scenario, node, lay)
-    t.add("nat", "KUBE-SERVICES", f"{comment(NODEPORTS_COMMENT)} -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS")
+    node_ips = nodeport_addresses(scenario, node, default_all=True)
+    if node_ips is None:  # nodePortAddresses unset: every local address
+        t.add("nat", "KUBE-SERVICES", f"{comment(NODEPORTS_COMMENT)} -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS")
+    for ip in node_ips or ():  # one rule per node address in --nodeport-addresses
+        t.add("nat", "KUBE-SERVICES", f"-d {ip}/32 {comment(NODEPORTS_COMMENT)} -j KUBE-NODEPORTS")
     t.add("filter", "KUBE-FORWARD", "-m conntrack --ctstate INVALID -j DROP")
     t.add("filter", "KUBE-FORWARD",
           f"{comment('kubernetes forwarding rules')} -m mark --mark {MASQ_MARK}/{MASQ_MARK} -j ACCEPT")

@@ -4,9 +4,9 @@ evaluator of that table for one packet at one hook.
 What it knows (nft(8) semantics; the statements are the ones kubernetes pkg/proxy/nftables/proxier.go
 writes, see ``hairpin.kube.nftables``):
 
-- a table holds sets (``type ipv4_addr``, ``elements = { a, ... }``; a dynamic set such as kube-proxy's
-  ``affinity-…`` starts empty and ``update @set { ip saddr }`` is not recorded: the simulator keeps
-  no ClientIP affinity state across connections), maps (``type K : verdict``, ``elements = { k :
+- a table holds sets (``type ipv4_addr``, ``elements = { a, ... }``; a dynamic set with a timeout,
+  kube-proxy's ``affinity-…``, starts empty and ``update @set { ip saddr }`` adds the source until the
+  timeout, on the simulated node's clock: ClientIP affinity across connections), maps (``type K : verdict``, ``elements = { k :
   verdict, ... }``) and chains; a base
   chain has ``type filter|nat hook H priority P``; ``jump`` returns to the caller, ``goto`` does not,
   falling off a regular chain returns, falling off a base chain is its policy (accept);
@@ -28,10 +28,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from hairpin.errors import ParseError
 from hairpin.model.net import ip_int
-from hairpin.netfilter.evaluate import Context, Evaluator, NatAction, Step, Verdict
+from hairpin.netfilter.evaluate import Context, Evaluator, NatAction, Reads, Step, Verdict
 from hairpin.netfilter.rules import Rule
 
 __all__ = ["NftChain", "NftRule", "NftTable", "Stacked", "parse"]
@@ -74,6 +75,10 @@ class NftTable:
     vmaps: dict[str, dict[tuple[str, ...], str]] = field(default_factory=dict)
     #: named sets of addresses/networks: (network, mask) pairs
     sets: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    #: dynamic sets with a timeout (kube-proxy's ``affinity-…``): seconds each entry lives, and the
+    #: entries ``update @set { ip saddr }`` added while the table ran (address -> expiry)
+    timeouts: dict[str, float] = field(default_factory=dict)
+    dynamic: dict[str, dict[int, float]] = field(default_factory=dict, repr=False, compare=False)
     #: the rules that acted during the current ``run`` (reported as the Verdict's steps)
     _steps: list[Step] = field(default_factory=list, repr=False, compare=False)
 
@@ -138,10 +143,13 @@ class NftTable:
                 _, which, neg, name, inline = step
                 addr = p.src if which == "saddr" else p.dst
                 members = self.sets.get(name, []) if name else _networks(inline)
-                if any((addr & m) == n for n, m in members) == (neg == "!="):
+                found = any((addr & m) == n for n, m in members)
+                if name in self.timeouts:
+                    found = found or self.dynamic.get(name, {}).get(addr, -1.0) > _now(ctx)
+                if found == (neg == "!="):
                     return "continue"
             elif op == "update":
-                pass
+                self.dynamic.setdefault(step[1], {})[p.src] = _now(ctx) + self.timeouts.get(step[1], 0.0)
             elif op == "fiblocal":
                 if not ctx.host.is_local(p.src if step[1] == "saddr" else p.dst):
                     return "continue"
@@ -249,6 +257,22 @@ def _compile(text: str, file: str, line: int) -> tuple[tuple[str, ...], ...]:
     return tuple(steps)
 
 
+def _now(ctx: Context) -> float:
+    """The simulated node's clock (LinuxHost.engine); a host without one (a unit test's) is at 0."""
+    host: Any = ctx.host
+    engine = getattr(host, "engine", None)
+    return float(engine.now) if engine is not None else 0.0
+
+
+def _seconds(text: str) -> float:
+    """nft's ``3h``, ``1m30s``, ``10800s`` -> seconds."""
+    units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+    parts = re.findall(r"(\d+)([dhms])", text)
+    if not parts or "".join(a + b for a, b in parts) != text:
+        raise ValueError(text)
+    return float(sum(int(n) * units[u] for n, u in parts))
+
+
 def _networks(text: str) -> list[tuple[int, int]]:
     """``a, b/n`` -> (network, mask) pairs."""
     out = []
@@ -321,7 +345,12 @@ def parse(text: str, file: str = "<nft>") -> NftTable:
                 if not re.fullmatch(r"[\d./, ]+", body):
                     raise ParseError(f"set element not modelled: {body.strip()!r}", file, no)
                 table.sets[nset] = _networks(body)
-            elif not s.startswith(("type ipv4_addr", "comment ", "flags ", "size ", "timeout ")):
+            elif s.startswith("timeout "):
+                try:
+                    table.timeouts[nset] = _seconds(s.removeprefix("timeout ").strip())
+                except ValueError:
+                    raise ParseError(f"set timeout not modelled: {s!r}", file, no) from None
+            elif not s.startswith(("type ipv4_addr", "comment ", "flags ", "size ")):
                 raise ParseError(f"set line not modelled: {s!r}", file, no)
             continue
         if vmap is not None:
@@ -383,6 +412,9 @@ class Stacked(Evaluator):
 
     def has(self, table: str, chain: str) -> bool:
         return (self.iptables is not None and self.iptables.has(table, chain)) or self.nft.has(table, chain)
+
+    def pure(self, table: str, chain: str) -> Reads | None:
+        return None  # nft's numgen draws and the two tables' order: never cached
 
     def run(self, table: str, chain: str, ctx: Context) -> Verdict:
         nft_first = table == "filter"
