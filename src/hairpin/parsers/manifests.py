@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 import yaml
 
 from hairpin.errors import ParseError
-from hairpin.parsers import strict
+from hairpin.parsers import shapes, strict
 from hairpin.parsers.strict import Marks
 
 __all__ = ["KubeObject", "load_paths", "no_gc", "parse_json", "parse_text", "parse_yaml"]
@@ -182,6 +182,7 @@ def parse_json(text: str, file: str | None = None) -> list[KubeObject]:
     out = list(_objects_of(doc, file, lines.line(pos), item_lines))
     for o in out:
         strict.vet_object(o.data, file, o.line, o.kind)
+        shapes.vet_shape(o.kind, o.data, file, o.line)
     return out
 
 
@@ -290,8 +291,16 @@ def parse_yaml(text: str, file: str | None = None, errors: list[ParseError] | No
                 loader.constructed_objects, loader.recursive_objects, loader.state_generators = {}, {}, []
                 continue
             at = {n.start_mark.line + 1: strict.marks(n) for n in strict.object_nodes(node)}
-            out.extend(KubeObject(o.kind, o.data, o.file, o.line, at.get(o.line or 0))
-                       for o in _objects_of(doc, file, line, item_lines))  # fmt: skip
+            objs = list(_objects_of(doc, file, line, item_lines))
+            try:
+                for o in objs:
+                    shapes.vet_shape(o.kind, o.data, file, o.line)
+            except ParseError as exc:  # a field of the wrong type: the document is refused
+                if errors is None:
+                    raise
+                errors.append(exc)
+                continue
+            out.extend(KubeObject(o.kind, o.data, o.file, o.line, at.get(o.line or 0)) for o in objs)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
