@@ -449,7 +449,9 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
     proxy_mode = kp.choice("mode", ("iptables", "nftables", "ipvs"), "iptables")
     kube_proxy = KubeProxy(
         proxy_mode,
-        _proxy_version(kp, str(kp.get("version", (str, int, float), default="1.18")), proxy_mode),
+        # left out: 1.18, or in nftables mode the first release whose nftables layout is modelled (1.30)
+        _proxy_version(kp, str(kp.get("version", (str, int, float),
+                                      default="1.30" if proxy_mode == "nftables" else "1.18")), proxy_mode),
         kp.address("cluster_cidr", required=False, network=True) or None,
         kp.address("service_cidr", required=False, network=True) or None,
         _node_port_addresses(kp),
