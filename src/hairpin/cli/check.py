@@ -41,10 +41,20 @@ def check(
         ),
     ] = None,
     only_at_risk: Annotated[bool, typer.Option("--only-at-risk", help="Table: hide Services not at risk.")] = False,
+    kubernetes_version: Annotated[
+        str | None,
+        typer.Option(help="The cluster's Kubernetes version (e.g. 1.33), when not read from a live cluster."),
+    ] = None,
+    cloud_provider_version: Annotated[
+        str | None,
+        typer.Option(help="The AWS cloud provider (cloud-provider-aws) release, e.g. v1.33.3, when known."),
+    ] = None,
 ) -> None:
     """Find Services of type LoadBalancer whose in-cluster callers can be sent back to their own node."""
+    from hairpin.aws.cloud_provider import parse_version
     from hairpin.diagnose import check as chk
     from hairpin.kube.cluster import live_objects
+    from hairpin.kube.version import live_server_version
     from hairpin.parsers import manifests
 
     if format not in FORMATS:
@@ -56,9 +66,16 @@ def check(
     parse_errors: list[ParseError] = []
     objects = manifests.load_paths(paths or [], parse_errors)
     errors.extend(parse_errors)
+    kube = parse_version(kubernetes_version) if kubernetes_version is not None else None
+    provider = parse_version(cloud_provider_version, "--cloud-provider-version") if cloud_provider_version else None
+    kube_from = "--kubernetes-version" if kube is not None else ""
     if live or kubeconfig or context:
         objects.extend(live_objects(kubeconfig, context))
-    report = chk.check(objects, mutator_webhook=lbc_webhook, errors=errors)
+        got = live_server_version(kubeconfig, context) if kube is None else None
+        if got is not None:
+            kube, kube_from = got
+    versions = chk.Versions(kube, kube_from, provider)
+    report = chk.check(objects, mutator_webhook=lbc_webhook, errors=errors, versions=versions)
     for e in report.errors:
         print(f"hairpin: error: {e.one_line()}", file=sys.stderr)
     if format == "json":

@@ -22,17 +22,19 @@ from fractions import Fraction
 from typing import Any
 
 from hairpin import __version__
+from hairpin.aws import automode, providers
 from hairpin.aws import controller as ctl
+from hairpin.aws.cloud_provider import Support, Version, tg_attributes_support
+from hairpin.aws.protocols import always_preserved
 from hairpin.aws.risk import TargetCounts, caller_probability
 from hairpin.errors import InputError
 from hairpin.kube.cluster import Cluster, KService
 from hairpin.parsers.manifests import KubeObject
 
-__all__ = ["RULE_ID", "Finding", "Fix", "Report", "check", "check_cluster"]
+__all__ = ["RULE_ID", "Finding", "Fix", "Report", "Versions", "check", "check_cluster"]
 
 RULE_ID = "HP001"
 RULE_NAME = "internal-nlb-hairpin"
-IN_TREE_TG_ATTRIBUTES = (1, 34)  # cloud-provider-aws v1.34.0 honours the target group attributes annotation
 
 
 @dataclass(frozen=True)
@@ -188,11 +190,11 @@ def _pct(p: Fraction) -> str:
 class _Assessor:
     """Per-cluster caches: registered nodes per AZ for each node-label selector."""
 
-    def __init__(self, cluster: Cluster, mutator_webhook: bool | None) -> None:
+    def __init__(self, cluster: Cluster, mutator_webhook: bool | None, versions: Versions | None = None) -> None:
         self.c = cluster
         self.webhook = mutator_webhook
-        v = cluster.kubernetes_version()
-        self.in_tree_tg = v is not None and v >= IN_TREE_TG_ATTRIBUTES
+        self.in_tree = _in_tree_support(cluster, versions or Versions())
+        self.in_tree_tg = self.in_tree.honoured is True
         self.nodes_known = cluster.knows_nodes()
         self.eps_known = cluster.knows_endpoints()
         self._registered: dict[tuple[tuple[str, str], ...], tuple[dict[str, int], dict[str, str]]] = {}
@@ -218,14 +220,14 @@ class _Assessor:
 
     def assess(self, svc: KService) -> Finding:
         webhook = self.webhook if self.webhook is not None else (self.c.webhook and not svc.existing)
-        s = ctl.resolve(
+        s = providers.resolve(
             svc.annotations,
             load_balancer_class=svc.load_balancer_class,
             service_type=svc.type,
             protocols=svc.protocols(),
             external_traffic_policy=svc.external_traffic_policy,
             mutator_webhook=webhook,
-            in_tree_tg_attributes=self.in_tree_tg,
+            in_tree=self.in_tree,
         )
         f = Finding(svc.namespace, svc.name, svc.file, svc.line, False, s, "")
         if not s.is_nlb:
@@ -242,6 +244,8 @@ class _Assessor:
             return f
         if not s.preserve_client_ip:
             f.reason = "internal NLB with client IP preservation off: targets see the NLB's address and answer it"
+            if s.controller == ctl.IN_TREE and ctl.TG_ATTRIBUTES in svc.annotations:
+                f.reason += f" ({self.in_tree.note})"
             return f
         if s.target_type == "instance":
             self._instance(svc, s, f)
@@ -249,6 +253,8 @@ class _Assessor:
             self._ip(svc, s, f)
         if f.at_risk:
             f.fixes = fixes_for(svc, s, self.in_tree_tg)
+            if s.controller == ctl.IN_TREE and ctl.TG_ATTRIBUTES in svc.annotations:
+                f.reason += f" (assumed: {self.in_tree.note})"
         return f
 
     def _instance(self, svc: KService, s: ctl.Settings, f: Finding) -> None:
@@ -360,12 +366,12 @@ def _tg_value(svc: KService, preserve: str) -> str:
 def fixes_for(svc: KService, s: ctl.Settings, in_tree_tg: bool) -> list[Fix]:
     """The workarounds that work for this Service, cheapest first."""
     out: list[Fix] = []
-    udp = any(p.upper() in ("UDP", "TCP_UDP") for p in svc.protocols())
+    udp = always_preserved(svc.protocols()) is not None  # no fix may turn preservation off for these
     lose_ip = (
         "the backend sees the NLB's private address instead of the caller's, for every client (Proxy Protocol v2 "
         "can carry the client address if the backend reads it)"
     )
-    if not udp and (s.controller == ctl.LBC or in_tree_tg):
+    if not udp and (s.controller == ctl.LBC or (s.controller == ctl.IN_TREE and in_tree_tg)):
         out.append(
             Fix(
                 "no-preserve-client-ip",
@@ -389,7 +395,7 @@ def fixes_for(svc: KService, s: ctl.Settings, in_tree_tg: bool) -> list[Fix]:
             )
         )
     tg_forces = ctl.parse_map(svc.annotations.get(ctl.TG_ATTRIBUTES, "")).get("preserve_client_ip.enabled") == "true"
-    if s.controller == ctl.LBC and s.target_type == "instance" and not udp and not tg_forces:
+    if s.controller in (ctl.LBC, automode.AUTO_MODE) and s.target_type == "instance" and not udp and not tg_forces:
         out.append(
             Fix(
                 "ip-targets",
@@ -431,23 +437,44 @@ def fixes_for(svc: KService, s: ctl.Settings, in_tree_tg: bool) -> list[Fix]:
     return out
 
 
-def check_cluster(cluster: Cluster, *, mutator_webhook: bool | None = None,
-                  errors: Iterable[InputError] = ()) -> Report:  # fmt: skip
+@dataclass(frozen=True)
+class Versions:
+    """What is known of the cluster's versions: Kubernetes (from /version or --kubernetes-version, with where it
+    came from) and the cloud provider's release (--cloud-provider-version)."""
+
+    kubernetes: Version | None = None
+    kubernetes_from: str = ""
+    cloud_provider: Version | None = None
+
+
+def _in_tree_support(cluster: Cluster, v: Versions) -> Support:
+    if v.kubernetes is not None or v.cloud_provider is not None:
+        return tg_attributes_support(v.kubernetes, v.kubernetes_from, v.cloud_provider)
+    kubelet = cluster.kubernetes_version()
+    if kubelet is None:
+        return tg_attributes_support(None)
+    return tg_attributes_support((kubelet[0], kubelet[1], -1), "the newest kubelet in the input", lower_bound=True)
+
+
+def check_cluster(cluster: Cluster, *, mutator_webhook: bool | None = None, errors: Iterable[InputError] = (),
+                  versions: Versions | None = None) -> Report:  # fmt: skip
     """Assess every LoadBalancer Service of the cluster.
 
     ``mutator_webhook``: None: apply the LBC webhook to manifests (Services not yet created) when the
-    input shows the webhook installed; True/False: assume it is (not) installed.
+    input shows the webhook installed; True/False: assume it is (not) installed.  ``versions``: what is
+    known of the Kubernetes and cloud provider versions (else the newest kubelet, a lower bound).
     """
-    a = _Assessor(cluster, mutator_webhook)
+    a = _Assessor(cluster, mutator_webhook, versions)
     findings = [a.assess(s) for s in cluster.services if s.type == "LoadBalancer"]
     findings.sort(key=lambda f: (not f.at_risk, f.namespace, f.name))
     return Report(findings, list(errors))
 
 
-def check(objects: Iterable[KubeObject], *, mutator_webhook: bool | None = None,
-          errors: Iterable[InputError] = ()) -> Report:  # fmt: skip
+def check(objects: Iterable[KubeObject], *, mutator_webhook: bool | None = None, errors: Iterable[InputError] = (),
+          versions: Versions | None = None) -> Report:  # fmt: skip
     """``check_cluster`` on parsed objects."""
-    return check_cluster(Cluster.from_objects(objects), mutator_webhook=mutator_webhook, errors=errors)
+    return check_cluster(Cluster.from_objects(objects), mutator_webhook=mutator_webhook, errors=errors,
+                         versions=versions)  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------- SARIF

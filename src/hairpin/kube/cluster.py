@@ -36,7 +36,8 @@ from typing import Any
 
 import yaml
 
-from hairpin.aws import controller
+from hairpin.aws import controller, providers
+from hairpin.aws.cloud_provider import tg_attributes_support
 from hairpin.errors import InputError
 from hairpin.parsers.manifests import KubeObject, no_gc
 from hairpin.scenario import (
@@ -506,13 +507,17 @@ def scenario_from_objects(
         if client_pod.name in pods and pods[client_pod.name].namespace != client_pod.namespace:
             raise InputError(f"--client-pod {client}: a pod of the Service has the same name")
         pods[client_pod.name] = client_pod
-    settings = controller.resolve(
+    kubelet = c.kubernetes_version()
+    settings = providers.resolve(
         svc.annotations,
         load_balancer_class=svc.load_balancer_class,
         service_type=svc.type,
         protocols=svc.protocols(),
         external_traffic_policy=svc.external_traffic_policy,
         mutator_webhook=bool(mutator_webhook if mutator_webhook is not None else (c.webhook and not svc.existing)),
+        in_tree=tg_attributes_support((kubelet[0], kubelet[1], -1), "the newest kubelet in the input", lower_bound=True)
+        if kubelet is not None
+        else None,
     )
     # subnets per AZ from the addresses seen there
     by_az: dict[str, list[str]] = {}

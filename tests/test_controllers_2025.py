@@ -1,0 +1,163 @@
+"""The controllers of 2025-26: the cloud provider's target group attributes by release, EKS Auto Mode, protocols
+whose client IP preservation cannot be turned off (hairpin.aws.cloud_provider, automode, protocols, providers)."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction as F
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hairpin.aws import cloud_provider as cp
+from hairpin.diagnose import check as chk
+from hairpin.errors import InputError
+from hairpin.parsers import manifests as m
+from test_check import _Api, _main, api, node, one, run, service  # noqa: F401  (api: the stub API server fixture)
+
+P = "service.beta.kubernetes.io/"
+TYPE, TT, SCHEME, INTERNAL = (P + "aws-load-balancer-type", P + "aws-load-balancer-nlb-target-type",
+                              P + "aws-load-balancer-scheme", P + "aws-load-balancer-internal")  # fmt: skip
+TGA = P + "aws-load-balancer-target-group-attributes"
+A, B = "eu-west-1a", "eu-west-1b"
+AUTO = "eks.amazonaws.com/nlb"
+IN_TREE_OFF = {TYPE: "nlb", INTERNAL: "true", TGA: "preserve_client_ip.enabled=false"}
+FIRSTS = "v1.32.6, v1.33.3, v1.34.0 (not v1.34.1), v1.35.0 and later"
+
+
+# ------------------------------------------------------------------------------ cloud provider releases
+
+
+@pytest.mark.parametrize(
+    ("version", "has"),
+    [((1, 31, 9), False), ((1, 31, -1), False), ((1, 32, 5), False), ((1, 32, 6), True), ((1, 33, 2), False),
+     ((1, 33, 3), True), ((1, 34, 0), True), ((1, 34, 1), False), ((1, 34, 2), True), ((1, 35, 0), True),
+     ((1, 36, -1), True), ((1, 33, -1), None), ((1, 34, -1), None), ((1, 30, 14), False)],
+)  # fmt: skip
+def test_release_has_tg_attributes(version: cp.Version, has: bool | None) -> None:
+    assert cp.release_has_tg_attributes(version) is has
+
+
+def test_parse_version() -> None:
+    assert cp.parse_version("v1.33.4-eks-a737599") == (1, 33, 4)
+    assert cp.parse_version("1.35") == (1, 35, -1)
+    assert cp.parse_version("v1.32.6+k3s1") == (1, 32, 6)
+    for bad in ("1", "1.x", "", "v1.33.4.5", "1.99999"):
+        with pytest.raises(InputError) as e:
+            cp.parse_version(bad)
+        assert str(e.value) == f"--kubernetes-version: {bad!r} is not a version like 1.33 or v1.33.4"
+
+
+def test_support_notes() -> None:
+    s = cp.tg_attributes_support((1, 33, 5), "the API server's /version: v1.33.5-eks-1")
+    assert s.honoured is None
+    assert s.note == ("Kubernetes v1.33 (the API server's /version: v1.33.5-eks-1): cloud-provider-aws v1.33.3 and "
+                      "later honour it (cloud-provider-aws PR #1214); its patch release is not visible, so hairpin "
+                      "assumed it ignores the annotation (give --cloud-provider-version to decide)")  # fmt: skip
+    assert cp.tg_attributes_support((1, 31, 2), "x").honoured is False
+    assert cp.tg_attributes_support((1, 31, -1), "k", lower_bound=True).honoured is None
+    assert cp.tg_attributes_support((1, 36, -1), "k", lower_bound=True).honoured is True
+    assert cp.tg_attributes_support(None, provider=(1, 34, 1)).note == (
+        f"cloud-provider-aws v1.34.1 ignores the annotation (cloud-provider-aws PR #1214 is in {FIRSTS})"
+    )
+    assert cp.tg_attributes_support((1, 30, 0), provider=(1, 32, 6)).honoured is True  # the provider decides
+
+
+def _versions(k: str | None = None, p: str | None = None) -> chk.Versions:
+    return chk.Versions(cp.parse_version(k) if k else None, "--kubernetes-version" if k else "",
+                        cp.parse_version(p) if p else None)  # fmt: skip
+
+
+def _check(*docs: dict[str, object], versions: chk.Versions | None = None) -> chk.Finding:
+    text = "---\n".join(yaml.safe_dump(d) for d in docs)
+    r = chk.check(m.parse_yaml(text, "t.yaml"), versions=versions)
+    assert len(r.findings) == 1
+    return r.findings[0]
+
+
+def test_in_tree_preservation_off_honoured_from_the_releases_that_have_it() -> None:
+    f = _check(service(ann=IN_TREE_OFF), versions=_versions("1.35"))
+    assert (f.at_risk, f.settings.preserve_client_ip, f.fixes) == (False, False, [])
+    assert f.reason == (
+        "internal NLB with client IP preservation off: targets see the NLB's address and answer it (Kubernetes "
+        "v1.35 (--kubernetes-version): every cloud-provider-aws v1.35 release honours it (cloud-provider-aws PR #1214))"
+    )
+    assert f"{TGA} honoured by the cloud provider: Kubernetes v1.35 (--kubernetes-version)" in f.settings.steps[-3]
+    # 1.33: depends on the provider's patch release: assumed ignored, at risk, and the verdict says so
+    f = _check(service(ann=IN_TREE_OFF), versions=_versions("1.33"))
+    assert (f.at_risk, f.settings.preserve_client_ip) == (True, True)
+    assert f.reason.endswith(
+        "(assumed: Kubernetes v1.33 (--kubernetes-version): cloud-provider-aws v1.33.3 and later honour it "
+        "(cloud-provider-aws PR #1214); its patch release is not visible, so hairpin assumed it ignores the "
+        "annotation (give --cloud-provider-version to decide))"
+    )
+    assert [x.name for x in f.fixes] == ["cluster-ip", "recreate-ip-targets"]
+    assert _check(service(ann=IN_TREE_OFF), versions=_versions("1.33", "v1.33.3")).at_risk is False
+    assert _check(service(ann=IN_TREE_OFF), versions=_versions("1.34", "v1.34.1")).at_risk is True
+    assert _check(service(ann=IN_TREE_OFF), versions=_versions("1.31")).at_risk is True
+    # no version at all: assumed ignored
+    f = _check(service(ann=IN_TREE_OFF))
+    assert f.at_risk and f.reason.endswith(
+        f"(assumed: Kubernetes version unknown: hairpin assumed a cloud provider that ignores the annotation "
+        f"(cloud-provider-aws PR #1214 is in {FIRSTS}); give --kubernetes-version or check a live cluster)"
+    )
+
+
+def test_in_tree_kubelet_is_a_lower_bound() -> None:
+    f = _check(service(ann=IN_TREE_OFF), node("n1", A, "10.0.1.1", version="v1.31.4-eks-1"))
+    assert (f.at_risk, f.probability) == (True, F(1))
+    assert "Kubernetes v1.31 (the newest kubelet in the input) or newer" in f.reason
+    f = _check(service(ann=IN_TREE_OFF), node("n1", A, "10.0.1.1", version="v1.36.0"))
+    assert (f.at_risk, f.probability) == (False, None)
+
+
+def test_in_tree_rejects_other_keys_and_udp_off() -> None:
+    ann = {**IN_TREE_OFF, TGA: "preserve_client_ip.enabled=false,deregistration_delay.timeout_seconds=10"}
+    f = _check(service(ann=ann), versions=_versions("1.35"))
+    assert (f.at_risk, f.settings.preserve_client_ip) == (True, True)
+    assert f.settings.problems == (
+        f"{TGA} rejected by the cloud provider: it accepts only preserve_client_ip.enabled, proxy_protocol_v2.enabled"
+        ", not deregistration_delay.timeout_seconds (aws_validations.go); the target group keeps its defaults; "
+        "Kubernetes v1.35 (--kubernetes-version): every cloud-provider-aws v1.35 release honours it "
+        "(cloud-provider-aws PR #1214)",
+    )
+    # the fix keeps the other attributes, which the provider would refuse: it is still offered first
+    assert f.fixes[0].name == "no-preserve-client-ip"
+    f = _check(service(ann=IN_TREE_OFF, proto="UDP"), versions=_versions("1.35"))
+    assert (f.at_risk, f.settings.preserve_client_ip) == (True, True)
+    assert [x.name for x in f.fixes] == ["cluster-ip"]  # never preservation off for UDP
+
+
+def test_cli_kubernetes_version(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "svc.yaml"
+    f.write_text(yaml.safe_dump(service(ann=IN_TREE_OFF)))
+    code, out, _ = _main(["check", str(f), "--format", "json", "--kubernetes-version", "1.35"], capsys)
+    assert code == 0 and json.loads(out)["services"][0]["preserve_client_ip"] is False
+    code, out, _ = _main(["check", str(f), "--format", "json", "--kubernetes-version", "1.33"], capsys)
+    assert code == 1
+    code, out, _ = _main(["check", str(f), "--format", "json", "--kubernetes-version", "1.33",
+                          "--cloud-provider-version", "v1.33.3"], capsys)  # fmt: skip
+    assert code == 0
+    code, out, err = _main(["check", str(f), "--kubernetes-version", "1.x"], capsys)
+    assert (code, out, err) == (2, "", "hairpin: error: --kubernetes-version: '1.x' is not a version like 1.33 or "
+                                       "v1.33.4\n")  # fmt: skip
+
+
+def test_live_cluster_version_from_the_api_server(api: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    svc = service("internal", ann=IN_TREE_OFF, existing=True)
+    _Api.routes["/api/v1/services"] = [svc]
+    _Api.objects["/version"] = {"major": "1", "minor": "35", "gitVersion": "v1.35.2-eks-113cf36"}
+    code, out, err = _main(["check", "--kubeconfig", str(api), "--format", "json"], capsys)
+    assert code == 0, err
+    (got,) = json.loads(out)["services"]
+    assert got["reason"].endswith("(Kubernetes v1.35 (the API server's /version: v1.35.2-eks-113cf36): every "
+                                  "cloud-provider-aws v1.35 release honours it (cloud-provider-aws PR #1214))")  # fmt: skip
+    # --kubernetes-version wins over the server (not asked) ...
+    code, out, _ = _main(["check", "--kubeconfig", str(api), "--format", "json", "--kubernetes-version", "1.31"],
+                         capsys)  # fmt: skip
+    assert code == 1
+    # ... and without /version the kubelets (1.18 in the seed) are a lower bound: assumed ignored
+    del _Api.objects["/version"]
+    code, out, _ = _main(["check", "--kubeconfig", str(api), "--format", "json"], capsys)
+    assert code == 1 and "Kubernetes v1.18 (the newest kubelet in the input) or newer" in out
