@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from hairpin.aws import cloud_provider as cp
+from hairpin.aws.protocols import always_preserved, target_group_protocols
 from hairpin.diagnose import check as chk
 from hairpin.errors import InputError
 from hairpin.parsers import manifests as m
@@ -161,3 +162,115 @@ def test_live_cluster_version_from_the_api_server(api: Path, capsys: pytest.Capt
     del _Api.objects["/version"]
     code, out, _ = _main(["check", "--kubeconfig", str(api), "--format", "json"], capsys)
     assert code == 1 and "Kubernetes v1.18 (the newest kubelet in the input) or newer" in out
+
+
+# ------------------------------------------------------------------------------ EKS Auto Mode
+
+AUTO_NODE = {"eks.amazonaws.com/compute-type": "auto"}
+AUTO_STEPS_HEAD = "spec.loadBalancerClass eks.amazonaws.com/nlb: EKS Auto Mode provisions a Network Load Balancer"
+
+
+def test_auto_mode_defaults_ip_targets_preservation_off() -> None:
+    f = one(service(cls=AUTO))
+    s = f.settings
+    assert (f.at_risk, s.controller, s.load_balancer, s.scheme, s.target_type, s.preserve_client_ip) == (
+        False, "eks-auto-mode", "nlb", "internal", "ip", False)  # fmt: skip
+    assert f.reason == "internal NLB with client IP preservation off: targets see the NLB's address and answer it"
+    assert s.steps[0].startswith(AUTO_STEPS_HEAD)
+    assert "security groups on the NLB: Auto Mode builds NLBs only in security group mode (auto-networking)" in s.steps
+
+
+def test_auto_mode_instance_targets_at_risk_and_fixes_only_what_it_honours() -> None:
+    ann = {TT: "instance", INTERNAL: "false", TYPE: "nlb"}  # the last two are not supported by Auto Mode
+    f = one(service(cls=AUTO, ann=ann), node("n1", A, "10.0.1.1"), node("n2", B, "10.0.2.1"))
+    assert (f.at_risk, f.probability, f.worst_node, f.settings.scheme) == (True, F(1, 2), "n1", "internal")
+    assert f.settings.steps[1:3] == (
+        f"{INTERNAL} ignored: EKS Auto Mode does not support it (use {SCHEME})",
+        f"{TYPE} ignored: EKS Auto Mode does not support it (use spec.loadBalancerClass)",
+    )
+    assert [x.name for x in f.fixes] == ["ip-targets", "cluster-ip"]
+    assert f.fixes[0].command("shop", "svc") == f"kubectl annotate service -n shop svc '{TT}=ip' --overwrite"
+    from hairpin.aws import automode
+
+    for x in f.fixes:  # every annotation a fix proposes is one Auto Mode documents
+        assert all(k in automode.HONOURED for k, _ in x.annotations)
+    # preservation off through the target group attributes (one per line, as the EKS guide writes them)
+    off = one(
+        service(cls=AUTO, ann={TT: "instance", TGA: "proxy_protocol_v2.enabled=true\npreserve_client_ip.enabled=false"})
+    )
+    assert (off.at_risk, off.settings.preserve_client_ip, off.settings.proxy_protocol_v2) == (False, False, True)
+
+
+def test_auto_mode_udp_keeps_the_client_ip() -> None:
+    from test_check import pod
+
+    f = one(service(cls=AUTO, proto="UDP", ann={TGA: "preserve_client_ip.enabled=false"}),
+            node("n1", A, "10.0.1.1"), pod("p1", "n1", "10.0.1.5"), pod("p2", "n1", "10.0.1.6"))  # fmt: skip
+    assert (f.at_risk, f.probability, f.settings.preserve_client_ip) == (True, F(1), True)
+    assert [x.name for x in f.fixes] == ["cluster-ip", "anti-affinity"]
+    assert f.settings.problems == (
+        "preserve_client_ip.enabled=false: UDP target group: client IP preservation is always on for UDP, TCP_UDP, "
+        "QUIC and TCP_QUIC target groups and cannot be turned off (AWS, Target groups for your Network Load Balancers)",
+    )
+
+
+def test_auto_mode_default_class_for_manifests() -> None:
+    svc = service(ann={TT: "instance"})
+    f = one(svc, node("n1", A, "10.0.1.1", AUTO_NODE))
+    assert (f.settings.controller, f.at_risk, f.probability) == ("eks-auto-mode", True, F(1))
+    assert f.settings.steps[0] == (
+        "no loadBalancerClass: EKS Auto Mode sets eks.amazonaws.com/nlb as the cluster's default class "
+        "(nodes labelled eks.amazonaws.com/compute-type=auto)"
+    )
+    # an existing Service without a class was not given one: the in-tree provider's Classic ELB
+    assert (
+        one(service(ann={TT: "instance"}, existing=True), node("n1", A, "10.0.1.1", AUTO_NODE)).settings.load_balancer
+        == "clb"
+    )
+    # told so (no Auto Mode nodes in the input)
+    r = chk.check(m.parse_yaml(yaml.safe_dump(svc), "t.yaml"), auto_mode=True)
+    assert r.findings[0].settings.steps[0].endswith("default class (--auto-mode)")
+    assert (
+        chk.check(m.parse_yaml(yaml.safe_dump(svc), "t.yaml"), auto_mode=False).findings[0].settings.controller
+        == "in-tree"
+    )
+
+
+def test_auto_mode_sarif_location(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "auto.yaml"
+    f.write_text("# Auto Mode\n" + yaml.safe_dump(service("edge", cls=AUTO, ann={TT: "instance"})))
+    code, out, _ = _main(["check", str(f), "--format", "sarif"], capsys)
+    assert code == 1
+    (res,) = json.loads(out)["runs"][0]["results"]
+    loc = res["locations"][0]["physicalLocation"]
+    assert (loc["artifactLocation"]["uri"], loc["region"]["startLine"]) == (str(f), 2)
+    assert res["properties"]["controller"] == "eks-auto-mode"
+    assert [x["name"] for x in res["properties"]["fixes"]] == ["ip-targets", "cluster-ip"]
+
+
+# ------------------------------------------------------------------------------ protocols
+
+
+def test_target_group_protocols() -> None:
+    ports = [
+        {"port": 53, "protocol": "UDP"},
+        {"port": 53, "protocol": "TCP"},
+        {"port": 80},
+        {"port": 443, "protocol": "UDP"},
+    ]
+    assert target_group_protocols(ports) == [(53, "TCP_UDP"), (80, "TCP"), (443, "UDP")]
+    assert always_preserved(["TCP", "tcp"]) is None
+    assert always_preserved(["TCP_QUIC", "QUIC"]) is not None and always_preserved(["QUIC"]).startswith(
+        "QUIC target group"
+    )  # type: ignore[union-attr]
+
+
+def test_lbc_tcp_udp_service_never_gets_preservation_off() -> None:
+    svc = service(ann={TYPE: "external", TT: "instance"})
+    svc["spec"]["ports"] = [{"port": 53, "protocol": "TCP", "targetPort": 53, "nodePort": 30053},
+                            {"port": 53, "protocol": "UDP", "targetPort": 53, "nodePort": 30053}]  # fmt: skip
+    f = one(svc)
+    assert f.at_risk and [x.name for x in f.fixes] == ["cluster-ip"]
+    svc["metadata"]["annotations"][TGA] = "preserve_client_ip.enabled=false"
+    f = one(svc)  # AWS refuses the value for the TCP_UDP target group: still preserved, still at risk
+    assert (f.at_risk, f.settings.preserve_client_ip) == (True, True)

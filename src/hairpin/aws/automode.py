@@ -33,9 +33,12 @@ from collections.abc import Mapping, Sequence
 from hairpin.aws import controller as ctl
 from hairpin.aws.protocols import always_preserved
 
-__all__ = ["AUTO_CLASS", "AUTO_MODE", "HONOURED", "IGNORED", "parse_attributes", "resolve"]
+__all__ = ["AUTO_CLASS", "AUTO_MODE", "HONOURED", "IGNORED", "NODE_LABEL", "parse_attributes", "resolve"]
 
 AUTO_CLASS = "eks.amazonaws.com/nlb"
+#: Auto Mode's nodes are labelled eks.amazonaws.com/compute-type=auto (the EKS User Guide's sample apps,
+#: automode/sample-apps/inflate-stateful.yaml, select them with it)
+NODE_LABEL = "eks.amazonaws.com/compute-type"
 AUTO_MODE = "eks-auto-mode"
 DOC = "EKS User Guide, auto-configure-nlb"
 

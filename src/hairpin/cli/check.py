@@ -41,6 +41,15 @@ def check(
         ),
     ] = None,
     only_at_risk: Annotated[bool, typer.Option("--only-at-risk", help="Table: hide Services not at risk.")] = False,
+    auto_mode: Annotated[
+        bool | None,
+        typer.Option(
+            "--auto-mode/--no-auto-mode",
+            help="Assume the cluster uses (does not use) EKS Auto Mode, whose default class "
+            "eks.amazonaws.com/nlb takes manifests without loadBalancerClass (default: only if the input has "
+            "Auto Mode nodes).",
+        ),
+    ] = None,
     kubernetes_version: Annotated[
         str | None,
         typer.Option(help="The cluster's Kubernetes version (e.g. 1.33), when not read from a live cluster."),
@@ -75,7 +84,7 @@ def check(
         if got is not None:
             kube, kube_from = got
     versions = chk.Versions(kube, kube_from, provider)
-    report = chk.check(objects, mutator_webhook=lbc_webhook, errors=errors, versions=versions)
+    report = chk.check(objects, mutator_webhook=lbc_webhook, errors=errors, versions=versions, auto_mode=auto_mode)
     for e in report.errors:
         print(f"hairpin: error: {e.one_line()}", file=sys.stderr)
     if format == "json":

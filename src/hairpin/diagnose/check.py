@@ -16,6 +16,7 @@ controller.  ``Report.to_json()`` is the JSON contract; ``to_sarif()`` is SARIF 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -190,9 +191,13 @@ def _pct(p: Fraction) -> str:
 class _Assessor:
     """Per-cluster caches: registered nodes per AZ for each node-label selector."""
 
-    def __init__(self, cluster: Cluster, mutator_webhook: bool | None, versions: Versions | None = None) -> None:
+    def __init__(self, cluster: Cluster, mutator_webhook: bool | None, versions: Versions | None = None,
+                 auto_mode: bool | None = None) -> None:  # fmt: skip
         self.c = cluster
         self.webhook = mutator_webhook
+        self.auto_mode = auto_mode
+        # EKS Auto Mode's nodes carry eks.amazonaws.com/compute-type=auto (its docs select them so)
+        self.auto_nodes = any(n.labels.get(automode.NODE_LABEL) == "auto" for n in cluster.nodes.values())
         self.in_tree = _in_tree_support(cluster, versions or Versions())
         self.in_tree_tg = self.in_tree.honoured is True
         self.nodes_known = cluster.knows_nodes()
@@ -220,15 +225,28 @@ class _Assessor:
 
     def assess(self, svc: KService) -> Finding:
         webhook = self.webhook if self.webhook is not None else (self.c.webhook and not svc.existing)
+        cls, default_step = svc.load_balancer_class, ""
+        if cls is None and not svc.existing and svc.type == "LoadBalancer" and not self.webhook:
+            auto = self.auto_mode if self.auto_mode is not None else self.auto_nodes
+            if auto and webhook:  # both mutate classless Services; the input does not say which runs last
+                default_step = (f"EKS Auto Mode nodes ({automode.NODE_LABEL}=auto) and the AWS Load Balancer "
+                                "Controller's webhook are both in the input: hairpin assumed the webhook's class")  # fmt: skip
+            elif auto:
+                cls = automode.AUTO_CLASS
+                why = "--auto-mode" if self.auto_mode else f"nodes labelled {automode.NODE_LABEL}=auto"
+                default_step = (f"no loadBalancerClass: EKS Auto Mode sets {automode.AUTO_CLASS} as the cluster's "
+                                f"default class ({why})")  # fmt: skip
         s = providers.resolve(
             svc.annotations,
-            load_balancer_class=svc.load_balancer_class,
+            load_balancer_class=cls,
             service_type=svc.type,
             protocols=svc.protocols(),
             external_traffic_policy=svc.external_traffic_policy,
             mutator_webhook=webhook,
             in_tree=self.in_tree,
         )
+        if default_step:
+            s = dataclasses.replace(s, steps=(default_step, *s.steps))
         f = Finding(svc.namespace, svc.name, svc.file, svc.line, False, s, "")
         if not s.is_nlb:
             if s.load_balancer == "clb":
@@ -457,24 +475,26 @@ def _in_tree_support(cluster: Cluster, v: Versions) -> Support:
 
 
 def check_cluster(cluster: Cluster, *, mutator_webhook: bool | None = None, errors: Iterable[InputError] = (),
-                  versions: Versions | None = None) -> Report:  # fmt: skip
+                  versions: Versions | None = None, auto_mode: bool | None = None) -> Report:  # fmt: skip
     """Assess every LoadBalancer Service of the cluster.
 
     ``mutator_webhook``: None: apply the LBC webhook to manifests (Services not yet created) when the
     input shows the webhook installed; True/False: assume it is (not) installed.  ``versions``: what is
     known of the Kubernetes and cloud provider versions (else the newest kubelet, a lower bound).
+    ``auto_mode``: None: manifests without a class go to EKS Auto Mode when the input has Auto Mode nodes;
+    True/False: the cluster does (not) use Auto Mode's default class.
     """
-    a = _Assessor(cluster, mutator_webhook, versions)
+    a = _Assessor(cluster, mutator_webhook, versions, auto_mode)
     findings = [a.assess(s) for s in cluster.services if s.type == "LoadBalancer"]
     findings.sort(key=lambda f: (not f.at_risk, f.namespace, f.name))
     return Report(findings, list(errors))
 
 
 def check(objects: Iterable[KubeObject], *, mutator_webhook: bool | None = None, errors: Iterable[InputError] = (),
-          versions: Versions | None = None) -> Report:  # fmt: skip
+          versions: Versions | None = None, auto_mode: bool | None = None) -> Report:  # fmt: skip
     """``check_cluster`` on parsed objects."""
     return check_cluster(Cluster.from_objects(objects), mutator_webhook=mutator_webhook, errors=errors,
-                         versions=versions)  # fmt: skip
+                         versions=versions, auto_mode=auto_mode)  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------- SARIF
