@@ -296,13 +296,14 @@ CONTRACT = {
         "services": {"type": "array", "items": {
             "type": "object", "additionalProperties": False,
             "required": ["namespace", "name", "file", "line", "at_risk", "controller", "load_balancer", "scheme",
-                         "target_type", "preserve_client_ip", "reason", "probability", "fix"],
+                         "target_type", "preserve_client_ip", "reason", "probability", "fix", "security_group_drop"],
             "properties": {
                 "namespace": {"type": "string"}, "name": {"type": "string"}, "file": {"type": ["string", "null"]},
                 "line": {"type": ["integer", "null"]}, "at_risk": {"type": "boolean"}, "controller": {"type": "string"},
                 "load_balancer": {"type": "string"}, "scheme": {"type": "string"},
                 "target_type": {"type": ["string", "null"]}, "preserve_client_ip": {"type": ["boolean", "null"]},
                 "reason": {"type": "string"}, "probability": {"type": ["number", "null"]}, "fix": {"type": ["string", "null"]},
+                "security_group_drop": {"type": ["string", "null"]},
             }}},
         "errors": {"type": "array", "items": {
             "type": "object", "additionalProperties": False, "required": ["file", "line", "message"],

@@ -274,3 +274,98 @@ def test_lbc_tcp_udp_service_never_gets_preservation_off() -> None:
     svc["metadata"]["annotations"][TGA] = "preserve_client_ip.enabled=false"
     f = one(svc)  # AWS refuses the value for the TCP_UDP target group: still preserved, still at risk
     assert (f.at_risk, f.settings.preserve_client_ip) == (True, True)
+
+
+# ------------------------------------------------------------------------------ security groups (the second failure)
+
+LBC_INSTANCE = {TYPE: "external", TT: "instance"}
+SG_REASON = (
+    "2 in-cluster caller pod(s) are outside spec.loadBalancerSourceRanges (10.99.0.0/16), e.g. shop/caller (10.0.2.9) "
+    "on node n2: the NLB's security group drops every SYN they send, so each of their connections times out (P = 1), "
+    "whatever target the NLB picks"
+)
+
+
+def _sg_cluster(
+    ann: dict[str, str], ranges: list[str] | None = None, cls: str | None = None
+) -> list[dict[str, object]]:
+    from test_check import pod
+
+    svc = service(ann=ann, cls=cls)
+    if ranges is not None:
+        svc["spec"]["loadBalancerSourceRanges"] = ranges
+    return [svc, node("n1", A, "10.0.1.1"), node("n2", B, "10.0.2.1"), pod("web-1", "n1", "10.0.1.5"),
+            pod("caller", "n2", "10.0.2.9", {"app": "x"})]  # fmt: skip
+
+
+def test_source_ranges_that_leave_out_the_callers() -> None:
+    f = one(*_sg_cluster(LBC_INSTANCE, ["10.99.0.0/16"]))
+    assert (f.at_risk, f.probability, f.worst_node, f.settings.security_groups) == (True, F(1), "n2", True)
+    assert f.reason.endswith("; second failure: " + SG_REASON)
+    assert f.blocked == SG_REASON
+    assert [x.name for x in f.fixes] == ["source-ranges", "no-preserve-client-ip", "proxy-protocol-v2", "ip-targets",
+                                         "cluster-ip"]  # fmt: skip
+    assert f.fix == (
+        "admit the in-cluster callers' network in the source ranges: kubectl patch service -n shop svc --type merge "
+        """-p '{"spec": {"loadBalancerSourceRanges": ["10.99.0.0/16", "<VPC-CIDR>"]}}'"""
+    )
+    assert f.to_json()["security_group_drop"] == SG_REASON
+    # the NLB's security group filters whatever the preservation: turning it off leaves the drop
+    f = one(*_sg_cluster({**LBC_INSTANCE, TGA: "preserve_client_ip.enabled=false"}, ["10.99.0.0/16"]))
+    assert (f.at_risk, f.probability) == (True, F(1))
+    assert f.reason == (SG_REASON + " (internal NLB with client IP preservation off: targets see the NLB's address "
+                        "and answer it)")  # fmt: skip
+    assert [x.name for x in f.fixes] == ["source-ranges"]
+    # ranges that hold the callers: only the hairpin
+    f = one(*_sg_cluster(LBC_INSTANCE, ["10.0.0.0/16"]))
+    assert (f.probability, f.blocked) == (F(1, 2), None)
+
+
+def test_source_ranges_without_nlb_security_groups() -> None:
+    # the in-tree provider (no security groups on the NLB) writes the ranges into the nodes' group: they see the
+    # caller's address only with preservation on
+    ann = {TYPE: "nlb", INTERNAL: "true"}
+    f = _check(*_sg_cluster(ann, ["10.99.0.0/16"]))
+    assert (f.at_risk, f.probability, f.settings.security_groups) == (True, F(1), False)
+    assert f.blocked is not None and "the targets' security group (client IP preserved" in f.blocked
+    f = _check(
+        *_sg_cluster({**ann, TGA: "preserve_client_ip.enabled=false"}, ["10.99.0.0/16"]), versions=_versions("1.35")
+    )
+    assert (f.at_risk, f.blocked) == (False, None)
+    # the annotation form of the ranges
+    f = _check(*_sg_cluster({**ann, P + "load-balancer-source-ranges": "10.99.0.0/16"}))
+    assert f.blocked is not None and "outside service.beta.kubernetes.io/load-balancer-source-ranges" in f.blocked
+
+
+def test_auto_mode_ignores_the_source_ranges_annotation_not_the_field() -> None:
+    ann = {TT: "instance", P + "load-balancer-source-ranges": "10.99.0.0/16"}
+    f = one(*_sg_cluster(ann, cls=AUTO))
+    assert (f.probability, f.blocked) == (F(1, 2), None)
+    f = one(*_sg_cluster({TT: "ip"}, ["10.99.0.0/16"], cls=AUTO))  # ip targets, preservation off: still dropped
+    assert (f.at_risk, f.probability, f.worst_node) == (True, F(1), "n2")
+
+
+def test_bad_source_range_is_a_problem_not_a_crash() -> None:
+    f = one(*_sg_cluster(LBC_INSTANCE, ["10.0.0.0/99"]))
+    assert (
+        f.settings.problems[-1]
+        == "loadBalancerSourceRanges: '10.0.0.0/99' is not a CIDR: the source ranges were not checked"
+    )
+    assert f.blocked is None
+
+
+def test_scenario_from_cluster_carries_the_security_groups(tmp_path: Path) -> None:
+    from hairpin.kube.cluster import scenario_from_objects, scenario_yaml
+
+    docs = _sg_cluster(LBC_INSTANCE, ["10.99.0.0/16"])
+    objs = m.parse_yaml("---\n".join(yaml.safe_dump(d) for d in docs), "t.yaml")
+    s, notes = scenario_from_objects(objs, service="shop/svc", client="shop/caller")
+    lb = s.services[0].load_balancer
+    assert lb is not None and (lb.security_groups, lb.source_ranges) == (True, ("10.99.0.0/16",))
+    assert "source ranges from spec.loadBalancerSourceRanges: 10.99.0.0/16" in notes
+    from hairpin import scenario
+    from hairpin.aws import risk
+
+    out = tmp_path / "s.yaml"
+    out.write_text(scenario_yaml(s, notes))
+    assert risk.timeout_probability(scenario.load(out)) == 1.0

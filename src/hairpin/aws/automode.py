@@ -127,7 +127,7 @@ def resolve(
     steps.append("security groups on the NLB: Auto Mode builds NLBs only in security group mode (auto-networking)")
     steps.append(f"externalTrafficPolicy {etp}")
     return ctl.Settings(AUTO_MODE, "nlb", scheme, target_type, preserve, cross, etp, (), pp2,
-                        tuple(steps), tuple(problems))  # fmt: skip
+                        tuple(steps), tuple(problems), security_groups=True)  # fmt: skip
 
 
 def _preserve(target_type: str, tg: Mapping[str, str], protocols: Sequence[str], steps: list[str],

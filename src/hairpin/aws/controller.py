@@ -97,6 +97,8 @@ class Settings:
     proxy_protocol_v2: bool = False
     steps: tuple[str, ...] = ()
     problems: tuple[str, ...] = ()
+    #: security groups on the NLB (hairpin.aws.security_groups): the LBC from v2.6.0, EKS Auto Mode always
+    security_groups: bool = False
 
     @property
     def is_nlb(self) -> bool:

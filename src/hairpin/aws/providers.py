@@ -51,6 +51,14 @@ def resolve(
         mutator_webhook=mutator_webhook,
         in_tree_tg_attributes=honoured and not rejected,
     )
+    if s.controller == ctl.LBC and s.is_nlb:
+        # v2.6.0 attaches security groups to the NLBs it creates (feature gate NLBSecurityGroup, default on)
+        own = ctl.annotation("aws-load-balancer-security-groups")
+        step = (f"security groups on the NLB: {own} names them (their rules are not in Kubernetes objects)"
+                if own in annotations else
+                "security groups on the NLB (assumed: the AWS Load Balancer Controller v2.6.0 or later creates "
+                "its NLBs with them)")  # fmt: skip
+        return dataclasses.replace(s, steps=(*s.steps[:-1], step, s.steps[-1]), security_groups=True)
     if s.controller != ctl.IN_TREE or s.load_balancer != "nlb" or ctl.TG_ATTRIBUTES not in annotations:
         return s
     why = in_tree.note if in_tree is not None else "cloud provider release unknown: assumed to ignore it"

@@ -28,6 +28,7 @@ from hairpin.aws import controller as ctl
 from hairpin.aws.cloud_provider import Support, Version, tg_attributes_support
 from hairpin.aws.protocols import always_preserved
 from hairpin.aws.risk import TargetCounts, caller_probability
+from hairpin.diagnose import reach
 from hairpin.errors import InputError
 from hairpin.kube.cluster import Cluster, KService
 from hairpin.parsers.manifests import KubeObject
@@ -87,6 +88,7 @@ class Finding:
     probability: Fraction | None = None
     worst_node: str | None = None
     fixes: list[Fix] = field(default_factory=list)
+    blocked: str | None = None  # in-cluster callers a security group drops (hairpin.diagnose.reach)
 
     @property
     def fix(self) -> str | None:
@@ -108,6 +110,7 @@ class Finding:
             "reason": self.reason,
             "probability": float(self.probability) if self.probability is not None else None,
             "fix": self.fix,
+            "security_group_drop": self.blocked,
         }
 
 
@@ -224,6 +227,22 @@ class _Assessor:
         return got
 
     def assess(self, svc: KService) -> Finding:
+        """The hairpin verdict, then the callers a security group drops (``hairpin.diagnose.reach``)."""
+        f = self._hairpin(svc)
+        b = reach.assess(self.c, svc, f.settings)
+        if b is None:
+            return f
+        if b.problem is not None:
+            f.settings = dataclasses.replace(f.settings, problems=(*f.settings.problems, b.problem))
+            return f
+        fix = Fix("source-ranges", f"admit the in-cluster callers' network in the source ranges: {b.patch}",
+                  "replace <VPC-CIDR> with the network of the in-cluster callers (the VPC CIDR holds them with the AWS VPC CNI); every address in it can then reach the NLB")  # fmt: skip
+        f.reason = f"{f.reason}; second failure: {b.reason}" if f.at_risk else f"{b.reason} ({f.reason})"
+        f.at_risk, f.probability, f.worst_node, f.blocked = True, Fraction(1), b.node, b.reason
+        f.fixes = [fix, *f.fixes]
+        return f
+
+    def _hairpin(self, svc: KService) -> Finding:
         webhook = self.webhook if self.webhook is not None else (self.c.webhook and not svc.existing)
         cls, default_step = svc.load_balancer_class, ""
         if cls is None and not svc.existing and svc.type == "LoadBalancer" and not self.webhook:

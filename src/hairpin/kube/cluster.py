@@ -36,7 +36,7 @@ from typing import Any
 
 import yaml
 
-from hairpin.aws import controller, providers
+from hairpin.aws import automode, controller, providers, security_groups
 from hairpin.aws.cloud_provider import tg_attributes_support
 from hairpin.errors import InputError
 from hairpin.parsers.manifests import KubeObject, no_gc
@@ -119,6 +119,10 @@ class KService:
     file: str | None
     line: int | None
     existing: bool  # read from a cluster or a dump (has a uid / creationTimestamp), not a manifest to apply
+    #: spec.loadBalancerSourceRanges, as written
+    source_ranges: tuple[str, ...] = ()
+    #: status.loadBalancer.ingress: (ip, hostname, ipMode) each (hairpin.kube.ipmode)
+    ingress: tuple[tuple[str | None, str | None, str | None], ...] = ()
 
     @property
     def key(self) -> str:
@@ -156,6 +160,17 @@ def _version(text: str | None) -> tuple[int, int] | None:
         return int(parts[0]), int(parts[1])
     except (IndexError, ValueError):
         return None
+
+
+def _ingress(status: Any) -> tuple[tuple[str | None, str | None, str | None], ...]:
+    lb = status.get("loadBalancer") if isinstance(status, dict) else None
+    items = lb.get("ingress") if isinstance(lb, dict) else None
+    out = []
+    for i in items if isinstance(items, list) else ():
+        if isinstance(i, dict):
+            ip, host, mode = i.get("ip"), i.get("hostname"), i.get("ipMode")
+            out.append(tuple(str(x) if isinstance(x, str) and x else None for x in (ip, host, mode)))
+    return tuple(out)  # type: ignore[arg-type]
 
 
 class Cluster:
@@ -298,6 +313,8 @@ class Cluster:
                 o.file,
                 o.line,
                 bool(meta.get("uid") or meta.get("creationTimestamp")),
+                tuple(str(r) for r in spec.get("loadBalancerSourceRanges") or () if isinstance(r, str)),
+                _ingress(d.get("status")),
             )
         )
 
@@ -461,6 +478,16 @@ def _subnets(azs: dict[str, list[str]]) -> dict[str, list[str]] | None:
     return None
 
 
+def _source_ranges(svc: KService, settings: controller.Settings, notes: list[str]) -> tuple[str, ...]:
+    """The source ranges the security groups admit, as IPv4 networks (``hairpin.aws.security_groups``)."""
+    honoured = settings.controller != automode.AUTO_MODE  # Auto Mode takes only the spec field
+    ranges, origin = security_groups.source_ranges(svc.source_ranges, svc.annotations, annotation_honoured=honoured)
+    v4 = tuple(r for r in ranges if ":" not in r)
+    if ranges:
+        notes.append(f"source ranges from {origin}: {', '.join(v4)}" + (" (IPv6 ranges left out)" if len(v4) < len(ranges) else ""))
+    return v4
+
+
 def scenario_from_objects(
     objects: Iterable[KubeObject] | Cluster,
     *,
@@ -606,6 +633,8 @@ def scenario_from_objects(
             settings.proxy_protocol_v2,
             tuple(lb_nodes),
             settings.target_node_labels,
+            settings.security_groups,
+            _source_ranges(svc, settings, notes),
         )
         notes.extend(f"load balancer: {step}" for step in settings.steps)
     else:
@@ -709,6 +738,10 @@ def scenario_to_dict(s: Scenario) -> dict[str, Any]:
             }
             if lb.target_node_labels:
                 d["load_balancer"]["target_node_labels"] = labels(lb.target_node_labels)
+            if lb.security_groups:
+                d["load_balancer"]["security_groups"] = True
+            if lb.source_ranges:
+                d["load_balancer"]["source_ranges"] = list(lb.source_ranges)
         services.append(d)
     client: dict[str, Any] = {
         "pod": s.client.pod,
