@@ -369,3 +369,81 @@ def test_scenario_from_cluster_carries_the_security_groups(tmp_path: Path) -> No
     out = tmp_path / "s.yaml"
     out.write_text(scenario_yaml(s, notes))
     assert risk.timeout_probability(scenario.load(out)) == 1.0
+
+
+# ------------------------------------------------------------------------------ LoadBalancerIPMode
+
+
+def _with_status(svc: dict[str, object], ingress: list[dict[str, str]]) -> dict[str, object]:
+    svc["status"] = {"loadBalancer": {"ingress": ingress}}
+    return svc
+
+
+NLB_HOST = "k8s-shop-svc-0123456789.elb.eu-west-1.amazonaws.com"
+
+
+def test_ipmode_vip_covering_every_az_keeps_callers_off_the_nlb() -> None:
+    from hairpin.kube import ipmode
+
+    ing = [{"ip": "10.0.1.200", "ipMode": "VIP"}, {"ip": "10.0.2.200"}, {"hostname": NLB_HOST}]
+    docs = _sg_cluster(LBC_INSTANCE)
+    f = one(_with_status(docs[0], ing), *docs[1:])  # type: ignore[arg-type]
+    assert (f.at_risk, f.probability, f.fixes, f.candidates) == (False, F(0), [], [])
+    assert f.reason.startswith(
+        "kube-proxy handles in-cluster calls to 10.0.1.200, 10.0.2.200 (status.loadBalancer.ingress with ipMode VIP) on "
+        "the caller's own node, so they never reach the NLB (kube-proxy version unknown: assumed 1.30 or later, which "
+        "honours ipMode); the NLB has one address per AZ (2) and the status lists 2: no in-cluster caller of these "
+        "addresses or of the NLB's DNS name reaches the NLB.  Residual risk: a caller that connects to an NLB address "
+        "not in the status still does (internal NLB, instance targets"
+    )
+    assert ipmode.capture([("10.0.1.200", None, "Proxy")], (1, 29)).captured == ("10.0.1.200",)  # before the gate
+
+
+def test_ipmode_partial_or_proxy_or_hostname_only_stays_at_risk() -> None:
+    docs = _sg_cluster(LBC_INSTANCE)
+    f = one(_with_status(docs[0], [{"ip": "10.0.1.200", "ipMode": "VIP"}]), *docs[1:])  # type: ignore[arg-type]
+    assert (f.at_risk, f.probability) == (True, F(1, 2))
+    assert f.reason.endswith("but callers that resolve another NLB address still reach it (1 address(es) for 2 AZ(s))")
+    docs = _sg_cluster(LBC_INSTANCE)
+    f = one(_with_status(docs[0], [{"ip": "10.0.1.200", "ipMode": "Proxy"}, {"ip": "10.0.2.200", "ipMode": "Proxy"}]),
+            *docs[1:])  # type: ignore[arg-type]  # fmt: skip
+    assert (f.at_risk, f.probability) == (True, F(1, 2))
+    # what AWS controllers publish today: a hostname only; the request to publish VIPs is a candidate, not a fix
+    docs = _sg_cluster(LBC_INSTANCE)
+    f = one(_with_status(docs[0], [{"hostname": NLB_HOST}]), *docs[1:])  # type: ignore[arg-type]
+    assert (f.at_risk, f.probability) == (True, F(1, 2))
+    assert [x.name for x in f.candidates] == ["ipmode-vip"]
+    assert "kubernetes-sigs/aws-load-balancer-controller #4803" in f.candidates[0].summary
+    assert f.candidates[0].cost.startswith("not available in any release; residual risk: a caller that connects to an "
+                                           "NLB address missing from the status still goes to the NLB")  # fmt: skip
+
+
+def test_ipmode_old_kube_proxy_captures_proxy_mode_too() -> None:
+    docs = _sg_cluster(LBC_INSTANCE)
+    for d in docs[1:3]:
+        d["status"]["nodeInfo"]["kubeProxyVersion"] = "v1.28.5"  # type: ignore[index]
+    ing = [{"ip": "10.0.1.200", "ipMode": "Proxy"}, {"ip": "10.0.2.200", "ipMode": "Proxy"}]
+    f = one(_with_status(docs[0], ing), *docs[1:])  # type: ignore[arg-type]
+    assert (f.at_risk, f.probability) == (False, F(0))
+    assert (
+        "(kube-proxy 1.28 predates LoadBalancerIPMode (on by default from 1.30): it captures every ingress IP"
+        in f.reason
+    )
+
+
+def test_ipmode_live_cluster(api: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    svc = service("vip", ann=LBC_INSTANCE, existing=True)
+    seed_nodes = [i for i in _Api.routes["/api/v1/nodes"]]
+    azs = sorted({n["metadata"]["labels"]["topology.kubernetes.io/zone"] for n in seed_nodes})
+    _Api.routes["/api/v1/services"] = [
+        _with_status(svc, [{"ip": f"192.168.250.{i}", "ipMode": "VIP"} for i in range(len(azs))])
+    ]
+    code, out, err = _main(["check", "--kubeconfig", str(api), "--format", "sarif"], capsys)
+    assert (code, json.loads(out)["runs"][0]["results"]) == (0, []), err
+    _Api.routes["/api/v1/services"] = [_with_status(svc, [{"hostname": NLB_HOST}])]
+    code, out, err = _main(["check", "--kubeconfig", str(api), "--format", "sarif"], capsys)
+    (res,) = json.loads(out)["runs"][0]["results"]
+    assert code == 1 and res["locations"] == [
+        {"logicalLocations": [{"name": "vip", "fullyQualifiedName": "shop/vip", "kind": "resource"}]}
+    ]
+    assert [c["name"] for c in res["properties"]["candidates"]] == ["ipmode-vip"]

@@ -25,11 +25,12 @@ from typing import Any
 from hairpin import __version__
 from hairpin.aws import automode, providers
 from hairpin.aws import controller as ctl
-from hairpin.aws.cloud_provider import Support, Version, tg_attributes_support
+from hairpin.aws.cloud_provider import Support, Version, parse_version, tg_attributes_support
 from hairpin.aws.protocols import always_preserved
 from hairpin.aws.risk import TargetCounts, caller_probability
 from hairpin.diagnose import reach
 from hairpin.errors import InputError
+from hairpin.kube import ipmode
 from hairpin.kube.cluster import Cluster, KService
 from hairpin.parsers.manifests import KubeObject
 
@@ -89,6 +90,7 @@ class Finding:
     worst_node: str | None = None
     fixes: list[Fix] = field(default_factory=list)
     blocked: str | None = None  # in-cluster callers a security group drops (hairpin.diagnose.reach)
+    candidates: list[Fix] = field(default_factory=list)  # fixes no release offers yet (ipMode VIP)
 
     @property
     def fix(self) -> str | None:
@@ -159,6 +161,9 @@ class Report:
                 if y is not None:
                     yield Text("       " + y.replace("\n", "\n       "), style="cyan")
                     yield Text(f"       {x.command(f.namespace, f.name)}", style="cyan")
+            for x in f.candidates:
+                yield Text(f"  not available yet: {x.summary}")
+                yield Text(f"       cost: {x.cost}")
         risky = len(self.at_risk)
         yield Text("")
         yield Text(
@@ -197,6 +202,7 @@ class _Assessor:
     def __init__(self, cluster: Cluster, mutator_webhook: bool | None, versions: Versions | None = None,
                  auto_mode: bool | None = None) -> None:  # fmt: skip
         self.c = cluster
+        self.kube_proxy = _oldest_kube_proxy(cluster)
         self.webhook = mutator_webhook
         self.auto_mode = auto_mode
         # EKS Auto Mode's nodes carry eks.amazonaws.com/compute-type=auto (its docs select them so)
@@ -229,8 +235,12 @@ class _Assessor:
     def assess(self, svc: KService) -> Finding:
         """The hairpin verdict, then the callers a security group drops (``hairpin.diagnose.reach``)."""
         f = self._hairpin(svc)
+        if f.settings.is_nlb and self._captured(svc, f):
+            return f
         b = reach.assess(self.c, svc, f.settings)
         if b is None:
+            if f.at_risk:
+                f.candidates.append(IPMODE_FIX)
             return f
         if b.problem is not None:
             f.settings = dataclasses.replace(f.settings, problems=(*f.settings.problems, b.problem))
@@ -240,7 +250,29 @@ class _Assessor:
         f.reason = f"{f.reason}; second failure: {b.reason}" if f.at_risk else f"{b.reason} ({f.reason})"
         f.at_risk, f.probability, f.worst_node, f.blocked = True, Fraction(1), b.node, b.reason
         f.fixes = [fix, *f.fixes]
+        f.candidates.append(IPMODE_FIX)
         return f
+
+    def _captured(self, svc: KService, f: Finding) -> bool:
+        """ipMode VIP addresses in the status: kube-proxy keeps calls to them on the node (``hairpin.kube.ipmode``).
+        True when they cover every NLB address (one per AZ with nodes): no in-cluster caller reaches the NLB."""
+        cap = ipmode.capture(svc.ingress, self.kube_proxy)
+        if not cap.captured:
+            return False
+        ips = sorted(set(cap.captured))
+        text = (f"kube-proxy handles in-cluster calls to {', '.join(ips)} (status.loadBalancer.ingress with ipMode VIP) "
+                f"on the caller's own node, so they never reach the NLB ({cap.note})")  # fmt: skip
+        if self.nodes_known and len(ips) >= len(self.azs):
+            f.reason = (
+                f"{text}; the NLB has one address per AZ ({len(self.azs)}) and the status lists {len(ips)}: no in-cluster "
+                f"caller of these addresses or of the NLB's DNS name reaches the NLB.  Residual risk: a caller that "
+                f"connects to an NLB address not in the status still does ({f.reason})"
+            )
+            f.at_risk, f.probability, f.worst_node, f.fixes = False, Fraction(0), None, []
+            return True
+        seen = f"{len(ips)} address(es) for {len(self.azs)} AZ(s)" if self.nodes_known else "no nodes in the input"
+        f.reason += f"; {text}, but callers that resolve another NLB address still reach it ({seen})"
+        return False
 
     def _hairpin(self, svc: KService) -> Finding:
         webhook = self.webhook if self.webhook is not None else (self.c.webhook and not svc.existing)
@@ -394,6 +426,29 @@ class _Assessor:
         )
 
 
+def _oldest_kube_proxy(cluster: Cluster) -> tuple[int, int] | None:
+    got: list[tuple[int, int]] = []
+    for n in cluster.nodes.values():
+        try:
+            v = parse_version(n.kube_proxy_version or "", "kubeProxyVersion")
+        except InputError:
+            continue
+        got.append((v[0], v[1]))
+    return min(got) if got else None
+
+
+#: not available today: the request to the AWS Load Balancer Controller (hairpin.kube.ipmode)
+IPMODE_FIX = Fix(
+    "ipmode-vip",
+    "have the controller publish the NLB's addresses in status.loadBalancer.ingress with ipMode VIP, so that "
+    "kube-proxy handles in-cluster calls to them on the caller's node (requested in "
+    "kubernetes-sigs/aws-load-balancer-controller #4803; no AWS controller does it as of 2026-12-01)",
+    "not available in any release; residual risk: a caller that connects to an NLB address missing from the status "
+    "still goes to the NLB; in-cluster calls then skip the NLB (its TLS listeners, security groups and source "
+    "ranges do not apply to them)",
+)
+
+
 def _tg_value(svc: KService, preserve: str) -> str:
     attrs = ctl.parse_map(svc.annotations.get(ctl.TG_ATTRIBUTES, ""))
     attrs["preserve_client_ip.enabled"] = preserve
@@ -545,6 +600,7 @@ def _sarif(r: Report) -> dict[str, Any]:
                 "probability": float(f.probability) if f.probability is not None else None,
                 "controller": f.settings.controller,
                 "fixes": [x.to_json(f.namespace, f.name) for x in f.fixes],
+                "candidates": [x.to_json(f.namespace, f.name) for x in f.candidates],
             },
         }
         logical = [{"name": f.name, "fullyQualifiedName": f"{f.namespace}/{f.name}", "kind": "resource"}]
