@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -29,6 +29,7 @@ from hairpin.aws.cloud_provider import Support, Version, parse_version, tg_attri
 from hairpin.aws.protocols import always_preserved
 from hairpin.aws.risk import TargetCounts, caller_probability
 from hairpin.diagnose import reach
+from hairpin.diagnose.finding import Finding, Fix
 from hairpin.errors import InputError
 from hairpin.kube import ipmode
 from hairpin.kube.cluster import Cluster, KService
@@ -38,82 +39,6 @@ __all__ = ["RULE_ID", "Finding", "Fix", "Report", "Versions", "check", "check_cl
 
 RULE_ID = "HP001"
 RULE_NAME = "internal-nlb-hairpin"
-
-
-@dataclass(frozen=True)
-class Fix:
-    """One workaround: what to change, what it costs, as YAML and as a command."""
-
-    name: (
-        str  # no-preserve-client-ip | proxy-protocol-v2 | ip-targets | cluster-ip | anti-affinity | recreate-ip-targets
-    )
-    summary: str
-    cost: str
-    annotations: tuple[tuple[str, str], ...] = ()
-    recreate: bool = False  # the annotations only take effect on a new Service
-
-    def yaml(self) -> str | None:
-        if not self.annotations:
-            return None
-        lines = ["metadata:", "  annotations:"]
-        lines += [f'    {k}: "{v}"' for k, v in self.annotations]
-        return "\n".join(lines)
-
-    def command(self, namespace: str, name: str) -> str:
-        if not self.annotations:
-            return self.summary
-        if self.recreate:
-            return (
-                f"add these annotations to the Service's manifest, then: kubectl delete service -n {namespace} "
-                f"{name} && kubectl apply -f <manifest>"
-            )
-        pairs = " ".join(f"'{k}={v}'" for k, v in self.annotations)
-        return f"kubectl annotate service -n {namespace} {name} {pairs} --overwrite"
-
-    def to_json(self, namespace: str, name: str) -> dict[str, Any]:
-        return {"name": self.name, "summary": self.summary, "cost": self.cost, "yaml": self.yaml(),
-                "command": self.command(namespace, name)}  # fmt: skip
-
-
-@dataclass
-class Finding:
-    """The verdict on one LoadBalancer Service."""
-
-    namespace: str
-    name: str
-    file: str | None
-    line: int | None
-    at_risk: bool
-    settings: ctl.Settings
-    reason: str
-    probability: Fraction | None = None
-    worst_node: str | None = None
-    fixes: list[Fix] = field(default_factory=list)
-    blocked: str | None = None  # in-cluster callers a security group drops (hairpin.diagnose.reach)
-    candidates: list[Fix] = field(default_factory=list)  # fixes no release offers yet (ipMode VIP)
-
-    @property
-    def fix(self) -> str | None:
-        return self.fixes[0].command(self.namespace, self.name) if self.fixes else None
-
-    def to_json(self) -> dict[str, Any]:
-        s = self.settings
-        return {
-            "namespace": self.namespace,
-            "name": self.name,
-            "file": self.file,
-            "line": self.line,
-            "at_risk": self.at_risk,
-            "controller": s.controller,
-            "load_balancer": s.load_balancer,
-            "scheme": s.scheme,
-            "target_type": s.target_type,
-            "preserve_client_ip": s.preserve_client_ip,
-            "reason": self.reason,
-            "probability": float(self.probability) if self.probability is not None else None,
-            "fix": self.fix,
-            "security_group_drop": self.blocked,
-        }
 
 
 @dataclass
@@ -234,7 +159,12 @@ class _Assessor:
 
     def assess(self, svc: KService) -> Finding:
         """The hairpin verdict, then the callers a security group drops (``hairpin.diagnose.reach``)."""
-        f = self._hairpin(svc)
+        s = self._settings(svc)
+        return self.judge(svc, s, Finding(svc.namespace, svc.name, svc.file, svc.line, False, s, ""))
+
+    def judge(self, svc: KService, s: ctl.Settings, f: Finding) -> Finding:
+        """``f`` with the verdict on a load balancer with settings ``s`` in front of ``svc``'s endpoints."""
+        f = self._hairpin(svc, s, f)
         if f.settings.is_nlb and self._captured(svc, f):
             return f
         b = reach.assess(self.c, svc, f.settings)
@@ -274,7 +204,8 @@ class _Assessor:
         f.reason += f"; {text}, but callers that resolve another NLB address still reach it ({seen})"
         return False
 
-    def _hairpin(self, svc: KService) -> Finding:
+    def _settings(self, svc: KService) -> ctl.Settings:
+        """What the responsible controller builds for ``svc`` (with Auto Mode's default class and the webhook)."""
         webhook = self.webhook if self.webhook is not None else (self.c.webhook and not svc.existing)
         cls, default_step = svc.load_balancer_class, ""
         if cls is None and not svc.existing and svc.type == "LoadBalancer" and not self.webhook:
@@ -298,7 +229,10 @@ class _Assessor:
         )
         if default_step:
             s = dataclasses.replace(s, steps=(default_step, *s.steps))
-        f = Finding(svc.namespace, svc.name, svc.file, svc.line, False, s, "")
+        return s
+
+    def _hairpin(self, svc: KService, s: ctl.Settings, f: Finding) -> Finding:
+        """The hairpin verdict for ``svc``'s endpoints under settings ``s``, written into ``f``."""
         if not s.is_nlb:
             if s.load_balancer == "clb":
                 f.reason = "Classic ELB: it proxies each connection, so the backend answers the ELB, never the caller"
