@@ -447,3 +447,148 @@ def test_ipmode_live_cluster(api: Path, capsys: pytest.CaptureFixture[str]) -> N
         {"logicalLocations": [{"name": "vip", "fullyQualifiedName": "shop/vip", "kind": "resource"}]}
     ]
     assert [c["name"] for c in res["properties"]["candidates"]] == ["ipmode-vip"]
+
+
+# ------------------------------------------------------------------------------ Gateway API (the LBC's NLB Gateways)
+
+GW = Path(__file__).parent / "data" / "check" / "gateway" / "nlb-gateway.yaml"
+
+
+def _gw_docs() -> list[dict[str, object]]:
+    return list(yaml.safe_load_all(GW.read_text()))
+
+
+def _gw(*extra: dict[str, object], docs: list[dict[str, object]] | None = None) -> dict[str, chk.Finding]:
+    text = "---\n".join(yaml.safe_dump(d) for d in [*(docs if docs is not None else _gw_docs()), *extra])
+    return {f.name: f for f in chk.check(m.parse_yaml(text, "gw.yaml")).findings}
+
+
+def test_gateway_target_groups_from_the_file() -> None:
+    r = chk.check(m.load_paths([str(GW)], []))
+    got = {
+        f.name: (f.at_risk, f.settings.target_type, f.settings.preserve_client_ip, f.file, f.line) for f in r.findings
+    }
+    assert got == {
+        "TCPRoute/web/web:8080": (True, "instance", True, str(GW), 64),  # located at its TargetGroupConfiguration
+        "UDPRoute/dns/resolver:53": (True, "instance", True, str(GW), 51),  # no TGC: at the route
+    }
+    web, dns = (next(f for f in r.findings if f.name.startswith(k)) for k in ("TCPRoute", "UDPRoute"))
+    assert [x.name for x in web.fixes] == ["no-preserve-client-ip", "ip-targets", "cluster-ip"]
+    assert web.fix == (
+        'kubectl patch targetgroupconfiguration -n shop web-tg --type merge -p \'{"spec": {"defaultConfiguration": '
+        '{"targetGroupAttributes": [{"key": "deregistration_delay.timeout_seconds", "value": "30"}, '
+        '{"key": "preserve_client_ip.enabled", "value": "false"}]}}}\''
+    )
+    assert web.fixes[1].command("shop", web.name) == (
+        "kubectl patch targetgroupconfiguration -n shop web-tg --type merge -p "
+        '\'{"spec": {"defaultConfiguration": {"targetType": "ip"}}}\''
+    )
+    assert web.fixes[2].summary.startswith("point in-cluster callers at web.shop.svc.cluster.local:8080")
+    # UDP: preservation always on, so neither preservation off nor ip targets
+    assert [x.name for x in dns.fixes] == ["cluster-ip"]
+    assert dns.settings.steps[3] == "UDPRoute shop/dns: listener UDP:53 -> Service shop/resolver"
+
+
+def test_gateway_probability_with_nodes_and_new_tgc_yaml() -> None:
+    docs = [d for d in _gw_docs() if d["kind"] != "TargetGroupConfiguration"]
+    f = _gw(node("n1", A, "10.0.1.1"), node("n2", B, "10.0.2.1"), node("n3", B, "10.0.2.2"), docs=docs)
+    web = f["TCPRoute/web/web:8080"]
+    assert (web.at_risk, web.probability, web.worst_node) == (True, F(1, 2), "n1")
+    assert web.fixes[0].yaml() == json.dumps({
+        "apiVersion": "gateway.k8s.aws/v1", "kind": "TargetGroupConfiguration",
+        "metadata": {"name": "web-hairpin", "namespace": "shop"},
+        "spec": {"targetReference": {"name": "web"}, "defaultConfiguration": {
+            "targetGroupAttributes": [{"key": "preserve_client_ip.enabled", "value": "false"}]}}})  # fmt: skip
+    assert web.fixes[0].command("shop", web.name).startswith("kubectl apply -f - <<'EOF'\n{\"apiVersion\"")
+
+
+def test_gateway_tgc_route_configuration_and_scheme() -> None:
+    docs = _gw_docs()
+    tgc = next(d for d in docs if d["kind"] == "TargetGroupConfiguration")
+    tgc["spec"]["defaultConfiguration"]["targetType"] = "ip"  # type: ignore[index]
+    f = _gw(docs=docs)["TCPRoute/web/web:8080"]
+    assert (f.at_risk, f.settings.target_type, f.settings.preserve_client_ip) == (False, "ip", False)
+    # a route-specific configuration wins over the default one
+    tgc["spec"]["routeConfigurations"] = [  # type: ignore[index]
+        {"routeIdentifier": {"kind": "TCPRoute"}, "targetGroupProps": {"targetType": "instance"}},
+        {"routeIdentifier": {"kind": "TCPRoute", "namespace": "shop", "name": "web"},
+         "targetGroupProps": {"targetGroupAttributes": [{"key": "preserve_client_ip.enabled", "value": "true"}]}},
+    ]  # fmt: skip
+    f = _gw(docs=docs)["TCPRoute/web/web:8080"]
+    assert (f.at_risk, f.settings.target_type, f.settings.preserve_client_ip) == (True, "ip", True)
+    assert [x.name for x in f.fixes] == ["cluster-ip", "anti-affinity"]  # the route's own setting is not patched
+    # internet-facing from the GatewayClass's configuration, which wins by default
+    docs = _gw_docs()
+    cls = next(d for d in docs if d["kind"] == "GatewayClass")
+    cls["spec"]["parametersRef"] = {"group": "gateway.k8s.aws", "kind": "LoadBalancerConfiguration",  # type: ignore[index]
+                                    "name": "public", "namespace": "infra"}  # fmt: skip
+    public = {"apiVersion": "gateway.k8s.aws/v1", "kind": "LoadBalancerConfiguration",
+              "metadata": {"name": "public", "namespace": "infra"}, "spec": {"scheme": "internet-facing"}}  # fmt: skip
+    assert _gw(public, docs=docs)["TCPRoute/web/web:8080"].settings.scheme == "internet-facing"
+    public["spec"]["mergingMode"] = "prefer-gateway"  # type: ignore[index]
+    assert _gw(public, docs=docs)["TCPRoute/web/web:8080"].settings.scheme == "internal"
+
+
+def test_gateway_other_classes_and_quic() -> None:
+    docs = _gw_docs()
+    next(d for d in docs if d["kind"] == "GatewayClass")["spec"]["controllerName"] = "example.com/gw"  # type: ignore[index]
+    assert _gw(docs=docs) == {}
+    docs = _gw_docs()
+    lbc = next(d for d in docs if d["kind"] == "LoadBalancerConfiguration")
+    lbc["spec"]["listenerConfigurations"] = [{"protocolPort": "UDP:53", "quicEnabled": True}]  # type: ignore[index]
+    f = _gw(docs=docs)["UDPRoute/dns/resolver:53"]
+    assert "QUIC target group: client IP preservation is always on" in f.settings.steps[5]
+    # TCP and UDP listeners on one port: a TCP_UDP target group
+    gw = next(d for d in docs if d["kind"] == "Gateway")
+    gw["spec"]["listeners"][1]["port"] = 80  # type: ignore[index]
+    f = _gw(docs=docs)["TCPRoute/web/web:8080"]
+    assert f.settings.steps[3] == "TCPRoute shop/web: listener TCP_UDP:80 -> Service shop/web"
+    assert [x.name for x in f.fixes] == ["cluster-ip"]
+
+
+def test_gateway_source_ranges_and_sarif(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from test_check import pod
+
+    docs = _gw_docs()
+    next(d for d in docs if d["kind"] == "LoadBalancerConfiguration")["spec"]["sourceRanges"] = ["10.99.0.0/16"]  # type: ignore[index]
+    f = _gw(node("n1", A, "10.0.1.1"), pod("caller", "n1", "10.0.1.9"), docs=docs)["TCPRoute/web/web:8080"]
+    assert (f.at_risk, f.probability, f.worst_node) == (True, F(1), "n1")
+    assert f.blocked == (
+        "1 in-cluster caller pod(s) are outside the LoadBalancerConfiguration's sourceRanges (10.99.0.0/16), e.g. "
+        "shop/caller (10.0.1.9) on node n1: the NLB's security group drops every SYN they send, so each of their "
+        "connections times out (P = 1), whatever target the NLB picks"
+    )
+    assert f.fix == ("admit the in-cluster callers' network in the source ranges: kubectl patch "
+                     "loadbalancerconfiguration -n shop edge-lb --type merge -p "
+                     "'{\"spec\": {\"sourceRanges\": [\"10.99.0.0/16\", \"<VPC-CIDR>\"]}}'")  # fmt: skip
+    code, out, _ = _main(["check", str(GW), "--format", "sarif"], capsys)
+    assert code == 1
+    results = json.loads(out)["runs"][0]["results"]
+    locs = [(r["locations"][0]["physicalLocation"]["region"]["startLine"],
+             r["locations"][0]["logicalLocations"][0]["fullyQualifiedName"]) for r in results]  # fmt: skip
+    assert locs == [(64, "shop/TCPRoute/web/web:8080"), (51, "shop/UDPRoute/dns/resolver:53")]
+
+
+def test_gateway_live_cluster(api: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    docs = _gw_docs()
+    for d in docs:
+        d["metadata"]["uid"] = "u-" + d["metadata"]["name"]  # type: ignore[index]
+
+    def of(kind: str) -> list[dict[str, object]]:
+        return [d for d in docs if d["kind"] == kind]
+
+    gw, aws = "/apis/gateway.networking.k8s.io", "/apis/gateway.k8s.aws"
+    _Api.routes.update({
+        f"{gw}/v1/gatewayclasses": of("GatewayClass"), f"{gw}/v1/gateways": of("Gateway"),
+        f"{gw}/v1alpha2/tcproutes": of("TCPRoute"),  # Gateway API before 1.6: the L4 routes in v1alpha2 only
+        f"{gw}/v1/udproutes": of("UDPRoute"),
+        f"{aws}/v1beta1/targetgroupconfigurations": of("TargetGroupConfiguration"),
+        f"{aws}/v1/loadbalancerconfigurations": of("LoadBalancerConfiguration"),
+    })  # fmt: skip
+    _Api.routes["/api/v1/services"] = []
+    code, out, err = _main(["check", "--kubeconfig", str(api), "--format", "json"], capsys)
+    assert code == 1, err
+    got = {s["name"]: (s["probability"], s["file"]) for s in json.loads(out)["services"]}
+    # the seed's nodes: 2 in eu-west-1a, 1 in eu-west-1b: node3 is the worst, 1/2
+    assert got == {"TCPRoute/web/web:8080": (0.5, None), "UDPRoute/dns/resolver:53": (0.5, None)}
+    assert f"{gw}/v1/tcproutes?limit=500" in _Api.seen and f"{gw}/v1alpha2/tcproutes?limit=500" in _Api.seen

@@ -23,7 +23,7 @@ from fractions import Fraction
 from typing import Any
 
 from hairpin import __version__
-from hairpin.aws import automode, providers
+from hairpin.aws import automode, gateway, providers
 from hairpin.aws import controller as ctl
 from hairpin.aws.cloud_provider import Support, Version, parse_version, tg_attributes_support
 from hairpin.aws.protocols import always_preserved
@@ -162,12 +162,32 @@ class _Assessor:
         s = self._settings(svc)
         return self.judge(svc, s, Finding(svc.namespace, svc.name, svc.file, svc.line, False, s, ""))
 
-    def judge(self, svc: KService, s: ctl.Settings, f: Finding) -> Finding:
+    def assess_target_group(self, tg: gateway.TargetGroup) -> Finding:
+        """The same verdict for a Gateway's target group; fixes as patches of the Gateway API objects."""
+        ns, name = tg.service
+        svc = next((x for x in self.c.services if (x.namespace, x.name) == tg.service), None)
+        if svc is None:  # not in the input: nodes still decide instance targets
+            svc = KService(ns, name, "ClusterIP", None, [{"port": tg.port}], {}, "Cluster", None, {}, None, None, None,
+                           False)  # fmt: skip
+        port = next((p for p in svc.ports if p.get("port") == tg.port), None)
+        svc = dataclasses.replace(svc, annotations={}, ingress=(), source_ranges=(), ports=[port] if port else svc.ports)
+        given = None
+        if tg.lbc is not None:
+            given = (tg.source_ranges, "the LoadBalancerConfiguration's sourceRanges",
+                     f"loadbalancerconfiguration -n {tg.lbc[0]} {tg.lbc[1]}")  # fmt: skip
+        f = self.judge(svc, tg.settings, Finding(tg.namespace, tg.name, tg.file, tg.line, False, tg.settings, ""), given)
+        patches = [Fix(p.name, p.summary, p.cost, yaml_text=p.yaml, command_text=p.command) for p in tg.fixes]
+        head = [x for x in f.fixes if x.name == "source-ranges"]
+        f.fixes = [*head, *patches, *(x for x in f.fixes if x.name in ("cluster-ip", "anti-affinity"))] if f.at_risk else []
+        return f
+
+    def judge(self, svc: KService, s: ctl.Settings, f: Finding,
+              given: tuple[tuple[str, ...], str, str] | None = None) -> Finding:  # fmt: skip
         """``f`` with the verdict on a load balancer with settings ``s`` in front of ``svc``'s endpoints."""
         f = self._hairpin(svc, s, f)
         if f.settings.is_nlb and self._captured(svc, f):
             return f
-        b = reach.assess(self.c, svc, f.settings)
+        b = reach.assess(self.c, svc, f.settings, given=given)
         if b is None:
             if f.at_risk:
                 f.candidates.append(IPMODE_FIX)
@@ -494,6 +514,7 @@ def check_cluster(cluster: Cluster, *, mutator_webhook: bool | None = None, erro
     """
     a = _Assessor(cluster, mutator_webhook, versions, auto_mode)
     findings = [a.assess(s) for s in cluster.services if s.type == "LoadBalancer"]
+    findings += [a.assess_target_group(tg) for tg in gateway.target_groups(cluster.gateway_objects)]
     findings.sort(key=lambda f: (not f.at_risk, f.namespace, f.name))
     return Report(findings, list(errors))
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from hairpin.aws import automode
 from hairpin.aws.controller import Settings, annotation
-from hairpin.aws.security_groups import blocked, source_ranges
+from hairpin.aws.security_groups import blocked, parse_ranges, source_ranges
 from hairpin.errors import InputError
 from hairpin.kube.cluster import Cluster, KService
 
@@ -37,15 +37,19 @@ class Blocked:
     problem: str | None = None
 
 
-def assess(cluster: Cluster, svc: KService, s: Settings) -> Blocked | None:
-    """The callers of ``svc``'s internal NLB that its security groups drop, or None."""
+def assess(cluster: Cluster, svc: KService, s: Settings, *, given: tuple[tuple[str, ...], str, str] | None = None) -> Blocked | None:
+    """The callers of ``svc``'s internal NLB that its security groups drop, or None.  ``given``: the ranges, where
+    they come from and the patch's object (``kind -n ns name`` and its JSON path), instead of the Service's."""
     if not s.is_nlb or s.scheme != "internal":
         return None
     if s.controller != automode.AUTO_MODE and annotation("aws-load-balancer-security-groups") in svc.annotations:
         return None  # the user's own groups: the controller does not write the source ranges into them
     try:
-        ranges, origin = source_ranges(svc.source_ranges, svc.annotations,
-                                       annotation_honoured=s.controller != automode.AUTO_MODE)  # fmt: skip
+        if given is not None:
+            ranges, origin = parse_ranges(given[0], given[1]), given[1]
+        else:
+            ranges, origin = source_ranges(svc.source_ranges, svc.annotations,
+                                           annotation_honoured=s.controller != automode.AUTO_MODE)  # fmt: skip
     except InputError as exc:
         return Blocked("", "", (), "", "", problem=f"{exc.message}: the source ranges were not checked")
     if not ranges:
@@ -76,6 +80,10 @@ def assess(cluster: Cluster, svc: KService, s: Settings) -> Blocked | None:
         f"{first[2]}: {at} drops every SYN they send, so each of their connections times out (P = 1), whatever "
         "target the NLB picks"
     )
-    body = json.dumps({"spec": {"loadBalancerSourceRanges": [*ranges, "<VPC-CIDR>"]}})
-    patch = f"kubectl patch service -n {svc.namespace} {svc.name} --type merge -p '{body}'"
+    if given is not None:
+        body = json.dumps({"spec": {"sourceRanges": [*ranges, "<VPC-CIDR>"]}})
+        patch = f"kubectl patch {given[2]} --type merge -p '{body}'"
+    else:
+        body = json.dumps({"spec": {"loadBalancerSourceRanges": [*ranges, "<VPC-CIDR>"]}})
+        patch = f"kubectl patch service -n {svc.namespace} {svc.name} --type merge -p '{body}'"
     return Blocked(reason, first[2], tuple(k for k, _, _ in out), where, patch)

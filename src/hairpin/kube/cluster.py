@@ -36,9 +36,10 @@ from typing import Any
 
 import yaml
 
-from hairpin.aws import automode, controller, providers, security_groups
+from hairpin.aws import automode, controller, gateway, providers, security_groups
 from hairpin.aws.cloud_provider import tg_attributes_support
 from hairpin.errors import InputError
+from hairpin.kube.gateway_live import live_gateway_objects
 from hairpin.parsers.manifests import KubeObject, no_gc
 from hairpin.scenario import (
     AZ,
@@ -182,6 +183,8 @@ class Cluster:
         self.services: list[KService] = []
         self.slices: dict[tuple[str, str], list[KEndpoint]] = {}
         self.webhook: bool = False
+        #: Gateway API objects (hairpin.aws.gateway)
+        self.gateway_objects: list[KubeObject] = []
         self.has_pods = False
         self.has_slices = False
         #: kube-proxy's mode from its ConfigMap (kube-system/kube-proxy-config on EKS, kube-proxy on
@@ -211,6 +214,8 @@ class Cluster:
                 c._add_slice(o.data)
             elif kind == "ConfigMap":
                 c._add_config_map(o.data)
+            elif kind in gateway.KINDS:
+                c.gateway_objects.append(o)
             elif kind == "MutatingWebhookConfiguration":
                 for wh in o.data.get("webhooks") or ():
                     if isinstance(wh, dict) and wh.get("name") == controller.LBC_WEBHOOK:
@@ -441,6 +446,7 @@ def live_objects(kubeconfig: str | None = None, context: str | None = None) -> l
             token = (data.get("metadata") or {}).get("continue") or None
             if not token:
                 break
+    out.extend(live_gateway_objects(api_client, where))
     return out
 
 
