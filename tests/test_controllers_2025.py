@@ -592,3 +592,26 @@ def test_gateway_live_cluster(api: Path, capsys: pytest.CaptureFixture[str]) -> 
     # the seed's nodes: 2 in eu-west-1a, 1 in eu-west-1b: node3 is the worst, 1/2
     assert got == {"TCPRoute/web/web:8080": (0.5, None), "UDPRoute/dns/resolver:53": (0.5, None)}
     assert f"{gw}/v1/tcproutes?limit=500" in _Api.seen and f"{gw}/v1alpha2/tcproutes?limit=500" in _Api.seen
+
+
+# ------------------------------------------------------------------------------ the matrix in docs/check.md
+
+
+def test_docs_matrix_is_the_generators_output() -> None:
+    from hairpin.diagnose import matrix
+
+    doc = (Path(__file__).parent.parent / "docs" / "check.md").read_text()
+    start, end = doc.index(matrix.BEGIN), doc.index(matrix.END) + len(matrix.END)
+    assert doc[start:end] == matrix.markdown()
+    rows = {(r[0], r[1], r[2], r[3], r[4]): (r[5], r[6], r[7]) for r in matrix.rows()}
+    assert len(rows) == 60
+    assert rows[("in-tree (cloud-provider-aws)", "v1.35.0", "instance", "TCP", "false")] == ("replaced", "ok", "-")
+    assert rows[("in-tree (cloud-provider-aws)", "v1.34.1", "instance", "TCP", "false")][1] == "**at risk**"
+    assert rows[("EKS Auto Mode", "-", "instance", "TCP", "(unset)")] == (
+        "preserved",
+        "**at risk**",
+        "ip-targets, cluster-ip",
+    )
+    for key, (client, _, fixes) in rows.items():  # UDP keeps the client IP, and no fix turns it off
+        if key[3] == "UDP":
+            assert client == "preserved" and "no-preserve-client-ip" not in fixes and "ip-targets" not in fixes
