@@ -103,3 +103,22 @@ def test_scenario_keys() -> None:
     with pytest.raises(ScenarioError) as e:
         scenario.from_dict(doc)
     assert "services[0].load_balancer.source_ranges[0]" in str(e.value) and "host bits set" in str(e.value)
+
+
+def test_lab_vpc_rules_for_the_drop() -> None:
+    from hairpin.backends.lab import commands
+
+    text = commands.nlb_iptables(variant("sg-blocks-at-nlb"))
+    assert text.split("COMMIT\n")[1] == (
+        "*mangle\n:PREROUTING ACCEPT [0:0]\n:HP-SG-0 - [0:0]\n:HP-SG-1 - [0:0]\n"
+        "-A PREROUTING -d 192.168.168.103/32 -p tcp -m tcp --dport 80 -j HP-SG-0\n"
+        "-A HP-SG-0 -s 10.99.0.0/16 -j RETURN\n"
+        '-A HP-SG-0 -m comment --comment "the NLB\'s security group: not in the source ranges" -j DROP\n'
+        "-A PREROUTING -d 192.168.140.27/32 -p tcp -m tcp --dport 80 -j HP-SG-1\n"
+        "-A HP-SG-1 -s 10.99.0.0/16 -j RETURN\n"
+        '-A HP-SG-1 -m comment --comment "the NLB\'s security group: not in the source ranges" -j DROP\n'
+    )
+    text = commands.nlb_iptables(variant("no-sg-blocks-at-target"))
+    assert "-A FORWARD -m conntrack --ctstate DNAT --ctdir ORIGINAL --ctorigdst 192.168.168.103/32 -j HP-SG-0" in text
+    assert "*mangle" not in text
+    assert "HP-SG" not in commands.nlb_iptables(variant("no-sg-preservation-off"))  # targets see the NLB's address
