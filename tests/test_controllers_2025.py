@@ -9,8 +9,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hairpin.aws import cloud_provider as cp
+from hairpin.aws import gateway as gwmod
 from hairpin.aws.protocols import always_preserved, target_group_protocols
 from hairpin.diagnose import check as chk
 from hairpin.errors import InputError
@@ -615,3 +618,40 @@ def test_docs_matrix_is_the_generators_output() -> None:
     for key, (client, _, fixes) in rows.items():  # UDP keeps the client IP, and no fix turns it off
         if key[3] == "UDP":
             assert client == "preserved" and "no-preserve-client-ip" not in fixes and "ip-targets" not in fixes
+
+
+# ------------------------------------------------------------------------------ untrusted input: never a traceback
+
+
+_WORDS = st.sampled_from(["name", "namespace", "kind", "spec", "port", "protocol", "listeners", "parentRefs", "rules",
+                          "backendRefs", "targetReference", "defaultConfiguration", "routeConfigurations",
+                          "targetGroupAttributes", "key", "value", "targetType", "sectionName", "gatewayClassName",
+                          "controllerName", "infrastructure", "parametersRef", "scheme", "sourceRanges", "edge",
+                          "shop", "gateway.k8s.aws/nlb", "TCP", "UDP", "ip", "instance"])  # fmt: skip
+_JUNK = st.recursive(st.none() | st.booleans() | st.integers(-2, 70000) | _WORDS,
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_WORDS, inner, max_size=4),
+                     max_leaves=25)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(sorted(gwmod.KINDS)),
+                          st.dictionaries(_WORDS, _JUNK, max_size=5)), max_size=6))  # fmt: skip
+def test_gateway_objects_of_any_shape_never_crash(objs: list[tuple[str, dict[str, object]]]) -> None:
+    from hairpin.parsers.manifests import KubeObject
+
+    docs = [KubeObject(k, {"kind": k, **d}, "f.yaml", i + 1) for i, (k, d) in enumerate(objs)]
+    cls = {"kind": "GatewayClass", "metadata": {"name": "c"}, "spec": {"controllerName": gwmod.NLB_CONTROLLER}}
+    docs.append(KubeObject("GatewayClass", cls, None, None))
+    for tg in gwmod.target_groups(docs):
+        assert tg.settings.load_balancer == "nlb" and tg.settings.preserve_client_ip in (True, False)
+    chk.check(docs)  # the whole checker too
+
+
+@given(st.text(max_size=20))
+def test_parse_version_accepts_or_refuses_in_one_line(text: str) -> None:
+    try:
+        v = cp.parse_version(text)
+    except InputError as e:
+        assert "\n" not in str(e).replace(repr(text), "")
+    else:
+        assert v[0] >= 0 and v[1] >= 0 and v[2] >= -1
