@@ -655,3 +655,32 @@ def test_parse_version_accepts_or_refuses_in_one_line(text: str) -> None:
         assert "\n" not in str(e).replace(repr(text), "")
     else:
         assert v[0] >= 0 and v[1] >= 0 and v[2] >= -1
+
+
+def test_scenario_from_cluster_takes_the_cloud_provider_release(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hairpin import scenario
+    from test_check import pod
+
+    f = tmp_path / "in.yaml"
+    docs = [service(ann=IN_TREE_OFF), node("n1", A, "10.0.1.1"), pod("web-1", "n1", "10.0.1.5")]
+    f.write_text("---\n".join(yaml.safe_dump(d) for d in docs))
+    got = {}
+    for extra in (
+        [],
+        ["--kubernetes-version", "1.35"],
+        ["--kubernetes-version", "1.33", "--cloud-provider-version", "v1.33.2"],
+    ):
+        out = tmp_path / f"s{len(got)}.yaml"
+        code, _, err = _main(
+            ["scenario", "from-cluster", str(f), "--service", "shop/svc", "-o", str(out), *extra], capsys
+        )
+        assert code == 0, err
+        lb = scenario.load(out).services[0].load_balancer
+        assert lb is not None
+        got[" ".join(extra)] = lb.preserve_client_ip
+    assert got == {"": True, "--kubernetes-version 1.35": False,
+                   "--kubernetes-version 1.33 --cloud-provider-version v1.33.2": True}  # fmt: skip
+    text = (tmp_path / "s1.yaml").read_text()
+    assert f"# - load balancer: {TGA} honoured by the cloud provider: Kubernetes v1.35 (--kubernetes-version)" in text

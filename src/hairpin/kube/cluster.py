@@ -37,7 +37,7 @@ from typing import Any
 import yaml
 
 from hairpin.aws import automode, controller, gateway, providers, security_groups
-from hairpin.aws.cloud_provider import tg_attributes_support
+from hairpin.aws.cloud_provider import Support, tg_attributes_support
 from hairpin.errors import InputError
 from hairpin.kube.gateway_live import live_gateway_objects
 from hairpin.parsers.manifests import KubeObject, no_gc
@@ -501,6 +501,7 @@ def scenario_from_objects(
     client: str | None = None,
     name: str | None = None,
     mutator_webhook: bool | None = None,
+    in_tree: Support | None = None,
 ) -> tuple[Scenario, list[str]]:
     """A hairpin Scenario for ``service`` (``ns/name``) called by ``client`` (``ns/name`` of a pod).
 
@@ -548,9 +549,12 @@ def scenario_from_objects(
         protocols=svc.protocols(),
         external_traffic_policy=svc.external_traffic_policy,
         mutator_webhook=bool(mutator_webhook if mutator_webhook is not None else (c.webhook and not svc.existing)),
-        in_tree=tg_attributes_support((kubelet[0], kubelet[1], -1), "the newest kubelet in the input", lower_bound=True)
-        if kubelet is not None
-        else None,
+        in_tree=in_tree
+        or (
+            tg_attributes_support((kubelet[0], kubelet[1], -1), "the newest kubelet in the input", lower_bound=True)
+            if kubelet is not None
+            else None
+        ),
     )
     # subnets per AZ from the addresses seen there
     by_az: dict[str, list[str]] = {}
