@@ -303,6 +303,17 @@ CONTRACT = {
                 "load_balancer": {"type": "string"}, "scheme": {"type": "string"},
                 "target_type": {"type": ["string", "null"]}, "preserve_client_ip": {"type": ["boolean", "null"]},
                 "reason": {"type": "string"}, "probability": {"type": ["number", "null"]}, "fix": {"type": ["string", "null"]},
+                "type": {"type": "string"},
+                "ports": {"type": "array", "items": {
+                    "type": "object", "additionalProperties": False,
+                    "required": ["port", "protocol", "preserve_client_ip", "at_risk", "probability", "reason"],
+                    "properties": {"port": {"type": ["integer", "null"]}, "protocol": {"type": "string"},
+                                   "preserve_client_ip": {"type": ["boolean", "null"]}, "at_risk": {"type": "boolean"},
+                                   "probability": {"type": ["number", "null"]}, "reason": {"type": "string"}}}},
+                "ignored_annotations": {"type": "array", "items": {
+                    "type": "object", "additionalProperties": False,
+                    "required": ["annotation", "value", "controller", "why"],
+                    "properties": {k: {"type": "string"} for k in ("annotation", "value", "controller", "why")}}},
                 "security_group_drop": {"type": ["string", "null"]},
             }}},
         "errors": {"type": "array", "items": {
@@ -344,7 +355,7 @@ def test_cli_bad_file_is_one_line_and_others_still_checked(capsys: pytest.Captur
     code, _, err = _main(["check", str(DATA / "nope.yaml")], capsys)
     assert code == 2 and "nope.yaml: no such file or directory" in err
     code, _, err = _main(["check", "--format", "xml", str(DATA)], capsys)
-    assert code == 2 and err.startswith("hairpin: error: --format must be one of table, json, sarif")
+    assert code == 2 and err.startswith("hairpin: error: --format must be one of text, json, sarif")
 
 
 def test_cli_table(capsys: pytest.CaptureFixture[str]) -> None:
@@ -363,12 +374,14 @@ def test_sarif(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert doc["version"] == "2.1.0" and doc["$schema"].endswith("sarif-2.1.0.json")
     (run_,) = doc["runs"]
     assert run_["tool"]["driver"]["name"] == "hairpin"
-    assert [r["id"] for r in run_["tool"]["driver"]["rules"]] == ["HP001"]
+    assert [r["id"] for r in run_["tool"]["driver"]["rules"]] == ["HP001", "HP002"]
     (res,) = run_["results"]
     assert res["ruleId"] == "HP001" and res["level"] == "warning"
     loc = res["locations"][0]["physicalLocation"]
     assert loc["artifactLocation"]["uri"] == str(DATA / "manifests" / "app.yaml")
-    assert loc["region"] == {"startLine": 14}
+    assert loc["region"] == {"startLine": 22, "startColumn": 5}  # aws-load-balancer-scheme: internal
+    (rel,) = res["relatedLocations"]
+    assert rel["physicalLocation"]["region"] == {"startLine": 14} and rel["message"]["text"] == "Service shop/web-internal"
     assert "shop/web-internal" in res["message"]["text"]
     (note,) = run_["invocations"][0]["toolExecutionNotifications"]
     assert note["level"] == "error" and note["locations"][0]["physicalLocation"]["region"] == {"startLine": 5}
@@ -388,6 +401,16 @@ def test_sarif_relative_uri() -> None:
 # ------------------------------------------------------------------------------ live cluster (local API stub)
 
 SEED = yaml.safe_load((DATA / "seed-dump.yaml").read_text())["items"]
+
+
+LBC_DEPLOYMENT: dict[str, Any] = {
+    "metadata": {"name": "aws-load-balancer-controller", "namespace": "kube-system"},
+    "spec": {"template": {"spec": {"containers": [{
+        "name": "aws-load-balancer-controller",
+        "image": "public.ecr.aws/eks/aws-load-balancer-controller:v2.14.1",
+        "args": ["--cluster-name=prod", "--ingress-class=alb", "--feature-gates=ServiceTypeLoadBalancerOnly=false"],
+    }]}}},
+}  # fmt: skip
 
 
 class _Api(BaseHTTPRequestHandler):
@@ -438,6 +461,7 @@ def api(tmp_path: Path) -> Iterator[Path]:
         "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations": [
             {"metadata": {"name": "aws-load-balancer-webhook"}, "webhooks": [{"name": "mservice.elbv2.k8s.aws"}]}
         ],
+        "/apis/apps/v1/deployments": [LBC_DEPLOYMENT],
         "/api/v1/namespaces/kube-system/configmaps": [  # EKS's kube-proxy add-on config, and one to skip
             {"metadata": {"name": "coredns", "namespace": "kube-system"}, "data": {"Corefile": ".:53 {}"}},
             {"metadata": {"name": "kube-proxy-config", "namespace": "kube-system"},

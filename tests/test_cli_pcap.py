@@ -49,7 +49,9 @@ def test_no_hairpin_exits_0(tmp_path: Path) -> None:
     render_pcap.write_run(run, path, good, places={"pod netshoot eth0"})
     res = runner.invoke(app, ["pcap", str(path)])
     assert res.exit_code == 0, res.output
-    assert res.stdout.startswith(f"0 hairpinned connections of {len(good)} in ")
+    lines = res.stdout.splitlines()
+    assert lines[0] == "hairpin pcap: no hairpinned or failed connection in 6 TCP packets"
+    assert lines[1].startswith(f"0 hairpinned connections of {len(good)} in ")
 
 
 def test_text_svg_and_html(client_capture: tuple[Path, sim.Run], tmp_path: Path) -> None:

@@ -246,7 +246,7 @@ def test_auto_mode_sarif_location(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert code == 1
     (res,) = json.loads(out)["runs"][0]["results"]
     loc = res["locations"][0]["physicalLocation"]
-    assert (loc["artifactLocation"]["uri"], loc["region"]["startLine"]) == (str(f), 2)
+    assert (loc["artifactLocation"]["uri"], loc["region"]["startLine"]) == (str(f), 6)  # the target type annotation
     assert res["properties"]["controller"] == "eks-auto-mode"
     assert [x["name"] for x in res["properties"]["fixes"]] == ["ip-targets", "cluster-ip"]
 

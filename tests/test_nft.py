@@ -15,7 +15,14 @@ from hairpin.model.net import Flags, Packet, ip_int, ip_str
 from hairpin.netfilter.evaluate import Context
 from hairpin.netfilter.nft import parse
 from hairpin.netfilter.rules import Rule
-from hairpin.scenario import seed
+from hairpin.scenario import Scenario
+from hairpin.scenario import seed as iptables_seed
+
+
+def seed() -> Scenario:
+    """The seed's cluster with kube-proxy 1.33 in nftables mode."""
+    s = iptables_seed()
+    return dataclasses.replace(s, kube_proxy=dataclasses.replace(s.kube_proxy, mode="nftables", version="1.33"))
 
 NODE1 = ip_int("192.168.2.3")
 POD = ip_int("192.168.27.239")

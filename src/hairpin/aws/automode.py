@@ -81,6 +81,7 @@ def resolve(
     *,
     protocols: Sequence[str] = ("TCP",),
     external_traffic_policy: str = "Cluster",
+    ports: Sequence[tuple[int | None, str]] = (),
 ) -> ctl.Settings:
     """The NLB EKS Auto Mode builds for a Service of class ``eks.amazonaws.com/nlb``."""
     a = {str(k): str(v) for k, v in annotations.items()}
@@ -126,8 +127,10 @@ def resolve(
         steps.append(f"{ctl.NODE_LABELS} ignored (assumed: Auto Mode does not document it): every node registered")
     steps.append("security groups on the NLB: Auto Mode builds NLBs only in security group mode (auto-networking)")
     steps.append(f"externalTrafficPolicy {etp}")
+    # per port, as the Load Balancer Controller, whose model Auto Mode takes (TCP+UDP on one port: TCP_UDP)
+    tgs = ctl.target_groups(target_type, tg, ports, merge_tcp_udp=True)
     return ctl.Settings(AUTO_MODE, "nlb", scheme, target_type, preserve, cross, etp, (), pp2,
-                        tuple(steps), tuple(problems), security_groups=True)  # fmt: skip
+                        tuple(steps), tuple(problems), tgs, security_groups=True)  # fmt: skip
 
 
 def _preserve(target_type: str, tg: Mapping[str, str], protocols: Sequence[str], steps: list[str],

@@ -255,12 +255,15 @@ def _target_group(ix: _Index, route: KubeObject, svc: tuple[str, str], bport: An
     else:
         preserve = target_type == "instance"
         steps.append(f"client IP preservation {'on' if preserve else 'off'} (the default for {target_type} targets)")
+    preserve_step = steps[-1]  # "client IP preservation on|off (why)": the target group's reason
     xz = attrs.get("load_balancing.cross_zone.enabled") or lb_attrs.get("load_balancing.cross_zone.enabled")
     cross = xz == "true"
     steps.append(f"cross-zone {'on' if cross else 'off'}" + ("" if xz else " (the NLB default)"))
     steps.append("security groups on the NLB" + ("" if sg else ": none (disableSecurityGroup)"))
+    one = ctl.TargetGroup(lport, proto, preserve, preserve_step)
     s = ctl.Settings(ctl.LBC, "nlb", scheme, target_type, preserve, cross, "Cluster", (),
-                     attrs.get("proxy_protocol_v2.enabled") == "true", tuple(steps), tuple(problems), security_groups=sg)  # fmt: skip
+                     attrs.get("proxy_protocol_v2.enabled") == "true", tuple(steps), tuple(problems), (one,),
+                     security_groups=sg)  # fmt: skip
     where = tgc if tgc is not None else route
     tg = TargetGroup(rns, f"{route.kind}/{rname}/{svc[1]}:{bport}", svc, bport if isinstance(bport, int) else 0, s,
                      where.file, where.line, source_ranges=ranges)  # fmt: skip

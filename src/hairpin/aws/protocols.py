@@ -19,9 +19,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from hairpin.aws import controller as ctl
+
 __all__ = ["ALWAYS_PRESERVED", "always_preserved", "target_group_protocols"]
 
-ALWAYS_PRESERVED = frozenset({"UDP", "TCP_UDP", "QUIC", "TCP_QUIC"})
+ALWAYS_PRESERVED = ctl.ALWAYS_PRESERVED  # UDP, TCP_UDP, QUIC, TCP_QUIC
 
 
 def target_group_protocols(ports: Iterable[dict[str, Any]]) -> list[tuple[int, str]]:

@@ -33,11 +33,14 @@ def resolve(
     external_traffic_policy: str = "Cluster",
     mutator_webhook: bool = False,
     in_tree: Support | None = None,
+    lbc_load_balancer_only: bool = False,
+    ports: Sequence[tuple[int | None, str]] = (),
 ) -> ctl.Settings:
     """The settings of whichever controller provisions the Service.  ``in_tree``: the cloud provider's support
     for the target group attributes annotation (None: unknown, assumed ignored)."""
     if service_type == "LoadBalancer" and load_balancer_class == automode.AUTO_CLASS:
-        return automode.resolve(annotations, protocols=protocols, external_traffic_policy=external_traffic_policy)
+        return automode.resolve(annotations, protocols=protocols, external_traffic_policy=external_traffic_policy,
+                                ports=ports)  # fmt: skip
     raw = str(annotations.get(ctl.TG_ATTRIBUTES, ""))
     keys = set(ctl.parse_map(raw))
     honoured = in_tree is not None and in_tree.honoured is True
@@ -50,6 +53,8 @@ def resolve(
         external_traffic_policy=external_traffic_policy,
         mutator_webhook=mutator_webhook,
         in_tree_tg_attributes=honoured and not rejected,
+        lbc_load_balancer_only=lbc_load_balancer_only,
+        ports=ports,
     )
     if s.controller == ctl.LBC and s.is_nlb:
         # v2.6.0 attaches security groups to the NLBs it creates (feature gate NLBSecurityGroup, default on)

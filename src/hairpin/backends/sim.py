@@ -188,6 +188,10 @@ class Network(Fabric):
                 syn_retries=k.tcp_syn_retries, linear_timeouts=k.tcp_syn_linear_timeouts, label=label,
                 ipsets=ipsets, ipvs=ipvs_table,
             )  # fmt: skip
+            if ns.role == "node":  # kube-proxy's ClientIP affinity lists (-m recent) start empty with the node
+                from hairpin.netfilter.matches import keep_recent_lists
+
+                keep_recent_lists(self.hosts[ns.name])
             if ns.role == "node" and scenario.kube_proxy.mode == "nftables":  # kube-proxy's table ip kube-proxy
                 from hairpin.kube.nftables import ruleset as nft_ruleset
                 from hairpin.netfilter.nft import Stacked

@@ -9,11 +9,9 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-
-from hairpin.errors import InputError
 
 FORMATS = ("text", "json")
 
@@ -27,31 +25,52 @@ def pcap(
     format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
     svg: Annotated[Path | None, typer.Option(help="Sequence diagram of the first hairpinned connection.")] = None,
     html: Annotated[Path | None, typer.Option(help="Self-contained HTML report.")] = None,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Write the text or JSON to this file ('-': stdout).")
+    ] = None,
 ) -> None:
     """Find connections whose SYN-ACK came back from an address the client did not call (the seed's failure)."""
+    from hairpin.cli.common import check_format, check_output, emit, emit_raw, read_progress, write
     from hairpin.diagnose.capture import analyse_files
-    from hairpin.writing import check_output, write_output
 
-    if format not in FORMATS:
-        raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
-    check_output(svg)
-    check_output(html)
-    result = analyse_files(files)
+    format = check_format(format, FORMATS)
+    for out_path in (svg, html, output):
+        check_output(out_path)
+    with read_progress(files, "reading captures"):  # on a terminal: bytes read so far
+        result = analyse_files(files)
     if svg is not None:
         from hairpin.render.capture import sequence_svg
 
         shown = result.hairpins[0] if result.hairpins else (result.others[0] if result.others else None)
-        if shown is None:
-            raise InputError("--svg: the capture holds no failed connection to draw", str(svg))
-        write_output(svg, sequence_svg(shown))
+        if shown is None:  # a clean capture: the analysis below says so, exit 0
+            print(f"hairpin: {svg} not written: the capture holds no failed connection to draw", file=sys.stderr)
+        else:
+            write(svg, sequence_svg(shown))
     if html is not None:
         from hairpin.render.capture import report
 
-        write_output(html, report(result, title=f"hairpin pcap {' '.join(str(f) for f in files)}"))
+        write(html, report(result, title=f"hairpin pcap {' '.join(str(f) for f in files)}"))
     if format == "json":
-        sys.stdout.write(json.dumps(result.to_json(), indent=1) + "\n")
+        emit_raw(output, json.dumps(result.to_json(), indent=1) + "\n")
     else:
-        from rich.console import Console
+        from rich.text import Text
 
-        Console(width=None if sys.stdout.isatty() else 150).print(result)
+        emit(output, Text(_diagnosis(result), style="bold"), result, Text(_next_step(result), style="bold"))
     raise typer.Exit(1 if result.hairpins else 0)
+
+
+def _diagnosis(result: Any) -> str:
+    n = len(result.hairpins)
+    if n:
+        return (f"hairpin pcap: {n} connection{'s' if n != 1 else ''} hairpinned: the SYN-ACK came back from an "
+                "address the client did not call, and the client reset it")  # fmt: skip
+    if result.others:
+        return f"hairpin pcap: no hairpin, but {len(result.others)} failed connection(s) of other kinds (below)"
+    return f"hairpin pcap: no hairpinned or failed connection in {result.packets} TCP packets"
+
+
+def _next_step(result: Any) -> str:
+    if result.hairpins:
+        return ("Next: find the Service behind the called address (hairpin check DUMP or --live) and trace the "
+                "node's rules: hairpin trace --node DIR PACKET --reply")  # fmt: skip
+    return "Next: capture on the calling pod's node while the timeouts happen (tcpdump -i any -w FILE), then run it again"

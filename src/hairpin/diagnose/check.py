@@ -18,27 +18,142 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from hairpin import __version__
 from hairpin.aws import automode, gateway, providers
 from hairpin.aws import controller as ctl
 from hairpin.aws.cloud_provider import Support, Version, parse_version, tg_attributes_support
+from hairpin.aws.ignored import Ignored, ignored_annotations
 from hairpin.aws.protocols import always_preserved
 from hairpin.aws.risk import TargetCounts, caller_probability
 from hairpin.diagnose import reach
-from hairpin.diagnose.finding import Finding, Fix
+from hairpin.diagnose.sarif import RULE_ID, deciding_location, to_sarif
 from hairpin.errors import InputError
 from hairpin.kube import ipmode
 from hairpin.kube.cluster import Cluster, KService
 from hairpin.parsers.manifests import KubeObject
 
-__all__ = ["RULE_ID", "Finding", "Fix", "Report", "Versions", "check", "check_cluster"]
+__all__ = ["RULE_ID", "Finding", "Fix", "PortVerdict", "Report", "Versions", "check", "check_cluster"]
 
-RULE_ID = "HP001"
-RULE_NAME = "internal-nlb-hairpin"
+@dataclass(frozen=True)
+class Fix:
+    """One workaround: what to change, what it costs, as YAML and as a command."""
+
+    name: (
+        str  # no-preserve-client-ip | proxy-protocol-v2 | ip-targets | cluster-ip | anti-affinity | recreate-ip-targets
+    )
+    summary: str
+    cost: str
+    annotations: tuple[tuple[str, str], ...] = ()
+    recreate: bool = False  # the annotations only take effect on a new Service
+    yaml_text: str | None = None  # a change to another object (Gateway API CRDs): its YAML ...
+    command_text: str | None = None  # ... and its command
+
+    def yaml(self) -> str | None:
+        if self.yaml_text is not None:
+            return self.yaml_text
+        if not self.annotations:
+            return None
+        lines = ["metadata:", "  annotations:"]
+        lines += [f'    {k}: "{v}"' for k, v in self.annotations]
+        return "\n".join(lines)
+
+    def command(self, namespace: str, name: str) -> str:
+        if self.command_text is not None:
+            return self.command_text
+        if not self.annotations:
+            return self.summary
+        if self.recreate:
+            return (
+                f"add these annotations to the Service's manifest, then: kubectl delete service -n {namespace} "
+                f"{name} && kubectl apply -f <manifest>"
+            )
+        pairs = " ".join(f"'{k}={v}'" for k, v in self.annotations)
+        return f"kubectl annotate service -n {namespace} {name} {pairs} --overwrite"
+
+    def to_json(self, namespace: str, name: str) -> dict[str, Any]:
+        return {"name": self.name, "summary": self.summary, "cost": self.cost, "yaml": self.yaml(),
+                "command": self.command(namespace, name)}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PortVerdict:
+    """The verdict on one Service port, i.e. one target group of the NLB."""
+
+    port: int | None
+    protocol: str  # the target group's: TCP, UDP, TCP_UDP ...
+    preserve_client_ip: bool | None
+    at_risk: bool
+    probability: Fraction | None
+    reason: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.port if self.port is not None else '?'}/{self.protocol}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"port": self.port, "protocol": self.protocol, "preserve_client_ip": self.preserve_client_ip,
+                "at_risk": self.at_risk,
+                "probability": float(self.probability) if self.probability is not None else None,
+                "reason": self.reason}  # fmt: skip
+
+
+@dataclass
+class Finding:
+    """The verdict on one Service a load balancer controller provisions: the worst of its ports'."""
+
+    namespace: str
+    name: str
+    file: str | None
+    line: int | None
+    at_risk: bool
+    settings: ctl.Settings
+    reason: str
+    probability: Fraction | None = None
+    worst_node: str | None = None
+    fixes: list[Fix] = field(default_factory=list)
+    service_type: str = "LoadBalancer"
+    ports: list[PortVerdict] = field(default_factory=list)
+    #: annotations the provisioning controller ignores (hairpin.aws.ignored)
+    ignored: list[Ignored] = field(default_factory=list)
+    #: where annotations and fields sit in the file: (line, column) (hairpin.parsers.strict.marks)
+    marks: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: the annotation or field deciding an at-risk verdict: (what, line, column), when the file says
+    decided_at: tuple[str, int, int] | None = None
+    blocked: str | None = None  # in-cluster callers a security group drops (hairpin.diagnose.reach)
+    candidates: list[Fix] = field(default_factory=list)  # fixes no release offers yet (ipMode VIP)
+
+    @property
+    def ports_at_risk(self) -> list[PortVerdict]:
+        return [p for p in self.ports if p.at_risk]
+
+    @property
+    def fix(self) -> str | None:
+        return self.fixes[0].command(self.namespace, self.name) if self.fixes else None
+
+    def to_json(self) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "namespace": self.namespace,
+            "name": self.name,
+            "file": self.file,
+            "line": self.line,
+            "at_risk": self.at_risk,
+            "controller": s.controller,
+            "load_balancer": s.load_balancer,
+            "scheme": s.scheme,
+            "target_type": s.target_type,
+            "preserve_client_ip": s.preserve_client_ip,
+            "reason": self.reason,
+            "probability": float(self.probability) if self.probability is not None else None,
+            "fix": self.fix,
+            "type": self.service_type,
+            "ports": [p.to_json() for p in self.ports],
+            "ignored_annotations": [x.to_json() for x in self.ignored],
+            "security_group_drop": self.blocked,
+        }
 
 
 @dataclass
@@ -54,7 +169,7 @@ class Report:
         from rich.text import Text
 
         shown = self.at_risk if self.only_at_risk else self.findings
-        t = Table(title="LoadBalancer Services", title_justify="left")
+        t = Table(title="Services with a load balancer", title_justify="left")
         for col in ("Service", "Where", "Load balancer", "Client IP", "Verdict", "P(timeout)"):
             t.add_column(col, overflow="fold")
         for f in shown:
@@ -69,7 +184,10 @@ class Report:
                 lb += f" {s.scheme}" + (f" {s.target_type}" if s.target_type else "")
                 lb += ", cross-zone" if s.cross_zone and s.load_balancer == "nlb" else ""
             preserve = {True: "preserved", False: "replaced", None: "-"}[s.preserve_client_ip]
-            t.add_row(f"{f.namespace}/{f.name}", where, lb, preserve, verdict, prob)
+            if len({p.preserve_client_ip for p in f.ports}) > 1:  # say which target group does what
+                preserve = ", ".join(f"{p.label} {'preserved' if p.preserve_client_ip else 'replaced'}" for p in f.ports)
+            name = f"{f.namespace}/{f.name}" + ("" if f.service_type == "LoadBalancer" else f" ({f.service_type})")
+            t.add_row(name, where, lb, preserve, verdict, prob)
         yield t
         for f in self.at_risk:
             yield Text("")
@@ -77,7 +195,13 @@ class Report:
             yield Text("  how hairpin decided:")
             for step in f.settings.steps:
                 yield Text(f"    - {step}")
+            for ig in f.ignored:
+                yield Text(f"  ignored: {ig.text()}", style="yellow")
             yield Text(f"  verdict: {f.reason}")
+            if len(f.ports) > 1 or any(not p.at_risk for p in f.ports):
+                yield Text("  per port (target group):")
+                for p in f.ports:
+                    yield Text(f"    - {p.label}: {'AT RISK' if p.at_risk else 'ok'}: {p.reason}")
             yield Text("  fixes, cheapest first:")
             for i, x in enumerate(f.fixes, 1):
                 yield Text(f"    {i}. {x.summary}", style="bold")
@@ -89,10 +213,16 @@ class Report:
             for x in f.candidates:
                 yield Text(f"  not available yet: {x.summary}")
                 yield Text(f"       cost: {x.cost}")
+        for f in shown:
+            if f.ignored and not f.at_risk:
+                yield Text("")
+                yield Text(f"{f.namespace}/{f.name}: annotations ignored", style="bold yellow")
+                for ig in f.ignored:
+                    yield Text(f"  - {ig.text()}")
         risky = len(self.at_risk)
         yield Text("")
         yield Text(
-            f"{len(self.findings)} LoadBalancer Service(s), {risky} at risk, {len(self.errors)} input error(s)",
+            f"{len(self.findings)} Service(s) with a load balancer, {risky} at risk, {len(self.errors)} input error(s)",
             style="bold red" if risky or self.errors else "bold green",
         )
 
@@ -114,7 +244,7 @@ class Report:
         }
 
     def to_sarif(self) -> dict[str, Any]:
-        return _sarif(self)
+        return to_sarif(self)
 
 
 def _pct(p: Fraction) -> str:
@@ -134,6 +264,8 @@ class _Assessor:
         self.auto_nodes = any(n.labels.get(automode.NODE_LABEL) == "auto" for n in cluster.nodes.values())
         self.in_tree = _in_tree_support(cluster, versions or Versions())
         self.in_tree_tg = self.in_tree.honoured is True
+        #: the LBC's feature gate ServiceTypeLoadBalancerOnly (pkg/config/feature_gates.go, default off)
+        self.lbc_lb_only = cluster.lbc.gate("ServiceTypeLoadBalancerOnly", False) if cluster.lbc else False
         self.nodes_known = cluster.knows_nodes()
         self.eps_known = cluster.knows_endpoints()
         self._registered: dict[tuple[tuple[str, str], ...], tuple[dict[str, int], dict[str, str]]] = {}
@@ -157,10 +289,22 @@ class _Assessor:
             self._registered[labels] = got
         return got
 
+    def takes(self, svc: KService) -> bool:
+        """Type LoadBalancer (the in-tree provider, the LBC, or another class), or any other type the
+        AWS Load Balancer Controller reconciles (NodePort, ClusterIP with ip targets)."""
+        return svc.type == "LoadBalancer" or ctl.lbc_takes(
+            svc.annotations, svc.load_balancer_class, svc.type, load_balancer_only=self.lbc_lb_only
+        )
+
     def assess(self, svc: KService) -> Finding:
         """The hairpin verdict, then the callers a security group drops (``hairpin.diagnose.reach``)."""
         s = self._settings(svc)
-        return self.judge(svc, s, Finding(svc.namespace, svc.name, svc.file, svc.line, False, s, ""))
+        f = self.judge(svc, s, Finding(svc.namespace, svc.name, svc.file, svc.line, False, s, "", service_type=svc.type))
+        f.ignored = list(ignored_annotations(svc.annotations, f.settings, in_tree_tg_attributes=self.in_tree_tg))
+        f.marks = svc.marks
+        if f.at_risk:
+            f.decided_at = deciding_location(svc.annotations, svc.marks)
+        return f
 
     def assess_target_group(self, tg: gateway.TargetGroup) -> Finding:
         """The same verdict for a Gateway's target group; fixes as patches of the Gateway API objects."""
@@ -175,7 +319,8 @@ class _Assessor:
         if tg.lbc is not None:
             given = (tg.source_ranges, "the LoadBalancerConfiguration's sourceRanges",
                      f"loadbalancerconfiguration -n {tg.lbc[0]} {tg.lbc[1]}")  # fmt: skip
-        f = self.judge(svc, tg.settings, Finding(tg.namespace, tg.name, tg.file, tg.line, False, tg.settings, ""), given)
+        f = self.judge(svc, tg.settings, Finding(tg.namespace, tg.name, tg.file, tg.line, False, tg.settings, "",
+                                                 service_type="Gateway"), given)  # fmt: skip
         patches = [Fix(p.name, p.summary, p.cost, yaml_text=p.yaml, command_text=p.command) for p in tg.fixes]
         head = [x for x in f.fixes if x.name == "source-ranges"]
         f.fixes = [*head, *patches, *(x for x in f.fixes if x.name in ("cluster-ip", "anti-affinity"))] if f.at_risk else []
@@ -185,7 +330,9 @@ class _Assessor:
               given: tuple[tuple[str, ...], str, str] | None = None) -> Finding:  # fmt: skip
         """``f`` with the verdict on a load balancer with settings ``s`` in front of ``svc``'s endpoints."""
         f = self._hairpin(svc, s, f)
+        f.ports = _port_verdicts(f)
         if f.settings.is_nlb and self._captured(svc, f):
+            f.ports = _port_verdicts(f)
             return f
         b = reach.assess(self.c, svc, f.settings, given=given)
         if b is None:
@@ -195,6 +342,12 @@ class _Assessor:
         if b.problem is not None:
             f.settings = dataclasses.replace(f.settings, problems=(*f.settings.problems, b.problem))
             return f
+        f.ports = [
+            PortVerdict(tg.port, tg.protocol, tg.preserve_client_ip, True, Fraction(1), f"{tg.why}; {b.reason}")
+            if b.where == "nlb" or tg.preserve_client_ip
+            else PortVerdict(tg.port, tg.protocol, False, False, Fraction(0), f"{tg.why}: targets see the NLB's address")
+            for tg in f.settings.target_groups
+        ]
         fix = Fix("source-ranges", f"admit the in-cluster callers' network in the source ranges: {b.patch}",
                   "replace <VPC-CIDR> with the network of the in-cluster callers (the VPC CIDR holds them with the AWS VPC CNI); every address in it can then reach the NLB")  # fmt: skip
         f.reason = f"{f.reason}; second failure: {b.reason}" if f.at_risk else f"{b.reason} ({f.reason})"
@@ -246,6 +399,8 @@ class _Assessor:
             external_traffic_policy=svc.external_traffic_policy,
             mutator_webhook=webhook,
             in_tree=self.in_tree,
+            lbc_load_balancer_only=self.lbc_lb_only,
+            ports=[_port_of(p) for p in svc.ports],
         )
         if default_step:
             s = dataclasses.replace(s, steps=(default_step, *s.steps))
@@ -378,6 +533,28 @@ class _Assessor:
             f"the {total} target pods, is sent back to a pod on its own node with P = {_pct(best)} (cross-zone "
             f"{'on' if s.cross_zone else 'off'}; DNS uniform over {len(self.azs)} AZ address(es)); {why}"
         )
+
+
+def _port_of(p: dict[str, Any]) -> tuple[int | None, str]:
+    number = p.get("port")
+    return (number if isinstance(number, int) else None), str(p.get("protocol") or "TCP")
+
+
+def _port_verdicts(f: Finding) -> list[PortVerdict]:
+    """Per target group: at risk when the Service's NLB is (internal, a caller can land on its own node)
+    and this target group preserves the client IP; the Service's verdict is the worst of its ports'."""
+    s = f.settings
+    out: list[PortVerdict] = []
+    for tg in s.target_groups:
+        if not tg.preserve_client_ip:
+            reason = f"{tg.why}: targets see the NLB's address and answer it"
+            out.append(PortVerdict(tg.port, tg.protocol, False, False, Fraction(0) if f.at_risk else None, reason))
+        elif f.at_risk:
+            p = f"P = {_pct(f.probability)}" if f.probability is not None else "P as given for the Service"
+            out.append(PortVerdict(tg.port, tg.protocol, True, True, f.probability, f"{tg.why}: at risk, {p}"))
+        else:
+            out.append(PortVerdict(tg.port, tg.protocol, True, False, f.probability, f"{tg.why}; {f.reason}"))
+    return out
 
 
 def _oldest_kube_proxy(cluster: Cluster) -> tuple[int, int] | None:
@@ -513,7 +690,7 @@ def check_cluster(cluster: Cluster, *, mutator_webhook: bool | None = None, erro
     True/False: the cluster does (not) use Auto Mode's default class.
     """
     a = _Assessor(cluster, mutator_webhook, versions, auto_mode)
-    findings = [a.assess(s) for s in cluster.services if s.type == "LoadBalancer"]
+    findings = [a.assess(s) for s in cluster.services if a.takes(s)]
     findings += [a.assess_target_group(tg) for tg in gateway.target_groups(cluster.gateway_objects)]
     findings.sort(key=lambda f: (not f.at_risk, f.namespace, f.name))
     return Report(findings, list(errors))
@@ -524,93 +701,3 @@ def check(objects: Iterable[KubeObject], *, mutator_webhook: bool | None = None,
     """``check_cluster`` on parsed objects."""
     return check_cluster(Cluster.from_objects(objects), mutator_webhook=mutator_webhook, errors=errors,
                          versions=versions, auto_mode=auto_mode)  # fmt: skip
-
-
-# ---------------------------------------------------------------------------------------------- SARIF
-
-SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-
-
-def _uri(file: str) -> str:
-    """A SARIF artifact URI: the path as given, '/' separated, without a leading './'."""
-    u = file.replace("\\", "/")
-    while u.startswith("./"):
-        u = u[2:]
-    return u
-
-
-def _sarif(r: Report) -> dict[str, Any]:
-    results = []
-    for f in r.at_risk:
-        fix_text = "; ".join(
-            f"{i}. {x.summary} ({x.command(f.namespace, f.name)}; cost: {x.cost})" for i, x in enumerate(f.fixes, 1)
-        )
-        result: dict[str, Any] = {
-            "ruleId": RULE_ID,
-            "ruleIndex": 0,
-            "level": "warning",
-            "message": {"text": f"Service {f.namespace}/{f.name}: {f.reason}. Fixes, cheapest first: {fix_text}"},
-            "partialFingerprints": {"hairpinService/v1": f"{f.namespace}/{f.name}"},
-            "properties": {
-                "probability": float(f.probability) if f.probability is not None else None,
-                "controller": f.settings.controller,
-                "fixes": [x.to_json(f.namespace, f.name) for x in f.fixes],
-                "candidates": [x.to_json(f.namespace, f.name) for x in f.candidates],
-            },
-        }
-        logical = [{"name": f.name, "fullyQualifiedName": f"{f.namespace}/{f.name}", "kind": "resource"}]
-        if f.file is not None:
-            result["locations"] = [
-                {
-                    "physicalLocation": {
-                        "artifactLocation": {"uri": _uri(f.file)},
-                        "region": {"startLine": f.line or 1},
-                    },
-                    "logicalLocations": logical,
-                }
-            ]
-        else:
-            result["locations"] = [{"logicalLocations": logical}]
-        results.append(result)
-    notes = []
-    for e in r.errors:
-        n: dict[str, Any] = {"level": "error", "message": {"text": e.one_line()}}
-        if e.file:
-            phys: dict[str, Any] = {"artifactLocation": {"uri": _uri(e.file)}}
-            if e.line:
-                phys["region"] = {"startLine": e.line}
-            n["locations"] = [{"physicalLocation": phys}]
-        notes.append(n)
-    return {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "hairpin",
-                        "version": __version__,
-                        "rules": [
-                            {
-                                "id": RULE_ID,
-                                "name": RULE_NAME,
-                                "shortDescription": {"text": "In-cluster callers of this internal NLB can time out"},
-                                "fullDescription": {
-                                    "text": "An internal NLB with client IP preservation can send an in-cluster "
-                                    "caller's connection to the caller's own node (or a target pod on it); the "
-                                    "reply never reaches the NLB and the connection times out (NAT loopback)."
-                                },
-                                "helpUri": "https://docs.aws.amazon.com/elasticloadbalancing/latest/network/"
-                                "load-balancer-troubleshooting.html#loopback-timeout",
-                                "defaultConfiguration": {"level": "warning"},
-                            }
-                        ],
-                    }
-                },
-                "invocations": [
-                    {"executionSuccessful": not r.errors, "toolExecutionNotifications": notes},
-                ],
-                "results": results,
-            }
-        ],
-    }
