@@ -18,143 +18,25 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
 from hairpin.aws import automode, gateway, providers
 from hairpin.aws import controller as ctl
-from hairpin.aws.cloud_provider import Support, Version, parse_version, tg_attributes_support
-from hairpin.aws.ignored import Ignored, ignored_annotations
+from hairpin.aws.ignored import ignored_annotations
 from hairpin.aws.protocols import always_preserved
 from hairpin.aws.risk import TargetCounts, caller_probability
 from hairpin.diagnose import reach
+from hairpin.diagnose.finding import Finding, Fix, PortVerdict
 from hairpin.diagnose.sarif import RULE_ID, deciding_location, to_sarif
+from hairpin.diagnose.versions import Versions, in_tree_support, oldest_kube_proxy
 from hairpin.errors import InputError
 from hairpin.kube import ipmode
 from hairpin.kube.cluster import Cluster, KService
 from hairpin.parsers.manifests import KubeObject
 
 __all__ = ["RULE_ID", "Finding", "Fix", "PortVerdict", "Report", "Versions", "check", "check_cluster"]
-
-@dataclass(frozen=True)
-class Fix:
-    """One workaround: what to change, what it costs, as YAML and as a command."""
-
-    name: (
-        str  # no-preserve-client-ip | proxy-protocol-v2 | ip-targets | cluster-ip | anti-affinity | recreate-ip-targets
-    )
-    summary: str
-    cost: str
-    annotations: tuple[tuple[str, str], ...] = ()
-    recreate: bool = False  # the annotations only take effect on a new Service
-    yaml_text: str | None = None  # a change to another object (Gateway API CRDs): its YAML ...
-    command_text: str | None = None  # ... and its command
-
-    def yaml(self) -> str | None:
-        if self.yaml_text is not None:
-            return self.yaml_text
-        if not self.annotations:
-            return None
-        lines = ["metadata:", "  annotations:"]
-        lines += [f'    {k}: "{v}"' for k, v in self.annotations]
-        return "\n".join(lines)
-
-    def command(self, namespace: str, name: str) -> str:
-        if self.command_text is not None:
-            return self.command_text
-        if not self.annotations:
-            return self.summary
-        if self.recreate:
-            return (
-                f"add these annotations to the Service's manifest, then: kubectl delete service -n {namespace} "
-                f"{name} && kubectl apply -f <manifest>"
-            )
-        pairs = " ".join(f"'{k}={v}'" for k, v in self.annotations)
-        return f"kubectl annotate service -n {namespace} {name} {pairs} --overwrite"
-
-    def to_json(self, namespace: str, name: str) -> dict[str, Any]:
-        return {"name": self.name, "summary": self.summary, "cost": self.cost, "yaml": self.yaml(),
-                "command": self.command(namespace, name)}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class PortVerdict:
-    """The verdict on one Service port, i.e. one target group of the NLB."""
-
-    port: int | None
-    protocol: str  # the target group's: TCP, UDP, TCP_UDP ...
-    preserve_client_ip: bool | None
-    at_risk: bool
-    probability: Fraction | None
-    reason: str
-
-    @property
-    def label(self) -> str:
-        return f"{self.port if self.port is not None else '?'}/{self.protocol}"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"port": self.port, "protocol": self.protocol, "preserve_client_ip": self.preserve_client_ip,
-                "at_risk": self.at_risk,
-                "probability": float(self.probability) if self.probability is not None else None,
-                "reason": self.reason}  # fmt: skip
-
-
-@dataclass
-class Finding:
-    """The verdict on one Service a load balancer controller provisions: the worst of its ports'."""
-
-    namespace: str
-    name: str
-    file: str | None
-    line: int | None
-    at_risk: bool
-    settings: ctl.Settings
-    reason: str
-    probability: Fraction | None = None
-    worst_node: str | None = None
-    fixes: list[Fix] = field(default_factory=list)
-    service_type: str = "LoadBalancer"
-    ports: list[PortVerdict] = field(default_factory=list)
-    #: annotations the provisioning controller ignores (hairpin.aws.ignored)
-    ignored: list[Ignored] = field(default_factory=list)
-    #: where annotations and fields sit in the file: (line, column) (hairpin.parsers.strict.marks)
-    marks: dict[str, tuple[int, int]] = field(default_factory=dict)
-    #: the annotation or field deciding an at-risk verdict: (what, line, column), when the file says
-    decided_at: tuple[str, int, int] | None = None
-    blocked: str | None = None  # in-cluster callers a security group drops (hairpin.diagnose.reach)
-    candidates: list[Fix] = field(default_factory=list)  # fixes no release offers yet (ipMode VIP)
-
-    @property
-    def ports_at_risk(self) -> list[PortVerdict]:
-        return [p for p in self.ports if p.at_risk]
-
-    @property
-    def fix(self) -> str | None:
-        return self.fixes[0].command(self.namespace, self.name) if self.fixes else None
-
-    def to_json(self) -> dict[str, Any]:
-        s = self.settings
-        return {
-            "namespace": self.namespace,
-            "name": self.name,
-            "file": self.file,
-            "line": self.line,
-            "at_risk": self.at_risk,
-            "controller": s.controller,
-            "load_balancer": s.load_balancer,
-            "scheme": s.scheme,
-            "target_type": s.target_type,
-            "preserve_client_ip": s.preserve_client_ip,
-            "reason": self.reason,
-            "probability": float(self.probability) if self.probability is not None else None,
-            "fix": self.fix,
-            "type": self.service_type,
-            "ports": [p.to_json() for p in self.ports],
-            "ignored_annotations": [x.to_json() for x in self.ignored],
-            "security_group_drop": self.blocked,
-        }
-
 
 @dataclass
 class Report:
@@ -257,12 +139,12 @@ class _Assessor:
     def __init__(self, cluster: Cluster, mutator_webhook: bool | None, versions: Versions | None = None,
                  auto_mode: bool | None = None) -> None:  # fmt: skip
         self.c = cluster
-        self.kube_proxy = _oldest_kube_proxy(cluster)
+        self.kube_proxy = oldest_kube_proxy(cluster)
         self.webhook = mutator_webhook
         self.auto_mode = auto_mode
         # EKS Auto Mode's nodes carry eks.amazonaws.com/compute-type=auto (its docs select them so)
         self.auto_nodes = any(n.labels.get(automode.NODE_LABEL) == "auto" for n in cluster.nodes.values())
-        self.in_tree = _in_tree_support(cluster, versions or Versions())
+        self.in_tree = in_tree_support(cluster, versions or Versions())
         self.in_tree_tg = self.in_tree.honoured is True
         #: the LBC's feature gate ServiceTypeLoadBalancerOnly (pkg/config/feature_gates.go, default off)
         self.lbc_lb_only = cluster.lbc.gate("ServiceTypeLoadBalancerOnly", False) if cluster.lbc else False
@@ -557,17 +439,6 @@ def _port_verdicts(f: Finding) -> list[PortVerdict]:
     return out
 
 
-def _oldest_kube_proxy(cluster: Cluster) -> tuple[int, int] | None:
-    got: list[tuple[int, int]] = []
-    for n in cluster.nodes.values():
-        try:
-            v = parse_version(n.kube_proxy_version or "", "kubeProxyVersion")
-        except InputError:
-            continue
-        got.append((v[0], v[1]))
-    return min(got) if got else None
-
-
 #: not available today: the request to the AWS Load Balancer Controller (hairpin.kube.ipmode)
 IPMODE_FIX = Fix(
     "ipmode-vip",
@@ -658,25 +529,6 @@ def fixes_for(svc: KService, s: ctl.Settings, in_tree_tg: bool) -> list[Fix]:
             )
         )
     return out
-
-
-@dataclass(frozen=True)
-class Versions:
-    """What is known of the cluster's versions: Kubernetes (from /version or --kubernetes-version, with where it
-    came from) and the cloud provider's release (--cloud-provider-version)."""
-
-    kubernetes: Version | None = None
-    kubernetes_from: str = ""
-    cloud_provider: Version | None = None
-
-
-def _in_tree_support(cluster: Cluster, v: Versions) -> Support:
-    if v.kubernetes is not None or v.cloud_provider is not None:
-        return tg_attributes_support(v.kubernetes, v.kubernetes_from, v.cloud_provider)
-    kubelet = cluster.kubernetes_version()
-    if kubelet is None:
-        return tg_attributes_support(None)
-    return tg_attributes_support((kubelet[0], kubelet[1], -1), "the newest kubelet in the input", lower_bound=True)
 
 
 def check_cluster(cluster: Cluster, *, mutator_webhook: bool | None = None, errors: Iterable[InputError] = (),
