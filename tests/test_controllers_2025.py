@@ -193,6 +193,12 @@ def test_auto_mode_instance_targets_at_risk_and_fixes_only_what_it_honours() -> 
     )
     assert [x.name for x in f.fixes] == ["ip-targets", "cluster-ip"]
     assert f.fixes[0].command("shop", "svc") == f"kubectl annotate service -n shop svc '{TT}=ip' --overwrite"
+    assert [x.to_json() for x in f.ignored] == [
+        {"annotation": INTERNAL, "value": "false", "controller": "eks-auto-mode",
+         "why": f"EKS Auto Mode does not support it (use {SCHEME})"},
+        {"annotation": TYPE, "value": "nlb", "controller": "eks-auto-mode",
+         "why": "EKS Auto Mode does not support it (use spec.loadBalancerClass)"},
+    ]  # fmt: skip
     from hairpin.aws import automode
 
     for x in f.fixes:  # every annotation a fix proposes is one Auto Mode documents
@@ -684,3 +690,21 @@ def test_scenario_from_cluster_takes_the_cloud_provider_release(
                    "--kubernetes-version 1.33 --cloud-provider-version v1.33.2": True}  # fmt: skip
     text = (tmp_path / "s1.yaml").read_text()
     assert f"# - load balancer: {TGA} honoured by the cloud provider: Kubernetes v1.35 (--kubernetes-version)" in text
+
+
+def test_lbc_feature_gate_without_nlb_security_groups() -> None:
+    import copy
+
+    from test_check import LBC_DEPLOYMENT
+
+    dep = copy.deepcopy(LBC_DEPLOYMENT)
+    dep["kind"] = "Deployment"
+    dep["spec"]["template"]["spec"]["containers"][0]["args"][-1] = "--feature-gates=NLBSecurityGroup=false"
+    # no groups on the NLB: with preservation off nothing filters the callers any more
+    docs = _sg_cluster({**LBC_INSTANCE, TGA: "preserve_client_ip.enabled=false"}, ["10.99.0.0/16"])
+    f = one(*docs, dep)
+    assert (f.at_risk, f.settings.security_groups, f.blocked) == (False, False, None)
+    assert f.settings.steps[-2] == ("no security groups on the NLB: feature gate NLBSecurityGroup=false "
+                                    "(Deployment kube-system/aws-load-balancer-controller (t.yaml:76))")  # fmt: skip
+    f = one(*docs)  # without the Deployment: groups assumed (v2.6.0 and later)
+    assert (f.at_risk, f.probability, f.settings.security_groups) == (True, F(1), True)

@@ -31,9 +31,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from hairpin.aws import controller as ctl
+from hairpin.aws.ignored import Ignored
 from hairpin.aws.protocols import always_preserved
 
-__all__ = ["AUTO_CLASS", "AUTO_MODE", "HONOURED", "IGNORED", "NODE_LABEL", "parse_attributes", "resolve"]
+__all__ = ["AUTO_CLASS", "AUTO_MODE", "HONOURED", "IGNORED", "NODE_LABEL", "ignored", "parse_attributes", "resolve"]
 
 AUTO_CLASS = "eks.amazonaws.com/nlb"
 #: Auto Mode's nodes are labelled eks.amazonaws.com/compute-type=auto (the EKS User Guide's sample apps,
@@ -69,6 +70,12 @@ IGNORED: dict[str, str] = {
     ctl.annotation("load-balancer-source-ranges"): "spec.loadBalancerSourceRanges",
     ctl.annotation("aws-load-balancer-access-log-enabled"): ctl.LB_ATTRIBUTES,
 }
+
+
+def ignored(annotations: Mapping[str, str]) -> tuple[Ignored, ...]:
+    """The annotations the EKS guide says Auto Mode does not support, with what to use instead."""
+    return tuple(Ignored(k, str(annotations[k]), AUTO_MODE, f"EKS Auto Mode does not support it (use {IGNORED[k]})")
+                 for k in sorted(set(annotations) & set(IGNORED)))  # fmt: skip
 
 
 def parse_attributes(value: str) -> dict[str, str]:

@@ -58,7 +58,8 @@ LBC_READS = frozenset({
     "aws-load-balancer-disable-nlb-sg", "aws-load-balancer-quic-enabled-ports",
 })  # fmt: skip
 _LBC_PREFIXES = ("aws-load-balancer-listener-attributes.",)
-_CONTROLLER_NAMES = {IN_TREE: "the in-tree provider", LBC: "the AWS Load Balancer Controller"}
+_CONTROLLER_NAMES = {IN_TREE: "the in-tree provider", LBC: "the AWS Load Balancer Controller",
+                     "eks-auto-mode": "EKS Auto Mode"}  # fmt: skip
 
 
 @dataclass(frozen=True)

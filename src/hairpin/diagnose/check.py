@@ -183,6 +183,8 @@ class _Assessor:
         s = self._settings(svc)
         f = self.judge(svc, s, Finding(svc.namespace, svc.name, svc.file, svc.line, False, s, "", service_type=svc.type))
         f.ignored = list(ignored_annotations(svc.annotations, f.settings, in_tree_tg_attributes=self.in_tree_tg))
+        if f.settings.controller == automode.AUTO_MODE:
+            f.ignored = list(automode.ignored(svc.annotations))
         f.marks = svc.marks
         if f.at_risk:
             f.decided_at = deciding_location(svc.annotations, svc.marks)
@@ -286,6 +288,11 @@ class _Assessor:
         )
         if default_step:
             s = dataclasses.replace(s, steps=(default_step, *s.steps))
+        if s.controller == ctl.LBC and s.security_groups and self.c.lbc and not self.c.lbc.gate("NLBSecurityGroup", True):
+            # pkg/config/feature_gates.go: NLBSecurityGroup, default on; off: NLBs without security groups
+            steps = [t for t in s.steps if not t.startswith("security groups on the NLB")]
+            steps.insert(len(steps) - 1, f"no security groups on the NLB: feature gate NLBSecurityGroup=false ({self.c.lbc.source})")
+            s = dataclasses.replace(s, security_groups=False, steps=tuple(steps))
         return s
 
     def _hairpin(self, svc: KService, s: ctl.Settings, f: Finding) -> Finding:
