@@ -253,8 +253,8 @@ def test_fixes_ordered_and_only_those_that_work() -> None:
     f = one(service(ann={TYPE: "nlb-ip"}, proto="UDP"))
     assert [x.name for x in f.fixes] == ["cluster-ip", "anti-affinity"]
     assert f.fixes[1].yaml() is None and "podAntiAffinity" in f.fixes[1].summary
-    # in-tree on 1.34+: the annotation works in place
-    f = one(service(ann={TYPE: "nlb", INTERNAL: "true"}), node("n", A, "10.0.1.1", version="v1.34.1"))
+    # in-tree on 1.35+ (every cloud-provider-aws 1.35 release honours the annotation): it works in place
+    f = one(service(ann={TYPE: "nlb", INTERNAL: "true"}), node("n", A, "10.0.1.1", version="v1.35.1"))
     assert [x.name for x in f.fixes] == ["no-preserve-client-ip", "cluster-ip", "recreate-ip-targets"]
     assert "kubectl delete service -n shop svc" in f.fixes[2].command("shop", "svc")
 
@@ -296,7 +296,7 @@ CONTRACT = {
         "services": {"type": "array", "items": {
             "type": "object", "additionalProperties": False,
             "required": ["namespace", "name", "file", "line", "at_risk", "controller", "load_balancer", "scheme",
-                         "target_type", "preserve_client_ip", "reason", "probability", "fix"],
+                         "target_type", "preserve_client_ip", "reason", "probability", "fix", "security_group_drop"],
             "properties": {
                 "namespace": {"type": "string"}, "name": {"type": "string"}, "file": {"type": ["string", "null"]},
                 "line": {"type": ["integer", "null"]}, "at_risk": {"type": "boolean"}, "controller": {"type": "string"},
@@ -315,6 +315,7 @@ CONTRACT = {
                     "type": "object", "additionalProperties": False,
                     "required": ["annotation", "value", "controller", "why"],
                     "properties": {k: {"type": "string"} for k in ("annotation", "value", "controller", "why")}}},
+                "security_group_drop": {"type": ["string", "null"]},
             }}},
         "errors": {"type": "array", "items": {
             "type": "object", "additionalProperties": False, "required": ["file", "line", "message"],
@@ -415,11 +416,18 @@ LBC_DEPLOYMENT: dict[str, Any] = {
 
 class _Api(BaseHTTPRequestHandler):
     routes: ClassVar[dict[str, list[dict[str, Any]]]] = {}
+    objects: ClassVar[dict[str, dict[str, Any]]] = {}  # plain objects (/version)
     seen: ClassVar[list[str]] = []
 
     def do_GET(self) -> None:
         self.seen.append(self.path)
         path, _, query = self.path.partition("?")
+        if path.rstrip("/") in self.objects:  # the client asks for /version/
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(json.dumps(self.objects[path.rstrip("/")]).encode())
+            return
         items = self.routes.get(path)
         if items is None:
             self.send_response(404)
@@ -462,6 +470,7 @@ def api(tmp_path: Path) -> Iterator[Path]:
                                 "mode: \"ipvs\"\n"}},
         ],
     }
+    _Api.objects = {"/version": {"major": "1", "minor": "18", "gitVersion": "v1.18.20-eks-1e5d8a"}}
     _Api.seen = []
     srv = ThreadingHTTPServer(("127.0.0.1", 0), _Api)
     t = threading.Thread(target=srv.serve_forever, daemon=True)
@@ -490,7 +499,7 @@ def test_live_cluster(api: Path, capsys: pytest.CaptureFixture[str]) -> None:
         "in-tree",
     )  # existing Service: the webhook does not rewrite it
     assert any("continue=2" in p for p in _Api.seen), "paged list calls"
-    assert all(p.split("?")[0] in _Api.routes for p in _Api.seen)
+    assert all(p.split("?")[0] in _Api.routes or p == "/version/" or p.startswith("/apis/gateway") for p in _Api.seen)
 
 
 def test_live_cluster_scenario_takes_kube_proxys_mode(api: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -155,6 +155,10 @@ class LoadBalancer:
     proxy_protocol_v2: bool = False
     nodes: tuple[tuple[str, str], ...] = ()  # (az, address) of each NLB node
     target_node_labels: tuple[tuple[str, str], ...] = ()
+    #: security groups on the NLB, and the source ranges (CIDRs) its rules, or the targets' rules, admit:
+    #: empty admits every caller in the VPC (hairpin.aws.security_groups)
+    security_groups: bool = False
+    source_ranges: tuple[str, ...] = ()
 
     @property
     def preserves_client_ip(self) -> bool:
@@ -528,6 +532,11 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
                 b.get("proxy_protocol_v2", bool, default=False),
                 tuple((str(a), str(x)) for a, x in lb_nodes.items()),
                 b.labels("target_node_labels"),
+                b.get("security_groups", bool, default=False),
+                tuple(
+                    b.check_address(f"source_ranges[{i}]", r, network=True)
+                    for i, r in enumerate(b.strings("source_ranges", default=[]))
+                ),
             )
             b.done()
         selector = s.labels("selector")

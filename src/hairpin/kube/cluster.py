@@ -38,8 +38,10 @@ from typing import Any
 
 import yaml
 
-from hairpin.aws import controller
+from hairpin.aws import automode, controller, gateway, providers, security_groups
+from hairpin.aws.cloud_provider import Support, tg_attributes_support
 from hairpin.errors import InputError
+from hairpin.kube.gateway_live import live_gateway_objects
 from hairpin.parsers.manifests import KubeObject, no_gc
 from hairpin.scenario import (
     AZ,
@@ -122,6 +124,10 @@ class KService:
     existing: bool  # read from a cluster or a dump (has a uid / creationTimestamp), not a manifest to apply
     #: where annotations and some fields sit in the file, (line, column) (hairpin.parsers.strict.marks)
     marks: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: spec.loadBalancerSourceRanges, as written
+    source_ranges: tuple[str, ...] = ()
+    #: status.loadBalancer.ingress: (ip, hostname, ipMode) each (hairpin.kube.ipmode)
+    ingress: tuple[tuple[str | None, str | None, str | None], ...] = ()
 
     @property
     def key(self) -> str:
@@ -161,6 +167,17 @@ def _version(text: str | None) -> tuple[int, int] | None:
         return None
 
 
+def _ingress(status: Any) -> tuple[tuple[str | None, str | None, str | None], ...]:
+    lb = status.get("loadBalancer") if isinstance(status, dict) else None
+    items = lb.get("ingress") if isinstance(lb, dict) else None
+    out = []
+    for i in items if isinstance(items, list) else ():
+        if isinstance(i, dict):
+            ip, host, mode = i.get("ip"), i.get("hostname"), i.get("ipMode")
+            out.append(tuple(str(x) if isinstance(x, str) and x else None for x in (ip, host, mode)))
+    return tuple(out)  # type: ignore[arg-type]
+
+
 class Cluster:
     """Nodes, pods, Services and endpoints, indexed for the checker and the scenario builder."""
 
@@ -170,6 +187,8 @@ class Cluster:
         self.services: list[KService] = []
         self.slices: dict[tuple[str, str], list[KEndpoint]] = {}
         self.webhook: bool = False
+        #: Gateway API objects (hairpin.aws.gateway)
+        self.gateway_objects: list[KubeObject] = []
         self.has_pods = False
         self.has_slices = False
         #: kube-proxy's mode from its ConfigMap (kube-system/kube-proxy-config on EKS, kube-proxy on
@@ -203,6 +222,8 @@ class Cluster:
                 c._add_config_map(o.data)
             elif kind == "Deployment":
                 c._add_deployment(o)
+            elif kind in gateway.KINDS:
+                c.gateway_objects.append(o)
             elif kind == "MutatingWebhookConfiguration":
                 for wh in o.data.get("webhooks") or ():
                     if isinstance(wh, dict) and wh.get("name") == controller.LBC_WEBHOOK:
@@ -322,6 +343,8 @@ class Cluster:
                 o.line,
                 bool(meta.get("uid") or meta.get("creationTimestamp")),
                 dict(o.marks or {}),
+                source_ranges=tuple(str(r) for r in spec.get("loadBalancerSourceRanges") or () if isinstance(r, str)),
+                ingress=_ingress(d.get("status")),
             )
         )
 
@@ -456,6 +479,7 @@ def live_objects(kubeconfig: str | None = None, context: str | None = None) -> l
             token = (data.get("metadata") or {}).get("continue") or None
             if not token:
                 break
+    out.extend(live_gateway_objects(api_client, where))
     return out
 
 
@@ -493,6 +517,16 @@ def _subnets(azs: dict[str, list[str]]) -> dict[str, list[str]] | None:
     return None
 
 
+def _source_ranges(svc: KService, settings: controller.Settings, notes: list[str]) -> tuple[str, ...]:
+    """The source ranges the security groups admit, as IPv4 networks (``hairpin.aws.security_groups``)."""
+    honoured = settings.controller != automode.AUTO_MODE  # Auto Mode takes only the spec field
+    ranges, origin = security_groups.source_ranges(svc.source_ranges, svc.annotations, annotation_honoured=honoured)
+    v4 = tuple(r for r in ranges if ":" not in r)
+    if ranges:
+        notes.append(f"source ranges from {origin}: {', '.join(v4)}" + (" (IPv6 ranges left out)" if len(v4) < len(ranges) else ""))
+    return v4
+
+
 def scenario_from_objects(
     objects: Iterable[KubeObject] | Cluster,
     *,
@@ -500,6 +534,7 @@ def scenario_from_objects(
     client: str | None = None,
     name: str | None = None,
     mutator_webhook: bool | None = None,
+    in_tree: Support | None = None,
 ) -> tuple[Scenario, list[str]]:
     """A hairpin Scenario for ``service`` (``ns/name``) called by ``client`` (``ns/name`` of a pod).
 
@@ -539,7 +574,8 @@ def scenario_from_objects(
         if client_pod.name in pods and pods[client_pod.name].namespace != client_pod.namespace:
             raise InputError(f"--client-pod {client}: a pod of the Service has the same name")
         pods[client_pod.name] = client_pod
-    settings = controller.resolve(
+    kubelet = c.kubernetes_version()
+    settings = providers.resolve(
         svc.annotations,
         load_balancer_class=svc.load_balancer_class,
         service_type=svc.type,
@@ -547,6 +583,12 @@ def scenario_from_objects(
         external_traffic_policy=svc.external_traffic_policy,
         mutator_webhook=bool(mutator_webhook if mutator_webhook is not None else (c.webhook and not svc.existing)),
         lbc_load_balancer_only=c.lbc.gate("ServiceTypeLoadBalancerOnly", False) if c.lbc else False,
+        in_tree=in_tree
+        or (
+            tg_attributes_support((kubelet[0], kubelet[1], -1), "the newest kubelet in the input", lower_bound=True)
+            if kubelet is not None
+            else None
+        ),
     )
     # subnets per AZ from the addresses seen there
     by_az: dict[str, list[str]] = {}
@@ -635,6 +677,8 @@ def scenario_from_objects(
             settings.proxy_protocol_v2,
             tuple(lb_nodes),
             settings.target_node_labels,
+            settings.security_groups,
+            _source_ranges(svc, settings, notes),
         )
         notes.extend(f"load balancer: {step}" for step in settings.steps)
     else:
@@ -738,6 +782,10 @@ def scenario_to_dict(s: Scenario) -> dict[str, Any]:
             }
             if lb.target_node_labels:
                 d["load_balancer"]["target_node_labels"] = labels(lb.target_node_labels)
+            if lb.security_groups:
+                d["load_balancer"]["security_groups"] = True
+            if lb.source_ranges:
+                d["load_balancer"]["source_ranges"] = list(lb.source_ranges)
         services.append(d)
     client: dict[str, Any] = {
         "pod": s.client.pod,
