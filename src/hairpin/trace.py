@@ -49,6 +49,7 @@ from typing import Any
 
 from hairpin.engine import Engine
 from hairpin.errors import InputError
+from hairpin.gcpause import paused
 from hairpin.host import Fabric, LinuxHost, Place
 from hairpin.ipvs import IpvsTable
 from hairpin.model.hop import Hop
@@ -148,7 +149,9 @@ class Node:
             ipt = [Path(iptables_save_file)]
         if not ipt and nft_file is None:
             raise InputError("give the node's rules: iptables-save (or iptables -S), or nft list ruleset")
-        nf = read_node(ipt[0] if ipt else None, routes_file, rules_file, addrs_file, table if len(ipt) == 1 else None)
+        with paused():  # millions of small objects, no cycles to collect (hairpin.gcpause)
+            nf = read_node(ipt[0] if ipt else None, routes_file, rules_file, addrs_file,
+                           table if len(ipt) == 1 else None)  # fmt: skip
         rs = nf.ruleset
         for more in ipt[1:]:  # one file per table (iptables -t nat -S > nat, iptables -S > filter...)
             extra, form = forms.read_iptables(iproute.read_text(more), str(more), None)
