@@ -41,6 +41,10 @@ def check(
         ),
     ] = None,
     only_at_risk: Annotated[bool, typer.Option("--only-at-risk", help="Table: hide Services not at risk.")] = False,
+    allow_empty: Annotated[
+        bool,
+        typer.Option("--allow-empty", help="Exit 0 when the input holds no Kubernetes objects (default: exit 2)."),
+    ] = False,
 ) -> None:
     """Find Services of type LoadBalancer whose in-cluster callers can be sent back to their own node."""
     from hairpin.diagnose import check as chk
@@ -58,6 +62,11 @@ def check(
     errors.extend(parse_errors)
     if live or kubeconfig or context:
         objects.extend(live_objects(kubeconfig, context))
+    if not objects and not allow_empty:  # a CI gate pointed at the wrong folder must not pass
+        for e in errors:
+            print(f"hairpin: error: {e.one_line()}", file=sys.stderr)
+        where = ", ".join(paths or []) or None
+        raise InputError("no Kubernetes objects found (--allow-empty accepts that)", where)
     report = chk.check(objects, mutator_webhook=lbc_webhook, errors=errors)
     for e in report.errors:
         print(f"hairpin: error: {e.one_line()}", file=sys.stderr)

@@ -21,8 +21,20 @@ app = typer.Typer(
 @app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", help="Print hairpin's version and exit."),
+    max_input: str | None = typer.Option(
+        None,
+        "--max-input",
+        metavar="SIZE",
+        help="Largest input file or stream read (bytes, or with K/M/G; default 512M, env HAIRPIN_MAX_INPUT).",
+    ),
+    max_depth: int | None = typer.Option(
+        None, "--max-depth", metavar="N", help="Deepest YAML nesting accepted (default 100, env HAIRPIN_MAX_DEPTH)."
+    ),
 ) -> None:
     """Rebuild the data path of Kubernetes Services on AWS packet by packet."""
+    from hairpin import reading
+
+    reading.set_limits(reading.parse_size(max_input, "--max-input") if max_input is not None else None, max_depth)
     if version:
         from hairpin import __version__
 

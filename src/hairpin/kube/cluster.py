@@ -30,12 +30,14 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
+from hairpin import reading
 from hairpin.aws import controller
 from hairpin.errors import InputError
 from hairpin.parsers.manifests import KubeObject, no_gc
@@ -208,9 +210,9 @@ class Cluster:
         if meta.get("namespace") != "kube-system" or name not in PROXY_CONFIG_MAPS:
             return
         for key, text in sorted((d.get("data") or {}).items()):
-            try:
-                conf = yaml.safe_load(str(text))
-            except yaml.YAMLError:
+            try:  # depth- and alias-checked: the ConfigMap is input like any file
+                conf = reading.load_yaml(str(text), f"ConfigMap kube-system/{name} ({key})")
+            except InputError:
                 continue
             if isinstance(conf, dict) and conf.get("kind") == "KubeProxyConfiguration":
                 mode = str(conf.get("mode") or "iptables").lower()
@@ -368,35 +370,54 @@ class Cluster:
 # ---------------------------------------------------------------------------------------------- live
 
 
+def _check_kubeconfig(kubeconfig: str | None) -> None:
+    """Read each kubeconfig file the client would read through ``hairpin.reading`` first (size, UTF-8, depth,
+    no aliases), so a hostile one is one line naming it; the client then loads it as usual.  The files are
+    ``--kubeconfig``, else ``$KUBECONFIG`` (a list joined by ``os.pathsep``), else ``~/.kube/config``."""
+    if kubeconfig is not None:
+        files = [kubeconfig]
+    elif os.environ.get("KUBECONFIG"):
+        files = [f for f in os.environ["KUBECONFIG"].split(os.pathsep) if f]
+    else:
+        files = [os.path.expanduser("~/.kube/config")]
+    for f in files:
+        if not os.path.exists(f):
+            if kubeconfig is not None:
+                raise InputError("cannot load kubeconfig: no such file", f)
+            continue
+        data = reading.load_yaml(reading.read_text(f), f)
+        if data is not None and not isinstance(data, dict):
+            raise InputError(f"cannot load kubeconfig: expected a mapping, got {type(data).__name__}", f)
+
+
 def live_objects(kubeconfig: str | None = None, context: str | None = None) -> list[KubeObject]:
     """Nodes, Pods, Services, EndpointSlices, MutatingWebhookConfigurations and kube-proxy's ConfigMap
     from the API server.
 
-    Read-only list calls, paged (limit 500); the raw JSON is decoded directly (much faster than the
-    client's model objects for large clusters).  Errors become ``InputError``.
+    Read-only: list calls, paged (limit 500), and a get of each of kube-proxy's ConfigMaps by name (the
+    ClusterRole in docs/check.md grants exactly these); the raw JSON is decoded directly (much faster than
+    the client's model objects for large clusters).  Errors become ``InputError``.
     """
     try:
         from kubernetes import client, config
         from kubernetes.client.exceptions import ApiException
     except ImportError as exc:  # pragma: no cover - kubernetes is a dependency
         raise InputError(f"the kubernetes Python client is not installed: {exc}") from None
+    _check_kubeconfig(kubeconfig)
     try:
         api_client = config.new_client_from_config(config_file=kubeconfig, context=context)  # type: ignore[no-untyped-call]
     except Exception as exc:  # the loader raises ConfigException, OSError, TypeError...
-        raise InputError(f"cannot load kubeconfig: {exc}", kubeconfig or "~/.kube/config") from None
+        why = next((s.strip() for s in str(exc).splitlines() if s.strip()), type(exc).__name__)
+        raise InputError(f"cannot load kubeconfig: {why}", kubeconfig or "~/.kube/config") from None
     core = client.CoreV1Api(api_client)
     discovery = client.DiscoveryV1Api(api_client)
     admission = client.AdmissionregistrationV1Api(api_client)
-    def proxy_config(**kw: Any) -> Any:  # kube-system's ConfigMaps; only kube-proxy's are kept
-        return core.list_namespaced_config_map("kube-system", **kw)
-
     calls: list[tuple[str, Any]] = [
         ("Node", core.list_node),
         ("Pod", core.list_pod_for_all_namespaces),
         ("Service", core.list_service_for_all_namespaces),
         ("EndpointSlice", discovery.list_endpoint_slice_for_all_namespaces),
         ("MutatingWebhookConfiguration", admission.list_mutating_webhook_configuration),
-        ("ConfigMap", proxy_config),
     ]
     out: list[KubeObject] = []
     where = f"context {context}" if context else "the current context"
@@ -410,36 +431,99 @@ def live_objects(kubeconfig: str | None = None, context: str | None = None) -> l
                 resp = call(**kw)
                 data = json.loads(resp.data)
             except ApiException as exc:
-                if kind in ("MutatingWebhookConfiguration", "ConfigMap") and exc.status in (401, 403, 404):
-                    break  # optional: whether the LBC webhook is installed, kube-proxy's mode
+                if kind == "MutatingWebhookConfiguration" and exc.status in (401, 403, 404):
+                    break  # optional: whether the LBC webhook is installed
                 raise InputError(f"listing {kind}s failed: {exc.status} {exc.reason}", where) from None
             except Exception as exc:  # connection refused, TLS, bad JSON
                 raise InputError(f"listing {kind}s failed: {exc}", where) from None
+            if not isinstance(data, dict):
+                raise InputError(f"listing {kind}s failed: the API server answered a {type(data).__name__}", where)
             for item in data.get("items") or ():
                 if isinstance(item, dict):
-                    if kind == "ConfigMap" and (item.get("metadata") or {}).get("name") not in PROXY_CONFIG_MAPS:
-                        continue
                     out.append(KubeObject(kind, item, None, None))
             token = (data.get("metadata") or {}).get("continue") or None
             if not token:
                 break
+    # kube-proxy's mode: each of its ConfigMaps read by name (get), never a list of kube-system's ConfigMaps,
+    # which would also return aws-auth and every other secret-adjacent ConfigMap there.  Optional: without
+    # the ConfigMap (404) or the permission (401/403) iptables is assumed and noted.
+    for name in PROXY_CONFIG_MAPS:
+        try:
+            raw: Any = core.read_namespaced_config_map(name, "kube-system", _preload_content=False)
+            item = json.loads(raw.data)
+        except ApiException as exc:
+            if exc.status in (401, 403, 404):
+                continue
+            raise InputError(f"reading ConfigMap kube-system/{name} failed: {exc.status} {exc.reason}", where) from None
+        except Exception as exc:  # connection refused, TLS, bad JSON
+            raise InputError(f"reading ConfigMap kube-system/{name} failed: {exc}", where) from None
+        if isinstance(item, dict):
+            out.append(KubeObject("ConfigMap", item, None, None))
     return out
 
 
 # ---------------------------------------------------------------------------------------------- scenario
 
 
-def _target_port(port: dict[str, Any], pods: Sequence[KPod]) -> int:
-    tp = port.get("targetPort", port.get("port"))
-    if isinstance(tp, int):
-        return tp
+def _port_number(value: Any) -> int | None:
+    """A port number as Kubernetes stores it (an integer 1-65535), else None: ``.nan``, ``eighty``, ``1e999``,
+    ``true`` are not ports."""
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535:
+        return value
+    return None
+
+
+def _target_port(port: dict[str, Any], pods: Sequence[KPod], number: int) -> int | None:
+    """targetPort: a number, a digit string, a named container port of a backend pod; absent: the port."""
+    tp = port.get("targetPort", number)
     if isinstance(tp, str):
         if tp.isdigit():
-            return int(tp)
+            return _port_number(int(tp[:6]))
         for p in pods:
             if tp in p.container_ports:
-                return p.container_ports[tp]
-    return int(port.get("port") or 0)
+                return _port_number(p.container_ports[tp])
+        return number  # a name no pod declares: kube-proxy has no endpoint port; the port stands in
+    return _port_number(tp)
+
+
+def _ipv4(value: Any, what: str) -> str:
+    """``value`` if it is a dotted IPv4 address, else one InputError naming ``what``."""
+    try:
+        return str(ipaddress.IPv4Address(str(value)))
+    except ValueError:
+        raise InputError(f"{what}: not an IPv4 address: {reading.excerpt(str(value))}") from None
+
+
+def _service_ports(svc: KService, pods: Sequence[KPod]) -> tuple[ServicePort, ...]:
+    out = []
+    for i, p in enumerate(svc.ports):
+        number = _port_number(p.get("port"))
+        if number is None:
+            raise InputError(
+                f"Service {svc.key}: spec.ports[{i}].port: must be an integer from 1 to 65535, got "
+                f"{reading.excerpt(str(p.get('port')))}",
+                svc.file,
+                svc.line,
+            )
+        target = _target_port(p, pods, number)
+        if target is None:
+            raise InputError(
+                f"Service {svc.key}: spec.ports[{i}].targetPort: must be an integer from 1 to 65535 or a port "
+                f"name, got {reading.excerpt(str(p.get('targetPort')))}",
+                svc.file,
+                svc.line,
+            )
+        node_port = _port_number(p.get("nodePort"))
+        if node_port is None and p.get("nodePort") is not None:
+            raise InputError(
+                f"Service {svc.key}: spec.ports[{i}].nodePort: must be an integer from 1 to 65535, got "
+                f"{reading.excerpt(str(p.get('nodePort')))}",
+                svc.file,
+                svc.line,
+            )
+        proto = p.get("protocol") or "TCP"
+        out.append(ServicePort(str(p.get("name") or ""), str(proto), number, target, node_port))
+    return tuple(out)
 
 
 def _subnets(azs: dict[str, list[str]]) -> dict[str, list[str]] | None:
@@ -484,6 +568,8 @@ def scenario_from_objects(
     nodes = [n for n in c.nodes.values() if n.ip and n.az]
     if not nodes:
         raise InputError("no Node with an InternalIP address and a topology.kubernetes.io/zone label in the input")
+    for n in nodes:
+        _ipv4(n.ip, f"Node {n.name}: status.addresses InternalIP")
     node_names = {n.name for n in nodes}
     eps = [e for e in c.endpoints_of(svc) if e.ready and e.node in node_names]
     pods: dict[str, KPod] = {}
@@ -492,6 +578,9 @@ def scenario_from_objects(
         if p is None:
             p = KPod(svc.namespace, e.pod or f"endpoint-{e.ip.replace('.', '-')}", e.ip, e.node, {}, True, False)
         pods[p.name] = p
+    for p in pods.values():
+        if p.ip:
+            _ipv4(p.ip, f"Pod {p.namespace}/{p.name}: status.podIP")
     ep_names = sorted(pods)  # kube-proxy's order is not in the objects; sorted by name
     client_pod: KPod | None = None
     if client:
@@ -505,6 +594,7 @@ def scenario_from_objects(
             raise InputError(f"--client-pod {client}: the pod has no node with a zone or no IP address")
         if client_pod.name in pods and pods[client_pod.name].namespace != client_pod.namespace:
             raise InputError(f"--client-pod {client}: a pod of the Service has the same name")
+        _ipv4(client_pod.ip, f"Pod {client_pod.namespace}/{client_pod.name}: status.podIP")
         pods[client_pod.name] = client_pod
     settings = controller.resolve(
         svc.annotations,
@@ -577,16 +667,7 @@ def scenario_from_objects(
         for p in sorted(pods.values(), key=lambda p: (p.namespace, p.name))
         if p.ip and p.node in node_az
     )
-    ports = tuple(
-        ServicePort(
-            str(p.get("name") or ""),
-            str(p.get("protocol") or "TCP"),
-            int(p.get("port") or 0),
-            _target_port(p, list(pods.values())),
-            p.get("nodePort") if isinstance(p.get("nodePort"), int) else None,
-        )
-        for p in svc.ports
-    )
+    ports = _service_ports(svc, list(pods.values()))
     if not ports:
         raise InputError(f"Service {svc.key} has no ports")
     lb = None

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import gc
 import json
-import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,7 +26,8 @@ from typing import Any
 
 import yaml
 
-from hairpin.errors import ParseError
+from hairpin.errors import InputError, ParseError
+from hairpin.reading import check_yaml_events, display_name, json_error, read_text, yaml_error
 
 __all__ = ["KubeObject", "load_paths", "no_gc", "parse_json", "parse_text", "parse_yaml"]
 
@@ -112,8 +112,8 @@ def parse_json(text: str, file: str | None = None) -> list[KubeObject]:
             doc, _ = dec.raw_decode(text, pos)
             return list(_objects_of(doc, file, lines.line(pos), None))
         doc, item_lines, end = _decode_top(text, pos, dec, lines)
-    except json.JSONDecodeError as exc:
-        raise ParseError(f"not valid JSON: {exc.msg}", file, exc.lineno) from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise json_error(exc, file) from None
     end = _skip_ws(text, end)
     if end < len(text):
         raise ParseError("not valid JSON: extra data after the object", file, lines.line(end))
@@ -178,13 +178,21 @@ def _decode_top(
 def parse_yaml(text: str, file: str | None = None, errors: list[ParseError] | None = None) -> list[KubeObject]:
     """The objects of a (multi-document) YAML stream, each with its line.
 
-    A syntax error ends the stream: with ``errors`` given, the objects before it are returned and the
-    error appended; without, it is raised.
+    A syntax error, a document nested deeper than ``hairpin.reading.max_depth()`` or an alias ends the
+    stream: with ``errors`` given, the objects before it are returned and the error appended; without, it
+    is raised.  (Depth and aliases are checked on the event stream before anything is composed.)
     """
     out: list[KubeObject] = []
-    loader = _Loader(text)
+    bad = check_yaml_events(text, file, _Loader)
+    n_doc = 0
+    loader = None
+    failed = False
     try:
+        loader = _Loader(text)
         while loader.check_node():
+            if bad is not None and n_doc >= bad[0]:
+                raise bad[1]
+            n_doc += 1
             node = loader.get_node()
             if node is None:
                 continue
@@ -193,18 +201,23 @@ def parse_yaml(text: str, file: str | None = None, errors: list[ParseError] | No
             doc = loader.construct_document(node)
             out.extend(_objects_of(doc, file, line, item_lines))
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        err = ParseError(f"not valid YAML: {problem}", file, mark.line + 1 if mark is not None else None)
+        failed = True
+        err = yaml_error(exc, file, text, context=False)
         if errors is None:
             raise err from None
         errors.append(err)
     except ParseError as exc:
+        failed = True
         if errors is None:
             raise
         errors.append(exc)
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
+    if bad is not None and not failed:
+        if errors is None:
+            raise bad[1]
+        errors.append(bad[1])
     return out
 
 
@@ -274,13 +287,11 @@ def no_gc() -> Iterator[None]:
 def _load_into(out: list[KubeObject], paths: Iterable[str | Path], errs: list[ParseError]) -> None:
     for f in _files(paths, errs):
         try:
-            if f == "-":
-                text = sys.stdin.read()
-            else:
-                with open(f, encoding="utf-8") as fh:
-                    text = fh.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            errs.append(ParseError(f"cannot read: {why}", f))
+            text = read_text(f)  # bounded, UTF-8, no NUL bytes (hairpin.reading)
+        except ParseError as exc:
+            errs.append(exc)
             continue
-        out.extend(parse_text(text, "<stdin>" if f == "-" else f, errs))
+        except InputError as exc:
+            errs.append(ParseError(exc.message, exc.file, exc.line))
+            continue
+        out.extend(parse_text(text, display_name(f), errs))

@@ -334,7 +334,10 @@ class Reader:
                     self._stop(offset, "corrupt section header (byte-order magic)")
                     return
                 length = struct.unpack(endian + "I", h[4:8])[0]
-                body = bom + f.read(length - 16 if length >= 16 else 0)
+                if length < 28 or length % 4 or length > SNAPLEN * 8:  # never trust a length to size a read
+                    self._stop(offset, f"corrupt section header (length {length})")
+                    return
+                body = bom + f.read(length - 16)
                 ifaces = []
             else:
                 length = struct.unpack(endian + "I", h[4:8])[0]
