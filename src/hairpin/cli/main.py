@@ -56,6 +56,10 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI.  InputError -> one line, exit 2; other HairpinError -> one line, exit 1."""
     try:
         app(args=argv, standalone_mode=True)
+    except SystemExit as exc:
+        if exc.code == 130 and _interrupted(exc):  # typer turns Ctrl-C into a silent exit 130: say so
+            print("hairpin: interrupted", file=sys.stderr)
+        raise
     except InputError as exc:
         print(f"hairpin: error: {exc.one_line()}", file=sys.stderr)
         sys.exit(2)
@@ -65,6 +69,18 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         print("hairpin: interrupted", file=sys.stderr)
         sys.exit(130)
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while handling a KeyboardInterrupt (its cause or context chain)."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
 
 
 if __name__ == "__main__":
