@@ -65,7 +65,7 @@ def check(
     if not objects and not allow_empty:  # a CI gate pointed at the wrong folder must not pass
         for e in errors:
             print(f"hairpin: error: {e.one_line()}", file=sys.stderr)
-        where = ", ".join(paths or []) or None
+        where = ", ".join("<stdin>" if p == "-" else p for p in paths or []) or None
         raise InputError("no Kubernetes objects found (--allow-empty accepts that)", where)
     report = chk.check(objects, mutator_webhook=lbc_webhook, errors=errors)
     for e in report.errors:
