@@ -266,7 +266,7 @@ def test_values_in_a_valid_dump(tmp_path_factory: pytest.TempPathFactory) -> Non
              ("Service", "metadata", "annotations"), ("Service", "spec", "selector"),
              ("Pod", "status", "podIP"), ("Pod", "spec", "nodeName"), ("Pod", "metadata", "labels"),
              ("Node", "metadata", "labels"), ("Node", "status", "addresses"),
-             ("EndpointSlice", "endpoints")]  # fmt: skip
+             ("EndpointSlice", "endpoints"), ("Service", "spec"), ("Pod", "metadata"), ("Node", "status")]  # fmt: skip
 
     @settings(FUZZ, max_examples=40)
     @given(st.sampled_from(paths), VALUES, st.sampled_from(["check", "from-cluster"]))

@@ -137,6 +137,16 @@ class KEndpoint:
     ready: bool
 
 
+def _seq(value: Any) -> list[Any]:
+    """A list field of an object, or no items when the input holds anything else there."""
+    return value if isinstance(value, list) else []
+
+
+def _map(value: Any) -> dict[str, Any]:
+    """A mapping field of an object, or an empty one when the input holds anything else there."""
+    return value if isinstance(value, dict) else {}
+
+
 def _labels(meta: dict[str, Any], key: str = "labels") -> dict[str, str]:
     raw = meta.get(key) or {}
     return {str(k): "" if v is None else str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
@@ -198,18 +208,18 @@ class Cluster:
             elif kind == "ConfigMap":
                 c._add_config_map(o.data)
             elif kind == "MutatingWebhookConfiguration":
-                for wh in o.data.get("webhooks") or ():
+                for wh in _seq(o.data.get("webhooks")):
                     if isinstance(wh, dict) and wh.get("name") == controller.LBC_WEBHOOK:
                         c.webhook = True
 
     # -- building -------------------------------------------------------------------------------
     def _add_config_map(self, d: dict[str, Any]) -> None:
         """kube-proxy's KubeProxyConfiguration: ``mode`` ("" or absent means iptables on Linux)."""
-        meta = d.get("metadata") or {}
+        meta = _map(d.get("metadata"))
         name = str(meta.get("name") or "")
         if meta.get("namespace") != "kube-system" or name not in PROXY_CONFIG_MAPS:
             return
-        for key, text in sorted((d.get("data") or {}).items()):
+        for key, text in sorted(_map(d.get("data")).items()):
             try:  # depth- and alias-checked: the ConfigMap is input like any file
                 conf = reading.load_yaml(str(text), f"ConfigMap kube-system/{name} ({key})")
             except InputError:
@@ -221,22 +231,22 @@ class Cluster:
                 return
 
     def _add_node(self, d: dict[str, Any]) -> None:
-        meta = d.get("metadata") or {}
+        meta = _map(d.get("metadata"))
         name = str(meta.get("name") or "")
         labels = _labels(meta)
-        status = d.get("status") or {}
+        status = _map(d.get("status"))
         ip = None
-        for addr in status.get("addresses") or ():
+        for addr in _seq(status.get("addresses")):
             if isinstance(addr, dict) and addr.get("type") == "InternalIP":
                 ip = str(addr.get("address"))
                 break
-        taints = {str(t.get("key")) for t in (d.get("spec") or {}).get("taints") or () if isinstance(t, dict)}
+        taints = {str(t.get("key")) for t in _seq(_map(d.get("spec")).get("taints")) if isinstance(t, dict)}
         eligible = (
             not any(k in labels for k in _EXCLUDE_LABELS)
             and labels.get("eks.amazonaws.com/compute-type") != "fargate"
             and not taints.intersection(_DELETE_TAINTS)
         )
-        info = status.get("nodeInfo") or {}
+        info = _map(status.get("nodeInfo"))
         self.nodes[name] = KNode(
             name,
             ip,
@@ -249,21 +259,21 @@ class Cluster:
 
     def _add_pod(self, d: dict[str, Any]) -> None:
         self.has_pods = True
-        meta = d.get("metadata") or {}
-        spec = d.get("spec") or {}
-        status = d.get("status") or {}
+        meta = _map(d.get("metadata"))
+        spec = _map(d.get("spec"))
+        status = _map(d.get("status"))
         if status.get("phase") in ("Succeeded", "Failed") or meta.get("deletionTimestamp"):
             return
         ready = False
-        for cond in status.get("conditions") or ():
+        for cond in _seq(status.get("conditions")):
             if isinstance(cond, dict) and cond.get("type") == "Ready":
                 ready = cond.get("status") == "True"
                 break
         else:
             ready = status.get("phase") == "Running"
         ports: dict[str, int] = {}
-        for ctr in spec.get("containers") or ():
-            for p in (ctr or {}).get("ports") or ():
+        for ctr in _seq(spec.get("containers")):
+            for p in _seq(_map(ctr).get("ports")):
                 if isinstance(p, dict) and p.get("name") and isinstance(p.get("containerPort"), int):
                     ports[str(p["name"])] = int(p["containerPort"])
         pod = KPod(
@@ -281,8 +291,8 @@ class Cluster:
 
     def _add_service(self, o: KubeObject) -> None:
         d = o.data
-        meta = d.get("metadata") or {}
-        spec = d.get("spec") or {}
+        meta = _map(d.get("metadata"))
+        spec = _map(d.get("spec"))
         hc = spec.get("healthCheckNodePort")
         self.services.append(
             KService(
@@ -290,7 +300,7 @@ class Cluster:
                 str(meta.get("name") or ""),
                 str(spec.get("type") or "ClusterIP"),
                 spec.get("clusterIP") or None,
-                [p for p in spec.get("ports") or () if isinstance(p, dict)],
+                [p for p in _seq(spec.get("ports")) if isinstance(p, dict)],
                 _labels(spec, "selector"),
                 str(spec.get("externalTrafficPolicy") or "Cluster"),
                 spec.get("loadBalancerClass") or None,
@@ -304,20 +314,20 @@ class Cluster:
 
     def _add_slice(self, d: dict[str, Any]) -> None:
         self.has_slices = True
-        meta = d.get("metadata") or {}
+        meta = _map(d.get("metadata"))
         svc = _labels(meta).get(SERVICE_NAME_LABEL)
         if not svc:
             return
         key = (str(meta.get("namespace") or "default"), svc)
         eps = self.slices.setdefault(key, [])
-        for ep in d.get("endpoints") or ():
+        for ep in _seq(d.get("endpoints")):
             if not isinstance(ep, dict):
                 continue
-            addrs = ep.get("addresses") or ()
+            addrs = _seq(ep.get("addresses"))
             if not addrs:
                 continue
-            cond = ep.get("conditions") or {}
-            ref = ep.get("targetRef") or {}
+            cond = _map(ep.get("conditions"))
+            ref = _map(ep.get("targetRef"))
             pod = ref.get("name") if ref.get("kind", "Pod") == "Pod" else None
             eps.append(KEndpoint(str(addrs[0]), ep.get("nodeName") or None, pod, cond.get("ready") is not False))
 
@@ -441,7 +451,7 @@ def live_objects(kubeconfig: str | None = None, context: str | None = None) -> l
             for item in data.get("items") or ():
                 if isinstance(item, dict):
                     out.append(KubeObject(kind, item, None, None))
-            token = (data.get("metadata") or {}).get("continue") or None
+            token = _map(data.get("metadata")).get("continue") or None
             if not token:
                 break
     # kube-proxy's mode: each of its ConfigMaps read by name (get), never a list of kube-system's ConfigMaps,

@@ -95,9 +95,19 @@ def _objects_of(doc: Any, file: str | None, line: int | None, item_lines: list[i
             k = item.get("kind") or item_kind
             if not isinstance(k, str) or not k:
                 raise ParseError(f"items[{i}]: not a Kubernetes object: no kind", file, at)
+            _shape(item, file, at, f"items[{i}].")
             yield KubeObject(k, item, file, at)
         return
+    _shape(doc, file, line)
     yield KubeObject(kind, doc, file, line)
+
+
+def _shape(obj: dict[str, Any], file: str | None, line: int | None, where: str = "") -> None:
+    """Every Kubernetes object's metadata, spec and status are objects (the API server refuses anything else)."""
+    for key in ("metadata", "spec", "status"):
+        v = obj.get(key)
+        if v is not None and not isinstance(v, dict):
+            raise ParseError(f"{where}{key}: expected a mapping, got {type(v).__name__}", file, line)
 
 
 def parse_json(text: str, file: str | None = None) -> list[KubeObject]:
