@@ -143,3 +143,56 @@ def test_truncated_capture_is_analysed_up_to_the_damage(run: sim.Run, tmp_path: 
     a = capture.analyse_files([path])
     assert a.files[0].damage is not None and a.files[0].damage.startswith("stopped at byte ")
     assert 0 < a.packets < len(client_side(all_records(run)))
+
+
+@pytest.mark.parametrize("addr", ["127.0.0.1", "127.3.2.1", "::1"])
+def test_an_unanswered_syn_on_loopback_is_loopback_not_node_loopback(addr: str) -> None:
+    from hairpin.model.net import addr_int
+
+    a = addr_int(addr)
+    recs = [pcap.PacketRecord(t, None, Packet(a, 40000, a, 8080, Flags.SYN, 77)) for t in (0.0, 1.0, 3.0)]
+    res = capture.analyse(recs)
+    assert res.hairpins == [] and res.other_failures == {"loopback": 1}
+
+
+def test_a_refused_loopback_connection_is_a_server_reset() -> None:
+    lo = ip_int("127.0.0.1")
+    res = capture.analyse([pcap.PacketRecord(0.0, None, Packet(lo, 40000, lo, 8080, Flags.SYN, 77)),
+                           pcap.PacketRecord(0.0001, None, Packet(lo, 8080, lo, 40000, Flags.RST | Flags.ACK, 0, 78))])  # fmt: skip
+    assert res.other_failures == {"server-reset": 1}
+
+
+def test_vpc_traffic_mirroring_of_the_client_nodes_eni_shows_the_nlb_side(run: sim.Run, tmp_path: Path) -> None:
+    """What a Traffic Mirroring session on node1's ENI delivers to its target: every packet node1 sends or the
+    VPC delivers to it (both directions of the ENI), in VXLAN to UDP 4789, captured on the target's Ethernet."""
+    mirrored = [replace(r, interface=None, comment="") for r in all_records(run)
+                if r.interface in ("node1 eth0", "VPC v-node1")]  # fmt: skip
+    path = tmp_path / "mirror-target.pcap"
+    pcap.write_pcap(path, mirrored, linktype=pcap.ETHERNET, tunnel="vxlan")
+    a = capture.analyse_files([path])
+    n = expected(run)
+    assert (len(a.hairpins), a.healthy, a.others) == (n["timeout"], n["established"], [])
+    assert a.files[0].skipped == 0
+    assert {str(h.answered_by) for h in a.hairpins} == {"192.168.2.3:31468"}
+    assert {str(h.called) for h in a.hairpins} == {"192.168.168.103:80"}
+    bad = next(c for c in run.connections if c.outcome == "timeout")
+    h = next(h for h in a.hairpins if str(h.client) == bad.client)
+    first_dnat = next(x.packet for x in bad.hops if x.kind == "send" and x.packet.src == ip_int("192.168.2.3")
+                      and x.packet.flags == Flags.SYN)  # fmt: skip
+    assert str(h.backend) == str(first_dnat.dest) and str(h.node_side) == "192.168.2.3:31468"
+
+
+def test_two_clients_with_the_same_isn_are_two_attempts() -> None:
+    c1, c2, vip, node = (ip_int(a) for a in ("192.168.27.239", "192.168.30.5", "192.168.168.103", "192.168.2.3"))
+    isn = 12345
+    R = pcap.PacketRecord
+    hairpin = [R(t, None, p) for t0 in (0.0, 1.0) for t, p in (
+        (t0, Packet(c1, 40000, vip, 80, Flags.SYN, isn)),
+        (t0 + 0.0004, Packet(node, 31468, c1, 40000, Flags.SYN | Flags.ACK, 7, isn + 1)),
+        (t0 + 0.0005, Packet(c1, 40000, node, 31468, Flags.RST, isn + 1)))]  # fmt: skip
+    healthy = [R(0.5, None, Packet(c2, 50000, vip, 80, Flags.SYN, isn)),
+               R(0.5003, None, Packet(vip, 80, c2, 50000, Flags.SYN | Flags.ACK, 9, isn + 1))]  # fmt: skip
+    a = capture.analyse(sorted(hairpin + healthy, key=lambda r: r.t))
+    assert (a.connections, a.healthy, a.others) == (2, 1, [])
+    assert [(str(h.client), str(h.answered_by), h.syn_retransmits) for h in a.hairpins] == [
+        ("192.168.27.239:40000", "192.168.2.3:31468", 1)]

@@ -303,6 +303,18 @@ CONTRACT = {
                 "load_balancer": {"type": "string"}, "scheme": {"type": "string"},
                 "target_type": {"type": ["string", "null"]}, "preserve_client_ip": {"type": ["boolean", "null"]},
                 "reason": {"type": "string"}, "probability": {"type": ["number", "null"]}, "fix": {"type": ["string", "null"]},
+                "type": {"type": "string"},
+                "ports": {"type": "array", "items": {
+                    "type": "object", "additionalProperties": False,
+                    "required": ["port", "protocol", "preserve_client_ip", "at_risk", "probability", "reason", "fixes"],
+                    "properties": {"port": {"type": ["integer", "null"]}, "protocol": {"type": "string"},
+                                   "preserve_client_ip": {"type": ["boolean", "null"]}, "at_risk": {"type": "boolean"},
+                                   "probability": {"type": ["number", "null"]}, "reason": {"type": "string"},
+                                   "fixes": {"type": "array", "items": {"type": "string"}}}}},
+                "ignored_annotations": {"type": "array", "items": {
+                    "type": "object", "additionalProperties": False,
+                    "required": ["annotation", "value", "controller", "why"],
+                    "properties": {k: {"type": "string"} for k in ("annotation", "value", "controller", "why")}}},
             }}},
         "errors": {"type": "array", "items": {
             "type": "object", "additionalProperties": False, "required": ["file", "line", "message"],
@@ -343,7 +355,7 @@ def test_cli_bad_file_is_one_line_and_others_still_checked(capsys: pytest.Captur
     code, _, err = _main(["check", str(DATA / "nope.yaml")], capsys)
     assert code == 2 and "nope.yaml: no such file or directory" in err
     code, _, err = _main(["check", "--format", "xml", str(DATA)], capsys)
-    assert code == 2 and err.startswith("hairpin: error: --format must be one of table, json, sarif")
+    assert code == 2 and err.startswith("hairpin: error: --format must be one of text, json, sarif")
 
 
 def test_cli_table(capsys: pytest.CaptureFixture[str]) -> None:
@@ -362,12 +374,14 @@ def test_sarif(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert doc["version"] == "2.1.0" and doc["$schema"].endswith("sarif-2.1.0.json")
     (run_,) = doc["runs"]
     assert run_["tool"]["driver"]["name"] == "hairpin"
-    assert [r["id"] for r in run_["tool"]["driver"]["rules"]] == ["HP001"]
+    assert [r["id"] for r in run_["tool"]["driver"]["rules"]] == ["HP001", "HP002"]
     (res,) = run_["results"]
     assert res["ruleId"] == "HP001" and res["level"] == "warning"
     loc = res["locations"][0]["physicalLocation"]
     assert loc["artifactLocation"]["uri"] == str(DATA / "manifests" / "app.yaml")
-    assert loc["region"] == {"startLine": 14}
+    assert loc["region"] == {"startLine": 22, "startColumn": 5}  # aws-load-balancer-scheme: internal
+    (rel,) = res["relatedLocations"]
+    assert rel["physicalLocation"]["region"] == {"startLine": 14} and rel["message"]["text"] == "Service shop/web-internal"
     assert "shop/web-internal" in res["message"]["text"]
     (note,) = run_["invocations"][0]["toolExecutionNotifications"]
     assert note["level"] == "error" and note["locations"][0]["physicalLocation"]["region"] == {"startLine": 5}
@@ -389,11 +403,21 @@ def test_sarif_relative_uri() -> None:
 SEED = yaml.safe_load((DATA / "seed-dump.yaml").read_text())["items"]
 
 
-#: What the ClusterRole in docs/check.md grants, as (verb, API path): list of five kinds, get of two ConfigMaps.
+LBC_DEPLOYMENT: dict[str, Any] = {
+    "metadata": {"name": "aws-load-balancer-controller", "namespace": "kube-system"},
+    "spec": {"template": {"spec": {"containers": [{
+        "name": "aws-load-balancer-controller",
+        "image": "public.ecr.aws/eks/aws-load-balancer-controller:v2.14.1",
+        "args": ["--cluster-name=prod", "--ingress-class=alb", "--feature-gates=ServiceTypeLoadBalancerOnly=false"],
+    }]}}},
+}  # fmt: skip
+
+#: What the ClusterRole in docs/check.md grants, as (verb, API path): list of six kinds, get of two ConfigMaps.
 ROLE = {
     ("list", "/api/v1/nodes"), ("list", "/api/v1/pods"), ("list", "/api/v1/services"),
     ("list", "/apis/discovery.k8s.io/v1/endpointslices"),
     ("list", "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"),
+    ("list", "/apis/apps/v1/deployments"),
     ("get", "/api/v1/namespaces/kube-system/configmaps/kube-proxy-config"),
     ("get", "/api/v1/namespaces/kube-system/configmaps/kube-proxy"),
 }  # fmt: skip
@@ -458,6 +482,7 @@ def api(tmp_path: Path) -> Iterator[Path]:
         "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations": [
             {"metadata": {"name": "aws-load-balancer-webhook"}, "webhooks": [{"name": "mservice.elbv2.k8s.aws"}]}
         ],
+        "/apis/apps/v1/deployments": [LBC_DEPLOYMENT],
         "/api/v1/namespaces/kube-system/configmaps": [  # listing them is never needed (and RBAC forbids it)
             {"metadata": {"name": "aws-auth", "namespace": "kube-system"}, "data": {"mapRoles": "- rolearn: x"}},
         ],
@@ -547,7 +572,8 @@ def test_documented_cluster_role_matches_the_stub() -> None:
     paths = {("", "nodes"): "/api/v1/nodes", ("", "pods"): "/api/v1/pods", ("", "services"): "/api/v1/services",
              ("discovery.k8s.io", "endpointslices"): "/apis/discovery.k8s.io/v1/endpointslices",
              ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"):
-                 "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"}  # fmt: skip
+                 "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations",
+             ("apps", "deployments"): "/apis/apps/v1/deployments"}  # fmt: skip
     for rule in role["rules"]:
         for group in rule["apiGroups"]:
             for res in rule["resources"]:
@@ -572,3 +598,21 @@ def test_live_cluster_plus_manifest_gets_webhook(api: Path, capsys: pytest.Captu
 def test_live_cluster_unreachable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = _main(["check", "--kubeconfig", str(tmp_path / "missing")], capsys)
     assert code == 2 and err.startswith("hairpin: error: ") and "kubeconfig" in err and len(err.splitlines()) == 1
+
+
+def test_live_cluster_nodeport_and_the_controllers_feature_gate(api: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The controller's Deployment (listed by its Helm label) decides whether NodePort Services are checked."""
+    np = service("np", {TYPE: "external", TT: "instance"}, existing=True)
+    np["spec"]["type"] = "NodePort"
+    _Api.routes["/api/v1/services"] = [*_Api.routes["/api/v1/services"], np]
+    args = ["check", "--kubeconfig", str(api), "--context", "stub", "--format", "json"]
+    code, out, _ = _main(args, capsys)
+    assert code == 1
+    assert [(s["name"], s["type"], s["at_risk"]) for s in json.loads(out)["services"]] == [
+        ("service-nginx-demo", "LoadBalancer", True), ("np", "NodePort", True)]  # fmt: skip
+    assert "/apis/apps/v1/deployments?labelSelector=app.kubernetes.io/name%3Daws-load-balancer-controller&limit=500" in _Api.seen
+    gated = json.loads(json.dumps(LBC_DEPLOYMENT))
+    gated["spec"]["template"]["spec"]["containers"][0]["args"][2] = "--feature-gates=ServiceTypeLoadBalancerOnly=true"
+    _Api.routes["/apis/apps/v1/deployments"] = [gated]
+    code, out, _ = _main(args, capsys)
+    assert [s["name"] for s in json.loads(out)["services"]] == ["service-nginx-demo"]

@@ -49,7 +49,9 @@ def test_no_hairpin_exits_0(tmp_path: Path) -> None:
     render_pcap.write_run(run, path, good, places={"pod netshoot eth0"})
     res = runner.invoke(app, ["pcap", str(path)])
     assert res.exit_code == 0, res.output
-    assert res.stdout.startswith(f"0 hairpinned connections of {len(good)} in ")
+    lines = res.stdout.splitlines()
+    assert lines[0] == "hairpin pcap: no hairpinned or failed connection in 6 TCP packets"
+    assert lines[1].startswith(f"0 hairpinned connections of {len(good)} in ")
 
 
 def test_text_svg_and_html(client_capture: tuple[Path, sim.Run], tmp_path: Path) -> None:
@@ -80,3 +82,129 @@ def test_truncated_file_reports_where_it_stopped(client_capture: tuple[Path, sim
     assert res.exit_code in (0, 1)
     damage = json.loads(res.stdout)["files"][0]["damage"]
     assert damage.startswith("stopped at byte ") and "truncated block (type 0x6" in damage
+
+
+def _cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hairpin.cli.main", "pcap", *args], capture_output=True, text=True,
+                          check=False, input=None if stdin is None else stdin.decode("latin-1"))  # fmt: skip
+
+
+def _udp_only(path: Path) -> None:
+    from hairpin.model.net import Flags as F
+    from hairpin.model.net import Packet, ip_int
+    from hairpin.parsers import pcap
+
+    p = Packet(ip_int("10.0.0.1"), 5, ip_int("10.0.0.2"), 6, F.SYN, 1)
+    pcap.write_pcap(path, [pcap.PacketRecord(0.0, None, p)] * 3, linktype=pcap.ETHERNET, tunnel="vxlan",
+                    vxlan_port=9999)  # fmt: skip
+
+
+def test_nothing_decodable_exits_2_with_the_reason(tmp_path: Path) -> None:
+    path = tmp_path / "udp.pcap"
+    _udp_only(path)
+    res = _cli(str(path))
+    assert res.returncode == 2
+    assert res.stderr == f"hairpin: error: {path}: no TCP packet in 3 frames (skipped: protocol 3)\n"
+    assert "read 3 frames in 1 file: 0 TCP, skipped 3 (protocol 3)" in res.stdout
+
+
+def test_skipped_frames_are_a_warning_line(client_capture: tuple[Path, sim.Run], tmp_path: Path) -> None:
+    from hairpin.parsers import pcap
+
+    path, _ = client_capture
+    udp = tmp_path / "udp.pcap"
+    _udp_only(udp)
+    res = _cli(str(path), str(udp), "--format", "json")
+    assert res.returncode == 1  # the hairpins found in the first file
+    doc = json.loads(res.stdout)
+    assert [(f["file"], f["skipped"], f["skipped_by_reason"], f["error"]) for f in doc["files"]] == [
+        (str(path), 0, {}, None), (str(udp), 3, {"protocol": 3}, "no TCP packet in 3 frames (skipped: protocol 3)")]
+    assert (doc["summary"]["skipped"], doc["summary"]["skipped_by_reason"]) == (3, {"protocol": 3})
+    assert res.stderr == f"hairpin: error: {udp}: no TCP packet in 3 frames (skipped: protocol 3)\n"
+    mixed = tmp_path / "mixed.pcap"
+    recs = list(pcap.read(path))
+    pcap.write_pcap(mixed, recs)
+    data = mixed.read_bytes()
+    arp = bytearray(data[24 : 24 + 16 + 54])
+    arp[16 + 12 : 16 + 14] = b"\x08\x06"
+    mixed.write_bytes(data + bytes(arp))
+    res = _cli(str(mixed))
+    assert res.returncode == 1
+    assert res.stderr == (f"hairpin: warning: {mixed}: skipped 1 of {len(recs) + 1} frames (protocol 1): "
+                          "they were not read as TCP\n")  # fmt: skip
+
+
+def test_a_crafted_file_is_one_line_and_the_others_are_analysed(client_capture: tuple[Path, sim.Run],
+                                                                  tmp_path: Path) -> None:  # fmt: skip
+    path, run = client_capture
+    bad = tmp_path / "crafted.pcapng"
+    shb = bytes.fromhex("0a0d0d0a") + (0xFFFFFFF0).to_bytes(4, "little") + bytes.fromhex("4d3c2b1a") + b"\0" * 20
+    bad.write_bytes(shb)
+    res = _cli(str(bad))
+    assert (res.returncode, res.stderr) == (2, f"hairpin: error: {bad}: byte 0 (after packet 0): corrupt section "
+                                               "header (length 4294967280)\n")  # fmt: skip
+    res = _cli(str(bad), str(path), "--format", "json")
+    assert res.returncode == 1 and res.stderr.startswith(f"hairpin: error: {bad}: byte 0 ")
+    timeouts = sum(c.outcome == "timeout" for c in run.connections)
+    assert json.loads(res.stdout)["summary"]["hairpins"] == timeouts
+    good = tmp_path / "good.pcapng"
+    render_pcap.write_run(run, good, [c for c in run.connections if c.outcome == "established"],
+                          places={"pod netshoot eth0"})  # fmt: skip
+    res = _cli(str(good), str(bad))
+    assert res.returncode == 2 and res.stdout.startswith("0 hairpinned connections of ")
+
+
+def test_ipv6_hairpin_in_json_and_pictures(tmp_path: Path) -> None:
+    from hairpin.model.net import Flags as F
+    from hairpin.model.net import Packet, addr_int
+    from hairpin.parsers import pcap
+
+    client, vip, node = (addr_int(a) for a in ("2600:1f14:abc:1::27", "2600:1f14:abc:2::103", "2600:1f14:abc:3::3"))
+    recs = [pcap.PacketRecord(10.0, None, Packet(client, 40000, vip, 80, F.SYN, 5)),
+            pcap.PacketRecord(10.0004, None, Packet(node, 31468, client, 40000, F.SYN | F.ACK, 7, 6)),
+            pcap.PacketRecord(10.0005, None, Packet(client, 40000, node, 31468, F.RST, 6))]  # fmt: skip
+    path, svg, page = tmp_path / "v6.pcap", tmp_path / "v6.svg", tmp_path / "v6.html"
+    pcap.write_pcap(path, recs, linktype=pcap.SLL2)
+    res = runner.invoke(app, ["pcap", str(path), "--format", "json", "--svg", str(svg), "--html", str(page)])
+    assert res.exit_code == 1
+    doc = json.loads(res.stdout)
+    assert [(h["client"], h["vip"], h["node"]) for h in doc["hairpins"]] == [
+        ("[2600:1f14:abc:1::27]:40000", "[2600:1f14:abc:2::103]:80", "[2600:1f14:abc:3::3]:31468")]
+    assert doc["summary"]["by_client"] == {"2600:1f14:abc:1::27": 1}
+    assert "SYN,ACK [2600:1f14:abc:3::3]:31468 -&gt; [2600:1f14:abc:1::27]:40000" in svg.read_text()
+    assert "[2600:1f14:abc:3::3]:31468" in page.read_text()
+
+
+def test_html_files_table_says_what_was_skipped_and_why(tmp_path: Path) -> None:
+    from hairpin.diagnose.capture import analyse_files
+    from hairpin.render.capture import report
+
+    udp = tmp_path / "udp.pcap"
+    _udp_only(udp)
+    page = report(analyse_files([udp]))
+    assert (f"<td class='pkt'>{udp}</td><td>pcap</td><td class='n'>0</td><td class='n'>3 (protocol 3)</td>"
+            "<td>error: no TCP packet in 3 frames (skipped: protocol 3)</td>") in page  # fmt: skip
+
+
+def test_an_unread_link_type_is_named(tmp_path: Path) -> None:
+    import struct
+
+    path = tmp_path / "wifi.pcap"
+    path.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 127) + struct.pack("<IIII", 0, 0, 4, 4)
+                     + b"abcd")  # fmt: skip
+    res = _cli(str(path))
+    assert res.returncode == 2
+    assert res.stderr == (f"hairpin: error: {path}: no TCP packet in 1 frame (skipped: link type 1; link type 127 "
+                          "not read)\n")  # fmt: skip
+    assert "read 1 frame in 1 file: 0 TCP, skipped 1 (link type 1)" in res.stdout
+
+
+def test_a_file_that_is_not_a_capture_among_captures(client_capture: tuple[Path, sim.Run], tmp_path: Path) -> None:
+    path, _ = client_capture
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello\n")
+    res = _cli(str(notes), str(path), "--format", "json")
+    assert res.returncode == 1
+    assert res.stderr == f"hairpin: error: {notes}: not a pcap or pcapng capture (starts with 0x68656c6c)\n"
+    assert [f["error"] for f in json.loads(res.stdout)["files"]] == [
+        None, "not a pcap or pcapng capture (starts with 0x68656c6c)"]

@@ -75,3 +75,52 @@ def test_seed_hairpin_in_ipvs_mode() -> None:
     synack = (ip_str(back.vaddr[0]), back.vaddr[1], ip_str(back.client[0]), back.client[1])
     assert synack == ("192.168.2.3", 31468, "192.168.27.239", 40000)
     assert s.pod("netshoot").node == "node1"  # so the /32 route delivers it to the pod: the hairpin
+
+
+def test_only_local_node_ports_as_kube_proxys_ipvs_test_expects() -> None:
+    """kubernetes pkg/proxy/ipvs/proxier_test.go TestOnlyLocalNodePorts (master): a NodePort Service
+    (ETP Local, nodePort 3001) with endpoints 10.180.0.1 on the node (100.101.102.103) and 10.180.1.1
+    elsewhere.  Its expectations, as facts: 2 virtual servers, the node's one with the local endpoint
+    only; KUBE-NODE-PORT-TCP and KUBE-NODE-PORT-LOCAL-TCP hold 3001; KUBE-SERVICES jumps, in order,
+    RETURN (-s 127.0.0.0/8), KUBE-MARK-MASQ (set KUBE-CLUSTER-IP), KUBE-NODE-PORT (no set), ACCEPT
+    (set KUBE-CLUSTER-IP); KUBE-NODE-PORT: RETURN (KUBE-NODE-PORT-LOCAL-TCP), KUBE-MARK-MASQ
+    (KUBE-NODE-PORT-TCP), ACCEPT (KUBE-HEALTH-CHECK-NODE-PORT).  Compared structurally (target and
+    match set per rule, as its checkIptables does): the kernel here has no ip_vs to load them into."""
+    import re
+
+    from hairpin.kube.ipvs import tables
+    from hairpin.scenario import from_dict
+
+    doc = {
+        "name": "TestOnlyLocalNodePorts",
+        "vpc": {"cidr": "100.101.0.0/16", "router": "100.101.102.1", "azs": [{"name": "a", "subnets": ["100.101.102.0/24"]}]},
+        "kube_proxy": {"mode": "ipvs", "version": "1.33"},
+        "nodes": [{"name": "test-node", "ip": "100.101.102.103", "az": "a"}, {"name": "other-node", "ip": "100.101.102.104", "az": "a"}],
+        "pods": [{"name": "ep", "ip": "10.180.0.1", "node": "test-node"}, {"name": "ep1", "ip": "10.180.1.1", "node": "other-node"}],
+        "services": [{"namespace": "ns1", "name": "svc1", "type": "NodePort", "cluster_ip": "10.20.30.41",
+                      "external_traffic_policy": "Local", "ports": [{"name": "p80", "port": 80, "node_port": 3001}],
+                      "endpoints": ["ep", "ep1"]}],
+        "client": {"pod": "ep1", "service": "ns1/svc1", "port": 80, "via": "cluster-ip"},
+    }  # fmt: skip
+    s = from_dict(doc, "ipvs.yaml")
+    vs = _vs(virtual_servers(s, "test-node"))
+    assert len(vs) == 2 and vs[1] == ("tcp", "100.101.102.103", 3001, [("10.180.0.1", 80)])
+    sets = ipsets(s, "test-node")
+    assert (sets["KUBE-NODE-PORT-TCP"], sets["KUBE-NODE-PORT-LOCAL-TCP"]) == (["3001"], ["3001"])
+    t = tables(s, "test-node")
+
+    def shape(table: str, chain: str) -> list[tuple[str, str]]:
+        out = []
+        for rule in t.rules(table, chain):
+            target = rule.split(" -j ")[-1].split()[0]
+            m = re.search(r"--match-set (\S+)", rule)
+            src = re.search(r"-s (\S+)", rule)
+            out.append((target, m.group(1) if m else (src.group(1) if src else "")))
+        return out
+
+    assert shape("nat", "KUBE-SERVICES") == [
+        ("RETURN", "127.0.0.0/8"), ("KUBE-MARK-MASQ", "KUBE-CLUSTER-IP"), ("KUBE-NODE-PORT", ""), ("ACCEPT", "KUBE-CLUSTER-IP"),
+    ]  # fmt: skip
+    assert shape("nat", "KUBE-NODE-PORT") + shape("filter", "KUBE-NODE-PORT") == [
+        ("RETURN", "KUBE-NODE-PORT-LOCAL-TCP"), ("KUBE-MARK-MASQ", "KUBE-NODE-PORT-TCP"), ("ACCEPT", "KUBE-HEALTH-CHECK-NODE-PORT"),
+    ]  # fmt: skip

@@ -13,12 +13,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hairpin.kube.nftables import chain_base, endpoint_chain, ruleset, service_chain
-from hairpin.scenario import seed
+from hairpin.scenario import Scenario
+from hairpin.scenario import seed as iptables_seed
 
 SVC = "nginx-demo/service-nginx-demo/tcp/"
 EP2 = "endpoint-MMBNG555-" + SVC + "__192.168.39.2/80"
 EP3 = "endpoint-UVQWZLS7-" + SVC + "__192.168.49.70/80"
 EP1 = "endpoint-UB3QZH6V-" + SVC + "__192.168.16.142/80"
+
+
+def seed(version: str = "1.33") -> Scenario:
+    """The seed's cluster with kube-proxy in nftables mode."""
+    s = iptables_seed()
+    return dataclasses.replace(s, kube_proxy=dataclasses.replace(s.kube_proxy, mode="nftables", version=version))
 
 
 def _lines(text: str) -> list[str]:
@@ -71,14 +78,20 @@ def test_seed_node1_dispatch() -> None:
     assert "type nat hook output priority -100; policy accept;" in lines
     assert "type nat hook postrouting priority srcnat; policy accept;" in lines
     assert "type filter hook prerouting priority dstnat - 10; policy accept;" in lines
-    assert "fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports" in lines
-    # nodePortAddresses unset on EKS: no nodeport-ips set.
-    assert not any("nodeport-ips" in line for line in lines)
+    # nodePortAddresses at the nftables default: the node's primary address
+    assert "ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports" in lines
+    i = lines.index("set nodeport-ips {")
+    assert lines[i + 1 : i + 5] == ["type ipv4_addr", 'comment "IPs that accept NodePort traffic"',
+                                    "elements = { 192.168.2.3 }", "}"]  # fmt: skip
+    i = lines.index("set cluster-ips {")
+    assert lines[i + 3] == "elements = { 10.100.235.20 }"
 
 
-def test_same_on_every_node_for_cluster_policy() -> None:
+def test_same_on_every_node_for_cluster_policy_but_the_nodeport_address() -> None:
     s = seed()
-    assert ruleset(s, "node1") == ruleset(s, "node2") == ruleset(s, "node3")
+    texts = {n.name: ruleset(s, n.name).replace(n.ip, "NODE") for n in s.nodes}
+    assert texts["node1"] == texts["node2"] == texts["node3"]
+    assert "elements = { NODE }" in texts["node1"]
 
 
 def test_local_policy_dispatches_to_local_endpoints_only() -> None:
@@ -113,9 +126,10 @@ def test_no_endpoints_rejects() -> None:
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("nft") is None, reason="needs root and nft")
+@pytest.mark.parametrize("version", ["1.30", "1.33", "1.34"])
 @pytest.mark.parametrize("variant", ["seed", "local", "empty"])
-def test_loads_in_kernel_and_lists_back_identically(variant: str) -> None:
-    s = seed()
+def test_loads_in_kernel_and_lists_back_identically(variant: str, version: str) -> None:
+    s = seed(version)
     if variant != "seed":
         change = {"external_traffic_policy": "Local"} if variant == "local" else {"endpoints": ()}
         s = dataclasses.replace(s, services=(dataclasses.replace(s.services[0], **change),))  # type: ignore[arg-type]
@@ -133,3 +147,56 @@ def test_loads_in_kernel_and_lists_back_identically(variant: str) -> None:
     finally:
         subprocess.run(["ip", "netns", "del", ns], check=True)
     assert listed == text
+
+
+def test_layouts_per_version() -> None:
+    """1.30 - 1.33: filter chains at dstnat - 10 plus filter-output-post-dnat at dstnat + 10 (stored
+    proxier.go of that line); 1.34+: PR #132456's pre-dnat chains and filter chains at priority 0."""
+    old, new = _lines(ruleset(seed("1.33"), "node1")), _lines(ruleset(seed("1.34"), "node1"))
+    i = old.index("chain filter-output-post-dnat {")
+    assert old[i + 1 : i + 4] == ["type filter hook output priority -90; policy accept;",
+                                  "ct state new jump cluster-ips-check", "}"]  # fmt: skip
+    i = old.index("chain filter-output {")
+    assert old[i + 1 : i + 5] == ["type filter hook output priority -110; policy accept;",
+                                  "ct state new jump service-endpoints-check", "ct state new jump firewall-check", "}"]  # fmt: skip
+    assert "chain filter-output-post-dnat {" not in new
+    i = new.index("chain filter-output {")
+    assert new[i + 1 : i + 5] == ["type filter hook output priority filter; policy accept;",
+                                  "ct state new jump service-endpoints-check", "ct state new jump cluster-ips-check", "}"]  # fmt: skip
+    i = new.index("chain filter-output-pre-dnat {")
+    assert new[i + 1 : i + 4] == ["type filter hook output priority -110; policy accept;",
+                                  "ct state new jump firewall-check", "}"]  # fmt: skip
+    i = new.index("chain cluster-ips-check {")
+    assert new[i + 1 : i + 3] == ['ip daddr @cluster-ips reject comment "Reject traffic to invalid ports of ClusterIPs"', "}"]
+    svc_cidr = dataclasses.replace(seed("1.34"), kube_proxy=dataclasses.replace(seed("1.34").kube_proxy,
+                                                                                service_cidr="10.100.0.0/16"))  # fmt: skip
+    assert 'ip daddr 10.100.0.0/16 drop comment "Drop traffic to unallocated ClusterIPs"' in _lines(ruleset(svc_cidr, "node1"))
+
+
+def test_nftables_mode_before_129_is_refused_with_file_and_line(tmp_path: object) -> None:
+    """kube-proxy's nftables mode first shipped in 1.29 (alpha, KEP-3866): earlier versions are refused."""
+    from pathlib import Path
+
+    from hairpin.errors import ScenarioError
+    from hairpin.scenario import load
+
+    src = Path("examples/nftables-mode.yaml").read_text()
+    assert '  version: "1.33"\n' in src
+    bad = Path(str(tmp_path)) / "nft.yaml"
+    bad.write_text(src.replace('  version: "1.33"\n', '  version: "1.28"\n'))
+    line = src.splitlines().index('  version: "1.33"') + 1
+    with pytest.raises(ScenarioError) as e:
+        load(bad)
+    assert str(e.value) == (
+        f"{bad}:{line}: kube_proxy.version: '1.28' has no nftables mode (kube-proxy's nftables mode first shipped "
+        'in 1.29, as an alpha feature); use "1.30" or later'
+    )
+    bad.write_text(src.replace('  version: "1.33"\n', '  version: "1.29"\n'))
+    with pytest.raises(ScenarioError) as e:
+        load(bad)
+    assert str(e.value) == (
+        f"{bad}:{line}: kube_proxy.version: '1.29': the 1.29 alpha layout of the nftables mode is not modelled "
+        '(1.30 moved its filter chains, firewall checks and source-range rules); use "1.30" or later'
+    )
+    bad.write_text(src.replace('  version: "1.33"\n', '  version: "1.30"\n'))
+    assert load(bad).kube_proxy.version == "1.30"

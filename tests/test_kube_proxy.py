@@ -17,7 +17,8 @@ from hairpin.kube import node_iptables
 from hairpin.kube.layout import layout_for, parse_version
 from hairpin.kube.proxy import iptables_save
 from hairpin.parsers import iptables_save as parser
-from hairpin.scenario import Scenario, seed
+from hairpin.scenario import Scenario, load, seed
+from kube_oracle import check_jumps
 
 # `iptables-save | grep "service-nginx-demo"` on the seed's node, as the seed document
 # (shared/seed/eks-internal-nlb-random-timeouts.md, step 3) prints it.
@@ -203,7 +204,7 @@ def test_service_without_endpoints_is_rejected() -> None:
                             ("1.33", "nginx-demo/service-nginx-demo has no endpoints")):  # fmt: skip
         text = iptables_save(_with(s, version=v), "node1")
         assert _lines(text, "-A KUBE-SERVICES -d 10.100.235.20/32")[0] == (
-            f'-A KUBE-SERVICES -d 10.100.235.20/32 -p tcp -m comment --comment "{port_comment}" -m tcp --dport 80 -j REJECT'
+            f'-A KUBE-SERVICES -d 10.100.235.20/32 -p tcp -m comment --comment "{port_comment}" -m tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable'
         )
         assert "KUBE-SVC-" not in text
 
@@ -269,9 +270,13 @@ def _tables(text: str) -> dict[str, list[str]]:
 
 
 @pytest.mark.parametrize("version", ["1.18", "1.24", "1.25", "1.28", "1.33"])
-@pytest.mark.parametrize("etp", ["Cluster", "Local"])
+@pytest.mark.parametrize("etp", ["Cluster", "Local", "no endpoints"])
 def test_real_iptables_accepts_and_saves_the_same_text(netns: str, tmp_path: object, version: str, etp: str) -> None:
-    s = _with(seed(), version=version, etp=etp, hc=32123 if etp == "Local" else None)
+    if etp == "no endpoints":  # REJECT rules: iptables-save adds --reject-with icmp-port-unreachable
+        s = seed()
+        s = _with(replace(s, services=(replace(s.services[0], endpoints=()),)), version=version)
+    else:
+        s = _with(seed(), version=version, etp=etp, hc=32123 if etp == "Local" else None)
     for node in s.nodes:
         text = node_iptables(s, node.name)
         path = f"{tmp_path}/{node.name}.rules"
@@ -286,3 +291,76 @@ def test_real_iptables_accepts_and_saves_the_same_text(netns: str, tmp_path: obj
         ours, theirs = _tables(text), _tables(saved)
         for table, lines in ours.items():
             assert theirs.get(table) == lines, f"{node.name} {table}"
+
+
+# ------------------------------------------------------------------ kube-proxy's jump-consistency check
+
+VERSIONS = ("1.18", "1.24", "1.25", "1.28", "1.33")
+
+
+def _variants(s: Scenario) -> dict[str, Scenario]:
+    svc = s.services[0]
+    sp = svc.ports[0]
+    return {
+        "as is": s,
+        "etp local": replace(s, services=(replace(svc, external_traffic_policy="Local", health_check_node_port=32123),)),
+        "no endpoints": replace(s, services=(replace(svc, endpoints=()),)),
+        "local, no endpoints": replace(s, services=(replace(svc, endpoints=(), external_traffic_policy="Local"),)),
+        "cluster ip": replace(s, services=(replace(svc, type="ClusterIP", ports=(replace(sp, node_port=None),)),)),
+        "nodeport without nodePort": replace(s, services=(replace(svc, type="NodePort", ports=(replace(sp, node_port=None),)),)),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_every_generated_dump_passes_kube_proxys_jump_check(version: str) -> None:
+    """checkIPTablesRuleJumps (pkg/proxy/iptables/proxier_test.go) on every node's whole dump, for the
+    seed and the examples, in every variant above."""
+    import glob
+
+    scenarios = [seed()] + [load(p) for p in sorted(glob.glob("examples/*.yaml"))]
+    checked = 0
+    for base in scenarios:
+        if base.kube_proxy.mode != "iptables":
+            continue
+        for name, s in _variants(_with(base, version=version)).items():
+            for node in s.nodes:
+                try:
+                    # kube-proxy 1.18 declared a Local Service's KUBE-XLB chain even without endpoints,
+                    # when nothing jumps to it (its proxier.go; the check came with the 1.2x tests)
+                    check_jumps(node_iptables(s, node.name), frozenset({"KUBE-XLB-"} if version == "1.18" else ()))
+                except AssertionError as e:
+                    raise AssertionError(f"{base.name} / {name} / {node.name}: {e}") from None
+                checked += 1
+    assert checked >= 5 * 6 * 3
+
+
+def test_jump_check_flags_what_kube_proxys_check_flags() -> None:
+    """The cases of kube-proxy's TestCheckIPTablesRuleJumps (pkg/proxy/iptables/proxier_test.go)."""
+    ok = "*nat\n:KUBE-MARK-MASQ - [0:0]\n:KUBE-SERVICES - [0:0]\n:KUBE-SVC-X - [0:0]\n" \
+         "-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000\n-A KUBE-SERVICES -j KUBE-SVC-X\n-A KUBE-SVC-X -j KUBE-MARK-MASQ\nCOMMIT\n"
+    check_jumps(ok)
+    with pytest.raises(AssertionError, match=r"used but were not created: \['KUBE-SVC-X'\]"):
+        check_jumps("*nat\n:KUBE-SERVICES - [0:0]\n-A KUBE-SERVICES -j KUBE-SVC-X\nCOMMIT\n")
+    with pytest.raises(AssertionError, match=r"jumped to but have no rules: \['KUBE-SVC-X'\]"):
+        check_jumps("*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-SVC-X - [0:0]\n-A KUBE-SERVICES -j KUBE-SVC-X\nCOMMIT\n")
+    with pytest.raises(AssertionError, match=r"created but not used: \['KUBE-SVC-X'\]"):
+        check_jumps("*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-SVC-X - [0:0]\n-A KUBE-SVC-X -j DROP\nCOMMIT\n")
+
+
+def test_nodeport_type_port_without_a_node_port_gets_no_external_chain() -> None:
+    """kube-proxy writes KUBE-EXT only for an externally accessible port (ExternallyAccessible():
+    nodePort, load-balancer VIPs or externalIPs); TestOverallIPTablesRules' svc4 is a NodePort-type
+    Service without a nodePort whose KUBE-EXT exists because of its external IP."""
+    s = _variants(_with(seed(), version="1.33"))["nodeport without nodePort"]
+    text = node_iptables(s, "node1")
+    assert "KUBE-EXT-" not in text and "KUBE-NODEPORTS -p tcp" not in text
+    assert _lines(text, "-A KUBE-SERVICES -d 10.100.235.20/32") == [
+        '-A KUBE-SERVICES -d 10.100.235.20/32 -p tcp -m comment --comment "nginx-demo/service-nginx-demo cluster IP" '
+        "-m tcp --dport 80 -j KUBE-SVC-WGW5ZPXP7HZEBG5V"
+    ]
+    with_ip = replace(s, services=(replace(s.services[0], external_ips=("192.168.99.33",)),))
+    assert _lines(node_iptables(with_ip, "node1"), "-A KUBE-EXT-") == [
+        '-A KUBE-EXT-WGW5ZPXP7HZEBG5V -m comment --comment "masquerade traffic for nginx-demo/service-nginx-demo '
+        'external destinations" -j KUBE-MARK-MASQ',
+        "-A KUBE-EXT-WGW5ZPXP7HZEBG5V -j KUBE-SVC-WGW5ZPXP7HZEBG5V",
+    ]

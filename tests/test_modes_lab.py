@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("nft") is None
 
 def test_nftables_mode_hairpins_in_the_kernel_as_simulated() -> None:
     s = scenario.seed()
-    s = replace(s, kube_proxy=replace(s.kube_proxy, mode="nftables"))
+    s = replace(s, kube_proxy=replace(s.kube_proxy, mode="nftables", version="1.33"))
     lab = up(s, persistent=False)
     try:
         node1 = lab.ns("node1")

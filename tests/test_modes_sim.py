@@ -20,7 +20,7 @@ BACKENDS = ("192.168.39.2:80", "192.168.49.70:80", "192.168.16.142:80")
 @pytest.fixture(scope="module")
 def nft_seed() -> scenario.Scenario:
     s = scenario.seed()
-    return replace(s, kube_proxy=replace(s.kube_proxy, mode="nftables"))
+    return replace(s, kube_proxy=replace(s.kube_proxy, mode="nftables", version="1.33"))
 
 
 def test_node_iptables_has_no_kube_proxy_rules_in_nftables_mode(nft_seed: scenario.Scenario) -> None:
@@ -85,7 +85,7 @@ def test_nodeport_hop_names_the_nft_rules_that_acted(nft_seed: scenario.Scenario
     ep = f"endpoint-UVQWZLS7-{svc}__192.168.49.70/80"
     assert notes[:2] == [
         "nat nat-prerouting: nft jump services  [jump services]",
-        "nat services: nft fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap "
+        "nat services: nft ip daddr @nodeport-ips meta l4proto . th dport vmap "
         f"@service-nodeports  [goto external-7WYOEMTF-{svc}]",
     ]
     assert f"nat {ep}: nft meta l4proto tcp dnat to 192.168.49.70:80  [DNAT]" in notes

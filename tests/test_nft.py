@@ -15,7 +15,14 @@ from hairpin.model.net import Flags, Packet, ip_int, ip_str
 from hairpin.netfilter.evaluate import Context
 from hairpin.netfilter.nft import parse
 from hairpin.netfilter.rules import Rule
-from hairpin.scenario import seed
+from hairpin.scenario import Scenario
+from hairpin.scenario import seed as iptables_seed
+
+
+def seed() -> Scenario:
+    """The seed's cluster with kube-proxy 1.33 in nftables mode."""
+    s = iptables_seed()
+    return dataclasses.replace(s, kube_proxy=dataclasses.replace(s.kube_proxy, mode="nftables", version="1.33"))
 
 NODE1 = ip_int("192.168.2.3")
 POD = ip_int("192.168.27.239")
@@ -126,3 +133,71 @@ def test_only_the_service_tuple_is_dnated(dst: int, dport: int) -> None:
     v = t.run("nat", "OUTPUT", ctx)
     hit = (dst, dport) in ((ip_int("10.100.235.20"), 80), (NODE1, 31468))
     assert (v.nat is not None) == hit
+
+
+def test_sets_cluster_ips_check_and_source_ranges() -> None:
+    """Named and anonymous address sets: cluster-ips-check rejects an unused port of a ClusterIP and drops
+    an unallocated ClusterIP (filter output, after DNAT); nodeport-ips limits NodePorts to the node's
+    address; a firewall chain drops sources outside its ranges."""
+    s = seed()
+    s = dataclasses.replace(s, kube_proxy=dataclasses.replace(s.kube_proxy, version="1.34", service_cidr="10.100.0.0/16"))
+    t = parse(ruleset(s, "node1"), "n.nft")
+    assert t.sets["cluster-ips"] == [(ip_int("10.100.235.20"), 0xFFFFFFFF)]
+    for dst, port, verdict in (("10.100.235.20", 81, "REJECT"), ("10.100.9.9", 80, "DROP"), ("10.101.0.1", 80, "ACCEPT")):
+        ctx = Context(_syn(dst, port), _Node(), "OUTPUT")
+        assert t.run("filter", "OUTPUT", ctx).verdict == verdict, dst
+    text = ruleset(s, "node1").replace(
+        "\t\tjump mark-for-masquerade\n\t\tgoto service-",
+        "\t\tip saddr != { 10.0.0.0/8, 192.168.0.0/20 } drop\n\t\tjump mark-for-masquerade\n\t\tgoto service-",
+    )
+    t = parse(text, "n.nft")
+    ctx = Context(_syn("192.168.2.3", 31468), _Node(), "PREROUTING")  # POD 192.168.27.239: outside both
+    assert t.run("nat", "PREROUTING", ctx).verdict == "DROP"
+    inside = Context(Packet(ip_int("192.168.5.1"), 1, NODE1, 31468, Flags.SYN), _Node(), "PREROUTING",
+                     choose=lambda q, r: True)  # fmt: skip
+    assert t.run("nat", "PREROUTING", inside).nat is not None
+
+
+def test_undefined_set_is_an_error() -> None:
+    text = ruleset(seed(), "node1").replace("ip daddr @nodeport-ips", "ip daddr @nowhere", 1)
+    with pytest.raises(ParseError, match="set 'nowhere' is not defined"):
+        parse(text, "n.nft")
+    bad = ruleset(seed(), "node1").replace("elements = { 192.168.2.3 }", "elements = { node1 }")
+    with pytest.raises(ParseError, match="set element not modelled: 'node1'"):
+        parse(bad, "n.nft")
+
+
+def test_dynamic_set_entries_live_until_their_timeout() -> None:
+    text = """table ip t {
+\tset aff {
+\t\ttype ipv4_addr
+\t\tsize 65535
+\t\tflags dynamic,timeout
+\t\ttimeout 1m30s
+\t}
+
+\tchain c {
+\t\ttype filter hook input priority filter; policy accept;
+\t\tip saddr @aff drop
+\t\tupdate @aff { ip saddr }
+\t}
+}
+"""
+    t = parse(text, "t.nft")
+    assert t.timeouts == {"aff": 90.0}
+
+    class _Clock:
+        now = 0.0
+
+    class _Host(_Node):
+        engine = _Clock()
+
+    host = _Host()
+    ctx = lambda: Context(_syn("192.168.2.3", 80), host, "INPUT")  # noqa: E731
+    assert t.run("filter", "INPUT", ctx()).verdict == "ACCEPT"  # not yet in the set: recorded now
+    host.engine.now = 89.0
+    assert t.run("filter", "INPUT", ctx()).verdict == "DROP"
+    host.engine.now = 200.0
+    assert t.run("filter", "INPUT", ctx()).verdict == "ACCEPT"  # expired at 90 s
+    with pytest.raises(ParseError, match="set timeout not modelled: 'timeout forever'"):
+        parse(text.replace("timeout 1m30s", "timeout forever"), "t.nft")

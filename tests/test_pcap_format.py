@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -94,10 +95,12 @@ def test_non_tcp_frames_are_counted_and_skipped(tmp_path: Path) -> None:
     pcap.write_pcap(path, RECS[:1])
     data = bytearray(path.read_bytes())
     rec = data[24:]
-    rec[16 + 12 : 16 + 14] = b"\x86\xdd"  # ethertype IPv6
-    path.write_bytes(bytes(data[:24] + rec + data[24:]))
+    rec[16 + 12 : 16 + 14] = b"\x86\xdd"  # ethertype IPv6 in front of an IPv4 header: not read as either
+    arp = bytearray(rec)
+    arp[16 + 12 : 16 + 14] = b"\x08\x06"
+    path.write_bytes(bytes(data[:24] + rec + data[24:] + arp))
     r = pcap.read(path)
-    assert [g.packet for g in r] == [SYN] and r.packets == 2 and r.skipped == 1
+    assert [g.packet for g in r] == [SYN] and r.packets == 3 and r.skipped == 2 and r.reasons == {"protocol": 2}
 
 
 addr = st.integers(0, 2**32 - 1)
@@ -123,3 +126,94 @@ def test_write_read_round_trip(tmp_path_factory: pytest.TempPathFactory, items: 
     assert [round(g.t * 1e6) for g in got] == [us for us, _, _ in items]
     if linktype == -1:
         assert [(g.interface, g.comment) for g in got] == [(r.interface, r.comment) for r in recs]
+
+
+def _block(kind: int, body: bytes) -> bytes:
+    n = 12 + len(body)
+    return kind.to_bytes(4, "little") + n.to_bytes(4, "little") + body + n.to_bytes(4, "little")
+
+
+SHB = _block(0x0A0D0D0A, bytes.fromhex("4d3c2b1a") + b"\x01\x00\x00\x00" + b"\xff" * 8)
+IDB = _block(1, b"\x01\x00\x00\x00" + (65535).to_bytes(4, "little"))
+
+
+@pytest.mark.parametrize(("blocks", "damage"), [
+    ([SHB, _block(1, b"\x01\x00\x00\x00")], "stopped at byte 28 (after packet 0): corrupt block (type 0x1: 4 bytes "
+                                            "of body, its fixed fields take 8)"),
+    ([SHB, IDB, _block(6, b"\0" * 12)], "stopped at byte 48 (after packet 0): corrupt block (type 0x6: 12 bytes of "
+                                        "body, its fixed fields take 20)"),
+    ([SHB, IDB, _block(2, b"\0" * 16)], "stopped at byte 48 (after packet 0): corrupt block (type 0x2: 16 bytes of "
+                                        "body, its fixed fields take 20)"),
+    ([SHB, IDB, _block(6, b"\0" * 12 + (40).to_bytes(4, "little") + b"\0" * 8)],
+     "stopped at byte 48 (after packet 0): corrupt block (type 0x6: captured length 40 exceeds the block)"),
+    ([SHB, IDB, _block(3, b"")], "stopped at byte 48 (after packet 0): corrupt block (type 0x3: 0 bytes of body, "
+                                 "its fixed fields take 4)"),
+    ([SHB[:4] + (0xFFFFFFF0).to_bytes(4, "little") + SHB[8:]],
+     "stopped at byte 0 (after packet 0): corrupt section header (length 4294967280)"),
+    ([SHB, IDB, (6).to_bytes(4, "little") + (0x7FFFFFFC).to_bytes(4, "little")],
+     "stopped at byte 48 (after packet 0): corrupt block (type 0x6, length 2147483644)"),
+])  # fmt: skip
+def test_crafted_pcapng_blocks_are_one_located_error(tmp_path: Path, blocks: list[bytes], damage: str) -> None:
+    path = tmp_path / "crafted.pcapng"
+    path.write_bytes(b"".join(blocks) + b"\0" * 64)
+    r = pcap.read(path)
+    assert list(r) == [] and r.damage == damage and r.corrupt
+
+
+def test_stdin_reads_a_pipe(tmp_path: Path) -> None:
+    path = tmp_path / "x.pcap"
+    pcap.write_pcap(path, RECS)
+    code = "from hairpin.parsers import pcap\nr = pcap.read('-')\nprint([str(g.packet) for g in r], r.packets)"
+    out = subprocess.run([sys.executable, "-c", code], input=path.read_bytes(), capture_output=True, check=True)
+    assert out.stdout.decode().strip() == (
+        "['tcp 192.168.27.239:49134 > 192.168.168.103:80 SYN', 'tcp 192.168.2.3:31468 > 192.168.27.239:49134 SYN,ACK', "
+        "'tcp 192.168.27.239:49134 > 192.168.2.3:31468 RST'] 3")
+
+
+addr6 = st.integers(0, 2**128 - 1).map(lambda a: a | (1 << 128))
+packets6 = st.builds(Packet, addr6, port, addr6, port, st.integers(0, 0x3F).map(Flags), st.integers(0, 2**32 - 1),
+                     st.integers(0, 2**32 - 1), st.just("tcp"), st.binary(max_size=40))  # fmt: skip
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.one_of(packets, packets6), st.sampled_from([(1, None), (276, "vxlan"), (113, "geneve"), (101, "ipip"),
+                                                      (239, "gre"), (0, None), (108, "gre-eth")]))  # fmt: skip
+def test_every_frame_decodes_back(p: Packet, how: tuple[int, str | None]) -> None:
+    from hairpin.parsers import frames
+
+    data = frames.frame(p, how[0], tunnel=how[1])
+    assert frames.decode(data, how[0]) == p
+    for cut in range(len(data) - len(p.payload) - 3):  # cut in the headers (NFLOG pads up to 3): a reason
+        assert frames.decode(data[:cut], how[0]) in frames.REASONS
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200), st.sampled_from([0, 1, 101, 108, 113, 228, 229, 239, 276, 147]))
+def test_random_bytes_never_raise(data: bytes, linktype: int) -> None:
+    from hairpin.parsers import frames
+
+    r = frames.decode(data, linktype)
+    assert isinstance(r, Packet) or r in frames.REASONS
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["pcap", "pcapng"]),
+       st.lists(st.tuples(st.integers(0, 400), st.integers(0, 255)), min_size=1, max_size=6),
+       st.integers(0, 400))  # fmt: skip
+def test_mutated_captures_never_raise(tmp_path_factory: pytest.TempPathFactory, kind: str,
+                                      edits: list[tuple[int, int]], cut: int) -> None:  # fmt: skip
+    """Any byte of a valid capture changed, and the file cut anywhere: records, a located stop, or a
+    ParseError for the file; never another exception."""
+    path = tmp_path_factory.mktemp("mut") / f"x.{kind}"
+    (pcap.write_pcapng if kind == "pcapng" else pcap.write_pcap)(path, RECS)
+    data = bytearray(path.read_bytes())
+    for at, value in edits:
+        data[at % len(data)] = value
+    path.write_bytes(bytes(data[: len(data) - cut % len(data)]))
+    try:
+        r = pcap.read(path)
+    except ParseError:
+        return
+    got = list(r)
+    assert len(got) <= r.packets <= len(data) // 16  # every frame has at least a 16-byte header
+    assert r.damage is None or r.damage.startswith("stopped at byte ")

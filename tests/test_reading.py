@@ -4,6 +4,7 @@ aliases, JSON depth, short error lines; and each hostile input class through the
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -232,16 +233,16 @@ def test_check_empty_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 
 @pytest.mark.parametrize(
     ("edit", "want"),
-    [
-        ("port: .nan", ":{line}: Service nginx-demo/service-nginx-demo: spec.ports[0].port: must be an integer from 1 "
-                       "to 65535, got 'nan'"),
-        ("port: eighty", ":{line}: Service nginx-demo/service-nginx-demo: spec.ports[0].port: must be an integer from "
-                         "1 to 65535, got 'eighty'"),
-        ("port: 1e999", ":{line}: Service nginx-demo/service-nginx-demo: spec.ports[0].port: must be an integer from 1 "
-                        "to 65535, got '1e999'"),
-        ("nodePort: -5", ":{line}: Service nginx-demo/service-nginx-demo: spec.ports[0].nodePort: must be an integer "
-                         "from 1 to 65535, got '-5'"),
-        ("podIP: 999.1.1.1", ": Pod default/netshoot: status.podIP: not an IPv4 address: '999.1.1.1'"),
+    [  # the strict reader refuses what kubectl refuses (a number where an int32 goes), from-cluster the rest
+        ("port: .nan", "spec.ports[0].port is a number, not an int32"),
+        ("port: eighty", "spec.ports[0].port is a string, not an int32"),
+        ("port: 1e999", "spec.ports[0].port is a string, not an int32"),
+        ("port: 70000", "Service nginx-demo/service-nginx-demo: spec.ports[0].port: must be an integer from 1 to "
+                        "65535, got '70000'"),
+        ("nodePort: -5", "Service nginx-demo/service-nginx-demo: spec.ports[0].nodePort: must be an integer from "
+                         "1 to 65535, got '-5'"),
+        ("targetPort: 0", "Service nginx-demo/service-nginx-demo: spec.ports[0].targetPort: must be an integer "
+                          "from 1 to 65535 or a port name, got '0'"),
     ],
 )  # fmt: skip
 def test_from_cluster_bad_values_name_the_input(
@@ -252,19 +253,33 @@ def test_from_cluster_bad_values_name_the_input(
     doc = yaml.safe_load(SEED_DUMP.read_text())
     key, value = edit.split(": ")
     for item in doc["items"]:
-        if key == "podIP" and item["kind"] == "Pod" and item["metadata"]["name"] == "netshoot":
-            item["status"]["podIP"] = value
-        if key != "podIP" and item["kind"] == "Service" and item["spec"].get("type") == "LoadBalancer":
+        if item["kind"] == "Service" and item["spec"].get("type") == "LoadBalancer":
             item["spec"]["ports"][0][key] = yaml.safe_load(value)
     f = tmp_path / "dump.yaml"
     f.write_text(yaml.safe_dump(doc, sort_keys=False))
     code, out, err = cli(["scenario", "from-cluster", str(f), "--service", "nginx-demo/service-nginx-demo",
                           "--client-pod", "default/netshoot"], capsys)  # fmt: skip
-    from hairpin.parsers import manifests
-
-    line = next(o.line for o in manifests.parse_yaml(f.read_text(), str(f)) if o.name == "service-nginx-demo")
     assert (code, out) == (2, "")
-    assert err == f"hairpin: error: {f}{want.format(line=line)}\n"
+    lines = f.read_text().splitlines()
+    at = next(i for i, line in enumerate(lines, 1) if line.lstrip().startswith(("- " + key + ":", key + ":"))
+              and "ports" not in line)  # fmt: skip
+    service_at = max(i for i, line in enumerate(lines[:at], 1) if line.startswith("- ")) if "Service " in want else at
+    assert err.startswith(f"hairpin: error: {f}:{service_at}: {want}") and err.count("\n") == 1
+
+
+def test_from_cluster_bad_address_names_the_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import yaml
+
+    doc = yaml.safe_load(SEED_DUMP.read_text())
+    for item in doc["items"]:
+        if item["kind"] == "Pod" and item["metadata"]["name"] == "netshoot":
+            item["status"]["podIP"] = "999.1.1.1"
+    f = tmp_path / "dump.json"
+    f.write_text(json.dumps(doc))
+    code, out, err = cli(["scenario", "from-cluster", str(f), "--service", "nginx-demo/service-nginx-demo",
+                          "--client-pod", "default/netshoot", "-o", "-"], capsys)  # fmt: skip
+    assert (code, out) == (2, "")
+    assert err == f"hairpin: error: {f}: Pod default/netshoot: status.podIP: not an IPv4 address: '999.1.1.1'\n"
 
 
 def test_pcapng_section_length_is_bounded(tmp_path: Path) -> None:

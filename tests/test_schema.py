@@ -50,6 +50,10 @@ def test_every_key_hairpin_reads_is_in_the_schema(monkeypatch: pytest.MonkeyPatc
     doc["pods"][0]["host_network"] = False
     doc["services"][0]["load_balancer"]["target_node_labels"] = {"role": "web"}
     doc["services"][0]["health_check_node_port"] = 32000
+    doc["kube_proxy"].update(version="1.33", cluster_cidr="192.168.0.0/16", node_port_addresses=["192.168.0.0/16"])
+    doc["services"][0].update(external_ips=["192.168.99.33"], load_balancer_ips=["192.168.200.1"],
+                              load_balancer_source_ranges=["10.0.0.0/8"], session_affinity="ClientIP",
+                              session_affinity_timeout=60, internal_traffic_policy="Cluster")  # fmt: skip
     scenario.from_dict(doc)
 
     def props(path: str) -> set[str]:
@@ -157,8 +161,9 @@ def valid_docs(draw: st.DrawFn) -> dict[str, Any]:
         "vpc": {"cidr": "10.0.0.0/16", "router": "10.0.0.1", "azs": azs},
         "kernel": {"tcp_syn_retries": draw(st.integers(0, 127)), "tcp_syn_linear_timeouts": draw(st.integers(0, 10)),
                    "accept_local": draw(st.booleans())},
-        "kube_proxy": {"mode": draw(st.sampled_from(["iptables", "nftables", "ipvs"])),
-                       "version": draw(st.sampled_from(["1.18", "1.29", 1.33]))},
+        "kube_proxy": {"mode": (mode := draw(st.sampled_from(["iptables", "nftables", "ipvs"]))),
+                       # nftables mode is modelled from 1.30 (earlier versions are refused with the file and line)
+                       "version": draw(st.sampled_from(["1.30", 1.33] if mode == "nftables" else ["1.18", "1.29", 1.33]))},
         "cni": {"external_snat": draw(st.booleans()), "nat_outgoing": draw(st.booleans())},
         "nodes": nodes,
         "pods": pods,

@@ -147,7 +147,8 @@ def test_json_contract(seed_scenario: scenario.Scenario) -> None:
 @pytest.mark.parametrize("mode", ["iptables", "nftables", "ipvs"])
 def test_cluster_ip_endpoint_can_be_forced(mode: str) -> None:
     s = scenario.seed()
-    s = scenario.with_fix(replace(s, kube_proxy=replace(s.kube_proxy, mode=mode)), "cluster-ip")
+    version = "1.33" if mode == "nftables" else s.kube_proxy.version  # nftables mode: 1.30 and later
+    s = scenario.with_fix(replace(s, kube_proxy=replace(s.kube_proxy, mode=mode, version=version)), "cluster-ip")
     for i, ep in enumerate(("192.168.39.2:80", "192.168.49.70:80", "192.168.16.142:80")):
         c = sim.connect(s, client_port=40000 + i, target=ep, seed=2)
         assert (c.target, c.outcome) == (ep, "established")

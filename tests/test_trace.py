@@ -126,7 +126,8 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_cli_json_svg_html(tmp_path: Path) -> None:
     res = run_cli("--node", str(DATA), "--reply", "--format", "json", "--svg", str(tmp_path / "t.svg"),
                   "--html", str(tmp_path / "t.html"), SYN)  # fmt: skip
-    assert res.returncode == 0, res.stderr
+    assert res.returncode == 1, res.stderr  # an asymmetric return is a finding
+    assert res.stderr == f"wrote {tmp_path / 't.svg'}\nwrote {tmp_path / 't.html'}\n"
     doc = json.loads(res.stdout)
     assert [o["probability"] for o in doc["outcomes"]] == ["715827883/2147483648", "1431655765/4294967296",
                                                            "1431655765/4294967296"]  # fmt: skip

@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 
 from hairpin.model.net import Flags, Packet, ip_str
 
+# TCP header bits as plain ints: IntFlag arithmetic runs in Python, int arithmetic in C
+_FIN, _SYN, _RST, _ACK = 0x01, 0x02, 0x04, 0x10
+
 __all__ = ["IP_CT_DIR_ORIGINAL", "IP_CT_DIR_REPLY", "Conntrack", "Entry", "Tuple"]
 
 Tuple = tuple[int, int, int, int, str]  # src, sport, dst, dport, proto
@@ -146,37 +149,37 @@ class Conntrack:
     @staticmethod
     def tcp_new_state(flags: Flags) -> str | None:
         """State of a new entry for a packet with ``flags``; None when the packet is INVALID (tcp_new)."""
-        if flags & Flags.RST:
+        if int(flags) & _RST:
             return None
-        if flags & Flags.SYN and not flags & Flags.ACK:
+        if int(flags) & _SYN and not int(flags) & _ACK:
             return "SYN_SENT"
-        if flags & Flags.SYN:
+        if int(flags) & _SYN:
             return None  # a SYN/ACK with no entry
-        if flags & Flags.ACK:
+        if int(flags) & _ACK:
             return "ESTABLISHED"  # nf_conntrack_tcp_loose=1 picks up mid-stream connections
         return None
 
     def tcp_update(self, e: Entry, direction: int, flags: Flags, now: float) -> str:
         """Advance the TCP state for a packet; returns ``"ok"``, ``"reopen"`` or ``"invalid"``."""
         s = e.state
-        if flags & Flags.RST:
+        if int(flags) & _RST:
             e.state = "CLOSE"
-        elif flags & Flags.SYN and not flags & Flags.ACK:
+        elif int(flags) & _SYN and not int(flags) & _ACK:
             if direction == IP_CT_DIR_ORIGINAL and s in ("CLOSE", "TIME_WAIT"):
                 return "reopen"
             if s in ("NONE", "SYN_SENT"):
                 e.state = "SYN_SENT"
-        elif flags & Flags.SYN and flags & Flags.ACK:
+        elif int(flags) & _SYN and int(flags) & _ACK:
             if direction == IP_CT_DIR_REPLY and s in ("SYN_SENT", "SYN_RECV"):
                 e.state = "SYN_RECV"
             elif s in ("CLOSE",):
                 return "invalid"
-        elif flags & Flags.FIN:
+        elif int(flags) & _FIN:
             if s in ("ESTABLISHED", "SYN_RECV"):
                 e.state = "FIN_WAIT"
             elif s in ("FIN_WAIT", "CLOSE_WAIT", "LAST_ACK"):
                 e.state = "LAST_ACK" if s == "FIN_WAIT" else s
-        elif flags & Flags.ACK:
+        elif int(flags) & _ACK:
             if s == "SYN_RECV" and direction == IP_CT_DIR_ORIGINAL:
                 e.state = "ESTABLISHED"
             elif s == "LAST_ACK":

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Protocol
 from hairpin.conntrack import IP_CT_DIR_ORIGINAL, IP_CT_DIR_REPLY, Conntrack, Entry, tuple_of
 from hairpin.engine import Engine
 from hairpin.model.net import Endpoint, Flags, Packet, ip_str
-from hairpin.netfilter.evaluate import Context, Evaluator, NatAction, Verdict
+from hairpin.netfilter.evaluate import Context, Evaluator, NatAction, Reads, Verdict
 from hairpin.netfilter.rules import Rule
 from hairpin.routing import RouteResult, Routing
 from hairpin.tcp import TcpStack
@@ -55,6 +55,13 @@ if TYPE_CHECKING:
 __all__ = ["Fabric", "LinuxHost", "Place"]
 
 PORT_MIN, PORT_MAX = 1024, 65535
+#: the (table, chain) pairs the packet path consults
+_HOOK_CHAINS = tuple((t, c) for t in ("raw", "mangle", "nat", "filter")
+                     for c in ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"))  # fmt: skip
+_CTSTATUS = {(d, s): frozenset(n for n, on in (("DNAT", d), ("SNAT", s)) if on) for d in (False, True)
+             for s in (False, True)}  # fmt: skip
+#: flow classes a host keeps verdicts for before it starts afresh (a cache: outcomes never depend on it)
+CACHE_MAX = 1 << 16
 
 
 class Place(Protocol):
@@ -81,7 +88,7 @@ class Fabric:
         raise NotImplementedError
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pass:
     """One packet's state while it crosses this host."""
 
@@ -130,6 +137,12 @@ class LinuxHost:
         self.unknown: Callable[[Rule, str], bool] = lambda r, what: False
         #: Called with (table, chain, verdict) after each table traversal (the tracer's view of rules).
         self.watch: Callable[[str, str, Verdict], None] | None = None
+        #: False: no verdict cache (every traversal walks the rules; outcomes are identical either way).
+        self.caching = True
+        self._live: frozenset[tuple[str, str]] = frozenset()
+        self._live_of: Evaluator | None = None
+        self._cacheable: dict[tuple[str, str], Reads | None] = {}
+        self._verdicts: dict[tuple[object, ...], tuple[Verdict, int, int]] = {}
 
     def _tcp_send(self, packet: Packet, why: str) -> None:
         # TCP answers after the segment that caused the answer has been delivered (and traced).
@@ -147,11 +160,54 @@ class LinuxHost:
         return self.fabric.engine
 
     # -- netfilter helpers
+    def _hooks(self, nf: Evaluator) -> None:
+        """Which (table, chain) hooks hold rules, and which of those may be cached, for ``nf``."""
+        self._live = frozenset(k for k in _HOOK_CHAINS if nf.has(*k))
+        self._cacheable = {}  # filled on first use: the tracer, which never caches, never pays for it
+        self._verdicts.clear()
+        self._live_of = nf
+
+    def _refresh(self) -> frozenset[tuple[str, str]]:
+        """The hooks holding rules, recomputed when ``nf`` was replaced (the simulator stacks nft on it)."""
+        if self.nf is None:
+            self._live, self._live_of = frozenset(), None
+        else:
+            self._hooks(self.nf)
+        return self._live
+
     def _table(self, table: str, chain: str, st: _Pass, hook: str, oif: str | None, notes: list[str]) -> Verdict | None:
         nf = self.nf
-        if nf is None or not nf.has(table, chain):
+        if nf is None:
             return None
+        if nf is not self._live_of:
+            self._hooks(nf)
+        hc = (table, chain)
+        if hc not in self._live:
+            return None  # no rule on this hook: nothing to walk
         ct = st.ct
+        key: tuple[object, ...] | None = None
+        reads = None
+        if self.caching and self.watch is None and nf.on_run is None and nf.unknown is None:
+            if hc in self._cacheable:
+                reads = self._cacheable[hc]
+            else:
+                reads = self._cacheable[hc] = nf.pure(table, chain)
+        if reads is not None:
+            # the verdict of a chain without random draws or undecidable matches, per flow class: the
+            # per-flow fields its rules never read are left out of the key (-1)
+            p = st.packet
+            rs, rsp, rd, rdp, ro = reads
+            key = (table, chain, hook, p.src if rs else -1, p.sport if rsp else -1, p.dst if rd else -1,
+                   p.dport if rdp else -1, p.flags, p.proto, st.iif, oif, st.mark, st.ctstate, st.direction) + (
+                (ct.mark, ct.dnat, ct.snat) + ((ct.orig[2], ct.orig[3]) if ro else (-1, -1)) if ct is not None
+                else (0, False, False, -1, -1)
+            )  # fmt: skip
+            hit = self._verdicts.get(key)
+            if hit is not None:
+                v, st.mark, ctmark = hit
+                if ct is not None:
+                    ct.mark = ctmark
+                return self._notes(table, v, notes)
         ctx = Context(
             st.packet,
             self,
@@ -162,7 +218,7 @@ class LinuxHost:
             ctmark=ct.mark if ct else 0,
             ctstate=st.ctstate,
             ctdir="ORIGINAL" if st.direction == IP_CT_DIR_ORIGINAL else "REPLY",
-            ctstatus=frozenset(x for x, on in (("DNAT", ct and ct.dnat), ("SNAT", ct and ct.snat)) if on),
+            ctstatus=_CTSTATUS[(ct.dnat, ct.snat)] if ct else _CTSTATUS[(False, False)],
             ct_orig_dst=(ct.orig[2], ct.orig[3]) if ct else None,
             choose=self.choose,
             unknown=self.unknown,
@@ -173,6 +229,13 @@ class LinuxHost:
         st.mark = ctx.mark
         if ct is not None:
             ct.mark = ctx.ctmark
+        if key is not None:
+            if len(self._verdicts) >= CACHE_MAX:
+                self._verdicts.clear()
+            self._verdicts[key] = (v, ctx.mark, ctx.ctmark)
+        return self._notes(table, v, notes)
+
+    def _notes(self, table: str, v: Verdict, notes: list[str]) -> Verdict:
         if not self.fabric.verbose:
             return v
         for step in v.steps:
@@ -190,7 +253,7 @@ class LinuxHost:
         if self.nf is None:
             return True
         p = st.packet
-        now = self.engine.now
+        now = self.fabric.engine.now
         found = self.conntrack.lookup(p, now)
         if found is not None:
             entry, direction = found
@@ -318,13 +381,16 @@ class LinuxHost:
         """A packet arrives on interface ``iif``."""
         notes: list[str] = []
         st = _Pass(packet, iif)
-        v = self._table("raw", "PREROUTING", st, "PREROUTING", None, notes)
-        if v is not None and v.verdict == "DROP":
-            return self._drop(st, notes, "raw PREROUTING")
+        live = self._live if self.nf is self._live_of else self._refresh()
+        if ("raw", "PREROUTING") in live:
+            v = self._table("raw", "PREROUTING", st, "PREROUTING", None, notes)
+            if v is not None and v.verdict == "DROP":
+                return self._drop(st, notes, "raw PREROUTING")
         self._conntrack_in(st, notes)
-        v = self._table("mangle", "PREROUTING", st, "PREROUTING", None, notes)
-        if v is not None and v.verdict == "DROP":
-            return self._drop(st, notes, "mangle PREROUTING")
+        if ("mangle", "PREROUTING") in live:
+            v = self._table("mangle", "PREROUTING", st, "PREROUTING", None, notes)
+            if v is not None and v.verdict == "DROP":
+                return self._drop(st, notes, "mangle PREROUTING")
         if not self._nat(st, "PREROUTING", "PREROUTING", "dst", None, None, notes):
             return self._drop(st, notes, "nat PREROUTING")
         p = st.packet
@@ -348,19 +414,24 @@ class LinuxHost:
             return self._drop(st, notes, "routing")
         if verbose:
             notes.append(f"route: {r.describe()}")
-        v = self._table("mangle", "FORWARD", st, "FORWARD", r.dev, notes)
-        if v is not None and v.verdict != "ACCEPT":
-            return self._drop(st, notes, "mangle FORWARD")
-        v = self._table("filter", "FORWARD", st, "FORWARD", r.dev, notes)
-        if v is not None and v.verdict != "ACCEPT":
-            return self._drop(st, notes, f"filter FORWARD ({v.rule.text if v.rule else 'policy'})")
+        if ("mangle", "FORWARD") in live:
+            v = self._table("mangle", "FORWARD", st, "FORWARD", r.dev, notes)
+            if v is not None and v.verdict != "ACCEPT":
+                return self._drop(st, notes, "mangle FORWARD")
+        if ("filter", "FORWARD") in live:
+            v = self._table("filter", "FORWARD", st, "FORWARD", r.dev, notes)
+            if v is not None and v.verdict != "ACCEPT":
+                return self._drop(st, notes, f"filter FORWARD ({v.rule.text if v.rule else 'policy'})")
         if self.ipvs is not None:
             self._ipvs_reply(st, notes)
         self._postrouting(st, r, notes)
 
     def _local_in(self, st: _Pass, notes: list[str]) -> None:
-        for table in ("mangle", "filter"):
-            v = self._table(table, "INPUT", st, "INPUT", None, notes)
+        live = self._live if self.nf is self._live_of else self._refresh()
+        for table, chain in (("mangle", "INPUT"), ("filter", "INPUT")):
+            if (table, chain) not in live:
+                continue
+            v = self._table(table, chain, st, chain, None, notes)
             if v is not None and v.verdict != "ACCEPT":
                 return self._drop(st, notes, f"{table} INPUT")
         if self.ipvs is not None and not self._ipvs_reply(st, notes):
@@ -376,7 +447,7 @@ class LinuxHost:
     def _deliver(self, st: _Pass, notes: list[str]) -> None:
         if not self._nat(st, "INPUT", "INPUT", "src", None, None, notes):
             return self._drop(st, notes, "nat INPUT")
-        if st.ct is not None and not self.conntrack.confirm(st.ct, self.engine.now):
+        if st.ct is not None and not self.conntrack.confirm(st.ct, self.fabric.engine.now):
             notes.append("conntrack: confirm failed (clash): dropped")
             return self._drop(st, notes, "conntrack")
         what = self.tcp.receive(st.packet) if st.packet.proto == "tcp" else "no UDP socket"
@@ -440,9 +511,12 @@ class LinuxHost:
         if r.type not in ("unicast", "local"):
             notes.append(f"route: {r.describe()}: EHOSTUNREACH")
             return self._drop(st, notes, "routing")
-        self._table("raw", "OUTPUT", st, "OUTPUT", r.dev, notes)
+        live = self._live if self.nf is self._live_of else self._refresh()
+        if ("raw", "OUTPUT") in live:
+            self._table("raw", "OUTPUT", st, "OUTPUT", r.dev, notes)
         self._conntrack_in(st, notes)
-        self._table("mangle", "OUTPUT", st, "OUTPUT", r.dev, notes)
+        if ("mangle", "OUTPUT") in live:
+            self._table("mangle", "OUTPUT", st, "OUTPUT", r.dev, notes)
         before = st.packet.dst
         if not self._nat(st, "OUTPUT", "OUTPUT", "dst", r.dev, r, notes):
             return self._drop(st, notes, "nat OUTPUT")
@@ -450,9 +524,10 @@ class LinuxHost:
             return self._drop(st, notes, "IPVS (no destination)")
         if st.packet.dst != before or st.mark:
             r = self.routing.lookup(st.packet.dst, st.packet.src, None, st.mark)
-        v = self._table("filter", "OUTPUT", st, "OUTPUT", r.dev, notes)
-        if v is not None and v.verdict != "ACCEPT":
-            return self._drop(st, notes, "filter OUTPUT")
+        if ("filter", "OUTPUT") in live:
+            v = self._table("filter", "OUTPUT", st, "OUTPUT", r.dev, notes)
+            if v is not None and v.verdict != "ACCEPT":
+                return self._drop(st, notes, "filter OUTPUT")
         if r.type == "local":
             notes.append(f"route: {r.describe()} (loopback)")
             self.fabric.record(self, f"{self.label} lo", st.packet, notes, "send")
@@ -464,10 +539,11 @@ class LinuxHost:
 
     def _postrouting(self, st: _Pass, r: RouteResult, notes: list[str]) -> None:
         assert r.dev is not None
-        self._table("mangle", "POSTROUTING", st, "POSTROUTING", r.dev, notes)
+        if ("mangle", "POSTROUTING") in (self._live if self.nf is self._live_of else self._refresh()):
+            self._table("mangle", "POSTROUTING", st, "POSTROUTING", r.dev, notes)
         if not self._nat(st, "POSTROUTING", "POSTROUTING", "src", r.dev, r, notes):
             return self._drop(st, notes, "nat POSTROUTING")
-        if st.ct is not None and not self.conntrack.confirm(st.ct, self.engine.now):
+        if st.ct is not None and not self.conntrack.confirm(st.ct, self.fabric.engine.now):
             notes.append("conntrack: confirm failed (clash): dropped")
             return self._drop(st, notes, "conntrack")
         if st.ct is not None and st.new and self.fabric.verbose:

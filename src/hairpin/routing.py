@@ -147,6 +147,8 @@ class Routing:
             ]
         self._local: dict[int, str] = {}
         self._cache: dict[tuple[int, int, str | None, int, str | None], RouteResult] = {}
+        #: False: every lookup walks the rules and tables (results are identical either way)
+        self.caching = True
 
     # -- building
     def add_address(self, dev: str, cidr: str) -> None:
@@ -211,6 +213,8 @@ class Routing:
     ) -> RouteResult:
         """fib_lookup; results are cached (the state only changes through add_* which clear the cache)."""
         key = (dst, src, iif, mark, oif)
+        if not self.caching:
+            return self._lookup(dst, src, iif, mark, oif)
         hit = self._cache.get(key)
         if hit is None:
             hit = self._cache[key] = self._lookup(dst, src, iif, mark, oif)

@@ -87,6 +87,15 @@ class Kernel:
 class KubeProxy:
     mode: str = "iptables"  # iptables | nftables | ipvs
     version: str = "1.18"
+    #: ``--cluster-cidr`` with detect-local-mode ClusterCIDR (kube-proxy's local-traffic detector); EKS
+    #: leaves it unset (None): no detector.
+    cluster_cidr: str | None = None
+    #: the cluster's service CIDR (ServiceCIDR objects, which kube-proxy watches from 1.33); nftables
+    #: mode drops traffic to its unallocated addresses.  None: not known to kube-proxy.
+    service_cidr: str | None = None
+    #: ``--nodeport-addresses``: CIDRs, or ("primary",) for the node's primary address; None: the mode's
+    #: default (iptables: every local address; nftables: the primary address).  0.0.0.0/0 means all.
+    node_port_addresses: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -170,6 +179,16 @@ class Service:
     external_traffic_policy: str = "Cluster"
     health_check_node_port: int | None = None
     load_balancer: LoadBalancer | None = None
+    #: spec.externalIPs
+    external_ips: tuple[str, ...] = ()
+    #: status.loadBalancer.ingress[].ip with ipMode VIP (kube-proxy captures them on every node); the
+    #: AWS controllers publish a hostname, so this is empty for their NLBs and CLBs.
+    load_balancer_ips: tuple[str, ...] = ()
+    #: spec.loadBalancerSourceRanges (CIDRs)
+    load_balancer_source_ranges: tuple[str, ...] = ()
+    session_affinity: str = "None"  # None | ClientIP
+    session_affinity_timeout: int = 10800  # sessionAffinityConfig.clientIP.timeoutSeconds
+    internal_traffic_policy: str = "Cluster"  # Cluster | Local
 
     @property
     def key(self) -> str:
@@ -391,12 +410,14 @@ class _Reader:
             raise self.error(extra[0], f"unknown key (known here: {', '.join(sorted(self.used))})")
 
 
-def _proxy_version(r: _Reader, version: str) -> str:
+def _proxy_version(r: _Reader, version: str, mode: str = "iptables") -> str:
     """The version, refused here (with the file and line) when kube-proxy's layout for it is not modelled."""
-    from hairpin.kube.layout import layout_for
+    from hairpin.kube.layout import layout_for, nftables_layout_for
 
     try:
         layout_for(version)
+        if mode == "nftables":
+            nftables_layout_for(version)
     except ScenarioError as e:
         raise r.error("version", e.message.removeprefix("kube_proxy.version: ")) from None
     return version
@@ -426,9 +447,13 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
     )
     k.done()
     kp = r.sub("kube_proxy", required=False)
+    proxy_mode = kp.choice("mode", ("iptables", "nftables", "ipvs"), "iptables")
     kube_proxy = KubeProxy(
-        kp.choice("mode", ("iptables", "nftables", "ipvs"), "iptables"),
-        _proxy_version(kp, str(kp.get("version", (str, int, float), default="1.18"))),
+        proxy_mode,
+        _proxy_version(kp, str(kp.get("version", (str, int, float), default="1.18")), proxy_mode),
+        kp.address("cluster_cidr", required=False, network=True) or None,
+        kp.address("service_cidr", required=False, network=True) or None,
+        _node_port_addresses(kp),
     )
     kp.done()
     c = r.sub("cni", required=False)
@@ -523,7 +548,9 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
             s.choice("external_traffic_policy", ("Cluster", "Local"), "Cluster"),
             s.integer("health_check_node_port", default=None, lo=_PORT[0], hi=_PORT[1]),
             lb,
+            *_service_extras(s),
         )
+        _proxy_features(s, svc, kube_proxy)
         s.done()
         services.append(svc)
     cl = r.sub("client")
@@ -565,6 +592,52 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
     r.get("fix", str, default=None)
     r.done()
     return scenario
+
+
+def _node_port_addresses(kp: _Reader) -> tuple[str, ...] | None:
+    """kube_proxy.node_port_addresses: "primary" or a list of CIDRs (absent/null: the mode's default)."""
+    value = kp.get("node_port_addresses", (str, list), default=None)
+    if value is None:
+        return None
+    if value == "primary":
+        return ("primary",)
+    if isinstance(value, str):
+        raise kp.error("node_port_addresses", f"must be \"primary\" or a list of CIDRs (got {_shown(value)})")
+    values = kp.strings("node_port_addresses")
+    return tuple(kp.check_address(f"node_port_addresses[{i}]", v, network=True) for i, v in enumerate(values))
+
+
+def _service_extras(s: _Reader) -> tuple[Any, ...]:
+    """externalIPs, load-balancer IPs, loadBalancerSourceRanges, session affinity, internalTrafficPolicy."""
+    def addresses(key: str, network: bool = False) -> tuple[str, ...]:
+        values = s.strings(key, default=[]) or []
+        return tuple(s.check_address(f"{key}[{i}]", v.strip(), network=network) for i, v in enumerate(values))
+
+    return (
+        addresses("external_ips"),
+        addresses("load_balancer_ips"),
+        addresses("load_balancer_source_ranges", network=True),
+        s.choice("session_affinity", ("None", "ClientIP"), "None"),
+        s.integer("session_affinity_timeout", default=10800, lo=1, hi=86400),
+        s.choice("internal_traffic_policy", ("Cluster", "Local"), "Cluster"),
+    )
+
+
+def _proxy_features(s: _Reader, svc: Service, kp: KubeProxy) -> None:
+    """Refuse, with the key's line, a Service feature hairpin does not write for this kube-proxy mode/version."""
+    from hairpin.kube.layout import unsupported
+
+    for key, value in (("external_ips", svc.external_ips), ("load_balancer_ips", svc.load_balancer_ips),
+                       ("load_balancer_source_ranges", svc.load_balancer_source_ranges),
+                       ("session_affinity", svc.session_affinity != "None"),
+                       ("internal_traffic_policy", svc.internal_traffic_policy != "Cluster")):  # fmt: skip
+        why = unsupported(kp.mode, kp.version, key) if value else None
+        if why:
+            raise s.error(key, why)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
 
 
 def parse(text: str, file: str) -> tuple[Any, dict[str, int]]:

@@ -23,9 +23,9 @@ from hairpin.model.hop import Hop
 from hairpin.model.net import Flags
 
 if TYPE_CHECKING:
-    from hairpin.backends.sim import Connection, Run
+    from hairpin.backends.sim import Connection, Run, Summary
 
-__all__ = ["RunView", "Step", "explain", "steps"]
+__all__ = ["RunView", "Step", "diagnosis", "explain", "next_step", "steps"]
 
 
 @dataclass(frozen=True)
@@ -157,21 +157,61 @@ def _flag_style(flags: str) -> str:
     return ""
 
 
-def _table(conn: Connection, title: str, full: bool) -> Table:
+#: below this width a connection's steps are stacked (the explanation on its own line) instead of a table
+STACK_BELOW = 120
+
+
+def _table(conn: Connection, title: str, full: bool, width: int) -> Table:
     t = Table(title=title, title_justify="left", expand=True, show_lines=False, pad_edge=False)
+    stacked = width < STACK_BELOW
     t.add_column("#", justify="right", style="dim", no_wrap=True)
     t.add_column("t (s)", justify="right", no_wrap=True)
-    t.add_column("at", no_wrap=True, max_width=24)
-    t.add_column("src -> dst", no_wrap=True)
-    t.add_column("flags", no_wrap=True)
-    t.add_column("what acted", ratio=1)
+    if stacked:  # narrow: where, packet and flags on one line, what acted under it, nothing cut
+        t.add_column("where, packet, flags / what acted", ratio=1)
+    else:
+        t.add_column("at", no_wrap=True, max_width=24)
+        t.add_column("src -> dst", no_wrap=True)
+        t.add_column("flags", no_wrap=True)
+        t.add_column("what acted", ratio=1)
     for s in steps(conn, full):
         style = "bold red" if s.kind in ("timeout", "drop", "martian") else ("green" if s.kind == "established" else "")
-        t.add_row(
-            str(s.n), f"{s.t:.6f}" if s.t < 1 else f"{s.t:.3f}", s.at, f"{s.src} -> {s.dst}",
-            Text(s.flags, style=_flag_style(s.flags)), Text(s.what, style=style or "")
-        )  # fmt: skip
+        when = f"{s.t:.6f}" if s.t < 1 else f"{s.t:.3f}"
+        if stacked:
+            cell = Text(f"{s.at}  {s.src} -> {s.dst}  ")
+            cell.append(s.flags, style=_flag_style(s.flags))
+            cell.append("\n")
+            cell.append(s.what, style=style or "")
+            t.add_row(str(s.n), when, cell)
+        else:
+            t.add_row(str(s.n), when, s.at, f"{s.src} -> {s.dst}", Text(s.flags, style=_flag_style(s.flags)),
+                      Text(s.what, style=style or ""))  # fmt: skip
     return t
+
+
+def diagnosis(r: Run) -> str:
+    """One line: what the run found, before any detail."""
+    s = r.scenario
+    sm = r.summary
+    if sm.attempts == 0:
+        return "hairpin reproduce: no connection simulated"
+    if sm.timeouts == 0 and sm.resets == 0:
+        return (f"hairpin reproduce: all {sm.attempts} simulated connections of {s.client_pod.name} to "
+                f"{s.client_service.key} succeeded" + (f" (fix {s.fix})" if s.fix else ""))  # fmt: skip
+    bad = r.example("timeout") or r.example("reset")
+    head = f"hairpin reproduce: {sm.timeouts} of {sm.attempts} simulated connections timed out ({sm.rate:.1%})"
+    if bad is not None and bad.hairpin:
+        return (f"{head}: the load balancer sent them back to the caller's own node {s.client_pod.node}, "
+                "whose de-NATed SYN-ACK bypassed it; the client pod reset it and retried until ETIMEDOUT")
+    return head
+
+
+def next_step(r: Run) -> str:
+    """One line: what to do after reading the run."""
+    if r.summary.timeouts == 0:
+        return ("Next: check your own cluster: hairpin check DUMP.json (or --live), then hairpin scenario "
+                "from-cluster (README, On your cluster)")
+    return ("Next: pick a fix from table 4 (hairpin reproduce --fix NAME shows it working), "
+            "then check your own cluster: hairpin check DUMP.json (or --live)")
 
 
 @dataclass
@@ -186,6 +226,7 @@ class RunView:
         s = r.scenario
         svc = s.client_service
         lb = svc.load_balancer
+        width = options.max_width
         head = Text()
         head.append(f"scenario {s.name}", style="bold")
         head.append(f"  seed {r.seed}\n")
@@ -205,29 +246,50 @@ class RunView:
             f"\nkernel: tcp_syn_retries={s.kernel.tcp_syn_retries} tcp_syn_linear_timeouts="
             f"{s.kernel.tcp_syn_linear_timeouts}; kube-proxy {s.kube_proxy.mode} {s.kube_proxy.version}"
         )
-        parts: list[object] = [Panel(head, title="hairpin reproduce", expand=True)]
+        parts: list[object] = [Text(diagnosis(r), style="bold"), Panel(head, title="hairpin reproduce", expand=True)]
         bad = r.example("timeout")
         good = r.example("established")
         if bad is not None:
-            parts.append(_table(bad, f"1. A connection that timed out (#{bad.id}, NLB target {bad.target})", self.full))
+            parts.append(_table(bad, f"1. A connection that timed out (#{bad.id}, NLB target {bad.target})",
+                                self.full, width))  # fmt: skip
         if good is not None:
             parts.append(
-                _table(good, f"2. A connection that succeeded (#{good.id}, NLB target {good.target})", self.full)
-            )
+                _table(good, f"2. A connection that succeeded (#{good.id}, NLB target {good.target})", self.full,
+                       width)
+            )  # fmt: skip
         sm = r.summary
         rate = Text()
         rate.append(f"3. Over {sm.attempts} connections: ", style="bold")
         rate.append(f"{sm.timeouts} timed out ({sm.rate:.1%})", style="bold red" if sm.timeouts else "bold green")
         rate.append(f", expected {sm.expected_rate:.1%} (closed form: see docs/model.md)")
         parts.append(rate)
+        parts.extend(self._probability())
         if r.fixes:
-            ft = Table(title="4. The same run with each workaround", title_justify="left", expand=True)
-            ft.add_column("fix", no_wrap=True)
-            ft.add_column("timeouts", justify="right", no_wrap=True)
-            ft.add_column("why", ratio=1)
-            for name, fs, why in r.fixes:
-                ft.add_row(
-                    name, Text(f"{fs.timeouts}/{fs.attempts}", style="green" if fs.timeouts == 0 else "red"), why
-                )
-            parts.append(ft)
+            fixing = [(n, fs, why) for n, fs, why in r.fixes if fs.timeouts == 0 and fs.resets == 0]
+            failing = [(n, fs, why) for n, fs, why in r.fixes if (n, fs, why) not in fixing]
+            base = f"{sm.timeouts}/{sm.attempts}"
+            parts.append(_fix_table(f"4. Fixes: workarounds that remove every timeout here (was {base})", fixing))
+            if failing:
+                parts.append(_fix_table("5. Not fixes here: workarounds that leave timeouts in this scenario "
+                                        "(do not apply these)", failing))  # fmt: skip
+            parts.append(Text("Not fixes either: client retries (each attempt has the same chance; "
+                              "--retries N shows it) and externalTrafficPolicy: Local (docs/fixes.md).",
+                              style="dim"))  # fmt: skip
+        parts.append(Text(next_step(r), style="bold"))
         yield Group(*parts)  # type: ignore[arg-type]
+
+    def _probability(self) -> list[object]:
+        from hairpin.probability import breakdown
+
+        b = breakdown(self.run.scenario)
+        return [] if b is None else [b]
+
+
+def _fix_table(title: str, rows: list[tuple[str, Summary, str]]) -> Table:
+    ft = Table(title=title, title_justify="left", expand=True)
+    ft.add_column("workaround", no_wrap=True)
+    ft.add_column("timeouts", justify="right", no_wrap=True)
+    ft.add_column("why", ratio=1)
+    for name, fs, why in rows:
+        ft.add_row(name, Text(f"{fs.timeouts}/{fs.attempts}", style="green" if fs.timeouts == 0 else "red"), why)
+    return ft

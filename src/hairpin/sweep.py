@@ -42,7 +42,7 @@ KEYS: dict[str, str] = {
     "target_type": "instance or ip",
     "preserve_client_ip": "true, false or default (the controller's default for the target type)",
     "traffic_policy": "externalTrafficPolicy: Cluster or Local",
-    "mode": "kube-proxy mode: iptables, nftables or ipvs",
+    "mode": "kube-proxy mode: iptables, nftables or ipvs (nftables on a scenario older than 1.30 runs kube-proxy 1.30)",
 }
 _BOOL = {"true": True, "false": False, "on": True, "off": False, "yes": True, "no": False}
 
@@ -135,7 +135,12 @@ def point_scenario(base: Scenario, point: dict[str, Any]) -> Scenario:
                       health_check_node_port=new.health_check_node_port or 32000)  # fmt: skip
     name = ",".join(f"{k}={_text(v)}" for k, v in point.items())
     if "mode" in point:
-        s = replace(s, kube_proxy=replace(s.kube_proxy, mode=point["mode"]))
+        from hairpin.kube.layout import parse_version
+
+        version = s.kube_proxy.version
+        if point["mode"] == "nftables" and parse_version(version) < (1, 30):  # the first modelled nftables layout
+            version = "1.30"
+        s = replace(s, kube_proxy=replace(s.kube_proxy, mode=point["mode"], version=version))
     return replace(s, services=tuple(new if x.key == svc.key else x for x in s.services), name=f"{base.name}[{name}]")
 
 

@@ -24,6 +24,9 @@ from dataclasses import dataclass, field
 from hairpin.engine import Engine, Timer
 from hairpin.model.net import Endpoint, Flags, Packet
 
+# TCP header bits as plain ints: IntFlag arithmetic runs in Python, int arithmetic in C
+_FIN, _SYN, _RST, _ACK = 0x01, 0x02, 0x04, 0x10
+
 __all__ = ["Connector", "Listener", "TcpStack", "rst_for", "syn_schedule"]
 
 TCP_TIMEOUT_INIT = 1.0
@@ -49,9 +52,9 @@ def syn_schedule(syn_retries: int = 6, linear_timeouts: int = 0) -> tuple[list[f
 
 def rst_for(p: Packet) -> Packet:
     """The RST tcp_v4_send_reset sends in answer to segment ``p`` (addresses swapped)."""
-    if p.flags & Flags.ACK:
+    if int(p.flags) & _ACK:
         return Packet(p.dst, p.dport, p.src, p.sport, Flags.RST, seq=p.ack, ack=0)
-    length = len(p.payload) + (1 if p.flags & Flags.SYN else 0) + (1 if p.flags & Flags.FIN else 0)
+    length = len(p.payload) + (1 if int(p.flags) & _SYN else 0) + (1 if int(p.flags) & _FIN else 0)
     return Packet(p.dst, p.dport, p.src, p.sport, Flags.RST | Flags.ACK, seq=0, ack=(p.seq + length) & 0xFFFFFFFF)
 
 
@@ -167,12 +170,12 @@ class TcpStack:
         key = (p.dst, p.dport, p.src, p.sport)
         c = self.connectors.get(key)
         if c is not None and c.state == "SYN_SENT":
-            if p.flags & Flags.RST:
-                if p.flags & Flags.ACK and p.ack == (c.isn + 1) & 0xFFFFFFFF:
+            if int(p.flags) & _RST:
+                if int(p.flags) & _ACK and p.ack == (c.isn + 1) & 0xFFFFFFFF:
                     self._finish(c, "reset")
                     return "RST accepted in SYN_SENT: connect() fails with ECONNREFUSED"
                 return "RST ignored (unacceptable ack)"
-            if p.flags & Flags.SYN and p.flags & Flags.ACK:
+            if int(p.flags) & _SYN and int(p.flags) & _ACK:
                 if p.ack != (c.isn + 1) & 0xFFFFFFFF:
                     self.send(rst_for(p), "SYN/ACK with a bad ack in SYN_SENT: RST")
                     return "SYN/ACK with bad ack: RST"
@@ -189,15 +192,15 @@ class TcpStack:
             return "segment for an established socket"
         req = self.requests.get(key)
         if req is not None:
-            if p.flags & Flags.RST:
+            if int(p.flags) & _RST:
                 if req.timer:
                     req.timer.cancel()
                 del self.requests[key]
                 return "RST drops the request socket (SYN_RECV)"
-            if p.flags & Flags.SYN and not p.flags & Flags.ACK:
+            if int(p.flags) & _SYN and not int(p.flags) & _ACK:
                 self._send_synack(req, "retransmitted SYN: SYN/ACK again")
                 return "retransmitted SYN for a request socket: SYN/ACK again"
-            if p.flags & Flags.ACK and p.ack == (req.isn + 1) & 0xFFFFFFFF:
+            if int(p.flags) & _ACK and p.ack == (req.isn + 1) & 0xFFFFFFFF:
                 if req.timer:
                     req.timer.cancel()
                 del self.requests[key]
@@ -207,13 +210,13 @@ class TcpStack:
                     listener.accepted.append((req.remote, req.local, p.payload))
                 return "ACK completes the handshake: accept()"
         listener = self._listener(p)
-        if listener is not None and p.flags & Flags.SYN and not p.flags & Flags.ACK:
+        if listener is not None and int(p.flags) & _SYN and not int(p.flags) & _ACK:
             local, remote = Endpoint(p.dst, p.dport), Endpoint(p.src, p.sport)
             req = _Request(local, remote, self.isn(), p.seq)
             self.requests[key] = req
             self._send_synack(req, f"listener {listener.local.port}: SYN_RECV, SYN/ACK")
             return f"SYN to listening socket :{p.dport}: request socket (SYN_RECV)"
-        if p.flags & Flags.RST:
+        if int(p.flags) & _RST:
             return "RST for no socket: ignored"
         why = "no socket matches" if listener is None else "no request socket matches"
         self.send(rst_for(p), f"{why} {p.dest} <- {p.source}: RST (tcp_v4_send_reset)")

@@ -39,6 +39,7 @@ from typing import Any
 
 from hairpin.engine import Engine
 from hairpin.errors import InputError
+from hairpin.gcpause import paused
 from hairpin.host import Fabric, LinuxHost, Place
 from hairpin.ipvs import IpvsTable
 from hairpin.model.hop import Hop
@@ -115,7 +116,8 @@ class Node:
         ipset_file: str | Path | None = None,
         ipvs_file: str | Path | None = None,
     ) -> Node:
-        rs = iptables_save.parse(iproute.read_text(iptables_save_file), str(iptables_save_file))
+        with paused():  # millions of small objects, no cycles to collect (hairpin.gcpause)
+            rs = iptables_save.parse(iproute.read_text(iptables_save_file), str(iptables_save_file))
         nr = iproute.build_routing(
             iproute.read_text(routes_file),
             str(routes_file),

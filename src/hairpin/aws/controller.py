@@ -13,6 +13,15 @@ IsServiceSupported; kubernetes/cloud-provider-aws ``pkg/providers/v1/aws_loadbal
   ``ip`` or ``instance`` -> LBC; ``external``/``nlb-ip`` are skipped by the in-tree provider
   (ImplementedElsewhere), so ``external`` without a valid target type is provisioned by no one.
 - otherwise the in-tree provider: ``nlb`` -> NLB, anything else -> Classic ELB.
+- Service types (LBC ``pkg/service/service_utils.go`` IsServiceSupported; docs/guide/service/nlb.md
+  lists NodePort Services among those it reconciles): the LBC takes a Service of *any* type that has its
+  class or the annotations above, unless its feature gate ``ServiceTypeLoadBalancerOnly`` is on
+  (``pkg/config/feature_gates.go``, default off; ``--feature-gates=ServiceTypeLoadBalancerOnly=true``).
+  ``loadBalancerClass`` itself is refused by the API server on any type but LoadBalancer (kubernetes
+  ``pkg/apis/core/validation/validation.go``, "may only be used when `type` is 'LoadBalancer'"), so a NodePort or ClusterIP Service reaches the LBC through the annotations only.
+  The in-tree provider and the mutator webhook take type LoadBalancer only.  Instance targets need a
+  node port: on a ClusterIP Service the LBC refuses them ("unsupported service type",
+  ``model_build_target_group.go`` buildTargetType); ip targets work on any type with endpoints.
 - The LBC's service mutator webhook (``mservice.elbv2.k8s.aws``, ``webhooks/core/service_mutator.go``)
   sets ``loadBalancerClass: service.k8s.aws/nlb`` on every LoadBalancer Service *created* without a
   class, so with the webhook installed a classless manifest ends up with the LBC.
@@ -48,8 +57,12 @@ __all__ = [
     "LBC_WEBHOOK",
     "NONE",
     "OTHER",
+    "LbcFlags",
     "Settings",
+    "TargetGroup",
     "annotation",
+    "lbc_flags",
+    "lbc_takes",
     "parse_map",
     "resolve",
 ]
@@ -83,6 +96,20 @@ PROXY_PROTOCOL = annotation("aws-load-balancer-proxy-protocol")
 
 
 @dataclass(frozen=True)
+class TargetGroup:
+    """One target group (one per Service port): its protocol and client IP preservation."""
+
+    port: int | None  # the Service port
+    protocol: str  # TCP | UDP | TCP_UDP | TLS ...
+    preserve_client_ip: bool
+    why: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.port if self.port is not None else '?'}/{self.protocol}"
+
+
+@dataclass(frozen=True)
 class Settings:
     """What the controller would provision for one Service, and how each answer was reached."""
 
@@ -97,6 +124,8 @@ class Settings:
     proxy_protocol_v2: bool = False
     steps: tuple[str, ...] = ()
     problems: tuple[str, ...] = ()
+    #: NLB only: one per Service port (``ports=`` given to ``resolve``), in the Service's order
+    target_groups: tuple[TargetGroup, ...] = ()
 
     @property
     def is_nlb(self) -> bool:
@@ -132,6 +161,8 @@ def resolve(
     external_traffic_policy: str = "Cluster",
     mutator_webhook: bool = False,
     in_tree_tg_attributes: bool = False,
+    lbc_load_balancer_only: bool = False,
+    ports: Sequence[tuple[int | None, str]] = (),
 ) -> Settings:
     """The settings the responsible controller derives from the Service's spec and annotations.
 
@@ -139,14 +170,22 @@ def resolve(
     not yet applied, in a cluster where the webhook is installed).  ``in_tree_tg_attributes``: the
     in-tree provider honours ``aws-load-balancer-target-group-attributes`` (cloud-provider-aws v1.34.0,
     commit 73428cd2 "support target group attrib annotation on NLB"; older providers ignore it).
+    ``lbc_load_balancer_only``: the LBC runs with the feature gate ServiceTypeLoadBalancerOnly on.
+    ``ports``: (port, protocol) of each Service port, for ``Settings.target_groups``.
     """
     steps: list[str] = []
     problems: list[str] = []
     a = {str(k): str(v) for k, v in annotations.items()}
     etp = external_traffic_policy or "Cluster"
     if service_type != "LoadBalancer":
-        return Settings(NONE, "none", "unknown", None, None, False, etp,
-                        steps=(f"type {service_type}: no load balancer",))  # fmt: skip
+        early = _other_type(a, load_balancer_class, service_type, etp, lbc_load_balancer_only)
+        if early is not None:
+            return early
+        mutator_webhook = False  # the webhook mutates type LoadBalancer only (service_mutator.go)
+        steps.append(
+            f"type {service_type}: the AWS Load Balancer Controller reconciles it (it takes any type unless its "
+            "feature gate ServiceTypeLoadBalancerOnly is on; the in-tree provider takes only type LoadBalancer)"
+        )
     lb_type = a.get(TYPE, "")
     tt_ann = a.get(TARGET_TYPE)
     controller: str
@@ -206,6 +245,14 @@ def resolve(
                 problems.append(f"{TARGET_TYPE}: {tt_ann!r} is not ip or instance")
             target_type = "instance"
             steps.append("target type instance (the controller's --default-target-type, instance unless changed)")
+        if target_type == "instance" and service_type not in ("LoadBalancer", "NodePort"):
+            steps.append(
+                f"type {service_type} has no node port: the AWS Load Balancer Controller refuses instance targets "
+                "for it and builds no load balancer"
+            )
+            problems.append(f"instance targets need type NodePort or LoadBalancer, got {service_type}")
+            return Settings(NONE, "none", "unknown", None, None, False, etp, steps=tuple(steps),
+                            problems=tuple(problems))  # fmt: skip
         cross = _cross_zone(a, tg_attrs, lb_attrs, steps, problems, lbc=True)
         load_balancer = "nlb"
     else:
@@ -237,12 +284,51 @@ def resolve(
         )
         tg_attrs = {}
     preserve = _preserve(target_type, tg_attrs, protocols, steps, problems)
+    tgs = target_groups(target_type, tg_attrs, ports, merge_tcp_udp=controller == LBC)
     pp2 = tg_attrs.get("proxy_protocol_v2.enabled") == "true" or a.get(PROXY_PROTOCOL) == "*"
     if labels:
         steps.append(f"instance targets limited to nodes labelled {','.join(f'{k}={v}' for k, v in labels)}")
     steps.append(f"externalTrafficPolicy {etp}")
     return Settings(controller, load_balancer, scheme, target_type, preserve, cross, etp, labels, pp2,
-                    tuple(steps), tuple(problems))  # fmt: skip
+                    tuple(steps), tuple(problems), tgs)  # fmt: skip
+
+
+#: target group protocols whose client IP preservation is always on and cannot be turned off ("Edit target
+#: group attributes for your Network Load Balancer", Client IP preservation; the LBC says the same in
+#: pkg/service/model_build_target_group.go)
+ALWAYS_PRESERVED = frozenset({"UDP", "TCP_UDP", "QUIC", "TCP_QUIC"})
+
+
+def target_groups(target_type: str, tg_attrs: Mapping[str, str], ports: Sequence[tuple[int | None, str]], *,
+                  merge_tcp_udp: bool) -> tuple[TargetGroup, ...]:  # fmt: skip
+    """One target group per Service port and its client IP preservation.
+
+    UDP (and TCP_UDP, QUIC) target groups always preserve; TCP/TLS ones follow
+    ``preserve_client_ip.enabled``, else the default for the target type (on for instance, off for ip).
+    ``merge_tcp_udp``: the LBC makes one TCP_UDP listener and target group for a port number that has
+    both a TCP and a UDP Service port (``pkg/service/model_build_listener.go``, tcpUdpPortsSet).
+    """
+    key = "preserve_client_ip.enabled"
+    by_number: dict[int | None, set[str]] = {}
+    for number, proto in ports:
+        by_number.setdefault(number, set()).add(proto.upper())
+    explicit = _bool(tg_attrs.get(key, ""))
+    out: list[TargetGroup] = []
+    for number, raw in ports:
+        proto = raw.upper()
+        if merge_tcp_udp and number is not None and {"TCP", "UDP"} <= by_number[number]:
+            proto = "TCP_UDP"
+        if proto in ALWAYS_PRESERVED:
+            tg = TargetGroup(number, proto, True, f"client IP preservation always on for {proto} target groups")
+        elif explicit is not None:
+            tg = TargetGroup(number, proto, explicit, f"client IP preservation {'on' if explicit else 'off'} "
+                             f"({TG_ATTRIBUTES}: {key}={tg_attrs[key]})")  # fmt: skip
+        elif target_type == "instance":
+            tg = TargetGroup(number, proto, True, "client IP preservation on (the default for instance targets)")
+        else:
+            tg = TargetGroup(number, proto, False, f"client IP preservation off (the default for ip targets with {proto})")
+        out.append(tg)
+    return tuple(out)
 
 
 def _lbc_scheme(a: Mapping[str, str], steps: list[str], problems: list[str]) -> str:
@@ -314,3 +400,70 @@ def _preserve(target_type: str, tg: Mapping[str, str], protocols: Sequence[str],
         return True
     steps.append("client IP preservation off (the default for ip targets with TCP)")
     return False
+
+
+def lbc_takes(
+    annotations: Mapping[str, str],
+    load_balancer_class: str | None,
+    service_type: str,
+    *,
+    load_balancer_only: bool = False,
+) -> bool:
+    """Whether the AWS Load Balancer Controller reconciles this Service (IsServiceSupported,
+    ``pkg/service/service_utils.go``): its class, else ``nlb-ip``, else ``external`` with a target type;
+    any Service type unless the feature gate ServiceTypeLoadBalancerOnly is on."""
+    if load_balancer_only and service_type != "LoadBalancer":
+        return False
+    if load_balancer_class:
+        return load_balancer_class == LBC_CLASS
+    lb_type = str(annotations.get(TYPE, ""))
+    return lb_type == "nlb-ip" or (lb_type == "external" and annotations.get(TARGET_TYPE) in ("ip", "instance"))
+
+
+def _other_type(a: Mapping[str, str], cls: str | None, service_type: str, etp: str,
+                load_balancer_only: bool) -> Settings | None:  # fmt: skip
+    """Settings for a Service that is not of type LoadBalancer, or None when the LBC reconciles it."""
+    if cls:
+        return Settings(NONE, "none", "unknown", None, None, False, etp,
+                        steps=(f"type {service_type} with spec.loadBalancerClass {cls}: the API server refuses "
+                               "loadBalancerClass on any type but LoadBalancer",),
+                        problems=("spec.loadBalancerClass is only allowed with type LoadBalancer",))  # fmt: skip
+    if service_type == "ExternalName" or not lbc_takes(a, None, service_type):
+        return Settings(NONE, "none", "unknown", None, None, False, etp,
+                        steps=(f"type {service_type}: no load balancer",))  # fmt: skip
+    if load_balancer_only:
+        return Settings(NONE, "none", "unknown", None, None, False, etp, steps=(
+            f"type {service_type}: the AWS Load Balancer Controller would take it, but its feature gate "
+            "ServiceTypeLoadBalancerOnly is on: no load balancer",))  # fmt: skip
+    return None
+
+
+@dataclass(frozen=True)
+class LbcFlags:
+    """What the AWS Load Balancer Controller's command line says (its Deployment's container args)."""
+
+    feature_gates: tuple[tuple[str, bool], ...] = ()
+    source: str = ""
+
+    def gate(self, name: str, default: bool) -> bool:
+        return dict(self.feature_gates).get(name, default)
+
+
+def lbc_flags(args: Sequence[str], source: str = "") -> LbcFlags:
+    """``--feature-gates=K=V,...`` (also ``--feature-gates K=V,...``) from the controller's args
+    (``pkg/config/feature_gates.go``: a stringMap of strconv.ParseBool values; later flags win)."""
+    gates: dict[str, bool] = {}
+    for i, arg in enumerate(args):
+        value: str | None = None
+        if arg.startswith("--feature-gates="):
+            value = arg.partition("=")[2]
+        elif arg == "--feature-gates" and i + 1 < len(args):
+            value = args[i + 1]
+        if value is None:
+            continue
+        for k, v in parse_map(value).items():
+            b = _bool(v)
+            if b is not None:
+                gates[k] = b
+    return LbcFlags(tuple(sorted(gates.items())), source)
+

@@ -141,9 +141,12 @@ def _routing(ns: Namespace) -> Routing:
 class Network(Fabric):
     """The simulated network of one scenario."""
 
-    def __init__(self, scenario: Scenario, topo: Topology | None = None, verbose: bool = True) -> None:
+    def __init__(self, scenario: Scenario, topo: Topology | None = None, verbose: bool = True,
+                 caching: bool = True) -> None:  # fmt: skip
         self.scenario = scenario
         self.verbose = verbose
+        #: False: no hop is recorded (a connection's outcome, target and timing are the same either way)
+        self.keep_hops = True
         self.topology = topo or build(scenario)
         self.engine = Engine()
         self.hops: list[Hop] = []
@@ -188,6 +191,10 @@ class Network(Fabric):
                 syn_retries=k.tcp_syn_retries, linear_timeouts=k.tcp_syn_linear_timeouts, label=label,
                 ipsets=ipsets, ipvs=ipvs_table,
             )  # fmt: skip
+            if ns.role == "node":  # kube-proxy's ClientIP affinity lists (-m recent) start empty with the node
+                from hairpin.netfilter.matches import keep_recent_lists
+
+                keep_recent_lists(self.hosts[ns.name])
             if ns.role == "node" and scenario.kube_proxy.mode == "nftables":  # kube-proxy's table ip kube-proxy
                 from hairpin.kube.nftables import ruleset as nft_ruleset
                 from hairpin.netfilter.nft import Stacked
@@ -196,6 +203,11 @@ class Network(Fabric):
                 h = self.hosts[ns.name]
                 assert isinstance(h, LinuxHost)
                 h.nf = Stacked(h.nf, nft_parse(nft_ruleset(scenario, ns.name), f"{ns.name}.nft"))
+        if not caching:  # every cache off: routing decisions and per-flow-class verdicts (tests compare)
+            for h in self.hosts.values():
+                h.routing.caching = False
+                if isinstance(h, LinuxHost):
+                    h.caching = False
         # servers: every endpoint pod listens on its Services' target ports
         for svc in scenario.services:
             for pod in scenario.endpoints_of(svc):
@@ -222,6 +234,8 @@ class Network(Fabric):
     def record(
         self, host: Any, where: str, packet: Packet, notes: list[str], kind: str, lane: str | None = None
     ) -> None:
+        if not self.keep_hops:
+            return
         if not self.verbose:
             self.hops.append(Hop(self.engine.now, where, packet, "", kind, self.conn_id, lane or host.name))
             return
@@ -380,16 +394,19 @@ FIX_WHY = {
 
 
 def run(scenario: Scenario, connections: int = 1000, seed: int = 0, fixes: bool = False,
-        progress: Any = None) -> Run:  # fmt: skip
-    """``connections`` connections from the scenario's client; with ``fixes``, the same for each workaround."""
-    net = Network(scenario, verbose=False)
+        progress: Any = None, caching: bool = True) -> Run:  # fmt: skip
+    """``connections`` connections from the scenario's client; with ``fixes``, the same for each workaround.
+
+    ``caching=False`` turns off every cache (routing decisions, per-flow-class verdicts): the result is
+    the same, only slower (tests/test_sim_cache.py holds the two to byte-identical JSON)."""
+    net = Network(scenario, verbose=False, caching=caching)
     conns = []
     for i in range(connections):
         conns.append(net.connect(i, seed))
         if progress is not None:
             progress(1)
     # replay the connections a reader is shown with every word of the trace (same seed, same packets)
-    loud = Network(scenario, net.topology, verbose=True)
+    loud = Network(scenario, net.topology, verbose=True, caching=caching)
     for outcome in ("timeout", "established", "reset"):
         shown = next((c for c in conns if c.outcome == outcome), None)
         if shown is not None:
@@ -399,7 +416,8 @@ def run(scenario: Scenario, connections: int = 1000, seed: int = 0, fixes: bool 
     if fixes:
         for name in FIXES:
             fixed = with_fix(scenario, name)
-            fnet = Network(fixed, verbose=False)
+            fnet = Network(fixed, verbose=False, caching=caching)
+            fnet.keep_hops = False  # only the outcomes of a workaround's connections are kept
             fconns = []
             for i in range(connections):
                 fc = fnet.connect(i, seed)

@@ -6,17 +6,18 @@ Exit code 0: nothing at risk; 1: a Service is at risk; 2: some input was bad (ea
 
 from __future__ import annotations
 
-import io
 import json
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from hairpin.cli.common import check_format, check_output, emit, emit_raw
 from hairpin.errors import InputError, ParseError
-from hairpin.writing import check_output, write_output
 
-FORMATS = ("table", "json", "sarif")
+FORMATS = ("text", "json", "sarif")
+#: the old name of ``--format text``, still accepted
+ALIASES = {"table": "text"}
 
 
 def register(app: typer.Typer) -> None:
@@ -30,8 +31,10 @@ def check(
     kubeconfig: Annotated[str | None, typer.Option(help="Read the live cluster through this kubeconfig.")] = None,
     context: Annotated[str | None, typer.Option(help="kubeconfig context of the live cluster.")] = None,
     live: Annotated[bool, typer.Option("--live", help="Read the live cluster (current kubeconfig context).")] = False,
-    format: Annotated[str, typer.Option("--format", help="table, json or sarif.")] = "table",
-    output: Annotated[str | None, typer.Option("--output", "-o", help="Write the report to this file.")] = None,
+    format: Annotated[str, typer.Option("--format", help="text, json or sarif.")] = "text",
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Write the report to this file ('-': stdout).")
+    ] = None,
     lbc_webhook: Annotated[
         bool | None,
         typer.Option(
@@ -40,7 +43,7 @@ def check(
             "manifests without loadBalancerClass go to it (default: only if the input shows it).",
         ),
     ] = None,
-    only_at_risk: Annotated[bool, typer.Option("--only-at-risk", help="Table: hide Services not at risk.")] = False,
+    only_at_risk: Annotated[bool, typer.Option("--only-at-risk", help="Text: hide Services not at risk.")] = False,
     allow_empty: Annotated[
         bool,
         typer.Option("--allow-empty", help="Exit 0 when the input holds no Kubernetes objects (default: exit 2)."),
@@ -51,8 +54,7 @@ def check(
     from hairpin.kube.cluster import live_objects
     from hairpin.parsers import manifests
 
-    if format not in FORMATS:
-        raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
+    format = check_format(format, FORMATS, ALIASES)
     if not paths and not (live or kubeconfig or context):
         raise InputError("give manifests, dumps or directories to check, or --live / --kubeconfig / --context")
     check_output(output)
@@ -71,24 +73,84 @@ def check(
     for e in report.errors:
         print(f"hairpin: error: {e.one_line()}", file=sys.stderr)
     if format == "json":
-        text = json.dumps(report.to_json(), indent=1) + "\n"
+        emit_raw(output, json.dumps(report.to_json(), indent=1) + "\n")
     elif format == "sarif":
-        text = json.dumps(report.to_sarif(), indent=1) + "\n"
+        emit_raw(output, json.dumps(report.to_sarif(), indent=1) + "\n")
     else:
-        text = ""
-    report.only_at_risk = only_at_risk
-    if format == "table":
-        from rich.console import Console
+        from rich.text import Text
 
-        if output is None:
-            Console().print(report)
-        else:
-            buf = Console(width=120, record=True, file=io.StringIO())
-            buf.print(report)
-            text = buf.export_text()
-    if output is None:
-        if format != "table":
-            sys.stdout.write(text)
-    else:
-        write_output(output, text)
+        report.only_at_risk = only_at_risk
+        emit(output, Text(diagnosis(report), style="bold"), report, *breakdowns(objects, report),
+             Text(PROBABILITY_NOTE, style="dim"),
+             Text(next_step(report, _source(paths, live, kubeconfig, context)), style="bold"))  # fmt: skip
     raise typer.Exit(report.exit_code)
+
+
+PROBABILITY_NOTE = (
+    "P(timeout): one connection's chance from the worst caller node (the node most likely to be sent back "
+    "to itself), its connections spread over the NLB's addresses in DNS. A caller pinned to one address "
+    "(a cached DNS answer) can be higher: hairpin reproduce shows the table per caller node and NLB address."
+)
+
+
+#: at-risk Services whose per-node, per-address table the text report shows
+BREAKDOWNS = 3
+
+
+def breakdowns(objects: list[Any], report: Any) -> list[Any]:
+    """The per-caller-node, per-NLB-address table (``hairpin.probability``) of the first at-risk Services
+    whose nodes are known: the same table ``reproduce`` and ``scenario from-cluster`` print."""
+    from hairpin.kube.cluster import Cluster, scenario_from_objects
+    from hairpin.probability import breakdown
+
+    shown = [f for f in report.at_risk if f.probability is not None][:BREAKDOWNS]
+    if not shown:
+        return []
+    cluster = Cluster.from_objects(objects)
+    out: list[Any] = []
+    for f in shown:
+        try:
+            built, _ = scenario_from_objects(cluster, service=f"{f.namespace}/{f.name}")
+            b = breakdown(built)
+        except InputError:  # not enough in the input to build a scenario: the table above still stands
+            continue
+        if b is not None:
+            out.append(b)
+    return out
+
+
+def diagnosis(report: Any) -> str:
+    """The first line of the text report."""
+    risky = report.at_risk
+    n = len(report.findings)
+    if risky:
+        worst = max(risky, key=lambda f: f.probability or 0)
+        p = f", up to {float(worst.probability):.1%} of connections" if worst.probability is not None else ""
+        return (f"hairpin check: {len(risky)} of {n} LoadBalancer Service(s) can time out their in-cluster callers"
+                f"{p} ({worst.namespace}/{worst.name}); fixes below")  # fmt: skip
+    if report.errors:
+        return f"hairpin check: {len(report.errors)} input(s) could not be read; no Service at risk in the rest"
+    return f"hairpin check: none of {n} LoadBalancer Service(s) can send an in-cluster caller back to its own node"
+
+
+def _source(paths: list[str] | None, live: bool, kubeconfig: str | None, context: str | None) -> str:
+    """The inputs again, as ``scenario from-cluster`` takes them."""
+    words = list(paths or [])
+    if kubeconfig:
+        words.append(f"--kubeconfig {kubeconfig}")
+    if context:
+        words.append(f"--context {context}")
+    if live and not (kubeconfig or context):
+        words.append("--live")
+    return " ".join(words)
+
+
+def next_step(report: Any, source: str = "DUMP") -> str:
+    """The last line of the text report."""
+    if report.errors:
+        return "Next: fix the input errors above (one line each on stderr) and run hairpin check again"
+    if report.at_risk:
+        f = report.at_risk[0]
+        return (f"Next: see it happen on your cluster: hairpin scenario from-cluster --service {f.namespace}/{f.name} "
+                f"{source} -o mine.yaml, then hairpin reproduce --scenario mine.yaml")  # fmt: skip
+    return "Next: nothing to fix; run hairpin check in CI (README, Catch it in CI) to keep it so"

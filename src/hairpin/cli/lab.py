@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from hairpin.errors import InputError
 
@@ -52,9 +52,17 @@ def run_cmd(
     capture: Annotated[
         Path | None, typer.Option(help="Write a pcap per node (tcpdump -i any) into this directory.")
     ] = None,
-    timeout: Annotated[float, typer.Option(min=0.5, max=130.0, help="Client-side connect timeout, seconds.")] = 3.5,
+    connect_timeout: Annotated[
+        float, typer.Option("--connect-timeout", min=0.5, max=130.0, help="Client-side connect timeout, seconds.")
+    ] = 3.5,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", min=0.5, max=130.0, hidden=True, help="Old name of --connect-timeout.")
+    ] = None,
     seed: Annotated[int, typer.Option()] = 0,
     format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Write the text or JSON to this file ('-': stdout).")
+    ] = None,
     svg: Annotated[
         Path | None,
         typer.Option(
@@ -70,15 +78,17 @@ def run_cmd(
         ),
     ] = None,
 ) -> None:
-    """Make real connections in a lab of its own (built and removed around the run) and compare with the simulator."""
+    """Make real connections in a lab of its own (built and removed around the run) and compare with the simulator.
+
+    Exit code 0 when every real connection agrees with the simulator, 1 when one does not, 2 on bad input."""
     from hairpin.backends.lab import run, up
     from hairpin.backends.lab.run import check_capture_dir
-    from hairpin.writing import check_output
+    from hairpin.cli.common import check_format, check_output
 
-    if format not in ("text", "json"):
-        raise InputError(f"--format must be one of text, json, got {format!r}")
-    check_output(svg)
-    check_output(html)
+    format = check_format(format, ("text", "json"))
+    timeout = connect_timeout if timeout is None else timeout
+    for out_path in (svg, html, output):
+        check_output(out_path)
     if capture is not None:
         check_capture_dir(capture)
     lab = up(_scenario(scenario, fix))
@@ -97,39 +107,59 @@ def run_cmd(
     if svg is not None:
         _write_svg(svg, lab.scenario, result, seed)
     if html is not None:
+        from hairpin.cli.common import write
         from hairpin.render import lab as lab_report
-        from hairpin.writing import write_output
 
-        write_output(html, lab_report.report(lab.scenario, result, seed=seed))
+        write(html, lab_report.report(lab.scenario, result, seed=seed))
+    code = 0 if all(c.outcome == c.simulated_outcome for c in result.connections) else 1
     if format == "json":
-        sys.stdout.write(json.dumps(result.to_json(), indent=1) + "\n")
-        return
-    t = Table(title=f"hairpin lab run: {connections} real connections, scenario {lab.scenario.name}"
-              + (f", fix {lab.scenario.fix}" if lab.scenario.fix else ""), title_justify="left")  # fmt: skip
+        from hairpin.cli.common import emit_raw
+
+        emit_raw(output, json.dumps(result.to_json(), indent=1) + "\n")
+        raise typer.Exit(code)
+    _print_run(result, lab.scenario, connections, output)
+    raise typer.Exit(code)
+
+
+def _print_run(result: Any, scenario: Any, connections: int, output: str | None) -> None:
+    from hairpin.cli.common import emit
+
+    parts: list[Any] = []
+    disagree = sum(1 for c in result.connections if c.outcome != c.simulated_outcome)
+    n = len(result.connections)
+    parts.append(Text(f"hairpin lab run: {result.timeouts} of {n} real connections timed out; the simulator "
+                      + ("agrees on every one" if not disagree else f"DISAGREES on {disagree}"), style="bold"))  # fmt: skip
+    t = Table(title=f"hairpin lab run: {connections} real connections, scenario {scenario.name}"
+              + (f", fix {scenario.fix}" if scenario.fix else ""), title_justify="left")  # fmt: skip
     # a caller translated on the way out (cni.nat_outgoing): the source the NLB saw, from the node's conntrack
     translated = any(c.nlb_source and c.nlb_source != c.client for c in result.connections)
     # a Classic ELB (a proxy): its own connection to the target, as the lab's proxy logged it
     proxied = any(c.proxy_backend for c in result.connections)
-    cols = ("#", "client", *(("source at the NLB",) if translated else ()),
-            "CLB target" if proxied else "NLB target", *(("CLB's own connection",) if proxied else ()),
-            "real", "elapsed (s)", "simulated")  # fmt: skip
-    for col in cols:
+    addr_cols = ("client", *(("source at the NLB",) if translated else ()),
+                 "CLB target" if proxied else "NLB target", *(("CLB's own connection",) if proxied else ()))  # fmt: skip
+    from hairpin.cli.common import text_width
+
+    stacked = text_width(output) < 110  # narrow: the addresses one under the other, nothing cut
+    t.add_column("#", no_wrap=True, justify="right")
+    for col in (" / ".join(addr_cols),) if stacked else addr_cols:
+        t.add_column(col, no_wrap=True)
+    for col in ("real", "elapsed (s)", "simulated"):
         t.add_column(col, no_wrap=True)
     for c in result.connections:
         same = "green" if c.outcome == c.simulated_outcome else "bold red"
-        t.add_row(str(c.id), c.client, *((c.nlb_source,) if translated else ()), c.target,
-                  *((c.proxy_backend.split(" -> ")[0] + " " + c.proxy_backend.rsplit(": ", 1)[-1],) if proxied else ()),
-                  c.outcome, f"{c.elapsed_s:.4f}", f"[{same}]{c.simulated_outcome}[/]")  # fmt: skip
-    out = Console()
-    out.print(t)
-    out.print(f"timeouts: {result.timeouts}/{len(result.connections)}; agreement with the simulator: "
-              f"{result.agreement:.0%}")  # fmt: skip
-    out.print(f"limit: {result.limit}; {result.kernel_would}")
+        addrs = [c.client, *((c.nlb_source,) if translated else ()), c.target,
+                 *((c.proxy_backend.split(" -> ")[0] + " " + c.proxy_backend.rsplit(": ", 1)[-1],) if proxied else ())]  # fmt: skip
+        t.add_row(str(c.id), *(("\n".join(addrs),) if stacked else addrs), c.outcome, f"{c.elapsed_s:.4f}",
+                  f"[{same}]{c.simulated_outcome}[/]")  # fmt: skip
+    parts.append(t)
+    parts.append(f"timeouts: {result.timeouts}/{len(result.connections)}; agreement with the simulator: "
+                 f"{result.agreement:.0%}")  # fmt: skip
+    parts.append(f"limit: {result.limit}; {result.kernel_would}")
     if result.captures:
-        out.print("captures: " + ", ".join(result.captures))
+        parts.append("captures: " + ", ".join(result.captures))
         shown = next((c for c in result.connections if c.real_sequence), None)
         if shown is not None:
-            seq = Table(title=f"hairpinned connection {shown.client}: first SYN round on {lab.scenario.client_pod.node}, "
+            seq = Table(title=f"hairpinned connection {shown.client}: first SYN round on {scenario.client_pod.node}, "
                         f"capture vs simulation ({'match' if shown.sequence_match else 'DIFFERENT'})",
                         title_justify="left")  # fmt: skip
             seq.add_column("real kernel (tcpdump -i any)")
@@ -139,23 +169,29 @@ def run_cmd(
                 a = shown.real_sequence[i] if i < len(shown.real_sequence) else ""
                 b = shown.simulated_sequence[i] if i < len(shown.simulated_sequence) else ""
                 seq.add_row(a, b if a == b else f"[bold red]{b}[/]")
-            out.print(seq)
+            parts.append(seq)
+    step = ("Next: read a timed-out connection step by step: hairpin lab run --svg F (or hairpin reproduce)"
+            if result.timeouts else "Next: run without the fix (or with more --connections) to see the failure")
+    if disagree:
+        step = "Next: rerun with --capture DIR to compare the real packets with the simulator's, hop by hop"
+    parts.append(Text(step, style="bold"))
+    emit(output, *parts)
 
 
 def _write_svg(path: Path, scenario: object, result: object, seed: int) -> None:
     from hairpin.backends import sim
     from hairpin.backends.lab import LabRun
+    from hairpin.cli.common import write
     from hairpin.render.diagram import scenario_lanes
     from hairpin.render.svg import sequence_svg
     from hairpin.scenario import Scenario
-    from hairpin.writing import write_output
 
     assert isinstance(scenario, Scenario) and isinstance(result, LabRun)
     shown = next((c for c in result.connections if c.outcome == "timeout"), None) or result.connections[0]
     replay = sim.connect(scenario, client_port=int(shown.client.rsplit(":", 1)[1]), target=shown.target or None,
                          conn_id=shown.id, seed=seed)  # fmt: skip
     title = f"lab connection #{shown.id} {shown.client}: real {shown.outcome}, simulated {replay.outcome}"
-    write_output(path, sequence_svg(replay.hops, title=title, lanes=scenario_lanes(scenario)))
+    write(path, sequence_svg(replay.hops, title=title, lanes=scenario_lanes(scenario)))
 
 
 @lab_app.command("status")
@@ -175,9 +211,14 @@ def status_cmd() -> None:
 
 @lab_app.command("down")
 def down_cmd(lab: Annotated[str | None, typer.Argument(help="Lab id (default: all recorded labs).")] = None) -> None:
-    """Remove what `up` made: exactly the recorded namespaces and processes."""
+    """Remove what `up` made: exactly the recorded namespaces and processes (exit 2 for an unknown lab id)."""
     from hairpin.backends.lab import down
+    from hairpin.backends.lab.record import labs
 
+    if lab is not None:
+        known = sorted(rec.prefix.rstrip("-") for rec in labs())
+        if lab.rstrip("-") not in known:
+            raise InputError(f"no lab {lab!r}; recorded labs: {', '.join(known) or 'none'} (hairpin lab status)")
     removed = down(lab)
     print(f"removed {len(removed)} namespaces" + (f": {', '.join(removed)}" if removed else ""))
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -11,8 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from hairpin.errors import InputError
-from hairpin.writing import check_output, write_output
+from hairpin.cli.common import check_format, check_output, emit, emit_raw, write, wrote
 
 FORMATS = ("text", "json")
 
@@ -25,9 +23,13 @@ def reproduce(
     scenario: Annotated[Path | None, typer.Option(help="Scenario YAML (default: the built-in seed).")] = None,
     connections: Annotated[int, typer.Option(min=1, max=10_000_000, help="Connections to simulate.")] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same run.")] = 0,
-    fix: Annotated[str | None, typer.Option(help="Apply one workaround first (see --list-fixes).")] = None,
+    fix: Annotated[str | None, typer.Option(help="Apply one workaround first (names: --list-fixes).")] = None,
+    list_fixes: Annotated[bool, typer.Option("--list-fixes", help="List the workarounds' names and exit.")] = False,
     fixes: Annotated[bool, typer.Option("--fixes/--no-fixes", help="Also run each workaround.")] = True,
     format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Write the text or JSON to this file ('-': stdout).")
+    ] = None,
     all_hops: Annotated[bool, typer.Option("--all-hops", help="JSON: hops of every connection.")] = False,
     full: Annotated[bool, typer.Option("--full", help="Text: show every retransmission round.")] = False,
     svg: Annotated[Path | None, typer.Option(help="Write the timed-out connection's sequence diagram as SVG.")] = None,
@@ -38,22 +40,30 @@ def reproduce(
         typer.Option(min=1, max=20, help="Also show what N client retries per request do (p^(N+1); not a fix)."),
     ] = None,
 ) -> None:
-    """Simulate the scenario's client calling its Service and show why connections time out."""
+    """Simulate the scenario's client calling its Service and show why connections time out.
+
+    Exit code 0 when the simulation ran (timeouts are what it shows, not an error), 2 on bad input."""
     from hairpin import scenario as scen
     from hairpin.backends import sim
 
-    if format not in FORMATS:
-        raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
-    for out_path in (svg, html, pcap):
+    if list_fixes:
+        width = max(len(n) for n in scen.FIXES)
+        for name, what in scen.FIXES.items():
+            print(f"{name:<{width}}  {what}")
+        return
+    format = check_format(format, FORMATS)
+    for out_path in (svg, html, pcap, output):
         check_output(out_path)
     sc = scen.load(scenario) if scenario is not None else scen.seed()
     if fix is not None:
         sc = scen.with_fix(sc, fix)
     total = connections * (1 + (len(scen.FIXES) if fixes else 0))
     err = Console(stderr=True)
-    if err.is_terminal and format == "text":
+    if err.is_terminal:  # the count and a progress bar on stderr, whatever the format of stdout
         with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, transient=True) as bar:  # fmt: skip
+            runs = f" (the scenario and {len(scen.FIXES)} workarounds, {connections} each)" if fixes else ""
+            err.print(f"simulating {total} connections{runs}")
             task = bar.add_task("sim", total=total)
             result = sim.run(sc, connections, seed, fixes=fixes, progress=lambda n: bar.advance(task, n))
     else:
@@ -66,14 +76,11 @@ def reproduce(
         doc = result.to_json(all_hops=all_hops)
         if tries is not None:
             doc["retries"] = tries.to_json()
-        sys.stdout.write(json.dumps(doc, indent=1, sort_keys=False) + "\n")
+        emit_raw(output, json.dumps(doc, indent=1, sort_keys=False) + "\n")
         return
     from hairpin.story import RunView
 
-    out = Console()
-    out.print(RunView(result, full=full))
-    if tries is not None:
-        out.print(tries.text())
+    emit(output, RunView(result, full=full), *((tries.text(),) if tries is not None else ()))
 
 
 def _write_pictures(result: object, svg: Path | None, html: Path | None, pcap: Path | None) -> None:
@@ -87,7 +94,7 @@ def _write_pictures(result: object, svg: Path | None, html: Path | None, pcap: P
         from hairpin.render import svg as svg_mod
         from hairpin.render.diagram import scenario_lanes
 
-        write_output(svg, svg_mod.sequence_svg(conn.hops, title=f"connection #{conn.id}: {conn.outcome}",
+        write(svg, svg_mod.sequence_svg(conn.hops, title=f"connection #{conn.id}: {conn.outcome}",
                                                lanes=scenario_lanes(result.scenario)))  # fmt: skip
     if html is not None:
         from hairpin.render import html as html_mod
@@ -100,8 +107,9 @@ def _write_pictures(result: object, svg: Path | None, html: Path | None, pcap: P
                 points = html_mod.chart_points(result, progress=lambda n: bar.advance(task, n))
         else:
             points = html_mod.chart_points(result)
-        write_output(html, html_mod.report(result, chart=points))
+        write(html, html_mod.report(result, chart=points))
     if pcap is not None:
         from hairpin.render import pcap as pcap_mod
 
         pcap_mod.write_run(result, pcap)
+        wrote(pcap)

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 import yaml
 
+from hairpin.cli.common import write, wrote
 from hairpin.errors import InputError, ParseError
 from hairpin.writing import check_output, write_output
 
@@ -25,8 +26,8 @@ def register(app: typer.Typer) -> None:
 
 @scenario_app.command("from-cluster")
 def from_cluster(
+    service: Annotated[str, typer.Option("--service", help="The Service, namespace/name.")],
     paths: Annotated[list[str] | None, typer.Argument(help="Manifests, kubectl dumps or directories.")] = None,
-    service: Annotated[str, typer.Option("--service", help="The Service, namespace/name.")] = "",
     client_pod: Annotated[str | None, typer.Option("--client-pod", help="The calling pod, namespace/name.")] = None,
     kubeconfig: Annotated[str | None, typer.Option(help="Read the live cluster through this kubeconfig.")] = None,
     context: Annotated[str | None, typer.Option(help="kubeconfig context of the live cluster.")] = None,
@@ -62,13 +63,64 @@ def from_cluster(
         scen.from_dict(yaml.safe_load(text), output)  # what we write must load back
     except InputError as exc:
         raise InputError(f"the scenario built from it is not valid: {exc.message}", where) from None
+    _probability_note(built)
     if output == "-":
         sys.stdout.write(text)
         return
     write_output(output, text)
-    print(
-        f"wrote {output}: {len(built.nodes)} nodes, {len(built.pods)} pods, client {built.client.pod}", file=sys.stderr
-    )
+    wrote(output, f"{len(built.nodes)} nodes, {len(built.pods)} pods, client {built.client.pod}")
+    print(f"Next: hairpin reproduce --scenario {output}", file=sys.stderr)
+
+
+def _probability_note(built: object) -> None:
+    """On stderr: the per-node, per-address table, and which figure this scenario's reproduce shows."""
+    from rich.console import Console
+
+    from hairpin.probability import breakdown
+    from hairpin.scenario import Scenario
+
+    assert isinstance(built, Scenario)
+    b = breakdown(built)
+    if b is not None:
+        Console(stderr=True).print(b)
+
+
+@scenario_app.command("nodes")
+def nodes(
+    scenario: Annotated[str, typer.Argument(help="Scenario YAML ('seed': the built-in seed).")],
+    directory: Annotated[str, typer.Argument(help="Directory to write one sub-directory per node into.")],
+) -> None:
+    """Write each simulated node's iptables-save, ip route, ip rule, ip addr (and ipset/ipvsadm in IPVS mode)
+    into DIRECTORY/NODE, the files `hairpin trace --node DIRECTORY/NODE` reads."""
+    from pathlib import Path
+
+    from hairpin import scenario as scen
+    from hairpin.node_files import node_files
+
+    s = scen.seed() if scenario == "seed" else scen.load(scenario)
+    root = Path(directory)
+    if root.exists() and not root.is_dir():
+        raise InputError("not a directory", directory)
+    if not root.parent.is_dir():
+        raise InputError(f"cannot write: no such directory: {root.parent}", directory)
+    written = node_files(s)
+    for node, files in written.items():
+        d = root / node
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot write: {exc.strerror}", str(d)) from None
+        for name, text in files.items():
+            write(d / name, text)
+    client = s.client_pod
+    node = client.node
+    target = s.client_target_address()
+    print(f"hairpin scenario nodes: {len(written)} nodes of {s.name} written to {directory}", file=sys.stderr)
+    svc = s.client_service
+    port = svc.ports[0].node_port if svc.ports and svc.ports[0].node_port else s.client.port
+    node_ip = s.node(node).ip
+    print(f"Next: hairpin trace --node {root / node} --reply 'tcp {client.ip}:40000 > {node_ip}:{port} syn in eth0'"
+          f"  (the SYN the load balancer {target} delivers to {node} when it picks the caller's own node)", file=sys.stderr)  # fmt: skip
 
 
 @scenario_app.command("schema")

@@ -12,15 +12,14 @@ import csv
 import io
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from hairpin.errors import InputError
-
-FORMATS = ("table", "json", "csv")
+FORMATS = ("text", "json", "csv")
+#: the old name of ``--format text``, still accepted
+ALIASES = {"table": "text"}
 
 
 def register(app: typer.Typer) -> None:
@@ -49,7 +48,10 @@ def sweep_cmd(
     connect_timeout: Annotated[
         float, typer.Option(min=0.1, max=3600, help="Seconds to wait for a --dask or --ray scheduler.")
     ] = 30.0,
-    format: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+    format: Annotated[str, typer.Option("--format", help="text, json or csv.")] = "text",
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Write the text, JSON or CSV to this file ('-': stdout).")
+    ] = None,
     svg: Annotated[
         Path | None, typer.Option(help="Chart: rate against nodes per AZ, one line per other setting.")
     ] = None,
@@ -62,13 +64,11 @@ def sweep_cmd(
 
     from hairpin import scenario as scen
     from hairpin import sweep
+    from hairpin.cli.common import check_format, check_output, emit, emit_raw, write
 
-    if format not in FORMATS:
-        raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
-    from hairpin.writing import check_output
-
-    check_output(svg)
-    check_output(html)
+    format = check_format(format, FORMATS, ALIASES)
+    for out_path in (svg, html, output):
+        check_output(out_path)
     g = sweep.Grid.parse(grid)
     base = scen.load(scenario) if scenario is not None else scen.seed()
     n_workers = workers or (os.cpu_count() or 1)
@@ -86,18 +86,14 @@ def sweep_cmd(
                             connect_timeout=connect_timeout)  # fmt: skip
     if svg is not None:
         from hairpin.render.sweep import chart_svg
-        from hairpin.writing import write_output
-
-        write_output(svg, chart_svg(results, title=f"hairpin sweep over {base.name}: timeout rate"))
+        write(svg, chart_svg(results, title=f"hairpin sweep over {base.name}: timeout rate"))
     if html is not None:
         from hairpin.render.sweep import command_line, report_html
-        from hairpin.writing import write_output
-
         cmd = command_line(grid, connections=connections, seed=seed,
                            scenario=str(scenario) if scenario is not None else None)  # fmt: skip
-        write_output(html, report_html(results, base, connections=connections, seed=seed, command=cmd))
+        write(html, report_html(results, base, connections=connections, seed=seed, command=cmd))
     if format == "json":
-        sys.stdout.write(json.dumps({"scenario": base.name, "connections": connections, "seed": seed,
+        emit_raw(output, json.dumps({"scenario": base.name, "connections": connections, "seed": seed,
                                      "points": [r.to_json() for r in results]}, indent=1) + "\n")  # fmt: skip
     elif format == "csv":
         buf = io.StringIO()
@@ -107,7 +103,7 @@ def sweep_cmd(
         for r in results:
             d = r.to_json()
             w.writerow([*(d[k] for k in keys), r.connections, r.timeouts, d["rate"], d["expected"], r.agrees])
-        sys.stdout.write(buf.getvalue())
+        emit_raw(output, buf.getvalue())
     else:
         from rich.table import Table
 
@@ -120,5 +116,13 @@ def sweep_cmd(
         for r in results:
             t.add_row(*(sweep._text(v) for v in r.point.values()), f"{r.timeouts}/{r.connections}", f"{r.rate:.1%}",
                       f"{r.expected:.1%}", "yes" if r.agrees else "[bold red]NO[/]")  # fmt: skip
-        Console(width=None if sys.stdout.isatty() else 150).print(t)
+        from rich.text import Text
+
+        bad = [r for r in results if not r.agrees]
+        head = (f"hairpin sweep: all {len(results)} points agree with the closed form" if not bad else
+                f"hairpin sweep: {len(bad)} of {len(results)} points disagree with the closed form (marked NO)")
+        step = ("Next: pick the setting with the lowest rate and check it on your scenario: hairpin reproduce "
+                "--scenario FILE" if not bad else "Next: rerun the NO points with more --connections; a steady "
+                "disagreement is a model bug worth reporting")  # fmt: skip
+        emit(output, Text(head, style="bold"), t, Text(step, style="bold"))
     raise typer.Exit(0 if all(r.agrees for r in results) else 1)

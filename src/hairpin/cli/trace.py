@@ -8,9 +8,9 @@ follows each outcome's reply back through the node and names an asymmetric retur
 from __future__ import annotations
 
 import json
-import sys
+from fractions import Fraction
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -52,15 +52,19 @@ def trace_cmd(
     format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
     svg: Annotated[Path | None, typer.Option(help="Sequence diagram of the first packet's outcomes.")] = None,
     html: Annotated[Path | None, typer.Option(help="Self-contained HTML report of every outcome.")] = None,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Write the text or JSON to this file ('-': stdout).")
+    ] = None,
 ) -> None:
-    """Trace packets through a real node's netfilter rules and routing: every branch, with its probability."""
-    from hairpin import trace as tr
-    from hairpin.writing import check_output, write_output
+    """Trace packets through a real node's netfilter rules and routing: every branch, with its probability.
 
-    if format not in FORMATS:
-        raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
-    check_output(svg)
-    check_output(html)
+    Exit code 1 when an outcome returns asymmetrically (--reply: the seed's failure), 0 otherwise, 2 on bad input."""
+    from hairpin import trace as tr
+    from hairpin.cli.common import check_format, check_output, emit, emit_raw, write
+
+    format = check_format(format, FORMATS)
+    for out_path in (svg, html, output):
+        check_output(out_path)
     files: dict[str, Path] = tr.Node.find(node) if node is not None else {}
     for key, value in (
         ("iptables", iptables_save),
@@ -82,17 +86,39 @@ def trace_cmd(
     if svg is not None:
         from hairpin.render.trace import trace_svg
 
-        write_output(svg, trace_svg(traces[0]))
+        write(svg, trace_svg(traces[0]))
     if html is not None:
         from hairpin.render.trace import report
 
-        write_output(html, report(traces, title=f"hairpin trace: {n.name}"))
+        write(html, report(traces, title=f"hairpin trace: {n.name}"))
+    asym = [(t, o) for t in traces for o in t.outcomes if o.asymmetric]
     if format == "json":
         doc = [t.to_json() for t in traces]
-        sys.stdout.write(json.dumps(doc[0] if len(doc) == 1 else doc, indent=1) + "\n")
-        return
-    from rich.console import Console
+        emit_raw(output, json.dumps(doc[0] if len(doc) == 1 else doc, indent=1) + "\n")
+    else:
+        from rich.text import Text
 
-    out = Console(width=None if sys.stdout.isatty() else 200)
-    for t in traces:
-        out.print(t)
+        emit(output, Text(_diagnosis(traces, asym, reply), style="bold"), *traces,
+             Text(_next_step(asym, reply), style="bold"), lines=True)  # fmt: skip
+    raise typer.Exit(1 if asym else 0)
+
+
+def _diagnosis(traces: list[Any], asym: list[tuple[Any, Any]], reply: bool) -> str:
+    n = sum(len(t.outcomes) for t in traces)
+    if asym:
+        p = sum((o.probability for _, o in asym), Fraction(0)) / len(traces)
+        return (f"hairpin trace: {len(asym)} of {n} outcome(s) of this packet ({float(p):.1%} of its probability) return "
+                "asymmetrically: "
+                "the reply leaves the node by another way than the request came, the seed's failure")  # fmt: skip
+    if not reply:
+        return f"hairpin trace: {n} outcome(s); add --reply to follow each reply back and flag an asymmetric return"
+    return f"hairpin trace: {n} outcome(s), every reply returns the way its request came"
+
+
+def _next_step(asym: list[tuple[Any, Any]], reply: bool) -> str:
+    if asym:
+        return ("Next: confirm it on the wire (tcpdump -i any -w node.pcap, then hairpin pcap node.pcap) and pick "
+                "a fix: hairpin reproduce --list-fixes, docs/fixes.md")  # fmt: skip
+    if not reply:
+        return "Next: run again with --reply"
+    return "Next: trace the packet the load balancer delivers to the node (destination node:NodePort)"

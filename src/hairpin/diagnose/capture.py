@@ -7,18 +7,27 @@ What it knows:
   node-side ``tcpdump -i any`` capture (leaving the pod's veth, on ``eth0`` to the NLB, back from the NLB as
   ``client -> node:NodePort``, and after kube-proxy's DNAT + MASQUERADE as ``node:port -> backend``) carries
   the same sequence number; SYN-ACKs acknowledge ``ISN + 1``.  Views of one transmission fall within
-  ``VIEW_WINDOW`` seconds of each other; a SYN of the same attempt after that is a retransmission.
+  ``VIEW_WINDOW`` seconds of each other; a SYN of the same attempt after that is a retransmission.  A SYN
+  with the same ISN is a view of an attempt only when it comes from the attempt's client or within
+  ``VIEW_WINDOW`` of its latest transmission (a NAT view), so two clients that drew the same ISN are two
+  attempts; a SYN-ACK or RST goes to the attempt whose client (or MASQUERADE source) it names.
 - The classification of an attempt, first match wins:
 
   ``hairpin``         the client (the SYN's first source) got a SYN-ACK to its port from an address other
-                      than the one it called and reset it: the seed's failure (it then retransmits).  A
+                      than the one it called and reset it: the seed's failure (it then retransmits).  On a
+                      capture of the client node's ENI (VPC Traffic Mirroring) the SYN-ACK itself stays
+                      inside the node: there the NLB's rewrite (``client -> node:NodePort``) and the client's
+                      RST (after conntrack's NAT) with no answer from the called address say it.  A
                       SYN-ACK from elsewhere that the client does not reset is the target's reply on its
                       way back to the NLB (a capture on the target node shows it), not a failure;
   ``healthy``         a SYN-ACK came from the address it called;
   ``server-reset``    a RST came from the address it called;
-  ``node-loopback``   no answer, and a view of the SYN had equal source and destination addresses: a node
-                      (or hostNetwork pod) whose SYN the NLB sent back to the node itself, dropped by the
-                      kernel as a martian source with no RST (issue 9's node caller);
+  ``loopback``        no answer, to a loopback address (127.0.0.0/8, ::1): traffic on ``lo`` that never
+                      leaves its host, so never an NLB's doing (a closed local port answers with a RST:
+                      ``server-reset``);
+  ``node-loopback``   no answer, and a view of the SYN had equal (non-loopback) source and destination
+                      addresses: a node (or hostNetwork pod) whose SYN the NLB sent back to the node itself,
+                      dropped by the kernel as a martian source with no RST (the node caller);
   ``unanswered-syn``  no answer at all.
 
 - ``gave_up``: the client stopped retransmitting before the capture ended, decided as "the capture goes on
@@ -29,26 +38,39 @@ What it knows:
 Memory: attempts that end healthy are counted and forgotten at once, so memory grows with the number of
 *failed* attempts in the capture, not with its size; failed attempts keep at most ``KEEP`` packets each
 (for the pictures).  Several files are merged by time (``heapq.merge``), so a client-side and a node-side
-capture of the same traffic can be read together.
+capture of the same traffic can be read together.  A live stream (``watch``) also classifies and forgets
+every attempt ``EXPIRE`` seconds of capture time after its last packet (the kernel gives up a connect at
+127 s), so its memory stays bounded over hours; each hairpin is reported the moment the client's RST is
+seen.
+
+Honesty: every file's frames are counted, and the frames that were not read as TCP by reason
+(``frames.REASONS``).  A file with no TCP packet at all, a file that is not a capture and a malformed
+one (``Reader.corrupt``) are ``errors`` (one line each, the other files still analysed).
 """
 
 from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hairpin.model.net import Endpoint, Flags, Packet, ip_str
+from hairpin.errors import ParseError
+from hairpin.model.net import Endpoint, Flags, Packet, ip_str, is_loopback
+from hairpin.parsers.frames import LINKTYPES, VXLAN_PORTS
 from hairpin.parsers.pcap import PacketRecord, Reader, read
 
-__all__ = ["VIEW_WINDOW", "Analysis", "Attempt", "FileStats", "analyse", "analyse_files"]
+__all__ = [
+    "EXPIRE", "LIVE_KEEP", "VIEW_WINDOW", "Analysis", "Attempt", "FileStats", "analyse", "analyse_files", "file_stats", "watch",
+]  # fmt: skip
 
 VIEW_WINDOW = 0.2  # s: views of one transmission on several interfaces are this close; retransmits >= 1 s apart
 KEEP = 400  # packets kept per failed attempt, for the pictures
-KINDS = ("hairpin", "healthy", "server-reset", "node-loopback", "unanswered-syn")
+KINDS = ("hairpin", "healthy", "server-reset", "loopback", "node-loopback", "unanswered-syn")
+LIVE_KEEP = 100  # hairpins and other failures a live stream keeps for its final report (all are reported and counted)
+EXPIRE = 135.0  # s of capture time after an attempt's last packet: the kernel gives up a connect at 127 s
 
 
 def _ep(addr: int, port: int) -> str:
@@ -76,6 +98,7 @@ class Attempt:
     records: list[PacketRecord] = field(default_factory=list)
     kind: str = ""
     gave_up: bool = False
+    reported: bool = False
 
     @property
     def syn_retransmits(self) -> int:
@@ -99,16 +122,33 @@ class Attempt:
 
 @dataclass(frozen=True)
 class FileStats:
+    """One file: its frames (``packets``), the TCP packets among them, the frames skipped by reason,
+    where reading stopped early (``damage``) and ``error``: why the file gave no answer (not a capture,
+    malformed, or nothing decodable), None when it was read."""
+
     file: str
     format: str
     linktypes: tuple[int, ...]
     packets: int
-    skipped: int
-    damage: str | None
+    skipped_by: tuple[tuple[str, int], ...] = ()
+    damage: str | None = None
+    error: str | None = None
+
+    @property
+    def skipped(self) -> int:
+        return sum(n for _, n in self.skipped_by)
+
+    @property
+    def tcp(self) -> int:
+        return self.packets - self.skipped
+
+    def skipped_text(self) -> str:
+        return ", ".join(f"{why} {n}" for why, n in self.skipped_by)
 
     def to_json(self) -> dict[str, Any]:
         return {"file": self.file, "format": self.format, "linktypes": list(self.linktypes),
-                "packets": self.packets, "skipped": self.skipped, "damage": self.damage}  # fmt: skip
+                "packets": self.packets, "tcp": self.tcp, "skipped": self.skipped,
+                "skipped_by_reason": dict(self.skipped_by), "damage": self.damage, "error": self.error}  # fmt: skip
 
 
 @dataclass
@@ -121,10 +161,46 @@ class Analysis:
     connections: int
     healthy: int
     files: list[FileStats] = field(default_factory=list)
+    counts: dict[str, int] | None = None  # a live stream's counts by kind (its lists hold the first LIVE_KEEP)
+
+    @property
+    def frames(self) -> int:
+        return sum(f.packets for f in self.files)
+
+    @property
+    def skipped_by(self) -> dict[str, int]:
+        out: Counter[str] = Counter()
+        for f in self.files:
+            out.update(dict(f.skipped_by))
+        return dict(sorted(out.items()))
+
+    @property
+    def errors(self) -> list[str]:
+        """One line per file that gave no answer: ``FILE: why``."""
+        return [f"{f.file}: {f.error}" for f in self.files if f.error]
+
+    def warnings(self) -> list[str]:
+        """One line per file read with frames skipped, or cut short."""
+        out = []
+        for f in self.files:
+            if f.error:
+                continue
+            if f.skipped:
+                out.append(f"{f.file}: skipped {f.skipped} of {f.packets} frames ({f.skipped_text()}): "
+                           "they were not read as TCP")  # fmt: skip
+            if f.damage:
+                out.append(f"{f.file}: {f.damage}; analysed up to there")
+        return out
 
     @property
     def other_failures(self) -> dict[str, int]:
+        if self.counts is not None:
+            return {k: v for k, v in sorted(self.counts.items()) if k not in ("hairpin", "healthy")}
         return dict(sorted(Counter(a.kind for a in self.others).items()))
+
+    @property
+    def hairpin_count(self) -> int:
+        return self.counts.get("hairpin", 0) if self.counts is not None else len(self.hairpins)
 
     def by(self, what: str) -> list[tuple[str, int]]:
         """Hairpins counted by ``client`` (address), ``node`` or ``vip``, most first."""
@@ -138,13 +214,19 @@ class Analysis:
         from rich.table import Table
         from rich.text import Text
 
-        n = len(self.hairpins)
+        n = self.hairpin_count
         yield Text(
             f"{n} hairpinned connection{'s' if n != 1 else ''} of {self.connections} in {self.packets} TCP packets; "
             f"healthy {self.healthy}; other failures: "
             + (", ".join(f"{k} {v}" for k, v in self.other_failures.items()) or "none"),
             style="bold red" if n else "bold green",
         )
+        if self.files:
+            skipped = sum(self.skipped_by.values())
+            yield Text(f"read {self.frames} frame{'s' if self.frames != 1 else ''} in {len(self.files)} file{'s' if len(self.files) != 1 else ''}: "
+                       f"{self.frames - skipped} TCP, skipped {skipped}"
+                       + (f" ({', '.join(f'{k} {v}' for k, v in self.skipped_by.items())})" if skipped else ""),
+                       style="yellow" if skipped else "")  # fmt: skip
         if self.hairpins:
             t = Table(title="hairpinned: SYN-ACK from an address the client did not call, reset by the client",
                       title_justify="left")  # fmt: skip
@@ -165,9 +247,6 @@ class Analysis:
             yield t
             if len(self.others) > 50:
                 yield Text(f"... and {len(self.others) - 50} more (--format json lists them all)")
-        for f in self.files:
-            if f.damage:
-                yield Text(f"{f.file}: {f.damage}; analysed up to there", style="yellow")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -175,9 +254,12 @@ class Analysis:
             "summary": {
                 "packets": self.packets,
                 "connections": self.connections,
-                "hairpins": len(self.hairpins),
+                "hairpins": self.hairpin_count,
                 "other_failures": self.other_failures,
                 "healthy": self.healthy,
+                "frames": self.frames,
+                "skipped": sum(self.skipped_by.values()),
+                "skipped_by_reason": self.skipped_by,
                 "by_client": dict(self.by("client")),
                 "by_node": dict(self.by("node")),
                 "by_vip": dict(self.by("vip")),
@@ -188,14 +270,18 @@ class Analysis:
 
 
 class _Analyser:
-    def __init__(self) -> None:
+    def __init__(self, on_hairpin: Callable[[Attempt, float], None] | None = None, keep: bool = True) -> None:
         self.open: dict[tuple[int, int, int], Attempt] = {}  # (client addr, client port, isn)
         self.by_isn: dict[int, list[Attempt]] = {}
         self.done: list[Attempt] = []
+        self.others: list[Attempt] = []  # a live stream's first LIVE_KEEP other failures
+        self.kinds: Counter[str] = Counter()  # attempts classified and forgotten (live streams)
         self.packets = 0
         self.connections = 0
         self.healthy = 0
         self.end = 0.0
+        self.on_hairpin = on_hairpin
+        self.keep = keep  # keep classified attempts (a file); a live stream counts and forgets them
 
     def _forget(self, a: Attempt) -> None:
         self.open.pop((a.client.addr, a.client.port, a.isn), None)
@@ -205,9 +291,23 @@ class _Analyser:
             if not same:
                 del self.by_isn[a.isn]
 
-    def _find(self, isn: int, t: float) -> Attempt | None:
+    def _find(self, isn: int, t: float, ep: Endpoint | None = None) -> Attempt | None:
+        """The attempt a SYN-ACK or RST with this ISN belongs to: of the recent ones, the one whose client
+        (or MASQUERADE source) is ``ep``, else the latest."""
+        found = None
         for a in reversed(self.by_isn.get(isn, ())):
             if t - a.last_t < 130.0:
+                if ep is None or ep == a.client or ep == a.masquerade:
+                    return a
+                found = found or a
+        return found
+
+    def _find_syn(self, isn: int, t: float, src: Endpoint) -> Attempt | None:
+        """The attempt a SYN with this ISN is a view of: the same client (a retransmission, or a view
+        before source NAT), or a NAT view of the attempt's latest transmission (within ``VIEW_WINDOW``).
+        Another client's SYN with the same ISN later on is another attempt."""
+        for a in reversed(self.by_isn.get(isn, ())):
+            if t - a.last_t < 130.0 and (src == a.client or abs(t - a.rounds[-1]) < VIEW_WINDOW):
                 return a
         return None
 
@@ -219,7 +319,7 @@ class _Analyser:
         if f & Flags.SYN and not f & Flags.ACK:
             self._syn(r, p)
         elif f & Flags.SYN and f & Flags.ACK:
-            a = self._find((p.ack - 1) & 0xFFFFFFFF, r.t)
+            a = self._find((p.ack - 1) & 0xFFFFFFFF, r.t, p.dest)
             if a is None:
                 return
             self._keep(a, r)
@@ -233,14 +333,17 @@ class _Analyser:
             elif a.backend is None and p.src != a.client.addr:
                 a.backend = p.source  # backend -> node:masq, before de-NAT
         elif f & Flags.RST:
-            a = self._find((p.seq - 1) & 0xFFFFFFFF, r.t) if not f & Flags.ACK else None
+            a = self._find((p.seq - 1) & 0xFFFFFFFF, r.t, p.source) if not f & Flags.ACK else None
             if a is not None:  # the client's RST (seq ISN + 1, no ACK), or its view after conntrack's NAT
                 a.client_rst = True
                 if p.src == a.client.addr and p.sport == a.client.port and p.dest in a.elsewhere:
                     a.answered_by = a.answered_by or p.dest  # the SYN-ACK it did not expect
+                    if self.on_hairpin is not None and not a.reported:
+                        a.reported = True
+                        self.on_hairpin(a, r.t)
                 self._keep(a, r)
                 return
-            a = self._find((p.ack - 1) & 0xFFFFFFFF, r.t) if f & Flags.ACK else None
+            a = self._find((p.ack - 1) & 0xFFFFFFFF, r.t, p.dest) if f & Flags.ACK else None
             if a is not None:
                 self._keep(a, r)
                 if p.dst == a.client.addr and p.dport == a.client.port and p.source == a.called:
@@ -252,7 +355,7 @@ class _Analyser:
             a.records.append(r)
 
     def _syn(self, r: PacketRecord, p: Packet) -> None:
-        a = self._find(p.seq, r.t)
+        a = self._find_syn(p.seq, r.t, p.source)
         if a is None:
             a = Attempt(p.source, p.seq, p.dest, r.t, r.t, [r.t])
             self.open[(p.src, p.sport, p.seq)] = a
@@ -266,7 +369,7 @@ class _Analyser:
 
     def _view(self, a: Attempt, r: PacketRecord, p: Packet) -> None:
         self._keep(a, r)
-        if p.src == p.dst:
+        if p.src == p.dst and not is_loopback(p.src):
             a.loopback = True
         if (p.src, p.sport) == (a.client.addr, a.client.port):
             if p.dest != a.called and a.node_side is None:
@@ -275,25 +378,52 @@ class _Analyser:
             a.masquerade = p.source
             a.backend = p.dest
 
+    def _classify(self, a: Attempt) -> None:
+        if a.answered_by is None and a.client_rst and len(a.elsewhere) == 1:
+            a.answered_by = next(iter(a.elsewhere))  # only the NATed view of the client's RST was seen
+        elif a.answered_by is None and a.client_rst and not a.elsewhere and a.node_side is not None:
+            # a capture of the client node's ENI (VPC Traffic Mirroring): the NLB's rewrite to node:NodePort
+            # arrives, the de-NATed SYN-ACK is delivered inside the node (never on the ENI), and the client's
+            # RST (seq ISN + 1, no ACK: a SYN-ACK it rejected) leaves after conntrack's NAT
+            a.answered_by = a.node_side
+        if a.answered_by is not None:
+            a.kind = "hairpin"
+        elif a.server_rst:
+            a.kind = "server-reset"
+        elif is_loopback(a.called.addr):
+            a.kind = "loopback"  # local traffic on lo: no NLB ever sees it
+        elif a.loopback:
+            a.kind = "node-loopback"
+        elif a.elsewhere:
+            a.kind = "healthy"  # the target's reply on its way back through the NLB (a target-side capture)
+        else:
+            a.kind = "unanswered-syn"
+        if len(a.rounds) >= 2:
+            a.gave_up = self.end - a.rounds[-1] >= 2 * (a.rounds[-1] - a.rounds[-2])
+        if a.kind == "hairpin" and a.backend is not None and a.backend == a.answered_by:
+            a.backend = None  # only the NLB's rewrite was seen, not kube-proxy's DNAT
+        if a.kind == "hairpin" and self.on_hairpin is not None and not a.reported:
+            a.reported = True
+            self.on_hairpin(a, a.last_t)
+        self.kinds[a.kind] += 1
+        if not self.keep and a.kind not in ("hairpin", "healthy") and len(self.others) < LIVE_KEEP:
+            self.others.append(a)
+
+    def expire(self, now: float) -> None:
+        """Classify and forget every attempt with no packet in the last ``EXPIRE`` seconds."""
+        for a in [a for a in self.open.values() if now - a.last_t > EXPIRE]:
+            self._classify(a)
+            self._forget(a)
+            if self.keep:
+                self.done.append(a)
+
     def finish(self) -> list[Attempt]:
         for a in list(self.open.values()):
-            if a.answered_by is None and a.client_rst and len(a.elsewhere) == 1:
-                a.answered_by = next(iter(a.elsewhere))  # only the NATed view of the client's RST was seen
-            if a.answered_by is not None:
-                a.kind = "hairpin"
-            elif a.server_rst:
-                a.kind = "server-reset"
-            elif a.loopback:
-                a.kind = "node-loopback"
-            elif a.elsewhere:
-                a.kind = "healthy"  # the target's reply on its way back through the NLB (a target-side capture)
-            else:
-                a.kind = "unanswered-syn"
-            if len(a.rounds) >= 2:
-                a.gave_up = self.end - a.rounds[-1] >= 2 * (a.rounds[-1] - a.rounds[-2])
-            if a.kind == "hairpin" and a.backend is not None and a.backend == a.answered_by:
-                a.backend = None  # only the NLB's rewrite was seen, not kube-proxy's DNAT
-            self.done.append(a)
+            self._classify(a)
+            if self.keep:
+                self.done.append(a)
+        self.open.clear()
+        self.by_isn.clear()
         self.done.sort(key=lambda a: a.first_t)
         return self.done
 
@@ -313,9 +443,37 @@ def analyse(records: Iterable[PacketRecord]) -> Analysis:
     )
 
 
-def analyse_files(paths: Sequence[str | Path]) -> Analysis:
-    """Read and analyse capture files together (``ParseError`` for a file that is not a capture)."""
-    readers: list[Reader] = [read(p, want=int(Flags.SYN | Flags.RST)) for p in paths]
+def file_stats(rd: Reader) -> FileStats:
+    """What was read of one file, with ``error`` set when it gave no answer."""
+    skipped = tuple(sorted(rd.reasons.items()))
+    error = None
+    if rd.corrupt and rd.damage:
+        error = f"byte {rd.damage.removeprefix('stopped at byte ')}"
+    elif rd.packets == rd.skipped and not rd.damage:
+        what = ", ".join(f"{why} {n}" for why, n in skipped)
+        unread = sorted(lt for lt in rd.linktypes if lt not in LINKTYPES)
+        if unread:
+            what += f"; link type{'s' if len(unread) > 1 else ''} {', '.join(map(str, unread))} not read"
+        error = f"no TCP packet in {rd.packets} frame{'s' if rd.packets != 1 else ''}" + (f" (skipped: {what})" if what else "") if rd.packets else \
+            "no packets in the capture"
+    return FileStats(rd.path, rd.format, tuple(sorted(rd.linktypes)), rd.packets, skipped, rd.damage, error)
+
+
+def analyse_files(paths: Sequence[str | Path], vxlan: frozenset[int] = VXLAN_PORTS) -> Analysis:
+    """Read and analyse capture files together.  A file that is not a capture (``ParseError``) or is
+    malformed is an error of that file (``Analysis.errors``) and the others are still analysed; when no
+    file is a capture at all, the first ``ParseError`` is raised."""
+    readers: list[Reader] = []
+    refused: list[FileStats] = []
+    first: ParseError | None = None
+    for p in paths:
+        try:
+            readers.append(read(p, want=int(Flags.SYN | Flags.RST), vxlan=vxlan))
+        except ParseError as e:
+            first = first or e
+            refused.append(FileStats(str(p), "", (), 0, error=e.message))
+    if first is not None and not readers:
+        raise first
 
     def stream(n: int, rd: Reader) -> Iterator[tuple[float, int, int, PacketRecord]]:
         for i, r in enumerate(rd):
@@ -324,7 +482,50 @@ def analyse_files(paths: Sequence[str | Path]) -> Analysis:
     merged = heapq.merge(*(stream(n, rd) for n, rd in enumerate(readers)))
     result = analyse(r for _, _, _, r in merged)
     result.packets = sum(rd.packets - rd.skipped for rd in readers)  # every TCP packet, decoded or not
-    result.files = [
-        FileStats(rd.path, rd.format, tuple(sorted(rd.linktypes)), rd.packets, rd.skipped, rd.damage) for rd in readers
-    ]
+    result.files = [file_stats(rd) for rd in readers] + refused
+    return result
+
+
+def watch(path: str | Path, report: Callable[[str], None], *, every: float = 60.0,
+          vxlan: frozenset[int] = VXLAN_PORTS) -> Analysis:  # fmt: skip
+    """Analyse a live capture (``-``: standard input) as it arrives: ``report`` gets one line for each
+    hairpin the moment the client's RST is seen, and a running summary every ``every`` seconds of capture
+    time; attempts are classified and forgotten ``EXPIRE`` seconds after their last packet, so memory
+    stays bounded.  Returns the counts (hairpins kept, other failures counted) when the stream ends or
+    on ``KeyboardInterrupt``."""
+    rd = read(path, want=int(Flags.SYN | Flags.RST), vxlan=vxlan)
+    hairpins: list[Attempt] = []  # the first LIVE_KEEP, for the final report
+    count = Counter[str]()
+
+    def hairpin(a: Attempt, t: float) -> None:
+        count["hairpin"] += 1
+        if len(hairpins) < LIVE_KEEP:
+            hairpins.append(a)
+        report(f"{t:.6f} hairpin: {a.client} called {a.called}, SYN-ACK from {a.answered_by}, reset by the client")
+
+    an = _Analyser(hairpin, keep=False)
+    next_summary = None
+
+    def summary(t: float) -> str:
+        others = ", ".join(f"{k} {v}" for k, v in sorted(an.kinds.items()) if k not in ("hairpin", "healthy"))
+        return (f"{t:.6f} summary: {rd.packets} frames, {rd.packets - rd.skipped} TCP, skipped {rd.skipped}; "
+                f"{an.connections} connections, {count['hairpin']} hairpinned, healthy "
+                f"{an.healthy + an.kinds['healthy']}, open {len(an.open)}; other failures: {others or 'none'}")  # fmt: skip
+
+    try:
+        for r in rd:
+            an.feed(r)
+            if next_summary is None:
+                next_summary = r.t + every
+            elif r.t >= next_summary:
+                an.expire(r.t)
+                report(summary(r.t))
+                next_summary = r.t + every
+    except KeyboardInterrupt:
+        pass
+    an.finish()
+    report(summary(an.end) + " (end)")
+    result = Analysis(hairpins, an.others, rd.packets - rd.skipped, an.connections, an.healthy + an.kinds["healthy"])
+    result.files = [file_stats(rd)]
+    result.counts = dict(an.kinds)
     return result

@@ -21,17 +21,16 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from hairpin import __version__
 from hairpin.aws import controller as ctl
+from hairpin.aws.ignored import Ignored, ignored_annotations
 from hairpin.aws.risk import TargetCounts, caller_probability
+from hairpin.diagnose.sarif import RULE_ID, deciding_location, to_sarif
 from hairpin.errors import InputError
 from hairpin.kube.cluster import Cluster, KService
 from hairpin.parsers.manifests import KubeObject
 
-__all__ = ["RULE_ID", "Finding", "Fix", "Report", "check", "check_cluster"]
+__all__ = ["RULE_ID", "Finding", "Fix", "PortVerdict", "Report", "check", "check_cluster"]
 
-RULE_ID = "HP001"
-RULE_NAME = "internal-nlb-hairpin"
 IN_TREE_TG_ATTRIBUTES = (1, 34)  # cloud-provider-aws v1.34.0 honours the target group attributes annotation
 
 
@@ -70,9 +69,34 @@ class Fix:
                 "command": self.command(namespace, name)}  # fmt: skip
 
 
+@dataclass(frozen=True)
+class PortVerdict:
+    """The verdict on one Service port, i.e. one target group of the NLB."""
+
+    port: int | None
+    protocol: str  # the target group's: TCP, UDP, TCP_UDP ...
+    preserve_client_ip: bool | None
+    at_risk: bool
+    probability: Fraction | None
+    reason: str
+    #: the names of the Service's fixes that clear this port (all of them when it is at risk: the annotations
+    #: apply to every target group of the Service, and no fix is offered that a UDP target group refuses)
+    fixes: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return f"{self.port if self.port is not None else '?'}/{self.protocol}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"port": self.port, "protocol": self.protocol, "preserve_client_ip": self.preserve_client_ip,
+                "at_risk": self.at_risk,
+                "probability": float(self.probability) if self.probability is not None else None,
+                "reason": self.reason, "fixes": list(self.fixes)}  # fmt: skip
+
+
 @dataclass
 class Finding:
-    """The verdict on one LoadBalancer Service."""
+    """The verdict on one Service a load balancer controller provisions: the worst of its ports'."""
 
     namespace: str
     name: str
@@ -84,6 +108,18 @@ class Finding:
     probability: Fraction | None = None
     worst_node: str | None = None
     fixes: list[Fix] = field(default_factory=list)
+    service_type: str = "LoadBalancer"
+    ports: list[PortVerdict] = field(default_factory=list)
+    #: annotations the provisioning controller ignores (hairpin.aws.ignored)
+    ignored: list[Ignored] = field(default_factory=list)
+    #: where annotations and fields sit in the file: (line, column) (hairpin.parsers.strict.marks)
+    marks: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: the annotation or field deciding an at-risk verdict: (what, line, column), when the file says
+    decided_at: tuple[str, int, int] | None = None
+
+    @property
+    def ports_at_risk(self) -> list[PortVerdict]:
+        return [p for p in self.ports if p.at_risk]
 
     @property
     def fix(self) -> str | None:
@@ -105,6 +141,9 @@ class Finding:
             "reason": self.reason,
             "probability": float(self.probability) if self.probability is not None else None,
             "fix": self.fix,
+            "type": self.service_type,
+            "ports": [p.to_json() for p in self.ports],
+            "ignored_annotations": [x.to_json() for x in self.ignored],
         }
 
 
@@ -121,7 +160,7 @@ class Report:
         from rich.text import Text
 
         shown = self.at_risk if self.only_at_risk else self.findings
-        t = Table(title="LoadBalancer Services", title_justify="left")
+        t = Table(title="Services with a load balancer", title_justify="left")
         for col in ("Service", "Where", "Load balancer", "Client IP", "Verdict", "P(timeout)"):
             t.add_column(col, overflow="fold")
         for f in shown:
@@ -136,7 +175,10 @@ class Report:
                 lb += f" {s.scheme}" + (f" {s.target_type}" if s.target_type else "")
                 lb += ", cross-zone" if s.cross_zone and s.load_balancer == "nlb" else ""
             preserve = {True: "preserved", False: "replaced", None: "-"}[s.preserve_client_ip]
-            t.add_row(f"{f.namespace}/{f.name}", where, lb, preserve, verdict, prob)
+            if len({p.preserve_client_ip for p in f.ports}) > 1:  # say which target group does what
+                preserve = ", ".join(f"{p.label} {'preserved' if p.preserve_client_ip else 'replaced'}" for p in f.ports)
+            name = f"{f.namespace}/{f.name}" + ("" if f.service_type == "LoadBalancer" else f" ({f.service_type})")
+            t.add_row(name, where, lb, preserve, verdict, prob)
         yield t
         for f in self.at_risk:
             yield Text("")
@@ -144,7 +186,13 @@ class Report:
             yield Text("  how hairpin decided:")
             for step in f.settings.steps:
                 yield Text(f"    - {step}")
+            for ig in f.ignored:
+                yield Text(f"  ignored: {ig.text()}", style="yellow")
             yield Text(f"  verdict: {f.reason}")
+            if len(f.ports) > 1 or any(not p.at_risk for p in f.ports):
+                yield Text("  per port (target group):")
+                for p in f.ports:
+                    yield Text(f"    - {p.label}: {'AT RISK' if p.at_risk else 'ok'}: {p.reason}")
             yield Text("  fixes, cheapest first:")
             for i, x in enumerate(f.fixes, 1):
                 yield Text(f"    {i}. {x.summary}", style="bold")
@@ -153,10 +201,16 @@ class Report:
                 if y is not None:
                     yield Text("       " + y.replace("\n", "\n       "), style="cyan")
                     yield Text(f"       {x.command(f.namespace, f.name)}", style="cyan")
+        for f in shown:
+            if f.ignored and not f.at_risk:
+                yield Text("")
+                yield Text(f"{f.namespace}/{f.name}: annotations ignored", style="bold yellow")
+                for ig in f.ignored:
+                    yield Text(f"  - {ig.text()}")
         risky = len(self.at_risk)
         yield Text("")
         yield Text(
-            f"{len(self.findings)} LoadBalancer Service(s), {risky} at risk, {len(self.errors)} input error(s)",
+            f"{len(self.findings)} Service(s) with a load balancer, {risky} at risk, {len(self.errors)} input error(s)",
             style="bold red" if risky or self.errors else "bold green",
         )
 
@@ -178,7 +232,7 @@ class Report:
         }
 
     def to_sarif(self) -> dict[str, Any]:
-        return _sarif(self)
+        return to_sarif(self)
 
 
 def _pct(p: Fraction) -> str:
@@ -193,6 +247,8 @@ class _Assessor:
         self.webhook = mutator_webhook
         v = cluster.kubernetes_version()
         self.in_tree_tg = v is not None and v >= IN_TREE_TG_ATTRIBUTES
+        #: the LBC's feature gate ServiceTypeLoadBalancerOnly (pkg/config/feature_gates.go, default off)
+        self.lbc_lb_only = cluster.lbc.gate("ServiceTypeLoadBalancerOnly", False) if cluster.lbc else False
         self.nodes_known = cluster.knows_nodes()
         self.eps_known = cluster.knows_endpoints()
         self._registered: dict[tuple[tuple[str, str], ...], tuple[dict[str, int], dict[str, str]]] = {}
@@ -216,7 +272,23 @@ class _Assessor:
             self._registered[labels] = got
         return got
 
+    def takes(self, svc: KService) -> bool:
+        """Type LoadBalancer (the in-tree provider, the LBC, or another class), or any other type the
+        AWS Load Balancer Controller reconciles (NodePort, ClusterIP with ip targets)."""
+        return svc.type == "LoadBalancer" or ctl.lbc_takes(
+            svc.annotations, svc.load_balancer_class, svc.type, load_balancer_only=self.lbc_lb_only
+        )
+
     def assess(self, svc: KService) -> Finding:
+        f = self._assess(svc)
+        f.ports = _port_verdicts(f)
+        f.ignored = list(ignored_annotations(svc.annotations, f.settings, in_tree_tg_attributes=self.in_tree_tg))
+        f.marks = svc.marks
+        if f.at_risk:
+            f.decided_at = deciding_location(svc.annotations, svc.marks)
+        return f
+
+    def _assess(self, svc: KService) -> Finding:
         webhook = self.webhook if self.webhook is not None else (self.c.webhook and not svc.existing)
         s = ctl.resolve(
             svc.annotations,
@@ -226,8 +298,10 @@ class _Assessor:
             external_traffic_policy=svc.external_traffic_policy,
             mutator_webhook=webhook,
             in_tree_tg_attributes=self.in_tree_tg,
+            lbc_load_balancer_only=self.lbc_lb_only,
+            ports=[_port_of(p) for p in svc.ports],
         )
-        f = Finding(svc.namespace, svc.name, svc.file, svc.line, False, s, "")
+        f = Finding(svc.namespace, svc.name, svc.file, svc.line, False, s, "", service_type=svc.type)
         if not s.is_nlb:
             if s.load_balancer == "clb":
                 f.reason = "Classic ELB: it proxies each connection, so the backend answers the ELB, never the caller"
@@ -351,6 +425,29 @@ class _Assessor:
         )
 
 
+def _port_of(p: dict[str, Any]) -> tuple[int | None, str]:
+    number = p.get("port")
+    return (number if isinstance(number, int) else None), str(p.get("protocol") or "TCP")
+
+
+def _port_verdicts(f: Finding) -> list[PortVerdict]:
+    """Per target group: at risk when the Service's NLB is (internal, a caller can land on its own node)
+    and this target group preserves the client IP; the Service's verdict is the worst of its ports'."""
+    s = f.settings
+    out: list[PortVerdict] = []
+    for tg in s.target_groups:
+        if not tg.preserve_client_ip:
+            reason = f"{tg.why}: targets see the NLB's address and answer it"
+            out.append(PortVerdict(tg.port, tg.protocol, False, False, Fraction(0) if f.at_risk else None, reason))
+        elif f.at_risk:
+            p = f"P = {_pct(f.probability)}" if f.probability is not None else "P as given for the Service"
+            out.append(PortVerdict(tg.port, tg.protocol, True, True, f.probability, f"{tg.why}: at risk, {p}",
+                                   tuple(x.name for x in f.fixes)))  # fmt: skip
+        else:
+            out.append(PortVerdict(tg.port, tg.protocol, True, False, f.probability, f"{tg.why}; {f.reason}"))
+    return out
+
+
 def _tg_value(svc: KService, preserve: str) -> str:
     attrs = ctl.parse_map(svc.annotations.get(ctl.TG_ATTRIBUTES, ""))
     attrs["preserve_client_ip.enabled"] = preserve
@@ -398,7 +495,9 @@ def fixes_for(svc: KService, s: ctl.Settings, in_tree_tg: bool) -> list[Fix]:
                 ((ctl.TARGET_TYPE, "ip"),),
             )
         )
-    port = svc.ports[0].get("port") if svc.ports else None
+    # the first port whose target group preserves the client IP (the one at risk), else the first port
+    port = next((tg.port for tg in s.target_groups if tg.preserve_client_ip),
+                svc.ports[0].get("port") if svc.ports else None)  # fmt: skip
     dns = f"{svc.name}.{svc.namespace}.svc.cluster.local" + (f":{port}" if port else "")
     out.append(
         Fix(
@@ -439,7 +538,7 @@ def check_cluster(cluster: Cluster, *, mutator_webhook: bool | None = None,
     input shows the webhook installed; True/False: assume it is (not) installed.
     """
     a = _Assessor(cluster, mutator_webhook)
-    findings = [a.assess(s) for s in cluster.services if s.type == "LoadBalancer"]
+    findings = [a.assess(s) for s in cluster.services if a.takes(s)]
     findings.sort(key=lambda f: (not f.at_risk, f.namespace, f.name))
     return Report(findings, list(errors))
 
@@ -448,92 +547,3 @@ def check(objects: Iterable[KubeObject], *, mutator_webhook: bool | None = None,
           errors: Iterable[InputError] = ()) -> Report:  # fmt: skip
     """``check_cluster`` on parsed objects."""
     return check_cluster(Cluster.from_objects(objects), mutator_webhook=mutator_webhook, errors=errors)
-
-
-# ---------------------------------------------------------------------------------------------- SARIF
-
-SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-
-
-def _uri(file: str) -> str:
-    """A SARIF artifact URI: the path as given, '/' separated, without a leading './'."""
-    u = file.replace("\\", "/")
-    while u.startswith("./"):
-        u = u[2:]
-    return u
-
-
-def _sarif(r: Report) -> dict[str, Any]:
-    results = []
-    for f in r.at_risk:
-        fix_text = "; ".join(
-            f"{i}. {x.summary} ({x.command(f.namespace, f.name)}; cost: {x.cost})" for i, x in enumerate(f.fixes, 1)
-        )
-        result: dict[str, Any] = {
-            "ruleId": RULE_ID,
-            "ruleIndex": 0,
-            "level": "warning",
-            "message": {"text": f"Service {f.namespace}/{f.name}: {f.reason}. Fixes, cheapest first: {fix_text}"},
-            "partialFingerprints": {"hairpinService/v1": f"{f.namespace}/{f.name}"},
-            "properties": {
-                "probability": float(f.probability) if f.probability is not None else None,
-                "controller": f.settings.controller,
-                "fixes": [x.to_json(f.namespace, f.name) for x in f.fixes],
-            },
-        }
-        logical = [{"name": f.name, "fullyQualifiedName": f"{f.namespace}/{f.name}", "kind": "resource"}]
-        if f.file is not None:
-            result["locations"] = [
-                {
-                    "physicalLocation": {
-                        "artifactLocation": {"uri": _uri(f.file)},
-                        "region": {"startLine": f.line or 1},
-                    },
-                    "logicalLocations": logical,
-                }
-            ]
-        else:
-            result["locations"] = [{"logicalLocations": logical}]
-        results.append(result)
-    notes = []
-    for e in r.errors:
-        n: dict[str, Any] = {"level": "error", "message": {"text": e.one_line()}}
-        if e.file:
-            phys: dict[str, Any] = {"artifactLocation": {"uri": _uri(e.file)}}
-            if e.line:
-                phys["region"] = {"startLine": e.line}
-            n["locations"] = [{"physicalLocation": phys}]
-        notes.append(n)
-    return {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "hairpin",
-                        "version": __version__,
-                        "rules": [
-                            {
-                                "id": RULE_ID,
-                                "name": RULE_NAME,
-                                "shortDescription": {"text": "In-cluster callers of this internal NLB can time out"},
-                                "fullDescription": {
-                                    "text": "An internal NLB with client IP preservation can send an in-cluster "
-                                    "caller's connection to the caller's own node (or a target pod on it); the "
-                                    "reply never reaches the NLB and the connection times out (NAT loopback)."
-                                },
-                                "helpUri": "https://docs.aws.amazon.com/elasticloadbalancing/latest/network/"
-                                "load-balancer-troubleshooting.html#loopback-timeout",
-                                "defaultConfiguration": {"level": "warning"},
-                            }
-                        ],
-                    }
-                },
-                "invocations": [
-                    {"executionSuccessful": not r.errors, "toolExecutionNotifications": notes},
-                ],
-                "results": results,
-            }
-        ],
-    }

@@ -15,6 +15,8 @@ or ``live_objects()`` from the API server):
   ``node-role.kubernetes.io/master``, Fargate (``eks.amazonaws.com/compute-type: fargate``), or tainted
   for deletion (``ToBeDeletedByClusterAutoscaler``, ``karpenter.sh/disrupted``) -- the AWS Load
   Balancer Controller's ``pkg/backend/endpoint_utils.go``;
+- the AWS Load Balancer Controller's feature gates come from its Deployment's container args
+  (``--feature-gates``; the container is named or imaged ``aws-load-balancer-controller``);
 - the AWS Load Balancer Controller's service mutator webhook is installed when a
   MutatingWebhookConfiguration has a webhook named ``mservice.elbv2.k8s.aws``;
 - kube-proxy's mode is the ``mode`` of the KubeProxyConfiguration in ConfigMap
@@ -120,6 +122,8 @@ class KService:
     file: str | None
     line: int | None
     existing: bool  # read from a cluster or a dump (has a uid / creationTimestamp), not a manifest to apply
+    #: where annotations and some fields sit in the file, (line, column) (hairpin.parsers.strict.marks)
+    marks: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -185,6 +189,8 @@ class Cluster:
         self.proxy_mode: str | None = None
         self.proxy_mode_from: str = ""
         self._pods_by_ns: dict[str, list[KPod]] | None = None
+        #: the AWS Load Balancer Controller's flags, from its Deployment; None: not in the input
+        self.lbc: controller.LbcFlags | None = None
 
     @classmethod
     def from_objects(cls, objects: Iterable[KubeObject]) -> Cluster:
@@ -207,6 +213,8 @@ class Cluster:
                 c._add_slice(o.data)
             elif kind == "ConfigMap":
                 c._add_config_map(o.data)
+            elif kind == "Deployment":
+                c._add_deployment(o)
             elif kind == "MutatingWebhookConfiguration":
                 for wh in _seq(o.data.get("webhooks")):
                     if isinstance(wh, dict) and wh.get("name") == controller.LBC_WEBHOOK:
@@ -228,6 +236,22 @@ class Cluster:
                 mode = str(conf.get("mode") or "iptables").lower()
                 self.proxy_mode = mode
                 self.proxy_mode_from = f"ConfigMap kube-system/{name} ({key}): mode {conf.get('mode') or '(empty)'}"
+                return
+
+    def _add_deployment(self, o: KubeObject) -> None:
+        """The AWS Load Balancer Controller's Deployment (a container named or imaged
+        aws-load-balancer-controller, with the --cluster-name flag it requires): its feature gates."""
+        tpl = ((o.data.get("spec") or {}).get("template") or {}).get("spec") or {}
+        for ctr in tpl.get("containers") or ():
+            if not isinstance(ctr, dict):
+                continue
+            args = [str(a) for a in ctr.get("args") or () if isinstance(a, str | int | float)]
+            ident = f"{ctr.get('name') or ''} {ctr.get('image') or ''}"
+            if "aws-load-balancer-controller" in ident and any(a.startswith("--cluster-name") for a in args):
+                where = f"Deployment {o.namespace}/{o.name}"
+                if o.file:
+                    where += f" ({o.file}:{o.line})"
+                self.lbc = controller.lbc_flags(args, where)
                 return
 
     def _add_node(self, d: dict[str, Any]) -> None:
@@ -309,6 +333,7 @@ class Cluster:
                 o.file,
                 o.line,
                 bool(meta.get("uid") or meta.get("creationTimestamp")),
+                dict(o.marks or {}),
             )
         )
 
@@ -401,8 +426,8 @@ def _check_kubeconfig(kubeconfig: str | None) -> None:
 
 
 def live_objects(kubeconfig: str | None = None, context: str | None = None) -> list[KubeObject]:
-    """Nodes, Pods, Services, EndpointSlices, MutatingWebhookConfigurations and kube-proxy's ConfigMap
-    from the API server.
+    """Nodes, Pods, Services, EndpointSlices, MutatingWebhookConfigurations, kube-proxy's ConfigMap and the AWS
+    Load Balancer Controller's Deployments (its feature gates) from the API server.
 
     Read-only: list calls, paged (limit 500), and a get of each of kube-proxy's ConfigMaps by name (the
     ClusterRole in docs/check.md grants exactly these); the raw JSON is decoded directly (much faster than
@@ -422,12 +447,20 @@ def live_objects(kubeconfig: str | None = None, context: str | None = None) -> l
     core = client.CoreV1Api(api_client)
     discovery = client.DiscoveryV1Api(api_client)
     admission = client.AdmissionregistrationV1Api(api_client)
+
+    def lbc_deployments(**kw: Any) -> Any:  # the AWS Load Balancer Controller's (its Helm chart's label)
+        apps = client.AppsV1Api(api_client)
+        return apps.list_deployment_for_all_namespaces(
+            label_selector="app.kubernetes.io/name=aws-load-balancer-controller", **kw
+        )
+
     calls: list[tuple[str, Any]] = [
         ("Node", core.list_node),
         ("Pod", core.list_pod_for_all_namespaces),
         ("Service", core.list_service_for_all_namespaces),
         ("EndpointSlice", discovery.list_endpoint_slice_for_all_namespaces),
         ("MutatingWebhookConfiguration", admission.list_mutating_webhook_configuration),
+        ("Deployment", lbc_deployments),
     ]
     out: list[KubeObject] = []
     where = f"context {context}" if context else "the current context"
@@ -441,8 +474,8 @@ def live_objects(kubeconfig: str | None = None, context: str | None = None) -> l
                 resp = call(**kw)
                 data = json.loads(resp.data)
             except ApiException as exc:
-                if kind == "MutatingWebhookConfiguration" and exc.status in (401, 403, 404):
-                    break  # optional: whether the LBC webhook is installed
+                if kind in ("MutatingWebhookConfiguration", "Deployment") and exc.status in (401, 403, 404):
+                    break  # optional: whether the LBC webhook is installed, the LBC's flags
                 raise InputError(f"listing {kind}s failed: {exc.status} {exc.reason}", where) from None
             except Exception as exc:  # connection refused, TLS, bad JSON
                 raise InputError(f"listing {kind}s failed: {exc}", where) from None
@@ -613,6 +646,7 @@ def scenario_from_objects(
         protocols=svc.protocols(),
         external_traffic_policy=svc.external_traffic_policy,
         mutator_webhook=bool(mutator_webhook if mutator_webhook is not None else (c.webhook and not svc.existing)),
+        lbc_load_balancer_only=c.lbc.gate("ServiceTypeLoadBalancerOnly", False) if c.lbc else False,
     )
     # subnets per AZ from the addresses seen there
     by_az: dict[str, list[str]] = {}
@@ -722,7 +756,7 @@ def scenario_from_objects(
     else:
         notes.append(f"kube-proxy mode {c.proxy_mode!r} is not modelled ({c.proxy_mode_from}): iptables assumed")
     versions = [n.kube_proxy_version for n in nodes if n.kube_proxy_version]
-    kp_version = "1.29"
+    kp_version = "1.30" if proxy_mode == "nftables" else "1.29"  # nftables: the first modelled layout
     if versions:
         v = versions[0].lstrip("v").split("-")[0].split(".")
         kp_version = ".".join(v[:2])

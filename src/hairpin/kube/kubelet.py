@@ -35,6 +35,8 @@ def tables(scenario: Scenario, node: str) -> Tables:
         t.add("filter", "KUBE-FIREWALL",
               f"{comment('kubernetes firewall for dropping marked packets')} -m mark --mark 0x8000/0x8000 -j DROP")
         t.add("nat", "KUBE-MARK-DROP", "-j MARK --set-xmark 0x8000/0x8000")
-    if not lay.proxy_writes_localnet_rule:
+    # from 1.28 kube-proxy's iptables proxier writes the same rule, and one copy shows; the nftables
+    # and IPVS modes do not write it in iptables, so kubelet's copy is the one on the node
+    if not lay.proxy_writes_localnet_rule or scenario.kube_proxy.mode != "iptables":
         t.add("filter", "KUBE-FIREWALL", LOCALNET_RULE)
     return t

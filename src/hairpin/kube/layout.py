@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from hairpin.errors import ScenarioError
 
-__all__ = ["Layout", "layout_for", "parse_version"]
+__all__ = ["NFTABLES_FIRST", "Layout", "layout_for", "nftables_layout_for", "parse_version", "unsupported"]
 
 
 def parse_version(version: str) -> tuple[int, int]:
@@ -77,3 +77,47 @@ def layout_for(version: str) -> Layout:
             f"kube_proxy.version: {version!r} is not modelled; use \"1.18\" or \"1.24\" and later"
         )
     return Layout(minor)
+
+
+#: The first release with kube-proxy's nftables mode: KEP-3866, alpha in v1.29 (feature gate
+#: NFTablesProxyMode; CHANGELOG-1.29), beta 1.31, GA 1.33.
+NFTABLES_FIRST = 29
+
+
+def nftables_layout_for(version: str) -> Layout:
+    """The layout for ``mode: nftables``: refused before the release that had the mode."""
+    lay = layout_for(version)
+    if lay.minor < NFTABLES_FIRST:
+        raise ScenarioError(
+            f"kube_proxy.version: {version!r} has no nftables mode (kube-proxy's nftables mode first "
+            f"shipped in 1.{NFTABLES_FIRST}, as an alpha feature); use \"1.30\" or later"
+        )
+    if lay.minor == NFTABLES_FIRST:
+        # kubernetes PRs #122296, #122614, #122692 (merged for 1.30) rewrote the alpha's skeleton
+        raise ScenarioError(
+            f"kube_proxy.version: {version!r}: the 1.29 alpha layout of the nftables mode is not modelled "
+            "(1.30 moved its filter chains, firewall checks and source-range rules); use \"1.30\" or later"
+        )
+    return lay
+
+
+#: Service features (scenario keys) the rule writers handle, per mode; the 1.18 iptables layout
+#: handles none of them.
+_FEATURES = {
+    "iptables": {"external_ips", "load_balancer_ips", "load_balancer_source_ranges", "session_affinity",
+                 "internal_traffic_policy"},
+    # nftables: the simulator evaluates no filter prerouting hook (the firewall check), so
+    # loadBalancerSourceRanges are refused there
+    "nftables": {"external_ips", "load_balancer_ips", "internal_traffic_policy", "session_affinity"},
+    "ipvs": set[str](),
+}  # fmt: skip
+
+
+def unsupported(mode: str, version: str, feature: str) -> str | None:
+    """Why ``feature`` (a Service key) is not written for this kube-proxy mode and version, or None."""
+    lay = layout_for(version)
+    if mode == "iptables" and lay.legacy:
+        return f"not modelled for kube-proxy 1.{lay.minor} (iptables layouts 1.24 and later write it)"
+    if feature not in _FEATURES.get(mode, set()):
+        return f"not modelled in kube-proxy's {mode} mode (the iptables mode from 1.24 writes it)"
+    return None

@@ -1,65 +1,117 @@
 """The ruleset kube-proxy keeps on one node in nftables mode, as ``nft list table ip kube-proxy`` prints it.
 
 ``ruleset(scenario, node)`` is a pure function of the scenario.  It writes what kubernetes/kubernetes
-pkg/proxy/nftables/proxier.go (``setupNFTables`` + ``syncProxyRules``, KEP-3866: alpha 1.29, beta 1.31,
-GA 1.33) writes, in the text form ``nft list table`` gives back after ``nft -f`` (so the text loads
-as is, and listing the loaded table gives the same text: tests/test_kube_nftables.py checks both on
-the real kernel).  What it knows:
+pkg/proxy/nftables/proxier.go (``setupNFTables`` + ``syncProxyRules``; KEP-3866: alpha 1.29, beta
+1.31, GA 1.33) writes, in the text form ``nft list table`` gives back after ``nft -f`` (so the text
+loads as is, and listing the loaded table gives the same text: tests/test_kube_nftables.py checks
+both on the real kernel, tests/test_kube_oracle_lab.py compares it with kube-proxy's
+``TestOverallNFTablesRules``).
 
-- one table ``ip kube-proxy`` (comment "rules for kube-proxy"); base chains named ``<type>-<hook>``:
-  filter-{prerouting,input,forward,output} at priority ``dstnat - 10`` (filter before DNAT), and
-  nat-prerouting / nat-output at ``dstnat`` (-100), nat-postrouting at ``srcnat`` (100);
-- service dispatch by verdict maps: ``ip daddr . meta l4proto . th dport vmap @service-ips`` and, for
-  NodePorts with nodePortAddresses unset ("all local addresses"), ``fib daddr type local ip daddr !=
-  127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports`` (the ``nodeport-ips`` set exists only
-  when nodePortAddresses is set: EKS leaves it unset, so the set is not written);
-- per service port: ``service-<HASH>-<ns>/<name>/<proto>/<port>`` (Cluster policy) holding ONE rule
-  ``numgen random mod N vmap { 0 : goto endpoint-..., ... }``: each endpoint with probability exactly
-  1/N (unlike the iptables mode's statistic chain, whose probabilities are rounded to 2^-31);
-  ``external-<HASH>-...`` for NodePort/LB traffic (Cluster policy: ``jump mark-for-masquerade`` then
-  ``goto service-...``); ``endpoint-<HASH>-<ns>/<name>/<proto>/<port>__<ip>/<port>`` with the
-  hairpin masquerade rule (``ip saddr <ep> jump mark-for-masquerade``) and ``dnat to <ep>``;
-- chain-name hashing: the first 8 characters of base32(sha256(name)) then ``-`` then the name
-  (``hashAndTruncate``; never truncated for DNS-label names);
-- masquerade: mark bit 14 (0x4000): ``mark-for-masquerade`` ORs it in, ``masquerading`` (jumped to
-  from nat-postrouting) returns unless it is set, clears it and does ``masquerade fully-random``;
-- EKS's kube-proxy has no ``--cluster-cidr`` (no local-traffic detector) and masqueradeAll is false,
-  so no ClusterIP masquerade rules are written (as in iptables mode, see ``hairpin.kube.proxy``).
+Layouts (``NftLayout``), with what each rests on:
 
-Not written: session affinity sets, LoadBalancerSourceRanges (``firewall-ips`` stays empty), Local
-policy short-circuit rules for a detector, IPv6.  Services are written in scenario order (kube-proxy
-walks a Go map), endpoints in the scenario's order.
+- 1.29 (alpha) is refused: its filter chains sat at ``dstnat - 1``, the firewall checks ran in
+  input/forward and a service's source ranges had another form; kubernetes PRs #122296, #122614
+  and #122692 (all merged for 1.30) changed them, and no 1.29 source was read for hairpin;
+- 1.30 - 1.33: the stored proxier.go of that line (``nftablesBaseChains``/``nftablesJumpChains``):
+  filter-{prerouting,input,forward,output} at ``dstnat - 10``, filter-output-post-dnat at
+  ``dstnat + 10``; the ``cluster-ips`` set and the ``cluster-ips-check`` chain (PR #122692: reject
+  invalid ports of ClusterIPs, drop unallocated ClusterIPs of the service CIDRs);
+  ``service-endpoints-check`` (input, forward, output) and ``nodeport-endpoints-check`` (input);
+- 1.34 and later: PR #132456 (merged 2025-06): filter-prerouting-pre-dnat and
+  filter-output-pre-dnat at ``dstnat - 10`` (the firewall checks), filter-{forward,input,output}
+  at ``filter`` (0), filter-output-post-dnat folded into filter-output; the base rules of
+  proxier_test.go ``TestOverallNFTablesRules`` (master).
+
+Per service port (both layouts): ``service-<HASH>-<ns>/<name>/<proto>/<port>`` (Cluster policy: the
+local-traffic detector's masquerade, ClientIP affinity checks, then ONE ``numgen random mod N
+vmap`` rule, each endpoint with probability exactly 1/N), ``local-…`` (Local policy),
+``external-…`` (NodePort, load-balancer VIPs and external IPs), ``endpoint-…__<ip>/<port>``,
+``firewall-…`` (loadBalancerSourceRanges), ``affinity-…`` sets; the ``cluster-ips`` set, the
+``service-ips`` / ``service-nodeports`` / ``no-endpoint-*`` / ``firewall-ips`` map elements.
+
+Facts assumed for the node: masquerade bit 14 (mark 0x4000); ``--nodeport-addresses`` at the
+nftables mode's default, the node's primary IP (kubernetes.io "virtual IPs and service proxies",
+nftables mode, "NodePort interfaces"): the ``nodeport-ips`` set holds the scenario's node address;
+the service CIDRs (ServiceCIDR objects) are ``kube_proxy.service_cidr`` when the scenario gives it
+(the drop rule of ``cluster-ips-check`` is written only then, as kube-proxy writes it only when it
+knows them).  Services are written in scenario order (kube-proxy walks a Go map), endpoints in the
+scenario's order.  Elements of a map or set with more than one element are listed here in the
+order they are added; ``nft list`` prints them in the kernel hash's order, which depends on a
+random seed per set (tests compare them as sets).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
+from dataclasses import dataclass, field
 
 from hairpin.kube import names
+from hairpin.kube.layout import nftables_layout_for
+from hairpin.kube.proxy import externally_accessible, lb_vips, nodeport_addresses
 from hairpin.scenario import Scenario, Service, ServicePort
 
-__all__ = ["MASQ_MARK", "TABLE", "chain_base", "endpoint_chain", "ruleset", "service_chain"]
+__all__ = ["MASQ_MARK", "TABLE", "NftLayout", "chain_base", "endpoint_chain", "ruleset", "service_chain"]
 
 TABLE = "kube-proxy"
 MASQ_MARK = 0x4000
 
-#: (name, type, hook, priority as ``nft list`` prints it), proxier.go ``nftablesBaseChains``: filter at
-#: DNAT-10 = -110, nat at DNAT = -100 / SNAT = 100.  nft (1.0.6 here) prints the ``dstnat``/``srcnat``
-#: names only on the hooks where they are defined (prerouting/postrouting) and rejects them elsewhere,
-#: so input/forward/output carry the numbers.
-_BASE_CHAINS = (
-    ("filter-prerouting", "filter", "prerouting", "dstnat - 10"),
-    ("filter-input", "filter", "input", "-110"),
-    ("filter-forward", "filter", "forward", "-110"),
-    ("filter-output", "filter", "output", "-110"),
-    ("nat-prerouting", "nat", "prerouting", "dstnat"),
-    ("nat-output", "nat", "output", "-100"),
-    ("nat-postrouting", "nat", "postrouting", "srcnat"),
-)
-
 _VMAP_KEY = "type ipv4_addr . inet_proto . inet_service : verdict"
 _PORT_KEY = "type inet_proto . inet_service : verdict"
+
+
+@dataclass(frozen=True)
+class NftLayout:
+    """The version-dependent skeleton: base chains (name, type, hook, priority as ``nft list`` prints
+    it) and the jumps from them, in kube-proxy's order."""
+
+    minor: int
+
+    @property
+    def base_chains(self) -> tuple[tuple[str, str, str, str], ...]:
+        if self.minor >= 34:  # PR #132456
+            return (
+                ("filter-prerouting-pre-dnat", "filter", "prerouting", "dstnat - 10"),
+                ("filter-output-pre-dnat", "filter", "output", "-110"),
+                ("filter-forward", "filter", "forward", "filter"),
+                ("filter-input", "filter", "input", "filter"),
+                ("filter-output", "filter", "output", "filter"),
+                ("nat-prerouting", "nat", "prerouting", "dstnat"),
+                ("nat-output", "nat", "output", "-100"),
+                ("nat-postrouting", "nat", "postrouting", "srcnat"),
+            )
+        return (
+            ("filter-prerouting", "filter", "prerouting", "dstnat - 10"),
+            ("filter-input", "filter", "input", "-110"),
+            ("filter-forward", "filter", "forward", "-110"),
+            ("filter-output", "filter", "output", "-110"),
+            ("filter-output-post-dnat", "filter", "output", "-90"),
+            ("nat-prerouting", "nat", "prerouting", "dstnat"),
+            ("nat-output", "nat", "output", "-100"),
+            ("nat-postrouting", "nat", "postrouting", "srcnat"),
+        )
+
+    @property
+    def jumps(self) -> tuple[tuple[str, str, str], ...]:
+        """(to, from, match) in nftablesJumpChains order."""
+        pre, out_pre = ("filter-prerouting-pre-dnat", "filter-output-pre-dnat") if self.minor >= 34 else (
+            "filter-prerouting", "filter-output")  # fmt: skip
+        post = "filter-output" if self.minor >= 34 else "filter-output-post-dnat"
+        new = "ct state new"
+        return (
+            ("nodeport-endpoints-check", "filter-input", new),
+            ("service-endpoints-check", "filter-input", new),
+            ("service-endpoints-check", "filter-forward", new),
+            ("service-endpoints-check", "filter-output", new),
+            ("firewall-check", pre, new),
+            ("firewall-check", out_pre, new),
+            ("services", "nat-output", ""),
+            ("services", "nat-prerouting", ""),
+            ("masquerading", "nat-postrouting", ""),
+            ("cluster-ips-check", "filter-forward", new),
+            ("cluster-ips-check", post, new),
+        )
 
 
 def chain_base(name: str) -> str:
@@ -75,146 +127,225 @@ def _spn_path(svc: Service, sp: ServicePort) -> str:
 
 
 def service_chain(svc: Service, sp: ServicePort, prefix: str = "service-") -> str:
-    """``service-`` / ``external-`` / ``local-`` chain of one service port."""
+    """``service-`` / ``external-`` / ``local-`` / ``firewall-`` chain of one service port."""
     return prefix + chain_base(_spn_path(svc, sp))
 
 
-def endpoint_chain(svc: Service, sp: ServicePort, ip: str, port: int) -> str:
-    """``endpoint-<HASH>-ns/name/proto/port__ip/port``."""
-    return "endpoint-" + chain_base(f"{_spn_path(svc, sp)}__{ip}/{port}")
+def endpoint_chain(svc: Service, sp: ServicePort, ip: str, port: int, prefix: str = "endpoint-") -> str:
+    """``endpoint-<HASH>-ns/name/proto/port__ip/port`` (``affinity-`` for the affinity set)."""
+    return prefix + chain_base(f"{_spn_path(svc, sp)}__{ip}/{port}")
 
 
-def _chain(name: str, rules: list[str], base: tuple[str, str, str] | None = None, comment: str = "") -> list[str]:
-    out = [f"\tchain {name} {{"]
-    if comment:
-        out.append(f'\t\tcomment "{comment}"')
-    if base:
-        kind, hook, prio = base
-        out.append(f"\t\ttype {kind} hook {hook} priority {prio}; policy accept;")
-    out += [f"\t\t{r}" for r in rules]
-    out += ["\t}", ""]
-    return out
+def _block(kind: str, name: str, head: list[str], body: list[str]) -> list[str]:
+    return [f"\t{kind} {name} {{", *(f"\t\t{x}" for x in head), *(f"\t\t{x}" for x in body), "\t}", ""]
 
 
-def _map(name: str, key: str, comment: str, elements: list[str]) -> list[str]:
-    out = [f"\tmap {name} {{", f"\t\t{key}", f'\t\tcomment "{comment}"']
-    if elements:
-        out.append("\t\telements = { " + ",\n\t\t\t     ".join(elements) + " }")
-    out += ["\t}", ""]
-    return out
+_PROTO = {"tcp": 6, "udp": 17, "sctp": 132}
+
+
+def _key_order(element: str) -> int:
+    """Where ``nft list`` puts an element (nft 1.0.6, checked on the kernel): a single address key in
+    numeric order; a concatenated key (``addr . proto . port``, ``proto . port``) by its data
+    registers (each field padded to 4 bytes, network byte order) read as one little-endian integer,
+    so the port field orders first, then the protocol, then the address."""
+    key = element.split(" comment ")[0].split(" : ")[0].strip()
+    fields = key.split(" . ")
+    if len(fields) == 1:
+        return int(ipaddress.IPv4Address(fields[0].split("/")[0]))
+    data = b""
+    for f in fields:
+        if f in _PROTO:
+            data += bytes([_PROTO[f], 0, 0, 0])
+        elif f.isdigit():
+            data += int(f).to_bytes(2, "big") + b"\0\0"
+        else:
+            data += ipaddress.IPv4Address(f).packed
+    return int.from_bytes(data, "little")
+
+
+def _elements(elements: list[str], per_line: int = 1) -> list[str]:
+    """``elements = { ... }`` as nft lists it: sorted (``_key_order``), one map element or two set
+    elements per line."""
+    if not elements:
+        return []
+    ordered = sorted(elements, key=_key_order)
+    rows = [", ".join(ordered[i : i + per_line]) for i in range(0, len(ordered), per_line)]
+    return ["elements = { " + ",\n\t\t\t     ".join(rows) + " }"]
+
+
+def _duration(seconds: int) -> str:
+    """nft's time format: ``10800`` -> ``3h``, ``90`` -> ``1m30s``."""
+    out = ""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        n, seconds = divmod(seconds, size)
+        out += f"{n}{unit}" if n else ""
+    return out or "0s"
+
+
+@dataclass
+class _Out:
+    """What syncProxyRules adds, per container, in order."""
+
+    sets: dict[str, list[str]] = field(default_factory=dict)
+    affinity: list[tuple[str, int]] = field(default_factory=list)
+    chains: list[tuple[str, list[str]]] = field(default_factory=list)
+
+    def add(self, container: str, element: str) -> None:
+        self.sets.setdefault(container, []).append(element)
+
+
+def _service_port(o: _Out, s: Scenario, node: str, svc: Service, sp: ServicePort) -> None:
+    proto = sp.protocol.lower()
+    spn = names.service_port_name(svc.namespace, svc.name, sp.name)
+    pods = s.endpoints_of(svc)
+    eps = [(p.ip, sp.target_port, p.node == node) for p in pods]
+    local = [e for e in eps if e[2]]
+    externally = externally_accessible(svc, sp)
+    local_policy = externally and svc.external_traffic_policy == "Local"
+    internal_local = svc.internal_traffic_policy == "Local"
+    node_port = sp.node_port if svc.type in ("NodePort", "LoadBalancer") else None
+    vips = lb_vips(svc)
+    cidr = s.kube_proxy.cluster_cidr
+    cluster, ext, loc, fw = (service_chain(svc, sp, p) for p in ("service-", "external-", "local-", "firewall-"))
+    has_eps = bool(eps)
+    has_internal = has_eps and (not internal_local or bool(local))
+    has_external = has_eps and (not local_policy or bool(local))
+    uses_cluster = not internal_local or externally  # UsesClusterEndpoints()
+    uses_fw = has_eps and bool(vips) and bool(svc.load_balancer_source_ranges)
+    int_verdict = "goto reject-chain" if not has_eps else "drop"
+    ext_verdict = int_verdict
+    key = f"{proto} . {sp.port}"
+    no_ep = f'comment "{spn}"'
+    o.add("cluster-ips", svc.cluster_ip)
+    if has_internal:
+        o.add("service-ips", f"{svc.cluster_ip} . {key} : goto {loc if internal_local else cluster}")
+    else:
+        o.add("no-endpoint-services", f"{svc.cluster_ip} . {key} {no_ep} : {int_verdict}")
+    for ip in (*svc.external_ips, *vips):
+        if has_eps:
+            o.add("service-ips", f"{ip} . {key} : goto {ext}")
+        if not has_external:
+            o.add("no-endpoint-services", f"{ip} . {key} {no_ep} : {ext_verdict}")
+    if uses_fw:
+        for ip in vips:
+            o.add("firewall-ips", f"{ip} . {key} : goto {fw}")
+    if node_port:
+        if has_eps:
+            o.add("service-nodeports", f"{proto} . {node_port} : goto {ext}")
+        if not has_external:
+            o.add("no-endpoint-nodeports", f"{proto} . {node_port} {no_ep} : {ext_verdict}")
+    if not has_eps:
+        return
+    affinity = svc.session_affinity == "ClientIP"
+    members = eps if uses_cluster else local
+
+    def policy(chain: str, chosen: list[tuple[str, int, bool]], masq: bool) -> None:
+        rules = []
+        if masq and cidr:
+            rules.append(f"ip daddr {svc.cluster_ip} ip saddr != {cidr} jump mark-for-masquerade")
+        if affinity:
+            for ip, port, _ in chosen:
+                aff, epc = endpoint_chain(svc, sp, ip, port, "affinity-"), endpoint_chain(svc, sp, ip, port)
+                rules.append(f"ip saddr @{aff} goto {epc}")
+        vm = ", ".join(f"{i} : goto {endpoint_chain(svc, sp, ip, port)}" for i, (ip, port, _) in enumerate(chosen))
+        rules.append(f"numgen random mod {len(chosen)} vmap {{ {vm} }}")
+        o.chains.append((chain, rules))
+
+    if affinity:
+        o.affinity += [(endpoint_chain(svc, sp, ip, port, "affinity-"), svc.session_affinity_timeout)
+                       for ip, port, _ in members]  # fmt: skip
+    if uses_cluster:
+        policy(cluster, eps, not internal_local)
+    if (local_policy or internal_local) and local:
+        policy(loc, local, internal_local)
+    if externally:
+        rules = []
+        if not local_policy:
+            rules.append("jump mark-for-masquerade")
+        else:
+            if cidr:
+                rules.append(f'ip saddr {cidr} goto {cluster} comment "short-circuit pod traffic"')
+            rules += [
+                'fib saddr type local jump mark-for-masquerade comment "masquerade local traffic"',
+                f'fib saddr type local goto {cluster} comment "short-circuit local traffic"',
+            ]
+        if has_external:
+            rules.append(f"goto {loc if local_policy else cluster}")
+        o.chains.append((ext, rules))
+    for ip, port, _ in members:
+        rules = [f"ip saddr {ip} jump mark-for-masquerade"]
+        if affinity:
+            rules.append(f"update @{endpoint_chain(svc, sp, ip, port, 'affinity-')} {{ ip saddr }}")
+        rules.append(f"meta l4proto {proto} dnat to {ip}:{port}")
+        o.chains.append((endpoint_chain(svc, sp, ip, port), rules))
+    if uses_fw:
+        nets = sorted(svc.load_balancer_source_ranges, key=lambda n: int(ipaddress.IPv4Network(n).network_address))
+        ranges = nets[0] if len(nets) == 1 else "{ " + ", ".join(nets) + " }"
+        o.chains.append((fw, [f"ip saddr != {ranges} drop"]))
 
 
 def ruleset(scenario: Scenario, node: str) -> str:
-    """kube-proxy's ``table ip kube-proxy`` on ``node``, exactly as ``nft list table ip kube-proxy`` prints it."""
+    """kube-proxy's ``table ip kube-proxy`` on ``node``, as ``nft list table ip kube-proxy`` prints it."""
+    lay = NftLayout(nftables_layout_for(scenario.kube_proxy.version).minor)
+    node_ips = nodeport_addresses(scenario, node, default_all=False)
     mark = f"0x{MASQ_MARK:08x}"
-    service_ips: list[str] = []
-    nodeports: list[str] = []
-    no_ep_services: list[str] = []
-    no_ep_nodeports: list[str] = []
-    svc_chains: list[list[str]] = []
+    o = _Out()
     for svc in scenario.services:
-        externally = svc.type in ("NodePort", "LoadBalancer")
-        local_policy = externally and svc.external_traffic_policy == "Local"
-        pods = scenario.endpoints_of(svc)
         for sp in svc.ports:
-            proto = sp.protocol.lower()
-            eps = [(p.ip, sp.target_port, p.node == node) for p in pods]
-            local = [e for e in eps if e[2]]
-            cluster = service_chain(svc, sp)
-            ext = service_chain(svc, sp, "external-")
-            loc = service_chain(svc, sp, "local-")
-            spn = names.service_port_name(svc.namespace, svc.name, sp.name)
-            has_ext = bool(eps) and (not local_policy or bool(local))
-            if eps:
-                service_ips.append(f"{svc.cluster_ip} . {proto} . {sp.port} : goto {cluster}")
-            else:
-                no_ep_services.append(f'{svc.cluster_ip} . {proto} . {sp.port} comment "{spn}" : goto reject-chain')
-            if externally and sp.node_port:
-                if eps:
-                    nodeports.append(f"{proto} . {sp.node_port} : goto {ext}")
-                if not has_ext:
-                    verdict = "drop" if eps else "goto reject-chain"
-                    no_ep_nodeports.append(f'{proto} . {sp.node_port} comment "{spn}" : {verdict}')
-            if not eps:
-                continue
-            for ip, port, _ in eps:
-                svc_chains.append(
-                    _chain(
-                        endpoint_chain(svc, sp, ip, port),
-                        [f"ip saddr {ip} jump mark-for-masquerade", f"meta l4proto {proto} dnat to {ip}:{port}"],
-                    )
-                )
-            if externally:
-                ext_rules = ["jump mark-for-masquerade"] if not local_policy else []
-                if local_policy:
-                    ext_rules += [
-                        'fib saddr type local jump mark-for-masquerade comment "masquerade local traffic"',
-                        f'fib saddr type local goto {cluster} comment "short-circuit local traffic"',
-                    ]
-                if has_ext:
-                    ext_rules.append(f"goto {loc if local_policy else cluster}")
-                svc_chains.append(_chain(ext, ext_rules))
-            for chain, members in ((cluster, eps), (loc, local if local_policy else [])):
-                if not members:
-                    continue
-                vm = ", ".join(
-                    f"{i} : goto {endpoint_chain(svc, sp, ip, port)}" for i, (ip, port, _) in enumerate(members)
-                )
-                svc_chains.append(_chain(chain, [f"numgen random mod {len(members)} vmap {{ {vm} }}"]))
-
+            _service_port(o, scenario, node, svc, sp)
+    els = o.sets
     lines = [f"table ip {TABLE} {{", '\tcomment "rules for kube-proxy"']
-    lines += _map(
-        "no-endpoint-services",
-        _VMAP_KEY,
-        "vmap to drop or reject packets to services with no endpoints",
-        no_ep_services,
-    )
-    lines += _map(
-        "no-endpoint-nodeports",
-        _PORT_KEY,
-        "vmap to drop or reject packets to service nodeports with no endpoints",
-        no_ep_nodeports,
-    )
-    lines += _map("firewall-ips", _VMAP_KEY, "destinations that are subject to LoadBalancerSourceRanges", [])
-    lines += _map("service-ips", _VMAP_KEY, "ClusterIP, ExternalIP and LoadBalancer IP traffic", service_ips)
-    lines += _map("service-nodeports", _PORT_KEY, "NodePort traffic", nodeports)
-    jumps = {
-        "filter-prerouting": ["ct state new jump firewall-check"],
-        "filter-input": ["ct state new jump endpoints-check"],
-        "filter-forward": ["ct state new jump endpoints-check"],
-        "filter-output": ["ct state new jump endpoints-check", "ct state new jump firewall-check"],
-        "nat-prerouting": ["jump services"],
-        "nat-output": ["jump services"],
-        "nat-postrouting": ["jump masquerading"],
-    }
-    for name, kind, hook, prio in _BASE_CHAINS:
-        lines += _chain(name, jumps[name], (kind, hook, prio))
-    lines += _chain(
-        "endpoints-check",
-        [
-            "ip daddr . meta l4proto . th dport vmap @no-endpoint-services",
-            "fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @no-endpoint-nodeports",
+    lines += _block("set", "cluster-ips", ["type ipv4_addr", 'comment "Active ClusterIPs"'],
+                    _elements(list(dict.fromkeys(els.get("cluster-ips", []))), 2))  # fmt: skip
+    if node_ips is not None:  # MatchAll: kube-proxy deletes the set
+        lines += _block("set", "nodeport-ips", ["type ipv4_addr", 'comment "IPs that accept NodePort traffic"'],
+                        _elements(node_ips, 2))  # fmt: skip
+    to_node = "ip daddr @nodeport-ips" if node_ips is not None else "fib daddr type local ip daddr != 127.0.0.0/8"
+    for name, key, note in (
+        ("no-endpoint-services", _VMAP_KEY, "vmap to drop or reject packets to services with no endpoints"),
+        ("no-endpoint-nodeports", _PORT_KEY, "vmap to drop or reject packets to service nodeports with no endpoints"),
+        ("firewall-ips", _VMAP_KEY, "destinations that are subject to LoadBalancerSourceRanges"),
+        ("service-ips", _VMAP_KEY, "ClusterIP, ExternalIP and LoadBalancer IP traffic"),
+        ("service-nodeports", _PORT_KEY, "NodePort traffic"),
+    ):
+        lines += _block("map", name, [key, f'comment "{note}"'], _elements(els.get(name, [])))
+    for name, timeout in o.affinity:
+        # nft lists the default size of a dynamic set (65535) although kube-proxy gives none
+        lines += _block("set", name, ["type ipv4_addr", "size 65535", "flags dynamic,timeout", f"timeout {_duration(timeout)}"], [])
+    jumps: dict[str, list[str]] = {}
+    for to, src, match in lay.jumps:
+        jumps.setdefault(src, []).append(f"{match} jump {to}".strip())
+    for name, kind, hook, prio in lay.base_chains:
+        lines += _block("chain", name, [f"type {kind} hook {hook} priority {prio}; policy accept;"], jumps.get(name, []))
+    cluster_check = ['ip daddr @cluster-ips reject comment "Reject traffic to invalid ports of ClusterIPs"']
+    if scenario.kube_proxy.service_cidr:
+        cluster_check.append(
+            f'ip daddr {scenario.kube_proxy.service_cidr} drop comment "Drop traffic to unallocated ClusterIPs"'
+        )
+    regular = {
+        "nodeport-endpoints-check": [
+            ("ip daddr @nodeport-ips" if node_ips is not None else "ip daddr != 127.0.0.0/8")
+            + " meta l4proto . th dport vmap @no-endpoint-nodeports"
         ],
-    )
-    lines += _chain("firewall-check", ["ip daddr . meta l4proto . th dport vmap @firewall-ips"])
-    lines += _chain(
-        "services",
-        [
+        "service-endpoints-check": ["ip daddr . meta l4proto . th dport vmap @no-endpoint-services"],
+        "firewall-check": ["ip daddr . meta l4proto . th dport vmap @firewall-ips"],
+        "services": [
             "ip daddr . meta l4proto . th dport vmap @service-ips",
-            "fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports",
+            f"{to_node} meta l4proto . th dport vmap @service-nodeports",
         ],
-    )
-    lines += _chain(
-        "masquerading",
-        [
+        "masquerading": [
             f"meta mark & {mark} == 0x00000000 return",
             f"meta mark set meta mark ^ {mark}",
             "masquerade fully-random",
         ],
-    )
-    lines += _chain("mark-for-masquerade", [f"meta mark set meta mark | {mark}"])
-    lines += _chain("reject-chain", ["reject"], comment="helper for @no-endpoint-services / @no-endpoint-nodeports")
-    for c in svc_chains:
-        lines += c
+        "cluster-ips-check": cluster_check,
+        "mark-for-masquerade": [f"meta mark set meta mark | {mark}"],
+    }
+    for name in dict.fromkeys([to for to, _, _ in lay.jumps] + ["mark-for-masquerade"]):
+        lines += _block("chain", name, [], regular[name])
+    lines += _block("chain", "reject-chain", ['comment "helper for @no-endpoint-services / @no-endpoint-nodeports"'],
+                    ["reject"])  # fmt: skip
+    for name, rules in o.chains:
+        lines += _block("chain", name, [], rules)
     lines[-1] = "}"
     return "\n".join(lines) + "\n"

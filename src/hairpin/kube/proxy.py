@@ -31,10 +31,12 @@ from hairpin.kube.kubelet import LOCALNET_RULE
 from hairpin.kube.layout import Layout, layout_for
 from hairpin.scenario import Pod, Scenario, Service, ServicePort
 
-__all__ = ["Endpoint", "iptables_save", "tables"]
+__all__ = ["REJECT", "Endpoint", "externally_accessible", "iptables_save", "lb_vips", "nodeport_addresses", "tables"]
 
 MASQ_MARK = "0x4000"
 DROP_MARK = "0x8000"
+#: ``-j REJECT`` as iptables-save prints it (the default --reject-with for IPv4)
+REJECT = "REJECT --reject-with icmp-port-unreachable"
 NODEPORTS_COMMENT = "kubernetes service nodeports; NOTE: this must be the last rule in this chain"
 
 
@@ -73,10 +75,13 @@ def _dispatch(t: Tables, chain: str, eps: list[Endpoint], comment_of: list[str])
         t.add("nat", chain, f"{comment_of[i]}{stat} -j {ep.chain}")
 
 
-def _sep_chains(t: Tables, eps: list[Endpoint], proto: str, cmt: str) -> None:
+def _sep_chains(t: Tables, eps: list[Endpoint], proto: str, cmt: str, svc: Service | None = None) -> None:
     for ep in eps:
         t.add("nat", ep.chain, f"-s {ep.ip}/32 {cmt} -j KUBE-MARK-MASQ")
-        t.add("nat", ep.chain, f"-p {proto} {cmt} -m {proto} -j DNAT --to-destination {ep.address}")
+        recent = ""
+        if svc is not None and svc.session_affinity == "ClientIP":  # update the client's affinity list
+            recent = f" -m recent --set --name {ep.chain} --mask 255.255.255.255 --rsource"
+        t.add("nat", ep.chain, f"-p {proto} {cmt}{recent} -m {proto} -j DNAT --to-destination {ep.address}")
 
 
 def _builtin_jumps(t: Tables, lay: Layout) -> None:
@@ -102,7 +107,7 @@ def _builtin_jumps(t: Tables, lay: Layout) -> None:
     t.chain("nat", "POSTROUTING").insert(0, f"{comment('kubernetes postrouting rules')} -j KUBE-POSTROUTING")
 
 
-def _top_chains(t: Tables, lay: Layout) -> None:
+def _top_chains(t: Tables, lay: Layout, random_fully: bool = True) -> None:
     filter_chains = ["KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES", "KUBE-FORWARD"]
     if not lay.legacy:
         filter_chains.append("KUBE-NODEPORTS")
@@ -115,7 +120,8 @@ def _top_chains(t: Tables, lay: Layout) -> None:
     # PR #92035 (v1.18.5+, and every later release): RETURN unless marked, clear the mark, MASQUERADE.
     t.add("nat", "KUBE-POSTROUTING", f"-m mark ! --mark {MASQ_MARK}/{MASQ_MARK} -j RETURN")
     t.add("nat", "KUBE-POSTROUTING", f"-j MARK --set-xmark {MASQ_MARK}/0x0")
-    t.add("nat", "KUBE-POSTROUTING", f"{comment('kubernetes service traffic requiring SNAT')} -j MASQUERADE --random-fully")
+    fully = " --random-fully" if random_fully else ""
+    t.add("nat", "KUBE-POSTROUTING", f"{comment('kubernetes service traffic requiring SNAT')} -j MASQUERADE{fully}")
     t.add("nat", "KUBE-MARK-MASQ", f"-j MARK --set-xmark {MASQ_MARK}/{MASQ_MARK}")
     if lay.proxy_writes_localnet_rule:
         t.add("filter", "KUBE-FIREWALL", LOCALNET_RULE)
@@ -134,10 +140,10 @@ def _legacy_service(t: Tables, svc: Service, sp: ServicePort, s: Scenario, node:
     dport = f"-m {proto} --dport"
     if not eps:
         t.add("filter", "KUBE-SERVICES",
-              f"-d {svc.cluster_ip}/32 -p {proto} {comment(spn + ' has no endpoints')} {dport} {sp.port} -j REJECT")
+              f"-d {svc.cluster_ip}/32 -p {proto} {comment(spn + ' has no endpoints')} {dport} {sp.port} -j {REJECT}")
         if node_port:
             t.add("filter", "KUBE-EXTERNAL-SERVICES",
-                  f"-p {proto} {comment(spn + ' has no endpoints')} -m addrtype --dst-type LOCAL {dport} {node_port} -j REJECT")
+                  f"-p {proto} {comment(spn + ' has no endpoints')} -m addrtype --dst-type LOCAL {dport} {node_port} -j {REJECT}")
         if local_policy:
             t.chain("nat", xlb)
         return
@@ -167,34 +173,80 @@ def _legacy_service(t: Tables, svc: Service, sp: ServicePort, s: Scenario, node:
     _dispatch(t, xlb, local, [comment(f"Balancing rule {i} for {spn}") for i in range(len(local))])
 
 
+def externally_accessible(svc: Service, sp: ServicePort) -> bool:
+    """kube-proxy's ``ExternallyAccessible()``: a nodePort, load-balancer VIPs or external IPs
+    (pkg/proxy/serviceport.go).  Only then is a KUBE-EXT chain (nftables: ``external-``) written."""
+    node_port = sp.node_port if svc.type in ("NodePort", "LoadBalancer") else None
+    return bool(node_port or svc.external_ips or lb_vips(svc))
+
+
+def lb_vips(svc: Service) -> tuple[str, ...]:
+    """status.loadBalancer.ingress IPs kube-proxy captures (ipMode VIP; only for type LoadBalancer)."""
+    return svc.load_balancer_ips if svc.type == "LoadBalancer" else ()
+
+
 def _service(t: Tables, svc: Service, sp: ServicePort, s: Scenario, node: str, lay: Layout) -> None:
-    """kube-proxy >= 1.24 syncProxyRules for one service port."""
+    """kube-proxy >= 1.24 syncProxyRules for one service port (pkg/proxy/iptables/proxier.go; the
+    expected dumps of proxier_test.go TestOverallIPTablesRules check the same rules)."""
     proto = sp.protocol.lower()
     spn = names.service_port_name(svc.namespace, svc.name, sp.name)
     cmt = comment(spn)
     svc_chain = names.service_chain(spn, proto)
     svl = names.local_chain(spn, proto)
     ext = names.external_chain(spn, proto)
+    fw = names.firewall_chain(spn, proto)
     eps = _endpoints(s, svc, sp, spn, node)
     local = [e for e in eps if e.local]
-    externally = svc.type in ("NodePort", "LoadBalancer")
+    externally = externally_accessible(svc, sp)
+    # ExternalPolicyLocal(): ETP Local and externally accessible; InternalPolicyLocal(): ITP Local
     local_policy = svc.external_traffic_policy == "Local" and externally
-    node_port = sp.node_port if externally else None
+    internal_local = svc.internal_traffic_policy == "Local"
+    node_port = sp.node_port if svc.type in ("NodePort", "LoadBalancer") else None
+    vips = lb_vips(svc)
+    cidr = s.kube_proxy.cluster_cidr
     dport = f"-m {proto} --dport"
     has_eps = bool(eps)
+    has_internal = has_eps and (not internal_local or bool(local))
     has_external = has_eps and (not local_policy or bool(local))
-    ext_target, ext_comment = "", ""
+    internal_chain = svl if internal_local else svc_chain
+    uses_fw = has_eps and bool(vips) and bool(svc.load_balancer_source_ranges)
+    lb_chain = fw if uses_fw else ext
+    int_target, int_comment, ext_target, ext_comment = "", "", "", ""
     if not has_eps:
-        ext_target, ext_comment = "REJECT", f"{spn} has no endpoints"
-    elif not has_external:
-        ext_target, ext_comment = "DROP", f"{spn} has no local endpoints"
+        int_target = ext_target = REJECT
+        int_comment = ext_comment = f"{spn} has no endpoints"
+    else:
+        if not has_internal:
+            int_target, int_comment = "DROP", f"{spn} has no local endpoints"
+        if not has_external:
+            ext_target, ext_comment = "DROP", f"{spn} has no local endpoints"
     # cluster IP
-    if has_eps:
+    if has_internal:
         t.add("nat", "KUBE-SERVICES",
-              f"-d {svc.cluster_ip}/32 -p {proto} {comment(spn + ' cluster IP')} {dport} {sp.port} -j {svc_chain}")
+              f"-d {svc.cluster_ip}/32 -p {proto} {comment(spn + ' cluster IP')} {dport} {sp.port} -j {internal_chain}")
     else:
         t.add("filter", "KUBE-SERVICES",
-              f"-d {svc.cluster_ip}/32 -p {proto} {comment(ext_comment)} {dport} {sp.port} -j REJECT")
+              f"-d {svc.cluster_ip}/32 -p {proto} {comment(int_comment)} {dport} {sp.port} -j {int_target}")
+    # external IPs
+    for ip in svc.external_ips:
+        if has_eps:
+            t.add("nat", "KUBE-SERVICES",
+                  f"-d {ip}/32 -p {proto} {comment(spn + ' external IP')} {dport} {sp.port} -j {ext}")
+        if not has_external:
+            t.add("filter", "KUBE-EXTERNAL-SERVICES",
+                  f"-d {ip}/32 -p {proto} {comment(ext_comment)} {dport} {sp.port} -j {ext_target}")
+    # load-balancer ingress IPs (ipMode VIP)
+    for ip in vips:
+        if has_eps:
+            t.add("nat", "KUBE-SERVICES",
+                  f"-d {ip}/32 -p {proto} {comment(spn + ' loadbalancer IP')} {dport} {sp.port} -j {lb_chain}")
+        if uses_fw:
+            t.add("filter", "KUBE-PROXY-FIREWALL",
+                  f"-d {ip}/32 -p {proto} {comment(f'{spn} traffic not accepted by {fw}')} {dport} {sp.port} -j DROP")
+    if not has_external:
+        for ip in vips:
+            t.add("filter", "KUBE-EXTERNAL-SERVICES",
+                  f"-d {ip}/32 -p {proto} {comment(ext_comment)} {dport} {sp.port} -j {ext_target}")
     if node_port:
         if has_eps:
             t.add("nat", "KUBE-NODEPORTS", f"-p {proto} {cmt} {dport} {node_port} -j {ext}")
@@ -207,12 +259,19 @@ def _service(t: Tables, svc: Service, sp: ServicePort, s: Scenario, node: str, l
               f"-p tcp {comment(spn + ' health check node port')} -m tcp --dport {svc.health_check_node_port} -j ACCEPT")
     if not has_eps:
         return
-    # external traffic (NodePort / LoadBalancer)
+    # internal traffic: the local-traffic detector masquerades off-cluster sources
+    if has_internal and cidr:
+        t.add("nat", internal_chain,
+              f"! -s {cidr} -d {svc.cluster_ip}/32 -p {proto} {comment(spn + ' cluster IP')} {dport} {sp.port} "
+              "-j KUBE-MARK-MASQ")
+    # external traffic (NodePort / LoadBalancer / external IPs)
     if externally:
         t.chain("nat", ext)
         if not local_policy:
             t.add("nat", ext, f"{comment(f'masquerade traffic for {spn} external destinations')} -j KUBE-MARK-MASQ")
         else:
+            if cidr:
+                t.add("nat", ext, f"-s {cidr} {comment(f'pod traffic for {spn} external destinations')} -j {svc_chain}")
             t.add("nat", ext,
                   f"{comment(f'masquerade LOCAL traffic for {spn} external destinations')} "
                   "-m addrtype --src-type LOCAL -j KUBE-MARK-MASQ")
@@ -223,32 +282,83 @@ def _service(t: Tables, svc: Service, sp: ServicePort, s: Scenario, node: str, l
             t.add("nat", ext, f"-j {svl if local_policy else svc_chain}")
         elif lay.mark_drop_for_no_local:
             t.add("nat", ext, f"-j {svl}")
-    # policy chains
-    t.chain("nat", svc_chain)
-    _dispatch(t, svc_chain, eps, [comment(f"{spn} -> {e.address}") for e in eps])
-    if local_policy and local:
+    if uses_fw:
+        lb_ip = comment(f"{spn} loadbalancer IP")
+        for src in svc.load_balancer_source_ranges:
+            t.add("nat", fw, f"-s {src} {lb_ip} -j {ext}")
+        node_ip = s.node(node).ip
+        if any(_contains(src, node_ip) for src in svc.load_balancer_source_ranges):
+            for ip in vips:  # VIPs are local addresses: the node's own requests come from them
+                t.add("nat", fw, f"-s {ip}/32 {lb_ip} -j {ext}")
+        t.add("nat", fw, comment(f"other traffic to {spn} will be dropped by KUBE-PROXY-FIREWALL"))
+    # policy chains: UsesClusterEndpoints() = ITP Cluster or externally accessible (ETP Local still
+    # needs them for the short-circuits); UsesLocalEndpoints() = ITP Local or ETP Local
+    uses_cluster = not internal_local or externally
+    if uses_cluster:
+        t.chain("nat", svc_chain)
+        _policy_rules(t, svc, svc_chain, spn, eps)
+    if (local_policy or internal_local) and local:
         t.chain("nat", svl)
-        _dispatch(t, svl, local, [comment(f"{spn} -> {e.address}") for e in local])
+        _policy_rules(t, svc, svl, spn, local)
     elif local_policy and lay.mark_drop_for_no_local:
         t.add("nat", svl, f"{comment(spn + ' has no local endpoints')} -j KUBE-MARK-DROP")
-    _sep_chains(t, eps, proto, cmt)
+    _sep_chains(t, eps if uses_cluster else local, proto, cmt, svc)
 
 
-def tables(scenario: Scenario, node: str) -> Tables:
-    """kube-proxy's rules on ``node`` as tables (see ``iptables_save`` for the text)."""
+def nodeport_addresses(scenario: Scenario, node: str, default_all: bool) -> list[str] | None:
+    """The node addresses NodePorts answer on (``--nodeport-addresses``, proxyutil.NodePortAddresses),
+    or None for every local address (unset in iptables mode, ``default_all``; a 0.0.0.0/0 entry).  The
+    scenario knows one address per node, its primary one; "primary" is the nftables mode's default."""
+    cidrs = scenario.kube_proxy.node_port_addresses
+    node_ip = scenario.node(node).ip
+    if cidrs is None:
+        return None if default_all else [node_ip]
+    if "primary" in cidrs:
+        return [node_ip]
+    if "0.0.0.0/0" in cidrs:
+        return None
+    return [node_ip] if any(_contains(c, node_ip) for c in cidrs) else []
+
+
+def _contains(cidr: str, ip: str) -> bool:
+    import ipaddress
+
+    return ipaddress.IPv4Address(ip) in ipaddress.IPv4Network(cidr)
+
+
+def _policy_rules(t: Tables, svc: Service, chain: str, spn: str, eps: list[Endpoint]) -> None:
+    """writeServiceToEndpointRules: ClientIP affinity checks first (``-m recent --rcheck``), then the
+    uniform pick."""
+    if svc.session_affinity == "ClientIP":
+        for e in eps:
+            t.add("nat", chain,
+                  f"{comment(f'{spn} -> {e.address}')} -m recent --rcheck --seconds {svc.session_affinity_timeout} "
+                  f"--reap --name {e.chain} --mask 255.255.255.255 --rsource -j {e.chain}")
+    _dispatch(t, chain, eps, [comment(f"{spn} -> {e.address}") for e in eps])
+
+
+def tables(scenario: Scenario, node: str, *, random_fully: bool = True) -> Tables:
+    """kube-proxy's rules on ``node`` as tables (see ``iptables_save`` for the text).
+
+    ``random_fully``: the node's iptables has ``--random-fully`` (iptables >= 1.6.2, every EKS AMI);
+    kube-proxy leaves it out where iptables lacks it, as its unit tests' fake iptables does."""
     scenario.node(node)  # KeyError for an unknown node
     lay = layout_for(scenario.kube_proxy.version)
     t = Tables()
     t.table("filter")
     t.table("nat")
-    _top_chains(t, lay)
+    _top_chains(t, lay, random_fully)
     for svc in scenario.services:
         for sp in svc.ports:
             if lay.legacy:
                 _legacy_service(t, svc, sp, scenario, node)
             else:
                 _service(t, svc, sp, scenario, node, lay)
-    t.add("nat", "KUBE-SERVICES", f"{comment(NODEPORTS_COMMENT)} -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS")
+    node_ips = nodeport_addresses(scenario, node, default_all=True)
+    if node_ips is None:  # nodePortAddresses unset: every local address
+        t.add("nat", "KUBE-SERVICES", f"{comment(NODEPORTS_COMMENT)} -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS")
+    for ip in node_ips or ():  # one rule per node address in --nodeport-addresses
+        t.add("nat", "KUBE-SERVICES", f"-d {ip}/32 {comment(NODEPORTS_COMMENT)} -j KUBE-NODEPORTS")
     t.add("filter", "KUBE-FORWARD", "-m conntrack --ctstate INVALID -j DROP")
     t.add("filter", "KUBE-FORWARD",
           f"{comment('kubernetes forwarding rules')} -m mark --mark {MASQ_MARK}/{MASQ_MARK} -j ACCEPT")
@@ -261,6 +371,6 @@ def tables(scenario: Scenario, node: str) -> Tables:
     return t
 
 
-def iptables_save(scenario: Scenario, node: str) -> str:
+def iptables_save(scenario: Scenario, node: str, *, random_fully: bool = True) -> str:
     """The ``*filter`` and ``*nat`` text of kube-proxy on ``node`` (iptables mode), as iptables-save prints it."""
-    return tables(scenario, node).render(("filter", "nat"))
+    return tables(scenario, node, random_fully=random_fully).render(("filter", "nat"))

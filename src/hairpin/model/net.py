@@ -1,7 +1,13 @@
-"""IPv4 + TCP packets as immutable values.
+"""IPv4 and IPv6 TCP packets as immutable values.
 
 Addresses are kept as ``int`` inside packets (fast to hash, mask and compare in the netfilter and
 routing models) and shown as dotted quads.  ``ip()`` accepts either form.
+
+IPv6: an IPv6 address is the int ``V6 | address`` (bit 128 set), so it can never equal an IPv4 int
+(not even ``::a.b.c.d``) and every IPv4 code path stays what it was: plain 32-bit ints.  The capture
+analyser and the pictures carry IPv6 this way; the simulator's models (netfilter, routing, VPC, NLB)
+are IPv4 only and never see a tagged address.  IPv6 endpoints print as ``[addr]:port`` (RFC 5952 text,
+RFC 3986 brackets).
 """
 
 from __future__ import annotations
@@ -10,19 +16,43 @@ import enum
 import ipaddress
 from dataclasses import dataclass
 
-__all__ = ["Endpoint", "Flags", "Packet", "ip", "ip_int", "ip_str"]
+__all__ = ["V6", "Endpoint", "Flags", "Packet", "addr_int", "ip", "ip_int", "ip_str", "is_loopback", "is_v6"]
+
+V6 = 1 << 128  # tag bit of an IPv6 address int
 
 
 def ip_int(value: str | int | ipaddress.IPv4Address) -> int:
-    """The 32-bit integer of an IPv4 address given as text, int or ``IPv4Address``."""
+    """The 32-bit integer of an IPv4 address given as text, int or ``IPv4Address`` (IPv6 text raises
+    ``ValueError``, as the IPv4-only models expect: use ``addr_int`` where IPv6 is welcome)."""
     if isinstance(value, int):
         return value
     return int(ipaddress.IPv4Address(value))
 
 
+def addr_int(value: str | int | ipaddress.IPv4Address | ipaddress.IPv6Address) -> int:
+    """The integer of an IPv4 or IPv6 address: the 32-bit value for IPv4, ``V6 | value`` for IPv6."""
+    if isinstance(value, int):
+        return value
+    if isinstance(value, ipaddress.IPv6Address) or (isinstance(value, str) and ":" in value):
+        return V6 | int(ipaddress.IPv6Address(value))
+    return int(ipaddress.IPv4Address(value))
+
+
 def ip_str(value: int) -> str:
-    """Dotted-quad text of a 32-bit address."""
+    """Dotted-quad text of a 32-bit address; RFC 5952 text of an IPv6 one."""
+    if value > 0xFFFFFFFF:
+        return str(ipaddress.IPv6Address(value & (V6 - 1)))
     return f"{(value >> 24) & 255}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
+
+
+def is_v6(value: int) -> bool:
+    """Whether an address int is IPv6."""
+    return value > 0xFFFFFFFF
+
+
+def is_loopback(value: int) -> bool:
+    """127.0.0.0/8 (RFC 1122 3.2.1.3) or ::1 (RFC 4291 2.5.3): traffic that never leaves its host."""
+    return value >> 24 == 127 if value <= 0xFFFFFFFF else value == V6 | 1
 
 
 ip = ip_int
@@ -69,7 +99,7 @@ class Flags(enum.IntFlag):
 
 @dataclass(frozen=True, slots=True, order=True)
 class Endpoint:
-    """An IPv4 address and a port."""
+    """An address (IPv4, or IPv6 tagged with ``V6``) and a port."""
 
     addr: int
     port: int
@@ -79,6 +109,8 @@ class Endpoint:
         host, _, port = text.rpartition(":")
         if not host:
             raise ValueError(f"expected ip:port, got {text!r}")
+        if host.startswith("[") and host.endswith("]"):
+            return cls(V6 | int(ipaddress.IPv6Address(host[1:-1])), int(port))
         return cls(ip_int(host), int(port))
 
     @property
@@ -86,12 +118,15 @@ class Endpoint:
         return ip_str(self.addr)
 
     def __str__(self) -> str:
-        return f"{ip_str(self.addr)}:{self.port}"
+        a = self.addr
+        if a > 0xFFFFFFFF:
+            return f"[{ip_str(a)}]:{self.port}"
+        return f"{(a >> 24) & 255}.{(a >> 16) & 255}.{(a >> 8) & 255}.{a & 255}:{self.port}"  # ip_str, inline
 
 
 @dataclass(frozen=True, slots=True)
 class Packet:
-    """One IPv4 packet carrying TCP (or UDP, with no flags).
+    """One IP packet carrying TCP (or UDP, with no flags); IPv6 when its addresses carry ``V6``.
 
     ``payload`` carries application bytes such as a Proxy Protocol v2 header.
     """

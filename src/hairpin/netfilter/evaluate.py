@@ -1,6 +1,7 @@
 """Walk a packet through an iptables table the way the kernel's ipt_do_table does.
 
-Rules are compiled once into predicate lists (``Compiled``); ``Evaluator.run(table, chain, ctx)``
+Rules are compiled into predicate lists (``Compiled``) the first time a packet reaches their chain (a
+180,000-rule dump is loaded without compiling the chains no traced packet enters); ``Evaluator.run(table, chain, ctx)``
 traverses a built-in chain with jumps, gotos and RETURN, applies non-terminating targets (MARK,
 CONNMARK, LOG) and stops at a terminating one (ACCEPT, DROP, REJECT, DNAT, SNAT, MASQUERADE...).
 Chains are indexed by ``-d``/``--dport`` keys the way nftables maps are, so a packet's cost in a
@@ -328,11 +329,11 @@ class _ChainIndex:
     and (any, dport): the cost of a lookup follows the number of candidates, not the chain's length.
     """
 
-    def __init__(self, rules: list[Compiled]) -> None:
+    def __init__(self, rules: list[Rule]) -> None:
         self.by_key: dict[tuple[int, int], list[int]] = {}
         self.wild: list[int] = []
-        for i, cr in enumerate(rules):
-            keys = _index_keys(cr.rule)
+        for i, rule in enumerate(rules):
+            keys = _index_keys(rule)
             if keys is None:
                 self.wild.append(i)
             else:
@@ -354,6 +355,24 @@ class _ChainIndex:
 
 INDEX_MIN = 32
 
+#: which per-flow fields a pure chain reads: (src, sport, dst, dport, conntrack's original destination)
+Reads = tuple[bool, bool, bool, bool, bool]
+#: modules whose predicates read no per-flow field beyond those listed in _READS (matches.py)
+_PURE_MODULES = frozenset({"", "tcp", "udp", "sctp", "comment", "multiport", "mark", "connmark", "conntrack", "state",
+                           "iprange", "pkttype", "addrtype", "physdev", "policy", "tos", "dscp", "helper", "nfacct",
+                           "icmp"})  # fmt: skip
+_READS: dict[tuple[str, str], tuple[int, ...]] = {
+    ("", "-s"): (0,), ("", "-d"): (2,),
+    ("iprange", "--src-range"): (0,), ("iprange", "--dst-range"): (2,),
+    ("addrtype", "--src-type"): (0,), ("addrtype", "--dst-type"): (2,),
+    ("conntrack", "--ctorigdst"): (4,), ("conntrack", "--ctorigdstport"): (4,),
+    ("multiport", "--sports"): (1,), ("multiport", "--source-ports"): (1,), ("multiport", "--ports"): (1, 3),
+    ("multiport", "--dports"): (3,), ("multiport", "--destination-ports"): (3,),
+}  # fmt: skip
+for _m in ("tcp", "udp", "sctp"):
+    _READS.update({(_m, "--sport"): (1,), (_m, "--source-port"): (1,), (_m, "--dport"): (3,),
+                   (_m, "--destination-port"): (3,)})  # fmt: skip
+
 
 class Evaluator:
     """Evaluates one namespace's Ruleset.
@@ -363,25 +382,106 @@ class Evaluator:
     branches there); ``on_run``, when set, is called with (table, chain, ctx, verdict) after each ``run``.
     """
 
+    unknown: Callable[[Rule, str], bool] | None = None
+    on_run: Callable[[str, str, Context, Verdict], None] | None = None
+
     def __init__(self, ruleset: Ruleset, ipsets: Mapping[str, IpSet] | None = None) -> None:
         self.ruleset = ruleset
         self.ipsets = ipsets
-        self.chains: dict[tuple[str, str], list[Compiled]] = {}
+        #: compiled rules per (table, chain), each compiled the first time a packet reaches it (None until
+        #: then): a rule no packet reaches, in a chain of 10,000, is never compiled
+        self.chains: dict[tuple[str, str], list[Compiled | None]] = {}
+        self._source: dict[tuple[str, str], list[Rule]] = {}
         self.policies: dict[tuple[str, str], str | None] = {}
         self.index: dict[tuple[str, str], _ChainIndex] = {}
         self.unknown: Callable[[Rule, str], bool] | None = None
         self.on_run: Callable[[str, str, Context, Verdict], None] | None = None
+        self._names: dict[str, set[str]] = {}
+        live = []
         for table in ruleset.tables.values():
-            names = set(table.chains)
+            self._names[table.name] = set(table.chains)
             for chain in table.chains.values():
-                compiled = [Compiled(r, names, ipsets) for r in chain.rules]
-                self.chains[(table.name, chain.name)] = compiled
                 self.policies[(table.name, chain.name)] = chain.policy
-                if len(compiled) >= INDEX_MIN:
-                    self.index[(table.name, chain.name)] = _ChainIndex(compiled)
+                if chain.rules:
+                    live.append((table.name, chain.name))
+        #: (table, chain) of every chain holding at least one rule: hooks without rules are skipped.
+        self.live: frozenset[tuple[str, str]] = frozenset(live)
+        self._pure: dict[tuple[str, str], Reads | None] = {}
+
+    def pure(self, table: str, chain: str) -> Reads | None:
+        """Whether a traversal of ``chain`` is a function of the packet's header fields, interfaces,
+        marks and conntrack state alone (no ``statistic`` draw, no undecidable or unmodelled match or
+        target anywhere it can jump): None if not; else which of the fields that differ from flow to
+        flow (source, source port, destination, destination port, conntrack's original destination)
+        any of its rules reads.
+
+        A pure chain's verdict can be cached per flow class, keyed by the fields its rules read and
+        nothing else, the way Open vSwitch's megaflow cache keeps a classifier's decision for every
+        packet that agrees on the fields the classifier looked at.
+        """
+        key = (table, chain)
+        if key not in self._pure:
+            self._pure[key] = self._purity(table, chain)
+        return self._pure[key]
+
+    def _purity(self, table: str, chain: str) -> Reads | None:
+        seen: set[str] = set()
+        todo = [chain]
+        reads = [False] * 5
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            for cr in self.rules(table, name) or ():
+                if cr.late or cr.unknown is not None or cr.unknown_target is not None:
+                    return None
+                for m in cr.rule.matches:
+                    if m.module not in _PURE_MODULES:
+                        return None
+                    for o in m.options:
+                        for i in _READS.get((m.module, o.name), ()):
+                            reads[i] = True
+                    if m.module == "pkttype":
+                        reads[2] = True
+                if cr.jump is not None:
+                    todo.append(cr.jump)
+        return (reads[0], reads[1], reads[2], reads[3], reads[4])
 
     def has(self, table: str, chain: str) -> bool:
-        return bool(self.chains.get((table, chain)))
+        return (table, chain) in self.live
+
+    def _open(self, table: str, chain: str) -> list[Compiled | None] | None:
+        """A chain's slots for compiled rules (None: no such chain); its index, for a long chain."""
+        key = (table, chain)
+        got = self.chains.get(key)
+        if got is None:
+            t = self.ruleset.tables.get(table)
+            c = t.chains.get(chain) if t is not None else None
+            if c is None:
+                return None
+            self._source[key] = c.rules
+            got = self.chains[key] = [None] * len(c.rules)
+            if len(got) >= INDEX_MIN:
+                self.index[key] = _ChainIndex(c.rules)
+        return got
+
+    def _compile(self, table: str, chain: str, rules: list[Compiled | None], i: int) -> Compiled:
+        cr = rules[i] = Compiled(self._source[(table, chain)][i], self._names[table], self.ipsets)
+        return cr
+
+    def rules(self, table: str, chain: str) -> list[Compiled] | None:
+        """Every compiled rule of a chain (None: no such chain)."""
+        got = self._open(table, chain)
+        if got is None:
+            return None
+        return [cr if cr is not None else self._compile(table, chain, got, i) for i, cr in enumerate(got)]
+
+    def compile_all(self) -> None:
+        """Compile every chain now (what ``unknown_rules`` needs)."""
+        for table in self.ruleset.tables.values():
+            for name in table.chains:
+                self.rules(table.name, name)
 
     def run(self, table: str, chain: str, ctx: Context) -> Verdict:
         """Traverse built-in ``chain`` of ``table``; the verdict, the NAT decision and the rules matched."""
@@ -421,13 +521,15 @@ class Evaluator:
         """None: fell off the end (or RETURN); else (verdict, deciding rule)."""
         if depth > 64:
             return ("DROP", None)  # the kernel refuses loops at load time; be safe
-        rules = self.chains.get((table, chain))
+        rules = self.chains.get((table, chain)) or self._open(table, chain)
         if not rules:
             return None
         idx = self.index.get((table, chain))
         order = idx.candidates(ctx.packet) if idx is not None else range(len(rules))
         for i in order:
             cr = rules[i]
+            if cr is None:
+                cr = self._compile(table, chain, rules, i)
             if not self._matches(cr, ctx, steps):
                 continue
             if cr.unknown_target is not None:
@@ -459,8 +561,11 @@ class Evaluator:
 
     def unknown_rules(self) -> list[tuple[Rule, str]]:
         """Every rule with something hairpin does not model, with its name (``-m set``, ``-j FOO``)."""
-        return [(c.rule, c.unknown) for rules in self.chains.values() for c in rules if c.unknown]
+        self.compile_all()
+        return [(c.rule, c.unknown) for rules in self.chains.values() for c in rules if c is not None and c.unknown]
 
     def unknown_reasons(self) -> list[tuple[Rule, str, str]]:
         """As ``unknown_rules`` with the reason for each."""
-        return [(c.rule, c.unknown, c.unknown_why or "") for rules in self.chains.values() for c in rules if c.unknown]
+        self.compile_all()
+        return [(c.rule, c.unknown, c.unknown_why or "") for rules in self.chains.values() for c in rules
+                if c is not None and c.unknown]  # fmt: skip

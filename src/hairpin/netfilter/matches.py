@@ -23,6 +23,7 @@ Semantics follow the kernel's ``net/netfilter/xt_*.c`` and ``net/ipv4/netfilter/
 from __future__ import annotations
 
 import ipaddress
+import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from hairpin.netfilter.evaluate import Context
     from hairpin.parsers.ipset import IpSet
 
-__all__ = ["PROTOCOLS", "Pred", "Undecidable", "Unknown", "compile_match", "net", "ports"]
+__all__ = ["PROTOCOLS", "Pred", "Undecidable", "Unknown", "compile_match", "keep_recent_lists", "net", "ports"]
 
 Pred = Callable[["Context"], bool]
 
@@ -319,16 +320,62 @@ def compile_match(m: Match, rule: Rule, ipsets: Mapping[str, IpSet] | None) -> t
     if mod == "set":
         return [], _set(m, ipsets)
     if mod == "recent":
-        if m.get("--set") is not None and m.get("--rcheck") is None and m.get("--update") is None:
-            return [], []  # --set adds the source to the list and matches
-        name = m.get("--name")
-        raise Unknown("-m recent", f"-m recent list {name.value if name else 'DEFAULT'} is kernel state "
-                                   "(/proc/net/xt_recent) the dump does not hold")  # fmt: skip
+        return [], [_recent(m)]
     if mod == "socket":
         raise Unknown("-m socket", "whether a local socket owns the packet is not in the node's dump")
     if mod == "nfacct":
         return [], []
     raise Unknown(f"-m {mod}")
+
+
+#: xt_recent lists (name -> address -> last seen, simulated seconds) of the hosts whose lists hairpin
+#: keeps: the simulator's, which start empty with the node (``keep_recent_lists``).  A tracer of a real
+#: node does not know its /proc/net/xt_recent, so there a check is undecidable.
+_RECENT: weakref.WeakKeyDictionary[Any, dict[str, dict[int, float]]] = weakref.WeakKeyDictionary()
+
+
+def keep_recent_lists(host: Any) -> None:
+    """Keep xt_recent lists for ``host`` (a simulated node: its lists start empty)."""
+    _RECENT.setdefault(host, {})
+
+
+def _recent(m: Match) -> Pred:
+    """xt_recent.c: ``--set`` records the address and matches; ``--rcheck`` / ``--update`` match when
+    the address was seen within ``--seconds`` (``--update`` refreshes it, ``--reap`` drops older
+    entries); ``--rsource`` (default) keys on the source, ``--rdest`` on the destination."""
+    opt = m.get("--name")
+    name = opt.value if opt else "DEFAULT"
+    setting = m.get("--set") is not None
+    update = m.get("--update") is not None
+    sec = m.get("--seconds")
+    seconds = int(sec.value) if sec else None
+    reap = m.get("--reap") is not None
+    rdest = m.get("--rdest") is not None
+
+    def pred(c: Context) -> bool:
+        lists = _RECENT.get(c.host)
+        if lists is None:
+            if setting:
+                return True  # --set matches; the list it feeds is not known here
+            raise Undecidable("-m recent", f"-m recent list {name} is kernel state (/proc/net/xt_recent) "
+                                           "the dump does not hold")  # fmt: skip
+        entries = lists.setdefault(name, {})
+        host: Any = c.host  # a simulated node (LinuxHost): its engine is the clock
+        now = float(host.engine.now)
+        addr = c.packet.dst if rdest else c.packet.src
+        if setting:
+            entries[addr] = now
+            return True
+        if reap and seconds is not None:
+            for a in [a for a, t in entries.items() if now - t > seconds]:
+                del entries[a]
+        seen = entries.get(addr)
+        ok = seen is not None and (seconds is None or now - seen <= seconds)
+        if ok and update:
+            entries[addr] = now
+        return ok
+
+    return pred
 
 
 def _addrtype(m: Match) -> list[Pred]:

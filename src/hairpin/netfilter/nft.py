@@ -4,10 +4,14 @@ evaluator of that table for one packet at one hook.
 What it knows (nft(8) semantics; the statements are the ones kubernetes pkg/proxy/nftables/proxier.go
 writes, see ``hairpin.kube.nftables``):
 
-- a table holds maps (``type K : verdict``, ``elements = { k : verdict, ... }``) and chains; a base
+- a table holds sets (``type ipv4_addr``, ``elements = { a, ... }``; a dynamic set with a timeout,
+  kube-proxy's ``affinity-…``, starts empty and ``update @set { ip saddr }`` adds the source until the
+  timeout, on the simulated node's clock: ClientIP affinity across connections), maps (``type K : verdict``, ``elements = { k :
+  verdict, ... }``) and chains; a base
   chain has ``type filter|nat hook H priority P``; ``jump`` returns to the caller, ``goto`` does not,
   falling off a regular chain returns, falling off a base chain is its policy (accept);
-- matches: ``ct state new``, ``ip saddr|daddr [!=] A[/N]``, ``fib saddr|daddr type local``,
+- matches: ``ct state new``, ``ip saddr|daddr [!=] A[/N]``, ``ip saddr|daddr [!=] @SET`` and
+  ``[!=] { A[/N], ... }``, ``fib saddr|daddr type local``,
   ``meta mark & M == V``; verdict maps keyed on ``ip daddr . meta l4proto . th dport`` or ``meta
   l4proto . th dport`` (no element: the rule does not match and evaluation goes on);
 - ``numgen random mod N vmap { 0 : V0, ... }``: element i with probability exactly 1/N.  The choice is
@@ -24,10 +28,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from hairpin.errors import ParseError
 from hairpin.model.net import ip_int
-from hairpin.netfilter.evaluate import Context, Evaluator, NatAction, Step, Verdict
+from hairpin.netfilter.evaluate import Context, Evaluator, NatAction, Reads, Step, Verdict
 from hairpin.netfilter.rules import Rule
 
 __all__ = ["NftChain", "NftRule", "NftTable", "Stacked", "parse"]
@@ -68,6 +73,12 @@ class NftTable:
     chains: dict[str, NftChain] = field(default_factory=dict)
     maps: dict[tuple[str, ...], dict[tuple[str, ...], str]] = field(default_factory=dict)
     vmaps: dict[str, dict[tuple[str, ...], str]] = field(default_factory=dict)
+    #: named sets of addresses/networks: (network, mask) pairs
+    sets: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    #: dynamic sets with a timeout (kube-proxy's ``affinity-…``): seconds each entry lives, and the
+    #: entries ``update @set { ip saddr }`` added while the table ran (address -> expiry)
+    timeouts: dict[str, float] = field(default_factory=dict)
+    dynamic: dict[str, dict[int, float]] = field(default_factory=dict, repr=False, compare=False)
     #: the rules that acted during the current ``run`` (reported as the Verdict's steps)
     _steps: list[Step] = field(default_factory=list, repr=False, compare=False)
 
@@ -128,6 +139,17 @@ class NftTable:
                 addr = p.src if which == "saddr" else p.dst
                 if ((addr & int(mask)) == int(net)) == (neg == "!="):
                     return "continue"
+            elif op == "inset":
+                _, which, neg, name, inline = step
+                addr = p.src if which == "saddr" else p.dst
+                members = self.sets.get(name, []) if name else _networks(inline)
+                found = any((addr & m) == n for n, m in members)
+                if name in self.timeouts:
+                    found = found or self.dynamic.get(name, {}).get(addr, -1.0) > _now(ctx)
+                if found == (neg == "!="):
+                    return "continue"
+            elif op == "update":
+                self.dynamic.setdefault(step[1], {})[p.src] = _now(ctx) + self.timeouts.get(step[1], 0.0)
             elif op == "fiblocal":
                 if not ctx.host.is_local(p.src if step[1] == "saddr" else p.dst):
                     return "continue"
@@ -173,6 +195,8 @@ _NUM = r"(0x[0-9a-fA-F]+|\d+)"
 _STATEMENTS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"ct state new"), "ctnew"),
     (re.compile(r"ip (saddr|daddr) (!= )?(\d+\.\d+\.\d+\.\d+)(?:/(\d+))?"), "addr"),
+    (re.compile(r"ip (saddr|daddr) (!= )?(?:@([\w./-]+)|\{ ([\d./, ]+) \})"), "inset"),
+    (re.compile(r"update @([\w./-]+) \{ ip saddr \}"), "update"),
     (re.compile(r"fib (saddr|daddr) type local"), "fiblocal"),
     (re.compile(rf"meta mark & {_NUM} == {_NUM}"), "markeq"),
     (re.compile(r"ip daddr \. meta l4proto \. th dport vmap @([\w.-]+)"), "vmap3"),
@@ -202,6 +226,8 @@ def _compile(text: str, file: str, line: int) -> tuple[tuple[str, ...], ...]:
             prefix = int(g[3]) if g[3] else 32
             mask = (0xFFFFFFFF << (32 - prefix)) & 0xFFFFFFFF
             steps.append(("addr", g[0], (g[1] or "==").strip(), str(ip_int(g[2]) & mask), str(mask)))
+        elif kind == "inset":
+            steps.append(("inset", g[0], (g[1] or "==").strip(), g[2] or "", g[3] or ""))
         elif kind == "markeq":
             steps.append(("markeq", str(int(g[0], 0)), str(int(g[1], 0))))
         elif kind in ("markor", "markxor"):
@@ -231,6 +257,32 @@ def _compile(text: str, file: str, line: int) -> tuple[tuple[str, ...], ...]:
     return tuple(steps)
 
 
+def _now(ctx: Context) -> float:
+    """The simulated node's clock (LinuxHost.engine); a host without one (a unit test's) is at 0."""
+    host: Any = ctx.host
+    engine = getattr(host, "engine", None)
+    return float(engine.now) if engine is not None else 0.0
+
+
+def _seconds(text: str) -> float:
+    """nft's ``3h``, ``1m30s``, ``10800s`` -> seconds."""
+    units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+    parts = re.findall(r"(\d+)([dhms])", text)
+    if not parts or "".join(a + b for a, b in parts) != text:
+        raise ValueError(text)
+    return float(sum(int(n) * units[u] for n, u in parts))
+
+
+def _networks(text: str) -> list[tuple[int, int]]:
+    """``a, b/n`` -> (network, mask) pairs."""
+    out = []
+    for item in text.split(","):
+        addr, _, prefix = item.strip().partition("/")
+        mask = (0xFFFFFFFF << (32 - int(prefix or 32))) & 0xFFFFFFFF
+        out.append((ip_int(addr) & mask, mask))
+    return out
+
+
 def _priority(text: str, file: str, line: int) -> int:
     m = re.fullmatch(r"(-?\d+)|(\w+)(?: ([+-]) (\d+))?", text.strip())
     if not m:
@@ -250,6 +302,7 @@ def parse(text: str, file: str = "<nft>") -> NftTable:
     table: NftTable | None = None
     chain: NftChain | None = None
     vmap: str | None = None
+    nset: str | None = None
     pending = ""
     start = 0
     for no, raw in enumerate(lines, 1):
@@ -268,17 +321,37 @@ def parse(text: str, file: str = "<nft>") -> NftTable:
             table = NftTable(m.group(1))
             continue
         if s == "}":
-            chain, vmap = None, None
+            chain, vmap, nset = None, None, None
             continue
-        if chain is None and vmap is None:
-            m = re.fullmatch(r"(chain|map) ([\w./-]+) \{", s)
+        if chain is None and vmap is None and nset is None:
+            m = re.fullmatch(r"(chain|map|set) ([\w./-]+) \{", s)
             if m and m.group(1) == "chain":
                 chain = table.chains.setdefault(m.group(2), NftChain(m.group(2)))
+            elif m and m.group(1) == "set":
+                nset = m.group(2)
+                table.sets[nset] = []
             elif m:
                 vmap = m.group(2)
                 table.vmaps[vmap] = {}
             elif not s.startswith("comment "):
                 raise ParseError(f"expected a chain or map, got {s!r}", file, no)
+            continue
+        if nset is not None:
+            if s.startswith("elements = {") and "}" not in s:
+                pending, start = s, no
+                continue
+            if s.startswith("elements = {"):
+                body = s[len("elements = {") : s.rindex("}")]
+                if not re.fullmatch(r"[\d./, ]+", body):
+                    raise ParseError(f"set element not modelled: {body.strip()!r}", file, no)
+                table.sets[nset] = _networks(body)
+            elif s.startswith("timeout "):
+                try:
+                    table.timeouts[nset] = _seconds(s.removeprefix("timeout ").strip())
+                except ValueError:
+                    raise ParseError(f"set timeout not modelled: {s!r}", file, no) from None
+            elif not s.startswith(("type ipv4_addr", "comment ", "flags ", "size ")):
+                raise ParseError(f"set line not modelled: {s!r}", file, no)
             continue
         if vmap is not None:
             if s.startswith("elements = {") and "}" not in s:
@@ -313,6 +386,9 @@ def parse(text: str, file: str = "<nft>") -> NftTable:
     for c in table.chains.values():
         for r in c.rules:
             for st in r.steps:
+                name = st[3] if st[0] == "inset" else st[1] if st[0] == "update" else ""
+                if name and name not in table.sets:
+                    raise ParseError(f"set {name!r} is not defined", file, r.line)
                 targets = st[1:] if st[0] == "numgen" else st[1:] if st[0] == "verdict" else ()
                 for t in targets:
                     word, _, name = t.partition(" ")
@@ -336,6 +412,9 @@ class Stacked(Evaluator):
 
     def has(self, table: str, chain: str) -> bool:
         return (self.iptables is not None and self.iptables.has(table, chain)) or self.nft.has(table, chain)
+
+    def pure(self, table: str, chain: str) -> Reads | None:
+        return None  # nft's numgen draws and the two tables' order: never cached
 
     def run(self, table: str, chain: str, ctx: Context) -> Verdict:
         nft_first = table == "filter"

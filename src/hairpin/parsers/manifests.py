@@ -12,6 +12,12 @@ PyYAML has it, whose nodes carry their start marks.
 
 Errors: a file that cannot be read or parsed yields one ``ParseError`` (file, line, what is wrong)
 and the objects before the error; ``load_paths`` collects errors and goes on with the other files.
+A document kubectl would refuse (duplicate keys, an annotation that is not a string...: see
+``hairpin.parsers.strict``) is an error at the offending line; it yields no object, and the documents
+after it are still read.  YAML timestamps are not resolved (a date-like value stays a string, as
+kubectl reads it into a string field).
+
+Each YAML object carries ``marks``: where its annotations and a few Service fields sit (line, column).
 """
 
 from __future__ import annotations
@@ -22,11 +28,13 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
 from hairpin.errors import InputError, ParseError
+from hairpin.parsers import strict
+from hairpin.parsers.strict import Marks
 from hairpin.reading import check_yaml_events, display_name, json_error, read_text, yaml_error
 
 __all__ = ["KubeObject", "load_paths", "no_gc", "parse_json", "parse_text", "parse_yaml"]
@@ -35,6 +43,30 @@ try:  # libyaml's C composer: much faster on large dumps
     _Loader: Any = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - PyYAML without libyaml
     _Loader = yaml.SafeLoader
+
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+
+
+class _KubeLoader(_Loader):  # type: ignore[misc]
+    """The safe loader without the timestamp resolver: a date-like scalar stays a string."""
+
+    yaml_implicit_resolvers: ClassVar[dict[str, list[tuple[str, Any]]]] = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != _TIMESTAMP]
+        for first, resolvers in _Loader.yaml_implicit_resolvers.items()
+    }
+    hairpin_file: str | None = None
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        """The safe constructor's mapping, refusing a key that appears twice.  ``flatten_mapping`` deletes
+        the merge keys (``<<``) from the node's own list and gives the node a new list with the merged
+        pairs in front, so ``own`` ends up holding exactly the mapping's own pairs; a merged key the
+        mapping overrides is no duplicate.  The dict is as long as the pairs unless keys repeat, so the
+        usual cost is one ``len`` (a separate walk over the node tree cost 25 % of the parse)."""
+        own = node.value if isinstance(node, yaml.MappingNode) else None
+        mapping = super().construct_mapping(node, deep)
+        if own is not None and len(mapping) != len(node.value):
+            strict.refuse_duplicate([(k, self.construct_object(k)) for k, _ in own], self.hairpin_file)
+        return mapping
 
 SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -47,6 +79,8 @@ class KubeObject:
     data: dict[str, Any]
     file: str | None
     line: int | None
+    #: where annotations and some Service fields sit, 1-based (line, column); YAML input only
+    marks: Marks | None = None
 
     @property
     def namespace(self) -> str:
@@ -110,10 +144,31 @@ def _shape(obj: dict[str, Any], file: str | None, line: int | None, where: str =
             raise ParseError(f"{where}{key}: expected a mapping, got {type(v).__name__}", file, line)
 
 
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+        self.line: int | None = None
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook``: a JSON object with the same key twice is refused (the API server's strict
+    field validation, kubectl's default since 1.27, reports a duplicate field); as fast as the plain
+    decoder (measured: 1.00 s either way on 100,000 pods)."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise _DuplicateKey(k)
+            seen.add(k)
+    return out
+
+
 def parse_json(text: str, file: str | None = None) -> list[KubeObject]:
     """The objects of a JSON document (one object or a List), each with its line."""
     lines = _Lines(text)
-    dec = json.JSONDecoder()
+    dec = json.JSONDecoder(object_pairs_hook=_no_duplicates)
     pos = _skip_ws(text, 0)
     if pos >= len(text):
         return []
@@ -121,13 +176,23 @@ def parse_json(text: str, file: str | None = None) -> list[KubeObject]:
         if text[pos] != "{":
             doc, _ = dec.raw_decode(text, pos)
             return list(_objects_of(doc, file, lines.line(pos), None))
-        doc, item_lines, end = _decode_top(text, pos, dec, lines)
+        doc, item_lines, end = _decode_top(text, pos, dec, lines, _PLAIN)
     except (json.JSONDecodeError, RecursionError) as exc:
         raise json_error(exc, file) from None
+    except _DuplicateKey as exc:
+        raise ParseError(
+            f'duplicate key "{exc.key}" in the object starting here: kubectl refuses the file (duplicate field); '
+            "a lenient reader would keep the last value",
+            file,
+            exc.line if exc.line is not None else lines.line(pos),
+        ) from None
     end = _skip_ws(text, end)
     if end < len(text):
         raise ParseError("not valid JSON: extra data after the object", file, lines.line(end))
-    return list(_objects_of(doc, file, lines.line(pos), item_lines))
+    out = list(_objects_of(doc, file, lines.line(pos), item_lines))
+    for o in out:
+        strict.vet_object(o.data, file, o.line, o.kind)
+    return out
 
 
 def _skip_ws(text: str, pos: int) -> int:
@@ -137,10 +202,19 @@ def _skip_ws(text: str, pos: int) -> int:
     return pos
 
 
+_PLAIN = json.JSONDecoder()
+
+
 def _decode_top(
-    text: str, pos: int, dec: json.JSONDecoder, lines: _Lines
+    text: str, pos: int, dec: json.JSONDecoder, lines: _Lines, plain: json.JSONDecoder
 ) -> tuple[dict[str, Any], list[int] | None, int]:
-    """Decode the top-level object key by key, recording the line of each element of ``items``."""
+    """Decode the top-level object key by key, recording the line of each element of ``items``.
+
+    ``dec`` refuses duplicate keys; List items are decoded by the faster ``plain`` decoder, and only
+    Services (and items without a kind) are decoded again by ``dec``: a List of Pods and Nodes is what
+    ``kubectl get -o json`` prints, serialised by the API server without duplicates, and the hook costs
+    ~30 % of the decoding (measured: 0.19 s -> 0.25 s on a 52 MiB dump, with ``dict`` as the hook).
+    """
     out: dict[str, Any] = {}
     item_lines: list[int] | None = None
     pos = _skip_ws(text, pos + 1)
@@ -154,6 +228,8 @@ def _decode_top(
         if pos >= len(text) or text[pos] != ":":
             raise json.JSONDecodeError("Expecting ':' delimiter", text, pos)
         pos = _skip_ws(text, pos + 1)
+        if key in out:
+            raise _DuplicateKey(key)
         if key == "items" and pos < len(text) and text[pos] == "[":
             items: list[Any] = []
             item_lines = []
@@ -163,7 +239,14 @@ def _decode_top(
             else:
                 while True:
                     item_lines.append(lines.line(pos))
-                    value, pos = dec.raw_decode(text, pos)
+                    start = pos
+                    value, pos = plain.raw_decode(text, pos)
+                    if isinstance(value, dict) and value.get("kind") in (None, "Service"):
+                        try:
+                            dec.raw_decode(text, start)
+                        except _DuplicateKey as exc:
+                            exc.line = item_lines[-1]
+                            raise
                     items.append(value)
                     pos = _skip_ws(text, pos)
                     if pos < len(text) and text[pos] == ",":
@@ -198,7 +281,8 @@ def parse_yaml(text: str, file: str | None = None, errors: list[ParseError] | No
     loader = None
     failed = False
     try:
-        loader = _Loader(text)
+        loader = _KubeLoader(text)
+        loader.hairpin_file = file
         while loader.check_node():
             if bad is not None and n_doc >= bad[0]:
                 raise bad[1]
@@ -206,10 +290,26 @@ def parse_yaml(text: str, file: str | None = None, errors: list[ParseError] | No
             node = loader.get_node()
             if node is None:
                 continue
+            try:
+                strict.vet_yaml(node, file)
+            except ParseError as exc:
+                if errors is None:
+                    raise
+                errors.append(exc)
+                continue  # kubectl refuses this document; the next ones are still read
             line = node.start_mark.line + 1
             item_lines = _yaml_item_lines(node)
-            doc = loader.construct_document(node)
-            out.extend(_objects_of(doc, file, line, item_lines))
+            try:
+                doc = loader.construct_document(node)
+            except ParseError as exc:  # a duplicate key: this document is refused, the next ones are read
+                if errors is None:
+                    raise
+                errors.append(exc)
+                loader.constructed_objects, loader.recursive_objects, loader.state_generators = {}, {}, []
+                continue
+            at = {n.start_mark.line + 1: strict.marks(n) for n in strict.object_nodes(node)}
+            out.extend(KubeObject(o.kind, o.data, o.file, o.line, at.get(o.line or 0))
+                       for o in _objects_of(doc, file, line, item_lines))  # fmt: skip
     except yaml.YAMLError as exc:
         failed = True
         err = yaml_error(exc, file, text, context=False)

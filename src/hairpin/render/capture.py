@@ -90,8 +90,9 @@ def report(analysis: Analysis, *, title: str = "hairpin pcap") -> str:
         for a in analysis.hairpins
     )
     files = "".join(
-        f"<tr><td class='pkt'>{_e(f.file)}</td><td>{_e(f.format)}</td><td class='n'>{f.packets}</td>"
-        f"<td class='n'>{f.skipped}</td><td>{_e(f.damage or 'read to the end')}</td></tr>"
+        f"<tr><td class='pkt'>{_e(f.file)}</td><td>{_e(f.format)}</td><td class='n'>{f.tcp}</td>"
+        f"<td class='n'>{f.skipped}{_e(f' ({f.skipped_text()})' if f.skipped else '')}</td>"
+        f"<td>{_e(('error: ' + f.error) if f.error else f.damage or 'read to the end')}</td></tr>"
         for f in analysis.files
     )
     others = ", ".join(f"{k}: {v}" for k, v in s["other_failures"].items()) or "none"

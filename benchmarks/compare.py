@@ -1,0 +1,197 @@
+"""hairpin next to the reference tool for each of its heavy jobs, side by side in one run, answers checked.
+
+    python benchmarks/compare.py [--only trace,check,sim] [--services 10000] [--nodes 5000]
+                                 [--check-services 10000] [--pods 150000] [--connections 2000] [--yaml]
+
+Each pair runs on inputs this script generates, in child processes measured alike (wall time, CPU time
+= user + system, peak RSS), and the answers are checked before a ratio is printed:
+
+- trace: a kube-proxy iptables-save dump of N Services x 5 endpoints (``bench_trace.dump``: ~17 rules a
+  Service) loaded and one SYN traced by ``hairpin trace`` (3 outcomes expected), against
+  ``iptables-nft-restore --test`` on the same file in a throwaway network namespace (root; exit 0
+  expected).  Then, in this process, the time of one trace once the node is loaded.
+- check: a ``kubectl get -o json`` List of a cluster (``bench_check.generate``) checked by ``hairpin
+  check --format json`` (exit 1, Services at risk, no errors expected), against ``json.load`` of the same file
+  (``yaml.load`` with libyaml's CSafeLoader with ``--yaml``).
+- sim: ``sim.run`` of the seed scenario (timeout rate within 4 standard deviations of the closed form
+  expected), against the real kernel's 127 s per hairpinned connection (tcp_syn_retries=6).
+- pcap: left to the capture reader's own benchmark while it is rewritten (``bench_pcap.py``).
+
+Machines shared with other work inflate wall times; CPU times are the steadier figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import bench_trace  # noqa: E402
+
+KERNEL_TIMEOUT_S = 127.0  # connect() with tcp_syn_retries=6: 1+2+4+8+16+32+64 s
+
+
+@dataclass
+class Measured:
+    wall: float
+    cpu: float
+    rss_mib: float
+    code: int
+    out: str
+
+
+def run(cmd: list[str], stdin: Path | None = None) -> Measured:
+    """A child process's wall time, CPU time, peak RSS, exit code and standard output."""
+    t0 = time.perf_counter()
+    with open(stdin) if stdin is not None else open(os.devnull) as fin, tempfile.TemporaryFile("w+") as fout:
+        proc = subprocess.Popen(cmd, stdin=fin, stdout=fout, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        fout.seek(0)
+        out = fout.read()
+    return Measured(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status),
+                    out)  # fmt: skip
+
+
+def row(name: str, ours: Measured, ref: Measured | None, ref_name: str, goal: str) -> None:
+    print(f"  hairpin   {ours.wall:8.2f} s wall {ours.cpu:8.2f} s CPU {ours.rss_mib:8.0f} MiB   ({name})")
+    if ref is None:
+        print(f"  reference {'n/a':>8}   ({ref_name}: not available here)")
+        return
+    print(f"  reference {ref.wall:8.2f} s wall {ref.cpu:8.2f} s CPU {ref.rss_mib:8.0f} MiB   ({ref_name})")
+    print(f"  ratio     {ours.wall / ref.wall:8.2f}x wall {ours.cpu / ref.cpu:6.2f}x CPU   goal: {goal}")
+
+
+def compare_trace(services: int, tmp: Path) -> None:
+    print(f"trace: kube-proxy dump of {services} Services x 5 endpoints")
+    path = tmp / f"iptables-{services}"
+    path.write_text(bench_trace.dump(services))
+    rules = sum(line.startswith("-A ") for line in path.read_text().splitlines())
+    d = bench_trace.DATA
+    ours = run([sys.executable, "-m", "hairpin.cli.main", "trace", "--iptables-save", str(path), "--routes",
+                str(d / "ip-route"), "--rules", str(d / "ip-rule"), "--addrs", str(d / "ip-addr"), "--format", "json",
+                bench_trace.SYN])  # fmt: skip
+    outcomes = len(json.loads(ours.out)["outcomes"]) if ours.out.strip() else -1
+    assert outcomes == 3, f"hairpin trace: {outcomes} outcomes (exit {ours.code}), expected 3"
+    ref = None
+    if os.geteuid() == 0 and shutil.which("iptables-nft-restore") and shutil.which("ip"):
+        ns = f"hpcmp-{uuid.uuid4().hex[:8]}"
+        subprocess.run(["ip", "netns", "add", ns], check=True)
+        try:
+            ref = run(["ip", "netns", "exec", ns, "iptables-nft-restore", "--test"], stdin=path)
+        finally:
+            subprocess.run(["ip", "netns", "del", ns], check=False)
+        assert ref.code == 0, f"iptables-nft-restore --test rejected the dump (exit {ref.code})"
+    print(f"  {rules} rules; hairpin: 3 outcomes; iptables-nft-restore --test: " + ("accepted" if ref else "n/a"))
+    row("load + trace one SYN with its outcomes", ours, ref, "iptables-nft-restore --test", "<= 3x")
+    from hairpin import trace as tr
+
+    node = tr.Node.load(path, d / "ip-route", d / "ip-rule", d / "ip-addr", name="node1")
+    packet, iif = tr.parse_packet(bench_trace.SYN)
+    tr.trace(node, packet, iif)  # first use compiles the chains the packet reaches
+    for reply in (False, True):
+        reps = 200
+        c0 = time.process_time()
+        for _ in range(reps):
+            result = tr.trace(node, packet, iif, reply=reply)
+        per = (time.process_time() - c0) / reps
+        passes = sum(len(o.legs) for o in result.outcomes)
+        print(f"  after load: one trace{' --reply' if reply else ''} ({len(result.outcomes)} outcomes, {passes} packet "
+              f"passes) {per * 1e6:7.0f} us CPU, {per / passes * 1e6:5.0f} us a packet pass; goal < 50 us")  # fmt: skip
+
+
+def compare_check(nodes: int, services: int, pods: int, yaml_too: bool, tmp: Path) -> None:
+    for fmt in ("json", "yaml") if yaml_too else ("json",):
+        print(f"check: {nodes} nodes, {services} Services, {pods} Pods ({fmt.upper()})")
+        dump = tmp / f"cluster.{fmt}"
+        subprocess.run([sys.executable, str(HERE / "bench_check.py"), "--write", str(dump), "--nodes", str(nodes),
+                        "--services", str(services), "--pods", str(pods), *(["--yaml"] if fmt == "yaml" else [])],
+                       check=True)  # fmt: skip
+        ours = run([sys.executable, "-m", "hairpin.cli.main", "check", str(dump), "--format", "json"])
+        report = json.loads(ours.out)
+        at_risk = sum(1 for s in report["services"] if s["at_risk"])
+        # the generator makes 1 Service in 10 a LoadBalancer; internal NLBs with instance targets are at risk
+        assert ours.code == 1 and at_risk and not report["errors"], (
+            f"hairpin check: exit {ours.code}, {at_risk} at risk"
+        )
+        if fmt == "json":
+            ref_code = f"import json; d = json.load(open({str(dump)!r})); print(len(d['items']))"
+            ref_name = "json.load"
+        else:
+            ref_code = (
+                f"import yaml; d = yaml.load(open({str(dump)!r}), Loader=yaml.CSafeLoader); print(len(d['items']))"
+            )
+            ref_name = "yaml.load, CSafeLoader"
+        ref = run([sys.executable, "-c", ref_code])
+        items = int(ref.out.strip())
+        assert items == nodes + pods + 2 * services, f"reference read {items} items"
+        print(
+            f"  {dump.stat().st_size / 2**20:.0f} MiB, {items} objects; hairpin: exit 1, {at_risk} of {len(report['services'])} load-balanced Services at risk"
+        )
+        row("check --format json", ours, ref, ref_name, "< 3 s JSON, < 5 s YAML, < 1 GiB")
+
+
+def compare_sim(connections: int) -> None:
+    from hairpin import scenario
+    from hairpin.backends import sim
+
+    print(f"sim: sim.run of the seed scenario, {connections} connections")
+    s = scenario.seed()
+    sim.run(s, 20, seed=3)
+    t0, c0 = time.perf_counter(), time.process_time()
+    result = sim.run(s, connections, seed=3)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    summ = result.summary
+    p = summ.expected_rate
+    sd = math.sqrt(p * (1 - p) / connections)
+    assert abs(summ.rate - p) <= 4 * sd + 1e-9, f"rate {summ.rate} vs expected {p}"
+    kernel = summ.timeouts * KERNEL_TIMEOUT_S
+    print(f"  {summ.timeouts} of {connections} timed out ({summ.rate:.3f}, closed form {p:.3f}: within 4 sd)")
+    print(f"  hairpin   {wall:8.2f} s wall {cpu:8.2f} s CPU   {connections / cpu:8,.0f} connections/s (CPU); "
+          "goal 50,000")  # fmt: skip
+    print(f"  reference {kernel:8.0f} s of the kernel's connect() for the {summ.timeouts} hairpinned connections")
+    print(f"  ratio     {kernel / wall:8,.0f}x faster than the kernel (wall)")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", default="trace,check,sim", help="comma-separated: trace, check, sim")
+    ap.add_argument("--services", type=int, default=10000, help="trace: Services in the iptables dump")
+    ap.add_argument("--nodes", type=int, default=5000, help="check: nodes")
+    ap.add_argument("--check-services", type=int, default=10000, help="check: Services")
+    ap.add_argument("--pods", type=int, default=150000, help="check: Pods")
+    ap.add_argument("--connections", type=int, default=2000, help="sim: connections")
+    ap.add_argument("--yaml", action="store_true", help="check: also the same dump as YAML (slow to generate)")
+    args = ap.parse_args()
+    only = {w.strip() for w in args.only.split(",")}
+    import hairpin
+
+    print(f"{time.strftime('%Y-%m-%d')}; {platform.machine()}, {os.cpu_count()} CPUs; kernel {platform.release()}; "
+          f"python {platform.python_version()}; hairpin from {Path(hairpin.__file__).parent}")  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="hairpin-compare-") as d:
+        tmp = Path(d)
+        if "trace" in only:
+            compare_trace(args.services, tmp)
+        if "check" in only:
+            compare_check(args.nodes, args.check_services, args.pods, args.yaml, tmp)
+        if "sim" in only:
+            compare_sim(args.connections)
+    print("pcap: see benchmarks/bench_pcap.py (the capture reader is being rewritten; its row comes with it)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

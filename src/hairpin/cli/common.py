@@ -1,0 +1,144 @@
+"""What every ``hairpin`` command shares: its ``--format`` values, ``-o/--output``, the ``wrote FILE`` line
+on stderr, the console its text goes to, and the exit codes (0 nothing found, 1 a finding, 2 bad input;
+docs/cli.md lists them command by command).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from hairpin.errors import InputError
+from hairpin.writing import check_output, write_output
+
+__all__ = [
+    "EXIT_BAD_INPUT", "EXIT_CLEAN", "EXIT_FINDING", "PIPE_WIDTH", "check_format", "check_output", "emit", "emit_raw",
+    "read_progress", "text_width", "write", "wrote",
+]  # fmt: skip
+
+EXIT_CLEAN = 0
+EXIT_FINDING = 1
+EXIT_BAD_INPUT = 2
+
+#: width of text written to a pipe or a file when $COLUMNS does not say (a terminal uses its own width)
+PIPE_WIDTH = 150
+
+
+def check_format(value: str, allowed: Iterable[str], aliases: dict[str, str] | None = None) -> str:
+    """The ``--format`` value, with an old name mapped to its new one; anything else: one line, exit 2."""
+    names = tuple(allowed)
+    value = (aliases or {}).get(value, value)
+    if value not in names:
+        raise InputError(f"--format must be one of {', '.join(names)}, got {value!r}")
+    return value
+
+
+def wrote(path: str | Path, what: str = "") -> None:
+    """``wrote FILE`` on stderr, for every file a command writes (nothing for ``-``: that is stdout)."""
+    if str(path) != "-":
+        print(f"wrote {path}" + (f" ({what})" if what else ""), file=sys.stderr)
+
+
+def write(path: str | Path, data: str | bytes, what: str = "") -> None:
+    """:func:`hairpin.writing.write_output`, then ``wrote FILE`` on stderr."""
+    write_output(path, data)
+    wrote(path, what)
+
+
+def _width() -> int | None:
+    """None (rich measures the terminal) on a terminal; $COLUMNS if set; else :data:`PIPE_WIDTH`."""
+    if sys.stdout.isatty():
+        return None
+    cols = os.environ.get("COLUMNS", "")
+    return int(cols) if cols.isdigit() and int(cols) > 0 else PIPE_WIDTH
+
+
+def text_width(output: str | Path | None = None) -> int:
+    """The width text for ``output`` is laid out in: the terminal's, $COLUMNS, or :data:`PIPE_WIDTH`."""
+    if output is not None and str(output) != "-":
+        return _width() or PIPE_WIDTH
+    return Console(width=_width()).width
+
+
+def emit(output: str | Path | None, *renderables: Any, lines: bool = False) -> None:
+    """Print rich renderables (or strings) to stdout, or, with ``-o FILE``, write them as plain text.
+
+    ``lines``: the renderables are lines of text (rules, packets) kept whole on a pipe or in a file, so
+    they stay greppable; a terminal wraps them."""
+    if output is None or str(output) == "-":
+        out = Console(width=_width())
+        for r in renderables:
+            out.print(r, soft_wrap=lines and not out.is_terminal)
+        return
+    buf = io.StringIO()
+    con = Console(file=buf, width=_width() or PIPE_WIDTH, color_system=None, force_terminal=False)
+    for r in renderables:
+        con.print(r, soft_wrap=lines)
+    write(output, buf.getvalue())
+
+
+def emit_raw(output: str | Path | None, text: str) -> None:
+    """JSON, SARIF, CSV: to stdout, or written whole to ``-o FILE``."""
+    if output is None or str(output) == "-":
+        sys.stdout.write(text)
+        return
+    write(output, text)
+
+
+def _bytes_read() -> int | None:
+    """Bytes this process has read so far (``rchar`` of /proc/self/io, Linux), else None."""
+    try:
+        with open("/proc/self/io", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("rchar:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+@contextlib.contextmanager
+def read_progress(paths: Iterable[str | Path], label: str = "reading") -> Iterator[None]:
+    """A bytes-read progress bar on stderr while the block reads ``paths``: on a terminal only, nothing on
+    a pipe.  Counted from the process's own read counter (no hook into the reader), so it is approximate
+    and stops at the files' total size."""
+    err = Console(stderr=True)
+    start = _bytes_read()
+    sizes = []
+    for p in paths:
+        try:
+            sizes.append(os.stat(p).st_size)
+        except OSError:
+            sizes.append(0)
+    if not err.is_terminal or start is None or sum(sizes) == 0:
+        yield
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
+    total = sum(sizes)
+    stop = threading.Event()
+    with Progress(TextColumn(label), BarColumn(), DownloadColumn(), TimeElapsedColumn(), console=err,
+                  transient=True) as bar:  # fmt: skip
+        task = bar.add_task(label, total=total)
+
+        def poll() -> None:
+            while not stop.wait(0.25):
+                now = _bytes_read()
+                if now is not None:
+                    bar.update(task, completed=min(total, now - start))
+
+        t = threading.Thread(target=poll, daemon=True)
+        t.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            t.join()

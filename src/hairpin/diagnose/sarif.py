@@ -1,0 +1,187 @@
+"""``hairpin check``'s report as SARIF 2.1.0, for code scanning.
+
+Rules: ``HP001`` (internal-nlb-hairpin, level warning): a Service whose in-cluster callers can time
+out; ``HP002`` (ignored-annotation, level note): an annotation the Service's controller ignores.
+An HP001 result sits on the annotation that decides the verdict (line and column), with the Service
+object as a related location: ``preserve_client_ip.enabled=true`` in the target group attributes when
+it is set, else what makes the NLB internal (``aws-load-balancer-scheme``, ``aws-load-balancer-internal``),
+else what selects the NLB and its targets (``aws-load-balancer-nlb-target-type``,
+``aws-load-balancer-type``, ``spec.loadBalancerClass``), else the object's first line.  An HP002 result
+sits on the ignored annotation.  Input errors are tool execution notifications with file and line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from hairpin import __version__
+from hairpin.aws import controller as ctl
+
+if TYPE_CHECKING:
+    from hairpin.diagnose.check import Finding, Report
+
+__all__ = ["RULE_ID", "SARIF_SCHEMA", "deciding_location", "to_sarif"]
+
+RULE_ID = "HP001"
+RULE_NAME = "internal-nlb-hairpin"
+IGNORED_RULE_ID = "HP002"
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+
+def _uri(file: str) -> str:
+    """A SARIF artifact URI: the path as given, '/' separated, without a leading './'."""
+    u = file.replace("\\", "/")
+    while u.startswith("./"):
+        u = u[2:]
+    return u
+
+
+def _ann(key: str) -> str:
+    return f"metadata.annotations[{key}]"
+
+
+def deciding_location(annotations: Mapping[str, str], marks: Mapping[str, tuple[int, int]]) -> tuple[str, int, int] | None:
+    """(what, line, column) of the annotation or field that decides an at-risk verdict, if the file says."""
+    candidates: list[str] = []
+    if ctl.parse_map(annotations.get(ctl.TG_ATTRIBUTES, "")).get("preserve_client_ip.enabled") == "true":
+        candidates.append(_ann(ctl.TG_ATTRIBUTES))
+    candidates += [_ann(ctl.SCHEME), _ann(ctl.INTERNAL), _ann(ctl.TARGET_TYPE), _ann(ctl.TYPE), "spec.loadBalancerClass"]
+    for c in candidates:
+        at = marks.get(c)
+        if at is not None:
+            what = c[len("metadata.annotations[") : -1] if c.startswith("metadata.") else c
+            return what, at[0], at[1]
+    return None
+
+
+def _fix_text(f: Finding) -> str:
+    return "; ".join(
+        f"{i}. {x.summary} ({x.command(f.namespace, f.name)}; cost: {x.cost})" for i, x in enumerate(f.fixes, 1)
+    )
+
+
+def ports_text(f: Finding) -> str:
+    """' (port 53/UDP at risk; 80/TCP not: ...)' when the ports' verdicts differ, else ''."""
+    risky = f.ports_at_risk
+    if not risky or len(risky) == len(f.ports):
+        return ""
+    ok = [p for p in f.ports if not p.at_risk]
+    return (f" (port{'s' if len(risky) > 1 else ''} {', '.join(p.label for p in risky)} at risk; "
+            + "; ".join(f"{p.label} not: {p.reason}" for p in ok) + ")")  # fmt: skip
+
+
+def _ignored_text(f: Finding) -> str:
+    return "".join(f" Ignored: {x.text()}." for x in f.ignored)
+
+
+def _locations(f: Finding, at: tuple[int, int] | None) -> dict[str, Any]:
+    logical = [{"name": f.name, "fullyQualifiedName": f"{f.namespace}/{f.name}", "kind": "resource"}]
+    if f.file is None:
+        return {"locations": [{"logicalLocations": logical}]}
+    region: dict[str, int] = {"startLine": f.line or 1}
+    if at is not None:
+        region = {"startLine": at[0], "startColumn": at[1]}
+    out: dict[str, Any] = {
+        "locations": [
+            {"physicalLocation": {"artifactLocation": {"uri": _uri(f.file)}, "region": region},
+             "logicalLocations": logical}
+        ]
+    }  # fmt: skip
+    if at is not None:
+        out["relatedLocations"] = [
+            {"id": 1, "message": {"text": f"Service {f.namespace}/{f.name}"},
+             "physicalLocation": {"artifactLocation": {"uri": _uri(f.file)}, "region": {"startLine": f.line or 1}}}
+        ]  # fmt: skip
+    return out
+
+
+def _risk_result(f: Finding) -> dict[str, Any]:
+    decided = f.decided_at
+    where = f" (decided by {decided[0]})" if decided else ""
+    result: dict[str, Any] = {
+        "ruleId": RULE_ID,
+        "ruleIndex": 0,
+        "level": "warning",
+        "message": {"text": f"Service {f.namespace}/{f.name}{ports_text(f)}: {f.reason}{where}.{_ignored_text(f)} "
+                            f"Fixes, cheapest first: {_fix_text(f)}"},
+        "partialFingerprints": {"hairpinService/v1": f"{f.namespace}/{f.name}"},
+        "properties": {
+            "probability": float(f.probability) if f.probability is not None else None,
+            "controller": f.settings.controller,
+            "fixes": [x.to_json(f.namespace, f.name) for x in f.fixes],
+            "ports": [p.to_json() for p in f.ports],
+            "ignored_annotations": [x.to_json() for x in f.ignored],
+        },
+    }
+    result.update(_locations(f, decided[1:] if decided else None))
+    return result
+
+
+def _ignored_results(f: Finding) -> list[dict[str, Any]]:
+    out = []
+    for x in f.ignored:
+        r: dict[str, Any] = {
+            "ruleId": IGNORED_RULE_ID,
+            "ruleIndex": 1,
+            "level": "note",
+            "message": {"text": f"Service {f.namespace}/{f.name}: {x.text()}"},
+            "partialFingerprints": {"hairpinIgnored/v1": f"{f.namespace}/{f.name}/{x.annotation}"},
+            "properties": x.to_json(),
+        }
+        r.update(_locations(f, f.marks.get(_ann(x.annotation))))
+        out.append(r)
+    return out
+
+
+def to_sarif(r: Report) -> dict[str, Any]:
+    results = [_risk_result(f) for f in r.at_risk]
+    for f in r.findings:
+        results += _ignored_results(f)
+    notes = []
+    for e in r.errors:
+        n: dict[str, Any] = {"level": "error", "message": {"text": e.one_line()}}
+        if e.file:
+            phys: dict[str, Any] = {"artifactLocation": {"uri": _uri(e.file)}}
+            if e.line:
+                phys["region"] = {"startLine": e.line}
+            n["locations"] = [{"physicalLocation": phys}]
+        notes.append(n)
+    rules = [
+        {
+            "id": RULE_ID,
+            "name": RULE_NAME,
+            "shortDescription": {"text": "In-cluster callers of this internal NLB can time out"},
+            "fullDescription": {
+                "text": "An internal NLB with client IP preservation can send an in-cluster "
+                "caller's connection to the caller's own node (or a target pod on it); the "
+                "reply never reaches the NLB and the connection times out (NAT loopback)."
+            },
+            "helpUri": "https://docs.aws.amazon.com/elasticloadbalancing/latest/network/"
+            "load-balancer-troubleshooting.html#loopback-timeout",
+            "defaultConfiguration": {"level": "warning"},
+        },
+        {
+            "id": IGNORED_RULE_ID,
+            "name": "ignored-annotation",
+            "shortDescription": {"text": "The controller provisioning this Service ignores this annotation"},
+            "fullDescription": {
+                "text": "The annotation is read only by another load balancer controller (or by none), so "
+                "the load balancer is built without it."
+            },
+            "defaultConfiguration": {"level": "note"},
+        },
+    ]
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {"driver": {"name": "hairpin", "version": __version__, "rules": rules}},
+                "invocations": [
+                    {"executionSuccessful": not r.errors, "toolExecutionNotifications": notes},
+                ],
+                "results": results,
+            }
+        ],
+    }

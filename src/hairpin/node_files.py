@@ -1,0 +1,49 @@
+"""A simulated node's state written the way a real node's tools print it, for ``hairpin trace --node``.
+
+For each node of a scenario, the files ``hairpin trace`` reads (``hairpin.trace.FILES``), made from the
+same model the simulator runs, so tracing them gives what ``hairpin reproduce`` does on that node:
+
+- ``iptables-save``: kube-proxy's and the CNI's rules (``hairpin.topology``: ``hairpin.kube.proxy``,
+  ``hairpin.kube.cni``, ``hairpin.kube.ipvs``), as ``iptables-save`` prints them;
+- ``ip-route``, ``ip-rule``, ``ip-addr``: the node's routing (``ip -4 route show table all``, ``ip rule``,
+  ``ip -4 -o addr``), from the simulator's own routing tables (``hairpin.parsers.iproute.routing_files``);
+- ``ipset-save`` and ``ipvsadm`` (``ipvsadm -Sn``) when kube-proxy runs in IPVS mode;
+- ``nft-ruleset`` (``nft list ruleset``) when kube-proxy runs in nftables mode: ``trace`` reads iptables
+  only, so for that mode the file is there to read, not to trace.
+"""
+
+from __future__ import annotations
+
+from hairpin.scenario import Scenario
+
+__all__ = ["node_files"]
+
+
+def node_files(scenario: Scenario) -> dict[str, dict[str, str]]:
+    """``{node name: {file name: text}}`` for every node of the scenario."""
+    from hairpin.backends.sim import Network
+    from hairpin.host import LinuxHost
+    from hairpin.parsers.iproute import routing_files
+
+    net = Network(scenario, verbose=False)
+    out: dict[str, dict[str, str]] = {}
+    for ns in net.topology.namespaces:
+        if ns.role != "node":
+            continue
+        host = net.hosts[ns.name]
+        assert isinstance(host, LinuxHost)
+        files = {"iptables-save": ns.iptables, **routing_files(host.routing)}
+        # the model holds the subnet route twice (the address's connected route and the CNI's): the kernel once
+        files["ip-route"] = "".join(dict.fromkeys(files["ip-route"].splitlines(keepends=True)))
+        if scenario.kube_proxy.mode == "ipvs":
+            from hairpin.kube.ipvs import virtual_servers
+            from hairpin.parsers.ipvsadm import dump
+
+            files["ipset-save"] = ns.ipsets
+            files["ipvsadm"] = dump(virtual_servers(scenario, ns.name))
+        elif scenario.kube_proxy.mode == "nftables":
+            from hairpin.kube.nftables import ruleset
+
+            files["nft-ruleset"] = ruleset(scenario, ns.name)
+        out[ns.name] = files
+    return out

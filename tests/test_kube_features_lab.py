@@ -1,0 +1,36 @@
+"""kube-proxy's load-balancer VIP rules in the lab (root): with the NLB's addresses published as ipMode
+VIP ingress IPs, the real kernel captures the caller's SYN on its own node, as the simulator does; and
+with loadBalancerSourceRanges that leave the pods out, every connection is dropped there."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import replace
+
+import pytest
+
+from hairpin import scenario
+from hairpin.backends.lab import run, up
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("iptables-restore") is None,
+                                reason="the lab needs root and iptables")  # fmt: skip
+
+NLB_IPS = ("192.168.168.103", "192.168.140.27")
+
+
+def _seed(**svc: object) -> scenario.Scenario:
+    s = scenario.seed()
+    s = replace(s, kube_proxy=replace(s.kube_proxy, version="1.30"))
+    return replace(s, services=(replace(s.services[0], **svc),))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("ranges", "outcome"), [((), "established"), (("10.0.0.0/8",), "timeout")])
+def test_vip_ingress_ips_in_the_kernel_as_simulated(ranges: tuple[str, ...], outcome: str) -> None:
+    lab = up(_seed(load_balancer_ips=NLB_IPS, load_balancer_source_ranges=ranges), persistent=False)
+    try:
+        result = run(lab, 4, timeout=2.5, seed=1)
+    finally:
+        lab.remove()
+    assert [c.outcome for c in result.connections] == [outcome] * 4
+    assert result.agreement == 1.0
