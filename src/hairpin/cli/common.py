@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 
 from hairpin.errors import InputError
 from hairpin.writing import check_output, write_output
@@ -72,16 +73,17 @@ def emit(output: str | Path | None, *renderables: Any, lines: bool = False) -> N
     """Print rich renderables (or strings) to stdout, or, with ``-o FILE``, write them as plain text.
 
     ``lines``: the renderables are lines of text (rules, packets) kept whole on a pipe or in a file, so
-    they stay greppable; a terminal wraps them."""
+    they stay greppable; a terminal wraps them.  Plain strings and ``Text`` (the one-line diagnosis, the
+    next step) are always kept whole off a terminal."""
     if output is None or str(output) == "-":
         out = Console(width=_width())
         for r in renderables:
-            out.print(r, soft_wrap=lines and not out.is_terminal)
+            out.print(r, soft_wrap=(lines or isinstance(r, str | Text)) and not out.is_terminal)
         return
     buf = io.StringIO()
     con = Console(file=buf, width=_width() or PIPE_WIDTH, color_system=None, force_terminal=False)
     for r in renderables:
-        con.print(r, soft_wrap=lines)
+        con.print(r, soft_wrap=lines or isinstance(r, str | Text))
     write(output, buf.getvalue())
 
 

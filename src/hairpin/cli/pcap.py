@@ -82,6 +82,11 @@ def pcap(
 
 
 def _diagnosis(result: Any) -> str:
+    unread = f"; {len(result.errors)} file(s) gave no answer (below)" if result.errors else ""
+    return _verdict(result) + unread
+
+
+def _verdict(result: Any) -> str:
     n = len(result.hairpins)
     if n:
         return (f"hairpin pcap: {n} connection{'s' if n != 1 else ''} hairpinned: the SYN-ACK came back from an "
