@@ -167,7 +167,7 @@ def test_cli_check_hostile(tmp_path: Path, capsys: pytest.CaptureFixture[str], m
                                        + bomb().replace("\n", "\n    "))  # fmt: skip
     for name, want in (
         ("deep.json", "deep.json: not accepted: JSON nested too deeply (more than about 1,000 levels)"),
-        ("pod.yaml", "pod.yaml:7: YAML alias *a is not accepted"),
+        ("pod.yaml", "pod.yaml:11: YAML aliases stand for more than 100,000 nodes (an alias bomb?): refused"),
     ):
         code, out, err = cli(["check", str(tmp_path / name), "--format", "json"], capsys)
         assert code == 2 and out == ""
@@ -305,3 +305,19 @@ def test_dev_zero_in_a_subprocess_is_bounded() -> None:
                            preexec_fn=limit, timeout=120, check=False)  # fmt: skip
         assert r.returncode == 2 and "Traceback" not in r.stderr
         assert "hairpin: error: /dev/zero:1: not a text file: NUL byte at byte 0" in r.stderr
+
+
+def test_manifest_aliases_are_counted_not_refused() -> None:
+    """Manifests may use merge keys; what aliases stand for is counted from events, and bounded."""
+    from hairpin.parsers import manifests
+
+    text = "x: &d {a: '1', b: '2'}\nkind: ConfigMap\nmetadata: {name: n}\ndata:\n  <<: *d\n  c: '3'\n"
+    (obj,) = manifests.parse_yaml(text, "m.yaml")
+    assert obj.data["data"] == {"a": "1", "b": "2", "c": "3"}
+    assert reading.check_yaml_events(text, "m.yaml", aliases=True) is None
+    big = "x: &a [" + ", ".join(["0"] * 60_000) + "]\ny: [*a, *a]\n"
+    bad = reading.check_yaml_events(big, "m.yaml", aliases=True)
+    assert bad is not None and str(bad[1]) == (
+        "m.yaml:2: YAML aliases stand for more than 100,000 nodes (an alias bomb?): refused")
+    with pytest.raises(ParseError):
+        reading.load_yaml(text, "scenario.yaml")  # elsewhere, any alias is refused

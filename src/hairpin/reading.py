@@ -9,11 +9,12 @@ What this module knows:
 - **Text.**  Text inputs must be UTF-8 (a leading byte-order mark is dropped) without NUL bytes; the error
   names the line and byte.  Line endings are normalised to ``\\n`` as Python's text mode would.
 - **YAML.**  Before a document is composed, its event stream is checked: nesting deeper than
-  ``HAIRPIN_MAX_DEPTH`` (``--max-depth``, default 100) and any alias (``*name``) are refused with the line
-  where they occur.  Aliases are never needed in Kubernetes manifests, kubectl dumps, Helm output,
-  kubeconfigs or scenario files, and expanding them is how a few kilobytes become gigabytes ("billion
-  laughs"); libyaml's C composer also recurses once per level, so an unchecked deep document can crash the
-  interpreter.  Reader errors (control characters) and syntax errors are one line with the line number.
+  ``HAIRPIN_MAX_DEPTH`` (``--max-depth``, default 100) is refused with the line where it occurs (libyaml's C
+  composer recurses once per level, so an unchecked deep document can crash the interpreter).  Aliases
+  (``*name``) are how a few kilobytes become gigabytes ("billion laughs"): scenario files and kubeconfigs
+  never need them and any alias is refused; manifests may use YAML 1.1 merge keys (``<<: *base``), so there
+  aliases are accepted while the nodes they stand for, counted without building anything, stay under
+  :data:`ALIAS_NODES` per document.  Reader errors (control characters) and syntax errors are one line with the line number.
 - **JSON.**  Python's decoder refuses nesting beyond the interpreter's recursion limit (about 1,000 levels)
   with ``RecursionError``; :func:`json_error` turns that, and any ``JSONDecodeError``, into one line.
 - **Excerpts.**  An error that quotes input quotes at most :data:`EXCERPT` characters of it
@@ -38,6 +39,7 @@ import yaml
 from hairpin.errors import InputError, ParseError
 
 __all__ = [
+    "ALIAS_NODES",
     "DEFAULT_MAX_DEPTH",
     "DEFAULT_MAX_INPUT",
     "DEPTH_ENV",
@@ -61,6 +63,8 @@ SIZE_ENV = "HAIRPIN_MAX_INPUT"
 DEPTH_ENV = "HAIRPIN_MAX_DEPTH"
 DEFAULT_MAX_INPUT = 512 << 20
 DEFAULT_MAX_DEPTH = 100
+#: Where aliases are accepted (manifests), the most nodes they may stand for in one document.
+ALIAS_NODES = 100_000
 #: At most this many characters of an offending input are quoted in an error.
 EXCERPT = 60
 _CHUNK = 1 << 20
@@ -225,22 +229,34 @@ def _line(ev: Any) -> int | None:
     return int(mark.line) + 1 if mark is not None else None
 
 
-def check_yaml_events(text: str, file: str | None, loader: type[Any] | None = None) -> tuple[int, ParseError] | None:
+def check_yaml_events(
+    text: str, file: str | None, loader: type[Any] | None = None, aliases: bool = False
+) -> tuple[int, ParseError] | None:
     """Walk the event stream of ``text`` with a ``loader`` (the class the composer will use).
 
-    Returns None when every document nests at most ``max_depth()`` deep and has no alias, else (index of
-    the first bad document, its error).  A syntax error is left to the composer, which meets it at the
-    same place after the same documents."""
+    Returns None when every document nests at most ``max_depth()`` deep and has no alias (``aliases``: no
+    more than :data:`ALIAS_NODES` nodes reached through aliases), else (index of the first bad document,
+    its error).  A syntax error is left to the composer, which meets it at the same place after the same
+    documents."""
     limit = max_depth()
     depth = 0
     doc = -1
     ld = None
+    sizes: dict[Any, int] = {}  # anchor -> nodes in its value, aliases inside it expanded
+    open_anchors: list[list[Any]] = []  # [depth, name, nodes so far] of anchored collections being read
+    expanded = 0
     try:
         ld = (loader or _LOADER)(text)
         while ld.check_event():
             ev = ld.get_event()
+            if open_anchors and isinstance(ev, (yaml.NodeEvent, *_STARTS)):
+                grow = sizes.get(ev.anchor, 1) if isinstance(ev, yaml.AliasEvent) else 1
+                for a in open_anchors:
+                    a[2] += grow
             if isinstance(ev, _STARTS):
                 depth += 1
+                if ev.anchor is not None:
+                    open_anchors.append([depth, ev.anchor, 1])
                 if depth > limit:
                     return doc, ParseError(
                         f"nested more than {limit} levels deep (raise it with hairpin --max-depth N or {DEPTH_ENV})",
@@ -248,10 +264,25 @@ def check_yaml_events(text: str, file: str | None, loader: type[Any] | None = No
                         _line(ev),
                     )
             elif isinstance(ev, _ENDS):
+                if open_anchors and open_anchors[-1][0] == depth:
+                    _, name, size = open_anchors.pop()
+                    sizes[name] = size
                 depth -= 1
             elif isinstance(ev, yaml.DocumentStartEvent):
                 doc += 1
                 depth = 0
+                sizes, open_anchors, expanded = {}, [], 0
+            elif isinstance(ev, yaml.ScalarEvent):
+                if ev.anchor is not None:
+                    sizes[ev.anchor] = 1
+            elif isinstance(ev, yaml.AliasEvent) and aliases:
+                expanded += sizes.get(ev.anchor, 1)  # an anchor still open (a recursive alias): one reference
+                if expanded > ALIAS_NODES:
+                    return doc, ParseError(
+                        f"YAML aliases stand for more than {ALIAS_NODES:,} nodes (an alias bomb?): refused",
+                        file,
+                        _line(ev),
+                    )
             elif isinstance(ev, yaml.AliasEvent):
                 return doc, ParseError(
                     f"YAML alias *{_one_line(str(ev.anchor))[:EXCERPT]} is not accepted (aliases can expand a small "

@@ -276,7 +276,7 @@ def parse_yaml(text: str, file: str | None = None, errors: list[ParseError] | No
     is raised.  (Depth and aliases are checked on the event stream before anything is composed.)
     """
     out: list[KubeObject] = []
-    bad = check_yaml_events(text, file, _Loader)
+    bad = check_yaml_events(text, file, _Loader, aliases=True)  # merge keys (<<: *base) are valid YAML 1.1
     n_doc = 0
     loader = None
     failed = False
