@@ -428,9 +428,13 @@ class _Analyser:
         return self.done
 
 
-def analyse(records: Iterable[PacketRecord]) -> Analysis:
-    """Analyse packets in time order (one capture, or several merged by time)."""
+def analyse(records: Iterable[PacketRecord], counted: tuple[int, float] = (0, float("-inf"))) -> Analysis:
+    """Analyse packets in time order (one capture, or several merged by time).  ``counted``: healthy
+    handshakes left out of ``records`` (``fastscan.healthy_pairs``) and their latest time."""
     an = _Analyser()
+    an.connections = an.healthy = counted[0]
+    an.packets = 2 * counted[0]
+    an.end = max(an.end, counted[1])
     for r in records:
         an.feed(r)
     done = an.finish()
@@ -459,10 +463,11 @@ def file_stats(rd: Reader) -> FileStats:
     return FileStats(rd.path, rd.format, tuple(sorted(rd.linktypes)), rd.packets, skipped, rd.damage, error)
 
 
-def analyse_files(paths: Sequence[str | Path], vxlan: frozenset[int] = VXLAN_PORTS) -> Analysis:
+def analyse_files(paths: Sequence[str | Path], vxlan: frozenset[int] = VXLAN_PORTS, fast: bool = True) -> Analysis:
     """Read and analyse capture files together.  A file that is not a capture (``ParseError``) or is
     malformed is an error of that file (``Analysis.errors``) and the others are still analysed; when no
-    file is a capture at all, the first ``ParseError`` is raised."""
+    file is a capture at all, the first ``ParseError`` is raised.  ``fast``: use the vectorised first
+    pass (:mod:`hairpin.parsers.fastscan`) where it applies; the answer is the same without it."""
     readers: list[Reader] = []
     refused: list[FileStats] = []
     first: ParseError | None = None
@@ -479,8 +484,14 @@ def analyse_files(paths: Sequence[str | Path], vxlan: frozenset[int] = VXLAN_POR
         for i, r in enumerate(rd):
             yield r.t, n, i, r
 
+    counted = (0, float("-inf"))
+    scans = [rd.scan() for rd in readers] if fast else []
+    if scans and all(sc is not None for sc in scans):  # every packet is known: healthy pairs need no decoding
+        from hairpin.parsers.fastscan import healthy_pairs
+
+        counted = healthy_pairs(scans)
     merged = heapq.merge(*(stream(n, rd) for n, rd in enumerate(readers)))
-    result = analyse(r for _, _, _, r in merged)
+    result = analyse((r for _, _, _, r in merged), counted)
     result.packets = sum(rd.packets - rd.skipped for rd in readers)  # every TCP packet, decoded or not
     result.files = [file_stats(rd) for rd in readers] + refused
     return result
