@@ -124,3 +124,30 @@ def test_mutated_captures_same_answer(tmp_path_factory: pytest.TempPathFactory, 
     path.write_bytes(bytes(data[: len(data) - cut % (len(data) - 24)]))
     fast, slow = both([path])
     assert fast == slow
+
+
+@pytest.mark.parametrize("start", [1.7e9, 10.0])
+def test_guessed_walk_is_the_walk_or_nothing(tmp_path: Path, start: float) -> None:
+    """The record walk without a Python loop returns exactly the offsets the sequential walk visits (on
+    real epoch timestamps it succeeds), or None; a record header hidden in a payload does not fool it."""
+    import struct
+
+    from hairpin.parsers import fastscan
+
+    recs = handshakes(40, {3}, lambda i: 5000 + i, start)
+    path = tmp_path / "w.pcap"
+    fake = struct.pack("<IIII", int(start), 0, 8, 8) + b"\0" * 8  # a record header inside a payload
+    recs.append(pcap.PacketRecord(start + 1, None, Packet(CLIENT, 1, VIP, 80, Flags.ACK, 1, 1, payload=fake * 3)))
+    pcap.write_pcap(path, recs)
+    buf = path.read_bytes()
+    walk, i = [], 24
+    while i <= len(buf) - 16:
+        walk.append(i)
+        i += 16 + struct.unpack_from("<I", buf, i + 8)[0]
+    got = fastscan._guess_walk(fastscan._Bytes(buf), 24, True)
+    if start > 1e9:
+        assert got is not None
+    if got is not None:
+        assert got[0].tolist() == walk and got[1] == i
+    fast, slow = both([path])
+    assert fast == slow

@@ -126,6 +126,36 @@ def _classify(a: _Bytes, s: Any, end: Any, linktype: int) -> tuple[Any, Any, Any
     return v4, v6, tcp
 
 
+def _guess_walk(a: _Bytes, i: int, little: bool) -> tuple[Any, int] | None:
+    """The record walk from ``i`` without a Python loop, or None.  Guess: record headers are where the
+    timestamp's top byte equals the first record's and the lengths are plausible; drop guesses no other
+    guess (nor ``i``) leads to; then check that the guesses are exactly the chain from ``i``, each the
+    previous one plus 16 plus its captured length, and that the last one leads past the chunk's last full
+    header.  Only a chain so checked is returned, so it is the walk itself; anything else falls back."""
+    n = a.size
+    top = i + (3 if little else 0)
+    cand = np.flatnonzero(a.u8[top : n - 16 + (3 if little else 0) + 1] == a.u8[top]) + i
+    if cand.size == 0 or cand.size > (n - i) // 16 * 4:
+        return None
+    le = a.le32 if little else a.be32
+    incl = le[cand + 8].astype(np.int64)
+    cand = cand[(incl <= le[cand + 12]) & (incl < (1 << 20))]
+    for _ in range(8):
+        if cand.size == 0 or cand[0] != i:
+            return None
+        succ = cand + 16 + le[cand + 8].astype(np.int64)
+        if np.array_equal(succ[:-1], cand[1:]):
+            return (cand, int(succ[-1])) if succ[-1] > n - 16 else None
+        mark = np.zeros(n + 1, np.bool_)
+        mark[np.minimum(succ, n)] = True
+        led = mark[cand]
+        led[0] = True
+        if led.all():
+            return None
+        cand = cand[led]
+    return None
+
+
 def scan_pcap(f: Any, base: int, little: bool, unit: float, linktype: int, want: int,
               decode: Callable[[bytes, int, int], object], filtered: object, snaplen_max: int) -> Scan | None:  # fmt: skip
     """Scan the classic pcap records of ``f`` (positioned at byte ``base``, after the file header).
@@ -145,16 +175,21 @@ def scan_pcap(f: Any, base: int, little: bool, unit: float, linktype: int, want:
         base += i
         i = 0
         n = len(buf)
-        starts: list[int] = []
-        push = starts.append
         stop: tuple[int, str, bool] | None = None
-        last = n - 16
-        while i <= last:  # the walk; lengths are checked below, all at once
-            push(i)
-            i += 16 + hdr(buf, i + 8)[0]
-        if starts:
+        a = _Bytes(buf)
+        guess = _guess_walk(a, i, little) if n - i >= 16 else None
+        if guess is not None:
+            o, i = guess
+        else:
+            starts: list[int] = []
+            push = starts.append
+            last = n - 16
+            while i <= last:  # the walk; lengths are checked below, all at once
+                push(i)
+                i += 16 + hdr(buf, i + 8)[0]
             o = np.array(starts, dtype=np.int64)
-            incl = _u32(_Bytes(buf), o + 8, little)
+        if o.size:
+            incl = _u32(a, o + 8, little)
             bad = np.flatnonzero((incl > snaplen_max) | (o + 16 + incl > n))
             if bad.size:
                 k = int(bad[0])
