@@ -70,6 +70,7 @@ VIEW_WINDOW = 0.2  # s: views of one transmission on several interfaces are this
 KEEP = 400  # packets kept per failed attempt, for the pictures
 KINDS = ("hairpin", "healthy", "server-reset", "loopback", "node-loopback", "unanswered-syn")
 LIVE_KEEP = 100  # hairpins and other failures a live stream keeps for its final report (all are reported and counted)
+_SYN, _ACK, _RST = int(Flags.SYN), int(Flags.ACK), int(Flags.RST)
 EXPIRE = 135.0  # s of capture time after an attempt's last packet: the kernel gives up a connect at 127 s
 
 
@@ -315,10 +316,10 @@ class _Analyser:
         p = r.packet
         self.packets += 1
         self.end = max(self.end, r.t)
-        f = p.flags
-        if f & Flags.SYN and not f & Flags.ACK:
+        f = int(p.flags)  # plain int arithmetic: enum.Flag operators cost a call each
+        if f & _SYN and not f & _ACK:
             self._syn(r, p)
-        elif f & Flags.SYN and f & Flags.ACK:
+        elif f & _SYN and f & _ACK:
             a = self._find((p.ack - 1) & 0xFFFFFFFF, r.t, p.dest)
             if a is None:
                 return
@@ -332,8 +333,8 @@ class _Analyser:
                     a.elsewhere.add(p.source)
             elif a.backend is None and p.src != a.client.addr:
                 a.backend = p.source  # backend -> node:masq, before de-NAT
-        elif f & Flags.RST:
-            a = self._find((p.seq - 1) & 0xFFFFFFFF, r.t, p.source) if not f & Flags.ACK else None
+        elif f & _RST:
+            a = self._find((p.seq - 1) & 0xFFFFFFFF, r.t, p.source) if not f & _ACK else None
             if a is not None:  # the client's RST (seq ISN + 1, no ACK), or its view after conntrack's NAT
                 a.client_rst = True
                 if p.src == a.client.addr and p.sport == a.client.port and p.dest in a.elsewhere:
@@ -343,7 +344,7 @@ class _Analyser:
                         self.on_hairpin(a, r.t)
                 self._keep(a, r)
                 return
-            a = self._find((p.ack - 1) & 0xFFFFFFFF, r.t, p.dest) if f & Flags.ACK else None
+            a = self._find((p.ack - 1) & 0xFFFFFFFF, r.t, p.dest) if f & _ACK else None
             if a is not None:
                 self._keep(a, r)
                 if p.dst == a.client.addr and p.dport == a.client.port and p.source == a.called:
