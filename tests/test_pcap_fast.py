@@ -151,3 +151,23 @@ def test_guessed_walk_is_the_walk_or_nothing(tmp_path: Path, start: float) -> No
         assert got[0].tolist() == walk and got[1] == i
     fast, slow = both([path])
     assert fast == slow
+
+
+def test_handshake_split_over_two_files(tmp_path: Path) -> None:
+    """SYNs in one file, SYN-ACKs in the other (a capture on each side), some at the same time stamp: the
+    pairs are found across files, in the merged order, and the answer is the streaming one."""
+    recs = handshakes(30, {4}, lambda i: 0x1000 + 7 * i)
+    syns = [r for r in recs if r.packet.flags & Flags.SYN and not r.packet.flags & Flags.ACK]
+    rest = [r if r.packet.flags != Flags.SYN | Flags.ACK or i % 3 else pcap.PacketRecord(syns[0].t, None, r.packet)
+            for i, r in enumerate(x for x in recs if x not in syns)]  # fmt: skip
+    a, b = tmp_path / "a.pcap", tmp_path / "b.pcap"
+    pcap.write_pcap(a, syns)
+    pcap.write_pcap(b, sorted(rest, key=lambda r: r.t), linktype=frames.SLL2)
+    for order in ([a, b], [b, a]):
+        fast, slow = both(order)
+        assert fast == slow
+    assert (fast["summary"]["hairpins"], fast["summary"]["healthy"]) == (1, 25)  # 4 SYN-ACKs came too early
+    from hairpin.parsers.fastscan import healthy_pairs
+
+    paired = healthy_pairs([pcap.read(a, want=6).scan(), pcap.read(b, want=6).scan()])[0]
+    assert 0 < paired < 29  # the SYN-ACKs moved before their SYN are decoded, the others paired
