@@ -83,3 +83,26 @@ def test_unterminated_quote_is_a_parse_error_with_its_line() -> None:
         tokenize('-A X -m comment --comment "open', "rules", 7)
     assert "unterminated quoted string" in str(e.value)
     assert e.value.line == 7 and e.value.file == "rules"
+
+
+@settings(max_examples=200)
+@given(st.lists(st.tuples(st.sampled_from(["-A", "-I", "--insert", "--append"]), st.sampled_from(["X", "Y"])),
+                max_size=25))  # fmt: skip
+def test_inserts_and_appends_keep_iptables_order(ops: list[tuple[str, str]]) -> None:
+    """-I puts a rule first, -A last, in the order of the lines, per chain; rules are numbered from 1."""
+    from hairpin.parsers.iptables_save import parse
+
+    lines = ["*filter", ":X - [0:0]", ":Y - [0:0]"]
+    want: dict[str, list[int]] = {"X": [], "Y": []}
+    for n, (op, chain) in enumerate(ops):
+        lines.append(f"{op} {chain} -s 10.0.0.{n}/32 -j ACCEPT")
+        if op in ("-I", "--insert"):
+            want[chain].insert(0, len(lines))
+        else:
+            want[chain].append(len(lines))
+    lines.append("COMMIT")
+    rs = parse("\n".join(lines) + "\n", "rules")
+    for name in ("X", "Y"):
+        rules = rs.tables["filter"].chains[name].rules
+        assert [r.line for r in rules] == want[name]
+        assert [r.index for r in rules] == list(range(1, len(rules) + 1))

@@ -103,8 +103,10 @@ def test_list_items_are_vetted_with_their_lines() -> None:
 
 
 def test_recursive_alias_does_not_hang() -> None:
-    names, errs = _errors("kind: ConfigMap\nmetadata: {name: a}\ndata: &d\n  x: *d\n")
+    names, errs = _errors("kind: Widget\nmetadata: {name: a}\ndata: &d\n  x: *d\n")
     assert errs == [] and names == ["a"]
+    names, errs = _errors("kind: ConfigMap\nmetadata: {name: a}\ndata: &d\n  x: *d\n")
+    assert errs == ["f.yaml:1: data[x] is an object, not a string: kubectl refuses the file"] and names == []
 
 
 def test_json_duplicate_and_types() -> None:
@@ -215,3 +217,99 @@ def test_duplicate_keys_property(keys: list[str], nested: bool) -> None:
             f'f.yaml:{second}: duplicate key "{k}" (first at line {first}): kubectl refuses the file ("already set '
             'in map"); a lenient reader would keep the last value'
         ]
+
+
+# ------------------------------------------------------------------------- any shape: a verdict or one error
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 70000) | st.text("ab1", max_size=3),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["a", "name", "port", "key"]), inner,
+                                                                  max_size=3),
+    max_leaves=6,
+)  # fmt: skip
+_PATHS = {
+    "Service": [("metadata",), ("metadata", "annotations"), ("spec",), ("spec", "ports"), ("spec", "ports", 0),
+                ("spec", "ports", 0, "port"), ("spec", "selector"), ("spec", "type"), ("spec", "healthCheckNodePort")],
+    "Node": [("spec", "taints"), ("status",), ("status", "addresses"), ("status", "addresses", 0),
+             ("status", "nodeInfo"), ("metadata", "labels")],
+    "Pod": [("spec", "containers"), ("spec", "containers", 0, "ports"), ("status", "conditions"),
+            ("status", "conditions", 0), ("spec", "nodeName"), ("status", "podIP")],
+    "EndpointSlice": [("endpoints",), ("endpoints", 0), ("endpoints", 0, "addresses"), ("endpoints", 0, "conditions"),
+                      ("metadata", "labels")],
+    "Deployment": [("spec", "template", "spec", "containers"), ("spec", "template", "spec", "containers", 0, "args")],
+}  # fmt: skip
+_BASE: dict[str, dict[str, object]] = {
+    "Service": {"metadata": {"name": "s", "namespace": "n", "annotations": {
+        "service.beta.kubernetes.io/aws-load-balancer-type": "nlb-ip"}},
+        "spec": {"type": "LoadBalancer", "selector": {"app": "a"}, "ports": [{"port": 80, "protocol": "UDP"}]}},
+    "Node": {"metadata": {"name": "n1", "labels": {"topology.kubernetes.io/zone": "a"}},
+             "spec": {"taints": [{"key": "k"}]},
+             "status": {"addresses": [{"type": "InternalIP", "address": "10.0.0.1"}], "nodeInfo": {}}},
+    "Pod": {"metadata": {"name": "p", "namespace": "n", "labels": {"app": "a"}},
+            "spec": {"nodeName": "n1", "containers": [{"name": "c", "ports": [{"name": "h", "containerPort": 1}]}]},
+            "status": {"podIP": "10.0.0.9", "conditions": [{"type": "Ready", "status": "True"}]}},
+    "EndpointSlice": {"metadata": {"name": "e", "namespace": "n", "labels": {"kubernetes.io/service-name": "s"}},
+                      "endpoints": [{"addresses": ["10.0.0.9"], "nodeName": "n1", "conditions": {"ready": True}}]},
+    "Deployment": {"metadata": {"name": "aws-load-balancer-controller"}, "spec": {"template": {"spec": {"containers": [
+        {"name": "aws-load-balancer-controller", "args": ["--cluster-name=x"]}]}}}},
+}  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_any_shape_gives_a_verdict_or_one_error(data: st.DataObject) -> None:
+    """Whatever value sits at a field hairpin reads, check gives a report or one ParseError, never a traceback."""
+    import copy
+
+    from hairpin.diagnose import check as chk
+
+    objs = {k: copy.deepcopy(v) for k, v in _BASE.items()}
+    kind = data.draw(st.sampled_from(sorted(_PATHS)))
+    path = data.draw(st.sampled_from(_PATHS[kind]))
+    value = data.draw(_JSON)
+    target: object = objs[kind]
+    for step in path[:-1]:
+        target = target[step]  # type: ignore[index]
+    target[path[-1]] = value  # type: ignore[index]
+    doc = {"apiVersion": "v1", "kind": "List", "items": [{"kind": k, **v} for k, v in objs.items()]}
+    for parse, text in ((m.parse_json, json.dumps(doc)), (m.parse_yaml, yaml.safe_dump(doc))):
+        try:
+            parsed = parse(text, "f")
+        except ParseError as exc:
+            assert "kubectl refuses the file" in exc.message
+            continue
+        chk.check(parsed).to_sarif()
+
+
+def test_ports_of_the_wrong_type_are_one_error() -> None:
+    """Found by the property test above: ``spec.ports: true`` reached a loop over the ports."""
+    for text in ('{"kind": "Service", "metadata": {"name": "s"}, "spec": {"ports": true}}',
+                 "kind: Service\nmetadata: {name: s}\nspec: {ports: true}\n"):  # fmt: skip
+        with pytest.raises(ParseError) as exc:
+            m.parse_text(text, "f")
+        assert exc.value.one_line() == "f:1: spec.ports is a boolean, not an array: kubectl refuses the file"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_generated_shape_checks_agree_with_the_schema_walk(data: st.DataObject) -> None:
+    """The inline checks generated from the schemas accept exactly what the path-naming walk accepts."""
+    import copy
+
+    from hairpin.parsers import shapes
+
+    kind = data.draw(st.sampled_from(sorted(_PATHS)))
+    obj: dict[str, object] = copy.deepcopy(_BASE[kind])
+    path = data.draw(st.sampled_from(_PATHS[kind]))
+    target: object = obj
+    for step in path[:-1]:
+        target = target[step]  # type: ignore[index]
+    target[path[-1]] = data.draw(_JSON)  # type: ignore[index]
+    fast = shapes._FAST[kind](obj)
+    try:
+        shapes._check(obj.get("metadata"), shapes._META, "metadata", "f", 1)
+        shapes._check(obj, shapes.SCHEMAS[kind], "", "f", 1)
+        walk = True
+    except ParseError:
+        walk = False
+    assert fast == walk

@@ -94,7 +94,7 @@ def test_a_node_without_the_client_returns_symmetrically(tmp_path: Path) -> None
 
 def test_unknown_match_is_named_with_its_line(tmp_path: Path) -> None:
     rules = ("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n"
-             "-A FORWARD -m frobnicate --level 3 -j ACCEPT\nCOMMIT\n")  # fmt: skip
+             "-A FORWARD -m length --length 100:200 -j ACCEPT\nCOMMIT\n")  # fmt: skip
     (tmp_path / "ipt").write_text(rules)
     (tmp_path / "routes").write_text("default via 10.0.0.1 dev eth0\n10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.2\n"
                                      "10.1.0.0/24 dev eth1 proto kernel scope link src 10.1.0.1\n"
@@ -104,7 +104,7 @@ def test_unknown_match_is_named_with_its_line(tmp_path: Path) -> None:
     packet, iif = tr.parse_packet("tcp 10.1.0.5:5000 > 8.8.8.8:53 syn in eth1")
     (o,) = tr.trace(n, packet, iif).outcomes
     assert o.legs[0].kind == "drop" and o.legs[0].verdict.startswith("dropped in filter FORWARD")
-    assert len(o.undecided) == 1 and o.undecided[0].startswith("line 5 (filter FORWARD): -m frobnicate")
+    assert len(o.undecided) == 1 and o.undecided[0].startswith("line 5 (filter FORWARD): -m length")
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -219,9 +219,10 @@ def test_calico_overlay_pod_to_the_vip_is_masqueraded_to_the_node(tmp_path: Path
     assert o.legs[0].oif == "eth0" and o.undecided == []
     assert o.legs[0].out_packet is not None and o.legs[0].out_packet.source.ip == "192.168.2.3"
     assert [(s.chain, s.line) for s in o.legs[0].steps][-1] == ("cali-nat-outgoing", 10)
-    # pod to pod inside the pool: not masqueraded
-    packet, iif = tr.parse_packet("tcp 10.244.1.7:40000 > 10.244.1.7:80 syn out")
+    # pod to pod inside the pool (another node's pod, out eth0): not masqueraded
+    packet, iif = tr.parse_packet("tcp 10.244.1.7:40000 > 10.244.2.9:80 syn in cali1234")
     (o,) = tr.trace(n, packet, iif).outcomes
+    assert o.legs[0].oif == "eth0" and str(o.legs[0].out_packet) == "tcp 10.244.1.7:40000 > 10.244.2.9:80 SYN"
     assert all(not s.effect.startswith("MASQUERADE") for s in o.legs[0].steps)
 
 

@@ -22,7 +22,8 @@ from typing import Any
 
 import yaml
 
-from hairpin.errors import ScenarioError
+from hairpin import reading
+from hairpin.errors import InputError, ScenarioError
 
 __all__ = [
     "AZ",
@@ -155,6 +156,10 @@ class LoadBalancer:
     proxy_protocol_v2: bool = False
     nodes: tuple[tuple[str, str], ...] = ()  # (az, address) of each NLB node
     target_node_labels: tuple[tuple[str, str], ...] = ()
+    #: security groups on the NLB, and the source ranges (CIDRs) its rules, or the targets' rules, admit:
+    #: empty admits every caller in the VPC (hairpin.aws.security_groups)
+    security_groups: bool = False
+    source_ranges: tuple[str, ...] = ()
 
     @property
     def preserves_client_ip(self) -> bool:
@@ -449,7 +454,9 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
     proxy_mode = kp.choice("mode", ("iptables", "nftables", "ipvs"), "iptables")
     kube_proxy = KubeProxy(
         proxy_mode,
-        _proxy_version(kp, str(kp.get("version", (str, int, float), default="1.18")), proxy_mode),
+        # left out: 1.18, or in nftables mode the first release whose nftables layout is modelled (1.30)
+        _proxy_version(kp, str(kp.get("version", (str, int, float),
+                                      default="1.30" if proxy_mode == "nftables" else "1.18")), proxy_mode),
         kp.address("cluster_cidr", required=False, network=True) or None,
         kp.address("service_cidr", required=False, network=True) or None,
         _node_port_addresses(kp),
@@ -526,6 +533,11 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
                 b.get("proxy_protocol_v2", bool, default=False),
                 tuple((str(a), str(x)) for a, x in lb_nodes.items()),
                 b.labels("target_node_labels"),
+                b.get("security_groups", bool, default=False),
+                tuple(
+                    b.check_address(f"source_ranges[{i}]", r, network=True)
+                    for i, r in enumerate(b.strings("source_ranges", default=[]))
+                ),
             )
             b.done()
         selector = s.labels("selector")
@@ -645,18 +657,20 @@ def parse(text: str, file: str) -> tuple[Any, dict[str, int]]:
     The path of a mapping value is the line of its key; a list item's is the line it starts on; the
     document's own (``""``) is its first line.  Syntax errors raise one-line ScenarioErrors.
     """
-    loader = yaml.SafeLoader(text)
+    bad = reading.check_yaml_events(text, file, yaml.SafeLoader)  # depth, aliases: before composing
+    if bad is not None:
+        raise ScenarioError(bad[1].message, file, bad[1].line)
+    loader = None
     try:
+        loader = yaml.SafeLoader(text)
         root = loader.get_single_node()
         data = loader.construct_document(root) if root is not None else None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = ", ".join(x for x in (exc.context, exc.problem) if x) or "cannot parse"
-        raise ScenarioError(f"not valid YAML: {_one_line(problem)}", file, mark.line + 1 if mark else None) from None
     except yaml.YAMLError as exc:
-        raise ScenarioError(f"not valid YAML: {_one_line(str(exc))}", file) from None
+        err = reading.yaml_error(exc, file, text)
+        raise ScenarioError(err.message, file, err.line) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     lines: dict[str, int] = {}
     if root is None:
         return data, lines
@@ -685,11 +699,9 @@ def load(path: str | Path) -> Scenario:
     """Read a scenario YAML file; errors read ``FILE:LINE: key.path: what is wrong``."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(f"cannot read: {exc.strerror or exc}", str(p)) from None
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(f"cannot read: not UTF-8 text (byte {exc.start})", str(p)) from None
+        text = reading.read_text(p)
+    except InputError as exc:
+        raise ScenarioError(exc.message, exc.file, exc.line) from None
     data, lines = parse(text, str(p))
     if data is None:
         raise ScenarioError(

@@ -126,6 +126,8 @@ class Settings:
     problems: tuple[str, ...] = ()
     #: NLB only: one per Service port (``ports=`` given to ``resolve``), in the Service's order
     target_groups: tuple[TargetGroup, ...] = ()
+    #: security groups on the NLB (hairpin.aws.security_groups): the LBC from v2.6.0, EKS Auto Mode always
+    security_groups: bool = False
 
     @property
     def is_nlb(self) -> bool:
@@ -168,7 +170,7 @@ def resolve(
 
     ``mutator_webhook``: the LBC's service mutator webhook will see this Service's creation (a manifest
     not yet applied, in a cluster where the webhook is installed).  ``in_tree_tg_attributes``: the
-    in-tree provider honours ``aws-load-balancer-target-group-attributes`` (cloud-provider-aws v1.34.0,
+    in-tree provider honours ``aws-load-balancer-target-group-attributes`` (``hairpin.aws.cloud_provider``; v1.34.0,
     commit 73428cd2 "support target group attrib annotation on NLB"; older providers ignore it).
     ``lbc_load_balancer_only``: the LBC runs with the feature gate ServiceTypeLoadBalancerOnly on.
     ``ports``: (port, protocol) of each Service port, for ``Settings.target_groups``.
@@ -279,8 +281,8 @@ def resolve(
                             a.get(PROXY_PROTOCOL) == "*", tuple(steps), tuple(problems))  # fmt: skip
     if controller == IN_TREE and TG_ATTRIBUTES in a and not in_tree_tg_attributes:
         steps.append(
-            f"{TG_ATTRIBUTES} ignored: the in-tree provider honours it only from Kubernetes 1.34 "
-            "(cloud-provider-aws v1.34.0), and this cluster is not known to be that recent"
+            f"{TG_ATTRIBUTES} ignored: this cloud provider release does not honour it (hairpin.aws.cloud_provider: "
+            "v1.32.6, v1.33.3, v1.34.0 but not v1.34.1, v1.35.0 and later do)"
         )
         tg_attrs = {}
     preserve = _preserve(target_type, tg_attrs, protocols, steps, problems)

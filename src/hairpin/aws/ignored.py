@@ -58,7 +58,8 @@ LBC_READS = frozenset({
     "aws-load-balancer-disable-nlb-sg", "aws-load-balancer-quic-enabled-ports",
 })  # fmt: skip
 _LBC_PREFIXES = ("aws-load-balancer-listener-attributes.",)
-_CONTROLLER_NAMES = {IN_TREE: "the in-tree provider", LBC: "the AWS Load Balancer Controller"}
+_CONTROLLER_NAMES = {IN_TREE: "the in-tree provider", LBC: "the AWS Load Balancer Controller",
+                     "eks-auto-mode": "EKS Auto Mode"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def ignored_annotations(annotations: Mapping[str, str], s: Settings, *,
     """The ``aws-load-balancer-*`` annotations the provisioning controller ignores: keys it does not read
     at all (only the other controller does), ``aws-load-balancer-internal`` next to
     ``aws-load-balancer-scheme`` for the LBC (the scheme annotation wins: ``model_build_load_balancer.go``
-    buildLoadBalancerScheme), and the target group attributes on in-tree providers before v1.34.0."""
+    buildLoadBalancerScheme), and the target group attributes on in-tree providers without PR #1214."""
     if s.controller not in (IN_TREE, LBC):
         return ()
     out: list[Ignored] = []
@@ -97,8 +98,9 @@ def ignored_annotations(annotations: Mapping[str, str], s: Settings, *,
                        or suffix.startswith(_LBC_PREFIXES) else "no AWS load balancer controller reads it")  # fmt: skip
                 out.append(Ignored(key, value, IN_TREE, why))
             elif key == TG_ATTRIBUTES and not in_tree_tg_attributes:
-                out.append(Ignored(key, value, IN_TREE, "read only from cloud-provider-aws v1.34.0 (Kubernetes 1.34); "
-                                   "this cluster is not known to be that recent"))  # fmt: skip
+                out.append(Ignored(key, value, IN_TREE, "read only by cloud-provider-aws v1.32.6, v1.33.3, v1.34.0 "
+                                   "(not v1.34.1), v1.35.0 and later (hairpin.aws.cloud_provider); this cluster's "
+                                   "provider is not known to be one of them"))  # fmt: skip
         else:
             if suffix not in LBC_READS and not suffix.startswith(_LBC_PREFIXES):
                 why = ("only the in-tree provider reads it" if suffix in IN_TREE_READS

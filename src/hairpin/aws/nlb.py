@@ -37,6 +37,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from hairpin.aws.security_groups import blocked
 from hairpin.model.net import Endpoint, Packet, ip_int, ip_str
 from hairpin.scenario import Scenario, Service
 
@@ -115,6 +116,8 @@ class Nlb:
         self.service = svc
         self.preserve = lb.preserves_client_ip
         self.proxy_protocol = lb.proxy_protocol_v2
+        self.security_groups = lb.security_groups
+        self.source_ranges = lb.source_ranges
         self.key = hashlib.blake2b(key, digest_size=16).digest()
         enabled = {az for az, _ in lb.nodes}
         # targets registered in an AZ the load balancer has not enabled receive no traffic
@@ -143,6 +146,19 @@ class Nlb:
 
     def owns(self, addr: int) -> bool:
         return addr in self.nodes
+
+    def security_group_drop(self, p: Packet) -> tuple[str, str] | None:
+        """(where, why) when a security group drops this client packet (``hairpin.aws.security_groups``)."""
+        where = blocked(ip_str(p.src), self.source_ranges, nlb_security_groups=self.security_groups,
+                        preserve_client_ip=self.preserve)  # fmt: skip
+        if where is None:
+            return None
+        ranges = ", ".join(self.source_ranges)
+        if where == "nlb":
+            return where, (f"the NLB's security group admits only its source ranges ({ranges}): "
+                           f"{ip_str(p.src)} is not in them, dropped")  # fmt: skip
+        return where, (f"client IP preserved, and the targets' security group admits only the source ranges "
+                       f"({ranges}): {ip_str(p.src)} is not in them, dropped at the target")  # fmt: skip
 
     def flow_hash(self, p: Packet) -> int:
         """The flow hash over protocol, addresses, ports and TCP sequence number (keyed per run)."""

@@ -40,6 +40,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from hairpin.aws.security_groups import blocked
 from hairpin.scenario import Scenario, Service
 
 __all__ = [
@@ -164,9 +165,15 @@ def timeout_fraction(s: Scenario, *, address: str | None = None) -> Fraction:
     lb = svc.load_balancer
     if s.client.via == "cluster-ip" or lb is None or lb.type != "nlb":
         return Fraction(0)
+    caller = s.client_pod
+    # a security group that does not admit the caller drops every attempt (hairpin.aws.security_groups);
+    # through an internet-facing NLB the source is the NAT gateway's address, not modelled here
+    src = s.node(caller.node).ip if caller.host_network else caller.ip
+    if lb.scheme == "internal" and blocked(src, lb.source_ranges, nlb_security_groups=lb.security_groups,
+                                           preserve_client_ip=lb.preserves_client_ip):  # fmt: skip
+        return Fraction(1)
     if lb.scheme != "internal" or not lb.preserves_client_ip:
         return Fraction(0)
-    caller = s.client_pod
     counts = scenario_counts(s, svc, caller.node)
     pinned = address or s.client.address
     pinned_az = None

@@ -109,6 +109,11 @@ class VpcRouter:
             lb = owner_nlb.service.load_balancer
             if lb is not None and lb.scheme == "internet-facing" and p.src != self.eip:
                 p = self._natgw_out(p)
+            sg = owner_nlb.security_group_drop(p)
+            if sg is not None and sg[0] == "nlb":
+                self.fabric.record(self, f"NLB {ip_str(p.dst)}", p, [f"NLB {ip_str(p.dst)}: {sg[1]}"], "drop",
+                                   lane="NLB")  # fmt: skip
+                return
             fwd = owner_nlb.forward(p)
             if fwd is None:
                 self.fabric.record(self, f"NLB {ip_str(p.dst)}", p, [
@@ -116,6 +121,9 @@ class VpcRouter:
                 ], "drop", lane="NLB")  # fmt: skip
                 return
             out, why = fwd
+            if sg is not None:  # forwarded, then refused by the target's security group
+                self.fabric.record(self, f"NLB {ip_str(p.dst)}", out, [why, sg[1]], "drop", lane="NLB")
+                return
             self.fabric.record(self, f"NLB {ip_str(p.dst)}", out, [why], "nlb", lane="NLB")
             return self._route(out)
         self._route(p)

@@ -44,10 +44,33 @@ def check(
         ),
     ] = None,
     only_at_risk: Annotated[bool, typer.Option("--only-at-risk", help="Text: hide Services not at risk.")] = False,
+    auto_mode: Annotated[
+        bool | None,
+        typer.Option(
+            "--auto-mode/--no-auto-mode",
+            help="Assume the cluster uses (does not use) EKS Auto Mode, whose default class "
+            "eks.amazonaws.com/nlb takes manifests without loadBalancerClass (default: only if the input has "
+            "Auto Mode nodes).",
+        ),
+    ] = None,
+    kubernetes_version: Annotated[
+        str | None,
+        typer.Option(help="The cluster's Kubernetes version (e.g. 1.33), when not read from a live cluster."),
+    ] = None,
+    cloud_provider_version: Annotated[
+        str | None,
+        typer.Option(help="The AWS cloud provider (cloud-provider-aws) release, e.g. v1.33.3, when known."),
+    ] = None,
+    allow_empty: Annotated[
+        bool,
+        typer.Option("--allow-empty", help="Exit 0 when the input holds no Kubernetes objects (default: exit 2)."),
+    ] = False,
 ) -> None:
     """Find Services of type LoadBalancer whose in-cluster callers can be sent back to their own node."""
+    from hairpin.aws.cloud_provider import parse_version
     from hairpin.diagnose import check as chk
     from hairpin.kube.cluster import live_objects
+    from hairpin.kube.version import live_server_version
     from hairpin.parsers import manifests
 
     format = check_format(format, FORMATS, ALIASES)
@@ -58,9 +81,21 @@ def check(
     parse_errors: list[ParseError] = []
     objects = manifests.load_paths(paths or [], parse_errors)
     errors.extend(parse_errors)
+    kube = parse_version(kubernetes_version) if kubernetes_version is not None else None
+    provider = parse_version(cloud_provider_version, "--cloud-provider-version") if cloud_provider_version else None
+    kube_from = "--kubernetes-version" if kube is not None else ""
     if live or kubeconfig or context:
         objects.extend(live_objects(kubeconfig, context))
-    report = chk.check(objects, mutator_webhook=lbc_webhook, errors=errors)
+        got = live_server_version(kubeconfig, context) if kube is None else None
+        if got is not None:
+            kube, kube_from = got
+    if not objects and not allow_empty:  # a CI gate pointed at the wrong folder must not pass
+        for e in errors:
+            print(f"hairpin: error: {e.one_line()}", file=sys.stderr)
+        where = ", ".join("<stdin>" if p == "-" else p for p in paths or []) or None
+        raise InputError("no Kubernetes objects found (--allow-empty accepts that)", where)
+    versions = chk.Versions(kube, kube_from, provider)
+    report = chk.check(objects, mutator_webhook=lbc_webhook, errors=errors, versions=versions, auto_mode=auto_mode)
     for e in report.errors:
         print(f"hairpin: error: {e.one_line()}", file=sys.stderr)
     if format == "json":

@@ -82,11 +82,12 @@ def pcap(
 
 
 def _diagnosis(result: Any) -> str:
-    unread = f"; {len(result.errors)} file(s) gave no answer (below)" if result.errors else ""
-    return _verdict(result) + unread
+    bad = getattr(result, "errors", [])
+    unread = f"; {len(bad)} input(s) could not be read (errors on stderr)" if bad else ""
+    return _found(result) + unread
 
 
-def _verdict(result: Any) -> str:
+def _found(result: Any) -> str:
     n = len(result.hairpins)
     if n:
         return (f"hairpin pcap: {n} connection{'s' if n != 1 else ''} hairpinned: the SYN-ACK came back from an "
@@ -97,6 +98,8 @@ def _verdict(result: Any) -> str:
 
 
 def _next_step(result: Any) -> str:
+    if getattr(result, "errors", []) and not result.hairpins:
+        return "Next: fix or drop the inputs named on stderr and run hairpin pcap again"
     if result.hairpins:
         return ("Next: find the Service behind the called address (hairpin check DUMP or --live) and trace the "
                 "node's rules: hairpin trace --node DIR PACKET --reply")  # fmt: skip

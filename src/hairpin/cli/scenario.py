@@ -33,10 +33,18 @@ def from_cluster(
     context: Annotated[str | None, typer.Option(help="kubeconfig context of the live cluster.")] = None,
     live: Annotated[bool, typer.Option("--live", help="Read the live cluster (current kubeconfig context).")] = False,
     output: Annotated[str, typer.Option("--output", "-o", help="Scenario YAML to write ('-': stdout).")] = "-",
+    kubernetes_version: Annotated[
+        str | None, typer.Option(help="The cluster's Kubernetes version (e.g. 1.33), when not read from a live cluster.")
+    ] = None,
+    cloud_provider_version: Annotated[
+        str | None, typer.Option(help="The AWS cloud provider (cloud-provider-aws) release, e.g. v1.33.3, when known.")
+    ] = None,
 ) -> None:
     """Build a scenario for one Service (and one calling pod) from Kubernetes objects."""
     from hairpin import scenario as scen
+    from hairpin.aws.cloud_provider import parse_version, tg_attributes_support
     from hairpin.kube.cluster import live_objects, scenario_from_objects, scenario_yaml
+    from hairpin.kube.version import live_server_version
     from hairpin.parsers import manifests
 
     if not service:
@@ -50,11 +58,26 @@ def from_cluster(
         for e in errors[1:]:
             print(f"hairpin: error: {e.one_line()}", file=sys.stderr)
         raise errors[0]
+    kube = parse_version(kubernetes_version) if kubernetes_version is not None else None
+    provider = parse_version(cloud_provider_version, "--cloud-provider-version") if cloud_provider_version else None
+    kube_from = "--kubernetes-version" if kube is not None else ""
     if live or kubeconfig or context:
         objects.extend(live_objects(kubeconfig, context))
-    built, notes = scenario_from_objects(objects, service=service, client=client_pod)
+        got = live_server_version(kubeconfig, context) if kube is None else None
+        if got is not None:
+            kube, kube_from = got
+    in_tree = tg_attributes_support(kube, kube_from, provider) if kube is not None or provider is not None else None
+    sources = [*(paths or []), *(["the live cluster"] if live or kubeconfig or context else [])]
+    where = ", ".join("<stdin>" if p == "-" else p for p in sources)
+    try:
+        built, notes = scenario_from_objects(objects, service=service, client=client_pod, in_tree=in_tree)
+    except InputError as exc:  # errors name the input they come from, never the output
+        raise InputError(exc.message, exc.file or where, exc.line) from None
     text = scenario_yaml(built, notes)
-    scen.from_dict(yaml.safe_load(text), output)  # what we write must load back
+    try:
+        scen.from_dict(yaml.safe_load(text), output)  # what we write must load back
+    except InputError as exc:
+        raise InputError(f"the scenario built from it is not valid: {exc.message}", where) from None
     _probability_note(built)
     if output == "-":
         sys.stdout.write(text)

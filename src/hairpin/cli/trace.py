@@ -8,6 +8,7 @@ follows each outcome's reply back through the node and names an asymmetric retur
 from __future__ import annotations
 
 import json
+import sys
 from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,6 +22,43 @@ FORMATS = ("text", "json")
 
 def register(app: typer.Typer) -> None:
     app.command("trace")(trace_cmd)
+    app.command("collect")(collect_cmd)
+
+
+def collect_cmd(
+    node: Annotated[
+        str | None, typer.Option("--node", help="Node name: print the kubectl debug one-liner for it.")
+    ] = None,
+    run: Annotated[bool, typer.Option("--run", help="Run the read-only commands here (on the node, as root).")] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="With --run: a directory, or FILE.tgz ('-': tarball on stdout).")
+    ] = None,
+) -> None:
+    """How to get a node's state for `hairpin trace --node`: the read-only commands, or a one-liner."""
+    from hairpin import collect
+    from hairpin.writing import check_output, write_output
+
+    if not run:
+        if out is not None:
+            raise InputError("--out needs --run (without it, collect only prints the commands)")
+        text = collect.script()
+        if node is not None:
+            text += "\n# or, from your workstation (writes " + f"{node}.tgz, which trace --node reads):\n"
+            text += collect.debug_one_liner(node) + "\n"
+        sys.stdout.write(text)
+        return
+    if out is None:
+        raise InputError("--run needs --out DIR or --out FILE.tgz")
+    check_output(out if str(out).endswith((".tgz", ".tar.gz")) or str(out) == "-" else None)
+    files = collect.run_commands()
+    if str(out) == "-" or str(out).endswith((".tgz", ".tar.gz")):
+        write_output(out, collect.tarball(files))
+        return
+    if out.exists() and not out.is_dir():
+        raise InputError("not a directory", str(out))
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        write_output(out / name, data)
 
 
 def trace_cmd(
@@ -31,20 +69,33 @@ def trace_cmd(
         ),
     ],
     iptables_save: Annotated[
-        Path | None, typer.Option("--iptables-save", help="iptables-save output of the node.")
+        list[Path] | None,
+        typer.Option("--iptables-save", help="iptables-save or iptables [-t TABLE] -S output (repeat: one per table)."),
     ] = None,
-    routes: Annotated[Path | None, typer.Option(help="ip -4 route show table all (or route -n) output.")] = None,
+    table: Annotated[
+        str | None, typer.Option("--table", help="The table of an iptables -S file (default: from its chains).")
+    ] = None,
+    routes: Annotated[Path | None, typer.Option(help="ip route show table all (any form: -o, -c, -j) or route -n.")] = None,
     rules: Annotated[Path | None, typer.Option(help="ip rule output (default: the kernel's default rules).")] = None,
-    addrs: Annotated[Path | None, typer.Option(help="ip -4 -o addr output (default: from the local table).")] = None,
+    addrs: Annotated[Path | None, typer.Option(help="ip addr output, any form (default: from the local table).")] = None,
     ipset: Annotated[
         Path | None, typer.Option(help="ipset save output, to decide -m set matches (Calico, IPVS mode).")
     ] = None,
     ipvs: Annotated[
         Path | None, typer.Option(help="ipvsadm -Sn (or -Ln) output: the node's IPVS virtual servers (IPVS mode).")
     ] = None,
+    nft: Annotated[
+        Path | None, typer.Option("--nft", help="nft list ruleset output (kube-proxy's nftables mode).")
+    ] = None,
+    conntrack: Annotated[
+        Path | None, typer.Option("--conntrack", help="conntrack -L output: packets of existing connections keep their NAT.")
+    ] = None,
+    sockets: Annotated[
+        Path | None, typer.Option(help="ss -ltnu output: which local ports listen (--reply: SYN-ACK or RST).")
+    ] = None,
     node: Annotated[
         Path | None,
-        typer.Option(help="A directory holding iptables-save, ip-route (or route-n), ip-rule, ip-addr[, ipset-save, ipvsadm]."),
+        typer.Option(help="The node's files: a directory, a tarball (hairpin collect) or a Retina capture; found by content."),
     ] = None,
     reply: Annotated[
         bool, typer.Option("--reply", help="Follow each outcome's reply and flag an asymmetric return.")
@@ -59,29 +110,36 @@ def trace_cmd(
     """Trace packets through a real node's netfilter rules and routing: every branch, with its probability.
 
     Exit code 1 when an outcome returns asymmetrically (--reply: the seed's failure), 0 otherwise, 2 on bad input."""
+    import tempfile
+
     from hairpin import trace as tr
     from hairpin.cli.common import check_format, check_output, emit, emit_raw, write
+    from hairpin.collect import materialize
 
     format = check_format(format, FORMATS)
+    if table is not None and table not in ("raw", "mangle", "nat", "filter", "security"):
+        raise InputError(f"--table must be raw, mangle, nat, filter or security, got {table!r}")
     for out_path in (svg, html, output):
         check_output(out_path)
-    files: dict[str, Path] = tr.Node.find(node) if node is not None else {}
-    for key, value in (
-        ("iptables", iptables_save),
-        ("routes", routes),
-        ("rules", rules),
-        ("addrs", addrs),
-        ("ipset", ipset),
-        ("ipvs", ipvs),
-    ):
+    work = tempfile.TemporaryDirectory(prefix=f"{node.name}." if node is not None else "hairpin.")
+    files: dict[str, Path] = {}
+    every_ipt: list[Path] = []
+    if node is not None:
+        files, every_ipt = tr.Node.find_all(materialize(node, Path(work.name)))
+    for key, value in (("routes", routes), ("rules", rules), ("addrs", addrs), ("ipset", ipset), ("ipvs", ipvs),
+                       ("sockets", sockets), ("nft", nft), ("conntrack", conntrack)):  # fmt: skip
         if value is not None:
             files[key] = value
-    if "iptables" not in files or "routes" not in files:
-        raise InputError("give --iptables-save FILE and --routes FILE, or --node DIR")
+    ipt: list[Path] = list(iptables_save) if iptables_save else every_ipt
+    if (not ipt and "nft" not in files) or "routes" not in files:
+        raise InputError("give --iptables-save FILE (or --nft FILE) and --routes FILE, or --node DIR")
     parsed = [tr.parse_packet(p) for p in packets]
-    n = tr.Node.load(files["iptables"], files["routes"], files.get("rules"), files.get("addrs"),
-                     name=node.name if node is not None else "node", ipset_file=files.get("ipset"),
-                     ipvs_file=files.get("ipvs"))  # fmt: skip
+    n = tr.Node.load(ipt, files["routes"], files.get("rules"), files.get("addrs"),
+                     name=_node_name(node), ipset_file=files.get("ipset"),
+                     ipvs_file=files.get("ipvs"), table=table, sockets_file=files.get("sockets"),
+                     nft_file=files.get("nft"), conntrack_file=files.get("conntrack"))  # fmt: skip
+    for p, iif in parsed:
+        tr.check_packet(n, p, iif)
     traces = [tr.trace(n, p, iif, reply=reply) for p, iif in parsed]
     if svg is not None:
         from hairpin.render.trace import trace_svg
@@ -98,7 +156,10 @@ def trace_cmd(
     else:
         from rich.text import Text
 
-        emit(output, Text(_diagnosis(traces, asym, reply), style="bold"), *traces,
+        # on a terminal the traces render themselves (colour, wrapped); a pipe or a file gets their plain text,
+        # whole lines so grep finds every rule
+        body = list(traces) if output is None and sys.stdout.isatty() else [Text(t.text()) for t in traces]
+        emit(output, Text(_diagnosis(traces, asym, reply), style="bold"), *body,
              Text(_next_step(asym, reply), style="bold"), lines=True)  # fmt: skip
     raise typer.Exit(1 if asym else 0)
 
@@ -122,3 +183,14 @@ def _next_step(asym: list[tuple[Any, Any]], reply: bool) -> str:
     if not reply:
         return "Next: run again with --reply"
     return "Next: trace the packet the load balancer delivers to the node (destination node:NodePort)"
+
+
+def _node_name(path: Path | None) -> str:
+    """The node's name for lanes and hops: the directory's or tarball's name without its suffixes."""
+    if path is None:
+        return "node"
+    name = path.name
+    for suffix in (".tar.gz", ".tgz", ".tar"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)] or "node"
+    return name

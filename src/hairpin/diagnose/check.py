@@ -16,136 +16,27 @@ controller.  ``Report.to_json()`` is the JSON contract; ``to_sarif()`` is SARIF 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from hairpin.aws import automode, gateway, providers
 from hairpin.aws import controller as ctl
-from hairpin.aws.ignored import Ignored, ignored_annotations
+from hairpin.aws.ignored import ignored_annotations
+from hairpin.aws.protocols import always_preserved
 from hairpin.aws.risk import TargetCounts, caller_probability
+from hairpin.diagnose import reach
+from hairpin.diagnose.finding import Finding, Fix, PortVerdict
 from hairpin.diagnose.sarif import RULE_ID, deciding_location, to_sarif
+from hairpin.diagnose.versions import Versions, in_tree_support, oldest_kube_proxy
 from hairpin.errors import InputError
+from hairpin.kube import ipmode
 from hairpin.kube.cluster import Cluster, KService
 from hairpin.parsers.manifests import KubeObject
 
-__all__ = ["RULE_ID", "Finding", "Fix", "PortVerdict", "Report", "check", "check_cluster"]
-
-IN_TREE_TG_ATTRIBUTES = (1, 34)  # cloud-provider-aws v1.34.0 honours the target group attributes annotation
-
-
-@dataclass(frozen=True)
-class Fix:
-    """One workaround: what to change, what it costs, as YAML and as a command."""
-
-    name: (
-        str  # no-preserve-client-ip | proxy-protocol-v2 | ip-targets | cluster-ip | anti-affinity | recreate-ip-targets
-    )
-    summary: str
-    cost: str
-    annotations: tuple[tuple[str, str], ...] = ()
-    recreate: bool = False  # the annotations only take effect on a new Service
-
-    def yaml(self) -> str | None:
-        if not self.annotations:
-            return None
-        lines = ["metadata:", "  annotations:"]
-        lines += [f'    {k}: "{v}"' for k, v in self.annotations]
-        return "\n".join(lines)
-
-    def command(self, namespace: str, name: str) -> str:
-        if not self.annotations:
-            return self.summary
-        if self.recreate:
-            return (
-                f"add these annotations to the Service's manifest, then: kubectl delete service -n {namespace} "
-                f"{name} && kubectl apply -f <manifest>"
-            )
-        pairs = " ".join(f"'{k}={v}'" for k, v in self.annotations)
-        return f"kubectl annotate service -n {namespace} {name} {pairs} --overwrite"
-
-    def to_json(self, namespace: str, name: str) -> dict[str, Any]:
-        return {"name": self.name, "summary": self.summary, "cost": self.cost, "yaml": self.yaml(),
-                "command": self.command(namespace, name)}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class PortVerdict:
-    """The verdict on one Service port, i.e. one target group of the NLB."""
-
-    port: int | None
-    protocol: str  # the target group's: TCP, UDP, TCP_UDP ...
-    preserve_client_ip: bool | None
-    at_risk: bool
-    probability: Fraction | None
-    reason: str
-    #: the names of the Service's fixes that clear this port (all of them when it is at risk: the annotations
-    #: apply to every target group of the Service, and no fix is offered that a UDP target group refuses)
-    fixes: tuple[str, ...] = ()
-
-    @property
-    def label(self) -> str:
-        return f"{self.port if self.port is not None else '?'}/{self.protocol}"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"port": self.port, "protocol": self.protocol, "preserve_client_ip": self.preserve_client_ip,
-                "at_risk": self.at_risk,
-                "probability": float(self.probability) if self.probability is not None else None,
-                "reason": self.reason, "fixes": list(self.fixes)}  # fmt: skip
-
-
-@dataclass
-class Finding:
-    """The verdict on one Service a load balancer controller provisions: the worst of its ports'."""
-
-    namespace: str
-    name: str
-    file: str | None
-    line: int | None
-    at_risk: bool
-    settings: ctl.Settings
-    reason: str
-    probability: Fraction | None = None
-    worst_node: str | None = None
-    fixes: list[Fix] = field(default_factory=list)
-    service_type: str = "LoadBalancer"
-    ports: list[PortVerdict] = field(default_factory=list)
-    #: annotations the provisioning controller ignores (hairpin.aws.ignored)
-    ignored: list[Ignored] = field(default_factory=list)
-    #: where annotations and fields sit in the file: (line, column) (hairpin.parsers.strict.marks)
-    marks: dict[str, tuple[int, int]] = field(default_factory=dict)
-    #: the annotation or field deciding an at-risk verdict: (what, line, column), when the file says
-    decided_at: tuple[str, int, int] | None = None
-
-    @property
-    def ports_at_risk(self) -> list[PortVerdict]:
-        return [p for p in self.ports if p.at_risk]
-
-    @property
-    def fix(self) -> str | None:
-        return self.fixes[0].command(self.namespace, self.name) if self.fixes else None
-
-    def to_json(self) -> dict[str, Any]:
-        s = self.settings
-        return {
-            "namespace": self.namespace,
-            "name": self.name,
-            "file": self.file,
-            "line": self.line,
-            "at_risk": self.at_risk,
-            "controller": s.controller,
-            "load_balancer": s.load_balancer,
-            "scheme": s.scheme,
-            "target_type": s.target_type,
-            "preserve_client_ip": s.preserve_client_ip,
-            "reason": self.reason,
-            "probability": float(self.probability) if self.probability is not None else None,
-            "fix": self.fix,
-            "type": self.service_type,
-            "ports": [p.to_json() for p in self.ports],
-            "ignored_annotations": [x.to_json() for x in self.ignored],
-        }
-
+__all__ = ["RULE_ID", "Finding", "Fix", "PortVerdict", "Report", "Versions", "check", "check_cluster"]
 
 @dataclass
 class Report:
@@ -201,6 +92,9 @@ class Report:
                 if y is not None:
                     yield Text("       " + y.replace("\n", "\n       "), style="cyan")
                     yield Text(f"       {x.command(f.namespace, f.name)}", style="cyan")
+            for x in f.candidates:
+                yield Text(f"  not available yet: {x.summary}")
+                yield Text(f"       cost: {x.cost}")
         for f in shown:
             if f.ignored and not f.at_risk:
                 yield Text("")
@@ -242,11 +136,16 @@ def _pct(p: Fraction) -> str:
 class _Assessor:
     """Per-cluster caches: registered nodes per AZ for each node-label selector."""
 
-    def __init__(self, cluster: Cluster, mutator_webhook: bool | None) -> None:
+    def __init__(self, cluster: Cluster, mutator_webhook: bool | None, versions: Versions | None = None,
+                 auto_mode: bool | None = None) -> None:  # fmt: skip
         self.c = cluster
+        self.kube_proxy = oldest_kube_proxy(cluster)
         self.webhook = mutator_webhook
-        v = cluster.kubernetes_version()
-        self.in_tree_tg = v is not None and v >= IN_TREE_TG_ATTRIBUTES
+        self.auto_mode = auto_mode
+        # EKS Auto Mode's nodes carry eks.amazonaws.com/compute-type=auto (its docs select them so)
+        self.auto_nodes = any(n.labels.get(automode.NODE_LABEL) == "auto" for n in cluster.nodes.values())
+        self.in_tree = in_tree_support(cluster, versions or Versions())
+        self.in_tree_tg = self.in_tree.honoured is True
         #: the LBC's feature gate ServiceTypeLoadBalancerOnly (pkg/config/feature_gates.go, default off)
         self.lbc_lb_only = cluster.lbc.gate("ServiceTypeLoadBalancerOnly", False) if cluster.lbc else False
         self.nodes_known = cluster.knows_nodes()
@@ -280,28 +179,124 @@ class _Assessor:
         )
 
     def assess(self, svc: KService) -> Finding:
-        f = self._assess(svc)
-        f.ports = _port_verdicts(f)
+        """The hairpin verdict, then the callers a security group drops (``hairpin.diagnose.reach``)."""
+        s = self._settings(svc)
+        f = self.judge(svc, s, Finding(svc.namespace, svc.name, svc.file, svc.line, False, s, "", service_type=svc.type))
         f.ignored = list(ignored_annotations(svc.annotations, f.settings, in_tree_tg_attributes=self.in_tree_tg))
+        if f.settings.controller == automode.AUTO_MODE:
+            f.ignored = list(automode.ignored(svc.annotations))
         f.marks = svc.marks
         if f.at_risk:
             f.decided_at = deciding_location(svc.annotations, svc.marks)
         return f
 
-    def _assess(self, svc: KService) -> Finding:
+    def assess_target_group(self, tg: gateway.TargetGroup) -> Finding:
+        """The same verdict for a Gateway's target group; fixes as patches of the Gateway API objects."""
+        ns, name = tg.service
+        svc = next((x for x in self.c.services if (x.namespace, x.name) == tg.service), None)
+        if svc is None:  # not in the input: nodes still decide instance targets
+            svc = KService(ns, name, "ClusterIP", None, [{"port": tg.port}], {}, "Cluster", None, {}, None, None, None,
+                           False)  # fmt: skip
+        port = next((p for p in svc.ports if p.get("port") == tg.port), None)
+        svc = dataclasses.replace(svc, annotations={}, ingress=(), source_ranges=(), ports=[port] if port else svc.ports)
+        given = None
+        if tg.lbc is not None:
+            given = (tg.source_ranges, "the LoadBalancerConfiguration's sourceRanges",
+                     f"loadbalancerconfiguration -n {tg.lbc[0]} {tg.lbc[1]}")  # fmt: skip
+        f = self.judge(svc, tg.settings, Finding(tg.namespace, tg.name, tg.file, tg.line, False, tg.settings, "",
+                                                 service_type="Gateway"), given)  # fmt: skip
+        patches = [Fix(p.name, p.summary, p.cost, yaml_text=p.yaml, command_text=p.command) for p in tg.fixes]
+        head = [x for x in f.fixes if x.name == "source-ranges"]
+        f.fixes = [*head, *patches, *(x for x in f.fixes if x.name in ("cluster-ip", "anti-affinity"))] if f.at_risk else []
+        return f
+
+    def judge(self, svc: KService, s: ctl.Settings, f: Finding,
+              given: tuple[tuple[str, ...], str, str] | None = None) -> Finding:  # fmt: skip
+        """``f`` with the verdict on a load balancer with settings ``s`` in front of ``svc``'s endpoints."""
+        f = self._hairpin(svc, s, f)
+        f.ports = _port_verdicts(f)
+        if f.settings.is_nlb and self._captured(svc, f):
+            f.ports = _port_verdicts(f)
+            return f
+        b = reach.assess(self.c, svc, f.settings, given=given)
+        if b is None:
+            if f.at_risk:
+                f.candidates.append(IPMODE_FIX)
+            return f
+        if b.problem is not None:
+            f.settings = dataclasses.replace(f.settings, problems=(*f.settings.problems, b.problem))
+            return f
+        f.ports = [
+            PortVerdict(tg.port, tg.protocol, tg.preserve_client_ip, True, Fraction(1), f"{tg.why}; {b.reason}")
+            if b.where == "nlb" or tg.preserve_client_ip
+            else PortVerdict(tg.port, tg.protocol, False, False, Fraction(0), f"{tg.why}: targets see the NLB's address")
+            for tg in f.settings.target_groups
+        ]
+        fix = Fix("source-ranges", f"admit the in-cluster callers' network in the source ranges: {b.patch}",
+                  "replace <VPC-CIDR> with the network of the in-cluster callers (the VPC CIDR holds them with the AWS VPC CNI); every address in it can then reach the NLB")  # fmt: skip
+        f.reason = f"{f.reason}; second failure: {b.reason}" if f.at_risk else f"{b.reason} ({f.reason})"
+        f.at_risk, f.probability, f.worst_node, f.blocked = True, Fraction(1), b.node, b.reason
+        f.fixes = [fix, *f.fixes]
+        f.candidates.append(IPMODE_FIX)
+        return f
+
+    def _captured(self, svc: KService, f: Finding) -> bool:
+        """ipMode VIP addresses in the status: kube-proxy keeps calls to them on the node (``hairpin.kube.ipmode``).
+        True when they cover every NLB address (one per AZ with nodes): no in-cluster caller reaches the NLB."""
+        cap = ipmode.capture(svc.ingress, self.kube_proxy)
+        if not cap.captured:
+            return False
+        ips = sorted(set(cap.captured))
+        text = (f"kube-proxy handles in-cluster calls to {', '.join(ips)} (status.loadBalancer.ingress with ipMode VIP) "
+                f"on the caller's own node, so they never reach the NLB ({cap.note})")  # fmt: skip
+        if self.nodes_known and len(ips) >= len(self.azs):
+            f.reason = (
+                f"{text}; the NLB has one address per AZ ({len(self.azs)}) and the status lists {len(ips)}: no in-cluster "
+                f"caller of these addresses or of the NLB's DNS name reaches the NLB.  Residual risk: a caller that "
+                f"connects to an NLB address not in the status still does ({f.reason})"
+            )
+            f.at_risk, f.probability, f.worst_node, f.fixes = False, Fraction(0), None, []
+            return True
+        seen = f"{len(ips)} address(es) for {len(self.azs)} AZ(s)" if self.nodes_known else "no nodes in the input"
+        f.reason += f"; {text}, but callers that resolve another NLB address still reach it ({seen})"
+        return False
+
+    def _settings(self, svc: KService) -> ctl.Settings:
+        """What the responsible controller builds for ``svc`` (with Auto Mode's default class and the webhook)."""
         webhook = self.webhook if self.webhook is not None else (self.c.webhook and not svc.existing)
-        s = ctl.resolve(
+        cls, default_step = svc.load_balancer_class, ""
+        if cls is None and not svc.existing and svc.type == "LoadBalancer" and not self.webhook:
+            auto = self.auto_mode if self.auto_mode is not None else self.auto_nodes
+            if auto and webhook:  # both mutate classless Services; the input does not say which runs last
+                default_step = (f"EKS Auto Mode nodes ({automode.NODE_LABEL}=auto) and the AWS Load Balancer "
+                                "Controller's webhook are both in the input: hairpin assumed the webhook's class")  # fmt: skip
+            elif auto:
+                cls = automode.AUTO_CLASS
+                why = "--auto-mode" if self.auto_mode else f"nodes labelled {automode.NODE_LABEL}=auto"
+                default_step = (f"no loadBalancerClass: EKS Auto Mode sets {automode.AUTO_CLASS} as the cluster's "
+                                f"default class ({why})")  # fmt: skip
+        s = providers.resolve(
             svc.annotations,
-            load_balancer_class=svc.load_balancer_class,
+            load_balancer_class=cls,
             service_type=svc.type,
             protocols=svc.protocols(),
             external_traffic_policy=svc.external_traffic_policy,
             mutator_webhook=webhook,
-            in_tree_tg_attributes=self.in_tree_tg,
+            in_tree=self.in_tree,
             lbc_load_balancer_only=self.lbc_lb_only,
             ports=[_port_of(p) for p in svc.ports],
         )
-        f = Finding(svc.namespace, svc.name, svc.file, svc.line, False, s, "", service_type=svc.type)
+        if default_step:
+            s = dataclasses.replace(s, steps=(default_step, *s.steps))
+        if s.controller == ctl.LBC and s.security_groups and self.c.lbc and not self.c.lbc.gate("NLBSecurityGroup", True):
+            # pkg/config/feature_gates.go: NLBSecurityGroup, default on; off: NLBs without security groups
+            steps = [t for t in s.steps if not t.startswith("security groups on the NLB")]
+            steps.insert(len(steps) - 1, f"no security groups on the NLB: feature gate NLBSecurityGroup=false ({self.c.lbc.source})")
+            s = dataclasses.replace(s, security_groups=False, steps=tuple(steps))
+        return s
+
+    def _hairpin(self, svc: KService, s: ctl.Settings, f: Finding) -> Finding:
+        """The hairpin verdict for ``svc``'s endpoints under settings ``s``, written into ``f``."""
         if not s.is_nlb:
             if s.load_balancer == "clb":
                 f.reason = "Classic ELB: it proxies each connection, so the backend answers the ELB, never the caller"
@@ -316,6 +311,8 @@ class _Assessor:
             return f
         if not s.preserve_client_ip:
             f.reason = "internal NLB with client IP preservation off: targets see the NLB's address and answer it"
+            if s.controller == ctl.IN_TREE and ctl.TG_ATTRIBUTES in svc.annotations:
+                f.reason += f" ({self.in_tree.note})"
             return f
         if s.target_type == "instance":
             self._instance(svc, s, f)
@@ -323,6 +320,8 @@ class _Assessor:
             self._ip(svc, s, f)
         if f.at_risk:
             f.fixes = fixes_for(svc, s, self.in_tree_tg)
+            if s.controller == ctl.IN_TREE and ctl.TG_ATTRIBUTES in svc.annotations:
+                f.reason += f" (assumed: {self.in_tree.note})"
         return f
 
     def _instance(self, svc: KService, s: ctl.Settings, f: Finding) -> None:
@@ -448,6 +447,18 @@ def _port_verdicts(f: Finding) -> list[PortVerdict]:
     return out
 
 
+#: not available today: the request to the AWS Load Balancer Controller (hairpin.kube.ipmode)
+IPMODE_FIX = Fix(
+    "ipmode-vip",
+    "have the controller publish the NLB's addresses in status.loadBalancer.ingress with ipMode VIP, so that "
+    "kube-proxy handles in-cluster calls to them on the caller's node (requested in "
+    "kubernetes-sigs/aws-load-balancer-controller #4803; no AWS controller does it as of 2026-12-01)",
+    "not available in any release; residual risk: a caller that connects to an NLB address missing from the status "
+    "still goes to the NLB; in-cluster calls then skip the NLB (its TLS listeners, security groups and source "
+    "ranges do not apply to them)",
+)
+
+
 def _tg_value(svc: KService, preserve: str) -> str:
     attrs = ctl.parse_map(svc.annotations.get(ctl.TG_ATTRIBUTES, ""))
     attrs["preserve_client_ip.enabled"] = preserve
@@ -457,12 +468,12 @@ def _tg_value(svc: KService, preserve: str) -> str:
 def fixes_for(svc: KService, s: ctl.Settings, in_tree_tg: bool) -> list[Fix]:
     """The workarounds that work for this Service, cheapest first."""
     out: list[Fix] = []
-    udp = any(p.upper() in ("UDP", "TCP_UDP") for p in svc.protocols())
+    udp = always_preserved(svc.protocols()) is not None  # no fix may turn preservation off for these
     lose_ip = (
         "the backend sees the NLB's private address instead of the caller's, for every client (Proxy Protocol v2 "
         "can carry the client address if the backend reads it)"
     )
-    if not udp and (s.controller == ctl.LBC or in_tree_tg):
+    if not udp and (s.controller == ctl.LBC or (s.controller == ctl.IN_TREE and in_tree_tg)):
         out.append(
             Fix(
                 "no-preserve-client-ip",
@@ -486,7 +497,7 @@ def fixes_for(svc: KService, s: ctl.Settings, in_tree_tg: bool) -> list[Fix]:
             )
         )
     tg_forces = ctl.parse_map(svc.annotations.get(ctl.TG_ATTRIBUTES, "")).get("preserve_client_ip.enabled") == "true"
-    if s.controller == ctl.LBC and s.target_type == "instance" and not udp and not tg_forces:
+    if s.controller in (ctl.LBC, automode.AUTO_MODE) and s.target_type == "instance" and not udp and not tg_forces:
         out.append(
             Fix(
                 "ip-targets",
@@ -495,8 +506,10 @@ def fixes_for(svc: KService, s: ctl.Settings, in_tree_tg: bool) -> list[Fix]:
                 ((ctl.TARGET_TYPE, "ip"),),
             )
         )
-    # the first port whose target group preserves the client IP (the one at risk), else the first port
-    port = next((tg.port for tg in s.target_groups if tg.preserve_client_ip),
+    # the first Service port whose target group preserves the client IP (the one at risk), else the first port
+    # (a Gateway's target groups are its listeners' ports: not the Service's, so they are not named)
+    own = {p.get("port") for p in svc.ports}
+    port = next((tg.port for tg in s.target_groups if tg.preserve_client_ip and tg.port in own),
                 svc.ports[0].get("port") if svc.ports else None)  # fmt: skip
     dns = f"{svc.name}.{svc.namespace}.svc.cluster.local" + (f":{port}" if port else "")
     out.append(
@@ -530,20 +543,25 @@ def fixes_for(svc: KService, s: ctl.Settings, in_tree_tg: bool) -> list[Fix]:
     return out
 
 
-def check_cluster(cluster: Cluster, *, mutator_webhook: bool | None = None,
-                  errors: Iterable[InputError] = ()) -> Report:  # fmt: skip
+def check_cluster(cluster: Cluster, *, mutator_webhook: bool | None = None, errors: Iterable[InputError] = (),
+                  versions: Versions | None = None, auto_mode: bool | None = None) -> Report:  # fmt: skip
     """Assess every LoadBalancer Service of the cluster.
 
     ``mutator_webhook``: None: apply the LBC webhook to manifests (Services not yet created) when the
-    input shows the webhook installed; True/False: assume it is (not) installed.
+    input shows the webhook installed; True/False: assume it is (not) installed.  ``versions``: what is
+    known of the Kubernetes and cloud provider versions (else the newest kubelet, a lower bound).
+    ``auto_mode``: None: manifests without a class go to EKS Auto Mode when the input has Auto Mode nodes;
+    True/False: the cluster does (not) use Auto Mode's default class.
     """
-    a = _Assessor(cluster, mutator_webhook)
+    a = _Assessor(cluster, mutator_webhook, versions, auto_mode)
     findings = [a.assess(s) for s in cluster.services if a.takes(s)]
+    findings += [a.assess_target_group(tg) for tg in gateway.target_groups(cluster.gateway_objects)]
     findings.sort(key=lambda f: (not f.at_risk, f.namespace, f.name))
     return Report(findings, list(errors))
 
 
-def check(objects: Iterable[KubeObject], *, mutator_webhook: bool | None = None,
-          errors: Iterable[InputError] = ()) -> Report:  # fmt: skip
+def check(objects: Iterable[KubeObject], *, mutator_webhook: bool | None = None, errors: Iterable[InputError] = (),
+          versions: Versions | None = None, auto_mode: bool | None = None) -> Report:  # fmt: skip
     """``check_cluster`` on parsed objects."""
-    return check_cluster(Cluster.from_objects(objects), mutator_webhook=mutator_webhook, errors=errors)
+    return check_cluster(Cluster.from_objects(objects), mutator_webhook=mutator_webhook, errors=errors,
+                         versions=versions, auto_mode=auto_mode)  # fmt: skip

@@ -112,6 +112,8 @@ def _risk_result(f: Finding) -> dict[str, Any]:
             "fixes": [x.to_json(f.namespace, f.name) for x in f.fixes],
             "ports": [p.to_json() for p in f.ports],
             "ignored_annotations": [x.to_json() for x in f.ignored],
+            "candidates": [x.to_json(f.namespace, f.name) for x in f.candidates],
+            "security_group_drop": f.blocked,
         },
     }
     result.update(_locations(f, decided[1:] if decided else None))

@@ -18,8 +18,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from hairpin import reading
 from hairpin.errors import ParseError
-from hairpin.netfilter.rules import Match, Option, Rule, Ruleset, Table, Target
+from hairpin.netfilter.rules import Chain, Match, Option, Rule, Ruleset, Table, Target
 
 __all__ = ["dump", "format_rule", "load", "parse", "tokenize"]
 
@@ -164,6 +165,7 @@ def parse(text: str, file: str | None = None) -> Ruleset:
     rs = Ruleset(file=file)
     table: Table | None = None
     seen_tables: set[str] = set()
+    inserted: dict[int, tuple[Chain, list[Rule]]] = {}
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line:
@@ -224,12 +226,15 @@ def parse(text: str, file: str | None = None) -> Ruleset:
         chain = table.chains[chain_name]
         rule = Rule(table.name, chain_name, matches, target, len(chain.rules) + 1, lineno, counters_r, raw.strip())
         if tokens[0][0] in ("-I", "--insert"):
-            chain.rules.insert(0, rule)
-            chain.rules[:] = [_reindex(r, i + 1) for i, r in enumerate(chain.rules)]
+            # each -I goes before everything so far: kept aside and put in front once, at the end (inserting
+            # and renumbering at every -I made a dump of N inserts cost N^2)
+            inserted.setdefault(id(chain), (chain, []))[1].append(rule)
         else:
             chain.rules.append(rule)
     if table is not None:
         raise ParseError(f"table *{table.name} has no COMMIT", file, len(text.splitlines()))
+    for chain, front in inserted.values():
+        chain.rules[:] = [_reindex(r, i + 1) for i, r in enumerate([*reversed(front), *chain.rules])]
     _check_jumps(rs)
     return rs
 
@@ -263,13 +268,7 @@ def _counters(text: str, file: str | None, line: int) -> tuple[int, int]:
 
 def load(path: str | Path) -> Ruleset:
     p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as exc:
-        raise ParseError(f"cannot read: {exc.strerror}", str(p)) from None
-    except UnicodeDecodeError:
-        raise ParseError("not a text file", str(p)) from None
-    return parse(text, str(p))
+    return parse(reading.read_text(p), str(p))
 
 
 # ---------------------------------------------------------------------------------------------- writing

@@ -228,7 +228,8 @@ def vet_object(data: dict[str, Any], file: str | None, line: int | None, kind: s
         v = spec.get(key)
         if v is not None and not isinstance(v, str):
             raise _refuse(f"spec.{key}", _json_type(v), "string", f"ServiceSpec.spec.{key}", file, at)
-    for i, p in enumerate(spec.get("ports") or ()):
+    ports = spec.get("ports")
+    for i, p in enumerate(ports if isinstance(ports, list) else ()):
         if not isinstance(p, dict):
             continue
         for key in _PORT_INTS:

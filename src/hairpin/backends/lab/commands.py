@@ -48,6 +48,8 @@ def nlb_iptables(s: Scenario) -> str:
     chains: list[str] = []
     rules: list[str] = []
     post: list[str] = []
+    sg_chains: dict[str, list[str]] = {"nlb": [], "target": []}
+    sg_rules: dict[str, list[str]] = {"nlb": [], "target": []}
     n = 0
     for svc in s.services:
         lb = svc.load_balancer
@@ -68,6 +70,21 @@ def nlb_iptables(s: Scenario) -> str:
                 left = len(targets) - i
                 stat = f"-m statistic --mode random --probability {1 / left:.11f} " if left > 1 else ""
                 rules.append(f"-A {chain} -p tcp {stat}-j DNAT --to-destination {t}")
+            where = "nlb" if lb.security_groups else ("target" if nlb.preserve else None)
+            if lb.source_ranges and where is not None:
+                # the security group (hairpin.aws.security_groups): at the NLB before it picks a target, else at
+                # the target (modelled on the forwarded, DNATed packet: the caller's address is what it sees)
+                sg = f"HP-SG-{n - 1}"
+                sg_chains[where].append(f":{sg} - [0:0]")
+                if where == "nlb":
+                    sg_rules["nlb"].append(f"-A PREROUTING -d {vip}/32 -p tcp -m tcp --dport {node.port} -j {sg}")
+                else:
+                    sg_rules["target"].append(
+                        f"-A FORWARD -m conntrack --ctstate DNAT --ctdir ORIGINAL --ctorigdst {vip}/32 -j {sg}"
+                    )
+                sg_rules[where] += [f"-A {sg} -s {r} -j RETURN" for r in lb.source_ranges]
+                what = "the NLB's security group" if where == "nlb" else "the targets' security group"
+                sg_rules[where].append(f'-A {sg} -m comment --comment "{what}: not in the source ranges" -j DROP')
             if not nlb.preserve:
                 post.append(
                     f"-A POSTROUTING -m conntrack --ctstate DNAT --ctorigdst {vip}/32 -j SNAT --to-source {vip}"
@@ -80,6 +97,10 @@ def nlb_iptables(s: Scenario) -> str:
                 )
     lines = ["*nat", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]",
              ":POSTROUTING ACCEPT [0:0]", *chains, *rules, *post, "COMMIT"]  # fmt: skip
+    if sg_rules["nlb"]:
+        lines += ["*mangle", ":PREROUTING ACCEPT [0:0]", *sg_chains["nlb"], *sg_rules["nlb"], "COMMIT"]
+    if sg_rules["target"]:
+        lines += ["*filter", ":FORWARD ACCEPT [0:0]", *sg_chains["target"], *sg_rules["target"], "COMMIT"]
     return "\n".join(lines) + "\n"
 
 

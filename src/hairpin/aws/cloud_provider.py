@@ -1,0 +1,136 @@
+"""Which releases of the AWS cloud provider honour the target group attributes annotation, and why hairpin thinks so.
+
+The in-tree / cloud-controller-manager AWS provider (kubernetes/cloud-provider-aws) reads
+``service.beta.kubernetes.io/aws-load-balancer-target-group-attributes`` on NLB Services since PR #1214
+("Fix hairpinning traffic on internal NLB by introducing TG attribute reconciler", merged 2025-08-29,
+fixing issue #1160; ``pkg/providers/v1/aws.go``, validation in ``aws_validations.go``):
+
+- accepted keys: ``preserve_client_ip.enabled`` and ``proxy_protocol_v2.enabled``; any other key makes the
+  provider reject the annotation ("not supported by the controller or is invalid");
+  ``preserve_client_ip.enabled=false`` is rejected on UDP ports;
+- first tags with it: v1.32.6, v1.33.3, v1.34.0 (from master; v1.34.1 was cut without it, v1.34.2 has it
+  again), v1.35.0 and every later minor.  release-1.31 carries the back-port (#1318) but no v1.31 tag with
+  it has been published (checked up to v1.31.9);
+- its ``docs/service_controller.md`` ("hairpin connection on internal NLB") turns preservation off this way.
+
+The provider's minor version follows the cluster's (cloud-provider-aws is released per Kubernetes minor);
+its patch release is not visible from Kubernetes objects, so for 1.32-1.34 the answer depends on it
+unless the provider's own version is given.  ``tg_attributes_support`` returns the answer with one sentence
+saying what was assumed; the checker puts that sentence in the verdict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hairpin.errors import InputError
+
+__all__ = [
+    "FIRST_PATCH",
+    "MISSING",
+    "Support",
+    "Version",
+    "parse_version",
+    "release_has_tg_attributes",
+    "tg_attributes_support",
+]
+
+Version = tuple[int, int, int]  # (major, minor, patch); patch -1 when not known
+
+#: per 1.x minor, the first cloud-provider-aws patch release that honours the annotation
+FIRST_PATCH: dict[int, int] = {32: 6, 33: 3, 34: 0}
+#: the first minor whose every release has it
+ALL_FROM_MINOR = 35
+#: releases cut after the first one without it (v1.34.1 was tagged from a branch point before the merge)
+MISSING: frozenset[Version] = frozenset({(1, 34, 1)})
+
+PR = "cloud-provider-aws PR #1214"
+
+
+@dataclass(frozen=True)
+class Support:
+    """Whether the provider honours the annotation: True, False, or None (depends on its patch release)."""
+
+    honoured: bool | None
+    note: str
+
+
+def parse_version(text: str, what: str = "--kubernetes-version") -> Version:
+    """``1.33``, ``v1.33.4``, ``v1.33.4-eks-a737599`` -> (1, 33, 4); (1, 33, -1) without a patch.  Bad: InputError."""
+    raw = text.strip()
+    core = raw[1:] if raw[:1] in ("v", "V") else raw
+    core = core.split("-", 1)[0].split("+", 1)[0]
+    parts = core.split(".")
+    if not 2 <= len(parts) <= 3 or not all(p.isdigit() and len(p) <= 4 for p in parts):
+        raise InputError(f"{what}: {text!r} is not a version like 1.33 or v1.33.4")
+    major, minor = int(parts[0]), int(parts[1])
+    patch = int(parts[2]) if len(parts) == 3 else -1
+    return major, minor, patch
+
+
+def release_has_tg_attributes(v: Version) -> bool | None:
+    """Does cloud-provider-aws release ``v`` honour the annotation?  None: unknown (no patch given for 1.32-1.34)."""
+    major, minor, patch = v
+    if major != 1:
+        return major > 1
+    if minor >= ALL_FROM_MINOR:
+        return True
+    first = FIRST_PATCH.get(minor)
+    if first is None:
+        return False
+    if patch < 0:
+        return None
+    return patch >= first and v not in MISSING
+
+
+def _fmt(v: Version) -> str:
+    return f"v{v[0]}.{v[1]}" + (f".{v[2]}" if v[2] >= 0 else "")
+
+
+def tg_attributes_support(kubernetes: Version | None, kubernetes_from: str = "", provider: Version | None = None,
+                          *, lower_bound: bool = False) -> Support:  # fmt: skip
+    """Whether the AWS cloud provider of a cluster honours ``aws-load-balancer-target-group-attributes``.
+
+    ``provider``: the cloud-provider-aws release, when known (``--cloud-provider-version``): decides alone.
+    ``kubernetes``: the cluster's version and ``kubernetes_from`` where it came from (the API server's
+    /version, ``--kubernetes-version``, or the newest kubelet of a dump: ``lower_bound``, the control plane
+    may be newer, so only a yes is certain).
+    """
+    firsts = "v1.32.6, v1.33.3, v1.34.0 (not v1.34.1), v1.35.0 and later"
+    if provider is not None:
+        has = release_has_tg_attributes(provider)
+        if has is None:
+            return Support(None, f"cloud-provider-aws {_fmt(provider)}: give its patch release ({PR} is in {firsts})")
+        verb = "honours" if has else "ignores"
+        return Support(has, f"cloud-provider-aws {_fmt(provider)} {verb} the annotation ({PR} is in {firsts})")
+    if kubernetes is None:
+        return Support(
+            None,
+            f"Kubernetes version unknown: hairpin assumed a cloud provider that ignores the annotation ({PR} is in "
+            f"{firsts}); give --kubernetes-version or check a live cluster",
+        )
+    src = f" ({kubernetes_from})" if kubernetes_from else ""
+    minor = (kubernetes[0], kubernetes[1], -1)
+    has = release_has_tg_attributes(minor)
+    k = f"Kubernetes v{kubernetes[0]}.{kubernetes[1]}{src}"
+    if has is True:
+        return Support(
+            True, f"{k}: every cloud-provider-aws v{kubernetes[0]}.{kubernetes[1]} release honours it ({PR})"
+        )
+    if lower_bound:
+        return Support(
+            None,
+            f"{k} or newer: the control plane may run a newer provider; hairpin assumed one that ignores the "
+            f"annotation ({PR} is in {firsts}); give --kubernetes-version or check a live cluster",
+        )
+    if has is False:
+        return Support(False, f"{k}: no cloud-provider-aws v{kubernetes[0]}.{kubernetes[1]} release honours it ({PR} "
+                              f"is in {firsts})")  # fmt: skip
+    first = FIRST_PATCH[kubernetes[1]]
+    return Support(
+        None,
+        f"{k}: cloud-provider-aws v1.{kubernetes[1]}.{first} and later honour it"
+        + (", except v1.34.1" if kubernetes[1] == 34 else "")
+        + f" ({PR}); its patch release is not visible, so hairpin assumed it ignores the annotation "
+        "(give --cloud-provider-version to decide)",
+    )

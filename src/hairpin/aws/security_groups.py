@@ -1,0 +1,81 @@
+"""Security groups in front of an NLB's targets: the second way in-cluster calls fail, every time.
+
+Facts:
+
+- The AWS Load Balancer Controller attaches security groups to the NLBs it creates from v2.6.0 (feature
+  gate ``NLBSecurityGroup``, on by default; an NLB created without them cannot gain them).  Its managed
+  frontend security group admits ``spec.loadBalancerSourceRanges`` (else the annotation
+  ``service.beta.kubernetes.io/load-balancer-source-ranges``), else everything for internet-facing NLBs and
+  the VPC's CIDRs for internal ones; the targets' security group admits the NLB's backend security group
+  (``pkg/service/model_build_managed_sg.go``, ``model_build_target_group.go``
+  buildTargetGroupBindingNetworking).  AWS: a target rule that references the NLB's security group admits
+  its traffic "even if you enable client IP preservation" ("Update the security groups for your Network
+  Load Balancer").  EKS Auto Mode builds NLBs only in security group mode (EKS User Guide,
+  auto-networking) and takes ``spec.loadBalancerSourceRanges`` (auto-configure-nlb).
+- Without security groups on the NLB (the in-tree provider; the controller before v2.6.0 or with the gate
+  off) the controller writes the targets' rules itself: with client IP preservation on (always for
+  UDP/TCP_UDP/QUIC) the sources are the source ranges, else the VPC's CIDRs for internal NLBs
+  (``buildTargetGroupBindingNetworkingLegacy``, ``getDefaultIPSourceRanges``); the in-tree provider
+  admits the source ranges, else 0.0.0.0/0, on the instances' group (cloud-provider-aws
+  ``aws_loadbalancer.go``, updateInstanceSecurityGroupsForNLB).  With preservation off the target sees the
+  NLB's own address, which the rules for the NLB's subnets admit.
+- kubernetes-sigs/aws-load-balancer-controller issue #3521: with v2.6 security groups and preservation on,
+  targets whose group did not trust the callers' networks received nothing.
+
+So, for a caller address ``src`` and source ranges R (empty: the default, which admits every address in
+the VPC): the SYN is dropped, on every attempt, when R is set, ``src`` is in none of R, and either the NLB
+has security groups (dropped at the NLB) or client IP preservation is on (dropped at the target).  A
+dropped SYN is never answered: the caller retransmits until it times out, with probability 1.
+``blocked`` says whether and where; the simulator (``hairpin.aws.nlb``), the closed form
+(``hairpin.aws.risk``) and the checker ask it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping, Sequence
+
+from hairpin.errors import InputError
+
+__all__ = ["SOURCE_RANGES_ANNOTATION", "blocked", "parse_ranges", "source_ranges"]
+
+SOURCE_RANGES_ANNOTATION = "service.beta.kubernetes.io/load-balancer-source-ranges"
+
+
+def parse_ranges(values: Iterable[str], where: str = "loadBalancerSourceRanges") -> tuple[str, ...]:
+    """CIDRs as normalised networks (host bits allowed, as Kubernetes allows them).  Bad: InputError."""
+    out = []
+    for v in values:
+        v = str(v).strip()
+        if not v:
+            continue
+        try:
+            out.append(str(ipaddress.ip_network(v, strict=False)))
+        except ValueError:
+            raise InputError(f"{where}: {v!r} is not a CIDR") from None
+    return tuple(out)
+
+
+def source_ranges(spec_ranges: Sequence[str], annotations: Mapping[str, str], *,
+                  annotation_honoured: bool = True) -> tuple[tuple[str, ...], str]:  # fmt: skip
+    """(ranges, where they came from): the spec field, else the annotation (not for EKS Auto Mode)."""
+    if spec_ranges:
+        return parse_ranges(spec_ranges), "spec.loadBalancerSourceRanges"
+    raw = annotations.get(SOURCE_RANGES_ANNOTATION)
+    if raw and annotation_honoured:
+        return parse_ranges(raw.split(","), SOURCE_RANGES_ANNOTATION), SOURCE_RANGES_ANNOTATION
+    return (), ""
+
+
+def blocked(src: str, ranges: Sequence[str], *, nlb_security_groups: bool, preserve_client_ip: bool) -> str | None:
+    """Where a connection from ``src`` is dropped by a security group ('nlb' or 'target'), or None."""
+    if not ranges:
+        return None
+    addr = ipaddress.ip_address(src)
+    if any(addr in ipaddress.ip_network(r) for r in ranges):
+        return None
+    if nlb_security_groups:
+        return "nlb"
+    if preserve_client_ip:
+        return "target"
+    return None

@@ -1,0 +1,158 @@
+"""Getting a node's state in one step, and reading it back: the read-only commands ``hairpin collect`` prints
+(or runs), the ``kubectl debug node/NAME`` one-liner that streams them back as a tarball, and the bundles
+``trace --node`` reads (a directory, a tarball, or a Microsoft Retina capture).
+
+A Retina capture (``kubectl retina capture create``; microsoft/retina pkg/capture/provider/
+network_capture_unix.go) is a directory, usually tarred, holding the pcap and metadata files; two of them
+carry the node's state: ``ip-resources.txt`` (``ip -d -j addr show``, ``ip -d -j neighbor show``, ``ip rule
+list``, ``ip route show table all``) and ``iptables-rules.txt`` (``iptables-save``, then ``iptables -vnx -L``
+for three tables).  Each file starts with ``Summary:`` and one ``COMMAND(description)`` line per command,
+then ``Execute:`` and, per command, the command line, a blank line and its output.  The sections are cut at
+those command lines and read like the files ``collect`` writes.
+"""
+
+from __future__ import annotations
+
+import io
+import shlex
+import subprocess
+import tarfile
+from pathlib import Path
+
+from hairpin.errors import InputError
+
+__all__ = ["COMMANDS", "debug_one_liner", "materialize", "run_commands", "script", "split_retina"]
+
+#: file name -> (command, required).  Read-only: each prints state, none changes it.
+COMMANDS: dict[str, tuple[tuple[str, ...], bool]] = {
+    "iptables-save": (("iptables-save",), True),
+    "ip-route": (("ip", "-4", "route", "show", "table", "all"), True),
+    "ip-rule": (("ip", "-4", "rule", "show"), True),
+    "ip-addr": (("ip", "addr", "show"), True),
+    "ss": (("ss", "-ltnu"), False),
+    "ipset-save": (("ipset", "save"), False),
+    "ipvsadm": (("ipvsadm", "-Sn"), False),
+    "nft-ruleset": (("nft", "list", "ruleset"), False),
+    "conntrack": (("conntrack", "-L"), False),
+}
+MAX_MEMBERS = 512
+MAX_MEMBER_BYTES = 256 * 2**20
+
+
+def script() -> str:
+    """The commands as a shell script that writes one file each into the current directory."""
+    lines = ["# run on the node as root (read-only); then: hairpin trace --node . PACKET"]
+    for name, (cmd, required) in COMMANDS.items():
+        line = f"{shlex.join(cmd)} > {name}"
+        lines.append(line if required else f"{line} 2>/dev/null || rm -f {name}")
+    return "\n".join(lines) + "\n"
+
+
+def debug_one_liner(node: str) -> str:
+    """``kubectl debug node/NODE`` that runs the commands with the node's own tools (chroot /host) in a
+    throw-away directory and streams them back as a gzipped tarball on stdout."""
+    steps = []
+    for name, (cmd, required) in COMMANDS.items():
+        step = f"{shlex.join(cmd)} > {name}"
+        steps.append(step if required else f"{{ {step} 2>/dev/null || rm -f {name}; }}")
+    inner = ('d=$(mktemp -d) && cd "$d" && ' + " && ".join(steps) +
+             ' && tar czf - . && cd / && rm -rf "$d"')  # fmt: skip
+    return (f"kubectl debug node/{node} -q -i --profile=sysadmin --image=busybox -- chroot /host sh -c "
+            f"{shlex.quote(inner)} > {node}.tgz")  # fmt: skip
+
+
+def run_commands() -> dict[str, bytes]:
+    """Run the commands here (on the node); a required command that fails is one InputError."""
+    out: dict[str, bytes] = {}
+    for name, (cmd, required) in COMMANDS.items():
+        try:
+            res = subprocess.run(list(cmd), capture_output=True, check=False, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            if required:
+                raise InputError(f"{shlex.join(cmd)}: {e}") from None
+            continue
+        if res.returncode != 0:
+            if required:
+                err = res.stderr.decode(errors="replace").strip().splitlines()
+                raise InputError(f"{shlex.join(cmd)} failed (exit {res.returncode}): {err[0] if err else ''}")
+            continue
+        out[name] = res.stdout
+    return out
+
+
+def tarball(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def materialize(path: Path, workdir: Path) -> Path:
+    """A directory of node files for ``path``: the directory itself, a tarball's regular files (names
+    flattened, sizes bounded), and a Retina capture's metadata cut into one file per command."""
+    if path.is_dir():
+        if (path / "ip-resources.txt").is_file() or (path / "iptables-rules.txt").is_file():
+            split_retina({n: (path / n).read_bytes() for n in ("ip-resources.txt", "iptables-rules.txt")
+                          if (path / n).is_file()}, workdir)  # fmt: skip
+            return workdir
+        return path
+    if not path.is_file():
+        raise InputError("no such file or directory", str(path))
+    files = _read_tar(path)
+    if "ip-resources.txt" in files or "iptables-rules.txt" in files:
+        split_retina(files, workdir)
+    else:
+        for name, data in files.items():
+            (workdir / name).write_bytes(data)
+    return workdir
+
+
+def _read_tar(path: Path) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            for i, m in enumerate(tar):
+                if i >= MAX_MEMBERS:
+                    raise InputError(f"more than {MAX_MEMBERS} members", str(path))
+                if not m.isfile():
+                    continue
+                if m.size > MAX_MEMBER_BYTES:
+                    raise InputError(f"member {m.name} is larger than {MAX_MEMBER_BYTES >> 20} MiB", str(path))
+                base = Path(m.name).name
+                if not base or base.startswith(".") or base in files:
+                    continue
+                f = tar.extractfile(m)
+                if f is not None:
+                    files[base] = f.read(MAX_MEMBER_BYTES + 1)
+    except (tarfile.TarError, OSError, EOFError) as e:
+        raise InputError(f"neither a directory nor a readable tarball: {e}", str(path)) from None
+    return files
+
+
+def split_retina(files: dict[str, bytes], out: Path) -> None:
+    """Cut Retina's metadata files into one file per command, named as ``collect`` names them."""
+    want = {("ip", "-d", "-j", "addr", "show"): "ip-addr", ("ip", "rule", "list"): "ip-rule",
+            ("ip", "route", "show", "table", "all"): "ip-route", ("iptables-save",): "iptables-save"}  # fmt: skip
+    for name in ("ip-resources.txt", "iptables-rules.txt"):
+        if name not in files:
+            continue
+        text = files[name].decode(errors="replace")
+        summary, _, body = text.partition("\nExecute:\n")
+        commands = [ln.rpartition("(")[0] for ln in summary.splitlines()[1:] if ln.strip() and "(" in ln]
+        sections: dict[str, list[str]] = {}
+        current: str | None = None
+        for line in body.splitlines():
+            if line.strip() in commands:
+                current = line.strip()
+                sections[current] = []
+            elif current is not None:
+                sections[current].append(line)
+        for cmdline, lines in sections.items():
+            argv = tuple(cmdline.split())
+            key = (Path(argv[0]).name, *argv[1:]) if argv else ()
+            if key in want:
+                (out / want[key]).write_text("\n".join(lines).strip("\n") + "\n")

@@ -1,0 +1,48 @@
+"""What ``hairpin check`` knows of a cluster's versions, and where from.
+
+``Versions``: the Kubernetes version (the live API server's /version, or --kubernetes-version) and the AWS
+cloud provider's release (--cloud-provider-version).  ``in_tree_support`` turns them, else the newest
+kubelet of the input (a lower bound of the control plane), into whether the cloud provider honours the
+target group attributes annotation (``hairpin.aws.cloud_provider``).  ``oldest_kube_proxy``: the oldest
+node's kube-proxy, which decides whether ipMode is honoured (``hairpin.kube.ipmode``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hairpin.aws.cloud_provider import Support, Version, parse_version, tg_attributes_support
+from hairpin.errors import InputError
+from hairpin.kube.cluster import Cluster
+
+__all__ = ["Versions", "in_tree_support", "oldest_kube_proxy"]
+
+
+@dataclass(frozen=True)
+class Versions:
+    """What is known of the cluster's versions: Kubernetes (from /version or --kubernetes-version, with where it
+    came from) and the cloud provider's release (--cloud-provider-version)."""
+
+    kubernetes: Version | None = None
+    kubernetes_from: str = ""
+    cloud_provider: Version | None = None
+
+
+def in_tree_support(cluster: Cluster, v: Versions) -> Support:
+    if v.kubernetes is not None or v.cloud_provider is not None:
+        return tg_attributes_support(v.kubernetes, v.kubernetes_from, v.cloud_provider)
+    kubelet = cluster.kubernetes_version()
+    if kubelet is None:
+        return tg_attributes_support(None)
+    return tg_attributes_support((kubelet[0], kubelet[1], -1), "the newest kubelet in the input", lower_bound=True)
+
+
+def oldest_kube_proxy(cluster: Cluster) -> tuple[int, int] | None:
+    got: list[tuple[int, int]] = []
+    for n in cluster.nodes.values():
+        try:
+            v = parse_version(n.kube_proxy_version or "", "kubeProxyVersion")
+        except InputError:
+            continue
+        got.append((v[0], v[1]))
+    return min(got) if got else None

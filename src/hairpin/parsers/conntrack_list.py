@@ -1,0 +1,84 @@
+"""``conntrack -L`` (conntrack-tools; or ``/proc/net/nf_conntrack``) read into conntrack entries the tracer loads
+before a trace, so a packet of an existing connection is handled with the entry's real NAT, not a fresh one.
+
+    tcp      6 431999 ESTABLISHED src=A dst=B sport=P dport=Q [UNREPLIED] src=C dst=D sport=R dport=S [ASSURED] mark=M use=1
+    udp      17 29 src=A dst=B sport=P dport=Q src=C dst=D sport=R dport=S mark=0 use=1
+    ipv4     2 tcp      6 ...                       (/proc/net/nf_conntrack: the layer-3 columns first)
+
+The first ``src= dst= sport= dport=`` group is the original tuple, the second the reply tuple (as
+nf_conntrack prints them: net/netfilter/nf_conntrack_standalone.c); a reply tuple that differs from the
+inverted original is NAT: destination NAT when the reply comes from another address or port than the
+original went to, source NAT when it goes to another than the original came from.  Only tcp and udp
+entries are kept (the tracer traces those); IPv6 and other protocols are skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from hairpin.conntrack import Conntrack, Entry, Tuple
+from hairpin.errors import ParseError
+from hairpin.model.net import ip_int
+
+__all__ = ["CtEntry", "load_into", "parse"]
+
+_TUPLE = re.compile(r"src=(\S+) dst=(\S+) sport=(\d+) dport=(\d+)")
+_STATES = {"SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT", "CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "CLOSE",
+           "SYN_SENT2", "NONE"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CtEntry:
+    orig: Tuple
+    reply: Tuple
+    state: str
+    mark: int
+    unreplied: bool
+    line: int
+
+
+def parse(text: str, file: str | None = None) -> list[CtEntry]:
+    out: list[CtEntry] = []
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        s = raw.strip()
+        if not s or s.startswith(("#", "conntrack v")):
+            continue
+        toks = s.split()
+        if toks[0] in ("ipv4", "ipv6"):
+            if toks[0] == "ipv6":
+                continue
+            toks = toks[2:]
+        if len(toks) < 3 or not toks[1].isdigit():
+            raise ParseError(f"expected 'PROTO NUMBER TIMEOUT ...' (conntrack -L), got {s[:40]!r}", file, lineno)
+        proto = toks[0]
+        if proto not in ("tcp", "udp"):
+            continue
+        tuples = _TUPLE.findall(s)
+        if len(tuples) != 2:
+            raise ParseError("expected an original and a reply tuple (src= dst= sport= dport=, twice)", file, lineno)
+        try:
+            orig, reply = ((ip_int(a), int(p), ip_int(b), int(q), proto) for a, b, p, q in tuples)
+        except ValueError as e:
+            if ":" in tuples[0][0]:
+                continue  # IPv6 entry (conntrack -L -f ipv6)
+            raise ParseError(f"bad tuple: {e}", file, lineno) from None
+        if any(t[1] > 65535 or t[3] > 65535 for t in (orig, reply)):
+            raise ParseError("port out of range", file, lineno)
+        state = next((t for t in toks[3:5] if t in _STATES), "") if proto == "tcp" else "UDP"
+        if proto == "tcp" and not state:
+            raise ParseError("tcp entry without a state (ESTABLISHED, SYN_SENT...)", file, lineno)
+        m = re.search(r"\bmark=(\d+)", s)
+        out.append(CtEntry(orig, reply, state, int(m.group(1)) if m else 0, "[UNREPLIED]" in s, lineno))
+    return out
+
+
+def load_into(table: Conntrack, entries: list[CtEntry], now: float) -> None:
+    """Confirmed entries in ``table``, as the kernel holds them (NAT already decided both ways)."""
+    for i, c in enumerate(entries):
+        e = Entry(1_000_000 + i, c.orig, c.reply)  # ids apart from the ones the host gives new entries
+        e.state, e.mark, e.seen_reply = c.state, c.mark, not c.unreplied
+        e.dnat = (c.reply[0], c.reply[1]) != (c.orig[2], c.orig[3])
+        e.snat = (c.reply[2], c.reply[3]) != (c.orig[0], c.orig[1])
+        e.nat_done = {"dst", "src"}
+        table.confirm(e, now)

@@ -1,0 +1,289 @@
+"""The checks ``iptables-restore`` and the kernel make before a rule file is loaded, made on a parsed Ruleset.
+
+``iptables_save.parse`` reads the grammar; this module refuses what the grammar allows but the real tools
+do not load, so a trace never runs on a rule file the node could not hold.  Each refusal is one
+``ParseError`` naming the file, the line and what is wrong.  The facts, from iptables 1.8.9 and Linux 6.x:
+
+- Tables: the kernel knows ``raw mangle nat filter security`` (iptables-restore: "table name 'natx'
+  invalid", nft backend; "unable to initialize table", legacy).
+- A user chain has policy ``-``; built-in chains are the table's hooks (``BUILTIN_CHAINS``).
+- ``-j NAME``: NAME is a verdict (``ACCEPT DROP RETURN QUEUE``), a chain of the same table, or a target
+  extension (the ``libxt_*``/``libipt_*`` shared objects iptables ships, ``TARGETS``); anything else is
+  "Couldn't load target" (legacy) / "Chain 'NAME' does not exist" (nft).  The same for ``-m NAME``
+  (``MATCHES``).
+- Addresses (``-s``, ``-d``, ``--to-destination``, ``--to-source``...) are dotted quads with an
+  optional prefix length or dotted mask (xtables_ipparse_multiple: "host/network not found",
+  "Bad IP address"); ports are 0-65535 (or a service name from /etc/services) with ``min <= max``
+  ("invalid port/service", "invalid portrange (min > max)"; the udp match of iptables 1.8.9 loads an
+  inverted range, which matches nothing, and wraps a port above 65535 modulo 65536: hairpin refuses the
+  latter, as a dump never holds it); NAT ports need ``-p tcp|udp|sctp|dccp``
+  (libxt_NAT: "Need TCP, UDP, SCTP or DCCP with port specification"); ``--probability`` is 0-1
+  (libxt_statistic); marks are 32-bit.
+- Hooks and tables of targets (net/netfilter/xt_nat.c, xt_MASQUERADE.c, xt_REDIRECT.c, ipt_REJECT.c,
+  xt_CT.c, xt_TPROXY.c): DNAT and REDIRECT only in nat PREROUTING/OUTPUT, SNAT in nat POSTROUTING/INPUT,
+  MASQUERADE in nat POSTROUTING, REJECT in filter INPUT/FORWARD/OUTPUT, CT/NOTRACK in raw, TPROXY in
+  mangle PREROUTING.  A user chain takes the hooks of every built-in chain that reaches it; a chain no
+  built-in chain reaches is not checked (the kernel does not either).
+- ``-j DROP`` in the nat table is refused by iptables itself ("not intended for filtering").
+- Jump loops: a chain reachable from a built-in chain that jumps, directly or through others, back into
+  itself is refused at commit (ELOOP; iptables-nft: "RULE_APPEND failed (Too many links): rule in chain
+  X").  ``iptables-restore --test`` does not load, so it does not see loops; the kernel does.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+
+from hairpin.errors import ParseError
+from hairpin.netfilter.rules import BUILTIN_CHAINS, Match, Option, Rule, Ruleset
+
+__all__ = ["MATCHES", "TARGETS", "check"]
+
+VERDICTS = frozenset({"ACCEPT", "DROP", "RETURN", "QUEUE"})
+#: Target extensions iptables 1.8.9 ships (extensions/libxt_*.c, libipt_*.c, IPv4 ones).
+TARGETS = frozenset({
+    "AUDIT", "CHECKSUM", "CLASSIFY", "CLUSTERIP", "CONNMARK", "CONNSECMARK", "CT", "DNAT", "DSCP", "ECN", "HMARK",
+    "IDLETIMER", "LED", "LOG", "MARK", "MASQUERADE", "NETMAP", "NFLOG", "NFQUEUE", "NOTRACK", "RATEEST", "REDIRECT",
+    "REJECT", "SECMARK", "SET", "SNAT", "SYNPROXY", "TCPMSS", "TCPOPTSTRIP", "TEE", "TOS", "TPROXY", "TRACE", "TTL",
+    "ULOG", "ERROR",
+})  # fmt: skip
+#: Match extensions iptables 1.8.9 ships (IPv4).
+MATCHES = frozenset({
+    "addrtype", "ah", "bpf", "cgroup", "cluster", "comment", "connbytes", "connlabel", "connlimit", "connmark",
+    "conntrack", "cpu", "dccp", "devgroup", "dscp", "ecn", "esp", "hashlimit", "helper", "icmp", "ipcomp", "iprange",
+    "ipvs", "length", "limit", "mac", "mark", "multiport", "nfacct", "osf", "owner", "physdev", "pkttype", "policy",
+    "quota", "rateest", "realm", "recent", "rpfilter", "sctp", "set", "socket", "state", "statistic", "string", "tcp",
+    "tcpmss", "time", "tos", "ttl", "u32", "udp", "udplite",
+})  # fmt: skip
+#: target -> (table, hooks) the kernel allows it in.
+_PLACES: dict[str, tuple[str, frozenset[str]]] = {
+    "DNAT": ("nat", frozenset({"PREROUTING", "OUTPUT"})),
+    "REDIRECT": ("nat", frozenset({"PREROUTING", "OUTPUT"})),
+    "SNAT": ("nat", frozenset({"POSTROUTING", "INPUT"})),
+    "MASQUERADE": ("nat", frozenset({"POSTROUTING"})),
+    "REJECT": ("filter", frozenset({"INPUT", "FORWARD", "OUTPUT"})),
+    "CT": ("raw", frozenset({"PREROUTING", "OUTPUT"})),
+    "NOTRACK": ("raw", frozenset({"PREROUTING", "OUTPUT"})),
+    "TPROXY": ("mangle", frozenset({"PREROUTING"})),
+}
+_PORT_OPTS = {"--dport", "--sport", "--destination-port", "--source-port"}
+_MULTI_OPTS = {"--dports", "--sports", "--ports", "--destination-ports", "--source-ports"}
+_PORTED_PROTOS = {"tcp", "udp", "sctp", "dccp", "6", "17", "132", "33"}
+_PROTOS = {"all", "tcp", "udp", "udplite", "icmp", "esp", "ah", "sctp", "gre", "dccp", "ipip", "ipencap", "igmp"}
+_IFNAMSIZ = 16
+_DOTTED = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
+
+
+def check(rs: Ruleset) -> None:
+    """Refuse what ``iptables-restore`` (and the kernel, on commit) would refuse; first problem wins."""
+    f = rs.file
+    for table in rs.tables.values():
+        if table.name not in BUILTIN_CHAINS:
+            raise ParseError(f"unknown table *{table.name} (the kernel has raw, mangle, nat, filter, security)",
+                             f, table.line)  # fmt: skip
+        builtins = BUILTIN_CHAINS[table.name]
+        for chain in table.chains.values():
+            if chain.name not in builtins and chain.policy is not None:
+                raise ParseError(f"chain {chain.name} is not a built-in chain of *{table.name}: it cannot have "
+                                 f"policy {chain.policy}", f, chain.line)  # fmt: skip
+        for chain in table.chains.values():
+            for rule in chain.rules:
+                _check_rule(rule, table.chains.keys(), f)
+    for table in rs.tables.values():
+        _check_graph(rs, table.name)
+
+
+def _check_rule(rule: Rule, chains: object, f: str | None) -> None:
+    line = rule.line
+    proto = ""
+    for m in rule.matches:
+        if m.module == "":
+            o = m.options[0]
+            if o.name in ("-s", "-d"):
+                for part in o.value.split(","):
+                    _network(part, f, line)
+            elif o.name == "-p":
+                proto = o.value.lower()
+                if proto not in _PROTOS and not (proto.isdigit() and int(proto) <= 255):
+                    raise ParseError(f"unknown protocol {o.value!r} specified", f, line)
+            elif o.name in ("-i", "-o") and len(o.value) >= _IFNAMSIZ:
+                raise ParseError(f"interface name {o.value!r} must be shorter than IFNAMSIZ ({_IFNAMSIZ - 1})",
+                                 f, line)  # fmt: skip
+            continue
+        if m.module not in MATCHES:
+            raise ParseError(f"unknown match -m {m.module} (iptables: Couldn't load match `{m.module}')", f, line)
+        _check_match(m, proto, f, line)
+    t = rule.target
+    if t is None:
+        return
+    if rule.table == "nat" and t.name == "DROP":  # iptables.c refuses it before anything is loaded
+        raise ParseError('the nat table is not intended for filtering: -j DROP is refused there', f, line)
+    if t.name not in VERDICTS and t.name not in chains:  # type: ignore[operator]
+        if t.goto or t.name not in TARGETS:
+            raise ParseError(f"{'-g' if t.goto else '-j'} {t.name}: no chain {t.name} in *{rule.table} and no such "
+                             "target", f, line)  # fmt: skip
+        _check_target_options(rule, proto, f, line)
+
+
+def _check_match(m: Match, proto: str, f: str | None, line: int) -> None:
+    mod = m.module
+    for o in m.options:
+        if o.name in _PORT_OPTS and mod in ("tcp", "udp", "sctp", "dccp", "udplite"):
+            # libxt_udp (1.8.9) loads an inverted range as written (it matches nothing); tcp refuses it
+            _port_range(_one(o, f, line), mod, f, line, ":", inverted_ok=mod == "udp")
+        elif o.name in _MULTI_OPTS and mod == "multiport":
+            parts = _one(o, f, line).split(",")
+            if len(parts) > 15:
+                raise ParseError("multiport: too many ports specified (at most 15)", f, line)
+            for part in parts:
+                _port_range(part, proto or "tcp", f, line, ":")
+        elif mod == "statistic" and o.name == "--probability":
+            try:
+                p = float(_one(o, f, line))
+            except ValueError:
+                p = -1.0
+            if not 0.0 <= p <= 1.0:
+                raise ParseError(f"statistic: bad value for option \"--probability\" {o.value!r} (must be 0-1)",
+                                 f, line)  # fmt: skip
+        elif mod in ("mark", "connmark") and o.name == "--mark":
+            _mark(_one(o, f, line), f, line)
+        elif mod == "conntrack" and o.name in ("--ctorigsrc", "--ctorigdst", "--ctreplsrc", "--ctrepldst"):
+            _network(_one(o, f, line), f, line)
+
+
+def _check_target_options(rule: Rule, proto: str, f: str | None, line: int) -> None:
+    t = rule.target
+    assert t is not None
+    for o in t.options:
+        if t.name in ("DNAT", "SNAT") and o.name in ("--to-destination", "--to-source", "--to"):
+            _nat_range(_one(o, f, line), proto, f, line)
+        elif t.name in ("MASQUERADE", "REDIRECT") and o.name == "--to-ports":
+            if proto not in _PORTED_PROTOS:
+                raise ParseError(f"{t.name} --to-ports needs -p tcp, udp, sctp or dccp", f, line)
+            _port_range(_one(o, f, line), proto, f, line, "-")
+        elif t.name in ("MARK", "CONNMARK") and o.name in ("--set-xmark", "--set-mark", "--and-mark", "--or-mark",
+                                                            "--xor-mark", "--nfmask", "--ctmask", "--mask"):  # fmt: skip
+            _mark(_one(o, f, line), f, line)
+
+
+def _one(o: Option, f: str | None, line: int) -> str:
+    if len(o.values) != 1:
+        raise ParseError(f"option {o.name} needs one value", f, line)
+    return o.value
+
+
+def _octets(text: str) -> bool:
+    return bool(_DOTTED.match(text)) and all(int(x) <= 255 for x in text.split("."))
+
+
+def _network(text: str, f: str | None, line: int) -> None:
+    addr, slash, mask = text.partition("/")
+    if not _octets(addr):
+        raise ParseError(f"host/network {addr!r} not found (expected a dotted IPv4 address)", f, line)
+    if slash and not ((mask.isdigit() and int(mask) <= 32) or _octets(mask)):
+        raise ParseError(f"invalid mask {mask!r} specified", f, line)
+
+
+def _port(text: str, proto: str, f: str | None, line: int) -> int:
+    if text.isdigit():
+        n = int(text)
+        if n <= 65535:
+            return n
+    else:
+        # iptables resolves service names with getservbyname (/etc/services); its udp match takes a name
+        # /etc/services lists for tcp only (udp --dport http loads as 80): any protocol's entry counts
+        for p in (proto if proto in ("tcp", "udp") else "tcp", None):
+            try:
+                return socket.getservbyname(text, p) if p else socket.getservbyname(text)
+            except (OSError, UnicodeError):
+                continue
+    raise ParseError(f"invalid port/service {text!r} specified", f, line)
+
+
+def _port_range(text: str, proto: str, f: str | None, line: int, sep: str, inverted_ok: bool = False) -> None:
+    lo_s, has, hi_s = text.partition(sep)
+    lo = _port(lo_s, proto, f, line) if lo_s or not has else 0
+    hi = _port(hi_s, proto, f, line) if has and hi_s else (65535 if has else lo)
+    if lo > hi and not inverted_ok:
+        raise ParseError(f"invalid portrange {text!r} (min > max)", f, line)
+
+
+def _nat_range(text: str, proto: str, f: str | None, line: int) -> None:
+    addrs, colon, ports = text.partition(":")
+    for a in addrs.split("-") if addrs else ():
+        if not _octets(a):
+            raise ParseError(f"bad IP address {a!r}", f, line)
+    if colon:
+        if proto not in _PORTED_PROTOS:
+            raise ParseError("a NAT port needs -p tcp, udp, sctp or dccp", f, line)
+        lo_s, dash, hi_s = ports.partition("-")
+        for p in (lo_s, hi_s) if dash else (lo_s,):
+            if not p.isdigit() or int(p) > 65535:
+                raise ParseError(f"port {p!r} not valid", f, line)
+        if dash and int(lo_s) > int(hi_s):
+            raise ParseError(f"invalid port range {ports!r} (min > max)", f, line)
+
+
+def _mark(text: str, f: str | None, line: int) -> None:
+    for part in text.split("/", 1):
+        try:
+            v = int(part, 0)
+        except ValueError:
+            v = -1
+        if not 0 <= v <= 0xFFFFFFFF:
+            raise ParseError(f"bad mark value {text!r}", f, line)
+
+
+def _check_graph(rs: Ruleset, tname: str) -> None:
+    """Jump loops reachable from a built-in chain, and targets used outside their table and hooks."""
+    table = rs.tables[tname]
+    edges: dict[str, list[Rule]] = {name: [] for name in table.chains}
+    for chain in table.chains.values():
+        for rule in chain.rules:
+            t = rule.target
+            if t is not None and t.name in table.chains:
+                edges[chain.name].append(rule)
+    hooks: dict[str, set[str]] = {}
+    for hook in BUILTIN_CHAINS[tname]:
+        if hook not in table.chains:
+            continue
+        # depth first with the path on a stack: a jump to a chain on the path is a loop
+        path: list[str] = [hook]
+        onpath = {hook}
+        stack = [iter(edges[hook])]
+        hooks.setdefault(hook, set()).add(hook)
+        done: set[str] = set()
+        while stack:
+            edge = next(stack[-1], None)
+            if edge is None:
+                stack.pop()
+                done.add(path[-1])
+                onpath.discard(path.pop())
+                continue
+            assert edge.target is not None
+            nxt = edge.target.name
+            if nxt in onpath:
+                cycle = [*path[path.index(nxt):], nxt]
+                raise ParseError(f"jump loop: chain {edge.chain} jumps back to {nxt} ({' -> '.join(cycle)}, "
+                                 f"reached from {tname} {hook}); the kernel refuses it", rs.file, edge.line)  # fmt: skip
+            hooks.setdefault(nxt, set()).add(hook)
+            if nxt in done:
+                continue
+            path.append(nxt)
+            onpath.add(nxt)
+            stack.append(iter(edges[nxt]))
+    for chain in table.chains.values():
+        reached = hooks.get(chain.name, set())
+        for rule in chain.rules:
+            t = rule.target
+            if t is None or t.name not in _PLACES or t.name in table.chains:
+                continue
+            want_table, want_hooks = _PLACES[t.name]
+            if tname != want_table:  # checked for every rule, reached or not (xt_check_target)
+                raise ParseError(f"-j {t.name} is only valid in the {want_table} table, not *{tname}", rs.file,
+                                 rule.line)  # fmt: skip
+            bad = sorted(reached - want_hooks)
+            if bad:
+                raise ParseError(f"-j {t.name} is not allowed from {tname} {', '.join(bad)} (only "
+                                 f"{', '.join(sorted(want_hooks))})", rs.file, rule.line)  # fmt: skip

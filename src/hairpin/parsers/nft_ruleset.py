@@ -1,0 +1,288 @@
+"""``nft list ruleset`` (or ``nft list table ip kube-proxy``) of a node in kube-proxy's nftables mode, split into
+its tables and checked before the tracer uses kube-proxy's.
+
+- ``table ip kube-proxy`` (the table kube-proxy's nftables mode writes, kubernetes pkg/proxy/nftables) is read
+  by ``hairpin.netfilter.nft`` (the simulator's own nftables model) and run by the same host and engine.
+- ``table ip filter|nat|mangle|raw|security`` are iptables-nft's tables (other components, such as the AWS VPC
+  CNI, still write iptables rules through iptables-nft): nft prints their xtables matches only as comments, so
+  they are read from ``iptables-save`` instead; without that file they are left out with a warning.
+- ``table ip6 ...``: IPv6, not traced (said).  Any other IPv4 table: refused (its rules would act on the packet
+  and hairpin cannot read them).
+- A jump loop between chains is refused, as the kernel refuses it at load (nf_tables_check_loops: ELOOP).
+- ``nft -j list ruleset`` (JSON, libnftables-json(5)) is turned into the text ``nft list ruleset`` prints for
+  the statements kube-proxy writes, then read the same way; a rule's "line" is then its position in the
+  ``nftables`` array, and an expression outside that set is a one-line error naming the position.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from typing import Any
+
+from hairpin.errors import ParseError
+from hairpin.netfilter.nft import NftTable, parse
+
+__all__ = ["read_nft"]
+
+_TABLE = re.compile(r"^table\s+(\w+)\s+([\w.-]+)\s*\{")
+_IPTABLES_NFT = {"filter", "nat", "mangle", "raw", "security"}
+
+
+def read_nft(text: str, file: str, have_iptables: bool) -> tuple[NftTable | None, str, list[str]]:
+    """kube-proxy's table, the form read, and warnings for the tables left out.  No kube-proxy table and an
+    iptables-save given: None (an iptables-mode node whose ruleset holds only iptables-nft's tables)."""
+    entry_of: dict[int, int] | None = None
+    if text.lstrip().startswith("{"):
+        text, entry_of = _from_json(text, file)
+    try:
+        table, form, warnings = _read_text(text, file, have_iptables)
+    except ParseError as e:
+        if entry_of is None or e.line is None:
+            raise
+        raise ParseError(f"nft -j entry {entry_of.get(e.line, 0)}: {e.message}", file) from None
+    if entry_of is not None:
+        if table is not None:
+            for c in table.chains.values():
+                c.rules[:] = [dataclasses.replace(r, line=entry_of.get(r.line, 0)) for r in c.rules]
+        form = form.replace("nft list ruleset", "nft -j list ruleset")
+        warnings = [re.sub(r":(\d+): ", lambda m: f": entry {entry_of.get(int(m.group(1)), 0)}: ", w, count=1)
+                    for w in warnings]  # fmt: skip
+    return table, form, warnings
+
+
+def _read_text(text: str, file: str, have_iptables: bool) -> tuple[NftTable | None, str, list[str]]:
+    lines = text.splitlines()
+    blocks: list[tuple[str, str, int, int]] = []  # family, name, first line, last line (1-based)
+    depth = 0
+    current: tuple[str, str, int] | None = None
+    for no, raw in enumerate(lines, 1):
+        s = raw.strip()
+        if depth == 0:
+            if not s or s.startswith("#"):
+                continue
+            m = _TABLE.match(s)
+            if m is None:
+                raise ParseError(f"expected 'table FAMILY NAME {{' (nft list ruleset), got {s[:40]!r}", file, no)
+            current = (m.group(1), m.group(2), no)
+        depth += _braces(s)
+        if depth < 0:
+            raise ParseError("unbalanced '}'", file, no)
+        if depth == 0 and current is not None:
+            blocks.append((*current, no))
+            current = None
+    if depth != 0 or current is not None:
+        raise ParseError("the last table is not closed", file, len(lines))
+    found: NftTable | None = None
+    warnings: list[str] = []
+    for family, name, first, last in blocks:
+        where = f"{file}:{first}"
+        if family == "ip6":
+            warnings.append(f"{where}: table ip6 {name}: IPv6, not traced")
+            continue
+        if family == "ip" and name in _IPTABLES_NFT:
+            if not have_iptables:
+                warnings.append(f"{where}: table ip {name} is iptables-nft's: its rules are left out; give the "
+                                "node's iptables-save (iptables-nft-save) too to trace them")  # fmt: skip
+            continue
+        if (family, name) != ("ip", "kube-proxy"):
+            raise ParseError(f"table {family} {name}: not modelled (hairpin reads kube-proxy's table ip kube-proxy "
+                             "and iptables-nft's tables through iptables-save)", file, first)  # fmt: skip
+        body = "\n" * (first - 1) + "\n".join(lines[first - 1 : last])
+        found = parse(body, file)
+    if found is None:
+        if have_iptables:
+            return None, "nft list ruleset (no table ip kube-proxy: iptables mode, rules from iptables-save)", []
+        raise ParseError("no table ip kube-proxy (kube-proxy's nftables mode)", file, 1)
+    _check_loops(found, file)
+    return found, "nft list ruleset (table ip kube-proxy)", warnings
+
+
+def _braces(s: str) -> int:
+    s = re.sub(r'"[^"]*"', "", s)
+    return s.count("{") - s.count("}")
+
+
+def _check_loops(table: NftTable, file: str) -> None:
+    edges: dict[str, list[tuple[str, int]]] = {n: [] for n in table.chains}
+    vmap_targets = {name: [v.partition(" ")[2] for v in elems.values() if v.startswith(("jump ", "goto "))]
+                    for name, elems in table.vmaps.items()}  # fmt: skip
+    for c in table.chains.values():
+        for r in c.rules:
+            for target in re.findall(r"\b(?:jump|goto) ([\w./-]+)", r.text):
+                edges[c.name].append((target, r.line))
+            for name in re.findall(r"vmap @([\w./-]+)", r.text):
+                edges[c.name].extend((t, r.line) for t in vmap_targets.get(name, []))
+    state: dict[str, int] = {}
+
+    def visit(n: str, path: list[str]) -> None:
+        state[n] = 1
+        for t, line in edges.get(n, []):
+            if state.get(t) == 1:
+                cycle = " -> ".join([*path[path.index(t):], t])
+                raise ParseError(f"jump loop: chain {n} jumps back to {t} ({cycle}); nft refuses it (ELOOP)", file,
+                                 line)  # fmt: skip
+            if state.get(t) is None and t in edges:
+                visit(t, [*path, t])
+        state[n] = 2
+
+    for n in table.chains:
+        if state.get(n) is None:
+            visit(n, [n])
+
+
+# ---------------------------------------------------------------------------------------------- nft -j
+
+
+def _from_json(text: str, file: str) -> tuple[str, dict[int, int]]:
+    """``nft -j list ruleset`` as the text ``nft list ruleset`` prints, and text line -> entry position."""
+    try:
+        doc = json.loads(text)
+    except ValueError as e:
+        raise ParseError(f"not valid JSON (nft -j list ruleset): {e}", file) from None
+    items = doc.get("nftables") if isinstance(doc, dict) else None
+    if not isinstance(items, list):
+        raise ParseError("expected {\"nftables\": [...]} (nft -j list ruleset)", file)
+    tables: dict[tuple[str, str], list[tuple[str, int]]] = {}  # (family, name) -> [(text line, entry)]
+    chains: dict[tuple[str, str, str], list[tuple[str, int]]] = {}
+    for pos, item in enumerate(items, 1):
+        if not isinstance(item, dict) or len(item) != 1:
+            raise ParseError(f"nft -j entry {pos}: expected one object", file)
+        ((kind, obj),) = item.items()
+        if kind == "metainfo":
+            continue
+        if not isinstance(obj, dict):
+            raise ParseError(f"nft -j entry {pos}: {kind} is not an object", file)
+        key = (str(obj.get("family", "")), str(obj.get("table", obj.get("name", ""))))
+        try:
+            if kind == "table":
+                tables.setdefault(key, [])
+            elif kind == "chain":
+                head = [(f"\tchain {obj['name']} {{", pos)]
+                if "hook" in obj:
+                    head.append((f"\t\ttype {obj['type']} hook {obj['hook']} priority {obj['prio']}; "
+                                 f"policy {obj.get('policy', 'accept')};", pos))  # fmt: skip
+                chains[(*key, str(obj["name"]))] = head
+            elif kind in ("map", "set"):
+                tables.setdefault(key, []).extend(_map_lines(obj, pos))
+            elif kind == "rule":
+                expr = obj["expr"]
+                stmt = " ".join(_stmt(e) for e in expr)
+                if obj.get("comment"):
+                    stmt += f' comment "{obj["comment"]}"'
+                ckey = (*key, str(obj["chain"]))
+                if ckey not in chains:
+                    raise ParseError(f"nft -j entry {pos}: rule for chain {obj['chain']}, which no chain entry "
+                                     "before it declares", file)  # fmt: skip
+                chains[ckey].append((f"\t\t{stmt}", pos))
+            # other kinds (flowtable, counter, quota, ct helper...) hold no rule the packet passes
+        except (KeyError, TypeError, ValueError) as e:
+            raise ParseError(f"nft -j entry {pos}: {kind} not modelled ({e})", file) from None
+    out: list[str] = []
+    entry_of: dict[int, int] = {}
+
+    def emit(line: str, pos: int) -> None:
+        out.append(line)
+        entry_of[len(out)] = pos
+
+    for (family, name), body in tables.items():
+        emit(f"table {family} {name} {{", 0)
+        for line, pos in body:
+            emit(line, pos)
+        for (cf, ct, _), lines in chains.items():
+            if (cf, ct) == (family, name):
+                for line, pos in lines:
+                    emit(line, pos)
+                emit("\t}", 0)
+        emit("}", 0)
+    return "\n".join(out) + "\n", entry_of
+
+
+def _map_lines(obj: dict[str, Any], pos: int) -> list[tuple[str, int]]:
+    typ = obj["type"]
+    key = " . ".join(typ) if isinstance(typ, list) else str(typ)
+    lines = [(f"\tmap {obj['name']} {{", pos), (f"\t\ttype {key} : {obj.get('map', 'verdict')}", pos)]
+    elems = obj.get("elem", [])
+    if elems:
+        parts = [f"{_value(k)} : {_stmt(v)}" for k, v in elems]
+        lines.append((f"\t\telements = {{ {', '.join(parts)} }}", pos))
+    lines.append(("\t}", pos))
+    return lines
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, dict) and "concat" in v:
+        return " . ".join(_value(x) for x in v["concat"])
+    if isinstance(v, dict) and "prefix" in v:
+        return f"{v['prefix']['addr']}/{v['prefix']['len']}"
+    if isinstance(v, dict) and "set" in v:
+        return "{ " + ", ".join(_value(x) for x in v["set"]) + " }"
+    if isinstance(v, (str, int)) and not isinstance(v, bool):
+        return str(v)
+    raise ValueError(f"value {json.dumps(v)[:60]}")
+
+
+def _expr(e: Any) -> str:
+    """A match's left side as nft prints it."""
+    if isinstance(e, dict):
+        if "payload" in e:
+            return f"{e['payload']['protocol']} {e['payload']['field']}"
+        if "meta" in e:
+            return f"meta {e['meta']['key']}"
+        if "ct" in e:
+            return f"ct {e['ct']['key']}"
+        if "fib" in e:
+            return f"fib {' . '.join(e['fib']['flags'])} {e['fib']['result']}"
+        if "concat" in e:
+            return " . ".join(_expr(x) for x in e["concat"])
+        if "numgen" in e:
+            return f"numgen {e['numgen']['mode']} mod {e['numgen']['mod']}"
+        if "&" in e:
+            a, b = e["&"]
+            return f"{_expr(a)} & {_hex(b)}"
+    raise ValueError(f"expression {json.dumps(e)[:60]}")
+
+
+def _hex(v: Any) -> str:
+    return f"0x{int(v):08x}" if isinstance(v, int) else str(v)
+
+
+def _stmt(e: Any) -> str:
+    if not isinstance(e, dict) or len(e) != 1:
+        raise ValueError(f"statement {json.dumps(e)[:60]}")
+    ((k0, v),) = e.items()
+    k = str(k0)
+    if k == "match":
+        left, right, op = v["left"], v["right"], v.get("op", "==")
+        masked = isinstance(left, dict) and "&" in left
+        rtext = _hex(right) if masked else _value(right)
+        if masked:
+            return f"{_expr(left)} {op} {rtext}"
+        return f"{_expr(left)} {'' if op in ('==', 'in') else op + ' '}{rtext}"
+    if k in ("jump", "goto"):
+        return f"{k} {v['target']}"
+    if k in ("accept", "drop", "return", "continue"):
+        return k
+    if k == "reject":
+        return "reject"
+    if k == "vmap":
+        data = v["data"]
+        if isinstance(data, str):
+            return f"{_expr(v['key'])} vmap {data}"
+        elems = ", ".join(f"{_value(a)} : {_stmt(b)}" for a, b in data["set"])
+        return f"{_expr(v['key'])} vmap {{ {elems} }}"
+    if k == "mangle":
+        value = v["value"]
+        if isinstance(value, dict) and len(value) == 1 and next(iter(value)) in ("|", "^", "&"):
+            ((op, (a, b)),) = value.items()
+            return f"{_expr(v['key'])} set {_expr(a)} {op} {_hex(b)}"
+        return f"{_expr(v['key'])} set {_value(value)}"
+    if k == "dnat":
+        return f"dnat to {v['addr']}" + (f":{v['port']}" if "port" in v else "")
+    if k == "masquerade":
+        flags = v.get("flags") if isinstance(v, dict) else None
+        return "masquerade" + (f" {flags if isinstance(flags, str) else ' '.join(flags)}" if flags else "")
+    if k == "counter":
+        return ""
+    raise ValueError(f"statement {k}")

@@ -1,0 +1,158 @@
+"""A node's state files read together: each file's form found by content, cross-checked against the others.
+
+Where files disagree, the kernel's own source of truth decides and a warning says so:
+
+- Whether an address is the node's own (``-m addrtype --dst-type LOCAL``, local delivery) is decided by
+  the local routing table (table 255): the kernel answers ``addrtype`` with ``inet_addr_type_table``, a
+  FIB lookup in the local table (net/ipv4/fib_frontend.c), not from the address list.  An address the
+  local table has and the address file lacks is added (with the prefix of its ``proto kernel`` route);
+  an address the local table lacks is not local.
+- A route naming an interface no address file lists, an ``ip rule`` list without a ``lookup main``, an
+  empty main table: warnings (the trace still runs on what the files say).
+
+The interfaces the node has are those the address file lists plus those routes name; a packet ``in
+IFACE`` must enter on one of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hairpin.errors import InputError
+from hairpin.netfilter.rules import Ruleset
+from hairpin.parsers import forms, iproute, iptables_check
+from hairpin.routing import LOCAL_TABLE, MAIN_TABLE, Routing
+
+__all__ = ["NodeFiles", "build_routing", "read_node"]
+
+
+@dataclass
+class NodeFiles:
+    """What a node's files say, the form each was read in, and where they disagree."""
+
+    ruleset: Ruleset
+    routing: iproute.NodeRouting
+    links: set[str]
+    forms: dict[str, str] = field(default_factory=dict)  # iptables|routes|rules|addrs -> "FILE: form"
+
+
+def read_node(iptables: str | Path | None, routes: str | Path, rules: str | Path | None = None,
+              addrs: str | Path | None = None, table: str | None = None) -> NodeFiles:  # fmt: skip
+    """Read and check a node's rule and routing files (any accepted form); no iptables file: no rules."""
+    said: dict[str, str] = {}
+    rs = Ruleset()
+    if iptables is not None:
+        f_ipt = str(iptables)
+        rs, ipt_form = forms.read_iptables(iproute.read_text(iptables), f_ipt, table)
+        iptables_check.check(rs)
+        said["iptables"] = f"{f_ipt}: {ipt_form}"
+    names = iproute.TableNames()
+    f_routes = str(routes)
+    route_list, route_form = forms.read_routes(iproute.read_text(routes), f_routes, names)
+    rule_list: list[iproute.ParsedRule] | None = None
+    said["routes"] = f"{f_routes}: {route_form}"
+    if rules is not None:
+        rule_list, rule_form = forms.read_rules(iproute.read_text(rules), str(rules), names)
+        said["rules"] = f"{rules}: {rule_form}"
+    addr_list: list[iproute.ParsedAddress] | None = None
+    links: set[str] | None = None
+    if addrs is not None:
+        addr_list, links, addr_form = forms.read_addrs(iproute.read_text(addrs), str(addrs))
+        said["addrs"] = f"{addrs}: {addr_form}"
+    nr = build_routing(route_list, rule_list, addr_list, names, f_routes, str(rules) if rules else None,
+                       str(addrs) if addrs else None, links)  # fmt: skip
+    every = set(links or ()) | {r.entry.dev for r in route_list if r.entry.dev} | {a.dev for a in nr.addrs} | {"lo"}
+    return NodeFiles(rs, nr, every, said)
+
+
+def build_routing(routes: list[iproute.ParsedRoute], rules: list[iproute.ParsedRule] | None,
+                  addrs: list[iproute.ParsedAddress] | None, names: iproute.TableNames, routes_file: str,
+                  rules_file: str | None, addrs_file: str | None,
+                  links: set[str] | None) -> iproute.NodeRouting:  # fmt: skip
+    """The routing model, the local table deciding what is local (see the module's docstring)."""
+    warnings: list[str] = []
+    local_routes = [r for r in routes if r.entry.table == LOCAL_TABLE and r.entry.type == "local"
+                    and r.entry.prefix == 32]  # fmt: skip
+    from_table = {a.addr: a for a in iproute._addrs_from_local_table(routes)}
+    has_local = any(r.entry.table == LOCAL_TABLE for r in routes)
+    if addrs is None or not addrs:
+        if addrs is not None and has_local:
+            warnings.append(f"{addrs_file}: no IPv4 address at all; the addresses come from the local table")
+        model_addrs = list(from_table.values())
+        if not model_addrs and not has_local:
+            model_addrs = _addrs_from_kernel_routes(routes)
+            for a in model_addrs:
+                warnings.append(f"{routes_file}:{a.line}: no address file and no local table: {a.cidr} on {a.dev} "
+                                "is taken from this proto kernel route (the kernel adds one per address)")  # fmt: skip
+        if not model_addrs:
+            raise InputError("no local addresses: give the addresses (ip -4 -o addr) or the local table "
+                             "(ip -4 route show table all)", routes_file)  # fmt: skip
+    elif has_local:
+        model_addrs = []
+        for a in addrs:
+            if a.addr in from_table or (a.addr >> 24) == 127:
+                model_addrs.append(a)
+            else:
+                warnings.append(f"{addrs_file}:{a.line}: {a.cidr} on {a.dev} is not in the local routing table "
+                                f"({routes_file}): the kernel does not treat it as local; left out")  # fmt: skip
+        listed = {a.addr for a in addrs}
+        for r in local_routes:
+            if r.entry.net not in listed:
+                a = from_table[r.entry.net]
+                model_addrs.append(a)
+                warnings.append(f"{routes_file}:{r.line}: the local table has {a.cidr.split('/')[0]} on {a.dev}, "
+                                f"which {addrs_file} does not list: it is local (the kernel decides addrtype "
+                                "LOCAL from the local table)")  # fmt: skip
+    else:
+        model_addrs = list(addrs)
+    if rules is not None:
+        for pr_ in rules:
+            if pr_.entry is None:
+                warnings.append(f"{rules_file}:{pr_.line}: ignored '{pr_.format()}' ({pr_.why})")
+        if not any(x.entry is not None and x.entry.action == "lookup" and x.entry.table == MAIN_TABLE
+                   for x in rules):  # fmt: skip
+            warnings.append(f"{rules_file}: no rule looks up table main: only the tables the rules name are "
+                            "consulted")  # fmt: skip
+    if not any(r.entry.table == MAIN_TABLE for r in routes):
+        warnings.append(f"{routes_file}: the main routing table is empty")
+    if links is not None:
+        for r in routes:
+            dev = r.entry.dev
+            if dev is not None and dev not in links and r.entry.table != LOCAL_TABLE:
+                warnings.append(f"{routes_file}:{r.line}: route uses {dev}, which {addrs_file} does not list")
+    for pr in routes:
+        if any(t == "nexthop" for t in pr.extra):
+            warnings.append(f"{routes_file}:{pr.line}: multipath route: only its first next hop is used")
+        if pr.entry.type in ("throw", "nat", "multicast", "anycast"):
+            warnings.append(f"{routes_file}:{pr.line}: route type {pr.entry.type} is treated as unicast")
+    entries = [r.entry for r in rules or [] if r.entry is not None]
+    routing = Routing(rules=sorted(entries, key=lambda e: e.priority)) if rules else Routing()
+    for a in model_addrs:
+        routing.add_address(a.dev, a.cidr)
+    generated_local = routing.tables.get(LOCAL_TABLE, [])
+    routing.tables.clear()
+    for pr in routes:
+        routing.add_route(pr.entry)
+    if not has_local:
+        for e in generated_local:
+            routing.add_route(e)
+    nr = iproute.NodeRouting(routing, routes, rules or [], model_addrs, names, warnings=warnings)
+    nr.route_lines = {r.entry: r.line for r in routes}
+    nr.rule_lines = {r.entry: r.line for r in rules or [] if r.entry is not None}
+    for key, f in (("routes", routes_file), ("rules", rules_file), ("addrs", addrs_file)):
+        if f is not None:
+            nr.files[key] = f
+    return nr
+
+
+def _addrs_from_kernel_routes(routes: list[iproute.ParsedRoute]) -> list[iproute.ParsedAddress]:
+    """Addresses implied by ``proto kernel scope link src ADDR`` routes: the kernel adds one such route per
+    address with a prefix shorter than 32 (fib_add_ifaddr, net/ipv4/fib_frontend.c)."""
+    out: list[iproute.ParsedAddress] = []
+    for r in routes:
+        e = r.entry
+        if r.proto == "kernel" and e.scope == "link" and e.src is not None and e.dev is not None \
+                and e.table == MAIN_TABLE and (e.src & e.mask) == e.net:  # fmt: skip
+            out.append(iproute.ParsedAddress(len(out) + 1, e.dev, e.src, e.prefix, r.line))
+    return out

@@ -1,0 +1,92 @@
+"""Cross-checks before any trace: a rule file iptables-restore or the kernel would refuse, a packet the node
+could not see.  Each case is the seed's node1 with one line changed; the error is exact, exit code 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hairpin import trace as tr
+from hairpin.errors import ParseError
+from hairpin.parsers import iptables_check, iptables_save
+
+DATA = Path(__file__).parent / "data" / "trace" / "seed-node1"
+SYN = "tcp 192.168.27.239:49134 > 192.168.2.3:31468 syn in eth0"
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hairpin.cli.main", "trace", *args], capture_output=True, text=True,
+                          check=False)  # fmt: skip
+
+
+CASES = [
+    ("-j KUBE-SERVICES\n", "-j KUBE-NOPE\n", 1, 30, "-j KUBE-NOPE: no chain KUBE-NOPE in *nat and no such target"),
+    ("-j KUBE-SERVICES\n", "-j FROBNICATE\n", 1, 30, "-j FROBNICATE: no chain FROBNICATE in *nat and no such target"),
+    ("--to-destination 192.168.16.142:80", "--to-destination 192.168.16.999:80", 1, 48,
+     "bad IP address '192.168.16.999'"),
+    ("--dport 31468", "--dport 99999", 1, 38, "invalid port/service '99999' specified"),
+    ("--probability 0.33333333349", "--probability 1.7", 1, 51,
+     "statistic: bad value for option \"--probability\" '1.7' (must be 0-1)"),
+    ("*nat\n", "*natx\n", 1, 12, "unknown table *natx (the kernel has raw, mangle, nat, filter, security)"),
+    ("-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000", "-A KUBE-MARK-MASQ -j KUBE-MARK-MASQ", 1, 37,
+     "jump loop: chain KUBE-MARK-MASQ jumps back to KUBE-MARK-MASQ (KUBE-MARK-MASQ -> KUBE-MARK-MASQ, reached from "
+     "nat PREROUTING); the kernel refuses it"),
+    ("-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000", "-A KUBE-MARK-MASQ -j KUBE-SERVICES", 1, 37,
+     "jump loop: chain KUBE-MARK-MASQ jumps back to KUBE-SERVICES (KUBE-SERVICES -> KUBE-SVC-7D7VEXWNCKBQRZ7W -> "
+     "KUBE-SEP-2NMLPXPPZMNETRWM -> KUBE-MARK-MASQ -> KUBE-SERVICES, reached from nat PREROUTING); the kernel "
+     "refuses it"),
+    ("-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000", "-A KUBE-MARK-MASQ -j DROP", 1, 37,
+     "the nat table is not intended for filtering: -j DROP is refused there"),
+    ("-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000", "-A KUBE-MARK-MASQ -j MASQUERADE", 1, 37,
+     "-j MASQUERADE is not allowed from nat OUTPUT, PREROUTING (only POSTROUTING)"),
+    ("-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000", "-A KUBE-MARK-MASQ -j MARK --set-xmark 0x1ffffffff", 1,
+     37, "bad mark value '0x1ffffffff'"),
+    ("-m tcp --dport 31468", "-m tcp --dport 31468:31000", 1, 38, "invalid portrange '31468:31000' (min > max)"),
+    ("! -s 127.0.0.0/8", "! -s 127.0.0.0/33", 1, 73, "invalid mask '33' specified"),
+    ("-m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n",
+     "-m frobnicate --level 3 -j KUBE-SERVICES\n", 1, 30,
+     "unknown match -m frobnicate (iptables: Couldn't load match `frobnicate')"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("old", "new", "count", "line", "message"), CASES)
+def test_a_file_iptables_restore_refuses_is_one_line_exit_2(tmp_path: Path, old: str, new: str, count: int,
+                                                           line: int, message: str) -> None:  # fmt: skip
+    text = (DATA / "iptables-save").read_text()
+    assert old in text, old
+    bad = tmp_path / "iptables-save"
+    bad.write_text(text.replace(old, new, count))
+    res = run_cli("--iptables-save", str(bad), "--routes", str(DATA / "ip-route"), SYN)
+    assert (res.returncode, res.stdout, res.stderr) == (2, "", f"hairpin: error: {bad}:{line}: {message}\n")
+
+
+def test_a_loop_no_built_in_chain_reaches_is_loaded_as_the_kernel_does() -> None:
+    """The kernel checks loops from the hooks only (mark_source_chains); so does the check."""
+    text = "*nat\n:PREROUTING ACCEPT [0:0]\n:LONELY - [0:0]\n-A LONELY -j LONELY\nCOMMIT\n"
+    iptables_check.check(iptables_save.parse(text, "f"))
+    with pytest.raises(ParseError, match=r"^f:4: jump loop: chain LONELY jumps back to LONELY"):
+        iptables_check.check(iptables_save.parse(text.replace("COMMIT", "-A PREROUTING -j LONELY\nCOMMIT"), "f"))
+
+
+@pytest.mark.parametrize(("packet", "message"), [
+    ("tcp 192.168.27.239:49134 > 192.168.2.3:31468 syn in ens05",
+     "packet tcp 192.168.27.239:49134 > 192.168.2.3:31468 SYN: the node has no interface 'ens05' (its files name: "
+     "eni851d8a400b6, enie348bef9edc, eth0, lo)"),
+    ("tcp 10.9.9.9:49134 > 192.168.2.3:31468 syn out",
+     "packet tcp 10.9.9.9:49134 > 192.168.2.3:31468 SYN: sent by the node ('out') but 10.9.9.9 is not one of its "
+     "addresses (local routing table); a packet from a pod enters on the pod's interface: 'in IFACE'"),
+])  # fmt: skip
+def test_a_packet_the_node_could_not_see_is_one_line_exit_2(packet: str, message: str) -> None:
+    res = run_cli("--node", str(DATA), "--reply", packet)
+    assert (res.returncode, res.stdout, res.stderr) == (2, "", f"hairpin: error: {message}\n")
+
+
+def test_a_packet_the_node_sends_from_its_own_address_is_traced() -> None:
+    f = tr.Node.find(DATA)
+    n = tr.Node.load(f["iptables"], f["routes"], f.get("rules"), f.get("addrs"))
+    packet, iif = tr.parse_packet("tcp 192.168.2.3:40000 > 192.168.39.2:80 syn out")
+    (o,) = tr.trace(n, packet, iif).outcomes
+    assert o.legs[0].oif == "eth0" and str(o.legs[0].out_packet) == "tcp 192.168.2.3:40000 > 192.168.39.2:80 SYN"

@@ -1,0 +1,106 @@
+"""hairpin collect (the commands, the kubectl debug one-liner) and the bundles trace --node reads: a tarball and a
+Microsoft Retina capture (layout: microsoft/retina pkg/capture/provider/network_capture_unix.go)."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+from hairpin.collect import debug_one_liner, script
+
+SEED = Path(__file__).parent / "data" / "trace" / "seed-node1"
+SYN = "tcp 192.168.27.239:49134 > 192.168.2.3:31468 syn in eth0"
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hairpin.cli.main", *args], capture_output=True, text=True,
+                          check=False)  # fmt: skip
+
+
+def test_collect_prints_the_read_only_commands_and_the_one_liner() -> None:
+    res = run("collect", "--node", "ip-192-168-2-3")
+    assert res.returncode == 0 and res.stderr == ""
+    lines = res.stdout.splitlines()
+    assert lines[:5] == ["# run on the node as root (read-only); then: hairpin trace --node . PACKET",
+                         "iptables-save > iptables-save", "ip -4 route show table all > ip-route",
+                         "ip -4 rule show > ip-rule", "ip addr show > ip-addr"]  # fmt: skip
+    assert "nft list ruleset > nft-ruleset 2>/dev/null || rm -f nft-ruleset" in lines
+    assert lines[-1] == debug_one_liner("ip-192-168-2-3")
+    assert lines[-1].startswith("kubectl debug node/ip-192-168-2-3 -q -i --profile=sysadmin --image=busybox -- "
+                                "chroot /host sh -c 'd=$(mktemp -d) && cd \"$d\" && iptables-save > iptables-save")
+    assert lines[-1].endswith("tar czf - . && cd / && rm -rf \"$d\"' > ip-192-168-2-3.tgz")
+    assert run("collect").stdout == script()
+    res = run("collect", "--out", "x.tgz")
+    assert (res.returncode, res.stderr) == (2, "hairpin: error: --out needs --run (without it, collect only prints "
+                                               "the commands)\n")  # fmt: skip
+
+
+def tgz(files: dict[str, str], prefix: str = "./") -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(prefix + name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def outcomes_of(res: subprocess.CompletedProcess[str]) -> list[tuple[str, str, str]]:
+    assert res.returncode == 1, res.stderr  # the seed's node: asymmetric returns are a finding
+    doc = json.loads(res.stdout)
+    return [(o["probability"], o["legs"][0]["out"]["packet"], o["legs"][1]["out"]["iface"]) for o in doc["outcomes"]]
+
+
+WANT = [("715827883/2147483648", "tcp 192.168.2.3:56364 > 192.168.39.2:80 SYN", "enie348bef9edc"),
+        ("1431655765/4294967296", "tcp 192.168.2.3:56364 > 192.168.49.70:80 SYN", "enie348bef9edc"),
+        ("1431655765/4294967296", "tcp 192.168.2.3:56364 > 192.168.16.142:80 SYN", "enie348bef9edc")]  # fmt: skip
+
+
+def test_trace_reads_a_tarball(tmp_path: Path) -> None:
+    files = {n: (SEED / n).read_text() for n in ("iptables-save", "ip-route", "ip-rule", "ip-addr")}
+    bundle = tmp_path / "node1.tgz"
+    bundle.write_bytes(tgz(files, "node1/"))
+    assert outcomes_of(run("trace", "--node", str(bundle), "--reply", "--format", "json", SYN)) == WANT
+    bad = tmp_path / "junk.tgz"
+    bad.write_bytes(b"not a tarball")
+    res = run("trace", "--node", str(bad), SYN)
+    assert res.returncode == 2 and res.stderr.startswith(f"hairpin: error: {bad}: neither a directory nor a readable "
+                                                         "tarball")  # fmt: skip
+
+
+def retina_file(sections: list[tuple[str, str, str]]) -> str:
+    """A Retina metadata file: Summary, one 'COMMAND(description)' line each, Execute, each command and output."""
+    out = "Summary:\n\n" + "".join(f"{cmd}({desc})\n" for cmd, desc, _ in sections) + "\nExecute:\n\n"
+    return out + "".join(f"{cmd}\n\n{text}" for cmd, _, text in sections)
+
+
+def test_trace_reads_a_retina_capture(tmp_path: Path) -> None:
+    addrs = [{"ifindex": 1, "ifname": "lo", "addr_info": [{"family": "inet", "local": "127.0.0.1", "prefixlen": 8}]},
+             {"ifindex": 2, "ifname": "eth0", "addr_info": [{"family": "inet", "local": "192.168.2.3",
+                                                             "prefixlen": 19}]}]  # fmt: skip
+    ip_resources = retina_file([
+        ("/usr/sbin/ip -d -j addr show", "IP address configuration", json.dumps(addrs) + "\n"),
+        ("/usr/sbin/ip -d -j neighbor show", "IP neighbor status", "[]\n"),
+        ("/usr/sbin/ip rule list", "Policy routing list", (SEED / "ip-rule").read_text()),
+        ("/usr/sbin/ip route show table all", "Routes of all route tables",
+         (SEED / "ip-route").read_text() + "fe80::/64 dev eth0 proto kernel metric 256 pref medium\n"),
+    ])  # fmt: skip
+    iptables_rules = retina_file([
+        ("/usr/sbin/iptables-save", "IPtables rules", (SEED / "iptables-save").read_text()),
+        ("/usr/sbin/iptables -vnx -L", "IPtables rules and stats in filter table", "Chain INPUT (policy ACCEPT)\n"),
+    ])  # fmt: skip
+    name = "capture-1-ip-192-168-2-3-20261201T093000UTC"
+    bundle = tmp_path / f"{name}.tar.gz"
+    bundle.write_bytes(tgz({"ip-resources.txt": ip_resources, "iptables-rules.txt": iptables_rules,
+                            f"{name}.pcap": "", "socket-stats.txt": "Summary:\n"}, f"{name}/"))  # fmt: skip
+    res = run("trace", "--node", str(bundle), "--reply", "--format", "json", SYN)
+    assert outcomes_of(res) == WANT
+    inputs = json.loads(res.stdout)["inputs"]
+    assert {k: v.rpartition(": ")[2] for k, v in inputs.items()} == {
+        "iptables": "iptables-save", "routes": "ip route (1 IPv6 routes skipped)", "rules": "ip rule",
+        "addrs": "ip -j addr (JSON)"}  # fmt: skip

@@ -1,0 +1,77 @@
+"""Property tests: every reader trace uses, on any text, either reads it or raises one ParseError/InputError
+(never another exception); and iptables -S and iptables-save of the same rules read the same."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hairpin.errors import InputError
+from hairpin.parsers import conntrack_list, forms, iproute, iptables_check, iptables_save
+from hairpin.parsers.nft_ruleset import read_nft
+
+WORDS = ["-P", "-N", "-A", "-j", "-m", "tcp", "--dport", "80", "99999", "ACCEPT", "KUBE-X", "INPUT", "PREROUTING",
+         "*nat", "*filter", "COMMIT", ":KUBE-X", "-", "[0:0]", "default", "via", "10.0.0.1", "dev", "eth0", "table",
+         "local", "10.0.0.0/24", "src", "lookup", "main", "from", "all", "0:", "32766:", "inet", "1:", "lo", "<UP>",
+         "{", "}", "table", "ip", "kube-proxy", "chain", "jump", "src=1.2.3.4", "dst=5.6.7.8", "sport=1", "dport=2",
+         "ESTABLISHED", "6", "\x1b[36m", "\x1b[0m", '"', "!", "/", ".", ":", "[", "]", "\\", "999.1.1.1", "-c", "1"]
+LINES = st.lists(st.lists(st.sampled_from(WORDS), max_size=8).map(" ".join), max_size=8).map("\n".join)
+JSONS = st.recursive(st.none() | st.booleans() | st.integers(-5, 70000) | st.sampled_from(WORDS),
+                     lambda c: st.lists(c, max_size=4) | st.dictionaries(st.sampled_from(
+                         ["dst", "dev", "gateway", "priority", "table", "ifname", "addr_info", "family", "local",
+                          "prefixlen", "nftables", "rule", "chain", "expr", "match", "left", "right", "name"]), c,
+                         max_size=4), max_leaves=12).map(json.dumps)  # fmt: skip
+
+
+def readers(text: str) -> None:
+    for fn in (lambda: iptables_check.check(forms.read_iptables(text, "f")[0]),
+               lambda: forms.read_iptables(text, "f", "nat"),
+               lambda: forms.read_routes(text, "f", iproute.TableNames()),
+               lambda: forms.read_rules(text, "f", iproute.TableNames()),
+               lambda: forms.read_addrs(text, "f"),
+               lambda: read_nft(text, "f", False),
+               lambda: conntrack_list.parse(text, "f")):  # fmt: skip
+        try:
+            fn()
+        except InputError as e:
+            assert "\n" not in str(e)
+    forms.kind_of(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(LINES, JSONS, st.text(max_size=200)))
+def test_readers_read_or_refuse_in_one_line(text: str) -> None:
+    readers(text)
+
+
+def dash_s(text: str) -> str:
+    """iptables-save text as `iptables -S` would print its one table."""
+    out = []
+    for line in text.splitlines():
+        if line.startswith(":"):
+            name, policy = line[1:].split()[:2]
+            out.append(f"-P {name} {policy}" if policy != "-" else f"-N {name}")
+        elif line.startswith("-A"):
+            out.append(line)
+    return "\n".join([x for x in out if x.startswith("-P")] + [x for x in out if not x.startswith("-P")]) + "\n"
+
+
+RULE = st.tuples(st.sampled_from(["PREROUTING", "KUBE-A", "KUBE-B"]),
+                 st.sampled_from(["", "-s 10.0.0.0/8 ", "-p tcp -m tcp --dport 80 ", "! -d 127.0.0.0/8 ",
+                                  '-m comment --comment "a b" ']),
+                 st.sampled_from(["-j ACCEPT", "-j KUBE-B", "-j MARK --set-xmark 0x4000/0x4000", "-j RETURN"]))  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(RULE, max_size=10))
+def test_dash_S_and_save_read_the_same_rules(rules: list[tuple[str, str, str]]) -> None:
+    save = ("*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+            ":KUBE-A - [0:0]\n:KUBE-B - [0:0]\n" + "".join(f"-A {c} {m}{t}\n" for c, m, t in rules) + "COMMIT\n")
+    a, _ = forms.read_iptables(save, "save")
+    b, form = forms.read_iptables(dash_s(save), "s")
+    assert form == "iptables -S, table nat (inferred from its built-in chains)"
+    assert [iptables_save.format_rule(r) for r in a.rules()] == [iptables_save.format_rule(r) for r in b.rules()]
+    assert {n: c.policy for n, c in a.tables["nat"].chains.items()} == {
+        n: c.policy for n, c in b.tables["nat"].chains.items()}
