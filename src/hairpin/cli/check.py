@@ -138,16 +138,17 @@ def breakdowns(objects: list[Any], report: Any) -> list[Any]:
 
 def diagnosis(report: Any) -> str:
     """The first line of the text report."""
+    from hairpin.diagnose.report_text import counted
+
     risky = report.at_risk
-    n = len(report.findings)
     if risky:
         worst = max(risky, key=lambda f: f.probability or 0)
         p = f", up to {float(worst.probability):.1%} of connections" if worst.probability is not None else ""
-        return (f"hairpin check: {len(risky)} of {n} LoadBalancer Service(s) can time out their in-cluster callers"
+        return (f"hairpin check: {len(risky)} of {counted(report.findings)} can time out their in-cluster callers"
                 f"{p} ({worst.namespace}/{worst.name}); fixes below")  # fmt: skip
     if report.errors:
         return f"hairpin check: {len(report.errors)} input(s) could not be read; no Service at risk in the rest"
-    return f"hairpin check: none of {n} LoadBalancer Service(s) can send an in-cluster caller back to its own node"
+    return f"hairpin check: none of {counted(report.findings)} can send an in-cluster caller back to its own node"
 
 
 def _source(paths: list[str] | None, live: bool, kubeconfig: str | None, context: str | None) -> str:
