@@ -69,7 +69,7 @@ def _wide(rows: list[tuple[str, str, str, str, Text, str]]) -> Table:
 def _stacked(rows: list[tuple[str, str, str, str, Text, str]]) -> Table:
     t = Table(title=TITLE, title_justify="left", show_lines=True)
     t.add_column("Service / where / load balancer / client IP", ratio=1, overflow="fold")
-    t.add_column("Verdict / P(timeout)", overflow="fold")
+    t.add_column("Verdict\nP(timeout)", overflow="fold")
     for name, where, lb, preserve, verdict, prob in rows:
         left = Text(name, style="bold")
         left.append(f"\n{where}\n{lb}\nclient IP {preserve}", style="")

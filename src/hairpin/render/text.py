@@ -35,6 +35,6 @@ def indented(text: str | Text, indent: int, marker: str = "", style: str = "") -
         return Padding(t, (0, 0, 0, indent), expand=False)
     grid = Table.grid(padding=0)
     grid.add_column(no_wrap=True, width=len(marker))
-    grid.add_column(ratio=1)
+    grid.add_column(ratio=1, overflow="fold")
     grid.add_row(Text(marker, style=t.style), t)
     return Padding(grid, (0, 0, 0, indent), expand=False)
