@@ -221,3 +221,24 @@ def test_indented_wraps_under_the_text_not_the_marker() -> None:
     con = Console(width=30, record=True, color_system=None, file=open(os.devnull, "w"))  # noqa: SIM115
     con.print(indented("one two three four five six seven eight", 4, "1. "))
     assert lines_of(con.export_text()) == ["    1. one two three four five", "       six seven eight"]
+
+
+@pytest.mark.parametrize(
+    ("path", "first", "summary"),
+    [
+        ("tests/data/check/gateway/nlb-gateway.yaml",
+         "hairpin check: 2 of 2 Service(s) with a load balancer (2 through a Gateway) can time out their in-cluster "
+         "callers (shop/TCPRoute/web/web:8080); fixes below",
+         "2 Service(s) with a load balancer (2 through a Gateway), 2 at risk, 0 input error(s)"),
+        ("tests/data/check/corpus/aws-load-balancer-controller.yaml",
+         "hairpin check: 2 of 6 Service(s) with a load balancer can time out their in-cluster callers "
+         "(default/echoserver-class-instance); fixes below",
+         "6 Service(s) with a load balancer, 2 at risk, 0 input error(s)"),
+    ],
+    ids=["gateway", "lbc"],
+)  # fmt: skip
+def test_check_counts_what_it_checked(path: str, first: str, summary: str) -> None:
+    r = hairpin(200, "check", path)
+    lines = lines_of(r.stdout)
+    assert (r.returncode, lines[0]) == (1, first)
+    assert summary in lines and "…" not in r.stdout
