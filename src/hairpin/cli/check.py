@@ -1,4 +1,4 @@
-"""``hairpin check``: find LoadBalancer Services whose in-cluster callers can time out (manifests, dumps, live).
+"""``hairpin check``: find Services with a load balancer whose in-cluster callers can time out (manifests, dumps, live).
 
 Exit code 0: nothing at risk; 1: a Service is at risk; 2: some input was bad (each bad file gets one
 ``file:line: message`` line on stderr, the other files are still checked).
@@ -66,7 +66,9 @@ def check(
         typer.Option("--allow-empty", help="Exit 0 when the input holds no Kubernetes objects (default: exit 2)."),
     ] = False,
 ) -> None:
-    """Find Services of type LoadBalancer whose in-cluster callers can be sent back to their own node."""
+    """Find Services with a load balancer (type LoadBalancer; NodePort and ClusterIP Services the AWS Load
+    Balancer Controller provisions; Services behind a Gateway) whose in-cluster callers can be sent back to
+    their own node."""
     from hairpin.aws.cloud_provider import parse_version
     from hairpin.diagnose import check as chk
     from hairpin.kube.cluster import live_objects
