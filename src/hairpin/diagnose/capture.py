@@ -212,7 +212,6 @@ class Analysis:
         return Counter(key(a) for a in self.hairpins).most_common()
 
     def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
-        from rich.table import Table
         from rich.text import Text
 
         n = self.hairpin_count
@@ -228,24 +227,18 @@ class Analysis:
                        f"{self.frames - skipped} TCP, skipped {skipped}"
                        + (f" ({', '.join(f'{k} {v}' for k, v in self.skipped_by.items())})" if skipped else ""),
                        style="yellow" if skipped else "")  # fmt: skip
+        rows: list[tuple[tuple[str, ...], tuple[str, ...]]]
         if self.hairpins:
-            t = Table(title="hairpinned: SYN-ACK from an address the client did not call, reset by the client",
-                      title_justify="left")  # fmt: skip
-            for col in ("client", "called (VIP)", "answered by (node)", "backend", "SYN retx", "lost (s)", "gave up"):
-                t.add_column(col, no_wrap=True)
-            for a in self.hairpins:
-                t.add_row(str(a.client), str(a.called), str(a.answered_by), str(a.backend or "-"),
-                          str(a.syn_retransmits), f"{a.lost_s:.3f}", "yes" if a.gave_up else "no")  # fmt: skip
-            yield t
+            rows = [((str(a.client), str(a.called), str(a.answered_by), str(a.backend or "-")),
+                     (str(a.syn_retransmits), f"{a.lost_s:.3f}", "yes" if a.gave_up else "no")) for a in self.hairpins]  # fmt: skip
+            yield _fitting(console, options, HAIRPIN_TITLE, HAIRPIN_ADDRESSES, ("SYN retx", "lost (s)", "gave up"), rows)
             for what in ("client", "node", "vip"):
                 yield Text(f"by {what}: " + ", ".join(f"{k} {v}" for k, v in self.by(what)))
         if self.others:
-            t = Table(title="other failures (not the hairpin)", title_justify="left")
-            for col in ("kind", "client", "called", "SYN retx", "lost (s)"):
-                t.add_column(col, no_wrap=True)
-            for a in self.others[:50]:
-                t.add_row(a.kind, str(a.client), str(a.called), str(a.syn_retransmits), f"{a.lost_s:.3f}")
-            yield t
+            rows = [((str(a.client), str(a.called)), (a.kind, str(a.syn_retransmits), f"{a.lost_s:.3f}"))
+                    for a in self.others[:50]]  # fmt: skip
+            yield _fitting(console, options, "other failures (not the hairpin)", ("client", "called"),
+                           ("kind", "SYN retx", "lost (s)"), rows)  # fmt: skip
             if len(self.others) > 50:
                 yield Text(f"... and {len(self.others) - 50} more (--format json lists them all)")
 
@@ -268,6 +261,31 @@ class Analysis:
             "others": [{"kind": a.kind, **a.to_json()} for a in self.others],
             "files": [f.to_json() for f in self.files],
         }
+
+
+HAIRPIN_TITLE = "hairpinned: SYN-ACK from an address the client did not call, reset by the client"
+HAIRPIN_ADDRESSES = ("client", "called (VIP)", "answered by (node)", "backend")
+
+
+def _fitting(console: Any, options: Any, title: str, addresses: tuple[str, ...], others: tuple[str, ...],
+             rows: Sequence[tuple[tuple[str, ...], tuple[str, ...]]]) -> Any:
+    """One row a connection: each address in its own column when that fits the width, else the addresses
+    one under the other in one column (``hairpin.render.text``), so no address is cut."""
+    from rich.table import Table
+
+    from hairpin.render.text import fitting
+
+    def table(stacked: bool) -> Table:
+        t = Table(title=title, title_justify="left", show_lines=stacked)
+        for col in (" / ".join(addresses),) if stacked else addresses:
+            t.add_column(col, overflow="fold", no_wrap=not stacked)
+        for col in others:
+            t.add_column(col, no_wrap=True, justify="right" if col in ("SYN retx", "lost (s)") else "left")
+        for addrs, rest in rows:
+            t.add_row(*(("\n".join(addrs),) if stacked else addrs), *rest)
+        return t
+
+    return fitting(console, options, table(False), lambda: table(True))
 
 
 class _Analyser:
