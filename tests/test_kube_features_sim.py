@@ -270,3 +270,33 @@ def test_trace_of_written_nodes_follows_the_new_rules(tmp_path: object) -> None:
     assert drop in [line.strip() for line in vip.stdout.splitlines()], vip.stdout
     nodeport = run("trace", "--node", node1, "tcp 192.168.27.239:40000 > 192.168.2.3:31468 syn in eth0")
     assert nodeport.stdout.count("could not decide -m recent (-m recent list KUBE-SEP-") == 3 * 3  # 3 rules x 3 outcomes
+
+
+def test_trace_of_an_nftables_node_drops_at_the_firewall_check(tmp_path: object) -> None:
+    """`hairpin scenario nodes` then `hairpin trace` on an nftables-mode node with source ranges: the pod's
+    SYN to the VIP is dropped in filter prerouting by the port's firewall chain, before DNAT."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    base = Path(str(tmp_path))
+    doc = yaml.safe_load(Path("src/hairpin/scenarios/seed.yaml").read_text())
+    doc["kube_proxy"] = {"mode": "nftables", "version": "1.33"}
+    doc["services"][0].update(load_balancer_ips=["192.168.168.103"], load_balancer_source_ranges=["10.0.0.0/8"])
+    (base / "s.yaml").write_text(yaml.safe_dump(doc))
+    env = {**os.environ, "COLUMNS": "400"}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "hairpin.cli.main", *args], capture_output=True, text=True,
+                              env=env, check=False)  # fmt: skip
+
+    assert run("scenario", "nodes", str(base / "s.yaml"), str(base / "nodes")).returncode == 0
+    out = run("trace", "--node", str(base / "nodes" / "node1"),
+              "tcp 192.168.27.239:40000 > 192.168.168.103:80 syn in enie348bef9edc")  # fmt: skip
+    lines = [line.strip() for line in out.stdout.splitlines()]
+    fw = "firewall-7WYOEMTF-nginx-demo/service-nginx-demo/tcp/"
+    assert f"=> dropped in filter PREROUTING (nft {fw}: ip saddr != 10.0.0.0/8 drop)" in lines, out.stdout
+    assert not any(line.startswith("nat ") for line in lines)  # the nat table never ran
