@@ -39,3 +39,25 @@ def test_vip_ingress_ips_in_the_kernel_as_simulated(mode: str, ranges: tuple[str
         lab.remove()
     assert [c.outcome for c in result.connections] == [outcome] * 4
     assert result.agreement == 1.0
+
+
+@pytest.mark.parametrize("mode", ["iptables", "nftables"])
+@pytest.mark.parametrize(("ranges", "outcome"), [((), "established"), (("10.0.0.0/8",), "timeout")])
+def test_source_ranges_drop_a_node_caller_in_the_kernel_as_simulated(
+    mode: str, ranges: tuple[str, ...], outcome: str
+) -> None:
+    """A process on the node (hostNetwork pod) calling the VIP with the node's address outside the ranges:
+    iptables drops it in filter OUTPUT (KUBE-PROXY-FIREWALL), nftables in its output firewall check at
+    dstnat - 10, before nat-output; the simulator runs that check before DNAT too."""
+    if mode == "nftables" and shutil.which("nft") is None:
+        pytest.skip("nftables mode needs nft")
+    s = _seed(mode, load_balancer_ips=NLB_IPS, load_balancer_source_ranges=ranges)
+    s = replace(s, pods=tuple(replace(p, host_network=True, ip="192.168.2.3") if p.name == "netshoot" else p
+                              for p in s.pods), name=f"fw-node-{mode[:3]}")  # fmt: skip
+    lab = up(s, persistent=False)
+    try:
+        result = run(lab, 3, timeout=2.5, seed=1)
+    finally:
+        lab.remove()
+    assert [c.outcome for c in result.connections] == [outcome] * 3
+    assert result.agreement == 1.0
