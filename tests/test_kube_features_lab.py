@@ -19,18 +19,45 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("iptables-rest
 NLB_IPS = ("192.168.168.103", "192.168.140.27")
 
 
-def _seed(**svc: object) -> scenario.Scenario:
+def _seed(mode: str = "iptables", **svc: object) -> scenario.Scenario:
     s = scenario.seed()
-    s = replace(s, kube_proxy=replace(s.kube_proxy, version="1.30"))
+    s = replace(s, kube_proxy=replace(s.kube_proxy, mode=mode, version="1.33" if mode == "nftables" else "1.30"))
     return replace(s, services=(replace(s.services[0], **svc),))  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("mode", ["iptables", "nftables"])
 @pytest.mark.parametrize(("ranges", "outcome"), [((), "established"), (("10.0.0.0/8",), "timeout")])
-def test_vip_ingress_ips_in_the_kernel_as_simulated(ranges: tuple[str, ...], outcome: str) -> None:
-    lab = up(_seed(load_balancer_ips=NLB_IPS, load_balancer_source_ranges=ranges), persistent=False)
+def test_vip_ingress_ips_in_the_kernel_as_simulated(mode: str, ranges: tuple[str, ...], outcome: str) -> None:
+    """nftables mode: the kernel runs kube-proxy's firewall check at dstnat - 10 on prerouting, as the
+    simulator's host does."""
+    if mode == "nftables" and shutil.which("nft") is None:
+        pytest.skip("nftables mode needs nft")
+    lab = up(_seed(mode, load_balancer_ips=NLB_IPS, load_balancer_source_ranges=ranges), persistent=False)
     try:
         result = run(lab, 4, timeout=2.5, seed=1)
     finally:
         lab.remove()
     assert [c.outcome for c in result.connections] == [outcome] * 4
+    assert result.agreement == 1.0
+
+
+@pytest.mark.parametrize("mode", ["iptables", "nftables"])
+@pytest.mark.parametrize(("ranges", "outcome"), [((), "established"), (("10.0.0.0/8",), "timeout")])
+def test_source_ranges_drop_a_node_caller_in_the_kernel_as_simulated(
+    mode: str, ranges: tuple[str, ...], outcome: str
+) -> None:
+    """A process on the node (hostNetwork pod) calling the VIP with the node's address outside the ranges:
+    iptables drops it in filter OUTPUT (KUBE-PROXY-FIREWALL), nftables in its output firewall check at
+    dstnat - 10, before nat-output; the simulator runs that check before DNAT too."""
+    if mode == "nftables" and shutil.which("nft") is None:
+        pytest.skip("nftables mode needs nft")
+    s = _seed(mode, load_balancer_ips=NLB_IPS, load_balancer_source_ranges=ranges)
+    s = replace(s, pods=tuple(replace(p, host_network=True, ip="192.168.2.3") if p.name == "netshoot" else p
+                              for p in s.pods), name=f"fw-node-{mode[:3]}")  # fmt: skip
+    lab = up(s, persistent=False)
+    try:
+        result = run(lab, 3, timeout=2.5, seed=1)
+    finally:
+        lab.remove()
+    assert [c.outcome for c in result.connections] == [outcome] * 3
     assert result.agreement == 1.0

@@ -70,6 +70,51 @@ def test_source_ranges_drop_pod_callers_outside_them_every_time() -> None:
            f'loadbalancer IP" -j {EXT}' in text.splitlines()  # fmt: skip
 
 
+@pytest.mark.parametrize("version", ["1.30", "1.33", "1.34"])
+def test_nftables_source_ranges_drop_pod_callers_like_iptables_mode(version: str) -> None:
+    """nftables mode: the firewall check (filter-prerouting, or filter-prerouting-pre-dnat from 1.34, at
+    dstnat - 10) sees the VIP before DNAT and drops a pod caller outside the ranges on its own node, on
+    every attempt, as iptables mode does; inside the ranges every call goes through."""
+    def nft(ranges: tuple[str, ...]) -> scenario.Scenario:
+        s = _seed("nftables", load_balancer_ips=NLB_IPS, load_balancer_source_ranges=ranges)
+        return replace(s, kube_proxy=replace(s.kube_proxy, version=version))
+
+    s = nft(("10.0.0.0/8",))
+    ipt = sim.run(_seed(load_balancer_ips=NLB_IPS, load_balancer_source_ranges=("10.0.0.0/8",)), 50, seed=1)
+    r = sim.run(s, 50, seed=1)
+    assert (r.summary.timeouts, r.summary.established) == (ipt.summary.timeouts, ipt.summary.established) == (50, 0)
+    c = sim.connect(s, client_port=40000, seed=1)
+    fw = "firewall-7WYOEMTF-nginx-demo/service-nginx-demo/tcp/"
+    notes = c.hops[1].action.split(" | ")
+    assert (c.hops[1].at, c.hops[1].kind) == ("node1", "drop")
+    assert f"dropped in filter PREROUTING (nft {fw}: ip saddr != 10.0.0.0/8 drop)" in notes
+    assert not any(n.startswith("nat ") for n in notes)  # dropped before the nat table ran
+    assert sum(1 for h in c.hops if h.at == "pod netshoot eth0") == 7  # the SYN and its 6 retransmissions
+    assert f"\tchain {fw} {{\n\t\tip saddr != 10.0.0.0/8 drop\n\t}}" in ruleset(s, "node1")
+    ok = nft(("10.0.0.0/8", "192.168.0.0/16"))
+    assert sim.run(ok, 50, seed=1).summary.established == 50
+    assert "\t\tip saddr != { 10.0.0.0/8, 192.168.0.0/16 } drop" in ruleset(ok, "node1").splitlines()
+
+
+@pytest.mark.parametrize(("mode", "version"), [("iptables", "1.30"), ("nftables", "1.33"), ("nftables", "1.34")])
+def test_source_ranges_drop_node_callers_before_dnat(mode: str, version: str) -> None:
+    """A process on the node (hostNetwork) calling a VIP: iptables drops it in filter OUTPUT
+    (KUBE-PROXY-FIREWALL, the VIP left un-DNATed by KUBE-FW); nftables in its output firewall check at
+    dstnat - 10, before nat-output DNATs the VIP away."""
+    s = _seed(mode, load_balancer_ips=NLB_IPS, load_balancer_source_ranges=("10.0.0.0/8",))
+    pods = tuple(replace(p, host_network=True, ip="192.168.2.3") if p.name == "netshoot" else p for p in s.pods)
+    s = replace(s, pods=pods, kube_proxy=replace(s.kube_proxy, version=version))
+    r = sim.run(s, 20, seed=1)
+    assert (r.summary.timeouts, r.summary.established) == (20, 0)
+    c = sim.connect(s, client_port=40000, seed=1)
+    assert (c.hops[0].at, c.hops[0].kind) == ("node1", "drop")
+    fw = "firewall-7WYOEMTF-nginx-demo/service-nginx-demo/tcp/"
+    want = "dropped in filter OUTPUT" + (f" (nft {fw}: ip saddr != 10.0.0.0/8 drop)" if mode == "nftables" else "")
+    assert want in c.hops[0].action.split(" | ")
+    inside = replace(s, services=(replace(s.services[0], load_balancer_source_ranges=("192.168.0.0/16",)),))
+    assert sim.run(inside, 20, seed=1).summary.established == 20
+
+
 def test_client_ip_affinity_rules_and_a_retransmitting_client_keeps_its_endpoint() -> None:
     s = _seed(session_affinity="ClientIP", session_affinity_timeout=600)
     text = node_iptables(s, "node1")
@@ -114,8 +159,8 @@ def test_external_ips_are_captured_like_vips() -> None:
 
 
 def test_features_refused_where_not_modelled(tmp_path: object) -> None:
-    """1.18's layout writes none of them; nftables mode refuses source ranges (the simulator evaluates no
-    filter prerouting hook, where kube-proxy checks them); one line with the file and line."""
+    """1.18's layout writes none of them, IPVS mode none either; nftables mode takes them all; one line
+    with the file and line."""
     from pathlib import Path
 
     text = Path("examples/nftables-mode.yaml").read_text()
@@ -123,14 +168,16 @@ def test_features_refused_where_not_modelled(tmp_path: object) -> None:
     assert anchor in text
     bad = Path(str(tmp_path)) / "x.yaml"
     line = text.splitlines().index(anchor.rstrip("\n")) + 1
-    for key, value, why in (
-        ("load_balancer_source_ranges", "[10.0.0.0/8]",
-         "not modelled in kube-proxy's nftables mode (the iptables mode from 1.24 writes it)"),
-        ("external_ips", "[192.168.200.10]", None),
+    assert "  mode: nftables" in text
+    for key, value, mode, why in (
+        ("load_balancer_source_ranges", "[10.0.0.0/8]", "ipvs",
+         "not modelled in kube-proxy's ipvs mode (the iptables mode from 1.24 writes it)"),
+        ("load_balancer_source_ranges", "[10.0.0.0/8]", "nftables", None),
+        ("external_ips", "[192.168.200.10]", "nftables", None),
     ):
-        bad.write_text(text.replace(anchor, f"    {key}: {value}\n" + anchor))
+        bad.write_text(text.replace(anchor, f"    {key}: {value}\n" + anchor).replace("  mode: nftables", f"  mode: {mode}"))
         if why is None:
-            assert scenario.load(bad).services[0].external_ips == ("192.168.200.10",)
+            assert getattr(scenario.load(bad).services[0], key) == (value.strip("[]"),)
             continue
         with pytest.raises(ScenarioError) as e:
             scenario.load(bad)
@@ -223,3 +270,33 @@ def test_trace_of_written_nodes_follows_the_new_rules(tmp_path: object) -> None:
     assert drop in [line.strip() for line in vip.stdout.splitlines()], vip.stdout
     nodeport = run("trace", "--node", node1, "tcp 192.168.27.239:40000 > 192.168.2.3:31468 syn in eth0")
     assert nodeport.stdout.count("could not decide -m recent (-m recent list KUBE-SEP-") == 3 * 3  # 3 rules x 3 outcomes
+
+
+def test_trace_of_an_nftables_node_drops_at_the_firewall_check(tmp_path: object) -> None:
+    """`hairpin scenario nodes` then `hairpin trace` on an nftables-mode node with source ranges: the pod's
+    SYN to the VIP is dropped in filter prerouting by the port's firewall chain, before DNAT."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    base = Path(str(tmp_path))
+    doc = yaml.safe_load(Path("src/hairpin/scenarios/seed.yaml").read_text())
+    doc["kube_proxy"] = {"mode": "nftables", "version": "1.33"}
+    doc["services"][0].update(load_balancer_ips=["192.168.168.103"], load_balancer_source_ranges=["10.0.0.0/8"])
+    (base / "s.yaml").write_text(yaml.safe_dump(doc))
+    env = {**os.environ, "COLUMNS": "400"}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "hairpin.cli.main", *args], capture_output=True, text=True,
+                              env=env, check=False)  # fmt: skip
+
+    assert run("scenario", "nodes", str(base / "s.yaml"), str(base / "nodes")).returncode == 0
+    out = run("trace", "--node", str(base / "nodes" / "node1"),
+              "tcp 192.168.27.239:40000 > 192.168.168.103:80 syn in enie348bef9edc")  # fmt: skip
+    lines = [line.strip() for line in out.stdout.splitlines()]
+    fw = "firewall-7WYOEMTF-nginx-demo/service-nginx-demo/tcp/"
+    assert f"=> dropped in filter PREROUTING (nft {fw}: ip saddr != 10.0.0.0/8 drop)" in lines, out.stdout
+    assert not any(line.startswith("nat ") for line in lines)  # the nat table never ran

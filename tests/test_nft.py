@@ -201,3 +201,27 @@ def test_dynamic_set_entries_live_until_their_timeout() -> None:
     assert t.run("filter", "INPUT", ctx()).verdict == "ACCEPT"  # expired at 90 s
     with pytest.raises(ParseError, match="set timeout not modelled: 'timeout forever'"):
         parse(text.replace("timeout 1m30s", "timeout forever"), "t.nft")
+
+
+@pytest.mark.parametrize(("version", "pre", "post"), [
+    ("1.33", ["filter-prerouting"], []),
+    ("1.34", ["filter-prerouting-pre-dnat"], []),
+])
+def test_filter_chains_split_at_dstnat_on_prerouting_and_output(version: str, pre: list[str], post: list[str]) -> None:
+    """The host runs nft filter chains below dstnat (-100) before its nat table (``-pre-dnat`` pseudo-hooks)
+    and the rest after it: kube-proxy's firewall checks (dstnat - 10 = -110) see the VIP before DNAT."""
+    s = dataclasses.replace(seed(), kube_proxy=dataclasses.replace(seed().kube_proxy, version=version))
+    t = parse(ruleset(s, "node1"), "node1.nft")
+
+    def names(hook: str) -> list[str]:
+        return [c.name for c in t.base_chains("filter", hook)]
+
+    assert (names("PREROUTING-pre-dnat"), names("PREROUTING")) == (pre, post)
+    out_pre = "filter-output" if version == "1.33" else "filter-output-pre-dnat"
+    out_post = ["filter-output-post-dnat"] if version == "1.33" else ["filter-output"]
+    assert (names("OUTPUT-pre-dnat"), names("OUTPUT")) == ([out_pre], out_post)
+    assert [c.priority for c in t.base_chains("filter", "OUTPUT-pre-dnat")] == [-110]
+    # no split elsewhere: input and forward run whole where the host runs filter INPUT / FORWARD
+    assert names("INPUT-pre-dnat") == [] and names("INPUT") == ["filter-input"]
+    assert t.base_chains("nat", "PREROUTING-pre-dnat") == [] and [c.name for c in t.base_chains("nat", "PREROUTING")] == [
+        "nat-prerouting"]

@@ -2,11 +2,13 @@
 
 The packet path follows the kernel's hook order and priorities:
 
-    receive:  raw PREROUTING -> conntrack -> mangle PREROUTING -> nat PREROUTING (DNAT)
+    receive:  raw PREROUTING -> conntrack -> mangle PREROUTING -> [nft filter < dstnat]
+              -> nat PREROUTING (DNAT) -> [nft filter >= dstnat]
               -> routing decision (martian source check)
               -> local:   mangle INPUT -> filter INPUT -> nat INPUT (SNAT) -> confirm -> TCP
               -> forward: mangle FORWARD -> filter FORWARD -> POSTROUTING
-    output:   routing -> raw OUTPUT -> conntrack -> mangle OUTPUT -> nat OUTPUT (DNAT) -> reroute
+    output:   routing -> raw OUTPUT -> conntrack -> mangle OUTPUT -> [nft filter < dstnat]
+              -> nat OUTPUT (DNAT) -> reroute
               -> filter OUTPUT -> POSTROUTING
     POSTROUTING: mangle POSTROUTING -> nat POSTROUTING (SNAT, MASQUERADE) -> confirm -> transmit
 
@@ -40,6 +42,7 @@ from hairpin.conntrack import IP_CT_DIR_ORIGINAL, IP_CT_DIR_REPLY, Conntrack, En
 from hairpin.engine import Engine
 from hairpin.model.net import Endpoint, Flags, Packet, ip_str
 from hairpin.netfilter.evaluate import Context, Evaluator, NatAction, Reads, Verdict
+from hairpin.netfilter.nft import PRE_DNAT
 from hairpin.netfilter.rules import Rule
 from hairpin.routing import RouteResult, Routing
 from hairpin.tcp import TcpStack
@@ -56,8 +59,10 @@ __all__ = ["Fabric", "LinuxHost", "Place"]
 
 PORT_MIN, PORT_MAX = 1024, 65535
 #: the (table, chain) pairs the packet path consults
-_HOOK_CHAINS = tuple((t, c) for t in ("raw", "mangle", "nat", "filter")
-                     for c in ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"))  # fmt: skip
+#: (the ``-pre-dnat`` pseudo-hooks: nft filter chains that run before the nat table, ``PRE_DNAT``)
+_HOOK_CHAINS = (*((t, c) for t in ("raw", "mangle", "nat", "filter")
+                  for c in ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING")),
+                ("filter", "PREROUTING" + PRE_DNAT), ("filter", "OUTPUT" + PRE_DNAT))  # fmt: skip
 _CTSTATUS = {(d, s): frozenset(n for n, on in (("DNAT", d), ("SNAT", s)) if on) for d in (False, True)
              for s in (False, True)}  # fmt: skip
 #: flow classes a host keeps verdicts for before it starts afresh (a cache: outcomes never depend on it)
@@ -235,6 +240,17 @@ class LinuxHost:
             self._verdicts[key] = (v, ctx.mark, ctx.ctmark)
         return self._notes(table, v, notes)
 
+    def _filter(self, st: _Pass, hook: str, phase: str, oif: str | None, notes: list[str]) -> bool:
+        """nft filter chains on prerouting/output, on one side of DNAT (``phase``: ``PRE_DNAT`` or
+        ""); False: dropped (and recorded)."""
+        v = self._table("filter", hook + phase, st, hook, oif, notes)
+        if v is not None and v.verdict != "ACCEPT":
+            r = v.rule
+            what = "policy" if r is None else f"nft {r.chain}: {r.source}" if r.table == "nft" else r.text
+            self._drop(st, notes, f"filter {hook} ({what})")
+            return False
+        return True
+
     def _notes(self, table: str, v: Verdict, notes: list[str]) -> Verdict:
         if not self.fabric.verbose:
             return v
@@ -391,8 +407,12 @@ class LinuxHost:
             v = self._table("mangle", "PREROUTING", st, "PREROUTING", None, notes)
             if v is not None and v.verdict == "DROP":
                 return self._drop(st, notes, "mangle PREROUTING")
+        if ("filter", "PREROUTING" + PRE_DNAT) in live and not self._filter(st, "PREROUTING", PRE_DNAT, None, notes):
+            return None  # nft filter chains before DNAT (kube-proxy's firewall check, dstnat - 10)
         if not self._nat(st, "PREROUTING", "PREROUTING", "dst", None, None, notes):
             return self._drop(st, notes, "nat PREROUTING")
+        if ("filter", "PREROUTING") in live and not self._filter(st, "PREROUTING", "", None, notes):
+            return None  # nft filter chains after DNAT
         p = st.packet
         if self.routing.is_local(p.src) and not self.accept_local and (p.src >> 24) != 127:
             notes.append(
@@ -517,6 +537,8 @@ class LinuxHost:
         self._conntrack_in(st, notes)
         if ("mangle", "OUTPUT") in live:
             self._table("mangle", "OUTPUT", st, "OUTPUT", r.dev, notes)
+        if ("filter", "OUTPUT" + PRE_DNAT) in live and not self._filter(st, "OUTPUT", PRE_DNAT, r.dev, notes):
+            return None  # nft filter chains before DNAT (kube-proxy's firewall check, dstnat - 10)
         before = st.packet.dst
         if not self._nat(st, "OUTPUT", "OUTPUT", "dst", r.dev, r, notes):
             return self._drop(st, notes, "nat OUTPUT")

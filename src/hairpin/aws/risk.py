@@ -24,6 +24,12 @@ for your Network Load Balancers"; the derivation is written out in docs/check.md
 - A Classic ELB proxies (a new TCP connection from the ELB), so it cannot hairpin; an internet-facing
   NLB is reached from pods through the NAT gateway, whose address replaces the caller's.
 
+- Load-balancer ingress IPs kube-proxy captures (the Service's ``load_balancer_ips``: ipMode VIP,
+  KEP-1860; ``hairpin.kube.ipmode``): a connection to one of them is DNATed to an endpoint on the
+  caller's own node and never reaches the NLB (probability 0), unless the Service's
+  loadBalancerSourceRanges leave the caller's address out, when kube-proxy's firewall drops it there
+  every time (probability 1; KUBE-PROXY-FIREWALL, nftables ``firewall-check``).
+
 So for a caller on node N calling NLB node ``a``: P(a) = hits(T(a)) / |T(a)|, where T(a) is the target
 set of that node and hits counts the targets that live on N (N itself for instance targets; the target
 pods on N for ip targets).  Averaged uniformly over the NLB addresses DNS returns unless the caller is
@@ -36,6 +42,7 @@ its expected rate.  Everything is exact (``fractions.Fraction``) until the float
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -166,21 +173,43 @@ def timeout_fraction(s: Scenario, *, address: str | None = None) -> Fraction:
     if s.client.via == "cluster-ip" or lb is None or lb.type != "nlb":
         return Fraction(0)
     caller = s.client_pod
+    src = s.node(caller.node).ip if caller.host_network else caller.ip
+    captured = _captured(svc, lb.nodes, src)
+    pinned = address or s.client.address
+    if captured and (pinned in captured if pinned is not None else len(captured) == len(lb.nodes)):
+        return next(iter(captured.values()))
+    if captured and pinned is None:
+        # some NLB addresses captured, the caller uniform over those in DNS: each address's own probability
+        counts = scenario_counts(s, svc, caller.node)
+        enabled = counts.azs()
+        dns = [a for a in enabled if _pool(counts, a, lb.cross_zone, enabled, healthy=True)[1] > 0] or list(enabled)
+        by_az = dict(lb.nodes)
+        return sum((captured[by_az[a]] if by_az.get(a) in captured else timeout_fraction(s, address=by_az[a])
+                    for a in dns if a in by_az), Fraction(0)) / len(dns)  # fmt: skip
     # a security group that does not admit the caller drops every attempt (hairpin.aws.security_groups);
     # through an internet-facing NLB the source is the NAT gateway's address, not modelled here
-    src = s.node(caller.node).ip if caller.host_network else caller.ip
     if lb.scheme == "internal" and blocked(src, lb.source_ranges, nlb_security_groups=lb.security_groups,
                                            preserve_client_ip=lb.preserves_client_ip):  # fmt: skip
         return Fraction(1)
     if lb.scheme != "internal" or not lb.preserves_client_ip:
         return Fraction(0)
     counts = scenario_counts(s, svc, caller.node)
-    pinned = address or s.client.address
     pinned_az = None
     if pinned is not None:
         by_addr = {addr: az for az, addr in lb.nodes}
         pinned_az = by_addr.get(pinned)
     return caller_probability(counts, cross_zone=lb.cross_zone, pinned_az=pinned_az)
+
+
+def _captured(svc: Service, nlb_nodes: tuple[tuple[str, str], ...], src: str) -> dict[str, Fraction]:
+    """The NLB addresses kube-proxy captures on the caller's node (the Service's load-balancer ingress
+    IPs, ipMode VIP: hairpin.kube.ipmode), each with the timeout probability of a connection to it:
+    never the NLB's (the caller's node DNATs it to an endpoint itself), but 1 when
+    loadBalancerSourceRanges leave the caller out (kube-proxy's firewall drops it on that node)."""
+    vips = set(svc.load_balancer_ips)
+    ranges = svc.load_balancer_source_ranges
+    dropped = bool(ranges) and not any(ipaddress.ip_address(src) in ipaddress.ip_network(r) for r in ranges)
+    return {addr: Fraction(int(dropped)) for _, addr in nlb_nodes if addr in vips}
 
 
 def timeout_probability(s: Scenario, *, address: str | None = None) -> float:

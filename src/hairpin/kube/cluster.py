@@ -34,7 +34,7 @@ import ipaddress
 import json
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import yaml
@@ -42,8 +42,10 @@ import yaml
 from hairpin import reading
 from hairpin.aws import automode, controller, gateway, providers, security_groups
 from hairpin.aws.cloud_provider import Support, tg_attributes_support
-from hairpin.errors import InputError
+from hairpin.errors import InputError, ScenarioError
+from hairpin.kube import ipmode
 from hairpin.kube.gateway_live import live_gateway_objects
+from hairpin.kube.layout import unsupported
 from hairpin.parsers.manifests import KubeObject, no_gc
 from hairpin.scenario import (
     AZ,
@@ -698,6 +700,14 @@ def scenario_from_objects(
     for p in pods.values():
         if p.ip and p.node in node_az and not p.host_network:
             by_az.setdefault(node_az[p.node], []).append(p.ip)
+    # the load balancer's IPs, when its status lists them (KEP-1860 ipMode; hairpin.kube.ipmode): its
+    # node addresses, in the AZs guessed for them; the VIP-mode ones kube-proxy captures (set below)
+    kp_seen = _version(next((n.kube_proxy_version for n in nodes if n.kube_proxy_version), None))
+    cap = ipmode.capture(svc.ingress, kp_seen)
+    status_ips = ipmode.ipv4(i[0] for i in svc.ingress if i[0]) if settings.load_balancer in ("nlb", "clb") else ()
+    status_nodes = ipmode.place(status_ips, by_az)
+    for az, ip in status_nodes.items():
+        by_az[az].append(ip)
     nets = _subnets(by_az)
     if nets is None:
         raise InputError("the same address appears in two AZs; cannot lay out subnets")
@@ -716,13 +726,20 @@ def scenario_from_objects(
             raise InputError("no free address space in the VPC range for placeholder NLB addresses")
         placeholder_subnets[az] = sub
         nets[az].append(str(sub))
-        lb_nodes.append((az, str(sub.network_address + 4)))  # AWS reserves the first four addresses
-    notes.append(
-        "NLB node addresses are not in Kubernetes objects: "
-        + ", ".join(f"{az} {addr}" for az, addr in lb_nodes)
-        + " are placeholders in placeholder subnets (one /28 per AZ); replace them with the addresses "
-        "`dig +short <load balancer DNS name>` returns"
-    )
+        lb_nodes.append((az, status_nodes.get(az) or str(sub.network_address + 4)))  # AWS reserves the first four
+    if status_nodes:
+        notes.append(
+            "NLB node addresses from the Service's status.loadBalancer.ingress: "
+            + ", ".join(f"{az} {addr}" for az, addr in lb_nodes if az in status_nodes)
+            + " (the status names no AZ: each address put in the AZ whose addresses are nearest)"
+        )
+    if len(status_nodes) < len(lb_nodes):
+        notes.append(
+            "NLB node addresses are not in Kubernetes objects: "
+            + ", ".join(f"{az} {addr}" for az, addr in lb_nodes if az not in status_nodes)
+            + " are placeholders in placeholder subnets (one /28 per AZ); replace them with the addresses "
+            "`dig +short <load balancer DNS name>` returns"
+        )
     notes.append("subnets are the smallest networks that hold each AZ's node and pod addresses, not the real ones")
     if client_pod is None:
         candidate = next((n for n in sorted(nodes, key=lambda n: (str(n.az), n.name)) if n.lb_eligible), nodes[0])
@@ -806,6 +823,20 @@ def scenario_from_objects(
         kp_version = ".".join(v[:2])
     else:
         notes.append(f"kube-proxy version unknown (no node status.nodeInfo): {kp_version} assumed")
+    captured = ipmode.ipv4(cap.captured)
+    if lb is not None and status_ips:
+        notes.append(f"load balancer ingress IPs: {cap.note}")
+    if lb is not None and captured:
+        try:
+            why = unsupported(proxy_mode, kp_version, "load_balancer_ips")
+        except ScenarioError as exc:
+            why = exc.message
+        if why:
+            notes.append(f"ingress IPs kube-proxy captures ({', '.join(captured)}) left out: {why}")
+        else:
+            s_svc = replace(s_svc, load_balancer_ips=captured)
+            notes.append(f"ingress IPs kube-proxy captures on every node (ipMode VIP): {', '.join(captured)}; "
+                         "in-cluster callers of them never reach the load balancer")  # fmt: skip
     region = next((r for r in (_first(n.labels, REGION_LABELS) for n in nodes) if r), None)
     if region is None:
         region = azs_sorted[0][:-1] if azs_sorted[0][-1:].isalpha() else "us-east-1"
@@ -860,6 +891,8 @@ def scenario_to_dict(s: Scenario) -> dict[str, Any]:
         }
         if svc.health_check_node_port is not None:
             d["health_check_node_port"] = svc.health_check_node_port
+        if svc.load_balancer_ips:
+            d["load_balancer_ips"] = list(svc.load_balancer_ips)
         if svc.load_balancer is not None:
             lb = svc.load_balancer
             d["load_balancer"] = {

@@ -20,15 +20,18 @@ Facts (kubernetes/kubernetes):
   status missing one) still goes to the NLB.
 
 The kube-proxy rules themselves are ``hairpin.kube.proxy``'s business; this module only says which
-addresses are captured.
+addresses are captured, and (``place``, for ``hairpin scenario from-cluster``) puts a status's
+addresses in the AZs of a scenario: the status names no AZ, so each address goes to the AZ whose
+node and pod addresses share the longest prefix with it (a guess the scenario's notes state).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import ipaddress
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Capture", "capture"]
+__all__ = ["Capture", "capture", "ipv4", "place"]
 
 #: the first kube-proxy minor on which ipMode is honoured by default (beta, on)
 HONOURED_FROM = (1, 30)
@@ -67,3 +70,35 @@ def capture(ingress: Iterable[Sequence[str | None]], kube_proxy: tuple[int, int]
         note = (f"kube-proxy {kube_proxy[0]}.{kube_proxy[1]} predates LoadBalancerIPMode (on by default from 1.30): it "
                 "captures every ingress IP, whatever its ipMode")  # fmt: skip
     return Capture(tuple(captured), tuple(proxied), tuple(hosts), note)
+
+
+
+def ipv4(addresses: Iterable[str]) -> tuple[str, ...]:
+    """The IPv4 addresses among ``addresses`` (a status may hold IPv6 ones, or anything)."""
+    out = []
+    for a in addresses:
+        try:
+            out.append(str(ipaddress.IPv4Address(a)))
+        except ValueError:
+            continue
+    return tuple(out)
+
+
+def place(addresses: Sequence[str], by_az: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    """At most one load balancer address (IPv4) per AZ of ``by_az`` (AZ -> IPv4 addresses seen there),
+    in the status's order: each to the AZ not yet given one whose addresses share the longest prefix
+    with it (ties: the first AZ by name)."""
+    out: dict[str, str] = {}
+    seen = {x for v in by_az.values() for x in v}
+    for ip in addresses:
+        if ip in seen:  # a node's or a pod's own address: not the load balancer's
+            continue
+        a = int(ipaddress.IPv4Address(ip))
+
+        def common(az: str, a: int = a) -> int:
+            return max((32 - (a ^ int(ipaddress.IPv4Address(x))).bit_length() for x in by_az[az]), default=-1)
+
+        free = [az for az in sorted(by_az) if az not in out]
+        if free:
+            out[max(free, key=common)] = ip
+    return out

@@ -106,9 +106,10 @@ def nftables_layout_for(version: str) -> Layout:
 _FEATURES = {
     "iptables": {"external_ips", "load_balancer_ips", "load_balancer_source_ranges", "session_affinity",
                  "internal_traffic_policy"},
-    # nftables: the simulator evaluates no filter prerouting hook (the firewall check), so
-    # loadBalancerSourceRanges are refused there
-    "nftables": {"external_ips", "load_balancer_ips", "internal_traffic_policy", "session_affinity"},
+    # nftables: loadBalancerSourceRanges through the firewall-check chain at dstnat - 10 on prerouting
+    # and output (the simulator's host runs nft filter chains below dstnat before its nat table)
+    "nftables": {"external_ips", "load_balancer_ips", "load_balancer_source_ranges", "internal_traffic_policy",
+                 "session_affinity"},
     "ipvs": set[str](),
 }  # fmt: skip
 

@@ -35,11 +35,18 @@ from hairpin.model.net import ip_int
 from hairpin.netfilter.evaluate import Context, Evaluator, NatAction, Reads, Step, Verdict
 from hairpin.netfilter.rules import Rule
 
-__all__ = ["NftChain", "NftRule", "NftTable", "Stacked", "parse"]
+__all__ = ["PRE_DNAT", "NftChain", "NftRule", "NftTable", "Stacked", "parse"]
 
 _HOOKS = {"prerouting": "PREROUTING", "input": "INPUT", "forward": "FORWARD", "output": "OUTPUT",
           "postrouting": "POSTROUTING"}  # fmt: skip
 _PRIO_NAMES = {"dstnat": -100, "srcnat": 100, "filter": 0, "mangle": -150, "raw": -300}
+_DSTNAT = _PRIO_NAMES["dstnat"]
+#: the suffix of the host's pseudo-hooks ``PREROUTING-pre-dnat`` / ``OUTPUT-pre-dnat``: filter base
+#: chains whose priority is below dstnat (-100), run before the nat table (kube-proxy's
+#: filter-prerouting / filter-prerouting-pre-dnat and filter-output / filter-output-pre-dnat, at
+#: ``dstnat - 10``: pkg/proxy/nftables/proxier.go ``nftablesBaseChains``, "our filter chains have to
+#: run before DNAT" so that they see the service's own address)
+PRE_DNAT = "-pre-dnat"
 
 
 @dataclass(frozen=True)
@@ -83,8 +90,17 @@ class NftTable:
     _steps: list[Step] = field(default_factory=list, repr=False, compare=False)
 
     def base_chains(self, kind: str, hook: str) -> list[NftChain]:
-        """Base chains of ``kind`` on ``hook`` (iptables hook name), by priority."""
-        found = [c for c in self.chains.values() if c.kind == kind and c.hook == hook]
+        """Base chains of ``kind`` on ``hook`` (iptables hook name), by priority.
+
+        Filter chains on prerouting and output are split at the DNAT priority (-100), where the host
+        runs the nat table: ``HOOK + PRE_DNAT`` names those before it (kube-proxy's firewall checks at
+        ``dstnat - 10``), ``HOOK`` those at or after it."""
+        base = hook.removesuffix(PRE_DNAT)
+        found = [c for c in self.chains.values() if c.kind == kind and c.hook == base]
+        if kind == "filter" and base in ("PREROUTING", "OUTPUT"):
+            found = [c for c in found if (c.priority < _DSTNAT) == (base != hook)]
+        elif base != hook:
+            return []
         return sorted(found, key=lambda c: c.priority)
 
     # -- evaluator: the same has/run face as hairpin.netfilter.evaluate.Evaluator
@@ -400,7 +416,9 @@ def parse(text: str, file: str = "<nft>") -> NftTable:
 class Stacked(Evaluator):
     """An iptables Evaluator and an nft table on the same hooks, in the kernel's priority order.
 
-    nft's filter chains (priority dstnat - 10 = -110) run before iptables' filter table (0); at the
+    nft's filter chains run before iptables' filter table (0): those below dstnat on prerouting
+    and output (kube-proxy's firewall checks, -110) on the host's ``-pre-dnat`` pseudo-hooks,
+    before either nat table (``PRE_DNAT``); at the
     nat hooks both sit at the same priority (dstnat -100 / srcnat 100): iptables' table runs first
     here, and nft's only if iptables made no NAT decision (one NAT binding per connection and
     direction: nf_nat_inet_fn stops at the first chain that sets one).
