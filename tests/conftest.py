@@ -6,12 +6,18 @@ import os
 import shutil
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from hairpin.engine import Engine
 from hairpin.host import Fabric, LinuxHost
 from hairpin.model.net import Packet
 from hairpin.parsers import iptables_save
 from hairpin.routing import Routing
+
+# No test asserts timing (performance lives in benchmarks/): hypothesis's per-example deadline and its
+# too-slow health check would make results depend on how loaded the machine is.
+settings.register_profile("hairpin", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("hairpin")
 
 
 class Recorder(Fabric):
