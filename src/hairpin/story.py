@@ -250,13 +250,9 @@ class RunView:
         bad = r.example("timeout")
         good = r.example("established")
         if bad is not None:
-            parts.append(_table(bad, f"1. A connection that timed out (#{bad.id}, NLB target {bad.target})",
-                                self.full, width))  # fmt: skip
+            parts.append(_table(bad, f"1. A connection that timed out (#{bad.id}, {_target(bad)})", self.full, width))
         if good is not None:
-            parts.append(
-                _table(good, f"2. A connection that succeeded (#{good.id}, NLB target {good.target})", self.full,
-                       width)
-            )  # fmt: skip
+            parts.append(_table(good, f"2. A connection that succeeded (#{good.id}, {_target(good)})", self.full, width))
         sm = r.summary
         rate = Text()
         rate.append(f"3. Over {sm.attempts} connections: ", style="bold")
@@ -293,3 +289,8 @@ def _fix_table(title: str, rows: list[tuple[str, Summary, str]]) -> Table:
     for name, fs, why in rows:
         ft.add_row(name, Text(f"{fs.timeouts}/{fs.attempts}", style="green" if fs.timeouts == 0 else "red"), why)
     return ft
+
+
+def _target(c: Connection) -> str:
+    """Where the load balancer sent the connection, or that it never reached one (a captured VIP, ClusterIP)."""
+    return f"NLB target {c.target}" if c.target else "no load balancer on its way"
