@@ -282,3 +282,37 @@ def test_scenario_from_a_cluster_takes_the_controllers_flags() -> None:
 
     assert lb(f"--load-balancer-class={CORP}") == ("nlb", "internal", "instance", True)
     assert lb(f"--load-balancer-class={CORP}", "--default-target-type=ip") == ("nlb", "internal", "ip", False)
+
+
+# ------------------------------------------------------------------------------- TCP_UDP listeners
+
+def _dns(ann: dict[str, str]) -> dict[str, Any]:
+    d = svc("dns", {TYPE: "external", TT: "ip", **ann})
+    d["spec"]["ports"] = [{"name": "tcp", "port": 53, "targetPort": 5353, "protocol": "TCP"},
+                          {"name": "udp", "port": 53, "targetPort": 5353, "protocol": "UDP"}]  # fmt: skip
+    return d
+
+
+def test_tcp_and_udp_on_one_port_without_tcp_udp_listeners() -> None:
+    """Default (gate EnableTCPUDPListener off, no annotation): one listener per port number, the first
+    Service port's (53/TCP, ip targets: preservation off, not at risk); 53/UDP gets no listener."""
+    (f,) = report(_dns({})).findings
+    assert (f.at_risk, f.settings.preserve_client_ip) == (False, False)
+    assert [(p.label, p.preserve_client_ip, p.at_risk) for p in f.ports] == [("53/TCP", False, False)]
+    listener = P + "aws-load-balancer-enable-tcp-udp-listener"
+    assert (f"TCP and UDP on port 53 without TCP_UDP listeners (no {listener}, feature gate EnableTCPUDPListener off "
+            "by default): the AWS Load Balancer Controller builds one listener per port number, the first Service "
+            "port's; 53/UDP gets none") in f.settings.steps  # fmt: skip
+    assert f.settings.problems == (
+        f"Service port 53/UDP is not served by the NLB: a TCP and a UDP port of one number need {listener}: \"true\" "
+        "(AWS Load Balancer Controller v2.13.0 or later)",)
+    # the annotation, or the gate in the Deployment: one TCP_UDP target group, always preserved: at risk
+    for docs in ([_dns({listener: "true"})], [deployment("--feature-gates=EnableTCPUDPListener=true"), _dns({})]):
+        (f,) = report(*NODES, *docs).findings
+        assert [(p.label, p.preserve_client_ip, p.at_risk) for p in f.ports] == [
+            ("53/TCP_UDP", True, True), ("53/TCP_UDP", True, True)]  # fmt: skip
+        assert (f.at_risk, f.settings.preserve_client_ip) == (True, True)
+        assert [x.name for x in f.fixes] == ["cluster-ip", "anti-affinity"]
+    # the annotation wins over the gate
+    (f,) = report(deployment("--feature-gates=EnableTCPUDPListener=true"), _dns({listener: "false"})).findings
+    assert [p.label for p in f.ports] == ["53/TCP"] and not f.at_risk

@@ -45,6 +45,10 @@ Settings (LBC ``pkg/service/model_build_load_balancer.go``, ``model_build_target
   balancer's; LBC: ``aws-load-balancer-cross-zone-load-balancing-enabled`` (wins over)
   ``aws-load-balancer-attributes: load_balancing.cross_zone.enabled=...``; default off for NLBs.
 - ``aws-load-balancer-target-node-labels: k=v,...`` restricts instance targets to matching nodes.
+- listeners, LBC (``pkg/service/model_build_listener.go``): a TCP and a UDP Service port of one number
+  share one TCP_UDP listener and target group only with ``aws-load-balancer-enable-tcp-udp-listener:
+  "true"`` or the feature gate EnableTCPUDPListener (v2.13.0, default off); otherwise the first of them
+  gets the listener and the other none.
 """
 
 from __future__ import annotations
@@ -96,6 +100,7 @@ LB_ATTRIBUTES = annotation("aws-load-balancer-attributes")
 CROSS_ZONE = annotation("aws-load-balancer-cross-zone-load-balancing-enabled")
 NODE_LABELS = annotation("aws-load-balancer-target-node-labels")
 PROXY_PROTOCOL = annotation("aws-load-balancer-proxy-protocol")
+TCP_UDP_LISTENER = annotation("aws-load-balancer-enable-tcp-udp-listener")
 
 
 @dataclass(frozen=True)
@@ -290,8 +295,13 @@ def resolve(
             "v1.32.6, v1.33.3, v1.34.0 but not v1.34.1, v1.35.0 and later do)"
         )
         tg_attrs = {}
+    merge = False
+    if controller == LBC and ports:
+        merge, kept = _lbc_listeners(a, flags, ports, steps, problems)
+        if len(kept) < len(ports):
+            ports, protocols = kept, [proto for _, proto in kept]
     preserve = _preserve(target_type, tg_attrs, protocols, steps, problems)
-    tgs = target_groups(target_type, tg_attrs, ports, merge_tcp_udp=controller == LBC)
+    tgs = target_groups(target_type, tg_attrs, ports, merge_tcp_udp=merge)
     pp2 = tg_attrs.get("proxy_protocol_v2.enabled") == "true" or a.get(PROXY_PROTOCOL) == "*"
     if labels:
         steps.append(f"instance targets limited to nodes labelled {','.join(f'{k}={v}' for k, v in labels)}")
@@ -336,6 +346,52 @@ def target_groups(target_type: str, tg_attrs: Mapping[str, str], ports: Sequence
             tg = TargetGroup(number, proto, False, f"client IP preservation off (the default for ip targets with {proto})")
         out.append(tg)
     return tuple(out)
+
+
+def _lbc_listeners(a: Mapping[str, str], flags: LbcFlags, ports: Sequence[tuple[int | None, str]], steps: list[str],
+                   problems: list[str]) -> tuple[bool, list[tuple[int | None, str]]]:  # fmt: skip
+    """(TCP_UDP listeners on, the Service ports that get a listener) for a Service with a TCP and a UDP port
+    of one number (``pkg/service/model_build_listener.go``, v2.13.0 to v3.5.0): one TCP_UDP listener when
+    ``aws-load-balancer-enable-tcp-udp-listener`` is true, else (absent or not a bool) when the feature gate
+    EnableTCPUDPListener is on (default off); otherwise one listener per port number, the first Service
+    port's: the later port's listener has the same resource id and is not added to the model (and releases
+    before v2.13.0 only had that path)."""
+    protos: dict[int, set[str]] = {}
+    for number, proto in ports:
+        if number is not None:
+            protos.setdefault(number, set()).add(proto.upper())
+    shared = sorted(n for n, ps in protos.items() if {"TCP", "UDP"} <= ps)
+    if not shared:
+        return False, list(ports)
+    nums = ", ".join(str(n) for n in shared)
+    ann = _bool(a.get(TCP_UDP_LISTENER, ""))
+    if ann is not None:
+        on, why = ann, f"{TCP_UDP_LISTENER}: {a[TCP_UDP_LISTENER]!r}"
+    else:
+        on = flags.gate("EnableTCPUDPListener", False)
+        why = (f"feature gate EnableTCPUDPListener={'true' if on else 'false'} ({flags.source})"
+               if "EnableTCPUDPListener" in dict(flags.feature_gates) else
+               f"no {TCP_UDP_LISTENER}, feature gate EnableTCPUDPListener off by default")  # fmt: skip
+    if on:
+        steps.append(f"TCP and UDP on port {nums}: one TCP_UDP listener and target group ({why})")
+        return True, list(ports)
+    kept: list[tuple[int | None, str]] = []
+    seen: set[int] = set()
+    dropped: list[str] = []
+    for number, proto in ports:
+        if number is not None and number in shared and number in seen:
+            dropped.append(f"{number}/{proto.upper()}")
+            continue
+        if number is not None:
+            seen.add(number)
+        kept.append((number, proto))
+    steps.append(
+        f"TCP and UDP on port {nums} without TCP_UDP listeners ({why}): the AWS Load Balancer Controller builds one "
+        f"listener per port number, the first Service port's; {', '.join(dropped)} gets none"
+    )
+    problems.append(f"Service port {', '.join(dropped)} is not served by the NLB: a TCP and a UDP port of one number "
+                    f"need {TCP_UDP_LISTENER}: \"true\" (AWS Load Balancer Controller v2.13.0 or later)")  # fmt: skip
+    return False, kept
 
 
 def _lbc_target_type(lb_type: str, tt_ann: str | None, flags: LbcFlags, steps: list[str],

@@ -21,7 +21,10 @@ release in brackets):
   ``EnableServiceController`` (default on; off: ``main.go`` starts no Service reconciler at all),
   ``ServiceTypeLoadBalancerOnly`` (default off; on: Services of other types are not reconciled),
   ``EnableIPTargetType`` (default on; off: buildTargetType refuses target type ip),
-  ``NLBSecurityGroup`` (default on; off: NLBs without security groups).
+  ``NLBSecurityGroup`` (default on; off: NLBs without security groups),
+  ``EnableTCPUDPListener`` (default off, v2.13.0; on: a TCP and a UDP port of one number share a TCP_UDP
+  listener unless the Service's ``aws-load-balancer-enable-tcp-udp-listener`` says otherwise,
+  ``pkg/service/model_build_listener.go``).
 
 Flags read and left out because they change none of the above: ``--default-tags``,
 ``--external-managed-tags``, ``--service-target-eni-security-group-tags``, ``--enable-backend-security-group``,

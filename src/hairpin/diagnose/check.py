@@ -472,7 +472,9 @@ def fixes_for(svc: KService, s: ctl.Settings, in_tree_tg: bool, lbc: ctl.LbcFlag
     it builds nothing (``hairpin.aws.lbc_flags``), so fixes that need either are left out."""
     out: list[Fix] = []
     lbc_ip = lbc is None or (lbc.gate("EnableIPTargetType", True) and lbc.gate("EnableServiceController", True))
-    udp = always_preserved(svc.protocols()) is not None  # no fix may turn preservation off for these
+    # no fix may turn preservation off for these (the load balancer's target groups when known: a port the
+    # controller builds no listener for does not count)
+    udp = always_preserved([tg.protocol for tg in s.target_groups] or svc.protocols()) is not None
     lose_ip = (
         "the backend sees the NLB's private address instead of the caller's, for every client (Proxy Protocol v2 "
         "can carry the client address if the backend reads it)"
