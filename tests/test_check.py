@@ -16,6 +16,7 @@ import yaml
 
 from hairpin.cli.main import main
 from hairpin.diagnose import check as chk
+from hairpin.kube.gateway_live import GATEWAY_LISTS
 from hairpin.parsers import manifests as m
 
 DATA = Path(__file__).parent / "data" / "check"
@@ -413,25 +414,50 @@ LBC_DEPLOYMENT: dict[str, Any] = {
     }]}}},
 }  # fmt: skip
 
+#: What the ClusterRole in docs/check.md grants, as (verb, API path): list of six kinds, get of two ConfigMaps.
+ROLE = {
+    ("list", "/api/v1/nodes"), ("list", "/api/v1/pods"), ("list", "/api/v1/services"),
+    ("list", "/apis/discovery.k8s.io/v1/endpointslices"),
+    ("list", "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"),
+    ("list", "/apis/apps/v1/deployments"),
+    ("get", "/api/v1/namespaces/kube-system/configmaps/kube-proxy-config"),
+    ("get", "/api/v1/namespaces/kube-system/configmaps/kube-proxy"),
+    ("get", "/version"),
+    *(("list", f"/apis/{group}/{version}/{plural}") for _, group, versions, plural in GATEWAY_LISTS
+      for version in versions),
+}  # fmt: skip
+
 
 class _Api(BaseHTTPRequestHandler):
-    routes: ClassVar[dict[str, list[dict[str, Any]]]] = {}
-    objects: ClassVar[dict[str, dict[str, Any]]] = {}  # plain objects (/version)
+    routes: ClassVar[dict[str, list[dict[str, Any]]]] = {}  # list calls
+    objects: ClassVar[dict[str, dict[str, Any]]] = {}  # get calls
     seen: ClassVar[list[str]] = []
+    rbac: ClassVar[bool] = False  # answer 403 to anything outside ROLE, as the API server would
+
+    def _status(self, code: int, reason: str) -> None:
+        body = json.dumps({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": reason, "code": code})
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body.encode())
 
     def do_GET(self) -> None:
         self.seen.append(self.path)
         path, _, query = self.path.partition("?")
-        if path.rstrip("/") in self.objects:  # the client asks for /version/
+        key = path.rstrip("/") if path.rstrip("/") in self.objects else path  # the client asks for /version/
+        verb = "watch" if "watch=" in query else "get" if key in self.objects else "list"
+        if self.rbac and (verb, key) not in ROLE:
+            self._status(403, "Forbidden")
+            return
+        if key in self.objects:
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.end_headers()
-            self.wfile.write(json.dumps(self.objects[path.rstrip("/")]).encode())
+            self.wfile.write(json.dumps(self.objects[key]).encode())
             return
         items = self.routes.get(path)
         if items is None:
-            self.send_response(404)
-            self.end_headers()
+            self._status(404, "NotFound")
             return
         params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
         start = int(params.get("continue", "0") or 0)
@@ -463,15 +489,19 @@ def api(tmp_path: Path) -> Iterator[Path]:
             {"metadata": {"name": "aws-load-balancer-webhook"}, "webhooks": [{"name": "mservice.elbv2.k8s.aws"}]}
         ],
         "/apis/apps/v1/deployments": [LBC_DEPLOYMENT],
-        "/api/v1/namespaces/kube-system/configmaps": [  # EKS's kube-proxy add-on config, and one to skip
-            {"metadata": {"name": "coredns", "namespace": "kube-system"}, "data": {"Corefile": ".:53 {}"}},
-            {"metadata": {"name": "kube-proxy-config", "namespace": "kube-system"},
-             "data": {"config": "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n"
-                                "mode: \"ipvs\"\n"}},
+        "/api/v1/namespaces/kube-system/configmaps": [  # listing them is never needed (and RBAC forbids it)
+            {"metadata": {"name": "aws-auth", "namespace": "kube-system"}, "data": {"mapRoles": "- rolearn: x"}},
         ],
     }
-    _Api.objects = {"/version": {"major": "1", "minor": "18", "gitVersion": "v1.18.20-eks-1e5d8a"}}
+    _Api.objects = {  # the API server's version; EKS's kube-proxy add-on config, read by name
+        "/version": {"major": "1", "minor": "18", "gitVersion": "v1.18.20-eks-1e5d8a"},
+        "/api/v1/namespaces/kube-system/configmaps/kube-proxy-config": {
+            "kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "kube-proxy-config", "namespace": "kube-system"},
+            "data": {"config": "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: \"ipvs\"\n"},
+        },
+    }  # fmt: skip
     _Api.seen = []
+    _Api.rbac = False
     srv = ThreadingHTTPServer(("127.0.0.1", 0), _Api)
     t = threading.Thread(target=srv.serve_forever, daemon=True)
     t.start()
@@ -499,7 +529,7 @@ def test_live_cluster(api: Path, capsys: pytest.CaptureFixture[str]) -> None:
         "in-tree",
     )  # existing Service: the webhook does not rewrite it
     assert any("continue=2" in p for p in _Api.seen), "paged list calls"
-    assert all(p.split("?")[0] in _Api.routes or p == "/version/" or p.startswith("/apis/gateway") for p in _Api.seen)
+    assert {p.split("?")[0].rstrip("/") for p in _Api.seen} <= {p for _, p in ROLE}
 
 
 def test_live_cluster_scenario_takes_kube_proxys_mode(api: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -516,10 +546,56 @@ def test_live_cluster_scenario_takes_kube_proxys_mode(api: Path, tmp_path: Path,
 
 
 def test_live_cluster_without_configmap_access(api: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    del _Api.routes["/api/v1/namespaces/kube-system/configmaps"]  # the stub answers 404, as RBAC-less reads may
+    _Api.objects.clear()  # the stub answers 404, as RBAC-less reads may
     code, out, err = _main(["check", "--kubeconfig", str(api), "--context", "stub", "--format", "json"], capsys)
     assert code == 1, err
     assert json.loads(out)["services"][0]["probability"] == 0.5
+
+
+def test_live_cluster_needs_only_the_documented_role(api: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The API stub answers 403 to anything outside the ClusterRole docs/check.md gives: check and
+    from-cluster still work, ConfigMaps are read by name (kube-system's are never listed)."""
+    _Api.rbac = True
+    code, out, err = _main(["check", "--kubeconfig", str(api), "--context", "stub", "--format", "json"], capsys)
+    assert (code, err) == (1, "")
+    assert json.loads(out)["services"][0]["probability"] == 0.5
+    out_file = tmp_path / "live.yaml"
+    code, _, err = _main(["scenario", "from-cluster", "--kubeconfig", str(api), "--service",
+                          "nginx-demo/service-nginx-demo", "--client-pod", "default/netshoot", "-o", str(out_file)], capsys)  # fmt: skip
+    assert code == 0, err
+    assert "mode ipvs" in out_file.read_text()
+    paths = {p.split("?")[0].rstrip("/") for p in _Api.seen}
+    assert paths == {p for _, p in ROLE}  # every permission used (the missing kube-proxy ConfigMap: 404 allowed)
+    assert "/api/v1/namespaces/kube-system/configmaps" not in paths
+
+
+def test_documented_cluster_role_matches_the_stub() -> None:
+    """docs/check.md's ClusterRole grants exactly ROLE."""
+    text = (Path(__file__).parent.parent / "docs" / "check.md").read_text()
+    block = text.split("```yaml\n# hairpin-reader\n", 1)[1].split("```", 1)[0]
+    role = yaml.safe_load(block)
+    assert role["kind"] == "ClusterRole"
+    granted = set()
+    paths = {("", "nodes"): "/api/v1/nodes", ("", "pods"): "/api/v1/pods", ("", "services"): "/api/v1/services",
+             ("discovery.k8s.io", "endpointslices"): "/apis/discovery.k8s.io/v1/endpointslices",
+             ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"):
+                 "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations",
+             ("apps", "deployments"): "/apis/apps/v1/deployments"}  # fmt: skip
+    for _, group, versions, plural in GATEWAY_LISTS:  # every served version the client may try
+        paths[(group, plural)] = tuple(f"/apis/{group}/{v}/{plural}" for v in versions)  # type: ignore[assignment]
+    for rule in role["rules"]:
+        if "nonResourceURLs" in rule:
+            granted |= {(verb, url) for url in rule["nonResourceURLs"] for verb in rule["verbs"]}
+            continue
+        for group in rule["apiGroups"]:
+            for res in rule["resources"]:
+                for verb in rule["verbs"]:
+                    if res == "configmaps":
+                        granted |= {(verb, f"/api/v1/namespaces/kube-system/configmaps/{n}") for n in rule["resourceNames"]}
+                    else:
+                        found = paths[(group, res)]
+                        granted |= {(verb, p) for p in ((found,) if isinstance(found, str) else found)}
+    assert granted == ROLE
 
 
 def test_live_cluster_plus_manifest_gets_webhook(api: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -212,3 +212,38 @@ def test_a_file_that_is_not_a_capture_among_captures(client_capture: tuple[Path,
     assert res.stderr == f"hairpin: error: {notes}: not a pcap or pcapng capture (starts with 0x68656c6c)\n"
     assert [f["error"] for f in json.loads(res.stdout)["files"]] == [
         None, "not a pcap or pcapng capture (starts with 0x68656c6c)"]
+
+
+def test_a_retina_capture_bundle_is_read_like_its_captures(client_capture: tuple[Path, sim.Run],
+                                                            tmp_path: Path) -> None:  # fmt: skip
+    """A Retina capture (a tarball of a directory holding the pcap and metadata files, microsoft/retina
+    pkg/capture/provider/network_capture_unix.go) and a plain directory: the captures in them are found by
+    content and named BUNDLE:MEMBER; a bundle without one is one line, exit 2."""
+    import io
+    import tarfile
+
+    path, run = client_capture
+    timeouts = sum(c.outcome == "timeout" for c in run.connections)
+    bundle = tmp_path / "retina-node1.tar.gz"
+    with tarfile.open(bundle, "w:gz") as tar:
+        for name, data in (("retina-node1/ip-resources.txt", b"Summary:\n"), ("retina-node1/node1-20261201.pcap",
+                           path.read_bytes()), ("retina-node1/iptables-rules.txt", b"Summary:\n")):  # fmt: skip
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    res = _cli(str(bundle), "--format", "json")
+    doc = json.loads(res.stdout)
+    assert (res.returncode, doc["summary"]["hairpins"]) == (1, timeouts)
+    assert [f["file"] for f in doc["files"]] == [f"{bundle}:node1-20261201.pcap"]
+    folder = tmp_path / "dir"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "x.cap").write_bytes(path.read_bytes())
+    (folder / "notes.txt").write_text("not a capture\n")
+    doc = json.loads(_cli(str(folder), "--format", "json").stdout)
+    assert [f["file"] for f in doc["files"]] == [f"{folder}:sub/x.cap"] and doc["summary"]["hairpins"] == timeouts
+    empty = tmp_path / "empty.tgz"
+    with tarfile.open(empty, "w:gz") as tar:
+        info = tarfile.TarInfo("readme.txt")
+        tar.addfile(info, io.BytesIO(b""))
+    res = _cli(str(empty))
+    assert (res.returncode, res.stderr) == (2, f"hairpin: error: {empty}: no pcap or pcapng file in it\n")

@@ -76,7 +76,7 @@ def test_readme_command_table_lists_commands_only() -> None:
     text = (ROOT / "README.md").read_text()
     table = text.split("## Commands\n\n", 1)[1].split("\n\n", 1)[0]
     rows = [ln for ln in table.splitlines() if ln.startswith("| ") and not ln.startswith(("| command", "| ---"))]
-    assert len(rows) == 8 and all(ln.startswith("| `hairpin ") for ln in rows)
+    assert len(rows) == 8 and all(ln.startswith("| `hairpin ") for ln in rows)  # 8 with collect
 
 
 def test_fixes_page_has_each_section_once() -> None:

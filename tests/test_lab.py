@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -190,3 +191,31 @@ def test_lab_run_cli_json_svg_and_html(tmp_path: Path) -> None:
     assert f'id="timeouts">{doc["timeouts"]}/6 timed out' in text and 'id="agreement">100%' in text
     for c in doc["connections"]:  # every real connection is a row with its target and both outcomes
         assert f'data-conn="{c["id"]}"><td class="n">{c["id"]}</td><td class="pkt">{c["client"]}</td>' in text
+
+
+def test_lab_run_interrupted_ends_its_client_and_exits_130(tmp_path: Path) -> None:
+    """A real SIGINT to `hairpin lab run` while its connection client runs: 'hairpin: interrupted', exit 130,
+    the client (recorded in the lab's record like every other process) ended, the lab removed."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hairpin.cli.main", "lab", "run", "--connections", "40", "--timeout", "20",
+         "--seed", "1", "--format", "json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ),
+    )  # fmt: skip
+    client: int | None = None
+    deadline = time.monotonic() + 120
+    while client is None and proc.poll() is None and time.monotonic() < deadline:
+        for rec in labs():
+            for pid in rec.pids:  # the client: recorded, running 'python -m hairpin.backends.lab.client'
+                with contextlib.suppress(OSError):
+                    if b"hairpin.backends.lab.client" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                        client = pid
+        time.sleep(0.05)
+    assert client is not None, "the lab's client never appeared in its record"
+    namespaces = labs()[0].namespaces
+    time.sleep(0.5)  # connections under way (20 s timeouts: none has finished)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, out) == (130, "")
+    assert err.endswith("hairpin: interrupted\n") and "Traceback" not in err
+    assert not Path(f"/proc/{client}").exists()  # ended and reaped
+    assert labs() == [] and not set(namespaces) & _netns()  # judged by this lab's names: others come and go

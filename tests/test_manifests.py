@@ -124,3 +124,12 @@ def test_roundtrip_any_list_json_and_yaml(pod_names: list[str], indent: int, as_
             assert lines[o.line - 1].startswith("- ")
         elif indent:
             assert lines[o.line - 1].strip() == "{"
+
+
+def test_metadata_spec_status_must_be_mappings() -> None:
+    with pytest.raises(ParseError) as e:
+        m.parse_yaml("kind: Service\nmetadata: {name: a}\nspec: x\n", "s.yaml")
+    assert str(e.value) == "s.yaml:1: spec is a string, not an object: kubectl refuses the file"
+    with pytest.raises(ParseError) as e:
+        m.parse_json('{"kind": "PodList", "items": [\n{"metadata": ["x"]}]}', "p.json")
+    assert str(e.value) == "p.json:2: items[0].metadata is an array, not an object: kubectl refuses the file"

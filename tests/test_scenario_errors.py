@@ -140,7 +140,7 @@ def test_file_not_found_and_not_text(tmp_path: Path) -> None:
     binary.write_bytes(b"name: \xff\xfe\n")
     with pytest.raises(ScenarioError) as e:
         scenario.load(binary)
-    assert str(e.value) == f"{binary}: cannot read: not UTF-8 text (byte 6)"
+    assert str(e.value) == f"{binary}:1: not UTF-8 text (byte 6)"
     with pytest.raises(ScenarioError) as e:
         scenario.load(tmp_path)
     assert str(e.value) == f"{tmp_path}: cannot read: Is a directory"

@@ -51,7 +51,7 @@ def tgz(files: dict[str, str], prefix: str = "./") -> bytes:
 
 
 def outcomes_of(res: subprocess.CompletedProcess[str]) -> list[tuple[str, str, str]]:
-    assert res.returncode == 1, res.stderr  # 1: an asymmetric return found
+    assert res.returncode == 1, res.stderr  # the seed's node: asymmetric returns are a finding
     doc = json.loads(res.stdout)
     return [(o["probability"], o["legs"][0]["out"]["packet"], o["legs"][1]["out"]["iface"]) for o in doc["outcomes"]]
 

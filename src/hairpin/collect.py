@@ -21,7 +21,10 @@ from pathlib import Path
 
 from hairpin.errors import InputError
 
-__all__ = ["COMMANDS", "debug_one_liner", "materialize", "run_commands", "script", "split_retina"]
+__all__ = [
+    "CAPTURE_MAGICS", "COMMANDS", "capture_files", "debug_one_liner", "is_bundle", "materialize", "run_commands",
+    "script", "split_retina",
+]  # fmt: skip
 
 #: file name -> (command, required).  Read-only: each prints state, none changes it.
 COMMANDS: dict[str, tuple[tuple[str, ...], bool]] = {
@@ -109,6 +112,50 @@ def materialize(path: Path, workdir: Path) -> Path:
         for name, data in files.items():
             (workdir / name).write_bytes(data)
     return workdir
+
+
+#: the first four bytes of pcap (both byte orders, micro- and nanoseconds) and pcapng files
+CAPTURE_MAGICS = (b"\xa1\xb2\xc3\xd4", b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\x3c\x4d", b"\x4d\x3c\xb2\xa1",
+                  b"\x0a\x0d\x0d\x0a")  # fmt: skip
+
+
+def is_bundle(path: Path) -> bool:
+    """A directory or a tarball (a Retina capture, a ``collect`` tarball), as opposed to one capture file."""
+    if path.is_dir():
+        return True
+    if not path.is_file():
+        return False
+    try:
+        with path.open("rb") as f:
+            if f.read(4) in CAPTURE_MAGICS:
+                return False
+        return tarfile.is_tarfile(path)
+    except OSError:
+        return False
+
+
+def capture_files(path: Path, workdir: Path) -> list[tuple[Path, str]]:
+    """The pcap and pcapng files in a bundle (found by content, not by name), each as (a file to read, the
+    name to show: ``BUNDLE:MEMBER``).  A directory's files are read in place; a tarball's are written
+    into ``workdir`` (sizes and member count bounded as for ``materialize``).  None found: InputError."""
+    out: list[tuple[Path, str]] = []
+    if path.is_dir():
+        for f in sorted(p for p in path.rglob("*") if p.is_file()):
+            try:
+                with f.open("rb") as fh:
+                    if fh.read(4) in CAPTURE_MAGICS:
+                        out.append((f, f"{path}:{f.relative_to(path)}"))
+            except OSError:
+                continue
+    else:
+        for name, data in sorted(_read_tar(path).items()):
+            if data[:4] in CAPTURE_MAGICS:
+                target = workdir / name
+                target.write_bytes(data)
+                out.append((target, f"{path}:{name}"))
+    if not out:
+        raise InputError("no pcap or pcapng file in it", str(path))
+    return out
 
 
 def _read_tar(path: Path) -> dict[str, bytes]:

@@ -32,10 +32,24 @@ class InputError(HairpinError):
         super().__init__(self.one_line())
 
     def one_line(self) -> str:
+        """``file:line: message`` on one printable line of at most about ``MAX_LINE`` characters: control
+        characters and newlines are escaped and an over-long message (a quoted 10 MB line) is cut."""
         where = ""
         if self.file is not None:
             where = f"{self.file}:{self.line}: " if self.line is not None else f"{self.file}: "
-        return f"{where}{self.message}"
+        return _printable(f"{where}{self.message}")
+
+
+#: The longest error line hairpin prints (a message quoting hostile input is cut to this).
+MAX_LINE = 400
+
+
+def _printable(text: str) -> str:
+    if len(text) > MAX_LINE:
+        text = text[: MAX_LINE - 40] + f" ... ({len(text) - MAX_LINE + 40} more characters)"
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return text
 
 
 class ParseError(InputError):

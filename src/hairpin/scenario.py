@@ -22,7 +22,8 @@ from typing import Any
 
 import yaml
 
-from hairpin.errors import ScenarioError
+from hairpin import reading
+from hairpin.errors import InputError, ScenarioError
 
 __all__ = [
     "AZ",
@@ -656,18 +657,20 @@ def parse(text: str, file: str) -> tuple[Any, dict[str, int]]:
     The path of a mapping value is the line of its key; a list item's is the line it starts on; the
     document's own (``""``) is its first line.  Syntax errors raise one-line ScenarioErrors.
     """
-    loader = yaml.SafeLoader(text)
+    bad = reading.check_yaml_events(text, file, yaml.SafeLoader)  # depth, aliases: before composing
+    if bad is not None:
+        raise ScenarioError(bad[1].message, file, bad[1].line)
+    loader = None
     try:
+        loader = yaml.SafeLoader(text)
         root = loader.get_single_node()
         data = loader.construct_document(root) if root is not None else None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = ", ".join(x for x in (exc.context, exc.problem) if x) or "cannot parse"
-        raise ScenarioError(f"not valid YAML: {_one_line(problem)}", file, mark.line + 1 if mark else None) from None
     except yaml.YAMLError as exc:
-        raise ScenarioError(f"not valid YAML: {_one_line(str(exc))}", file) from None
+        err = reading.yaml_error(exc, file, text)
+        raise ScenarioError(err.message, file, err.line) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     lines: dict[str, int] = {}
     if root is None:
         return data, lines
@@ -696,11 +699,9 @@ def load(path: str | Path) -> Scenario:
     """Read a scenario YAML file; errors read ``FILE:LINE: key.path: what is wrong``."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(f"cannot read: {exc.strerror or exc}", str(p)) from None
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(f"cannot read: not UTF-8 text (byte {exc.start})", str(p)) from None
+        text = reading.read_text(p)
+    except InputError as exc:
+        raise ScenarioError(exc.message, exc.file, exc.line) from None
     data, lines = parse(text, str(p))
     if data is None:
         raise ScenarioError(

@@ -151,7 +151,7 @@ class Node:
             raise InputError("give the node's rules: iptables-save (or iptables -S), or nft list ruleset")
         with paused():  # millions of small objects, no cycles to collect (hairpin.gcpause)
             nf = read_node(ipt[0] if ipt else None, routes_file, rules_file, addrs_file,
-                           table if len(ipt) == 1 else None)
+                           table if len(ipt) == 1 else None)  # fmt: skip
         rs = nf.ruleset
         for more in ipt[1:]:  # one file per table (iptables -t nat -S > nat, iptables -S > filter...)
             extra, form = forms.read_iptables(iproute.read_text(more), str(more), None)

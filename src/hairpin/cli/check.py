@@ -61,6 +61,10 @@ def check(
         str | None,
         typer.Option(help="The AWS cloud provider (cloud-provider-aws) release, e.g. v1.33.3, when known."),
     ] = None,
+    allow_empty: Annotated[
+        bool,
+        typer.Option("--allow-empty", help="Exit 0 when the input holds no Kubernetes objects (default: exit 2)."),
+    ] = False,
 ) -> None:
     """Find Services of type LoadBalancer whose in-cluster callers can be sent back to their own node."""
     from hairpin.aws.cloud_provider import parse_version
@@ -85,6 +89,11 @@ def check(
         got = live_server_version(kubeconfig, context) if kube is None else None
         if got is not None:
             kube, kube_from = got
+    if not objects and not allow_empty:  # a CI gate pointed at the wrong folder must not pass
+        for e in errors:
+            print(f"hairpin: error: {e.one_line()}", file=sys.stderr)
+        where = ", ".join("<stdin>" if p == "-" else p for p in paths or []) or None
+        raise InputError("no Kubernetes objects found (--allow-empty accepts that)", where)
     versions = chk.Versions(kube, kube_from, provider)
     report = chk.check(objects, mutator_webhook=lbc_webhook, errors=errors, versions=versions, auto_mode=auto_mode)
     for e in report.errors:

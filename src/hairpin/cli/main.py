@@ -9,6 +9,7 @@ in one line instead of reading ``true`` as a file); exit code 0 nothing found, 1
 from __future__ import annotations
 
 import itertools
+import signal
 import sys
 from typing import Annotated, Any
 
@@ -64,8 +65,25 @@ def _root(
         bool,
         typer.Option("--version", help="Print hairpin's version and exit.", callback=_version, is_eager=True),
     ] = False,
+    max_input: Annotated[
+        str | None,
+        typer.Option(
+            "--max-input",
+            metavar="SIZE",
+            help="Largest input file or stream read (bytes, or with K/M/G; default 512M, env HAIRPIN_MAX_INPUT).",
+        ),
+    ] = None,
+    max_depth: Annotated[
+        int | None,
+        typer.Option(
+            "--max-depth", metavar="N", help="Deepest YAML nesting accepted (default 100, env HAIRPIN_MAX_DEPTH)."
+        ),
+    ] = None,
 ) -> None:
     """Rebuild the data path of Kubernetes Services on AWS packet by packet."""
+    from hairpin import reading
+
+    reading.set_limits(reading.parse_size(max_input, "--max-input") if max_input is not None else None, max_depth)
 
 
 def _adopt(t: typer.Typer) -> None:
@@ -111,6 +129,15 @@ def _flag_given_a_value(argv: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI.  InputError -> one line, exit 2; other HairpinError -> one line, exit 1."""
     args = list(sys.argv[1:] if argv is None else argv)
+    interrupted: list[int] = []
+    old = signal.getsignal(signal.SIGINT)
+    if old is signal.default_int_handler:  # typer turns Ctrl-C into a silent exit 130: note it to say so
+
+        def on_interrupt(signum: int, frame: Any) -> None:
+            interrupted.append(signum)
+            signal.default_int_handler(signum, frame)
+
+        signal.signal(signal.SIGINT, on_interrupt)
     try:
         bad = _flag_given_a_value(args)
         if bad is not None:
@@ -130,6 +157,11 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         print("hairpin: interrupted", file=sys.stderr)
         sys.exit(130)
+    finally:
+        if old is signal.default_int_handler:
+            signal.signal(signal.SIGINT, old)
+    if code == 130 and interrupted:
+        print("hairpin: interrupted", file=sys.stderr)
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from hairpin.errors import InputError
+from hairpin.errors import InputError, ParseError
 
 if TYPE_CHECKING:
     from hairpin.diagnose.capture import Analysis
@@ -29,7 +31,11 @@ def register(app: typer.Typer) -> None:
 
 
 def pcap(
-    files: Annotated[list[Path], typer.Argument(help="pcap or pcapng files (read together, merged by time).")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="pcap or pcapng files (read together, merged by time); a directory or tarball (a Retina "
+                       "capture) stands for the captures in it; '-': a live stream."),
+    ],
     format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
     svg: Annotated[Path | None, typer.Option(help="Sequence diagram of the first hairpinned connection.")] = None,
     html: Annotated[Path | None, typer.Option(help="Self-contained HTML report.")] = None,
@@ -58,8 +64,14 @@ def pcap(
         if len(files) != 1 or svg is not None or html is not None or output is not None:
             raise InputError("a live stream (-) is read alone, without --svg, --html or -o")
         _live(format, vxlan, every)
-    with read_progress(files, "reading captures"):  # on a terminal: bytes read so far
-        result = analyse_files(files, vxlan)
+    with tempfile.TemporaryDirectory(prefix="hairpin-pcap.") as work:
+        paths, names = _expand(files, Path(work))
+        with read_progress(paths, "reading captures"):  # on a terminal: bytes read so far
+            try:
+                result = analyse_files(paths, vxlan)
+            except ParseError as e:  # named as the user knows it, not by its temporary copy
+                raise ParseError(e.message, names.get(e.file or "", e.file), e.line) from None
+    result.files = [replace(f, file=names.get(f.file, f.file)) for f in result.files]
     if svg is not None:
         from hairpin.render.capture import sequence_svg
 
@@ -79,6 +91,25 @@ def pcap(
 
         emit(output, Text(_diagnosis(result), style="bold"), result, Text(_next_step(result), style="bold"))
     _finish(result)
+
+
+def _expand(files: list[Path], work: Path) -> tuple[list[Path], dict[str, str]]:
+    """Each bundle (a directory or tarball: a Retina capture, a collect tarball) replaced by the captures in it,
+    and the names to show for those read from a temporary copy (``BUNDLE:MEMBER``)."""
+    from hairpin.collect import capture_files, is_bundle
+
+    paths: list[Path] = []
+    shown: dict[str, str] = {}
+    for i, f in enumerate(files):
+        if not is_bundle(f):
+            paths.append(f)
+            continue
+        into = work / str(i)
+        into.mkdir()
+        for path, name in capture_files(f, into):
+            paths.append(path)
+            shown[str(path)] = name
+    return paths, shown
 
 
 def _diagnosis(result: Any) -> str:

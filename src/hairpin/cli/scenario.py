@@ -67,9 +67,17 @@ def from_cluster(
         if got is not None:
             kube, kube_from = got
     in_tree = tg_attributes_support(kube, kube_from, provider) if kube is not None or provider is not None else None
-    built, notes = scenario_from_objects(objects, service=service, client=client_pod, in_tree=in_tree)
+    sources = [*(paths or []), *(["the live cluster"] if live or kubeconfig or context else [])]
+    where = ", ".join("<stdin>" if p == "-" else p for p in sources)
+    try:
+        built, notes = scenario_from_objects(objects, service=service, client=client_pod, in_tree=in_tree)
+    except InputError as exc:  # errors name the input they come from, never the output
+        raise InputError(exc.message, exc.file or where, exc.line) from None
     text = scenario_yaml(built, notes)
-    scen.from_dict(yaml.safe_load(text), output)  # what we write must load back
+    try:
+        scen.from_dict(yaml.safe_load(text), output)  # what we write must load back
+    except InputError as exc:
+        raise InputError(f"the scenario built from it is not valid: {exc.message}", where) from None
     _probability_note(built)
     if output == "-":
         sys.stdout.write(text)

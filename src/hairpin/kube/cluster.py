@@ -32,12 +32,14 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
+from hairpin import reading
 from hairpin.aws import automode, controller, gateway, providers, security_groups
 from hairpin.aws.cloud_provider import Support, tg_attributes_support
 from hairpin.errors import InputError
@@ -145,6 +147,16 @@ class KEndpoint:
     ready: bool
 
 
+def _seq(value: Any) -> list[Any]:
+    """A list field of an object, or no items when the input holds anything else there."""
+    return value if isinstance(value, list) else []
+
+
+def _map(value: Any) -> dict[str, Any]:
+    """A mapping field of an object, or an empty one when the input holds anything else there."""
+    return value if isinstance(value, dict) else {}
+
+
 def _labels(meta: dict[str, Any], key: str = "labels") -> dict[str, str]:
     raw = meta.get(key) or {}
     return {str(k): "" if v is None else str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
@@ -225,21 +237,21 @@ class Cluster:
             elif kind in gateway.KINDS:
                 c.gateway_objects.append(o)
             elif kind == "MutatingWebhookConfiguration":
-                for wh in o.data.get("webhooks") or ():
+                for wh in _seq(o.data.get("webhooks")):
                     if isinstance(wh, dict) and wh.get("name") == controller.LBC_WEBHOOK:
                         c.webhook = True
 
     # -- building -------------------------------------------------------------------------------
     def _add_config_map(self, d: dict[str, Any]) -> None:
         """kube-proxy's KubeProxyConfiguration: ``mode`` ("" or absent means iptables on Linux)."""
-        meta = d.get("metadata") or {}
+        meta = _map(d.get("metadata"))
         name = str(meta.get("name") or "")
         if meta.get("namespace") != "kube-system" or name not in PROXY_CONFIG_MAPS:
             return
-        for key, text in sorted((d.get("data") or {}).items()):
-            try:
-                conf = yaml.safe_load(str(text))
-            except yaml.YAMLError:
+        for key, text in sorted(_map(d.get("data")).items()):
+            try:  # depth- and alias-checked: the ConfigMap is input like any file
+                conf = reading.load_yaml(str(text), f"ConfigMap kube-system/{name} ({key})")
+            except InputError:
                 continue
             if isinstance(conf, dict) and conf.get("kind") == "KubeProxyConfiguration":
                 mode = str(conf.get("mode") or "iptables").lower()
@@ -264,22 +276,22 @@ class Cluster:
                 return
 
     def _add_node(self, d: dict[str, Any]) -> None:
-        meta = d.get("metadata") or {}
+        meta = _map(d.get("metadata"))
         name = str(meta.get("name") or "")
         labels = _labels(meta)
-        status = d.get("status") or {}
+        status = _map(d.get("status"))
         ip = None
-        for addr in status.get("addresses") or ():
+        for addr in _seq(status.get("addresses")):
             if isinstance(addr, dict) and addr.get("type") == "InternalIP":
                 ip = str(addr.get("address"))
                 break
-        taints = {str(t.get("key")) for t in (d.get("spec") or {}).get("taints") or () if isinstance(t, dict)}
+        taints = {str(t.get("key")) for t in _seq(_map(d.get("spec")).get("taints")) if isinstance(t, dict)}
         eligible = (
             not any(k in labels for k in _EXCLUDE_LABELS)
             and labels.get("eks.amazonaws.com/compute-type") != "fargate"
             and not taints.intersection(_DELETE_TAINTS)
         )
-        info = status.get("nodeInfo") or {}
+        info = _map(status.get("nodeInfo"))
         self.nodes[name] = KNode(
             name,
             ip,
@@ -292,21 +304,21 @@ class Cluster:
 
     def _add_pod(self, d: dict[str, Any]) -> None:
         self.has_pods = True
-        meta = d.get("metadata") or {}
-        spec = d.get("spec") or {}
-        status = d.get("status") or {}
+        meta = _map(d.get("metadata"))
+        spec = _map(d.get("spec"))
+        status = _map(d.get("status"))
         if status.get("phase") in ("Succeeded", "Failed") or meta.get("deletionTimestamp"):
             return
         ready = False
-        for cond in status.get("conditions") or ():
+        for cond in _seq(status.get("conditions")):
             if isinstance(cond, dict) and cond.get("type") == "Ready":
                 ready = cond.get("status") == "True"
                 break
         else:
             ready = status.get("phase") == "Running"
         ports: dict[str, int] = {}
-        for ctr in spec.get("containers") or ():
-            for p in (ctr or {}).get("ports") or ():
+        for ctr in _seq(spec.get("containers")):
+            for p in _seq(_map(ctr).get("ports")):
                 if isinstance(p, dict) and p.get("name") and isinstance(p.get("containerPort"), int):
                     ports[str(p["name"])] = int(p["containerPort"])
         pod = KPod(
@@ -324,8 +336,8 @@ class Cluster:
 
     def _add_service(self, o: KubeObject) -> None:
         d = o.data
-        meta = d.get("metadata") or {}
-        spec = d.get("spec") or {}
+        meta = _map(d.get("metadata"))
+        spec = _map(d.get("spec"))
         hc = spec.get("healthCheckNodePort")
         self.services.append(
             KService(
@@ -333,7 +345,7 @@ class Cluster:
                 str(meta.get("name") or ""),
                 str(spec.get("type") or "ClusterIP"),
                 spec.get("clusterIP") or None,
-                [p for p in spec.get("ports") or () if isinstance(p, dict)],
+                [p for p in _seq(spec.get("ports")) if isinstance(p, dict)],
                 _labels(spec, "selector"),
                 str(spec.get("externalTrafficPolicy") or "Cluster"),
                 spec.get("loadBalancerClass") or None,
@@ -350,20 +362,20 @@ class Cluster:
 
     def _add_slice(self, d: dict[str, Any]) -> None:
         self.has_slices = True
-        meta = d.get("metadata") or {}
+        meta = _map(d.get("metadata"))
         svc = _labels(meta).get(SERVICE_NAME_LABEL)
         if not svc:
             return
         key = (str(meta.get("namespace") or "default"), svc)
         eps = self.slices.setdefault(key, [])
-        for ep in d.get("endpoints") or ():
+        for ep in _seq(d.get("endpoints")):
             if not isinstance(ep, dict):
                 continue
-            addrs = ep.get("addresses") or ()
+            addrs = _seq(ep.get("addresses"))
             if not addrs:
                 continue
-            cond = ep.get("conditions") or {}
-            ref = ep.get("targetRef") or {}
+            cond = _map(ep.get("conditions"))
+            ref = _map(ep.get("targetRef"))
             pod = ref.get("name") if ref.get("kind", "Pod") == "Pod" else None
             eps.append(KEndpoint(str(addrs[0]), ep.get("nodeName") or None, pod, cond.get("ready") is not False))
 
@@ -416,28 +428,48 @@ class Cluster:
 # ---------------------------------------------------------------------------------------------- live
 
 
+def _check_kubeconfig(kubeconfig: str | None) -> None:
+    """Read each kubeconfig file the client would read through ``hairpin.reading`` first (size, UTF-8, depth,
+    no aliases), so a hostile one is one line naming it; the client then loads it as usual.  The files are
+    ``--kubeconfig``, else ``$KUBECONFIG`` (a list joined by ``os.pathsep``), else ``~/.kube/config``."""
+    if kubeconfig is not None:
+        files = [kubeconfig]
+    elif os.environ.get("KUBECONFIG"):
+        files = [f for f in os.environ["KUBECONFIG"].split(os.pathsep) if f]
+    else:
+        files = [os.path.expanduser("~/.kube/config")]
+    for f in files:
+        if not os.path.exists(f):
+            if kubeconfig is not None:
+                raise InputError("cannot load kubeconfig: no such file", f)
+            continue
+        data = reading.load_yaml(reading.read_text(f), f)
+        if data is not None and not isinstance(data, dict):
+            raise InputError(f"cannot load kubeconfig: expected a mapping, got {type(data).__name__}", f)
+
+
 def live_objects(kubeconfig: str | None = None, context: str | None = None) -> list[KubeObject]:
     """Nodes, Pods, Services, EndpointSlices, MutatingWebhookConfigurations, kube-proxy's ConfigMap and the AWS
-    Load Balancer Controller's Deployments (its feature gates)
-    from the API server.
+    Load Balancer Controller's Deployments (its feature gates) from the API server.
 
-    Read-only list calls, paged (limit 500); the raw JSON is decoded directly (much faster than the
-    client's model objects for large clusters).  Errors become ``InputError``.
+    Read-only: list calls, paged (limit 500), and a get of each of kube-proxy's ConfigMaps by name (the
+    ClusterRole in docs/check.md grants exactly these); the raw JSON is decoded directly (much faster than
+    the client's model objects for large clusters).  Errors become ``InputError``.
     """
     try:
         from kubernetes import client, config
         from kubernetes.client.exceptions import ApiException
     except ImportError as exc:  # pragma: no cover - kubernetes is a dependency
         raise InputError(f"the kubernetes Python client is not installed: {exc}") from None
+    _check_kubeconfig(kubeconfig)
     try:
         api_client = config.new_client_from_config(config_file=kubeconfig, context=context)  # type: ignore[no-untyped-call]
     except Exception as exc:  # the loader raises ConfigException, OSError, TypeError...
-        raise InputError(f"cannot load kubeconfig: {exc}", kubeconfig or "~/.kube/config") from None
+        why = next((s.strip() for s in str(exc).splitlines() if s.strip()), type(exc).__name__)
+        raise InputError(f"cannot load kubeconfig: {why}", kubeconfig or "~/.kube/config") from None
     core = client.CoreV1Api(api_client)
     discovery = client.DiscoveryV1Api(api_client)
     admission = client.AdmissionregistrationV1Api(api_client)
-    def proxy_config(**kw: Any) -> Any:  # kube-system's ConfigMaps; only kube-proxy's are kept
-        return core.list_namespaced_config_map("kube-system", **kw)
 
     def lbc_deployments(**kw: Any) -> Any:  # the AWS Load Balancer Controller's (its Helm chart's label)
         apps = client.AppsV1Api(api_client)
@@ -451,7 +483,6 @@ def live_objects(kubeconfig: str | None = None, context: str | None = None) -> l
         ("Service", core.list_service_for_all_namespaces),
         ("EndpointSlice", discovery.list_endpoint_slice_for_all_namespaces),
         ("MutatingWebhookConfiguration", admission.list_mutating_webhook_configuration),
-        ("ConfigMap", proxy_config),
         ("Deployment", lbc_deployments),
     ]
     out: list[KubeObject] = []
@@ -466,19 +497,34 @@ def live_objects(kubeconfig: str | None = None, context: str | None = None) -> l
                 resp = call(**kw)
                 data = json.loads(resp.data)
             except ApiException as exc:
-                if kind in ("MutatingWebhookConfiguration", "ConfigMap", "Deployment") and exc.status in (401, 403, 404):
-                    break  # optional: whether the LBC webhook is installed, kube-proxy's mode, the LBC's flags
+                if kind in ("MutatingWebhookConfiguration", "Deployment") and exc.status in (401, 403, 404):
+                    break  # optional: whether the LBC webhook is installed, the LBC's flags
                 raise InputError(f"listing {kind}s failed: {exc.status} {exc.reason}", where) from None
             except Exception as exc:  # connection refused, TLS, bad JSON
                 raise InputError(f"listing {kind}s failed: {exc}", where) from None
+            if not isinstance(data, dict):
+                raise InputError(f"listing {kind}s failed: the API server answered a {type(data).__name__}", where)
             for item in data.get("items") or ():
                 if isinstance(item, dict):
-                    if kind == "ConfigMap" and (item.get("metadata") or {}).get("name") not in PROXY_CONFIG_MAPS:
-                        continue
                     out.append(KubeObject(kind, item, None, None))
-            token = (data.get("metadata") or {}).get("continue") or None
+            token = _map(data.get("metadata")).get("continue") or None
             if not token:
                 break
+    # kube-proxy's mode: each of its ConfigMaps read by name (get), never a list of kube-system's ConfigMaps,
+    # which would also return aws-auth and every other secret-adjacent ConfigMap there.  Optional: without
+    # the ConfigMap (404) or the permission (401/403) iptables is assumed and noted.
+    for name in PROXY_CONFIG_MAPS:
+        try:
+            raw: Any = core.read_namespaced_config_map(name, "kube-system", _preload_content=False)
+            item = json.loads(raw.data)
+        except ApiException as exc:
+            if exc.status in (401, 403, 404):
+                continue
+            raise InputError(f"reading ConfigMap kube-system/{name} failed: {exc.status} {exc.reason}", where) from None
+        except Exception as exc:  # connection refused, TLS, bad JSON
+            raise InputError(f"reading ConfigMap kube-system/{name} failed: {exc}", where) from None
+        if isinstance(item, dict):
+            out.append(KubeObject("ConfigMap", item, None, None))
     out.extend(live_gateway_objects(api_client, where))
     return out
 
@@ -486,17 +532,65 @@ def live_objects(kubeconfig: str | None = None, context: str | None = None) -> l
 # ---------------------------------------------------------------------------------------------- scenario
 
 
-def _target_port(port: dict[str, Any], pods: Sequence[KPod]) -> int:
-    tp = port.get("targetPort", port.get("port"))
-    if isinstance(tp, int):
-        return tp
+def _port_number(value: Any) -> int | None:
+    """A port number as Kubernetes stores it (an integer 1-65535), else None: ``.nan``, ``eighty``, ``1e999``,
+    ``true`` are not ports."""
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535:
+        return value
+    return None
+
+
+def _target_port(port: dict[str, Any], pods: Sequence[KPod], number: int) -> int | None:
+    """targetPort: a number, a digit string, a named container port of a backend pod; absent: the port."""
+    tp = port.get("targetPort", number)
     if isinstance(tp, str):
         if tp.isdigit():
-            return int(tp)
+            return _port_number(int(tp[:6]))
         for p in pods:
             if tp in p.container_ports:
-                return p.container_ports[tp]
-    return int(port.get("port") or 0)
+                return _port_number(p.container_ports[tp])
+        return number  # a name no pod declares: kube-proxy has no endpoint port; the port stands in
+    return _port_number(tp)
+
+
+def _ipv4(value: Any, what: str) -> str:
+    """``value`` if it is a dotted IPv4 address, else one InputError naming ``what``."""
+    try:
+        return str(ipaddress.IPv4Address(str(value)))
+    except ValueError:
+        raise InputError(f"{what}: not an IPv4 address: {reading.excerpt(str(value))}") from None
+
+
+def _service_ports(svc: KService, pods: Sequence[KPod]) -> tuple[ServicePort, ...]:
+    out = []
+    for i, p in enumerate(svc.ports):
+        number = _port_number(p.get("port"))
+        if number is None:
+            raise InputError(
+                f"Service {svc.key}: spec.ports[{i}].port: must be an integer from 1 to 65535, got "
+                f"{reading.excerpt(str(p.get('port')))}",
+                svc.file,
+                svc.line,
+            )
+        target = _target_port(p, pods, number)
+        if target is None:
+            raise InputError(
+                f"Service {svc.key}: spec.ports[{i}].targetPort: must be an integer from 1 to 65535 or a port "
+                f"name, got {reading.excerpt(str(p.get('targetPort')))}",
+                svc.file,
+                svc.line,
+            )
+        node_port = _port_number(p.get("nodePort"))
+        if node_port is None and p.get("nodePort") is not None:
+            raise InputError(
+                f"Service {svc.key}: spec.ports[{i}].nodePort: must be an integer from 1 to 65535, got "
+                f"{reading.excerpt(str(p.get('nodePort')))}",
+                svc.file,
+                svc.line,
+            )
+        proto = p.get("protocol") or "TCP"
+        out.append(ServicePort(str(p.get("name") or ""), str(proto), number, target, node_port))
+    return tuple(out)
 
 
 def _subnets(azs: dict[str, list[str]]) -> dict[str, list[str]] | None:
@@ -552,6 +646,8 @@ def scenario_from_objects(
     nodes = [n for n in c.nodes.values() if n.ip and n.az]
     if not nodes:
         raise InputError("no Node with an InternalIP address and a topology.kubernetes.io/zone label in the input")
+    for n in nodes:
+        _ipv4(n.ip, f"Node {n.name}: status.addresses InternalIP")
     node_names = {n.name for n in nodes}
     eps = [e for e in c.endpoints_of(svc) if e.ready and e.node in node_names]
     pods: dict[str, KPod] = {}
@@ -560,6 +656,9 @@ def scenario_from_objects(
         if p is None:
             p = KPod(svc.namespace, e.pod or f"endpoint-{e.ip.replace('.', '-')}", e.ip, e.node, {}, True, False)
         pods[p.name] = p
+    for p in pods.values():
+        if p.ip:
+            _ipv4(p.ip, f"Pod {p.namespace}/{p.name}: status.podIP")
     ep_names = sorted(pods)  # kube-proxy's order is not in the objects; sorted by name
     client_pod: KPod | None = None
     if client:
@@ -573,6 +672,7 @@ def scenario_from_objects(
             raise InputError(f"--client-pod {client}: the pod has no node with a zone or no IP address")
         if client_pod.name in pods and pods[client_pod.name].namespace != client_pod.namespace:
             raise InputError(f"--client-pod {client}: a pod of the Service has the same name")
+        _ipv4(client_pod.ip, f"Pod {client_pod.namespace}/{client_pod.name}: status.podIP")
         pods[client_pod.name] = client_pod
     kubelet = c.kubernetes_version()
     settings = providers.resolve(
@@ -654,16 +754,7 @@ def scenario_from_objects(
         for p in sorted(pods.values(), key=lambda p: (p.namespace, p.name))
         if p.ip and p.node in node_az
     )
-    ports = tuple(
-        ServicePort(
-            str(p.get("name") or ""),
-            str(p.get("protocol") or "TCP"),
-            int(p.get("port") or 0),
-            _target_port(p, list(pods.values())),
-            p.get("nodePort") if isinstance(p.get("nodePort"), int) else None,
-        )
-        for p in svc.ports
-    )
+    ports = _service_ports(svc, list(pods.values()))
     if not ports:
         raise InputError(f"Service {svc.key} has no ports")
     lb = None

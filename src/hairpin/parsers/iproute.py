@@ -27,6 +27,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hairpin import reading
 from hairpin.errors import InputError, ParseError
 from hairpin.model.net import ip_int, ip_str
 from hairpin.routing import DEFAULT_TABLE, LOCAL_TABLE, MAIN_TABLE, RouteEntry, Routing, RuleEntry
@@ -85,14 +86,8 @@ class TableNames:
 
 
 def read_text(path: str | Path) -> str:
-    """A state file's text; unreadable files are one InputError naming the file."""
-    p = Path(path)
-    try:
-        return p.read_text()
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", str(p)) from None
-    except UnicodeDecodeError:
-        raise ParseError("not a text file", str(p)) from None
+    """A state file's text, read through ``hairpin.reading`` (bounded, UTF-8); problems are one InputError."""
+    return reading.read_text(path)
 
 
 def _cidr(text: str, file: str | None, line: int, what: str = "prefix") -> tuple[int, int, int]:

@@ -16,6 +16,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hairpin import reading
 from hairpin.errors import ParseError
 from hairpin.model.net import Packet
 
@@ -136,8 +137,4 @@ def _add(s: IpSet, entry: str, rest: list[str], file: str | None, lineno: int) -
 
 def load(path: str | Path) -> dict[str, IpSet]:
     p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as exc:
-        raise ParseError(f"cannot read: {exc.strerror}", str(p)) from None
-    return parse(text, str(p))
+    return parse(reading.read_text(p), str(p))

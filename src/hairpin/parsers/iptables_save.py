@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from hairpin import reading
 from hairpin.errors import ParseError
 from hairpin.netfilter.rules import Chain, Match, Option, Rule, Ruleset, Table, Target
 
@@ -267,13 +268,7 @@ def _counters(text: str, file: str | None, line: int) -> tuple[int, int]:
 
 def load(path: str | Path) -> Ruleset:
     p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as exc:
-        raise ParseError(f"cannot read: {exc.strerror}", str(p)) from None
-    except UnicodeDecodeError:
-        raise ParseError("not a text file", str(p)) from None
-    return parse(text, str(p))
+    return parse(reading.read_text(p), str(p))
 
 
 # ---------------------------------------------------------------------------------------------- writing

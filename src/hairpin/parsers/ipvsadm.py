@@ -25,7 +25,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from hairpin.errors import InputError, ParseError
+from hairpin import reading
+from hairpin.errors import ParseError
 from hairpin.ipvs import IpvsTable, VirtualServer
 from hairpin.model.net import ip_int, ip_str
 
@@ -137,8 +138,4 @@ def dump(table: IpvsTable) -> str:
 
 def load(path: str | Path) -> IpvsTable:
     p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as exc:
-        raise InputError(exc.strerror or str(exc), str(p)) from None
-    return parse(text, str(p))
+    return parse(reading.read_text(p), str(p))

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import gc
 import json
-import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,9 +32,10 @@ from typing import Any, ClassVar
 
 import yaml
 
-from hairpin.errors import ParseError
+from hairpin.errors import InputError, ParseError
 from hairpin.parsers import shapes, strict
 from hairpin.parsers.strict import Marks
+from hairpin.reading import check_yaml_events, display_name, json_error, read_text, yaml_error
 
 __all__ = ["KubeObject", "load_paths", "no_gc", "parse_json", "parse_text", "parse_yaml"]
 
@@ -129,9 +129,20 @@ def _objects_of(doc: Any, file: str | None, line: int | None, item_lines: list[i
             k = item.get("kind") or item_kind
             if not isinstance(k, str) or not k:
                 raise ParseError(f"items[{i}]: not a Kubernetes object: no kind", file, at)
+            _shape(item, file, at, f"items[{i}].")
             yield KubeObject(k, item, file, at)
         return
+    _shape(doc, file, line)
     yield KubeObject(kind, doc, file, line)
+
+
+def _shape(obj: dict[str, Any], file: str | None, line: int | None, where: str = "") -> None:
+    """Every Kubernetes object's metadata, spec and status are objects (the API server refuses anything else)."""
+    for key in ("metadata", "spec", "status"):
+        v = obj.get(key)
+        if v is not None and not isinstance(v, dict):
+            got = shapes.json_type(v)
+            raise ParseError(f"{where}{key} is {shapes.article(got)}, not an object: kubectl refuses the file", file, line)
 
 
 class _DuplicateKey(ValueError):
@@ -167,8 +178,8 @@ def parse_json(text: str, file: str | None = None) -> list[KubeObject]:
             doc, _ = dec.raw_decode(text, pos)
             return list(_objects_of(doc, file, lines.line(pos), None))
         doc, item_lines, end = _decode_top(text, pos, dec, lines, _PLAIN)
-    except json.JSONDecodeError as exc:
-        raise ParseError(f"not valid JSON: {exc.msg}", file, exc.lineno) from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise json_error(exc, file) from None
     except _DuplicateKey as exc:
         raise ParseError(
             f'duplicate key "{exc.key}" in the object starting here: kubectl refuses the file (duplicate field); '
@@ -262,14 +273,22 @@ def _decode_top(
 def parse_yaml(text: str, file: str | None = None, errors: list[ParseError] | None = None) -> list[KubeObject]:
     """The objects of a (multi-document) YAML stream, each with its line.
 
-    A syntax error ends the stream: with ``errors`` given, the objects before it are returned and the
-    error appended; without, it is raised.
+    A syntax error, a document nested deeper than ``hairpin.reading.max_depth()`` or an alias ends the
+    stream: with ``errors`` given, the objects before it are returned and the error appended; without, it
+    is raised.  (Depth and aliases are checked on the event stream before anything is composed.)
     """
     out: list[KubeObject] = []
-    loader = _KubeLoader(text)
-    loader.hairpin_file = file
+    bad = check_yaml_events(text, file, _Loader, aliases=True)  # merge keys (<<: *base) are valid YAML 1.1
+    n_doc = 0
+    loader = None
+    failed = False
     try:
+        loader = _KubeLoader(text)
+        loader.hairpin_file = file
         while loader.check_node():
+            if bad is not None and n_doc >= bad[0]:
+                raise bad[1]
+            n_doc += 1
             node = loader.get_node()
             if node is None:
                 continue
@@ -302,18 +321,23 @@ def parse_yaml(text: str, file: str | None = None, errors: list[ParseError] | No
                 continue
             out.extend(KubeObject(o.kind, o.data, o.file, o.line, at.get(o.line or 0)) for o in objs)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        err = ParseError(f"not valid YAML: {problem}", file, mark.line + 1 if mark is not None else None)
+        failed = True
+        err = yaml_error(exc, file, text, context=False)
         if errors is None:
             raise err from None
         errors.append(err)
     except ParseError as exc:
+        failed = True
         if errors is None:
             raise
         errors.append(exc)
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
+    if bad is not None and not failed:
+        if errors is None:
+            raise bad[1]
+        errors.append(bad[1])
     return out
 
 
@@ -383,13 +407,11 @@ def no_gc() -> Iterator[None]:
 def _load_into(out: list[KubeObject], paths: Iterable[str | Path], errs: list[ParseError]) -> None:
     for f in _files(paths, errs):
         try:
-            if f == "-":
-                text = sys.stdin.read()
-            else:
-                with open(f, encoding="utf-8") as fh:
-                    text = fh.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            errs.append(ParseError(f"cannot read: {why}", f))
+            text = read_text(f)  # bounded, UTF-8, no NUL bytes (hairpin.reading)
+        except ParseError as exc:
+            errs.append(exc)
             continue
-        out.extend(parse_text(text, "<stdin>" if f == "-" else f, errs))
+        except InputError as exc:
+            errs.append(ParseError(exc.message, exc.file, exc.line))
+            continue
+        out.extend(parse_text(text, display_name(f), errs))

@@ -16,7 +16,7 @@ from typing import Any
 
 from hairpin.errors import ParseError
 
-__all__ = ["SCHEMAS", "vet_shape"]
+__all__ = ["SCHEMAS", "article", "json_type", "vet_shape"]
 
 S, N, B = "string", "integer", "boolean"
 M = "map[string]string"  # labels, annotations, selector, ConfigMap data
@@ -41,7 +41,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
-def _json_type(v: Any) -> str:
+def json_type(v: Any) -> str:
+    """The JSON name of a decoded value's type, as the API server's errors name it."""
     if isinstance(v, bool):
         return "boolean"
     if isinstance(v, int):
@@ -55,7 +56,8 @@ def _json_type(v: Any) -> str:
     return "object" if isinstance(v, dict) else type(v).__name__
 
 
-def _a(word: str) -> str:
+def article(word: str) -> str:
+    """``word`` with its indefinite article."""
     return ("an " if word[0] in "aeiou" else "a ") + word
 
 
@@ -83,13 +85,13 @@ def _check(value: Any, schema: Any, path: str, file: str | None, line: int | Non
         want = M
         if isinstance(value, dict):  # name the offending entry
             key, bad = next((k, v) for k, v in value.items() if not (v is None or isinstance(v, str)))
-            raise ParseError(f"{path}[{key}] is {_a(_json_type(bad))}, not a string: kubectl refuses the file", file, line)
+            raise ParseError(f"{path}[{key}] is {article(json_type(bad))}, not a string: kubectl refuses the file", file, line)
     else:
-        got = _json_type(value)
+        got = json_type(value)
         if got == schema:
             return
         want = schema
-    raise ParseError(f"{path} is {_a(_json_type(value))}, not {_a(want)}: kubectl refuses the file", file, line)
+    raise ParseError(f"{path} is {article(json_type(value))}, not {article(want)}: kubectl refuses the file", file, line)
 
 
 _PY = {S: "str", N: "int", B: "bool"}

@@ -302,6 +302,22 @@ def run(
             shutil.rmtree(stage, ignore_errors=True)
 
 
+def _end(proc: subprocess.Popen[str]) -> None:
+    """End ``proc``'s session (SIGTERM, then SIGKILL after 5 s) if it is still running, and reap it."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    for f in (proc.stdout, proc.stderr):
+        if f is not None:
+            f.close()
+
+
 def check_capture_dir(capture: Path) -> None:
     """InputError unless ``capture`` is a directory or can be created as one (checked before the lab is built)."""
     if capture.exists() and not capture.is_dir():
@@ -340,18 +356,28 @@ def _connect_all(
         time.sleep(0.5)
     where = client.node if client.host_network else client.name
     argv = commands.client_command(lab.ns(where), client.ip, dst, dport, sports, timeout, dsts)
-    client_proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # the client runs in a session of its own, recorded like every process of the lab (lab down/clean end it
+    # after a crash), and is ended here whatever happens, an interrupt (Ctrl-C) included
+    client_proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   start_new_session=True)  # fmt: skip
+    lab.record.pids.append(client_proc.pid)
+    lab.record.save()
     results: dict[int, dict[str, Any]] = {}
-    assert client_proc.stdout is not None
-    for line in client_proc.stdout:
-        r = json.loads(line)
-        results[r["sport"]] = r
-        if progress is not None:
-            progress(1)
-    client_proc.wait()
-    if client_proc.returncode != 0:
-        why = client_proc.stderr.read().strip() if client_proc.stderr else client_proc.returncode
-        raise LabError(f"client failed: {why}")
+    try:
+        assert client_proc.stdout is not None
+        for line in client_proc.stdout:
+            r = json.loads(line)
+            results[r["sport"]] = r
+            if progress is not None:
+                progress(1)
+        client_proc.wait()
+        if client_proc.returncode != 0:
+            why = client_proc.stderr.read().strip() if client_proc.stderr else client_proc.returncode
+            raise LabError(f"client failed: {why}")
+    finally:
+        _end(client_proc)
+        lab.record.pids.remove(client_proc.pid)
+        lab.record.save()
     if dumps:  # libpcap hands packets over in blocks retired at most every second (tcpdump's 1000 ms timeout):
         time.sleep(1.2)  # a block still open at SIGINT is lost, so let every block retire first,
         _settle([Path(p) for _, p in dumps])  # and tcpdump write them all out

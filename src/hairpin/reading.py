@@ -1,0 +1,326 @@
+"""Every file hairpin reads comes in through here: bounded, decoded, and refused in one line when hostile.
+
+What this module knows:
+
+- **Size.**  A file (or standard input, a pipe, a device) is read in chunks up to a limit, 512 MiB unless
+  ``HAIRPIN_MAX_INPUT`` or the global option ``hairpin --max-input SIZE`` says otherwise (``SIZE`` in bytes
+  or with a ``K``/``M``/``G`` suffix).  A regular file known to be larger is refused before it is read;
+  an endless stream (``/dev/zero``, ``yes |``) is refused once the limit is passed, so memory stays bounded.
+- **Text.**  Text inputs must be UTF-8 (a leading byte-order mark is dropped) without NUL bytes; the error
+  names the line and byte.  Line endings are normalised to ``\\n`` as Python's text mode would.
+- **YAML.**  Before a document is composed, its event stream is checked: nesting deeper than
+  ``HAIRPIN_MAX_DEPTH`` (``--max-depth``, default 100) is refused with the line where it occurs (libyaml's C
+  composer recurses once per level, so an unchecked deep document can crash the interpreter).  Aliases
+  (``*name``) are how a few kilobytes become gigabytes ("billion laughs"): scenario files and kubeconfigs
+  never need them and any alias is refused; manifests may use YAML 1.1 merge keys (``<<: *base``), so there
+  aliases are accepted while the nodes they stand for, counted without building anything, stay under
+  :data:`ALIAS_NODES` per document.  Reader errors (control characters) and syntax errors are one line with the line number.
+- **JSON.**  Python's decoder refuses nesting beyond the interpreter's recursion limit (about 1,000 levels)
+  with ``RecursionError``; :func:`json_error` turns that, and any ``JSONDecodeError``, into one line.
+- **Excerpts.**  An error that quotes input quotes at most :data:`EXCERPT` characters of it
+  (:func:`excerpt`); :class:`hairpin.errors.InputError` also caps every message.
+
+Every error is a :class:`hairpin.errors.ParseError` or :class:`~hairpin.errors.InputError` naming the file
+(``<stdin>`` for ``-``), so the CLI prints ``hairpin: error: FILE:LINE: what`` and exits 2.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+import yaml
+
+from hairpin.errors import InputError, ParseError
+
+__all__ = [
+    "ALIAS_NODES",
+    "DEFAULT_MAX_DEPTH",
+    "DEFAULT_MAX_INPUT",
+    "DEPTH_ENV",
+    "EXCERPT",
+    "SIZE_ENV",
+    "check_yaml_events",
+    "display_name",
+    "excerpt",
+    "json_error",
+    "load_yaml",
+    "max_depth",
+    "max_input",
+    "parse_size",
+    "read_bytes",
+    "read_text",
+    "set_limits",
+    "yaml_error",
+]
+
+SIZE_ENV = "HAIRPIN_MAX_INPUT"
+DEPTH_ENV = "HAIRPIN_MAX_DEPTH"
+DEFAULT_MAX_INPUT = 512 << 20
+DEFAULT_MAX_DEPTH = 100
+#: Where aliases are accepted (manifests), the most nodes they may stand for in one document.
+ALIAS_NODES = 100_000
+#: At most this many characters of an offending input are quoted in an error.
+EXCERPT = 60
+_CHUNK = 1 << 20
+
+_limits: dict[str, int] = {}  # set by set_limits (the CLI's global options), over the environment
+
+
+def parse_size(text: str, what: str = "size") -> int:
+    """``"512M"`` -> 536870912; bytes or a K/M/G/T suffix (powers of 1024, an optional ``i``/``B``)."""
+    m = re.fullmatch(r"\s*(\d+)\s*([kmgt]?)(?:i?b)?\s*", str(text), re.IGNORECASE)
+    if m is None:
+        raise InputError(f"{what} must be a number of bytes, optionally with K, M or G, got {excerpt(str(text))}")
+    return int(m.group(1)) << (10 * " kmgt".index(m.group(2).lower() or " "))
+
+
+def _env_int(name: str, default: int, size: bool) -> int:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    if size:
+        return parse_size(raw, name)
+    if not raw.strip().isdigit():
+        raise InputError(f"{name} must be a whole number, got {excerpt(raw)}")
+    return int(raw)
+
+
+def max_input() -> int:
+    """The largest input, in bytes, hairpin reads from one file or stream."""
+    return _limits.get("size") or _env_int(SIZE_ENV, DEFAULT_MAX_INPUT, True)
+
+
+def max_depth() -> int:
+    """The deepest nesting of mappings and lists accepted in a YAML document."""
+    return _limits.get("depth") or _env_int(DEPTH_ENV, DEFAULT_MAX_DEPTH, False)
+
+
+def set_limits(size: int | None = None, depth: int | None = None) -> None:
+    """Override the limits for this process (the CLI's ``--max-input`` and ``--max-depth``); None: the
+    environment's or the default."""
+    _limits.clear()
+    if size is not None:
+        if size < 1:
+            raise InputError(f"--max-input must be at least 1 byte, got {size}")
+        _limits["size"] = size
+    if depth is not None:
+        if depth < 1:
+            raise InputError(f"--max-depth must be at least 1, got {depth}")
+        _limits["depth"] = depth
+
+
+def _human(n: int) -> str:
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift and n % (1 << shift) == 0:
+            return f"{n >> shift} {unit}"
+    return f"{n} bytes"
+
+
+def excerpt(text: str, limit: int = EXCERPT) -> str:
+    """``text`` quoted (``repr``) and cut to about ``limit`` characters: safe to put in a one-line error."""
+    if len(text) > limit:
+        return repr(text[:limit]) + f"... ({len(text)} characters)"
+    return repr(text)
+
+
+def display_name(path: str | Path) -> str:
+    """The name errors use: ``<stdin>`` for ``-``, else the path as given."""
+    return "<stdin>" if str(path) == "-" else str(path)
+
+
+def _too_big(name: str, limit: int) -> InputError:
+    return InputError(
+        f"larger than the input limit of {_human(limit)} (raise it with hairpin --max-input SIZE or {SIZE_ENV})",
+        name,
+    )
+
+
+def _read_stream(fh: IO[bytes], name: str, limit: int, text: bool) -> bytes:
+    parts: list[bytes] = []
+    total = 0
+    lines = 0
+    while True:
+        chunk = fh.read(min(_CHUNK, limit + 1 - total))
+        if not chunk:
+            break
+        if text:
+            nul = chunk.find(b"\0")
+            if nul >= 0:
+                line = lines + chunk.count(b"\n", 0, nul) + 1
+                raise ParseError(f"not a text file: NUL byte at byte {total + nul}", name, line)
+            lines += chunk.count(b"\n")
+        parts.append(chunk)
+        total += len(chunk)
+        if total > limit:
+            raise _too_big(name, limit)
+    return b"".join(parts)
+
+
+def read_bytes(path: str | Path, *, text: bool = False) -> bytes:
+    """The content of ``path`` (``-``: standard input), at most ``max_input()`` bytes, else one InputError."""
+    name = display_name(path)
+    limit = max_input()
+    try:
+        if str(path) == "-":
+            return _read_stream(sys.stdin.buffer, name, limit, text)
+        with open(path, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if stat.S_ISDIR(st.st_mode):
+                raise InputError("cannot read: Is a directory", name)
+            if stat.S_ISREG(st.st_mode) and st.st_size > limit:
+                raise _too_big(name, limit)
+            return _read_stream(fh, name, limit, text)
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", name) from None
+    except MemoryError:
+        raise InputError(f"out of memory reading it (lower hairpin --max-input, now {_human(limit)})", name) from None
+
+
+def read_text(path: str | Path) -> str:
+    """The UTF-8 text of ``path`` (``-``: standard input), bounded like :func:`read_bytes`.
+
+    Not UTF-8, or a NUL byte: one ParseError with the line and byte.  ``\\r\\n`` and ``\\r`` become ``\\n``."""
+    data = read_bytes(path, text=True)
+    try:
+        out = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ParseError(f"not UTF-8 text (byte {exc.start})", display_name(path), line) from None
+    if "\r" in out:
+        out = out.replace("\r\n", "\n").replace("\r", "\n")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- YAML
+
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's C parser when PyYAML has it
+_STARTS = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+_ENDS = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def yaml_error(exc: yaml.YAMLError, file: str | None, text: str | None = None, context: bool = True) -> ParseError:
+    """One line for any PyYAML error: what is wrong and the line (control characters: which one).
+    ``context``: say what the parser was reading too ("while parsing a flow node, ...")."""
+    if isinstance(exc, yaml.reader.ReaderError):
+        line = text.count("\n", 0, exc.position) + 1 if text is not None and exc.position >= 0 else None
+        ch = exc.character
+        code = ord(ch) if isinstance(ch, str) and len(ch) == 1 else ch
+        what = f"#x{code:04x}" if isinstance(code, int) else repr(ch)
+        return ParseError(f"not valid YAML: control character {what} is not allowed", file, line)
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        problem = ", ".join(x for x in (exc.context if context else None, exc.problem) if x) or "cannot parse"
+        return ParseError(f"not valid YAML: {_one_line(problem)}", file, mark.line + 1 if mark else None)
+    return ParseError(f"not valid YAML: {_one_line(str(exc))[:200]}", file)
+
+
+def _line(ev: Any) -> int | None:
+    mark = ev.start_mark
+    return int(mark.line) + 1 if mark is not None else None
+
+
+def check_yaml_events(
+    text: str, file: str | None, loader: type[Any] | None = None, aliases: bool = False
+) -> tuple[int, ParseError] | None:
+    """Walk the event stream of ``text`` with a ``loader`` (the class the composer will use).
+
+    Returns None when every document nests at most ``max_depth()`` deep and has no alias (``aliases``: no
+    more than :data:`ALIAS_NODES` nodes reached through aliases), else (index of the first bad document,
+    its error).  A syntax error is left to the composer, which meets it at the same place after the same
+    documents."""
+    limit = max_depth()
+    depth = 0
+    doc = -1
+    ld = None
+    sizes: dict[Any, int] = {}  # anchor -> nodes in its value, aliases inside it expanded
+    open_anchors: list[list[Any]] = []  # [depth, name, nodes so far] of anchored collections being read
+    expanded = 0
+    try:
+        ld = (loader or _LOADER)(text)
+        while ld.check_event():
+            ev = ld.get_event()
+            if open_anchors and isinstance(ev, (yaml.NodeEvent, *_STARTS)):
+                grow = sizes.get(ev.anchor, 1) if isinstance(ev, yaml.AliasEvent) else 1
+                for a in open_anchors:
+                    a[2] += grow
+            if isinstance(ev, _STARTS):
+                depth += 1
+                if ev.anchor is not None:
+                    open_anchors.append([depth, ev.anchor, 1])
+                if depth > limit:
+                    return doc, ParseError(
+                        f"nested more than {limit} levels deep (raise it with hairpin --max-depth N or {DEPTH_ENV})",
+                        file,
+                        _line(ev),
+                    )
+            elif isinstance(ev, _ENDS):
+                if open_anchors and open_anchors[-1][0] == depth:
+                    _, name, size = open_anchors.pop()
+                    sizes[name] = size
+                depth -= 1
+            elif isinstance(ev, yaml.DocumentStartEvent):
+                doc += 1
+                depth = 0
+                sizes, open_anchors, expanded = {}, [], 0
+            elif isinstance(ev, yaml.ScalarEvent):
+                if ev.anchor is not None:
+                    sizes[ev.anchor] = 1
+            elif isinstance(ev, yaml.AliasEvent) and aliases:
+                expanded += sizes.get(ev.anchor, 1)  # an anchor still open (a recursive alias): one reference
+                if expanded > ALIAS_NODES:
+                    return doc, ParseError(
+                        f"YAML aliases stand for more than {ALIAS_NODES:,} nodes (an alias bomb?): refused",
+                        file,
+                        _line(ev),
+                    )
+            elif isinstance(ev, yaml.AliasEvent):
+                return doc, ParseError(
+                    f"YAML alias *{_one_line(str(ev.anchor))[:EXCERPT]} is not accepted (aliases can expand a small "
+                    "file into gigabytes; write the value out)",
+                    file,
+                    _line(ev),
+                )
+    except yaml.YAMLError as exc:
+        if isinstance(exc, yaml.reader.ReaderError):  # the composer would fail the same way, but earlier docs
+            return max(doc, 0), yaml_error(exc, file, text)
+        return None
+    finally:
+        if ld is not None:
+            ld.dispose()
+    return None
+
+
+def load_yaml(text: str, file: str | None, loader: type[Any] | None = None) -> Any:
+    """One YAML document's data, with the depth and alias checks; every error one ParseError line."""
+    cls = loader or _LOADER
+    bad = check_yaml_events(text, file, cls)
+    if bad is not None:
+        raise bad[1]
+    ld = None
+    try:
+        ld = cls(text)
+        return ld.get_single_data()
+    except yaml.YAMLError as exc:
+        raise yaml_error(exc, file, text) from None
+    finally:
+        if ld is not None:
+            ld.dispose()
+
+
+def json_error(exc: Exception, file: str | None, text: str | None = None) -> ParseError:
+    """One line for a JSON decoding failure: a syntax error with its line, or nesting too deep."""
+    if isinstance(exc, json.JSONDecodeError):
+        return ParseError(f"not valid JSON: {exc.msg}", file, exc.lineno)
+    if isinstance(exc, RecursionError):
+        return ParseError("not accepted: JSON nested too deeply (more than about 1,000 levels)", file)
+    return ParseError(f"not valid JSON: {_one_line(str(exc))[:200]}", file)
