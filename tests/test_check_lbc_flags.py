@@ -316,3 +316,20 @@ def test_tcp_and_udp_on_one_port_without_tcp_udp_listeners() -> None:
     # the annotation wins over the gate
     (f,) = report(deployment("--feature-gates=EnableTCPUDPListener=true"), _dns({listener: "false"})).findings
     assert [p.label for p in f.ports] == ["53/TCP"] and not f.at_risk
+
+
+def test_flags_in_the_containers_command() -> None:
+    """Flags after the program in ``command`` reach the controller as well as ``args`` (the process gets
+    command[1:] + args)."""
+    dep = deployment()
+    ctr = dep["spec"]["template"]["spec"]["containers"][0]
+    ctr["command"] = ["/controller", "--default-target-type=ip"]
+    (f,) = report(dep, svc("plain", cls=ctl.LBC_CLASS)).findings
+    assert (f.settings.target_type, f.at_risk) == ("ip", False)
+    ctr["command"], ctr["args"] = ["/controller", "--default-target-type=ip"], ["--cluster-name=prod", "--default-target-type=instance"]
+    (f,) = report(dep, svc("plain", cls=ctl.LBC_CLASS)).findings  # args come after command: the last one wins
+    assert (f.settings.target_type, f.at_risk) == ("instance", True)
+    ctr["command"] = ["--default-target-type=ip"]  # the program itself, not a flag
+    ctr["args"] = ["--cluster-name=prod"]
+    (f,) = report(dep, svc("plain", cls=ctl.LBC_CLASS)).findings
+    assert f.settings.target_type == "instance"
