@@ -317,6 +317,7 @@ CONTRACT = {
                     "required": ["annotation", "value", "controller", "why"],
                     "properties": {k: {"type": "string"} for k in ("annotation", "value", "controller", "why")}}},
                 "security_group_drop": {"type": ["string", "null"]},
+                "problems": {"type": "array", "items": {"type": "string"}},
             }}},
         "errors": {"type": "array", "items": {
             "type": "object", "additionalProperties": False, "required": ["file", "line", "message"],

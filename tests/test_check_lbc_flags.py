@@ -333,3 +333,24 @@ def test_flags_in_the_containers_command() -> None:
     ctr["args"] = ["--cluster-name=prod"]
     (f,) = report(dep, svc("plain", cls=ctl.LBC_CLASS)).findings
     assert f.settings.target_type == "instance"
+
+
+def test_cli_names_the_problems_in_json_and_text(tmp_path: Path, capsys: Any) -> None:
+    import pytest
+
+    from hairpin.cli.main import main
+
+    path = tmp_path / "k.yaml"
+    path.write_text("---\n".join(yaml.safe_dump(d) for d in (deployment("--feature-gates=EnableIPTargetType=false"),
+                                                              svc("ann-ip", {TYPE: "external", TT: "ip"}))))  # fmt: skip
+    problem = "ip targets refused: feature gate EnableIPTargetType=false"
+    for fmt in ("json", "table"):
+        with pytest.raises(SystemExit) as exc:
+            main(["check", str(path), "--format", fmt])
+        out, err = capsys.readouterr()
+        assert (exc.value.code or 0, err) == (0, "")
+        if fmt == "json":
+            (s,) = json.loads(out)["services"]
+            assert (s["controller"], s["load_balancer"], s["problems"]) == ("none", "none", [problem])
+        else:
+            assert f"shop/ann-ip: problems\n  - {problem}\n" in out

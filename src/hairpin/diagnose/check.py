@@ -101,6 +101,12 @@ class Report:
                 yield Text(f"{f.namespace}/{f.name}: annotations ignored", style="bold yellow")
                 for ig in f.ignored:
                     yield Text(f"  - {ig.text()}")
+        for f in shown:
+            if f.settings.problems:  # what the controller refuses or leaves out (hairpin.aws.controller)
+                yield Text("")
+                yield Text(f"{f.namespace}/{f.name}: problems", style="bold yellow")
+                for text in f.settings.problems:
+                    yield Text(f"  - {text}")
         risky = len(self.at_risk)
         yield Text("")
         yield Text(
