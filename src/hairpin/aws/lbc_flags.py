@@ -30,7 +30,9 @@ Flags read and left out because they change none of the above: ``--default-tags`
 ``--external-managed-tags``, ``--service-target-eni-security-group-tags``, ``--enable-backend-security-group``,
 ``--enable-manage-backend-security-group-rules``, ``--backend-security-group``,
 ``--disable-restricted-sg-rules`` (the rules on the targets' security groups, not the NLB's own),
-``--enable-endpoint-slices`` (where ip targets are read from), ``--default-ssl-policy``.
+``--enable-endpoint-slices`` (where ip targets are read from), ``--default-ssl-policy``; the gates the
+Service path also reads (``pkg/service``, ``controllers/service``): EndpointsFailOpen, SubnetsClusterTagCheck,
+NLBHealthCheckAdvancedConfig, LBCapacityReservation, EnhancedDefaultBehavior, EnableDefaultTagsLowPriority.
 """
 
 from __future__ import annotations
