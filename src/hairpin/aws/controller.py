@@ -7,8 +7,9 @@ which annotation (or which default) decided it.  Facts, from the controllers' so
 Which controller (kubernetes-sigs/aws-load-balancer-controller ``pkg/service/service_utils.go``
 IsServiceSupported; kubernetes/cloud-provider-aws ``pkg/providers/v1/aws_loadbalancer.go`` isLBExternal):
 - ``spec.loadBalancerClass: service.k8s.aws/nlb`` (the class in the LBC's ``--load-balancer-class``,
-  ``hairpin.aws.lbc_flags``) -> the AWS Load Balancer Controller (LBC).  Any other class -> neither: the in-tree provider ignores Services with a class (Kubernetes docs, "Service",
-  load balancer class) and the LBC only takes its own class.
+  ``hairpin.aws.lbc_flags``) -> the AWS Load Balancer Controller (LBC).  Any other class -> neither:
+  the in-tree provider ignores Services with a class (Kubernetes docs, "Service", load balancer class)
+  and the LBC only takes its own class.
 - no class: ``aws-load-balancer-type: nlb-ip`` -> LBC; ``external`` with ``aws-load-balancer-nlb-target-type``
   ``ip`` or ``instance`` -> LBC; ``external``/``nlb-ip`` are skipped by the in-tree provider
   (ImplementedElsewhere), so ``external`` without a valid target type is provisioned by no one.
@@ -83,7 +84,6 @@ IN_TREE = "in-tree"
 LBC = "aws-load-balancer-controller"
 NONE = "none"
 OTHER = "other"
-
 
 
 def annotation(suffix: str) -> str:
