@@ -191,7 +191,7 @@ def test_workarounds_that_fail_are_not_listed_as_fixes() -> None:
 @pytest.mark.parametrize(
     ("args", "first", "last"),
     [
-        (["check", str(DUMP)], "hairpin check: 1 of 1 LoadBalancer Service(s) can time out their in-cluster callers, "
+        (["check", str(DUMP)], "hairpin check: 1 of 1 Service(s) with a load balancer can time out their in-cluster callers, "
          "up to 50.0% of connections (nginx-demo/service-nginx-demo); fixes below", "Next: see it happen"),
         (["trace", "--node", str(NODE), "--reply", SYN], "hairpin trace: 3 of 3 outcome(s) of this packet (100.0% of "
          "its probability) return asymmetrically", "Next: confirm it on the wire"),

@@ -11,9 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hairpin import trace as tr
-from hairpin.errors import ParseError
+from hairpin.errors import InputError, ParseError
 from hairpin.model.net import ip_int, ip_str
 from hairpin.parsers import iproute, iptables_save
+from hairpin.parsers.node import read_node
 
 REAL = Path(__file__).parent / "data" / "trace" / "real-node1"  # read off a kernel (6.18, iproute2 6.x, nf_tables)
 
@@ -37,8 +38,7 @@ def test_real_iptables_save_round_trips_apart_from_its_comments() -> None:
 
 
 def test_real_dumps_give_the_kernels_routing_decisions() -> None:
-    nr = iproute.build_routing((REAL / "ip-route").read_text(), "ip-route", (REAL / "ip-rule").read_text(), "ip-rule",
-                               (REAL / "ip-addr").read_text(), "ip-addr")  # fmt: skip
+    nr = read_node(None, REAL / "ip-route", REAL / "ip-rule", REAL / "ip-addr").routing
     r = nr.routing.lookup(ip_int("192.168.27.239"), ip_int("192.168.2.3"), "eth0")
     assert (r.type, r.dev, r.rule.priority if r.rule else None) == ("unicast", "enie348bef9edc", 512)
     r = nr.routing.lookup(ip_int("192.168.39.2"), 0, None)
@@ -48,12 +48,11 @@ def test_real_dumps_give_the_kernels_routing_decisions() -> None:
 
 
 def test_route_n_alone_needs_the_addresses() -> None:
-    with pytest.raises(Exception) as e:
-        iproute.build_routing((REAL / "route-n").read_text(), "route-n")
-    assert "no local addresses" in str(e.value)
-    nr = iproute.build_routing(
-        (REAL / "route-n").read_text(), "route-n", None, None, (REAL / "ip-addr").read_text(), "a"
-    )
+    with pytest.raises(InputError) as e:
+        read_node(None, REAL / "route-n")
+    assert str(e.value) == (f"{REAL / 'route-n'}: no local addresses: give the addresses (ip -4 -o addr) or the "
+                            "local table (ip -4 route show table all)")  # fmt: skip
+    nr = read_node(None, REAL / "route-n", None, REAL / "ip-addr").routing
     assert nr.routing.lookup(ip_int("192.168.16.142")).dev == "eni851d8a400b6"
 
 

@@ -84,21 +84,33 @@ class Breakdown:
         }
 
     def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
+        from hairpin.render.text import fitting, indented
+
         yield Text(f"P(timeout) of one connection to {self.service}, per caller node and NLB address")
-        t = Table(expand=False)
-        t.add_column("caller node", no_wrap=True)
-        t.add_column("AZ", no_wrap=True)
+        yield fitting(console, options, self._table(stacked=False), lambda: self._table(stacked=True))
+        yield Text("* the scenario's client.  Which figure each command prints:")
+        for line in self.labels():
+            yield indented(line, 2, "- ")
+
+    def _table(self, stacked: bool) -> Table:
+        """Wide: node and AZ in columns of their own.  Stacked (narrow): the AZ under the node, the NLB's AZ
+        alone in its column's header."""
+        t = Table(expand=False, caption="via AZ: pinned to the NLB's address in that AZ" if stacked else None,
+                  caption_justify="left")
+        if stacked:
+            t.add_column("caller node\nAZ", overflow="fold")
+        else:
+            t.add_column("caller node", no_wrap=True)
+            t.add_column("AZ", no_wrap=True)
         for az in self.azs:
-            t.add_column(f"via the NLB\nin {az}", justify="right")
-        t.add_column("averaged\nover DNS", justify="right")
+            t.add_column(f"via\n{az}" if stacked else f"via the NLB\nin {az}", justify="right", no_wrap=True)
+        t.add_column("averaged\nover DNS", justify="right", no_wrap=True)
         for r in self.rows:
             mark = " *" if r.node == self.client_node else ""
             more = f" and {len(r.same)} more" if len(r.same) > 1 else (f", {r.same[0]}" if r.same else "")
-            t.add_row(r.node + mark + more, r.az, *(_pct(p) for _, p in r.pinned), _pct(r.averaged))
-        yield t
-        yield Text("* the scenario's client.  Which figure each command prints:")
-        for line in self.labels():
-            yield Text(f"  - {line}")
+            where = (f"{r.node}{mark}{more}\n{r.az}",) if stacked else (r.node + mark + more, r.az)
+            t.add_row(*where, *(_pct(p) for _, p in r.pinned), _pct(r.averaged))
+        return t
 
 
 def _pct(p: Fraction) -> str:

@@ -1,4 +1,4 @@
-"""``hairpin check``: find LoadBalancer Services whose in-cluster callers can time out (manifests, dumps, live).
+"""``hairpin check``: find Services with a load balancer whose in-cluster callers can time out (manifests, dumps, live).
 
 Exit code 0: nothing at risk; 1: a Service is at risk; 2: some input was bad (each bad file gets one
 ``file:line: message`` line on stderr, the other files are still checked).
@@ -66,7 +66,9 @@ def check(
         typer.Option("--allow-empty", help="Exit 0 when the input holds no Kubernetes objects (default: exit 2)."),
     ] = False,
 ) -> None:
-    """Find Services of type LoadBalancer whose in-cluster callers can be sent back to their own node."""
+    """Find Services with a load balancer (type LoadBalancer; NodePort and ClusterIP Services the AWS Load
+    Balancer Controller provisions; Services behind a Gateway) whose in-cluster callers can be sent back to
+    their own node."""
     from hairpin.aws.cloud_provider import parse_version
     from hairpin.diagnose import check as chk
     from hairpin.kube.cluster import live_objects
@@ -147,16 +149,17 @@ def breakdowns(objects: list[Any], report: Any) -> list[Any]:
 
 def diagnosis(report: Any) -> str:
     """The first line of the text report."""
+    from hairpin.diagnose.report_text import counted
+
     risky = report.at_risk
-    n = len(report.findings)
     if risky:
         worst = max(risky, key=lambda f: f.probability or 0)
         p = f", up to {float(worst.probability):.1%} of connections" if worst.probability is not None else ""
-        return (f"hairpin check: {len(risky)} of {n} LoadBalancer Service(s) can time out their in-cluster callers"
+        return (f"hairpin check: {len(risky)} of {counted(report.findings)} can time out their in-cluster callers"
                 f"{p} ({worst.namespace}/{worst.name}); fixes below")  # fmt: skip
     if report.errors:
         return f"hairpin check: {len(report.errors)} input(s) could not be read; no Service at risk in the rest"
-    return f"hairpin check: none of {n} LoadBalancer Service(s) can send an in-cluster caller back to its own node"
+    return f"hairpin check: none of {counted(report.findings)} can send an in-cluster caller back to its own node"
 
 
 def _source(paths: list[str] | None, live: bool, kubeconfig: str | None, context: str | None) -> str:

@@ -70,6 +70,7 @@ VIEW_WINDOW = 0.2  # s: views of one transmission on several interfaces are this
 KEEP = 400  # packets kept per failed attempt, for the pictures
 KINDS = ("hairpin", "healthy", "server-reset", "loopback", "node-loopback", "unanswered-syn")
 LIVE_KEEP = 100  # hairpins and other failures a live stream keeps for its final report (all are reported and counted)
+_SYN, _ACK, _RST = int(Flags.SYN), int(Flags.ACK), int(Flags.RST)
 EXPIRE = 135.0  # s of capture time after an attempt's last packet: the kernel gives up a connect at 127 s
 
 
@@ -211,7 +212,6 @@ class Analysis:
         return Counter(key(a) for a in self.hairpins).most_common()
 
     def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
-        from rich.table import Table
         from rich.text import Text
 
         n = self.hairpin_count
@@ -227,24 +227,18 @@ class Analysis:
                        f"{self.frames - skipped} TCP, skipped {skipped}"
                        + (f" ({', '.join(f'{k} {v}' for k, v in self.skipped_by.items())})" if skipped else ""),
                        style="yellow" if skipped else "")  # fmt: skip
+        rows: list[tuple[tuple[str, ...], tuple[str, ...]]]
         if self.hairpins:
-            t = Table(title="hairpinned: SYN-ACK from an address the client did not call, reset by the client",
-                      title_justify="left")  # fmt: skip
-            for col in ("client", "called (VIP)", "answered by (node)", "backend", "SYN retx", "lost (s)", "gave up"):
-                t.add_column(col, no_wrap=True)
-            for a in self.hairpins:
-                t.add_row(str(a.client), str(a.called), str(a.answered_by), str(a.backend or "-"),
-                          str(a.syn_retransmits), f"{a.lost_s:.3f}", "yes" if a.gave_up else "no")  # fmt: skip
-            yield t
+            rows = [((str(a.client), str(a.called), str(a.answered_by), str(a.backend or "-")),
+                     (str(a.syn_retransmits), f"{a.lost_s:.3f}", "yes" if a.gave_up else "no")) for a in self.hairpins]  # fmt: skip
+            yield _fitting(console, options, HAIRPIN_TITLE, HAIRPIN_ADDRESSES, ("SYN retx", "lost (s)", "gave up"), rows)
             for what in ("client", "node", "vip"):
                 yield Text(f"by {what}: " + ", ".join(f"{k} {v}" for k, v in self.by(what)))
         if self.others:
-            t = Table(title="other failures (not the hairpin)", title_justify="left")
-            for col in ("kind", "client", "called", "SYN retx", "lost (s)"):
-                t.add_column(col, no_wrap=True)
-            for a in self.others[:50]:
-                t.add_row(a.kind, str(a.client), str(a.called), str(a.syn_retransmits), f"{a.lost_s:.3f}")
-            yield t
+            rows = [((str(a.client), str(a.called)), (a.kind, str(a.syn_retransmits), f"{a.lost_s:.3f}"))
+                    for a in self.others[:50]]  # fmt: skip
+            yield _fitting(console, options, "other failures (not the hairpin)", ("client", "called"),
+                           ("kind", "SYN retx", "lost (s)"), rows)  # fmt: skip
             if len(self.others) > 50:
                 yield Text(f"... and {len(self.others) - 50} more (--format json lists them all)")
 
@@ -267,6 +261,31 @@ class Analysis:
             "others": [{"kind": a.kind, **a.to_json()} for a in self.others],
             "files": [f.to_json() for f in self.files],
         }
+
+
+HAIRPIN_TITLE = "hairpinned: SYN-ACK from an address the client did not call, reset by the client"
+HAIRPIN_ADDRESSES = ("client", "called (VIP)", "answered by (node)", "backend")
+
+
+def _fitting(console: Any, options: Any, title: str, addresses: tuple[str, ...], others: tuple[str, ...],
+             rows: Sequence[tuple[tuple[str, ...], tuple[str, ...]]]) -> Any:
+    """One row a connection: each address in its own column when that fits the width, else the addresses
+    one under the other in one column (``hairpin.render.text``), so no address is cut."""
+    from rich.table import Table
+
+    from hairpin.render.text import fitting
+
+    def table(stacked: bool) -> Table:
+        t = Table(title=title, title_justify="left", show_lines=stacked)
+        for col in (" / ".join(addresses),) if stacked else addresses:
+            t.add_column(col, overflow="fold", no_wrap=not stacked)
+        for col in others:
+            t.add_column(col, no_wrap=True, justify="right" if col in ("SYN retx", "lost (s)") else "left")
+        for addrs, rest in rows:
+            t.add_row(*(("\n".join(addrs),) if stacked else addrs), *rest)
+        return t
+
+    return fitting(console, options, table(False), lambda: table(True))
 
 
 class _Analyser:
@@ -315,10 +334,10 @@ class _Analyser:
         p = r.packet
         self.packets += 1
         self.end = max(self.end, r.t)
-        f = p.flags
-        if f & Flags.SYN and not f & Flags.ACK:
+        f = int(p.flags)  # plain int arithmetic: enum.Flag operators cost a call each
+        if f & _SYN and not f & _ACK:
             self._syn(r, p)
-        elif f & Flags.SYN and f & Flags.ACK:
+        elif f & _SYN and f & _ACK:
             a = self._find((p.ack - 1) & 0xFFFFFFFF, r.t, p.dest)
             if a is None:
                 return
@@ -332,8 +351,8 @@ class _Analyser:
                     a.elsewhere.add(p.source)
             elif a.backend is None and p.src != a.client.addr:
                 a.backend = p.source  # backend -> node:masq, before de-NAT
-        elif f & Flags.RST:
-            a = self._find((p.seq - 1) & 0xFFFFFFFF, r.t, p.source) if not f & Flags.ACK else None
+        elif f & _RST:
+            a = self._find((p.seq - 1) & 0xFFFFFFFF, r.t, p.source) if not f & _ACK else None
             if a is not None:  # the client's RST (seq ISN + 1, no ACK), or its view after conntrack's NAT
                 a.client_rst = True
                 if p.src == a.client.addr and p.sport == a.client.port and p.dest in a.elsewhere:
@@ -343,7 +362,7 @@ class _Analyser:
                         self.on_hairpin(a, r.t)
                 self._keep(a, r)
                 return
-            a = self._find((p.ack - 1) & 0xFFFFFFFF, r.t, p.dest) if f & Flags.ACK else None
+            a = self._find((p.ack - 1) & 0xFFFFFFFF, r.t, p.dest) if f & _ACK else None
             if a is not None:
                 self._keep(a, r)
                 if p.dst == a.client.addr and p.dport == a.client.port and p.source == a.called:
@@ -428,9 +447,13 @@ class _Analyser:
         return self.done
 
 
-def analyse(records: Iterable[PacketRecord]) -> Analysis:
-    """Analyse packets in time order (one capture, or several merged by time)."""
+def analyse(records: Iterable[PacketRecord], counted: tuple[int, float] = (0, float("-inf"))) -> Analysis:
+    """Analyse packets in time order (one capture, or several merged by time).  ``counted``: healthy
+    handshakes left out of ``records`` (``fastscan.healthy_pairs``) and their latest time."""
     an = _Analyser()
+    an.connections = an.healthy = counted[0]
+    an.packets = 2 * counted[0]
+    an.end = max(an.end, counted[1])
     for r in records:
         an.feed(r)
     done = an.finish()
@@ -459,10 +482,11 @@ def file_stats(rd: Reader) -> FileStats:
     return FileStats(rd.path, rd.format, tuple(sorted(rd.linktypes)), rd.packets, skipped, rd.damage, error)
 
 
-def analyse_files(paths: Sequence[str | Path], vxlan: frozenset[int] = VXLAN_PORTS) -> Analysis:
+def analyse_files(paths: Sequence[str | Path], vxlan: frozenset[int] = VXLAN_PORTS, fast: bool = True) -> Analysis:
     """Read and analyse capture files together.  A file that is not a capture (``ParseError``) or is
     malformed is an error of that file (``Analysis.errors``) and the others are still analysed; when no
-    file is a capture at all, the first ``ParseError`` is raised."""
+    file is a capture at all, the first ``ParseError`` is raised.  ``fast``: use the vectorised first
+    pass (:mod:`hairpin.parsers.fastscan`) where it applies; the answer is the same without it."""
     readers: list[Reader] = []
     refused: list[FileStats] = []
     first: ParseError | None = None
@@ -479,8 +503,14 @@ def analyse_files(paths: Sequence[str | Path], vxlan: frozenset[int] = VXLAN_POR
         for i, r in enumerate(rd):
             yield r.t, n, i, r
 
+    counted = (0, float("-inf"))
+    scans = [rd.scan() for rd in readers] if fast else []
+    if scans and all(sc is not None for sc in scans):  # every packet is known: healthy pairs need no decoding
+        from hairpin.parsers.fastscan import healthy_pairs
+
+        counted = healthy_pairs(scans)
     merged = heapq.merge(*(stream(n, rd) for n, rd in enumerate(readers)))
-    result = analyse(r for _, _, _, r in merged)
+    result = analyse((r for _, _, _, r in merged), counted)
     result.packets = sum(rd.packets - rd.skipped for rd in readers)  # every TCP packet, decoded or not
     result.files = [file_stats(rd) for rd in readers] + refused
     return result

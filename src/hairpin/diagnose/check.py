@@ -47,72 +47,9 @@ class Report:
     only_at_risk: bool = False
 
     def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
-        from rich.table import Table
-        from rich.text import Text
+        from hairpin.diagnose.report_text import render
 
-        shown = self.at_risk if self.only_at_risk else self.findings
-        t = Table(title="Services with a load balancer", title_justify="left")
-        for col in ("Service", "Where", "Load balancer", "Client IP", "Verdict", "P(timeout)"):
-            t.add_column(col, overflow="fold")
-        for f in shown:
-            s = f.settings
-            where = f"{f.file}:{f.line}" if f.file else "cluster"
-            verdict = Text("AT RISK", style="bold red") if f.at_risk else Text("ok", style="green")
-            prob = "-" if f.probability is None else _pct(f.probability)
-            if f.at_risk and f.probability is None:
-                prob = "1/n (no nodes)"
-            lb = f"{s.controller}: {s.load_balancer}"
-            if s.load_balancer != "none":
-                lb += f" {s.scheme}" + (f" {s.target_type}" if s.target_type else "")
-                lb += ", cross-zone" if s.cross_zone and s.load_balancer == "nlb" else ""
-            preserve = {True: "preserved", False: "replaced", None: "-"}[s.preserve_client_ip]
-            if len({p.preserve_client_ip for p in f.ports}) > 1:  # say which target group does what
-                preserve = ", ".join(f"{p.label} {'preserved' if p.preserve_client_ip else 'replaced'}" for p in f.ports)
-            name = f"{f.namespace}/{f.name}" + ("" if f.service_type == "LoadBalancer" else f" ({f.service_type})")
-            t.add_row(name, where, lb, preserve, verdict, prob)
-        yield t
-        for f in self.at_risk:
-            yield Text("")
-            yield Text(f"{f.namespace}/{f.name}", style="bold")
-            yield Text("  how hairpin decided:")
-            for step in f.settings.steps:
-                yield Text(f"    - {step}")
-            for ig in f.ignored:
-                yield Text(f"  ignored: {ig.text()}", style="yellow")
-            yield Text(f"  verdict: {f.reason}")
-            if len(f.ports) > 1 or any(not p.at_risk for p in f.ports):
-                yield Text("  per port (target group):")
-                for p in f.ports:
-                    yield Text(f"    - {p.label}: {'AT RISK' if p.at_risk else 'ok'}: {p.reason}")
-            yield Text("  fixes, cheapest first:")
-            for i, x in enumerate(f.fixes, 1):
-                yield Text(f"    {i}. {x.summary}", style="bold")
-                yield Text(f"       cost: {x.cost}")
-                y = x.yaml()
-                if y is not None:
-                    yield Text("       " + y.replace("\n", "\n       "), style="cyan")
-                    yield Text(f"       {x.command(f.namespace, f.name)}", style="cyan")
-            for x in f.candidates:
-                yield Text(f"  not available yet: {x.summary}")
-                yield Text(f"       cost: {x.cost}")
-        for f in shown:
-            if f.ignored and not f.at_risk:
-                yield Text("")
-                yield Text(f"{f.namespace}/{f.name}: annotations ignored", style="bold yellow")
-                for ig in f.ignored:
-                    yield Text(f"  - {ig.text()}")
-        for f in shown:
-            if f.settings.problems:  # what the controller refuses or leaves out (hairpin.aws.controller)
-                yield Text("")
-                yield Text(f"{f.namespace}/{f.name}: problems", style="bold yellow")
-                for text in f.settings.problems:
-                    yield Text(f"  - {text}")
-        risky = len(self.at_risk)
-        yield Text("")
-        yield Text(
-            f"{len(self.findings)} Service(s) with a load balancer, {risky} at risk, {len(self.errors)} input error(s)",
-            style="bold red" if risky or self.errors else "bold green",
-        )
+        yield from render(self, console, options)
 
     @property
     def at_risk(self) -> list[Finding]:

@@ -58,6 +58,7 @@ _TAGS = (0x8100, 0x88A8, 0x9100)
 _AF_INET6 = (10, 24, 28, 30)
 _HDR = struct.Struct("!HHIIBB")
 _LOW = V6 - 1
+_FLAGS = tuple(Flags(i) for i in range(64))  # every value of the six flag bits, built once
 
 Result = Packet | str
 
@@ -251,7 +252,7 @@ def _gre(data: bytes, g: int, stop: int, want: int, vxlan: frozenset[int], filte
 
 def _tcp(data: bytes, t: int, stop: int, src: int, dst: int) -> Packet:
     sport, dport, seq, ack, doff, flags = _HDR.unpack_from(data, t)
-    return Packet(src, sport, dst, dport, Flags(flags & 0x3F), seq, ack, "tcp", bytes(data[t + (doff >> 4) * 4 : stop]))
+    return Packet(src, sport, dst, dport, _FLAGS[flags & 0x3F], seq, ack, "tcp", bytes(data[t + (doff >> 4) * 4 : stop]))
 
 
 # ---------------------------------------------------------------------------------------------- encoding

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hairpin import reading
-from hairpin.errors import InputError, ParseError
+from hairpin.errors import ParseError
 from hairpin.model.net import ip_int, ip_str
 from hairpin.routing import DEFAULT_TABLE, LOCAL_TABLE, MAIN_TABLE, RouteEntry, Routing, RuleEntry
 
@@ -37,7 +37,6 @@ __all__ = [
     "ParsedAddress",
     "ParsedRoute",
     "ParsedRule",
-    "build_routing",
     "format_addrs",
     "format_ip_routes",
     "format_ip_rules",
@@ -501,56 +500,6 @@ class NodeRouting:
     rule_lines: dict[RuleEntry, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)  # routes|rules|addrs -> file name
-
-
-def build_routing(routes_text: str, routes_file: str | None = None, rules_text: str | None = None,
-                  rules_file: str | None = None, addrs_text: str | None = None,
-                  addrs_file: str | None = None) -> NodeRouting:  # fmt: skip
-    """The routing model of a node from its ``ip route``/``route -n``, ``ip rule`` and ``ip -o addr`` texts.
-
-    Without an address file, addresses come from the local table (``local ADDR dev DEV``) with the prefix
-    of the matching ``proto kernel`` route; without a local table (``route -n``), the address file is
-    required.  Without a rule file, the kernel's default rules (0 local, 32766 main, 32767 default) apply.
-    """
-    names = TableNames()
-    routes = parse_routes(routes_text, routes_file, names)
-    rules = parse_ip_rules(rules_text, rules_file, names) if rules_text is not None else []
-    addrs = parse_addrs(addrs_text, addrs_file) if addrs_text is not None else []
-    warnings: list[str] = []
-    has_local = any(r.entry.table == LOCAL_TABLE for r in routes)
-    if not addrs:
-        addrs = _addrs_from_local_table(routes)
-        if not addrs:
-            raise InputError(
-                "no local addresses: give the addresses (ip -4 -o addr) or the local table (ip -4 route show table all)",
-                routes_file,
-            )
-    entries = [r.entry for r in rules if r.entry is not None]
-    for r in rules:
-        if r.entry is None:
-            warnings.append(f"{rules_file or 'ip rule'}:{r.line}: ignored '{r.format()}' ({r.why})")
-    for pr in routes:
-        if any(t == "nexthop" for t in pr.extra):
-            warnings.append(f"{routes_file or 'routes'}:{pr.line}: multipath route: only its first next hop is used")
-        if pr.entry.type in ("throw", "nat", "multicast", "anycast"):
-            warnings.append(f"{routes_file or 'routes'}:{pr.line}: route type {pr.entry.type} is treated as unicast")
-    routing = Routing(rules=sorted(entries, key=lambda e: e.priority)) if rules else Routing()
-    for a in addrs:
-        routing.add_address(a.dev, a.cidr)
-    generated_local = routing.tables.get(LOCAL_TABLE, [])
-    routing.tables.clear()
-    for pr in routes:
-        routing.add_route(pr.entry)
-    if not has_local:
-        for e in generated_local:
-            routing.add_route(e)
-    nr = NodeRouting(routing, routes, rules, addrs, names, warnings=warnings)
-    nr.route_lines = {r.entry: r.line for r in routes}
-    nr.rule_lines = {r.entry: r.line for r in rules if r.entry is not None}
-    for key, f in (("routes", routes_file), ("rules", rules_file), ("addrs", addrs_file)):
-        if f is not None:
-            nr.files[key] = f
-    return nr
 
 
 def _addrs_from_local_table(routes: list[ParsedRoute]) -> list[ParsedAddress]:

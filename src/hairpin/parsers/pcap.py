@@ -183,6 +183,8 @@ class Reader:
         self.linktypes: set[int] = set()
         self.format = ""
         self._stream: BinaryIO | None = None
+        self._scan: Any = None  # fastscan.Scan once scan() ran
+        self._how = (ETHERNET, "<")
         if self.path == "-":
             fd = sys.stdin.fileno()
             head = b""
@@ -211,7 +213,55 @@ class Reader:
     def skipped(self) -> int:
         return sum(self.reasons.values())
 
+    def scan(self) -> Any:
+        """The vectorised first pass (:mod:`hairpin.parsers.fastscan`) of a classic pcap file of a link type it
+        reads, when ``want`` is set and NumPy is installed: afterwards iterating decodes only the SYN/RST rows
+        still marked ``keep``.  None (and nothing changes) otherwise."""
+        if self._scan is not None or self._stream is not None or self.format != "pcap" or not self.want:
+            return self._scan
+        try:
+            from hairpin.parsers import fastscan
+        except ImportError:  # no NumPy: the streaming reader alone
+            return None
+        want, vxlan = self.want, self.vxlan
+        with open(self.path, "rb") as f:
+            head = f.read(24)
+            if len(head) < 24:
+                return None
+            endian, unit = _PCAP_MAGIC[head[:4]]
+            linktype = struct.unpack(endian + "I", head[20:24])[0] & 0x0FFFFFFF
+
+            def full(data: bytes, start: int, end: int) -> object:
+                return decode(data, linktype, endian, want, start, end, vxlan, _FILTERED)
+
+            sc = fastscan.scan_pcap(f, 24, endian == "<", unit, linktype, want, full, _FILTERED, SNAPLEN * 4)
+        if sc is not None:
+            self._scan, self._how = sc, (linktype, endian)
+        return sc
+
+    def _replay(self) -> Iterator[PacketRecord]:
+        sc = self._scan
+        linktype, endian = self._how
+        self.linktypes.add(linktype)
+        self.packets, self.filtered, self.reasons = sc.packets, sc.filtered, dict(sc.reasons)
+        if sc.damage is not None:
+            self._stop(*sc.damage)
+        keep = sc.keep
+        rows = zip(sc.offset[keep].tolist(), sc.length[keep].tolist(), sc.t[keep].tolist(), strict=True)
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            for offset, length, t in rows:
+                data = os.pread(fd, length, offset)
+                p = decode(data, linktype, endian, self.want, 0, len(data), self.vxlan, _FILTERED)
+                if isinstance(p, Packet) and p is not _FILTERED:
+                    yield PacketRecord(t, None, p)
+        finally:
+            os.close(fd)
+
     def __iter__(self) -> Iterator[PacketRecord]:
+        if self._scan is not None:
+            yield from self._replay()
+            return
         if self._stream is not None:
             yield from self._pcap(self._stream) if self.format == "pcap" else self._pcapng(self._stream)
             return

@@ -1,0 +1,144 @@
+"""`hairpin pcap` against `tshark -r F -Y 'tcp.flags.reset==1'` on the same 2,000,000-packet capture.
+
+Builds (or reuses, with --keep PATH) a classic pcap (Ethernet) of 2,000,000 packets: healthy client-side
+connections (SYN, SYN-ACK, ACK, five data segments, FIN) and a share of seed-style hairpins (SYN, SYN-ACK
+from the node, client RST, three rounds), every connection with a random ISN, written with hairpin's writer.
+The number of hairpins written is known; the benchmark checks that `hairpin pcap` finds exactly that many
+(and that tshark sees 3 resets per hairpin).  Then it runs, interleaved, ``--runs`` times each:
+
+- ``hairpin pcap F --format json -o OUT`` (the CLI, start-up included) with the vectorised first pass;
+- the same analysis with the streaming reader alone (``analyse_files(fast=False)``, the "before");
+- ``tshark -n -r F -Y 'tcp.flags.reset==1'``;
+
+and prints the median wall time and peak RSS (``wait4``) of each, and the ratios.
+
+Usage: python benchmarks/bench_pcap_speed.py [--packets N] [--share S] [--runs R] [--keep PATH] [--no-before]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from hairpin.model.net import Flags, Packet, ip_int
+from hairpin.parsers.pcap import PacketRecord, write_pcap
+
+VIP, NODE = ip_int("192.168.168.103"), ip_int("192.168.2.3")
+
+
+def records(packets: int, share: float, seed: int, made: list[int]) -> Iterator[PacketRecord]:
+    """Connections until ``packets`` packets are written; ``made`` gets [hairpins, connections]."""
+    rng = random.Random(seed)
+    t = 1_764_547_200.0  # 2025-12-01 00:00 UTC: a real epoch, as tcpdump writes
+    n = hairpins = i = 0
+    while n < packets:
+        client = ip_int("192.168.0.0") + 10 + (i % 5000)
+        port = 32768 + (i % 28000)
+        isn = rng.getrandbits(32)
+        t += 0.0005
+        if rng.random() < share and packets - n >= 9:
+            hairpins += 1
+            n += 9
+            for at in (0.0, 1.0, 3.0):
+                yield PacketRecord(t + at, None, Packet(client, port, VIP, 80, Flags.SYN, isn))
+                yield PacketRecord(t + at + 0.0004, None, Packet(NODE, 31468, client, port, Flags.SYN | Flags.ACK,
+                                                                 rng.getrandbits(32), isn + 1))  # fmt: skip
+                yield PacketRecord(t + at + 0.0005, None, Packet(client, port, NODE, 31468, Flags.RST, isn + 1))
+        else:
+            srv = rng.getrandbits(32)
+            rows = [Packet(client, port, VIP, 80, Flags.SYN, isn),
+                    Packet(VIP, 80, client, port, Flags.SYN | Flags.ACK, srv, isn + 1),
+                    Packet(client, port, VIP, 80, Flags.ACK, isn + 1, srv + 1)]  # fmt: skip
+            rows += [Packet(client, port, VIP, 80, Flags.ACK | Flags.PSH, isn + 1 + k, srv + 1) for k in range(5)]
+            rows.append(Packet(client, port, VIP, 80, Flags.FIN | Flags.ACK, isn + 6, srv + 1))
+            rows = rows[: packets - n]
+            n += len(rows)
+            for k, p in enumerate(rows):
+                yield PacketRecord(t + k * 1e-5, None, p)
+        i += 1
+    made[:] = [hairpins, i]
+
+
+def run(cmd: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS in MB (the child's own, from wait4) and standard output."""
+    t = time.perf_counter()
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        secs = time.perf_counter() - t
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        text = out.read().decode()
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"{cmd[0]} exited {proc.returncode}")
+    return secs, usage.ru_maxrss / 1024, text
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--packets", type=int, default=2_000_000)
+    ap.add_argument("--share", type=float, default=0.02, help="share of connections that hairpin")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--keep", type=Path, help="write the capture here (reused when it exists, with PATH.json)")
+    ap.add_argument("--no-before", action="store_true", help="skip the streaming-reader-only run")
+    args = ap.parse_args()
+    tmp = tempfile.TemporaryDirectory()
+    path = args.keep or Path(tmp.name) / "cap.pcap"
+    meta = path.with_suffix(path.suffix + ".json")
+    if path.exists() and meta.exists():
+        hairpins, connections = json.loads(meta.read_text())
+    else:
+        made: list[int] = []
+        t = time.perf_counter()
+        write_pcap(path, records(args.packets, args.share, args.seed, made))
+        hairpins, connections = made
+        meta.write_text(json.dumps(made))
+        print(f"wrote {path} in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    size = path.stat().st_size / 1e6
+    print(f"capture: {args.packets} packets, {size:.0f} MB, {connections} connections, {hairpins} hairpins written")
+    out = Path(tmp.name) / "out.json"
+    hairpin_cmd = [sys.executable, "-m", "hairpin.cli.main", "pcap", str(path), "--format", "json", "-o", str(out)]
+    before_cmd = [sys.executable, "-c", "import sys,json\nfrom hairpin.diagnose.capture import analyse_files\n"
+                  f"print(json.dumps(analyse_files([{str(path)!r}], fast=False).to_json()['summary']['hairpins']))"]  # fmt: skip
+    tshark_cmd = ["tshark", "-n", "-r", str(path), "-Y", "tcp.flags.reset==1"]
+    times: dict[str, list[tuple[float, float]]] = {"hairpin": [], "before": [], "tshark": []}
+    have_tshark = shutil.which("tshark") is not None
+    for _ in range(args.runs):
+        secs, rss, _text = run(hairpin_cmd)
+        found = json.loads(out.read_text())["summary"]["hairpins"]
+        if found != hairpins:
+            raise SystemExit(f"hairpin found {found} hairpins, {hairpins} were written")
+        times["hairpin"].append((secs, rss))
+        if not args.no_before:
+            secs, rss, text = run(before_cmd)
+            if int(text) != hairpins:
+                raise SystemExit(f"the streaming reader found {text.strip()} hairpins, {hairpins} were written")
+            times["before"].append((secs, rss))
+        if have_tshark:
+            secs, rss, text = run(tshark_cmd)
+            resets = len(text.splitlines())
+            if resets != 3 * hairpins:
+                raise SystemExit(f"tshark shows {resets} resets, {3 * hairpins} were written")
+            times["tshark"].append((secs, rss))
+    med = {k: (statistics.median(s for s, _ in v), statistics.median(r for _, r in v)) for k, v in times.items() if v}
+    for k, (s, r) in med.items():
+        print(f"{k:>8}: median {s:6.2f} s, peak RSS {r:6.0f} MB  ({', '.join(f'{x:.2f}' for x, _ in times[k])})")
+    if "tshark" in med:
+        print(f"tshark / hairpin: {med['tshark'][0] / med['hairpin'][0]:.1f}x (goal >= 20x)")
+    if "before" in med:
+        print(f"before / hairpin: {med['before'][0] / med['hairpin'][0]:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
