@@ -317,6 +317,7 @@ CONTRACT = {
                     "required": ["annotation", "value", "controller", "why"],
                     "properties": {k: {"type": "string"} for k in ("annotation", "value", "controller", "why")}}},
                 "security_group_drop": {"type": ["string", "null"]},
+                "problems": {"type": "array", "items": {"type": "string"}},
             }}},
         "errors": {"type": "array", "items": {
             "type": "object", "additionalProperties": False, "required": ["file", "line", "message"],
@@ -629,3 +630,26 @@ def test_live_cluster_nodeport_and_the_controllers_feature_gate(api: Path, capsy
     _Api.routes["/apis/apps/v1/deployments"] = [gated]
     code, out, _ = _main(args, capsys)
     assert [s["name"] for s in json.loads(out)["services"]] == ["service-nginx-demo"]
+
+
+def test_live_cluster_controller_flags(api: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The controller's Deployment in a live cluster: --load-balancer-class and --default-target-type decide
+    which Services it provisions and with which targets (seed nodes 2+1 in AZs a, b: worst node3, P = 1/2)."""
+    corp = "corp.example/nlb"
+    dep = json.loads(json.dumps(LBC_DEPLOYMENT))
+    dep["spec"]["template"]["spec"]["containers"][0]["args"] += [f"--load-balancer-class={corp}", "--default-target-type",
+                                                                 "instance", "--feature-gates=EnableIPTargetType=false"]  # fmt: skip
+    _Api.routes["/apis/apps/v1/deployments"] = [dep]
+    _Api.routes["/api/v1/services"] = [
+        *_Api.routes["/api/v1/services"], service("corp", cls=corp, existing=True),
+        service("old-class", cls="service.k8s.aws/nlb", existing=True),
+        service("corp-ip", {TT: "ip"}, cls=corp, existing=True)]  # fmt: skip
+    code, out, _ = _main(["check", "--kubeconfig", str(api), "--context", "stub", "--format", "json"], capsys)
+    assert code == 1
+    got = [(s["name"], s["controller"], s["target_type"], s["at_risk"], s["probability"]) for s in json.loads(out)["services"]]
+    assert got == [
+        ("service-nginx-demo", "in-tree", "instance", True, 0.5),
+        ("corp", "aws-load-balancer-controller", "instance", True, 0.5),
+        ("corp-ip", "none", None, False, None),
+        ("old-class", "other", None, False, None),
+    ]

@@ -163,7 +163,8 @@ def test_per_port_probability_with_nodes_instance_targets_preservation_off() -> 
 
 
 def test_same_port_number_tcp_and_udp_is_one_tcp_udp_target_group_for_the_lbc() -> None:
-    ann = {TYPE: "external", TT: "ip", TGA: "preserve_client_ip.enabled=false"}
+    # TCP_UDP listeners need this annotation or the feature gate EnableTCPUDPListener (tests/test_check_lbc_flags.py)
+    ann = {TYPE: "external", TT: "ip", TGA: "preserve_client_ip.enabled=false", P + "aws-load-balancer-enable-tcp-udp-listener": "true"}
     (f,) = report(svc("dns", "LoadBalancer", ann, [(53, "TCP"), (53, "UDP"), (8053, "TCP")])).findings
     assert [(p.label, p.at_risk) for p in f.ports] == [("53/TCP_UDP", True), ("53/TCP_UDP", True), ("8053/TCP", False)]
 

@@ -275,7 +275,7 @@ def test_target_group_protocols() -> None:
 
 
 def test_lbc_tcp_udp_service_never_gets_preservation_off() -> None:
-    svc = service(ann={TYPE: "external", TT: "instance"})
+    svc = service(ann={TYPE: "external", TT: "instance", P + "aws-load-balancer-enable-tcp-udp-listener": "true"})  # TCP_UDP on
     svc["spec"]["ports"] = [{"port": 53, "protocol": "TCP", "targetPort": 53, "nodePort": 30053},
                             {"port": 53, "protocol": "UDP", "targetPort": 53, "nodePort": 30053}]  # fmt: skip
     f = one(svc)

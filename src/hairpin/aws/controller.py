@@ -6,9 +6,10 @@ which annotation (or which default) decided it.  Facts, from the controllers' so
 
 Which controller (kubernetes-sigs/aws-load-balancer-controller ``pkg/service/service_utils.go``
 IsServiceSupported; kubernetes/cloud-provider-aws ``pkg/providers/v1/aws_loadbalancer.go`` isLBExternal):
-- ``spec.loadBalancerClass: service.k8s.aws/nlb`` -> the AWS Load Balancer Controller (LBC).  Any other
-  class -> neither: the in-tree provider ignores Services with a class (Kubernetes docs, "Service",
-  load balancer class) and the LBC only takes its own class.
+- ``spec.loadBalancerClass: service.k8s.aws/nlb`` (the class in the LBC's ``--load-balancer-class``,
+  ``hairpin.aws.lbc_flags``) -> the AWS Load Balancer Controller (LBC).  Any other class -> neither:
+  the in-tree provider ignores Services with a class (Kubernetes docs, "Service", load balancer class)
+  and the LBC only takes its own class.
 - no class: ``aws-load-balancer-type: nlb-ip`` -> LBC; ``external`` with ``aws-load-balancer-nlb-target-type``
   ``ip`` or ``instance`` -> LBC; ``external``/``nlb-ip`` are skipped by the in-tree provider
   (ImplementedElsewhere), so ``external`` without a valid target type is provisioned by no one.
@@ -23,17 +24,20 @@ IsServiceSupported; kubernetes/cloud-provider-aws ``pkg/providers/v1/aws_loadbal
   node port: on a ClusterIP Service the LBC refuses them ("unsupported service type",
   ``model_build_target_group.go`` buildTargetType); ip targets work on any type with endpoints.
 - The LBC's service mutator webhook (``mservice.elbv2.k8s.aws``, ``webhooks/core/service_mutator.go``)
-  sets ``loadBalancerClass: service.k8s.aws/nlb`` on every LoadBalancer Service *created* without a
-  class, so with the webhook installed a classless manifest ends up with the LBC.
+  sets ``loadBalancerClass: service.k8s.aws/nlb`` (its ``--load-balancer-class``) on every LoadBalancer
+  Service *created* without a class, so with the webhook installed a classless manifest ends up with the LBC.
 
 Settings (LBC ``pkg/service/model_build_load_balancer.go``, ``model_build_target_group.go``; in-tree
 ``pkg/providers/v1/aws.go``):
 - scheme, LBC: ``aws-load-balancer-scheme``, else the deprecated ``aws-load-balancer-internal`` (a bool),
-  else internal (since v2.2.0; an existing NLB keeps its scheme).  In-tree: internal when
+  else internal (since v2.2.0; an existing NLB keeps its scheme; the LBC's ``--default-load-balancer-scheme``
+  changes that default, v2.11.0).  In-tree: internal when
   ``aws-load-balancer-internal`` is set to anything but ``false`` (e.g. ``"true"``, ``"0.0.0.0/0"``),
   else internet-facing.
-- target type, LBC: ``nlb-ip`` or ``aws-load-balancer-nlb-target-type: ip`` -> ip, else instance (the
-  controller's ``--default-target-type``, instance by default).  In-tree NLB: always instance.
+- target type, LBC: ``nlb-ip`` or ``aws-load-balancer-nlb-target-type: ip`` -> ip, else the
+  controller's ``--default-target-type`` (instance by default); with its feature gate EnableIPTargetType
+  off, target type ip (from the annotation or that default) fails the Service: no load balancer.  In-tree
+  NLB: always instance.
 - client IP preservation: ``aws-load-balancer-target-group-attributes: preserve_client_ip.enabled=...``,
   else the target group default: on for instance targets; for ip targets off with TCP/TLS, on with
   UDP/TCP_UDP ("Target groups for your Network Load Balancers", Client IP preservation).  Classic ELB:
@@ -42,12 +46,18 @@ Settings (LBC ``pkg/service/model_build_load_balancer.go``, ``model_build_target
   balancer's; LBC: ``aws-load-balancer-cross-zone-load-balancing-enabled`` (wins over)
   ``aws-load-balancer-attributes: load_balancing.cross_zone.enabled=...``; default off for NLBs.
 - ``aws-load-balancer-target-node-labels: k=v,...`` restricts instance targets to matching nodes.
+- listeners, LBC (``pkg/service/model_build_listener.go``): a TCP and a UDP Service port of one number
+  share one TCP_UDP listener and target group only with ``aws-load-balancer-enable-tcp-udp-listener:
+  "true"`` or the feature gate EnableTCPUDPListener (v2.13.0, default off); otherwise the first of them
+  gets the listener and the other none.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+from hairpin.aws.lbc_flags import DEFAULT_CLASS, LbcFlags, lbc_flags, parse_bool
 
 __all__ = [
     "ANNOTATION_PREFIX",
@@ -68,15 +78,12 @@ __all__ = [
 ]
 
 ANNOTATION_PREFIX = "service.beta.kubernetes.io/"
-LBC_CLASS = "service.k8s.aws/nlb"
+LBC_CLASS = DEFAULT_CLASS
 LBC_WEBHOOK = "mservice.elbv2.k8s.aws"
 IN_TREE = "in-tree"
 LBC = "aws-load-balancer-controller"
 NONE = "none"
 OTHER = "other"
-
-_TRUE = {"1", "t", "T", "TRUE", "true", "True"}  # Go strconv.ParseBool
-_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 
 
 def annotation(suffix: str) -> str:
@@ -93,6 +100,7 @@ LB_ATTRIBUTES = annotation("aws-load-balancer-attributes")
 CROSS_ZONE = annotation("aws-load-balancer-cross-zone-load-balancing-enabled")
 NODE_LABELS = annotation("aws-load-balancer-target-node-labels")
 PROXY_PROTOCOL = annotation("aws-load-balancer-proxy-protocol")
+TCP_UDP_LISTENER = annotation("aws-load-balancer-enable-tcp-udp-listener")
 
 
 @dataclass(frozen=True)
@@ -147,11 +155,7 @@ def parse_map(value: str) -> dict[str, str]:
 
 
 def _bool(value: str) -> bool | None:
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    return None
+    return parse_bool(value)
 
 
 def resolve(
@@ -165,6 +169,7 @@ def resolve(
     in_tree_tg_attributes: bool = False,
     lbc_load_balancer_only: bool = False,
     ports: Sequence[tuple[int | None, str]] = (),
+    lbc: LbcFlags | None = None,
 ) -> Settings:
     """The settings the responsible controller derives from the Service's spec and annotations.
 
@@ -173,12 +178,15 @@ def resolve(
     in-tree provider honours ``aws-load-balancer-target-group-attributes`` (``hairpin.aws.cloud_provider``; v1.34.0,
     commit 73428cd2 "support target group attrib annotation on NLB"; older providers ignore it).
     ``lbc_load_balancer_only``: the LBC runs with the feature gate ServiceTypeLoadBalancerOnly on.
-    ``ports``: (port, protocol) of each Service port, for ``Settings.target_groups``.
+    ``ports``: (port, protocol) of each Service port, for ``Settings.target_groups``.  ``lbc``: the
+    LBC's command line (class, default target type and scheme, feature gates; None: its defaults).
     """
     steps: list[str] = []
     problems: list[str] = []
     a = {str(k): str(v) for k, v in annotations.items()}
     etp = external_traffic_policy or "Cluster"
+    flags = lbc or LbcFlags()
+    lbc_load_balancer_only = lbc_load_balancer_only or flags.load_balancer_only
     if service_type != "LoadBalancer":
         early = _other_type(a, load_balancer_class, service_type, etp, lbc_load_balancer_only)
         if early is not None:
@@ -192,21 +200,25 @@ def resolve(
     tt_ann = a.get(TARGET_TYPE)
     controller: str
     target_type: str
+    own_class = flags.load_balancer_class
     if load_balancer_class:
-        if load_balancer_class == LBC_CLASS:
+        if load_balancer_class == own_class:
             controller = LBC
-            steps.append(f"spec.loadBalancerClass {LBC_CLASS}: the AWS Load Balancer Controller")
+            steps.append(f"spec.loadBalancerClass {own_class}: the AWS Load Balancer Controller"
+                         + (f" (its --load-balancer-class, {flags.source})" if own_class != LBC_CLASS else ""))
         else:
+            claims = (f"it claims class {own_class}: --load-balancer-class in {flags.source}"
+                      if own_class != LBC_CLASS else f"class {LBC_CLASS}")  # fmt: skip
             steps.append(
                 f"spec.loadBalancerClass {load_balancer_class}: neither the in-tree provider (it ignores Services "
-                f"with a class) nor the AWS Load Balancer Controller (class {LBC_CLASS}) provisions it"
+                f"with a class) nor the AWS Load Balancer Controller ({claims}) provisions it"
             )
             return Settings(OTHER, "none", "unknown", None, None, False, etp, steps=tuple(steps))
     elif mutator_webhook:
         controller = LBC
         steps.append(
             f"no loadBalancerClass, but the AWS Load Balancer Controller's service mutator webhook ({LBC_WEBHOOK}) "
-            f"sets {LBC_CLASS} when the Service is created: the AWS Load Balancer Controller"
+            f"sets {own_class} when the Service is created: the AWS Load Balancer Controller"
         )
     elif lb_type == "nlb-ip":
         controller = LBC
@@ -235,18 +247,16 @@ def resolve(
     lb_attrs = parse_map(a.get(LB_ATTRIBUTES, ""))
     labels = tuple(sorted(parse_map(a.get(NODE_LABELS, "")).items()))
     if controller == LBC:
-        scheme = _lbc_scheme(a, steps, problems)
-        if lb_type == "nlb-ip":
-            target_type = "ip"
-            steps.append(f"target type ip ({TYPE}: nlb-ip)")
-        elif tt_ann == "ip" or tt_ann == "instance":
-            target_type = tt_ann
-            steps.append(f"target type {tt_ann} ({TARGET_TYPE})")
-        else:
-            if tt_ann is not None:
-                problems.append(f"{TARGET_TYPE}: {tt_ann!r} is not ip or instance")
-            target_type = "instance"
-            steps.append("target type instance (the controller's --default-target-type, instance unless changed)")
+        off = flags.refuses_services(steps)
+        if off:
+            return Settings(NONE, "none", "unknown", None, None, False, etp, steps=tuple(steps),
+                            problems=(*flags.problems, off))  # fmt: skip
+        problems.extend(flags.problems)
+        scheme = _lbc_scheme(a, steps, problems, flags)
+        target_type, refused = _lbc_target_type(lb_type, tt_ann, flags, steps, problems)
+        if refused:
+            return Settings(NONE, "none", "unknown", None, None, False, etp, steps=tuple(steps),
+                            problems=tuple(problems))  # fmt: skip
         if target_type == "instance" and service_type not in ("LoadBalancer", "NodePort"):
             steps.append(
                 f"type {service_type} has no node port: the AWS Load Balancer Controller refuses instance targets "
@@ -285,8 +295,13 @@ def resolve(
             "v1.32.6, v1.33.3, v1.34.0 but not v1.34.1, v1.35.0 and later do)"
         )
         tg_attrs = {}
+    merge = False
+    if controller == LBC and ports:
+        merge, kept = _lbc_listeners(a, flags, ports, steps, problems)
+        if len(kept) < len(ports):
+            ports, protocols = kept, [proto for _, proto in kept]
     preserve = _preserve(target_type, tg_attrs, protocols, steps, problems)
-    tgs = target_groups(target_type, tg_attrs, ports, merge_tcp_udp=controller == LBC)
+    tgs = target_groups(target_type, tg_attrs, ports, merge_tcp_udp=merge)
     pp2 = tg_attrs.get("proxy_protocol_v2.enabled") == "true" or a.get(PROXY_PROTOCOL) == "*"
     if labels:
         steps.append(f"instance targets limited to nodes labelled {','.join(f'{k}={v}' for k, v in labels)}")
@@ -333,7 +348,89 @@ def target_groups(target_type: str, tg_attrs: Mapping[str, str], ports: Sequence
     return tuple(out)
 
 
-def _lbc_scheme(a: Mapping[str, str], steps: list[str], problems: list[str]) -> str:
+def _lbc_listeners(a: Mapping[str, str], flags: LbcFlags, ports: Sequence[tuple[int | None, str]], steps: list[str],
+                   problems: list[str]) -> tuple[bool, list[tuple[int | None, str]]]:  # fmt: skip
+    """(TCP_UDP listeners on, the Service ports that get a listener) for a Service with a TCP and a UDP port
+    of one number (``pkg/service/model_build_listener.go``, v2.13.0 to v3.5.0): one TCP_UDP listener when
+    ``aws-load-balancer-enable-tcp-udp-listener`` is true, else (absent or not a bool) when the feature gate
+    EnableTCPUDPListener is on (default off); otherwise one listener per port number, the first Service
+    port's: the later port's listener has the same resource id and is not added to the model (and releases
+    before v2.13.0 only had that path)."""
+    protos: dict[int, set[str]] = {}
+    for number, proto in ports:
+        if number is not None:
+            protos.setdefault(number, set()).add(proto.upper())
+    shared = sorted(n for n, ps in protos.items() if {"TCP", "UDP"} <= ps)
+    if not shared:
+        return False, list(ports)
+    nums = ", ".join(str(n) for n in shared)
+    ann = _bool(a.get(TCP_UDP_LISTENER, ""))
+    if ann is not None:
+        on, why = ann, f"{TCP_UDP_LISTENER}: {a[TCP_UDP_LISTENER]!r}"
+    else:
+        on = flags.gate("EnableTCPUDPListener", False)
+        why = (f"feature gate EnableTCPUDPListener={'true' if on else 'false'} ({flags.source})"
+               if "EnableTCPUDPListener" in dict(flags.feature_gates) else
+               f"no {TCP_UDP_LISTENER}, feature gate EnableTCPUDPListener off by default")  # fmt: skip
+    if on:
+        steps.append(f"TCP and UDP on port {nums}: one TCP_UDP listener and target group ({why})")
+        return True, list(ports)
+    kept: list[tuple[int | None, str]] = []
+    seen: set[int] = set()
+    dropped: list[str] = []
+    for number, proto in ports:
+        if number is not None and number in shared and number in seen:
+            dropped.append(f"{number}/{proto.upper()}")
+            continue
+        if number is not None:
+            seen.add(number)
+        kept.append((number, proto))
+    steps.append(
+        f"TCP and UDP on port {nums} without TCP_UDP listeners ({why}): the AWS Load Balancer Controller builds one "
+        f"listener per port number, the first Service port's; {', '.join(dropped)} gets none"
+    )
+    problems.append(f"Service port {', '.join(dropped)} is not served by the NLB: a TCP and a UDP port of one number "
+                    f"need {TCP_UDP_LISTENER}: \"true\" (AWS Load Balancer Controller v2.13.0 or later)")  # fmt: skip
+    return False, kept
+
+
+def _lbc_target_type(lb_type: str, tt_ann: str | None, flags: LbcFlags, steps: list[str],
+                     problems: list[str]) -> tuple[str, bool]:  # fmt: skip
+    """(target type, refused) as the LBC's buildTargetType (``pkg/service/model_build_target_group.go``, the
+    same from v2.4.3 to v3.5.0): the annotation, else ``--default-target-type``; ip refused when the feature
+    gate EnableIPTargetType is off, tested on that value only (``nlb-ip`` without it still gets ip)."""
+    raw = tt_ann if tt_ann is not None else flags.default_target_type
+    if raw == "ip" and not flags.gate("EnableIPTargetType", True):
+        why = f"{TARGET_TYPE}: ip" if tt_ann is not None else f"no {TARGET_TYPE}, --default-target-type ip"
+        steps.append(
+            f"target type ip ({why}) refused: the AWS Load Balancer Controller runs with the feature gate "
+            f"EnableIPTargetType=false ({flags.source}) and fails the Service (\"unsupported targetType: ip when "
+            "EnableIPTargetType is false\"): no load balancer is built; one built before keeps its old settings"
+        )
+        problems.append("ip targets refused: feature gate EnableIPTargetType=false")
+        return "ip", True
+    if lb_type == "nlb-ip":
+        steps.append(f"target type ip ({TYPE}: nlb-ip)")
+        return "ip", False
+    if tt_ann == "ip" or tt_ann == "instance":
+        steps.append(f"target type {tt_ann} ({TARGET_TYPE})")
+        return tt_ann, False
+    if tt_ann is not None:
+        problems.append(f"{TARGET_TYPE}: {tt_ann!r} is not ip or instance")
+    if tt_ann is None and flags.default_target_type == "ip":
+        steps.append(f"target type ip (no {TARGET_TYPE}: the controller's --default-target-type ip, {flags.source})")
+        return "ip", False
+    if flags.source and flags.default_target_type_set:
+        steps.append(f"target type instance (the controller's --default-target-type instance, {flags.source})")
+    elif flags.source:
+        steps.append(f"target type instance (the controller's --default-target-type: not set in {flags.source}, "
+                     "instance)")  # fmt: skip
+    else:
+        steps.append("target type instance (the controller's --default-target-type, instance unless changed)")
+    return "instance", False
+
+
+def _lbc_scheme(a: Mapping[str, str], steps: list[str], problems: list[str], flags: LbcFlags) -> str:
     raw = a.get(SCHEME)
     if raw is not None:
         if raw in ("internal", "internet-facing"):
@@ -349,6 +446,12 @@ def _lbc_scheme(a: Mapping[str, str], steps: list[str], problems: list[str]) -> 
             scheme = "internal" if b else "internet-facing"
             steps.append(f"scheme {scheme} (deprecated {INTERNAL}: {legacy!r})")
             return scheme
+    if flags.default_scheme_set:
+        # --default-load-balancer-scheme (pkg/config/controller_config.go, since v2.11.0): used when neither
+        # annotation is set and no NLB exists yet (model_build_load_balancer.go buildLoadBalancerScheme)
+        steps.append(f"scheme {flags.default_scheme} (the controller's --default-load-balancer-scheme, {flags.source}; "
+                      "an NLB built before keeps its scheme)")  # fmt: skip
+        return flags.default_scheme
     steps.append("scheme internal (the AWS Load Balancer Controller's default since v2.2.0)")
     return "internal"
 
@@ -410,14 +513,20 @@ def lbc_takes(
     service_type: str,
     *,
     load_balancer_only: bool = False,
+    flags: LbcFlags | None = None,
 ) -> bool:
     """Whether the AWS Load Balancer Controller reconciles this Service (IsServiceSupported,
-    ``pkg/service/service_utils.go``): its class, else ``nlb-ip``, else ``external`` with a target type;
-    any Service type unless the feature gate ServiceTypeLoadBalancerOnly is on."""
-    if load_balancer_only and service_type != "LoadBalancer":
+    ``pkg/service/service_utils.go``): its class (``--load-balancer-class``), else ``nlb-ip``, else
+    ``external`` with a target type; any Service type unless the feature gate ServiceTypeLoadBalancerOnly
+    is on; nothing when the feature gate EnableServiceController is off (``main.go`` then starts no
+    Service reconciler)."""
+    f = flags or LbcFlags()
+    if not f.gate("EnableServiceController", True):
+        return False
+    if (load_balancer_only or f.load_balancer_only) and service_type != "LoadBalancer":
         return False
     if load_balancer_class:
-        return load_balancer_class == LBC_CLASS
+        return load_balancer_class == f.load_balancer_class
     lb_type = str(annotations.get(TYPE, ""))
     return lb_type == "nlb-ip" or (lb_type == "external" and annotations.get(TARGET_TYPE) in ("ip", "instance"))
 
@@ -438,34 +547,3 @@ def _other_type(a: Mapping[str, str], cls: str | None, service_type: str, etp: s
             f"type {service_type}: the AWS Load Balancer Controller would take it, but its feature gate "
             "ServiceTypeLoadBalancerOnly is on: no load balancer",))  # fmt: skip
     return None
-
-
-@dataclass(frozen=True)
-class LbcFlags:
-    """What the AWS Load Balancer Controller's command line says (its Deployment's container args)."""
-
-    feature_gates: tuple[tuple[str, bool], ...] = ()
-    source: str = ""
-
-    def gate(self, name: str, default: bool) -> bool:
-        return dict(self.feature_gates).get(name, default)
-
-
-def lbc_flags(args: Sequence[str], source: str = "") -> LbcFlags:
-    """``--feature-gates=K=V,...`` (also ``--feature-gates K=V,...``) from the controller's args
-    (``pkg/config/feature_gates.go``: a stringMap of strconv.ParseBool values; later flags win)."""
-    gates: dict[str, bool] = {}
-    for i, arg in enumerate(args):
-        value: str | None = None
-        if arg.startswith("--feature-gates="):
-            value = arg.partition("=")[2]
-        elif arg == "--feature-gates" and i + 1 < len(args):
-            value = args[i + 1]
-        if value is None:
-            continue
-        for k, v in parse_map(value).items():
-            b = _bool(v)
-            if b is not None:
-                gates[k] = b
-    return LbcFlags(tuple(sorted(gates.items())), source)
-

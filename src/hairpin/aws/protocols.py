@@ -10,7 +10,9 @@ for them, AWS does, and the controller's reconcile then fails.  The cloud provid
 UDP ports (cloud-provider-aws ``aws_validations.go``).
 
 A Service port of protocol TCP and one of UDP with the same port number share one TCP_UDP listener and
-target group (the controller merges them).  So a fix that turns preservation off is never proposed for a
+target group when the controller merges them (the AWS Load Balancer Controller: with
+``aws-load-balancer-enable-tcp-udp-listener`` or its feature gate EnableTCPUDPListener, see
+``hairpin.aws.controller``; ``target_group_protocols`` assumes the merge).  So a fix that turns preservation off is never proposed for a
 load balancer with any such target group: the annotation applies to every target group of the Service.
 """
 

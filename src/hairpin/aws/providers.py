@@ -35,9 +35,11 @@ def resolve(
     in_tree: Support | None = None,
     lbc_load_balancer_only: bool = False,
     ports: Sequence[tuple[int | None, str]] = (),
+    lbc: ctl.LbcFlags | None = None,
 ) -> ctl.Settings:
     """The settings of whichever controller provisions the Service.  ``in_tree``: the cloud provider's support
-    for the target group attributes annotation (None: unknown, assumed ignored)."""
+    for the target group attributes annotation (None: unknown, assumed ignored).  ``lbc``: the AWS Load
+    Balancer Controller's command line (``hairpin.aws.lbc_flags``; None: its defaults)."""
     if service_type == "LoadBalancer" and load_balancer_class == automode.AUTO_CLASS:
         return automode.resolve(annotations, protocols=protocols, external_traffic_policy=external_traffic_policy,
                                 ports=ports)  # fmt: skip
@@ -55,6 +57,7 @@ def resolve(
         in_tree_tg_attributes=honoured and not rejected,
         lbc_load_balancer_only=lbc_load_balancer_only,
         ports=ports,
+        lbc=lbc,
     )
     if s.controller == ctl.LBC and s.is_nlb:
         # v2.6.0 attaches security groups to the NLBs it creates (feature gate NLBSecurityGroup, default on)

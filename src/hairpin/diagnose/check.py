@@ -118,7 +118,7 @@ class _Assessor:
         """Type LoadBalancer (the in-tree provider, the LBC, or another class), or any other type the
         AWS Load Balancer Controller reconciles (NodePort, ClusterIP with ip targets)."""
         return svc.type == "LoadBalancer" or ctl.lbc_takes(
-            svc.annotations, svc.load_balancer_class, svc.type, load_balancer_only=self.lbc_lb_only
+            svc.annotations, svc.load_balancer_class, svc.type, load_balancer_only=self.lbc_lb_only, flags=self.c.lbc
         )
 
     def assess(self, svc: KService) -> Finding:
@@ -228,6 +228,7 @@ class _Assessor:
             in_tree=self.in_tree,
             lbc_load_balancer_only=self.lbc_lb_only,
             ports=[_port_of(p) for p in svc.ports],
+            lbc=self.c.lbc,
         )
         if default_step:
             s = dataclasses.replace(s, steps=(default_step, *s.steps))
@@ -262,7 +263,7 @@ class _Assessor:
         else:
             self._ip(svc, s, f)
         if f.at_risk:
-            f.fixes = fixes_for(svc, s, self.in_tree_tg)
+            f.fixes = fixes_for(svc, s, self.in_tree_tg, self.c.lbc)
             if s.controller == ctl.IN_TREE and ctl.TG_ATTRIBUTES in svc.annotations:
                 f.reason += f" (assumed: {self.in_tree.note})"
         return f
@@ -408,10 +409,15 @@ def _tg_value(svc: KService, preserve: str) -> str:
     return ",".join(f"{k}={v}" if v else k for k, v in attrs.items())
 
 
-def fixes_for(svc: KService, s: ctl.Settings, in_tree_tg: bool) -> list[Fix]:
-    """The workarounds that work for this Service, cheapest first."""
+def fixes_for(svc: KService, s: ctl.Settings, in_tree_tg: bool, lbc: ctl.LbcFlags | None = None) -> list[Fix]:
+    """The workarounds that work for this Service, cheapest first.  ``lbc``: the AWS Load Balancer
+    Controller's flags; with EnableIPTargetType=false it refuses ip targets, with EnableServiceController=false
+    it builds nothing (``hairpin.aws.lbc_flags``), so fixes that need either are left out."""
     out: list[Fix] = []
-    udp = always_preserved(svc.protocols()) is not None  # no fix may turn preservation off for these
+    lbc_ip = lbc is None or (lbc.gate("EnableIPTargetType", True) and lbc.gate("EnableServiceController", True))
+    # no fix may turn preservation off for these (the load balancer's target groups when known: a port the
+    # controller builds no listener for does not count)
+    udp = always_preserved([tg.protocol for tg in s.target_groups] or svc.protocols()) is not None
     lose_ip = (
         "the backend sees the NLB's private address instead of the caller's, for every client (Proxy Protocol v2 "
         "can carry the client address if the backend reads it)"
@@ -440,7 +446,8 @@ def fixes_for(svc: KService, s: ctl.Settings, in_tree_tg: bool) -> list[Fix]:
             )
         )
     tg_forces = ctl.parse_map(svc.annotations.get(ctl.TG_ATTRIBUTES, "")).get("preserve_client_ip.enabled") == "true"
-    if s.controller in (ctl.LBC, automode.AUTO_MODE) and s.target_type == "instance" and not udp and not tg_forces:
+    if (s.controller in (ctl.LBC, automode.AUTO_MODE) and s.target_type == "instance" and not udp and not tg_forces
+            and (lbc_ip or s.controller == automode.AUTO_MODE)):  # fmt: skip
         out.append(
             Fix(
                 "ip-targets",
@@ -472,7 +479,7 @@ def fixes_for(svc: KService, s: ctl.Settings, in_tree_tg: bool) -> list[Fix]:
                 "to a target pod later still times out with the same probability",
             )
         )
-    if s.controller == ctl.IN_TREE and not udp:
+    if s.controller == ctl.IN_TREE and not udp and lbc_ip:
         out.append(
             Fix(
                 "recreate-ip-targets",

@@ -137,4 +137,5 @@ class Finding:
             "ports": [p.to_json() for p in self.ports],
             "ignored_annotations": [x.to_json() for x in self.ignored],
             "security_group_drop": self.blocked,
+            "problems": list(s.problems),
         }

@@ -92,6 +92,12 @@ def render(report: Report, console: Any, options: Any) -> Iterator[Any]:
             yield Text(f"{f.namespace}/{f.name}: annotations ignored", style="bold yellow")
             for ig in f.ignored:
                 yield indented(ig.text(), 2, "- ")
+    for f in shown:
+        if f.settings.problems:  # what the controller refuses or leaves out (hairpin.aws.controller)
+            yield Text("")
+            yield Text(f"{f.namespace}/{f.name}: problems", style="bold yellow")
+            for text in f.settings.problems:
+                yield indented(text, 2, "- ")
     risky = len(report.at_risk)
     yield Text("")
     yield Text(

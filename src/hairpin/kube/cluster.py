@@ -263,12 +263,14 @@ class Cluster:
 
     def _add_deployment(self, o: KubeObject) -> None:
         """The AWS Load Balancer Controller's Deployment (a container named or imaged
-        aws-load-balancer-controller, with the --cluster-name flag it requires): its feature gates."""
+        aws-load-balancer-controller, with the --cluster-name flag it requires): its flags
+        (``hairpin.aws.lbc_flags``), from ``command`` after the program, then ``args``, as the process gets them."""
         tpl = ((o.data.get("spec") or {}).get("template") or {}).get("spec") or {}
         for ctr in tpl.get("containers") or ():
             if not isinstance(ctr, dict):
                 continue
-            args = [str(a) for a in ctr.get("args") or () if isinstance(a, str | int | float)]
+            command = [str(a) for a in _seq(ctr.get("command")) if isinstance(a, str | int | float)]
+            args = command[1:] + [str(a) for a in _seq(ctr.get("args")) if isinstance(a, str | int | float)]
             ident = f"{ctr.get('name') or ''} {ctr.get('image') or ''}"
             if "aws-load-balancer-controller" in ident and any(a.startswith("--cluster-name") for a in args):
                 where = f"Deployment {o.namespace}/{o.name}"
@@ -685,6 +687,7 @@ def scenario_from_objects(
         external_traffic_policy=svc.external_traffic_policy,
         mutator_webhook=bool(mutator_webhook if mutator_webhook is not None else (c.webhook and not svc.existing)),
         lbc_load_balancer_only=c.lbc.gate("ServiceTypeLoadBalancerOnly", False) if c.lbc else False,
+        lbc=c.lbc,
         in_tree=in_tree
         or (
             tg_attributes_support((kubelet[0], kubelet[1], -1), "the newest kubelet in the input", lower_bound=True)

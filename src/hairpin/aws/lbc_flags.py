@@ -1,0 +1,170 @@
+"""The AWS Load Balancer Controller's command line, as its Deployment's container args give it.
+
+Only the flags that change whether a Service gets a load balancer, its scheme, its target type or client
+IP preservation are read (kubernetes-sigs/aws-load-balancer-controller, release v3.5.0; each flag's first
+release in brackets):
+
+- ``--load-balancer-class`` (``pkg/config/service_config.go``, default ``service.k8s.aws/nlb``; v2.4.0):
+  the class the controller claims (``pkg/service/service_utils.go`` IsServiceSupported compares a
+  Service's ``spec.loadBalancerClass`` with it) and the class its mutator webhook sets
+  (``webhooks/core/service_mutator.go``, given the same value in ``main.go``).
+- ``--default-target-type`` (``pkg/config/controller_config.go``, ``instance`` or ``ip``, default
+  ``instance``; v2.5.0): the target type of a Service without ``aws-load-balancer-nlb-target-type``
+  (``pkg/service/model_build_target_group.go`` buildTargetType).  Any other value: the controller
+  refuses to start (``validateDefaultTargetType``).
+- ``--default-load-balancer-scheme`` (same file, ``internal`` or ``internet-facing``, default
+  ``internal``; v2.11.0): the scheme when no annotation sets it and no NLB exists yet
+  (``pkg/service/model_build_load_balancer.go`` buildLoadBalancerScheme).
+- ``--feature-gates=K=V,...`` (``pkg/config/feature_gates.go``): each ``K=V`` is parsed with Go's
+  strconv.ParseBool; a malformed pair or an unknown gate makes the flag, and so the controller's start,
+  fail (``Set``).  Later occurrences add to earlier ones.  The gates read here:
+  ``EnableServiceController`` (default on; off: ``main.go`` starts no Service reconciler at all),
+  ``ServiceTypeLoadBalancerOnly`` (default off; on: Services of other types are not reconciled),
+  ``EnableIPTargetType`` (default on; off: buildTargetType refuses target type ip),
+  ``NLBSecurityGroup`` (default on; off: NLBs without security groups),
+  ``EnableTCPUDPListener`` (default off, v2.13.0; on: a TCP and a UDP port of one number share a TCP_UDP
+  listener unless the Service's ``aws-load-balancer-enable-tcp-udp-listener`` says otherwise,
+  ``pkg/service/model_build_listener.go``).
+
+Flags read and left out because they change none of the above: ``--default-tags``,
+``--external-managed-tags``, ``--service-target-eni-security-group-tags``, ``--enable-backend-security-group``,
+``--enable-manage-backend-security-group-rules``, ``--backend-security-group``,
+``--disable-restricted-sg-rules`` (the rules on the targets' security groups, not the NLB's own),
+``--enable-endpoint-slices`` (where ip targets are read from), ``--default-ssl-policy``; the gates the
+Service path also reads (``pkg/service``, ``controllers/service``): EndpointsFailOpen, SubnetsClusterTagCheck,
+NLBHealthCheckAdvancedConfig, LBCapacityReservation, EnhancedDefaultBehavior, EnableDefaultTagsLowPriority.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = ["DEFAULT_CLASS", "KNOWN_GATES", "LbcFlags", "lbc_flags", "parse_bool"]
+
+DEFAULT_CLASS = "service.k8s.aws/nlb"
+
+#: pkg/config/feature_gates.go at v3.5.0 (note: the gate the docs call "EnableTCPUDPListenerType" is
+#: spelled "EnableTCPUDPListener" in the code, and only that spelling is accepted)
+KNOWN_GATES = frozenset({
+    "ListenerRulesTagging", "WeightedTargetGroups", "ServiceTypeLoadBalancerOnly", "EndpointsFailOpen",
+    "EnableServiceController", "EnableIPTargetType", "EnableTCPUDPListener", "EnableRGTAPI",
+    "SubnetsClusterTagCheck", "NLBHealthCheckAdvancedConfig", "NLBSecurityGroup", "ALBSingleSubnet",
+    "LBCapacityReservation", "SubnetDiscoveryByReachability", "NLBGatewayAPI", "ALBGatewayAPI",
+    "GlobalAcceleratorController", "EnhancedDefaultBehavior", "EnableDefaultTagsLowPriority",
+    "ALBTargetControlAgent", "GatewayListenerSet", "EnableCertificateManagement", "IngressPlanAnnotation",
+})  # fmt: skip
+
+_TRUE = {"1", "t", "T", "TRUE", "true", "True"}  # Go strconv.ParseBool
+_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
+_STRING_FLAGS = ("load-balancer-class", "default-target-type", "default-load-balancer-scheme")
+
+
+def parse_bool(value: str) -> bool | None:
+    """Go's strconv.ParseBool; None when it would fail."""
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    return None
+
+
+@dataclass(frozen=True)
+class LbcFlags:
+    """What the AWS Load Balancer Controller's command line says (defaults when the flag is absent)."""
+
+    feature_gates: tuple[tuple[str, bool], ...] = ()
+    #: where the flags were read ("Deployment kube-system/aws-load-balancer-controller (f.yaml:3)"); "" = defaults
+    source: str = ""
+    load_balancer_class: str = DEFAULT_CLASS
+    default_target_type: str = "instance"
+    default_target_type_set: bool = False
+    default_scheme: str = "internal"
+    default_scheme_set: bool = False
+    #: flags the controller would refuse at start, one sentence each
+    problems: tuple[str, ...] = ()
+
+    def gate(self, name: str, default: bool) -> bool:
+        return dict(self.feature_gates).get(name, default)
+
+    @property
+    def load_balancer_only(self) -> bool:
+        return self.gate("ServiceTypeLoadBalancerOnly", False)
+
+    def refuses_services(self, steps: list[str]) -> str | None:
+        """With EnableServiceController off: a step saying so appended to ``steps``, and the problem."""
+        if self.gate("EnableServiceController", True):
+            return None
+        steps.append(
+            f"the AWS Load Balancer Controller runs with the feature gate EnableServiceController=false "
+            f"({self.source}): it reconciles no Service, so no load balancer is built (one built before stays "
+            "as it was)"
+        )
+        return "the AWS Load Balancer Controller does not reconcile Services: feature gate EnableServiceController=false"
+
+
+def _gates(value: str, gates: dict[str, bool], problems: list[str]) -> None:
+    """One ``--feature-gates`` value into ``gates``: the well-formed pairs, a problem for the rest."""
+    for item in value.split(","):
+        if not item:
+            continue
+        k, eq, v = item.partition("=")
+        k, v = k.strip(), v.strip()
+        b = parse_bool(v) if eq else None
+        if b is None:
+            problems.append(f"--feature-gates {item!r} is not KEY=BOOL: the controller refuses to start with it")
+            continue
+        if k not in KNOWN_GATES:
+            problems.append(f"--feature-gates {k!r} is not a feature gate (of v3.5.0): the controller refuses to "
+                            "start with it")  # fmt: skip
+        gates[k] = b
+
+
+def lbc_flags(args: Sequence[str], source: str = "") -> LbcFlags:
+    """The flags above from the controller's args (``--flag=value`` or ``--flag value``, as spf13/pflag
+    reads them; ``--`` ends the flags; the last occurrence of a string flag wins)."""
+    gates: dict[str, bool] = {}
+    strings: dict[str, str] = {}
+    problems: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        i += 1
+        if arg == "--":
+            break
+        if not arg.startswith("--"):
+            continue
+        name, eq, value = arg[2:].partition("=")
+        if name != "feature-gates" and name not in _STRING_FLAGS:
+            continue
+        if not eq:
+            if i >= len(args):
+                problems.append(f"--{name} has no value: the controller refuses to start")
+                break
+            value = args[i]
+            i += 1
+        if name == "feature-gates":
+            _gates(value, gates, problems)
+        else:
+            strings[name] = value
+    target_type = strings.get("default-target-type", "instance")
+    if target_type not in ("instance", "ip"):
+        problems.append(f"--default-target-type {target_type!r} is not instance or ip: the controller refuses to "
+                        "start (controller_config.go validateDefaultTargetType)")  # fmt: skip
+        target_type = "instance"
+    scheme = strings.get("default-load-balancer-scheme", "internal")
+    if scheme not in ("internal", "internet-facing"):
+        problems.append(f"--default-load-balancer-scheme {scheme!r} is not internal or internet-facing: the "
+                        "controller refuses to start (controller_config.go validateDefaultLoadBalancerScheme)")  # fmt: skip
+        scheme = "internal"
+    where = f" ({source})" if source else ""
+    return LbcFlags(
+        feature_gates=tuple(sorted(gates.items())),
+        source=source,
+        load_balancer_class=strings.get("load-balancer-class", DEFAULT_CLASS),
+        default_target_type=target_type,
+        default_target_type_set=strings.get("default-target-type") == target_type,
+        default_scheme=scheme,
+        default_scheme_set=strings.get("default-load-balancer-scheme") == scheme,
+        problems=tuple(p + where for p in problems),
+    )

@@ -1,0 +1,356 @@
+"""``hairpin check`` with the AWS Load Balancer Controller's command line read from its Deployment:
+``--load-balancer-class``, ``--default-target-type``, ``--default-load-balancer-scheme`` and the feature
+gates EnableIPTargetType and EnableServiceController (kubernetes-sigs/aws-load-balancer-controller v3.5.0,
+``pkg/config/``, ``pkg/service/service_utils.go``, ``pkg/service/model_build_target_group.go``, ``main.go``)."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction as F
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hairpin.aws import controller as ctl
+from hairpin.aws.lbc_flags import LbcFlags, lbc_flags
+from hairpin.diagnose import check as chk
+from hairpin.parsers import manifests as m
+
+P = "service.beta.kubernetes.io/"
+TYPE, TT, SCHEME = P + "aws-load-balancer-type", P + "aws-load-balancer-nlb-target-type", P + "aws-load-balancer-scheme"
+A, B = "eu-west-1a", "eu-west-1b"
+CORP = "corp.example/nlb"
+WHERE = "Deployment kube-system/aws-load-balancer-controller (t.yaml:1)"
+
+
+def svc(name: str, ann: dict[str, str] | None = None, cls: str | None = None, typ: str = "LoadBalancer") -> dict[str, Any]:
+    spec: dict[str, Any] = {"type": typ, "selector": {"app": "web"},
+                            "ports": [{"port": 80, "targetPort": 8080, "protocol": "TCP"}]}  # fmt: skip
+    if typ in ("LoadBalancer", "NodePort"):
+        spec["ports"][0]["nodePort"] = 30080
+    if cls:
+        spec["loadBalancerClass"] = cls
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "shop",
+            "annotations": ann or {}}, "spec": spec}  # fmt: skip
+
+
+def deployment(*args: str) -> dict[str, Any]:
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "aws-load-balancer-controller", "namespace": "kube-system"},
+            "spec": {"template": {"spec": {"containers": [
+                {"name": "aws-load-balancer-controller", "image": "public.ecr.aws/eks/aws-load-balancer-controller:v2.14.1",
+                 "args": ["--cluster-name=prod", *args]}]}}}}  # fmt: skip
+
+
+def node(name: str, az: str) -> dict[str, Any]:
+    return {"kind": "Node", "metadata": {"name": name, "labels": {"topology.kubernetes.io/zone": az}},
+            "status": {"addresses": [{"type": "InternalIP", "address": "10.0.0.1"}],
+                       "nodeInfo": {"kubeletVersion": "v1.31.2"}}}  # fmt: skip
+
+
+def report(*docs: dict[str, Any]) -> chk.Report:
+    return chk.check(m.parse_yaml("---\n".join(yaml.safe_dump(d) for d in docs), "t.yaml"))
+
+
+def row(f: chk.Finding) -> tuple[Any, ...]:
+    s = f.settings
+    return (f.name, s.controller, s.load_balancer, s.scheme, s.target_type, s.preserve_client_ip, f.at_risk,
+            f.probability)  # fmt: skip
+
+
+NODES = (node("n1", A), node("n2", A), node("n3", B))
+
+
+# ------------------------------------------------------------------------------- --load-balancer-class
+
+def test_load_balancer_class_the_controller_claims() -> None:
+    """With --load-balancer-class corp.example/nlb a Service of that class goes to the controller (internal
+    NLB, instance targets: worst node n3, alone in AZ b, P = 1/2), one of the default class to nobody."""
+    r = report(deployment(f"--load-balancer-class={CORP}"), *NODES, svc("corp", cls=CORP),
+               svc("default-class", cls=ctl.LBC_CLASS))  # fmt: skip
+    assert [row(f) for f in r.findings] == [
+        ("corp", ctl.LBC, "nlb", "internal", "instance", True, True, F(1, 2)),
+        ("default-class", ctl.OTHER, "none", "unknown", None, None, False, None),
+    ]
+    corp, default = r.findings
+    assert corp.worst_node == "n3"
+    assert corp.settings.steps[0] == f"spec.loadBalancerClass {CORP}: the AWS Load Balancer Controller (its --load-balancer-class, {WHERE})"
+    assert default.reason == (
+        "spec.loadBalancerClass service.k8s.aws/nlb: neither the in-tree provider (it ignores Services with a class) "
+        f"nor the AWS Load Balancer Controller (it claims class {CORP}: --load-balancer-class in {WHERE}) provisions it"
+    )
+    assert r.exit_code == 1
+    # without the Deployment the default class is the controller's
+    r = report(*NODES, svc("corp", cls=CORP), svc("default-class", cls=ctl.LBC_CLASS))
+    assert [(f.name, f.settings.controller, f.at_risk) for f in r.findings] == [
+        ("default-class", ctl.LBC, True), ("corp", ctl.OTHER, False)]  # fmt: skip
+
+
+def test_the_webhook_sets_the_class_the_controller_claims() -> None:
+    hook = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
+            "metadata": {"name": "aws-load-balancer-webhook"}, "webhooks": [{"name": "mservice.elbv2.k8s.aws"}]}  # fmt: skip
+    (f,) = report(deployment("--load-balancer-class", CORP), hook, svc("fresh")).findings
+    assert row(f)[:7] == ("fresh", ctl.LBC, "nlb", "internal", "instance", True, True)
+    assert f.settings.steps[0] == (
+        "no loadBalancerClass, but the AWS Load Balancer Controller's service mutator webhook (mservice.elbv2.k8s.aws) "
+        f"sets {CORP} when the Service is created: the AWS Load Balancer Controller"
+    )
+
+
+def test_nodeport_services_with_annotations_do_not_depend_on_the_class() -> None:
+    (f,) = report(deployment(f"--load-balancer-class={CORP}"), *NODES,
+                  svc("np", {TYPE: "external", TT: "instance"}, typ="NodePort")).findings  # fmt: skip
+    assert row(f) == ("np", ctl.LBC, "nlb", "internal", "instance", True, True, F(1, 2))
+
+
+# ------------------------------------------------------------------------------- --default-target-type
+
+def test_default_target_type_ip() -> None:
+    """--default-target-type ip: a Service without the target type annotation gets ip targets (TCP:
+    preservation off by default, not at risk); the annotation still wins."""
+    r = report(deployment("--default-target-type=ip"), *NODES, svc("plain", cls=ctl.LBC_CLASS),
+               svc("inst", {TT: "instance"}, cls=ctl.LBC_CLASS))  # fmt: skip
+    assert [row(f) for f in r.findings] == [
+        ("inst", ctl.LBC, "nlb", "internal", "instance", True, True, F(1, 2)),
+        ("plain", ctl.LBC, "nlb", "internal", "ip", False, False, None),
+    ]
+    plain = r.findings[1]
+    assert f"target type ip (no {TT}: the controller's --default-target-type ip, {WHERE})" in plain.settings.steps
+    assert plain.reason == "internal NLB with client IP preservation off: targets see the NLB's address and answer it"
+    # the Deployment says nothing: instance, and the step says where that came from
+    (f,) = report(deployment(), svc("plain", cls=ctl.LBC_CLASS)).findings
+    assert f.settings.target_type == "instance"
+    assert f"target type instance (the controller's --default-target-type: not set in {WHERE}, instance)" in f.settings.steps
+
+
+# ------------------------------------------------------------------------------- EnableIPTargetType
+
+def test_enable_ip_target_type_false_refuses_ip_targets() -> None:
+    gate = "--feature-gates=EnableIPTargetType=false"
+    r = report(deployment(gate), *NODES,
+               svc("ann-ip", {TYPE: "external", TT: "ip"}),
+               svc("nlb-ip", {TYPE: "nlb-ip"}),  # the gate tests the target type value only: nlb-ip still gets ip
+               svc("inst", {TYPE: "external", TT: "instance"}),
+               svc("in-tree", {TYPE: "nlb", P + "aws-load-balancer-internal": "true"}))  # fmt: skip
+    assert [row(f) for f in r.findings] == [
+        ("in-tree", ctl.IN_TREE, "nlb", "internal", "instance", True, True, F(1, 2)),
+        ("inst", ctl.LBC, "nlb", "internal", "instance", True, True, F(1, 2)),
+        ("ann-ip", ctl.NONE, "none", "unknown", None, None, False, None),
+        ("nlb-ip", ctl.LBC, "nlb", "internal", "ip", False, False, None),
+    ]
+    in_tree, inst, ann_ip, _ = r.findings
+    assert ann_ip.settings.problems == ("ip targets refused: feature gate EnableIPTargetType=false",)
+    assert ann_ip.reason == (
+        f"target type ip ({TT}: ip) refused: the AWS Load Balancer Controller runs with the feature gate "
+        f"EnableIPTargetType=false ({WHERE}) and fails the Service (\"unsupported targetType: ip when "
+        "EnableIPTargetType is false\"): no load balancer is built; one built before keeps its old settings"
+    )
+    # fixes that need ip targets are not offered
+    assert [x.name for x in inst.fixes] == ["no-preserve-client-ip", "proxy-protocol-v2", "cluster-ip"]
+    assert [x.name for x in in_tree.fixes] == ["cluster-ip"]
+    # and are without the gate
+    r = report(*NODES, svc("inst", {TYPE: "external", TT: "instance"}),
+               svc("in-tree", {TYPE: "nlb", P + "aws-load-balancer-internal": "true"}))  # fmt: skip
+    assert [[x.name for x in f.fixes] for f in r.findings] == [
+        ["cluster-ip", "recreate-ip-targets"], ["no-preserve-client-ip", "proxy-protocol-v2", "ip-targets", "cluster-ip"]]  # fmt: skip
+
+
+def test_default_target_type_ip_with_ip_targets_disabled() -> None:
+    r = report(deployment("--default-target-type=ip", "--feature-gates=EnableIPTargetType=false"),
+               svc("plain", cls=ctl.LBC_CLASS), svc("inst", {TT: "instance"}, cls=ctl.LBC_CLASS))  # fmt: skip
+    assert [(f.name, f.settings.controller, f.settings.target_type, f.at_risk) for f in r.findings] == [
+        ("inst", ctl.LBC, "instance", True), ("plain", ctl.NONE, None, False)]  # fmt: skip
+    assert r.findings[1].reason.startswith(f"target type ip (no {TT}, --default-target-type ip) refused: ")
+
+
+# ------------------------------------------------------------------------------- EnableServiceController
+
+def test_enable_service_controller_false() -> None:
+    """The controller reconciles no Service: its LoadBalancer Services are reported without a load
+    balancer, NodePort ones are not checked, the in-tree provider's are judged as before."""
+    r = report(deployment("--feature-gates=EnableServiceController=false"), *NODES,
+               svc("lbc", cls=ctl.LBC_CLASS), svc("np", {TYPE: "external", TT: "instance"}, typ="NodePort"),
+               svc("in-tree", {TYPE: "nlb", P + "aws-load-balancer-internal": "true"}))  # fmt: skip
+    assert [row(f) for f in r.findings] == [
+        ("in-tree", ctl.IN_TREE, "nlb", "internal", "instance", True, True, F(1, 2)),
+        ("lbc", ctl.NONE, "none", "unknown", None, None, False, None),
+    ]
+    lbc = r.findings[1]
+    assert lbc.settings.problems == (
+        "the AWS Load Balancer Controller does not reconcile Services: feature gate EnableServiceController=false",)
+    assert lbc.reason == (
+        f"the AWS Load Balancer Controller runs with the feature gate EnableServiceController=false ({WHERE}): it "
+        "reconciles no Service, so no load balancer is built (one built before stays as it was)"
+    )
+    assert [x.name for x in r.findings[0].fixes] == ["cluster-ip"]
+
+
+# ------------------------------------------------------------------------------- --default-load-balancer-scheme
+
+def test_default_load_balancer_scheme_internet_facing() -> None:
+    r = report(deployment("--default-load-balancer-scheme=internet-facing"), *NODES, svc("plain", cls=ctl.LBC_CLASS),
+               svc("int", {SCHEME: "internal"}, cls=ctl.LBC_CLASS))  # fmt: skip
+    assert [row(f) for f in r.findings] == [
+        ("int", ctl.LBC, "nlb", "internal", "instance", True, True, F(1, 2)),
+        ("plain", ctl.LBC, "nlb", "internet-facing", "instance", True, False, None),
+    ]
+    assert (f"scheme internet-facing (the controller's --default-load-balancer-scheme, {WHERE}; an NLB built "
+            "before keeps its scheme)") in r.findings[1].settings.steps  # fmt: skip
+
+
+# ------------------------------------------------------------------------------- flags the controller refuses
+
+def test_flags_the_controller_refuses_are_reported_and_defaults_kept() -> None:
+    (f,) = report(deployment("--default-target-type=IP", "--default-load-balancer-scheme", "public",
+                             "--feature-gates=EnableTCPUDPListenerType=true,NLBSecurityGroup"),
+                  svc("lbc", cls=ctl.LBC_CLASS)).findings  # fmt: skip
+    assert row(f) == ("lbc", ctl.LBC, "nlb", "internal", "instance", True, True, None)
+    assert f.settings.problems == (
+        f"--feature-gates 'EnableTCPUDPListenerType' is not a feature gate (of v3.5.0): the controller refuses to start "
+        f"with it ({WHERE})",
+        f"--feature-gates 'NLBSecurityGroup' is not KEY=BOOL: the controller refuses to start with it ({WHERE})",
+        "--default-target-type 'IP' is not instance or ip: the controller refuses to start (controller_config.go "
+        f"validateDefaultTargetType) ({WHERE})",
+        "--default-load-balancer-scheme 'public' is not internal or internet-facing: the controller refuses to "
+        f"start (controller_config.go validateDefaultLoadBalancerScheme) ({WHERE})",
+    )
+    assert "scheme internal (the AWS Load Balancer Controller's default since v2.2.0)" in f.settings.steps
+
+
+def test_lbc_flags_pflag_forms() -> None:
+    f = lbc_flags(["--load-balancer-class", "a/b", "--default-target-type=ip", "--load-balancer-class=c/d",
+                   "--feature-gates=EnableIPTargetType=false", "--feature-gates", " EnableIPTargetType = true ,",
+                   "--", "--default-load-balancer-scheme=internet-facing"], "here")  # fmt: skip
+    assert f == LbcFlags(feature_gates=(("EnableIPTargetType", True),), source="here", load_balancer_class="c/d",
+                         default_target_type="ip", default_target_type_set=True)  # fmt: skip
+    assert lbc_flags(["--default-target-type"]).problems == ("--default-target-type has no value: the controller refuses to start",)
+    assert lbc_flags([]) == LbcFlags()
+
+
+@given(st.lists(st.text(alphabet="-=,abcdeiloprstnTF ", max_size=30), max_size=8))
+def test_lbc_flags_never_fails_and_keeps_valid_values(args: list[str]) -> None:
+    f = lbc_flags(args)
+    assert f.default_target_type in ("instance", "ip")
+    assert f.default_scheme in ("internal", "internet-facing")
+    assert all(isinstance(v, bool) for _, v in f.feature_gates)
+
+
+# ------------------------------------------------------------------------------- from a JSON dump
+
+def test_dump_with_the_controllers_deployment(tmp_path: Path) -> None:
+    """`kubectl get -o json` of nodes, Services and the controller's Deployment with a custom class and ip
+    as the default target type: the Service of that class gets ip targets, preservation off; the one
+    asking for instance targets is at risk with P = 1/2 on n3."""
+    items = [*NODES, deployment(f"--load-balancer-class={CORP}", "--default-target-type=ip"),
+             svc("ip-default", cls=CORP), svc("inst", {TT: "instance"}, cls=CORP), svc("stale", cls=ctl.LBC_CLASS)]  # fmt: skip
+    for it in items:
+        it["metadata"]["uid"] = "u-" + it["metadata"]["name"]
+    path = tmp_path / "dump.json"
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}, indent=2))
+    r = chk.check(m.load_paths([path]))
+    assert [row(f) for f in r.findings] == [
+        ("inst", ctl.LBC, "nlb", "internal", "instance", True, True, F(1, 2)),
+        ("ip-default", ctl.LBC, "nlb", "internal", "ip", False, False, None),
+        ("stale", ctl.OTHER, "none", "unknown", None, None, False, None),
+    ]
+    assert r.findings[0].worst_node == "n3"
+
+
+# ------------------------------------------------------------------------------- scenario from a cluster
+
+def test_scenario_from_a_cluster_takes_the_controllers_flags() -> None:
+    """The seed dump with its Service given the controller's custom class: ``scenario from-cluster``
+    builds the NLB the controller would, with its --default-target-type."""
+    from hairpin.kube.cluster import scenario_from_objects
+
+    seed = yaml.safe_load((Path(__file__).parent / "data" / "check" / "seed-dump.yaml").read_text())
+    for it in seed["items"]:
+        if it["kind"] == "Service" and it["metadata"]["name"] == "service-nginx-demo":
+            it["spec"]["loadBalancerClass"] = CORP
+            it["metadata"]["annotations"] = {}
+
+    def lb(*args: str) -> tuple[Any, ...]:
+        doc = {**seed, "items": [*seed["items"], deployment(*args)]}
+        s, _ = scenario_from_objects(m.parse_yaml(yaml.safe_dump(doc), "d.yaml"),
+                                     service="nginx-demo/service-nginx-demo", client="default/netshoot")  # fmt: skip
+        x = s.client_service.load_balancer
+        assert x is not None
+        return (x.type, x.scheme, x.target_type, x.preserve_client_ip)
+
+    assert lb(f"--load-balancer-class={CORP}") == ("nlb", "internal", "instance", True)
+    assert lb(f"--load-balancer-class={CORP}", "--default-target-type=ip") == ("nlb", "internal", "ip", False)
+
+
+# ------------------------------------------------------------------------------- TCP_UDP listeners
+
+def _dns(ann: dict[str, str]) -> dict[str, Any]:
+    d = svc("dns", {TYPE: "external", TT: "ip", **ann})
+    d["spec"]["ports"] = [{"name": "tcp", "port": 53, "targetPort": 5353, "protocol": "TCP"},
+                          {"name": "udp", "port": 53, "targetPort": 5353, "protocol": "UDP"}]  # fmt: skip
+    return d
+
+
+def test_tcp_and_udp_on_one_port_without_tcp_udp_listeners() -> None:
+    """Default (gate EnableTCPUDPListener off, no annotation): one listener per port number, the first
+    Service port's (53/TCP, ip targets: preservation off, not at risk); 53/UDP gets no listener."""
+    (f,) = report(_dns({})).findings
+    assert (f.at_risk, f.settings.preserve_client_ip) == (False, False)
+    assert [(p.label, p.preserve_client_ip, p.at_risk) for p in f.ports] == [("53/TCP", False, False)]
+    listener = P + "aws-load-balancer-enable-tcp-udp-listener"
+    assert (f"TCP and UDP on port 53 without TCP_UDP listeners (no {listener}, feature gate EnableTCPUDPListener off "
+            "by default): the AWS Load Balancer Controller builds one listener per port number, the first Service "
+            "port's; 53/UDP gets none") in f.settings.steps  # fmt: skip
+    assert f.settings.problems == (
+        f"Service port 53/UDP is not served by the NLB: a TCP and a UDP port of one number need {listener}: \"true\" "
+        "(AWS Load Balancer Controller v2.13.0 or later)",)
+    # the annotation, or the gate in the Deployment: one TCP_UDP target group, always preserved: at risk
+    for docs in ([_dns({listener: "true"})], [deployment("--feature-gates=EnableTCPUDPListener=true"), _dns({})]):
+        (f,) = report(*NODES, *docs).findings
+        assert [(p.label, p.preserve_client_ip, p.at_risk) for p in f.ports] == [
+            ("53/TCP_UDP", True, True), ("53/TCP_UDP", True, True)]  # fmt: skip
+        assert (f.at_risk, f.settings.preserve_client_ip) == (True, True)
+        assert [x.name for x in f.fixes] == ["cluster-ip", "anti-affinity"]
+    # the annotation wins over the gate
+    (f,) = report(deployment("--feature-gates=EnableTCPUDPListener=true"), _dns({listener: "false"})).findings
+    assert [p.label for p in f.ports] == ["53/TCP"] and not f.at_risk
+
+
+def test_flags_in_the_containers_command() -> None:
+    """Flags after the program in ``command`` reach the controller as well as ``args`` (the process gets
+    command[1:] + args)."""
+    dep = deployment()
+    ctr = dep["spec"]["template"]["spec"]["containers"][0]
+    ctr["command"] = ["/controller", "--default-target-type=ip"]
+    (f,) = report(dep, svc("plain", cls=ctl.LBC_CLASS)).findings
+    assert (f.settings.target_type, f.at_risk) == ("ip", False)
+    ctr["command"], ctr["args"] = ["/controller", "--default-target-type=ip"], ["--cluster-name=prod", "--default-target-type=instance"]
+    (f,) = report(dep, svc("plain", cls=ctl.LBC_CLASS)).findings  # args come after command: the last one wins
+    assert (f.settings.target_type, f.at_risk) == ("instance", True)
+    ctr["command"] = ["--default-target-type=ip"]  # the program itself, not a flag
+    ctr["args"] = ["--cluster-name=prod"]
+    (f,) = report(dep, svc("plain", cls=ctl.LBC_CLASS)).findings
+    assert f.settings.target_type == "instance"
+
+
+def test_cli_names_the_problems_in_json_and_text(tmp_path: Path, capsys: Any) -> None:
+    import pytest
+
+    from hairpin.cli.main import main
+
+    path = tmp_path / "k.yaml"
+    path.write_text("---\n".join(yaml.safe_dump(d) for d in (deployment("--feature-gates=EnableIPTargetType=false"),
+                                                              svc("ann-ip", {TYPE: "external", TT: "ip"}))))  # fmt: skip
+    problem = "ip targets refused: feature gate EnableIPTargetType=false"
+    for fmt in ("json", "table"):
+        with pytest.raises(SystemExit) as exc:
+            main(["check", str(path), "--format", fmt])
+        out, err = capsys.readouterr()
+        assert (exc.value.code or 0, err) == (0, "")
+        if fmt == "json":
+            (s,) = json.loads(out)["services"]
+            assert (s["controller"], s["load_balancer"], s["problems"]) == ("none", "none", [problem])
+        else:
+            assert f"shop/ann-ip: problems\n  - {problem}\n" in out
