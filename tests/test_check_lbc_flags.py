@@ -264,7 +264,7 @@ def test_dump_with_the_controllers_deployment(tmp_path: Path) -> None:
 def test_scenario_from_a_cluster_takes_the_controllers_flags() -> None:
     """The seed dump with its Service given the controller's custom class: ``scenario from-cluster``
     builds the NLB the controller would, with its --default-target-type."""
-    from hairpin.kube.cluster import scenario_from_objects
+    from hairpin.kube.from_cluster import scenario_from_objects
 
     seed = yaml.safe_load((Path(__file__).parent / "data" / "check" / "seed-dump.yaml").read_text())
     for it in seed["items"]:

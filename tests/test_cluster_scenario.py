@@ -1,4 +1,4 @@
-"""A hairpin Scenario from Kubernetes objects (hairpin.kube.cluster) and `hairpin scenario from-cluster`."""
+"""A hairpin Scenario from Kubernetes objects (hairpin.kube.from_cluster) and `hairpin scenario from-cluster`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from hairpin import scenario
 from hairpin.aws import risk
 from hairpin.cli.main import main
 from hairpin.errors import InputError
-from hairpin.kube.cluster import Cluster, scenario_from_objects, scenario_yaml
+from hairpin.kube.cluster import Cluster
+from hairpin.kube.from_cluster import scenario_from_objects, scenario_yaml
 from hairpin.parsers import manifests as m
 
 DATA = Path(__file__).parent / "data" / "check"

@@ -364,7 +364,7 @@ def test_bad_source_range_is_a_problem_not_a_crash() -> None:
 
 
 def test_scenario_from_cluster_carries_the_security_groups(tmp_path: Path) -> None:
-    from hairpin.kube.cluster import scenario_from_objects, scenario_yaml
+    from hairpin.kube.from_cluster import scenario_from_objects, scenario_yaml
 
     docs = _sg_cluster(LBC_INSTANCE, ["10.99.0.0/16"])
     objs = m.parse_yaml("---\n".join(yaml.safe_dump(d) for d in docs), "t.yaml")

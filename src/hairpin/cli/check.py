@@ -71,7 +71,7 @@ def check(
     their own node."""
     from hairpin.aws.cloud_provider import parse_version
     from hairpin.diagnose import check as chk
-    from hairpin.kube.cluster import live_objects
+    from hairpin.kube.live import live_objects
     from hairpin.kube.version import live_server_version
     from hairpin.parsers import manifests
 
@@ -128,7 +128,8 @@ BREAKDOWNS = 3
 def breakdowns(objects: list[Any], report: Any) -> list[Any]:
     """The per-caller-node, per-NLB-address table (``hairpin.probability``) of the first at-risk Services
     whose nodes are known: the same table ``reproduce`` and ``scenario from-cluster`` print."""
-    from hairpin.kube.cluster import Cluster, scenario_from_objects
+    from hairpin.kube.cluster import Cluster
+    from hairpin.kube.from_cluster import scenario_from_objects
     from hairpin.probability import breakdown
 
     shown = [f for f in report.at_risk if f.probability is not None][:BREAKDOWNS]

@@ -43,7 +43,8 @@ def from_cluster(
     """Build a scenario for one Service (and one calling pod) from Kubernetes objects."""
     from hairpin import scenario as scen
     from hairpin.aws.cloud_provider import parse_version, tg_attributes_support
-    from hairpin.kube.cluster import live_objects, scenario_from_objects, scenario_yaml
+    from hairpin.kube.from_cluster import scenario_from_objects, scenario_yaml
+    from hairpin.kube.live import live_objects
     from hairpin.kube.version import live_server_version
     from hairpin.parsers import manifests
 

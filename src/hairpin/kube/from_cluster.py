@@ -1,0 +1,478 @@
+"""A hairpin Scenario from Kubernetes objects, and the scenario written back as YAML.
+
+``scenario_from_objects(objects, service=, client=)`` builds a ``hairpin.scenario.Scenario`` for one
+Service from a ``hairpin.kube.cluster.Cluster`` (nodes, pods, endpoints, the controller that provisions its
+load balancer, kube-proxy's mode and version, ingress IPs and ipMode); ``scenario_yaml(scenario, notes)``
+writes it in the seed's format.  NLB node addresses are not in Kubernetes objects unless the Service's status
+lists them: otherwise one placeholder per AZ is taken from a placeholder subnet, and the file says so.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from typing import Any
+
+import yaml
+
+from hairpin import reading
+from hairpin.aws import automode, controller, providers, security_groups
+from hairpin.aws.cloud_provider import Support, tg_attributes_support
+from hairpin.errors import InputError, ScenarioError
+from hairpin.kube import ipmode
+from hairpin.kube.cluster import (
+    REGION_LABELS,
+    Cluster,
+    KPod,
+    KService,
+    first_of,
+    version_of,
+)
+from hairpin.kube.layout import unsupported
+from hairpin.parsers.manifests import KubeObject
+from hairpin.scenario import (
+    AZ,
+    Client,
+    Cni,
+    Kernel,
+    KubeProxy,
+    LoadBalancer,
+    Node,
+    Pod,
+    Scenario,
+    Service,
+    ServicePort,
+    Vpc,
+)
+
+__all__ = ["scenario_from_objects", "scenario_to_dict", "scenario_yaml"]
+
+
+def _port_number(value: Any) -> int | None:
+    """A port number as Kubernetes stores it (an integer 1-65535), else None: ``.nan``, ``eighty``, ``1e999``,
+    ``true`` are not ports."""
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535:
+        return value
+    return None
+
+
+def _target_port(port: dict[str, Any], pods: Sequence[KPod], number: int) -> int | None:
+    """targetPort: a number, a digit string, a named container port of a backend pod; absent: the port."""
+    tp = port.get("targetPort", number)
+    if isinstance(tp, str):
+        if tp.isdigit():
+            return _port_number(int(tp[:6]))
+        for p in pods:
+            if tp in p.container_ports:
+                return _port_number(p.container_ports[tp])
+        return number  # a name no pod declares: kube-proxy has no endpoint port; the port stands in
+    return _port_number(tp)
+
+
+def _ipv4(value: Any, what: str) -> str:
+    """``value`` if it is a dotted IPv4 address, else one InputError naming ``what``."""
+    try:
+        return str(ipaddress.IPv4Address(str(value)))
+    except ValueError:
+        raise InputError(f"{what}: not an IPv4 address: {reading.excerpt(str(value))}") from None
+
+
+def _service_ports(svc: KService, pods: Sequence[KPod]) -> tuple[ServicePort, ...]:
+    out = []
+    for i, p in enumerate(svc.ports):
+        number = _port_number(p.get("port"))
+        if number is None:
+            raise InputError(
+                f"Service {svc.key}: spec.ports[{i}].port: must be an integer from 1 to 65535, got "
+                f"{reading.excerpt(str(p.get('port')))}",
+                svc.file,
+                svc.line,
+            )
+        target = _target_port(p, pods, number)
+        if target is None:
+            raise InputError(
+                f"Service {svc.key}: spec.ports[{i}].targetPort: must be an integer from 1 to 65535 or a port "
+                f"name, got {reading.excerpt(str(p.get('targetPort')))}",
+                svc.file,
+                svc.line,
+            )
+        node_port = _port_number(p.get("nodePort"))
+        if node_port is None and p.get("nodePort") is not None:
+            raise InputError(
+                f"Service {svc.key}: spec.ports[{i}].nodePort: must be an integer from 1 to 65535, got "
+                f"{reading.excerpt(str(p.get('nodePort')))}",
+                svc.file,
+                svc.line,
+            )
+        proto = p.get("protocol") or "TCP"
+        out.append(ServicePort(str(p.get("name") or ""), str(proto), number, target, node_port))
+    return tuple(out)
+
+
+def _subnets(azs: dict[str, list[str]]) -> dict[str, list[str]] | None:
+    """Per AZ, the smallest-prefix networks (/24 down to /32) that hold its addresses without overlap."""
+    for prefix in (24, 26, 28, 32):
+        nets = {
+            az: sorted({str(ipaddress.IPv4Network(f"{a}/{prefix}", strict=False)) for a in addrs})
+            for az, addrs in azs.items()
+        }
+        seen: dict[str, str] = {}
+        clash = False
+        for az, ns in nets.items():
+            for n in ns:
+                if seen.setdefault(n, az) != az:
+                    clash = True
+        if not clash:
+            return nets
+    return None
+
+
+def _source_ranges(svc: KService, settings: controller.Settings, notes: list[str]) -> tuple[str, ...]:
+    """The source ranges the security groups admit, as IPv4 networks (``hairpin.aws.security_groups``)."""
+    honoured = settings.controller != automode.AUTO_MODE  # Auto Mode takes only the spec field
+    ranges, origin = security_groups.source_ranges(svc.source_ranges, svc.annotations, annotation_honoured=honoured)
+    v4 = tuple(r for r in ranges if ":" not in r)
+    if ranges:
+        notes.append(f"source ranges from {origin}: {', '.join(v4)}" + (" (IPv6 ranges left out)" if len(v4) < len(ranges) else ""))
+    return v4
+
+
+def scenario_from_objects(
+    objects: Iterable[KubeObject] | Cluster,
+    *,
+    service: str,
+    client: str | None = None,
+    name: str | None = None,
+    mutator_webhook: bool | None = None,
+    in_tree: Support | None = None,
+) -> tuple[Scenario, list[str]]:
+    """A hairpin Scenario for ``service`` (``ns/name``) called by ``client`` (``ns/name`` of a pod).
+
+    Returns the scenario and notes on what was assumed (placeholders), for the file's comment.  With
+    no client pod a placeholder client pod is put on the first node registered as a target.
+    """
+    c = objects if isinstance(objects, Cluster) else Cluster.from_objects(objects)
+    notes: list[str] = []
+    ns, _, sname = service.partition("/")
+    if not sname:
+        ns, sname = "default", ns
+    svc = next((s for s in c.services if s.namespace == ns and s.name == sname), None)
+    if svc is None:
+        raise InputError(f"--service {service}: no such Service in the input")
+    nodes = [n for n in c.nodes.values() if n.ip and n.az]
+    if not nodes:
+        raise InputError("no Node with an InternalIP address and a topology.kubernetes.io/zone label in the input")
+    for n in nodes:
+        _ipv4(n.ip, f"Node {n.name}: status.addresses InternalIP")
+    node_names = {n.name for n in nodes}
+    eps = [e for e in c.endpoints_of(svc) if e.ready and e.node in node_names]
+    pods: dict[str, KPod] = {}
+    for e in eps:
+        p = c.pods.get((svc.namespace, e.pod)) if e.pod else None
+        if p is None:
+            p = KPod(svc.namespace, e.pod or f"endpoint-{e.ip.replace('.', '-')}", e.ip, e.node, {}, True, False)
+        pods[p.name] = p
+    for p in pods.values():
+        if p.ip:
+            _ipv4(p.ip, f"Pod {p.namespace}/{p.name}: status.podIP")
+    ep_names = sorted(pods)  # kube-proxy's order is not in the objects; sorted by name
+    client_pod: KPod | None = None
+    if client:
+        cns, _, cname = client.partition("/")
+        if not cname:
+            cns, cname = "default", cns
+        client_pod = c.pods.get((cns, cname))
+        if client_pod is None:
+            raise InputError(f"--client-pod {client}: no such Pod in the input")
+        if not client_pod.node or client_pod.node not in node_names or not client_pod.ip:
+            raise InputError(f"--client-pod {client}: the pod has no node with a zone or no IP address")
+        if client_pod.name in pods and pods[client_pod.name].namespace != client_pod.namespace:
+            raise InputError(f"--client-pod {client}: a pod of the Service has the same name")
+        _ipv4(client_pod.ip, f"Pod {client_pod.namespace}/{client_pod.name}: status.podIP")
+        pods[client_pod.name] = client_pod
+    kubelet = c.kubernetes_version()
+    settings = providers.resolve(
+        svc.annotations,
+        load_balancer_class=svc.load_balancer_class,
+        service_type=svc.type,
+        protocols=svc.protocols(),
+        external_traffic_policy=svc.external_traffic_policy,
+        mutator_webhook=bool(mutator_webhook if mutator_webhook is not None else (c.webhook and not svc.existing)),
+        lbc_load_balancer_only=c.lbc.gate("ServiceTypeLoadBalancerOnly", False) if c.lbc else False,
+        lbc=c.lbc,
+        in_tree=in_tree
+        or (
+            tg_attributes_support((kubelet[0], kubelet[1], -1), "the newest kubelet in the input", lower_bound=True)
+            if kubelet is not None
+            else None
+        ),
+    )
+    # subnets per AZ from the addresses seen there
+    by_az: dict[str, list[str]] = {}
+    node_az = {n.name: str(n.az) for n in nodes}
+    for n in nodes:
+        by_az.setdefault(str(n.az), []).append(str(n.ip))
+    for p in pods.values():
+        if p.ip and p.node in node_az and not p.host_network:
+            by_az.setdefault(node_az[p.node], []).append(p.ip)
+    # the load balancer's IPs, when its status lists them (KEP-1860 ipMode; hairpin.kube.ipmode): its
+    # node addresses, in the AZs guessed for them; the VIP-mode ones kube-proxy captures (set below)
+    kp_seen = version_of(next((n.kube_proxy_version for n in nodes if n.kube_proxy_version), None))
+    cap = ipmode.capture(svc.ingress, kp_seen)
+    status_ips = ipmode.ipv4(i[0] for i in svc.ingress if i[0]) if settings.load_balancer in ("nlb", "clb") else ()
+    status_nodes = ipmode.place(status_ips, by_az)
+    for az, ip in status_nodes.items():
+        by_az[az].append(ip)
+    nets = _subnets(by_az)
+    if nets is None:
+        raise InputError("the same address appears in two AZs; cannot lay out subnets")
+    all_nets = [ipaddress.IPv4Network(n) for ns_ in nets.values() for n in ns_]
+    vpc_net = ipaddress.IPv4Network(f"{all_nets[0].network_address}/16", strict=False)
+    while not all(n.subnet_of(vpc_net) for n in all_nets):
+        vpc_net = vpc_net.supernet()
+    used = list(all_nets)
+    azs_sorted = sorted(nets)
+    lb_nodes: list[tuple[str, str]] = []
+    spare = (s for s in vpc_net.subnets(new_prefix=28) if not any(s.overlaps(u) for u in used))
+    placeholder_subnets: dict[str, ipaddress.IPv4Network] = {}
+    for az in azs_sorted:
+        sub = next(spare, None)
+        if sub is None:
+            raise InputError("no free address space in the VPC range for placeholder NLB addresses")
+        placeholder_subnets[az] = sub
+        nets[az].append(str(sub))
+        lb_nodes.append((az, status_nodes.get(az) or str(sub.network_address + 4)))  # AWS reserves the first four
+    if status_nodes:
+        notes.append(
+            "NLB node addresses from the Service's status.loadBalancer.ingress: "
+            + ", ".join(f"{az} {addr}" for az, addr in lb_nodes if az in status_nodes)
+            + " (the status names no AZ: each address put in the AZ whose addresses are nearest)"
+        )
+    if len(status_nodes) < len(lb_nodes):
+        notes.append(
+            "NLB node addresses are not in Kubernetes objects: "
+            + ", ".join(f"{az} {addr}" for az, addr in lb_nodes if az not in status_nodes)
+            + " are placeholders in placeholder subnets (one /28 per AZ); replace them with the addresses "
+            "`dig +short <load balancer DNS name>` returns"
+        )
+    notes.append("subnets are the smallest networks that hold each AZ's node and pod addresses, not the real ones")
+    if client_pod is None:
+        candidate = next((n for n in sorted(nodes, key=lambda n: (str(n.az), n.name)) if n.lb_eligible), nodes[0])
+        sub = placeholder_subnets[str(candidate.az)]
+        client_pod = KPod(
+            "default",
+            "hairpin-client",
+            str(sub.network_address + 5),
+            candidate.name,
+            {"app": "hairpin-client"},
+            True,
+            False,
+        )
+        while client_pod.name in pods:
+            client_pod.name += "-x"
+        pods[client_pod.name] = client_pod
+        notes.append(
+            f"no --client-pod: placeholder client pod {client_pod.name} ({client_pod.ip}) on node {candidate.name}"
+        )
+    # the scenario's objects
+    s_nodes = tuple(
+        Node(n.name, str(n.ip), str(n.az), tuple(sorted(n.labels.items())))
+        for n in sorted(nodes, key=lambda n: (str(n.az), n.name))
+        if n.lb_eligible or n.name in {p.node for p in pods.values()}
+    )
+    s_pods = tuple(
+        Pod(p.name, p.namespace, str(p.ip), str(p.node), tuple(sorted(p.labels.items())), p.host_network)
+        for p in sorted(pods.values(), key=lambda p: (p.namespace, p.name))
+        if p.ip and p.node in node_az
+    )
+    ports = _service_ports(svc, list(pods.values()))
+    if not ports:
+        raise InputError(f"Service {svc.key} has no ports")
+    lb = None
+    stype = svc.type if svc.type in ("ClusterIP", "NodePort", "LoadBalancer") else "ClusterIP"
+    if settings.load_balancer in ("nlb", "clb"):
+        lb = LoadBalancer(
+            settings.load_balancer,
+            settings.scheme if settings.scheme in ("internal", "internet-facing") else "internal",
+            settings.target_type or "instance",
+            settings.preserve_client_ip,
+            settings.cross_zone,
+            settings.proxy_protocol_v2,
+            tuple(lb_nodes),
+            settings.target_node_labels,
+            settings.security_groups,
+            _source_ranges(svc, settings, notes),
+        )
+        notes.extend(f"load balancer: {step}" for step in settings.steps)
+    else:
+        notes.append(f"no AWS load balancer for {svc.key}: the client calls the ClusterIP")
+    endpoint_names = tuple(n for n in ep_names if pods[n].ip and pods[n].node in node_az)
+    cluster_ip = svc.cluster_ip if svc.cluster_ip and svc.cluster_ip != "None" else None
+    if cluster_ip is None:
+        cluster_ip = "10.100.0.10"
+        notes.append(f"the Service has no clusterIP in the input: placeholder {cluster_ip}")
+    s_svc = Service(
+        svc.namespace,
+        svc.name,
+        stype,
+        cluster_ip,
+        ports,
+        tuple(sorted(svc.selector.items())),
+        endpoint_names,
+        svc.external_traffic_policy if svc.external_traffic_policy in ("Cluster", "Local") else "Cluster",
+        svc.health_check_node_port,
+        lb,
+    )
+    proxy_mode = "iptables"
+    if c.proxy_mode is None:
+        notes.append("kube-proxy mode unknown (no kube-proxy ConfigMap in the input): iptables assumed")
+    elif c.proxy_mode in ("iptables", "nftables", "ipvs"):
+        proxy_mode = c.proxy_mode
+        notes.append(f"kube-proxy {c.proxy_mode_from}")
+    else:
+        notes.append(f"kube-proxy mode {c.proxy_mode!r} is not modelled ({c.proxy_mode_from}): iptables assumed")
+    versions = [n.kube_proxy_version for n in nodes if n.kube_proxy_version]
+    kp_version = "1.30" if proxy_mode == "nftables" else "1.29"  # nftables: the first modelled layout
+    if versions:
+        v = versions[0].lstrip("v").split("-")[0].split(".")
+        kp_version = ".".join(v[:2])
+    else:
+        notes.append(f"kube-proxy version unknown (no node status.nodeInfo): {kp_version} assumed")
+    captured = ipmode.ipv4(cap.captured)
+    if lb is not None and status_ips:
+        notes.append(f"load balancer ingress IPs: {cap.note}")
+    if lb is not None and captured:
+        try:
+            why = unsupported(proxy_mode, kp_version, "load_balancer_ips")
+        except ScenarioError as exc:
+            why = exc.message
+        if why:
+            notes.append(f"ingress IPs kube-proxy captures ({', '.join(captured)}) left out: {why}")
+        else:
+            s_svc = replace(s_svc, load_balancer_ips=captured)
+            notes.append(f"ingress IPs kube-proxy captures on every node (ipMode VIP): {', '.join(captured)}; "
+                         "in-cluster callers of them never reach the load balancer")  # fmt: skip
+    region = next((r for r in (first_of(n.labels, REGION_LABELS) for n in nodes) if r), None)
+    if region is None:
+        region = azs_sorted[0][:-1] if azs_sorted[0][-1:].isalpha() else "us-east-1"
+    scen = Scenario(
+        name or f"{svc.namespace}-{svc.name}",
+        f"Built by `hairpin scenario from-cluster` from the Kubernetes objects of {svc.key}.",
+        region,
+        Vpc(str(vpc_net), str(vpc_net.network_address + 1), tuple(AZ(az, tuple(nets[az])) for az in azs_sorted)),
+        Kernel(),
+        KubeProxy(proxy_mode, kp_version),
+        Cni(),
+        s_nodes,
+        s_pods,
+        (s_svc,),
+        Client(
+            client_pod.name,
+            svc.key,
+            ports[0].port,
+            "load-balancer" if lb is not None else "cluster-ip",
+            None,
+        ),
+    )
+    return scen, notes
+
+
+def scenario_to_dict(s: Scenario) -> dict[str, Any]:
+    """The scenario as the plain data ``hairpin.scenario.from_dict`` reads."""
+
+    def labels(t: tuple[tuple[str, str], ...]) -> dict[str, str]:
+        return dict(t)
+
+    services = []
+    for svc in s.services:
+        d: dict[str, Any] = {
+            "namespace": svc.namespace,
+            "name": svc.name,
+            "type": svc.type,
+            "cluster_ip": svc.cluster_ip,
+            "selector": labels(svc.selector),
+            "external_traffic_policy": svc.external_traffic_policy,
+            "ports": [
+                {
+                    "name": p.name,
+                    "protocol": p.protocol,
+                    "port": p.port,
+                    "target_port": p.target_port,
+                    "node_port": p.node_port,
+                }
+                for p in svc.ports
+            ],
+            "endpoints": list(svc.endpoints),
+        }
+        if svc.health_check_node_port is not None:
+            d["health_check_node_port"] = svc.health_check_node_port
+        if svc.load_balancer_ips:
+            d["load_balancer_ips"] = list(svc.load_balancer_ips)
+        if svc.load_balancer is not None:
+            lb = svc.load_balancer
+            d["load_balancer"] = {
+                "type": lb.type,
+                "scheme": lb.scheme,
+                "target_type": lb.target_type,
+                "preserve_client_ip": lb.preserve_client_ip,
+                "cross_zone": lb.cross_zone,
+                "proxy_protocol_v2": lb.proxy_protocol_v2,
+                "nodes": dict(lb.nodes),
+            }
+            if lb.target_node_labels:
+                d["load_balancer"]["target_node_labels"] = labels(lb.target_node_labels)
+            if lb.security_groups:
+                d["load_balancer"]["security_groups"] = True
+            if lb.source_ranges:
+                d["load_balancer"]["source_ranges"] = list(lb.source_ranges)
+        services.append(d)
+    client: dict[str, Any] = {
+        "pod": s.client.pod,
+        "service": s.client.service,
+        "port": s.client.port,
+        "via": s.client.via,
+    }
+    if s.client.address:
+        client["address"] = s.client.address
+    return {
+        "name": s.name,
+        "description": s.description,
+        "region": s.region,
+        "vpc": {
+            "cidr": s.vpc.cidr,
+            "router": s.vpc.router,
+            "azs": [{"name": az.name, "subnets": list(az.subnets)} for az in s.vpc.azs],
+        },
+        "kernel": {
+            "tcp_syn_retries": s.kernel.tcp_syn_retries,
+            "tcp_syn_linear_timeouts": s.kernel.tcp_syn_linear_timeouts,
+        },
+        "kube_proxy": {"mode": s.kube_proxy.mode, "version": s.kube_proxy.version},
+        "cni": {"name": s.cni.name, "external_snat": s.cni.external_snat, "nat_outgoing": s.cni.nat_outgoing},
+        "nodes": [
+            {"name": n.name, "ip": n.ip, "az": n.az, **({"labels": labels(n.labels)} if n.labels else {})}
+            for n in s.nodes
+        ],
+        "pods": [
+            {
+                "name": p.name,
+                "namespace": p.namespace,
+                "ip": p.ip,
+                "node": p.node,
+                **({"labels": labels(p.labels)} if p.labels else {}),
+                **({"host_network": True} if p.host_network else {}),
+            }
+            for p in s.pods
+        ],
+        "services": services,
+        "client": client,
+    }
+
+
+def scenario_yaml(s: Scenario, notes: Sequence[str] = ()) -> str:
+    """The scenario as YAML in the seed's layout, ``notes`` as the header comment."""
+    head = [f"# {s.name}: built by `hairpin scenario from-cluster`; load it with `hairpin reproduce --scenario`."]
+    head += [f"# - {n}" for n in notes]
+    body = yaml.safe_dump(scenario_to_dict(s), sort_keys=False, default_flow_style=None, width=120)
+    return "\n".join(head) + "\n" + body

@@ -1,0 +1,126 @@
+"""Reading a live cluster through the Kubernetes API: the objects ``hairpin check --live`` and
+``scenario from-cluster --live`` read (list calls for Nodes, Pods, Services, EndpointSlices, webhook
+configurations and the AWS Load Balancer Controller's Deployments; kube-proxy's ConfigMaps by name; the
+Gateway API lists), paged, each failure one line.  docs/check.md gives the ClusterRole this needs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from hairpin import reading
+from hairpin.errors import InputError
+from hairpin.kube.cluster import (
+    PROXY_CONFIG_MAPS,
+    mapping_of,
+)
+from hairpin.kube.gateway_live import live_gateway_objects
+from hairpin.parsers.manifests import KubeObject
+
+__all__ = ["live_objects"]
+
+
+def _check_kubeconfig(kubeconfig: str | None) -> None:
+    """Read each kubeconfig file the client would read through ``hairpin.reading`` first (size, UTF-8, depth,
+    no aliases), so a hostile one is one line naming it; the client then loads it as usual.  The files are
+    ``--kubeconfig``, else ``$KUBECONFIG`` (a list joined by ``os.pathsep``), else ``~/.kube/config``."""
+    if kubeconfig is not None:
+        files = [kubeconfig]
+    elif os.environ.get("KUBECONFIG"):
+        files = [f for f in os.environ["KUBECONFIG"].split(os.pathsep) if f]
+    else:
+        files = [os.path.expanduser("~/.kube/config")]
+    for f in files:
+        if not os.path.exists(f):
+            if kubeconfig is not None:
+                raise InputError("cannot load kubeconfig: no such file", f)
+            continue
+        data = reading.load_yaml(reading.read_text(f), f)
+        if data is not None and not isinstance(data, dict):
+            raise InputError(f"cannot load kubeconfig: expected a mapping, got {type(data).__name__}", f)
+
+
+def live_objects(kubeconfig: str | None = None, context: str | None = None) -> list[KubeObject]:
+    """Nodes, Pods, Services, EndpointSlices, MutatingWebhookConfigurations, kube-proxy's ConfigMap and the AWS
+    Load Balancer Controller's Deployments (its feature gates) from the API server.
+
+    Read-only: list calls, paged (limit 500), and a get of each of kube-proxy's ConfigMaps by name (the
+    ClusterRole in docs/check.md grants exactly these); the raw JSON is decoded directly (much faster than
+    the client's model objects for large clusters).  Errors become ``InputError``.
+    """
+    try:
+        from kubernetes import client, config
+        from kubernetes.client.exceptions import ApiException
+    except ImportError as exc:  # pragma: no cover - kubernetes is a dependency
+        raise InputError(f"the kubernetes Python client is not installed: {exc}") from None
+    _check_kubeconfig(kubeconfig)
+    try:
+        api_client = config.new_client_from_config(config_file=kubeconfig, context=context)  # type: ignore[no-untyped-call]
+    except Exception as exc:  # the loader raises ConfigException, OSError, TypeError...
+        why = next((s.strip() for s in str(exc).splitlines() if s.strip()), type(exc).__name__)
+        raise InputError(f"cannot load kubeconfig: {why}", kubeconfig or "~/.kube/config") from None
+    core = client.CoreV1Api(api_client)
+    discovery = client.DiscoveryV1Api(api_client)
+    admission = client.AdmissionregistrationV1Api(api_client)
+
+    def lbc_deployments(**kw: Any) -> Any:  # the AWS Load Balancer Controller's (its Helm chart's label)
+        apps = client.AppsV1Api(api_client)
+        return apps.list_deployment_for_all_namespaces(
+            label_selector="app.kubernetes.io/name=aws-load-balancer-controller", **kw
+        )
+
+    calls: list[tuple[str, Any]] = [
+        ("Node", core.list_node),
+        ("Pod", core.list_pod_for_all_namespaces),
+        ("Service", core.list_service_for_all_namespaces),
+        ("EndpointSlice", discovery.list_endpoint_slice_for_all_namespaces),
+        ("MutatingWebhookConfiguration", admission.list_mutating_webhook_configuration),
+        ("Deployment", lbc_deployments),
+    ]
+    out: list[KubeObject] = []
+    where = f"context {context}" if context else "the current context"
+    for kind, call in calls:
+        token: str | None = None
+        while True:
+            try:
+                kw: dict[str, Any] = {"limit": 500, "_preload_content": False}
+                if token:
+                    kw["_continue"] = token
+                resp = call(**kw)
+                data = json.loads(resp.data)
+            except ApiException as exc:
+                if kind in ("MutatingWebhookConfiguration", "Deployment") and exc.status in (401, 403, 404):
+                    break  # optional: whether the LBC webhook is installed, the LBC's flags
+                raise InputError(f"listing {kind}s failed: {exc.status} {exc.reason}", where) from None
+            except Exception as exc:  # connection refused, TLS, bad JSON
+                raise InputError(f"listing {kind}s failed: {exc}", where) from None
+            if not isinstance(data, dict):
+                raise InputError(f"listing {kind}s failed: the API server answered a {type(data).__name__}", where)
+            for item in data.get("items") or ():
+                if isinstance(item, dict):
+                    out.append(KubeObject(kind, item, None, None))
+            token = mapping_of(data.get("metadata")).get("continue") or None
+            if not token:
+                break
+    # kube-proxy's mode: each of its ConfigMaps read by name (get), never a list of kube-system's ConfigMaps,
+    # which would also return aws-auth and every other secret-adjacent ConfigMap there.  Optional: without
+    # the ConfigMap (404) or the permission (401/403) iptables is assumed and noted.
+    for name in PROXY_CONFIG_MAPS:
+        try:
+            raw: Any = core.read_namespaced_config_map(name, "kube-system", _preload_content=False)
+            item = json.loads(raw.data)
+        except ApiException as exc:
+            if exc.status in (401, 403, 404):
+                continue
+            raise InputError(f"reading ConfigMap kube-system/{name} failed: {exc.status} {exc.reason}", where) from None
+        except Exception as exc:  # connection refused, TLS, bad JSON
+            raise InputError(f"reading ConfigMap kube-system/{name} failed: {exc}", where) from None
+        if isinstance(item, dict):
+            out.append(KubeObject("ConfigMap", item, None, None))
+    out.extend(live_gateway_objects(api_client, where))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- scenario
