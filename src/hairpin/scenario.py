@@ -1,9 +1,10 @@
-"""A scenario: plain data describing one cluster on AWS, and nothing that runs.
+"""Scenario files: reading, validating, the built-in seed, and named workarounds.
 
-A scenario names the VPC and its AZs and subnets, the nodes, the pods, the Services with their load
-balancer settings, the kube-proxy mode and version, the kernel's TCP settings, and the client whose
-connections hairpin follows.  The simulator (``hairpin.backends.sim``) and the lab
-(``hairpin.backends.lab``) both build their network from it; neither adds facts of its own.
+A scenario (its dataclasses live in ``hairpin.model.scenario`` and are re-exported here) names the VPC and
+its AZs and subnets, the nodes, the pods, the Services with their load balancer settings, the kube-proxy
+mode and version, the kernel's TCP settings, and the client whose connections hairpin follows.  The
+simulator (``hairpin.backends.sim``) and the lab (``hairpin.backends.lab``) both build their network from
+it; neither adds facts of its own.
 
 ``load()`` reads YAML and keeps the line of every key; ``from_dict()`` validates, and its errors read
 ``FILE:LINE: key.path: what is wrong``; ``seed()`` is the built-in scenario of the seed document.  ``replace()`` from ``dataclasses`` derives variants
@@ -15,7 +16,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,20 @@ import yaml
 
 from hairpin import reading
 from hairpin.errors import InputError, ScenarioError
+from hairpin.model.scenario import (
+    AZ,
+    Client,
+    Cni,
+    Kernel,
+    KubeProxy,
+    LoadBalancer,
+    Node,
+    Pod,
+    Scenario,
+    Service,
+    ServicePort,
+    Vpc,
+)
 
 __all__ = [
     "AZ",
@@ -42,229 +57,6 @@ __all__ = [
     "load",
     "seed",
 ]
-
-
-@dataclass(frozen=True)
-class AZ:
-    name: str
-    subnets: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Vpc:
-    cidr: str
-    router: str
-    azs: tuple[AZ, ...]
-
-    def az_of(self, address: str) -> str | None:
-        """The AZ whose subnet holds ``address``."""
-        a = ipaddress.IPv4Address(address)
-        for az in self.azs:
-            for subnet in az.subnets:
-                if a in ipaddress.IPv4Network(subnet):
-                    return az.name
-        return None
-
-    def subnet_of(self, address: str) -> str | None:
-        a = ipaddress.IPv4Address(address)
-        for az in self.azs:
-            for subnet in az.subnets:
-                if a in ipaddress.IPv4Network(subnet):
-                    return subnet
-        return None
-
-
-@dataclass(frozen=True)
-class Kernel:
-    """The TCP settings of every namespace (Linux defaults; 6.5+ defaults linear_timeouts to 4)."""
-
-    tcp_syn_retries: int = 6
-    tcp_syn_linear_timeouts: int = 0
-    accept_local: bool = False
-
-
-@dataclass(frozen=True)
-class KubeProxy:
-    mode: str = "iptables"  # iptables | nftables | ipvs
-    version: str = "1.18"
-    #: ``--cluster-cidr`` with detect-local-mode ClusterCIDR (kube-proxy's local-traffic detector); EKS
-    #: leaves it unset (None): no detector.
-    cluster_cidr: str | None = None
-    #: the cluster's service CIDR (ServiceCIDR objects, which kube-proxy watches from 1.33); nftables
-    #: mode drops traffic to its unallocated addresses.  None: not known to kube-proxy.
-    service_cidr: str | None = None
-    #: ``--nodeport-addresses``: CIDRs, or ("primary",) for the node's primary address; None: the mode's
-    #: default (iptables: every local address; nftables: the primary address).  0.0.0.0/0 means all.
-    node_port_addresses: tuple[str, ...] | None = None
-
-
-@dataclass(frozen=True)
-class Cni:
-    name: str = "aws-vpc-cni"
-    external_snat: bool = False  # AWS_VPC_K8S_CNI_EXTERNALSNAT
-    #: Pod traffic to addresses outside the cluster's pods leaves masqueraded to the node's address, as
-    #: overlay CNIs do (Calico IPPool natOutgoing, Cilium masquerading); the AWS VPC CNI does not for
-    #: destinations inside the VPC.  Such pods call the NLB like the node itself does.
-    nat_outgoing: bool = False
-
-
-@dataclass(frozen=True)
-class Node:
-    name: str
-    ip: str
-    az: str
-    labels: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True)
-class Pod:
-    name: str
-    namespace: str
-    ip: str
-    node: str
-    labels: tuple[tuple[str, str], ...] = ()
-    host_network: bool = False
-
-    @property
-    def key(self) -> str:
-        return f"{self.namespace}/{self.name}"
-
-
-@dataclass(frozen=True)
-class ServicePort:
-    name: str
-    protocol: str
-    port: int
-    target_port: int
-    node_port: int | None
-
-
-@dataclass(frozen=True)
-class LoadBalancer:
-    """The Service's load balancer, as the AWS Load Balancer Controller would provision it.
-
-    ``preserve_client_ip`` None means the controller's default for the target type: on for
-    ``instance`` targets, off for ``ip`` targets with TCP (target group attribute
-    ``preserve_client_ip.enabled``; AWS docs, "Target groups for your Network Load Balancers").
-    """
-
-    type: str = "nlb"  # nlb | clb
-    scheme: str = "internal"  # internal | internet-facing
-    target_type: str = "instance"  # instance | ip
-    preserve_client_ip: bool | None = None
-    cross_zone: bool = False
-    proxy_protocol_v2: bool = False
-    nodes: tuple[tuple[str, str], ...] = ()  # (az, address) of each NLB node
-    target_node_labels: tuple[tuple[str, str], ...] = ()
-    #: security groups on the NLB, and the source ranges (CIDRs) its rules, or the targets' rules, admit:
-    #: empty admits every caller in the VPC (hairpin.aws.security_groups)
-    security_groups: bool = False
-    source_ranges: tuple[str, ...] = ()
-
-    @property
-    def preserves_client_ip(self) -> bool:
-        if self.preserve_client_ip is not None:
-            return self.preserve_client_ip
-        return self.target_type == "instance"
-
-    def node_in(self, az: str) -> str | None:
-        return dict(self.nodes).get(az)
-
-
-@dataclass(frozen=True)
-class Service:
-    namespace: str
-    name: str
-    type: str
-    cluster_ip: str
-    ports: tuple[ServicePort, ...]
-    selector: tuple[tuple[str, str], ...] = ()
-    endpoints: tuple[str, ...] = ()  # pod names, in the order kube-proxy writes them
-    external_traffic_policy: str = "Cluster"
-    health_check_node_port: int | None = None
-    load_balancer: LoadBalancer | None = None
-    #: spec.externalIPs
-    external_ips: tuple[str, ...] = ()
-    #: status.loadBalancer.ingress[].ip with ipMode VIP (kube-proxy captures them on every node); the
-    #: AWS controllers publish a hostname, so this is empty for their NLBs and CLBs.
-    load_balancer_ips: tuple[str, ...] = ()
-    #: spec.loadBalancerSourceRanges (CIDRs)
-    load_balancer_source_ranges: tuple[str, ...] = ()
-    session_affinity: str = "None"  # None | ClientIP
-    session_affinity_timeout: int = 10800  # sessionAffinityConfig.clientIP.timeoutSeconds
-    internal_traffic_policy: str = "Cluster"  # Cluster | Local
-
-    @property
-    def key(self) -> str:
-        return f"{self.namespace}/{self.name}"
-
-
-@dataclass(frozen=True)
-class Client:
-    pod: str
-    service: str
-    port: int
-    via: str = "load-balancer"  # load-balancer | cluster-ip
-    address: str | None = None  # NLB node address returned by DNS; None: the node in the client's AZ
-
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    description: str
-    region: str
-    vpc: Vpc
-    kernel: Kernel
-    kube_proxy: KubeProxy
-    cni: Cni
-    nodes: tuple[Node, ...]
-    pods: tuple[Pod, ...]
-    services: tuple[Service, ...]
-    client: Client
-    fix: str | None = None
-
-    def node(self, name: str) -> Node:
-        for n in self.nodes:
-            if n.name == name:
-                return n
-        raise KeyError(name)
-
-    def pod(self, name: str) -> Pod:
-        for p in self.pods:
-            if p.name == name:
-                return p
-        raise KeyError(name)
-
-    def service(self, key: str) -> Service:
-        for s in self.services:
-            if s.key == key:
-                return s
-        raise KeyError(key)
-
-    def pods_on(self, node: str) -> list[Pod]:
-        return [p for p in self.pods if p.node == node and not p.host_network]
-
-    def endpoints_of(self, service: Service) -> list[Pod]:
-        return [self.pod(name) for name in service.endpoints]
-
-    @property
-    def client_pod(self) -> Pod:
-        return self.pod(self.client.pod)
-
-    @property
-    def client_service(self) -> Service:
-        return self.service(self.client.service)
-
-    def client_target_address(self) -> str:
-        """The address the client connects to: its NLB node, or the ClusterIP."""
-        svc = self.client_service
-        if self.client.via == "cluster-ip" or svc.load_balancer is None:
-            return svc.cluster_ip
-        if self.client.address:
-            return self.client.address
-        az = self.node(self.client_pod.node).az
-        addr = svc.load_balancer.node_in(az) or svc.load_balancer.nodes[0][1]
-        return addr
 
 
 # ---------------------------------------------------------------------------------------------- loading
