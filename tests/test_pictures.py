@@ -13,8 +13,10 @@ import pytest
 
 from hairpin import trace as tr
 from hairpin.backends import sim
+from hairpin.backends.lab.run import LabConnection, LabRun
 from hairpin.diagnose.capture import analyse_files
 from hairpin.render import capture as capture_pics
+from hairpin.render import lab as lab_report
 from hairpin.render import trace as trace_pics
 from hairpin.render.pcap import write_run
 from hairpin.scenario import seed
@@ -99,7 +101,16 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     cli("trace", "--node", str(NODE1), "--reply", "--html", "trace.html", SYN)
     cli("pcap", "run.pcapng", "--html", "pcap.html")
     cli("sweep", "--grid", "nodes=1,2", "--connections", "40", "--html", "sweep.html")
-    return {name: d / f"{name}.html" for name in ("reproduce", "trace", "pcap", "sweep")}
+    # the lab's report, from a lab result made by hand (a real run needs root; the page is the same)
+    seq = ["192.168.27.239:41000 > 192.168.168.103:80 SYN", "192.168.27.239:41000 > 192.168.2.3:31468 SYN"]
+    lab = LabRun([LabConnection(0, "192.168.27.239:41000", "192.168.2.3:31468", "timeout", 2.0, "timeout",
+                                real_sequence=seq, simulated_sequence=seq),
+                  LabConnection(1, "192.168.27.239:41001", "192.168.21.86:31468", "established", 0.0004,
+                                "established")],
+                 "client-side connect timeout 2 s (SYNs sent within it: 2)",
+                 "the default kernel would retransmit 6 times and give up after 127 s", [])  # fmt: skip
+    (d / "lab.html").write_text(lab_report.report(seed(), lab, seed=3))
+    return {name: d / f"{name}.html" for name in ("reproduce", "trace", "pcap", "sweep", "lab")}
 
 
 @pytest.mark.skipif(
