@@ -48,6 +48,7 @@ __all__ = [
     "check_yaml_events",
     "display_name",
     "excerpt",
+    "human_size",
     "json_error",
     "load_yaml",
     "max_depth",
@@ -115,7 +116,8 @@ def set_limits(size: int | None = None, depth: int | None = None) -> None:
         _limits["depth"] = depth
 
 
-def _human(n: int) -> str:
+def human_size(n: int) -> str:
+    """``n`` bytes as people write a limit: ``512 MiB``, ``1 GiB``, else ``N bytes``."""
     for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
         if n >= 1 << shift and n % (1 << shift) == 0:
             return f"{n >> shift} {unit}"
@@ -136,7 +138,7 @@ def display_name(path: str | Path) -> str:
 
 def _too_big(name: str, limit: int) -> InputError:
     return InputError(
-        f"larger than the input limit of {_human(limit)} (raise it with hairpin --max-input SIZE or {SIZE_ENV})",
+        f"larger than the input limit of {human_size(limit)} (raise it with hairpin --max-input SIZE or {SIZE_ENV})",
         name,
     )
 
@@ -179,7 +181,7 @@ def read_bytes(path: str | Path, *, text: bool = False) -> bytes:
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", name) from None
     except MemoryError:
-        raise InputError(f"out of memory reading it (lower hairpin --max-input, now {_human(limit)})", name) from None
+        raise InputError(f"out of memory reading it (lower hairpin --max-input, now {human_size(limit)})", name) from None
 
 
 def read_text(path: str | Path) -> str:

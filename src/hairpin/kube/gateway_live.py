@@ -9,10 +9,10 @@ Gateway API 1.6) then v1alpha2 (the L4 routes before that); the AWS Load Balance
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from hairpin.errors import InputError
+from hairpin.kube.answers import Budget
 from hairpin.parsers.manifests import KubeObject
 
 __all__ = ["GATEWAY_LISTS", "live_gateway_objects"]
@@ -29,8 +29,8 @@ GATEWAY_LISTS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
 )
 
 
-def live_gateway_objects(api_client: Any, where: str) -> list[KubeObject]:
-    """Every Gateway API object of the kinds above that the cluster serves."""
+def live_gateway_objects(api_client: Any, budget: Budget) -> list[KubeObject]:
+    """Every Gateway API object of the kinds above that the cluster serves (answers counted in ``budget``)."""
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
@@ -39,22 +39,33 @@ def live_gateway_objects(api_client: Any, where: str) -> list[KubeObject]:
     for kind, group, versions, plural in GATEWAY_LISTS:
         for version in versions:
             token: str | None = None
+            pages = budget.pages(f"listing {kind}s")
             try:
                 while True:
                     kw: dict[str, Any] = {"limit": 500, "_preload_content": False}
                     if token:
                         kw["_continue"] = token
                     resp: Any = api.list_cluster_custom_object(group, version, plural, **kw)
-                    data = json.loads(resp.data)
-                    out.extend(KubeObject(kind, i, None, None) for i in data.get("items") or () if isinstance(i, dict))
-                    token = (data.get("metadata") or {}).get("continue") or None
+                    data = budget.json(resp, f"listing {kind}s")
+                    if not isinstance(data, dict):
+                        raise InputError(
+                            f"listing {kind}s failed: the API server answered a {type(data).__name__}", budget.where
+                        )
+                    items = data.get("items") or []
+                    if not isinstance(items, list):
+                        raise InputError(f"listing {kind}s failed: the API server's items are not a list", budget.where)
+                    out.extend(KubeObject(kind, i, None, None) for i in items if isinstance(i, dict))
+                    meta = data.get("metadata")
+                    token = pages.next(meta.get("continue") if isinstance(meta, dict) else None)
                     if not token:
                         break
+            except InputError:
+                raise
             except ApiException as exc:
                 if exc.status in (401, 403, 404):
                     continue  # not served in this version (or not readable): try the next, else skip the kind
-                raise InputError(f"listing {kind}s failed: {exc.status} {exc.reason}", where) from None
-            except Exception as exc:  # connection refused, TLS, bad JSON
-                raise InputError(f"listing {kind}s failed: {exc}", where) from None
+                raise InputError(f"listing {kind}s failed: {exc.status} {exc.reason}", budget.where) from None
+            except Exception as exc:  # connection refused, TLS
+                raise InputError(f"listing {kind}s failed: {exc}", budget.where) from None
             break
     return out

@@ -6,12 +6,12 @@ Gateway API lists), paged, each failure one line.  docs/check.md gives the Clust
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
 from hairpin import reading
 from hairpin.errors import InputError
+from hairpin.kube.answers import Budget
 from hairpin.kube.cluster import (
     PROXY_CONFIG_MAPS,
     mapping_of,
@@ -81,15 +81,18 @@ def live_objects(kubeconfig: str | None = None, context: str | None = None) -> l
     ]
     out: list[KubeObject] = []
     where = f"context {context}" if context else "the current context"
+    budget = Budget(where)  # every answer of this read together: at most the input limit
     for kind, call in calls:
         token: str | None = None
+        pages = budget.pages(f"listing {kind}s")
         while True:
             try:
                 kw: dict[str, Any] = {"limit": 500, "_preload_content": False}
                 if token:
                     kw["_continue"] = token
-                resp = call(**kw)
-                data = json.loads(resp.data)
+                data = budget.json(call(**kw), f"listing {kind}s")
+            except InputError:
+                raise
             except ApiException as exc:
                 if kind in ("MutatingWebhookConfiguration", "Deployment") and exc.status in (401, 403, 404):
                     break  # optional: whether the LBC webhook is installed, the LBC's flags
@@ -98,10 +101,11 @@ def live_objects(kubeconfig: str | None = None, context: str | None = None) -> l
                 raise InputError(f"listing {kind}s failed: {exc}", where) from None
             if not isinstance(data, dict):
                 raise InputError(f"listing {kind}s failed: the API server answered a {type(data).__name__}", where)
-            for item in data.get("items") or ():
-                if isinstance(item, dict):
-                    out.append(KubeObject(kind, item, None, None))
-            token = mapping_of(data.get("metadata")).get("continue") or None
+            items = data.get("items") or []
+            if not isinstance(items, list):
+                raise InputError(f"listing {kind}s failed: the API server's items are not a list", where)
+            out.extend(KubeObject(kind, item, None, None) for item in items if isinstance(item, dict))
+            token = pages.next(mapping_of(data.get("metadata")).get("continue"))
             if not token:
                 break
     # kube-proxy's mode: each of its ConfigMaps read by name (get), never a list of kube-system's ConfigMaps,
@@ -110,7 +114,9 @@ def live_objects(kubeconfig: str | None = None, context: str | None = None) -> l
     for name in PROXY_CONFIG_MAPS:
         try:
             raw: Any = core.read_namespaced_config_map(name, "kube-system", _preload_content=False)
-            item = json.loads(raw.data)
+            item = budget.json(raw, f"reading ConfigMap kube-system/{name}")
+        except InputError:
+            raise
         except ApiException as exc:
             if exc.status in (401, 403, 404):
                 continue
@@ -119,7 +125,7 @@ def live_objects(kubeconfig: str | None = None, context: str | None = None) -> l
             raise InputError(f"reading ConfigMap kube-system/{name} failed: {exc}", where) from None
         if isinstance(item, dict):
             out.append(KubeObject("ConfigMap", item, None, None))
-    out.extend(live_gateway_objects(api_client, where))
+    out.extend(live_gateway_objects(api_client, budget))
     return out
 
 

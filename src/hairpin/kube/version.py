@@ -7,11 +7,11 @@ kubelets lag the API server).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from hairpin.aws.cloud_provider import Version, parse_version
 from hairpin.errors import InputError
+from hairpin.kube.answers import Budget
 
 __all__ = ["live_server_version"]
 
@@ -28,7 +28,7 @@ def live_server_version(kubeconfig: str | None = None, context: str | None = Non
         raise InputError(f"cannot load kubeconfig: {exc}", kubeconfig or "~/.kube/config") from None
     try:
         resp: Any = client.VersionApi(api_client).get_code(_preload_content=False)
-        data = json.loads(resp.data)
+        data = Budget("/version", 1 << 20).json(resp, "reading /version")  # a version is a few hundred bytes
         git = str(data.get("gitVersion") or "")
         return parse_version(git, "/version"), f"the API server's /version: {git}"
     except Exception:  # 403/404, connection errors (reported by the list calls), a malformed answer
