@@ -206,10 +206,10 @@ def assess(c: Cluster, svc: KService, addresses: Sequence[str], *, mode: str, mo
     outside: list[tuple[str, str, bool]] = []  # (node, podCIDR, wholly outside)
     with_cidrs = [n for n in sorted(c.nodes.values(), key=lambda n: n.name) if _v4_cidrs(n.pod_cidrs)]
     for n in with_cidrs:
-        for cidr in _v4_cidrs(n.pod_cidrs):
-            if any(cidr.subnet_of(r) for r in nets):
+        for pod_net in _v4_cidrs(n.pod_cidrs):
+            if any(pod_net.subnet_of(r) for r in nets):
                 continue
-            outside.append((n.name, str(cidr), not any(cidr.overlaps(r) for r in nets)))
+            outside.append((n.name, str(pod_net), not any(pod_net.overlaps(r) for r in nets)))
     if with_cidrs:
         if not outside:
             return None
@@ -278,10 +278,8 @@ def apply(c: Cluster, svc: KService, f: Finding, *, kube_proxy: tuple[int, int] 
         f.warnings.append(d.reason)
         return
     # how many of the addresses callers resolve kube-proxy captures: an NLB has one per AZ with nodes
-    if f.settings.is_nlb:
-        total = len(azs) if azs else None
-    else:
-        total = None if cap.hostnames else len(ips) + len(cap.proxied)
+    other_lb = None if cap.hostnames else len(ips) + len(cap.proxied)  # a load balancer known by its IPs only
+    total = (len(azs) if azs else None) if f.settings.is_nlb else other_lb
     full = total is not None and len(ips) >= total
     share = Fraction(1) if full else (Fraction(len(ips), total) if total else None)
     alone = not f.at_risk
