@@ -289,6 +289,21 @@ def test_webhook_in_input_applies_to_manifests_only() -> None:
 
 # ------------------------------------------------------------------------------ JSON and SARIF
 
+#: hairpin.diagnose.proxy_firewall.ProxyDrop.to_json
+KUBE_PROXY_DROP = {
+    "type": "object", "additionalProperties": False,
+    "required": ["reason", "certain", "mode", "addresses", "source_ranges", "rules", "callers", "admit"],
+    "properties": {
+        "reason": {"type": "string"}, "certain": {"type": "boolean"}, "mode": {"enum": ["iptables", "nftables", "ipvs"]},
+        "addresses": {"type": "array", "items": {"type": "string"}},
+        "source_ranges": {"type": "array", "items": {"type": "string"}},
+        "rules": {"type": "array", "items": {"type": "object", "additionalProperties": False, "required": ["port", "rule"],
+                                             "properties": {"port": {"type": "string"}, "rule": {"type": "string"}}}},
+        "callers": {"type": "array", "items": {"type": "string"}},
+        "admit": {"type": "array", "items": {"type": "string"}},
+    },
+}  # fmt: skip
+
 CONTRACT = {
     "type": "object",
     "additionalProperties": False,
@@ -297,7 +312,8 @@ CONTRACT = {
         "services": {"type": "array", "items": {
             "type": "object", "additionalProperties": False,
             "required": ["namespace", "name", "file", "line", "at_risk", "controller", "load_balancer", "scheme",
-                         "target_type", "preserve_client_ip", "reason", "probability", "fix", "security_group_drop"],
+                         "target_type", "preserve_client_ip", "reason", "probability", "fix", "security_group_drop",
+                         "kube_proxy_drop", "warnings"],
             "properties": {
                 "namespace": {"type": "string"}, "name": {"type": "string"}, "file": {"type": ["string", "null"]},
                 "line": {"type": ["integer", "null"]}, "at_risk": {"type": "boolean"}, "controller": {"type": "string"},
@@ -307,17 +323,21 @@ CONTRACT = {
                 "type": {"type": "string"},
                 "ports": {"type": "array", "items": {
                     "type": "object", "additionalProperties": False,
-                    "required": ["port", "protocol", "preserve_client_ip", "at_risk", "probability", "reason", "fixes"],
+                    "required": ["port", "protocol", "preserve_client_ip", "at_risk", "probability", "reason", "fixes",
+                                 "kube_proxy_rule"],
                     "properties": {"port": {"type": ["integer", "null"]}, "protocol": {"type": "string"},
                                    "preserve_client_ip": {"type": ["boolean", "null"]}, "at_risk": {"type": "boolean"},
                                    "probability": {"type": ["number", "null"]}, "reason": {"type": "string"},
-                                   "fixes": {"type": "array", "items": {"type": "string"}}}}},
+                                   "fixes": {"type": "array", "items": {"type": "string"}},
+                                   "kube_proxy_rule": {"type": ["string", "null"]}}}},
                 "ignored_annotations": {"type": "array", "items": {
                     "type": "object", "additionalProperties": False,
                     "required": ["annotation", "value", "controller", "why"],
                     "properties": {k: {"type": "string"} for k in ("annotation", "value", "controller", "why")}}},
                 "security_group_drop": {"type": ["string", "null"]},
+                "kube_proxy_drop": {"oneOf": [{"type": "null"}, KUBE_PROXY_DROP]},
                 "problems": {"type": "array", "items": {"type": "string"}},
+                "warnings": {"type": "array", "items": {"type": "string"}},
             }}},
         "errors": {"type": "array", "items": {
             "type": "object", "additionalProperties": False, "required": ["file", "line", "message"],
@@ -377,7 +397,7 @@ def test_sarif(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert doc["version"] == "2.1.0" and doc["$schema"].endswith("sarif-2.1.0.json")
     (run_,) = doc["runs"]
     assert run_["tool"]["driver"]["name"] == "hairpin"
-    assert [r["id"] for r in run_["tool"]["driver"]["rules"]] == ["HP001", "HP002"]
+    assert [r["id"] for r in run_["tool"]["driver"]["rules"]] == ["HP001", "HP002", "HP003"]
     (res,) = run_["results"]
     assert res["ruleId"] == "HP001" and res["level"] == "warning"
     loc = res["locations"][0]["physicalLocation"]

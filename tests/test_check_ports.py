@@ -156,7 +156,7 @@ def test_per_port_probability_with_nodes_instance_targets_preservation_off() -> 
     assert j["ports"][0] == {"port": 80, "protocol": "TCP", "preserve_client_ip": False, "at_risk": False,
                              "probability": 0.0, "reason": "client IP preservation off (" + TGA +
                              ": preserve_client_ip.enabled=false): targets see the NLB's address and answer it",
-                             "fixes": []}  # fmt: skip
+                             "fixes": [], "kube_proxy_rule": None}  # fmt: skip
     assert (j["ports"][1]["probability"], j["ports"][1]["fixes"]) == (0.5, ["cluster-ip"])
     # the ClusterIP fix names the port at risk, not the Service's first port
     assert f.fixes[0].summary.startswith("point in-cluster callers at mixed.shop.svc.cluster.local:514 ")

@@ -132,7 +132,10 @@ def breakdowns(objects: list[Any], report: Any) -> list[Any]:
     from hairpin.kube.from_cluster import scenario_from_objects
     from hairpin.probability import breakdown
 
-    shown = [f for f in report.at_risk if f.probability is not None][:BREAKDOWNS]
+    # the table is the hairpin's alone: a Service whose callers a security group or kube-proxy's source-range
+    # firewall drops (P = 1 whatever the node) would get figures that contradict its verdict
+    shown = [f for f in report.at_risk if f.probability is not None and f.blocked is None
+             and not (f.kube_proxy_drop is not None and f.kube_proxy_drop.certain)][:BREAKDOWNS]  # fmt: skip
     if not shown:
         return []
     cluster = Cluster.from_objects(objects)

@@ -27,7 +27,7 @@ from hairpin.aws import controller as ctl
 from hairpin.aws.ignored import ignored_annotations
 from hairpin.aws.protocols import always_preserved
 from hairpin.aws.risk import TargetCounts, caller_probability
-from hairpin.diagnose import reach
+from hairpin.diagnose import proxy_firewall, reach
 from hairpin.diagnose.finding import Finding, Fix, PortVerdict
 from hairpin.diagnose.sarif import RULE_ID, deciding_location, to_sarif
 from hairpin.diagnose.versions import Versions, in_tree_support, oldest_kube_proxy
@@ -155,7 +155,16 @@ class _Assessor:
 
     def judge(self, svc: KService, s: ctl.Settings, f: Finding,
               given: tuple[tuple[str, ...], str, str] | None = None) -> Finding:  # fmt: skip
-        """``f`` with the verdict on a load balancer with settings ``s`` in front of ``svc``'s endpoints."""
+        """``f`` with the verdict on a load balancer with settings ``s`` in front of ``svc``'s endpoints, then
+        kube-proxy's own source-range drop on the addresses it captures (``hairpin.diagnose.proxy_firewall``)."""
+        f = self._judge(svc, s, f, given)
+        if svc.type == "LoadBalancer":
+            proxy_firewall.apply(self.c, svc, f, kube_proxy=self.kube_proxy, eps_known=self.eps_known,
+                                 azs=self.azs if self.nodes_known else None)  # fmt: skip
+        return f
+
+    def _judge(self, svc: KService, s: ctl.Settings, f: Finding,
+               given: tuple[tuple[str, ...], str, str] | None = None) -> Finding:  # fmt: skip
         f = self._hairpin(svc, s, f)
         f.ports = _port_verdicts(f)
         if f.settings.is_nlb and self._captured(svc, f):

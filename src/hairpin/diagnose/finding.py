@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hairpin.aws import controller as ctl
 from hairpin.aws.ignored import Ignored
+
+if TYPE_CHECKING:
+    from hairpin.diagnose.proxy_firewall import ProxyDrop
 
 __all__ = ["Finding", "Fix", "PortVerdict"]
 
@@ -72,6 +75,8 @@ class PortVerdict:
     #: the names of the Service's fixes that clear this port (all of them when it is at risk: the annotations
     #: apply to every target group of the Service, and no fix is offered that a UDP target group refuses)
     fixes: tuple[str, ...] = ()
+    #: what in kube-proxy drops callers outside loadBalancerSourceRanges on this port (hairpin.diagnose.proxy_firewall)
+    kube_proxy_rule: str | None = None
 
     @property
     def label(self) -> str:
@@ -81,7 +86,7 @@ class PortVerdict:
         return {"port": self.port, "protocol": self.protocol, "preserve_client_ip": self.preserve_client_ip,
                 "at_risk": self.at_risk,
                 "probability": float(self.probability) if self.probability is not None else None,
-                "reason": self.reason, "fixes": list(self.fixes)}  # fmt: skip
+                "reason": self.reason, "fixes": list(self.fixes), "kube_proxy_rule": self.kube_proxy_rule}  # fmt: skip
 
 
 @dataclass
@@ -108,6 +113,11 @@ class Finding:
     decided_at: tuple[str, int, int] | None = None
     blocked: str | None = None  # in-cluster callers a security group drops (hairpin.diagnose.reach)
     candidates: list[Fix] = field(default_factory=list)  # fixes no release offers yet (ipMode VIP)
+    #: in-cluster callers kube-proxy's source-range firewall drops (hairpin.diagnose.proxy_firewall); with
+    #: ``certain`` False it is only a warning
+    kube_proxy_drop: ProxyDrop | None = None
+    #: what hairpin could not decide and the reader should check (not part of the verdict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ports_at_risk(self) -> list[PortVerdict]:
@@ -137,5 +147,7 @@ class Finding:
             "ports": [p.to_json() for p in self.ports],
             "ignored_annotations": [x.to_json() for x in self.ignored],
             "security_group_drop": self.blocked,
+            "kube_proxy_drop": self.kube_proxy_drop.to_json() if self.kube_proxy_drop is not None else None,
             "problems": list(s.problems),
+            "warnings": list(self.warnings),
         }

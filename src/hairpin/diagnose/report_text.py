@@ -45,7 +45,8 @@ def _cells(f: Finding) -> tuple[str, str, str, str, Text, str]:
     verdict = Text("AT RISK", style="bold red") if f.at_risk else Text("ok", style="green")
     prob = "-" if f.probability is None else _pct(f.probability)
     if f.at_risk and f.probability is None:
-        prob = "1/n (no nodes)"
+        kp = f.kube_proxy_drop
+        prob = "1/n (no nodes)" if kp is None or not kp.certain else "1 at " + ", ".join(kp.addresses)
     lb = f"{s.controller}: {s.load_balancer}"
     if s.load_balancer != "none":
         lb += f" {s.scheme}" + (f" {s.target_type}" if s.target_type else "")
@@ -97,6 +98,12 @@ def render(report: Report, console: Any, options: Any) -> Iterator[Any]:
             yield Text("")
             yield Text(f"{f.namespace}/{f.name}: problems", style="bold yellow")
             for text in f.settings.problems:
+                yield indented(text, 2, "- ")
+    for f in shown:
+        if f.warnings:  # what hairpin could not decide (hairpin.diagnose.proxy_firewall)
+            yield Text("")
+            yield Text(f"{f.namespace}/{f.name}: warnings", style="bold yellow")
+            for text in f.warnings:
                 yield indented(text, 2, "- ")
     risky = len(report.at_risk)
     yield Text("")

@@ -1,7 +1,11 @@
 """``hairpin check``'s report as SARIF 2.1.0, for code scanning.
 
 Rules: ``HP001`` (internal-nlb-hairpin, level warning): a Service whose in-cluster callers can time
-out; ``HP002`` (ignored-annotation, level note): an annotation the Service's controller ignores.
+out; ``HP002`` (ignored-annotation, level note): an annotation the Service's controller ignores;
+``HP003`` (kube-proxy-source-range-drop, level error): kube-proxy's own loadBalancerSourceRanges
+firewall drops in-cluster callers of the load-balancer IPs it captures, every time
+(``hairpin.diagnose.proxy_firewall``; level warning when the input cannot say who the callers are).
+An HP003 result sits on ``spec.loadBalancerSourceRanges`` when the file says where it is.
 An HP001 result sits on the annotation that decides the verdict (line and column), with the Service
 object as a related location: ``preserve_client_ip.enabled=true`` in the target group attributes when
 it is set, else what makes the NLB internal (``aws-load-balancer-scheme``, ``aws-load-balancer-internal``),
@@ -26,6 +30,7 @@ __all__ = ["RULE_ID", "SARIF_SCHEMA", "deciding_location", "to_sarif"]
 RULE_ID = "HP001"
 RULE_NAME = "internal-nlb-hairpin"
 IGNORED_RULE_ID = "HP002"
+PROXY_DROP_RULE_ID = "HP003"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 
@@ -136,8 +141,27 @@ def _ignored_results(f: Finding) -> list[dict[str, Any]]:
     return out
 
 
+def _proxy_drop_result(f: Finding) -> dict[str, Any]:
+    d = f.kube_proxy_drop
+    assert d is not None
+    fixes = f"Fixes, cheapest first: {_fix_text(f)}" if d.certain else ""
+    r: dict[str, Any] = {
+        "ruleId": PROXY_DROP_RULE_ID,
+        "ruleIndex": 2,
+        "level": "error" if d.certain else "warning",
+        "message": {"text": f"Service {f.namespace}/{f.name}: {d.reason}. {fixes}".rstrip()},
+        "partialFingerprints": {"hairpinProxyDrop/v1": f"{f.namespace}/{f.name}"},
+        "properties": {**d.to_json(), "probability": float(f.probability) if d.certain and f.probability else None,
+                       "fixes": [x.to_json(f.namespace, f.name) for x in f.fixes] if d.certain else []},
+    }  # fmt: skip
+    r.update(_locations(f, f.marks.get("spec.loadBalancerSourceRanges")))
+    return r
+
+
 def to_sarif(r: Report) -> dict[str, Any]:
-    results = [_risk_result(f) for f in r.at_risk]
+    results = [_risk_result(f) for f in r.at_risk
+               if not (f.kube_proxy_drop is not None and f.kube_proxy_drop.alone)]  # fmt: skip
+    results += [_proxy_drop_result(f) for f in r.findings if f.kube_proxy_drop is not None]
     for f in r.findings:
         results += _ignored_results(f)
     notes = []
@@ -172,6 +196,18 @@ def to_sarif(r: Report) -> dict[str, Any]:
                 "the load balancer is built without it."
             },
             "defaultConfiguration": {"level": "note"},
+        },
+        {
+            "id": PROXY_DROP_RULE_ID,
+            "name": "kube-proxy-source-range-drop",
+            "shortDescription": {"text": "kube-proxy drops in-cluster callers outside loadBalancerSourceRanges"},
+            "fullDescription": {
+                "text": "kube-proxy handles calls to the load-balancer IPs it captures (ipMode VIP) on the caller's "
+                "node and enforces spec.loadBalancerSourceRanges there: a caller whose address is in none of the "
+                "ranges has every connection dropped (KUBE-FW/KUBE-PROXY-FIREWALL, nftables firewall chains)."
+            },
+            "helpUri": "https://kubernetes.io/docs/reference/networking/virtual-ips/",
+            "defaultConfiguration": {"level": "error"},
         },
     ]
     return {

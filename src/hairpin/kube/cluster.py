@@ -6,8 +6,8 @@ or ``live_objects()`` from the API server):
 
 - a node's AZ is its ``topology.kubernetes.io/zone`` label (older clusters:
   ``failure-domain.beta.kubernetes.io/zone``); its address the ``InternalIP`` in ``status.addresses``;
-- a pod's address is ``status.podIP``, its node ``spec.nodeName``; it is ready when its ``Ready``
-  condition is True;
+- a pod's address is ``status.podIP`` (every address: ``status.podIPs``), its node ``spec.nodeName``; it is
+  ready when its ``Ready`` condition is True; a node's pod networks are ``spec.podCIDRs`` (else ``podCIDR``);
 - a Service's endpoints come from its EndpointSlices (label ``kubernetes.io/service-name``; an endpoint
   is ready unless ``conditions.ready`` is false), else from the pods its selector matches;
 - nodes the load balancer controllers never register as instance targets: labelled
@@ -72,6 +72,9 @@ class KNode:
     lb_eligible: bool
     kube_proxy_version: str | None = None
     kubelet_version: str | None = None
+    #: spec.podCIDRs (else spec.podCIDR): the pod networks the node's IPAM assigns from (overlay CNIs;
+    #: the AWS VPC CNI gives pods VPC addresses and leaves these unset)
+    pod_cidrs: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -84,6 +87,8 @@ class KPod:
     ready: bool
     host_network: bool
     container_ports: dict[str, int] = field(default_factory=dict)
+    #: status.podIPs (every address of a dual-stack pod; status.podIP is the first)
+    ips: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -273,6 +278,10 @@ class Cluster:
             and not taints.intersection(_DELETE_TAINTS)
         )
         info = mapping_of(status.get("nodeInfo"))
+        spec = mapping_of(d.get("spec"))
+        cidrs = [c for c in _seq(spec.get("podCIDRs")) if isinstance(c, str) and c]
+        if not cidrs and isinstance(spec.get("podCIDR"), str) and spec.get("podCIDR"):
+            cidrs = [spec["podCIDR"]]
         self.nodes[name] = KNode(
             name,
             ip,
@@ -281,6 +290,7 @@ class Cluster:
             eligible,
             info.get("kubeProxyVersion") or None,
             info.get("kubeletVersion") or None,
+            tuple(cidrs),
         )
 
     def _add_pod(self, d: dict[str, Any]) -> None:
@@ -311,6 +321,7 @@ class Cluster:
             ready,
             bool(spec.get("hostNetwork")),
             ports,
+            tuple(str(i["ip"]) for i in _seq(status.get("podIPs")) if isinstance(i, dict) and i.get("ip")),
         )
         self.pods[(pod.namespace, pod.name)] = pod
         self._pods_by_ns = None

@@ -128,6 +128,20 @@ def _subnets(azs: dict[str, list[str]]) -> dict[str, list[str]] | None:
     return None
 
 
+def _kube_proxy_ranges(svc: KService, notes: list[str]) -> tuple[str, ...]:
+    """spec.loadBalancerSourceRanges as kube-proxy takes them (the spec field only, IPv4 here:
+    kubernetes pkg/proxy/serviceport.go newBaseServiceInfo; ``hairpin.diagnose.proxy_firewall``)."""
+    try:
+        ranges = security_groups.parse_ranges(svc.source_ranges)
+    except InputError as exc:
+        notes.append(f"{exc.message}: kube-proxy's source-range firewall left out")
+        return ()
+    v4 = tuple(r for r in ranges if ipaddress.ip_network(r).version == 4)
+    if v4:
+        notes.append(f"kube-proxy enforces spec.loadBalancerSourceRanges on the captured IPs: {', '.join(v4)}")
+    return v4
+
+
 def _source_ranges(svc: KService, settings: controller.Settings, notes: list[str]) -> tuple[str, ...]:
     """The source ranges the security groups admit, as IPv4 networks (``hairpin.aws.security_groups``)."""
     honoured = settings.controller != automode.AUTO_MODE  # Auto Mode takes only the spec field
@@ -353,6 +367,9 @@ def scenario_from_objects(
             s_svc = replace(s_svc, load_balancer_ips=captured)
             notes.append(f"ingress IPs kube-proxy captures on every node (ipMode VIP): {', '.join(captured)}; "
                          "in-cluster callers of them never reach the load balancer")  # fmt: skip
+            kp_ranges = _kube_proxy_ranges(svc, notes)
+            if kp_ranges:
+                s_svc = replace(s_svc, load_balancer_source_ranges=kp_ranges)
     region = next((r for r in (first_of(n.labels, REGION_LABELS) for n in nodes) if r), None)
     if region is None:
         region = azs_sorted[0][:-1] if azs_sorted[0][-1:].isalpha() else "us-east-1"
@@ -409,6 +426,8 @@ def scenario_to_dict(s: Scenario) -> dict[str, Any]:
             d["health_check_node_port"] = svc.health_check_node_port
         if svc.load_balancer_ips:
             d["load_balancer_ips"] = list(svc.load_balancer_ips)
+        if svc.load_balancer_source_ranges:
+            d["load_balancer_source_ranges"] = list(svc.load_balancer_source_ranges)
         if svc.load_balancer is not None:
             lb = svc.load_balancer
             d["load_balancer"] = {

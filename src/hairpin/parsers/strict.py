@@ -32,6 +32,7 @@ from hairpin.errors import ParseError
 __all__ = ["Marks", "marks", "object_nodes", "refuse_duplicate", "vet_object", "vet_yaml"]
 
 #: path -> (line, column), 1-based: ``metadata.annotations[KEY]``, ``spec.type``, ``spec.loadBalancerClass``,
+#: ``spec.loadBalancerSourceRanges``,
 #: ``spec.ports[I]``
 Marks = dict[str, tuple[int, int]]
 
@@ -167,7 +168,8 @@ def vet_yaml(doc: yaml.Node, file: str | None) -> None:
 
 
 def marks(obj: yaml.Node) -> Marks:
-    """Where each annotation key, ``spec.type``, ``spec.loadBalancerClass`` and each port start."""
+    """Where each annotation key, ``spec.type``, ``spec.loadBalancerClass``, ``spec.loadBalancerSourceRanges``
+    and each port start."""
     out: Marks = {}
 
     def at(n: yaml.Node) -> tuple[int, int]:
@@ -181,7 +183,7 @@ def marks(obj: yaml.Node) -> Marks:
     spec = _child(obj, "spec")
     if isinstance(spec, yaml.MappingNode):
         for k, v in spec.value:
-            if isinstance(k, yaml.ScalarNode) and k.value in ("type", "loadBalancerClass"):
+            if isinstance(k, yaml.ScalarNode) and k.value in ("type", "loadBalancerClass", "loadBalancerSourceRanges"):
                 out[f"spec.{k.value}"] = at(k)
             elif isinstance(k, yaml.ScalarNode) and k.value == "ports" and isinstance(v, yaml.SequenceNode):
                 for i, p in enumerate(v.value):

@@ -1,0 +1,315 @@
+"""kube-proxy's own loadBalancerSourceRanges firewall: the in-cluster callers it drops, every time.
+
+Facts (kubernetes/kubernetes):
+
+- kube-proxy takes a Service's source ranges from ``spec.loadBalancerSourceRanges`` only (whitespace
+  trimmed, kept when of the proxier's IP family), never from the annotation
+  ``service.beta.kubernetes.io/load-balancer-source-ranges`` (``pkg/proxy/serviceport.go``,
+  newBaseServiceInfo).  It enforces them on the load-balancer ingress IPs it captures
+  (``hairpin.kube.ipmode``: ipMode VIP or unset, any ipMode before 1.30), and only for a service port
+  with endpoints (``usesFWChain := hasEndpoints && len(LoadBalancerVIPs()) > 0 &&
+  len(LoadBalancerSourceRanges()) > 0``; without endpoints the address is rejected anyway).
+- iptables mode (``pkg/proxy/iptables/proxier.go``, syncProxyRules): the KUBE-SERVICES "loadbalancer IP"
+  rule jumps to ``KUBE-FW-<hash>``, which sends each source range on to ``KUBE-EXT-<hash>`` and, only when
+  the node's own IP is inside a range, the load-balancer IPs as sources too ("VIP-like LBs": a node's own
+  request can leave with the VIP as source).  Nothing else is DNATed: from 1.25 the filter chain
+  ``KUBE-PROXY-FIREWALL`` (jumped to from INPUT, OUTPUT and FORWARD for new connections) drops
+  ``-d <VIP>/32 -p <proto> --dport <port>`` ("... traffic not accepted by KUBE-FW-..."); in 1.24 and
+  earlier the last rule of KUBE-FW was ``-j KUBE-MARK-DROP`` and kubelet's KUBE-FIREWALL dropped the mark.
+- nftables mode (``pkg/proxy/nftables/proxier.go``): ``firewall-check`` (before DNAT, prerouting and
+  output) looks the destination up in the ``firewall-ips`` map and goes to the port's
+  ``firewall-<hash>-<ns>/<name>/<proto>/<port>`` chain: ``ip saddr != { <ranges> } drop`` (the VIPs added
+  to the set when the node IP is in a range).
+- IPVS mode (``pkg/proxy/ipvs/proxier.go``; proxier_test.go's source-range test): the VIP:port is in the
+  ipset KUBE-LOAD-BALANCER-FW; from 1.25 KUBE-PROXY-FIREWALL sends it to KUBE-SOURCE-RANGES-FIREWALL,
+  which RETURNs members of KUBE-LOAD-BALANCER-SOURCE-CIDR and DROPs the rest.
+
+So a pod whose address is outside every range has each SYN to a captured address dropped on its own node,
+before any load balancer: P = 1, not one time in N.  A host-network caller leaves with its node's IP as
+source (the route's source address; the VIP is not a local address in iptables or nftables mode), so it is
+dropped when the node's IP is outside the ranges: the "node IP in a range" rule only admits the VIPs as
+sources.  The simulator (``hairpin.kube.proxy``, ``hairpin.kube.nftables``) and the closed form
+(``hairpin.aws.risk``) model the same drop.
+
+The callers are the input's pods (``status.podIPs``, else ``status.podIP``; a host-network pod calls from
+its node's InternalIP); without pods, the nodes' ``spec.podCIDRs`` say where pods take their addresses;
+with neither, hairpin cannot tell and says so as a warning instead of asserting the drop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from hairpin.aws.security_groups import parse_ranges
+from hairpin.diagnose.finding import Finding, Fix, PortVerdict
+from hairpin.errors import InputError
+from hairpin.kube import ipmode, names
+from hairpin.kube.cluster import Cluster, KPod, KService
+from hairpin.kube.nftables import chain_base
+
+__all__ = ["ProxyDrop", "apply", "assess", "rule_for"]
+
+#: the first kube-proxy minor whose iptables (and IPVS) mode drops in the filter chain KUBE-PROXY-FIREWALL
+PROXY_FIREWALL_FROM = 25
+#: shown instead of a network hairpin does not know
+VPC_PLACEHOLDER = "<VPC-CIDR>"
+
+
+@dataclass(frozen=True)
+class ProxyDrop:
+    """In-cluster callers kube-proxy's source-range firewall drops (or may drop: ``certain`` False)."""
+
+    reason: str
+    certain: bool  # False: the callers' addresses are unknown, a warning
+    mode: str  # iptables | nftables | ipvs
+    addresses: tuple[str, ...]  # the captured load-balancer IPs
+    ranges: tuple[str, ...]  # spec.loadBalancerSourceRanges (IPv4, normalised)
+    rules: tuple[tuple[str, str], ...]  # (port label, what drops there)
+    callers: tuple[str, ...] = ()  # namespace/name of the dropped pods (or "node <name>" from podCIDRs)
+    networks: tuple[str, ...] = ()  # the networks to admit (podCIDRs, else the VPC placeholder)
+    node: str | None = None  # node of the first dropped caller
+    problem: str | None = None  # the ranges could not be read
+    alone: bool = False  # nothing else puts the Service at risk (its SARIF result is HP003 only)
+
+    def patch(self, svc: KService) -> str:
+        body = json.dumps({"spec": {"loadBalancerSourceRanges": [*self.ranges, *self.networks]}})
+        return f"kubectl patch service -n {svc.namespace} {svc.name} --type merge -p '{body}'"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"reason": self.reason, "certain": self.certain, "mode": self.mode, "addresses": list(self.addresses),
+                "source_ranges": list(self.ranges), "rules": [{"port": p, "rule": r} for p, r in self.rules],
+                "callers": list(self.callers), "admit": list(self.networks)}  # fmt: skip
+
+
+def _port_name(p: dict[str, Any]) -> str:
+    return str(p.get("name") or "")
+
+
+def rule_for(svc: KService, p: dict[str, Any], mode: str, version: tuple[int, int] | None, vip: str,
+             ranges: Sequence[str]) -> str:  # fmt: skip
+    """What drops a caller outside ``ranges`` at ``vip`` on Service port ``p``, in kube-proxy's own names.
+    ``version``: the oldest kube-proxy (major, minor); None: assumed current."""
+    proto = str(p.get("protocol") or "TCP").lower()
+    port = p.get("port")
+    minor = version[1] if version is not None and version[0] == 1 else None
+    if mode == "nftables":
+        chain = "firewall-" + chain_base(f"{svc.namespace}/{svc.name}/{proto}/{_port_name(p)}")
+        order = sorted(ranges, key=lambda n: int(ipaddress.ip_network(n).network_address))  # as nft lists a set
+        nets = order[0] if len(order) == 1 else "{ " + ", ".join(order) + " }"
+        return f"nftables chain {chain} (from firewall-check): ip saddr != {nets} drop"
+    if mode == "ipvs":
+        if minor is None or minor >= PROXY_FIREWALL_FROM:
+            return ("KUBE-SOURCE-RANGES-FIREWALL (from KUBE-PROXY-FIREWALL for KUBE-LOAD-BALANCER-FW members): "
+                    "RETURN for KUBE-LOAD-BALANCER-SOURCE-CIDR, else DROP")  # fmt: skip
+        return "the ipsets KUBE-LOAD-BALANCER-FW and KUBE-LOAD-BALANCER-SOURCE-CIDR"
+    if minor is None or minor >= 24:
+        spn = names.service_port_name(svc.namespace, svc.name, _port_name(p))
+    elif minor == 18:
+        spn = names.service_port_name(svc.namespace, svc.name, _port_name(p), legacy_colon=True)
+    else:  # 1.19 .. 1.23: the port name's form is not pinned down in hairpin's sources
+        spn = ""
+    fw = names.firewall_chain(spn, proto) if spn else "KUBE-FW-<hash>"
+    if minor is None or minor >= PROXY_FIREWALL_FROM:
+        return (f"{fw} admits only the ranges; KUBE-PROXY-FIREWALL drops the rest: -d {vip}/32 -p {proto} "
+                f"--dport {port} -j DROP")  # fmt: skip
+    return f"{fw}: -j KUBE-MARK-DROP (kubelet's KUBE-FIREWALL drops the marked packet)"
+
+
+def _ipv4(values: Sequence[str | None]) -> str | None:
+    for v in values:
+        try:
+            return str(ipaddress.IPv4Address(v or ""))
+        except ValueError:
+            continue
+    return None
+
+
+def _inside(addr: str, nets: Sequence[ipaddress.IPv4Network]) -> bool:
+    a = ipaddress.IPv4Address(addr)
+    return any(a in n for n in nets)
+
+
+def _pod_address(c: Cluster, p: KPod) -> str | None:
+    if p.host_network:
+        node = c.nodes.get(p.node or "")
+        return _ipv4([node.ip]) if node is not None else None
+    return _ipv4([*p.ips, p.ip])
+
+
+def _v4_cidrs(values: Sequence[str]) -> list[ipaddress.IPv4Network]:
+    out = []
+    for v in values:
+        try:
+            out.append(ipaddress.IPv4Network(v, strict=False))
+        except ValueError:
+            continue
+    return out
+
+
+def assess(c: Cluster, svc: KService, addresses: Sequence[str], *, mode: str, mode_note: str,
+           version: tuple[int, int] | None) -> ProxyDrop | None:  # fmt: skip
+    """The callers kube-proxy drops at ``addresses`` (the Service's captured IPv4 ingress IPs), or None."""
+    try:
+        ranges = parse_ranges(svc.source_ranges)
+    except InputError as exc:
+        return ProxyDrop("", False, mode, tuple(addresses), (), (),
+                         problem=f"{exc.message}: kube-proxy's source-range firewall was not checked")  # fmt: skip
+    v4 = tuple(r for r in ranges if ipaddress.ip_network(r).version == 4)
+    if not v4 or not addresses:
+        return None  # no IPv4 range: kube-proxy writes no firewall for the IPv4 addresses
+    nets = [ipaddress.IPv4Network(r) for r in v4]
+    vip = addresses[0]
+    rules = tuple((f"{p.get('port')}/{p.get('protocol') or 'TCP'}", rule_for(svc, p, mode, version, vip, v4))
+                  for p in svc.ports)  # fmt: skip
+    shown = ", ".join(v4)
+    at = ", ".join(addresses)
+    where = (f"kube-proxy ({mode_note}) enforces spec.loadBalancerSourceRanges ({shown}) itself on the load-balancer "
+             f"address(es) it captures ({at}): ")  # fmt: skip
+    drop = "every SYN they send there is dropped on their own node, before any load balancer (P = 1, every time)"
+    # 1. the input's pods
+    known = [(p, a) for p in sorted(c.pods.values(), key=lambda p: (p.namespace, p.name))
+             if p.node and (a := _pod_address(c, p)) is not None]  # fmt: skip
+    if known:
+        out = [(p, a) for p, a in known if not _inside(a, nets)]
+        if not out:
+            return None
+        pods = [(p, a) for p, a in out if not p.host_network]
+        hosts = [(p, a) for p, a in out if p.host_network]
+        groups: dict[str, list[str]] = {}
+        for p, a in pods:
+            node = c.nodes.get(p.node or "")
+            cidr = next((str(n) for n in _v4_cidrs(node.pod_cidrs if node else ()) if ipaddress.IPv4Address(a) in n),
+                        None)  # fmt: skip
+            groups.setdefault(cidr or VPC_PLACEHOLDER, []).append(f"{p.namespace}/{p.name} ({a})")
+        parts = []
+        for net, who in sorted(groups.items()):
+            head = f"podCIDR {net}" if net != VPC_PLACEHOLDER else "pod addresses"
+            parts.append(f"{head}: {len(who)} pod(s), e.g. {', '.join(who[:3])}")
+        if hosts:
+            nodes = sorted({f"{p.node} ({a})" for p, a in hosts})
+            parts.append(f"host-network: {len(hosts)} pod(s) calling from node address(es) {', '.join(nodes[:3])}")
+        first = out[0][0]
+        admit = sorted(n for n in groups if n != VPC_PLACEHOLDER)
+        if VPC_PLACEHOLDER in groups or hosts:
+            admit.append(VPC_PLACEHOLDER)
+        reason = (f"{where}{len(out)} of the {len(known)} in-cluster caller pod(s) of the input are outside them "
+                  f"({'; '.join(parts)}): {drop}")  # fmt: skip
+        return ProxyDrop(reason, True, mode, tuple(addresses), v4, rules, tuple(f"{p.namespace}/{p.name}" for p, _ in out),
+                         tuple(admit), first.node)  # fmt: skip
+    # 2. the nodes' pod CIDRs
+    outside: list[tuple[str, str, bool]] = []  # (node, podCIDR, wholly outside)
+    with_cidrs = [n for n in sorted(c.nodes.values(), key=lambda n: n.name) if _v4_cidrs(n.pod_cidrs)]
+    for n in with_cidrs:
+        for pod_net in _v4_cidrs(n.pod_cidrs):
+            if any(pod_net.subnet_of(r) for r in nets):
+                continue
+            outside.append((n.name, str(pod_net), not any(pod_net.overlaps(r) for r in nets)))
+    if with_cidrs:
+        if not outside:
+            return None
+        shown_nodes = "; ".join(f"node {node}: podCIDR {cidr}" + ("" if whole else " (partly)")
+                                for node, cidr, whole in outside[:3])  # fmt: skip
+        reason = (f"{where}pods take their addresses from the nodes' podCIDRs, and {len(outside)} of them are not inside "
+                  f"the ranges ({shown_nodes}); the input has no pods, so the callers are the pods those nodes run: "
+                  f"{drop}")  # fmt: skip
+        return ProxyDrop(reason, True, mode, tuple(addresses), v4, rules,
+                         tuple(f"node {node}" for node, _, _ in outside), tuple(sorted({x for _, x, _ in outside})),
+                         outside[0][0])  # fmt: skip
+    # 3. unknown callers: a warning, not a verdict
+    node_out = sorted(f"{n.name} ({n.ip})" for n in c.nodes.values() if n.ip and _ipv4([n.ip]) and not _inside(n.ip, nets))
+    hosts_note = (f"; host-network callers on node(s) {', '.join(node_out[:3])} would be dropped (their address is "
+                  "outside the ranges)") if node_out else ""  # fmt: skip
+    reason = (f"{where}callers outside the ranges are dropped there every time, but the input has no pods and no node "
+              f"podCIDRs, so hairpin cannot tell whether in-cluster callers are outside them{hosts_note}; give the "
+              "pods (kubectl get pods -A -o yaml) to check")  # fmt: skip
+    return ProxyDrop(reason, False, mode, tuple(addresses), v4, rules, (), (VPC_PLACEHOLDER,))
+
+
+def _mode_note(c: Cluster, version: tuple[int, int] | None) -> tuple[str, str]:
+    mode = c.proxy_mode if c.proxy_mode in ("iptables", "nftables", "ipvs") else "iptables"
+    said = f"{mode} mode" if c.proxy_mode == mode else f"{mode} mode assumed"
+    ver = f"{version[0]}.{version[1]}" if version is not None else "version unknown, assumed current"
+    return mode, f"{said}, {ver}"
+
+
+def _fixes(svc: KService, d: ProxyDrop) -> tuple[Fix, Fix]:
+    placeholder = VPC_PLACEHOLDER in d.networks
+    cost = ("replace <VPC-CIDR> with the network the callers take their addresses from (the VPC CIDR with the "
+            "AWS VPC CNI, which also holds the nodes; the pod CIDR with an overlay CNI); ") if placeholder else ""  # fmt: skip
+    cost += ("every address in the added networks can then reach the Service at its load-balancer addresses; the AWS "
+             "controllers write the same ranges into the load balancer's security group rules")  # fmt: skip
+    sr = Fix("source-ranges", f"admit the in-cluster callers' network(s) in spec.loadBalancerSourceRanges: {d.patch(svc)}",
+             cost)  # fmt: skip
+    port = svc.ports[0].get("port") if svc.ports else None
+    dns = f"{svc.name}.{svc.namespace}.svc.cluster.local" + (f":{port}" if port else "")
+    cip = Fix("cluster-ip",
+              f"point in-cluster callers at {dns} (the ClusterIP) instead of the load balancer's addresses: kube-proxy "
+              "applies the source ranges only to the load-balancer IPs",
+              "every in-cluster caller's configuration changes; the load balancer and its source ranges stay as they are")  # fmt: skip
+    return sr, cip
+
+
+def apply(c: Cluster, svc: KService, f: Finding, *, kube_proxy: tuple[int, int] | None, eps_known: bool,
+          azs: tuple[str, ...] | None) -> None:  # fmt: skip
+    """Add kube-proxy's source-range drop to ``f`` (a LoadBalancer Service's finding): a second failure with
+    P = 1 when every load-balancer address is captured, a warning when the callers are unknown.  ``azs``: the
+    AZs with nodes (the NLB's addresses, one per AZ), None when the input has no nodes."""
+    cap = ipmode.capture(svc.ingress, kube_proxy)
+    ips = ipmode.ipv4(dict.fromkeys(cap.captured))
+    if not ips or not svc.source_ranges:
+        return
+    if eps_known and not c.endpoints_of(svc):
+        return  # no endpoints: no firewall chain, kube-proxy rejects every call to the address
+    mode, note = _mode_note(c, kube_proxy)
+    d = assess(c, svc, ips, mode=mode, mode_note=note, version=kube_proxy)
+    if d is None:
+        return
+    if d.problem is not None:
+        f.settings = dataclasses.replace(f.settings, problems=(*f.settings.problems, d.problem))
+        return
+    if not d.certain:
+        f.kube_proxy_drop = d
+        f.warnings.append(d.reason)
+        return
+    # how many of the addresses callers resolve kube-proxy captures: an NLB has one per AZ with nodes
+    other_lb = None if cap.hostnames else len(ips) + len(cap.proxied)  # a load balancer known by its IPs only
+    total = (len(azs) if azs else None) if f.settings.is_nlb else other_lb
+    full = total is not None and len(ips) >= total
+    share = Fraction(1) if full else (Fraction(len(ips), total) if total else None)
+    alone = not f.at_risk
+    f.kube_proxy_drop = d = dataclasses.replace(d, alone=alone)
+    scope = "" if full else (f"; only connections to {', '.join(ips)} ({len(ips)} of {total} address(es)), so P is at least "
+                             f"{share.numerator}/{share.denominator}" if share is not None and total else
+                             f"; connections to {', '.join(ips)} only")  # fmt: skip
+    f.reason = f"{f.reason}; second failure: {d.reason}{scope}" if not alone else f"{d.reason}{scope} ({f.reason})"
+    if share is not None:
+        f.probability = max(f.probability or Fraction(0), share)
+    f.at_risk = True
+    if alone or full:
+        f.worst_node = d.node
+    sr, cip = _fixes(svc, d)
+    if full:
+        f.fixes = [sr, cip]
+    else:
+        rest = [x for x in f.fixes if x.name != "source-ranges"]
+        f.fixes = [sr, *rest] + ([] if any(x.name == "cluster-ip" for x in rest) else [cip])
+    ports = f.ports or [PortVerdict(p.get("port") if isinstance(p.get("port"), int) else None,
+                                    str(p.get("protocol") or "TCP"), None, False, None, "") for p in svc.ports]  # fmt: skip
+    out = []
+    for pv in ports:
+        rule = "; ".join(r for label, r in d.rules if label.split("/")[0] == str(pv.port))
+        if not rule:
+            out.append(pv)
+            continue
+        p = Fraction(1) if full else (max(pv.probability or Fraction(0), share) if share is not None else pv.probability)
+        why = f"kube-proxy drops callers outside the source ranges at {', '.join(ips)}: {rule}"
+        reason = f"{pv.reason}; second failure: {why}" if pv.at_risk else why
+        out.append(dataclasses.replace(pv, at_risk=True, probability=p, reason=reason,
+                                       fixes=tuple(x.name for x in f.fixes), kube_proxy_rule=rule))  # fmt: skip
+    f.ports = out

@@ -1,0 +1,330 @@
+"""`hairpin check` names kube-proxy's own loadBalancerSourceRanges drop (hairpin.diagnose.proxy_firewall).
+
+The seed dump (tests/data/check/seed-dump.yaml: three nodes in 192.168.0.0/16, four pods, the in-tree internal
+NLB) with the NLB's two addresses published as ingress IPs that kube-proxy captures and
+``spec.loadBalancerSourceRanges: [10.0.0.0/8]``: every in-cluster caller is outside the range, so kube-proxy
+drops each of its connections on its own node (P = 1).  The simulator, built from the same dump with
+``hairpin scenario from-cluster``, drops every connection too; the fixes hairpin offers are checked there.
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import json
+from fractions import Fraction as F
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hairpin import scenario
+from hairpin.aws import risk
+from hairpin.backends import sim
+from hairpin.cli.main import main
+from hairpin.diagnose import proxy_firewall
+from hairpin.kube.cluster import Cluster, KPod, KService
+from test_check import CONTRACT  # tests/ is on sys.path (rootdir conftest, no package)
+
+DUMP = Path(__file__).parent / "data" / "check" / "seed-dump.yaml"
+SVC = "nginx-demo/service-nginx-demo"
+A, B = "192.168.168.103", "192.168.140.27"  # the seed NLB's addresses in eu-west-1a and eu-west-1b
+VIPS = [{"ip": A, "ipMode": "VIP"}, {"ip": B, "ipMode": "VIP"}]
+OFFICE = ["10.0.0.0/8"]
+FW = "KUBE-FW-WGW5ZPXP7HZEBG5V"  # the seed port's KUBE-FW chain (the simulator writes the same name)
+NFT_FW = "firewall-7WYOEMTF-nginx-demo/service-nginx-demo/tcp/"  # its nftables firewall chain
+CALLERS = ["default/netshoot", "nginx-demo/nginx-demo-1", "nginx-demo/nginx-demo-2", "nginx-demo/nginx-demo-3"]
+PATCH = ("kubectl patch service -n nginx-demo service-nginx-demo --type merge -p "
+         "'{\"spec\": {\"loadBalancerSourceRanges\": [\"10.0.0.0/8\", \"<VPC-CIDR>\"]}}'")  # fmt: skip
+
+
+def _doc(ingress: list[dict[str, str]], ranges: list[str] | None, *, kube_proxy: str = "v1.30.4-eks-a737599",
+         mode: str | None = None, pods: bool = True, pod_cidrs: dict[str, list[str]] | None = None,
+         host_network: bool = False) -> dict[str, Any]:  # fmt: skip
+    doc = yaml.safe_load(DUMP.read_text())
+    items = []
+    for item in doc["items"]:
+        if item["kind"] == "Pod" and not pods:
+            continue
+        if item["kind"] == "Node":
+            item["status"]["nodeInfo"]["kubeProxyVersion"] = kube_proxy
+            if pod_cidrs and item["metadata"]["name"] in pod_cidrs:
+                item["spec"] = {"podCIDR": pod_cidrs[item["metadata"]["name"]][0],
+                                "podCIDRs": pod_cidrs[item["metadata"]["name"]]}  # fmt: skip
+        if item["kind"] == "Pod" and host_network and item["metadata"]["name"] == "netshoot":
+            item["spec"]["hostNetwork"] = True
+            item["status"]["podIP"] = "192.168.2.3"  # node1's address, as the kubelet reports it
+        if item["kind"] == "Service":
+            item["status"] = {"loadBalancer": {"ingress": copy.deepcopy(ingress)}}
+            if ranges is not None:
+                item["spec"]["loadBalancerSourceRanges"] = ranges
+        items.append(item)
+    if mode is not None:
+        conf = f"apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: {mode}\n"
+        items.append({"apiVersion": "v1", "kind": "ConfigMap",
+                      "metadata": {"name": "kube-proxy-config", "namespace": "kube-system"},
+                      "data": {"config": conf}})  # fmt: skip
+    doc["items"] = items
+    return doc
+
+
+def _write(tmp_path: Path, doc: dict[str, Any], name: str = "dump.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def _check(path: Path, capsys: pytest.CaptureFixture[str], fmt: str = "json") -> tuple[int, Any]:
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(["check", str(path), "--format", fmt])
+    out = capsys.readouterr().out
+    return int(exc.value.code or 0), (json.loads(out) if fmt != "text" else out)
+
+
+def _scenario(path: Path, tmp_path: Path) -> scenario.Scenario:
+    out = tmp_path / "s.yaml"
+    with pytest.raises(SystemExit) as exc:
+        main(["scenario", "from-cluster", str(path), "--service", SVC, "--client-pod", "default/netshoot", "-o", str(out)])
+    assert exc.value.code in (0, None)
+    return scenario.load(out)
+
+
+def test_every_address_captured_pods_outside_the_ranges(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, doc = _check(_write(tmp_path, _doc(VIPS, OFFICE)), capsys)
+    jsonschema.validate(doc, CONTRACT)
+    [svc] = doc["services"]
+    assert code == 1
+    assert (svc["at_risk"], svc["probability"], svc["security_group_drop"], svc["warnings"]) == (True, 1.0, None, [])
+    rule = (f"{FW} admits only the ranges; KUBE-PROXY-FIREWALL drops the rest: -d {A}/32 -p tcp --dport 80 "
+            "-j DROP")  # fmt: skip
+    reason = ("kube-proxy (iptables mode assumed, 1.30) enforces spec.loadBalancerSourceRanges (10.0.0.0/8) itself on "
+              f"the load-balancer address(es) it captures ({A}, {B}): 4 of the 4 in-cluster caller pod(s) of the "
+              "input are outside them (pod addresses: 4 pod(s), e.g. default/netshoot (192.168.27.239), "
+              "nginx-demo/nginx-demo-1 (192.168.16.142), nginx-demo/nginx-demo-2 (192.168.39.2)): every SYN they "
+              "send there is dropped on their own node, before any load balancer (P = 1, every time)")  # fmt: skip
+    assert svc["kube_proxy_drop"] == {
+        "reason": reason, "certain": True, "mode": "iptables", "addresses": [A, B], "source_ranges": OFFICE,
+        "rules": [{"port": "80/TCP", "rule": rule}], "callers": CALLERS, "admit": ["<VPC-CIDR>"],
+    }  # fmt: skip
+    assert svc["reason"].startswith(reason + " (kube-proxy handles in-cluster calls to ")
+    [port] = svc["ports"]
+    assert (port["at_risk"], port["probability"], port["kube_proxy_rule"]) == (True, 1.0, rule)
+    assert port["reason"] == f"kube-proxy drops callers outside the source ranges at {A}, {B}: {rule}"
+    assert port["fixes"] == ["source-ranges", "cluster-ip"]
+    assert svc["fix"] == ("admit the in-cluster callers' network(s) in spec.loadBalancerSourceRanges: " + PATCH)
+
+
+def test_the_simulator_drops_every_connection_and_agrees_with_p(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """The same Service as a scenario: kube-proxy's rules drop all 40 connections, as the checker's P = 1 says."""
+    from hairpin.kube import proxy
+
+    path = _write(tmp_path, _doc(VIPS, OFFICE))
+    _, doc = _check(path, capsys)
+    s = _scenario(path, tmp_path)
+    assert s.client_service.load_balancer_source_ranges == ("10.0.0.0/8",)
+    assert s.client_service.load_balancer_ips == (A, B)
+    r = sim.run(s, 40, seed=3)
+    assert (r.summary.attempts, r.summary.timeouts) == (40, 40)
+    assert risk.timeout_fraction(s) == F(1) == F(doc["services"][0]["probability"])
+    text = proxy.iptables_save(s, "node1")
+    assert f"-A KUBE-SERVICES -d {A}/32 -p tcp" in text and f"-j {FW}" in text
+    assert f'traffic not accepted by {FW}" -m tcp --dport 80 -j DROP' in text
+    c = sim.connect(s, client_port=40000, seed=1)
+    assert c.outcome == "timeout"
+    assert any(f"traffic not accepted by {FW}\" -m tcp --dport 80 -j DROP  [DROP]" in h.action for h in c.hops)
+    assert not any(h.at.startswith("NLB") for h in c.hops)
+
+
+def test_nftables_mode_names_the_firewall_chain(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(tmp_path, _doc(VIPS, ["10.0.0.0/8", "172.16.0.0/12"], kube_proxy="v1.33.1-eks-1", mode="nftables"))
+    code, doc = _check(path, capsys)
+    [svc] = doc["services"]
+    rule = f"nftables chain {NFT_FW} (from firewall-check): ip saddr != {{ 10.0.0.0/8, 172.16.0.0/12 }} drop"
+    assert (code, svc["probability"], svc["ports"][0]["kube_proxy_rule"]) == (1, 1.0, rule)
+    assert svc["kube_proxy_drop"]["mode"] == "nftables"
+    assert svc["kube_proxy_drop"]["reason"].startswith("kube-proxy (nftables mode, 1.33) enforces")
+    s = _scenario(path, tmp_path)
+    r = sim.run(s, 20, seed=5)
+    assert r.summary.timeouts == 20 and risk.timeout_fraction(s) == 1
+    c = sim.connect(s, client_port=40000, seed=1)
+    assert any(f"filter {NFT_FW}: nft ip saddr != {{ 10.0.0.0/8, 172.16.0.0/12 }} drop" in h.action for h in c.hops)
+
+
+def test_the_fixes_work_in_the_simulator(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Admitting the callers' network (the seed's VPC, 192.168.0.0/16) clears the drop, in the checker and the
+    simulator; calling the ClusterIP never meets the source ranges."""
+    from dataclasses import replace
+
+    path = _write(tmp_path, _doc(VIPS, [*OFFICE, "192.168.0.0/16"]), "fixed.yaml")
+    code, doc = _check(path, capsys)
+    [svc] = doc["services"]
+    assert (code, svc["at_risk"], svc["probability"], svc["kube_proxy_drop"]) == (0, False, 0.0, None)
+    s = _scenario(path, tmp_path)
+    assert sim.run(s, 20, seed=1).summary.timeouts == 0 and risk.timeout_fraction(s) == 0
+    s = _scenario(_write(tmp_path, _doc(VIPS, OFFICE)), tmp_path)
+    s = replace(s, client=replace(s.client, via="cluster-ip"))
+    r = sim.run(s, 20, seed=1)
+    assert (r.summary.timeouts, r.connections[0].outcome) == (0, "established")
+
+
+def test_what_kube_proxy_does_not_capture_is_left_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """ipMode Proxy from 1.30 and a hostname-only status: no capture, no kube-proxy firewall (the security group
+    takes the ranges instead, which is hairpin.diagnose.reach's finding)."""
+    for ingress in ([{"ip": A, "ipMode": "Proxy"}, {"ip": B, "ipMode": "Proxy"}],
+                    [{"hostname": "x.elb.eu-west-1.amazonaws.com"}]):  # fmt: skip
+        _, doc = _check(_write(tmp_path, _doc(ingress, OFFICE)), capsys)
+        [svc] = doc["services"]
+        assert svc["kube_proxy_drop"] is None and svc["ports"][0]["kube_proxy_rule"] is None
+        assert svc["security_group_drop"] is not None  # in-tree, preservation on: the instances' group
+    _, doc = _check(_write(tmp_path, _doc(VIPS, None)), capsys)
+    assert doc["services"][0]["kube_proxy_drop"] is None and doc["services"][0]["at_risk"] is False
+
+
+def test_older_kube_proxy_captures_proxy_mode_and_marks_for_drop(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    proxy_mode = [{"ip": A, "ipMode": "Proxy"}, {"ip": B, "ipMode": "Proxy"}]
+    _, doc = _check(_write(tmp_path, _doc(proxy_mode, OFFICE, kube_proxy="v1.29.3-eks-1")), capsys)
+    kp = doc["services"][0]["kube_proxy_drop"]
+    assert kp["addresses"] == [A, B] and doc["services"][0]["probability"] == 1.0
+    assert kp["rules"][0]["rule"].startswith(f"{FW} admits only the ranges; KUBE-PROXY-FIREWALL drops the rest")
+    _, doc = _check(_write(tmp_path, _doc(VIPS, OFFICE, kube_proxy="v1.24.17-eks-1")), capsys)
+    assert doc["services"][0]["kube_proxy_drop"]["rules"] == [
+        {"port": "80/TCP", "rule": f"{FW}: -j KUBE-MARK-DROP (kubelet's KUBE-FIREWALL drops the marked packet)"}]
+    _, doc = _check(_write(tmp_path, _doc(VIPS, OFFICE, kube_proxy="v1.18.9-eks-d1db3c")), capsys)
+    assert doc["services"][0]["kube_proxy_drop"]["rules"][0]["rule"] == (
+        # the hash of "nginx-demo/service-nginx-demo:tcp", as the seed's 1.18 KUBE-SVC-7D7VEXWNCKBQRZ7W
+        "KUBE-FW-7D7VEXWNCKBQRZ7W: -j KUBE-MARK-DROP (kubelet's KUBE-FIREWALL drops the marked packet)")
+
+
+def test_host_network_callers_call_from_their_node(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A host-network caller's source is its node's address: dropped unless the node's address is in a range
+    (kube-proxy's "node IP in a range" rule admits only the VIPs as sources, for VIP-as-local-address LBs)."""
+    doc = _doc(VIPS, ["192.168.16.0/20", "192.168.32.0/19"], host_network=True)
+    _, out = _check(_write(tmp_path, doc), capsys)
+    kp = out["services"][0]["kube_proxy_drop"]
+    # 192.168.16.142 and 192.168.39.2 / .49.70 are in the ranges; netshoot calls from node1, 192.168.2.3
+    assert kp["callers"] == ["default/netshoot"] and kp["admit"] == ["<VPC-CIDR>"]
+    assert ("1 of the 4 in-cluster caller pod(s) of the input are outside them (host-network: 1 pod(s) calling from "
+            "node address(es) node1 (192.168.2.3))") in kp["reason"]  # fmt: skip
+    doc = _doc(VIPS, ["192.168.0.0/20", "192.168.32.0/19"], host_network=True)
+    _, out = _check(_write(tmp_path, doc), capsys)
+    assert out["services"][0]["kube_proxy_drop"]["callers"] == ["nginx-demo/nginx-demo-1"]
+
+
+def test_without_pods_the_nodes_pod_cidrs_decide(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cidrs = {"node1": ["10.244.0.0/24"], "node2": ["10.244.1.0/24"], "node3": ["10.244.2.0/24"]}
+    code, doc = _check(_write(tmp_path, _doc(VIPS, ["10.244.0.0/24", "10.244.2.0/25"], pods=False, pod_cidrs=cidrs)),
+                       capsys)  # fmt: skip
+    [svc] = doc["services"]
+    kp = svc["kube_proxy_drop"]
+    assert (code, svc["probability"], kp["callers"], kp["admit"]) == (
+        1, 1.0, ["node node2", "node node3"], ["10.244.1.0/24", "10.244.2.0/24"])  # fmt: skip
+    assert ("pods take their addresses from the nodes' podCIDRs, and 2 of them are not inside the ranges (node node2: "
+            "podCIDR 10.244.1.0/24; node node3: podCIDR 10.244.2.0/24 (partly)); the input has no pods") in kp["reason"]
+    assert svc["fix"].endswith('"loadBalancerSourceRanges": ["10.244.0.0/24", "10.244.2.0/25", "10.244.1.0/24", '
+                               "\"10.244.2.0/24\"]}}'")  # fmt: skip
+    code, doc = _check(_write(tmp_path, _doc(VIPS, ["10.244.0.0/16"], pods=False, pod_cidrs=cidrs)), capsys)
+    assert (code, doc["services"][0]["kube_proxy_drop"]) == (0, None)
+
+
+def test_unknown_callers_are_a_warning_not_a_verdict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(tmp_path, _doc(VIPS, OFFICE, pods=False))
+    code, doc = _check(path, capsys)
+    [svc] = doc["services"]
+    assert (code, svc["at_risk"], svc["probability"]) == (0, False, 0.0)
+    assert svc["kube_proxy_drop"]["certain"] is False
+    assert svc["warnings"] == [svc["kube_proxy_drop"]["reason"]]
+    assert svc["warnings"][0].endswith(
+        "callers outside the ranges are dropped there every time, but the input has no pods and no node podCIDRs, so "
+        "hairpin cannot tell whether in-cluster callers are outside them; host-network callers on node(s) "
+        "node1 (192.168.2.3), node2 (192.168.21.86), node3 (192.168.44.17) would be dropped (their address is "
+        "outside the ranges); give the pods (kubectl get pods -A -o yaml) to check")  # fmt: skip
+    _, sarif = _check(path, capsys, "sarif")
+    [res] = sarif["runs"][0]["results"]
+    assert (res["ruleId"], res["level"], res["properties"]["probability"], res["properties"]["fixes"]) == (
+        "HP003", "warning", None, [])  # fmt: skip
+    _, text = _check(path, capsys, "text")
+    assert "nginx-demo/service-nginx-demo: warnings" in text
+
+
+def test_one_address_captured_counts_its_share(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A captured, B to the NLB: a caller outside the ranges loses every connection to A (half the DNS answers),
+    and the NLB's own hairpin for B; the closed form and the simulator for a caller pinned to A: 1."""
+    path = _write(tmp_path, _doc([{"ip": A, "ipMode": "VIP"}, {"ip": B, "ipMode": "Proxy"}], OFFICE))
+    _, doc = _check(path, capsys)
+    [svc] = doc["services"]
+    assert svc["probability"] == 1.0  # the in-tree provider's instance group drops the rest (security_group_drop)
+    assert svc["security_group_drop"] is not None and svc["kube_proxy_drop"]["addresses"] == [A]
+    assert "second failure: kube-proxy (iptables mode assumed, 1.30) enforces" in svc["reason"]
+    assert svc["reason"].endswith(f"; only connections to {A} (1 of 2 address(es)), so P is at least 1/2")
+    from dataclasses import replace
+
+    s = _scenario(path, tmp_path)
+    assert s.client_service.load_balancer_ips == (A,)
+    pinned = replace(s, client=replace(s.client, address=A))
+    assert risk.timeout_fraction(pinned) == 1 == sim.run(pinned, 20, seed=2).summary.timeouts / 20
+
+
+def test_sarif_result_sits_on_the_source_ranges(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(tmp_path, _doc(VIPS, OFFICE))
+    line = next(i for i, x in enumerate(path.read_text().splitlines(), 1) if "loadBalancerSourceRanges" in x)
+    code, sarif = _check(path, capsys, "sarif")
+    [res] = sarif["runs"][0]["results"]  # HP003 alone: the NLB never sees these callers, so no HP001
+    assert (code, res["ruleId"], res["ruleIndex"], res["level"]) == (1, "HP003", 2, "error")
+    assert res["locations"][0]["physicalLocation"]["region"] == {"startLine": line, "startColumn": 5}
+    assert res["properties"]["probability"] == 1.0 and res["properties"]["callers"] == CALLERS
+    assert [x["name"] for x in res["properties"]["fixes"]] == ["source-ranges", "cluster-ip"]
+
+
+def test_text_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, text = _check(_write(tmp_path, _doc(VIPS, OFFICE)), capsys, "text")
+    flat = " ".join(text.split())
+    assert code == 1 and "AT RISK" in text and "1/1 (100.0%)" in text
+    assert "verdict: kube-proxy (iptables mode assumed, 1.30) enforces spec.loadBalancerSourceRanges" in flat
+    assert "P(timeout) of one connection to" not in text  # the hairpin-only table would contradict P = 1
+    assert "1. admit the in-cluster callers' network(s) in spec.loadBalancerSourceRanges: kubectl patch" in flat
+
+
+def test_bad_range_is_a_problem_not_a_crash(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, doc = _check(_write(tmp_path, _doc(VIPS, ["10.0.0.0/33"])), capsys)
+    [svc] = doc["services"]
+    assert code == 0  # the verdict stands without it (the API server refuses such a range; a manifest may hold it)
+    assert svc["kube_proxy_drop"] is None
+    assert svc["problems"] == ["loadBalancerSourceRanges: '10.0.0.0/33' is not a CIDR: kube-proxy's source-range "
+                               "firewall was not checked"]  # fmt: skip
+
+
+# -- the invariant: a caller is named exactly when its address is in none of the ranges, as the closed form drops it
+
+_net = st.builds(lambda a, p: str(ipaddress.IPv4Network((a, p), strict=False)),
+                 st.integers(0, 2**32 - 1), st.integers(8, 32))  # fmt: skip
+_ip = st.integers(0, 2**32 - 1).map(lambda a: str(ipaddress.IPv4Address(a)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_net, min_size=1, max_size=4), st.lists(_ip, min_size=1, max_size=6, unique=True))
+def test_named_callers_are_exactly_those_outside(ranges: list[str], ips: list[str]) -> None:
+    from dataclasses import replace
+
+    c = Cluster()
+    for i, ip in enumerate(ips):
+        c.pods[("ns", f"p{i}")] = KPod("ns", f"p{i}", ip, "n1", {}, True, False)
+    svc = KService("ns", "s", "LoadBalancer", "10.100.0.1", [{"port": 80, "protocol": "TCP"}], {}, "Cluster", None,
+                   {}, None, None, None, True, source_ranges=tuple(ranges))  # fmt: skip
+    d = proxy_firewall.assess(c, svc, [A], mode="iptables", mode_note="iptables mode, 1.30", version=(1, 30))
+    outside = [f"ns/p{i}" for i, ip in enumerate(ips)
+               if not any(ipaddress.IPv4Address(ip) in ipaddress.IPv4Network(r, strict=False) for r in ranges)]  # fmt: skip
+    assert (d.callers if d is not None else ()) == tuple(outside)
+    assert d is None or d.certain
+    s = scenario.seed()
+    nets = tuple(sorted({str(ipaddress.IPv4Network(r, strict=False)) for r in ranges}))
+    for i, ip in enumerate(ips):  # the closed form's captured-address verdict for the same caller address
+        svc_s = replace(s.services[0], load_balancer_ips=(A,), load_balancer_source_ranges=nets)
+        got = risk._captured(svc_s, (("eu-west-1a", A),), ip)[A]
+        assert got == (1 if f"ns/p{i}" in outside else 0)
