@@ -247,10 +247,10 @@ def test_masquerade_rule_and_chains() -> None:
 
 # Tests whose Services carry what hairpin does not write in IPVS mode: a load-balancer IP in the
 # Service status (TestLoadBalancer, TestOnlyLocalLoadBalancing, TestAcceptIPVSTraffic), source ranges
-# (TestLoadBalancerSourceRanges), externalIPs (TestExternalIPs, TestOnlyLocalExternalIPs), SCTP
-# (TestNodePortIPv4's SCTP cases).  The AWS controllers publish a hostname, never an IP, so EKS's NLBs
-# and CLBs have no load-balancer IP.  hairpin refuses such a scenario with the key's line, instead of
-# writing rules without those sets.
+# (TestLoadBalancerSourceRanges), externalIPs (TestExternalIPs, TestOnlyLocalExternalIPs).  The AWS
+# controllers publish a hostname, never an IP, so EKS's NLBs and CLBs have no load-balancer IP.
+# hairpin refuses such a scenario, naming the key (and its line in a YAML file), instead of writing
+# rules without those sets.
 REFUSED = [
     ("TestLoadBalancer", {"load_balancer_ips": ["1.2.3.4"]}, "load_balancer_ips",
      "not modelled in kube-proxy's ipvs mode (the iptables mode from 1.24 writes it)"),
@@ -266,11 +266,16 @@ def test_features_not_modelled_in_ipvs_mode_are_refused(test: str, extra: dict[s
     with pytest.raises(ScenarioError) as e:
         scenario([svc("svc1", "LoadBalancer", "10.20.30.41", ["ep"], 3001, **extra)],
                  [{"name": "ep", "ip": "10.180.0.1", "node": NODE}])  # fmt: skip
-    assert e.value.message.endswith(f"{key}: {why}"), e.value.message
+    assert str(e.value) == f"proxier_test.yaml: services[0].{key}: {why}"
+
+
+def test_sctp_is_refused() -> None:
+    """TestNodePortIPv4's SCTP cases (KUBE-NODE-PORT-SCTP, a hash:ip,port set of node address and
+    port): hairpin models TCP and UDP Service ports only."""
     with pytest.raises(ScenarioError) as e:
         scenario([svc("svc1", "NodePort", "10.20.30.41", ["ep"], 3001, protocol="SCTP")],
                  [{"name": "ep", "ip": "10.180.0.1", "node": NODE}])  # fmt: skip
-    assert "protocol" in e.value.message and "SCTP" in e.value.message
+    assert str(e.value) == "proxier_test.yaml: services[0].ports[0].protocol: must be one of TCP, UDP (got 'SCTP')"
 
 
 # ------------------------------------------------------------------ fixed point and jump check

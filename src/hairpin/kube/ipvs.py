@@ -43,7 +43,8 @@ __all__ = ["ipset_save", "ipsets", "tables", "virtual_servers"]
 MASQ_MARK = "0x4000"
 DUMMY = "kube-ipvs0"
 
-#: set name -> (ipset type, kube-proxy's comment for it), in kube-proxy's ipsetInfo order.
+#: set name -> (ipset type, kube-proxy's comment for it), in kube-proxy's ipsetInfo order.  The comment
+#: goes into the iptables rules that match the set (``-m comment``), never onto the set or its entries.
 SETS: dict[str, tuple[str, str]] = {
     "KUBE-LOOP-BACK": ("hash:ip,port,ip", "Kubernetes endpoints dst ip:port, source ip for solving hairpin purpose"),
     "KUBE-CLUSTER-IP": ("hash:ip,port", "Kubernetes service cluster ip + port for masquerade purpose"),
