@@ -8,8 +8,8 @@
   KUBE-NODEPORTS, KUBE-SERVICES, other KUBE-* by name, then the rest by name; the rules of
   KUBE-NODEPORTS and KUBE-SERVICES stably by the Service name in their comment, the nat
   KUBE-SERVICES "must be the last rule" rule last), applied to both sides of a comparison;
-- ``netns`` / ``restore_and_save`` / ``nft_load_and_list``: load a text with the real tools in a
-  private network namespace and list it back.
+- ``netns`` / ``restore_and_save`` / ``nft_load_and_list`` / ``ipset_and_iptables_restore_and_save``:
+  load a text with the real tools in a private network namespace and list it back.
 """
 
 from __future__ import annotations
@@ -148,3 +148,27 @@ def nft_load_and_list(text: str, table: str = "ip kube-proxy") -> str:
         listed = subprocess.run(["ip", "netns", "exec", ns, "nft", "list", "table", *table.split()],
                                 check=True, capture_output=True, text=True).stdout  # fmt: skip
     return listed
+
+
+def ipset_and_iptables_restore_and_save(ipsets: str, iptables: str) -> tuple[str, str]:
+    """``ipset restore`` of ``ipsets``, then ``iptables-restore`` of ``iptables`` (its ``-m set`` matches
+    need the sets to exist already), in one fresh namespace; then ``ipset save`` and ``iptables-save``
+    (iptables-save's comment lines dropped).  ip_set is per network namespace, so the host's sets are
+    neither seen nor touched."""
+    needs_root("ipset", "iptables-restore", "iptables-save")
+    with netns("hp-ipset") as ns:
+        done = subprocess.run(["ip", "netns", "exec", ns, "ipset", "restore"], input=ipsets, text=True,
+                              capture_output=True)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        done = subprocess.run(["ip", "netns", "exec", ns, "iptables-restore"], input=iptables, text=True,
+                              capture_output=True)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        sets = subprocess.run(["ip", "netns", "exec", ns, "ipset", "save"], check=True, capture_output=True,
+                              text=True).stdout  # fmt: skip
+        saved = subprocess.run(["ip", "netns", "exec", ns, "iptables-save"], check=True, capture_output=True,
+                               text=True).stdout  # fmt: skip
+        # the sets die with the namespace only once nothing references them: flush the rules first
+        subprocess.run(["ip", "netns", "exec", ns, "iptables", "-t", "nat", "-F"], check=False)
+        subprocess.run(["ip", "netns", "exec", ns, "iptables", "-F"], check=False)
+        subprocess.run(["ip", "netns", "exec", ns, "ipset", "destroy"], check=False)
+    return sets, "\n".join(line for line in saved.splitlines() if not line.startswith("#")) + "\n"

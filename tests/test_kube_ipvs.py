@@ -124,3 +124,29 @@ def test_only_local_node_ports_as_kube_proxys_ipvs_test_expects() -> None:
     assert shape("nat", "KUBE-NODE-PORT") + shape("filter", "KUBE-NODE-PORT") == [
         ("RETURN", "KUBE-NODE-PORT-LOCAL-TCP"), ("KUBE-MARK-MASQ", "KUBE-NODE-PORT-TCP"), ("ACCEPT", "KUBE-HEALTH-CHECK-NODE-PORT"),
     ]  # fmt: skip
+
+
+def test_ipset_save_has_kube_proxys_create_and_add_forms() -> None:
+    """kubernetes pkg/proxy/ipvs/ipset/ipset.go (and pkg/util/ipset/ipset.go before it), ``createSet``:
+    ``create NAME TYPE family inet hashsize 1024 maxelem 65536`` for the hash types (setIPSetDefaults'
+    1024 / 65536 / inet), ``range 0-65535`` (DefaultPortRange) for bitmap:port, no ``comment`` option;
+    ``AddEntry``: ``add NAME ENTRY`` with no comment.  Members of a bitmap:port set in port order, as
+    ``ipset save`` lists them (tests/test_kube_ipvs_oracle.py loads the text with the real tool)."""
+    from hairpin.kube.ipvs import ipset_save
+
+    s = seed()
+    svc = s.services[0]
+    second = dataclasses.replace(svc, name="second", cluster_ip="10.100.0.10",
+                                 ports=(dataclasses.replace(svc.ports[0], node_port=30054),))  # fmt: skip
+    s = dataclasses.replace(s, services=(svc, second))
+    lines = ipset_save(s, "node1").splitlines()
+    assert "comment" not in " ".join(lines)
+    assert lines[:4] == [
+        "create KUBE-LOOP-BACK hash:ip,port,ip family inet hashsize 1024 maxelem 65536",
+        "add KUBE-LOOP-BACK 192.168.16.142,tcp:80,192.168.16.142",
+        "create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536",
+        "add KUBE-CLUSTER-IP 10.100.235.20,tcp:80",
+    ]
+    at = lines.index("create KUBE-NODE-PORT-TCP bitmap:port range 0-65535")
+    assert lines[at + 1 : at + 3] == ["add KUBE-NODE-PORT-TCP 30054", "add KUBE-NODE-PORT-TCP 31468"]
+    assert len([ln for ln in lines if ln.startswith("create ")]) == 14  # 1.18: no KUBE-IPVS-IPS

@@ -43,7 +43,8 @@ __all__ = ["ipset_save", "ipsets", "tables", "virtual_servers"]
 MASQ_MARK = "0x4000"
 DUMMY = "kube-ipvs0"
 
-#: set name -> (ipset type, kube-proxy's comment for it), in kube-proxy's ipsetInfo order.
+#: set name -> (ipset type, kube-proxy's comment for it), in kube-proxy's ipsetInfo order.  The comment
+#: goes into the iptables rules that match the set (``-m comment``), never onto the set or its entries.
 SETS: dict[str, tuple[str, str]] = {
     "KUBE-LOOP-BACK": ("hash:ip,port,ip", "Kubernetes endpoints dst ip:port, source ip for solving hairpin purpose"),
     "KUBE-CLUSTER-IP": ("hash:ip,port", "Kubernetes service cluster ip + port for masquerade purpose"),
@@ -123,17 +124,29 @@ def dummy_addresses(scenario: Scenario) -> list[str]:
 
 
 def ipset_save(scenario: Scenario, node: str) -> str:
-    """``ipset save`` text of kube-proxy's sets on ``node`` (every set kube-proxy creates, members
-    in kube-proxy's order), as ``hairpin.parsers.ipset`` and ``ipset restore`` read it."""
+    """``ipset save`` text of kube-proxy's sets on ``node`` (every set kube-proxy creates, in
+    ipsetInfo order), as ``hairpin.parsers.ipset`` and ``ipset restore`` read it.
+
+    kube-proxy creates the sets with ``ipset create NAME TYPE family inet hashsize 1024 maxelem
+    65536`` (hash types) or ``range 0-65535`` (bitmap:port) and adds bare entries: no ``comment``
+    extension on either (kubernetes pkg/proxy/ipvs/ipset/ipset.go ``createSet`` and ``AddEntry``,
+    earlier pkg/util/ipset/ipset.go; the set's comment only goes into the iptables rules).  A
+    bitmap:port set is listed in port order, as ``ipset save`` lists it; a hash set's members in
+    kube-proxy's order (``ipset save`` prints them in hash order, which depends on the random seed
+    the kernel gives each set).  Newer ipset/kernel pairs also print ``bucketsize 12 initval 0x...``
+    on a hash set's create line (ipset 7.17 on Linux 6.18, 2026-12); hairpin leaves the seed out."""
     members = ipsets(scenario, node)
     minor = layout_for(scenario.kube_proxy.version).minor
     lines: list[str] = []
-    for name, (kind, note) in SETS.items():
+    for name, (kind, _note) in SETS.items():
         if name == "KUBE-IPVS-IPS" and minor < 25:
             continue
         opts = "range 0-65535" if kind == "bitmap:port" else "family inet hashsize 1024 maxelem 65536"
-        lines.append(f'create {name} {kind} {opts} comment')
-        lines.extend(f'add {name} {m} comment "{note}"' for m in members.get(name, []))
+        lines.append(f"create {name} {kind} {opts}")
+        entries = members.get(name, [])
+        if kind == "bitmap:port":
+            entries = sorted(entries, key=int)
+        lines.extend(f"add {name} {m}" for m in entries)
     return "\n".join(lines) + "\n"
 
 
