@@ -73,6 +73,10 @@ def test_ipmode_vip_reproduces_as_not_hairpinning(tmp_path: Path, capsys: pytest
             "them never reach the load balancer") in lines  # fmt: skip
     assert not any("placeholders in placeholder subnets" in x for x in lines)
     assert yaml.safe_load(text)["services"][0]["load_balancer_ips"] == [A, B]
+    err = capsys.readouterr().err
+    assert ("No per-node table: kube-proxy on the caller's node captures the load balancer's addresses (ingress IPs, "
+            "ipMode VIP); hairpin reproduce shows the outcome.") in err.splitlines()  # fmt: skip
+    assert "node1" not in err  # no table of hairpin odds next to a Service no caller hairpins through
     summary = _reproduce(tmp_path / "s.yaml", capsys)
     assert (summary["attempts"], summary["timeouts"], summary["expected_rate"]) == (N, 0, 0.0)
     c = sim.connect(s, client_port=40000, seed=1)

@@ -119,14 +119,16 @@ def _pct(p: Fraction) -> str:
 
 def breakdown(s: Scenario) -> Breakdown | None:
     """The table for the scenario's client Service; None when no caller can be hairpinned through it
-    (ClusterIP, a Classic ELB, an internet-facing NLB, client IP preservation off)."""
-    from hairpin.aws.risk import timeout_fraction
+    (ClusterIP, a Classic ELB, an internet-facing NLB, client IP preservation off), or when something else
+    decides the course (kube-proxy capturing the NLB's addresses, a security group dropping the caller:
+    ``risk.not_the_hairpin``), where a table of hairpin odds per node would contradict the verdict."""
+    from hairpin.aws.risk import not_the_hairpin, timeout_fraction
 
     svc = s.client_service
     lb = svc.load_balancer
     if s.client.via == "cluster-ip" or lb is None or lb.type != "nlb" or lb.scheme != "internal":
         return None
-    if not lb.preserves_client_ip:
+    if not lb.preserves_client_ip or not_the_hairpin(s) is not None:
         return None
     azs = tuple(az for az, _ in lb.nodes) if lb.nodes else tuple(a.name for a in s.vpc.azs)
     # a node's row depends only on its AZ, its labels (target_node_labels) and how many of the Service's

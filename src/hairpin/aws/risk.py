@@ -54,6 +54,7 @@ __all__ = [
     "TargetCounts",
     "caller_probability",
     "even_spread_probability",
+    "not_the_hairpin",
     "scenario_counts",
     "timeout_fraction",
     "timeout_probability",
@@ -199,6 +200,26 @@ def timeout_fraction(s: Scenario, *, address: str | None = None) -> Fraction:
         by_addr = {addr: az for az, addr in lb.nodes}
         pinned_az = by_addr.get(pinned)
     return caller_probability(counts, cross_zone=lb.cross_zone, pinned_az=pinned_az)
+
+
+def not_the_hairpin(s: Scenario) -> str | None:
+    """Why the scenario client's course through the NLB is decided by something other than the NLB's pick of
+    target (then the per-node hairpin table does not apply), or None: kube-proxy captures an NLB address the
+    client's DNS can return (load-balancer ingress IPs, ipMode VIP), or a security group drops the client."""
+    svc = s.client_service
+    lb = svc.load_balancer
+    if lb is None or lb.type != "nlb":
+        return None
+    caller = s.client_pod
+    src = s.node(caller.node).ip if caller.host_network else caller.ip
+    if _captured(svc, lb.nodes, src):
+        return "kube-proxy on the caller's node captures the load balancer's addresses (ingress IPs, ipMode VIP)"
+    where = blocked(src, lb.source_ranges, nlb_security_groups=lb.security_groups,
+                    preserve_client_ip=lb.preserves_client_ip)  # fmt: skip
+    if lb.scheme == "internal" and where:
+        whose = "the NLB's" if where == "nlb" else "the targets'"
+        return f"{whose} security group drops the caller"
+    return None
 
 
 def _captured(svc: Service, nlb_nodes: tuple[tuple[str, str], ...], src: str) -> dict[str, Fraction]:

@@ -92,6 +92,7 @@ def _probability_note(built: object) -> None:
     """On stderr: the per-node, per-address table, and which figure this scenario's reproduce shows."""
     from rich.console import Console
 
+    from hairpin.aws.risk import not_the_hairpin
     from hairpin.probability import breakdown
     from hairpin.scenario import Scenario
 
@@ -99,6 +100,8 @@ def _probability_note(built: object) -> None:
     b = breakdown(built)
     if b is not None:
         Console(stderr=True).print(b)
+    elif (why := not_the_hairpin(built)) is not None:  # a per-node table of hairpin odds would mislead
+        print(f"No per-node table: {why}; hairpin reproduce shows the outcome.", file=sys.stderr)
 
 
 @scenario_app.command("nodes")
