@@ -6,7 +6,9 @@ The boundaries, with what each one rests on (details and links in docs/kube-prox
   tree: KUBE-NODEPORTS -> KUBE-MARK-MASQ + KUBE-SVC, KUBE-XLB for externalTrafficPolicy Local,
   ``ns/name:`` comments) with the KUBE-POSTROUTING of kubernetes PR #92035 (RETURN unless marked,
   clear the mark, MASQUERADE), which was cherry-picked into v1.18.5, so it is what the seed's
-  EKS 1.18.9 nodes ran.
+  EKS 1.18.9 nodes ran.  KUBE-FORWARD holds the two "conntrack pod source/destination" rules, which
+  1.18 writes without --cluster-cidr.  Checked against kube-proxy's own TestEndpointSliceE2E dump of
+  a release-1.18 tree (v1.18.5+; tests/test_kube_oracle_old.py).
 - 1.19 .. 1.23 are not modelled (PR #96959 moved KUBE-MARK-MASQ from KUBE-NODEPORTS into the
   KUBE-SVC chains in 1.21; port names lost the trailing colon): they are refused.
 - ``1.24``: PR #109060 (merged 2022-03, in v1.24.0) replaced KUBE-XLB with KUBE-EXT + KUBE-SVL;

@@ -128,8 +128,11 @@ def _top_chains(t: Tables, lay: Layout, random_fully: bool = True) -> None:
 
 
 def _legacy_service(t: Tables, svc: Service, sp: ServicePort, s: Scenario, node: str) -> None:
-    """kube-proxy 1.18 syncProxyRules for one service port."""
+    """kube-proxy 1.18 syncProxyRules for one service port (pkg/proxy/iptables/proxier.go of the release-1.18
+    tree; the stored copy read is the fork 2018112767/kubernetes at b3796c7b, whose proxier_test.go
+    TestEndpointSliceE2E tests/test_kube_oracle_old.py compares with)."""
     proto = sp.protocol.lower()
+    cidr = s.kube_proxy.cluster_cidr
     spn = names.service_port_name(svc.namespace, svc.name, sp.name, legacy_colon=True)
     cmt = comment(spn)
     svc_chain = names.service_chain(spn, proto)
@@ -150,8 +153,10 @@ def _legacy_service(t: Tables, svc: Service, sp: ServicePort, s: Scenario, node:
     t.chain("nat", svc_chain)
     if local_policy:
         t.chain("nat", xlb)
-    t.add("nat", "KUBE-SERVICES",
-          f"-d {svc.cluster_ip}/32 -p {proto} {comment(spn + ' cluster IP')} {dport} {sp.port} -j {svc_chain}")
+    cluster_ip = f"-d {svc.cluster_ip}/32 -p {proto} {comment(spn + ' cluster IP')} {dport} {sp.port}"
+    if cidr:  # localDetector.JumpIfNotLocal: off-cluster sources to the ClusterIP are masqueraded
+        t.add("nat", "KUBE-SERVICES", f"! -s {cidr} {cluster_ip} -j KUBE-MARK-MASQ")
+    t.add("nat", "KUBE-SERVICES", f"{cluster_ip} -j {svc_chain}")
     if node_port:
         if not local_policy:
             t.add("nat", "KUBE-NODEPORTS", f"-p {proto} {cmt} {dport} {node_port} -j KUBE-MARK-MASQ")
@@ -163,6 +168,9 @@ def _legacy_service(t: Tables, svc: Service, sp: ServicePort, s: Scenario, node:
     _sep_chains(t, eps, proto, cmt)
     if not local_policy:
         return
+    if cidr:  # localDetector.JumpIfLocal: pods calling the NodePort/VIP go to the whole Service
+        t.add("nat", xlb,
+              f"-s {cidr} {comment('Redirect pods trying to reach external loadbalancer VIP to clusterIP')} -j {svc_chain}")
     t.add("nat", xlb, f"{comment(f'masquerade LOCAL traffic for {spn} LB IP')} -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ")
     t.add("nat", xlb,
           f"{comment(f'route LOCAL traffic for {spn} LB IP to service chain')} -m addrtype --src-type LOCAL -j {svc_chain}")
@@ -362,9 +370,15 @@ def tables(scenario: Scenario, node: str, *, random_fully: bool = True) -> Table
     t.add("filter", "KUBE-FORWARD", "-m conntrack --ctstate INVALID -j DROP")
     t.add("filter", "KUBE-FORWARD",
           f"{comment('kubernetes forwarding rules')} -m mark --mark {MASQ_MARK}/{MASQ_MARK} -j ACCEPT")
-    if not lay.legacy:
-        t.add("filter", "KUBE-FORWARD",
-              f"{comment('kubernetes forwarding conntrack rule')} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
+    conntrack = "-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"
+    if lay.legacy:
+        # 1.18 writes both conntrack rules whether or not --cluster-cidr is set, without -s/-d (release-1.18
+        # proxier.go syncProxyRules, "kubernetes forwarding conntrack pod source rule" / "... destination rule";
+        # the expected dump of its proxier_test.go TestEndpointSliceE2E holds both)
+        for side in ("source", "destination"):
+            t.add("filter", "KUBE-FORWARD", f"{comment(f'kubernetes forwarding conntrack pod {side} rule')} {conntrack}")
+    else:
+        t.add("filter", "KUBE-FORWARD", f"{comment('kubernetes forwarding conntrack rule')} {conntrack}")
     if lay.legacy or lay.mark_drop_for_no_local:
         t.chain("nat", "KUBE-MARK-DROP")  # kubelet's chain; kube-proxy jumps to it
     _builtin_jumps(t, lay)
