@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 import json
+from dataclasses import replace
 from fractions import Fraction as F
 from pathlib import Path
 from typing import Any
@@ -193,13 +194,28 @@ def test_older_kube_proxy_captures_proxy_mode_and_marks_for_drop(tmp_path: Path,
     kp = doc["services"][0]["kube_proxy_drop"]
     assert kp["addresses"] == [A, B] and doc["services"][0]["probability"] == 1.0
     assert kp["rules"][0]["rule"].startswith(f"{FW} admits only the ranges; KUBE-PROXY-FIREWALL drops the rest")
-    _, doc = _check(_write(tmp_path, _doc(VIPS, OFFICE, kube_proxy="v1.24.17-eks-1")), capsys)
-    assert doc["services"][0]["kube_proxy_drop"]["rules"] == [
-        {"port": "80/TCP", "rule": f"{FW}: -j KUBE-MARK-DROP (kubelet's KUBE-FIREWALL drops the marked packet)"}]
-    _, doc = _check(_write(tmp_path, _doc(VIPS, OFFICE, kube_proxy="v1.18.9-eks-d1db3c")), capsys)
-    assert doc["services"][0]["kube_proxy_drop"]["rules"][0]["rule"] == (
-        # the hash of "nginx-demo/service-nginx-demo:tcp", as the seed's 1.18 KUBE-SVC-7D7VEXWNCKBQRZ7W
-        "KUBE-FW-7D7VEXWNCKBQRZ7W: -j KUBE-MARK-DROP (kubelet's KUBE-FIREWALL drops the marked packet)")
+    # before 1.25 KUBE-FW only marks (KUBE-MARK-DROP) and kubelet's KUBE-FIREWALL drops the mark in INPUT and
+    # OUTPUT: a pod's SYN to the load balancer's address is forwarded, marked, to the load balancer...
+    marked = "-j KUBE-MARK-DROP (kubelet's KUBE-FIREWALL, jumped to from INPUT and OUTPUT, drops the mark: a " \
+             "host-network caller's SYN, not a pod's, which is forwarded)"  # fmt: skip
+    for version in ("v1.24.17-eks-1", "v1.18.9-eks-d1db3c"):
+        _, doc = _check(_write(tmp_path, _doc(VIPS, OFFICE, kube_proxy=version)), capsys)
+        assert doc["services"][0]["kube_proxy_drop"] is None
+    # ... where the load balancer's own odds apply, as the simulator finds running those rules
+    path = _write(tmp_path, _doc(VIPS, OFFICE, kube_proxy="v1.24.17-eks-1"))
+    s = _scenario(path, tmp_path)
+    assert risk.timeout_fraction(s) == risk.timeout_fraction(replace(s, services=(
+        replace(s.services[0], load_balancer_ips=(), load_balancer_source_ranges=()),)))  # fmt: skip
+    c = sim.connect(s, client_port=40000, seed=1)
+    assert any("KUBE-MARK-DROP" in h.action for h in c.hops) and any(h.at.startswith("NLB") for h in c.hops)
+    # ...and a host-network caller's SYN (OUTPUT) is dropped
+    _, doc = _check(_write(tmp_path, _doc(VIPS, OFFICE, kube_proxy="v1.24.17-eks-1", host_network=True)), capsys)
+    kp = doc["services"][0]["kube_proxy_drop"]
+    assert kp["callers"] == ["default/netshoot"] and kp["rules"] == [{"port": "80/TCP", "rule": f"{FW}: {marked}"}]
+    assert "before 1.25 it only marks their SYNs for drop" in kp["reason"]
+    _, doc = _check(_write(tmp_path, _doc(VIPS, OFFICE, kube_proxy="v1.18.9-eks-d1db3c", host_network=True)), capsys)
+    # the hash of "nginx-demo/service-nginx-demo:tcp", as the seed's 1.18 KUBE-SVC-7D7VEXWNCKBQRZ7W
+    assert doc["services"][0]["kube_proxy_drop"]["rules"][0]["rule"] == f"KUBE-FW-7D7VEXWNCKBQRZ7W: {marked}"
 
 
 def test_host_network_callers_call_from_their_node(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -323,8 +339,15 @@ def test_named_callers_are_exactly_those_outside(ranges: list[str], ips: list[st
     assert (d.callers if d is not None else ()) == tuple(outside)
     assert d is None or d.certain
     s = scenario.seed()
+    s = replace(s, kube_proxy=replace(s.kube_proxy, version="1.30"))
+    old = replace(s, kube_proxy=replace(s.kube_proxy, version="1.24"))
     nets = tuple(sorted({str(ipaddress.IPv4Network(r, strict=False)) for r in ranges}))
     for i, ip in enumerate(ips):  # the closed form's captured-address verdict for the same caller address
         svc_s = replace(s.services[0], load_balancer_ips=(A,), load_balancer_source_ranges=nets)
-        got = risk._captured(svc_s, (("eu-west-1a", A),), ip)[A]
+        got = risk._captured(s, svc_s, (("eu-west-1a", A),), ip)[A]
         assert got == (1 if f"ns/p{i}" in outside else 0)
+        # 1.24 marks a pod's SYN for drop and forwards it: the address is not captured for it (the NLB's odds)
+        assert risk._captured(old, svc_s, (("eu-west-1a", A),), ip) == ({} if f"ns/p{i}" in outside else {A: 0})
+    if ips:
+        d = proxy_firewall.assess(c, svc, [A], mode="iptables", mode_note="iptables mode, 1.24", version=(1, 24))
+        assert d is None  # pods only: none dropped before 1.25

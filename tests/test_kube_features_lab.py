@@ -61,3 +61,28 @@ def test_source_ranges_drop_a_node_caller_in_the_kernel_as_simulated(
         lab.remove()
     assert [c.outcome for c in result.connections] == [outcome] * 3
     assert result.agreement == 1.0
+
+
+def test_kube_proxy_124_marks_a_pod_outside_the_ranges_and_the_kernel_forwards_it() -> None:
+    """kube-proxy 1.24 ends KUBE-FW with -j KUBE-MARK-DROP and only kubelet's KUBE-FIREWALL (INPUT, OUTPUT)
+    drops the mark: a pod's SYN to the NLB's address is forwarded, marked, to the NLB, whose own odds apply
+    (the seed's hairpin: some connections time out, others are established), where 1.25+ drops every one.
+    A node caller's SYN goes through OUTPUT and is dropped.  The real kernel agrees with the simulator on
+    every connection."""
+    s = _seed(load_balancer_ips=NLB_IPS, load_balancer_source_ranges=("10.0.0.0/8",))
+    s = replace(s, kube_proxy=replace(s.kube_proxy, version="1.24"), name="fw-124")
+    lab = up(s, persistent=False)
+    try:
+        result = run(lab, 8, timeout=2.5, seed=3)
+    finally:
+        lab.remove()
+    outcomes = {c.outcome for c in result.connections}
+    assert result.agreement == 1.0 and "established" in outcomes, outcomes
+    node = replace(s, pods=tuple(replace(p, host_network=True, ip="192.168.2.3") if p.name == "netshoot" else p
+                                 for p in s.pods), name="fw-124-node")  # fmt: skip
+    lab = up(node, persistent=False)
+    try:
+        result = run(lab, 3, timeout=2.5, seed=1)
+    finally:
+        lab.remove()
+    assert [c.outcome for c in result.connections] == ["timeout"] * 3 and result.agreement == 1.0

@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from hairpin.aws.security_groups import blocked
+from hairpin.kube.layout import layout_for
 from hairpin.scenario import Scenario, Service
 
 __all__ = [
@@ -175,7 +176,7 @@ def timeout_fraction(s: Scenario, *, address: str | None = None) -> Fraction:
         return Fraction(0)
     caller = s.client_pod
     src = s.node(caller.node).ip if caller.host_network else caller.ip
-    captured = _captured(svc, lb.nodes, src)
+    captured = _captured(s, svc, lb.nodes, src)
     pinned = address or s.client.address
     if captured and (pinned in captured if pinned is not None else len(captured) == len(lb.nodes)):
         return next(iter(captured.values()))
@@ -212,7 +213,7 @@ def not_the_hairpin(s: Scenario) -> str | None:
         return None
     caller = s.client_pod
     src = s.node(caller.node).ip if caller.host_network else caller.ip
-    if _captured(svc, lb.nodes, src):
+    if _captured(s, svc, lb.nodes, src):
         return "kube-proxy on the caller's node captures the load balancer's addresses (ingress IPs, ipMode VIP)"
     where = blocked(src, lb.source_ranges, nlb_security_groups=lb.security_groups,
                     preserve_client_ip=lb.preserves_client_ip)  # fmt: skip
@@ -222,15 +223,28 @@ def not_the_hairpin(s: Scenario) -> str | None:
     return None
 
 
-def _captured(svc: Service, nlb_nodes: tuple[tuple[str, str], ...], src: str) -> dict[str, Fraction]:
+def _captured(s: Scenario, svc: Service, nlb_nodes: tuple[tuple[str, str], ...], src: str) -> dict[str, Fraction]:
     """The NLB addresses kube-proxy captures on the caller's node (the Service's load-balancer ingress
     IPs, ipMode VIP: hairpin.kube.ipmode), each with the timeout probability of a connection to it:
     never the NLB's (the caller's node DNATs it to an endpoint itself), but 1 when
-    loadBalancerSourceRanges leave the caller out (kube-proxy's firewall drops it on that node)."""
+    loadBalancerSourceRanges leave the caller out (kube-proxy's firewall drops it on that node).
+
+    Except in the iptables mode before 1.25, where KUBE-FW-* ends in ``-j KUBE-MARK-DROP`` and only
+    kubelet's KUBE-FIREWALL, jumped to from INPUT and OUTPUT (pkg/kubelet/kubelet_network_linux.go), drops
+    the mark: a pod's SYN to the load balancer's address is not for the node, so it is forwarded, marked
+    but not dropped, to the load balancer, and the NLB's own odds apply (the address is not captured); a
+    host-network caller's SYN goes through OUTPUT and is dropped."""
     vips = set(svc.load_balancer_ips)
     ranges = svc.load_balancer_source_ranges
-    dropped = bool(ranges) and not any(ipaddress.ip_address(src) in ipaddress.ip_network(r) for r in ranges)
-    return {addr: Fraction(int(dropped)) for _, addr in nlb_nodes if addr in vips}
+    outside = bool(ranges) and not any(ipaddress.ip_address(src) in ipaddress.ip_network(r) for r in ranges)
+    if outside and _marks_only(s) and not s.client_pod.host_network:
+        return {}
+    return {addr: Fraction(int(outside)) for _, addr in nlb_nodes if addr in vips}
+
+
+def _marks_only(s: Scenario) -> bool:
+    """kube-proxy's source-range firewall marks for drop instead of dropping (iptables mode before 1.25)."""
+    return s.kube_proxy.mode == "iptables" and not layout_for(s.kube_proxy.version).proxy_firewall
 
 
 def timeout_probability(s: Scenario, *, address: str | None = None) -> float:

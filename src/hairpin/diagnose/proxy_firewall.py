@@ -15,7 +15,9 @@ Facts (kubernetes/kubernetes):
   request can leave with the VIP as source).  Nothing else is DNATed: from 1.25 the filter chain
   ``KUBE-PROXY-FIREWALL`` (jumped to from INPUT, OUTPUT and FORWARD for new connections) drops
   ``-d <VIP>/32 -p <proto> --dport <port>`` ("... traffic not accepted by KUBE-FW-..."); in 1.24 and
-  earlier the last rule of KUBE-FW was ``-j KUBE-MARK-DROP`` and kubelet's KUBE-FIREWALL dropped the mark.
+  earlier the last rule of KUBE-FW was ``-j KUBE-MARK-DROP`` and only kubelet's KUBE-FIREWALL, jumped to
+  from INPUT and OUTPUT (``pkg/kubelet/kubelet_network_linux.go``), drops the mark: a pod's SYN to the VIP
+  is forwarded to the load balancer (not dropped), a host-network caller's (OUTPUT) is dropped.
 - nftables mode (``pkg/proxy/nftables/proxier.go``): ``firewall-check`` (before DNAT, prerouting and
   output) looks the destination up in the ``firewall-ips`` map and goes to the port's
   ``firewall-<hash>-<ns>/<name>/<proto>/<port>`` chain: ``ip saddr != { <ranges> } drop`` (the VIPs added
@@ -118,7 +120,8 @@ def rule_for(svc: KService, p: dict[str, Any], mode: str, version: tuple[int, in
     if minor is None or minor >= PROXY_FIREWALL_FROM:
         return (f"{fw} admits only the ranges; KUBE-PROXY-FIREWALL drops the rest: -d {vip}/32 -p {proto} "
                 f"--dport {port} -j DROP")  # fmt: skip
-    return f"{fw}: -j KUBE-MARK-DROP (kubelet's KUBE-FIREWALL drops the marked packet)"
+    return (f"{fw}: -j KUBE-MARK-DROP (kubelet's KUBE-FIREWALL, jumped to from INPUT and OUTPUT, drops the mark: a "
+            "host-network caller's SYN, not a pod's, which is forwarded)")
 
 
 def _ipv4(values: Sequence[str | None]) -> str | None:
@@ -172,11 +175,19 @@ def assess(c: Cluster, svc: KService, addresses: Sequence[str], *, mode: str, mo
     where = (f"kube-proxy ({mode_note}) enforces spec.loadBalancerSourceRanges ({shown}) itself on the load-balancer "
              f"address(es) it captures ({at}): ")  # fmt: skip
     drop = "every SYN they send there is dropped on their own node, before any load balancer (P = 1, every time)"
+    # before 1.25 the iptables mode only marks (KUBE-MARK-DROP) and kubelet's KUBE-FIREWALL drops the mark in
+    # INPUT and OUTPUT (pkg/kubelet/kubelet_network_linux.go): a pod's SYN to the load balancer's address is
+    # forwarded, marked, to the load balancer; only host-network callers' SYNs (OUTPUT) are dropped
+    minor = version[1] if version is not None and version[0] == 1 else None
+    marks_only = mode == "iptables" and minor is not None and minor < PROXY_FIREWALL_FROM
+    if marks_only:
+        where += ("before 1.25 it only marks their SYNs for drop and kubelet drops the mark in INPUT and OUTPUT, so "
+                  "pods' SYNs are forwarded to the load balancer and only host-network callers are dropped; ")
     # 1. the input's pods
     known = [(p, a) for p in sorted(c.pods.values(), key=lambda p: (p.namespace, p.name))
              if p.node and (a := _pod_address(c, p)) is not None]  # fmt: skip
     if known:
-        out = [(p, a) for p, a in known if not _inside(a, nets)]
+        out = [(p, a) for p, a in known if not _inside(a, nets) and (p.host_network or not marks_only)]
         if not out:
             return None
         pods = [(p, a) for p, a in out if not p.host_network]
@@ -202,6 +213,8 @@ def assess(c: Cluster, svc: KService, addresses: Sequence[str], *, mode: str, mo
                   f"({'; '.join(parts)}): {drop}")  # fmt: skip
         return ProxyDrop(reason, True, mode, tuple(addresses), v4, rules, tuple(f"{p.namespace}/{p.name}" for p, _ in out),
                          tuple(admit), first.node)  # fmt: skip
+    if marks_only:  # pods are not dropped; without pods, host-network callers are not known either
+        return None
     # 2. the nodes' pod CIDRs
     outside: list[tuple[str, str, bool]] = []  # (node, podCIDR, wholly outside)
     with_cidrs = [n for n in sorted(c.nodes.values(), key=lambda n: n.name) if _v4_cidrs(n.pod_cidrs)]

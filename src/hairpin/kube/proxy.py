@@ -248,7 +248,7 @@ def _service(t: Tables, svc: Service, sp: ServicePort, s: Scenario, node: str, l
         if has_eps:
             t.add("nat", "KUBE-SERVICES",
                   f"-d {ip}/32 -p {proto} {comment(spn + ' loadbalancer IP')} {dport} {sp.port} -j {lb_chain}")
-        if uses_fw:
+        if uses_fw and lay.proxy_firewall:
             t.add("filter", "KUBE-PROXY-FIREWALL",
                   f"-d {ip}/32 -p {proto} {comment(f'{spn} traffic not accepted by {fw}')} {dport} {sp.port} -j DROP")
     if not has_external:
@@ -298,7 +298,11 @@ def _service(t: Tables, svc: Service, sp: ServicePort, s: Scenario, node: str, l
         if any(_contains(src, node_ip) for src in svc.load_balancer_source_ranges):
             for ip in vips:  # VIPs are local addresses: the node's own requests come from them
                 t.add("nat", fw, f"-s {ip}/32 {lb_ip} -j {ext}")
-        t.add("nat", fw, comment(f"other traffic to {spn} will be dropped by KUBE-PROXY-FIREWALL"))
+        if lay.proxy_firewall:
+            t.add("nat", fw, comment(f"other traffic to {spn} will be dropped by KUBE-PROXY-FIREWALL"))
+        else:  # 1.24: "the packet cannot go thru the firewall, then mark it for DROP" (kubelet's KUBE-MARK-DROP;
+            # only kubelet's KUBE-FIREWALL in INPUT and OUTPUT drops marked packets: hairpin.kube.kubelet)
+            t.add("nat", fw, f"{lb_ip} -j KUBE-MARK-DROP")
     # policy chains: UsesClusterEndpoints() = ITP Cluster or externally accessible (ETP Local still
     # needs them for the short-circuits); UsesLocalEndpoints() = ITP Local or ETP Local
     uses_cluster = not internal_local or externally
