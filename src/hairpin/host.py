@@ -148,6 +148,9 @@ class LinuxHost:
         self.watch: Callable[[str, str, Verdict], None] | None = None
         #: False: no verdict cache (every traversal walks the rules; outcomes are identical either way).
         self.caching = True
+        #: tables whose verdicts are never cached (the tracer's nat: a connection's first packet alone walks
+        #: it, and deciding whether kube-proxy's nat chains are pure would compile every rule they reach)
+        self.uncached: frozenset[str] = frozenset()
         self._live: frozenset[tuple[str, str]] = frozenset()
         self._live_of: Evaluator | None = None
         self._cacheable: dict[tuple[str, str], Reads | None] = {}
@@ -196,7 +199,7 @@ class LinuxHost:
         ct = st.ct
         key: tuple[object, ...] | None = None
         reads = None
-        if self.caching and self.watch is None and nf.on_run is None and nf.unknown is None:
+        if self.caching and nf.on_run is None and nf.unknown is None and table not in self.uncached:
             if hc in self._cacheable:
                 reads = self._cacheable[hc]
             else:
@@ -216,6 +219,8 @@ class LinuxHost:
                 v, st.mark, ctmark = hit
                 if ct is not None:
                     ct.mark = ctmark
+                if self.watch is not None:
+                    self.watch(table, chain, v)
                 return self._notes(table, v, notes)
         ctx = Context(  # by position (Context's field order): one is made for every table a packet crosses
             st.packet, self, hook, st.iif, oif, st.mark, ct.mark if ct else 0, st.ctstate,

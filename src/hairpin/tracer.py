@@ -60,6 +60,49 @@ def _probability(p: float) -> Fraction:
     return Fraction(min(max(n, 0), 0x80000000), 0x80000000)
 
 
+class _Draws(random.Random):
+    """``random.Random(0)`` started afresh for every path, without resetting its state each time.
+
+    Every path of a trace draws from a fresh ``Random(0)`` (a MASQUERADE --random-fully port, an ISN), so
+    the k-th draw of every path that draws alike is the same number: the draws made are remembered and
+    handed out again; a path that asks for something else than the one before at some draw gets the
+    generator rewound to that draw (``setstate`` and the draws before it again) and drawn from."""
+
+    def __init__(self) -> None:
+        super().__init__(0)
+        self._start = super().getstate()
+        self._made: list[tuple[int, int | float]] = []  # (bits asked, or -1 for random(); the number)
+        self._next = 0  # the draw the current path is at; the generator stands at len(self._made)
+
+    def restart(self) -> None:
+        self._next = 0
+
+    def _draw(self, bits: int) -> int | float:
+        i = self._next
+        self._next = i + 1
+        made = self._made
+        if i < len(made):
+            if made[i][0] == bits:
+                return made[i][1]
+            del made[i:]
+            super().setstate(self._start)
+            for b, _ in made:
+                super().random() if b < 0 else super().getrandbits(b)
+        value = super().random() if bits < 0 else super().getrandbits(bits)
+        made.append((bits, value))
+        return value
+
+    def getrandbits(self, k: int) -> int:
+        value = self._draw(k)
+        assert isinstance(value, int)
+        return value
+
+    def random(self) -> float:
+        value = self._draw(-1)
+        assert isinstance(value, float)
+        return value
+
+
 def _why(why: str, q: Packet, oif: str | None) -> list[str]:
     return [f"{why} from the backend {ip_str(q.dst)}:{q.dport}, arriving on {oif}"]
 
@@ -80,8 +123,12 @@ class Tracer:
         self.undecided: list[str] = []
         self.host.watch = self._watch
         self.host.unknown = self._unknown
+        # a chain without random draws or undecidable matches gives the same verdict (the same steps) to
+        # every packet that agrees on what it reads: its verdicts are kept, per flow class (LinuxHost._table)
+        self.host.uncached = frozenset({"nat"})
         self.exact: dict[tuple[float, bool], Fraction] = {}  # (p, nft?) -> the exact probability asked
-        self.rng_state = random.Random(0).getstate()  # every path starts from the same draws
+        self.draws = _Draws()  # every path starts from the same draws
+        self.host.rng = self.draws
 
     def _watch(self, table: str, chain: str, v: Verdict) -> None:
         if self.walk is not None:
@@ -187,7 +234,7 @@ class Tracer:
         host.reset()
         if self.node.conntrack:
             conntrack_list.load_into(host.conntrack, self.node.conntrack, self.fabric.engine.now)
-        host.rng.setstate(self.rng_state)
+        self.draws.restart()
         self.undecided = []
         legs = [self._pass("request", packet, iif)]
         for c in self.node.conntrack or ():
