@@ -35,6 +35,10 @@ and named in the outcome's ``undecided`` list with its line.
 A node in kube-proxy's IPVS mode also gives its ``ipvsadm -Sn`` (or ``-Ln``) output: the host runs IPVS's
 hooks with those virtual servers, and a new connection's real server is a branch too (where the node's
 rr scheduler stands is unknown: each real server 1/n).
+
+This module reads the node and searches its paths; one path's walk is ``hairpin.tracer``, which records
+what the host did without a word; ``hairpin.model.trace`` holds what was found and builds its words (rule
+text, notes, hops, verdicts, choices) when the report reads them.
 """
 
 from __future__ import annotations
