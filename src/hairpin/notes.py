@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, NamedTuple
 
+from hairpin.conntrack import describe
 from hairpin.model.net import Endpoint, Packet
 
 if TYPE_CHECKING:
@@ -80,8 +81,6 @@ class CtWords(NamedTuple):
         return cls(ct.orig, ct.reply, ct.state, ct.mark, ct.seen_reply)
 
     def describe(self) -> str:
-        from hairpin.conntrack import describe
-
         return describe(self.orig, self.reply, self.state, self.mark, self.seen_reply)
 
 
