@@ -22,7 +22,7 @@ from hairpin.model.net import Flags, Packet, ip_str
 # TCP header bits as plain ints: IntFlag arithmetic runs in Python, int arithmetic in C
 _FIN, _SYN, _RST, _ACK = 0x01, 0x02, 0x04, 0x10
 
-__all__ = ["IP_CT_DIR_ORIGINAL", "IP_CT_DIR_REPLY", "Conntrack", "Entry", "Tuple"]
+__all__ = ["IP_CT_DIR_ORIGINAL", "IP_CT_DIR_REPLY", "Conntrack", "Entry", "Tuple", "describe"]
 
 Tuple = tuple[int, int, int, int, str]  # src, sport, dst, dport, proto
 
@@ -55,6 +55,13 @@ def fmt_tuple(t: Tuple) -> str:
     return f"src={ip_str(t[0])} dst={ip_str(t[2])} sport={t[1]} dport={t[3]}"
 
 
+def describe(orig: Tuple, reply: Tuple, state: str, mark: int, seen_reply: bool) -> str:
+    """An entry as ``conntrack -L`` prints it (``Entry.describe``), from the fields it reads."""
+    status = "" if seen_reply else " [UNREPLIED]"
+    st = f"{state} " if orig[4] == "tcp" else ""
+    return f"{orig[4]} {st}{fmt_tuple(orig)}{status} {fmt_tuple(reply)}" + (f" mark={mark}" if mark else "")
+
+
 @dataclass(eq=False)
 class Entry:
     """One tracked connection."""
@@ -73,11 +80,7 @@ class Entry:
 
     def describe(self) -> str:
         """``conntrack -L`` style text."""
-        status = "" if self.seen_reply else " [UNREPLIED]"
-        state = f"{self.state} " if self.orig[4] == "tcp" else ""
-        return f"{self.orig[4]} {state}{fmt_tuple(self.orig)}{status} {fmt_tuple(self.reply)}" + (
-            f" mark={self.mark}" if self.mark else ""
-        )
+        return describe(self.orig, self.reply, self.state, self.mark, self.seen_reply)
 
 
 class Conntrack:

@@ -34,16 +34,17 @@ hooks nothing registered.  Every hop a packet makes is reported to the network w
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
 from hairpin.conntrack import IP_CT_DIR_ORIGINAL, IP_CT_DIR_REPLY, Conntrack, Entry, tuple_of
 from hairpin.engine import Engine
-from hairpin.model.net import Endpoint, Flags, Packet, ip_str
+from hairpin.model.net import Flags, Packet, ip_str
 from hairpin.netfilter.evaluate import Context, Evaluator, NatAction, Reads, Verdict
 from hairpin.netfilter.nft import PRE_DNAT
 from hairpin.netfilter.rules import Rule
+from hairpin.notes import CtWords, Note, ct_nat_lines, dnat_lines, new_entry_lines, route_lines, rule_lines, snat_lines
 from hairpin.routing import RouteResult, Routing
 from hairpin.tcp import TcpStack
 
@@ -83,12 +84,15 @@ class Fabric:
     #: False: hosts skip the words of a trace (rule texts, conntrack entries, routes) for speed;
     #: outcomes are identical either way.
     verbose: bool = True
+    #: True (with ``verbose``): those words come as ``hairpin.notes.Note`` objects, built when read (the
+    #: tracer's passes are mostly never shown); False: as strings.
+    lazy: bool = False
 
-    def transmit(self, host: Place, oif: str, packet: Packet, notes: list[str]) -> None:
+    def transmit(self, host: Place, oif: str, packet: Packet, notes: Sequence[str | Note]) -> None:
         raise NotImplementedError
 
     def record(
-        self, host: Place, where: str, packet: Packet, notes: list[str], kind: str, lane: str | None = None
+        self, host: Place, where: str, packet: Packet, notes: Sequence[str | Note], kind: str, lane: str | None = None
     ) -> None:
         raise NotImplementedError
 
@@ -144,6 +148,9 @@ class LinuxHost:
         self.watch: Callable[[str, str, Verdict], None] | None = None
         #: False: no verdict cache (every traversal walks the rules; outcomes are identical either way).
         self.caching = True
+        #: tables whose verdicts are never cached (the tracer's nat: a connection's first packet alone walks
+        #: it, and deciding whether kube-proxy's nat chains are pure would compile every rule they reach)
+        self.uncached: frozenset[str] = frozenset()
         self._live: frozenset[tuple[str, str]] = frozenset()
         self._live_of: Evaluator | None = None
         self._cacheable: dict[tuple[str, str], Reads | None] = {}
@@ -180,7 +187,7 @@ class LinuxHost:
             self._hooks(self.nf)
         return self._live
 
-    def _table(self, table: str, chain: str, st: _Pass, hook: str, oif: str | None, notes: list[str]) -> Verdict | None:
+    def _table(self, table: str, chain: str, st: _Pass, hook: str, oif: str | None, notes: list[str | Note]) -> Verdict | None:
         nf = self.nf
         if nf is None:
             return None
@@ -192,7 +199,7 @@ class LinuxHost:
         ct = st.ct
         key: tuple[object, ...] | None = None
         reads = None
-        if self.caching and self.watch is None and nf.on_run is None and nf.unknown is None:
+        if self.caching and nf.on_run is None and nf.unknown is None and table not in self.uncached:
             if hc in self._cacheable:
                 reads = self._cacheable[hc]
             else:
@@ -212,22 +219,15 @@ class LinuxHost:
                 v, st.mark, ctmark = hit
                 if ct is not None:
                     ct.mark = ctmark
+                if self.watch is not None:
+                    self.watch(table, chain, v)
                 return self._notes(table, v, notes)
-        ctx = Context(
-            st.packet,
-            self,
-            hook,
-            iif=st.iif,
-            oif=oif,
-            mark=st.mark,
-            ctmark=ct.mark if ct else 0,
-            ctstate=st.ctstate,
-            ctdir="ORIGINAL" if st.direction == IP_CT_DIR_ORIGINAL else "REPLY",
-            ctstatus=_CTSTATUS[(ct.dnat, ct.snat)] if ct else _CTSTATUS[(False, False)],
-            ct_orig_dst=(ct.orig[2], ct.orig[3]) if ct else None,
-            choose=self.choose,
-            unknown=self.unknown,
-        )
+        ctx = Context(  # by position (Context's field order): one is made for every table a packet crosses
+            st.packet, self, hook, st.iif, oif, st.mark, ct.mark if ct else 0, st.ctstate,
+            "ORIGINAL" if st.direction == IP_CT_DIR_ORIGINAL else "REPLY",
+            _CTSTATUS[(ct.dnat, ct.snat)] if ct else _CTSTATUS[(False, False)],
+            (ct.orig[2], ct.orig[3]) if ct else None, self.choose, self.unknown,
+        )  # fmt: skip
         v = nf.run(table, chain, ctx)
         if self.watch is not None:
             self.watch(table, chain, v)
@@ -240,7 +240,7 @@ class LinuxHost:
             self._verdicts[key] = (v, ctx.mark, ctx.ctmark)
         return self._notes(table, v, notes)
 
-    def _filter(self, st: _Pass, hook: str, phase: str, oif: str | None, notes: list[str]) -> bool:
+    def _filter(self, st: _Pass, hook: str, phase: str, oif: str | None, notes: list[str | Note]) -> bool:
         """nft filter chains on prerouting/output, on one side of DNAT (``phase``: ``PRE_DNAT`` or
         ""); False: dropped (and recorded)."""
         v = self._table("filter", hook + phase, st, hook, oif, notes)
@@ -251,20 +251,17 @@ class LinuxHost:
             return False
         return True
 
-    def _notes(self, table: str, v: Verdict, notes: list[str]) -> Verdict:
-        if not self.fabric.verbose:
+    def _notes(self, table: str, v: Verdict, notes: list[str | Note]) -> Verdict:
+        fabric = self.fabric
+        if not fabric.verbose or not v.steps:
             return v
-        for step in v.steps:
-            if (
-                step.rule.target is not None
-                and step.rule.target.name not in ("MARK",)
-                and step.effect.startswith(("jump", "goto"))
-            ):
-                continue
-            notes.append(f"{table} {step.rule.chain}: {step.text}  [{step.effect}]")
+        if fabric.lazy:
+            notes.append(Note(rule_lines, table, v.steps))
+        else:
+            notes.extend(rule_lines(table, v.steps))
         return v
 
-    def _conntrack_in(self, st: _Pass, notes: list[str]) -> bool:
+    def _conntrack_in(self, st: _Pass, notes: list[str | Note]) -> bool:
         """nf_conntrack_in: find or create the entry.  False: drop."""
         if self.nf is None:
             return True
@@ -318,7 +315,7 @@ class LinuxHost:
             st.packet = p.with_src(other[2], other[3])
 
     def _nat(self, st: _Pass, hook: str, chain: str, manip: str, oif: str | None, route: RouteResult | None,
-             notes: list[str]) -> bool:  # fmt: skip
+             notes: list[str | Note]) -> bool:  # fmt: skip
         """The nat table for a new connection, else tuple-based rewrite.  False: drop."""
         ct = st.ct
         if ct is None:
@@ -328,10 +325,8 @@ class LinuxHost:
             self._manip(st, manip)
             if st.packet != before and self.fabric.verbose:
                 what = "de-NAT" if st.direction == IP_CT_DIR_REPLY else "NAT"
-                notes.append(
-                    f"conntrack {what} ({manip}): {before.source} > {before.dest} -> {st.packet.source} > {st.packet.dest}"
-                    f"  [{ct.describe()}]"
-                )
+                note = Note(ct_nat_lines, what, manip, before, st.packet, CtWords.of(ct))
+                notes.append(note if self.fabric.lazy else note.lines()[0])
             return True
         ct.nat_done.add(manip)
         v = self._table("nat", chain, st, hook, oif, notes)
@@ -339,7 +334,7 @@ class LinuxHost:
             return not (v is not None and v.verdict == "DROP")
         return self._bind(st, v.nat, oif, route, notes)
 
-    def _bind(self, st: _Pass, nat: NatAction, oif: str | None, route: RouteResult | None, notes: list[str]) -> bool:
+    def _bind(self, st: _Pass, nat: NatAction, oif: str | None, route: RouteResult | None, notes: list[str | Note]) -> bool:
         ct = st.ct
         assert ct is not None
         p = st.packet
@@ -353,7 +348,8 @@ class LinuxHost:
             ct.dnat = True
             st.packet = p.with_dst(daddr, port)
             if self.fabric.verbose:
-                notes.append(f"{nat.kind}: {p.dest} -> {Endpoint(daddr, port)}")
+                note = Note(dnat_lines, nat.kind, p, daddr, port)
+                notes.append(note if self.fabric.lazy else note.lines()[0])
             return True
         addr = nat.addr
         if addr is None:  # MASQUERADE: the output device's address toward the next hop
@@ -370,8 +366,8 @@ class LinuxHost:
         ct.snat = True
         st.packet = p.with_src(addr, sport)
         if self.fabric.verbose:
-            how = " --random-fully" if nat.random_fully else ""
-            notes.append(f"{nat.kind}{how}: {p.source} -> {Endpoint(addr, sport)}")
+            note = Note(snat_lines, nat.kind, nat.random_fully, p, addr, sport)
+            notes.append(note if self.fabric.lazy else note.lines()[0])
         return True
 
     def _pick_port(self, ct: Entry, addr: int, p: Packet, nat: NatAction, now: float) -> int | None:
@@ -395,7 +391,7 @@ class LinuxHost:
     # -- paths
     def receive(self, packet: Packet, iif: str) -> None:
         """A packet arrives on interface ``iif``."""
-        notes: list[str] = []
+        notes: list[str | Note] = []
         st = _Pass(packet, iif)
         live = self._live if self.nf is self._live_of else self._refresh()
         if ("raw", "PREROUTING") in live:
@@ -424,7 +420,7 @@ class LinuxHost:
         verbose = self.fabric.verbose
         if r.type == "local":
             if verbose:
-                notes.append(f"route: {r.describe()} (local delivery)")
+                notes.append(self._route_note(r, " (local delivery)"))
             return self._local_in(st, notes)
         if r.type != "unicast" or r.dev is None:
             notes.append(f"route: {r.describe()}")
@@ -433,7 +429,7 @@ class LinuxHost:
             notes.append("not a local address and ip_forward=0: dropped")
             return self._drop(st, notes, "routing")
         if verbose:
-            notes.append(f"route: {r.describe()}")
+            notes.append(self._route_note(r, ""))
         if ("mangle", "FORWARD") in live:
             v = self._table("mangle", "FORWARD", st, "FORWARD", r.dev, notes)
             if v is not None and v.verdict != "ACCEPT":
@@ -446,7 +442,7 @@ class LinuxHost:
             self._ipvs_reply(st, notes)
         self._postrouting(st, r, notes)
 
-    def _local_in(self, st: _Pass, notes: list[str]) -> None:
+    def _local_in(self, st: _Pass, notes: list[str | Note]) -> None:
         live = self._live if self.nf is self._live_of else self._refresh()
         for table, chain in (("mangle", "INPUT"), ("filter", "INPUT")):
             if (table, chain) not in live:
@@ -464,7 +460,7 @@ class LinuxHost:
                     return self._ipvs_send(st, r, notes)
         self._deliver(st, notes)
 
-    def _deliver(self, st: _Pass, notes: list[str]) -> None:
+    def _deliver(self, st: _Pass, notes: list[str | Note]) -> None:
         if not self._nat(st, "INPUT", "INPUT", "src", None, None, notes):
             return self._drop(st, notes, "nat INPUT")
         if st.ct is not None and not self.conntrack.confirm(st.ct, self.fabric.engine.now):
@@ -475,7 +471,7 @@ class LinuxHost:
         self.fabric.record(self, self.label, st.packet, notes, "deliver")
 
     # -- IPVS (kube-proxy's IPVS mode)
-    def _ipvs_request(self, st: _Pass, notes: list[str]) -> IpvsConnection | bool | None:
+    def _ipvs_request(self, st: _Pass, notes: list[str | Note]) -> IpvsConnection | bool | None:
         """ip_vs_in: the connection the packet belongs to, with its destination rewritten to the real
         server and conntrack's reply tuple altered.  None: not IPVS's packet; False: a virtual server
         without destinations (dropped)."""
@@ -495,7 +491,7 @@ class LinuxHost:
             notes.append(f"IPVS: {p.dest} -> {st.packet.dest} (masq, rr) [{conn.describe()}]")
         return conn
 
-    def _ipvs_reply(self, st: _Pass, notes: list[str]) -> bool:
+    def _ipvs_reply(self, st: _Pass, notes: list[str | Note]) -> bool:
         """ip_vs_out: a real server's reply leaves with the virtual address as its source."""
         assert self.ipvs is not None
         p = st.packet
@@ -509,7 +505,7 @@ class LinuxHost:
             notes.append(f"IPVS reply: {p.source} -> {st.packet.source} [{conn.describe()}]")
         return True
 
-    def _ipvs_send(self, st: _Pass, r: RouteResult, notes: list[str]) -> None:
+    def _ipvs_send(self, st: _Pass, r: RouteResult, notes: list[str | Note]) -> None:
         """ip_vs_nat_xmit -> ip_vs_nat_send_or_cont: the rewritten packet goes out through LOCAL_OUT's
         mangle and filter (its nat decision is taken) and POSTROUTING."""
         if r.type != "unicast" or r.dev is None:
@@ -520,12 +516,12 @@ class LinuxHost:
         if v is not None and v.verdict != "ACCEPT":
             return self._drop(st, notes, "filter OUTPUT")
         if self.fabric.verbose:
-            notes.append(f"route: {r.describe()}")
+            notes.append(self._route_note(r, ""))
         self._postrouting(st, r, notes)
 
     def output(self, packet: Packet, why: str = "") -> None:
         """A packet this namespace's TCP sends."""
-        notes = [why] if why else []
+        notes: list[str | Note] = [why] if why else []
         st = _Pass(packet, None)
         r = self.routing.lookup(packet.dst, packet.src, None, 0)
         if r.type not in ("unicast", "local"):
@@ -556,10 +552,10 @@ class LinuxHost:
             st.iif = "lo"
             return self._local_in(st, [])
         if self.fabric.verbose:
-            notes.append(f"route: {r.describe()}")
+            notes.append(self._route_note(r, ""))
         self._postrouting(st, r, notes)
 
-    def _postrouting(self, st: _Pass, r: RouteResult, notes: list[str]) -> None:
+    def _postrouting(self, st: _Pass, r: RouteResult, notes: list[str | Note]) -> None:
         assert r.dev is not None
         if ("mangle", "POSTROUTING") in (self._live if self.nf is self._live_of else self._refresh()):
             self._table("mangle", "POSTROUTING", st, "POSTROUTING", r.dev, notes)
@@ -569,10 +565,15 @@ class LinuxHost:
             notes.append("conntrack: confirm failed (clash): dropped")
             return self._drop(st, notes, "conntrack")
         if st.ct is not None and st.new and self.fabric.verbose:
-            notes.append(f"conntrack: new entry [{st.ct.describe()}]")
+            note = Note(new_entry_lines, CtWords.of(st.ct))
+            notes.append(note if self.fabric.lazy else note.lines()[0])
         self.fabric.transmit(self, r.dev, st.packet, notes)
 
-    def _drop(self, st: _Pass, notes: list[str], where: str, kind: str = "drop") -> None:
+    def _route_note(self, r: RouteResult, suffix: str) -> str | Note:
+        note = Note(route_lines, r, suffix)
+        return note if self.fabric.lazy else note.lines()[0]
+
+    def _drop(self, st: _Pass, notes: list[str | Note], where: str, kind: str = "drop") -> None:
         notes.append(f"dropped in {where}")
         self.fabric.record(self, self.label, st.packet, notes, kind)
 

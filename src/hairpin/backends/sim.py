@@ -14,6 +14,7 @@ among a thousand, and the same seed gives byte-identical output.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ from hairpin.engine import Engine
 from hairpin.host import Fabric, LinuxHost
 from hairpin.model.hop import Hop
 from hairpin.model.net import Endpoint, Flags, Packet, ip_int, ip_str
+from hairpin.notes import Note
 from hairpin.parsers import iptables_save
 from hairpin.routing import RouteEntry, Routing, RuleEntry, parse_cidr
 from hairpin.scenario import FIXES, Scenario, with_fix
@@ -222,7 +224,7 @@ class Network(Fabric):
         return h
 
     # -- Fabric
-    def transmit(self, host: Any, oif: str, packet: Packet, notes: list[str]) -> None:
+    def transmit(self, host: Any, oif: str, packet: Packet, notes: Sequence[str | Note]) -> None:
         self.record(host, f"{host.label} {oif}", packet, notes, "send")
         peer = self.peers.get((host.name, oif))
         if peer is None:
@@ -232,14 +234,14 @@ class Network(Fabric):
         self.engine.after(delay, lambda: dest.receive(packet, peer[1]))
 
     def record(
-        self, host: Any, where: str, packet: Packet, notes: list[str], kind: str, lane: str | None = None
+        self, host: Any, where: str, packet: Packet, notes: Sequence[str | Note], kind: str, lane: str | None = None
     ) -> None:
         if not self.keep_hops:
             return
         if not self.verbose:
             self.hops.append(Hop(self.engine.now, where, packet, "", kind, self.conn_id, lane or host.name))
             return
-        self.hops.append(Hop(self.engine.now, where, packet, " | ".join(n for n in notes if n), kind, self.conn_id,
+        self.hops.append(Hop(self.engine.now, where, packet, " | ".join(str(n) for n in notes if n), kind, self.conn_id,
                              lane or host.name))  # fmt: skip
 
     # -- connections

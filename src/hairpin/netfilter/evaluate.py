@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from hairpin.model.net import Packet, ip_int
 from hairpin.netfilter.matches import Undecidable, Unknown, compile_match, mark
@@ -56,9 +56,10 @@ class NatAction:
     rule: Rule | None = None
 
 
-@dataclass(frozen=True)
-class Step:
-    """A rule that matched on the way: its table, chain, text and what it did."""
+class Step(NamedTuple):
+    """A rule that matched on the way: the rule (its table, chain, line), what it did, and its text.
+
+    A tuple: one is made for every rule a packet matches, on every pass."""
 
     rule: Rule
     effect: str
@@ -73,9 +74,11 @@ class Verdict:
     steps: list[Step] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class Context:
-    """The packet and the host state a table sees: marks, conntrack, interfaces."""
+    """The packet and the host state a table sees: marks, conntrack, interfaces.
+
+    One is made for every table a packet crosses: slots, and the host passes its fields by position."""
 
     packet: Packet
     host: Host
@@ -90,7 +93,6 @@ class Context:
     ct_orig_dst: tuple[int, int] | None = None
     choose: Callable[[float, Rule], bool] = lambda p, r: False
     unknown: Callable[[Rule, str], bool] = lambda r, what: False
-    counters: dict[int, int] = field(default_factory=dict)
     untracked: bool = False
 
 
@@ -146,7 +148,7 @@ class Compiled:
     treated as non-terminating (the packet goes on to the next rule) and said so in the step.
     """
 
-    __slots__ = ("_text", "action", "jump", "late", "nat", "preds", "rule", "terminal", "unknown",
+    __slots__ = ("_text", "action", "effect", "jump", "late", "nat", "preds", "rule", "terminal", "unknown",
                  "unknown_target", "unknown_why")  # fmt: skip
 
     def __init__(self, rule: Rule, chains: set[str], ipsets: Mapping[str, IpSet] | None = None) -> None:
@@ -161,6 +163,7 @@ class Compiled:
         self.jump: str | None = None
         self.terminal: str | None = None
         self.action: Callable[[Context], str] | None = None
+        self.effect = ""
         for m in rule.matches:
             try:
                 sure, late = compile_match(m, rule, ipsets)
@@ -199,6 +202,11 @@ class Compiled:
                 self.action = _notrack
         else:
             self._unknown_target(f"-j {t.name}", f"target {t.name} is not modelled")
+        #: what the step says when the rule jumps or ends the walk (the same every time)
+        if self.jump is not None:
+            self.effect = f"{'goto' if t.goto else 'jump'} {self.jump}"
+        elif self.terminal is not None:
+            self.effect = self.nat.kind if self.nat else self.terminal
 
     def _unknown(self, name: str, why: str) -> None:
         if self.unknown is None:
@@ -496,10 +504,8 @@ class Evaluator:
             self.on_run(table, chain, ctx, v)
         return v
 
-    def _matches(self, cr: Compiled, ctx: Context, steps: list[Step]) -> bool:
-        for p in cr.preds:
-            if not p(ctx):
-                return False
+    def _late(self, cr: Compiled, ctx: Context, steps: list[Step]) -> bool:
+        """The rule's late predicates (after every sure one passed): an undecidable one is asked."""
         for p in cr.late:
             try:
                 if not p(ctx):
@@ -530,7 +536,12 @@ class Evaluator:
             cr = rules[i]
             if cr is None:
                 cr = self._compile(table, chain, rules, i)
-            if not self._matches(cr, ctx, steps):
+            matched = True
+            for pred in cr.preds:  # _matches, inline: this loop runs for every candidate rule of every pass
+                if not pred(ctx):
+                    matched = False
+                    break
+            if not matched or (cr.late and not self._late(cr, ctx, steps)):
                 continue
             if cr.unknown_target is not None:
                 steps.append(Step(cr.rule, f"{cr.unknown_target} not modelled ({cr.unknown_why}); "
@@ -542,9 +553,7 @@ class Evaluator:
                     continue
                 return (cr.terminal, cr)
             if cr.jump is not None:
-                steps.append(
-                    Step(cr.rule, f"{'goto' if cr.rule.target and cr.rule.target.goto else 'jump'} {cr.jump}", cr.text)
-                )
+                steps.append(Step(cr.rule, cr.effect, cr.text))
                 res = self._walk(table, cr.jump, ctx, steps, depth + 1)
                 if res is not None:
                     return res
@@ -555,7 +564,7 @@ class Evaluator:
                 steps.append(Step(cr.rule, "RETURN", cr.text))
                 return None
             if cr.terminal is not None:
-                steps.append(Step(cr.rule, cr.nat.kind if cr.nat else cr.terminal, cr.text))
+                steps.append(Step(cr.rule, cr.effect, cr.text))
                 return (cr.terminal, cr)
         return None
 

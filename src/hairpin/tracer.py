@@ -1,0 +1,253 @@
+"""The tracer's walk: one path of a packet (and its reply) through a node's host, recorded compactly.
+
+``Tracer.run`` resets the node's ``LinuxHost`` (the simulator's own netfilter, conntrack and routing
+model), answers the random choices as a script says (the first time, yes), and sends the packet through;
+what the host did is kept as records (``hairpin.model.trace``: each table traversal's steps, each event
+with its notes as ``Note`` objects, each choice with its rule and exact probability).  No words are made
+here: the report builds them from the records of the outcomes it shows.
+
+The exact probabilities are the kernel's: xt_statistic keeps ``--probability p`` as ``lround(p * 2^31)``
+and matches when ``prandom_u32() & 0x7FFFFFFF`` is below it (net/netfilter/xt_statistic.c, iptables
+extensions/libxt_statistic.c), so a choice is ``N / 2^31`` exactly; nft's ``numgen random mod N`` is
+asked as 1/N, 1/(N-1)... (``hairpin.netfilter.nft``).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+from hairpin.engine import Engine
+from hairpin.host import Fabric, LinuxHost, Place
+from hairpin.model.net import Flags, Packet, ip_str
+from hairpin.model.trace import Decision, Event, Leg, Outcome
+from hairpin.netfilter.evaluate import Evaluator, Step, Verdict
+from hairpin.netfilter.nft import Stacked
+from hairpin.netfilter.rules import Rule
+from hairpin.notes import Note
+from hairpin.parsers import conntrack_list
+
+if TYPE_CHECKING:
+    from hairpin.trace import Node
+
+__all__ = ["Tracer"]
+
+
+class _Fabric(Fabric):
+    """Collects what the host sends and ends, instead of carrying it anywhere; asks for lazy notes."""
+
+    lazy = True
+
+    def __init__(self) -> None:
+        self.engine = Engine()
+        self.verbose = True
+        self.events: list[Event] = []
+
+    def transmit(self, host: Place, oif: str, packet: Packet, notes: Sequence[str | Note]) -> None:
+        self.events.append(("forward", oif, packet, list(notes), self.engine.now))
+
+    def record(
+        self, host: Place, where: str, packet: Packet, notes: Sequence[str | Note], kind: str, lane: str | None = None
+    ) -> None:
+        self.events.append((kind, where, packet, list(notes), self.engine.now))
+
+
+def _probability(p: float) -> Fraction:
+    """The kernel's exact probability for a saved ``--probability p`` (xt_statistic: N / 2^31)."""
+    n = round(p * 0x80000000)
+    return Fraction(min(max(n, 0), 0x80000000), 0x80000000)
+
+
+class _Draws(random.Random):
+    """``random.Random(0)`` started afresh for every path, without resetting its state each time.
+
+    Every path of a trace draws from a fresh ``Random(0)`` (a MASQUERADE --random-fully port, an ISN), so
+    the k-th draw of every path that draws alike is the same number: the draws made are remembered and
+    handed out again; a path that asks for something else than the one before at some draw gets the
+    generator rewound to that draw (``setstate`` and the draws before it again) and drawn from."""
+
+    def __init__(self) -> None:
+        super().__init__(0)
+        self._start = super().getstate()
+        self._made: list[tuple[int, int | float]] = []  # (bits asked, or -1 for random(); the number)
+        self._next = 0  # the draw the current path is at; the generator stands at len(self._made)
+
+    def restart(self) -> None:
+        self._next = 0
+
+    def _draw(self, bits: int) -> int | float:
+        i = self._next
+        self._next = i + 1
+        made = self._made
+        if i < len(made):
+            if made[i][0] == bits:
+                return made[i][1]
+            del made[i:]
+            super().setstate(self._start)
+            for b, _ in made:
+                super().random() if b < 0 else super().getrandbits(b)
+        value = super().random() if bits < 0 else super().getrandbits(bits)
+        made.append((bits, value))
+        return value
+
+    def getrandbits(self, k: int) -> int:
+        value = self._draw(k)
+        assert isinstance(value, int)
+        return value
+
+    def random(self) -> float:
+        value = self._draw(-1)
+        assert isinstance(value, float)
+        return value
+
+
+def _why(why: str, q: Packet, oif: str | None) -> list[str]:
+    return [f"{why} from the backend {ip_str(q.dst)}:{q.dport}, arriving on {oif}"]
+
+
+class Tracer:
+    """A node's host, built once (rules compiled on first use, long chains indexed), and its walks."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.fabric = _Fabric()
+        self.host = LinuxHost(node.name, self.fabric, node.routing.routing, None, ip_forward=True, ipvs=node.ipvs)
+        self.host.ruleset = node.ruleset
+        ipt = Evaluator(node.ruleset, node.ipsets) if node.ruleset.tables else None
+        # an nftables-mode node: kube-proxy's nft table and iptables-nft's tables on the same hooks, in the
+        # kernel's priority order (hairpin.netfilter.nft.Stacked, as the simulator runs them)
+        self.host.nf = Stacked(ipt, node.nft) if node.nft is not None else ipt
+        self.walk: list[tuple[str, list[Step]]] | None = None
+        self.undecided: list[str] = []
+        self.host.watch = self._watch
+        self.host.unknown = self._unknown
+        # a chain without random draws or undecidable matches gives the same verdict (the same steps) to
+        # every packet that agrees on what it reads: its verdicts are kept, per flow class (LinuxHost._table)
+        self.host.uncached = frozenset({"nat"})
+        self.exact: dict[tuple[float, bool], Fraction] = {}  # (p, nft?) -> the exact probability asked
+        self.draws = _Draws()  # every path starts from the same draws
+        self.host.rng = self.draws
+
+    def _watch(self, table: str, chain: str, v: Verdict) -> None:
+        if self.walk is not None:
+            self.walk.append((table, v.steps))
+
+    def _unknown(self, rule: Rule, what: str) -> bool:
+        self.undecided.append(f"line {rule.line} ({rule.table} {rule.chain}): {what}; taken as not matching")
+        return False
+
+    def _pass(self, name: str, packet: Packet, iif: str | None) -> Leg:
+        leg = Leg(name, packet, iif, node=self.node.name)
+        self.walk = leg.walk
+        self.fabric.events = leg.events
+        if iif is None:
+            self.host.output(packet)
+        else:
+            self.host.receive(packet, iif)
+        self.walk = None
+        leg.ended()
+        return leg
+
+    def _reply(self, req: Leg) -> Leg | None:
+        """What answers the request, followed through the node (None: nothing to follow)."""
+        q = req.out_packet
+        if req.kind == "drop" and req.steps and req.steps[-1].effect.startswith("REJECT"):
+            return self._rejected(req)
+        if q is None or q.proto not in ("tcp", "udp"):
+            return None
+        if q.proto == "udp":
+            flags, why = Flags(0), "a UDP reply"
+        elif q.flags & Flags.SYN and not q.flags & Flags.ACK:
+            flags, why = Flags.SYN | Flags.ACK, "SYN-ACK"
+        else:
+            flags, why = Flags.ACK, "ACK"
+        if req.kind == "forward":
+            r = Packet(q.dst, q.dport, q.src, q.sport, flags, 5000, q.seq + 1 if q.proto == "tcp" else 0, q.proto)
+            leg = self._pass("reply", r, req.oif)
+            leg.lead.insert(0, Note(_why, why, q, req.oif))
+            return leg
+        if req.kind != "local":
+            return None
+        known = self.node.listening
+        listens = known is None or (q.proto, q.dport) in known
+        if not listens and q.proto == "udp":
+            leg = Leg("reply", q, None, kind="none", node=self.node.name)
+            leg.verdict = (f"nothing listens on udp port {q.dport}: the node answers ICMP port unreachable "
+                           "(not traced)")  # fmt: skip
+            return leg
+        if not listens:
+            flags, why = Flags.RST | Flags.ACK, f"RST: nothing listens on tcp port {q.dport} (ss)"
+        elif known is None:
+            why += f" from a local socket, assumed to listen on {q.proto} port {q.dport} (give ss -ltnu to know)"
+        else:
+            why += f" from the local socket listening on {q.proto} port {q.dport} (ss)"
+        seq = 0 if flags & Flags.RST else 5000
+        r = Packet(q.dst, q.dport, q.src, q.sport, flags, seq, q.seq + 1 if q.proto == "tcp" else 0, q.proto)
+        leg = self._pass("reply", r, None)
+        leg.lead.insert(0, why)
+        return leg
+
+    def _rejected(self, req: Leg) -> Leg:
+        """REJECT answers for the node (ipt_REJECT.c): an RST with --reject-with tcp-reset, else ICMP."""
+        step = req.steps[-1]
+        p = req.packet
+        req.verdict = req.verdict.replace("dropped in", "rejected in", 1) + f" by REJECT (line {step.line})"
+        if "tcp-reset" in step.text and p.proto == "tcp":
+            r = Packet(p.dst, p.dport, p.src, p.sport, Flags.RST | Flags.ACK, 0, p.seq + 1, "tcp")
+            leg = Leg("reply", r, None, kind="none", node=self.node.name)
+            leg.verdict = f"REJECT (line {step.line}) answers {r} (nf_send_reset), not traced further"
+            return leg
+        kind = next((w.split()[1] for w in [step.text[step.text.find("--reject-with"):]] if "--reject-with" in w),
+                    "icmp-port-unreachable")  # fmt: skip
+        leg = Leg("reply", p, None, kind="none", node=self.node.name)
+        leg.verdict = f"REJECT (line {step.line}) answers ICMP {kind} to {ip_str(p.src)}, not traced further"
+        return leg
+
+    def run(self, packet: Packet, iif: str | None, reply: bool, script: list[bool]) -> tuple[Outcome, int]:
+        """The path ``script`` answers (True for every choice past its end), and how many choices it met."""
+        decisions: list[Decision] = []
+        exacts = self.exact
+
+        def decide(exact: Fraction, what: str, yes: str = "", no: str = "") -> bool:
+            i = len(decisions)
+            answer = script[i] if i < len(script) else True
+            decisions.append((exact, answer, None, what, yes, no))
+            return answer
+
+        def choose(p: float, rule: Rule) -> bool:
+            nft = rule.table == "nft"
+            exact = exacts.get((p, nft))
+            if exact is None:
+                # numgen random mod N: the tracer asks 1/N, 1/(N-1)... exactly (nft.py)
+                exact = exacts[(p, nft)] = Fraction(p).limit_denominator(1 << 16) if nft else _probability(p)
+            i = len(decisions)
+            answer = script[i] if i < len(script) else True
+            decisions.append((exact, answer, rule, "", "", ""))
+            return answer
+
+        host = self.host
+        host.choose = choose
+        if host.ipvs is not None:
+            host.ipvs.choose = decide
+        host.reset()
+        if self.node.conntrack:
+            conntrack_list.load_into(host.conntrack, self.node.conntrack, self.fabric.engine.now)
+        self.draws.restart()
+        self.undecided = []
+        legs = [self._pass("request", packet, iif)]
+        for c in self.node.conntrack or ():
+            t = (packet.src, packet.sport, packet.dst, packet.dport, packet.proto)
+            if t in (c.orig, c.reply):
+                legs[0].lead.insert(0, f"conntrack -L line {c.line}: the packet belongs to this existing "
+                                       f"{'original' if t == c.orig else 'reply'}-direction entry; its NAT applies")  # fmt: skip
+        asym: tuple[str, Leg] | None = None
+        if reply:
+            rep = self._reply(legs[0])
+            if rep is not None:
+                legs.append(rep)
+                if iif is not None and rep.kind == "forward" and rep.oif != iif:
+                    assert rep.out_packet is not None
+                    asym = (iif, rep)
+        return Outcome(decisions, legs, self.undecided, asym), len(decisions)
