@@ -170,8 +170,9 @@ def test_features_refused_where_not_modelled(tmp_path: object) -> None:
     line = text.splitlines().index(anchor.rstrip("\n")) + 1
     assert "  mode: nftables" in text
     for key, value, mode, why in (
-        ("load_balancer_source_ranges", "[10.0.0.0/8]", "ipvs",
+        ("session_affinity", "ClientIP", "ipvs",
          "not modelled in kube-proxy's ipvs mode (the iptables mode from 1.24 writes it)"),
+        ("load_balancer_source_ranges", "[10.0.0.0/8]", "ipvs", None),
         ("load_balancer_source_ranges", "[10.0.0.0/8]", "nftables", None),
         ("external_ips", "[192.168.200.10]", "nftables", None),
     ):
@@ -186,6 +187,12 @@ def test_features_refused_where_not_modelled(tmp_path: object) -> None:
     bad.write_text(seed_text.replace(anchor, "    load_balancer_ips: [192.168.200.10]\n" + anchor))
     with pytest.raises(ScenarioError, match=r"services\[0\]\.load_balancer_ips: not modelled for kube-proxy 1\.18"):
         scenario.load(bad)
+    ipvs_text = text.replace('  version: "1.33"', '  version: "1.24"').replace("  mode: nftables", "  mode: ipvs")
+    bad.write_text(ipvs_text.replace(anchor, "    external_ips: [192.168.200.10]\n" + anchor))
+    with pytest.raises(ScenarioError) as e:
+        scenario.load(bad)
+    assert str(e.value) == (f"{bad}:{line}: services[0].external_ips: not modelled for kube-proxy 1.24 in ipvs mode "
+                            "(its nat KUBE-FIREWALL layout); ipvs layouts 1.25 and later write it")  # fmt: skip
 
 
 def test_node_port_addresses() -> None:

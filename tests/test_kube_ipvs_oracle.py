@@ -38,6 +38,7 @@ import pytest
 from hairpin.errors import ScenarioError
 from hairpin.kube import node_iptables
 from hairpin.kube.ipvs import ipset_save, virtual_servers
+from hairpin.kube.layout import layout_for
 from hairpin.model.scenario import Service, ServicePort
 from hairpin.parsers.ipvsadm import dump
 from hairpin.scenario import Scenario, from_dict, load, seed
@@ -245,28 +246,180 @@ def test_masquerade_rule_and_chains() -> None:
                                                     "KUBE-SOURCE-RANGES-FIREWALL", "KUBE-IPVS-FILTER", "KUBE-IPVS-OUT-FILTER"}  # fmt: skip
 
 
-# Tests whose Services carry what hairpin does not write in IPVS mode: a load-balancer IP in the
-# Service status (TestLoadBalancer, TestOnlyLocalLoadBalancing, TestAcceptIPVSTraffic), source ranges
-# (TestLoadBalancerSourceRanges), externalIPs (TestExternalIPs, TestOnlyLocalExternalIPs).  The AWS
-# controllers publish a hostname, never an IP, so EKS's NLBs and CLBs have no load-balancer IP.
-# hairpin refuses such a scenario, naming the key (and its line in a YAML file), instead of writing
-# rules without those sets.
-REFUSED = [
-    ("TestLoadBalancer", {"load_balancer_ips": ["1.2.3.4"]}, "load_balancer_ips",
-     "not modelled in kube-proxy's ipvs mode (the iptables mode from 1.24 writes it)"),
-    ("TestLoadBalancerSourceRanges", {"load_balancer_ips": ["1.2.3.4"], "load_balancer_source_ranges": ["10.0.0.0/8"]},
-     "load_balancer_ips", "not modelled in kube-proxy's ipvs mode (the iptables mode from 1.24 writes it)"),
-    ("TestExternalIPs", {"external_ips": ["50.60.70.81"]}, "external_ips",
-     "not modelled in kube-proxy's ipvs mode (the iptables mode from 1.24 writes it)"),
-]  # fmt: skip
+# The Service features of kube-proxy's TestLoadBalancer, TestOnlyLocalLoadBalancing,
+# TestLoadBalancerSourceRanges, TestAcceptIPVSTraffic, TestExternalIPs and TestOnlyLocalExternalIPs
+# (proxier_test.go as above).  A load-balancer ingress IP is the scenario's ``load_balancer_ips``
+# (ipMode VIP); EKS's AWS controllers publish a hostname, so only a scenario that says so has one.
+
+LB_IP, EXT_IP = "1.2.3.4", "50.60.70.81"
+LB_CHAIN_RULES = [(MARK_MASQ, "")]
+KUBE_SERVICES_LB = [("RETURN", ""), (LOAD_BALANCER, LOAD_BALANCER), (MARK_MASQ, CLUSTER_IP), (NODE_PORT, ""),
+                    ("ACCEPT", CLUSTER_IP), ("ACCEPT", LOAD_BALANCER)]  # fmt: skip
 
 
-@pytest.mark.parametrize(("test", "extra", "key", "why"), REFUSED, ids=[r[0] for r in REFUSED])
-def test_features_not_modelled_in_ipvs_mode_are_refused(test: str, extra: dict[str, Any], key: str, why: str) -> None:
-    with pytest.raises(ScenarioError) as e:
-        scenario([svc("svc1", "LoadBalancer", "10.20.30.41", ["ep"], 3001, **extra)],
-                 [{"name": "ep", "ip": "10.180.0.1", "node": NODE}])  # fmt: skip
-    assert str(e.value) == f"proxier_test.yaml: services[0].{key}: {why}"
+def loadable(iptables_text: str) -> tuple[str, list[str]]:
+    """The text without its ``-m ipvs`` rules (KUBE-IPVS-OUT-FILTER), which this kernel cannot load
+    (no ip_vs, so no xt_ipvs: iptables-restore fails), and those rules, checked as text instead."""
+    keep, ipvs_rules = [], []
+    for line in iptables_text.splitlines():
+        (ipvs_rules if " -m ipvs " in line else keep).append(line)
+    return "\n".join(keep) + "\n", ipvs_rules
+
+
+def listed_features(s: Scenario, node: str = NODE) -> tuple[str, str, list[str]]:
+    text, ipvs_rules = loadable(node_iptables(s, node))
+    sets, ipt = ipset_and_iptables_restore_and_save(ipset_save(s, node), text)
+    return sets, ipt, ipvs_rules
+
+
+def test_load_balancer() -> None:
+    """TestLoadBalancer: LoadBalancer svc1 10.20.30.41:80, nodePort 3001, ingress IP 1.2.3.4, endpoint
+    10.180.0.1: 2 virtual servers (checkIPVS looks the LB address up with the nodePort, 1.2.3.4:3001,
+    and, finding none, checks only their number: hairpin's are the ClusterIP, 1.2.3.4:80 and the node's
+    NodePort -- the fake proxier there has no node address, so no NodePort server); KUBE-LOAD-BALANCER
+    holds 1.2.3.4,tcp:80; KUBE-SERVICES: RETURN, KUBE-LOAD-BALANCER on KUBE-LOAD-BALANCER, KUBE-MARK-MASQ
+    on KUBE-CLUSTER-IP, KUBE-NODE-PORT, ACCEPT on KUBE-CLUSTER-IP, ACCEPT on KUBE-LOAD-BALANCER; chain
+    KUBE-LOAD-BALANCER: KUBE-MARK-MASQ."""
+    s = scenario([svc("svc1", "LoadBalancer", "10.20.30.41", ["ep"], 3001, load_balancer_ips=[LB_IP])],
+                 [{"name": "ep", "ip": "10.180.0.1", "node": "other-node"}])  # fmt: skip
+    assert ipvs(s) == {
+        ("TCP", "10.20.30.41:80"): ("rr", [("10.180.0.1:80", 1)]),
+        ("TCP", "1.2.3.4:80"): ("rr", [("10.180.0.1:80", 1)]),
+        ("TCP", "100.101.102.103:3001"): ("rr", [("10.180.0.1:80", 1)]),
+    }
+    sets, ipt, ipvs_rules = listed_features(s)
+    assert entries(sets)[LOAD_BALANCER] == ["1.2.3.4,tcp:80"]
+    assert entries(sets)["KUBE-LOAD-BALANCER-LOCAL"] == entries(sets)["KUBE-LOAD-BALANCER-FW"] == []
+    assert rules(ipt, SERVICES) == KUBE_SERVICES_LB
+    assert rules(ipt, LOAD_BALANCER) == LB_CHAIN_RULES
+    assert ipvs_rules == []
+    # kube-ipvs0 gets the VIP (hairpin's KUBE-IPVS-IPS; the test's fake netlink is not checked there)
+    assert entries(sets)["KUBE-IPVS-IPS"] == ["1.2.3.4", "10.20.30.41"]
+
+
+def test_only_local_load_balancing() -> None:
+    """TestOnlyLocalLoadBalancing: as TestLoadBalancer with externalTrafficPolicy Local, endpoints
+    10.180.0.1 on test-node and 10.180.1.1 on other-node: 1.2.3.4:80's only real server is the local
+    one; KUBE-LOAD-BALANCER and KUBE-LOAD-BALANCER-LOCAL hold 1.2.3.4,tcp:80; KUBE-SERVICES as in
+    TestLoadBalancer; KUBE-LOAD-BALANCER: RETURN on KUBE-LOAD-BALANCER-LOCAL, then KUBE-MARK-MASQ."""
+    s = scenario([svc("svc1", "LoadBalancer", "10.20.30.41", ["ep", "ep1"], 3001, load_balancer_ips=[LB_IP],
+                      external_traffic_policy="Local", health_check_node_port=30000)],
+                 [{"name": "ep", "ip": "10.180.0.1", "node": NODE},
+                  {"name": "ep1", "ip": "10.180.1.1", "node": "other-node"}])  # fmt: skip
+    vs = ipvs(s)
+    assert vs[("TCP", "1.2.3.4:80")] == ("rr", [("10.180.0.1:80", 1)])
+    assert vs[("TCP", "10.20.30.41:80")] == ("rr", [("10.180.0.1:80", 1), ("10.180.1.1:80", 1)])
+    sets, ipt, _ = listed_features(s)
+    assert entries(sets)[LOAD_BALANCER] == entries(sets)["KUBE-LOAD-BALANCER-LOCAL"] == ["1.2.3.4,tcp:80"]
+    assert rules(ipt, SERVICES) == KUBE_SERVICES_LB
+    assert rules(ipt, LOAD_BALANCER) == [("RETURN", "KUBE-LOAD-BALANCER-LOCAL"), (MARK_MASQ, "")]
+    # other-node has no local endpoint: all endpoints (PR #97081), as for its NodePort
+    assert ipvs(s, "other-node")[("TCP", "1.2.3.4:80")] == ("rr", [("10.180.1.1:80", 1)])
+
+
+def test_load_balancer_source_ranges() -> None:
+    """TestLoadBalancerSourceRanges: LoadBalancer svc1 (no nodePort) with ingress 1.2.3.4 and source
+    range 10.0.0.0/8: 2 virtual servers, 1.2.3.4:80 with 10.180.0.1:80; sets KUBE-LOAD-BALANCER and
+    KUBE-LOAD-BALANCER-FW hold 1.2.3.4,tcp:80, KUBE-LOAD-BALANCER-SOURCE-CIDR 1.2.3.4,tcp:80,10.0.0.0/8;
+    KUBE-SERVICES as in TestLoadBalancer; KUBE-PROXY-FIREWALL: KUBE-SOURCE-RANGES-FIREWALL on
+    KUBE-LOAD-BALANCER-FW; KUBE-SOURCE-RANGES-FIREWALL: RETURN on KUBE-LOAD-BALANCER-SOURCE-CIDR, DROP.
+
+    Not checked there, checked here: the node's IP (100.101.102.103) is outside 10.0.0.0/8, so
+    KUBE-LOAD-BALANCER-SOURCE-IP stays empty and KUBE-IPVS-OUT-FILTER drops the node's own connections
+    to the VIP (``lbNoNodeAccessIPPortProtocolEntries``); that ``-m ipvs`` rule cannot be loaded here."""
+    s = scenario([svc("svc1", "LoadBalancer", "10.20.30.41", ["ep"], load_balancer_ips=[LB_IP],
+                      load_balancer_source_ranges=["10.0.0.0/8"])],
+                 [{"name": "ep", "ip": "10.180.0.1", "node": "other-node"}])  # fmt: skip
+    assert ipvs(s) == {("TCP", "10.20.30.41:80"): ("rr", [("10.180.0.1:80", 1)]),
+                       ("TCP", "1.2.3.4:80"): ("rr", [("10.180.0.1:80", 1)])}  # fmt: skip
+    sets, ipt, ipvs_rules = listed_features(s)
+    assert entries(sets)[LOAD_BALANCER] == entries(sets)["KUBE-LOAD-BALANCER-FW"] == ["1.2.3.4,tcp:80"]
+    assert entries(sets)["KUBE-LOAD-BALANCER-SOURCE-CIDR"] == ["1.2.3.4,tcp:80,10.0.0.0/8"]
+    assert entries(sets)["KUBE-LOAD-BALANCER-SOURCE-IP"] == []
+    assert rules(ipt, SERVICES) == KUBE_SERVICES_LB
+    assert rules(ipt, "KUBE-PROXY-FIREWALL") == [("KUBE-SOURCE-RANGES-FIREWALL", "KUBE-LOAD-BALANCER-FW")]
+    assert rules(ipt, "KUBE-SOURCE-RANGES-FIREWALL") == [("RETURN", "KUBE-LOAD-BALANCER-SOURCE-CIDR"), ("DROP", "")]
+    assert ipvs_rules == ["-A KUBE-IPVS-OUT-FILTER -s 1.2.3.4/32 -m ipvs --vproto 6 --vaddr 1.2.3.4/32 --vport 80 -j DROP"]
+    # a range holding the node's IP: KUBE-LOAD-BALANCER-SOURCE-IP gets vip,proto:port,vip, no OUT-FILTER rule
+    inside = scenario([svc("svc1", "LoadBalancer", "10.20.30.41", ["ep"], load_balancer_ips=[LB_IP],
+                           load_balancer_source_ranges=["10.0.0.0/8", "100.101.0.0/16"])],
+                      [{"name": "ep", "ip": "10.180.0.1", "node": "other-node"}])  # fmt: skip
+    sets, ipt, ipvs_rules = listed_features(inside)
+    assert entries(sets)["KUBE-LOAD-BALANCER-SOURCE-IP"] == ["1.2.3.4,tcp:80,1.2.3.4"]
+    assert entries(sets)["KUBE-LOAD-BALANCER-SOURCE-CIDR"] == ["1.2.3.4,tcp:80,10.0.0.0/8", "1.2.3.4,tcp:80,100.101.0.0/16"]
+    assert rules(ipt, "KUBE-SOURCE-RANGES-FIREWALL") == [("RETURN", "KUBE-LOAD-BALANCER-SOURCE-CIDR"),
+                                                         ("RETURN", "KUBE-LOAD-BALANCER-SOURCE-IP"), ("DROP", "")]  # fmt: skip
+    assert ipvs_rules == []
+
+
+def test_accept_ipvs_traffic() -> None:
+    """TestAcceptIPVSTraffic: ClusterIP svc1 (10.20.30.40, externalIP 5.6.7.8), LoadBalancer svc2
+    (10.20.30.41, ingress 1.2.3.4) and NodePort svc3 (10.20.30.42), nodePort 80 each: KUBE-SERVICES is
+    RETURN, KUBE-LOAD-BALANCER on KUBE-LOAD-BALANCER, KUBE-MARK-MASQ on KUBE-CLUSTER-IP, KUBE-MARK-MASQ on
+    KUBE-EXTERNAL-IP, ACCEPT on KUBE-EXTERNAL-IP twice (physdev/addrtype and dst-type LOCAL),
+    KUBE-NODE-PORT, ACCEPT on KUBE-CLUSTER-IP, ACCEPT on KUBE-LOAD-BALANCER.
+
+    Difference: the three share nodePort 80 there; here 30080, 30081, 30082 (an API server admits
+    no shared nodePort, nor one outside the range)."""
+    s = scenario([svc("svc1", "ClusterIP", "10.20.30.40", ["ep1"], external_ips=["5.6.7.8"]),
+                  svc("svc2", "LoadBalancer", "10.20.30.41", ["ep2"], 30081, load_balancer_ips=[LB_IP]),
+                  svc("svc3", "NodePort", "10.20.30.42", ["ep3"], 30082)],
+                 [{"name": f"ep{i}", "ip": f"10.180.0.{i}", "node": "other-node"} for i in (1, 2, 3)])  # fmt: skip
+    _, ipt, _ = listed_features(s)
+    assert rules(ipt, SERVICES) == [("RETURN", ""), (LOAD_BALANCER, LOAD_BALANCER), (MARK_MASQ, CLUSTER_IP),
+                                    (MARK_MASQ, "KUBE-EXTERNAL-IP"), ("ACCEPT", "KUBE-EXTERNAL-IP"),
+                                    ("ACCEPT", "KUBE-EXTERNAL-IP"), (NODE_PORT, ""), ("ACCEPT", CLUSTER_IP),
+                                    ("ACCEPT", LOAD_BALANCER)]  # fmt: skip
+    ext = [line for line in ipt.splitlines() if line.startswith("-A KUBE-SERVICES ") and "KUBE-EXTERNAL-IP " in line]
+    assert ext[1].endswith("dst,dst -m physdev ! --physdev-is-in -m addrtype ! --src-type LOCAL -j ACCEPT")
+    assert ext[2].endswith("dst,dst -m addrtype --dst-type LOCAL -j ACCEPT")
+
+
+def test_external_ips() -> None:
+    """TestExternalIPs: ClusterIP svc1 10.20.30.41:80 with externalIPs 50.60.70.81 (plus an IPv6 one and
+    127.0.0.1, which hairpin's scenario refuses as an external IP: a loopback address), endpoint 10.180.0.1:
+    the external IP's server has 10.180.0.1:80.  TestExternalIPsNoEndpoint: without endpoints, 2
+    servers, the external IP's with no real server.  The set is KUBE-EXTERNAL-IP (policy Cluster)."""
+    s = scenario([svc("svc1", "ClusterIP", "10.20.30.41", ["ep"], external_ips=[EXT_IP])],
+                 [{"name": "ep", "ip": "10.180.0.1", "node": "other-node"}])  # fmt: skip
+    assert ipvs(s) == {("TCP", "10.20.30.41:80"): ("rr", [("10.180.0.1:80", 1)]),
+                       ("TCP", "50.60.70.81:80"): ("rr", [("10.180.0.1:80", 1)])}  # fmt: skip
+    none = scenario([svc("svc1", "ClusterIP", "10.20.30.41", [], external_ips=[EXT_IP])], [])
+    assert ipvs(none) == {("TCP", "10.20.30.41:80"): ("rr", []), ("TCP", "50.60.70.81:80"): ("rr", [])}
+    sets, ipt, _ = listed_features(s)
+    assert entries(sets)["KUBE-EXTERNAL-IP"] == ["50.60.70.81,tcp:80"] and entries(sets)["KUBE-EXTERNAL-IP-LOCAL"] == []
+    assert rules(ipt, SERVICES) == [("RETURN", ""), (MARK_MASQ, CLUSTER_IP), (MARK_MASQ, "KUBE-EXTERNAL-IP"),
+                                    ("ACCEPT", "KUBE-EXTERNAL-IP"), ("ACCEPT", "KUBE-EXTERNAL-IP"), (NODE_PORT, ""),
+                                    ("ACCEPT", CLUSTER_IP)]  # fmt: skip
+    assert entries(sets)["KUBE-IPVS-IPS"] == ["10.20.30.41", "50.60.70.81"]
+
+
+def test_only_local_external_ips() -> None:
+    """TestOnlyLocalExternalIPs: NodePort svc1 with externalIP 50.60.70.81, externalTrafficPolicy Local,
+    endpoints 10.180.0.1 (test-node) and 10.180.1.1 (other-node): the external IP's server has only
+    10.180.0.1:80.  The set is KUBE-EXTERNAL-IP-LOCAL, with no KUBE-MARK-MASQ rule (source kept)."""
+    s = scenario([svc("svc1", "NodePort", "10.20.30.41", ["ep", "ep1"], 3001, external_ips=[EXT_IP],
+                      external_traffic_policy="Local")],
+                 [{"name": "ep", "ip": "10.180.0.1", "node": NODE},
+                  {"name": "ep1", "ip": "10.180.1.1", "node": "other-node"}])  # fmt: skip
+    assert ipvs(s)[("TCP", "50.60.70.81:80")] == ("rr", [("10.180.0.1:80", 1)])
+    sets, ipt, _ = listed_features(s)
+    assert entries(sets)["KUBE-EXTERNAL-IP-LOCAL"] == ["50.60.70.81,tcp:80"] and entries(sets)["KUBE-EXTERNAL-IP"] == []
+    assert rules(ipt, SERVICES) == [("RETURN", ""), (MARK_MASQ, CLUSTER_IP), ("ACCEPT", "KUBE-EXTERNAL-IP-LOCAL"),
+                                    ("ACCEPT", "KUBE-EXTERNAL-IP-LOCAL"), (NODE_PORT, ""), ("ACCEPT", CLUSTER_IP)]  # fmt: skip
+
+
+@pytest.mark.parametrize("version", ["1.18", "1.24"])
+def test_features_before_1_25_are_refused(version: str) -> None:
+    """Before 1.25 the IPVS proxier checked source ranges in nat KUBE-FIREWALL with KUBE-MARK-DROP
+    (kubernetes PR #110628 moved it): hairpin does not write that layout and says so."""
+    for key, value in (("load_balancer_ips", [LB_IP]), ("external_ips", [EXT_IP])):
+        with pytest.raises(ScenarioError) as e:
+            scenario([svc("svc1", "LoadBalancer", "10.20.30.41", ["ep"], 3001, **{key: value})],
+                     [{"name": "ep", "ip": "10.180.0.1", "node": NODE}], version=version)  # fmt: skip
+        minor = version.split(".")[1]
+        assert str(e.value) == (f"proxier_test.yaml: services[0].{key}: not modelled for kube-proxy 1.{minor} in ipvs "
+                                "mode (its nat KUBE-FIREWALL layout); ipvs layouts 1.25 and later write it")  # fmt: skip
 
 
 def test_sctp_is_refused() -> None:
@@ -288,18 +441,31 @@ VERSIONS = ("1.18", "1.24", "1.25", "1.28", "1.29", "1.33")
 
 def _variants(s: Scenario) -> dict[str, Scenario]:
     """The scenario, its first Service with externalTrafficPolicy Local and a health check node port,
-    without endpoints, and with a second Service (UDP NodePort, two ports' worth of set members)."""
+    without endpoints, and with a second Service (UDP NodePort, two ports' worth of set members); from
+    1.25 also with load-balancer VIPs and source ranges (one holding node1's IP, so that node gets
+    KUBE-LOAD-BALANCER-SOURCE-IP and the others a KUBE-IPVS-OUT-FILTER rule from 1.29), and with
+    external IPs under both traffic policies (the Cluster one on the UDP Service)."""
     first = s.services[0]
     dns = Service("kube-system", "dns", "NodePort", "10.100.0.10",
                   (ServicePort("dns", "UDP", 53, 53, 30053), ServicePort("dns-tcp", "TCP", 53, 53, 30054)),
                   endpoints=first.endpoints)  # fmt: skip
-    return {
+    out = {
         "as is": s,
         "etp local": dataclasses.replace(s, services=(dataclasses.replace(first, external_traffic_policy="Local",
                                                                           health_check_node_port=32123),)),
         "no endpoints": dataclasses.replace(s, services=(dataclasses.replace(first, endpoints=()),)),
         "two services": dataclasses.replace(s, services=(first, dns)),
     }  # fmt: skip
+    if layout_for(s.kube_proxy.version).minor >= 25 and first.type == "LoadBalancer":
+        node1 = s.nodes[0].ip
+        out["vips and source ranges"] = dataclasses.replace(s, services=(dataclasses.replace(
+            first, load_balancer_ips=("203.0.113.7", "203.0.113.8"),
+            load_balancer_source_ranges=("10.0.0.0/8", f"{node1}/32")),))  # fmt: skip
+        out["external ips"] = dataclasses.replace(s, services=(
+            dataclasses.replace(first, external_ips=("198.51.100.20",), external_traffic_policy="Local",
+                                health_check_node_port=32123),
+            dataclasses.replace(dns, external_ips=("198.51.100.21",))))  # fmt: skip
+    return out
 
 
 def _ipvs_mode(s: Scenario, version: str) -> Scenario:
@@ -349,24 +515,33 @@ def test_ipsets_and_iptables_are_a_fixed_point_of_the_real_tools(version: str) -
     loaded = 0
     for name, s in _scenarios(version):
         for node in s.nodes:
-            ours_sets, ours_ipt = ipset_save(s, node.name), node_iptables(s, node.name)
+            ours_sets, (ours_ipt, ipvs_rules) = ipset_save(s, node.name), loadable(node_iptables(s, node.name))
             sets, ipt = ipset_and_iptables_restore_and_save(ours_sets, ours_ipt)
             assert normal_ipset(sets) == normal_ipset(ours_sets), f"{name} / {node.name}: ipset"
             assert by_table(ipt) == by_table(ours_ipt), f"{name} / {node.name}: iptables"
+            # the -m ipvs rules (not loadable here): 1.29+, the VIPs' ports on nodes outside the ranges
+            want = 2 if name.endswith("vips and source ranges") and version >= "1.29" and node.name != "node1" else 0
+            assert len(ipvs_rules) == want, f"{name} / {node.name}: {ipvs_rules}"
             loaded += 1
-    assert loaded == 4 * 3 + 3 + 5 + 3 + 3 + 3 + 3 + 6
+    assert loaded == 4 * 3 + 3 + 5 + 3 + 3 + 3 + 3 + 6 + (2 * 3 if version >= "1.25" else 0)
 
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_ipvs_mode_dumps_pass_kube_proxys_jump_check(version: str) -> None:
     """checkIPTablesRuleJumps (pkg/proxy/iptables/proxier_test.go) on every IPVS-mode node dump.
-    Exempt: nat KUBE-LOAD-BALANCER and filter KUBE-SOURCE-RANGES-FIREWALL, which the IPVS proxier
-    creates and fills on every sync (TestCreateAndLinkKubeChain; proxier.go writes ``-j KUBE-MARK-MASQ``
-    and ``-j DROP`` into them) but jumps to only from load-balancer IP and source-range rules, which
-    EKS's load balancers never need."""
+    nat KUBE-LOAD-BALANCER and filter KUBE-SOURCE-RANGES-FIREWALL are created and filled on every sync
+    (TestCreateAndLinkKubeChain; proxier.go writes ``-j KUBE-MARK-MASQ`` and ``-j DROP`` into them) but
+    jumped to only from the load-balancer VIP and source-range rules: exempt only in a scenario
+    without VIPs (resp. without source ranges), and checked like any chain in one with them."""
+    checked_lb = 0
     for name, s in _scenarios(version):
+        vips = any(svc.load_balancer_ips for svc in s.services)
+        ranges = any(svc.load_balancer_source_ranges for svc in s.services)
+        exempt = frozenset(c for c, used in ((LOAD_BALANCER, vips), ("KUBE-SOURCE-RANGES-FIREWALL", ranges)) if not used)
+        checked_lb += not exempt
         for node in s.nodes:
             try:
-                check_jumps(node_iptables(s, node.name), frozenset({LOAD_BALANCER, "KUBE-SOURCE-RANGES-FIREWALL"}))
+                check_jumps(node_iptables(s, node.name), exempt)
             except AssertionError as e:
                 raise AssertionError(f"{name} / {node.name}: {e}") from None
+    assert checked_lb == (1 if version >= "1.25" else 0)

@@ -221,10 +221,10 @@ def build(s: Scenario) -> Topology:
                 )
             )
         ipsets = ""
-        if s.kube_proxy.mode == "ipvs":  # kube-proxy binds every ClusterIP to the dummy kube-ipvs0
+        if s.kube_proxy.mode == "ipvs":  # kube-proxy binds ClusterIPs, external IPs, LB VIPs to kube-ipvs0
             from hairpin.kube import ipvs
 
-            addrs = tuple(f"{a}/32" for a in ipvs.dummy_addresses(s))
+            addrs = tuple(f"{a}/32" for a in ipvs.dummy_addresses(s, node.name))
             ifs.append(Interface(ipvs.DUMMY, mac_for(node.name, ipvs.DUMMY), addrs))
             ipsets = ipvs.ipset_save(s, node.name)
         rules = tuple(cni.ip_rules(s, node.name))

@@ -22,6 +22,31 @@ types and comments):
   ``src,dst`` (node processes whose source is a ClusterIP), as in the iptables proxier's notes in
   ``hairpin.kube.proxy``.
 
+Service external IPs, load-balancer IPs (ipMode VIP) and loadBalancerSourceRanges, from 1.25
+(``hairpin.kube.layout.IPVS_FEATURES_FIRST``; kubernetes master as stored, pkg/proxy/ipvs/proxier.go
+``syncProxyRules`` "Capture externalIPs" / "Capture load-balancer ingress", ``writeIptablesRules``,
+``acceptIPVSTraffic``, ``ipsetWithIptablesChain``):
+
+- a virtual server on every externalIP:port and every load-balancer VIP:port, bound to kube-ipvs0
+  unless the address is one of the node's own (``shouldBind``), so it is a local address on every
+  node and IPVS answers it at LOCAL_IN: an in-cluster caller of a captured VIP never leaves the node
+  for the load balancer.  Their real servers follow externalTrafficPolicy (``syncEndpoint`` with
+  ``ExternalPolicyLocal()``: the local endpoints, all of them when the node has none, PR #97081);
+- ipsets: KUBE-EXTERNAL-IP (policy Cluster) or KUBE-EXTERNAL-IP-LOCAL (policy Local) with
+  ``ip,proto:port``; KUBE-LOAD-BALANCER with every VIP, KUBE-LOAD-BALANCER-LOCAL for policy Local,
+  KUBE-LOAD-BALANCER-FW for a Service with source ranges, KUBE-LOAD-BALANCER-SOURCE-CIDR with
+  ``vip,proto:port,cidr`` per range, and KUBE-LOAD-BALANCER-SOURCE-IP ``vip,proto:port,vip`` when a
+  range holds the node's IP (``allowFromNode``);
+- iptables: nat KUBE-SERVICES -> KUBE-LOAD-BALANCER (-> RETURN for policy Local, else KUBE-MARK-MASQ);
+  filter INPUT/FORWARD -> KUBE-PROXY-FIREWALL -> KUBE-SOURCE-RANGES-FIREWALL for the FW set: RETURN for
+  an allowed source, else ``-j DROP`` (filter INPUT runs before IPVS's LOCAL_IN hook, so the packet is
+  still addressed to the VIP); external IPs: KUBE-MARK-MASQ (policy Cluster) and two ACCEPT rules
+  (``physdev``/``addrtype``); the last KUBE-SERVICES rules ACCEPT KUBE-CLUSTER-IP and KUBE-LOAD-BALANCER
+  destinations.  From 1.29 a VIP whose source ranges miss the node's IP also gets a filter
+  KUBE-IPVS-OUT-FILTER rule ``-s VIP -m ipvs --vaddr VIP --vproto P --vport N -j DROP`` (kubernetes
+  PR #119791, issue #119656, merged 2023-08 for v1.29), printed as iptables-save prints it (iptables
+  extensions/libxt_ipvs.c ``ipvs_mt_dump``: protocol number, then address/mask, then port).
+
 Version boundaries (the iptables proxier's, ``hairpin.kube.layout``, plus):
 - KUBE-PROXY-FIREWALL / KUBE-SOURCE-RANGES-FIREWALL and KUBE-IPVS-FILTER (kubernetes PR #108460,
   "Prevent host access on VIP addresses in proxy-mode=ipvs", merged 2022-06-22: v1.25) from 1.25;
@@ -35,7 +60,9 @@ from __future__ import annotations
 from hairpin.ipvs import IpvsTable, VirtualServer
 from hairpin.kube.dump import Tables, comment
 from hairpin.kube.layout import layout_for
+from hairpin.kube.proxy import lb_vips
 from hairpin.model.net import ip_int
+from hairpin.model.scenario import Service
 from hairpin.scenario import Scenario
 
 __all__ = ["ipset_save", "ipsets", "tables", "virtual_servers"]
@@ -69,7 +96,9 @@ SETS: dict[str, tuple[str, str]] = {
 
 
 def virtual_servers(scenario: Scenario, node: str) -> IpvsTable:
-    """The IPVS table kube-proxy keeps on ``node`` (in scenario order, endpoints in scenario order)."""
+    """The IPVS table kube-proxy keeps on ``node`` (in scenario order, endpoints in scenario order):
+    per service port the ClusterIP, every external IP, every load-balancer VIP, then the node's
+    NodePort, as syncProxyRules adds them."""
     node_ip = ip_int(scenario.node(node).ip)
     table = IpvsTable()
     for svc in scenario.services:
@@ -77,14 +106,28 @@ def virtual_servers(scenario: Scenario, node: str) -> IpvsTable:
         for sp in svc.ports:
             proto = sp.protocol.lower()
             dests = [(ip_int(p.ip), sp.target_port) for p in pods]
+            ext = dests
+            if svc.external_traffic_policy == "Local":
+                local = [(ip_int(p.ip), sp.target_port) for p in pods if p.node == node]
+                ext = local or dests  # PR #97081: no local endpoint -> all endpoints
             table.add(VirtualServer(proto, ip_int(svc.cluster_ip), sp.port, list(dests)))
+            for addr in (*svc.external_ips, *lb_vips(svc)):
+                table.add(VirtualServer(proto, ip_int(addr), sp.port, list(ext)))
             if svc.type in ("NodePort", "LoadBalancer") and sp.node_port:
-                ext = dests
-                if svc.external_traffic_policy == "Local":
-                    local = [(ip_int(p.ip), sp.target_port) for p in pods if p.node == node]
-                    ext = local or dests  # PR #97081: no local endpoint -> all endpoints
                 table.add(VirtualServer(proto, node_ip, sp.node_port, list(ext)))
     return table
+
+
+def _contains(cidr: str, ip: str) -> bool:
+    net, _, bits = cidr.partition("/")
+    width = int(bits) if bits else 32
+    mask = (0xFFFFFFFF << (32 - width)) & 0xFFFFFFFF
+    return ip_int(ip) & mask == ip_int(net) & mask
+
+
+def node_allowed(svc: Service, node_ip: str) -> bool:
+    """kube-proxy's ``allowFromNode``: a source range holds the node's IP."""
+    return any(_contains(c, node_ip) for c in svc.load_balancer_source_ranges)
 
 
 def ipsets(scenario: Scenario, node: str) -> dict[str, list[str]]:
@@ -93,6 +136,7 @@ def ipsets(scenario: Scenario, node: str) -> dict[str, list[str]]:
     Only sets with members are listed, plus the three the seed always has (KUBE-CLUSTER-IP,
     KUBE-NODE-PORT-TCP, KUBE-LOOP-BACK)."""
     out: dict[str, list[str]] = {"KUBE-CLUSTER-IP": [], "KUBE-NODE-PORT-TCP": [], "KUBE-LOOP-BACK": []}
+    node_ip = scenario.node(node).ip
 
     def put(name: str, member: str) -> None:
         members = out.setdefault(name, [])
@@ -111,16 +155,35 @@ def ipsets(scenario: Scenario, node: str) -> dict[str, list[str]]:
             for p in scenario.endpoints_of(svc):
                 if p.node == node:
                     put("KUBE-LOOP-BACK", f"{p.ip},{proto}:{sp.target_port},{p.ip}")
+            for ip in svc.external_ips:
+                put("KUBE-EXTERNAL-IP-LOCAL" if local_policy else "KUBE-EXTERNAL-IP", f"{ip},{proto}:{sp.port}")
+            for vip in lb_vips(svc):
+                entry = f"{vip},{proto}:{sp.port}"
+                put("KUBE-LOAD-BALANCER", entry)
+                if local_policy:
+                    put("KUBE-LOAD-BALANCER-LOCAL", entry)
+                if svc.load_balancer_source_ranges:
+                    put("KUBE-LOAD-BALANCER-FW", entry)
+                    for cidr in svc.load_balancer_source_ranges:  # ipset save prints a /32 net bare
+                        put("KUBE-LOAD-BALANCER-SOURCE-CIDR", f"{entry},{cidr.removesuffix('/32')}")
+                    if node_allowed(svc, node_ip):
+                        put("KUBE-LOAD-BALANCER-SOURCE-IP", f"{entry},{vip}")
         if local_policy and svc.type == "LoadBalancer" and svc.health_check_node_port:
             put("KUBE-HEALTH-CHECK-NODE-PORT", str(svc.health_check_node_port))
     if layout_for(scenario.kube_proxy.version).minor >= 25:
-        out["KUBE-IPVS-IPS"] = dummy_addresses(scenario)
+        out["KUBE-IPVS-IPS"] = dummy_addresses(scenario, node)
     return out
 
 
-def dummy_addresses(scenario: Scenario) -> list[str]:
-    """The addresses kube-proxy binds to ``kube-ipvs0`` (every ClusterIP; the NLB publishes no IP)."""
-    return list(dict.fromkeys(svc.cluster_ip for svc in scenario.services))
+def dummy_addresses(scenario: Scenario, node: str | None = None) -> list[str]:
+    """The addresses kube-proxy binds to ``kube-ipvs0`` on ``node``: every ClusterIP, external IP and
+    load-balancer VIP, except one that is already the node's own address (``shouldBind``).  The AWS
+    controllers' NLBs publish a hostname, so no VIP unless the scenario gives one."""
+    own = {scenario.node(node).ip} if node is not None else set()
+    addrs = [svc.cluster_ip for svc in scenario.services]
+    for svc in scenario.services:
+        addrs += [a for a in (*svc.external_ips, *lb_vips(svc)) if a not in own]
+    return list(dict.fromkeys(addrs))
 
 
 def ipset_save(scenario: Scenario, node: str) -> str:
@@ -175,23 +238,40 @@ def tables(scenario: Scenario, node: str) -> Tables:
     if minor >= 29:
         t.add("nat", "KUBE-SERVICES", "-s 127.0.0.0/8 -j RETURN")
     # ipsetWithIptablesChain, in its order, for the sets that have members
-    if members.get("KUBE-LOOP-BACK"):
-        t.add("nat", "KUBE-POSTROUTING", f"{match('KUBE-LOOP-BACK', 'dst,dst,src')} -j MASQUERADE")
-    for proto in ("TCP", "UDP"):
-        if members.get(f"KUBE-NODE-PORT-LOCAL-{proto}"):
-            t.add("nat", "KUBE-NODE-PORT",
-                  f"-p {proto.lower()} {match(f'KUBE-NODE-PORT-LOCAL-{proto}', 'dst')} -j RETURN")  # fmt: skip
-        if members.get(f"KUBE-NODE-PORT-{proto}"):
-            t.add("nat", "KUBE-NODE-PORT", f"-p {proto.lower()} {match(f'KUBE-NODE-PORT-{proto}', 'dst')} -j KUBE-MARK-MASQ")
+    chained = [("KUBE-LOOP-BACK", "nat", "KUBE-POSTROUTING", "MASQUERADE", "dst,dst,src", ""),
+               ("KUBE-LOAD-BALANCER", "nat", "KUBE-SERVICES", "KUBE-LOAD-BALANCER", "dst,dst", ""),
+               ("KUBE-LOAD-BALANCER-LOCAL", "nat", "KUBE-LOAD-BALANCER", "RETURN", "dst,dst", "")]  # fmt: skip
+    for proto in ("tcp", "udp"):
+        chained += [(f"KUBE-NODE-PORT-LOCAL-{proto.upper()}", "nat", "KUBE-NODE-PORT", "RETURN", "dst", proto),
+                    (f"KUBE-NODE-PORT-{proto.upper()}", "nat", "KUBE-NODE-PORT", "KUBE-MARK-MASQ", "dst", proto)]  # fmt: skip
+    chained += [("KUBE-LOAD-BALANCER-FW", "filter", "KUBE-PROXY-FIREWALL", "KUBE-SOURCE-RANGES-FIREWALL", "dst,dst", ""),
+                ("KUBE-LOAD-BALANCER-SOURCE-CIDR", "filter", "KUBE-SOURCE-RANGES-FIREWALL", "RETURN", "dst,dst,src", ""),
+                ("KUBE-LOAD-BALANCER-SOURCE-IP", "filter", "KUBE-SOURCE-RANGES-FIREWALL", "RETURN", "dst,dst,src", "")]  # fmt: skip
+    for name, table, chain, to, dirs, proto in chained:
+        if members.get(name):
+            p = f"-p {proto} " if proto else ""
+            t.add(table, chain, f"{p}{match(name, dirs)} -j {to}")
     if members.get("KUBE-CLUSTER-IP"):
         # masqueradeAll false, no local detector on EKS: node processes whose source is a ClusterIP
         t.add("nat", "KUBE-SERVICES", f"{match('KUBE-CLUSTER-IP', 'src,dst')} -j KUBE-MARK-MASQ")
+    for name in ("KUBE-EXTERNAL-IP", "KUBE-EXTERNAL-IP-LOCAL"):  # writeIptablesRules' externalIPRules
+        if members.get(name):
+            if name == "KUBE-EXTERNAL-IP":  # policy Cluster: SNAT
+                t.add("nat", "KUBE-SERVICES", f"{match(name, 'dst,dst')} -j KUBE-MARK-MASQ")
+            t.add("nat", "KUBE-SERVICES",
+                  f"{match(name, 'dst,dst')} -m physdev ! --physdev-is-in -m addrtype ! --src-type LOCAL -j ACCEPT")  # fmt: skip
+            t.add("nat", "KUBE-SERVICES", f"{match(name, 'dst,dst')} -m addrtype --dst-type LOCAL -j ACCEPT")
     t.add("nat", "KUBE-SERVICES", "-m addrtype --dst-type LOCAL -j KUBE-NODE-PORT")
     t.add("nat", "KUBE-LOAD-BALANCER", "-j KUBE-MARK-MASQ")
     if minor >= 25:
         t.add("filter", "KUBE-SOURCE-RANGES-FIREWALL", "-j DROP")
-    if members.get("KUBE-CLUSTER-IP"):  # acceptIPVSTraffic: the end of KUBE-SERVICES
-        t.add("nat", "KUBE-SERVICES", "-m set --match-set KUBE-CLUSTER-IP dst,dst -j ACCEPT")
+    if minor >= 29:  # lbNoNodeAccessIPPortProtocolEntries: VIPs whose source ranges miss the node's IP
+        for vip, proto, port in no_node_access(scenario, node):
+            t.add("filter", "KUBE-IPVS-OUT-FILTER",
+                  f"-s {vip}/32 -m ipvs --vproto {_PROTO_NUMBER[proto]} --vaddr {vip}/32 --vport {port} -j DROP")  # fmt: skip
+    for name in ("KUBE-CLUSTER-IP", "KUBE-LOAD-BALANCER"):  # acceptIPVSTraffic: the end of KUBE-SERVICES
+        if members.get(name):
+            t.add("nat", "KUBE-SERVICES", f"-m set --match-set {name} dst,dst -j ACCEPT")
     t.add("filter", "KUBE-FORWARD",
           f"{comment('kubernetes forwarding rules')} -m mark --mark {MASQ_MARK}/{MASQ_MARK} -j ACCEPT")  # fmt: skip
     t.add("filter", "KUBE-FORWARD",
@@ -210,6 +290,23 @@ def tables(scenario: Scenario, node: str) -> Tables:
     t.add("nat", "KUBE-MARK-MASQ", f"-j MARK --set-xmark {MASQ_MARK}/{MASQ_MARK}")
     _jumps(t, minor)
     return t
+
+
+#: /etc/protocols numbers, as libxt_ipvs prints ``--vproto``
+_PROTO_NUMBER = {"tcp": 6, "udp": 17}
+
+
+def no_node_access(scenario: Scenario, node: str) -> list[tuple[str, str, int]]:
+    """(VIP, protocol, port) of every load-balancer VIP with source ranges none of which holds the
+    node's IP: kube-proxy 1.29+ drops the node's own connections to it (KUBE-IPVS-OUT-FILTER)."""
+    node_ip = scenario.node(node).ip
+    out: list[tuple[str, str, int]] = []
+    for svc in scenario.services:
+        if not svc.load_balancer_source_ranges or node_allowed(svc, node_ip):
+            continue
+        for sp in svc.ports:
+            out += [(vip, sp.protocol.lower(), sp.port) for vip in lb_vips(svc)]
+    return out
 
 
 def _jumps(t: Tables, minor: int) -> None:
