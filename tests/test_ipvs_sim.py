@@ -40,6 +40,7 @@ def test_nat_rules_of_the_seed_node_in_ipvs_mode(seed: scenario.Scenario) -> Non
     nat = text[text.index("*nat") : text.index("COMMIT", text.index("*nat"))]
     kube = [line for line in nat.splitlines() if line.startswith("-A KUBE-")]
     assert kube == [
+        "-A KUBE-FIREWALL -j KUBE-MARK-DROP",  # release-1.18 writeIptablesRules: the nat KUBE-FIREWALL (< 1.25)
         "-A KUBE-LOAD-BALANCER -j KUBE-MARK-MASQ",
         "-A KUBE-MARK-DROP -j MARK --set-xmark 0x8000/0x8000",  # kubelet's (< 1.28)
         "-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000",

@@ -150,3 +150,35 @@ def test_ipset_save_has_kube_proxys_create_and_add_forms() -> None:
     at = lines.index("create KUBE-NODE-PORT-TCP bitmap:port range 0-65535")
     assert lines[at + 1 : at + 3] == ["add KUBE-NODE-PORT-TCP 30054", "add KUBE-NODE-PORT-TCP 31468"]
     assert len([ln for ln in lines if ln.startswith("create ")]) == 14  # 1.18: no KUBE-IPVS-IPS
+
+
+def test_118_ipvs_forward_and_firewall_rules_as_release_118_writes_them() -> None:
+    """release-1.18 pkg/proxy/ipvs/proxier.go writeIptablesRules (the fork 2018112767/kubernetes at b3796c7b):
+    KUBE-FORWARD's two conntrack rules without -s/-d (as its iptables proxier), and the nat KUBE-FIREWALL
+    "mark drop" rule; from 1.24 one "kubernetes forwarding conntrack rule", and from 1.25 no nat KUBE-FIREWALL
+    (PR #110628 moved source ranges to the filter table)."""
+    from dataclasses import replace
+
+    from hairpin import scenario as scen
+    from hairpin.kube import ipvs as kube_ipvs
+
+    def forward_and_firewall(version: str) -> list[str]:
+        s = scen.seed()
+        s = replace(s, kube_proxy=replace(s.kube_proxy, mode="ipvs", version=version))
+        text = kube_ipvs.tables(s, "node1").render(("filter", "nat"))
+        return [ln for ln in text.splitlines() if ln.startswith(("-A KUBE-FORWARD", "-A KUBE-FIREWALL", ":KUBE-FIREWALL"))]
+
+    conntrack = "-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"
+    assert forward_and_firewall("1.18") == [  # filter, then nat
+        '-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark 0x4000/0x4000 -j ACCEPT',
+        f'-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack pod source rule" {conntrack}',
+        f'-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack pod destination rule" {conntrack}',
+        ":KUBE-FIREWALL - [0:0]",
+        "-A KUBE-FIREWALL -j KUBE-MARK-DROP",
+    ]
+    assert forward_and_firewall("1.24")[1:] == [
+        f'-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" {conntrack}',
+        ":KUBE-FIREWALL - [0:0]",
+        "-A KUBE-FIREWALL -j KUBE-MARK-DROP",
+    ]
+    assert not [ln for ln in forward_and_firewall("1.25") if "KUBE-FIREWALL" in ln]

@@ -222,6 +222,8 @@ def tables(scenario: Scenario, node: str) -> Tables:
     t.table("filter")
     t.table("nat")
     nat_chains = ["KUBE-SERVICES", "KUBE-POSTROUTING", "KUBE-NODE-PORT", "KUBE-LOAD-BALANCER", "KUBE-MARK-MASQ"]
+    if minor < 25:  # the nat KUBE-FIREWALL of the layouts before PR #110628 (its rule: below)
+        nat_chains.append("KUBE-FIREWALL")
     filter_chains = ["KUBE-FORWARD", "KUBE-NODE-PORT"]
     if minor >= 25:
         filter_chains += ["KUBE-PROXY-FIREWALL", "KUBE-SOURCE-RANGES-FIREWALL", "KUBE-IPVS-FILTER"]
@@ -263,6 +265,11 @@ def tables(scenario: Scenario, node: str) -> Tables:
             t.add("nat", "KUBE-SERVICES", f"{match(name, 'dst,dst')} -m addrtype --dst-type LOCAL -j ACCEPT")
     t.add("nat", "KUBE-SERVICES", "-m addrtype --dst-type LOCAL -j KUBE-NODE-PORT")
     t.add("nat", "KUBE-LOAD-BALANCER", "-j KUBE-MARK-MASQ")
+    if minor < 25:
+        # release-1.18 pkg/proxy/ipvs/proxier.go writeIptablesRules, "mark drop for KUBE-FIRE-WALL" (the fork
+        # 2018112767/kubernetes at b3796c7b); kubelet owns KUBE-MARK-DROP (hairpin.kube.kubelet)
+        t.add("nat", "KUBE-FIREWALL", "-j KUBE-MARK-DROP")
+        t.chain("nat", "KUBE-MARK-DROP")
     if minor >= 25:
         t.add("filter", "KUBE-SOURCE-RANGES-FIREWALL", "-j DROP")
     if minor >= 29:  # lbNoNodeAccessIPPortProtocolEntries: VIPs whose source ranges miss the node's IP
@@ -274,8 +281,13 @@ def tables(scenario: Scenario, node: str) -> Tables:
             t.add("nat", "KUBE-SERVICES", f"-m set --match-set {name} dst,dst -j ACCEPT")
     t.add("filter", "KUBE-FORWARD",
           f"{comment('kubernetes forwarding rules')} -m mark --mark {MASQ_MARK}/{MASQ_MARK} -j ACCEPT")  # fmt: skip
-    t.add("filter", "KUBE-FORWARD",
-          f"{comment('kubernetes forwarding conntrack rule')} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")  # fmt: skip
+    if minor < 24:  # release-1.18 writeIptablesRules: two conntrack rules, no -s/-d (as its iptables proxier)
+        for side in ("source", "destination"):
+            t.add("filter", "KUBE-FORWARD", f"{comment(f'kubernetes forwarding conntrack pod {side} rule')} "
+                                            "-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")  # fmt: skip
+    else:
+        t.add("filter", "KUBE-FORWARD",
+              f"{comment('kubernetes forwarding conntrack rule')} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")  # fmt: skip
     t.add("filter", "KUBE-NODE-PORT", f"{match('KUBE-HEALTH-CHECK-NODE-PORT', 'dst')} -j ACCEPT")
     if minor >= 25:
         for name, dirs in (("KUBE-LOAD-BALANCER", "dst,dst"), ("KUBE-CLUSTER-IP", "dst,dst"),
