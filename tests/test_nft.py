@@ -225,3 +225,19 @@ def test_filter_chains_split_at_dstnat_on_prerouting_and_output(version: str, pr
     assert names("INPUT-pre-dnat") == [] and names("INPUT") == ["filter-input"]
     assert t.base_chains("nat", "PREROUTING-pre-dnat") == [] and [c.name for c in t.base_chains("nat", "PREROUTING")] == [
         "nat-prerouting"]
+
+
+@pytest.mark.parametrize(("proto", "dport", "marked"), [("tcp", 80, True), ("tcp", 81, False), ("udp", 80, False)])
+def test_port_match_of_the_130_to_133_masquerade_rule(proto: str, dport: int, marked: bool) -> None:
+    """``tcp dport 80`` (kube-proxy 1.30 - 1.33's ClusterIP masquerade rule) matches the protocol and the
+    destination port, nothing else."""
+    text = (
+        "table ip kube-proxy {\n\tchain nat-output {\n\t\ttype nat hook output priority -100; policy accept;\n"
+        "\t\tip daddr 172.30.0.41 tcp dport 80 ip saddr != 10.0.0.0/8 meta mark set meta mark | 0x00004000\n"
+        "\t}\n}\n"
+    )
+    t = parse(text, "n.nft")
+    p = dataclasses.replace(Packet(POD, 40000, ip_int("172.30.0.41"), dport, Flags.SYN), proto=proto)
+    ctx = Context(p, _Node(), "OUTPUT")
+    t.run("nat", "OUTPUT", ctx)
+    assert ctx.mark == (0x4000 if marked else 0)

@@ -4,8 +4,9 @@
 pkg/proxy/nftables/proxier.go (``setupNFTables`` + ``syncProxyRules``; KEP-3866: alpha 1.29, beta
 1.31, GA 1.33) writes, in the text form ``nft list table`` gives back after ``nft -f`` (so the text
 loads as is, and listing the loaded table gives the same text: tests/test_kube_nftables.py checks
-both on the real kernel, tests/test_kube_oracle_lab.py compares it with kube-proxy's
-``TestOverallNFTablesRules``).
+both on the real kernel; kube-proxy's ``TestOverallNFTablesRules`` is compared with it for 1.34+ in
+tests/test_kube_oracle_lab.py (master) and for 1.30 - 1.33 in tests/test_kube_oracle_nft.py, from
+copies of proxier_test.go of those lines).
 
 Layouts (``NftLayout``), with what each rests on:
 
@@ -17,6 +18,8 @@ Layouts (``NftLayout``), with what each rests on:
   ``dstnat + 10``; the ``cluster-ips`` set and the ``cluster-ips-check`` chain (PR #122692: reject
   invalid ports of ClusterIPs, drop unallocated ClusterIPs of the service CIDRs);
   ``service-endpoints-check`` (input, forward, output) and ``nodeport-endpoints-check`` (input);
+  the ClusterIP masquerade rule also matches the service port (``ip daddr C tcp dport P ip saddr
+  != CIDR``; kubernetes PR #131492 dropped the port after v1.33.0);
 - 1.34 and later: PR #132456 (merged 2025-06): filter-prerouting-pre-dnat and
   filter-output-pre-dnat at ``dstnat - 10`` (the firewall checks), filter-{forward,input,output}
   at ``filter`` (0), filter-output-post-dnat folded into filter-output; the base rules of
@@ -194,7 +197,7 @@ class _Out:
         self.sets.setdefault(container, []).append(element)
 
 
-def _service_port(o: _Out, s: Scenario, node: str, svc: Service, sp: ServicePort) -> None:
+def _service_port(o: _Out, s: Scenario, node: str, svc: Service, sp: ServicePort, minor: int) -> None:
     proto = sp.protocol.lower()
     spn = names.service_port_name(svc.namespace, svc.name, sp.name)
     pods = s.endpoints_of(svc)
@@ -242,7 +245,11 @@ def _service_port(o: _Out, s: Scenario, node: str, svc: Service, sp: ServicePort
     def policy(chain: str, chosen: list[tuple[str, int, bool]], masq: bool) -> None:
         rules = []
         if masq and cidr:
-            rules.append(f"ip daddr {svc.cluster_ip} ip saddr != {cidr} jump mark-for-masquerade")
+            # 1.30 - 1.33 also match the service port; kubernetes PR #131492 ("nftables: cleanup service
+            # chain checks", opened 2025-04-26, after v1.33.0) dropped it: the service-ips lookup
+            # that led here already matched protocol and port
+            dport = f" {proto} dport {sp.port}" if minor < 34 else ""
+            rules.append(f"ip daddr {svc.cluster_ip}{dport} ip saddr != {cidr} jump mark-for-masquerade")
         if affinity:
             for ip, port, _ in chosen:
                 aff, epc = endpoint_chain(svc, sp, ip, port, "affinity-"), endpoint_chain(svc, sp, ip, port)
@@ -292,7 +299,7 @@ def ruleset(scenario: Scenario, node: str) -> str:
     o = _Out()
     for svc in scenario.services:
         for sp in svc.ports:
-            _service_port(o, scenario, node, svc, sp)
+            _service_port(o, scenario, node, svc, sp, lay.minor)
     els = o.sets
     lines = [f"table ip {TABLE} {{", '\tcomment "rules for kube-proxy"']
     lines += _block("set", "cluster-ips", ["type ipv4_addr", 'comment "Active ClusterIPs"'],

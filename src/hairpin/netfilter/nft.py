@@ -10,7 +10,8 @@ writes, see ``hairpin.kube.nftables``):
   verdict, ... }``) and chains; a base
   chain has ``type filter|nat hook H priority P``; ``jump`` returns to the caller, ``goto`` does not,
   falling off a regular chain returns, falling off a base chain is its policy (accept);
-- matches: ``ct state new``, ``ip saddr|daddr [!=] A[/N]``, ``ip saddr|daddr [!=] @SET`` and
+- matches: ``ct state new``, ``tcp|udp|sctp dport N`` (the packet's protocol and destination port;
+  kube-proxy 1.30 - 1.33 write it in the ClusterIP masquerade rule), ``ip saddr|daddr [!=] A[/N]``, ``ip saddr|daddr [!=] @SET`` and
   ``[!=] { A[/N], ... }``, ``fib saddr|daddr type local``,
   ``meta mark & M == V``; verdict maps keyed on ``ip daddr . meta l4proto . th dport`` or ``meta
   l4proto . th dport`` (no element: the rule does not match and evaluation goes on);
@@ -150,6 +151,9 @@ class NftTable:
             if op == "ctnew":
                 if ctx.ctstate != "NEW":
                     return "continue"
+            elif op == "l4port":
+                if p.proto != step[1] or p.dport != int(step[2]):
+                    return "continue"
             elif op == "addr":
                 _, which, neg, net, mask = step
                 addr = p.src if which == "saddr" else p.dst
@@ -210,6 +214,7 @@ class NftTable:
 _NUM = r"(0x[0-9a-fA-F]+|\d+)"
 _STATEMENTS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"ct state new"), "ctnew"),
+    (re.compile(r"(tcp|udp|sctp) dport (\d+)"), "l4port"),
     (re.compile(r"ip (saddr|daddr) (!= )?(\d+\.\d+\.\d+\.\d+)(?:/(\d+))?"), "addr"),
     (re.compile(r"ip (saddr|daddr) (!= )?(?:@([\w./-]+)|\{ ([\d./, ]+) \})"), "inset"),
     (re.compile(r"update @([\w./-]+) \{ ip saddr \}"), "update"),
