@@ -15,8 +15,11 @@ loaded with ``ipset restore`` and ``iptables-restore`` and listed back with ``ip
   so the virtual servers cannot be loaded.
 
 The expectations are facts from kubernetes/kubernetes pkg/proxy/ipvs/proxier_test.go, master as
-stored (commit 2bb4b1042dfd, the tree tests/test_kube_oracle_lab.py cites; the 1.29+ layout whose
-KUBE-SERVICES starts with ``-s 127.0.0.0/8 -j RETURN``), test by test.  The fake proxier there
+stored (kubernetes/kubernetes @ 531be81208e2, a 1.33+ tree: ``testNodeName``, pkg/proxy/runner; the
+1.29+ layout whose KUBE-SERVICES starts with ``-s 127.0.0.0/8 -j RETURN``), test by test.  No other
+stored copy is newer: jesseward/kubernetes @ 5ec89f49 (1.36) stores no pkg/proxy/ipvs files, and no
+pkg/proxy/ipvs/proxier_test.go is stored at kubernetes/kubernetes @ 2bb4b1042dfd, the commit an
+earlier version of this note named.  The fake proxier there
 (``NewFakeProxier``) runs on node ``test-node``; endpoints without a NodeName are on another node
 here.  hairpin models IPv4 only: the IPv6 endpoints and node addresses of those tests, which the
 IPv4 proxier drops (its expectations hold none of them), are left out.

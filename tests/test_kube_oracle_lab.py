@@ -20,8 +20,11 @@ from hairpin.scenario import Scenario, from_dict
 from kube_oracle import check_jumps, nft_load_and_list, restore_and_save, sort_rules
 
 # kubernetes/kubernetes pkg/proxy/iptables/proxier_test.go, TestOverallIPTablesRules, the expected
-# ``iptables-restore`` input (master tree as stored, commit 2bb4b1042dfd: the 1.28+ layout with
-# localhostNodePorts, nfacct counters and a ClusterCIDR local-traffic detector for 10.0.0.0/8).
+# ``iptables-restore`` input (the 1.28+ layout with localhostNodePorts, nfacct counters and a
+# ClusterCIDR local-traffic detector for 10.0.0.0/8).  The same text, byte for byte, in the stored
+# master copy kubernetes/kubernetes @ 531be81208e2 (a 1.33+ tree) and in jesseward/kubernetes @
+# 5ec89f49a148 (a 1.36 tree); how they are dated: tests/test_kube_oracle_ipt_copies.py.  (The commit
+# find_files names for this path, 2bb4b1042dfd, stores a 2017 version without this test.)
 OVERALL_IPTABLES = """\
 *filter
 :KUBE-NODEPORTS - [0:0]

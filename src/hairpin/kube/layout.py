@@ -19,7 +19,9 @@ The boundaries, with what each one rests on (details and links in docs/kube-prox
   KUBE-MARK-DROP or KUBE-MARK-MASQ; kube-proxy writes the KUBE-FIREWALL "block incoming localnet
   connections" rule itself.
 The newest layout is the one of the current master's proxier.go (checked against the stored
-snapshot); later versions get it too.
+snapshot).  kube-proxy's TestOverallIPTablesRules expects the same rules in a 1.33+ master copy
+(kubernetes/kubernetes @ 531be812) and in a 1.36 tree (jesseward/kubernetes @ 5ec89f49), so 1.33 -
+1.36 share it (tests/test_kube_oracle_ipt_copies.py); later versions get it too, unchecked.
 """
 
 from __future__ import annotations
