@@ -36,7 +36,8 @@ from typing import Any
 from hairpin import reading
 from hairpin.aws import controller, gateway
 from hairpin.errors import InputError
-from hairpin.parsers.manifests import KubeObject, no_gc
+from hairpin.gcpause import paused
+from hairpin.parsers.manifests import KubeObject
 
 __all__ = [
     "Cluster",
@@ -193,7 +194,7 @@ class Cluster:
     @classmethod
     def from_objects(cls, objects: Iterable[KubeObject]) -> Cluster:
         c = cls()
-        with no_gc():
+        with paused():
             c._add_all(objects)
         return c
 

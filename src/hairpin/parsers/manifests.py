@@ -22,10 +22,8 @@ Each YAML object carries ``marks``: where its annotations and a few Service fiel
 
 from __future__ import annotations
 
-import gc
 import json
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -33,11 +31,12 @@ from typing import Any, ClassVar
 import yaml
 
 from hairpin.errors import InputError, ParseError
+from hairpin.gcpause import paused
 from hairpin.parsers import shapes, strict
 from hairpin.parsers.strict import Marks
 from hairpin.reading import check_yaml_events, display_name, json_error, read_text, yaml_error
 
-__all__ = ["KubeObject", "load_paths", "no_gc", "parse_json", "parse_text", "parse_yaml"]
+__all__ = ["KubeObject", "load_paths", "parse_json", "parse_text", "parse_yaml"]
 
 try:  # libyaml's C composer: much faster on large dumps
     _Loader: Any = yaml.CSafeLoader
@@ -384,24 +383,11 @@ def load_paths(paths: Iterable[str | Path], errors: list[ParseError] | None = No
     """Every object in the given files and directories; each bad file adds one error to ``errors``."""
     errs: list[ParseError] = [] if errors is None else errors
     out: list[KubeObject] = []
-    with no_gc():
+    with paused():  # millions of small dicts, no cycles: hairpin.gcpause
         _load_into(out, paths, errs)
     if errors is None and errs:
         raise errs[0]
     return out
-
-
-@contextmanager
-def no_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector: parsed objects form no cycles, and on a dump of millions of
-    small dicts the collector's repeated full passes cost more than the parsing."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _load_into(out: list[KubeObject], paths: Iterable[str | Path], errs: list[ParseError]) -> None:
