@@ -188,8 +188,9 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def parse_json(text: str, file: str | None = None) -> list[KubeObject]:
-    """The objects of a JSON document (one object or a List), each with its line."""
+def parse_json(text: str, file: str | None = None, *, fast: bool = True) -> list[KubeObject]:
+    """The objects of a JSON document (one object or a List), each with its line.  ``fast=False``: the
+    standard library's reader alone (the reference the msgspec path is tested against)."""
     lines = _Lines(text)
     dec = json.JSONDecoder(object_pairs_hook=_no_duplicates)
     pos = _skip_ws(text, 0)
@@ -199,7 +200,7 @@ def parse_json(text: str, file: str | None = None) -> list[KubeObject]:
         if text[pos] != "{":
             doc, _ = dec.raw_decode(text, pos)
             return list(_objects_of(doc, file, lines.line(pos), None))
-        raws = item_raws(text)
+        raws = item_raws(text) if fast else None
         try:
             doc, item_lines, end = _decode_top(text, pos, dec, lines, _PLAIN, raws)
         except _NotFast:
