@@ -175,7 +175,10 @@ class Cluster:
 
     def __init__(self) -> None:
         self.nodes: dict[str, KNode] = {}
-        self.pods: dict[tuple[str, str], KPod] = {}
+        #: the Pods as read, made into KPods the first time ``pods`` is asked for: the checker needs none of
+        #: them when every EndpointSlice endpoint names its node (150,000 Pods: about 0.4 s and 60 MiB)
+        self._pod_data: list[dict[str, Any]] = []
+        self._pods: dict[tuple[str, str], KPod] | None = None
         self.services: list[KService] = []
         self.slices: dict[tuple[str, str], list[KEndpoint]] = {}
         self.webhook: bool = False
@@ -191,6 +194,17 @@ class Cluster:
         #: the AWS Load Balancer Controller's flags, from its Deployment; None: not in the input
         self.lbc: controller.LbcFlags | None = None
 
+    @property
+    def pods(self) -> dict[tuple[str, str], KPod]:
+        """The running or pending Pods by (namespace, name), in input order (a later one with the same key wins)."""
+        if self._pods is None:
+            self._pods = {}
+            with paused():
+                for d in self._pod_data:
+                    self._add_pod(d)
+            self._pod_data = []
+        return self._pods
+
     @classmethod
     def from_objects(cls, objects: Iterable[KubeObject]) -> Cluster:
         c = cls()
@@ -203,7 +217,12 @@ class Cluster:
         for o in objects:
             kind = o.kind
             if kind == "Pod":
-                c._add_pod(o.data)
+                c.has_pods = True
+                if c._pods is None:
+                    c._pod_data.append(o.data)
+                else:
+                    c._add_pod(o.data)
+                    c._pods_by_ns = None
             elif kind == "Node":
                 c._add_node(o.data)
             elif kind == "Service":
@@ -285,7 +304,7 @@ class Cluster:
         )
 
     def _add_pod(self, d: dict[str, Any]) -> None:
-        self.has_pods = True
+        assert self._pods is not None
         meta = mapping_of(d.get("metadata"))
         spec = mapping_of(d.get("spec"))
         status = mapping_of(d.get("status"))
@@ -313,8 +332,7 @@ class Cluster:
             bool(spec.get("hostNetwork")),
             ports,
         )
-        self.pods[(pod.namespace, pod.name)] = pod
-        self._pods_by_ns = None
+        self._pods[(pod.namespace, pod.name)] = pod
 
     def _add_service(self, o: KubeObject) -> None:
         d = o.data
