@@ -30,6 +30,7 @@ Each YAML object carries ``marks``: where its annotations and a few Service fiel
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -220,16 +221,17 @@ def parse_json(text: str, file: str | None = None, *, fast: bool = True) -> list
         raise ParseError("not valid JSON: extra data after the object", file, lines.line(end))
     out = list(_objects_of(doc, file, lines.line(pos), item_lines))
     for o in out:
-        strict.vet_object(o.data, file, o.line, o.kind)
-        shapes.vet_shape(o.kind, o.data, file, o.line)
+        if not shapes.well_typed(o.kind, o.data):  # the common case costs one generated check, not two walks
+            strict.vet_object(o.data, file, o.line, o.kind)
+            shapes.vet_shape(o.kind, o.data, file, o.line)
     return out
 
 
+_WS = re.compile(r"[ \t\r\n]*")  # JSON's whitespace (RFC 8259, section 2), as the json module skips it
+
+
 def _skip_ws(text: str, pos: int) -> int:
-    n = len(text)
-    while pos < n and text[pos] in " \t\r\n":
-        pos += 1
-    return pos
+    return _WS.match(text, pos).end()  # type: ignore[union-attr]  # matches the empty string at least
 
 
 _PLAIN = json.JSONDecoder()
