@@ -202,3 +202,58 @@ def test_nesting_at_the_recursion_limit_is_refused_alike() -> None:
         text = '{"kind": "List", "items": [{"kind": "Pod", "x": ' + "[" * depth + "]" * depth + "}]}"
         answers.add(same(text)[0])
     assert answers == {"objects", "error"}
+
+
+FIELD_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-2, 2), st.floats(0, 1), st.text(max_size=3),
+                         st.lists(st.none(), max_size=1), st.dictionaries(st.just("k"), st.none(), max_size=1))  # fmt: skip
+#: the fields both walks look at, each with a value of its API type
+GOOD: dict[tuple[str, ...], Any] = {
+    ("metadata", "name"): "a", ("metadata", "namespace"): None, ("metadata", "generateName"): "g",
+    ("metadata", "annotations"): {"a": "1", "b": None}, ("metadata", "labels"): {"app": "web"},
+    ("spec", "type"): "LoadBalancer", ("spec", "loadBalancerClass"): None, ("spec", "externalTrafficPolicy"): "Local",
+    ("spec", "ports"): [{"port": 80, "nodePort": None, "protocol": "TCP"}],
+    ("spec", "ports", 0, "port"): 80, ("spec", "ports", 0, "nodePort"): 30080,
+    ("metadata", "annotations", "a"): "x", ("metadata", "labels", "app"): "web",
+}  # fmt: skip
+
+
+def _has(data: Any, step: Any) -> bool:
+    if isinstance(data, dict):
+        return True
+    return isinstance(data, list) and isinstance(step, int) and step < len(data)
+
+
+def _put(data: Any, path: tuple[Any, ...], value: Any) -> None:
+    """Set the field at ``path`` when every container on the way is there (a bad value may have replaced one)."""
+    for step in path[:-1]:
+        if not (_has(data, step) and (isinstance(data, list) or step in data)):
+            return
+        data = data[step]
+    if _has(data, path[-1]):
+        data[path[-1]] = value
+
+
+@SETTINGS
+@given(
+    st.sampled_from(["Service", "Pod", "Node", "EndpointSlice", "Widget"]),
+    st.lists(st.tuples(st.sampled_from(sorted(GOOD, key=str)), FIELD_VALUES), max_size=2),
+)
+def test_well_typed_objects_pass_both_error_walks(kind: str, bad: list[tuple[tuple[Any, ...], Any]]) -> None:
+    """``shapes.well_typed`` lets the reader skip ``strict.vet_object`` and ``shapes.vet_shape``: it may say yes
+    only when neither would raise, and says no to every object they refuse (objects of good types with one or
+    two fields given values of any JSON type)."""
+    from hairpin.parsers import shapes, strict
+
+    data: dict[str, Any] = {"kind": kind, "metadata": {}, "spec": {}}
+    for path, value in GOOD.items():
+        if len(path) == 2:
+            _put(data, path, json.loads(json.dumps(value)))
+    for path, value in bad:
+        _put(data, path, value)
+    refused = []
+    for walk in (lambda: strict.vet_object(data, "f", 1, kind), lambda: shapes.vet_shape(kind, data, "f", 1)):
+        try:
+            walk()
+        except ParseError:
+            refused.append(True)
+    assert shapes.well_typed(kind, data) == (refused == [])
