@@ -180,7 +180,10 @@ class Cluster:
         self._pod_data: list[dict[str, Any]] = []
         self._pods: dict[tuple[str, str], KPod] | None = None
         self.services: list[KService] = []
+        #: each Service's endpoints, made from its EndpointSlices (``_slice_data``) when first asked for: the
+        #: checker asks for the load-balanced Services' only
         self.slices: dict[tuple[str, str], list[KEndpoint]] = {}
+        self._slice_data: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.webhook: bool = False
         #: Gateway API objects (hairpin.aws.gateway)
         self.gateway_objects: list[KubeObject] = []
@@ -367,7 +370,24 @@ class Cluster:
         if not svc:
             return
         key = (str(meta.get("namespace") or "default"), svc)
-        eps = self.slices.setdefault(key, [])
+        self.slices.pop(key, None)
+        self._slice_data.setdefault(key, []).append(d)
+
+    def _slice_endpoints(self, key: tuple[str, str]) -> list[KEndpoint] | None:
+        """The endpoints of the Service ``key``'s EndpointSlices, in input order; None: it has no slice."""
+        eps = self.slices.get(key)
+        if eps is not None:
+            return eps
+        data = self._slice_data.get(key)
+        if data is None:
+            return None
+        eps = self.slices[key] = []
+        for d in data:
+            self._endpoints_into(eps, d)
+        return eps
+
+    @staticmethod
+    def _endpoints_into(eps: list[KEndpoint], d: dict[str, Any]) -> None:
         for ep in _seq(d.get("endpoints")):
             if not isinstance(ep, dict):
                 continue
@@ -405,7 +425,7 @@ class Cluster:
 
     def endpoints_of(self, svc: KService) -> list[KEndpoint]:
         """Ready and not-ready endpoints: EndpointSlices first, else the pods the selector matches."""
-        eps = self.slices.get((svc.namespace, svc.name))
+        eps = self._slice_endpoints((svc.namespace, svc.name))
         if eps is not None:
             out = []
             for e in eps:
