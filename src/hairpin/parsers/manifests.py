@@ -15,7 +15,9 @@ surrogate, a number out of range, nesting too deep...) sends the whole file back
 library's reader (``JSONDecoder.raw_decode``), which says what is wrong exactly as before.  Either way
 the top-level keys, the Services and the items without a kind are decoded again by the standard library
 with duplicate keys refused.  YAML goes through libyaml's composer (``CSafeLoader``) when PyYAML has it,
-whose nodes carry their start marks.
+whose nodes carry their start marks; each composed document is made into objects by one walk
+(``hairpin.parsers.construct``: the objects PyYAML's constructor makes, a third faster), or by PyYAML's
+constructor when it holds anything else (aliases, merge keys, explicit tags, duplicate keys).
 
 Errors: a file that cannot be read or parsed yields one ``ParseError`` (file, line, what is wrong)
 and the objects before the error; ``load_paths`` collects errors and goes on with the other files.
@@ -41,6 +43,7 @@ import yaml
 from hairpin.errors import InputError, ParseError
 from hairpin.gcpause import paused
 from hairpin.parsers import shapes, strict
+from hairpin.parsers.construct import NotPlain, construct
 from hairpin.parsers.strict import Marks
 from hairpin.reading import check_yaml_events, display_name, json_error, read_text, yaml_error
 
@@ -344,8 +347,11 @@ def _decode_top(
         raise json.JSONDecodeError("Expecting ',' delimiter", text, pos)
 
 
-def parse_yaml(text: str, file: str | None = None, errors: list[ParseError] | None = None) -> list[KubeObject]:
-    """The objects of a (multi-document) YAML stream, each with its line.
+def parse_yaml(
+    text: str, file: str | None = None, errors: list[ParseError] | None = None, *, fast: bool = True
+) -> list[KubeObject]:
+    """The objects of a (multi-document) YAML stream, each with its line.  ``fast=False``: every document
+    made by PyYAML's constructor (``hairpin.parsers.construct`` is tested against it).
 
     A syntax error, a document nested deeper than ``hairpin.reading.max_depth()`` or an alias ends the
     stream: with ``errors`` given, the objects before it are returned and the error appended; without, it
@@ -376,7 +382,12 @@ def parse_yaml(text: str, file: str | None = None, errors: list[ParseError] | No
             line = node.start_mark.line + 1
             item_lines = _yaml_item_lines(node)
             try:
-                doc = loader.construct_document(node)
+                try:
+                    if not fast:
+                        raise NotPlain
+                    doc = construct(node, loader)
+                except NotPlain:
+                    doc = loader.construct_document(node)
             except ParseError as exc:  # a duplicate key: this document is refused, the next ones are read
                 if errors is None:
                     raise
