@@ -8,8 +8,9 @@ may omit their kind, which is then the list's kind minus ``List``).  Each object
 
 Speed: a JSON List's items are decoded one at a time, so each item's offset, hence line, comes for free.
 When msgspec is installed and the text is ASCII, msgspec first splits the document into each item's raw
-text (``msgspec.Raw``) and decodes the items (about 1.5x faster than the standard library's C decoder,
-and about 40 % less memory: it reuses the key strings); the raw pieces are laid end to end over the
+text (``msgspec.Raw``) and decodes the items (the same CPU time as the standard library's C decoder, split
+included, and a fifth less memory: it reuses key strings; measured on a 262 MiB dump of 175,000 objects,
+0.94 s and 675 MiB of objects against 1.01 s and 868 MiB); the raw pieces are laid end to end over the
 text and each compared with the text at its offset, and anything msgspec refuses (``NaN``, a lone
 surrogate, a number out of range, nesting too deep...) sends the whole file back to the standard
 library's reader (``JSONDecoder.raw_decode``), which says what is wrong exactly as before.  Either way
