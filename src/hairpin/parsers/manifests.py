@@ -263,7 +263,7 @@ def _decode_raw(text: str, pos: int, raw: Any) -> tuple[Any, int]:
     """The item whose raw text msgspec found, provided that text starts at ``pos``; and where it ends.
     A function of its own so that it nests as deep in the stack as ``JSONDecoder.raw_decode`` does, which
     gives both decoders the same limit of nesting (both count C recursion against Python's limit)."""
-    n = len(memoryview(raw))
+    n = len(raw)  # bytes; the text is ASCII, so characters too
     if raw != msgspec.Raw(text[pos : pos + n]):
         raise _NotFast
     try:
