@@ -143,25 +143,25 @@ def _too_big(name: str, limit: int) -> InputError:
     )
 
 
-def _read_stream(fh: IO[bytes], name: str, limit: int, text: bool) -> bytes:
+def _read_stream(fh: IO[bytes], name: str, limit: int, text: bool, size: int = 0) -> bytes:
+    """Everything ``fh`` holds (``size``: what a regular file's size says, read in one piece when it is
+    below the limit), at most ``limit`` bytes; with ``text``, no NUL byte."""
     parts: list[bytes] = []
     total = 0
-    lines = 0
     while True:
-        chunk = fh.read(min(_CHUNK, limit + 1 - total))
+        chunk = fh.read(min(max(size + 1 - total, _CHUNK), limit + 1 - total))
         if not chunk:
             break
         if text:
             nul = chunk.find(b"\0")
             if nul >= 0:
-                line = lines + chunk.count(b"\n", 0, nul) + 1
+                line = sum(p.count(b"\n") for p in parts) + chunk.count(b"\n", 0, nul) + 1
                 raise ParseError(f"not a text file: NUL byte at byte {total + nul}", name, line)
-            lines += chunk.count(b"\n")
         parts.append(chunk)
         total += len(chunk)
         if total > limit:
             raise _too_big(name, limit)
-    return b"".join(parts)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def read_bytes(path: str | Path, *, text: bool = False) -> bytes:
@@ -177,7 +177,7 @@ def read_bytes(path: str | Path, *, text: bool = False) -> bytes:
                 raise InputError("cannot read: Is a directory", name)
             if stat.S_ISREG(st.st_mode) and st.st_size > limit:
                 raise _too_big(name, limit)
-            return _read_stream(fh, name, limit, text)
+            return _read_stream(fh, name, limit, text, st.st_size if stat.S_ISREG(st.st_mode) else 0)
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", name) from None
     except MemoryError:

@@ -358,9 +358,14 @@ class _Assessor:
             per_az[az] = per_az.get(az, 0) + 1
         best: Fraction = Fraction(0)
         best_node: str | None = None
+        # the probability depends only on the caller node's AZ and its number of target pods: once per class
+        by_class: dict[tuple[str, int], Fraction] = {}
         for node, m in sorted(per_node.items(), key=lambda kv: (-kv[1], kv[0])):
-            c = TargetCounts(per_az, per_az, self.node_az[node], m, m, self.azs)
-            p = caller_probability(c, cross_zone=s.cross_zone)
+            cls = (self.node_az[node], m)
+            p = by_class.get(cls)
+            if p is None:
+                c = TargetCounts(per_az, per_az, cls[0], m, m, self.azs)
+                p = by_class[cls] = caller_probability(c, cross_zone=s.cross_zone)
             if p > best:
                 best, best_node = p, node
         f.probability = best

@@ -16,7 +16,7 @@ from typing import Any
 
 from hairpin.errors import ParseError
 
-__all__ = ["SCHEMAS", "article", "json_type", "vet_shape"]
+__all__ = ["SCHEMAS", "article", "json_type", "vet_shape", "well_typed"]
 
 S, N, B = "string", "integer", "boolean"
 M = "map[string]string"  # labels, annotations, selector, ConfigMap data
@@ -136,6 +136,14 @@ def _compile(schema: dict[str, Any]) -> Callable[[dict[str, Any]], bool]:
 
 _FAST = {kind: _compile({"metadata": _META, **schema}) for kind, schema in SCHEMAS.items()}
 _FAST_META = _compile({"metadata": _META})
+
+
+def well_typed(kind: str, data: dict[str, Any]) -> bool:
+    """True when every field hairpin reads has its API type (``vet_shape`` would not raise).  This also
+    holds every check of ``hairpin.parsers.strict.vet_object``: metadata name, namespace, generateName a
+    string, labels and annotations strings, a Service's type, loadBalancerClass and externalTrafficPolicy
+    strings and its ports' port and nodePort integers are all in ``SCHEMAS``, as strictly."""
+    return _FAST.get(kind, _FAST_META)(data)
 
 
 def vet_shape(kind: str, data: dict[str, Any], file: str | None, line: int | None) -> None:
