@@ -206,10 +206,10 @@ class NftTable:
                 to_addr, _, to_port = step[2 + _draw(len(step) - 2, rule, ctx)].partition(":")
                 self._steps.append(Step(rule.as_rule(), "DNAT", f"nft {rule.text}"))
                 return Verdict("ACCEPT", rule.as_rule(), NatAction("DNAT", "dst", int(to_addr), int(to_port)))
-            elif op == "markor":
-                ctx.mark |= int(step[1])
-            elif op == "markxor":
-                ctx.mark ^= int(step[1])
+            elif op in ("markor", "markxor"):
+                ctx.mark = ctx.mark | int(step[1]) if op == "markor" else ctx.mark ^ int(step[1])
+                # a non-terminating statement that acted, noted as the iptables MARK target is
+                self._steps.append(Step(rule.as_rule(), f"mark={ctx.mark:#x}", f"nft {rule.text}"))
             elif op == "dnat":
                 if p.proto != step[1]:
                     return "continue"
