@@ -4,9 +4,9 @@
 pkg/proxy/nftables/proxier.go (``setupNFTables`` + ``syncProxyRules``; KEP-3866: alpha 1.29, beta
 1.31, GA 1.33) writes, in the text form ``nft list table`` gives back after ``nft -f`` (so the text
 loads as is, and listing the loaded table gives the same text: tests/test_kube_nftables.py checks
-both on the real kernel; kube-proxy's ``TestOverallNFTablesRules`` is compared with it for 1.34+ in
-tests/test_kube_oracle_lab.py (master) and for 1.30 - 1.33 in tests/test_kube_oracle_nft.py, from
-copies of proxier_test.go of those lines).
+both on the real kernel; kube-proxy's ``TestOverallNFTablesRules`` is compared with it for 1.34 - 1.35 in
+tests/test_kube_oracle_lab.py (master), for 1.30 - 1.33 in tests/test_kube_oracle_nft.py and for 1.36+
+in tests/test_kube_oracle_nft136.py, from copies of proxier_test.go of those lines).
 
 Layouts (``NftLayout``), with what each rests on:
 
