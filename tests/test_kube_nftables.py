@@ -126,7 +126,7 @@ def test_no_endpoints_rejects() -> None:
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("nft") is None, reason="needs root and nft")
-@pytest.mark.parametrize("version", ["1.30", "1.33", "1.34"])
+@pytest.mark.parametrize("version", ["1.30", "1.33", "1.34", "1.36"])
 @pytest.mark.parametrize("variant", ["seed", "local", "empty"])
 def test_loads_in_kernel_and_lists_back_identically(variant: str, version: str) -> None:
     s = seed(version)

@@ -37,8 +37,8 @@ danwinship/kubernetes (stored 6c763fd5)       filter chains at 0), no port match
 jesseward/kubernetes @ 5ec89f49               after master as stored: no ``mark-for-masquerade`` chain
                                               (PR #135800, "rework nftables masquerading code, part 1",
                                               in 1.36), a ``hairpin-connections`` set, DNAT through one
-                                              ``numgen … map`` rule per service; hairpin does not write
-                                              this layout (see docs/kube-proxy.md)
+                                              ``numgen … map`` rule per service: the oracle of 1.36+,
+                                              tests/test_kube_oracle_nft136.py
 ============================================  ===========================================================
 
 The 1.30 - 1.33 copies expect the same ruleset but for two kinds of lines:

@@ -18,9 +18,14 @@ from hairpin.backends.lab import run, up
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("nft") is None, reason="the lab needs root and nft")
 
 
-def test_nftables_mode_hairpins_in_the_kernel_as_simulated() -> None:
+@pytest.mark.parametrize(("version", "dispatch"), [
+    ("1.33", "numgen random mod 3 vmap"),
+    # 1.36+ (kubernetes PR #135800 / #136499): DNAT in the service chain, the hairpin-connections set
+    ("1.36", "dnat ip to numgen random mod 3 map"),
+])  # fmt: skip
+def test_nftables_mode_hairpins_in_the_kernel_as_simulated(version: str, dispatch: str) -> None:
     s = scenario.seed()
-    s = replace(s, kube_proxy=replace(s.kube_proxy, mode="nftables", version="1.33"))
+    s = replace(s, kube_proxy=replace(s.kube_proxy, mode="nftables", version=version))
     lab = up(s, persistent=False)
     try:
         node1 = lab.ns("node1")
@@ -32,7 +37,8 @@ def test_nftables_mode_hairpins_in_the_kernel_as_simulated() -> None:
         result = run(lab, 10, timeout=2.5, seed=1)
     finally:
         lab.remove()
-    assert "numgen random mod 3 vmap" in listed
+    assert dispatch in listed
+    assert ("set hairpin-connections {" in listed) == (version == "1.36")
     assert "KUBE-SVC-" not in ipt and "AWS-SNAT-CHAIN-0" in ipt
     assert 0 < result.timeouts < 10
     assert result.agreement == 1.0

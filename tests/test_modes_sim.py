@@ -91,3 +91,62 @@ def test_nodeport_hop_names_the_nft_rules_that_acted(nft_seed: scenario.Scenario
     assert f"nat {ep}: nft meta l4proto tcp dnat to 192.168.49.70:80  [DNAT]" in notes
     assert "DNAT: 192.168.2.3:31468 -> 192.168.49.70:80" in notes
     assert "nat masquerading: nft masquerade fully-random  [MASQUERADE]" in notes
+
+
+# -- kube-proxy 1.36+ (kubernetes PR #135800 / #136499): the same failure through the new rules
+@pytest.fixture(scope="module")
+def nft136_seed() -> scenario.Scenario:
+    s = scenario.seed()
+    return replace(s, kube_proxy=replace(s.kube_proxy, mode="nftables", version="1.36"))
+
+
+def test_136_rate_matches_the_closed_form(nft136_seed: scenario.Scenario) -> None:
+    n = 1000
+    r = sim.run(nft136_seed, n, seed=11)
+    assert r.summary.expected_rate == pytest.approx(0.5)
+    assert abs(r.summary.rate - 0.5) < 4 * (0.25 / n) ** 0.5
+    for c in r.connections:
+        assert (c.outcome == "timeout") == (c.target == NODE_PORT)
+
+
+def test_136_nodeport_hop_names_the_new_rules(nft136_seed: scenario.Scenario) -> None:
+    c = sim.connect(nft136_seed, client_port=49134, target=NODE_PORT, seed=7)
+    assert c.outcome == "timeout" and c.hairpin and c.elapsed_s == pytest.approx(127.0)
+    action = [h for h in c.hops if h.at == "node1 eth0"][1].action
+    svc = "nginx-demo/service-nginx-demo/tcp/"
+    masq = "meta mark & 0x00004000 != 0x00000000 meta mark set meta mark ^ 0x00004000 masquerade fully-random"
+    expected = [  # in this order (notes are joined with " | ", which the mark rules' text holds too)
+        "nat nat-prerouting: nft jump services  [jump services]",
+        f"nat services: nft ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports  [goto external-7WYOEMTF-{svc}]",
+        f'nat external-7WYOEMTF-{svc}: nft meta mark set meta mark | 0x00004000 comment "masquerade"  [mark=0x4000]',
+        f"nat external-7WYOEMTF-{svc}: nft goto service-7WYOEMTF-{svc}  [goto service-7WYOEMTF-{svc}]",
+        f"nat service-7WYOEMTF-{svc}: nft meta l4proto tcp dnat ip to numgen random mod 3 map "
+        "{ 0 : 192.168.39.2 . 80, 1 : 192.168.49.70 . 80, 2 : 192.168.16.142 . 80 }  [DNAT]",
+        "DNAT: 192.168.2.3:31468 -> 192.168.49.70:80",
+        "route: table main: default via 192.168.0.1 dev eth0",
+        "nat nat-postrouting: nft jump masquerading  [jump masquerading]",
+        f"nat masquerading: nft {masq}  [mark=0x0]",  # the bit cleared, then the same rule SNATs
+        f"nat masquerading: nft {masq}  [MASQUERADE]",
+        "MASQUERADE --random-fully: 192.168.27.239:49134 -> 192.168.2.3:22780",
+    ]
+    assert " | ".join(expected) in action
+    assert action.startswith(expected[0])
+    assert "mark-for-masquerade" not in action and "endpoint-" not in action
+
+
+def test_136_endpoint_calling_its_own_clusterip_is_masqueraded_by_the_hairpin_set(
+    nft136_seed: scenario.Scenario,
+) -> None:
+    """nginx-demo-1 (192.168.16.142, node1) through the ClusterIP: when the draw picks itself, the
+    masquerading chain's ``ct status dnat`` + ``@hairpin-connections`` rule SNATs it to node1 (1.34: the
+    endpoint chain's ``ip saddr 192.168.16.142 jump mark-for-masquerade``)."""
+    s = replace(nft136_seed, client=replace(nft136_seed.client, pod="nginx-demo-1", via="cluster-ip"))
+    c = sim.connect(s, client_port=40005, seed=5)
+    assert (c.outcome, c.target) == ("established", "192.168.16.142:80")
+    notes = next(h for h in c.hops if "DNAT: 10.100.235.20:80 -> 192.168.16.142:80" in h.action).action.split(" | ")
+    assert ("nat masquerading: nft ct status dnat ip saddr . ip daddr . meta l4proto . th dport @hairpin-connections "
+            "masquerade fully-random  [MASQUERADE]") in notes  # fmt: skip
+    assert "MASQUERADE --random-fully: 192.168.16.142:40005 -> 192.168.2.3:23657" in notes
+    other = sim.connect(s, client_port=40000, seed=0)  # the draw picked nginx-demo-3 on node3: no masquerade
+    assert (other.outcome, other.target) == ("established", "192.168.49.70:80")
+    assert not any("MASQUERADE" in h.action for h in other.hops)

@@ -241,3 +241,113 @@ def test_port_match_of_the_130_to_133_masquerade_rule(proto: str, dport: int, ma
     ctx = Context(p, _Node(), "OUTPUT")
     t.run("nat", "OUTPUT", ctx)
     assert ctx.mark == (0x4000 if marked else 0)
+
+
+# -- kube-proxy 1.36+ (kubernetes PR #135800 / #136499): no mark-for-masquerade chain, numgen DNAT maps,
+# the hairpin-connections set checked in masquerading after DNAT
+def _table_136(cidr: str | None = None):  # type: ignore[no-untyped-def]
+    s = seed()
+    s = dataclasses.replace(s, kube_proxy=dataclasses.replace(s.kube_proxy, version="1.36", cluster_cidr=cidr))
+    return parse(ruleset(s, "node1"), "node1.nft")
+
+
+@pytest.mark.parametrize(
+    ("draws", "endpoint", "asked"),
+    [([True], "192.168.39.2", [Fraction(1, 3)]),
+     ([False, True], "192.168.49.70", [Fraction(1, 3), Fraction(1, 2)]),
+     ([False, False], "192.168.16.142", [Fraction(1, 3), Fraction(1, 2)])],
+)  # fmt: skip
+def test_136_nodeport_dnat_map_draws_one_in_n_and_marks(draws: list[bool], endpoint: str, asked: list[Fraction]) -> None:
+    t = _table_136()
+    seen: list[float] = []
+    it = iter(draws)
+
+    def choose(p: float, r: Rule) -> bool:
+        seen.append(p)
+        assert r.source.startswith("meta l4proto tcp dnat ip to numgen random mod 3 map {")
+        return next(it)
+
+    ctx = Context(_syn("192.168.2.3", 31468), _Node(), "PREROUTING", iif="eth0", choose=choose)
+    v = t.run("nat", "PREROUTING", ctx)
+    assert v.nat is not None and v.nat.kind == "DNAT"
+    assert (ip_str(v.nat.addr or 0), v.nat.port) == (endpoint, 80)
+    assert [Fraction(p).limit_denominator(100) for p in seen] == asked
+    assert ctx.mark == 0x4000  # external- chain: meta mark set meta mark | 0x4000 comment "masquerade"
+    assert [s.effect for s in v.steps][-1] == "DNAT"
+
+
+def test_136_udp_does_not_match_the_tcp_dnat_map() -> None:
+    t = _table_136()
+    p = Packet(POD, 40000, ip_int("10.100.235.20"), 80, Flags.SYN, proto="udp")
+    v = t.run("nat", "PREROUTING", Context(p, _Node(), "PREROUTING", choose=lambda q, r: True))
+    assert v.nat is None
+
+
+@pytest.mark.parametrize(
+    ("src", "dst", "dport", "ctstatus", "masq"),
+    [("192.168.16.142", "192.168.16.142", 80, {"DNAT"}, True),  # node1's endpoint reached itself
+     ("192.168.16.142", "192.168.16.142", 80, set(), False),  # not DNATed: a pod talking to its own IP
+     ("192.168.16.142", "192.168.16.142", 81, {"DNAT"}, False),  # another port
+     ("192.168.39.2", "192.168.39.2", 80, {"DNAT"}, False),  # node2's endpoint: not in node1's set
+     ("192.168.27.239", "192.168.16.142", 80, {"DNAT"}, False)],  # another pod
+)  # fmt: skip
+def test_136_masquerading_hairpin_set(src: str, dst: str, dport: int, ctstatus: set[str], masq: bool) -> None:
+    t = _table_136()
+    assert t.tuples == {"hairpin-connections": {(ip_int("192.168.16.142"), ip_int("192.168.16.142"), "tcp", 80)}}
+    p = Packet(ip_int(src), 40000, ip_int(dst), dport, Flags.SYN)
+    ctx = Context(p, _Node(), "POSTROUTING", ctstatus=frozenset(ctstatus))
+    v = t.run("nat", "POSTROUTING", ctx)
+    assert (v.nat is not None and v.nat.kind == "MASQUERADE" and v.nat.random_fully) == masq
+    assert ctx.mark == 0
+
+
+def test_136_marked_packet_is_masqueraded_and_the_bit_cleared() -> None:
+    t = _table_136()
+    ctx = Context(Packet(POD, 40000, ip_int("192.168.39.2"), 80, Flags.SYN), _Node(), "POSTROUTING", mark=0x4001)
+    v = t.run("nat", "POSTROUTING", ctx)
+    assert v.nat is not None and v.nat.kind == "MASQUERADE" and ctx.mark == 0x0001
+    assert v.rule is not None and v.rule.source == (
+        "meta mark & 0x00004000 != 0x00000000 meta mark set meta mark ^ 0x00004000 masquerade fully-random")
+
+
+@pytest.mark.parametrize(("src", "marked"), [("192.168.27.239", False), ("10.9.9.9", True)])
+def test_136_clusterip_masquerade_rule_heads_services(src: str, marked: bool) -> None:
+    t = _table_136("192.168.0.0/16")
+    assert t.chains["services"].rules[0].text == (
+        "ip daddr @cluster-ips ip saddr != 192.168.0.0/16 meta mark set meta mark | 0x00004000 "
+        'comment "masquerade clusterIP traffic from outside cluster"')
+    p = Packet(ip_int(src), 40000, ip_int("10.100.235.20"), 80, Flags.SYN)
+    ctx = Context(p, _Node(), "PREROUTING", choose=lambda q, r: True)
+    v = t.run("nat", "PREROUTING", ctx)
+    assert v.nat is not None and ip_str(v.nat.addr or 0) == "192.168.39.2"
+    assert ctx.mark == (0x4000 if marked else 0)
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [("\t\tmeta l4proto tcp dnat ip to numgen random mod 2 map { 0 : 10.0.0.1 . 80 }",
+      "numgen mod 2 needs elements 0..1"),
+     ("\t\tmeta l4proto tcp dnat ip to numgen random mod 1 map { 0 : 10.0.0.1 }",
+      "dnat map element not modelled: '0 : 10.0.0.1'"),
+     ("\t\tip saddr . ip daddr . meta l4proto . th dport @nosuch masquerade",
+      "set 'nosuch' is not a defined set of ipv4_addr . ipv4_addr . inet_proto . inet_service")],
+)  # fmt: skip
+def test_136_statements_refused_with_their_line(line: str, error: str) -> None:
+    text = "table ip kube-proxy {\n\tchain x {\n" + line + "\n\t}\n}\n"
+    with pytest.raises(ParseError) as e:
+        parse(text, "n.nft")
+    assert (e.value.message, e.value.line) == (error, 3)
+
+
+def test_136_tuple_set_elements_and_types_are_checked() -> None:
+    head = "table ip kube-proxy {\n\tset h {\n\t\ttype ipv4_addr . ipv4_addr . inet_proto . inet_service\n"
+    t = parse(head + "\t\telements = { 10.0.0.1 . 10.0.0.1 . udp . 53,\n\t\t\t     10.0.0.2 . 10.0.0.2 . tcp . 80 }\n\t}\n}\n")
+    assert t.tuples["h"] == {(ip_int("10.0.0.1"), ip_int("10.0.0.1"), "udp", 53),
+                             (ip_int("10.0.0.2"), ip_int("10.0.0.2"), "tcp", 80)}  # fmt: skip
+    assert "h" not in t.sets
+    with pytest.raises(ParseError) as e:
+        parse(head + "\t\telements = { 10.0.0.1 . tcp . 53 }\n\t}\n}\n", "n.nft")
+    assert (e.value.message, e.value.line) == ("set element not modelled: '10.0.0.1 . tcp . 53'", 4)
+    with pytest.raises(ParseError) as e:
+        parse("table ip kube-proxy {\n\tset h {\n\t\ttype ipv4_addr . inet_service\n\t}\n}\n", "n.nft")
+    assert (e.value.message, e.value.line) == ("set type not modelled: 'type ipv4_addr . inet_service'", 3)

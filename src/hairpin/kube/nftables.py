@@ -4,9 +4,9 @@
 pkg/proxy/nftables/proxier.go (``setupNFTables`` + ``syncProxyRules``; KEP-3866: alpha 1.29, beta
 1.31, GA 1.33) writes, in the text form ``nft list table`` gives back after ``nft -f`` (so the text
 loads as is, and listing the loaded table gives the same text: tests/test_kube_nftables.py checks
-both on the real kernel; kube-proxy's ``TestOverallNFTablesRules`` is compared with it for 1.34+ in
-tests/test_kube_oracle_lab.py (master) and for 1.30 - 1.33 in tests/test_kube_oracle_nft.py, from
-copies of proxier_test.go of those lines).
+both on the real kernel; kube-proxy's ``TestOverallNFTablesRules`` is compared with it for 1.34 - 1.35 in
+tests/test_kube_oracle_lab.py (master), for 1.30 - 1.33 in tests/test_kube_oracle_nft.py and for 1.36+
+in tests/test_kube_oracle_nft136.py, from copies of proxier_test.go of those lines).
 
 Layouts (``NftLayout``), with what each rests on:
 
@@ -23,9 +23,19 @@ Layouts (``NftLayout``), with what each rests on:
 - 1.34 and later: PR #132456 (merged 2025-06): filter-prerouting-pre-dnat and
   filter-output-pre-dnat at ``dstnat - 10`` (the firewall checks), filter-{forward,input,output}
   at ``filter`` (0), filter-output-post-dnat folded into filter-output; the base rules of
-  proxier_test.go ``TestOverallNFTablesRules`` (master).
+  proxier_test.go ``TestOverallNFTablesRules`` (master);
+- 1.36 and later: kubernetes PR #135800 ("rework nftables masquerading code, part 1", in the
+  v1.36.0 changelog) and its follow-up PR #136499 (release note NONE), read in the stored
+  pkg/proxy/nftables/proxier.go of jesseward/kubernetes @ 5ec89f49 (``setupNFTables``,
+  ``syncProxyRules``, ``writeServiceToEndpointDNATs``): no ``mark-for-masquerade`` chain (the mark
+  is set in place: ``meta mark set meta mark | 0x4000``); the ClusterIP masquerade rule is one rule
+  at the head of ``services`` (``ip daddr @cluster-ips ip saddr != CIDR``); a service chain without
+  ClientIP affinity DNATs itself through ``dnat ip to numgen random mod N map { i : ip . port }``
+  (endpoint chains only with affinity, without a masquerade rule); hairpin traffic is masqueraded
+  in ``masquerading`` by ``ct status dnat`` and a ``hairpin-connections`` set of
+  ``ep . ep . proto . port`` for every local endpoint (created first of the sets).
 
-Per service port (both layouts): ``service-<HASH>-<ns>/<name>/<proto>/<port>`` (Cluster policy: the
+Per service port (1.30 - 1.35; 1.36 as above): ``service-<HASH>-<ns>/<name>/<proto>/<port>`` (Cluster policy: the
 local-traffic detector's masquerade, ClientIP affinity checks, then ONE ``numgen random mod N
 vmap`` rule, each endpoint with probability exactly 1/N), ``local-…`` (Local policy),
 ``external-…`` (NodePort, load-balancer VIPs and external IPs), ``endpoint-…__<ip>/<port>``,
@@ -62,6 +72,7 @@ MASQ_MARK = 0x4000
 
 _VMAP_KEY = "type ipv4_addr . inet_proto . inet_service : verdict"
 _PORT_KEY = "type inet_proto . inet_service : verdict"
+_HAIRPIN_KEY = "type ipv4_addr . ipv4_addr . inet_proto . inet_service"
 
 
 @dataclass(frozen=True)
@@ -94,6 +105,11 @@ class NftLayout:
             ("nat-output", "nat", "output", "-100"),
             ("nat-postrouting", "nat", "postrouting", "srcnat"),
         )
+
+    @property
+    def mark_chain(self) -> bool:
+        """The ``mark-for-masquerade`` chain and the per-endpoint hairpin rules (before 1.36: PR #135800)."""
+        return self.minor < 36
 
     @property
     def jumps(self) -> tuple[tuple[str, str, str], ...]:
@@ -219,6 +235,17 @@ def _service_port(o: _Out, s: Scenario, node: str, svc: Service, sp: ServicePort
     ext_verdict = int_verdict
     key = f"{proto} . {sp.port}"
     no_ep = f'comment "{spn}"'
+    # 1.36+ (kubernetes PR #135800): the mark is set in place, no mark-for-masquerade chain
+    mark_chain = minor < 36
+    masq = "jump mark-for-masquerade" if mark_chain else f"meta mark set meta mark | 0x{MASQ_MARK:08x}"
+    affinity = svc.session_affinity == "ClientIP"
+    members = eps if uses_cluster else local
+    if not mark_chain:
+        # 1.36+ syncProxyRules: every local endpoint the node can reach goes into hairpin-connections
+        # (ip . ip . protocol . endpoint port), before the service's other elements
+        for ip, port, is_local in members:
+            if is_local:
+                o.add("hairpin-connections", f"{ip} . {ip} . {proto} . {port}")
     o.add("cluster-ips", svc.cluster_ip)
     if has_internal:
         o.add("service-ips", f"{svc.cluster_ip} . {key} : goto {loc if internal_local else cluster}")
@@ -239,24 +266,29 @@ def _service_port(o: _Out, s: Scenario, node: str, svc: Service, sp: ServicePort
             o.add("no-endpoint-nodeports", f"{proto} . {node_port} {no_ep} : {ext_verdict}")
     if not has_eps:
         return
-    affinity = svc.session_affinity == "ClientIP"
-    members = eps if uses_cluster else local
+    chains: list[tuple[str, list[str]]] = []
+    endpoint_chains: list[tuple[str, list[str]]] = []
 
-    def policy(chain: str, chosen: list[tuple[str, int, bool]], masq: bool) -> None:
+    def policy(chain: str, chosen: list[tuple[str, int, bool]], masq_rule: bool) -> None:
         rules = []
-        if masq and cidr:
+        if masq_rule and cidr and mark_chain:
             # 1.30 - 1.33 also match the service port; kubernetes PR #131492 ("nftables: cleanup service
             # chain checks", opened 2025-04-26, after v1.33.0) dropped it: the service-ips lookup
-            # that led here already matched protocol and port
+            # that led here already matched protocol and port.  1.36+: one rule in ``services``.
             dport = f" {proto} dport {sp.port}" if minor < 34 else ""
             rules.append(f"ip daddr {svc.cluster_ip}{dport} ip saddr != {cidr} jump mark-for-masquerade")
         if affinity:
             for ip, port, _ in chosen:
                 aff, epc = endpoint_chain(svc, sp, ip, port, "affinity-"), endpoint_chain(svc, sp, ip, port)
                 rules.append(f"ip saddr @{aff} goto {epc}")
-        vm = ", ".join(f"{i} : goto {endpoint_chain(svc, sp, ip, port)}" for i, (ip, port, _) in enumerate(chosen))
-        rules.append(f"numgen random mod {len(chosen)} vmap {{ {vm} }}")
-        o.chains.append((chain, rules))
+        if affinity or mark_chain:
+            vm = ", ".join(f"{i} : goto {endpoint_chain(svc, sp, ip, port)}" for i, (ip, port, _) in enumerate(chosen))
+            rules.append(f"numgen random mod {len(chosen)} vmap {{ {vm} }}")
+        else:
+            # 1.36+ writeServiceToEndpointDNATs, as nft 1.0.6 lists it
+            dm = ", ".join(f"{i} : {ip} . {port}" for i, (ip, port, _) in enumerate(chosen))
+            rules.append(f"meta l4proto {proto} dnat ip to numgen random mod {len(chosen)} map {{ {dm} }}")
+        chains.append((chain, rules))
 
     if affinity:
         o.affinity += [(endpoint_chain(svc, sp, ip, port, "affinity-"), svc.session_affinity_timeout)
@@ -268,27 +300,35 @@ def _service_port(o: _Out, s: Scenario, node: str, svc: Service, sp: ServicePort
     if externally:
         rules = []
         if not local_policy:
-            rules.append("jump mark-for-masquerade")
+            rules.append(masq if mark_chain else f'{masq} comment "masquerade"')
         else:
             if cidr:
                 rules.append(f'ip saddr {cidr} goto {cluster} comment "short-circuit pod traffic"')
             rules += [
-                'fib saddr type local jump mark-for-masquerade comment "masquerade local traffic"',
+                f'fib saddr type local {masq} comment "masquerade local traffic"',
                 f'fib saddr type local goto {cluster} comment "short-circuit local traffic"',
             ]
         if has_external:
             rules.append(f"goto {loc if local_policy else cluster}")
-        o.chains.append((ext, rules))
-    for ip, port, _ in members:
-        rules = [f"ip saddr {ip} jump mark-for-masquerade"]
+        chains.append((ext, rules))
+    for ip, port, _ in members if affinity or mark_chain else ():
+        rules = [f"ip saddr {ip} jump mark-for-masquerade"] if mark_chain else []
         if affinity:
             rules.append(f"update @{endpoint_chain(svc, sp, ip, port, 'affinity-')} {{ ip saddr }}")
         rules.append(f"meta l4proto {proto} dnat to {ip}:{port}")
-        o.chains.append((endpoint_chain(svc, sp, ip, port), rules))
+        endpoint_chains.append((endpoint_chain(svc, sp, ip, port), rules))
     if uses_fw:
         nets = sorted(svc.load_balancer_source_ranges, key=lambda n: int(ipaddress.IPv4Network(n).network_address))
         ranges = nets[0] if len(nets) == 1 else "{ " + ", ".join(nets) + " }"
-        o.chains.append((fw, [f"ip saddr != {ranges} drop"]))
+        chains.append((fw, [f"ip saddr != {ranges} drop"]))
+    # chains are listed in the order they were created: 1.36+ syncProxyRules ensures the endpoint
+    # chains first (its first loop over the endpoints), the service's own chains after them
+    if not mark_chain:
+        o.chains += endpoint_chains + chains
+    elif uses_fw:  # before 1.36 hairpin lists the firewall chain last (its own order, kept)
+        o.chains += chains[:-1] + endpoint_chains + chains[-1:]
+    else:
+        o.chains += chains + endpoint_chains
 
 
 def ruleset(scenario: Scenario, node: str) -> str:
@@ -302,6 +342,9 @@ def ruleset(scenario: Scenario, node: str) -> str:
             _service_port(o, scenario, node, svc, sp, lay.minor)
     els = o.sets
     lines = [f"table ip {TABLE} {{", '\tcomment "rules for kube-proxy"']
+    if not lay.mark_chain:  # 1.36+ setupNFTables adds this set before cluster-ips
+        lines += _block("set", "hairpin-connections", [_HAIRPIN_KEY, 'comment "service hairpin connections"'],
+                        _elements(list(dict.fromkeys(els.get("hairpin-connections", [])))))  # fmt: skip
     lines += _block("set", "cluster-ips", ["type ipv4_addr", 'comment "Active ClusterIPs"'],
                     _elements(list(dict.fromkeys(els.get("cluster-ips", []))), 2))  # fmt: skip
     if node_ips is not None:  # MatchAll: kube-proxy deletes the set
@@ -344,11 +387,20 @@ def ruleset(scenario: Scenario, node: str) -> str:
             f"meta mark & {mark} == 0x00000000 return",
             f"meta mark set meta mark ^ {mark}",
             "masquerade fully-random",
+        ] if lay.mark_chain else [
+            # 1.36+ setupNFTables: the marked packet, then a DNATed connection of an endpoint to itself
+            f"meta mark & {mark} != 0x00000000 meta mark set meta mark ^ {mark} masquerade fully-random",
+            "ct status dnat ip saddr . ip daddr . meta l4proto . th dport @hairpin-connections masquerade fully-random",
         ],
         "cluster-ips-check": cluster_check,
         "mark-for-masquerade": [f"meta mark set meta mark | {mark}"],
     }
-    for name in dict.fromkeys([to for to, _, _ in lay.jumps] + ["mark-for-masquerade"]):
+    cidr = scenario.kube_proxy.cluster_cidr
+    if not lay.mark_chain and cidr:
+        # 1.36+: the local-traffic detector's ClusterIP masquerade, once, at the head of services
+        regular["services"].insert(0, f"ip daddr @cluster-ips ip saddr != {cidr} meta mark set meta mark | {mark} "
+                                      'comment "masquerade clusterIP traffic from outside cluster"')  # fmt: skip
+    for name in dict.fromkeys([to for to, _, _ in lay.jumps] + (["mark-for-masquerade"] if lay.mark_chain else [])):
         lines += _block("chain", name, [], regular[name])
     lines += _block("chain", "reject-chain", ['comment "helper for @no-endpoint-services / @no-endpoint-nodeports"'],
                     ["reject"])  # fmt: skip

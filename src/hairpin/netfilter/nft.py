@@ -10,14 +10,19 @@ writes, see ``hairpin.kube.nftables``):
   verdict, ... }``) and chains; a base
   chain has ``type filter|nat hook H priority P``; ``jump`` returns to the caller, ``goto`` does not,
   falling off a regular chain returns, falling off a base chain is its policy (accept);
-- matches: ``ct state new``, ``tcp|udp|sctp dport N`` (the packet's protocol and destination port;
+- matches: ``ct state new``, ``ct status dnat`` (the connection's conntrack entry has a DNAT binding),
+  ``tcp|udp|sctp dport N`` (the packet's protocol and destination port;
   kube-proxy 1.30 - 1.33 write it in the ClusterIP masquerade rule), ``ip saddr|daddr [!=] A[/N]``, ``ip saddr|daddr [!=] @SET`` and
   ``[!=] { A[/N], ... }``, ``fib saddr|daddr type local``,
-  ``meta mark & M == V``; verdict maps keyed on ``ip daddr . meta l4proto . th dport`` or ``meta
+  ``meta mark & M ==|!= V``; ``ip saddr . ip daddr . meta l4proto . th dport @SET`` against a set of
+  ``type ipv4_addr . ipv4_addr . inet_proto . inet_service`` (kube-proxy 1.36's ``hairpin-connections``,
+  checked after DNAT, at postrouting); verdict maps keyed on ``ip daddr . meta l4proto . th dport`` or ``meta
   l4proto . th dport`` (no element: the rule does not match and evaluation goes on);
 - ``numgen random mod N vmap { 0 : V0, ... }``: element i with probability exactly 1/N.  The choice is
   asked of ``ctx.choose`` as N-1 successive draws of 1/N, 1/(N-1), ..., 1/2 (the same law), so the
   tracer can branch on it as on the iptables statistic match;
+- ``meta l4proto P dnat ip to numgen random mod N map { 0 : A . P, ... }`` (kube-proxy 1.36+): DNAT to
+  element i with probability exactly 1/N, drawn the same way;
 - statements: ``meta mark set meta mark | M`` / ``^ M``, ``meta l4proto P dnat to A:P`` (DNAT),
   ``masquerade [fully-random]``, ``reject``, ``drop``, ``accept``, ``return``; a trailing
   ``comment "..."`` is ignored.
@@ -83,6 +88,8 @@ class NftTable:
     vmaps: dict[str, dict[tuple[str, ...], str]] = field(default_factory=dict)
     #: named sets of addresses/networks: (network, mask) pairs
     sets: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    #: named sets of ``ipv4_addr . ipv4_addr . inet_proto . inet_service``: (saddr, daddr, proto, port)
+    tuples: dict[str, set[tuple[int, int, str, int]]] = field(default_factory=dict)
     #: dynamic sets with a timeout (kube-proxy's ``affinity-…``): seconds each entry lives, and the
     #: entries ``update @set { ip saddr }`` added while the table ran (address -> expiry)
     timeouts: dict[str, float] = field(default_factory=dict)
@@ -151,6 +158,12 @@ class NftTable:
             if op == "ctnew":
                 if ctx.ctstate != "NEW":
                     return "continue"
+            elif op == "ctdnat":
+                if "DNAT" not in ctx.ctstatus:
+                    return "continue"
+            elif op == "intuple":
+                if (p.src, p.dst, p.proto, p.dport) not in self.tuples[step[1]]:
+                    return "continue"
             elif op == "l4port":
                 if p.proto != step[1] or p.dport != int(step[2]):
                     return "continue"
@@ -174,7 +187,7 @@ class NftTable:
                 if not ctx.host.is_local(p.src if step[1] == "saddr" else p.dst):
                     return "continue"
             elif op == "markeq":
-                if (ctx.mark & int(step[1])) != int(step[2]):
+                if ((ctx.mark & int(step[1])) == int(step[2])) == (step[3] == "!="):
                     return "continue"
             elif op == "vmap":
                 key = (
@@ -186,17 +199,17 @@ class NftTable:
                 return self._verdict(verdict, rule, ctx, depth)
             elif op == "numgen":
                 targets = step[1:]
-                n = len(targets)
-                pick = n - 1
-                for i in range(n - 1):
-                    if ctx.choose(1.0 / (n - i), rule.as_rule()):
-                        pick = i
-                        break
-                return self._verdict(targets[pick], rule, ctx, depth)
-            elif op == "markor":
-                ctx.mark |= int(step[1])
-            elif op == "markxor":
-                ctx.mark ^= int(step[1])
+                return self._verdict(targets[_draw(len(targets), rule, ctx)], rule, ctx, depth)
+            elif op == "dnatmap":
+                if p.proto != step[1]:
+                    return "continue"
+                to_addr, _, to_port = step[2 + _draw(len(step) - 2, rule, ctx)].partition(":")
+                self._steps.append(Step(rule.as_rule(), "DNAT", f"nft {rule.text}"))
+                return Verdict("ACCEPT", rule.as_rule(), NatAction("DNAT", "dst", int(to_addr), int(to_port)))
+            elif op in ("markor", "markxor"):
+                ctx.mark = ctx.mark | int(step[1]) if op == "markor" else ctx.mark ^ int(step[1])
+                # a non-terminating statement that acted, noted as the iptables MARK target is
+                self._steps.append(Step(rule.as_rule(), f"mark={ctx.mark:#x}", f"nft {rule.text}"))
             elif op == "dnat":
                 if p.proto != step[1]:
                     return "continue"
@@ -211,21 +224,34 @@ class NftTable:
         return "continue"
 
 
+def _draw(n: int, rule: NftRule, ctx: Context) -> int:
+    """``numgen random mod n``: element i with probability 1/n, asked of ``ctx.choose`` as n-1 draws of
+    1/n, 1/(n-1), ..., 1/2 (the same law; the tracer branches on each)."""
+    for i in range(n - 1):
+        if ctx.choose(1.0 / (n - i), rule.as_rule()):
+            return i
+    return n - 1
+
+
 _NUM = r"(0x[0-9a-fA-F]+|\d+)"
+_TUPLE_TYPE = "type ipv4_addr . ipv4_addr . inet_proto . inet_service"
 _STATEMENTS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"ct state new"), "ctnew"),
+    (re.compile(r"ct status dnat"), "ctdnat"),
+    (re.compile(r"ip saddr \. ip daddr \. meta l4proto \. th dport @([\w./-]+)"), "intuple"),
     (re.compile(r"(tcp|udp|sctp) dport (\d+)"), "l4port"),
     (re.compile(r"ip (saddr|daddr) (!= )?(\d+\.\d+\.\d+\.\d+)(?:/(\d+))?"), "addr"),
     (re.compile(r"ip (saddr|daddr) (!= )?(?:@([\w./-]+)|\{ ([\d./, ]+) \})"), "inset"),
     (re.compile(r"update @([\w./-]+) \{ ip saddr \}"), "update"),
     (re.compile(r"fib (saddr|daddr) type local"), "fiblocal"),
-    (re.compile(rf"meta mark & {_NUM} == {_NUM}"), "markeq"),
+    (re.compile(rf"meta mark & {_NUM} (==|!=) {_NUM}"), "markeq"),
     (re.compile(r"ip daddr \. meta l4proto \. th dport vmap @([\w.-]+)"), "vmap3"),
     (re.compile(r"meta l4proto \. th dport vmap @([\w.-]+)"), "vmap2"),
     (re.compile(r"numgen random mod (\d+) vmap \{ ([^}]*) \}"), "numgen"),
     (re.compile(rf"meta mark set meta mark \| {_NUM}"), "markor"),
     (re.compile(rf"meta mark set meta mark \^ {_NUM}"), "markxor"),
     (re.compile(r"meta l4proto (tcp|udp|sctp) dnat to ([\d.]+):(\d+)"), "dnat"),
+    (re.compile(r"meta l4proto (tcp|udp|sctp) dnat ip to numgen random mod (\d+) map \{ ([^}]*) \}"), "dnatmap"),
     (re.compile(r"masquerade( fully-random)?"), "masq"),
     (re.compile(r"(jump|goto) ([\w./-]+)"), "verdict2"),
     (re.compile(r"(return|accept|drop|reject)"), "verdict1"),
@@ -250,7 +276,7 @@ def _compile(text: str, file: str, line: int) -> tuple[tuple[str, ...], ...]:
         elif kind == "inset":
             steps.append(("inset", g[0], (g[1] or "==").strip(), g[2] or "", g[3] or ""))
         elif kind == "markeq":
-            steps.append(("markeq", str(int(g[0], 0)), str(int(g[1], 0))))
+            steps.append(("markeq", str(int(g[0], 0)), str(int(g[2], 0)), g[1]))
         elif kind in ("markor", "markxor"):
             steps.append((kind, str(int(g[0], 0))))
         elif kind == "vmap3":
@@ -266,6 +292,17 @@ def _compile(text: str, file: str, line: int) -> tuple[tuple[str, ...], ...]:
             steps.append(("numgen", *(table[str(i)] for i in range(n))))
         elif kind == "dnat":
             steps.append(("dnat", g[0], str(ip_int(g[1])), g[2]))
+        elif kind == "dnatmap":
+            n = int(g[1])
+            found: dict[str, str] = {}
+            for elem in g[2].split(","):
+                m2 = re.fullmatch(r"\s*(\d+) : (\d+\.\d+\.\d+\.\d+) \. (\d+)\s*", elem)
+                if not m2:
+                    raise ParseError(f"dnat map element not modelled: {elem.strip()!r}", file, line)
+                found[m2.group(1)] = f"{ip_int(m2.group(2))}:{m2.group(3)}"
+            if sorted(found) != sorted(str(i) for i in range(n)):
+                raise ParseError(f"numgen mod {n} needs elements 0..{n - 1}", file, line)
+            steps.append(("dnatmap", g[0], *(found[str(i)] for i in range(n))))
         elif kind == "masq":
             steps.append(("masq", "1" if g[0] else "0"))
         elif kind == "verdict2":
@@ -292,6 +329,14 @@ def _seconds(text: str) -> float:
     if not parts or "".join(a + b for a, b in parts) != text:
         raise ValueError(text)
     return float(sum(int(n) * units[u] for n, u in parts))
+
+
+def _tuple(element: str, file: str, line: int) -> tuple[int, int, str, int]:
+    """``a . b . tcp . 80`` -> (a, b, "tcp", 80)."""
+    m = re.fullmatch(r"\s*(\d+\.\d+\.\d+\.\d+) \. (\d+\.\d+\.\d+\.\d+) \. (tcp|udp|sctp) \. (\d+)\s*", element)
+    if not m:
+        raise ParseError(f"set element not modelled: {element.strip()!r}", file, line)
+    return ip_int(m.group(1)), ip_int(m.group(2)), m.group(3), int(m.group(4))
 
 
 def _networks(text: str) -> list[tuple[int, int]]:
@@ -361,11 +406,19 @@ def parse(text: str, file: str = "<nft>") -> NftTable:
             if s.startswith("elements = {") and "}" not in s:
                 pending, start = s, no
                 continue
-            if s.startswith("elements = {"):
+            if s.startswith("elements = {") and nset in table.tuples:
+                body = s[len("elements = {") : s.rindex("}")]
+                table.tuples[nset] = {_tuple(e, file, no) for e in body.split(",")}
+            elif s.startswith("elements = {"):
                 body = s[len("elements = {") : s.rindex("}")]
                 if not re.fullmatch(r"[\d./, ]+", body):
                     raise ParseError(f"set element not modelled: {body.strip()!r}", file, no)
                 table.sets[nset] = _networks(body)
+            elif s == _TUPLE_TYPE:
+                del table.sets[nset]
+                table.tuples[nset] = set()
+            elif s.startswith("type ") and s != "type ipv4_addr":
+                raise ParseError(f"set type not modelled: {s!r}", file, no)
             elif s.startswith("timeout "):
                 try:
                     table.timeouts[nset] = _seconds(s.removeprefix("timeout ").strip())
@@ -410,6 +463,8 @@ def parse(text: str, file: str = "<nft>") -> NftTable:
                 name = st[3] if st[0] == "inset" else st[1] if st[0] == "update" else ""
                 if name and name not in table.sets:
                     raise ParseError(f"set {name!r} is not defined", file, r.line)
+                if st[0] == "intuple" and st[1] not in table.tuples:
+                    raise ParseError(f"set {st[1]!r} is not a defined set of {_TUPLE_TYPE[5:]}", file, r.line)
                 targets = st[1:] if st[0] == "numgen" else st[1:] if st[0] == "verdict" else ()
                 for t in targets:
                     word, _, name = t.partition(" ")
