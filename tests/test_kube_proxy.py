@@ -9,6 +9,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -364,3 +365,38 @@ def test_nodeport_type_port_without_a_node_port_gets_no_external_chain() -> None
         'external destinations" -j KUBE-MARK-MASQ',
         "-A KUBE-EXT-WGW5ZPXP7HZEBG5V -j KUBE-SVC-WGW5ZPXP7HZEBG5V",
     ]
+
+
+def test_versions_newer_than_the_newest_checked_get_a_note() -> None:
+    """kube-proxy newer than the newest release whose own tests checked hairpin's rules (per mode): a note,
+    not silence (the rules are taken to be that release's)."""
+    from hairpin.kube.layout import NEWEST_CHECKED, unchecked
+
+    assert NEWEST_CHECKED == {"iptables": 36, "nftables": 36, "ipvs": 33}
+    assert unchecked("iptables", "1.36") is None and unchecked("nftables", "v1.36.2-eks-1") is None
+    assert unchecked("ipvs", "1.33") is None and unchecked("iptables", "1.18") is None
+    assert unchecked("iptables", "1.37") == (
+        "kube-proxy 1.37 (iptables mode) is newer than the newest release hairpin's rules were checked against "
+        "(1.36); its rules are taken to be 1.36's")
+    assert unchecked("ipvs", "1.34") == (
+        "kube-proxy 1.34 (ipvs mode) is newer than the newest release hairpin's rules were checked against "
+        "(1.33); its rules are taken to be 1.33's")
+
+
+def test_reproduce_says_so_on_stderr(tmp_path: Path) -> None:
+    import sys
+
+    import yaml
+
+    from hairpin import scenario as scen
+
+    doc = yaml.safe_load(Path(scen.__file__).with_name("scenarios").joinpath("seed.yaml").read_text())
+    doc["kube_proxy"]["version"] = "1.37"
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    r = subprocess.run([sys.executable, "-m", "hairpin.cli.main", "reproduce", "--scenario", str(path), "--connections", "5",
+                        "--no-fixes", "--format", "json"], capture_output=True, text=True, check=False)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines() == [
+        "hairpin: note: kube-proxy 1.37 (iptables mode) is newer than the newest release hairpin's rules were "
+        "checked against (1.36); its rules are taken to be 1.36's"]

@@ -144,3 +144,13 @@ def read_progress(paths: Iterable[str | Path], label: str = "reading") -> Iterat
         finally:
             stop.set()
             t.join()
+
+
+def note_unchecked(scenario: Any) -> None:
+    """On stderr, one line when the scenario's kube-proxy is newer than any release its rules were checked
+    against (``hairpin.kube.layout.unchecked``)."""
+    from hairpin.kube.layout import unchecked
+
+    note = unchecked(scenario.kube_proxy.mode, scenario.kube_proxy.version)
+    if note is not None:
+        print(f"hairpin: note: {note}", file=sys.stderr)

@@ -83,7 +83,7 @@ def run_cmd(
     Exit code 0 when every real connection agrees with the simulator, 1 when one does not, 2 on bad input."""
     from hairpin.backends.lab import run, up
     from hairpin.backends.lab.run import check_capture_dir
-    from hairpin.cli.common import check_format, check_output
+    from hairpin.cli.common import check_format, check_output, note_unchecked
 
     format = check_format(format, ("text", "json"))
     timeout = connect_timeout if timeout is None else timeout
@@ -91,7 +91,9 @@ def run_cmd(
         check_output(out_path)
     if capture is not None:
         check_capture_dir(capture)
-    lab = up(_scenario(scenario, fix))
+    sc = _scenario(scenario, fix)
+    note_unchecked(sc)
+    lab = up(sc)
     try:
         err = Console(stderr=True)
         if err.is_terminal and format == "text":

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from hairpin.cli.common import check_format, check_output, emit, emit_raw, write, wrote
+from hairpin.cli.common import check_format, check_output, emit, emit_raw, note_unchecked, write, wrote
 
 FORMATS = ("text", "json")
 
@@ -57,6 +57,7 @@ def reproduce(
     sc = scen.load(scenario) if scenario is not None else scen.seed()
     if fix is not None:
         sc = scen.with_fix(sc, fix)
+    note_unchecked(sc)
     total = connections * (1 + (len(scen.FIXES) if fixes else 0))
     err = Console(stderr=True)
     if err.is_terminal:  # the count and a progress bar on stderr, whatever the format of stdout

@@ -79,6 +79,9 @@ def from_cluster(
         scen.from_dict(yaml.safe_load(text), output)  # what we write must load back
     except InputError as exc:
         raise InputError(f"the scenario built from it is not valid: {exc.message}", where) from None
+    from hairpin.cli.common import note_unchecked
+
+    note_unchecked(built)
     _probability_note(built)
     if output == "-":
         sys.stdout.write(text)

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 
 from hairpin.errors import ScenarioError
 
-__all__ = ["NFTABLES_FIRST", "Layout", "layout_for", "nftables_layout_for", "parse_version", "unsupported"]
+__all__ = ["NEWEST_CHECKED", "NFTABLES_FIRST", "Layout", "layout_for", "nftables_layout_for", "parse_version", "unchecked",
+           "unsupported"]
 
 
 def parse_version(version: str) -> tuple[int, int]:
@@ -137,3 +138,20 @@ def unsupported(mode: str, version: str, feature: str) -> str | None:
         return (f"not modelled for kube-proxy 1.{lay.minor} in ipvs mode (its nat KUBE-FIREWALL layout); "
                 f"ipvs layouts 1.{IPVS_FEATURES_FIRST} and later write it")
     return None
+
+
+#: Per mode, the newest kube-proxy release whose own unit tests' expected rules hairpin's rules were checked
+#: against (docs/kube-proxy.md: iptables and nftables by the 1.36 tree of the fork jesseward/kubernetes at
+#: 5ec89f49, IPVS by a 1.33+ tree of kubernetes/kubernetes at 531be812).
+NEWEST_CHECKED = {"iptables": 36, "nftables": 36, "ipvs": 33}
+
+
+def unchecked(mode: str, version: str) -> str | None:
+    """A note for a kube-proxy newer than the newest release checked in its mode (its rules are taken to be
+    that release's), else None."""
+    major, minor = parse_version(version)
+    newest = NEWEST_CHECKED.get(mode)
+    if newest is None or (major, minor) <= (1, newest):
+        return None
+    return (f"kube-proxy {major}.{minor} ({mode} mode) is newer than the newest release hairpin's rules were checked "
+            f"against (1.{newest}); its rules are taken to be 1.{newest}'s")
