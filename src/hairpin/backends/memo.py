@@ -201,6 +201,8 @@ class Memo:
         for i, nlb in enumerate(net.nlbs.nlbs):
             setattr(nlb, "flow_hash", self._hash_hook(i, nlb.flow_hash))  # noqa: B010
             setattr(nlb, "choose", self._nlb_choose_hook(nlb.choose))  # noqa: B010
+        if self.off is not None:
+            net.stream = random.Random
 
     def _stream(self, text: str) -> random.Random:
         tap = _Tap(text)
@@ -424,7 +426,9 @@ class Memo:
         finally:
             self.rec = None
         self._check_shared()
-        if self.off is None and rec.bad is None and self._recordable(rec, c):
+        if self.off is not None:
+            net.stream = random.Random  # no more taps: every connection from now on is simulated in full
+        elif rec.bad is None and self._recordable(rec, c):
             self._store((dst, self._cell(port)), rec, Course(Endpoint.parse(c.client).addr, c.service, c.target,
                                                             c.outcome, c.elapsed_s, c.syns, c.hairpin))  # fmt: skip
         return c
