@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +129,22 @@ def test_memoised_connections_replay_their_hops() -> None:
     assert (c.client, c.target, c.outcome, c.elapsed_s, c.syns, c.hairpin) == (
         want.client, want.target, want.outcome, want.elapsed_s, want.syns, want.hairpin)
     assert [h.to_json() for h in c.hops] == [h.to_json() for h in want.hops] and want.hops
+
+
+def test_memo_switches_off_where_connections_interact_or_ports_are_arithmetic() -> None:
+    """ClientIP affinity's ``-m recent`` list holds the caller after its first connection (kube-proxy
+    1.30, iptables mode): the memo stops there.  A NAT gateway derives its port from the client's: the
+    internet-facing example's first connection switches the memo off.  Runs stay identical."""
+    s = scenario.seed()
+    s = replace(s, kube_proxy=replace(s.kube_proxy, version="1.30"),
+                services=(replace(s.services[0], session_affinity="ClientIP", session_affinity_timeout=600),))
+    m = memo.Memo(sim.Network(s, verbose=False))
+    assert m.off is None
+    m.record(0, 2)
+    assert m.off == "an -m recent list holds an address (connections interact)"
+    assert m.lookup(1, 2) is None
+    assert _outputs(s, 12, 2, False, True) == _outputs(s, 12, 2, False, False)
+    nat = scenario.load(Path(__file__).parent.parent / "examples" / "internet-facing.yaml")
+    m = memo.Memo(sim.Network(nat, verbose=False))
+    m.record(0, 2)
+    assert m.off == "a NAT gateway (its port is arithmetic on the client's)"
