@@ -148,3 +148,22 @@ def test_memo_switches_off_where_connections_interact_or_ports_are_arithmetic() 
     m = memo.Memo(sim.Network(nat, verbose=False))
     m.record(0, 2)
     assert m.off == "a NAT gateway (its port is arithmetic on the client's)"
+
+
+def test_a_full_trie_stores_no_more_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The trie is a cache with a bound: once ``MAX_NODES`` are kept, new paths are simulated and not
+    stored (the result is the same), paths already kept still hit."""
+    s = scenario.seed()
+    m = memo.Memo(sim.Network(s, verbose=False))
+    for i in range(40):
+        if m.lookup(i, 1) is None:
+            m.record(i, 1)
+    kept = m.nodes
+    assert kept > 0
+    monkeypatch.setattr(memo, "MAX_NODES", kept)
+    hits = m.hits
+    for i in range(40, 200):
+        if m.lookup(i, 1) is None:
+            m.record(i, 1)
+    assert m.nodes == kept and m.hits > hits
+    assert _outputs(s, 30, 1, False, True) == _outputs(s, 30, 1, False, False)

@@ -59,6 +59,8 @@ if TYPE_CHECKING:
 __all__ = ["Course", "Memo", "constants"]
 
 ISN_GAP = 1 << 16
+#: trie nodes a network keeps at most (a cache: once full, new paths are simulated and not stored)
+MAX_NODES = 1 << 18
 MOD32 = 1 << 32
 #: the simulator's own port constants: ephemeral range, NAT ranges, the NLB's source-port range
 _CODE_PORTS = (0, 1, 1023, 1024, 32767, 32768, 60999, 61000, 64512, 65535)
@@ -173,7 +175,7 @@ class Memo:
         self.net = net
         self.roots: dict[Any, _Node | Course] = {}
         self.rec: _Recording | None = None
-        self.hits = self.misses = 0
+        self.hits = self.misses = self.nodes = 0
         #: why the memo is off for this network (every connection simulated in full), or None
         self.off: str | None = "a Classic ELB (its own keyed ports and ISNs)" if net.clbs else None
         self.cuts = constants(net)
@@ -428,7 +430,7 @@ class Memo:
         self._check_shared()
         if self.off is not None:
             net.stream = random.Random  # no more taps: every connection from now on is simulated in full
-        elif rec.bad is None and self._recordable(rec, c):
+        elif rec.bad is None and self.nodes + len(rec.ops) <= MAX_NODES and self._recordable(rec, c):
             self._store((dst, self._cell(port)), rec, Course(Endpoint.parse(c.client).addr, c.service, c.target,
                                                             c.outcome, c.elapsed_s, c.syns, c.hairpin))  # fmt: skip
         return c
@@ -472,6 +474,7 @@ class Memo:
             node = kids.get(key)
             if node is None:
                 node = kids[key] = _Node(op)
+                self.nodes += 1
             if not isinstance(node, _Node) or node.op != op:
                 raise AssertionError(f"memo: one decision path, two courses ({op!r} after {key!r})")
             kids, key = node.kids, outcome

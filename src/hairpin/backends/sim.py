@@ -193,6 +193,7 @@ class Network(Fabric):
         self.hosts: dict[str, LinuxHost | VpcRouter] = {}
         #: makes every per-connection random stream from its seed text (``hairpin.backends.memo`` taps them)
         self.stream: Callable[[str], random.Random] = random.Random
+        self._dns: tuple[int, list[int]] | None = None  # (the scenario's address, the NLB's in DNS)
         k = scenario.kernel
         for ns in self.topology.namespaces:
             routing = _routing(ns)
@@ -315,12 +316,14 @@ class Network(Fabric):
     def destination(self, seed: int, conn_id: int) -> int:
         """The address the client connects to: the scenario's, or, when not pinned, the NLB address its
         DNS lookup returns for this connection (uniform over the NLB's addresses in DNS)."""
-        s = self.scenario
-        dst = ip_int(s.client_target_address())
-        if s.client.via == "load-balancer" and not s.client.address:
-            nlb = self.nlbs.for_addr(dst)
-            if nlb is not None and nlb.in_dns:
-                dst = nlb.in_dns[random.Random(f"{seed}:{conn_id}:dns").randrange(len(nlb.in_dns))]
+        if self._dns is None:
+            s = self.scenario
+            dst = ip_int(s.client_target_address())
+            nlb = self.nlbs.for_addr(dst) if s.client.via == "load-balancer" and not s.client.address else None
+            self._dns = (dst, nlb.in_dns if nlb is not None and nlb.in_dns else [])
+        dst, answers = self._dns
+        if answers:
+            dst = answers[random.Random(f"{seed}:{conn_id}:dns").randrange(len(answers))]
         return dst
 
     def _connect(self, conn_id: int, seed: int, client_port: int | None, target: str | None,
