@@ -1,11 +1,17 @@
 """Simulator throughput: simulated connections per second, hairpinned and healthy, next to the real kernel.
 
     python benchmarks/bench_sim.py [--connections N] [--lab] [--mode iptables|nftables|ipvs]
+    python benchmarks/bench_sim.py --memo-table [--connections N] [--repeats R] [--scenario examples/X.yaml]
 
 A hairpinned connection is simulated whole: 7 SYNs, each hairpinned through node1's conntrack and
 answered with a RST, until ETIMEDOUT at 127 s of simulated time.  The reference is the real kernel:
 the same connection takes 127 s of wall time there (tcp_syn_retries=6); a healthy one takes what the
 lab measures (``--lab``, root only: real namespaces, real TCP).
+
+``--memo-table``: ``sim.run`` connections/s (CPU time of this process, median of ``--repeats``) in each
+kube-proxy mode with the memo of whole connections off and on, and the memo's hit rate, for the seed
+and each ``--scenario``; then ``hairpin reproduce``'s default run (1,000 connections and 1,000 for each
+workaround) off and on.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import argparse
 import statistics
 import sys
 import time
+from collections.abc import Callable
 
 from hairpin import scenario
 from hairpin.backends import sim
@@ -23,11 +30,47 @@ def per_connection(net: sim.Network, target: str, n: int) -> tuple[float, str]:
     times = []
     outcome = ""
     for i in range(n):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         c = net.connect(i, 1, target=target)
-        times.append(time.perf_counter() - t0)
+        times.append(time.process_time() - t0)
         outcome = c.outcome
     return statistics.median(times), outcome
+
+
+def cpu(fn: Callable[[], object], repeats: int) -> float:
+    """Median CPU seconds of ``fn()`` over ``repeats`` runs."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.process_time()
+        fn()
+        times.append(time.process_time() - t0)
+    return statistics.median(times)
+
+
+def memo_table(n: int, repeats: int, paths: list[str]) -> int:
+    from hairpin import sweep
+    from hairpin.backends import memo
+
+    print(f"python {sys.version.split()[0]}; sim.run({n}, seed=3); CPU time, median of {repeats}")
+    print(f"{'scenario':28} {'mode':9} {'memo off':>12} {'memo on':>12} {'speed-up':>9} {'hits':>6} {'timeouts':>9}")
+    named = [("seed", scenario.seed())] + [(p.rsplit("/", 1)[-1], scenario.load(p)) for p in paths]
+    for name, base in named:
+        for mode in ("iptables", "nftables", "ipvs"):
+            s = sweep.point_scenario(base, {"mode": mode})
+            off = cpu(lambda s=s: sim.run(s, n, seed=3, memo=False), repeats)
+            on = cpu(lambda s=s: sim.run(s, n, seed=3, memo=True), repeats)
+            m = memo.Memo(sim.Network(s, verbose=False))
+            for i in range(n):
+                if m.lookup(i, 3) is None:
+                    m.record(i, 3)
+            rate = sim.run(s, n, seed=3).summary.rate
+            print(f"{name:28} {mode:9} {n / off:10,.0f}/s {n / on:10,.0f}/s {off / on:8.2f}x "
+                  f"{m.hits / n:6.1%} {rate:9.3f}")  # fmt: skip
+    s = scenario.seed()
+    off = cpu(lambda: sim.run(s, 1000, seed=0, fixes=True, memo=False), repeats)
+    on = cpu(lambda: sim.run(s, 1000, seed=0, fixes=True, memo=True), repeats)
+    print(f"hairpin reproduce defaults (seed, 1,000 + 6 x 1,000 connections): memo off {off:.2f} s, on {on:.2f} s")
+    return 0
 
 
 def lab_healthy_connect_time(n: int) -> float | None:
@@ -43,7 +86,12 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=2000)
     ap.add_argument("--lab", action="store_true", help="also time healthy connections in the real-kernel lab (root)")
     ap.add_argument("--mode", choices=("iptables", "nftables", "ipvs"), default="iptables", help="kube-proxy mode")
+    ap.add_argument("--memo-table", action="store_true", help="connections/s with the memo off and on, by mode")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--scenario", action="append", default=[], help="also this scenario (--memo-table)")
     args = ap.parse_args()
+    if args.memo_table:
+        return memo_table(args.connections, args.repeats, args.scenario)
     from dataclasses import replace
 
     s = scenario.seed()
@@ -58,9 +106,9 @@ def main() -> int:
         q, outcome = per_connection(quiet, target, max(50, args.connections // 10))
         v, _ = per_connection(loud, target, 50)
         rows.append((label, outcome, q, v))
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     run = sim.run(s, args.connections, seed=3)
-    total = time.perf_counter() - t0
+    total = time.process_time() - t0
     lab = lab_healthy_connect_time(20) if args.lab else None
     kernel = {"hairpinned (timeout)": 127.0, "healthy (established)": lab}
     print(f"python {sys.version.split()[0]}; seed scenario, kube-proxy {args.mode} mode; median per connection")

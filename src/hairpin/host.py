@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from hairpin.netfilter.rules import Ruleset
     from hairpin.parsers.ipset import IpSet
 
-__all__ = ["Fabric", "LinuxHost", "Place"]
+__all__ = ["Fabric", "LinuxHost", "Place", "port_range"]
 
 PORT_MIN, PORT_MAX = 1024, 65535
 #: the (table, chain) pairs the packet path consults
@@ -371,9 +371,7 @@ class LinuxHost:
         return True
 
     def _pick_port(self, ct: Entry, addr: int, p: Packet, nat: NatAction, now: float) -> int | None:
-        lo, hi = nat.port_range or ((PORT_MIN, PORT_MAX) if p.sport >= PORT_MIN else (1, 1023))
-        if nat.port is not None and nat.port_range is None:
-            lo = hi = nat.port
+        lo, hi = port_range(p, nat)
 
         def free(port: int) -> bool:
             return not self.conntrack.reply_in_use((ct.reply[0], ct.reply[1], addr, port, ct.reply[4]), now)
@@ -582,6 +580,15 @@ class LinuxHost:
         self.tcp.reset()
         if self.ipvs is not None:
             self.ipvs.reset()
+
+
+def port_range(p: Packet, nat: NatAction) -> tuple[int, int]:
+    """The source ports a SNAT/MASQUERADE may give ``p``: the rule's range, else 1024-65535 for a source
+    port >= 1024 and 1-1023 below (nf_nat_l4proto_unique_tuple's default ranges)."""
+    lo, hi = nat.port_range or ((PORT_MIN, PORT_MAX) if p.sport >= PORT_MIN else (1, 1023))
+    if nat.port is not None and nat.port_range is None:
+        lo = hi = nat.port
+    return lo, hi
 
 
 def with_payload(p: Packet, payload: bytes) -> Packet:

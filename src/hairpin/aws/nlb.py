@@ -41,7 +41,7 @@ from hairpin.aws.security_groups import blocked
 from hairpin.model.net import Endpoint, Packet, ip_int, ip_str
 from hairpin.scenario import Scenario, Service
 
-__all__ = ["Flow", "Nlb", "NlbNode", "Target", "targets_for"]
+__all__ = ["Flow", "Nlb", "NlbNode", "Target", "flow_hash_of", "targets_for"]
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,12 @@ def targets_for(s: Scenario, svc: Service) -> list[Target]:
     return out
 
 
+def flow_hash_of(key: bytes, proto: str, src: int, sport: int, dst: int, dport: int, seq: int) -> int:
+    """The simulated flow hash of a packet's (protocol, addresses, ports, sequence number) under ``key``."""
+    data = f"{proto}|{src}|{sport}|{dst}|{dport}|{seq}".encode()
+    return int.from_bytes(hashlib.blake2b(data, key=key, digest_size=8).digest(), "big")
+
+
 class Nlb:
     """The NLB nodes of one Service and their flow tables."""
 
@@ -162,8 +168,7 @@ class Nlb:
 
     def flow_hash(self, p: Packet) -> int:
         """The flow hash over protocol, addresses, ports and TCP sequence number (keyed per run)."""
-        data = f"{p.proto}|{p.src}|{p.sport}|{p.dst}|{p.dport}|{p.seq}".encode()
-        return int.from_bytes(hashlib.blake2b(data, key=self.key, digest_size=8).digest(), "big")
+        return flow_hash_of(self.key, p.proto, p.src, p.sport, p.dst, p.dport, p.seq)
 
     def choose(self, node: NlbNode, p: Packet) -> Target | None:
         if self.force is not None:

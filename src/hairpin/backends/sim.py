@@ -14,13 +14,15 @@ among a thousand, and the same seed gives byte-identical output.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from hairpin.aws.clb import Clb
 from hairpin.aws.nlb import Nlb, NlbNode, NlbSet, Target
 from hairpin.aws.vpc import VpcRouter
+from hairpin.backends.memo import Course, Memo
 from hairpin.engine import Engine
 from hairpin.host import Fabric, LinuxHost
 from hairpin.model.hop import Hop
@@ -63,6 +65,26 @@ class Connection:
         if hops:
             out["hops"] = [h.to_json() for h in self.hops]
         return out
+
+
+class Replayed(Connection):
+    """A connection whose course came from the memo (``hairpin.backends.memo``): its hops are simulated
+    the first time they are asked for (the same connection again: it is seeded from (seed, id))."""
+
+    def __init__(self, conn_id: int, client: str, course: Course, replay: Callable[[], list[Hop]] | None) -> None:
+        super().__init__(conn_id, client, course.service, course.target, course.outcome, course.elapsed_s, [],
+                         course.syns, course.hairpin)  # fmt: skip
+        self._replay = replay
+
+    @property
+    def hops(self) -> list[Hop]:
+        if self._replay is not None:
+            self._hops, self._replay = self._replay(), None
+        return self._hops
+
+    @hops.setter
+    def hops(self, value: list[Hop]) -> None:
+        self._hops, self._replay = value, None
 
 
 @dataclass
@@ -170,6 +192,9 @@ class Network(Fabric):
             if svc.load_balancer and svc.load_balancer.type == "clb" and svc.load_balancer.nodes
         ]
         self.hosts: dict[str, LinuxHost | VpcRouter] = {}
+        #: makes every per-connection random stream from its seed text (``hairpin.backends.memo`` taps them)
+        self.stream: Callable[[str], random.Random] = random.Random
+        self._dns: tuple[int, list[int]] | None = None  # (the scenario's address, the NLB's in DNS)
         k = scenario.kernel
         for ns in self.topology.namespaces:
             routing = _routing(ns)
@@ -254,17 +279,17 @@ class Network(Fabric):
                 h.reset()
             if isinstance(h, LinuxHost):
                 h.reset()
-                h.rng = random.Random(f"{seed}:{conn_id}:{name}")
+                h.rng = self.stream(f"{seed}:{conn_id}:{name}")
                 if h.ipvs is not None:
                     # Where each rr scheduler stands when this connection arrives depends on all the
                     # other traffic the virtual server saw: drawn per connection (replays agree).
-                    h.ipvs.spin(random.Random(f"{seed}:{conn_id}:{name}:ipvs"))
+                    h.ipvs.spin(self.stream(f"{seed}:{conn_id}:{name}:ipvs"))
         for i, nlb in enumerate(self.nlbs.nlbs):
             nlb.reset()
-            nlb.key = random.Random(f"{seed}:{conn_id}:nlb{i}").randbytes(16)
+            nlb.key = self.stream(f"{seed}:{conn_id}:nlb{i}").randbytes(16)
         for i, clb in enumerate(self.clbs):
             clb.reset()
-            clb.key = random.Random(f"{seed}:{conn_id}:clb{i}").randbytes(16)
+            clb.key = self.stream(f"{seed}:{conn_id}:clb{i}").randbytes(16)
 
     def connect(self, conn_id: int = 0, seed: int = 0, client_port: int | None = None,
                 target: str | None = None) -> Connection:  # fmt: skip
@@ -284,15 +309,22 @@ class Network(Fabric):
             return c
         return self._connect(conn_id, seed, client_port, target)
 
+    @staticmethod
+    def client_port(seed: int, conn_id: int) -> int:
+        """The client's ephemeral source port for connection ``conn_id`` (net.ipv4.ip_local_port_range)."""
+        return random.Random(f"{seed}:{conn_id}:client-port").randint(*EPHEMERAL)
+
     def destination(self, seed: int, conn_id: int) -> int:
         """The address the client connects to: the scenario's, or, when not pinned, the NLB address its
         DNS lookup returns for this connection (uniform over the NLB's addresses in DNS)."""
-        s = self.scenario
-        dst = ip_int(s.client_target_address())
-        if s.client.via == "load-balancer" and not s.client.address:
-            nlb = self.nlbs.for_addr(dst)
-            if nlb is not None and nlb.in_dns:
-                dst = nlb.in_dns[random.Random(f"{seed}:{conn_id}:dns").randrange(len(nlb.in_dns))]
+        if self._dns is None:
+            s = self.scenario
+            dst = ip_int(s.client_target_address())
+            nlb = self.nlbs.for_addr(dst) if s.client.via == "load-balancer" and not s.client.address else None
+            self._dns = (dst, nlb.in_dns if nlb is not None and nlb.in_dns else [])
+        dst, answers = self._dns
+        if answers:
+            dst = answers[random.Random(f"{seed}:{conn_id}:dns").randrange(len(answers))]
         return dst
 
     def _connect(self, conn_id: int, seed: int, client_port: int | None, target: str | None,
@@ -300,8 +332,7 @@ class Network(Fabric):
         s = self.scenario
         self.reset(seed, conn_id)
         client = self._host_of_pod(s.client.pod)
-        rng = random.Random(f"{seed}:{conn_id}:client-port")
-        port = client_port if client_port is not None else rng.randint(*EPHEMERAL)
+        port = client_port if client_port is not None else self.client_port(seed, conn_id)
         dst = self.destination(seed if dns_seed is None else dns_seed, conn_id)
         svc = s.client_service
         dport = s.client.port if s.client.via == "load-balancer" else svc.ports[0].port
@@ -396,17 +427,24 @@ FIX_WHY = {
 
 
 def run(scenario: Scenario, connections: int = 1000, seed: int = 0, fixes: bool = False,
-        progress: Any = None, caching: bool = True) -> Run:  # fmt: skip
+        progress: Any = None, caching: bool = True, memo: bool | None = None) -> Run:  # fmt: skip
     """``connections`` connections from the scenario's client; with ``fixes``, the same for each workaround.
 
-    ``caching=False`` turns off every cache (routing decisions, per-flow-class verdicts): the result is
-    the same, only slower (tests/test_sim_cache.py holds the two to byte-identical JSON)."""
+    ``caching=False`` turns off every cache (routing decisions, per-flow-class verdicts, the memo of
+    whole connections): the result is the same, only slower (tests/test_sim_cache.py and
+    tests/test_sim_memo.py hold them to byte-identical JSON).  ``memo`` (default: ``caching``) keeps
+    whole connections by their random decisions (``hairpin.backends.memo``): a connection whose
+    decisions were seen before is not simulated; its hops are simulated when first asked for."""
+    use_memo = caching if memo is None else memo and caching
     net = Network(scenario, verbose=False, caching=caching)
-    conns = []
-    for i in range(connections):
-        conns.append(net.connect(i, seed))
-        if progress is not None:
-            progress(1)
+    replayer: list[Network] = []
+
+    def replay(i: int) -> list[Hop]:
+        if not replayer:
+            replayer.append(Network(scenario, net.topology, verbose=False, caching=caching))
+        return replayer[0].connect(i, seed).hops
+
+    conns = _connections(net, connections, seed, use_memo, replay, progress)
     # replay the connections a reader is shown with every word of the trace (same seed, same packets)
     loud = Network(scenario, net.topology, verbose=True, caching=caching)
     for outcome in ("timeout", "established", "reset"):
@@ -420,15 +458,29 @@ def run(scenario: Scenario, connections: int = 1000, seed: int = 0, fixes: bool 
             fixed = with_fix(scenario, name)
             fnet = Network(fixed, verbose=False, caching=caching)
             fnet.keep_hops = False  # only the outcomes of a workaround's connections are kept
-            fconns = []
-            for i in range(connections):
-                fc = fnet.connect(i, seed)
+            fconns = _connections(fnet, connections, seed, use_memo, None, progress)
+            for fc in fconns:
                 fc.hops = []
-                fconns.append(fc)
-                if progress is not None:
-                    progress(1)
             result.fixes.append((name, _summary(fconns, expected_rate(fixed)), FIX_WHY[name]))
     return result
+
+
+def _connections(net: Network, n: int, seed: int, use_memo: bool, replay: Callable[[int], list[Hop]] | None,
+                 progress: Any) -> list[Connection]:  # fmt: skip
+    """Connections 0..n-1 on the quiet ``net``: memoised ones get ``replay`` for their hops (none when
+    the network keeps no hops)."""
+    memo = Memo(net) if use_memo else None
+    out: list[Connection] = []
+    for i in range(n):
+        hit = memo.lookup(i, seed) if memo is not None else None
+        if hit is not None:
+            course, client = hit
+            out.append(Replayed(i, client, course, partial(replay, i) if replay is not None else None))
+        else:
+            out.append(memo.record(i, seed) if memo is not None else net.connect(i, seed))
+        if progress is not None:
+            progress(1)
+    return out
 
 
 def _summary(conns: list[Connection], expected: float) -> Summary:

@@ -35,6 +35,11 @@ def reproduce(
     svg: Annotated[Path | None, typer.Option(help="Write the timed-out connection's sequence diagram as SVG.")] = None,
     html: Annotated[Path | None, typer.Option(help="Write a self-contained HTML report.")] = None,
     pcap: Annotated[Path | None, typer.Option(help="Write the shown connections' packets as pcapng.")] = None,
+    memo: Annotated[
+        bool,
+        typer.Option("--memo/--no-memo", help="Reuse the course of a connection whose random decisions were seen "
+                     "before instead of simulating it again (the output is the same either way)."),
+    ] = True,
     retries: Annotated[
         int | None,
         typer.Option(min=1, max=20, help="Also show what N client retries per request do (p^(N+1); not a fix)."),
@@ -66,9 +71,9 @@ def reproduce(
             runs = f" (the scenario and {len(scen.FIXES)} workarounds, {connections} each)" if fixes else ""
             err.print(f"simulating {total} connections{runs}")
             task = bar.add_task("sim", total=total)
-            result = sim.run(sc, connections, seed, fixes=fixes, progress=lambda n: bar.advance(task, n))
+            result = sim.run(sc, connections, seed, fixes=fixes, progress=lambda n: bar.advance(task, n), memo=memo)
     else:
-        result = sim.run(sc, connections, seed, fixes=fixes)
+        result = sim.run(sc, connections, seed, fixes=fixes, memo=memo)
     _write_pictures(result, svg, html, pcap)
     from hairpin import retries as retry_math
 

@@ -1,0 +1,492 @@
+"""Whole connections memoised on their random decisions (``sim.run``'s bulk connections).
+
+Every simulated connection starts from a clean network (``Network.reset``) and draws all its randomness
+from streams seeded by text such as ``f"{seed}:{conn_id}:{host}"``: a connection is a function of those
+streams.  What the streams decide is a short list of *decisions* (a ``statistic``/``numgen`` draw taken or
+not, the IPVS rr position, the NLB's flow-hash target) and a few *values* (the client port, each host's
+ISNs, MASQUERADE ports, the NLB's own source port).  This module records, while a connection is
+simulated, every draw and what it was used for, and stores the connection's course (target, outcome,
+elapsed time, SYNs, hairpin) at the end of that path of decisions in a trie.  A later connection walks the
+trie drawing the same k-th values from its own streams; a leaf gives its course without simulating it, an
+unexplored branch simulates it and extends the trie.
+
+Why the values do not matter, and where that is checked rather than assumed:
+
+- Ports are only compared (for equality, or against the bounds of a rule's port, range or set) and
+  hashed (the NLB's flow hash, itself a recorded decision).  Every constant a port can be compared with
+  is a number in the scenario, in a host's iptables/nft/ipset text or in the simulator's port ranges:
+  ``constants`` collects them all (and more: any decimal number in those texts).  Each port value's
+  *cell* (equal to one constant, or strictly between two consecutive ones) is part of the decision
+  path, so two connections on one path agree on every such comparison; and the ports of one connection
+  must be pairwise distinct (no chance equality: a conntrack clash, a reused tuple).
+- ISNs are only compared with themselves plus small offsets (``ack == isn + 1``) and hashed (the NLB's
+  hash takes the SYN's sequence number): the ISNs of one connection must lie more than 2**16 apart from
+  each other and from 0 (mod 2**32).
+- Every draw of every tapped stream must be explained by one of the hooks below (``_Tap.draws`` against
+  what the hooks consumed): a draw for an unknown purpose makes the connection unrecordable.
+- A MASQUERADE port that was not the first one drawn (a clash moved it on), a NLB hash over a port that
+  is neither a recorded value nor a constant, a NAT gateway (``VpcRouter.nat_out``: it derives its port
+  arithmetically from the source port) or a Classic ELB (its own ports and ISNs from a keyed hash) make
+  the connection, or the whole network, unrecordable: those connections are simulated in full.
+- Connections must not interact: ``-m recent`` lists outlive ``reset``; once one holds an address the
+  memo is switched off for the rest of the run (connections until then saw empty lists, as recorded).
+
+A memoised connection's hops are not known until asked for: ``sim.run`` gives it a replay (the same
+connection simulated again, which is exact: it is seeded from (seed, id)).
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import random
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from hairpin.aws.nlb import NlbNode, Target, flow_hash_of
+from hairpin.host import LinuxHost, port_range
+from hairpin.model.net import Endpoint, Packet
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from hairpin.backends.sim import Connection, Network
+    from hairpin.conntrack import Entry
+    from hairpin.netfilter.evaluate import NatAction
+    from hairpin.netfilter.rules import Rule
+
+__all__ = ["Course", "Memo", "constants"]
+
+ISN_GAP = 1 << 16
+#: trie nodes a network keeps at most (a cache: once full, new paths are simulated and not stored)
+MAX_NODES = 1 << 18
+MOD32 = 1 << 32
+#: the simulator's own port constants: ephemeral range, NAT ranges, the NLB's source-port range
+_CODE_PORTS = (0, 1, 1023, 1024, 32767, 32768, 60999, 61000, 64512, 65535)
+_NUMBER = re.compile(r"\d+")
+
+
+@dataclass(frozen=True, slots=True)
+class Course:
+    """What a connection's random values do not change (everything of a ``Connection`` but its id,
+    client port and hops)."""
+
+    src: int
+    service: str
+    target: str
+    outcome: str
+    elapsed_s: float
+    syns: int
+    hairpin: bool
+
+
+class _Tap(random.Random):
+    """A random stream that counts its top-level draws (a ``randrange`` is one draw, whatever it asks of
+    ``getrandbits`` inside) and keeps the last one's kind and value."""
+
+    def __init__(self, text: str) -> None:
+        self.draws = 0
+        self.last = ""
+        self.value = 0
+        self._inner = False
+        super().__init__(text)
+
+    def random(self) -> float:
+        v = super().random()
+        if not self._inner:
+            self.draws, self.last = self.draws + 1, "random"
+        return v
+
+    def getrandbits(self, k: int) -> int:
+        v = super().getrandbits(k)
+        if not self._inner:
+            self.draws, self.last, self.value = self.draws + 1, f"bits{k}", v
+        return v
+
+    def randrange(self, *args: Any) -> int:
+        if self._inner:
+            return super().randrange(*args)
+        self._inner = True
+        try:
+            v = super().randrange(*args)
+        finally:
+            self._inner = False
+        self.draws, self.last, self.value = self.draws + 1, "randrange", v
+        return v
+
+
+def constants(net: Network) -> list[int]:
+    """Every port number a rule, a socket or the simulator may compare a port with (sorted): the
+    decimal numbers of the scenario, of every namespace's iptables, ipset and nft text, the IPVS virtual
+    servers and listeners, and the simulator's own ranges.  More numbers only make cells finer."""
+    texts = [repr(net.scenario)]
+    for ns in net.topology.namespaces:
+        texts += [ns.iptables, ns.ipsets]
+    if net.scenario.kube_proxy.mode == "nftables":
+        from hairpin.kube.nftables import ruleset
+
+        texts += [ruleset(net.scenario, ns.name) for ns in net.topology.namespaces if ns.role == "node"]
+    found = set(_CODE_PORTS)
+    for text in texts:
+        found.update(n for n in map(int, _NUMBER.findall(text)) if n <= 0xFFFF)
+    for h in net.hosts.values():
+        if isinstance(h, LinuxHost):
+            found.update(port for _, port in h.tcp.listeners)
+            if h.ipvs is not None:
+                for vs in h.ipvs.services.values():
+                    found.add(vs.port)
+                    found.update(p for _, p in vs.dests)
+    return sorted(found)
+
+
+class _Node:
+    __slots__ = ("kids", "op")
+
+    def __init__(self, op: tuple[Any, ...]) -> None:
+        self.op = op
+        self.kids: dict[Any, _Node | Course] = {}
+
+
+class _Unrecordable(Exception):
+    pass
+
+
+class _Recording:
+    """One connection's decisions and values while it is simulated."""
+
+    def __init__(self, port: int) -> None:
+        self.ops: list[tuple[tuple[Any, ...], Any]] = []  # (op, its outcome: the trie's branch key)
+        self.vals = [port]  # symbol i's value (0: the client port)
+        self.ports = {port: 0}  # port value -> symbol
+        self.isns: dict[int, int] = {}  # ISN -> symbol
+        self.taps: dict[str, _Tap] = {}
+        self.used: dict[str, int] = {}  # draws of each stream the hooks explained
+        self.spun: set[tuple[str, int]] = set()
+        self.in_choose: int | None = None
+        self.nat_ports: set[int] = set()
+        self.bad: str | None = None
+
+
+class Memo:
+    """The decision trie of one quiet ``Network`` (the one ``sim.run`` simulates its bulk connections on)."""
+
+    def __init__(self, net: Network) -> None:
+        self.net = net
+        self.roots: dict[Any, _Node | Course] = {}
+        self.rec: _Recording | None = None
+        self.hits = self.misses = self.nodes = 0
+        #: why the memo is off for this network (every connection simulated in full), or None
+        self.off: str | None = "a Classic ELB (its own keyed ports and ISNs)" if net.clbs else None
+        self.cuts = constants(net)
+        self._cutset = frozenset(self.cuts)
+        self._nodes = [h for h in net.hosts.values() if isinstance(h, LinuxHost)]
+        if self.off is None:
+            self._install()
+
+    # -- recording hooks
+    def _install(self) -> None:
+        net = self.net
+        net.stream = self._stream
+        for h in self._nodes:
+            h.choose = self._choose_hook(h, h.choose)
+            h.tcp.isn = self._isn_hook(h, h.tcp.isn)
+            setattr(h, "_pick_port", self._port_hook(h, h._pick_port))  # noqa: B010 (an instance's method)
+            if h.ipvs is not None:
+                if h.ipvs.choose is not None:
+                    self.off = "IPVS scheduling asked of a callback"
+                k = 0
+                for vs in h.ipvs.services.values():
+                    if vs.dests:
+                        setattr(vs, "schedule", self._ipvs_hook(h.name, vs, k, vs.schedule))  # noqa: B010
+                        k += 1
+        for i, nlb in enumerate(net.nlbs.nlbs):
+            setattr(nlb, "flow_hash", self._hash_hook(i, nlb.flow_hash))  # noqa: B010
+            setattr(nlb, "choose", self._nlb_choose_hook(nlb.choose))  # noqa: B010
+        if self.off is not None:
+            net.stream = random.Random
+
+    def _stream(self, text: str) -> random.Random:
+        tap = _Tap(text)
+        if self.rec is not None:
+            self.rec.taps[text.split(":", 2)[2]] = tap
+        return tap
+
+    def _fail(self, why: str) -> None:
+        if self.rec is not None and self.rec.bad is None:
+            self.rec.bad = why
+
+    def _tap(self, h: LinuxHost) -> tuple[_Recording, _Tap] | None:
+        rec, tap = self.rec, h.rng
+        if rec is None or not isinstance(tap, _Tap):
+            return None
+        return rec, tap
+
+    def _use(self, rec: _Recording, stream: str, n: int) -> None:
+        rec.used[stream] = rec.used.get(stream, 0) + n
+
+    def _port(self, rec: _Recording, value: int) -> None:
+        if value in rec.ports or value in self._cutset:
+            self._fail(f"port {value} not generic")
+        rec.ports[value] = len(rec.vals)
+        rec.vals.append(value)
+
+    def _cell(self, port: int) -> object:
+        return ("=", port) if port in self._cutset else bisect.bisect(self.cuts, port)
+
+    def _choose_hook(self, h: LinuxHost, orig: Callable[[float, Rule], bool]) -> Callable[[float, Rule], bool]:
+        def choose(p: float, rule: Rule) -> bool:
+            t = self._tap(h)
+            if t is None:
+                return orig(p, rule)
+            rec, tap = t
+            n0 = tap.draws
+            v = orig(p, rule)
+            if tap.draws - n0 != 1 or tap.last != "random":
+                self._fail("a choice that is not one random() draw")
+            self._use(rec, h.name, 1)
+            rec.ops.append((("c", h.name, p), v))
+            return v
+
+        return choose
+
+    def _isn_hook(self, h: LinuxHost, orig: Callable[[], int]) -> Callable[[], int]:
+        def isn() -> int:
+            t = self._tap(h)
+            if t is None:
+                return orig()
+            rec, tap = t
+            n0 = tap.draws
+            v = orig()
+            if tap.draws - n0 != 1 or tap.last != "bits32" or v in rec.isns:
+                self._fail("an ISN that is not one 32-bit draw")
+            self._use(rec, h.name, 1)
+            rec.isns[v] = len(rec.vals)
+            rec.vals.append(v)
+            rec.ops.append((("i", h.name), None))
+            return v
+
+        return isn
+
+    def _port_hook(
+        self, h: LinuxHost, orig: Callable[[Entry, int, Packet, NatAction, float], int | None]
+    ) -> Callable[[Entry, int, Packet, NatAction, float], int | None]:
+        def pick(ct: Entry, addr: int, p: Packet, nat: NatAction, now: float) -> int | None:
+            t = self._tap(h)
+            if t is None:
+                return orig(ct, addr, p, nat, now)
+            rec, tap = t
+            n0 = tap.draws
+            port = orig(ct, addr, p, nat, now)
+            drew = tap.draws - n0
+            if port is None or drew > 1 or (drew == 1 and tap.last != "randrange"):
+                self._fail("a NAT port not picked at the first try")
+            elif drew == 0:
+                if port != p.sport:
+                    self._fail("a NAT port neither kept nor drawn")
+            else:
+                lo, hi = port_range(p, nat)
+                if port != lo + tap.value:
+                    self._fail("a NAT port moved on from a taken one")
+                self._use(rec, h.name, 1)
+                self._port(rec, port)
+                rec.ops.append((("p", h.name, lo, hi - lo + 1), self._cell(port)))
+            return port
+
+        return pick
+
+    def _ipvs_hook(self, host: str, vs: Any, k: int, orig: Callable[[], Any]) -> Callable[[], Any]:
+        def schedule() -> Any:
+            rec = self.rec
+            if rec is not None and (host, k) not in rec.spun:  # the first pick: where the spin left it
+                rec.spun.add((host, k))
+                rec.ops.append((("v", f"{host}:ipvs", k, len(vs.dests)), vs._next))
+            return orig()
+
+        return schedule
+
+    def _nlb_choose_hook(self, orig: Callable[[NlbNode, Packet], Target | None]) -> Callable[..., Target | None]:
+        def choose(node: NlbNode, p: Packet) -> Target | None:
+            rec = self.rec
+            if rec is None:
+                return orig(node, p)
+            rec.in_choose = len(node.targets)
+            n0 = len(rec.ops)
+            try:
+                t = orig(node, p)
+            finally:
+                rec.in_choose = None
+            if node.targets and (len(rec.ops) != n0 + 1 or t is not node.targets[rec.ops[-1][1]]):
+                self._fail("an NLB target not picked by its flow hash")
+            return t
+
+        return choose
+
+    def _hash_hook(self, i: int, orig: Callable[[Packet], int]) -> Callable[[Packet], int]:
+        def flow_hash(p: Packet) -> int:
+            h = orig(p)
+            rec = self.rec
+            if rec is None:
+                return h
+            refs = []
+            for v in (p.sport, p.dport):
+                if v in rec.ports:
+                    refs.append(-1 - rec.ports[v])
+                elif v in self._cutset:
+                    refs.append(v)
+                else:
+                    self._fail(f"NLB hash over port {v}, neither drawn nor a constant")
+                    refs.append(v)
+            if p.seq not in rec.isns:
+                self._fail("NLB hash over a sequence number that is not an ISN")
+            tmpl = (p.proto, p.src, refs[0], p.dst, refs[1], -1 - rec.isns.get(p.seq, 0))
+            if rec.in_choose is not None:
+                rec.ops.append((("h", i, tmpl, rec.in_choose), h % rec.in_choose))
+            else:  # Nlb.forward: the NLB's own source port, 1024 + hash % 64512
+                port = 1024 + h % 64512
+                rec.nat_ports.add(port)
+                self._port(rec, port)
+                rec.ops.append((("n", i, tmpl), self._cell(port)))
+            return h
+
+        return flow_hash
+
+    # -- connections
+    def lookup(self, conn_id: int, seed: int) -> tuple[Course, str] | None:
+        """The course of connection ``conn_id`` and its client ("ip:port") when the trie holds its path."""
+        if self.off is not None:
+            return None
+        net = self.net
+        port = net.client_port(seed, conn_id)
+        node = self.roots.get((net.destination(seed, conn_id), self._cell(port)))
+        vals = [port]
+        isn = [False]
+        streams: dict[str, random.Random] = {}
+        spins: dict[str, list[int]] = {}
+        keys: dict[int, bytes] = {}
+        prefix = f"{seed}:{conn_id}:"
+        while isinstance(node, _Node):
+            op = node.op
+            kind = op[0]
+            if kind in ("c", "i", "p"):
+                r = streams.get(op[1])
+                if r is None:
+                    r = streams[op[1]] = random.Random(prefix + op[1])
+                if kind == "c":
+                    key: Any = r.random() < op[2]
+                elif kind == "i":
+                    vals.append(r.getrandbits(32))
+                    isn.append(True)
+                    key = None
+                else:
+                    v = op[2] + r.randrange(op[3])
+                    vals.append(v)
+                    isn.append(False)
+                    key = self._cell(v)
+            elif kind == "v":
+                got = spins.setdefault(op[1], [])
+                if not got:
+                    host = net.hosts[op[1][:-5]]
+                    assert isinstance(host, LinuxHost) and host.ipvs is not None
+                    sr = random.Random(prefix + op[1])
+                    got += [sr.randrange(len(vs.dests)) for vs in host.ipvs.services.values() if vs.dests]
+                key = got[op[2]]
+            else:
+                i = op[1]
+                if i not in keys:
+                    keys[i] = random.Random(f"{prefix}nlb{i}").randbytes(16)
+                proto, src, sp, dst, dp, sq = op[2]
+                h = flow_hash_of(keys[i], proto, src, vals[-1 - sp] if sp < 0 else sp, dst,
+                                 vals[-1 - dp] if dp < 0 else dp, vals[-1 - sq])  # fmt: skip
+                if kind == "h":
+                    key = h % op[3]
+                else:
+                    v = 1024 + h % 64512
+                    vals.append(v)
+                    isn.append(False)
+                    key = self._cell(v)
+            node = node.kids.get(key)
+        if node is None:
+            return None
+        ports = [v for v, b in zip(vals, isn, strict=True) if not b]
+        if len(set(ports)) != len(ports) or not _isns_apart([v for v, b in zip(vals, isn, strict=True) if b]):
+            return None  # a chance equality: simulated in full, and not recorded
+        self.hits += 1
+        return node, str(Endpoint(node.src, port))
+
+    def record(self, conn_id: int, seed: int) -> Connection:
+        """Simulate connection ``conn_id`` in full and add its path to the trie when it is recordable."""
+        self.misses += 1
+        net = self.net
+        if self.off is not None:
+            return net.connect(conn_id, seed)
+        port = net.client_port(seed, conn_id)
+        dst = net.destination(seed, conn_id)
+        rec = self.rec = _Recording(port)
+        try:
+            c = net.connect(conn_id, seed)
+        finally:
+            self.rec = None
+        self._check_shared()
+        if self.off is not None:
+            net.stream = random.Random  # no more taps: every connection from now on is simulated in full
+        elif rec.bad is None and self.nodes + len(rec.ops) <= MAX_NODES and self._recordable(rec, c):
+            self._store((dst, self._cell(port)), rec, Course(Endpoint.parse(c.client).addr, c.service, c.target,
+                                                            c.outcome, c.elapsed_s, c.syns, c.hairpin))  # fmt: skip
+        return c
+
+    def _check_shared(self) -> None:
+        """State that outlives ``Network.reset`` must still be empty: ``-m recent`` lists, a NAT gateway."""
+        from hairpin.aws.vpc import VpcRouter
+        from hairpin.netfilter.matches import _RECENT
+
+        for h in self.net.hosts.values():
+            if isinstance(h, VpcRouter) and h.nat_out:
+                self.off = "a NAT gateway (its port is arithmetic on the client's)"
+            lists = _RECENT.get(h)
+            if lists and any(lists.values()):
+                self.off = "an -m recent list holds an address (connections interact)"
+
+    def _recordable(self, rec: _Recording, c: Connection) -> bool:
+        for name, tap in rec.taps.items():
+            if name.endswith(":ipvs"):
+                host = self.net.hosts[name[:-5]]
+                assert isinstance(host, LinuxHost) and host.ipvs is not None
+                want = sum(1 for vs in host.ipvs.services.values() if vs.dests)
+            elif name.startswith(("nlb", "clb")):
+                want = 1  # the key (randbytes), consumed by the NLB's hash
+            else:
+                want = rec.used.get(name, 0)
+            if tap.draws != want:
+                return False  # a draw no hook explains
+        if not _isns_apart(list(rec.isns)):
+            return False
+        for nlb in self.net.nlbs.nlbs:
+            for flow in nlb.flows.values():
+                if flow.nat_src is not None and flow.nat_src.port not in rec.nat_ports:
+                    return False
+        return bool(c.client) and c.client.endswith(f":{rec.vals[0]}")
+
+    def _store(self, root: Any, rec: _Recording, course: Course) -> None:
+        kids = self.roots
+        key = root
+        for op, outcome in rec.ops:
+            node = kids.get(key)
+            if node is None:
+                node = kids[key] = _Node(op)
+                self.nodes += 1
+            if not isinstance(node, _Node) or node.op != op:
+                raise AssertionError(f"memo: one decision path, two courses ({op!r} after {key!r})")
+            kids, key = node.kids, outcome
+        old = kids.get(key)
+        if old is not None and old != course:
+            raise AssertionError(f"memo: one decision path, two courses ({old!r} and {course!r})")
+        kids[key] = course
+
+
+def _isns_apart(isns: list[int]) -> bool:
+    """ISNs more than 2**16 apart from each other and from 0 (mod 2**32): no ``seq + small`` of one
+    equals another's, nor wraps to a constant."""
+    pts = sorted([0, *isns])
+    gaps = [b - a for a, b in itertools.pairwise(pts)] + [MOD32 - pts[-1] + pts[0]]
+    return min(gaps) > ISN_GAP
