@@ -22,8 +22,9 @@ types and comments):
   ``src,dst`` (node processes whose source is a ClusterIP), as in the iptables proxier's notes in
   ``hairpin.kube.proxy``.
 
-Service external IPs, load-balancer IPs (ipMode VIP) and loadBalancerSourceRanges, from 1.25
-(``hairpin.kube.layout.IPVS_FEATURES_FIRST``; kubernetes master as stored, pkg/proxy/ipvs/proxier.go
+Service external IPs, load-balancer IPs (ipMode VIP) and loadBalancerSourceRanges (before 1.25 the source-range
+rules sit in nat instead: see ``tables``, after the release-1.18 tree 2018112767/kubernetes @ b3796c7b; from 1.25,
+``hairpin.kube.layout.IPVS_FEATURES_FIRST``, as below; kubernetes master as stored, pkg/proxy/ipvs/proxier.go
 ``syncProxyRules`` "Capture externalIPs" / "Capture load-balancer ingress", ``writeIptablesRules``,
 ``acceptIPVSTraffic``, ``ipsetWithIptablesChain``):
 
