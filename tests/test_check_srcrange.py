@@ -351,3 +351,28 @@ def test_named_callers_are_exactly_those_outside(ranges: list[str], ips: list[st
     if ips:
         d = proxy_firewall.assess(c, svc, [A], mode="iptables", mode_note="iptables mode, 1.24", version=(1, 24))
         assert d is None  # pods only: none dropped before 1.25
+
+
+def test_ipvs_before_1_25_drops_pods_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """IPVS mode 1.24 and 1.18: nat KUBE-FIREWALL marks the SYNs from outside the ranges (KUBE-MARK-DROP) as
+    the iptables mode of that era does, but the VIP is on kube-ipvs0, so a pod's SYN is for the node and
+    kubelet's KUBE-FIREWALL drops it in INPUT: all four pods are named, P = 1, and the simulator built from
+    the dump drops every connection in filter INPUT."""
+    rule = ("nat KUBE-FIREWALL (from KUBE-LOAD-BALANCER for KUBE-LOAD-BALANCER-FW members): RETURN for "
+            "KUBE-LOAD-BALANCER-SOURCE-CIDR, else -j KUBE-MARK-DROP; kubelet's KUBE-FIREWALL drops the mark in "
+            "INPUT (the VIP is on kube-ipvs0, so a pod's SYN is for the node) and OUTPUT")  # fmt: skip
+    for version in ("v1.24.17-eks-1", "v1.18.9-eks-d1db3c"):
+        path = _write(tmp_path, _doc(VIPS, OFFICE, kube_proxy=version, mode="ipvs"))
+        _, doc = _check(path, capsys)
+        kp = doc["services"][0]["kube_proxy_drop"]
+        assert kp["mode"] == "ipvs" and kp["callers"] == CALLERS and doc["services"][0]["probability"] == 1.0
+        assert kp["rules"] == [{"port": "80/TCP", "rule": rule}]
+        assert "before 1.25 it only marks" not in kp["reason"]
+        s = _scenario(path, tmp_path)
+        assert (s.kube_proxy.mode, s.kube_proxy.version) == ("ipvs", version[1:5])
+        assert risk.timeout_fraction(s) == 1
+        r = sim.run(s, 20, seed=1).summary
+        assert (r.timeouts, r.established) == (20, 0)
+        c = sim.connect(s, client_port=40000, seed=1)
+        assert any("dropped in filter INPUT" in h.action for h in c.hops)
+        assert not any(h.at.startswith("NLB") for h in c.hops)

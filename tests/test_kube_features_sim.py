@@ -188,11 +188,14 @@ def test_features_refused_where_not_modelled(tmp_path: object) -> None:
     with pytest.raises(ScenarioError, match=r"services\[0\]\.load_balancer_ips: not modelled for kube-proxy 1\.18"):
         scenario.load(bad)
     ipvs_text = text.replace('  version: "1.33"', '  version: "1.24"').replace("  mode: nftables", "  mode: ipvs")
+    # the IPVS layouts before 1.25 write external IPs, VIPs and source ranges too (nat KUBE-FIREWALL)
     bad.write_text(ipvs_text.replace(anchor, "    external_ips: [192.168.200.10]\n" + anchor))
+    assert scenario.load(bad).services[0].external_ips == ("192.168.200.10",)
+    bad.write_text(ipvs_text.replace(anchor, "    session_affinity: ClientIP\n" + anchor))
     with pytest.raises(ScenarioError) as e:
         scenario.load(bad)
-    assert str(e.value) == (f"{bad}:{line}: services[0].external_ips: not modelled for kube-proxy 1.24 in ipvs mode "
-                            "(its nat KUBE-FIREWALL layout); ipvs layouts 1.25 and later write it")  # fmt: skip
+    assert str(e.value) == (f"{bad}:{line}: services[0].session_affinity: not modelled in kube-proxy's ipvs mode "
+                            "(the iptables mode from 1.24 writes it)")  # fmt: skip
 
 
 def test_node_port_addresses() -> None:

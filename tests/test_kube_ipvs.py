@@ -36,8 +36,12 @@ def test_local_policy_nodeport_has_only_local_destinations() -> None:
     s = dataclasses.replace(s, services=(dataclasses.replace(s.services[0], external_traffic_policy="Local"),))
     assert _vs(virtual_servers(s, "node1"))[1] == ("tcp", "192.168.2.3", 31468, [("192.168.16.142", 80)])
     assert _vs(virtual_servers(s, "node3"))[1] == ("tcp", "192.168.44.17", 31468, EPS[:2])
-    # no local endpoint: all endpoints (kubernetes PR #97081); the NLB's health check keeps traffic away
-    assert _vs(virtual_servers(s, "node2"))[1] == ("tcp", "192.168.21.86", 31468, EPS)
+    # no local endpoint: none in 1.18 (release-1.18 syncEndpoint keeps only local endpoints,
+    # 2018112767/kubernetes @ b3796c7b pkg/proxy/ipvs/proxier.go), all endpoints from kubernetes PR #97081
+    # (v1.21); the NLB's health check keeps external traffic away either way
+    assert _vs(virtual_servers(s, "node2"))[1] == ("tcp", "192.168.21.86", 31468, [])
+    s24 = dataclasses.replace(s, kube_proxy=dataclasses.replace(s.kube_proxy, version="1.24"))
+    assert _vs(virtual_servers(s24, "node2"))[1] == ("tcp", "192.168.21.86", 31468, EPS)
 
 
 def test_rr_walks_the_destinations_in_order() -> None:

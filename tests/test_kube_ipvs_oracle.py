@@ -41,7 +41,6 @@ import pytest
 from hairpin.errors import ScenarioError
 from hairpin.kube import node_iptables
 from hairpin.kube.ipvs import ipset_save, virtual_servers
-from hairpin.kube.layout import layout_for
 from hairpin.model.scenario import Service, ServicePort
 from hairpin.parsers.ipvsadm import dump
 from hairpin.scenario import Scenario, from_dict, load, seed
@@ -413,16 +412,16 @@ def test_only_local_external_ips() -> None:
 
 
 @pytest.mark.parametrize("version", ["1.18", "1.24"])
-def test_features_before_1_25_are_refused(version: str) -> None:
-    """Before 1.25 the IPVS proxier checked source ranges in nat KUBE-FIREWALL with KUBE-MARK-DROP
-    (kubernetes PR #110628 moved it): hairpin does not write that layout and says so."""
+def test_features_before_1_25_are_written(version: str) -> None:
+    """Before 1.25 the IPVS proxier checked source ranges in nat KUBE-FIREWALL with KUBE-MARK-DROP (kubernetes
+    PR #110628 moved it): hairpin writes that layout too (tests/test_kube_ipvs_oracle_old.py checks it
+    against release-1.18's tests), so a scenario with VIPs, external IPs or source ranges loads."""
     for key, value in (("load_balancer_ips", [LB_IP]), ("external_ips", [EXT_IP])):
-        with pytest.raises(ScenarioError) as e:
-            scenario([svc("svc1", "LoadBalancer", "10.20.30.41", ["ep"], 3001, **{key: value})],
+        s = scenario([svc("svc1", "LoadBalancer", "10.20.30.41", ["ep"], 3001, **{key: value},
+                          load_balancer_source_ranges=["10.0.0.0/8"])],
                      [{"name": "ep", "ip": "10.180.0.1", "node": NODE}], version=version)  # fmt: skip
-        minor = version.split(".")[1]
-        assert str(e.value) == (f"proxier_test.yaml: services[0].{key}: not modelled for kube-proxy 1.{minor} in ipvs "
-                                "mode (its nat KUBE-FIREWALL layout); ipvs layouts 1.25 and later write it")  # fmt: skip
+        assert getattr(s.services[0], key) == tuple(value)
+        assert s.services[0].load_balancer_source_ranges == ("10.0.0.0/8",)
 
 
 def test_sctp_is_refused() -> None:
@@ -444,9 +443,9 @@ VERSIONS = ("1.18", "1.24", "1.25", "1.28", "1.29", "1.33")
 
 def _variants(s: Scenario) -> dict[str, Scenario]:
     """The scenario, its first Service with externalTrafficPolicy Local and a health check node port,
-    without endpoints, and with a second Service (UDP NodePort, two ports' worth of set members); from
-    1.25 also with load-balancer VIPs and source ranges (one holding node1's IP, so that node gets
-    KUBE-LOAD-BALANCER-SOURCE-IP and the others a KUBE-IPVS-OUT-FILTER rule from 1.29), and with
+    without endpoints, and with a second Service (UDP NodePort, two ports' worth of set members); also
+    with load-balancer VIPs and source ranges (nat KUBE-FIREWALL before 1.25, filter from 1.25; one
+    holding node1's IP, so that node gets KUBE-LOAD-BALANCER-SOURCE-IP and the others a KUBE-IPVS-OUT-FILTER rule from 1.29), and with
     external IPs under both traffic policies (the Cluster one on the UDP Service)."""
     first = s.services[0]
     dns = Service("kube-system", "dns", "NodePort", "10.100.0.10",
@@ -459,7 +458,7 @@ def _variants(s: Scenario) -> dict[str, Scenario]:
         "no endpoints": dataclasses.replace(s, services=(dataclasses.replace(first, endpoints=()),)),
         "two services": dataclasses.replace(s, services=(first, dns)),
     }  # fmt: skip
-    if layout_for(s.kube_proxy.version).minor >= 25 and first.type == "LoadBalancer":
+    if first.type == "LoadBalancer":
         node1 = s.nodes[0].ip
         out["vips and source ranges"] = dataclasses.replace(s, services=(dataclasses.replace(
             first, load_balancer_ips=("203.0.113.7", "203.0.113.8"),
@@ -526,7 +525,7 @@ def test_ipsets_and_iptables_are_a_fixed_point_of_the_real_tools(version: str) -
             want = 2 if name.endswith("vips and source ranges") and version >= "1.29" and node.name != "node1" else 0
             assert len(ipvs_rules) == want, f"{name} / {node.name}: {ipvs_rules}"
             loaded += 1
-    assert loaded == 4 * 3 + 3 + 5 + 3 + 3 + 3 + 3 + 6 + (2 * 3 if version >= "1.25" else 0)
+    assert loaded == 4 * 3 + 3 + 5 + 3 + 3 + 3 + 3 + 6 + 2 * 3
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -547,4 +546,4 @@ def test_ipvs_mode_dumps_pass_kube_proxys_jump_check(version: str) -> None:
                 check_jumps(node_iptables(s, node.name), exempt)
             except AssertionError as e:
                 raise AssertionError(f"{name} / {node.name}: {e}") from None
-    assert checked_lb == (1 if version >= "1.25" else 0)
+    assert checked_lb == 1

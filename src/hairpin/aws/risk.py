@@ -233,12 +233,25 @@ def _captured(s: Scenario, svc: Service, nlb_nodes: tuple[tuple[str, str], ...],
     kubelet's KUBE-FIREWALL, jumped to from INPUT and OUTPUT (pkg/kubelet/kubelet_network_linux.go), drops
     the mark: a pod's SYN to the load balancer's address is not for the node, so it is forwarded, marked
     but not dropped, to the load balancer, and the NLB's own odds apply (the address is not captured); a
-    host-network caller's SYN goes through OUTPUT and is dropped."""
+    host-network caller's SYN goes through OUTPUT and is dropped.  In the IPVS mode before 1.25 the mark is
+    set in nat KUBE-FIREWALL, but the VIP is local (kube-ipvs0), so a pod's SYN meets kubelet's rule in
+    INPUT and is dropped as well (release-1.18 pkg/proxy/ipvs/proxier.go, hairpin.kube.ipvs)."""
     vips = set(svc.load_balancer_ips)
     ranges = svc.load_balancer_source_ranges
-    outside = bool(ranges) and not any(ipaddress.ip_address(src) in ipaddress.ip_network(r) for r in ranges)
+
+    def inside(ip: str) -> bool:
+        return any(ipaddress.ip_address(ip) in ipaddress.ip_network(r) for r in ranges)
+
+    outside = bool(ranges) and not inside(src)
     if outside and _marks_only(s) and not s.client_pod.host_network:
         return {}
+    if s.kube_proxy.mode == "ipvs" and s.client_pod.host_network and ranges and not layout_for(
+            s.kube_proxy.version).proxy_firewall:
+        # IPVS before 1.25: the VIP is on kube-ipvs0, so a node process reaches it from the VIP itself (the
+        # local route's source); nat KUBE-FIREWALL RETURNs it when the VIP is in a range
+        # (KUBE-LOAD-BALANCER-SOURCE-CIDR) or the node's IP is (KUBE-LOAD-BALANCER-SOURCE-IP, allowFromNode),
+        # else KUBE-MARK-DROP and kubelet's KUBE-FIREWALL drops it in OUTPUT
+        return {addr: Fraction(int(not (inside(addr) or inside(src)))) for _, addr in nlb_nodes if addr in vips}
     return {addr: Fraction(int(outside)) for _, addr in nlb_nodes if addr in vips}
 
 

@@ -24,7 +24,11 @@ Facts (kubernetes/kubernetes):
   to the set when the node IP is in a range).
 - IPVS mode (``pkg/proxy/ipvs/proxier.go``; proxier_test.go's source-range test): the VIP:port is in the
   ipset KUBE-LOAD-BALANCER-FW; from 1.25 KUBE-PROXY-FIREWALL sends it to KUBE-SOURCE-RANGES-FIREWALL,
-  which RETURNs members of KUBE-LOAD-BALANCER-SOURCE-CIDR and DROPs the rest.
+  which RETURNs members of KUBE-LOAD-BALANCER-SOURCE-CIDR and DROPs the rest; before 1.25 nat KUBE-LOAD-BALANCER
+  sends it to nat KUBE-FIREWALL, which RETURNs the same members and marks the rest with KUBE-MARK-DROP
+  (release-1.18 tree, 2018112767/kubernetes @ b3796c7b).  The VIP is bound to kube-ipvs0, a local address,
+  so a pod's SYN goes to INPUT, where kubelet's KUBE-FIREWALL drops the mark: pods are dropped, unlike the
+  iptables mode of that era.
 
 So a pod whose address is outside every range has each SYN to a captured address dropped on its own node,
 before any load balancer: P = 1, not one time in N.  A host-network caller leaves with its node's IP as
@@ -109,7 +113,10 @@ def rule_for(svc: KService, p: dict[str, Any], mode: str, version: tuple[int, in
         if minor is None or minor >= PROXY_FIREWALL_FROM:
             return ("KUBE-SOURCE-RANGES-FIREWALL (from KUBE-PROXY-FIREWALL for KUBE-LOAD-BALANCER-FW members): "
                     "RETURN for KUBE-LOAD-BALANCER-SOURCE-CIDR, else DROP")  # fmt: skip
-        return "the ipsets KUBE-LOAD-BALANCER-FW and KUBE-LOAD-BALANCER-SOURCE-CIDR"
+        # release-1.18 pkg/proxy/ipvs/proxier.go (ipsetWithIptablesChain, writeIptablesRules), until PR #110628
+        return ("nat KUBE-FIREWALL (from KUBE-LOAD-BALANCER for KUBE-LOAD-BALANCER-FW members): RETURN for "
+                "KUBE-LOAD-BALANCER-SOURCE-CIDR, else -j KUBE-MARK-DROP; kubelet's KUBE-FIREWALL drops the mark in "
+                "INPUT (the VIP is on kube-ipvs0, so a pod's SYN is for the node) and OUTPUT")  # fmt: skip
     if minor is None or minor >= 24:
         spn = names.service_port_name(svc.namespace, svc.name, _port_name(p))
     elif minor == 18:

@@ -22,8 +22,9 @@ types and comments):
   ``src,dst`` (node processes whose source is a ClusterIP), as in the iptables proxier's notes in
   ``hairpin.kube.proxy``.
 
-Service external IPs, load-balancer IPs (ipMode VIP) and loadBalancerSourceRanges, from 1.25
-(``hairpin.kube.layout.IPVS_FEATURES_FIRST``; kubernetes master as stored, pkg/proxy/ipvs/proxier.go
+Service external IPs, load-balancer IPs (ipMode VIP) and loadBalancerSourceRanges (before 1.25 the source-range
+rules sit in nat instead: see ``tables``, after the release-1.18 tree 2018112767/kubernetes @ b3796c7b; from 1.25,
+``hairpin.kube.layout.IPVS_FEATURES_FIRST``, as below; kubernetes master as stored, pkg/proxy/ipvs/proxier.go
 ``syncProxyRules`` "Capture externalIPs" / "Capture load-balancer ingress", ``writeIptablesRules``,
 ``acceptIPVSTraffic``, ``ipsetWithIptablesChain``):
 
@@ -68,6 +69,11 @@ from hairpin.scenario import Scenario
 __all__ = ["ipset_save", "ipsets", "tables", "virtual_servers"]
 
 MASQ_MARK = "0x4000"
+#: the first minor whose syncEndpoint falls back to every endpoint for policy Local (kubernetes PR #97081)
+LOCAL_FALLBACK_FIRST = 21
+#: the first minor that applies externalTrafficPolicy to external IPs by default (ExternalPolicyForExternalIP on:
+#: kubernetes PR #90537, for 1.19)
+EXTERNAL_POLICY_FIRST = 19
 DUMMY = "kube-ipvs0"
 
 #: set name -> (ipset type, kube-proxy's comment for it), in kube-proxy's ipsetInfo order.  The comment
@@ -100,6 +106,7 @@ def virtual_servers(scenario: Scenario, node: str) -> IpvsTable:
     per service port the ClusterIP, every external IP, every load-balancer VIP, then the node's
     NodePort, as syncProxyRules adds them."""
     node_ip = ip_int(scenario.node(node).ip)
+    minor = layout_for(scenario.kube_proxy.version).minor
     table = IpvsTable()
     for svc in scenario.services:
         pods = scenario.endpoints_of(svc)
@@ -109,9 +116,17 @@ def virtual_servers(scenario: Scenario, node: str) -> IpvsTable:
             ext = dests
             if svc.external_traffic_policy == "Local":
                 local = [(ip_int(p.ip), sp.target_port) for p in pods if p.node == node]
-                ext = local or dests  # PR #97081: no local endpoint -> all endpoints
+                # PR #97081 (merged 2020-12, v1.21): no local endpoint -> all endpoints; release-1.18's
+                # syncEndpoint keeps only the local ones, so such a node's servers have none
+                ext = local or (dests if minor >= LOCAL_FALLBACK_FIRST else [])
             table.add(VirtualServer(proto, ip_int(svc.cluster_ip), sp.port, list(dests)))
-            for addr in (*svc.external_ips, *lb_vips(svc)):
+            # release-1.18 syncProxyRules gives external IPs the endpoints of policy Cluster (ExternalPolicyForExternalIP,
+            # kubernetes PR #88786, is off there: its TestOnlyLocalExternalIPs turns the gate on; on by default from
+            # 1.19, PR #90537)
+            ext_ip = ext if minor >= EXTERNAL_POLICY_FIRST else dests
+            for addr in svc.external_ips:
+                table.add(VirtualServer(proto, ip_int(addr), sp.port, list(ext_ip)))
+            for addr in lb_vips(svc):
                 table.add(VirtualServer(proto, ip_int(addr), sp.port, list(ext)))
             if svc.type in ("NodePort", "LoadBalancer") and sp.node_port:
                 table.add(VirtualServer(proto, node_ip, sp.node_port, list(ext)))
@@ -137,6 +152,7 @@ def ipsets(scenario: Scenario, node: str) -> dict[str, list[str]]:
     KUBE-NODE-PORT-TCP, KUBE-LOOP-BACK)."""
     out: dict[str, list[str]] = {"KUBE-CLUSTER-IP": [], "KUBE-NODE-PORT-TCP": [], "KUBE-LOOP-BACK": []}
     node_ip = scenario.node(node).ip
+    minor = layout_for(scenario.kube_proxy.version).minor
 
     def put(name: str, member: str) -> None:
         members = out.setdefault(name, [])
@@ -156,7 +172,8 @@ def ipsets(scenario: Scenario, node: str) -> dict[str, list[str]]:
                 if p.node == node:
                     put("KUBE-LOOP-BACK", f"{p.ip},{proto}:{sp.target_port},{p.ip}")
             for ip in svc.external_ips:
-                put("KUBE-EXTERNAL-IP-LOCAL" if local_policy else "KUBE-EXTERNAL-IP", f"{ip},{proto}:{sp.port}")
+                local_ext = local_policy and minor >= EXTERNAL_POLICY_FIRST
+                put("KUBE-EXTERNAL-IP-LOCAL" if local_ext else "KUBE-EXTERNAL-IP", f"{ip},{proto}:{sp.port}")
             for vip in lb_vips(svc):
                 entry = f"{vip},{proto}:{sp.port}"
                 put("KUBE-LOAD-BALANCER", entry)
@@ -170,7 +187,7 @@ def ipsets(scenario: Scenario, node: str) -> dict[str, list[str]]:
                         put("KUBE-LOAD-BALANCER-SOURCE-IP", f"{entry},{vip}")
         if local_policy and svc.type == "LoadBalancer" and svc.health_check_node_port:
             put("KUBE-HEALTH-CHECK-NODE-PORT", str(svc.health_check_node_port))
-    if layout_for(scenario.kube_proxy.version).minor >= 25:
+    if minor >= 25:
         out["KUBE-IPVS-IPS"] = dummy_addresses(scenario, node)
     return out
 
@@ -241,14 +258,22 @@ def tables(scenario: Scenario, node: str) -> Tables:
         t.add("nat", "KUBE-SERVICES", "-s 127.0.0.0/8 -j RETURN")
     # ipsetWithIptablesChain, in its order, for the sets that have members
     chained = [("KUBE-LOOP-BACK", "nat", "KUBE-POSTROUTING", "MASQUERADE", "dst,dst,src", ""),
-               ("KUBE-LOAD-BALANCER", "nat", "KUBE-SERVICES", "KUBE-LOAD-BALANCER", "dst,dst", ""),
-               ("KUBE-LOAD-BALANCER-LOCAL", "nat", "KUBE-LOAD-BALANCER", "RETURN", "dst,dst", "")]  # fmt: skip
+               ("KUBE-LOAD-BALANCER", "nat", "KUBE-SERVICES", "KUBE-LOAD-BALANCER", "dst,dst", "")]  # fmt: skip
+    if minor < 25:
+        # release-1.18 ipsetWithIptablesChain (2018112767/kubernetes @ b3796c7b pkg/proxy/ipvs/proxier.go): the
+        # source-range sets sit in nat, before KUBE-LOAD-BALANCER-LOCAL: KUBE-LOAD-BALANCER -> KUBE-FIREWALL for a
+        # KUBE-LOAD-BALANCER-FW member, RETURN there for an allowed source, else KUBE-MARK-DROP (below)
+        chained += [("KUBE-LOAD-BALANCER-FW", "nat", "KUBE-LOAD-BALANCER", "KUBE-FIREWALL", "dst,dst", ""),
+                    ("KUBE-LOAD-BALANCER-SOURCE-CIDR", "nat", "KUBE-FIREWALL", "RETURN", "dst,dst,src", ""),
+                    ("KUBE-LOAD-BALANCER-SOURCE-IP", "nat", "KUBE-FIREWALL", "RETURN", "dst,dst,src", "")]  # fmt: skip
+    chained.append(("KUBE-LOAD-BALANCER-LOCAL", "nat", "KUBE-LOAD-BALANCER", "RETURN", "dst,dst", ""))
     for proto in ("tcp", "udp"):
         chained += [(f"KUBE-NODE-PORT-LOCAL-{proto.upper()}", "nat", "KUBE-NODE-PORT", "RETURN", "dst", proto),
                     (f"KUBE-NODE-PORT-{proto.upper()}", "nat", "KUBE-NODE-PORT", "KUBE-MARK-MASQ", "dst", proto)]  # fmt: skip
-    chained += [("KUBE-LOAD-BALANCER-FW", "filter", "KUBE-PROXY-FIREWALL", "KUBE-SOURCE-RANGES-FIREWALL", "dst,dst", ""),
-                ("KUBE-LOAD-BALANCER-SOURCE-CIDR", "filter", "KUBE-SOURCE-RANGES-FIREWALL", "RETURN", "dst,dst,src", ""),
-                ("KUBE-LOAD-BALANCER-SOURCE-IP", "filter", "KUBE-SOURCE-RANGES-FIREWALL", "RETURN", "dst,dst,src", "")]  # fmt: skip
+    if minor >= 25:
+        chained += [("KUBE-LOAD-BALANCER-FW", "filter", "KUBE-PROXY-FIREWALL", "KUBE-SOURCE-RANGES-FIREWALL", "dst,dst", ""),
+                    ("KUBE-LOAD-BALANCER-SOURCE-CIDR", "filter", "KUBE-SOURCE-RANGES-FIREWALL", "RETURN", "dst,dst,src", ""),
+                    ("KUBE-LOAD-BALANCER-SOURCE-IP", "filter", "KUBE-SOURCE-RANGES-FIREWALL", "RETURN", "dst,dst,src", "")]  # fmt: skip
     for name, table, chain, to, dirs, proto in chained:
         if members.get(name):
             p = f"-p {proto} " if proto else ""

@@ -115,15 +115,14 @@ _FEATURES = {
     # and output (the simulator's host runs nft filter chains below dstnat before its nat table)
     "nftables": {"external_ips", "load_balancer_ips", "load_balancer_source_ranges", "internal_traffic_policy",
                  "session_affinity"},
-    # ipvs: from 1.25 only (IPVS_FEATURES_FIRST): hairpin.kube.ipvs writes the 1.25+ layout of these sets
-    # and chains (source ranges in the filter table, kubernetes PR #110628)
+    # ipvs: every modelled layout (hairpin.kube.ipvs): 1.18 and 1.24 check source ranges in nat KUBE-FIREWALL
+    # with KUBE-MARK-DROP, 1.25 and later in filter KUBE-SOURCE-RANGES-FIREWALL (kubernetes PR #110628)
     "ipvs": {"external_ips", "load_balancer_ips", "load_balancer_source_ranges"},
 }  # fmt: skip
 
-#: The first IPVS-mode layout hairpin writes Service external IPs, load-balancer IPs and source ranges
-#: for: kubernetes PR #110628 ("don't use KUBE-MARK-DROP in ipvs proxy", merged 2022-06, v1.25) moved
-#: the source-range check from nat KUBE-FIREWALL + KUBE-MARK-DROP to filter KUBE-PROXY-FIREWALL ->
-#: KUBE-SOURCE-RANGES-FIREWALL; the older nat layout is not modelled.
+#: The first IPVS-mode layout that checks loadBalancerSourceRanges in the filter table: kubernetes PR #110628
+#: ("don't use KUBE-MARK-DROP in ipvs proxy", merged 2022-06, v1.25) moved the check from nat KUBE-FIREWALL +
+#: KUBE-MARK-DROP to filter KUBE-PROXY-FIREWALL -> KUBE-SOURCE-RANGES-FIREWALL; hairpin writes both layouts.
 IPVS_FEATURES_FIRST = 25
 
 
@@ -134,9 +133,6 @@ def unsupported(mode: str, version: str, feature: str) -> str | None:
         return f"not modelled for kube-proxy 1.{lay.minor} (iptables layouts 1.24 and later write it)"
     if feature not in _FEATURES.get(mode, set()):
         return f"not modelled in kube-proxy's {mode} mode (the iptables mode from 1.24 writes it)"
-    if mode == "ipvs" and lay.minor < IPVS_FEATURES_FIRST:
-        return (f"not modelled for kube-proxy 1.{lay.minor} in ipvs mode (its nat KUBE-FIREWALL layout); "
-                f"ipvs layouts 1.{IPVS_FEATURES_FIRST} and later write it")
     return None
 
 
