@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hairpin.diagnose import capture
-from hairpin.model.net import Flags, Packet, ip_int
+from hairpin.model.net import V6, Flags, Packet, ip_int
 from hairpin.parsers import frames, pcap
 
 np = pytest.importorskip("numpy")
@@ -140,15 +140,16 @@ def test_guessed_walk_is_the_walk_or_nothing(tmp_path: Path, start: float) -> No
     recs.append(pcap.PacketRecord(start + 1, None, Packet(CLIENT, 1, VIP, 80, Flags.ACK, 1, 1, payload=fake * 3)))
     pcap.write_pcap(path, recs)
     buf = path.read_bytes()
-    walk, i = [], 24
+    walk, lengths, i = [], [], 24
     while i <= len(buf) - 16:
         walk.append(i)
-        i += 16 + struct.unpack_from("<I", buf, i + 8)[0]
-    got = fastscan._guess_walk(fastscan._Bytes(buf), 24, True)
+        lengths.append(struct.unpack_from("<I", buf, i + 8)[0])
+        i += 16 + lengths[-1]
+    got = fastscan._guess_walk(fastscan._Bytes(buf), 24, True, 1_000_000)
     if start > 1e9:
         assert got is not None
     if got is not None:
-        assert got[0].tolist() == walk and got[1] == i
+        assert (got[0].tolist(), got[1].tolist(), got[2]) == (walk, lengths, i)
     fast, slow = both([path])
     assert fast == slow
 
@@ -171,3 +172,88 @@ def test_handshake_split_over_two_files(tmp_path: Path) -> None:
 
     paired = healthy_pairs([pcap.read(a, want=6).scan(), pcap.read(b, want=6).scan()])[0]
     assert 0 < paired < 29  # the SYN-ACKs moved before their SYN are decoded, the others paired
+
+
+def _capture(packets: list[tuple[Packet, int]], linktype: int, vlans: tuple[int, ...], start: float,
+             tweaks: list[tuple[int, int, int]]) -> bytes:  # fmt: skip
+    """Classic pcap bytes (microseconds, little-endian) with each frame cut to its snap length (0: whole)
+    and ``tweaks`` (frame, byte of its IP header, value) applied first."""
+    import struct
+
+    head = {frames.ETHERNET: 14, frames.SLL: 16, frames.SLL2: 20, frames.RAW: 0}[linktype] + 4 * len(vlans)
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, linktype)]
+    for n, (p, snap) in enumerate(packets):
+        data = bytearray(frames.frame(p, linktype, 1, vlans=vlans))
+        for which, at, value in tweaks:
+            if which % len(packets) == n and head + at < len(data):
+                data[head + at] = value
+        cut = data[:snap] if snap else data
+        us = round((start + n * 0.001) * 1_000_000)
+        out.append(struct.pack("<IIII", us // 1_000_000, us % 1_000_000, len(cut), len(data)) + cut)
+    return b"".join(out)
+
+
+# (byte of the IP header, value): version and header length (IPv4 with options: the TCP header moves),
+# fragment flags and offset, protocol, total length (0: the frame's length; under 40: TCP header cut)
+_TWEAKS = [(0, 0x46), (0, 0x4F), (0, 0x44), (0, 0x65), (0, 0x35), (6, 0x20), (6, 0x10), (6, 0x01), (7, 0x01), (6, 0x40),
+           (9, 17), (9, 4), (2, 0), (3, 0), (3, 20), (3, 39), (3, 40), (3, 41), (2, 0xFF)]  # fmt: skip
+_V4 = st.integers(1, 0xFFFFFFFF)
+_V6 = st.integers(1, (1 << 128) - 1).map(lambda a: V6 | a)
+_ADDRS = st.one_of(st.tuples(_V4, _V4), st.tuples(_V6, _V6))
+_PACKET = st.builds(lambda ends, sport, dport, fl, seq, ack, payload: Packet(ends[0], sport, ends[1], dport, Flags(fl), seq, ack, payload=payload),
+                    _ADDRS, st.integers(0, 65535), st.integers(0, 65535), st.integers(0, 63),
+                    st.integers(0, 0xFFFFFFFF), st.integers(0, 0xFFFFFFFF), st.binary(max_size=40))  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(sorted(FAST)), st.booleans(), st.lists(st.tuples(_PACKET, st.one_of(st.just(0), st.integers(1, 120))), max_size=25),
+       st.lists(st.tuples(st.integers(0, 5000), st.integers(0, 255)), max_size=4), st.integers(0, 200),
+       st.sampled_from([20, 61, 500, 1 << 22]), st.sampled_from([1.7e9, 10.0]),
+       st.lists(st.tuples(st.integers(0, 30), st.sampled_from(_TWEAKS)).map(lambda w: (w[0], *w[1])), max_size=4))  # fmt: skip
+def test_rows_are_the_streaming_packets(tmp_path_factory: pytest.TempPathFactory, linktype: int, vlan: bool,
+                                        packets: list[tuple[Packet, int]], edits: list[tuple[int, int]], cut: int,
+                                        chunk: int, start: float, tweaks: list[tuple[int, int, int]]) -> None:  # fmt: skip
+    """Every SYN/RST row the first pass keeps is the packet the streaming reader decodes, field by field
+    (addresses, ports, flags, sequence numbers, payload, time), whatever the frames: IPv4 and IPv6, any
+    flags, payloads (one holding a pcap record header), frames cut by a snap length, IP headers changed
+    (version, header length, fragment, protocol, total length), bytes changed anywhere, the file cut, and
+    chunks so small that records straddle them; the counts and the damage agree too."""
+    import struct
+    from unittest import mock
+
+    from hairpin.parsers import fastscan
+
+    fake = struct.pack("<IIII", int(start), 0, 8, 8) + b"\0" * 8  # a record header inside a payload
+    packets = [*packets, (Packet(CLIENT, 1, VIP, 80, Flags.SYN, 1, 0, payload=fake * 2), 0)]
+    data = bytearray(_capture(packets, linktype, (0x8100,) if vlan and linktype != frames.RAW else (), start, tweaks))
+    for at, value in edits:
+        data[24 + at % (len(data) - 24)] = value
+    path = tmp_path_factory.mktemp("rows") / "r.pcap"
+    path.write_bytes(bytes(data[: len(data) - cut % (len(data) - 24)]))
+    with mock.patch.object(fastscan, "_CHUNK", chunk):
+        fast = pcap.read(path, want=6)
+        assert fast.scan() is not None
+        rows = list(fast)
+    slow = pcap.read(path, want=6)
+    assert rows == list(slow)
+    assert (fast.packets, fast.filtered, fast.reasons, fast.damage, fast.corrupt) == \
+        (slow.packets, slow.filtered, slow.reasons, slow.damage, slow.corrupt)  # fmt: skip
+
+
+@pytest.mark.parametrize("tweak", _TWEAKS, ids=[f"byte{at}={value:#x}" for at, value in _TWEAKS])
+@pytest.mark.parametrize("linktype", sorted(FAST))
+def test_each_ip_header_change_same_rows(tmp_path: Path, linktype: int, tweak: tuple[int, int]) -> None:
+    """Each IP header change on a whole SYN, SYN-ACK, RST and ACK (with and without a VLAN tag): the shape
+    test sends it where the streaming reader does (a row, a filtered packet or a skip reason), and the rows
+    are the streaming reader's packets."""
+    packets = [Packet(CLIENT, 40001, VIP, 80, Flags.SYN, 11), Packet(VIP, 80, CLIENT, 40001, Flags.SYN | Flags.ACK, 7, 12),
+               Packet(CLIENT, 40001, VIP, 80, Flags.RST, 12), Packet(CLIENT, 40001, VIP, 80, Flags.ACK, 12, 8, payload=b"x" * 30)]  # fmt: skip
+    for vlans in ((), (0x8100,)) if linktype != frames.RAW else ((),):
+        path = tmp_path / f"t{len(vlans)}.pcap"
+        path.write_bytes(_capture([(p, 0) for p in packets], linktype, vlans, 1.7e9, [(n, *tweak) for n in range(4)]))
+        fast = pcap.read(path, want=6)
+        assert fast.scan() is not None
+        rows = list(fast)
+        slow = pcap.read(path, want=6)
+        assert rows == list(slow)
+        assert (fast.packets, fast.filtered, fast.reasons) == (slow.packets, slow.filtered, slow.reasons)

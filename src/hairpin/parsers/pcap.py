@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from hairpin.errors import ParseError
-from hairpin.model.net import Packet
+from hairpin.model.net import Flags, Packet
 from hairpin.parsers import frames
 from hairpin.parsers.frames import VXLAN_PORTS, decode, frame
 
@@ -139,6 +139,7 @@ def write_pcap(path: str | Path | BinaryIO, records: Iterable[PacketRecord], *, 
 
 
 _FILTERED = Packet(0, 0, 0, 0)  # a TCP packet the reader was asked not to decode
+_FLAGS = tuple(Flags(i) for i in range(64))  # every value of the six flag bits, built once
 _CHUNK = 1 << 22
 
 
@@ -247,10 +248,17 @@ class Reader:
         if sc.damage is not None:
             self._stop(*sc.damage)
         keep = sc.keep
-        rows = zip(sc.offset[keep].tolist(), sc.length[keep].tolist(), sc.t[keep].tolist(), strict=True)
+        rows = zip(*(getattr(sc, c)[keep].tolist() for c in ("offset", "length", "t", "simple", "src", "sport", "dst",
+                                                             "dport", "flags", "seq", "ack", "pstart", "plen")), strict=True)  # fmt: skip
         fd = os.open(self.path, os.O_RDONLY)
         try:
-            for offset, length, t in rows:
+            for offset, length, t, simple, src, sport, dst, dport, flags, seq, ack, pstart, plen in rows:
+                if simple:  # plain IPv4: the packet is in the columns, only a payload is read again
+                    payload = os.pread(fd, plen, offset + pstart) if plen else b""
+                    yield PacketRecord(
+                        t, None, Packet(src, sport, dst, dport, _FLAGS[flags & 0x3F], seq, ack, "tcp", payload)
+                    )
+                    continue
                 data = os.pread(fd, length, offset)
                 p = decode(data, linktype, endian, self.want, 0, len(data), self.vxlan, _FILTERED)
                 if isinstance(p, Packet) and p is not _FILTERED:
