@@ -509,8 +509,11 @@ def analyse_files(paths: Sequence[str | Path], vxlan: frozenset[int] = VXLAN_POR
         from hairpin.parsers.fastscan import healthy_pairs
 
         counted = healthy_pairs(scans)
-    merged = heapq.merge(*(stream(n, rd) for n, rd in enumerate(readers)))
-    result = analyse((r for _, _, _, r in merged), counted)
+    if len(readers) == 1:  # one file: its own order, nothing to merge
+        result = analyse(readers[0], counted)
+    else:
+        merged = heapq.merge(*(stream(n, rd) for n, rd in enumerate(readers)))
+        result = analyse((r for _, _, _, r in merged), counted)
     result.packets = sum(rd.packets - rd.skipped for rd in readers)  # every TCP packet, decoded or not
     result.files = [file_stats(rd) for rd in readers] + refused
     return result

@@ -37,7 +37,7 @@ from hairpin.parsers import frames
 
 __all__ = ["Scan", "healthy_pairs", "scan_pcap"]
 
-_CHUNK = 1 << 22
+_CHUNK = 1 << 20
 _SYN, _ACK, _RST = 0x02, 0x10, 0x04
 # the columns of a Scan, as narrow as their values (a row is 53 bytes)
 _DTYPES: dict[str, Any] = {"offset": np.int64, "length": np.uint32, "t": np.float64, "kind": np.int8, "key": np.uint32,

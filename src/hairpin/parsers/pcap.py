@@ -141,6 +141,7 @@ def write_pcap(path: str | Path | BinaryIO, records: Iterable[PacketRecord], *, 
 _FILTERED = Packet(0, 0, 0, 0)  # a TCP packet the reader was asked not to decode
 _FLAGS = tuple(Flags(i) for i in range(64))  # every value of the six flag bits, built once
 _CHUNK = 1 << 22
+_BATCH = 4096  # rows of a first pass rebuilt at a time
 
 
 class _Prefixed(io.RawIOBase):
@@ -242,29 +243,36 @@ class Reader:
 
     def _replay(self) -> Iterator[PacketRecord]:
         sc = self._scan
-        linktype, endian = self._how
-        self.linktypes.add(linktype)
+        self.linktypes.add(self._how[0])
         self.packets, self.filtered, self.reasons = sc.packets, sc.filtered, dict(sc.reasons)
         if sc.damage is not None:
             self._stop(*sc.damage)
-        keep = sc.keep
-        rows = zip(*(getattr(sc, c)[keep].tolist() for c in ("offset", "length", "t", "simple", "src", "sport", "dst",
-                                                             "dport", "flags", "seq", "ack", "pstart", "plen")), strict=True)  # fmt: skip
+        names = ("offset", "length", "t", "simple", "src", "sport", "dst", "dport", "flags", "seq", "ack", "pstart",
+                 "plen")  # fmt: skip
+        rows = sc.keep.nonzero()[0]
         fd = os.open(self.path, os.O_RDONLY)
+        pread, flags_of = os.pread, _FLAGS
         try:
-            for offset, length, t, simple, src, sport, dst, dport, flags, seq, ack, pstart, plen in rows:
-                if simple:  # plain IPv4: the packet is in the columns, only a payload is read again
-                    payload = os.pread(fd, plen, offset + pstart) if plen else b""
-                    yield PacketRecord(
-                        t, None, Packet(src, sport, dst, dport, _FLAGS[flags & 0x3F], seq, ack, "tcp", payload)
+            for at in range(0, rows.size, _BATCH):  # a list at a time (cheaper than one yield a row), memory bounded
+                part = rows[at : at + _BATCH]
+                batch = [
+                    PacketRecord(t, None, Packet(src, sport, dst, dport, flags_of[flags & 0x3F], seq, ack, "tcp",
+                                                 pread(fd, plen, offset + pstart) if plen else b""))
+                    if simple  # plain IPv4: the packet is in the columns, only a payload is read again
+                    else self._decode_at(fd, offset, length, t)
+                    for offset, length, t, simple, src, sport, dst, dport, flags, seq, ack, pstart, plen in zip(
+                        *(getattr(sc, c)[part].tolist() for c in names), strict=True
                     )
-                    continue
-                data = os.pread(fd, length, offset)
-                p = decode(data, linktype, endian, self.want, 0, len(data), self.vxlan, _FILTERED)
-                if isinstance(p, Packet) and p is not _FILTERED:
-                    yield PacketRecord(t, None, p)
+                ]  # fmt: skip
+                yield from filter(None, batch)
         finally:
             os.close(fd)
+
+    def _decode_at(self, fd: int, offset: int, length: int, t: float) -> PacketRecord | None:
+        linktype, endian = self._how
+        data = os.pread(fd, length, offset)
+        p = decode(data, linktype, endian, self.want, 0, len(data), self.vxlan, _FILTERED)
+        return PacketRecord(t, None, p) if isinstance(p, Packet) and p is not _FILTERED else None
 
     def __iter__(self) -> Iterator[PacketRecord]:
         if self._scan is not None:
