@@ -310,35 +310,40 @@ class _Analyser:
             if not same:
                 del self.by_isn[a.isn]
 
-    def _find(self, isn: int, t: float, ep: Endpoint | None = None) -> Attempt | None:
+    def _find(self, isn: int, t: float, addr: int, port: int) -> Attempt | None:
         """The attempt a SYN-ACK or RST with this ISN belongs to: of the recent ones, the one whose client
-        (or MASQUERADE source) is ``ep``, else the latest."""
+        (or MASQUERADE source) is ``addr:port``, else the latest.  (Addresses and ports as plain ints: no
+        Endpoint is built for a comparison, a packet at a time.)"""
         found = None
         for a in reversed(self.by_isn.get(isn, ())):
             if t - a.last_t < 130.0:
-                if ep is None or ep == a.client or ep == a.masquerade:
+                c, m = a.client, a.masquerade
+                if (c.addr == addr and c.port == port) or (m is not None and m.addr == addr and m.port == port):
                     return a
                 found = found or a
         return found
 
-    def _find_syn(self, isn: int, t: float, src: Endpoint) -> Attempt | None:
-        """The attempt a SYN with this ISN is a view of: the same client (a retransmission, or a view
-        before source NAT), or a NAT view of the attempt's latest transmission (within ``VIEW_WINDOW``).
-        Another client's SYN with the same ISN later on is another attempt."""
+    def _find_syn(self, isn: int, t: float, addr: int, port: int) -> Attempt | None:
+        """The attempt a SYN with this ISN (from ``addr:port``) is a view of: the same client (a
+        retransmission, or a view before source NAT), or a NAT view of the attempt's latest transmission
+        (within ``VIEW_WINDOW``).  Another client's SYN with the same ISN later on is another attempt."""
         for a in reversed(self.by_isn.get(isn, ())):
-            if t - a.last_t < 130.0 and (src == a.client or abs(t - a.rounds[-1]) < VIEW_WINDOW):
+            if t - a.last_t < 130.0 and (
+                (a.client.addr == addr and a.client.port == port) or abs(t - a.rounds[-1]) < VIEW_WINDOW
+            ):
                 return a
         return None
 
     def feed(self, r: PacketRecord) -> None:
         p = r.packet
         self.packets += 1
-        self.end = max(self.end, r.t)
+        if r.t > self.end:
+            self.end = r.t
         f = int(p.flags)  # plain int arithmetic: enum.Flag operators cost a call each
         if f & _SYN and not f & _ACK:
             self._syn(r, p)
         elif f & _SYN and f & _ACK:
-            a = self._find((p.ack - 1) & 0xFFFFFFFF, r.t, p.dest)
+            a = self._find((p.ack - 1) & 0xFFFFFFFF, r.t, p.dst, p.dport)
             if a is None:
                 return
             self._keep(a, r)
@@ -352,7 +357,7 @@ class _Analyser:
             elif a.backend is None and p.src != a.client.addr:
                 a.backend = p.source  # backend -> node:masq, before de-NAT
         elif f & _RST:
-            a = self._find((p.seq - 1) & 0xFFFFFFFF, r.t, p.source) if not f & _ACK else None
+            a = self._find((p.seq - 1) & 0xFFFFFFFF, r.t, p.src, p.sport) if not f & _ACK else None
             if a is not None:  # the client's RST (seq ISN + 1, no ACK), or its view after conntrack's NAT
                 a.client_rst = True
                 if p.src == a.client.addr and p.sport == a.client.port and p.dest in a.elsewhere:
@@ -362,19 +367,21 @@ class _Analyser:
                         self.on_hairpin(a, r.t)
                 self._keep(a, r)
                 return
-            a = self._find((p.ack - 1) & 0xFFFFFFFF, r.t, p.dest) if f & _ACK else None
+            a = self._find((p.ack - 1) & 0xFFFFFFFF, r.t, p.dst, p.dport) if f & _ACK else None
             if a is not None:
                 self._keep(a, r)
-                if p.dst == a.client.addr and p.dport == a.client.port and p.source == a.called:
+                c, called = a.client, a.called
+                if p.dst == c.addr and p.dport == c.port and p.src == called.addr and p.sport == called.port:
                     a.server_rst = True
 
     def _keep(self, a: Attempt, r: PacketRecord) -> None:
-        a.last_t = max(a.last_t, r.t)
+        if r.t > a.last_t:
+            a.last_t = r.t
         if len(a.records) < KEEP:
             a.records.append(r)
 
     def _syn(self, r: PacketRecord, p: Packet) -> None:
-        a = self._find_syn(p.seq, r.t, p.source)
+        a = self._find_syn(p.seq, r.t, p.src, p.sport)
         if a is None:
             a = Attempt(p.source, p.seq, p.dest, r.t, r.t, [r.t])
             self.open[(p.src, p.sport, p.seq)] = a
@@ -390,8 +397,8 @@ class _Analyser:
         self._keep(a, r)
         if p.src == p.dst and not is_loopback(p.src):
             a.loopback = True
-        if (p.src, p.sport) == (a.client.addr, a.client.port):
-            if p.dest != a.called and a.node_side is None:
+        if p.src == a.client.addr and p.sport == a.client.port:
+            if (p.dst != a.called.addr or p.dport != a.called.port) and a.node_side is None:
                 a.node_side = p.dest  # the NLB's rewrite to node:NodePort (or a DNAT to the backend)
         else:
             a.masquerade = p.source
