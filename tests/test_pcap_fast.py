@@ -257,3 +257,52 @@ def test_each_ip_header_change_same_rows(tmp_path: Path, linktype: int, tweak: t
         slow = pcap.read(path, want=6)
         assert rows == list(slow)
         assert (fast.packets, fast.filtered, fast.reasons) == (slow.packets, slow.filtered, slow.reasons)
+
+
+@pytest.mark.parametrize("order", ["<", ">"])
+@pytest.mark.parametrize("nanos", [False, True], ids=["usec", "nsec"])
+def test_byte_orders_and_nanoseconds_guessed_walk(tmp_path: Path, order: str, nanos: bool) -> None:
+    """Both byte orders and both time units: the guessed walk is taken (real epoch times), rows and times
+    are the streaming reader's, and so is the analysis."""
+    import struct
+
+    from hairpin.parsers import fastscan
+
+    recs = handshakes(200, {5, 50}, lambda i: 0x10000 + 77 * i)
+    magic = 0xA1B23C4D if nanos else 0xA1B2C3D4
+    out = [struct.pack(order + "IHHiIII", magic, 2, 4, 0, 0, 262144, frames.ETHERNET)]
+    for r in recs:
+        data = frames.frame(r.packet, frames.ETHERNET)
+        ticks = round(r.t * (1e9 if nanos else 1e6))
+        sec, frac = divmod(ticks, 1_000_000_000 if nanos else 1_000_000)
+        out.append(struct.pack(order + "IIII", sec, frac, len(data), len(data)) + data)
+    path = tmp_path / "o.pcap"
+    path.write_bytes(b"".join(out))
+    buf = path.read_bytes()
+    walk = fastscan._guess_walk(fastscan._Bytes(buf), 24, order == "<", 1_000_000_000 if nanos else 1_000_000)
+    assert walk is not None and walk[0].size == len(recs) and walk[2] == len(buf)
+    fast = pcap.read(path, want=6)
+    assert fast.scan() is not None
+    slow = pcap.read(path, want=6)
+    assert list(fast) == list(slow)
+    a, b = both([path])
+    assert a == b and (a["summary"]["hairpins"], a["summary"]["healthy"]) == (2, 198)
+
+
+@pytest.mark.parametrize("chunk", [64, 333, 4096])
+def test_small_chunks_same_answer(tmp_path: Path, chunk: int) -> None:
+    """Chunks far smaller than the file (records cut at every chunk's end): the same analysis, healthy
+    handshakes still paired across chunks."""
+    from unittest import mock
+
+    from hairpin.parsers import fastscan
+
+    path = tmp_path / "c.pcap"
+    pcap.write_pcap(path, handshakes(120, {1, 60, 119}, lambda i: 0x9E3779B9 * (i + 3) & 0xFFFFFFFF))
+    slow = json.loads(json.dumps(capture.analyse_files([path], fast=False).to_json()))
+    with mock.patch.object(fastscan, "_CHUNK", chunk):
+        fast = json.loads(json.dumps(capture.analyse_files([path], fast=True).to_json()))
+        rd = pcap.read(path, want=6)
+        assert fastscan.healthy_pairs([rd.scan()])[0] == 117
+    assert fast == slow
+    assert (fast["summary"]["hairpins"], fast["summary"]["healthy"], fast["summary"]["packets"]) == (3, 117, 117 * 4 + 3 * 6)
