@@ -69,6 +69,7 @@ __all__ = [
 VIEW_WINDOW = 0.2  # s: views of one transmission on several interfaces are this close; retransmits >= 1 s apart
 KEEP = 400  # packets kept per failed attempt, for the pictures
 KINDS = ("hairpin", "healthy", "server-reset", "loopback", "node-loopback", "unanswered-syn")
+TEXT_ROWS = 50  # connections listed in each table of the text report (JSON lists them all)
 LIVE_KEEP = 100  # hairpins and other failures a live stream keeps for its final report (all are reported and counted)
 _SYN, _ACK, _RST = int(Flags.SYN), int(Flags.ACK), int(Flags.RST)
 EXPIRE = 135.0  # s of capture time after an attempt's last packet: the kernel gives up a connect at 127 s
@@ -230,17 +231,20 @@ class Analysis:
         rows: list[tuple[tuple[str, ...], tuple[str, ...]]]
         if self.hairpins:
             rows = [((str(a.client), str(a.called), str(a.answered_by), str(a.backend or "-")),
-                     (str(a.syn_retransmits), f"{a.lost_s:.3f}", "yes" if a.gave_up else "no")) for a in self.hairpins]  # fmt: skip
+                     (str(a.syn_retransmits), f"{a.lost_s:.3f}", "yes" if a.gave_up else "no"))
+                    for a in self.hairpins[:TEXT_ROWS]]  # fmt: skip
             yield _fitting(console, options, HAIRPIN_TITLE, HAIRPIN_ADDRESSES, ("SYN retx", "lost (s)", "gave up"), rows)
+            if len(self.hairpins) > TEXT_ROWS:  # a table of thousands: seconds to lay out, and no one reads it
+                yield Text(f"... and {len(self.hairpins) - TEXT_ROWS} more (--format json lists them all)")
             for what in ("client", "node", "vip"):
                 yield Text(f"by {what}: " + ", ".join(f"{k} {v}" for k, v in self.by(what)))
         if self.others:
             rows = [((str(a.client), str(a.called)), (a.kind, str(a.syn_retransmits), f"{a.lost_s:.3f}"))
-                    for a in self.others[:50]]  # fmt: skip
+                    for a in self.others[:TEXT_ROWS]]  # fmt: skip
             yield _fitting(console, options, "other failures (not the hairpin)", ("client", "called"),
                            ("kind", "SYN retx", "lost (s)"), rows)  # fmt: skip
-            if len(self.others) > 50:
-                yield Text(f"... and {len(self.others) - 50} more (--format json lists them all)")
+            if len(self.others) > TEXT_ROWS:
+                yield Text(f"... and {len(self.others) - TEXT_ROWS} more (--format json lists them all)")
 
     def to_json(self) -> dict[str, Any]:
         return {
