@@ -93,6 +93,8 @@ class _Bytes:
         m = max(n - 3, 0)
         self.be32 = np.ndarray((m,), ">u4", buf, 0, (1,)) if m else np.zeros(0, ">u4")
         self.le32 = np.ndarray((m,), "<u4", buf, 0, (1,)) if m else np.zeros(0, "<u4")
+        m = max(n - 7, 0)
+        self.be64 = np.ndarray((m,), ">u8", buf, 0, (1,)) if m else np.zeros(0, ">u8")
 
     def __getitem__(self, i: Any) -> Any:
         return self.u8[i]
@@ -160,11 +162,17 @@ def _common(a: _Bytes, s: Any, incl: Any, linktype: int) -> Any:
     head, at = _LINK[linktype]
     ok = incl >= head + 40
     ip = np.minimum(s + head, a.size - 40)  # a frame too short for its fields is not ok: any index in range will do
-    if at >= 0:
-        ok &= a.be16[ip - (head - at)] == 0x0800
-    ok &= a.u8[ip] == 0x45
+    if head - at == 2:  # the EtherType right before the IP header: it, the first byte and the total length in one read
+        x = a.be64[ip - 2]
+        ok &= (x >> 40) == 0x080045
+        total = (x >> 16) & 0xFFFF
+    else:
+        if at >= 0:
+            ok &= a.be16[ip - (head - at)] == 0x0800
+        x = a.be32[ip]
+        ok &= (x >> 24) == 0x45
+        total = x & 0xFFFF
     ok &= (a.be32[ip + 6] & 0x1FFF00FF) == 6  # fragment offset 0, protocol TCP
-    total = a.be16[ip + 2]
     ok &= (total >= 40) | (total == 0)
     return ok
 
