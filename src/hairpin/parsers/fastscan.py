@@ -258,7 +258,10 @@ def scan_pcap(f: Any, base: int, little: bool, unit: float, linktype: int, want:
                     stop = (base + i, f"corrupt record header (captured length {int(incl[k])})", True)
                 o, incl = o[:k], incl[:k]
             if o.size:
-                _chunk(sc, cols, a, buf, base, o, incl.astype(np.int64), little, unit, linktype, want, decode, filtered)
+                def times(idx: Any, o: Any = o, a: _Bytes = a) -> Any:
+                    return _u32(a, o[idx], little).astype(np.float64) + _u32(a, o[idx] + 4, little).astype(np.float64) * unit
+
+                _chunk(sc, cols, a, buf, base, o + 16, incl.astype(np.int64), times, linktype, want, decode, filtered)
         if stop is not None:
             sc.damage = stop
             break
@@ -296,19 +299,21 @@ def _shapes(a: _Bytes, s: Any, end: Any, incl: Any, linktype: int) -> tuple[Any,
     return v4, v6, tcp, ip
 
 
-def _chunk(sc: Scan, cols: dict[str, list[Any]], a: _Bytes, buf: Any, base: int, o: Any, incl: Any, little: bool,
-           unit: float, linktype: int, want: int, decode: Callable[[Any, int, int], object], filtered: object) -> None:  # fmt: skip
+def _chunk(sc: Scan, cols: dict[str, list[Any]], a: _Bytes, buf: Any, base: int, s: Any, incl: Any,
+           times: Callable[[Any], Any], linktype: int, want: int, decode: Callable[[Any, int, int], object],
+           filtered: object) -> Any:  # fmt: skip
+    """The rows of the frames at ``s`` (``incl`` bytes each; ``times(i)``: the times of frames ``i``) added to
+    ``cols``; returns which frames they are."""
     reasons = sc.reasons
-    sc.packets += o.size
-    s = o + 16
+    sc.packets += s.size
     end = s + incl
     v4, v6, tcp, ip = _shapes(a, s, end, incl, linktype)
     flags = a.u8[tcp + 13]
     plain = v4 if v6 is None else v4 | v6
     idx = np.flatnonzero(~plain | ((flags & want) != 0))  # every frame left out is a plain TCP packet without them
-    sc.filtered += o.size - idx.size
+    sc.filtered += s.size - idx.size
     simple = v4[idx]
-    t = _u32(a, o[idx], little).astype(np.float64) + _u32(a, o[idx] + 4, little).astype(np.float64) * unit
+    t = times(idx)
     keep = np.ones(idx.size, np.bool_)
     key = np.zeros(idx.size, np.int64)
     fl = flags[idx].astype(np.int64)
@@ -343,6 +348,7 @@ def _chunk(sc: Scan, cols: dict[str, list[Any]], a: _Bytes, buf: Any, base: int,
         if name not in ("offset", "length", "t", "kind", "key", "simple"):
             v = np.where(simple, v, 0)
         cols[name].append(np.asarray(v).astype(_DTYPES[name]))
+    return idx
 
 
 def healthy_pairs(scans: list[Scan]) -> tuple[int, float]:
