@@ -306,3 +306,137 @@ def test_small_chunks_same_answer(tmp_path: Path, chunk: int) -> None:
         assert fastscan.healthy_pairs([rd.scan()])[0] == 117
     assert fast == slow
     assert (fast["summary"]["hairpins"], fast["summary"]["healthy"], fast["summary"]["packets"]) == (3, 117, 117 * 4 + 3 * 6)
+
+
+# ---------------------------------------------------------------------------------------------- pcapng
+
+
+def _ng_block(order: str, kind: int, body: bytes) -> bytes:
+    import struct
+
+    body += b"\0" * (-len(body) % 4)
+    return struct.pack(order + "II", kind, len(body) + 12) + body + struct.pack(order + "I", len(body) + 12)
+
+
+def _ng_option(order: str, code: int, value: bytes) -> bytes:
+    import struct
+
+    return struct.pack(order + "HH", code, len(value)) + value + b"\0" * (-len(value) % 4)
+
+
+def _pcapng(order: str, ifaces: list[tuple[int, str, int]], packets: list[tuple[int, float, bytes, str]],
+            idb_at: int = 0) -> bytes:  # fmt: skip
+    """A pcapng file: a section header, the first interface (link type, name, ``if_tsresol`` byte), one
+    Enhanced Packet Block a packet (interface, time, frame, comment), the other interfaces declared before
+    packet ``idb_at``."""
+    import struct
+
+    out = [_ng_block(order, 0x0A0D0D0A, struct.pack(order + "IHHq", 0x1A2B3C4D, 1, 0, -1))]
+    out[0] = struct.pack("<I", 0x0A0D0D0A) + out[0][4:]  # the block type reads the same in both orders
+    idbs = [_ng_block(order, 1, struct.pack(order + "HHI", lt, 0, 262144) + _ng_option(order, 2, name.encode())
+                      + _ng_option(order, 9, bytes([res])) + _ng_option(order, 0, b"")) for lt, name, res in ifaces]  # fmt: skip
+    out.append(idbs[0])
+    for n, (iface, t, data, comment) in enumerate(packets):
+        if n == idb_at:
+            out += idbs[1:]
+        res = ifaces[iface][2]
+        ticks = round(t * (2 ** (res & 0x7F) if res & 0x80 else 10**res))
+        opts = _ng_option(order, 1, comment.encode()) + _ng_option(order, 0, b"") if comment else b""
+        out.append(_ng_block(order, 6, struct.pack(order + "IIIII", iface, ticks >> 32, ticks & 0xFFFFFFFF, len(data),
+                                                   len(data)) + data + b"\0" * (-len(data) % 4) + opts))  # fmt: skip
+    if idb_at >= len(packets):
+        out += idbs[1:]
+    return b"".join(out)
+
+
+def _same_rows(path: Path, chunk: int = 1 << 20) -> bool:
+    """The first pass applied; its rows and counts are the streaming reader's.  Returns whether it applied."""
+    from unittest import mock
+
+    from hairpin.parsers import fastscan, fastscan_ng
+
+    with mock.patch.object(fastscan_ng, "_CHUNK", chunk), mock.patch.object(fastscan, "_CHUNK", chunk):
+        fast = pcap.read(path, want=6)
+        used = fast.scan() is not None
+        rows = list(fast)
+    slow = pcap.read(path, want=6)
+    assert rows == list(slow)
+    assert (fast.packets, fast.filtered, fast.reasons, fast.damage, fast.corrupt, fast.linktypes) == \
+        (slow.packets, slow.filtered, slow.reasons, slow.damage, slow.corrupt, slow.linktypes)  # fmt: skip
+    a, b = both([path])
+    assert a == b
+    return used
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(sorted(FAST)), st.sampled_from(["<", ">"]),
+       st.lists(st.tuples(_PACKET, st.integers(0, 2), st.sampled_from(["", "x", "a comment", "é"])), max_size=20),
+       st.sampled_from([6, 9, 0x86]), st.integers(0, 6), st.lists(st.tuples(st.integers(0, 5000), st.integers(0, 255)), max_size=3),
+       st.integers(0, 300), st.sampled_from([64, 300, 1 << 20]))  # fmt: skip
+def test_pcapng_rows_are_the_streaming_packets(tmp_path_factory: pytest.TempPathFactory, linktype: int, order: str,
+                                               packets: list[tuple[Packet, int, str]], res: int, idb_at: int,
+                                               edits: list[tuple[int, int]], cut: int, chunk: int) -> None:  # fmt: skip
+    """pcapng of either byte order: three interfaces (names, time resolutions), two of them declared
+    between packets, comments, any packets; bytes changed and the file cut: the first pass (where it
+    applies) gives the streaming reader's packets (interface, comment, time included), counts and analysis."""
+    ifaces = [(linktype, "eth0", res), (linktype, "any", 6), (linktype, "lo", res)]
+    frames_ = [(iface if n >= idb_at else 0, 1.7e9 + n * 0.25, frames.frame(p, linktype, 1), comment)
+               for n, (p, iface, comment) in enumerate(packets)]  # fmt: skip
+    data = bytearray(_pcapng(order, ifaces, frames_, idb_at))
+    for at, value in edits:
+        data[28 + at % max(len(data) - 28, 1)] = value
+    path = tmp_path_factory.mktemp("ng") / "n.pcapng"
+    path.write_bytes(bytes(data[: len(data) - cut % max(len(data) - 28, 1)]))
+    used = _same_rows(path, chunk)
+    if not edits and not cut % max(len(data) - 28, 1):
+        assert used  # a whole file in scope takes the first pass
+
+
+@pytest.mark.parametrize("order", ["<", ">"])
+def test_pcapng_first_pass_pairs_handshakes(tmp_path: Path, order: str) -> None:
+    """A pcapng of 300 handshakes with 3 hairpins: the healthy ones are counted without decoding, and the
+    answer is the streaming reader's."""
+    recs = handshakes(300, {5, 77, 200}, lambda i: 0x9E3779B9 * (i + 1) & 0xFFFFFFFF)
+    path = tmp_path / "h.pcapng"
+    path.write_bytes(_pcapng(order, [(frames.ETHERNET, "eth0", 6)], [(0, r.t, frames.frame(r.packet), "") for r in recs]))
+    assert _same_rows(path, 4096)
+    from hairpin.parsers.fastscan import healthy_pairs
+
+    rd = pcap.read(path, want=6)
+    assert healthy_pairs([rd.scan()])[0] == 297 and len(list(rd)) == 18
+    a, _ = both([path])
+    assert (a["summary"]["hairpins"], a["summary"]["healthy"]) == (3, 297)
+
+
+@pytest.mark.parametrize("what", ["simple packet", "second section", "two link types", "statistics block", "no interface",
+                                  "interface trailer", "packet trailer", "packet length", "cut"])  # fmt: skip
+def test_pcapng_out_of_scope_is_the_streaming_reader(tmp_path: Path, what: str) -> None:
+    """Blocks and layouts the first pass does not take, and damage (a trailing length that differs, a block
+    length not a multiple of 4, a file cut short): it declines (None), and the answer and the damage
+    reported are the streaming reader's."""
+    import struct
+
+    recs = handshakes(20, {3}, lambda i: 1000 + 7 * i)
+    body = [(0, r.t, frames.frame(r.packet), "") for r in recs]
+    ifaces = [(frames.ETHERNET, "eth0", 6)] + ([(frames.SLL2, "any", 6)] if what == "two link types" else [])
+    data = _pcapng("<", ifaces, body)
+    if what == "simple packet":
+        data += _ng_block("<", 3, struct.pack("<I", 60) + frames.frame(recs[0].packet))
+    elif what == "second section":
+        data += _pcapng("<", ifaces, body[:5])
+    elif what == "statistics block":
+        data += _ng_block("<", 5, struct.pack("<III", 0, 0, 0))
+    elif what == "no interface":
+        data = data[:28]
+    elif what in ("interface trailer", "packet trailer", "packet length"):
+        at = 28 if what == "interface trailer" else 28 + struct.unpack_from("<I", data, 32)[0]  # the first IDB, EPB
+        length = struct.unpack_from("<I", data, at + 4)[0]
+        if what == "packet length":
+            data = data[: at + 4] + struct.pack("<I", length + 2) + data[at + 8 :]
+        else:
+            data = data[: at + length - 4] + struct.pack("<I", length + 4) + data[at + length :]
+    elif what == "cut":
+        data = data[:-3]
+    path = tmp_path / "o.pcapng"
+    path.write_bytes(data)
+    assert not _same_rows(path)

@@ -258,8 +258,12 @@ def scan_pcap(f: Any, base: int, little: bool, unit: float, linktype: int, want:
                     stop = (base + i, f"corrupt record header (captured length {int(incl[k])})", True)
                 o, incl = o[:k], incl[:k]
             if o.size:
+
                 def times(idx: Any, o: Any = o, a: _Bytes = a) -> Any:
-                    return _u32(a, o[idx], little).astype(np.float64) + _u32(a, o[idx] + 4, little).astype(np.float64) * unit
+                    return (
+                        _u32(a, o[idx], little).astype(np.float64)
+                        + _u32(a, o[idx] + 4, little).astype(np.float64) * unit
+                    )
 
                 _chunk(sc, cols, a, buf, base, o + 16, incl.astype(np.int64), times, linktype, want, decode, filtered)
         if stop is not None:

@@ -187,6 +187,7 @@ class Reader:
         self._stream: BinaryIO | None = None
         self._scan: Any = None  # fastscan.Scan once scan() ran
         self._how = (ETHERNET, "<")
+        self._names: list[str | None] | None = None  # a pcapng scan's interface names
         if self.path == "-":
             fd = sys.stdin.fileno()
             head = b""
@@ -216,16 +217,31 @@ class Reader:
         return sum(self.reasons.values())
 
     def scan(self) -> Any:
-        """The vectorised first pass (:mod:`hairpin.parsers.fastscan`) of a classic pcap file of a link type it
-        reads, when ``want`` is set and NumPy is installed: afterwards iterating decodes only the SYN/RST rows
+        """The vectorised first pass (:mod:`hairpin.parsers.fastscan`, :mod:`hairpin.parsers.fastscan_ng`) of a
+        classic pcap or pcapng file it reads, when ``want`` is set and NumPy is installed: afterwards iterating decodes only the SYN/RST rows
         still marked ``keep``.  None (and nothing changes) otherwise."""
-        if self._scan is not None or self._stream is not None or self.format != "pcap" or not self.want:
+        if self._scan is not None or self._stream is not None or not self.want:
             return self._scan
         try:
             from hairpin.parsers import fastscan
         except ImportError:  # no NumPy: the streaming reader alone
             return None
         want, vxlan = self.want, self.vxlan
+        if self.format == "pcapng":
+            from hairpin.parsers.fastscan_ng import scan_pcapng
+
+            def decoder(linktype: int, endian: str) -> Any:
+                def full(data: bytes, start: int, end: int) -> object:
+                    return decode(data, linktype, endian, want, start, end, vxlan, _FILTERED)
+
+                return full
+
+            with open(self.path, "rb") as f:
+                found = scan_pcapng(f, want, decoder, _FILTERED, _options, MAX_BLOCK)
+            if found is not None:
+                self._scan, declared = found
+                self._how, self._names = (declared["linktype"], declared["endian"]), declared["names"]
+            return self._scan
         with open(self.path, "rb") as f:
             head = f.read(24)
             if len(head) < 24:
@@ -264,9 +280,27 @@ class Reader:
                         *(getattr(sc, c)[part].tolist() for c in names), strict=True
                     )
                 ]  # fmt: skip
+                if self._names is not None:  # pcapng: each row's interface name and comment
+                    batch = self._named(fd, batch, part)
                 yield from filter(None, batch)
         finally:
             os.close(fd)
+
+    def _named(self, fd: int, batch: list[PacketRecord | None], part: Any) -> list[PacketRecord | None]:
+        sc, names, endian = self._scan, self._names or [], self._how[1]
+        out: list[PacketRecord | None] = []
+        for r, iface, optlen, offset, length in zip(batch, *(getattr(sc, c)[part].tolist() for c in
+                                                              ("iface", "optlen", "offset", "length")), strict=True):  # fmt: skip
+            if r is None:
+                out.append(None)
+                continue
+            comment = ""
+            if optlen:  # the options after the frame (padded to 4 bytes), read as the streaming reader reads them
+                for code, value in _options(os.pread(fd, optlen, offset + length + (-length % 4)), endian):
+                    if code == 1:
+                        comment = value.decode("utf-8", "replace")
+            out.append(PacketRecord(r.t, names[iface], r.packet, comment))
+        return out
 
     def _decode_at(self, fd: int, offset: int, length: int, t: float) -> PacketRecord | None:
         linktype, endian = self._how
