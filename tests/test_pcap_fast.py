@@ -440,3 +440,14 @@ def test_pcapng_out_of_scope_is_the_streaming_reader(tmp_path: Path, what: str) 
     path = tmp_path / "o.pcapng"
     path.write_bytes(data)
     assert not _same_rows(path)
+
+
+def test_pcapng_blocks_longer_than_a_chunk(tmp_path: Path) -> None:
+    """Enhanced Packet Blocks of 3 kB read in chunks of 256 bytes: the buffer grows, the packets (payload and
+    comment included) are the streaming reader's."""
+    big = Packet(CLIENT, 1, VIP, 80, Flags.SYN, 5, 0, payload=b"y" * 3000)
+    path = tmp_path / "big.pcapng"
+    path.write_bytes(_pcapng("<", [(frames.ETHERNET, "eth0", 6)], [(0, 1.7e9 + k, frames.frame(big), "c") for k in range(5)]))
+    assert _same_rows(path, 256)
+    rows = list(pcap.read(path, want=6))
+    assert [(len(r.packet.payload), r.comment, r.interface) for r in rows] == [(3000, "c", "eth0")] * 5

@@ -76,12 +76,17 @@ def scan_pcapng(f: Any, want: int, decoder: Callable[[int, str], Callable[[Any, 
     sc = Scan()
     cols: dict[str, list[Any]] = {k: [] for k in _DTYPES}
     extra: dict[str, list[Any]] = {"iface": [], "optlen": []}
-    buf = bytearray(_CHUNK + max_block)
+    buf = bytearray(2 * _CHUNK)  # grown (a new buffer) only for a block longer than a chunk
     view, whole = memoryview(buf), np.frombuffer(buf, np.uint8)
     base, n, i = first, 0, 0
     while True:
         carry = n - i
-        if carry and i:
+        if carry + _CHUNK > len(buf):
+            grown = bytearray(carry + _CHUNK)
+            grown[:carry] = buf[i:n]
+            buf = grown
+            view, whole = memoryview(buf), np.frombuffer(buf, np.uint8)
+        elif carry and i:
             whole[:carry] = whole[i:n]
         base += i
         i = 0
