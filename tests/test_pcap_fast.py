@@ -101,9 +101,15 @@ def test_two_files_share_isns(tmp_path: Path) -> None:
     pcap.write_pcap(b, recs[::2], linktype=frames.SLL2)
     fast, slow = both([a, b])
     assert fast == slow
-    c = tmp_path / "c.pcapng"  # a pcapng file has no fast path: no pair is left out at all
+    c = tmp_path / "c.pcapng"  # pcapng with a first pass: the pairs are found across the two formats
     pcap.write_pcapng(c, recs[:10])
+    assert pcap.read(c, want=6).scan() is not None
     fast, slow = both([a, c])
+    assert fast == slow
+    d = tmp_path / "d.pcapng"  # a link type without one: no pair is left out at all
+    pcap.write_pcapng(d, recs[:10], linktype=frames.NULL)
+    assert pcap.read(d, want=6).scan() is None
+    fast, slow = both([a, d])
     assert fast == slow
 
 
