@@ -414,10 +414,11 @@ def test_pcapng_first_pass_pairs_handshakes(tmp_path: Path, order: str) -> None:
     assert (a["summary"]["hairpins"], a["summary"]["healthy"]) == (3, 297)
 
 
-@pytest.mark.parametrize("what", ["simple packet", "second section", "two link types", "statistics block", "no interface",
+@pytest.mark.parametrize("what", ["simple packet", "second section", "two link types", "corrupt statistics", "no interface",
                                   "interface trailer", "packet trailer", "packet length", "cut"])  # fmt: skip
 def test_pcapng_out_of_scope_is_the_streaming_reader(tmp_path: Path, what: str) -> None:
-    """Blocks and layouts the first pass does not take, and damage (a trailing length that differs, a block
+    """Blocks and layouts the first pass does not take, and damage (a trailing length that differs, in a
+    packet, an interface or a statistics block, a block
     length not a multiple of 4, a file cut short): it declines (None), and the answer and the damage
     reported are the streaming reader's."""
     import struct
@@ -430,8 +431,9 @@ def test_pcapng_out_of_scope_is_the_streaming_reader(tmp_path: Path, what: str) 
         data += _ng_block("<", 3, struct.pack("<I", 60) + frames.frame(recs[0].packet))
     elif what == "second section":
         data += _pcapng("<", ifaces, body[:5])
-    elif what == "statistics block":
-        data += _ng_block("<", 5, struct.pack("<III", 0, 0, 0))
+    elif what == "corrupt statistics":
+        stats = _ng_block("<", 5, struct.pack("<III", 0, 0, 0))
+        data += stats[:-4] + struct.pack("<I", len(stats) + 4)
     elif what == "no interface":
         data = data[:28]
     elif what in ("interface trailer", "packet trailer", "packet length"):
@@ -446,6 +448,25 @@ def test_pcapng_out_of_scope_is_the_streaming_reader(tmp_path: Path, what: str) 
     path = tmp_path / "o.pcapng"
     path.write_bytes(data)
     assert not _same_rows(path)
+
+
+@pytest.mark.parametrize("kind", [4, 5, 0xBAD, 0x40000BAD])
+def test_pcapng_other_blocks_skipped(tmp_path: Path, kind: int) -> None:
+    """Name resolution, interface statistics (dumpcap ends its captures with them) and custom blocks,
+    between packets and at the end: skipped by the first pass as by the streaming reader."""
+    import struct
+
+    recs = handshakes(20, {3}, lambda i: 1000 + 7 * i)
+    block = _ng_block("<", kind, struct.pack("<III", 0, 1, 2))
+    data = _pcapng("<", [(frames.ETHERNET, "eth0", 6)], [(0, r.t, frames.frame(r.packet), "") for r in recs])
+    at = len(data) - 200 - (len(data) - 200) % 4
+    while struct.unpack_from("<I", data, at)[0] != 6 or struct.unpack_from("<I", data, at + 4)[0] > 200:
+        at -= 4  # the start of a packet block near the end (a 6 followed by a plausible length)
+    path = tmp_path / "s.pcapng"
+    path.write_bytes(data[:at] + block + data[at:] + block)
+    assert _same_rows(path, 64)
+    a, _ = both([path])
+    assert (a["summary"]["hairpins"], a["summary"]["healthy"]) == (1, 19)
 
 
 def test_pcapng_blocks_longer_than_a_chunk(tmp_path: Path) -> None:

@@ -11,8 +11,9 @@ interface, the frame inside the block); the walk takes them while each is exactl
 ends, so it is the walk itself.
 
 Scope: one section of Enhanced Packet and Interface Description Blocks, every interface of one link type
-``fastscan`` reads.  Any other block (a second section, Simple or obsolete Packet Blocks, statistics, name
-resolution, custom blocks), several link types, and any block the streaming reader would call truncated or
+``fastscan`` reads; other blocks (statistics, which dumpcap writes at the end of a capture, name
+resolution, custom blocks) are skipped as the streaming reader skips them.  A second section, Simple or
+obsolete Packet Blocks, several link types, and any block the streaming reader would call truncated or
 corrupt give None: the file is then read by the streaming reader alone, so its answer and its words about
 damage are always the streaming reader's.
 """
@@ -127,8 +128,10 @@ def scan_pcapng(f: Any, want: int, decoder: Callable[[int, str], Callable[[Any, 
                 names.append(name)
                 units.append(unit)
                 i += length
+            elif kind in (2, 3, 0x0A0D0D0A) or int(w[(i + length) // 4 - 1]) != length:
+                return None  # obsolete or Simple Packet Blocks, a new section, a corrupt block
             else:
-                return None
+                i += length  # statistics, name resolution, custom blocks...: skipped, as the streaming reader does
         if not got:
             if i != n or linktype == -1:
                 return None  # cut short, or no interface: the streaming reader says so
