@@ -10,7 +10,8 @@ The number of hairpins written is known; the benchmark checks that `hairpin pcap
 - the same analysis with the streaming reader alone (``analyse_files(fast=False)``, the "before");
 - ``tshark -n -r F -Y 'tcp.flags.reset==1'``;
 
-and prints the median wall time and peak RSS (``wait4``) of each, and the ratios.
+and prints the median CPU time (user + system of the child, from ``wait4``: the figure to compare on a
+shared machine), wall time and peak RSS of each, the ratios of CPU times, and the load average.
 
 Usage: python benchmarks/bench_pcap_speed.py [--packets N] [--share S] [--runs R] [--keep PATH] [--no-before]
 """
@@ -69,8 +70,9 @@ def records(packets: int, share: float, seed: int, made: list[int]) -> Iterator[
     made[:] = [hairpins, i]
 
 
-def run(cmd: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS in MB (the child's own, from wait4) and standard output."""
+def run(cmd: list[str]) -> tuple[float, float, float, str]:
+    """CPU seconds (user + system), wall seconds, peak RSS in MB (the child's own, from wait4) and standard
+    output."""
     t = time.perf_counter()
     with tempfile.TemporaryFile() as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL)
@@ -81,7 +83,7 @@ def run(cmd: list[str]) -> tuple[float, float, str]:
         text = out.read().decode()
     if proc.returncode not in (0, 1):
         raise SystemExit(f"{cmd[0]} exited {proc.returncode}")
-    return secs, usage.ru_maxrss / 1024, text
+    return usage.ru_utime + usage.ru_stime, secs, usage.ru_maxrss / 1024, text
 
 
 def main() -> None:
@@ -112,32 +114,35 @@ def main() -> None:
     before_cmd = [sys.executable, "-c", "import sys,json\nfrom hairpin.diagnose.capture import analyse_files\n"
                   f"print(json.dumps(analyse_files([{str(path)!r}], fast=False).to_json()['summary']['hairpins']))"]  # fmt: skip
     tshark_cmd = ["tshark", "-n", "-r", str(path), "-Y", "tcp.flags.reset==1"]
-    times: dict[str, list[tuple[float, float]]] = {"hairpin": [], "before": [], "tshark": []}
+    times: dict[str, list[tuple[float, float, float]]] = {"hairpin": [], "before": [], "tshark": []}
     have_tshark = shutil.which("tshark") is not None
     for _ in range(args.runs):
-        secs, rss, _text = run(hairpin_cmd)
+        cpu, secs, rss, _text = run(hairpin_cmd)
         found = json.loads(out.read_text())["summary"]["hairpins"]
         if found != hairpins:
             raise SystemExit(f"hairpin found {found} hairpins, {hairpins} were written")
-        times["hairpin"].append((secs, rss))
+        times["hairpin"].append((cpu, secs, rss))
         if not args.no_before:
-            secs, rss, text = run(before_cmd)
+            cpu, secs, rss, text = run(before_cmd)
             if int(text) != hairpins:
                 raise SystemExit(f"the streaming reader found {text.strip()} hairpins, {hairpins} were written")
-            times["before"].append((secs, rss))
+            times["before"].append((cpu, secs, rss))
         if have_tshark:
-            secs, rss, text = run(tshark_cmd)
+            cpu, secs, rss, text = run(tshark_cmd)
             resets = len(text.splitlines())
             if resets != 3 * hairpins:
                 raise SystemExit(f"tshark shows {resets} resets, {3 * hairpins} were written")
-            times["tshark"].append((secs, rss))
-    med = {k: (statistics.median(s for s, _ in v), statistics.median(r for _, r in v)) for k, v in times.items() if v}
-    for k, (s, r) in med.items():
-        print(f"{k:>8}: median {s:6.2f} s, peak RSS {r:6.0f} MB  ({', '.join(f'{x:.2f}' for x, _ in times[k])})")
+            times["tshark"].append((cpu, secs, rss))
+    med = {k: tuple(statistics.median(x[n] for x in v) for n in range(3)) for k, v in times.items() if v}
+    for k, (c, s, r) in med.items():
+        print(f"{k:>8}: median CPU {c:6.2f} s, wall {s:6.2f} s, peak RSS {r:6.0f} MB  "
+              f"(CPU {', '.join(f'{x[0]:.2f}' for x in times[k])}; wall {', '.join(f'{x[1]:.2f}' for x in times[k])})")  # fmt: skip
     if "tshark" in med:
-        print(f"tshark / hairpin: {med['tshark'][0] / med['hairpin'][0]:.1f}x (goal >= 20x)")
+        print(f"tshark / hairpin: {med['tshark'][0] / med['hairpin'][0]:.1f}x CPU, "
+              f"{med['tshark'][1] / med['hairpin'][1]:.1f}x wall (goal >= 20x)")  # fmt: skip
     if "before" in med:
-        print(f"before / hairpin: {med['before'][0] / med['hairpin'][0]:.1f}x")
+        print(f"before / hairpin: {med['before'][0] / med['hairpin'][0]:.1f}x CPU")
+    print("load average after: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
 
 
 if __name__ == "__main__":

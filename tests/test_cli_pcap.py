@@ -247,3 +247,29 @@ def test_a_retina_capture_bundle_is_read_like_its_captures(client_capture: tuple
         tar.addfile(info, io.BytesIO(b""))
     res = _cli(str(empty))
     assert (res.returncode, res.stderr) == (2, f"hairpin: error: {empty}: no pcap or pcapng file in it\n")
+
+
+def test_text_lists_the_first_rows_json_all(tmp_path: Path) -> None:
+    """Sixty hairpins: the text report's table shows the first 50 (by first SYN) and says how many more;
+    JSON lists all sixty."""
+    from hairpin.diagnose.capture import TEXT_ROWS
+    from hairpin.model.net import Flags, Packet, ip_int
+    from hairpin.parsers.pcap import PacketRecord, write_pcap
+
+    client, vip, node = ip_int("192.168.27.239"), ip_int("192.168.168.103"), ip_int("192.168.2.3")
+    recs = []
+    for i in range(60):
+        t, port = 1.7e9 + i, 40000 + i
+        recs += [PacketRecord(t, None, Packet(client, port, vip, 80, Flags.SYN, 1000 * i)),
+                 PacketRecord(t + 0.0004, None, Packet(node, 31468, client, port, Flags.SYN | Flags.ACK, 7, 1000 * i + 1)),
+                 PacketRecord(t + 0.0005, None, Packet(client, port, node, 31468, Flags.RST, 1000 * i + 1))]  # fmt: skip
+    path = tmp_path / "sixty.pcap"
+    write_pcap(path, recs)
+    res = runner.invoke(app, ["pcap", str(path), "-o", str(tmp_path / "out.txt")])
+    assert res.exit_code == 1, res.output
+    text = (tmp_path / "out.txt").read_text()
+    assert TEXT_ROWS == 50
+    assert "192.168.27.239:40049 " in text and "192.168.27.239:40050 " not in text
+    assert "... and 10 more (--format json lists them all)\n" in text
+    doc = json.loads(runner.invoke(app, ["pcap", str(path), "--format", "json"]).stdout)
+    assert [h["client"] for h in doc["hairpins"]] == [f"192.168.27.239:{40000 + i}" for i in range(60)]

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hairpin.diagnose import capture
-from hairpin.model.net import Flags, Packet, ip_int
+from hairpin.model.net import V6, Flags, Packet, ip_int
 from hairpin.parsers import frames, pcap
 
 np = pytest.importorskip("numpy")
@@ -101,9 +101,15 @@ def test_two_files_share_isns(tmp_path: Path) -> None:
     pcap.write_pcap(b, recs[::2], linktype=frames.SLL2)
     fast, slow = both([a, b])
     assert fast == slow
-    c = tmp_path / "c.pcapng"  # a pcapng file has no fast path: no pair is left out at all
+    c = tmp_path / "c.pcapng"  # pcapng with a first pass: the pairs are found across the two formats
     pcap.write_pcapng(c, recs[:10])
+    assert pcap.read(c, want=6).scan() is not None
     fast, slow = both([a, c])
+    assert fast == slow
+    d = tmp_path / "d.pcapng"  # a link type without one: no pair is left out at all
+    pcap.write_pcapng(d, recs[:10], linktype=frames.NULL)
+    assert pcap.read(d, want=6).scan() is None
+    fast, slow = both([a, d])
     assert fast == slow
 
 
@@ -140,15 +146,16 @@ def test_guessed_walk_is_the_walk_or_nothing(tmp_path: Path, start: float) -> No
     recs.append(pcap.PacketRecord(start + 1, None, Packet(CLIENT, 1, VIP, 80, Flags.ACK, 1, 1, payload=fake * 3)))
     pcap.write_pcap(path, recs)
     buf = path.read_bytes()
-    walk, i = [], 24
+    walk, lengths, i = [], [], 24
     while i <= len(buf) - 16:
         walk.append(i)
-        i += 16 + struct.unpack_from("<I", buf, i + 8)[0]
-    got = fastscan._guess_walk(fastscan._Bytes(buf), 24, True)
+        lengths.append(struct.unpack_from("<I", buf, i + 8)[0])
+        i += 16 + lengths[-1]
+    got = fastscan._guess_walk(fastscan._Bytes(buf), 24, True, 1_000_000)
     if start > 1e9:
         assert got is not None
     if got is not None:
-        assert got[0].tolist() == walk and got[1] == i
+        assert (got[0].tolist(), got[1].tolist(), got[2]) == (walk, lengths, i)
     fast, slow = both([path])
     assert fast == slow
 
@@ -171,3 +178,303 @@ def test_handshake_split_over_two_files(tmp_path: Path) -> None:
 
     paired = healthy_pairs([pcap.read(a, want=6).scan(), pcap.read(b, want=6).scan()])[0]
     assert 0 < paired < 29  # the SYN-ACKs moved before their SYN are decoded, the others paired
+
+
+def _capture(packets: list[tuple[Packet, int]], linktype: int, vlans: tuple[int, ...], start: float,
+             tweaks: list[tuple[int, int, int]]) -> bytes:  # fmt: skip
+    """Classic pcap bytes (microseconds, little-endian) with each frame cut to its snap length (0: whole)
+    and ``tweaks`` (frame, byte of its IP header, value) applied first."""
+    import struct
+
+    head = {frames.ETHERNET: 14, frames.SLL: 16, frames.SLL2: 20, frames.RAW: 0}[linktype] + 4 * len(vlans)
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, linktype)]
+    for n, (p, snap) in enumerate(packets):
+        data = bytearray(frames.frame(p, linktype, 1, vlans=vlans))
+        for which, at, value in tweaks:
+            if which % len(packets) == n and head + at < len(data):
+                data[head + at] = value
+        cut = data[:snap] if snap else data
+        us = round((start + n * 0.001) * 1_000_000)
+        out.append(struct.pack("<IIII", us // 1_000_000, us % 1_000_000, len(cut), len(data)) + cut)
+    return b"".join(out)
+
+
+# (byte of the IP header, value): version and header length (IPv4 with options: the TCP header moves),
+# fragment flags and offset, protocol, total length (0: the frame's length; under 40: TCP header cut)
+_TWEAKS = [(0, 0x46), (0, 0x4F), (0, 0x44), (0, 0x65), (0, 0x35), (6, 0x20), (6, 0x10), (6, 0x01), (7, 0x01), (6, 0x40),
+           (9, 17), (9, 4), (2, 0), (3, 0), (3, 20), (3, 39), (3, 40), (3, 41), (2, 0xFF)]  # fmt: skip
+_V4 = st.integers(1, 0xFFFFFFFF)
+_V6 = st.integers(1, (1 << 128) - 1).map(lambda a: V6 | a)
+_ADDRS = st.one_of(st.tuples(_V4, _V4), st.tuples(_V6, _V6))
+_PACKET = st.builds(lambda ends, sport, dport, fl, seq, ack, payload: Packet(ends[0], sport, ends[1], dport, Flags(fl), seq, ack, payload=payload),
+                    _ADDRS, st.integers(0, 65535), st.integers(0, 65535), st.integers(0, 63),
+                    st.integers(0, 0xFFFFFFFF), st.integers(0, 0xFFFFFFFF), st.binary(max_size=40))  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(sorted(FAST)), st.booleans(), st.lists(st.tuples(_PACKET, st.one_of(st.just(0), st.integers(1, 120))), max_size=25),
+       st.lists(st.tuples(st.integers(0, 5000), st.integers(0, 255)), max_size=4), st.integers(0, 200),
+       st.sampled_from([20, 61, 500, 1 << 22]), st.sampled_from([1.7e9, 10.0]),
+       st.lists(st.tuples(st.integers(0, 30), st.sampled_from(_TWEAKS)).map(lambda w: (w[0], *w[1])), max_size=4))  # fmt: skip
+def test_rows_are_the_streaming_packets(tmp_path_factory: pytest.TempPathFactory, linktype: int, vlan: bool,
+                                        packets: list[tuple[Packet, int]], edits: list[tuple[int, int]], cut: int,
+                                        chunk: int, start: float, tweaks: list[tuple[int, int, int]]) -> None:  # fmt: skip
+    """Every SYN/RST row the first pass keeps is the packet the streaming reader decodes, field by field
+    (addresses, ports, flags, sequence numbers, payload, time), whatever the frames: IPv4 and IPv6, any
+    flags, payloads (one holding a pcap record header), frames cut by a snap length, IP headers changed
+    (version, header length, fragment, protocol, total length), bytes changed anywhere, the file cut, and
+    chunks so small that records straddle them; the counts and the damage agree too."""
+    import struct
+    from unittest import mock
+
+    from hairpin.parsers import fastscan
+
+    fake = struct.pack("<IIII", int(start), 0, 8, 8) + b"\0" * 8  # a record header inside a payload
+    packets = [*packets, (Packet(CLIENT, 1, VIP, 80, Flags.SYN, 1, 0, payload=fake * 2), 0)]
+    data = bytearray(_capture(packets, linktype, (0x8100,) if vlan and linktype != frames.RAW else (), start, tweaks))
+    for at, value in edits:
+        data[24 + at % (len(data) - 24)] = value
+    path = tmp_path_factory.mktemp("rows") / "r.pcap"
+    path.write_bytes(bytes(data[: len(data) - cut % (len(data) - 24)]))
+    with mock.patch.object(fastscan, "_CHUNK", chunk):
+        fast = pcap.read(path, want=6)
+        assert fast.scan() is not None
+        rows = list(fast)
+    slow = pcap.read(path, want=6)
+    assert rows == list(slow)
+    assert (fast.packets, fast.filtered, fast.reasons, fast.damage, fast.corrupt) == \
+        (slow.packets, slow.filtered, slow.reasons, slow.damage, slow.corrupt)  # fmt: skip
+
+
+@pytest.mark.parametrize("tweak", _TWEAKS, ids=[f"byte{at}={value:#x}" for at, value in _TWEAKS])
+@pytest.mark.parametrize("linktype", sorted(FAST))
+def test_each_ip_header_change_same_rows(tmp_path: Path, linktype: int, tweak: tuple[int, int]) -> None:
+    """Each IP header change on a whole SYN, SYN-ACK, RST and ACK (with and without a VLAN tag): the shape
+    test sends it where the streaming reader does (a row, a filtered packet or a skip reason), and the rows
+    are the streaming reader's packets."""
+    packets = [Packet(CLIENT, 40001, VIP, 80, Flags.SYN, 11), Packet(VIP, 80, CLIENT, 40001, Flags.SYN | Flags.ACK, 7, 12),
+               Packet(CLIENT, 40001, VIP, 80, Flags.RST, 12), Packet(CLIENT, 40001, VIP, 80, Flags.ACK, 12, 8, payload=b"x" * 30)]  # fmt: skip
+    for vlans in ((), (0x8100,)) if linktype != frames.RAW else ((),):
+        path = tmp_path / f"t{len(vlans)}.pcap"
+        path.write_bytes(_capture([(p, 0) for p in packets], linktype, vlans, 1.7e9, [(n, *tweak) for n in range(4)]))
+        fast = pcap.read(path, want=6)
+        assert fast.scan() is not None
+        rows = list(fast)
+        slow = pcap.read(path, want=6)
+        assert rows == list(slow)
+        assert (fast.packets, fast.filtered, fast.reasons) == (slow.packets, slow.filtered, slow.reasons)
+
+
+@pytest.mark.parametrize("order", ["<", ">"])
+@pytest.mark.parametrize("nanos", [False, True], ids=["usec", "nsec"])
+def test_byte_orders_and_nanoseconds_guessed_walk(tmp_path: Path, order: str, nanos: bool) -> None:
+    """Both byte orders and both time units: the guessed walk is taken (real epoch times), rows and times
+    are the streaming reader's, and so is the analysis."""
+    import struct
+
+    from hairpin.parsers import fastscan
+
+    recs = handshakes(200, {5, 50}, lambda i: 0x10000 + 77 * i)
+    magic = 0xA1B23C4D if nanos else 0xA1B2C3D4
+    out = [struct.pack(order + "IHHiIII", magic, 2, 4, 0, 0, 262144, frames.ETHERNET)]
+    for r in recs:
+        data = frames.frame(r.packet, frames.ETHERNET)
+        ticks = round(r.t * (1e9 if nanos else 1e6))
+        sec, frac = divmod(ticks, 1_000_000_000 if nanos else 1_000_000)
+        out.append(struct.pack(order + "IIII", sec, frac, len(data), len(data)) + data)
+    path = tmp_path / "o.pcap"
+    path.write_bytes(b"".join(out))
+    buf = path.read_bytes()
+    walk = fastscan._guess_walk(fastscan._Bytes(buf), 24, order == "<", 1_000_000_000 if nanos else 1_000_000)
+    assert walk is not None and walk[0].size == len(recs) and walk[2] == len(buf)
+    fast = pcap.read(path, want=6)
+    assert fast.scan() is not None
+    slow = pcap.read(path, want=6)
+    assert list(fast) == list(slow)
+    a, b = both([path])
+    assert a == b and (a["summary"]["hairpins"], a["summary"]["healthy"]) == (2, 198)
+
+
+@pytest.mark.parametrize("chunk", [64, 333, 4096])
+def test_small_chunks_same_answer(tmp_path: Path, chunk: int) -> None:
+    """Chunks far smaller than the file (records cut at every chunk's end): the same analysis, healthy
+    handshakes still paired across chunks."""
+    from unittest import mock
+
+    from hairpin.parsers import fastscan
+
+    path = tmp_path / "c.pcap"
+    pcap.write_pcap(path, handshakes(120, {1, 60, 119}, lambda i: 0x9E3779B9 * (i + 3) & 0xFFFFFFFF))
+    slow = json.loads(json.dumps(capture.analyse_files([path], fast=False).to_json()))
+    with mock.patch.object(fastscan, "_CHUNK", chunk):
+        fast = json.loads(json.dumps(capture.analyse_files([path], fast=True).to_json()))
+        rd = pcap.read(path, want=6)
+        assert fastscan.healthy_pairs([rd.scan()])[0] == 117
+    assert fast == slow
+    assert (fast["summary"]["hairpins"], fast["summary"]["healthy"], fast["summary"]["packets"]) == (3, 117, 117 * 4 + 3 * 6)
+
+
+# ---------------------------------------------------------------------------------------------- pcapng
+
+
+def _ng_block(order: str, kind: int, body: bytes) -> bytes:
+    import struct
+
+    body += b"\0" * (-len(body) % 4)
+    return struct.pack(order + "II", kind, len(body) + 12) + body + struct.pack(order + "I", len(body) + 12)
+
+
+def _ng_option(order: str, code: int, value: bytes) -> bytes:
+    import struct
+
+    return struct.pack(order + "HH", code, len(value)) + value + b"\0" * (-len(value) % 4)
+
+
+def _pcapng(order: str, ifaces: list[tuple[int, str, int]], packets: list[tuple[int, float, bytes, str]],
+            idb_at: int = 0) -> bytes:  # fmt: skip
+    """A pcapng file: a section header, the first interface (link type, name, ``if_tsresol`` byte), one
+    Enhanced Packet Block a packet (interface, time, frame, comment), the other interfaces declared before
+    packet ``idb_at``."""
+    import struct
+
+    out = [_ng_block(order, 0x0A0D0D0A, struct.pack(order + "IHHq", 0x1A2B3C4D, 1, 0, -1))]
+    out[0] = struct.pack("<I", 0x0A0D0D0A) + out[0][4:]  # the block type reads the same in both orders
+    idbs = [_ng_block(order, 1, struct.pack(order + "HHI", lt, 0, 262144) + _ng_option(order, 2, name.encode())
+                      + _ng_option(order, 9, bytes([res])) + _ng_option(order, 0, b"")) for lt, name, res in ifaces]  # fmt: skip
+    out.append(idbs[0])
+    for n, (iface, t, data, comment) in enumerate(packets):
+        if n == idb_at:
+            out += idbs[1:]
+        res = ifaces[iface][2]
+        ticks = round(t * (2 ** (res & 0x7F) if res & 0x80 else 10**res))
+        opts = _ng_option(order, 1, comment.encode()) + _ng_option(order, 0, b"") if comment else b""
+        out.append(_ng_block(order, 6, struct.pack(order + "IIIII", iface, ticks >> 32, ticks & 0xFFFFFFFF, len(data),
+                                                   len(data)) + data + b"\0" * (-len(data) % 4) + opts))  # fmt: skip
+    if idb_at >= len(packets):
+        out += idbs[1:]
+    return b"".join(out)
+
+
+def _same_rows(path: Path, chunk: int = 1 << 20) -> bool:
+    """The first pass applied; its rows and counts are the streaming reader's.  Returns whether it applied."""
+    from unittest import mock
+
+    from hairpin.parsers import fastscan, fastscan_ng
+
+    with mock.patch.object(fastscan_ng, "_CHUNK", chunk), mock.patch.object(fastscan, "_CHUNK", chunk):
+        fast = pcap.read(path, want=6)
+        used = fast.scan() is not None
+        rows = list(fast)
+    slow = pcap.read(path, want=6)
+    assert rows == list(slow)
+    assert (fast.packets, fast.filtered, fast.reasons, fast.damage, fast.corrupt, fast.linktypes) == \
+        (slow.packets, slow.filtered, slow.reasons, slow.damage, slow.corrupt, slow.linktypes)  # fmt: skip
+    a, b = both([path])
+    assert a == b
+    return used
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(sorted(FAST)), st.sampled_from(["<", ">"]),
+       st.lists(st.tuples(_PACKET, st.integers(0, 2), st.sampled_from(["", "x", "a comment", "é"])), max_size=20),
+       st.sampled_from([6, 9, 0x86]), st.integers(0, 6), st.lists(st.tuples(st.integers(0, 5000), st.integers(0, 255)), max_size=3),
+       st.integers(0, 300), st.sampled_from([64, 300, 1 << 20]))  # fmt: skip
+def test_pcapng_rows_are_the_streaming_packets(tmp_path_factory: pytest.TempPathFactory, linktype: int, order: str,
+                                               packets: list[tuple[Packet, int, str]], res: int, idb_at: int,
+                                               edits: list[tuple[int, int]], cut: int, chunk: int) -> None:  # fmt: skip
+    """pcapng of either byte order: three interfaces (names, time resolutions), two of them declared
+    between packets, comments, any packets; bytes changed and the file cut: the first pass (where it
+    applies) gives the streaming reader's packets (interface, comment, time included), counts and analysis."""
+    ifaces = [(linktype, "eth0", res), (linktype, "any", 6), (linktype, "lo", res)]
+    frames_ = [(iface if n >= idb_at else 0, 1.7e9 + n * 0.25, frames.frame(p, linktype, 1), comment)
+               for n, (p, iface, comment) in enumerate(packets)]  # fmt: skip
+    data = bytearray(_pcapng(order, ifaces, frames_, idb_at))
+    for at, value in edits:
+        data[28 + at % max(len(data) - 28, 1)] = value
+    path = tmp_path_factory.mktemp("ng") / "n.pcapng"
+    path.write_bytes(bytes(data[: len(data) - cut % max(len(data) - 28, 1)]))
+    used = _same_rows(path, chunk)
+    if not edits and not cut % max(len(data) - 28, 1):
+        assert used  # a whole file in scope takes the first pass
+
+
+@pytest.mark.parametrize("order", ["<", ">"])
+def test_pcapng_first_pass_pairs_handshakes(tmp_path: Path, order: str) -> None:
+    """A pcapng of 300 handshakes with 3 hairpins: the healthy ones are counted without decoding, and the
+    answer is the streaming reader's."""
+    recs = handshakes(300, {5, 77, 200}, lambda i: 0x9E3779B9 * (i + 1) & 0xFFFFFFFF)
+    path = tmp_path / "h.pcapng"
+    path.write_bytes(_pcapng(order, [(frames.ETHERNET, "eth0", 6)], [(0, r.t, frames.frame(r.packet), "") for r in recs]))
+    assert _same_rows(path, 4096)
+    from hairpin.parsers.fastscan import healthy_pairs
+
+    rd = pcap.read(path, want=6)
+    assert healthy_pairs([rd.scan()])[0] == 297 and len(list(rd)) == 18
+    a, _ = both([path])
+    assert (a["summary"]["hairpins"], a["summary"]["healthy"]) == (3, 297)
+
+
+@pytest.mark.parametrize("what", ["simple packet", "second section", "two link types", "corrupt statistics", "no interface",
+                                  "interface trailer", "packet trailer", "packet length", "cut"])  # fmt: skip
+def test_pcapng_out_of_scope_is_the_streaming_reader(tmp_path: Path, what: str) -> None:
+    """Blocks and layouts the first pass does not take, and damage (a trailing length that differs, in a
+    packet, an interface or a statistics block, a block
+    length not a multiple of 4, a file cut short): it declines (None), and the answer and the damage
+    reported are the streaming reader's."""
+    import struct
+
+    recs = handshakes(20, {3}, lambda i: 1000 + 7 * i)
+    body = [(0, r.t, frames.frame(r.packet), "") for r in recs]
+    ifaces = [(frames.ETHERNET, "eth0", 6)] + ([(frames.SLL2, "any", 6)] if what == "two link types" else [])
+    data = _pcapng("<", ifaces, body)
+    if what == "simple packet":
+        data += _ng_block("<", 3, struct.pack("<I", 60) + frames.frame(recs[0].packet))
+    elif what == "second section":
+        data += _pcapng("<", ifaces, body[:5])
+    elif what == "corrupt statistics":
+        stats = _ng_block("<", 5, struct.pack("<III", 0, 0, 0))
+        data += stats[:-4] + struct.pack("<I", len(stats) + 4)
+    elif what == "no interface":
+        data = data[:28]
+    elif what in ("interface trailer", "packet trailer", "packet length"):
+        at = 28 if what == "interface trailer" else 28 + struct.unpack_from("<I", data, 32)[0]  # the first IDB, EPB
+        length = struct.unpack_from("<I", data, at + 4)[0]
+        if what == "packet length":
+            data = data[: at + 4] + struct.pack("<I", length + 2) + data[at + 8 :]
+        else:
+            data = data[: at + length - 4] + struct.pack("<I", length + 4) + data[at + length :]
+    elif what == "cut":
+        data = data[:-3]
+    path = tmp_path / "o.pcapng"
+    path.write_bytes(data)
+    assert not _same_rows(path)
+
+
+@pytest.mark.parametrize("kind", [4, 5, 0xBAD, 0x40000BAD])
+def test_pcapng_other_blocks_skipped(tmp_path: Path, kind: int) -> None:
+    """Name resolution, interface statistics (dumpcap ends its captures with them) and custom blocks,
+    between packets and at the end: skipped by the first pass as by the streaming reader."""
+    import struct
+
+    recs = handshakes(20, {3}, lambda i: 1000 + 7 * i)
+    block = _ng_block("<", kind, struct.pack("<III", 0, 1, 2))
+    data = _pcapng("<", [(frames.ETHERNET, "eth0", 6)], [(0, r.t, frames.frame(r.packet), "") for r in recs])
+    at = len(data) - 200 - (len(data) - 200) % 4
+    while struct.unpack_from("<I", data, at)[0] != 6 or struct.unpack_from("<I", data, at + 4)[0] > 200:
+        at -= 4  # the start of a packet block near the end (a 6 followed by a plausible length)
+    path = tmp_path / "s.pcapng"
+    path.write_bytes(data[:at] + block + data[at:] + block)
+    assert _same_rows(path, 64)
+    a, _ = both([path])
+    assert (a["summary"]["hairpins"], a["summary"]["healthy"]) == (1, 19)
+
+
+def test_pcapng_blocks_longer_than_a_chunk(tmp_path: Path) -> None:
+    """Enhanced Packet Blocks of 3 kB read in chunks of 256 bytes: the buffer grows, the packets (payload and
+    comment included) are the streaming reader's."""
+    big = Packet(CLIENT, 1, VIP, 80, Flags.SYN, 5, 0, payload=b"y" * 3000)
+    path = tmp_path / "big.pcapng"
+    path.write_bytes(_pcapng("<", [(frames.ETHERNET, "eth0", 6)], [(0, 1.7e9 + k, frames.frame(big), "c") for k in range(5)]))
+    assert _same_rows(path, 256)
+    rows = list(pcap.read(path, want=6))
+    assert [(len(r.packet.payload), r.comment, r.interface) for r in rows] == [(3000, "c", "eth0")] * 5

@@ -69,6 +69,7 @@ __all__ = [
 VIEW_WINDOW = 0.2  # s: views of one transmission on several interfaces are this close; retransmits >= 1 s apart
 KEEP = 400  # packets kept per failed attempt, for the pictures
 KINDS = ("hairpin", "healthy", "server-reset", "loopback", "node-loopback", "unanswered-syn")
+TEXT_ROWS = 50  # connections listed in each table of the text report (JSON lists them all)
 LIVE_KEEP = 100  # hairpins and other failures a live stream keeps for its final report (all are reported and counted)
 _SYN, _ACK, _RST = int(Flags.SYN), int(Flags.ACK), int(Flags.RST)
 EXPIRE = 135.0  # s of capture time after an attempt's last packet: the kernel gives up a connect at 127 s
@@ -230,17 +231,20 @@ class Analysis:
         rows: list[tuple[tuple[str, ...], tuple[str, ...]]]
         if self.hairpins:
             rows = [((str(a.client), str(a.called), str(a.answered_by), str(a.backend or "-")),
-                     (str(a.syn_retransmits), f"{a.lost_s:.3f}", "yes" if a.gave_up else "no")) for a in self.hairpins]  # fmt: skip
+                     (str(a.syn_retransmits), f"{a.lost_s:.3f}", "yes" if a.gave_up else "no"))
+                    for a in self.hairpins[:TEXT_ROWS]]  # fmt: skip
             yield _fitting(console, options, HAIRPIN_TITLE, HAIRPIN_ADDRESSES, ("SYN retx", "lost (s)", "gave up"), rows)
+            if len(self.hairpins) > TEXT_ROWS:  # a table of thousands: seconds to lay out, and no one reads it
+                yield Text(f"... and {len(self.hairpins) - TEXT_ROWS} more (--format json lists them all)")
             for what in ("client", "node", "vip"):
                 yield Text(f"by {what}: " + ", ".join(f"{k} {v}" for k, v in self.by(what)))
         if self.others:
             rows = [((str(a.client), str(a.called)), (a.kind, str(a.syn_retransmits), f"{a.lost_s:.3f}"))
-                    for a in self.others[:50]]  # fmt: skip
+                    for a in self.others[:TEXT_ROWS]]  # fmt: skip
             yield _fitting(console, options, "other failures (not the hairpin)", ("client", "called"),
                            ("kind", "SYN retx", "lost (s)"), rows)  # fmt: skip
-            if len(self.others) > 50:
-                yield Text(f"... and {len(self.others) - 50} more (--format json lists them all)")
+            if len(self.others) > TEXT_ROWS:
+                yield Text(f"... and {len(self.others) - TEXT_ROWS} more (--format json lists them all)")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -310,35 +314,40 @@ class _Analyser:
             if not same:
                 del self.by_isn[a.isn]
 
-    def _find(self, isn: int, t: float, ep: Endpoint | None = None) -> Attempt | None:
+    def _find(self, isn: int, t: float, addr: int, port: int) -> Attempt | None:
         """The attempt a SYN-ACK or RST with this ISN belongs to: of the recent ones, the one whose client
-        (or MASQUERADE source) is ``ep``, else the latest."""
+        (or MASQUERADE source) is ``addr:port``, else the latest.  (Addresses and ports as plain ints: no
+        Endpoint is built for a comparison, a packet at a time.)"""
         found = None
         for a in reversed(self.by_isn.get(isn, ())):
             if t - a.last_t < 130.0:
-                if ep is None or ep == a.client or ep == a.masquerade:
+                c, m = a.client, a.masquerade
+                if (c.addr == addr and c.port == port) or (m is not None and m.addr == addr and m.port == port):
                     return a
                 found = found or a
         return found
 
-    def _find_syn(self, isn: int, t: float, src: Endpoint) -> Attempt | None:
-        """The attempt a SYN with this ISN is a view of: the same client (a retransmission, or a view
-        before source NAT), or a NAT view of the attempt's latest transmission (within ``VIEW_WINDOW``).
-        Another client's SYN with the same ISN later on is another attempt."""
+    def _find_syn(self, isn: int, t: float, addr: int, port: int) -> Attempt | None:
+        """The attempt a SYN with this ISN (from ``addr:port``) is a view of: the same client (a
+        retransmission, or a view before source NAT), or a NAT view of the attempt's latest transmission
+        (within ``VIEW_WINDOW``).  Another client's SYN with the same ISN later on is another attempt."""
         for a in reversed(self.by_isn.get(isn, ())):
-            if t - a.last_t < 130.0 and (src == a.client or abs(t - a.rounds[-1]) < VIEW_WINDOW):
+            if t - a.last_t < 130.0 and (
+                (a.client.addr == addr and a.client.port == port) or abs(t - a.rounds[-1]) < VIEW_WINDOW
+            ):
                 return a
         return None
 
     def feed(self, r: PacketRecord) -> None:
         p = r.packet
         self.packets += 1
-        self.end = max(self.end, r.t)
+        if r.t > self.end:
+            self.end = r.t
         f = int(p.flags)  # plain int arithmetic: enum.Flag operators cost a call each
         if f & _SYN and not f & _ACK:
             self._syn(r, p)
         elif f & _SYN and f & _ACK:
-            a = self._find((p.ack - 1) & 0xFFFFFFFF, r.t, p.dest)
+            a = self._find((p.ack - 1) & 0xFFFFFFFF, r.t, p.dst, p.dport)
             if a is None:
                 return
             self._keep(a, r)
@@ -352,7 +361,7 @@ class _Analyser:
             elif a.backend is None and p.src != a.client.addr:
                 a.backend = p.source  # backend -> node:masq, before de-NAT
         elif f & _RST:
-            a = self._find((p.seq - 1) & 0xFFFFFFFF, r.t, p.source) if not f & _ACK else None
+            a = self._find((p.seq - 1) & 0xFFFFFFFF, r.t, p.src, p.sport) if not f & _ACK else None
             if a is not None:  # the client's RST (seq ISN + 1, no ACK), or its view after conntrack's NAT
                 a.client_rst = True
                 if p.src == a.client.addr and p.sport == a.client.port and p.dest in a.elsewhere:
@@ -362,19 +371,21 @@ class _Analyser:
                         self.on_hairpin(a, r.t)
                 self._keep(a, r)
                 return
-            a = self._find((p.ack - 1) & 0xFFFFFFFF, r.t, p.dest) if f & _ACK else None
+            a = self._find((p.ack - 1) & 0xFFFFFFFF, r.t, p.dst, p.dport) if f & _ACK else None
             if a is not None:
                 self._keep(a, r)
-                if p.dst == a.client.addr and p.dport == a.client.port and p.source == a.called:
+                c, called = a.client, a.called
+                if p.dst == c.addr and p.dport == c.port and p.src == called.addr and p.sport == called.port:
                     a.server_rst = True
 
     def _keep(self, a: Attempt, r: PacketRecord) -> None:
-        a.last_t = max(a.last_t, r.t)
+        if r.t > a.last_t:
+            a.last_t = r.t
         if len(a.records) < KEEP:
             a.records.append(r)
 
     def _syn(self, r: PacketRecord, p: Packet) -> None:
-        a = self._find_syn(p.seq, r.t, p.source)
+        a = self._find_syn(p.seq, r.t, p.src, p.sport)
         if a is None:
             a = Attempt(p.source, p.seq, p.dest, r.t, r.t, [r.t])
             self.open[(p.src, p.sport, p.seq)] = a
@@ -390,8 +401,8 @@ class _Analyser:
         self._keep(a, r)
         if p.src == p.dst and not is_loopback(p.src):
             a.loopback = True
-        if (p.src, p.sport) == (a.client.addr, a.client.port):
-            if p.dest != a.called and a.node_side is None:
+        if p.src == a.client.addr and p.sport == a.client.port:
+            if (p.dst != a.called.addr or p.dport != a.called.port) and a.node_side is None:
                 a.node_side = p.dest  # the NLB's rewrite to node:NodePort (or a DNAT to the backend)
         else:
             a.masquerade = p.source
@@ -509,8 +520,11 @@ def analyse_files(paths: Sequence[str | Path], vxlan: frozenset[int] = VXLAN_POR
         from hairpin.parsers.fastscan import healthy_pairs
 
         counted = healthy_pairs(scans)
-    merged = heapq.merge(*(stream(n, rd) for n, rd in enumerate(readers)))
-    result = analyse((r for _, _, _, r in merged), counted)
+    if len(readers) == 1:  # one file: its own order, nothing to merge
+        result = analyse(readers[0], counted)
+    else:
+        merged = heapq.merge(*(stream(n, rd) for n, rd in enumerate(readers)))
+        result = analyse((r for _, _, _, r in merged), counted)
     result.packets = sum(rd.packets - rd.skipped for rd in readers)  # every TCP packet, decoded or not
     result.files = [file_stats(rd) for rd in readers] + refused
     return result

@@ -4,17 +4,24 @@ What it knows: the capture analyser reads only TCP packets with SYN or RST set. 
 shapes (Ethernet with at most one 802.1Q/802.1ad/QinQ tag, Linux cooked v1 and v2, raw IP; IPv4 without
 fragmentation and with a whole TCP header, IPv6 with TCP as its first next header), NumPy reads the TCP
 flags of every frame of a chunk at once: a TCP packet with neither flag is counted as filtered and never
-reaches Python.  Every other frame (another link type, a tunnel, an IPv6 extension header, ARP, a later
-fragment, a truncated header...) goes to :func:`hairpin.parsers.frames.decode`, the full decoder, so skip
-counts by reason, tunnels and damage reports stay exactly those of the streaming reader.  The record walk
-itself (each record's length says where the next one starts) is sequential and stays a tight Python loop.
+reaches Python.  The commonest shape of all (an untagged IPv4 header of 20 bytes with TCP in it) is
+recognised with four reads per frame; the rest goes through the general shape test, and every frame of
+no fast shape (another link type, a tunnel, an IPv6 extension header, ARP, a later fragment, a truncated
+header...) to :func:`hairpin.parsers.frames.decode`, the full decoder, so skip counts by reason, tunnels
+and damage reports stay exactly those of the streaming reader.
+
+The record walk (each record's length says where the next one starts) is sequential; it is guessed
+without a Python loop (``_guess_walk``) and the guess is used only when it is checked to be the walk
+itself, else a tight Python loop walks the chunk.
 
 The result is a ``Scan``: counts, and one row per SYN/RST packet (its byte offset and length to read it
-again, its time, and for plain IPv4 its addresses, ports and the analyser's ISN key).  ``healthy_pairs``
-then finds, across every file analysed together, the handshakes the analyser would count as healthy and
-forget at once (see ``_Analyser.feed`` in :mod:`hairpin.diagnose.capture`): one SYN and the SYN-ACK from
-the address it called, with an ISN no other SYN, SYN-ACK or RST in any file names.  Those are counted
-without being decoded; every other row is decoded by the full decoder, in the streaming reader's order.
+again, its time, and for plain IPv4 the whole TCP packet as columns: addresses, ports, flags, sequence
+numbers and where its payload is, plus the analyser's ISN key).  ``healthy_pairs`` then finds, across
+every file analysed together, the handshakes the analyser would count as healthy and forget at once (see
+``_Analyser.feed`` in :mod:`hairpin.diagnose.capture`): one SYN and the SYN-ACK from the address it
+called, with an ISN no other SYN, SYN-ACK or RST in any file names.  Those are counted without being
+decoded; the other plain-IPv4 rows are rebuilt from their columns, the rest decoded by the full decoder,
+in the streaming reader's order.
 """
 
 from __future__ import annotations
@@ -30,12 +37,21 @@ from hairpin.parsers import frames
 
 __all__ = ["Scan", "healthy_pairs", "scan_pcap"]
 
-_CHUNK = 1 << 23
+_CHUNK = 1 << 20
 _SYN, _ACK, _RST = 0x02, 0x10, 0x04
-# the columns of a Scan, as narrow as their values (a row is 38 bytes)
+# the columns of a Scan, as narrow as their values (a row is 53 bytes)
 _DTYPES: dict[str, Any] = {"offset": np.int64, "length": np.uint32, "t": np.float64, "kind": np.int8, "key": np.uint32,
-                           "simple": np.bool_, "src": np.uint32, "sport": np.uint16, "dst": np.uint32, "dport": np.uint16}  # fmt: skip
+                           "simple": np.bool_, "src": np.uint32, "sport": np.uint16, "dst": np.uint32, "dport": np.uint16,
+                           "flags": np.uint8, "seq": np.uint32, "ack": np.uint32, "pstart": np.uint16, "plen": np.uint32}  # fmt: skip
 _FAST_LINKTYPES = (frames.ETHERNET, frames.SLL, frames.SLL2, frames.RAW, frames.IPV4, frames.IPV6)
+# link types whose frames can be plain IPv4 right after a fixed header: (its length, where its EtherType is or -1)
+_LINK = {
+    frames.ETHERNET: (14, 12),
+    frames.SLL: (16, 14),
+    frames.SLL2: (20, 0),
+    frames.RAW: (0, -1),
+    frames.IPV4: (0, -1),
+}
 
 
 @dataclass
@@ -47,30 +63,38 @@ class Scan:
     reasons: dict[str, int] = field(default_factory=dict)
     damage: tuple[int, str, bool] | None = None  # byte offset, why, corrupt
     offset: Any = None  # int64: byte offset of each SYN/RST frame
-    length: Any = None  # int64: its captured length
+    length: Any = None  # its captured length
     t: Any = None  # float64: its time
     kind: Any = None  # int8: 0 SYN, 1 SYN-ACK, 2 RST (the analyser's order of tests)
-    key: Any = None  # int64: the ISN the analyser looks the packet up by
+    key: Any = None  # the ISN the analyser looks the packet up by
     simple: Any = None  # bool: plain IPv4, the columns below are filled
     src: Any = None
     sport: Any = None
     dst: Any = None
     dport: Any = None
+    flags: Any = None  # the TCP flags byte
+    seq: Any = None
+    ack: Any = None
+    pstart: Any = None  # where the TCP payload starts, from the frame's start
+    plen: Any = None  # its length (0: none)
     keep: Any = None  # bool: set by healthy_pairs (False: counted, never decoded)
 
 
 class _Bytes:
-    """A chunk read as unsigned integers at any byte offset: views with a one-byte stride (unaligned reads),
-    so a field of every frame is one gather."""
+    """The first ``n`` bytes of a buffer read as unsigned integers at any byte offset: views with a one-byte
+    stride (unaligned reads), so a field of every frame is one gather."""
 
-    def __init__(self, buf: bytes) -> None:
-        self.u8 = np.frombuffer(buf, np.uint8)
-        self.size = self.u8.size
-        m = max(self.size - 1, 0)
+    def __init__(self, buf: Any, n: int | None = None) -> None:
+        n = len(buf) if n is None else n
+        self.u8 = np.frombuffer(buf, np.uint8, n)
+        self.size = n
+        m = max(n - 1, 0)
         self.be16 = np.ndarray((m,), ">u2", buf, 0, (1,)) if m else np.zeros(0, ">u2")
-        m = max(self.size - 3, 0)
+        m = max(n - 3, 0)
         self.be32 = np.ndarray((m,), ">u4", buf, 0, (1,)) if m else np.zeros(0, ">u4")
         self.le32 = np.ndarray((m,), "<u4", buf, 0, (1,)) if m else np.zeros(0, "<u4")
+        m = max(n - 7, 0)
+        self.be64 = np.ndarray((m,), ">u8", buf, 0, (1,)) if m else np.zeros(0, ">u8")
 
     def __getitem__(self, i: Any) -> Any:
         return self.u8[i]
@@ -88,8 +112,9 @@ def _u32(a: _Bytes, i: Any, little: bool) -> Any:
     return (a.le32 if little else a.be32)[np.minimum(i, a.be32.size - 1)].astype(np.int64)
 
 
-def _classify(a: _Bytes, s: Any, end: Any, linktype: int) -> tuple[Any, Any, Any]:
-    """For frames starting at ``s`` and ending at ``end``: (plain IPv4 TCP, plain IPv6 TCP, TCP header offset)."""
+def _classify(a: _Bytes, s: Any, end: Any, linktype: int) -> tuple[Any, Any, Any, Any]:
+    """For frames starting at ``s`` and ending at ``end``: (plain IPv4 TCP, plain IPv6 TCP, TCP header
+    offset, IP header offset)."""
     n = a.size - 1
 
     def cl(i: Any) -> Any:  # indexes past a frame are masked out below
@@ -97,7 +122,7 @@ def _classify(a: _Bytes, s: Any, end: Any, linktype: int) -> tuple[Any, Any, Any
 
     incl = end - s
     if linktype in (frames.ETHERNET, frames.SLL, frames.SLL2):
-        head, at = {frames.ETHERNET: (14, 12), frames.SLL: (16, 14), frames.SLL2: (20, 0)}[linktype]
+        head, at = _LINK[linktype]
         ok = incl >= head
         etype = _u16(a, cl(s + at))
         off = s + head
@@ -126,63 +151,95 @@ def _classify(a: _Bytes, s: Any, end: Any, linktype: int) -> tuple[Any, Any, Any
     stop6 = np.where(plen > 0, np.minimum(end, off + 40 + plen), end)
     v6 &= ((b0 >> 4) == 6) & (a[cl(off + 6)] == 6) & (stop6 - (off + 40) >= 20)
     tcp = np.where(v4, off + ihl, off + 40)
-    return v4, v6, tcp
+    return v4, v6, tcp, off
 
 
-def _guess_walk(a: _Bytes, i: int, little: bool) -> tuple[Any, int] | None:
-    """The record walk from ``i`` without a Python loop, or None.  Guess: record headers are where the
-    timestamp's top byte equals the first record's and the lengths are plausible; drop guesses no other
-    guess (nor ``i``) leads to; then check that the guesses are exactly the chain from ``i``, each the
-    previous one plus 16 plus its captured length, and that the last one leads past the chunk's last full
-    header.  Only a chain so checked is returned, so it is the walk itself; anything else falls back."""
+def _common(a: _Bytes, s: Any, incl: Any, linktype: int) -> Any:
+    """Which frames are of the commonest shape: after the link type's fixed header, an untagged IPv4 header
+    of 20 bytes (0x45), not a later fragment, protocol 6, its total length 0 or at least 40 and the frame at
+    least that long.  Each such frame is plain IPv4 for ``_classify`` too, with the TCP header 20 bytes
+    after the IP header."""
+    head, at = _LINK[linktype]
+    ok = incl >= head + 40
+    ip = np.minimum(s + head, a.size - 40)  # a frame too short for its fields is not ok: any index in range will do
+    if head - at == 2:  # the EtherType right before the IP header: it, the first byte and the total length in one read
+        x = a.be64[ip - 2]
+        ok &= (x >> 40) == 0x080045
+        total = (x >> 16) & 0xFFFF
+    else:
+        if at >= 0:
+            ok &= a.be16[ip - (head - at)] == 0x0800
+        x = a.be32[ip]
+        ok &= (x >> 24) == 0x45
+        total = x & 0xFFFF
+    ok &= (a.be32[ip + 6] & 0x1FFF00FF) == 6  # fragment offset 0, protocol TCP
+    ok &= (total >= 40) | (total == 0)
+    return ok
+
+
+def _guess_walk(a: _Bytes, i: int, little: bool, frac_max: int = 1 << 32,
+                incl_max: int = 1 << 20) -> tuple[Any, Any, int] | None:  # fmt: skip
+    """The record walk from ``i`` without a Python loop, or None: (offsets, captured lengths, where the walk
+    goes on).  Guess: record headers are where the timestamp's top byte equals the first record's, the
+    fraction of a second is below ``frac_max`` and the lengths are plausible; drop guesses no other guess
+    (nor ``i``) leads to; then check that the guesses are exactly the chain from ``i``, each the previous
+    one plus 16 plus its captured length, and that the last one leads past the chunk's last full header.
+    Only a chain so checked is returned, so it is the walk itself; anything else falls back."""
     n = a.size
+    if n - i < 16:
+        return None
     top = i + (3 if little else 0)
     cand = np.flatnonzero(a.u8[top : n - 16 + (3 if little else 0) + 1] == a.u8[top]) + i
-    if cand.size == 0 or cand.size > (n - i) // 16 * 4:
+    if cand.size > (n - i) // 16 * 4:
         return None
     le = a.le32 if little else a.be32
-    incl = le[cand + 8].astype(np.int64)
-    cand = cand[(incl <= le[cand + 12]) & (incl < (1 << 20))]
+    cand = cand[le[cand + 4] < frac_max]
+    incl = le[cand + 8]
+    ok = (incl <= le[cand + 12]) & (incl <= incl_max)
+    cand, incl = cand[ok], incl[ok]
     for _ in range(8):
         if cand.size == 0 or cand[0] != i:
             return None
-        succ = cand + 16 + le[cand + 8].astype(np.int64)
+        succ = cand + 16 + incl
         if np.array_equal(succ[:-1], cand[1:]):
-            return (cand, int(succ[-1])) if succ[-1] > n - 16 else None
+            return (cand, incl, int(succ[-1])) if succ[-1] > n - 16 else None
         mark = np.zeros(n + 1, np.bool_)
         mark[np.minimum(succ, n)] = True
         led = mark[cand]
         led[0] = True
         if led.all():
             return None
-        cand = cand[led]
+        cand, incl = cand[led], incl[led]
     return None
 
 
 def scan_pcap(f: Any, base: int, little: bool, unit: float, linktype: int, want: int,
-              decode: Callable[[bytes, int, int], object], filtered: object, snaplen_max: int) -> Scan | None:  # fmt: skip
+              decode: Callable[[Any, int, int], object], filtered: object, snaplen_max: int) -> Scan | None:  # fmt: skip
     """Scan the classic pcap records of ``f`` (positioned at byte ``base``, after the file header).
     ``decode(chunk, start, end)`` is the full decoder (a ``Packet``, a skip reason, or ``filtered``);
     None when the link type has no fast path."""
     if linktype not in _FAST_LINKTYPES:
         return None
     sc = Scan()
-    cols: dict[str, list[Any]] = {k: [] for k in ("offset", "length", "t", "kind", "key", "simple", "src", "sport",
-                                                  "dst", "dport")}  # fmt: skip
+    cols: dict[str, list[Any]] = {k: [] for k in _DTYPES}
     hdr = struct.Struct(("<" if little else ">") + "I").unpack_from
-    buf = b""
-    i = 0
+    frac_max = 1_000_000 if unit > 1e-7 else 1_000_000_000  # microseconds or nanoseconds: only a guess's filter
+    buf = bytearray(_CHUNK + snaplen_max + 16)  # read into again and again: a record cut by a chunk's end moves
+    view, whole = memoryview(buf), np.frombuffer(buf, np.uint8)  # to the front, then the next chunk follows it
+    n = i = 0
     while True:
-        more = f.read(_CHUNK)
-        buf = buf[i:] + more
+        carry = n - i
+        if carry and i:
+            whole[:carry] = whole[i:n]
         base += i
         i = 0
-        n = len(buf)
+        got = f.readinto(view[carry : carry + _CHUNK])
+        n = carry + got
         stop: tuple[int, str, bool] | None = None
-        a = _Bytes(buf)
-        guess = _guess_walk(a, i, little) if n - i >= 16 else None
+        a = _Bytes(buf, n)
+        guess = _guess_walk(a, i, little, frac_max, snaplen_max)
         if guess is not None:
-            o, i = guess
+            o, incl, i = guess
         else:
             starts: list[int] = []
             push = starts.append
@@ -191,55 +248,80 @@ def scan_pcap(f: Any, base: int, little: bool, unit: float, linktype: int, want:
                 push(i)
                 i += 16 + hdr(buf, i + 8)[0]
             o = np.array(starts, dtype=np.int64)
-        if o.size:
             incl = _u32(a, o + 8, little)
+        if o.size:
             bad = np.flatnonzero((incl > snaplen_max) | (o + 16 + incl > n))
             if bad.size:
                 k = int(bad[0])
                 i = int(o[k])
                 if incl[k] > snaplen_max:
                     stop = (base + i, f"corrupt record header (captured length {int(incl[k])})", True)
-                o = o[:k]
+                o, incl = o[:k], incl[:k]
             if o.size:
-                _chunk(sc, cols, buf, base, o, little, unit, linktype, want, decode, filtered)
+
+                def times(idx: Any, o: Any = o, a: _Bytes = a) -> Any:
+                    return (
+                        _u32(a, o[idx], little).astype(np.float64)
+                        + _u32(a, o[idx] + 4, little).astype(np.float64) * unit
+                    )
+
+                _chunk(sc, cols, a, buf, base, o + 16, incl.astype(np.int64), times, linktype, want, decode, filtered)
         if stop is not None:
             sc.damage = stop
             break
-        if not more:
+        if not got:
             avail = n - i
             if avail >= 16:
                 sc.damage = (base + i, f"truncated packet ({avail - 16} of {hdr(buf, i + 8)[0]} bytes)", False)
             elif avail:
                 sc.damage = (base + i, "truncated record header", False)
             break
-    for name, v in cols.items():
+    del a, view, whole
+    for name in _DTYPES:  # one column at a time, its chunks freed as it is joined: memory peaks at one column over
+        v = cols.pop(name)
         setattr(sc, name, np.concatenate(v) if v else np.zeros(0, _DTYPES[name]))
+        del v
     sc.keep = np.ones(sc.t.size, np.bool_)
     return sc
 
 
-def _chunk(sc: Scan, cols: dict[str, list[Any]], buf: bytes, base: int, o: Any, little: bool, unit: float,
-           linktype: int, want: int, decode: Callable[[bytes, int, int], object], filtered: object) -> None:  # fmt: skip
-    a = _Bytes(buf)
+def _shapes(a: _Bytes, s: Any, end: Any, incl: Any, linktype: int) -> tuple[Any, Any, Any, Any]:
+    """``_classify`` of every frame, the commonest shape (``_common``) first and the general test only for
+    the others; the TCP offsets of frames that are not plain stay inside the chunk."""
+    if linktype not in _LINK or a.size < 64:
+        v4, v6, tcp, ip = _classify(a, s, end, linktype)
+        return v4, v6, np.minimum(tcp, a.size - 20), ip
+    head = _LINK[linktype][0]
+    v4 = _common(a, s, incl, linktype)
+    tcp, ip = s + (head + 20), s + head
+    g = np.flatnonzero(~v4)
+    if not g.size:
+        return v4, None, tcp, ip
+    v6 = np.zeros(v4.size, np.bool_)
+    v4[g], v6[g], gtcp, ip[g] = _classify(a, s[g], end[g], linktype)
+    tcp[g] = np.minimum(gtcp, a.size - 20)
+    return v4, v6, tcp, ip
+
+
+def _chunk(sc: Scan, cols: dict[str, list[Any]], a: _Bytes, buf: Any, base: int, s: Any, incl: Any,
+           times: Callable[[Any], Any], linktype: int, want: int, decode: Callable[[Any, int, int], object],
+           filtered: object) -> Any:  # fmt: skip
+    """The rows of the frames at ``s`` (``incl`` bytes each; ``times(i)``: the times of frames ``i``) added to
+    ``cols``; returns which frames they are."""
     reasons = sc.reasons
-    sc.packets += o.size
-    incl = _u32(a, o + 8, little)
-    s = o + 16
+    sc.packets += s.size
     end = s + incl
-    v4, v6, tcp = _classify(a, s, end, linktype)
-    flags = a[np.minimum(tcp + 13, a.size - 1)].astype(np.int64)
-    plain = v4 | v6
-    hit = (flags & want) != 0
-    sc.filtered += int(np.count_nonzero(plain & ~hit))
-    simple = v4 & hit
-    slow = ~plain | (v6 & hit)
-    rows = simple | slow
-    idx = np.flatnonzero(rows)
-    t = _u32(a, o[idx], little).astype(np.float64) + _u32(a, o[idx] + 4, little).astype(np.float64) * unit
+    v4, v6, tcp, ip = _shapes(a, s, end, incl, linktype)
+    flags = a.u8[tcp + 13]
+    plain = v4 if v6 is None else v4 | v6
+    idx = np.flatnonzero(~plain | ((flags & want) != 0))  # every frame left out is a plain TCP packet without them
+    sc.filtered += s.size - idx.size
+    simple = v4[idx]
+    t = times(idx)
     keep = np.ones(idx.size, np.bool_)
     key = np.zeros(idx.size, np.int64)
-    fl = flags[idx]
-    for j in np.flatnonzero(slow[idx]).tolist():  # the full decoder, one frame at a time
+    fl = flags[idx].astype(np.int64)
+    for j in np.flatnonzero(~simple).tolist():  # the full decoder, one frame at a time
         k = int(idx[j])
         p: Any = decode(buf, int(s[k]), int(end[k]))
         if p.__class__ is str:
@@ -251,36 +333,26 @@ def _chunk(sc: Scan, cols: dict[str, list[Any]], buf: bytes, base: int, o: Any, 
         else:
             fl[j] = int(p.flags)
             key[j] = p.seq if fl[j] & _SYN and not fl[j] & _ACK else p.ack - 1 if fl[j] & (_SYN | _ACK) else p.seq - 1
-    idx, t, fl, key = idx[keep], t[keep], fl[keep], key[keep]
+    if not keep.all():
+        idx, t, fl, key, simple = idx[keep], t[keep], fl[keep], key[keep], simple[keep]
     kind = np.where((fl & _SYN) != 0, np.where((fl & _ACK) != 0, 1, 0), 2)
-    th = tcp[idx]
-    seq, ack = _u32be(a, np.minimum(th + 4, a.size - 4)), _u32be(a, np.minimum(th + 8, a.size - 4))
-    simple_rows = simple[idx]
+    th, sr, er = tcp[idx], s[idx], end[idx]
+    ipr = np.minimum(ip[idx], a.size - 20)
+    seq, ack = _u32be(a, th + 4), _u32be(a, th + 8)
     fast_key = np.where(kind == 0, seq, np.where((kind == 1) | ((fl & _ACK) != 0), ack - 1, seq - 1)) & 0xFFFFFFFF
-    key = np.where(simple_rows, fast_key, key & 0xFFFFFFFF)
-    off = _ip_offset(a, s[idx], end[idx], linktype)
-    cols["offset"].append(np.asarray(base + s[idx]).astype(_DTYPES["offset"]))
-    cols["length"].append(np.asarray(incl[idx]).astype(_DTYPES["length"]))
-    cols["t"].append(np.asarray(t).astype(_DTYPES["t"]))
-    cols["kind"].append(np.asarray(kind).astype(_DTYPES["kind"]))
-    cols["key"].append(np.asarray(key).astype(_DTYPES["key"]))
-    cols["simple"].append(np.asarray(simple_rows).astype(_DTYPES["simple"]))
-    cols["src"].append(np.asarray(np.where(simple_rows, _u32be(a, np.minimum(off + 12, a.size - 4)), 0)).astype(_DTYPES["src"]))
-    cols["dst"].append(np.asarray(np.where(simple_rows, _u32be(a, np.minimum(off + 16, a.size - 4)), 0)).astype(_DTYPES["dst"]))
-    cols["sport"].append(np.asarray(np.where(simple_rows, _u16(a, np.minimum(th, a.size - 2)), 0)).astype(_DTYPES["sport"]))
-    cols["dport"].append(np.asarray(np.where(simple_rows, _u16(a, np.minimum(th + 2, a.size - 2)), 0)).astype(_DTYPES["dport"]))
-
-
-def _ip_offset(a: _Bytes, s: Any, end: Any, linktype: int) -> Any:
-    """The IP header's offset for frames ``_classify`` found plain (same rules)."""
-    n = a.size - 1
-    if linktype not in (frames.ETHERNET, frames.SLL, frames.SLL2):
-        return s
-    head, at = {frames.ETHERNET: (14, 12), frames.SLL: (16, 14), frames.SLL2: (20, 0)}[linktype]
-    etype = _u16(a, np.minimum(s + at, n))
-    off = s + head
-    tagged = ((etype == 0x8100) | (etype == 0x88A8) | (etype == 0x9100)) & (end - off >= 4)
-    return np.where(tagged, off + 4, off)
+    key = np.where(simple, fast_key, key & 0xFFFFFFFF)
+    total = _u16(a, ipr + 2)
+    stop = np.where(total > 0, np.minimum(er, ipr + total), er)  # the IP packet's end, as the decoder takes it
+    pstart = th + (a.u8[th + 12] >> 4).astype(np.int64) * 4
+    plen = np.where(simple, np.maximum(stop - pstart, 0), 0)
+    col = {"offset": base + sr, "length": incl[idx], "t": t, "kind": kind, "key": key, "simple": simple,
+           "src": _u32be(a, ipr + 12), "dst": _u32be(a, ipr + 16), "sport": _u16(a, th), "dport": _u16(a, th + 2),
+           "flags": fl, "seq": seq, "ack": ack, "pstart": np.where(plen > 0, pstart - sr, 0), "plen": plen}  # fmt: skip
+    for name, v in col.items():
+        if name not in ("offset", "length", "t", "kind", "key", "simple"):
+            v = np.where(simple, v, 0)
+        cols[name].append(np.asarray(v).astype(_DTYPES[name]))
+    return idx
 
 
 def healthy_pairs(scans: list[Scan]) -> tuple[int, float]:
@@ -293,10 +365,10 @@ def healthy_pairs(scans: list[Scan]) -> tuple[int, float]:
     key = np.concatenate([s.key for s in scans])
     if key.size == 0:
         return 0, float("-inf")
-    fileno = np.concatenate([np.full(s.key.size, n, np.int64) for n, s in enumerate(scans)])
-    pos = np.concatenate([np.arange(s.key.size, dtype=np.int64) for s in scans])
     t = np.concatenate([s.t for s in scans])
-    order = np.lexsort((pos, fileno, t, key))
+    # rows by key, and within a key in the concatenation's order (file, then position): one sort of the
+    # 64-bit numbers key << 32 | row (unique, so the order is total)
+    order = np.sort((key.astype(np.int64) << 32) | np.arange(key.size, dtype=np.int64)) & 0xFFFFFFFF
     k = key[order]
     first = np.ones(k.size, np.bool_)
     first[1:] = k[1:] != k[:-1]
@@ -304,6 +376,8 @@ def healthy_pairs(scans: list[Scan]) -> tuple[int, float]:
     counts = np.diff(np.append(starts, k.size))
     a = order[starts[counts == 2]]
     b = order[starts[counts == 2] + 1]
+    later = t[b] < t[a]  # the merged order is by time first; at the same time, by file and position
+    a, b = np.where(later, b, a), np.where(later, a, b)
     col = {
         c: np.concatenate([getattr(s, c) for s in scans]) for c in ("kind", "simple", "src", "sport", "dst", "dport")
     }

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from hairpin.errors import ParseError
-from hairpin.model.net import Packet
+from hairpin.model.net import Flags, Packet
 from hairpin.parsers import frames
 from hairpin.parsers.frames import VXLAN_PORTS, decode, frame
 
@@ -139,7 +139,9 @@ def write_pcap(path: str | Path | BinaryIO, records: Iterable[PacketRecord], *, 
 
 
 _FILTERED = Packet(0, 0, 0, 0)  # a TCP packet the reader was asked not to decode
+_FLAGS = tuple(Flags(i) for i in range(64))  # every value of the six flag bits, built once
 _CHUNK = 1 << 22
+_BATCH = 4096  # rows of a first pass rebuilt at a time
 
 
 class _Prefixed(io.RawIOBase):
@@ -185,6 +187,7 @@ class Reader:
         self._stream: BinaryIO | None = None
         self._scan: Any = None  # fastscan.Scan once scan() ran
         self._how = (ETHERNET, "<")
+        self._names: list[str | None] | None = None  # a pcapng scan's interface names
         if self.path == "-":
             fd = sys.stdin.fileno()
             head = b""
@@ -214,16 +217,31 @@ class Reader:
         return sum(self.reasons.values())
 
     def scan(self) -> Any:
-        """The vectorised first pass (:mod:`hairpin.parsers.fastscan`) of a classic pcap file of a link type it
-        reads, when ``want`` is set and NumPy is installed: afterwards iterating decodes only the SYN/RST rows
+        """The vectorised first pass (:mod:`hairpin.parsers.fastscan`, :mod:`hairpin.parsers.fastscan_ng`) of a
+        classic pcap or pcapng file it reads, when ``want`` is set and NumPy is installed: afterwards iterating decodes only the SYN/RST rows
         still marked ``keep``.  None (and nothing changes) otherwise."""
-        if self._scan is not None or self._stream is not None or self.format != "pcap" or not self.want:
+        if self._scan is not None or self._stream is not None or not self.want:
             return self._scan
         try:
             from hairpin.parsers import fastscan
         except ImportError:  # no NumPy: the streaming reader alone
             return None
         want, vxlan = self.want, self.vxlan
+        if self.format == "pcapng":
+            from hairpin.parsers.fastscan_ng import scan_pcapng
+
+            def decoder(linktype: int, endian: str) -> Any:
+                def full(data: bytes, start: int, end: int) -> object:
+                    return decode(data, linktype, endian, want, start, end, vxlan, _FILTERED)
+
+                return full
+
+            with open(self.path, "rb") as f:
+                found = scan_pcapng(f, want, decoder, _FILTERED, _options, MAX_BLOCK)
+            if found is not None:
+                self._scan, declared = found
+                self._how, self._names = (declared["linktype"], declared["endian"]), declared["names"]
+            return self._scan
         with open(self.path, "rb") as f:
             head = f.read(24)
             if len(head) < 24:
@@ -241,22 +259,54 @@ class Reader:
 
     def _replay(self) -> Iterator[PacketRecord]:
         sc = self._scan
-        linktype, endian = self._how
-        self.linktypes.add(linktype)
+        self.linktypes.add(self._how[0])
         self.packets, self.filtered, self.reasons = sc.packets, sc.filtered, dict(sc.reasons)
         if sc.damage is not None:
             self._stop(*sc.damage)
-        keep = sc.keep
-        rows = zip(sc.offset[keep].tolist(), sc.length[keep].tolist(), sc.t[keep].tolist(), strict=True)
+        names = ("offset", "length", "t", "simple", "src", "sport", "dst", "dport", "flags", "seq", "ack", "pstart",
+                 "plen")  # fmt: skip
+        rows = sc.keep.nonzero()[0]
         fd = os.open(self.path, os.O_RDONLY)
+        pread, flags_of = os.pread, _FLAGS
         try:
-            for offset, length, t in rows:
-                data = os.pread(fd, length, offset)
-                p = decode(data, linktype, endian, self.want, 0, len(data), self.vxlan, _FILTERED)
-                if isinstance(p, Packet) and p is not _FILTERED:
-                    yield PacketRecord(t, None, p)
+            for at in range(0, rows.size, _BATCH):  # a list at a time (cheaper than one yield a row), memory bounded
+                part = rows[at : at + _BATCH]
+                batch = [
+                    PacketRecord(t, None, Packet(src, sport, dst, dport, flags_of[flags & 0x3F], seq, ack, "tcp",
+                                                 pread(fd, plen, offset + pstart) if plen else b""))
+                    if simple  # plain IPv4: the packet is in the columns, only a payload is read again
+                    else self._decode_at(fd, offset, length, t)
+                    for offset, length, t, simple, src, sport, dst, dport, flags, seq, ack, pstart, plen in zip(
+                        *(getattr(sc, c)[part].tolist() for c in names), strict=True
+                    )
+                ]  # fmt: skip
+                if self._names is not None:  # pcapng: each row's interface name and comment
+                    batch = self._named(fd, batch, part)
+                yield from filter(None, batch)
         finally:
             os.close(fd)
+
+    def _named(self, fd: int, batch: list[PacketRecord | None], part: Any) -> list[PacketRecord | None]:
+        sc, names, endian = self._scan, self._names or [], self._how[1]
+        out: list[PacketRecord | None] = []
+        for r, iface, optlen, offset, length in zip(batch, *(getattr(sc, c)[part].tolist() for c in
+                                                              ("iface", "optlen", "offset", "length")), strict=True):  # fmt: skip
+            if r is None:
+                out.append(None)
+                continue
+            comment = ""
+            if optlen:  # the options after the frame (padded to 4 bytes), read as the streaming reader reads them
+                for code, value in _options(os.pread(fd, optlen, offset + length + (-length % 4)), endian):
+                    if code == 1:
+                        comment = value.decode("utf-8", "replace")
+            out.append(PacketRecord(r.t, names[iface], r.packet, comment))
+        return out
+
+    def _decode_at(self, fd: int, offset: int, length: int, t: float) -> PacketRecord | None:
+        linktype, endian = self._how
+        data = os.pread(fd, length, offset)
+        p = decode(data, linktype, endian, self.want, 0, len(data), self.vxlan, _FILTERED)
+        return PacketRecord(t, None, p) if isinstance(p, Packet) and p is not _FILTERED else None
 
     def __iter__(self) -> Iterator[PacketRecord]:
         if self._scan is not None:

@@ -1,0 +1,163 @@
+"""The vectorised first pass over a pcapng file: :mod:`hairpin.parsers.fastscan`'s work on frames, after a
+walk of Enhanced Packet Blocks without a Python loop.
+
+What it knows (IETF draft-ietf-opsawg-pcapng): blocks are 4-byte aligned, each starts with its type and
+total length and ends with the length again; an Enhanced Packet Block (type 6) holds the interface id, the
+timestamp's high and low 32 bits, the captured and original lengths, the frame padded to 4 bytes, then
+options (``opt_comment`` is code 1); an Interface Description Block (type 1) the link type, then options
+(``if_name`` 2, ``if_tsresol`` 9).  Read as 32-bit words, the blocks that can be Enhanced Packet Blocks are
+found at once (type 6, a length the streaming reader accepts, the trailing length equal, a declared
+interface, the frame inside the block); the walk takes them while each is exactly where the previous one
+ends, so it is the walk itself.
+
+Scope: one section of Enhanced Packet and Interface Description Blocks, every interface of one link type
+``fastscan`` reads; other blocks (statistics, which dumpcap writes at the end of a capture, name
+resolution, custom blocks) are skipped as the streaming reader skips them.  A second section, Simple or
+obsolete Packet Blocks, several link types, and any block the streaming reader would call truncated or
+corrupt give None: the file is then read by the streaming reader alone, so its answer and its words about
+damage are always the streaming reader's.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from hairpin.parsers.fastscan import _CHUNK, _DTYPES, _FAST_LINKTYPES, Scan, _Bytes, _chunk
+
+__all__ = ["scan_pcapng"]
+
+_EPB, _IDB = 6, 1
+_BOMS = {b"\x4d\x3c\x2b\x1a": True, b"\x1a\x2b\x3c\x4d": False}  # the byte-order magic as read: little-endian?
+
+
+def _epb_run(w: Any, k: int, m: int, interfaces: int, max_block: int) -> tuple[Any, int]:
+    """The Enhanced Packet Blocks chained from word ``k`` (one there, checked by the caller) within the first
+    ``m`` words: their word indexes and the word where the walk goes on."""
+    c = np.flatnonzero(w[k : m - 1] == _EPB) + k
+    length = w[c + 1].astype(np.int64)
+    after = c + length // 4
+    ok = (length % 4 == 0) & (length >= 32) & (length <= max_block) & (after <= m)
+    ok &= w[np.minimum(after, m) - 1] == length  # the trailing length (for a block past the end: masked above)
+    ok &= w[np.minimum(c + 2, m - 1)] < interfaces
+    ok &= w[np.minimum(c + 5, m - 1)] <= length - 32  # the frame inside the block
+    c, after = c[ok], after[ok]
+    if c.size == 0 or c[0] != k:
+        return c[:0], k
+    stop = np.flatnonzero(after[:-1] != c[1:])  # the first block whose successor is not the next candidate
+    j = int(stop[0]) if stop.size else c.size - 1
+    return c[: j + 1], int(after[j])
+
+
+def scan_pcapng(f: Any, want: int, decoder: Callable[[int, str], Callable[[Any, int, int], object]], filtered: object,
+                options: Callable[[bytes, str], Iterable[tuple[int, bytes]]], max_block: int) -> tuple[Scan, dict[str, Any]] | None:  # fmt: skip
+    """Scan the pcapng file ``f`` (at its start).  ``decoder(linktype, endian)`` gives the full decoder of
+    frames (as for ``fastscan.scan_pcap``), ``options(data, endian)`` reads a block's options.  Returns the
+    ``Scan`` (with ``iface`` and ``optlen`` columns: each row's interface and the length of its block's
+    options) and what the file declared (``linktype``, ``endian``, ``names`` of the interfaces), or None
+    when the file is outside the scope above."""
+    head = f.read(12)
+    if len(head) < 12 or head[8:12] not in _BOMS:
+        return None
+    little = _BOMS[head[8:12]]
+    e = "<" if little else ">"
+    first = struct.unpack(e + "I", head[4:8])[0]
+    if first < 28 or first % 4 or first > max_block:
+        return None
+    rest = f.read(first - 12)
+    if len(rest) < first - 12 or struct.unpack(e + "I", rest[-4:])[0] != first:
+        return None
+    names: list[str | None] = []
+    units: list[float] = []
+    linktype = -1
+    decode: Callable[[Any, int, int], object] = decoder(0, e)
+    sc = Scan()
+    cols: dict[str, list[Any]] = {k: [] for k in _DTYPES}
+    extra: dict[str, list[Any]] = {"iface": [], "optlen": []}
+    buf = bytearray(2 * _CHUNK)  # grown (a new buffer) only for a block longer than a chunk
+    view, whole = memoryview(buf), np.frombuffer(buf, np.uint8)
+    base, n, i = first, 0, 0
+    while True:
+        carry = n - i
+        if carry + _CHUNK > len(buf):
+            grown = bytearray(carry + _CHUNK)
+            grown[:carry] = buf[i:n]
+            buf = grown
+            view, whole = memoryview(buf), np.frombuffer(buf, np.uint8)
+        elif carry and i:
+            whole[:carry] = whole[i:n]
+        base += i
+        i = 0
+        got = f.readinto(view[carry : carry + _CHUNK])
+        n = carry + got
+        a = _Bytes(buf, n)
+        w = np.frombuffer(buf, e + "u4", n // 4)
+        while n - i >= 8:
+            kind, length = int(w[i // 4]), int(w[i // 4 + 1])
+            if length < 12 or length % 4 or length > max_block:
+                return None
+            if i + length > n:
+                break  # read on
+            if kind == _EPB:
+                if not names:
+                    return None
+                run, after = _epb_run(w, i // 4, n // 4, len(names), max_block)
+                if not run.size:
+                    return None
+                _rows(sc, cols, extra, a, w, buf, base, run, np.array(units), linktype, want, decode, filtered)
+                i = after * 4
+            elif kind == _IDB:
+                body = bytes(buf[i + 8 : i + length - 4])
+                if len(body) < 8 or int(w[(i + length) // 4 - 1]) != length:
+                    return None
+                lt = struct.unpack(e + "H", body[:2])[0]
+                if lt not in _FAST_LINKTYPES or linktype not in (-1, lt):
+                    return None
+                name, unit = None, 1e-6
+                for code, value in options(body[8:], e):  # as the streaming reader reads them
+                    if code == 2:
+                        name = value.rstrip(b"\0").decode("utf-8", "replace")
+                    elif code == 9 and value:
+                        r = value[0]
+                        unit = 2.0 ** -(r & 0x7F) if r & 0x80 else 10.0**-r
+                if linktype == -1:
+                    linktype, decode = lt, decoder(lt, e)
+                names.append(name)
+                units.append(unit)
+                i += length
+            elif kind in (2, 3, 0x0A0D0D0A) or int(w[(i + length) // 4 - 1]) != length:
+                return None  # obsolete or Simple Packet Blocks, a new section, a corrupt block
+            else:
+                i += length  # statistics, name resolution, custom blocks...: skipped, as the streaming reader does
+        if not got:
+            if i != n or linktype == -1:
+                return None  # cut short, or no interface: the streaming reader says so
+            break
+    del a, w, view, whole
+    for name in list(_DTYPES) + list(extra):
+        v = cols.pop(name) if name in cols else extra.pop(name)
+        setattr(
+            sc,
+            name,
+            np.concatenate(v) if v else np.zeros(0, np.uint32 if name in ("iface", "optlen") else _DTYPES[name]),
+        )
+    sc.keep = np.ones(sc.t.size, np.bool_)
+    return sc, {"linktype": linktype, "endian": e, "names": names}
+
+
+def _rows(sc: Scan, cols: dict[str, list[Any]], extra: dict[str, list[Any]], a: _Bytes, w: Any, buf: Any, base: int,
+          run: Any, units: Any, linktype: int, want: int, decode: Callable[[Any, int, int], object], filtered: object) -> None:  # fmt: skip
+    incl = w[run + 5].astype(np.int64)
+    iface = w[run + 2].astype(np.int64)
+
+    def times(idx: Any) -> Any:  # ((high << 32) | low) * the interface's tick, as the streaming reader computes it
+        ticks = (w[run[idx] + 3].astype(np.uint64) << np.uint64(32)) | w[run[idx] + 4].astype(np.uint64)
+        return ticks.astype(np.float64) * units[iface[idx]]
+
+    idx = _chunk(sc, cols, a, buf, base, run * 4 + 28, incl, times, linktype, want, decode, filtered)
+    length = w[run[idx] + 1].astype(np.int64)
+    extra["iface"].append(iface[idx].astype(np.uint32))
+    extra["optlen"].append((length - 32 - ((incl[idx] + 3) & ~3)).astype(np.uint32))
