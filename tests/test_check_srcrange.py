@@ -376,3 +376,46 @@ def test_ipvs_before_1_25_drops_pods_too(tmp_path: Path, capsys: pytest.CaptureF
         c = sim.connect(s, client_port=40000, seed=1)
         assert any("dropped in filter INPUT" in h.action for h in c.hops)
         assert not any(h.at.startswith("NLB") for h in c.hops)
+
+
+IPVS_PODS = ("KUBE-SOURCE-RANGES-FIREWALL (from KUBE-PROXY-FIREWALL for KUBE-LOAD-BALANCER-FW members): RETURN for "
+             "KUBE-LOAD-BALANCER-SOURCE-CIDR, else DROP")  # fmt: skip
+
+
+@pytest.mark.parametrize(("version", "dropped"), [("v1.25.16-eks-1", False), ("v1.28.15-eks-1", False),
+                                                  ("v1.29.10-eks-1", True), ("v1.30.4-eks-a737599", True)])  # fmt: skip
+def test_ipvs_host_network_caller_per_version(tmp_path: Path, capsys: pytest.CaptureFixture[str], version: str,
+                                              dropped: bool) -> None:  # fmt: skip
+    """A host-network caller (netshoot on node1, 192.168.2.3, outside 10.0.0.0/8) in IPVS mode: 1.25 to 1.28
+    check the ranges in INPUT and FORWARD only, so its SYN (OUTPUT, then IPVS's LOCAL_OUT) is not dropped
+    (kubernetes issue #119656): the checker leaves it out of the callers, the closed form says 0 and the
+    simulator connects 20 of 20.  From 1.29 KUBE-IPVS-OUT-FILTER drops it in filter OUTPUT (PR #119791): named,
+    P = 1, 20 of 20 time out in the simulator, dropped by the -m ipvs rule."""
+    path = _write(tmp_path, _doc(VIPS, OFFICE, kube_proxy=version, mode="ipvs", host_network=True))
+    _, doc = _check(path, capsys)
+    kp = doc["services"][0]["kube_proxy_drop"]
+    pods = [c for c in CALLERS if c != "default/netshoot"]
+    assert kp["callers"] == (CALLERS if dropped else pods)
+    if dropped:
+        assert kp["rules"] == [{"port": "80/TCP", "rule": (
+            f"{IPVS_PODS}; a host-network caller (source: the VIP) in filter OUTPUT -> KUBE-IPVS-OUT-FILTER: "
+            f"-s {A}/32 -m ipvs --vproto 6 --vaddr {A}/32 --vport 80 -j DROP")}]  # fmt: skip
+        assert "#119656" not in kp["reason"]
+    else:
+        assert kp["rules"] == [{"port": "80/TCP", "rule": f"{IPVS_PODS} (INPUT and FORWARD only: a host-network "
+                                                          "caller's SYN, through OUTPUT, is not dropped before 1.29)"}]
+        assert "host-network callers, whose SYNs take OUTPUT, are not dropped (kubernetes issue #119656)" in kp["reason"]
+    s = _scenario(path, tmp_path)
+    assert s.client_pod.host_network and (s.kube_proxy.mode, s.kube_proxy.version) == ("ipvs", version[1:5])
+    assert risk.timeout_fraction(s) == int(dropped)
+    r = sim.run(s, 20, seed=1).summary
+    assert (r.timeouts, r.established) == ((20, 0) if dropped else (0, 20))
+    c = sim.connect(s, client_port=40000, seed=1)
+    notes = next(h for h in c.hops if h.at == "node1").action.split(" | ")
+    # seed 1 resolves the NLB name to B; A's rule (the first in the chain) does not match: -s and --vaddr differ
+    out_filter = (f"filter KUBE-IPVS-OUT-FILTER: -A KUBE-IPVS-OUT-FILTER -s {B}/32 -m ipvs --vproto 6 --vaddr {B}/32 "
+                  "--vport 80 -j DROP  [DROP]")  # fmt: skip
+    if dropped:
+        assert notes[-2:] == [out_filter, "dropped in filter OUTPUT"]
+    else:
+        assert not any("dropped" in n for n in notes) and out_filter not in notes

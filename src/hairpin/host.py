@@ -108,6 +108,7 @@ class _Pass:
     direction: int = IP_CT_DIR_ORIGINAL
     ctstate: str = "UNTRACKED"
     new: bool = False
+    ipvs: bool = False  # skb->ipvs_property: set once IPVS has rewritten the packet (ip_vs_xmit.c, ip_vs_core.c)
 
 
 class LinuxHost:
@@ -226,7 +227,7 @@ class LinuxHost:
             st.packet, self, hook, st.iif, oif, st.mark, ct.mark if ct else 0, st.ctstate,
             "ORIGINAL" if st.direction == IP_CT_DIR_ORIGINAL else "REPLY",
             _CTSTATUS[(ct.dnat, ct.snat)] if ct else _CTSTATUS[(False, False)],
-            (ct.orig[2], ct.orig[3]) if ct else None, self.choose, self.unknown,
+            (ct.orig[2], ct.orig[3]) if ct else None, self.choose, self.unknown, False, st.ipvs,
         )  # fmt: skip
         v = nf.run(table, chain, ctx)
         if self.watch is not None:
@@ -482,6 +483,7 @@ class LinuxHost:
             vs = self.ipvs.lookup(p.proto, p.dst, p.dport)
             return False if vs is not None and not vs.dests and p.flags & Flags.SYN else None
         st.packet = p.with_dst(*conn.dest)
+        st.ipvs = True  # ip_vs_nat_send_or_cont: skb->ipvs_property = 1 (what -m ipvs looks at)
         ct = st.ct
         if ct is not None and not ct.confirmed and st.direction == IP_CT_DIR_ORIGINAL:
             ct.reply = (conn.dest[0], conn.dest[1], ct.reply[2], ct.reply[3], ct.reply[4])  # ip_vs_update_conntrack
@@ -499,6 +501,7 @@ class LinuxHost:
         if conn is None:
             return False
         st.packet = p.with_src(*conn.vaddr)
+        st.ipvs = True  # handle_response: skb->ipvs_property = 1
         if self.fabric.verbose:
             notes.append(f"IPVS reply: {p.source} -> {st.packet.source} [{conn.describe()}]")
         return True

@@ -180,6 +180,15 @@ class IpvsTable:
                 return conn
         return None
 
+    def forwarded(self, proto: str, src: int, sport: int, dst: int, dport: int) -> Connection | None:
+        """The connection a packet from the client to the real server belongs to (xt_ipvs's lookup:
+        ``conn_out_get`` on an inverted header, ip_vs_conn.c ``ip_vs_conn_out_get``): client ==
+        (src, sport), real server == (dst, dport)."""
+        for conn in self.conns.values():
+            if conn.proto == proto and conn.client == (src, sport) and conn.dest == (dst, dport):
+                return conn
+        return None
+
     def _schedule(self, vs: VirtualServer) -> tuple[int, int] | None:
         if self.choose is None:
             return vs.schedule()

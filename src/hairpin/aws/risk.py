@@ -235,7 +235,14 @@ def _captured(s: Scenario, svc: Service, nlb_nodes: tuple[tuple[str, str], ...],
     but not dropped, to the load balancer, and the NLB's own odds apply (the address is not captured); a
     host-network caller's SYN goes through OUTPUT and is dropped.  In the IPVS mode before 1.25 the mark is
     set in nat KUBE-FIREWALL, but the VIP is local (kube-ipvs0), so a pod's SYN meets kubelet's rule in
-    INPUT and is dropped as well (release-1.18 pkg/proxy/ipvs/proxier.go, hairpin.kube.ipvs)."""
+    INPUT and is dropped as well (release-1.18 pkg/proxy/ipvs/proxier.go, hairpin.kube.ipvs).
+
+    A host-network caller in the IPVS mode from 1.25 reaches the VIP through OUTPUT and IPVS's LOCAL_OUT
+    hook, never INPUT or FORWARD, the only hooks that jump to KUBE-PROXY-FIREWALL (pkg/proxy/ipvs/proxier.go
+    ``iptablesJumpChain``): 1.25 to 1.28 let it through whatever the ranges say (kubernetes issue #119656,
+    "Can't restrict access from K8s nodes with loadBalancerSourceRanges for proxy-mode=ipvs"); from 1.29
+    filter OUTPUT -> KUBE-IPVS-OUT-FILTER drops it (``-s VIP -m ipvs --vaddr VIP ... -j DROP`` for a VIP
+    whose ranges miss the node's IP, kubernetes PR #119791)."""
     vips = set(svc.load_balancer_ips)
     ranges = svc.load_balancer_source_ranges
 
@@ -252,6 +259,8 @@ def _captured(s: Scenario, svc: Service, nlb_nodes: tuple[tuple[str, str], ...],
         # (KUBE-LOAD-BALANCER-SOURCE-CIDR) or the node's IP is (KUBE-LOAD-BALANCER-SOURCE-IP, allowFromNode),
         # else KUBE-MARK-DROP and kubelet's KUBE-FIREWALL drops it in OUTPUT
         return {addr: Fraction(int(not (inside(addr) or inside(src)))) for _, addr in nlb_nodes if addr in vips}
+    if s.kube_proxy.mode == "ipvs" and s.client_pod.host_network and layout_for(s.kube_proxy.version).minor < 29:
+        return {addr: Fraction(0) for _, addr in nlb_nodes if addr in vips}  # 1.25-1.28: no OUTPUT filter
     return {addr: Fraction(int(outside)) for _, addr in nlb_nodes if addr in vips}
 
 

@@ -28,7 +28,11 @@ Facts (kubernetes/kubernetes):
   sends it to nat KUBE-FIREWALL, which RETURNs the same members and marks the rest with KUBE-MARK-DROP
   (release-1.18 tree, 2018112767/kubernetes @ b3796c7b).  The VIP is bound to kube-ipvs0, a local address,
   so a pod's SYN goes to INPUT, where kubelet's KUBE-FIREWALL drops the mark: pods are dropped, unlike the
-  iptables mode of that era.
+  iptables mode of that era.  A host-network caller reaches the VIP from the VIP (the local route's source)
+  through OUTPUT and IPVS's LOCAL_OUT hook: before 1.25 nat KUBE-FIREWALL admits it when the VIP or the node's
+  IP is in a range, else kubelet drops the mark in OUTPUT; 1.25 to 1.28 never drop it (KUBE-PROXY-FIREWALL is
+  jumped to from INPUT and FORWARD only, ``iptablesJumpChain``; kubernetes issue #119656); from 1.29 filter
+  OUTPUT -> KUBE-IPVS-OUT-FILTER drops it when the node's IP is outside the ranges (kubernetes PR #119791).
 
 So a pod whose address is outside every range has each SYN to a captured address dropped on its own node,
 before any load balancer: P = 1, not one time in N.  A host-network caller leaves with its node's IP as
@@ -63,6 +67,9 @@ __all__ = ["ProxyDrop", "apply", "assess", "rule_for"]
 
 #: the first kube-proxy minor whose iptables (and IPVS) mode drops in the filter chain KUBE-PROXY-FIREWALL
 PROXY_FIREWALL_FROM = 25
+#: the first kube-proxy minor whose IPVS mode drops a node's own connections to a VIP outside its ranges
+#: (filter OUTPUT -> KUBE-IPVS-OUT-FILTER, kubernetes PR #119791 for issue #119656)
+IPVS_OUT_FILTER_FROM = 29
 #: shown instead of a network hairpin does not know
 VPC_PLACEHOLDER = "<VPC-CIDR>"
 
@@ -110,9 +117,15 @@ def rule_for(svc: KService, p: dict[str, Any], mode: str, version: tuple[int, in
         nets = order[0] if len(order) == 1 else "{ " + ", ".join(order) + " }"
         return f"nftables chain {chain} (from firewall-check): ip saddr != {nets} drop"
     if mode == "ipvs":
-        if minor is None or minor >= PROXY_FIREWALL_FROM:
-            return ("KUBE-SOURCE-RANGES-FIREWALL (from KUBE-PROXY-FIREWALL for KUBE-LOAD-BALANCER-FW members): "
-                    "RETURN for KUBE-LOAD-BALANCER-SOURCE-CIDR, else DROP")  # fmt: skip
+        pods = ("KUBE-SOURCE-RANGES-FIREWALL (from KUBE-PROXY-FIREWALL for KUBE-LOAD-BALANCER-FW members): "
+                "RETURN for KUBE-LOAD-BALANCER-SOURCE-CIDR, else DROP")  # fmt: skip
+        if minor is None or minor >= IPVS_OUT_FILTER_FROM:
+            number = {"tcp": 6, "udp": 17, "sctp": 132}.get(proto, proto)
+            return (f"{pods}; a host-network caller (source: the VIP) in filter OUTPUT -> KUBE-IPVS-OUT-FILTER: "
+                    f"-s {vip}/32 -m ipvs --vproto {number} --vaddr {vip}/32 --vport {port} -j DROP")  # fmt: skip
+        if minor >= PROXY_FIREWALL_FROM:
+            return (f"{pods} (INPUT and FORWARD only: a host-network caller's SYN, through OUTPUT, is not dropped "
+                    "before 1.29)")  # fmt: skip
         # release-1.18 pkg/proxy/ipvs/proxier.go (ipsetWithIptablesChain, writeIptablesRules), until PR #110628
         return ("nat KUBE-FIREWALL (from KUBE-LOAD-BALANCER for KUBE-LOAD-BALANCER-FW members): RETURN for "
                 "KUBE-LOAD-BALANCER-SOURCE-CIDR, else -j KUBE-MARK-DROP; kubelet's KUBE-FIREWALL drops the mark in "
@@ -187,6 +200,21 @@ def assess(c: Cluster, svc: KService, addresses: Sequence[str], *, mode: str, mo
     # forwarded, marked, to the load balancer; only host-network callers' SYNs (OUTPUT) are dropped
     minor = version[1] if version is not None and version[0] == 1 else None
     marks_only = mode == "iptables" and minor is not None and minor < PROXY_FIREWALL_FROM
+    ipvs_hosts_pass = mode == "ipvs" and minor is not None and PROXY_FIREWALL_FROM <= minor < IPVS_OUT_FILTER_FROM
+    # IPVS before 1.25: a node process's source is the VIP, admitted when a range holds it (SOURCE-CIDR)
+    vip_admitted = (mode == "ipvs" and minor is not None and minor < PROXY_FIREWALL_FROM
+                    and all(_inside(a, nets) for a in addresses))  # fmt: skip
+
+    def dropped(p: KPod, a: str) -> bool:
+        if _inside(a, nets):
+            return False
+        if p.host_network:
+            return not (ipvs_hosts_pass or vip_admitted)
+        return not marks_only
+
+    if ipvs_hosts_pass:
+        where += ("before 1.29 it checks the ranges in INPUT and FORWARD only, so host-network callers, whose SYNs "
+                  "take OUTPUT, are not dropped (kubernetes issue #119656); ")
     if marks_only:
         where += ("before 1.25 it only marks their SYNs for drop and kubelet drops the mark in INPUT and OUTPUT, so "
                   "pods' SYNs are forwarded to the load balancer and only host-network callers are dropped; ")
@@ -194,7 +222,7 @@ def assess(c: Cluster, svc: KService, addresses: Sequence[str], *, mode: str, mo
     known = [(p, a) for p in sorted(c.pods.values(), key=lambda p: (p.namespace, p.name))
              if p.node and (a := _pod_address(c, p)) is not None]  # fmt: skip
     if known:
-        out = [(p, a) for p, a in known if not _inside(a, nets) and (p.host_network or not marks_only)]
+        out = [(p, a) for p, a in known if dropped(p, a)]
         if not out:
             return None
         pods = [(p, a) for p, a in out if not p.host_network]
@@ -242,7 +270,8 @@ def assess(c: Cluster, svc: KService, addresses: Sequence[str], *, mode: str, mo
                          tuple(f"node {node}" for node, _, _ in outside), tuple(sorted({x for _, x, _ in outside})),
                          outside[0][0])  # fmt: skip
     # 3. unknown callers: a warning, not a verdict
-    node_out = sorted(f"{n.name} ({n.ip})" for n in c.nodes.values() if n.ip and _ipv4([n.ip]) and not _inside(n.ip, nets))
+    node_out = sorted(f"{n.name} ({n.ip})" for n in c.nodes.values() if n.ip and _ipv4([n.ip]) and not _inside(n.ip, nets)
+                      and not (ipvs_hosts_pass or vip_admitted))  # fmt: skip
     hosts_note = (f"; host-network callers on node(s) {', '.join(node_out[:3])} would be dropped (their address is "
                   "outside the ranges)") if node_out else ""  # fmt: skip
     reason = (f"{where}callers outside the ranges are dropped there every time, but the input has no pods and no node "

@@ -94,6 +94,8 @@ class Context:
     choose: Callable[[float, Rule], bool] = lambda p, r: False
     unknown: Callable[[Rule, str], bool] = lambda r, what: False
     untracked: bool = False
+    #: ``skb->ipvs_property``: IPVS has forwarded this packet (or restored its reply source); -m ipvs
+    ipvs: bool = False
 
 
 Pred = Callable[[Context], bool]
