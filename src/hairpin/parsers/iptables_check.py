@@ -25,6 +25,12 @@ do not load, so a trace never runs on a rule file the node could not hold.  Each
   mangle PREROUTING.  A user chain takes the hooks of every built-in chain that reaches it; a chain no
   built-in chain reaches is not checked (the kernel does not either).
 - ``-j DROP`` in the nat table is refused by iptables itself ("not intended for filtering").
+- ``-m ipvs`` (extensions/libxt_ipvs.c and xtables' option types, iptables 1.8.9): at least one option, each at
+  most once; ``--ipvs`` takes no value and ``! --ipvs`` goes alone; ``--vproto`` a protocol name or number
+  0-255, ``--vaddr`` a dotted address with a prefix length or dotted mask (a prefix above 32 loads as /32),
+  ``--vport``/``--vportctl`` a port or service name (a number above 65535 loads modulo 65536: refused, as a
+  dump never holds it), ``--vdir`` ORIGINAL or REPLY and not negated, ``--vmethod`` GATE, IPIP or MASQ
+  (case-insensitive).  ``iptables-restore --test`` parses these without the kernel's xt_ipvs.
 - Jump loops: a chain reachable from a built-in chain that jumps, directly or through others, back into
   itself is refused at commit (ELOOP; iptables-nft: "RULE_APPEND failed (Too many links): rule in chain
   X").  ``iptables-restore --test`` does not load, so it does not see loops; the kernel does.
@@ -128,6 +134,9 @@ def _check_rule(rule: Rule, chains: object, f: str | None) -> None:
 
 def _check_match(m: Match, proto: str, f: str | None, line: int) -> None:
     mod = m.module
+    if mod == "ipvs":
+        _check_ipvs(m, f, line)
+        return
     for o in m.options:
         if o.name in _PORT_OPTS and mod in ("tcp", "udp", "sctp", "dccp", "udplite"):
             # libxt_udp (1.8.9) loads an inverted range as written (it matches nothing); tcp refuses it
@@ -287,3 +296,60 @@ def _check_graph(rs: Ruleset, tname: str) -> None:
             if bad:
                 raise ParseError(f"-j {t.name} is not allowed from {tname} {', '.join(bad)} (only "
                                  f"{', '.join(sorted(want_hooks))})", rs.file, rule.line)  # fmt: skip
+
+
+_IPVS_OPTS = ("--ipvs", "--vproto", "--vaddr", "--vport", "--vdir", "--vmethod", "--vportctl")
+
+
+def _check_ipvs(m: Match, f: str | None, line: int) -> None:
+    """libxt_ipvs.c ``ipvs_mt_opts`` / ``ipvs_mt_parse`` / ``ipvs_mt_check`` with xtables' option parsing."""
+    seen: set[str] = set()
+    for o in m.options:
+        if o.name not in _IPVS_OPTS:
+            raise ParseError(f"ipvs: unknown option {o.name}", f, line)
+        if o.name in seen:
+            raise ParseError(f'ipvs: option "{o.name}" can only be used once', f, line)
+        seen.add(o.name)
+        if o.name == "--ipvs":
+            if o.values:
+                raise ParseError(f"ipvs: --ipvs takes no value (bad argument {o.values[0]!r})", f, line)
+            continue
+        value = _one(o, f, line)
+        if o.name == "--vproto":
+            text = value.lower()
+            if not (text.isdigit() and int(text) <= 255) and text not in _PROTOS and not _known_protocol(text):
+                raise ParseError(f'ipvs: unknown protocol "{value}" specified', f, line)
+        elif o.name == "--vaddr":
+            addr, slash, mask = value.partition("/")
+            if not _octets(addr):
+                raise ParseError(f"ipvs: --vaddr {value!r}: expected a dotted IPv4 address", f, line)
+            if slash and not (mask.isdigit() or _octets(mask)):
+                raise ParseError(f'ipvs: bad value for option "--vaddr" {value!r}: neither a valid network mask nor '
+                                 "valid CIDR", f, line)  # fmt: skip
+        elif o.name in ("--vport", "--vportctl"):
+            if value.isdigit():
+                if int(value) > 65535:
+                    raise ParseError(f"ipvs: {o.name} {value}: above 65535", f, line)
+            else:
+                _port(value, "tcp", f, line)
+        elif o.name == "--vdir":
+            if o.negated:
+                raise ParseError('ipvs: option "--vdir" cannot be inverted', f, line)
+            if value.upper() not in ("ORIGINAL", "REPLY"):
+                raise ParseError(f'ipvs: bad value for "--vdir" option: "{value}"', f, line)
+        elif value.upper() not in ("GATE", "IPIP", "MASQ"):  # --vmethod
+            raise ParseError(f'ipvs: bad value for "--vmethod" option: "{value}"', f, line)
+    if not seen:
+        raise ParseError("IPVS: at least one option is required", f, line)
+    ipvs = next((o for o in m.options if o.name == "--ipvs"), None)
+    if ipvs is not None and ipvs.negated and len(seen) > 1:
+        raise ParseError("ipvs: ! --ipvs cannot be together with other options", f, line)
+
+
+def _known_protocol(name: str) -> bool:
+    """A protocol name /etc/protocols knows (xtables_parse_protocol falls back to getprotobyname)."""
+    try:
+        socket.getprotobyname(name)
+    except OSError:
+        return False
+    return True
