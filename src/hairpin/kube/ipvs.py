@@ -51,9 +51,10 @@ rules sit in nat instead: see ``tables``, after the release-1.18 tree 2018112767
 Version boundaries (the iptables proxier's, ``hairpin.kube.layout``, plus):
 - KUBE-PROXY-FIREWALL / KUBE-SOURCE-RANGES-FIREWALL and KUBE-IPVS-FILTER (kubernetes PR #108460,
   "Prevent host access on VIP addresses in proxy-mode=ipvs", merged 2022-06-22: v1.25) from 1.25;
-- KUBE-IPVS-OUT-FILTER (kubernetes issue #119656) and the first KUBE-SERVICES rule
-  ``-s 127.0.0.0/8 -j RETURN`` from 1.29.  These two are in the current proxier.go; the exact
-  release that added them is not pinned down in hairpin's sources (docs/modes.md).
+- KUBE-IPVS-OUT-FILTER (kubernetes issue #119656, PR #119791, merged 2023-08 for v1.29; no CHANGELOG-1.29
+  entry was found in the stored sources) and the first KUBE-SERVICES rule ``-s 127.0.0.0/8 -j RETURN``
+  from 1.29.  Before it, in 1.25 to 1.28, a node process calling a VIP is not checked against the
+  source ranges at all (KUBE-PROXY-FIREWALL hangs off INPUT and FORWARD only: docs/modes.md).
 """
 
 from __future__ import annotations
