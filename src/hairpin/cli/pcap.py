@@ -46,6 +46,8 @@ def pcap(
                           "VXLAN (4789 and 8472 always are); repeatable.")] = None,
     every: Annotated[float, typer.Option(help="Live stream (-): a running summary every this many seconds of "
                                               "capture time.")] = 60.0,
+    max_listed: Annotated[int, typer.Option("--max-listed", help="List at most this many hairpins, and as many other "
+                          "failures (the earliest by first SYN); all are counted.")] = 10_000,
 ) -> None:
     """Find connections whose SYN-ACK came back from an address the client did not call (the seed's failure)."""
     from hairpin.cli.common import check_format, check_output, emit, emit_raw, read_progress, write
@@ -58,6 +60,8 @@ def pcap(
     if any(not 0 < p < 65536 for p in ports):
         raise InputError(f"--vxlan-port must be a UDP port (1-65535), got {sorted(ports)}")
     vxlan = VXLAN_PORTS | ports
+    if max_listed < 1:
+        raise InputError(f"--max-listed must be at least 1, got {max_listed}")
     for out_path in (svg, html, output):
         check_output(out_path)
     if "-" in (str(f) for f in files):
@@ -68,7 +72,7 @@ def pcap(
         paths, names = _expand(files, Path(work))
         with read_progress(paths, "reading captures"):  # on a terminal: bytes read so far
             try:
-                result = analyse_files(paths, vxlan)
+                result = analyse_files(paths, vxlan, listed=max_listed)
             except ParseError as e:  # named as the user knows it, not by its temporary copy
                 raise ParseError(e.message, names.get(e.file or "", e.file), e.line) from None
     result.files = [replace(f, file=names.get(f.file, f.file)) for f in result.files]
@@ -119,12 +123,13 @@ def _diagnosis(result: Any) -> str:
 
 
 def _found(result: Any) -> str:
-    n = len(result.hairpins)
+    n = result.hairpin_count
     if n:
         return (f"hairpin pcap: {n} connection{'s' if n != 1 else ''} hairpinned: the SYN-ACK came back from an "
                 "address the client did not call, and the client reset it")  # fmt: skip
     if result.others:
-        return f"hairpin pcap: no hairpin, but {len(result.others)} failed connection(s) of other kinds (below)"
+        n = sum(result.other_failures.values())
+        return f"hairpin pcap: no hairpin, but {n} failed connection(s) of other kinds (below)"
     return f"hairpin pcap: no hairpinned or failed connection in {result.packets} TCP packets"
 
 

@@ -53,273 +53,97 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from hairpin.diagnose.capture_result import MAX_LISTED, TEXT_ROWS, Analysis, Attempt, FileStats
 from hairpin.errors import ParseError
-from hairpin.model.net import Endpoint, Flags, Packet, ip_str, is_loopback
+from hairpin.model.net import Flags, Packet, is_loopback
 from hairpin.parsers.frames import LINKTYPES, VXLAN_PORTS
 from hairpin.parsers.pcap import PacketRecord, Reader, read
 
 __all__ = [
-    "EXPIRE", "LIVE_KEEP", "VIEW_WINDOW", "Analysis", "Attempt", "FileStats", "analyse", "analyse_files", "file_stats", "watch",
+    "EXPIRE", "LIVE_KEEP", "MAX_LISTED", "TEXT_ROWS", "VIEW_WINDOW", "Analysis", "Attempt", "FileStats", "analyse",
+    "analyse_files", "file_stats", "watch",
 ]  # fmt: skip
 
 VIEW_WINDOW = 0.2  # s: views of one transmission on several interfaces are this close; retransmits >= 1 s apart
 KEEP = 400  # packets kept per failed attempt, for the pictures
 KINDS = ("hairpin", "healthy", "server-reset", "loopback", "node-loopback", "unanswered-syn")
-TEXT_ROWS = 50  # connections listed in each table of the text report (JSON lists them all)
 LIVE_KEEP = 100  # hairpins and other failures a live stream keeps for its final report (all are reported and counted)
 _SYN, _ACK, _RST = int(Flags.SYN), int(Flags.ACK), int(Flags.RST)
-EXPIRE = 135.0  # s of capture time after an attempt's last packet: the kernel gives up a connect at 127 s
+# s of capture time after an attempt's last packet: past it, the attempt is classified and forgotten.  The
+# kernel gives up a connect 127 s after its first SYN with tcp_syn_retries=6, 133 s with the 4 linear
+# timeouts of kernels >= 6.5 (hairpin.tcp.syn_schedule; the reference README measured ETIMEDOUT at ~134 s),
+# and a packet joins an attempt only within 130 s of its last one (_Analyser._find), so forgetting an attempt
+# at 135 s changes no answer while packets come in time order (within EXPIRE - 130 = 5 s: ``late``)
+EXPIRE = 135.0
+LATE = EXPIRE - 130.0
+TICK = 10.0  # s of capture time between two looks for attempts to forget
 
 
-def _ep(addr: int, port: int) -> str:
-    return f"{ip_str(addr)}:{port}"
+class _Earliest:
+    """The ``cap`` earliest attempts by (first SYN, order opened), in a heap: the lists stay bounded."""
 
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.heap: list[tuple[float, int, Attempt]] = []  # (-first_t, -n): the latest on top
 
-@dataclass
-class Attempt:
-    """One client SYN and everything seen of it."""
+    def add(self, a: Attempt) -> None:
+        item = (-a.first_t, -a.n, a)
+        if len(self.heap) < self.cap:
+            heapq.heappush(self.heap, item)
+        elif item[:2] > self.heap[0][:2]:
+            heapq.heapreplace(self.heap, item)
 
-    client: Endpoint
-    isn: int
-    called: Endpoint
-    first_t: float
-    last_t: float
-    rounds: list[float] = field(default_factory=list)  # time of each SYN transmission
-    answered_by: Endpoint | None = None  # the SYN-ACK source from elsewhere than `called` that the client reset
-    elsewhere: set[Endpoint] = field(default_factory=set)  # sources of SYN-ACKs to the client, not `called`
-    node_side: Endpoint | None = None  # client -> node:NodePort view (the NLB's rewrite)
-    backend: Endpoint | None = None
-    masquerade: Endpoint | None = None
-    client_rst: bool = False
-    server_rst: bool = False
-    loopback: bool = False
-    records: list[PacketRecord] = field(default_factory=list)
-    kind: str = ""
-    gave_up: bool = False
-    reported: bool = False
-
-    @property
-    def syn_retransmits(self) -> int:
-        return max(0, len(self.rounds) - 1)
-
-    @property
-    def lost_s(self) -> float:
-        return self.last_t - self.first_t
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "client": str(self.client),
-            "vip": str(self.called),
-            "node": str(self.answered_by) if self.answered_by else None,
-            "backend": str(self.backend) if self.backend else None,
-            "syn_retransmits": self.syn_retransmits,
-            "lost_s": round(self.lost_s, 6),
-            "gave_up": self.gave_up,
-        }
-
-
-@dataclass(frozen=True)
-class FileStats:
-    """One file: its frames (``packets``), the TCP packets among them, the frames skipped by reason,
-    where reading stopped early (``damage``) and ``error``: why the file gave no answer (not a capture,
-    malformed, or nothing decodable), None when it was read."""
-
-    file: str
-    format: str
-    linktypes: tuple[int, ...]
-    packets: int
-    skipped_by: tuple[tuple[str, int], ...] = ()
-    damage: str | None = None
-    error: str | None = None
-
-    @property
-    def skipped(self) -> int:
-        return sum(n for _, n in self.skipped_by)
-
-    @property
-    def tcp(self) -> int:
-        return self.packets - self.skipped
-
-    def skipped_text(self) -> str:
-        return ", ".join(f"{why} {n}" for why, n in self.skipped_by)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"file": self.file, "format": self.format, "linktypes": list(self.linktypes),
-                "packets": self.packets, "tcp": self.tcp, "skipped": self.skipped,
-                "skipped_by_reason": dict(self.skipped_by), "damage": self.damage, "error": self.error}  # fmt: skip
-
-
-@dataclass
-class Analysis:
-    """The result: the hairpins one by one, every other failure, and the counts."""
-
-    hairpins: list[Attempt]
-    others: list[Attempt]
-    packets: int
-    connections: int
-    healthy: int
-    files: list[FileStats] = field(default_factory=list)
-    counts: dict[str, int] | None = None  # a live stream's counts by kind (its lists hold the first LIVE_KEEP)
-
-    @property
-    def frames(self) -> int:
-        return sum(f.packets for f in self.files)
-
-    @property
-    def skipped_by(self) -> dict[str, int]:
-        out: Counter[str] = Counter()
-        for f in self.files:
-            out.update(dict(f.skipped_by))
-        return dict(sorted(out.items()))
-
-    @property
-    def errors(self) -> list[str]:
-        """One line per file that gave no answer: ``FILE: why``."""
-        return [f"{f.file}: {f.error}" for f in self.files if f.error]
-
-    def warnings(self) -> list[str]:
-        """One line per file read with frames skipped, or cut short."""
-        out = []
-        for f in self.files:
-            if f.error:
-                continue
-            if f.skipped:
-                out.append(f"{f.file}: skipped {f.skipped} of {f.packets} frames ({f.skipped_text()}): "
-                           "they were not read as TCP")  # fmt: skip
-            if f.damage:
-                out.append(f"{f.file}: {f.damage}; analysed up to there")
-        return out
-
-    @property
-    def other_failures(self) -> dict[str, int]:
-        if self.counts is not None:
-            return {k: v for k, v in sorted(self.counts.items()) if k not in ("hairpin", "healthy")}
-        return dict(sorted(Counter(a.kind for a in self.others).items()))
-
-    @property
-    def hairpin_count(self) -> int:
-        return self.counts.get("hairpin", 0) if self.counts is not None else len(self.hairpins)
-
-    def by(self, what: str) -> list[tuple[str, int]]:
-        """Hairpins counted by ``client`` (address), ``node`` or ``vip``, most first."""
-
-        def key(a: Attempt) -> str:
-            return a.client.ip if what == "client" else str(a.answered_by) if what == "node" else str(a.called)
-
-        return Counter(key(a) for a in self.hairpins).most_common()
-
-    def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
-        from rich.text import Text
-
-        n = self.hairpin_count
-        yield Text(
-            f"{n} hairpinned connection{'s' if n != 1 else ''} of {self.connections} in {self.packets} TCP packets; "
-            f"healthy {self.healthy}; other failures: "
-            + (", ".join(f"{k} {v}" for k, v in self.other_failures.items()) or "none"),
-            style="bold red" if n else "bold green",
-        )
-        if self.files:
-            skipped = sum(self.skipped_by.values())
-            yield Text(f"read {self.frames} frame{'s' if self.frames != 1 else ''} in {len(self.files)} file{'s' if len(self.files) != 1 else ''}: "
-                       f"{self.frames - skipped} TCP, skipped {skipped}"
-                       + (f" ({', '.join(f'{k} {v}' for k, v in self.skipped_by.items())})" if skipped else ""),
-                       style="yellow" if skipped else "")  # fmt: skip
-        rows: list[tuple[tuple[str, ...], tuple[str, ...]]]
-        if self.hairpins:
-            rows = [((str(a.client), str(a.called), str(a.answered_by), str(a.backend or "-")),
-                     (str(a.syn_retransmits), f"{a.lost_s:.3f}", "yes" if a.gave_up else "no"))
-                    for a in self.hairpins[:TEXT_ROWS]]  # fmt: skip
-            yield _fitting(console, options, HAIRPIN_TITLE, HAIRPIN_ADDRESSES, ("SYN retx", "lost (s)", "gave up"), rows)
-            if len(self.hairpins) > TEXT_ROWS:  # a table of thousands: seconds to lay out, and no one reads it
-                yield Text(f"... and {len(self.hairpins) - TEXT_ROWS} more (--format json lists them all)")
-            for what in ("client", "node", "vip"):
-                yield Text(f"by {what}: " + ", ".join(f"{k} {v}" for k, v in self.by(what)))
-        if self.others:
-            rows = [((str(a.client), str(a.called)), (a.kind, str(a.syn_retransmits), f"{a.lost_s:.3f}"))
-                    for a in self.others[:TEXT_ROWS]]  # fmt: skip
-            yield _fitting(console, options, "other failures (not the hairpin)", ("client", "called"),
-                           ("kind", "SYN retx", "lost (s)"), rows)  # fmt: skip
-            if len(self.others) > TEXT_ROWS:
-                yield Text(f"... and {len(self.others) - TEXT_ROWS} more (--format json lists them all)")
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "hairpins": [a.to_json() for a in self.hairpins],
-            "summary": {
-                "packets": self.packets,
-                "connections": self.connections,
-                "hairpins": self.hairpin_count,
-                "other_failures": self.other_failures,
-                "healthy": self.healthy,
-                "frames": self.frames,
-                "skipped": sum(self.skipped_by.values()),
-                "skipped_by_reason": self.skipped_by,
-                "by_client": dict(self.by("client")),
-                "by_node": dict(self.by("node")),
-                "by_vip": dict(self.by("vip")),
-            },
-            "others": [{"kind": a.kind, **a.to_json()} for a in self.others],
-            "files": [f.to_json() for f in self.files],
-        }
-
-
-HAIRPIN_TITLE = "hairpinned: SYN-ACK from an address the client did not call, reset by the client"
-HAIRPIN_ADDRESSES = ("client", "called (VIP)", "answered by (node)", "backend")
-
-
-def _fitting(console: Any, options: Any, title: str, addresses: tuple[str, ...], others: tuple[str, ...],
-             rows: Sequence[tuple[tuple[str, ...], tuple[str, ...]]]) -> Any:
-    """One row a connection: each address in its own column when that fits the width, else the addresses
-    one under the other in one column (``hairpin.render.text``), so no address is cut."""
-    from rich.table import Table
-
-    from hairpin.render.text import fitting
-
-    def table(stacked: bool) -> Table:
-        t = Table(title=title, title_justify="left", show_lines=stacked)
-        for col in (" / ".join(addresses),) if stacked else addresses:
-            t.add_column(col, overflow="fold", no_wrap=not stacked)
-        for col in others:
-            t.add_column(col, no_wrap=True, justify="right" if col in ("SYN retx", "lost (s)") else "left")
-        for addrs, rest in rows:
-            t.add_row(*(("\n".join(addrs),) if stacked else addrs), *rest)
-        return t
-
-    return fitting(console, options, table(False), lambda: table(True))
+    def sorted(self) -> list[Attempt]:
+        return [a for _, _, a in sorted(self.heap, key=lambda x: x[:2], reverse=True)]
 
 
 class _Analyser:
-    def __init__(self, on_hairpin: Callable[[Attempt, float], None] | None = None, keep: bool = True) -> None:
-        self.open: dict[tuple[int, int, int], Attempt] = {}  # (client addr, client port, isn)
-        self.by_isn: dict[int, list[Attempt]] = {}
-        self.done: list[Attempt] = []
-        self.others: list[Attempt] = []  # a live stream's first LIVE_KEEP other failures
-        self.kinds: Counter[str] = Counter()  # attempts classified and forgotten (live streams)
+    """Attempts open (``open``; by ISN in ``by_isn``: one attempt, or a list when several share it) until
+    ``EXPIRE`` s of capture time pass without a packet of theirs, then classified: counted by kind (and a
+    hairpin by client, node and vip) and kept only when among the ``listed`` earliest of its list.  Memory
+    is the attempts of the last 135 s of capture time plus the lists, not the whole capture."""
+
+    def __init__(self, on_hairpin: Callable[[Attempt, float], None] | None = None, listed: int = MAX_LISTED) -> None:
+        self.open: dict[Attempt, None] = {}  # in the order opened
+        self.by_isn: dict[int, Attempt | list[Attempt]] = {}
+        self.hairpins, self.others = _Earliest(listed), _Earliest(listed)
+        self.kinds: Counter[str] = Counter()  # attempts classified, by kind
+        self.by: dict[str, Counter[str]] = {"client": Counter(), "node": Counter(), "vip": Counter()}
         self.packets = 0
         self.connections = 0
         self.healthy = 0
         self.end = 0.0
         self.on_hairpin = on_hairpin
-        self.keep = keep  # keep classified attempts (a file); a live stream counts and forgets them
+        self.next_tick = float("-inf")
+        self.ticked = 0  # packets when attempts were last looked at
+        self.expired = 0  # attempts forgotten before the end
+        self.late = 0  # packets more than LATE s behind `end` after some attempt was forgotten
+
+    def _same(self, isn: int) -> Sequence[Attempt]:
+        x = self.by_isn.get(isn)
+        return () if x is None else (x,) if x.__class__ is Attempt else x  # type: ignore[return-value]
 
     def _forget(self, a: Attempt) -> None:
-        self.open.pop((a.client.addr, a.client.port, a.isn), None)
-        same = self.by_isn.get(a.isn)
-        if same is not None:
-            same[:] = [x for x in same if x is not a]
-            if not same:
-                del self.by_isn[a.isn]
+        self.open.pop(a, None)
+        x = self.by_isn.get(a.isn)
+        if x is a:
+            del self.by_isn[a.isn]
+        elif isinstance(x, list):
+            x[:] = [y for y in x if y is not a]
+            if len(x) <= 1:
+                if x:
+                    self.by_isn[a.isn] = x[0]
+                else:
+                    del self.by_isn[a.isn]
 
     def _find(self, isn: int, t: float, addr: int, port: int) -> Attempt | None:
         """The attempt a SYN-ACK or RST with this ISN belongs to: of the recent ones, the one whose client
         (or MASQUERADE source) is ``addr:port``, else the latest.  (Addresses and ports as plain ints: no
         Endpoint is built for a comparison, a packet at a time.)"""
         found = None
-        for a in reversed(self.by_isn.get(isn, ())):
+        for a in reversed(self._same(isn)):
             if t - a.last_t < 130.0:
                 c, m = a.client, a.masquerade
                 if (c.addr == addr and c.port == port) or (m is not None and m.addr == addr and m.port == port):
@@ -331,9 +155,9 @@ class _Analyser:
         """The attempt a SYN with this ISN (from ``addr:port``) is a view of: the same client (a
         retransmission, or a view before source NAT), or a NAT view of the attempt's latest transmission
         (within ``VIEW_WINDOW``).  Another client's SYN with the same ISN later on is another attempt."""
-        for a in reversed(self.by_isn.get(isn, ())):
+        for a in reversed(self._same(isn)):
             if t - a.last_t < 130.0 and (
-                (a.client.addr == addr and a.client.port == port) or abs(t - a.rounds[-1]) < VIEW_WINDOW
+                (a.client.addr == addr and a.client.port == port) or abs(t - a.round_t) < VIEW_WINDOW
             ):
                 return a
         return None
@@ -343,6 +167,10 @@ class _Analyser:
         self.packets += 1
         if r.t > self.end:
             self.end = r.t
+            if r.t >= self.next_tick:
+                self._tick()
+        elif r.t < self.end - LATE and self.expired:
+            self.late += 1
         f = int(p.flags)  # plain int arithmetic: enum.Flag operators cost a call each
         if f & _SYN and not f & _ACK:
             self._syn(r, p)
@@ -356,7 +184,9 @@ class _Analyser:
                     if a.answered_by is None:  # the answer the client expected: healthy, forget it
                         self.healthy += 1
                         self._forget(a)
-                else:  # the target's own reply before the NLB rewrites it, or the seed's asymmetric return
+                elif a.elsewhere is None:  # the target's own reply before the NLB rewrites it, or the seed's
+                    a.elsewhere = {p.source}  # asymmetric return
+                else:
                     a.elsewhere.add(p.source)
             elif a.backend is None and p.src != a.client.addr:
                 a.backend = p.source  # backend -> node:masq, before de-NAT
@@ -364,7 +194,7 @@ class _Analyser:
             a = self._find((p.seq - 1) & 0xFFFFFFFF, r.t, p.src, p.sport) if not f & _ACK else None
             if a is not None:  # the client's RST (seq ISN + 1, no ACK), or its view after conntrack's NAT
                 a.client_rst = True
-                if p.src == a.client.addr and p.sport == a.client.port and p.dest in a.elsewhere:
+                if p.src == a.client.addr and p.sport == a.client.port and a.elsewhere and p.dest in a.elsewhere:
                     a.answered_by = a.answered_by or p.dest  # the SYN-ACK it did not expect
                     if self.on_hairpin is not None and not a.reported:
                         a.reported = True
@@ -387,14 +217,21 @@ class _Analyser:
     def _syn(self, r: PacketRecord, p: Packet) -> None:
         a = self._find_syn(p.seq, r.t, p.src, p.sport)
         if a is None:
-            a = Attempt(p.source, p.seq, p.dest, r.t, r.t, [r.t])
-            self.open[(p.src, p.sport, p.seq)] = a
-            self.by_isn.setdefault(p.seq, []).append(a)
+            a = Attempt(p.source, p.seq, p.dest, r.t, r.t, self.connections, round_t=r.t)
+            self.open[a] = None
+            x = self.by_isn.get(p.seq)
+            if x is None:
+                self.by_isn[p.seq] = a
+            elif isinstance(x, list):
+                x.append(a)
+            else:
+                self.by_isn[p.seq] = [x, a]
             self.connections += 1
             self._view(a, r, p)
             return
-        if r.t - a.rounds[-1] >= VIEW_WINDOW:
-            a.rounds.append(r.t)
+        if r.t - a.round_t >= VIEW_WINDOW:  # a retransmission
+            a.syns += 1
+            a.round_dt, a.round_t = r.t - a.round_t, r.t
         self._view(a, r, p)
 
     def _view(self, a: Attempt, r: PacketRecord, p: Packet) -> None:
@@ -409,7 +246,7 @@ class _Analyser:
             a.backend = p.dest
 
     def _classify(self, a: Attempt) -> None:
-        if a.answered_by is None and a.client_rst and len(a.elsewhere) == 1:
+        if a.answered_by is None and a.client_rst and a.elsewhere and len(a.elsewhere) == 1:
             a.answered_by = next(iter(a.elsewhere))  # only the NATed view of the client's RST was seen
         elif a.answered_by is None and a.client_rst and not a.elsewhere and a.node_side is not None:
             # a capture of the client node's ENI (VPC Traffic Mirroring): the NLB's rewrite to node:NodePort
@@ -428,53 +265,72 @@ class _Analyser:
             a.kind = "healthy"  # the target's reply on its way back through the NLB (a target-side capture)
         else:
             a.kind = "unanswered-syn"
-        if len(a.rounds) >= 2:
-            a.gave_up = self.end - a.rounds[-1] >= 2 * (a.rounds[-1] - a.rounds[-2])
         if a.kind == "hairpin" and a.backend is not None and a.backend == a.answered_by:
             a.backend = None  # only the NLB's rewrite was seen, not kube-proxy's DNAT
         if a.kind == "hairpin" and self.on_hairpin is not None and not a.reported:
             a.reported = True
             self.on_hairpin(a, a.last_t)
         self.kinds[a.kind] += 1
-        if not self.keep and a.kind not in ("hairpin", "healthy") and len(self.others) < LIVE_KEEP:
-            self.others.append(a)
+        if a.kind == "hairpin":
+            self.by["client"][a.client.ip] += 1
+            self.by["node"][str(a.answered_by)] += 1
+            self.by["vip"][str(a.called)] += 1
+            self.hairpins.add(a)
+        elif a.kind != "healthy":
+            self.others.add(a)
+
+    def _tick(self) -> None:
+        """Forget the attempts over, at most every ``TICK`` s of capture time and only when at least a quarter
+        as many packets as there are open attempts came since the last look: the looks cost time linear in
+        the packets."""
+        self.next_tick = self.end + TICK
+        if 4 * (self.packets - self.ticked) >= len(self.open):
+            self.ticked = self.packets
+            self.expire(self.end)
 
     def expire(self, now: float) -> None:
         """Classify and forget every attempt with no packet in the last ``EXPIRE`` seconds."""
-        for a in [a for a in self.open.values() if now - a.last_t > EXPIRE]:
+        for a in [a for a in self.open if now - a.last_t > EXPIRE]:
             self._classify(a)
             self._forget(a)
-            if self.keep:
-                self.done.append(a)
+            self.expired += 1
 
-    def finish(self) -> list[Attempt]:
-        for a in list(self.open.values()):
+    def finish(self, end: float = float("-inf")) -> tuple[list[Attempt], list[Attempt]]:
+        """Classify what is still open; the hairpins and other failures listed, each by first SYN, with
+        ``gave_up`` decided now that the capture's end (the latest of ``end`` and every packet) is known."""
+        for a in list(self.open):
             self._classify(a)
-            if self.keep:
-                self.done.append(a)
         self.open.clear()
         self.by_isn.clear()
-        self.done.sort(key=lambda a: a.first_t)
-        return self.done
+        self.end = max(self.end, end)
+        listed = self.hairpins.sorted(), self.others.sorted()
+        for a in (*listed[0], *listed[1]):
+            # the kernel's backoff would have sent another SYN by then (hairpin.tcp.syn_schedule)
+            a.gave_up = a.syns >= 2 and self.end - a.round_t >= 2 * a.round_dt
+        return listed
+
+    def result(self, end: float = float("-inf")) -> Analysis:
+        hairpins, others = self.finish(end)
+        return Analysis(hairpins, others, self.packets, self.connections, self.healthy + self.kinds["healthy"],
+                        counts=dict(self.kinds), max_listed=self.hairpins.cap, late=self.late,
+                        tallies={k: c.most_common() for k, c in self.by.items()})  # fmt: skip
 
 
-def analyse(records: Iterable[PacketRecord], counted: tuple[int, float] = (0, float("-inf"))) -> Analysis:
+def analyse(records: Iterable[PacketRecord], counted: tuple[int, float] = (0, float("-inf")),
+            listed: int = MAX_LISTED, lone: dict[str, int] | None = None) -> Analysis:  # fmt: skip
     """Analyse packets in time order (one capture, or several merged by time).  ``counted``: healthy
-    handshakes left out of ``records`` (``fastscan.healthy_pairs``) and their latest time."""
-    an = _Analyser()
+    handshakes left out of ``records`` (``fastscan.healthy_pairs``) and the latest time of them and of the
+    ``lone`` SYNs left out (``fastscan.lone_syns``: counted by kind).  ``listed``: how many hairpins (and
+    other failures) are listed; every one is counted."""
+    an = _Analyser(listed=listed)
     an.connections = an.healthy = counted[0]
     an.packets = 2 * counted[0]
-    an.end = max(an.end, counted[1])
     for r in records:
         an.feed(r)
-    done = an.finish()
-    return Analysis(
-        [a for a in done if a.kind == "hairpin"],
-        [a for a in done if a.kind not in ("hairpin", "healthy")],
-        an.packets,
-        an.connections,
-        an.healthy + sum(a.kind == "healthy" for a in done),
-    )
+    if lone:
+        an.kinds.update(lone)
+        an.connections += sum(lone.values())
+    return an.result(counted[1])
 
 
 def file_stats(rd: Reader) -> FileStats:
@@ -493,11 +349,13 @@ def file_stats(rd: Reader) -> FileStats:
     return FileStats(rd.path, rd.format, tuple(sorted(rd.linktypes)), rd.packets, skipped, rd.damage, error)
 
 
-def analyse_files(paths: Sequence[str | Path], vxlan: frozenset[int] = VXLAN_PORTS, fast: bool = True) -> Analysis:
+def analyse_files(paths: Sequence[str | Path], vxlan: frozenset[int] = VXLAN_PORTS, fast: bool = True,
+                  listed: int = MAX_LISTED) -> Analysis:  # fmt: skip
     """Read and analyse capture files together.  A file that is not a capture (``ParseError``) or is
     malformed is an error of that file (``Analysis.errors``) and the others are still analysed; when no
     file is a capture at all, the first ``ParseError`` is raised.  ``fast``: use the vectorised first
-    pass (:mod:`hairpin.parsers.fastscan`) where it applies; the answer is the same without it."""
+    pass (:mod:`hairpin.parsers.fastscan`) where it applies; the answer is the same without it.  ``listed``:
+    how many hairpins (and how many other failures) are listed, the earliest by first SYN; all are counted."""
     readers: list[Reader] = []
     refused: list[FileStats] = []
     first: ParseError | None = None
@@ -515,16 +373,19 @@ def analyse_files(paths: Sequence[str | Path], vxlan: frozenset[int] = VXLAN_POR
             yield r.t, n, i, r
 
     counted = (0, float("-inf"))
+    lone: dict[str, int] = {}
     scans = [rd.scan() for rd in readers] if fast else []
     if scans and all(sc is not None for sc in scans):  # every packet is known: healthy pairs need no decoding
-        from hairpin.parsers.fastscan import healthy_pairs
+        from hairpin.parsers.fastscan import healthy_pairs, lone_syns
 
         counted = healthy_pairs(scans)
+        lone, latest = lone_syns(scans, listed)  # a flood's lone SYNs: counted, not decoded
+        counted = (counted[0], max(counted[1], latest))
     if len(readers) == 1:  # one file: its own order, nothing to merge
-        result = analyse(readers[0], counted)
+        result = analyse(readers[0], counted, listed, lone)
     else:
         merged = heapq.merge(*(stream(n, rd) for n, rd in enumerate(readers)))
-        result = analyse((r for _, _, _, r in merged), counted)
+        result = analyse((r for _, _, _, r in merged), counted, listed, lone)
     result.packets = sum(rd.packets - rd.skipped for rd in readers)  # every TCP packet, decoded or not
     result.files = [file_stats(rd) for rd in readers] + refused
     return result
@@ -538,16 +399,13 @@ def watch(path: str | Path, report: Callable[[str], None], *, every: float = 60.
     stays bounded.  Returns the counts (hairpins kept, other failures counted) when the stream ends or
     on ``KeyboardInterrupt``."""
     rd = read(path, want=int(Flags.SYN | Flags.RST), vxlan=vxlan)
-    hairpins: list[Attempt] = []  # the first LIVE_KEEP, for the final report
     count = Counter[str]()
 
     def hairpin(a: Attempt, t: float) -> None:
         count["hairpin"] += 1
-        if len(hairpins) < LIVE_KEEP:
-            hairpins.append(a)
         report(f"{t:.6f} hairpin: {a.client} called {a.called}, SYN-ACK from {a.answered_by}, reset by the client")
 
-    an = _Analyser(hairpin, keep=False)
+    an = _Analyser(hairpin, listed=LIVE_KEEP)
     next_summary = None
 
     def summary(t: float) -> str:
@@ -567,9 +425,8 @@ def watch(path: str | Path, report: Callable[[str], None], *, every: float = 60.
                 next_summary = r.t + every
     except KeyboardInterrupt:
         pass
-    an.finish()
+    result = an.result()
     report(summary(an.end) + " (end)")
-    result = Analysis(hairpins, an.others, rd.packets - rd.skipped, an.connections, an.healthy + an.kinds["healthy"])
+    result.packets = rd.packets - rd.skipped
     result.files = [file_stats(rd)]
-    result.counts = dict(an.kinds)
     return result

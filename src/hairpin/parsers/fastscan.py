@@ -35,7 +35,7 @@ import numpy as np
 
 from hairpin.parsers import frames
 
-__all__ = ["Scan", "healthy_pairs", "scan_pcap"]
+__all__ = ["Scan", "healthy_pairs", "lone_syns", "scan_pcap"]
 
 _CHUNK = 1 << 20
 _SYN, _ACK, _RST = 0x02, 0x10, 0x04
@@ -360,20 +360,10 @@ def healthy_pairs(scans: list[Scan]) -> tuple[int, float]:
     all ``scans`` read together: a plain-IPv4 SYN and, after it in the merged order (time, file, position)
     and less than 130 s later, a SYN-ACK from the address and port it called to its source, their ISN
     named by no other SYN, SYN-ACK or RST in any file.  Returns how many, and the latest time among them."""
-    if not scans:
+    groups = _by_key(scans)
+    if groups is None:
         return 0, float("-inf")
-    key = np.concatenate([s.key for s in scans])
-    if key.size == 0:
-        return 0, float("-inf")
-    t = np.concatenate([s.t for s in scans])
-    # rows by key, and within a key in the concatenation's order (file, then position): one sort of the
-    # 64-bit numbers key << 32 | row (unique, so the order is total)
-    order = np.sort((key.astype(np.int64) << 32) | np.arange(key.size, dtype=np.int64)) & 0xFFFFFFFF
-    k = key[order]
-    first = np.ones(k.size, np.bool_)
-    first[1:] = k[1:] != k[:-1]
-    starts = np.flatnonzero(first)
-    counts = np.diff(np.append(starts, k.size))
+    _key, t, order, starts, counts = groups
     a = order[starts[counts == 2]]
     b = order[starts[counts == 2] + 1]
     later = t[b] < t[a]  # the merged order is by time first; at the same time, by file and position
@@ -392,3 +382,51 @@ def healthy_pairs(scans: list[Scan]) -> tuple[int, float]:
         s.keep[mine] = False
     latest = float(t[gone].max()) if gone.size else float("-inf")
     return int(np.count_nonzero(ok)), latest
+
+
+def _by_key(scans: list[Scan]) -> tuple[Any, Any, Any, Any, Any] | None:
+    """The rows of all ``scans`` grouped by ISN key: (keys, times, the rows by key and within a key in the
+    concatenation's order (file, then position), where each key's group starts, its size); None for none."""
+    if not scans:
+        return None
+    key = np.concatenate([s.key for s in scans])
+    if key.size == 0:
+        return None
+    t = np.concatenate([s.t for s in scans])
+    # one sort of the 64-bit numbers key << 32 | row (unique, so the order is total)
+    order = np.sort((key.astype(np.int64) << 32) | np.arange(key.size, dtype=np.int64)) & 0xFFFFFFFF
+    k = key[order]
+    first = np.ones(k.size, np.bool_)
+    first[1:] = k[1:] != k[:-1]
+    starts = np.flatnonzero(first)
+    return key, t, order, starts, np.diff(np.append(starts, k.size))
+
+
+def lone_syns(scans: list[Scan], listed: int) -> tuple[dict[str, int], float]:
+    """Count by kind, and mark (``keep`` False), the lone SYNs past the ``listed`` earliest: a plain-IPv4 SYN
+    whose ISN no other SYN, SYN-ACK or RST in any file names.  The analyser would open an attempt for it
+    that no later packet joins (it finds a packet's attempt by that ISN, ``_Analyser._find``/``_find_syn``
+    in :mod:`hairpin.diagnose.capture`), and classify it by the SYN alone: ``loopback`` to 127.0.0.0/8,
+    else ``node-loopback`` from its own destination address, else ``unanswered-syn``; no retransmission,
+    so nothing else of it is shown.  The ``listed`` earliest (by time, file, position: the order the
+    analyser opens them in) stay, for the analyser to list them.  This is a SYN flood's bulk: counted
+    here, never decoded or held.  Returns the counts and the latest time among those marked."""
+    groups = _by_key(scans)
+    if groups is None:
+        return {}, float("-inf")
+    _key, t, order, starts, counts = groups
+    col = {c: np.concatenate([getattr(s, c) for s in scans]) for c in ("kind", "simple", "src", "dst", "keep")}
+    rows = order[starts[counts == 1]]
+    rows = rows[(col["kind"][rows] == 0) & col["simple"][rows] & col["keep"][rows]]
+    if rows.size <= listed:
+        return {}, float("-inf")
+    rows = rows[np.lexsort((rows, t[rows]))[listed:]]
+    dst = col["dst"][rows]
+    loop = (dst >> 24) == 127
+    node = ~loop & (col["src"][rows] == dst)
+    found = {"loopback": int(np.count_nonzero(loop)), "node-loopback": int(np.count_nonzero(node))}
+    found["unanswered-syn"] = int(rows.size) - found["loopback"] - found["node-loopback"]
+    bounds = np.cumsum([0] + [s.key.size for s in scans])
+    for n, s in enumerate(scans):
+        s.keep[rows[(rows >= bounds[n]) & (rows < bounds[n + 1])] - bounds[n]] = False
+    return {k: v for k, v in found.items() if v}, float(t[rows].max())

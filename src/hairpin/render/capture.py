@@ -99,7 +99,7 @@ def report(analysis: Analysis, *, title: str = "hairpin pcap") -> str:
     body = [
         f"<h1>{_e(title)}</h1>",
         f'<p class="rate"><span class="{"bad" if analysis.hairpins else "good"}" id="hairpins">'
-        f"{len(analysis.hairpins)} hairpinned connection{'s' if len(analysis.hairpins) != 1 else ''}</span> "
+        f"{analysis.hairpin_count} hairpinned connection{'s' if analysis.hairpin_count != 1 else ''}</span> "
         f"of {analysis.connections} in {analysis.packets} TCP packets; other failures: {_e(others)}; "
         f"healthy: {analysis.healthy}.</p>",
         "<section id='hairpins-table'><h2>Hairpinned connections</h2><table><tr><th>client</th><th>called</th>"

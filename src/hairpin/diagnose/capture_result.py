@@ -1,0 +1,266 @@
+"""What ``hairpin pcap`` found: one connection attempt (``Attempt``), one file (``FileStats``) and the whole
+result (``Analysis``) with its text and JSON forms.  The analysis itself is :mod:`hairpin.diagnose.capture`.
+
+Bounds: an ``Analysis`` counts every attempt by kind (``counts``) and the hairpins by client, node and
+called address (``tallies``) exactly, and lists at most ``max_listed`` hairpins and as many other failures
+(the earliest by first SYN); ``truncated`` says how many of each were left out of the lists.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hairpin.model.net import Endpoint
+from hairpin.parsers.pcap import PacketRecord
+
+__all__ = ["HAIRPIN_ADDRESSES", "HAIRPIN_TITLE", "MAX_LISTED", "TEXT_ROWS", "Analysis", "Attempt", "FileStats"]
+
+TEXT_ROWS = 50  # connections listed in each table of the text report
+MAX_LISTED = 10_000  # hairpins (and as many other failures) listed by default; every one is counted
+
+
+@dataclass(slots=True, eq=False)
+class Attempt:
+    """One client SYN and everything seen of it.  Compact, as a flood keeps many open at once: the SYN
+    transmissions are their count, the latest one's time and the interval before it (all that
+    ``syn_retransmits``, the view window and ``gave_up`` need), and ``elsewhere`` is None until a SYN-ACK
+    comes from an address the client did not call."""
+
+    client: Endpoint
+    isn: int
+    called: Endpoint
+    first_t: float
+    last_t: float
+    n: int = 0  # the order attempts were opened in (ties of first_t are listed in it)
+    syns: int = 1  # SYN transmissions (views of one transmission are one)
+    round_t: float = 0.0  # time of the latest transmission
+    round_dt: float = 0.0  # interval between the last two transmissions
+    answered_by: Endpoint | None = None  # the SYN-ACK source from elsewhere than `called` that the client reset
+    elsewhere: set[Endpoint] | None = None  # sources of SYN-ACKs to the client, not `called`
+    node_side: Endpoint | None = None  # client -> node:NodePort view (the NLB's rewrite)
+    backend: Endpoint | None = None
+    masquerade: Endpoint | None = None
+    client_rst: bool = False
+    server_rst: bool = False
+    loopback: bool = False
+    records: list[PacketRecord] = field(default_factory=list)
+    kind: str = ""
+    gave_up: bool = False
+    reported: bool = False
+
+    @property
+    def syn_retransmits(self) -> int:
+        return self.syns - 1
+
+    @property
+    def lost_s(self) -> float:
+        return self.last_t - self.first_t
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "client": str(self.client),
+            "vip": str(self.called),
+            "node": str(self.answered_by) if self.answered_by else None,
+            "backend": str(self.backend) if self.backend else None,
+            "syn_retransmits": self.syn_retransmits,
+            "lost_s": round(self.lost_s, 6),
+            "gave_up": self.gave_up,
+        }
+
+
+@dataclass(frozen=True)
+class FileStats:
+    """One file: its frames (``packets``), the TCP packets among them, the frames skipped by reason,
+    where reading stopped early (``damage``) and ``error``: why the file gave no answer (not a capture,
+    malformed, or nothing decodable), None when it was read."""
+
+    file: str
+    format: str
+    linktypes: tuple[int, ...]
+    packets: int
+    skipped_by: tuple[tuple[str, int], ...] = ()
+    damage: str | None = None
+    error: str | None = None
+
+    @property
+    def skipped(self) -> int:
+        return sum(n for _, n in self.skipped_by)
+
+    @property
+    def tcp(self) -> int:
+        return self.packets - self.skipped
+
+    def skipped_text(self) -> str:
+        return ", ".join(f"{why} {n}" for why, n in self.skipped_by)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.file, "format": self.format, "linktypes": list(self.linktypes),
+                "packets": self.packets, "tcp": self.tcp, "skipped": self.skipped,
+                "skipped_by_reason": dict(self.skipped_by), "damage": self.damage, "error": self.error}  # fmt: skip
+
+
+@dataclass
+class Analysis:
+    """The result: the hairpins one by one, every other failure, and the counts."""
+
+    hairpins: list[Attempt]
+    others: list[Attempt]
+    packets: int
+    connections: int
+    healthy: int
+    files: list[FileStats] = field(default_factory=list)
+    counts: dict[str, int] | None = None  # every attempt by kind (the lists hold the first ``max_listed``)
+    tallies: dict[str, list[tuple[str, int]]] | None = None  # every hairpin by client, node and vip, most first
+    max_listed: int | None = None  # the cap on each list (None: the lists are complete)
+    late: int = 0  # packets more than 5 s behind the capture's clock after an attempt had been forgotten
+
+    @property
+    def frames(self) -> int:
+        return sum(f.packets for f in self.files)
+
+    @property
+    def skipped_by(self) -> dict[str, int]:
+        out: Counter[str] = Counter()
+        for f in self.files:
+            out.update(dict(f.skipped_by))
+        return dict(sorted(out.items()))
+
+    @property
+    def errors(self) -> list[str]:
+        """One line per file that gave no answer: ``FILE: why``."""
+        return [f"{f.file}: {f.error}" for f in self.files if f.error]
+
+    def warnings(self) -> list[str]:
+        """One line per file read with frames skipped, or cut short; one if packets came out of time order."""
+        out = []
+        if self.late:
+            out.append(f"{self.late} packet{'s' if self.late != 1 else ''} came more than 5 s behind the capture's "
+                       "clock (out of time order) after attempts with no packet for 135 s had been closed: those "
+                       "packets may have missed their connection")  # fmt: skip
+        for f in self.files:
+            if f.error:
+                continue
+            if f.skipped:
+                out.append(f"{f.file}: skipped {f.skipped} of {f.packets} frames ({f.skipped_text()}): "
+                           "they were not read as TCP")  # fmt: skip
+            if f.damage:
+                out.append(f"{f.file}: {f.damage}; analysed up to there")
+        return out
+
+    @property
+    def other_failures(self) -> dict[str, int]:
+        if self.counts is not None:
+            return {k: v for k, v in sorted(self.counts.items()) if k not in ("hairpin", "healthy")}
+        return dict(sorted(Counter(a.kind for a in self.others).items()))
+
+    @property
+    def truncated(self) -> dict[str, int]:
+        """How many hairpins and other failures were counted but left out of the lists."""
+        return {"hairpins": self.hairpin_count - len(self.hairpins),
+                "others": sum(self.other_failures.values()) - len(self.others)}  # fmt: skip
+
+    @property
+    def hairpin_count(self) -> int:
+        return self.counts.get("hairpin", 0) if self.counts is not None else len(self.hairpins)
+
+    def by(self, what: str) -> list[tuple[str, int]]:
+        """Hairpins counted by ``client`` (address), ``node`` or ``vip``, most first."""
+        if self.tallies is not None:
+            return self.tallies[what]
+
+        def key(a: Attempt) -> str:
+            return a.client.ip if what == "client" else str(a.answered_by) if what == "node" else str(a.called)
+
+        return Counter(key(a) for a in self.hairpins).most_common()
+
+    def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
+        from rich.text import Text
+
+        n = self.hairpin_count
+        yield Text(
+            f"{n} hairpinned connection{'s' if n != 1 else ''} of {self.connections} in {self.packets} TCP packets; "
+            f"healthy {self.healthy}; other failures: "
+            + (", ".join(f"{k} {v}" for k, v in self.other_failures.items()) or "none"),
+            style="bold red" if n else "bold green",
+        )
+        if self.files:
+            skipped = sum(self.skipped_by.values())
+            yield Text(f"read {self.frames} frame{'s' if self.frames != 1 else ''} in {len(self.files)} file{'s' if len(self.files) != 1 else ''}: "
+                       f"{self.frames - skipped} TCP, skipped {skipped}"
+                       + (f" ({', '.join(f'{k} {v}' for k, v in self.skipped_by.items())})" if skipped else ""),
+                       style="yellow" if skipped else "")  # fmt: skip
+        rows: list[tuple[tuple[str, ...], tuple[str, ...]]]
+        if self.hairpins:
+            rows = [((str(a.client), str(a.called), str(a.answered_by), str(a.backend or "-")),
+                     (str(a.syn_retransmits), f"{a.lost_s:.3f}", "yes" if a.gave_up else "no"))
+                    for a in self.hairpins[:TEXT_ROWS]]  # fmt: skip
+            yield _fitting(console, options, HAIRPIN_TITLE, HAIRPIN_ADDRESSES, ("SYN retx", "lost (s)", "gave up"), rows)
+            if self.hairpin_count > TEXT_ROWS:  # a table of thousands: seconds to lay out, and no one reads it
+                yield Text(self._more(self.hairpin_count, len(self.hairpins)))
+            for what in ("client", "node", "vip"):
+                yield Text(f"by {what}: " + ", ".join(f"{k} {v}" for k, v in self.by(what)))
+        if self.others:
+            rows = [((str(a.client), str(a.called)), (a.kind, str(a.syn_retransmits), f"{a.lost_s:.3f}"))
+                    for a in self.others[:TEXT_ROWS]]  # fmt: skip
+            yield _fitting(console, options, "other failures (not the hairpin)", ("client", "called"),
+                           ("kind", "SYN retx", "lost (s)"), rows)  # fmt: skip
+            n_others = sum(self.other_failures.values())
+            if n_others > TEXT_ROWS:
+                yield Text(self._more(n_others, len(self.others)))
+
+    def _more(self, counted: int, listed: int) -> str:
+        if listed == counted:
+            return f"... and {counted - TEXT_ROWS} more (--format json lists them all)"
+        return (f"... and {counted - TEXT_ROWS} more (--format json lists the first {listed}; "
+                f"--max-listed N lists more)")  # fmt: skip
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "hairpins": [a.to_json() for a in self.hairpins],
+            "summary": {
+                "packets": self.packets,
+                "connections": self.connections,
+                "hairpins": self.hairpin_count,
+                "other_failures": self.other_failures,
+                "healthy": self.healthy,
+                "frames": self.frames,
+                "skipped": sum(self.skipped_by.values()),
+                "skipped_by_reason": self.skipped_by,
+                "by_client": dict(self.by("client")),
+                "by_node": dict(self.by("node")),
+                "by_vip": dict(self.by("vip")),
+                "max_listed": self.max_listed,
+                "truncated": self.truncated,
+            },
+            "others": [{"kind": a.kind, **a.to_json()} for a in self.others],
+            "files": [f.to_json() for f in self.files],
+        }
+
+
+HAIRPIN_TITLE = "hairpinned: SYN-ACK from an address the client did not call, reset by the client"
+HAIRPIN_ADDRESSES = ("client", "called (VIP)", "answered by (node)", "backend")
+
+
+def _fitting(console: Any, options: Any, title: str, addresses: tuple[str, ...], others: tuple[str, ...],
+             rows: Sequence[tuple[tuple[str, ...], tuple[str, ...]]]) -> Any:
+    """One row a connection: each address in its own column when that fits the width, else the addresses
+    one under the other in one column (``hairpin.render.text``), so no address is cut."""
+    from rich.table import Table
+
+    from hairpin.render.text import fitting
+
+    def table(stacked: bool) -> Table:
+        t = Table(title=title, title_justify="left", show_lines=stacked)
+        for col in (" / ".join(addresses),) if stacked else addresses:
+            t.add_column(col, overflow="fold", no_wrap=not stacked)
+        for col in others:
+            t.add_column(col, no_wrap=True, justify="right" if col in ("SYN retx", "lost (s)") else "left")
+        for addrs, rest in rows:
+            t.add_row(*(("\n".join(addrs),) if stacked else addrs), *rest)
+        return t
+
+    return fitting(console, options, table(False), lambda: table(True))
+
