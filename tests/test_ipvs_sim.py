@@ -92,7 +92,8 @@ def test_generated_text_parses_and_writes_back(seed: scenario.Scenario) -> None:
 
 def test_ipsets_of_the_seed_node(seed: scenario.Scenario) -> None:
     sets = ipset_parse(ipvs.ipset_save(seed, "node1"), "node1.ipset")
-    assert sorted(sets) == sorted(n for n in ipvs.SETS if n != "KUBE-IPVS-IPS")  # 1.18: no KUBE-IPVS-IPS
+    # 1.18: no KUBE-IPVS-IPS (1.25), no KUBE-HEALTH-CHECK-NODE-PORT (PR #97824, 1.21)
+    assert sorted(sets) == sorted(n for n in ipvs.SETS if n not in ("KUBE-IPVS-IPS", "KUBE-HEALTH-CHECK-NODE-PORT"))
     assert [s.type for s in sets.values()][:2] == ["hash:ip,port,ip", "hash:ip,port"]
     from hairpin.model.net import Packet
 

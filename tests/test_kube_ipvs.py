@@ -153,7 +153,7 @@ def test_ipset_save_has_kube_proxys_create_and_add_forms() -> None:
     ]
     at = lines.index("create KUBE-NODE-PORT-TCP bitmap:port range 0-65535")
     assert lines[at + 1 : at + 3] == ["add KUBE-NODE-PORT-TCP 30054", "add KUBE-NODE-PORT-TCP 31468"]
-    assert len([ln for ln in lines if ln.startswith("create ")]) == 14  # 1.18: no KUBE-IPVS-IPS
+    assert len([ln for ln in lines if ln.startswith("create ")]) == 13  # 1.18: no KUBE-IPVS-IPS, no KUBE-HEALTH-CHECK-NODE-PORT (PR #97824, 1.21)
 
 
 def test_118_ipvs_forward_and_firewall_rules_as_release_118_writes_them() -> None:

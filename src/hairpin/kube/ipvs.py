@@ -14,8 +14,9 @@ types and comments):
   access from local pods even if no local endpoints exist"; the NLB's health check keeps external
   traffic off such a node);
 - ipsets: KUBE-CLUSTER-IP (hash:ip,port), KUBE-LOOP-BACK (hash:ip,port,ip: a pod reaching itself),
-  KUBE-NODE-PORT-TCP / KUBE-NODE-PORT-LOCAL-TCP (bitmap:port), KUBE-HEALTH-CHECK-NODE-PORT
-  (bitmap:port) and, from 1.25, KUBE-IPVS-IPS (hash:ip, the addresses on kube-ipvs0);
+  KUBE-NODE-PORT-TCP / KUBE-NODE-PORT-LOCAL-TCP (bitmap:port), from 1.21 KUBE-HEALTH-CHECK-NODE-PORT
+  (bitmap:port, with filter INPUT -> KUBE-NODE-PORT "kubernetes health check rules" ACCEPTing its ports:
+  PR #97824) and, from 1.25, KUBE-IPVS-IPS (hash:ip, the addresses on kube-ipvs0);
 - iptables: NodePort traffic is marked for masquerade in nat KUBE-SERVICES -> KUBE-NODE-PORT ->
   KUBE-MARK-MASQ (mark 0x4000) and masqueraded in KUBE-POSTROUTING; IPVS itself never changes the
   source.  EKS sets no ``--cluster-cidr`` (no local-traffic detector), so KUBE-CLUSTER-IP matches
@@ -29,7 +30,8 @@ rules sit in nat instead: see ``tables``, after the release-1.18 tree 2018112767
 ``acceptIPVSTraffic``, ``ipsetWithIptablesChain``):
 
 - a virtual server on every externalIP:port and every load-balancer VIP:port, bound to kube-ipvs0
-  unless the address is one of the node's own (``shouldBind``), so it is a local address on every
+  (from 1.28 unless the address is one of the node's own: ``shouldBind``, PR #115019; before, that one
+  too, as the release-1.18 tree's ``syncService(..., true)`` does), so it is a local address on every
   node and IPVS answers it at LOCAL_IN: an in-cluster caller of a captured VIP never leaves the node
   for the load balancer.  Their real servers follow externalTrafficPolicy (``syncEndpoint`` with
   ``ExternalPolicyLocal()``: the local endpoints, all of them when the node has none, PR #97081);
@@ -49,6 +51,13 @@ rules sit in nat instead: see ``tables``, after the release-1.18 tree 2018112767
   extensions/libxt_ipvs.c ``ipvs_mt_dump``: protocol number, then address/mask, then port).
 
 Version boundaries (the iptables proxier's, ``hairpin.kube.layout``, plus):
+- filter KUBE-NODE-PORT, its INPUT jump and KUBE-HEALTH-CHECK-NODE-PORT from 1.21 (kubernetes PR #97824,
+  CHANGELOG-1.21 v1.21.0-alpha.3; absent from the release-1.18 tree's ``iptablesJumpChain``,
+  ``iptablesChains`` and ``ipsetInfo``): written from 1.24, not for 1.18 (``HEALTH_CHECK_FIRST``);
+- a node's own address left off kube-ipvs0 (and so off KUBE-IPVS-IPS) from 1.28 (kubernetes PR #115019,
+  fixes issues #114815 and #117613, a 1.28 tree as stored, fork kevinhehc/k8s-1.28 @ 804fd5ef, has
+  ``shouldBind``; backported to 1.27 patch releases, which a minor-only version cannot tell apart:
+  ``OWN_ADDRESS_UNBOUND_FIRST``);
 - KUBE-PROXY-FIREWALL / KUBE-SOURCE-RANGES-FIREWALL and KUBE-IPVS-FILTER (kubernetes PR #108460,
   "Prevent host access on VIP addresses in proxy-mode=ipvs", merged 2022-06-22: v1.25) from 1.25;
 - KUBE-IPVS-OUT-FILTER (kubernetes issue #119656, PR #119791, merged 2023-08 for v1.29; no CHANGELOG-1.29
@@ -75,6 +84,16 @@ LOCAL_FALLBACK_FIRST = 21
 #: the first minor that applies externalTrafficPolicy to external IPs by default (ExternalPolicyForExternalIP on:
 #: kubernetes PR #90537, for 1.19)
 EXTERNAL_POLICY_FIRST = 19
+#: the first minor with the filter KUBE-NODE-PORT chain, its INPUT jump ("kubernetes health check rules") and the
+#: KUBE-HEALTH-CHECK-NODE-PORT set (kubernetes PR #97824, first in v1.21.0-alpha.3, CHANGELOG-1.21 "Bug or
+#: Regression"; the release-1.18 tree's ``iptablesJumpChain``, ``iptablesChains`` and ``ipsetInfo`` have none)
+HEALTH_CHECK_FIRST = 21
+#: the first minor that leaves a node's own address off kube-ipvs0 (``shouldBind``: kubernetes PR #115019, "Allow
+#: node addresses to be used as loadBalancer addresses for proxy-mode=ipvs", fixes issues #114815 and #117613,
+#: merged 2023 for v1.28; backported to release-1.27 patch releases, which hairpin's minor-only versions cannot
+#: tell apart, so 1.27 is written as 1.27.0).  Before it syncProxyRules binds every external IP and VIP
+#: (``syncService(..., true)``; release-1.18 tree, 2018112767/kubernetes @ b3796c7b pkg/proxy/ipvs/proxier.go)
+OWN_ADDRESS_UNBOUND_FIRST = 28
 DUMMY = "kube-ipvs0"
 
 #: set name -> (ipset type, kube-proxy's comment for it), in kube-proxy's ipsetInfo order.  The comment
@@ -186,7 +205,7 @@ def ipsets(scenario: Scenario, node: str) -> dict[str, list[str]]:
                         put("KUBE-LOAD-BALANCER-SOURCE-CIDR", f"{entry},{cidr.removesuffix('/32')}")
                     if node_allowed(svc, node_ip):
                         put("KUBE-LOAD-BALANCER-SOURCE-IP", f"{entry},{vip}")
-        if local_policy and svc.type == "LoadBalancer" and svc.health_check_node_port:
+        if local_policy and svc.type == "LoadBalancer" and svc.health_check_node_port and minor >= HEALTH_CHECK_FIRST:
             put("KUBE-HEALTH-CHECK-NODE-PORT", str(svc.health_check_node_port))
     if minor >= 25:
         out["KUBE-IPVS-IPS"] = dummy_addresses(scenario, node)
@@ -195,9 +214,11 @@ def ipsets(scenario: Scenario, node: str) -> dict[str, list[str]]:
 
 def dummy_addresses(scenario: Scenario, node: str | None = None) -> list[str]:
     """The addresses kube-proxy binds to ``kube-ipvs0`` on ``node``: every ClusterIP, external IP and
-    load-balancer VIP, except one that is already the node's own address (``shouldBind``).  The AWS
-    controllers' NLBs publish a hostname, so no VIP unless the scenario gives one."""
-    own = {scenario.node(node).ip} if node is not None else set()
+    load-balancer VIP; from 1.28 (``OWN_ADDRESS_UNBOUND_FIRST``) except one that is already the node's
+    own address (``shouldBind``), before it that one too, so the address is then on eth0 and on
+    kube-ipvs0.  The AWS controllers' NLBs publish a hostname, so no VIP unless the scenario gives one."""
+    minor = layout_for(scenario.kube_proxy.version).minor
+    own = {scenario.node(node).ip} if node is not None and minor >= OWN_ADDRESS_UNBOUND_FIRST else set()
     addrs = [svc.cluster_ip for svc in scenario.services]
     for svc in scenario.services:
         addrs += [a for a in (*svc.external_ips, *lb_vips(svc)) if a not in own]
@@ -220,7 +241,7 @@ def ipset_save(scenario: Scenario, node: str) -> str:
     minor = layout_for(scenario.kube_proxy.version).minor
     lines: list[str] = []
     for name, (kind, _note) in SETS.items():
-        if name == "KUBE-IPVS-IPS" and minor < 25:
+        if (name == "KUBE-IPVS-IPS" and minor < 25) or (name == "KUBE-HEALTH-CHECK-NODE-PORT" and minor < HEALTH_CHECK_FIRST):
             continue
         opts = "range 0-65535" if kind == "bitmap:port" else "family inet hashsize 1024 maxelem 65536"
         lines.append(f"create {name} {kind} {opts}")
@@ -242,7 +263,7 @@ def tables(scenario: Scenario, node: str) -> Tables:
     nat_chains = ["KUBE-SERVICES", "KUBE-POSTROUTING", "KUBE-NODE-PORT", "KUBE-LOAD-BALANCER", "KUBE-MARK-MASQ"]
     if minor < 25:  # the nat KUBE-FIREWALL of the layouts before PR #110628 (its rule: below)
         nat_chains.append("KUBE-FIREWALL")
-    filter_chains = ["KUBE-FORWARD", "KUBE-NODE-PORT"]
+    filter_chains = ["KUBE-FORWARD"] + (["KUBE-NODE-PORT"] if minor >= HEALTH_CHECK_FIRST else [])
     if minor >= 25:
         filter_chains += ["KUBE-PROXY-FIREWALL", "KUBE-SOURCE-RANGES-FIREWALL", "KUBE-IPVS-FILTER"]
     if minor >= 29:
@@ -314,7 +335,8 @@ def tables(scenario: Scenario, node: str) -> Tables:
     else:
         t.add("filter", "KUBE-FORWARD",
               f"{comment('kubernetes forwarding conntrack rule')} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")  # fmt: skip
-    t.add("filter", "KUBE-NODE-PORT", f"{match('KUBE-HEALTH-CHECK-NODE-PORT', 'dst')} -j ACCEPT")
+    if minor >= HEALTH_CHECK_FIRST:  # PR #97824
+        t.add("filter", "KUBE-NODE-PORT", f"{match('KUBE-HEALTH-CHECK-NODE-PORT', 'dst')} -j ACCEPT")
     if minor >= 25:
         for name, dirs in (("KUBE-LOAD-BALANCER", "dst,dst"), ("KUBE-CLUSTER-IP", "dst,dst"),
                            ("KUBE-EXTERNAL-IP", "dst,dst"), ("KUBE-EXTERNAL-IP-LOCAL", "dst,dst"),
@@ -355,8 +377,9 @@ def _jumps(t: Tables, minor: int) -> None:
         ("nat", "PREROUTING", "KUBE-SERVICES", "kubernetes service portals"),
         ("nat", "POSTROUTING", "KUBE-POSTROUTING", "kubernetes postrouting rules"),
         ("filter", "FORWARD", "KUBE-FORWARD", "kubernetes forwarding rules"),
-        ("filter", "INPUT", "KUBE-NODE-PORT", "kubernetes health check rules"),
     ]
+    if minor >= HEALTH_CHECK_FIRST:  # PR #97824
+        jumps.append(("filter", "INPUT", "KUBE-NODE-PORT", "kubernetes health check rules"))
     if minor >= 25:
         jumps += [
             ("filter", "INPUT", "KUBE-PROXY-FIREWALL", "kube-proxy firewall rules"),
