@@ -6,6 +6,7 @@ closed form against the simulator for IPVS host-network callers per kube-proxy v
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -181,7 +182,13 @@ def test_checker_agrees_with_iptables_restore_on_random_option_lists(tmp_path_fa
         hairpin = _hairpin_accepts(opts)
     except Exception as exc:  # a traceback is a defect
         raise AssertionError(f"{opts!r}: {exc!r}") from exc
-    assert hairpin == _real_accepts(opts, tmp_path_factory.mktemp("r")), opts
+    real = _real_accepts(opts, tmp_path_factory.mktemp("r"))
+    if real and re.search(r"--vaddr \d+(?:\s|$)", opts):
+        # the documented difference (docs/trace.md): iptables reads an address as inet_aton does ("6" is
+        # 0.0.0.6); iptables-save always prints dotted quads, so hairpin refuses the short forms
+        assert hairpin is False, opts
+        return
+    assert hairpin == real, opts
 
 
 # -- closed form and simulator, per version
