@@ -247,41 +247,53 @@ def _mark(text: str, f: str | None, line: int) -> None:
 def _check_graph(rs: Ruleset, tname: str) -> None:
     """Jump loops reachable from a built-in chain, and targets used outside their table and hooks."""
     table = rs.tables[tname]
-    edges: dict[str, list[Rule]] = {name: [] for name in table.chains}
+    # each chain's distinct successors in the order its rules first jump to them, with that first rule (a
+    # later rule to the same chain meets a chain already explored, or already on the path and refused)
+    succ: dict[str, dict[str, Rule]] = {name: {} for name in table.chains}
     for chain in table.chains.values():
+        out = succ[chain.name]
         for rule in chain.rules:
             t = rule.target
-            if t is not None and t.name in table.chains:
-                edges[chain.name].append(rule)
-    hooks: dict[str, set[str]] = {}
-    for hook in BUILTIN_CHAINS[tname]:
-        if hook not in table.chains:
+            if t is not None and t.name in succ and t.name not in out:
+                out[t.name] = rule
+    # one depth-first search from the built-in chains in order, with the path on a stack (a jump to a chain
+    # on the path is a loop) and the explored chains shared between them: a chain explored from an earlier
+    # hook has no loop below it
+    order: list[str] = []  # post-order: a chain after everything it jumps to
+    done: set[str] = set()
+    roots = [hook for hook in BUILTIN_CHAINS[tname] if hook in table.chains]
+    for hook in roots:
+        if hook in done:
             continue
-        # depth first with the path on a stack: a jump to a chain on the path is a loop
         path: list[str] = [hook]
         onpath = {hook}
-        stack = [iter(edges[hook])]
-        hooks.setdefault(hook, set()).add(hook)
-        done: set[str] = set()
+        stack = [iter(succ[hook].items())]
         while stack:
             edge = next(stack[-1], None)
             if edge is None:
                 stack.pop()
                 done.add(path[-1])
+                order.append(path[-1])
                 onpath.discard(path.pop())
                 continue
-            assert edge.target is not None
-            nxt = edge.target.name
+            nxt, rule = edge
             if nxt in onpath:
                 cycle = [*path[path.index(nxt):], nxt]
-                raise ParseError(f"jump loop: chain {edge.chain} jumps back to {nxt} ({' -> '.join(cycle)}, "
-                                 f"reached from {tname} {hook}); the kernel refuses it", rs.file, edge.line)  # fmt: skip
-            hooks.setdefault(nxt, set()).add(hook)
+                raise ParseError(f"jump loop: chain {rule.chain} jumps back to {nxt} ({' -> '.join(cycle)}, "
+                                 f"reached from {tname} {hook}); the kernel refuses it", rs.file, rule.line)  # fmt: skip
             if nxt in done:
                 continue
             path.append(nxt)
             onpath.add(nxt)
-            stack.append(iter(edges[nxt]))
+            stack.append(iter(succ[nxt].items()))
+    # which hooks reach each chain: propagated in topological order (the graph has no loop now)
+    hooks: dict[str, set[str]] = {hook: {hook} for hook in roots}
+    for name in reversed(order):
+        mine = hooks.get(name)
+        if not mine:
+            continue
+        for nxt in succ[name]:
+            hooks.setdefault(nxt, set()).update(mine)
     for chain in table.chains.values():
         reached = hooks.get(chain.name, set())
         for rule in chain.rules:
