@@ -34,6 +34,15 @@ _BUILTIN_OPTS = {
 }  # fmt: skip
 _TARGET_OPTS = {"-j": False, "--jump": False, "-g": True, "--goto": True}
 _VALUELESS = {"-f"}
+_APPEND_INSERT = frozenset({"-A", "--append", "-I", "--insert"})
+# what an option word is to _fast_args: 1 -m, 2 -j, 3 -g, 4 a built-in option, 5 another option (the options
+# dumps repeat are listed; any other word is looked at)
+_MATCH, _JUMP, _GOTO, _BUILTIN, _OTHER = 1, 2, 3, 4, 5
+_KINDS = {"-m": _MATCH, "--match": _MATCH, "-j": _JUMP, "--jump": _JUMP, "-g": _GOTO, "--goto": _GOTO,
+          **dict.fromkeys(_BUILTIN_OPTS, _BUILTIN),
+          **dict.fromkeys(["--comment", "--dport", "--sport", "--dports", "--mode", "--probability", "--every",
+                           "--packet", "--to-destination", "--to-source", "--to-ports", "--set-xmark", "--or-mark",
+                           "--mark", "--dst-type", "--src-type", "--ctstate", "--state", "--match-set"], _OTHER)}  # fmt: skip
 
 
 #: one token: a double-quoted string (backslash escapes the next character), a bare word, or a lone
@@ -151,6 +160,127 @@ def parse_rule_args(
     return tuple(matches), target
 
 
+#: interned parts of rules, per parse: equal Options and Matches are one object (they are frozen), so a dump
+#: whose rules repeat ``-p tcp``, ``-m tcp --dport 80`` or a Service's comment builds each once.  Options
+#: by (name, value, quoted); matches by (module, their options' keys) or ("", built-in option, value).
+_OptionMemo = dict[tuple[str, str, bool], Option]
+_MatchMemo = dict[tuple[object, ...], Match]
+
+
+def _split(body: str) -> tuple[list[str], int] | None:
+    """``tokenize`` for the lines dumps are made of, without a tuple per token: the words and the index of
+    the one quoted word (-1 if none).  None for any other line (more than one quoted string, a backslash
+    inside quotes, a quote inside a word): ``tokenize`` reads those."""
+    quotes = body.count('"')
+    if quotes == 0:
+        words = (body.replace("\t", " ") if "\t" in body else body).split(" ")
+        return ([w for w in words if w] if "" in words else words), -1
+    if quotes != 2:
+        return None
+    pre, quoted, post = body.split('"')
+    if (pre and pre[-1] not in " \t") or "\\" in quoted:
+        return None
+    words = (pre.replace("\t", " ") if "\t" in pre else pre).split(" ")
+    if "" in words:
+        words = [w for w in words if w]
+    at = len(words)
+    words.append(quoted)
+    if post:
+        after = (post.replace("\t", " ") if "\t" in post else post).split(" ")
+        words.extend([w for w in after if w] if "" in after else after)
+    return words, at
+
+
+def _fast_args(
+    words: list[str], quoted_at: int, options: _OptionMemo, memo: _MatchMemo
+) -> tuple[tuple[Match, ...], Target | None] | None:
+    """``parse_rule_args`` of ``words[2:]`` when they are pairs of an option and its one value, none negated,
+    none refused: the form kube-proxy and most tools write.  None otherwise (``parse_rule_args`` then reads
+    the rule and says what is wrong with it).  Equal options and matches come from the memos."""
+    n = len(words)
+    if n & 1:
+        return None
+    matches: list[Match] = []
+    module: str | None = None
+    mopts: list[Option] = []
+    mkeys: list[tuple[str, str, bool]] = []
+    target: str | None = None
+    goto = False
+    topts: list[Option] = []
+    for i in range(2, n, 2):
+        tok = words[i]
+        val = words[i + 1]
+        kind = _KINDS.get(tok)
+        if kind is None:
+            if len(tok) < 2 or tok[0] != "-" or tok[1].isdigit():
+                return None  # not an option where one must be
+            kind = _OTHER
+        vq = i + 1 == quoted_at
+        if i == quoted_at or (not vq and (val == "!" or (val[0] == "-" and len(val) > 1 and not val[1].isdigit()))):
+            return None  # a quoted option; a negation, or an option where its value must be
+        if kind == _MATCH:
+            if target is not None:
+                return None
+            if module is not None:
+                mkey = (module, tuple(mkeys))
+                m = memo.get(mkey)
+                if m is None:
+                    m = memo[mkey] = Match(module, tuple(mopts))
+                matches.append(m)
+            mopts = []
+            mkeys = []
+            module = val
+        elif kind in (_JUMP, _GOTO):
+            if target is not None:
+                return None
+            if module is not None:
+                mkey = (module, tuple(mkeys))
+                m = memo.get(mkey)
+                if m is None:
+                    m = memo[mkey] = Match(module, tuple(mopts))
+                matches.append(m)
+                module = None
+            target = val
+            goto = kind == _GOTO
+        else:
+            key = (tok, val, vq)
+            o = options.get(key)
+            if o is None:
+                o = options[key] = Option(tok, (val,), False, vq)
+            if target is not None:
+                topts.append(o)
+            elif kind == _BUILTIN:
+                if module is not None:
+                    mkey = (module, tuple(mkeys))
+                    m = memo.get(mkey)
+                    if m is None:
+                        m = memo[mkey] = Match(module, tuple(mopts))
+                    matches.append(m)
+                    module = None
+                    mopts = []
+                    mkeys = []
+                # a built-in option is never marked quoted, and -s/--source are one: keyed by its short name
+                bkey = ("", _BUILTIN_OPTS[tok], val)
+                m = memo.get(bkey)
+                if m is None:
+                    m = memo[bkey] = Match("", (Option(_BUILTIN_OPTS[tok], (val,), False),))
+                matches.append(m)
+            else:
+                if module is None:
+                    module = _implicit_module(matches)
+                    if module is None:
+                        return None
+                mopts.append(o)
+                mkeys.append(key)
+    if module is not None:
+        mkey = (module, tuple(mkeys))
+        m = memo.get(mkey)
+        if m is None:
+            m = memo[mkey] = Match(module, tuple(mopts))
+        matches.append(m)
+    return tuple(matches), (None if target is None else Target(target, tuple(topts), goto))
+
+
 def _implicit_module(matches: list[Match]) -> str | None:
     for m in matches:
         if m.module == "":
@@ -166,6 +296,8 @@ def parse(text: str, file: str | None = None) -> Ruleset:
     table: Table | None = None
     seen_tables: set[str] = set()
     inserted: dict[int, tuple[Chain, list[Rule]]] = {}
+    options: _OptionMemo = {}
+    memo: _MatchMemo = {}
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line:
@@ -216,16 +348,26 @@ def parse(text: str, file: str | None = None) -> Ruleset:
                 raise ParseError("unterminated counters", file, lineno)
             counters_r = _counters(body[: end + 1], file, lineno)
             body = body[end + 1 :].strip()
-        tokens = tokenize(body, file, lineno)
-        if len(tokens) < 2 or tokens[0][0] not in ("-A", "--append", "-I", "--insert"):
+        split = _split(body)
+        if split is None:
+            tokens = tokenize(body, file, lineno)
+            words, quoted_at = [t for t, _ in tokens], -2
+        else:
+            words, quoted_at = split
+        if len(words) < 2 or words[0] not in _APPEND_INSERT:
             raise ParseError(f"expected -A CHAIN, got {body[:40]!r}", file, lineno)
-        chain_name = tokens[1][0]
-        if chain_name not in table.chains or not table.chains[chain_name].line:
+        chain_name = words[1]
+        chain_or_none = table.chains.get(chain_name)
+        if chain_or_none is None or not chain_or_none.line:
             raise ParseError(f"rule for undeclared chain {chain_name} in *{table.name}", file, lineno)
-        matches, target = parse_rule_args(tokens[2:], table.name, chain_name, file, lineno)
-        chain = table.chains[chain_name]
-        rule = Rule(table.name, chain_name, matches, target, len(chain.rules) + 1, lineno, counters_r, raw.strip())
-        if tokens[0][0] in ("-I", "--insert"):
+        chain = chain_or_none
+        args = _fast_args(words, quoted_at, options, memo) if quoted_at != -2 else None
+        if args is None:
+            if quoted_at != -2:
+                tokens = [(w, i == quoted_at) for i, w in enumerate(words)]
+            args = parse_rule_args(tokens[2:], table.name, chain_name, file, lineno)
+        rule = Rule(table.name, chain_name, args[0], args[1], len(chain.rules) + 1, lineno, counters_r, line)
+        if words[0] in ("-I", "--insert"):
             # each -I goes before everything so far: kept aside and put in front once, at the end (inserting
             # and renumbering at every -I made a dump of N inserts cost N^2)
             inserted.setdefault(id(chain), (chain, []))[1].append(rule)
