@@ -79,11 +79,17 @@ _PORTED_PROTOS = {"tcp", "udp", "sctp", "dccp", "6", "17", "132", "33"}
 _PROTOS = {"all", "tcp", "udp", "udplite", "icmp", "esp", "ah", "sctp", "gre", "dccp", "ipip", "ipencap", "igmp"}
 _IFNAMSIZ = 16
 _DOTTED = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
+_BYTE = r"(?:25[0-5]|2[0-4][0-9]|[01][0-9][0-9]|[0-9]?[0-9])"
+_QUAD = re.compile(rf"{_BYTE}\.{_BYTE}\.{_BYTE}\.{_BYTE}")
 
 
 def check(rs: Ruleset) -> None:
     """Refuse what ``iptables-restore`` (and the kernel, on commit) would refuse; first problem wins."""
     f = rs.file
+    # (id, protocol) of the matches and targets found valid so far: the parser builds equal ones once, so a
+    # dump's ten thousand "-m tcp --dport 80" are checked once (only successes are kept: a rule that is
+    # refused is refused at its own line)
+    valid: set[tuple[int, str]] = set()
     for table in rs.tables.values():
         if table.name not in BUILTIN_CHAINS:
             raise ParseError(f"unknown table *{table.name} (the kernel has raw, mangle, nat, filter, security)",
@@ -93,22 +99,26 @@ def check(rs: Ruleset) -> None:
             if chain.name not in builtins and chain.policy is not None:
                 raise ParseError(f"chain {chain.name} is not a built-in chain of *{table.name}: it cannot have "
                                  f"policy {chain.policy}", f, chain.line)  # fmt: skip
+        chains = table.chains.keys()
         for chain in table.chains.values():
             for rule in chain.rules:
-                _check_rule(rule, table.chains.keys(), f)
+                _check_rule(rule, chains, f, valid)
     for table in rs.tables.values():
         _check_graph(rs, table.name)
 
 
-def _check_rule(rule: Rule, chains: object, f: str | None) -> None:
+def _check_rule(rule: Rule, chains: object, f: str | None, valid: set[tuple[int, str]]) -> None:
     line = rule.line
     proto = ""
     for m in rule.matches:
         if m.module == "":
             o = m.options[0]
             if o.name in ("-s", "-d"):
-                for part in o.value.split(","):
-                    _network(part, f, line)
+                key = (id(m), "")
+                if key not in valid:
+                    for part in o.value.split(","):
+                        _network(part, f, line)
+                    valid.add(key)
             elif o.name == "-p":
                 proto = o.value.lower()
                 if proto not in _PROTOS and not (proto.isdigit() and int(proto) <= 255):
@@ -117,9 +127,13 @@ def _check_rule(rule: Rule, chains: object, f: str | None) -> None:
                 raise ParseError(f"interface name {o.value!r} must be shorter than IFNAMSIZ ({_IFNAMSIZ - 1})",
                                  f, line)  # fmt: skip
             continue
+        key = (id(m), proto)
+        if key in valid:
+            continue
         if m.module not in MATCHES:
             raise ParseError(f"unknown match -m {m.module} (iptables: Couldn't load match `{m.module}')", f, line)
         _check_match(m, proto, f, line)
+        valid.add(key)
     t = rule.target
     if t is None:
         return
@@ -129,11 +143,21 @@ def _check_rule(rule: Rule, chains: object, f: str | None) -> None:
         if t.goto or t.name not in TARGETS:
             raise ParseError(f"{'-g' if t.goto else '-j'} {t.name}: no chain {t.name} in *{rule.table} and no such "
                              "target", f, line)  # fmt: skip
-        _check_target_options(rule, proto, f, line)
+        key = (id(t), proto)
+        if key not in valid:
+            _check_target_options(rule, proto, f, line)
+            valid.add(key)
+
+
+#: the match modules whose options are checked below (the others' options are taken as written)
+_CHECKED = frozenset({"ipvs", "tcp", "udp", "sctp", "dccp", "udplite", "multiport", "statistic", "mark", "connmark",
+                      "conntrack"})  # fmt: skip
 
 
 def _check_match(m: Match, proto: str, f: str | None, line: int) -> None:
     mod = m.module
+    if mod not in _CHECKED:
+        return
     if mod == "ipvs":
         _check_ipvs(m, f, line)
         return
@@ -183,6 +207,10 @@ def _one(o: Option, f: str | None, line: int) -> str:
 
 
 def _octets(text: str) -> bool:
+    # a dotted quad of ASCII numbers 0-255 at once; anything else by the rule itself (\d is any Unicode
+    # digit, $ allows a final newline)
+    if _QUAD.fullmatch(text):
+        return True
     return bool(_DOTTED.match(text)) and all(int(x) <= 255 for x in text.split("."))
 
 
@@ -249,13 +277,21 @@ def _check_graph(rs: Ruleset, tname: str) -> None:
     table = rs.tables[tname]
     # each chain's distinct successors in the order its rules first jump to them, with that first rule (a
     # later rule to the same chain meets a chain already explored, or already on the path and refused)
+    # and, in the same pass, the rules whose target the kernel allows only in some tables and hooks
     succ: dict[str, dict[str, Rule]] = {name: {} for name in table.chains}
+    placed: list[tuple[Rule, str]] = []
     for chain in table.chains.values():
         out = succ[chain.name]
         for rule in chain.rules:
             t = rule.target
-            if t is not None and t.name in succ and t.name not in out:
-                out[t.name] = rule
+            if t is None:
+                continue
+            name = t.name
+            if name in succ:
+                if name not in out:
+                    out[name] = rule
+            elif name in _PLACES:
+                placed.append((rule, chain.name))
     # one depth-first search from the built-in chains in order, with the path on a stack (a jump to a chain
     # on the path is a loop) and the explored chains shared between them: a chain explored from an earlier
     # hook has no loop below it
@@ -294,20 +330,18 @@ def _check_graph(rs: Ruleset, tname: str) -> None:
             continue
         for nxt in succ[name]:
             hooks.setdefault(nxt, set()).update(mine)
-    for chain in table.chains.values():
-        reached = hooks.get(chain.name, set())
-        for rule in chain.rules:
-            t = rule.target
-            if t is None or t.name not in _PLACES or t.name in table.chains:
-                continue
-            want_table, want_hooks = _PLACES[t.name]
-            if tname != want_table:  # checked for every rule, reached or not (xt_check_target)
-                raise ParseError(f"-j {t.name} is only valid in the {want_table} table, not *{tname}", rs.file,
-                                 rule.line)  # fmt: skip
-            bad = sorted(reached - want_hooks)
-            if bad:
-                raise ParseError(f"-j {t.name} is not allowed from {tname} {', '.join(bad)} (only "
-                                 f"{', '.join(sorted(want_hooks))})", rs.file, rule.line)  # fmt: skip
+    for rule, chain_name in placed:
+        t = rule.target
+        assert t is not None
+        want_table, want_hooks = _PLACES[t.name]
+        if tname != want_table:  # checked for every rule, reached or not (xt_check_target)
+            raise ParseError(f"-j {t.name} is only valid in the {want_table} table, not *{tname}", rs.file,
+                             rule.line)  # fmt: skip
+        reached = hooks.get(chain_name)
+        bad = sorted(reached - want_hooks) if reached else None
+        if bad:
+            raise ParseError(f"-j {t.name} is not allowed from {tname} {', '.join(bad)} (only "
+                             f"{', '.join(sorted(want_hooks))})", rs.file, rule.line)  # fmt: skip
 
 
 _IPVS_OPTS = ("--ipvs", "--vproto", "--vaddr", "--vport", "--vdir", "--vmethod", "--vportctl")
