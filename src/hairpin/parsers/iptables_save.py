@@ -162,9 +162,11 @@ def parse_rule_args(
 
 #: interned parts of rules, per parse: equal Options and Matches are one object (they are frozen), so a dump
 #: whose rules repeat ``-p tcp``, ``-m tcp --dport 80`` or a Service's comment builds each once.  Options
-#: by (name, value, quoted); matches by (module, their options' keys) or ("", built-in option, value).
+#: by (name, value, quoted); matches by (module, their options' keys) or ("", built-in option, value);
+#: targets by (name, goto, their options' keys...).
 _OptionMemo = dict[tuple[str, str, bool], Option]
 _MatchMemo = dict[tuple[object, ...], Match]
+_TargetMemo = dict[tuple[object, ...], Target]
 
 
 def _split(body: str) -> tuple[list[str], int] | None:
@@ -192,7 +194,7 @@ def _split(body: str) -> tuple[list[str], int] | None:
 
 
 def _fast_args(
-    words: list[str], quoted_at: int, options: _OptionMemo, memo: _MatchMemo
+    words: list[str], quoted_at: int, options: _OptionMemo, memo: _MatchMemo, targets: _TargetMemo
 ) -> tuple[tuple[Match, ...], Target | None] | None:
     """``parse_rule_args`` of ``words[2:]`` when they are pairs of an option and its one value, none negated,
     none refused: the form kube-proxy and most tools write.  None otherwise (``parse_rule_args`` then reads
@@ -278,7 +280,13 @@ def _fast_args(
         if m is None:
             m = memo[mkey] = Match(module, tuple(mopts))
         matches.append(m)
-    return tuple(matches), (None if target is None else Target(target, tuple(topts), goto))
+    if target is None:
+        return tuple(matches), None
+    tkey = (target, goto, *[(o.name, o.values[0], o.quoted) for o in topts])
+    t = targets.get(tkey)
+    if t is None:
+        t = targets[tkey] = Target(target, tuple(topts), goto)
+    return tuple(matches), t
 
 
 def _implicit_module(matches: list[Match]) -> str | None:
@@ -296,11 +304,13 @@ def parse(text: str, file: str | None = None) -> Ruleset:
     table: Table | None = None
     seen_tables: set[str] = set()
     inserted: dict[int, tuple[Chain, list[Rule]]] = {}
-    options: _OptionMemo = {}
-    memo: _MatchMemo = {}
+    memos: tuple[_OptionMemo, _MatchMemo, _TargetMemo] = ({}, {}, {})
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line:
+            continue
+        if line[0] == "-" and table is not None:  # a rule without counters: most lines
+            _rule(line, line, None, lineno, table, inserted, memos, file)
             continue
         if line.startswith("#"):
             if table is None:
@@ -348,37 +358,52 @@ def parse(text: str, file: str | None = None) -> Ruleset:
                 raise ParseError("unterminated counters", file, lineno)
             counters_r = _counters(body[: end + 1], file, lineno)
             body = body[end + 1 :].strip()
-        split = _split(body)
-        if split is None:
-            tokens = tokenize(body, file, lineno)
-            words, quoted_at = [t for t, _ in tokens], -2
-        else:
-            words, quoted_at = split
-        if len(words) < 2 or words[0] not in _APPEND_INSERT:
-            raise ParseError(f"expected -A CHAIN, got {body[:40]!r}", file, lineno)
-        chain_name = words[1]
-        chain_or_none = table.chains.get(chain_name)
-        if chain_or_none is None or not chain_or_none.line:
-            raise ParseError(f"rule for undeclared chain {chain_name} in *{table.name}", file, lineno)
-        chain = chain_or_none
-        args = _fast_args(words, quoted_at, options, memo) if quoted_at != -2 else None
-        if args is None:
-            if quoted_at != -2:
-                tokens = [(w, i == quoted_at) for i, w in enumerate(words)]
-            args = parse_rule_args(tokens[2:], table.name, chain_name, file, lineno)
-        rule = Rule(table.name, chain_name, args[0], args[1], len(chain.rules) + 1, lineno, counters_r, line)
-        if words[0] in ("-I", "--insert"):
-            # each -I goes before everything so far: kept aside and put in front once, at the end (inserting
-            # and renumbering at every -I made a dump of N inserts cost N^2)
-            inserted.setdefault(id(chain), (chain, []))[1].append(rule)
-        else:
-            chain.rules.append(rule)
+        _rule(line, body, counters_r, lineno, table, inserted, memos, file)
     if table is not None:
         raise ParseError(f"table *{table.name} has no COMMIT", file, len(text.splitlines()))
     for chain, front in inserted.values():
         chain.rules[:] = [_reindex(r, i + 1) for i, r in enumerate([*reversed(front), *chain.rules])]
     _check_jumps(rs)
     return rs
+
+
+def _rule(
+    line: str,
+    body: str,
+    counters_r: tuple[int, int] | None,
+    lineno: int,
+    table: Table,
+    inserted: dict[int, tuple[Chain, list[Rule]]],
+    memos: tuple[_OptionMemo, _MatchMemo, _TargetMemo],
+    file: str | None,
+) -> None:
+    """The rule on ``line`` (``body`` without its counters), appended to its chain (or kept aside, if
+    inserted)."""
+    split = _split(body)
+    if split is None:
+        tokens = tokenize(body, file, lineno)
+        words, quoted_at = [t for t, _ in tokens], -2
+    else:
+        words, quoted_at = split
+    if len(words) < 2 or words[0] not in _APPEND_INSERT:
+        raise ParseError(f"expected -A CHAIN, got {body[:40]!r}", file, lineno)
+    chain_name = words[1]
+    chain_or_none = table.chains.get(chain_name)
+    if chain_or_none is None or not chain_or_none.line:
+        raise ParseError(f"rule for undeclared chain {chain_name} in *{table.name}", file, lineno)
+    chain = chain_or_none
+    args = _fast_args(words, quoted_at, *memos) if quoted_at != -2 else None
+    if args is None:
+        if quoted_at != -2:
+            tokens = [(w, i == quoted_at) for i, w in enumerate(words)]
+        args = parse_rule_args(tokens[2:], table.name, chain_name, file, lineno)
+    rule = Rule(table.name, chain_name, args[0], args[1], len(chain.rules) + 1, lineno, counters_r, line)
+    if words[0] in ("-I", "--insert"):
+        # each -I goes before everything so far: kept aside and put in front once, at the end (inserting
+        # and renumbering at every -I made a dump of N inserts cost N^2)
+        inserted.setdefault(id(chain), (chain, []))[1].append(rule)
+    else:
+        chain.rules.append(rule)
 
 
 _VERDICTS = {"ACCEPT", "DROP", "RETURN", "QUEUE"}
