@@ -182,13 +182,16 @@ def _split(body: str) -> tuple[list[str], int] | None:
     pre, quoted, post = body.split('"')
     if (pre and pre[-1] not in " \t") or "\\" in quoted:
         return None
-    words = (pre.replace("\t", " ") if "\t" in pre else pre).split(" ")
+    # pre ends with a blank and post, most often, starts with one: split without those first
+    words = (pre.replace("\t", " ") if "\t" in pre else pre)[:-1].split(" ")
     if "" in words:
         words = [w for w in words if w]
     at = len(words)
     words.append(quoted)
     if post:
         after = (post.replace("\t", " ") if "\t" in post else post).split(" ")
+        if after[0] == "":
+            del after[0]
         words.extend([w for w in after if w] if "" in after else after)
     return words, at
 
