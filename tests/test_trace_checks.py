@@ -49,6 +49,8 @@ CASES = [
     ("-m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n",
      "-m frobnicate --level 3 -j KUBE-SERVICES\n", 1, 30,
      "unknown match -m frobnicate (iptables: Couldn't load match `frobnicate')"),
+    ("-m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n", "-m \"\" -j KUBE-SERVICES\n", 1, 30,
+     "-m \"\": a match module has a name (iptables: Couldn't load match `')"),
 ]  # fmt: skip
 
 

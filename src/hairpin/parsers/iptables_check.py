@@ -78,6 +78,8 @@ _MULTI_OPTS = {"--dports", "--sports", "--ports", "--destination-ports", "--sour
 _PORTED_PROTOS = {"tcp", "udp", "sctp", "dccp", "6", "17", "132", "33"}
 _PROTOS = {"all", "tcp", "udp", "udplite", "icmp", "esp", "ah", "sctp", "gre", "dccp", "ipip", "ipencap", "igmp"}
 _IFNAMSIZ = 16
+#: what iptables_save.parse files as a built-in option (a Match with module "" and this one option)
+_BUILTIN_NAMES = frozenset({"-s", "-d", "-p", "-i", "-o", "-f"})
 _DOTTED = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
 _BYTE = r"(?:25[0-5]|2[0-4][0-9]|[01][0-9][0-9]|[0-9]?[0-9])"
 _QUAD = re.compile(rf"{_BYTE}\.{_BYTE}\.{_BYTE}\.{_BYTE}")
@@ -112,6 +114,10 @@ def _check_rule(rule: Rule, chains: object, f: str | None, valid: set[tuple[int,
     proto = ""
     for m in rule.matches:
         if m.module == "":
+            if len(m.options) != 1 or m.options[0].name not in _BUILTIN_NAMES:
+                # -m "": the parser keeps it as a match named "" (iptables 1.8.9 libxtables xtables_find_match:
+                # "Couldn't load match `':No such file or directory"; iptables-nft-restore --test, exit 2)
+                raise ParseError("-m \"\": a match module has a name (iptables: Couldn't load match `')", f, line)
             o = m.options[0]
             if o.name in ("-s", "-d"):
                 key = (id(m), "")
