@@ -45,7 +45,9 @@ __all__ = [
     "DEPTH_ENV",
     "EXCERPT",
     "SIZE_ENV",
+    "alias_bomb_error",
     "check_yaml_events",
+    "depth_error",
     "display_name",
     "excerpt",
     "human_size",
@@ -231,6 +233,16 @@ def _line(ev: Any) -> int | None:
     return int(mark.line) + 1 if mark is not None else None
 
 
+def depth_error(limit: int, file: str | None, line: int | None) -> ParseError:
+    """The error for a YAML collection opened ``limit`` + 1 levels deep, at ``line``."""
+    return ParseError(f"nested more than {limit} levels deep (raise it with hairpin --max-depth N or {DEPTH_ENV})", file, line)
+
+
+def alias_bomb_error(file: str | None, line: int | None) -> ParseError:
+    """The error for the alias at ``line`` that takes a document past :data:`ALIAS_NODES` aliased nodes."""
+    return ParseError(f"YAML aliases stand for more than {ALIAS_NODES:,} nodes (an alias bomb?): refused", file, line)
+
+
 def check_yaml_events(
     text: str, file: str | None, loader: type[Any] | None = None, aliases: bool = False
 ) -> tuple[int, ParseError] | None:
@@ -260,11 +272,7 @@ def check_yaml_events(
                 if ev.anchor is not None:
                     open_anchors.append([depth, ev.anchor, 1])
                 if depth > limit:
-                    return doc, ParseError(
-                        f"nested more than {limit} levels deep (raise it with hairpin --max-depth N or {DEPTH_ENV})",
-                        file,
-                        _line(ev),
-                    )
+                    return doc, depth_error(limit, file, _line(ev))
             elif isinstance(ev, _ENDS):
                 if open_anchors and open_anchors[-1][0] == depth:
                     _, name, size = open_anchors.pop()
@@ -280,11 +288,7 @@ def check_yaml_events(
             elif isinstance(ev, yaml.AliasEvent) and aliases:
                 expanded += sizes.get(ev.anchor, 1)  # an anchor still open (a recursive alias): one reference
                 if expanded > ALIAS_NODES:
-                    return doc, ParseError(
-                        f"YAML aliases stand for more than {ALIAS_NODES:,} nodes (an alias bomb?): refused",
-                        file,
-                        _line(ev),
-                    )
+                    return doc, alias_bomb_error(file, _line(ev))
             elif isinstance(ev, yaml.AliasEvent):
                 return doc, ParseError(
                     f"YAML alias *{_one_line(str(ev.anchor))[:EXCERPT]} is not accepted (aliases can expand a small "
