@@ -247,3 +247,24 @@ def test_hostile_stays_bounded_in_a_subprocess_with_1_gib(text: str, want: str, 
                        preexec_fn=_one_gib, timeout=120, check=False)  # fmt: skip
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert r.stderr.strip().startswith(f"hairpin: error: {f}{want}")
+
+
+def test_a_control_character_right_after_a_document_drops_that_document() -> None:
+    """libyaml checks its input for control characters a buffer at a time, so the reader error can come
+    with the event after a document's end: the event pass then named that document, which was not read.
+    Over a range of sizes, one pass agrees with two, and at some size the error comes right after the end."""
+    reading.set_limits()
+    after_end = 0
+    for n in range(16_300, 16_420):
+        text = "kind: A\nx: " + "y" * n + "\n...\n\x07"
+        objs, errors = same(text)
+        assert errors == ["dump.yaml:4: not valid YAML: control character #x0007 is not allowed"]
+        loader = yaml.CSafeLoader(text)
+        last = None
+        with pytest.raises(yaml.reader.ReaderError):
+            while True:
+                last = loader.get_event()
+        if isinstance(last, yaml.DocumentEndEvent):
+            after_end += 1
+            assert objs == []
+    assert after_end > 0

@@ -105,9 +105,7 @@ def documents(loader: Any, file: str | None) -> Iterator[Any]:
     while True:
         try:
             ev = get_event()
-        except yaml.reader.ReaderError:
-            if failed is None and has_pending:  # the event pass named this document: it is not read
-                pending, has_pending = None, False
+        except yaml.reader.ReaderError:  # the event pass named the last document begun: it is not handed over
             raise
         except yaml.YAMLError as exc:  # a syntax error
             if failed is not None:  # the event pass stopped here, the composer had failed before
