@@ -64,7 +64,7 @@ def trees(text: str, one_pass: bool) -> list[Any] | str:
     loader = m._KubeLoader(text)
     try:
         if one_pass:
-            nodes = list(compose.documents(loader, "dump.yaml"))
+            nodes = list(compose.documents(loader, "dump.yaml", end_marks=True))
         else:
             nodes = []
             while loader.check_node():
@@ -268,3 +268,12 @@ def test_a_control_character_right_after_a_document_drops_that_document() -> Non
             after_end += 1
             assert objs == []
     assert after_end > 0
+
+
+def test_end_marks_are_left_out_unless_asked_for() -> None:
+    """Nothing reads a node's end mark; by default the one pass leaves it out (a sixth of the tree)."""
+    loader = m._KubeLoader("kind: A\nl: [1, {a: b}]\n")
+    (root,) = compose.documents(loader, "f")
+    nodes = [root, *(n for kv in root.value for n in kv), *root.value[1][1].value]
+    assert len(nodes) == 7 and all(n.end_mark is None for n in nodes)
+    assert [(n.start_mark.line, n.start_mark.column) for n in nodes] == [(0, 0), (0, 0), (0, 6), (1, 0), (1, 3), (1, 4), (1, 7)]

@@ -8,7 +8,8 @@ What this module knows:
   an endless stream (``/dev/zero``, ``yes |``) is refused once the limit is passed, so memory stays bounded.
 - **Text.**  Text inputs must be UTF-8 (a leading byte-order mark is dropped) without NUL bytes; the error
   names the line and byte.  Line endings are normalised to ``\\n`` as Python's text mode would.
-- **YAML.**  Before a document is composed, its event stream is checked: nesting deeper than
+- **YAML.**  A document's event stream is checked before it is composed (manifests: as it is composed, in
+  the same pass, by ``hairpin.parsers.compose``, which counts exactly as :func:`check_yaml_events`): nesting deeper than
   ``HAIRPIN_MAX_DEPTH`` (``--max-depth``, default 100) is refused with the line where it occurs (libyaml's C
   composer recurses once per level, so an unchecked deep document can crash the interpreter).  Aliases
   (``*name``) are how a few kilobytes become gigabytes ("billion laughs"): scenario files and kubeconfigs

@@ -13,7 +13,7 @@ node's tag is the event's tag, or, when the event has none or the non-specific `
 resolver's (``yaml/resolver.py``, ``BaseResolver.resolve``: the implicit resolvers of the value's first
 character and the wildcard ones, tried in order, for a plain scalar; ``str``, ``seq`` or ``map``
 otherwise); the value, style and flow style are the event's; the start and end marks are the events'
-(a collection ends at its end event's end mark); an alias is the anchored node itself; an undefined alias
+(a collection ends at its end event's end mark; end marks only when asked for, see ``documents``); an alias is the anchored node itself; an undefined alias
 and an anchor defined twice in one document are the C composer's ``ComposerError`` with its words and
 marks.  Anchors are forgotten at the end of each document.
 
@@ -69,9 +69,13 @@ def _resolver_table(loader: Any) -> tuple[dict[str, list[tuple[str, Any]]], list
     return {k: list(v) + wildcard for k, v in resolvers.items() if k is not None}, wildcard
 
 
-def documents(loader: Any, file: str | None) -> Iterator[Any]:
+def documents(loader: Any, file: str | None, *, end_marks: bool = False) -> Iterator[Any]:
     """Each document's root node from ``loader``'s event stream (a PyYAML loader over the text: ``CSafeLoader``
     or a subclass), with the depth and alias bounds of ``check_yaml_events(..., aliases=True)``.
+
+    ``end_marks``: give each node its end mark, as libyaml's composer does; by default None, as nothing
+    hairpin or PyYAML's constructor does reads it (``yaml/constructor.py`` quotes start marks only), and
+    the marks are a sixth of the node tree (80 bytes a node).
 
     Raises ``yaml.YAMLError`` (syntax, reader and composer errors, as the composer raised them) or
     ``ParseError`` (depth, alias bomb) where the two passes did."""
@@ -144,7 +148,7 @@ def documents(loader: Any, file: str | None) -> Iterator[Any]:
                             known[value] = tag
                 else:
                     tag = s_tag
-            node: Any = ScalarNode(tag, value, ev.start_mark, ev.end_mark, ev.style)
+            node: Any = ScalarNode(tag, value, ev.start_mark, ev.end_mark if end_marks else None, ev.style)
             if anchor is not None:
                 anchors[anchor] = node
         elif cls is MappingStartEvent or cls is SequenceStartEvent:
@@ -195,7 +199,9 @@ def documents(loader: Any, file: str | None) -> Iterator[Any]:
             depth -= 1
             if failed is not None:
                 continue
-            opened.pop().end_mark = ev.end_mark
+            node = opened.pop()
+            if end_marks:
+                node.end_mark = ev.end_mark
             values.pop()
             is_map.pop()
             keys.pop()
