@@ -8,7 +8,8 @@ What this module knows:
   an endless stream (``/dev/zero``, ``yes |``) is refused once the limit is passed, so memory stays bounded.
 - **Text.**  Text inputs must be UTF-8 (a leading byte-order mark is dropped) without NUL bytes; the error
   names the line and byte.  Line endings are normalised to ``\\n`` as Python's text mode would.
-- **YAML.**  Before a document is composed, its event stream is checked: nesting deeper than
+- **YAML.**  A document's event stream is checked before it is composed (manifests: as it is composed, in
+  the same pass, by ``hairpin.parsers.compose``, which counts exactly as :func:`check_yaml_events`): nesting deeper than
   ``HAIRPIN_MAX_DEPTH`` (``--max-depth``, default 100) is refused with the line where it occurs (libyaml's C
   composer recurses once per level, so an unchecked deep document can crash the interpreter).  Aliases
   (``*name``) are how a few kilobytes become gigabytes ("billion laughs"): scenario files and kubeconfigs
@@ -45,7 +46,9 @@ __all__ = [
     "DEPTH_ENV",
     "EXCERPT",
     "SIZE_ENV",
+    "alias_bomb_error",
     "check_yaml_events",
+    "depth_error",
     "display_name",
     "excerpt",
     "human_size",
@@ -231,6 +234,16 @@ def _line(ev: Any) -> int | None:
     return int(mark.line) + 1 if mark is not None else None
 
 
+def depth_error(limit: int, file: str | None, line: int | None) -> ParseError:
+    """The error for a YAML collection opened ``limit`` + 1 levels deep, at ``line``."""
+    return ParseError(f"nested more than {limit} levels deep (raise it with hairpin --max-depth N or {DEPTH_ENV})", file, line)
+
+
+def alias_bomb_error(file: str | None, line: int | None) -> ParseError:
+    """The error for the alias at ``line`` that takes a document past :data:`ALIAS_NODES` aliased nodes."""
+    return ParseError(f"YAML aliases stand for more than {ALIAS_NODES:,} nodes (an alias bomb?): refused", file, line)
+
+
 def check_yaml_events(
     text: str, file: str | None, loader: type[Any] | None = None, aliases: bool = False
 ) -> tuple[int, ParseError] | None:
@@ -260,11 +273,7 @@ def check_yaml_events(
                 if ev.anchor is not None:
                     open_anchors.append([depth, ev.anchor, 1])
                 if depth > limit:
-                    return doc, ParseError(
-                        f"nested more than {limit} levels deep (raise it with hairpin --max-depth N or {DEPTH_ENV})",
-                        file,
-                        _line(ev),
-                    )
+                    return doc, depth_error(limit, file, _line(ev))
             elif isinstance(ev, _ENDS):
                 if open_anchors and open_anchors[-1][0] == depth:
                     _, name, size = open_anchors.pop()
@@ -280,11 +289,7 @@ def check_yaml_events(
             elif isinstance(ev, yaml.AliasEvent) and aliases:
                 expanded += sizes.get(ev.anchor, 1)  # an anchor still open (a recursive alias): one reference
                 if expanded > ALIAS_NODES:
-                    return doc, ParseError(
-                        f"YAML aliases stand for more than {ALIAS_NODES:,} nodes (an alias bomb?): refused",
-                        file,
-                        _line(ev),
-                    )
+                    return doc, alias_bomb_error(file, _line(ev))
             elif isinstance(ev, yaml.AliasEvent):
                 return doc, ParseError(
                     f"YAML alias *{_one_line(str(ev.anchor))[:EXCERPT]} is not accepted (aliases can expand a small "

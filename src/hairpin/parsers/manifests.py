@@ -15,8 +15,9 @@ text and each compared with the text at its offset, and anything msgspec refuses
 surrogate, a number out of range, nesting too deep...) sends the whole file back to the standard
 library's reader (``JSONDecoder.raw_decode``), which says what is wrong exactly as before.  Either way
 the top-level keys, the Services and the items without a kind are decoded again by the standard library
-with duplicate keys refused.  YAML goes through libyaml's composer (``CSafeLoader``) when PyYAML has it,
-whose nodes carry their start marks; each composed document is made into objects by one walk
+with duplicate keys refused.  YAML is read from libyaml's events (``CSafeLoader``'s parser, when PyYAML has
+it) in one pass that bounds nesting and aliases as it composes the nodes libyaml's composer would
+(``hairpin.parsers.compose``), whose nodes carry their start marks; each document is made into objects by one walk
 (``hairpin.parsers.construct``: the objects PyYAML's constructor makes, a third faster), or by PyYAML's
 constructor when it holds anything else (aliases, merge keys, explicit tags, duplicate keys).
 
@@ -44,6 +45,7 @@ import yaml
 from hairpin.errors import InputError, ParseError
 from hairpin.gcpause import paused
 from hairpin.parsers import shapes, strict
+from hairpin.parsers.compose import documents
 from hairpin.parsers.construct import NotPlain, construct
 from hairpin.parsers.strict import Marks
 from hairpin.reading import check_yaml_events, display_name, json_error, read_text, yaml_error
@@ -349,28 +351,29 @@ def _decode_top(
 
 
 def parse_yaml(
-    text: str, file: str | None = None, errors: list[ParseError] | None = None, *, fast: bool = True
+    text: str,
+    file: str | None = None,
+    errors: list[ParseError] | None = None,
+    *,
+    fast: bool = True,
+    one_pass: bool = True,
 ) -> list[KubeObject]:
     """The objects of a (multi-document) YAML stream, each with its line.  ``fast=False``: every document
-    made by PyYAML's constructor (``hairpin.parsers.construct`` is tested against it).
+    made by PyYAML's constructor (``hairpin.parsers.construct`` is tested against it).  ``one_pass=False``:
+    the stream's events checked in a pass of their own, then the documents composed by libyaml's composer
+    (the reference ``hairpin.parsers.compose`` is tested against).
 
-    A syntax error, a document nested deeper than ``hairpin.reading.max_depth()`` or an alias ends the
-    stream: with ``errors`` given, the objects before it are returned and the error appended; without, it
-    is raised.  (Depth and aliases are checked on the event stream before anything is composed.)
+    A syntax error, a document nested deeper than ``hairpin.reading.max_depth()`` or an alias bomb ends
+    the stream: with ``errors`` given, the objects before it are returned and the error appended; without,
+    it is raised.  (Depth and aliases are counted on the events as the documents are composed.)
     """
     out: list[KubeObject] = []
-    bad = check_yaml_events(text, file, _Loader, aliases=True)  # merge keys (<<: *base) are valid YAML 1.1
-    n_doc = 0
     loader = None
-    failed = False
     try:
         loader = _KubeLoader(text)
         loader.hairpin_file = file
-        while loader.check_node():
-            if bad is not None and n_doc >= bad[0]:
-                raise bad[1]
-            n_doc += 1
-            node = loader.get_node()
+        nodes = documents(loader, file) if one_pass else _two_pass(text, file, loader)
+        for node in nodes:
             if node is None:
                 continue
             try:
@@ -407,24 +410,33 @@ def parse_yaml(
                 continue
             out.extend(KubeObject(o.kind, o.data, o.file, o.line, at.get(o.line or 0)) for o in objs)
     except yaml.YAMLError as exc:
-        failed = True
         err = yaml_error(exc, file, text, context=False)
         if errors is None:
             raise err from None
         errors.append(err)
     except ParseError as exc:
-        failed = True
         if errors is None:
             raise
         errors.append(exc)
     finally:
         if loader is not None:
             loader.dispose()
-    if bad is not None and not failed:
-        if errors is None:
-            raise bad[1]
-        errors.append(bad[1])
     return out
+
+
+def _two_pass(text: str, file: str | None, loader: Any) -> Iterator[Any]:
+    """The documents' nodes as hairpin read them before ``hairpin.parsers.compose``: the whole event stream
+    checked first (``check_yaml_events``), then each document composed by ``loader``'s own composer; the
+    first bad document's error raised in place of that document."""
+    bad = check_yaml_events(text, file, _Loader, aliases=True)  # merge keys (<<: *base) are valid YAML 1.1
+    n_doc = 0
+    while loader.check_node():
+        if bad is not None and n_doc >= bad[0]:
+            raise bad[1]
+        n_doc += 1
+        yield loader.get_node()
+    if bad is not None:
+        raise bad[1]
 
 
 def _yaml_item_lines(node: Any) -> list[int] | None:
