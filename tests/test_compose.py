@@ -246,7 +246,14 @@ def test_hostile_stays_bounded_in_a_subprocess_with_1_gib(text: str, want: str, 
     r = subprocess.run([sys.executable, "-m", "hairpin.cli.main", "check", str(f)], capture_output=True, text=True,
                        preexec_fn=_one_gib, timeout=120, check=False)  # fmt: skip
     assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert r.stderr.strip().startswith(f"hairpin: error: {f}{want}")
+    first = r.stderr.splitlines()[0]
+    if want.endswith("levels deep") and "exceeded maximum nesting depth" in first:
+        # PyYAML 6.0.4's bundled libyaml refuses deep flow nesting in its own scanner, ahead of hairpin's count
+        # (6.0.3 built against the system's libyaml does not): the same refusal, in libyaml's words
+        want = want.split(": nested")[0] + ": not valid YAML: exceeded maximum nesting depth"
+        assert first == f"hairpin: error: {f}{want}"
+        return
+    assert first.startswith(f"hairpin: error: {f}{want}")
 
 
 def test_a_control_character_right_after_a_document_drops_that_document() -> None:
