@@ -105,6 +105,8 @@ def documents(loader: Any, file: str | None, *, end_marks: bool = False) -> Iter
     keys: list[Any] = []
     top: list[Any] | None = None  # values[-1]
     top_map = False
+    children: list[Any] | None = None  # the node just made is a collection: its (still empty) value list
+    mapping = False
 
     while True:
         try:
@@ -149,6 +151,7 @@ def documents(loader: Any, file: str | None, *, end_marks: bool = False) -> Iter
                 else:
                     tag = s_tag
             node: Any = ScalarNode(tag, value, ev.start_mark, ev.end_mark if end_marks else None, ev.style)
+            children = None
             if anchor is not None:
                 anchors[anchor] = node
         elif cls is MappingStartEvent or cls is SequenceStartEvent:
@@ -172,26 +175,10 @@ def documents(loader: Any, file: str | None, *, end_marks: bool = False) -> Iter
                 tag = (m_tag if mapping else q_tag) if table is not None else resolve(
                     MappingNode if mapping else SequenceNode, None, ev.implicit
                 )
-            children: list[Any] = []
+            children = []
             node = (MappingNode if mapping else SequenceNode)(tag, children, ev.start_mark, None, ev.flow_style)
             if anchor is not None:
                 anchors[anchor] = node
-            if top is None:
-                root = node
-            elif top_map:
-                if keys[-1] is None:
-                    keys[-1] = node
-                else:
-                    top.append((keys[-1], node))
-                    keys[-1] = None
-            else:
-                top.append(node)
-            opened.append(node)
-            values.append(children)
-            is_map.append(mapping)
-            keys.append(None)
-            top, top_map = children, mapping
-            continue
         elif cls is MappingEndEvent or cls is SequenceEndEvent:
             if open_anchors and open_anchors[-1][0] == depth:
                 _, name, size = open_anchors.pop()
@@ -225,6 +212,7 @@ def documents(loader: Any, file: str | None, *, end_marks: bool = False) -> Iter
                 failed = ComposerError(None, None, "found undefined alias", ev.start_mark)
                 continue
             node = anchors[anchor]
+            children = None
         elif cls is DocumentStartEvent or cls is StreamEndEvent:
             if failed is not None:
                 raise failed
@@ -243,7 +231,7 @@ def documents(loader: Any, file: str | None, *, end_marks: bool = False) -> Iter
             continue
         else:  # StreamStartEvent
             continue
-        # a scalar or an alias: a complete node
+        # a node (a scalar, an alias, or a collection just opened) goes to its parent
         if top is None:
             root = node
         elif top_map:
@@ -254,6 +242,12 @@ def documents(loader: Any, file: str | None, *, end_marks: bool = False) -> Iter
                 keys[-1] = None
         else:
             top.append(node)
+        if children is not None:  # a collection: its children come next
+            opened.append(node)
+            values.append(children)
+            is_map.append(mapping)
+            keys.append(None)
+            top, top_map = children, mapping
 
 
 def _duplicate(first: Any, ev: Any) -> ComposerError:
