@@ -227,11 +227,7 @@ def _fast_args(
             if target is not None:
                 return None
             if module is not None:
-                mkey = (module, tuple(mkeys))
-                m = memo.get(mkey)
-                if m is None:
-                    m = memo[mkey] = Match(module, tuple(mopts))
-                matches.append(m)
+                matches.append(_shared_match(memo, module, mkeys, mopts))
             mopts = []
             mkeys = []
             module = val
@@ -239,11 +235,7 @@ def _fast_args(
             if target is not None:
                 return None
             if module is not None:
-                mkey = (module, tuple(mkeys))
-                m = memo.get(mkey)
-                if m is None:
-                    m = memo[mkey] = Match(module, tuple(mopts))
-                matches.append(m)
+                matches.append(_shared_match(memo, module, mkeys, mopts))
                 module = None
             target = val
             goto = kind == _GOTO
@@ -256,11 +248,7 @@ def _fast_args(
                 topts.append(o)
             elif kind == _BUILTIN:
                 if module is not None:
-                    mkey = (module, tuple(mkeys))
-                    m = memo.get(mkey)
-                    if m is None:
-                        m = memo[mkey] = Match(module, tuple(mopts))
-                    matches.append(m)
+                    matches.append(_shared_match(memo, module, mkeys, mopts))
                     module = None
                     mopts = []
                     mkeys = []
@@ -278,11 +266,7 @@ def _fast_args(
                 mopts.append(o)
                 mkeys.append(key)
     if module is not None:
-        mkey = (module, tuple(mkeys))
-        m = memo.get(mkey)
-        if m is None:
-            m = memo[mkey] = Match(module, tuple(mopts))
-        matches.append(m)
+        matches.append(_shared_match(memo, module, mkeys, mopts))
     if target is None:
         return tuple(matches), None
     tkey = (target, goto, *[(o.name, o.values[0], o.quoted) for o in topts])
@@ -290,6 +274,15 @@ def _fast_args(
     if t is None:
         t = targets[tkey] = Target(target, tuple(topts), goto)
     return tuple(matches), t
+
+
+def _shared_match(memo: _MatchMemo, module: str, keys: list[tuple[str, str, bool]], opts: list[Option]) -> Match:
+    """The Match of ``module`` with these options, one object per parse for equal ones."""
+    mkey = (module, tuple(keys))
+    m = memo.get(mkey)
+    if m is None:
+        m = memo[mkey] = Match(module, tuple(opts))
+    return m
 
 
 def _implicit_module(matches: list[Match]) -> str | None:
