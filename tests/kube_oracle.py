@@ -150,6 +150,32 @@ def nft_load_and_list(text: str, table: str = "ip kube-proxy") -> str:
     return listed
 
 
+def nft_load_transaction(transaction: str) -> str:
+    """A kube-proxy test's expected transaction loaded and listed back (``nft_load_and_list``): its
+    declarations (tables, sets, maps, chains) first, since the fake's dumps add rules that name chains added
+    further down, which ``nft -f`` refuses; comment lines and blank lines dropped."""
+    lines = [x for x in transaction.splitlines() if x and not x.startswith("#")]
+    declared = [x for x in lines if x.startswith(("add table", "add set", "add map", "add chain"))]
+    return nft_load_and_list("\n".join(declared + [x for x in lines if x not in declared]) + "\n")
+
+
+def nft_blocks(listing: str) -> list[str]:
+    """The listed table's sets, maps and chains sorted by kind and name, as kube-proxy's test helper
+    compares transactions without regard to the order objects were added; each block as listed
+    (elements in nft's order, rules in chain order)."""
+    body = listing.strip().splitlines()[2:-1]  # drop "table ... {", its comment and the closing brace
+    blocks, cur = [], []
+    for line in body:
+        if not line.strip():
+            continue
+        cur.append(line)
+        if line == "\t}":
+            blocks.append("\n".join(cur))
+            cur = []
+    assert not cur
+    return sorted(blocks, key=lambda b: b.split("\n")[0].split()[:2])
+
+
 def ipset_and_iptables_restore_and_save(ipsets: str, iptables: str) -> tuple[str, str]:
     """``ipset restore`` of ``ipsets``, then ``iptables-restore`` of ``iptables`` (its ``-m set`` matches
     need the sets to exist already), in one fresh namespace; then ``ipset save`` and ``iptables-save``

@@ -17,7 +17,7 @@ from typing import Any
 
 from hairpin.kube import node_iptables, proxy
 from hairpin.scenario import Scenario, from_dict
-from kube_oracle import check_jumps, nft_load_and_list, restore_and_save, sort_rules
+from kube_oracle import check_jumps, nft_blocks, nft_load_and_list, nft_load_transaction, restore_and_save, sort_rules
 
 # kubernetes/kubernetes pkg/proxy/iptables/proxier_test.go, TestOverallIPTablesRules, the expected
 # ``iptables-restore`` input (the 1.28+ layout with localhostNodePorts, nfacct counters and a
@@ -366,23 +366,6 @@ add element ip kube-proxy no-endpoint-services { 172.30.0.46 . tcp . 80 comment 
 """
 
 
-def nft_blocks(listing: str) -> list[str]:
-    """The listed table's sets, maps and chains sorted by kind and name, as kube-proxy's test helper
-    compares transactions without regard to the order objects were added; each block as listed
-    (elements in nft's order, rules in chain order)."""
-    body = listing.strip().splitlines()[2:-1]  # drop "table ... {", its comment and the closing brace
-    blocks, cur = [], []
-    for line in body:
-        if not line.strip():
-            continue
-        cur.append(line)
-        if line == "\t}":
-            blocks.append("\n".join(cur))
-            cur = []
-    assert not cur
-    return sorted(blocks, key=lambda b: b.split("\n")[0].split()[:2])
-
-
 def test_overall_nftables_rules_equal_kube_proxys_expectation() -> None:
     from dataclasses import replace
 
@@ -394,10 +377,7 @@ def test_overall_nftables_rules_equal_kube_proxys_expectation() -> None:
     ours = nftables.ruleset(s, TEST_NODE)
     listed = nft_load_and_list(ours)
     assert listed == ours  # hairpin's text is what nft lists (the fixed point)
-    # the fake's dump adds rules that name chains added further down, which nft refuses: declarations first
-    lines = OVERALL_NFTABLES.splitlines()
-    declared = [x for x in lines if x.startswith(("add table", "add set", "add map", "add chain"))]
-    theirs = nft_blocks(nft_load_and_list("\n".join(declared + [x for x in lines if x not in declared]) + "\n"))
+    theirs = nft_blocks(nft_load_transaction(OVERALL_NFTABLES))
     assert nft_blocks(listed) == theirs
     assert len(theirs) == 40  # 2 sets + 5 maps + 1 affinity set + 16 fixed chains + 16 per-service chains
 

@@ -19,8 +19,8 @@ from dataclasses import replace
 
 from hairpin.kube import nftables
 from hairpin.scenario import Scenario
-from kube_oracle import nft_load_and_list
-from test_kube_oracle_lab import TEST_NODE, nft_blocks, overall_scenario
+from kube_oracle import nft_blocks, nft_load_and_list, nft_load_transaction
+from test_kube_oracle_lab import TEST_NODE, overall_scenario
 
 # jesseward/kubernetes @ 5ec89f49, pkg/proxy/nftables/proxier_test.go, ``baseRules`` then the
 # per-service part of ``TestOverallNFTablesRules``' ``expected`` (its own "# svcN" comments kept).
@@ -147,17 +147,11 @@ def scenario_136(version: str = "1.36") -> Scenario:
     return replace(s, pods=pods, kube_proxy=kp)
 
 
-def _load(transaction: str) -> str:
-    lines = [x for x in transaction.splitlines() if x and not x.startswith("#")]
-    declared = [x for x in lines if x.startswith(("add table", "add set", "add map", "add chain"))]
-    return nft_load_and_list("\n".join(declared + [x for x in lines if x not in declared]) + "\n")
-
-
 def test_overall_nftables_rules_136_equal_kube_proxys_expectation() -> None:
     ours = nftables.ruleset(scenario_136(), TEST_NODE)
     listed = nft_load_and_list(ours)
     assert listed == ours  # hairpin's text is what nft lists back
-    theirs = nft_blocks(_load(OVERALL_136))
+    theirs = nft_blocks(nft_load_transaction(OVERALL_136))
     assert nft_blocks(listed) == theirs
     # 3 sets + 5 maps + 1 affinity set + 15 fixed chains (no mark-for-masquerade) + 11 per service (no
     # endpoint chain but svc5's, which has ClientIP affinity)
