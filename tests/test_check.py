@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from fractions import Fraction as F
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -18,6 +17,7 @@ from hairpin.cli.main import main
 from hairpin.diagnose import check as chk
 from hairpin.kube.gateway_live import GATEWAY_LISTS
 from hairpin.parsers import manifests as m
+from stub_api import serving
 
 DATA = Path(__file__).parent / "data" / "check"
 P = "service.beta.kubernetes.io/"
@@ -523,19 +523,8 @@ def api(tmp_path: Path) -> Iterator[Path]:
     }  # fmt: skip
     _Api.seen = []
     _Api.rbac = False
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Api)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    cfg = {
-        "apiVersion": "v1", "kind": "Config", "current-context": "stub",
-        "clusters": [{"name": "stub", "cluster": {"server": f"http://127.0.0.1:{srv.server_address[1]}"}}],
-        "users": [{"name": "u", "user": {"token": "t"}}],
-        "contexts": [{"name": "stub", "context": {"cluster": "stub", "user": "u"}}],
-    }  # fmt: skip
-    path = tmp_path / "kubeconfig"
-    path.write_text(yaml.safe_dump(cfg))
-    yield path
-    srv.shutdown()
+    with serving(_Api, tmp_path) as path:
+        yield path
 
 
 def test_live_cluster(api: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,19 +5,18 @@ A stub API server answers every list call with what the test sets; ``check --kub
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
-import yaml
 
 from hairpin import reading
 from hairpin.cli.main import main
 from hairpin.errors import InputError
 from hairpin.kube.answers import MAX_PAGES, Budget
+from stub_api import serving
 
 
 class _Hostile(BaseHTTPRequestHandler):
@@ -38,18 +37,8 @@ class _Hostile(BaseHTTPRequestHandler):
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Path]:
     _Hostile.calls = 0
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    cfg = {
-        "apiVersion": "v1", "kind": "Config", "current-context": "stub",
-        "clusters": [{"name": "stub", "cluster": {"server": f"http://127.0.0.1:{srv.server_address[1]}"}}],
-        "users": [{"name": "u", "user": {"token": "t"}}],
-        "contexts": [{"name": "stub", "context": {"cluster": "stub", "user": "u"}}],
-    }  # fmt: skip
-    path = tmp_path / "kubeconfig"
-    path.write_text(yaml.safe_dump(cfg))
-    yield path
-    srv.shutdown()
+    with serving(_Hostile, tmp_path) as path:
+        yield path
     reading.set_limits(reading.DEFAULT_MAX_INPUT, reading.DEFAULT_MAX_DEPTH)
 
 
