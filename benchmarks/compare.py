@@ -1,7 +1,8 @@
 """hairpin next to the reference tool for each of its heavy jobs, side by side in one run, answers checked.
 
-    python benchmarks/compare.py [--only trace,check,sim] [--services 10000] [--nodes 5000]
+    python benchmarks/compare.py [--only trace,check,sim,pcap] [--services 10000] [--nodes 5000]
                                  [--check-services 10000] [--pods 150000] [--connections 2000] [--yaml]
+                                 [--packets 2000000]
 
 Each pair runs on inputs this script generates, in child processes measured alike (wall time, CPU time
 = user + system, peak RSS), and the answers are checked before a ratio is printed:
@@ -16,7 +17,11 @@ Each pair runs on inputs this script generates, in child processes measured alik
   (``yaml.load`` with libyaml's CSafeLoader with ``--yaml``).
 - sim: ``sim.run`` of the seed scenario (timeout rate within 4 standard deviations of the closed form
   expected), against the real kernel's 127 s per hairpinned connection (tcp_syn_retries=6).
-- pcap: left to the capture reader's own benchmark while it is rewritten (``bench_pcap.py``).
+- pcap: a classic pcap (Ethernet) of 2,000,000 packets, 140 MB, random ISNs, 2 % of its connections
+  seed-style hairpins (``bench_pcap_speed.records``: the number written is known) read by ``hairpin pcap F
+  --format json -o OUT`` (exactly that many hairpins expected), against ``tshark -n -r F -Y
+  'tcp.flags.reset==1'`` (3 resets per hairpin expected).  ``bench_pcap_speed.py`` has the same pair with
+  the streaming reader and several runs.
 
 Machines shared with other work inflate wall times; CPU times are the steadier figure.
 """
@@ -40,6 +45,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import bench_pcap_speed  # noqa: E402
 import bench_trace  # noqa: E402
 
 KERNEL_TIMEOUT_S = 127.0  # connect() with tcp_syn_retries=6: 1+2+4+8+16+32+64 s
@@ -160,15 +166,41 @@ def compare_sim(connections: int) -> None:
     print(f"  ratio     {kernel / wall:8,.0f}x faster than the kernel (wall)")
 
 
+def compare_pcap(packets: int, tmp: Path) -> None:
+    from hairpin.parsers.pcap import write_pcap
+
+    print(f"pcap: a {packets}-packet capture, 2 % of its connections hairpinned")
+    path, out = tmp / "capture.pcap", tmp / "pcap.json"
+    made: list[int] = []
+    write_pcap(path, bench_pcap_speed.records(packets, 0.02, 1, made))
+    hairpins, connections = made
+    ours = run([sys.executable, "-m", "hairpin.cli.main", "pcap", str(path), "--format", "json", "-o", str(out)])
+    found = json.loads(out.read_text())["summary"]["hairpins"] if ours.code in (0, 1) else -1
+    assert found == hairpins, f"hairpin pcap: {found} hairpins (exit {ours.code}), {hairpins} were written"
+    ref = None
+    if shutil.which("tshark"):
+        ref = run(["tshark", "-n", "-r", str(path), "-Y", "tcp.flags.reset==1"])
+        resets = len(ref.out.splitlines())
+        assert ref.code == 0 and resets == 3 * hairpins, f"tshark: {resets} resets (exit {ref.code})"
+    print(f"  {path.stat().st_size / 1e6:.0f} MB, {connections} connections, {hairpins} hairpins written; hairpin: "
+          f"{found} hairpins; tshark: " + (f"{3 * hairpins} resets" if ref else "n/a"))  # fmt: skip
+    row(
+        "pcap --format json", ours, ref, "tshark -Y 'tcp.flags.reset==1'", ">= 20x faster (CPU ratio <= 0.05), < 200 MB"
+    )
+    if ref is not None:
+        print(f"  tshark / hairpin: {ref.cpu / ours.cpu:.1f}x CPU, {ref.wall / ours.wall:.1f}x wall")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", default="trace,check,sim", help="comma-separated: trace, check, sim")
+    ap.add_argument("--only", default="trace,check,sim,pcap", help="comma-separated: trace, check, sim, pcap")
     ap.add_argument("--services", type=int, default=10000, help="trace: Services in the iptables dump")
     ap.add_argument("--nodes", type=int, default=5000, help="check: nodes")
     ap.add_argument("--check-services", type=int, default=10000, help="check: Services")
     ap.add_argument("--pods", type=int, default=150000, help="check: Pods")
     ap.add_argument("--connections", type=int, default=2000, help="sim: connections")
     ap.add_argument("--yaml", action="store_true", help="check: also the same dump as YAML (slow to generate)")
+    ap.add_argument("--packets", type=int, default=2_000_000, help="pcap: packets in the capture")
     args = ap.parse_args()
     only = {w.strip() for w in args.only.split(",")}
     import hairpin
@@ -183,7 +215,8 @@ def main() -> int:
             compare_check(args.nodes, args.check_services, args.pods, args.yaml, tmp)
         if "sim" in only:
             compare_sim(args.connections)
-    print("pcap: see benchmarks/bench_pcap.py (the capture reader is being rewritten; its row comes with it)")
+        if "pcap" in only:
+            compare_pcap(args.packets, tmp)
     return 0
 
 
