@@ -37,6 +37,7 @@ docs/performance.md, "hairpin check".
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 import os
 import re
@@ -91,6 +92,7 @@ _NON_RISK = bytes(b for b in range(256) if b not in _RISK_CHARS)
 #: an unquoted value in rapidyaml's (indented, one value a line) JSON: a key's, an array element's
 _UNQUOTED = (re.compile(rb'": ([^"{\[][^,\n]*)(?=,?\n)'), re.compile(rb'\n +([^"{\[\]} ][^,\n]*)(?=,?\n)'))
 #: what PyYAML and msgspec read alike when plain: true, false, null, decimal integers and fractions
+_INF_NAN = re.compile(rb"inf|nan", re.IGNORECASE)
 _SAFE = re.compile(rb"-?(?:0|[1-9][0-9]{0,17})(?:\.[0-9]+)?|true|false|null|")
 
 
@@ -176,10 +178,16 @@ def _sound_json(js: bytes, body: str) -> bool:
     if _typed is None:
         _typed = _typed_pattern()
     for raw in set(_typed.findall(js)):
-        if _SAFE.fullmatch(raw):
-            continue  # rapidyaml leaves these unquoted (null: empty) when plain: the string was quoted
+        if not raw:
+            continue  # "": quoted in the text (an empty plain value is null in both)
+        if _INF_NAN.search(raw):  # rapidyaml respells these, quoted or not ('-.Inf' becomes "-.inf")
+            return False
         word = re.escape(raw.decode("utf-8"))
-        if re.search(f"{word}(?<=[ \\n]{word})(?=\\n|$|:(?:[ \\n]|$))", body):
+        # rapidyaml leaves true, false, null, decimal numbers unquoted when plain values: such a string was
+        # quoted, or a key (JSON's keys are strings; PyYAML's plain key -2.25 is a float)
+        after = ":(?:[ \\n]|$)" if _SAFE.fullmatch(raw) else "\\n|$|:(?:[ \\n]|$)"
+        plain = re.compile(f"(?:{word})(?={after})", re.IGNORECASE)
+        if any(m.start() > 0 and body[m.start() - 1] in " \n" for m in plain.finditer(body)):
             return False  # it occurs plain (or so it seems: a false alarm costs only speed)
     return True
 
@@ -208,7 +216,7 @@ def read(text: str, file: str | None, exact: Exact, skeleton_kind: Callable[[str
     if any(_ITEM_OK.match(body, s) is None for s in starts):
         return None
     lines = [first_line]
-    for a, b in zip(starts, starts[1:], strict=False):
+    for a, b in itertools.pairwise(starts):
         lines.append(lines[-1] + body.count("\n", a, b))
     bounds = [*starts, len(body)]
     exact_idx = _risky_items(body, starts)
@@ -243,6 +251,7 @@ def _fast_runs(body: str, bounds: list[int], lines: list[int], exact_idx: set[in
     """Decode the items not in ``exact_idx`` a run of about CHUNK bytes at a time into ``out``."""
     tree = ryml.Tree()
     dec = msgspec.json.Decoder()
+    buf = bytearray(4 * CHUNK)
     n = len(bounds) - 1
     i = 0
     while i < n:
@@ -255,12 +264,16 @@ def _fast_runs(body: str, bounds: list[int], lines: list[int], exact_idx: set[in
         if j == i:
             j = i + 1
         run = body[bounds[i] : bounds[j]]
-        raw = run.encode("utf-8")
         tree.clear()
         tree.clear_arena()
         try:
-            ryml.parse_in_arena(raw, tree)
-            js = ryml.emit_json_malloc(tree, tree.root_id()).encode("utf-8")
+            ryml.parse_in_arena(run.encode("utf-8"), tree)
+            while True:
+                try:
+                    js = bytes(ryml.emit_json_in_place(tree, buf))
+                    break
+                except IndexError:  # the buffer is too small for this run's JSON
+                    buf = bytearray(2 * len(buf))
             items = dec.decode(js)
         except (ryml.ExceptionBasic, msgspec.MsgspecError, ValueError, RecursionError):
             return False
