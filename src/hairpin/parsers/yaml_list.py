@@ -186,7 +186,7 @@ def _sound_json(js: bytes, body: str) -> bool:
         # rapidyaml leaves true, false, null, decimal numbers unquoted when plain values: such a string was
         # quoted, or a key (JSON's keys are strings; PyYAML's plain key -2.25 is a float)
         after = ":(?:[ \\n]|$)" if _SAFE.fullmatch(raw) else "\\n|$|:(?:[ \\n]|$)"
-        plain = re.compile(f"(?:{word})(?={after})", re.IGNORECASE)
+        plain = re.compile(f"(?:{word})(?={after})")
         if any(m.start() > 0 and body[m.start() - 1] in " \n" for m in plain.finditer(body)):
             return False  # it occurs plain (or so it seems: a false alarm costs only speed)
     return True
