@@ -230,3 +230,9 @@ def lists(draw: Any) -> str:
 @given(lists())
 def test_generated_lists_read_alike(text: str) -> None:
     same(text)
+
+
+def test_a_quoted_True_beside_a_plain_true_keeps_the_fast_path() -> None:
+    text = dump([POD.format(i=1).replace("      status: 'True'\n", "      status: 'True'\n      ready: true\n")])
+    assert fast_read(text) is not None
+    assert "'ready': True" in same(text)[0][0][1]
