@@ -44,7 +44,7 @@ import yaml
 
 from hairpin.errors import InputError, ParseError
 from hairpin.gcpause import paused
-from hairpin.parsers import shapes, strict
+from hairpin.parsers import shapes, strict, yaml_list
 from hairpin.parsers.compose import documents
 from hairpin.parsers.construct import NotPlain, construct
 from hairpin.parsers.strict import Marks
@@ -357,16 +357,22 @@ def parse_yaml(
     *,
     fast: bool = True,
     one_pass: bool = True,
+    lists: bool = True,
 ) -> list[KubeObject]:
     """The objects of a (multi-document) YAML stream, each with its line.  ``fast=False``: every document
     made by PyYAML's constructor (``hairpin.parsers.construct`` is tested against it).  ``one_pass=False``:
     the stream's events checked in a pass of their own, then the documents composed by libyaml's composer
-    (the reference ``hairpin.parsers.compose`` is tested against).
+    (the reference ``hairpin.parsers.compose`` is tested against).  ``lists=False``: a List's items are
+    never read by rapidyaml (``hairpin.parsers.yaml_list``, tested against this path).
 
     A syntax error, a document nested deeper than ``hairpin.reading.max_depth()`` or an alias bomb ends
     the stream: with ``errors`` given, the objects before it are returned and the error appended; without,
     it is raised.  (Depth and aliases are counted on the events as the documents are composed.)
     """
+    if lists and fast and one_pass and yaml_list.available():
+        got = yaml_list.read(text, file, lambda t: _exact_list(t, file), lambda t: _skeleton_kind(t, file))
+        if got is not None:
+            return [KubeObject(k, d, file, line, marks) for k, d, line, marks in got]
     out: list[KubeObject] = []
     loader = None
     try:
@@ -422,6 +428,36 @@ def parse_yaml(
         if loader is not None:
             loader.dispose()
     return out
+
+
+def _exact_list(text: str, file: str | None) -> list[yaml_list.Item] | None:
+    """A List's objects read the exact way, or None when it says anything is wrong (for ``yaml_list``)."""
+    errs: list[ParseError] = []
+    objs = parse_yaml(text, file, errs, lists=False)
+    if errs:
+        return None
+    return [(o.kind, o.data, o.line or 0, o.marks) for o in objs]
+
+
+def _skeleton_kind(text: str, file: str | None) -> str | None:
+    """The kind of the one document of ``text``, read the exact way, when it is a List whose items are
+    ``[]``; None otherwise or on any error (for ``yaml_list``: the document around the items it reads)."""
+    loader = _KubeLoader(text)
+    loader.hairpin_file = file
+    try:
+        nodes = [n for n in documents(loader, file) if n is not None]
+        if len(nodes) != 1:
+            return None
+        strict.vet_yaml(nodes[0], file)
+        doc = loader.construct_document(nodes[0])
+    except (yaml.YAMLError, ParseError, RecursionError):
+        return None
+    finally:
+        loader.dispose()
+    kind = doc.get("kind") if isinstance(doc, dict) else None
+    if not isinstance(kind, str) or not kind.endswith("List") or doc.get("items") != []:
+        return None
+    return kind
 
 
 def _two_pass(text: str, file: str | None, loader: Any) -> Iterator[Any]:

@@ -1,0 +1,318 @@
+"""The items of a large ``kubectl get -o yaml`` List read by rapidyaml, when that gives what the exact path gives.
+
+The exact YAML path (``hairpin.parsers.manifests.parse_yaml``: libyaml's events, ``compose``, ``construct``,
+the checks kubectl makes) costs about 0.24 s of CPU per MiB, nearly all of it in making one Python object
+per event and node.  rapidyaml (a C++ YAML parser, ``pip install rapidyaml``, optional) parses a run of
+items and emits it as JSON, which msgspec decodes, about ten times faster.  The two do not read alike:
+rapidyaml resolves plain scalars by YAML 1.2's rules, PyYAML (and kubectl's reader) by YAML 1.1's
+(``yes``, ``0755``, ``1:30``, ``.inf``, ``~`` are typed in 1.1 and strings in rapidyaml's JSON; ``1e3``
+is a string in PyYAML and a number in rapidyaml's), and rapidyaml keeps duplicate keys.  So
+``read(text, file, exact)`` only answers when it can show, for the text it was given, that the answer is
+the exact path's; otherwise it returns None and the caller reads the file the exact way:
+
+- the file is one ``kind: ...List`` document whose ``items:`` is a block sequence at column 0, each item
+  starting ``- KEY`` at column 0 (the item's line is that line's); the rest of the document (items
+  replaced by ``[]`` and blank lines, so lines keep their numbers) is read by the exact path;
+- the text has no character PyYAML's reader refuses, no tab, carriage return, byte-order mark or
+  Unicode line break, no document marker or directive, and no line indented as deep as the nesting
+  limit;
+- an item holding anything else rapidyaml might read otherwise goes to the exact path on its own (its
+  line and marks shifted back): a backslash, a comment, a trailing space or empty line, a flow collection
+  other than ``{}``/``[]``, a tag, anchor, alias, block scalar, complex key, merge key or any indicator
+  character at the start of a token, a quoted scalar not closed on its line; so does an item whose
+  ``marks`` would not be empty (annotations, a Service's fields: ``hairpin.parsers.strict.marks``);
+- in rapidyaml's JSON, every unquoted value must be ``true``, ``false``, ``null`` or a plain decimal
+  number (at most 18 digits, optionally one fraction; PyYAML types these alike and msgspec decodes them
+  to the same values), and every string that PyYAML's resolver would type if it were plain must not
+  occur plain in the items' text (a regular expression over the text: a string quoted there is fine);
+- msgspec's encoding of the decoded items must be byte for byte rapidyaml's JSON with its whitespace
+  removed, so no key was dropped (a duplicate key: kubectl refuses the file, the exact path says where);
+- each object has a kind, and every field hairpin reads has its API type (``hairpin.parsers.shapes``),
+  so neither ``strict.vet_yaml`` nor ``shapes.vet_shape`` would refuse it.
+
+Measured (2026-12-01, rapidyaml 0.15.2, msgspec 0.23.0, PyYAML 6.0.3, Python 3.11.7): see
+docs/performance.md, "hairpin check".
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from yaml.reader import Reader
+
+from hairpin.parsers import shapes
+from hairpin.reading import max_depth
+
+try:  # optional: without it every file is read the exact way
+    import ryml
+except ImportError:  # pragma: no cover - exercised by tests that hide the module
+    ryml = None
+try:
+    import msgspec
+except ImportError:  # pragma: no cover
+    msgspec = None  # type: ignore[assignment]
+
+__all__ = ["available", "read"]
+
+#: bytes of item text handed to rapidyaml at a time (bounds memory; 1 MiB measured as fast as larger runs)
+CHUNK = 1 << 20
+
+#: an object as the reader builds it: (kind, data, line, marks)
+Item = tuple[str, dict[str, Any], int, Any]
+#: the exact path on a List document: text -> its objects, or None on any error
+Exact = Callable[[str], list[Item] | None]
+_Slot = tuple[Item, bool] | None  # an item read, and whether the fast path read it
+
+_ITEMS = re.compile(r"(?:^|(?<=\n))items:[ ]*\n")
+_REGION_END = re.compile(r"\n[^- \n]")  # the first line at column 0 that is not a sequence entry
+_ITEM = re.compile(r"\n-")
+_ITEM_OK = re.compile(r"- [^ \n#]")
+# a token start: a space or a line break before it (over-approximates: also inside scalars)
+_RISKS: list[tuple[bytes, re.Pattern[str]]] = [  # (characters that must occur for it to match, expression)
+    (b"&*!|>%@`?]},#<=", re.compile(r"[&*!|>%@`?\]},#<=](?<=[ \n].)")),  # indicators, comments, merge/value keys
+    (b"{[", re.compile(r"\{(?<=[ \n]\{)(?!\}\n)|\[(?<=[ \n]\[)(?!\]\n)")),  # flow collections but {} and []
+    (b"'", re.compile(r"'(?<=[ \n]')(?:[^'\n]|'')*(?:\n|$)")),  # a single-quoted scalar open at the line end
+    (b'"', re.compile(r'"(?<=[ \n]")[^"\n]*(?:\n|$)')),  # a double-quoted one
+    (b"\\", re.compile(r"\\")),  # escapes
+    (b"", re.compile(r" \n")),  # trailing spaces
+    (b"", re.compile(r"\n\n")),  # empty lines
+    (b"", re.compile(r"- - - - ")),  # deeply nested sequences
+    (b"", re.compile(r" $")),
+]
+_RISK_CHARS = b"".join(t for t, _ in _RISKS)
+_NON_RISK = bytes(b for b in range(256) if b not in _RISK_CHARS)
+#: an unquoted value in rapidyaml's (indented, one value a line) JSON: a key's, an array element's
+_UNQUOTED = (re.compile(rb'": ([^"{\[][^,\n]*)(?=,?\n)'), re.compile(rb'\n +([^"{\[\]} ][^,\n]*)(?=,?\n)'))
+#: what PyYAML and msgspec read alike when plain: true, false, null, decimal integers and fractions
+_INF_NAN = re.compile(rb"inf|nan", re.IGNORECASE)
+_SAFE = re.compile(rb"-?(?:0|[1-9][0-9]{0,17})(?:\.[0-9]+)?|true|false|null|")
+
+
+def available() -> bool:
+    """rapidyaml and msgspec are both importable."""
+    return ryml is not None and msgspec is not None
+
+
+def _typed_pattern() -> re.Pattern[bytes]:
+    """A JSON string whose text PyYAML's resolver (the reader's loader's table) would type if it were a
+    plain scalar: the loader's own implicit resolvers, each anchored expression unanchored."""
+    from hairpin.parsers.manifests import _KubeLoader  # the reader's loader (imported late: no cycle)
+
+    pats = sorted({rx.pattern for rs in _KubeLoader.yaml_implicit_resolvers.values() for _, rx in rs})
+    alts = []
+    for p in pats:
+        body = p.strip()
+        if not (body.startswith("^") and body.endswith("$")):  # pragma: no cover - PyYAML's are anchored
+            raise ValueError(p)
+        alts.append(f"(?x:{body[1:-1]})")
+    # a JSON string opens with one of the characters a typed scalar can start with (or is empty)
+    return re.compile(f'"(?=[-+.0-9~<=!&*yYnNtTfFoO"])((?:{"|".join(alts)}))"'.encode())
+
+
+_typed: re.Pattern[bytes] | None = None
+
+
+@contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """rapidyaml prints each parse error on the C stderr before raising; the exact path says what is wrong."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
+def _gates(text: str) -> bool:
+    """The whole text is one for which the fast path can be tried (see the module's docstring)."""
+    if not text or "\t" in text or "\r" in text or "\ufeff" in text:
+        return False
+    if not text.isascii() and re.search("[\x85\u2028\u2029]", text):
+        return False
+    if Reader.NON_PRINTABLE.search(text):
+        return False
+    if text.startswith(("---", "...", "%")) or "\n---" in text or "\n..." in text or "\n%" in text:
+        return False
+    return "\n" + " " * max(1, max_depth() - 12) not in text
+
+
+def _risky_items(body: str, starts: list[int]) -> set[int]:
+    """Indices of the items (``starts``: offsets in ``body``) whose text holds a risky construct."""
+    present = set(body.encode("utf-8").translate(None, _NON_RISK))
+    out: set[int] = set()
+    for triggers, rx in _RISKS:
+        if not triggers or any(c in present for c in triggers):
+            for m in rx.finditer(body):
+                out.add(bisect.bisect_right(starts, m.start()) - 1)
+    return out
+
+
+def _needs_marks(data: dict[str, Any]) -> bool:
+    """``strict.marks`` of this object's node would not be empty (annotations, or one of the Service fields)."""
+    meta = data.get("metadata")
+    if isinstance(meta, dict) and meta.get("annotations"):
+        return True
+    spec = data.get("spec")
+    return isinstance(spec, dict) and any(k in spec for k in ("type", "loadBalancerClass", "loadBalancerSourceRanges", "ports"))
+
+
+def _sound_json(js: bytes, body: str) -> bool:
+    """rapidyaml's JSON of a run of items types its scalars as PyYAML would (see the module's docstring)."""
+    global _typed
+    for rx in _UNQUOTED:
+        for tok in set(rx.findall(js)):
+            if not _SAFE.fullmatch(tok):
+                return False
+    if _typed is None:
+        _typed = _typed_pattern()
+    for raw in set(_typed.findall(js)):
+        if not raw:
+            continue  # "": quoted in the text (an empty plain value is null in both)
+        if _INF_NAN.search(raw):  # rapidyaml respells these, quoted or not ('-.Inf' becomes "-.inf")
+            return False
+        word = re.escape(raw.decode("utf-8"))
+        # rapidyaml leaves true, false, null, decimal numbers unquoted when plain values: such a string was
+        # quoted, or a key (JSON's keys are strings; PyYAML's plain key -2.25 is a float)
+        after = ":(?:[ \\n]|$)" if _SAFE.fullmatch(raw) else "\\n|$|:(?:[ \\n]|$)"
+        plain = re.compile(f"(?:{word})(?={after})")
+        if any(m.start() > 0 and body[m.start() - 1] in " \n" for m in plain.finditer(body)):
+            return False  # it occurs plain (or so it seems: a false alarm costs only speed)
+    return True
+
+
+def read(text: str, file: str | None, exact: Exact, skeleton_kind: Callable[[str], str | None]) -> list[Item] | None:
+    """The objects of ``text`` as the exact path gives them, or None (read the file the exact way)."""
+    if not available() or not _gates(text):
+        return None
+    head = _ITEMS.search(text)
+    if head is None:
+        return None
+    begin = head.end()
+    end_m = _REGION_END.search(text, begin - 1)
+    end = end_m.start() + 1 if end_m is not None else len(text)
+    if _ITEMS.search(text, end) is not None:
+        return None  # a second items key: the exact path says what it makes of it
+    body = text[begin:end]
+    if not body.startswith("- "):
+        return None
+    # the document around the items, read the exact way (its errors send the file there: lines not kept)
+    kind = skeleton_kind(text[: head.start()] + "items: []\n" + text[end:])
+    if kind is None:
+        return None
+    first_line = text.count("\n", 0, begin) + 1
+    starts = [0, *(m.start() + 1 for m in _ITEM.finditer(body))]
+    if any(_ITEM_OK.match(body, s) is None for s in starts):
+        return None
+    lines = [first_line]
+    for a, b in itertools.pairwise(starts):
+        lines.append(lines[-1] + body.count("\n", a, b))
+    bounds = [*starts, len(body)]
+    exact_idx = _risky_items(body, starts)
+    out: list[_Slot] = [None] * len(starts)
+    with _quiet_stderr():
+        ok = _fast_runs(body, bounds, lines, exact_idx, out)
+    if not ok:
+        return None
+    for i, slot in enumerate(out):
+        if slot is not None and _needs_marks(slot[0][1]):
+            exact_idx.add(i)
+    if exact_idx and not _exact_items(body, bounds, lines, sorted(exact_idx), out, exact, kind):
+        return None
+    item_kind = kind[: -len("List")]
+    result: list[Item] = []
+    for slot in out:
+        if slot is None:
+            return None
+        (k, data, line, marks), fast = slot
+        if fast:  # the checks _objects_of and the strict checks make, or the exact path says what is wrong
+            k = data.get("kind") or item_kind
+            if not isinstance(k, str) or not k or not shapes.well_typed(k, data):
+                return None
+            for key in ("metadata", "spec", "status"):
+                if not isinstance(data.get(key), dict | None):
+                    return None
+        result.append((k, data, line, marks))
+    return result
+
+
+def _fast_runs(body: str, bounds: list[int], lines: list[int], exact_idx: set[int], out: list[_Slot]) -> bool:
+    """Decode the items not in ``exact_idx`` a run of about CHUNK bytes at a time into ``out``."""
+    tree = ryml.Tree()
+    dec = msgspec.json.Decoder()
+    buf = bytearray(4 * CHUNK)
+    n = len(bounds) - 1
+    i = 0
+    while i < n:
+        if i in exact_idx:
+            i += 1
+            continue
+        j = i
+        while j < n and j not in exact_idx and bounds[j + 1] - bounds[i] <= CHUNK:
+            j += 1
+        if j == i:
+            j = i + 1
+        run = body[bounds[i] : bounds[j]]
+        tree.clear()
+        tree.clear_arena()
+        try:
+            ryml.parse_in_arena(run.encode("utf-8"), tree)
+            while True:
+                try:
+                    js = bytes(ryml.emit_json_in_place(tree, buf))
+                    break
+                except IndexError:  # the buffer is too small for this run's JSON
+                    buf = bytearray(2 * len(buf))
+            items = dec.decode(js)
+        except (ryml.ExceptionBasic, msgspec.MsgspecError, ValueError, RecursionError):
+            return False
+        if not isinstance(items, list) or len(items) != j - i:
+            return False
+        if msgspec.json.encode(items) != msgspec.json.format(js, indent=-1):
+            return False  # a key dropped: a duplicate
+        if not _sound_json(js, run):
+            return False
+        for k in range(i, j):
+            data = items[k - i]
+            if not isinstance(data, dict):
+                return False
+            out[k] = (("", data, lines[k], {}), True)
+        i = j
+    return True
+
+
+def _exact_items(
+    body: str, bounds: list[int], lines: list[int], idx: list[int], out: list[_Slot], exact: Exact, kind: str
+) -> bool:
+    """Read the items ``idx`` by the exact path, as one List whose lines are shifted back to the file's."""
+    parts = [f"kind: {json.dumps(kind)}\nitems:\n"]
+    at = 3  # the wrapper's line of the next item
+    starts_w: list[int] = []
+    for i in idx:
+        piece = body[bounds[i] : bounds[i + 1]]
+        if not piece.endswith("\n"):
+            piece += "\n"
+        parts.append(piece)
+        starts_w.append(at)
+        at += piece.count("\n")
+    got = exact("".join(parts))
+    if got is None or len(got) != len(idx):
+        return False
+    for i, w, (k, data, line, marks) in zip(idx, starts_w, got, strict=True):
+        if line != w:
+            return False
+        shift = lines[i] - w
+        moved = None if marks is None else {k: (ln + shift, col) for k, (ln, col) in marks.items()}
+        out[i] = ((k, data, lines[i], moved), False)
+    return True

@@ -1,0 +1,238 @@
+"""rapidyaml's reading of a List's items (hairpin.parsers.yaml_list) against the exact YAML path.
+
+``parse_yaml(text, lists=False)`` is the reference: libyaml's events composed and constructed as PyYAML
+reads them (YAML 1.1), with kubectl's refusals.  With rapidyaml the reader must give the very same
+objects (kind, data with the same value types, file, line, marks) and the very same errors, on generated
+kubectl-like Lists salted with what YAML 1.1 and 1.2 read differently (``yes``, ``0755``, ``1e3``, ``~``,
+``.inf``, ``1:30``, ``0x1F``...), quoted and plain, block scalars, tags, anchors, duplicate keys, values of
+the wrong type and stray characters.  Besides: which constructs send an item or the file to the exact path,
+and the reader without rapidyaml.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hairpin.errors import ParseError
+from hairpin.parsers import manifests as m
+from hairpin.parsers import yaml_list
+
+pytest.importorskip("ryml")
+pytest.importorskip("msgspec")
+
+SETTINGS = settings(max_examples=300, deadline=None, derandomize=True, database=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])  # fmt: skip
+
+
+def outcome(text: str, lists: bool) -> tuple[Any, ...]:
+    """Each object as (kind, repr of its data, file, line, marks) and each error's one line."""
+    errors: list[ParseError] = []
+    objs = m.parse_yaml(text, "dump.yaml", errors, lists=lists)
+    return [(o.kind, repr(o.data), o.file, o.line, o.marks) for o in objs], [e.one_line() for e in errors]
+
+
+def same(text: str) -> tuple[Any, ...]:
+    got = outcome(text, True)
+    assert got == outcome(text, False)
+    return got
+
+
+def fast_read(text: str) -> list[Any] | None:
+    """What yaml_list itself answers (None: the exact path reads the file)."""
+    return yaml_list.read(text, "dump.yaml", lambda t: m._exact_list(t, "dump.yaml"),
+                          lambda t: m._skeleton_kind(t, "dump.yaml"))  # fmt: skip
+
+
+POD = """- apiVersion: v1
+  kind: Pod
+  metadata:
+    name: web-{i}
+    namespace: default
+    labels:
+      app: web
+  spec:
+    nodeName: ip-{i}
+    containers:
+    - name: app
+      image: nginx:1.25
+      ports:
+      - containerPort: 8080
+        protocol: TCP
+  status:
+    phase: Running
+    podIP: 10.0.0.{i}
+    conditions:
+    - type: Ready
+      status: 'True'
+"""
+
+SERVICE = """- apiVersion: v1
+  kind: Service
+  metadata:
+    name: lb
+    namespace: default
+    annotations:
+      service.beta.kubernetes.io/aws-load-balancer-type: nlb
+  spec:
+    type: LoadBalancer
+    ports:
+    - port: 80
+      nodePort: 30080
+"""
+
+
+def dump(items: list[str], head: str = "apiVersion: v1\n", tail: str = "kind: List\nmetadata:\n  resourceVersion: \"\"\n") -> str:
+    return head + "items:\n" + "".join(items) + tail
+
+
+def test_a_plain_list_is_read_by_rapidyaml_with_lines_and_marks() -> None:
+    text = dump([POD.format(i=1), SERVICE, POD.format(i=2)])
+    objs, errors = same(text)
+    assert errors == []
+    assert [(o[0], o[3]) for o in objs] == [("Pod", 3), ("Service", 24), ("Pod", 36)]
+    assert objs[1][4] == {
+        "metadata.annotations[service.beta.kubernetes.io/aws-load-balancer-type]": (30, 7),
+        "spec.type": (32, 5), "spec.ports[0]": (34, 7),
+    }  # fmt: skip
+    assert objs[0][4] == {}
+    got = fast_read(text)
+    assert got is not None and len(got) == 3
+
+
+@pytest.mark.parametrize("value", ["yes", "No", "on", "OFF", "True", "~", "Null", "0755", "0x1F", "1_000", "1:30",
+                                   "1e3", "1.0e+3", ".inf", "-.Inf", ".NaN", "+1", "0b101", "=", "<<", "5.", ".5"])
+def test_what_yaml_1_1_types_otherwise_reads_as_pyyaml_reads_it(value: str) -> None:
+    for line in (f"      app: {value}\n", f"      '{value}': x\n", f"      app: '{value}'\n", f"      {value}: x\n"):
+        text = dump([POD.format(i=1).replace("      app: web\n", line), POD.format(i=2)])
+        same(text)
+
+
+def test_a_typed_plain_scalar_sends_the_file_to_the_exact_path() -> None:
+    text = dump([POD.format(i=1).replace("protocol: TCP", "protocol: yes"), POD.format(i=2)])
+    assert fast_read(text) is None  # rapidyaml's JSON has "yes" as a string and the text has it plain
+    objs, _ = same(text)
+    assert "'protocol': True" in objs[0][1]
+    quoted = dump([POD.format(i=1).replace("protocol: TCP", "protocol: 'yes'"), POD.format(i=2)])
+    assert fast_read(quoted) is not None
+    assert "'protocol': 'yes'" in same(quoted)[0][0][1]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "error"),
+    [
+        ("      app: web\n", "      app: web\n      app: db\n",
+         'dump.yaml:10: duplicate key "app" (first at line 9): kubectl refuses the file ("already set in map"); '
+         "a lenient reader would keep the last value"),
+        ("      app: web\n", "      app: 80\n",
+         "dump.yaml:9: metadata.labels[app]: 80 is a number, not a string: kubectl refuses the file (cannot "
+         "unmarshal number into Go struct field ObjectMeta.metadata.labels of type string); quote the value"),
+        ("    nodeName: ip-1\n", "    nodeName: 7\n", "dump.yaml:3: spec.nodeName is an integer, not a string: "
+         "kubectl refuses the file"),
+    ],
+)
+def test_refusals_are_the_exact_paths_at_the_same_line(old: str, new: str, error: str) -> None:
+    text = dump([POD.format(i=1).replace(old, new), POD.format(i=2)])
+    objs, errors = same(text)
+    assert objs == [] and errors == [error]
+
+
+@pytest.mark.parametrize("old,new", [
+    ("      app: web\n", "      app: &a web\n      b: *a\n"),
+    ("      app: web\n", "      app: !!str web\n"),
+    ("      app: web\n", "      app: |\n        web\n        db\n"),
+    ("      app: web\n", "      app: >-\n        web\n"),
+    ("      app: web\n", "      app: web # a comment\n"),
+    ("      app: web\n", "      app: [web, db]\n"),
+    ("      app: web\n", "      app: {a: b}\n"),
+    ("      app: web\n", "      app: \"we\\u00e9b\"\n"),
+    ("      app: web\n", "      app: 'it''s'\n"),
+    ("      app: web\n", "      app: 'two\n        lines'\n"),
+    ("      app: web\n", "      app: two\n        lines\n"),
+    ("      app: web\n", "      app: web \n"),
+    ("      app: web\n", "      app: web\n\n"),
+    ("      app: web\n", "      app: wéb 日本\n"),
+    ("      app: web\n", "      ? app\n      : web\n"),
+    ("      app: web\n", "      <<: {a: b}\n"),
+    ("      app: web\n", "   app: web\n"),
+    ("      app: web\n", "      app: web\n     bad: x\n"),
+])  # fmt: skip
+def test_constructs_rapidyaml_is_not_trusted_with_read_alike(old: str, new: str) -> None:
+    same(dump([POD.format(i=1).replace(old, new), POD.format(i=2)]))
+
+
+def test_files_the_fast_path_leaves_alone() -> None:
+    pod = POD.format(i=1)
+    for text in (
+        "---\n" + dump([pod]), dump([pod]) + "---\nkind: Pod\nmetadata: {name: a}\n", dump([pod]).replace("  ", "\t", 1),
+        "kind: PodList\nitems:\n" + pod.replace("  kind: Pod\n", ""), dump([pod], tail="kind: List\nitems: []\n"),
+        dump([pod], tail="kind: Pod\n"), dump([pod], tail=""), "items:\n- a: 1\n", dump([pod]).replace("items:", "items: # x"),
+        dump(["- - a\n"]), dump(["- null\n"]), dump(["-\n  kind: Pod\n"]),
+    ):  # fmt: skip
+        same(text)
+
+
+def test_typed_lists_give_items_without_a_kind_the_lists() -> None:
+    text = "kind: PodList\nitems:\n" + POD.format(i=1).replace("  kind: Pod\n", "")
+    objs, errors = same(text)
+    assert errors == [] and objs[0][0] == "Pod" and fast_read(text) is not None
+
+
+def test_without_rapidyaml_the_exact_path_reads_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = dump([POD.format(i=1), SERVICE])
+    want = outcome(text, True)
+    monkeypatch.setattr(yaml_list, "ryml", None)
+    assert not yaml_list.available()
+    assert outcome(text, True) == want
+
+
+def test_rapidyamls_own_error_print_is_silenced(capfd: pytest.CaptureFixture[str]) -> None:
+    text = dump([POD.format(i=1).replace("      app: web\n", "      app: web\n    - x\n")])
+    same(text)
+    assert capfd.readouterr().err == ""
+
+
+RISKY = ["yes", "no", "On", "off", "true", "False", "TRUE", "null", "~", "Null", "", "0", "-0", "7", "-12", "0755",
+         "0x1F", "0b11", "1_000", "1:30", "190:20:30", "1.5", "-2.25", "1.50", "1.", ".5", "1e3", "1.0e+3", ".inf",
+         "-.inf", ".nan", "+1", "123456789012345678", "1234567890123456789012", "10.0.0.1", "2001-12-14", "v1.2",
+         "a b", "<<", "=", "é", "x:y", "-", "--", "0o17", "NaN", "inf", "1e+3", "3.0.1"]  # fmt: skip
+
+
+@st.composite
+def lists(draw: Any) -> str:
+    rnd = random.Random(draw(st.integers(0, 2**32)))
+    items = []
+    for i in range(draw(st.integers(1, 5))):
+        body = POD.format(i=i) if rnd.random() < 0.8 else SERVICE
+        lines = body.splitlines(keepends=True)
+        for _ in range(rnd.randrange(4)):
+            v = rnd.choice(RISKY)
+            q = rnd.choice(["", "", "'", '"'])
+            where = rnd.randrange(1, len(lines))
+            indent = len(lines[where]) - len(lines[where].lstrip(" -"))
+            key = rnd.choice(["app", "image", "phase", v or "k", "status", "port", "type"])
+            kq = rnd.choice(["", "'"]) if key == v else ""
+            if rnd.random() < 0.5:  # a value replaced where one sits
+                head, sep, _ = lines[where].partition(": ")
+                if sep:
+                    lines[where] = f"{head}: {q}{v}{q}\n"
+            else:  # a key added beside the line's own (maybe a duplicate)
+                lines.insert(where + 1, " " * indent + f"{kq}{key}{kq}: {q}{v}{q}\n")
+        items.append("".join(lines))
+    return dump(items)
+
+
+@SETTINGS
+@given(lists())
+def test_generated_lists_read_alike(text: str) -> None:
+    same(text)
+
+
+def test_a_quoted_True_beside_a_plain_true_keeps_the_fast_path() -> None:
+    text = dump([POD.format(i=1).replace("      status: 'True'\n", "      status: 'True'\n      ready: true\n")])
+    assert fast_read(text) is not None
+    assert "'ready': True" in same(text)[0][0][1]
