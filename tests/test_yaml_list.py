@@ -105,7 +105,8 @@ def test_a_plain_list_is_read_by_rapidyaml_with_lines_and_marks() -> None:
 
 
 @pytest.mark.parametrize("value", ["yes", "No", "on", "OFF", "True", "~", "Null", "0755", "0x1F", "1_000", "1:30",
-                                   "1e3", "1.0e+3", ".inf", "-.Inf", ".NaN", "+1", "0b101", "=", "<<", "5.", ".5"])
+                                   "1e3", "1.0e+3", ".inf", "-.Inf", ".NaN", "+1", "0b101", "=", "<<", "5.", ".5", "-.5",
+                                   "+.5", "-1.", "1.e3", "-0", "00", "1.0E+3"])
 def test_what_yaml_1_1_types_otherwise_reads_as_pyyaml_reads_it(value: str) -> None:
     for line in (f"      app: {value}\n", f"      '{value}': x\n", f"      app: '{value}'\n", f"      {value}: x\n"):
         text = dump([POD.format(i=1).replace("      app: web\n", line), POD.format(i=2)])
@@ -199,7 +200,8 @@ def test_rapidyamls_own_error_print_is_silenced(capfd: pytest.CaptureFixture[str
 RISKY = ["yes", "no", "On", "off", "true", "False", "TRUE", "null", "~", "Null", "", "0", "-0", "7", "-12", "0755",
          "0x1F", "0b11", "1_000", "1:30", "190:20:30", "1.5", "-2.25", "1.50", "1.", ".5", "1e3", "1.0e+3", ".inf",
          "-.inf", ".nan", "+1", "123456789012345678", "1234567890123456789012", "10.0.0.1", "2001-12-14", "v1.2",
-         "a b", "<<", "=", "é", "x:y", "-", "--", "0o17", "NaN", "inf", "1e+3", "3.0.1"]  # fmt: skip
+         "a b", "<<", "=", "é", "x:y", "-", "--", "0o17", "NaN", "inf", "1e+3", "3.0.1", "-.5", "+.5", "-1.",
+         "-0", "00"]  # fmt: skip
 
 
 @st.composite
@@ -236,3 +238,18 @@ def test_a_quoted_True_beside_a_plain_true_keeps_the_fast_path() -> None:
     text = dump([POD.format(i=1).replace("      status: 'True'\n", "      status: 'True'\n      ready: true\n")])
     assert fast_read(text) is not None
     assert "'ready': True" in same(text)[0][0][1]
+
+
+@pytest.mark.parametrize("value", ["-.5", "1.5", "1.", "1e3", "-0.0"])
+def test_a_number_with_a_fraction_or_exponent_sends_the_file_to_the_exact_path(value: str) -> None:
+    # rapidyaml writes plain -.5 as -0.5 (PyYAML: the string '-.5') and 1. as 1.0: no float is taken from it
+    text = dump([POD.format(i=1).replace("  spec:\n", f"  spec:\n    weight: {value}\n"), POD.format(i=2)])
+    assert fast_read(text) is None
+    objs, errors = same(text)
+    assert not errors and len(objs) == 2
+
+
+def test_plain_minus_dot_five_is_a_string_as_pyyaml_reads_it() -> None:
+    text = dump([POD.format(i=1).replace("      app: web\n", "      app: -.5\n"), POD.format(i=2)])
+    objs, _ = same(text)
+    assert "'app': '-.5'" in objs[0][1]

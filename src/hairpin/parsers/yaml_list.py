@@ -21,10 +21,12 @@ the exact path's; otherwise it returns None and the caller reads the file the ex
   other than ``{}``/``[]``, a tag, anchor, alias, block scalar, complex key, merge key or any indicator
   character at the start of a token, a quoted scalar not closed on its line; so does an item whose
   ``marks`` would not be empty (annotations, a Service's fields: ``hairpin.parsers.strict.marks``);
-- in rapidyaml's JSON, every unquoted value must be ``true``, ``false``, ``null`` or a plain decimal
-  number (at most 18 digits, optionally one fraction; PyYAML types these alike and msgspec decodes them
-  to the same values), and every string that PyYAML's resolver would type if it were plain must not
-  occur plain in the items' text (a regular expression over the text: a string quoted there is fine);
+- rapidyaml's JSON must hold no fraction or exponent (msgspec's float hook refuses the run): rapidyaml
+  respells plain floats (``1.`` is written ``1.0``, ``-.5`` as ``-0.5``, a string in PyYAML) and reads
+  ``1e3`` as a number where PyYAML reads a string; what msgspec accepts unquoted besides is ``true``,
+  ``false``, ``null`` and decimal integers, which rapidyaml writes as they stand and PyYAML types alike;
+  and every string that PyYAML's resolver would type if it were plain must not occur plain in the items'
+  text (a regular expression over the text: a string quoted there is fine);
 - msgspec's encoding of the decoded items must be byte for byte rapidyaml's JSON with its whitespace
   removed, so no key was dropped (a duplicate key: kubectl refuses the file, the exact path says where);
 - each object has a kind, and every field hairpin reads has its API type (``hairpin.parsers.shapes``),
@@ -89,9 +91,8 @@ _RISKS: list[tuple[bytes, re.Pattern[str]]] = [  # (characters that must occur f
 ]
 _RISK_CHARS = b"".join(t for t, _ in _RISKS)
 _NON_RISK = bytes(b for b in range(256) if b not in _RISK_CHARS)
-#: an unquoted value in rapidyaml's (indented, one value a line) JSON: a key's, an array element's
-_UNQUOTED = (re.compile(rb'": ([^"{\[][^,\n]*)(?=,?\n)'), re.compile(rb'\n +([^"{\[\]} ][^,\n]*)(?=,?\n)'))
-#: what PyYAML and msgspec read alike when plain: true, false, null, decimal integers and fractions
+#: a string rapidyaml would have written unquoted had it been a plain value: true, false, null, a decimal
+#: number (a JSON string of this form was quoted in the text, or is a key: PyYAML types plain keys too)
 _INF_NAN = re.compile(rb"inf|nan", re.IGNORECASE)
 _SAFE = re.compile(rb"-?(?:0|[1-9][0-9]{0,17})(?:\.[0-9]+)?|true|false|null|")
 
@@ -168,13 +169,17 @@ def _needs_marks(data: dict[str, Any]) -> bool:
     return isinstance(spec, dict) and any(k in spec for k in ("type", "loadBalancerClass", "loadBalancerSourceRanges", "ports"))
 
 
+class _Float(Exception):
+    """A fraction or exponent in rapidyaml's JSON (see the module's docstring)."""
+
+
+def _no_float(text: str) -> float:
+    raise _Float(text)
+
+
 def _sound_json(js: bytes, body: str) -> bool:
     """rapidyaml's JSON of a run of items types its scalars as PyYAML would (see the module's docstring)."""
     global _typed
-    for rx in _UNQUOTED:
-        for tok in set(rx.findall(js)):
-            if not _SAFE.fullmatch(tok):
-                return False
     if _typed is None:
         _typed = _typed_pattern()
     for raw in set(_typed.findall(js)):
@@ -250,7 +255,7 @@ def read(text: str, file: str | None, exact: Exact, skeleton_kind: Callable[[str
 def _fast_runs(body: str, bounds: list[int], lines: list[int], exact_idx: set[int], out: list[_Slot]) -> bool:
     """Decode the items not in ``exact_idx`` a run of about CHUNK bytes at a time into ``out``."""
     tree = ryml.Tree()
-    dec = msgspec.json.Decoder()
+    dec = msgspec.json.Decoder(float_hook=_no_float)
     buf = bytearray(4 * CHUNK)
     n = len(bounds) - 1
     i = 0
@@ -275,7 +280,7 @@ def _fast_runs(body: str, bounds: list[int], lines: list[int], exact_idx: set[in
                 except IndexError:  # the buffer is too small for this run's JSON
                     buf = bytearray(2 * len(buf))
             items = dec.decode(js)
-        except (ryml.ExceptionBasic, msgspec.MsgspecError, ValueError, RecursionError):
+        except (ryml.ExceptionBasic, msgspec.MsgspecError, ValueError, RecursionError, _Float):
             return False
         if not isinstance(items, list) or len(items) != j - i:
             return False
