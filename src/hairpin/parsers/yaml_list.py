@@ -20,7 +20,8 @@ the exact path's; otherwise it returns None and the caller reads the file the ex
   line and marks shifted back): a backslash, a comment, a trailing space or empty line, a flow collection
   other than ``{}``/``[]``, a tag, anchor, alias, block scalar, complex key, merge key or any indicator
   character at the start of a token, a quoted scalar not closed on its line; so does an item whose
-  ``marks`` would not be empty (annotations, a Service's fields: ``hairpin.parsers.strict.marks``);
+  ``marks`` would not be empty (annotations, a Service's fields: ``hairpin.parsers.strict.marks``) when
+  its lines do not show them plainly (``hairpin.parsers.block_marks``);
 - rapidyaml's JSON must hold no fraction or exponent (msgspec's float hook refuses the run): rapidyaml
   respells plain floats (``1.`` is written ``1.0``, ``-.5`` as ``-0.5``, a string in PyYAML) and reads
   ``1e3`` as a number where PyYAML reads a string; what msgspec accepts unquoted besides is ``true``,
@@ -51,6 +52,7 @@ from typing import Any
 from yaml.reader import Reader
 
 from hairpin.parsers import shapes
+from hairpin.parsers.block_marks import item_marks
 from hairpin.reading import max_depth
 
 try:  # optional: without it every file is read the exact way
@@ -77,23 +79,24 @@ _ITEMS = re.compile(r"(?:^|(?<=\n))items:[ ]*\n")
 _REGION_END = re.compile(r"\n[^- \n]")  # the first line at column 0 that is not a sequence entry
 _ITEM = re.compile(r"\n-")
 _ITEM_OK = re.compile(r"- [^ \n#]")
-# a token start: a space or a line break before it (over-approximates: also inside scalars)
+# a token start: a space or a line break before it (over-approximates: also inside scalars).  Each
+# expression starts with its literal character, so the regular expression engine skips to it at C speed.
 _RISKS: list[tuple[bytes, re.Pattern[str]]] = [  # (characters that must occur for it to match, expression)
-    (b"&*!|>%@`?]},#<=", re.compile(r"[&*!|>%@`?\]},#<=](?<=[ \n].)")),  # indicators, comments, merge/value keys
-    (b"{[", re.compile(r"\{(?<=[ \n]\{)(?!\}\n)|\[(?<=[ \n]\[)(?!\]\n)")),  # flow collections but {} and []
+    *((bytes([c]), re.compile(f"{re.escape(chr(c))}(?<=[ \\n]{re.escape(chr(c))})")) for c in b"&*!|>%@`?]},#<="),
+    (b"{", re.compile(r"\{(?<=[ \n]\{)(?!\}\n)")),  # flow collections but {} and []
+    (b"[", re.compile(r"\[(?<=[ \n]\[)(?!\]\n)")),
     (b"'", re.compile(r"'(?<=[ \n]')(?:[^'\n]|'')*(?:\n|$)")),  # a single-quoted scalar open at the line end
     (b'"', re.compile(r'"(?<=[ \n]")[^"\n]*(?:\n|$)')),  # a double-quoted one
     (b"\\", re.compile(r"\\")),  # escapes
     (b"", re.compile(r" \n")),  # trailing spaces
     (b"", re.compile(r"\n\n")),  # empty lines
     (b"", re.compile(r"- - - - ")),  # deeply nested sequences
-    (b"", re.compile(r" $")),
 ]
 _RISK_CHARS = b"".join(t for t, _ in _RISKS)
 _NON_RISK = bytes(b for b in range(256) if b not in _RISK_CHARS)
+_INF_NAN = re.compile(rb"inf|nan", re.IGNORECASE)
 #: a string rapidyaml would have written unquoted had it been a plain value: true, false, null, a decimal
 #: number (a JSON string of this form was quoted in the text, or is a key: PyYAML types plain keys too)
-_INF_NAN = re.compile(rb"inf|nan", re.IGNORECASE)
 _SAFE = re.compile(rb"-?(?:0|[1-9][0-9]{0,17})(?:\.[0-9]+)?|true|false|null|")
 
 
@@ -136,27 +139,45 @@ def _quiet_stderr() -> Iterator[None]:
         os.close(null)
 
 
-def _gates(text: str) -> bool:
-    """The whole text is one for which the fast path can be tried (see the module's docstring)."""
-    if not text or "\t" in text or "\r" in text or "\ufeff" in text:
-        return False
-    if not text.isascii() and re.search("[\x85\u2028\u2029]", text):
-        return False
-    if Reader.NON_PRINTABLE.search(text):
-        return False
+#: in an ASCII text, what the fast path takes: printable characters and line feeds (no tab, no carriage
+#: return, nothing PyYAML's reader refuses)
+_ASCII_OK = bytes([*range(0x20, 0x7F), 0x0A])
+
+
+def _gates(text: str) -> set[int] | None:
+    """The risk characters in ``text`` (``_RISKS``), or None when the fast path cannot be tried on it at
+    all (see the module's docstring)."""
+    if not text:
+        return None
+    if text.isascii():
+        raw = text.encode("ascii")
+        if raw.translate(None, _ASCII_OK):
+            return None  # a control character, a tab or a carriage return
+        present = set(raw.translate(None, _NON_RISK))
+        del raw
+    else:
+        if "\t" in text or "\r" in text or "\ufeff" in text or re.search("[\x85\u2028\u2029]", text):
+            return None
+        if Reader.NON_PRINTABLE.search(text):
+            return None
+        present = set(text.encode("utf-8").translate(None, _NON_RISK))
     if text.startswith(("---", "...", "%")) or "\n---" in text or "\n..." in text or "\n%" in text:
-        return False
-    return "\n" + " " * max(1, max_depth() - 12) not in text
+        return None
+    if "\n" + " " * max(1, max_depth() - 12) in text:
+        return None
+    return present
 
 
-def _risky_items(body: str, starts: list[int]) -> set[int]:
-    """Indices of the items (``starts``: offsets in ``body``) whose text holds a risky construct."""
-    present = set(body.encode("utf-8").translate(None, _NON_RISK))
+def _risky_items(text: str, starts: list[int], end: int, present: set[int]) -> set[int]:
+    """Indices of the items (``starts``: their offsets in ``text``; the last ends at ``end``) whose text
+    holds a risky construct (``present``: the risk characters that occur in the text)."""
     out: set[int] = set()
     for triggers, rx in _RISKS:
         if not triggers or any(c in present for c in triggers):
-            for m in rx.finditer(body):
+            for m in rx.finditer(text, starts[0], end):
                 out.add(bisect.bisect_right(starts, m.start()) - 1)
+    if text[end - 1] == " ":
+        out.add(len(starts) - 1)  # a trailing space at the very end
     return out
 
 
@@ -199,7 +220,10 @@ def _sound_json(js: bytes, body: str) -> bool:
 
 def read(text: str, file: str | None, exact: Exact, skeleton_kind: Callable[[str], str | None]) -> list[Item] | None:
     """The objects of ``text`` as the exact path gives them, or None (read the file the exact way)."""
-    if not available() or not _gates(text):
+    if not available():
+        return None
+    present = _gates(text)
+    if present is None:
         return None
     head = _ITEMS.search(text)
     if head is None:
@@ -209,31 +233,34 @@ def read(text: str, file: str | None, exact: Exact, skeleton_kind: Callable[[str
     end = end_m.start() + 1 if end_m is not None else len(text)
     if _ITEMS.search(text, end) is not None:
         return None  # a second items key: the exact path says what it makes of it
-    body = text[begin:end]
-    if not body.startswith("- "):
+    if not text.startswith("- ", begin):
         return None
     # the document around the items, read the exact way (its errors send the file there: lines not kept)
     kind = skeleton_kind(text[: head.start()] + "items: []\n" + text[end:])
     if kind is None:
         return None
-    first_line = text.count("\n", 0, begin) + 1
-    starts = [0, *(m.start() + 1 for m in _ITEM.finditer(body))]
-    if any(_ITEM_OK.match(body, s) is None for s in starts):
+    # offsets are the text's own (the items are not copied out of it)
+    starts = [begin, *(m.start() + 1 for m in _ITEM.finditer(text, begin, end))]
+    if any(_ITEM_OK.match(text, s) is None for s in starts):
         return None
-    lines = [first_line]
+    lines = [text.count("\n", 0, begin) + 1]
     for a, b in itertools.pairwise(starts):
-        lines.append(lines[-1] + body.count("\n", a, b))
-    bounds = [*starts, len(body)]
-    exact_idx = _risky_items(body, starts)
+        lines.append(lines[-1] + text.count("\n", a, b))
+    bounds = [*starts, end]
+    exact_idx = _risky_items(text, starts, end, present)
     out: list[_Slot] = [None] * len(starts)
     with _quiet_stderr():
-        ok = _fast_runs(body, bounds, lines, exact_idx, out)
+        ok = _fast_runs(text, bounds, lines, exact_idx, out)
     if not ok:
         return None
     for i, slot in enumerate(out):
         if slot is not None and _needs_marks(slot[0][1]):
-            exact_idx.add(i)
-    if exact_idx and not _exact_items(body, bounds, lines, sorted(exact_idx), out, exact, kind):
+            where = item_marks(text[bounds[i] : bounds[i + 1]], lines[i], slot[0][1])
+            if where is None:
+                exact_idx.add(i)
+            else:
+                out[i] = (("", slot[0][1], lines[i], where), True)
+    if exact_idx and not _exact_items(text, bounds, lines, sorted(exact_idx), out, exact, kind):
         return None
     item_kind = kind[: -len("List")]
     result: list[Item] = []
