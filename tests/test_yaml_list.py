@@ -253,3 +253,35 @@ def test_plain_minus_dot_five_is_a_string_as_pyyaml_reads_it() -> None:
     text = dump([POD.format(i=1).replace("      app: web\n", "      app: -.5\n"), POD.format(i=2)])
     objs, _ = same(text)
     assert "'app': '-.5'" in objs[0][1]
+
+
+def test_an_empty_key_is_refused_as_libyaml_refuses_it() -> None:
+    # rapidyaml reads '      : v' as the key "" where libyaml stops: the item goes the exact way
+    text = dump([POD.format(i=1).replace("  spec:\n", "  spec:\n    x:\n      : v\n"), POD.format(i=2)])
+    objs, errors = same(text)
+    assert objs == [] and errors == ["dump.yaml:12: not valid YAML: did not find expected key"]
+
+
+def test_every_item_with_its_own_quoted_resource_version_stays_on_the_fast_path() -> None:
+    # kubectl quotes each object's resourceVersion ("1000001"): a string PyYAML would type if it were plain,
+    # but rapidyaml writes a plain decimal unquoted, so only keys of that form are looked for in the text
+    items = [POD.format(i=i).replace("    name: web-", f'    resourceVersion: "{1000000 + i}"\n    name: web-')
+             for i in range(400)]  # fmt: skip
+    text = dump(items)
+    assert fast_read(text) is not None
+    objs, errors = same(text)
+    assert not errors and "'resourceVersion': '1000007'" in objs[7][1]
+
+
+def test_many_distinct_typed_strings_send_the_file_to_the_exact_path() -> None:
+    items = [POD.format(i=i).replace("      app: web\n", f"      app: '0{i % 8}{i // 8 % 8}{i // 64 % 8}'\n")
+             for i in range(yaml_list.MAX_WORDS + 10)]  # fmt: skip
+    text = dump(items)
+    assert fast_read(text) is None
+    objs, errors = same(text)
+    assert not errors and "'app': '0000'" in objs[0][1] and "'app': '0070'" in objs[56][1]
+
+
+def test_a_plain_decimal_key_is_typed_as_pyyaml_types_it() -> None:
+    text = dump([POD.format(i=1).replace("      app: web\n", "      app: web\n      80: x\n"), POD.format(i=2)])
+    same(text)

@@ -19,7 +19,8 @@ the exact path's; otherwise it returns None and the caller reads the file the ex
 - an item holding anything else rapidyaml might read otherwise goes to the exact path on its own (its
   line and marks shifted back): a backslash, a comment, a trailing space or empty line, a flow collection
   other than ``{}``/``[]``, a tag, anchor, alias, block scalar, complex key, merge key or any indicator
-  character at the start of a token, a quoted scalar not closed on its line; so does an item whose
+  character at the start of a token (a ``:`` there is an empty key, which libyaml refuses and rapidyaml
+  reads as ``""``), a quoted scalar not closed on its line; so does an item whose
   ``marks`` would not be empty (annotations, a Service's fields: ``hairpin.parsers.strict.marks``) when
   its lines do not show them plainly (``hairpin.parsers.block_marks``);
 - rapidyaml's JSON must hold no fraction or exponent (msgspec's float hook refuses the run): rapidyaml
@@ -82,7 +83,7 @@ _ITEM_OK = re.compile(r"- [^ \n#]")
 # a token start: a space or a line break before it (over-approximates: also inside scalars).  Each
 # expression starts with its literal character, so the regular expression engine skips to it at C speed.
 _RISKS: list[tuple[bytes, re.Pattern[str]]] = [  # (characters that must occur for it to match, expression)
-    *((bytes([c]), re.compile(f"{re.escape(chr(c))}(?<=[ \\n]{re.escape(chr(c))})")) for c in b"&*!|>%@`?]},#<="),
+    *((bytes([c]), re.compile(f"{re.escape(chr(c))}(?<=[ \\n]{re.escape(chr(c))})")) for c in b"&*!|>%@`?]},#<=:"),
     (b"{", re.compile(r"\{(?<=[ \n]\{)(?!\}\n)")),  # flow collections but {} and []
     (b"[", re.compile(r"\[(?<=[ \n]\[)(?!\]\n)")),
     (b"'", re.compile(r"'(?<=[ \n]')(?:[^'\n]|'')*(?:\n|$)")),  # a single-quoted scalar open at the line end
@@ -97,7 +98,11 @@ _NON_RISK = bytes(b for b in range(256) if b not in _RISK_CHARS)
 _INF_NAN = re.compile(rb"inf|nan", re.IGNORECASE)
 #: a string rapidyaml would have written unquoted had it been a plain value: true, false, null, a decimal
 #: number (a JSON string of this form was quoted in the text, or is a key: PyYAML types plain keys too)
-_SAFE = re.compile(rb"-?(?:0|[1-9][0-9]{0,17})(?:\.[0-9]+)?|true|false|null|")
+_SAFE = re.compile(rb"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?|true|false|null|")
+#: a JSON key (rapidyaml writes one a line) of that form
+_SAFE_KEY = re.compile(rb'\n *"(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?|true|false|null)": ')
+#: distinct typed strings a run may hold before the fast path gives up on it (each is looked for in the text)
+MAX_WORDS = 256
 
 
 def available() -> bool:
@@ -203,18 +208,30 @@ def _sound_json(js: bytes, body: str) -> bool:
     global _typed
     if _typed is None:
         _typed = _typed_pattern()
+    words: set[bytes] = set()  # strings PyYAML types when plain, and rapidyaml writes as strings
+    decimal = False
     for raw in set(_typed.findall(js)):
         if not raw:
             continue  # "": quoted in the text (an empty plain value is null in both)
         if _INF_NAN.search(raw):  # rapidyaml respells these, quoted or not ('-.Inf' becomes "-.inf")
             return False
-        word = re.escape(raw.decode("utf-8"))
-        # rapidyaml leaves true, false, null, decimal numbers unquoted when plain values: such a string was
-        # quoted, or a key (JSON's keys are strings; PyYAML's plain key -2.25 is a float)
-        after = ":(?:[ \\n]|$)" if _SAFE.fullmatch(raw) else "\\n|$|:(?:[ \\n]|$)"
-        plain = re.compile(f"(?:{word})(?={after})")
-        if any(m.start() > 0 and body[m.start() - 1] in " \n" for m in plain.finditer(body)):
-            return False  # it occurs plain (or so it seems: a false alarm costs only speed)
+        if _SAFE.fullmatch(raw):
+            decimal = True
+        else:
+            words.add(raw)
+    # rapidyaml writes a plain true, false, null or decimal value unquoted: as a JSON string it was quoted in
+    # the text (every object's resourceVersion is), unless it is a key (a JSON key is a string; PyYAML's
+    # plain key -2.25 is a float); so only such keys are looked for in the text
+    keys = set(_SAFE_KEY.findall(js)) if decimal else set()
+    if len(words) + len(keys) > MAX_WORDS:
+        return False
+    for found, after in ((words, "\\n|$|:(?:[ \\n]|$)"), (keys, ":(?:[ \\n]|$)")):
+        if found:
+            alts = "|".join(re.escape(w.decode("utf-8")) for w in sorted(found, key=len, reverse=True))
+            # (no word holds a space, so a match preceded by anything else hides no later plain one)
+            for m in re.finditer(f"(?:{alts})(?={after})", body):
+                if m.start() > 0 and body[m.start() - 1] in " \n":
+                    return False  # it occurs plain (or so it seems: a false alarm costs only speed)
     return True
 
 
