@@ -166,9 +166,10 @@ def _gates(text: str) -> set[int] | None:
         if Reader.NON_PRINTABLE.search(text):
             return None
         present = set(text.encode("utf-8").translate(None, _NON_RISK))
-    if text.startswith(("---", "...", "%")) or "\n---" in text or "\n..." in text or "\n%" in text:
+    if text.startswith(("---", "...", "%")):
         return None
-    if "\n" + " " * max(1, max_depth() - 12) in text:
+    # a document marker or directive at a line's start, or a line indented nearly as deep as the limit
+    if re.search(f"\n(?:---|\\.\\.\\.|%| {{{max(1, max_depth() - 12)}}})", text):
         return None
     return present
 
@@ -184,15 +185,6 @@ def _risky_items(text: str, starts: list[int], end: int, present: set[int]) -> s
     if text[end - 1] == " ":
         out.add(len(starts) - 1)  # a trailing space at the very end
     return out
-
-
-def _needs_marks(data: dict[str, Any]) -> bool:
-    """``strict.marks`` of this object's node would not be empty (annotations, or one of the Service fields)."""
-    meta = data.get("metadata")
-    if isinstance(meta, dict) and meta.get("annotations"):
-        return True
-    spec = data.get("spec")
-    return isinstance(spec, dict) and any(k in spec for k in ("type", "loadBalancerClass", "loadBalancerSourceRanges", "ports"))
 
 
 class _Float(Exception):
@@ -270,29 +262,41 @@ def read(text: str, file: str | None, exact: Exact, skeleton_kind: Callable[[str
         ok = _fast_runs(text, bounds, lines, exact_idx, out)
     if not ok:
         return None
+    item_kind = kind[: -len("List")]
+    well_typed = shapes.well_typed
     for i, slot in enumerate(out):
-        if slot is not None and _needs_marks(slot[0][1]):
-            where = item_marks(text[bounds[i] : bounds[i + 1]], lines[i], slot[0][1])
+        if slot is None:
+            continue
+        data = slot[0][1]
+        # the checks _objects_of and the strict checks make, or the exact path says what is wrong
+        k = data.get("kind") or item_kind
+        if k.__class__ is not str or not k or not well_typed(k, data):
+            return None
+        meta, spec, status = data.get("metadata"), data.get("spec"), data.get("status")
+        if not (meta is None or meta.__class__ is dict) or not (spec is None or spec.__class__ is dict):
+            return None
+        if not (status is None or status.__class__ is dict):
+            return None
+        # strict.marks would not be empty: annotations, or one of the Service fields it marks
+        if (meta is not None and meta.get("annotations")) or (
+            spec is not None
+            and ("ports" in spec or "type" in spec or "loadBalancerClass" in spec or "loadBalancerSourceRanges" in spec)
+        ):
+            where = item_marks(text[bounds[i] : bounds[i + 1]], lines[i], data)
             if where is None:
                 exact_idx.add(i)
-            else:
-                out[i] = (("", slot[0][1], lines[i], where), True)
+                out[i] = None
+                continue
+            out[i] = ((k, data, lines[i], where), True)
+        else:
+            out[i] = ((k, data, lines[i], {}), True)
     if exact_idx and not _exact_items(text, bounds, lines, sorted(exact_idx), out, exact, kind):
         return None
-    item_kind = kind[: -len("List")]
     result: list[Item] = []
     for slot in out:
         if slot is None:
             return None
-        (k, data, line, marks), fast = slot
-        if fast:  # the checks _objects_of and the strict checks make, or the exact path says what is wrong
-            k = data.get("kind") or item_kind
-            if not isinstance(k, str) or not k or not shapes.well_typed(k, data):
-                return None
-            for key in ("metadata", "spec", "status"):
-                if not isinstance(data.get(key), dict | None):
-                    return None
-        result.append((k, data, line, marks))
+        result.append(slot[0])
     return result
 
 
