@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hairpin.errors import ParseError
+from hairpin.parsers import block_marks, yaml_list
 from hairpin.parsers import manifests as m
-from hairpin.parsers import yaml_list
 
 pytest.importorskip("ryml")
 pytest.importorskip("msgspec")
@@ -285,3 +285,47 @@ def test_many_distinct_typed_strings_send_the_file_to_the_exact_path() -> None:
 def test_a_plain_decimal_key_is_typed_as_pyyaml_types_it() -> None:
     text = dump([POD.format(i=1).replace("      app: web\n", "      app: web\n      80: x\n"), POD.format(i=2)])
     same(text)
+
+
+@st.composite
+def services(draw: Any) -> str:
+    """A Service item in the layouts kubectl and people write: ports indented or not, quoted annotation keys,
+    values continued on the next line, extra spaces after a dash, keys in any order."""
+    rnd = random.Random(draw(st.integers(0, 2**32)))
+    ind = rnd.choice([2, 4])
+    pad = " " * ind
+    ann = []
+    for i in range(rnd.randrange(0, 4)):
+        key = rnd.choice([f"a{i}.example.com/k", f"'q{i}/k'", f'"d{i}/k"', f"x{i}"])
+        val = rnd.choice(["v", "'quoted'", "two\n" + " " * (2 + 2 * ind + 2) + "lines", "nlb"])
+        ann.append(f"{pad}{pad}{key}: {val}\n")
+    meta = [f"{pad}name: s\n", f"{pad}namespace: default\n"]
+    if ann:
+        meta.append(f"{pad}annotations:\n" + "".join(ann))
+    rnd.shuffle(meta)
+    dash = rnd.choice(["- ", "-   "])
+    seq_ind = rnd.choice([0, ind])
+    ports = "".join(
+        " " * (ind + seq_ind) + dash + f"port: {80 + p}\n" + " " * (ind + seq_ind + len(dash)) + f"nodePort: {30080 + p}\n"
+        for p in range(rnd.randrange(0, 3))
+    )
+    spec = [f"{pad}type: LoadBalancer\n", f"{pad}selector:\n{pad}{pad}app: web\n"]
+    if ports:
+        spec.append(f"{pad}ports:\n" + ports)
+    if rnd.random() < 0.3:
+        spec.append(f"{pad}loadBalancerClass: service.k8s.aws/nlb\n")
+    rnd.shuffle(spec)
+    body = "apiVersion: v1\n" + "kind: Service\n" + "metadata:\n" + "".join(meta) + "spec:\n" + "".join(spec)
+    lines = body.splitlines(keepends=True)
+    return "- " + lines[0] + "".join("  " + ln for ln in lines[1:])
+
+
+@SETTINGS
+@given(st.lists(services(), min_size=1, max_size=4))
+def test_marks_read_from_the_lines_are_libyamls(items: list[str]) -> None:
+    text = dump([*items, POD.format(i=1)])
+    objs, errors = same(text)  # kind, data, line and marks of every object equal the exact path's
+    assert not errors and len(objs) == len(items) + 1
+    exact = m.parse_yaml(text, "dump.yaml", lists=False)
+    for item, obj in zip(items, exact, strict=False):  # each item's marks, read from its lines alone
+        assert block_marks.item_marks(item, obj.line or 0, obj.data) == obj.marks
