@@ -192,11 +192,11 @@ def _guess_walk(a: _Bytes, i: int, little: bool, frac_max: int = 1 << 32,
     cand = np.flatnonzero(a.u8[top : n - 16 + (3 if little else 0) + 1] == a.u8[top]) + i
     if cand.size > (n - i) // 16 * 4:
         return None
-    le = a.le32 if little else a.be32
-    cand = cand[le[cand + 4] < frac_max]
-    incl = le[cand + 8]
-    ok = (incl <= le[cand + 12]) & (incl <= incl_max)
-    cand, incl = cand[ok], incl[ok]
+    # each candidate's 16 bytes in one gather, then its four fields as contiguous columns
+    h = np.ndarray((n - 15,), "V16", a.u8, 0, (1,))[cand].view("<u4" if little else ">u4").reshape(-1, 4)
+    incl = h[:, 2]
+    ok = (h[:, 1] < frac_max) & (incl <= h[:, 3]) & (incl <= incl_max)
+    cand, incl = cand[ok], incl[ok].astype(np.int64)
     for _ in range(8):
         if cand.size == 0 or cand[0] != i:
             return None
