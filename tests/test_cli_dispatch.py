@@ -106,3 +106,15 @@ def test_plain_values_as_typer_passes_them() -> None:
 def test_completion_goes_to_typer(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("_HAIRPIN_COMPLETE", "bash_complete")
     assert _plain_pcap(["pcap", "F"]) is None
+
+
+@pytest.mark.parametrize("preset", [None, "2"])
+def test_numpy_is_imported_with_one_blas_thread_and_the_environment_restored(preset: str | None) -> None:
+    code = ("import os, sys\nfrom hairpin.cli.pcap_run import _numpy_one_blas_thread\n"
+            "assert 'numpy' not in sys.modules\n_numpy_one_blas_thread()\n"
+            "print('numpy' in sys.modules, os.environ.get('OPENBLAS_NUM_THREADS'))")  # fmt: skip
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path)}
+    if preset is not None:  # the user's own setting: left alone, numpy not imported here
+        env["OPENBLAS_NUM_THREADS"] = preset
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env)
+    assert r.stdout == ("True None\n" if preset is None else "False 2\n"), r.stderr
