@@ -478,3 +478,38 @@ def test_pcapng_blocks_longer_than_a_chunk(tmp_path: Path) -> None:
     assert _same_rows(path, 256)
     rows = list(pcap.read(path, want=6))
     assert [(len(r.packet.payload), r.comment, r.interface) for r in rows] == [(3000, "c", "eth0")] * 5
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.tuples(*[st.integers(0, (1 << 32) - 1)] * 2, *[st.integers(0, 65535)] * 2, st.integers(0, 63),
+                 *[st.integers(0, (1 << 32) - 1)] * 2, st.floats(allow_nan=False, allow_infinity=False)))  # fmt: skip
+def test_slot_built_records_equal_constructed_ones(v: tuple[Any, ...]) -> None:
+    """pcap.Reader._built (object.__new__ and the slot setters) gives what PacketRecord(t, None, Packet(...))
+    gives: equal, same hash and repr, every field."""
+    src, dst, sport, dport, flags, seq, ack, t = v
+    assert pcap._PACKET_SET is not None and pcap._RECORD_SET is not None
+    rd = pcap.Reader.__new__(pcap.Reader)
+    columns = [[0], [0], [t], [True], [src], [sport], [dst], [dport], [flags], [seq], [ack], [0], [0]]
+    (built,) = rd._built(-1, columns)
+    want = pcap.PacketRecord(t, None, Packet(src, sport, dst, dport, Flags(flags), seq, ack, "tcp", b""))
+    assert built == want and hash(built) == hash(want) and repr(built) == repr(want)
+    assert built.packet == want.packet and hash(built.packet) == hash(want.packet)
+    assert type(built.packet.flags) is Flags and built.comment == "" and built.interface is None
+
+
+def test_slot_setters_refuse_other_classes() -> None:
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True, slots=True)
+    class Checked:
+        a: int
+
+        def __post_init__(self) -> None:
+            raise AssertionError
+
+    @dataclass(frozen=True)
+    class NoSlots:
+        a: int
+
+    assert pcap._setters(Checked, ("a",)) is None and pcap._setters(NoSlots, ("a",)) is None
+    assert pcap._setters(Packet, ("src",)) is None

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import stat
 import sys
 from collections.abc import Iterator
@@ -84,7 +83,7 @@ def check_output(path: str | Path | None) -> None:
 
 def _temporary(directory: str, name: str) -> tuple[int, str]:
     for _ in range(16):
-        tmp = os.path.join(directory, f".{name}.hairpin-{secrets.token_hex(6)}")
+        tmp = os.path.join(directory, f".{name}.hairpin-{os.urandom(6).hex()}")
         try:
             return os.open(tmp, _FLAGS, 0o666), tmp
         except FileExistsError:

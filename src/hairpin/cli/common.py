@@ -1,6 +1,9 @@
 """What every ``hairpin`` command shares: its ``--format`` values, ``-o/--output``, the ``wrote FILE`` line
 on stderr, the console its text goes to, and the exit codes (0 nothing found, 1 a finding, 2 bad input;
 docs/cli.md lists them command by command).
+
+rich is imported only where text is laid out or a terminal may be there: JSON written to a file, off a
+terminal, never imports it (start-up time).
 """
 
 from __future__ import annotations
@@ -13,9 +16,6 @@ import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
-
-from rich.console import Console
-from rich.text import Text
 
 from hairpin.errors import InputError
 from hairpin.writing import check_output, write_output
@@ -66,6 +66,8 @@ def text_width(output: str | Path | None = None) -> int:
     """The width text for ``output`` is laid out in: the terminal's, $COLUMNS, or :data:`PIPE_WIDTH`."""
     if output is not None and str(output) != "-":
         return _width() or PIPE_WIDTH
+    from rich.console import Console
+
     return Console(width=_width()).width
 
 
@@ -75,6 +77,9 @@ def emit(output: str | Path | None, *renderables: Any, lines: bool = False) -> N
     ``lines``: the renderables are lines of text (rules, packets) kept whole on a pipe or in a file, so
     they stay greppable; a terminal wraps them.  Plain strings and ``Text`` (the one-line diagnosis, the
     next step) are always kept whole off a terminal."""
+    from rich.console import Console
+    from rich.text import Text
+
     if output is None or str(output) == "-":
         out = Console(width=_width())
         for r in renderables:
@@ -107,11 +112,27 @@ def _bytes_read() -> int | None:
     return None
 
 
+def _may_be_terminal(stream: Any) -> bool:
+    """False only when rich's ``Console.is_terminal`` is False for certain: no ``TTY_COMPATIBLE`` or
+    ``FORCE_COLOR`` in the environment (either can force a terminal) and the stream is no tty."""
+    if "TTY_COMPATIBLE" in os.environ or "FORCE_COLOR" in os.environ:
+        return True
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or closed: rich says no terminal too
+        return False
+
+
 @contextlib.contextmanager
 def read_progress(paths: Iterable[str | Path], label: str = "reading") -> Iterator[None]:
     """A bytes-read progress bar on stderr while the block reads ``paths``: on a terminal only, nothing on
     a pipe.  Counted from the process's own read counter (no hook into the reader), so it is approximate
     and stops at the files' total size."""
+    if not _may_be_terminal(sys.stderr):
+        yield
+        return
+    from rich.console import Console
+
     err = Console(stderr=True)
     start = _bytes_read()
     sizes = []

@@ -1,129 +1,72 @@
-"""``hairpin``'s entry point: builds the typer app from each command module and turns bad input into
-one line on stderr with exit code 2 (never a traceback).
+"""``hairpin``'s entry point: runs the typer app (:mod:`hairpin.cli.app`) and turns bad input into one line
+on stderr with exit code 2 (never a traceback).
 
-Conventions every command follows (docs/cli.md): ``--version``; shell completion
-(``--install-completion``); boolean options are plain flags (no value: ``--only-at-risk true`` is refused
-in one line instead of reading ``true`` as a file); exit code 0 nothing found, 1 a finding, 2 bad input.
+What it knows: importing typer, every command module and rich, and building the command tree, costs about
+0.2 s of CPU, more than analysing a capture of 100,000 packets.  So the plainest ``hairpin pcap`` command
+lines (``_plain_pcap``: capture files and the options ``--format``, ``-o``/``--output`` and
+``--max-listed`` with ordinary values, each at most once) call the command (:func:`hairpin.cli.pcap_run.run`)
+with the values typer would have passed; every other command line, help, completion, and anything
+unusual (an option given twice, a value starting with ``-``, ``--opt=value``, ``--``) goes through typer
+as before, so help, errors and exit codes are typer's own.  ``app`` is still importable from here.
 """
 
 from __future__ import annotations
 
-import itertools
+import os
+import re
 import signal
 import sys
-from typing import Annotated, Any
-
-import typer
-from typer.core import TyperCommand, TyperGroup
-from typer.exceptions import TyperException
+from pathlib import Path
+from typing import Any
 
 from hairpin.errors import HairpinError, InputError
 
-_BOOL_WORDS = frozenset({"true", "false", "yes", "no", "on", "off", "1", "0"})
+__all__ = ["main"]  # and `app` (module __getattr__)
+
+_PCAP_OPTIONS = {"--format": "format", "-o": "output", "--output": "output", "--max-listed": "max_listed"}
+_DIGITS = re.compile(r"[0-9]{1,18}")  # what click reads as this int with no doubt (no sign, space, '_')
 
 
-def _plain_flags(params: list[Any]) -> list[Any]:
-    """Flags take no value, so their help shows none (typer prints ``<bool>`` otherwise)."""
-    for p in params:
-        if getattr(p, "is_flag", False) and getattr(p, "metavar", None) is None:
-            p.metavar = ""
-    return params
+def __getattr__(name: str) -> Any:
+    if name == "app":  # the typer app, built on first use
+        from hairpin.cli.app import app
+
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class _Command(TyperCommand):
-    def get_params(self, ctx: Any) -> list[Any]:
-        return _plain_flags(super().get_params(ctx))
-
-
-class _Group(TyperGroup):
-    def get_params(self, ctx: Any) -> list[Any]:
-        return _plain_flags(super().get_params(ctx))
-
-
-def _version(value: bool) -> None:
-    if value:
-        from hairpin import __version__
-
-        print(f"hairpin {__version__}")
-        raise typer.Exit(0)
-
-
-app = typer.Typer(
-    name="hairpin",
-    help="Rebuild the data path of Kubernetes Services on AWS packet by packet.",
-    no_args_is_help=True,
-    add_completion=True,
-    pretty_exceptions_enable=False,
-    cls=_Group,
-    epilog="Exit codes, every command: 0 nothing found, 1 a finding, 2 bad input (docs/cli.md).",
-)
-
-
-@app.callback()
-def _root(
-    version: Annotated[
-        bool,
-        typer.Option("--version", help="Print hairpin's version and exit.", callback=_version, is_eager=True),
-    ] = False,
-    max_input: Annotated[
-        str | None,
-        typer.Option(
-            "--max-input",
-            metavar="SIZE",
-            help="Largest input file or stream read (bytes, or with K/M/G; default 512M, env HAIRPIN_MAX_INPUT).",
-        ),
-    ] = None,
-    max_depth: Annotated[
-        int | None,
-        typer.Option(
-            "--max-depth", metavar="N", help="Deepest YAML nesting accepted (default 100, env HAIRPIN_MAX_DEPTH)."
-        ),
-    ] = None,
-) -> None:
-    """Rebuild the data path of Kubernetes Services on AWS packet by packet."""
-    from hairpin import reading
-
-    reading.set_limits(reading.parse_size(max_input, "--max-input") if max_input is not None else None, max_depth)
-
-
-def _adopt(t: typer.Typer) -> None:
-    """Every command and group of ``t`` uses the classes above (plain flags in help)."""
-    t.info.cls = _Group
-    for c in t.registered_commands:
-        c.cls = _Command
-    for g in t.registered_groups:
-        g.cls = _Group
-        if g.typer_instance is not None:
-            _adopt(g.typer_instance)
-
-
-def _register() -> None:
-    from hairpin.cli import check, lab, pcap, reproduce, scenario, sweep, trace
-
-    for module in (reproduce, trace, lab, check, pcap, scenario, sweep):
-        module.register(app)
-    _adopt(app)
-
-
-_register()
-
-
-def _flag_given_a_value(argv: list[str]) -> str | None:
-    """``--flag true``: the one-line error for a boolean flag followed by a truth word, else None."""
-    from typer.main import get_command
-
-    cmd: Any = get_command(app)
-    words = [a for a in argv if not a.startswith("-")]
-    for w in words:  # walk down the command path: hairpin lab run ...
-        sub = getattr(cmd, "commands", {}).get(w) if hasattr(cmd, "commands") else None
-        if sub is None:
-            break
-        cmd = sub
-    flags = {o for p in cmd.params if getattr(p, "is_flag", False) for o in (*p.opts, *p.secondary_opts)}
-    for a, b in itertools.pairwise(argv):
-        if a in flags and b.lower() in _BOOL_WORDS:
-            return f"{a} is a flag and takes no value (got {b!r}): write {a} alone"
-    return None
+def _plain_pcap(args: list[str]) -> dict[str, Any] | None:
+    """The keyword arguments of :func:`hairpin.cli.pcap_run.run` for ``pcap FILE... [--format F] [-o OUT]
+    [--max-listed N]``, else None (typer reads the command line).  Files are words not starting with ``-``;
+    each option is given once, its value the next word, not starting with ``-``.  Shell completion (its
+    environment variable set) goes to typer."""
+    if len(args) < 2 or args[0] != "pcap" or "_HAIRPIN_COMPLETE" in os.environ:
+        return None
+    files: list[Path] = []
+    opts: dict[str, Any] = {}
+    i = 1
+    while i < len(args):
+        a = args[i]
+        if not a:  # '' as a path: typer's reading of it is not restated here
+            return None
+        if not a.startswith("-"):
+            files.append(Path(a))
+            i += 1
+            continue
+        name = _PCAP_OPTIONS.get(a)
+        if name is None or name in opts or i + 1 >= len(args) or args[i + 1].startswith("-"):
+            return None
+        value = args[i + 1]
+        if name == "max_listed":
+            if not _DIGITS.fullmatch(value):
+                return None
+            opts[name] = int(value)
+        else:
+            opts[name] = value
+        i += 2
+    if not files:
+        return None
+    return {"files": files, **opts}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -139,15 +82,15 @@ def main(argv: list[str] | None = None) -> None:
 
         signal.signal(signal.SIGINT, on_interrupt)
     try:
-        bad = _flag_given_a_value(args)
-        if bad is not None:
-            raise InputError(bad)
-        code = app(args=args, prog_name="hairpin", standalone_mode=False)
-    except TyperException as exc:  # a usage error: an unknown option, a missing or out-of-range value
-        if type(exc).__name__ == "NoArgsIsHelpError":  # 'hairpin lab' alone: its help, as typer prints it
-            app(args=args, prog_name="hairpin", standalone_mode=True)
-        print(f"hairpin: error: {_one_line(exc.format_message())} (see {_usage(args)} --help)", file=sys.stderr)
-        sys.exit(2)
+        plain = _plain_pcap(args)
+        if plain is not None:  # what typer would do: the root callback (no limit given), then the command
+            if "hairpin.reading" in sys.modules:  # limits an earlier call in this process set are cleared
+                sys.modules["hairpin.reading"].set_limits(None, None)
+            from hairpin.cli.pcap_run import run
+
+            code: Any = run(**plain)
+        else:
+            code = _typer(args)
     except InputError as exc:
         print(f"hairpin: error: {exc.one_line()}", file=sys.stderr)
         sys.exit(2)
@@ -165,25 +108,23 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-def _one_line(message: str) -> str:
-    return " ".join(message.split())
+def _typer(args: list[str]) -> Any:
+    """The typer app on ``args`` (standalone mode off: its exit code returned); a usage error is one line,
+    exit 2."""
+    from typer.exceptions import TyperException
 
+    from hairpin.cli.app import app, flag_given_a_value, one_line, usage
 
-def _usage(argv: list[str]) -> str:
-    """``hairpin CMD [SUB]``: the command path in ``argv``, for the --help hint."""
-    from typer.main import get_command
-
-    cmd: Any = get_command(app)
-    path = ["hairpin"]
-    for w in argv:
-        if w.startswith("-"):
-            break
-        sub = getattr(cmd, "commands", {}).get(w) if hasattr(cmd, "commands") else None
-        if sub is None:
-            break
-        path.append(w)
-        cmd = sub
-    return " ".join(path)
+    try:
+        bad = flag_given_a_value(args)
+        if bad is not None:
+            raise InputError(bad)
+        return app(args=args, prog_name="hairpin", standalone_mode=False)
+    except TyperException as exc:  # a usage error: an unknown option, a missing or out-of-range value
+        if type(exc).__name__ == "NoArgsIsHelpError":  # 'hairpin lab' alone: its help, as typer prints it
+            app(args=args, prog_name="hairpin", standalone_mode=True)
+        print(f"hairpin: error: {one_line(exc.format_message())} (see {usage(args)} --help)", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -376,10 +376,11 @@ def analyse_files(paths: Sequence[str | Path], vxlan: frozenset[int] = VXLAN_POR
     lone: dict[str, int] = {}
     scans = [rd.scan() for rd in readers] if fast else []
     if scans and all(sc is not None for sc in scans):  # every packet is known: healthy pairs need no decoding
-        from hairpin.parsers.fastscan import healthy_pairs, lone_syns
+        from hairpin.parsers.fastscan import by_key, healthy_pairs, lone_syns
 
-        counted = healthy_pairs(scans)
-        lone, latest = lone_syns(scans, listed)  # a flood's lone SYNs: counted, not decoded
+        groups = by_key(scans)  # the rows by ISN, sorted once for both
+        counted = healthy_pairs(scans, groups)
+        lone, latest = lone_syns(scans, listed, groups)  # a flood's lone SYNs: counted, not decoded
         counted = (counted[0], max(counted[1], latest))
     if len(readers) == 1:  # one file: its own order, nothing to merge
         result = analyse(readers[0], counted, listed, lone)

@@ -35,7 +35,7 @@ import numpy as np
 
 from hairpin.parsers import frames
 
-__all__ = ["Scan", "healthy_pairs", "lone_syns", "scan_pcap"]
+__all__ = ["Scan", "by_key", "healthy_pairs", "lone_syns", "scan_pcap"]
 
 _CHUNK = 1 << 20
 _SYN, _ACK, _RST = 0x02, 0x10, 0x04
@@ -192,11 +192,11 @@ def _guess_walk(a: _Bytes, i: int, little: bool, frac_max: int = 1 << 32,
     cand = np.flatnonzero(a.u8[top : n - 16 + (3 if little else 0) + 1] == a.u8[top]) + i
     if cand.size > (n - i) // 16 * 4:
         return None
-    le = a.le32 if little else a.be32
-    cand = cand[le[cand + 4] < frac_max]
-    incl = le[cand + 8]
-    ok = (incl <= le[cand + 12]) & (incl <= incl_max)
-    cand, incl = cand[ok], incl[ok]
+    # each candidate's 16 bytes in one gather, then its four fields as contiguous columns
+    h = np.ndarray((n - 15,), "V16", a.u8, 0, (1,))[cand].view("<u4" if little else ">u4").reshape(-1, 4)
+    incl = h[:, 2]
+    ok = (h[:, 1] < frac_max) & (incl <= h[:, 3]) & (incl <= incl_max)
+    cand, incl = cand[ok], incl[ok].astype(np.int64)
     for _ in range(8):
         if cand.size == 0 or cand[0] != i:
             return None
@@ -340,27 +340,31 @@ def _chunk(sc: Scan, cols: dict[str, list[Any]], a: _Bytes, buf: Any, base: int,
     ipr = np.minimum(ip[idx], a.size - 20)
     seq, ack = _u32be(a, th + 4), _u32be(a, th + 8)
     fast_key = np.where(kind == 0, seq, np.where((kind == 1) | ((fl & _ACK) != 0), ack - 1, seq - 1)) & 0xFFFFFFFF
-    key = np.where(simple, fast_key, key & 0xFFFFFFFF)
+    every = bool(simple.all())  # the common case: every row plain IPv4, no np.where(simple, ...) needed
+    key = fast_key if every else np.where(simple, fast_key, key & 0xFFFFFFFF)
     total = _u16(a, ipr + 2)
     stop = np.where(total > 0, np.minimum(er, ipr + total), er)  # the IP packet's end, as the decoder takes it
     pstart = th + (a.u8[th + 12] >> 4).astype(np.int64) * 4
-    plen = np.where(simple, np.maximum(stop - pstart, 0), 0)
+    plen = np.maximum(stop - pstart, 0)
+    if not every:
+        plen = np.where(simple, plen, 0)
     col = {"offset": base + sr, "length": incl[idx], "t": t, "kind": kind, "key": key, "simple": simple,
            "src": _u32be(a, ipr + 12), "dst": _u32be(a, ipr + 16), "sport": _u16(a, th), "dport": _u16(a, th + 2),
            "flags": fl, "seq": seq, "ack": ack, "pstart": np.where(plen > 0, pstart - sr, 0), "plen": plen}  # fmt: skip
     for name, v in col.items():
-        if name not in ("offset", "length", "t", "kind", "key", "simple"):
+        if not every and name not in ("offset", "length", "t", "kind", "key", "simple"):
             v = np.where(simple, v, 0)
-        cols[name].append(np.asarray(v).astype(_DTYPES[name]))
+        cols[name].append(np.asarray(v).astype(_DTYPES[name], copy=False))
     return idx
 
 
-def healthy_pairs(scans: list[Scan]) -> tuple[int, float]:
+def healthy_pairs(scans: list[Scan], groups: Any = None) -> tuple[int, float]:
     """Mark (``keep`` False) the handshakes the analyser would count healthy and forget at once, across
     all ``scans`` read together: a plain-IPv4 SYN and, after it in the merged order (time, file, position)
     and less than 130 s later, a SYN-ACK from the address and port it called to its source, their ISN
-    named by no other SYN, SYN-ACK or RST in any file.  Returns how many, and the latest time among them."""
-    groups = _by_key(scans)
+    named by no other SYN, SYN-ACK or RST in any file.  Returns how many, and the latest time among them.
+    ``groups``: ``by_key(scans)`` when the caller has it already."""
+    groups = by_key(scans) if groups is None else groups
     if groups is None:
         return 0, float("-inf")
     _key, t, order, starts, counts = groups
@@ -368,9 +372,7 @@ def healthy_pairs(scans: list[Scan]) -> tuple[int, float]:
     b = order[starts[counts == 2] + 1]
     later = t[b] < t[a]  # the merged order is by time first; at the same time, by file and position
     a, b = np.where(later, b, a), np.where(later, a, b)
-    col = {
-        c: np.concatenate([getattr(s, c) for s in scans]) for c in ("kind", "simple", "src", "sport", "dst", "dport")
-    }
+    col = {c: _joined(scans, c) for c in ("kind", "simple", "src", "sport", "dst", "dport")}
     ok = (col["kind"][a] == 0) & (col["kind"][b] == 1) & col["simple"][a] & col["simple"][b]
     ok &= (col["src"][b] == col["dst"][a]) & (col["sport"][b] == col["dport"][a])
     ok &= (col["dst"][b] == col["src"][a]) & (col["dport"][b] == col["sport"][a])
@@ -384,15 +386,20 @@ def healthy_pairs(scans: list[Scan]) -> tuple[int, float]:
     return int(np.count_nonzero(ok)), latest
 
 
-def _by_key(scans: list[Scan]) -> tuple[Any, Any, Any, Any, Any] | None:
+def _joined(scans: list[Scan], name: str) -> Any:
+    """Column ``name`` of every scan end to end (one scan's own array, not a copy: read only)."""
+    return getattr(scans[0], name) if len(scans) == 1 else np.concatenate([getattr(s, name) for s in scans])
+
+
+def by_key(scans: list[Scan]) -> tuple[Any, Any, Any, Any, Any] | None:
     """The rows of all ``scans`` grouped by ISN key: (keys, times, the rows by key and within a key in the
     concatenation's order (file, then position), where each key's group starts, its size); None for none."""
     if not scans:
         return None
-    key = np.concatenate([s.key for s in scans])
+    key = _joined(scans, "key")
     if key.size == 0:
         return None
-    t = np.concatenate([s.t for s in scans])
+    t = _joined(scans, "t")
     # one sort of the 64-bit numbers key << 32 | row (unique, so the order is total)
     order = np.sort((key.astype(np.int64) << 32) | np.arange(key.size, dtype=np.int64)) & 0xFFFFFFFF
     k = key[order]
@@ -402,7 +409,7 @@ def _by_key(scans: list[Scan]) -> tuple[Any, Any, Any, Any, Any] | None:
     return key, t, order, starts, np.diff(np.append(starts, k.size))
 
 
-def lone_syns(scans: list[Scan], listed: int) -> tuple[dict[str, int], float]:
+def lone_syns(scans: list[Scan], listed: int, groups: Any = None) -> tuple[dict[str, int], float]:
     """Count by kind, and mark (``keep`` False), the lone SYNs past the ``listed`` earliest: a plain-IPv4 SYN
     whose ISN no other SYN, SYN-ACK or RST in any file names.  The analyser would open an attempt for it
     that no later packet joins (it finds a packet's attempt by that ISN, ``_Analyser._find``/``_find_syn``
@@ -410,12 +417,13 @@ def lone_syns(scans: list[Scan], listed: int) -> tuple[dict[str, int], float]:
     else ``node-loopback`` from its own destination address, else ``unanswered-syn``; no retransmission,
     so nothing else of it is shown.  The ``listed`` earliest (by time, file, position: the order the
     analyser opens them in) stay, for the analyser to list them.  This is a SYN flood's bulk: counted
-    here, never decoded or held.  Returns the counts and the latest time among those marked."""
-    groups = _by_key(scans)
+    here, never decoded or held.  Returns the counts and the latest time among those marked.  ``groups``:
+    ``by_key(scans)`` when the caller has it already (it does not depend on ``keep``)."""
+    groups = by_key(scans) if groups is None else groups
     if groups is None:
         return {}, float("-inf")
     _key, t, order, starts, counts = groups
-    col = {c: np.concatenate([getattr(s, c) for s in scans]) for c in ("kind", "simple", "src", "dst", "keep")}
+    col = {c: _joined(scans, c) for c in ("kind", "simple", "src", "dst", "keep")}
     rows = order[starts[counts == 1]]
     rows = rows[(col["kind"][rows] == 0) & col["simple"][rows] & col["keep"][rows]]
     if rows.size <= listed:

@@ -144,6 +144,25 @@ _CHUNK = 1 << 22
 _BATCH = 4096  # rows of a first pass rebuilt at a time
 
 
+def _setters(cls: type, names: tuple[str, ...]) -> tuple[Any, ...] | None:
+    """The slot setters of ``cls`` when it is a slots dataclass whose fields are exactly ``names``, with the
+    ``__init__`` dataclasses generates (it sets each field, through ``object.__setattr__`` when frozen) and
+    no ``__post_init__``: ``object.__new__(cls)`` and one setter a field then build the same instance for
+    about half the cost of calling ``cls`` (0.44 us against 0.86 us for a ``Packet``).  None otherwise."""
+    import dataclasses
+
+    if (not dataclasses.is_dataclass(cls) or "__slots__" not in cls.__dict__ or hasattr(cls, "__post_init__")
+            or tuple(f.name for f in dataclasses.fields(cls)) != names
+            or getattr(cls.__init__, "__code__", None) is None
+            or cls.__init__.__code__.co_filename != "<string>"):  # fmt: skip  (not generated: not restated here)
+        return None
+    return tuple(cls.__dict__[n].__set__ for n in names)
+
+
+_PACKET_SET = _setters(Packet, ("src", "sport", "dst", "dport", "flags", "seq", "ack", "proto", "payload"))
+_RECORD_SET = _setters(PacketRecord, ("t", "interface", "packet", "comment"))
+
+
 class _Prefixed(io.RawIOBase):
     """A raw stream that first gives back bytes already read from it (the magic number)."""
 
@@ -271,20 +290,55 @@ class Reader:
         try:
             for at in range(0, rows.size, _BATCH):  # a list at a time (cheaper than one yield a row), memory bounded
                 part = rows[at : at + _BATCH]
-                batch = [
-                    PacketRecord(t, None, Packet(src, sport, dst, dport, flags_of[flags & 0x3F], seq, ack, "tcp",
-                                                 pread(fd, plen, offset + pstart) if plen else b""))
-                    if simple  # plain IPv4: the packet is in the columns, only a payload is read again
-                    else self._decode_at(fd, offset, length, t)
-                    for offset, length, t, simple, src, sport, dst, dport, flags, seq, ack, pstart, plen in zip(
-                        *(getattr(sc, c)[part].tolist() for c in names), strict=True
-                    )
-                ]  # fmt: skip
+                if _PACKET_SET is not None and _RECORD_SET is not None:
+                    batch = self._built(fd, [getattr(sc, c)[part].tolist() for c in names])
+                else:  # pragma: no cover - the dataclasses' own constructors
+                    batch = [
+                        PacketRecord(t, None, Packet(src, sport, dst, dport, flags_of[flags & 0x3F], seq, ack, "tcp",
+                                                     pread(fd, plen, offset + pstart) if plen else b""))
+                        if simple  # plain IPv4: the packet is in the columns, only a payload is read again
+                        else self._decode_at(fd, offset, length, t)
+                        for offset, length, t, simple, src, sport, dst, dport, flags, seq, ack, pstart, plen in zip(
+                            *(getattr(sc, c)[part].tolist() for c in names), strict=True
+                        )
+                    ]  # fmt: skip
                 if self._names is not None:  # pcapng: each row's interface name and comment
                     batch = self._named(fd, batch, part)
                 yield from filter(None, batch)
         finally:
             os.close(fd)
+
+    def _built(self, fd: int, columns: list[list[Any]]) -> list[PacketRecord | None]:
+        """The rows of ``columns`` (as in ``_replay``) as records, each plain-IPv4 one built from its columns
+        through the slot setters (``_setters``), the others decoded again."""
+        new, pread, flags_of = object.__new__, os.pread, _FLAGS
+        assert _PACKET_SET is not None and _RECORD_SET is not None
+        s_src, s_sport, s_dst, s_dport, s_flags, s_seq, s_ack, s_proto, s_payload = _PACKET_SET
+        r_t, r_interface, r_packet, r_comment = _RECORD_SET
+        out: list[PacketRecord | None] = []
+        push = out.append
+        for offset, length, t, simple, src, sport, dst, dport, flags, seq, ack, pstart, plen in zip(*columns,
+                                                                                                    strict=True):  # fmt: skip
+            if not simple:
+                push(self._decode_at(fd, offset, length, t))
+                continue
+            p = new(Packet)  # Packet(src, sport, dst, dport, flags, seq, ack, "tcp", payload)
+            s_src(p, src)
+            s_sport(p, sport)
+            s_dst(p, dst)
+            s_dport(p, dport)
+            s_flags(p, flags_of[flags & 0x3F])
+            s_seq(p, seq)
+            s_ack(p, ack)
+            s_proto(p, "tcp")
+            s_payload(p, pread(fd, plen, offset + pstart) if plen else b"")  # only a payload is read again
+            r = new(PacketRecord)  # PacketRecord(t, None, p, "")
+            r_t(r, t)
+            r_interface(r, None)
+            r_packet(r, p)
+            r_comment(r, "")
+            push(r)
+        return out
 
     def _named(self, fd: int, batch: list[PacketRecord | None], part: Any) -> list[PacketRecord | None]:
         sc, names, endian = self._scan, self._names or [], self._how[1]

@@ -1,0 +1,120 @@
+"""``hairpin pcap``'s plain command lines run without typer (hairpin.cli.main._plain_pcap): the same
+stdout, stderr, files and exit codes as through typer, and neither typer, rich nor pydantic imported for
+JSON written to a file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hairpin.cli.main import _plain_pcap
+from hairpin.model.net import Flags, Packet, ip_int
+from hairpin.parsers.pcap import PacketRecord, write_pcap
+
+VIP, NODE, CLIENT = ip_int("192.168.168.103"), ip_int("192.168.2.3"), ip_int("192.168.0.10")
+
+
+@pytest.fixture(scope="module")
+def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two hairpins (three rounds each) and one healthy handshake."""
+    recs = []
+    for k, isn in enumerate((1000, 5000)):
+        t = 100.0 + k
+        for at in (0.0, 1.0, 3.0):
+            recs += [PacketRecord(t + at, None, Packet(CLIENT, 40000 + k, VIP, 80, Flags.SYN, isn)),
+                     PacketRecord(t + at + 0.001, None, Packet(NODE, 31468, CLIENT, 40000 + k, Flags.SYN | Flags.ACK,
+                                                               77, isn + 1)),
+                     PacketRecord(t + at + 0.002, None, Packet(CLIENT, 40000 + k, NODE, 31468, Flags.RST, isn + 1))]  # fmt: skip
+    recs += [PacketRecord(105.0, None, Packet(CLIENT, 41000, VIP, 80, Flags.SYN, 9)),
+             PacketRecord(105.001, None, Packet(VIP, 80, CLIENT, 41000, Flags.SYN | Flags.ACK, 3, 10))]  # fmt: skip
+    path = tmp_path_factory.mktemp("cap") / "two.pcap"
+    write_pcap(path, sorted(recs, key=lambda r: r.t))
+    return path
+
+
+_RUN = "import sys\nfrom hairpin.cli import main as m\n{patch}m.main(sys.argv[1:])\n"
+_VIA_TYPER = "m._plain_pcap = lambda args: None\n"  # every command line through typer, as before
+
+
+def _run(args: list[str], typer: bool, cwd: Path) -> tuple[int, str, str]:
+    code = _RUN.format(patch=_VIA_TYPER if typer else "")
+    r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=False, cwd=cwd,
+                       env={"PATH": "/usr/bin:/bin", "COLUMNS": "100", "PYTHONPATH": ":".join(sys.path)})  # fmt: skip
+    return r.returncode, r.stdout, r.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["pcap", "{cap}", "--format", "json"],
+    ["pcap", "{cap}"],
+    ["pcap", "{cap}", "--format", "text", "--max-listed", "1"],
+    ["pcap", "--max-listed", "1", "{cap}", "--format", "json"],
+    ["pcap", "{cap}", "{cap}", "--format", "json"],
+    ["pcap", "{cap}", "-o", "OUT", "--format", "json"],
+    ["pcap", "{cap}", "--output", "OUT"],
+    ["pcap", "{cap}", "--format", "xml"],
+    ["pcap", "{cap}", "--max-listed", "0"],
+    ["pcap", "{cap}", "-o", "no-such-dir/x.json"],
+    ["pcap", "missing.pcap", "--format", "json"],
+    ["pcap", "{this}"],
+])  # fmt: skip
+def test_same_answer_as_through_typer(args: list[str], capture: Path, tmp_path: Path) -> None:
+    args = [a.replace("{cap}", str(capture)).replace("{this}", __file__) for a in args]
+    plain = _plain_pcap(args)
+    assert plain is not None  # each is a plain command line
+    answers = []
+    for typer in (False, True):
+        out = tmp_path / "OUT"
+        out.unlink(missing_ok=True)
+        code, stdout, stderr = _run(args, typer, tmp_path)
+        answers.append((code, stdout, stderr, out.read_bytes() if out.exists() else None))
+    assert answers[0] == answers[1]
+    assert answers[0][0] in (0, 1, 2)
+
+
+def test_json_to_a_file_imports_no_typer_rich_or_pydantic(capture: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.json"
+    code = ("import sys\nfrom hairpin.cli.main import main\ntry:\n main(sys.argv[1:])\nexcept SystemExit as e:\n"
+            " print(e.code, sorted({m.split('.')[0] for m in sys.modules} & {'typer', 'click', 'rich', 'pydantic'}))")
+    r = subprocess.run([sys.executable, "-c", code, "pcap", str(capture), "--format", "json", "-o", str(out)],
+                       capture_output=True, text=True, check=False, env={"PATH": "/usr/bin:/bin",
+                       "PYTHONPATH": ":".join(sys.path)})  # fmt: skip
+    assert r.stdout == "1 []\n"
+    assert r.stderr == f"wrote {out}\n"
+    doc = json.loads(out.read_text())
+    assert (doc["summary"]["hairpins"], doc["summary"]["connections"], doc["summary"]["healthy"]) == (2, 3, 1)
+
+
+@pytest.mark.parametrize("args", [
+    ["pcap"], ["pcap", "--help"], ["pcap", "-"], ["pcap", "F", "--format=json"], ["pcap", "F", "--format"],
+    ["pcap", "F", "-o", "-"], ["pcap", "F", "--format", "json", "--format", "text"], ["pcap", "F", "--svg", "x.svg"],
+    ["pcap", "F", "--max-listed", "+5"], ["pcap", "F", "--max-listed", "1_0"], ["pcap", "F", "--", "G"],
+    ["pcap", ""], ["--max-input", "1K", "pcap", "F"], ["trace", "F"], ["pcap", "F", "--vxlan-port", "9"], [],
+])  # fmt: skip
+def test_anything_else_goes_to_typer(args: list[str]) -> None:
+    assert _plain_pcap(args) is None
+
+
+def test_plain_values_as_typer_passes_them() -> None:
+    assert _plain_pcap(["pcap", "a", "b", "-o", "o.json", "--max-listed", "007", "--format", "json"]) == {
+        "files": [Path("a"), Path("b")], "output": "o.json", "max_listed": 7, "format": "json"}  # fmt: skip
+
+
+def test_completion_goes_to_typer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("_HAIRPIN_COMPLETE", "bash_complete")
+    assert _plain_pcap(["pcap", "F"]) is None
+
+
+@pytest.mark.parametrize("preset", [None, "2"])
+def test_numpy_is_imported_with_one_blas_thread_and_the_environment_restored(preset: str | None) -> None:
+    code = ("import os, sys\nfrom hairpin.cli.pcap_run import _numpy_one_blas_thread\n"
+            "assert 'numpy' not in sys.modules\n_numpy_one_blas_thread()\n"
+            "print('numpy' in sys.modules, os.environ.get('OPENBLAS_NUM_THREADS'))")  # fmt: skip
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path)}
+    if preset is not None:  # the user's own setting: left alone, numpy not imported here
+        env["OPENBLAS_NUM_THREADS"] = preset
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env)
+    assert r.stdout == ("True None\n" if preset is None else "False 2\n"), r.stderr
