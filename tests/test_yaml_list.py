@@ -329,3 +329,14 @@ def test_marks_read_from_the_lines_are_libyamls(items: list[str]) -> None:
     exact = m.parse_yaml(text, "dump.yaml", lists=False)
     for item, obj in zip(items, exact, strict=False):  # each item's marks, read from its lines alone
         assert block_marks.item_marks(item, obj.line or 0, obj.data) == obj.marks
+
+
+@pytest.mark.parametrize("length", [509, 510, 1024, 1025, 1100])
+def test_a_key_too_long_for_libyaml_is_refused_as_libyaml_refuses_it(length: int) -> None:
+    # libyaml refuses a simple key of more than 1,024 characters; rapidyaml reads longer keys
+    text = dump([POD.format(i=1).replace("  spec:\n", "  spec:\n    " + "k" * length + ": v\n"), POD.format(i=2)])
+    objs, errors = same(text)
+    if length > 1024:
+        assert objs == [] and len(errors) == 1 and errors[0].startswith("dump.yaml:1")  # same() held the line
+    else:
+        assert not errors and len(objs) == 2

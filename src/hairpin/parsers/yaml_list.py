@@ -29,6 +29,8 @@ the exact path's; otherwise it returns None and the caller reads the file the ex
   ``false``, ``null`` and decimal integers, which rapidyaml writes as they stand and PyYAML types alike;
   and every string that PyYAML's resolver would type if it were plain must not occur plain in the items'
   text (a regular expression over the text: a string quoted there is fine);
+- no key is 510 characters long or longer (libyaml refuses a simple key longer than 1,024 characters,
+  rapidyaml does not);
 - msgspec's encoding of the decoded items must be byte for byte rapidyaml's JSON with its whitespace
   removed, so no key was dropped (a duplicate key: kubectl refuses the file, the exact path says where);
 - each object has a kind, and every field hairpin reads has its API type (``hairpin.parsers.shapes``),
@@ -103,6 +105,10 @@ _SAFE = re.compile(rb"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?|true|false|null|")
 _SAFE_KEY = re.compile(rb'\n *"(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?|true|false|null)": ')
 #: distinct typed strings a run may hold before the fast path gives up on it (each is looked for in the text)
 MAX_WORDS = 256
+#: a key libyaml may refuse: a simple key of more than 1,024 characters (PyYAML 6.0.3 with libyaml), which
+#: rapidyaml reads; 510 characters of JSON key are at most 1,022 of single-quoted text with
+#: every quote doubled, so a shorter key is always within the limit
+_LONG_KEY = re.compile(rb'\n *"[^"\n]{510}')
 
 
 def available() -> bool:
@@ -200,6 +206,8 @@ def _sound_json(js: bytes, body: str) -> bool:
     global _typed
     if _typed is None:
         _typed = _typed_pattern()
+    if _LONG_KEY.search(js):
+        return False  # a key libyaml might refuse as too long (or a long string in a list): the exact path says
     words: set[bytes] = set()  # strings PyYAML types when plain, and rapidyaml writes as strings
     decimal = False
     for raw in set(_typed.findall(js)):
