@@ -54,8 +54,10 @@ __all__ = [
     "human_size",
     "json_error",
     "load_yaml",
+    "long_number",
     "max_depth",
     "max_input",
+    "number_error",
     "parse_size",
     "read_bytes",
     "read_text",
@@ -307,6 +309,27 @@ def check_yaml_events(
     return None
 
 
+def long_number(exc: BaseException) -> bool:
+    """``exc`` is Python refusing to read an integer of more digits than ``sys.get_int_max_str_digits()``
+    (4,300 by default: reading longer ones takes time quadratic in their length), which the JSON and YAML
+    readers raise as a bare ValueError."""
+    return type(exc) is ValueError and "integer string conversion" in str(exc)
+
+
+_DIGITS_RUN = re.compile(r"[0-9]+")
+
+
+def number_error(text: str, file: str | None, kind: str) -> ParseError:
+    """One line for an integer too long for Python to read, at the line of the first such run of digits."""
+    limit = sys.get_int_max_str_digits()
+    line = None
+    for m in _DIGITS_RUN.finditer(text):
+        if m.end() - m.start() > limit:
+            line = text.count("\n", 0, m.start()) + 1
+            break
+    return ParseError(f"not accepted: a {kind} number of more than {limit:,} digits", file, line)
+
+
 def load_yaml(text: str, file: str | None, loader: type[Any] | None = None) -> Any:
     """One YAML document's data, with the depth and alias checks; every error one ParseError line."""
     cls = loader or _LOADER
@@ -319,6 +342,10 @@ def load_yaml(text: str, file: str | None, loader: type[Any] | None = None) -> A
         return ld.get_single_data()
     except yaml.YAMLError as exc:
         raise yaml_error(exc, file, text) from None
+    except ValueError as exc:
+        if long_number(exc):
+            raise number_error(text, file, "YAML") from None
+        raise
     finally:
         if ld is not None:
             ld.dispose()
@@ -330,4 +357,8 @@ def json_error(exc: Exception, file: str | None, text: str | None = None) -> Par
         return ParseError(f"not valid JSON: {exc.msg}", file, exc.lineno)
     if isinstance(exc, RecursionError):
         return ParseError("not accepted: JSON nested too deeply (more than about 1,000 levels)", file)
+    if long_number(exc):
+        return number_error(text, file, "JSON") if text is not None else ParseError(
+            f"not accepted: a JSON number of more than {sys.get_int_max_str_digits():,} digits", file
+        )
     return ParseError(f"not valid JSON: {_one_line(str(exc))[:200]}", file)

@@ -460,6 +460,11 @@ def parse(text: str, file: str) -> tuple[Any, dict[str, int]]:
     except yaml.YAMLError as exc:
         err = reading.yaml_error(exc, file, text)
         raise ScenarioError(err.message, file, err.line) from None
+    except ValueError as exc:  # an integer too long for Python to read
+        if not reading.long_number(exc):
+            raise
+        err = reading.number_error(text, file, "YAML")
+        raise ScenarioError(err.message, file, err.line) from None
     finally:
         if loader is not None:
             loader.dispose()

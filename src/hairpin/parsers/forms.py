@@ -22,6 +22,7 @@ from typing import Any
 from hairpin.errors import ParseError
 from hairpin.netfilter.rules import BUILTIN_CHAINS, Rule, Ruleset
 from hairpin.parsers import iproute, iptables_save
+from hairpin.reading import long_number, number_error
 
 __all__ = ["ANSI", "kind_of", "read_addrs", "read_iptables", "read_routes", "read_rules", "strip_ansi"]
 
@@ -99,6 +100,8 @@ def _load_json(text: str, file: str | None, what: str) -> list[dict[str, Any]]:
     try:
         doc = json.loads(text)
     except ValueError as e:
+        if long_number(e):
+            raise number_error(text, file, f"JSON ({what})") from None
         raise ParseError(f"not valid JSON ({what}): {e}", file) from None
     if not isinstance(doc, list) or not all(isinstance(d, dict) for d in doc):
         raise ParseError(f"expected a JSON list of objects ({what})", file)

@@ -48,7 +48,15 @@ from hairpin.parsers import shapes, strict, yaml_list
 from hairpin.parsers.compose import documents
 from hairpin.parsers.construct import NotPlain, construct
 from hairpin.parsers.strict import Marks
-from hairpin.reading import check_yaml_events, display_name, json_error, read_text, yaml_error
+from hairpin.reading import (
+    check_yaml_events,
+    display_name,
+    json_error,
+    long_number,
+    number_error,
+    read_text,
+    yaml_error,
+)
 
 __all__ = ["KubeObject", "load_paths", "parse_json", "parse_text", "parse_yaml"]
 
@@ -222,6 +230,10 @@ def parse_json(text: str, file: str | None = None, *, fast: bool = True) -> list
             file,
             exc.line if exc.line is not None else lines.line(pos),
         ) from None
+    except ValueError as exc:  # an integer too long for Python to read (JSONDecodeError is caught above)
+        if not long_number(exc):
+            raise
+        raise number_error(text, file, "JSON") from None
     end = _skip_ws(text, end)
     if end < len(text):
         raise ParseError("not valid JSON: extra data after the object", file, lines.line(end))
@@ -398,9 +410,13 @@ def parse_yaml(
                     doc = construct(node, loader)
                 except NotPlain:
                     doc = loader.construct_document(node)
-            except ParseError as exc:  # a duplicate key: this document is refused, the next ones are read
+            except (ParseError, ValueError) as exc:  # a duplicate key, or an integer too long for Python to read:
+                if isinstance(exc, ValueError):  # this document is refused, the next ones are read
+                    if not long_number(exc):
+                        raise
+                    exc = number_error(text, file, "YAML")
                 if errors is None:
-                    raise
+                    raise exc from None
                 errors.append(exc)
                 loader.constructed_objects, loader.recursive_objects, loader.state_generators = {}, {}, []
                 continue
@@ -450,7 +466,7 @@ def _skeleton_kind(text: str, file: str | None) -> str | None:
             return None
         strict.vet_yaml(nodes[0], file)
         doc = loader.construct_document(nodes[0])
-    except (yaml.YAMLError, ParseError, RecursionError):
+    except (yaml.YAMLError, ParseError, RecursionError, ValueError):
         return None
     finally:
         loader.dispose()

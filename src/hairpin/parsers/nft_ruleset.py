@@ -23,6 +23,7 @@ from typing import Any
 
 from hairpin.errors import ParseError
 from hairpin.netfilter.nft import NftTable, parse
+from hairpin.reading import long_number, number_error
 
 __all__ = ["read_nft"]
 
@@ -140,6 +141,8 @@ def _from_json(text: str, file: str) -> tuple[str, dict[int, int]]:
     try:
         doc = json.loads(text)
     except ValueError as e:
+        if long_number(e):
+            raise number_error(text, file, "JSON (nft -j list ruleset)") from None
         raise ParseError(f"not valid JSON (nft -j list ruleset): {e}", file) from None
     items = doc.get("nftables") if isinstance(doc, dict) else None
     if not isinstance(items, list):
