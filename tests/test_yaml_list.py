@@ -340,3 +340,20 @@ def test_a_key_too_long_for_libyaml_is_refused_as_libyaml_refuses_it(length: int
         assert objs == [] and len(errors) == 1 and errors[0].startswith("dump.yaml:1")  # same() held the line
     else:
         assert not errors and len(objs) == 2
+
+
+_MUTANTS = list(" \n:-\"'#{}[],&*!|>?%@`0123456789abyntfoYNT.~+_=\\")
+_BASE = dump([POD.format(i=1), SERVICE, POD.format(i=2), SERVICE.replace("name: lb", "name: lb2")])
+
+
+@SETTINGS
+@given(st.lists(st.tuples(st.integers(0, len(_BASE)), st.sampled_from(["insert", "delete", "replace"]),
+                          st.sampled_from(_MUTANTS)), min_size=1, max_size=3))  # fmt: skip
+def test_a_list_damaged_anywhere_reads_as_the_exact_path_reads_it(edits: list[tuple[int, str, str]]) -> None:
+    # one to three characters inserted, deleted or replaced anywhere: what rapidyaml accepts and libyaml
+    # refuses (or reads otherwise) must never come back from the fast path
+    text = _BASE
+    for at, op, ch in edits:
+        at = min(at, len(text) - 1)
+        text = text[:at] + ch + text[at:] if op == "insert" else text[:at] + ("" if op == "delete" else ch) + text[at + 1 :]
+    same(text)
