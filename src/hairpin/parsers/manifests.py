@@ -106,6 +106,9 @@ class _KubeLoader(_Loader):  # type: ignore[misc]
         return mapping
 
 SUFFIXES = (".yaml", ".yml", ".json")
+#: ``load_paths`` reads a large JSON List from the mapped file (``hairpin.parsers.json_mapped``); False: the
+#: text path alone (the reference it is tested against)
+mapped = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -542,7 +545,13 @@ def load_paths(paths: Iterable[str | Path], errors: list[ParseError] | None = No
 
 
 def _load_into(out: list[KubeObject], paths: Iterable[str | Path], errs: list[ParseError]) -> None:
+    from hairpin.parsers import json_mapped  # a large JSON List read from the mapped file, not a str of it
+
     for f in _files(paths, errs):
+        objs = json_mapped.read(f, display_name(f)) if mapped else None
+        if objs is not None:
+            out.extend(objs)
+            continue
         try:
             text = read_text(f)  # bounded, UTF-8, no NUL bytes (hairpin.reading)
         except ParseError as exc:

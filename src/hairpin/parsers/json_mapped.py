@@ -1,0 +1,248 @@
+"""A large JSON List read from the file mapped into memory, never held whole as text.
+
+What this module knows: ``hairpin.parsers.manifests`` reads a file by making all of it one ``str`` (through
+``hairpin.reading.read_text``) and decoding the objects from it; on a 262 MiB ``kubectl get -o json`` dump
+that string is still alive when the last objects are made, a quarter of the peak memory.  Here a regular
+file is mapped (``mmap``, read-only) and decoded from the mapping by the same steps the text path takes
+(msgspec splits ``items`` into each item's raw bytes, which point into the mapping; each item is checked to
+start where the reader expects it and decoded; Services and items without a kind are decoded again by the
+standard library with duplicate keys refused; the top-level keys by the standard library too).  The pages
+already consumed are given back every few MiB (``madvise(MADV_DONTNEED)``: a file's pages leave the
+process's resident set and are read again from the page cache if touched again; Linux ``madvise(2)``).
+
+It gives an answer only when it can show the text path would give the same one: a regular file of at least
+:data:`MIN_SIZE` bytes and at most the input limit, all ASCII (so bytes are characters and the file is
+UTF-8 without a byte-order mark), without NUL or carriage-return bytes (which the text path refuses or
+rewrites), opening with ``{`` after JSON whitespace, a document msgspec accepts whole, whose raw items line
+up with the bytes, and the file's size, time and inode unchanged at the end.  Anything else, and any error
+of any kind (a duplicate key, a wrong field, nesting too deep, a bad number...), returns None and the file is
+read again the exact way, which says what is wrong in the very same line.  Each decoder is called from as
+deep in the stack as on the text path, or deeper, so nesting the text path accepts is never refused here
+for a different reason, and nesting it refuses is refused here too (then read again the exact way).
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import os
+import re
+import stat
+from typing import Any
+
+from hairpin.parsers import manifests as mf
+from hairpin.parsers import shapes, strict
+from hairpin.reading import max_input
+
+__all__ = ["MIN_SIZE", "read"]
+
+#: smaller files are read the exact way (the text is small next to its objects)
+MIN_SIZE = 1 << 20
+_CHUNK = 8 << 20  # the ASCII/NUL/CR scan looks at this much at a time
+_DROP = 16 << 20  # consumed pages are given back every this many bytes
+_WS = re.compile(rb"[ \t\r\n]*")  # JSON's whitespace (RFC 8259, section 2), as manifests._WS
+_LBRACE, _RBRACE, _LBRACKET, _RBRACKET, _COMMA, _COLON = b"{}[],:"
+
+#: files this path has read (tests look at it to know the path was taken)
+taken = 0
+
+
+class _Fallback(Exception):
+    """Something this path cannot vouch for: the file is read the exact way."""
+
+
+def read(path: str, file: str) -> list[mf.KubeObject] | None:
+    """The objects ``manifests.parse_text(read_text(path), file)`` gives, or None when this path cannot tell
+    (then nothing has been reported: the caller reads the file the exact way)."""
+    global taken
+    if mf.msgspec is None or path == "-":
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    mm = None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size < max(MIN_SIZE, 1) or st.st_size > max_input():
+            return None
+        mm = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+        if not _plain(mm):
+            return None
+        objs = _parse(mm, file)
+        after = os.fstat(fd)
+        if (after.st_size, after.st_mtime_ns, after.st_ino) != (st.st_size, st.st_mtime_ns, st.st_ino):
+            return None
+        taken += 1
+        return objs
+    except Exception:  # noqa: BLE001 - whatever it is, the exact path reads the file and says it
+        return None
+    finally:
+        if mm is not None:
+            try:
+                mm.close()
+            except BufferError:  # a raw item still points into it (an error above): closed when freed
+                pass
+        os.close(fd)
+
+
+def _plain(mm: mmap.mmap) -> bool:
+    """All ASCII, no NUL, no CR, and ``{`` first after whitespace; the pages scanned are given back."""
+    size = len(mm)
+    for i in range(0, size, _CHUNK):
+        part = mm[i : i + _CHUNK]
+        if not part.isascii() or b"\0" in part or b"\r" in part:
+            return False
+        mm.madvise(mmap.MADV_DONTNEED, i, len(part))
+    pos = _skip(mm, 0)
+    return pos < size and mm[pos] == _LBRACE
+
+
+def _skip(mm: mmap.mmap, pos: int) -> int:
+    return _WS.match(mm, pos).end()  # type: ignore[union-attr]  # matches the empty string at least
+
+
+def _parse(mm: mmap.mmap, file: str) -> list[mf.KubeObject]:
+    """``manifests.parse_json`` on the mapping (called as deep in the stack as it is)."""
+    raws = _top_raws(mm)
+    mm.madvise(mmap.MADV_DONTNEED)  # msgspec has read every page; the items come back as they are read
+    dec = json.JSONDecoder(object_pairs_hook=mf._no_duplicates)
+    pos = _skip(mm, 0)
+    doc, item_lines, end = _decode_top(mm, pos, dec, _Lines(mm), raws)
+    if _skip(mm, end) < len(mm):
+        raise _Fallback
+    out = list(mf._objects_of(doc, file, mm[:pos].count(b"\n") + 1, item_lines))
+    for o in out:
+        if not shapes.well_typed(o.kind, o.data):
+            strict.vet_object(o.data, file, o.line, o.kind)
+            shapes.vet_shape(o.kind, o.data, file, o.line)
+    return out
+
+
+def _top_raws(mm: mmap.mmap) -> list[Any]:
+    """msgspec's raw bytes of each item (``manifests.item_raws``, as deep in the stack), reversed so that
+    each is dropped as it is taken; no ``items`` list: the exact path."""
+    items: list[Any] | None = mf._TOP_DECODER.decode(mm).items
+    if items is None:
+        raise _Fallback
+    items.reverse()
+    return items
+
+
+class _Lines:
+    """``manifests._Lines`` on bytes, moving forward only; an item's newlines are counted in its copy."""
+
+    def __init__(self, mm: mmap.mmap) -> None:
+        self.mm = mm
+        self.pos = 0
+        self.no = 1
+
+    def line(self, offset: int) -> int:
+        if offset < self.pos:
+            raise _Fallback
+        self.no += self.mm[self.pos : offset].count(b"\n")
+        self.pos = offset
+        return self.no
+
+    def past(self, offset: int, newlines: int) -> None:
+        self.no += newlines
+        self.pos = offset
+
+
+def _value_at(mm: mmap.mmap, pos: int, dec: json.JSONDecoder) -> tuple[Any, int]:
+    """The JSON value at ``pos`` (a top-level key or value) as ``dec.raw_decode`` reads it from the whole
+    text: decoded from a window of the bytes that grows until the value ends at least 3 characters before
+    the window does (a number reads on past its end by at most 3: ``1.5``, ``1e+5``) or reaches the end."""
+    size = len(mm)
+    width = 4096
+    while True:
+        stop = min(size, pos + width)
+        text = mm[pos:stop].decode("ascii")
+        width *= 4
+        try:
+            value, end = dec.raw_decode(text)
+        except ValueError:
+            if stop == size:
+                raise
+            continue
+        if stop == size or end + 3 <= len(text):
+            return value, pos + end
+
+
+def _decode_raw(mm: mmap.mmap, pos: int, raw: Any) -> tuple[Any, bytes, int]:
+    """``manifests._decode_raw`` on the mapping: the item, its bytes, and where it ends."""
+    n = len(raw)
+    chunk = mm[pos : pos + n]
+    if mf.msgspec.Raw(chunk) != raw:
+        raise _Fallback
+    return mf._MSG_DECODER.decode(raw), chunk, pos + n
+
+
+def _decode_top(
+    mm: mmap.mmap, pos: int, dec: json.JSONDecoder, lines: _Lines, raws: list[Any]
+) -> tuple[dict[str, Any], list[int] | None, int]:
+    """``manifests._decode_top`` with msgspec's raw items, on the mapping; anything it would refuse (or
+    read again without msgspec) is a :class:`_Fallback` or the decoder's own error."""
+    out: dict[str, Any] = {}
+    item_lines: list[int] | None = None
+    size = len(mm)
+    dropped = 0
+    pos = _skip(mm, pos + 1)
+    if pos < size and mm[pos] == _RBRACE:
+        return out, None, pos + 1
+    have_raws = True
+    while True:
+        key, pos = _value_at(mm, pos, dec)
+        if not isinstance(key, str):
+            raise _Fallback
+        pos = _skip(mm, pos)
+        if pos >= size or mm[pos] != _COLON:
+            raise _Fallback
+        pos = _skip(mm, pos + 1)
+        if key in out:
+            raise _Fallback
+        if key == "items" and pos < size and mm[pos] == _LBRACKET:
+            if not have_raws:
+                raise _Fallback
+            have_raws = False
+            items: list[Any] = []
+            item_lines = []
+            pos = _skip(mm, pos + 1)
+            if pos < size and mm[pos] == _RBRACKET:
+                pos += 1
+                if raws:
+                    raise _Fallback
+            else:
+                while True:
+                    item_lines.append(lines.line(pos))
+                    if not raws:
+                        raise _Fallback
+                    value, chunk, pos = _decode_raw(mm, pos, raws.pop())
+                    lines.past(pos, chunk.count(b"\n"))
+                    if isinstance(value, dict) and value.get("kind") in (None, "Service"):
+                        dec.raw_decode(chunk.decode("ascii"))  # duplicate keys refused (then the exact path)
+                    items.append(value)
+                    if pos - dropped >= _DROP:
+                        upto = pos - pos % mmap.PAGESIZE
+                        mm.madvise(mmap.MADV_DONTNEED, dropped, upto - dropped)
+                        dropped = upto
+                    pos = _skip(mm, pos)
+                    if pos < size and mm[pos] == _COMMA:
+                        pos = _skip(mm, pos + 1)
+                        continue
+                    if pos < size and mm[pos] == _RBRACKET:
+                        pos += 1
+                        if raws:
+                            raise _Fallback
+                        break
+                    raise _Fallback
+            out[key] = items
+        else:
+            out[key], pos = _value_at(mm, pos, dec)
+        pos = _skip(mm, pos)
+        if pos < size and mm[pos] == _COMMA:
+            pos = _skip(mm, pos + 1)
+            continue
+        if pos < size and mm[pos] == _RBRACE:
+            return out, item_lines, pos + 1
+        raise _Fallback
