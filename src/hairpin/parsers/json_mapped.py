@@ -87,13 +87,12 @@ def read(path: str, file: str) -> list[mf.KubeObject] | None:
 
 
 def _plain(mm: mmap.mmap) -> bool:
-    """All ASCII, no NUL, no CR, and ``{`` first after whitespace; the pages scanned are given back."""
+    """All ASCII, no NUL, no CR, and ``{`` first after whitespace."""
     size = len(mm)
     for i in range(0, size, _CHUNK):
         part = mm[i : i + _CHUNK]
         if not part.isascii() or b"\0" in part or b"\r" in part:
             return False
-        mm.madvise(mmap.MADV_DONTNEED, i, len(part))
     pos = _skip(mm, 0)
     return pos < size and mm[pos] == _LBRACE
 
@@ -104,8 +103,7 @@ def _skip(mm: mmap.mmap, pos: int) -> int:
 
 def _parse(mm: mmap.mmap, file: str) -> list[mf.KubeObject]:
     """``manifests.parse_json`` on the mapping (called as deep in the stack as it is)."""
-    raws = _top_raws(mm)
-    mm.madvise(mmap.MADV_DONTNEED)  # msgspec has read every page; the items come back as they are read
+    raws = _top_raws(mm)  # every page is resident now; each is given back once its items are decoded
     dec = json.JSONDecoder(object_pairs_hook=mf._no_duplicates)
     pos = _skip(mm, 0)
     doc, item_lines, end = _decode_top(mm, pos, dec, _Lines(mm), raws)
