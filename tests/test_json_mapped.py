@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_manifests_fast import DOCS, KUBECTL, SETTINGS, dump, mutate
 
 from hairpin.errors import ParseError
 from hairpin.parsers import json_mapped as jm
 from hairpin.parsers import manifests as m
+from test_manifests_fast import DOCS, KUBECTL, SETTINGS, dump, mutate
 
 pytest.importorskip("msgspec")
 # the file is written anew for each example: the fixtures hold nothing an example leaves behind
@@ -119,7 +119,7 @@ DUP = '{"kind": "List", "items": [\n{"kind": "Pod"},\n{"kind": "Service", "spec"
     ],
 )
 def test_what_the_mapped_path_leaves_alone_reads_as_the_text_path_reads_it(tmp_path: Path, data: str | bytes, want: str) -> None:
-    (objs, errs), taken = same(tmp_path, data)
+    (_, errs), taken = same(tmp_path, data)
     assert not taken
     if want == "objects":
         assert errs == []
@@ -143,7 +143,7 @@ def test_nesting_at_the_recursion_limit_is_read_alike(tmp_path: Path) -> None:
                 text = '{"kind": "List", "items": [{"kind": "Pod", "x": ' + deep + "}]}"
             else:
                 text = '{"kind": "List", "x": ' + deep + ', "items": [{"kind": "Pod"}]}'
-            (objs, errs), _ = same(tmp_path, text)
+            (_, errs), _ = same(tmp_path, text)
             answers.add(bool(errs))
     assert answers == {True, False}
 

@@ -23,6 +23,7 @@ for a different reason, and nesting it refuses is refused here too (then read ag
 
 from __future__ import annotations
 
+import contextlib
 import json
 import mmap
 import os
@@ -35,6 +36,11 @@ from hairpin.parsers import shapes, strict
 from hairpin.reading import max_input
 
 __all__ = ["MIN_SIZE", "read"]
+
+try:  # the same optional import as manifests': without msgspec every file takes the text path
+    import msgspec
+except ImportError:  # pragma: no cover - msgspec not installed
+    msgspec = None  # type: ignore[assignment]
 
 #: smaller files are read the exact way (the text is small next to its objects)
 MIN_SIZE = 1 << 20
@@ -55,7 +61,7 @@ def read(path: str, file: str) -> list[mf.KubeObject] | None:
     """The objects ``manifests.parse_text(read_text(path), file)`` gives, or None when this path cannot tell
     (then nothing has been reported: the caller reads the file the exact way)."""
     global taken
-    if mf.msgspec is None or path == "-":
+    if msgspec is None or path == "-":
         return None
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -75,14 +81,12 @@ def read(path: str, file: str) -> list[mf.KubeObject] | None:
             return None
         taken += 1
         return objs
-    except Exception:  # noqa: BLE001 - whatever it is, the exact path reads the file and says it
+    except Exception:  # whatever it is, the exact path reads the file and says it
         return None
     finally:
         if mm is not None:
-            try:
+            with contextlib.suppress(BufferError):  # a raw item still points into it (an error above): closed when freed
                 mm.close()
-            except BufferError:  # a raw item still points into it (an error above): closed when freed
-                pass
         os.close(fd)
 
 
@@ -171,7 +175,7 @@ def _decode_raw(mm: mmap.mmap, pos: int, raw: Any) -> tuple[Any, bytes, int]:
     """``manifests._decode_raw`` on the mapping: the item, its bytes, and where it ends."""
     n = len(raw)
     chunk = mm[pos : pos + n]
-    if mf.msgspec.Raw(chunk) != raw:
+    if msgspec.Raw(chunk) != raw:
         raise _Fallback
     return mf._MSG_DECODER.decode(raw), chunk, pos + n
 

@@ -15,7 +15,10 @@ text and each compared with the text at its offset, and anything msgspec refuses
 surrogate, a number out of range, nesting too deep...) sends the whole file back to the standard
 library's reader (``JSONDecoder.raw_decode``), which says what is wrong exactly as before.  Either way
 the top-level keys, the Services and the items without a kind are decoded again by the standard library
-with duplicate keys refused.  YAML is read from libyaml's events (``CSafeLoader``'s parser, when PyYAML has
+with duplicate keys refused.  ``load_paths`` reads a JSON List of 1 MiB or more from the mapped file instead
+(``hairpin.parsers.json_mapped``: the same steps on the file's bytes, its pages given back as the items are
+decoded, so the text is never resident whole next to the objects), and this text path whenever that one
+cannot vouch for its answer.  YAML is read from libyaml's events (``CSafeLoader``'s parser, when PyYAML has
 it) in one pass that bounds nesting and aliases as it composes the nodes libyaml's composer would
 (``hairpin.parsers.compose``), whose nodes carry their start marks; each document is made into objects by one walk
 (``hairpin.parsers.construct``: the objects PyYAML's constructor makes, a third faster), or by PyYAML's
