@@ -166,3 +166,33 @@ def test_a_big_dump_gives_its_pages_back(tmp_path: Path, monkeypatch: pytest.Mon
     doc = {"apiVersion": "v1", "kind": "List", "items": [KUBECTL["items"][i % 4] for i in range(400)]}
     (objs, errs), taken = same(tmp_path, dump(doc, 4, True))
     assert taken and errs == [] and len(objs) == 400
+
+
+def test_the_file_is_read_into_private_memory_not_mapped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a mapped file truncated by another process while it is read would end hairpin with SIGBUS
+    made: list[int] = []
+    real = mmap.mmap
+
+    def spy(fileno: int, length: int, *args: Any, **kwargs: Any) -> mmap.mmap:
+        made.append(fileno)
+        return real(fileno, length, *args, **kwargs)
+
+    monkeypatch.setattr(jm.mmap, "mmap", spy)
+    (_objs, errs), taken = same(tmp_path, dump(KUBECTL, 4, True))
+    assert taken and errs == [] and made == [-1]
+
+
+@pytest.mark.parametrize("short", [True, False])
+def test_a_file_that_shrinks_or_grows_while_read_is_read_the_exact_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, short: bool
+) -> None:
+    path = tmp_path / "dump.json"
+    path.write_text(dump(KUBECTL, 4, True))
+    real_readv, real_read = jm.os.readv, jm.os.read
+    if short:  # the file ends before its size said (truncated meanwhile)
+        monkeypatch.setattr(jm.os, "readv", lambda fd, bufs: min(real_readv(fd, bufs), 0) if bufs[0].nbytes < 100
+                            else real_readv(fd, [bufs[0][: bufs[0].nbytes - 50]]))  # fmt: skip
+    else:  # more bytes than its size said (appended to meanwhile)
+        monkeypatch.setattr(jm.os, "read", lambda fd, n: b"x" if n == 1 else real_read(fd, n))
+    before = jm.taken
+    assert jm.read(str(path), "dump.json") is None and jm.taken == before

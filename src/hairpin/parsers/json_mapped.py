@@ -1,14 +1,17 @@
-"""A large JSON List read from the file mapped into memory, never held whole as text.
+"""A large JSON List read into memory it can give back as it goes, never held whole as text.
 
 What this module knows: ``hairpin.parsers.manifests`` reads a file by making all of it one ``str`` (through
 ``hairpin.reading.read_text``) and decoding the objects from it; on a 262 MiB ``kubectl get -o json`` dump
 that string is still alive when the last objects are made, a quarter of the peak memory.  Here a regular
-file is mapped (``mmap``, read-only) and decoded from the mapping by the same steps the text path takes
+file is read into a mapping (``mmap``) and decoded from it by the same steps the text path takes
 (msgspec splits ``items`` into each item's raw bytes, which point into the mapping; each item is checked to
 start where the reader expects it and decoded; Services and items without a kind are decoded again by the
 standard library with duplicate keys refused; the top-level keys by the standard library too).  The pages
-already consumed are given back every few MiB (``madvise(MADV_DONTNEED)``: a file's pages leave the
-process's resident set and are read again from the page cache if touched again; Linux ``madvise(2)``).
+already consumed are given back every few MiB (``madvise(MADV_DONTNEED)``, Linux ``madvise(2)``).  The file
+is read into a private anonymous mapping rather than mapped itself: a mapped file that another process
+truncates while it is read ends the reader with SIGBUS.  A page given back reads as zeros if touched again,
+so the reader only ever moves forward (and zeros are never valid JSON: a slip would be refused, then read
+the exact way).
 
 It gives an answer only when it can show the text path would give the same one: a regular file of at least
 :data:`MIN_SIZE` bytes and at most the input limit, all ASCII (so bytes are characters and the file is
@@ -72,8 +75,10 @@ def read(path: str, file: str) -> list[mf.KubeObject] | None:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode) or st.st_size < max(MIN_SIZE, 1) or st.st_size > max_input():
             return None
-        mm = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
-        if not _plain(mm):
+        # a private anonymous mapping the file is read into (not the file mapped: a file truncated by another
+        # process while it is read would end this one with SIGBUS); its pages can still be given back
+        mm = mmap.mmap(-1, st.st_size)
+        if not _read_into(fd, mm) or not _plain(mm):
             return None
         objs = _parse(mm, file)
         after = os.fstat(fd)
@@ -88,6 +93,21 @@ def read(path: str, file: str) -> list[mf.KubeObject] | None:
             with contextlib.suppress(BufferError):  # a raw item still points into it (an error above): closed when freed
                 mm.close()
         os.close(fd)
+
+
+def _read_into(fd: int, mm: mmap.mmap) -> bool:
+    """The whole file into ``mm``, exactly filling it (a file that shrank or grew meanwhile: False)."""
+    view = memoryview(mm)
+    try:
+        got = 0
+        while got < len(mm):
+            n = os.readv(fd, [view[got:]])
+            if n <= 0:
+                return False
+            got += n
+        return os.read(fd, 1) == b""
+    finally:
+        view.release()
 
 
 def _plain(mm: mmap.mmap) -> bool:
@@ -110,10 +130,11 @@ def _parse(mm: mmap.mmap, file: str) -> list[mf.KubeObject]:
     raws = _top_raws(mm)  # every page is resident now; each is given back once its items are decoded
     dec = json.JSONDecoder(object_pairs_hook=mf._no_duplicates)
     pos = _skip(mm, 0)
+    first = mm[:pos].count(b"\n") + 1  # before any page is given back: a page given back reads as zeros
     doc, item_lines, end = _decode_top(mm, pos, dec, _Lines(mm), raws)
     if _skip(mm, end) < len(mm):
         raise _Fallback
-    out = list(mf._objects_of(doc, file, mm[:pos].count(b"\n") + 1, item_lines))
+    out = list(mf._objects_of(doc, file, first, item_lines))
     for o in out:
         if not shapes.well_typed(o.kind, o.data):
             strict.vet_object(o.data, file, o.line, o.kind)
