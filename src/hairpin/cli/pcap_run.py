@@ -53,7 +53,8 @@ def run(files: list[Path], format: str = "text", svg: Path | None = None, html: 
         paths, names = _expand(files, Path(work))
         with read_progress(paths, "reading captures"):  # on a terminal: bytes read so far
             try:
-                result = analyse_files(paths, vxlan, listed=max_listed)
+                # the packets of each failed attempt are kept only for the pictures
+                result = analyse_files(paths, vxlan, listed=max_listed, records=svg is not None or html is not None)
             except ParseError as e:  # named as the user knows it, not by its temporary copy
                 raise ParseError(e.message, names.get(e.file or "", e.file), e.line) from None
     result.files = [replace(f, file=names.get(f.file, f.file)) for f in result.files]

@@ -277,6 +277,18 @@ class Reader:
         return sc
 
     def _replay(self) -> Iterator[PacketRecord]:
+        for _part, batch in self._batches():
+            yield from filter(None, batch)
+
+    def rows(self) -> Iterator[tuple[int, PacketRecord]]:
+        """After :meth:`scan` found the file's rows: each record iteration yields, with its row of the scan
+        (its index in the ``Scan``'s columns), in the same order."""
+        for part, batch in self._batches():
+            for row, r in zip(part.tolist(), batch, strict=True):
+                if r is not None:
+                    yield row, r
+
+    def _batches(self) -> Iterator[tuple[Any, list[PacketRecord | None]]]:
         sc = self._scan
         self.linktypes.add(self._how[0])
         self.packets, self.filtered, self.reasons = sc.packets, sc.filtered, dict(sc.reasons)
@@ -304,7 +316,7 @@ class Reader:
                     ]  # fmt: skip
                 if self._names is not None:  # pcapng: each row's interface name and comment
                     batch = self._named(fd, batch, part)
-                yield from filter(None, batch)
+                yield part, batch
         finally:
             os.close(fd)
 
