@@ -368,21 +368,29 @@ def healthy_pairs(scans: list[Scan], groups: Any = None) -> tuple[int, float]:
     if groups is None:
         return 0, float("-inf")
     _key, t, order, starts, counts = groups
-    a = order[starts[counts == 2]]
-    b = order[starts[counts == 2] + 1]
-    later = t[b] < t[a]  # the merged order is by time first; at the same time, by file and position
-    a, b = np.where(later, b, a), np.where(later, a, b)
+    two = starts[counts == 2]
+    a, b = order[two], order[two + 1]
+    ta, tb = t[a], t[b]
+    later = tb < ta  # the merged order is by time first; at the same time, by file and position
+    if later.any():
+        a, b, ta, tb = np.where(later, b, a), np.where(later, a, b), np.where(later, tb, ta), np.where(later, ta, tb)
     col = {c: _joined(scans, c) for c in ("kind", "simple", "src", "sport", "dst", "dport")}
     ok = (col["kind"][a] == 0) & (col["kind"][b] == 1) & col["simple"][a] & col["simple"][b]
-    ok &= (col["src"][b] == col["dst"][a]) & (col["sport"][b] == col["dport"][a])
-    ok &= (col["dst"][b] == col["src"][a]) & (col["dport"][b] == col["sport"][a])
-    ok &= (t[b] - t[a]) < 130.0
-    gone = np.concatenate([a[ok], b[ok]])
-    bounds = np.cumsum([0] + [s.key.size for s in scans])
-    for n, s in enumerate(scans):
-        mine = gone[(gone >= bounds[n]) & (gone < bounds[n + 1])] - bounds[n]
-        s.keep[mine] = False
-    latest = float(t[gone].max()) if gone.size else float("-inf")
+    # the SYN-ACK's addresses and ports are the SYN's swapped: each pair of columns read as one number
+    src, dst, sport, dport = col["src"], col["dst"], col["sport"], col["dport"]
+    ok &= ((src[a].astype(np.uint64) << 32) | dst[a]) == ((dst[b].astype(np.uint64) << 32) | src[b])
+    ok &= ((sport[a].astype(np.uint32) << 16) | dport[a]) == ((dport[b].astype(np.uint32) << 16) | sport[b])
+    ok &= (tb - ta) < 130.0
+    if len(scans) == 1:
+        scans[0].keep[a[ok]] = False
+        scans[0].keep[b[ok]] = False
+    else:
+        gone = np.concatenate([a[ok], b[ok]])
+        bounds = np.cumsum([0] + [s.key.size for s in scans])
+        for n, s in enumerate(scans):
+            mine = gone[(gone >= bounds[n]) & (gone < bounds[n + 1])] - bounds[n]
+            s.keep[mine] = False
+    latest = max(float(ta[ok].max()), float(tb[ok].max())) if ok.any() else float("-inf")
     return int(np.count_nonzero(ok)), latest
 
 
