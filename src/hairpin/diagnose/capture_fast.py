@@ -111,12 +111,11 @@ def hairpin_groups(sc: Any, groups: Any) -> FastGroups | None:
     tf = sc.t[fed]
     before = np.maximum.accumulate(np.concatenate([[0.0], tf]))[:-1]
     upto = np.maximum(before, tf)
-    place = np.cumsum(sc.keep) - 1
     same = rep[1:] == rep[:-1]
     step = tt[1:] - tt[:-1]
     # each row in time order after the one before it in its group, within 130 s of it, and no look for attempts
     # to forget can close the attempt in between: ``end`` (at most ``upto`` at the row) minus ``last_t`` <= 135
-    bad = same & ~((step >= 0) & (step < GAP) & (upto[place[rows[1:]]] - tt[:-1] <= EXPIRE))
+    bad = same & ~((step >= 0) & (step < GAP) & (upto[np.searchsorted(fed, rows[1:])] - tt[:-1] <= EXPIRE))
     good[rep[1:][bad]] = False
     at = np.flatnonzero(syn)
     g = rep[at]
@@ -139,30 +138,27 @@ def hairpin_groups(sc: Any, groups: Any) -> FastGroups | None:
     mine = good[rep]
     rows_out = np.sort(rows[mine])
     sc.keep[rows_out] = False
-    cache: dict[tuple[int, int], Endpoint] = {}
-
-    def endpoint(addr: int, port: int) -> Endpoint:
-        x = cache.get((addr, port))
-        if x is None:
-            x = cache[(addr, port)] = Endpoint(addr, port)
-        return x
-
-    attempts = []
     f = first[chosen]
-    cols = zip(src[f].tolist(), sport[f].tolist(), dst[f].tolist(), dport[f].tolist(), ea[chosen].tolist(),
-               ep[chosen].tolist(), key[rows[f]].tolist(), tt[f].tolist(), tt[ends[chosen]].tolist(),
-               syns[chosen].tolist(), tt[last_syn[chosen]].tolist(), prev_dt[chosen].tolist(), strict=True)  # fmt: skip
-    for a_src, a_sport, a_dst, a_dport, e_addr, e_port, isn, t0, t1, nsyn, round_t, round_dt in cols:
-        node = endpoint(e_addr, e_port)
-        attempts.append(Attempt(endpoint(a_src, a_sport), isn, endpoint(a_dst, a_dport), t0, t1, 0, nsyn, round_t,
-                                round_dt, answered_by=node, elsewhere={node}, client_rst=True))  # fmt: skip
+    # the endpoints (client, called, node) each built once: the distinct address-port numbers, then each attempt's
+    k = chosen.size
+    packed = np.concatenate([src[f] << 16 | sport[f], dst[f] << 16 | dport[f], ea[chosen] << 16 | ep[chosen]])
+    distinct, which = np.unique(packed, return_inverse=True)
+    built = [Endpoint(x >> 16, x & 0xFFFF) for x in distinct.tolist()]
+    ends_of = list(map(built.__getitem__, which.tolist()))
+    attempts = []
+    cols = zip(ends_of[:k], key[rows[f]].tolist(), ends_of[k : 2 * k], tt[f].tolist(), tt[ends[chosen]].tolist(),
+               syns[chosen].tolist(), tt[last_syn[chosen]].tolist(), prev_dt[chosen].tolist(), ends_of[2 * k :],
+               strict=True)  # fmt: skip
+    for client, isn, called, t0, t1, nsyn, round_t, round_dt, node in cols:
+        attempts.append(Attempt(client, isn, called, t0, t1, 0, nsyn, round_t, round_dt, answered_by=node,
+                                elsewhere={node}, client_rst=True))  # fmt: skip
     opens = np.searchsorted(rows_out, rows[f]).tolist()
     order_open = sorted(range(len(attempts)), key=opens.__getitem__)
     times = t[rows_out]
-    behind = (times < before[place[rows_out]] - LATE).astype(np.int64)  # the rows the analyser counts `late`
+    behind = (times < before[np.searchsorted(fed, rows_out)] - LATE).astype(np.int64)  # the rows counted `late`
     return FastGroups(rows_out.tolist(), np.maximum.accumulate(times).tolist(),
                       np.concatenate([[0], np.cumsum(behind)]).tolist(), [opens[i] for i in order_open],
-                      [attempts[i] for i in order_open], np.flatnonzero(sc.keep).tolist())  # fmt: skip
+                      [attempts[i] for i in order_open], fed[sc.keep[fed]].tolist())  # fmt: skip
 
 
 def drive(an: Any, rd: Any, fg: FastGroups) -> None:

@@ -421,8 +421,8 @@ def by_key(scans: list[Scan]) -> tuple[Any, Any, Any, Any, Any] | None:
         return None
     t = _joined(scans, "t")
     # one sort of the 64-bit numbers key << 32 | row (unique, so the order is total)
-    order = np.sort((key.astype(np.int64) << 32) | np.arange(key.size, dtype=np.int64)) & 0xFFFFFFFF
-    k = key[order]
+    packed = np.sort((key.astype(np.int64) << 32) | np.arange(key.size, dtype=np.int64))
+    order, k = packed & 0xFFFFFFFF, packed >> 32
     first = np.ones(k.size, np.bool_)
     first[1:] = k[1:] != k[:-1]
     starts = np.flatnonzero(first)
