@@ -171,3 +171,32 @@ def test_expiry_between_rows_goes_row_by_row(tmp_path: Path) -> None:
     # and its 6 later rows came more than 5 s behind the capture's clock
     assert found["columns"].late == 6 and found["columns"].hairpin_count == 3
     assert found["columns"].by("client") == [("192.168.0.10", 2), ("192.168.0.11", 1)]
+
+
+def test_pcapng_hairpins_from_the_columns(tmp_path: Path) -> None:
+    conns = [("hairpin", i % 3, i, i % 2, 3, 1.0, 0.0005) for i in range(20)]
+    conns += [("healthy", 1, 100 + i, 0, 1, 1.0, 0.0005) for i in range(10)] + [("views", 2, 300, 0, 2, 1.0, 0.0)]
+    recs = [pcap.PacketRecord(r.t, "eth0", r.packet, "seen" if k % 5 == 0 else "")
+            for k, r in enumerate(capture_of(conns, "written", 0, 1))]  # fmt: skip
+    path = tmp_path / "c.pcapng"
+    pcap.write_pcapng(path, recs)
+    fg = fast_groups(path)
+    assert fg is not None and len(fg.attempts) == 20
+    found = answers(path, 10_000)
+    same(found)
+    assert found["columns"].hairpin_count == 21
+    views = [a for a in found["columns"].hairpins if a.records]  # the one analysed row by row keeps its packets
+    assert len(views) == 1 and {r.interface for r in views[0].records} == {"eth0"}
+
+
+def test_cli_json_the_same_with_and_without_pictures(tmp_path: Path) -> None:
+    from hairpin.cli.pcap_run import run
+
+    conns = [("hairpin", i % 3, i, i % 2, 3, 1.0, 0.0005) for i in range(30)] + [("rst-first", 1, 99, 0, 2, 1.0, 0.0)]
+    path = tmp_path / "c.pcap"
+    pcap.write_pcap(path, capture_of(conns, "written", 0, 1))
+    assert run([path], "json", output=str(tmp_path / "a.json")) == 1  # columns
+    assert run([path], "json", svg=tmp_path / "a.svg", output=str(tmp_path / "b.json")) == 1  # row by row
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+    assert b'"hairpins": 31' in (tmp_path / "a.json").read_bytes()
+    assert "192.168.0.10:40000" in (tmp_path / "a.svg").read_text()  # the first hairpin, drawn from its packets
