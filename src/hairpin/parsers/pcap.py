@@ -48,7 +48,7 @@ ETHERNET, IPV4, IPV6, LOOP, NFLOG, NULL, RAW, SLL, SLL2 = (frames.ETHERNET, fram
 LINKTYPES = frames.LINKTYPES
 
 __all__ = [
-    "ETHERNET", "IPV4", "IPV6", "LINKTYPES", "LOOP", "MAX_BLOCK", "NFLOG", "NULL", "RAW", "RAW_IPV4", "SLL",
+    "ETHERNET", "IPV4", "IPV6", "LINKTYPES", "LOOP", "MAGICS", "MAX_BLOCK", "NFLOG", "NULL", "RAW", "RAW_IPV4", "SLL",
     "SLL2", "PacketRecord", "Reader", "frame", "read", "write_pcap", "write_pcapng",
 ]  # fmt: skip
 
@@ -62,6 +62,7 @@ _PCAP_MAGIC = {
     b"\xa1\xb2\x3c\x4d": (">", 1e-9),
 }
 _SHB = 0x0A0D0D0A
+MAGICS = (*_PCAP_MAGIC, struct.pack("<I", _SHB))  # the first 4 bytes of every capture this module reads
 _FIXED = {1: 8, 6: 20, 2: 20, 3: 4}  # bytes of fixed fields in each block type's body
 
 
