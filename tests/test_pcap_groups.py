@@ -200,3 +200,17 @@ def test_cli_json_the_same_with_and_without_pictures(tmp_path: Path) -> None:
     assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
     assert b'"hairpins": 31' in (tmp_path / "a.json").read_bytes()
     assert "192.168.0.10:40000" in (tmp_path / "a.svg").read_text()  # the first hairpin, drawn from its packets
+
+
+def test_a_reader_that_gives_other_rows_is_analysed_row_by_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    conns = [("hairpin", i % 3, i, i % 2, 3, 1.0, 0.0005) for i in range(10)] + [("views", 2, 300, 0, 2, 1.0, 0.0)]
+    path = tmp_path / "c.pcap"
+    pcap.write_pcap(path, capture_of(conns, "written", 0, 1))
+    expected = dumps_indent1(capture.analyse_files([path]).to_json())
+    rows = pcap.Reader.rows
+
+    def fewer(self: pcap.Reader) -> Any:
+        yield from list(rows(self))[1:]  # one row the scan kept is missing
+
+    monkeypatch.setattr(pcap.Reader, "rows", fewer)
+    assert dumps_indent1(capture.analyse_files([path], records=False).to_json()) == expected

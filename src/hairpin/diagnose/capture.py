@@ -402,7 +402,7 @@ def analyse_files(paths: Sequence[str | Path], vxlan: frozenset[int] = VXLAN_POR
             if fg is not None:
                 try:
                     result = _analysed(lambda an: capture_fast.drive(an, readers[0], fg), counted, listed, lone)
-                except capture_fast.Mismatch:  # pragma: no cover - the reader reads again what the scan kept
+                except capture_fast.Mismatch:  # the reader reads again what the scan kept: never seen
                     scans[0].keep[fg.rows] = True  # row by row after all
                 else:
                     result.packets = readers[0].packets - readers[0].skipped
