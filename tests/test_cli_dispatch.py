@@ -98,6 +98,23 @@ def test_anything_else_goes_to_typer(args: list[str]) -> None:
     assert _plain_pcap(args) is None
 
 
+def test_a_plain_capture_needs_no_bundle_machinery(capture: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.json"
+    code = ("import sys\nfrom hairpin.cli.main import main\ntry:\n main(sys.argv[1:])\nexcept SystemExit as e:\n"
+            " print(e.code, sorted(set(sys.modules) & {'hairpin.collect', 'tarfile'}))")
+    r = subprocess.run([sys.executable, "-c", code, "pcap", str(capture), "--format", "json", "-o", str(out)],
+                       capture_output=True, text=True, check=False, env={"PATH": "/usr/bin:/bin",
+                       "PYTHONPATH": ":".join(sys.path)})  # fmt: skip
+    assert r.stdout == "1 []\n"
+
+
+def test_capture_magics_are_the_bundle_tests() -> None:
+    from hairpin.collect import CAPTURE_MAGICS
+    from hairpin.parsers.pcap import MAGICS
+
+    assert sorted(MAGICS) == sorted(CAPTURE_MAGICS)
+
+
 def test_plain_values_as_typer_passes_them() -> None:
     assert _plain_pcap(["pcap", "a", "b", "-o", "o.json", "--max-listed", "007", "--format", "json"]) == {
         "files": [Path("a"), Path("b")], "output": "o.json", "max_listed": 7, "format": "json"}  # fmt: skip

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,11 +49,12 @@ def run(files: list[Path], format: str = "text", svg: Path | None = None, html: 
         if len(files) != 1 or svg is not None or html is not None or output is not None:
             raise InputError("a live stream (-) is read alone, without --svg, --html or -o")
         return _live(format, vxlan, every)
-    with tempfile.TemporaryDirectory(prefix="hairpin-pcap.") as work:
-        paths, names = _expand(files, Path(work))
+    with _workdir(files) as work:
+        paths, names = (files, {}) if work is None else _expand(files, Path(work))
         with read_progress(paths, "reading captures"):  # on a terminal: bytes read so far
             try:
-                result = analyse_files(paths, vxlan, listed=max_listed)
+                # the packets of each failed attempt are kept only for the pictures
+                result = analyse_files(paths, vxlan, listed=max_listed, records=svg is not None or html is not None)
             except ParseError as e:  # named as the user knows it, not by its temporary copy
                 raise ParseError(e.message, names.get(e.file or "", e.file), e.line) from None
     result.files = [replace(f, file=names.get(f.file, f.file)) for f in result.files]
@@ -96,6 +97,28 @@ def _numpy_one_blas_thread() -> None:
         pass
     finally:
         del os.environ["OPENBLAS_NUM_THREADS"]
+
+
+def _workdir(files: list[Path]) -> AbstractContextManager[str | None]:
+    """A temporary directory for the bundles' captures, or None when every file is a capture itself (a regular
+    file starting with a pcap or pcapng magic number: what ``hairpin.collect.is_bundle`` tests first), so the
+    plainest command line imports neither ``hairpin.collect`` (tarfile, subprocess) nor ``tempfile``."""
+    from hairpin.parsers.pcap import MAGICS
+
+    def capture(f: Path) -> bool:
+        try:
+            if not f.is_file():  # a directory, a pipe, nothing: as before
+                return False
+            with f.open("rb") as fh:
+                return fh.read(4) in MAGICS
+        except OSError:
+            return False
+
+    if all(capture(f) for f in files):
+        return nullcontext(None)
+    import tempfile
+
+    return tempfile.TemporaryDirectory(prefix="hairpin-pcap.")
 
 
 def _expand(files: list[Path], work: Path) -> tuple[list[Path], dict[str, str]]:

@@ -322,11 +322,21 @@ def analyse(records: Iterable[PacketRecord], counted: tuple[int, float] = (0, fl
     handshakes left out of ``records`` (``fastscan.healthy_pairs``) and the latest time of them and of the
     ``lone`` SYNs left out (``fastscan.lone_syns``: counted by kind).  ``listed``: how many hairpins (and
     other failures) are listed; every one is counted."""
+
+    def feed(an: _Analyser) -> None:
+        for r in records:
+            an.feed(r)
+
+    return _analysed(feed, counted, listed, lone)
+
+
+def _analysed(feed: Callable[[_Analyser], None], counted: tuple[int, float], listed: int,
+              lone: dict[str, int] | None) -> Analysis:  # fmt: skip
+    """``analyse`` with ``feed(analyser)`` giving it the packets."""
     an = _Analyser(listed=listed)
     an.connections = an.healthy = counted[0]
     an.packets = 2 * counted[0]
-    for r in records:
-        an.feed(r)
+    feed(an)
     if lone:
         an.kinds.update(lone)
         an.connections += sum(lone.values())
@@ -350,12 +360,15 @@ def file_stats(rd: Reader) -> FileStats:
 
 
 def analyse_files(paths: Sequence[str | Path], vxlan: frozenset[int] = VXLAN_PORTS, fast: bool = True,
-                  listed: int = MAX_LISTED) -> Analysis:  # fmt: skip
+                  listed: int = MAX_LISTED, records: bool = True) -> Analysis:  # fmt: skip
     """Read and analyse capture files together.  A file that is not a capture (``ParseError``) or is
     malformed is an error of that file (``Analysis.errors``) and the others are still analysed; when no
     file is a capture at all, the first ``ParseError`` is raised.  ``fast``: use the vectorised first
     pass (:mod:`hairpin.parsers.fastscan`) where it applies; the answer is the same without it.  ``listed``:
-    how many hairpins (and how many other failures) are listed, the earliest by first SYN; all are counted."""
+    how many hairpins (and how many other failures) are listed, the earliest by first SYN; all are counted.
+    ``records``: keep each failed attempt's packets (``Attempt.records``, the pictures' matter); with False
+    and ``fast``, one file's hairpins of the plainest shape are analysed from the first pass's columns
+    (:mod:`hairpin.diagnose.capture_fast`) and hold none; every other field and the answer are the same."""
     readers: list[Reader] = []
     refused: list[FileStats] = []
     first: ParseError | None = None
@@ -382,6 +395,19 @@ def analyse_files(paths: Sequence[str | Path], vxlan: frozenset[int] = VXLAN_POR
         counted = healthy_pairs(scans, groups)
         lone, latest = lone_syns(scans, listed, groups)  # a flood's lone SYNs: counted, not decoded
         counted = (counted[0], max(counted[1], latest))
+        if not records and len(readers) == 1 and groups is not None:
+            from hairpin.diagnose import capture_fast
+
+            fg = capture_fast.hairpin_groups(scans[0], groups)
+            if fg is not None:
+                try:
+                    result = _analysed(lambda an: capture_fast.drive(an, readers[0], fg), counted, listed, lone)
+                except capture_fast.Mismatch:  # the reader reads again what the scan kept: never seen
+                    scans[0].keep[fg.rows] = True  # row by row after all
+                else:
+                    result.packets = readers[0].packets - readers[0].skipped
+                    result.files = [file_stats(readers[0]), *refused]
+                    return result
     if len(readers) == 1:  # one file: its own order, nothing to merge
         result = analyse(readers[0], counted, listed, lone)
     else:

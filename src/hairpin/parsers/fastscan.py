@@ -95,6 +95,10 @@ class _Bytes:
         self.le32 = np.ndarray((m,), "<u4", buf, 0, (1,)) if m else np.zeros(0, "<u4")
         m = max(n - 7, 0)
         self.be64 = np.ndarray((m,), ">u8", buf, 0, (1,)) if m else np.zeros(0, ">u8")
+        self.le64 = np.ndarray((m,), "<u8", buf, 0, (1,)) if m else np.zeros(0, "<u8")
+        # 16 and 20 bytes at any offset as one item: a gather of these is cheaper than two of unaligned numbers
+        self.v16 = np.ndarray((n - 15,), "V16", buf, 0, (1,)) if n >= 16 else np.zeros(0, "V16")
+        self.v20 = np.ndarray((n - 19,), "V20", buf, 0, (1,)) if n >= 20 else np.zeros(0, "V20")
 
     def __getitem__(self, i: Any) -> Any:
         return self.u8[i]
@@ -162,17 +166,19 @@ def _common(a: _Bytes, s: Any, incl: Any, linktype: int) -> Any:
     head, at = _LINK[linktype]
     ok = incl >= head + 40
     ip = np.minimum(s + head, a.size - 40)  # a frame too short for its fields is not ok: any index in range will do
-    if head - at == 2:  # the EtherType right before the IP header: it, the first byte and the total length in one read
-        x = a.be64[ip - 2]
+    if head - at == 2:  # the EtherType right before the IP header: 16 bytes from it in one read hold the EtherType,
+        h = a.v16[ip - 2].view(">u8").reshape(-1, 2)  # the first byte, the total length, the fragment field and
+        x = h[:, 0]  # the protocol
         ok &= (x >> 40) == 0x080045
         total = (x >> 16) & 0xFFFF
+        ok &= (h[:, 1] & 0x1FFF00FF00000000) == 6 << 32  # fragment offset 0, protocol TCP
     else:
         if at >= 0:
             ok &= a.be16[ip - (head - at)] == 0x0800
         x = a.be32[ip]
         ok &= (x >> 24) == 0x45
         total = x & 0xFFFF
-    ok &= (a.be32[ip + 6] & 0x1FFF00FF) == 6  # fragment offset 0, protocol TCP
+        ok &= (a.be32[ip + 6] & 0x1FFF00FF) == 6  # fragment offset 0, protocol TCP
     ok &= (total >= 40) | (total == 0)
     return ok
 
@@ -260,10 +266,9 @@ def scan_pcap(f: Any, base: int, little: bool, unit: float, linktype: int, want:
             if o.size:
 
                 def times(idx: Any, o: Any = o, a: _Bytes = a) -> Any:
-                    return (
-                        _u32(a, o[idx], little).astype(np.float64)
-                        + _u32(a, o[idx] + 4, little).astype(np.float64) * unit
-                    )
+                    x = (a.le64 if little else a.be64)[o[idx]]  # seconds and fraction in one read (whole headers)
+                    sec, frac = (x & 0xFFFFFFFF, x >> 32) if little else (x >> 32, x & 0xFFFFFFFF)
+                    return sec.astype(np.float64) + frac.astype(np.float64) * unit
 
                 _chunk(sc, cols, a, buf, base, o + 16, incl.astype(np.int64), times, linktype, want, decode, filtered)
         if stop is not None:
@@ -338,18 +343,25 @@ def _chunk(sc: Scan, cols: dict[str, list[Any]], a: _Bytes, buf: Any, base: int,
     kind = np.where((fl & _SYN) != 0, np.where((fl & _ACK) != 0, 1, 0), 2)
     th, sr, er = tcp[idx], s[idx], end[idx]
     ipr = np.minimum(ip[idx], a.size - 20)
-    seq, ack = _u32be(a, th + 4), _u32be(a, th + 8)
+    # the first 16 bytes of each TCP header and the first 20 of each IP header in one read each (unsigned 64- and
+    # 32-bit numbers): tcp and ip are at least 20 bytes before the chunk's end (_shapes), so both are inside it
+    h = a.v16[th].view(">u8").reshape(-1, 2)
+    ports, x = h[:, 0] >> 32, h[:, 0] & 0xFFFFFFFF
+    seq, ack, offset = x, h[:, 1] >> 32, (h[:, 1] >> 28) & 15
+    sport, dport = ports >> 16, ports & 0xFFFF
     fast_key = np.where(kind == 0, seq, np.where((kind == 1) | ((fl & _ACK) != 0), ack - 1, seq - 1)) & 0xFFFFFFFF
     every = bool(simple.all())  # the common case: every row plain IPv4, no np.where(simple, ...) needed
-    key = fast_key if every else np.where(simple, fast_key, key & 0xFFFFFFFF)
-    total = _u16(a, ipr + 2)
+    key = fast_key if every else np.where(simple, fast_key.astype(np.int64), key & 0xFFFFFFFF)
+    g = a.v20[ipr].view(">u4").reshape(-1, 5)
+    src, dst = g[:, 3], g[:, 4]
+    total = (g[:, 0] & 0xFFFF).astype(np.int64)
     stop = np.where(total > 0, np.minimum(er, ipr + total), er)  # the IP packet's end, as the decoder takes it
-    pstart = th + (a.u8[th + 12] >> 4).astype(np.int64) * 4
+    pstart = th + offset.astype(np.int64) * 4
     plen = np.maximum(stop - pstart, 0)
     if not every:
         plen = np.where(simple, plen, 0)
     col = {"offset": base + sr, "length": incl[idx], "t": t, "kind": kind, "key": key, "simple": simple,
-           "src": _u32be(a, ipr + 12), "dst": _u32be(a, ipr + 16), "sport": _u16(a, th), "dport": _u16(a, th + 2),
+           "src": src, "dst": dst, "sport": sport, "dport": dport,
            "flags": fl, "seq": seq, "ack": ack, "pstart": np.where(plen > 0, pstart - sr, 0), "plen": plen}  # fmt: skip
     for name, v in col.items():
         if not every and name not in ("offset", "length", "t", "kind", "key", "simple"):
@@ -368,21 +380,29 @@ def healthy_pairs(scans: list[Scan], groups: Any = None) -> tuple[int, float]:
     if groups is None:
         return 0, float("-inf")
     _key, t, order, starts, counts = groups
-    a = order[starts[counts == 2]]
-    b = order[starts[counts == 2] + 1]
-    later = t[b] < t[a]  # the merged order is by time first; at the same time, by file and position
-    a, b = np.where(later, b, a), np.where(later, a, b)
+    two = starts[counts == 2]
+    a, b = order[two], order[two + 1]
+    ta, tb = t[a], t[b]
+    later = tb < ta  # the merged order is by time first; at the same time, by file and position
+    if later.any():
+        a, b, ta, tb = np.where(later, b, a), np.where(later, a, b), np.where(later, tb, ta), np.where(later, ta, tb)
     col = {c: _joined(scans, c) for c in ("kind", "simple", "src", "sport", "dst", "dport")}
     ok = (col["kind"][a] == 0) & (col["kind"][b] == 1) & col["simple"][a] & col["simple"][b]
-    ok &= (col["src"][b] == col["dst"][a]) & (col["sport"][b] == col["dport"][a])
-    ok &= (col["dst"][b] == col["src"][a]) & (col["dport"][b] == col["sport"][a])
-    ok &= (t[b] - t[a]) < 130.0
-    gone = np.concatenate([a[ok], b[ok]])
-    bounds = np.cumsum([0] + [s.key.size for s in scans])
-    for n, s in enumerate(scans):
-        mine = gone[(gone >= bounds[n]) & (gone < bounds[n + 1])] - bounds[n]
-        s.keep[mine] = False
-    latest = float(t[gone].max()) if gone.size else float("-inf")
+    # the SYN-ACK's addresses and ports are the SYN's swapped: each pair of columns read as one number
+    src, dst, sport, dport = col["src"], col["dst"], col["sport"], col["dport"]
+    ok &= ((src[a].astype(np.uint64) << 32) | dst[a]) == ((dst[b].astype(np.uint64) << 32) | src[b])
+    ok &= ((sport[a].astype(np.uint32) << 16) | dport[a]) == ((dport[b].astype(np.uint32) << 16) | sport[b])
+    ok &= (tb - ta) < 130.0
+    if len(scans) == 1:
+        scans[0].keep[a[ok]] = False
+        scans[0].keep[b[ok]] = False
+    else:
+        gone = np.concatenate([a[ok], b[ok]])
+        bounds = np.cumsum([0] + [s.key.size for s in scans])
+        for n, s in enumerate(scans):
+            mine = gone[(gone >= bounds[n]) & (gone < bounds[n + 1])] - bounds[n]
+            s.keep[mine] = False
+    latest = max(float(ta[ok].max()), float(tb[ok].max())) if ok.any() else float("-inf")
     return int(np.count_nonzero(ok)), latest
 
 
@@ -401,8 +421,8 @@ def by_key(scans: list[Scan]) -> tuple[Any, Any, Any, Any, Any] | None:
         return None
     t = _joined(scans, "t")
     # one sort of the 64-bit numbers key << 32 | row (unique, so the order is total)
-    order = np.sort((key.astype(np.int64) << 32) | np.arange(key.size, dtype=np.int64)) & 0xFFFFFFFF
-    k = key[order]
+    packed = np.sort((key.astype(np.int64) << 32) | np.arange(key.size, dtype=np.int64))
+    order, k = packed & 0xFFFFFFFF, packed >> 32
     first = np.ones(k.size, np.bool_)
     first[1:] = k[1:] != k[:-1]
     starts = np.flatnonzero(first)

@@ -48,7 +48,7 @@ ETHERNET, IPV4, IPV6, LOOP, NFLOG, NULL, RAW, SLL, SLL2 = (frames.ETHERNET, fram
 LINKTYPES = frames.LINKTYPES
 
 __all__ = [
-    "ETHERNET", "IPV4", "IPV6", "LINKTYPES", "LOOP", "MAX_BLOCK", "NFLOG", "NULL", "RAW", "RAW_IPV4", "SLL",
+    "ETHERNET", "IPV4", "IPV6", "LINKTYPES", "LOOP", "MAGICS", "MAX_BLOCK", "NFLOG", "NULL", "RAW", "RAW_IPV4", "SLL",
     "SLL2", "PacketRecord", "Reader", "frame", "read", "write_pcap", "write_pcapng",
 ]  # fmt: skip
 
@@ -62,6 +62,7 @@ _PCAP_MAGIC = {
     b"\xa1\xb2\x3c\x4d": (">", 1e-9),
 }
 _SHB = 0x0A0D0D0A
+MAGICS = (*_PCAP_MAGIC, struct.pack("<I", _SHB))  # the first 4 bytes of every capture this module reads
 _FIXED = {1: 8, 6: 20, 2: 20, 3: 4}  # bytes of fixed fields in each block type's body
 
 
@@ -277,6 +278,18 @@ class Reader:
         return sc
 
     def _replay(self) -> Iterator[PacketRecord]:
+        for _part, batch in self._batches():
+            yield from filter(None, batch)
+
+    def rows(self) -> Iterator[tuple[int, PacketRecord]]:
+        """After :meth:`scan` found the file's rows: each record iteration yields, with its row of the scan
+        (its index in the ``Scan``'s columns), in the same order."""
+        for part, batch in self._batches():
+            for row, r in zip(part.tolist(), batch, strict=True):
+                if r is not None:
+                    yield row, r
+
+    def _batches(self) -> Iterator[tuple[Any, list[PacketRecord | None]]]:
         sc = self._scan
         self.linktypes.add(self._how[0])
         self.packets, self.filtered, self.reasons = sc.packets, sc.filtered, dict(sc.reasons)
@@ -304,7 +317,7 @@ class Reader:
                     ]  # fmt: skip
                 if self._names is not None:  # pcapng: each row's interface name and comment
                     batch = self._named(fd, batch, part)
-                yield from filter(None, batch)
+                yield part, batch
         finally:
             os.close(fd)
 
