@@ -2,7 +2,8 @@
 
 Builds (or reuses, with --keep PATH) a classic pcap (Ethernet) of 2,000,000 packets: healthy client-side
 connections (SYN, SYN-ACK, ACK, five data segments, FIN) and a share of seed-style hairpins (SYN, SYN-ACK
-from the node, client RST, three rounds), every connection with a random ISN, written with hairpin's writer.
+from the node, client RST, three rounds), every connection with a random ISN, written in time order (as a
+capture is) with hairpin's writer.
 The number of hairpins written is known; the benchmark checks that `hairpin pcap` finds exactly that many
 (and that tshark sees 3 resets per hairpin).  Then it runs, interleaved, ``--runs`` times each:
 
@@ -19,6 +20,8 @@ Usage: python benchmarks/bench_pcap_speed.py [--packets N] [--share S] [--runs R
 from __future__ import annotations
 
 import argparse
+import heapq
+import itertools
 import json
 import os
 import random
@@ -38,23 +41,32 @@ VIP, NODE = ip_int("192.168.168.103"), ip_int("192.168.2.3")
 
 
 def records(packets: int, share: float, seed: int, made: list[int]) -> Iterator[PacketRecord]:
-    """Connections until ``packets`` packets are written; ``made`` gets [hairpins, connections]."""
+    """Connections until ``packets`` packets are written, in time order as a capture is (a hairpin's later
+    rounds wait in a heap until their time comes); ``made`` gets [hairpins, connections]."""
     rng = random.Random(seed)
     t = 1_764_547_200.0  # 2025-12-01 00:00 UTC: a real epoch, as tcpdump writes
     n = hairpins = i = 0
+    pending: list[tuple[float, int, PacketRecord]] = []  # (time, order made, record)
+    order = itertools.count()
+
+    def add(r: PacketRecord) -> None:
+        heapq.heappush(pending, (r.t, next(order), r))
+
     while n < packets:
         client = ip_int("192.168.0.0") + 10 + (i % 5000)
         port = 32768 + (i % 28000)
         isn = rng.getrandbits(32)
         t += 0.0005
+        while pending and pending[0][0] < t:
+            yield heapq.heappop(pending)[2]
         if rng.random() < share and packets - n >= 9:
             hairpins += 1
             n += 9
             for at in (0.0, 1.0, 3.0):
-                yield PacketRecord(t + at, None, Packet(client, port, VIP, 80, Flags.SYN, isn))
-                yield PacketRecord(t + at + 0.0004, None, Packet(NODE, 31468, client, port, Flags.SYN | Flags.ACK,
-                                                                 rng.getrandbits(32), isn + 1))  # fmt: skip
-                yield PacketRecord(t + at + 0.0005, None, Packet(client, port, NODE, 31468, Flags.RST, isn + 1))
+                add(PacketRecord(t + at, None, Packet(client, port, VIP, 80, Flags.SYN, isn)))
+                add(PacketRecord(t + at + 0.0004, None, Packet(NODE, 31468, client, port, Flags.SYN | Flags.ACK,
+                                                               rng.getrandbits(32), isn + 1)))  # fmt: skip
+                add(PacketRecord(t + at + 0.0005, None, Packet(client, port, NODE, 31468, Flags.RST, isn + 1)))
         else:
             srv = rng.getrandbits(32)
             rows = [Packet(client, port, VIP, 80, Flags.SYN, isn),
@@ -65,8 +77,10 @@ def records(packets: int, share: float, seed: int, made: list[int]) -> Iterator[
             rows = rows[: packets - n]
             n += len(rows)
             for k, p in enumerate(rows):
-                yield PacketRecord(t + k * 1e-5, None, p)
+                add(PacketRecord(t + k * 1e-5, None, p))
         i += 1
+    while pending:
+        yield heapq.heappop(pending)[2]
     made[:] = [hairpins, i]
 
 

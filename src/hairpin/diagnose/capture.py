@@ -54,6 +54,7 @@ import heapq
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from hairpin.diagnose.capture_result import MAX_LISTED, TEXT_ROWS, Analysis, Attempt, FileStats
 from hairpin.errors import ParseError
@@ -359,6 +360,13 @@ def file_stats(rd: Reader) -> FileStats:
     return FileStats(rd.path, rd.format, tuple(sorted(rd.linktypes)), rd.packets, skipped, rd.damage, error)
 
 
+def _in_time_order(t: Any) -> bool:
+    """The first pass's times (one file's SYN and RST packets, in file order) never go back."""
+    import numpy as np  # the first pass's own dependency (a scan exists only with it)
+
+    return bool(t.size < 2 or np.all(t[1:] >= t[:-1]))
+
+
 def analyse_files(paths: Sequence[str | Path], vxlan: frozenset[int] = VXLAN_PORTS, fast: bool = True,
                   listed: int = MAX_LISTED, records: bool = True) -> Analysis:  # fmt: skip
     """Read and analyse capture files together.  A file that is not a capture (``ParseError``) or is
@@ -388,7 +396,11 @@ def analyse_files(paths: Sequence[str | Path], vxlan: frozenset[int] = VXLAN_POR
     counted = (0, float("-inf"))
     lone: dict[str, int] = {}
     scans = [rd.scan() for rd in readers] if fast else []
-    if scans and all(sc is not None for sc in scans):  # every packet is known: healthy pairs need no decoding
+    # every packet is known: healthy pairs need no decoding.  Only when each file's SYN and RST packets are in
+    # time order: the analyser meets them in file order, and the pairs, lone SYNs and hairpin groups found
+    # by time would otherwise disagree with it (a SYN-ACK written before its SYN leaves the SYN unanswered
+    # to the analyser); a file out of time order is analysed packet by packet, as the streaming reader does.
+    if scans and all(sc is not None and _in_time_order(sc.t) for sc in scans):
         from hairpin.parsers.fastscan import by_key, healthy_pairs, lone_syns
 
         groups = by_key(scans)  # the rows by ISN, sorted once for both
