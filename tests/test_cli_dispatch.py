@@ -75,13 +75,19 @@ def test_same_answer_as_through_typer(args: list[str], capture: Path, tmp_path: 
     assert answers[0][0] in (0, 1, 2)
 
 
+def _pcap_in_a_child(capture: Path, out: Path, modules: str) -> subprocess.CompletedProcess[str]:
+    """``hairpin pcap CAPTURE --format json -o OUT`` in a fresh interpreter, which prints its exit code and
+    which of ``modules`` (a Python expression: a set of names, matched against sys.modules) it imported."""
+    code = ("import sys\nfrom hairpin.cli.main import main\ntry:\n main(sys.argv[1:])\nexcept SystemExit as e:\n"
+            f" print(e.code, sorted({modules}))")
+    return subprocess.run([sys.executable, "-c", code, "pcap", str(capture), "--format", "json", "-o", str(out)],
+                          capture_output=True, text=True, check=False, env={"PATH": "/usr/bin:/bin",
+                          "PYTHONPATH": ":".join(sys.path)})  # fmt: skip
+
+
 def test_json_to_a_file_imports_no_typer_rich_or_pydantic(capture: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.json"
-    code = ("import sys\nfrom hairpin.cli.main import main\ntry:\n main(sys.argv[1:])\nexcept SystemExit as e:\n"
-            " print(e.code, sorted({m.split('.')[0] for m in sys.modules} & {'typer', 'click', 'rich', 'pydantic'}))")
-    r = subprocess.run([sys.executable, "-c", code, "pcap", str(capture), "--format", "json", "-o", str(out)],
-                       capture_output=True, text=True, check=False, env={"PATH": "/usr/bin:/bin",
-                       "PYTHONPATH": ":".join(sys.path)})  # fmt: skip
+    r = _pcap_in_a_child(capture, out, "{m.split('.')[0] for m in sys.modules} & {'typer', 'click', 'rich', 'pydantic'}")
     assert r.stdout == "1 []\n"
     assert r.stderr == f"wrote {out}\n"
     doc = json.loads(out.read_text())
@@ -99,12 +105,7 @@ def test_anything_else_goes_to_typer(args: list[str]) -> None:
 
 
 def test_a_plain_capture_needs_no_bundle_machinery(capture: Path, tmp_path: Path) -> None:
-    out = tmp_path / "out.json"
-    code = ("import sys\nfrom hairpin.cli.main import main\ntry:\n main(sys.argv[1:])\nexcept SystemExit as e:\n"
-            " print(e.code, sorted(set(sys.modules) & {'hairpin.collect', 'tarfile'}))")
-    r = subprocess.run([sys.executable, "-c", code, "pcap", str(capture), "--format", "json", "-o", str(out)],
-                       capture_output=True, text=True, check=False, env={"PATH": "/usr/bin:/bin",
-                       "PYTHONPATH": ":".join(sys.path)})  # fmt: skip
+    r = _pcap_in_a_child(capture, tmp_path / "out.json", "set(sys.modules) & {'hairpin.collect', 'tarfile'}")
     assert r.stdout == "1 []\n"
 
 
