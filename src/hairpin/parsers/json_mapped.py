@@ -14,9 +14,10 @@ so the reader only ever moves forward (and zeros are never valid JSON: a slip wo
 the exact way).
 
 It gives an answer only when it can show the text path would give the same one: a regular file of at least
-:data:`MIN_SIZE` bytes and at most the input limit, all ASCII (so bytes are characters and the file is
-UTF-8 without a byte-order mark), without NUL or carriage-return bytes (which the text path refuses or
-rewrites), opening with ``{`` after JSON whitespace, a document msgspec accepts whole, whose raw items line
+:data:`MIN_SIZE` bytes and at most the input limit, valid UTF-8 (as the text path decodes it; positions are
+counted in bytes here and in characters there, and only compared through the lines, counted alike),
+without NUL or carriage-return bytes (which the text path refuses or rewrites), opening with ``{`` after
+JSON whitespace (so no byte-order mark), a document msgspec accepts whole, whose raw items line
 up with the bytes, and the file's size, time and inode unchanged at the end.  Anything else, and any error
 of any kind (a duplicate key, a wrong field, nesting too deep, a bad number...), returns None and the file is
 read again the exact way, which says what is wrong in the very same line.  Each decoder is called from as
@@ -26,6 +27,7 @@ for a different reason, and nesting it refuses is refused here too (then read ag
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import json
 import mmap
@@ -47,7 +49,7 @@ except ImportError:  # pragma: no cover - msgspec not installed
 
 #: smaller files are read the exact way (the text is small next to its objects)
 MIN_SIZE = 1 << 20
-_CHUNK = 8 << 20  # the ASCII/NUL/CR scan looks at this much at a time
+_CHUNK = 8 << 20  # the UTF-8/NUL/CR scan looks at this much at a time
 _DROP = 16 << 20  # consumed pages are given back every this many bytes
 _WS = re.compile(rb"[ \t\r\n]*")  # JSON's whitespace (RFC 8259, section 2), as manifests._WS
 _LBRACE, _RBRACE, _LBRACKET, _RBRACKET, _COMMA, _COLON = b"{}[],:"
@@ -111,12 +113,23 @@ def _read_into(fd: int, mm: mmap.mmap) -> bool:
 
 
 def _plain(mm: mmap.mmap) -> bool:
-    """All ASCII, no NUL, no CR, and ``{`` first after whitespace."""
+    """UTF-8 (strictly: no surrogate, no overlong form), no NUL, no CR, and ``{`` first after whitespace.
+    A part of the text that is ASCII needs no decoding to know it."""
     size = len(mm)
+    utf8 = codecs.getincrementaldecoder("utf-8")()
     for i in range(0, size, _CHUNK):
         part = mm[i : i + _CHUNK]
-        if not part.isascii() or b"\0" in part or b"\r" in part:
+        if b"\0" in part or b"\r" in part:
             return False
+        if not (part.isascii() and not utf8.getstate()[0]):  # a character cut by the part's end continues here
+            try:
+                utf8.decode(part)
+            except UnicodeDecodeError:
+                return False
+    try:
+        utf8.decode(b"", final=True)  # nothing left half-way at the end
+    except UnicodeDecodeError:
+        return False
     pos = _skip(mm, 0)
     return pos < size and mm[pos] == _LBRACE
 
@@ -180,16 +193,16 @@ def _value_at(mm: mmap.mmap, pos: int, dec: json.JSONDecoder) -> tuple[Any, int]
     width = 4096
     while True:
         stop = min(size, pos + width)
-        text = mm[pos:stop].decode("ascii")
         width *= 4
         try:
+            text = mm[pos:stop].decode("utf-8")  # a character cut by the window's end: a wider window
             value, end = dec.raw_decode(text)
-        except ValueError:
+        except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
             if stop == size:
                 raise
             continue
         if stop == size or end + 3 <= len(text):
-            return value, pos + end
+            return value, pos + len(text[:end].encode("utf-8"))  # characters -> bytes
 
 
 def _decode_raw(mm: mmap.mmap, pos: int, raw: Any) -> tuple[Any, bytes, int]:
@@ -243,7 +256,7 @@ def _decode_top(
                     value, chunk, pos = _decode_raw(mm, pos, raws.pop())
                     lines.past(pos, chunk.count(b"\n"))
                     if isinstance(value, dict) and value.get("kind") in (None, "Service"):
-                        dec.raw_decode(chunk.decode("ascii"))  # duplicate keys refused (then the exact path)
+                        dec.raw_decode(chunk.decode("utf-8"))  # duplicate keys refused (then the exact path)
                     items.append(value)
                     if pos - dropped >= _DROP:
                         upto = pos - pos % mmap.PAGESIZE
