@@ -75,3 +75,23 @@ def test_dash_S_and_save_read_the_same_rules(rules: list[tuple[str, str, str]]) 
     assert [iptables_save.format_rule(r) for r in a.rules()] == [iptables_save.format_rule(r) for r in b.rules()]
     assert {n: c.policy for n, c in a.tables["nat"].chains.items()} == {
         n: c.policy for n, c in b.tables["nat"].chains.items()}
+
+
+def test_json_nested_past_the_stack_is_one_line_in_every_reader() -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    for text in (deep, '{"nftables": ' + deep + "}"):
+        readers(text)  # each reads or refuses in one line (a RecursionError would escape)
+    try:
+        forms.read_routes(deep, "r.json", iproute.TableNames())
+    except InputError as e:
+        assert e.one_line() == "r.json: not accepted: JSON (ip -j route) nested too deeply (more than about 1,000 levels)"
+    else:
+        raise AssertionError("read")
+    try:
+        read_nft('{"nftables": ' + deep + "}", "n.json", False)
+    except InputError as e:
+        assert e.one_line() == (
+            "n.json: not accepted: JSON (nft -j list ruleset) nested too deeply (more than about 1,000 levels)"
+        )
+    else:
+        raise AssertionError("read")

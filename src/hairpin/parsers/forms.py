@@ -80,7 +80,7 @@ def kind_of(text: str) -> str | None:
 def _json_kind(text: str) -> str | None:
     try:
         doc = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # the reader of the form it claims says what is wrong
         return None
     if isinstance(doc, dict) and "nftables" in doc:
         return "nft"
@@ -99,6 +99,8 @@ def _json_kind(text: str) -> str | None:
 def _load_json(text: str, file: str | None, what: str) -> list[dict[str, Any]]:
     try:
         doc = json.loads(text)
+    except RecursionError:
+        raise ParseError(f"not accepted: JSON ({what}) nested too deeply (more than about 1,000 levels)", file) from None
     except ValueError as e:
         if long_number(e):
             raise number_error(text, file, f"JSON ({what})") from None

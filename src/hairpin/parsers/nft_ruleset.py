@@ -140,6 +140,9 @@ def _from_json(text: str, file: str) -> tuple[str, dict[int, int]]:
     """``nft -j list ruleset`` as the text ``nft list ruleset`` prints, and text line -> entry position."""
     try:
         doc = json.loads(text)
+    except RecursionError:
+        raise ParseError("not accepted: JSON (nft -j list ruleset) nested too deeply (more than about 1,000 levels)",
+                         file) from None  # fmt: skip
     except ValueError as e:
         if long_number(e):
             raise number_error(text, file, "JSON (nft -j list ruleset)") from None
