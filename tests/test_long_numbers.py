@@ -69,3 +69,29 @@ def test_load_yaml_and_json_error_name_the_line() -> None:
             "x.json:2: not accepted: a JSON number of more than 4,300 digits"
         )
     assert not reading.long_number(ValueError("invalid literal"))
+
+
+def test_a_long_integer_in_a_rule_is_refused_at_its_line() -> None:
+    from hairpin.parsers import iptables_check
+
+    text = f"*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp -m tcp --dport {DIGITS} -j ACCEPT\nCOMMIT\n"
+    with pytest.raises(ParseError) as exc:
+        iptables_check.check(forms.read_iptables(text, "ipt")[0])
+    assert exc.value.one_line() == "ipt:3: not accepted: a number of more than 4,300 digits"
+
+
+@pytest.mark.parametrize(("reader", "text", "line"), [
+    ("routes", f"default via 10.0.0.1 dev eth0\n10.0.0.0/24 dev eth0 metric {DIGITS}\n", 2),
+    ("rules", f"0:\tfrom all lookup local\n{DIGITS}:\tfrom all lookup main\n", 2),
+    ("conntrack", f"tcp      6 431999 ESTABLISHED src=1.2.3.4 dst=5.6.7.8 sport={DIGITS} dport=2 src=5.6.7.8 "
+                  "dst=1.2.3.4 sport=2 dport=1 [ASSURED] mark=0 use=1\n", 1),
+])  # fmt: skip
+def test_a_long_integer_in_node_state_is_refused_at_its_line(reader: str, text: str, line: int) -> None:
+    from hairpin.parsers import conntrack_list, iproute
+
+    read = {"routes": lambda: forms.read_routes(text, "f", iproute.TableNames()),
+            "rules": lambda: forms.read_rules(text, "f", iproute.TableNames()),
+            "conntrack": lambda: conntrack_list.parse(text, "f")}[reader]  # fmt: skip
+    with pytest.raises(ParseError) as exc:
+        read()
+    assert exc.value.one_line() == f"f:{line}: not accepted: a number of more than 4,300 digits"

@@ -27,13 +27,15 @@ Every error is a :class:`hairpin.errors.ParseError` or :class:`~hairpin.errors.I
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import stat
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar, cast
 
 import yaml
 
@@ -61,6 +63,7 @@ __all__ = [
     "parse_size",
     "read_bytes",
     "read_text",
+    "refusing_long_numbers",
     "set_limits",
     "yaml_error",
 ]
@@ -327,7 +330,26 @@ def number_error(text: str, file: str | None, kind: str) -> ParseError:
         if m.end() - m.start() > limit:
             line = text.count("\n", 0, m.start()) + 1
             break
-    return ParseError(f"not accepted: a {kind} number of more than {limit:,} digits", file, line)
+    return ParseError(f"not accepted: a {kind + ' ' if kind else ''}number of more than {limit:,} digits", file, line)
+
+
+_Reader = TypeVar("_Reader", bound=Callable[..., Any])
+
+
+def refusing_long_numbers(fn: _Reader) -> _Reader:
+    """``fn(text, file, ...)``, a reader of one input's text, with an integer too long for Python to read
+    (``long_number``) refused in one line naming ``file`` and the line (``number_error``)."""
+
+    @functools.wraps(fn)
+    def reader(text: str, file: str | None = None, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(text, file, *args, **kwargs)
+        except ValueError as exc:
+            if not long_number(exc):
+                raise
+            raise number_error(text, file, "") from None
+
+    return cast(_Reader, reader)
 
 
 def load_yaml(text: str, file: str | None, loader: type[Any] | None = None) -> Any:

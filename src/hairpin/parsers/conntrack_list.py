@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from hairpin.conntrack import Conntrack, Entry, Tuple
 from hairpin.errors import ParseError
 from hairpin.model.net import ip_int
+from hairpin.reading import long_number, refusing_long_numbers
 
 __all__ = ["CtEntry", "load_into", "parse"]
 
@@ -38,6 +39,7 @@ class CtEntry:
     line: int
 
 
+@refusing_long_numbers
 def parse(text: str, file: str | None = None) -> list[CtEntry]:
     out: list[CtEntry] = []
     for lineno, raw in enumerate(text.splitlines(), 1):
@@ -62,6 +64,8 @@ def parse(text: str, file: str | None = None) -> list[CtEntry]:
         except ValueError as e:
             if ":" in tuples[0][0]:
                 continue  # IPv6 entry (conntrack -L -f ipv6)
+            if long_number(e):
+                raise  # refused in its own words (refusing_long_numbers)
             raise ParseError(f"bad tuple: {e}", file, lineno) from None
         if any(t[1] > 65535 or t[3] > 65535 for t in (orig, reply)):
             raise ParseError("port out of range", file, lineno)

@@ -22,7 +22,7 @@ from typing import Any
 from hairpin.errors import ParseError
 from hairpin.netfilter.rules import BUILTIN_CHAINS, Rule, Ruleset
 from hairpin.parsers import iproute, iptables_save
-from hairpin.reading import long_number, number_error
+from hairpin.reading import long_number, number_error, refusing_long_numbers
 
 __all__ = ["ANSI", "kind_of", "read_addrs", "read_iptables", "read_routes", "read_rules", "strip_ansi"]
 
@@ -117,6 +117,7 @@ def _entry_error(e: ParseError, file: str | None, form: str) -> ParseError:
 # ------------------------------------------------------------------------------------------ iptables
 
 
+@refusing_long_numbers
 def read_iptables(text: str, file: str | None = None, table: str | None = None) -> tuple[Ruleset, str]:
     """iptables-save or ``iptables -S`` text -> (Ruleset, the form read, said in words)."""
     for raw in text.splitlines():
@@ -248,6 +249,7 @@ def _blank_ipv6(text: str) -> tuple[str, int]:
     return "\n".join(out), n
 
 
+@refusing_long_numbers
 def read_routes(text: str, file: str | None, names: iproute.TableNames) -> tuple[list[iproute.ParsedRoute], str]:
     text, coloured = strip_ansi(text)
     tag = ", coloured (-c)" if coloured else ""
@@ -282,6 +284,7 @@ def _route_json_line(d: dict[str, Any]) -> str | None:
     return " ".join(out)
 
 
+@refusing_long_numbers
 def read_rules(text: str, file: str | None, names: iproute.TableNames) -> tuple[list[iproute.ParsedRule], str]:
     text, coloured = strip_ansi(text)
     tag = ", coloured (-c)" if coloured else ""
@@ -318,6 +321,7 @@ def _rule_json_line(d: dict[str, Any]) -> str:
     return " ".join(out)
 
 
+@refusing_long_numbers
 def read_addrs(text: str, file: str | None) -> tuple[list[iproute.ParsedAddress], set[str] | None, str]:
     """Addresses, every interface (None when the form lists only those with an address: ``ip -o addr``,
     which ``-4`` filters), and the form."""

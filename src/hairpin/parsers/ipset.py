@@ -84,6 +84,7 @@ def _port_dim(text: str, file: str | None, line: int) -> Dim:
     return ("port", proto, int(lo), int(hi or lo))
 
 
+@reading.refusing_long_numbers
 def parse(text: str, file: str | None = None) -> dict[str, IpSet]:
     """``ipset save`` text -> sets by name."""
     sets: dict[str, IpSet] = {}

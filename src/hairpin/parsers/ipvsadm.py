@@ -47,6 +47,7 @@ def _endpoint(text: str, file: str | None, line: int) -> tuple[int, int]:
         raise ParseError(f"bad address {host!r} (use ipvsadm -n: numeric addresses)", file, line) from None
 
 
+@reading.refusing_long_numbers
 def parse(text: str, file: str | None = None) -> IpvsTable:
     """``ipvsadm -Sn`` or ``ipvsadm -Ln`` text -> the IPVS table (no connections)."""
     table = IpvsTable()

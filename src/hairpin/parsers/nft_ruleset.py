@@ -23,7 +23,7 @@ from typing import Any
 
 from hairpin.errors import ParseError
 from hairpin.netfilter.nft import NftTable, parse
-from hairpin.reading import long_number, number_error
+from hairpin.reading import long_number, number_error, refusing_long_numbers
 
 __all__ = ["read_nft"]
 
@@ -31,6 +31,7 @@ _TABLE = re.compile(r"^table\s+(\w+)\s+([\w.-]+)\s*\{")
 _IPTABLES_NFT = {"filter", "nat", "mangle", "raw", "security"}
 
 
+@refusing_long_numbers
 def read_nft(text: str, file: str, have_iptables: bool) -> tuple[NftTable | None, str, list[str]]:
     """kube-proxy's table, the form read, and warnings for the tables left out.  No kube-proxy table and an
     iptables-save given: None (an iptables-mode node whose ruleset holds only iptables-nft's tables)."""
