@@ -35,7 +35,7 @@ import numpy as np
 
 from hairpin.parsers import frames
 
-__all__ = ["Scan", "by_key", "healthy_pairs", "lone_syns", "scan_pcap"]
+__all__ = ["Scan", "Window", "by_key", "healthy_pairs", "lone_syns", "scan_pcap"]
 
 _CHUNK = 1 << 20
 _SYN, _ACK, _RST = 0x02, 0x10, 0x04
@@ -183,6 +183,34 @@ def _common(a: _Bytes, s: Any, incl: Any, linktype: int) -> Any:
     return ok
 
 
+class Window:
+    """A read buffer used again and again (the first pass's chunks): what was not consumed moves to its front
+    and the next chunk is read after it, into the same memory (grown, as a new buffer, only when what is
+    left and a chunk do not fit: a pcapng block longer than a chunk)."""
+
+    def __init__(self, f: Any, size: int, base: int) -> None:
+        self.f = f
+        self.buf = bytearray(size)
+        self.view, self.whole = memoryview(self.buf), np.frombuffer(self.buf, np.uint8)
+        self.base = base  # the file offset of buf[0]
+        self.n = 0  # bytes of buf that hold the file
+
+    def refill(self, i: int) -> int:
+        """Drop the first ``i`` bytes, read the next chunk after the rest; the bytes read (0: the end)."""
+        carry = self.n - i
+        if carry + _CHUNK > len(self.buf):
+            grown = bytearray(carry + _CHUNK)
+            grown[:carry] = self.buf[i : self.n]
+            self.buf = grown
+            self.view, self.whole = memoryview(grown), np.frombuffer(grown, np.uint8)
+        elif carry and i:
+            self.whole[:carry] = self.whole[i : self.n]
+        self.base += i
+        got: int = self.f.readinto(self.view[carry : carry + _CHUNK])
+        self.n = carry + got
+        return got
+
+
 def _guess_walk(a: _Bytes, i: int, little: bool, frac_max: int = 1 << 32,
                 incl_max: int = 1 << 20) -> tuple[Any, Any, int] | None:  # fmt: skip
     """The record walk from ``i`` without a Python loop, or None: (offsets, captured lengths, where the walk
@@ -230,17 +258,11 @@ def scan_pcap(f: Any, base: int, little: bool, unit: float, linktype: int, want:
     cols: dict[str, list[Any]] = {k: [] for k in _DTYPES}
     hdr = struct.Struct(("<" if little else ">") + "I").unpack_from
     frac_max = 1_000_000 if unit > 1e-7 else 1_000_000_000  # microseconds or nanoseconds: only a guess's filter
-    buf = bytearray(_CHUNK + snaplen_max + 16)  # read into again and again: a record cut by a chunk's end moves
-    view, whole = memoryview(buf), np.frombuffer(buf, np.uint8)  # to the front, then the next chunk follows it
-    n = i = 0
+    win = Window(f, _CHUNK + snaplen_max + 16, base)  # a record cut by a chunk's end fits: never grown
+    i = 0
     while True:
-        carry = n - i
-        if carry and i:
-            whole[:carry] = whole[i:n]
-        base += i
-        i = 0
-        got = f.readinto(view[carry : carry + _CHUNK])
-        n = carry + got
+        got = win.refill(i)
+        buf, n, base, i = win.buf, win.n, win.base, 0
         stop: tuple[int, str, bool] | None = None
         a = _Bytes(buf, n)
         guess = _guess_walk(a, i, little, frac_max, snaplen_max)
@@ -281,7 +303,7 @@ def scan_pcap(f: Any, base: int, little: bool, unit: float, linktype: int, want:
             elif avail:
                 sc.damage = (base + i, "truncated record header", False)
             break
-    del a, view, whole
+    del a, buf, win
     for name in _DTYPES:  # one column at a time, its chunks freed as it is joined: memory peaks at one column over
         v = cols.pop(name)
         setattr(sc, name, np.concatenate(v) if v else np.zeros(0, _DTYPES[name]))

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from hairpin.parsers.fastscan import _CHUNK, _DTYPES, _FAST_LINKTYPES, Scan, _Bytes, _chunk
+from hairpin.parsers.fastscan import _CHUNK, _DTYPES, _FAST_LINKTYPES, Scan, Window, _Bytes, _chunk
 
 __all__ = ["scan_pcapng"]
 
@@ -77,22 +77,11 @@ def scan_pcapng(f: Any, want: int, decoder: Callable[[int, str], Callable[[Any, 
     sc = Scan()
     cols: dict[str, list[Any]] = {k: [] for k in _DTYPES}
     extra: dict[str, list[Any]] = {"iface": [], "optlen": []}
-    buf = bytearray(2 * _CHUNK)  # grown (a new buffer) only for a block longer than a chunk
-    view, whole = memoryview(buf), np.frombuffer(buf, np.uint8)
-    base, n, i = first, 0, 0
+    win = Window(f, 2 * _CHUNK, first)  # grown only for a block longer than a chunk
+    i = 0
     while True:
-        carry = n - i
-        if carry + _CHUNK > len(buf):
-            grown = bytearray(carry + _CHUNK)
-            grown[:carry] = buf[i:n]
-            buf = grown
-            view, whole = memoryview(buf), np.frombuffer(buf, np.uint8)
-        elif carry and i:
-            whole[:carry] = whole[i:n]
-        base += i
-        i = 0
-        got = f.readinto(view[carry : carry + _CHUNK])
-        n = carry + got
+        got = win.refill(i)
+        buf, n, base, i = win.buf, win.n, win.base, 0
         a = _Bytes(buf, n)
         w = np.frombuffer(buf, e + "u4", n // 4)
         while n - i >= 8:
@@ -136,7 +125,7 @@ def scan_pcapng(f: Any, want: int, decoder: Callable[[int, str], Callable[[Any, 
             if i != n or linktype == -1:
                 return None  # cut short, or no interface: the streaming reader says so
             break
-    del a, w, view, whole
+    del a, w, buf, win
     for name in list(_DTYPES) + list(extra):
         v = cols.pop(name) if name in cols else extra.pop(name)
         setattr(
