@@ -322,14 +322,15 @@ def long_number(exc: BaseException) -> bool:
 _DIGITS_RUN = re.compile(r"[0-9]+")
 
 
-def number_error(text: str, file: str | None, kind: str) -> ParseError:
-    """One line for an integer too long for Python to read, at the line of the first such run of digits."""
+def number_error(text: str | None, file: str | None, kind: str, line: int | None = None) -> ParseError:
+    """One line for an integer too long for Python to read (``kind``: what it was read as, or ""), at ``line``,
+    else at the line of the first such run of digits in ``text``."""
     limit = sys.get_int_max_str_digits()
-    line = None
-    for m in _DIGITS_RUN.finditer(text):
-        if m.end() - m.start() > limit:
-            line = text.count("\n", 0, m.start()) + 1
-            break
+    if line is None and text is not None:
+        for m in _DIGITS_RUN.finditer(text):
+            if m.end() - m.start() > limit:
+                line = text.count("\n", 0, m.start()) + 1
+                break
     return ParseError(f"not accepted: a {kind + ' ' if kind else ''}number of more than {limit:,} digits", file, line)
 
 
@@ -380,7 +381,5 @@ def json_error(exc: Exception, file: str | None, text: str | None = None) -> Par
     if isinstance(exc, RecursionError):
         return ParseError("not accepted: JSON nested too deeply (more than about 1,000 levels)", file)
     if long_number(exc):
-        return number_error(text, file, "JSON") if text is not None else ParseError(
-            f"not accepted: a JSON number of more than {sys.get_int_max_str_digits():,} digits", file
-        )
+        return number_error(text, file, "JSON")
     return ParseError(f"not valid JSON: {_one_line(str(exc))[:200]}", file)

@@ -103,8 +103,9 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as exc:  # an integer too long for Python to read, from a reader that does not name it
         if not (type(exc) is ValueError and "integer string conversion" in str(exc)):
             raise
-        print(f"hairpin: error: not accepted: a number of more than {sys.get_int_max_str_digits():,} digits in the "
-              "input", file=sys.stderr)  # fmt: skip
+        from hairpin.reading import number_error
+
+        print(f"hairpin: error: {number_error(None, None, '').message} in the input", file=sys.stderr)
         sys.exit(2)
     finally:
         if old is signal.default_int_handler:

@@ -40,11 +40,10 @@ from __future__ import annotations
 
 import re
 import socket
-import sys
 
 from hairpin.errors import ParseError
 from hairpin.netfilter.rules import BUILTIN_CHAINS, Match, Option, Rule, Ruleset
-from hairpin.reading import long_number
+from hairpin.reading import long_number, number_error
 
 __all__ = ["MATCHES", "TARGETS", "check"]
 
@@ -111,8 +110,7 @@ def check(rs: Ruleset) -> None:
                 except ValueError as exc:  # a port, mask or protocol number too long for Python to read
                     if not long_number(exc):
                         raise
-                    limit = sys.get_int_max_str_digits()
-                    raise ParseError(f"not accepted: a number of more than {limit:,} digits", f, rule.line) from None
+                    raise number_error(None, f, "", rule.line) from None
     for table in rs.tables.values():
         _check_graph(rs, table.name)
 
