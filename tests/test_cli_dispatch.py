@@ -136,3 +136,50 @@ def test_numpy_is_imported_with_one_blas_thread_and_the_environment_restored(pre
         env["OPENBLAS_NUM_THREADS"] = preset
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env)
     assert r.stdout == ("True None\n" if preset is None else "False 2\n"), r.stderr
+
+
+_ENTRY = ("import atexit, sys\nfrom hairpin.cli.main import entry\n"
+          "atexit.register(lambda: sys.stderr.write('teardown\\n'))\nsys.argv[0] = 'hairpin'\nentry()\n")  # fmt: skip
+
+
+def _entry(args: list[str], cwd: Path, **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", _ENTRY, *args], capture_output=True, text=True, check=False, cwd=cwd,
+                          env={"PATH": "/usr/bin:/bin", "COLUMNS": "100", "PYTHONPATH": ":".join(sys.path)}, **kw)  # type: ignore[call-overload]  # fmt: skip
+
+
+@pytest.mark.parametrize("args", [
+    ["pcap", "{cap}", "--format", "json"],
+    ["pcap", "{cap}"],
+    ["pcap", "{cap}", "-o", "OUT", "--format", "json"],
+    ["pcap", "{cap}", "--format", "xml"],
+    ["pcap", "missing.pcap", "--format", "json"],
+])  # fmt: skip
+def test_the_program_ends_a_plain_pcap_without_teardown(args: list[str], capture: Path, tmp_path: Path) -> None:
+    """The ``hairpin`` program (``entry``) ends a plain ``hairpin pcap`` once its output is flushed, without
+    the interpreter's teardown (an exit handler does not run), with main()'s exit code, stdout, stderr and
+    file; every other command line ends as Python ends it."""
+    args = [a.replace("{cap}", str(capture)) for a in args]
+    r = _entry(args, tmp_path)
+    out = tmp_path / "OUT"
+    got = (r.returncode, r.stdout, r.stderr, out.read_bytes() if out.exists() else None)
+    out.unlink(missing_ok=True)
+    code, stdout, stderr = _run(args, False, tmp_path)
+    assert got == (code, stdout, stderr, out.read_bytes() if out.exists() else None)
+    assert "teardown" not in r.stderr
+
+
+def test_the_program_tears_down_after_any_other_command(capture: Path, tmp_path: Path) -> None:
+    r = _entry(["pcap", str(capture), "--format", "json", "--max-listed", "+1"], tmp_path)  # through typer
+    assert (r.returncode, r.stderr.splitlines()[-1]) == (1, "teardown")
+    assert json.loads(r.stdout)["summary"]["hairpins"] == 2
+
+
+def test_the_program_on_a_closed_pipe_exits_as_python_does(capture: Path, tmp_path: Path) -> None:
+    """stdout closed before the JSON is flushed: the flush fails, the exit is Python's own (its teardown
+    runs), never a silent success."""
+    code = ("import os, sys\nos.close(1)\nsys.argv[0] = 'hairpin'\nfrom hairpin.cli.main import entry\n"
+            "import atexit\natexit.register(lambda: sys.stderr.write('teardown\\n'))\nentry()\n")  # fmt: skip
+    r = subprocess.run([sys.executable, "-c", code, "pcap", str(capture), "--format", "json"], capture_output=True,
+                       text=True, check=False, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path)})  # fmt: skip
+    assert r.returncode != 0 and r.returncode != 1
+    assert "teardown" in r.stderr

@@ -160,6 +160,36 @@ def test_guessed_walk_is_the_walk_or_nothing(tmp_path: Path, start: float) -> No
     assert fast == slow
 
 
+@pytest.mark.parametrize("gap", [0.0, 40_000.0, 200_000.0])
+def test_guessed_walk_across_second_spans(tmp_path: Path, gap: float) -> None:
+    """Records whose seconds leave the first record's 65,536-second span (a quiet capture over days): the
+    guessed walk is the walk or nothing, never another chain, and the analysis is the streaming one; a
+    payload holding a header of weeks later is not taken for a record."""
+    import struct
+
+    from hairpin.parsers import fastscan
+
+    start = 1_764_547_200.0  # 0x692CD480: the span's top bytes 0x692C
+    recs = [pcap.PacketRecord(r.t + i * gap, r.interface, r.packet)
+            for i, r in enumerate(handshakes(20, {2}, lambda i: 9000 + i, start))]  # fmt: skip
+    weeks = struct.pack("<IIII", int(start) - 2_800_000, 0, 8, 3877) + b"\0" * 8
+    recs.append(pcap.PacketRecord(recs[-1].t + 1, None, Packet(CLIENT, 1, VIP, 80, Flags.ACK, 1, 1, payload=weeks)))
+    path = tmp_path / "s.pcap"
+    pcap.write_pcap(path, recs)
+    buf = path.read_bytes()
+    walk, i = [], 24
+    while i <= len(buf) - 16:
+        walk.append(i)
+        i += 16 + struct.unpack_from("<I", buf, i + 8)[0]
+    got = fastscan._guess_walk(fastscan._Bytes(buf), 24, True, 1_000_000)
+    if gap * len(recs) < 65_536:
+        assert got is not None  # one span (or the next): taken
+    if got is not None:
+        assert (got[0].tolist(), got[2]) == (walk, i)
+    fast, slow = both([path])
+    assert fast == slow
+
+
 def test_handshake_split_over_two_files(tmp_path: Path) -> None:
     """SYNs in one file, SYN-ACKs in the other (a capture on each side), some at the same time stamp: the
     pairs are found across files, in the merged order, and the answer is the streaming one."""

@@ -21,7 +21,7 @@ from typing import Any
 
 from hairpin.errors import HairpinError, InputError
 
-__all__ = ["main"]  # and `app` (module __getattr__)
+__all__ = ["entry", "main"]  # and `app` (module __getattr__)
 
 _PCAP_OPTIONS = {"--format": "format", "-o": "output", "--output": "output", "--max-listed": "max_listed"}
 _DIGITS = re.compile(r"[0-9]{1,18}")  # what click reads as this int with no doubt (no sign, space, '_')
@@ -88,6 +88,7 @@ def main(argv: list[str] | None = None) -> None:
                 sys.modules["hairpin.reading"].set_limits(None, None)
             from hairpin.cli.pcap_run import run
 
+            _ran.append("pcap")
             code: Any = run(**plain)
         else:
             code = _typer(args)
@@ -134,5 +135,29 @@ def _typer(args: list[str]) -> Any:
         sys.exit(2)
 
 
+_ran: list[str] = []  # "pcap" once main() took the plain pcap route (entry() may then end the process at once)
+
+
+def entry() -> None:
+    """The ``hairpin`` program: :func:`main`, and after a plain ``hairpin pcap`` (nothing else) the process
+    ends as soon as its output is flushed, without the interpreter's teardown (freeing every module and
+    the first pass's arrays: about 10 ms of CPU, a thirtieth of analysing a 2,000,000-packet capture).
+    That route holds nothing to clean up at exit: its output files are written and closed, no temporary
+    directory is left open (a bundle's is removed before it returns), and it registers no exit handler.
+    When flushing fails (a closed pipe) the exit is Python's own, as before."""
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code
+        if not _ran or not (code is None or isinstance(code, int)):
+            raise
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            raise exc from None
+        os._exit(code or 0)
+
+
 if __name__ == "__main__":
-    main()
+    entry()
