@@ -11,7 +11,9 @@ and the reader without rapidyaml.
 
 from __future__ import annotations
 
+import json
 import random
+import re
 from typing import Any
 
 import pytest
@@ -19,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hairpin.errors import ParseError
-from hairpin.parsers import block_marks, yaml_list
+from hairpin.parsers import block_marks, json_typed, yaml_list
 from hairpin.parsers import manifests as m
 
 pytest.importorskip("ryml")
@@ -357,3 +359,62 @@ def test_a_list_damaged_anywhere_reads_as_the_exact_path_reads_it(edits: list[tu
         at = min(at, len(text) - 1)
         text = text[:at] + ch + text[at:] if op == "insert" else text[:at] + ("" if op == "delete" else ch) + text[at + 1 :]
     same(text)
+
+
+def _rapidyaml_json(text: str) -> bytes | None:
+    """rapidyaml's JSON of the items of ``text`` (None when rapidyaml refuses them)."""
+    import ryml
+
+    body = text[text.index("items:\n") + len("items:\n") : text.rindex("kind: List")]
+    tree = ryml.Tree()
+    try:
+        with yaml_list._quiet_stderr():
+            ryml.parse_in_arena(body.encode("utf-8"), tree)
+        return bytes(ryml.emit_json_in_place(tree, bytearray(16 * len(body) + 4096)))
+    except (ryml.ExceptionBasic, IndexError):
+        return None
+
+
+@SETTINGS
+@given(lists())
+def test_typed_strings_found_by_numpy_are_the_regular_expressions(text: str) -> None:
+    # json_typed.scan (quotes paired, alphabets, candidates) against the expression tried at every quote
+    js = _rapidyaml_json(text)
+    if js is None:
+        return
+    yaml_list._typed_in(js)  # builds the expression and the table
+    assert yaml_list._bad
+    assert json_typed.scan(js, yaml_list._bad, yaml_list._typed) is not None or b"\\" in js
+    assert yaml_list._typed_in(js) == yaml_list._typed_in_re(js)
+
+
+@pytest.mark.parametrize("value", [*RISKY, "1.2.3", "0x1g", "yes1", "nul", "TRUE ", " 1", "1_0.5", "<<<", "10.0.0.1.",
+                                   "190:20:30.15", "-.INF", "+0b1", "0o7", "~~", "=="])  # fmt: skip
+def test_each_risky_string_is_found_alike_as_key_value_and_list_entry(value: str) -> None:
+    for v in (value, value * 3, f"{value}x", f"x{value}"):
+        esc = json.dumps(v)
+        js = f'[\n  {{\n    {esc}: {esc},\n    "a": [\n      {esc}\n    ],\n    "b": {esc}\n  }}\n]'.encode()
+        yaml_list._typed_in(js)
+        assert yaml_list._typed_in(js) == yaml_list._typed_in_re(js), v
+
+
+def test_the_scan_declines_what_it_cannot_pair() -> None:
+    yaml_list._typed_in(b"[]")
+    assert yaml_list._bad and yaml_list._typed is not None
+    assert json_typed.scan(b'["a\\"b", "yes"]', yaml_list._bad, yaml_list._typed) is None  # an escaped quote
+    assert json_typed.scan(b'["a", "yes]', yaml_list._bad, yaml_list._typed) is None  # an odd number of quotes
+    assert json_typed.scan(b'["a", "yes", "1.5", "10.0.0.1"]', yaml_list._bad, yaml_list._typed) == (
+        {b"yes", b"1.5"}, set(), 8)  # fmt: skip
+    assert json_typed.scan(b'{"80": "x", "x": "80"}', yaml_list._bad, yaml_list._typed) == ({b"80"}, {b"80"}, 2)
+
+
+def test_alphabets_are_read_from_the_resolvers_or_not_at_all() -> None:
+    got = json_typed.alphabets([re.compile(r"^(?:yes|No|0x[0-9a-f_]+)$", re.X)])
+    assert got == [frozenset(b"yesNo0x0123456789abcdef_")]
+    assert json_typed.alphabets([re.compile(r"^(?:[^a]+)$")]) is None  # a negated set
+    assert json_typed.alphabets([re.compile(r"^\d+$")]) is None  # a category: other scripts' digits too
+    assert json_typed.alphabets([re.compile(r"^.x$")]) is None  # any character
+    assert json_typed.alphabets([re.compile(r"^(?i:yes)$")]) is None  # a flag changed in a group
+    assert json_typed.alphabets([re.compile(r"^yes$", re.I)]) is None
+    assert json_typed.alphabets([re.compile('^a"b$')]) is None  # a quote would break the joined candidates
+    assert json_typed.alphabets(yaml_list._resolvers()) is not None

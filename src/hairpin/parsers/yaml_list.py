@@ -54,7 +54,7 @@ from typing import Any
 
 from yaml.reader import Reader
 
-from hairpin.parsers import shapes
+from hairpin.parsers import json_typed, shapes
 from hairpin.parsers.block_marks import item_marks
 from hairpin.reading import max_depth
 
@@ -103,6 +103,7 @@ _INF_NAN = re.compile(rb"inf|nan", re.IGNORECASE)
 _SAFE = re.compile(rb"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?|true|false|null|")
 #: a JSON key (rapidyaml writes one a line) of that form
 _SAFE_KEY = re.compile(rb'\n *"(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?|true|false|null)": ')
+_SAFE_KEY_TEXT = re.compile(rb"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?|true|false|null")
 #: distinct typed strings a run may hold before the fast path gives up on it (each is looked for in the text)
 MAX_WORDS = 256
 #: a key libyaml may refuse: a simple key of more than 1,024 characters (PyYAML 6.0.3 with libyaml), which
@@ -116,23 +117,65 @@ def available() -> bool:
     return ryml is not None and msgspec is not None
 
 
+def _resolvers() -> list[re.Pattern[str]]:
+    """PyYAML's implicit resolvers as the reader's loader has them (imported late: no cycle)."""
+    from hairpin.parsers.manifests import _KubeLoader
+
+    found = {rx.pattern: rx for rs in _KubeLoader.yaml_implicit_resolvers.values() for _, rx in rs}
+    return [found[p] for p in sorted(found)]
+
+
 def _typed_pattern() -> re.Pattern[bytes]:
     """A JSON string whose text PyYAML's resolver (the reader's loader's table) would type if it were a
     plain scalar: the loader's own implicit resolvers, each anchored expression unanchored."""
-    from hairpin.parsers.manifests import _KubeLoader  # the reader's loader (imported late: no cycle)
-
-    pats = sorted({rx.pattern for rs in _KubeLoader.yaml_implicit_resolvers.values() for _, rx in rs})
     alts = []
-    for p in pats:
-        body = p.strip()
+    for rx in _resolvers():
+        body = rx.pattern.strip()
         if not (body.startswith("^") and body.endswith("$")):  # pragma: no cover - PyYAML's are anchored
-            raise ValueError(p)
+            raise ValueError(rx.pattern)
         alts.append(f"(?x:{body[1:-1]})")
     # a JSON string opens with one of the characters a typed scalar can start with (or is empty)
     return re.compile(f'"(?=[-+.0-9~<=!&*yYnNtTfFoO"])((?:{"|".join(alts)}))"'.encode())
 
 
 _typed: re.Pattern[bytes] | None = None
+#: json_typed.scan's table (the characters the resolvers' matches are made of), b"" when there is none
+_bad: bytes | None = None
+
+
+def _typed_in(js: bytes) -> tuple[set[bytes], set[bytes]] | None:
+    """The non-empty strings of rapidyaml's JSON ``js`` that PyYAML would type if they were plain, and those
+    of them that are keys of the form ``_SAFE_KEY`` (only when some typed string is of the form ``_SAFE``);
+    None when a key is long enough that libyaml might refuse it."""
+    global _typed, _bad
+    if _typed is None:
+        _typed = _typed_pattern()
+    if _bad is None:
+        chars = json_typed.alphabets(_resolvers())
+        _bad = b"" if chars is None else json_typed.bad_table(chars)
+    got = json_typed.scan(js, _bad, _typed) if _bad else None
+    if got is None:
+        return _typed_in_re(js)
+    found, keys, longest = got
+    if longest >= 510 and _LONG_KEY.search(js):
+        return None
+    found.discard(b"")
+    if not any(_SAFE.fullmatch(w) for w in found):
+        return found, set()
+    return found, {k for k in keys if _SAFE_KEY_TEXT.fullmatch(k)}
+
+
+def _typed_in_re(js: bytes) -> tuple[set[bytes], set[bytes]] | None:
+    """``_typed_in`` by regular expressions over the whole JSON (the reference, and the way when
+    ``json_typed.scan`` is unsure)."""
+    assert _typed is not None
+    if _LONG_KEY.search(js):
+        return None  # a key libyaml might refuse as too long (or a long string in a list): the exact path says
+    found = set(_typed.findall(js))
+    found.discard(b"")  # "": quoted in the text (an empty plain value is null in both)
+    if not any(_SAFE.fullmatch(w) for w in found):
+        return found, set()
+    return found, set(_SAFE_KEY.findall(js))
 
 
 @contextmanager
@@ -203,31 +246,24 @@ def _no_float(text: str) -> float:
 
 def _sound_json(js: bytes, body: str) -> bool:
     """rapidyaml's JSON of a run of items types its scalars as PyYAML would (see the module's docstring)."""
-    global _typed
-    if _typed is None:
-        _typed = _typed_pattern()
-    if _LONG_KEY.search(js):
-        return False  # a key libyaml might refuse as too long (or a long string in a list): the exact path says
+    got = _typed_in(js)
+    if got is None:
+        return False
+    found, safe_keys = got
     words: set[bytes] = set()  # strings PyYAML types when plain, and rapidyaml writes as strings
-    decimal = False
-    for raw in set(_typed.findall(js)):
-        if not raw:
-            continue  # "": quoted in the text (an empty plain value is null in both)
+    for raw in found:
         if _INF_NAN.search(raw):  # rapidyaml respells these, quoted or not ('-.Inf' becomes "-.inf")
             return False
-        if _SAFE.fullmatch(raw):
-            decimal = True
-        else:
+        if not _SAFE.fullmatch(raw):
             words.add(raw)
     # rapidyaml writes a plain true, false, null or decimal value unquoted: as a JSON string it was quoted in
     # the text (every object's resourceVersion is), unless it is a key (a JSON key is a string; PyYAML's
     # plain key -2.25 is a float); so only such keys are looked for in the text
-    keys = set(_SAFE_KEY.findall(js)) if decimal else set()
-    if len(words) + len(keys) > MAX_WORDS:
+    if len(words) + len(safe_keys) > MAX_WORDS:
         return False
-    for found, after in ((words, "\\n|$|:(?:[ \\n]|$)"), (keys, ":(?:[ \\n]|$)")):
-        if found:
-            alts = "|".join(re.escape(w.decode("utf-8")) for w in sorted(found, key=len, reverse=True))
+    for found_, after in ((words, "\\n|$|:(?:[ \\n]|$)"), (safe_keys, ":(?:[ \\n]|$)")):
+        if found_:
+            alts = "|".join(re.escape(w.decode("utf-8")) for w in sorted(found_, key=len, reverse=True))
             # (no word holds a space, so a match preceded by anything else hides no later plain one)
             for m in re.finditer(f"(?:{alts})(?={after})", body):
                 if m.start() > 0 and body[m.start() - 1] in " \n":
