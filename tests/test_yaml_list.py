@@ -418,3 +418,27 @@ def test_alphabets_are_read_from_the_resolvers_or_not_at_all() -> None:
     assert json_typed.alphabets([re.compile(r"^yes$", re.I)]) is None
     assert json_typed.alphabets([re.compile('^a"b$')]) is None  # a quote would break the joined candidates
     assert json_typed.alphabets(yaml_list._resolvers()) is not None
+
+
+def test_the_most_dots_a_match_holds_is_read_from_the_expression() -> None:
+    assert json_typed.most_dots(yaml_list._resolvers()) == 1  # YAML 1.1's floats: one dot; so 10.0.0.1 is no candidate
+    assert json_typed.most_dots([re.compile(r"^a\.b(?:\.c)?$")]) == 2
+    assert json_typed.most_dots([re.compile(r"^[.-9]{2,3}$")]) == 3
+    assert json_typed.most_dots([re.compile(r"^(?:x|\.)+$")]) == float("inf")
+    assert json_typed.most_dots([re.compile(r"^[^x]$")]) == float("inf")  # unsure
+    two = b'["1.2.3", "1.5"]'
+    assert yaml_list._typed is not None
+    loose = re.compile(rb'"((?:[0-9]+\.)+[0-9]+)"')
+    assert json_typed.scan(two, json_typed.bad_table([frozenset(b"0123456789.")]), loose) == ({b"1.2.3", b"1.5"}, set(), 5)
+    assert json_typed.scan(two, json_typed.bad_table([frozenset(b"0123456789.")]), loose, one_dot=True) == ({b"1.5"}, set(), 5)
+
+
+def test_runs_cut_by_lines_read_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = dump([POD.format(i=i) if i % 3 else SERVICE for i in range(12)])
+    want = outcome(text, True)
+    seen: list[int] = []
+    parse = yaml_list.ryml.parse_in_arena
+    monkeypatch.setattr(yaml_list.ryml, "parse_in_arena", lambda raw, tree: (seen.append(raw.count(b"\n")), parse(raw, tree))[1])
+    monkeypatch.setattr(yaml_list, "RUN_LINES", 45)  # two Pods (21 lines) or a Pod and a Service (12) a run
+    assert outcome(text, True) == want == outcome(text, False)
+    assert seen and max(seen) <= 45 and len(seen) >= 5

@@ -24,11 +24,12 @@ alphabet), and the caller uses its regular expressions.  Tests hold it to them o
 from __future__ import annotations
 
 import importlib
+import math
 import re
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["alphabets", "bad_table", "scan"]
+__all__ = ["alphabets", "bad_table", "most_dots", "scan"]
 
 
 def _chars(items: Any, out: set[int], consts: Any) -> bool:
@@ -58,6 +59,41 @@ def _chars(items: Any, out: set[int], consts: Any) -> bool:
         else:
             return False
     return True
+
+
+def _most(items: Any, ch: int, consts: Any) -> float:
+    """The most times character ``ch`` can occur in a match of the parsed expression ``items`` (which
+    ``_chars`` accepted); infinity when unbounded."""
+    total = 0.0
+    for op, arg in items:
+        if op is consts.LITERAL:
+            total += arg == ch
+        elif op is consts.IN:
+            total += any(
+                (sarg == ch) if sop is consts.LITERAL else (sarg[0] <= ch <= sarg[1]) for sop, sarg in arg
+            )
+        elif op is consts.BRANCH:
+            total += max(_most(b, ch, consts) for b in arg[1])
+        elif op is consts.SUBPATTERN:
+            total += _most(arg[3], ch, consts)
+        elif op in (consts.MAX_REPEAT, consts.MIN_REPEAT):
+            inner = _most(arg[2], ch, consts)
+            if inner:
+                total += math.inf if arg[1] == consts.MAXREPEAT else inner * arg[1]
+    return total
+
+
+def most_dots(patterns: Iterable[re.Pattern[str]]) -> float:
+    """The most dots a match of any of ``patterns`` can hold (infinity when unbounded or unsure)."""
+    parser = importlib.import_module("re._parser")
+    consts = importlib.import_module("re._constants")
+    most = 0.0
+    for p in patterns:
+        parsed = parser.parse(p.pattern, p.flags).data
+        if not _chars(parsed, set(), consts):
+            return math.inf
+        most = max(most, _most(parsed, 0x2E, consts))
+    return most
 
 
 def alphabets(patterns: Iterable[re.Pattern[str]]) -> list[frozenset[int]] | None:
@@ -92,9 +128,12 @@ def bad_table(alphabets: list[frozenset[int]]) -> bytes:
     )
 
 
-def scan(js: bytes, bad: bytes, typed: re.Pattern[bytes]) -> tuple[set[bytes], set[bytes], int] | None:
+def scan(
+    js: bytes, bad: bytes, typed: re.Pattern[bytes], one_dot: bool = False
+) -> tuple[set[bytes], set[bytes], int] | None:
     """The strings of the JSON ``js`` that ``typed`` (a ``"...(TYPED)"`` expression with one group) finds,
-    those of them followed by ``:`` (keys), and the longest string's length; None when unsure."""
+    those of them followed by ``:`` (keys), and the longest string's length; None when unsure.  ``one_dot``:
+    no typed string holds two dots (``most_dots``), so candidates that do (IP addresses) are not tried."""
     import numpy as np  # a dependency of hairpin; imported here as only large YAML Lists need it
 
     if b"\\" in js:
@@ -119,5 +158,7 @@ def scan(js: bytes, bad: bytes, typed: re.Pattern[bytes]) -> tuple[set[bytes], s
     is_key = a[np.minimum(c + 1, len(a) - 1)] == 0x3A
     strings = {js[x + 1 : y] for x, y in zip(o.tolist(), c.tolist(), strict=True)}
     keys = {js[x + 1 : y] for x, y in zip(o[is_key].tolist(), c[is_key].tolist(), strict=True)}
+    if one_dot:
+        strings = {w for w in strings if w.count(b".") < 2}
     found = set(typed.findall(b'"' + b'"\n"'.join(strings) + b'"'))
     return found, found & keys, longest

@@ -71,6 +71,9 @@ __all__ = ["available", "read"]
 
 #: bytes of item text handed to rapidyaml at a time (bounds memory; 1 MiB measured as fast as larger runs)
 CHUNK = 1 << 20
+#: lines of item text in a run at most: rapidyaml makes a node or two a line, and clearing its tree between
+#: runs costs its whole capacity (doubled past 65,536 nodes); 40,000 lines keep it there
+RUN_LINES = 12_000
 
 #: an object as the reader builds it: (kind, data, line, marks)
 Item = tuple[str, dict[str, Any], int, Any]
@@ -141,19 +144,21 @@ def _typed_pattern() -> re.Pattern[bytes]:
 _typed: re.Pattern[bytes] | None = None
 #: json_typed.scan's table (the characters the resolvers' matches are made of), b"" when there is none
 _bad: bytes | None = None
+_one_dot = False  # no typed string holds two dots (json_typed.most_dots)
 
 
 def _typed_in(js: bytes) -> tuple[set[bytes], set[bytes]] | None:
     """The non-empty strings of rapidyaml's JSON ``js`` that PyYAML would type if they were plain, and those
     of them that are keys of the form ``_SAFE_KEY`` (only when some typed string is of the form ``_SAFE``);
     None when a key is long enough that libyaml might refuse it."""
-    global _typed, _bad
+    global _typed, _bad, _one_dot
     if _typed is None:
         _typed = _typed_pattern()
     if _bad is None:
         chars = json_typed.alphabets(_resolvers())
         _bad = b"" if chars is None else json_typed.bad_table(chars)
-    got = json_typed.scan(js, _bad, _typed) if _bad else None
+        _one_dot = json_typed.most_dots(_resolvers()) <= 1
+    got = json_typed.scan(js, _bad, _typed, _one_dot) if _bad else None
     if got is None:
         return _typed_in_re(js)
     found, keys, longest = got
@@ -357,6 +362,8 @@ def _fast_runs(body: str, bounds: list[int], lines: list[int], exact_idx: set[in
             continue
         j = i
         while j < n and j not in exact_idx and bounds[j + 1] - bounds[i] <= CHUNK:
+            if j + 1 < n and lines[j + 1] - lines[i] > RUN_LINES:
+                break
             j += 1
         if j == i:
             j = i + 1
