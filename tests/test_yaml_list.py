@@ -442,3 +442,73 @@ def test_runs_cut_by_lines_read_alike(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(yaml_list, "RUN_LINES", 45)  # two Pods (21 lines) or a Pod and a Service (12) a run
     assert outcome(text, True) == want == outcome(text, False)
     assert seen and max(seen) <= 45 and len(seen) >= 5
+
+
+def _risk_sets(text: str) -> tuple[set[int], set[int]] | None:
+    """_risky_items tried occurrence by occurrence (every risk character sparse) and by whole passes."""
+    present = yaml_list._gates(text)
+    head = yaml_list._ITEMS.search(text)
+    if present is None or head is None or not text.startswith("- ", head.end()):
+        return None
+    begin = head.end()
+    end_m = yaml_list._REGION_END.search(text, begin - 1)
+    end = end_m.start() + 1 if end_m is not None else len(text)
+    starts = [begin, *(m.start() + 1 for m in yaml_list._ITEM.finditer(text, begin, end))]
+    old = yaml_list.SPARSE
+    try:
+        yaml_list.SPARSE = 10**9
+        each = yaml_list._risky_items(text, starts, end, present)
+        yaml_list.SPARSE = -1
+        passes = yaml_list._risky_items(text, starts, end, present)
+    finally:
+        yaml_list.SPARSE = old
+    return each, passes
+
+
+@SETTINGS
+@given(st.lists(st.tuples(st.integers(0, len(_BASE)), st.sampled_from(["insert", "delete", "replace"]),
+                          st.sampled_from(_MUTANTS)), min_size=1, max_size=6))  # fmt: skip
+def test_risky_items_found_at_each_occurrence_are_those_of_whole_passes(edits: list[tuple[int, str, str]]) -> None:
+    text = _BASE
+    for at, op, ch in edits:
+        at = min(at, len(text) - 1)
+        text = text[:at] + ch + text[at:] if op == "insert" else text[:at] + ("" if op == "delete" else ch) + text[at + 1 :]
+    got = _risk_sets(text)
+    if got is not None:
+        assert got[0] == got[1]
+
+
+def test_risky_characters_are_counted_and_found_where_they_start_a_token() -> None:
+    text = dump([POD.format(i=1).replace("      app: web\n", "      app: 'a=b' # c\n      x: a#b\n"), POD.format(i=2),
+                 SERVICE.replace("nlb\n", "nlb\n      y: {}\n      z: {a: b}\n")])  # fmt: skip
+    present = yaml_list._gates(text)
+    assert present is not None and present[ord("#")] == 2 and present[ord("{")] == 2 and present[ord("=")] == 1
+    assert _risk_sets(text) == ({0, 2}, {0, 2})  # the comment; the flow mapping (not {}); a#b and 'a=b' are no token
+
+
+@pytest.mark.parametrize("where", ["region", "head", "tail"])
+def test_a_line_indented_near_the_nesting_limit_sends_the_file_to_the_exact_path(where: str) -> None:
+    from hairpin.reading import max_depth
+
+    deep = " " * (max_depth() - 12)
+    pod = POD.format(i=1)
+    if where == "region":
+        text = dump([pod.replace("      app: web\n", "      app: web\n" + deep + "# deep\n"), POD.format(i=2)])
+    elif where == "head":
+        text = dump([pod], head="apiVersion: v1\nmetadata:\n" + deep + "# deep\n")
+    else:
+        text = dump([pod], tail="kind: List\nmetadata:\n" + deep + "# deep\n")
+    assert fast_read(text) is None
+    same(text)
+    # a space less: no longer the limit's concern (the comment sends its item alone to the exact path)
+    assert fast_read(text.replace(deep, deep[:-1])) is not None or where != "region"
+    assert yaml_list._markers(text.replace(deep, deep[:-1]), text.index("items:\n") + 7, len(text)) is False
+
+
+@pytest.mark.parametrize("marker", ["---\n", "...\n", "%YAML 1.1\n"])
+def test_document_markers_around_the_items_send_the_file_to_the_exact_path(marker: str) -> None:
+    pod = POD.format(i=1)
+    for text in (dump([pod], tail="kind: List\n" + marker + "metadata: {}\n"), dump([pod], head="apiVersion: v1\n" + marker),
+                 dump([pod, marker.replace("\n", ": x\n") if marker[0] == "%" else marker, POD.format(i=2)])):  # fmt: skip
+        assert fast_read(text) is None
+        same(text)

@@ -201,44 +201,76 @@ def _quiet_stderr() -> Iterator[None]:
 #: in an ASCII text, what the fast path takes: printable characters and line feeds (no tab, no carriage
 #: return, nothing PyYAML's reader refuses)
 _ASCII_OK = bytes([*range(0x20, 0x7F), 0x0A])
+_OK_NON_RISK = bytes(b for b in _ASCII_OK if b not in _RISK_CHARS)
 
 
-def _gates(text: str) -> set[int] | None:
-    """The risk characters in ``text`` (``_RISKS``), or None when the fast path cannot be tried on it at
-    all (see the module's docstring)."""
+def _gates(text: str) -> dict[int, int] | None:
+    """The risk characters in ``text`` (``_RISKS``) and how many times each occurs, or None when the fast
+    path cannot be tried on it at all (see the module's docstring; document markers are ``_markers``')."""
     if not text:
         return None
     if text.isascii():
-        raw = text.encode("ascii")
-        if raw.translate(None, _ASCII_OK):
-            return None  # a control character, a tab or a carriage return
-        present = set(raw.translate(None, _NON_RISK))
-        del raw
+        # one pass keeps what is either a risk character or refused (a control character, tab, carriage return)
+        rest = text.encode("ascii").translate(None, _OK_NON_RISK)
+        if rest.translate(None, _ASCII_OK):
+            return None
     else:
         if "\t" in text or "\r" in text or "\ufeff" in text or re.search("[\x85\u2028\u2029]", text):
             return None
         if Reader.NON_PRINTABLE.search(text):
             return None
-        present = set(text.encode("utf-8").translate(None, _NON_RISK))
+        rest = text.encode("utf-8").translate(None, _NON_RISK)
     if text.startswith(("---", "...", "%")):
         return None
-    # a document marker or directive at a line's start, or a line indented nearly as deep as the limit
-    if re.search(f"\n(?:---|\\.\\.\\.|%| {{{max(1, max_depth() - 12)}}})", text):
-        return None
-    return present
+    return {c: rest.count(c) for c in set(_RISK_CHARS) if c in rest}
 
 
-def _risky_items(text: str, starts: list[int], end: int, present: set[int]) -> set[int]:
+def _markers(text: str, begin: int, end: int) -> bool:
+    """A document marker or directive at a line's start, or a line indented nearly as deep as the nesting
+    limit.  Within the items ``[begin, end)`` every line starts with ``-``, a space or a line break, and each
+    starting with ``-`` is an item start that ``read`` checks is ``- `` and a token, so there only the
+    indentation is looked for; the document around them is searched whole."""
+    deep = max(1, max_depth() - 12)
+    if text.find("\n" + " " * deep, begin - 1, end) >= 0:
+        return True
+    rx = re.compile(f"\n(?:---|\\.\\.\\.|%| {{{deep}}})")
+    return rx.search(text, 0, begin) is not None or rx.search(text, end - 1) is not None
+
+
+#: a risk character occurring at most this many times is looked for occurrence by occurrence (``str.find``
+#: runs at memory speed, a regular expression pass over 100 MiB costs 0.06 s whatever it finds)
+SPARSE = 20_000
+
+
+def _risky_items(text: str, starts: list[int], end: int, present: dict[int, int]) -> set[int]:
     """Indices of the items (``starts``: their offsets in ``text``; the last ends at ``end``) whose text
-    holds a risky construct (``present``: the risk characters that occur in the text)."""
+    holds a risky construct (``present``: the risk characters that occur in the text, and how often)."""
     out: set[int] = set()
+    at = starts[0]
     for triggers, rx in _RISKS:
-        if not triggers or any(c in present for c in triggers):
-            for m in rx.finditer(text, starts[0], end):
-                out.add(bisect.bisect_right(starts, m.start()) - 1)
+        if not triggers:
+            hits: Iterator[int] = (m.start() for m in rx.finditer(text, at, end))
+        elif triggers[0] not in present:
+            continue
+        elif present[triggers[0]] <= SPARSE:  # each expression starts with its character: tried where it occurs
+            hits = _each(text, chr(triggers[0]), rx, at, end)
+        else:
+            hits = (m.start() for m in rx.finditer(text, at, end))
+        for h in hits:
+            out.add(bisect.bisect_right(starts, h) - 1)
     if text[end - 1] == " ":
         out.add(len(starts) - 1)  # a trailing space at the very end
     return out
+
+
+def _each(text: str, ch: str, rx: re.Pattern[str], at: int, end: int) -> Iterator[int]:
+    """Where ``rx`` (which starts with ``ch``) matches in ``text[at:end]``, tried at each ``ch``: the
+    expression's own answer there, its look-behind seeing the text before ``at`` as ``finditer``'s does."""
+    i = text.find(ch, at, end)
+    while i >= 0:
+        if rx.match(text, i, end) is not None:
+            yield i
+        i = text.find(ch, i + 1, end)
 
 
 class _Float(Exception):
@@ -291,7 +323,7 @@ def read(text: str, file: str | None, exact: Exact, skeleton_kind: Callable[[str
     end = end_m.start() + 1 if end_m is not None else len(text)
     if _ITEMS.search(text, end) is not None:
         return None  # a second items key: the exact path says what it makes of it
-    if not text.startswith("- ", begin):
+    if not text.startswith("- ", begin) or _markers(text, begin, end):
         return None
     # the document around the items, read the exact way (its errors send the file there: lines not kept)
     kind = skeleton_kind(text[: head.start()] + "items: []\n" + text[end:])
