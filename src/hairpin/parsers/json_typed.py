@@ -69,9 +69,7 @@ def _most(items: Any, ch: int, consts: Any) -> float:
         if op is consts.LITERAL:
             total += arg == ch
         elif op is consts.IN:
-            total += any(
-                (sarg == ch) if sop is consts.LITERAL else (sarg[0] <= ch <= sarg[1]) for sop, sarg in arg
-            )
+            total += any((sarg == ch) if sop is consts.LITERAL else (sarg[0] <= ch <= sarg[1]) for sop, sarg in arg)
         elif op is consts.BRANCH:
             total += max(_most(b, ch, consts) for b in arg[1])
         elif op is consts.SUBPATTERN:
@@ -123,7 +121,9 @@ def bad_table(alphabets: list[frozenset[int]]) -> bytes:
     bit ``i % 8``, so more than eight share bits: their union); the quote to all bits."""
     merged = [frozenset[int]().union(*alphabets[i::8]) for i in range(min(8, len(alphabets)))]
     return bytes(
-        0xFF if c == 0x22 else sum(1 << i for i, chars in enumerate(merged) if c not in chars) | (0xFF << len(merged)) & 0xFF
+        0xFF
+        if c == 0x22
+        else sum(1 << i for i, chars in enumerate(merged) if c not in chars) | (0xFF << len(merged)) & 0xFF
         for c in range(256)
     )
 
