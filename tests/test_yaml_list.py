@@ -11,6 +11,8 @@ and the reader without rapidyaml.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import random
 import re
@@ -21,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hairpin.errors import ParseError
-from hairpin.parsers import block_marks, json_typed, yaml_list
+from hairpin.parsers import block_marks, json_typed, list_layout, yaml_list
 from hairpin.parsers import manifests as m
 
 pytest.importorskip("ryml")
@@ -446,10 +448,11 @@ def test_runs_cut_by_lines_read_alike(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _risk_sets(text: str) -> tuple[set[int], set[int]] | None:
     """_risky_items tried occurrence by occurrence (every risk character sparse) and by whole passes."""
-    present = yaml_list._gates(text)
+    gated = yaml_list._gates(text)
     head = yaml_list._ITEMS.search(text)
-    if present is None or head is None or not text.startswith("- ", head.end()):
+    if gated is None or head is None or not text.startswith("- ", head.end()):
         return None
+    present = gated[0]
     begin = head.end()
     end_m = yaml_list._REGION_END.search(text, begin - 1)
     end = end_m.start() + 1 if end_m is not None else len(text)
@@ -481,8 +484,10 @@ def test_risky_items_found_at_each_occurrence_are_those_of_whole_passes(edits: l
 def test_risky_characters_are_counted_and_found_where_they_start_a_token() -> None:
     text = dump([POD.format(i=1).replace("      app: web\n", "      app: 'a=b' # c\n      x: a#b\n"), POD.format(i=2),
                  SERVICE.replace("nlb\n", "nlb\n      y: {}\n      z: {a: b}\n")])  # fmt: skip
-    present = yaml_list._gates(text)
-    assert present is not None and present[ord("#")] == 2 and present[ord("{")] == 2 and present[ord("=")] == 1
+    gated = yaml_list._gates(text)
+    assert gated is not None
+    present = gated[0]
+    assert present[ord("#")] == 2 and present[ord("{")] == 2 and present[ord("=")] == 1
     assert _risk_sets(text) == ({0, 2}, {0, 2})  # the comment; the flow mapping (not {}); a#b and 'a=b' are no token
 
 
@@ -512,3 +517,49 @@ def test_document_markers_around_the_items_send_the_file_to_the_exact_path(marke
                  dump([pod, marker.replace("\n", ": x\n") if marker[0] == "%" else marker, POD.format(i=2)])):  # fmt: skip
         assert fast_read(text) is None
         same(text)
+
+
+def _layout_by_expressions(text: str, begin: int) -> list_layout.Layout:
+    """What the regular expressions say list_layout.layout should answer."""
+    end_m = yaml_list._REGION_END.search(text, begin - 1)
+    end = end_m.start() + 1 if end_m is not None else len(text)
+    starts = [begin, *(m.start() + 1 for m in yaml_list._ITEM.finditer(text, begin, end))]
+    lines = [text.count("\n", 0, begin) + 1]
+    for a, b in itertools.pairwise(starts):
+        lines.append(lines[-1] + text.count("\n", a, b))
+    spaced = sorted(m.start() for rx in yaml_list._LINE_RISKS for m in rx.finditer(text, begin, end))
+    return list_layout.Layout(end, starts, lines, spaced)
+
+
+def _layouts(text: str) -> tuple[Any, Any] | None:
+    head = yaml_list._ITEMS.search(text)
+    if head is None or not text.isascii():
+        return None
+    return list_layout.layout(text.encode("ascii"), head.end()), _layout_by_expressions(text, head.end())
+
+
+@SETTINGS
+@given(st.lists(st.tuples(st.integers(0, len(_BASE)), st.sampled_from(["insert", "delete", "replace"]),
+                          st.sampled_from(list(" \n-:ak'"))), min_size=1, max_size=8))  # fmt: skip
+def test_the_layout_from_line_breaks_is_the_regular_expressions(edits: list[tuple[int, str, str]]) -> None:
+    text = _BASE
+    for at, op, ch in edits:
+        at = min(at, len(text) - 1)
+        text = text[:at] + ch + text[at:] if op == "insert" else text[:at] + ("" if op == "delete" else ch) + text[at + 1 :]
+    got = _layouts(text)
+    if got is not None:
+        assert got[0][:3] == got[1][:3]
+        # spaced also holds a match inside another one (\n\n\n): the same items either way
+        assert set(got[0].spaced) >= set(got[1].spaced)
+        assert {bisect.bisect_right(got[0].starts, h) for h in got[0].spaced} == {
+            bisect.bisect_right(got[0].starts, h) for h in got[1].spaced
+        }
+
+
+@pytest.mark.parametrize("text", [
+    "items:\n- a: 1\n", "items:\n- a: 1", "items:\n- a: 1 \n", "items:\n- a: 1 ", "items:\n- a: 1\n\n\n- b: 2\nkind: List\n",
+    "items:\n- a: 1\n \n  \nkind: List\n", "kind: List\nitems:\n- a\n-\n- - b\n\nx: 1\n", "items:\n- a: 1\n-", "items:\n- a\nk",
+])  # fmt: skip
+def test_the_layout_at_the_edges(text: str) -> None:
+    got = _layouts(text)
+    assert got is not None and got[0][:3] == got[1][:3] and set(got[0].spaced) >= set(got[1].spaced)

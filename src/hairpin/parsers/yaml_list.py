@@ -54,7 +54,7 @@ from typing import Any
 
 from yaml.reader import Reader
 
-from hairpin.parsers import json_typed, shapes
+from hairpin.parsers import json_typed, list_layout, shapes
 from hairpin.parsers.block_marks import item_marks
 from hairpin.reading import max_depth
 
@@ -94,10 +94,10 @@ _RISKS: list[tuple[bytes, re.Pattern[str]]] = [  # (characters that must occur f
     (b"'", re.compile(r"'(?<=[ \n]')(?:[^'\n]|'')*(?:\n|$)")),  # a single-quoted scalar open at the line end
     (b'"', re.compile(r'"(?<=[ \n]")[^"\n]*(?:\n|$)')),  # a double-quoted one
     (b"\\", re.compile(r"\\")),  # escapes
-    (b"", re.compile(r" \n")),  # trailing spaces
-    (b"", re.compile(r"\n\n")),  # empty lines
     (b"", re.compile(r"- - - - ")),  # deeply nested sequences
 ]
+#: trailing spaces and empty lines (``list_layout`` finds them in an ASCII text)
+_LINE_RISKS = [re.compile(r" \n"), re.compile(r"\n\n")]
 _RISK_CHARS = b"".join(t for t, _ in _RISKS)
 _NON_RISK = bytes(b for b in range(256) if b not in _RISK_CHARS)
 _INF_NAN = re.compile(rb"inf|nan", re.IGNORECASE)
@@ -204,14 +204,17 @@ _ASCII_OK = bytes([*range(0x20, 0x7F), 0x0A])
 _OK_NON_RISK = bytes(b for b in _ASCII_OK if b not in _RISK_CHARS)
 
 
-def _gates(text: str) -> dict[int, int] | None:
-    """The risk characters in ``text`` (``_RISKS``) and how many times each occurs, or None when the fast
-    path cannot be tried on it at all (see the module's docstring; document markers are ``_markers``')."""
+def _gates(text: str) -> tuple[dict[int, int], bytes | None] | None:
+    """The risk characters in ``text`` (``_RISKS``) and how many times each occurs, and the text's bytes when
+    it is ASCII; None when the fast path cannot be tried on it at all (see the module's docstring; document
+    markers are ``_markers``')."""
     if not text:
         return None
+    raw = None
     if text.isascii():
         # one pass keeps what is either a risk character or refused (a control character, tab, carriage return)
-        rest = text.encode("ascii").translate(None, _OK_NON_RISK)
+        raw = text.encode("ascii")
+        rest = raw.translate(None, _OK_NON_RISK)
         if rest.translate(None, _ASCII_OK):
             return None
     else:
@@ -222,7 +225,7 @@ def _gates(text: str) -> dict[int, int] | None:
         rest = text.encode("utf-8").translate(None, _NON_RISK)
     if text.startswith(("---", "...", "%")):
         return None
-    return {c: rest.count(c) for c in set(_RISK_CHARS) if c in rest}
+    return {c: rest.count(c) for c in set(_RISK_CHARS) if c in rest}, raw
 
 
 def _markers(text: str, begin: int, end: int) -> bool:
@@ -242,12 +245,20 @@ def _markers(text: str, begin: int, end: int) -> bool:
 SPARSE = 20_000
 
 
-def _risky_items(text: str, starts: list[int], end: int, present: dict[int, int]) -> set[int]:
+def _risky_items(
+    text: str, starts: list[int], end: int, present: dict[int, int], spaced: list[int] | None = None
+) -> set[int]:
     """Indices of the items (``starts``: their offsets in ``text``; the last ends at ``end``) whose text
-    holds a risky construct (``present``: the risk characters that occur in the text, and how often)."""
+    holds a risky construct (``present``: the risk characters that occur in the text, and how often;
+    ``spaced``: where a trailing space or an empty line starts, when ``list_layout`` found them)."""
     out: set[int] = set()
     at = starts[0]
-    for triggers, rx in _RISKS:
+    risks: list[tuple[bytes, re.Pattern[str]]] = _RISKS
+    if spaced is None:
+        risks = [*_RISKS, *((b"", rx) for rx in _LINE_RISKS)]
+    else:
+        out.update(bisect.bisect_right(starts, h) - 1 for h in spaced)
+    for triggers, rx in risks:
         if not triggers:
             hits: Iterator[int] = (m.start() for m in rx.finditer(text, at, end))
         elif triggers[0] not in present:
@@ -312,15 +323,23 @@ def read(text: str, file: str | None, exact: Exact, skeleton_kind: Callable[[str
     """The objects of ``text`` as the exact path gives them, or None (read the file the exact way)."""
     if not available():
         return None
-    present = _gates(text)
-    if present is None:
+    gated = _gates(text)
+    if gated is None:
         return None
+    present, raw = gated
+    del gated  # (the text's bytes are let go once the layout is read)
     head = _ITEMS.search(text)
     if head is None:
         return None
     begin = head.end()
-    end_m = _REGION_END.search(text, begin - 1)
-    end = end_m.start() + 1 if end_m is not None else len(text)
+    lay = None
+    if raw is not None:  # ASCII: the items' end, starts and lines from the line breaks (list_layout)
+        lay = list_layout.layout(raw, begin)
+        end = lay.end
+    else:
+        end_m = _REGION_END.search(text, begin - 1)
+        end = end_m.start() + 1 if end_m is not None else len(text)
+    del raw
     if _ITEMS.search(text, end) is not None:
         return None  # a second items key: the exact path says what it makes of it
     if not text.startswith("- ", begin) or _markers(text, begin, end):
@@ -330,14 +349,17 @@ def read(text: str, file: str | None, exact: Exact, skeleton_kind: Callable[[str
     if kind is None:
         return None
     # offsets are the text's own (the items are not copied out of it)
-    starts = [begin, *(m.start() + 1 for m in _ITEM.finditer(text, begin, end))]
+    if lay is not None:
+        starts, lines = lay.starts, lay.lines
+    else:
+        starts = [begin, *(m.start() + 1 for m in _ITEM.finditer(text, begin, end))]
+        lines = [text.count("\n", 0, begin) + 1]
+        for a, b in itertools.pairwise(starts):
+            lines.append(lines[-1] + text.count("\n", a, b))
     if any(_ITEM_OK.match(text, s) is None for s in starts):
         return None
-    lines = [text.count("\n", 0, begin) + 1]
-    for a, b in itertools.pairwise(starts):
-        lines.append(lines[-1] + text.count("\n", a, b))
     bounds = [*starts, end]
-    exact_idx = _risky_items(text, starts, end, present)
+    exact_idx = _risky_items(text, starts, end, present, None if lay is None else lay.spaced)
     out: list[_Slot] = [None] * len(starts)
     with _quiet_stderr():
         ok = _fast_runs(text, bounds, lines, exact_idx, out)
