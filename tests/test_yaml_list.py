@@ -11,7 +11,11 @@ and the reader without rapidyaml.
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import json
 import random
+import re
 from typing import Any
 
 import pytest
@@ -19,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hairpin.errors import ParseError
-from hairpin.parsers import block_marks, yaml_list
+from hairpin.parsers import block_marks, json_typed, list_layout, yaml_list
 from hairpin.parsers import manifests as m
 
 pytest.importorskip("ryml")
@@ -357,3 +361,205 @@ def test_a_list_damaged_anywhere_reads_as_the_exact_path_reads_it(edits: list[tu
         at = min(at, len(text) - 1)
         text = text[:at] + ch + text[at:] if op == "insert" else text[:at] + ("" if op == "delete" else ch) + text[at + 1 :]
     same(text)
+
+
+def _rapidyaml_json(text: str) -> bytes | None:
+    """rapidyaml's JSON of the items of ``text`` (None when rapidyaml refuses them)."""
+    import ryml
+
+    body = text[text.index("items:\n") + len("items:\n") : text.rindex("kind: List")]
+    tree = ryml.Tree()
+    try:
+        with yaml_list._quiet_stderr():
+            ryml.parse_in_arena(body.encode("utf-8"), tree)
+        return bytes(ryml.emit_json_in_place(tree, bytearray(16 * len(body) + 4096)))
+    except (ryml.ExceptionBasic, IndexError):
+        return None
+
+
+@SETTINGS
+@given(lists())
+def test_typed_strings_found_by_numpy_are_the_regular_expressions(text: str) -> None:
+    # json_typed.scan (quotes paired, alphabets, candidates) against the expression tried at every quote
+    js = _rapidyaml_json(text)
+    if js is None:
+        return
+    yaml_list._typed_in(js)  # builds the expression and the table
+    assert yaml_list._bad
+    assert json_typed.scan(js, yaml_list._bad, yaml_list._typed) is not None or b"\\" in js
+    assert yaml_list._typed_in(js) == yaml_list._typed_in_re(js)
+
+
+@pytest.mark.parametrize("value", [*RISKY, "1.2.3", "0x1g", "yes1", "nul", "TRUE ", " 1", "1_0.5", "<<<", "10.0.0.1.",
+                                   "190:20:30.15", "-.INF", "+0b1", "0o7", "~~", "=="])  # fmt: skip
+def test_each_risky_string_is_found_alike_as_key_value_and_list_entry(value: str) -> None:
+    for v in (value, value * 3, f"{value}x", f"x{value}"):
+        esc = json.dumps(v)
+        js = f'[\n  {{\n    {esc}: {esc},\n    "a": [\n      {esc}\n    ],\n    "b": {esc}\n  }}\n]'.encode()
+        yaml_list._typed_in(js)
+        assert yaml_list._typed_in(js) == yaml_list._typed_in_re(js), v
+
+
+def test_the_scan_declines_what_it_cannot_pair() -> None:
+    yaml_list._typed_in(b"[]")
+    assert yaml_list._bad and yaml_list._typed is not None
+    assert json_typed.scan(b'["a\\"b", "yes"]', yaml_list._bad, yaml_list._typed) is None  # an escaped quote
+    assert json_typed.scan(b'["a", "yes]', yaml_list._bad, yaml_list._typed) is None  # an odd number of quotes
+    assert json_typed.scan(b'["a", "yes", "1.5", "10.0.0.1"]', yaml_list._bad, yaml_list._typed) == (
+        {b"yes", b"1.5"}, set(), 8)  # fmt: skip
+    assert json_typed.scan(b'{"80": "x", "x": "80"}', yaml_list._bad, yaml_list._typed) == ({b"80"}, {b"80"}, 2)
+
+
+def test_alphabets_are_read_from_the_resolvers_or_not_at_all() -> None:
+    got = json_typed.alphabets([re.compile(r"^(?:yes|No|0x[0-9a-f_]+)$", re.X)])
+    assert got == [frozenset(b"yesNo0x0123456789abcdef_")]
+    assert json_typed.alphabets([re.compile(r"^(?:[^a]+)$")]) is None  # a negated set
+    assert json_typed.alphabets([re.compile(r"^\d+$")]) is None  # a category: other scripts' digits too
+    assert json_typed.alphabets([re.compile(r"^.x$")]) is None  # any character
+    assert json_typed.alphabets([re.compile(r"^(?i:yes)$")]) is None  # a flag changed in a group
+    assert json_typed.alphabets([re.compile(r"^yes$", re.I)]) is None
+    assert json_typed.alphabets([re.compile('^a"b$')]) is None  # a quote would break the joined candidates
+    assert json_typed.alphabets(yaml_list._resolvers()) is not None
+
+
+def test_the_most_dots_a_match_holds_is_read_from_the_expression() -> None:
+    assert json_typed.most_dots(yaml_list._resolvers()) == 1  # YAML 1.1's floats: one dot; so 10.0.0.1 is no candidate
+    assert json_typed.most_dots([re.compile(r"^a\.b(?:\.c)?$")]) == 2
+    assert json_typed.most_dots([re.compile(r"^[.-9]{2,3}$")]) == 3
+    assert json_typed.most_dots([re.compile(r"^(?:x|\.)+$")]) == float("inf")
+    assert json_typed.most_dots([re.compile(r"^[^x]$")]) == float("inf")  # unsure
+    two = b'["1.2.3", "1.5"]'
+    assert yaml_list._typed is not None
+    loose = re.compile(rb'"((?:[0-9]+\.)+[0-9]+)"')
+    assert json_typed.scan(two, json_typed.bad_table([frozenset(b"0123456789.")]), loose) == ({b"1.2.3", b"1.5"}, set(), 5)
+    assert json_typed.scan(two, json_typed.bad_table([frozenset(b"0123456789.")]), loose, one_dot=True) == ({b"1.5"}, set(), 5)
+
+
+def test_runs_cut_by_lines_read_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = dump([POD.format(i=i) if i % 3 else SERVICE for i in range(12)])
+    want = outcome(text, True)
+    seen: list[int] = []
+    parse = yaml_list.ryml.parse_in_arena
+    monkeypatch.setattr(yaml_list.ryml, "parse_in_arena", lambda raw, tree: (seen.append(raw.count(b"\n")), parse(raw, tree))[1])
+    monkeypatch.setattr(yaml_list, "RUN_LINES", 45)  # two Pods (21 lines) or a Pod and a Service (12) a run
+    assert outcome(text, True) == want == outcome(text, False)
+    assert seen and max(seen) <= 45 and len(seen) >= 5
+
+
+def _risk_sets(text: str) -> tuple[set[int], set[int]] | None:
+    """_risky_items tried occurrence by occurrence (every risk character sparse) and by whole passes."""
+    gated = yaml_list._gates(text)
+    head = yaml_list._ITEMS.search(text)
+    if gated is None or head is None or not text.startswith("- ", head.end()):
+        return None
+    present = gated[0]
+    begin = head.end()
+    end_m = yaml_list._REGION_END.search(text, begin - 1)
+    end = end_m.start() + 1 if end_m is not None else len(text)
+    starts = [begin, *(m.start() + 1 for m in yaml_list._ITEM.finditer(text, begin, end))]
+    old = yaml_list.SPARSE
+    try:
+        yaml_list.SPARSE = 10**9
+        each = yaml_list._risky_items(text, starts, end, present)
+        yaml_list.SPARSE = -1
+        passes = yaml_list._risky_items(text, starts, end, present)
+    finally:
+        yaml_list.SPARSE = old
+    return each, passes
+
+
+@SETTINGS
+@given(st.lists(st.tuples(st.integers(0, len(_BASE)), st.sampled_from(["insert", "delete", "replace"]),
+                          st.sampled_from(_MUTANTS)), min_size=1, max_size=6))  # fmt: skip
+def test_risky_items_found_at_each_occurrence_are_those_of_whole_passes(edits: list[tuple[int, str, str]]) -> None:
+    text = _BASE
+    for at, op, ch in edits:
+        at = min(at, len(text) - 1)
+        text = text[:at] + ch + text[at:] if op == "insert" else text[:at] + ("" if op == "delete" else ch) + text[at + 1 :]
+    got = _risk_sets(text)
+    if got is not None:
+        assert got[0] == got[1]
+
+
+def test_risky_characters_are_counted_and_found_where_they_start_a_token() -> None:
+    text = dump([POD.format(i=1).replace("      app: web\n", "      app: 'a=b' # c\n      x: a#b\n"), POD.format(i=2),
+                 SERVICE.replace("nlb\n", "nlb\n      y: {}\n      z: {a: b}\n")])  # fmt: skip
+    gated = yaml_list._gates(text)
+    assert gated is not None
+    present = gated[0]
+    assert present[ord("#")] == 2 and present[ord("{")] == 2 and present[ord("=")] == 1
+    assert _risk_sets(text) == ({0, 2}, {0, 2})  # the comment; the flow mapping (not {}); a#b and 'a=b' are no token
+
+
+@pytest.mark.parametrize("where", ["region", "head", "tail"])
+def test_a_line_indented_near_the_nesting_limit_sends_the_file_to_the_exact_path(where: str) -> None:
+    from hairpin.reading import max_depth
+
+    deep = " " * (max_depth() - 12)
+    pod = POD.format(i=1)
+    if where == "region":
+        text = dump([pod.replace("      app: web\n", "      app: web\n" + deep + "# deep\n"), POD.format(i=2)])
+    elif where == "head":
+        text = dump([pod], head="apiVersion: v1\nmetadata:\n" + deep + "# deep\n")
+    else:
+        text = dump([pod], tail="kind: List\nmetadata:\n" + deep + "# deep\n")
+    assert fast_read(text) is None
+    same(text)
+    # a space less: no longer the limit's concern (the comment sends its item alone to the exact path)
+    assert fast_read(text.replace(deep, deep[:-1])) is not None or where != "region"
+    assert yaml_list._markers(text.replace(deep, deep[:-1]), text.index("items:\n") + 7, len(text)) is False
+
+
+@pytest.mark.parametrize("marker", ["---\n", "...\n", "%YAML 1.1\n"])
+def test_document_markers_around_the_items_send_the_file_to_the_exact_path(marker: str) -> None:
+    pod = POD.format(i=1)
+    for text in (dump([pod], tail="kind: List\n" + marker + "metadata: {}\n"), dump([pod], head="apiVersion: v1\n" + marker),
+                 dump([pod, marker.replace("\n", ": x\n") if marker[0] == "%" else marker, POD.format(i=2)])):  # fmt: skip
+        assert fast_read(text) is None
+        same(text)
+
+
+def _layout_by_expressions(text: str, begin: int) -> list_layout.Layout:
+    """What the regular expressions say list_layout.layout should answer."""
+    end_m = yaml_list._REGION_END.search(text, begin - 1)
+    end = end_m.start() + 1 if end_m is not None else len(text)
+    starts = [begin, *(m.start() + 1 for m in yaml_list._ITEM.finditer(text, begin, end))]
+    lines = [text.count("\n", 0, begin) + 1]
+    for a, b in itertools.pairwise(starts):
+        lines.append(lines[-1] + text.count("\n", a, b))
+    spaced = sorted(m.start() for rx in yaml_list._LINE_RISKS for m in rx.finditer(text, begin, end))
+    return list_layout.Layout(end, starts, lines, spaced)
+
+
+def _layouts(text: str) -> tuple[Any, Any] | None:
+    head = yaml_list._ITEMS.search(text)
+    if head is None or not text.isascii():
+        return None
+    return list_layout.layout(text.encode("ascii"), head.end()), _layout_by_expressions(text, head.end())
+
+
+@SETTINGS
+@given(st.lists(st.tuples(st.integers(0, len(_BASE)), st.sampled_from(["insert", "delete", "replace"]),
+                          st.sampled_from(list(" \n-:ak'"))), min_size=1, max_size=8))  # fmt: skip
+def test_the_layout_from_line_breaks_is_the_regular_expressions(edits: list[tuple[int, str, str]]) -> None:
+    text = _BASE
+    for at, op, ch in edits:
+        at = min(at, len(text) - 1)
+        text = text[:at] + ch + text[at:] if op == "insert" else text[:at] + ("" if op == "delete" else ch) + text[at + 1 :]
+    got = _layouts(text)
+    if got is not None:
+        assert got[0][:3] == got[1][:3]
+        # spaced also holds a match inside another one (\n\n\n): the same items either way
+        assert set(got[0].spaced) >= set(got[1].spaced)
+        assert {bisect.bisect_right(got[0].starts, h) for h in got[0].spaced} == {
+            bisect.bisect_right(got[0].starts, h) for h in got[1].spaced
+        }
+
+
+@pytest.mark.parametrize("text", [
+    "items:\n- a: 1\n", "items:\n- a: 1", "items:\n- a: 1 \n", "items:\n- a: 1 ", "items:\n- a: 1\n\n\n- b: 2\nkind: List\n",
+    "items:\n- a: 1\n \n  \nkind: List\n", "kind: List\nitems:\n- a\n-\n- - b\n\nx: 1\n", "items:\n- a: 1\n-", "items:\n- a\nk",
+])  # fmt: skip
+def test_the_layout_at_the_edges(text: str) -> None:
+    got = _layouts(text)
+    assert got is not None and got[0][:3] == got[1][:3] and set(got[0].spaced) >= set(got[1].spaced)

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from hairpin.cli import LEFT_TO_EXIT
 from hairpin.cli.common import check_format, check_output, emit, emit_raw
 from hairpin.errors import InputError, ParseError
 
@@ -111,6 +112,7 @@ def check(
         emit(output, Text(diagnosis(report), style="bold"), report, *breakdowns(objects, report),
              Text(PROBABILITY_NOTE, style="dim"),
              Text(next_step(report, _source(paths, live, kubeconfig, context)), style="bold"))  # fmt: skip
+    LEFT_TO_EXIT.append((objects, report))  # freed by the process's end (hairpin.cli)
     raise typer.Exit(report.exit_code)
 
 

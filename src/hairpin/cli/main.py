@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hairpin.cli import LEFT_TO_EXIT
 from hairpin.errors import HairpinError, InputError
 
 __all__ = ["entry", "main"]  # and `app` (module __getattr__)
@@ -111,8 +112,15 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         if old is signal.default_int_handler:
             signal.signal(signal.SIGINT, old)
+        hard = argv is None and bool(LEFT_TO_EXIT)  # the program itself, after a command left its objects
+        if not hard:
+            LEFT_TO_EXIT.clear()
     if code == 130 and interrupted:
         print("hairpin: interrupted", file=sys.stderr)
+    if hard:  # nothing is left to do but free them one by one: the operating system takes them back at once
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code if isinstance(code, int) else 0)
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -28,7 +28,9 @@ the exact path's; otherwise it returns None and the caller reads the file the ex
   ``1e3`` as a number where PyYAML reads a string; what msgspec accepts unquoted besides is ``true``,
   ``false``, ``null`` and decimal integers, which rapidyaml writes as they stand and PyYAML types alike;
   and every string that PyYAML's resolver would type if it were plain must not occur plain in the items'
-  text (a regular expression over the text: a string quoted there is fine);
+  text (a regular expression over the text: a string quoted there is fine); such strings are found in the
+  JSON by ``hairpin.parsers.json_typed`` (NumPy; the regular expression tried at every quote when it is
+  unsure);
 - no key is 510 characters long or longer (libyaml refuses a simple key longer than 1,024 characters,
   rapidyaml does not);
 - msgspec's encoding of the decoded items must be byte for byte rapidyaml's JSON with its whitespace
@@ -36,8 +38,12 @@ the exact path's; otherwise it returns None and the caller reads the file the ex
 - each object has a kind, and every field hairpin reads has its API type (``hairpin.parsers.shapes``),
   so neither ``strict.vet_yaml`` nor ``shapes.vet_shape`` would refuse it.
 
-Measured (2026-12-01, rapidyaml 0.15.2, msgspec 0.23.0, PyYAML 6.0.3, Python 3.11.7): see
-docs/performance.md, "hairpin check".
+The items' end, starts, lines, trailing spaces and empty lines of an ASCII text come from its line breaks
+(``hairpin.parsers.list_layout``); a risk character that occurs seldom is tried where ``str.find`` finds it
+rather than by a regular-expression pass over the whole text (the same expression either way).
+
+Measured (2026-12-01, rapidyaml 0.15.2, msgspec 0.23.0, NumPy 2.4.6, PyYAML 6.0.3, Python 3.11.7): see
+docs/performance.md, "hairpin check" and "YAML under 5 s".
 """
 
 from __future__ import annotations
@@ -54,7 +60,7 @@ from typing import Any
 
 from yaml.reader import Reader
 
-from hairpin.parsers import shapes
+from hairpin.parsers import json_typed, list_layout, shapes
 from hairpin.parsers.block_marks import item_marks
 from hairpin.reading import max_depth
 
@@ -71,6 +77,9 @@ __all__ = ["available", "read"]
 
 #: bytes of item text handed to rapidyaml at a time (bounds memory; 1 MiB measured as fast as larger runs)
 CHUNK = 1 << 20
+#: lines of item text in a run at most: rapidyaml makes a node or two a line, and clearing its tree between
+#: runs costs its whole capacity (doubled past 65,536 nodes); 40,000 lines keep it there
+RUN_LINES = 12_000
 
 #: an object as the reader builds it: (kind, data, line, marks)
 Item = tuple[str, dict[str, Any], int, Any]
@@ -91,10 +100,10 @@ _RISKS: list[tuple[bytes, re.Pattern[str]]] = [  # (characters that must occur f
     (b"'", re.compile(r"'(?<=[ \n]')(?:[^'\n]|'')*(?:\n|$)")),  # a single-quoted scalar open at the line end
     (b'"', re.compile(r'"(?<=[ \n]")[^"\n]*(?:\n|$)')),  # a double-quoted one
     (b"\\", re.compile(r"\\")),  # escapes
-    (b"", re.compile(r" \n")),  # trailing spaces
-    (b"", re.compile(r"\n\n")),  # empty lines
     (b"", re.compile(r"- - - - ")),  # deeply nested sequences
 ]
+#: trailing spaces and empty lines (``list_layout`` finds them in an ASCII text)
+_LINE_RISKS = [re.compile(r" \n"), re.compile(r"\n\n")]
 _RISK_CHARS = b"".join(t for t, _ in _RISKS)
 _NON_RISK = bytes(b for b in range(256) if b not in _RISK_CHARS)
 _INF_NAN = re.compile(rb"inf|nan", re.IGNORECASE)
@@ -103,6 +112,7 @@ _INF_NAN = re.compile(rb"inf|nan", re.IGNORECASE)
 _SAFE = re.compile(rb"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?|true|false|null|")
 #: a JSON key (rapidyaml writes one a line) of that form
 _SAFE_KEY = re.compile(rb'\n *"(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?|true|false|null)": ')
+_SAFE_KEY_TEXT = re.compile(rb"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?|true|false|null")
 #: distinct typed strings a run may hold before the fast path gives up on it (each is looked for in the text)
 MAX_WORDS = 256
 #: a key libyaml may refuse: a simple key of more than 1,024 characters (PyYAML 6.0.3 with libyaml), which
@@ -116,23 +126,67 @@ def available() -> bool:
     return ryml is not None and msgspec is not None
 
 
+def _resolvers() -> list[re.Pattern[str]]:
+    """PyYAML's implicit resolvers as the reader's loader has them (imported late: no cycle)."""
+    from hairpin.parsers.manifests import _KubeLoader
+
+    found = {rx.pattern: rx for rs in _KubeLoader.yaml_implicit_resolvers.values() for _, rx in rs}
+    return [found[p] for p in sorted(found)]
+
+
 def _typed_pattern() -> re.Pattern[bytes]:
     """A JSON string whose text PyYAML's resolver (the reader's loader's table) would type if it were a
     plain scalar: the loader's own implicit resolvers, each anchored expression unanchored."""
-    from hairpin.parsers.manifests import _KubeLoader  # the reader's loader (imported late: no cycle)
-
-    pats = sorted({rx.pattern for rs in _KubeLoader.yaml_implicit_resolvers.values() for _, rx in rs})
     alts = []
-    for p in pats:
-        body = p.strip()
+    for rx in _resolvers():
+        body = rx.pattern.strip()
         if not (body.startswith("^") and body.endswith("$")):  # pragma: no cover - PyYAML's are anchored
-            raise ValueError(p)
+            raise ValueError(rx.pattern)
         alts.append(f"(?x:{body[1:-1]})")
     # a JSON string opens with one of the characters a typed scalar can start with (or is empty)
     return re.compile(f'"(?=[-+.0-9~<=!&*yYnNtTfFoO"])((?:{"|".join(alts)}))"'.encode())
 
 
 _typed: re.Pattern[bytes] | None = None
+#: json_typed.scan's table (the characters the resolvers' matches are made of), b"" when there is none
+_bad: bytes | None = None
+_one_dot = False  # no typed string holds two dots (json_typed.most_dots)
+
+
+def _typed_in(js: bytes) -> tuple[set[bytes], set[bytes]] | None:
+    """The non-empty strings of rapidyaml's JSON ``js`` that PyYAML would type if they were plain, and those
+    of them that are keys of the form ``_SAFE_KEY`` (only when some typed string is of the form ``_SAFE``);
+    None when a key is long enough that libyaml might refuse it."""
+    global _typed, _bad, _one_dot
+    if _typed is None:
+        _typed = _typed_pattern()
+    if _bad is None:
+        chars = json_typed.alphabets(_resolvers())
+        _bad = b"" if chars is None else json_typed.bad_table(chars)
+        _one_dot = json_typed.most_dots(_resolvers()) <= 1
+    got = json_typed.scan(js, _bad, _typed, _one_dot) if _bad else None
+    if got is None:
+        return _typed_in_re(js)
+    found, keys, longest = got
+    if longest >= 510 and _LONG_KEY.search(js):
+        return None
+    found.discard(b"")
+    if not any(_SAFE.fullmatch(w) for w in found):
+        return found, set()
+    return found, {k for k in keys if _SAFE_KEY_TEXT.fullmatch(k)}
+
+
+def _typed_in_re(js: bytes) -> tuple[set[bytes], set[bytes]] | None:
+    """``_typed_in`` by regular expressions over the whole JSON (the reference, and the way when
+    ``json_typed.scan`` is unsure)."""
+    assert _typed is not None
+    if _LONG_KEY.search(js):
+        return None  # a key libyaml might refuse as too long (or a long string in a list): the exact path says
+    found = set(_typed.findall(js))
+    found.discard(b"")  # "": quoted in the text (an empty plain value is null in both)
+    if not any(_SAFE.fullmatch(w) for w in found):
+        return found, set()
+    return found, set(_SAFE_KEY.findall(js))
 
 
 @contextmanager
@@ -153,44 +207,87 @@ def _quiet_stderr() -> Iterator[None]:
 #: in an ASCII text, what the fast path takes: printable characters and line feeds (no tab, no carriage
 #: return, nothing PyYAML's reader refuses)
 _ASCII_OK = bytes([*range(0x20, 0x7F), 0x0A])
+_OK_NON_RISK = bytes(b for b in _ASCII_OK if b not in _RISK_CHARS)
 
 
-def _gates(text: str) -> set[int] | None:
-    """The risk characters in ``text`` (``_RISKS``), or None when the fast path cannot be tried on it at
-    all (see the module's docstring)."""
+def _gates(text: str) -> tuple[dict[int, int], bytes | None] | None:
+    """The risk characters in ``text`` (``_RISKS``) and how many times each occurs, and the text's bytes when
+    it is ASCII; None when the fast path cannot be tried on it at all (see the module's docstring; document
+    markers are ``_markers``')."""
     if not text:
         return None
+    raw = None
     if text.isascii():
+        # one pass keeps what is either a risk character or refused (a control character, tab, carriage return)
         raw = text.encode("ascii")
-        if raw.translate(None, _ASCII_OK):
-            return None  # a control character, a tab or a carriage return
-        present = set(raw.translate(None, _NON_RISK))
-        del raw
+        rest = raw.translate(None, _OK_NON_RISK)
+        if rest.translate(None, _ASCII_OK):
+            return None
     else:
         if "\t" in text or "\r" in text or "\ufeff" in text or re.search("[\x85\u2028\u2029]", text):
             return None
         if Reader.NON_PRINTABLE.search(text):
             return None
-        present = set(text.encode("utf-8").translate(None, _NON_RISK))
+        rest = text.encode("utf-8").translate(None, _NON_RISK)
     if text.startswith(("---", "...", "%")):
         return None
-    # a document marker or directive at a line's start, or a line indented nearly as deep as the limit
-    if re.search(f"\n(?:---|\\.\\.\\.|%| {{{max(1, max_depth() - 12)}}})", text):
-        return None
-    return present
+    return {c: rest.count(c) for c in set(_RISK_CHARS) if c in rest}, raw
 
 
-def _risky_items(text: str, starts: list[int], end: int, present: set[int]) -> set[int]:
+def _markers(text: str, begin: int, end: int) -> bool:
+    """A document marker or directive at a line's start, or a line indented nearly as deep as the nesting
+    limit.  Within the items ``[begin, end)`` every line starts with ``-``, a space or a line break, and each
+    starting with ``-`` is an item start that ``read`` checks is ``- `` and a token, so there only the
+    indentation is looked for; the document around them is searched whole."""
+    deep = max(1, max_depth() - 12)
+    if text.find("\n" + " " * deep, begin - 1, end) >= 0:
+        return True
+    rx = re.compile(f"\n(?:---|\\.\\.\\.|%| {{{deep}}})")
+    return rx.search(text, 0, begin) is not None or rx.search(text, end - 1) is not None
+
+
+#: a risk character occurring at most this many times is looked for occurrence by occurrence (``str.find``
+#: runs at memory speed, a regular expression pass over 100 MiB costs 0.06 s whatever it finds)
+SPARSE = 20_000
+
+
+def _risky_items(
+    text: str, starts: list[int], end: int, present: dict[int, int], spaced: list[int] | None = None
+) -> set[int]:
     """Indices of the items (``starts``: their offsets in ``text``; the last ends at ``end``) whose text
-    holds a risky construct (``present``: the risk characters that occur in the text)."""
+    holds a risky construct (``present``: the risk characters that occur in the text, and how often;
+    ``spaced``: where a trailing space or an empty line starts, when ``list_layout`` found them)."""
     out: set[int] = set()
-    for triggers, rx in _RISKS:
-        if not triggers or any(c in present for c in triggers):
-            for m in rx.finditer(text, starts[0], end):
-                out.add(bisect.bisect_right(starts, m.start()) - 1)
+    at = starts[0]
+    risks: list[tuple[bytes, re.Pattern[str]]] = _RISKS
+    if spaced is None:
+        risks = [*_RISKS, *((b"", rx) for rx in _LINE_RISKS)]
+    else:
+        out.update(bisect.bisect_right(starts, h) - 1 for h in spaced)
+    for triggers, rx in risks:
+        if not triggers:
+            hits: Iterator[int] = (m.start() for m in rx.finditer(text, at, end))
+        elif triggers[0] not in present:
+            continue
+        elif present[triggers[0]] <= SPARSE:  # each expression starts with its character: tried where it occurs
+            hits = _each(text, chr(triggers[0]), rx, at, end)
+        else:
+            hits = (m.start() for m in rx.finditer(text, at, end))
+        for h in hits:
+            out.add(bisect.bisect_right(starts, h) - 1)
     if text[end - 1] == " ":
         out.add(len(starts) - 1)  # a trailing space at the very end
     return out
+
+
+def _each(text: str, ch: str, rx: re.Pattern[str], at: int, end: int) -> Iterator[int]:
+    """Where ``rx`` (which starts with ``ch``) matches in ``text[at:end]``, tried at each ``ch``: the
+    expression's own answer there, its look-behind seeing the text before ``at`` as ``finditer``'s does."""
+    i = text.find(ch, at, end)
+    while i >= 0:
+        if rx.match(text, i, end) is not None:
+            yield i
+        i = text.find(ch, i + 1, end)
 
 
 class _Float(Exception):
@@ -203,31 +300,24 @@ def _no_float(text: str) -> float:
 
 def _sound_json(js: bytes, body: str) -> bool:
     """rapidyaml's JSON of a run of items types its scalars as PyYAML would (see the module's docstring)."""
-    global _typed
-    if _typed is None:
-        _typed = _typed_pattern()
-    if _LONG_KEY.search(js):
-        return False  # a key libyaml might refuse as too long (or a long string in a list): the exact path says
+    got = _typed_in(js)
+    if got is None:
+        return False
+    found, safe_keys = got
     words: set[bytes] = set()  # strings PyYAML types when plain, and rapidyaml writes as strings
-    decimal = False
-    for raw in set(_typed.findall(js)):
-        if not raw:
-            continue  # "": quoted in the text (an empty plain value is null in both)
+    for raw in found:
         if _INF_NAN.search(raw):  # rapidyaml respells these, quoted or not ('-.Inf' becomes "-.inf")
             return False
-        if _SAFE.fullmatch(raw):
-            decimal = True
-        else:
+        if not _SAFE.fullmatch(raw):
             words.add(raw)
     # rapidyaml writes a plain true, false, null or decimal value unquoted: as a JSON string it was quoted in
     # the text (every object's resourceVersion is), unless it is a key (a JSON key is a string; PyYAML's
     # plain key -2.25 is a float); so only such keys are looked for in the text
-    keys = set(_SAFE_KEY.findall(js)) if decimal else set()
-    if len(words) + len(keys) > MAX_WORDS:
+    if len(words) + len(safe_keys) > MAX_WORDS:
         return False
-    for found, after in ((words, "\\n|$|:(?:[ \\n]|$)"), (keys, ":(?:[ \\n]|$)")):
-        if found:
-            alts = "|".join(re.escape(w.decode("utf-8")) for w in sorted(found, key=len, reverse=True))
+    for found_, after in ((words, "\\n|$|:(?:[ \\n]|$)"), (safe_keys, ":(?:[ \\n]|$)")):
+        if found_:
+            alts = "|".join(re.escape(w.decode("utf-8")) for w in sorted(found_, key=len, reverse=True))
             # (no word holds a space, so a match preceded by anything else hides no later plain one)
             for m in re.finditer(f"(?:{alts})(?={after})", body):
                 if m.start() > 0 and body[m.start() - 1] in " \n":
@@ -239,32 +329,43 @@ def read(text: str, file: str | None, exact: Exact, skeleton_kind: Callable[[str
     """The objects of ``text`` as the exact path gives them, or None (read the file the exact way)."""
     if not available():
         return None
-    present = _gates(text)
-    if present is None:
+    gated = _gates(text)
+    if gated is None:
         return None
+    present, raw = gated
+    del gated  # (the text's bytes are let go once the layout is read)
     head = _ITEMS.search(text)
     if head is None:
         return None
     begin = head.end()
-    end_m = _REGION_END.search(text, begin - 1)
-    end = end_m.start() + 1 if end_m is not None else len(text)
+    lay = None
+    if raw is not None:  # ASCII: the items' end, starts and lines from the line breaks (list_layout)
+        lay = list_layout.layout(raw, begin)
+        end = lay.end
+    else:
+        end_m = _REGION_END.search(text, begin - 1)
+        end = end_m.start() + 1 if end_m is not None else len(text)
+    del raw
     if _ITEMS.search(text, end) is not None:
         return None  # a second items key: the exact path says what it makes of it
-    if not text.startswith("- ", begin):
+    if not text.startswith("- ", begin) or _markers(text, begin, end):
         return None
     # the document around the items, read the exact way (its errors send the file there: lines not kept)
     kind = skeleton_kind(text[: head.start()] + "items: []\n" + text[end:])
     if kind is None:
         return None
     # offsets are the text's own (the items are not copied out of it)
-    starts = [begin, *(m.start() + 1 for m in _ITEM.finditer(text, begin, end))]
+    if lay is not None:
+        starts, lines = lay.starts, lay.lines
+    else:
+        starts = [begin, *(m.start() + 1 for m in _ITEM.finditer(text, begin, end))]
+        lines = [text.count("\n", 0, begin) + 1]
+        for a, b in itertools.pairwise(starts):
+            lines.append(lines[-1] + text.count("\n", a, b))
     if any(_ITEM_OK.match(text, s) is None for s in starts):
         return None
-    lines = [text.count("\n", 0, begin) + 1]
-    for a, b in itertools.pairwise(starts):
-        lines.append(lines[-1] + text.count("\n", a, b))
     bounds = [*starts, end]
-    exact_idx = _risky_items(text, starts, end, present)
+    exact_idx = _risky_items(text, starts, end, present, None if lay is None else lay.spaced)
     out: list[_Slot] = [None] * len(starts)
     with _quiet_stderr():
         ok = _fast_runs(text, bounds, lines, exact_idx, out)
@@ -321,6 +422,8 @@ def _fast_runs(body: str, bounds: list[int], lines: list[int], exact_idx: set[in
             continue
         j = i
         while j < n and j not in exact_idx and bounds[j + 1] - bounds[i] <= CHUNK:
+            if j + 1 < n and lines[j + 1] - lines[i] > RUN_LINES:
+                break
             j += 1
         if j == i:
             j = i + 1

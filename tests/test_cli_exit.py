@@ -1,0 +1,83 @@
+"""``hairpin check`` run as a program leaves its objects to the process's end (hairpin.cli.LEFT_TO_EXIT): the
+report is written whole, stdout and stderr flushed, the exit code kept; called in-process, nothing is left."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hairpin import cli
+from hairpin.cli.main import main
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+SERVICE = """- apiVersion: v1
+  kind: Service
+  metadata:
+    name: lb{i}
+    namespace: default
+    annotations:
+      service.beta.kubernetes.io/aws-load-balancer-type: nlb
+  spec:
+    type: LoadBalancer
+    selector:
+      app: web
+    ports:
+    - port: 80
+      nodePort: {port}
+"""
+
+
+def _dump(tmp_path: Path, services: int) -> Path:
+    p = tmp_path / "dump.yaml"
+    items = "".join(SERVICE.format(i=i, port=30000 + i) for i in range(services))
+    p.write_text("apiVersion: v1\nitems:\n" + items + "kind: List\nmetadata:\n  resourceVersion: ''\n")
+    return p
+
+
+def _program(args: list[str]) -> subprocess.CompletedProcess[str]:
+    # an atexit hook tells whether the interpreter ended the usual way
+    code = ("import atexit, sys; atexit.register(lambda: print('atexit ran', file=sys.stderr)); "
+            "from hairpin.cli.main import main; sys.argv = ['hairpin', *sys.argv[1:]]; main()")  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": SRC}
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, check=False)
+
+
+def test_in_process_the_objects_are_freed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dump = _dump(tmp_path, 3)
+    with pytest.raises(SystemExit) as exc:
+        main(["check", str(dump), "--format", "json"])
+    assert exc.value.code in (0, 1)
+    assert cli.LEFT_TO_EXIT == []
+    assert len(json.loads(capsys.readouterr().out)["services"]) == 3
+
+
+@pytest.mark.parametrize("fmt", ["json", "sarif", "text"])
+def test_as_a_program_the_report_is_whole_and_the_exit_is_the_operating_systems(
+    tmp_path: Path, fmt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dump = _dump(tmp_path, 400)  # a report of a hundred kB and more through a pipe
+    with pytest.raises(SystemExit) as exc:
+        main(["check", str(dump), "--format", fmt])
+    want = capsys.readouterr().out
+    got = _program(["check", str(dump), "--format", fmt])
+    assert got.returncode == exc.value.code
+    assert "atexit ran" not in got.stderr  # os._exit: nothing freed one by one
+    if fmt != "text":
+        assert got.stdout == want and len(want) > (100_000 if fmt == "json" else 1_000)
+    else:  # (rich lays the table out for the terminal it sees)
+        assert got.stdout.endswith("\n") and len(got.stdout) > 10_000
+
+
+def test_as_a_program_bad_input_still_ends_the_usual_way(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: Service\nmetadata: [\n")
+    got = _program(["check", str(bad)])
+    assert got.returncode == 2
+    assert got.stderr.splitlines()[0].startswith(f"hairpin: error: {bad}:")
+    assert "atexit ran" in got.stderr
