@@ -43,7 +43,7 @@ def _dump(tmp_path: Path, services: int) -> Path:
 def _program(args: list[str]) -> subprocess.CompletedProcess[str]:
     # an atexit hook tells whether the interpreter ended the usual way
     code = ("import atexit, sys; atexit.register(lambda: print('atexit ran', file=sys.stderr)); "
-            "from hairpin.cli.main import main; sys.argv = ['hairpin', *sys.argv[1:]]; main()")  # fmt: skip
+            "from hairpin.cli.main import entry; sys.argv = ['hairpin', *sys.argv[1:]]; entry()")  # fmt: skip
     env = {**os.environ, "PYTHONPATH": SRC}
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, check=False)
 

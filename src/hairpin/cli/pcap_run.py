@@ -80,6 +80,9 @@ def run(files: list[Path], format: str = "text", svg: Path | None = None, html: 
         from hairpin.cli.common import emit
 
         emit(output, Text(_diagnosis(result), style="bold"), result, Text(_next_step(result), style="bold"))
+    from hairpin.cli import LEFT_TO_EXIT
+
+    LEFT_TO_EXIT.append(result)  # written and closed, the bundle's directory removed: freed by the process's end
     return _finish(result)
 
 
