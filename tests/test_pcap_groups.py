@@ -126,7 +126,8 @@ def fast_groups(path: Path) -> capture_fast.FastGroups | None:
     groups = fastscan.by_key([sc])
     fastscan.healthy_pairs([sc], groups)
     fastscan.lone_syns([sc], 10_000, groups)
-    return capture_fast.hairpin_groups(sc, groups)
+    order = capture_fast.stream_order([sc.t])
+    return None if order is None else capture_fast.hairpin_groups(sc, groups, order[1])
 
 
 def test_the_seeds_hairpins_are_taken_from_the_columns(tmp_path: Path) -> None:
@@ -137,7 +138,7 @@ def test_the_seeds_hairpins_are_taken_from_the_columns(tmp_path: Path) -> None:
     pcap.write_pcap(path, capture_of(conns, "time", 0, 1))  # as a capture is: out of time order, row by row
     fg = fast_groups(path)
     assert fg is not None
-    assert len(fg.attempts) == 40 and len(fg.rows) == 40 * 9  # every plain hairpin, none of the other shapes
+    assert len(fg.attempts) == 40 and fg.rows.size == 40 * 9  # every plain hairpin, none of the other shapes
     found = answers(path, 10_000)
     same(found)
     # and, row by row: views, vip-answers (hairpinned first), two-nodes, rst-first, other-dst
@@ -158,13 +159,13 @@ def test_other_shapes_go_row_by_row(tmp_path: Path, shape: str, gap: float) -> N
 
 def test_expiry_between_rows_goes_row_by_row(tmp_path: Path) -> None:
     # another connection's packet 136 s later written between the hairpin's rounds: a tick there may close the
-    # attempt before its next round, so the hairpin is not taken from the columns
+    # attempt before its next round; the rows after it are 136 s behind the capture's clock, so nothing is left
+    # out of the analyser in this file
     recs = connection("hairpin", ip_int("192.168.0.10"), 40000, 5, NODES[0], 1_764_547_200.0, 3, 100.0)
     other = connection("hairpin", ip_int("192.168.0.11"), 40001, 6, NODES[0], 1_764_547_200.0 + 236.0, 1, 1.0)
     path = tmp_path / "c.pcap"
     pcap.write_pcap(path, recs[:3] + other + recs[3:])
-    fg = fast_groups(path)
-    assert fg is not None and len(fg.attempts) == 1 and fg.attempts[0].isn == 6
+    assert fast_groups(path) is None
     found = answers(path, 10_000)
     same(found)
     # closed after its first round, the hairpin is two attempts (the second opened by the second round's SYN),
