@@ -107,8 +107,10 @@ def stream_order(ts: list[Any]) -> tuple[Any, Any] | None:
         t = t[perm]
     if t.size == 0:
         return None
-    upto = np.maximum.accumulate(np.maximum(t, 0.0))  # the analyser's `end` starts at 0.0
-    if t.size > 1 and bool(np.any(t[1:] < upto[:-1] - DISORDER)):
+    if t[0] >= 0.0 and bool(np.all(t[1:] >= t[:-1])):  # in time order: `end` is each row's time
+        return perm, t
+    upto = np.maximum(np.maximum.accumulate(t), 0.0)  # the analyser's `end` starts at 0.0
+    if bool(np.any(t[1:] < upto[:-1] - DISORDER)):
         return None
     return perm, upto
 
@@ -136,26 +138,28 @@ class Plan:
 
     def __init__(self, out: Any, opens: Any, closes: Any, upto: Any, fg: FastGroups | None = None,
                  places: list[int] | None = None) -> None:  # fmt: skip
-        n = out.size
-        left, fed = np.flatnonzero(out), np.flatnonzero(~out)
-        opened = np.concatenate([[0], np.cumsum(opens[left], dtype=np.int64)])
-        ghosts = opened - np.concatenate([[0], np.cumsum(closes[left], dtype=np.int64)])
-        before = np.concatenate([[0.0], upto[:-1]])
-        li = fed - np.arange(fed.size)  # the rows left out before each row fed
-        self.fed, self.fed_end = fed.tolist(), before[fed].tolist()
-        self.fed_opened, self.fed_ghosts = opened[li].tolist(), ghosts[li].tolist()
+        fed = np.flatnonzero(~out)
         ticks = np.asarray(looks(upto), np.int64)
         ticks = ticks[out[ticks]]  # the looks at rows fed are the analyser's own
         hp = np.asarray(places if fg is not None and places is not None else [], np.int64)
         ev = np.union1d(ticks, hp)
-        lv = np.searchsorted(left, ev)
+        # attempts opened and closed among the rows before each place: the places of those rows, counted
+        at_open, at_close = np.flatnonzero(opens), np.flatnonzero(closes)
+
+        def before(where: Any) -> tuple[list[int], list[int]]:  # (opened, still open) before each place
+            o = np.searchsorted(at_open, where)
+            return o.tolist(), (o - np.searchsorted(at_close, where)).tolist()
+
+        self.fed = fed.tolist()
+        self.fed_end = np.where(fed > 0, upto[np.maximum(fed - 1, 0)], 0.0).tolist()  # `end` starts at 0.0
+        self.fed_opened, self.fed_ghosts = before(fed)
         self.ev, self.ev_end = ev.tolist(), upto[ev].tolist()
-        self.ev_opened, self.ev_ghosts = opened[lv].tolist(), ghosts[lv].tolist()
+        self.ev_opened, self.ev_ghosts = before(ev)
         self.ev_tick = np.isin(ev, ticks).tolist()
         by_place = dict(zip(hp.tolist(), fg.attempts, strict=True)) if fg is not None else {}
         self.ev_attempt: list[Attempt | None] = [by_place.get(k) for k in self.ev]
-        self.total, self.end = n, float(upto[-1])
-        self.opened, self.ghosts = int(opened[-1]), int(ghosts[-1])
+        self.total, self.end = out.size, float(upto[-1])
+        self.opened, self.ghosts = at_open.size, at_open.size - at_close.size
 
 
 def drive(an: Any, rows: Iterable[tuple[int, Any]], plan: Plan) -> None:
