@@ -139,10 +139,10 @@ class Plan:
     def __init__(self, out: Any, opens: Any, closes: Any, upto: Any, fg: FastGroups | None = None,
                  places: list[int] | None = None) -> None:  # fmt: skip
         fed = np.flatnonzero(~out)
-        ticks = np.asarray(looks(upto), np.int64)
-        ticks = ticks[out[ticks]]  # the looks at rows fed are the analyser's own
-        hp = np.asarray(places if fg is not None and places is not None else [], np.int64)
-        ev = np.union1d(ticks, hp)
+        found = looks(upto)
+        ticks = set(np.asarray(found, np.int64)[out[found]].tolist())  # the looks at rows fed are the analyser's own
+        by_place = dict(zip(places, fg.attempts, strict=True)) if fg is not None and places is not None else {}
+        ev = np.array(sorted(ticks.union(by_place)), np.int64)  # (np.union1d: 10 ms the first time in a process)
         # attempts opened and closed among the rows before each place: the places of those rows, counted
         at_open, at_close = np.flatnonzero(opens), np.flatnonzero(closes)
 
@@ -155,8 +155,7 @@ class Plan:
         self.fed_opened, self.fed_ghosts = before(fed)
         self.ev, self.ev_end = ev.tolist(), upto[ev].tolist()
         self.ev_opened, self.ev_ghosts = before(ev)
-        self.ev_tick = np.isin(ev, ticks).tolist()
-        by_place = dict(zip(hp.tolist(), fg.attempts, strict=True)) if fg is not None else {}
+        self.ev_tick = [k in ticks for k in self.ev]
         self.ev_attempt: list[Attempt | None] = [by_place.get(k) for k in self.ev]
         self.total, self.end = out.size, float(upto[-1])
         self.opened, self.ghosts = at_open.size, at_open.size - at_close.size
