@@ -425,3 +425,24 @@ def test_lone_syns_left_out_count_among_the_open_attempts(tmp_path: Path) -> Non
     assert len(plans) == 2 and all(p.opened == 99 for p in plans)  # 99 lone SYNs left out
     assert found["columns"].by("client") == [("192.168.0.10", 1), ("192.168.0.11", 1), ("192.168.0.12", 1)]
     assert found["columns"].counts == {"hairpin": 3, "unanswered-syn": 100}
+
+
+def test_lone_syns_left_out_are_closed_by_the_looks(tmp_path: Path) -> None:
+    # 100 lone SYNs, then 30 healthy handshakes 120 s in and one 136 s in: the look there closes the lone SYNs
+    # (idle 136 s).  Later looks see only A and B open: the one at C's SYN (280 s) runs after 3 packets and
+    # closes B (idle 142 s) before A; had the lone SYNs stayed open, it would not have run
+    b = 1_764_547_200.0
+    lone = [pcap.PacketRecord(b + 0.001 * i, None, Packet(ip_int("10.1.0.0") + i, 40000, VIP, 80, SYN, 5000 + i))
+            for i in range(100)]  # fmt: skip
+    filler = [r for i in range(31) for r in connection("healthy", ip_int("10.2.0.0") + i, 40000, 9000 + i, NODES[0],
+                                                         b + (136.0 if i == 30 else 120.0 + 0.01 * i), 1, 1.0)]  # fmt: skip
+    a_ = connection("hairpin", ip_int("192.168.0.10"), 40000, 5, NODES[0], b + 137, 2, 63.0)
+    b_ = connection("hairpin", ip_int("192.168.0.11"), 40001, 6, NODES[0], b + 138, 1, 1.0)
+    c = connection("hairpin", ip_int("192.168.0.12"), 40003, 7, NODES[0], b + 280, 1, 1.0)
+    path = tmp_path / "c.pcap"
+    pcap.write_pcap(path, sorted(lone + filler + a_ + b_ + c, key=lambda r: r.t))
+    with replays() as plans:
+        found = answers(path, 1)
+    same(found)
+    assert len(plans) == 2 and all(p.opened == 99 + 31 for p in plans)  # lone SYNs and healthy SYNs left out
+    assert found["columns"].by("client") == [("192.168.0.11", 1), ("192.168.0.10", 1), ("192.168.0.12", 1)]
