@@ -125,7 +125,7 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, help="write the capture here (reused when it exists, with PATH.json)")
     ap.add_argument("--no-before", action="store_true", help="skip the streaming-reader-only run")
     ap.add_argument("--jitter", type=float, default=0.0, metavar="US",
-                    help="move each timestamp later by a random 0 to US microseconds (several CPUs)")
+                    help="move each timestamp later by a random 0 to US microseconds (several CPUs)")  # fmt: skip
     ap.add_argument("--baseline", type=Path, metavar="SRC", help="also time hairpin from this src directory")
     ap.add_argument("--no-tshark", action="store_true", help="skip the tshark runs")
     args = ap.parse_args()
