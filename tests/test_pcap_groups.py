@@ -142,6 +142,12 @@ def replays() -> Iterator[list[capture_fast.Plan]]:
         capture_fast.drive = drive  # type: ignore[assignment]
 
 
+def jittered(records: list[pcap.PacketRecord], late: float, seed: int) -> list[pcap.PacketRecord]:
+    """Each timestamp moved later by a random 0 to ``late`` seconds, the order kept (tcpdump on several CPUs)."""
+    rng = random.Random(seed)
+    return [pcap.PacketRecord(round(r.t + rng.uniform(0.0, late), 6), None, r.packet) for r in records]
+
+
 def disorder(records: list[pcap.PacketRecord]) -> float:
     """How far the furthest row is behind the latest time before it (the SYN and RST rows only)."""
     latest, worst = 0.0, 0.0
@@ -257,11 +263,13 @@ def test_expiry_between_rows_goes_row_by_row(tmp_path: Path) -> None:
     assert found["columns"].by("client") == [("192.168.0.10", 2), ("192.168.0.11", 1)]
 
 
-def test_pcapng_hairpins_from_the_columns(tmp_path: Path) -> None:
+@pytest.mark.parametrize("late", [0.0, 0.00005])
+def test_pcapng_hairpins_from_the_columns(tmp_path: Path, late: float) -> None:
     conns = [("hairpin", i % 3, i, i % 2, 3, 1.0, 0.0005) for i in range(20)]
     conns += [("healthy", 1, 100 + i, 0, 1, 1.0, 0.0005) for i in range(10)] + [("views", 2, 300, 0, 2, 1.0, 0.0)]
     recs = [pcap.PacketRecord(r.t, "eth0", r.packet, "seen" if k % 5 == 0 else "")
-            for k, r in enumerate(capture_of(conns, "time", 0, 1))]  # fmt: skip
+            for k, r in enumerate(jittered(capture_of(conns, "time", 0, 1), late, 3))]  # fmt: skip
+    assert (disorder(recs) > 0) == (late > 0)
     path = tmp_path / "c.pcapng"
     pcap.write_pcapng(path, recs)
     fg = fast_groups(path)
@@ -273,12 +281,13 @@ def test_pcapng_hairpins_from_the_columns(tmp_path: Path) -> None:
     assert len(views) == 1 and {r.interface for r in views[0].records} == {"eth0"}
 
 
-def test_cli_json_the_same_with_and_without_pictures(tmp_path: Path) -> None:
+@pytest.mark.parametrize("late", [0.0, 0.00005])
+def test_cli_json_the_same_with_and_without_pictures(tmp_path: Path, late: float) -> None:
     from hairpin.cli.pcap_run import run
 
     conns = [("hairpin", i % 3, i, i % 2, 3, 1.0, 0.0005) for i in range(30)] + [("rst-first", 1, 99, 0, 2, 1.0, 0.0)]
     path = tmp_path / "c.pcap"
-    pcap.write_pcap(path, capture_of(conns, "time", 0, 1))
+    pcap.write_pcap(path, jittered(capture_of(conns, "time", 0, 1), late, 5))
     assert run([path], "json", output=str(tmp_path / "a.json")) == 1  # columns
     assert run([path], "json", svg=tmp_path / "a.svg", output=str(tmp_path / "b.json")) == 1  # row by row
     assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
@@ -330,12 +339,6 @@ def test_a_syn_ack_written_before_its_syn_keeps_the_fast_path(tmp_path: Path) ->
     assert [p.fed for p in plans] == [[0, 1, 4, 5], [0, 1, 4, 5]]
     summary = found["columns"].to_json()["summary"]
     assert summary["healthy"] == 1 and summary["other_failures"] == {"unanswered-syn": 2}
-
-
-def jittered(records: list[pcap.PacketRecord], late: float, seed: int) -> list[pcap.PacketRecord]:
-    """Each timestamp moved later by a random 0 to ``late`` seconds, the order kept (tcpdump on several CPUs)."""
-    rng = random.Random(seed)
-    return [pcap.PacketRecord(round(r.t + rng.uniform(0.0, late), 6), None, r.packet) for r in records]
 
 
 def test_a_jittered_capture_keeps_the_fast_path(tmp_path: Path) -> None:
