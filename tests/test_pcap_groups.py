@@ -341,12 +341,17 @@ def test_a_syn_ack_written_before_its_syn_keeps_the_fast_path(tmp_path: Path) ->
     assert summary["healthy"] == 1 and summary["other_failures"] == {"unanswered-syn": 2}
 
 
-def test_a_jittered_capture_keeps_the_fast_path(tmp_path: Path) -> None:
+@pytest.mark.parametrize("late", [0.00005, 0.002])
+def test_a_jittered_capture_keeps_the_fast_path(tmp_path: Path, late: float) -> None:
     conns = [("hairpin", i % 3, i, i % 2, 3, 1.0, 0.0005) for i in range(40)]
     conns += [("healthy", 1, 100 + i, 0, 1, 1.0, 0.0005) for i in range(30)]
     conns += [(shape, 2, 200 + i, 0, 2, 1.0, 0.0005) for i, shape in enumerate(SHAPES[3:])]
-    records = jittered(capture_of(conns, "time", 0, 1), 0.00005, 7)
-    assert 0.0 < disorder(records) <= 0.00005
+    records = jittered(capture_of(conns, "time", 0, 1), late, 7)
+    assert 0.0 < disorder(records) <= late
+    # with 2 ms, some hairpins' RST is stamped before their SYN-ACK (written after it): still from the columns
+    inverted = [k for k in range(len(records) - 1) if records[k].packet.flags == SA and records[k + 1].packet.flags ==
+                RST and records[k + 1].t < records[k].t]  # fmt: skip
+    assert bool(inverted) == (late > 0.001)
     path = tmp_path / "c.pcap"
     pcap.write_pcap(path, records)
     with replays() as plans:

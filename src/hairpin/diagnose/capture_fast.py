@@ -34,10 +34,10 @@ still join (a row joins within 130 s of the attempt's last packet, a look closes
 runs at most 4 s ahead of any row still to come), so a healthy SYN's attempt is still open at its SYN-ACK
 and whether a look runs changes no attempt's fields; and every lone SYN more than 135 s behind a look is
 already in the stream.  A file further out of order, or several files one of which is out of time order
-(their merge is then not a sort), is analysed packet by packet.  Within one key the rows left out are in
-the stream's order (a SYN-ACK written before its SYN is not a healthy pair; a hairpin's rows must also be
-in time order), and the reader must give exactly the rows still kept (else ``Mismatch``: the caller
-analyses packet by packet).
+(their merge is then not a sort), is analysed packet by packet.  Within one key the rows are taken in the
+stream's order, as the analyser meets them (a SYN-ACK written before its SYN is not a healthy pair, one
+stamped before it but written after it is), and the reader must give exactly the rows still kept (else
+``Mismatch``: the caller analyses packet by packet).
 
 Hairpins of the plainest shape, checked row by row on the columns of one classic pcap or pcapng file:
 
@@ -47,9 +47,9 @@ Hairpins of the plainest shape, checked row by row on the columns of one classic
   retransmission: a new round), every SYN-ACK goes to ``C`` from one source ``E`` (not ``V``, not ``C``'s
   address), every other row is a RST without ACK from ``C`` to ``E``; at least one SYN-ACK, one RST, and
   the first SYN-ACK before the first RST;
-- each row at or after the one before it in time, less than 130 s after it, and ``end`` with it at most
-  ``EXPIRE`` past the one before it: no look for attempts to forget can close the attempt between two of
-  its rows.
+- each row less than 130 s after the one before it (it may be stamped before it: ``last_t`` is the latest
+  time so far), and ``end`` with it at most ``EXPIRE`` past the one before it: no look for attempts to
+  forget can close the attempt between two of its rows.
 
 The analyser would open the attempt at the first SYN, count each SYN as a round, put ``E`` in
 ``elsewhere`` at the first SYN-ACK, set ``client_rst`` and ``answered_by = E`` at the first RST and change
@@ -253,9 +253,10 @@ def hairpin_groups(sc: Any, groups: Any, upto: Any) -> FastGroups | None:
     good[rep[~ok]] = False
     same = rep[1:] == rep[:-1]
     step = tt[1:] - tt[:-1]
-    # each row in time order after the one before it in its group, within 130 s of it, and no look for attempts
-    # to forget can close the attempt in between: ``end`` (at most ``upto`` at the row) minus ``last_t`` <= 135
-    bad = same & ~((step >= 0) & (step < GAP) & (upto[rows[1:]] - tt[:-1] <= EXPIRE))
+    # each row less than 130 s after the one before it in its group (so after its attempt's ``last_t``, the latest
+    # of them: a row may be stamped before the one written ahead of it), and no look for attempts to forget can
+    # close the attempt in between: ``end`` (at most ``upto`` at the row) minus ``last_t`` <= 135
+    bad = same & ~((step < GAP) & (upto[rows[1:]] - tt[:-1] <= EXPIRE))
     good[rep[1:][bad]] = False
     at = np.flatnonzero(syn)
     g = rep[at]
@@ -273,7 +274,7 @@ def hairpin_groups(sc: Any, groups: Any, upto: Any) -> FastGroups | None:
     prev_dt = np.zeros(n, np.float64)  # the gap before it (0.0 for a group of one SYN, as the analyser leaves it)
     more = tail[1:] & pair
     prev_dt[g[1:][more]] = gaps[more]
-    ends = first + size - 1
+    last_t = np.maximum.reduceat(tt, first)  # the latest time of each group's rows
     chosen = np.flatnonzero(good)
     mine = good[rep]
     rows_out = np.sort(rows[mine])
@@ -286,7 +287,7 @@ def hairpin_groups(sc: Any, groups: Any, upto: Any) -> FastGroups | None:
     built = [Endpoint(x >> 16, x & 0xFFFF) for x in distinct.tolist()]
     ends_of = list(map(built.__getitem__, which.tolist()))
     attempts = []
-    cols = zip(ends_of[:k], key[rows[f]].tolist(), ends_of[k : 2 * k], tt[f].tolist(), tt[ends[chosen]].tolist(),
+    cols = zip(ends_of[:k], key[rows[f]].tolist(), ends_of[k : 2 * k], tt[f].tolist(), last_t[chosen].tolist(),
                syns[chosen].tolist(), tt[last_syn[chosen]].tolist(), prev_dt[chosen].tolist(), ends_of[2 * k :],
                strict=True)  # fmt: skip
     for client, isn, called, t0, t1, nsyn, round_t, round_dt, node in cols:
