@@ -4,7 +4,7 @@ Builds (or reuses, with --keep PATH) a classic pcap (Ethernet) of 2,000,000 pack
 connections (SYN, SYN-ACK, ACK, five data segments, FIN) and a share of seed-style hairpins (SYN, SYN-ACK
 from the node, client RST, three rounds), every connection with a random ISN, written in time order (as a
 capture is) with hairpin's writer.
-``--jitter US`` writes the same packets in the same order with each timestamp moved later by a random 0 to US
+``--jitter US`` writes (``--keep PATH``: when PATH does not exist yet) the same packets in the same order with each timestamp moved later by a random 0 to US
 microseconds, as a capture on a node with several CPUs is: ``tcpdump -i any`` writes packets in the order it
 takes them from the kernel's ring, each stamped when its CPU handled it, so packets close in time are written
 out of time order (here every packet closer than US microseconds to the one before it may be; the file order,
