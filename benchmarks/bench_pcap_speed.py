@@ -4,6 +4,11 @@ Builds (or reuses, with --keep PATH) a classic pcap (Ethernet) of 2,000,000 pack
 connections (SYN, SYN-ACK, ACK, five data segments, FIN) and a share of seed-style hairpins (SYN, SYN-ACK
 from the node, client RST, three rounds), every connection with a random ISN, written in time order (as a
 capture is) with hairpin's writer.
+``--jitter US`` writes (``--keep PATH``: when PATH does not exist yet) the same packets in the same order with each timestamp moved later by a random 0 to US
+microseconds, as a capture on a node with several CPUs is: ``tcpdump -i any`` writes packets in the order it
+takes them from the kernel's ring, each stamped when its CPU handled it, so packets close in time are written
+out of time order (here every packet closer than US microseconds to the one before it may be; the file order,
+each connection's own order, stays the order they happened in).
 The number of hairpins written is known; the benchmark checks that `hairpin pcap` finds exactly that many
 (and that tshark sees 3 resets per hairpin).  Then it runs, interleaved, ``--runs`` times each:
 
@@ -14,7 +19,11 @@ The number of hairpins written is known; the benchmark checks that `hairpin pcap
 and prints the median CPU time (user + system of the child, from ``wait4``: the figure to compare on a
 shared machine), wall time and peak RSS of each, the ratios of CPU times, and the load average.
 
+``--baseline SRC`` also runs ``hairpin pcap`` with ``PYTHONPATH=SRC`` (another checkout's ``src``),
+interleaved, and checks that its JSON is byte for byte this one's.
+
 Usage: python benchmarks/bench_pcap_speed.py [--packets N] [--share S] [--runs R] [--keep PATH] [--no-before]
+       [--jitter US] [--baseline SRC]
 """
 
 from __future__ import annotations
@@ -40,9 +49,16 @@ from hairpin.parsers.pcap import PacketRecord, write_pcap
 VIP, NODE = ip_int("192.168.168.103"), ip_int("192.168.2.3")
 
 
-def records(packets: int, share: float, seed: int, made: list[int]) -> Iterator[PacketRecord]:
+def records(packets: int, share: float, seed: int, made: list[int], jitter: float = 0.0) -> Iterator[PacketRecord]:
     """Connections until ``packets`` packets are written, in time order as a capture is (a hairpin's later
-    rounds wait in a heap until their time comes); ``made`` gets [hairpins, connections]."""
+    rounds wait in a heap until their time comes); ``made`` gets [hairpins, connections].  ``jitter``: each
+    record's time moved later by a random 0 to ``jitter`` seconds (its own random numbers: the same
+    connections as without), the order kept."""
+    if jitter:
+        late = random.Random(seed + 1)
+        for r in records(packets, share, seed, made):
+            yield PacketRecord(r.t + late.uniform(0.0, jitter), r.interface, r.packet, r.comment)
+        return
     rng = random.Random(seed)
     t = 1_764_547_200.0  # 2025-12-01 00:00 UTC: a real epoch, as tcpdump writes
     n = hairpins = i = 0
@@ -84,12 +100,12 @@ def records(packets: int, share: float, seed: int, made: list[int]) -> Iterator[
     made[:] = [hairpins, i]
 
 
-def run(cmd: list[str]) -> tuple[float, float, float, str]:
+def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float, str]:
     """CPU seconds (user + system), wall seconds, peak RSS in MB (the child's own, from wait4) and standard
     output."""
     t = time.perf_counter()
     with tempfile.TemporaryFile() as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         secs = time.perf_counter() - t
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -108,6 +124,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--keep", type=Path, help="write the capture here (reused when it exists, with PATH.json)")
     ap.add_argument("--no-before", action="store_true", help="skip the streaming-reader-only run")
+    ap.add_argument("--jitter", type=float, default=0.0, metavar="US",
+                    help="move each timestamp later by a random 0 to US microseconds (several CPUs)")  # fmt: skip
+    ap.add_argument("--baseline", type=Path, metavar="SRC", help="also time hairpin from this src directory")
+    ap.add_argument("--no-tshark", action="store_true", help="skip the tshark runs")
     args = ap.parse_args()
     tmp = tempfile.TemporaryDirectory()
     path = args.keep or Path(tmp.name) / "cap.pcap"
@@ -117,25 +137,33 @@ def main() -> None:
     else:
         made: list[int] = []
         t = time.perf_counter()
-        write_pcap(path, records(args.packets, args.share, args.seed, made))
+        write_pcap(path, records(args.packets, args.share, args.seed, made, args.jitter * 1e-6))
         hairpins, connections = made
         meta.write_text(json.dumps(made))
         print(f"wrote {path} in {time.perf_counter() - t:.0f} s", file=sys.stderr)
     size = path.stat().st_size / 1e6
-    print(f"capture: {args.packets} packets, {size:.0f} MB, {connections} connections, {hairpins} hairpins written")
+    print(f"capture: {args.packets} packets, {size:.0f} MB, {connections} connections, {hairpins} hairpins written"
+          + (f", timestamps moved by 0-{args.jitter:g} us" if args.jitter else ""))  # fmt: skip
     out = Path(tmp.name) / "out.json"
     hairpin_cmd = [sys.executable, "-m", "hairpin.cli.main", "pcap", str(path), "--format", "json", "-o", str(out)]
     before_cmd = [sys.executable, "-c", "import sys,json\nfrom hairpin.diagnose.capture import analyse_files\n"
                   f"print(json.dumps(analyse_files([{str(path)!r}], fast=False).to_json()['summary']['hairpins']))"]  # fmt: skip
     tshark_cmd = ["tshark", "-n", "-r", str(path), "-Y", "tcp.flags.reset==1"]
-    times: dict[str, list[tuple[float, float, float]]] = {"hairpin": [], "before": [], "tshark": []}
-    have_tshark = shutil.which("tshark") is not None
+    times: dict[str, list[tuple[float, float, float]]] = {"hairpin": [], "baseline": [], "before": [], "tshark": []}
+    have_tshark = shutil.which("tshark") is not None and not args.no_tshark
+    base_out = Path(tmp.name) / "base.json"
+    base_env = {**os.environ, "PYTHONPATH": str(args.baseline)} if args.baseline else None
     for _ in range(args.runs):
         cpu, secs, rss, _text = run(hairpin_cmd)
         found = json.loads(out.read_text())["summary"]["hairpins"]
         if found != hairpins:
             raise SystemExit(f"hairpin found {found} hairpins, {hairpins} were written")
         times["hairpin"].append((cpu, secs, rss))
+        if base_env is not None:
+            cpu, secs, rss, _text = run([*hairpin_cmd[:-1], str(base_out)], base_env)
+            if base_out.read_bytes() != out.read_bytes():
+                raise SystemExit(f"the baseline's JSON ({args.baseline}) differs from this one's")
+            times["baseline"].append((cpu, secs, rss))
         if not args.no_before:
             cpu, secs, rss, text = run(before_cmd)
             if int(text) != hairpins:
@@ -154,6 +182,8 @@ def main() -> None:
     if "tshark" in med:
         print(f"tshark / hairpin: {med['tshark'][0] / med['hairpin'][0]:.1f}x CPU, "
               f"{med['tshark'][1] / med['hairpin'][1]:.1f}x wall (goal >= 20x)")  # fmt: skip
+    if "baseline" in med:
+        print(f"baseline / hairpin: {med['baseline'][0] / med['hairpin'][0]:.2f}x CPU")
     if "before" in med:
         print(f"before / hairpin: {med['before'][0] / med['hairpin'][0]:.1f}x CPU")
     print("load average after: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))

@@ -121,6 +121,12 @@ class _Analyser:
         self.ticked = 0  # packets when attempts were last looked at
         self.expired = 0  # attempts forgotten before the end
         self.late = 0  # packets more than LATE s behind `end` after some attempt was forgotten
+        # attempts a first pass left out of the stream (hairpin.diagnose.capture_fast): how many are open (a
+        # healthy SYN awaiting its SYN-ACK, a lone SYN), set by the driver; the lone SYNs' times, sorted, of
+        # which the first ``lone_gone`` were closed by the looks for attempts to forget
+        self.ghosts = 0
+        self.lone_t: Any = None
+        self.lone_gone = 0
 
     def _same(self, isn: int) -> Sequence[Attempt]:
         x = self.by_isn.get(isn)
@@ -285,7 +291,7 @@ class _Analyser:
         as many packets as there are open attempts came since the last look: the looks cost time linear in
         the packets."""
         self.next_tick = self.end + TICK
-        if 4 * (self.packets - self.ticked) >= len(self.open):
+        if 4 * (self.packets - self.ticked) >= len(self.open) + self.ghosts - self.lone_gone:
             self.ticked = self.packets
             self.expire(self.end)
 
@@ -295,6 +301,10 @@ class _Analyser:
             self._classify(a)
             self._forget(a)
             self.expired += 1
+        if self.lone_t is not None:  # the lone SYNs left out idle as long (classified by the first pass)
+            gone = _idle(self.lone_t, now, self.lone_gone)
+            self.expired += gone - self.lone_gone
+            self.lone_gone = gone
 
     def finish(self, end: float = float("-inf")) -> tuple[list[Attempt], list[Attempt]]:
         """Classify what is still open; the hairpins and other failures listed, each by first SYN, with
@@ -360,11 +370,80 @@ def file_stats(rd: Reader) -> FileStats:
     return FileStats(rd.path, rd.format, tuple(sorted(rd.linktypes)), rd.packets, skipped, rd.damage, error)
 
 
-def _in_time_order(t: Any) -> bool:
-    """The first pass's times (one file's SYN and RST packets, in file order) never go back."""
+def _idle(ts: Any, now: float, lo: int) -> int:
+    """How many of the sorted times ``ts`` are more than ``EXPIRE`` before ``now`` (the test ``expire``
+    makes, ``now - t > EXPIRE``, which holds for a prefix of them); at least ``lo`` are."""
+    import numpy as np  # the first pass's own dependency (lone SYNs are left out only with it)
+
+    k = max(lo, int(np.searchsorted(ts, now - EXPIRE, "left")))
+    while k > lo and not now - float(ts[k - 1]) > EXPIRE:
+        k -= 1
+    while k < ts.size and now - float(ts[k]) > EXPIRE:
+        k += 1
+    return k
+
+
+def _fast(readers: list[Reader], scans: list[Any], listed: int, records: bool) -> Analysis | None:
+    """The analysis with the rows the first pass can decide left out of the analyser and replayed at their
+    places (:mod:`hairpin.diagnose.capture_fast`): healthy handshakes, a flood's lone SYNs past the
+    ``listed`` earliest, and (one file, ``records`` False) hairpins of the plainest shape.  None when the
+    files' order does not allow it (``capture_fast.stream_order``) or the reader gives other rows than the
+    scan kept (then every row is kept again, for the caller to analyse them all)."""
     import numpy as np  # the first pass's own dependency (a scan exists only with it)
 
-    return bool(t.size < 2 or np.all(t[1:] >= t[:-1]))
+    from hairpin.diagnose import capture_fast as cf
+    from hairpin.parsers.fastscan import by_key, healthy_pairs, lone_syns
+
+    order = cf.stream_order([sc.t for sc in scans])
+    groups = by_key(scans) if order is not None else None
+    if order is None or groups is None:
+        return None
+    perm, upto = order
+
+    def keep() -> Any:  # every file's keep, end to end (a copy)
+        return np.concatenate([sc.keep for sc in scans]) if len(scans) > 1 else scans[0].keep.copy()
+
+    healthy, latest = healthy_pairs(scans, groups)  # each pair in the stream's order (a SYN-ACK after its SYN)
+    paired = keep()
+    lone, lone_latest = lone_syns(scans, listed, groups)  # a flood's lone SYNs: counted, not decoded
+    unpaired = keep() if lone else paired
+    fg = cf.hairpin_groups(scans[0], groups, upto) if not records and len(scans) == 1 else None
+    kept = keep() if fg is not None else unpaired
+    kind, t = np.concatenate([sc.kind for sc in scans]) if len(scans) > 1 else scans[0].kind, groups[1]
+    if perm is not None:
+        paired, unpaired, kept, kind, t = paired[perm], unpaired[perm], kept[perm], kind[perm], t[perm]
+    out = ~kept
+    mine = out & unpaired  # rows left out as hairpins: their attempts are opened by the driver
+    plan = cf.Plan(out, out & ~mine & (kind == 0), out & ~mine & (kind == 1), upto, fg, fg.opens if fg else None)
+    an = _Analyser(listed=listed)
+    an.healthy = healthy
+    lone_t = np.sort(t[paired & ~unpaired])
+    an.lone_t = lone_t if lone_t.size else None
+    if len(readers) == 1:
+        fed: Iterable[tuple[int, PacketRecord]] = readers[0].rows()
+    else:
+        place = np.empty(perm.size, np.int64)
+        place[perm] = np.arange(perm.size)
+        at, bounds = place.tolist(), np.cumsum([0] + [sc.t.size for sc in scans]).tolist()
+
+        def rows(n: int, rd: Reader) -> Iterator[tuple[float, int, int, PacketRecord]]:
+            for row, r in rd.rows():
+                yield r.t, n, row, r
+
+        def merged() -> Iterator[tuple[int, PacketRecord]]:  # by time, file and place, as `stream` below
+            for _t, n, row, r in heapq.merge(*(rows(n, rd) for n, rd in enumerate(readers))):
+                yield at[bounds[n] + row], r
+
+        fed = merged()
+    try:
+        cf.drive(an, fed, plan)
+    except cf.Mismatch:  # the reader reads again what the scan kept: never seen
+        for sc in scans:
+            sc.keep[:] = True
+        return None
+    if lone:
+        an.kinds.update(lone)
+    return an.result(max(latest, lone_latest))
 
 
 def analyse_files(paths: Sequence[str | Path], vxlan: frozenset[int] = VXLAN_PORTS, fast: bool = True,
@@ -393,38 +472,21 @@ def analyse_files(paths: Sequence[str | Path], vxlan: frozenset[int] = VXLAN_POR
         for i, r in enumerate(rd):
             yield r.t, n, i, r
 
-    counted = (0, float("-inf"))
-    lone: dict[str, int] = {}
     scans = [rd.scan() for rd in readers] if fast else []
-    # every packet is known: healthy pairs need no decoding.  Only when each file's SYN and RST packets are in
-    # time order: the analyser meets them in file order, and the pairs, lone SYNs and hairpin groups found
-    # by time would otherwise disagree with it (a SYN-ACK written before its SYN leaves the SYN unanswered
-    # to the analyser); a file out of time order is analysed packet by packet, as the streaming reader does.
-    if scans and all(sc is not None and _in_time_order(sc.t) for sc in scans):
-        from hairpin.parsers.fastscan import by_key, healthy_pairs, lone_syns
-
-        groups = by_key(scans)  # the rows by ISN, sorted once for both
-        counted = healthy_pairs(scans, groups)
-        lone, latest = lone_syns(scans, listed, groups)  # a flood's lone SYNs: counted, not decoded
-        counted = (counted[0], max(counted[1], latest))
-        if not records and len(readers) == 1 and groups is not None:
-            from hairpin.diagnose import capture_fast
-
-            fg = capture_fast.hairpin_groups(scans[0], groups)
-            if fg is not None:
-                try:
-                    result = _analysed(lambda an: capture_fast.drive(an, readers[0], fg), counted, listed, lone)
-                except capture_fast.Mismatch:  # the reader reads again what the scan kept: never seen
-                    scans[0].keep[fg.rows] = True  # row by row after all
-                else:
-                    result.packets = readers[0].packets - readers[0].skipped
-                    result.files = [file_stats(readers[0]), *refused]
-                    return result
+    # every SYN/RST row is known: those the first pass can decide are left out of the analyser, and what they
+    # do to it is replayed at their places (hairpin.diagnose.capture_fast); when the files' order does not
+    # allow it, every packet is analysed, as the streaming reader does
+    if scans and all(sc is not None for sc in scans):
+        found = _fast(readers, scans, listed, records)
+        if found is not None:
+            found.packets = sum(rd.packets - rd.skipped for rd in readers)  # every TCP packet, decoded or not
+            found.files = [file_stats(rd) for rd in readers] + refused
+            return found
     if len(readers) == 1:  # one file: its own order, nothing to merge
-        result = analyse(readers[0], counted, listed, lone)
+        result = analyse(readers[0], listed=listed)
     else:
         merged = heapq.merge(*(stream(n, rd) for n, rd in enumerate(readers)))
-        result = analyse((r for _, _, _, r in merged), counted, listed, lone)
+        result = analyse((r for _, _, _, r in merged), listed=listed)
     result.packets = sum(rd.packets - rd.skipped for rd in readers)  # every TCP packet, decoded or not
     result.files = [file_stats(rd) for rd in readers] + refused
     return result

@@ -1,8 +1,45 @@
-"""Hairpins of the plainest shape analysed from a first pass's columns, with no packet built for them.
+"""The rows a first pass leaves out of the analyser, and what the analyser does at their places in the stream.
 
-What it knows: the analyser (:class:`hairpin.diagnose.capture._Analyser`) finds a packet's attempt by its
-ISN key only, so the rows of one key (``fastscan.by_key``) are one attempt's whole story when they have
-this shape, checked row by row on the columns of one classic pcap or pcapng file:
+What it knows: the analyser (:class:`hairpin.diagnose.capture._Analyser`) meets the rows (SYN, SYN-ACK and
+RST packets) in the stream's order: one file in its own order, several files merged by time.  Three kinds
+of rows can be left out of it, each decided from the first pass's columns (``fastscan``):
+
+- a healthy handshake (``fastscan.healthy_pairs``): the only two rows of their ISN key, the SYN first in the
+  stream, the SYN-ACK from the address it called less than 130 s after it.  The analyser opens an attempt
+  at the SYN and counts it healthy and forgets it at the SYN-ACK;
+- a flood's lone SYN (``fastscan.lone_syns``): the only row of its key; the analyser opens an attempt that
+  nothing joins, classified by the SYN alone when a look for attempts to forget closes it, or at the end;
+- a hairpin of the plainest shape (:func:`hairpin_groups`, below), its attempt built from the columns.
+
+Apart from its own attempt, a row changes the analyser's state for every other row: it counts in
+``packets``, moves ``end`` (the latest time so far, from 0.0), may count as ``late`` (more than ``LATE``
+behind ``end`` once an attempt was forgotten), and may fire the look for attempts to forget (``_tick``: at
+a row that moves ``end`` to or past ``next_tick``; the look then closes the attempts idle for more than
+``EXPIRE`` only when at least a quarter as many packets as attempts open came since the last one).  The
+order the looks close hairpins in is the order of the tallies' equal counts; ``n`` (the order attempts
+were opened in) orders the lists' equal first SYNs.  This module reproduces all of it (:func:`drive`):
+
+- where the looks fire depends on the times alone: ``end`` is the running maximum, ``next_tick`` is
+  ``TICK`` past the ``end`` of the last look, so their places are found once (:class:`Plan`);
+- ``packets`` at a row is its place in the stream; the attempts open are the analyser's own plus the
+  left-out ones open at that place (``ghosts``: a healthy SYN until its SYN-ACK, a lone SYN until a look
+  closes it, which the analyser counts from their sorted times);
+- each left-out attempt is counted in ``connections`` at its SYN's place; a hairpin's attempt is put into
+  ``open`` there.
+
+This is exact only when no row is more than ``DISORDER`` (4 s) behind ``end`` (:func:`stream_order`; a
+capture written by tcpdump on several CPUs is out of time order by microseconds to milliseconds).  Then:
+no row is ``late`` (that takes more than 5 s); no look closes an attempt that a later row of its key would
+still join (a row joins within 130 s of the attempt's last packet, a look closes past 135 s, and ``end``
+runs at most 4 s ahead of any row still to come), so a healthy SYN's attempt is still open at its SYN-ACK
+and whether a look runs changes no attempt's fields; and every lone SYN more than 135 s behind a look is
+already in the stream.  A file further out of order, or several files one of which is out of time order
+(their merge is then not a sort), is analysed packet by packet.  Within one key the rows are taken in the
+stream's order, as the analyser meets them (a SYN-ACK written before its SYN is not a healthy pair, one
+stamped before it but written after it is), and the reader must give exactly the rows still kept (else
+``Mismatch``: the caller analyses packet by packet).
+
+Hairpins of the plainest shape, checked row by row on the columns of one classic pcap or pcapng file:
 
 - every row plain IPv4 (``Scan.simple``) and still to be read (``keep``); the first row a SYN (no ACK) from
   the client ``C`` to the called address ``V`` (``C``'s address is not ``V``'s);
@@ -10,30 +47,20 @@ this shape, checked row by row on the columns of one classic pcap or pcapng file
   retransmission: a new round), every SYN-ACK goes to ``C`` from one source ``E`` (not ``V``, not ``C``'s
   address), every other row is a RST without ACK from ``C`` to ``E``; at least one SYN-ACK, one RST, and
   the first SYN-ACK before the first RST;
-- each row at or after the one before it in time, less than 130 s after it, and the capture's latest time
-  up to it (``end``, whatever the other rows) at most ``EXPIRE`` past the one before it: no look for
-  attempts to forget can close the attempt between two of its rows.
+- each row less than 130 s after the one before it (it may be stamped before it: ``last_t`` is the latest
+  time so far), and ``end`` with it at most ``EXPIRE`` past the one before it: no look for attempts to
+  forget can close the attempt between two of its rows.
 
 The analyser would open the attempt at the first SYN, count each SYN as a round, put ``E`` in
 ``elsewhere`` at the first SYN-ACK, set ``client_rst`` and ``answered_by = E`` at the first RST and change
-nothing after that but ``last_t``: a hairpin, its fields known from the columns.  What else the analyser
-does at those rows depends on the whole stream (in file order, not necessarily time order): each row
-counts in ``packets``, moves ``end`` (the latest time so far), may count as ``late``, and can fire the look
-for attempts to forget (``_tick``: at a row past ``end`` and at or past ``next_tick``), whose order decides
-the tallies' order among equal counts (``Counter.most_common``); and each attempt's ``n`` is the order it
-was opened in.  So the attempt is put into ``open`` at its first SYN's place in the stream, and the rows
-left out are counted where they are: ``packets``; ``late`` from each row's place (which rows are more than
-``LATE`` behind ``end``, counted once an attempt was forgotten); ``end`` and the ticks from the running
-maximum of their times.  Every other key's rows go through the analyser as before, and the reader must
-give exactly the rows the scan kept (else ``Mismatch``: the caller analyses row by row).
-
-The attempts so analysed hold no ``records`` (the packets the pictures draw): used only when the caller
-asks for no records (``analyse_files(records=False)``).
+nothing after that but ``last_t``: a hairpin, its fields known from the columns.  Those attempts hold no
+``records`` (the packets the pictures draw): used only when the caller asks for no records
+(``analyse_files(records=False)``).
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -41,12 +68,15 @@ import numpy as np
 from hairpin.diagnose.capture_result import Attempt
 from hairpin.model.net import Endpoint
 
-__all__ = ["FastGroups", "Mismatch", "drive", "hairpin_groups"]
+__all__ = ["DISORDER", "FastGroups", "Mismatch", "Plan", "drive", "hairpin_groups", "looks", "stream_order"]
 
 _SYN, _ACK, _RST = 0x02, 0x10, 0x04
 VIEW_WINDOW = 0.2  # hairpin.diagnose.capture.VIEW_WINDOW (not imported: that module imports this one)
 GAP = 130.0  # hairpin.diagnose.capture._Analyser._find: a packet joins an attempt within 130 s of its last one
-EXPIRE, LATE = 135.0, 5.0  # hairpin.diagnose.capture.EXPIRE and LATE
+EXPIRE, TICK = 135.0, 10.0  # hairpin.diagnose.capture.EXPIRE and TICK
+# s: how far a row may be behind the latest time before it for the rows left out to be replayed exactly; the
+# proof above needs less than EXPIRE - GAP = 5 s (and LATE = 5 s); 1 s is kept for rounding
+DISORDER = 4.0
 
 
 class Mismatch(Exception):
@@ -54,19 +84,135 @@ class Mismatch(Exception):
 
 
 class FastGroups:
-    """The rows left out (sorted row numbers), the running maximum of their times, how many of them the
-    analyser would count ``late`` (before each: a running sum), the attempts each with the position among
-    those rows of its first SYN, and the rows still read (the reader must give exactly those)."""
+    """Hairpins from the columns: the rows left out (sorted), and the attempts in the order the analyser
+    would open them, each with its first SYN's row."""
 
-    def __init__(self, rows: list[int], latest: list[float], behind: list[int], opens: list[int],
-                 attempts: list[Attempt], read: list[int]) -> None:  # fmt: skip
-        self.rows, self.latest, self.behind, self.opens, self.attempts, self.read = (rows, latest, behind, opens,
-                                                                                      attempts, read)  # fmt: skip
+    def __init__(self, rows: Any, opens: list[int], attempts: list[Attempt]) -> None:
+        self.rows, self.opens, self.attempts = rows, opens, attempts
 
 
-def hairpin_groups(sc: Any, groups: Any) -> FastGroups | None:
+def stream_order(ts: list[Any]) -> tuple[Any, Any] | None:
+    """The files' rows (times ``ts``, one array per file, in file order) in the order the analyser meets
+    them, when the rows left out can be replayed: (the concatenated rows' indexes in that order, or None for
+    one file's own order; ``end`` with each row of the stream).  One file: no row more than ``DISORDER``
+    behind the latest time before it.  Several files (merged by time, ``heapq.merge``): each in time order,
+    so that the merge is the stable sort by time.  None otherwise."""
+    if len(ts) == 1:
+        t, perm = ts[0], None
+    else:
+        if not all(bool(x.size < 2 or np.all(x[1:] >= x[:-1])) for x in ts):
+            return None
+        t = np.concatenate(ts)
+        perm = np.argsort(t, kind="stable")  # ties: by file, then by place in the file, as the merge takes them
+        t = t[perm]
+    if t.size == 0:
+        return None
+    if t[0] >= 0.0 and bool(np.all(t[1:] >= t[:-1])):  # in time order: `end` is each row's time
+        return perm, t
+    upto = np.maximum(np.maximum.accumulate(t), 0.0)  # the analyser's `end` starts at 0.0
+    if bool(np.any(t[1:] < upto[:-1] - DISORDER)):
+        return None
+    return perm, upto
+
+
+def looks(upto: Any) -> list[int]:
+    """The rows at which the analyser looks for attempts to forget (``_tick``): a row that moves ``end``
+    (``upto``: ``end`` with each row) to or past ``next_tick``, which is then ``TICK`` past it."""
+    out: list[int] = []
+    nxt, n = float("-inf"), upto.size
+    while True:
+        # the first row whose `end` reaches nxt moves `end` (the one before it is below nxt); and `end` starts at 0.0
+        i = int(np.searchsorted(upto, nxt, "left")) if nxt > 0.0 else int(np.searchsorted(upto, 0.0, "right"))
+        if i >= n:
+            return out
+        out.append(i)
+        nxt = float(upto[i]) + TICK
+
+
+class Plan:
+    """The analyser's state where each row still fed and each event among the rows left out (a look for
+    attempts to forget, a hairpin's attempt opened) comes, in stream places.  ``out``: the rows left out
+    (bool, stream order); ``opens``: those that open an attempt the analyser never sees (a healthy or lone
+    SYN); ``closes``: those that close one (a healthy SYN-ACK); ``upto``: ``end`` with each row; ``fg``: the
+    hairpins from the columns (their first SYNs' stream places in ``places``)."""
+
+    def __init__(self, out: Any, opens: Any, closes: Any, upto: Any, fg: FastGroups | None = None,
+                 places: list[int] | None = None) -> None:  # fmt: skip
+        fed = np.flatnonzero(~out)
+        found = looks(upto)
+        ticks = set(np.asarray(found, np.int64)[out[found]].tolist())  # the looks at rows fed are the analyser's own
+        by_place = dict(zip(places, fg.attempts, strict=True)) if fg is not None and places is not None else {}
+        ev = np.array(sorted(ticks.union(by_place)), np.int64)  # (np.union1d: 10 ms the first time in a process)
+        # attempts opened and closed among the rows before each place: the places of those rows, counted
+        at_open, at_close = np.flatnonzero(opens), np.flatnonzero(closes)
+
+        def before(where: Any) -> tuple[list[int], list[int]]:  # (opened, still open) before each place
+            o = np.searchsorted(at_open, where)
+            return o.tolist(), (o - np.searchsorted(at_close, where)).tolist()
+
+        self.fed = fed.tolist()
+        self.fed_end = np.where(fed > 0, upto[np.maximum(fed - 1, 0)], 0.0).tolist()  # `end` starts at 0.0
+        self.fed_opened, self.fed_ghosts = before(fed)
+        self.ev, self.ev_end = ev.tolist(), upto[ev].tolist()
+        self.ev_opened, self.ev_ghosts = before(ev)
+        self.ev_tick = [k in ticks for k in self.ev]
+        self.ev_attempt: list[Attempt | None] = [by_place.get(k) for k in self.ev]
+        self.total, self.end = out.size, float(upto[-1])
+        self.opened, self.ghosts = at_open.size, at_open.size - at_close.size
+
+
+def drive(an: Any, rows: Iterable[tuple[int, Any]], plan: Plan) -> None:
+    """Feed ``an`` (a ``_Analyser``) the rows still read (``rows``: each with its stream place) with the
+    state the rows left out give it at each place: ``packets``, ``end``, ``connections``, the attempts open
+    (``ghosts``), the looks for attempts to forget fired at their rows, the hairpins' attempts opened at
+    their first SYNs.  Raises ``Mismatch`` when ``rows`` are not exactly ``plan.fed``."""
+    fed, fed_end, fed_opened, fed_ghosts = plan.fed, plan.fed_end, plan.fed_opened, plan.fed_ghosts
+    ev, ev_end, ev_opened, ev_ghosts, ev_tick, ev_attempt = (plan.ev, plan.ev_end, plan.ev_opened, plan.ev_ghosts,
+                                                             plan.ev_tick, plan.ev_attempt)  # fmt: skip
+    n_fed, n_ev = len(fed), len(ev)
+    e = applied = 0
+
+    def events(upto: int) -> None:  # the events before stream place ``upto``
+        nonlocal e, applied
+        while e < n_ev and ev[e] < upto:
+            an.packets = ev[e] + 1
+            an.end = ev_end[e]
+            an.connections += ev_opened[e] - applied
+            applied = ev_opened[e]
+            an.ghosts = ev_ghosts[e]
+            if ev_tick[e]:
+                an._tick()
+            a = ev_attempt[e]
+            if a is not None:  # the hairpin's first SYN: its attempt opened in the stream's order
+                a.n = an.connections
+                an.open[a] = None
+                an.connections += 1
+            e += 1
+
+    j = 0
+    for place, r in rows:
+        if j >= n_fed or place != fed[j]:
+            raise Mismatch(place)
+        events(place)
+        an.packets = place
+        an.end = fed_end[j]
+        an.connections += fed_opened[j] - applied
+        applied = fed_opened[j]
+        an.ghosts = fed_ghosts[j]
+        an.feed(r)
+        j += 1
+    if j != n_fed:
+        raise Mismatch(j)
+    events(plan.total)
+    an.packets, an.end = plan.total, max(an.end, plan.end)
+    an.connections += plan.opened - applied
+    an.ghosts = plan.ghosts
+
+
+def hairpin_groups(sc: Any, groups: Any, upto: Any) -> FastGroups | None:
     """The keys of one scan (``groups``: ``by_key([sc])``) whose rows are of the shape above, as attempts;
-    their rows are marked ``keep`` False.  None when there is none."""
+    their rows are marked ``keep`` False.  ``upto``: ``end`` with each row (``Stream.upto``; the file is the
+    stream).  None when there is none."""
     if groups is None:
         return None
     key, t, order, starts, counts = groups
@@ -105,17 +251,12 @@ def hairpin_groups(sc: Any, groups: Any) -> FastGroups | None:
     ok &= ~sa | ((dst == ca) & (dport == cp) & (src == ea_r) & (sport == ep_r))
     ok &= ~rst | (((fl & (_ACK | _RST | _SYN)) == _RST) & (src == ca) & (sport == cp) & (dst == ea_r) & (dport == ep_r))
     good[rep[~ok]] = False
-    # the stream the analyser is fed (the rows still to be read, in file order): each row's place in it and
-    # ``end`` (the latest time so far, from 0.0) just before it and with it
-    fed = np.flatnonzero(sc.keep)
-    tf = sc.t[fed]
-    before = np.maximum.accumulate(np.concatenate([[0.0], tf]))[:-1]
-    upto = np.maximum(before, tf)
     same = rep[1:] == rep[:-1]
     step = tt[1:] - tt[:-1]
-    # each row in time order after the one before it in its group, within 130 s of it, and no look for attempts
-    # to forget can close the attempt in between: ``end`` (at most ``upto`` at the row) minus ``last_t`` <= 135
-    bad = same & ~((step >= 0) & (step < GAP) & (upto[np.searchsorted(fed, rows[1:])] - tt[:-1] <= EXPIRE))
+    # each row less than 130 s after the one before it in its group (so after its attempt's ``last_t``, the latest
+    # of them: a row may be stamped before the one written ahead of it), and no look for attempts to forget can
+    # close the attempt in between: ``end`` (at most ``upto`` at the row) minus ``last_t`` <= 135
+    bad = same & ~((step < GAP) & (upto[rows[1:]] - tt[:-1] <= EXPIRE))
     good[rep[1:][bad]] = False
     at = np.flatnonzero(syn)
     g = rep[at]
@@ -133,7 +274,7 @@ def hairpin_groups(sc: Any, groups: Any) -> FastGroups | None:
     prev_dt = np.zeros(n, np.float64)  # the gap before it (0.0 for a group of one SYN, as the analyser leaves it)
     more = tail[1:] & pair
     prev_dt[g[1:][more]] = gaps[more]
-    ends = first + size - 1
+    last_t = np.maximum.reduceat(tt, first)  # the latest time of each group's rows
     chosen = np.flatnonzero(good)
     mine = good[rep]
     rows_out = np.sort(rows[mine])
@@ -146,71 +287,12 @@ def hairpin_groups(sc: Any, groups: Any) -> FastGroups | None:
     built = [Endpoint(x >> 16, x & 0xFFFF) for x in distinct.tolist()]
     ends_of = list(map(built.__getitem__, which.tolist()))
     attempts = []
-    cols = zip(ends_of[:k], key[rows[f]].tolist(), ends_of[k : 2 * k], tt[f].tolist(), tt[ends[chosen]].tolist(),
+    cols = zip(ends_of[:k], key[rows[f]].tolist(), ends_of[k : 2 * k], tt[f].tolist(), last_t[chosen].tolist(),
                syns[chosen].tolist(), tt[last_syn[chosen]].tolist(), prev_dt[chosen].tolist(), ends_of[2 * k :],
                strict=True)  # fmt: skip
     for client, isn, called, t0, t1, nsyn, round_t, round_dt, node in cols:
         attempts.append(Attempt(client, isn, called, t0, t1, 0, nsyn, round_t, round_dt, answered_by=node,
                                 elsewhere={node}, client_rst=True))  # fmt: skip
-    opens = np.searchsorted(rows_out, rows[f]).tolist()
+    opens = rows[f].tolist()  # each attempt's first SYN: where the analyser would open it
     order_open = sorted(range(len(attempts)), key=opens.__getitem__)
-    times = t[rows_out]
-    behind = (times < before[np.searchsorted(fed, rows_out)] - LATE).astype(np.int64)  # the rows counted `late`
-    return FastGroups(rows_out.tolist(), np.maximum.accumulate(times).tolist(),
-                      np.concatenate([[0], np.cumsum(behind)]).tolist(), [opens[i] for i in order_open],
-                      [attempts[i] for i in order_open], fed[sc.keep[fed]].tolist())  # fmt: skip
-
-
-def drive(an: Any, rd: Any, fg: FastGroups) -> None:
-    """Feed ``an`` (a ``_Analyser``) the reader's records with the attempts of ``fg`` opened, their rows
-    counted (``packets``, ``late``, ``end``) and the ticks fired where the rows left out would have done it.
-    Raises ``Mismatch`` when the reader does not give exactly ``fg.read``."""
-    latest, behind, opens, attempts = fg.latest, fg.behind, fg.opens, fg.attempts
-    pos = oi = 0
-    n_open = len(opens)
-
-    def advance(hi: int) -> None:  # the rows left out before position ``hi``
-        nonlocal pos, oi
-        # ``end`` >= the times before ``pos``, so the first row past ``end`` and at or past ``next_tick`` is
-        # the first whose running maximum is: the row that fires the next tick
-        while pos < hi:
-            k = max(bisect_right(latest, an.end, pos, hi), bisect_left(latest, an.next_tick, pos, hi))
-            o = opens[oi] if oi < n_open and opens[oi] < hi else hi
-            at = min(k, o)
-            if at >= hi:
-                break
-            if an.expired:
-                an.late += behind[at + 1] - behind[pos]
-            an.packets += at + 1 - pos
-            pos = at + 1
-            if latest[at] > an.end:
-                an.end = latest[at]
-            if at == k:  # this row moves `end` past `next_tick`: the look for attempts to forget
-                an._tick()
-            if at == o:  # this row is the attempt's first SYN: opened in the stream's order
-                a = attempts[oi]
-                a.n = an.connections
-                an.open[a] = None
-                an.connections += 1
-                oi += 1
-        if pos < hi:
-            if an.expired:
-                an.late += behind[hi] - behind[pos]
-            an.packets += hi - pos
-            if latest[hi - 1] > an.end:
-                an.end = latest[hi - 1]
-            pos = hi
-
-    rows, read = fg.rows, fg.read
-    i = 0
-    for row, r in rd.rows():
-        if i >= len(read) or row != read[i]:
-            raise Mismatch(row)
-        i += 1
-        hi = bisect_left(rows, row, pos)
-        if hi > pos:
-            advance(hi)
-        an.feed(r)
-    if i != len(read):
-        raise Mismatch(i)
-    advance(len(rows))
+    return FastGroups(rows_out, [opens[i] for i in order_open], [attempts[i] for i in order_open])

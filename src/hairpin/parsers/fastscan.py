@@ -400,19 +400,21 @@ def _chunk(sc: Scan, cols: dict[str, list[Any]], a: _Bytes, buf: Any, base: int,
 
 def healthy_pairs(scans: list[Scan], groups: Any = None) -> tuple[int, float]:
     """Mark (``keep`` False) the handshakes the analyser would count healthy and forget at once, across
-    all ``scans`` read together: a plain-IPv4 SYN and, after it in the merged order (time, file, position)
-    and less than 130 s later, a SYN-ACK from the address and port it called to its source, their ISN
-    named by no other SYN, SYN-ACK or RST in any file.  Returns how many, and the latest time among them.
-    ``groups``: ``by_key(scans)`` when the caller has it already."""
+    all ``scans`` read together: a plain-IPv4 SYN and, after it in the order the analyser meets them, with
+    a time less than 130 s past the SYN's, a SYN-ACK from the address and port it called to its source,
+    their ISN named by no other SYN, SYN-ACK or RST in any file.  That order is one file's own (a SYN-ACK
+    written before its SYN meets no attempt: not a pair, whatever their times), or several files' merge
+    by (time, file, position), which the caller uses only when each file is in time order.  Returns how
+    many, and the latest time among them.  ``groups``: ``by_key(scans)`` when the caller has it already."""
     groups = by_key(scans) if groups is None else groups
     if groups is None:
         return 0, float("-inf")
     _key, t, order, starts, counts = groups
     two = starts[counts == 2]
     a, b = order[two], order[two + 1]
-    ta, tb = t[a], t[b]
-    later = tb < ta  # the merged order is by time first; at the same time, by file and position
-    if later.any():
+    ta, tb = t[a], t[b]  # a before b in the concatenation's order: one file's own
+    later = tb < ta  # several files: the merged order is by time first; at the same time, by file and position
+    if len(scans) > 1 and later.any():
         a, b, ta, tb = np.where(later, b, a), np.where(later, a, b), np.where(later, tb, ta), np.where(later, ta, tb)
     col = {c: _joined(scans, c) for c in ("kind", "simple", "src", "sport", "dst", "dport")}
     ok = (col["kind"][a] == 0) & (col["kind"][b] == 1) & col["simple"][a] & col["simple"][b]
