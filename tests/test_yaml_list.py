@@ -350,16 +350,22 @@ _MUTANTS = list(" \n:-\"'#{}[],&*!|>?%@`0123456789abyntfoYNT.~+_=\\")
 _BASE = dump([POD.format(i=1), SERVICE, POD.format(i=2), SERVICE.replace("name: lb", "name: lb2")])
 
 
+def _damaged(edits: list[tuple[int, str, str]]) -> str:
+    """``_BASE`` with each (place, insert/delete/replace, character) applied in turn."""
+    text = _BASE
+    for at, op, ch in edits:
+        at = min(at, len(text) - 1)
+        text = text[:at] + ch + text[at:] if op == "insert" else text[:at] + ("" if op == "delete" else ch) + text[at + 1 :]
+    return text
+
+
 @SETTINGS
 @given(st.lists(st.tuples(st.integers(0, len(_BASE)), st.sampled_from(["insert", "delete", "replace"]),
                           st.sampled_from(_MUTANTS)), min_size=1, max_size=3))  # fmt: skip
 def test_a_list_damaged_anywhere_reads_as_the_exact_path_reads_it(edits: list[tuple[int, str, str]]) -> None:
     # one to three characters inserted, deleted or replaced anywhere: what rapidyaml accepts and libyaml
     # refuses (or reads otherwise) must never come back from the fast path
-    text = _BASE
-    for at, op, ch in edits:
-        at = min(at, len(text) - 1)
-        text = text[:at] + ch + text[at:] if op == "insert" else text[:at] + ("" if op == "delete" else ch) + text[at + 1 :]
+    text = _damaged(edits)
     same(text)
 
 
@@ -472,10 +478,7 @@ def _risk_sets(text: str) -> tuple[set[int], set[int]] | None:
 @given(st.lists(st.tuples(st.integers(0, len(_BASE)), st.sampled_from(["insert", "delete", "replace"]),
                           st.sampled_from(_MUTANTS)), min_size=1, max_size=6))  # fmt: skip
 def test_risky_items_found_at_each_occurrence_are_those_of_whole_passes(edits: list[tuple[int, str, str]]) -> None:
-    text = _BASE
-    for at, op, ch in edits:
-        at = min(at, len(text) - 1)
-        text = text[:at] + ch + text[at:] if op == "insert" else text[:at] + ("" if op == "delete" else ch) + text[at + 1 :]
+    text = _damaged(edits)
     got = _risk_sets(text)
     if got is not None:
         assert got[0] == got[1]
@@ -542,10 +545,7 @@ def _layouts(text: str) -> tuple[Any, Any] | None:
 @given(st.lists(st.tuples(st.integers(0, len(_BASE)), st.sampled_from(["insert", "delete", "replace"]),
                           st.sampled_from(list(" \n-:ak'"))), min_size=1, max_size=8))  # fmt: skip
 def test_the_layout_from_line_breaks_is_the_regular_expressions(edits: list[tuple[int, str, str]]) -> None:
-    text = _BASE
-    for at, op, ch in edits:
-        at = min(at, len(text) - 1)
-        text = text[:at] + ch + text[at:] if op == "insert" else text[:at] + ("" if op == "delete" else ch) + text[at + 1 :]
+    text = _damaged(edits)
     got = _layouts(text)
     if got is not None:
         assert got[0][:3] == got[1][:3]
