@@ -33,15 +33,16 @@ from typing import Any
 
 import numpy as np
 
+from hairpin.model.net import V6
 from hairpin.parsers import frames
 
-__all__ = ["Scan", "Window", "by_key", "healthy_pairs", "lone_syns", "scan_pcap"]
+__all__ = ["Scan", "Window", "addresses", "by_key", "healthy_pairs", "lone_syns", "scan_pcap"]
 
 _CHUNK = 1 << 20
 _SYN, _ACK, _RST = 0x02, 0x10, 0x04
-# the columns of a Scan, as narrow as their values (a row is 53 bytes)
+# the columns of a Scan, as narrow as their values (a row is 54 bytes)
 _DTYPES: dict[str, Any] = {"offset": np.int64, "length": np.uint32, "t": np.float64, "kind": np.int8, "key": np.uint32,
-                           "simple": np.bool_, "src": np.uint32, "sport": np.uint16, "dst": np.uint32, "dport": np.uint16,
+                           "simple": np.bool_, "v6": np.bool_, "src": np.uint32, "sport": np.uint16, "dst": np.uint32, "dport": np.uint16,
                            "flags": np.uint8, "seq": np.uint32, "ack": np.uint32, "pstart": np.uint16, "plen": np.uint32}  # fmt: skip
 _FAST_LINKTYPES = (frames.ETHERNET, frames.SLL, frames.SLL2, frames.RAW, frames.IPV4, frames.IPV6)
 # link types whose frames can be plain IPv4 right after a fixed header: (its length, where its EtherType is or -1)
@@ -67,8 +68,9 @@ class Scan:
     t: Any = None  # float64: its time
     kind: Any = None  # int8: 0 SYN, 1 SYN-ACK, 2 RST (the analyser's order of tests)
     key: Any = None  # the ISN the analyser looks the packet up by
-    simple: Any = None  # bool: plain IPv4, the columns below are filled
-    src: Any = None
+    simple: Any = None  # bool: plain IPv4 or IPv6, the columns below are filled
+    v6: Any = None  # bool: plain IPv6; its src and dst are indexes into ``addrs``
+    src: Any = None  # uint32: an IPv4 address, or (``v6``) an IPv6 address's index
     sport: Any = None
     dst: Any = None
     dport: Any = None
@@ -78,6 +80,8 @@ class Scan:
     pstart: Any = None  # where the TCP payload starts, from the frame's start
     plen: Any = None  # its length (0: none)
     keep: Any = None  # bool: set by healthy_pairs (False: counted, never decoded)
+    addrs: list[int] = field(default_factory=list)  # the IPv6 addresses of the rows, as ``V6 | address`` ints
+    ids: dict[bytes, int] = field(default_factory=dict)  # each one's index, by its 16 bytes
 
 
 class _Bytes:
@@ -349,7 +353,8 @@ def _chunk(sc: Scan, cols: dict[str, list[Any]], a: _Bytes, buf: Any, base: int,
     plain = v4 if v6 is None else v4 | v6
     idx = np.flatnonzero(~plain | ((flags & want) != 0))  # every frame left out is a plain TCP packet without them
     sc.filtered += s.size - idx.size
-    simple = v4[idx]
+    simple = v4[idx] if v6 is None else plain[idx]
+    six = None if v6 is None else v6[idx]  # the plain-IPv6 rows (all simple)
     t = times(idx)
     keep = np.ones(idx.size, np.bool_)
     key = np.zeros(idx.size, np.int64)
@@ -368,6 +373,9 @@ def _chunk(sc: Scan, cols: dict[str, list[Any]], a: _Bytes, buf: Any, base: int,
             key[j] = p.seq if fl[j] & _SYN and not fl[j] & _ACK else p.ack - 1 if fl[j] & (_SYN | _ACK) else p.seq - 1
     if not keep.all():
         idx, t, fl, key, simple = idx[keep], t[keep], fl[keep], key[keep], simple[keep]
+        six = None if six is None else six[keep]
+    if six is not None and not six.any():
+        six = None
     kind = np.where((fl & _SYN) != 0, np.where((fl & _ACK) != 0, 1, 0), 2)
     th, sr, er = tcp[idx], s[idx], end[idx]
     ipr = np.minimum(ip[idx], a.size - 20)
@@ -378,24 +386,65 @@ def _chunk(sc: Scan, cols: dict[str, list[Any]], a: _Bytes, buf: Any, base: int,
     seq, ack, offset = x, h[:, 1] >> 32, (h[:, 1] >> 28) & 15
     sport, dport = ports >> 16, ports & 0xFFFF
     fast_key = np.where(kind == 0, seq, np.where((kind == 1) | ((fl & _ACK) != 0), ack - 1, seq - 1)) & 0xFFFFFFFF
-    every = bool(simple.all())  # the common case: every row plain IPv4, no np.where(simple, ...) needed
+    every = bool(simple.all())  # the common case: every row plain, no np.where(simple, ...) needed
     key = fast_key if every else np.where(simple, fast_key.astype(np.int64), key & 0xFFFFFFFF)
     g = a.v20[ipr].view(">u4").reshape(-1, 5)
     src, dst = g[:, 3], g[:, 4]
     total = (g[:, 0] & 0xFFFF).astype(np.int64)
     stop = np.where(total > 0, np.minimum(er, ipr + total), er)  # the IP packet's end, as the decoder takes it
+    if six is not None:  # IPv6 rows: 40 bytes of IP header inside the frame (_classify), so ipr is the header
+        j = np.flatnonzero(six)
+        i6 = ipr[j]
+        pl = (g[j, 1] >> 16).astype(np.int64)  # the payload length (0: a jumbogram or offload, the frame's end)
+        stop[j] = np.where(pl > 0, np.minimum(er[j], i6 + 40 + pl), er[j])
+        src, dst = src.copy(), dst.copy()
+        src[j], dst[j] = _intern(sc, a.v16[i6 + 8], a.v16[i6 + 24])
     pstart = th + offset.astype(np.int64) * 4
     plen = np.maximum(stop - pstart, 0)
     if not every:
         plen = np.where(simple, plen, 0)
     col = {"offset": base + sr, "length": incl[idx], "t": t, "kind": kind, "key": key, "simple": simple,
-           "src": src, "dst": dst, "sport": sport, "dport": dport,
+           "v6": np.zeros(idx.size, np.bool_) if six is None else six, "src": src, "dst": dst, "sport": sport, "dport": dport,
            "flags": fl, "seq": seq, "ack": ack, "pstart": np.where(plen > 0, pstart - sr, 0), "plen": plen}  # fmt: skip
     for name, v in col.items():
-        if not every and name not in ("offset", "length", "t", "kind", "key", "simple"):
+        if not every and name not in ("offset", "length", "t", "kind", "key", "simple", "v6"):
             v = np.where(simple, v, 0)
         cols[name].append(np.asarray(v).astype(_DTYPES[name], copy=False))
     return idx
+
+
+def _intern(sc: Scan, src: Any, dst: Any) -> tuple[Any, Any]:
+    """The indexes into ``sc.addrs`` of the 16-byte addresses ``src`` and ``dst`` (``V16`` arrays), new ones
+    added: the distinct values of the chunk found at once, then each looked up (a node's or pod's few)."""
+    distinct, inverse = np.unique(np.concatenate([src, dst]), return_inverse=True)
+    ids, addrs = sc.ids, sc.addrs
+    lut = np.empty(distinct.size, np.uint32)
+    for n, b in enumerate(distinct.tolist()):
+        i = ids.get(b)
+        if i is None:
+            i = ids[b] = len(addrs)
+            addrs.append(V6 | int.from_bytes(b, "big"))
+        lut[n] = i
+    at = lut[inverse.reshape(-1)]
+    return at[: src.size], at[src.size :]
+
+
+def addresses(scans: list[Scan]) -> tuple[Any, Any, list[int]]:
+    """The ``src`` and ``dst`` columns of every scan end to end, with the IPv6 indexes made one table's
+    (``addrs``, returned): equal addresses of two files get one index.  One scan: its own (read only)."""
+    if len(scans) == 1:
+        return scans[0].src, scans[0].dst, scans[0].addrs
+    ids: dict[int, int] = {}  # each address's index in the joined table, in the order first met
+    src, dst = _joined(scans, "src").copy(), _joined(scans, "dst").copy()
+    at = 0
+    for s in scans:
+        if s.addrs:
+            lut = np.array([ids.setdefault(x, len(ids)) for x in s.addrs], np.uint32)
+            m = np.flatnonzero(s.v6) + at
+            src[m], dst[m] = lut[src[m]], lut[dst[m]]
+        at += s.key.size
+    addrs = list(ids)
+    return src, dst, addrs
 
 
 def healthy_pairs(scans: list[Scan], groups: Any = None) -> tuple[int, float]:
@@ -416,10 +465,11 @@ def healthy_pairs(scans: list[Scan], groups: Any = None) -> tuple[int, float]:
     later = tb < ta  # several files: the merged order is by time first; at the same time, by file and position
     if len(scans) > 1 and later.any():
         a, b, ta, tb = np.where(later, b, a), np.where(later, a, b), np.where(later, tb, ta), np.where(later, ta, tb)
-    col = {c: _joined(scans, c) for c in ("kind", "simple", "src", "sport", "dst", "dport")}
+    col = {c: _joined(scans, c) for c in ("kind", "simple", "v6", "sport", "dport")}
     ok = (col["kind"][a] == 0) & (col["kind"][b] == 1) & col["simple"][a] & col["simple"][b]
+    ok &= col["v6"][a] == col["v6"][b]  # one family: an IPv4 address and an IPv6 index never compare
     # the SYN-ACK's addresses and ports are the SYN's swapped: each pair of columns read as one number
-    src, dst, sport, dport = col["src"], col["dst"], col["sport"], col["dport"]
+    (src, dst, _), sport, dport = addresses(scans), col["sport"], col["dport"]
     ok &= ((src[a].astype(np.uint64) << 32) | dst[a]) == ((dst[b].astype(np.uint64) << 32) | src[b])
     ok &= ((sport[a].astype(np.uint32) << 16) | dport[a]) == ((dport[b].astype(np.uint32) << 16) | sport[b])
     ok &= (tb - ta) < 130.0
@@ -473,14 +523,19 @@ def lone_syns(scans: list[Scan], listed: int, groups: Any = None) -> tuple[dict[
     if groups is None:
         return {}, float("-inf")
     _key, t, order, starts, counts = groups
-    col = {c: _joined(scans, c) for c in ("kind", "simple", "src", "dst", "keep")}
+    col = {c: _joined(scans, c) for c in ("kind", "simple", "v6", "keep")}
+    col["src"], col["dst"], addrs = addresses(scans)
     rows = order[starts[counts == 1]]
     rows = rows[(col["kind"][rows] == 0) & col["simple"][rows] & col["keep"][rows]]
     if rows.size <= listed:
         return {}, float("-inf")
     rows = rows[np.lexsort((rows, t[rows]))[listed:]]
     dst = col["dst"][rows]
-    loop = (dst >> 24) == 127
+    loop = (dst >> 24) == 127  # 127.0.0.0/8, and ::1 for IPv6 (hairpin.model.net.is_loopback)
+    six = col["v6"][rows]
+    if addrs and six.any():
+        lo6 = np.array([x == V6 | 1 for x in addrs], np.bool_)
+        loop = np.where(six, lo6[np.where(six, dst, 0)], loop)
     node = ~loop & (col["src"][rows] == dst)
     found = {"loopback": int(np.count_nonzero(loop)), "node-loopback": int(np.count_nonzero(node))}
     found["unanswered-syn"] = int(rows.size) - found["loopback"] - found["node-loopback"]
