@@ -81,7 +81,7 @@ class Scan:
     plen: Any = None  # its length (0: none)
     keep: Any = None  # bool: set by healthy_pairs (False: counted, never decoded)
     addrs: list[int] = field(default_factory=list)  # the IPv6 addresses of the rows, as ``V6 | address`` ints
-    ids: dict[bytes, int] = field(default_factory=dict)  # each one's index, by its 16 bytes
+    ids: dict[int, tuple[Any, Any]] = field(default_factory=dict)  # by upper 64 bits: (lower 64 bits sorted, index)
 
 
 class _Bytes:
@@ -184,6 +184,32 @@ def _common(a: _Bytes, s: Any, incl: Any, linktype: int) -> Any:
         total = x & 0xFFFF
         ok &= (a.be32[ip + 6] & 0x1FFF00FF) == 6  # fragment offset 0, protocol TCP
     ok &= (total >= 40) | (total == 0)
+    return ok
+
+
+def _common6(a: _Bytes, s: Any, incl: Any, linktype: int) -> Any:
+    """Which frames are of the commonest IPv6 shape: after the link type's fixed header (no VLAN tag), an
+    IPv6 header whose next header is TCP (6), its payload length 0 or at least 20 and the frame at least 60
+    bytes past the header's start.  Each such frame is plain IPv6 for ``_classify`` too (its test, with the
+    payload's end at min(frame end, 40 + payload length) or the frame's end for 0), the TCP header right
+    after the 40 bytes; a raw IPv4 link type has none."""
+    head, at = _LINK[linktype]
+    ok = incl >= head + 60
+    ip = np.minimum(s + head, a.size - 40)  # a frame too short for its fields is not ok: any index in range will do
+    if head - at == 2:  # the EtherType right before the IP header: EtherType, version, payload length, next header
+        h = a.v16[ip - 2].view(">u8").reshape(-1, 2)
+        x = h[:, 0]
+        ok &= (x >> 44) == 0x86DD6
+        plen = x & 0xFFFF
+        ok &= (h[:, 1] >> 56) == 6
+    else:
+        if at >= 0:
+            ok &= a.be16[ip - (head - at)] == 0x86DD
+        x = a.be64[ip]  # version, traffic class, flow label, payload length, next header, hop limit
+        ok &= (x >> 60) == 6
+        plen = (x >> 16) & 0xFFFF
+        ok &= ((x >> 8) & 0xFF) == 6
+    ok &= (plen == 0) | (plen >= 20)
     return ok
 
 
@@ -323,8 +349,8 @@ def scan_pcap(f: Any, base: int, little: bool, unit: float, linktype: int, want:
 
 
 def _shapes(a: _Bytes, s: Any, end: Any, incl: Any, linktype: int) -> tuple[Any, Any, Any, Any]:
-    """``_classify`` of every frame, the commonest shape (``_common``) first and the general test only for
-    the others; the TCP offsets of frames that are not plain stay inside the chunk."""
+    """``_classify`` of every frame, the commonest shapes (``_common``, then ``_common6``) first and the
+    general test only for the others; the TCP offsets of frames that are not plain stay inside the chunk."""
     if linktype not in _LINK or a.size < 64:
         v4, v6, tcp, ip = _classify(a, s, end, linktype)
         return v4, v6, np.minimum(tcp, a.size - 20), ip
@@ -335,6 +361,13 @@ def _shapes(a: _Bytes, s: Any, end: Any, incl: Any, linktype: int) -> tuple[Any,
     if not g.size:
         return v4, None, tcp, ip
     v6 = np.zeros(v4.size, np.bool_)
+    if linktype != frames.IPV4:  # the commonest IPv6 shape next, the TCP header 40 bytes after the IP header
+        c6 = _common6(a, s[g], incl[g], linktype)
+        v6[g[c6]] = True
+        tcp[g[c6]] += 20
+        g = g[~c6]
+        if not g.size:
+            return v4, v6, tcp, ip
     v4[g], v6[g], gtcp, ip[g] = _classify(a, s[g], end[g], linktype)
     tcp[g] = np.minimum(gtcp, a.size - 20)
     return v4, v6, tcp, ip
@@ -415,18 +448,35 @@ def _chunk(sc: Scan, cols: dict[str, list[Any]], a: _Bytes, buf: Any, base: int,
 
 def _intern(sc: Scan, src: Any, dst: Any) -> tuple[Any, Any]:
     """The indexes into ``sc.addrs`` of the 16-byte addresses ``src`` and ``dst`` (``V16`` arrays), new ones
-    added: the distinct values of the chunk found at once, then each looked up (a node's or pod's few)."""
-    distinct, inverse = np.unique(np.concatenate([src, dst]), return_inverse=True)
-    ids, addrs = sc.ids, sc.addrs
-    lut = np.empty(distinct.size, np.uint32)
-    for n, b in enumerate(distinct.tolist()):
-        i = ids.get(b)
-        if i is None:
-            i = ids[b] = len(addrs)
-            addrs.append(V6 | int.from_bytes(b, "big"))
-        lut[n] = i
-    at = lut[inverse.reshape(-1)]
-    return at[: src.size], at[src.size :]
+    added.  An address is two 64-bit numbers: its upper half (the prefix: a cluster's few) picks a sorted
+    table of the lower halves met so far, looked up for every row at once."""
+    x = np.concatenate([src, dst]).view(">u8").reshape(-1, 2)
+    hi, lo = x[:, 0].astype(np.uint64), x[:, 1].astype(np.uint64)
+    out = np.empty(hi.size, np.uint32)
+    prefixes, which = np.unique(hi, return_inverse=True)
+    if prefixes.size == 1:
+        parts: list[tuple[int, Any]] = [(int(prefixes[0]), slice(None))]
+    else:
+        order = np.argsort(which.reshape(-1), kind="stable")
+        bounds = np.searchsorted(which.reshape(-1)[order], np.arange(prefixes.size + 1)).tolist()
+        parts = [(h, order[bounds[k] : bounds[k + 1]]) for k, h in enumerate(prefixes.tolist())]
+    addrs = sc.addrs
+    for h, sel in parts:
+        part = lo[sel]
+        known, index = sc.ids.get(h, (np.zeros(0, np.uint64), np.zeros(0, np.uint32)))
+        at = np.searchsorted(known, part)
+        if known.size == 0 or not np.array_equal(known[np.minimum(at, known.size - 1)], part):
+            new = np.setdiff1d(part, known)  # sorted, distinct
+            top = V6 | h << 64
+            index = np.concatenate([index, np.arange(len(addrs), len(addrs) + new.size, dtype=np.uint32)])
+            addrs.extend([top | v for v in new.tolist()])
+            known = np.concatenate([known, new])
+            o = np.argsort(known, kind="stable")
+            known, index = known[o], index[o]
+            sc.ids[h] = (known, index)
+            at = np.searchsorted(known, part)
+        out[sel] = index[at]
+    return out[: src.size], out[src.size :]
 
 
 def addresses(scans: list[Scan]) -> tuple[Any, Any, list[int]]:
