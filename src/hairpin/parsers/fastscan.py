@@ -4,8 +4,9 @@ What it knows: the capture analyser reads only TCP packets with SYN or RST set. 
 shapes (Ethernet with at most one 802.1Q/802.1ad/QinQ tag, Linux cooked v1 and v2, raw IP; IPv4 without
 fragmentation and with a whole TCP header, IPv6 with TCP as its first next header), NumPy reads the TCP
 flags of every frame of a chunk at once: a TCP packet with neither flag is counted as filtered and never
-reaches Python.  The commonest shape of all (an untagged IPv4 header of 20 bytes with TCP in it) is
-recognised with four reads per frame; the rest goes through the general shape test, and every frame of
+reaches Python.  The commonest shapes (an untagged IPv4 header of 20 bytes with TCP in it, an untagged
+IPv6 header with TCP as next header) are recognised with a few reads per frame; the rest goes through the
+general shape test, and every frame of
 no fast shape (another link type, a tunnel, an IPv6 extension header, ARP, a later fragment, a truncated
 header...) to :func:`hairpin.parsers.frames.decode`, the full decoder, so skip counts by reason, tunnels
 and damage reports stay exactly those of the streaming reader.
@@ -15,12 +16,15 @@ without a Python loop (``_guess_walk``) and the guess is used only when it is ch
 itself, else a tight Python loop walks the chunk.
 
 The result is a ``Scan``: counts, and one row per SYN/RST packet (its byte offset and length to read it
-again, its time, and for plain IPv4 the whole TCP packet as columns: addresses, ports, flags, sequence
-numbers and where its payload is, plus the analyser's ISN key).  ``healthy_pairs`` then finds, across
+again, its time, and for plain IPv4 and IPv6 the whole TCP packet as columns: addresses, ports, flags,
+sequence numbers and where its payload is, plus the analyser's ISN key).  An IPv6 row's addresses are
+indexes into the scan's table of the distinct addresses met (``Scan.addrs``; a row's ``v6`` says which
+kind of number its ``src`` and ``dst`` are, so an IPv4 address never equals an IPv6 index); the decoder's
+packet has the same fields (the IPv6 flow label and hop limit are not in it).  ``healthy_pairs`` then finds, across
 every file analysed together, the handshakes the analyser would count as healthy and forget at once (see
 ``_Analyser.feed`` in :mod:`hairpin.diagnose.capture`): one SYN and the SYN-ACK from the address it
 called, with an ISN no other SYN, SYN-ACK or RST in any file names.  Those are counted without being
-decoded; the other plain-IPv4 rows are rebuilt from their columns, the rest decoded by the full decoder,
+decoded; the other plain rows are rebuilt from their columns, the rest decoded by the full decoder,
 in the streaming reader's order.
 """
 
@@ -35,6 +39,7 @@ import numpy as np
 
 from hairpin.model.net import V6
 from hairpin.parsers import frames
+from hairpin.parsers.fastscan_addrs import addresses, intern
 
 __all__ = ["Scan", "Window", "addresses", "by_key", "healthy_pairs", "lone_syns", "scan_pcap"]
 
@@ -426,12 +431,12 @@ def _chunk(sc: Scan, cols: dict[str, list[Any]], a: _Bytes, buf: Any, base: int,
     total = (g[:, 0] & 0xFFFF).astype(np.int64)
     stop = np.where(total > 0, np.minimum(er, ipr + total), er)  # the IP packet's end, as the decoder takes it
     if six is not None:  # IPv6 rows: 40 bytes of IP header inside the frame (_classify), so ipr is the header
-        j = np.flatnonzero(six)
-        i6 = ipr[j]
-        pl = (g[j, 1] >> 16).astype(np.int64)  # the payload length (0: a jumbogram or offload, the frame's end)
-        stop[j] = np.where(pl > 0, np.minimum(er[j], i6 + 40 + pl), er[j])
+        r6 = np.flatnonzero(six)
+        i6 = ipr[r6]
+        pl = (g[r6, 1] >> 16).astype(np.int64)  # the payload length (0: a jumbogram or offload, the frame's end)
+        stop[r6] = np.where(pl > 0, np.minimum(er[r6], i6 + 40 + pl), er[r6])
         src, dst = src.copy(), dst.copy()
-        src[j], dst[j] = _intern(sc, a.v16[i6 + 8], a.v16[i6 + 24])
+        src[r6], dst[r6] = intern(sc, a.v16[i6 + 8], a.v16[i6 + 24])
     pstart = th + offset.astype(np.int64) * 4
     plen = np.maximum(stop - pstart, 0)
     if not every:
@@ -446,62 +451,11 @@ def _chunk(sc: Scan, cols: dict[str, list[Any]], a: _Bytes, buf: Any, base: int,
     return idx
 
 
-def _intern(sc: Scan, src: Any, dst: Any) -> tuple[Any, Any]:
-    """The indexes into ``sc.addrs`` of the 16-byte addresses ``src`` and ``dst`` (``V16`` arrays), new ones
-    added.  An address is two 64-bit numbers: its upper half (the prefix: a cluster's few) picks a sorted
-    table of the lower halves met so far, looked up for every row at once."""
-    x = np.concatenate([src, dst]).view(">u8").reshape(-1, 2)
-    hi, lo = x[:, 0].astype(np.uint64), x[:, 1].astype(np.uint64)
-    out = np.empty(hi.size, np.uint32)
-    prefixes, which = np.unique(hi, return_inverse=True)
-    if prefixes.size == 1:
-        parts: list[tuple[int, Any]] = [(int(prefixes[0]), slice(None))]
-    else:
-        order = np.argsort(which.reshape(-1), kind="stable")
-        bounds = np.searchsorted(which.reshape(-1)[order], np.arange(prefixes.size + 1)).tolist()
-        parts = [(h, order[bounds[k] : bounds[k + 1]]) for k, h in enumerate(prefixes.tolist())]
-    addrs = sc.addrs
-    for h, sel in parts:
-        part = lo[sel]
-        known, index = sc.ids.get(h, (np.zeros(0, np.uint64), np.zeros(0, np.uint32)))
-        at = np.searchsorted(known, part)
-        if known.size == 0 or not np.array_equal(known[np.minimum(at, known.size - 1)], part):
-            new = np.setdiff1d(part, known)  # sorted, distinct
-            top = V6 | h << 64
-            index = np.concatenate([index, np.arange(len(addrs), len(addrs) + new.size, dtype=np.uint32)])
-            addrs.extend([top | v for v in new.tolist()])
-            known = np.concatenate([known, new])
-            o = np.argsort(known, kind="stable")
-            known, index = known[o], index[o]
-            sc.ids[h] = (known, index)
-            at = np.searchsorted(known, part)
-        out[sel] = index[at]
-    return out[: src.size], out[src.size :]
-
-
-def addresses(scans: list[Scan]) -> tuple[Any, Any, list[int]]:
-    """The ``src`` and ``dst`` columns of every scan end to end, with the IPv6 indexes made one table's
-    (``addrs``, returned): equal addresses of two files get one index.  One scan: its own (read only)."""
-    if len(scans) == 1:
-        return scans[0].src, scans[0].dst, scans[0].addrs
-    ids: dict[int, int] = {}  # each address's index in the joined table, in the order first met
-    src, dst = _joined(scans, "src").copy(), _joined(scans, "dst").copy()
-    at = 0
-    for s in scans:
-        if s.addrs:
-            lut = np.array([ids.setdefault(x, len(ids)) for x in s.addrs], np.uint32)
-            m = np.flatnonzero(s.v6) + at
-            src[m], dst[m] = lut[src[m]], lut[dst[m]]
-        at += s.key.size
-    addrs = list(ids)
-    return src, dst, addrs
-
-
 def healthy_pairs(scans: list[Scan], groups: Any = None) -> tuple[int, float]:
     """Mark (``keep`` False) the handshakes the analyser would count healthy and forget at once, across
-    all ``scans`` read together: a plain-IPv4 SYN and, after it in the order the analyser meets them, with
-    a time less than 130 s past the SYN's, a SYN-ACK from the address and port it called to its source,
-    their ISN named by no other SYN, SYN-ACK or RST in any file.  That order is one file's own (a SYN-ACK
+    all ``scans`` read together: a plain IPv4 or IPv6 SYN and, after it in the order the analyser meets
+    them, with a time less than 130 s past the SYN's, a SYN-ACK of its family from the address and port it
+    called to its source, their ISN named by no other SYN, SYN-ACK or RST in any file.  That order is one file's own (a SYN-ACK
     written before its SYN meets no attempt: not a pair, whatever their times), or several files' merge
     by (time, file, position), which the caller uses only when each file is in time order.  Returns how
     many, and the latest time among them.  ``groups``: ``by_key(scans)`` when the caller has it already."""
@@ -560,11 +514,11 @@ def by_key(scans: list[Scan]) -> tuple[Any, Any, Any, Any, Any] | None:
 
 
 def lone_syns(scans: list[Scan], listed: int, groups: Any = None) -> tuple[dict[str, int], float]:
-    """Count by kind, and mark (``keep`` False), the lone SYNs past the ``listed`` earliest: a plain-IPv4 SYN
+    """Count by kind, and mark (``keep`` False), the lone SYNs past the ``listed`` earliest: a plain IPv4 or IPv6 SYN
     whose ISN no other SYN, SYN-ACK or RST in any file names.  The analyser would open an attempt for it
     that no later packet joins (it finds a packet's attempt by that ISN, ``_Analyser._find``/``_find_syn``
-    in :mod:`hairpin.diagnose.capture`), and classify it by the SYN alone: ``loopback`` to 127.0.0.0/8,
-    else ``node-loopback`` from its own destination address, else ``unanswered-syn``; no retransmission,
+    in :mod:`hairpin.diagnose.capture`), and classify it by the SYN alone: ``loopback`` to 127.0.0.0/8 or
+    ::1, else ``node-loopback`` from its own destination address, else ``unanswered-syn``; no retransmission,
     so nothing else of it is shown.  The ``listed`` earliest (by time, file, position: the order the
     analyser opens them in) stay, for the analyser to list them.  This is a SYN flood's bulk: counted
     here, never decoded or held.  Returns the counts and the latest time among those marked.  ``groups``:
