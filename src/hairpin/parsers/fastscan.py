@@ -50,7 +50,7 @@ _DTYPES: dict[str, Any] = {"offset": np.int64, "length": np.uint32, "t": np.floa
                            "simple": np.bool_, "v6": np.bool_, "src": np.uint32, "sport": np.uint16, "dst": np.uint32, "dport": np.uint16,
                            "flags": np.uint8, "seq": np.uint32, "ack": np.uint32, "pstart": np.uint16, "plen": np.uint32}  # fmt: skip
 _FAST_LINKTYPES = (frames.ETHERNET, frames.SLL, frames.SLL2, frames.RAW, frames.IPV4, frames.IPV6)
-# link types whose frames can be plain IPv4 right after a fixed header: (its length, where its EtherType is or -1)
+# link types whose frames can be plain IPv4 or IPv6 right after a fixed header: (its length, where its EtherType is or -1)
 _LINK = {
     frames.ETHERNET: (14, 12),
     frames.SLL: (16, 14),
