@@ -19,11 +19,14 @@ The number of hairpins written is known; the benchmark checks that `hairpin pcap
 and prints the median CPU time (user + system of the child, from ``wait4``: the figure to compare on a
 shared machine), wall time and peak RSS of each, the ratios of CPU times, and the load average.
 
+``--ipv6`` writes the same packets as IPv6 frames (every address a.b.c.d as fd00::a.b.c.d, the same ports,
+ISNs and times), as on an EKS IPv6 cluster.
+
 ``--baseline SRC`` also runs ``hairpin pcap`` with ``PYTHONPATH=SRC`` (another checkout's ``src``),
 interleaved, and checks that its JSON is byte for byte this one's.
 
 Usage: python benchmarks/bench_pcap_speed.py [--packets N] [--share S] [--runs R] [--keep PATH] [--no-before]
-       [--jitter US] [--baseline SRC]
+       [--jitter US] [--baseline SRC] [--ipv6]
 """
 
 from __future__ import annotations
@@ -43,10 +46,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from hairpin.model.net import Flags, Packet, ip_int
+from hairpin.model.net import V6, Flags, Packet, ip_int
 from hairpin.parsers.pcap import PacketRecord, write_pcap
 
 VIP, NODE = ip_int("192.168.168.103"), ip_int("192.168.2.3")
+FD00 = V6 | 0xFD00 << 112
 
 
 def records(packets: int, share: float, seed: int, made: list[int], jitter: float = 0.0) -> Iterator[PacketRecord]:
@@ -100,6 +104,13 @@ def records(packets: int, share: float, seed: int, made: list[int], jitter: floa
     made[:] = [hairpins, i]
 
 
+def ipv6(r: PacketRecord) -> PacketRecord:
+    """The record with its addresses a.b.c.d as fd00::a.b.c.d: the same capture, as an IPv6 cluster's."""
+    p = r.packet
+    return PacketRecord(r.t, r.interface, Packet(FD00 | p.src, p.sport, FD00 | p.dst, p.dport, p.flags, p.seq, p.ack,
+                                                 p.proto, p.payload), r.comment)  # fmt: skip
+
+
 def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float, str]:
     """CPU seconds (user + system), wall seconds, peak RSS in MB (the child's own, from wait4) and standard
     output."""
@@ -128,6 +139,7 @@ def main() -> None:
                     help="move each timestamp later by a random 0 to US microseconds (several CPUs)")  # fmt: skip
     ap.add_argument("--baseline", type=Path, metavar="SRC", help="also time hairpin from this src directory")
     ap.add_argument("--no-tshark", action="store_true", help="skip the tshark runs")
+    ap.add_argument("--ipv6", action="store_true", help="write every address a.b.c.d as fd00::a.b.c.d (IPv6 frames)")
     args = ap.parse_args()
     tmp = tempfile.TemporaryDirectory()
     path = args.keep or Path(tmp.name) / "cap.pcap"
@@ -137,7 +149,8 @@ def main() -> None:
     else:
         made: list[int] = []
         t = time.perf_counter()
-        write_pcap(path, records(args.packets, args.share, args.seed, made, args.jitter * 1e-6))
+        recs = records(args.packets, args.share, args.seed, made, args.jitter * 1e-6)
+        write_pcap(path, map(ipv6, recs) if args.ipv6 else recs)
         hairpins, connections = made
         meta.write_text(json.dumps(made))
         print(f"wrote {path} in {time.perf_counter() - t:.0f} s", file=sys.stderr)

@@ -41,7 +41,8 @@ stamped before it but written after it is), and the reader must give exactly the
 
 Hairpins of the plainest shape, checked row by row on the columns of one classic pcap or pcapng file:
 
-- every row plain IPv4 (``Scan.simple``) and still to be read (``keep``); the first row a SYN (no ACK) from
+- every row plain IPv4 or IPv6 (``Scan.simple``; an IPv6 address is its index in ``Scan.addrs`` tagged with
+  bit 32, so it equals no IPv4 address) and still to be read (``keep``); the first row a SYN (no ACK) from
   the client ``C`` to the called address ``V`` (``C``'s address is not ``V``'s);
 - every SYN is ``C -> V`` again, each at least ``VIEW_WINDOW`` after the one before it (so each is a
   retransmission: a new round), every SYN-ACK goes to ``C`` from one source ``E`` (not ``V``, not ``C``'s
@@ -224,8 +225,10 @@ def hairpin_groups(sc: Any, groups: Any, upto: Any) -> FastGroups | None:
     first = np.cumsum(size) - size  # where each group starts among the rows below
     rows = order[np.arange(rep.size) - first[rep] + starts[sel][rep]]  # in file order within a group
     kind, fl, tt = sc.kind[rows], sc.flags[rows].astype(np.int64), t[rows]
-    src, sport = sc.src[rows].astype(np.int64), sc.sport[rows].astype(np.int64)
-    dst, dport = sc.dst[rows].astype(np.int64), sc.dport[rows].astype(np.int64)
+    # addresses as numbers no IPv4 address and IPv6 index share: an IPv6 row's index with bit 32 set
+    fam = sc.v6[rows].astype(np.int64) << 32
+    src, sport = sc.src[rows].astype(np.int64) | fam, sc.sport[rows].astype(np.int64)
+    dst, dport = sc.dst[rows].astype(np.int64) | fam, sc.dport[rows].astype(np.int64)
     ca, cp, va, vp = src[first][rep], sport[first][rep], dst[first][rep], dport[first][rep]
     syn, sa, rst = kind == 0, kind == 1, kind == 2
     good = np.ones(n, np.bool_)
@@ -284,7 +287,8 @@ def hairpin_groups(sc: Any, groups: Any, upto: Any) -> FastGroups | None:
     k = chosen.size
     packed = np.concatenate([src[f] << 16 | sport[f], dst[f] << 16 | dport[f], ea[chosen] << 16 | ep[chosen]])
     distinct, which = np.unique(packed, return_inverse=True)
-    built = [Endpoint(x >> 16, x & 0xFFFF) for x in distinct.tolist()]
+    addrs = sc.addrs
+    built = [Endpoint(addrs[(x >> 16) & 0xFFFFFFFF] if x >> 48 else x >> 16, x & 0xFFFF) for x in distinct.tolist()]
     ends_of = list(map(built.__getitem__, which.tolist()))
     attempts = []
     cols = zip(ends_of[:k], key[rows[f]].tolist(), ends_of[k : 2 * k], tt[f].tolist(), last_t[chosen].tolist(),

@@ -13,6 +13,7 @@ RFC 3986 brackets).
 from __future__ import annotations
 
 import enum
+import functools
 import ipaddress
 from dataclasses import dataclass
 
@@ -38,10 +39,17 @@ def addr_int(value: str | int | ipaddress.IPv4Address | ipaddress.IPv6Address) -
     return int(ipaddress.IPv4Address(value))
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _v6_text(value: int) -> str:
+    """RFC 5952 text of an IPv6 address int (``V6`` or not), remembered: a capture's report names the few
+    addresses of its nodes and pods again and again (tallies, lists), and ``ipaddress`` takes ~5 us each."""
+    return str(ipaddress.IPv6Address(value & (V6 - 1)))
+
+
 def ip_str(value: int) -> str:
     """Dotted-quad text of a 32-bit address; RFC 5952 text of an IPv6 one."""
     if value > 0xFFFFFFFF:
-        return str(ipaddress.IPv6Address(value & (V6 - 1)))
+        return _v6_text(value)
     return f"{(value >> 24) & 255}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
 
 

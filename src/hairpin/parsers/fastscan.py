@@ -4,8 +4,9 @@ What it knows: the capture analyser reads only TCP packets with SYN or RST set. 
 shapes (Ethernet with at most one 802.1Q/802.1ad/QinQ tag, Linux cooked v1 and v2, raw IP; IPv4 without
 fragmentation and with a whole TCP header, IPv6 with TCP as its first next header), NumPy reads the TCP
 flags of every frame of a chunk at once: a TCP packet with neither flag is counted as filtered and never
-reaches Python.  The commonest shape of all (an untagged IPv4 header of 20 bytes with TCP in it) is
-recognised with four reads per frame; the rest goes through the general shape test, and every frame of
+reaches Python.  The commonest shapes (an untagged IPv4 header of 20 bytes with TCP in it, an untagged
+IPv6 header with TCP as next header) are recognised with a few reads per frame; the rest goes through the
+general shape test, and every frame of
 no fast shape (another link type, a tunnel, an IPv6 extension header, ARP, a later fragment, a truncated
 header...) to :func:`hairpin.parsers.frames.decode`, the full decoder, so skip counts by reason, tunnels
 and damage reports stay exactly those of the streaming reader.
@@ -15,12 +16,15 @@ without a Python loop (``_guess_walk``) and the guess is used only when it is ch
 itself, else a tight Python loop walks the chunk.
 
 The result is a ``Scan``: counts, and one row per SYN/RST packet (its byte offset and length to read it
-again, its time, and for plain IPv4 the whole TCP packet as columns: addresses, ports, flags, sequence
-numbers and where its payload is, plus the analyser's ISN key).  ``healthy_pairs`` then finds, across
+again, its time, and for plain IPv4 and IPv6 the whole TCP packet as columns: addresses, ports, flags,
+sequence numbers and where its payload is, plus the analyser's ISN key).  An IPv6 row's addresses are
+indexes into the scan's table of the distinct addresses met (``Scan.addrs``; a row's ``v6`` says which
+kind of number its ``src`` and ``dst`` are, so an IPv4 address never equals an IPv6 index); the decoder's
+packet has the same fields (the IPv6 flow label and hop limit are not in it).  ``healthy_pairs`` then finds, across
 every file analysed together, the handshakes the analyser would count as healthy and forget at once (see
 ``_Analyser.feed`` in :mod:`hairpin.diagnose.capture`): one SYN and the SYN-ACK from the address it
 called, with an ISN no other SYN, SYN-ACK or RST in any file names.  Those are counted without being
-decoded; the other plain-IPv4 rows are rebuilt from their columns, the rest decoded by the full decoder,
+decoded; the other plain rows are rebuilt from their columns, the rest decoded by the full decoder,
 in the streaming reader's order.
 """
 
@@ -33,18 +37,20 @@ from typing import Any
 
 import numpy as np
 
+from hairpin.model.net import V6
 from hairpin.parsers import frames
+from hairpin.parsers.fastscan_addrs import addresses, intern
 
-__all__ = ["Scan", "Window", "by_key", "healthy_pairs", "lone_syns", "scan_pcap"]
+__all__ = ["Scan", "Window", "addresses", "by_key", "healthy_pairs", "lone_syns", "scan_pcap"]
 
 _CHUNK = 1 << 20
 _SYN, _ACK, _RST = 0x02, 0x10, 0x04
-# the columns of a Scan, as narrow as their values (a row is 53 bytes)
+# the columns of a Scan, as narrow as their values (a row is 54 bytes)
 _DTYPES: dict[str, Any] = {"offset": np.int64, "length": np.uint32, "t": np.float64, "kind": np.int8, "key": np.uint32,
-                           "simple": np.bool_, "src": np.uint32, "sport": np.uint16, "dst": np.uint32, "dport": np.uint16,
+                           "simple": np.bool_, "v6": np.bool_, "src": np.uint32, "sport": np.uint16, "dst": np.uint32, "dport": np.uint16,
                            "flags": np.uint8, "seq": np.uint32, "ack": np.uint32, "pstart": np.uint16, "plen": np.uint32}  # fmt: skip
 _FAST_LINKTYPES = (frames.ETHERNET, frames.SLL, frames.SLL2, frames.RAW, frames.IPV4, frames.IPV6)
-# link types whose frames can be plain IPv4 right after a fixed header: (its length, where its EtherType is or -1)
+# link types whose frames can be plain IPv4 or IPv6 right after a fixed header: (its length, where its EtherType is or -1)
 _LINK = {
     frames.ETHERNET: (14, 12),
     frames.SLL: (16, 14),
@@ -67,8 +73,9 @@ class Scan:
     t: Any = None  # float64: its time
     kind: Any = None  # int8: 0 SYN, 1 SYN-ACK, 2 RST (the analyser's order of tests)
     key: Any = None  # the ISN the analyser looks the packet up by
-    simple: Any = None  # bool: plain IPv4, the columns below are filled
-    src: Any = None
+    simple: Any = None  # bool: plain IPv4 or IPv6, the columns below are filled
+    v6: Any = None  # bool: plain IPv6; its src and dst are indexes into ``addrs``
+    src: Any = None  # uint32: an IPv4 address, or (``v6``) an IPv6 address's index
     sport: Any = None
     dst: Any = None
     dport: Any = None
@@ -78,6 +85,8 @@ class Scan:
     pstart: Any = None  # where the TCP payload starts, from the frame's start
     plen: Any = None  # its length (0: none)
     keep: Any = None  # bool: set by healthy_pairs (False: counted, never decoded)
+    addrs: list[int] = field(default_factory=list)  # the IPv6 addresses of the rows, as ``V6 | address`` ints
+    ids: dict[int, tuple[Any, Any]] = field(default_factory=dict)  # by upper 64 bits: (lower 64 bits sorted, index)
 
 
 class _Bytes:
@@ -180,6 +189,32 @@ def _common(a: _Bytes, s: Any, incl: Any, linktype: int) -> Any:
         total = x & 0xFFFF
         ok &= (a.be32[ip + 6] & 0x1FFF00FF) == 6  # fragment offset 0, protocol TCP
     ok &= (total >= 40) | (total == 0)
+    return ok
+
+
+def _common6(a: _Bytes, s: Any, incl: Any, linktype: int) -> Any:
+    """Which frames are of the commonest IPv6 shape: after the link type's fixed header (no VLAN tag), an
+    IPv6 header whose next header is TCP (6), its payload length 0 or at least 20 and the frame at least 60
+    bytes past the header's start.  Each such frame is plain IPv6 for ``_classify`` too (its test, with the
+    payload's end at min(frame end, 40 + payload length) or the frame's end for 0), the TCP header right
+    after the 40 bytes; a raw IPv4 link type has none."""
+    head, at = _LINK[linktype]
+    ok = incl >= head + 60
+    ip = np.minimum(s + head, a.size - 40)  # a frame too short for its fields is not ok: any index in range will do
+    if head - at == 2:  # the EtherType right before the IP header: EtherType, version, payload length, next header
+        h = a.v16[ip - 2].view(">u8").reshape(-1, 2)
+        x = h[:, 0]
+        ok &= (x >> 44) == 0x86DD6
+        plen = x & 0xFFFF
+        ok &= (h[:, 1] >> 56) == 6
+    else:
+        if at >= 0:
+            ok &= a.be16[ip - (head - at)] == 0x86DD
+        x = a.be64[ip]  # version, traffic class, flow label, payload length, next header, hop limit
+        ok &= (x >> 60) == 6
+        plen = (x >> 16) & 0xFFFF
+        ok &= ((x >> 8) & 0xFF) == 6
+    ok &= (plen == 0) | (plen >= 20)
     return ok
 
 
@@ -319,8 +354,8 @@ def scan_pcap(f: Any, base: int, little: bool, unit: float, linktype: int, want:
 
 
 def _shapes(a: _Bytes, s: Any, end: Any, incl: Any, linktype: int) -> tuple[Any, Any, Any, Any]:
-    """``_classify`` of every frame, the commonest shape (``_common``) first and the general test only for
-    the others; the TCP offsets of frames that are not plain stay inside the chunk."""
+    """``_classify`` of every frame, the commonest shapes (``_common``, then ``_common6``) first and the
+    general test only for the others; the TCP offsets of frames that are not plain stay inside the chunk."""
     if linktype not in _LINK or a.size < 64:
         v4, v6, tcp, ip = _classify(a, s, end, linktype)
         return v4, v6, np.minimum(tcp, a.size - 20), ip
@@ -331,6 +366,13 @@ def _shapes(a: _Bytes, s: Any, end: Any, incl: Any, linktype: int) -> tuple[Any,
     if not g.size:
         return v4, None, tcp, ip
     v6 = np.zeros(v4.size, np.bool_)
+    if linktype != frames.IPV4:  # the commonest IPv6 shape next, the TCP header 40 bytes after the IP header
+        c6 = _common6(a, s[g], incl[g], linktype)
+        v6[g[c6]] = True
+        tcp[g[c6]] += 20
+        g = g[~c6]
+        if not g.size:
+            return v4, v6, tcp, ip
     v4[g], v6[g], gtcp, ip[g] = _classify(a, s[g], end[g], linktype)
     tcp[g] = np.minimum(gtcp, a.size - 20)
     return v4, v6, tcp, ip
@@ -349,7 +391,8 @@ def _chunk(sc: Scan, cols: dict[str, list[Any]], a: _Bytes, buf: Any, base: int,
     plain = v4 if v6 is None else v4 | v6
     idx = np.flatnonzero(~plain | ((flags & want) != 0))  # every frame left out is a plain TCP packet without them
     sc.filtered += s.size - idx.size
-    simple = v4[idx]
+    simple = v4[idx] if v6 is None else plain[idx]
+    six = None if v6 is None else v6[idx]  # the plain-IPv6 rows (all simple)
     t = times(idx)
     keep = np.ones(idx.size, np.bool_)
     key = np.zeros(idx.size, np.int64)
@@ -368,6 +411,9 @@ def _chunk(sc: Scan, cols: dict[str, list[Any]], a: _Bytes, buf: Any, base: int,
             key[j] = p.seq if fl[j] & _SYN and not fl[j] & _ACK else p.ack - 1 if fl[j] & (_SYN | _ACK) else p.seq - 1
     if not keep.all():
         idx, t, fl, key, simple = idx[keep], t[keep], fl[keep], key[keep], simple[keep]
+        six = None if six is None else six[keep]
+    if six is not None and not six.any():
+        six = None
     kind = np.where((fl & _SYN) != 0, np.where((fl & _ACK) != 0, 1, 0), 2)
     th, sr, er = tcp[idx], s[idx], end[idx]
     ipr = np.minimum(ip[idx], a.size - 20)
@@ -378,21 +424,28 @@ def _chunk(sc: Scan, cols: dict[str, list[Any]], a: _Bytes, buf: Any, base: int,
     seq, ack, offset = x, h[:, 1] >> 32, (h[:, 1] >> 28) & 15
     sport, dport = ports >> 16, ports & 0xFFFF
     fast_key = np.where(kind == 0, seq, np.where((kind == 1) | ((fl & _ACK) != 0), ack - 1, seq - 1)) & 0xFFFFFFFF
-    every = bool(simple.all())  # the common case: every row plain IPv4, no np.where(simple, ...) needed
+    every = bool(simple.all())  # the common case: every row plain, no np.where(simple, ...) needed
     key = fast_key if every else np.where(simple, fast_key.astype(np.int64), key & 0xFFFFFFFF)
     g = a.v20[ipr].view(">u4").reshape(-1, 5)
     src, dst = g[:, 3], g[:, 4]
     total = (g[:, 0] & 0xFFFF).astype(np.int64)
     stop = np.where(total > 0, np.minimum(er, ipr + total), er)  # the IP packet's end, as the decoder takes it
+    if six is not None:  # IPv6 rows: 40 bytes of IP header inside the frame (_classify), so ipr is the header
+        r6 = np.flatnonzero(six)
+        i6 = ipr[r6]
+        pl = (g[r6, 1] >> 16).astype(np.int64)  # the payload length (0: a jumbogram or offload, the frame's end)
+        stop[r6] = np.where(pl > 0, np.minimum(er[r6], i6 + 40 + pl), er[r6])
+        src, dst = src.copy(), dst.copy()
+        src[r6], dst[r6] = intern(sc, a.v16[i6 + 8], a.v16[i6 + 24])
     pstart = th + offset.astype(np.int64) * 4
     plen = np.maximum(stop - pstart, 0)
     if not every:
         plen = np.where(simple, plen, 0)
     col = {"offset": base + sr, "length": incl[idx], "t": t, "kind": kind, "key": key, "simple": simple,
-           "src": src, "dst": dst, "sport": sport, "dport": dport,
+           "v6": np.zeros(idx.size, np.bool_) if six is None else six, "src": src, "dst": dst, "sport": sport, "dport": dport,
            "flags": fl, "seq": seq, "ack": ack, "pstart": np.where(plen > 0, pstart - sr, 0), "plen": plen}  # fmt: skip
     for name, v in col.items():
-        if not every and name not in ("offset", "length", "t", "kind", "key", "simple"):
+        if not every and name not in ("offset", "length", "t", "kind", "key", "simple", "v6"):
             v = np.where(simple, v, 0)
         cols[name].append(np.asarray(v).astype(_DTYPES[name], copy=False))
     return idx
@@ -400,9 +453,9 @@ def _chunk(sc: Scan, cols: dict[str, list[Any]], a: _Bytes, buf: Any, base: int,
 
 def healthy_pairs(scans: list[Scan], groups: Any = None) -> tuple[int, float]:
     """Mark (``keep`` False) the handshakes the analyser would count healthy and forget at once, across
-    all ``scans`` read together: a plain-IPv4 SYN and, after it in the order the analyser meets them, with
-    a time less than 130 s past the SYN's, a SYN-ACK from the address and port it called to its source,
-    their ISN named by no other SYN, SYN-ACK or RST in any file.  That order is one file's own (a SYN-ACK
+    all ``scans`` read together: a plain IPv4 or IPv6 SYN and, after it in the order the analyser meets
+    them, with a time less than 130 s past the SYN's, a SYN-ACK of its family from the address and port it
+    called to its source, their ISN named by no other SYN, SYN-ACK or RST in any file.  That order is one file's own (a SYN-ACK
     written before its SYN meets no attempt: not a pair, whatever their times), or several files' merge
     by (time, file, position), which the caller uses only when each file is in time order.  Returns how
     many, and the latest time among them.  ``groups``: ``by_key(scans)`` when the caller has it already."""
@@ -416,10 +469,11 @@ def healthy_pairs(scans: list[Scan], groups: Any = None) -> tuple[int, float]:
     later = tb < ta  # several files: the merged order is by time first; at the same time, by file and position
     if len(scans) > 1 and later.any():
         a, b, ta, tb = np.where(later, b, a), np.where(later, a, b), np.where(later, tb, ta), np.where(later, ta, tb)
-    col = {c: _joined(scans, c) for c in ("kind", "simple", "src", "sport", "dst", "dport")}
+    col = {c: _joined(scans, c) for c in ("kind", "simple", "v6", "sport", "dport")}
     ok = (col["kind"][a] == 0) & (col["kind"][b] == 1) & col["simple"][a] & col["simple"][b]
+    ok &= col["v6"][a] == col["v6"][b]  # one family: an IPv4 address and an IPv6 index never compare
     # the SYN-ACK's addresses and ports are the SYN's swapped: each pair of columns read as one number
-    src, dst, sport, dport = col["src"], col["dst"], col["sport"], col["dport"]
+    (src, dst, _), sport, dport = addresses(scans), col["sport"], col["dport"]
     ok &= ((src[a].astype(np.uint64) << 32) | dst[a]) == ((dst[b].astype(np.uint64) << 32) | src[b])
     ok &= ((sport[a].astype(np.uint32) << 16) | dport[a]) == ((dport[b].astype(np.uint32) << 16) | sport[b])
     ok &= (tb - ta) < 130.0
@@ -460,11 +514,11 @@ def by_key(scans: list[Scan]) -> tuple[Any, Any, Any, Any, Any] | None:
 
 
 def lone_syns(scans: list[Scan], listed: int, groups: Any = None) -> tuple[dict[str, int], float]:
-    """Count by kind, and mark (``keep`` False), the lone SYNs past the ``listed`` earliest: a plain-IPv4 SYN
+    """Count by kind, and mark (``keep`` False), the lone SYNs past the ``listed`` earliest: a plain IPv4 or IPv6 SYN
     whose ISN no other SYN, SYN-ACK or RST in any file names.  The analyser would open an attempt for it
     that no later packet joins (it finds a packet's attempt by that ISN, ``_Analyser._find``/``_find_syn``
-    in :mod:`hairpin.diagnose.capture`), and classify it by the SYN alone: ``loopback`` to 127.0.0.0/8,
-    else ``node-loopback`` from its own destination address, else ``unanswered-syn``; no retransmission,
+    in :mod:`hairpin.diagnose.capture`), and classify it by the SYN alone: ``loopback`` to 127.0.0.0/8 or
+    ::1, else ``node-loopback`` from its own destination address, else ``unanswered-syn``; no retransmission,
     so nothing else of it is shown.  The ``listed`` earliest (by time, file, position: the order the
     analyser opens them in) stay, for the analyser to list them.  This is a SYN flood's bulk: counted
     here, never decoded or held.  Returns the counts and the latest time among those marked.  ``groups``:
@@ -473,14 +527,19 @@ def lone_syns(scans: list[Scan], listed: int, groups: Any = None) -> tuple[dict[
     if groups is None:
         return {}, float("-inf")
     _key, t, order, starts, counts = groups
-    col = {c: _joined(scans, c) for c in ("kind", "simple", "src", "dst", "keep")}
+    col = {c: _joined(scans, c) for c in ("kind", "simple", "v6", "keep")}
+    col["src"], col["dst"], addrs = addresses(scans)
     rows = order[starts[counts == 1]]
     rows = rows[(col["kind"][rows] == 0) & col["simple"][rows] & col["keep"][rows]]
     if rows.size <= listed:
         return {}, float("-inf")
     rows = rows[np.lexsort((rows, t[rows]))[listed:]]
     dst = col["dst"][rows]
-    loop = (dst >> 24) == 127
+    loop = (dst >> 24) == 127  # 127.0.0.0/8, and ::1 for IPv6 (hairpin.model.net.is_loopback)
+    six = col["v6"][rows]
+    if addrs and six.any():
+        lo6 = np.array([x == V6 | 1 for x in addrs], np.bool_)
+        loop = np.where(six, lo6[np.where(six, dst, 0)], loop)
     node = ~loop & (col["src"][rows] == dst)
     found = {"loopback": int(np.count_nonzero(loop)), "node-loopback": int(np.count_nonzero(node))}
     found["unanswered-syn"] = int(rows.size) - found["loopback"] - found["node-loopback"]

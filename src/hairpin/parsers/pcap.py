@@ -303,16 +303,23 @@ class Reader:
         try:
             for at in range(0, rows.size, _BATCH):  # a list at a time (cheaper than one yield a row), memory bounded
                 part = rows[at : at + _BATCH]
+                columns = [getattr(sc, c)[part].tolist() for c in names]
+                if sc.addrs:  # IPv6 rows: their addresses from the scan's table
+                    six = sc.v6[part]
+                    if six.any():
+                        addrs = sc.addrs
+                        for c in (4, 6):
+                            columns[c] = [addrs[x] if v else x for x, v in zip(columns[c], six.tolist(), strict=True)]
                 if _PACKET_SET is not None and _RECORD_SET is not None:
-                    batch = self._built(fd, [getattr(sc, c)[part].tolist() for c in names])
+                    batch = self._built(fd, columns)
                 else:  # pragma: no cover - the dataclasses' own constructors
                     batch = [
                         PacketRecord(t, None, Packet(src, sport, dst, dport, flags_of[flags & 0x3F], seq, ack, "tcp",
                                                      pread(fd, plen, offset + pstart) if plen else b""))
-                        if simple  # plain IPv4: the packet is in the columns, only a payload is read again
+                        if simple  # plain IP: the packet is in the columns, only a payload is read again
                         else self._decode_at(fd, offset, length, t)
                         for offset, length, t, simple, src, sport, dst, dport, flags, seq, ack, pstart, plen in zip(
-                            *(getattr(sc, c)[part].tolist() for c in names), strict=True
+                            *columns, strict=True
                         )
                     ]  # fmt: skip
                 if self._names is not None:  # pcapng: each row's interface name and comment
@@ -322,7 +329,7 @@ class Reader:
             os.close(fd)
 
     def _built(self, fd: int, columns: list[list[Any]]) -> list[PacketRecord | None]:
-        """The rows of ``columns`` (as in ``_replay``) as records, each plain-IPv4 one built from its columns
+        """The rows of ``columns`` (as in ``_replay``) as records, each plain-IP one built from its columns
         through the slot setters (``_setters``), the others decoded again."""
         new, pread, flags_of = object.__new__, os.pread, _FLAGS
         assert _PACKET_SET is not None and _RECORD_SET is not None
