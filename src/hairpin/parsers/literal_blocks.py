@@ -56,60 +56,74 @@ class Rewrite(NamedTuple):
         return j + (self.removed[n - 1] if n else 0)
 
 
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip(" "))
-
-
 def rewrite(piece: str) -> Rewrite | None:
     """``piece`` (one List item, starting ``- ``) with its literal blocks of kubectl's form swapped for
     placeholders; None when it holds none, or when a ``KEY: |`` line is of any other form, or the
     placeholders' start occurs in it, or it does not end with a line break."""
-    if ": |\n" not in piece or PREFIX in piece or not piece.endswith("\n"):
+    at = piece.find(": |\n")
+    if at < 0 or PREFIX in piece or not piece.endswith("\n"):
         return None
-    lines = piece.split("\n")  # a piece ending with a line break ends with "" here
-    last = len(lines) - 1
-    out: list[str] = []
+    parts: list[str] = []
     values: list[str] = []
     keys: list[int] = []
     removed: list[int] = []
-    gone = 0
-    j = 0
-    while j <= last:
-        ln = lines[j]
-        if not ln.endswith(": |"):
-            out.append(ln)
-            j += 1
-            continue
-        k = _indent(ln)
-        if j == 0 or k == len(ln) - 3 or ln[k] == "-":
+    done = 0  # piece[:done] is in parts
+    row = 0  # lines of the rewritten item before piece[done:]
+    while at >= 0:
+        s = piece.rfind("\n", 0, at) + 1  # the key line's start
+        body = piece[s:at].lstrip(" ")
+        k = at - s - len(body)
+        if s == 0 or not body or body[0] == "-":
             return None  # the item's first line, an empty key, a sequence entry
-        m = j + 1
-        d = _indent(lines[m]) if m < last else -1
-        if d <= k:
-            return None  # no content line (the block is empty: kept exact)
-        content = []
-        while m < last and _indent(lines[m]) > k:
-            c = lines[m]
-            if c[d:d + 1] in ("", " ") or c[:d].strip(" ") or c.endswith(" "):
+        p = at + 4  # the first content line
+        content: list[str] = []
+        d = -1
+        while p < len(piece):
+            e = piece.index("\n", p)  # (the piece ends with a line break)
+            line = piece[p:e]
+            ind = len(line) - len(line.lstrip(" "))
+            if ind <= k:
+                if ind == len(line):
+                    return None  # an empty or blank line after the block, not at the item's end
+                break
+            if d < 0:
+                d = ind
+            if ind != d or line[-1] == " ":
                 return None  # indented otherwise, blank, or a trailing space
-            content.append(c[d:])
-            m += 1
-        if m < last and not lines[m].strip(" "):
-            return None  # an empty (or blank) line after the block but not at the item's end
-        if m == last and _indent(lines[m]) > k:
-            return None  # the last content line has no line break (the end of the text)
-        keys.append(len(out))
-        out.append(f"{ln[:-1]}{PREFIX}{len(values)}")
+            content.append(line[d:])
+            p = e + 1
+        if not content:
+            return None  # an empty block: kept exact
+        row += piece.count("\n", done, s)
+        keys.append(row)
+        row += 1
+        parts.append(piece[done : at + 2])
+        parts.append(f"{PREFIX}{len(values)}\n")
         values.append("\n".join(content) + "\n")
-        gone += len(content)
-        removed.append(gone)
-        j = m
-    return Rewrite("\n".join(out), values, keys, removed)
+        removed.append((removed[-1] if removed else 0) + len(content))
+        done = p
+        at = piece.find(": |\n", p)
+    parts.append(piece[done:])
+    return Rewrite("".join(parts), values, keys, removed)
 
 
 def fill(data: Any, values: list[str]) -> bool:
     """Put each block's value in place of its placeholder in ``data`` (decoded from the rewritten item);
-    False when a placeholder is not found exactly once as a mapping's value, or a key holds ``PREFIX``."""
+    False when a placeholder is not found exactly once as a mapping's value, or a key holds ``PREFIX``.
+
+    Where kubectl puts them, in ``metadata.annotations``, they are looked for first: found there, each is
+    the only string holding ``PREFIX`` (the rewritten text holds it once a placeholder, and a scalar without
+    escapes, which the caller refuses, folds its lines with a space or a line break, so no string gets it
+    from anywhere else); otherwise the whole item is walked."""
+    meta = data.get("metadata") if data.__class__ is dict else None
+    ann = meta.get("annotations") if meta.__class__ is dict else None
+    if ann.__class__ is dict:
+        names = [f"{PREFIX}{n}" for n in range(len(values))]
+        hits = [key for key, v in ann.items() if v in names]
+        if len(hits) == len(values) and len({ann[key] for key in hits}) == len(values):
+            for key in hits:
+                ann[key] = values[int(ann[key][len(PREFIX) :])]
+            return True
     seen = [False] * len(values)
     names = {f"{PREFIX}{n}": n for n in range(len(values))}
     stack = [data]
