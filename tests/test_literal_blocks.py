@@ -16,15 +16,17 @@ import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
-from test_yaml_list import POD, SERVICE, SETTINGS, dump, fast_read, same
 
 from hairpin.parsers import literal_blocks, yaml_list
+from test_yaml_list import POD, SERVICE, SETTINGS, dump, fast_read, same
 
 pytest.importorskip("ryml")
 pytest.importorskip("msgspec")
 
 LA = "kubectl.kubernetes.io/last-applied-configuration"
-JSON = '{"apiVersion":"v1","kind":"Service","metadata":{"name":"lb","namespace":"default"},"spec":{"ports":[{"port":80}]}}'
+JSON = (
+    '{"apiVersion":"v1","kind":"Service","metadata":{"name":"lb","namespace":"default"},"spec":{"ports":[{"port":80}]}}'
+)
 
 
 def with_block(item: str, header: str = f"{LA}: |", body: tuple[str, ...] = (JSON,), indent: int = 8) -> str:
@@ -106,7 +108,9 @@ def test_blocks_elsewhere_in_an_item(monkeypatch: pytest.MonkeyPatch, old: str, 
     assert exact_indices(monkeypatch, text) in (([],) if fast else (None, [0]))
 
 
-@pytest.mark.parametrize("body", [("a",), ("a", "b"), ("#", "- x", "? y", "'q", '"', "k: v", "{", "é ü"), ("yes",), ("0755",)])
+@pytest.mark.parametrize(
+    "body", [("a",), ("a", "b"), ("#", "- x", "? y", "'q", '"', "k: v", "{", "é ü"), ("yes",), ("0755",)]
+)
 def test_the_value_is_pyyamls(body: tuple[str, ...]) -> None:
     piece = "- a: 0\n  k: |\n" + "".join(f"    {b}\n" for b in body) + "  z: 1\n"
     rw = literal_blocks.rewrite(piece)
@@ -143,7 +147,9 @@ def blocky(draw: Any) -> str:
                             ("x", "  y"), ("yes",), ("- a",), ("x ",), ()])  # fmt: skip
         item = with_block(base, header, lines, rnd.choice([8, 8, 8, 7, 10]))
         if rnd.random() < 0.3:
-            item = item.replace("    name: ", "    name: |\n      " + rnd.choice(["v", "w: x", "- y"]) + "\n    nam: ", 1)
+            item = item.replace(
+                "    name: ", "    name: |\n      " + rnd.choice(["v", "w: x", "- y"]) + "\n    nam: ", 1
+            )
         if rnd.random() < 0.2:
             item = item.replace("  spec:\n", "  spec:\n    tail: |\n      t\n", 1)
         items.append(item)
@@ -162,9 +168,15 @@ _BASE = dump([POD.format(i=1), with_block(SERVICE), with_block(POD.format(i=2), 
 @SETTINGS
 @given(st.lists(st.tuples(st.integers(0, len(_BASE)), st.sampled_from(["insert", "delete", "replace"]),
                           st.sampled_from(list(" \n:-\"'#{}[],&*!|>?%@`019abyn.~+\\"))), min_size=1, max_size=3))  # fmt: skip
-def test_a_list_with_blocks_damaged_anywhere_reads_as_the_exact_path_reads_it(edits: list[tuple[int, str, str]]) -> None:
+def test_a_list_with_blocks_damaged_anywhere_reads_as_the_exact_path_reads_it(
+    edits: list[tuple[int, str, str]],
+) -> None:
     text = _BASE
     for at, op, ch in edits:
         at = min(at, len(text) - 1)
-        text = text[:at] + ch + text[at:] if op == "insert" else text[:at] + ("" if op == "delete" else ch) + text[at + 1 :]
+        text = (
+            text[:at] + ch + text[at:]
+            if op == "insert"
+            else text[:at] + ("" if op == "delete" else ch) + text[at + 1 :]
+        )
     same(text)

@@ -118,8 +118,8 @@ def fill(data: Any, values: list[str]) -> bool:
     meta = data.get("metadata") if data.__class__ is dict else None
     ann = meta.get("annotations") if meta.__class__ is dict else None
     if ann.__class__ is dict:
-        names = [f"{PREFIX}{n}" for n in range(len(values))]
-        hits = [key for key, v in ann.items() if v in names]
+        wanted = [f"{PREFIX}{n}" for n in range(len(values))]
+        hits = [key for key, v in ann.items() if v in wanted]
         if len(hits) == len(values) and len({ann[key] for key in hits}) == len(values):
             for key in hits:
                 ann[key] = values[int(ann[key][len(PREFIX) :])]
