@@ -180,3 +180,18 @@ def test_a_list_with_blocks_damaged_anywhere_reads_as_the_exact_path_reads_it(
             else text[:at] + ("" if op == "delete" else ch) + text[at + 1 :]
         )
     same(text)
+
+
+def test_runs_join_the_items_around_those_left_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+    # every third item holds a comment (exact), every third a block (rewritten): the fast runs skip them
+    items = [POD.format(i=i) if i % 3 == 0 else with_block(SERVICE) if i % 3 == 1 else SERVICE.replace("lb\n", "lb # c\n")
+             for i in range(15)]  # fmt: skip
+    text = dump(items)
+    want = same(text)
+    runs: list[int] = []
+    parse = yaml_list.ryml.parse_in_arena
+    monkeypatch.setattr(yaml_list.ryml, "parse_in_arena", lambda raw, tree: (runs.append(raw.count(b"\n- ")), parse(raw, tree))[1])
+    assert exact_indices(monkeypatch, text) == [2, 5, 8, 11, 14]
+    assert runs == [4, 4]  # the 5 Pods in one run, the 5 rewritten Services in another (items after the first)
+    monkeypatch.setattr(yaml_list, "RUN_LINES", 45)
+    assert same(text) == want
