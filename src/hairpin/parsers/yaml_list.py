@@ -18,7 +18,9 @@ the exact path's; otherwise it returns None and the caller reads the file the ex
   limit;
 - an item holding anything else rapidyaml might read otherwise goes to the exact path on its own (its
   line and marks shifted back): a backslash, a comment, a trailing space or empty line, a flow collection
-  other than ``{}``/``[]``, a tag, anchor, alias, block scalar, complex key, merge key or any indicator
+  other than ``{}``/``[]``, a tag, anchor, alias, block scalar (but an item whose only such construct is
+  literal blocks of the form kubectl prints is read with each block replaced by a plain placeholder and
+  held to every check here: ``hairpin.parsers.literal_blocks``), complex key, merge key or any indicator
   character at the start of a token (a ``:`` there is an empty key, which libyaml refuses and rapidyaml
   reads as ``""``), a quoted scalar not closed on its line; so does an item whose
   ``marks`` would not be empty (annotations, a Service's fields: ``hairpin.parsers.strict.marks``) when
@@ -38,7 +40,8 @@ the exact path's; otherwise it returns None and the caller reads the file the ex
 - each object has a kind, and every field hairpin reads has its API type (``hairpin.parsers.shapes``),
   so neither ``strict.vet_yaml`` nor ``shapes.vet_shape`` would refuse it.
 
-The items' end, starts, lines, trailing spaces and empty lines of an ASCII text come from its line breaks
+A run handed to rapidyaml joins the items on either side of those left to the exact path (each item is a
+whole entry of the sequence).  The items' end, starts, lines, trailing spaces and empty lines of an ASCII text come from its line breaks
 (``hairpin.parsers.list_layout``); a risk character that occurs seldom is tried where ``str.find`` finds it
 rather than by a regular-expression pass over the whole text (the same expression either way).
 
