@@ -149,3 +149,24 @@ def test_a_port_not_given_as_vxlan_is_not_opened(tmp_path: Path) -> None:
     assert fast == slow and fast["summary"]["hairpins"] == 0
     fast, slow = both([path], frames.VXLAN_PORTS | {9999})
     assert fast == slow and fast["summary"]["hairpins"] == 1
+
+
+@pytest.mark.parametrize("six", [False, True], ids=["inner-ipv4", "inner-ipv6"])
+def test_pcapng_vxlan_rows_are_columns(tmp_path: Path, six: bool) -> None:
+    from test_pcap_fast import _pcapng
+
+    base = 1_764_547_200.0
+    recs: list[pcap.PacketRecord] = []
+    for n in range(6):
+        recs += connection("hairpin" if n % 2 else "healthy", ip_int("192.168.0.10") + n, 40000 + n, 1000 + n, NODES[0],
+                           base + n, 2, 1.0)  # fmt: skip
+    recs.sort(key=lambda r: r.t)
+    blocks = [(0, r.t, tunnelled(_six(r.packet) if six else r.packet, frames.ETHERNET, "plain"), "") for r in recs]
+    path = tmp_path / "v.pcapng"
+    path.write_bytes(_pcapng("<", [(frames.ETHERNET, "eth0", 6)], blocks))
+    rd = pcap.read(path, want=6)
+    sc = rd.scan()
+    assert sc is not None and bool(sc.simple.all()) and int(sc.v6.sum()) == (sc.t.size if six else 0)
+    assert list(rd) == list(pcap.read(path, want=6))
+    fast, slow = both([path])
+    assert fast == slow and fast["summary"]["hairpins"] == 3 and fast["summary"]["healthy"] == 3
