@@ -67,6 +67,7 @@ class Scan:
     packets: int = 0
     filtered: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    vxlan: frozenset[int] = frozenset()  # the UDP ports opened as VXLAN (the decoder's), not a column
     damage: tuple[int, str, bool] | None = None  # byte offset, why, corrupt
     offset: Any = None  # int64: byte offset of each SYN/RST frame
     length: Any = None  # its captured length
@@ -218,6 +219,46 @@ def _common6(a: _Bytes, s: Any, incl: Any, linktype: int) -> Any:
     return ok
 
 
+def _vxlan(a: _Bytes, s: Any, end: Any, incl: Any, linktype: int, ports: frozenset[int]) -> tuple[Any, ...]:
+    """Which frames are VXLAN of the commonest shape, as the decoder opens them (``frames._ip``: RFC 7348):
+    after the link type's fixed header (no VLAN tag) an IPv4 header of 20 bytes (0x45), not a later
+    fragment, protocol UDP (17), to a port of ``ports``, the UDP header and the 8-byte VXLAN header (its I
+    flag set) inside the outer packet, then an untagged inner Ethernet frame holding plain TCP: IPv4 of 20
+    bytes as ``_common`` asks, or IPv6 with TCP right after its 40 bytes as ``_common6`` asks, each bounded by
+    the outer packet's end (min(frame end, its total length), or the frame's end for 0), as the decoder
+    bounds it.  Returns (VXLAN IPv4 inside, VXLAN IPv6 inside, the inner TCP header's offset, the inner IP
+    header's offset, the outer packet's end)."""
+    head, at = _LINK[linktype]
+    n = a.size
+    # an ok frame (at least 90 bytes past ``ip``, 110 for IPv6 inside) holds every byte read here and by _chunk
+    # (the inner TCP header's first 16 bytes), so it is never moved by the clamp; any other index in range will do
+    ip = np.minimum(s + head, n - 90)
+    ok = incl >= head + 90  # outer IPv4 20, UDP 8, VXLAN 8, Ethernet 14, IPv4 20, TCP 20
+    if at >= 0:
+        ok &= a.be16[ip - (head - at)] == 0x0800
+    x = a.be32[ip]
+    ok &= (x >> 24) == 0x45
+    ok &= (a.be32[ip + 6] & 0x1FFF00FF) == 17  # fragment offset 0, protocol UDP
+    total = (x & 0xFFFF).astype(np.int64)
+    ostop = np.where(total > 0, np.minimum(end, ip + total), end)
+    ok &= ostop - (ip + 36) >= 14  # the UDP and VXLAN headers and the inner Ethernet header inside it
+    ok &= np.isin(a.be16[ip + 22], np.array(sorted(ports), np.int64)) & ((a.u8[ip + 28] & 0x08) != 0)
+    e = ip + 50  # the inner IP header (after the inner Ethernet header)
+    etype = a.be16[e - 2]
+    y = a.be32[e]
+    t4 = e + 20
+    total4 = (y & 0xFFFF).astype(np.int64)
+    stop4 = np.where(total4 > 0, np.minimum(ostop, e + total4), ostop)
+    in4 = ok & (etype == 0x0800) & ((y >> 24) == 0x45) & ((a.be32[e + 6] & 0x1FFF00FF) == 6) & (stop4 - t4 >= 20)
+    ok6 = ok & (etype == 0x86DD) & (incl >= head + 110)
+    e6 = np.where(ok6, e, 0)
+    z = a.be64[np.minimum(e6, n - 8)]
+    plen = ((z >> 16) & 0xFFFF).astype(np.int64)
+    stop6 = np.where(plen > 0, np.minimum(ostop, e + 40 + plen), ostop)
+    in6 = ok6 & ((z >> 60) == 6) & (((z >> 8) & 0xFF) == 6) & (stop6 - (e + 40) >= 20)
+    return in4, in6, np.where(in6, e + 40, t4), e, ostop
+
+
 class Window:
     """A read buffer used again and again (the first pass's chunks): what was not consumed moves to its front
     and the next chunk is read after it, into the same memory (grown, as a new buffer, only when what is
@@ -289,13 +330,14 @@ def _guess_walk(a: _Bytes, i: int, little: bool, frac_max: int = 1 << 32,
 
 
 def scan_pcap(f: Any, base: int, little: bool, unit: float, linktype: int, want: int,
-              decode: Callable[[Any, int, int], object], filtered: object, snaplen_max: int) -> Scan | None:  # fmt: skip
+              decode: Callable[[Any, int, int], object], filtered: object, snaplen_max: int,
+              vxlan: frozenset[int] = frozenset()) -> Scan | None:  # fmt: skip
     """Scan the classic pcap records of ``f`` (positioned at byte ``base``, after the file header).
-    ``decode(chunk, start, end)`` is the full decoder (a ``Packet``, a skip reason, or ``filtered``);
-    None when the link type has no fast path."""
+    ``decode(chunk, start, end)`` is the full decoder (a ``Packet``, a skip reason, or ``filtered``), and
+    ``vxlan`` the UDP ports it opens as VXLAN; None when the link type has no fast path."""
     if linktype not in _FAST_LINKTYPES:
         return None
-    sc = Scan()
+    sc = Scan(vxlan=vxlan)
     cols: dict[str, list[Any]] = {k: [] for k in _DTYPES}
     hdr = struct.Struct(("<" if little else ">") + "I").unpack_from
     frac_max = 1_000_000 if unit > 1e-7 else 1_000_000_000  # microseconds or nanoseconds: only a guess's filter
@@ -353,18 +395,19 @@ def scan_pcap(f: Any, base: int, little: bool, unit: float, linktype: int, want:
     return sc
 
 
-def _shapes(a: _Bytes, s: Any, end: Any, incl: Any, linktype: int) -> tuple[Any, Any, Any, Any]:
+def _shapes(a: _Bytes, s: Any, end: Any, incl: Any, linktype: int,
+            vxlan: frozenset[int] = frozenset()) -> tuple[Any, Any, Any, Any, Any]:  # fmt: skip
     """``_classify`` of every frame, the commonest shapes (``_common``, then ``_common6``) first and the
     general test only for the others; the TCP offsets of frames that are not plain stay inside the chunk."""
     if linktype not in _LINK or a.size < 64:
         v4, v6, tcp, ip = _classify(a, s, end, linktype)
-        return v4, v6, np.minimum(tcp, a.size - 20), ip
+        return v4, v6, np.minimum(tcp, a.size - 20), ip, end
     head = _LINK[linktype][0]
     v4 = _common(a, s, incl, linktype)
     tcp, ip = s + (head + 20), s + head
     g = np.flatnonzero(~v4)
     if not g.size:
-        return v4, None, tcp, ip
+        return v4, None, tcp, ip, end
     v6 = np.zeros(v4.size, np.bool_)
     if linktype != frames.IPV4:  # the commonest IPv6 shape next, the TCP header 40 bytes after the IP header
         c6 = _common6(a, s[g], incl[g], linktype)
@@ -372,10 +415,22 @@ def _shapes(a: _Bytes, s: Any, end: Any, incl: Any, linktype: int) -> tuple[Any,
         tcp[g[c6]] += 20
         g = g[~c6]
         if not g.size:
-            return v4, v6, tcp, ip
+            return v4, v6, tcp, ip, end
+    bound = end  # where each frame's IP packet is bounded: the frame's end, or a VXLAN packet's outer end
+    if vxlan and linktype != frames.IPV6 and a.size >= 128:  # VXLAN of the commonest shape (AWS Traffic Mirroring, overlays)
+        in4, in6, vtcp, vip, ostop = _vxlan(a, s[g], end[g], incl[g], linktype, vxlan)
+        vx = in4 | in6
+        if vx.any():
+            h = g[vx]
+            v4[h], v6[h], tcp[h], ip[h] = in4[vx], in6[vx], vtcp[vx], vip[vx]
+            bound = end.copy()
+            bound[h] = ostop[vx]
+            g = g[~vx]
+            if not g.size:
+                return v4, v6, tcp, ip, bound
     v4[g], v6[g], gtcp, ip[g] = _classify(a, s[g], end[g], linktype)
     tcp[g] = np.minimum(gtcp, a.size - 20)
-    return v4, v6, tcp, ip
+    return v4, v6, tcp, ip, bound
 
 
 def _chunk(sc: Scan, cols: dict[str, list[Any]], a: _Bytes, buf: Any, base: int, s: Any, incl: Any,
@@ -386,7 +441,7 @@ def _chunk(sc: Scan, cols: dict[str, list[Any]], a: _Bytes, buf: Any, base: int,
     reasons = sc.reasons
     sc.packets += s.size
     end = s + incl
-    v4, v6, tcp, ip = _shapes(a, s, end, incl, linktype)
+    v4, v6, tcp, ip, bound = _shapes(a, s, end, incl, linktype, sc.vxlan)
     flags = a.u8[tcp + 13]
     plain = v4 if v6 is None else v4 | v6
     idx = np.flatnonzero(~plain | ((flags & want) != 0))  # every frame left out is a plain TCP packet without them
@@ -415,7 +470,7 @@ def _chunk(sc: Scan, cols: dict[str, list[Any]], a: _Bytes, buf: Any, base: int,
     if six is not None and not six.any():
         six = None
     kind = np.where((fl & _SYN) != 0, np.where((fl & _ACK) != 0, 1, 0), 2)
-    th, sr, er = tcp[idx], s[idx], end[idx]
+    th, sr, er = tcp[idx], s[idx], bound[idx]  # er: where the IP packet is bounded (the decoder's end for it)
     ipr = np.minimum(ip[idx], a.size - 20)
     # the first 16 bytes of each TCP header and the first 20 of each IP header in one read each (unsigned 64- and
     # 32-bit numbers): tcp and ip are at least 20 bytes before the chunk's end (_shapes), so both are inside it

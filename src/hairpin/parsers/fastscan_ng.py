@@ -53,12 +53,13 @@ def _epb_run(w: Any, k: int, m: int, interfaces: int, max_block: int) -> tuple[A
 
 
 def scan_pcapng(f: Any, want: int, decoder: Callable[[int, str], Callable[[Any, int, int], object]], filtered: object,
-                options: Callable[[bytes, str], Iterable[tuple[int, bytes]]], max_block: int) -> tuple[Scan, dict[str, Any]] | None:  # fmt: skip
+                options: Callable[[bytes, str], Iterable[tuple[int, bytes]]], max_block: int,
+                vxlan: frozenset[int] = frozenset()) -> tuple[Scan, dict[str, Any]] | None:  # fmt: skip
     """Scan the pcapng file ``f`` (at its start).  ``decoder(linktype, endian)`` gives the full decoder of
     frames (as for ``fastscan.scan_pcap``), ``options(data, endian)`` reads a block's options.  Returns the
     ``Scan`` (with ``iface`` and ``optlen`` columns: each row's interface and the length of its block's
     options) and what the file declared (``linktype``, ``endian``, ``names`` of the interfaces), or None
-    when the file is outside the scope above."""
+    when the file is outside the scope above.  ``vxlan``: the UDP ports the decoder opens as VXLAN."""
     head = f.read(12)
     if len(head) < 12 or head[8:12] not in _BOMS:
         return None
@@ -74,7 +75,7 @@ def scan_pcapng(f: Any, want: int, decoder: Callable[[int, str], Callable[[Any, 
     units: list[float] = []
     linktype = -1
     decode: Callable[[Any, int, int], object] = decoder(0, e)
-    sc = Scan()
+    sc = Scan(vxlan=vxlan)
     cols: dict[str, list[Any]] = {k: [] for k in _DTYPES}
     extra: dict[str, list[Any]] = {"iface": [], "optlen": []}
     win = Window(f, 2 * _CHUNK, first)  # grown only for a block longer than a chunk

@@ -257,7 +257,7 @@ class Reader:
                 return full
 
             with open(self.path, "rb") as f:
-                found = scan_pcapng(f, want, decoder, _FILTERED, _options, MAX_BLOCK)
+                found = scan_pcapng(f, want, decoder, _FILTERED, _options, MAX_BLOCK, vxlan)
             if found is not None:
                 self._scan, declared = found
                 self._how, self._names = (declared["linktype"], declared["endian"]), declared["names"]
@@ -272,7 +272,7 @@ class Reader:
             def full(data: bytes, start: int, end: int) -> object:
                 return decode(data, linktype, endian, want, start, end, vxlan, _FILTERED)
 
-            sc = fastscan.scan_pcap(f, 24, endian == "<", unit, linktype, want, full, _FILTERED, SNAPLEN * 4)
+            sc = fastscan.scan_pcap(f, 24, endian == "<", unit, linktype, want, full, _FILTERED, SNAPLEN * 4, vxlan)
         if sc is not None:
             self._scan, self._how = sc, (linktype, endian)
         return sc
