@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from hairpin.parsers.fastscan import _CHUNK, _DTYPES, _FAST_LINKTYPES, Scan, Window, _Bytes, _chunk
+from hairpin.parsers.fastscan import _CHUNK, _DTYPES, _FAST_LINKTYPES, Scan, Window, _chunk
+from hairpin.parsers.fastscan_shapes import _Bytes
 
 __all__ = ["scan_pcapng"]
 

@@ -1,0 +1,234 @@
+"""Which frames of a chunk are plain TCP over IPv4 or IPv6 (or inside VXLAN), read with NumPy: the first pass's
+shape tests (:mod:`hairpin.parsers.fastscan`).
+
+What it knows: where a frame's IP and TCP headers are for the link types of the fast path, and which frames
+the full decoder (:func:`hairpin.parsers.frames.decode`) would read as exactly one plain TCP packet with
+those headers.  ``_Bytes`` reads fields at any byte offset of a chunk; ``_classify`` is the general test
+(VLAN tags, IPv4 options, IPv6 with TCP as its first next header); ``_common`` and ``_common6`` recognise the
+commonest untagged IPv4 and IPv6 shapes with a few reads a frame, ``_vxlan`` the commonest VXLAN shape;
+``_shapes`` applies them in that order and leaves every other frame to the decoder.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from hairpin.parsers import frames
+
+# link types whose frames can be plain IPv4 or IPv6 right after a fixed header: (its length, where its EtherType is or -1)
+_LINK = {
+    frames.ETHERNET: (14, 12),
+    frames.SLL: (16, 14),
+    frames.SLL2: (20, 0),
+    frames.RAW: (0, -1),
+    frames.IPV4: (0, -1),
+}
+
+
+class _Bytes:
+    """The first ``n`` bytes of a buffer read as unsigned integers at any byte offset: views with a one-byte
+    stride (unaligned reads), so a field of every frame is one gather."""
+
+    def __init__(self, buf: Any, n: int | None = None) -> None:
+        n = len(buf) if n is None else n
+        self.u8 = np.frombuffer(buf, np.uint8, n)
+        self.size = n
+        m = max(n - 1, 0)
+        self.be16 = np.ndarray((m,), ">u2", buf, 0, (1,)) if m else np.zeros(0, ">u2")
+        m = max(n - 3, 0)
+        self.be32 = np.ndarray((m,), ">u4", buf, 0, (1,)) if m else np.zeros(0, ">u4")
+        self.le32 = np.ndarray((m,), "<u4", buf, 0, (1,)) if m else np.zeros(0, "<u4")
+        m = max(n - 7, 0)
+        self.be64 = np.ndarray((m,), ">u8", buf, 0, (1,)) if m else np.zeros(0, ">u8")
+        self.le64 = np.ndarray((m,), "<u8", buf, 0, (1,)) if m else np.zeros(0, "<u8")
+        # 16 and 20 bytes at any offset as one item: a gather of these is cheaper than two of unaligned numbers
+        self.v16 = np.ndarray((n - 15,), "V16", buf, 0, (1,)) if n >= 16 else np.zeros(0, "V16")
+        self.v20 = np.ndarray((n - 19,), "V20", buf, 0, (1,)) if n >= 20 else np.zeros(0, "V20")
+
+    def __getitem__(self, i: Any) -> Any:
+        return self.u8[i]
+
+
+def _u16(a: _Bytes, i: Any) -> Any:
+    return a.be16[np.minimum(i, a.be16.size - 1)].astype(np.int64)
+
+
+def _u32be(a: _Bytes, i: Any) -> Any:
+    return a.be32[np.minimum(i, a.be32.size - 1)].astype(np.int64)
+
+
+def _u32(a: _Bytes, i: Any, little: bool) -> Any:
+    return (a.le32 if little else a.be32)[np.minimum(i, a.be32.size - 1)].astype(np.int64)
+
+
+def _classify(a: _Bytes, s: Any, end: Any, linktype: int) -> tuple[Any, Any, Any, Any]:
+    """For frames starting at ``s`` and ending at ``end``: (plain IPv4 TCP, plain IPv6 TCP, TCP header
+    offset, IP header offset)."""
+    n = a.size - 1
+
+    def cl(i: Any) -> Any:  # indexes past a frame are masked out below
+        return np.minimum(i, n)
+
+    incl = end - s
+    if linktype in (frames.ETHERNET, frames.SLL, frames.SLL2):
+        head, at = _LINK[linktype]
+        ok = incl >= head
+        etype = _u16(a, cl(s + at))
+        off = s + head
+        tagged = ok & ((etype == 0x8100) | (etype == 0x88A8) | (etype == 0x9100)) & (end - off >= 4)
+        etype = np.where(tagged, _u16(a, cl(off + 2)), etype)
+        off = np.where(tagged, off + 4, off)
+        v4 = ok & (etype == 0x0800)
+        v6 = ok & (etype == 0x86DD)
+    else:
+        off = s
+        ok = incl >= 1
+        nib = a[cl(s)] >> 4
+        v4 = ok & (nib == 4) & (linktype != frames.IPV6)
+        v6 = ok & (nib == 6) & (linktype != frames.IPV4)
+    v4 &= end - off >= 20
+    v6 &= end - off >= 40
+    b0 = a[cl(off)].astype(np.int64)
+    ihl = (b0 & 15) * 4
+    total = _u16(a, cl(off + 2))
+    stop4 = np.where(total > 0, np.minimum(end, off + total), end)
+    v4 &= (
+        ((b0 >> 4) == 4) & (ihl >= 20) & ((a[cl(off + 6)] & 0x1F) == 0) & (a[cl(off + 7)] == 0) & (a[cl(off + 9)] == 6)
+    )
+    v4 &= stop4 - (off + ihl) >= 20
+    plen = _u16(a, cl(off + 4))
+    stop6 = np.where(plen > 0, np.minimum(end, off + 40 + plen), end)
+    v6 &= ((b0 >> 4) == 6) & (a[cl(off + 6)] == 6) & (stop6 - (off + 40) >= 20)
+    tcp = np.where(v4, off + ihl, off + 40)
+    return v4, v6, tcp, off
+
+
+def _common(a: _Bytes, s: Any, incl: Any, linktype: int) -> Any:
+    """Which frames are of the commonest shape: after the link type's fixed header, an untagged IPv4 header
+    of 20 bytes (0x45), not a later fragment, protocol 6, its total length 0 or at least 40 and the frame at
+    least that long.  Each such frame is plain IPv4 for ``_classify`` too, with the TCP header 20 bytes
+    after the IP header."""
+    head, at = _LINK[linktype]
+    ok = incl >= head + 40
+    ip = np.minimum(s + head, a.size - 40)  # a frame too short for its fields is not ok: any index in range will do
+    if head - at == 2:  # the EtherType right before the IP header: 16 bytes from it in one read hold the EtherType,
+        h = a.v16[ip - 2].view(">u8").reshape(-1, 2)  # the first byte, the total length, the fragment field and
+        x = h[:, 0]  # the protocol
+        ok &= (x >> 40) == 0x080045
+        total = (x >> 16) & 0xFFFF
+        ok &= (h[:, 1] & 0x1FFF00FF00000000) == 6 << 32  # fragment offset 0, protocol TCP
+    else:
+        if at >= 0:
+            ok &= a.be16[ip - (head - at)] == 0x0800
+        x = a.be32[ip]
+        ok &= (x >> 24) == 0x45
+        total = x & 0xFFFF
+        ok &= (a.be32[ip + 6] & 0x1FFF00FF) == 6  # fragment offset 0, protocol TCP
+    ok &= (total >= 40) | (total == 0)
+    return ok
+
+
+def _common6(a: _Bytes, s: Any, incl: Any, linktype: int) -> Any:
+    """Which frames are of the commonest IPv6 shape: after the link type's fixed header (no VLAN tag), an
+    IPv6 header whose next header is TCP (6), its payload length 0 or at least 20 and the frame at least 60
+    bytes past the header's start.  Each such frame is plain IPv6 for ``_classify`` too (its test, with the
+    payload's end at min(frame end, 40 + payload length) or the frame's end for 0), the TCP header right
+    after the 40 bytes; a raw IPv4 link type has none."""
+    head, at = _LINK[linktype]
+    ok = incl >= head + 60
+    ip = np.minimum(s + head, a.size - 40)  # a frame too short for its fields is not ok: any index in range will do
+    if head - at == 2:  # the EtherType right before the IP header: EtherType, version, payload length, next header
+        h = a.v16[ip - 2].view(">u8").reshape(-1, 2)
+        x = h[:, 0]
+        ok &= (x >> 44) == 0x86DD6
+        plen = x & 0xFFFF
+        ok &= (h[:, 1] >> 56) == 6
+    else:
+        if at >= 0:
+            ok &= a.be16[ip - (head - at)] == 0x86DD
+        x = a.be64[ip]  # version, traffic class, flow label, payload length, next header, hop limit
+        ok &= (x >> 60) == 6
+        plen = (x >> 16) & 0xFFFF
+        ok &= ((x >> 8) & 0xFF) == 6
+    ok &= (plen == 0) | (plen >= 20)
+    return ok
+
+
+def _vxlan(a: _Bytes, s: Any, end: Any, incl: Any, linktype: int, ports: frozenset[int]) -> tuple[Any, ...]:
+    """Which frames are VXLAN of the commonest shape, as the decoder opens them (``frames._ip``: RFC 7348):
+    after the link type's fixed header (no VLAN tag) an IPv4 header of 20 bytes (0x45), not a later
+    fragment, protocol UDP (17), to a port of ``ports``, the UDP header and the 8-byte VXLAN header (its I
+    flag set) inside the outer packet, then an untagged inner Ethernet frame holding plain TCP: IPv4 of 20
+    bytes as ``_common`` asks, or IPv6 with TCP right after its 40 bytes as ``_common6`` asks, each bounded by
+    the outer packet's end (min(frame end, its total length), or the frame's end for 0), as the decoder
+    bounds it.  Returns (VXLAN IPv4 inside, VXLAN IPv6 inside, the inner TCP header's offset, the inner IP
+    header's offset, the outer packet's end)."""
+    head, at = _LINK[linktype]
+    n = a.size
+    # an ok frame (at least 90 bytes past ``ip``, 110 for IPv6 inside) holds every byte read here and by _chunk
+    # (the inner TCP header's first 16 bytes), so it is never moved by the clamp; any other index in range will do
+    ip = np.minimum(s + head, n - 90)
+    ok = incl >= head + 90  # outer IPv4 20, UDP 8, VXLAN 8, Ethernet 14, IPv4 20, TCP 20
+    if at >= 0:
+        ok &= a.be16[ip - (head - at)] == 0x0800
+    x = a.be32[ip]
+    ok &= (x >> 24) == 0x45
+    ok &= (a.be32[ip + 6] & 0x1FFF00FF) == 17  # fragment offset 0, protocol UDP
+    total = (x & 0xFFFF).astype(np.int64)
+    ostop = np.where(total > 0, np.minimum(end, ip + total), end)
+    ok &= ostop - (ip + 36) >= 14  # the UDP and VXLAN headers and the inner Ethernet header inside it
+    ok &= np.isin(a.be16[ip + 22], np.array(sorted(ports), np.int64)) & ((a.u8[ip + 28] & 0x08) != 0)
+    e = ip + 50  # the inner IP header (after the inner Ethernet header)
+    etype = a.be16[e - 2]
+    y = a.be32[e]
+    t4 = e + 20
+    total4 = (y & 0xFFFF).astype(np.int64)
+    stop4 = np.where(total4 > 0, np.minimum(ostop, e + total4), ostop)
+    in4 = ok & (etype == 0x0800) & ((y >> 24) == 0x45) & ((a.be32[e + 6] & 0x1FFF00FF) == 6) & (stop4 - t4 >= 20)
+    ok6 = ok & (etype == 0x86DD) & (incl >= head + 110)
+    e6 = np.where(ok6, e, 0)
+    z = a.be64[np.minimum(e6, n - 8)]
+    plen = ((z >> 16) & 0xFFFF).astype(np.int64)
+    stop6 = np.where(plen > 0, np.minimum(ostop, e + 40 + plen), ostop)
+    in6 = ok6 & ((z >> 60) == 6) & (((z >> 8) & 0xFF) == 6) & (stop6 - (e + 40) >= 20)
+    return in4, in6, np.where(in6, e + 40, t4), e, ostop
+
+
+def _shapes(a: _Bytes, s: Any, end: Any, incl: Any, linktype: int,
+            vxlan: frozenset[int] = frozenset()) -> tuple[Any, Any, Any, Any, Any]:  # fmt: skip
+    """``_classify`` of every frame, the commonest shapes (``_common``, then ``_common6``) first and the
+    general test only for the others; the TCP offsets of frames that are not plain stay inside the chunk."""
+    if linktype not in _LINK or a.size < 64:
+        v4, v6, tcp, ip = _classify(a, s, end, linktype)
+        return v4, v6, np.minimum(tcp, a.size - 20), ip, end
+    head = _LINK[linktype][0]
+    v4 = _common(a, s, incl, linktype)
+    tcp, ip = s + (head + 20), s + head
+    g = np.flatnonzero(~v4)
+    if not g.size:
+        return v4, None, tcp, ip, end
+    v6 = np.zeros(v4.size, np.bool_)
+    if linktype != frames.IPV4:  # the commonest IPv6 shape next, the TCP header 40 bytes after the IP header
+        c6 = _common6(a, s[g], incl[g], linktype)
+        v6[g[c6]] = True
+        tcp[g[c6]] += 20
+        g = g[~c6]
+        if not g.size:
+            return v4, v6, tcp, ip, end
+    bound = end  # where each frame's IP packet is bounded: the frame's end, or a VXLAN packet's outer end
+    if vxlan and linktype != frames.IPV6 and a.size >= 128:  # VXLAN of the commonest shape (AWS Traffic Mirroring, overlays)
+        in4, in6, vtcp, vip, ostop = _vxlan(a, s[g], end[g], incl[g], linktype, vxlan)
+        vx = in4 | in6
+        if vx.any():
+            h = g[vx]
+            v4[h], v6[h], tcp[h], ip[h] = in4[vx], in6[vx], vtcp[vx], vip[vx]
+            bound = end.copy()
+            bound[h] = ostop[vx]
+            g = g[~vx]
+            if not g.size:
+                return v4, v6, tcp, ip, bound
+    v4[g], v6[g], gtcp, ip[g] = _classify(a, s[g], end[g], linktype)
+    tcp[g] = np.minimum(gtcp, a.size - 20)
+    return v4, v6, tcp, ip, bound
