@@ -327,31 +327,13 @@ class _Analyser:
                         tallies={k: c.most_common() for k, c in self.by.items()})  # fmt: skip
 
 
-def analyse(records: Iterable[PacketRecord], counted: tuple[int, float] = (0, float("-inf")),
-            listed: int = MAX_LISTED, lone: dict[str, int] | None = None) -> Analysis:  # fmt: skip
-    """Analyse packets in time order (one capture, or several merged by time).  ``counted``: healthy
-    handshakes left out of ``records`` (``fastscan.healthy_pairs``) and the latest time of them and of the
-    ``lone`` SYNs left out (``fastscan.lone_syns``: counted by kind).  ``listed``: how many hairpins (and
-    other failures) are listed; every one is counted."""
-
-    def feed(an: _Analyser) -> None:
-        for r in records:
-            an.feed(r)
-
-    return _analysed(feed, counted, listed, lone)
-
-
-def _analysed(feed: Callable[[_Analyser], None], counted: tuple[int, float], listed: int,
-              lone: dict[str, int] | None) -> Analysis:  # fmt: skip
-    """``analyse`` with ``feed(analyser)`` giving it the packets."""
+def analyse(records: Iterable[PacketRecord], listed: int = MAX_LISTED) -> Analysis:
+    """Analyse packets in time order (one capture, or several merged by time).  ``listed``: how many hairpins
+    (and other failures) are listed; every one is counted."""
     an = _Analyser(listed=listed)
-    an.connections = an.healthy = counted[0]
-    an.packets = 2 * counted[0]
-    feed(an)
-    if lone:
-        an.kinds.update(lone)
-        an.connections += sum(lone.values())
-    return an.result(counted[1])
+    for r in records:
+        an.feed(r)
+    return an.result()
 
 
 def file_stats(rd: Reader) -> FileStats:
@@ -476,15 +458,10 @@ def analyse_files(paths: Sequence[str | Path], vxlan: frozenset[int] = VXLAN_POR
     # every SYN/RST row is known: those the first pass can decide are left out of the analyser, and what they
     # do to it is replayed at their places (hairpin.diagnose.capture_fast); when the files' order does not
     # allow it, every packet is analysed, as the streaming reader does
-    if scans and all(sc is not None for sc in scans):
-        found = _fast(readers, scans, listed, records)
-        if found is not None:
-            found.packets = sum(rd.packets - rd.skipped for rd in readers)  # every TCP packet, decoded or not
-            found.files = [file_stats(rd) for rd in readers] + refused
-            return found
-    if len(readers) == 1:  # one file: its own order, nothing to merge
+    result = _fast(readers, scans, listed, records) if scans and all(sc is not None for sc in scans) else None
+    if result is None and len(readers) == 1:  # one file: its own order, nothing to merge
         result = analyse(readers[0], listed=listed)
-    else:
+    elif result is None:
         merged = heapq.merge(*(stream(n, rd) for n, rd in enumerate(readers)))
         result = analyse((r for _, _, _, r in merged), listed=listed)
     result.packets = sum(rd.packets - rd.skipped for rd in readers)  # every TCP packet, decoded or not
