@@ -77,8 +77,9 @@ _SYN, _ACK, _RST = int(Flags.SYN), int(Flags.ACK), int(Flags.RST)
 # timeouts of kernels >= 6.5 (hairpin.tcp.syn_schedule; the reference README measured ETIMEDOUT at ~134 s),
 # and a packet joins an attempt only within 130 s of its last one (_Analyser._find), so forgetting an attempt
 # at 135 s changes no answer while packets come in time order (within EXPIRE - 130 = 5 s: ``late``)
+GAP = 130.0  # s: a packet joins an attempt only this soon after the attempt's last packet (_Analyser._find)
 EXPIRE = 135.0
-LATE = EXPIRE - 130.0
+LATE = EXPIRE - GAP
 TICK = 10.0  # s of capture time between two looks for attempts to forget
 
 
@@ -151,7 +152,7 @@ class _Analyser:
         Endpoint is built for a comparison, a packet at a time.)"""
         found = None
         for a in reversed(self._same(isn)):
-            if t - a.last_t < 130.0:
+            if t - a.last_t < GAP:
                 c, m = a.client, a.masquerade
                 if (c.addr == addr and c.port == port) or (m is not None and m.addr == addr and m.port == port):
                     return a
@@ -163,7 +164,7 @@ class _Analyser:
         retransmission, or a view before source NAT), or a NAT view of the attempt's latest transmission
         (within ``VIEW_WINDOW``).  Another client's SYN with the same ISN later on is another attempt."""
         for a in reversed(self._same(isn)):
-            if t - a.last_t < 130.0 and (
+            if t - a.last_t < GAP and (
                 (a.client.addr == addr and a.client.port == port) or abs(t - a.round_t) < VIEW_WINDOW
             ):
                 return a

@@ -66,15 +66,13 @@ from typing import Any
 
 import numpy as np
 
+from hairpin.diagnose.capture import EXPIRE, GAP, TICK, VIEW_WINDOW  # (capture imports this module when used)
 from hairpin.diagnose.capture_result import Attempt
 from hairpin.model.net import Endpoint
 
 __all__ = ["DISORDER", "FastGroups", "Mismatch", "Plan", "drive", "hairpin_groups", "looks", "stream_order"]
 
 _SYN, _ACK, _RST = 0x02, 0x10, 0x04
-VIEW_WINDOW = 0.2  # hairpin.diagnose.capture.VIEW_WINDOW (not imported: that module imports this one)
-GAP = 130.0  # hairpin.diagnose.capture._Analyser._find: a packet joins an attempt within 130 s of its last one
-EXPIRE, TICK = 135.0, 10.0  # hairpin.diagnose.capture.EXPIRE and TICK
 # s: how far a row may be behind the latest time before it for the rows left out to be replayed exactly; the
 # proof above needs less than EXPIRE - GAP = 5 s (and LATE = 5 s); 1 s is kept for rounding
 DISORDER = 4.0
