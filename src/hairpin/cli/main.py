@@ -102,10 +102,10 @@ def main(argv: list[str] | None = None) -> None:
         print("hairpin: interrupted", file=sys.stderr)
         sys.exit(130)
     except ValueError as exc:  # an integer too long for Python to read, from a reader that does not name it
-        if not (type(exc) is ValueError and "integer string conversion" in str(exc)):
-            raise
-        from hairpin.reading import number_error
+        from hairpin.reading import long_number, number_error
 
+        if not long_number(exc):
+            raise
         print(f"hairpin: error: {number_error(None, None, '').message} in the input", file=sys.stderr)
         sys.exit(2)
     finally:

@@ -210,7 +210,7 @@ def drive(an: Any, rows: Iterable[tuple[int, Any]], plan: Plan) -> None:
 
 def hairpin_groups(sc: Any, groups: Any, upto: Any) -> FastGroups | None:
     """The keys of one scan (``groups``: ``by_key([sc])``) whose rows are of the shape above, as attempts;
-    their rows are marked ``keep`` False.  ``upto``: ``end`` with each row (``Stream.upto``; the file is the
+    their rows are marked ``keep`` False.  ``upto``: ``end`` with each row (``stream_order``'s second value; the file is the
     stream).  None when there is none."""
     if groups is None:
         return None
