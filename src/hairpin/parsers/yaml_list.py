@@ -496,12 +496,10 @@ def _rewritten(
     for rw in found.values():
         bounds2.append(bounds2[-1] + len(rw.text))
         lines2.append(lines2[-1] + rw.text.count("\n"))
-    if body.isascii():
-        rest = body.encode("ascii").translate(None, _OK_NON_RISK)
-    else:
-        rest = body.encode("utf-8").translate(None, _NON_RISK)
-    present = {c: rest.count(c) for c in set(_RISK_CHARS) if c in rest}
-    risky = _risky_items(body, bounds2[:-1], len(body), present, None)
+    gated = _gates(body)  # (pieces of a text that passed, and plain placeholders: it passes too)
+    if gated is None:
+        return {}
+    risky = _risky_items(body, bounds2[:-1], len(body), gated[0], None)
     got: list[_Slot] = [None] * len(idx)
     if len(risky) == len(idx) or not _fast_runs(body, bounds2, lines2[:-1], risky, got):
         return {}  # (the rewritten items stay on the exact path: always the exact path's answer)
