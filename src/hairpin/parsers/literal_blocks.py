@@ -30,7 +30,7 @@ The placeholders are ``hairpin-block-N`` (a string in YAML 1.1 and 1.2), and no 
 held to, then ``fill(data, values)`` puts the blocks back: each placeholder must be found exactly once, as
 a mapping's value (never a key or a list entry).  ``Rewrite.line`` maps a line of the rewritten item back
 to the original's (marks, ``hairpin.parsers.block_marks``).  Tests hold all of it to the exact path
-(tests/test_yaml_list.py).
+(tests/test_literal_blocks.py).
 """
 
 from __future__ import annotations
