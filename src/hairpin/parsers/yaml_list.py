@@ -164,9 +164,10 @@ def _typed_in(js: bytes) -> tuple[set[bytes], set[bytes]] | None:
     if _typed is None:
         _typed = _typed_pattern()
     if _bad is None:
-        chars = json_typed.alphabets(_resolvers())
+        resolvers = _resolvers()
+        chars = json_typed.alphabets(resolvers)
         _bad = b"" if chars is None else json_typed.bad_table(chars)
-        _one_dot = json_typed.most_dots(_resolvers()) <= 1
+        _one_dot = json_typed.most_dots(resolvers) <= 1
     got = json_typed.scan(js, _bad, _typed, _one_dot) if _bad else None
     if got is None:
         return _typed_in_re(js)
