@@ -336,11 +336,21 @@ def test_small_chunks_same_answer(tmp_path: Path, chunk: int) -> None:
     path = tmp_path / "c.pcap"
     pcap.write_pcap(path, handshakes(120, {1, 60, 119}, lambda i: 0x9E3779B9 * (i + 3) & 0xFFFFFFFF))
     slow = json.loads(json.dumps(capture.analyse_files([path], fast=False).to_json()))
-    with mock.patch.object(fastscan, "_CHUNK", chunk):
+    guessed = fastscan._guess_walk
+    cut: list[bool] = []  # per guessed walk: whether its last record runs past the chunk's end
+
+    def spy(a: Any, i: int, *args: Any) -> Any:
+        got = guessed(a, i, *args)
+        if got is not None:
+            cut.append(bool(got[2] > a.size))
+        return got
+
+    with mock.patch.object(fastscan, "_CHUNK", chunk), mock.patch.object(fastscan, "_guess_walk", spy):
         fast = json.loads(json.dumps(capture.analyse_files([path], fast=True).to_json()))
         rd = pcap.read(path, want=6)
         assert fastscan.healthy_pairs([rd.scan()])[0] == 117
     assert fast == slow
+    assert True in cut  # the guessed walks' last records cut by the chunk's end were read again in the next chunk
     assert (fast["summary"]["hairpins"], fast["summary"]["healthy"], fast["summary"]["packets"]) == (3, 117, 117 * 4 + 3 * 6)
 
 
@@ -543,3 +553,25 @@ def test_slot_setters_refuse_other_classes() -> None:
 
     assert pcap._setters(Checked, ("a",)) is None and pcap._setters(NoSlots, ("a",)) is None
     assert pcap._setters(Packet, ("src",)) is None
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "streaming"])
+@pytest.mark.parametrize("records", [True, False], ids=["records", "columns"])
+def test_analysis_makes_no_reference_cycles(tmp_path: Path, fast: bool, records: bool) -> None:
+    """`hairpin pcap` pauses the cyclic collector while it analyses (hairpin.gcpause): that is only sound
+    while the analysis leaves no reference cycles behind, whatever the capture holds."""
+    import gc
+
+    path = tmp_path / "c.pcap"
+    pcap.write_pcap(path, handshakes(200, {3, 90, 199}, lambda i: 0x9E3779B9 * (i + 5) & 0xFFFFFFFF))
+    with path.open("ab") as f:  # a truncated last record: the damage report's path too
+        f.write(bytes(20))
+    capture.analyse_files([path], fast=fast, records=records)  # every module imported, every cache filled
+    gc.collect()
+    gc.disable()
+    try:
+        result = capture.analyse_files([path], fast=fast, records=records).to_json()
+        assert (result["summary"]["hairpins"], result["summary"]["healthy"]) == (3, 197)
+        assert gc.collect() == 0
+    finally:
+        gc.enable()

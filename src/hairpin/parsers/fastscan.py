@@ -173,8 +173,10 @@ def scan_pcap(f: Any, base: int, little: bool, unit: float, linktype: int, want:
         stop: tuple[int, str, bool] | None = None
         a = _Bytes(buf, n)
         guess = _guess_walk(a, i, little, frac_max, snaplen_max)
-        if guess is not None:
+        if guess is not None:  # a chain of lengths at most snaplen_max, each record ending where the next starts
             o, incl, i = guess
+            last = o.size - 1  # so only the last can end past the chunk: the test below, for it alone
+            bad = np.arange(last, last + 1) if o.size and o[last] + 16 + incl[last] > n else np.zeros(0, np.int64)
         else:
             starts: list[int] = []
             push = starts.append
@@ -184,8 +186,8 @@ def scan_pcap(f: Any, base: int, little: bool, unit: float, linktype: int, want:
                 i += 16 + hdr(buf, i + 8)[0]
             o = np.array(starts, dtype=np.int64)
             incl = _u32(a, o + 8, little)
-        if o.size:
             bad = np.flatnonzero((incl > snaplen_max) | (o + 16 + incl > n))
+        if o.size:
             if bad.size:
                 k = int(bad[0])
                 i = int(o[k])
@@ -199,7 +201,7 @@ def scan_pcap(f: Any, base: int, little: bool, unit: float, linktype: int, want:
                     sec, frac = (x & 0xFFFFFFFF, x >> 32) if little else (x >> 32, x & 0xFFFFFFFF)
                     return sec.astype(np.float64) + frac.astype(np.float64) * unit
 
-                _chunk(sc, cols, a, buf, base, o + 16, incl.astype(np.int64), times, linktype, want, decode, filtered)
+                _chunk(sc, cols, a, buf, base, o + 16, incl, times, linktype, want, decode, filtered)
         if stop is not None:
             sc.damage = stop
             break
