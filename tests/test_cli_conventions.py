@@ -13,6 +13,7 @@ import subprocess
 import sys
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,6 +43,33 @@ def test_shell_completion_is_offered() -> None:
     r = hairpin("--help")
     assert r.returncode == 0 and "--install-completion" in r.stdout and "--show-completion" in r.stdout
     assert "Exit codes, every command: 0 nothing found, 1 a finding, 2 bad input (docs/cli.md)." in r.stdout
+
+
+def test_command_lists_are_one_line_per_command_at_80_columns() -> None:
+    """A command's summary in its group's list is its help's first paragraph, printed with the paragraph's own
+    line breaks: each is one line of text, wrapped by the terminal's width only."""
+    from typer.main import get_command
+
+    from hairpin.cli.app import app
+
+    def summaries(group: Any, path: str) -> list[tuple[str, str]]:
+        out = []
+        for name, cmd in group.commands.items():
+            out.append((f"{path}{name}", cmd.short_help or (cmd.help or "").split("\n\n")[0].strip()))
+            if hasattr(cmd, "commands"):
+                out += summaries(cmd, f"{path}{name} ")
+        return out
+
+    found = summaries(get_command(app), "")
+    assert {name for name, _ in found} >= {" ".join(c) for c in COMMANDS}
+    assert [name for name, text in found if "\n" in text] == []
+    r = hairpin("--help", columns=80)
+    assert r.returncode == 0 and max(len(line) for line in r.stdout.splitlines()) <= 80
+    lines = r.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("│ check "))
+    assert lines[at : at + 3] == ["│ check      Find Services whose in-cluster callers their load balancer can    │",
+                                  "│            send back to their own node.                                      │",
+                                  "│ pcap       Find connections whose SYN-ACK came back from an address the      │"]  # fmt: skip
 
 
 @pytest.mark.parametrize("cmd", COMMANDS, ids=" ".join)

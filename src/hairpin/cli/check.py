@@ -67,9 +67,10 @@ def check(
         typer.Option("--allow-empty", help="Exit 0 when the input holds no Kubernetes objects (default: exit 2)."),
     ] = False,
 ) -> None:
-    """Find Services with a load balancer (type LoadBalancer; NodePort and ClusterIP Services the AWS Load
-    Balancer Controller provisions; Services behind a Gateway) whose in-cluster callers can be sent back to
-    their own node."""
+    """Find Services whose in-cluster callers their load balancer can send back to their own node.
+
+    Services with a load balancer: type LoadBalancer; NodePort and ClusterIP Services the AWS Load Balancer
+    Controller provisions; Services behind a Gateway."""
     from hairpin.aws.cloud_provider import parse_version
     from hairpin.diagnose import check as chk
     from hairpin.kube.live import live_objects

@@ -112,8 +112,9 @@ def nodes(
     scenario: Annotated[str, typer.Argument(help="Scenario YAML ('seed': the built-in seed).")],
     directory: Annotated[str, typer.Argument(help="Directory to write one sub-directory per node into.")],
 ) -> None:
-    """Write each simulated node's iptables-save, ip route, ip rule, ip addr (and ipset/ipvsadm in IPVS mode)
-    into DIRECTORY/NODE, the files `hairpin trace --node DIRECTORY/NODE` reads."""
+    """Write each simulated node's state into DIRECTORY/NODE, the files `hairpin trace --node` reads.
+
+    The files: iptables-save, ip route, ip rule, ip addr (and ipset and ipvsadm in IPVS mode)."""
     from pathlib import Path
 
     from hairpin import scenario as scen
