@@ -63,11 +63,15 @@ def outer(p: Packet, tunnel: str, words: int = 0, bits: int = K, ptype: int | No
     if tunnel in ("gre", "gre-eth"):
         pt = ptype if ptype is not None else 0x6558 if tunnel == "gre-eth" else etype
         extra = b"".join(struct.pack("!I", 7 + n) for n, b in enumerate((C, K, S)) if bits & b)
-        return frames._ip_packet(*_OUTER, 47, struct.pack("!HH", bits | version, pt) + extra + (eth if tunnel == "gre-eth" else body))
+        return frames._ip_packet(
+            *_OUTER, 47, struct.pack("!HH", bits | version, pt) + extra + (eth if tunnel == "gre-eth" else body)
+        )
     raise ValueError(tunnel)
 
 
-def verdict(data: bytes, linktype: int = frames.ETHERNET, ports: frozenset[int] = frames.VXLAN_PORTS) -> tuple[Any, ...]:
+def verdict(
+    data: bytes, linktype: int = frames.ETHERNET, ports: frozenset[int] = frames.VXLAN_PORTS
+) -> tuple[Any, ...]:
     """The tunnel test's answer on one frame (4, 6 or None; the inner TCP header's offset, the outer end) and
     the decoder's (a Packet or a skip reason)."""
     buf = bytearray(data)
@@ -237,7 +241,11 @@ def test_tunnelled_rows_read_from_the_columns_give_the_streaming_answer(
         sc = fast_rd.scan()
         assert sc is not None
         assert list(fast_rd) == list(slow_rd)  # every row, field by field, and what was skipped and why
-        assert (fast_rd.packets, fast_rd.filtered, fast_rd.reasons) == (slow_rd.packets, slow_rd.filtered, slow_rd.reasons)
+        assert (fast_rd.packets, fast_rd.filtered, fast_rd.reasons) == (
+            slow_rd.packets,
+            slow_rd.filtered,
+            slow_rd.reasons,
+        )
         # the unedited tunnelled rows (and the plain ones) are columns; the edited ones were decoded (or skipped)
         assert int(sc.simple.sum()) == sum(expected)
     fast, slow = both(paths)
@@ -255,7 +263,9 @@ def test_hairpins_and_handshakes_in_each_tunnel_are_columns(tmp_path: Path, kind
         recs += connection(shape, ip_int("192.168.0.10") + n, 40000 + n, 1000 + n, NODES[0], base + n, 2, 1.0)
     recs.sort(key=lambda r: r.t)
     path = tmp_path / "t.pcap"
-    write(path, frames.ETHERNET, [(r.t, tunnelled_frame(r.packet, frames.ETHERNET, kind, 2, C | S, "none")) for r in recs])
+    write(
+        path, frames.ETHERNET, [(r.t, tunnelled_frame(r.packet, frames.ETHERNET, kind, 2, C | S, "none")) for r in recs]
+    )
     rd = pcap.read(path, want=6)
     sc = rd.scan()
     assert sc is not None and bool(sc.simple.all()) and sc.reasons == {}
