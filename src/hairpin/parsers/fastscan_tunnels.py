@@ -22,8 +22,8 @@ which frames it would read, one tunnel deep, as exactly one plain TCP packet:
   end for 0).  One tunnel deep is well inside the decoder's ``MAX_DEPTH``; a tunnel inside a tunnel, outer
   IPv4 options or IPv6, and every other shape are left to the decoder.
 
-Every field is read through a clamped index, so a frame too short for a read gets some byte of the chunk,
-and is then refused by the length tests (which need every byte read inside the frame).
+A frame too short for a read reads some other byte of the chunk (the indexes are clamped) and is then refused
+by the length tests, which need every byte read inside the frame.
 """
 
 from __future__ import annotations
@@ -34,13 +34,9 @@ from typing import Any
 import numpy as np
 
 from hairpin.parsers import frames
-from hairpin.parsers.fastscan_shapes import _LINK, _Bytes, _u16, _u32be
+from hairpin.parsers.fastscan_shapes import _LINK, _Bytes
 
 ETH, IP4, IP6 = 1, 4, 6  # what a tunnel's payload is: an Ethernet frame, or an IP packet of that version
-
-
-def _u8(a: _Bytes, i: Any) -> Any:
-    return a.u8[np.minimum(i, a.size - 1)].astype(np.int64)
 
 
 def _payload(ptype: Any) -> Any:
@@ -49,37 +45,42 @@ def _payload(ptype: Any) -> Any:
 
 
 # each tunnel: from the outer IPv4 header at ``ip`` (20 bytes, of the row's protocol) of some frames, which of
-# them it opens (as the decoder would open them: the rest go to the decoder), where its payload starts, what it is
-Shape = Callable[[_Bytes, Any, Any, frozenset[int]], tuple[Any, Any, Any]]
+# them it opens (as the decoder would open them: the rest go to the decoder), where its payload starts, what it
+# is.  Every frame here has at least 60 bytes from ``ip`` on, inside the chunk: the outer header and the first 40
+# bytes after it are read without a clamp
+Shape = Callable[[_Bytes, Any, Any, Any, frozenset[int]], tuple[Any, Any, Any]]
 
 
-def _vxlan(a: _Bytes, ip: Any, proto: Any, ports: frozenset[int]) -> tuple[Any, Any, Any]:
-    ok = np.isin(_u16(a, ip + 22), np.array(sorted(ports), np.int64)) & ((_u8(a, ip + 28) & 0x08) != 0)
-    return ok, ip + 36, ETH
+def _vxlan(a: _Bytes, ip: Any, proto: Any, dport: Any, ports: frozenset[int]) -> tuple[Any, Any, Any]:
+    ok = np.zeros(ip.size, np.bool_)
+    for port in ports:
+        ok |= dport == port
+    return ok & ((a.u8[ip + 28] & 0x08) != 0), ip + 36, ETH
 
 
-def _geneve(a: _Bytes, ip: Any, proto: Any, ports: frozenset[int]) -> tuple[Any, Any, Any]:
-    b = _u8(a, ip + 28)  # version (2 bits), option length (6 bits, in 4-byte words)
-    ok = (_u16(a, ip + 22) == frames.GENEVE_PORT) & ((b >> 6) == 0) & (frames.GENEVE_PORT not in ports)
-    return ok, ip + 36 + (b & 0x3F) * 4, _payload(_u16(a, ip + 30))
+def _geneve(a: _Bytes, ip: Any, proto: Any, dport: Any, ports: frozenset[int]) -> tuple[Any, Any, Any]:
+    if frames.GENEVE_PORT in ports:
+        return np.zeros(ip.size, np.bool_), ip, 0
+    b = a.u8[ip + 28].astype(np.int64)  # version (2 bits), option length (6 bits, in 4-byte words)
+    ok = (dport == frames.GENEVE_PORT) & ((b >> 6) == 0)
+    return ok, ip + 36 + (b & 0x3F) * 4, _payload(a.be16[ip + 30])
 
 
-def _ipip(a: _Bytes, ip: Any, proto: Any, ports: frozenset[int]) -> tuple[Any, Any, Any]:
+def _ipip(a: _Bytes, ip: Any, proto: Any, dport: Any, ports: frozenset[int]) -> tuple[Any, Any, Any]:
     return np.ones(ip.size, np.bool_), ip + 20, np.where(proto == 4, IP4, IP6)
 
 
-def _gre(a: _Bytes, ip: Any, proto: Any, ports: frozenset[int]) -> tuple[Any, Any, Any]:
-    flags = _u16(a, ip + 20)
+def _gre(a: _Bytes, ip: Any, proto: Any, dport: Any, ports: frozenset[int]) -> tuple[Any, Any, Any]:
+    flags = a.be16[ip + 20].astype(np.int64)
     words = ((flags >> 15) & 1) + ((flags >> 13) & 1) + ((flags >> 12) & 1)  # checksum, key, sequence number
-    return (flags & 0x4007) == 0, ip + 24 + 4 * words, _payload(_u16(a, ip + 22))
+    return (flags & 0x4007) == 0, ip + 24 + 4 * words, _payload(a.be16[ip + 22])
 
 
-#: (the outer IPv4 protocols, the tunnel's test), in the decoder's order (VXLAN before Geneve on one port)
-_TUNNELS: tuple[tuple[tuple[int, ...], Shape], ...] = (
-    ((17,), _vxlan),
-    ((17,), _geneve),
-    ((4, 41), _ipip),
-    ((47,), _gre),
+#: (the outer IPv4 protocols, the tunnels opened in them in the decoder's order: VXLAN before Geneve on one port)
+_TUNNELS: tuple[tuple[tuple[int, ...], tuple[Shape, ...]], ...] = (
+    ((17,), (_vxlan, _geneve)),
+    ((4, 41), (_ipip,)),
+    ((47,), (_gre,)),
 )
 
 
@@ -89,44 +90,48 @@ def tunnelled(a: _Bytes, s: Any, end: Any, incl: Any, linktype: int,
     IPv6 TCP inside a tunnel, the inner TCP header's offset, the inner IP header's offset, the outer packet's
     end), as the decoder reads them with ``ports`` opened as VXLAN; offsets of other frames are unspecified."""
     head, at = _LINK[linktype]
-    ip = s + head
     ok = incl >= head + 60  # outer IPv4 20, the inner IPv4 20 and TCP 20 at least
+    ip = np.minimum(s + head, a.size - 60)  # moves no ok frame: any index in range will do for the others
     if at >= 0:
-        ok &= _u16(a, ip - (head - at)) == 0x0800
-    x = _u32be(a, ip)
-    y = _u32be(a, ip + 6)  # fragment field, time to live, protocol
+        ok &= a.be16[ip - (head - at)] == 0x0800
+    x = a.be32[ip]
+    y = a.be32[ip + 6]  # fragment field, time to live, protocol
     ok &= ((x >> 24) == 0x45) & ((y & 0x1FFF0000) == 0)
-    proto = y & 0xFF
-    total = x & 0xFFFF
+    proto = (y & 0xFF).astype(np.int64)
+    total = (x & 0xFFFF).astype(np.int64)
     ostop = np.where(total > 0, np.minimum(end, ip + total), end)
     inner = np.zeros(s.size, np.int64)
     kind = np.zeros(s.size, np.int64)
-    for protos, shape in _TUNNELS:
-        k = np.flatnonzero(ok & np.isin(proto, protos))
-        if k.size:
-            opened, where, what = shape(a, ip[k], proto[k], ports)
+    for protos, shapes in _TUNNELS:
+        mine = proto == protos[0]
+        for other in protos[1:]:
+            mine |= proto == other
+        k = np.flatnonzero(ok & mine)
+        if not k.size:
+            continue
+        ipk, pk, dport = ip[k], proto[k], a.be16[ip[k] + 22]
+        for shape in shapes:
+            opened, where, what = shape(a, ipk, pk, dport, ports)
             inner[k] = np.where(opened, where, inner[k])
             kind[k] = np.where(opened, what, kind[k])
-    k = np.flatnonzero(kind == ETH)
-    if k.size:  # an inner Ethernet frame: untagged, of IPv4 or IPv6
-        e = inner[k]
-        etype = _u16(a, e + 12)
-        kind[k] = np.where(etype == 0x0800, IP4, np.where(etype == 0x86DD, IP6, 0))
-        inner[k] = e + 14
+    # the payload's IP header: after an untagged Ethernet header (its EtherType says the version), or at once (the
+    # tunnel said it); the 2 bytes before it and its first 14 in one read, as fastscan_shapes._common reads them
+    eth = kind == ETH
+    k = np.flatnonzero(kind > 0)
+    e = np.where(eth, inner + 14, inner)[k]
+    h = a.v16[np.minimum(e - 2, a.v16.size - 1)].view(">u8").reshape(-1, 2)  # moves no frame found plain below
+    x, z = h[:, 0], h[:, 1]
+    etype, kk, stop = x >> 48, kind[k], ostop[k]
+    v4 = np.where(eth[k], etype == 0x0800, kk == IP4) & (((x >> 40) & 0xFF) == 0x45)
+    v4 &= (z & 0x1FFF00FF00000000) == 6 << 32  # not a later fragment, TCP
+    total = ((x >> 16) & 0xFFFF).astype(np.int64)
+    v4 &= np.where(total > 0, np.minimum(stop, e + total), stop) - (e + 20) >= 20
+    v6 = np.where(eth[k], etype == 0x86DD, kk == IP6) & (((x >> 44) & 0xF) == 6) & ((z >> 56) == 6)
+    plen = (x & 0xFFFF).astype(np.int64)
+    v6 &= np.where(plen > 0, np.minimum(stop, e + 40 + plen), stop) - (e + 40) >= 20
     in4 = np.zeros(s.size, np.bool_)
     in6 = np.zeros(s.size, np.bool_)
-    k = np.flatnonzero(kind == IP4)
-    if k.size:
-        e, stop = inner[k], ostop[k]
-        x, y = _u32be(a, e), _u32be(a, e + 6)
-        length = x & 0xFFFF
-        stop = np.where(length > 0, np.minimum(stop, e + length), stop)
-        in4[k] = ((x >> 24) == 0x45) & ((y & 0x1FFF00FF) == 6) & (stop - (e + 20) >= 20)
-    k = np.flatnonzero(kind == IP6)
-    if k.size:
-        e, stop = inner[k], ostop[k]
-        x = _u32be(a, e)
-        plen = _u16(a, e + 4)
-        stop = np.where(plen > 0, np.minimum(stop, e + 40 + plen), stop)
-        in6[k] = ((x >> 28) == 6) & (_u8(a, e + 6) == 6) & (stop - (e + 40) >= 20)
-    return in4, in6, np.where(in6, inner + 40, inner + 20), inner, ostop
+    in4[k], in6[k] = v4, v6
+    ip = np.zeros(s.size, np.int64)
+    ip[k] = e
+    return in4, in6, np.where(in6, ip + 40, ip + 20), ip, ostop
