@@ -44,36 +44,42 @@ def _payload(ptype: Any) -> Any:
     return np.where(ptype == 0x6558, ETH, np.where(ptype == 0x0800, IP4, np.where(ptype == 0x86DD, IP6, 0)))
 
 
-# each tunnel: from the outer IPv4 header at ``ip`` (20 bytes, of the row's protocol) of some frames, which of
-# them it opens (as the decoder would open them: the rest go to the decoder), where its payload starts, what it
-# is.  Every frame here has at least 60 bytes from ``ip`` on, inside the chunk: the outer header and the first 40
-# bytes after it are read without a clamp
+# each tunnel: from the outer IPv4 headers at ``ip`` (20 bytes, of the row's protocols; ``dport`` the UDP
+# destination port where UDP) of some frames, which of them it opens (indexes into ``ip``: as the decoder would
+# open them, the rest go to the decoder), where their payload starts and what it is.  Every frame here has at
+# least 60 bytes from ``ip`` on, inside the chunk: the outer header and the 40 bytes after it are read unclamped
 Shape = Callable[[_Bytes, Any, Any, Any, frozenset[int]], tuple[Any, Any, Any]]
+_NONE = np.zeros(0, np.int64)
 
 
 def _vxlan(a: _Bytes, ip: Any, proto: Any, dport: Any, ports: frozenset[int]) -> tuple[Any, Any, Any]:
-    ok = np.zeros(ip.size, np.bool_)
+    hit = np.zeros(ip.size, np.bool_)
     for port in ports:
-        ok |= dport == port
-    return ok & ((a.u8[ip + 28] & 0x08) != 0), ip + 36, ETH
+        hit |= dport == port
+    i = np.flatnonzero(hit)
+    i = i[(a.u8[ip[i] + 28] & 0x08) != 0]  # the I flag: a valid VNI
+    return i, ip[i] + 36, ETH
 
 
 def _geneve(a: _Bytes, ip: Any, proto: Any, dport: Any, ports: frozenset[int]) -> tuple[Any, Any, Any]:
-    if frames.GENEVE_PORT in ports:
-        return np.zeros(ip.size, np.bool_), ip, 0
-    b = a.u8[ip + 28].astype(np.int64)  # version (2 bits), option length (6 bits, in 4-byte words)
-    ok = (dport == frames.GENEVE_PORT) & ((b >> 6) == 0)
-    return ok, ip + 36 + (b & 0x3F) * 4, _payload(a.be16[ip + 30])
+    if frames.GENEVE_PORT in ports:  # opened as VXLAN
+        return _NONE, _NONE, ETH
+    i = np.flatnonzero(dport == frames.GENEVE_PORT)
+    b = a.u8[ip[i] + 28]  # version (2 bits), option length (6 bits, in 4-byte words)
+    i, b = i[b < 64], b[b < 64].astype(np.int64)  # version 0
+    return i, ip[i] + 36 + (b & 0x3F) * 4, _payload(a.be16[ip[i] + 30])
 
 
 def _ipip(a: _Bytes, ip: Any, proto: Any, dport: Any, ports: frozenset[int]) -> tuple[Any, Any, Any]:
-    return np.ones(ip.size, np.bool_), ip + 20, np.where(proto == 4, IP4, IP6)
+    return np.arange(ip.size), ip + 20, np.where(proto == 4, IP4, IP6)
 
 
 def _gre(a: _Bytes, ip: Any, proto: Any, dport: Any, ports: frozenset[int]) -> tuple[Any, Any, Any]:
     flags = a.be16[ip + 20].astype(np.int64)
+    i = np.flatnonzero((flags & 0x4007) == 0)  # no routing, version 0
+    flags = flags[i]
     words = ((flags >> 15) & 1) + ((flags >> 13) & 1) + ((flags >> 12) & 1)  # checksum, key, sequence number
-    return (flags & 0x4007) == 0, ip + 24 + 4 * words, _payload(a.be16[ip + 22])
+    return i, ip[i] + 24 + 4 * words, _payload(a.be16[ip[i] + 22])
 
 
 #: (the outer IPv4 protocols, the tunnels opened in them in the decoder's order: VXLAN before Geneve on one port)
@@ -97,11 +103,12 @@ def tunnelled(a: _Bytes, s: Any, end: Any, incl: Any, linktype: int,
     x = a.be32[ip]
     y = a.be32[ip + 6]  # fragment field, time to live, protocol
     ok &= ((x >> 24) == 0x45) & ((y & 0x1FFF0000) == 0)
-    proto = (y & 0xFF).astype(np.int64)
+    proto = y & 0xFF
     total = (x & 0xFFFF).astype(np.int64)
     ostop = np.where(total > 0, np.minimum(end, ip + total), end)
-    inner = np.zeros(s.size, np.int64)
-    kind = np.zeros(s.size, np.int64)
+    found: list[Any] = []
+    inner: list[Any] = []
+    kind: list[Any] = []
     for protos, shapes in _TUNNELS:
         mine = proto == protos[0]
         for other in protos[1:]:
@@ -111,27 +118,33 @@ def tunnelled(a: _Bytes, s: Any, end: Any, incl: Any, linktype: int,
             continue
         ipk, pk, dport = ip[k], proto[k], a.be16[ip[k] + 22]
         for shape in shapes:
-            opened, where, what = shape(a, ipk, pk, dport, ports)
-            inner[k] = np.where(opened, where, inner[k])
-            kind[k] = np.where(opened, what, kind[k])
-    # the payload's IP header: after an untagged Ethernet header (its EtherType says the version), or at once (the
-    # tunnel said it); the 2 bytes before it and its first 14 in one read, as fastscan_shapes._common reads them
-    eth = kind == ETH
-    k = np.flatnonzero(kind > 0)
-    e = np.where(eth, inner + 14, inner)[k]
-    h = a.v16[np.minimum(e - 2, a.v16.size - 1)].view(">u8").reshape(-1, 2)  # moves no frame found plain below
-    x, z = h[:, 0], h[:, 1]
-    etype, kk, stop = x >> 48, kind[k], ostop[k]
-    v4 = np.where(eth[k], etype == 0x0800, kk == IP4) & (((x >> 40) & 0xFF) == 0x45)
-    v4 &= (z & 0x1FFF00FF00000000) == 6 << 32  # not a later fragment, TCP
-    total = ((x >> 16) & 0xFFFF).astype(np.int64)
-    v4 &= np.where(total > 0, np.minimum(stop, e + total), stop) - (e + 20) >= 20
-    v6 = np.where(eth[k], etype == 0x86DD, kk == IP6) & (((x >> 44) & 0xF) == 6) & ((z >> 56) == 6)
-    plen = (x & 0xFFFF).astype(np.int64)
-    v6 &= np.where(plen > 0, np.minimum(stop, e + 40 + plen), stop) - (e + 40) >= 20
+            i, where, what = shape(a, ipk, pk, dport, ports)
+            found.append(k[i])
+            inner.append(where)
+            kind.append(np.broadcast_to(what, i.shape))
     in4 = np.zeros(s.size, np.bool_)
     in6 = np.zeros(s.size, np.bool_)
-    in4[k], in6[k] = v4, v6
-    ip = np.zeros(s.size, np.int64)
-    ip[k] = e
-    return in4, in6, np.where(in6, ip + 40, ip + 20), ip, ostop
+    tip = np.zeros(s.size, np.int64)
+    if not found:
+        return in4, in6, tip, tip, ostop
+    k, e, kk = np.concatenate(found), np.concatenate(inner), np.concatenate(kind)
+    # the payload's IP header: after an untagged Ethernet header (its EtherType says the version), or at once (the
+    # tunnel said it); the 2 bytes before it and its first 14 in one read, as fastscan_shapes._common reads them
+    eth = kk == ETH
+    e = np.where(eth, e + 14, e)
+    h = a.v16[np.minimum(e - 2, a.v16.size - 1)].view(">u8").reshape(-1, 2)  # moves no frame found plain below
+    x, z = h[:, 0], h[:, 1]
+    etype, stop = x >> 48, ostop[k]
+    v4 = np.where(eth, etype == 0x0800, kk == IP4) & (((x >> 40) & 0xFF) == 0x45)
+    v4 &= (z & 0x1FFF00FF00000000) == 6 << 32  # not a later fragment, TCP
+    total = ((x >> 16) & 0xFFFF).astype(np.int64)
+    v4 &= np.where(total > 0, np.minimum(stop, e + total), stop) - e >= 40
+    in4[k], tip[k] = v4, e
+    v6 = np.where(eth, etype == 0x86DD, kk == IP6)
+    if v6.any():
+        v6 &= (((x >> 44) & 0xF) == 6) & ((z >> 56) == 6)
+        plen = (x & 0xFFFF).astype(np.int64)
+        v6 &= np.where(plen > 0, np.minimum(stop, e + 40 + plen), stop) - e >= 60
+        in6[k] = v6
+        return in4, in6, np.where(in6, tip + 40, tip + 20), tip, ostop
+    return in4, in6, tip + 20, tip, ostop
