@@ -9,7 +9,7 @@ which frames it would read, one tunnel deep, as exactly one plain TCP packet:
   a later fragment; it ends at min(frame end, its total length), or the frame's end for 0, and every inner
   header must end inside it, as the decoder bounds them;
 - ``_TUNNELS``, one row per tunnel: the outer protocol it is opened for and how its header says where the
-  payload starts and what it is (``_PAYLOAD``: Ethernet, IPv4 or IPv6).  VXLAN: UDP to a port the decoder
+  payload starts and what it is (``_payload``: Ethernet, IPv4 or IPv6).  VXLAN: UDP to a port the decoder
   opens as VXLAN, the I flag set, untagged Ethernet after 8 bytes.  Geneve: UDP to 6081 when 6081 is not a
   VXLAN port (the decoder tries VXLAN first), version 0 (another version is not opened), the payload after
   8 bytes and the options (their 6-bit length in 4-byte words), of protocol type 0x6558, 0x0800 or 0x86DD.
