@@ -151,6 +151,46 @@ def test_the_outer_length_bounds_the_inner_packet(tunnel: str) -> None:
         assert fam and ostop == 14 + total - 3 and got.payload == b"he"
         struct.pack_into("!H", f, 16, total - 5 - 8)  # ends inside the inner TCP header
         assert verdict(bytes(f))[::2] == (None, "truncated")
+        struct.pack_into("!H", f, 16, total - 5)  # ends right after the inner TCP header: fast, no payload
+        fam, (_tcp, ostop), got = verdict(bytes(f))
+        assert fam and ostop == 14 + total - 5 and got.payload == b""
+        struct.pack_into("!H", f, 16, total - 6)  # one byte short of it
+        assert verdict(bytes(f))[::2] == (None, "truncated")
+
+
+@pytest.mark.parametrize("tunnel", ["geneve", "geneve-ip", "ipip", "gre", "gre-eth"])
+def test_the_inner_length_bounds_the_tcp_header(tunnel: str) -> None:
+    """An inner IPv4 total length (IPv6 payload length) one byte short of the TCP header: the decoder's
+    "truncated", not fast; exactly the TCP header: fast, no payload."""
+    for p in (SYN, SYN6):
+        f = bytearray(_link(frames.ETHERNET) + outer(p, tunnel))
+        ip = len(f) - 20 - 5 - (40 if p is SYN6 else 20)  # the inner IP header
+        at, base = (ip + 4, 0) if p is SYN6 else (ip + 2, 20)
+        struct.pack_into("!H", f, at, base + 20)
+        fam, _where, got = verdict(bytes(f))
+        assert fam == (6 if p is SYN6 else 4) and got == Packet(p.src, p.sport, p.dst, p.dport, p.flags, p.seq, p.ack)
+        struct.pack_into("!H", f, at, base + 19)
+        assert verdict(bytes(f))[::2] == (None, "truncated")
+
+
+@pytest.mark.parametrize("tunnel", ["geneve", "geneve-ip", "ipip", "gre", "gre-eth"])
+def test_inner_ipv4_options_and_ipv6_extension_headers_go_to_the_decoder(tunnel: str) -> None:
+    f = bytearray(_link(frames.ETHERNET) + outer(SYN, tunnel))
+    ip = len(f) - 20 - 5 - 20  # the inner IPv4 header: 24 bytes, a no-operation option and the end of the list
+    f[ip] = 0x46
+    f[ip + 20 : ip + 20] = b"\x01\x01\x01\x00"
+    struct.pack_into("!H", f, ip + 2, 24 + 25)
+    struct.pack_into("!H", f, 16, len(f) - 14)
+    fam, _where, got = verdict(bytes(f))
+    assert fam is None and got == SYN
+    f = bytearray(_link(frames.ETHERNET) + outer(SYN6, tunnel))
+    ip = len(f) - 20 - 5 - 40  # the inner IPv6 header: a destination options header (8 bytes) before TCP
+    f[ip + 6] = 60
+    f[ip + 40 : ip + 40] = b"\x06\x00" + b"\x01\x04\x00\x00\x00\x00"
+    struct.pack_into("!H", f, ip + 4, 8 + 25)
+    struct.pack_into("!H", f, 16, len(f) - 14)
+    fam, _where, got = verdict(bytes(f))
+    assert fam is None and got == SYN6
 
 
 @pytest.mark.parametrize("linktype", [frames.ETHERNET, frames.SLL, frames.SLL2, frames.RAW])
