@@ -1,5 +1,5 @@
 """VXLAN of the commonest shape (AWS VPC Traffic Mirroring, overlays) is read from the first pass's columns
-(hairpin.parsers.fastscan_shapes._vxlan), with the streaming reader's answer on every frame: the rows field by
+(hairpin.parsers.fastscan_tunnels), with the streaming reader's answer on every frame: the rows field by
 field, the JSON, and the shortcuts (healthy pairs, hairpins from the columns) taken on tunnelled rows."""
 
 from __future__ import annotations

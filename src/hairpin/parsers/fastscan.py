@@ -6,10 +6,10 @@ fragmentation and with a whole TCP header, IPv6 with TCP as its first next heade
 flags of every frame of a chunk at once: a TCP packet with neither flag is counted as filtered and never
 reaches Python.  The commonest shapes (an untagged IPv4 header of 20 bytes with TCP in it, an untagged
 IPv6 header with TCP as next header) are recognised with a few reads per frame; the rest goes through the
-general shape test, and every frame of
-no fast shape (another link type, a tunnel, an IPv6 extension header, ARP, a later fragment, a truncated
-header...) to :func:`hairpin.parsers.frames.decode`, the full decoder, so skip counts by reason, tunnels
-and damage reports stay exactly those of the streaming reader.
+general shape test (and tunnels of their commonest shape: :mod:`hairpin.parsers.fastscan_tunnels`), and
+every frame of no fast shape (another link type, a tunnel of another shape, an IPv6 extension header, ARP, a
+later fragment, a truncated header...) to :func:`hairpin.parsers.frames.decode`, the full decoder, so skip
+counts by reason, tunnels and damage reports stay exactly those of the streaming reader.
 
 The record walk (each record's length says where the next one starts) is sequential; it is guessed
 without a Python loop (``_guess_walk``) and the guess is used only when it is checked to be the walk

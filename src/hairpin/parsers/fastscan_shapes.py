@@ -1,12 +1,13 @@
-"""Which frames of a chunk are plain TCP over IPv4 or IPv6 (or inside VXLAN), read with NumPy: the first pass's
+"""Which frames of a chunk are plain TCP over IPv4 or IPv6 (or inside a tunnel), read with NumPy: the first pass's
 shape tests (:mod:`hairpin.parsers.fastscan`).
 
 What it knows: where a frame's IP and TCP headers are for the link types of the fast path, and which frames
 the full decoder (:func:`hairpin.parsers.frames.decode`) would read as exactly one plain TCP packet with
 those headers.  ``_Bytes`` reads fields at any byte offset of a chunk; ``_classify`` is the general test
 (VLAN tags, IPv4 options, IPv6 with TCP as its first next header); ``_common`` and ``_common6`` recognise the
-commonest untagged IPv4 and IPv6 shapes with a few reads a frame, ``_vxlan`` the commonest VXLAN shape;
-``_shapes`` applies them in that order and leaves every other frame to the decoder.
+commonest untagged IPv4 and IPv6 shapes with a few reads a frame, :mod:`hairpin.parsers.fastscan_tunnels`
+the commonest VXLAN, Geneve, IP-in-IP and GRE shapes; ``_shapes`` applies them in that order and leaves every
+other frame to the decoder.
 """
 
 from __future__ import annotations
@@ -156,46 +157,6 @@ def _common6(a: _Bytes, s: Any, incl: Any, linktype: int) -> Any:
     return ok
 
 
-def _vxlan(a: _Bytes, s: Any, end: Any, incl: Any, linktype: int, ports: frozenset[int]) -> tuple[Any, ...]:
-    """Which frames are VXLAN of the commonest shape, as the decoder opens them (``frames._ip``: RFC 7348):
-    after the link type's fixed header (no VLAN tag) an IPv4 header of 20 bytes (0x45), not a later
-    fragment, protocol UDP (17), to a port of ``ports``, the UDP header and the 8-byte VXLAN header (its I
-    flag set) inside the outer packet, then an untagged inner Ethernet frame holding plain TCP: IPv4 of 20
-    bytes as ``_common`` asks, or IPv6 with TCP right after its 40 bytes as ``_common6`` asks, each bounded by
-    the outer packet's end (min(frame end, its total length), or the frame's end for 0), as the decoder
-    bounds it.  Returns (VXLAN IPv4 inside, VXLAN IPv6 inside, the inner TCP header's offset, the inner IP
-    header's offset, the outer packet's end)."""
-    head, at = _LINK[linktype]
-    n = a.size
-    # an ok frame (at least 90 bytes past ``ip``, 110 for IPv6 inside) holds every byte read here and by _chunk
-    # (the inner TCP header's first 16 bytes), so it is never moved by the clamp; any other index in range will do
-    ip = np.minimum(s + head, n - 90)
-    ok = incl >= head + 90  # outer IPv4 20, UDP 8, VXLAN 8, Ethernet 14, IPv4 20, TCP 20
-    if at >= 0:
-        ok &= a.be16[ip - (head - at)] == 0x0800
-    x = a.be32[ip]
-    ok &= (x >> 24) == 0x45
-    ok &= (a.be32[ip + 6] & 0x1FFF00FF) == 17  # fragment offset 0, protocol UDP
-    total = (x & 0xFFFF).astype(np.int64)
-    ostop = np.where(total > 0, np.minimum(end, ip + total), end)
-    ok &= ostop - (ip + 36) >= 14  # the UDP and VXLAN headers and the inner Ethernet header inside it
-    ok &= np.isin(a.be16[ip + 22], np.array(sorted(ports), np.int64)) & ((a.u8[ip + 28] & 0x08) != 0)
-    e = ip + 50  # the inner IP header (after the inner Ethernet header)
-    etype = a.be16[e - 2]
-    y = a.be32[e]
-    t4 = e + 20
-    total4 = (y & 0xFFFF).astype(np.int64)
-    stop4 = np.where(total4 > 0, np.minimum(ostop, e + total4), ostop)
-    in4 = ok & (etype == 0x0800) & ((y >> 24) == 0x45) & ((a.be32[e + 6] & 0x1FFF00FF) == 6) & (stop4 - t4 >= 20)
-    ok6 = ok & (etype == 0x86DD) & (incl >= head + 110)
-    e6 = np.where(ok6, e, 0)
-    z = a.be64[np.minimum(e6, n - 8)]
-    plen = ((z >> 16) & 0xFFFF).astype(np.int64)
-    stop6 = np.where(plen > 0, np.minimum(ostop, e + 40 + plen), ostop)
-    in6 = ok6 & ((z >> 60) == 6) & (((z >> 8) & 0xFF) == 6) & (stop6 - (e + 40) >= 20)
-    return in4, in6, np.where(in6, e + 40, t4), e, ostop
-
-
 def _shapes(a: _Bytes, s: Any, end: Any, incl: Any, linktype: int,
             vxlan: frozenset[int] = frozenset()) -> tuple[Any, Any, Any, Any, Any]:  # fmt: skip
     """``_classify`` of every frame, the commonest shapes (``_common``, then ``_common6``) first and the
@@ -217,9 +178,11 @@ def _shapes(a: _Bytes, s: Any, end: Any, incl: Any, linktype: int,
         g = g[~c6]
         if not g.size:
             return v4, v6, tcp, ip, end
-    bound = end  # where each frame's IP packet is bounded: the frame's end, or a VXLAN packet's outer end
-    if vxlan and linktype != frames.IPV6 and a.size >= 128:  # VXLAN of the commonest shape (AWS Traffic Mirroring, overlays)
-        in4, in6, vtcp, vip, ostop = _vxlan(a, s[g], end[g], incl[g], linktype, vxlan)
+    bound = end  # where each frame's IP packet is bounded: the frame's end, or a tunnelled packet's outer end
+    if linktype != frames.IPV6:  # VXLAN, Geneve, IP-in-IP, GRE of the commonest shape (overlays, mirroring, GWLB)
+        from hairpin.parsers.fastscan_tunnels import tunnelled  # it reads fields with this module's helpers
+
+        in4, in6, vtcp, vip, ostop = tunnelled(a, s[g], end[g], incl[g], linktype, vxlan)
         vx = in4 | in6
         if vx.any():
             h = g[vx]
