@@ -22,11 +22,16 @@ shared machine), wall time and peak RSS of each, the ratios of CPU times, and th
 ``--ipv6`` writes the same packets as IPv6 frames (every address a.b.c.d as fd00::a.b.c.d, the same ports,
 ISNs and times), as on an EKS IPv6 cluster.
 
+``--tunnel T`` writes every frame inside a tunnel, between two node addresses 10.0.0.1 and 10.0.0.2, as
+``hairpin.parsers.frames.frame(p, tunnel=T)`` writes it: ``vxlan`` (UDP 4789), ``geneve`` (UDP 6081, no
+options, Ethernet inside), ``ipip`` (IP-in-IP), ``gre`` (GRE with a key, IP inside) or ``gre-eth`` (GRE with
+Ethernet inside); the tunnels tshark opens without being told a port.
+
 ``--baseline SRC`` also runs ``hairpin pcap`` with ``PYTHONPATH=SRC`` (another checkout's ``src``),
 interleaved, and checks that its JSON is byte for byte this one's.
 
 Usage: python benchmarks/bench_pcap_speed.py [--packets N] [--share S] [--runs R] [--keep PATH] [--no-before]
-       [--jitter US] [--baseline SRC] [--ipv6]
+       [--jitter US] [--baseline SRC] [--ipv6] [--tunnel T]
 """
 
 from __future__ import annotations
@@ -140,6 +145,7 @@ def main() -> None:
     ap.add_argument("--baseline", type=Path, metavar="SRC", help="also time hairpin from this src directory")
     ap.add_argument("--no-tshark", action="store_true", help="skip the tshark runs")
     ap.add_argument("--ipv6", action="store_true", help="write every address a.b.c.d as fd00::a.b.c.d (IPv6 frames)")
+    ap.add_argument("--tunnel", choices=("vxlan", "geneve", "ipip", "gre", "gre-eth"), help="write every frame inside this tunnel")
     args = ap.parse_args()
     tmp = tempfile.TemporaryDirectory()
     path = args.keep or Path(tmp.name) / "cap.pcap"
@@ -150,13 +156,14 @@ def main() -> None:
         made: list[int] = []
         t = time.perf_counter()
         recs = records(args.packets, args.share, args.seed, made, args.jitter * 1e-6)
-        write_pcap(path, map(ipv6, recs) if args.ipv6 else recs)
+        write_pcap(path, map(ipv6, recs) if args.ipv6 else recs, **({"tunnel": args.tunnel} if args.tunnel else {}))
         hairpins, connections = made
         meta.write_text(json.dumps(made))
         print(f"wrote {path} in {time.perf_counter() - t:.0f} s", file=sys.stderr)
     size = path.stat().st_size / 1e6
     print(f"capture: {args.packets} packets, {size:.0f} MB, {connections} connections, {hairpins} hairpins written"
-          + (f", timestamps moved by 0-{args.jitter:g} us" if args.jitter else ""))  # fmt: skip
+          + (f", timestamps moved by 0-{args.jitter:g} us" if args.jitter else "")
+          + (f", inside {args.tunnel} (as written now: a kept file is not checked)" if args.tunnel else ""))  # fmt: skip
     out = Path(tmp.name) / "out.json"
     hairpin_cmd = [sys.executable, "-m", "hairpin.cli.main", "pcap", str(path), "--format", "json", "-o", str(out)]
     before_cmd = [sys.executable, "-c", "import sys,json\nfrom hairpin.diagnose.capture import analyse_files\n"
