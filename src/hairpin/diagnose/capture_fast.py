@@ -116,16 +116,20 @@ def stream_order(ts: list[Any]) -> tuple[Any, Any] | None:
 
 def looks(upto: Any) -> list[int]:
     """The rows at which the analyser looks for attempts to forget (``_tick``): a row that moves ``end``
-    (``upto``: ``end`` with each row) to or past ``next_tick``, which is then ``TICK`` past it."""
+    (``upto``: ``end`` with each row) to or past ``next_tick``, which is then ``TICK`` past it.  Past 2**56 s
+    (a pcapng clock in whole seconds) ``end + TICK`` rounds back to ``end``: then the next look is at the
+    next row that moves ``end`` at all, as in the analyser."""
     out: list[int] = []
-    nxt, n = float("-inf"), upto.size
+    nxt, end, n = float("-inf"), 0.0, upto.size  # `end` starts at 0.0
     while True:
-        # the first row whose `end` reaches nxt moves `end` (the one before it is below nxt); and `end` starts at 0.0
-        i = int(np.searchsorted(upto, nxt, "left")) if nxt > 0.0 else int(np.searchsorted(upto, 0.0, "right"))
+        # the first row whose `end` reaches nxt moves `end` (the one before it is below nxt); when nxt is not past
+        # `end` (the start, or a TICK lost to rounding), the first row past `end`
+        i = int(np.searchsorted(upto, nxt, "left")) if nxt > end else int(np.searchsorted(upto, end, "right"))
         if i >= n:
             return out
         out.append(i)
-        nxt = float(upto[i]) + TICK
+        end = float(upto[i])
+        nxt = end + TICK
 
 
 class Plan:

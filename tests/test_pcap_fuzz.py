@@ -1,0 +1,107 @@
+"""``hairpin pcap``'s fast path against the streaming reader on generated and mutated captures
+(benchmarks/fuzz_pcap.py, a bounded share of its campaign), and the exact regressions of what the campaign
+found: each the smallest file that showed it, with the answer both paths must give."""
+
+from __future__ import annotations
+
+import json
+import signal
+import struct
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hairpin.diagnose import capture
+from hairpin.model.net import Flags, Packet, ip_int
+from hairpin.parsers import frames
+
+np = pytest.importorskip("numpy")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+import fuzz_pcap  # noqa: E402
+
+from hairpin.diagnose import capture_fast  # noqa: E402
+
+CLIENT, VIP = ip_int("192.168.0.1"), ip_int("192.168.0.2")
+
+
+@contextmanager
+def within(seconds: int) -> Iterator[None]:
+    """Fail (TimeoutError) instead of hanging when the body takes longer than ``seconds``."""
+
+    def late(signum: int, frame: object) -> None:
+        raise TimeoutError(f"no answer within {seconds} s")
+
+    old = signal.signal(signal.SIGALRM, late)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(st.integers(0, 2**32 - 1))
+def test_generated_and_mutated_captures_same_answer(tmp_path: Path, seed: int) -> None:
+    """One to three captures of every format and link type, mutated: the CLI's JSON and text, the
+    ``records=True`` analysis and the first pass's rows are the streaming reader's."""
+    import random
+
+    rng = random.Random(seed)
+    where = tmp_path / str(seed)
+    where.mkdir()
+    paths, desc = fuzz_pcap.make_case(rng, where)
+    with within(60):
+        bad = fuzz_pcap.check(paths, rng.choice(fuzz_pcap.CHUNKS), True, rng.choice([1, 3, 10_000]))
+    assert not bad, desc
+
+
+# ---------------------------------------------------------------------------------------------- regressions
+
+
+def _pcapng_seconds(path: Path, packets: list[tuple[Packet, int]]) -> None:
+    """A pcapng file with one Ethernet interface whose clock ticks in whole seconds (``if_tsresol`` 0), one
+    Enhanced Packet Block a packet at its tick count."""
+    o = "<"
+    shb = fuzz_pcap._ng_block(o, 0x0A0D0D0A, struct.pack(o + "IHHq", 0x1A2B3C4D, 1, 0, -1))
+    opts = fuzz_pcap._ng_opt(o, 9, b"\x00") + fuzz_pcap._ng_opt(o, 0, b"")
+    out = [shb, fuzz_pcap._ng_block(o, 1, struct.pack(o + "HHI", frames.ETHERNET, 0, 262144) + opts)]
+    for p, ticks in packets:
+        d = frames.frame(p)
+        out.append(fuzz_pcap._ng_block(o, 6, struct.pack(o + "IIIII", 0, ticks >> 32, ticks & 0xFFFFFFFF, len(d),
+                                                          len(d)) + d))  # fmt: skip
+    path.write_bytes(b"".join(out))
+
+
+def test_a_clock_past_2_to_the_56_seconds_is_answered(tmp_path: Path) -> None:
+    """A pcapng clock in whole seconds at 2**62 s: ``end + TICK`` rounds back to ``end`` there, and the
+    replay's search for the analyser's looks for attempts to forget never moved on (the fast path hung).
+    Now every row that moves ``end`` is a look, as in the analyser, and both paths answer alike."""
+    path = tmp_path / "seconds.pcapng"
+    _pcapng_seconds(path, [(Packet(CLIENT, 40000, VIP, 80, Flags.SYN, 5), 1 << 62),
+                           (Packet(VIP, 80, CLIENT, 40000, Flags.SYN | Flags.ACK, 9, 6), (1 << 62) + 1),
+                           (Packet(CLIENT, 40001, VIP, 80, Flags.SYN, 77), (1 << 62) + 3)])  # fmt: skip
+    with within(60):
+        assert fuzz_pcap.check([path], 1 << 20, True, 1) == []
+        code, out, err = fuzz_pcap.cli(["pcap", str(path), "--format", "json"], False)
+    summary = json.loads(out)["summary"]
+    assert (code, err) == (0, "")
+    assert (summary["packets"], summary["connections"], summary["healthy"], summary["other_failures"]) == \
+        (3, 2, 1, {"unanswered-syn": 1})  # fmt: skip
+    assert capture.analyse_files([path], fast=False).to_json()["summary"] == summary
+
+
+def test_looks_when_tick_is_lost_to_rounding() -> None:
+    """Past 2**56 s a look comes at every row that moves ``end`` (``next_tick`` is ``end`` again); below, at
+    the rows ``TICK`` apart."""
+    big = 2.0**62  # one unit in the last place: 1024 s
+    assert big + capture_fast.TICK == big
+    assert capture_fast.looks(np.array([big, big, big + 1024, big + 1024, big + 2048])) == [0, 2, 4]
+    assert capture_fast.looks(np.array([0.0, 0.0, 1.0, 5.0, 11.0, 11.5, 21.0, 31.0])) == [2, 4, 6, 7]
