@@ -105,3 +105,22 @@ def test_looks_when_tick_is_lost_to_rounding() -> None:
     assert big + capture_fast.TICK == big
     assert capture_fast.looks(np.array([big, big, big + 1024, big + 1024, big + 2048])) == [0, 2, 4]
     assert capture_fast.looks(np.array([0.0, 0.0, 1.0, 5.0, 11.0, 11.5, 21.0, 31.0])) == [2, 4, 6, 7]
+
+
+def test_a_syn_ack_8_s_late_at_2_to_the_55_seconds_is_not_a_healthy_pair(tmp_path: Path) -> None:
+    """At 2**55 s a float's unit in the last place is 8 s: ``end - DISORDER`` rounded to 8 s behind ``end``,
+    so a SYN-ACK written 8 s late (after a SYN 136 s past its own SYN, whose look forgot the attempt) passed
+    the replay's test and was counted healthy; the analyser's answer is two unanswered SYNs.  Clocks past
+    ``CLOCK_MAX`` are now analysed packet by packet."""
+    x = 1 << 55
+    path = tmp_path / "ulp8.pcapng"
+    _pcapng_seconds(path, [(Packet(CLIENT, 40000, VIP, 80, Flags.SYN, 5), x),
+                           (Packet(CLIENT, 40001, VIP, 80, Flags.SYN, 77), x + 136),
+                           (Packet(VIP, 80, CLIENT, 40000, Flags.SYN | Flags.ACK, 9, 6), x + 128)])  # fmt: skip
+    assert float(x + 136) - capture_fast.DISORDER == float(x + 128)  # the rounding that let it through
+    assert capture_fast.stream_order([np.array([x, x + 136, x + 128], np.float64)]) is None
+    assert fuzz_pcap.check([path], 1 << 20, True, 1) == []
+    code, out, err = fuzz_pcap.cli(["pcap", str(path), "--format", "json"], False)
+    summary = json.loads(out)["summary"]
+    assert (code, err) == (0, "")
+    assert (summary["connections"], summary["healthy"], summary["other_failures"]) == (2, 0, {"unanswered-syn": 2})
