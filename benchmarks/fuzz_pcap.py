@@ -381,6 +381,9 @@ def make_case(rng: random.Random, where: Path) -> tuple[list[Path], str]:
         p.write_bytes(blob)
         paths.append(p)
         desc.append(f"{form} lt={linktype} n={len(recs)} muts={muts} file={bm}")
+    if rng.random() < 0.05:  # one file named twice: each copy read and merged
+        paths.append(paths[0])
+        desc.append("the first file again")
     return paths, "; ".join(desc)
 
 
