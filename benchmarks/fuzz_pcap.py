@@ -253,7 +253,7 @@ def mutate_records(rng: random.Random, recs: list[Rec]) -> str:
     r = recs[k]
     what = rng.choice(["flip", "flip", "flip", "byte", "cut", "zero", "incl>orig", "incl>data", "incl<data", "dup",
                        "swap", "back", "frac", "lookalike", "ihl", "total", "frag", "proto", "doff", "flags",
-                       "etype", "sec"])  # fmt: skip
+                       "etype", "sec", "tunnel", "tunnel", "inner"])  # fmt: skip
     d = bytearray(r.data)
     if what == "flip" and d:
         i = rng.randrange(len(d))
@@ -310,6 +310,13 @@ def mutate_records(rng: random.Random, recs: list[Rec]) -> str:
                 d[t + 12] = rng.choice([0, 1, 4, 5, 15]) << 4
             elif t + 13 < len(d):
                 d[t + 13] = rng.choice([0, 2, 4, 6, 0x12, 0x14, 0x16, 0x10, 0x3F, 0xFF, 0xC2])
+        elif what == "tunnel" and i + 40 < len(d):  # GRE flags and type, UDP port, VXLAN flags, Geneve length/type
+            at = i + rng.choice([20, 21, 22, 23, 24, 28, 29, 30, 31, 36, 48, 49])
+            d[at] = rng.choice([0x00, 0x08, 0x10, 0x12, 0x17, 0x20, 0x21, 0x30, 0x40, 0x41, 0x65, 0x80, 0x86, 0xB0,
+                                0xB5, 0xC1, 0xDD, 0x3F, 0x58, 0xFF])  # fmt: skip
+        elif what == "inner" and i + 90 < len(d):  # the inner headers of a tunnelled frame
+            at = i + rng.choice([50, 51, 52, 53, 56, 57, 59, 70, 82, 83, 90]) if len(d) > i + 91 else i + 45
+            d[at] = rng.choice([0x00, 0x06, 0x11, 0x20, 0x28, 0x45, 0x46, 0x60, 0x86, 0xDD, 0x12, 0x02, 0x04, 0xFF])
         elif what == "etype" and i >= 2:
             d[i - 2 : i] = rng.choice([b"\x81\x00", b"\x08\x06", b"\x86\xdd", b"\x08\x00", b"\x88\xa8"])
     r.data = bytes(d)
@@ -448,6 +455,11 @@ def instrument() -> None:
     _count("guessed walks", fastscan, "_guess_walk")
     _count("healthy pairs", fastscan, "healthy_pairs", lambda r: r[0] > 0)
     _count("lone syns", fastscan, "lone_syns", lambda r: bool(r[0]))
+    try:
+        from hairpin.parsers import fastscan_tunnels
+    except ImportError:  # a version without the tunnels' shapes
+        return
+    _count("chunks with tunnelled rows", fastscan_tunnels, "tunnelled", lambda r: bool(r[0].any() or r[1].any()))
 
 
 def check(paths: list[Path], chunk: int, text: bool, listed: int = 10_000) -> list[str]:
