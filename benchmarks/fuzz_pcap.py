@@ -150,6 +150,26 @@ def traffic_timing(rng: random.Random) -> list[pcap.PacketRecord]:
     return out
 
 
+def traffic_flood(rng: random.Random) -> list[pcap.PacketRecord]:
+    """A SYN flood (lone SYNs by the hundred) with hairpins, healthy handshakes and resets among it, over a few
+    hundred seconds: many attempts open at once, so the looks for attempts to forget skip and close by the
+    quarter rule while the lone SYNs are left out."""
+    out: list[pcap.PacketRecord] = []
+    t = rng.choice([1.7e9, 10.0])
+    span = rng.choice([50.0, 300.0, 900.0])
+    n = rng.randint(100, 1500)
+    for k in range(n):
+        at = t + rng.uniform(0, span)
+        c, v = 0xC6336400 + rng.randrange(1 << 8), rng.choice([0xC0A80067, 0x7F000001, 0xC6336401])
+        s = rng.randrange(1 << 32)
+        out.append(pcap.PacketRecord(at, None, Packet(c, 1024 + k % 60000, v, 80, SYN, s)))
+    out += traffic_timing(rng)
+    out.sort(key=lambda r: r.t)
+    if rng.random() < 0.3:
+        out = [pcap.PacketRecord(r.t - rng.choice([0.0, rng.uniform(0, 3.9)]), None, r.packet) for r in out]
+    return out
+
+
 def frame_of(rng: random.Random, p: Packet, linktype: int, ifindex: int, ports: list[int]) -> bytes:
     v6 = p.src > 0xFFFFFFFF
     if linktype == frames.IPV4 and v6:
@@ -406,7 +426,7 @@ def make_case(rng: random.Random, where: Path) -> tuple[list[Path], str]:
     paths: list[Path] = []
     desc: list[str] = []
     timing = rng.random() < 0.5
-    gen = traffic_timing if timing else traffic
+    gen = (traffic_flood if rng.random() < 0.1 else traffic_timing) if timing else traffic
     shared = gen(rng)
     for n in range(rng.choice([1, 1, 1, 1, 2, 3])):
         recs_in = shared if n == 0 or rng.random() < 0.5 else gen(rng)

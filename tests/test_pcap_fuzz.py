@@ -83,7 +83,8 @@ def _pcapng_seconds(path: Path, packets: list[tuple[Packet, int]]) -> None:
 def test_a_clock_past_2_to_the_56_seconds_is_answered(tmp_path: Path) -> None:
     """A pcapng clock in whole seconds at 2**62 s: ``end + TICK`` rounds back to ``end`` there, and the
     replay's search for the analyser's looks for attempts to forget never moved on (the fast path hung).
-    Now every row that moves ``end`` is a look, as in the analyser, and both paths answer alike."""
+    Such a clock is now analysed packet by packet (``CLOCK_MAX``), and ``looks`` itself moves on (below):
+    both paths answer alike."""
     path = tmp_path / "seconds.pcapng"
     _pcapng_seconds(path, [(Packet(CLIENT, 40000, VIP, 80, Flags.SYN, 5), 1 << 62),
                            (Packet(VIP, 80, CLIENT, 40000, Flags.SYN | Flags.ACK, 9, 6), (1 << 62) + 1),
