@@ -158,9 +158,12 @@ def traffic_flood(rng: random.Random) -> list[pcap.PacketRecord]:
     t = rng.choice([1.7e9, 10.0])
     span = rng.choice([50.0, 300.0, 900.0])
     n = rng.randint(100, 1500)
+    six = rng.random() < 0.4  # an IPv6 flood: its sources each in a prefix of its own
     for k in range(n):
         at = t + rng.uniform(0, span)
         c, v = 0xC6336400 + rng.randrange(1 << 8), rng.choice([0xC0A80067, 0x7F000001, 0xC6336401])
+        if six:
+            c, v = V6 | rng.getrandbits(128), V6 | (0xFD00 << 112) | rng.choice([5, 1])
         s = rng.randrange(1 << 32)
         out.append(pcap.PacketRecord(at, None, Packet(c, 1024 + k % 60000, v, 80, SYN, s)))
     out += traffic_timing(rng)

@@ -161,3 +161,39 @@ def test_pcapng_blocks_between_packets_leave_it_to_the_streaming_reader(tmp_path
     assert fuzz_pcap.check([path], 1 << 20, False) == []
     summary = capture.analyse_files([path]).to_json()["summary"]
     assert (summary["packets"], summary["connections"], summary["healthy"]) == (3000, 1500, 1500)
+
+
+@pytest.mark.parametrize("chunk", [4096, 1 << 20])
+def test_ipv6_flood_sources_in_prefixes_of_their_own(tmp_path: Path, chunk: int) -> None:
+    """A SYN flood from random IPv6 sources, each in a /64 of its own, with handshakes and a hairpin between
+    sources met again in later chunks: the addresses met for the first time are added at once (a loop of NumPy
+    calls for each prefix took 6.6 s of 7.1 on 200,000 such SYNs, more than the streaming reader's 2.3 s), and
+    every address keeps one index: the same rows, counts and hairpin as the streaming reader."""
+    import random
+
+    from hairpin.model.net import V6
+    from hairpin.parsers import pcap
+
+    rng = random.Random(7)
+    vip, node = V6 | 0xFD00 << 112 | 5, V6 | 0xFD00 << 112 | 9
+    sources = [V6 | rng.getrandbits(128) for _ in range(600)]
+    recs = []
+    for k in range(1500):
+        c, t, isn = sources[k % 600], 1000.0 + k * 0.01, rng.getrandbits(32)
+        recs.append(pcap.PacketRecord(t, None, Packet(c, 1024 + k, vip, 80, Flags.SYN, isn)))
+        if k % 5 == 0:
+            answer = Packet(vip, 80, c, 1024 + k, Flags.SYN | Flags.ACK, 1, isn + 1)
+            recs.append(pcap.PacketRecord(t + 0.001, None, answer))
+        if k == 1401:  # a hairpin: the SYN-ACK from the node, the client's RST
+            recs += [pcap.PacketRecord(t + 0.002, None, Packet(node, 31468, c, 1024 + k, Flags.SYN | Flags.ACK, 1, isn + 1)),
+                     pcap.PacketRecord(t + 0.003, None, Packet(c, 1024 + k, node, 31468, Flags.RST, isn + 1))]  # fmt: skip
+    path = tmp_path / "flood6.pcap"
+    pcap.write_pcap(path, recs)
+    assert fuzz_pcap.check([path], chunk, True, 3) == []
+    with fuzz_pcap.chunked(chunk):
+        rd = pcap.read(path, want=6)
+        sc = rd.scan()
+    assert len(sc.addrs) == 602  # the sources, the called address and the node, once each
+    summary = capture.analyse_files([path], listed=3).to_json()["summary"]
+    assert (summary["connections"], summary["healthy"], summary["hairpins"]) == (1500, 300, 1)
+    assert summary["other_failures"] == {"unanswered-syn": 1199}
