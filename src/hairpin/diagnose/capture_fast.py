@@ -28,7 +28,8 @@ were opened in) orders the lists' equal first SYNs.  This module reproduces all 
   ``open`` there.
 
 This is exact only when no row is more than ``DISORDER`` (4 s) behind ``end`` (:func:`stream_order`; a
-capture written by tcpdump on several CPUs is out of time order by microseconds to milliseconds).  Then:
+capture written by tcpdump on several CPUs is out of time order by microseconds to milliseconds) and every
+time is below ``CLOCK_MAX`` (2**33 s, where floats are exact to 2 microseconds).  Then:
 no row is ``late`` (that takes more than 5 s); no look closes an attempt that a later row of its key would
 still join (a row joins within 130 s of the attempt's last packet, a look closes past 135 s, and ``end``
 runs at most 4 s ahead of any row still to come), so a healthy SYN's attempt is still open at its SYN-ACK
@@ -70,12 +71,19 @@ from hairpin.diagnose.capture import EXPIRE, GAP, TICK, VIEW_WINDOW  # (capture 
 from hairpin.diagnose.capture_result import Attempt
 from hairpin.model.net import Endpoint
 
-__all__ = ["DISORDER", "FastGroups", "Mismatch", "Plan", "drive", "hairpin_groups", "looks", "stream_order"]
+__all__ = [
+    "CLOCK_MAX", "DISORDER", "FastGroups", "Mismatch", "Plan", "drive", "hairpin_groups", "looks", "stream_order",
+]  # fmt: skip
 
 _SYN, _ACK, _RST = 0x02, 0x10, 0x04
 # s: how far a row may be behind the latest time before it for the rows left out to be replayed exactly; the
 # proof above needs less than EXPIRE - GAP = 5 s (and LATE = 5 s); 1 s is kept for rounding
 DISORDER = 4.0
+# s: the latest time the proof is kept for.  Below it a time's unit in the last place is at most 2**-19 s, far
+# inside that 1 s; past 2**55 s it is 8 s (a pcapng clock counting whole seconds can be read as that), ``end -
+# DISORDER`` rounds to 8 s behind ``end`` and a row 8 s late passed the test (a healthy handshake's SYN-ACK came
+# after a look had forgotten its SYN: counted healthy, the analyser's answer is an unanswered SYN)
+CLOCK_MAX = 2.0**33
 
 
 class Mismatch(Exception):
@@ -95,7 +103,8 @@ def stream_order(ts: list[Any]) -> tuple[Any, Any] | None:
     them, when the rows left out can be replayed: (the concatenated rows' indexes in that order, or None for
     one file's own order; ``end`` with each row of the stream).  One file: no row more than ``DISORDER``
     behind the latest time before it.  Several files (merged by time, ``heapq.merge``): each in time order,
-    so that the merge is the stable sort by time.  None otherwise."""
+    so that the merge is the stable sort by time.  Either way every time below ``CLOCK_MAX``.  None
+    otherwise."""
     if len(ts) == 1:
         t, perm = ts[0], None
     else:
@@ -104,7 +113,7 @@ def stream_order(ts: list[Any]) -> tuple[Any, Any] | None:
         t = np.concatenate(ts)
         perm = np.argsort(t, kind="stable")  # ties: by file, then by place in the file, as the merge takes them
         t = t[perm]
-    if t.size == 0:
+    if t.size == 0 or not float(t.max()) < CLOCK_MAX:  # (a clock this far out: packet by packet)
         return None
     if t[0] >= 0.0 and bool(np.all(t[1:] >= t[:-1])):  # in time order: `end` is each row's time
         return perm, t
@@ -116,16 +125,20 @@ def stream_order(ts: list[Any]) -> tuple[Any, Any] | None:
 
 def looks(upto: Any) -> list[int]:
     """The rows at which the analyser looks for attempts to forget (``_tick``): a row that moves ``end``
-    (``upto``: ``end`` with each row) to or past ``next_tick``, which is then ``TICK`` past it."""
+    (``upto``: ``end`` with each row) to or past ``next_tick``, which is then ``TICK`` past it.  Past 2**56 s
+    (a pcapng clock in whole seconds) ``end + TICK`` rounds back to ``end``: then the next look is at the
+    next row that moves ``end`` at all, as in the analyser."""
     out: list[int] = []
-    nxt, n = float("-inf"), upto.size
+    nxt, end, n = float("-inf"), 0.0, upto.size  # `end` starts at 0.0
     while True:
-        # the first row whose `end` reaches nxt moves `end` (the one before it is below nxt); and `end` starts at 0.0
-        i = int(np.searchsorted(upto, nxt, "left")) if nxt > 0.0 else int(np.searchsorted(upto, 0.0, "right"))
+        # the first row whose `end` reaches nxt moves `end` (the one before it is below nxt); when nxt is not past
+        # `end` (the start, or a TICK lost to rounding), the first row past `end`
+        i = int(np.searchsorted(upto, nxt, "left")) if nxt > end else int(np.searchsorted(upto, end, "right"))
         if i >= n:
             return out
         out.append(i)
-        nxt = float(upto[i]) + TICK
+        end = float(upto[i])
+        nxt = end + TICK
 
 
 class Plan:

@@ -18,6 +18,8 @@ from hairpin.model.net import V6
 
 __all__ = ["addresses", "intern"]
 
+_FRESH = 16  # prefixes met for the first time in one chunk past which their addresses are added at once
+
 
 def intern(sc: Any, src: Any, dst: Any) -> tuple[Any, Any]:
     """The indexes into ``sc.addrs`` of the 16-byte addresses ``src`` and ``dst`` (``V16`` arrays), new ones
@@ -27,13 +29,19 @@ def intern(sc: Any, src: Any, dst: Any) -> tuple[Any, Any]:
     hi, lo = x[:, 0].astype(np.uint64), x[:, 1].astype(np.uint64)
     out = np.empty(hi.size, np.uint32)
     prefixes, which = np.unique(hi, return_inverse=True)
+    addrs, plist = sc.addrs, prefixes.tolist()
+    fresh = np.array([h not in sc.ids for h in plist], np.bool_)
+    if np.count_nonzero(fresh) > _FRESH:  # a flood's sources, a prefix each: their addresses are all new, added at once
+        _fresh(sc, hi, lo, np.flatnonzero(fresh[which.reshape(-1)]), out)
+        rest = np.flatnonzero(~fresh).tolist()  # the other prefixes, one at a time below
+    else:
+        rest = list(range(prefixes.size))
     if prefixes.size == 1:
-        parts: list[tuple[int, Any]] = [(int(prefixes[0]), slice(None))]
+        parts: list[tuple[int, Any]] = [(plist[0], slice(None))] if rest else []
     else:
         order = np.argsort(which.reshape(-1), kind="stable")
         bounds = np.searchsorted(which.reshape(-1)[order], np.arange(prefixes.size + 1)).tolist()
-        parts = [(h, order[bounds[k] : bounds[k + 1]]) for k, h in enumerate(prefixes.tolist())]
-    addrs = sc.addrs
+        parts = [(plist[k], order[bounds[k] : bounds[k + 1]]) for k in rest]
     for h, sel in parts:
         part = lo[sel]
         known, index = sc.ids.get(h, (np.zeros(0, np.uint64), np.zeros(0, np.uint32)))
@@ -50,6 +58,25 @@ def intern(sc: Any, src: Any, dst: Any) -> tuple[Any, Any]:
             at = np.searchsorted(known, part)
         out[sel] = index[at]
     return out[: src.size], out[src.size :]
+
+
+def _fresh(sc: Any, hi: Any, lo: Any, rows: Any, out: Any) -> None:
+    """The addresses ``rows`` (of prefixes not met before) added to ``sc.addrs`` in the order of their values,
+    one table each prefix, their indexes put in ``out``: what the loop of :func:`intern` does, without a
+    NumPy call for each prefix (a random-source IPv6 SYN flood met 400,000 prefixes in 200,000 packets: 6.6 s
+    in that loop)."""
+    o = rows[np.lexsort((lo[rows], hi[rows]))]  # by address
+    h, low = hi[o], lo[o]
+    lead = np.ones(o.size, np.bool_)  # each distinct address's first row
+    lead[1:] = (h[1:] != h[:-1]) | (low[1:] != low[:-1])
+    uh, ul = h[lead], low[lead]
+    addrs = sc.addrs
+    index = np.arange(len(addrs), len(addrs) + uh.size, dtype=np.uint32)
+    addrs.extend([V6 | a << 64 | b for a, b in zip(uh.tolist(), ul.tolist(), strict=True)])
+    out[o] = index[np.cumsum(lead) - 1]
+    cut = [*np.flatnonzero(np.concatenate([[True], uh[1:] != uh[:-1]])).tolist(), uh.size]
+    for k, p in enumerate(uh[cut[:-1]].tolist()):  # each prefix's sorted lower halves and their indexes
+        sc.ids[p] = (ul[cut[k] : cut[k + 1]], index[cut[k] : cut[k + 1]])
 
 
 def addresses(scans: list[Any]) -> tuple[Any, Any, list[int]]:
