@@ -371,22 +371,26 @@ def _ng_option(order: str, code: int, value: bytes) -> bytes:
 
 
 def _pcapng(order: str, ifaces: list[tuple[int, str, int]], packets: list[tuple[int, float, bytes, str]],
-            idb_at: int = 0) -> bytes:  # fmt: skip
+            idb_at: int = 0, offsets: dict[int, bytes] | None = None) -> bytes:  # fmt: skip
     """A pcapng file: a section header, the first interface (link type, name, ``if_tsresol`` byte), one
     Enhanced Packet Block a packet (interface, time, frame, comment), the other interfaces declared before
-    packet ``idb_at``."""
+    packet ``idb_at``.  ``offsets``: an ``if_tsoffset`` option's value by interface (8 bytes: seconds, which
+    the packets' timestamps are written less)."""
     import struct
 
+    shift = {k: struct.unpack(order + "q", v)[0] if len(v) == 8 else 0 for k, v in (offsets or {}).items()}
     out = [_ng_block(order, 0x0A0D0D0A, struct.pack(order + "IHHq", 0x1A2B3C4D, 1, 0, -1))]
     out[0] = struct.pack("<I", 0x0A0D0D0A) + out[0][4:]  # the block type reads the same in both orders
     idbs = [_ng_block(order, 1, struct.pack(order + "HHI", lt, 0, 262144) + _ng_option(order, 2, name.encode())
-                      + _ng_option(order, 9, bytes([res])) + _ng_option(order, 0, b"")) for lt, name, res in ifaces]  # fmt: skip
+                      + _ng_option(order, 9, bytes([res]))
+                      + (_ng_option(order, 14, (offsets or {})[k]) if k in (offsets or {}) else b"")
+                      + _ng_option(order, 0, b"")) for k, (lt, name, res) in enumerate(ifaces)]  # fmt: skip
     out.append(idbs[0])
     for n, (iface, t, data, comment) in enumerate(packets):
         if n == idb_at:
             out += idbs[1:]
         res = ifaces[iface][2]
-        ticks = round(t * (2 ** (res & 0x7F) if res & 0x80 else 10**res))
+        ticks = round((t - shift.get(iface, 0)) * (2 ** (res & 0x7F) if res & 0x80 else 10**res))
         opts = _ng_option(order, 1, comment.encode()) + _ng_option(order, 0, b"") if comment else b""
         out.append(_ng_block(order, 6, struct.pack(order + "IIIII", iface, ticks >> 32, ticks & 0xFFFFFFFF, len(data),
                                                    len(data)) + data + b"\0" * (-len(data) % 4) + opts))  # fmt: skip
@@ -575,3 +579,30 @@ def test_analysis_makes_no_reference_cycles(tmp_path: Path, fast: bool, records:
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("order", ["<", ">"])
+@pytest.mark.parametrize("chunk", [4096, 1 << 20])
+def test_pcapng_interface_time_offsets(tmp_path: Path, order: str, chunk: int) -> None:
+    """``if_tsoffset`` (seconds added to every timestamp of its interface): a hairpin seen on three interfaces
+    whose clocks are written an hour ahead, an hour behind and as is is one hairpin, at the same times by both
+    readers; an offset of another length than 8 bytes is not one (the packets stay where they are written)."""
+    import struct
+
+    recs = handshakes(40, {7}, lambda i: 0x9E3779B9 * (i + 11) & 0xFFFFFFFF)
+    ifaces = [(frames.ETHERNET, "eth0", 6), (frames.ETHERNET, "eni1", 6), (frames.ETHERNET, "eni2", 9)]
+    hour = {1: struct.pack(order + "q", 3600), 2: struct.pack(order + "q", -3600)}
+    packets = [(n % 3, r.t, frames.frame(r.packet), "") for n, r in enumerate(recs)]
+    path = tmp_path / "o.pcapng"
+    path.write_bytes(_pcapng(order, ifaces, packets, offsets=hour))
+    assert _same_rows(path, chunk)
+    read = [(r.interface, r.t) for r in pcap.read(path, want=6)]
+    assert [t for _, t in read] == pytest.approx([r.t for r in recs if r.packet.flags & 6], abs=2e-6)
+    assert {name for name, _ in read} == {"eth0", "eni1", "eni2"}
+    fast, _slow = both([path])
+    assert (fast["summary"]["hairpins"], fast["summary"]["healthy"]) == (1, 39)
+    bad = tmp_path / "b.pcapng"  # a 7-byte if_tsoffset: ignored, the timestamps are read as written
+    bad.write_bytes(_pcapng(order, ifaces, packets, offsets={1: b"\x00" * 6 + b"\x0e\x10"[:1]}))
+    first = next(r for n, r in enumerate(recs) if n % 3 == 1 and r.packet.flags & 6)
+    assert _same_rows(bad, chunk)
+    assert next(r.t for r in pcap.read(bad, want=6) if r.interface == "eni1") == pytest.approx(first.t, abs=1e-6)

@@ -5,7 +5,7 @@ What it knows (IETF draft-ietf-opsawg-pcapng): blocks are 4-byte aligned, each s
 total length and ends with the length again; an Enhanced Packet Block (type 6) holds the interface id, the
 timestamp's high and low 32 bits, the captured and original lengths, the frame padded to 4 bytes, then
 options (``opt_comment`` is code 1); an Interface Description Block (type 1) the link type, then options
-(``if_name`` 2, ``if_tsresol`` 9).  Read as 32-bit words, the blocks that can be Enhanced Packet Blocks are
+(``if_name`` 2, ``if_tsresol`` 9, ``if_tsoffset`` 14).  Read as 32-bit words, the blocks that can be Enhanced Packet Blocks are
 found at once (type 6, a length the streaming reader accepts, the trailing length equal, a declared
 interface, the frame inside the block); the walk takes them while each is exactly where the previous one
 ends, so it is the walk itself.
@@ -22,7 +22,7 @@ between other blocks (``_RUN_MIN``): the streaming reader is faster on it.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -61,10 +61,11 @@ def _epb_run(w: Any, k: int, m: int, interfaces: int, max_block: int) -> tuple[A
 
 
 def scan_pcapng(f: Any, want: int, decoder: Callable[[int, str], Callable[[Any, int, int], object]], filtered: object,
-                options: Callable[[bytes, str], Iterable[tuple[int, bytes]]], max_block: int,
+                interface: Callable[[bytes, str], tuple[str | None, float, float]], max_block: int,
                 vxlan: frozenset[int] = frozenset()) -> tuple[Scan, dict[str, Any]] | None:  # fmt: skip
     """Scan the pcapng file ``f`` (at its start).  ``decoder(linktype, endian)`` gives the full decoder of
-    frames (as for ``fastscan.scan_pcap``), ``options(data, endian)`` reads a block's options.  Returns the
+    frames (as for ``fastscan.scan_pcap``), ``interface(body, endian)`` reads an Interface Description Block's
+    name, time unit and offset (``hairpin.parsers.pcap.interface``).  Returns the
     ``Scan`` (with ``iface`` and ``optlen`` columns: each row's interface and the length of its block's
     options) and what the file declared (``linktype``, ``endian``, ``names`` of the interfaces), or None
     when the file is outside the scope above.  ``vxlan``: the UDP ports the decoder opens as VXLAN."""
@@ -81,6 +82,7 @@ def scan_pcapng(f: Any, want: int, decoder: Callable[[int, str], Callable[[Any, 
         return None
     names: list[str | None] = []
     units: list[float] = []
+    shifts: list[float] = []  # each interface's if_tsoffset, in seconds
     linktype = -1
     decode: Callable[[Any, int, int], object] = decoder(0, e)
     sc = Scan(vxlan=vxlan)
@@ -110,7 +112,8 @@ def scan_pcapng(f: Any, want: int, decoder: Callable[[int, str], Callable[[Any, 
                     breaks += 1
                     if breaks > _BREAKS and breaks * _RUN_MIN > sc.packets + run.size:  # interleaved: see _RUN_MIN
                         return None
-                _rows(sc, cols, extra, a, w, buf, base, run, np.array(units), linktype, want, decode, filtered)
+                _rows(sc, cols, extra, a, w, buf, base, run, np.array(units), np.array(shifts), linktype, want, decode,
+                      filtered)  # fmt: skip
                 i = after * 4
             elif kind == _IDB:
                 body = bytes(buf[i + 8 : i + length - 4])
@@ -119,17 +122,12 @@ def scan_pcapng(f: Any, want: int, decoder: Callable[[int, str], Callable[[Any, 
                 lt = struct.unpack(e + "H", body[:2])[0]
                 if lt not in _FAST_LINKTYPES or linktype not in (-1, lt):
                     return None
-                name, unit = None, 1e-6
-                for code, value in options(body[8:], e):  # as the streaming reader reads them
-                    if code == 2:
-                        name = value.rstrip(b"\0").decode("utf-8", "replace")
-                    elif code == 9 and value:
-                        r = value[0]
-                        unit = 2.0 ** -(r & 0x7F) if r & 0x80 else 10.0**-r
+                name, unit, shift = interface(body, e)  # as the streaming reader reads them
                 if linktype == -1:
                     linktype, decode = lt, decoder(lt, e)
                 names.append(name)
                 units.append(unit)
+                shifts.append(shift)
                 i += length
             elif kind in (2, 3, 0x0A0D0D0A) or int(w[(i + length) // 4 - 1]) != length:
                 return None  # obsolete or Simple Packet Blocks, a new section, a corrupt block
@@ -152,13 +150,14 @@ def scan_pcapng(f: Any, want: int, decoder: Callable[[int, str], Callable[[Any, 
 
 
 def _rows(sc: Scan, cols: dict[str, list[Any]], extra: dict[str, list[Any]], a: _Bytes, w: Any, buf: Any, base: int,
-          run: Any, units: Any, linktype: int, want: int, decode: Callable[[Any, int, int], object], filtered: object) -> None:  # fmt: skip
+          run: Any, units: Any, shifts: Any, linktype: int, want: int, decode: Callable[[Any, int, int], object],
+          filtered: object) -> None:  # fmt: skip
     incl = w[run + 5].astype(np.int64)
     iface = w[run + 2].astype(np.int64)
 
-    def times(idx: Any) -> Any:  # ((high << 32) | low) * the interface's tick, as the streaming reader computes it
+    def times(idx: Any) -> Any:  # ((high << 32) | low) * the interface's tick + its offset, as the streaming reader
         ticks = (w[run[idx] + 3].astype(np.uint64) << np.uint64(32)) | w[run[idx] + 4].astype(np.uint64)
-        return ticks.astype(np.float64) * units[iface[idx]]
+        return ticks.astype(np.float64) * units[iface[idx]] + shifts[iface[idx]]
 
     idx = _chunk(sc, cols, a, buf, base, run * 4 + 28, incl, times, linktype, want, decode, filtered)
     length = w[run[idx] + 1].astype(np.int64)

@@ -6,7 +6,8 @@ What it knows (file formats from IETF draft-ietf-opsawg-pcap and draft-ietf-opsa
 - classic pcap: magic ``a1b2c3d4`` (microseconds) or ``a1b23c4d`` (nanoseconds), either byte order; a
   24-byte file header with the link type, then 16-byte record headers;
 - pcapng: Section Header (``0a0d0d0a``, byte-order magic ``1a2b3c4d``, at least 28 bytes), Interface
-  Description (link type, ``if_name`` option 2, ``if_tsresol`` option 9; 8 bytes of fixed fields),
+  Description (link type, ``if_name`` option 2, ``if_tsresol`` option 9, ``if_tsoffset`` option 14: seconds
+  added to every timestamp of the interface; 8 bytes of fixed fields),
   Enhanced Packet (20 bytes of fixed fields, ``opt_comment`` option 1), Simple Packet (4) and the
   obsolete Packet block (20); other blocks are skipped.  Every block length is checked against
   ``MAX_BLOCK`` before anything is read, and every block body against its fixed fields, so a crafted
@@ -257,7 +258,7 @@ class Reader:
                 return full
 
             with open(self.path, "rb") as f:
-                found = scan_pcapng(f, want, decoder, _FILTERED, _options, MAX_BLOCK, vxlan)
+                found = scan_pcapng(f, want, decoder, _FILTERED, interface, MAX_BLOCK, vxlan)
             if found is not None:
                 self._scan, declared = found
                 self._how, self._names = (declared["linktype"], declared["endian"]), declared["names"]
@@ -453,7 +454,7 @@ class Reader:
 
     def _pcapng(self, f: BinaryIO) -> Iterator[PacketRecord]:
         endian = "<"
-        ifaces: list[tuple[int, str | None, float]] = []  # (linktype, name, seconds per tick)
+        ifaces: list[tuple[int, str | None, float, float]] = []  # (linktype, name, seconds per tick, offset in s)
         offset = 0
         while True:
             h = f.read(8)
@@ -502,14 +503,7 @@ class Reader:
             offset += length
             if kind == 1:  # Interface Description
                 linktype = struct.unpack(endian + "H", body[:2])[0]
-                name, unit = None, 1e-6
-                for code, value in _options(body[8:], endian):
-                    if code == 2:
-                        name = value.rstrip(b"\0").decode("utf-8", "replace")
-                    elif code == 9 and value:
-                        r = value[0]
-                        unit = 2.0 ** -(r & 0x7F) if r & 0x80 else 10.0**-r
-                ifaces.append((linktype, name, unit))
+                ifaces.append((linktype, *interface(body, endian)))
                 self.linktypes.add(linktype)
             elif kind in (6, 2):  # Enhanced Packet, obsolete Packet
                 if kind == 6:
@@ -523,22 +517,40 @@ class Reader:
                     self._stop(at, f"corrupt block (type 0x{kind:x}: captured length {incl} exceeds the block)", True)
                     return
                 data = body[20 : 20 + incl]
-                linktype, name, unit = ifaces[iface]
+                linktype, name, unit, shift = ifaces[iface]
                 p = self._emit(data, linktype, endian)
                 if p is not None:
                     comment = ""
                     for code, value in _options(body[20 + incl + (-incl % 4) :], endian):
                         if code == 1:
                             comment = value.decode("utf-8", "replace")
-                    yield PacketRecord(((hi << 32) | lo) * unit, name, p, comment)
+                    yield PacketRecord(((hi << 32) | lo) * unit + shift, name, p, comment)
             elif kind == 3:  # Simple Packet: interface 0, no time
                 if not ifaces:
                     self._stop(at, "simple packet before any interface", True)
                     return
-                linktype, name, _unit = ifaces[0]
+                linktype, name, _unit, _shift = ifaces[0]
                 p = self._emit(body[4:], linktype, endian)
                 if p is not None:
                     yield PacketRecord(0.0, name, p)
+
+
+def interface(body: bytes, endian: str) -> tuple[str | None, float, float]:
+    """An Interface Description Block's name (``if_name``), time unit in seconds (``if_tsresol``: a power of
+    10, or of 2 with the top bit set; microseconds when absent) and offset in seconds (``if_tsoffset``: a
+    signed 64-bit number of seconds added to every timestamp, 0 when absent; draft-ietf-opsawg-pcapng,
+    "Interface Description Block"), from its body (after the 8 bytes of fixed fields: its options).  The
+    first pass (:mod:`hairpin.parsers.fastscan_ng`) reads them with this too."""
+    name, unit, shift = None, 1e-6, 0.0
+    for code, value in _options(body[8:], endian):
+        if code == 2:
+            name = value.rstrip(b"\0").decode("utf-8", "replace")
+        elif code == 9 and value:
+            r = value[0]
+            unit = 2.0 ** -(r & 0x7F) if r & 0x80 else 10.0**-r
+        elif code == 14 and len(value) == 8:
+            shift = float(struct.unpack(endian + "q", value)[0])
+    return name, unit, shift
 
 
 def _options(data: bytes, endian: str) -> Iterator[tuple[int, bytes]]:
