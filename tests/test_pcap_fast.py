@@ -606,3 +606,24 @@ def test_pcapng_interface_time_offsets(tmp_path: Path, order: str, chunk: int) -
     first = next(r for n, r in enumerate(recs) if n % 3 == 1 and r.packet.flags & 6)
     assert _same_rows(bad, chunk)
     assert next(r.t for r in pcap.read(bad, want=6) if r.interface == "eni1") == pytest.approx(first.t, abs=1e-6)
+
+
+@pytest.mark.parametrize(("snaplen", "payload"), [(0, b"x"), (262144, b"x"), (55, b"x"), (54, b"")])
+def test_pcapng_simple_packet_frame_ends_at_its_length(tmp_path: Path, snaplen: int, payload: bytes) -> None:
+    """A Simple Packet Block's frame is its original length, or the interface's snapshot length when smaller; the
+    block's padding to 4 bytes is not part of it (here a segment of one byte whose IPv4 total length is 0, so
+    the frame's end is the payload's end)."""
+    import struct
+
+    p = Packet(CLIENT, 40000, VIP, 80, Flags.SYN, 1000, payload=b"x")
+    frame = bytearray(frames.frame(p))
+    frame[16:18] = b"\0\0"  # IPv4 total length 0: the frame's end bounds the packet (segmentation offload)
+    assert len(frame) == 55
+    shb = _ng_block("<", 0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    idb = _ng_block("<", 1, struct.pack("<HHI", frames.ETHERNET, 0, snaplen) + _ng_option("<", 0, b""))
+    spb = _ng_block("<", 3, struct.pack("<I", len(frame)) + bytes(frame))
+    assert len(spb) == 12 + 4 + 56  # padded by one byte
+    path = tmp_path / "s.pcapng"
+    path.write_bytes(shb + idb + spb)
+    (r,) = list(pcap.read(path, want=6))
+    assert (r.t, r.packet.src, r.packet.dport, r.packet.payload) == (0.0, CLIENT, 80, payload)

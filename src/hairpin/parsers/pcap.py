@@ -455,6 +455,7 @@ class Reader:
     def _pcapng(self, f: BinaryIO) -> Iterator[PacketRecord]:
         endian = "<"
         ifaces: list[tuple[int, str | None, float, float]] = []  # (linktype, name, seconds per tick, offset in s)
+        simple_snap = 0
         offset = 0
         while True:
             h = f.read(8)
@@ -504,6 +505,8 @@ class Reader:
             if kind == 1:  # Interface Description
                 linktype = struct.unpack(endian + "H", body[:2])[0]
                 ifaces.append((linktype, *interface(body, endian)))
+                if len(ifaces) == 1:  # a Simple Packet Block's interface: its snapshot length (0: none)
+                    simple_snap = struct.unpack(endian + "I", body[4:8])[0]
                 self.linktypes.add(linktype)
             elif kind in (6, 2):  # Enhanced Packet, obsolete Packet
                 if kind == 6:
@@ -530,7 +533,10 @@ class Reader:
                     self._stop(at, "simple packet before any interface", True)
                     return
                 linktype, name, _unit, _shift = ifaces[0]
-                p = self._emit(body[4:], linktype, endian)
+                # the frame: the original length, or the interface's snapshot length when smaller (what follows
+                # is the block's padding to 4 bytes; draft-ietf-opsawg-pcapng, "Simple Packet Block")
+                olen = struct.unpack(endian + "I", body[:4])[0]
+                p = self._emit(body[4 : 4 + (min(olen, simple_snap) if simple_snap else olen)], linktype, endian)
                 if p is not None:
                     yield PacketRecord(0.0, name, p)
 
