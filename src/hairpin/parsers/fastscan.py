@@ -40,7 +40,7 @@ import numpy as np
 from hairpin.model.net import V6
 from hairpin.parsers import frames
 from hairpin.parsers.fastscan_addrs import addresses, intern
-from hairpin.parsers.fastscan_shapes import _Bytes, _shapes, _u32
+from hairpin.parsers.fastscan_shapes import _LINK, _Bytes, _protocol, _shapes, _u32
 
 __all__ = ["Scan", "Window", "addresses", "by_key", "healthy_pairs", "lone_syns", "scan_pcap"]
 
@@ -232,8 +232,18 @@ def _chunk(sc: Scan, cols: dict[str, list[Any]], a: _Bytes, buf: Any, base: int,
     v4, v6, tcp, ip, bound = _shapes(a, s, end, incl, linktype, sc.vxlan)
     flags = a.u8[tcp + 13]
     plain = v4 if v6 is None else v4 | v6
-    idx = np.flatnonzero(~plain | ((flags & want) != 0))  # every frame left out is a plain TCP packet without them
-    sc.filtered += s.size - idx.size
+    other, skipped = ~plain, 0
+    if linktype in _LINK and a.size >= 64:  # UDP, ICMP, ARP...: counted as the decoder would, not decoded
+        rest = np.flatnonzero(other)
+        if rest.size:
+            gone = rest[_protocol(a, s[rest], end[rest], incl[rest], linktype, sc.vxlan)]
+            if gone.size:
+                skipped = int(gone.size)
+                reasons[frames.PROTOCOL] = reasons.get(frames.PROTOCOL, 0) + skipped
+                other[gone] = False
+    # every other frame left out is a plain TCP packet without the flags wanted
+    idx = np.flatnonzero(other | (plain & ((flags & want) != 0)))
+    sc.filtered += s.size - idx.size - skipped
     simple = v4[idx] if v6 is None else plain[idx]
     six = None if v6 is None else v6[idx]  # the plain-IPv6 rows (all simple)
     t = times(idx)

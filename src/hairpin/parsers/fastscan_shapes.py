@@ -195,3 +195,64 @@ def _shapes(a: _Bytes, s: Any, end: Any, incl: Any, linktype: int,
     v4[g], v6[g], gtcp, ip[g] = _classify(a, s[g], end[g], linktype)
     tcp[g] = np.minimum(gtcp, a.size - 20)
     return v4, v6, tcp, ip, bound
+
+
+_OPENED = (6, 4, 41, 47, 17)  # IP protocols the decoder reads on: TCP, IP-in-IP, IPv6-in-IP, GRE, UDP (tunnels)
+_EXTENSIONS = (0, 43, 60, 51, 44)  # IPv6 extension headers the decoder walks through
+
+
+def _protocol(a: _Bytes, s: Any, end: Any, incl: Any, linktype: int, vxlan: frozenset[int]) -> Any:
+    """Which frames (of the link types of ``_LINK``, no VLAN tag) the full decoder certainly skips as
+    "protocol" (``frames.PROTOCOL``), read with a few reads each: an EtherType that is neither IP nor a VLAN tag
+    (ARP, LLDP...); an IP header of a version its envelope does not announce, or neither 4 nor 6; IPv4 with a
+    header length below 20, a later fragment, or a protocol the decoder does not open; IPv6 (40 bytes in the
+    frame) whose first next header is neither an extension header nor a protocol the decoder opens; UDP whose
+    8-byte header is inside the packet, to a port that is neither a VXLAN port of ``vxlan`` nor Geneve's
+    (DNS, QUIC...).  As ``frames._ethertype`` and ``frames._ip`` test them, in their order (a frame too short
+    for a test the decoder makes first, "truncated", is never one of these).  Every other frame is False."""
+    n = a.size - 1
+
+    def cl(i: Any) -> Any:  # indexes past a frame are masked out below
+        return np.minimum(i, n)
+
+    head, at = _LINK[linktype]
+    ok = incl >= head
+    if at >= 0:
+        etype = _u16(a, cl(s + at))
+        other = ok & (etype != 0x0800) & (etype != 0x86DD) & (etype != 0x8100) & (etype != 0x88A8) & (etype != 0x9100)
+        ver = np.where(etype == 0x0800, 4, np.where(etype == 0x86DD, 6, -1))
+    else:
+        other = np.zeros(s.size, np.bool_)
+        ver = np.full(s.size, 4 if linktype == frames.IPV4 else 6 if linktype == frames.IPV6 else 0)
+    off = s + head
+    ok &= (ver >= 0) & (end - off >= 20)  # an IP header the decoder reads (shorter: "truncated")
+    b0 = a[cl(off)].astype(np.int64)
+    version = b0 >> 4
+    out = ok & (((ver > 0) & (version != ver)) | ((version != 4) & (version != 6)))
+    ok &= ~out
+    # IPv4
+    four = ok & (version == 4)
+    ihl = (b0 & 15) * 4
+    out |= four & (ihl < 20)
+    four &= ihl >= 20
+    out |= four & (((a[cl(off + 6)] & 0x1F) != 0) | (a[cl(off + 7)] != 0))  # a later fragment
+    four &= ((a[cl(off + 6)] & 0x1F) == 0) & (a[cl(off + 7)] == 0)
+    total = _u16(a, cl(off + 2))
+    stop = np.where(total > 0, np.minimum(end, off + total), end)
+    proto = np.where(four, a[cl(off + 9)], -1).astype(np.int64)
+    t = off + ihl
+    # IPv6: 40 bytes in the frame (shorter: "truncated"), the first next header
+    six = ok & (version == 6) & (end - off >= 40)
+    plen = _u16(a, cl(off + 4))
+    stop = np.where(six, np.where(plen > 0, np.minimum(end, off + 40 + plen), end), stop)
+    proto = np.where(six, a[cl(off + 6)], proto)
+    t = np.where(six, off + 40, t)
+    known = four | six
+    opened = np.isin(proto, _OPENED) | np.isin(proto, _EXTENSIONS)
+    out |= known & ~opened
+    udp = known & (proto == 17) & (stop - t >= 8)
+    dport = _u16(a, cl(t + 2))
+    tunnel = np.isin(dport, np.array(sorted(vxlan | {frames.GENEVE_PORT}), np.int64))
+    out |= udp & ~tunnel
+    return other | out
+
