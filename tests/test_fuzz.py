@@ -16,10 +16,8 @@ import json
 import os
 import re
 import resource
-import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -30,6 +28,7 @@ from hypothesis import strategies as st
 
 from hairpin import reading
 from hairpin.cli.main import main
+from time_limit import within
 
 DATA = Path(__file__).parent / "data"
 NODE = DATA / "trace" / "seed-node1"
@@ -144,24 +143,6 @@ def mutated(draw: st.DrawFn, data: bytes) -> bytes:
 # ---------------------------------------------------------------------------------------------- running
 
 
-class _Alarm(Exception):
-    pass
-
-
-@contextlib.contextmanager
-def _bounded(seconds: int) -> Iterator[None]:
-    def ring(signum: int, frame: object) -> None:
-        raise _Alarm(f"no answer in {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, ring)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
-
-
 def run_cli(args: list[str], stdin: bytes = b"") -> tuple[int, str, str]:
     """``hairpin ARGS`` in this process with the input limit at 1 MiB: (exit code, stdout, stderr)."""
 
@@ -172,7 +153,7 @@ def run_cli(args: list[str], stdin: bytes = b"") -> tuple[int, str, str]:
     saved = sys.stdin
     sys.stdin = Stdin  # type: ignore[assignment]
     try:
-        with _bounded(30), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with within(30), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
                 main(["--max-input", "1M", *args])
                 code = 0

@@ -5,11 +5,8 @@ found: each the smallest file that showed it, with the answer both paths must gi
 from __future__ import annotations
 
 import json
-import signal
 import struct
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -26,24 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import fuzz_pcap  # noqa: E402
 
 from hairpin.diagnose import capture_fast  # noqa: E402
+from time_limit import within  # noqa: E402
 
 CLIENT, VIP = ip_int("192.168.0.1"), ip_int("192.168.0.2")
-
-
-@contextmanager
-def within(seconds: int) -> Iterator[None]:
-    """Fail (TimeoutError) instead of hanging when the body takes longer than ``seconds``."""
-
-    def late(signum: int, frame: object) -> None:
-        raise TimeoutError(f"no answer within {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, late)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 @settings(max_examples=40, deadline=None, derandomize=True, database=None,
