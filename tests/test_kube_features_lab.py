@@ -73,11 +73,15 @@ def test_kube_proxy_124_marks_a_pod_outside_the_ranges_and_the_kernel_forwards_i
     s = replace(s, kube_proxy=replace(s.kube_proxy, version="1.24"), name="fw-124")
     lab = up(s, persistent=False)
     try:
-        result = run(lab, 8, timeout=2.5, seed=3)
+        # the NLB's pick hashes the SYN's sequence number, which the kernel draws, so 8 connections all time out
+        # one run in 256 (2 nodes in the AZ): 8 more then (both sets: every connection agrees)
+        runs = [run(lab, 8, timeout=2.5, seed=3)]
+        if all(c.outcome == "timeout" for c in runs[0].connections):
+            runs.append(run(lab, 8, timeout=2.5, seed=4))
     finally:
         lab.remove()
-    outcomes = {c.outcome for c in result.connections}
-    assert result.agreement == 1.0 and "established" in outcomes, outcomes
+    outcomes = {c.outcome for r in runs for c in r.connections}
+    assert all(r.agreement == 1.0 for r in runs) and "established" in outcomes, outcomes
     node = replace(s, pods=tuple(replace(p, host_network=True, ip="192.168.2.3") if p.name == "netshoot" else p
                                  for p in s.pods), name="fw-124-node")  # fmt: skip
     lab = up(node, persistent=False)
