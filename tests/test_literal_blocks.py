@@ -81,7 +81,7 @@ def test_two_blocks_and_lines_after_each_are_mapped_back(monkeypatch: pytest.Mon
 
 
 @pytest.mark.parametrize("header,body,indent", [
-    (f"{LA}: |-", (JSON,), 8), (f"{LA}: |+", (JSON,), 8), (f"{LA}: |2", (JSON,), 8),
+    (f"{LA}: |+", (JSON,), 8), (f"{LA}: |2", (JSON,), 8),
     (f"{LA}: >", (JSON,), 8), (f"{LA}: | # c", (JSON,), 8), (f"{LA}: |", (JSON, "", JSON), 8),
     (f"{LA}: |", (JSON, "  more"), 8), (f"{LA}: |", ("a ",), 8), (f"{LA}: |", (), 8),
     (f"{LA}: |", ("x", "hairpin-block-0"), 8)

@@ -507,7 +507,7 @@ def _rewritten(
     used: dict[int, literal_blocks.Rewrite] = {}
     for k, i in enumerate(idx):
         slot = got[k]
-        if slot is None or not literal_blocks.fill(slot[0][1], found[i].values):
+        if slot is None or not literal_blocks.fill(slot[0][1], found[i].values, found[i].entries):
             continue
         out[i] = (("", slot[0][1], lines[i], {}), True)
         exact_idx.discard(i)
