@@ -144,12 +144,25 @@ def main() -> None:
     ap.add_argument("--pods", type=int, default=150000)
     ap.add_argument("--yaml", action="store_true", help="write the dump as YAML (kubectl -o yaml) instead of JSON")
     ap.add_argument("--keep", type=Path, help="write the dump into this directory and keep it")
-    ap.add_argument("--scripts", type=float, default=0.0, metavar="SHARE",
-                    help="a shell script (a '- |-' block in YAML) as the args of this share of the Pods")
-    ap.add_argument("--folded", type=float, default=0.0, metavar="SHARE",
-                    help="a long annotation (folded over two lines in YAML) on this share of the Pods")
-    ap.add_argument("--last-applied", action="store_true",
-                    help="kubectl's last-applied-configuration annotation (a 'KEY: |' block in YAML) on every Service")
+    ap.add_argument(
+        "--scripts",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="a shell script (a '- |-' block in YAML) as the args of this share of the Pods",
+    )
+    ap.add_argument(
+        "--folded",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="a long annotation (folded over two lines in YAML) on this share of the Pods",
+    )
+    ap.add_argument(
+        "--last-applied",
+        action="store_true",
+        help="kubectl's last-applied-configuration annotation (a 'KEY: |' block in YAML) on every Service",
+    )
     ap.add_argument("--write", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.write is not None:

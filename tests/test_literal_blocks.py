@@ -274,7 +274,7 @@ def test_other_entries_stay_on_the_exact_path(monkeypatch: pytest.MonkeyPatch, o
     ("    labels:\n", "    annotations:\n      n:\n      - |-\n        a\n    labels:\n", "dump.yaml:31: metadata.annotations[n]: "),
 ])  # fmt: skip
 def test_errors_after_a_block_are_the_exact_paths(old: str, new: str, error: str) -> None:
-    objs, errors = same(dump([POD.format(i=1), with_args(POD.format(i=2)).replace(old, new)]))
+    _objs, errors = same(dump([POD.format(i=1), with_args(POD.format(i=2)).replace(old, new)]))
     assert len(errors) == 1 and errors[0].startswith(error) and "\n" not in errors[0]
 
 
