@@ -70,6 +70,17 @@ __all__ = ["PREFIX", "Rewrite", "fill", "rewrite"]
 PREFIX = "hairpin-block-"
 #: a header's indicators: ``: |``, ``: |-``, ``- |`` or ``- |-`` ending its line
 _HEADER = re.compile(r"[:-] \|-?\n")
+_SPACES = re.compile(" *")
+_CONTENT: dict[int, re.Pattern[str]] = {}
+
+
+def _content(d: int) -> re.Pattern[str]:
+    """One or more lines indented by ``d`` spaces exactly, none blank or ending in a space."""
+    rx = _CONTENT.get(d)
+    if rx is None:
+        line = f" {{{d}}}[^ \\n](?:[^\\n]*[^ \\n])?\\n"
+        rx = _CONTENT[d] = re.compile(f"(?:{line})+")
+    return rx
 
 
 class Rewrite(NamedTuple):
@@ -116,35 +127,27 @@ def rewrite(piece: str) -> Rewrite | None:
                 return None  # an empty key, or a key on a sequence entry's line
             col = at - s - len(body)  # the key's column
         p = m.end()  # the first content line
-        content: list[str] = []
-        d = -1
-        while p < len(piece):
-            e = piece.index("\n", p)  # (the piece ends with a line break)
-            line = piece[p:e]
-            ind = len(line) - len(line.lstrip(" "))
-            if ind <= col:
-                if ind == len(line):
-                    return None  # an empty or blank line after the block
-                break
-            if d < 0:
-                d = ind
-            if ind != d or line[-1] == " ":
-                return None  # indented otherwise, blank, or a trailing space
-            content.append(line[d:])
-            p = e + 1
-        if not content:
-            return None  # an empty block: kept exact
+        d = _SPACES.match(piece, p).end() - p  # type: ignore[union-attr]  # (always matches)
+        run = _content(d).match(piece, p) if d > col else None
+        if run is None:
+            return None  # an empty block (kept exact), a blank line or a trailing space
+        q = run.end()
+        if q < len(piece):
+            ind = _SPACES.match(piece, q).end() - q  # type: ignore[union-attr]
+            if ind > col or piece[q + ind] == "\n":
+                return None  # indented otherwise, blank, a trailing space; an empty line after the block
+        lines = piece.count("\n", p, q)
+        value = piece[p + d : q - 1].replace("\n" + " " * d, "\n")  # each line without its indentation
         row += piece.count("\n", done, s)
         keys.append(row)
         row += 1
         parts.append(piece[done : at + 2])
         parts.append(f"{PREFIX}{len(values)}\n")
-        strip = piece[m.end() - 2] == "-"
-        values.append("\n".join(content) if strip else "\n".join(content) + "\n")
-        removed.append((removed[-1] if removed else 0) + len(content))
+        values.append(value if piece[m.end() - 2] == "-" else value + "\n")  # strip or clip chomping
+        removed.append((removed[-1] if removed else 0) + lines)
         entries.append(entry)
-        done = p
-        m = _HEADER.search(piece, p)
+        done = q
+        m = _HEADER.search(piece, q)
     parts.append(piece[done:])
     return Rewrite("".join(parts), values, keys, removed, entries)
 
@@ -157,7 +160,8 @@ def fill(data: Any, values: list[str], entries: list[bool] | None = None) -> boo
     Where kubectl puts mapping values, in ``metadata.annotations``, they are looked for first when every
     block is one: found there, each is the only string holding ``PREFIX`` (the rewritten text holds it
     once a placeholder, and a scalar without escapes, which the caller refuses, folds its lines with a
-    space or a line break, so no string gets it from anywhere else); otherwise the whole item is walked."""
+    space or a line break, so no string gets it from anywhere else); otherwise the item is walked until
+    each has been found (for the same reason: then no other string or key can hold ``PREFIX``)."""
     kinds = entries if entries is not None else [False] * len(values)
     meta = data.get("metadata") if data.__class__ is dict else None
     ann = meta.get("annotations") if meta.__class__ is dict else None
@@ -169,6 +173,7 @@ def fill(data: Any, values: list[str], entries: list[bool] | None = None) -> boo
                 ann[key] = values[int(ann[key][len(PREFIX) :])]
             return True
     seen = [False] * len(values)
+    left = len(values)
     names = {f"{PREFIX}{n}": n for n in range(len(values))}
     stack = [data]
     while stack:
@@ -184,6 +189,7 @@ def fill(data: Any, values: list[str], entries: list[bool] | None = None) -> boo
                             return False
                         seen[n] = True
                         node[key] = values[n]
+                        left -= 1
                 elif v.__class__ is dict or v.__class__ is list:
                     stack.append(v)
         elif node.__class__ is list:
@@ -195,6 +201,9 @@ def fill(data: Any, values: list[str], entries: list[bool] | None = None) -> boo
                             return False
                         seen[n] = True
                         node[j] = values[n]
+                        left -= 1
                 elif v.__class__ is dict or v.__class__ is list:
                     stack.append(v)
-    return all(seen)
+        if not left:
+            return True
+    return False
