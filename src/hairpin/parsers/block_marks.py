@@ -17,6 +17,7 @@ exact way.  Tests hold it to ``strict.marks`` on generated items (tests/test_yam
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from hairpin.parsers.strict import Marks
@@ -26,6 +27,7 @@ __all__ = ["item_marks"]
 _SPEC_KEYS = ("type", "loadBalancerClass", "loadBalancerSourceRanges")
 
 
+@functools.lru_cache(maxsize=4096)  # a dump repeats most key lines (kind: Pod, metadata:): 17 -> 14 us an item
 def _key(content: str) -> tuple[str, bool] | None:
     """The key a block-mapping line starts with, and whether its value follows on this line; None when the
     line is no ``KEY:`` line this reader is sure of."""
