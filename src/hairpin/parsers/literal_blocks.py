@@ -74,6 +74,18 @@ _SPACES = re.compile(" *")
 _CONTENT: dict[int, re.Pattern[str]] = {}
 
 
+def _header(piece: str, at: int) -> re.Match[str] | None:
+    """``_HEADER.search(piece, at)``, tried where ``str.find`` finds `` |`` (a search tries every ``:``
+    and ``-`` of the item: 1.4 us against 0.4 us for a Pod)."""
+    i = piece.find(" |", at + 1)
+    while i >= 0:
+        m = _HEADER.match(piece, i - 1)
+        if m is not None:
+            return m
+        i = piece.find(" |", i + 1)
+    return None
+
+
 def _content(d: int) -> re.Pattern[str]:
     """One or more lines indented by ``d`` spaces exactly, none blank or ending in a space."""
     rx = _CONTENT.get(d)
@@ -101,7 +113,7 @@ def rewrite(piece: str) -> Rewrite | None:
     placeholders; None when it holds none, or when a header of those forms is not followed by content of
     the form (or is the item's first line, or its ``-`` follows something on its line), or the
     placeholders' start occurs in it, or it does not end with a line break."""
-    m = _HEADER.search(piece)
+    m = _header(piece, 0)
     if m is None or PREFIX in piece or not piece.endswith("\n"):
         return None
     parts: list[str] = []
@@ -147,7 +159,7 @@ def rewrite(piece: str) -> Rewrite | None:
         removed.append((removed[-1] if removed else 0) + lines)
         entries.append(entry)
         done = q
-        m = _HEADER.search(piece, q)
+        m = _header(piece, q)
     parts.append(piece[done:])
     return Rewrite("".join(parts), values, keys, removed, entries)
 
