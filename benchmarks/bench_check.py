@@ -15,7 +15,7 @@ What real dumps hold besides, each in the share of objects given (0 to 1, every 
 - ``--scripts SHARE``: a shell script as the first container's ``args`` in that share of the Pods
   (``["-c", "set -e\\necho start\\nexec nginx -g 'daemon off;'"]``), which a YAML dump prints as a
   ``- |-`` block (a sequence entry, strip chomping, as kubectl prints a string without a final line break);
-- ``--folded SHARE``: an ``example.com/note`` annotation of 96 characters in that share of the Pods (the
+- ``--folded SHARE``: an ``example.com/note`` annotation of 106 characters in that share of the Pods (the
   Pods half-way between two with a script), which the YAML writer folds over two lines as a plain scalar;
 - ``--last-applied``: kubectl's ``kubectl.kubernetes.io/last-applied-configuration`` annotation on every
   Service (the applied object as one line of JSON), printed as a ``KEY: |`` block.
