@@ -317,6 +317,16 @@ def test_fill_puts_each_placeholder_back_in_its_own_kind_of_place() -> None:
     assert not literal_blocks.fill({"a": ["hairpin-block-0 x"]}, ["v"], [True])  # part of a longer string
     assert not literal_blocks.fill({"a": ["hairpin-block-9"]}, ["v"], [True])
     assert not literal_blocks.fill({"a": []}, ["v"], [True])  # not found
+    # entries anywhere in the item; each placeholder checked to be found once in the whole item
+    pod: dict[str, Any] = {"spec": {"containers": [{"args": [{"k": 1}, "hairpin-block-1"]}, {"command": ["hairpin-block-0"]}]}}
+    assert literal_blocks.fill(pod, ["a", "b"], [True, True])
+    assert pod == {"spec": {"containers": [{"args": [{"k": 1}, "b"]}, {"command": ["a"]}]}}
+    pod = {"spec": {"containers": [{"args": ["hairpin-block-0"]}], "x": ["hairpin-block-1"]}}
+    assert literal_blocks.fill(pod, ["a", "b"], [True, True]) and pod["spec"] == {"containers": [{"args": ["a"]}], "x": ["b"]}
+    twice = {"spec": {"containers": [{"args": ["hairpin-block-0"], "command": ["hairpin-block-0"]}]}}
+    assert not literal_blocks.fill(twice, ["a"], [True])
+    assert not literal_blocks.fill({"spec": {"containers": [{"args": ["hairpin-block-0"]}]}, "k": "hairpin-block-1"},
+                                   ["a", "b"], [True, True])  # fmt: skip
     meta = {"metadata": {"annotations": {"n": "hairpin-block-0"}}, "spec": {"args": ["hairpin-block-1"]}}
     assert literal_blocks.fill(meta, ["a\n", "b"], [False, True])
     assert meta == {"metadata": {"annotations": {"n": "a\n"}}, "spec": {"args": ["b"]}}

@@ -172,8 +172,9 @@ def fill(data: Any, values: list[str], entries: list[bool] | None = None) -> boo
     Where kubectl puts mapping values, in ``metadata.annotations``, they are looked for first when every
     block is one: found there, each is the only string holding ``PREFIX`` (the rewritten text holds it
     once a placeholder, and a scalar without escapes, which the caller refuses, folds its lines with a
-    space or a line break, so no string gets it from anywhere else); otherwise the item is walked until
-    each has been found (for the same reason: then no other string or key can hold ``PREFIX``)."""
+    space or a line break, so no string gets it from anywhere else); otherwise the whole item is walked,
+    each string and key looked at (a walk that stopped once each was found would rest on that argument
+    alone; this one checks it)."""
     kinds = entries if entries is not None else [False] * len(values)
     meta = data.get("metadata") if data.__class__ is dict else None
     ann = meta.get("annotations") if meta.__class__ is dict else None
@@ -185,7 +186,6 @@ def fill(data: Any, values: list[str], entries: list[bool] | None = None) -> boo
                 ann[key] = values[int(ann[key][len(PREFIX) :])]
             return True
     seen = [False] * len(values)
-    left = len(values)
     names = {f"{PREFIX}{n}": n for n in range(len(values))}
     stack = [data]
     while stack:
@@ -201,7 +201,6 @@ def fill(data: Any, values: list[str], entries: list[bool] | None = None) -> boo
                             return False
                         seen[n] = True
                         node[key] = values[n]
-                        left -= 1
                 elif v.__class__ is dict or v.__class__ is list:
                     stack.append(v)
         elif node.__class__ is list:
@@ -213,9 +212,7 @@ def fill(data: Any, values: list[str], entries: list[bool] | None = None) -> boo
                             return False
                         seen[n] = True
                         node[j] = values[n]
-                        left -= 1
                 elif v.__class__ is dict or v.__class__ is list:
                     stack.append(v)
-        if not left:
-            return True
-    return False
+    return all(seen)
+
