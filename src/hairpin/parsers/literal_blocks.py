@@ -27,7 +27,7 @@ content indented unevenly) stays in the text, where the caller's risk scan sees 
 leaves the item to the exact path; a header of the four forms whose content is not of that form makes
 ``rewrite`` give None.
 
-How the exact path (libyaml; PyYAML's ``yaml.scanner.Scanner`` is its line-by-line port, YAML 1.1) reads
+How the exact path (libyaml; PyYAML's ``yaml.scanner.Scanner`` runs the same algorithm, YAML 1.1) reads
 such a block: at a line's first token the scanner unwinds every indentation deeper than that column
 (``unwind_indent``).  A key starting its line at column ``k`` then makes ``k`` the indentation
 (``fetch_value``: ``add_indent(key.column)``).  A ``-`` at column ``c`` (``fetch_block_entry``) adds ``c``
@@ -36,11 +36,12 @@ sequence, whose entries stand at their key's column: ``add_indent`` returns Fals
 indentation is ``c`` when the ``|`` after it is scanned.  ``scan_block_scalar`` requires at least
 ``min_indent = self.indent + 1``, and takes the first content line's indentation when no indicator gives
 one (``max(min_indent, max_indent)``); a line at that indentation is content, the first line indented less
-ends the scalar (libyaml's ``yaml_parser_scan_block_scalar`` and ``_breaks`` do the same).  So content
-deeper than ``k`` (or ``c``) is the block's, and content at ``k`` or less would not be (such a block is
-empty, and ``rewrite`` refuses it).  The value is the content lines without their indentation, joined by
-line breaks; clip chomping adds one final line break, strip chomping none (YAML 1.1 spec, 9.1.1.2 "Block
-Chomping Indicator"; ``chomping is not False`` appends the last line break).  A literal scalar is never
+ends the scalar (libyaml, src/scanner.c, does the same: ``yaml_parser_fetch_block_entry`` rolls the
+indentation to the ``-``'s column only when it is less, ``yaml_parser_scan_block_scalar_breaks`` raises
+the detected indentation to ``parser->indent + 1``).  So content deeper than ``k`` (or ``c``) is the
+block's, and content at ``k`` or less would not be (such a block is empty, and ``rewrite`` refuses it).  The value is the content lines without their indentation, joined by
+line breaks; clip chomping adds one final line break, strip chomping none (YAML 1.1 spec, "Block Chomping
+Indicator"; in ``scan_block_scalar``, ``chomping is not False`` appends the last line break).  A literal scalar is never
 typed by the resolver: its value is a string.  The scanner then stands where it would after a one-line
 plain scalar in place of the indicators, at the next line's first token (a plain scalar ends there too: the
 line is indented no deeper than the indentation, ``scan_plain``); so the item with each block replaced by
