@@ -39,9 +39,10 @@ one (``max(min_indent, max_indent)``); a line at that indentation is content, th
 ends the scalar (libyaml, src/scanner.c, does the same: ``yaml_parser_fetch_block_entry`` rolls the
 indentation to the ``-``'s column only when it is less, ``yaml_parser_scan_block_scalar_breaks`` raises
 the detected indentation to ``parser->indent + 1``).  So content deeper than ``k`` (or ``c``) is the
-block's, and content at ``k`` or less would not be (such a block is empty, and ``rewrite`` refuses it).  The value is the content lines without their indentation, joined by
-line breaks; clip chomping adds one final line break, strip chomping none (YAML 1.1 spec, "Block Chomping
-Indicator"; in ``scan_block_scalar``, ``chomping is not False`` appends the last line break).  A literal scalar is never
+block's, and content at ``k`` or less would not be (such a block is empty, and ``rewrite`` refuses it).
+The value is the content lines without their indentation, joined by line breaks; clip chomping adds one
+final line break, strip chomping none (YAML 1.1 spec, "Block Chomping Indicator"; in
+``scan_block_scalar``, ``chomping is not False`` appends the last line break).  A literal scalar is never
 typed by the resolver: its value is a string.  The scanner then stands where it would after a one-line
 plain scalar in place of the indicators, at the next line's first token (a plain scalar ends there too: the
 line is indented no deeper than the indentation, ``scan_plain``); so the item with each block replaced by
@@ -216,4 +217,3 @@ def fill(data: Any, values: list[str], entries: list[bool] | None = None) -> boo
                 elif v.__class__ is dict or v.__class__ is list:
                     stack.append(v)
     return all(seen)
-
