@@ -1,6 +1,7 @@
 """`hairpin check` on a big cluster dump: wall time and peak memory, next to the cost of just reading it.
 
     python benchmarks/bench_check.py [--nodes 5000] [--services 10000] [--pods 150000] [--yaml] [--keep DIR]
+        [--scripts SHARE] [--folded SHARE] [--last-applied]
 
 Generates a `kubectl get nodes,pods,services,endpointslices -A -o json` style List (kubectl's
 4-space indentation) of a cluster over 3 AZs: every Service selects ~pods/services pods through an
@@ -8,6 +9,20 @@ EndpointSlice, one in ten is of type LoadBalancer with a mix of controllers and 
 `hairpin check DUMP --format json` in a child process and reports its wall time and peak RSS, and the
 same for the reference: `python -c 'json.load(open(DUMP))'` (`yaml.load(..., CSafeLoader)` with
 --yaml), the least any Python tool pays to read the dump.  The ratio is hairpin's time over that.
+
+What real dumps hold besides, each in the share of objects given (0 to 1, every 1/SHARE-th one):
+
+- ``--scripts SHARE``: a shell script as the first container's ``args`` in that share of the Pods
+  (``["-c", "set -e\\necho start\\nexec nginx -g 'daemon off;'"]``), which a YAML dump prints as a
+  ``- |-`` block (a sequence entry, strip chomping, as kubectl prints a string without a final line break);
+- ``--folded SHARE``: an ``example.com/note`` annotation of 106 characters in that share of the Pods (the
+  Pods half-way between two with a script), which the YAML writer folds over two lines as a plain scalar;
+- ``--last-applied``: kubectl's ``kubectl.kubernetes.io/last-applied-configuration`` annotation on every
+  Service (the applied object as one line of JSON), printed as a ``KEY: |`` block.
+
+With ``--yaml`` every string holding a line break is written as a literal block (kubectl's way; PyYAML
+picks ``|`` or ``|-`` from the string's end).  ``--yaml --scripts 0.1 --keep DIR`` writes the 100 MiB dump
+with a script in every tenth Pod that docs/performance.md measures.
 """
 
 from __future__ import annotations
@@ -40,8 +55,21 @@ def ip(i: int, base: int) -> str:
     return f"10.{base + (i >> 16)}.{(i >> 8) & 255}.{i & 255}"
 
 
-def generate(nodes: int, services: int, pods: int, seed: int = 1) -> dict[str, Any]:
+SCRIPT = "set -e\necho start\nexec nginx -g 'daemon off;'"
+NOTE = "this is a long note that a YAML writer folds over several lines because it is wider than eighty characters"
+
+
+def _every(share: float) -> int:
+    """Every how many objects one gets the extra (0: none)."""
+    return 0 if share <= 0 else max(1, round(1 / share))
+
+
+def generate(
+    nodes: int, services: int, pods: int, seed: int = 1, scripts: float = 0.0, folded: float = 0.0,
+    last_applied: bool = False,
+) -> dict[str, Any]:  # fmt: skip
     rnd = random.Random(seed)
+    script_every, fold_every = _every(scripts), _every(folded)
     items: list[dict[str, Any]] = []
     for n in range(nodes):
         items.append({
@@ -60,12 +88,17 @@ def generate(nodes: int, services: int, pods: int, seed: int = 1) -> dict[str, A
         svc = p // per_svc if p // per_svc < services else rnd.randrange(services)
         node = rnd.randrange(nodes)
         addr = ip(p, 64)
+        meta: dict[str, Any] = {"name": f"app{svc}-{p}", "namespace": f"ns{svc % 50}", "uid": f"pod-{p}"}
+        if fold_every and p % fold_every == fold_every // 2:
+            meta["annotations"] = {"example.com/note": NOTE}
+        meta["labels"] = {"app": f"app{svc}", "pod-template-hash": "5d9c7b8f4"}
+        container: dict[str, Any] = {"name": "app", "image": "nginx:1.25"}
+        if script_every and p % script_every == 0:
+            container["args"] = ["-c", SCRIPT]
+        container["ports"] = [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
         items.append({
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": f"app{svc}-{p}", "namespace": f"ns{svc % 50}", "uid": f"pod-{p}",
-                         "labels": {"app": f"app{svc}", "pod-template-hash": "5d9c7b8f4"}},
-            "spec": {"nodeName": f"ip-{node}", "containers": [{"name": "app", "image": "nginx:1.25",
-                     "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]}]},
+            "apiVersion": "v1", "kind": "Pod", "metadata": meta,
+            "spec": {"nodeName": f"ip-{node}", "containers": [container]},
             "status": {"phase": "Running", "podIP": addr, "hostIP": ip(node, 0),
                        "conditions": [{"type": "Ready", "status": "True"}]},
         })  # fmt: skip
@@ -77,9 +110,15 @@ def generate(nodes: int, services: int, pods: int, seed: int = 1) -> dict[str, A
                                 "selector": {"app": f"app{s}"}, "externalTrafficPolicy": "Local" if s % 70 == 0 else "Cluster",
                                 "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP",
                                            **({"nodePort": 30000 + s % 2000} if lb else {})}]}  # fmt: skip
+        annotations = dict(MIXES[(s // 10) % len(MIXES)]) if lb else {}
+        if last_applied:  # what kubectl apply keeps: the manifest it applied, as one line of JSON
+            applied = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": f"app{s}", "namespace": f"ns{s % 50}"},
+                       "spec": {"ports": [{"name": "http", "port": 80, "targetPort": "http"}], "selector": {"app": f"app{s}"}}}  # fmt: skip
+            la = json.dumps(applied, separators=(",", ":")) + "\n"
+            annotations = {"kubectl.kubernetes.io/last-applied-configuration": la, **annotations}
         items.append({"apiVersion": "v1", "kind": "Service",
                       "metadata": {"name": f"app{s}", "namespace": f"ns{s % 50}", "uid": f"svc-{s}",
-                                   "annotations": dict(MIXES[(s // 10) % len(MIXES)]) if lb else {}},
+                                   "annotations": annotations},
                       "spec": spec})  # fmt: skip
         items.append({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
                       "metadata": {"name": f"app{s}-abcde", "namespace": f"ns{s % 50}",
@@ -105,14 +144,42 @@ def main() -> None:
     ap.add_argument("--pods", type=int, default=150000)
     ap.add_argument("--yaml", action="store_true", help="write the dump as YAML (kubectl -o yaml) instead of JSON")
     ap.add_argument("--keep", type=Path, help="write the dump into this directory and keep it")
+    ap.add_argument(
+        "--scripts",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="a shell script (a '- |-' block in YAML) as the args of this share of the Pods",
+    )
+    ap.add_argument(
+        "--folded",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="a long annotation (folded over two lines in YAML) on this share of the Pods",
+    )
+    ap.add_argument(
+        "--last-applied",
+        action="store_true",
+        help="kubectl's last-applied-configuration annotation (a 'KEY: |' block in YAML) on every Service",
+    )
     ap.add_argument("--write", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.write is not None:
-        doc = generate(args.nodes, args.services, args.pods)
+        doc = generate(args.nodes, args.services, args.pods, scripts=args.scripts, folded=args.folded,
+                       last_applied=args.last_applied)  # fmt: skip
         if args.yaml:
             import yaml
 
-            args.write.write_text(yaml.dump(doc, Dumper=yaml.CSafeDumper, sort_keys=False))
+            class Dumper(yaml.CSafeDumper):
+                """kubectl's way with a string holding a line break: a literal block."""
+
+            def literal(dumper: yaml.BaseDumper, value: str) -> yaml.ScalarNode:
+                style = "|" if "\n" in value else None
+                return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+            Dumper.add_representer(str, literal)
+            args.write.write_text(yaml.dump(doc, Dumper=Dumper, sort_keys=False))
         else:
             args.write.write_text(json.dumps(doc, indent=4))
         return
@@ -122,7 +189,8 @@ def main() -> None:
     t0 = time.perf_counter()
     # generate in a child: ru_maxrss survives fork+exec, so the measuring process must stay small
     gen = [sys.executable, __file__, "--write", str(dump), "--nodes", str(args.nodes), "--services",
-           str(args.services), "--pods", str(args.pods), *(["--yaml"] if args.yaml else [])]  # fmt: skip
+           str(args.services), "--pods", str(args.pods), *(["--yaml"] if args.yaml else []),
+           "--scripts", str(args.scripts), "--folded", str(args.folded), *(["--last-applied"] if args.last_applied else [])]  # fmt: skip
     subprocess.run(gen, check=True)
     if args.yaml:
         ref = f"import yaml; yaml.load(open({str(dump)!r}), Loader=yaml.CSafeLoader)"

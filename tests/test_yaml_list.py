@@ -293,8 +293,9 @@ def test_a_plain_decimal_key_is_typed_as_pyyaml_types_it() -> None:
 
 @st.composite
 def services(draw: Any) -> str:
-    """A Service item in the layouts kubectl and people write: ports indented or not, quoted annotation keys,
-    values continued on the next line, extra spaces after a dash, keys in any order."""
+    """A Service item (or a Pod, whose only marks are its annotations) in the layouts kubectl and people
+    write: ports indented or not, quoted annotation keys, values continued on the next line, extra spaces
+    after a dash, keys in any order."""
     rnd = random.Random(draw(st.integers(0, 2**32)))
     ind = rnd.choice([2, 4])
     pad = " " * ind
@@ -319,7 +320,16 @@ def services(draw: Any) -> str:
     if rnd.random() < 0.3:
         spec.append(f"{pad}loadBalancerClass: service.k8s.aws/nlb\n")
     rnd.shuffle(spec)
-    body = "apiVersion: v1\n" + "kind: Service\n" + "metadata:\n" + "".join(meta) + "spec:\n" + "".join(spec)
+    kind = "Service"
+    if rnd.random() < 0.4:  # an object whose only marks are its annotations (block_marks reads metadata's lines)
+        kind = "Pod"
+        spec = [f"{pad}nodeName: n\n", f"{pad}containers:\n" + " " * (ind + seq_ind) + dash + "name: c\n"]
+    parts = ["metadata:\n" + "".join(meta), "spec:\n" + "".join(spec)]
+    if rnd.random() < 0.3:
+        parts.reverse()
+    if rnd.random() < 0.3:
+        parts.append(rnd.choice(["status:\n" + pad + "phase: Running\n", "status: {}\n", "x:\n- 1\n"]))
+    body = "apiVersion: v1\n" + f"kind: {kind}\n" + "".join(parts)
     lines = body.splitlines(keepends=True)
     return "- " + lines[0] + "".join("  " + ln for ln in lines[1:])
 
@@ -333,6 +343,21 @@ def test_marks_read_from_the_lines_are_libyamls(items: list[str]) -> None:
     exact = m.parse_yaml(text, "dump.yaml", lists=False)
     for item, obj in zip(items, exact, strict=False):  # each item's marks, read from its lines alone
         assert block_marks.item_marks(item, obj.line or 0, obj.data) == obj.marks
+
+
+def test_a_pods_marks_are_read_from_its_lines_up_to_the_end_of_metadata() -> None:
+    data = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "annotations": {"a": "b", "c": "d"}},
+            "spec": {"x": 1}}  # fmt: skip
+    item = "- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: p\n    annotations:\n      a: b\n      c: d\n  spec:\n    x: 1\n"
+    want = {"metadata.annotations[a]": (15, 7), "metadata.annotations[c]": (16, 7)}
+    assert block_marks.item_marks(item, 10, data) == want
+    assert block_marks.item_marks(item.replace("  metadata:", "  z: 2\n  metadata:"), 10, data) is None  # not data's keys
+    assert block_marks.item_marks(item.replace("  spec:\n    x: 1\n", "  spec:\n    x: 1\n y: 2\n"), 10, data) is None
+    assert block_marks.item_marks(item.replace("  kind: Pod\n", ""), 10, data) is None  # kind missing before metadata
+    first = "- metadata:\n    name: p\n    annotations:\n      a: b\n      c: d\n  apiVersion: v1\n  kind: Pod\n  spec:\n    x: 1\n"
+    assert block_marks.item_marks(first, 10, {"metadata": data["metadata"], "apiVersion": "v1", "kind": "Pod",
+                                               "spec": {"x": 1}}) == {"metadata.annotations[a]": (13, 7),
+                                                                      "metadata.annotations[c]": (14, 7)}  # fmt: skip
 
 
 @pytest.mark.parametrize("length", [509, 510, 1024, 1025, 1100])

@@ -19,8 +19,8 @@ the exact path's; otherwise it returns None and the caller reads the file the ex
 - an item holding anything else rapidyaml might read otherwise goes to the exact path on its own (its
   line and marks shifted back): a backslash, a comment, a trailing space or empty line, a flow collection
   other than ``{}``/``[]``, a tag, anchor, alias, block scalar (but an item whose only such construct is
-  literal blocks of the form kubectl prints is read with each block replaced by a plain placeholder and
-  held to every check here: ``hairpin.parsers.literal_blocks``), complex key, merge key or any indicator
+  literal blocks of the forms kubectl prints, ``KEY: |``, ``KEY: |-``, ``- |`` and ``- |-``, is read with
+  each block replaced by a plain placeholder and held to every check here: ``hairpin.parsers.literal_blocks``), complex key, merge key or any indicator
   character at the start of a token (a ``:`` there is an empty key, which libyaml refuses and rapidyaml
   reads as ``""``), a quoted scalar not closed on its line; so does an item whose
   ``marks`` would not be empty (annotations, a Service's fields: ``hairpin.parsers.strict.marks``) when
@@ -479,7 +479,7 @@ def _fast_runs(body: str, bounds: list[int], lines: list[int], exact_idx: set[in
 def _rewritten(
     text: str, bounds: list[int], lines: list[int], exact_idx: set[int], out: list[_Slot]
 ) -> dict[int, literal_blocks.Rewrite]:
-    """Read the items of ``exact_idx`` that hold literal blocks of kubectl's form, rewritten with plain
+    """Read the items of ``exact_idx`` that hold literal blocks of kubectl's forms, rewritten with plain
     placeholders, held to every check the other items are held to (risks in the rewritten text, rapidyaml,
     msgspec, duplicate and typed strings), the blocks put back; each item read is moved from ``exact_idx``
     to ``out``.  Returns the rewrites of the items read (their marks are read on the rewritten lines)."""
@@ -507,7 +507,7 @@ def _rewritten(
     used: dict[int, literal_blocks.Rewrite] = {}
     for k, i in enumerate(idx):
         slot = got[k]
-        if slot is None or not literal_blocks.fill(slot[0][1], found[i].values):
+        if slot is None or not literal_blocks.fill(slot[0][1], found[i].values, found[i].entries):
             continue
         out[i] = (("", slot[0][1], lines[i], {}), True)
         exact_idx.discard(i)
