@@ -30,7 +30,13 @@ VIP, VIP2 = ip_int("192.168.168.103"), ip_int("192.168.168.104")
 NODES = (ip_int("192.168.2.3"), ip_int("192.168.2.4"))
 SYN, SA, RST, ACK = Flags.SYN, Flags.SYN | Flags.ACK, Flags.RST, Flags.ACK
 SHAPES = ("hairpin", "hairpin", "hairpin", "views", "healthy", "lone", "vip-answers", "two-nodes", "rst-ack",
-          "rst-first", "no-rst", "other-dst", "late-syn-ack")  # fmt: skip
+          "rst-first", "no-rst", "other-dst", "late-syn-ack", "healthy-twice", "healthy-twice", "twice-late",
+          "twice-crossed", "twice-nat")  # fmt: skip
+# every packet of a healthy handshake seen twice (a pod's veth and the node's interface, ``tcpdump -i any``):
+# 3 us apart ("healthy-twice"), the second SYN 0.25 s after the first (a retransmission, "twice-late"), the
+# second SYN after the first SYN-ACK ("twice-crossed"), the second views after a DNAT ("twice-nat")
+_TWICE = {"healthy-twice": (0.000003, 0.0, False), "twice-late": (0.25, 0.0, False),
+          "twice-crossed": (0.000003, 0.0005, False), "twice-nat": (0.000003, 0.0, True)}  # fmt: skip
 
 
 def connection(shape: str, client: int, port: int, isn: int, node: int, t: float, rounds: int,
@@ -42,6 +48,15 @@ def connection(shape: str, client: int, port: int, isn: int, node: int, t: float
     def add(at: float, p: Packet) -> None:
         out.append(pcap.PacketRecord(round(at, 6), None, p))
 
+    if shape in _TWICE:  # one handshake, healthy, each packet seen twice
+        later, crossed, nat = _TWICE[shape]
+        add(t, Packet(client, port, VIP, 80, SYN, isn))
+        view = Packet(client, port, node, 31468, SYN, isn) if nat else Packet(client, port, VIP, 80, SYN, isn)
+        add(t + later + crossed, view)
+        add(t + 0.0004, Packet(VIP, 80, client, port, SA, 7, isn + 1))
+        back = Packet(node, 31468, client, port, SA, 7, isn + 1) if nat else Packet(VIP, 80, client, port, SA, 7, isn + 1)
+        add(t + 0.0004 + later, back)
+        return sorted(out, key=lambda r: r.t)
     for k in range(rounds):
         at = t + k * gap
         add(at, Packet(client, port, VIP, 80, SYN, isn))
@@ -222,7 +237,7 @@ def fast_groups(path: Path) -> capture_fast.FastGroups | None:
 def test_the_seeds_hairpins_are_taken_from_the_columns(tmp_path: Path) -> None:
     conns = [("hairpin", i % 3, i, i % 2, 3, 1.0, 0.0005) for i in range(40)]
     conns += [("healthy", 1, 100 + i, 0, 1, 1.0, 0.0005) for i in range(30)]
-    conns += [(shape, 2, 200 + i, 0, 2, 1.0, 0.0005) for i, shape in enumerate(SHAPES[3:])]
+    conns += [(shape, 2, 200 + i, 0, 2, 1.0, 0.0005) for i, shape in enumerate(SHAPES[3:]) if shape not in _TWICE]
     path = tmp_path / "c.pcap"
     pcap.write_pcap(path, capture_of(conns, "time", 0, 1))  # as a capture is: out of time order, row by row
     fg = fast_groups(path)
@@ -345,7 +360,7 @@ def test_a_syn_ack_written_before_its_syn_keeps_the_fast_path(tmp_path: Path) ->
 def test_a_jittered_capture_keeps_the_fast_path(tmp_path: Path, late: float) -> None:
     conns = [("hairpin", i % 3, i, i % 2, 3, 1.0, 0.0005) for i in range(40)]
     conns += [("healthy", 1, 100 + i, 0, 1, 1.0, 0.0005) for i in range(30)]
-    conns += [(shape, 2, 200 + i, 0, 2, 1.0, 0.0005) for i, shape in enumerate(SHAPES[3:])]
+    conns += [(shape, 2, 200 + i, 0, 2, 1.0, 0.0005) for i, shape in enumerate(SHAPES[3:]) if shape not in _TWICE]
     records = jittered(capture_of(conns, "time", 0, 1), late, 7)
     assert 0.0 < disorder(records) <= late
     # with 2 ms, some hairpins' RST is stamped before their SYN-ACK (written after it): still from the columns
@@ -454,3 +469,26 @@ def test_lone_syns_left_out_are_closed_by_the_looks(tmp_path: Path) -> None:
     same(found)
     assert len(plans) == 2 and all(p.opened == 99 + 31 for p in plans)  # lone SYNs and healthy SYNs left out
     assert found["columns"].by("client") == [("192.168.0.11", 1), ("192.168.0.10", 1), ("192.168.0.12", 1)]
+
+
+def test_healthy_handshakes_seen_twice_are_left_out(tmp_path: Path) -> None:
+    """A capture where every packet of 200 healthy handshakes is seen twice, 3 us apart (``tcpdump -i any``),
+    around 3 hairpins: the handshakes' rows are left out (counted, never decoded), the answer is the
+    streaming reader's."""
+    records = []
+    for i in range(200):
+        shape = "hairpin" if i in (50, 120, 190) else "healthy-twice"
+        records += connection(shape, ip_int("192.168.0.10") + i % 4, 40000 + i, 0x9E3779B9 * (i + 1) & 0xFFFFFFFF,
+                              NODES[i % 2], 1_764_547_200.0 + i * 0.001, 3, 1.0)  # fmt: skip
+    path = tmp_path / "twice.pcap"
+    pcap.write_pcap(path, sorted(records, key=lambda r: r.t))
+    with replays() as plans:
+        found = answers(path, 10_000)
+    same(found)
+    new = found["columns"].to_json()["summary"]
+    assert (new["healthy"], new["hairpins"], new["connections"], new["packets"]) == (197, 3, 200, 197 * 4 + 3 * 9)
+    rd = pcap.read(path, want=6)
+    sc = rd.scan()
+    assert fastscan.healthy_pairs([sc])[0] == 197
+    assert int((~sc.keep).sum()) == 197 * 4 and int(sc.quiet.sum()) == 197 * 2
+    assert len(plans[0].fed) == 0  # the hairpins from the columns, the handshakes counted: no row fed

@@ -393,11 +393,14 @@ def _fast(readers: list[Reader], scans: list[Any], listed: int, records: bool) -
     fg = cf.hairpin_groups(scans[0], groups, upto) if not records and len(scans) == 1 else None
     kept = keep() if fg is not None else unpaired
     kind, t = np.concatenate([sc.kind for sc in scans]) if len(scans) > 1 else scans[0].kind, groups[1]
+    # the views of a healthy handshake beyond its first SYN and first SYN-ACK (one file only) neither open nor close
+    quiet = scans[0].quiet if len(scans) == 1 and scans[0].quiet is not None else np.zeros(kind.size, np.bool_)
     if perm is not None:
         paired, unpaired, kept, kind, t = paired[perm], unpaired[perm], kept[perm], kind[perm], t[perm]
     out = ~kept
     mine = out & unpaired  # rows left out as hairpins: their attempts are opened by the driver
-    plan = cf.Plan(out, out & ~mine & (kind == 0), out & ~mine & (kind == 1), upto, fg, fg.opens if fg else None)
+    told = out & ~mine & ~quiet
+    plan = cf.Plan(out, told & (kind == 0), told & (kind == 1), upto, fg, fg.opens if fg else None)
     an = _Analyser(listed=listed)
     an.healthy = healthy
     lone_t = np.sort(t[paired & ~unpaired])

@@ -79,6 +79,7 @@ class Scan:
     pstart: Any = None  # where the TCP payload starts, from the frame's start
     plen: Any = None  # its length (0: none)
     keep: Any = None  # bool: set by healthy_pairs (False: counted, never decoded)
+    quiet: Any = None  # bool: rows healthy_pairs left out that open no attempt and close none (views)
     addrs: list[int] = field(default_factory=list)  # the IPv6 addresses of the rows, as ``V6 | address`` ints
     ids: dict[int, tuple[Any, Any]] = field(default_factory=dict)  # by upper 64 bits: (lower 64 bits sorted, index)
 
@@ -333,14 +334,75 @@ def healthy_pairs(scans: list[Scan], groups: Any = None) -> tuple[int, float]:
     if len(scans) == 1:
         scans[0].keep[a[ok]] = False
         scans[0].keep[b[ok]] = False
+        views, views_latest = _healthy_views(scans[0], groups, src, dst)
     else:
         gone = np.concatenate([a[ok], b[ok]])
         bounds = np.cumsum([0] + [s.key.size for s in scans])
         for n, s in enumerate(scans):
             mine = gone[(gone >= bounds[n]) & (gone < bounds[n + 1])] - bounds[n]
             s.keep[mine] = False
+        views, views_latest = 0, float("-inf")
     latest = max(float(ta[ok].max()), float(tb[ok].max())) if ok.any() else float("-inf")
-    return int(np.count_nonzero(ok)), latest
+    return int(np.count_nonzero(ok)) + views, max(latest, views_latest)
+
+
+def _healthy_views(sc: Scan, groups: Any, src: Any, dst: Any) -> tuple[int, float]:
+    """The healthy handshakes of one file seen more than once, as ``tcpdump -i any`` sees a pod's packets
+    on its veth and on the node's interface: the rows of an ISN key, in the file's order (the analyser's),
+    are one or more SYNs, all with the first one's addresses and ports and less than ``VIEW_WINDOW``
+    (0.2 s) after it, then one or more SYN-ACKs, all from the address and port it called to its source, the
+    first less than 130 s after the latest SYN; every row plain, of one family.  The analyser opens the
+    attempt at the first SYN, takes the other SYNs as views of it (the same client, within the window: not
+    a retransmission), counts it healthy and forgets it at the first SYN-ACK, and finds no attempt for the
+    SYN-ACKs after it (every row of the key is in the group): they only count as packets.  Marks the rows
+    (``keep`` False; ``quiet`` True for all but the first SYN and the first SYN-ACK, which open and close
+    the attempt); returns how many, and the latest time among their rows."""
+    from hairpin.diagnose.capture import GAP, VIEW_WINDOW  # (the analyser's own constants; no cycle at import)
+
+    _key, t, order, starts, counts = groups
+    sel = np.flatnonzero(counts >= 3)
+    sc.quiet = np.zeros(sc.key.size, np.bool_)
+    if not sel.size:
+        return 0, float("-inf")
+    n, size = sel.size, counts[sel]
+    rep = np.repeat(np.arange(n), size)  # each row's group
+    first = np.cumsum(size) - size  # where each group starts among the rows below
+    rows = order[np.arange(rep.size) - first[rep] + starts[sel][rep]]  # in file order within a group
+    kind, tt = sc.kind[rows], t[rows]
+    lead = rows[first][rep]  # each row's group's first row
+    syn, sa = kind == 0, kind == 1
+    good = syn[first].copy()
+    ok = (syn | sa) & sc.simple[rows] & (sc.v6[rows] == sc.v6[lead])
+    ends = (src.astype(np.uint64) << 32) | dst
+    back = (dst.astype(np.uint64) << 32) | src
+    ports = (sc.sport.astype(np.uint32) << 16) | sc.dport
+    ports_back = (sc.dport.astype(np.uint32) << 16) | sc.sport
+    ok &= ~syn | ((ends[rows] == ends[lead]) & (ports[rows] == ports[lead]) & (tt - tt[first][rep] < VIEW_WINDOW))
+    ok &= ~sa | ((ends[rows] == back[lead]) & (ports[rows] == ports_back[lead]))
+    good[rep[~ok]] = False
+    same = rep[1:] == rep[:-1]
+    good[rep[1:][same & sa[:-1] & syn[1:]]] = False  # a SYN after a SYN-ACK: the SYNs first, then the SYN-ACKs
+    good &= sa[first + size - 1]  # at least one SYN-ACK
+    # the first SYN-ACK less than GAP after the latest SYN
+    last_syn_t = np.full(n, -np.inf)
+    np.maximum.at(last_syn_t, rep[syn], tt[syn])
+    first_sa = np.full(n, -1, np.int64)
+    at = np.flatnonzero(sa)
+    g = rep[at]
+    head = np.ones(at.size, np.bool_)
+    head[1:] = g[1:] != g[:-1]
+    first_sa[g[head]] = at[head]
+    good &= first_sa >= 0
+    good &= tt[np.maximum(first_sa, 0)] - last_syn_t < GAP
+    if not good.any():
+        return 0, float("-inf")
+    mine = good[rep]
+    sc.keep[rows[mine]] = False
+    sc.quiet[rows[mine]] = True
+    chosen = np.flatnonzero(good)
+    sc.quiet[rows[first[chosen]]] = False  # the first SYN opens the attempt
+    sc.quiet[rows[first_sa[chosen]]] = False  # the first SYN-ACK closes it
+    return int(chosen.size), float(tt[mine].max())
 
 
 def _joined(scans: list[Scan], name: str) -> Any:
