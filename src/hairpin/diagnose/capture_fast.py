@@ -6,7 +6,9 @@ of rows can be left out of it, each decided from the first pass's columns (``fas
 
 - a healthy handshake (``fastscan.healthy_pairs``): the only two rows of their ISN key, the SYN first in the
   stream, the SYN-ACK from the address it called less than 130 s after it.  The analyser opens an attempt
-  at the SYN and counts it healthy and forgets it at the SYN-ACK;
+  at the SYN and counts it healthy and forgets it at the SYN-ACK.  In one file, the same seen several times
+  (``tcpdump -i any``: views of its SYN, then of its SYN-ACK): the rows after the first SYN and the first
+  SYN-ACK (``Scan.quiet``) open and close nothing, they only count as packets;
 - a flood's lone SYN (``fastscan.lone_syns``): the only row of its key; the analyser opens an attempt that
   nothing joins, classified by the SYN alone when a look for attempts to forget closes it, or at the end;
 - a hairpin of the plainest shape (:func:`hairpin_groups`, below), its attempt built from the columns.
