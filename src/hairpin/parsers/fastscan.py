@@ -369,16 +369,17 @@ def _healthy_views(sc: Scan, groups: Any, src: Any, dst: Any) -> tuple[int, floa
     first = np.cumsum(size) - size  # where each group starts among the rows below
     rows = order[np.arange(rep.size) - first[rep] + starts[sel][rep]]  # in file order within a group
     kind, tt = sc.kind[rows], t[rows]
-    lead = rows[first][rep]  # each row's group's first row
+    lead = first[rep]  # each row's group's first row (its index among ``rows``)
     syn, sa = kind == 0, kind == 1
     good = syn[first].copy()
-    ok = (syn | sa) & sc.simple[rows] & (sc.v6[rows] == sc.v6[lead])
-    ends = (src.astype(np.uint64) << 32) | dst
-    back = (dst.astype(np.uint64) << 32) | src
-    ports = (sc.sport.astype(np.uint32) << 16) | sc.dport
-    ports_back = (sc.dport.astype(np.uint32) << 16) | sc.sport
-    ok &= ~syn | ((ends[rows] == ends[lead]) & (ports[rows] == ports[lead]) & (tt - tt[first][rep] < VIEW_WINDOW))
-    ok &= ~sa | ((ends[rows] == back[lead]) & (ports[rows] == ports_back[lead]))
+    six = sc.v6[rows]
+    ok = (syn | sa) & sc.simple[rows] & (six == six[lead])
+    # addresses and ports read as one number each way: a SYN-ACK's are its SYN's swapped
+    s_, d_ = src[rows].astype(np.uint64), dst[rows].astype(np.uint64)
+    sp, dp = sc.sport[rows].astype(np.uint32), sc.dport[rows].astype(np.uint32)
+    ends, back, ports, ports_back = (s_ << 32) | d_, (d_ << 32) | s_, (sp << 16) | dp, (dp << 16) | sp
+    ok &= ~syn | ((ends == ends[lead]) & (ports == ports[lead]) & (tt - tt[lead] < VIEW_WINDOW))
+    ok &= ~sa | ((ends == back[lead]) & (ports == ports_back[lead]))
     good[rep[~ok]] = False
     same = rep[1:] == rep[:-1]
     good[rep[1:][same & sa[:-1] & syn[1:]]] = False  # a SYN after a SYN-ACK: the SYNs first, then the SYN-ACKs
