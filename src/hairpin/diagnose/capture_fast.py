@@ -230,7 +230,8 @@ def hairpin_groups(sc: Any, groups: Any, upto: Any) -> FastGroups | None:
     if groups is None:
         return None
     key, t, order, starts, counts = groups
-    sel = np.flatnonzero(counts >= 3)
+    # a group whose first row is left out already (a healthy handshake seen several times) is not one: not read
+    sel = np.flatnonzero((counts >= 3) & sc.keep[order[starts]])
     if not sel.size:
         return None
     n, size = sel.size, counts[sel]
