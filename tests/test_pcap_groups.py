@@ -157,6 +157,17 @@ def replays() -> Iterator[list[capture_fast.Plan]]:
         capture_fast.drive = drive  # type: ignore[assignment]
 
 
+def analysed(path: Path, records: list[pcap.PacketRecord],
+             listed: int) -> tuple[dict[str, capture.Analysis], list[capture_fast.Plan]]:  # fmt: skip
+    """``records`` written to ``path``, analysed the three ways (``answers``) and held to one answer (``same``);
+    with the plans the analyses that left rows out gave ``capture_fast.drive``."""
+    pcap.write_pcap(path, records)
+    with replays() as plans:
+        found = answers(path, listed)
+    same(found)
+    return found, plans
+
+
 def jittered(records: list[pcap.PacketRecord], late: float, seed: int) -> list[pcap.PacketRecord]:
     """Each timestamp moved later by a random 0 to ``late`` seconds, the order kept (tcpdump on several CPUs)."""
     rng = random.Random(seed)
@@ -190,10 +201,7 @@ def test_a_capture_a_little_out_of_time_order_keeps_the_fast_path(tmp_path_facto
                                                                     swaps: int, seed: int, listed: int) -> None:  # fmt: skip
     path = tmp_path_factory.mktemp("j") / "c.pcap"
     records = capture_of(conns, order, swaps, seed)
-    pcap.write_pcap(path, records)
-    with replays() as plans:
-        found = answers(path, listed)
-    same(found)
+    _found, plans = analysed(path, records, listed)
     # the two fast analyses (columns, rows) left rows out unless some row is more than 4 s behind
     assert len(plans) == (2 if disorder(records) <= 4.0 else 0)
     event(f"rows left out: {bool(plans)}")
@@ -346,10 +354,7 @@ def test_a_syn_ack_written_before_its_syn_keeps_the_fast_path(tmp_path: Path) ->
     recs += [pcap.PacketRecord(r.t - 0.0005, None, r.packet) for r in connection("healthy", c, 40002, 3000, NODES[0],
                                                                                     100.004, 1, 1.0)][::-1]  # fmt: skip
     path = tmp_path / "c.pcap"
-    pcap.write_pcap(path, recs)
-    with replays() as plans:
-        found = answers(path, 10_000)
-    same(found)
+    found, plans = analysed(path, recs, 10_000)
     # the second handshake is a pair; the third's SYN-ACK, written first, is not: the analyser meets it alone
     assert [p.fed for p in plans] == [[0, 1, 4, 5], [0, 1, 4, 5]]
     summary = found["columns"].to_json()["summary"]
@@ -368,10 +373,7 @@ def test_a_jittered_capture_keeps_the_fast_path(tmp_path: Path, late: float) -> 
                 RST and records[k + 1].t < records[k].t]  # fmt: skip
     assert bool(inverted) == (late > 0.001)
     path = tmp_path / "c.pcap"
-    pcap.write_pcap(path, records)
-    with replays() as plans:
-        found = answers(path, 10_000)
-    same(found)
+    found, plans = analysed(path, records, 10_000)
     columns, rows = plans
     # the 40 plain hairpins from the columns, every healthy pair left out in both
     assert sum(a is not None for a in columns.ev_attempt) == 40
@@ -387,10 +389,7 @@ def test_a_row_more_than_4_s_behind_is_analysed_packet_by_packet(tmp_path: Path,
     records.append(pcap.PacketRecord(records[-1].t - behind, None, Packet(ip_int("192.168.0.99"), 40999, VIP, 80,
                                                                           SYN, 77)))  # fmt: skip
     path = tmp_path / "c.pcap"
-    pcap.write_pcap(path, records)
-    with replays() as plans:
-        found = answers(path, 1)
-    same(found)
+    found, plans = analysed(path, records, 1)
     assert len(plans) == (2 if fast else 0)
     assert found["columns"].counts == {"hairpin": 5, "unanswered-syn": 1} and found["columns"].healthy == 1
 
@@ -422,10 +421,7 @@ def test_a_look_closing_hairpins_at_a_left_out_row_keeps_the_tallies_order(tmp_p
     h = connection("healthy", ip_int("192.168.0.20"), 40002, 900, NODES[0], b + 137, 1, 1.0)
     c = connection("hairpin", ip_int("192.168.0.12"), 40003, 7, NODES[0], b + 200, 1, 1.0)
     path = tmp_path / "c.pcap"
-    pcap.write_pcap(path, sorted(a_ + b_ + h + c, key=lambda r: r.t))
-    with replays() as plans:
-        found = answers(path, 10_000)
-    same(found)
+    found, plans = analysed(path, sorted(a_ + b_ + h + c, key=lambda r: r.t), 10_000)
     assert len(plans) == 2 and all(True in p.ev_tick for p in plans)  # the look at the healthy SYN, replayed
     assert found["columns"].by("client") == [("192.168.0.11", 1), ("192.168.0.10", 1), ("192.168.0.12", 1)]
 
@@ -441,10 +437,7 @@ def test_lone_syns_left_out_count_among_the_open_attempts(tmp_path: Path) -> Non
     b_ = connection("hairpin", ip_int("192.168.0.11"), 40001, 6, NODES[0], b + 2, 1, 1.0)
     c = connection("hairpin", ip_int("192.168.0.12"), 40003, 7, NODES[0], b + 140, 1, 1.0)
     path = tmp_path / "c.pcap"
-    pcap.write_pcap(path, sorted(lone + a_ + b_ + c, key=lambda r: r.t))
-    with replays() as plans:
-        found = answers(path, 1)
-    same(found)
+    found, plans = analysed(path, sorted(lone + a_ + b_ + c, key=lambda r: r.t), 1)
     assert len(plans) == 2 and all(p.opened == 99 for p in plans)  # 99 lone SYNs left out
     assert found["columns"].by("client") == [("192.168.0.10", 1), ("192.168.0.11", 1), ("192.168.0.12", 1)]
     assert found["columns"].counts == {"hairpin": 3, "unanswered-syn": 100}
@@ -463,10 +456,7 @@ def test_lone_syns_left_out_are_closed_by_the_looks(tmp_path: Path) -> None:
     b_ = connection("hairpin", ip_int("192.168.0.11"), 40001, 6, NODES[0], b + 138, 1, 1.0)
     c = connection("hairpin", ip_int("192.168.0.12"), 40003, 7, NODES[0], b + 280, 1, 1.0)
     path = tmp_path / "c.pcap"
-    pcap.write_pcap(path, sorted(lone + filler + a_ + b_ + c, key=lambda r: r.t))
-    with replays() as plans:
-        found = answers(path, 1)
-    same(found)
+    found, plans = analysed(path, sorted(lone + filler + a_ + b_ + c, key=lambda r: r.t), 1)
     assert len(plans) == 2 and all(p.opened == 99 + 31 for p in plans)  # lone SYNs and healthy SYNs left out
     assert found["columns"].by("client") == [("192.168.0.11", 1), ("192.168.0.10", 1), ("192.168.0.12", 1)]
 
@@ -481,10 +471,7 @@ def test_healthy_handshakes_seen_twice_are_left_out(tmp_path: Path) -> None:
         records += connection(shape, ip_int("192.168.0.10") + i % 4, 40000 + i, 0x9E3779B9 * (i + 1) & 0xFFFFFFFF,
                               NODES[i % 2], 1_764_547_200.0 + i * 0.001, 3, 1.0)  # fmt: skip
     path = tmp_path / "twice.pcap"
-    pcap.write_pcap(path, sorted(records, key=lambda r: r.t))
-    with replays() as plans:
-        found = answers(path, 10_000)
-    same(found)
+    found, plans = analysed(path, sorted(records, key=lambda r: r.t), 10_000)
     new = found["columns"].to_json()["summary"]
     assert (new["healthy"], new["hairpins"], new["connections"], new["packets"]) == (197, 3, 200, 197 * 4 + 3 * 9)
     rd = pcap.read(path, want=6)
