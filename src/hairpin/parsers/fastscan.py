@@ -40,7 +40,7 @@ import numpy as np
 from hairpin.model.net import V6
 from hairpin.parsers import frames
 from hairpin.parsers.fastscan_addrs import addresses, intern
-from hairpin.parsers.fastscan_shapes import _LINK, _Bytes, _protocol, _shapes, _u32
+from hairpin.parsers.fastscan_shapes import _LINK, _Bytes, _ends, _protocol, _shapes, _u32
 
 __all__ = ["Scan", "Window", "addresses", "by_key", "healthy_pairs", "lone_syns", "scan_pcap"]
 
@@ -283,12 +283,12 @@ def _chunk(sc: Scan, cols: dict[str, list[Any]], a: _Bytes, buf: Any, base: int,
     g = a.v20[ipr].view(">u4").reshape(-1, 5)
     src, dst = g[:, 3], g[:, 4]
     total = (g[:, 0] & 0xFFFF).astype(np.int64)
-    stop = np.where(total > 0, np.minimum(er, ipr + total), er)  # the IP packet's end, as the decoder takes it
+    stop = _ends(er, ipr, total)  # the IP packet's end, as the decoder takes it
     if six is not None:  # IPv6 rows: 40 bytes of IP header inside the frame (_classify), so ipr is the header
         r6 = np.flatnonzero(six)
         i6 = ipr[r6]
         pl = (g[r6, 1] >> 16).astype(np.int64)  # the payload length (0: a jumbogram or offload, the frame's end)
-        stop[r6] = np.where(pl > 0, np.minimum(er[r6], i6 + 40 + pl), er[r6])
+        stop[r6] = _ends(er[r6], i6 + 40, pl)
         src, dst = src.copy(), dst.copy()
         src[r6], dst[r6] = intern(sc, a.v16[i6 + 8], a.v16[i6 + 24])
     pstart = th + offset.astype(np.int64) * 4

@@ -56,52 +56,52 @@ def _u16(a: _Bytes, i: Any) -> Any:
     return a.be16[np.minimum(i, a.be16.size - 1)].astype(np.int64)
 
 
-def _u32be(a: _Bytes, i: Any) -> Any:
-    return a.be32[np.minimum(i, a.be32.size - 1)].astype(np.int64)
-
-
 def _u32(a: _Bytes, i: Any, little: bool) -> Any:
     return (a.le32 if little else a.be32)[np.minimum(i, a.be32.size - 1)].astype(np.int64)
+
+
+def _at(a: _Bytes, i: Any) -> Any:
+    """The bytes at ``i``, an index past the chunk read as its last byte (a frame too short for the field is
+    refused by the caller's length tests, whatever the byte)."""
+    return a.u8[np.minimum(i, a.size - 1)]
+
+
+def _ends(end: Any, start: Any, length: Any) -> Any:
+    """Where a packet starting at ``start`` ends as the decoder bounds it: at ``end`` (the frame's, or the
+    outer packet's), sooner when its ``length`` field (IPv4's total length, or ``start`` past the IPv6
+    header and its payload length) says so; a length of 0 (segmentation offload, a jumbogram) is ``end``."""
+    return np.where(length > 0, np.minimum(end, start + length), end)
 
 
 def _classify(a: _Bytes, s: Any, end: Any, linktype: int) -> tuple[Any, Any, Any, Any]:
     """For frames starting at ``s`` and ending at ``end``: (plain IPv4 TCP, plain IPv6 TCP, TCP header
     offset, IP header offset)."""
-    n = a.size - 1
-
-    def cl(i: Any) -> Any:  # indexes past a frame are masked out below
-        return np.minimum(i, n)
-
     incl = end - s
     if linktype in (frames.ETHERNET, frames.SLL, frames.SLL2):
         head, at = _LINK[linktype]
         ok = incl >= head
-        etype = _u16(a, cl(s + at))
+        etype = _u16(a, s + at)
         off = s + head
         tagged = ok & ((etype == 0x8100) | (etype == 0x88A8) | (etype == 0x9100)) & (end - off >= 4)
-        etype = np.where(tagged, _u16(a, cl(off + 2)), etype)
+        etype = np.where(tagged, _u16(a, off + 2), etype)
         off = np.where(tagged, off + 4, off)
         v4 = ok & (etype == 0x0800)
         v6 = ok & (etype == 0x86DD)
     else:
         off = s
         ok = incl >= 1
-        nib = a[cl(s)] >> 4
+        nib = _at(a, s) >> 4
         v4 = ok & (nib == 4) & (linktype != frames.IPV6)
         v6 = ok & (nib == 6) & (linktype != frames.IPV4)
     v4 &= end - off >= 20
     v6 &= end - off >= 40
-    b0 = a[cl(off)].astype(np.int64)
+    b0 = _at(a, off).astype(np.int64)
     ihl = (b0 & 15) * 4
-    total = _u16(a, cl(off + 2))
-    stop4 = np.where(total > 0, np.minimum(end, off + total), end)
-    v4 &= (
-        ((b0 >> 4) == 4) & (ihl >= 20) & ((a[cl(off + 6)] & 0x1F) == 0) & (a[cl(off + 7)] == 0) & (a[cl(off + 9)] == 6)
-    )
+    stop4 = _ends(end, off, _u16(a, off + 2))
+    v4 &= ((b0 >> 4) == 4) & (ihl >= 20) & ((_at(a, off + 6) & 0x1F) == 0) & (_at(a, off + 7) == 0) & (_at(a, off + 9) == 6)
     v4 &= stop4 - (off + ihl) >= 20
-    plen = _u16(a, cl(off + 4))
-    stop6 = np.where(plen > 0, np.minimum(end, off + 40 + plen), end)
-    v6 &= ((b0 >> 4) == 6) & (a[cl(off + 6)] == 6) & (stop6 - (off + 40) >= 20)
+    stop6 = _ends(end, off + 40, _u16(a, off + 4))
+    v6 &= ((b0 >> 4) == 6) & (_at(a, off + 6) == 6) & (stop6 - (off + 40) >= 20)
     tcp = np.where(v4, off + ihl, off + 40)
     return v4, v6, tcp, off
 
@@ -210,15 +210,10 @@ def _protocol(a: _Bytes, s: Any, end: Any, incl: Any, linktype: int, vxlan: froz
     8-byte header is inside the packet, to a port that is neither a VXLAN port of ``vxlan`` nor Geneve's
     (DNS, QUIC...).  As ``frames._ethertype`` and ``frames._ip`` test them, in their order (a frame too short
     for a test the decoder makes first, "truncated", is never one of these).  Every other frame is False."""
-    n = a.size - 1
-
-    def cl(i: Any) -> Any:  # indexes past a frame are masked out below
-        return np.minimum(i, n)
-
     head, at = _LINK[linktype]
     ok = incl >= head
     if at >= 0:
-        etype = _u16(a, cl(s + at))
+        etype = _u16(a, s + at)
         other = ok & (etype != 0x0800) & (etype != 0x86DD) & (etype != 0x8100) & (etype != 0x88A8) & (etype != 0x9100)
         ver = np.where(etype == 0x0800, 4, np.where(etype == 0x86DD, 6, -1))
     else:
@@ -226,7 +221,7 @@ def _protocol(a: _Bytes, s: Any, end: Any, incl: Any, linktype: int, vxlan: froz
         ver = np.full(s.size, 4 if linktype == frames.IPV4 else 6 if linktype == frames.IPV6 else 0)
     off = s + head
     ok &= (ver >= 0) & (end - off >= 20)  # an IP header the decoder reads (shorter: "truncated")
-    b0 = a[cl(off)].astype(np.int64)
+    b0 = _at(a, off).astype(np.int64)
     version = b0 >> 4
     out = ok & (((ver > 0) & (version != ver)) | ((version != 4) & (version != 6)))
     ok &= ~out
@@ -235,23 +230,22 @@ def _protocol(a: _Bytes, s: Any, end: Any, incl: Any, linktype: int, vxlan: froz
     ihl = (b0 & 15) * 4
     out |= four & (ihl < 20)
     four &= ihl >= 20
-    out |= four & (((a[cl(off + 6)] & 0x1F) != 0) | (a[cl(off + 7)] != 0))  # a later fragment
-    four &= ((a[cl(off + 6)] & 0x1F) == 0) & (a[cl(off + 7)] == 0)
-    total = _u16(a, cl(off + 2))
-    stop = np.where(total > 0, np.minimum(end, off + total), end)
-    proto = np.where(four, a[cl(off + 9)], -1).astype(np.int64)
+    later = ((_at(a, off + 6) & 0x1F) != 0) | (_at(a, off + 7) != 0)  # a later fragment
+    out |= four & later
+    four &= ~later
+    stop = _ends(end, off, _u16(a, off + 2))
+    proto = np.where(four, _at(a, off + 9), -1).astype(np.int64)
     t = off + ihl
     # IPv6: 40 bytes in the frame (shorter: "truncated"), the first next header
     six = ok & (version == 6) & (end - off >= 40)
-    plen = _u16(a, cl(off + 4))
-    stop = np.where(six, np.where(plen > 0, np.minimum(end, off + 40 + plen), end), stop)
-    proto = np.where(six, a[cl(off + 6)], proto)
+    stop = np.where(six, _ends(end, off + 40, _u16(a, off + 4)), stop)
+    proto = np.where(six, _at(a, off + 6), proto)
     t = np.where(six, off + 40, t)
     known = four | six
     opened = np.isin(proto, _OPENED) | np.isin(proto, _EXTENSIONS)
     out |= known & ~opened
     udp = known & (proto == 17) & (stop - t >= 8)
-    dport = _u16(a, cl(t + 2))
+    dport = _u16(a, t + 2)
     tunnel = np.isin(dport, np.array(sorted(vxlan | {frames.GENEVE_PORT}), np.int64))
     out |= udp & ~tunnel
     return other | out

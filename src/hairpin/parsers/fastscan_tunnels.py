@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from hairpin.parsers import frames
-from hairpin.parsers.fastscan_shapes import _LINK, _Bytes
+from hairpin.parsers.fastscan_shapes import _LINK, _Bytes, _ends
 
 ETH, IP4, IP6 = 1, 4, 6  # what a tunnel's payload is: an Ethernet frame, or an IP packet of that version
 
@@ -105,7 +105,7 @@ def tunnelled(a: _Bytes, s: Any, end: Any, incl: Any, linktype: int,
     ok &= ((x >> 24) == 0x45) & ((y & 0x1FFF0000) == 0)
     proto = y & 0xFF
     total = (x & 0xFFFF).astype(np.int64)
-    ostop = np.where(total > 0, np.minimum(end, ip + total), end)
+    ostop = _ends(end, ip, total)
     found: list[Any] = []
     inner: list[Any] = []
     kind: list[Any] = []
@@ -138,13 +138,13 @@ def tunnelled(a: _Bytes, s: Any, end: Any, incl: Any, linktype: int,
     v4 = np.where(eth, etype == 0x0800, kk == IP4) & (((x >> 40) & 0xFF) == 0x45)
     v4 &= (z & 0x1FFF00FF00000000) == 6 << 32  # not a later fragment, TCP
     total = ((x >> 16) & 0xFFFF).astype(np.int64)
-    v4 &= np.where(total > 0, np.minimum(stop, e + total), stop) - e >= 40
+    v4 &= _ends(stop, e, total) - e >= 40
     in4[k], tip[k] = v4, e
     v6 = np.where(eth, etype == 0x86DD, kk == IP6)
     if v6.any():
         v6 &= (((x >> 44) & 0xF) == 6) & ((z >> 56) == 6)
         plen = (x & 0xFFFF).astype(np.int64)
-        v6 &= np.where(plen > 0, np.minimum(stop, e + 40 + plen), stop) - e >= 60
+        v6 &= _ends(stop, e + 40, plen) - e >= 60
         in6[k] = v6
         return in4, in6, np.where(in6, tip + 40, tip + 20), tip, ostop
     return in4, in6, tip + 20, tip, ostop
