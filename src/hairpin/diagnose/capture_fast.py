@@ -72,6 +72,7 @@ import numpy as np
 from hairpin.diagnose.capture import EXPIRE, GAP, TICK, VIEW_WINDOW  # (capture imports this module when used)
 from hairpin.diagnose.capture_result import Attempt
 from hairpin.model.net import Endpoint
+from hairpin.parsers.fastscan import first_of, group_rows
 
 __all__ = [
     "CLOCK_MAX", "DISORDER", "FastGroups", "Mismatch", "Plan", "drive", "hairpin_groups", "looks", "stream_order",
@@ -234,10 +235,8 @@ def hairpin_groups(sc: Any, groups: Any, upto: Any) -> FastGroups | None:
     sel = np.flatnonzero((counts >= 3) & sc.keep[order[starts]])
     if not sel.size:
         return None
-    n, size = sel.size, counts[sel]
-    rep = np.repeat(np.arange(n), size)  # each row's group
-    first = np.cumsum(size) - size  # where each group starts among the rows below
-    rows = order[np.arange(rep.size) - first[rep] + starts[sel][rep]]  # in file order within a group
+    n = sel.size
+    rep, first, rows = group_rows(groups, sel)  # in file order within a group
     kind, fl, tt = sc.kind[rows], sc.flags[rows].astype(np.int64), t[rows]
     # addresses as numbers no IPv4 address and IPv6 index share: an IPv6 row's index with bit 32 set
     fam = sc.v6[rows].astype(np.int64) << 32
@@ -248,16 +247,7 @@ def hairpin_groups(sc: Any, groups: Any, upto: Any) -> FastGroups | None:
     good = np.ones(n, np.bool_)
     good &= syn[first] & (src[first] != dst[first])
 
-    def firsts(mask: Any) -> Any:  # each group's first row of ``mask`` (its index among ``rows``), -1 for none
-        at = np.flatnonzero(mask)
-        out = np.full(n, -1, np.int64)
-        g = rep[at]
-        lead = np.ones(at.size, np.bool_)
-        lead[1:] = g[1:] != g[:-1]
-        out[g[lead]] = at[lead]
-        return out
-
-    fsa, frst = firsts(sa), firsts(rst)
+    fsa, frst = first_of(rep, n, sa), first_of(rep, n, rst)
     good &= (fsa >= 0) & (frst >= 0) & (fsa < frst)
     e = np.maximum(fsa, 0)
     ea, ep = src[e], sport[e]

@@ -42,7 +42,7 @@ from hairpin.parsers import frames
 from hairpin.parsers.fastscan_addrs import addresses, intern
 from hairpin.parsers.fastscan_shapes import _LINK, _Bytes, _ends, _protocol, _shapes, _u32
 
-__all__ = ["Scan", "Window", "addresses", "by_key", "healthy_pairs", "lone_syns", "scan_pcap"]
+__all__ = ["Scan", "Window", "addresses", "by_key", "first_of", "group_rows", "healthy_pairs", "lone_syns", "scan_pcap"]
 
 _CHUNK = 1 << 20
 _SYN, _ACK, _RST = 0x02, 0x10, 0x04
@@ -346,6 +346,29 @@ def healthy_pairs(scans: list[Scan], groups: Any = None) -> tuple[int, float]:
     return int(np.count_nonzero(ok)) + views, max(latest, views_latest)
 
 
+def group_rows(groups: Any, sel: Any) -> tuple[Any, Any, Any]:
+    """The rows of the ISN groups ``sel`` (indexes into ``by_key``'s groups), one group after another, each in
+    the concatenation's order (one file's own): (each row's group among ``sel``, where each group starts
+    among the rows, the rows)."""
+    _key, _t, order, starts, counts = groups
+    size = counts[sel]
+    rep = np.repeat(np.arange(sel.size), size)
+    first = np.cumsum(size) - size
+    return rep, first, order[np.arange(rep.size) - first[rep] + starts[sel][rep]]
+
+
+def first_of(rep: Any, n: int, mask: Any) -> Any:
+    """Each of the ``n`` groups' first row (its index among ``group_rows``' rows, whose groups are ``rep``)
+    where ``mask`` holds; -1 for a group with none."""
+    at = np.flatnonzero(mask)
+    out = np.full(n, -1, np.int64)
+    g = rep[at]
+    lead = np.ones(at.size, np.bool_)
+    lead[1:] = g[1:] != g[:-1]
+    out[g[lead]] = at[lead]
+    return out
+
+
 def _healthy_views(sc: Scan, groups: Any, src: Any, dst: Any) -> tuple[int, float]:
     """The healthy handshakes of one file seen more than once, as ``tcpdump -i any`` sees a pod's packets
     on its veth and on the node's interface: the rows of an ISN key, in the file's order (the analyser's),
@@ -359,15 +382,13 @@ def _healthy_views(sc: Scan, groups: Any, src: Any, dst: Any) -> tuple[int, floa
     the attempt); returns how many, and the latest time among their rows."""
     from hairpin.diagnose.capture import GAP, VIEW_WINDOW  # (the analyser's own constants; no cycle at import)
 
-    _key, t, order, starts, counts = groups
+    _key, t, _order, _starts, counts = groups
     sel = np.flatnonzero(counts >= 3)
     sc.quiet = np.zeros(sc.key.size, np.bool_)
     if not sel.size:
         return 0, float("-inf")
-    n, size = sel.size, counts[sel]
-    rep = np.repeat(np.arange(n), size)  # each row's group
-    first = np.cumsum(size) - size  # where each group starts among the rows below
-    rows = order[np.arange(rep.size) - first[rep] + starts[sel][rep]]  # in file order within a group
+    n = sel.size
+    rep, first, rows = group_rows(groups, sel)  # in file order within a group
     kind, tt = sc.kind[rows], t[rows]
     lead = first[rep]  # each row's group's first row (its index among ``rows``)
     syn, sa = kind == 0, kind == 1
@@ -383,16 +404,10 @@ def _healthy_views(sc: Scan, groups: Any, src: Any, dst: Any) -> tuple[int, floa
     good[rep[~ok]] = False
     same = rep[1:] == rep[:-1]
     good[rep[1:][same & sa[:-1] & syn[1:]]] = False  # a SYN after a SYN-ACK: the SYNs first, then the SYN-ACKs
-    good &= sa[first + size - 1]  # at least one SYN-ACK
-    # the first SYN-ACK less than GAP after the latest SYN
+    # at least one SYN-ACK, the first less than GAP after the latest SYN
     last_syn_t = np.full(n, -np.inf)
     np.maximum.at(last_syn_t, rep[syn], tt[syn])
-    first_sa = np.full(n, -1, np.int64)
-    at = np.flatnonzero(sa)
-    g = rep[at]
-    head = np.ones(at.size, np.bool_)
-    head[1:] = g[1:] != g[:-1]
-    first_sa[g[head]] = at[head]
+    first_sa = first_of(rep, n, sa)
     good &= first_sa >= 0
     good &= tt[np.maximum(first_sa, 0)] - last_syn_t < GAP
     if not good.any():
