@@ -31,7 +31,7 @@ NODES = (ip_int("192.168.2.3"), ip_int("192.168.2.4"))
 SYN, SA, RST, ACK = Flags.SYN, Flags.SYN | Flags.ACK, Flags.RST, Flags.ACK
 SHAPES = ("hairpin", "hairpin", "hairpin", "views", "healthy", "lone", "vip-answers", "two-nodes", "rst-ack",
           "rst-first", "no-rst", "other-dst", "late-syn-ack", "healthy-twice", "healthy-twice", "twice-late",
-          "twice-crossed", "twice-nat")  # fmt: skip
+          "twice-crossed", "twice-nat", "hairpin-twice", "hairpin-spread")  # fmt: skip
 # every packet of a healthy handshake seen twice (a pod's veth and the node's interface, ``tcpdump -i any``):
 # 3 us apart ("healthy-twice"), the second SYN 0.25 s after the first (a retransmission, "twice-late"), the
 # second SYN after the first SYN-ACK ("twice-crossed"), the second views after a DNAT ("twice-nat")
@@ -56,6 +56,14 @@ def connection(shape: str, client: int, port: int, isn: int, node: int, t: float
         add(t + 0.0004, Packet(VIP, 80, client, port, SA, 7, isn + 1))
         back = Packet(node, 31468, client, port, SA, 7, isn + 1) if nat else Packet(VIP, 80, client, port, SA, 7, isn + 1)
         add(t + 0.0004 + later, back)
+        return sorted(out, key=lambda r: r.t)
+    if shape in ("hairpin-twice", "hairpin-spread"):  # a hairpin whose every packet is seen again
+        once = connection("hairpin", client, port, isn, node, t, rounds, gap)
+        # 3 us later (a pod's veth, then the node's interface); or each SYN again 0.15 s and 0.3 s later, views
+        # spread past the 0.2 s window (the last one is a new round to the analyser, though near the one before)
+        later = (0.000003,) if shape == "hairpin-twice" else (0.15, 0.3)
+        out = once + [pcap.PacketRecord(round(r.t + d, 6), None, r.packet) for r in once for d in later
+                      if shape == "hairpin-twice" or r.packet.flags == SYN]  # fmt: skip
         return sorted(out, key=lambda r: r.t)
     for k in range(rounds):
         at = t + k * gap
@@ -239,7 +247,7 @@ def fast_groups(path: Path) -> capture_fast.FastGroups | None:
     fastscan.healthy_pairs([sc], groups)
     fastscan.lone_syns([sc], 10_000, groups)
     order = capture_fast.stream_order([sc.t])
-    return None if order is None else capture_fast.hairpin_groups(sc, groups, order[1])
+    return None if order is None else capture_fast.hairpin_groups([sc], groups, order)
 
 
 def test_the_seeds_hairpins_are_taken_from_the_columns(tmp_path: Path) -> None:
@@ -250,18 +258,20 @@ def test_the_seeds_hairpins_are_taken_from_the_columns(tmp_path: Path) -> None:
     pcap.write_pcap(path, capture_of(conns, "time", 0, 1))  # as a capture is: out of time order, row by row
     fg = fast_groups(path)
     assert fg is not None
-    assert len(fg.attempts) == 40 and fg.rows.size == 40 * 9  # every plain hairpin, none of the other shapes
+    # every plain hairpin and the one seen twice (two rounds of 6 rows), none of the other shapes
+    assert len(fg.attempts) == 41 and fg.rows.size == 40 * 9 + 12
     found = answers(path, 10_000)
     same(found)
-    # and, row by row: views, vip-answers (hairpinned first), two-nodes, rst-first, other-dst
-    assert found["columns"].hairpin_count == 40 + 5
-    assert found["columns"].counts == {"hairpin": 45, "healthy": 2, "unanswered-syn": 2}
+    # and, row by row: views, vip-answers (hairpinned first), two-nodes, rst-first, other-dst, hairpin-spread
+    assert found["columns"].hairpin_count == 41 + 6
+    assert found["columns"].counts == {"hairpin": 47, "healthy": 2, "unanswered-syn": 2}
     assert all(not a.records for a in found["columns"].hairpins[:40] if a.syns == 3)
 
 
 @pytest.mark.parametrize(("shape", "gap"), [("views", 1.0), ("two-nodes", 1.0), ("rst-ack", 1.0), ("rst-first", 1.0),
                                             ("vip-answers", 1.0), ("other-dst", 1.0), ("hairpin", 0.1),
-                                            ("hairpin", 130.5), ("late-syn-ack", 1.0)])  # fmt: skip
+                                            ("hairpin", 130.5), ("late-syn-ack", 1.0), ("hairpin-spread", 1.0),
+                                            ("hairpin-twice", 0.19)])  # fmt: skip
 def test_other_shapes_go_row_by_row(tmp_path: Path, shape: str, gap: float) -> None:
     path = tmp_path / "c.pcap"
     pcap.write_pcap(path, capture_of([(shape, 0, 1, 0, 3, gap, 0.0)], "written", 0, 1))
@@ -375,10 +385,10 @@ def test_a_jittered_capture_keeps_the_fast_path(tmp_path: Path, late: float) -> 
     path = tmp_path / "c.pcap"
     found, plans = analysed(path, records, 10_000)
     columns, rows = plans
-    # the 40 plain hairpins from the columns, every healthy pair left out in both
-    assert sum(a is not None for a in columns.ev_attempt) == 40
-    assert len(rows.fed) == len(columns.fed) + 40 * 9 and columns.ghosts == rows.ghosts == 0
-    assert found["columns"].hairpin_count == 45 and found["columns"].healthy == 30 + 1 + 2  # pairs, answered, elsewhere
+    # the 40 plain hairpins and the one seen twice from the columns, every healthy pair left out in both
+    assert sum(a is not None for a in columns.ev_attempt) == 41
+    assert len(rows.fed) == len(columns.fed) + 40 * 9 + 12 and columns.ghosts == rows.ghosts == 0
+    assert found["columns"].hairpin_count == 47 and found["columns"].healthy == 30 + 1 + 2  # pairs, answered, elsewhere
 
 
 @pytest.mark.parametrize(("behind", "fast"), [(3.5, True), (4.5, False)])
@@ -479,3 +489,79 @@ def test_healthy_handshakes_seen_twice_are_left_out(tmp_path: Path) -> None:
     assert fastscan.healthy_pairs([sc])[0] == 197
     assert int((~sc.keep).sum()) == 197 * 4 and int(sc.quiet.sum()) == 197 * 2
     assert len(plans[0].fed) == 0  # the hairpins from the columns, the handshakes counted: no row fed
+
+
+@pytest.mark.parametrize(("rounds", "gap"), [(1, 1.0), (3, 1.0), (7, 0.25), (4, 64.0)])
+def test_a_hairpin_seen_twice_is_taken_from_the_columns(tmp_path: Path, rounds: int, gap: float) -> None:
+    """Every packet of a hairpin seen twice, 3 us apart: the second SYN of each round is a view of the first
+    (not a round), and the attempt is built from the columns with the analyser's rounds."""
+    path = tmp_path / "c.pcap"
+    pcap.write_pcap(path, capture_of([("hairpin-twice", 0, 1, 0, rounds, gap, 0.0)], "written", 0, 1))
+    fg = fast_groups(path)
+    assert fg is not None and fg.rows.size == 2 * 3 * rounds and len(fg.attempts) == 1
+    a = fg.attempts[0]
+    t0 = 1_764_547_200.0
+    assert (a.syns, a.first_t, a.round_t) == (rounds, t0, t0 + (rounds - 1) * gap)
+    assert a.round_dt == pytest.approx(gap if rounds > 1 else 0.0) and a.last_t == pytest.approx(a.round_t + 0.000503)
+    assert (str(a.client), str(a.called), str(a.answered_by)) == ("192.168.0.10:40000", "192.168.168.103:80",
+                                                                  "192.168.2.3:31468")  # fmt: skip
+    same(answers(path, 10_000))
+
+
+def test_a_syn_view_past_the_window_is_a_round(tmp_path: Path) -> None:
+    """SYN views 0.15 s and 0.3 s after each round's SYN: the analyser counts the one 0.3 s after the round's
+    first SYN as a round of its own, though it is 0.15 s after the SYN before it; the columns do not take
+    the hairpin (each SYN there is at least 0.2 s after its round's first, or less than that after the SYN
+    before it), and the answer is the analyser's."""
+    path = tmp_path / "c.pcap"
+    pcap.write_pcap(path, capture_of([("hairpin-spread", 0, 1, 0, 3, 1.0, 0.0)], "written", 0, 1))
+    assert fast_groups(path) is None
+    found = answers(path, 10_000)
+    same(found)
+    assert [a.syns for a in found["columns"].hairpins] == [6]
+
+
+@pytest.mark.parametrize("ahead", [0.0001, 0.002])
+def test_captures_of_two_nodes_sharing_connections_leave_every_row_out(tmp_path: Path, ahead: float) -> None:
+    """The same 300 connections (healthy, hairpinned, each packet once or twice in a file) captured in two
+    files, the second's clock ahead: every healthy handshake is counted and every plain hairpin built from
+    the columns across both files, no row fed to the analyser, and the answer is the streaming reader's.
+    With the clocks 2 ms apart, more than a handshake's 0.4 ms, the second file's SYN comes after the first
+    file's SYN-ACK: the analyser counts the handshake twice (two attempts, each healthy), and so do the
+    columns."""
+    records = []
+    for i in range(300):
+        shape = ("hairpin", "hairpin-twice", "healthy", "healthy-twice")[i % 4]
+        records += connection(shape, ip_int("192.168.0.10") + i % 5, 40000 + i, 0x9E3779B9 * (i + 1) & 0xFFFFFFFF,
+                              NODES[i % 2], 1_764_547_200.0 + i * 0.01, 1 + i % 3 if i % 4 < 2 else 1, 1.0)  # fmt: skip
+    records.sort(key=lambda r: r.t)
+    later = [pcap.PacketRecord(round(r.t + ahead, 6), None, r.packet) for r in records]
+    paths = [tmp_path / "client.pcap", tmp_path / "node.pcap"]
+    for path, part in zip(paths, (records, later), strict=True):
+        pcap.write_pcap(path, part)
+    with replays() as plans:
+        fast = {"columns": capture.analyse_files(paths, records=False), "rows": capture.analyse_files(paths)}
+    same({**fast, "stream": capture.analyse_files(paths, fast=False)})
+    new = fast["columns"].to_json()["summary"]
+    twice = 2 if ahead > 0.0004 else 1
+    assert (new["connections"], new["healthy"], new["hairpins"]) == (150 + 150 * twice, 150 * twice, 150)
+    assert len(plans) == 2 and len(plans[0].fed) == 0  # columns: nothing fed
+    assert sum(a is not None for a in plans[0].ev_attempt) == 150
+    hairpin_rows = sum(len(connection(("hairpin", "hairpin-twice")[i % 4], 0, 0, 0, NODES[0], 0.0, 1 + i % 3, 1.0))
+                       for i in range(300) if i % 4 < 2)  # fmt: skip
+    assert len(plans[1].fed) == 2 * hairpin_rows  # with pictures, the hairpins' rows are read (each file's)
+
+
+def test_several_files_are_grouped_in_the_order_merged_by_time(tmp_path: Path) -> None:
+    """by_key puts the rows of one ISN in the order the files' merge by time gives them (at the same time,
+    the first file's first): the order the analyser meets them."""
+    a = [pcap.PacketRecord(1.0, None, Packet(1, 2, 3, 4, SYN, 9)), pcap.PacketRecord(3.0, None, Packet(3, 4, 1, 2, SA, 5, 10))]
+    b = [pcap.PacketRecord(1.0, None, Packet(1, 2, 3, 4, SYN, 9)), pcap.PacketRecord(2.0, None, Packet(1, 2, 3, 4, SYN, 9))]
+    scans = []
+    for n, part in enumerate((a, b)):
+        pcap.write_pcap(tmp_path / f"{n}.pcap", part)
+        scans.append(pcap.read(tmp_path / f"{n}.pcap", want=6).scan())
+    groups = fastscan.by_key(scans)
+    assert groups is not None
+    _key, t, order, _starts, counts = groups
+    assert counts.tolist() == [4] and order.tolist() == [0, 2, 3, 1] and t[order].tolist() == [1.0, 1.0, 2.0, 3.0]

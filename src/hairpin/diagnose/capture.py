@@ -375,10 +375,10 @@ def _fast(readers: list[Reader], scans: list[Any], listed: int, records: bool) -
     import numpy as np  # the first pass's own dependency (a scan exists only with it)
 
     from hairpin.diagnose import capture_fast as cf
-    from hairpin.parsers.fastscan import by_key, healthy_pairs, lone_syns
+    from hairpin.parsers.fastscan import by_key, healthy_pairs, joined, lone_syns
 
     order = cf.stream_order([sc.t for sc in scans])
-    groups = by_key(scans) if order is not None else None
+    groups = by_key(scans, order[0]) if order is not None else None
     if order is None or groups is None:
         return None
     perm, upto = order
@@ -390,13 +390,13 @@ def _fast(readers: list[Reader], scans: list[Any], listed: int, records: bool) -
     paired = keep()
     lone, lone_latest = lone_syns(scans, listed, groups)  # a flood's lone SYNs: counted, not decoded
     unpaired = keep() if lone else paired
-    fg = cf.hairpin_groups(scans[0], groups, upto) if not records and len(scans) == 1 else None
+    fg = cf.hairpin_groups(scans, groups, order) if not records else None
     kept = keep() if fg is not None else unpaired
-    kind, t = np.concatenate([sc.kind for sc in scans]) if len(scans) > 1 else scans[0].kind, groups[1]
-    # the views of a healthy handshake beyond its first SYN and first SYN-ACK (one file only) neither open nor close
-    quiet = scans[0].quiet if len(scans) == 1 and scans[0].quiet is not None else np.zeros(kind.size, np.bool_)
+    kind, t = joined(scans, "kind"), groups[1]
+    # the views of a healthy handshake beyond its first SYN and first SYN-ACK neither open nor close an attempt
+    quiet = joined(scans, "quiet")
     if perm is not None:
-        paired, unpaired, kept, kind, t = paired[perm], unpaired[perm], kept[perm], kind[perm], t[perm]
+        paired, unpaired, kept, kind, t, quiet = paired[perm], unpaired[perm], kept[perm], kind[perm], t[perm], quiet[perm]
     out = ~kept
     mine = out & unpaired  # rows left out as hairpins: their attempts are opened by the driver
     told = out & ~mine & ~quiet

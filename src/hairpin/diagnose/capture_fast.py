@@ -72,7 +72,7 @@ import numpy as np
 from hairpin.diagnose.capture import EXPIRE, GAP, TICK, VIEW_WINDOW  # (capture imports this module when used)
 from hairpin.diagnose.capture_result import Attempt
 from hairpin.model.net import Endpoint
-from hairpin.parsers.fastscan import first_of, group_rows
+from hairpin.parsers.fastscan import addresses, first_of, group_rows, joined, mark
 
 __all__ = [
     "CLOCK_MAX", "DISORDER", "FastGroups", "Mismatch", "Plan", "drive", "hairpin_groups", "looks", "stream_order",
@@ -224,24 +224,34 @@ def drive(an: Any, rows: Iterable[tuple[int, Any]], plan: Plan) -> None:
     an.ghosts = plan.ghosts
 
 
-def hairpin_groups(sc: Any, groups: Any, upto: Any) -> FastGroups | None:
-    """The keys of one scan (``groups``: ``by_key([sc])``) whose rows are of the shape above, as attempts;
-    their rows are marked ``keep`` False.  ``upto``: ``end`` with each row (``stream_order``'s second value; the file is the
-    stream).  None when there is none."""
+def hairpin_groups(scans: list[Any], groups: Any, order: tuple[Any, Any]) -> FastGroups | None:
+    """The keys of ``scans`` (``groups``: ``by_key(scans)``) whose rows are of the shape above, as attempts;
+    their rows are marked ``keep`` False.  ``order``: ``stream_order``'s (the stream's order of the rows, or
+    None for one file's own; ``end`` with each row of the stream).  None when there is none."""
     if groups is None:
         return None
-    key, t, order, starts, counts = groups
+    perm, upto = order
+    key, t, order_, starts, counts = groups
+    keep = np.concatenate([sc.keep for sc in scans]) if len(scans) > 1 else scans[0].keep
     # a group whose first row is left out already (a healthy handshake seen several times) is not one: not read
-    sel = np.flatnonzero((counts >= 3) & sc.keep[order[starts]])
+    sel = np.flatnonzero((counts >= 3) & keep[order_[starts]])
     if not sel.size:
         return None
     n = sel.size
-    rep, first, rows = group_rows(groups, sel)  # in file order within a group
-    kind, fl, tt = sc.kind[rows], sc.flags[rows].astype(np.int64), t[rows]
+    rep, first, rows = group_rows(groups, sel)  # in the stream's order within a group
+    if perm is None:
+        place = rows
+    else:  # each row's place in the stream
+        at = np.empty(perm.size, np.int64)
+        at[perm] = np.arange(perm.size)
+        place = at[rows]
+    col = {c: joined(scans, c)[rows] for c in ("kind", "flags", "simple", "v6", "sport", "dport")}
+    kind, fl, tt = col["kind"], col["flags"].astype(np.int64), t[rows]
     # addresses as numbers no IPv4 address and IPv6 index share: an IPv6 row's index with bit 32 set
-    fam = sc.v6[rows].astype(np.int64) << 32
-    src, sport = sc.src[rows].astype(np.int64) | fam, sc.sport[rows].astype(np.int64)
-    dst, dport = sc.dst[rows].astype(np.int64) | fam, sc.dport[rows].astype(np.int64)
+    src_, dst_, addrs = addresses(scans)
+    fam = col["v6"].astype(np.int64) << 32
+    src, sport = src_[rows].astype(np.int64) | fam, col["sport"].astype(np.int64)
+    dst, dport = dst_[rows].astype(np.int64) | fam, col["dport"].astype(np.int64)
     ca, cp, va, vp = src[first][rep], sport[first][rep], dst[first][rep], dport[first][rep]
     syn, sa, rst = kind == 0, kind == 1, kind == 2
     good = np.ones(n, np.bool_)
@@ -252,7 +262,7 @@ def hairpin_groups(sc: Any, groups: Any, upto: Any) -> FastGroups | None:
     e = np.maximum(fsa, 0)
     ea, ep = src[e], sport[e]
     good &= ~((ea == dst[first]) & (ep == dport[first])) & (ea != src[first])
-    ok = sc.simple[rows] & sc.keep[rows]
+    ok = col["simple"] & keep[rows]
     ok &= ~syn | ((src == ca) & (sport == cp) & (dst == va) & (dport == vp))
     ea_r, ep_r = ea[rep], ep[rep]
     ok &= ~sa | ((dst == ca) & (dport == cp) & (src == ea_r) & (sport == ep_r))
@@ -263,44 +273,65 @@ def hairpin_groups(sc: Any, groups: Any, upto: Any) -> FastGroups | None:
     # each row less than 130 s after the one before it in its group (so after its attempt's ``last_t``, the latest
     # of them: a row may be stamped before the one written ahead of it), and no look for attempts to forget can
     # close the attempt in between: ``end`` (at most ``upto`` at the row) minus ``last_t`` <= 135
-    bad = same & ~((step < GAP) & (upto[rows[1:]] - tt[:-1] <= EXPIRE))
+    bad = same & ~((step < GAP) & (upto[place[1:]] - tt[:-1] <= EXPIRE))
     good[rep[1:][bad]] = False
-    at = np.flatnonzero(syn)
-    g = rep[at]
-    pair = g[1:] == g[:-1]
-    gaps = tt[at[1:]] - tt[at[:-1]]
-    good[g[1:][pair & ~(gaps >= VIEW_WINDOW)]] = False
-    if not good.any():
+    rounds = _rounds(rep, syn, tt, n, good)
+    if rounds is None:
         return None
-    # per good group: SYN count, the last SYN's time and the gap before it
-    syns = np.bincount(g, minlength=n)
-    tail = np.ones(at.size, np.bool_)  # each group's last SYN
-    tail[:-1] = ~pair
-    last_syn = np.full(n, -1, np.int64)
-    last_syn[g[tail]] = at[tail]
-    prev_dt = np.zeros(n, np.float64)  # the gap before it (0.0 for a group of one SYN, as the analyser leaves it)
-    more = tail[1:] & pair
-    prev_dt[g[1:][more]] = gaps[more]
+    syns, round_t, round_dt = rounds
     last_t = np.maximum.reduceat(tt, first)  # the latest time of each group's rows
     chosen = np.flatnonzero(good)
-    mine = good[rep]
-    rows_out = np.sort(rows[mine])
-    sc.keep[rows_out] = False
+    rows_out = np.sort(rows[good[rep]])
+    mark(scans, "keep", rows_out, False)
     f = first[chosen]
     # the endpoints (client, called, node) each built once: the distinct address-port numbers, then each attempt's
     k = chosen.size
     packed = np.concatenate([src[f] << 16 | sport[f], dst[f] << 16 | dport[f], ea[chosen] << 16 | ep[chosen]])
     distinct, which = np.unique(packed, return_inverse=True)
-    addrs = sc.addrs
     built = [Endpoint(addrs[(x >> 16) & 0xFFFFFFFF] if x >> 48 else x >> 16, x & 0xFFFF) for x in distinct.tolist()]
     ends_of = list(map(built.__getitem__, which.tolist()))
     attempts = []
     cols = zip(ends_of[:k], key[rows[f]].tolist(), ends_of[k : 2 * k], tt[f].tolist(), last_t[chosen].tolist(),
-               syns[chosen].tolist(), tt[last_syn[chosen]].tolist(), prev_dt[chosen].tolist(), ends_of[2 * k :],
+               syns[chosen].tolist(), round_t[chosen].tolist(), round_dt[chosen].tolist(), ends_of[2 * k :],
                strict=True)  # fmt: skip
-    for client, isn, called, t0, t1, nsyn, round_t, round_dt, node in cols:
-        attempts.append(Attempt(client, isn, called, t0, t1, 0, nsyn, round_t, round_dt, answered_by=node,
+    for client, isn, called, t0, t1, nsyn, rt, rdt, node in cols:
+        attempts.append(Attempt(client, isn, called, t0, t1, 0, nsyn, rt, rdt, answered_by=node,
                                 elsewhere={node}, client_rst=True))  # fmt: skip
-    opens = rows[f].tolist()  # each attempt's first SYN: where the analyser would open it
+    opens = place[f].tolist()  # each attempt's first SYN: where the analyser would open it
     order_open = sorted(range(len(attempts)), key=opens.__getitem__)
     return FastGroups(rows_out, [opens[i] for i in order_open], [attempts[i] for i in order_open])
+
+
+def _rounds(rep: Any, syn: Any, tt: Any, n: int, good: Any) -> tuple[Any, Any, Any] | None:
+    """The SYN rounds of the ``n`` groups (rows by group ``rep`` in the stream's order; ``syn``, times
+    ``tt``) as the analyser counts them (``_Analyser._syn``): a SYN at least ``VIEW_WINDOW`` after the
+    latest round's first SYN (``round_t``) starts a round, any other is a view of it.  Each round's first SYN
+    is taken to be the first SYN of the group and each SYN at least ``VIEW_WINDOW`` after the SYN before it;
+    a group where that is not the analyser's count (a view ``VIEW_WINDOW`` or more after its round's first
+    SYN, a round's first SYN less than that after the round before: views spread over more than the window)
+    is marked not ``good``.  Returns each group's rounds, its latest round's time and the gap before it (0.0
+    for one round, as the analyser leaves it), or None when no group is still good."""
+    at = np.flatnonzero(syn)
+    g, ts = rep[at], tt[at]
+    pair = g[1:] == g[:-1]  # a SYN after another of its group
+    head = np.ones(at.size, np.bool_)
+    head[1:] = ~pair | (ts[1:] - ts[:-1] >= VIEW_WINDOW)
+    hidx = np.flatnonzero(head)
+    lead = np.maximum.accumulate(np.where(head, np.arange(at.size), 0))  # each SYN's round's first SYN
+    views_ok = head | (ts - ts[lead] < VIEW_WINDOW)
+    good[g[~views_ok]] = False
+    hg, ht = g[hidx], ts[hidx]
+    hpair = hg[1:] == hg[:-1]
+    hgap = ht[1:] - ht[:-1]
+    good[hg[1:][hpair & ~(hgap >= VIEW_WINDOW)]] = False
+    if not good.any():
+        return None
+    syns = np.bincount(hg, minlength=n)
+    tail = np.ones(hidx.size, np.bool_)  # each group's last round
+    tail[:-1] = ~hpair
+    round_t = np.zeros(n, np.float64)
+    round_t[hg[tail]] = ht[tail]
+    round_dt = np.zeros(n, np.float64)  # the gap before it (0.0 for a group of one round, as the analyser leaves it)
+    more = tail[1:] & hpair
+    round_dt[hg[1:][more]] = hgap[more]
+    return syns, round_t, round_dt

@@ -42,7 +42,8 @@ from hairpin.parsers import frames
 from hairpin.parsers.fastscan_addrs import addresses, intern
 from hairpin.parsers.fastscan_shapes import _LINK, _Bytes, _ends, _protocol, _shapes, _u32
 
-__all__ = ["Scan", "Window", "addresses", "by_key", "first_of", "group_rows", "healthy_pairs", "lone_syns", "scan_pcap"]
+__all__ = ["Scan", "Window", "addresses", "by_key", "first_of", "group_rows", "healthy_pairs", "joined", "lone_syns",
+           "mark", "scan_pcap"]
 
 _CHUNK = 1 << 20
 _SYN, _ACK, _RST = 0x02, 0x10, 0x04
@@ -311,19 +312,17 @@ def healthy_pairs(scans: list[Scan], groups: Any = None) -> tuple[int, float]:
     them, with a time less than 130 s past the SYN's, a SYN-ACK of its family from the address and port it
     called to its source, their ISN named by no other SYN, SYN-ACK or RST in any file.  That order is one file's own (a SYN-ACK
     written before its SYN meets no attempt: not a pair, whatever their times), or several files' merge
-    by (time, file, position), which the caller uses only when each file is in time order.  Returns how
-    many, and the latest time among them.  ``groups``: ``by_key(scans)`` when the caller has it already."""
+    by (time, file, position), which the caller uses only when each file is in time order; and the same
+    handshakes seen several times (``_healthy_views``).  Returns how many, and the latest time among them.
+    ``groups``: ``by_key(scans)`` when the caller has it already."""
     groups = by_key(scans) if groups is None else groups
     if groups is None:
         return 0, float("-inf")
     _key, t, order, starts, counts = groups
     two = starts[counts == 2]
-    a, b = order[two], order[two + 1]
-    ta, tb = t[a], t[b]  # a before b in the concatenation's order: one file's own
-    later = tb < ta  # several files: the merged order is by time first; at the same time, by file and position
-    if len(scans) > 1 and later.any():
-        a, b, ta, tb = np.where(later, b, a), np.where(later, a, b), np.where(later, tb, ta), np.where(later, ta, tb)
-    col = {c: _joined(scans, c) for c in ("kind", "simple", "v6", "sport", "dport")}
+    a, b = order[two], order[two + 1]  # a before b in the analyser's order
+    ta, tb = t[a], t[b]
+    col = {c: joined(scans, c) for c in ("kind", "simple", "v6", "sport", "dport")}
     ok = (col["kind"][a] == 0) & (col["kind"][b] == 1) & col["simple"][a] & col["simple"][b]
     ok &= col["v6"][a] == col["v6"][b]  # one family: an IPv4 address and an IPv6 index never compare
     # the SYN-ACK's addresses and ports are the SYN's swapped: each pair of columns read as one number
@@ -331,30 +330,32 @@ def healthy_pairs(scans: list[Scan], groups: Any = None) -> tuple[int, float]:
     ok &= ((src[a].astype(np.uint64) << 32) | dst[a]) == ((dst[b].astype(np.uint64) << 32) | src[b])
     ok &= ((sport[a].astype(np.uint32) << 16) | dport[a]) == ((dport[b].astype(np.uint32) << 16) | sport[b])
     ok &= (tb - ta) < 130.0
-    if len(scans) == 1:
-        scans[0].keep[a[ok]] = False
-        scans[0].keep[b[ok]] = False
-        views, views_latest = _healthy_views(scans[0], groups, src, dst)
-    else:
-        gone = np.concatenate([a[ok], b[ok]])
-        bounds = np.cumsum([0] + [s.key.size for s in scans])
-        for n, s in enumerate(scans):
-            mine = gone[(gone >= bounds[n]) & (gone < bounds[n + 1])] - bounds[n]
-            s.keep[mine] = False
-        views, views_latest = 0, float("-inf")
+    mark(scans, "keep", np.concatenate([a[ok], b[ok]]), False)
+    views, views_latest = _healthy_views(scans, groups, src, dst)
     latest = max(float(ta[ok].max()), float(tb[ok].max())) if ok.any() else float("-inf")
     return int(np.count_nonzero(ok)) + views, max(latest, views_latest)
 
 
 def group_rows(groups: Any, sel: Any) -> tuple[Any, Any, Any]:
     """The rows of the ISN groups ``sel`` (indexes into ``by_key``'s groups), one group after another, each in
-    the concatenation's order (one file's own): (each row's group among ``sel``, where each group starts
-    among the rows, the rows)."""
+    the order the analyser meets them: (each row's group among ``sel``, where each group starts among the
+    rows, the rows)."""
     _key, _t, order, starts, counts = groups
     size = counts[sel]
     rep = np.repeat(np.arange(sel.size), size)
     first = np.cumsum(size) - size
     return rep, first, order[np.arange(rep.size) - first[rep] + starts[sel][rep]]
+
+
+def mark(scans: list[Scan], name: str, rows: Any, value: bool) -> None:
+    """Set column ``name`` (``keep`` or ``quiet``) of ``scans`` to ``value`` at ``rows`` (indexes into the
+    scans' rows end to end)."""
+    if len(scans) == 1:
+        getattr(scans[0], name)[rows] = value
+        return
+    bounds = np.cumsum([0] + [s.key.size for s in scans])
+    for n, s in enumerate(scans):
+        getattr(s, name)[rows[(rows >= bounds[n]) & (rows < bounds[n + 1])] - bounds[n]] = value
 
 
 def first_of(rep: Any, n: int, mask: Any) -> Any:
@@ -369,75 +370,95 @@ def first_of(rep: Any, n: int, mask: Any) -> Any:
     return out
 
 
-def _healthy_views(sc: Scan, groups: Any, src: Any, dst: Any) -> tuple[int, float]:
-    """The healthy handshakes of one file seen more than once, as ``tcpdump -i any`` sees a pod's packets
-    on its veth and on the node's interface: the rows of an ISN key, in the file's order (the analyser's),
-    are one or more SYNs, all with the first one's addresses and ports and less than ``VIEW_WINDOW``
-    (0.2 s) after it, then one or more SYN-ACKs, all from the address and port it called to its source, the
-    first less than 130 s after the latest SYN; every row plain, of one family.  The analyser opens the
-    attempt at the first SYN, takes the other SYNs as views of it (the same client, within the window: not
-    a retransmission), counts it healthy and forgets it at the first SYN-ACK, and finds no attempt for the
-    SYN-ACKs after it (every row of the key is in the group): they only count as packets.  Marks the rows
-    (``keep`` False; ``quiet`` True for all but the first SYN and the first SYN-ACK, which open and close
-    the attempt); returns how many, and the latest time among their rows."""
+def _healthy_views(scans: list[Scan], groups: Any, src: Any, dst: Any) -> tuple[int, float]:
+    """The healthy handshakes seen more than once, as ``tcpdump -i any`` sees a pod's packets on its veth
+    and on the node's interface, or captures of several nodes see the same packets.  The rows of an ISN key,
+    in the order the analyser meets them (one file's own; several files merged by time), are one or more
+    runs of: one or more SYNs, all with the group's first SYN's addresses and ports and less than
+    ``VIEW_WINDOW`` (0.2 s) after the run's first SYN, then one or more SYN-ACKs, all from the address and
+    port it called to its source, the first less than 130 s after the run's latest SYN; every row plain, of
+    one family.  The analyser opens an attempt at a run's first SYN (no attempt of the ISN is open: the run
+    before was forgotten), takes the run's other SYNs as views of it (the same client, within the window:
+    not a retransmission), counts it healthy and forgets it at the run's first SYN-ACK, and finds no attempt
+    for the SYN-ACKs after it (every row of the key is in the group): they only count as packets.  Several
+    runs are the same handshake in files whose clocks differ by more than its round trip (the second file's
+    SYN after the first file's SYN-ACK): each run is an attempt, counted healthy, as the analyser counts it.
+    Marks the rows (``keep`` False; ``quiet`` True for all but each run's first SYN and first SYN-ACK, which
+    open and close its attempt); returns how many attempts, and the latest time among their rows.  ``src``,
+    ``dst``: the scans' (``addresses``)."""
     from hairpin.diagnose.capture import GAP, VIEW_WINDOW  # (the analyser's own constants; no cycle at import)
 
     _key, t, _order, _starts, counts = groups
     sel = np.flatnonzero(counts >= 3)
-    sc.quiet = np.zeros(sc.key.size, np.bool_)
+    for sc in scans:
+        sc.quiet = np.zeros(sc.key.size, np.bool_)
     if not sel.size:
         return 0, float("-inf")
-    n = sel.size
-    rep, first, rows = group_rows(groups, sel)  # in file order within a group
-    kind, tt = sc.kind[rows], t[rows]
+    rep, first, rows = group_rows(groups, sel)  # in the analyser's order within a group
+    col = {c: joined(scans, c) for c in ("kind", "simple", "v6", "sport", "dport")}
+    kind, tt = col["kind"][rows], t[rows]
     lead = first[rep]  # each row's group's first row (its index among ``rows``)
     syn, sa = kind == 0, kind == 1
     good = syn[first].copy()
-    six = sc.v6[rows]
-    ok = (syn | sa) & sc.simple[rows] & (six == six[lead])
+    six = col["v6"][rows]
+    ok = (syn | sa) & col["simple"][rows] & (six == six[lead])
     # addresses and ports read as one number each way: a SYN-ACK's are its SYN's swapped
     s_, d_ = src[rows].astype(np.uint64), dst[rows].astype(np.uint64)
-    sp, dp = sc.sport[rows].astype(np.uint32), sc.dport[rows].astype(np.uint32)
+    sp, dp = col["sport"][rows].astype(np.uint32), col["dport"][rows].astype(np.uint32)
     ends, back, ports, ports_back = (s_ << 32) | d_, (d_ << 32) | s_, (sp << 16) | dp, (dp << 16) | sp
-    ok &= ~syn | ((ends == ends[lead]) & (ports == ports[lead]) & (tt - tt[lead] < VIEW_WINDOW))
+    ok &= ~syn | ((ends == ends[lead]) & (ports == ports[lead]))
     ok &= ~sa | ((ends == back[lead]) & (ports == ports_back[lead]))
+    # the runs: a group's first row, and each SYN right after a SYN-ACK, starts one
+    start = np.ones(rows.size, np.bool_)
+    start[1:] = (rep[1:] != rep[:-1]) | (sa[:-1] & syn[1:])
+    run = np.cumsum(start) - 1
+    heads = np.flatnonzero(start)
+    ok &= ~syn | (tt - tt[heads[run]] < VIEW_WINDOW)
     good[rep[~ok]] = False
-    same = rep[1:] == rep[:-1]
-    good[rep[1:][same & sa[:-1] & syn[1:]]] = False  # a SYN after a SYN-ACK: the SYNs first, then the SYN-ACKs
-    # at least one SYN-ACK, the first less than GAP after the latest SYN
-    last_syn_t = np.full(n, -np.inf)
-    np.maximum.at(last_syn_t, rep[syn], tt[syn])
-    first_sa = first_of(rep, n, sa)
-    good &= first_sa >= 0
-    good &= tt[np.maximum(first_sa, 0)] - last_syn_t < GAP
+    # each run has a SYN-ACK, the first less than GAP after the run's latest SYN
+    runs = heads.size
+    last_syn_t = np.full(runs, -np.inf)
+    np.maximum.at(last_syn_t, run[syn], tt[syn])
+    first_sa = first_of(run, runs, sa)
+    bad = (first_sa < 0) | ~(tt[np.maximum(first_sa, 0)] - last_syn_t < GAP)
+    good[rep[heads[bad]]] = False
     if not good.any():
         return 0, float("-inf")
     mine = good[rep]
-    sc.keep[rows[mine]] = False
-    sc.quiet[rows[mine]] = True
-    chosen = np.flatnonzero(good)
-    sc.quiet[rows[first[chosen]]] = False  # the first SYN opens the attempt
-    sc.quiet[rows[first_sa[chosen]]] = False  # the first SYN-ACK closes it
-    return int(chosen.size), float(tt[mine].max())
+    mark(scans, "keep", rows[mine], False)
+    latest = float(tt[mine].max())
+    chosen = np.flatnonzero(good[rep[heads]])  # the runs of good groups
+    mine[heads[chosen]] = mine[first_sa[chosen]] = False  # a run's first SYN opens its attempt, its first SYN-ACK closes it
+    mark(scans, "quiet", rows[mine], True)
+    return int(chosen.size), latest
 
 
-def _joined(scans: list[Scan], name: str) -> Any:
+def joined(scans: list[Scan], name: str) -> Any:
     """Column ``name`` of every scan end to end (one scan's own array, not a copy: read only)."""
     return getattr(scans[0], name) if len(scans) == 1 else np.concatenate([getattr(s, name) for s in scans])
 
 
-def by_key(scans: list[Scan]) -> tuple[Any, Any, Any, Any, Any] | None:
-    """The rows of all ``scans`` grouped by ISN key: (keys, times, the rows by key and within a key in the
-    concatenation's order (file, then position), where each key's group starts, its size); None for none."""
+def by_key(scans: list[Scan], perm: Any = None) -> tuple[Any, Any, Any, Any, Any] | None:
+    """The rows of all ``scans`` grouped by ISN key: (keys, times, the rows by key, where each key's group
+    starts, its size).  Rows are numbered in the concatenation's order (file, then position); within a key
+    they are in the order the analyser meets them: one file's own, or several files merged by time (the
+    stable sort by time ``perm``, the stream's order, as ``heapq.merge`` takes files each in time order: at
+    the same time by file, then position; computed when not given).  None for no row."""
     if not scans:
         return None
-    key = _joined(scans, "key")
+    key = joined(scans, "key")
     if key.size == 0:
         return None
-    t = _joined(scans, "t")
-    # one sort of the 64-bit numbers key << 32 | row (unique, so the order is total)
-    packed = np.sort((key.astype(np.int64) << 32) | np.arange(key.size, dtype=np.int64))
+    t = joined(scans, "t")
+    if len(scans) == 1:
+        perm = None
+    elif perm is None:
+        perm = np.argsort(t, kind="stable")
+    # one sort of the 64-bit numbers key << 32 | place in the stream (unique, so the order is total)
+    packed = np.sort(((key if perm is None else key[perm]).astype(np.int64) << 32) | np.arange(key.size, dtype=np.int64))
     order, k = packed & 0xFFFFFFFF, packed >> 32
+    if perm is not None:
+        order = perm[order]
     first = np.ones(k.size, np.bool_)
     first[1:] = k[1:] != k[:-1]
     starts = np.flatnonzero(first)
@@ -458,7 +479,7 @@ def lone_syns(scans: list[Scan], listed: int, groups: Any = None) -> tuple[dict[
     if groups is None:
         return {}, float("-inf")
     _key, t, order, starts, counts = groups
-    col = {c: _joined(scans, c) for c in ("kind", "simple", "v6", "keep")}
+    col = {c: joined(scans, c) for c in ("kind", "simple", "v6", "keep")}
     col["src"], col["dst"], addrs = addresses(scans)
     rows = order[starts[counts == 1]]
     rows = rows[(col["kind"][rows] == 0) & col["simple"][rows] & col["keep"][rows]]
@@ -474,7 +495,5 @@ def lone_syns(scans: list[Scan], listed: int, groups: Any = None) -> tuple[dict[
     node = ~loop & (col["src"][rows] == dst)
     found = {"loopback": int(np.count_nonzero(loop)), "node-loopback": int(np.count_nonzero(node))}
     found["unanswered-syn"] = int(rows.size) - found["loopback"] - found["node-loopback"]
-    bounds = np.cumsum([0] + [s.key.size for s in scans])
-    for n, s in enumerate(scans):
-        s.keep[rows[(rows >= bounds[n]) & (rows < bounds[n + 1])] - bounds[n]] = False
+    mark(scans, "keep", rows, False)
     return {k: v for k, v in found.items() if v}, float(t[rows].max())
