@@ -128,6 +128,11 @@ class _Analyser:
         self.ghosts = 0
         self.lone_t: Any = None
         self.lone_gone = 0
+        # the healthy attempts forgotten in the last TICK s or so, by ISN: their latest transmission's time and
+        # their client.  A SYN with that ISN from that client (to the called address or, after the NLB's rewrite,
+        # to node:NodePort) within VIEW_WINDOW of it is a view of a handshake already answered (the same packets
+        # in another capture whose clock is ahead by more than the handshake's round trip), not a new attempt
+        self.answered: dict[int, tuple[float, int, int]] = {}
 
     def _same(self, isn: int) -> Sequence[Attempt]:
         x = self.by_isn.get(isn)
@@ -191,6 +196,7 @@ class _Analyser:
                 if p.src == a.called.addr and p.sport == a.called.port:
                     if a.answered_by is None:  # the answer the client expected: healthy, forget it
                         self.healthy += 1
+                        self.answered[a.isn] = (a.round_t, a.client.addr, a.client.port)
                         self._forget(a)
                 elif a.elsewhere is None:  # the target's own reply before the NLB rewrites it, or the seed's
                     a.elsewhere = {p.source}  # asymmetric return
@@ -225,6 +231,9 @@ class _Analyser:
     def _syn(self, r: PacketRecord, p: Packet) -> None:
         a = self._find_syn(p.seq, r.t, p.src, p.sport)
         if a is None:
+            done = self.answered.get(p.seq)
+            if done is not None and abs(r.t - done[0]) < VIEW_WINDOW and done[1] == p.src and done[2] == p.sport:
+                return  # a view of a handshake answered already (another capture's clock, a little ahead)
             a = Attempt(p.source, p.seq, p.dest, r.t, r.t, self.connections, round_t=r.t)
             self.open[a] = None
             x = self.by_isn.get(p.seq)
@@ -292,6 +301,8 @@ class _Analyser:
         as many packets as there are open attempts came since the last look: the looks cost time linear in
         the packets."""
         self.next_tick = self.end + TICK
+        if self.answered:  # a row is at most DISORDER s behind `end` where it matters (capture_fast): TICK is more
+            self.answered = {k: v for k, v in self.answered.items() if self.end - v[0] <= TICK}
         if 4 * (self.packets - self.ticked) >= len(self.open) + self.ghosts - self.lone_gone:
             self.ticked = self.packets
             self.expire(self.end)
@@ -314,6 +325,7 @@ class _Analyser:
             self._classify(a)
         self.open.clear()
         self.by_isn.clear()
+        self.answered.clear()
         self.end = max(self.end, end)
         listed = self.hairpins.sorted(), self.others.sorted()
         for a in (*listed[0], *listed[1]):

@@ -374,18 +374,20 @@ def _healthy_views(scans: list[Scan], groups: Any, src: Any, dst: Any) -> tuple[
     """The healthy handshakes seen more than once, as ``tcpdump -i any`` sees a pod's packets on its veth
     and on the node's interface, or captures of several nodes see the same packets.  The rows of an ISN key,
     in the order the analyser meets them (one file's own; several files merged by time), are one or more
-    runs of: one or more SYNs, all with the group's first SYN's addresses and ports and less than
-    ``VIEW_WINDOW`` (0.2 s) after the run's first SYN, then one or more SYN-ACKs, all from the address and
-    port it called to its source, the first less than 130 s after the run's latest SYN; every row plain, of
-    one family.  The analyser opens an attempt at a run's first SYN (no attempt of the ISN is open: the run
-    before was forgotten), takes the run's other SYNs as views of it (the same client, within the window:
-    not a retransmission), counts it healthy and forgets it at the run's first SYN-ACK, and finds no attempt
-    for the SYN-ACKs after it (every row of the key is in the group): they only count as packets.  Several
-    runs are the same handshake in files whose clocks differ by more than its round trip (the second file's
-    SYN after the first file's SYN-ACK): each run is an attempt, counted healthy, as the analyser counts it.
-    Marks the rows (``keep`` False; ``quiet`` True for all but each run's first SYN and first SYN-ACK, which
-    open and close its attempt); returns how many attempts, and the latest time among their rows.  ``src``,
-    ``dst``: the scans' (``addresses``)."""
+    runs of: one or more SYNs, all with the group's first SYN's addresses and ports, then one or more
+    SYN-ACKs, all from the address and port it called to its source; every row plain, of one family.  The
+    analyser (``_Analyser._syn`` and ``feed``) opens an attempt at the first SYN, takes the SYNs less than
+    ``VIEW_WINDOW`` (0.2 s) after it as views (not a retransmission), counts it healthy and forgets it at the
+    run's first SYN-ACK (less than 130 s after the run's latest SYN), keeping its time as ``answered``; a SYN
+    after that less than 0.2 s from it either way is a view of the answered handshake (the same packets in a
+    file whose clock is ahead by more than the handshake's round trip), one further away opens a new attempt;
+    the SYN-ACKs after a run's first find no attempt (every row of the key is in the group): they only count
+    as packets.  Two forms are taken: every SYN within the window of the first one (one attempt, the later
+    runs its views), or every run an attempt of its own (each run's SYNs within the window of its first, each
+    run's first SYN 0.2 s or more from the one before, a SYN-ACK in time in each).  Marks the rows (``keep``
+    False; ``quiet`` True for all but each attempt's first SYN and first SYN-ACK, which open and close it);
+    returns how many attempts, and the latest time among their rows.  ``src``, ``dst``: the scans'
+    (``addresses``)."""
     from hairpin.diagnose.capture import GAP, VIEW_WINDOW  # (the analyser's own constants; no cycle at import)
 
     _key, t, _order, _starts, counts = groups
@@ -394,6 +396,7 @@ def _healthy_views(scans: list[Scan], groups: Any, src: Any, dst: Any) -> tuple[
         sc.quiet = np.zeros(sc.key.size, np.bool_)
     if not sel.size:
         return 0, float("-inf")
+    n = sel.size
     rep, first, rows = group_rows(groups, sel)  # in the analyser's order within a group
     col = {c: joined(scans, c) for c in ("kind", "simple", "v6", "sport", "dport")}
     kind, tt = col["kind"][rows], t[rows]
@@ -408,27 +411,39 @@ def _healthy_views(scans: list[Scan], groups: Any, src: Any, dst: Any) -> tuple[
     ends, back, ports, ports_back = (s_ << 32) | d_, (d_ << 32) | s_, (sp << 16) | dp, (dp << 16) | sp
     ok &= ~syn | ((ends == ends[lead]) & (ports == ports[lead]))
     ok &= ~sa | ((ends == back[lead]) & (ports == ports_back[lead]))
+    good[rep[~ok]] = False
     # the runs: a group's first row, and each SYN right after a SYN-ACK, starts one
     start = np.ones(rows.size, np.bool_)
     start[1:] = (rep[1:] != rep[:-1]) | (sa[:-1] & syn[1:])
     run = np.cumsum(start) - 1
     heads = np.flatnonzero(start)
-    ok &= ~syn | (tt - tt[heads[run]] < VIEW_WINDOW)
-    good[rep[~ok]] = False
-    # each run has a SYN-ACK, the first less than GAP after the run's latest SYN
-    runs = heads.size
+    runs, later = heads.size, heads != lead[heads]  # later: not its group's first run
+    # a run as an attempt: a SYN-ACK, the first less than GAP after the run's latest SYN
     last_syn_t = np.full(runs, -np.inf)
     np.maximum.at(last_syn_t, run[syn], tt[syn])
     first_sa = first_of(run, runs, sa)
-    bad = (first_sa < 0) | ~(tt[np.maximum(first_sa, 0)] - last_syn_t < GAP)
-    good[rep[heads[bad]]] = False
+    answered = (first_sa >= 0) & (tt[np.maximum(first_sa, 0)] - last_syn_t < GAP)
+    # one attempt: the first run's SYNs less than the window after the first SYN, the later runs' within it
+    d0 = tt - tt[lead]
+    one = np.ones(n, np.bool_)
+    one[rep[syn & ~((d0 < VIEW_WINDOW) & (~later[run] | (d0 > -VIEW_WINDOW)))]] = False
+    one[rep[heads[~later & ~answered]]] = False
+    # an attempt a run: its SYNs less than the window after its first; its first SYN at least the window from the
+    # run before's
+    each = np.ones(n, np.bool_)
+    each[rep[syn & ~(tt - tt[heads[run]] < VIEW_WINDOW)]] = False
+    each[rep[heads[~answered]]] = False
+    gap = np.abs(tt[heads[1:]] - tt[heads[:-1]])
+    each[rep[heads[1:][later[1:] & ~(gap >= VIEW_WINDOW)]]] = False
+    good &= one | each
     if not good.any():
         return 0, float("-inf")
     mine = good[rep]
     mark(scans, "keep", rows[mine], False)
     latest = float(tt[mine].max())
-    chosen = np.flatnonzero(good[rep[heads]])  # the runs of good groups
-    mine[heads[chosen]] = mine[first_sa[chosen]] = False  # a run's first SYN opens its attempt, its first SYN-ACK closes it
+    opened = good[rep[heads]] & (~later | ~one[rep[heads]])  # the runs that are attempts, in good groups
+    chosen = np.flatnonzero(opened)
+    mine[heads[chosen]] = mine[first_sa[chosen]] = False  # an attempt's first SYN opens it, its first SYN-ACK closes it
     mark(scans, "quiet", rows[mine], True)
     return int(chosen.size), latest
 
