@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -95,3 +96,28 @@ def test_json_nested_past_the_stack_is_one_line_in_every_reader() -> None:
         )
     else:
         raise AssertionError("read")
+
+
+# digits of other scripts: str.isdigit takes them, int refuses '²' and reads '１' and '٣' as numbers no tool prints
+_NOT_ASCII = ("²", "１", "٣", "8²")
+
+
+@pytest.mark.parametrize("d", _NOT_ASCII)
+def test_digits_of_other_scripts_are_refused_in_one_line(d: str) -> None:
+    readers(f"{d}: from all lookup main")  # (hypothesis found '²:' raising ValueError in the ip rule reader)
+    cases = [(lambda: forms.read_rules(f"{d}:\tfrom all lookup main", "r", iproute.TableNames()), "r:1: "),
+             (lambda: forms.read_routes(f"10.0.0.0/{d} dev eth0", "t", iproute.TableNames()), "t:1: "),
+             (lambda: iptables_check.check(forms.read_iptables(f"-P INPUT ACCEPT\n-A INPUT -p tcp -m tcp --dport {d} -j ACCEPT\n",
+                                                               "i", "filter")[0]), "i:2: invalid port/service"),
+             (lambda: conntrack_list.parse(f"tcp 6 {d} SYN_SENT src=1.2.3.4 dst=5.6.7.8 sport=1 dport=2\n", "c"), "c:1: ")]  # fmt: skip
+    for fn, where in cases:
+        with pytest.raises(InputError) as e:
+            fn()
+        assert str(e.value).startswith(where) and "\n" not in str(e.value)
+
+
+def test_ascii_digits_only() -> None:
+    from hairpin.reading import digits
+
+    assert [digits(x) for x in ("0", "65535", "", "²", "１", "٣", "1 ", "-1", "+1", "1_0")] == [
+        True, True, False, False, False, False, False, False, False, False]  # fmt: skip

@@ -51,6 +51,7 @@ __all__ = [
     "alias_bomb_error",
     "check_yaml_events",
     "depth_error",
+    "digits",
     "display_name",
     "excerpt",
     "human_size",
@@ -81,6 +82,13 @@ _CHUNK = 1 << 20
 _limits: dict[str, int] = {}  # set by set_limits (the CLI's global options), over the environment
 
 
+def digits(text: str) -> bool:
+    """``text`` is a non-empty run of ASCII digits 0-9: a number as the kernel's tools print it.
+    ``str.isdigit`` also takes other scripts' digits and superscripts (``'²'``, ``'１'``), which ``int``
+    refuses or reads as a number no tool ever wrote."""
+    return text.isascii() and text.isdigit()
+
+
 def parse_size(text: str, what: str = "size") -> int:
     """``"512M"`` -> 536870912; bytes or a K/M/G/T suffix (powers of 1024, an optional ``i``/``B``)."""
     m = re.fullmatch(r"\s*(\d+)\s*([kmgt]?)(?:i?b)?\s*", str(text), re.IGNORECASE)
@@ -95,7 +103,7 @@ def _env_int(name: str, default: int, size: bool) -> int:
         return default
     if size:
         return parse_size(raw, name)
-    if not raw.strip().isdigit():
+    if not digits(raw.strip()):
         raise InputError(f"{name} must be a whole number, got {excerpt(raw)}")
     return int(raw)
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from hairpin.errors import InputError
+from hairpin.reading import digits
 from hairpin.scenario import Scenario
 
 __all__ = ["KEYS", "Grid", "Result", "point_scenario", "run"]
@@ -50,7 +51,7 @@ _BOOL = {"true": True, "false": False, "on": True, "off": False, "yes": True, "n
 def _value(key: str, text: str) -> Any:
     t = text.strip()
     if key in ("nodes", "azs"):
-        if not t.isdigit() or not 1 <= int(t) <= 64:
+        if not digits(t) or not 1 <= int(t) <= 64:
             raise InputError(f"--grid {key}: {t!r} is not a whole number from 1 to 64")
         return int(t)
     if key == "cross_zone":
@@ -236,7 +237,7 @@ def _host_port(address: str) -> tuple[str, int] | None:
     """``host:port`` of a Ray address (``ray://host:port`` or a GCS ``host:port``); None for anything else."""
     rest = address.removeprefix("ray://")
     host, colon, port = rest.rpartition(":")
-    if not colon or not host or not port.isdigit():
+    if not colon or not host or not digits(port):
         return None
     return host.strip("[]"), int(port)
 

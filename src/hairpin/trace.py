@@ -59,6 +59,7 @@ from hairpin.parsers.conntrack_list import CtEntry
 from hairpin.parsers.ipset import IpSet
 from hairpin.parsers.nft_ruleset import read_nft
 from hairpin.parsers.node import read_node
+from hairpin.reading import digits
 from hairpin.tracer import Tracer
 
 __all__ = ["ASYMMETRIC_WHY", "FILES", "Leg", "Node", "Outcome", "RuleStep", "Trace", "check_packet", "parse_packet",
@@ -233,7 +234,7 @@ def _read_sockets(path: str | Path) -> set[tuple[str, int]]:
             continue
         local = toks[3]
         port = local.rpartition(":")[2]
-        if not port.isdigit() or int(port) > 65535:
+        if not digits(port) or int(port) > 65535:
             raise InputError(f"bad local address {local!r} (ss -ltnu)", str(path), lineno)
         out.add(("udp" if toks[0] == "UNCONN" and proto == "tcp" else proto, int(port)))
     return out

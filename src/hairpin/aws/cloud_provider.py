@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hairpin.errors import InputError
+from hairpin.reading import digits
 
 __all__ = [
     "FIRST_PATCH",
@@ -61,7 +62,7 @@ def parse_version(text: str, what: str = "--kubernetes-version") -> Version:
     core = raw[1:] if raw[:1] in ("v", "V") else raw
     core = core.split("-", 1)[0].split("+", 1)[0]
     parts = core.split(".")
-    if not 2 <= len(parts) <= 3 or not all(p.isdigit() and len(p) <= 4 for p in parts):
+    if not 2 <= len(parts) <= 3 or not all(digits(p) and len(p) <= 4 for p in parts):
         raise InputError(f"{what}: {text!r} is not a version like 1.33 or v1.33.4")
     major, minor = int(parts[0]), int(parts[1])
     patch = int(parts[2]) if len(parts) == 3 else -1

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from hairpin.errors import InputError
+from hairpin.reading import digits
 from hairpin.writing import check_output, write_output
 
 __all__ = [
@@ -59,7 +60,7 @@ def _width() -> int | None:
     if sys.stdout.isatty():
         return None
     cols = os.environ.get("COLUMNS", "")
-    return int(cols) if cols.isdigit() and int(cols) > 0 else PIPE_WIDTH
+    return int(cols) if digits(cols) and int(cols) > 0 else PIPE_WIDTH
 
 
 def text_width(output: str | Path | None = None) -> int:

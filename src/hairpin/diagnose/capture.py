@@ -10,7 +10,11 @@ What it knows:
   ``VIEW_WINDOW`` seconds of each other; a SYN of the same attempt after that is a retransmission.  A SYN
   with the same ISN is a view of an attempt only when it comes from the attempt's client or within
   ``VIEW_WINDOW`` of its latest transmission (a NAT view), so two clients that drew the same ISN are two
-  attempts; a SYN-ACK or RST goes to the attempt whose client (or MASQUERADE source) it names.
+  attempts; a SYN-ACK or RST goes to the attempt whose client (or MASQUERADE source) it names.  A healthy
+  attempt is forgotten at its answer; a SYN from its client with its ISN within ``VIEW_WINDOW`` of its
+  latest transmission after that is still a view of it, not a new attempt (two captures of the same traffic
+  whose clocks differ by more than the handshake's round trip: the second file's SYN comes after the first
+  file's SYN-ACK).
 - The classification of an attempt, first match wins:
 
   ``hairpin``         the client (the SYN's first source) got a SYN-ACK to its port from an address other

@@ -31,6 +31,7 @@ from hairpin.kube.cluster import (
 )
 from hairpin.kube.layout import unsupported
 from hairpin.parsers.manifests import KubeObject
+from hairpin.reading import digits
 from hairpin.scenario import (
     AZ,
     Client,
@@ -61,7 +62,7 @@ def _target_port(port: dict[str, Any], pods: Sequence[KPod], number: int) -> int
     """targetPort: a number, a digit string, a named container port of a backend pod; absent: the port."""
     tp = port.get("targetPort", number)
     if isinstance(tp, str):
-        if tp.isdigit():
+        if digits(tp):
             return _port_number(int(tp[:6]))
         for p in pods:
             if tp in p.container_ports:

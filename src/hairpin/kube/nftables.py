@@ -63,6 +63,7 @@ from dataclasses import dataclass, field
 from hairpin.kube import names
 from hairpin.kube.layout import nftables_layout_for
 from hairpin.kube.proxy import externally_accessible, lb_vips, nodeport_addresses
+from hairpin.reading import digits
 from hairpin.scenario import Scenario, Service, ServicePort
 
 __all__ = ["MASQ_MARK", "TABLE", "NftLayout", "chain_base", "endpoint_chain", "ruleset", "service_chain"]
@@ -175,7 +176,7 @@ def _key_order(element: str) -> int:
     for f in fields:
         if f in _PROTO:
             data += bytes([_PROTO[f], 0, 0, 0])
-        elif f.isdigit():
+        elif digits(f):
             data += int(f).to_bytes(2, "big") + b"\0\0"
         else:
             data += ipaddress.IPv4Address(f).packed

@@ -23,6 +23,7 @@ from hairpin.model.net import Packet, ip_int
 from hairpin.netfilter.matches import Undecidable, Unknown, compile_match, mark
 from hairpin.netfilter.rules import Match, Rule, Ruleset, Target
 from hairpin.parsers.iptables_save import format_rule
+from hairpin.reading import digits
 
 if TYPE_CHECKING:
     from hairpin.parsers.ipset import IpSet
@@ -325,7 +326,7 @@ def _index_keys(rule: Rule) -> list[tuple[int, int]] | None:
                     dports = [int(o.value)]
             elif m.module == "multiport" and o.name in ("--dports", "--destination-ports"):
                 vals = o.value.split(",")
-                if all(v.isdigit() for v in vals):
+                if all(digits(v) for v in vals):
                     dports = [int(v) for v in vals]
     if daddr < 0 and dports is None:
         return None

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from hairpin.model.net import ip_int
 from hairpin.netfilter.rules import Match, Option, Rule
+from hairpin.reading import digits
 
 if TYPE_CHECKING:
     from hairpin.netfilter.evaluate import Context
@@ -121,7 +122,7 @@ def _builtin(o: Option) -> Pred:
         return _neg(lambda c: (c.packet.dst & mask) == nt, neg)
     if n == "-p":
         text = o.value.lower()
-        number = PROTOCOLS.get(text, int(text) if text.isdigit() else -1)
+        number = PROTOCOLS.get(text, int(text) if digits(text) else -1)
         if number < 0:
             raise Unknown(f"-p {o.value}", f"protocol {o.value!r} is not known")
         if number == 0:
@@ -186,7 +187,7 @@ def _conntrack(module: str, o: Option) -> Pred:
         return _neg(lambda c: c.ct_orig_dst is not None and lo <= c.ct_orig_dst[1] <= hi, neg)
     if n == "--ctproto":
         text = o.value.lower()
-        number = PROTOCOLS.get(text, int(text) if text.isdigit() else -1)
+        number = PROTOCOLS.get(text, int(text) if digits(text) else -1)
         return _neg(lambda c: _PACKET_PROTO.get(c.packet.proto, -1) == number, neg)
     raise Unknown(f"-m conntrack {n}", f"-m conntrack {n} needs the conntrack entry's tuples")
 
@@ -472,7 +473,7 @@ def _ipvs_mask(text: str) -> tuple[int, int]:
     addr, _, m = text.partition("/")
     if not m:
         return ip_int(addr), 0xFFFFFFFF
-    if m.isdigit():
+    if digits(m):
         bits = min(int(m), 32)
         return ip_int(addr), (0xFFFFFFFF << (32 - bits)) & 0xFFFFFFFF
     return ip_int(addr), ip_int(m)
@@ -509,7 +510,7 @@ def _ipvs(m: Match) -> Pred:
     proto = -1
     if proto_o is not None:
         text = proto_o.value.lower()
-        proto = PROTOCOLS.get(text, int(text) if text.isdigit() else -1)
+        proto = PROTOCOLS.get(text, int(text) if digits(text) else -1)
     port_o, addr_o = opts.get("--vport"), opts.get("--vaddr")
     if port_o is not None:
         vport, neg_port = _ipvs_port(port_o.value), port_o.negated
@@ -550,7 +551,7 @@ def _ipvs(m: Match) -> Pred:
 
 def _ipvs_port(text: str) -> int:
     """``--vport`` / ``--vportctl``: a number or a service name (iptables resolves it with getservbyname)."""
-    if text.isdigit():
+    if digits(text):
         return int(text)
     try:
         return socket.getservbyname(text, "tcp")

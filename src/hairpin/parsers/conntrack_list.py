@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from hairpin.conntrack import Conntrack, Entry, Tuple
 from hairpin.errors import ParseError
 from hairpin.model.net import ip_int
-from hairpin.reading import long_number, refusing_long_numbers
+from hairpin.reading import digits, long_number, refusing_long_numbers
 
 __all__ = ["CtEntry", "load_into", "parse"]
 
@@ -51,7 +51,7 @@ def parse(text: str, file: str | None = None) -> list[CtEntry]:
             if toks[0] == "ipv6":
                 continue
             toks = toks[2:]
-        if len(toks) < 3 or not toks[1].isdigit():
+        if len(toks) < 3 or not digits(toks[1]):
             raise ParseError(f"expected 'PROTO NUMBER TIMEOUT ...' (conntrack -L), got {s[:40]!r}", file, lineno)
         proto = toks[0]
         if proto not in ("tcp", "udp"):

@@ -22,7 +22,7 @@ from typing import Any
 from hairpin.errors import ParseError
 from hairpin.netfilter.rules import BUILTIN_CHAINS, Rule, Ruleset
 from hairpin.parsers import iproute, iptables_save
-from hairpin.reading import long_number, number_error, refusing_long_numbers
+from hairpin.reading import digits, long_number, number_error, refusing_long_numbers
 
 __all__ = ["ANSI", "kind_of", "read_addrs", "read_iptables", "read_routes", "read_rules", "strip_ansi"]
 
@@ -190,7 +190,7 @@ def _dash_s_line(rs: Ruleset, tname: str, tk: list[tuple[str, bool]], file: str 
     table = rs.tables[tname]
     counters: tuple[int, int] | None = None
     for j in range(len(tk) - 2):
-        if tk[j][0] in ("-c", "--set-counters") and tk[j + 1][0].isdigit() and tk[j + 2][0].isdigit():
+        if tk[j][0] in ("-c", "--set-counters") and digits(tk[j + 1][0]) and digits(tk[j + 2][0]):
             counters = (int(tk[j + 1][0]), int(tk[j + 2][0]))
             tk = tk[:j] + tk[j + 3 :]
             break

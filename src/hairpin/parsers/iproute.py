@@ -30,6 +30,7 @@ from pathlib import Path
 from hairpin import reading
 from hairpin.errors import ParseError
 from hairpin.model.net import ip_int, ip_str
+from hairpin.reading import digits
 from hairpin.routing import DEFAULT_TABLE, LOCAL_TABLE, MAIN_TABLE, RouteEntry, Routing, RuleEntry
 
 __all__ = [
@@ -68,7 +69,7 @@ class TableNames:
     def id(self, text: str, file: str | None, line: int) -> int:
         if text in _TABLE_IDS:
             return _TABLE_IDS[text]
-        if text.isdigit():
+        if digits(text):
             return int(text)
         if not text or not all(c.isalnum() or c in "_-." for c in text):
             raise ParseError(f"bad table {text!r}", file, line)
@@ -229,11 +230,11 @@ def _parse_route_line(line: str, file: str | None, lineno: int, names: TableName
     src = _addr(vals["src"], file, lineno, "source") if "src" in vals else None
     metric = 0
     if "metric" in vals:
-        if not vals["metric"].isdigit():
+        if not digits(vals["metric"]):
             raise ParseError(f"bad metric {vals['metric']!r}", file, lineno)
         metric = int(vals["metric"])
     scope = vals.get("scope", "global")
-    if scope not in ("global", "universe", "link", "host", "site", "nowhere") and not scope.isdigit():
+    if scope not in ("global", "universe", "link", "host", "site", "nowhere") and not digits(scope):
         raise ParseError(f"bad scope {scope!r}", file, lineno)
     if rtype == "unicast" and "dev" not in vals and via is None:
         raise ParseError("unicast route with neither dev nor via", file, lineno)
@@ -269,7 +270,7 @@ def parse_route_n(text: str, file: str | None = None) -> list[ParsedRoute]:
         prefix = bin(mask).count("1")
         if mask != ((0xFFFFFFFF << (32 - prefix)) & 0xFFFFFFFF if prefix else 0):
             raise ParseError(f"genmask {mask_s} is not a prefix mask", file, lineno)
-        if not (metric_s.isdigit() and ref_s.isdigit() and use_s.isdigit()):
+        if not (digits(metric_s) and digits(ref_s) and digits(use_s)):
             raise ParseError("Metric, Ref and Use must be numbers", file, lineno)
         if not flags or any(c not in "UGHRDMdacoeCp!" for c in flags):
             raise ParseError(f"bad flags {flags!r}", file, lineno)
@@ -351,7 +352,7 @@ def parse_ip_rules(text: str, file: str | None = None, names: TableNames | None 
         if not line or line.startswith("#"):
             continue
         prio_s, sep, rest = line.partition(":")
-        if not sep or not prio_s.strip().isdigit():
+        if not sep or not digits(prio_s.strip()):
             raise ParseError(f"expected 'PRIORITY: from ... lookup TABLE', got {line[:40]!r}", file, lineno)
         toks = tuple(rest.split())
         out.append(_parse_rule(int(prio_s), toks, file, lineno, names))
@@ -463,7 +464,7 @@ def parse_addrs(text: str, file: str | None = None) -> list[ParsedAddress]:
             continue
         head, _, tail = line.partition("\\")
         toks = head.split()
-        if len(toks) < 4 or not toks[0].endswith(":") or not toks[0][:-1].isdigit():
+        if len(toks) < 4 or not toks[0].endswith(":") or not digits(toks[0][:-1]):
             raise ParseError(f"expected 'INDEX: DEV inet ADDR/PREFIX ...' (ip -4 -o addr), got {line[:40]!r}",
                              file, lineno)  # fmt: skip
         if toks[2] == "inet6":
@@ -472,7 +473,7 @@ def parse_addrs(text: str, file: str | None = None) -> list[ParsedAddress]:
             raise ParseError(f"expected inet after the device name, got {toks[2]!r}", file, lineno)
         dev = toks[1].split("@")[0]
         addr_s, slash, prefix_s = toks[3].partition("/")
-        if slash and not (prefix_s.isdigit() and int(prefix_s) <= 32):
+        if slash and not (digits(prefix_s) and int(prefix_s) <= 32):
             raise ParseError(f"bad prefix length in {toks[3]!r}", file, lineno)
         addr = _addr(addr_s, file, lineno)
         out.append(ParsedAddress(int(toks[0][:-1]), dev, addr, int(prefix_s) if slash else 32, lineno,

@@ -19,6 +19,7 @@ from pathlib import Path
 from hairpin import reading
 from hairpin.errors import ParseError
 from hairpin.model.net import Packet
+from hairpin.reading import digits
 
 __all__ = ["IpSet", "load", "parse"]
 
@@ -79,7 +80,7 @@ def _port_dim(text: str, file: str | None, line: int) -> Dim:
     proto, _, port = text.rpartition(":")
     proto = proto or "tcp"
     lo, _, hi = port.partition("-")
-    if not lo.isdigit() or (hi and not hi.isdigit()):
+    if not digits(lo) or (hi and not digits(hi)):
         raise ParseError(f"bad port {text!r}", file, line)
     return ("port", proto, int(lo), int(hi or lo))
 

@@ -43,7 +43,7 @@ import socket
 
 from hairpin.errors import ParseError
 from hairpin.netfilter.rules import BUILTIN_CHAINS, Match, Option, Rule, Ruleset
-from hairpin.reading import long_number, number_error
+from hairpin.reading import digits, long_number, number_error
 
 __all__ = ["MATCHES", "TARGETS", "check"]
 
@@ -133,7 +133,7 @@ def _check_rule(rule: Rule, chains: object, f: str | None, valid: set[tuple[int,
                     valid.add(key)
             elif o.name == "-p":
                 proto = o.value.lower()
-                if proto not in _PROTOS and not (proto.isdigit() and int(proto) <= 255):
+                if proto not in _PROTOS and not (digits(proto) and int(proto) <= 255):
                     raise ParseError(f"unknown protocol {o.value!r} specified", f, line)
             elif o.name in ("-i", "-o") and len(o.value) >= _IFNAMSIZ:
                 raise ParseError(f"interface name {o.value!r} must be shorter than IFNAMSIZ ({_IFNAMSIZ - 1})",
@@ -230,12 +230,12 @@ def _network(text: str, f: str | None, line: int) -> None:
     addr, slash, mask = text.partition("/")
     if not _octets(addr):
         raise ParseError(f"host/network {addr!r} not found (expected a dotted IPv4 address)", f, line)
-    if slash and not ((mask.isdigit() and int(mask) <= 32) or _octets(mask)):
+    if slash and not ((digits(mask) and int(mask) <= 32) or _octets(mask)):
         raise ParseError(f"invalid mask {mask!r} specified", f, line)
 
 
 def _port(text: str, proto: str, f: str | None, line: int) -> int:
-    if text.isdigit():
+    if digits(text):
         n = int(text)
         if n <= 65535:
             return n
@@ -268,7 +268,7 @@ def _nat_range(text: str, proto: str, f: str | None, line: int) -> None:
             raise ParseError("a NAT port needs -p tcp, udp, sctp or dccp", f, line)
         lo_s, dash, hi_s = ports.partition("-")
         for p in (lo_s, hi_s) if dash else (lo_s,):
-            if not p.isdigit() or int(p) > 65535:
+            if not digits(p) or int(p) > 65535:
                 raise ParseError(f"port {p!r} not valid", f, line)
         if dash and int(lo_s) > int(hi_s):
             raise ParseError(f"invalid port range {ports!r} (min > max)", f, line)
@@ -375,17 +375,17 @@ def _check_ipvs(m: Match, f: str | None, line: int) -> None:
         value = _one(o, f, line)
         if o.name == "--vproto":
             text = value.lower()
-            if not (text.isdigit() and int(text) <= 255) and text not in _PROTOS and not _known_protocol(text):
+            if not (digits(text) and int(text) <= 255) and text not in _PROTOS and not _known_protocol(text):
                 raise ParseError(f'ipvs: unknown protocol "{value}" specified', f, line)
         elif o.name == "--vaddr":
             addr, slash, mask = value.partition("/")
             if not _octets(addr):
                 raise ParseError(f"ipvs: --vaddr {value!r}: expected a dotted IPv4 address", f, line)
-            if slash and not (mask.isdigit() or _octets(mask)):
+            if slash and not (digits(mask) or _octets(mask)):
                 raise ParseError(f'ipvs: bad value for option "--vaddr" {value!r}: neither a valid network mask nor '
                                  "valid CIDR", f, line)  # fmt: skip
         elif o.name in ("--vport", "--vportctl"):
-            if value.isdigit():
+            if digits(value):
                 if int(value) > 65535:
                     raise ParseError(f"ipvs: {o.name} {value}: above 65535", f, line)
             else:

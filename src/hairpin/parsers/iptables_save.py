@@ -21,6 +21,7 @@ from pathlib import Path
 from hairpin import reading
 from hairpin.errors import ParseError
 from hairpin.netfilter.rules import Chain, Match, Option, Rule, Ruleset, Table, Target
+from hairpin.reading import digits
 
 __all__ = ["dump", "format_rule", "load", "parse", "tokenize"]
 
@@ -68,7 +69,7 @@ def tokenize(text: str, file: str | None = None, line: int | None = None) -> lis
 
 
 def _is_option(tok: str, quoted: bool) -> bool:
-    return not quoted and tok.startswith("-") and len(tok) > 1 and not tok[1].isdigit()
+    return not quoted and tok.startswith("-") and len(tok) > 1 and not "0" <= tok[1] <= "9"
 
 
 def parse_rule_args(
@@ -84,7 +85,7 @@ def parse_rule_args(
     negate = False
     i = 0
     # _is_option of every token, computed once (a 180,000-rule dump asks it 2.5 million times)
-    opt = [not q and len(t) > 1 and t[0] == "-" and not t[1].isdigit() for t, q in tokens]
+    opt = [not q and len(t) > 1 and t[0] == "-" and not "0" <= t[1] <= "9" for t, q in tokens]
 
     def close_module() -> None:
         nonlocal module, module_opts
@@ -217,11 +218,11 @@ def _fast_args(
         val = words[i + 1]
         kind = _KINDS.get(tok)
         if kind is None:
-            if len(tok) < 2 or tok[0] != "-" or tok[1].isdigit():
+            if len(tok) < 2 or tok[0] != "-" or "0" <= tok[1] <= "9":
                 return None  # not an option where one must be
             kind = _OTHER
         vq = i + 1 == quoted_at
-        if i == quoted_at or (not vq and (val == "!" or (val[0] == "-" and len(val) > 1 and not val[1].isdigit()))):
+        if i == quoted_at or (not vq and (val == "!" or (val[0] == "-" and len(val) > 1 and not "0" <= val[1] <= "9"))):
             return None  # a quoted option; a negation, or an option where its value must be
         if kind == _MATCH:
             if target is not None:
@@ -424,7 +425,7 @@ def _counters(text: str, file: str | None, line: int) -> tuple[int, int]:
     if not (text.startswith("[") and text.endswith("]")) or ":" not in text:
         raise ParseError(f"bad counters {text!r}", file, line)
     a, _, b = text[1:-1].partition(":")
-    if not (a.isdigit() and b.isdigit()):
+    if not (digits(a) and digits(b)):
         raise ParseError(f"bad counters {text!r}", file, line)
     return int(a), int(b)
 

@@ -29,6 +29,7 @@ from hairpin import reading
 from hairpin.errors import ParseError
 from hairpin.ipvs import IpvsTable, VirtualServer
 from hairpin.model.net import ip_int, ip_str
+from hairpin.reading import digits
 
 __all__ = ["dump", "load", "parse"]
 
@@ -39,7 +40,7 @@ _LIST_RS = re.compile(r"^->\s+(\S+)\s+(\S+)\s+(\d+)(?:\s+\d+\s+\d+)?$")
 
 def _endpoint(text: str, file: str | None, line: int) -> tuple[int, int]:
     host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or int(port) > 65535:
+    if not sep or not digits(port) or int(port) > 65535:
         raise ParseError(f"expected ADDRESS:PORT, got {text!r}", file, line)
     try:
         return ip_int(host), int(port)
