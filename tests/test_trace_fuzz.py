@@ -121,3 +121,21 @@ def test_ascii_digits_only() -> None:
 
     assert [digits(x) for x in ("0", "65535", "", "²", "１", "٣", "1 ", "-1", "+1", "1_0")] == [
         True, True, False, False, False, False, False, False, False, False]  # fmt: skip
+
+
+def test_lines_are_split_where_the_tools_split_them() -> None:
+    """iptables-restore and nft read a line up to '\\n' only: a comment holding U+2028 is one rule (Python's
+    splitlines cut it in two, an unterminated quote), and a form feed does not start a new rule (it cut
+    ``--comment a<FF>-A INPUT -j DROP`` into a second rule that iptables-restore never loads)."""
+    from hairpin.reading import split_lines
+
+    assert split_lines("a\x0cb\u2028c\x85d\r\ne\n\nf\n") == ["a\x0cb\u2028c\x85d\r", "e", "", "f"]
+    assert split_lines("") == [] and split_lines("\n") == [""] and split_lines("a") == ["a"]
+    head = "*filter\n:INPUT ACCEPT [0:0]\n"
+    rs, _ = forms.read_iptables(head + '-A INPUT -s 10.0.0.1/32 -m comment --comment "a\u2028b" -j ACCEPT\nCOMMIT\n', "f")
+    iptables_check.check(rs)
+    assert [iptables_save.format_rule(r) for r in rs.rules()] == ['-A INPUT -s 10.0.0.1/32 -m comment --comment "a\u2028b" -j ACCEPT']
+    rs, _ = forms.read_iptables(head + "-A INPUT -m comment --comment a\x0c-A INPUT -j DROP\nCOMMIT\n", "f")
+    assert [r.target.name for r in rs.rules() if r.target is not None] == ["DROP"] and len(rs.rules()) == 1
+    with pytest.raises(InputError, match=r"^r:1: unexpected '32766:' in ip rule$"):  # one line, not two rules
+        iproute.parse_ip_rules("0:\tfrom all lookup local\x0c32766:\tfrom all lookup main\n", "r")

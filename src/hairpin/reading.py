@@ -66,6 +66,7 @@ __all__ = [
     "read_text",
     "refusing_long_numbers",
     "set_limits",
+    "split_lines",
     "yaml_error",
 ]
 
@@ -80,6 +81,17 @@ EXCERPT = 60
 _CHUNK = 1 << 20
 
 _limits: dict[str, int] = {}  # set by set_limits (the CLI's global options), over the environment
+
+
+def split_lines(text: str) -> list[str]:
+    """The lines of ``text`` as the kernel's tools read theirs: split at ``\\n`` only.  ``str.splitlines``
+    also splits at ``\\x0b``, ``\\x0c``, ``\\x1c``-``\\x1e``, ``\\x85``, U+2028 and U+2029, which
+    iptables-restore and nft take as part of a line (a comment holding U+2028 is one rule; a form feed
+    cannot start a new rule)."""
+    out = text.split("\n")
+    if out[-1] == "":
+        out.pop()
+    return out
 
 
 def digits(text: str) -> bool:

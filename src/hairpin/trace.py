@@ -59,7 +59,7 @@ from hairpin.parsers.conntrack_list import CtEntry
 from hairpin.parsers.ipset import IpSet
 from hairpin.parsers.nft_ruleset import read_nft
 from hairpin.parsers.node import read_node
-from hairpin.reading import digits
+from hairpin.reading import digits, split_lines
 from hairpin.tracer import Tracer
 
 __all__ = ["ASYMMETRIC_WHY", "FILES", "Leg", "Node", "Outcome", "RuleStep", "Trace", "check_packet", "parse_packet",
@@ -223,7 +223,7 @@ def _read_sockets(path: str | Path) -> set[tuple[str, int]]:
     """``ss -ltnu`` (or ``-ltn``): the (proto, port) pairs something listens on, any local address."""
     text = iproute.read_text(path)
     out: set[tuple[str, int]] = set()
-    for lineno, raw in enumerate(text.splitlines(), 1):
+    for lineno, raw in enumerate(split_lines(text), 1):
         toks = raw.split()
         if not toks or toks[0] in ("State", "Netid"):
             continue

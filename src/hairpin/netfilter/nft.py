@@ -40,6 +40,7 @@ from hairpin.errors import ParseError
 from hairpin.model.net import ip_int
 from hairpin.netfilter.evaluate import Context, Evaluator, NatAction, Reads, Step, Verdict
 from hairpin.netfilter.rules import Rule
+from hairpin.reading import split_lines
 
 __all__ = ["PRE_DNAT", "NftChain", "NftRule", "NftTable", "Stacked", "parse"]
 
@@ -364,7 +365,7 @@ def _priority(text: str, file: str, line: int) -> int:
 
 def parse(text: str, file: str = "<nft>") -> NftTable:
     """Parse one ``table ip NAME { ... }`` as ``nft list table`` prints it."""
-    lines = text.splitlines()
+    lines = split_lines(text)
     table: NftTable | None = None
     chain: NftChain | None = None
     vmap: str | None = None

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from hairpin.conntrack import Conntrack, Entry, Tuple
 from hairpin.errors import ParseError
 from hairpin.model.net import ip_int
-from hairpin.reading import digits, long_number, refusing_long_numbers
+from hairpin.reading import digits, long_number, refusing_long_numbers, split_lines
 
 __all__ = ["CtEntry", "load_into", "parse"]
 
@@ -42,7 +42,7 @@ class CtEntry:
 @refusing_long_numbers
 def parse(text: str, file: str | None = None) -> list[CtEntry]:
     out: list[CtEntry] = []
-    for lineno, raw in enumerate(text.splitlines(), 1):
+    for lineno, raw in enumerate(split_lines(text), 1):
         s = raw.strip()
         if not s or s.startswith(("#", "conntrack v")):
             continue

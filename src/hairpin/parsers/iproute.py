@@ -30,7 +30,7 @@ from pathlib import Path
 from hairpin import reading
 from hairpin.errors import ParseError
 from hairpin.model.net import ip_int, ip_str
-from hairpin.reading import digits
+from hairpin.reading import digits, split_lines
 from hairpin.routing import DEFAULT_TABLE, LOCAL_TABLE, MAIN_TABLE, RouteEntry, Routing, RuleEntry
 
 __all__ = [
@@ -161,7 +161,7 @@ def parse_ip_routes(text: str, file: str | None = None, names: TableNames | None
     """``ip -4 route show table all`` (or ``ip route``) text."""
     names = names if names is not None else TableNames()
     out: list[ParsedRoute] = []
-    for lineno, raw in enumerate(text.splitlines(), 1):
+    for lineno, raw in enumerate(split_lines(text), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
@@ -256,7 +256,7 @@ _ROUTE_N_HEADER = "Destination     Gateway         Genmask         Flags Metric 
 def parse_route_n(text: str, file: str | None = None) -> list[ParsedRoute]:
     """``route -n`` text (net-tools): the main table only."""
     out: list[ParsedRoute] = []
-    for lineno, raw in enumerate(text.splitlines(), 1):
+    for lineno, raw in enumerate(split_lines(text), 1):
         line = raw.strip()
         if not line or line.startswith(_ROUTE_N_TITLE) or line.startswith("Destination"):
             continue
@@ -347,7 +347,7 @@ def parse_ip_rules(text: str, file: str | None = None, names: TableNames | None 
     """``ip rule`` (``ip -4 rule show``) text."""
     names = names if names is not None else TableNames()
     out: list[ParsedRule] = []
-    for lineno, raw in enumerate(text.splitlines(), 1):
+    for lineno, raw in enumerate(split_lines(text), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
@@ -458,7 +458,7 @@ class ParsedAddress:
 def parse_addrs(text: str, file: str | None = None) -> list[ParsedAddress]:
     """``ip -4 -o addr`` text (``inet6`` lines, from a plain ``ip -o addr``, are skipped)."""
     out: list[ParsedAddress] = []
-    for lineno, raw in enumerate(text.splitlines(), 1):
+    for lineno, raw in enumerate(split_lines(text), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue

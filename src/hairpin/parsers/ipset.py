@@ -19,7 +19,7 @@ from pathlib import Path
 from hairpin import reading
 from hairpin.errors import ParseError
 from hairpin.model.net import Packet
-from hairpin.reading import digits
+from hairpin.reading import digits, split_lines
 
 __all__ = ["IpSet", "load", "parse"]
 
@@ -89,7 +89,7 @@ def _port_dim(text: str, file: str | None, line: int) -> Dim:
 def parse(text: str, file: str | None = None) -> dict[str, IpSet]:
     """``ipset save`` text -> sets by name."""
     sets: dict[str, IpSet] = {}
-    for lineno, raw in enumerate(text.splitlines(), 1):
+    for lineno, raw in enumerate(split_lines(text), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue

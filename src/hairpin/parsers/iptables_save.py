@@ -21,7 +21,7 @@ from pathlib import Path
 from hairpin import reading
 from hairpin.errors import ParseError
 from hairpin.netfilter.rules import Chain, Match, Option, Rule, Ruleset, Table, Target
-from hairpin.reading import digits
+from hairpin.reading import digits, split_lines
 
 __all__ = ["dump", "format_rule", "load", "parse", "tokenize"]
 
@@ -302,7 +302,7 @@ def parse(text: str, file: str | None = None) -> Ruleset:
     seen_tables: set[str] = set()
     inserted: dict[int, tuple[Chain, list[Rule]]] = {}
     memos: tuple[_OptionMemo, _MatchMemo, _TargetMemo] = ({}, {}, {})
-    for lineno, raw in enumerate(text.splitlines(), 1):
+    for lineno, raw in enumerate(split_lines(text), 1):
         line = raw.strip()
         if not line:
             continue
@@ -357,7 +357,7 @@ def parse(text: str, file: str | None = None) -> Ruleset:
             body = body[end + 1 :].strip()
         _rule(line, body, counters_r, lineno, table, inserted, memos, file)
     if table is not None:
-        raise ParseError(f"table *{table.name} has no COMMIT", file, len(text.splitlines()))
+        raise ParseError(f"table *{table.name} has no COMMIT", file, len(split_lines(text)))
     for chain, front in inserted.values():
         chain.rules[:] = [_reindex(r, i + 1) for i, r in enumerate([*reversed(front), *chain.rules])]
     _check_jumps(rs)

@@ -29,7 +29,7 @@ from hairpin import reading
 from hairpin.errors import ParseError
 from hairpin.ipvs import IpvsTable, VirtualServer
 from hairpin.model.net import ip_int, ip_str
-from hairpin.reading import digits
+from hairpin.reading import digits, split_lines
 
 __all__ = ["dump", "load", "parse"]
 
@@ -53,7 +53,7 @@ def parse(text: str, file: str | None = None) -> IpvsTable:
     """``ipvsadm -Sn`` or ``ipvsadm -Ln`` text -> the IPVS table (no connections)."""
     table = IpvsTable()
     current: VirtualServer | None = None
-    for lineno, raw in enumerate(text.splitlines(), 1):
+    for lineno, raw in enumerate(split_lines(text), 1):
         line = raw.strip()
         if not line or line.startswith("#") or line.startswith(("IP Virtual Server", "Prot ", "-> RemoteAddress")):
             continue

@@ -23,7 +23,7 @@ from typing import Any
 
 from hairpin.errors import ParseError
 from hairpin.netfilter.nft import NftTable, parse
-from hairpin.reading import long_number, number_error, refusing_long_numbers
+from hairpin.reading import long_number, number_error, refusing_long_numbers, split_lines
 
 __all__ = ["read_nft"]
 
@@ -55,7 +55,7 @@ def read_nft(text: str, file: str, have_iptables: bool) -> tuple[NftTable | None
 
 
 def _read_text(text: str, file: str, have_iptables: bool) -> tuple[NftTable | None, str, list[str]]:
-    lines = text.splitlines()
+    lines = split_lines(text)
     blocks: list[tuple[str, str, int, int]] = []  # family, name, first line, last line (1-based)
     depth = 0
     current: tuple[str, str, int] | None = None
