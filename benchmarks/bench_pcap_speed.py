@@ -54,19 +54,24 @@ from pathlib import Path
 from hairpin.model.net import V6, Flags, Packet, ip_int
 from hairpin.parsers.pcap import PacketRecord, write_pcap
 
-VIP, NODE = ip_int("192.168.168.103"), ip_int("192.168.2.3")
+VIP, NODE, BACKEND = ip_int("192.168.168.103"), ip_int("192.168.2.3"), ip_int("192.168.39.2")
 FD00 = V6 | 0xFD00 << 112
 
 
-def records(packets: int, share: float, seed: int, made: list[int], jitter: float = 0.0) -> Iterator[PacketRecord]:
+def records(packets: int, share: float, seed: int, made: list[int], jitter: float = 0.0,
+            node_side: bool = False, tag: bool = False) -> Iterator[PacketRecord]:  # fmt: skip
     """Connections until ``packets`` packets are written, in time order as a capture is (a hairpin's later
     rounds wait in a heap until their time comes); ``made`` gets [hairpins, connections].  ``jitter``: each
     record's time moved later by a random 0 to ``jitter`` seconds (its own random numbers: the same
-    connections as without), the order kept."""
+    connections as without), the order kept.  ``node_side``: as ``tcpdump -i any`` on the client's node
+    sees them (``node_views``); ``tag``: a hairpin's SYNs carry the comment "hairpin" (for ``node_views``)."""
     if jitter:
         late = random.Random(seed + 1)
-        for r in records(packets, share, seed, made):
+        for r in records(packets, share, seed, made, node_side=node_side):
             yield PacketRecord(r.t + late.uniform(0.0, jitter), r.interface, r.packet, r.comment)
+        return
+    if node_side:
+        yield from node_views(records(packets, share, seed, made, tag=True))
         return
     rng = random.Random(seed)
     t = 1_764_547_200.0  # 2025-12-01 00:00 UTC: a real epoch, as tcpdump writes
@@ -88,7 +93,7 @@ def records(packets: int, share: float, seed: int, made: list[int], jitter: floa
             hairpins += 1
             n += 9
             for at in (0.0, 1.0, 3.0):
-                add(PacketRecord(t + at, None, Packet(client, port, VIP, 80, Flags.SYN, isn)))
+                add(PacketRecord(t + at, None, Packet(client, port, VIP, 80, Flags.SYN, isn), "hairpin" if tag else ""))
                 add(PacketRecord(t + at + 0.0004, None, Packet(NODE, 31468, client, port, Flags.SYN | Flags.ACK,
                                                                rng.getrandbits(32), isn + 1)))  # fmt: skip
                 add(PacketRecord(t + at + 0.0005, None, Packet(client, port, NODE, 31468, Flags.RST, isn + 1)))
@@ -107,6 +112,47 @@ def records(packets: int, share: float, seed: int, made: list[int], jitter: floa
     while pending:
         yield heapq.heappop(pending)[2]
     made[:] = [hairpins, i]
+
+
+def node_views(recs: Iterator[PacketRecord]) -> Iterator[PacketRecord]:
+    """The client-side capture as ``tcpdump -i any`` on the client's node sees it: every packet of a healthy
+    connection on the pod's veth and on the node's interface, 5 us apart; a hairpin's SYN on the veth and
+    leaving the node (C -> VIP), back from the NLB as C -> NODE:31468, and after kube-proxy's DNAT and
+    MASQUERADE as NODE:masq -> BACKEND:8080 on its way to the backend's node; the backend's SYN-ACK to
+    NODE:masq, de-NATed to NODE:31468 -> C on the veth; the client's RST on the veth and after conntrack's
+    NAT (NODE:masq -> BACKEND:8080).  The MASQUERADE port is the client's port + 1 (any port the client
+    does not use).  In time order: each connection's views within 15 us of its packet."""
+    pending: list[tuple[float, int, PacketRecord]] = []
+    order = itertools.count()
+
+    def add(t: float, p: Packet) -> None:
+        heapq.heappush(pending, (t, next(order), PacketRecord(t, None, p)))
+
+    for r in recs:
+        while pending and pending[0][0] <= r.t:
+            yield heapq.heappop(pending)[2]
+        p, t = r.packet, r.t
+        f = int(p.flags)
+        if p.sport == 31468 or p.dport == 31468:  # a hairpin's SYN-ACK or RST
+            cport = p.dport if p.sport == 31468 else p.sport
+            masq = Packet(NODE, cport + 1, BACKEND, 8080, p.flags, p.seq, p.ack)
+            if f & int(Flags.ACK):  # the backend's SYN-ACK to NODE:masq, then de-NATed on the veth
+                add(t - 0.00001, Packet(BACKEND, 8080, NODE, cport + 1, p.flags, p.seq, p.ack))
+                add(t, p)
+            else:  # the client's RST on the veth, then after conntrack's NAT
+                add(t, p)
+                add(t + 0.00001, masq)
+        elif p.dst == VIP and f == int(Flags.SYN):
+            add(t, p)  # (the tag left behind)
+            add(t + 0.000005, p)
+            if r.comment == "hairpin":
+                add(t + 0.0002, Packet(p.src, p.sport, NODE, 31468, p.flags, p.seq))
+                add(t + 0.00021, Packet(NODE, p.sport + 1, BACKEND, 8080, p.flags, p.seq))
+        else:
+            add(t, p)
+            add(t + 0.000005, p)
+    while pending:
+        yield heapq.heappop(pending)[2]
 
 
 def ipv6(r: PacketRecord) -> PacketRecord:
@@ -146,6 +192,8 @@ def main() -> None:
     ap.add_argument("--no-tshark", action="store_true", help="skip the tshark runs")
     ap.add_argument("--ipv6", action="store_true", help="write every address a.b.c.d as fd00::a.b.c.d (IPv6 frames)")
     ap.add_argument("--tunnel", choices=("vxlan", "geneve", "ipip", "gre", "gre-eth"), help="write every frame inside this tunnel")
+    ap.add_argument("--node-side", action="store_true",
+                    help="as tcpdump -i any on the client's node sees it: views on the veth and eth0, NAT views")  # fmt: skip
     args = ap.parse_args()
     tmp = tempfile.TemporaryDirectory()
     path = args.keep or Path(tmp.name) / "cap.pcap"
@@ -155,7 +203,7 @@ def main() -> None:
     else:
         made: list[int] = []
         t = time.perf_counter()
-        recs = records(args.packets, args.share, args.seed, made, args.jitter * 1e-6)
+        recs = records(args.packets, args.share, args.seed, made, args.jitter * 1e-6, args.node_side)
         write_pcap(path, map(ipv6, recs) if args.ipv6 else recs, **({"tunnel": args.tunnel} if args.tunnel else {}))
         hairpins, connections = made
         meta.write_text(json.dumps(made))
@@ -192,8 +240,9 @@ def main() -> None:
         if have_tshark:
             cpu, secs, rss, text = run(tshark_cmd)
             resets = len(text.splitlines())
-            if resets != 3 * hairpins:
-                raise SystemExit(f"tshark shows {resets} resets, {3 * hairpins} were written")
+            per = 6 if args.node_side else 3  # (on the node, each RST is seen again after conntrack's NAT)
+            if resets != per * hairpins:
+                raise SystemExit(f"tshark shows {resets} resets, {per * hairpins} were written")
             times["tshark"].append((cpu, secs, rss))
     med = {k: tuple(statistics.median(x[n] for x in v) for n in range(3)) for k, v in times.items() if v}
     for k, (c, s, r) in med.items():

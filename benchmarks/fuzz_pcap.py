@@ -102,11 +102,11 @@ def _count(name: str, module: Any, attr: str, took: Any = lambda r: r is not Non
 
 
 def instrument() -> None:
-    from hairpin.diagnose import capture_fast
+    from hairpin.diagnose import capture_fast, capture_hairpins
 
     _count("scans", pcap.Reader, "scan")
     _count("replays", capture_fast, "drive", lambda r: True)
-    _count("column hairpins", capture_fast, "hairpin_groups")
+    _count("column hairpins", capture_hairpins, "hairpin_groups")
     _count("guessed walks", fastscan, "_guess_walk")
     _count("healthy pairs", fastscan, "healthy_pairs", lambda r: r[0] > 0)
     _count("lone syns", fastscan, "lone_syns", lambda r: bool(r[0]))

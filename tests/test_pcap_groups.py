@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from hairpin.diagnose import capture, capture_fast
+from hairpin.diagnose import capture, capture_fast, capture_hairpins
 from hairpin.model.net import Flags, Packet, ip_int
 from hairpin.parsers import fastscan, pcap
 from hairpin.render.json_out import dumps_indent1
@@ -31,7 +31,8 @@ NODES = (ip_int("192.168.2.3"), ip_int("192.168.2.4"))
 SYN, SA, RST, ACK = Flags.SYN, Flags.SYN | Flags.ACK, Flags.RST, Flags.ACK
 SHAPES = ("hairpin", "hairpin", "hairpin", "views", "healthy", "lone", "vip-answers", "two-nodes", "rst-ack",
           "rst-first", "no-rst", "other-dst", "late-syn-ack", "healthy-twice", "healthy-twice", "twice-late",
-          "twice-crossed", "twice-nat", "hairpin-twice", "hairpin-spread")  # fmt: skip
+          "twice-crossed", "twice-nat", "hairpin-twice", "hairpin-spread", "node-side", "nat-late")  # fmt: skip
+BACKEND = ip_int("192.168.39.2")
 # every packet of a healthy handshake seen twice (a pod's veth and the node's interface, ``tcpdump -i any``):
 # 3 us apart ("healthy-twice"), the second SYN 0.25 s after the first (a retransmission, "twice-late"), the
 # second SYN after the first SYN-ACK ("twice-crossed"), the second views after a DNAT ("twice-nat")
@@ -56,6 +57,20 @@ def connection(shape: str, client: int, port: int, isn: int, node: int, t: float
         add(t + 0.0004, Packet(VIP, 80, client, port, SA, 7, isn + 1))
         back = Packet(node, 31468, client, port, SA, 7, isn + 1) if nat else Packet(VIP, 80, client, port, SA, 7, isn + 1)
         add(t + 0.0004 + later, back)
+        return sorted(out, key=lambda r: r.t)
+    if shape in ("node-side", "nat-late"):  # a hairpin as tcpdump -i any on the client's node sees it
+        masq = 61000 + port % 1000
+        late = 0.25 if shape == "nat-late" else 0.00021  # (past the 0.2 s window: the analyser's new attempt)
+        for k in range(rounds):
+            at = t + k * gap
+            add(at, Packet(client, port, VIP, 80, SYN, isn))  # on the pod's veth
+            add(at + 0.000005, Packet(client, port, VIP, 80, SYN, isn))  # leaving the node for the NLB
+            add(at + 0.0002, Packet(client, port, node, 31468, SYN, isn))  # back from the NLB
+            add(at + late, Packet(node, masq, BACKEND, 8080, SYN, isn))  # after DNAT and MASQUERADE
+            add(at + 0.0003, Packet(BACKEND, 8080, node, masq, SA, 7 + k, isn + 1))
+            add(at + 0.0004, Packet(node, 31468, client, port, SA, 7 + k, isn + 1))  # de-NATed, on the veth
+            add(at + 0.0005, Packet(client, port, node, 31468, RST, isn + 1))
+            add(at + 0.00051, Packet(node, masq, BACKEND, 8080, RST, isn + 1))  # after conntrack's NAT
         return sorted(out, key=lambda r: r.t)
     if shape in ("hairpin-twice", "hairpin-spread"):  # a hairpin whose every packet is seen again
         once = connection("hairpin", client, port, isn, node, t, rounds, gap)
@@ -243,14 +258,14 @@ def test_two_files_merged_by_time_give_the_streaming_answer(tmp_path_factory: py
     assert len(plans) == (2 if in_order else 0)  # merged, they are sorted only when each file is in time order
 
 
-def fast_groups(path: Path) -> capture_fast.FastGroups | None:
+def fast_groups(path: Path) -> capture_hairpins.FastGroups | None:
     rd = pcap.read(path, want=int(SYN | RST))
     sc = rd.scan()
     groups = fastscan.by_key([sc])
     fastscan.healthy_pairs([sc], groups)
     fastscan.lone_syns([sc], 10_000, groups)
     order = capture_fast.stream_order([sc.t])
-    return None if order is None else capture_fast.hairpin_groups([sc], groups, order)
+    return None if order is None else capture_hairpins.hairpin_groups([sc], groups, order)
 
 
 def test_the_seeds_hairpins_are_taken_from_the_columns(tmp_path: Path) -> None:
@@ -261,18 +276,21 @@ def test_the_seeds_hairpins_are_taken_from_the_columns(tmp_path: Path) -> None:
     pcap.write_pcap(path, capture_of(conns, "time", 0, 1))  # as a capture is: out of time order, row by row
     fg = fast_groups(path)
     assert fg is not None
-    # every plain hairpin and the one seen twice (two rounds of 6 rows), none of the other shapes
-    assert len(fg.attempts) == 41 and fg.rows.size == 40 * 9 + 12
+    # every plain hairpin, the one seen twice (two rounds of 6 rows), the one with the NLB's rewrite seen ("views":
+    # 2 rounds of 4 rows), the one with a SYN to another address ("other-dst", 2 rounds of 3 rows and that SYN) and
+    # the one seen on the client's node ("node-side", 2 rounds of 8 rows), none of the other shapes
+    assert len(fg.attempts) == 44 and fg.rows.size == 40 * 9 + 12 + 8 + 7 + 16
     found = answers(path, 10_000)
     same(found)
-    # and, row by row: views, vip-answers (hairpinned first), two-nodes, rst-first, other-dst, hairpin-spread
-    assert found["columns"].hairpin_count == 41 + 6
-    assert found["columns"].counts == {"hairpin": 47, "healthy": 2, "unanswered-syn": 2}
+    # and, row by row: vip-answers (hairpinned first), two-nodes, rst-first, hairpin-spread, nat-late (whose late
+    # MASQUERADE view is an attempt of its own, unanswered)
+    assert found["columns"].hairpin_count == 44 + 5
+    assert found["columns"].counts == {"hairpin": 49, "healthy": 2, "unanswered-syn": 3}
     assert all(not a.records for a in found["columns"].hairpins[:40] if a.syns == 3)
 
 
-@pytest.mark.parametrize(("shape", "gap"), [("views", 1.0), ("two-nodes", 1.0), ("rst-ack", 1.0), ("rst-first", 1.0),
-                                            ("vip-answers", 1.0), ("other-dst", 1.0), ("hairpin", 0.1),
+@pytest.mark.parametrize(("shape", "gap"), [("two-nodes", 1.0), ("rst-ack", 1.0), ("rst-first", 1.0),
+                                            ("vip-answers", 1.0), ("hairpin", 0.1), ("nat-late", 1.0),
                                             ("hairpin", 130.5), ("late-syn-ack", 1.0), ("hairpin-spread", 1.0),
                                             ("hairpin-twice", 0.19)])  # fmt: skip
 def test_other_shapes_go_row_by_row(tmp_path: Path, shape: str, gap: float) -> None:
@@ -302,7 +320,7 @@ def test_expiry_between_rows_goes_row_by_row(tmp_path: Path) -> None:
 @pytest.mark.parametrize("late", [0.0, 0.00005])
 def test_pcapng_hairpins_from_the_columns(tmp_path: Path, late: float) -> None:
     conns = [("hairpin", i % 3, i, i % 2, 3, 1.0, 0.0005) for i in range(20)]
-    conns += [("healthy", 1, 100 + i, 0, 1, 1.0, 0.0005) for i in range(10)] + [("views", 2, 300, 0, 2, 1.0, 0.0)]
+    conns += [("healthy", 1, 100 + i, 0, 1, 1.0, 0.0005) for i in range(10)] + [("two-nodes", 2, 300, 0, 2, 1.0, 0.0)]
     recs = [pcap.PacketRecord(r.t, "eth0", r.packet, "seen" if k % 5 == 0 else "")
             for k, r in enumerate(jittered(capture_of(conns, "time", 0, 1), late, 3))]  # fmt: skip
     assert (disorder(recs) > 0) == (late > 0)
@@ -313,8 +331,8 @@ def test_pcapng_hairpins_from_the_columns(tmp_path: Path, late: float) -> None:
     found = answers(path, 10_000)
     same(found)
     assert found["columns"].hairpin_count == 21
-    views = [a for a in found["columns"].hairpins if a.records]  # the one analysed row by row keeps its packets
-    assert len(views) == 1 and {r.interface for r in views[0].records} == {"eth0"}
+    kept = [a for a in found["columns"].hairpins if a.records]  # the one analysed row by row keeps its packets
+    assert len(kept) == 1 and {r.interface for r in kept[0].records} == {"eth0"}
 
 
 @pytest.mark.parametrize("late", [0.0, 0.00005])
@@ -378,7 +396,9 @@ def test_a_syn_ack_written_before_its_syn_keeps_the_fast_path(tmp_path: Path) ->
 def test_a_jittered_capture_keeps_the_fast_path(tmp_path: Path, late: float) -> None:
     conns = [("hairpin", i % 3, i, i % 2, 3, 1.0, 0.0005) for i in range(40)]
     conns += [("healthy", 1, 100 + i, 0, 1, 1.0, 0.0005) for i in range(30)]
-    conns += [(shape, 2, 200 + i, 0, 2, 1.0, 0.0005) for i, shape in enumerate(SHAPES[3:]) if shape not in _TWICE]
+    # (not nat-late, whose late MASQUERADE view is classified by where the jitter puts it)
+    conns += [(shape, 2, 200 + i, 0, 2, 1.0, 0.0005) for i, shape in enumerate(SHAPES[3:])
+              if shape not in _TWICE and shape != "nat-late"]  # fmt: skip
     records = jittered(capture_of(conns, "time", 0, 1), late, 7)
     assert 0.0 < disorder(records) <= late
     # with 2 ms, some hairpins' RST is stamped before their SYN-ACK (written after it): still from the columns
@@ -388,10 +408,11 @@ def test_a_jittered_capture_keeps_the_fast_path(tmp_path: Path, late: float) -> 
     path = tmp_path / "c.pcap"
     found, plans = analysed(path, records, 10_000)
     columns, rows = plans
-    # the 40 plain hairpins and the one seen twice from the columns, every healthy pair left out in both
-    assert sum(a is not None for a in columns.ev_attempt) == 41
-    assert len(rows.fed) == len(columns.fed) + 40 * 9 + 12 and columns.ghosts == rows.ghosts == 0
-    assert found["columns"].hairpin_count == 47 and found["columns"].healthy == 30 + 1 + 2  # pairs, answered, elsewhere
+    # the 40 plain hairpins, "hairpin-twice", "views", "other-dst" and "node-side" from the columns, every healthy
+    # pair left out
+    assert sum(a is not None for a in columns.ev_attempt) == 44
+    assert len(rows.fed) == len(columns.fed) + 40 * 9 + 12 + 8 + 7 + 16 and columns.ghosts == rows.ghosts == 0
+    assert found["columns"].hairpin_count == 48 and found["columns"].healthy == 30 + 1 + 2  # pairs, answered, elsewhere
 
 
 @pytest.mark.parametrize(("behind", "fast"), [(3.5, True), (4.5, False)])
@@ -609,3 +630,23 @@ def test_a_syn_within_the_window_of_an_answered_handshake_is_a_view(tmp_path: Pa
         assert count(0.2, c, 40000, *to) == (2, 1)  # a new attempt, unanswered
         assert count(0.002, c, 40001, *to) == (2, 1)
         assert count(0.002, NODES[0], 61000, *to) == (2, 1)
+
+
+@pytest.mark.parametrize("rounds", [1, 3])
+def test_a_hairpin_seen_on_the_clients_node_is_taken_from_the_columns(tmp_path: Path, rounds: int) -> None:
+    """A hairpin as ``tcpdump -i any`` on the client's node sees it: the SYN on the veth and leaving, back from
+    the NLB to node:NodePort, after DNAT and MASQUERADE to the backend; the backend's SYN-ACK and its de-NATed
+    view; the client's RST and its NATed view.  Built from the columns with the analyser's fields: the NLB's
+    rewrite, the MASQUERADE source and the backend."""
+    path = tmp_path / "c.pcap"
+    pcap.write_pcap(path, capture_of([("node-side", 0, 1, 0, rounds, 1.0, 0.0)], "written", 0, 1))
+    fg = fast_groups(path)
+    assert fg is not None and fg.rows.size == 8 * rounds and len(fg.attempts) == 1
+    a = fg.attempts[0]
+    assert (str(a.client), str(a.called), str(a.answered_by), str(a.node_side), str(a.masquerade), str(a.backend)) == (
+        "192.168.0.10:40000", "192.168.168.103:80", "192.168.2.3:31468", "192.168.2.3:31468", "192.168.2.3:61000",
+        "192.168.39.2:8080")  # fmt: skip
+    assert a.syns == rounds and a.elsewhere == {a.answered_by}
+    found = answers(path, 10_000)
+    same(found)
+    assert found["columns"].to_json()["hairpins"][0]["backend"] == "192.168.39.2:8080"

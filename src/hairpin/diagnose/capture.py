@@ -385,12 +385,14 @@ def _idle(ts: Any, now: float, lo: int) -> int:
 def _fast(readers: list[Reader], scans: list[Any], listed: int, records: bool) -> Analysis | None:
     """The analysis with the rows the first pass can decide left out of the analyser and replayed at their
     places (:mod:`hairpin.diagnose.capture_fast`): healthy handshakes, a flood's lone SYNs past the
-    ``listed`` earliest, and (one file, ``records`` False) hairpins of the plainest shape.  None when the
+    ``listed`` earliest, and (``records`` False) the hairpins of the usual shapes
+    (:mod:`hairpin.diagnose.capture_hairpins`).  None when the
     files' order does not allow it (``capture_fast.stream_order``) or the reader gives other rows than the
     scan kept (then every row is kept again, for the caller to analyse them all)."""
     import numpy as np  # the first pass's own dependency (a scan exists only with it)
 
     from hairpin.diagnose import capture_fast as cf
+    from hairpin.diagnose.capture_hairpins import hairpin_groups
     from hairpin.parsers.fastscan import by_key, healthy_pairs, joined, lone_syns
 
     order = cf.stream_order([sc.t for sc in scans])
@@ -406,7 +408,7 @@ def _fast(readers: list[Reader], scans: list[Any], listed: int, records: bool) -
     paired = keep()
     lone, lone_latest = lone_syns(scans, listed, groups)  # a flood's lone SYNs: counted, not decoded
     unpaired = keep() if lone else paired
-    fg = cf.hairpin_groups(scans, groups, order) if not records else None
+    fg = hairpin_groups(scans, groups, order) if not records else None
     kept = keep() if fg is not None else unpaired
     kind, t = joined(scans, "kind"), groups[1]
     # the views of a healthy handshake beyond its first SYN and first SYN-ACK neither open nor close an attempt
@@ -456,8 +458,8 @@ def analyse_files(paths: Sequence[str | Path], vxlan: frozenset[int] = VXLAN_POR
     pass (:mod:`hairpin.parsers.fastscan`) where it applies; the answer is the same without it.  ``listed``:
     how many hairpins (and how many other failures) are listed, the earliest by first SYN; all are counted.
     ``records``: keep each failed attempt's packets (``Attempt.records``, the pictures' matter); with False
-    and ``fast``, one file's hairpins of the plainest shape are analysed from the first pass's columns
-    (:mod:`hairpin.diagnose.capture_fast`) and hold none; every other field and the answer are the same."""
+    and ``fast``, the hairpins of the usual shapes are analysed from the first pass's columns
+    (:mod:`hairpin.diagnose.capture_hairpins`) and hold none; every other field and the answer are the same."""
     readers: list[Reader] = []
     refused: list[FileStats] = []
     first: ParseError | None = None

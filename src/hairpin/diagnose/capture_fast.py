@@ -11,7 +11,7 @@ of rows can be left out of it, each decided from the first pass's columns (``fas
   SYN-ACK (``Scan.quiet``) open and close nothing, they only count as packets;
 - a flood's lone SYN (``fastscan.lone_syns``): the only row of its key; the analyser opens an attempt that
   nothing joins, classified by the SYN alone when a look for attempts to forget closes it, or at the end;
-- a hairpin of the plainest shape (:func:`hairpin_groups`, below), its attempt built from the columns.
+- a hairpin of the usual shapes (:mod:`hairpin.diagnose.capture_hairpins`), its attempt built from the columns.
 
 Apart from its own attempt, a row changes the analyser's state for every other row: it counts in
 ``packets``, moves ``end`` (the latest time so far, from 0.0), may count as ``late`` (more than ``LATE``
@@ -42,24 +42,8 @@ stream's order, as the analyser meets them (a SYN-ACK written before its SYN is 
 stamped before it but written after it is), and the reader must give exactly the rows still kept (else
 ``Mismatch``: the caller analyses packet by packet).
 
-Hairpins of the plainest shape, checked row by row on the columns of one classic pcap or pcapng file:
-
-- every row plain IPv4 or IPv6 (``Scan.simple``; an IPv6 address is its index in ``Scan.addrs`` tagged with
-  bit 32, so it equals no IPv4 address) and still to be read (``keep``); the first row a SYN (no ACK) from
-  the client ``C`` to the called address ``V`` (``C``'s address is not ``V``'s);
-- every SYN is ``C -> V`` again, each at least ``VIEW_WINDOW`` after the one before it (so each is a
-  retransmission: a new round), every SYN-ACK goes to ``C`` from one source ``E`` (not ``V``, not ``C``'s
-  address), every other row is a RST without ACK from ``C`` to ``E``; at least one SYN-ACK, one RST, and
-  the first SYN-ACK before the first RST;
-- each row less than 130 s after the one before it (it may be stamped before it: ``last_t`` is the latest
-  time so far), and ``end`` with it at most ``EXPIRE`` past the one before it: no look for attempts to
-  forget can close the attempt between two of its rows.
-
-The analyser would open the attempt at the first SYN, count each SYN as a round, put ``E`` in
-``elsewhere`` at the first SYN-ACK, set ``client_rst`` and ``answered_by = E`` at the first RST and change
-nothing after that but ``last_t``: a hairpin, its fields known from the columns.  Those attempts hold no
-``records`` (the packets the pictures draw): used only when the caller asks for no records
-(``analyse_files(records=False)``).
+The hairpins a capture usually holds are decided from the columns too, their attempts opened by the driver
+at their first SYNs' places (:mod:`hairpin.diagnose.capture_hairpins`).
 """
 
 from __future__ import annotations
@@ -69,13 +53,12 @@ from typing import Any
 
 import numpy as np
 
-from hairpin.diagnose.capture import EXPIRE, GAP, TICK, VIEW_WINDOW  # (capture imports this module when used)
+from hairpin.diagnose.capture import TICK  # (capture imports this module when used)
+from hairpin.diagnose.capture_hairpins import FastGroups
 from hairpin.diagnose.capture_result import Attempt
-from hairpin.model.net import Endpoint
-from hairpin.parsers.fastscan import addresses, first_of, group_rows, joined, mark
 
 __all__ = [
-    "CLOCK_MAX", "DISORDER", "FastGroups", "Mismatch", "Plan", "drive", "hairpin_groups", "looks", "stream_order",
+    "CLOCK_MAX", "DISORDER", "Mismatch", "Plan", "drive", "looks", "stream_order",
 ]  # fmt: skip
 
 _SYN, _ACK, _RST = 0x02, 0x10, 0x04
@@ -91,14 +74,6 @@ CLOCK_MAX = 2.0**33
 
 class Mismatch(Exception):
     """The reader gave other rows than the scan's ``keep`` said: the caller redoes the analysis row by row."""
-
-
-class FastGroups:
-    """Hairpins from the columns: the rows left out (sorted), and the attempts in the order the analyser
-    would open them, each with its first SYN's row."""
-
-    def __init__(self, rows: Any, opens: list[int], attempts: list[Attempt]) -> None:
-        self.rows, self.opens, self.attempts = rows, opens, attempts
 
 
 def stream_order(ts: list[Any]) -> tuple[Any, Any] | None:
@@ -222,116 +197,3 @@ def drive(an: Any, rows: Iterable[tuple[int, Any]], plan: Plan) -> None:
     an.packets, an.end = plan.total, max(an.end, plan.end)
     an.connections += plan.opened - applied
     an.ghosts = plan.ghosts
-
-
-def hairpin_groups(scans: list[Any], groups: Any, order: tuple[Any, Any]) -> FastGroups | None:
-    """The keys of ``scans`` (``groups``: ``by_key(scans)``) whose rows are of the shape above, as attempts;
-    their rows are marked ``keep`` False.  ``order``: ``stream_order``'s (the stream's order of the rows, or
-    None for one file's own; ``end`` with each row of the stream).  None when there is none."""
-    if groups is None:
-        return None
-    perm, upto = order
-    key, t, order_, starts, counts = groups
-    keep = np.concatenate([sc.keep for sc in scans]) if len(scans) > 1 else scans[0].keep
-    # a group whose first row is left out already (a healthy handshake seen several times) is not one: not read
-    sel = np.flatnonzero((counts >= 3) & keep[order_[starts]])
-    if not sel.size:
-        return None
-    n = sel.size
-    rep, first, rows = group_rows(groups, sel)  # in the stream's order within a group
-    if perm is None:
-        place = rows
-    else:  # each row's place in the stream
-        at = np.empty(perm.size, np.int64)
-        at[perm] = np.arange(perm.size)
-        place = at[rows]
-    col = {c: joined(scans, c)[rows] for c in ("kind", "flags", "simple", "v6", "sport", "dport")}
-    kind, fl, tt = col["kind"], col["flags"].astype(np.int64), t[rows]
-    # addresses as numbers no IPv4 address and IPv6 index share: an IPv6 row's index with bit 32 set
-    src_, dst_, addrs = addresses(scans)
-    fam = col["v6"].astype(np.int64) << 32
-    src, sport = src_[rows].astype(np.int64) | fam, col["sport"].astype(np.int64)
-    dst, dport = dst_[rows].astype(np.int64) | fam, col["dport"].astype(np.int64)
-    ca, cp, va, vp = src[first][rep], sport[first][rep], dst[first][rep], dport[first][rep]
-    syn, sa, rst = kind == 0, kind == 1, kind == 2
-    good = np.ones(n, np.bool_)
-    good &= syn[first] & (src[first] != dst[first])
-
-    fsa, frst = first_of(rep, n, sa), first_of(rep, n, rst)
-    good &= (fsa >= 0) & (frst >= 0) & (fsa < frst)
-    e = np.maximum(fsa, 0)
-    ea, ep = src[e], sport[e]
-    good &= ~((ea == dst[first]) & (ep == dport[first])) & (ea != src[first])
-    ok = col["simple"] & keep[rows]
-    ok &= ~syn | ((src == ca) & (sport == cp) & (dst == va) & (dport == vp))
-    ea_r, ep_r = ea[rep], ep[rep]
-    ok &= ~sa | ((dst == ca) & (dport == cp) & (src == ea_r) & (sport == ep_r))
-    ok &= ~rst | (((fl & (_ACK | _RST | _SYN)) == _RST) & (src == ca) & (sport == cp) & (dst == ea_r) & (dport == ep_r))
-    good[rep[~ok]] = False
-    same = rep[1:] == rep[:-1]
-    step = tt[1:] - tt[:-1]
-    # each row less than 130 s after the one before it in its group (so after its attempt's ``last_t``, the latest
-    # of them: a row may be stamped before the one written ahead of it), and no look for attempts to forget can
-    # close the attempt in between: ``end`` (at most ``upto`` at the row) minus ``last_t`` <= 135
-    bad = same & ~((step < GAP) & (upto[place[1:]] - tt[:-1] <= EXPIRE))
-    good[rep[1:][bad]] = False
-    rounds = _rounds(rep, syn, tt, n, good)
-    if rounds is None:
-        return None
-    syns, round_t, round_dt = rounds
-    last_t = np.maximum.reduceat(tt, first)  # the latest time of each group's rows
-    chosen = np.flatnonzero(good)
-    rows_out = np.sort(rows[good[rep]])
-    mark(scans, "keep", rows_out, False)
-    f = first[chosen]
-    # the endpoints (client, called, node) each built once: the distinct address-port numbers, then each attempt's
-    k = chosen.size
-    packed = np.concatenate([src[f] << 16 | sport[f], dst[f] << 16 | dport[f], ea[chosen] << 16 | ep[chosen]])
-    distinct, which = np.unique(packed, return_inverse=True)
-    built = [Endpoint(addrs[(x >> 16) & 0xFFFFFFFF] if x >> 48 else x >> 16, x & 0xFFFF) for x in distinct.tolist()]
-    ends_of = list(map(built.__getitem__, which.tolist()))
-    attempts = []
-    cols = zip(ends_of[:k], key[rows[f]].tolist(), ends_of[k : 2 * k], tt[f].tolist(), last_t[chosen].tolist(),
-               syns[chosen].tolist(), round_t[chosen].tolist(), round_dt[chosen].tolist(), ends_of[2 * k :],
-               strict=True)  # fmt: skip
-    for client, isn, called, t0, t1, nsyn, rt, rdt, node in cols:
-        attempts.append(Attempt(client, isn, called, t0, t1, 0, nsyn, rt, rdt, answered_by=node,
-                                elsewhere={node}, client_rst=True))  # fmt: skip
-    opens = place[f].tolist()  # each attempt's first SYN: where the analyser would open it
-    order_open = sorted(range(len(attempts)), key=opens.__getitem__)
-    return FastGroups(rows_out, [opens[i] for i in order_open], [attempts[i] for i in order_open])
-
-
-def _rounds(rep: Any, syn: Any, tt: Any, n: int, good: Any) -> tuple[Any, Any, Any] | None:
-    """The SYN rounds of the ``n`` groups (rows by group ``rep`` in the stream's order; ``syn``, times
-    ``tt``) as the analyser counts them (``_Analyser._syn``): a SYN at least ``VIEW_WINDOW`` after the
-    latest round's first SYN (``round_t``) starts a round, any other is a view of it.  Each round's first SYN
-    is taken to be the first SYN of the group and each SYN at least ``VIEW_WINDOW`` after the SYN before it;
-    a group where that is not the analyser's count (a view ``VIEW_WINDOW`` or more after its round's first
-    SYN, a round's first SYN less than that after the round before: views spread over more than the window)
-    is marked not ``good``.  Returns each group's rounds, its latest round's time and the gap before it (0.0
-    for one round, as the analyser leaves it), or None when no group is still good."""
-    at = np.flatnonzero(syn)
-    g, ts = rep[at], tt[at]
-    pair = g[1:] == g[:-1]  # a SYN after another of its group
-    head = np.ones(at.size, np.bool_)
-    head[1:] = ~pair | (ts[1:] - ts[:-1] >= VIEW_WINDOW)
-    hidx = np.flatnonzero(head)
-    lead = np.maximum.accumulate(np.where(head, np.arange(at.size), 0))  # each SYN's round's first SYN
-    views_ok = head | (ts - ts[lead] < VIEW_WINDOW)
-    good[g[~views_ok]] = False
-    hg, ht = g[hidx], ts[hidx]
-    hpair = hg[1:] == hg[:-1]
-    hgap = ht[1:] - ht[:-1]
-    good[hg[1:][hpair & ~(hgap >= VIEW_WINDOW)]] = False
-    if not good.any():
-        return None
-    syns = np.bincount(hg, minlength=n)
-    tail = np.ones(hidx.size, np.bool_)  # each group's last round
-    tail[:-1] = ~hpair
-    round_t = np.zeros(n, np.float64)
-    round_t[hg[tail]] = ht[tail]
-    round_dt = np.zeros(n, np.float64)  # the gap before it (0.0 for a group of one round, as the analyser leaves it)
-    more = tail[1:] & hpair
-    round_dt[hg[1:][more]] = hgap[more]
-    return syns, round_t, round_dt
