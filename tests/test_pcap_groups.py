@@ -31,7 +31,8 @@ NODES = (ip_int("192.168.2.3"), ip_int("192.168.2.4"))
 SYN, SA, RST, ACK = Flags.SYN, Flags.SYN | Flags.ACK, Flags.RST, Flags.ACK
 SHAPES = ("hairpin", "hairpin", "hairpin", "views", "healthy", "lone", "vip-answers", "two-nodes", "rst-ack",
           "rst-first", "no-rst", "other-dst", "late-syn-ack", "healthy-twice", "healthy-twice", "twice-late",
-          "twice-crossed", "twice-nat", "hairpin-twice", "hairpin-spread", "node-side", "nat-late")  # fmt: skip
+          "twice-crossed", "twice-nat", "hairpin-twice", "hairpin-spread", "node-side", "nat-late", "target-side",
+          "target-late")  # fmt: skip
 BACKEND = ip_int("192.168.39.2")
 # every packet of a healthy handshake seen twice (a pod's veth and the node's interface, ``tcpdump -i any``):
 # 3 us apart ("healthy-twice"), the second SYN 0.25 s after the first (a retransmission, "twice-late"), the
@@ -57,6 +58,14 @@ def connection(shape: str, client: int, port: int, isn: int, node: int, t: float
         add(t + 0.0004, Packet(VIP, 80, client, port, SA, 7, isn + 1))
         back = Packet(node, 31468, client, port, SA, 7, isn + 1) if nat else Packet(VIP, 80, client, port, SA, 7, isn + 1)
         add(t + 0.0004 + later, back)
+        return sorted(out, key=lambda r: r.t)
+    if shape in ("target-side", "target-late"):  # a healthy connection on the node the NLB sent it to
+        masq = 61000 + port % 1000
+        late = 0.25 if shape == "target-late" else 0.0001  # (past the 0.2 s window: the analyser's new attempt)
+        add(t, Packet(client, port, node, 31468, SYN, isn))  # from the NLB, the client's address kept
+        add(t + late, Packet(node, masq, BACKEND, 8080, SYN, isn))  # after DNAT and MASQUERADE
+        add(t + 0.0003, Packet(BACKEND, 8080, node, masq, SA, 7, isn + 1))
+        add(t + 0.0004, Packet(node, 31468, client, port, SA, 7, isn + 1))  # de-NATed, back to the NLB
         return sorted(out, key=lambda r: r.t)
     if shape in ("node-side", "nat-late"):  # a hairpin as tcpdump -i any on the client's node sees it
         masq = 61000 + port % 1000
@@ -283,14 +292,14 @@ def test_the_seeds_hairpins_are_taken_from_the_columns(tmp_path: Path) -> None:
     found = answers(path, 10_000)
     same(found)
     # and, row by row: vip-answers (hairpinned first), two-nodes, rst-first, hairpin-spread, nat-late (whose late
-    # MASQUERADE view is an attempt of its own, unanswered)
+    # MASQUERADE view is an attempt of its own, unanswered, as target-late's is)
     assert found["columns"].hairpin_count == 44 + 5
-    assert found["columns"].counts == {"hairpin": 49, "healthy": 2, "unanswered-syn": 3}
+    assert found["columns"].counts == {"hairpin": 49, "healthy": 2, "unanswered-syn": 4}
     assert all(not a.records for a in found["columns"].hairpins[:40] if a.syns == 3)
 
 
 @pytest.mark.parametrize(("shape", "gap"), [("two-nodes", 1.0), ("rst-ack", 1.0), ("rst-first", 1.0),
-                                            ("vip-answers", 1.0), ("hairpin", 0.1), ("nat-late", 1.0),
+                                            ("vip-answers", 1.0), ("hairpin", 0.1), ("nat-late", 1.0), ("target-late", 1.0),
                                             ("hairpin", 130.5), ("late-syn-ack", 1.0), ("hairpin-spread", 1.0),
                                             ("hairpin-twice", 0.19)])  # fmt: skip
 def test_other_shapes_go_row_by_row(tmp_path: Path, shape: str, gap: float) -> None:
@@ -412,7 +421,8 @@ def test_a_jittered_capture_keeps_the_fast_path(tmp_path: Path, late: float) -> 
     # pair left out
     assert sum(a is not None for a in columns.ev_attempt) == 44
     assert len(rows.fed) == len(columns.fed) + 40 * 9 + 12 + 8 + 7 + 16 and columns.ghosts == rows.ghosts == 0
-    assert found["columns"].hairpin_count == 48 and found["columns"].healthy == 30 + 1 + 2  # pairs, answered, elsewhere
+    # healthy: pairs, answered, elsewhere, target-side, target-late's answered attempt
+    assert found["columns"].hairpin_count == 48 and found["columns"].healthy == 30 + 1 + 2 + 2
 
 
 @pytest.mark.parametrize(("behind", "fast"), [(3.5, True), (4.5, False)])
@@ -650,3 +660,19 @@ def test_a_hairpin_seen_on_the_clients_node_is_taken_from_the_columns(tmp_path: 
     found = answers(path, 10_000)
     same(found)
     assert found["columns"].to_json()["hairpins"][0]["backend"] == "192.168.39.2:8080"
+
+
+def test_healthy_connections_seen_on_their_target_node_are_left_out(tmp_path: Path) -> None:
+    """100 healthy connections as a capture of the node the NLB sent them to shows them (from the NLB to
+    node:NodePort, after DNAT and MASQUERADE to the backend, the backend's SYN-ACK before and after de-NAT):
+    counted without a row fed to the analyser; one whose MASQUERADE view comes 0.25 s late (an attempt of its
+    own to the analyser) is analysed row by row.  The answer is the streaming reader's."""
+    records = []
+    for i in range(101):
+        records += connection("target-side" if i else "target-late", ip_int("192.168.0.10") + i % 5, 40000 + i,
+                              0x9E3779B9 * (i + 1) & 0xFFFFFFFF, NODES[i % 2], 1_764_547_200.0 + i * 0.01, 1, 1.0)  # fmt: skip
+    path = tmp_path / "target.pcap"
+    found, plans = analysed(path, sorted(records, key=lambda r: r.t), 10_000)
+    new = found["columns"].to_json()["summary"]
+    assert (new["connections"], new["healthy"], new["hairpins"]) == (102, 101, 0)
+    assert [len(p.fed) for p in plans] == [4, 4]  # the late one's rows only

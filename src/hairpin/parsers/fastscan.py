@@ -371,23 +371,25 @@ def first_of(rep: Any, n: int, mask: Any) -> Any:
 
 
 def _healthy_views(scans: list[Scan], groups: Any, src: Any, dst: Any) -> tuple[int, float]:
-    """The healthy handshakes seen more than once, as ``tcpdump -i any`` sees a pod's packets on its veth
-    and on the node's interface, or captures of several nodes see the same packets.  The rows of an ISN key,
-    in the order the analyser meets them (one file's own; several files merged by time), are one or more
-    runs of: one or more SYNs, all with the group's first SYN's addresses and ports, then one or more
-    SYN-ACKs, all from the address and port it called to its source; every row plain, of one family.  The
-    analyser (``_Analyser._syn`` and ``feed``) opens an attempt at the first SYN, takes the SYNs less than
-    ``VIEW_WINDOW`` (0.2 s) after it as views (not a retransmission), counts it healthy and forgets it at the
-    run's first SYN-ACK (less than 130 s after the run's latest SYN), keeping its time as ``answered``; a SYN
-    after that less than 0.2 s from it either way is a view of the answered handshake (the same packets in a
-    file whose clock is ahead by more than the handshake's round trip), one further away opens a new attempt;
-    the SYN-ACKs after a run's first find no attempt (every row of the key is in the group): they only count
-    as packets.  Two forms are taken: every SYN within the window of the first one (one attempt, the later
-    runs its views), or every run an attempt of its own (each run's SYNs within the window of its first, each
-    run's first SYN 0.2 s or more from the one before, a SYN-ACK in time in each).  Marks the rows (``keep``
-    False; ``quiet`` True for all but each attempt's first SYN and first SYN-ACK, which open and close it);
-    returns how many attempts, and the latest time among their rows.  ``src``, ``dst``: the scans'
-    (``addresses``)."""
+    """The healthy handshakes seen more than once: ``tcpdump -i any`` sees a pod's packets on its veth and on
+    the node's interface, a capture of the node an NLB sends the connection to sees it before and after
+    kube-proxy's DNAT and MASQUERADE, captures of several nodes see the same packets.  The rows of an ISN
+    key, in the order the analyser meets them (one file's own; several files merged by time), are SYNs and
+    SYN-ACKs, every one plain, of one family.  The analyser (``_Analyser._syn`` and ``feed``) opens an attempt
+    at the first SYN (from the client ``C`` to ``V``), joins to it the SYNs from ``C`` less than
+    ``VIEW_WINDOW`` (0.2 s) after it (views: not a retransmission) and the SYNs from other sources within the
+    window of it either way (NAT views), and every SYN-ACK less than 130 s after its latest row; it counts
+    it healthy and forgets it at the first SYN-ACK from ``V`` to ``C``, keeping its time as ``answered``.
+    After that a SYN from ``C`` less than 0.2 s from it either way is a view of the answered handshake (the
+    same packets in a file whose clock is ahead by more than the handshake's round trip), a SYN-ACK finds no
+    attempt (every row of the key is in the group) and only counts as a packet.  That is the first form
+    taken: one attempt, every row less than 130 s after the one before it, no SYN from another source after
+    the answer.  The second: runs of SYNs from ``C`` to ``V`` then SYN-ACKs from ``V`` to ``C``, every run
+    an attempt of its own (each run's SYNs within the window of its first, each run's first SYN 0.2 s or
+    more from the one before, its first SYN-ACK less than 130 s after its latest SYN).  Marks the rows
+    (``keep`` False; ``quiet`` True for all but each attempt's first SYN and the SYN-ACK that answers it,
+    which open and close it); returns how many attempts, and the latest time among their rows.  ``src``,
+    ``dst``: the scans' (``addresses``)."""
     from hairpin.diagnose.capture import GAP, VIEW_WINDOW  # (the analyser's own constants; no cycle at import)
 
     _key, t, _order, _starts, counts = groups
@@ -405,34 +407,34 @@ def _healthy_views(scans: list[Scan], groups: Any, src: Any, dst: Any) -> tuple[
     good = syn[first].copy()
     six = col["v6"][rows]
     ok = (syn | sa) & col["simple"][rows] & (six == six[lead])
-    # addresses and ports read as one number each way: a SYN-ACK's are its SYN's swapped
-    s_, d_ = src[rows].astype(np.uint64), dst[rows].astype(np.uint64)
-    sp, dp = col["sport"][rows].astype(np.uint32), col["dport"][rows].astype(np.uint32)
-    ends, back, ports, ports_back = (s_ << 32) | d_, (d_ << 32) | s_, (sp << 16) | dp, (dp << 16) | sp
-    ok &= ~syn | ((ends == ends[lead]) & (ports == ports[lead]))
-    ok &= ~sa | ((ends == back[lead]) & (ports == ports_back[lead]))
     good[rep[~ok]] = False
-    # the runs: a group's first row, and each SYN right after a SYN-ACK, starts one
+    # addresses and ports read as one number each: a SYN-ACK from V to C has its SYN's swapped
+    a_, b_ = src[rows].astype(np.uint64) << 16, dst[rows].astype(np.uint64) << 16
+    s_, d_ = a_ | col["sport"][rows], b_ | col["dport"][rows]
+    from_c, to_c, from_v, to_v = s_ == s_[lead], d_ == s_[lead], s_ == d_[lead], d_ == d_[lead]
+    d0 = tt - tt[lead]
+    # one attempt, answered by the first SYN-ACK from V to C
+    close = first_of(rep, n, sa & from_v & to_c)
+    one = close >= 0
+    after = np.arange(rows.size) > close[rep]
+    view = np.where(from_c, (d0 < VIEW_WINDOW) & (~after | (d0 > -VIEW_WINDOW)), ~after & (np.abs(d0) < VIEW_WINDOW))
+    one[rep[syn & ~view]] = False
+    same = rep[1:] == rep[:-1]
+    one[rep[1:][same & ~(tt[1:] - tt[:-1] < GAP)]] = False
+    # runs of SYNs from C to V then SYN-ACKs from V to C, each an attempt: a group's first row, and each SYN right
+    # after a SYN-ACK, starts one
     start = np.ones(rows.size, np.bool_)
-    start[1:] = (rep[1:] != rep[:-1]) | (sa[:-1] & syn[1:])
+    start[1:] = ~same | (sa[:-1] & syn[1:])
     run = np.cumsum(start) - 1
     heads = np.flatnonzero(start)
     runs, later = heads.size, heads != lead[heads]  # later: not its group's first run
-    # a run as an attempt: a SYN-ACK, the first less than GAP after the run's latest SYN
+    each = np.ones(n, np.bool_)
+    each[rep[~np.where(syn, from_c & to_v, from_v & to_c)]] = False
     last_syn_t = np.full(runs, -np.inf)
     np.maximum.at(last_syn_t, run[syn], tt[syn])
     first_sa = first_of(run, runs, sa)
-    answered = (first_sa >= 0) & (tt[np.maximum(first_sa, 0)] - last_syn_t < GAP)
-    # one attempt: the first run's SYNs less than the window after the first SYN, the later runs' within it
-    d0 = tt - tt[lead]
-    one = np.ones(n, np.bool_)
-    one[rep[syn & ~((d0 < VIEW_WINDOW) & (~later[run] | (d0 > -VIEW_WINDOW)))]] = False
-    one[rep[heads[~later & ~answered]]] = False
-    # an attempt a run: its SYNs less than the window after its first; its first SYN at least the window from the
-    # run before's
-    each = np.ones(n, np.bool_)
+    each[rep[heads[(first_sa < 0) | ~(tt[np.maximum(first_sa, 0)] - last_syn_t < GAP)]]] = False
     each[rep[syn & ~(tt - tt[heads[run]] < VIEW_WINDOW)]] = False
-    each[rep[heads[~answered]]] = False
     gap = np.abs(tt[heads[1:]] - tt[heads[:-1]])
     each[rep[heads[1:][later[1:] & ~(gap >= VIEW_WINDOW)]]] = False
     good &= one | each
@@ -441,11 +443,13 @@ def _healthy_views(scans: list[Scan], groups: Any, src: Any, dst: Any) -> tuple[
     mine = good[rep]
     mark(scans, "keep", rows[mine], False)
     latest = float(tt[mine].max())
-    opened = good[rep[heads]] & (~later | ~one[rep[heads]])  # the runs that are attempts, in good groups
-    chosen = np.flatnonzero(opened)
-    mine[heads[chosen]] = mine[first_sa[chosen]] = False  # an attempt's first SYN opens it, its first SYN-ACK closes it
+    # each attempt's first SYN opens it, its answer closes it: the one form, else every run of the other
+    g1 = np.flatnonzero(good & one)
+    by_run = good[rep[heads]] & ~one[rep[heads]]
+    opens = np.concatenate([first[g1], heads[by_run]])
+    mine[opens] = mine[np.concatenate([close[g1], first_sa[by_run]])] = False
     mark(scans, "quiet", rows[mine], True)
-    return int(chosen.size), latest
+    return int(opens.size), latest
 
 
 def joined(scans: list[Scan], name: str) -> Any:
