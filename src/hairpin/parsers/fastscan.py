@@ -421,23 +421,18 @@ def _healthy_views(scans: list[Scan], groups: Any, src: Any, dst: Any) -> tuple[
     one[rep[syn & ~view]] = False
     same = rep[1:] == rep[:-1]
     one[rep[1:][same & ~(tt[1:] - tt[:-1] < GAP)]] = False
-    # runs of SYNs from C to V then SYN-ACKs from V to C, each an attempt: a group's first row, and each SYN right
-    # after a SYN-ACK, starts one
-    start = np.ones(rows.size, np.bool_)
-    start[1:] = ~same | (sa[:-1] & syn[1:])
-    run = np.cumsum(start) - 1
-    heads = np.flatnonzero(start)
-    runs, later = heads.size, heads != lead[heads]  # later: not its group's first run
-    each = np.ones(n, np.bool_)
-    each[rep[~np.where(syn, from_c & to_v, from_v & to_c)]] = False
-    last_syn_t = np.full(runs, -np.inf)
-    np.maximum.at(last_syn_t, run[syn], tt[syn])
-    first_sa = first_of(run, runs, sa)
-    each[rep[heads[(first_sa < 0) | ~(tt[np.maximum(first_sa, 0)] - last_syn_t < GAP)]]] = False
-    each[rep[syn & ~(tt - tt[heads[run]] < VIEW_WINDOW)]] = False
-    gap = np.abs(tt[heads[1:]] - tt[heads[:-1]])
-    each[rep[heads[1:][later[1:] & ~(gap >= VIEW_WINDOW)]]] = False
-    good &= one | each
+    # the groups not of that form (ISNs drawn twice by chance, clocks apart by more than the window) may be runs,
+    # each an attempt: read on their own rows only
+    rest = np.flatnonzero((good & ~one)[rep])
+    good &= one
+    heads = first_sa = np.zeros(0, np.int64)
+    if rest.size:
+        plain = np.where(syn, from_c & to_v, from_v & to_c)[rest]
+        each, h, f = _runs(rep[rest], syn[rest], sa[rest], tt[rest], plain)
+        which = np.unique(rep[rest])  # those groups, in order (``each``'s)
+        good[which[each]] = True
+        taken = each[np.searchsorted(which, rep[rest[h]])]  # the runs of the groups taken
+        heads, first_sa = rest[h[taken]], rest[f[taken]]
     if not good.any():
         return 0, float("-inf")
     mine = good[rep]
@@ -445,11 +440,38 @@ def _healthy_views(scans: list[Scan], groups: Any, src: Any, dst: Any) -> tuple[
     latest = float(tt[mine].max())
     # each attempt's first SYN opens it, its answer closes it: the one form, else every run of the other
     g1 = np.flatnonzero(good & one)
-    by_run = good[rep[heads]] & ~one[rep[heads]]
-    opens = np.concatenate([first[g1], heads[by_run]])
-    mine[opens] = mine[np.concatenate([close[g1], first_sa[by_run]])] = False
+    opens = np.concatenate([first[g1], heads])
+    mine[opens] = mine[np.concatenate([close[g1], first_sa])] = False
     mark(scans, "quiet", rows[mine], True)
     return int(opens.size), latest
+
+
+def _runs(rep: Any, syn: Any, sa: Any, tt: Any, plain: Any) -> tuple[Any, Any, Any]:
+    """The groups (rows by group ``rep``, in the analyser's order) that are runs of SYNs then SYN-ACKs, each
+    run an attempt of its own (``_healthy_views``' second form): every row ``plain`` (a SYN from C to V, a
+    SYN-ACK from V to C), each run's SYNs less than ``VIEW_WINDOW`` after its first, each run's first SYN at
+    least that from the run before's, its first SYN-ACK less than ``GAP`` after its latest SYN.  Returns
+    (for each group, in order, whether it is; each run's first row; each run's first SYN-ACK)."""
+    from hairpin.diagnose.capture import GAP, VIEW_WINDOW  # (the analyser's own constants; no cycle at import)
+
+    new_group = np.ones(rep.size, np.bool_)
+    new_group[1:] = rep[1:] != rep[:-1]
+    group = np.cumsum(new_group) - 1
+    start = new_group.copy()
+    start[1:] |= sa[:-1] & syn[1:]
+    run = np.cumsum(start) - 1
+    heads = np.flatnonzero(start)
+    later = ~new_group[heads]  # not its group's first run
+    each = np.ones(int(group[-1]) + 1 if rep.size else 0, np.bool_)
+    each[group[~plain]] = False
+    last_syn_t = np.full(heads.size, -np.inf)
+    np.maximum.at(last_syn_t, run[syn], tt[syn])
+    first_sa = first_of(run, heads.size, sa)
+    each[group[heads[(first_sa < 0) | ~(tt[np.maximum(first_sa, 0)] - last_syn_t < GAP)]]] = False
+    each[group[syn & ~(tt - tt[heads[run]] < VIEW_WINDOW)]] = False
+    gap = np.abs(tt[heads[1:]] - tt[heads[:-1]])
+    each[group[heads[1:][later[1:] & ~(gap >= VIEW_WINDOW)]]] = False
+    return each, heads, np.maximum(first_sa, 0)
 
 
 def joined(scans: list[Scan], name: str) -> Any:
