@@ -1,7 +1,8 @@
 """The captures of the fast-path campaign (benchmarks/fuzz_pcap.py): traffic, frames, files and their damage.
 
 What it knows: how to build small captures the analyser tells apart (hairpins, healthy handshakes, lone SYNs,
-server resets, data segments, SYN floods, times on the analyser's edges: 130 s to join, 135 s to forget,
+server resets, data segments, SYN floods, hairpins and healthy connections as a node's capture shows them
+(NAT views), times on the analyser's edges: 130 s to join, 135 s to forget,
 looks every 10 s, 4 to 5 s out of order; ISNs that collide), as frames of every fast link type and tunnel
 (``hairpin.parsers.frames.frame``, and crafted tunnels: Geneve with options, GRE with its optional fields,
 IP-in-IP of either version, VXLAN on any port), written as classic pcap (both byte orders, micro- and
@@ -48,7 +49,8 @@ def traffic(rng: random.Random) -> list[pcap.PacketRecord]:
         cp, vp, ep = rng.randrange(1024, 65536), rng.choice([80, 443]), rng.choice([31468, 30080])
         s = rng.choice(isn_pool)
         t = t0 + rng.uniform(0, rng.choice([2.0, 30.0, 400.0]))
-        kind = rng.choice(["hairpin", "hairpin", "healthy", "healthy", "lone", "reset", "data", "masq"])
+        kind = rng.choice(["hairpin", "hairpin", "healthy", "healthy", "lone", "reset", "data", "masq", "node",
+                           "target"])  # fmt: skip
         if kind == "hairpin":
             for r in range(rng.randint(1, 4)):
                 at = t + r * rng.choice([0.1, 1.0, 2.0, 140.0])
@@ -64,6 +66,24 @@ def traffic(rng: random.Random) -> list[pcap.PacketRecord]:
         elif kind == "reset":
             out += [pcap.PacketRecord(t, None, Packet(c, cp, v, vp, SYN, s)),
                     pcap.PacketRecord(t + 0.001, None, Packet(v, vp, c, cp, RST | ACK, 0, s + 1))]  # fmt: skip
+        elif kind == "node":  # a hairpin as tcpdump -i any on the client's node sees it (NAT views, maybe late)
+            m, b, late = _addr(rng, v6), _addr(rng, v6), rng.choice([0.00021, 0.00021, 0.25])
+            for r in range(rng.randint(1, 3)):
+                at = t + r * rng.choice([0.1, 1.0, 2.0])
+                out += [pcap.PacketRecord(at, None, Packet(c, cp, v, vp, SYN, s)),
+                        pcap.PacketRecord(at + 0.000005, None, Packet(c, cp, v, vp, SYN, s)),
+                        pcap.PacketRecord(at + 0.0002, None, Packet(c, cp, e, ep, SYN, s)),
+                        pcap.PacketRecord(at + late, None, Packet(m, 5555, b, 8080, SYN, s)),
+                        pcap.PacketRecord(at + 0.0003, None, Packet(b, 8080, m, 5555, SYN | ACK, 3, s + 1)),
+                        pcap.PacketRecord(at + 0.0004, None, Packet(e, ep, c, cp, SYN | ACK, 3, s + 1)),
+                        pcap.PacketRecord(at + 0.0005, None, Packet(c, cp, e, ep, RST, s + 1)),
+                        pcap.PacketRecord(at + 0.00051, None, Packet(m, 5555, b, 8080, RST, s + 1))]  # fmt: skip
+        elif kind == "target":  # a healthy connection on the node the NLB sent it to (a NAT view, maybe late)
+            m, b = _addr(rng, v6), _addr(rng, v6)
+            out += [pcap.PacketRecord(t, None, Packet(c, cp, e, ep, SYN, s)),
+                    pcap.PacketRecord(t + rng.choice([0.0001, 0.25]), None, Packet(m, 5555, b, 8080, SYN, s)),
+                    pcap.PacketRecord(t + 0.0003, None, Packet(b, 8080, m, 5555, SYN | ACK, 3, s + 1)),
+                    pcap.PacketRecord(t + 0.0004, None, Packet(e, ep, c, cp, SYN | ACK, 3, s + 1))]  # fmt: skip
         elif kind == "masq":
             m = _addr(rng, v6)
             out += [pcap.PacketRecord(t, None, Packet(c, cp, v, vp, SYN, s)),
@@ -412,7 +432,8 @@ def make_case(rng: random.Random, where: Path) -> tuple[list[Path], str]:
     for n in range(rng.choice([1, 1, 1, 1, 2, 3])):
         recs_in = shared if n == 0 or rng.random() < 0.5 else gen(rng)
         if n and rng.random() < 0.5:
-            recs_in = [pcap.PacketRecord(r.t + rng.choice([0.0, 0.0001]), None, r.packet) for r in recs_in]
+            ahead = rng.choice([0.0, 0.0001, 0.002, 0.3])  # another node's clock, and each record a little off it
+            recs_in = [pcap.PacketRecord(r.t + ahead + rng.choice([0.0, 0.0001]), None, r.packet) for r in recs_in]
         linktype = rng.choice(LINKS)
         ports = [4789, 8472, 4790]
         plain = timing and rng.random() < 0.8
