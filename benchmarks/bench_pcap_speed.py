@@ -27,11 +27,15 @@ ISNs and times), as on an EKS IPv6 cluster.
 options, Ethernet inside), ``ipip`` (IP-in-IP), ``gre`` (GRE with a key, IP inside) or ``gre-eth`` (GRE with
 Ethernet inside); the tunnels tshark opens without being told a port.
 
+``--node-side`` writes the capture as ``tcpdump -i any`` on the client's node sees it (``node_views``);
+``--target-side`` writes healthy connections only, as the node an NLB sends them to sees them
+(``target_views``).
+
 ``--baseline SRC`` also runs ``hairpin pcap`` with ``PYTHONPATH=SRC`` (another checkout's ``src``),
 interleaved, and checks that its JSON is byte for byte this one's.
 
 Usage: python benchmarks/bench_pcap_speed.py [--packets N] [--share S] [--runs R] [--keep PATH] [--no-before]
-       [--jitter US] [--baseline SRC] [--ipv6] [--tunnel T]
+       [--jitter US] [--baseline SRC] [--ipv6] [--tunnel T] [--node-side | --target-side]
 """
 
 from __future__ import annotations
@@ -155,6 +159,25 @@ def node_views(recs: Iterator[PacketRecord]) -> Iterator[PacketRecord]:
         yield heapq.heappop(pending)[2]
 
 
+def target_views(packets: int, seed: int, made: list[int]) -> Iterator[PacketRecord]:
+    """Healthy connections as the node an NLB sends them to captures them, 4 frames each: the client's SYN
+    from the NLB to NODE:31468 (client address kept), after DNAT and MASQUERADE NODE:masq -> BACKEND:8080,
+    the backend's SYN-ACK, and de-NATed NODE:31468 -> client; a connection every 0.2 ms, random ISNs, in
+    time order.  ``made`` gets [0 hairpins, connections]."""
+    rng = random.Random(seed)
+    t = 1_764_547_200.0
+    n = packets // 4
+    for i in range(n):
+        client, port = ip_int("192.168.0.0") + 10 + i % 5000, 32768 + i % 28000
+        isn, masq = rng.getrandbits(32), 1024 + i % 60000
+        t += 0.0002
+        yield PacketRecord(t, None, Packet(client, port, NODE, 31468, Flags.SYN, isn))
+        yield PacketRecord(t + 0.00001, None, Packet(NODE, masq, BACKEND, 8080, Flags.SYN, isn))
+        yield PacketRecord(t + 0.00011, None, Packet(BACKEND, 8080, NODE, masq, Flags.SYN | Flags.ACK, 5, isn + 1))
+        yield PacketRecord(t + 0.00012, None, Packet(NODE, 31468, client, port, Flags.SYN | Flags.ACK, 5, isn + 1))
+    made[:] = [0, n]
+
+
 def ipv6(r: PacketRecord) -> PacketRecord:
     """The record with its addresses a.b.c.d as fd00::a.b.c.d: the same capture, as an IPv6 cluster's."""
     p = r.packet
@@ -193,7 +216,9 @@ def main() -> None:
     ap.add_argument("--ipv6", action="store_true", help="write every address a.b.c.d as fd00::a.b.c.d (IPv6 frames)")
     ap.add_argument("--tunnel", choices=("vxlan", "geneve", "ipip", "gre", "gre-eth"), help="write every frame inside this tunnel")
     ap.add_argument("--node-side", action="store_true",
-                    help="as tcpdump -i any on the client's node sees it: views on the veth and eth0, NAT views")  # fmt: skip
+                    help="as tcpdump -i any on the client's node sees it: views on the veth and eth0, NAT views")
+    ap.add_argument("--target-side", action="store_true",
+                    help="only healthy connections, as the node an NLB sends them to captures them (NAT views)")  # fmt: skip
     args = ap.parse_args()
     tmp = tempfile.TemporaryDirectory()
     path = args.keep or Path(tmp.name) / "cap.pcap"
@@ -203,7 +228,8 @@ def main() -> None:
     else:
         made: list[int] = []
         t = time.perf_counter()
-        recs = records(args.packets, args.share, args.seed, made, args.jitter * 1e-6, args.node_side)
+        recs = (target_views(args.packets, args.seed, made) if args.target_side else
+                records(args.packets, args.share, args.seed, made, args.jitter * 1e-6, args.node_side))  # fmt: skip
         write_pcap(path, map(ipv6, recs) if args.ipv6 else recs, **({"tunnel": args.tunnel} if args.tunnel else {}))
         hairpins, connections = made
         meta.write_text(json.dumps(made))
