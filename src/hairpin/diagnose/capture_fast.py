@@ -6,9 +6,10 @@ of rows can be left out of it, each decided from the first pass's columns (``fas
 
 - a healthy handshake (``fastscan.healthy_pairs``): the only two rows of their ISN key, the SYN first in the
   stream, the SYN-ACK from the address it called less than 130 s after it.  The analyser opens an attempt
-  at the SYN and counts it healthy and forgets it at the SYN-ACK.  In one file, the same seen several times
-  (``tcpdump -i any``: views of its SYN, then of its SYN-ACK): the rows after the first SYN and the first
-  SYN-ACK (``Scan.quiet``) open and close nothing, they only count as packets;
+  at the SYN and counts it healthy and forgets it at the SYN-ACK.  The same seen several times, in one file
+  or in several (``tcpdump -i any``, a node's NAT views, captures of two nodes: ``fastscan._healthy_views``):
+  the rows other than each attempt's first SYN and its answer (``Scan.quiet``) open and close nothing, they
+  only count as packets;
 - a flood's lone SYN (``fastscan.lone_syns``): the only row of its key; the analyser opens an attempt that
   nothing joins, classified by the SYN alone when a look for attempts to forget closes it, or at the end;
 - a hairpin of the usual shapes (:mod:`hairpin.diagnose.capture_hairpins`), its attempt built from the columns.
@@ -61,7 +62,6 @@ __all__ = [
     "CLOCK_MAX", "DISORDER", "Mismatch", "Plan", "drive", "looks", "stream_order",
 ]  # fmt: skip
 
-_SYN, _ACK, _RST = 0x02, 0x10, 0x04
 # s: how far a row may be behind the latest time before it for the rows left out to be replayed exactly; the
 # proof above needs less than EXPIRE - GAP = 5 s (and LATE = 5 s); 1 s is kept for rounding
 DISORDER = 4.0
