@@ -42,6 +42,7 @@ import re
 import socket
 
 from hairpin.errors import ParseError
+from hairpin.parsers.iptables_arity import OPTIONS
 from hairpin.netfilter.rules import BUILTIN_CHAINS, Match, Option, Rule, Ruleset
 from hairpin.reading import digits, long_number, number_error
 
@@ -151,6 +152,9 @@ def _check_rule(rule: Rule, chains: object, f: str | None, valid: set[tuple[int,
         return
     if rule.table == "nat" and t.name == "DROP":  # iptables.c refuses it before anything is loaded
         raise ParseError('the nat table is not intended for filtering: -j DROP is refused there', f, line)
+    if t.options and (t.name in VERDICTS or t.name in chains):  # type: ignore[operator]
+        # the standard target has no options (iptables: unknown option "--x"; a word: Bad argument)
+        raise ParseError(f'unknown option "{t.options[0].name}": -j {t.name} takes no options', f, line)
     if t.name not in VERDICTS and t.name not in chains:  # type: ignore[operator]
         if t.goto or t.name not in TARGETS:
             raise ParseError(f"{'-g' if t.goto else '-j'} {t.name}: no chain {t.name} in *{rule.table} and no such "
@@ -168,6 +172,7 @@ _CHECKED = frozenset({"ipvs", "tcp", "udp", "sctp", "dccp", "udplite", "multipor
 
 def _check_match(m: Match, proto: str, f: str | None, line: int) -> None:
     mod = m.module
+    _arity(mod, m.options, f, line)
     if mod not in _CHECKED:
         return
     if mod == "ipvs":
@@ -200,6 +205,7 @@ def _check_match(m: Match, proto: str, f: str | None, line: int) -> None:
 def _check_target_options(rule: Rule, proto: str, f: str | None, line: int) -> None:
     t = rule.target
     assert t is not None
+    _arity(t.name, t.options, f, line)
     for o in t.options:
         if t.name in ("DNAT", "SNAT") and o.name in ("--to-destination", "--to-source", "--to"):
             _nat_range(_one(o, f, line), proto, f, line)
@@ -210,6 +216,32 @@ def _check_target_options(rule: Rule, proto: str, f: str | None, line: int) -> N
         elif t.name in ("MARK", "CONNMARK") and o.name in ("--set-xmark", "--set-mark", "--and-mark", "--or-mark",
                                                             "--xor-mark", "--nfmask", "--ctmask", "--mask"):  # fmt: skip
             _mark(_one(o, f, line), f, line)
+
+
+def _arity(owner: str, options: tuple[Option, ...], f: str | None, line: int) -> None:
+    """Each option known to ``iptables_arity`` has its number of values and is negated only if it may be."""
+    known = OPTIONS.get(owner)
+    if not known:
+        return
+    for o in options:
+        s = known.get(o.name)
+        if s is None:
+            continue
+        n, invertible = s
+        values = o.values
+        if len(values) != n:
+            if len(values) > n and not (n == 2 and values[1][:1] in ("-", "!")):
+                raise ParseError(f"Bad argument `{values[n]}' ({owner} {o.name} takes {_COUNTS[n]})", f, line)
+            if n == 2 and values:  # libxt_set, libxt_tcp...: the second word is read by the extension
+                raise ParseError(f"{o.name} requires two args. ({owner})", f, line)
+            raise ParseError(f'option "{o.name}" requires an argument ({owner})', f, line)
+        if n == 2 and values[1][:1] in ("-", "!"):
+            raise ParseError(f"{o.name} requires two args. ({owner})", f, line)
+        if o.negated and not invertible:
+            raise ParseError(f'{owner}: option "{o.name}" cannot be inverted', f, line)
+
+
+_COUNTS = ("no value", "one value", "two values")
 
 
 def _one(o: Option, f: str | None, line: int) -> str:

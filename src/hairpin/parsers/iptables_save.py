@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 
 from hairpin import reading
+from hairpin.parsers import iptables_arity
 from hairpin.errors import ParseError
 from hairpin.netfilter.rules import Chain, Match, Option, Rule, Ruleset, Table, Target
 from hairpin.reading import digits, split_lines
@@ -104,6 +105,11 @@ def parse_rule_args(
         i += 1
         values: list[str] = []
         quoted_any = False
+        if i < len(tokens) and _takes_value(tok, target, in_target, module, matches):
+            # getopt_long: an option that takes a value takes the next word, whatever it is ("!", "-j")
+            values.append(tokens[i][0])
+            quoted_any = tokens[i][1]
+            i += 1
         while i < len(tokens):
             nxt, nq = tokens[i]
             if nxt == "!" and not nq:
@@ -284,6 +290,18 @@ def _shared_match(memo: _MatchMemo, module: str, keys: list[tuple[str, str, bool
     if m is None:
         m = memo[mkey] = Match(module, tuple(opts))
     return m
+
+
+def _takes_value(tok: str, target: Target | None, in_target: bool, module: str | None, matches: list[Match]) -> bool:
+    """Whether ``tok`` is an option of a known extension that takes at least one value (iptables_arity)."""
+    if in_target:
+        owner = target.name if target is not None else None
+    elif tok in _BUILTIN_OPTS or tok in _TARGET_OPTS or tok in ("-m", "--match"):
+        return False
+    else:
+        owner = module if module is not None else _implicit_module(matches)
+    s = iptables_arity.spec(owner, tok) if owner is not None else None
+    return s is not None and s[0] > 0
 
 
 def _implicit_module(matches: list[Match]) -> str | None:
