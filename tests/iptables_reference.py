@@ -106,6 +106,10 @@ def _reference_save_parse_rule_args(
             values.append(nxt)
             quoted_any = quoted_any or nq
             i += 1
+        if negate and (tok in ("-m", "--match") or tok in _reference_save_TARGET_OPTS):  # since a4ca77e
+            # iptables 1.8.9: "unexpected ! flag before --match", "cannot have ! before -j"
+            raise ParseError(f"'!' before {tok} in rule for chain {chain} (iptables negates options, not "
+                             f"{'matches' if tok in ('-m', '--match') else 'targets'})", file, line)
         if tok in ("-m", "--match"):
             if len(values) != 1:
                 raise ParseError(f"-m needs one module name in rule for chain {chain}", file, line)

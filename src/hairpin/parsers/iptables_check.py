@@ -237,6 +237,9 @@ def _arity(owner: str, options: tuple[Option, ...], f: str | None, line: int) ->
             raise ParseError(f'option "{o.name}" requires an argument ({owner})', f, line)
         if n == 2 and values[1][:1] in ("-", "!"):
             raise ParseError(f"{o.name} requires two args. ({owner})", f, line)
+        if n == 2 and values[0] == "!":  # "! --opt" negates; "--opt ! a b" is the value "!" (iptables 1.8)
+            raise ParseError(f"`!' is not a negation after {o.name}: iptables takes it as the value ({owner}; "
+                             f"write ! {o.name})", f, line)  # fmt: skip
         if o.negated and not invertible:
             raise ParseError(f'{owner}: option "{o.name}" cannot be inverted', f, line)
 
