@@ -349,13 +349,14 @@ def _reference_check_check_rule(rule: Rule, chains: object, f: str | None) -> No
         return
     if rule.table == "nat" and t.name == "DROP":  # iptables.c refuses it before anything is loaded
         raise ParseError('the nat table is not intended for filtering: -j DROP is refused there', f, line)
-    if t.options and (t.name in _reference_check_VERDICTS or t.name in chains):  # type: ignore[operator]
-        raise ParseError(f'unknown option "{t.options[0].name}": -j {t.name} takes no options', f, line)  # since a4ca77e
     if t.name not in _reference_check_VERDICTS and t.name not in chains:  # type: ignore[operator]
         if t.goto or t.name not in _reference_check_TARGETS:
             raise ParseError(f"{'-g' if t.goto else '-j'} {t.name}: no chain {t.name} in *{rule.table} and no such "
                              "target", f, line)  # fmt: skip
         _reference_check_check_target_options(rule, proto, f, line)
+    elif t.options:  # since a4ca77e
+        raise ParseError(f'unknown option "{t.options[0].name}": {"-g" if t.goto else "-j"} {t.name} takes no options',
+                         f, line)  # fmt: skip
 
 
 def _reference_check_check_match(m: Match, proto: str, f: str | None, line: int) -> None:

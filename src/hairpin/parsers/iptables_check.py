@@ -152,9 +152,6 @@ def _check_rule(rule: Rule, chains: object, f: str | None, valid: set[tuple[int,
         return
     if rule.table == "nat" and t.name == "DROP":  # iptables.c refuses it before anything is loaded
         raise ParseError('the nat table is not intended for filtering: -j DROP is refused there', f, line)
-    if t.options and (t.name in VERDICTS or t.name in chains):  # type: ignore[operator]
-        # the standard target has no options (iptables: unknown option "--x"; a word: Bad argument)
-        raise ParseError(f'unknown option "{t.options[0].name}": -j {t.name} takes no options', f, line)
     if t.name not in VERDICTS and t.name not in chains:  # type: ignore[operator]
         if t.goto or t.name not in TARGETS:
             raise ParseError(f"{'-g' if t.goto else '-j'} {t.name}: no chain {t.name} in *{rule.table} and no such "
@@ -163,6 +160,9 @@ def _check_rule(rule: Rule, chains: object, f: str | None, valid: set[tuple[int,
         if key not in valid:
             _check_target_options(rule, proto, f, line)
             valid.add(key)
+    elif t.options:  # the standard target has no options (iptables: unknown option "--x")
+        raise ParseError(f'unknown option "{t.options[0].name}": {"-g" if t.goto else "-j"} {t.name} takes no options',
+                         f, line)  # fmt: skip
 
 
 #: the match modules whose options are checked below (the others' options are taken as written)
@@ -221,27 +221,31 @@ def _check_target_options(rule: Rule, proto: str, f: str | None, line: int) -> N
 def _arity(owner: str, options: tuple[Option, ...], f: str | None, line: int) -> None:
     """Each option known to ``iptables_arity`` has its number of values and is negated only if it may be."""
     known = OPTIONS.get(owner)
-    if not known:
-        return
-    for o in options:
-        s = known.get(o.name)
-        if s is None:
-            continue
-        n, invertible = s
-        values = o.values
-        if len(values) != n:
-            if len(values) > n and not (n == 2 and values[1][:1] in ("-", "!")):
-                raise ParseError(f"Bad argument `{values[n]}' ({owner} {o.name} takes {_COUNTS[n]})", f, line)
-            if n == 2 and values:  # libxt_set, libxt_tcp...: the second word is read by the extension
-                raise ParseError(f"{o.name} requires two args. ({owner})", f, line)
-            raise ParseError(f'option "{o.name}" requires an argument ({owner})', f, line)
-        if n == 2 and values[1][:1] in ("-", "!"):
+    if known:
+        for o in options:
+            s = known.get(o.name)
+            # one value, or none, as written (most options): nothing more to look at
+            if s is not None and (len(o.values) != s[0] or s[0] == 2 or (o.negated and not s[1])):
+                _arity_error(owner, o, s, f, line)
+
+
+def _arity_error(owner: str, o: Option, s: tuple[int, bool], f: str | None, line: int) -> None:
+    """What is wrong with ``o``, whose option takes ``s[0]`` values (raised), if anything (two values)."""
+    n, invertible = s
+    values = o.values
+    if len(values) != n:
+        if len(values) > n and not (n == 2 and values[1][:1] in ("-", "!")):
+            raise ParseError(f"Bad argument `{values[n]}' ({owner} {o.name} takes {_COUNTS[n]})", f, line)
+        if n == 2 and values:  # libxt_set, libxt_tcp...: the second word is read by the extension
             raise ParseError(f"{o.name} requires two args. ({owner})", f, line)
-        if n == 2 and values[0] == "!":  # "! --opt" negates; "--opt ! a b" is the value "!" (iptables 1.8)
-            raise ParseError(f"`!' is not a negation after {o.name}: iptables takes it as the value ({owner}; "
-                             f"write ! {o.name})", f, line)  # fmt: skip
-        if o.negated and not invertible:
-            raise ParseError(f'{owner}: option "{o.name}" cannot be inverted', f, line)
+        raise ParseError(f'option "{o.name}" requires an argument ({owner})', f, line)
+    if n == 2 and values[1][:1] in ("-", "!"):
+        raise ParseError(f"{o.name} requires two args. ({owner})", f, line)
+    if n == 2 and values[0] == "!":  # "! --opt" negates; "--opt ! a b" is the value "!" (iptables 1.8)
+        raise ParseError(f"`!' is not a negation after {o.name}: iptables takes it as the value ({owner}; "
+                         f"write ! {o.name})", f, line)  # fmt: skip
+    if o.negated and not invertible:
+        raise ParseError(f'{owner}: option "{o.name}" cannot be inverted', f, line)
 
 
 _COUNTS = ("no value", "one value", "two values")
