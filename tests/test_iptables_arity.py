@@ -106,13 +106,13 @@ def real_error(table: str, rule: str) -> str | None:
                        capture_output=True, check=False)  # fmt: skip
     if p.returncode == 0:
         return None
-    return (p.stderr.strip().splitlines() or ["exit %d" % p.returncode])[0]
+    return (p.stderr.strip().splitlines() or [f"exit {p.returncode}"])[0]
 
 
 def rule_of(kind: str, key: str, opt: str, words: str, companion: str, neg: bool = False, first: bool = False) -> str:
     """The rule of a case (see iptables_arity_cases), its option followed by ``words``; ``first`` puts a
     match's companion first (an option short of its value takes the next word: not the companion's)."""
-    table, chain, before, _ = (cases.M if kind == "m" else cases.T)[key]
+    _, chain, before, _ = (cases.M if kind == "m" else cases.T)[key]
     owner = key.split("-")[0]
     o = " ".join(x for x in ("!" if neg else "", opt, words) if x)
     if kind == "t":

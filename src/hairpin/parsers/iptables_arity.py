@@ -27,12 +27,13 @@ def _opts(*groups: tuple[int, bool, str]) -> dict[str, tuple[int, bool]]:
     return {name: (n, inv) for n, inv, names in groups for name in names.split()}
 
 
+# fmt: off
 #: extension (match module or target) -> option -> (values it takes, may be negated with ``!``)
 OPTIONS: dict[str, dict[str, tuple[int, bool]]] = {
     # matches
     "comment": _opts((_ONE, False, "--comment")),
     "tcp": _opts((_ONE, True, "--sport --source-port --dport --destination-port --tcp-option"),
-                 (_TWO, True, "--tcp-flags"), (_NONE, True, "--syn")),  # fmt: skip
+                 (_TWO, True, "--tcp-flags"), (_NONE, True, "--syn")),
     "udp": _opts((_ONE, True, "--sport --source-port --dport --destination-port")),
     "sctp": _opts((_ONE, True, "--sport --source-port --dport --destination-port"), (_TWO, True, "--chunk-types")),
     "multiport": _opts((_ONE, True, "--sports --source-ports --dports --destination-ports --ports")),
@@ -40,32 +41,32 @@ OPTIONS: dict[str, dict[str, tuple[int, bool]]] = {
     "connmark": _opts((_ONE, True, "--mark")),
     "conntrack": _opts((_ONE, True, "--ctstate --ctproto --ctorigsrc --ctorigdst --ctreplsrc --ctrepldst "
                         "--ctorigsrcport --ctorigdstport --ctreplsrcport --ctrepldstport --ctstatus --ctexpire"),
-                       (_ONE, False, "--ctdir")),  # fmt: skip
+                       (_ONE, False, "--ctdir")),
     "state": _opts((_ONE, True, "--state")),
     "statistic": _opts((_ONE, False, "--mode --packet"), (_ONE, True, "--probability --every")),
     "addrtype": _opts((_ONE, True, "--src-type --dst-type"), (_NONE, False, "--limit-iface-in --limit-iface-out")),
     "recent": _opts((_NONE, True, "--set --rcheck --update --remove"), (_NONE, False, "--rsource --rdest --reap --rttl"),
-                    (_ONE, False, "--name --mask --seconds --hitcount")),  # fmt: skip
+                    (_ONE, False, "--name --mask --seconds --hitcount")),
     "set": _opts((_TWO, True, "--match-set"), (_NONE, False, "--return-nomatch"),
                  (_NONE, True, "--update-counters --update-subcounters"),
                  (_ONE, True, "--packets-eq --bytes-eq"),
-                 (_ONE, False, "--packets-lt --packets-gt --bytes-lt --bytes-gt")),  # fmt: skip
+                 (_ONE, False, "--packets-lt --packets-gt --bytes-lt --bytes-gt")),
     "physdev": _opts((_ONE, True, "--physdev-in --physdev-out"),
-                     (_NONE, True, "--physdev-is-in --physdev-is-out --physdev-is-bridged")),  # fmt: skip
+                     (_NONE, True, "--physdev-is-in --physdev-is-out --physdev-is-bridged")),
     "owner": _opts((_ONE, True, "--uid-owner --gid-owner"), (_NONE, True, "--socket-exists"),
-                   (_NONE, False, "--suppl-groups")),  # fmt: skip
+                   (_NONE, False, "--suppl-groups")),
     "socket": _opts((_NONE, False, "--transparent --nowildcard --restore-skmark")),
     "rpfilter": _opts((_NONE, False, "--loose --validmark --accept-local --invert")),
     "limit": _opts((_ONE, False, "--limit --limit-burst")),
     "hashlimit": _opts((_ONE, True, "--hashlimit-upto --hashlimit-above"), (_ONE, False, "--hashlimit-burst --hashlimit-mode "
                         "--hashlimit-srcmask --hashlimit-dstmask --hashlimit-name --hashlimit-htable-size "
                         "--hashlimit-htable-max --hashlimit-htable-expire --hashlimit-htable-gcinterval "
-                        "--hashlimit-rate-interval"), (_NONE, False, "--hashlimit-rate-match")),  # fmt: skip
+                        "--hashlimit-rate-interval"), (_NONE, False, "--hashlimit-rate-match")),
     "mac": _opts((_ONE, True, "--mac-source")),
     "iprange": _opts((_ONE, True, "--src-range --dst-range")),
     "length": _opts((_ONE, True, "--length")),
     "string": _opts((_ONE, False, "--algo --from --to"), (_ONE, True, "--string --hex-string"),
-                    (_NONE, False, "--icase")),  # fmt: skip
+                    (_NONE, False, "--icase")),
     "icmp": _opts((_ONE, True, "--icmp-type")),
     "pkttype": _opts((_ONE, True, "--pkt-type")),
     # targets
@@ -75,7 +76,7 @@ OPTIONS: dict[str, dict[str, tuple[int, bool]]] = {
     "REDIRECT": _opts((_ONE, False, "--to-ports"), (_NONE, False, "--random")),
     "MARK": _opts((_ONE, False, "--set-xmark --set-mark --and-mark --or-mark --xor-mark")),
     "CONNMARK": _opts((_ONE, False, "--set-xmark --set-mark --and-mark --or-mark --xor-mark --nfmask --ctmask "
-                       "--mask"), (_NONE, False, "--save-mark --restore-mark")),  # fmt: skip
+                       "--mask"), (_NONE, False, "--save-mark --restore-mark")),
     "REJECT": _opts((_ONE, False, "--reject-with")),
     "LOG": _opts((_ONE, False, "--log-level --log-prefix"),
                  (_NONE, False, "--log-tcp-sequence --log-tcp-options --log-ip-options --log-uid --log-macdecode")),
@@ -86,10 +87,11 @@ OPTIONS: dict[str, dict[str, tuple[int, bool]]] = {
     "NFLOG": _opts((_ONE, False, "--nflog-group --nflog-prefix --nflog-range --nflog-size --nflog-threshold")),
     # libxt_SET parses by hand and ignores a "!" before any of its options
     "SET": _opts((_TWO, True, "--add-set --del-set --map-set"), (_ONE, True, "--timeout"),
-                 (_NONE, True, "--exist --map-mark --map-prio --map-queue")),  # fmt: skip
+                 (_NONE, True, "--exist --map-mark --map-prio --map-queue")),
     "CHECKSUM": _opts((_NONE, False, "--checksum-fill")),
     "TCPMSS": _opts((_ONE, False, "--set-mss"), (_NONE, False, "--clamp-mss-to-pmtu")),
 }
+# fmt: on
 
 
 def spec(owner: str, option: str) -> tuple[int, bool] | None:

@@ -42,8 +42,8 @@ import re
 import socket
 
 from hairpin.errors import ParseError
-from hairpin.parsers.iptables_arity import OPTIONS
 from hairpin.netfilter.rules import BUILTIN_CHAINS, Match, Option, Rule, Ruleset
+from hairpin.parsers.iptables_arity import OPTIONS
 from hairpin.reading import digits, long_number, number_error
 
 __all__ = ["MATCHES", "TARGETS", "check"]

@@ -19,9 +19,9 @@ import re
 from pathlib import Path
 
 from hairpin import reading
-from hairpin.parsers import iptables_arity
 from hairpin.errors import ParseError
 from hairpin.netfilter.rules import Chain, Match, Option, Rule, Ruleset, Table, Target
+from hairpin.parsers import iptables_arity
 from hairpin.reading import digits, split_lines
 
 __all__ = ["dump", "format_rule", "load", "parse", "tokenize"]
