@@ -31,6 +31,11 @@ do not load, so a trace never runs on a rule file the node could not hold.  Each
   ``--vport``/``--vportctl`` a port or service name (a number above 65535 loads modulo 65536: refused, as a
   dump never holds it), ``--vdir`` ORIGINAL or REPLY and not negated, ``--vmethod`` GATE, IPIP or MASQ
   (case-insensitive).  ``iptables-restore --test`` parses these without the kernel's xt_ipvs.
+- Value counts (``iptables_arity``): each option of the extensions it lists takes its number of values
+  ("Bad argument `WORD'" for a word no option takes, 'option "--x" requires an argument', "--match-set
+  requires two args.") and is negated only where the extension allows it ('option "--x" cannot be
+  inverted'); a verdict or a jump to a chain takes no options ('unknown option "--x"').  Options of other
+  extensions are taken as written.
 - Jump loops: a chain reachable from a built-in chain that jumps, directly or through others, back into
   itself is refused at commit (ELOOP; iptables-nft: "RULE_APPEND failed (Too many links): rule in chain
   X").  ``iptables-restore --test`` does not load, so it does not see loops; the kernel does.

@@ -8,7 +8,10 @@
 
 A rule is a sequence of options.  ``-m NAME`` opens a match module whose options follow; ``-j``/``-g``
 names the target, whose options follow it.  ``!`` before an option negates it (iptables 1.8 prints it
-there; the old ``-s ! ADDR`` order is accepted too).  Values may be double-quoted with backslash
+there; the old ``-s ! ADDR`` order is accepted too, for the built-in options: iptables 1.8 reads
+``--dport ! 80`` as the port ``!``).  An option ``iptables_arity`` knows to take a value takes the next word,
+whatever it is, as iptables' getopt_long gives it (``--comment -j DROP``: the comment ``-j``, then ``DROP``,
+a word iptables_check refuses); ``!`` before ``-m``, ``-j`` or ``-g`` is refused, as iptables refuses it.  Values may be double-quoted with backslash
 escapes, as iptables-save quotes comments.  No knowledge of what modules mean lives here: that is
 ``hairpin.netfilter.evaluate``'s job.
 """
