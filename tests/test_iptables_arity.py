@@ -57,6 +57,12 @@ def hairpin_error(table: str, rule: str) -> str | None:
     ("nat", "-A PREROUTING -p tcp -j DNAT --to-destination 1.2.3.4:80 --random 2", "Bad argument `2' (DNAT --random takes no value)"),
     ("nat", "-A POSTROUTING -j SNAT --to-source 1.2.3.4 5.6.7.8", "Bad argument `5.6.7.8' (SNAT --to-source takes one value)"),
     ("mangle", "-A PREROUTING -j MARK ! --set-xmark 0x1", 'MARK: option "--set-xmark" cannot be inverted'),
+    ("filter", "-A INPUT -p tcp -m tcp --tcp-flags ! SYN,ACK SYN -j DROP",
+     "`!' is not a negation after --tcp-flags: iptables takes it as the value (tcp; write ! --tcp-flags)"),
+    ("filter", "-A INPUT ! -j DROP", "'!' before -j in rule for chain INPUT (iptables negates options, not targets)"),
+    ("filter", "-A INPUT ! -m comment --comment a -j DROP",
+     "'!' before -m in rule for chain INPUT (iptables negates options, not matches)"),
+    ("filter", "-A INPUT -g INPUT --foo 1", 'unknown option "--foo": -g INPUT takes no options'),
 ])  # fmt: skip
 def test_wrong_counts_are_refused_as_iptables_restore_refuses_them(table: str, rule: str, error: str) -> None:
     assert hairpin_error(table, rule) == error
@@ -72,6 +78,14 @@ def test_wrong_counts_are_refused_as_iptables_restore_refuses_them(table: str, r
 ])  # fmt: skip
 def test_right_counts_and_unknown_options_load(table: str, rule: str) -> None:
     assert hairpin_error(table, rule) is None
+
+
+def test_iptables_dash_s_is_held_to_the_same_counts() -> None:
+    """``iptables -S`` text goes through the same rule reader: the same refusal, at its own line."""
+    text = "-P INPUT ACCEPT\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n-A INPUT -m comment --comment a INPUT -j DROP\n"
+    rs, _ = forms.read_iptables(text, "s", "filter")
+    with pytest.raises(InputError, match=r"^s:4: Bad argument `INPUT' \(comment --comment takes one value\)$"):
+        iptables_check.check(rs)
 
 
 def test_every_option_has_a_case() -> None:

@@ -238,6 +238,9 @@ def _arity_error(owner: str, o: Option, s: tuple[int, bool], f: str | None, line
     """What is wrong with ``o``, whose option takes ``s[0]`` values (raised), if anything (two values)."""
     n, invertible = s
     values = o.values
+    if n == 2 and values[:1] == ("!",):  # "! --opt" negates; "--opt ! a b" is the value "!" (iptables 1.8)
+        raise ParseError(f"`!' is not a negation after {o.name}: iptables takes it as the value ({owner}; "
+                         f"write ! {o.name})", f, line)  # fmt: skip
     if len(values) != n:
         if len(values) > n and not (n == 2 and values[1][:1] in ("-", "!")):
             raise ParseError(f"Bad argument `{values[n]}' ({owner} {o.name} takes {_COUNTS[n]})", f, line)
@@ -246,9 +249,6 @@ def _arity_error(owner: str, o: Option, s: tuple[int, bool], f: str | None, line
         raise ParseError(f'option "{o.name}" requires an argument ({owner})', f, line)
     if n == 2 and values[1][:1] in ("-", "!"):
         raise ParseError(f"{o.name} requires two args. ({owner})", f, line)
-    if n == 2 and values[0] == "!":  # "! --opt" negates; "--opt ! a b" is the value "!" (iptables 1.8)
-        raise ParseError(f"`!' is not a negation after {o.name}: iptables takes it as the value ({owner}; "
-                         f"write ! {o.name})", f, line)  # fmt: skip
     if o.negated and not invertible:
         raise ParseError(f'{owner}: option "{o.name}" cannot be inverted', f, line)
 
