@@ -7,13 +7,16 @@ with ``-`` or ``!`` ("--match-set requires two args.").  ``! --opt`` is refused 
 be inverted ('comment: option "--comment" cannot be inverted.'); ``--opt ! value`` is not a negation for
 an extension's option: ``!`` is its value.
 
-Sources: iptables 1.8.9, ``extensions/libxt_*.c`` and ``libipt_*.c`` option tables (``xt_option_entry``:
-``XTTYPE_NONE`` takes no value, every other type one, ``XTOPT_INVERT`` allows ``!``; the extensions still
-parsed by hand, tcp, sctp, set and SET, read their second word from ``argv[optind]``), libxtables
-``xtables_options_xfrm`` (``has_arg``) and ``xtables_option_parse``, and the iptables-extensions(8) man page
-of that version.  Every entry was checked against ``iptables-nft-restore --test`` (iptables 1.8.9,
-nf_tables) with the option given no value, its values, one more, and ``!``: see
-``tests/test_iptables_arity.py``.  Options not listed here are taken as written.
+Sources: iptables 1.8.9: the iptables-extensions(8) man page of that version (each option's ``[!]`` and
+value placeholders); the option tables of its ``extensions/libxt_*.c`` and ``libipt_*.c``
+(``xt_option_entry``: ``XTTYPE_NONE`` takes no value, every other type one, ``XTOPT_INVERT`` allows ``!``;
+libxtables' ``xtables_options_xfrm`` makes the getopt table from them, ``xtables_option_parse`` refuses a
+``!`` or a missing value); the extensions still parsed by hand (tcp ``--tcp-flags``, sctp ``--chunk-types``,
+set ``--match-set``, SET ``--add-set``/``--del-set``/``--map-set``) read their second word from
+``argv[optind]``, and SET ignores a ``!``.  Every entry is checked against ``iptables-nft-restore --test``
+(iptables 1.8.9, nf_tables): the option given its values, one more, one fewer and ``!`` (see
+``tests/test_iptables_arity.py``), which is what settles each fact here.  Options not listed are taken as
+written.
 """
 
 from __future__ import annotations
