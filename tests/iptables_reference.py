@@ -1,7 +1,11 @@
 """The iptables-save parser and the iptables-restore checks as they were before the load was made faster
 (``hairpin.parsers.iptables_save`` and ``iptables_check`` at commit a4ca77e), kept verbatim, renamed
 ``_reference_*``: ``tests/test_iptables_fastpath.py`` holds the current code to them, object for object and
-error line for error line."""
+error line for error line.
+
+One change since, in both the current code and this copy (marked "since a4ca77e"): iptables' getopt rule
+for the options ``hairpin.parsers.iptables_arity`` knows (an option that takes a value takes the next word,
+whatever it is) and the check of their number of values, which came later than the fast path."""
 
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ import socket
 
 from hairpin.errors import ParseError
 from hairpin.netfilter.rules import BUILTIN_CHAINS, Chain, Match, Option, Rule, Ruleset, Table, Target
+from hairpin.parsers.iptables_check import _arity  # since a4ca77e
+from hairpin.parsers.iptables_save import _takes_value  # since a4ca77e
 
 _reference_save_BUILTIN_OPTS = {
     "-s": "-s", "--source": "-s", "--src": "-s",
@@ -82,6 +88,10 @@ def _reference_save_parse_rule_args(
         i += 1
         values: list[str] = []
         quoted_any = False
+        if i < len(tokens) and _takes_value(tok, target, in_target, module, matches):  # since a4ca77e
+            values.append(tokens[i][0])
+            quoted_any = tokens[i][1]
+            i += 1
         while i < len(tokens):
             nxt, nq = tokens[i]
             if nxt == "!" and not nq:
@@ -96,6 +106,10 @@ def _reference_save_parse_rule_args(
             values.append(nxt)
             quoted_any = quoted_any or nq
             i += 1
+        if negate and (tok in ("-m", "--match") or tok in _reference_save_TARGET_OPTS):  # since a4ca77e
+            # iptables 1.8.9: "unexpected ! flag before --match", "cannot have ! before -j"
+            raise ParseError(f"'!' before {tok} in rule for chain {chain} (iptables negates options, not "
+                             f"{'matches' if tok in ('-m', '--match') else 'targets'})", file, line)
         if tok in ("-m", "--match"):
             if len(values) != 1:
                 raise ParseError(f"-m needs one module name in rule for chain {chain}", file, line)
@@ -340,10 +354,14 @@ def _reference_check_check_rule(rule: Rule, chains: object, f: str | None) -> No
             raise ParseError(f"{'-g' if t.goto else '-j'} {t.name}: no chain {t.name} in *{rule.table} and no such "
                              "target", f, line)  # fmt: skip
         _reference_check_check_target_options(rule, proto, f, line)
+    elif t.options:  # since a4ca77e
+        raise ParseError(f'unknown option "{t.options[0].name}": {"-g" if t.goto else "-j"} {t.name} takes no options',
+                         f, line)  # fmt: skip
 
 
 def _reference_check_check_match(m: Match, proto: str, f: str | None, line: int) -> None:
     mod = m.module
+    _arity(mod, m.options, f, line)  # since a4ca77e
     if mod == "ipvs":
         _reference_check_check_ipvs(m, f, line)
         return
@@ -374,6 +392,7 @@ def _reference_check_check_match(m: Match, proto: str, f: str | None, line: int)
 def _reference_check_check_target_options(rule: Rule, proto: str, f: str | None, line: int) -> None:
     t = rule.target
     assert t is not None
+    _arity(t.name, t.options, f, line)  # since a4ca77e
     for o in t.options:
         if t.name in ("DNAT", "SNAT") and o.name in ("--to-destination", "--to-source", "--to"):
             _reference_check_nat_range(_reference_check_one(o, f, line), proto, f, line)

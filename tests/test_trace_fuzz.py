@@ -126,7 +126,8 @@ def test_ascii_digits_only() -> None:
 def test_lines_are_split_where_the_tools_split_them() -> None:
     """iptables-restore and nft read a line up to '\\n' only: a comment holding U+2028 is one rule (Python's
     splitlines cut it in two, an unterminated quote), and a form feed does not start a new rule (it cut
-    ``--comment a<FF>-A INPUT -j DROP`` into a second rule that iptables-restore never loads)."""
+    ``--comment a<FF>-A INPUT -j DROP`` into a second rule that iptables-restore never loads: it refuses the
+    one rule, whose comment would have two words)."""
     from hairpin.reading import split_lines
 
     assert split_lines("a\x0cb\u2028c\x85d\r\ne\n\nf\n") == ["a\x0cb\u2028c\x85d\r", "e", "", "f"]
@@ -135,7 +136,11 @@ def test_lines_are_split_where_the_tools_split_them() -> None:
     rs, _ = forms.read_iptables(head + '-A INPUT -s 10.0.0.1/32 -m comment --comment "a\u2028b" -j ACCEPT\nCOMMIT\n', "f")
     iptables_check.check(rs)
     assert [iptables_save.format_rule(r) for r in rs.rules()] == ['-A INPUT -s 10.0.0.1/32 -m comment --comment "a\u2028b" -j ACCEPT']
+    # one rule, and refused as iptables-nft-restore 1.8.9 --test refuses it ("Bad argument `INPUT'", line 3):
+    # the comment is the one word "a<FF>-A", and INPUT a word no option takes
     rs, _ = forms.read_iptables(head + "-A INPUT -m comment --comment a\x0c-A INPUT -j DROP\nCOMMIT\n", "f")
-    assert [r.target.name for r in rs.rules() if r.target is not None] == ["DROP"] and len(rs.rules()) == 1
+    assert len(rs.rules()) == 1 and rs.rules()[0].matches[0].options[0].values == ("a\x0c-A", "INPUT")
+    with pytest.raises(InputError, match=r"^f:3: Bad argument `INPUT' \(comment --comment takes one value\)$"):
+        iptables_check.check(rs)
     with pytest.raises(InputError, match=r"^r:1: unexpected '32766:' in ip rule$"):  # one line, not two rules
         iproute.parse_ip_rules("0:\tfrom all lookup local\x0c32766:\tfrom all lookup main\n", "r")

@@ -31,6 +31,11 @@ do not load, so a trace never runs on a rule file the node could not hold.  Each
   ``--vport``/``--vportctl`` a port or service name (a number above 65535 loads modulo 65536: refused, as a
   dump never holds it), ``--vdir`` ORIGINAL or REPLY and not negated, ``--vmethod`` GATE, IPIP or MASQ
   (case-insensitive).  ``iptables-restore --test`` parses these without the kernel's xt_ipvs.
+- Value counts (``iptables_arity``): each option of the extensions it lists takes its number of values
+  ("Bad argument `WORD'" for a word no option takes, 'option "--x" requires an argument', "--match-set
+  requires two args.") and is negated only where the extension allows it ('option "--x" cannot be
+  inverted'); a verdict or a jump to a chain takes no options ('unknown option "--x"').  Options of other
+  extensions are taken as written.
 - Jump loops: a chain reachable from a built-in chain that jumps, directly or through others, back into
   itself is refused at commit (ELOOP; iptables-nft: "RULE_APPEND failed (Too many links): rule in chain
   X").  ``iptables-restore --test`` does not load, so it does not see loops; the kernel does.
@@ -43,6 +48,7 @@ import socket
 
 from hairpin.errors import ParseError
 from hairpin.netfilter.rules import BUILTIN_CHAINS, Match, Option, Rule, Ruleset
+from hairpin.parsers.iptables_arity import OPTIONS
 from hairpin.reading import digits, long_number, number_error
 
 __all__ = ["MATCHES", "TARGETS", "check"]
@@ -159,6 +165,9 @@ def _check_rule(rule: Rule, chains: object, f: str | None, valid: set[tuple[int,
         if key not in valid:
             _check_target_options(rule, proto, f, line)
             valid.add(key)
+    elif t.options:  # the standard target has no options (iptables: unknown option "--x")
+        raise ParseError(f'unknown option "{t.options[0].name}": {"-g" if t.goto else "-j"} {t.name} takes no options',
+                         f, line)  # fmt: skip
 
 
 #: the match modules whose options are checked below (the others' options are taken as written)
@@ -168,6 +177,7 @@ _CHECKED = frozenset({"ipvs", "tcp", "udp", "sctp", "dccp", "udplite", "multipor
 
 def _check_match(m: Match, proto: str, f: str | None, line: int) -> None:
     mod = m.module
+    _arity(mod, m.options, f, line)
     if mod not in _CHECKED:
         return
     if mod == "ipvs":
@@ -200,6 +210,7 @@ def _check_match(m: Match, proto: str, f: str | None, line: int) -> None:
 def _check_target_options(rule: Rule, proto: str, f: str | None, line: int) -> None:
     t = rule.target
     assert t is not None
+    _arity(t.name, t.options, f, line)
     for o in t.options:
         if t.name in ("DNAT", "SNAT") and o.name in ("--to-destination", "--to-source", "--to"):
             _nat_range(_one(o, f, line), proto, f, line)
@@ -210,6 +221,39 @@ def _check_target_options(rule: Rule, proto: str, f: str | None, line: int) -> N
         elif t.name in ("MARK", "CONNMARK") and o.name in ("--set-xmark", "--set-mark", "--and-mark", "--or-mark",
                                                             "--xor-mark", "--nfmask", "--ctmask", "--mask"):  # fmt: skip
             _mark(_one(o, f, line), f, line)
+
+
+def _arity(owner: str, options: tuple[Option, ...], f: str | None, line: int) -> None:
+    """Each option known to ``iptables_arity`` has its number of values and is negated only if it may be."""
+    known = OPTIONS.get(owner)
+    if known:
+        for o in options:
+            s = known.get(o.name)
+            # one value, or none, as written (most options): nothing more to look at
+            if s is not None and (len(o.values) != s[0] or s[0] == 2 or (o.negated and not s[1])):
+                _arity_error(owner, o, s, f, line)
+
+
+def _arity_error(owner: str, o: Option, s: tuple[int, bool], f: str | None, line: int) -> None:
+    """What is wrong with ``o``, whose option takes ``s[0]`` values (raised), if anything (two values)."""
+    n, invertible = s
+    values = o.values
+    if n == 2 and values[:1] == ("!",):  # "! --opt" negates; "--opt ! a b" is the value "!" (iptables 1.8)
+        raise ParseError(f"`!' is not a negation after {o.name}: iptables takes it as the value ({owner}; "
+                         f"write ! {o.name})", f, line)  # fmt: skip
+    if len(values) != n:
+        if len(values) > n and not (n == 2 and values[1][:1] in ("-", "!")):
+            raise ParseError(f"Bad argument `{values[n]}' ({owner} {o.name} takes {_COUNTS[n]})", f, line)
+        if n == 2 and values:  # libxt_set, libxt_tcp...: the second word is read by the extension
+            raise ParseError(f"{o.name} requires two args. ({owner})", f, line)
+        raise ParseError(f'option "{o.name}" requires an argument ({owner})', f, line)
+    if n == 2 and values[1][:1] in ("-", "!"):
+        raise ParseError(f"{o.name} requires two args. ({owner})", f, line)
+    if o.negated and not invertible:
+        raise ParseError(f'{owner}: option "{o.name}" cannot be inverted', f, line)
+
+
+_COUNTS = ("no value", "one value", "two values")
 
 
 def _one(o: Option, f: str | None, line: int) -> str:

@@ -8,7 +8,10 @@
 
 A rule is a sequence of options.  ``-m NAME`` opens a match module whose options follow; ``-j``/``-g``
 names the target, whose options follow it.  ``!`` before an option negates it (iptables 1.8 prints it
-there; the old ``-s ! ADDR`` order is accepted too).  Values may be double-quoted with backslash
+there; the old ``-s ! ADDR`` order is accepted too, for the built-in options: iptables 1.8 reads
+``--dport ! 80`` as the port ``!``).  An option ``iptables_arity`` knows to take a value takes the next word,
+whatever it is, as iptables' getopt_long gives it (``--comment -j DROP``: the comment ``-j``, then ``DROP``,
+a word iptables_check refuses); ``!`` before ``-m``, ``-j`` or ``-g`` is refused, as iptables refuses it.  Values may be double-quoted with backslash
 escapes, as iptables-save quotes comments.  No knowledge of what modules mean lives here: that is
 ``hairpin.netfilter.evaluate``'s job.
 """
@@ -21,6 +24,7 @@ from pathlib import Path
 from hairpin import reading
 from hairpin.errors import ParseError
 from hairpin.netfilter.rules import Chain, Match, Option, Rule, Ruleset, Table, Target
+from hairpin.parsers import iptables_arity
 from hairpin.reading import digits, split_lines
 
 __all__ = ["dump", "format_rule", "load", "parse", "tokenize"]
@@ -104,6 +108,11 @@ def parse_rule_args(
         i += 1
         values: list[str] = []
         quoted_any = False
+        if i < len(tokens) and _takes_value(tok, target, in_target, module, matches):
+            # getopt_long: an option that takes a value takes the next word, whatever it is ("!", "-j")
+            values.append(tokens[i][0])
+            quoted_any = tokens[i][1]
+            i += 1
         while i < len(tokens):
             nxt, nq = tokens[i]
             if nxt == "!" and not nq:
@@ -118,6 +127,10 @@ def parse_rule_args(
             values.append(nxt)
             quoted_any = quoted_any or nq
             i += 1
+        if negate and (tok in ("-m", "--match") or tok in _TARGET_OPTS):
+            # iptables 1.8.9: "unexpected ! flag before --match", "cannot have ! before -j"
+            raise ParseError(f"'!' before {tok} in rule for chain {chain} (iptables negates options, not "
+                             f"{'matches' if tok in ('-m', '--match') else 'targets'})", file, line)
         if tok in ("-m", "--match"):
             if len(values) != 1:
                 raise ParseError(f"-m needs one module name in rule for chain {chain}", file, line)
@@ -284,6 +297,18 @@ def _shared_match(memo: _MatchMemo, module: str, keys: list[tuple[str, str, bool
     if m is None:
         m = memo[mkey] = Match(module, tuple(opts))
     return m
+
+
+def _takes_value(tok: str, target: Target | None, in_target: bool, module: str | None, matches: list[Match]) -> bool:
+    """Whether ``tok`` is an option of a known extension that takes at least one value (iptables_arity)."""
+    if in_target:
+        owner = target.name if target is not None else None
+    elif tok in _BUILTIN_OPTS or tok in _TARGET_OPTS or tok in ("-m", "--match"):
+        return False
+    else:
+        owner = module if module is not None else _implicit_module(matches)
+    s = iptables_arity.spec(owner, tok) if owner is not None else None
+    return s is not None and s[0] > 0
 
 
 def _implicit_module(matches: list[Match]) -> str | None:
