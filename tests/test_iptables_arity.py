@@ -1,14 +1,14 @@
 """The number of values of each option iptables_arity knows, and where ``!`` may go, held to the real
 ``iptables-nft-restore --test`` (iptables 1.8.9): exact error lines, every option with no value, its values,
 one more and ``!`` (a table of cases), and random rules (hypothesis) that hairpin refuses exactly when the
-real tool does.  The tests against the real tool need root, iptables-nft-restore and ipset."""
+real tool does.  The tests against the real tool need root, iptables-nft-restore, ipset and unshare; each run of
+the tool is in a network namespace of its own (the host's sets and rules are never touched)."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -99,25 +99,17 @@ def test_every_option_has_a_case() -> None:
 
 RESTORE = "iptables-nft-restore"
 pytestmark_real = pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which(RESTORE) is None or shutil.which("ipset") is None,
-    reason="needs root, iptables-nft-restore and ipset",
+    os.geteuid() != 0 or not all(shutil.which(x) for x in (RESTORE, "ipset", "unshare")),
+    reason="needs root, iptables-nft-restore, ipset and unshare",
 )
 
 
-@pytest.fixture(scope="module")
-def ipset() -> Iterator[None]:
-    """The set the set match and SET target name (they refuse a set that does not exist)."""
-    subprocess.run(["ipset", "create", cases.SET, "hash:ip", "-exist"], check=True)
-    try:
-        yield
-    finally:
-        subprocess.run(["ipset", "destroy", cases.SET], check=False)
-
-
 def real_error(table: str, rule: str) -> str | None:
-    """iptables-nft-restore --test on a file holding this one rule: its first error line, or None."""
-    p = subprocess.run([RESTORE, "--test"], input=HEADS[table] + rule + "\nCOMMIT\n", text=True,
-                       capture_output=True, check=False)  # fmt: skip
+    """iptables-nft-restore --test on a file holding this one rule, in a new network namespace holding only
+    the set the cases name: its first error line, or None."""
+    script = f"ipset create {cases.SET} hash:ip && exec {RESTORE} --test"
+    p = subprocess.run(["unshare", "--net", "sh", "-c", script], input=HEADS[table] + rule + "\nCOMMIT\n",
+                       text=True, capture_output=True, check=False)  # fmt: skip
     if p.returncode == 0:
         return None
     return (p.stderr.strip().splitlines() or [f"exit {p.returncode}"])[0]
@@ -143,7 +135,7 @@ CASES = [(kind, key, opt, vals, comp) for kind, tab in (("m", cases.M), ("t", ca
 
 @pytestmark_real
 @pytest.mark.parametrize(("kind", "key", "opt", "vals", "comp"), CASES, ids=[f"{c[1]}{c[2]}" for c in CASES])
-def test_each_option_against_the_real_tool(ipset: None, kind: str, key: str, opt: str, vals: str, comp: str) -> None:
+def test_each_option_against_the_real_tool(kind: str, key: str, opt: str, vals: str, comp: str) -> None:
     """The option with its values loads; with one value more, one fewer (none) or ``!`` before it, hairpin
     refuses it exactly when iptables-nft-restore --test does; the count is the one iptables_arity gives."""
     table = (cases.M if kind == "m" else cases.T)[key][0]
@@ -188,7 +180,7 @@ def arity_rules(draw: st.DrawFn) -> tuple[str, str]:
 @pytestmark_real
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(arity_rules())
-def test_hairpin_refuses_exactly_what_iptables_restore_refuses(ipset: None, case: tuple[str, str]) -> None:
+def test_hairpin_refuses_exactly_what_iptables_restore_refuses(case: tuple[str, str]) -> None:
     table, rule = case
     real, ours = real_error(table, rule), hairpin_error(table, rule)
     assert (real is None) == (ours is None), (rule, real, ours)
