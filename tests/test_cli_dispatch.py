@@ -109,6 +109,12 @@ def test_a_plain_capture_needs_no_bundle_machinery(capture: Path, tmp_path: Path
     assert r.stdout == "1 []\n"
 
 
+def test_a_plain_capture_imports_no_yaml_reader(capture: Path, tmp_path: Path) -> None:
+    # (hairpin.reading imports PyYAML: 15-18 ms of a 0.4 s analysis; the pcap path needs only hairpin.text)
+    r = _pcap_in_a_child(capture, tmp_path / "out.json", "set(sys.modules) & {'yaml', 'hairpin.reading'}")
+    assert r.stdout == "1 []\n"
+
+
 def test_capture_magics_are_the_bundle_tests() -> None:
     from hairpin.collect import CAPTURE_MAGICS
     from hairpin.parsers.pcap import MAGICS

@@ -117,7 +117,7 @@ def test_digits_of_other_scripts_are_refused_in_one_line(d: str) -> None:
 
 
 def test_ascii_digits_only() -> None:
-    from hairpin.reading import digits
+    from hairpin.text import digits
 
     assert [digits(x) for x in ("0", "65535", "", "²", "１", "٣", "1 ", "-1", "+1", "1_0")] == [
         True, True, False, False, False, False, False, False, False, False]  # fmt: skip
@@ -128,7 +128,7 @@ def test_lines_are_split_where_the_tools_split_them() -> None:
     splitlines cut it in two, an unterminated quote), and a form feed does not start a new rule (it cut
     ``--comment a<FF>-A INPUT -j DROP`` into a second rule that iptables-restore never loads: it refuses the
     one rule, whose comment would have two words)."""
-    from hairpin.reading import split_lines
+    from hairpin.text import split_lines
 
     assert split_lines("a\x0cb\u2028c\x85d\r\ne\n\nf\n") == ["a\x0cb\u2028c\x85d\r", "e", "", "f"]
     assert split_lines("") == [] and split_lines("\n") == [""] and split_lines("a") == ["a"]

@@ -40,6 +40,7 @@ from typing import IO, Any, TypeVar, cast
 import yaml
 
 from hairpin.errors import InputError, ParseError
+from hairpin.text import digits
 
 __all__ = [
     "ALIAS_NODES",
@@ -51,7 +52,6 @@ __all__ = [
     "alias_bomb_error",
     "check_yaml_events",
     "depth_error",
-    "digits",
     "display_name",
     "excerpt",
     "human_size",
@@ -66,7 +66,6 @@ __all__ = [
     "read_text",
     "refusing_long_numbers",
     "set_limits",
-    "split_lines",
     "yaml_error",
 ]
 
@@ -81,24 +80,6 @@ EXCERPT = 60
 _CHUNK = 1 << 20
 
 _limits: dict[str, int] = {}  # set by set_limits (the CLI's global options), over the environment
-
-
-def split_lines(text: str) -> list[str]:
-    """The lines of ``text`` as the kernel's tools read theirs: split at ``\\n`` only.  ``str.splitlines``
-    also splits at ``\\x0b``, ``\\x0c``, ``\\x1c``-``\\x1e``, ``\\x85``, U+2028 and U+2029, which
-    iptables-restore and nft take as part of a line (a comment holding U+2028 is one rule; a form feed
-    cannot start a new rule)."""
-    out = text.split("\n")
-    if out[-1] == "":
-        out.pop()
-    return out
-
-
-def digits(text: str) -> bool:
-    """``text`` is a non-empty run of ASCII digits 0-9: a number as the kernel's tools print it.
-    ``str.isdigit`` also takes other scripts' digits and superscripts (``'²'``, ``'１'``), which ``int``
-    refuses or reads as a number no tool ever wrote."""
-    return text.isascii() and text.isdigit()
 
 
 def parse_size(text: str, what: str = "size") -> int:

@@ -30,8 +30,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from hairpin.errors import InputError
-from hairpin.reading import digits
 from hairpin.scenario import Scenario
+from hairpin.text import digits
 
 __all__ = ["KEYS", "Grid", "Result", "point_scenario", "run"]
 

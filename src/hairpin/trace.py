@@ -59,7 +59,7 @@ from hairpin.parsers.conntrack_list import CtEntry
 from hairpin.parsers.ipset import IpSet
 from hairpin.parsers.nft_ruleset import read_nft
 from hairpin.parsers.node import read_node
-from hairpin.reading import digits, split_lines
+from hairpin.text import digits, split_lines
 from hairpin.tracer import Tracer
 
 __all__ = ["ASYMMETRIC_WHY", "FILES", "Leg", "Node", "Outcome", "RuleStep", "Trace", "check_packet", "parse_packet",

@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hairpin.errors import InputError
-from hairpin.reading import digits
+from hairpin.text import digits
 
 __all__ = [
     "FIRST_PATCH",

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from hairpin.errors import InputError
-from hairpin.reading import digits
+from hairpin.text import digits
 from hairpin.writing import check_output, write_output
 
 __all__ = [

@@ -31,7 +31,6 @@ from hairpin.kube.cluster import (
 )
 from hairpin.kube.layout import unsupported
 from hairpin.parsers.manifests import KubeObject
-from hairpin.reading import digits
 from hairpin.scenario import (
     AZ,
     Client,
@@ -46,6 +45,7 @@ from hairpin.scenario import (
     ServicePort,
     Vpc,
 )
+from hairpin.text import digits
 
 __all__ = ["scenario_from_objects", "scenario_to_dict", "scenario_yaml"]
 

@@ -63,8 +63,8 @@ from dataclasses import dataclass, field
 from hairpin.kube import names
 from hairpin.kube.layout import nftables_layout_for
 from hairpin.kube.proxy import externally_accessible, lb_vips, nodeport_addresses
-from hairpin.reading import digits
 from hairpin.scenario import Scenario, Service, ServicePort
+from hairpin.text import digits
 
 __all__ = ["MASQ_MARK", "TABLE", "NftLayout", "chain_base", "endpoint_chain", "ruleset", "service_chain"]
 

@@ -23,7 +23,7 @@ from hairpin.model.net import Packet, ip_int
 from hairpin.netfilter.matches import Undecidable, Unknown, compile_match, mark
 from hairpin.netfilter.rules import Match, Rule, Ruleset, Target
 from hairpin.parsers.iptables_save import format_rule
-from hairpin.reading import digits
+from hairpin.text import digits
 
 if TYPE_CHECKING:
     from hairpin.parsers.ipset import IpSet

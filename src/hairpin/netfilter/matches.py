@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from hairpin.model.net import ip_int
 from hairpin.netfilter.rules import Match, Option, Rule
-from hairpin.reading import digits
+from hairpin.text import digits
 
 if TYPE_CHECKING:
     from hairpin.netfilter.evaluate import Context

@@ -40,7 +40,7 @@ from hairpin.errors import ParseError
 from hairpin.model.net import ip_int
 from hairpin.netfilter.evaluate import Context, Evaluator, NatAction, Reads, Step, Verdict
 from hairpin.netfilter.rules import Rule
-from hairpin.reading import split_lines
+from hairpin.text import split_lines
 
 __all__ = ["PRE_DNAT", "NftChain", "NftRule", "NftTable", "Stacked", "parse"]
 

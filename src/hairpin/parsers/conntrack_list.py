@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from hairpin.conntrack import Conntrack, Entry, Tuple
 from hairpin.errors import ParseError
 from hairpin.model.net import ip_int
-from hairpin.reading import digits, long_number, refusing_long_numbers, split_lines
+from hairpin.reading import long_number, refusing_long_numbers
+from hairpin.text import digits, split_lines
 
 __all__ = ["CtEntry", "load_into", "parse"]
 

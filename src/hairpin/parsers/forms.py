@@ -22,7 +22,8 @@ from typing import Any
 from hairpin.errors import ParseError
 from hairpin.netfilter.rules import BUILTIN_CHAINS, Rule, Ruleset
 from hairpin.parsers import iproute, iptables_save
-from hairpin.reading import digits, long_number, number_error, refusing_long_numbers, split_lines
+from hairpin.reading import long_number, number_error, refusing_long_numbers
+from hairpin.text import digits, split_lines
 
 __all__ = ["ANSI", "kind_of", "read_addrs", "read_iptables", "read_routes", "read_rules", "strip_ansi"]
 

@@ -30,8 +30,8 @@ from pathlib import Path
 from hairpin import reading
 from hairpin.errors import ParseError
 from hairpin.model.net import ip_int, ip_str
-from hairpin.reading import digits, split_lines
 from hairpin.routing import DEFAULT_TABLE, LOCAL_TABLE, MAIN_TABLE, RouteEntry, Routing, RuleEntry
+from hairpin.text import digits, split_lines
 
 __all__ = [
     "NodeRouting",

@@ -19,7 +19,7 @@ from pathlib import Path
 from hairpin import reading
 from hairpin.errors import ParseError
 from hairpin.model.net import Packet
-from hairpin.reading import digits, split_lines
+from hairpin.text import digits, split_lines
 
 __all__ = ["IpSet", "load", "parse"]
 

@@ -49,7 +49,8 @@ import socket
 from hairpin.errors import ParseError
 from hairpin.netfilter.rules import BUILTIN_CHAINS, Match, Option, Rule, Ruleset
 from hairpin.parsers.iptables_arity import OPTIONS
-from hairpin.reading import digits, long_number, number_error
+from hairpin.reading import long_number, number_error
+from hairpin.text import digits
 
 __all__ = ["MATCHES", "TARGETS", "check"]
 

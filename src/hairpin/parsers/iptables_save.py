@@ -25,7 +25,7 @@ from hairpin import reading
 from hairpin.errors import ParseError
 from hairpin.netfilter.rules import Chain, Match, Option, Rule, Ruleset, Table, Target
 from hairpin.parsers import iptables_arity
-from hairpin.reading import digits, split_lines
+from hairpin.text import digits, split_lines
 
 __all__ = ["dump", "format_rule", "load", "parse", "tokenize"]
 

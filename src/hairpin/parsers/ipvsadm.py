@@ -29,7 +29,7 @@ from hairpin import reading
 from hairpin.errors import ParseError
 from hairpin.ipvs import IpvsTable, VirtualServer
 from hairpin.model.net import ip_int, ip_str
-from hairpin.reading import digits, split_lines
+from hairpin.text import digits, split_lines
 
 __all__ = ["dump", "load", "parse"]
 

@@ -23,7 +23,8 @@ from typing import Any
 
 from hairpin.errors import ParseError
 from hairpin.netfilter.nft import NftTable, parse
-from hairpin.reading import long_number, number_error, refusing_long_numbers, split_lines
+from hairpin.reading import long_number, number_error, refusing_long_numbers
+from hairpin.text import split_lines
 
 __all__ = ["read_nft"]
 
