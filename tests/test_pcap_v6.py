@@ -344,3 +344,13 @@ def test_a_hairpin_never_mixes_families(tmp_path: Path) -> None:
     found = answers(path, 10_000)
     same(found)
     assert found["columns"].hairpin_count == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 2**64 - 1) | st.integers(0, 20), max_size=40),
+       st.lists(st.integers(0, 2**64 - 1) | st.integers(0, 20), max_size=40))  # fmt: skip
+def test_new_addresses_are_setdiff1d(part: list[int], known: list[int]) -> None:
+    from hairpin.parsers.fastscan_addrs import _new_values
+
+    p, k = np.array(part, np.uint64), np.unique(np.array(known, np.uint64))
+    assert _new_values(p, k).tolist() == np.setdiff1d(p, k).tolist()

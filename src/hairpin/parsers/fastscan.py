@@ -429,7 +429,7 @@ def _healthy_views(scans: list[Scan], groups: Any, src: Any, dst: Any) -> tuple[
     if rest.size:
         plain = np.where(syn, from_c & to_v, from_v & to_c)[rest]
         each, h, f = _runs(rep[rest], syn[rest], sa[rest], tt[rest], plain)
-        which = np.unique(rep[rest])  # those groups, in order (``each``'s)
+        which = rep[rest[rest == lead[rest]]]  # those groups, in order (``each``'s; np.unique imports numpy.ma)
         good[which[each]] = True
         taken = each[np.searchsorted(which, rep[rest[h]])]  # the runs of the groups taken
         heads, first_sa = rest[h[taken]], rest[f[taken]]
