@@ -253,3 +253,15 @@ def test_a_healthy_connection_seen_on_its_target_node_with_the_clock_ahead(tmp_p
             (0.0003, Packet(NODE, 31468, C, 40000, SA, 7, 6))]  # fmt: skip
     found, _plans = analysed(tmp_path, [handshake(T0, 5), [at(T0 + 0.002 + d, p) for d, p in masq]])
     assert summary(found) == (1, 1, 0, {})
+
+
+@pytest.mark.parametrize(("second", "answer", "fed"), [(-0.5, (2, 2, 0, {}), 0), (0.5, (2, 2, 0, {}), 0),
+                                                       (-0.1, (1, 1, 0, {}), 0)])  # fmt: skip
+def test_a_handshake_again_written_after_it_stamped_before_it(tmp_path: Path, second: float, answer: Any, fed: int) -> None:
+    # one file: a handshake, then the same SYN and SYN-ACK stamped `second` from it (a capture out of time order by
+    # less than 4 s): 0.2 s or more either way, an attempt of its own, answered (two runs); within 0.2 s the SYN is
+    # a view of the answered handshake and the SYN-ACK meets no attempt (one attempt).  Left out either way
+    recs = handshake(T0 + 1, 77) + handshake(T0 + 1 + second, 77)
+    found, plans = analysed(tmp_path, [recs])
+    assert summary(found) == answer
+    assert [len(p.fed) for p in plans] == [fed, fed]
