@@ -137,6 +137,7 @@ class _Analyser:
         # to node:NodePort) within VIEW_WINDOW of it is a view of a handshake already answered (the same packets
         # in another capture whose clock is ahead by more than the handshake's round trip), not a new attempt
         self.answered: dict[int, tuple[float, int, int]] = {}
+        self.pruned = 0  # answered handshakes forgotten (a packet far behind may have been a view of one: ``late``)
 
     def _same(self, isn: int) -> Sequence[Attempt]:
         x = self.by_isn.get(isn)
@@ -186,7 +187,7 @@ class _Analyser:
             self.end = r.t
             if r.t >= self.next_tick:
                 self._tick()
-        elif r.t < self.end - LATE and self.expired:
+        elif r.t < self.end - LATE and (self.expired or self.pruned):
             self.late += 1
         f = int(p.flags)  # plain int arithmetic: enum.Flag operators cost a call each
         if f & _SYN and not f & _ACK:
@@ -306,7 +307,9 @@ class _Analyser:
         the packets."""
         self.next_tick = self.end + TICK
         if self.answered:  # a row is at most DISORDER s behind `end` where it matters (capture_fast): TICK is more
-            self.answered = {k: v for k, v in self.answered.items() if self.end - v[0] <= TICK}
+            kept = {k: v for k, v in self.answered.items() if self.end - v[0] <= TICK}
+            self.pruned += len(self.answered) - len(kept)
+            self.answered = kept
         if 4 * (self.packets - self.ticked) >= len(self.open) + self.ghosts - self.lone_gone:
             self.ticked = self.packets
             self.expire(self.end)

@@ -138,8 +138,8 @@ class Analysis:
         out = []
         if self.late:
             out.append(f"{self.late} packet{'s' if self.late != 1 else ''} came more than 5 s behind the capture's "
-                       "clock (out of time order) after attempts with no packet for 135 s had been closed: those "
-                       "packets may have missed their connection")  # fmt: skip
+                       "clock (out of time order) after attempts had been closed (with no packet for 135 s, or "
+                       "healthy for 10 s): those packets may have missed their connection")  # fmt: skip
         for f in self.files:
             if f.error:
                 continue
