@@ -144,3 +144,20 @@ def test_lines_are_split_where_the_tools_split_them() -> None:
         iptables_check.check(rs)
     with pytest.raises(InputError, match=r"^r:1: unexpected '32766:' in ip rule$"):  # one line, not two rules
         iproute.parse_ip_rules("0:\tfrom all lookup local\x0c32766:\tfrom all lookup main\n", "r")
+
+
+@pytest.mark.parametrize(("text", "read", "error"), [
+    ('[{"addr_info":null,"ifname":"-"}]', "addrs", "a: ip -j addr entry 1: addr_info is not a list"),
+    ('[{"ifname":"eth0","addr_info":"inet"}]', "addrs", "a: ip -j addr entry 1: addr_info is not a list"),
+    ('[{"dst":"default","dev":"eth0"},{"dst":"10.0.0.0/8","flags":null}]', "routes",
+     "a: ip -j route entry 2: flags is not a list"),
+    ('[{"dst":"default","flags":7}]', "routes", "a: ip -j route entry 1: flags is not a list"),
+])  # fmt: skip
+def test_json_lists_that_are_not_lists_are_refused_in_one_line(text: str, read: str, error: str) -> None:
+    # (hypothesis found '"addr_info": null' raising TypeError)
+    with pytest.raises(InputError) as e:
+        if read == "addrs":
+            forms.read_addrs(text, "a")
+        else:
+            forms.read_routes(text, "a", iproute.TableNames())
+    assert str(e.value) == error

@@ -256,7 +256,7 @@ def read_routes(text: str, file: str | None, names: iproute.TableNames) -> tuple
     tag = ", coloured (-c)" if coloured else ""
     if text.lstrip().startswith("["):
         doc = _load_json(text, file, "ip -j route")
-        lines = [_route_json_line(d) for d in doc]
+        lines = [_route_json_line(d, n, file) for n, d in enumerate(doc, 1)]
         kept = [ln for ln in lines if ln is not None]
         try:
             routes = iproute.parse_ip_routes("\n".join(ln or "" for ln in lines), file, names)
@@ -271,7 +271,15 @@ def read_routes(text: str, file: str | None, names: iproute.TableNames) -> tuple
     return iproute.parse_ip_routes(text, file, names), form
 
 
-def _route_json_line(d: dict[str, Any]) -> str | None:
+def _json_list(d: dict[str, Any], key: str, n: int, what: str, file: str | None) -> list[Any]:
+    """Entry ``n``'s ``key``: a JSON list, or none (``[]``); anything else (null, a number, a string) refused."""
+    v = d.get(key, [])
+    if not isinstance(v, list):
+        raise ParseError(f"{what} entry {n}: {key} is not a list", file)
+    return v
+
+
+def _route_json_line(d: dict[str, Any], n: int, file: str | None) -> str | None:
     dst = str(d.get("dst", ""))
     if ":" in dst:
         return None
@@ -281,7 +289,7 @@ def _route_json_line(d: dict[str, Any]) -> str | None:
                       ("scope", "scope"), ("prefsrc", "src"), ("metric", "metric")):  # fmt: skip
         if key in d and not (key == "table" and d[key] == "main"):
             out += [word, str(d[key])]
-    out += [str(f) for f in d.get("flags", []) if isinstance(f, str)]
+    out += [str(f) for f in _json_list(d, "flags", n, "ip -j route", file) if isinstance(f, str)]
     return " ".join(out)
 
 
@@ -337,7 +345,7 @@ def read_addrs(text: str, file: str | None) -> tuple[list[iproute.ParsedAddress]
             if not isinstance(name, str) or not name:
                 raise ParseError(f"ip -j addr entry {n}: no ifname", file)
             links.add(name)
-            for a in d.get("addr_info", []):
+            for a in _json_list(d, "addr_info", n, "ip -j addr", file):
                 if not isinstance(a, dict) or a.get("family") != "inet":
                     continue
                 try:
