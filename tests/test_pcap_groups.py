@@ -274,7 +274,7 @@ def fast_groups(path: Path) -> capture_hairpins.FastGroups | None:
     fastscan.healthy_pairs([sc], groups)
     fastscan.lone_syns([sc], 10_000, groups)
     order = capture_fast.stream_order([sc.t])
-    return None if order is None else capture_hairpins.hairpin_groups([sc], groups, order)
+    return None if order is None else capture_hairpins.hairpin_groups([sc], groups, order[1])
 
 
 def test_the_seeds_hairpins_are_taken_from_the_columns(tmp_path: Path) -> None:

@@ -403,6 +403,10 @@ def _fast(readers: list[Reader], scans: list[Any], listed: int, records: bool) -
     if order is None or groups is None:
         return None
     perm, upto = order
+    place: Any = None  # several files: each row's place in the stream (the merge's order inverted)
+    if perm is not None:
+        place = np.empty(perm.size, np.int64)
+        place[perm] = np.arange(perm.size)
 
     def keep() -> Any:  # every file's keep, end to end (a copy)
         return np.concatenate([sc.keep for sc in scans]) if len(scans) > 1 else scans[0].keep.copy()
@@ -411,10 +415,10 @@ def _fast(readers: list[Reader], scans: list[Any], listed: int, records: bool) -
     paired = keep()
     lone, lone_latest = lone_syns(scans, listed, groups)  # a flood's lone SYNs: counted, not decoded
     unpaired = keep() if lone else paired
-    fg = hairpin_groups(scans, groups, order) if not records else None
+    fg = hairpin_groups(scans, groups, upto, place) if not records else None
     kept = keep() if fg is not None else unpaired
     kind, t = joined(scans, "kind"), groups[1]
-    # the views of a healthy handshake beyond its first SYN and first SYN-ACK neither open nor close an attempt
+    # the views of a healthy handshake other than each attempt's first SYN and its answer open and close nothing
     quiet = joined(scans, "quiet")
     if perm is not None:
         paired, unpaired, kept, kind, t, quiet = paired[perm], unpaired[perm], kept[perm], kind[perm], t[perm], quiet[perm]
@@ -429,8 +433,6 @@ def _fast(readers: list[Reader], scans: list[Any], listed: int, records: bool) -
     if len(readers) == 1:
         fed: Iterable[tuple[int, PacketRecord]] = readers[0].rows()
     else:
-        place = np.empty(perm.size, np.int64)
-        place[perm] = np.arange(perm.size)
         at, bounds = place.tolist(), np.cumsum([0] + [sc.t.size for sc in scans]).tolist()
 
         def rows(n: int, rd: Reader) -> Iterator[tuple[float, int, int, PacketRecord]]:

@@ -57,28 +57,22 @@ class FastGroups:
         self.rows, self.opens, self.attempts = rows, opens, attempts
 
 
-def hairpin_groups(scans: list[Any], groups: Any, order: tuple[Any, Any]) -> FastGroups | None:
+def hairpin_groups(scans: list[Any], groups: Any, upto: Any, place: Any = None) -> FastGroups | None:
     """The keys of ``scans`` (``groups``: ``by_key(scans)``, given the stream's order) whose rows are of the
-    shape above, as attempts; their rows are marked ``keep`` False.  ``order``: ``stream_order``'s (the
-    stream's order of the rows, or None for one file's own; ``end`` with each row of the stream).  None when
-    there is none."""
+    shape above, as attempts; their rows are marked ``keep`` False.  ``upto``: ``end`` with each row of the
+    stream (``stream_order``'s); ``place``: each row's place in the stream, None for one file (its own order).
+    None when there is none."""
     if groups is None:
         return None
-    perm, upto = order
-    key, t, order_, starts, counts = groups
-    keep = np.concatenate([sc.keep for sc in scans]) if len(scans) > 1 else scans[0].keep
+    key, t, order, starts, counts = groups
+    keep = joined(scans, "keep")
     # a group whose first row is left out already (a healthy handshake seen several times) is not one: not read
-    sel = np.flatnonzero((counts >= 3) & keep[order_[starts]])
+    sel = np.flatnonzero((counts >= 3) & keep[order[starts]])
     if not sel.size:
         return None
     n = sel.size
     rep, first, rows = group_rows(groups, sel)  # in the stream's order within a group
-    if perm is None:
-        place = rows
-    else:  # each row's place in the stream
-        at = np.empty(perm.size, np.int64)
-        at[perm] = np.arange(perm.size)
-        place = at[rows]
+    place = rows if place is None else place[rows]
     col = {c: joined(scans, c)[rows] for c in ("kind", "flags", "simple", "v6", "sport", "dport")}
     kind, fl, tt = col["kind"], col["flags"].astype(np.int64), t[rows]
     # addresses as numbers no IPv4 address and IPv6 index share: an IPv6 row's index with bit 32 set
