@@ -68,6 +68,7 @@ def traffic(rng: random.Random) -> list[pcap.PacketRecord]:
                     pcap.PacketRecord(t + 0.001, None, Packet(v, vp, c, cp, RST | ACK, 0, s + 1))]  # fmt: skip
         elif kind == "node":  # a hairpin as tcpdump -i any on the client's node sees it (NAT views, maybe late)
             m, b, late = _addr(rng, v6), _addr(rng, v6), rng.choice([0.00021, 0.00021, 0.25])
+            m = e if rng.random() < 0.5 else m  # MASQUERADE to the node's own address, or another's
             for r in range(rng.randint(1, 3)):
                 at = t + r * rng.choice([0.1, 1.0, 2.0])
                 out += [pcap.PacketRecord(at, None, Packet(c, cp, v, vp, SYN, s)),
@@ -80,6 +81,7 @@ def traffic(rng: random.Random) -> list[pcap.PacketRecord]:
                         pcap.PacketRecord(at + 0.00051, None, Packet(m, 5555, b, 8080, RST, s + 1))]  # fmt: skip
         elif kind == "target":  # a healthy connection on the node the NLB sent it to (a NAT view, maybe late)
             m, b = _addr(rng, v6), _addr(rng, v6)
+            m = e if rng.random() < 0.5 else m  # MASQUERADE to the address the SYN went to, or another
             out += [pcap.PacketRecord(t, None, Packet(c, cp, e, ep, SYN, s)),
                     pcap.PacketRecord(t + rng.choice([0.0001, 0.25]), None, Packet(m, 5555, b, 8080, SYN, s)),
                     pcap.PacketRecord(t + 0.0003, None, Packet(b, 8080, m, 5555, SYN | ACK, 3, s + 1)),

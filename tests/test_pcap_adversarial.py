@@ -242,16 +242,52 @@ def test_an_answered_handshakes_view_far_behind_the_clock(tmp_path: Path) -> Non
                                 "packets may have missed their connection"]  # fmt: skip
 
 
+BACKEND = ip_int("192.168.39.2")
+
+
+def target_node(src: int = NODE, sport: int = 61000, nlb: tuple[int, int] | None = None) -> list[tuple[float, Packet]]:
+    """The NLB's target node's view of handshake ISN 5: from the NLB to node:NodePort (from ``nlb``, the NLB's
+    own address and port, when it does not keep the client's), after DNAT and MASQUERADE (from ``src:sport``)
+    to the backend, the backend's SYN-ACK before and after de-NAT."""
+    client = nlb or (C, 40000)
+    return [(0.0, Packet(*client, NODE, 31468, SYN, 5)), (0.0001, Packet(src, sport, BACKEND, 8080, SYN, 5)),
+            (0.0002, Packet(BACKEND, 8080, src, sport, SA, 7, 6)), (0.0003, Packet(NODE, 31468, *client, SA, 7, 6))]
+
+
 def test_a_healthy_connection_seen_on_its_target_node_with_the_clock_ahead(tmp_path: Path) -> None:
-    # the client side (SYN to V, V's SYN-ACK) and the target node 2 ms ahead (from the NLB to node:NodePort, after
-    # DNAT and MASQUERADE to the backend, the backend's SYN-ACK before and after de-NAT): the MASQUERADE view
-    # (from node:61000, after the answer) cannot be told from another connection with the ISN, so it opens an
-    # attempt of its own, answered by the backend: 2 connections, 2 healthy, as docs/pcap.md says (the fast path
-    # agrees)
-    masq = [(0.0, Packet(C, 40000, NODE, 31468, SYN, 5)), (0.0001, Packet(NODE, 61000, ip_int("192.168.39.2"), 8080, SYN, 5)),
-            (0.0002, Packet(ip_int("192.168.39.2"), 8080, NODE, 61000, SA, 7, 6)),
-            (0.0003, Packet(NODE, 31468, C, 40000, SA, 7, 6))]  # fmt: skip
-    found, _plans = analysed(tmp_path, [handshake(T0, 5), [at(T0 + 0.002 + d, p) for d, p in masq]])
+    # the client side (SYN to V, V's SYN-ACK) and the target node 2 ms ahead: every view of the target node comes
+    # after the answer.  The MASQUERADE view comes from the node the SYN's view went to (node:NodePort), so it is
+    # a view of the answered handshake: one connection, as the two files on one clock give; the fast path takes it
+    found, plans = analysed(tmp_path, [handshake(T0, 5), [at(T0 + 0.002 + d, p) for d, p in target_node()]])
+    assert summary(found) == (1, 1, 0, {})
+    assert [len(p.fed) for p in plans] == [0, 0]
+    same_clock, _ = analysed(tmp_path, [handshake(T0, 5, rtt=0.004), [at(T0 + 0.001 + d, p) for d, p in target_node()]])
+    assert summary(same_clock) == (1, 1, 0, {})
+
+
+def test_a_view_after_the_answer_from_an_address_no_syn_went_to_is_another_attempt(tmp_path: Path) -> None:
+    # the same, but the SYN to the backend comes from 192.168.2.4, an address none of the handshake's SYNs went to:
+    # another host's connection that drew the same ISN (tools with fixed ISNs do) cannot be told from it, so it is
+    # an attempt of its own, answered by the backend: 2 connections, 2 healthy
+    other = [at(T0 + 0.002 + d, p) for d, p in target_node(src=ip_int("192.168.2.4"))]
+    found, _plans = analysed(tmp_path, [handshake(T0, 5), other])
+    assert summary(found) == (2, 2, 0, {})
+
+
+def test_the_nlb_s_own_address_after_the_answer_is_a_view(tmp_path: Path) -> None:
+    # client IP preservation off: the NLB's view comes from its own address (the called one, V:9000) to
+    # node:NodePort, then MASQUERADE from the node: both views of the answered handshake
+    found, plans = analysed(tmp_path, [handshake(T0, 5), [at(T0 + 0.002 + d, p) for d, p in target_node(nlb=(V, 9000))]])
+    assert summary(found) == (1, 1, 0, {})
+    assert [len(p.fed) for p in plans] == [0, 0]
+
+
+def test_a_masquerade_view_before_the_view_that_went_to_its_node(tmp_path: Path) -> None:
+    # out of causal order (a hand-made file): the SYN from node:61000 comes before any SYN went to the node, so
+    # it opens an attempt of its own, which the client's SYN to node:NodePort then joins as a NAT view
+    views = target_node()
+    views[0], views[1] = (0.0001, views[1][1]), (0.00015, views[0][1])
+    found, _plans = analysed(tmp_path, [handshake(T0, 5), [at(T0 + 0.002 + d, p) for d, p in views]])
     assert summary(found) == (2, 2, 0, {})
 
 

@@ -11,10 +11,11 @@ What it knows:
   with the same ISN is a view of an attempt only when it comes from the attempt's client or within
   ``VIEW_WINDOW`` of its latest transmission (a NAT view), so two clients that drew the same ISN are two
   attempts; a SYN-ACK or RST goes to the attempt whose client (or MASQUERADE source) it names.  A healthy
-  attempt is forgotten at its answer; a SYN from its client with its ISN within ``VIEW_WINDOW`` of its
-  latest transmission after that is still a view of it, not a new attempt (two captures of the same traffic
-  whose clocks differ by more than the handshake's round trip: the second file's SYN comes after the first
-  file's SYN-ACK).
+  attempt is forgotten at its answer; a SYN with its ISN within ``VIEW_WINDOW`` of its latest transmission
+  after that is still a view of it, not a new attempt, when it comes from its client or from an address one
+  of its SYNs went to (a NAT view: the target node's MASQUERADE, the NLB's own address); two captures of the
+  same traffic whose clocks differ by more than the handshake's round trip put the second file's SYN after
+  the first file's SYN-ACK.
 - The classification of an attempt, first match wins:
 
   ``hairpin``         the client (the SYN's first source) got a SYN-ACK to its port from an address other
@@ -76,6 +77,7 @@ KEEP = 400  # packets kept per failed attempt, for the pictures
 KINDS = ("hairpin", "healthy", "server-reset", "loopback", "node-loopback", "unanswered-syn")
 LIVE_KEEP = 100  # hairpins and other failures a live stream keeps for its final report (all are reported and counted)
 _SYN, _ACK, _RST = int(Flags.SYN), int(Flags.ACK), int(Flags.RST)
+_SYN_ACK = _SYN | _ACK
 # s of capture time after an attempt's last packet: past it, the attempt is classified and forgotten.  The
 # kernel gives up a connect 127 s after its first SYN with tcp_syn_retries=6, 133 s with the 4 linear
 # timeouts of kernels >= 6.5 (hairpin.tcp.syn_schedule; the reference README measured ETIMEDOUT at ~134 s),
@@ -132,11 +134,13 @@ class _Analyser:
         self.ghosts = 0
         self.lone_t: Any = None
         self.lone_gone = 0
-        # the healthy attempts forgotten in the last TICK s or so, by ISN: their latest transmission's time and
-        # their client.  A SYN with that ISN from that client (to the called address or, after the NLB's rewrite,
-        # to node:NodePort) within VIEW_WINDOW of it is a view of a handshake already answered (the same packets
-        # in another capture whose clock is ahead by more than the handshake's round trip), not a new attempt
-        self.answered: dict[int, tuple[float, int, int]] = {}
+        # the healthy attempts forgotten in the last TICK s or so, by ISN: their latest transmission's time, their
+        # client and the addresses their SYNs went to.  A SYN with that ISN within VIEW_WINDOW of it is a view of
+        # a handshake already answered (the same packets in another capture whose clock is ahead by more than the
+        # handshake's round trip), not a new attempt, when it comes from that client (to the called address or,
+        # after the NLB's rewrite, to node:NodePort) or from one of those addresses (a NAT view: the target
+        # node's MASQUERADE, the NLB's own address); its destination joins them
+        self.answered: dict[int, tuple[float, int, int, tuple[int, ...]]] = {}
         self.pruned = 0  # answered handshakes forgotten (a packet far behind may have been a view of one: ``late``)
 
     def _same(self, isn: int) -> Sequence[Attempt]:
@@ -201,7 +205,8 @@ class _Analyser:
                 if p.src == a.called.addr and p.sport == a.called.port:
                     if a.answered_by is None:  # the answer the client expected: healthy, forget it
                         self.healthy += 1
-                        self.answered[a.isn] = (a.round_t, a.client.addr, a.client.port)
+                        went = tuple({q.packet.dst: None for q in a.records if int(q.packet.flags) & _SYN_ACK == _SYN})
+                        self.answered[a.isn] = (a.round_t, a.client.addr, a.client.port, went)
                         self._forget(a)
                 elif a.elsewhere is None:  # the target's own reply before the NLB rewrites it, or the seed's
                     a.elsewhere = {p.source}  # asymmetric return
@@ -237,8 +242,14 @@ class _Analyser:
         a = self._find_syn(p.seq, r.t, p.src, p.sport)
         if a is None:
             done = self.answered.get(p.seq)
-            if done is not None and abs(r.t - done[0]) < VIEW_WINDOW and done[1] == p.src and done[2] == p.sport:
-                return  # a view of a handshake answered already (another capture's clock, a little ahead)
+            if done is not None and abs(r.t - done[0]) < VIEW_WINDOW:
+                # a view of a handshake answered already (another capture's clock, a little ahead): from its
+                # client, or after NAT from an address one of its SYNs went to (the NLB's, the target node's)
+                went = done[3]
+                if (done[1] == p.src and done[2] == p.sport) or p.src in went:
+                    if p.dst not in went:
+                        self.answered[p.seq] = (*done[:3], (*went, p.dst))
+                    return
             a = Attempt(p.source, p.seq, p.dest, r.t, r.t, self.connections, round_t=r.t)
             self.open[a] = None
             x = self.by_isn.get(p.seq)

@@ -380,17 +380,18 @@ def _healthy_views(scans: list[Scan], groups: Any, src: Any, dst: Any) -> tuple[
     ``VIEW_WINDOW`` (0.2 s) after it (views: not a retransmission) and the SYNs from other sources within the
     window of it either way (NAT views), and every SYN-ACK less than 130 s after its latest row; it counts
     it healthy and forgets it at the first SYN-ACK from ``V`` to ``C``, keeping its time as ``answered``.
-    After that a SYN from ``C`` less than 0.2 s from it either way is a view of the answered handshake (the
-    same packets in a file whose clock is ahead by more than the handshake's round trip), a SYN-ACK finds no
-    attempt (every row of the key is in the group) and only counts as a packet.  That is the first form
-    taken: one attempt, every row less than 130 s after the one before it, no SYN from another source after
-    the answer.  The second: runs of SYNs from ``C`` to ``V`` then SYN-ACKs from ``V`` to ``C``, every run
+    After that a SYN less than 0.2 s from it either way is a view of the answered handshake (the same packets
+    in a file whose clock is ahead by more than the handshake's round trip) when it comes from ``C`` or from
+    an address an earlier SYN of the key went to (``_went_to``: a NAT view), a SYN-ACK finds no attempt
+    (every row of the key is in the group) and only counts as a packet.  That is the first form taken: one
+    attempt, every row less than 130 s after the one before it, every SYN a view, fewer rows than the
+    analyser keeps of an attempt.  The second: runs of SYNs from ``C`` to ``V`` then SYN-ACKs from ``V`` to ``C``, every run
     an attempt of its own (each run's SYNs within the window of its first, each run's first SYN 0.2 s or
     more from the one before, its first SYN-ACK less than 130 s after its latest SYN).  Marks the rows
     (``keep`` False; ``quiet`` True for all but each attempt's first SYN and the SYN-ACK that answers it,
     which open and close it); returns how many attempts, and the latest time among their rows.  ``src``,
     ``dst``: the scans' (``addresses``)."""
-    from hairpin.diagnose.capture import GAP, VIEW_WINDOW  # (the analyser's own constants; no cycle at import)
+    from hairpin.diagnose.capture import GAP, KEEP, VIEW_WINDOW  # (the analyser's own constants; no cycle at import)
 
     _key, t, _order, _starts, counts = groups
     sel = np.flatnonzero(counts >= 3)
@@ -408,6 +409,7 @@ def _healthy_views(scans: list[Scan], groups: Any, src: Any, dst: Any) -> tuple[
     six = col["v6"][rows]
     ok = (syn | sa) & col["simple"][rows] & (six == six[lead])
     good[rep[~ok]] = False
+    good[counts[sel] >= KEEP] = False  # (the analyser keeps KEEP packets of an attempt, the addresses from them)
     # addresses and ports read as one number each: a SYN-ACK from V to C has its SYN's swapped
     a_, b_ = src[rows].astype(np.uint64) << 16, dst[rows].astype(np.uint64) << 16
     s_, d_ = a_ | col["sport"][rows], b_ | col["dport"][rows]
@@ -417,7 +419,8 @@ def _healthy_views(scans: list[Scan], groups: Any, src: Any, dst: Any) -> tuple[
     close = first_of(rep, n, sa & from_v & to_c)
     one = close >= 0
     after = np.arange(rows.size) > close[rep]
-    view = np.where(from_c, (d0 < VIEW_WINDOW) & (~after | (d0 > -VIEW_WINDOW)), ~after & (np.abs(d0) < VIEW_WINDOW))
+    nat = ~after | _went_to(rep, syn & ~from_c & after & (np.abs(d0) < VIEW_WINDOW), syn, src, dst, rows)
+    view = np.where(from_c, (d0 < VIEW_WINDOW) & (~after | (d0 > -VIEW_WINDOW)), nat & (np.abs(d0) < VIEW_WINDOW))
     one[rep[syn & ~view]] = False
     same = rep[1:] == rep[:-1]
     one[rep[1:][same & ~(tt[1:] - tt[:-1] < GAP)]] = False
@@ -444,6 +447,28 @@ def _healthy_views(scans: list[Scan], groups: Any, src: Any, dst: Any) -> tuple[
     mine[opens] = mine[np.concatenate([close[g1], first_sa])] = False
     mark(scans, "quiet", rows[mine], True)
     return int(opens.size), latest
+
+
+def _went_to(rep: Any, asked: Any, syn: Any, src: Any, dst: Any, rows: Any) -> Any:
+    """Of the rows ``asked`` (``group_rows``' ``rows``, groups ``rep``), those from an address that a SYN
+    before them in their group went to: after a handshake's answer, the analyser takes a SYN from another
+    source than the client for a view of it (a NAT view) only from such an address (``_Analyser._syn``).
+    ``src``, ``dst``: the scans' address columns."""
+    out = np.zeros(rep.size, np.bool_)
+    at = np.flatnonzero(asked)
+    if not at.size:
+        return out
+    sy = np.flatnonzero(syn)
+    code = (rep[sy].astype(np.uint64) << np.uint64(32)) | dst[rows[sy]]
+    by = np.argsort(code, kind="stable")  # by address within a group, the earliest row first
+    code, sy = code[by], sy[by]
+    head = np.ones(code.size, np.bool_)
+    head[1:] = code[1:] != code[:-1]
+    code, sy = code[head], sy[head]
+    want = (rep[at].astype(np.uint64) << np.uint64(32)) | src[rows[at]]
+    k = np.minimum(np.searchsorted(code, want), code.size - 1)
+    out[at] = (code[k] == want) & (sy[k] < at)
+    return out
 
 
 def _runs(rep: Any, syn: Any, sa: Any, tt: Any, plain: Any) -> tuple[Any, Any, Any]:
