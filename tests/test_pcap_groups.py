@@ -215,14 +215,28 @@ def disorder(records: list[pcap.PacketRecord]) -> float:
     return worst
 
 
+#: rows of ISN groups the fast path reads at once: its own, or a few (many batches, groups never split)
+_BATCH = st.sampled_from([fastscan.VIEWS_BATCH, fastscan.VIEWS_BATCH, 1, 3, 8])
+
+
+@contextmanager
+def views_batch(rows: int) -> Iterator[None]:
+    old, fastscan.VIEWS_BATCH = fastscan.VIEWS_BATCH, rows
+    try:
+        yield
+    finally:
+        fastscan.VIEWS_BATCH = old
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(_CONN, min_size=1, max_size=14), st.sampled_from(["written", "time", "shuffled"]),
-       st.integers(0, 3), st.integers(0, 2**32 - 1), st.sampled_from([1, 2, 10_000]))  # fmt: skip
+       st.integers(0, 3), st.integers(0, 2**32 - 1), st.sampled_from([1, 2, 10_000]), _BATCH)  # fmt: skip
 def test_columns_give_the_analysers_answer(tmp_path_factory: pytest.TempPathFactory, conns: list[tuple[Any, ...]],
-                                           order: str, swaps: int, seed: int, listed: int) -> None:  # fmt: skip
+                                           order: str, swaps: int, seed: int, listed: int, batch: int) -> None:  # fmt: skip
     path = tmp_path_factory.mktemp("g") / "c.pcap"
     pcap.write_pcap(path, capture_of(conns, order, swaps, seed))
-    same(answers(path, listed))  # in any order: a file out of time order is analysed packet by packet
+    with views_batch(batch):
+        same(answers(path, listed))  # in any order: a file out of time order is analysed packet by packet
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -245,10 +259,10 @@ def test_a_capture_a_little_out_of_time_order_keeps_the_fast_path(tmp_path_facto
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(_CONN, min_size=1, max_size=10), st.sampled_from(["time", "jitter", "neighbours"]),
        st.integers(1, 4), st.integers(0, 2**32 - 1), st.sampled_from([1, 10_000]),
-       st.sampled_from([0.0, 0.0, 0.0001, 0.002, 0.1999, 0.2, 0.3, -0.002]))  # fmt: skip
+       st.sampled_from([0.0, 0.0, 0.0001, 0.002, 0.1999, 0.2, 0.3, -0.002]), _BATCH)  # fmt: skip
 def test_two_files_merged_by_time_give_the_streaming_answer(tmp_path_factory: pytest.TempPathFactory,
                                                             conns: list[tuple[Any, ...]], order: str, swaps: int,
-                                                            seed: int, listed: int, ahead: float) -> None:  # fmt: skip
+                                                            seed: int, listed: int, ahead: float, batch: int) -> None:  # fmt: skip
     # two captures of the traffic (each packet in one of them, or in both: a client-side and a node-side view),
     # the second one's clock ``ahead`` of the first's
     rng = random.Random(seed)
@@ -259,7 +273,7 @@ def test_two_files_merged_by_time_give_the_streaming_answer(tmp_path_factory: py
     paths = [tmp_path_factory.mktemp("m") / f"{n}.pcap" for n in (0, 1)]
     for path, part in zip(paths, parts, strict=True):
         pcap.write_pcap(path, part)
-    with replays() as plans:
+    with replays() as plans, views_batch(batch):
         fast = {"columns": capture.analyse_files(paths, listed=listed, records=False),
                 "rows": capture.analyse_files(paths, listed=listed)}  # fmt: skip
     same({**fast, "stream": capture.analyse_files(paths, fast=False, listed=listed)})
@@ -662,7 +676,8 @@ def test_a_hairpin_seen_on_the_clients_node_is_taken_from_the_columns(tmp_path: 
     assert found["columns"].to_json()["hairpins"][0]["backend"] == "192.168.39.2:8080"
 
 
-def test_healthy_connections_seen_on_their_target_node_are_left_out(tmp_path: Path) -> None:
+@pytest.mark.parametrize("batch", [fastscan.VIEWS_BATCH, 7])
+def test_healthy_connections_seen_on_their_target_node_are_left_out(tmp_path: Path, batch: int) -> None:
     """100 healthy connections as a capture of the node the NLB sent them to shows them (from the NLB to
     node:NodePort, after DNAT and MASQUERADE to the backend, the backend's SYN-ACK before and after de-NAT):
     counted without a row fed to the analyser; one whose MASQUERADE view comes 0.25 s late (an attempt of its
@@ -672,7 +687,8 @@ def test_healthy_connections_seen_on_their_target_node_are_left_out(tmp_path: Pa
         records += connection("target-side" if i else "target-late", ip_int("192.168.0.10") + i % 5, 40000 + i,
                               0x9E3779B9 * (i + 1) & 0xFFFFFFFF, NODES[i % 2], 1_764_547_200.0 + i * 0.01, 1, 1.0)  # fmt: skip
     path = tmp_path / "target.pcap"
-    found, plans = analysed(path, sorted(records, key=lambda r: r.t), 10_000)
+    with views_batch(batch):  # (7 rows: one group or two at a time)
+        found, plans = analysed(path, sorted(records, key=lambda r: r.t), 10_000)
     new = found["columns"].to_json()["summary"]
     assert (new["connections"], new["healthy"], new["hairpins"]) == (102, 101, 0)
     assert [len(p.fed) for p in plans] == [4, 4]  # the late one's rows only

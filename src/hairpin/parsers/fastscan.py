@@ -370,6 +370,10 @@ def first_of(rep: Any, n: int, mask: Any) -> Any:
     return out
 
 
+#: rows of ISN groups ``_healthy_views`` reads at once (about 100 bytes a row while they are read)
+VIEWS_BATCH = 1 << 18
+
+
 def _healthy_views(scans: list[Scan], groups: Any, src: Any, dst: Any) -> tuple[int, float]:
     """The healthy handshakes seen more than once: ``tcpdump -i any`` sees a pod's packets on its veth and on
     the node's interface, a capture of the node an NLB sends the connection to sees it before and after
@@ -391,17 +395,28 @@ def _healthy_views(scans: list[Scan], groups: Any, src: Any, dst: Any) -> tuple[
     (``keep`` False; ``quiet`` True for all but each attempt's first SYN and the SYN-ACK that answers it,
     which open and close it); returns how many attempts, and the latest time among their rows.  ``src``,
     ``dst``: the scans' (``addresses``)."""
-    from hairpin.diagnose.capture import GAP, KEEP, VIEW_WINDOW  # (the analyser's own constants; no cycle at import)
-
-    _key, t, _order, _starts, counts = groups
+    counts = groups[4]
     sel = np.flatnonzero(counts >= 3)
     for sc in scans:
         sc.quiet = np.zeros(sc.key.size, np.bool_)
-    if not sel.size:
-        return 0, float("-inf")
+    col = {c: joined(scans, c) for c in ("kind", "simple", "v6", "sport", "dport")}
+    ends = np.cumsum(counts[sel])
+    found, latest, lo = 0, float("-inf"), 0
+    while lo < sel.size:  # whole groups, about VIEWS_BATCH rows at a time: the memory of a batch, not of all
+        hi = max(lo + 1, int(np.searchsorted(ends, (int(ends[lo - 1]) if lo else 0) + VIEWS_BATCH, "right")))
+        n, last = _views_of(scans, groups, sel[lo:hi], col, src, dst)
+        found, latest, lo = found + n, max(latest, last), hi
+    return found, latest
+
+
+def _views_of(scans: list[Scan], groups: Any, sel: Any, col: dict[str, Any], src: Any, dst: Any) -> tuple[int, float]:
+    """``_healthy_views`` of the groups ``sel`` (by ``by_key``'s index, in order); ``col``: the scans'
+    columns end to end."""
+    from hairpin.diagnose.capture import GAP, KEEP, VIEW_WINDOW  # (the analyser's own constants; no cycle at import)
+
+    t, counts = groups[1], groups[4]
     n = sel.size
     rep, first, rows = group_rows(groups, sel)  # in the analyser's order within a group
-    col = {c: joined(scans, c) for c in ("kind", "simple", "v6", "sport", "dport")}
     kind, tt = col["kind"][rows], t[rows]
     lead = first[rep]  # each row's group's first row (its index among ``rows``)
     syn, sa = kind == 0, kind == 1
