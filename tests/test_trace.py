@@ -111,6 +111,10 @@ def test_unknown_match_is_named_with_its_line(tmp_path: Path) -> None:
     ("tcp 1.2.3.4:5 > 6.7.8.9:10 syn", "say where it enters"),
     ("tcp 1.2.3.4 > 6.7.8.9:10 in eth0", "expected 'tcp SRC:PORT > DST:PORT"),
     ("tcp 1.2.3.4:5 > 6.7.8.9:10 syx in eth0", "unknown TCP flag 'syx'"),
+    ("tcp [fd00::1]:1234 > [fd00::2]:80 syn in eth0", "IPv6 is not traced (hairpin trace follows IPv4 packets"),
+    ("tcp fd00::1.1234 > fd00::2.80 in eth0", "IPv6 is not traced"),  # (tcpdump's spelling)
+    ("tcp [::1]:5 > 6.7.8.9:10 out", "IPv6 is not traced"),
+    ("tcp 1.2.3.4:5 > 6.7.8.9:10:11 in eth0", "expected 'tcp SRC:PORT > DST:PORT"),
 ])  # fmt: skip
 def test_bad_packets(text: str, message: str) -> None:
     with pytest.raises(tr.InputError) as e:
@@ -121,6 +125,14 @@ def test_bad_packets(text: str, message: str) -> None:
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "hairpin.cli.main", "trace", *args], capture_output=True, text=True,
                           check=False)  # fmt: skip
+
+
+def test_an_ipv6_packet_is_one_line_and_exit_2() -> None:
+    res = run_cli("--node", str(DATA), "tcp [fd00::1]:1234 > [fd00::2]:80 syn in eth0")
+    assert (res.returncode, res.stdout) == (2, "")
+    assert res.stderr == ("hairpin: error: packet 'tcp [fd00::1]:1234 > [fd00::2]:80 syn in eth0': IPv6 is not traced "
+                          "(hairpin trace follows IPv4 packets through iptables, IPv4 routes and rules; ip6tables is "
+                          "not modelled)\n")  # fmt: skip
 
 
 def test_cli_json_svg_html(tmp_path: Path) -> None:

@@ -80,12 +80,17 @@ _PACKET = re.compile(
     r"(?:\s+(?P<flags>(?!in\b|out\b)[A-Za-z,|]+))?(?:\s+(?:in\s+(?P<iif>\S+)|(?P<out>out)))?\s*$"
 )
 
+_IPV6 = re.compile(r"\[[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*\]|(?:^|\s)[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,}(?:[.:]\d+)?\s*>")
+
 
 def parse_packet(text: str) -> tuple[Packet, str | None]:
     """``tcp 192.168.27.239:49134 > 192.168.2.3:31468 syn in eth0`` -> (packet, input interface); ``out``
     instead of ``in IFACE`` means a packet this node itself sends (OUTPUT)."""
     m = _PACKET.match(text)
     if m is None:
+        if _IPV6.search(text):
+            raise InputError(f"packet {text!r}: IPv6 is not traced (hairpin trace follows IPv4 packets through "
+                             "iptables, IPv4 routes and rules; ip6tables is not modelled)")  # fmt: skip
         raise InputError(f"packet {text!r}: expected 'tcp SRC:PORT > DST:PORT [FLAGS] (in IFACE | out)'")
     if m["iif"] is None and m["out"] is None:
         raise InputError(f"packet {text!r}: say where it enters: 'in IFACE' (e.g. in eth0) or 'out' (sent by the node)")
