@@ -389,9 +389,10 @@ def _healthy_views(scans: list[Scan], groups: Any, src: Any, dst: Any) -> tuple[
     an address an earlier SYN of the key went to (``_went_to``: a NAT view), a SYN-ACK finds no attempt
     (every row of the key is in the group) and only counts as a packet.  That is the first form taken: one
     attempt, every row less than 130 s after the one before it, every SYN a view, fewer rows than the
-    analyser keeps of an attempt.  The second: runs of SYNs from ``C`` to ``V`` then SYN-ACKs from ``V`` to ``C``, every run
-    an attempt of its own (each run's SYNs within the window of its first, each run's first SYN 0.2 s or
-    more from the one before, its first SYN-ACK less than 130 s after its latest SYN).  Marks the rows
+    analyser keeps of an attempt.  The second: runs of SYNs from ``C`` to ``V`` then SYN-ACKs from ``V`` to
+    ``C``, every run an attempt of its own (each run's SYNs within the window of its first, each run's first
+    SYN 0.2 s or more from the one before, its first SYN-ACK less than 130 s after its latest SYN).  The
+    groups are read a batch at a time (``VIEWS_BATCH`` rows, whole groups: ``_views_of``).  Marks the rows
     (``keep`` False; ``quiet`` True for all but each attempt's first SYN and the SYN-ACK that answers it,
     which open and close it); returns how many attempts, and the latest time among their rows.  ``src``,
     ``dst``: the scans' (``addresses``)."""
