@@ -444,7 +444,8 @@ def _fast(readers: list[Reader], scans: list[Any], listed: int, records: bool) -
     if len(readers) == 1:
         fed: Iterable[tuple[int, PacketRecord]] = readers[0].rows()
     else:
-        at, bounds = place.tolist(), np.cumsum([0] + [sc.t.size for sc in scans]).tolist()
+        bounds = np.cumsum([0] + [sc.t.size for sc in scans]).tolist()  # (place stays an array: a list of
+        # every row's place would cost about 40 bytes a row, and only the rows fed are looked up)
 
         def rows(n: int, rd: Reader) -> Iterator[tuple[float, int, int, PacketRecord]]:
             for row, r in rd.rows():
@@ -452,7 +453,7 @@ def _fast(readers: list[Reader], scans: list[Any], listed: int, records: bool) -
 
         def merged() -> Iterator[tuple[int, PacketRecord]]:  # by time, file and place, as `stream` below
             for _t, n, row, r in heapq.merge(*(rows(n, rd) for n, rd in enumerate(readers))):
-                yield at[bounds[n] + row], r
+                yield int(place[bounds[n] + row]), r
 
         fed = merged()
     try:
