@@ -4,6 +4,7 @@ files disagree, what the node really answers (--reply), and output that survives
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from fractions import Fraction
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import is_root
 from hairpin import trace as tr
 from hairpin.errors import InputError, ParseError
 from hairpin.parsers import forms
@@ -360,6 +362,52 @@ def test_nftables_mode_node_traces_with_the_same_engine(tmp_path: Path) -> None:
     assert all(o.asymmetric is not None for o in t.outcomes)
     assert [s.effect for s in t.outcomes[0].legs[0].steps][-1] == "MASQUERADE"
     assert n.forms["nft"] == f"{tmp_path / 'ruleset'}: nft list ruleset (table ip kube-proxy)"
+
+
+IPTABLES_NFT = """# Warning: table ip nat is managed by iptables-nft, do not touch!
+table ip nat {
+\tchain PREROUTING {
+\t\ttype nat hook prerouting priority dstnat; policy accept;
+\t\t counter packets 0 bytes 0 jump KUBE-SERVICES
+\t}
+
+\tchain KUBE-SERVICES {
+\t}
+}
+# Warning: table ip filter is managed by iptables-nft, do not touch!
+table ip filter {
+\tchain INPUT {
+\t\ttype filter hook input priority filter; policy accept;
+\t}
+}
+"""
+
+
+def test_an_iptables_nft_ruleset_alone_says_to_give_iptables_save(tmp_path: Path) -> None:
+    # `nft list ruleset` of a node whose kube-proxy runs in iptables mode on the nf_tables backend: no table ip
+    # kube-proxy, and iptables-nft's own tables, which hairpin reads through iptables-save
+    with pytest.raises(ParseError) as e:
+        nft_node(tmp_path, IPTABLES_NFT)
+    assert str(e.value) == (f"{tmp_path / 'ruleset'}:1: no table ip kube-proxy (kube-proxy's nftables mode); its tables "
+                            "ip nat, filter are iptables-nft's (kube-proxy in iptables mode): give the node's "
+                            "iptables-save with --iptables-save instead")  # fmt: skip
+
+
+@pytest.mark.skipif(not is_root() or shutil.which("iptables-nft-restore") is None or shutil.which("nft") is None
+                    or shutil.which("unshare") is None, reason="needs root, iptables-nft-restore, nft and unshare")  # fmt: skip
+def test_the_real_iptables_nft_listing_is_told_apart(tmp_path: Path) -> None:
+    # the seed node's iptables-save loaded by iptables-nft-restore in a private network namespace, listed by nft
+    out = subprocess.run(["unshare", "--net", "sh", "-c", "iptables-nft-restore && nft list ruleset"],
+                         input=(SEED / "iptables-save").read_text(), capture_output=True, text=True, check=True).stdout  # fmt: skip
+    with pytest.raises(ParseError) as e:
+        nft_node(tmp_path, out)
+    assert str(e.value) == (f"{tmp_path / 'ruleset'}:1: no table ip kube-proxy (kube-proxy's nftables mode); its tables "
+                            "ip mangle, nat, filter are iptables-nft's (kube-proxy in iptables mode): give the node's "
+                            "iptables-save with --iptables-save instead")  # fmt: skip
+    n = tr.Node.load(SEED / "iptables-save", SEED / "ip-route", SEED / "ip-rule", SEED / "ip-addr",
+                     nft_file=tmp_path / "ruleset")  # fmt: skip
+    assert n.nft is None and n.nft_warnings == []
+    assert n.forms["nft"].endswith("nft list ruleset (no table ip kube-proxy: iptables mode, rules from iptables-save)")
 
 
 def test_nft_ruleset_other_tables(tmp_path: Path) -> None:

@@ -79,12 +79,14 @@ def _read_text(text: str, file: str, have_iptables: bool) -> tuple[NftTable | No
         raise ParseError("the last table is not closed", file, len(lines))
     found: NftTable | None = None
     warnings: list[str] = []
+    theirs: list[str] = []  # iptables-nft's tables
     for family, name, first, last in blocks:
         where = f"{file}:{first}"
         if family == "ip6":
             warnings.append(f"{where}: table ip6 {name}: IPv6, not traced")
             continue
         if family == "ip" and name in _IPTABLES_NFT:
+            theirs.append(name)
             if not have_iptables:
                 warnings.append(f"{where}: table ip {name} is iptables-nft's: its rules are left out; give the "
                                 "node's iptables-save (iptables-nft-save) too to trace them")  # fmt: skip
@@ -97,6 +99,10 @@ def _read_text(text: str, file: str, have_iptables: bool) -> tuple[NftTable | No
     if found is None:
         if have_iptables:
             return None, "nft list ruleset (no table ip kube-proxy: iptables mode, rules from iptables-save)", []
+        if theirs:
+            raise ParseError(f"no table ip kube-proxy (kube-proxy's nftables mode); its tables ip {', '.join(theirs)} "
+                             "are iptables-nft's (kube-proxy in iptables mode): give the node's iptables-save with "
+                             "--iptables-save instead", file, 1)  # fmt: skip
         raise ParseError("no table ip kube-proxy (kube-proxy's nftables mode)", file, 1)
     _check_loops(found, file)
     return found, "nft list ruleset (table ip kube-proxy)", warnings
