@@ -410,6 +410,53 @@ def test_the_real_iptables_nft_listing_is_told_apart(tmp_path: Path) -> None:
     assert n.forms["nft"].endswith("nft list ruleset (no table ip kube-proxy: iptables mode, rules from iptables-save)")
 
 
+DEBIAN_DEFAULT = """table inet filter {
+\tchain input {
+\t\ttype filter hook input priority filter; policy accept;
+\t}
+
+\tchain forward {
+\t\ttype filter hook forward priority filter; policy accept;
+\t}
+
+\tchain output {
+\t\ttype filter hook output priority filter; policy accept;
+\t}
+}
+"""  # Debian's /etc/nftables.conf, loaded and listed by nft 1.0.6
+
+
+@pytest.mark.parametrize(("policy", "extra"), [("accept", ""), ("drop", ""), ("accept", "\t\tcounter\n"),
+                                               ("accept", "\t\tiifname lo accept\n")])  # fmt: skip
+def test_a_table_with_no_rules_and_accept_policies_is_left_out(tmp_path: Path, policy: str, extra: str) -> None:
+    head = f"priority filter; policy {policy};\n"
+    text = DEBIAN_DEFAULT.replace("policy accept", f"policy {policy}").replace(head, head + extra, 1)
+    first = len(NFT.read_text().splitlines()) + 1
+    if policy == "accept" and not extra:
+        n = nft_node(tmp_path, NFT.read_text() + text)
+        assert n.nft is not None and n.nft_warnings == [
+            f"{tmp_path / 'ruleset'}:{first}: table inet filter: no rules (its chains are empty, their policies accept): "
+            "it cannot act on a packet"]  # fmt: skip
+        return
+    with pytest.raises(ParseError) as e:  # a drop policy, or a rule (even one that only counts): refused
+        nft_node(tmp_path, NFT.read_text() + text)
+    assert str(e.value) == (f"{tmp_path / 'ruleset'}:{first}: table inet filter: not modelled (hairpin reads "
+                            "kube-proxy's table ip kube-proxy and iptables-nft's tables through iptables-save)")
+
+
+def test_the_json_listing_of_an_empty_table_names_its_entry(tmp_path: Path) -> None:
+    doc = {"nftables": [{"metainfo": {"version": "1.0.6", "json_schema_version": 1}},
+                        {"table": {"family": "inet", "name": "filter", "handle": 1}},
+                        {"chain": {"family": "inet", "table": "filter", "name": "input", "handle": 1, "type": "filter",
+                                   "hook": "input", "prio": 0, "policy": "accept"}}]}  # fmt: skip
+    f = tmp_path / "ruleset.json"
+    f.write_text(json.dumps(doc))
+    n = tr.Node.load(SEED / "iptables-save", SEED / "ip-route", nft_file=f)
+    assert n.nft is None and n.nft_warnings == [
+        f"{f}: entry 2: table inet filter: no rules (its chains are empty, their policies accept): it cannot act on a "
+        "packet"]  # fmt: skip
+
+
 def test_nft_ruleset_other_tables(tmp_path: Path) -> None:
     extra = "table ip nat {\n\tchain PREROUTING {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n\t}\n}\n"
     n = nft_node(tmp_path, NFT.read_text() + extra + "table ip6 kube-proxy {\n}\n")
@@ -419,7 +466,8 @@ def test_nft_ruleset_other_tables(tmp_path: Path) -> None:
         "iptables-save (iptables-nft-save) too to trace them",
         f"{tmp_path / 'ruleset'}:{first + 5}: table ip6 kube-proxy: IPv6, not traced"]
     with pytest.raises(ParseError) as e:
-        nft_node(tmp_path, NFT.read_text() + "table inet firewalld {\n}\n")
+        nft_node(tmp_path, NFT.read_text() + "table inet firewalld {\n\tchain filter_INPUT {\n\t\ttype filter hook "
+                 "input priority filter + 10; policy accept;\n\t\tct state established,related accept\n\t}\n}\n")
     assert str(e.value) == (f"{tmp_path / 'ruleset'}:{first}: table inet firewalld: not modelled (hairpin reads "
                             "kube-proxy's table ip kube-proxy and iptables-nft's tables through iptables-save)")
     looped = NFT.read_text().replace("\t\tjump mark-for-masquerade\n", "\t\tjump services\n", 1)

@@ -6,8 +6,10 @@ its tables and checked before the tracer uses kube-proxy's.
 - ``table ip filter|nat|mangle|raw|security`` are iptables-nft's tables (other components, such as the AWS VPC
   CNI, still write iptables rules through iptables-nft): nft prints their xtables matches only as comments, so
   they are read from ``iptables-save`` instead; without that file they are left out with a warning.
-- ``table ip6 ...``: IPv6, not traced (said).  Any other IPv4 table: refused (its rules would act on the packet
-  and hairpin cannot read them).
+- ``table ip6 ...``: IPv6, not traced (said).  Any other table with rules: refused (its rules would act on the
+  packet and hairpin cannot read them); one whose chains are all empty with policy accept is left out, said
+  (nft(8): a base chain's policy applies to what its rules do not decide; with no rules, accept lets every
+  packet through).
 - A jump loop between chains is refused, as the kernel refuses it at load (nf_tables_check_loops: ELOOP).
 - ``nft -j list ruleset`` (JSON, libnftables-json(5)) is turned into the text ``nft list ruleset`` prints for
   the statements kube-proxy writes, then read the same way; a rule's "line" is then its position in the
@@ -91,6 +93,10 @@ def _read_text(text: str, file: str, have_iptables: bool) -> tuple[NftTable | No
                 warnings.append(f"{where}: table ip {name} is iptables-nft's: its rules are left out; give the "
                                 "node's iptables-save (iptables-nft-save) too to trace them")  # fmt: skip
             continue
+        if (family, name) != ("ip", "kube-proxy") and _inert(lines[first:last - 1]):
+            warnings.append(f"{where}: table {family} {name}: no rules (its chains are empty, their policies accept): "
+                            "it cannot act on a packet")  # fmt: skip
+            continue
         if (family, name) != ("ip", "kube-proxy"):
             raise ParseError(f"table {family} {name}: not modelled (hairpin reads kube-proxy's table ip kube-proxy "
                              "and iptables-nft's tables through iptables-save)", file, first)  # fmt: skip
@@ -98,7 +104,7 @@ def _read_text(text: str, file: str, have_iptables: bool) -> tuple[NftTable | No
         found = parse(body, file)
     if found is None:
         if have_iptables:
-            return None, "nft list ruleset (no table ip kube-proxy: iptables mode, rules from iptables-save)", []
+            return None, "nft list ruleset (no table ip kube-proxy: iptables mode, rules from iptables-save)", warnings
         if theirs:
             raise ParseError(f"no table ip kube-proxy (kube-proxy's nftables mode); its tables ip {', '.join(theirs)} "
                              "are iptables-nft's (kube-proxy in iptables mode): give the node's iptables-save with "
@@ -106,6 +112,17 @@ def _read_text(text: str, file: str, have_iptables: bool) -> tuple[NftTable | No
         raise ParseError("no table ip kube-proxy (kube-proxy's nftables mode)", file, 1)
     _check_loops(found, file)
     return found, "nft list ruleset (table ip kube-proxy)", warnings
+
+
+_EMPTY_CHAIN = re.compile(
+    r"chain\s+[\w.-]+\s*\{|\}|type\s+\w+\s+hook\s+\w+\s+priority\s+[\w+-]+\s*;(\s*policy\s+accept\s*;)?|#.*|"
+)
+
+
+def _inert(body: list[str]) -> bool:
+    """A table's lines (between its first and last) are chains without rules whose policies are accept (the
+    empty ``table inet filter`` of a distribution's default nftables.conf): it cannot act on a packet."""
+    return all(_EMPTY_CHAIN.fullmatch(line.strip()) for line in body)
 
 
 def _braces(s: str) -> int:
@@ -160,6 +177,7 @@ def _from_json(text: str, file: str) -> tuple[str, dict[int, int]]:
         raise ParseError("expected {\"nftables\": [...]} (nft -j list ruleset)", file)
     tables: dict[tuple[str, str], list[tuple[str, int]]] = {}  # (family, name) -> [(text line, entry)]
     chains: dict[tuple[str, str, str], list[tuple[str, int]]] = {}
+    table_at: dict[tuple[str, str], int] = {}  # each table's own entry
     for pos, item in enumerate(items, 1):
         if not isinstance(item, dict) or len(item) != 1:
             raise ParseError(f"nft -j entry {pos}: expected one object", file)
@@ -172,6 +190,7 @@ def _from_json(text: str, file: str) -> tuple[str, dict[int, int]]:
         try:
             if kind == "table":
                 tables.setdefault(key, [])
+                table_at.setdefault(key, pos)
             elif kind == "chain":
                 head = [(f"\tchain {obj['name']} {{", pos)]
                 if "hook" in obj:
@@ -201,7 +220,7 @@ def _from_json(text: str, file: str) -> tuple[str, dict[int, int]]:
         entry_of[len(out)] = pos
 
     for (family, name), body in tables.items():
-        emit(f"table {family} {name} {{", 0)
+        emit(f"table {family} {name} {{", table_at.get((family, name), 0))
         for line, pos in body:
             emit(line, pos)
         for (cf, ct, _), lines in chains.items():
