@@ -133,6 +133,54 @@ def test_coloured_ip_route_is_read_without_the_escapes(tmp_path: Path) -> None:
     assert [(s.chain, s.line, s.effect) for s in o.legs[0].steps] == [("FORWARD", 5, "ACCEPT")]
 
 
+IPV6_DEFAULTS = ("default via fe80::1 dev eth0 proto ra metric 1024 expires 1799sec pref medium\n"
+                 "unreachable default dev lo proto kernel metric 4294967295 error -101 pref medium\n"
+                 "fe80::/64 dev eth0 proto kernel metric 256 pref medium\n")  # ip -6 route show table all
+
+
+def test_ipv6_default_routes_are_skipped_and_counted(tmp_path: Path) -> None:
+    # an IPv6 default route names no IPv6 destination: its gateway or its router preference (pref) says it
+    f = seed(tmp_path, ip_route=(SEED / "ip-route").read_text() + IPV6_DEFAULTS)
+    n = load(f)
+    assert n.forms["routes"] == f"{f['ip-route']}: ip route (3 IPv6 routes skipped)"
+    doc = [{"dst": "default", "gateway": "fe80::1", "dev": "eth0", "protocol": "ra", "metric": 1024, "flags": [],
+            "pref": "medium"},
+           {"type": "unreachable", "dst": "default", "dev": "lo", "metric": 4294967295, "flags": [], "pref": "medium"},
+           {"dst": "default", "gateway": "192.168.0.1", "dev": "eth0", "flags": []}]  # fmt: skip
+    f["ip-route"].write_text(json.dumps(doc))
+    with pytest.raises(InputError) as e:  # the one IPv4 route gives no local address
+        tr.Node.load(f["iptables-save"], f["ip-route"], f["ip-rule"])
+    assert str(e.value) == (f"{f['ip-route']}: no local addresses: give the addresses (ip -4 -o addr) or the local "
+                            "table (ip -4 route show table all)")  # fmt: skip
+
+
+def test_routes_with_no_ipv4_route_say_so(tmp_path: Path) -> None:
+    for text in ("", "\n# nothing\n", IPV6_DEFAULTS):
+        f = seed(tmp_path, ip_route=text)
+        with pytest.raises(InputError) as e:
+            tr.Node.load(f["iptables-save"], f["ip-route"], f["ip-rule"])
+        assert str(e.value) == (f"{f['ip-route']}: no IPv4 route in the file (empty, or not the node's routes): give "
+                                "`ip -4 route show table all`")  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "text", "error"), [
+    ("ip-rule", '[{"priority": 0 "table": "local"}]', "ip-rule:1: not valid JSON (ip -j rule): Expecting ',' "
+     "delimiter (column 17)"),
+    ("ip-route", '[\n  {"dst": "default",\n   "gateway": }]', "ip-route:3: not valid JSON (ip -j route): Expecting "
+     "value (column 15)"),
+    ("ip-addr", "[{]", "ip-addr:1: not valid JSON (ip -j addr): Expecting property name enclosed in double quotes "
+     "(column 3)"),
+])  # fmt: skip
+def test_broken_json_names_its_line(tmp_path: Path, name: str, text: str, error: str) -> None:
+    f = seed(tmp_path, **{name.replace("-", "_"): text})
+    with pytest.raises(ParseError) as e:
+        load(f)
+    assert str(e.value) == f"{tmp_path}/{error}"
+    with pytest.raises(ParseError) as e:
+        nft_node(tmp_path, '{"nftables": [\n}')
+    assert str(e.value) == f"{tmp_path}/ruleset:2: not valid JSON (nft -j list ruleset): Expecting value (column 1)"
+
+
 def test_json_route_rule_addr_read_as_the_plain_forms(tmp_path: Path) -> None:
     routes = [{"dst": "192.168.27.239", "dev": "enie348bef9edc", "scope": "link", "flags": []},
               {"dst": "192.168.16.142", "dev": "eni851d8a400b6", "scope": "link", "flags": []},

@@ -105,6 +105,8 @@ def _load_json(text: str, file: str | None, what: str) -> list[dict[str, Any]]:
     except ValueError as e:
         if long_number(e):
             raise number_error(text, file, f"JSON ({what})") from None
+        if isinstance(e, json.JSONDecodeError):  # the line it stopped at, as every text error names it
+            raise ParseError(f"not valid JSON ({what}): {e.msg} (column {e.colno})", file, e.lineno) from None
         raise ParseError(f"not valid JSON ({what}): {e}", file) from None
     if not isinstance(doc, list) or not all(isinstance(d, dict) for d in doc):
         raise ParseError(f"expected a JSON list of objects ({what})", file)
@@ -242,7 +244,10 @@ def _blank_ipv6(text: str) -> tuple[str, int]:
     for raw in split_lines(text):
         toks = raw.split()
         first = toks[1] if toks and toks[0] in iproute.ROUTE_TYPES and len(toks) > 1 else (toks[0] if toks else "")
-        if ":" in first:
+        gateway = toks[toks.index("via") + 1] if "via" in toks[:-1] else ""
+        # an IPv6 default route names no address of its own: its gateway does (`via inet6 X` is an IPv4 route's
+        # IPv6 next hop, kept), or its router preference (`pref`: RTA_PREF, which only IPv6 routes carry)
+        if ":" in first or (first == "default" and (":" in gateway or "pref" in toks)):
             out.append("")
             n += 1
         else:
@@ -281,8 +286,8 @@ def _json_list(d: dict[str, Any], key: str, n: int, what: str, file: str | None)
 
 def _route_json_line(d: dict[str, Any], n: int, file: str | None) -> str | None:
     dst = str(d.get("dst", ""))
-    if ":" in dst:
-        return None
+    if ":" in dst or (dst == "default" and (":" in str(d.get("gateway", "")) or "pref" in d)):
+        return None  # IPv6 (a default route by its gateway or its router preference, as in the text form)
     out = [str(d["type"])] if d.get("type") not in (None, "unicast") else []
     out.append(dst or "default")
     for key, word in (("gateway", "via"), ("dev", "dev"), ("table", "table"), ("protocol", "proto"),

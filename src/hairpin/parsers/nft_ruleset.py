@@ -171,6 +171,8 @@ def _from_json(text: str, file: str) -> tuple[str, dict[int, int]]:
     except ValueError as e:
         if long_number(e):
             raise number_error(text, file, "JSON (nft -j list ruleset)") from None
+        if isinstance(e, json.JSONDecodeError):  # the line it stopped at, as every text error names it
+            raise ParseError(f"not valid JSON (nft -j list ruleset): {e.msg} (column {e.colno})", file, e.lineno) from None
         raise ParseError(f"not valid JSON (nft -j list ruleset): {e}", file) from None
     items = doc.get("nftables") if isinstance(doc, dict) else None
     if not isinstance(items, list):

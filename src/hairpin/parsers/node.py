@@ -85,6 +85,9 @@ def build_routing(routes: list[iproute.ParsedRoute], rules: list[iproute.ParsedR
             for a in model_addrs:
                 warnings.append(f"{routes_file}:{a.line}: no address file and no local table: {a.cidr} on {a.dev} "
                                 "is taken from this proto kernel route (the kernel adds one per address)")  # fmt: skip
+        if not model_addrs and not routes:
+            raise InputError("no IPv4 route in the file (empty, or not the node's routes): give `ip -4 route show "
+                             "table all`", routes_file)  # fmt: skip
         if not model_addrs:
             raise InputError("no local addresses: give the addresses (ip -4 -o addr) or the local table "
                              "(ip -4 route show table all)", routes_file)  # fmt: skip
