@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hairpin import reading
-from hairpin.aws import controller, gateway
+from hairpin.aws import controller, gateway, ipfamily
 from hairpin.errors import InputError
 from hairpin.gcpause import paused
 from hairpin.parsers.manifests import KubeObject
@@ -113,6 +113,9 @@ class KService:
     source_ranges: tuple[str, ...] = ()
     #: status.loadBalancer.ingress: (ip, hostname, ipMode) each (hairpin.kube.ipmode)
     ingress: tuple[tuple[str | None, str | None, str | None], ...] = ()
+    #: spec.ipFamilies and spec.ipFamilyPolicy as written (hairpin.aws.ipfamily)
+    ip_families: tuple[str, ...] = ()
+    ip_family_policy: str | None = None
 
     @property
     def key(self) -> str:
@@ -201,6 +204,8 @@ class Cluster:
         self._pods_by_ns: dict[str, list[KPod]] | None = None
         #: the AWS Load Balancer Controller's flags, from its Deployment; None: not in the input
         self.lbc: controller.LbcFlags | None = None
+        #: objects the API server would refuse (a Service's spec.ipFamilies values): reported, left out
+        self.errors: list[InputError] = []
 
     @property
     def pods(self) -> dict[tuple[str, str], KPod]:
@@ -353,6 +358,12 @@ class Cluster:
         meta = mapping_of(d.get("metadata"))
         spec = mapping_of(d.get("spec"))
         hc = spec.get("healthCheckNodePort")
+        families, policy = spec.get("ipFamilies"), spec.get("ipFamilyPolicy")
+        if families is not None or policy is not None:
+            refused = ipfamily.refusal(families, policy)
+            if refused is not None:
+                self.errors.append(InputError(refused, o.file, o.line))
+                return
         self.services.append(
             KService(
                 str(meta.get("namespace") or "default"),
@@ -371,6 +382,8 @@ class Cluster:
                 dict(o.marks or {}),
                 source_ranges=tuple(str(r) for r in spec.get("loadBalancerSourceRanges") or () if isinstance(r, str)),
                 ingress=_ingress(d.get("status")),
+                ip_families=tuple(f for f in families if isinstance(f, str)) if isinstance(families, list) else (),
+                ip_family_policy=policy if isinstance(policy, str) else None,
             )
         )
 
