@@ -168,14 +168,14 @@ def _lbc(s: ctl.Settings, a: Mapping[str, str], families: Sequence[str], policy:
     steps, warnings, problems = list(s.steps), list(s.warnings), list(s.problems)
     at = len(steps) - 1
     if raw is not None and raw not in ("ipv4", "dualstack"):
-        steps.insert(at, f"{IP_ADDRESS_TYPE}: {raw!r}: {who} refuses it (\"unknown IPAddressType: {raw}\"; ipv4 or "
+        steps.append(f"{IP_ADDRESS_TYPE}: {raw!r}: {who} refuses it (\"unknown IPAddressType: {raw}\"; ipv4 or "
                          "dualstack): no load balancer is built")  # fmt: skip
         problems.append(f"{IP_ADDRESS_TYPE}: {raw!r} is not ipv4 or dualstack (\"unknown IPAddressType: {raw}\")")
         return _refused(s, steps, problems, warnings, None)
     lb = raw or "ipv4"
-    lb_why = f"{IP_ADDRESS_TYPE}: {raw}" if raw else f"no {IP_ADDRESS_TYPE}: ipv4, the default"
+    lb_why = f"{IP_ADDRESS_TYPE}: {raw}" if raw else f"ipv4, the default without {IP_ADDRESS_TYPE}"
     if v6 and lb != "dualstack":
-        steps.insert(at, f"{_from(families, policy)} with an {lb} NLB ({lb_why}): {who} refuses it (\"{LBC_ERROR}\", "
+        steps.append(f"{_from(families, policy)} with an {lb} NLB ({lb_why}): {who} refuses it (\"{LBC_ERROR}\", "
                          f"model_build_target_group.go){assumed}: no load balancer is built")  # fmt: skip
         problems.append(f"{who} will not provision it: \"{LBC_ERROR}\" (spec.ipFamilies has IPv6){assumed}; fix: "
                         f"{IP_ADDRESS_TYPE}: dualstack")  # fmt: skip
@@ -211,7 +211,8 @@ def _lbc(s: ctl.Settings, a: Mapping[str, str], families: Sequence[str], policy:
 
 def _refused(s: ctl.Settings, steps: list[str], problems: list[str], warnings: list[str],
              lb: str | None) -> ctl.Settings:  # fmt: skip
-    """No load balancer: the controller fails the Service (as for its other refusals, controller ``none``)."""
+    """No load balancer: the controller fails the Service (as for its other refusals, controller ``none``); the
+    last step, the refusal, is the finding's reason."""
     return ctl.Settings(ctl.NONE, "none", "unknown", None, None, False, s.external_traffic_policy,
                         steps=tuple(steps), problems=tuple(problems), warnings=tuple(warnings),
                         ip_address_type=lb)  # fmt: skip
