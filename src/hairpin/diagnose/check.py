@@ -1,6 +1,7 @@
 """``hairpin check``: which LoadBalancer Services can time out in-cluster callers, how likely, and the fix.
 
-For each Service of type LoadBalancer: the controller and its settings (``hairpin.aws.controller``),
+For each Service of type LoadBalancer: the controller and its settings (``hairpin.aws.controller``; the IP
+families of the load balancer and its target groups, or the controller's refusal, ``hairpin.aws.ipfamily``),
 then the verdict.  A Service is at risk when an in-cluster caller can be routed back to its own node:
 an *internal* NLB with client IP preservation on (instance targets: the caller's node is a target; ip
 targets: a target pod shares the caller's node).  With nodes (and pods or EndpointSlices) known, the

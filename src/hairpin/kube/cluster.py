@@ -8,6 +8,8 @@ or ``live_objects()`` from the API server):
   ``failure-domain.beta.kubernetes.io/zone``); its address the ``InternalIP`` in ``status.addresses``;
 - a pod's address is ``status.podIP`` (every address: ``status.podIPs``), its node ``spec.nodeName``; it is
   ready when its ``Ready`` condition is True; a node's pod networks are ``spec.podCIDRs`` (else ``podCIDR``);
+- a Service's ``spec.ipFamilies`` and ``spec.ipFamilyPolicy`` are kept as written; values the API server
+  refuses (``hairpin.aws.ipfamily.refusal``) leave the Service out with an input error in ``errors``;
 - a Service's endpoints come from its EndpointSlices (label ``kubernetes.io/service-name``; an endpoint
   is ready unless ``conditions.ready`` is false), else from the pods its selector matches;
 - nodes the load balancer controllers never register as instance targets: labelled
