@@ -267,3 +267,13 @@ def test_refusal_matches_the_api_server_rules(families: list[Any], policy: str |
     assert (got is None) == (not (bad_value or dup or bad_policy or single_two))
     if got is not None:
         assert got.endswith("the API server refuses the Service") and "\n" not in got
+
+
+def test_sarif_result_names_the_target_group_family(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["check", str(DATA / "dualstack.yaml"), "--format", "sarif"])
+    doc = json.loads(capsys.readouterr().out)
+    (hp001,) = [r for r in doc["runs"][0]["results"] if r["ruleId"] == "HP001"]
+    assert exc.value.code == 1
+    assert (hp001["properties"]["ip_families"], hp001["properties"]["target_group_ip_address_type"]) == (["IPv6"], "ipv6")
+    assert IPV6_NOTE in hp001["message"]["text"]
