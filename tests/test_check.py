@@ -313,7 +313,8 @@ CONTRACT = {
             "type": "object", "additionalProperties": False,
             "required": ["namespace", "name", "file", "line", "at_risk", "controller", "load_balancer", "scheme",
                          "target_type", "preserve_client_ip", "reason", "probability", "fix", "security_group_drop",
-                         "kube_proxy_drop", "warnings"],
+                         "kube_proxy_drop", "warnings", "ip_families", "ip_family_policy", "ip_address_type",
+                         "target_group_ip_address_type"],
             "properties": {
                 "namespace": {"type": "string"}, "name": {"type": "string"}, "file": {"type": ["string", "null"]},
                 "line": {"type": ["integer", "null"]}, "at_risk": {"type": "boolean"}, "controller": {"type": "string"},
@@ -338,6 +339,10 @@ CONTRACT = {
                 "kube_proxy_drop": {"oneOf": [{"type": "null"}, KUBE_PROXY_DROP]},
                 "problems": {"type": "array", "items": {"type": "string"}},
                 "warnings": {"type": "array", "items": {"type": "string"}},
+                "ip_families": {"type": "array", "items": {"enum": ["IPv4", "IPv6"]}},
+                "ip_family_policy": {"enum": [None, "SingleStack", "PreferDualStack", "RequireDualStack"]},
+                "ip_address_type": {"enum": [None, "ipv4", "dualstack"]},
+                "target_group_ip_address_type": {"enum": [None, "ipv4", "ipv6"]},
             }}},
         "errors": {"type": "array", "items": {
             "type": "object", "additionalProperties": False, "required": ["file", "line", "message"],

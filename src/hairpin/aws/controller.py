@@ -136,6 +136,14 @@ class Settings:
     target_groups: tuple[TargetGroup, ...] = ()
     #: security groups on the NLB (hairpin.aws.security_groups): the LBC from v2.6.0, EKS Auto Mode always
     security_groups: bool = False
+    #: the load balancer's IP address type (ipv4 | dualstack) and its target groups' (ipv4 | ipv6), from
+    #: spec.ipFamilies and aws-load-balancer-ip-address-type (hairpin.aws.ipfamily); None: none, or not decided
+    ip_address_type: str | None = None
+    tg_ip_address_type: str | None = None
+    #: why no connection through the load balancer reaches a target (the verdict then is this, not the hairpin)
+    broken: str | None = None
+    #: what hairpin could not decide about these settings (shown as the finding's warnings)
+    warnings: tuple[str, ...] = ()
 
     @property
     def is_nlb(self) -> bool:

@@ -1,6 +1,7 @@
 """``hairpin check``: which LoadBalancer Services can time out in-cluster callers, how likely, and the fix.
 
-For each Service of type LoadBalancer: the controller and its settings (``hairpin.aws.controller``),
+For each Service of type LoadBalancer: the controller and its settings (``hairpin.aws.controller``; the IP
+families of the load balancer and its target groups, or the controller's refusal, ``hairpin.aws.ipfamily``),
 then the verdict.  A Service is at risk when an in-cluster caller can be routed back to its own node:
 an *internal* NLB with client IP preservation on (instance targets: the caller's node is a target; ip
 targets: a target pod shares the caller's node).  With nodes (and pods or EndpointSlices) known, the
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from hairpin.aws import automode, gateway, providers
+from hairpin.aws import automode, gateway, ipfamily, providers
 from hairpin.aws import controller as ctl
 from hairpin.aws.ignored import ignored_annotations
 from hairpin.aws.protocols import always_preserved
@@ -125,10 +126,13 @@ class _Assessor:
         """The hairpin verdict, then the callers a security group drops (``hairpin.diagnose.reach``)."""
         s = self._settings(svc)
         f = self.judge(svc, s, Finding(svc.namespace, svc.name, svc.file, svc.line, False, s, "", service_type=svc.type))
+        if s.warnings:  # what the IP families leave undecided (hairpin.aws.ipfamily)
+            f.warnings[:0] = s.warnings
         f.ignored = list(ignored_annotations(svc.annotations, f.settings, in_tree_tg_attributes=self.in_tree_tg))
         if f.settings.controller == automode.AUTO_MODE:
             f.ignored = list(automode.ignored(svc.annotations))
         f.marks = svc.marks
+        f.ip_families, f.ip_family_policy = svc.ip_families, svc.ip_family_policy
         if f.at_risk:
             f.decided_at = deciding_location(svc.annotations, svc.marks)
         return f
@@ -246,10 +250,13 @@ class _Assessor:
             steps = [t for t in s.steps if not t.startswith("security groups on the NLB")]
             steps.insert(len(steps) - 1, f"no security groups on the NLB: feature gate NLBSecurityGroup=false ({self.c.lbc.source})")
             s = dataclasses.replace(s, security_groups=False, steps=tuple(steps))
-        return s
+        return ipfamily.apply(s, svc.annotations, svc.ip_families, svc.ip_family_policy, svc.existing)
 
     def _hairpin(self, svc: KService, s: ctl.Settings, f: Finding) -> Finding:
         """The hairpin verdict for ``svc``'s endpoints under settings ``s``, written into ``f``."""
+        if s.broken is not None:  # nothing reaches the targets (an IPv6-only Service behind an IPv4 load balancer)
+            f.reason = s.broken
+            return f
         if not s.is_nlb:
             if s.load_balancer == "clb":
                 f.reason = "Classic ELB: it proxies each connection, so the backend answers the ELB, never the caller"
@@ -272,6 +279,7 @@ class _Assessor:
         else:
             self._ip(svc, s, f)
         if f.at_risk:
+            f.reason += ipfamily.caller_note(s)
             f.fixes = fixes_for(svc, s, self.in_tree_tg, self.c.lbc)
             if s.controller == ctl.IN_TREE and ctl.TG_ATTRIBUTES in svc.annotations:
                 f.reason += f" (assumed: {self.in_tree.note})"
@@ -521,7 +529,7 @@ def check_cluster(cluster: Cluster, *, mutator_webhook: bool | None = None, erro
     findings = [a.assess(s) for s in cluster.services if a.takes(s)]
     findings += [a.assess_target_group(tg) for tg in gateway.target_groups(cluster.gateway_objects)]
     findings.sort(key=lambda f: (not f.at_risk, f.namespace, f.name))
-    return Report(findings, list(errors))
+    return Report(findings, [*errors, *cluster.errors])
 
 
 def check(objects: Iterable[KubeObject], *, mutator_webhook: bool | None = None, errors: Iterable[InputError] = (),

@@ -118,6 +118,9 @@ class Finding:
     kube_proxy_drop: ProxyDrop | None = None
     #: what hairpin could not decide and the reader should check (not part of the verdict)
     warnings: list[str] = field(default_factory=list)
+    #: the Service's spec.ipFamilies and spec.ipFamilyPolicy as written (hairpin.aws.ipfamily)
+    ip_families: tuple[str, ...] = ()
+    ip_family_policy: str | None = None
 
     @property
     def ports_at_risk(self) -> list[PortVerdict]:
@@ -150,4 +153,8 @@ class Finding:
             "kube_proxy_drop": self.kube_proxy_drop.to_json() if self.kube_proxy_drop is not None else None,
             "problems": list(s.problems),
             "warnings": list(self.warnings),
+            "ip_families": list(self.ip_families),
+            "ip_family_policy": self.ip_family_policy,
+            "ip_address_type": s.ip_address_type,
+            "target_group_ip_address_type": s.tg_ip_address_type,
         }

@@ -119,6 +119,8 @@ def _risk_result(f: Finding) -> dict[str, Any]:
             "ignored_annotations": [x.to_json() for x in f.ignored],
             "candidates": [x.to_json(f.namespace, f.name) for x in f.candidates],
             "security_group_drop": f.blocked,
+            "ip_families": list(f.ip_families),
+            "target_group_ip_address_type": f.settings.tg_ip_address_type,
         },
     }
     result.update(_locations(f, decided[1:] if decided else None))

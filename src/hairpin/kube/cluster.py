@@ -8,6 +8,8 @@ or ``live_objects()`` from the API server):
   ``failure-domain.beta.kubernetes.io/zone``); its address the ``InternalIP`` in ``status.addresses``;
 - a pod's address is ``status.podIP`` (every address: ``status.podIPs``), its node ``spec.nodeName``; it is
   ready when its ``Ready`` condition is True; a node's pod networks are ``spec.podCIDRs`` (else ``podCIDR``);
+- a Service's ``spec.ipFamilies`` and ``spec.ipFamilyPolicy`` are kept as written; values the API server
+  refuses (``hairpin.aws.ipfamily.refusal``) leave the Service out with an input error in ``errors``;
 - a Service's endpoints come from its EndpointSlices (label ``kubernetes.io/service-name``; an endpoint
   is ready unless ``conditions.ready`` is false), else from the pods its selector matches;
 - nodes the load balancer controllers never register as instance targets: labelled
@@ -34,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hairpin import reading
-from hairpin.aws import controller, gateway
+from hairpin.aws import controller, gateway, ipfamily
 from hairpin.errors import InputError
 from hairpin.gcpause import paused
 from hairpin.parsers.manifests import KubeObject
@@ -113,6 +115,9 @@ class KService:
     source_ranges: tuple[str, ...] = ()
     #: status.loadBalancer.ingress: (ip, hostname, ipMode) each (hairpin.kube.ipmode)
     ingress: tuple[tuple[str | None, str | None, str | None], ...] = ()
+    #: spec.ipFamilies and spec.ipFamilyPolicy as written (hairpin.aws.ipfamily)
+    ip_families: tuple[str, ...] = ()
+    ip_family_policy: str | None = None
 
     @property
     def key(self) -> str:
@@ -201,6 +206,8 @@ class Cluster:
         self._pods_by_ns: dict[str, list[KPod]] | None = None
         #: the AWS Load Balancer Controller's flags, from its Deployment; None: not in the input
         self.lbc: controller.LbcFlags | None = None
+        #: objects the API server would refuse (a Service's spec.ipFamilies values): reported, left out
+        self.errors: list[InputError] = []
 
     @property
     def pods(self) -> dict[tuple[str, str], KPod]:
@@ -353,6 +360,12 @@ class Cluster:
         meta = mapping_of(d.get("metadata"))
         spec = mapping_of(d.get("spec"))
         hc = spec.get("healthCheckNodePort")
+        families, policy = spec.get("ipFamilies"), spec.get("ipFamilyPolicy")
+        if families is not None or policy is not None:
+            refused = ipfamily.refusal(families, policy)
+            if refused is not None:
+                self.errors.append(InputError(refused, o.file, o.line))
+                return
         self.services.append(
             KService(
                 str(meta.get("namespace") or "default"),
@@ -371,6 +384,8 @@ class Cluster:
                 dict(o.marks or {}),
                 source_ranges=tuple(str(r) for r in spec.get("loadBalancerSourceRanges") or () if isinstance(r, str)),
                 ingress=_ingress(d.get("status")),
+                ip_families=tuple(f for f in families if isinstance(f, str)) if isinstance(families, list) else (),
+                ip_family_policy=policy if isinstance(policy, str) else None,
             )
         )
 

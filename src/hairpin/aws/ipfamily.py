@@ -1,0 +1,230 @@
+"""IPv6 and dual-stack Services: which IP family the load balancer reaches its targets with, per controller.
+
+A Service's ``spec.ipFamilies`` (``IPv4``, ``IPv6``, or both) and ``spec.ipFamilyPolicy`` (``SingleStack``,
+``PreferDualStack``, ``RequireDualStack``) decide which families its cluster IPs and node ports have;
+``service.beta.kubernetes.io/aws-load-balancer-ip-address-type`` decides whether the NLB itself listens on
+IPv4 only or on IPv4 and IPv6.  ``apply(settings, ...)`` adds what follows to a controller's settings.
+Facts, from the sources (checked 2026-12-01):
+
+- AWS Load Balancer Controller (kubernetes-sigs/aws-load-balancer-controller, the same from v2.3.1 to v3.5.0):
+  the NLB's IP address type is the annotation, ``ipv4`` or ``dualstack`` (default ``ipv4``; any other value
+  fails the Service with "unknown IPAddressType: <value>": ``pkg/service/model_build_load_balancer.go``
+  buildLoadBalancerIPAddressType, ``model_builder.go``; ``dualstack-without-public-ipv4`` is an Ingress and
+  Gateway value only).  Its target groups' IP address type (``pkg/service/model_build_target_group.go``
+  buildTargetGroupIPAddressType): ``ipv6`` when any entry of ``spec.ipFamilies`` is ``IPv6`` and the NLB is
+  ``dualstack``; when ``IPv6`` is there and the NLB is not dualstack the Service fails with "unsupported
+  IPv6 configuration, lb not dual-stack"; otherwise ``ipv4``.  ``spec.ipFamilyPolicy`` is not read.  History:
+  v2.1.0 read the annotation and not ``spec.ipFamilies``; v2.3.0 (PR #2284) added the rule above and also
+  refused every IPv6 NLB target group ("ipv6 target group not supported for NLB"); v2.3.1 (PR #2332, NLB
+  IPv6 target groups) has today's rule.
+- Its docs (``docs/guide/service/annotations.md``, source ranges): client IP preservation "has no effect on
+  traffic converted from IPv4 to IPv6 and on traffic converted from IPv6 to IPv4"; such traffic reaches the
+  target from the NLB's private address.  So an IPv4 caller of a dualstack NLB with an IPv6 target group
+  (or an IPv6 caller with an IPv4 one) is never answered behind the NLB's back: not this failure.  A caller
+  of the target group's own family keeps its address, and the hairpin (a caller sent to its own node, the
+  reply de-NATed there and handed straight back) is the same over ip6tables: kube-proxy runs one proxier
+  per IP family with the same rules.
+- Instance targets in an IPv6 target group: the controller builds them; the Amazon EKS User Guide
+  (``workloads/network-load-balancing.adoc``) says "You can only load balance over IPv6 to IP targets, not
+  instance targets".  hairpin keeps the verdict (the node's IPv6 address, client address preserved) and
+  says in a warning that AWS may refuse it.
+- The API server (kubernetes ``pkg/apis/core/validation/validation.go``, ValidateService) refuses an
+  ``ipFamilies`` entry other than ``IPv4``/``IPv6`` ("Unsupported value"), the same family twice
+  ("Duplicate value"), a policy other than the three above, and ``SingleStack`` with two families.  For a
+  manifest not yet applied it fills in what is missing: ``RequireDualStack`` gets both families,
+  ``PreferDualStack`` gets the second family only on a dual-stack cluster, and no families at all gets the
+  cluster's primary one (hairpin assumes IPv4 there, as before).
+- The in-tree provider (kubernetes/cloud-provider-aws, every release to v1.36.1): its load balancer code
+  reads neither ``spec.ipFamilies`` nor the ip-address-type annotation; it creates IPv4 load balancers and
+  target groups (``pkg/providers/v1/aws_loadbalancer.go``: no IpAddressType in CreateTargetGroupInput, so
+  AWS's default ``ipv4``).  Dual-stack support is proposed in PR #1313 (open).  kube-proxy's IPv4 proxier
+  skips a Service with no IPv4 cluster IP (kubernetes ``pkg/proxy/servicechangetracker.go``
+  serviceToServiceMap), node ports included: an IPv6-only Service behind it has a load balancer whose
+  traffic reaches a node port nothing serves.
+- EKS Auto Mode (EKS User Guide, ``automode/auto-configure-nlb.adoc``): documents the annotation with
+  ``ipv4`` or ``dualstack``; its target group rule is not documented: assumed the Load Balancer
+  Controller's, and every step says so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from hairpin.aws import controller as ctl
+
+__all__ = ["IP_ADDRESS_TYPE", "apply", "caller_note", "families_after_admission", "refusal"]
+
+IP_ADDRESS_TYPE = ctl.annotation("aws-load-balancer-ip-address-type")
+FAMILIES = ("IPv4", "IPv6")
+POLICIES = ("PreferDualStack", "RequireDualStack", "SingleStack")
+AUTO_MODE = "eks-auto-mode"
+LBC_ERROR = "unsupported IPv6 configuration, lb not dual-stack"
+
+
+def refusal(families: Any, policy: Any) -> str | None:
+    """The API server's error for ``spec.ipFamilies``/``spec.ipFamilyPolicy`` values it refuses (types are
+    checked earlier, ``hairpin.parsers.shapes``), in its words; None when it accepts them."""
+    if isinstance(families, list):
+        seen: set[str] = set()
+        for i, fam in enumerate(families):
+            if fam is None:
+                continue
+            if fam not in FAMILIES:
+                return (f'spec.ipFamilies[{i}]: Unsupported value: "{fam}": supported values: "IPv4", "IPv6": the API '
+                        "server refuses the Service")  # fmt: skip
+            if fam in seen:
+                return f'spec.ipFamilies[{i}]: Duplicate value: "{fam}": the API server refuses the Service'
+            seen.add(fam)
+    if isinstance(policy, str):
+        if policy not in POLICIES:
+            return (f'spec.ipFamilyPolicy: Unsupported value: "{policy}": supported values: "PreferDualStack", '
+                    '"RequireDualStack", "SingleStack": the API server refuses the Service')  # fmt: skip
+        if policy == "SingleStack" and isinstance(families, list) and len([f for f in families if f]) == 2:
+            return ("spec.ipFamilyPolicy: Invalid value: \"SingleStack\": must be 'RequireDualStack' or "
+                    "'PreferDualStack' when multiple IP families are specified: the API server refuses the Service")
+    return None
+
+
+def families_after_admission(families: Sequence[str], policy: str | None, existing: bool) -> tuple[frozenset[str], bool]:
+    """(the families the Service certainly has once the API server stored it, whether it may get the other one
+    too).  A Service read from a cluster or a dump has what is stored; a manifest gets both with
+    RequireDualStack, maybe the other with PreferDualStack (a dual-stack cluster), none added otherwise."""
+    given = frozenset(families)
+    if existing:
+        return given, False
+    if policy == "RequireDualStack":
+        return frozenset(FAMILIES), False
+    return given, policy == "PreferDualStack" and len(given) < 2
+
+
+def _from(families: Sequence[str], policy: str | None) -> str:
+    what = f"spec.ipFamilies [{', '.join(families)}]" if families else "no spec.ipFamilies"
+    return what + (f", ipFamilyPolicy {policy}" if policy else "")
+
+
+def apply(s: ctl.Settings, annotations: Mapping[str, str], families: Sequence[str], policy: str | None,
+          existing: bool) -> ctl.Settings:  # fmt: skip
+    """``s`` with its load balancer's and target groups' IP address types, or refused by the controller.
+    Settings of a Service that neither lists IPv6 nor carries the annotation are returned unchanged but for
+    the address types (ipv4), so that IPv4 answers stay as they were."""
+    certain, maybe = families_after_admission(families, policy, existing)
+    if not s.is_nlb and s.load_balancer != "clb":
+        return s
+    if s.controller == ctl.IN_TREE:
+        return _in_tree(s, annotations, families, policy, certain, maybe)
+    if s.controller in (ctl.LBC, AUTO_MODE):
+        return _lbc(s, annotations, families, policy, certain, maybe)
+    return s
+
+
+def _in_tree(s: ctl.Settings, a: Mapping[str, str], families: Sequence[str], policy: str | None,
+             certain: frozenset[str], maybe: bool) -> ctl.Settings:  # fmt: skip
+    tg = "ipv4" if s.is_nlb else None
+    if "IPv6" not in certain:
+        return dataclasses.replace(s, ip_address_type="ipv4", tg_ip_address_type=tg)
+    steps, warnings = list(s.steps), list(s.warnings)
+    at = len(steps) - 1
+    broken = None
+    why = (f"{_from(families, policy)}: the in-tree provider builds an IPv4 load balancer"
+           + (" and target group" if s.is_nlb else "") + " all the same (it reads neither spec.ipFamilies nor "
+           f"{IP_ADDRESS_TYPE}, cloud-provider-aws up to v1.36.1; PR #1313 proposes dual-stack support)")  # fmt: skip
+    if "IPv4" in certain:
+        steps.insert(at, why + ": IPv4 callers as below")
+    elif maybe:
+        steps.insert(at, why)
+        warnings.append(
+            f"{_from(families, policy)}: on a dual-stack cluster the API server adds IPv4 and the verdict below holds; "
+            "on a single-stack IPv6 cluster the Service has no IPv4 node port and no connection through the load "
+            "balancer succeeds (not modelled: hairpin cannot see the cluster's families in a manifest)"
+        )
+    else:
+        broken = (
+            f"{why}; kube-proxy serves an IPv6-only Service's node port on IPv6 only (its IPv4 proxier skips a Service "
+            "without an IPv4 cluster IP), so the load balancer sends every connection to a node port nothing serves: "
+            "no caller, in the cluster or outside, gets through (a broken Service, not this failure)"
+        )
+        steps.insert(at, broken)
+    problems = list(s.problems)
+    if broken:
+        problems.append("IPv6-only Service behind the in-tree provider's IPv4 load balancer: nothing serves its node "
+                        "port over IPv4 (use the AWS Load Balancer Controller with "
+                        f"{IP_ADDRESS_TYPE}: dualstack, or add IPv4 to spec.ipFamilies)")  # fmt: skip
+    return dataclasses.replace(s, steps=tuple(steps), problems=tuple(problems), warnings=tuple(warnings),
+                               ip_address_type="ipv4", tg_ip_address_type=tg, broken=broken)  # fmt: skip
+
+
+def _lbc(s: ctl.Settings, a: Mapping[str, str], families: Sequence[str], policy: str | None,
+         certain: frozenset[str], maybe: bool) -> ctl.Settings:  # fmt: skip
+    auto = s.controller == AUTO_MODE
+    who = "EKS Auto Mode" if auto else "the AWS Load Balancer Controller"
+    assumed = (" (assumed: Auto Mode documents the annotation, not its target group rule; this is the AWS Load "
+               "Balancer Controller's)") if auto else ""  # fmt: skip
+    raw = a.get(IP_ADDRESS_TYPE)
+    v6 = "IPv6" in certain
+    if raw is None and not v6 and not maybe:
+        return dataclasses.replace(s, ip_address_type="ipv4", tg_ip_address_type="ipv4")
+    steps, warnings, problems = list(s.steps), list(s.warnings), list(s.problems)
+    at = len(steps) - 1
+    if raw is not None and raw not in ("ipv4", "dualstack"):
+        steps.append(f"{IP_ADDRESS_TYPE}: {raw!r}: {who} refuses it (\"unknown IPAddressType: {raw}\"; ipv4 or "
+                         "dualstack): no load balancer is built")  # fmt: skip
+        problems.append(f"{IP_ADDRESS_TYPE}: {raw!r} is not ipv4 or dualstack (\"unknown IPAddressType: {raw}\")")
+        return _refused(s, steps, problems, warnings, None)
+    lb = raw or "ipv4"
+    lb_why = f"{IP_ADDRESS_TYPE}: {raw}" if raw else f"ipv4, the default without {IP_ADDRESS_TYPE}"
+    if v6 and lb != "dualstack":
+        steps.append(f"{_from(families, policy)} with an {lb} NLB ({lb_why}): {who} refuses it (\"{LBC_ERROR}\", "
+                         f"model_build_target_group.go){assumed}: no load balancer is built")  # fmt: skip
+        problems.append(f"{who} will not provision it: \"{LBC_ERROR}\" (spec.ipFamilies has IPv6){assumed}; fix: "
+                        f"{IP_ADDRESS_TYPE}: dualstack")  # fmt: skip
+        return _refused(s, steps, problems, warnings, lb)
+    if v6:
+        tg = "ipv6"
+        steps.insert(at, f"target group IP address type ipv6 ({_from(families, policy)} has IPv6, NLB dualstack from "
+                         f"{IP_ADDRESS_TYPE}){assumed}: the NLB reaches the targets over IPv6 "
+                         + ("at each node's primary IPv6 address" if s.target_type == "instance" else "at the pods' IPv6 "
+                            "addresses") + "; a caller over IPv6 keeps its address when preservation is on, an IPv4 "
+                         "caller is translated and reaches the target from the NLB's own address")  # fmt: skip
+        if s.target_type == "instance":
+            warnings.append("instance targets in an IPv6 target group: the AWS Load Balancer Controller builds them, but "
+                            "the Amazon EKS User Guide says IPv6 load balancing works to ip targets only; if AWS refuses "
+                            "the target group no load balancer is built (not modelled: the verdict assumes it is)")  # fmt: skip
+    elif maybe:
+        tg = None
+        outcome = ("builds an IPv6 target group" if lb == "dualstack"
+                   else f"refuses it (\"{LBC_ERROR}\")")  # fmt: skip
+        steps.insert(at, f"{_from(families, policy)}: on a dual-stack cluster the API server adds IPv6 and {who} "
+                         f"{outcome}{assumed}; the verdict below assumes IPv4 (a single-stack IPv4 cluster)")  # fmt: skip
+        warnings.append(f"{_from(families, policy)}: target group IP address type not decided: IPv4 on a single-stack "
+                        f"IPv4 cluster (the verdict below), on a dual-stack cluster {who} {outcome} (not modelled: "
+                        "hairpin cannot see the cluster's families in a manifest)")  # fmt: skip
+    else:
+        tg = "ipv4"
+        steps.insert(at, f"target group IP address type ipv4 ({_from(families, policy)}){assumed}; NLB {lb} "
+                         f"({lb_why})" + ("" if lb != "dualstack" else ": a caller over IPv6 is translated to IPv4 "
+                                          "and reaches the target from the NLB's own address"))  # fmt: skip
+    return dataclasses.replace(s, steps=tuple(steps), warnings=tuple(warnings), problems=tuple(problems),
+                               ip_address_type=lb, tg_ip_address_type=tg)  # fmt: skip
+
+
+def _refused(s: ctl.Settings, steps: list[str], problems: list[str], warnings: list[str],
+             lb: str | None) -> ctl.Settings:  # fmt: skip
+    """No load balancer: the controller fails the Service (as for its other refusals, controller ``none``); the
+    last step, the refusal, is the finding's reason."""
+    return ctl.Settings(ctl.NONE, "none", "unknown", None, None, False, s.external_traffic_policy,
+                        steps=tuple(steps), problems=tuple(problems), warnings=tuple(warnings),
+                        ip_address_type=lb)  # fmt: skip
+
+
+def caller_note(s: ctl.Settings) -> str:
+    """What the verdict says about callers of the other family, for an at-risk NLB ('' when nothing to add)."""
+    if s.tg_ip_address_type == "ipv6":
+        return ("; this holds for callers that reach the NLB over IPv6 (IPv6 target group): an IPv4 caller's "
+                "connection is translated to IPv6 and reaches the target from the NLB's own address (client IP "
+                "preservation has no effect across families), so IPv4 callers are not sent back to themselves")
+    if s.tg_ip_address_type == "ipv4" and s.ip_address_type == "dualstack":
+        return ("; this holds for callers over IPv4: a caller that reaches the dualstack NLB over IPv6 is "
+                "translated to IPv4 and reaches the target from the NLB's own address")
+    return ""
