@@ -280,6 +280,15 @@ def test_from_cluster_bad_address_names_the_input(tmp_path: Path, capsys: pytest
                           "--client-pod", "default/netshoot", "-o", "-"], capsys)  # fmt: skip
     assert (code, out) == (2, "")
     assert err == f"hairpin: error: {f}: Pod default/netshoot: status.podIP: not an IPv4 address: '999.1.1.1'\n"
+    for item in doc["items"]:  # an IPv6 cluster's pod
+        if item["kind"] == "Pod" and item["metadata"]["name"] == "netshoot":
+            item["status"]["podIP"] = "2a05:d018:1:a00::5"
+    f.write_text(json.dumps(doc))
+    code, out, err = cli(["scenario", "from-cluster", str(f), "--service", "nginx-demo/service-nginx-demo",
+                          "--client-pod", "default/netshoot", "-o", "-"], capsys)  # fmt: skip
+    assert (code, out) == (2, "")
+    assert err == (f"hairpin: error: {f}: Pod default/netshoot: status.podIP: 2a05:d018:1:a00::5: an IPv6 cluster; "
+                   "scenarios model IPv4 only (hairpin check reads IPv6 Services)\n")
 
 
 def test_pcapng_section_length_is_bounded(tmp_path: Path) -> None:

@@ -76,7 +76,13 @@ def _ipv4(value: Any, what: str) -> str:
     try:
         return str(ipaddress.IPv4Address(str(value)))
     except ValueError:
+        pass
+    try:
+        ipaddress.IPv6Address(str(value))
+    except ValueError:
         raise InputError(f"{what}: not an IPv4 address: {reading.excerpt(str(value))}") from None
+    raise InputError(f"{what}: {value}: an IPv6 cluster; scenarios model IPv4 only (hairpin check reads IPv6 "
+                     "Services)") from None
 
 
 def _service_ports(svc: KService, pods: Sequence[KPod]) -> tuple[ServicePort, ...]:
