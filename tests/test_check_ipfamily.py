@@ -277,3 +277,40 @@ def test_sarif_result_names_the_target_group_family(capsys: pytest.CaptureFixtur
     assert exc.value.code == 1
     assert (hp001["properties"]["ip_families"], hp001["properties"]["target_group_ip_address_type"]) == (["IPv6"], "ipv6")
     assert IPV6_NOTE in hp001["message"]["text"]
+
+
+def _nodes(*ips: str) -> str:
+    return "".join(f"""---
+apiVersion: v1
+kind: Node
+metadata:
+  name: n{i}
+  labels: {{topology.kubernetes.io/zone: eu-west-1a}}
+status:
+  addresses: [{{type: InternalIP, address: "{ip}"}}]
+""" for i, ip in enumerate(ips))
+
+
+@pytest.mark.parametrize(("ips", "refused"), [(("2a05:d018:1:a00::10", "2a05:d018:1:a00::11"), True),
+                                              (("2a05:d018:1:a00::10", "10.0.1.11"), False), ((), False)])  # fmt: skip
+def test_a_manifest_without_ip_families_takes_the_clusters_primary_family(tmp_path: Path, ips: tuple[str, ...],
+                                                                          refused: bool) -> None:  # fmt: skip
+    # the API server gives a Service without spec.ipFamilies the cluster's primary family: IPv6 when every node in
+    # the input is an IPv6 node (an IPv6 EKS cluster), so the controller refuses it without a dualstack NLB
+    text = (DATA / "refused.yaml").read_text().replace("  ipFamilies: [IPv6]\n  ipFamilyPolicy: SingleStack\n", "")
+    f = tmp_path / "svc.yaml"
+    f.write_text(text + _nodes(*ips))
+    (found,) = chk.check(m.load_paths([f])).findings
+    if not refused:
+        assert found.at_risk and found.settings.tg_ip_address_type == "ipv4"
+        return
+    assert (found.at_risk, found.settings.controller) == (False, "none")
+    assert found.reason == (
+        f"no spec.ipFamilies on an IPv6 cluster with an ipv4 NLB (ipv4, the default without {IPT}): the AWS Load "
+        f'Balancer Controller refuses it ("{LBC_ERROR}", model_build_target_group.go): no load balancer is built'
+    )
+    assert "no spec.ipFamilies: the API server gives the Service the cluster's primary family, IPv6 (every node's " \
+           "InternalIP is IPv6)" in found.settings.steps  # fmt: skip
+    f.write_text(text.replace("annotations:\n", f"annotations:\n    {IPT}: dualstack\n") + _nodes(*ips))
+    (found,) = chk.check(m.load_paths([f])).findings
+    assert found.at_risk and found.settings.tg_ip_address_type == "ipv6"

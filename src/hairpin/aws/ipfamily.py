@@ -33,7 +33,9 @@ Facts, from the sources (checked 2026-12-01):
   ("Duplicate value"), a policy other than the three above, and ``SingleStack`` with two families.  For a
   manifest not yet applied it fills in what is missing: ``RequireDualStack`` gets both families,
   ``PreferDualStack`` gets the second family only on a dual-stack cluster, and no families at all gets the
-  cluster's primary one (hairpin assumes IPv4 there, as before).
+  cluster's primary one.  hairpin takes IPv6 for that when every node in the input has an IPv6 InternalIP
+  (an IPv6 EKS cluster: the Amazon EKS User Guide, "Learn about IPv6 addresses to clusters, Pods, and
+  services", gives nodes and Pods IPv6 addresses and Services IPv6 cluster IPs), else IPv4 as before.
 - The in-tree provider (kubernetes/cloud-provider-aws, every release to v1.36.1): its load balancer code
   reads neither ``spec.ipFamilies`` nor the ip-address-type annotation; it creates IPv4 load balancers and
   target groups (``pkg/providers/v1/aws_loadbalancer.go``: no IpAddressType in CreateTargetGroupInput, so
@@ -49,12 +51,12 @@ Facts, from the sources (checked 2026-12-01):
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from hairpin.aws import controller as ctl
 
-__all__ = ["IP_ADDRESS_TYPE", "apply", "caller_note", "families_after_admission", "refusal"]
+__all__ = ["IP_ADDRESS_TYPE", "apply", "caller_note", "families_after_admission", "primary_family", "refusal"]
 
 IP_ADDRESS_TYPE = ctl.annotation("aws-load-balancer-ip-address-type")
 FAMILIES = ("IPv4", "IPv6")
@@ -99,27 +101,48 @@ def families_after_admission(families: Sequence[str], policy: str | None, existi
     return given, policy == "PreferDualStack" and len(given) < 2
 
 
-def _from(families: Sequence[str], policy: str | None) -> str:
+def primary_family(node_ips: Iterable[str | None]) -> str | None:
+    """``IPv6`` when there are nodes and every one's InternalIP is an IPv6 address (an IPv6 cluster, whose API
+    server gives a Service without ``spec.ipFamilies`` IPv6), else None (IPv4 assumed, as before)."""
+    seen = False
+    for ip in node_ips:
+        if not ip or ":" not in ip:
+            return None
+        seen = True
+    return "IPv6" if seen else None
+
+
+def _from(families: Sequence[str], policy: str | None, primary: bool = False) -> str:
+    if primary:
+        return f"no spec.ipFamilies on an {families[0]} cluster"
     what = f"spec.ipFamilies [{', '.join(families)}]" if families else "no spec.ipFamilies"
     return what + (f", ipFamilyPolicy {policy}" if policy else "")
 
 
 def apply(s: ctl.Settings, annotations: Mapping[str, str], families: Sequence[str], policy: str | None,
-          existing: bool) -> ctl.Settings:  # fmt: skip
+          existing: bool, primary: str | None = None) -> ctl.Settings:  # fmt: skip
     """``s`` with its load balancer's and target groups' IP address types, or refused by the controller.
     Settings of a Service that neither lists IPv6 nor carries the annotation are returned unchanged but for
-    the address types (ipv4), so that IPv4 answers stay as they were."""
+    the address types (ipv4), so that IPv4 answers stay as they were.  ``primary``: the cluster's primary
+    family when the nodes show it (``primary_family``), given to a manifest without ``spec.ipFamilies``."""
+    shown = _from(families, policy)
+    if primary is not None and not families and not existing:
+        s = dataclasses.replace(s, steps=(*s.steps[:-1], f"no spec.ipFamilies: the API server gives the Service the "
+                                          f"cluster's primary family, {primary} (every node's InternalIP is {primary})",
+                                          *s.steps[-1:]))  # fmt: skip
+        families = (primary,)
+        shown = _from(families, policy, primary=True)
     certain, maybe = families_after_admission(families, policy, existing)
     if not s.is_nlb and s.load_balancer != "clb":
         return s
     if s.controller == ctl.IN_TREE:
-        return _in_tree(s, annotations, families, policy, certain, maybe)
+        return _in_tree(s, annotations, shown, certain, maybe)
     if s.controller in (ctl.LBC, AUTO_MODE):
-        return _lbc(s, annotations, families, policy, certain, maybe)
+        return _lbc(s, annotations, shown, certain, maybe)
     return s
 
 
-def _in_tree(s: ctl.Settings, a: Mapping[str, str], families: Sequence[str], policy: str | None,
+def _in_tree(s: ctl.Settings, a: Mapping[str, str], shown: str,
              certain: frozenset[str], maybe: bool) -> ctl.Settings:  # fmt: skip
     tg = "ipv4" if s.is_nlb else None
     if "IPv6" not in certain:
@@ -127,7 +150,7 @@ def _in_tree(s: ctl.Settings, a: Mapping[str, str], families: Sequence[str], pol
     steps, warnings = list(s.steps), list(s.warnings)
     at = len(steps) - 1
     broken = None
-    why = (f"{_from(families, policy)}: the in-tree provider builds an IPv4 load balancer"
+    why = (f"{shown}: the in-tree provider builds an IPv4 load balancer"
            + (" and target group" if s.is_nlb else "") + " all the same (it reads neither spec.ipFamilies nor "
            f"{IP_ADDRESS_TYPE}, cloud-provider-aws up to v1.36.1; PR #1313 proposes dual-stack support)")  # fmt: skip
     if "IPv4" in certain:
@@ -135,7 +158,7 @@ def _in_tree(s: ctl.Settings, a: Mapping[str, str], families: Sequence[str], pol
     elif maybe:
         steps.insert(at, why)
         warnings.append(
-            f"{_from(families, policy)}: on a dual-stack cluster the API server adds IPv4 and the verdict below holds; "
+            f"{shown}: on a dual-stack cluster the API server adds IPv4 and the verdict below holds; "
             "on a single-stack IPv6 cluster the Service has no IPv4 node port and no connection through the load "
             "balancer succeeds (not modelled: hairpin cannot see the cluster's families in a manifest)"
         )
@@ -155,7 +178,7 @@ def _in_tree(s: ctl.Settings, a: Mapping[str, str], families: Sequence[str], pol
                                ip_address_type="ipv4", tg_ip_address_type=tg, broken=broken)  # fmt: skip
 
 
-def _lbc(s: ctl.Settings, a: Mapping[str, str], families: Sequence[str], policy: str | None,
+def _lbc(s: ctl.Settings, a: Mapping[str, str], shown: str,
          certain: frozenset[str], maybe: bool) -> ctl.Settings:  # fmt: skip
     auto = s.controller == AUTO_MODE
     who = "EKS Auto Mode" if auto else "the AWS Load Balancer Controller"
@@ -175,14 +198,14 @@ def _lbc(s: ctl.Settings, a: Mapping[str, str], families: Sequence[str], policy:
     lb = raw or "ipv4"
     lb_why = f"{IP_ADDRESS_TYPE}: {raw}" if raw else f"ipv4, the default without {IP_ADDRESS_TYPE}"
     if v6 and lb != "dualstack":
-        steps.append(f"{_from(families, policy)} with an {lb} NLB ({lb_why}): {who} refuses it (\"{LBC_ERROR}\", "
+        steps.append(f"{shown} with an {lb} NLB ({lb_why}): {who} refuses it (\"{LBC_ERROR}\", "
                          f"model_build_target_group.go){assumed}: no load balancer is built")  # fmt: skip
         problems.append(f"{who} will not provision it: \"{LBC_ERROR}\" (spec.ipFamilies has IPv6){assumed}; fix: "
                         f"{IP_ADDRESS_TYPE}: dualstack")  # fmt: skip
         return _refused(s, steps, problems, warnings, lb)
     if v6:
         tg = "ipv6"
-        steps.insert(at, f"target group IP address type ipv6 ({_from(families, policy)} has IPv6, NLB dualstack from "
+        steps.insert(at, f"target group IP address type ipv6 ({shown} has IPv6, NLB dualstack from "
                          f"{IP_ADDRESS_TYPE}){assumed}: the NLB reaches the targets over IPv6 "
                          + ("at each node's primary IPv6 address" if s.target_type == "instance" else "at the pods' IPv6 "
                             "addresses") + "; a caller over IPv6 keeps its address when preservation is on, an IPv4 "
@@ -195,14 +218,14 @@ def _lbc(s: ctl.Settings, a: Mapping[str, str], families: Sequence[str], policy:
         tg = None
         outcome = ("builds an IPv6 target group" if lb == "dualstack"
                    else f"refuses it (\"{LBC_ERROR}\")")  # fmt: skip
-        steps.insert(at, f"{_from(families, policy)}: on a dual-stack cluster the API server adds IPv6 and {who} "
+        steps.insert(at, f"{shown}: on a dual-stack cluster the API server adds IPv6 and {who} "
                          f"{outcome}{assumed}; the verdict below assumes IPv4 (a single-stack IPv4 cluster)")  # fmt: skip
-        warnings.append(f"{_from(families, policy)}: target group IP address type not decided: IPv4 on a single-stack "
+        warnings.append(f"{shown}: target group IP address type not decided: IPv4 on a single-stack "
                         f"IPv4 cluster (the verdict below), on a dual-stack cluster {who} {outcome} (not modelled: "
                         "hairpin cannot see the cluster's families in a manifest)")  # fmt: skip
     else:
         tg = "ipv4"
-        steps.insert(at, f"target group IP address type ipv4 ({_from(families, policy)}){assumed}; NLB {lb} "
+        steps.insert(at, f"target group IP address type ipv4 ({shown}){assumed}; NLB {lb} "
                          f"({lb_why})" + ("" if lb != "dualstack" else ": a caller over IPv6 is translated to IPv4 "
                                           "and reaches the target from the NLB's own address"))  # fmt: skip
     return dataclasses.replace(s, steps=tuple(steps), warnings=tuple(warnings), problems=tuple(problems),

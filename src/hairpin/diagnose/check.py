@@ -97,6 +97,7 @@ class _Assessor:
         self._registered: dict[tuple[tuple[str, str], ...], tuple[dict[str, int], dict[str, str]]] = {}
         self.azs = tuple(sorted({n.az for n in cluster.nodes.values() if n.az}))
         self.node_az = {n.name: n.az for n in cluster.nodes.values() if n.az}
+        self.primary = ipfamily.primary_family(n.ip for n in cluster.nodes.values())
 
     def registered(self, labels: tuple[tuple[str, str], ...]) -> tuple[dict[str, int], dict[str, str]]:
         """(count per AZ, node -> AZ) of the nodes registered as instance targets."""
@@ -250,7 +251,7 @@ class _Assessor:
             steps = [t for t in s.steps if not t.startswith("security groups on the NLB")]
             steps.insert(len(steps) - 1, f"no security groups on the NLB: feature gate NLBSecurityGroup=false ({self.c.lbc.source})")
             s = dataclasses.replace(s, security_groups=False, steps=tuple(steps))
-        return ipfamily.apply(s, svc.annotations, svc.ip_families, svc.ip_family_policy, svc.existing)
+        return ipfamily.apply(s, svc.annotations, svc.ip_families, svc.ip_family_policy, svc.existing, self.primary)
 
     def _hairpin(self, svc: KService, s: ctl.Settings, f: Finding) -> Finding:
         """The hairpin verdict for ``svc``'s endpoints under settings ``s``, written into ``f``."""
