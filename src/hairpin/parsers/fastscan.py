@@ -331,7 +331,7 @@ def healthy_pairs(scans: list[Scan], groups: Any = None) -> tuple[int, float]:
     ok &= ((sport[a].astype(np.uint32) << 16) | dport[a]) == ((dport[b].astype(np.uint32) << 16) | sport[b])
     ok &= (tb - ta) < 130.0
     mark(scans, "keep", np.concatenate([a[ok], b[ok]]), False)
-    views, views_latest = _healthy_views(scans, groups, src, dst)
+    views, views_latest = _healthy_views(scans, groups, src, dst, col)
     latest = max(float(ta[ok].max()), float(tb[ok].max())) if ok.any() else float("-inf")
     return int(np.count_nonzero(ok)) + views, max(latest, views_latest)
 
@@ -374,7 +374,7 @@ def first_of(rep: Any, n: int, mask: Any) -> Any:
 VIEWS_BATCH = 1 << 18
 
 
-def _healthy_views(scans: list[Scan], groups: Any, src: Any, dst: Any) -> tuple[int, float]:
+def _healthy_views(scans: list[Scan], groups: Any, src: Any, dst: Any, col: dict[str, Any]) -> tuple[int, float]:
     """The healthy handshakes seen more than once: ``tcpdump -i any`` sees a pod's packets on its veth and on
     the node's interface, a capture of the node an NLB sends the connection to sees it before and after
     kube-proxy's DNAT and MASQUERADE, captures of several nodes see the same packets.  The rows of an ISN
@@ -395,12 +395,11 @@ def _healthy_views(scans: list[Scan], groups: Any, src: Any, dst: Any) -> tuple[
     groups are read a batch at a time (``VIEWS_BATCH`` rows, whole groups: ``_views_of``).  Marks the rows
     (``keep`` False; ``quiet`` True for all but each attempt's first SYN and the SYN-ACK that answers it,
     which open and close it); returns how many attempts, and the latest time among their rows.  ``src``,
-    ``dst``: the scans' (``addresses``)."""
+    ``dst``: the scans' (``addresses``); ``col``: their kind, simple, v6, sport and dport columns (``joined``)."""
     counts = groups[4]
     sel = np.flatnonzero(counts >= 3)
     for sc in scans:
         sc.quiet = np.zeros(sc.key.size, np.bool_)
-    col = {c: joined(scans, c) for c in ("kind", "simple", "v6", "sport", "dport")}
     ends = np.cumsum(counts[sel])
     found, latest, lo = 0, float("-inf"), 0
     while lo < sel.size:  # whole groups, about VIEWS_BATCH rows at a time: the memory of a batch, not of all
@@ -537,8 +536,13 @@ def by_key(scans: list[Scan], perm: Any = None) -> tuple[Any, Any, Any, Any, Any
     elif perm is None:
         perm = np.argsort(t, kind="stable")
     # one sort of the 64-bit numbers key << 32 | place in the stream (unique, so the order is total)
-    packed = np.sort(((key if perm is None else key[perm]).astype(np.int64) << 32) | np.arange(key.size, dtype=np.int64))
-    order, k = packed & 0xFFFFFFFF, packed >> 32
+    packed = (key if perm is None else key[perm]).astype(np.int64)  # (in place from here: one array at a time)
+    packed <<= 32
+    packed |= np.arange(key.size, dtype=np.int64)
+    packed.sort()
+    order = packed & 0xFFFFFFFF
+    packed >>= 32
+    k = packed
     if perm is not None:
         order = perm[order]
     first = np.ones(k.size, np.bool_)
