@@ -24,7 +24,7 @@ from pathlib import Path
 from hairpin import reading
 from hairpin.errors import ParseError
 from hairpin.netfilter.rules import Chain, Match, Option, Rule, Ruleset, Table, Target
-from hairpin.parsers import iptables_arity
+from hairpin.parsers import iptables_arity, iptables_getopt
 from hairpin.text import digits, split_lines
 
 __all__ = ["dump", "format_rule", "load", "parse", "tokenize"]
@@ -48,6 +48,8 @@ _KINDS = {"-m": _MATCH, "--match": _MATCH, "-j": _JUMP, "--jump": _JUMP, "-g": _
           **dict.fromkeys(["--comment", "--dport", "--sport", "--dports", "--mode", "--probability", "--every",
                            "--packet", "--to-destination", "--to-source", "--to-ports", "--set-xmark", "--or-mark",
                            "--mark", "--dst-type", "--src-type", "--ctstate", "--state", "--match-set"], _OTHER)}  # fmt: skip
+#: the option words a rule may hold as written (any other word that starts with "-" is read by iptables_getopt)
+_KNOWN = iptables_getopt.KNOWN
 
 
 #: one token: a double-quoted string (backslash escapes the next character), a bare word, or a lone
@@ -108,8 +110,12 @@ def parse_rule_args(
         i += 1
         values: list[str] = []
         quoted_any = False
-        if i < len(tokens) and _takes_value(tok, target, in_target, module, matches):
-            # getopt_long: an option that takes a value takes the next word, whatever it is ("!", "-j")
+        if i < len(tokens) and (
+            _takes_value(tok, target, in_target, module, matches)
+            or (opt[i] and tok in _BUILTIN_OPTS and tok not in ("-f", "--fragment"))
+        ):
+            # getopt_long: an option that takes a value takes the next word, whatever it is ("!", "-j"; for
+            # the built-in options, the interface "-ieth0" iptables 1.8.9 makes of "-ieth0")
             values.append(tokens[i][0])
             quoted_any = tokens[i][1]
             i += 1
@@ -231,8 +237,8 @@ def _fast_args(
         val = words[i + 1]
         kind = _KINDS.get(tok)
         if kind is None:
-            if len(tok) < 2 or tok[0] != "-" or "0" <= tok[1] <= "9":
-                return None  # not an option where one must be
+            if tok not in _KNOWN:
+                return None  # not an option where one must be, or one spelled as only getopt reads it
             kind = _OTHER
         vq = i + 1 == quoted_at
         if i == quoted_at or (not vq and (val == "!" or (val[0] == "-" and len(val) > 1 and not "0" <= val[1] <= "9"))):
@@ -407,6 +413,12 @@ def _rule(
         words, quoted_at = [t for t, _ in tokens], -2
     else:
         words, quoted_at = split
+    if words and words[0] not in _APPEND_INSERT and words[0][:1] == "-":
+        # -AINPUT, --append=INPUT, --app INPUT: as iptables' getopt reads them
+        if quoted_at != -2:
+            tokens = [(w, i == quoted_at) for i, w in enumerate(words)]
+        tokens = iptables_getopt.respell(tokens, file, lineno)
+        words, quoted_at = [t for t, _ in tokens], -2
     if len(words) < 2 or words[0] not in _APPEND_INSERT:
         raise ParseError(f"expected -A CHAIN, got {body[:40]!r}", file, lineno)
     chain_name = words[1]
@@ -418,6 +430,11 @@ def _rule(
     if args is None:
         if quoted_at != -2:
             tokens = [(w, i == quoted_at) for i, w in enumerate(words)]
+        if iptables_getopt.needs(tokens):
+            # --dport=80, --dpo 80, -ptcp...: rewritten as iptables-save would print what iptables reads
+            tokens = iptables_getopt.respell(tokens, file, lineno)
+            if tokens[1][0] != chain_name:
+                raise ParseError(f"expected -A CHAIN, got {body[:40]!r}", file, lineno)
         args = parse_rule_args(tokens[2:], table.name, chain_name, file, lineno)
     rule = Rule(table.name, chain_name, args[0], args[1], len(chain.rules) + 1, lineno, counters_r, line)
     if words[0] in ("-I", "--insert"):
