@@ -79,7 +79,7 @@ _WHOLE_WORD = frozenset("psdioj")  # 1.8.9 reads their value from argv[optind - 
 KNOWN = frozenset(
     {"-" + c for c in _RULE_SHORT if c != "4"}
     | {"--" + n for n, (_, c) in _BASE.items() if c in _RULE_SHORT and c != "4"}
-    | {"--fragment", "!"}
+    | {"--fragment"}
     | {o for opts in OPTIONS.values() for o in opts}
     | {o for opts in _EXTRA.values() for o in opts}
 )
@@ -132,24 +132,30 @@ class _Reader:
     def fail(self, message: str) -> ParseError:
         return ParseError(message, self.file, self.line)
 
-    def resolve(self, name: str) -> _Entry | None:
-        """The entry ``--name`` is (exact, else a unique prefix); None if unknown or ambiguous."""
+    def resolve(self, name: str) -> list[_Entry]:
+        """The entries ``--name`` may be: the first exact one, else every one it is a prefix of (one
+        meaning: that option; more: ambiguous; none: unknown)."""
         for e in _BASE_TABLE:
             if e[0] == name:
-                return e
+                return [e]
         for _, table in self.loaded:
             if table is None:
                 raise _Fallback
             for e in table:
                 if e[0] == name:
-                    return e
-        found: _Entry | None = None
-        for e in _BASE_TABLE + [e for _, t in self.loaded for e in t or ()]:
-            if e[0].startswith(name):
-                if found is not None and found[2] != e[2]:
-                    return None
-                found = found or e
-        return found
+                    return [e]
+        return [e for e in _BASE_TABLE + [e for _, t in self.loaded for e in t or ()] if e[0].startswith(name)]
+
+    def unknown(self, word: str, found: list[_Entry]) -> ParseError:
+        """iptables' refusal of an unknown or ambiguous option, with what hairpin knows of why."""
+        if len({e[2] for e in found}) > 1:
+            why = ", ".join(f"{e[0]} ({_owner_text(e[3])})" for e in found)
+            return self.fail(f'unknown option "{word}" (iptables\' getopt_long: a prefix of {why})')
+        if found:
+            return self.fail(f'unknown option "{word}" ({found[0][0]} takes no value)')
+        if self.target is not None and not any(t for _, t in self.loaded):
+            return self.fail(f'unknown option "{word}": {self.target[0][0]} {self.target[1][0]} takes no options')
+        return self.fail(f'unknown option "{word}"')
 
     def load(self, ext: str, implicit: bool = False) -> None:
         """``-m ext`` (or the protocol's match, loaded by iptables itself): a segment, and its options
@@ -187,6 +193,10 @@ class _Reader:
             out.append(("!", False))
         out.extend(self.tokens[rest:])
         return out
+
+
+def _owner_text(owner: str | None) -> str:
+    return "iptables" if owner is None else f"-{owner[0]} {owner[2:]}"
 
 
 def respell(tokens: list[tuple[str, bool]], file: str | None = None, line: int | None = None) -> list[tuple[str, bool]]:
@@ -233,12 +243,12 @@ def _option(r: _Reader, i: int) -> int:
         name, eq, value = w.partition("=")
         attached = value if eq else None
         while True:
-            e = r.resolve(name)
-            if e is not None and not (e[1] == _NO and eq):
+            found = r.resolve(name)
+            if len({e[2] for e in found}) == 1 and not (found[0][1] == _NO and eq):
                 break
             if not r.load_proto():
-                raise r.fail(f'unknown option "{w}"')
-        full, has_arg, meaning, ext = e
+                raise r.unknown(w, found)
+        full, has_arg, meaning, ext = found[0]
         if ext is None:
             short = str(meaning)
             if short not in _RULE_SHORT or has_arg == _OPT:
