@@ -93,7 +93,8 @@ def _reference_save_parse_rule_args(
         values: list[str] = []
         quoted_any = False
         if i < len(tokens) and (_takes_value(tok, target, in_target, module, matches)  # since a4ca77e
-                                or (opt[i] and tok in _reference_save_BUILTIN_OPTS  # since getopt
+                                or ((opt[i] or tokens[i] == ("!", False))  # since getopt
+                                    and tok in _reference_save_BUILTIN_OPTS  # since getopt
                                     and tok not in ("-f", "--fragment"))):  # since getopt
             values.append(tokens[i][0])
             quoted_any = tokens[i][1]
@@ -135,6 +136,8 @@ def _reference_save_parse_rule_args(
             target_opts.append(Option(tok, tuple(values), negate, quoted_any))
         elif tok in _reference_save_BUILTIN_OPTS and (module is None or tok not in ("-s", "-d", "-p", "-i", "-o")):
             name = _reference_save_BUILTIN_OPTS[tok]
+            if name == "-p" and values[:1] == ["!"] and not quoted_any:  # since getopt
+                raise ParseError('unknown protocol "!" specified', file, line)  # since getopt
             if name not in _reference_save_VALUELESS and len(values) != 1:
                 raise ParseError(f"{tok} needs one value in rule for chain {chain}", file, line)
             close_module()

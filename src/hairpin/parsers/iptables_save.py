@@ -8,8 +8,10 @@
 
 A rule is a sequence of options.  ``-m NAME`` opens a match module whose options follow; ``-j``/``-g``
 names the target, whose options follow it.  ``!`` before an option negates it (iptables 1.8 prints it
-there; the old ``-s ! ADDR`` order is accepted too, for the built-in options: iptables 1.8 reads
-``--dport ! 80`` as the port ``!``).  An option ``iptables_arity`` knows to take a value takes the next word,
+there; a built-in option takes the next word as its value, as iptables 1.8.9 reads it: ``-s ! ADDR`` is
+the address ``!`` and a stray ``ADDR``, ``-p ! tcp`` 'unknown protocol "!" specified'; iptables 1.8 reads
+``--dport ! 80`` as the port ``!`` too).  A rule holding a word only getopt_long reads (``--dport=80``,
+``--dpo``, ``-AINPUT``) is first rewritten by ``iptables_getopt``.  An option ``iptables_arity`` knows to take a value takes the next word,
 whatever it is, as iptables' getopt_long gives it (``--comment -j DROP``: the comment ``-j``, then ``DROP``,
 a word iptables_check refuses); ``!`` before ``-m``, ``-j`` or ``-g`` is refused, as iptables refuses it.  Values may be double-quoted with backslash
 escapes, as iptables-save quotes comments.  No knowledge of what modules mean lives here: that is
@@ -112,10 +114,11 @@ def parse_rule_args(
         quoted_any = False
         if i < len(tokens) and (
             _takes_value(tok, target, in_target, module, matches)
-            or (opt[i] and tok in _BUILTIN_OPTS and tok not in ("-f", "--fragment"))
+            or ((opt[i] or tokens[i] == ("!", False)) and tok in _BUILTIN_OPTS and tok not in ("-f", "--fragment"))
         ):
             # getopt_long: an option that takes a value takes the next word, whatever it is ("!", "-j"; for
-            # the built-in options, the interface "-ieth0" iptables 1.8.9 makes of "-ieth0")
+            # the built-in options, the interface "-ieth0" iptables 1.8.9 makes of "-ieth0", and the "!" of
+            # "-s ! ADDR": iptables 1.8.9 reads "!" there only for arptables)
             values.append(tokens[i][0])
             quoted_any = tokens[i][1]
             i += 1
@@ -156,6 +159,8 @@ def parse_rule_args(
             target_opts.append(Option(tok, tuple(values), negate, quoted_any))
         elif tok in _BUILTIN_OPTS and (module is None or tok not in ("-s", "-d", "-p", "-i", "-o")):
             name = _BUILTIN_OPTS[tok]
+            if name == "-p" and values[:1] == ["!"] and not quoted_any:
+                raise ParseError('unknown protocol "!" specified', file, line)
             if name not in _VALUELESS and len(values) != 1:
                 raise ParseError(f"{tok} needs one value in rule for chain {chain}", file, line)
             close_module()
