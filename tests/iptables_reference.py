@@ -8,7 +8,8 @@ for the options ``hairpin.parsers.iptables_arity`` knows (an option that takes a
 whatever it is) and the check of their number of values, which came later than the fast path.  And one
 more (marked "since getopt"): a rule holding a word only iptables' getopt_long reads (``--dport=80``, ``--dpo``,
 ``-AINPUT``) is first rewritten by ``hairpin.parsers.iptables_getopt.respell``, and a built-in option takes
-the next word when it starts with ``-`` (iptables 1.8.9 loads ``-ieth0`` as ``-i -ieth0``)."""
+the next word when it starts with ``-`` or is ``!`` (iptables 1.8.9 loads ``-ieth0`` as ``-i -ieth0``), and
+a rule with an option under a match or target that does not have it is read by ``respell`` too."""
 
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from hairpin.errors import ParseError
 from hairpin.netfilter.rules import BUILTIN_CHAINS, Chain, Match, Option, Rule, Ruleset, Table, Target
 from hairpin.parsers.iptables_check import _arity  # since a4ca77e
 from hairpin.parsers import iptables_getopt  # since getopt
+from hairpin.parsers.iptables_save import _foreign  # since getopt
 from hairpin.parsers.iptables_save import _takes_value  # since a4ca77e
 
 _reference_save_BUILTIN_OPTS = {
@@ -235,11 +237,15 @@ def _reference_save_parse(text: str, file: str | None = None) -> Ruleset:
         chain_name = tokens[1][0]
         if chain_name not in table.chains or not table.chains[chain_name].line:
             raise ParseError(f"rule for undeclared chain {chain_name} in *{table.name}", file, lineno)
-        if iptables_getopt.needs(tokens):  # since getopt
+        respelled = iptables_getopt.needs(tokens)  # since getopt
+        if respelled:  # since getopt
             tokens = iptables_getopt.respell(tokens, file, lineno)  # since getopt
             if tokens[1][0] != chain_name:  # since getopt
                 raise ParseError(f"expected -A CHAIN, got {body[:40]!r}", file, lineno)  # since getopt
         matches, target = _reference_save_parse_rule_args(tokens[2:], table.name, chain_name, file, lineno)
+        if not respelled and _foreign(matches, target):  # since getopt
+            tokens = iptables_getopt.respell(tokens, file, lineno)  # since getopt
+            matches, target = _reference_save_parse_rule_args(tokens[2:], table.name, chain_name, file, lineno)  # since getopt
         chain = table.chains[chain_name]
         rule = Rule(table.name, chain_name, matches, target, len(chain.rules) + 1, lineno, counters_r, raw.strip())
         if tokens[0][0] in ("-I", "--insert"):

@@ -42,11 +42,13 @@ NUM``, and double-quoted words where an option must be.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from hairpin.errors import ParseError
 from hairpin.parsers.iptables_arity import OPTIONS
 from hairpin.parsers.iptables_check import TARGETS
 
-__all__ = ["KNOWN", "needs", "respell"]
+__all__ = ["KNOWN", "foreign", "needs", "respell"]
 
 _NO, _REQ, _OPT = 0, 1, 2
 #: iptables' own long options (iptables/xtables.c ``original_opts``, 1.8.9): name -> (has_arg, short)
@@ -83,6 +85,24 @@ KNOWN = frozenset(
     | {o for opts in OPTIONS.values() for o in opts}
     | {o for opts in _EXTRA.values() for o in opts}
 )
+
+
+#: "m:NAME"/"j:NAME" -> the options of that match or target iptables 1.8.9 has
+_OWN = {f"{k}:{name}": frozenset({**opts, **_EXTRA.get(name, {})}) for name, opts in OPTIONS.items() for k in "mj"}
+
+
+def foreign(owner: str, names: Iterable[str]) -> bool:
+    """Whether an option the parser put under the match ``owner`` ("m:tcp") or the target ("j:DNAT",
+    "g:CHAIN") is not one of its own: iptables' getopt then reads it otherwise (another match's option, an
+    option of the match ``-p`` loads, a prefix) or refuses it, and ``respell`` says which.  False for an
+    extension whose options are not known."""
+    own = _OWN.get(owner)
+    if own is None:
+        name = owner[2:]
+        if owner[0] == "m" or (owner[0] == "j" and name not in _VERDICTS and name in TARGETS):
+            return False
+        own = frozenset()  # a verdict or a chain: no options
+    return any(n not in own for n in names)
 
 
 def needs(tokens: list[tuple[str, bool]]) -> bool:
@@ -128,6 +148,7 @@ class _Reader:
         self.protocol: str | None = None
         self.proto_used = False
         self.invert = False
+        self.deferred: str | None = None  # a refusal iptables makes after reading every word
 
     def fail(self, message: str) -> ParseError:
         return ParseError(message, self.file, self.line)
@@ -186,6 +207,8 @@ class _Reader:
         seg.extend(values)
 
     def result(self, rest: int) -> list[tuple[str, bool]]:
+        if self.deferred is not None:
+            raise self.fail(self.deferred)
         out = [t for s in self.segments for t in s]
         if self.target is not None:
             out.extend(self.target)
@@ -294,16 +317,17 @@ def _option(r: _Reader, i: int) -> int:
         if short == "j" and attached is not None:
             if len(value) >= 29:
                 raise r.fail(f"Invalid target name `{value}' (28 chars max)")
-            raise r.fail(f"Chain '{value}' does not exist")
+            # a jump to a chain of that name, which the commit refuses after every word is read
+            r.deferred = r.deferred or f"Chain '{value}' does not exist"
         r.target = [(_RULE_SHORT[short], False), (value, vq)]
         r.loaded.insert(0, ("j:" + value, _ext_table("j:" + value) if short == "j" else []))
     else:
         if attached is not None:
             if short == "p":
                 raise r.fail(f'unknown protocol "{value.lower()}" specified')
-            if short in ("s", "d"):
-                raise r.fail(f"host/network `{value.split(',')[0].split('/')[0]}' not found")
-            if len(value) >= 16:
+            if short in ("s", "d"):  # parsed after every word is read
+                r.deferred = r.deferred or f"host/network `{value.split(',')[0].split('/')[0]}' not found"
+            elif short in ("i", "o") and len(value) >= 16:
                 raise r.fail(f"interface name `{value}' must be shorter than IFNAMSIZ (15)")
         if short == "p":
             r.protocol = value.lower()

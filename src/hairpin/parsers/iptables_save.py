@@ -252,7 +252,9 @@ def _fast_args(
             if target is not None:
                 return None
             if module is not None:
-                matches.append(_shared_match(memo, module, mkeys, mopts))
+                if (m := _shared_match(memo, module, mkeys, mopts)) is None:
+                    return None
+                matches.append(m)
             mopts = []
             mkeys = []
             module = val
@@ -260,7 +262,9 @@ def _fast_args(
             if target is not None:
                 return None
             if module is not None:
-                matches.append(_shared_match(memo, module, mkeys, mopts))
+                if (m := _shared_match(memo, module, mkeys, mopts)) is None:
+                    return None
+                matches.append(m)
                 module = None
             target = val
             goto = kind == _GOTO
@@ -273,7 +277,9 @@ def _fast_args(
                 topts.append(o)
             elif kind == _BUILTIN:
                 if module is not None:
-                    matches.append(_shared_match(memo, module, mkeys, mopts))
+                    if (m := _shared_match(memo, module, mkeys, mopts)) is None:
+                        return None
+                    matches.append(m)
                     module = None
                     mopts = []
                     mkeys = []
@@ -291,23 +297,41 @@ def _fast_args(
                 mopts.append(o)
                 mkeys.append(key)
     if module is not None:
-        matches.append(_shared_match(memo, module, mkeys, mopts))
+        if (m := _shared_match(memo, module, mkeys, mopts)) is None:
+            return None
+        matches.append(m)
     if target is None:
         return tuple(matches), None
     tkey = (target, goto, *[(o.name, o.values[0], o.quoted) for o in topts])
     t = targets.get(tkey)
     if t is None:
+        if topts and iptables_getopt.foreign(("g:" if goto else "j:") + target, [o.name for o in topts]):
+            return None  # an option the target does not have: iptables_getopt reads the rule
         t = targets[tkey] = Target(target, tuple(topts), goto)
     return tuple(matches), t
 
 
-def _shared_match(memo: _MatchMemo, module: str, keys: list[tuple[str, str, bool]], opts: list[Option]) -> Match:
-    """The Match of ``module`` with these options, one object per parse for equal ones."""
+def _shared_match(
+    memo: _MatchMemo, module: str, keys: list[tuple[str, str, bool]], opts: list[Option]
+) -> Match | None:
+    """The Match of ``module`` with these options, one object per parse for equal ones; None if an option
+    is not one of the module's (iptables_getopt then reads the rule)."""
     mkey = (module, tuple(keys))
     m = memo.get(mkey)
     if m is None:
+        if iptables_getopt.foreign("m:" + module, [k[0] for k in keys]):
+            return None
         m = memo[mkey] = Match(module, tuple(opts))
     return m
+
+
+def _foreign(matches: tuple[Match, ...], target: Target | None) -> bool:
+    """Whether an option is under a match or target that does not have it (``iptables_getopt.foreign``)."""
+    for m in matches:
+        if m.module and iptables_getopt.foreign("m:" + m.module, [o.name for o in m.options]):
+            return True
+    return (target is not None and bool(target.options)
+            and iptables_getopt.foreign(("g:" if target.goto else "j:") + target.name, [o.name for o in target.options]))
 
 
 def _takes_value(tok: str, target: Target | None, in_target: bool, module: str | None, matches: list[Match]) -> bool:
@@ -435,12 +459,18 @@ def _rule(
     if args is None:
         if quoted_at != -2:
             tokens = [(w, i == quoted_at) for i, w in enumerate(words)]
-        if iptables_getopt.needs(tokens):
+        respelled = iptables_getopt.needs(tokens)
+        if respelled:
             # --dport=80, --dpo 80, -ptcp...: rewritten as iptables-save would print what iptables reads
             tokens = iptables_getopt.respell(tokens, file, lineno)
             if tokens[1][0] != chain_name:
                 raise ParseError(f"expected -A CHAIN, got {body[:40]!r}", file, lineno)
         args = parse_rule_args(tokens[2:], table.name, chain_name, file, lineno)
+        if not respelled and _foreign(*args):
+            # an option written under a match or target that does not have it (-j MARK --set, -m comment
+            # --comment x --dport 80): iptables reads it otherwise, or refuses it
+            tokens = iptables_getopt.respell(tokens, file, lineno)
+            args = parse_rule_args(tokens[2:], table.name, chain_name, file, lineno)
     rule = Rule(table.name, chain_name, args[0], args[1], len(chain.rules) + 1, lineno, counters_r, line)
     if words[0] in ("-I", "--insert"):
         # each -I goes before everything so far: kept aside and put in front once, at the end (inserting
