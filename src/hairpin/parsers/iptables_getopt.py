@@ -48,7 +48,7 @@ from hairpin.errors import ParseError
 from hairpin.parsers.iptables_arity import OPTIONS
 from hairpin.parsers.iptables_check import TARGETS
 
-__all__ = ["KNOWN", "foreign", "needs", "respell"]
+__all__ = ["KNOWN", "OWN", "foreign", "needs", "respell"]
 
 _NO, _REQ, _OPT = 0, 1, 2
 #: iptables' own long options (iptables/xtables.c ``original_opts``, 1.8.9): name -> (has_arg, short)
@@ -87,8 +87,9 @@ KNOWN = frozenset(
 )
 
 
-#: "m:NAME"/"j:NAME" -> the options of that match or target iptables 1.8.9 has
-_OWN = {f"{k}:{name}": frozenset({**opts, **_EXTRA.get(name, {})}) for name, opts in OPTIONS.items() for k in "mj"}
+#: extension -> the options iptables 1.8.9 gives it (the extensions iptables_arity lists)
+OWN = {name: frozenset({**opts, **_EXTRA.get(name, {})}) for name, opts in OPTIONS.items()}
+_OWN = {f"{k}:{name}": own for name, own in OWN.items() for k in "mjg"}
 
 
 def foreign(owner: str, names: Iterable[str]) -> bool:

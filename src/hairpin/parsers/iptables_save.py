@@ -27,6 +27,7 @@ from hairpin import reading
 from hairpin.errors import ParseError
 from hairpin.netfilter.rules import Chain, Match, Option, Rule, Ruleset, Table, Target
 from hairpin.parsers import iptables_arity, iptables_getopt
+from hairpin.parsers.iptables_check import TARGETS
 from hairpin.text import digits, split_lines
 
 __all__ = ["dump", "format_rule", "load", "parse", "tokenize"]
@@ -52,6 +53,7 @@ _KINDS = {"-m": _MATCH, "--match": _MATCH, "-j": _JUMP, "--jump": _JUMP, "-g": _
                            "--mark", "--dst-type", "--src-type", "--ctstate", "--state", "--match-set"], _OTHER)}  # fmt: skip
 #: the option words a rule may hold as written (any other word that starts with "-" is read by iptables_getopt)
 _KNOWN = iptables_getopt.KNOWN
+_OWN = iptables_getopt.OWN
 
 
 #: one token: a double-quoted string (backslash escapes the next character), a bare word, or a lone
@@ -305,8 +307,15 @@ def _fast_args(
     tkey = (target, goto, *[(o.name, o.values[0], o.quoted) for o in topts])
     t = targets.get(tkey)
     if t is None:
-        if topts and iptables_getopt.foreign(("g:" if goto else "j:") + target, [o.name for o in topts]):
-            return None  # an option the target does not have: iptables_getopt reads the rule
+        if topts:
+            own = _OWN.get(target)
+            if own is None:
+                if goto or target in _VERDICTS or target not in TARGETS:
+                    return None  # a verdict or a chain has no options: iptables_getopt reads the rule
+            else:
+                for o in topts:
+                    if o.name not in own:
+                        return None  # an option the target does not have: iptables_getopt reads the rule
         t = targets[tkey] = Target(target, tuple(topts), goto)
     return tuple(matches), t
 
@@ -319,8 +328,11 @@ def _shared_match(
     mkey = (module, tuple(keys))
     m = memo.get(mkey)
     if m is None:
-        if iptables_getopt.foreign("m:" + module, [k[0] for k in keys]):
-            return None
+        own = _OWN.get(module)
+        if own is not None:
+            for k in keys:
+                if k[0] not in own:
+                    return None
         m = memo[mkey] = Match(module, tuple(opts))
     return m
 
