@@ -19,10 +19,12 @@ import socket
 
 from hairpin.errors import ParseError
 from hairpin.netfilter.rules import BUILTIN_CHAINS, Chain, Match, Option, Rule, Ruleset, Table, Target
-from hairpin.parsers.iptables_check import _arity  # since a4ca77e
 from hairpin.parsers import iptables_getopt  # since getopt
-from hairpin.parsers.iptables_save import _foreign  # since getopt
-from hairpin.parsers.iptables_save import _takes_value  # since a4ca77e
+from hairpin.parsers.iptables_check import _arity  # since a4ca77e
+from hairpin.parsers.iptables_save import (
+    _foreign,  # since getopt
+    _takes_value,  # since a4ca77e
+)
 
 _reference_save_BUILTIN_OPTS = {
     "-s": "-s", "--source": "-s", "--src": "-s",

@@ -259,7 +259,8 @@ def respell(tokens: list[tuple[str, bool]], file: str | None = None, line: int |
 
 
 def _option(r: _Reader, i: int) -> int:
-    """Read the option at ``tokens[i]`` into ``r``; the index after it and its values (-1: not modelled)."""
+    """Read the option at ``tokens[i]`` into ``r``; the index after it and its values (-1: not modelled, left
+    as written from here)."""
     tokens = r.tokens
     w = tokens[i][0]
     attached: str | None
@@ -305,8 +306,8 @@ def _option(r: _Reader, i: int) -> int:
         if short in _WHOLE_WORD:
             value = w  # iptables 1.8.9 takes argv[optind - 1]: the whole word
     if short in ("A", "I"):
-        if i != 0 or r.segments:
-            return -1
+        if i != 0 or r.segments or (short == "I" and nxt < len(tokens) and tokens[nxt][0].isdigit()):
+            return -1  # a second command; -I CHAIN NUM (iptables takes the number; hairpin does not read it)
         r.segments.append([(_RULE_SHORT[short], False), (value, vq)])
     elif short == "m":
         if r.invert:

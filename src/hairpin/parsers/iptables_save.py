@@ -454,14 +454,15 @@ def _rule(
         words, quoted_at = [t for t, _ in tokens], -2
     else:
         words, quoted_at = split
-    if words and words[0] not in _APPEND_INSERT and words[0][:1] == "-":
-        # -AINPUT, --append=INPUT, --app INPUT: as iptables' getopt reads them
-        if quoted_at != -2:
-            tokens = [(w, i == quoted_at) for i, w in enumerate(words)]
-        tokens = iptables_getopt.respell(tokens, file, lineno)
-        words, quoted_at = [t for t, _ in tokens], -2
     if len(words) < 2 or words[0] not in _APPEND_INSERT:
-        raise ParseError(f"expected -A CHAIN, got {body[:40]!r}", file, lineno)
+        if words and words[0][:1] == "-":
+            # -AINPUT, --append=INPUT, --app INPUT: as iptables' getopt reads them
+            if quoted_at != -2:
+                tokens = [(w, i == quoted_at) for i, w in enumerate(words)]
+            tokens = iptables_getopt.respell(tokens, file, lineno)
+            words, quoted_at = [t for t, _ in tokens], -2
+        if len(words) < 2 or words[0] not in _APPEND_INSERT:
+            raise ParseError(f"expected -A CHAIN, got {body[:40]!r}", file, lineno)
     chain_name = words[1]
     chain_or_none = table.chains.get(chain_name)
     if chain_or_none is None or not chain_or_none.line:
