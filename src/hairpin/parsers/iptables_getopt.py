@@ -64,12 +64,14 @@ _BASE: dict[str, tuple[int, str]] = {
     "modprobe": (_REQ, "M"), "set-counters": (_REQ, "c"), "goto": (_REQ, "g"), "ipv4": (_NO, "4"),
     "ipv6": (_NO, "6"),
 }  # fmt: skip
-#: options of extensions iptables 1.8.9 loads that ``iptables_arity`` does not list (CONNMARK revision 2,
-#: extensions/libxt_CONNMARK.c ``connmark_tg_opts_v2``)
-_EXTRA = {"CONNMARK": {"--left-shift-mark": (1, False), "--right-shift-mark": (1, False)}}
+#: options of extensions iptables 1.8.9 loads that ``iptables_arity`` does not list: CONNMARK revision 2's
+#: shifts (extensions/libxt_CONNMARK.c ``connmark_tg_opts_v2``), the set match's old ``--set`` (libxt_set.c
+#: ``set_opts_v3``..., two values like ``--match-set``), hashlimit's old ``--hashlimit`` (``--hashlimit-upto``)
+_EXTRA = {"CONNMARK": {"--left-shift-mark": (1, False), "--right-shift-mark": (1, False)},
+          "set": {"--set": (2, True)}, "hashlimit": {"--hashlimit": (1, True)}}  # fmt: skip
 #: aliases that are one getopt entry's meaning (same ``val``): a prefix of both is not ambiguous
 _ALIAS = {"--source-port": "--sport", "--destination-port": "--dport", "--source-ports": "--sports",
-          "--destination-ports": "--dports"}  # fmt: skip
+          "--destination-ports": "--dports", "--hashlimit": "--hashlimit-upto"}  # fmt: skip
 _PROTO_MATCHES = frozenset({"tcp", "udp", "icmp", "sctp"})
 _VERDICTS = frozenset({"ACCEPT", "DROP", "RETURN", "QUEUE"})
 #: the short options a rule holds, and how they are written back
