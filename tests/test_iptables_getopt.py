@@ -296,7 +296,7 @@ def _hairpin(text: str) -> list[Rule] | str:
 
 
 @real
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.data())
 def test_respelled_rules_mean_what_iptables_nft_save_says_they_mean(data: st.DataObject) -> None:
     """Every template, re-spelled at random: the ones hairpin reads are loaded together by the real tool
@@ -343,3 +343,24 @@ def _tables(saved: str) -> list[str]:
         if out and not line.startswith("#"):
             out[-1] += line + "\n"
     return out
+
+
+def test_what_iptables_save_prints_is_respelled_as_itself() -> None:
+    """respell leaves the templates' words (iptables-save's spelling) as they are."""
+    for lines in TEMPLATES.values():
+        for line in lines:
+            tokens = iptables_save.tokenize(line)
+            assert iptables_getopt.respell(tokens, "f", 1) == tokens
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_respelling_twice_is_respelling_once(data: st.DataObject) -> None:
+    """What respell writes is read by respell as written (its output is iptables-save's spelling)."""
+    for lines in TEMPLATES.values():
+        tokens = iptables_save.tokenize(data.draw(respelled(data.draw(st.sampled_from(lines)))))
+        try:
+            once = iptables_getopt.respell(tokens, "f", 1)
+        except ParseError:
+            continue
+        assert iptables_getopt.respell(once, "f", 1) == once
