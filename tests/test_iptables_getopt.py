@@ -146,7 +146,7 @@ def test_needs_is_false_for_what_iptables_save_prints() -> None:
     assert not iptables_getopt.needs(iptables_save.tokenize("-A X -m comment --comment -5"))
 
 
-def test_the_brief_s_rule_is_traced_as_a_drop(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_dport_equals_rule_is_traced_as_a_drop(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rules = tmp_path / "rules"
     rules.write_text("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp -m tcp --dport=80 -j DROP\nCOMMIT\n")
     routes = tmp_path / "routes"
@@ -155,7 +155,8 @@ def test_the_brief_s_rule_is_traced_as_a_drop(tmp_path: Path, capsys: pytest.Cap
     with pytest.raises(SystemExit):
         main(["trace", "--iptables-save", str(rules), "--routes", str(routes), "tcp 10.0.0.1:1234 > 10.0.0.2:80 syn in eth0"])
     out = capsys.readouterr().out
-    assert "filter INPUT                    line 3     -A INPUT -p tcp -m tcp --dport 80 -j DROP  [DROP]" in out
+    assert ("filter INPUT                    line 3     -A INPUT -p tcp -m tcp --dport 80 -j DROP (written: "
+            "-A INPUT -p tcp -m tcp --dport=80 -j DROP)  [DROP]") in out
     assert "=> dropped in filter INPUT" in out
     assert "could not decide" not in out
 
@@ -364,3 +365,16 @@ def test_respelling_twice_is_respelling_once(data: st.DataObject) -> None:
         except ParseError:
             continue
         assert iptables_getopt.respell(once, "f", 1) == once
+
+
+def test_a_respelled_rule_is_shown_with_the_user_s_words() -> None:
+    assert iptables_getopt.shown_rule(rule("-A INPUT -p tcp -m tcp --dpo 80 -j DROP")) == (
+        "-A INPUT -p tcp -m tcp --dport 80 -j DROP (written: -A INPUT -p tcp -m tcp --dpo 80 -j DROP)")
+    assert iptables_getopt.shown_rule(rule("-A INPUT -p tcp -j DROP --dport 80")) == (
+        "-A INPUT -p tcp -m tcp --dport 80 -j DROP (written: -A INPUT -p tcp -j DROP --dport 80)")
+    assert iptables_getopt.shown_rule(rule("-AINPUT -j DROP")) == "-A INPUT -j DROP (written: -AINPUT -j DROP)"
+    # iptables-save's own spelling, and a hand-written rule iptables reads as written, are shown once
+    assert iptables_getopt.shown_rule(rule("-A INPUT -p tcp -m tcp --dport 80 -j DROP")) == (
+        "-A INPUT -p tcp -m tcp --dport 80 -j DROP")
+    assert iptables_getopt.shown_rule(rule("-A INPUT -p tcp --dport 80  -j DROP")) == (
+        "-A INPUT -p tcp -m tcp --dport 80 -j DROP")

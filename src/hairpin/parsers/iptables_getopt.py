@@ -38,6 +38,9 @@ extension whose options ``iptables_arity`` does not list is loaded (its options 
 prefix can be decided), a ``-p`` whose match is not tcp, udp, icmp or sctp, short options iptables
 takes but rule files do not hold (``-n``, ``-v``, ``-c``, ``-6``, clusters such as ``-fv``), ``-I CHAIN
 NUM``, and double-quoted words where an option must be.
+
+A trace shows a rewritten rule as ``iptables-save`` prints what iptables read, followed by the user's own
+words (``shown_rule``).
 """
 
 from __future__ import annotations
@@ -45,10 +48,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from hairpin.errors import ParseError
+from hairpin.netfilter.rules import Rule
 from hairpin.parsers.iptables_arity import OPTIONS
 from hairpin.parsers.iptables_check import TARGETS
 
-__all__ = ["KNOWN", "OWN", "foreign", "needs", "respell"]
+__all__ = ["KNOWN", "OWN", "foreign", "needs", "respell", "respelled", "shown_rule"]
 
 _NO, _REQ, _OPT = 0, 1, 2
 #: iptables' own long options (iptables/xtables.c ``original_opts``, 1.8.9): name -> (has_arg, short)
@@ -359,3 +363,42 @@ def _ext_option(r: _Reader, i: int, full: str, owner: str, attached: str | None)
     seg = r.target if owner[0] == "j" and r.target is not None else r.segments[r.latest[owner]]
     r.emit(seg, full, values)
     return nxt
+
+
+# ---------------------------------------------------------------------------------------------- showing
+
+
+def shown_rule(rule: Rule) -> str:
+    """``format_rule``, followed by ``(written: LINE)`` when the file spelled the rule otherwise
+    (``--dport=80``, ``--dpo 80``): what iptables read, and what the user wrote."""
+    from hairpin.parsers.iptables_save import format_rule
+
+    text = format_rule(rule)
+    own = respelled(rule)
+    return text if own is None else f"{text} (written: {own})"
+
+
+def respelled(rule: Rule) -> str | None:
+    """The rule's own words (its line without counters) when they are not iptables-save's spelling of what
+    iptables reads from them (``iptables_save.rule_args`` rewrote them); None otherwise.  For showing, not
+    for loading."""
+    from hairpin.parsers import iptables_save
+
+    body = rule.source.strip()
+    if rule.table == "nft" or not body:
+        return None
+    if body.startswith("["):
+        body = body[body.find("]") + 1 :].strip()
+    try:
+        tokens = iptables_save.tokenize(body)
+        if ("-c", False) in tokens:  # iptables -S -c: "-c PACKETS BYTES" is not part of the rule
+            j = tokens.index(("-c", False))
+            tokens = tokens[:j] + tokens[j + 3 :]
+        if len(tokens) < 2 or tokens[0][0] not in ("-A", "--append", "-I", "--insert"):
+            return body if tokens and tokens[0][0][:2] in ("-A", "-I", "--") else None
+        if needs(tokens):
+            return body
+        args = iptables_save.parse_rule_args(tokens[2:], rule.table, rule.chain)
+        return body if iptables_save._foreign(*args) else None
+    except ParseError:
+        return body

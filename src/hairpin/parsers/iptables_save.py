@@ -30,7 +30,7 @@ from hairpin.parsers import iptables_arity, iptables_getopt
 from hairpin.parsers.iptables_check import TARGETS
 from hairpin.text import digits, split_lines
 
-__all__ = ["dump", "format_rule", "load", "parse", "tokenize"]
+__all__ = ["dump", "format_rule", "load", "parse", "rule_args", "tokenize"]
 
 _BUILTIN_OPTS = {
     "-s": "-s", "--source": "-s", "--src": "-s",
@@ -337,6 +337,26 @@ def _shared_match(
     return m
 
 
+def rule_args(
+    tokens: list[tuple[str, bool]], table: str, file: str | None = None, line: int | None = None
+) -> tuple[tuple[Match, ...], Target | None]:
+    """``parse_rule_args`` of a rule's tokens after ``-A CHAIN`` (``tokens`` holds them), read as iptables'
+    getopt_long reads them: a rule holding a word only getopt reads (``--dport=80``, ``--dpo``, ``-ptcp``)
+    or an option under a match or target that does not have it (``-j MARK --set``, ``-m comment --comment x
+    --dport 80``) is first rewritten by ``iptables_getopt.respell``."""
+    chain = tokens[1][0]
+    respelled = iptables_getopt.needs(tokens)
+    if respelled:
+        tokens = iptables_getopt.respell(tokens, file, line)
+        if tokens[1][0] != chain:
+            raise ParseError(f"expected -A {chain}, got -A {tokens[1][0]}", file, line)
+    args = parse_rule_args(tokens[2:], table, chain, file, line)
+    if not respelled and _foreign(*args):
+        tokens = iptables_getopt.respell(tokens, file, line)
+        args = parse_rule_args(tokens[2:], table, chain, file, line)
+    return args
+
+
 def _foreign(matches: tuple[Match, ...], target: Target | None) -> bool:
     """Whether an option is under a match or target that does not have it (``iptables_getopt.foreign``)."""
     for m in matches:
@@ -472,18 +492,7 @@ def _rule(
     if args is None:
         if quoted_at != -2:
             tokens = [(w, i == quoted_at) for i, w in enumerate(words)]
-        respelled = iptables_getopt.needs(tokens)
-        if respelled:
-            # --dport=80, --dpo 80, -ptcp...: rewritten as iptables-save would print what iptables reads
-            tokens = iptables_getopt.respell(tokens, file, lineno)
-            if tokens[1][0] != chain_name:
-                raise ParseError(f"expected -A CHAIN, got {body[:40]!r}", file, lineno)
-        args = parse_rule_args(tokens[2:], table.name, chain_name, file, lineno)
-        if not respelled and _foreign(*args):
-            # an option written under a match or target that does not have it (-j MARK --set, -m comment
-            # --comment x --dport 80): iptables reads it otherwise, or refuses it
-            tokens = iptables_getopt.respell(tokens, file, lineno)
-            args = parse_rule_args(tokens[2:], table.name, chain_name, file, lineno)
+        args = rule_args(tokens, table.name, file, lineno)
     rule = Rule(table.name, chain_name, args[0], args[1], len(chain.rules) + 1, lineno, counters_r, line)
     if words[0] in ("-I", "--insert"):
         # each -I goes before everything so far: kept aside and put in front once, at the end (inserting
