@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hairpin.cli.main import main
 from hairpin.errors import ParseError
 from hairpin.netfilter.rules import Rule
-from hairpin.parsers import iptables_check, iptables_getopt, iptables_save
+from hairpin.parsers import forms, iptables_check, iptables_getopt, iptables_save
 
 HEAD = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:X - [0:0]\n"
 
@@ -378,3 +378,12 @@ def test_a_respelled_rule_is_shown_with_the_user_s_words() -> None:
         "-A INPUT -p tcp -m tcp --dport 80 -j DROP")
     assert iptables_getopt.shown_rule(rule("-A INPUT -p tcp --dport 80  -j DROP")) == (
         "-A INPUT -p tcp -m tcp --dport 80 -j DROP")
+
+
+def test_iptables_dash_s_text_is_read_the_same_way() -> None:
+    rs, _ = forms.read_iptables("-P INPUT ACCEPT\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n"
+                                "-A INPUT -p tcp -m tcp --dpo=80 -j DROP\n", "f")  # fmt: skip
+    assert meaning(rs.rules()[0]) == meaning(rule("-A INPUT -p tcp -m tcp --dport 80 -j DROP"))
+    with pytest.raises(ParseError) as e:
+        forms.read_iptables("-P INPUT ACCEPT\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n-A INPUT -ptcp -j DROP\n", "f")
+    assert str(e.value) == 'f:4: unknown protocol "-ptcp" specified'
