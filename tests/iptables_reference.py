@@ -5,7 +5,11 @@ error line for error line.
 
 One change since, in both the current code and this copy (marked "since a4ca77e"): iptables' getopt rule
 for the options ``hairpin.parsers.iptables_arity`` knows (an option that takes a value takes the next word,
-whatever it is) and the check of their number of values, which came later than the fast path."""
+whatever it is) and the check of their number of values, which came later than the fast path.  And one
+more (marked "since getopt"): a rule holding a word only iptables' getopt_long reads (``--dport=80``, ``--dpo``,
+``-AINPUT``) is first rewritten by ``hairpin.parsers.iptables_getopt.respell``, and a built-in option takes
+the next word when it starts with ``-`` or is ``!`` (iptables 1.8.9 loads ``-ieth0`` as ``-i -ieth0``), and
+a rule with an option under a match or target that does not have it is read by ``respell`` too."""
 
 
 from __future__ import annotations
@@ -15,8 +19,12 @@ import socket
 
 from hairpin.errors import ParseError
 from hairpin.netfilter.rules import BUILTIN_CHAINS, Chain, Match, Option, Rule, Ruleset, Table, Target
+from hairpin.parsers import iptables_getopt  # since getopt
 from hairpin.parsers.iptables_check import _arity  # since a4ca77e
-from hairpin.parsers.iptables_save import _takes_value  # since a4ca77e
+from hairpin.parsers.iptables_save import (
+    _foreign,  # since getopt
+    _takes_value,  # since a4ca77e
+)
 
 _reference_save_BUILTIN_OPTS = {
     "-s": "-s", "--source": "-s", "--src": "-s",
@@ -88,7 +96,10 @@ def _reference_save_parse_rule_args(
         i += 1
         values: list[str] = []
         quoted_any = False
-        if i < len(tokens) and _takes_value(tok, target, in_target, module, matches):  # since a4ca77e
+        if i < len(tokens) and (_takes_value(tok, target, in_target, module, matches)  # since a4ca77e
+                                or ((opt[i] or tokens[i] == ("!", False))  # since getopt
+                                    and tok in _reference_save_BUILTIN_OPTS  # since getopt
+                                    and tok not in ("-f", "--fragment"))):  # since getopt
             values.append(tokens[i][0])
             quoted_any = tokens[i][1]
             i += 1
@@ -129,6 +140,8 @@ def _reference_save_parse_rule_args(
             target_opts.append(Option(tok, tuple(values), negate, quoted_any))
         elif tok in _reference_save_BUILTIN_OPTS and (module is None or tok not in ("-s", "-d", "-p", "-i", "-o")):
             name = _reference_save_BUILTIN_OPTS[tok]
+            if name == "-p" and values[:1] == ["!"] and not quoted_any:  # since getopt
+                raise ParseError('unknown protocol "!" specified', file, line)  # since getopt
             if name not in _reference_save_VALUELESS and len(values) != 1:
                 raise ParseError(f"{tok} needs one value in rule for chain {chain}", file, line)
             close_module()
@@ -219,12 +232,22 @@ def _reference_save_parse(text: str, file: str | None = None) -> Ruleset:
             counters_r = _reference_save_counters(body[: end + 1], file, lineno)
             body = body[end + 1 :].strip()
         tokens = _reference_save_tokenize(body, file, lineno)
+        if tokens and tokens[0][0] not in ("-A", "--append", "-I", "--insert") and tokens[0][0][:1] == "-":
+            tokens = iptables_getopt.respell(tokens, file, lineno)  # since getopt
         if len(tokens) < 2 or tokens[0][0] not in ("-A", "--append", "-I", "--insert"):
             raise ParseError(f"expected -A CHAIN, got {body[:40]!r}", file, lineno)
         chain_name = tokens[1][0]
         if chain_name not in table.chains or not table.chains[chain_name].line:
             raise ParseError(f"rule for undeclared chain {chain_name} in *{table.name}", file, lineno)
+        respelled = iptables_getopt.needs(tokens)  # since getopt
+        if respelled:  # since getopt
+            tokens = iptables_getopt.respell(tokens, file, lineno)  # since getopt
+            if tokens[1][0] != chain_name:  # since getopt
+                raise ParseError(f"expected -A CHAIN, got {body[:40]!r}", file, lineno)  # since getopt
         matches, target = _reference_save_parse_rule_args(tokens[2:], table.name, chain_name, file, lineno)
+        if not respelled and _foreign(matches, target):  # since getopt
+            tokens = iptables_getopt.respell(tokens, file, lineno)  # since getopt
+            matches, target = _reference_save_parse_rule_args(tokens[2:], table.name, chain_name, file, lineno)  # since getopt
         chain = table.chains[chain_name]
         rule = Rule(table.name, chain_name, matches, target, len(chain.rules) + 1, lineno, counters_r, raw.strip())
         if tokens[0][0] in ("-I", "--insert"):

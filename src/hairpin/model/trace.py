@@ -52,9 +52,9 @@ class RuleStep:
 
 
 def _rule_text(rule: Rule) -> str:
-    from hairpin.parsers.iptables_save import format_rule
+    from hairpin.parsers.iptables_getopt import shown_rule
 
-    return format_rule(rule)
+    return shown_rule(rule)
 
 
 class Leg:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol
 from hairpin.model.net import Packet, ip_int
 from hairpin.netfilter.matches import Undecidable, Unknown, compile_match, mark
 from hairpin.netfilter.rules import Match, Rule, Ruleset, Target
-from hairpin.parsers.iptables_save import format_rule
+from hairpin.parsers.iptables_getopt import shown_rule
 from hairpin.text import digits
 
 if TYPE_CHECKING:
@@ -223,9 +223,10 @@ class Compiled:
 
     @property
     def text(self) -> str:
-        """The rule as iptables-save prints it (built on first use: most rules are never shown)."""
+        """The rule as iptables-save prints it, and as the file wrote it if otherwise (built on first use:
+        most rules are never shown)."""
         if self._text is None:
-            self._text = format_rule(self.rule)
+            self._text = shown_rule(self.rule)
         return self._text
 
 

@@ -218,7 +218,7 @@ def _dash_s_line(rs: Ruleset, tname: str, tk: list[tuple[str, bool]], file: str 
             if cname not in BUILTIN_CHAINS[tname]:
                 raise ParseError(f"rule for chain {cname}, which no -N line declares (table {tname})", file, lineno)
             table.chain(cname).line = lineno
-        matches, target = iptables_save.parse_rule_args(tk[2:], tname, cname, file, lineno)
+        matches, target = iptables_save.rule_args(tk, tname, file, lineno)
         chain = table.chains[cname]
         chain.rules.append(Rule(tname, cname, matches, target, len(chain.rules) + 1, lineno, counters, raw))
     else:

@@ -15,8 +15,9 @@ libxtables' ``xtables_options_xfrm`` makes the getopt table from them, ``xtables
 set ``--match-set``, SET ``--add-set``/``--del-set``/``--map-set``) read their second word from
 ``argv[optind]``, and SET ignores a ``!``.  Every entry is checked against ``iptables-nft-restore --test``
 (iptables 1.8.9, nf_tables): the option given its values, one more, one fewer and ``!`` (see
-``tests/test_iptables_arity.py``), which is what settles each fact here.  Options not listed are taken as
-written.
+``tests/test_iptables_arity.py``), which is what settles each fact here.  Options of extensions not
+listed are taken as written; an option a listed extension does not have is read by ``iptables_getopt``
+(another match's, a prefix, or refused as iptables refuses it).
 """
 
 from __future__ import annotations

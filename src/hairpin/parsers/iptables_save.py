@@ -8,8 +8,10 @@
 
 A rule is a sequence of options.  ``-m NAME`` opens a match module whose options follow; ``-j``/``-g``
 names the target, whose options follow it.  ``!`` before an option negates it (iptables 1.8 prints it
-there; the old ``-s ! ADDR`` order is accepted too, for the built-in options: iptables 1.8 reads
-``--dport ! 80`` as the port ``!``).  An option ``iptables_arity`` knows to take a value takes the next word,
+there; a built-in option takes the next word as its value, as iptables 1.8.9 reads it: ``-s ! ADDR`` is
+the address ``!`` and a stray ``ADDR``, ``-p ! tcp`` 'unknown protocol "!" specified'; iptables 1.8 reads
+``--dport ! 80`` as the port ``!`` too).  A rule holding a word only getopt_long reads (``--dport=80``,
+``--dpo``, ``-AINPUT``) is first rewritten by ``iptables_getopt``.  An option ``iptables_arity`` knows to take a value takes the next word,
 whatever it is, as iptables' getopt_long gives it (``--comment -j DROP``: the comment ``-j``, then ``DROP``,
 a word iptables_check refuses); ``!`` before ``-m``, ``-j`` or ``-g`` is refused, as iptables refuses it.  Values may be double-quoted with backslash
 escapes, as iptables-save quotes comments.  No knowledge of what modules mean lives here: that is
@@ -24,10 +26,11 @@ from pathlib import Path
 from hairpin import reading
 from hairpin.errors import ParseError
 from hairpin.netfilter.rules import Chain, Match, Option, Rule, Ruleset, Table, Target
-from hairpin.parsers import iptables_arity
+from hairpin.parsers import iptables_arity, iptables_getopt
+from hairpin.parsers.iptables_check import TARGETS
 from hairpin.text import digits, split_lines
 
-__all__ = ["dump", "format_rule", "load", "parse", "tokenize"]
+__all__ = ["dump", "format_rule", "load", "parse", "rule_args", "tokenize"]
 
 _BUILTIN_OPTS = {
     "-s": "-s", "--source": "-s", "--src": "-s",
@@ -48,6 +51,9 @@ _KINDS = {"-m": _MATCH, "--match": _MATCH, "-j": _JUMP, "--jump": _JUMP, "-g": _
           **dict.fromkeys(["--comment", "--dport", "--sport", "--dports", "--mode", "--probability", "--every",
                            "--packet", "--to-destination", "--to-source", "--to-ports", "--set-xmark", "--or-mark",
                            "--mark", "--dst-type", "--src-type", "--ctstate", "--state", "--match-set"], _OTHER)}  # fmt: skip
+#: the option words a rule may hold as written (any other word that starts with "-" is read by iptables_getopt)
+_KNOWN = iptables_getopt.KNOWN
+_OWN = iptables_getopt.OWN
 
 
 #: one token: a double-quoted string (backslash escapes the next character), a bare word, or a lone
@@ -108,8 +114,13 @@ def parse_rule_args(
         i += 1
         values: list[str] = []
         quoted_any = False
-        if i < len(tokens) and _takes_value(tok, target, in_target, module, matches):
-            # getopt_long: an option that takes a value takes the next word, whatever it is ("!", "-j")
+        if i < len(tokens) and (
+            _takes_value(tok, target, in_target, module, matches)
+            or ((opt[i] or tokens[i] == ("!", False)) and tok in _BUILTIN_OPTS and tok not in ("-f", "--fragment"))
+        ):
+            # getopt_long: an option that takes a value takes the next word, whatever it is ("!", "-j"; for
+            # the built-in options, the interface "-ieth0" iptables 1.8.9 makes of "-ieth0", and the "!" of
+            # "-s ! ADDR": iptables 1.8.9 reads "!" there only for arptables)
             values.append(tokens[i][0])
             quoted_any = tokens[i][1]
             i += 1
@@ -150,6 +161,8 @@ def parse_rule_args(
             target_opts.append(Option(tok, tuple(values), negate, quoted_any))
         elif tok in _BUILTIN_OPTS and (module is None or tok not in ("-s", "-d", "-p", "-i", "-o")):
             name = _BUILTIN_OPTS[tok]
+            if name == "-p" and values[:1] == ["!"] and not quoted_any:
+                raise ParseError('unknown protocol "!" specified', file, line)
             if name not in _VALUELESS and len(values) != 1:
                 raise ParseError(f"{tok} needs one value in rule for chain {chain}", file, line)
             close_module()
@@ -231,8 +244,8 @@ def _fast_args(
         val = words[i + 1]
         kind = _KINDS.get(tok)
         if kind is None:
-            if len(tok) < 2 or tok[0] != "-" or "0" <= tok[1] <= "9":
-                return None  # not an option where one must be
+            if tok not in _KNOWN:
+                return None  # not an option where one must be, or one spelled as only getopt reads it
             kind = _OTHER
         vq = i + 1 == quoted_at
         if i == quoted_at or (not vq and (val == "!" or (val[0] == "-" and len(val) > 1 and not "0" <= val[1] <= "9"))):
@@ -241,7 +254,9 @@ def _fast_args(
             if target is not None:
                 return None
             if module is not None:
-                matches.append(_shared_match(memo, module, mkeys, mopts))
+                if (m := _shared_match(memo, module, mkeys, mopts)) is None:
+                    return None
+                matches.append(m)
             mopts = []
             mkeys = []
             module = val
@@ -249,7 +264,9 @@ def _fast_args(
             if target is not None:
                 return None
             if module is not None:
-                matches.append(_shared_match(memo, module, mkeys, mopts))
+                if (m := _shared_match(memo, module, mkeys, mopts)) is None:
+                    return None
+                matches.append(m)
                 module = None
             target = val
             goto = kind == _GOTO
@@ -262,7 +279,9 @@ def _fast_args(
                 topts.append(o)
             elif kind == _BUILTIN:
                 if module is not None:
-                    matches.append(_shared_match(memo, module, mkeys, mopts))
+                    if (m := _shared_match(memo, module, mkeys, mopts)) is None:
+                        return None
+                    matches.append(m)
                     module = None
                     mopts = []
                     mkeys = []
@@ -280,23 +299,71 @@ def _fast_args(
                 mopts.append(o)
                 mkeys.append(key)
     if module is not None:
-        matches.append(_shared_match(memo, module, mkeys, mopts))
+        if (m := _shared_match(memo, module, mkeys, mopts)) is None:
+            return None
+        matches.append(m)
     if target is None:
         return tuple(matches), None
     tkey = (target, goto, *[(o.name, o.values[0], o.quoted) for o in topts])
     t = targets.get(tkey)
     if t is None:
+        if topts:
+            own = _OWN.get(target)
+            if own is None:
+                if goto or target in _VERDICTS or target not in TARGETS:
+                    return None  # a verdict or a chain has no options: iptables_getopt reads the rule
+            else:
+                for o in topts:
+                    if o.name not in own:
+                        return None  # an option the target does not have: iptables_getopt reads the rule
         t = targets[tkey] = Target(target, tuple(topts), goto)
     return tuple(matches), t
 
 
-def _shared_match(memo: _MatchMemo, module: str, keys: list[tuple[str, str, bool]], opts: list[Option]) -> Match:
-    """The Match of ``module`` with these options, one object per parse for equal ones."""
+def _shared_match(
+    memo: _MatchMemo, module: str, keys: list[tuple[str, str, bool]], opts: list[Option]
+) -> Match | None:
+    """The Match of ``module`` with these options, one object per parse for equal ones; None if an option
+    is not one of the module's (iptables_getopt then reads the rule)."""
     mkey = (module, tuple(keys))
     m = memo.get(mkey)
     if m is None:
+        own = _OWN.get(module)
+        if own is not None:
+            for k in keys:
+                if k[0] not in own:
+                    return None
         m = memo[mkey] = Match(module, tuple(opts))
     return m
+
+
+def rule_args(
+    tokens: list[tuple[str, bool]], table: str, file: str | None = None, line: int | None = None
+) -> tuple[tuple[Match, ...], Target | None]:
+    """``parse_rule_args`` of a rule's tokens after ``-A CHAIN`` (``tokens`` holds them), read as iptables'
+    getopt_long reads them: a rule holding a word only getopt reads (``--dport=80``, ``--dpo``, ``-ptcp``)
+    or an option under a match or target that does not have it (``-j MARK --set``, ``-m comment --comment x
+    --dport 80``) is first rewritten by ``iptables_getopt.respell``."""
+    chain = tokens[1][0]
+    respelled = iptables_getopt.needs(tokens)
+    if respelled:
+        tokens = iptables_getopt.respell(tokens, file, line)
+        if tokens[1][0] != chain:
+            raise ParseError(f"expected -A {chain}, got -A {tokens[1][0]}", file, line)
+    args = parse_rule_args(tokens[2:], table, chain, file, line)
+    if not respelled and _foreign(*args):
+        tokens = iptables_getopt.respell(tokens, file, line)
+        args = parse_rule_args(tokens[2:], table, chain, file, line)
+    return args
+
+
+def _foreign(matches: tuple[Match, ...], target: Target | None) -> bool:
+    """Whether an option is under a match or target that does not have it (``iptables_getopt.foreign``)."""
+    for m in matches:
+        if m.module and iptables_getopt.foreign("m:" + m.module, [o.name for o in m.options]):
+            return True
+    return (target is not None and bool(target.options)
+            and iptables_getopt.foreign(("g:" if target.goto else "j:") + target.name, [o.name for o in target.options]))
 
 
 def _takes_value(tok: str, target: Target | None, in_target: bool, module: str | None, matches: list[Match]) -> bool:
@@ -408,7 +475,14 @@ def _rule(
     else:
         words, quoted_at = split
     if len(words) < 2 or words[0] not in _APPEND_INSERT:
-        raise ParseError(f"expected -A CHAIN, got {body[:40]!r}", file, lineno)
+        if words and words[0][:1] == "-":
+            # -AINPUT, --append=INPUT, --app INPUT: as iptables' getopt reads them
+            if quoted_at != -2:
+                tokens = [(w, i == quoted_at) for i, w in enumerate(words)]
+            tokens = iptables_getopt.respell(tokens, file, lineno)
+            words, quoted_at = [t for t, _ in tokens], -2
+        if len(words) < 2 or words[0] not in _APPEND_INSERT:
+            raise ParseError(f"expected -A CHAIN, got {body[:40]!r}", file, lineno)
     chain_name = words[1]
     chain_or_none = table.chains.get(chain_name)
     if chain_or_none is None or not chain_or_none.line:
@@ -418,7 +492,7 @@ def _rule(
     if args is None:
         if quoted_at != -2:
             tokens = [(w, i == quoted_at) for i, w in enumerate(words)]
-        args = parse_rule_args(tokens[2:], table.name, chain_name, file, lineno)
+        args = rule_args(tokens, table.name, file, lineno)
     rule = Rule(table.name, chain_name, args[0], args[1], len(chain.rules) + 1, lineno, counters_r, line)
     if words[0] in ("-I", "--insert"):
         # each -I goes before everything so far: kept aside and put in front once, at the end (inserting
