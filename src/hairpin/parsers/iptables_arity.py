@@ -57,6 +57,8 @@ OPTIONS: dict[str, dict[str, tuple[int, bool]]] = {
                  (_ONE, False, "--packets-lt --packets-gt --bytes-lt --bytes-gt")),
     "physdev": _opts((_ONE, True, "--physdev-in --physdev-out"),
                      (_NONE, True, "--physdev-is-in --physdev-is-out --physdev-is-bridged")),
+    "ipvs": _opts((_NONE, True, "--ipvs"), (_ONE, True, "--vproto --vaddr --vport --vmethod --vportctl"),
+                  (_ONE, False, "--vdir")),
     "owner": _opts((_ONE, True, "--uid-owner --gid-owner"), (_NONE, True, "--socket-exists"),
                    (_NONE, False, "--suppl-groups")),
     "socket": _opts((_NONE, False, "--transparent --nowildcard --restore-skmark")),

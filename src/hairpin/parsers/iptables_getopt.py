@@ -375,7 +375,7 @@ def shown_rule(rule: Rule) -> str:
 
     text = format_rule(rule)
     own = respelled(rule)
-    return text if own is None else f"{text} (written: {own})"
+    return text if own is None or own.split() == text.split() else f"{text} (written: {own})"
 
 
 def respelled(rule: Rule) -> str | None:
