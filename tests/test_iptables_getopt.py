@@ -161,6 +161,30 @@ def test_the_dport_equals_rule_is_traced_as_a_drop(tmp_path: Path, capsys: pytes
     assert "could not decide" not in out
 
 
+@pytest.mark.parametrize(("written", "warned"), [("-ieth0", True), ("-i -ieth0", False), ("-i eth0", False),
+                                               ("-oeth0", True)])  # fmt: skip
+def test_an_attached_interface_is_read_as_1_8_9_reads_it_and_warned_about(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], written: str, warned: bool
+) -> None:
+    # iptables 1.8.9 reads "-ieth0" as the interface named "-ieth0" (the whole word; 1.8.10 reads eth0): the rule
+    # loads and never matches, which hairpin does too, and says so (a file written for a newer iptables)
+    rules = tmp_path / "rules"
+    chain = "OUTPUT" if written.startswith("-o") else "INPUT"
+    rules.write_text(f"*filter\n:{chain} ACCEPT [0:0]\n-A {chain} {written} -j DROP\nCOMMIT\n")
+    routes = tmp_path / "routes"
+    routes.write_text("10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.2\n"
+                      "local 10.0.0.2 dev eth0 table local proto kernel scope host src 10.0.0.2\n")  # fmt: skip
+    packet = "tcp 10.0.0.2:1234 > 10.0.0.1:80 syn out" if chain == "OUTPUT" else "tcp 10.0.0.1:1234 > 10.0.0.2:80 syn in eth0"
+    with pytest.raises(SystemExit):
+        main(["trace", "--iptables-save", str(rules), "--routes", str(routes), packet])
+    out = capsys.readouterr().out
+    name = written.split()[-1]
+    line = (f"  warning: {rules}:3: {name[:2]} {name}: iptables 1.8.9 reads an interface named '{name}' here, which no "
+            f"interface is, so the rule never matches (iptables 1.8.10 and later read 'eth0'); taken as 1.8.9 reads it")
+    assert (line in out.splitlines()) is warned
+    assert ("dropped in filter" in out) is (written == "-i eth0")
+
+
 def test_a_refusal_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rules = tmp_path / "rules"
     rules.write_text("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp -m tcp -m multiport --dpo 80 -j DROP\nCOMMIT\n")

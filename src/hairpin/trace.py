@@ -270,7 +270,7 @@ def trace(node: Node, packet: Packet, iif: str | None, *, reply: bool = False) -
             break
         for i in range(n - 1, len(script) - 1, -1):  # the other answer at each new decision
             stack.append(script + [True] * (i - len(script)) + [False])
-    warnings = list(node.routing.warnings) + list(node.nft_warnings)
+    warnings = list(node.routing.warnings) + list(node.ruleset.warnings) + list(node.nft_warnings)
     if stack:
         warnings.append(f"more than {MAX_PATHS} paths: the rest are not listed")
     if reply and node.listening is None and any(o.legs[0].kind == "local" for o in outcomes):

@@ -124,6 +124,8 @@ class Ruleset:
     tables: dict[str, Table] = field(default_factory=dict)
     file: str | None = None
     header: list[str] = field(default_factory=list)
+    #: what loads but may not mean what was meant ("FILE:LINE: ..."; ``iptables_check.check`` fills it)
+    warnings: list[str] = field(default_factory=list)
 
     def table(self, name: str) -> Table:
         if name not in self.tables:
@@ -135,7 +137,7 @@ class Ruleset:
 
     def merged(self, other: Ruleset) -> Ruleset:
         """A new ruleset with ``other``'s chains and rules appended (as a second iptables-restore --noflush)."""
-        out = Ruleset(file=self.file)
+        out = Ruleset(file=self.file, warnings=[*self.warnings, *other.warnings])
         for src in (self, other):
             for t in src.tables.values():
                 tt = out.table(t.name)

@@ -113,7 +113,7 @@ def check(rs: Ruleset) -> None:
         for chain in table.chains.values():
             for rule in chain.rules:
                 try:
-                    _check_rule(rule, chains, f, valid)
+                    _check_rule(rule, chains, f, valid, rs.warnings)
                 except ValueError as exc:  # a port, mask or protocol number too long for Python to read
                     if not long_number(exc):
                         raise
@@ -122,7 +122,7 @@ def check(rs: Ruleset) -> None:
         _check_graph(rs, table.name)
 
 
-def _check_rule(rule: Rule, chains: object, f: str | None, valid: set[tuple[int, str]]) -> None:
+def _check_rule(rule: Rule, chains: object, f: str | None, valid: set[tuple[int, str]], warnings: list[str]) -> None:
     line = rule.line
     proto = ""
     for m in rule.matches:
@@ -142,9 +142,15 @@ def _check_rule(rule: Rule, chains: object, f: str | None, valid: set[tuple[int,
                 proto = o.value.lower()
                 if proto not in _PROTOS and not (digits(proto) and int(proto) <= 255):
                     raise ParseError(f"unknown protocol {o.value!r} specified", f, line)
-            elif o.name in ("-i", "-o") and len(o.value) >= _IFNAMSIZ:
-                raise ParseError(f"interface name {o.value!r} must be shorter than IFNAMSIZ ({_IFNAMSIZ - 1})",
-                                 f, line)  # fmt: skip
+            elif o.name in ("-i", "-o"):
+                if len(o.value) >= _IFNAMSIZ:
+                    raise ParseError(f"interface name {o.value!r} must be shorter than IFNAMSIZ ({_IFNAMSIZ - 1})",
+                                     f, line)  # fmt: skip
+                if o.value.startswith(o.name) and f"{o.name} {o.value}" not in rule.source:
+                    # -ieth0, written attached: iptables 1.8.9 takes the whole word (iptables_getopt)
+                    warnings.append(f"{f}:{line}: {o.name} {o.value}: iptables 1.8.9 reads an interface named "
+                                    f"'{o.value}' here, which no interface is, so the rule never matches (iptables "
+                                    f"1.8.10 and later read '{o.value[2:]}'); taken as 1.8.9 reads it")  # fmt: skip
             continue
         key = (id(m), proto)
         if key in valid:
