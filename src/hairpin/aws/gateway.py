@@ -188,7 +188,7 @@ def target_groups(objects: Iterable[KubeObject]) -> list[TargetGroup]:
         head = [f"Gateway {gns}/{gname} of GatewayClass {_meta(cls)[1]} (controllerName {NLB_CONTROLLER}): the AWS Load "
                 "Balancer Controller's Gateway API path (v2.13.0 and later) builds an NLB"]  # fmt: skip
         cfg, cfg_name, ipt_name = _lb_config(ix, gw, cls, head)
-        lb_type = ipfamily.gateway_lb_type(cfg.get("ipAddressType"), ipt_name)
+        lb_type = ipfamily.gateway_lb_type(cfg.get("ipAddressType"), ipt_name or cfg_name)
         scheme = str(cfg.get("scheme") or "internal")
         head.append(f"scheme {scheme} ({'LoadBalancerConfiguration scheme' if cfg.get('scheme') else 'the default, internal'})")
         sg = cfg.get("disableSecurityGroup") is not True

@@ -67,6 +67,7 @@ LBC_ERROR = "unsupported IPv6 configuration, lb not dual-stack"
 #: LoadBalancerConfiguration spec.ipAddressType (its CRD's enum); the Gateway path's isIPv6Supported takes both
 #: dualstack values as dual-stack (pkg/gateway/model/utilities.go)
 GATEWAY_LB_TYPES = ("ipv4", "dualstack", "dualstack-without-public-ipv4")
+GATEWAY_BUILD = "pkg/gateway/model/model_build_listener.go returns it"
 
 
 def refusal(families: Any, policy: Any) -> str | None:
@@ -194,6 +195,7 @@ class LbType:
     dual: tuple[str, ...] = ("dualstack",)  # values the controller takes as dual-stack (isIPv6Supported)
     where: str = "model_build_target_group.go"  # the controller's file with the refusal
     gateway: bool = False
+    nothing: str = "no load balancer is built"  # what a refusal leaves
 
 
 def service_lb_type(annotations: Mapping[str, str]) -> LbType:
@@ -208,8 +210,9 @@ def gateway_lb_type(raw: Any, config: str | None) -> LbType:
     fix = (f"ipAddressType: dualstack in LoadBalancerConfiguration {config}" if config else "a LoadBalancerConfiguration "
            "with ipAddressType: dualstack for the Gateway (spec.infrastructure.parametersRef)")  # fmt: skip
     return LbType(None if raw is None else str(raw), label, fix, GATEWAY_LB_TYPES[1:],
-                  "pkg/gateway/model/model_build_target_group.go; the error fails the Gateway's whole model build",
-                  gateway=True)  # fmt: skip
+                  "pkg/gateway/model/model_build_target_group.go", gateway=True,
+                  nothing=f"the error ends the Gateway's whole model build ({GATEWAY_BUILD}): no load balancer is built "
+                  "for any of its routes")  # fmt: skip
 
 
 def _lbc(s: ctl.Settings, a: Mapping[str, str], shown: str,
@@ -229,7 +232,7 @@ def _lbc(s: ctl.Settings, a: Mapping[str, str], shown: str,
         if t.gateway:
             steps.append(f"{label}: {raw!r}: the API server refuses the LoadBalancerConfiguration (its CRD allows "
                          f"{', '.join(GATEWAY_LB_TYPES)}; the controller's own check says \"unknown IPAddressType: "
-                         f"{raw}\"): no load balancer is built")  # fmt: skip
+                         f"{raw}\"): {t.nothing}")  # fmt: skip
             problems.append(f"{label}: {raw!r} is not one of {', '.join(GATEWAY_LB_TYPES)}")
             return _refused(s, steps, problems, warnings, None)
         steps.append(f"{IP_ADDRESS_TYPE}: {raw!r}: {who} refuses it (\"unknown IPAddressType: {raw}\"; ipv4 or "
@@ -238,9 +241,13 @@ def _lbc(s: ctl.Settings, a: Mapping[str, str], shown: str,
         return _refused(s, steps, problems, warnings, None)
     lb = raw or "ipv4"
     lb_why = f"{label}: {raw}" if raw else f"ipv4, the default without {label}"
+    if t.gateway and lb == GATEWAY_LB_TYPES[2]:
+        warnings.append(f"{label}: {lb}: the AWS Load Balancer Controller takes it as dual-stack, but the Elastic Load "
+                        "Balancing API Reference lists only ipv4 and dualstack for Network Load Balancers; if AWS "
+                        "refuses it no load balancer is built (not modelled: the verdict assumes it is)")  # fmt: skip
     if v6 and lb not in t.dual:
         steps.append(f"{shown} with an {lb} NLB ({lb_why}): {who} refuses it (\"{LBC_ERROR}\", "
-                         f"{t.where}){assumed}: no load balancer is built")  # fmt: skip
+                         f"{t.where}){assumed}: {t.nothing}")  # fmt: skip
         problems.append(f"{who} will not provision it: \"{LBC_ERROR}\" (spec.ipFamilies has IPv6){assumed}; fix: "
                         f"{t.fix}")  # fmt: skip
         return _refused(s, steps, problems, warnings, lb)
@@ -286,9 +293,11 @@ def gateway_failed(s: ctl.Settings, refused: str, by: ctl.Settings) -> ctl.Setti
     """``s``, a target group of a Gateway whose target group ``refused`` (settings ``by``) the controller refuses:
     the error ends the Gateway's model build (buildL4TargetGroupTuples returns it to buildListener), so no load
     balancer is built for this route either."""
-    step = (f"target group {refused} of the same Gateway: {by.steps[-1]}; that error ends the Gateway's whole model "
-            "build (pkg/gateway/model/model_build_listener.go), so this target group is not built either")  # fmt: skip
-    return _refused(s, [*s.steps, step], [*s.problems, *by.problems], list(s.warnings), by.ip_address_type)
+    why = by.problems[-1] if by.problems else LBC_ERROR
+    step = (f"target group {refused} of the same Gateway is refused; the error ends the Gateway's whole model build "
+            f"({GATEWAY_BUILD}): no load balancer is built, so this target group is not built either")  # fmt: skip
+    problem = f"the Gateway's NLB is not built: target group {refused}: {why}"
+    return _refused(s, [*s.steps, step], [*s.problems, problem], list(s.warnings), by.ip_address_type)
 
 
 def caller_note(s: ctl.Settings) -> str:
