@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hairpin.aws import controller as ctl
+from hairpin.aws import ipfamily
 from hairpin.aws.protocols import always_preserved
 from hairpin.parsers.manifests import KubeObject
 
@@ -74,6 +75,9 @@ class TargetGroup:
     fixes: list[PatchFix] = field(default_factory=list)
     source_ranges: tuple[str, ...] = ()
     lbc: tuple[str, str] | None = None  # the LoadBalancerConfiguration that sets them
+    gateway: tuple[str, str] = ("", "")  # the Gateway (namespace, name)
+    #: the Gateway NLB's IP address type and where it is set (with the Service's spec.ipFamilies, hairpin.aws.ipfamily)
+    lb_type: ipfamily.LbType | None = None
 
 
 def _d(x: Any) -> dict[str, Any]:
@@ -146,8 +150,10 @@ class _Index:
         return None
 
 
-def _lb_config(ix: _Index, gw: KubeObject, cls: KubeObject | None, steps: list[str]) -> tuple[dict[str, Any], str | None]:
-    """The merged LoadBalancerConfiguration spec of a Gateway, and the namespace/name of the one to patch."""
+def _lb_config(ix: _Index, gw: KubeObject, cls: KubeObject | None,
+               steps: list[str]) -> tuple[dict[str, Any], str | None, str | None]:  # fmt: skip
+    """The merged LoadBalancerConfiguration spec of a Gateway, the namespace/name of the one to patch, and that of
+    the one whose ``ipAddressType`` wins (None when neither sets it)."""
     gns, _ = _meta(gw)
     ref = _d(_d(_d(gw.data.get("spec")).get("infrastructure")).get("parametersRef"))
     gw_cfg = ix.get("LoadBalancerConfiguration", gns, str(ref.get("name"))) if ref.get("kind") == "LoadBalancerConfiguration" else None
@@ -163,7 +169,10 @@ def _lb_config(ix: _Index, gw: KubeObject, cls: KubeObject | None, steps: list[s
             mode = " (mergingMode prefer-gateway)" if prefer_gw else ""
             steps.append(f"the {who}'s LoadBalancerConfiguration {'/'.join(_meta(cfg))} applies{mode}")
     target = gw_cfg or cls_cfg
-    return merged, ("/".join(_meta(target)) if target is not None else None)
+    order = (cls_cfg, gw_cfg) if prefer_gw else (gw_cfg, cls_cfg)  # the later one wins
+    ipt = next((c for c in reversed(order) if c is not None and "ipAddressType" in _d(c.data.get("spec"))), None)
+    return (merged, ("/".join(_meta(target)) if target is not None else None),
+            "/".join(_meta(ipt)) if ipt is not None else None)  # fmt: skip
 
 
 def target_groups(objects: Iterable[KubeObject]) -> list[TargetGroup]:
@@ -178,7 +187,8 @@ def target_groups(objects: Iterable[KubeObject]) -> list[TargetGroup]:
             continue
         head = [f"Gateway {gns}/{gname} of GatewayClass {_meta(cls)[1]} (controllerName {NLB_CONTROLLER}): the AWS Load "
                 "Balancer Controller's Gateway API path (v2.13.0 and later) builds an NLB"]  # fmt: skip
-        cfg, cfg_name = _lb_config(ix, gw, cls, head)
+        cfg, cfg_name, ipt_name = _lb_config(ix, gw, cls, head)
+        lb_type = ipfamily.gateway_lb_type(cfg.get("ipAddressType"), ipt_name or cfg_name)
         scheme = str(cfg.get("scheme") or "internal")
         head.append(f"scheme {scheme} ({'LoadBalancerConfiguration scheme' if cfg.get('scheme') else 'the default, internal'})")
         sg = cfg.get("disableSecurityGroup") is not True
@@ -221,13 +231,14 @@ def target_groups(objects: Iterable[KubeObject]) -> list[TargetGroup]:
                                 continue
                             out.append(_target_group(ix, route, (str(b.get("namespace") or rns), str(b["name"])),
                                                      b.get("port"), proto, port, scheme, sg, ranges, lb_attrs,
-                                                     default_tgc, cfg_name, list(head)))  # fmt: skip
+                                                     default_tgc, cfg_name, list(head), (gns, gname), lb_type))  # fmt: skip
     return out
 
 
 def _target_group(ix: _Index, route: KubeObject, svc: tuple[str, str], bport: Any, proto: str, lport: int, scheme: str,
                   sg: bool, ranges: tuple[str, ...], lb_attrs: Mapping[str, str], default_tgc: KubeObject | None,
-                  cfg_name: str | None, steps: list[str]) -> TargetGroup:  # fmt: skip
+                  cfg_name: str | None, steps: list[str], gw: tuple[str, str],
+                  lb_type: ipfamily.LbType) -> TargetGroup:  # fmt: skip
     rns, rname = _meta(route)
     problems: list[str] = []
     steps.append(f"{route.kind} {rns}/{rname}: listener {proto}:{lport} -> Service {svc[0]}/{svc[1]}")
@@ -261,12 +272,17 @@ def _target_group(ix: _Index, route: KubeObject, svc: tuple[str, str], bport: An
     steps.append(f"cross-zone {'on' if cross else 'off'}" + ("" if xz else " (the NLB default)"))
     steps.append("security groups on the NLB" + ("" if sg else ": none (disableSecurityGroup)"))
     one = ctl.TargetGroup(lport, proto, preserve, preserve_step)
+    warnings: tuple[str, ...] = ()
+    if "ipAddressType" in props:  # TargetGroupProps.IPAddressType: merged (tg_config_constructor.go), never read
+        warnings = (f"{src} ipAddressType {props['ipAddressType']!r} is not read: the AWS Load Balancer Controller "
+                    "(v2.13.0 to v3.5.0) takes the target group's IP address type from the Service's spec.ipFamilies "
+                    "and the Gateway's LoadBalancerConfiguration",)  # fmt: skip
     s = ctl.Settings(ctl.LBC, "nlb", scheme, target_type, preserve, cross, "Cluster", (),
                      attrs.get("proxy_protocol_v2.enabled") == "true", tuple(steps), tuple(problems), (one,),
-                     security_groups=sg)  # fmt: skip
+                     security_groups=sg, warnings=warnings)  # fmt: skip
     where = tgc if tgc is not None else route
     tg = TargetGroup(rns, f"{route.kind}/{rname}/{svc[1]}:{bport}", svc, bport if isinstance(bport, int) else 0, s,
-                     where.file, where.line, source_ranges=ranges)  # fmt: skip
+                     where.file, where.line, source_ranges=ranges, gateway=gw, lb_type=lb_type)  # fmt: skip
     if cfg_name:
         ns, _, name = cfg_name.partition("/")
         tg.lbc = (ns, name)

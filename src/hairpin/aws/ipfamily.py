@@ -56,13 +56,18 @@ from typing import Any
 
 from hairpin.aws import controller as ctl
 
-__all__ = ["IP_ADDRESS_TYPE", "apply", "caller_note", "families_after_admission", "primary_family", "refusal"]
+__all__ = ["IP_ADDRESS_TYPE", "LbType", "apply", "caller_note", "families_after_admission", "gateway_lb_type", "primary_family",
+           "refusal"]
 
 IP_ADDRESS_TYPE = ctl.annotation("aws-load-balancer-ip-address-type")
 FAMILIES = ("IPv4", "IPv6")
 POLICIES = ("PreferDualStack", "RequireDualStack", "SingleStack")
 AUTO_MODE = "eks-auto-mode"
 LBC_ERROR = "unsupported IPv6 configuration, lb not dual-stack"
+#: LoadBalancerConfiguration spec.ipAddressType (its CRD's enum); the Gateway path's isIPv6Supported takes both
+#: dualstack values as dual-stack (pkg/gateway/model/utilities.go)
+GATEWAY_LB_TYPES = ("ipv4", "dualstack", "dualstack-without-public-ipv4")
+GATEWAY_BUILD = "pkg/gateway/model/model_build_listener.go returns it"
 
 
 def refusal(families: Any, policy: Any) -> str | None:
@@ -120,11 +125,12 @@ def _from(families: Sequence[str], policy: str | None, primary: bool = False) ->
 
 
 def apply(s: ctl.Settings, annotations: Mapping[str, str], families: Sequence[str], policy: str | None,
-          existing: bool, primary: str | None = None) -> ctl.Settings:  # fmt: skip
+          existing: bool, primary: str | None = None, lb_type: LbType | None = None) -> ctl.Settings:  # fmt: skip
     """``s`` with its load balancer's and target groups' IP address types, or refused by the controller.
     Settings of a Service that neither lists IPv6 nor carries the annotation are returned unchanged but for
     the address types (ipv4), so that IPv4 answers stay as they were.  ``primary``: the cluster's primary
-    family when the nodes show it (``primary_family``), given to a manifest without ``spec.ipFamilies``."""
+    family when the nodes show it (``primary_family``), given to a manifest without ``spec.ipFamilies``.
+    ``lb_type``: where the NLB's IP address type is set when not the annotation (a Gateway's, ``gateway_lb_type``)."""
     shown = _from(families, policy)
     if primary is not None and not families and not existing:
         s = dataclasses.replace(s, steps=(*s.steps[:-1], f"no spec.ipFamilies: the API server gives the Service the "
@@ -138,7 +144,7 @@ def apply(s: ctl.Settings, annotations: Mapping[str, str], families: Sequence[st
     if s.controller == ctl.IN_TREE:
         return _in_tree(s, annotations, shown, certain, maybe)
     if s.controller in (ctl.LBC, AUTO_MODE):
-        return _lbc(s, annotations, shown, certain, maybe)
+        return _lbc(s, annotations, shown, certain, maybe, lb_type)
     return s
 
 
@@ -178,35 +184,77 @@ def _in_tree(s: ctl.Settings, a: Mapping[str, str], shown: str,
                                ip_address_type="ipv4", tg_ip_address_type=tg, broken=broken)  # fmt: skip
 
 
+@dataclasses.dataclass(frozen=True)
+class LbType:
+    """Where an NLB's IP address type is written and how the controller reads it there: the Service annotation
+    (``service``), or a Gateway's LoadBalancerConfiguration ``spec.ipAddressType`` (``gateway``)."""
+
+    raw: str | None  # the value as written; None: not set
+    label: str  # what sets it, as shown in steps
+    fix: str  # the change that makes the NLB dual-stack
+    dual: tuple[str, ...] = ("dualstack",)  # values the controller takes as dual-stack (isIPv6Supported)
+    where: str = "model_build_target_group.go"  # the controller's file with the refusal
+    gateway: bool = False
+    nothing: str = "no load balancer is built"  # what a refusal leaves
+
+
+def service_lb_type(annotations: Mapping[str, str]) -> LbType:
+    """The Service path: the annotation, ``ipv4`` or ``dualstack``."""
+    return LbType(annotations.get(IP_ADDRESS_TYPE), IP_ADDRESS_TYPE, f"{IP_ADDRESS_TYPE}: dualstack")
+
+
+def gateway_lb_type(raw: Any, config: str | None) -> LbType:
+    """A Gateway's NLB: ``spec.ipAddressType`` of the LoadBalancerConfiguration ``config`` (namespace/name) that
+    sets it, or the controller's default, ipv4, when none does (pkg/gateway/model/base_model_builder.go)."""
+    label = f"LoadBalancerConfiguration {config} ipAddressType" if config else "a LoadBalancerConfiguration ipAddressType"
+    fix = (f"ipAddressType: dualstack in LoadBalancerConfiguration {config}" if config else "a LoadBalancerConfiguration "
+           "with ipAddressType: dualstack for the Gateway (spec.infrastructure.parametersRef)")  # fmt: skip
+    return LbType(None if raw is None else str(raw), label, fix, GATEWAY_LB_TYPES[1:],
+                  "pkg/gateway/model/model_build_target_group.go", gateway=True,
+                  nothing=f"the error ends the Gateway's whole model build ({GATEWAY_BUILD}): no load balancer is built "
+                  "for any of its routes")  # fmt: skip
+
+
 def _lbc(s: ctl.Settings, a: Mapping[str, str], shown: str,
-         certain: frozenset[str], maybe: bool) -> ctl.Settings:  # fmt: skip
+         certain: frozenset[str], maybe: bool, t: LbType | None = None) -> ctl.Settings:  # fmt: skip
+    t = t if t is not None else service_lb_type(a)
     auto = s.controller == AUTO_MODE
     who = "EKS Auto Mode" if auto else "the AWS Load Balancer Controller"
     assumed = (" (assumed: Auto Mode documents the annotation, not its target group rule; this is the AWS Load "
                "Balancer Controller's)") if auto else ""  # fmt: skip
-    raw = a.get(IP_ADDRESS_TYPE)
+    raw, label = t.raw, t.label
     v6 = "IPv6" in certain
     if raw is None and not v6 and not maybe:
         return dataclasses.replace(s, ip_address_type="ipv4", tg_ip_address_type="ipv4")
     steps, warnings, problems = list(s.steps), list(s.warnings), list(s.problems)
     at = len(steps) - 1
-    if raw is not None and raw not in ("ipv4", "dualstack"):
+    if raw is not None and raw not in ("ipv4", *t.dual):
+        if t.gateway:
+            steps.append(f"{label}: {raw!r}: the API server refuses the LoadBalancerConfiguration (its CRD allows "
+                         f"{', '.join(GATEWAY_LB_TYPES)}; the controller's own check says \"unknown IPAddressType: "
+                         f"{raw}\"): {t.nothing}")  # fmt: skip
+            problems.append(f"{label}: {raw!r} is not one of {', '.join(GATEWAY_LB_TYPES)}")
+            return _refused(s, steps, problems, warnings, None)
         steps.append(f"{IP_ADDRESS_TYPE}: {raw!r}: {who} refuses it (\"unknown IPAddressType: {raw}\"; ipv4 or "
                          "dualstack): no load balancer is built")  # fmt: skip
         problems.append(f"{IP_ADDRESS_TYPE}: {raw!r} is not ipv4 or dualstack (\"unknown IPAddressType: {raw}\")")
         return _refused(s, steps, problems, warnings, None)
     lb = raw or "ipv4"
-    lb_why = f"{IP_ADDRESS_TYPE}: {raw}" if raw else f"ipv4, the default without {IP_ADDRESS_TYPE}"
-    if v6 and lb != "dualstack":
+    lb_why = f"{label}: {raw}" if raw else f"ipv4, the default without {label}"
+    if t.gateway and lb == GATEWAY_LB_TYPES[2]:
+        warnings.append(f"{label}: {lb}: the AWS Load Balancer Controller takes it as dual-stack, but the Elastic Load "
+                        "Balancing API Reference lists only ipv4 and dualstack for Network Load Balancers; if AWS "
+                        "refuses it no load balancer is built (not modelled: the verdict assumes it is)")  # fmt: skip
+    if v6 and lb not in t.dual:
         steps.append(f"{shown} with an {lb} NLB ({lb_why}): {who} refuses it (\"{LBC_ERROR}\", "
-                         f"model_build_target_group.go){assumed}: no load balancer is built")  # fmt: skip
+                         f"{t.where}){assumed}: {t.nothing}")  # fmt: skip
         problems.append(f"{who} will not provision it: \"{LBC_ERROR}\" (spec.ipFamilies has IPv6){assumed}; fix: "
-                        f"{IP_ADDRESS_TYPE}: dualstack")  # fmt: skip
+                        f"{t.fix}")  # fmt: skip
         return _refused(s, steps, problems, warnings, lb)
     if v6:
         tg = "ipv6"
-        steps.insert(at, f"target group IP address type ipv6 ({shown} has IPv6, NLB dualstack from "
-                         f"{IP_ADDRESS_TYPE}){assumed}: the NLB reaches the targets over IPv6 "
+        steps.insert(at, f"target group IP address type ipv6 ({shown} has IPv6, NLB {lb} from "
+                         f"{label}){assumed}: the NLB reaches the targets over IPv6 "
                          + ("at each node's primary IPv6 address" if s.target_type == "instance" else "at the pods' IPv6 "
                             "addresses") + "; a caller over IPv6 keeps its address when preservation is on, an IPv4 "
                          "caller is translated and reaches the target from the NLB's own address")  # fmt: skip
@@ -216,7 +264,7 @@ def _lbc(s: ctl.Settings, a: Mapping[str, str], shown: str,
                             "the target group no load balancer is built (not modelled: the verdict assumes it is)")  # fmt: skip
     elif maybe:
         tg = None
-        outcome = ("builds an IPv6 target group" if lb == "dualstack"
+        outcome = ("builds an IPv6 target group" if lb in t.dual
                    else f"refuses it (\"{LBC_ERROR}\")")  # fmt: skip
         steps.insert(at, f"{shown}: on a dual-stack cluster the API server adds IPv6 and {who} "
                          f"{outcome}{assumed}; the verdict below assumes IPv4 (a single-stack IPv4 cluster)")  # fmt: skip
@@ -226,7 +274,7 @@ def _lbc(s: ctl.Settings, a: Mapping[str, str], shown: str,
     else:
         tg = "ipv4"
         steps.insert(at, f"target group IP address type ipv4 ({shown}){assumed}; NLB {lb} "
-                         f"({lb_why})" + ("" if lb != "dualstack" else ": a caller over IPv6 is translated to IPv4 "
+                         f"({lb_why})" + ("" if lb not in t.dual else ": a caller over IPv6 is translated to IPv4 "
                                           "and reaches the target from the NLB's own address"))  # fmt: skip
     return dataclasses.replace(s, steps=tuple(steps), warnings=tuple(warnings), problems=tuple(problems),
                                ip_address_type=lb, tg_ip_address_type=tg)  # fmt: skip
@@ -241,13 +289,24 @@ def _refused(s: ctl.Settings, steps: list[str], problems: list[str], warnings: l
                         ip_address_type=lb)  # fmt: skip
 
 
+def gateway_failed(s: ctl.Settings, refused: str, by: ctl.Settings) -> ctl.Settings:
+    """``s``, a target group of a Gateway whose target group ``refused`` (settings ``by``) the controller refuses:
+    the error ends the Gateway's model build (buildL4TargetGroupTuples returns it to buildListener), so no load
+    balancer is built for this route either."""
+    why = by.problems[-1] if by.problems else LBC_ERROR
+    step = (f"target group {refused} of the same Gateway is refused; the error ends the Gateway's whole model build "
+            f"({GATEWAY_BUILD}): no load balancer is built, so this target group is not built either")  # fmt: skip
+    problem = f"the Gateway's NLB is not built: target group {refused}: {why}"
+    return _refused(s, [*s.steps, step], [*s.problems, problem], list(s.warnings), by.ip_address_type)
+
+
 def caller_note(s: ctl.Settings) -> str:
     """What the verdict says about callers of the other family, for an at-risk NLB ('' when nothing to add)."""
     if s.tg_ip_address_type == "ipv6":
         return ("; this holds for callers that reach the NLB over IPv6 (IPv6 target group): an IPv4 caller's "
                 "connection is translated to IPv6 and reaches the target from the NLB's own address (client IP "
                 "preservation has no effect across families), so IPv4 callers are not sent back to themselves")
-    if s.tg_ip_address_type == "ipv4" and s.ip_address_type == "dualstack":
+    if s.tg_ip_address_type == "ipv4" and s.ip_address_type in GATEWAY_LB_TYPES[1:]:
         return ("; this holds for callers over IPv4: a caller that reaches the dualstack NLB over IPv6 is "
                 "translated to IPv4 and reaches the target from the NLB's own address")
     return ""

@@ -138,21 +138,47 @@ class _Assessor:
             f.decided_at = deciding_location(svc.annotations, svc.marks)
         return f
 
-    def assess_target_group(self, tg: gateway.TargetGroup) -> Finding:
-        """The same verdict for a Gateway's target group; fixes as patches of the Gateway API objects."""
+    def _backend(self, tg: gateway.TargetGroup) -> KService:
         ns, name = tg.service
         svc = next((x for x in self.c.services if (x.namespace, x.name) == tg.service), None)
         if svc is None:  # not in the input: nodes still decide instance targets
             svc = KService(ns, name, "ClusterIP", None, [{"port": tg.port}], {}, "Cluster", None, {}, None, None, None,
                            False)  # fmt: skip
+        return svc
+
+    def gateway_settings(self, tgs: list[gateway.TargetGroup]) -> list[ctl.Settings]:
+        """Each target group's settings with the IP families (the backend Service's spec.ipFamilies, the Gateway's
+        ipAddressType: ``hairpin.aws.ipfamily``).  A refused target group fails its Gateway's whole model build
+        (pkg/gateway/model/model_build_listener.go returns the error), so no target group of that Gateway is built."""
+        out = []
+        for tg in tgs:
+            svc = self._backend(tg)
+            out.append(tg.settings if tg.lb_type is None else ipfamily.apply(
+                tg.settings, {}, svc.ip_families, svc.ip_family_policy, svc.existing, self.primary, tg.lb_type))
+        failed: dict[tuple[str, str], tuple[str, ctl.Settings]] = {}
+        for tg, s in zip(tgs, out, strict=True):
+            if s.controller == ctl.NONE and tg.lb_type is not None:
+                failed.setdefault(tg.gateway, (tg.name, s))
+        return [ipfamily.gateway_failed(s, *failed[tg.gateway])
+                if tg.gateway in failed and s.controller != ctl.NONE else s for tg, s in zip(tgs, out, strict=True)]
+
+    def assess_target_group(self, tg: gateway.TargetGroup, s: ctl.Settings | None = None) -> Finding:
+        """The same verdict for a Gateway's target group (settings ``s``, from ``gateway_settings``; else
+        ``tg.settings``); fixes as patches of the Gateway API objects."""
+        s = s if s is not None else tg.settings
+        svc = self._backend(tg)
+        families, policy = svc.ip_families, svc.ip_family_policy
         port = next((p for p in svc.ports if p.get("port") == tg.port), None)
         svc = dataclasses.replace(svc, annotations={}, ingress=(), source_ranges=(), ports=[port] if port else svc.ports)
         given = None
         if tg.lbc is not None:
             given = (tg.source_ranges, "the LoadBalancerConfiguration's sourceRanges",
                      f"loadbalancerconfiguration -n {tg.lbc[0]} {tg.lbc[1]}")  # fmt: skip
-        f = self.judge(svc, tg.settings, Finding(tg.namespace, tg.name, tg.file, tg.line, False, tg.settings, "",
-                                                 service_type="Gateway"), given)  # fmt: skip
+        f = self.judge(svc, s, Finding(tg.namespace, tg.name, tg.file, tg.line, False, s, "", service_type="Gateway"),
+                       given)  # fmt: skip
+        if s.warnings:
+            f.warnings[:0] = s.warnings
+        f.ip_families, f.ip_family_policy = families, policy
         patches = [Fix(p.name, p.summary, p.cost, yaml_text=p.yaml, command_text=p.command) for p in tg.fixes]
         head = [x for x in f.fixes if x.name == "source-ranges"]
         f.fixes = [*head, *patches, *(x for x in f.fixes if x.name in ("cluster-ip", "anti-affinity"))] if f.at_risk else []
@@ -528,7 +554,8 @@ def check_cluster(cluster: Cluster, *, mutator_webhook: bool | None = None, erro
     """
     a = _Assessor(cluster, mutator_webhook, versions, auto_mode)
     findings = [a.assess(s) for s in cluster.services if a.takes(s)]
-    findings += [a.assess_target_group(tg) for tg in gateway.target_groups(cluster.gateway_objects)]
+    tgs = gateway.target_groups(cluster.gateway_objects)
+    findings += [a.assess_target_group(tg, s) for tg, s in zip(tgs, a.gateway_settings(tgs), strict=True)]
     findings.sort(key=lambda f: (not f.at_risk, f.namespace, f.name))
     return Report(findings, [*errors, *cluster.errors])
 

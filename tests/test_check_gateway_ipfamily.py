@@ -1,0 +1,78 @@
+"""``hairpin check`` on a Gateway of the AWS Load Balancer Controller's Gateway API path whose routes lead to IPv6
+Services: the LoadBalancerConfiguration's ipAddressType decides, and one refused target group fails the Gateway."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hairpin.cli.main import main
+
+GATEWAY = Path(__file__).parent / "data" / "check" / "ipv6" / "gateway.yaml"
+LBC_ERROR = "unsupported IPv6 configuration, lb not dual-stack"
+FIX = "fix: ipAddressType: dualstack in LoadBalancerConfiguration shop/edge-lb"
+
+
+def _check(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, dict[str, Any]]]:
+    with pytest.raises(SystemExit) as exc:
+        main(["check", str(path), "--format", "json"])
+    out, err = capsys.readouterr()
+    assert err == ""
+    doc = json.loads(out)
+    assert doc["errors"] == []
+    return int(exc.value.code or 0), {s["name"]: s for s in doc["services"]}
+
+
+def _with(tmp_path: Path, address_type: str) -> Path:
+    text = GATEWAY.read_text().replace("  scheme: internal\n", f"  scheme: internal\n  ipAddressType: {address_type}\n")
+    path = tmp_path / "gateway.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_an_ipv6_route_on_an_ipv4_gateway_fails_every_route_of_the_gateway(capsys: pytest.CaptureFixture[str]) -> None:
+    code, by = _check(GATEWAY, capsys)
+    web, api = by["TCPRoute/web/web:8080"], by["TCPRoute/api/api:8443"]
+    assert code == 0
+    assert [(s["at_risk"], s["controller"], s["load_balancer"], s["target_group_ip_address_type"]) for s in (web, api)] \
+        == [(False, "none", "none", None), (False, "none", "none", None)]  # fmt: skip
+    refused = f'the AWS Load Balancer Controller will not provision it: "{LBC_ERROR}" (spec.ipFamilies has IPv6); {FIX}'
+    assert web["problems"] == [refused]
+    assert api["problems"] == [f"the Gateway's NLB is not built: target group TCPRoute/web/web:8080: {refused}"]
+    assert "pkg/gateway/model/model_build_target_group.go" in web["reason"]
+    assert "the error ends the Gateway's whole model build" in web["reason"]
+
+
+def test_a_dualstack_gateway_gives_each_route_the_family_of_its_service(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, by = _check(_with(tmp_path, "dualstack"), capsys)
+    web, api = by["TCPRoute/web/web:8080"], by["TCPRoute/api/api:8443"]
+    assert code == 1
+    assert [(s["at_risk"], s["ip_address_type"], s["target_group_ip_address_type"], s["problems"]) for s in (web, api)] \
+        == [(True, "dualstack", "ipv6", []), (True, "dualstack", "ipv4", [])]  # fmt: skip
+    assert api["warnings"] == []
+    assert web["warnings"][0].startswith("instance targets in an IPv6 target group")
+
+
+def test_dualstack_without_public_ipv4_is_dual_stack_to_the_controller_and_warned_about(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, by = _check(_with(tmp_path, "dualstack-without-public-ipv4"), capsys)
+    web = by["TCPRoute/web/web:8080"]
+    assert (web["at_risk"], web["target_group_ip_address_type"]) == (True, "ipv6")
+    assert web["warnings"][0] == (
+        "LoadBalancerConfiguration shop/edge-lb ipAddressType: dualstack-without-public-ipv4: the AWS Load Balancer "
+        "Controller takes it as dual-stack, but the Elastic Load Balancing API Reference lists only ipv4 and dualstack "
+        "for Network Load Balancers; if AWS refuses it no load balancer is built (not modelled: the verdict assumes it is)"
+    )
+
+
+def test_an_address_type_the_crd_refuses_builds_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, by = _check(_with(tmp_path, "ipv6"), capsys)
+    for s in by.values():
+        assert (s["at_risk"], s["load_balancer"]) == (False, "none")
+        assert any("'ipv6' is not one of ipv4, dualstack, dualstack-without-public-ipv4" in p for p in s["problems"])
