@@ -76,3 +76,19 @@ def test_an_address_type_the_crd_refuses_builds_nothing(tmp_path: Path, capsys: 
     for s in by.values():
         assert (s["at_risk"], s["load_balancer"]) == (False, "none")
         assert any("'ipv6' is not one of ipv4, dualstack, dualstack-without-public-ipv4" in p for p in s["problems"])
+
+
+def test_the_text_report_says_nothing_is_built_and_what_to_do(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    with pytest.raises(SystemExit) as exc:
+        main(["check", str(GATEWAY)])
+    out = capsys.readouterr().out.splitlines()
+    assert exc.value.code == 0
+    assert out[0] == ("hairpin check: none of 2 Service(s) with a load balancer (2 through a Gateway) can send an "
+                      "in-cluster caller back to its own node; 2 have problems (below)")  # fmt: skip
+    rows = [line for line in out if line.startswith("│ shop/")]
+    assert [[c.strip() for c in r.split("│")[3:6]] for r in rows] == [["none", "-", "not built"]] * 2
+    assert out[-1] == ("Next: no Service here times out its in-cluster callers, but 2 have problems listed above "
+                       "(shop/TCPRoute/api/api:8443 first): fix them and run hairpin check again")  # fmt: skip

@@ -42,12 +42,14 @@ def _pct(p: Fraction) -> str:
 def _cells(f: Finding) -> tuple[str, str, str, str, Text, str]:
     s = f.settings
     where = f"{f.file}:{f.line}" if f.file else "cluster"
-    verdict = Text("AT RISK", style="bold red") if f.at_risk else Text("ok", style="green")
+    unbuilt = s.load_balancer == "none" and bool(s.problems)  # the controller refuses it (its problems say why)
+    verdict = Text("AT RISK", style="bold red") if f.at_risk else Text("not built" if unbuilt else "ok",
+                                                                       style="yellow" if unbuilt else "green")
     prob = "-" if f.probability is None else _pct(f.probability)
     if f.at_risk and f.probability is None:
         kp = f.kube_proxy_drop
         prob = "1/n (no nodes)" if kp is None or not kp.certain else "1 at " + ", ".join(kp.addresses)
-    lb = f"{s.controller}: {s.load_balancer}"
+    lb = f"{s.controller}: {s.load_balancer}" if s.controller != "none" else "none"
     if s.load_balancer != "none":
         lb += f" {s.scheme}" + (f" {s.target_type}" if s.target_type else "")
         lb += ", cross-zone" if s.cross_zone and s.load_balancer == "nlb" else ""
