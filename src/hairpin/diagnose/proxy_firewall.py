@@ -274,7 +274,7 @@ def assess(c: Cluster, svc: KService, addresses: Sequence[str], *, mode: str, mo
             return None
         shown_nodes = "; ".join(f"node {node}: podCIDR {cidr}" + ("" if whole else " (partly)")
                                 for node, cidr, whole in outside[:3])  # fmt: skip
-        nopods = "the input has no pods" if fam == 4 else "the input has no pod with an IPv6 address"
+        nopods = "the input has no pods" if not c.pods else f"no pod of the input has an {name} address"
         reason = (f"{where}pods take their addresses from the nodes' podCIDRs, and {len(outside)} of them are not inside "
                   f"the ranges ({shown_nodes}); {nopods}, so the callers are the pods those nodes run: "
                   f"{drop}")  # fmt: skip
@@ -287,8 +287,8 @@ def assess(c: Cluster, svc: KService, addresses: Sequence[str], *, mode: str, mo
                       and not (ipvs_hosts_pass or vip_admitted))  # fmt: skip
     hosts_note = (f"; host-network callers on node(s) {', '.join(node_out[:3])} would be dropped (their address is "
                   "outside the ranges)") if node_out else ""  # fmt: skip
-    none = ("the input has no pods and no node podCIDRs" if fam == 4 else "the input has no pod with an IPv6 address "
-            "(status.podIPs) and no IPv6 node podCIDR")  # fmt: skip
+    none = ("the input has no pods and no node podCIDRs" if not c.pods else f"no pod of the input has an {name} address "
+            f"(status.podIPs) and no node an {name} podCIDR")  # fmt: skip
     reason = (f"{where}callers outside the ranges are dropped there every time, but {none}, so hairpin cannot tell "
               f"whether in-cluster callers are outside them{hosts_note}; give the pods (kubectl get pods -A -o yaml) to "
               "check")  # fmt: skip

@@ -108,7 +108,7 @@ def assess(cluster: Cluster, svc: KService, s: Settings, *, given: tuple[tuple[s
     fams = tuple(families.NAMES[f] for f in (4, 6) if any(x[3] == f for x in out))
     over = ""
     if v6:
-        over = "; " + "; ".join(_over(s, f, ranges, sum(x[3] == f for x in out)) for f in (4, 6) if families.NAMES[f] in fams)
+        over = " (" + "; ".join(_over(s, f, ranges, sum(x[3] == f for x in out)) for f in (4, 6) if families.NAMES[f] in fams) + ")"
     reason = (
         f"{len(out)} in-cluster caller pod(s) are outside {origin} ({shown}), e.g. {first[0]} ({first[1]}) on node "
         f"{first[2]}{over}: {at} drops every SYN they send, so each of their connections times out (P = 1), whatever "
@@ -135,14 +135,14 @@ def _where(src: str, ranges: tuple[str, ...], s: Settings, preserve: bool) -> st
 
 def _over(s: Settings, f: int, ranges: tuple[str, ...], n: int) -> str:
     """How the ``n`` callers judged in family ``f`` reach the NLB, and the ranges of that family."""
-    name = families.NAMES[f]
+    name, tg = families.NAMES[f], families.tg_family(s.tg_ip_address_type)
+    how = (f"{n} reach it over {name}, the family the target group keeps the caller's address in, " if f == tg
+           else f"{n} have no {families.NAMES[tg]} address and reach it over {name}, ")  # fmt: skip
     own = families.ranges_of(ranges, f)
-    how = ("the family the target group keeps the caller's address in" if f == families.tg_family(s.tg_ip_address_type)
-           else "they have no address of the target group's family")  # fmt: skip
     if own:
-        return f"{n} of them over {name} ({how}), outside its {name} ranges ({', '.join(own)})"
-    return (f"{n} of them over {name} ({how}), and no range is {name}: the AWS Load Balancer Controller writes each "
-            f"range as a rule of its own family, so no rule admits {name}")  # fmt: skip
+        return f"{how}from outside the {name} ranges ({', '.join(own)})"
+    return (f"{how}and no range is {name} (the AWS Load Balancer Controller writes each range as a rule of its own "
+            f"family, so none admits {name})")  # fmt: skip
 
 
 def _warnings(s: Settings, fam: int, ranges: tuple[str, ...], origin: str, seen: int,
