@@ -292,7 +292,7 @@ def test_webhook_in_input_applies_to_manifests_only() -> None:
 #: hairpin.diagnose.proxy_firewall.ProxyDrop.to_json
 KUBE_PROXY_DROP = {
     "type": "object", "additionalProperties": False,
-    "required": ["reason", "certain", "mode", "addresses", "source_ranges", "rules", "callers", "admit"],
+    "required": ["reason", "certain", "mode", "addresses", "source_ranges", "rules", "callers", "admit", "families"],
     "properties": {
         "reason": {"type": "string"}, "certain": {"type": "boolean"}, "mode": {"enum": ["iptables", "nftables", "ipvs"]},
         "addresses": {"type": "array", "items": {"type": "string"}},
@@ -301,6 +301,7 @@ KUBE_PROXY_DROP = {
                                              "properties": {"port": {"type": "string"}, "rule": {"type": "string"}}}},
         "callers": {"type": "array", "items": {"type": "string"}},
         "admit": {"type": "array", "items": {"type": "string"}},
+        "families": {"type": "array", "minItems": 1, "items": {"enum": ["IPv4", "IPv6"]}},
     },
 }  # fmt: skip
 
@@ -313,7 +314,7 @@ CONTRACT = {
             "type": "object", "additionalProperties": False,
             "required": ["namespace", "name", "file", "line", "at_risk", "controller", "load_balancer", "scheme",
                          "target_type", "preserve_client_ip", "reason", "probability", "fix", "security_group_drop",
-                         "kube_proxy_drop", "warnings", "ip_families", "ip_family_policy", "ip_address_type",
+                         "security_group_drop_families", "kube_proxy_drop", "warnings", "ip_families", "ip_family_policy", "ip_address_type",
                          "target_group_ip_address_type"],
             "properties": {
                 "namespace": {"type": "string"}, "name": {"type": "string"}, "file": {"type": ["string", "null"]},
@@ -336,6 +337,7 @@ CONTRACT = {
                     "required": ["annotation", "value", "controller", "why"],
                     "properties": {k: {"type": "string"} for k in ("annotation", "value", "controller", "why")}}},
                 "security_group_drop": {"type": ["string", "null"]},
+                "security_group_drop_families": {"type": "array", "items": {"enum": ["IPv4", "IPv6"]}},
                 "kube_proxy_drop": {"oneOf": [{"type": "null"}, KUBE_PROXY_DROP]},
                 "problems": {"type": "array", "items": {"type": "string"}},
                 "warnings": {"type": "array", "items": {"type": "string"}},

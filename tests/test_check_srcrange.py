@@ -110,7 +110,7 @@ def test_every_address_captured_pods_outside_the_ranges(tmp_path: Path, capsys: 
               "send there is dropped on their own node, before any load balancer (P = 1, every time)")  # fmt: skip
     assert svc["kube_proxy_drop"] == {
         "reason": reason, "certain": True, "mode": "iptables", "addresses": [A, B], "source_ranges": OFFICE,
-        "rules": [{"port": "80/TCP", "rule": rule}], "callers": CALLERS, "admit": ["<VPC-CIDR>"],
+        "rules": [{"port": "80/TCP", "rule": rule}], "callers": CALLERS, "admit": ["<VPC-CIDR>"], "families": ["IPv4"],
     }  # fmt: skip
     assert svc["reason"].startswith(reason + " (kube-proxy handles in-cluster calls to ")
     [port] = svc["ports"]

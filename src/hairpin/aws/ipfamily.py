@@ -55,9 +55,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from hairpin.aws import controller as ctl
+from hairpin.aws.security_groups import SOURCE_RANGES_ANNOTATION
 
 __all__ = ["IP_ADDRESS_TYPE", "LbType", "apply", "caller_note", "families_after_admission", "gateway_lb_type", "primary_family",
-           "refusal"]
+           "refusal", "v6_range_refusal"]
 
 IP_ADDRESS_TYPE = ctl.annotation("aws-load-balancer-ip-address-type")
 FAMILIES = ("IPv4", "IPv6")
@@ -310,3 +311,33 @@ def caller_note(s: ctl.Settings) -> str:
         return ("; this holds for callers over IPv4: a caller that reaches the dualstack NLB over IPv6 is "
                 "translated to IPv4 and reaches the target from the NLB's own address")
     return ""
+
+
+def v6_range_refusal(s: ctl.Settings, spec_ranges: Sequence[str], annotations: Mapping[str, str]) -> ctl.Settings:
+    """``s``, or refused: the AWS Load Balancer Controller builds its managed security group for an NLB with security
+    groups and no ``aws-load-balancer-security-groups``, and fails the Service when a source range has a ``:`` and the
+    NLB is not dualstack ("unsupported v6 cidr <cidr> when lb is not dualstack", ``pkg/service/
+    model_build_managed_sg.go`` buildCIDRsFromSourceRanges, v2.6.0 to v3.5.0).  The ranges are the spec field, else
+    the annotation (comma-separated); EKS Auto Mode reads the spec field only and is assumed to check the same."""
+    if s.controller not in (ctl.LBC, AUTO_MODE) or not s.security_groups or s.ip_address_type == "dualstack":
+        return s
+    auto = s.controller == AUTO_MODE
+    if not auto and ctl.annotation("aws-load-balancer-security-groups") in annotations:
+        return s  # the user's own groups: no managed group is built
+    ranges = [str(r).strip() for r in spec_ranges]
+    where = "spec.loadBalancerSourceRanges"
+    if not [r for r in ranges if r] and not auto:
+        ranges, where = [r.strip() for r in annotations.get(SOURCE_RANGES_ANNOTATION, "").split(",")], SOURCE_RANGES_ANNOTATION
+    bad = next((r for r in ranges if ":" in r), None)
+    if bad is None:
+        return s
+    who = "EKS Auto Mode" if auto else "the AWS Load Balancer Controller"
+    assumed = " (assumed: the AWS Load Balancer Controller's check)" if auto else ""
+    error = f"unsupported v6 cidr {bad} when lb is not dualstack"
+    lb = s.ip_address_type or "ipv4"
+    step = (f"{where} has the IPv6 range {bad} and the NLB is {lb}: {who} refuses it (\"{error}\", "
+            f"model_build_managed_sg.go: its security group gets IPv6 rules only on a dualstack NLB){assumed}: no load "
+            "balancer is built")  # fmt: skip
+    problem = (f"{who} will not provision it: \"{error}\"{assumed}; fix: {IP_ADDRESS_TYPE}: dualstack, or remove the "
+               f"IPv6 range from {where}")  # fmt: skip
+    return _refused(s, [*s.steps, step], [*s.problems, problem], list(s.warnings), s.ip_address_type)

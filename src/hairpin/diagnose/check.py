@@ -28,7 +28,7 @@ from hairpin.aws import controller as ctl
 from hairpin.aws.ignored import ignored_annotations
 from hairpin.aws.protocols import always_preserved
 from hairpin.aws.risk import TargetCounts, caller_probability
-from hairpin.diagnose import proxy_firewall, reach
+from hairpin.diagnose import families, proxy_firewall, reach
 from hairpin.diagnose.finding import Finding, Fix, PortVerdict
 from hairpin.diagnose.sarif import RULE_ID, deciding_location, to_sarif
 from hairpin.diagnose.versions import Versions, in_tree_support, oldest_kube_proxy
@@ -191,7 +191,7 @@ class _Assessor:
         f = self._judge(svc, s, f, given)
         if svc.type == "LoadBalancer":
             proxy_firewall.apply(self.c, svc, f, kube_proxy=self.kube_proxy, eps_known=self.eps_known,
-                                 azs=self.azs if self.nodes_known else None)  # fmt: skip
+                                 azs=self.azs if self.nodes_known else None, primary=self.primary)  # fmt: skip
         return f
 
     def _judge(self, svc: KService, s: ctl.Settings, f: Finding,
@@ -202,7 +202,12 @@ class _Assessor:
             f.ports = _port_verdicts(f)
             return f
         b = reach.assess(self.c, svc, f.settings, given=given)
-        if b is None:
+        if b is not None and b.steps:  # what hairpin assumed (an IPv6 target group's default ranges)
+            steps = f.settings.steps
+            f.settings = dataclasses.replace(f.settings, steps=(*steps[:-1], *b.steps, *steps[-1:]))
+        if b is not None:
+            f.warnings.extend(b.warnings)
+        if b is None or (b.problem is None and not b.callers):
             if f.at_risk:
                 f.candidates.append(IPMODE_FIX)
             return f
@@ -215,10 +220,11 @@ class _Assessor:
             else PortVerdict(tg.port, tg.protocol, False, False, Fraction(0), f"{tg.why}: targets see the NLB's address")
             for tg in f.settings.target_groups
         ]
-        fix = Fix("source-ranges", f"admit the in-cluster callers' network in the source ranges: {b.patch}",
-                  "replace <VPC-CIDR> with the network of the in-cluster callers (the VPC CIDR holds them with the AWS VPC CNI); every address in it can then reach the NLB")  # fmt: skip
         f.reason = f"{f.reason}; second failure: {b.reason}" if f.at_risk else f"{b.reason} ({f.reason})"
         f.at_risk, f.probability, f.worst_node, f.blocked = True, Fraction(1), b.node, b.reason
+        f.blocked_families = list(b.families)
+        fix = Fix("source-ranges", f"admit the in-cluster callers' network in the source ranges: {b.patch}",
+                  reach.fix_cost(b.families))  # fmt: skip
         f.fixes = [fix, *f.fixes]
         f.candidates.append(IPMODE_FIX)
         return f
@@ -227,11 +233,30 @@ class _Assessor:
         """ipMode VIP addresses in the status: kube-proxy keeps calls to them on the node (``hairpin.kube.ipmode``).
         True when they cover every NLB address (one per AZ with nodes): no in-cluster caller reaches the NLB."""
         cap = ipmode.capture(svc.ingress, self.kube_proxy)
-        if not cap.captured:
+        # each family's proxier captures the addresses of its family, for a Service of that family (families.py)
+        served = families.proxy_families(svc, self.primary)
+        ips = sorted({a for a in cap.captured if families.version(a) in served})
+        if not ips:
             return False
-        ips = sorted(set(cap.captured))
+        # the hairpin is for callers of the target group's family; a dualstack NLB has one address per AZ and family
+        fam = families.tg_family(f.settings.tg_ip_address_type)
+        own = [a for a in ips if families.version(a) == fam]
         text = (f"kube-proxy handles in-cluster calls to {', '.join(ips)} (status.loadBalancer.ingress with ipMode VIP) "
                 f"on the caller's own node, so they never reach the NLB ({cap.note})")  # fmt: skip
+        if len(own) < len(ips) or fam == 6:
+            name = families.NAMES[fam]
+            seen = (f"{len(own)} {name} address(es) for {len(self.azs)} AZ(s)" if self.nodes_known
+                    else "no nodes in the input")  # fmt: skip
+            if self.nodes_known and len(own) >= len(self.azs):
+                f.reason = (f"{text}; the NLB has one {name} address per AZ ({len(self.azs)}) and the status lists "
+                            f"{len(own)}: no in-cluster caller over {name}, the family the target group keeps the "
+                            "caller's address in, reaches the NLB.  Residual risk: a caller that connects to an NLB "
+                            f"address not in the status still does ({f.reason})")  # fmt: skip
+                f.at_risk, f.probability, f.worst_node, f.fixes = False, Fraction(0), None, []
+                return True
+            f.reason += (f"; {text}, but callers over {name} (the family the target group keeps the caller's address "
+                         f"in) that resolve another NLB address still reach it ({seen})")  # fmt: skip
+            return False
         if self.nodes_known and len(ips) >= len(self.azs):
             f.reason = (
                 f"{text}; the NLB has one address per AZ ({len(self.azs)}) and the status lists {len(ips)}: no in-cluster "
@@ -277,7 +302,8 @@ class _Assessor:
             steps = [t for t in s.steps if not t.startswith("security groups on the NLB")]
             steps.insert(len(steps) - 1, f"no security groups on the NLB: feature gate NLBSecurityGroup=false ({self.c.lbc.source})")
             s = dataclasses.replace(s, security_groups=False, steps=tuple(steps))
-        return ipfamily.apply(s, svc.annotations, svc.ip_families, svc.ip_family_policy, svc.existing, self.primary)
+        s = ipfamily.apply(s, svc.annotations, svc.ip_families, svc.ip_family_policy, svc.existing, self.primary)
+        return ipfamily.v6_range_refusal(s, svc.source_ranges, svc.annotations)
 
     def _hairpin(self, svc: KService, s: ctl.Settings, f: Finding) -> Finding:
         """The hairpin verdict for ``svc``'s endpoints under settings ``s``, written into ``f``."""

@@ -112,6 +112,8 @@ class Finding:
     #: the annotation or field deciding an at-risk verdict: (what, line, column), when the file says
     decided_at: tuple[str, int, int] | None = None
     blocked: str | None = None  # in-cluster callers a security group drops (hairpin.diagnose.reach)
+    #: the families those callers are judged in (IPv4, IPv6: the family each reaches the NLB in)
+    blocked_families: list[str] = field(default_factory=list)
     candidates: list[Fix] = field(default_factory=list)  # fixes no release offers yet (ipMode VIP)
     #: in-cluster callers kube-proxy's source-range firewall drops (hairpin.diagnose.proxy_firewall); with
     #: ``certain`` False it is only a warning
@@ -150,6 +152,7 @@ class Finding:
             "ports": [p.to_json() for p in self.ports],
             "ignored_annotations": [x.to_json() for x in self.ignored],
             "security_group_drop": self.blocked,
+            "security_group_drop_families": list(self.blocked_families),
             "kube_proxy_drop": self.kube_proxy_drop.to_json() if self.kube_proxy_drop is not None else None,
             "problems": list(s.problems),
             "warnings": list(self.warnings),

@@ -57,6 +57,7 @@ from fractions import Fraction
 from typing import Any
 
 from hairpin.aws.security_groups import parse_ranges
+from hairpin.diagnose import families
 from hairpin.diagnose.finding import Finding, Fix, PortVerdict
 from hairpin.errors import InputError
 from hairpin.kube import ipmode, names
@@ -82,22 +83,24 @@ class ProxyDrop:
     certain: bool  # False: the callers' addresses are unknown, a warning
     mode: str  # iptables | nftables | ipvs
     addresses: tuple[str, ...]  # the captured load-balancer IPs
-    ranges: tuple[str, ...]  # spec.loadBalancerSourceRanges (IPv4, normalised)
+    ranges: tuple[str, ...]  # spec.loadBalancerSourceRanges of the dropped families (normalised)
     rules: tuple[tuple[str, str], ...]  # (port label, what drops there)
     callers: tuple[str, ...] = ()  # namespace/name of the dropped pods (or "node <name>" from podCIDRs)
     networks: tuple[str, ...] = ()  # the networks to admit (podCIDRs, else the VPC placeholder)
     node: str | None = None  # node of the first dropped caller
     problem: str | None = None  # the ranges could not be read
     alone: bool = False  # nothing else puts the Service at risk (its SARIF result is HP003 only)
+    families: tuple[str, ...] = ("IPv4",)  # the proxiers' families that drop (IPv4, IPv6)
+    every_range: tuple[str, ...] = ()  # every range of the spec, both families (the patch keeps them all)
 
     def patch(self, svc: KService) -> str:
-        body = json.dumps({"spec": {"loadBalancerSourceRanges": [*self.ranges, *self.networks]}})
+        body = json.dumps({"spec": {"loadBalancerSourceRanges": [*(self.every_range or self.ranges), *self.networks]}})
         return f"kubectl patch service -n {svc.namespace} {svc.name} --type merge -p '{body}'"
 
     def to_json(self) -> dict[str, Any]:
         return {"reason": self.reason, "certain": self.certain, "mode": self.mode, "addresses": list(self.addresses),
                 "source_ranges": list(self.ranges), "rules": [{"port": p, "rule": r} for p, r in self.rules],
-                "callers": list(self.callers), "admit": list(self.networks)}  # fmt: skip
+                "callers": list(self.callers), "admit": list(self.networks), "families": list(self.families)}  # fmt: skip
 
 
 def _port_name(p: dict[str, Any]) -> str:
@@ -107,7 +110,19 @@ def _port_name(p: dict[str, Any]) -> str:
 def rule_for(svc: KService, p: dict[str, Any], mode: str, version: tuple[int, int] | None, vip: str,
              ranges: Sequence[str]) -> str:  # fmt: skip
     """What drops a caller outside ``ranges`` at ``vip`` on Service port ``p``, in kube-proxy's own names.
-    ``version``: the oldest kube-proxy (major, minor); None: assumed current."""
+    ``version``: the oldest kube-proxy (major, minor); None: assumed current.  An IPv6 ``vip``: the IPv6 proxier's
+    rule (ip6tables with /128 addresses; nftables table ip6 with ``ip6 saddr``: ``ipX`` in pkg/proxy/nftables)."""
+    text = _rule_for(svc, p, mode, version, vip, ranges)
+    if families.version(vip) != 6:
+        return text
+    if mode == "nftables":
+        return text.replace("(from firewall-check)", "(table ip6 kube-proxy, from firewall-check)").replace(
+            ": ip saddr != ", ": ip6 saddr != ")
+    return "ip6tables: " + text.replace(f"{vip}/32", f"{vip}/128")
+
+
+def _rule_for(svc: KService, p: dict[str, Any], mode: str, version: tuple[int, int] | None, vip: str,
+              ranges: Sequence[str]) -> str:  # fmt: skip
     proto = str(p.get("protocol") or "TCP").lower()
     port = p.get("port")
     minor = version[1] if version is not None and version[0] == 1 else None
@@ -144,56 +159,52 @@ def rule_for(svc: KService, p: dict[str, Any], mode: str, version: tuple[int, in
             "host-network caller's SYN, not a pod's, which is forwarded)")
 
 
-def _ipv4(values: Sequence[str | None]) -> str | None:
-    for v in values:
-        try:
-            return str(ipaddress.IPv4Address(v or ""))
-        except ValueError:
-            continue
-    return None
+Net = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def _inside(addr: str, nets: Sequence[ipaddress.IPv4Network]) -> bool:
-    a = ipaddress.IPv4Address(addr)
+def _inside(addr: str, nets: Sequence[Net]) -> bool:
+    a = ipaddress.ip_address(addr)
     return any(a in n for n in nets)
 
 
-def _pod_address(c: Cluster, p: KPod) -> str | None:
-    if p.host_network:
-        node = c.nodes.get(p.node or "")
-        return _ipv4([node.ip]) if node is not None else None
-    return _ipv4([*p.ips, p.ip])
-
-
-def _v4_cidrs(values: Sequence[str]) -> list[ipaddress.IPv4Network]:
+def _cidrs(values: Sequence[str], fam: int) -> list[Net]:
+    """The networks of family ``fam`` among ``values`` (a node's spec.podCIDRs has one per family)."""
     out = []
     for v in values:
         try:
-            out.append(ipaddress.IPv4Network(v, strict=False))
+            n = ipaddress.ip_network(v, strict=False)
         except ValueError:
             continue
+        if n.version == fam:
+            out.append(n)
     return out
 
 
 def assess(c: Cluster, svc: KService, addresses: Sequence[str], *, mode: str, mode_note: str,
-           version: tuple[int, int] | None) -> ProxyDrop | None:  # fmt: skip
-    """The callers kube-proxy drops at ``addresses`` (the Service's captured IPv4 ingress IPs), or None."""
+           version: tuple[int, int] | None, fam: int = 4) -> ProxyDrop | None:  # fmt: skip
+    """The callers kube-proxy drops at ``addresses`` (the Service's captured ingress IPs of family ``fam``), or None."""
     try:
         ranges = parse_ranges(svc.source_ranges)
     except InputError as exc:
         return ProxyDrop("", False, mode, tuple(addresses), (), (),
                          problem=f"{exc.message}: kube-proxy's source-range firewall was not checked")  # fmt: skip
-    v4 = tuple(r for r in ranges if ipaddress.ip_network(r).version == 4)
+    v4 = families.ranges_of(ranges, fam)
     if not v4 or not addresses:
-        return None  # no IPv4 range: kube-proxy writes no firewall for the IPv4 addresses
-    nets = [ipaddress.IPv4Network(r) for r in v4]
+        return None  # no range of this family: its proxier writes no firewall for these addresses (usesFWChain)
+    nets = _cidrs(v4, fam)
     vip = addresses[0]
+    name = families.NAMES[fam]
+    placeholder = families.PLACEHOLDER[fam]
     rules = tuple((f"{p.get('port')}/{p.get('protocol') or 'TCP'}", rule_for(svc, p, mode, version, vip, v4))
                   for p in svc.ports)  # fmt: skip
     shown = ", ".join(v4)
     at = ", ".join(addresses)
     where = (f"kube-proxy ({mode_note}) enforces spec.loadBalancerSourceRanges ({shown}) itself on the load-balancer "
              f"address(es) it captures ({at}): ")  # fmt: skip
+    if fam == 6:
+        where = (f"kube-proxy's IPv6 proxier ({mode_note}) enforces the IPv6 entries of spec.loadBalancerSourceRanges "
+                 f"({shown}; each proxier keeps the ranges of its own family) itself on the IPv6 load-balancer "
+                 f"address(es) it captures ({at}), for callers over IPv6: ")  # fmt: skip
     drop = "every SYN they send there is dropped on their own node, before any load balancer (P = 1, every time)"
     # before 1.25 the iptables mode only marks (KUBE-MARK-DROP) and kubelet's KUBE-FIREWALL drops the mark in
     # INPUT and OUTPUT (pkg/kubelet/kubelet_network_linux.go): a pod's SYN to the load balancer's address is
@@ -220,7 +231,7 @@ def assess(c: Cluster, svc: KService, addresses: Sequence[str], *, mode: str, mo
                   "pods' SYNs are forwarded to the load balancer and only host-network callers are dropped; ")
     # 1. the input's pods
     known = [(p, a) for p in sorted(c.pods.values(), key=lambda p: (p.namespace, p.name))
-             if p.node and (a := _pod_address(c, p)) is not None]  # fmt: skip
+             if p.node and (a := families.caller_address(c, p, fam)) is not None]  # fmt: skip
     if known:
         out = [(p, a) for p, a in known if dropped(p, a)]
         if not out:
@@ -230,32 +241,32 @@ def assess(c: Cluster, svc: KService, addresses: Sequence[str], *, mode: str, mo
         groups: dict[str, list[str]] = {}
         for p, a in pods:
             node = c.nodes.get(p.node or "")
-            cidr = next((str(n) for n in _v4_cidrs(node.pod_cidrs if node else ()) if ipaddress.IPv4Address(a) in n),
+            cidr = next((str(n) for n in _cidrs(node.pod_cidrs if node else (), fam) if ipaddress.ip_address(a) in n),
                         None)  # fmt: skip
-            groups.setdefault(cidr or VPC_PLACEHOLDER, []).append(f"{p.namespace}/{p.name} ({a})")
+            groups.setdefault(cidr or placeholder, []).append(f"{p.namespace}/{p.name} ({a})")
         parts = []
         for net, who in sorted(groups.items()):
-            head = f"podCIDR {net}" if net != VPC_PLACEHOLDER else "pod addresses"
+            head = f"podCIDR {net}" if net != placeholder else ("pod addresses" if fam == 4 else "pod IPv6 addresses")
             parts.append(f"{head}: {len(who)} pod(s), e.g. {', '.join(who[:3])}")
         if hosts:
             nodes = sorted({f"{p.node} ({a})" for p, a in hosts})
             parts.append(f"host-network: {len(hosts)} pod(s) calling from node address(es) {', '.join(nodes[:3])}")
         first = out[0][0]
-        admit = sorted(n for n in groups if n != VPC_PLACEHOLDER)
-        if VPC_PLACEHOLDER in groups or hosts:
-            admit.append(VPC_PLACEHOLDER)
+        admit = sorted(n for n in groups if n != placeholder)
+        if placeholder in groups or hosts:
+            admit.append(placeholder)
         reason = (f"{where}{len(out)} of the {len(known)} in-cluster caller pod(s) of the input are outside them "
                   f"({'; '.join(parts)}): {drop}")  # fmt: skip
         return ProxyDrop(reason, True, mode, tuple(addresses), v4, rules, tuple(f"{p.namespace}/{p.name}" for p, _ in out),
-                         tuple(admit), first.node)  # fmt: skip
+                         tuple(admit), first.node, families=(name,), every_range=ranges)  # fmt: skip
     if marks_only:  # pods are not dropped; without pods, host-network callers are not known either
         return None
     # 2. the nodes' pod CIDRs
     outside: list[tuple[str, str, bool]] = []  # (node, podCIDR, wholly outside)
-    with_cidrs = [n for n in sorted(c.nodes.values(), key=lambda n: n.name) if _v4_cidrs(n.pod_cidrs)]
+    with_cidrs = [n for n in sorted(c.nodes.values(), key=lambda n: n.name) if _cidrs(n.pod_cidrs, fam)]
     for n in with_cidrs:
-        for pod_net in _v4_cidrs(n.pod_cidrs):
-            if any(pod_net.subnet_of(r) for r in nets):
+        for pod_net in _cidrs(n.pod_cidrs, fam):
+            if any(pod_net.subnet_of(r) for r in nets):  # type: ignore[arg-type]  # same family
                 continue
             outside.append((n.name, str(pod_net), not any(pod_net.overlaps(r) for r in nets)))
     if with_cidrs:
@@ -263,21 +274,26 @@ def assess(c: Cluster, svc: KService, addresses: Sequence[str], *, mode: str, mo
             return None
         shown_nodes = "; ".join(f"node {node}: podCIDR {cidr}" + ("" if whole else " (partly)")
                                 for node, cidr, whole in outside[:3])  # fmt: skip
+        nopods = "the input has no pods" if not c.pods else f"no pod of the input has an {name} address"
         reason = (f"{where}pods take their addresses from the nodes' podCIDRs, and {len(outside)} of them are not inside "
-                  f"the ranges ({shown_nodes}); the input has no pods, so the callers are the pods those nodes run: "
+                  f"the ranges ({shown_nodes}); {nopods}, so the callers are the pods those nodes run: "
                   f"{drop}")  # fmt: skip
         return ProxyDrop(reason, True, mode, tuple(addresses), v4, rules,
                          tuple(f"node {node}" for node, _, _ in outside), tuple(sorted({x for _, x, _ in outside})),
-                         outside[0][0])  # fmt: skip
+                         outside[0][0], families=(name,), every_range=ranges)  # fmt: skip
     # 3. unknown callers: a warning, not a verdict
-    node_out = sorted(f"{n.name} ({n.ip})" for n in c.nodes.values() if n.ip and _ipv4([n.ip]) and not _inside(n.ip, nets)
+    node_ips = {n.name: families.address([*n.ips, n.ip], fam) for n in c.nodes.values()}
+    node_out = sorted(f"{n} ({ip})" for n, ip in node_ips.items() if ip and not _inside(ip, nets)
                       and not (ipvs_hosts_pass or vip_admitted))  # fmt: skip
     hosts_note = (f"; host-network callers on node(s) {', '.join(node_out[:3])} would be dropped (their address is "
                   "outside the ranges)") if node_out else ""  # fmt: skip
-    reason = (f"{where}callers outside the ranges are dropped there every time, but the input has no pods and no node "
-              f"podCIDRs, so hairpin cannot tell whether in-cluster callers are outside them{hosts_note}; give the "
-              "pods (kubectl get pods -A -o yaml) to check")  # fmt: skip
-    return ProxyDrop(reason, False, mode, tuple(addresses), v4, rules, (), (VPC_PLACEHOLDER,))
+    none = ("the input has no pods and no node podCIDRs" if not c.pods else f"no pod of the input has an {name} address "
+            f"(status.podIPs) and no node an {name} podCIDR")  # fmt: skip
+    reason = (f"{where}callers outside the ranges are dropped there every time, but {none}, so hairpin cannot tell "
+              f"whether in-cluster callers are outside them{hosts_note}; give the pods (kubectl get pods -A -o yaml) to "
+              "check")  # fmt: skip
+    return ProxyDrop(reason, False, mode, tuple(addresses), v4, rules, (), (placeholder,), families=(name,),
+                     every_range=ranges)  # fmt: skip
 
 
 def _mode_note(c: Cluster, version: tuple[int, int] | None) -> tuple[str, str]:
@@ -288,9 +304,13 @@ def _mode_note(c: Cluster, version: tuple[int, int] | None) -> tuple[str, str]:
 
 
 def _fixes(svc: KService, d: ProxyDrop) -> tuple[Fix, Fix]:
-    placeholder = VPC_PLACEHOLDER in d.networks
-    cost = ("replace <VPC-CIDR> with the network the callers take their addresses from (the VPC CIDR with the "
-            "AWS VPC CNI, which also holds the nodes; the pod CIDR with an overlay CNI); ") if placeholder else ""  # fmt: skip
+    cost = ""
+    if VPC_PLACEHOLDER in d.networks:
+        cost = ("replace <VPC-CIDR> with the network the callers take their addresses from (the VPC CIDR with the "
+                "AWS VPC CNI, which also holds the nodes; the pod CIDR with an overlay CNI); ")  # fmt: skip
+    if families.PLACEHOLDER[6] in d.networks:
+        cost += ("replace <VPC-IPv6-CIDR> with the IPv6 network the callers take their IPv6 addresses from (the VPC's "
+                 "IPv6 CIDR with the AWS VPC CNI); ")  # fmt: skip
     cost += ("every address in the added networks can then reach the Service at its load-balancer addresses; the AWS "
              "controllers write the same ranges into the load balancer's security group rules")  # fmt: skip
     sr = Fix("source-ranges", f"admit the in-cluster callers' network(s) in spec.loadBalancerSourceRanges: {d.patch(svc)}",
@@ -304,39 +324,73 @@ def _fixes(svc: KService, d: ProxyDrop) -> tuple[Fix, Fix]:
     return sr, cip
 
 
+def _merge(ds: Sequence[ProxyDrop]) -> ProxyDrop:
+    """One drop for the Service from its proxiers' (IPv4 first): the reasons joined, everything else side by side."""
+    if len(ds) == 1:
+        return ds[0]
+    return dataclasses.replace(
+        ds[0], reason="; ".join(d.reason for d in ds), addresses=tuple(a for d in ds for a in d.addresses),
+        ranges=tuple(r for d in ds for r in d.ranges), rules=tuple(r for d in ds for r in d.rules),
+        callers=tuple(dict.fromkeys(x for d in ds for x in d.callers)),
+        networks=tuple(dict.fromkeys(n for d in ds for n in d.networks)),
+        families=tuple(x for d in ds for x in d.families))  # fmt: skip
+
+
 def apply(c: Cluster, svc: KService, f: Finding, *, kube_proxy: tuple[int, int] | None, eps_known: bool,
-          azs: tuple[str, ...] | None) -> None:  # fmt: skip
+          azs: tuple[str, ...] | None, primary: str | None = None) -> None:  # fmt: skip
     """Add kube-proxy's source-range drop to ``f`` (a LoadBalancer Service's finding): a second failure with
     P = 1 when every load-balancer address is captured, a warning when the callers are unknown.  ``azs``: the
-    AZs with nodes (the NLB's addresses, one per AZ), None when the input has no nodes."""
+    AZs with nodes (the NLB's addresses, one per AZ and family), None when the input has no nodes.  Each family the
+    Service has (``families.proxy_families``; ``primary``: the cluster's primary family) is its own proxier, with its
+    own captured addresses, ranges and callers."""
     cap = ipmode.capture(svc.ingress, kube_proxy)
-    ips = ipmode.ipv4(dict.fromkeys(cap.captured))
-    if not ips or not svc.source_ranges:
+    if not cap.captured or not svc.source_ranges:
         return
     if eps_known and not c.endpoints_of(svc):
         return  # no endpoints: no firewall chain, kube-proxy rejects every call to the address
     mode, note = _mode_note(c, kube_proxy)
-    d = assess(c, svc, ips, mode=mode, mode_note=note, version=kube_proxy)
-    if d is None:
-        return
-    if d.problem is not None:
-        f.settings = dataclasses.replace(f.settings, problems=(*f.settings.problems, d.problem))
-        return
-    if not d.certain:
-        f.kube_proxy_drop = d
+    certain: list[tuple[ProxyDrop, tuple[str, ...]]] = []
+    unsure: list[ProxyDrop] = []
+    for fam in families.proxy_families(svc, primary):
+        ips = tuple(a for a in dict.fromkeys(cap.captured) if families.version(a) == fam)
+        if not ips:
+            continue
+        d = assess(c, svc, ips, mode=mode, mode_note=note, version=kube_proxy, fam=fam)
+        if d is None:
+            continue
+        if d.problem is not None:
+            f.settings = dataclasses.replace(f.settings, problems=(*f.settings.problems, d.problem))
+            return
+        if d.certain:
+            certain.append((d, ips))
+        else:
+            unsure.append(d)
+    for d in unsure:
         f.warnings.append(d.reason)
+    if not certain:
+        if unsure:
+            f.kube_proxy_drop = _merge(unsure)
         return
-    # how many of the addresses callers resolve kube-proxy captures: an NLB has one per AZ with nodes
-    other_lb = None if cap.hostnames else len(ips) + len(cap.proxied)  # a load balancer known by its IPs only
-    total = (len(azs) if azs else None) if f.settings.is_nlb else other_lb
-    full = total is not None and len(ips) >= total
-    share = Fraction(1) if full else (Fraction(len(ips), total) if total else None)
+    # how many of the addresses callers resolve kube-proxy captures: an NLB has one per AZ with nodes (per family)
+    scopes, shares = [], []
+    for _, ips in certain:
+        v = families.version(ips[0])
+        other_lb = None if cap.hostnames else len(ips) + len([a for a in cap.proxied if families.version(a) == v])
+        total = (len(azs) if azs else None) if f.settings.is_nlb else other_lb  # a load balancer known by its IPs only
+        full_f = total is not None and len(ips) >= total
+        share_f = Fraction(1) if full_f else (Fraction(len(ips), total) if total else None)
+        shares.append(share_f)
+        scopes.append("" if full_f else (f"; only connections to {', '.join(ips)} ({len(ips)} of {total} address(es)), so P "
+                                         f"is at least {share_f.numerator}/{share_f.denominator}"
+                                         if share_f is not None and total else f"; connections to {', '.join(ips)} only"))  # fmt: skip
+    full = all(x == 1 for x in shares)
+    known = [x for x in shares if x is not None]
+    share = max(known) if known else None
+    ips = tuple(a for _, i in certain for a in i)
     alone = not f.at_risk
-    f.kube_proxy_drop = d = dataclasses.replace(d, alone=alone)
-    scope = "" if full else (f"; only connections to {', '.join(ips)} ({len(ips)} of {total} address(es)), so P is at least "
-                             f"{share.numerator}/{share.denominator}" if share is not None and total else
-                             f"; connections to {', '.join(ips)} only")  # fmt: skip
-    f.reason = f"{f.reason}; second failure: {d.reason}{scope}" if not alone else f"{d.reason}{scope} ({f.reason})"
+    f.kube_proxy_drop = d = dataclasses.replace(_merge([x for x, _ in certain]), alone=alone)
+    said = "; ".join(x.reason + sc for (x, _), sc in zip(certain, scopes, strict=True))
+    f.reason = f"{f.reason}; second failure: {said}" if not alone else f"{said} ({f.reason})"
     if share is not None:
         f.probability = max(f.probability or Fraction(0), share)
     f.at_risk = True

@@ -16,18 +16,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from hairpin.aws import automode
+from hairpin.aws import automode, ipfamily
 from hairpin.aws.controller import Settings, annotation
 from hairpin.aws.security_groups import blocked, parse_ranges, source_ranges
+from hairpin.diagnose import families
 from hairpin.errors import InputError
 from hairpin.kube.cluster import Cluster, KService
 
-__all__ = ["Blocked", "assess"]
+__all__ = ["Blocked", "assess", "fix_cost"]
 
 
 @dataclass(frozen=True)
 class Blocked:
-    """In-cluster callers a security group drops."""
+    """In-cluster callers a security group drops (none: only ``warnings`` and ``steps`` to add)."""
 
     reason: str
     node: str  # node of the first blocked caller (by namespace/name)
@@ -35,6 +36,21 @@ class Blocked:
     where: str  # nlb | target
     patch: str  # kubectl patch command adding a placeholder for the callers' network
     problem: str | None = None
+    families: tuple[str, ...] = ()  # the families the blocked callers are judged in (IPv4 and/or IPv6)
+    warnings: tuple[str, ...] = ()  # what the input leaves undecided (not a verdict)
+    steps: tuple[str, ...] = ()  # what hairpin assumed, for "how hairpin decided"
+
+
+def _judge_family(s: Settings, fam: int, has_own: bool) -> int | None:
+    """The family a caller is judged in at the security group: the target group's when it has an address of it
+    (it keeps that address); else, at a dualstack NLB's own group, the other family (it reaches the NLB over that
+    family, with its own address); else None (an ipv4 NLB's caller without an IPv4 address goes out through some
+    NAT: its source is unknown; without NLB security groups the target sees the NLB's address)."""
+    if has_own:
+        return fam
+    if s.security_groups and s.ip_address_type in ipfamily.GATEWAY_LB_TYPES[1:]:
+        return 10 - fam
+    return None
 
 
 def assess(cluster: Cluster, svc: KService, s: Settings, *, given: tuple[tuple[str, ...], str, str] | None = None) -> Blocked | None:
@@ -52,22 +68,36 @@ def assess(cluster: Cluster, svc: KService, s: Settings, *, given: tuple[tuple[s
                                            annotation_honoured=s.controller != automode.AUTO_MODE)  # fmt: skip
     except InputError as exc:
         return Blocked("", "", (), "", "", problem=f"{exc.message}: the source ranges were not checked")
+    fam = families.tg_family(s.tg_ip_address_type)
+    dual = s.ip_address_type in ipfamily.GATEWAY_LB_TYPES[1:]
+    v6 = fam == 6 or dual  # IPv6 in play: the answer names the families
     if not ranges:
-        return None
+        return _defaults(s) if fam == 6 else None
     preserve = bool(s.preserve_client_ip)
-    out: list[tuple[str, str, str]] = []  # (pod key, address, node)
+    out: list[tuple[str, str, str, int]] = []  # (pod key, address, node, family judged in)
     where = ""
+    seen = 0  # callers with an address of the target group's family
+    unknown: list[str] = []  # ipv4 NLB callers without an IPv4 address
     for p in sorted(cluster.pods.values(), key=lambda p: (p.namespace, p.name)):
-        node = cluster.nodes.get(p.node or "")
-        src = (node.ip if node is not None else None) if p.host_network else p.ip
-        if not src or p.node is None:
+        if p.node is None:
             continue
-        w = blocked(src, ranges, nlb_security_groups=s.security_groups, preserve_client_ip=preserve)
+        own = families.caller_address(cluster, p, fam)
+        judged = _judge_family(s, fam, own is not None)
+        if judged is None:
+            if not dual and (s.security_groups or preserve) and families.caller_address(cluster, p, 6) is not None:
+                unknown.append(f"{p.namespace}/{p.name}")
+            continue
+        src = own if judged == fam else families.caller_address(cluster, p, judged)
+        if src is None:
+            continue
+        seen += judged == fam
+        w = _where(src, families.ranges_of(ranges, judged), s, preserve)
         if w is not None:
             where = w
-            out.append((f"{p.namespace}/{p.name}", src, p.node))
+            out.append((f"{p.namespace}/{p.name}", src, p.node, judged))
+    warnings = _warnings(s, fam, ranges, origin, seen, unknown) if v6 or unknown else ()
     if not out:
-        return None
+        return Blocked("", "", (), "", "", warnings=warnings) if warnings else None
     shown = ", ".join(ranges)
     at = (
         "the NLB's security group"
@@ -75,15 +105,84 @@ def assess(cluster: Cluster, svc: KService, s: Settings, *, given: tuple[tuple[s
         else "the targets' security group (client IP preserved, so they see the caller's address)"
     )
     first = out[0]
+    fams = tuple(families.NAMES[f] for f in (4, 6) if any(x[3] == f for x in out))
+    over = ""
+    if v6:
+        over = " (" + "; ".join(_over(s, f, ranges, sum(x[3] == f for x in out)) for f in (4, 6) if families.NAMES[f] in fams) + ")"
     reason = (
         f"{len(out)} in-cluster caller pod(s) are outside {origin} ({shown}), e.g. {first[0]} ({first[1]}) on node "
-        f"{first[2]}: {at} drops every SYN they send, so each of their connections times out (P = 1), whatever "
+        f"{first[2]}{over}: {at} drops every SYN they send, so each of their connections times out (P = 1), whatever "
         "target the NLB picks"
     )
+    admit = [families.PLACEHOLDER[f] for f in (4, 6) if families.NAMES[f] in fams]
     if given is not None:
-        body = json.dumps({"spec": {"sourceRanges": [*ranges, "<VPC-CIDR>"]}})
+        body = json.dumps({"spec": {"sourceRanges": [*ranges, *admit]}})
         patch = f"kubectl patch {given[2]} --type merge -p '{body}'"
     else:
-        body = json.dumps({"spec": {"loadBalancerSourceRanges": [*ranges, "<VPC-CIDR>"]}})
+        body = json.dumps({"spec": {"loadBalancerSourceRanges": [*ranges, *admit]}})
         patch = f"kubectl patch service -n {svc.namespace} {svc.name} --type merge -p '{body}'"
-    return Blocked(reason, first[2], tuple(k for k, _, _ in out), where, patch)
+    return Blocked(reason, first[2], tuple(k for k, _, _, _ in out), where, patch, families=fams,
+                   warnings=warnings)  # fmt: skip
+
+
+def _where(src: str, ranges: tuple[str, ...], s: Settings, preserve: bool) -> str | None:
+    """Where ``src`` is dropped given the ranges of its family; none of its family: the group has no rule of that
+    family (the controller writes each range in its own family), so it is dropped wherever the ranges apply."""
+    if ranges:
+        return blocked(src, ranges, nlb_security_groups=s.security_groups, preserve_client_ip=preserve)
+    return "nlb" if s.security_groups else ("target" if preserve else None)
+
+
+def _over(s: Settings, f: int, ranges: tuple[str, ...], n: int) -> str:
+    """How the ``n`` callers judged in family ``f`` reach the NLB, and the ranges of that family."""
+    name, tg = families.NAMES[f], families.tg_family(s.tg_ip_address_type)
+    how = (f"{n} reach it over {name}, the family the target group keeps the caller's address in, " if f == tg
+           else f"{n} have no {families.NAMES[tg]} address and reach it over {name}, ")  # fmt: skip
+    own = families.ranges_of(ranges, f)
+    if own:
+        return f"{how}from outside the {name} ranges ({', '.join(own)})"
+    return (f"{how}and no range is {name} (the AWS Load Balancer Controller writes each range as a rule of its own "
+            f"family, so none admits {name})")  # fmt: skip
+
+
+def _warnings(s: Settings, fam: int, ranges: tuple[str, ...], origin: str, seen: int,
+              unknown: list[str]) -> tuple[str, ...]:  # fmt: skip
+    out = []
+    name = families.NAMES[fam]
+    if fam == 6 and not seen:
+        own = families.ranges_of(ranges, 6)
+        what = (f"callers over IPv6 are admitted only from its IPv6 ranges ({', '.join(own)})" if own else
+                f"{origin} has no IPv6 range, so every caller that reaches the NLB over IPv6 is dropped (P = 1)")  # fmt: skip
+        out.append(f"IPv6 target group with {origin} set: {what}; the input has no pod with an IPv6 address "
+                   "(status.podIPs), so hairpin cannot tell whether in-cluster callers are dropped; give the pods "
+                   "(kubectl get pods -A -o yaml) to check")  # fmt: skip
+    if unknown:
+        out.append(f"{len(unknown)} caller pod(s) have no {name} address (e.g. {', '.join(unknown[:3])}): they reach "
+                   "the IPv4 load balancer through some NAT (on an IPv6 EKS cluster, from their node's IPv4 address), "
+                   "a source the input does not show, so the source ranges were not checked for them")  # fmt: skip
+    return tuple(out)
+
+
+def _defaults(s: Settings) -> Blocked | None:
+    """No source ranges on an IPv6 target group: what the rules admit, and what hairpin assumes."""
+    if s.security_groups:
+        return None  # the NLB's group admits 0.0.0.0/0 and ::/0 (model_build_managed_sg.go), the targets its group
+    if not s.preserve_client_ip:
+        return None  # the targets see the NLB's address
+    step = ("no source ranges, no security groups on the NLB, client IP preserved: the targets' rules admit the VPC's "
+            "IPv6 CIDRs (getDefaultIPSourceRanges for an internal NLB's IPv6 target group, model_build_target_group.go); "
+            "hairpin does not know the VPC's CIDRs and assumes every in-cluster caller's IPv6 address is inside them "
+            "(the AWS VPC CNI gives pods addresses from the VPC's subnets)")  # fmt: skip
+    return Blocked("", "", (), "", "", steps=(step,))
+
+
+def fix_cost(fams: tuple[str, ...]) -> str:
+    """The source-ranges fix's cost: the placeholders of the families whose callers are dropped."""
+    if "IPv6" not in fams:
+        return ("replace <VPC-CIDR> with the network of the in-cluster callers (the VPC CIDR holds them with the AWS "
+                "VPC CNI); every address in it can then reach the NLB")  # fmt: skip
+    parts = ["<VPC-CIDR> with the VPC's IPv4 CIDR"] if "IPv4" in fams else []
+    parts.append("<VPC-IPv6-CIDR> with the VPC's IPv6 CIDR (the networks the in-cluster callers take their addresses "
+                 "from with the AWS VPC CNI)")
+    return (f"replace {' and '.join(parts)}; every address in them can then reach the NLB; the AWS Load Balancer "
+            "Controller writes an IPv6 range only for a dualstack NLB (it refuses one on an ipv4 NLB)")

@@ -119,6 +119,7 @@ def _risk_result(f: Finding) -> dict[str, Any]:
             "ignored_annotations": [x.to_json() for x in f.ignored],
             "candidates": [x.to_json(f.namespace, f.name) for x in f.candidates],
             "security_group_drop": f.blocked,
+            "security_group_drop_families": list(f.blocked_families),
             "ip_families": list(f.ip_families),
             "target_group_ip_address_type": f.settings.tg_ip_address_type,
         },

@@ -78,6 +78,8 @@ class KNode:
     #: spec.podCIDRs (else spec.podCIDR): the pod networks the node's IPAM assigns from (overlay CNIs;
     #: the AWS VPC CNI gives pods VPC addresses and leaves these unset)
     pod_cidrs: tuple[str, ...] = ()
+    #: every InternalIP in status.addresses (a dual-stack node has one of each family; ``ip`` is the first)
+    ips: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -296,11 +298,9 @@ class Cluster:
         name = str(meta.get("name") or "")
         labels = _labels(meta)
         status = mapping_of(d.get("status"))
-        ip = None
-        for addr in _seq(status.get("addresses")):
-            if isinstance(addr, dict) and addr.get("type") == "InternalIP":
-                ip = str(addr.get("address"))
-                break
+        ips = [str(addr.get("address")) for addr in _seq(status.get("addresses"))
+               if isinstance(addr, dict) and addr.get("type") == "InternalIP"]  # fmt: skip
+        ip = ips[0] if ips else None
         taints = {str(t.get("key")) for t in _seq(mapping_of(d.get("spec")).get("taints")) if isinstance(t, dict)}
         eligible = (
             not any(k in labels for k in _EXCLUDE_LABELS)
@@ -321,6 +321,7 @@ class Cluster:
             info.get("kubeProxyVersion") or None,
             info.get("kubeletVersion") or None,
             tuple(cidrs),
+            tuple(ips),
         )
 
     def _add_pod(self, d: dict[str, Any]) -> None:

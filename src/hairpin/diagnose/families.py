@@ -1,0 +1,84 @@
+"""Address families for the security-group and source-range checks: which family an in-cluster caller reaches a
+target in, its address in that family, and the ranges of that family.
+
+Facts (checked 2026-12-01):
+
+- A load balancer keeps the caller's address only for a caller of its target group's family: with a dualstack NLB
+  an IPv6 target group sees IPv6 callers' own addresses and IPv4 callers translated, from the NLB's own address
+  (``hairpin.aws.ipfamily``, the AWS Load Balancer Controller's annotation guide).  So the security group in
+  front of the targets judges the callers of the target group's family by their own addresses.
+- The AWS Load Balancer Controller writes each source range as a rule of its own family: an IPv4 CIDR as an
+  ``IpRanges`` entry, an IPv6 one as an ``Ipv6Ranges`` entry (``pkg/service/model_build_managed_sg.go``
+  buildManagedSecurityGroupIngressPermissions; ``pkg/targetgroupbinding`` for the targets' rules), so a caller of
+  one family is admitted only by a range of that family.
+- kube-proxy runs one proxier per family; each keeps only the source ranges, load-balancer VIPs and node address
+  of its own family (``pkg/proxy/serviceport.go`` newBaseServiceInfo) and handles a Service only when it has a
+  cluster IP of that family (``pkg/proxy/servicechangetracker.go``).
+- A pod's addresses are ``status.podIPs`` (one per family on a dual-stack cluster; ``status.podIP`` is the
+  first); a host-network pod calls from its node's InternalIP of that family (a dual-stack node lists one of each
+  in ``status.addresses``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Sequence
+
+from hairpin.aws import ipfamily
+from hairpin.kube.cluster import Cluster, KPod, KService
+
+__all__ = ["NAMES", "PLACEHOLDER", "address", "caller_address", "proxy_families", "ranges_of", "tg_family", "version"]
+
+NAMES = {4: "IPv4", 6: "IPv6"}
+#: shown instead of a network hairpin does not know: the VPC's CIDR of that family
+PLACEHOLDER = {4: "<VPC-CIDR>", 6: "<VPC-IPv6-CIDR>"}
+
+
+def version(value: str | None) -> int | None:
+    """4 or 6 for an address or a network, None when it is neither."""
+    try:
+        return ipaddress.ip_network(value or "", strict=False).version
+    except ValueError:
+        return None
+
+
+def address(values: Iterable[str | None], fam: int) -> str | None:
+    """The first address of family ``fam`` among ``values`` (normalised), else None."""
+    for v in values:
+        try:
+            a = ipaddress.ip_address(v or "")
+        except ValueError:
+            continue
+        if a.version == fam:
+            return str(a)
+    return None
+
+
+def ranges_of(ranges: Sequence[str], fam: int) -> tuple[str, ...]:
+    """The networks of family ``fam`` among ``ranges`` (already normalised)."""
+    return tuple(r for r in ranges if version(r) == fam)
+
+
+def tg_family(tg_ip_address_type: str | None) -> int:
+    """The family whose callers keep their address: 6 for an IPv6 target group, else 4 (IPv4, or undecided: the
+    verdict then assumes IPv4 and a warning says so, ``hairpin.aws.ipfamily``)."""
+    return 6 if tg_ip_address_type == "ipv6" else 4
+
+
+def caller_address(c: Cluster, p: KPod, fam: int) -> str | None:
+    """``p``'s source address in family ``fam``: its node's InternalIP of that family when it is on the host network,
+    else its own (``status.podIPs``, else ``status.podIP``); None when it has none of that family."""
+    if p.host_network:
+        node = c.nodes.get(p.node or "")
+        return address([*node.ips, node.ip], fam) if node is not None else None
+    return address([*p.ips, p.ip], fam)
+
+
+def proxy_families(svc: KService, primary: str | None) -> tuple[int, ...]:
+    """The families kube-proxy serves ``svc`` in: those it certainly has once the API server stored it
+    (``spec.ipFamilies``; a manifest's RequireDualStack gets both), else the cluster's primary family (IPv6 when
+    every node is IPv6, ``ipfamily.primary_family``), else IPv4."""
+    certain, _ = ipfamily.families_after_admission(svc.ip_families, svc.ip_family_policy, svc.existing)
+    if not certain:
+        certain = frozenset({primary or "IPv4"})
+    return tuple(f for f in (4, 6) if NAMES[f] in certain)
