@@ -5,8 +5,9 @@ Facts:
 - The AWS Load Balancer Controller attaches security groups to the NLBs it creates from v2.6.0 (feature
   gate ``NLBSecurityGroup``, on by default; an NLB created without them cannot gain them).  Its managed
   frontend security group admits ``spec.loadBalancerSourceRanges`` (else the annotation
-  ``service.beta.kubernetes.io/load-balancer-source-ranges``), else everything for internet-facing NLBs and
-  the VPC's CIDRs for internal ones; the targets' security group admits the NLB's backend security group
+  ``service.beta.kubernetes.io/load-balancer-source-ranges``), else everything (``0.0.0.0/0``, and ``::/0``
+  on a dualstack NLB), whatever the scheme (``pkg/service/model_build_load_balancer.go``
+  buildCIDRsFromSourceRanges, v2.6.0 to v3.5.0); the targets' security group admits the NLB's backend security group
   (``pkg/service/model_build_managed_sg.go``, ``model_build_target_group.go``
   buildTargetGroupBindingNetworking).  AWS: a target rule that references the NLB's security group admits
   its traffic "even if you enable client IP preservation" ("Update the security groups for your Network
@@ -22,8 +23,8 @@ Facts:
 - kubernetes-sigs/aws-load-balancer-controller issue #3521: with v2.6 security groups and preservation on,
   targets whose group did not trust the callers' networks received nothing.
 
-So, for a caller address ``src`` and source ranges R (empty: the default, which admits every address in
-the VPC): the SYN is dropped, on every attempt, when R is set, ``src`` is in none of R, and either the NLB
+So, for a caller address ``src`` and source ranges R (empty: the default, which admits every in-cluster
+caller): the SYN is dropped, on every attempt, when R is set, ``src`` is in none of R, and either the NLB
 has security groups (dropped at the NLB) or client IP preservation is on (dropped at the target).  A
 dropped SYN is never answered: the caller retransmits until it times out, with probability 1.
 ``blocked`` says whether and where; the simulator (``hairpin.aws.nlb``), the closed form
