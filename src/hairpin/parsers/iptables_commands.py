@@ -341,7 +341,8 @@ def _delete_rule(edits: Edits, chain: Chain, rule: Rule, file: str | None, line:
 
 def _delete_chain(table: Table, edits: Edits, name: str, file: str | None, line: int) -> None:
     if name in BUILTIN_CHAINS.get(table.name, ()):
-        raise ParseError(f"-X {name}: a built-in chain cannot be deleted ({_LOADED})", file, line)
+        raise ParseError(f"-X {name}: deleting a built-in chain (iptables-nft-restore 1.8.9 removes an empty one from "
+                         "nf_tables, the legacy kernel refuses): not read by hairpin", file, line)  # fmt: skip
     chain = table.chains[name]
     busy = bool(edits.rules(chain)) or any(
         r.target is not None and r.target.name == name

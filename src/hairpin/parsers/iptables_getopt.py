@@ -117,7 +117,7 @@ def needs(tokens: list[tuple[str, bool]]) -> bool:
     """Whether a word of the rule is spelled in a way only getopt reads: an unquoted word that starts with
     ``-`` (not a negative number) and is no option's exact name (``--dport=80``, ``--dpo``, ``-ptcp``, ``--``)."""
     for t, q in tokens:
-        if not q and len(t) > 1 and t[0] == "-" and t not in KNOWN and (not "0" <= t[1] <= "9" or t in ("-4", "-6")):
+        if not q and len(t) > 1 and t[0] == "-" and t not in KNOWN and (not "0" <= t[1] <= "9" or t[1] in "46"):
             return True
     return False
 

@@ -479,17 +479,17 @@ def _rule(
         words[0] in ("-A", "--append") or len(words) < 3 or words[2][:1] in ("-", "!")
     ):
         chain_name = words[1]
-        chain_or_none = table.chains.get(chain_name)
-        if chain_or_none is None or not chain_or_none.line:
-            raise ParseError(f"rule for undeclared chain {chain_name} in *{table.name}", file, lineno)
-        chain = chain_or_none
-        args = _fast_args(words, quoted_at, *memos) if quoted_at != -2 else None
+        chain = table.chains.get(chain_name)
+        chain = chain if chain is not None and chain.line else None
+        args = _fast_args(words, quoted_at, *memos) if quoted_at != -2 and chain is not None else None
         if args is None:
             if quoted_at != -2:
                 tokens = [(w, i == quoted_at) for i, w in enumerate(words)]
             if not _more_than_a_rule(tokens):
+                if chain is None:
+                    raise ParseError(f"rule for undeclared chain {chain_name} in *{table.name}", file, lineno)
                 args = rule_args(tokens, table.name, file, lineno)
-        if args is not None:
+        if args is not None and chain is not None:
             rule = Rule(table.name, chain_name, args[0], args[1], len(chain.rules) + 1, lineno, counters_r, line)
             if words[0] in ("-I", "--insert"):
                 edits.head(chain, rule)
