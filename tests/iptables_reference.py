@@ -22,9 +22,11 @@ import re
 import socket
 
 from hairpin.errors import ParseError
-from hairpin.netfilter.rules import BUILTIN_CHAINS, Chain, Match, Option, Rule, Ruleset, Table, Target
-from hairpin.parsers import iptables_commands  # since forms
-from hairpin.parsers import iptables_getopt  # since getopt
+from hairpin.netfilter.rules import BUILTIN_CHAINS, Match, Option, Rule, Ruleset, Table, Target
+from hairpin.parsers import (
+    iptables_commands,  # since forms
+    iptables_getopt,  # since getopt
+)
 from hairpin.parsers.iptables_check import _arity  # since a4ca77e
 from hairpin.parsers.iptables_save import (
     _foreign,  # since getopt
@@ -247,14 +249,14 @@ def _reference_save_parse(text: str, file: str | None = None) -> Ruleset:
             tokens = iptables_getopt.respell(tokens, file, lineno)  # since getopt
         if len(tokens) < 2 or tokens[0][0] not in ("-A", "--append", "-I", "--insert"):
             raise ParseError(f"expected -A CHAIN, got {body[:40]!r}", file, lineno)
-        chain_name = tokens[1][0]
-        if chain_name not in table.chains or not table.chains[chain_name].line:
-            raise ParseError(f"rule for undeclared chain {chain_name} in *{table.name}", file, lineno)
         if iptables_getopt.needs(tokens) or any(not q and t in ("-A", "--append", "-I", "--insert")  # since forms
                                                 for t, q in tokens[2:]):  # since forms
             cmd = iptables_getopt.read_command(tokens, file, lineno)  # since forms
             _forms_apply(cmd, table, edits, raw.strip(), counters_r, rs.warnings, file, lineno)  # since forms
             continue  # since forms
+        chain_name = tokens[1][0]
+        if chain_name not in table.chains or not table.chains[chain_name].line:
+            raise ParseError(f"rule for undeclared chain {chain_name} in *{table.name}", file, lineno)
         respelled = iptables_getopt.needs(tokens)  # since getopt
         if respelled:  # since getopt
             tokens = iptables_getopt.respell(tokens, file, lineno)  # since getopt
