@@ -241,7 +241,7 @@ def _reference_save_parse(text: str, file: str | None = None) -> Ruleset:
         tokens = _reference_save_tokenize(body, file, lineno)
         if tokens and not tokens[0][1] and (tokens[0][0][:1] == "-" or tokens[0][0] == "!") and (  # since forms
                 len(tokens) < 2 or tokens[0][0] not in ("-A", "--append", "-I", "--insert")  # since forms
-                or (tokens[0][0] in ("-I", "--insert") and len(tokens) > 2 and tokens[2][0][:1] not in "-!")):  # since forms
+                or (tokens[0][0] in ("-I", "--insert") and len(tokens) > 2 and tokens[2][0][:1] not in ("-", "!"))):  # since forms
             cmd = iptables_getopt.read_command(tokens, file, lineno)  # since forms
             _forms_apply(cmd, table, edits, raw.strip(), counters_r, rs.warnings, file, lineno)  # since forms
             continue  # since forms
