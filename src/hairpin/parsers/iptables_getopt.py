@@ -33,11 +33,16 @@ namespace and ``iptables-nft-save`` reading back (``tests/test_iptables_getopt.p
   ends the options: last, it is nothing; before other words, "unknown arguments found on commandline".
   ``-4`` is ignored.  A word that is no option where an option must be is "Bad argument `WORD'".
 
+- ``read_command`` reads the whole line: the command wherever it is written (``-I CHAIN [NUM]``, ``-D``,
+  ``-R``, ``-N``, ``-P``, ``-F``, ``-X``, ``-Z``...; a second one is "Cannot use -I with -A"), ``-c``/
+  ``--set-counters``, ``-6`` (which ends the reading), ``-v`` (ignored), ``-n``/``-x`` ("Illegal option"),
+  ``-t`` ("The -t option cannot be used in iptables-restore."), and clusters of short options as getopt
+  reads them (``-fp tcp``, ``-4f``); ``iptables_commands`` says what each command does and carries it out.
+
 What is not read here, left as written for the parser (which reads them as it did before): words after an
 extension whose options ``iptables_arity`` does not list is loaded (its options are not known, so no
-prefix can be decided), a ``-p`` whose match is not tcp, udp, icmp or sctp, short options iptables
-takes but rule files do not hold (``-n``, ``-v``, ``-c``, ``-6``, clusters such as ``-fv``), ``-I CHAIN
-NUM``, and double-quoted words where an option must be.
+prefix can be decided; a command, ``-c`` or ``-6`` among them is refused), a ``-p`` whose match is not
+tcp, udp, icmp or sctp, and double-quoted words where an option must be.
 
 A trace shows a rewritten rule as ``iptables-save`` prints what iptables read, followed by the user's own
 words (``shown_rule``).
