@@ -9,7 +9,11 @@ whatever it is) and the check of their number of values, which came later than t
 more (marked "since getopt"): a rule holding a word only iptables' getopt_long reads (``--dport=80``, ``--dpo``,
 ``-AINPUT``) is first rewritten by ``hairpin.parsers.iptables_getopt.respell``, and a built-in option takes
 the next word when it starts with ``-`` or is ``!`` (iptables 1.8.9 loads ``-ieth0`` as ``-i -ieth0``), and
-a rule with an option under a match or target that does not have it is read by ``respell`` too."""
+a rule with an option under a match or target that does not have it is read by ``respell`` too.  And (marked
+"since forms"): a line that is more than an ``-A``/``-I`` rule (``-I CHAIN NUM``, ``-D``, ``-R``, ``-N``, ``-P``,
+``-F``, ``-X``, ``-Z``, ``-c``, ``-6``, clustered short options, a second command) is read by
+``iptables_getopt.read_command`` and carried out by ``iptables_commands.apply``, and ``-I`` at the head is kept
+aside by ``iptables_commands.Edits``."""
 
 
 from __future__ import annotations
@@ -18,8 +22,11 @@ import re
 import socket
 
 from hairpin.errors import ParseError
-from hairpin.netfilter.rules import BUILTIN_CHAINS, Chain, Match, Option, Rule, Ruleset, Table, Target
-from hairpin.parsers import iptables_getopt  # since getopt
+from hairpin.netfilter.rules import BUILTIN_CHAINS, Match, Option, Rule, Ruleset, Table, Target
+from hairpin.parsers import (
+    iptables_commands,  # since forms
+    iptables_getopt,  # since getopt
+)
 from hairpin.parsers.iptables_check import _arity  # since a4ca77e
 from hairpin.parsers.iptables_save import (
     _foreign,  # since getopt
@@ -180,7 +187,7 @@ def _reference_save_parse(text: str, file: str | None = None) -> Ruleset:
     rs = Ruleset(file=file)
     table: Table | None = None
     seen_tables: set[str] = set()
-    inserted: dict[int, tuple[Chain, list[Rule]]] = {}
+    edits = iptables_commands.Edits()  # since forms
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line:
@@ -232,10 +239,21 @@ def _reference_save_parse(text: str, file: str | None = None) -> Ruleset:
             counters_r = _reference_save_counters(body[: end + 1], file, lineno)
             body = body[end + 1 :].strip()
         tokens = _reference_save_tokenize(body, file, lineno)
+        if tokens and not tokens[0][1] and (tokens[0][0][:1] == "-" or tokens[0][0] == "!") and (  # since forms
+                len(tokens) < 2 or tokens[0][0] not in ("-A", "--append", "-I", "--insert")  # since forms
+                or (tokens[0][0] in ("-I", "--insert") and len(tokens) > 2 and tokens[2][0][:1] not in ("-", "!"))):  # since forms
+            cmd = iptables_getopt.read_command(tokens, file, lineno)  # since forms
+            _forms_apply(cmd, table, edits, raw.strip(), counters_r, rs.warnings, file, lineno)  # since forms
+            continue  # since forms
         if tokens and tokens[0][0] not in ("-A", "--append", "-I", "--insert") and tokens[0][0][:1] == "-":
             tokens = iptables_getopt.respell(tokens, file, lineno)  # since getopt
         if len(tokens) < 2 or tokens[0][0] not in ("-A", "--append", "-I", "--insert"):
             raise ParseError(f"expected -A CHAIN, got {body[:40]!r}", file, lineno)
+        if iptables_getopt.needs(tokens) or any(not q and t in ("-A", "--append", "-I", "--insert")  # since forms
+                                                for t, q in tokens[2:]):  # since forms
+            cmd = iptables_getopt.read_command(tokens, file, lineno)  # since forms
+            _forms_apply(cmd, table, edits, raw.strip(), counters_r, rs.warnings, file, lineno)  # since forms
+            continue  # since forms
         chain_name = tokens[1][0]
         if chain_name not in table.chains or not table.chains[chain_name].line:
             raise ParseError(f"rule for undeclared chain {chain_name} in *{table.name}", file, lineno)
@@ -253,15 +271,23 @@ def _reference_save_parse(text: str, file: str | None = None) -> Ruleset:
         if tokens[0][0] in ("-I", "--insert"):
             # each -I goes before everything so far: kept aside and put in front once, at the end (inserting
             # and renumbering at every -I made a dump of N inserts cost N^2)
-            inserted.setdefault(id(chain), (chain, []))[1].append(rule)
+            edits.head(chain, rule)  # since forms
         else:
             chain.rules.append(rule)
     if table is not None:
         raise ParseError(f"table *{table.name} has no COMMIT", file, len(text.splitlines()))
-    for chain, front in inserted.values():
-        chain.rules[:] = [_reference_save_reindex(r, i + 1) for i, r in enumerate([*reversed(front), *chain.rules])]
+    edits.finish()  # since forms
     _reference_save_check_jumps(rs)
     return rs
+
+
+def _forms_apply(cmd: iptables_commands.Command, table: Table, edits: iptables_commands.Edits, source: str,  # since forms
+                 counters: tuple[int, int] | None, warnings: list[str], file: str | None, line: int) -> None:  # since forms
+    """A line that is more than a rule, carried out by ``iptables_commands`` (since forms)."""
+    def read_rule(toks: list[tuple[str, bool]]) -> tuple[tuple[Match, ...], Target | None]:  # since forms
+        return _reference_save_parse_rule_args(toks[2:], table.name, toks[1][0], file, line)  # since forms
+
+    iptables_commands.apply(cmd, table, edits, read_rule, source, counters, warnings, file, line)  # since forms
 
 
 _reference_save_VERDICTS = {"ACCEPT", "DROP", "RETURN", "QUEUE"}

@@ -33,11 +33,16 @@ namespace and ``iptables-nft-save`` reading back (``tests/test_iptables_getopt.p
   ends the options: last, it is nothing; before other words, "unknown arguments found on commandline".
   ``-4`` is ignored.  A word that is no option where an option must be is "Bad argument `WORD'".
 
+- ``read_command`` reads the whole line: the command wherever it is written (``-I CHAIN [NUM]``, ``-D``,
+  ``-R``, ``-N``, ``-P``, ``-F``, ``-X``, ``-Z``...; a second one is "Cannot use -I with -A"), ``-c``/
+  ``--set-counters``, ``-6`` (which ends the reading), ``-v`` (ignored), ``-n``/``-x`` ("Illegal option"),
+  ``-t`` ("The -t option cannot be used in iptables-restore."), and clusters of short options as getopt
+  reads them (``-fp tcp``, ``-4f``); ``iptables_commands`` says what each command does and carries it out.
+
 What is not read here, left as written for the parser (which reads them as it did before): words after an
 extension whose options ``iptables_arity`` does not list is loaded (its options are not known, so no
-prefix can be decided), a ``-p`` whose match is not tcp, udp, icmp or sctp, short options iptables
-takes but rule files do not hold (``-n``, ``-v``, ``-c``, ``-6``, clusters such as ``-fv``), ``-I CHAIN
-NUM``, and double-quoted words where an option must be.
+prefix can be decided; a command, ``-c`` or ``-6`` among them is refused), a ``-p`` whose match is not
+tcp, udp, icmp or sctp, and double-quoted words where an option must be.
 
 A trace shows a rewritten rule as ``iptables-save`` prints what iptables read, followed by the user's own
 words (``shown_rule``).
@@ -51,8 +56,9 @@ from hairpin.errors import ParseError
 from hairpin.netfilter.rules import Rule
 from hairpin.parsers.iptables_arity import OPTIONS
 from hairpin.parsers.iptables_check import TARGETS
+from hairpin.parsers.iptables_commands import COMMANDS, Command, counter, illegal, rule_number
 
-__all__ = ["KNOWN", "OWN", "foreign", "needs", "respell", "respelled", "shown_rule"]
+__all__ = ["KNOWN", "OWN", "foreign", "needs", "read_command", "respell", "respelled", "shown_rule"]
 
 _NO, _REQ, _OPT = 0, 1, 2
 #: iptables' own long options (iptables/xtables.c ``original_opts``, 1.8.9): name -> (has_arg, short)
@@ -116,7 +122,7 @@ def needs(tokens: list[tuple[str, bool]]) -> bool:
     """Whether a word of the rule is spelled in a way only getopt reads: an unquoted word that starts with
     ``-`` (not a negative number) and is no option's exact name (``--dport=80``, ``--dpo``, ``-ptcp``, ``--``)."""
     for t, q in tokens:
-        if not q and len(t) > 1 and t[0] == "-" and t not in KNOWN and (not "0" <= t[1] <= "9" or t in ("-4", "-6")):
+        if not q and len(t) > 1 and t[0] == "-" and t not in KNOWN and (not "0" <= t[1] <= "9" or t[1] in "46"):
             return True
     return False
 
@@ -145,6 +151,10 @@ class _Fallback(Exception):
     """A word whose reading needs an option table hairpin does not know: leave the rest as written."""
 
 
+class _Stop(Exception):
+    """``-6``: do_parse returns at once; the words after it are not read."""
+
+
 class _Reader:
     def __init__(self, tokens: list[tuple[str, bool]], file: str | None, line: int | None) -> None:
         self.tokens, self.file, self.line = tokens, file, line
@@ -156,6 +166,8 @@ class _Reader:
         self.proto_used = False
         self.invert = False
         self.deferred: str | None = None  # a refusal iptables makes after reading every word
+        self.cmd = Command()
+        self.chain_quoted = False
 
     def fail(self, message: str) -> ParseError:
         return ParseError(message, self.file, self.line)
@@ -213,16 +225,42 @@ class _Reader:
         seg.append((name, False))
         seg.extend(values)
 
+    def has_arg(self, i: int) -> bool:
+        """``xs_has_arg``: a next word that does not start with ``-`` or ``!``."""
+        return i < len(self.tokens) and self.tokens[i][0][:1] not in ("-", "!")
+
+    def set_option(self, letter: str) -> None:
+        """xshared.c ``set_option`` for the options ``generic_opt_check`` looks at."""
+        if letter in self.cmd.options:
+            raise self.fail(f"multiple -{letter} flags not allowed")
+        self.cmd.options.add(letter)
+        if self.invert and letter in "nvxc0":
+            raise self.fail(f"cannot have ! before -{letter}")
+
     def result(self, rest: int) -> list[tuple[str, bool]]:
-        if self.deferred is not None:
+        if self.deferred is not None and not self.cmd.skipped:
             raise self.fail(self.deferred)
         out = [t for s in self.segments for t in s]
         if self.target is not None:
             out.extend(self.target)
-        if self.invert:
+        if self.invert and not self.cmd.skipped:
             out.append(("!", False))
-        out.extend(self.tokens[rest:])
+        if rest < len(self.tokens) and not self.cmd.skipped:
+            for w, q in self.tokens[rest:]:
+                if not q and w[:2] != "--" and len(w) > 1 and w[0] == "-" and w[1] in "ACDEFILNPRSXZc6":
+                    raise self.fail(f"{w} after an option whose extension hairpin does not know: not read by hairpin")
+                if not q and w[:2] == "--" and w[2:].split("=")[0] in _COMMAND_WORDS:
+                    raise self.fail(f"{w} after an option whose extension hairpin does not know: not read by hairpin")
+            out.extend(self.tokens[rest:])
+        cmd = self.cmd
+        if cmd.op is not None and cmd.chain is not None:
+            out[:0] = [("-A", False), (cmd.chain, self.chain_quoted)]
+        cmd.tokens = out
         return out
+
+
+#: the long names of commands and of the options that are not part of a rule
+_COMMAND_WORDS = frozenset(n for n, (_, c) in _BASE.items() if c in "ACDEFILNPRSXZc6")
 
 
 def _owner_text(owner: str | None) -> str:
@@ -234,7 +272,17 @@ def respell(tokens: list[tuple[str, bool]], file: str | None = None, line: int |
     ``-A CHAIN`` first, built-in options and matches in the order iptables loaded them, each option
     under its name in full with its value as a word of its own, the target last.  Raises ParseError with
     iptables-restore's words where it refuses the rule; from a word whose reading needs an option table
-    hairpin does not know, the rest is left as written."""
+    hairpin does not know, the rest is left as written.  A line that is more than a rule (another command,
+    ``-c``, ``-6``: ``read_command``) is refused here."""
+    cmd = read_command(tokens, file, line)
+    if not cmd.plain:
+        raise ParseError(f"expected -A CHAIN and a rule, got {' '.join(t for t, _ in tokens)[:40]!r}", file, line)
+    return cmd.tokens
+
+
+def read_command(tokens: list[tuple[str, bool]], file: str | None = None, line: int | None = None) -> Command:
+    """A rule file line as ``do_parse`` reads it: the command, its chain and number, ``-c``'s counters, whether
+    ``-6`` ended it, and the rule's words as ``respell`` gives them (``-A CHAIN`` first)."""
     r = _Reader(tokens, file, line)
     i, n = 0, len(tokens)
     while i < n:
@@ -242,7 +290,8 @@ def respell(tokens: list[tuple[str, bool]], file: str | None = None, line: int |
         w, q = tokens[i]
         if q or len(w) < 2 or w[0] != "-":
             if q and w.startswith("-"):
-                return r.result(start)  # a quoted word where an option must be: not modelled
+                r.result(start)  # a quoted word where an option must be: not modelled
+                return _finish(r)
             if w == "!" and not q:
                 if r.invert:
                     raise r.fail("multiple consecutive ! not allowed")
@@ -258,10 +307,31 @@ def respell(tokens: list[tuple[str, bool]], file: str | None = None, line: int |
         try:
             i = _option(r, i)
         except _Fallback:
-            return r.result(start)
+            r.result(start)
+            return _finish(r)
+        except _Stop:
+            r.cmd.skipped = True
+            r.result(n)
+            return r.cmd
         if i < 0:
-            return r.result(start)
-    return r.result(n)
+            r.result(start)
+            return _finish(r)
+    r.result(n)
+    return _finish(r)
+
+
+def _finish(r: _Reader) -> Command:
+    """The checks do_parse makes after the last word (those hairpin's rule reading does not make itself)."""
+    cmd = r.cmd
+    if cmd.op is None:
+        raise r.fail("no command specified")
+    illegal(cmd, r.file, r.line)
+    return cmd
+
+
+_REQ_SHORT = frozenset("ACDEINPRMcdijmopstg")  # IPT_OPTSTRING: a value, attached or the next word
+_OPT_SHORT = frozenset("FLSXZWhw")  # a value only attached
+_NO_SHORT = frozenset("46Vbfnvx")
 
 
 def _option(r: _Reader, i: int) -> int:
@@ -280,49 +350,82 @@ def _option(r: _Reader, i: int) -> int:
             if not r.load_proto():
                 raise r.unknown(w, found)
         full, has_arg, meaning, ext = found[0]
-        if ext is None:
-            short = str(meaning)
-            if short not in _RULE_SHORT or has_arg == _OPT:
-                return -1
-        elif has_arg == _REQ and attached is None and i + 1 >= len(tokens):
+        if ext is not None:
+            if has_arg == _REQ and attached is None and i + 1 >= len(tokens):
+                if r.load_proto():
+                    return _option(r, i)
+                raise r.fail(f'option "{w}" requires an argument')
+            return _ext_option(r, i, full, ext, attached)
+        short = str(meaning)
+        if has_arg == _REQ and attached is None:
+            if i + 1 >= len(tokens):
+                raise r.fail(f'option "{w}" requires an argument')
+            return _letter(r, short, tokens[i + 1][0], tokens[i + 1][1], False, w, i + 2)
+        return _letter(r, short, attached, False, attached is not None, w, i + 1)
+    # short options, clustered as getopt reads them: "-fp tcp" is -f then -p tcp
+    j = 1
+    while True:
+        short, rest = w[j], w[j + 1 :]
+        if short in _REQ_SHORT:
+            if rest:
+                return _letter(r, short, rest, False, True, w, i + 1)
+            if i + 1 >= len(tokens):
+                raise r.fail(f'option "{w}" requires an argument')
+            return _letter(r, short, tokens[i + 1][0], tokens[i + 1][1], False, w, i + 2)
+        if short in _OPT_SHORT:
+            return _letter(r, short, rest or None, False, bool(rest), w, i + 1)
+        if short not in _NO_SHORT:
             if r.load_proto():
                 return _option(r, i)
-            raise r.fail(f'option "{w}" requires an argument')
-    else:
-        short, ext, full = w[1], None, ""
-        if short not in _RULE_SHORT:
-            return -1
-        attached = w[2:] if len(w) > 2 else None
-        if short in ("f", "4") and attached is not None:
-            return -1  # a cluster such as -fv
-    if ext is not None:
-        return _ext_option(r, i, full, ext, attached)
-    if short == "4":
-        return i + 1
+            raise r.fail(f'unknown option "{w}"')
+        nxt = _letter(r, short, None, False, False, w, i + 1)
+        if not rest or nxt < 0:
+            return nxt
+        j += 1
+
+
+def _letter(r: _Reader, short: str, value: str | None, vq: bool, attached: bool, word: str, nxt: int) -> int:
+    """The option ``-short`` (written ``word``) with its value, if any; the index of the next word."""
+    if short in COMMANDS:
+        return _command(r, short, value, vq, attached, nxt)
+    if short == "6":
+        raise _Stop
+    if short == "4" or short == "M":
+        return nxt
+    if short in "nvx0":
+        if short != "v" or "v" not in r.cmd.options:
+            r.set_option(short)
+        r.invert = False
+        return nxt
+    if short == "c":
+        return _counters(r, value or "", nxt)
+    if short == "t":
+        if r.invert:
+            raise r.fail("unexpected ! flag before --table")
+        raise r.fail("The -t option cannot be used in iptables-restore.")
+    if short in "wW":
+        raise r.fail(f"You cannot use `-{short}' from iptables-restore")
+    if short not in _RULE_SHORT:
+        does = {"V": "prints its version and stops", "h": "prints help and stops"}.get(short, "has no such option")
+        raise r.fail(f"{word}: not an option of a rule line (iptables-restore {does}): not read by hairpin")
+    assert value is not None or short == "f"
     if short == "f":
+        r.set_option("f")
         r.segments.append([])
         r.emit(r.segments[-1], "-f", [])
-        return i + 1
-    if attached is None:
-        if i + 1 >= len(tokens):
-            raise r.fail(f'option "{w}" requires an argument')
-        value, vq, nxt = tokens[i + 1][0], tokens[i + 1][1], i + 2
-    else:
-        value, vq, nxt = attached, False, i + 1
-        if short in _WHOLE_WORD:
-            value = w  # iptables 1.8.9 takes argv[optind - 1]: the whole word
-    if short in ("A", "I"):
-        if i != 0 or r.segments or (short == "I" and nxt < len(tokens) and tokens[nxt][0].isdigit()):
-            return -1  # a second command; -I CHAIN NUM (iptables takes the number; hairpin does not read it)
-        r.segments.append([(_RULE_SHORT[short], False), (value, vq)])
-    elif short == "m":
+        return nxt
+    assert value is not None
+    if attached and short in _WHOLE_WORD:
+        value = word  # iptables 1.8.9 takes argv[optind - 1]: the whole word
+    if short == "m":
         if r.invert:
             return -1  # the parser refuses "! -m" in its words
         r.load(value)
     elif short in ("j", "g"):
         if r.invert or r.target is not None:
             return -1  # the parser refuses these in its words
-        if short == "j" and attached is not None:
+        r.cmd.options.add("j")
+        if short == "j" and attached:
             if len(value) >= 29:
                 raise r.fail(f"Invalid target name `{value}' (28 chars max)")
             # a jump to a chain of that name, which the commit refuses after every word is read
@@ -330,7 +433,7 @@ def _option(r: _Reader, i: int) -> int:
         r.target = [(_RULE_SHORT[short], False), (value, vq)]
         r.loaded.insert(0, ("j:" + value, _ext_table("j:" + value) if short == "j" else []))
     else:
-        if attached is not None:
+        if attached:
             if short == "p":
                 raise r.fail(f'unknown protocol "{value.lower()}" specified')
             if short in ("s", "d"):  # parsed after every word is read
@@ -339,9 +442,74 @@ def _option(r: _Reader, i: int) -> int:
                 raise r.fail(f"interface name `{value}' must be shorter than IFNAMSIZ (15)")
         if short == "p":
             r.protocol = value.lower()
+        r.cmd.options.add(short)
         seg: list[tuple[str, bool]] = []
         r.segments.append(seg)
         r.emit(seg, _RULE_SHORT[short], [(value, vq)])
+    return nxt
+
+
+def _command(r: _Reader, op: str, value: str | None, vq: bool, attached: bool, nxt: int) -> int:
+    """do_parse's commands (xshared.c, 1.8.9: ``add_command``, ``parse_rulenumber``, ``xs_has_arg``)."""
+    tokens, cmd = r.tokens, r.cmd
+    if op == "N" and value is not None:
+        _valid_chain_name(r, value)
+    if r.invert:
+        raise r.fail("unexpected '!' flag")
+    if cmd.op is not None:
+        raise r.fail(f"Cannot use -{op} with -{cmd.op}")
+    cmd.op = op
+    if op in "FXZLS" and not attached and r.has_arg(nxt):
+        value, vq = tokens[nxt]
+        nxt += 1
+    cmd.chain, r.chain_quoted = value, vq
+    if op in "IDZLS" and r.has_arg(nxt):
+        cmd.num = rule_number(tokens[nxt][0], r.file, r.line)
+        nxt += 1
+    elif op == "R":
+        if not r.has_arg(nxt):
+            raise r.fail("-R requires a rule number")
+        cmd.num = rule_number(tokens[nxt][0], r.file, r.line)
+        nxt += 1
+    elif op in "EP":
+        if not r.has_arg(nxt):
+            raise r.fail("-E requires old-chain-name and new-chain-name" if op == "E" else "-P requires a chain and a policy")
+        cmd.arg = tokens[nxt][0]
+        nxt += 1
+    return nxt
+
+
+def _valid_chain_name(r: _Reader, name: str) -> None:
+    """xshared.c ``assert_valid_chain_name`` (1.8.9)."""
+    if len(name) >= 29:
+        raise r.fail(f"chain name `{name}' too long (must be under 29 chars)")
+    if name[:1] in ("-", "!"):
+        raise r.fail(f"chain name not allowed to start with `{name[0]}'")
+    if name in TARGETS or name in _VERDICTS:
+        raise r.fail("chain name may not clash with target name")
+    if any(c.isspace() for c in name):
+        raise r.fail(f"Invalid chain name `{name}'")
+
+
+def _counters(r: _Reader, pcnt: str, nxt: int) -> int:
+    """``-c PACKETS BYTES`` or ``-c PACKETS,BYTES`` (xshared.c do_parse, case 'c')."""
+    r.set_option("c")
+    comma = pcnt.find(",", 1)
+    if comma >= 0:
+        bcnt: str | None = pcnt[comma + 1 :]
+    elif r.has_arg(nxt):
+        bcnt = r.tokens[nxt][0]
+        nxt += 1
+    else:
+        bcnt = None
+    if bcnt is None:
+        raise r.fail("-c requires packet and byte counter")
+    p, b = counter(pcnt), counter(bcnt)
+    if p is None:
+        raise r.fail("-c packet counter not numeric")
+    if b is None:
+        raise r.fail("-c byte counter not numeric")
+    r.cmd.counters = (p, b)
     return nxt
 
 

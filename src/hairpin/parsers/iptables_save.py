@@ -25,8 +25,8 @@ from pathlib import Path
 
 from hairpin import reading
 from hairpin.errors import ParseError
-from hairpin.netfilter.rules import Chain, Match, Option, Rule, Ruleset, Table, Target
-from hairpin.parsers import iptables_arity, iptables_getopt
+from hairpin.netfilter.rules import Match, Option, Rule, Ruleset, Table, Target
+from hairpin.parsers import iptables_arity, iptables_commands, iptables_getopt
 from hairpin.parsers.iptables_check import TARGETS
 from hairpin.text import digits, split_lines
 
@@ -392,14 +392,14 @@ def parse(text: str, file: str | None = None) -> Ruleset:
     rs = Ruleset(file=file)
     table: Table | None = None
     seen_tables: set[str] = set()
-    inserted: dict[int, tuple[Chain, list[Rule]]] = {}
+    edits = iptables_commands.Edits()
     memos: tuple[_OptionMemo, _MatchMemo, _TargetMemo] = ({}, {}, {})
     for lineno, raw in enumerate(split_lines(text), 1):
         line = raw.strip()
         if not line:
             continue
         if line[0] == "-" and table is not None:  # a rule without counters: most lines
-            _rule(line, line, None, lineno, table, inserted, memos, file)
+            _rule(line, line, None, lineno, table, edits, memos, file, rs.warnings)
             continue
         if line.startswith("#"):
             if table is None:
@@ -447,11 +447,10 @@ def parse(text: str, file: str | None = None) -> Ruleset:
                 raise ParseError("unterminated counters", file, lineno)
             counters_r = _counters(body[: end + 1], file, lineno)
             body = body[end + 1 :].strip()
-        _rule(line, body, counters_r, lineno, table, inserted, memos, file)
+        _rule(line, body, counters_r, lineno, table, edits, memos, file, rs.warnings)
     if table is not None:
         raise ParseError(f"table *{table.name} has no COMMIT", file, len(split_lines(text)))
-    for chain, front in inserted.values():
-        chain.rules[:] = [_reindex(r, i + 1) for i, r in enumerate([*reversed(front), *chain.rules])]
+    edits.finish()
     _check_jumps(rs)
     return rs
 
@@ -462,51 +461,60 @@ def _rule(
     counters_r: tuple[int, int] | None,
     lineno: int,
     table: Table,
-    inserted: dict[int, tuple[Chain, list[Rule]]],
+    edits: iptables_commands.Edits,
     memos: tuple[_OptionMemo, _MatchMemo, _TargetMemo],
     file: str | None,
+    warnings: list[str],
 ) -> None:
-    """The rule on ``line`` (``body`` without its counters), appended to its chain (or kept aside, if
-    inserted)."""
+    """The line's rule appended to its chain (or kept aside, if inserted at the head); any other command
+    (``-I CHAIN NUM``, ``-D``, ``-N``, ``-c``, ``-6``...) carried out by ``iptables_commands``."""
     split = _split(body)
     if split is None:
         tokens = tokenize(body, file, lineno)
         words, quoted_at = [t for t, _ in tokens], -2
     else:
         words, quoted_at = split
-    if len(words) < 2 or words[0] not in _APPEND_INSERT:
-        if words and words[0][:1] == "-":
-            # -AINPUT, --append=INPUT, --app INPUT: as iptables' getopt reads them
+    # a plain -A/-I: the command first, no rule number after -I (iptables_commands.Command.plain)
+    if len(words) >= 2 and words[0] in _APPEND_INSERT and (
+        words[0] in ("-A", "--append") or len(words) < 3 or words[2][:1] in ("-", "!")
+    ):
+        chain_name = words[1]
+        chain = table.chains.get(chain_name)
+        chain = chain if chain is not None and chain.line else None
+        args = _fast_args(words, quoted_at, *memos) if quoted_at != -2 and chain is not None else None
+        if args is None:
             if quoted_at != -2:
                 tokens = [(w, i == quoted_at) for i, w in enumerate(words)]
-            tokens = iptables_getopt.respell(tokens, file, lineno)
-            words, quoted_at = [t for t, _ in tokens], -2
-        if len(words) < 2 or words[0] not in _APPEND_INSERT:
-            raise ParseError(f"expected -A CHAIN, got {body[:40]!r}", file, lineno)
-    chain_name = words[1]
-    chain_or_none = table.chains.get(chain_name)
-    if chain_or_none is None or not chain_or_none.line:
-        raise ParseError(f"rule for undeclared chain {chain_name} in *{table.name}", file, lineno)
-    chain = chain_or_none
-    args = _fast_args(words, quoted_at, *memos) if quoted_at != -2 else None
-    if args is None:
-        if quoted_at != -2:
-            tokens = [(w, i == quoted_at) for i, w in enumerate(words)]
-        args = rule_args(tokens, table.name, file, lineno)
-    rule = Rule(table.name, chain_name, args[0], args[1], len(chain.rules) + 1, lineno, counters_r, line)
-    if words[0] in ("-I", "--insert"):
-        # each -I goes before everything so far: kept aside and put in front once, at the end (inserting
-        # and renumbering at every -I made a dump of N inserts cost N^2)
-        inserted.setdefault(id(chain), (chain, []))[1].append(rule)
-    else:
-        chain.rules.append(rule)
+            if not _more_than_a_rule(tokens):
+                if chain is None:
+                    raise ParseError(f"rule for undeclared chain {chain_name} in *{table.name}", file, lineno)
+                args = rule_args(tokens, table.name, file, lineno)
+        if args is not None and chain is not None:
+            rule = Rule(table.name, chain_name, args[0], args[1], len(chain.rules) + 1, lineno, counters_r, line)
+            if words[0] in ("-I", "--insert"):
+                edits.head(chain, rule)
+            else:
+                chain.rules.append(rule)
+            return
+    elif quoted_at != -2:
+        tokens = [(w, i == quoted_at) for i, w in enumerate(words)]
+    if not tokens or tokens[0][1] or (tokens[0][0][:1] != "-" and tokens[0][0] != "!"):
+        raise ParseError(f"expected -A CHAIN, got {body[:40]!r}", file, lineno)
+    cmd = iptables_getopt.read_command(tokens, file, lineno)
+
+    def read_rule(toks: list[tuple[str, bool]]) -> tuple[tuple[Match, ...], Target | None]:
+        return parse_rule_args(toks[2:], table.name, toks[1][0], file, lineno)
+
+    iptables_commands.apply(cmd, table, edits, read_rule, line, counters_r, warnings, file, lineno)
+
+
+def _more_than_a_rule(tokens: list[tuple[str, bool]]) -> bool:
+    """Whether a line that starts with ``-A CHAIN`` holds a word only ``iptables_getopt.read_command`` reads (a
+    spelling only getopt reads, ``-c``, ``-6``, a second command)."""
+    return iptables_getopt.needs(tokens) or any(not q and t in _APPEND_INSERT for t, q in tokens[2:])
 
 
 _VERDICTS = {"ACCEPT", "DROP", "RETURN", "QUEUE"}
-
-
-def _reindex(rule: Rule, index: int) -> Rule:
-    return Rule(rule.table, rule.chain, rule.matches, rule.target, index, rule.line, rule.counters, rule.source)
 
 
 def _check_jumps(rs: Ruleset) -> None:
