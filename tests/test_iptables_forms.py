@@ -67,6 +67,9 @@ def test_insert_at_a_position_goes_where_the_kernel_puts_it() -> None:
     ("-A X -j DROP\n-R X 2 -j DROP", "f:8: Index of replacement too big: -R X 2, chain X has 1 rule" + LOADED),
     ("-R X -j DROP", "f:7: -R requires a rule number"),
     ("-R X 1 -s 1.1.1.1,2.2.2.2 -j DROP", "f:7: Replacement rule does not specify a unique address"),
+    ("-A X ! -s 1.1.1.1,2.2.2.2 -j DROP", "f:7: ! not allowed with multiple source or destination IP addresses"),
+    ("-I X ! -d 1.1.1.1,2.2.2.2 -j DROP", "f:7: ! not allowed with multiple source or destination IP addresses"),
+    ("-A X -s 1.1.1.1, -j DROP", "f:7: host/network `' not found"),
     ("-A X -j DROP -c 5", "f:7: -c requires packet and byte counter"),
     ("-A X -j DROP -c 5 -6", "f:7: -c requires packet and byte counter"),
     ("-A X -j DROP -c x 6", "f:7: -c packet counter not numeric"),
@@ -106,11 +109,9 @@ def test_refusals_in_iptables_words(body: str, message: str) -> None:
     ("-C X -j DROP", "f:7: -C (checking for a rule): not read by hairpin"),
     ("-V", "f:7: -V: not an option of a rule line (iptables-restore prints its version and stops): not read by "
      "hairpin"),
-    ("-A X -s 1.1.1.1 -j DROP\n-D X -s 1.1.1.1/32 -j DROP",
+    ("-A X -s localhost -j DROP\n-D X -s 127.0.0.1 -j DROP",
      "f:8: -D X: hairpin cannot tell whether the rule of line 7 is the one it deletes (iptables compares rules "
      "after reading their values); delete by number (-D X 1) or write the rule as iptables-save prints it"),
-    ("-A X -s 1.1.1.1,2.2.2.2 -j DROP\n-D X 1", "f:8: -D by position in chain X, which holds a rule of several "
-     "addresses (iptables makes one rule per address): not modelled by hairpin"),
     ("-A X -p tcp -m time --timestart 1 -c 1 2 -j DROP",
      "f:7: -c after an option whose extension hairpin does not know: not read by hairpin"),
 ])  # fmt: skip
@@ -140,6 +141,19 @@ def test_forms_hairpin_does_not_model_are_refused_in_one_line(body: str, message
     ("-6 -A X -j DROP", []),
     ("-A X -j DROP -6 --bogus", []),
     ("-A X -m comment --comment -c -j DROP", ["-A X -m comment --comment -c -j DROP"]),
+    # one kernel rule per address pair, sources outermost; an insert's in reverse (checked with iptables-nft-restore)
+    ("-A X -s 10.9.9.9/8,1.1.1.1 -d 3.3.3.3,2.2.0.0/16 -j RETURN",
+     ["-A X -s 10.9.9.9/8 -d 3.3.3.3 -j RETURN", "-A X -s 10.9.9.9/8 -d 2.2.0.0/16 -j RETURN",
+      "-A X -s 1.1.1.1 -d 3.3.3.3 -j RETURN", "-A X -s 1.1.1.1 -d 2.2.0.0/16 -j RETURN"]),
+    ("-A X -j ACCEPT\n-I X -s 3.3.3.3,4.4.4.4 -d 5.5.5.5,6.6.6.6 -j DROP\n-I X 2 -s 7.7.7.7,8.8.8.8 -j DROP",
+     ["-A X -s 4.4.4.4 -d 6.6.6.6 -j DROP", "-A X -s 8.8.8.8 -j DROP", "-A X -s 7.7.7.7 -j DROP",
+      "-A X -s 4.4.4.4 -d 5.5.5.5 -j DROP", "-A X -s 3.3.3.3 -d 6.6.6.6 -j DROP",
+      "-A X -s 3.3.3.3 -d 5.5.5.5 -j DROP", "-A X -j ACCEPT"]),
+    ("-A X -s 1.1.1.1,1.1.1.1 -j DROP", ["-A X -s 1.1.1.1 -j DROP", "-A X -s 1.1.1.1 -j DROP"]),
+    ("-A X -s 1.1.1.1,2.2.2.2 -j DROP\n-D X 1", ["-A X -s 2.2.2.2 -j DROP"]),
+    ("-A X -s 1.1.1.1 -j DROP\n-D X -s 1.1.1.1/32 -j DROP", []),
+    ("-A X -s 10.9.9.9/8 -j DROP\n-A X -s 2.2.2.2 -j DROP\n-D X -s 2.2.2.2/32 -j DROP", ["-A X -s 10.9.9.9/8 -j DROP"]),
+    ("-A X -s 1.1.1.1,2.2.2.2,3.3.3.3 -j DROP\n-D X -s 3.3.3.3,1.1.1.1 -j DROP", ["-A X -s 2.2.2.2 -j DROP"]),
 ])  # fmt: skip
 def test_chain_contents(body: str, rules: list[str]) -> None:
     assert chain(body) == rules
@@ -212,7 +226,7 @@ def _contents(rs: Ruleset) -> dict[str, tuple[str | None, list[str]]]:
 
 
 RULES = ["-s 10.0.0.1/32 -j DROP", "-p tcp -m tcp --dport 80 -j ACCEPT", "-d 10.0.0.2/32 -j Y", "-j RETURN",
-         "-p udp -f -j DROP"]  # fmt: skip
+         "-p udp -f -j DROP", "-s 10.0.0.1/32,10.0.0.3/32 -d 10.0.0.2/32,10.0.0.4/32 -j DROP"]  # fmt: skip
 CHAINS = ["INPUT", "X", "Y", "Z"]
 
 
@@ -260,3 +274,16 @@ def test_a_replace_crashes_iptables_nft_restore_1_8_9() -> None:
     if "v1.8.9" not in version:
         pytest.skip(f"not iptables 1.8.9: {version.strip()}")
     assert code == 139  # sh reports a segmentation fault as 128 + 11
+
+
+def test_several_addresses_in_iptables_s_text_make_one_rule_per_pair() -> None:
+    """Hand-written ``iptables -S`` text with ``-s A,B``: read as iptables would load it, one rule per address."""
+    from hairpin.parsers import forms
+
+    text = "-P PREROUTING ACCEPT\n-A PREROUTING -s 10.1.1.1,10.2.2.2 -p tcp -j DNAT --to-destination 10.3.3.3:80\n"
+    rs, _ = forms.read_iptables(text, "nat-S", "nat")
+    rules = rs.tables["nat"].chains["PREROUTING"].rules
+    assert [(iptables_save.format_rule(r), r.index, r.line) for r in rules] == [
+        ("-A PREROUTING -s 10.1.1.1 -p tcp -j DNAT --to-destination 10.3.3.3:80", 1, 2),
+        ("-A PREROUTING -s 10.2.2.2 -p tcp -j DNAT --to-destination 10.3.3.3:80", 2, 2),
+    ]

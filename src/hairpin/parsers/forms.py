@@ -21,7 +21,7 @@ from typing import Any
 
 from hairpin.errors import ParseError
 from hairpin.netfilter.rules import BUILTIN_CHAINS, Rule, Ruleset
-from hairpin.parsers import iproute, iptables_save
+from hairpin.parsers import iproute, iptables_commands, iptables_save
 from hairpin.reading import long_number, number_error, refusing_long_numbers
 from hairpin.text import digits, split_lines
 
@@ -220,7 +220,9 @@ def _dash_s_line(rs: Ruleset, tname: str, tk: list[tuple[str, bool]], file: str 
             table.chain(cname).line = lineno
         matches, target = iptables_save.rule_args(tk, tname, file, lineno)
         chain = table.chains[cname]
-        chain.rules.append(Rule(tname, cname, matches, target, len(chain.rules) + 1, lineno, counters, raw))
+        rule = Rule(tname, cname, matches, target, len(chain.rules) + 1, lineno, counters, raw)
+        for r in iptables_commands.expand(rule, file, lineno):  # -s A,B written by hand: one rule per address
+            chain.rules.append(Rule(tname, cname, r.matches, target, len(chain.rules) + 1, lineno, counters, raw))
     else:
         raise ParseError(f"expected -P, -N or -A (iptables -S), got {raw[:40]!r}", file, lineno)
 

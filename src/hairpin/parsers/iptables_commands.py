@@ -45,11 +45,12 @@ as iptables-nft-restore says them, with "(when the file is loaded)".
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hairpin.errors import ParseError
-from hairpin.netfilter.rules import BUILTIN_CHAINS, Chain, Match, Rule, Table, Target
+from hairpin.netfilter.rules import BUILTIN_CHAINS, Chain, Match, Option, Rule, Table, Target
 
 __all__ = ["Command", "Edits", "apply", "counter", "rule_number"]
 
@@ -173,6 +174,36 @@ def _multi(rule: Rule) -> bool:
     return any(m.module == "" and o.name in ("-s", "-d") and "," in o.value for m in rule.matches for o in m.options)
 
 
+def expand(rule: Rule, file: str | None, line: int | None) -> list[Rule]:
+    """The kernel rules of ``rule``: one per (source, destination) pair of a ``-s A,B`` / ``-d C,D`` list, sources
+    outermost, in the order written (iptables/xtables.c add_entry, 1.8.9: ``for`` each source, ``for`` each
+    destination, append or insert at the rule's position, so an insert's rules end up in reverse order; each
+    address keeps its own mask, ``xtables_ipparse_multiple``).  Checked with iptables-nft-restore 1.8.9:
+    ``! -s A,B`` is refused, an empty item is "host/network `' not found", a repeated address makes two rules."""
+    if not _multi(rule):
+        return [rule]
+    lists: dict[str, list[str]] = {}
+    for m in rule.matches:
+        for o in m.options:
+            if m.module == "" and o.name in ("-s", "-d") and "," in o.value:
+                if o.negated:
+                    raise ParseError("! not allowed with multiple source or destination IP addresses", file, line)
+                items = o.value.split(",")
+                if "" in items:
+                    raise ParseError("host/network `' not found", file, line)
+                lists[o.name] = items
+
+    def one(src: str | None, dst: str | None) -> Rule:
+        def pick(o: Option) -> Option:
+            chosen = {"-s": src, "-d": dst}.get(o.name) if "," in o.value else None
+            return o if chosen is None else Option(o.name, (chosen,), o.negated, o.quoted)
+
+        matches = tuple(m if m.module else Match(m.module, tuple(pick(o) for o in m.options)) for m in rule.matches)
+        return Rule(rule.table, rule.chain, matches, rule.target, rule.index, rule.line, rule.counters, rule.source)
+
+    return [one(s, d) for s in lists.get("-s", [None]) for d in lists.get("-d", [None])]
+
+
 _LOADED = "when the file is loaded; iptables-restore --test does not see it"
 
 
@@ -263,16 +294,19 @@ def apply(
     counters = cmd.counters if cmd.counters is not None else prefix
     rule = Rule(table.name, name, matches, target, len(chain.rules) + 1, line, counters, source)
     if op == "A":
-        chain.rules.append(rule)
+        for r in expand(rule, file, line):
+            chain.rules.append(_reindex(r, len(chain.rules) + 1))
     elif op == "I" and (cmd.num is None or cmd.num == 1):
-        edits.head(chain, rule)
+        for r in expand(rule, file, line):
+            edits.head(chain, r)
     elif op == "I":
         assert cmd.num is not None
         rules = _positions(edits, chain, "-I", file, line)
         if cmd.num - 1 > len(rules) or not rules:
             raise ParseError(f"Index of insertion too big: -I {name} {cmd.num}, chain {name} has {len(rules)} "
                              f"rule{'s' if len(rules) != 1 else ''} ({_LOADED})", file, line)  # fmt: skip
-        rules.insert(cmd.num - 1, rule)
+        for r in expand(rule, file, line):
+            rules.insert(cmd.num - 1, r)
     elif op == "R":
         assert cmd.num is not None
         if _multi(rule):
@@ -285,16 +319,14 @@ def apply(
         warnings.append(f"{where}: -R {name} {cmd.num}: read as iptables-legacy-restore and iptables 1.8.9 replace "
                         "the rule; iptables-nft-restore 1.8.9 crashes on a replace (segmentation fault) and "
                         "loads nothing")  # fmt: skip
-    else:  # -D RULE
-        _delete_rule(edits, chain, rule, file, line)
+    else:  # -D RULE: each of its kernel rules (iptables/xtables.c delete_entry, 1.8.9)
+        for r in expand(rule, file, line):
+            _delete_rule(edits, chain, r, file, line)
 
 
 def _positions(edits: Edits, chain: Chain, what: str, file: str | None, line: int) -> list[Rule]:
-    rules = edits.rules(chain)
-    if any(_multi(r) for r in rules):
-        raise ParseError(f"{what} by position in chain {chain.name}, which holds a rule of several addresses "
-                         "(iptables makes one rule per address): not modelled by hairpin", file, line)  # fmt: skip
-    return rules
+    """The chain's rules by position (a rule of several addresses is already one rule per address pair)."""
+    return edits.rules(chain)
 
 
 _ALIAS = {"--destination-port": "--dport", "--source-port": "--sport", "--destination-ports": "--dports",
@@ -314,6 +346,25 @@ def _key(rule: Rule) -> tuple[object, ...]:
     return builtin, ms, target
 
 
+def _without_addresses(rule: Rule) -> tuple[object, ...]:
+    builtin, ms, target = _key(rule)
+    return tuple(o for o in builtin if o[0] not in ("-s", "-d")), ms, target  # type: ignore[attr-defined]
+
+
+def _addresses(rule: Rule) -> frozenset[tuple[str, object, bool]] | None:
+    """The rule's ``-s``/``-d`` as the kernel holds them (``10.9.9.9/8`` is ``10.0.0.0/8``, ``1.1.1.1`` is
+    ``1.1.1.1/32``); None when one is not an address hairpin can read (a host name, a dotted mask)."""
+    out = set()
+    for m in rule.matches:
+        for o in m.options:
+            if not m.module and o.name in ("-s", "-d"):
+                try:
+                    out.add((o.name, ipaddress.ip_network(o.value, strict=False), o.negated))
+                except ValueError:
+                    return None
+    return frozenset(out)
+
+
 def _loose(rule: Rule) -> tuple[object, ...]:
     """What any rule iptables finds equal to this one has too: its target and its other matches."""
     t = rule.target
@@ -322,9 +373,6 @@ def _loose(rule: Rule) -> tuple[object, ...]:
 
 
 def _delete_rule(edits: Edits, chain: Chain, rule: Rule, file: str | None, line: int) -> None:
-    if _multi(rule):
-        raise ParseError("-D of a rule of several addresses (iptables deletes one rule per address): not modelled "
-                         "by hairpin", file, line)  # fmt: skip
     rules = _positions(edits, chain, "-D", file, line)
     loose = _loose(rule)
     for i, r in enumerate(rules):
@@ -333,6 +381,12 @@ def _delete_rule(edits: Edits, chain: Chain, rule: Rule, file: str | None, line:
         if _key(r) == _key(rule):
             del rules[i]
             return
+        mine, theirs = _addresses(rule), _addresses(r)
+        if mine is not None and theirs is not None and _without_addresses(r) == _without_addresses(rule):
+            if mine == theirs:  # the same addresses written otherwise (-s 1.1.1.1 and -s 1.1.1.1/32)
+                del rules[i]
+                return
+            continue  # other addresses: not this rule
         raise ParseError(f"-D {chain.name}: hairpin cannot tell whether the rule of line {r.line} is the one it "
                          "deletes (iptables compares rules after reading their values); delete by number "
                          f"(-D {chain.name} {i + 1}) or write the rule as iptables-save prints it", file, line)  # fmt: skip

@@ -567,6 +567,7 @@ def respelled(rule: Rule) -> str | None:
         if needs(tokens):
             return body
         args = iptables_save.parse_rule_args(tokens[2:], rule.table, rule.chain)
-        return body if iptables_save._foreign(*args) else None
+        several = any(not m.module and o.name in ("-s", "-d") and "," in o.value for m in args[0] for o in m.options)
+        return body if several or iptables_save._foreign(*args) else None  # -s A,B: one of its kernel rules
     except ParseError:
         return body
