@@ -462,3 +462,35 @@ def _known_protocol(name: str) -> bool:
     except OSError:
         return False
     return True
+
+
+# ---------------------------------------------------------------------------------- dumps that are not whole
+
+_LEGACY = re.compile(r"#\s*Warning: iptables-legacy tables present, use iptables-legacy(?:-save)? to see them")
+_BASE_CHAINS = re.compile(r"#\s*Table `(\w+)' contains incompatible base-chains, use 'nft' tool to list them\.?")
+_INCOMPATIBLE = re.compile(r"#\s*Table `(\w+)' is incompatible, use 'nft' tool\.?")
+
+
+def hidden_rules(comment: str) -> str | None:
+    """What a comment iptables-nft-save writes about rules it leaves out says, for a warning; None for any
+    other comment.  iptables 1.8.9 (iptables/xtables-save.c, nft.c; checked with iptables-nft-save 1.8.9 in a
+    network namespace): "# Warning: iptables-legacy tables present, use iptables-legacy-save to see them"
+    (on stderr: it is in a file made with ``2>&1`` or pasted from a terminal) when the legacy backend holds
+    tables too, whose rules act on packets as well; "# Table `nat' contains incompatible base-chains, use
+    'nft' tool to list them." when another program added a base chain to the table that iptables cannot
+    show (the table's other chains follow; the hidden chain's rules do not); "# Table `nat' is
+    incompatible, use 'nft' tool." (iptables 1.8.8 and earlier) when the whole table is left out."""
+    if _LEGACY.fullmatch(comment.strip()):
+        return ("iptables-nft-save says iptables-legacy tables are present: their rules act on every packet too, "
+                "and they are not in this file (hairpin traces only the rules it is given); run iptables-legacy-save "
+                "on the node to see them")  # fmt: skip
+    m = _BASE_CHAINS.fullmatch(comment.strip())
+    if m:
+        return (f"iptables-nft-save says table {m[1]} has base chains it cannot show (another program wrote them "
+                f"with nft): their rules act on packets and are not in this file; nft list table ip {m[1]} shows "
+                "them")  # fmt: skip
+    m = _INCOMPATIBLE.fullmatch(comment.strip())
+    if m:
+        return (f"iptables-nft-save left table {m[1]} out (it holds rules iptables cannot show): none of that "
+                f"table's rules are in this file or traced; nft list table ip {m[1]} shows them")  # fmt: skip
+    return None

@@ -26,7 +26,7 @@ from pathlib import Path
 from hairpin import reading
 from hairpin.errors import ParseError
 from hairpin.netfilter.rules import Match, Option, Rule, Ruleset, Table, Target
-from hairpin.parsers import iptables_arity, iptables_commands, iptables_getopt
+from hairpin.parsers import iptables_arity, iptables_check, iptables_commands, iptables_getopt
 from hairpin.parsers.iptables_check import TARGETS
 from hairpin.text import digits, split_lines
 
@@ -404,6 +404,10 @@ def parse(text: str, file: str | None = None) -> Ruleset:
         if line.startswith("#"):
             if table is None:
                 rs.header.append(raw)
+            if "ncompatible" in line or "legacy" in line:  # rules iptables-nft-save left out
+                hidden = iptables_check.hidden_rules(line)
+                if hidden:
+                    rs.warnings.append(f"{file or 'line'}{':' if file else ' '}{lineno}: {hidden}")
             continue
         if line.startswith("*"):
             if table is not None:
