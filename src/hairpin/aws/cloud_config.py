@@ -87,6 +87,7 @@ class CloudConfig:
 
 def _value(raw: str, file: str, line: int) -> str:
     """A gcfg value: quotes removed, escapes resolved, trailing blanks and the comment dropped."""
+    raw = raw.lstrip(" \t\r")  # blanks before the value are skipped (the scanner's skipWhitespace)
     out: list[str] = []
     quoted = False
     keep = 0  # length of ``out`` up to the last character that is kept (no trailing blanks outside quotes)
@@ -115,7 +116,7 @@ def _value(raw: str, file: str, line: int) -> str:
             keep = len(out)
     if quoted:
         raise InputError("string not terminated (gcfg)", file, line)
-    return "".join(out[:keep]).lstrip(" \t\r")
+    return "".join(out[:keep])
 
 
 def parse_ini(text: str, file: str, first_line: int = 1) -> dict[str, dict[str, str]]:
@@ -248,8 +249,8 @@ def decide(configs: list[CloudConfig], *, provider: Version | None = None, kuber
         return SgMode(False, "", src, f"{KEY} not set ({src}): the cloud provider puts no security group on its NLBs")
     if mode != MANAGED:
         return SgMode(None, mode, src, f"{KEY} = {mode} ({src}) is refused by cloud-provider-aws v1.35.0 and later "
-                      f"(\"invalid NLB security group mode: {mode!r}. Expected: \\\"{MANAGED}\\\"\", config.go "
-                      "IsNLBSecurityGroupModeManaged)", invalid=mode)  # fmt: skip
+                      f"(config.go IsNLBSecurityGroupModeManaged: invalid NLB security group mode: \"{mode}\". "
+                      f"Expected: \"{MANAGED}\")", invalid=mode)  # fmt: skip
     if minor is not None and certain and minor < SETTING_MINOR:
         return SgMode(False, mode, src, f"{KEY} = {MANAGED} ({src}), but {seen} predates the setting ({SETTING_PR}): "
                       "it ignores it and puts no security group on its NLBs")  # fmt: skip
