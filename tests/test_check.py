@@ -305,6 +305,8 @@ KUBE_PROXY_DROP = {
     },
 }  # fmt: skip
 
+OPENSHIFT_NS = "openshift-cloud-controller-manager"  # its cloud config ConfigMap, cloud-conf (hairpin.aws.cloud_config)
+
 CONTRACT = {
     "type": "object",
     "additionalProperties": False,
@@ -345,10 +347,18 @@ CONTRACT = {
                 "ip_family_policy": {"enum": [None, "SingleStack", "PreferDualStack", "RequireDualStack"]},
                 "ip_address_type": {"enum": [None, "ipv4", "dualstack"]},
                 "target_group_ip_address_type": {"enum": [None, "ipv4", "ipv6"]},
+                "nlb_security_group_mode": {"enum": [None, "Managed", "unset", "invalid", "unknown"]},
+                "nlb_security_group_mode_from": {"type": ["string", "null"]},
             }}},
         "errors": {"type": "array", "items": {
             "type": "object", "additionalProperties": False, "required": ["file", "line", "message"],
             "properties": {"file": {"type": "string"}, "line": {"type": ["integer", "null"]}, "message": {"type": "string"}}}},
+        "cloud_config": {
+            "type": "object", "additionalProperties": False,
+            "required": ["nlb_security_group_mode", "value", "source", "note"],
+            "properties": {"nlb_security_group_mode": {"enum": ["Managed", "unset", "invalid", "unknown"]},
+                           "value": {"type": ["string", "null"]}, "source": {"type": ["string", "null"]},
+                           "note": {"type": "string"}}},
     },
 }  # fmt: skip
 
@@ -450,6 +460,7 @@ ROLE = {
     ("list", "/apis/apps/v1/deployments"),
     ("get", "/api/v1/namespaces/kube-system/configmaps/kube-proxy-config"),
     ("get", "/api/v1/namespaces/kube-system/configmaps/kube-proxy"),
+    ("get", "/api/v1/namespaces/openshift-cloud-controller-manager/configmaps/cloud-conf"),
     ("get", "/version"),
     *(("list", f"/apis/{group}/{version}/{plural}") for _, group, versions, plural in GATEWAY_LISTS
       for version in versions),
@@ -608,7 +619,8 @@ def test_documented_cluster_role_matches_the_stub() -> None:
             for res in rule["resources"]:
                 for verb in rule["verbs"]:
                     if res == "configmaps":
-                        granted |= {(verb, f"/api/v1/namespaces/kube-system/configmaps/{n}") for n in rule["resourceNames"]}
+                        granted |= {(verb, f"/api/v1/namespaces/{OPENSHIFT_NS if n == 'cloud-conf' else 'kube-system'}"
+                                           f"/configmaps/{n}") for n in rule["resourceNames"]}
                     else:
                         found = paths[(group, res)]
                         granted |= {(verb, p) for p in ((found,) if isinstance(found, str) else found)}

@@ -144,6 +144,12 @@ class Settings:
     broken: str | None = None
     #: what hairpin could not decide about these settings (shown as the finding's warnings)
     warnings: tuple[str, ...] = ()
+    #: in-tree NLBs: the cloud provider's NLBSecurityGroupMode (Managed | unset | invalid | unknown) and where it
+    #: was read (hairpin.aws.cloud_config); None for other load balancers
+    sg_mode: str | None = None
+    sg_mode_from: str | None = None
+    #: aws-load-balancer-security-groups is on the Service but the controller ignores it (hairpin.aws.cloud_config)
+    own_groups_ignored: bool = False
 
     @property
     def is_nlb(self) -> bool:

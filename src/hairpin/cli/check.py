@@ -62,6 +62,15 @@ def check(
         str | None,
         typer.Option(help="The AWS cloud provider (cloud-provider-aws) release, e.g. v1.33.3, when known."),
     ] = None,
+    cloud_config: Annotated[
+        str | None,
+        typer.Option(
+            "--cloud-config",
+            help="The AWS cloud provider's cloud config (the INI file the cloud-controller-manager reads): its "
+            "[Global] NLBSecurityGroupMode says whether in-tree NLBs get a security group (default: a ConfigMap "
+            "of the input that holds it, else unknown).",
+        ),
+    ] = None,
     allow_empty: Annotated[
         bool,
         typer.Option("--allow-empty", help="Exit 0 when the input holds no Kubernetes objects (default: exit 2)."),
@@ -98,7 +107,7 @@ def check(
             print(f"hairpin: error: {e.one_line()}", file=sys.stderr)
         where = ", ".join("<stdin>" if p == "-" else p for p in paths or []) or None
         raise InputError("no Kubernetes objects found (--allow-empty accepts that)", where)
-    versions = chk.Versions(kube, kube_from, provider)
+    versions = chk.Versions(kube, kube_from, provider, _cloud_config(cloud_config))
     report = chk.check(objects, mutator_webhook=lbc_webhook, errors=errors, versions=versions, auto_mode=auto_mode)
     for e in report.errors:
         print(f"hairpin: error: {e.one_line()}", file=sys.stderr)
@@ -115,6 +124,17 @@ def check(
              Text(next_step(report, _source(paths, live, kubeconfig, context)), style="bold"))  # fmt: skip
     LEFT_TO_EXIT.append((objects, report))  # freed by the process's end (hairpin.cli)
     raise typer.Exit(report.exit_code)
+
+
+def _cloud_config(path: str | None) -> Any:
+    """``--cloud-config FILE`` read as the cloud provider reads it (``hairpin.aws.cloud_config``); bad: InputError."""
+    if path is None:
+        return None
+    from hairpin import reading
+    from hairpin.aws.cloud_config import from_text
+
+    shown = reading.display_name(path)
+    return from_text(reading.read_text(path), f"--cloud-config {shown}", shown)
 
 
 PROBABILITY_NOTE = (

@@ -23,15 +23,15 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from hairpin.aws import automode, gateway, ipfamily, providers
+from hairpin.aws import automode, cloud_config, gateway, ipfamily, providers
 from hairpin.aws import controller as ctl
 from hairpin.aws.ignored import ignored_annotations
 from hairpin.aws.protocols import always_preserved
 from hairpin.aws.risk import TargetCounts, caller_probability
-from hairpin.diagnose import families, proxy_firewall, reach
+from hairpin.diagnose import cloud_sg, families, proxy_firewall, reach
 from hairpin.diagnose.finding import Finding, Fix, PortVerdict
 from hairpin.diagnose.sarif import RULE_ID, deciding_location, to_sarif
-from hairpin.diagnose.versions import Versions, in_tree_support, oldest_kube_proxy
+from hairpin.diagnose.versions import Versions, in_tree_support, nlb_sg_mode, oldest_kube_proxy
 from hairpin.errors import InputError
 from hairpin.kube import ipmode
 from hairpin.kube.cluster import Cluster, KService
@@ -46,6 +46,8 @@ class Report:
     findings: list[Finding]
     errors: list[InputError]
     only_at_risk: bool = False
+    #: the in-tree provider's NLBSecurityGroupMode as decided (hairpin.aws.cloud_config)
+    sg_mode: cloud_config.SgMode | None = None
 
     def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
         from hairpin.diagnose.report_text import render
@@ -67,6 +69,7 @@ class Report:
         return {
             "services": [f.to_json() for f in self.findings],
             "errors": [{"file": e.file or "", "line": e.line, "message": e.message} for e in self.errors],
+            "cloud_config": cloud_config.to_json(self.sg_mode),
         }
 
     def to_sarif(self) -> dict[str, Any]:
@@ -90,6 +93,7 @@ class _Assessor:
         self.auto_nodes = any(n.labels.get(automode.NODE_LABEL) == "auto" for n in cluster.nodes.values())
         self.in_tree = in_tree_support(cluster, versions or Versions())
         self.in_tree_tg = self.in_tree.honoured is True
+        self.sg_mode = nlb_sg_mode(cluster, versions or Versions())
         #: the LBC's feature gate ServiceTypeLoadBalancerOnly (pkg/config/feature_gates.go, default off)
         self.lbc_lb_only = cluster.lbc.gate("ServiceTypeLoadBalancerOnly", False) if cluster.lbc else False
         self.nodes_known = cluster.knows_nodes()
@@ -207,6 +211,7 @@ class _Assessor:
             f.settings = dataclasses.replace(f.settings, steps=(*steps[:-1], *b.steps, *steps[-1:]))
         if b is not None:
             f.warnings.extend(b.warnings)
+        f.warnings.extend(cloud_sg.warnings(self.c, svc, f.settings, b, self.sg_mode, given))
         if b is None or (b.problem is None and not b.callers):
             if f.at_risk:
                 f.candidates.append(IPMODE_FIX)
@@ -303,6 +308,7 @@ class _Assessor:
             steps.insert(len(steps) - 1, f"no security groups on the NLB: feature gate NLBSecurityGroup=false ({self.c.lbc.source})")
             s = dataclasses.replace(s, security_groups=False, steps=tuple(steps))
         s = ipfamily.apply(s, svc.annotations, svc.ip_families, svc.ip_family_policy, svc.existing, self.primary)
+        s = cloud_config.apply(s, svc.annotations, self.sg_mode, existing=svc.existing)
         return ipfamily.v6_range_refusal(s, svc.source_ranges, svc.annotations)
 
     def _hairpin(self, svc: KService, s: ctl.Settings, f: Finding) -> Finding:
@@ -583,7 +589,7 @@ def check_cluster(cluster: Cluster, *, mutator_webhook: bool | None = None, erro
     tgs = gateway.target_groups(cluster.gateway_objects)
     findings += [a.assess_target_group(tg, s) for tg, s in zip(tgs, a.gateway_settings(tgs), strict=True)]
     findings.sort(key=lambda f: (not f.at_risk, f.namespace, f.name))
-    return Report(findings, [*errors, *cluster.errors])
+    return Report(findings, [*errors, *cluster.errors], sg_mode=a.sg_mode)
 
 
 def check(objects: Iterable[KubeObject], *, mutator_webhook: bool | None = None, errors: Iterable[InputError] = (),

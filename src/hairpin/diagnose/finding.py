@@ -160,4 +160,6 @@ class Finding:
             "ip_family_policy": self.ip_family_policy,
             "ip_address_type": s.ip_address_type,
             "target_group_ip_address_type": s.tg_ip_address_type,
+            "nlb_security_group_mode": s.sg_mode,
+            "nlb_security_group_mode_from": s.sg_mode_from,
         }

@@ -58,7 +58,8 @@ def assess(cluster: Cluster, svc: KService, s: Settings, *, given: tuple[tuple[s
     they come from and the patch's object (``kind -n ns name`` and its JSON path), instead of the Service's."""
     if not s.is_nlb or s.scheme != "internal":
         return None
-    if s.controller != automode.AUTO_MODE and annotation("aws-load-balancer-security-groups") in svc.annotations:
+    if (s.controller != automode.AUTO_MODE and not s.own_groups_ignored
+            and annotation("aws-load-balancer-security-groups") in svc.annotations):
         return None  # the user's own groups: the controller does not write the source ranges into them
     try:
         if given is not None:

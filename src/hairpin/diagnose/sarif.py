@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from hairpin import __version__
+from hairpin.aws import cloud_config
 from hairpin.aws import controller as ctl
 
 if TYPE_CHECKING:
@@ -122,6 +123,7 @@ def _risk_result(f: Finding) -> dict[str, Any]:
             "security_group_drop_families": list(f.blocked_families),
             "ip_families": list(f.ip_families),
             "target_group_ip_address_type": f.settings.tg_ip_address_type,
+            "nlb_security_group_mode": f.settings.sg_mode,
         },
     }
     result.update(_locations(f, decided[1:] if decided else None))
@@ -223,6 +225,8 @@ def to_sarif(r: Report) -> dict[str, Any]:
                     {"executionSuccessful": not r.errors, "toolExecutionNotifications": notes},
                 ],
                 "results": results,
+                # the in-tree provider's NLBSecurityGroupMode hairpin used and where it came from (cloud_config.py)
+                "properties": {"cloud_config": cloud_config.to_json(r.sg_mode)},
             }
         ],
     }

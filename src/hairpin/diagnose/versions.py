@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hairpin.aws import cloud_config
 from hairpin.aws.cloud_provider import Support, Version, parse_version, tg_attributes_support
 from hairpin.errors import InputError
 from hairpin.kube.cluster import Cluster
 
-__all__ = ["Versions", "in_tree_support", "oldest_kube_proxy"]
+__all__ = ["Versions", "in_tree_support", "nlb_sg_mode", "oldest_kube_proxy"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class Versions:
     kubernetes: Version | None = None
     kubernetes_from: str = ""
     cloud_provider: Version | None = None
+    #: the cloud config of --cloud-config, which wins over the input's ConfigMaps (hairpin.aws.cloud_config)
+    cloud_config: cloud_config.CloudConfig | None = None
 
 
 def in_tree_support(cluster: Cluster, v: Versions) -> Support:
@@ -35,6 +38,14 @@ def in_tree_support(cluster: Cluster, v: Versions) -> Support:
     if kubelet is None:
         return tg_attributes_support(None)
     return tg_attributes_support((kubelet[0], kubelet[1], -1), "the newest kubelet in the input", lower_bound=True)
+
+
+def nlb_sg_mode(cluster: Cluster, v: Versions) -> cloud_config.SgMode:
+    """Whether the in-tree provider puts security groups on its NLBs: --cloud-config, else the input's ConfigMaps."""
+    configs = ([v.cloud_config] if v.cloud_config is not None else []) + cluster.cloud_configs
+    kubelet = cluster.kubernetes_version()
+    return cloud_config.decide(configs, provider=v.cloud_provider, kubernetes=v.kubernetes, kube_from=v.kubernetes_from,
+                               kubelet=(kubelet[0], kubelet[1], -1) if kubelet is not None else None)  # fmt: skip
 
 
 def oldest_kube_proxy(cluster: Cluster) -> tuple[int, int] | None:

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hairpin import reading
-from hairpin.aws import controller, gateway, ipfamily
+from hairpin.aws import cloud_config, controller, gateway, ipfamily
 from hairpin.errors import InputError
 from hairpin.gcpause import paused
 from hairpin.parsers.manifests import KubeObject
@@ -210,6 +210,8 @@ class Cluster:
         self.lbc: controller.LbcFlags | None = None
         #: objects the API server would refuse (a Service's spec.ipFamilies values): reported, left out
         self.errors: list[InputError] = []
+        #: the AWS cloud provider's cloud configs held in ConfigMaps (hairpin.aws.cloud_config), in input order
+        self.cloud_configs: list[cloud_config.CloudConfig] = []
 
     @property
     def pods(self) -> dict[tuple[str, str], KPod]:
@@ -248,6 +250,7 @@ class Cluster:
                 c._add_slice(o.data)
             elif kind == "ConfigMap":
                 c._add_config_map(o.data)
+                c._add_cloud_config(o)
             elif kind == "Deployment":
                 c._add_deployment(o)
             elif kind in gateway.KINDS:
@@ -274,6 +277,20 @@ class Cluster:
                 self.proxy_mode = mode
                 self.proxy_mode_from = f"ConfigMap kube-system/{name} ({key}): mode {conf.get('mode') or '(empty)'}"
                 return
+
+    def _add_cloud_config(self, o: KubeObject) -> None:
+        """A ConfigMap holding the AWS cloud provider's cloud config (``hairpin.aws.cloud_config``); one that
+        mentions NLBSecurityGroupMode and is not gcfg is an input error."""
+        data = mapping_of(o.data.get("data"))
+        if not data:
+            return
+        try:
+            got = cloud_config.from_config_map(o.namespace, o.name, data, o.file, o.line)
+        except InputError as exc:
+            self.errors.append(exc)
+            return
+        if got is not None:
+            self.cloud_configs.append(got)
 
     def _add_deployment(self, o: KubeObject) -> None:
         """The AWS Load Balancer Controller's Deployment (a container named or imaged

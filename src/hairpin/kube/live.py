@@ -1,6 +1,7 @@
 """Reading a live cluster through the Kubernetes API: the objects ``hairpin check --live`` and
 ``scenario from-cluster --live`` read (list calls for Nodes, Pods, Services, EndpointSlices, webhook
-configurations and the AWS Load Balancer Controller's Deployments; kube-proxy's ConfigMaps by name; the
+configurations and the AWS Load Balancer Controller's Deployments; kube-proxy's ConfigMaps and OpenShift's cloud
+config ConfigMap by name; the
 Gateway API lists), paged, each failure one line.  docs/check.md gives the ClusterRole this needs.
 """
 
@@ -10,6 +11,7 @@ import os
 from typing import Any
 
 from hairpin import reading
+from hairpin.aws.cloud_config import OPENSHIFT
 from hairpin.errors import InputError
 from hairpin.kube.answers import Budget
 from hairpin.kube.cluster import (
@@ -111,18 +113,21 @@ def live_objects(kubeconfig: str | None = None, context: str | None = None) -> l
     # kube-proxy's mode: each of its ConfigMaps read by name (get), never a list of kube-system's ConfigMaps,
     # which would also return aws-auth and every other secret-adjacent ConfigMap there.  Optional: without
     # the ConfigMap (404) or the permission (401/403) iptables is assumed and noted.
-    for name in PROXY_CONFIG_MAPS:
+    # The AWS cloud provider's cloud config, likewise by name: OpenShift's (hairpin.aws.cloud_config); without it
+    # NLBSecurityGroupMode is unknown and the verdicts that depend on it are warnings.
+    names = [("kube-system", n) for n in PROXY_CONFIG_MAPS] + [OPENSHIFT[:2]]
+    for ns, name in names:
         try:
-            raw: Any = core.read_namespaced_config_map(name, "kube-system", _preload_content=False)
-            item = budget.json(raw, f"reading ConfigMap kube-system/{name}")
+            raw: Any = core.read_namespaced_config_map(name, ns, _preload_content=False)
+            item = budget.json(raw, f"reading ConfigMap {ns}/{name}")
         except InputError:
             raise
         except ApiException as exc:
             if exc.status in (401, 403, 404):
                 continue
-            raise InputError(f"reading ConfigMap kube-system/{name} failed: {exc.status} {exc.reason}", where) from None
+            raise InputError(f"reading ConfigMap {ns}/{name} failed: {exc.status} {exc.reason}", where) from None
         except Exception as exc:  # connection refused, TLS, bad JSON
-            raise InputError(f"reading ConfigMap kube-system/{name} failed: {exc}", where) from None
+            raise InputError(f"reading ConfigMap {ns}/{name} failed: {exc}", where) from None
         if isinstance(item, dict):
             out.append(KubeObject("ConfigMap", item, None, None))
     out.extend(live_gateway_objects(api_client, budget))
