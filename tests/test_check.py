@@ -414,7 +414,9 @@ def test_sarif(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert doc["version"] == "2.1.0" and doc["$schema"].endswith("sarif-2.1.0.json")
     (run_,) = doc["runs"]
     assert run_["tool"]["driver"]["name"] == "hairpin"
-    assert [r["id"] for r in run_["tool"]["driver"]["rules"]] == ["HP001", "HP002", "HP003"]
+    assert [r["id"] for r in run_["tool"]["driver"]["rules"]] == ["HP001", "HP002", "HP003", "HP004", "HP005"]
+    assert [r["defaultConfiguration"]["level"] for r in run_["tool"]["driver"]["rules"]] == [
+        "warning", "note", "error", "error", "warning"]  # fmt: skip
     (res,) = run_["results"]
     assert res["ruleId"] == "HP001" and res["level"] == "warning"
     loc = res["locations"][0]["physicalLocation"]

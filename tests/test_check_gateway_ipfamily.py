@@ -92,3 +92,22 @@ def test_the_text_report_says_nothing_is_built_and_what_to_do(
     assert [[c.strip() for c in r.split("│")[3:6]] for r in rows] == [["none", "-", "not built"]] * 2
     assert out[-1] == ("Next: no Service here times out its in-cluster callers, but 2 have problems listed above "
                        "(shop/TCPRoute/api/api:8443 first): fix them and run hairpin check again")  # fmt: skip
+
+
+def test_sarif_carries_problems_and_warnings(capsys: pytest.CaptureFixture[str]) -> None:
+    """HP004 (error) for what the controller refuses, HP005 (warning) for what hairpin cannot decide, each on the
+    Service's first line, with a fingerprint that does not move when other results come and go."""
+    with pytest.raises(SystemExit) as exc:
+        main(["check", str(GATEWAY), "--format", "sarif"])
+    results = json.loads(capsys.readouterr().out)["runs"][0]["results"]
+    assert exc.value.code == 0
+    assert [(r["ruleId"], r["ruleIndex"], r["level"], r["locations"][0]["physicalLocation"]["region"]) for r in results] \
+        == [("HP004", 3, "error", {"startLine": 53}), ("HP004", 3, "error", {"startLine": 39})]  # fmt: skip
+    refused = f'the AWS Load Balancer Controller will not provision it: "{LBC_ERROR}" (spec.ipFamilies has IPv6); {FIX}'
+    assert results[1]["message"]["text"] == f"Service shop/TCPRoute/web/web:8080: {refused}"
+    assert results[1]["partialFingerprints"] == {"hairpinHP004/v1": "shop/TCPRoute/web/web:8080/e836610ac69cc7e5"}
+    with pytest.raises(SystemExit):
+        main(["check", str(GATEWAY.parent / "prefer-dual.yaml"), "--format", "sarif"])
+    results = json.loads(capsys.readouterr().out)["runs"][0]["results"]
+    undecided = [(r["message"]["text"].split(":")[0], r["level"]) for r in results if r["ruleId"] == "HP005"]
+    assert undecided == [("Service default/both", "warning"), ("Service default/maybe", "warning")]

@@ -5,7 +5,10 @@ out; ``HP002`` (ignored-annotation, level note): an annotation the Service's con
 ``HP003`` (kube-proxy-source-range-drop, level error): kube-proxy's own loadBalancerSourceRanges
 firewall drops in-cluster callers of the load-balancer IPs it captures, every time
 (``hairpin.diagnose.proxy_firewall``; level warning when the input cannot say who the callers are).
-An HP003 result sits on ``spec.loadBalancerSourceRanges`` when the file says where it is.
+An HP003 result sits on ``spec.loadBalancerSourceRanges`` when the file says where it is.  ``HP004``
+(load-balancer-problem, level error): one result per problem of a Service, what its controller refuses or
+AWS rejects (often: no load balancer is built at all); ``HP005`` (undecided, level warning): one result per
+warning of a Service, where the input does not let hairpin decide; both on the Service's first line.
 An HP001 result sits on the annotation that decides the verdict (line and column), with the Service
 object as a related location: ``preserve_client_ip.enabled=true`` in the target group attributes when
 it is set, else what makes the NLB internal (``aws-load-balancer-scheme``, ``aws-load-balancer-internal``),
@@ -16,6 +19,7 @@ sits on the ignored annotation.  Input errors are tool execution notifications w
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +36,8 @@ RULE_ID = "HP001"
 RULE_NAME = "internal-nlb-hairpin"
 IGNORED_RULE_ID = "HP002"
 PROXY_DROP_RULE_ID = "HP003"
+PROBLEM_RULE_ID = "HP004"
+UNDECIDED_RULE_ID = "HP005"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 
@@ -163,12 +169,33 @@ def _proxy_drop_result(f: Finding) -> dict[str, Any]:
     return r
 
 
+def _said(f: Finding, rule: str, index: int, level: str, texts: tuple[str, ...] | list[str]) -> list[dict[str, Any]]:
+    """One result per problem (HP004) or warning (HP005) of a Service, on its first line."""
+    out = []
+    for text in texts:
+        digest = hashlib.sha256(text.encode()).hexdigest()[:16]  # stable across runs, unlike a position
+        r: dict[str, Any] = {
+            "ruleId": rule,
+            "ruleIndex": index,
+            "level": level,
+            "message": {"text": f"Service {f.namespace}/{f.name}: {text}"},
+            "partialFingerprints": {f"hairpin{rule}/v1": f"{f.namespace}/{f.name}/{digest}"},
+        }
+        r.update(_locations(f, None))
+        out.append(r)
+    return out
+
+
 def to_sarif(r: Report) -> dict[str, Any]:
     results = [_risk_result(f) for f in r.at_risk
                if not (f.kube_proxy_drop is not None and f.kube_proxy_drop.alone)]  # fmt: skip
     results += [_proxy_drop_result(f) for f in r.findings if f.kube_proxy_drop is not None]
     for f in r.findings:
         results += _ignored_results(f)
+    for f in r.findings:
+        results += _said(f, PROBLEM_RULE_ID, 3, "error", f.settings.problems)
+        shown = f.kube_proxy_drop.reason if f.kube_proxy_drop is not None else None  # already an HP003 result
+        results += _said(f, UNDECIDED_RULE_ID, 4, "warning", [w for w in f.warnings if w != shown])
     notes = []
     for e in r.errors:
         n: dict[str, Any] = {"level": "error", "message": {"text": e.one_line()}}
@@ -213,6 +240,26 @@ def to_sarif(r: Report) -> dict[str, Any]:
             },
             "helpUri": "https://kubernetes.io/docs/reference/networking/virtual-ips/",
             "defaultConfiguration": {"level": "error"},
+        },
+        {
+            "id": PROBLEM_RULE_ID,
+            "name": "load-balancer-problem",
+            "shortDescription": {"text": "The load balancer controller refuses this Service, or AWS would"},
+            "fullDescription": {
+                "text": "A setting the Service's controller refuses or AWS rejects (an unknown value, an IPv6 Service "
+                "on an IPv4 load balancer, a feature gate off...): often no load balancer is built at all."
+            },
+            "defaultConfiguration": {"level": "error"},
+        },
+        {
+            "id": UNDECIDED_RULE_ID,
+            "name": "undecided",
+            "shortDescription": {"text": "hairpin cannot decide this from the input"},
+            "fullDescription": {
+                "text": "Something the verdict depends on is not in the input (the cluster's IP families, the pods' "
+                "addresses, the cloud provider's settings...): the message says what each case gives."
+            },
+            "defaultConfiguration": {"level": "warning"},
         },
     ]
     return {
