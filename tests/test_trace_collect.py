@@ -10,6 +10,8 @@ import sys
 import tarfile
 from pathlib import Path
 
+import pytest
+
 from hairpin.collect import debug_one_liner, script
 
 SEED = Path(__file__).parent / "data" / "trace" / "seed-node1"
@@ -104,3 +106,25 @@ def test_trace_reads_a_retina_capture(tmp_path: Path) -> None:
     assert {k: v.rpartition(": ")[2] for k, v in inputs.items()} == {
         "iptables": "iptables-save", "routes": "ip route (1 IPv6 routes skipped)", "rules": "ip rule",
         "addrs": "ip -j addr (JSON)"}  # fmt: skip
+
+
+def test_run_commands_keeps_iptables_save_comments_from_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
+    """iptables-nft-save writes "iptables-legacy tables present" on stderr: `collect --run` keeps it at the head of
+    the file (other stderr lines are not rule-file text and are left out), so the trace can warn about it."""
+    from hairpin import collect
+    from hairpin.parsers import iptables_save
+
+    legacy = b"# Warning: iptables-legacy tables present, use iptables-legacy-save to see them"
+    saved = b"*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j ACCEPT\nCOMMIT\n"
+
+    def fake(cmd: list[str], **_: object) -> subprocess.CompletedProcess[bytes]:
+        if cmd == ["iptables-save"]:
+            return subprocess.CompletedProcess(cmd, 0, saved, b"iptables-save: some note\n" + legacy)
+        return subprocess.CompletedProcess(cmd, 0 if cmd[0] == "ip" else 1, b"", b"")
+
+    monkeypatch.setattr(collect.subprocess, "run", fake)
+    files = collect.run_commands()
+    assert files["iptables-save"] == legacy + b"\n" + saved
+    assert sorted(files) == ["ip-addr", "ip-route", "ip-rule", "iptables-save"]
+    rs = iptables_save.parse(files["iptables-save"].decode(), "iptables-save")
+    assert [w.split(": ", 1)[0] for w in rs.warnings] == ["iptables-save:1"]

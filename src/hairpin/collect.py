@@ -80,6 +80,9 @@ def run_commands() -> dict[str, bytes]:
                 raise InputError(f"{shlex.join(cmd)} failed (exit {res.returncode}): {err[0] if err else ''}")
             continue
         out[name] = res.stdout
+        if name == "iptables-save":  # its comments on stderr ("iptables-legacy tables present") kept first
+            notes = [ln for ln in res.stderr.splitlines(keepends=True) if ln.startswith(b"#")]
+            out[name] = b"".join(ln if ln.endswith(b"\n") else ln + b"\n" for ln in notes) + res.stdout
     return out
 
 
