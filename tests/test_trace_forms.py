@@ -603,3 +603,51 @@ def test_node_directory_with_one_dash_S_file_per_table(tmp_path: Path) -> None:
     res = run_cli("--node", str(tmp_path), "tcp 172.31.3.129:40000 > 10.100.192.187:80 syn in eni1e3dd7d66d7")
     assert (res.returncode, res.stderr) == (2, f"hairpin: error: {tmp_path / 'iptables-t-nat-s'}: table nat is also "
                                                f"in {tmp_path / 'again'}\n")  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------------ ip -br addr
+
+BRIEF = ("lo               UNKNOWN        127.0.0.1/8 ::1/128 \n"
+         "eth0             UP             192.168.2.3/19 192.168.9.9/19 fe80::4c5:8dff:fe3e:5a8b/64 \n"
+         "enie348bef9edc@if3 UP             fe80::2c7e:9bff:fe0a:9a4b/64 \n"
+         "eni851d8a400b6@if3 DOWN           \n")  # fmt: skip
+
+
+def test_ip_brief_addr_is_read_as_the_other_forms() -> None:
+    """``ip -br addr`` (and ``-c``): every interface listed, IPv4 addresses with their prefixes, IPv6 skipped."""
+    assert forms.kind_of(BRIEF) == "addrs"
+    addrs, links, form = forms.read_addrs(BRIEF, "ip-br")
+    assert form == "ip -br addr"
+    assert [(a.dev, a.cidr, a.line) for a in addrs] == [("lo", "127.0.0.1/8", 1), ("eth0", "192.168.2.3/19", 2),
+                                                        ("eth0", "192.168.9.9/19", 2)]  # fmt: skip
+    assert links == {"lo", "eth0", "enie348bef9edc", "eni851d8a400b6"}
+    coloured = "\x1b[36mv0@v1            \x1b[0m\x1b[31mDOWN           \x1b[0m\x1b[35m10.9.9.9\x1b[0m/32 \n"
+    addrs, links, form = forms.read_addrs(coloured, "ip-br-c")
+    assert ([(a.dev, a.cidr) for a in addrs], links, form) == ([("v0", "10.9.9.9/32")], {"v0"}, "ip -br addr, coloured (-c)")
+
+
+def test_ip_brief_addr_bad_line_names_it() -> None:
+    with pytest.raises(ParseError) as e:
+        forms.read_addrs("eth0  UP  192.168.2.3/19\nwhat is this\n", "ip-br")
+    assert str(e.value) == "ip-br:2: expected 'NAME STATE ADDR/PREFIX ...' (ip -br addr), got 'what is this'"
+    with pytest.raises(ParseError) as e:
+        forms.read_addrs("eth0  UP  192.168.2.3/40\n", "ip-br")
+    assert str(e.value) == "ip-br:1: bad prefix length in '192.168.2.3/40'"
+
+
+@pytest.mark.skipif(not is_root() or shutil.which("unshare") is None or shutil.which("ip") is None,
+                    reason="needs root, unshare and ip")  # fmt: skip
+def test_ip_brief_addr_agrees_with_ip_o_addr_from_the_real_tool() -> None:
+    """The same namespace listed by ``ip -br addr``, ``ip -br -c addr`` and ``ip -o addr``: the same addresses."""
+    setup = ("ip link add v0 type veth peer name v1 && ip addr add 10.9.9.9/32 dev v0 && ip addr add 10.1.0.1/16 dev v1 "
+             "&& ip addr add 10.1.0.2/16 dev v1 && ip link set v1 up && ip addr add fd00::1/64 dev v0")  # fmt: skip
+    got = {}
+    for form in ("ip -br addr", "ip -br -c addr", "ip -o addr"):
+        p = subprocess.run(["unshare", "--net", "sh", "-c", f"{setup} && {form}"], capture_output=True, text=True,
+                           check=False)  # fmt: skip
+        if p.returncode != 0:
+            pytest.skip(f"{form}: {p.stderr.strip()}")
+        addrs, _, _ = forms.read_addrs(p.stdout, form)
+        got[form] = sorted((a.dev, a.cidr) for a in addrs)
+    assert got["ip -br addr"] == got["ip -br -c addr"] == got["ip -o addr"] == [
+        ("v0", "10.9.9.9/32"), ("v1", "10.1.0.1/16"), ("v1", "10.1.0.2/16")]  # fmt: skip (lo is down: no address)

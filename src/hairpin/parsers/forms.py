@@ -35,6 +35,8 @@ _ROUTE_START = re.compile(
 _RULE_LINE = re.compile(r"^\d+:\s+(?:not\s+)?(?:from|to|fwmark|iif|oif|all|lookup)\b")
 _ADDR_O = re.compile(r"^\d+:\s+\S+\s+(?:inet6?|link/)\S*\s")
 _ADDR_PLAIN = re.compile(r"^\d+:\s+\S+:\s+<")
+#: ``ip -br addr``: NAME[@PEER], the operational state (iproute2 ip/ipaddress.c oper_states), the addresses
+_ADDR_BRIEF = re.compile(r"^([^\s@]+)(?:@\S+)?\s+(UNKNOWN|NOTPRESENT|DOWN|LOWERLAYERDOWN|TESTING|DORMANT|UP)(\s.*)?$")
 _CONNTRACK = re.compile(r"^(?:ipv4\s+2\s+)?(?:tcp|udp|icmp|sctp)\s+\d+\s+\d+\s.*\bsrc=")
 
 
@@ -64,7 +66,7 @@ def kind_of(text: str) -> str | None:
             return "routes"
         if _RULE_LINE.match(line):
             return "rules"
-        if _ADDR_O.match(line) or _ADDR_PLAIN.match(line):
+        if _ADDR_O.match(line) or _ADDR_PLAIN.match(line) or _ADDR_BRIEF.match(line):
             return "addrs"
         if re.match(r"^(create|add)\s+\S+\s", line) or (line.startswith("Name: ") and "Type:" in text):
             return "ipset"
@@ -365,6 +367,8 @@ def read_addrs(text: str, file: str | None) -> tuple[list[iproute.ParsedAddress]
     first = next((ln for ln in split_lines(text) if ln.strip() and not ln.startswith("#")), "")
     if _ADDR_PLAIN.match(first.strip()):
         return _plain_addrs(text, file, tag)
+    if _ADDR_BRIEF.match(first.strip()):
+        return _brief_addrs(text, file, tag)
     return iproute.parse_addrs(_blank_links(text), file), None, "ip -o addr" + tag
 
 
@@ -396,3 +400,28 @@ def _plain_addrs(text: str, file: str | None, tag: str) -> tuple[list[iproute.Pa
                 raise ParseError(e.message, file, lineno) from None
             addrs.append(iproute.ParsedAddress(pa.index, pa.dev, pa.addr, pa.prefix, lineno, pa.tokens))
     return addrs, links, "ip addr" + tag
+
+
+def _brief_addrs(text: str, file: str | None, tag: str) -> tuple[list[iproute.ParsedAddress], set[str], str]:
+    """``ip -br addr``: one line per interface, ``NAME[@PEER] STATE ADDR/P ADDR/P...`` (IPv6 ones skipped); it
+    shows no interface index, so the line's position stands for it."""
+    addrs: list[iproute.ParsedAddress] = []
+    links: set[str] = set()
+    for lineno, raw in enumerate(split_lines(text), 1):
+        s = raw.strip()
+        if not s or s.startswith("#"):
+            continue
+        m = _ADDR_BRIEF.match(s)
+        if m is None:
+            raise ParseError(f"expected 'NAME STATE ADDR/PREFIX ...' (ip -br addr), got {s[:40]!r}", file, lineno)
+        dev = m.group(1)
+        links.add(dev)
+        for cidr in (m.group(3) or "").split():
+            if ":" in cidr:
+                continue
+            try:
+                (pa,) = iproute.parse_addrs(f"{len(links)}: {dev}    inet {cidr}", file)
+            except ParseError as e:
+                raise ParseError(e.message, file, lineno) from None
+            addrs.append(iproute.ParsedAddress(pa.index, pa.dev, pa.addr, pa.prefix, lineno))
+    return addrs, links, "ip -br addr" + tag
