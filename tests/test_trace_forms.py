@@ -651,3 +651,14 @@ def test_ip_brief_addr_agrees_with_ip_o_addr_from_the_real_tool() -> None:
         got[form] = sorted((a.dev, a.cidr) for a in addrs)
     assert got["ip -br addr"] == got["ip -br -c addr"] == got["ip -o addr"] == [
         ("v0", "10.9.9.9/32"), ("v1", "10.1.0.1/16"), ("v1", "10.1.0.2/16")]  # fmt: skip (lo is down: no address)
+
+
+@pytest.mark.parametrize("first", ["Chain PREROUTING (policy ACCEPT 0 packets, 0 bytes)", "Chain KUBE-SERVICES (2 references)",
+                                   "Chain INPUT (policy DROP)"])  # fmt: skip
+def test_iptables_l_output_is_refused_saying_what_to_give(first: str) -> None:
+    text = f"{first}\n pkts bytes target     prot opt in     out     source               destination\n"
+    with pytest.raises(ParseError) as e:
+        forms.read_iptables(text, "nat-L")
+    assert str(e.value) == (
+        "nat-L:1: this is iptables -L output, which leaves out parts of rules a trace needs (options shown only in "
+        "words, or not at all): give iptables-save, or iptables -S for each table (-t nat -S, -t mangle -S, -S)")

@@ -125,12 +125,16 @@ def _entry_error(e: ParseError, file: str | None, form: str) -> ParseError:
 @refusing_long_numbers
 def read_iptables(text: str, file: str | None = None, table: str | None = None) -> tuple[Ruleset, str]:
     """iptables-save or ``iptables -S`` text -> (Ruleset, the form read, said in words)."""
-    for raw in split_lines(text):
+    for lineno, raw in enumerate(split_lines(text), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
         if line.startswith("-"):
             return _read_dash_s(text, file, table)
+        if re.match(r"^Chain \S+ \((policy \w+|\d+ references)", line):
+            raise ParseError("this is iptables -L output, which leaves out parts of rules a trace needs (options shown "
+                             "only in words, or not at all): give iptables-save, or iptables -S for each table (-t nat -S, "
+                             "-t mangle -S, -S)", file, lineno)  # fmt: skip
         break
     rs = iptables_save.parse(text, file)
     # iptables-nft-save writes "(nf_tables)" after its version, iptables-legacy-save writes nothing there
