@@ -72,6 +72,10 @@ def valid() -> dict[str, bytes]:
         "ip-route": (NODE / "ip-route").read_bytes(),
         "ip-rule": (NODE / "ip-rule").read_bytes(),
         "ip-addr": (NODE / "ip-addr").read_bytes(),
+        "ip-addr-brief": b"lo               UNKNOWN        127.0.0.1/8 ::1/128 \neth0             UP             "
+                         b"192.168.2.3/19 fe80::4c5:8dff:fe3e:5a8b/64 \n",
+        "cloud-config": b"[Global]\nZone = eu-west-1a\n; a comment\nNLBSecurityGroupMode = Managed\n"
+                        b"KubernetesClusterTag = \"seed\"\n",
         **_ipvs_files(),
         "manifest.yaml": (DATA / "check" / "manifests" / "app.yaml").read_bytes(),
         "dump.yaml": (DATA / "check" / "seed-dump.yaml").read_bytes(),
@@ -92,8 +96,10 @@ def command(kind: str, f: str) -> list[str]:
         return ["trace", "--iptables-save", str(NODE / "iptables-save"), "--routes", f, SYN]
     if kind == "ip-rule":
         return ["trace", *node, "--rules", f, SYN]
-    if kind == "ip-addr":
+    if kind in ("ip-addr", "ip-addr-brief"):
         return ["trace", *node, "--addrs", f, SYN]
+    if kind == "cloud-config":
+        return ["check", str(DATA / "check" / "seed-dump.yaml"), "--cloud-config", f, "--format", "json"]
     if kind == "ipset":
         return ["trace", *node, "--ipset", f, SYN]
     if kind == "ipvs":
@@ -199,8 +205,9 @@ def fuzz_one(tmp: Path, kind: str, data: bytes, cmd_kind: str | None = None) -> 
 # ---------------------------------------------------------------------------------------------- property tests
 
 
-@pytest.mark.parametrize("kind", ["scenario", "iptables-save", "ip-route", "ip-rule", "ip-addr", "ipset", "ipvs",
-                                  "manifest.yaml", "dump.yaml", "dump.json", "pcap", "pcapng"])  # fmt: skip
+@pytest.mark.parametrize("kind", ["scenario", "iptables-save", "ip-route", "ip-rule", "ip-addr", "ip-addr-brief",
+                                  "ipset", "ipvs", "manifest.yaml", "dump.yaml", "dump.json", "pcap", "pcapng",
+                                  "cloud-config"])  # fmt: skip
 def test_mutated_inputs(kind: str, valid: dict[str, bytes], tmp_path_factory: pytest.TempPathFactory) -> None:
     tmp = tmp_path_factory.mktemp("fuzz")
 
