@@ -40,6 +40,30 @@ PROBLEM_RULE_ID = "HP004"
 UNDECIDED_RULE_ID = "HP005"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
+#: The rules: (id, name, default level, short description, full description, help URI or "").
+RULES = (
+    (RULE_ID, RULE_NAME, "warning", "In-cluster callers of this internal NLB can time out",
+     "An internal NLB with client IP preservation can send an in-cluster caller's connection to the caller's own "
+     "node (or a target pod on it); the reply never reaches the NLB and the connection times out (NAT loopback).",
+     "https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-troubleshooting.html"
+     "#loopback-timeout"),
+    (IGNORED_RULE_ID, "ignored-annotation", "note", "The controller provisioning this Service ignores this annotation",
+     "The annotation is read only by another load balancer controller (or by none), so the load balancer is built "
+     "without it.", ""),
+    (PROXY_DROP_RULE_ID, "kube-proxy-source-range-drop", "error",
+     "kube-proxy drops in-cluster callers outside loadBalancerSourceRanges",
+     "kube-proxy handles calls to the load-balancer IPs it captures (ipMode VIP) on the caller's node and enforces "
+     "spec.loadBalancerSourceRanges there: a caller whose address is in none of the ranges has every connection "
+     "dropped (KUBE-FW/KUBE-PROXY-FIREWALL, nftables firewall chains).",
+     "https://kubernetes.io/docs/reference/networking/virtual-ips/"),
+    (PROBLEM_RULE_ID, "load-balancer-problem", "error", "The load balancer controller refuses this Service, or AWS would",
+     "A setting the Service's controller refuses or AWS rejects (an unknown value, an IPv6 Service on an IPv4 load "
+     "balancer, a feature gate off...): often no load balancer is built at all.", ""),
+    (UNDECIDED_RULE_ID, "undecided", "warning", "hairpin cannot decide this from the input",
+     "Something the verdict depends on is not in the input (the cluster's IP families, the pods' addresses, the "
+     "cloud provider's settings...): the message says what each case gives.", ""),
+)
+
 
 def _uri(file: str) -> str:
     """A SARIF artifact URI: the path as given, '/' separated, without a leading './'."""
@@ -205,63 +229,9 @@ def to_sarif(r: Report) -> dict[str, Any]:
                 phys["region"] = {"startLine": e.line}
             n["locations"] = [{"physicalLocation": phys}]
         notes.append(n)
-    rules = [
-        {
-            "id": RULE_ID,
-            "name": RULE_NAME,
-            "shortDescription": {"text": "In-cluster callers of this internal NLB can time out"},
-            "fullDescription": {
-                "text": "An internal NLB with client IP preservation can send an in-cluster "
-                "caller's connection to the caller's own node (or a target pod on it); the "
-                "reply never reaches the NLB and the connection times out (NAT loopback)."
-            },
-            "helpUri": "https://docs.aws.amazon.com/elasticloadbalancing/latest/network/"
-            "load-balancer-troubleshooting.html#loopback-timeout",
-            "defaultConfiguration": {"level": "warning"},
-        },
-        {
-            "id": IGNORED_RULE_ID,
-            "name": "ignored-annotation",
-            "shortDescription": {"text": "The controller provisioning this Service ignores this annotation"},
-            "fullDescription": {
-                "text": "The annotation is read only by another load balancer controller (or by none), so "
-                "the load balancer is built without it."
-            },
-            "defaultConfiguration": {"level": "note"},
-        },
-        {
-            "id": PROXY_DROP_RULE_ID,
-            "name": "kube-proxy-source-range-drop",
-            "shortDescription": {"text": "kube-proxy drops in-cluster callers outside loadBalancerSourceRanges"},
-            "fullDescription": {
-                "text": "kube-proxy handles calls to the load-balancer IPs it captures (ipMode VIP) on the caller's "
-                "node and enforces spec.loadBalancerSourceRanges there: a caller whose address is in none of the "
-                "ranges has every connection dropped (KUBE-FW/KUBE-PROXY-FIREWALL, nftables firewall chains)."
-            },
-            "helpUri": "https://kubernetes.io/docs/reference/networking/virtual-ips/",
-            "defaultConfiguration": {"level": "error"},
-        },
-        {
-            "id": PROBLEM_RULE_ID,
-            "name": "load-balancer-problem",
-            "shortDescription": {"text": "The load balancer controller refuses this Service, or AWS would"},
-            "fullDescription": {
-                "text": "A setting the Service's controller refuses or AWS rejects (an unknown value, an IPv6 Service "
-                "on an IPv4 load balancer, a feature gate off...): often no load balancer is built at all."
-            },
-            "defaultConfiguration": {"level": "error"},
-        },
-        {
-            "id": UNDECIDED_RULE_ID,
-            "name": "undecided",
-            "shortDescription": {"text": "hairpin cannot decide this from the input"},
-            "fullDescription": {
-                "text": "Something the verdict depends on is not in the input (the cluster's IP families, the pods' "
-                "addresses, the cloud provider's settings...): the message says what each case gives."
-            },
-            "defaultConfiguration": {"level": "warning"},
-        },
-    ]
+    rules = [{"id": rid, "name": name, "shortDescription": {"text": short}, "fullDescription": {"text": full},
+              **({"helpUri": uri} if uri else {}), "defaultConfiguration": {"level": level}}
+             for rid, name, level, short, full, uri in RULES]  # fmt: skip
     return {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
