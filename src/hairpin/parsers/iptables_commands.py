@@ -15,9 +15,10 @@ back with ``iptables-nft-save`` (``tests/test_iptables_forms.py``):
   number `0'").
 - ``-D CHAIN NUM`` deletes rule NUM ("Index of deletion too big"); ``-D CHAIN RULE`` deletes the first rule
   iptables finds equal (none: "Bad rule (does a matching rule exist in that chain?)").  iptables compares
-  rules after parsing their values (``10.0.0.1`` is ``10.0.0.1/32``), which hairpin does not model: it
-  deletes the first rule when that rule is, word for word, the one given, and refuses when an earlier rule
-  with the same target and matches might be equal.
+  rules after parsing their values (``10.0.0.1`` is ``10.0.0.1/32``): hairpin reads ``-s``/``-d`` as
+  addresses and the rest word for word, deletes the first rule equal in both, and refuses when an earlier
+  rule with the same target and matches might be equal.
+- ``-s A,B`` / ``-d C,D``: one rule per address pair (``expand``), so positions count each of them.
 - ``-R CHAIN NUM RULE`` replaces rule NUM ("Index of replacement too big"; a rule of several addresses:
   "Replacement rule does not specify a unique address").  iptables-legacy-restore 1.8.9 replaces it;
   iptables-nft-restore 1.8.9 crashes (segmentation fault, nothing loaded) on a replace of a rule that exists:
@@ -204,6 +205,15 @@ def expand(rule: Rule, file: str | None, line: int | None) -> list[Rule]:
     return [one(s, d) for s in lists.get("-s", [None]) for d in lists.get("-d", [None])]
 
 
+def add(edits: Edits, chain: Chain, rule: Rule, head: bool, file: str | None, line: int | None) -> None:
+    """``rule``'s kernel rules (``expand``) appended to ``chain``, or put at its head (``-I CHAIN [1]``)."""
+    for r in expand(rule, file, line):
+        if head:
+            edits.head(chain, r)
+        else:
+            chain.rules.append(r if r.index == len(chain.rules) + 1 else _reindex(r, len(chain.rules) + 1))
+
+
 _LOADED = "when the file is loaded; iptables-restore --test does not see it"
 
 
@@ -284,7 +294,7 @@ def apply(
         _zero(edits, chain, cmd.num)
         return
     if op == "D" and cmd.num is not None:
-        rules = _positions(edits, chain, "-D", file, line)
+        rules = edits.rules(chain)
         if cmd.num > len(rules):
             raise ParseError(f"Index of deletion too big: -D {name} {cmd.num}, chain {name} has {len(rules)} "
                              f"rule{'s' if len(rules) != 1 else ''} ({_LOADED})", file, line)  # fmt: skip
@@ -293,15 +303,11 @@ def apply(
     matches, target = read_rule(cmd.tokens)
     counters = cmd.counters if cmd.counters is not None else prefix
     rule = Rule(table.name, name, matches, target, len(chain.rules) + 1, line, counters, source)
-    if op == "A":
-        for r in expand(rule, file, line):
-            chain.rules.append(_reindex(r, len(chain.rules) + 1))
-    elif op == "I" and (cmd.num is None or cmd.num == 1):
-        for r in expand(rule, file, line):
-            edits.head(chain, r)
+    if op == "A" or (op == "I" and (cmd.num is None or cmd.num == 1)):
+        add(edits, chain, rule, op == "I", file, line)
     elif op == "I":
         assert cmd.num is not None
-        rules = _positions(edits, chain, "-I", file, line)
+        rules = edits.rules(chain)
         if cmd.num - 1 > len(rules) or not rules:
             raise ParseError(f"Index of insertion too big: -I {name} {cmd.num}, chain {name} has {len(rules)} "
                              f"rule{'s' if len(rules) != 1 else ''} ({_LOADED})", file, line)  # fmt: skip
@@ -311,7 +317,7 @@ def apply(
         assert cmd.num is not None
         if _multi(rule):
             raise ParseError("Replacement rule does not specify a unique address", file, line)
-        rules = _positions(edits, chain, "-R", file, line)
+        rules = edits.rules(chain)
         if cmd.num > len(rules):
             raise ParseError(f"Index of replacement too big: -R {name} {cmd.num}, chain {name} has {len(rules)} "
                              f"rule{'s' if len(rules) != 1 else ''} ({_LOADED})", file, line)  # fmt: skip
@@ -324,11 +330,6 @@ def apply(
             _delete_rule(edits, chain, r, file, line)
 
 
-def _positions(edits: Edits, chain: Chain, what: str, file: str | None, line: int) -> list[Rule]:
-    """The chain's rules by position (a rule of several addresses is already one rule per address pair)."""
-    return edits.rules(chain)
-
-
 _ALIAS = {"--destination-port": "--dport", "--source-port": "--sport", "--destination-ports": "--dports",
           "--source-ports": "--sports"}  # fmt: skip
 #: matches iptables-nft turns into native expressions or rule data (a bare ``-m tcp``, a comment): left out
@@ -336,7 +337,10 @@ _ALIAS = {"--destination-port": "--dport", "--source-port": "--sport", "--destin
 _LOOSE = frozenset({"tcp", "udp", "sctp", "icmp", "comment"})
 
 
-def _key(rule: Rule) -> tuple[object, ...]:
+_Builtin = tuple[tuple[str, tuple[str, ...], bool], ...]
+
+
+def _key(rule: Rule) -> tuple[_Builtin, tuple[object, ...], object]:
     """The rule word for word (aliases as iptables-save names them; options of a match in any order)."""
     ms = tuple((m.module, tuple(sorted((_ALIAS.get(o.name, o.name), o.values, o.negated) for o in m.options)))
                for m in rule.matches if m.module)  # fmt: skip
@@ -346,9 +350,10 @@ def _key(rule: Rule) -> tuple[object, ...]:
     return builtin, ms, target
 
 
-def _without_addresses(rule: Rule) -> tuple[object, ...]:
-    builtin, ms, target = _key(rule)
-    return tuple(o for o in builtin if o[0] not in ("-s", "-d")), ms, target  # type: ignore[attr-defined]
+def _without_addresses(key: tuple[_Builtin, tuple[object, ...], object]) -> tuple[object, ...]:
+    """``_key`` without ``-s`` and ``-d`` (compared as addresses, ``_addresses``)."""
+    builtin, ms, target = key
+    return tuple(o for o in builtin if o[0] not in ("-s", "-d")), ms, target
 
 
 def _addresses(rule: Rule) -> frozenset[tuple[str, object, bool]] | None:
@@ -373,16 +378,18 @@ def _loose(rule: Rule) -> tuple[object, ...]:
 
 
 def _delete_rule(edits: Edits, chain: Chain, rule: Rule, file: str | None, line: int) -> None:
-    rules = _positions(edits, chain, "-D", file, line)
-    loose = _loose(rule)
+    rules = edits.rules(chain)
+    loose, key, mine = _loose(rule), _key(rule), _addresses(rule)
+    rest = _without_addresses(key)
     for i, r in enumerate(rules):
         if _loose(r) != loose:
             continue
-        if _key(r) == _key(rule):
+        theirs_key = _key(r)
+        if theirs_key == key:
             del rules[i]
             return
-        mine, theirs = _addresses(rule), _addresses(r)
-        if mine is not None and theirs is not None and _without_addresses(r) == _without_addresses(rule):
+        theirs = _addresses(r)
+        if mine is not None and theirs is not None and _without_addresses(theirs_key) == rest:
             if mine == theirs:  # the same addresses written otherwise (-s 1.1.1.1 and -s 1.1.1.1/32)
                 del rules[i]
                 return

@@ -495,14 +495,10 @@ def _rule(
                 args = rule_args(tokens, table.name, file, lineno)
         if args is not None and chain is not None:
             rule = Rule(table.name, chain_name, args[0], args[1], len(chain.rules) + 1, lineno, counters_r, line)
+            head = words[0] in ("-I", "--insert")
             if "," in body:  # perhaps -s A,B: one kernel rule per address pair
-                rules = iptables_commands.expand(rule, file, lineno)
-                if len(rules) > 1:
-                    for r in rules:
-                        edits.head(chain, r) if words[0] in ("-I", "--insert") else chain.rules.append(r)
-                    edits.dirty[id(chain)] = chain  # renumbered at the end
-                    return
-            if words[0] in ("-I", "--insert"):
+                iptables_commands.add(edits, chain, rule, head, file, lineno)
+            elif head:
                 edits.head(chain, rule)
             else:
                 chain.rules.append(rule)
