@@ -186,8 +186,8 @@ def diagnosis(report: Any) -> str:
                 f"{p} ({worst.namespace}/{worst.name}); fixes below")  # fmt: skip
     if report.errors:
         return f"hairpin check: {len(report.errors)} input(s) could not be read; no Service at risk in the rest"
-    troubled = sum(1 for f in report.findings if f.settings.problems)
-    tail = f"; {troubled} ha{'s' if troubled == 1 else 've'} problems (below)" if troubled else ""
+    troubled = _troubled(report)
+    tail = f"; {_have(len(troubled))} problems (below)" if troubled else ""
     return f"hairpin check: none of {counted(report.findings)} can send an in-cluster caller back to its own node{tail}"
 
 
@@ -211,10 +211,18 @@ def next_step(report: Any, source: str = "DUMP") -> str:
         f = report.at_risk[0]
         return (f"Next: see it happen on your cluster: hairpin scenario from-cluster --service {f.namespace}/{f.name} "
                 f"{source} -o mine.yaml, then hairpin reproduce --scenario mine.yaml")  # fmt: skip
-    troubled = [f for f in report.findings if f.settings.problems]
+    troubled = _troubled(report)
     if troubled:
         f = troubled[0]
-        return (f"Next: no Service here times out its in-cluster callers, but {len(troubled)} ha"
-                f"{'s' if len(troubled) == 1 else 've'} problems listed above ({f.namespace}/{f.name} first): fix "
-                "them and run hairpin check again")  # fmt: skip
+        return (f"Next: no Service here times out its in-cluster callers, but {_have(len(troubled))} problems listed "
+                f"above ({f.namespace}/{f.name} first): fix them and run hairpin check again")  # fmt: skip
     return "Next: nothing to fix; run hairpin check in CI (README, Catch it in CI) to keep it so"
+
+
+def _troubled(report: Any) -> list[Any]:
+    """The Services with problems: what their controller refuses or AWS rejects (often: no load balancer)."""
+    return [f for f in report.findings if f.settings.problems]
+
+
+def _have(n: int) -> str:
+    return f"{n} ha{'s' if n == 1 else 've'}"

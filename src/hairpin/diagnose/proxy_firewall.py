@@ -188,16 +188,16 @@ def assess(c: Cluster, svc: KService, addresses: Sequence[str], *, mode: str, mo
     except InputError as exc:
         return ProxyDrop("", False, mode, tuple(addresses), (), (),
                          problem=f"{exc.message}: kube-proxy's source-range firewall was not checked")  # fmt: skip
-    v4 = families.ranges_of(ranges, fam)
-    if not v4 or not addresses:
+    own = families.ranges_of(ranges, fam)
+    if not own or not addresses:
         return None  # no range of this family: its proxier writes no firewall for these addresses (usesFWChain)
-    nets = _cidrs(v4, fam)
+    nets = _cidrs(own, fam)
     vip = addresses[0]
     name = families.NAMES[fam]
     placeholder = families.PLACEHOLDER[fam]
-    rules = tuple((f"{p.get('port')}/{p.get('protocol') or 'TCP'}", rule_for(svc, p, mode, version, vip, v4))
+    rules = tuple((f"{p.get('port')}/{p.get('protocol') or 'TCP'}", rule_for(svc, p, mode, version, vip, own))
                   for p in svc.ports)  # fmt: skip
-    shown = ", ".join(v4)
+    shown = ", ".join(own)
     at = ", ".join(addresses)
     where = (f"kube-proxy ({mode_note}) enforces spec.loadBalancerSourceRanges ({shown}) itself on the load-balancer "
              f"address(es) it captures ({at}): ")  # fmt: skip
@@ -257,7 +257,7 @@ def assess(c: Cluster, svc: KService, addresses: Sequence[str], *, mode: str, mo
             admit.append(placeholder)
         reason = (f"{where}{len(out)} of the {len(known)} in-cluster caller pod(s) of the input are outside them "
                   f"({'; '.join(parts)}): {drop}")  # fmt: skip
-        return ProxyDrop(reason, True, mode, tuple(addresses), v4, rules, tuple(f"{p.namespace}/{p.name}" for p, _ in out),
+        return ProxyDrop(reason, True, mode, tuple(addresses), own, rules, tuple(f"{p.namespace}/{p.name}" for p, _ in out),
                          tuple(admit), first.node, families=(name,), every_range=ranges)  # fmt: skip
     if marks_only:  # pods are not dropped; without pods, host-network callers are not known either
         return None
@@ -278,7 +278,7 @@ def assess(c: Cluster, svc: KService, addresses: Sequence[str], *, mode: str, mo
         reason = (f"{where}pods take their addresses from the nodes' podCIDRs, and {len(outside)} of them are not inside "
                   f"the ranges ({shown_nodes}); {nopods}, so the callers are the pods those nodes run: "
                   f"{drop}")  # fmt: skip
-        return ProxyDrop(reason, True, mode, tuple(addresses), v4, rules,
+        return ProxyDrop(reason, True, mode, tuple(addresses), own, rules,
                          tuple(f"node {node}" for node, _, _ in outside), tuple(sorted({x for _, x, _ in outside})),
                          outside[0][0], families=(name,), every_range=ranges)  # fmt: skip
     # 3. unknown callers: a warning, not a verdict
@@ -292,7 +292,7 @@ def assess(c: Cluster, svc: KService, addresses: Sequence[str], *, mode: str, mo
     reason = (f"{where}callers outside the ranges are dropped there every time, but {none}, so hairpin cannot tell "
               f"whether in-cluster callers are outside them{hosts_note}; give the pods (kubectl get pods -A -o yaml) to "
               "check")  # fmt: skip
-    return ProxyDrop(reason, False, mode, tuple(addresses), v4, rules, (), (placeholder,), families=(name,),
+    return ProxyDrop(reason, False, mode, tuple(addresses), own, rules, (), (placeholder,), families=(name,),
                      every_range=ranges)  # fmt: skip
 
 
