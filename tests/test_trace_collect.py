@@ -28,12 +28,16 @@ def test_collect_prints_the_read_only_commands_and_the_one_liner() -> None:
     assert res.returncode == 0 and res.stderr == ""
     lines = res.stdout.splitlines()
     assert lines[:5] == ["# run on the node as root (read-only); then: hairpin trace --node . PACKET",
-                         "iptables-save > iptables-save", "ip -4 route show table all > ip-route",
+                         "iptables-save > iptables-save.out 2> iptables-save.err; r=$?; { grep -v \"^#\" "
+                         "iptables-save.err >&2; grep \"^#\" iptables-save.err; cat iptables-save.out; } > "
+                         "iptables-save; rm -f iptables-save.out iptables-save.err; test $r = 0",
+                         "ip -4 route show table all > ip-route",
                          "ip -4 rule show > ip-rule", "ip addr show > ip-addr"]  # fmt: skip
     assert "nft list ruleset > nft-ruleset 2>/dev/null || rm -f nft-ruleset" in lines
     assert lines[-1] == debug_one_liner("ip-192-168-2-3")
     assert lines[-1].startswith("kubectl debug node/ip-192-168-2-3 -q -i --profile=sysadmin --image=busybox -- "
-                                "chroot /host sh -c 'd=$(mktemp -d) && cd \"$d\" && iptables-save > iptables-save")
+                                "chroot /host sh -c 'd=$(mktemp -d) && cd \"$d\" && { iptables-save > "
+                                "iptables-save.out 2> iptables-save.err; r=$?; ")
     assert lines[-1].endswith("tar czf - . && cd / && rm -rf \"$d\"' > ip-192-168-2-3.tgz")
     assert run("collect").stdout == script()
     res = run("collect", "--out", "x.tgz")
@@ -128,3 +132,64 @@ def test_run_commands_keeps_iptables_save_comments_from_stderr(monkeypatch: pyte
     assert sorted(files) == ["ip-addr", "ip-route", "ip-rule", "iptables-save"]
     rs = iptables_save.parse(files["iptables-save"].decode(), "iptables-save")
     assert [w.split(": ", 1)[0] for w in rs.warnings] == ["iptables-save:1"]
+
+
+FAKE_SAVE = """#!/bin/sh
+echo '# Warning: iptables-legacy tables present, use iptables-legacy-save to see them' >&2
+echo 'iptables-save: a note' >&2
+printf '*filter\\n:INPUT ACCEPT [0:0]\\nCOMMIT\\n'
+exit ${FAKE_EXIT:-0}
+"""
+
+
+def fake_tools(tmp_path: Path) -> dict[str, str]:
+    """A PATH where iptables-save is FAKE_SAVE, ip prints its arguments, and the optional tools are missing."""
+    import os
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "iptables-save").write_text(FAKE_SAVE)
+    (bin_dir / "ip").write_text('#!/bin/sh\necho "ip $*"\n')
+    for f in bin_dir.iterdir():
+        f.chmod(0o755)
+    for tool in ("sh", "grep", "cat", "rm", "test", "mktemp", "tar", "gzip"):
+        found = next((Path(d) / tool for d in ("/usr/bin", "/bin") if (Path(d) / tool).exists()), None)
+        if found is not None:
+            (bin_dir / tool).symlink_to(found)
+    return {**os.environ, "PATH": str(bin_dir)}
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_the_script_keeps_iptables_save_comments_from_stderr(tmp_path: Path, fail: bool) -> None:
+    """iptables-nft-save's stderr comment ("iptables-legacy tables present") lands at the head of the file, where
+    trace warns about it; its other stderr lines reach the terminal; a failing iptables-save fails the step."""
+    env = fake_tools(tmp_path)
+    env["FAKE_EXIT"] = "1" if fail else "0"
+    out = tmp_path / "out"
+    out.mkdir()
+    step = script().splitlines()[1]
+    res = subprocess.run(["sh", "-c", step], cwd=out, env=env, capture_output=True, text=True, check=False)
+    assert (res.returncode, res.stderr) == (1 if fail else 0, "iptables-save: a note\n")
+    assert sorted(p.name for p in out.iterdir()) == ["iptables-save"]
+    assert (out / "iptables-save").read_text() == ("# Warning: iptables-legacy tables present, use "
+                                                  "iptables-legacy-save to see them\n*filter\n:INPUT ACCEPT [0:0]\n"
+                                                  "COMMIT\n")  # fmt: skip
+
+
+def test_the_one_liner_streams_the_files_with_the_comment(tmp_path: Path) -> None:
+    """The one-liner's script (what runs under chroot /host) with fake tools: a tarball of the required files,
+    iptables-save's stderr comment at the head of its file, the missing optional tools' files left out."""
+    import shlex
+
+    env = fake_tools(tmp_path)
+    argv = shlex.split(debug_one_liner("n1").rpartition(" > ")[0])
+    assert argv[:10] == ["kubectl", "debug", "node/n1", "-q", "-i", "--profile=sysadmin", "--image=busybox", "--",
+                         "chroot", "/host"]  # fmt: skip
+    res = subprocess.run(argv[10:], env=env, capture_output=True, check=False)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr == b"iptables-save: a note\n"
+    with tarfile.open(fileobj=io.BytesIO(res.stdout), mode="r:gz") as tar:
+        files = {Path(m.name).name: tar.extractfile(m).read().decode() for m in tar if m.isfile()}  # type: ignore[union-attr]
+    assert sorted(files) == ["ip-addr", "ip-route", "ip-rule", "iptables-save"]
+    assert files["iptables-save"].startswith("# Warning: iptables-legacy tables present")
+    assert files["ip-route"] == "ip -4 route show table all\n"

@@ -46,9 +46,21 @@ def script() -> str:
     """The commands as a shell script that writes one file each into the current directory."""
     lines = ["# run on the node as root (read-only); then: hairpin trace --node . PACKET"]
     for name, (cmd, required) in COMMANDS.items():
-        line = f"{shlex.join(cmd)} > {name}"
+        line = _step(name, cmd)
         lines.append(line if required else f"{line} 2>/dev/null || rm -f {name}")
     return "\n".join(lines) + "\n"
+
+
+def _step(name: str, cmd: tuple[str, ...]) -> str:
+    """The shell step that writes ``name``: the command's stdout, and for iptables-save also its stderr
+    comments at the head of the file (iptables-nft-save 1.8.x says "# Warning: iptables-legacy tables
+    present, use iptables-legacy-save to see them" on stderr: trace warns about it when the file holds
+    it).  Its other stderr lines still reach the terminal, and the step fails when the command does."""
+    if name != "iptables-save":
+        return f"{shlex.join(cmd)} > {name}"
+    out, err = f"{name}.out", f"{name}.err"
+    return (f'{shlex.join(cmd)} > {out} 2> {err}; r=$?; {{ grep -v "^#" {err} >&2; grep "^#" {err}; cat {out}; }}'
+            f" > {name}; rm -f {out} {err}; test $r = 0")  # fmt: skip
 
 
 def debug_one_liner(node: str) -> str:
@@ -56,8 +68,10 @@ def debug_one_liner(node: str) -> str:
     throw-away directory and streams them back as a gzipped tarball on stdout."""
     steps = []
     for name, (cmd, required) in COMMANDS.items():
-        step = f"{shlex.join(cmd)} > {name}"
-        steps.append(step if required else f"{{ {step} 2>/dev/null || rm -f {name}; }}")
+        step = _step(name, cmd)
+        if not required:
+            step = f"{{ {step} 2>/dev/null || rm -f {name}; }}"
+        steps.append(f"{{ {step}; }}" if ";" in step and not step.startswith("{") else step)
     inner = ('d=$(mktemp -d) && cd "$d" && ' + " && ".join(steps) +
              ' && tar czf - . && cd / && rm -rf "$d"')  # fmt: skip
     return (f"kubectl debug node/{node} -q -i --profile=sysadmin --image=busybox -- chroot /host sh -c "
