@@ -23,6 +23,7 @@ from hairpin.engine import Engine
 from hairpin.host import Fabric, LinuxHost, Place
 from hairpin.model.net import Flags, Packet, ip_str
 from hairpin.model.trace import Decision, Event, Leg, Outcome
+from hairpin.netfilter.backends import Backends
 from hairpin.netfilter.evaluate import Evaluator, Step, Verdict
 from hairpin.netfilter.nft import Stacked
 from hairpin.netfilter.rules import Rule
@@ -115,7 +116,14 @@ class Tracer:
         self.fabric = _Fabric()
         self.host = LinuxHost(node.name, self.fabric, node.routing.routing, None, ip_forward=True, ipvs=node.ipvs)
         self.host.ruleset = node.ruleset
-        ipt = Evaluator(node.ruleset, node.ipsets) if node.ruleset.tables else None
+        ipt: Evaluator | None = Evaluator(node.ruleset, node.ipsets) if node.ruleset.tables else None
+        #: with iptables-legacy's tables too: which backend runs first at each (table, hook) where both hold
+        #: rules (True: legacy), as ``hairpin.legacy`` sets it for each order it tries; the hooks asked
+        self.orders: dict[tuple[str, str], bool] = {}
+        self.asked: list[tuple[str, str]] = []
+        self.backends: Backends | None = None
+        if node.legacy is not None:
+            self.backends = ipt = Backends(ipt, Evaluator(node.legacy, node.ipsets), self._order)
         # an nftables-mode node: kube-proxy's nft table and iptables-nft's tables on the same hooks, in the
         # kernel's priority order (hairpin.netfilter.nft.Stacked, as the simulator runs them)
         self.host.nf = Stacked(ipt, node.nft) if node.nft is not None else ipt
@@ -129,6 +137,14 @@ class Tracer:
         self.exact: dict[tuple[float, bool], Fraction] = {}  # (p, nft?) -> the exact probability asked
         self.draws = _Draws()  # every path starts from the same draws
         self.host.rng = self.draws
+
+    def _order(self, table: str, hook: str) -> bool:
+        key = (table, hook)
+        if key not in self.orders:
+            self.orders[key] = True  # legacy first until hairpin.legacy asks for the other order
+        if key not in self.asked:
+            self.asked.append(key)
+        return self.orders[key]
 
     def _watch(self, table: str, chain: str, v: Verdict) -> None:
         if self.walk is not None:
@@ -224,7 +240,8 @@ class Tracer:
                 exact = exacts[(p, nft)] = Fraction(p).limit_denominator(1 << 16) if nft else _probability(p)
             i = len(decisions)
             answer = script[i] if i < len(script) else True
-            decisions.append((exact, answer, rule, "", "", ""))
+            label = "" if self.backends is None else "legacy" if self.backends.is_legacy(rule) else "nft"
+            decisions.append((exact, answer, rule, label, "", ""))
             return answer
 
         host = self.host

@@ -75,6 +75,11 @@ def trace_cmd(
     table: Annotated[
         str | None, typer.Option("--table", help="The table of an iptables -S file (default: from its chains).")
     ] = None,
+    iptables_legacy_save: Annotated[
+        Path | None,
+        typer.Option("--iptables-legacy-save",
+                     help="iptables-legacy-save output, beside iptables-nft-save's (--iptables-save): both traced."),
+    ] = None,
     routes: Annotated[Path | None, typer.Option(help="ip route show table all (any form: -o, -c, -j) or route -n.")] = None,
     rules: Annotated[Path | None, typer.Option(help="ip rule output (default: the kernel's default rules).")] = None,
     addrs: Annotated[Path | None, typer.Option(help="ip addr output, any form (default: from the local table).")] = None,
@@ -131,13 +136,16 @@ def trace_cmd(
         if value is not None:
             files[key] = value
     ipt: list[Path] = list(iptables_save) if iptables_save else every_ipt
+    if iptables_legacy_save is not None:
+        ipt = [f for f in ipt if f != iptables_legacy_save] + [iptables_legacy_save]
     if (not ipt and "nft" not in files) or "routes" not in files:
         raise InputError("give --iptables-save FILE (or --nft FILE) and --routes FILE, or --node DIR")
     parsed = [tr.parse_packet(p) for p in packets]
     n = tr.Node.load(ipt, files["routes"], files.get("rules"), files.get("addrs"),
                      name=_node_name(node), ipset_file=files.get("ipset"),
                      ipvs_file=files.get("ipvs"), table=table, sockets_file=files.get("sockets"),
-                     nft_file=files.get("nft"), conntrack_file=files.get("conntrack"))  # fmt: skip
+                     nft_file=files.get("nft"), conntrack_file=files.get("conntrack"),
+                     legacy_file=iptables_legacy_save)  # fmt: skip
     for p, iif in parsed:
         tr.check_packet(n, p, iif)
     traces = [tr.trace(n, p, iif, reply=reply) for p, iif in parsed]
@@ -166,6 +174,11 @@ def trace_cmd(
 
 def _diagnosis(traces: list[Any], asym: list[tuple[Any, Any]], reply: bool) -> str:
     n = sum(len(t.outcomes) for t in traces)
+    if any(t.results > 1 for t in traces):  # two iptables backends whose order changes the outcome
+        orders = ("hairpin trace: the outcome depends on which iptables backend (legacy or nft) the kernel runs "
+                  "first, which the dumps cannot tell: every result is listed, each outcome saying the order it "
+                  "assumes")  # fmt: skip
+        return orders + (f"; {len(asym)} of {n} outcome(s) return asymmetrically" if asym else "")
     if asym:
         p = sum((o.probability for _, o in asym), Fraction(0)) / len(traces)
         return (f"hairpin trace: {len(asym)} of {n} outcome(s) of this packet ({float(p):.1%} of its probability) return "

@@ -155,7 +155,8 @@ def _choice(d: Decision) -> str:
     exact, answer, rule, what, yes, no = d
     if rule is not None:
         text = f"(p={exact}): {rule.source}" if rule.table == "nft" else f"(p={exact}): {_rule_text(rule)}"
-        return f"line {rule.line} matched {text}" if answer else f"line {rule.line} did not match {text}"
+        where = f"{what} line {rule.line}" if what else f"line {rule.line}"  # what: the backend, with two
+        return f"{where} matched {text}" if answer else f"{where} did not match {text}"
     if answer:
         return yes or f"{what}: chosen (p={exact})"
     return no or f"{what}: not chosen (p={exact})"
@@ -164,7 +165,7 @@ def _choice(d: Decision) -> str:
 class Outcome:
     """One path: the random choices that lead to it, its probability, and what happened."""
 
-    __slots__ = ("_asymmetric", "_choices", "_probability", "decisions", "legs", "undecided")
+    __slots__ = ("_asymmetric", "_choices", "_probability", "assumes", "decisions", "legs", "undecided")
 
     def __init__(self, decisions: list[Decision], legs: list[Leg], undecided: list[str] | None = None,
                  asymmetric: tuple[str, Leg] | None = None) -> None:  # fmt: skip
@@ -174,6 +175,8 @@ class Outcome:
         self._asymmetric = asymmetric  # (the request's interface, the reply that left by another)
         self._probability: Fraction | None = None
         self._choices: list[str] | None = None
+        #: with two iptables backends whose order changes the outcome: the order this outcome assumes
+        self.assumes: str | None = None
 
     @property
     def probability(self) -> Fraction:
@@ -209,7 +212,7 @@ class Outcome:
             "legs": [leg.to_json() for leg in self.legs],
             "asymmetric": self.asymmetric,
             "undecided": self.undecided,
-        }
+        } | ({"assumes": self.assumes} if self.assumes is not None else {})
 
 
 ASYMMETRIC_WHY = (
@@ -230,6 +233,9 @@ class Trace:
         self.outcomes = outcomes
         self.warnings = warnings if warnings is not None else []
         self.inputs = inputs if inputs is not None else {}  # kind -> "FILE: form read"
+        #: how many different results the orders of two iptables backends give (1: the order does not matter,
+        #: or one backend); above 1 the outcomes of each result are listed, each saying the order it assumes
+        self.results = 1
 
     @property
     def asymmetric_outcomes(self) -> list[int]:
@@ -245,7 +251,7 @@ class Trace:
             "warnings": self.warnings,
             "asymmetric": {"outcomes": self.asymmetric_outcomes, "why": ASYMMETRIC_WHY}
             if self.asymmetric_outcomes else None,
-        }  # fmt: skip
+        } | ({"results": self.results} if self.results > 1 else {})  # fmt: skip
 
     def lines(self) -> Iterator[tuple[str, str]]:
         """The text report as (style, line) pairs: whole lines, never wrapped."""
@@ -262,6 +268,8 @@ class Trace:
         for i, o in enumerate(self.outcomes, 1):
             yield "", ""
             yield "bold cyan", f"outcome {i}/{n}: probability {o.probability} ({float(o.probability):.6f})"
+            if o.assumes is not None:
+                yield "bold yellow", f"  assumes: {o.assumes}"
             for c in o.choices:
                 yield "cyan", f"  chose: {c}"
             for leg in o.legs:
