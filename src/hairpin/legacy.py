@@ -86,7 +86,7 @@ def split(dumps: list[Dump], legacy: list[Path]) -> tuple[Ruleset, Ruleset, str]
                                  "iptables-nft-save (nf_tables)", str(d[0]))  # fmt: skip
             b = "legacy"
         told.append((d, b))
-    if {b for _, b in told} < {"nf_tables", "legacy"} and not legacy:
+    if {b for _, b in told if b is not None} != {"nf_tables", "legacy"} and not legacy:
         return None
     if not any(b == "legacy" for _, b in told):
         raise InputError("--iptables-legacy-save names a file that is not among the rule files read")
