@@ -72,9 +72,11 @@ def _merge(dumps: list[Dump]) -> tuple[Ruleset, list[str]]:
     return rs, said
 
 
-def split(dumps: list[Dump], legacy: list[Path]) -> tuple[Ruleset, Ruleset, str] | None:
+def split(dumps: list[Dump], legacy: list[Path]) -> tuple[Ruleset, Ruleset | None, str] | None:
     """Two backends' dumps -> (iptables-nft's ruleset, iptables-legacy's, what was read); None when the files
-    are one backend's (or cannot be told apart and share no table: read as today, one ruleset).
+    are one backend's, read one after the other (one file per table).  A dump that says its backend and holds
+    the same rules as the first file of that backend is read once (on a node whose ``iptables`` is the legacy
+    one, ``iptables-save`` and ``iptables-legacy-save`` print the same): (the ruleset, None, what was read).
 
     ``legacy``: the files the user named as iptables-legacy-save's."""
     told: list[tuple[Dump, str | None]] = []
@@ -87,7 +89,10 @@ def split(dumps: list[Dump], legacy: list[Path]) -> tuple[Ruleset, Ruleset, str]
             b = "legacy"
         told.append((d, b))
     if {b for _, b in told if b is not None} != {"nf_tables", "legacy"} and not legacy:
-        return None
+        if not any(b is not None and b == told[0][1] and _same_rules(d[1], dumps[0][1]) for d, b in told[1:]):
+            return None
+        rs, read = _merge(dumps)
+        return rs, None, "; ".join(read)
     if not any(b == "legacy" for _, b in told):
         raise InputError("--iptables-legacy-save names a file that is not among the rule files read")
     for d, b in told:
@@ -99,7 +104,8 @@ def split(dumps: list[Dump], legacy: list[Path]) -> tuple[Ruleset, Ruleset, str]
     nft = [d for d, b in told if b == "nf_tables"]
     old = [d for d, b in told if b == "legacy"]
     if not nft:  # legacy files only (named or told): one backend, the legacy one
-        return None
+        rs, said_old = _merge(dumps)
+        return rs, None, "; ".join(said_old)
     nft_rs, nft_said = _merge(nft)
     old_rs, old_said = _merge(old)
     # iptables-nft-save's "iptables-legacy tables present": those tables are given now
@@ -124,7 +130,8 @@ def _describe(group: list[dict[tuple[str, str], bool]], asked: list[tuple[str, s
             said.append("either order at " + ", ".join(f"{k[0]} {k[1]}" for k in free))
         return ", ".join(said)
     alternatives = [", ".join(_one(k, o[k]) for k in free if k in o) for o in group]
-    return ", ".join(said + ["and " + " or ".join(f"({a})" for a in alternatives)])
+    either = " or ".join(f"({a})" for a in alternatives)
+    return ", ".join([*said, f"and {either}"]) if said else either
 
 
 def _signature(outcomes: list[Outcome]) -> tuple[object, ...]:

@@ -170,7 +170,7 @@ class Node:
         rs = nf.ruleset
         legacy_rs = None
         if len(ipt) > 1:
-            two = _two_backends(ipt, rs, nf.forms["iptables"], table, legacy_file)
+            two = _two_backends(ipt, rs, nf.forms["iptables"], legacy_file)
             if two is not None:
                 rs, legacy_rs, nf.forms["iptables"] = two
                 ipt = ipt[:1]
@@ -238,8 +238,8 @@ class Node:
         return out, every + [f for f in more if f not in every]
 
 
-def _two_backends(ipt: list[Path], first: Ruleset, said: str, table: str | None,
-                  legacy_file: str | Path | None) -> tuple[Ruleset, Ruleset, str] | None:  # fmt: skip
+def _two_backends(ipt: list[Path], first: Ruleset, said: str,
+                  legacy_file: str | Path | None) -> tuple[Ruleset, Ruleset | None, str] | None:  # fmt: skip
     """The rule files as iptables-nft's and iptables-legacy's rulesets, when they are both backends' (None: one
     backend's, read as before)."""
     dumps: list[legacy.Dump] = [(ipt[0], first, said.split(": ", 1)[1])]
