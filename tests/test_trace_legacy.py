@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -180,3 +181,61 @@ def test_the_backend_is_told_by_the_generated_by_line(version: str, prog: str, n
     assert backend_of(form) == ("nf_tables" if nft else "legacy")
     _, form = forms.read_iptables("*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n", "f")
     assert backend_of(form) is None
+
+
+LEGACY_SAVE = "#!/bin/sh\nprintf '%s'\n"
+
+
+def test_collect_keeps_iptables_legacy_save_only_when_it_prints_rules(tmp_path: Path) -> None:
+    """The script's step: the tool missing, or printing nothing (no legacy table): no file, no error; else its file."""
+    import os
+
+    from hairpin.collect import script
+
+    (step,) = [ln for ln in script().splitlines() if ln.startswith("{ iptables-legacy-save")]
+    assert step == ("{ iptables-legacy-save > iptables-legacy-save && test -s iptables-legacy-save; } 2>/dev/null "
+                    "|| rm -f iptables-legacy-save")  # fmt: skip
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("sh", "test", "rm"):
+        found = next((Path(d) / tool for d in ("/usr/bin", "/bin") if (Path(d) / tool).exists()), None)
+        if found is not None:
+            (bin_dir / tool).symlink_to(found)
+    env = {**os.environ, "PATH": str(bin_dir)}
+    for printed in (None, "", "*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n"):
+        out = tmp_path / f"out{printed is None}{len(printed or '')}"
+        out.mkdir()
+        if printed is not None:
+            (bin_dir / "iptables-legacy-save").write_text(LEGACY_SAVE.replace("%s", printed.replace("\n", "\\n")))
+            (bin_dir / "iptables-legacy-save").chmod(0o755)
+        res = subprocess.run(["sh", "-c", step], cwd=out, env=env, capture_output=True, text=True, check=False)
+        assert (res.returncode, res.stderr) == (0, "")
+        assert [(p.name, p.read_text()) for p in out.iterdir()] == ([("iptables-legacy-save", printed)] if printed else [])
+
+
+def test_collect_run_leaves_out_an_empty_legacy_dump(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hairpin import collect
+
+    for printed, kept in ((b"", False), (b"*nat\nCOMMIT\n", True)):
+        def fake(cmd: list[str], printed: bytes = printed, **_: object) -> subprocess.CompletedProcess[bytes]:
+            if cmd == ["iptables-legacy-save"]:
+                return subprocess.CompletedProcess(cmd, 0, printed, b"")
+            return subprocess.CompletedProcess(cmd, 0 if cmd[0] in ("ip", "iptables-save") else 1, b"x\n", b"")
+
+        monkeypatch.setattr(collect.subprocess, "run", fake)
+        files = collect.run_commands()
+        assert ("iptables-legacy-save" in files) == kept
+        if kept:
+            assert files["iptables-legacy-save"] == printed
+
+
+def test_orders_that_give_one_result_are_described_exactly() -> None:
+    from hairpin.legacy import _describe
+
+    nat, flt = ("nat", "PREROUTING"), ("filter", "FORWARD")
+    assert _describe([{nat: True, flt: True}, {nat: True, flt: False}], [nat, flt]) == (
+        "legacy nat before nft nat at PREROUTING, either order at filter FORWARD")
+    assert _describe([{nat: True, flt: False}, {nat: False, flt: True}], [nat, flt]) == (
+        "(legacy nat before nft nat at PREROUTING, nft filter before legacy filter at FORWARD) or "
+        "(nft nat before legacy nat at PREROUTING, legacy filter before nft filter at FORWARD)")
+    assert _describe([{nat: False}], [nat, flt]) == "nft nat before legacy nat at PREROUTING"

@@ -32,6 +32,9 @@ COMMANDS: dict[str, tuple[tuple[str, ...], bool]] = {
     "ip-route": (("ip", "-4", "route", "show", "table", "all"), True),
     "ip-rule": (("ip", "-4", "rule", "show"), True),
     "ip-addr": (("ip", "addr", "show"), True),
+    # the legacy backend's tables when the node has any besides iptables-nft's (trace reads both): kept only when
+    # the tool exists and prints something (no legacy table: nothing)
+    "iptables-legacy-save": (("iptables-legacy-save",), False),
     "ss": (("ss", "-ltnu"), False),
     "ipset-save": (("ipset", "save"), False),
     "ipvsadm": (("ipvsadm", "-Sn"), False),
@@ -56,6 +59,8 @@ def _step(name: str, cmd: tuple[str, ...]) -> str:
     comments at the head of the file (iptables-nft-save 1.8.x says "# Warning: iptables-legacy tables
     present, use iptables-legacy-save to see them" on stderr: trace warns about it when the file holds
     it).  Its other stderr lines still reach the terminal, and the step fails when the command does."""
+    if name == "iptables-legacy-save":  # empty when the node has no legacy table: not kept
+        return f"{{ {shlex.join(cmd)} > {name} && test -s {name}; }}"
     if name != "iptables-save":
         return f"{shlex.join(cmd)} > {name}"
     out, err = f"{name}.out", f"{name}.err"
@@ -93,6 +98,8 @@ def run_commands() -> dict[str, bytes]:
                 err = res.stderr.decode(errors="replace").strip().splitlines()
                 raise InputError(f"{shlex.join(cmd)} failed (exit {res.returncode}): {err[0] if err else ''}")
             continue
+        if name == "iptables-legacy-save" and not res.stdout.strip():
+            continue  # no legacy table
         out[name] = res.stdout
         if name == "iptables-save":  # its comments on stderr ("iptables-legacy tables present") kept first
             notes = [ln for ln in res.stderr.splitlines(keepends=True) if ln.startswith(b"#")]
