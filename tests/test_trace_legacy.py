@@ -239,3 +239,18 @@ def test_orders_that_give_one_result_are_described_exactly() -> None:
         "(legacy nat before nft nat at PREROUTING, nft filter before legacy filter at FORWARD) or "
         "(nft nat before legacy nat at PREROUTING, legacy filter before nft filter at FORWARD)")
     assert _describe([{nat: False}], [nat, flt]) == "nft nat before legacy nat at PREROUTING"
+
+
+def test_an_empty_chain_with_a_drop_policy_drops(tmp_path: Path) -> None:
+    """``:FORWARD DROP`` and no rule (Docker sets it on the legacy backend): every forwarded packet is dropped, with
+    one backend or beside the other's ACCEPT (ipt_do_table returns the chain's policy)."""
+    text = (NODE / "iptables-legacy-save").read_text().replace(":FORWARD ACCEPT [0:0]", ":FORWARD DROP [0:0]")
+    (tmp_path / "legacy").write_text("".join(ln for ln in text.splitlines(keepends=True) if not ln.startswith("-A FORWARD")))
+    packet = "tcp 192.168.27.239:40000 > 192.168.16.142:8080 syn in eni1"
+    for ipt in ([str(tmp_path / "legacy")], [str(NODE / "iptables-save"), str(tmp_path / "legacy")]):
+        res = run("trace", *(a for f in ipt for a in ("--iptables-save", f)), "--routes", str(NODE / "ip-route"),
+                  "--format", "json", packet)  # fmt: skip
+        assert res.returncode == 0, res.stderr
+        doc = json.loads(res.stdout)
+        assert [o["legs"][0]["verdict"] for o in doc["outcomes"]] == ["dropped in filter FORWARD (policy)"]
+        assert len(doc["warnings"]) == len(ipt) - 1

@@ -414,9 +414,10 @@ class Evaluator:
             self._names[table.name] = set(table.chains)
             for chain in table.chains.values():
                 self.policies[(table.name, chain.name)] = chain.policy
-                if chain.rules:
+                if chain.rules or chain.policy == "DROP":
                     live.append((table.name, chain.name))
-        #: (table, chain) of every chain holding at least one rule: hooks without rules are skipped.
+        #: (table, chain) of every chain holding at least one rule, or a DROP policy (an empty built-in chain
+        #: ``:FORWARD DROP`` drops every packet: ipt_do_table returns the policy): other hooks are skipped.
         self.live: frozenset[tuple[str, str]] = frozenset(live)
         self._pure: dict[tuple[str, str], Reads | None] = {}
 
