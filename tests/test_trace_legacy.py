@@ -254,3 +254,12 @@ def test_an_empty_chain_with_a_drop_policy_drops(tmp_path: Path) -> None:
         doc = json.loads(res.stdout)
         assert [o["legs"][0]["verdict"] for o in doc["outcomes"]] == ["dropped in filter FORWARD (policy)"]
         assert len(doc["warnings"]) == len(ipt) - 1
+
+
+def test_the_html_report_and_the_svg_say_the_order_each_outcome_assumes(tmp_path: Path) -> None:
+    res = run("trace", "--node", str(NODE), "--html", str(tmp_path / "t.html"), "--svg", str(tmp_path / "t.svg"), SVC)
+    assert res.returncode == 0, res.stderr
+    html = (tmp_path / "t.html").read_text()
+    assert html.count('<p class="sub">assumes: ') == 2
+    assert '<p class="sub">assumes: nft nat before legacy nat at PREROUTING, either order at filter FORWARD</p>' in html
+    assert "(assumes legacy nat before nft nat at PREROUTING, either order at filter FORWARD)" in (tmp_path / "t.svg").read_text()

@@ -64,6 +64,8 @@ def trace_svg(t: Trace, index: int = 0, *, id_prefix: str = "tr") -> str:
     )
     if o.asymmetric:
         title += ": ASYMMETRIC RETURN"
+    if o.assumes is not None:
+        title += f" (assumes {o.assumes})"
     hops, failing = _hops(o, "node")
     labels = {h.lane: f"interface {h.lane.removeprefix('via ')}" for h in hops if h.lane.startswith("via ")}
     labels["node"] = "the traced node"
@@ -88,6 +90,8 @@ def report(traces: list[Trace], *, title: str = "hairpin trace") -> str:
                         f"({float(o.probability):.6f})</h3>")  # fmt: skip
             if o.asymmetric:
                 body.append(f'<p class="bad asymmetric">ASYMMETRIC RETURN: {_e(o.asymmetric)}</p>')
+            if o.assumes is not None:  # two iptables backends whose order changes the outcome
+                body.append(f'<p class="sub">assumes: {_e(o.assumes)}</p>')
             body.append(f'<div class="pic diagram">{trace_svg(t, oi, id_prefix=f"t{ti}o{oi}")}</div>')
             rows = []
             for leg in o.legs:
