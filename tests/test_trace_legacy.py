@@ -263,3 +263,20 @@ def test_the_html_report_and_the_svg_say_the_order_each_outcome_assumes(tmp_path
     assert html.count('<p class="sub">assumes: ') == 2
     assert '<p class="sub">assumes: nft nat before legacy nat at PREROUTING, either order at filter FORWARD</p>' in html
     assert "(assumes legacy nat before nft nat at PREROUTING, either order at filter FORWARD)" in (tmp_path / "t.svg").read_text()
+
+
+def test_past_the_last_order_traced_nothing_is_claimed_for_every_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hairpin import legacy
+    from hairpin import trace as tr
+
+    monkeypatch.setattr(legacy, "MAX_ORDERS", 1)
+    n = tr.Node.load([NODE / "iptables-save", NODE / "iptables-legacy-save"], NODE / "ip-route")
+    t = tr.trace(n, *tr.parse_packet(SVC))
+    assert t.results == 1 and len(t.outcomes) == 1
+    assert t.warnings == [
+        "more than 1 orders of the two iptables backends: the rest were not traced, and the outcomes listed may not "
+        "be all there are",
+        "iptables-legacy and iptables-nft both hold rules at nat PREROUTING, filter FORWARD: the kernel runs first "
+        "the one whose hooks were registered last (nf_hook_entries_grow), which no dump records; the 1 orders traced "
+        "give the same outcomes (the rules shown are those of legacy nat before nft nat at PREROUTING, legacy filter "
+        "before nft filter at FORWARD)"]  # fmt: skip

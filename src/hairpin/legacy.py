@@ -151,7 +151,7 @@ def trace_orders(t: Tracer, paths: Callable[[], tuple[list[Outcome], bool]]) -> 
     todo: list[dict[tuple[str, str], bool]] = [{}]
     results: dict[tuple[object, ...], tuple[list[Outcome], list[dict[tuple[str, str], bool]]]] = {}
     asked: list[tuple[str, str]] = []
-    cut = False
+    cut = left_out = False
     runs = 0
     while todo:
         if runs >= MAX_ORDERS:
@@ -161,7 +161,7 @@ def trace_orders(t: Tracer, paths: Callable[[], tuple[list[Outcome], bool]]) -> 
         t.orders, t.asked = dict(fixed), []
         outcomes, left = paths()
         runs += 1
-        cut = cut or left
+        left_out = left_out or left
         for k in t.asked:
             if k not in asked:
                 asked.append(k)
@@ -173,16 +173,20 @@ def trace_orders(t: Tracer, paths: Callable[[], tuple[list[Outcome], bool]]) -> 
     hooks = ", ".join(f"{table} {hook}" for table, hook in asked)
     why = ("the kernel runs first the one whose hooks were registered last (nf_hook_entries_grow), which no dump "
            "records")  # fmt: skip
+    if left_out:
+        warnings.append("more paths than traced under some order of the two iptables backends: the rest are not "
+                        "listed")  # fmt: skip
     if cut:
-        warnings.append(f"more than {MAX_ORDERS} orders of the two iptables backends, or more paths than traced: "
+        warnings.append(f"more than {MAX_ORDERS} orders of the two iptables backends: the rest were not traced, and "
                         "the outcomes listed may not be all there are")  # fmt: skip
+    every = f"the {runs} orders traced" if cut else f"every order ({runs})"
     if not asked:
         return next(iter(results.values()))[0], warnings, 1
     if len(results) == 1:
         ((outcomes, group),) = results.values()
-        warnings.append(f"iptables-legacy and iptables-nft both hold rules at {hooks}: {why}; every order "
-                        f"({runs}) gives the same outcomes (the rules shown are those of "
-                        f"{_describe(group[:1], asked)})")  # fmt: skip
+        gives = "give" if cut else "gives"
+        warnings.append(f"iptables-legacy and iptables-nft both hold rules at {hooks}: {why}; {every} {gives} the "
+                        f"same outcomes (the rules shown are those of {_describe(group[:1], asked)})")  # fmt: skip
         return outcomes, warnings, 1
     shown: list[Outcome] = []
     for outcomes, group in results.values():
@@ -191,6 +195,6 @@ def trace_orders(t: Tracer, paths: Callable[[], tuple[list[Outcome], bool]]) -> 
             o.assumes = said
             shown.append(o)
     warnings.append(f"THE OUTCOME DEPENDS ON AN ORDER THE DUMPS CANNOT TELL: iptables-legacy and iptables-nft both "
-                    f"hold rules at {hooks}; {why}; the {runs} orders give {len(results)} different results, all "
+                    f"hold rules at {hooks}; {why}; the {runs} orders{' traced' if cut else ''} give {len(results)} different results, all "
                     "listed, each outcome saying the order it assumes (the probabilities add up to 1 per result)")  # fmt: skip
     return shown, warnings, len(results)
