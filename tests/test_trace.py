@@ -311,3 +311,24 @@ def test_kube_proxy_1_24_layout_traces_the_same_outcomes(tmp_path: Path) -> None
     t = tr.trace(n, packet, iif, reply=True)
     check_seed_node1(t)
     assert "KUBE-EXT-WGW5ZPXP7HZEBG5V" in [s.chain for s in t.outcomes[0].legs[0].steps]
+
+
+@pytest.mark.parametrize("width", [80, 60])
+def test_on_a_narrow_terminal_every_line_wraps_under_its_indentation_and_nothing_is_cut(width: int) -> None:
+    """A terminal of 80 (or 60) columns: no line is wider, the words are the plain text's words in order (a rule,
+    a conntrack entry or where the packet goes is never cut at the edge), and a wrapped line's continuation
+    starts at the line's own indentation."""
+    import io
+
+    from rich.console import Console
+
+    t = tr.trace(node1(), *tr.parse_packet("tcp 192.168.27.239:40146 > 192.168.2.3:31468 in eth0"), reply=True)
+    buf = io.StringIO()
+    Console(file=buf, width=width, force_terminal=True, color_system=None).print(t)
+    shown = [ln.rstrip() for ln in buf.getvalue().splitlines()]
+    assert max(map(len, shown)) <= width
+    assert " ".join(shown).split() == t.text().split()
+    assert shown.count("") == t.text().splitlines().count("")  # the blank lines between outcomes stay
+    final = "=> forwarded out eni851d8a400b6 as tcp 192.168.2.3:56364 > 192.168.16.142:80"
+    i = next(i for i, ln in enumerate(shown) if ln.strip().startswith(final[:40]))
+    assert shown[i].startswith("    =>") and shown[i + 1].startswith("    ") and not shown[i + 1].startswith("     ")

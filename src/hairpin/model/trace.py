@@ -293,7 +293,15 @@ class Trace:
         return "".join(line + "\n" for _, line in self.lines())
 
     def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
+        """On a terminal: each line wrapped at its width, the lines it wraps onto under its own indentation
+        (a rule, a warning or where the packet goes is never cut at the terminal's edge)."""
         from rich.text import Text
 
+        from hairpin.render.text import indented
+
         for style, line in self.lines():
-            yield Text(line, style=style, no_wrap=True, overflow="ignore")
+            body = line.lstrip(" ")
+            if not body:
+                yield Text("")  # a blank line between outcomes (a padded empty text renders no line)
+                continue
+            yield indented(Text(body, style=style, overflow="fold"), len(line) - len(body))
