@@ -23,20 +23,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hairpin.errors import InputError
-from hairpin.netfilter.backends import LABELS
 from hairpin.netfilter.rules import Ruleset
 
 if TYPE_CHECKING:
     from hairpin.model.trace import Outcome
     from hairpin.tracer import Tracer
 
-__all__ = ["MAX_ORDERS", "Dump", "split", "trace_orders"]
+__all__ = ["MAX_ORDERS", "Dump", "OrderKey", "split", "trace_orders", "unknown_orders"]
 
 #: orders tried at most (2 per hook both backends hold rules at); past it the rest are not traced, and said
 MAX_ORDERS = 256
 
 #: (file, ruleset, form read, backend: "nf_tables" | "legacy" | None when its file does not say)
 Dump = tuple[Path, Ruleset, str]
+#: two tables of equal priority on one hook: (table, hook, a, b), answered True when ``a``'s runs first; ``a``, ``b``:
+#: "legacy", "nft" (iptables-nft, beside legacy), "iptables" (iptables-nft alone), "kube-proxy" (its nft table)
+OrderKey = tuple[str, str, str, str]
 
 
 def backend_of(form: str) -> str | None:
@@ -114,11 +116,21 @@ def split(dumps: list[Dump], legacy: list[Path]) -> tuple[Ruleset, Ruleset | Non
     return nft_rs, old_rs, said
 
 
-def _one(k: tuple[str, str], legacy_first: bool) -> str:
-    return f"{LABELS[legacy_first]} {k[0]} before {LABELS[not legacy_first]} {k[0]} at {k[1]}"
+def _legacy(k: OrderKey) -> bool:
+    """Whether the pair is the two iptables backends (else kube-proxy's nft table and an iptables table)."""
+    return k[2:] == ("legacy", "nft")
 
 
-def _describe(group: list[dict[tuple[str, str], bool]], asked: list[tuple[str, str]]) -> str:
+def _one(k: OrderKey, first: bool) -> str:
+    a, b = (k[2], k[3]) if first else (k[3], k[2])
+    return f"{a} {k[0]} before {b} {k[0]} at {k[1]}"
+
+
+def _free(k: OrderKey) -> str:
+    return f"{k[0]} {k[1]}" if _legacy(k) else f"{k[0]} {k[1]} ({k[2]} and {k[3]})"
+
+
+def _describe(group: list[dict[OrderKey, bool]], asked: list[OrderKey]) -> str:
     """The orders that give one result, in words: the hooks where they all agree, and "either order" at the
     others when every combination of those is in the group (else each order, joined by "or")."""
     keys = [k for k in asked if any(k in o for o in group)]
@@ -127,7 +139,7 @@ def _describe(group: list[dict[tuple[str, str], bool]], asked: list[tuple[str, s
     said = [_one(k, group[0][k]) for k in fixed]
     if len(group) == 2 ** len(free) and all(k in o for o in group for k in free):
         if free:
-            said.append("either order at " + ", ".join(f"{k[0]} {k[1]}" for k in free))
+            said.append("either order at " + ", ".join(_free(k) for k in free))
         return ", ".join(said)
     alternatives = [", ".join(_one(k, o[k]) for k in free if k in o) for o in group]
     either = " or ".join(f"({a})" for a in alternatives)
@@ -144,13 +156,52 @@ def _signature(outcomes: list[Outcome]) -> tuple[object, ...]:
     return tuple(sorted(sig, key=repr))
 
 
-def trace_orders(t: Tracer, paths: Callable[[], tuple[list[Outcome], bool]]) -> tuple[list[Outcome], list[str], int]:
-    """Every order of the two backends at the hooks the packet meets: (the outcomes to show, warnings, how many
-    different results).  ``paths`` traces every path under ``t.orders`` (True: legacy first; a hook not in
-    it is answered True and recorded in ``t.asked``): (outcomes, whether paths were left out)."""
-    todo: list[dict[tuple[str, str], bool]] = [{}]
-    results: dict[tuple[object, ...], tuple[list[Outcome], list[dict[tuple[str, str], bool]]]] = {}
-    asked: list[tuple[str, str]] = []
+def _hooks(keys: list[OrderKey]) -> str:
+    return ", ".join(dict.fromkeys(f"{k[0]} {k[1]}" for k in keys))
+
+
+def _who(asked: list[OrderKey]) -> str:
+    """The tables whose order was tried, in a warning's words."""
+    legacy, kube = any(_legacy(k) for k in asked), any(not _legacy(k) for k in asked)
+    if legacy and kube:
+        return "the two iptables backends and kube-proxy's nft table"
+    return "the two iptables backends" if legacy or not asked else "iptables' and kube-proxy's nat tables"
+
+
+def _where(asked: list[OrderKey]) -> str:
+    """Which tables hold rules at which hooks of an unknown order."""
+    said = []
+    pairs = [k for k in asked if _legacy(k)]
+    if pairs:
+        said.append(f"iptables-legacy and iptables-nft both hold rules at {_hooks(pairs)}")
+    kube = [k for k in asked if not _legacy(k)]
+    if kube:
+        said.append(f"kube-proxy's nft table and iptables' nat table both hold nat rules of the same priority at "
+                    f"{_hooks(kube)}")  # fmt: skip
+    return "; ".join(said)
+
+
+def unknown_orders(asked: list[OrderKey]) -> list[dict[str, object]]:
+    """The pairs of tables whose order at a hook was unknown and tried both ways, for JSON."""
+    return [{"table": k[0], "hook": k[1], "between": [k[2], k[3]]} for k in asked]
+
+
+def trace_orders(
+    t: Tracer, paths: Callable[[], tuple[list[Outcome], bool]]
+) -> tuple[list[Outcome], list[str], int, list[OrderKey]]:
+    """Every order of the tables of equal priority at the hooks the packet meets (the two iptables backends,
+    kube-proxy's nft table and iptables' nat table): (the outcomes to show, warnings, how many different
+    results, the pairs whose order was asked).  ``paths`` traces every path under ``t.orders`` (a pair
+    (table, hook, a, b) True: ``a`` first; one not in it is answered True and recorded in ``t.asked``):
+    (outcomes, whether paths were left out).
+
+    kube-proxy's table beside iptables' (every node in nftables mode: the VPC CNI's SNAT and kube-proxy's
+    masquerade both at srcnat) is the common case, not a sign of trouble: when every order gives the same
+    result nothing is said of it in the warnings (the JSON's ``unknown_orders`` lists the pairs); two
+    iptables backends are always said."""
+    todo: list[dict[OrderKey, bool]] = [{}]
+    results: dict[tuple[object, ...], tuple[list[Outcome], list[dict[OrderKey, bool]]]] = {}
+    asked: list[OrderKey] = []
     cut = left_out = False
     runs = 0
     while todo:
@@ -165,36 +216,36 @@ def trace_orders(t: Tracer, paths: Callable[[], tuple[list[Outcome], bool]]) -> 
         for k in t.asked:
             if k not in asked:
                 asked.append(k)
-        new = [k for k in t.asked if k not in fixed]  # answered True (legacy first) by default: try the other
+        new = [k for k in t.asked if k not in fixed]  # answered True (the first named first) by default: try the other
         for i in range(len(new) - 1, -1, -1):
             todo.append({**fixed, **{k: True for k in new[:i]}, new[i]: False})
         results.setdefault(_signature(outcomes), (outcomes, []))[1].append(dict(t.orders))
     warnings: list[str] = []
-    hooks = ", ".join(f"{table} {hook}" for table, hook in asked)
+    who = _who(asked)
     why = ("the kernel runs first the one whose hooks were registered last (nf_hook_entries_grow), which no dump "
            "records")  # fmt: skip
     if left_out:
-        warnings.append("more paths than traced under some order of the two iptables backends: the rest are not "
-                        "listed")  # fmt: skip
+        warnings.append(f"more paths than traced under some order of {who}: the rest are not listed")
     if cut:
-        warnings.append(f"more than {MAX_ORDERS} orders of the two iptables backends: the rest were not traced, and "
-                        "the outcomes listed may not be all there are")  # fmt: skip
+        warnings.append(f"more than {MAX_ORDERS} orders of {who}: the rest were not traced, and the outcomes "
+                        "listed may not be all there are")  # fmt: skip
     every = f"the {runs} orders traced" if cut else f"every order ({runs})"
     if not asked:
-        return next(iter(results.values()))[0], warnings, 1
+        return next(iter(results.values()))[0], warnings, 1, asked
     if len(results) == 1:
         ((outcomes, group),) = results.values()
         gives = "give" if cut else "gives"
-        warnings.append(f"iptables-legacy and iptables-nft both hold rules at {hooks}: {why}; {every} {gives} the "
-                        f"same outcomes (the rules shown are those of {_describe(group[:1], asked)})")  # fmt: skip
-        return outcomes, warnings, 1
+        if any(_legacy(k) for k in asked) or cut:
+            warnings.append(f"{_where(asked)}: {why}; {every} {gives} the same outcomes (the rules shown are those "
+                            f"of {_describe(group[:1], asked)})")  # fmt: skip
+        return outcomes, warnings, 1, asked
     shown: list[Outcome] = []
     for outcomes, group in results.values():
         said = _describe(group, asked)
         for o in outcomes:
             o.assumes = said
             shown.append(o)
-    warnings.append(f"THE OUTCOME DEPENDS ON AN ORDER THE DUMPS CANNOT TELL: iptables-legacy and iptables-nft both "
-                    f"hold rules at {hooks}; {why}; the {runs} orders{' traced' if cut else ''} give {len(results)} different results, all "
-                    "listed, each outcome saying the order it assumes (the probabilities add up to 1 per result)")  # fmt: skip
-    return shown, warnings, len(results)
+    warnings.append(f"THE OUTCOME DEPENDS ON AN ORDER THE DUMPS CANNOT TELL: {_where(asked)}; {why}; the {runs} "
+                    f"orders{' traced' if cut else ''} give {len(results)} different results, all listed, each outcome "
+                    "saying the order it assumes (the probabilities add up to 1 per result)")  # fmt: skip
+    return shown, warnings, len(results), asked

@@ -236,6 +236,9 @@ class Trace:
         #: how many different results the orders of two iptables backends give (1: the order does not matter,
         #: or one backend); above 1 the outcomes of each result are listed, each saying the order it assumes
         self.results = 1
+        #: the pairs of tables of equal priority whose order at a hook the dumps cannot tell, each tried both ways
+        #: (``hairpin.legacy.unknown_orders``): {"table", "hook", "between": [a, b]}
+        self.unknown_orders: list[dict[str, object]] = []
 
     @property
     def asymmetric_outcomes(self) -> list[int]:
@@ -251,7 +254,8 @@ class Trace:
             "warnings": self.warnings,
             "asymmetric": {"outcomes": self.asymmetric_outcomes, "why": ASYMMETRIC_WHY}
             if self.asymmetric_outcomes else None,
-        } | ({"results": self.results} if self.results > 1 else {})  # fmt: skip
+        } | ({"results": self.results} if self.results > 1 else {}) | (
+            {"unknown_orders": self.unknown_orders} if self.unknown_orders else {})  # fmt: skip
 
     def lines(self) -> Iterator[tuple[str, str]]:
         """The text report as (style, line) pairs: whole lines, never wrapped."""
