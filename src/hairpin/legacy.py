@@ -121,27 +121,64 @@ def _legacy(k: OrderKey) -> bool:
     return k[2:] == ("legacy", "nft")
 
 
-def _one(k: OrderKey, first: bool) -> str:
-    a, b = (k[2], k[3]) if first else (k[3], k[2])
-    return f"{a} {k[0]} before {b} {k[0]} at {k[1]}"
+def _sequences(order: dict[OrderKey, bool]) -> dict[tuple[str, str], tuple[str, ...]]:
+    """Per (table, hook), the tables in the order ``order`` answers: the two iptables backends by their pair,
+    kube-proxy's table placed as ``Stacked`` places it (asked against the last first, then the one before)."""
+    seqs: dict[tuple[str, str], list[str]] = {}
+    for k, first in order.items():
+        if _legacy(k):
+            seqs[k[:2]] = ["legacy", "nft"] if first else ["nft", "legacy"]
+    for k in order:
+        if not _legacy(k):
+            seq = seqs.setdefault(k[:2], [])
+            if k[2] not in seq:  # one iptables table at the hook (its pair with kube-proxy names it)
+                seq.append(k[2])
+    for (table, hook), seq in seqs.items():
+        if any(not _legacy(k) and k[:2] == (table, hook) for k in order):
+            at = len(seq)
+            while at > 0 and order.get((table, hook, seq[at - 1], "kube-proxy")) is False:
+                at -= 1
+            seq.insert(at, "kube-proxy")
+    return {h: tuple(seq) for h, seq in seqs.items()}
 
 
-def _free(k: OrderKey) -> str:
-    return f"{k[0]} {k[1]}" if _legacy(k) else f"{k[0]} {k[1]} ({k[2]} and {k[3]})"
+def _one(hook: tuple[str, str], seq: tuple[str, ...]) -> str:
+    return " before ".join(f"{t} {hook[0]}" for t in seq) + f" at {hook[1]}"
+
+
+def _some(hook: tuple[str, str], seqs: list[tuple[str, ...]]) -> str:
+    """Several orders of the tables at one hook (not all of them), in words."""
+    n = len(seqs[0])
+    for end, word in ((0, "first"), (n - 1, "last")):
+        ends = {s[end] for s in seqs}
+        if n == 3 and len(seqs) == 2 and len(ends) == 1:  # both orders of the other two
+            return f"{ends.pop()} {hook[0]} {word} at {hook[1]}"
+    return " or ".join(_one(hook, s) for s in seqs)
 
 
 def _describe(group: list[dict[OrderKey, bool]], asked: list[OrderKey]) -> str:
-    """The orders that give one result, in words: the hooks where they all agree, and "either order" at the
-    others when every combination of those is in the group (else each order, joined by "or")."""
-    keys = [k for k in asked if any(k in o for o in group)]
-    fixed = [k for k in keys if all(k in o for o in group) and len({o[k] for o in group}) == 1]
-    free = [k for k in keys if k not in fixed]
-    said = [_one(k, group[0][k]) for k in fixed]
-    if len(group) == 2 ** len(free) and all(k in o for o in group for k in free):
-        if free:
-            said.append("either order at " + ", ".join(_free(k) for k in free))
+    """The orders that give one result, in words: per hook, the order all of them share, the table they all
+    run first or last, or "either order" (two tables) / "any order" (three) at hooks where every order is in
+    the group and the group is every combination of its hooks' orders; else each order, joined by "or"."""
+    per = [_sequences(o) for o in group]
+    hooks = list(dict.fromkeys(k[:2] for k in asked if any(k[:2] in s for s in per)))
+    seen = {h: list(dict.fromkeys(s[h] for s in per if h in s)) for h in hooks}
+    present = all(h in s for s in per for h in hooks)
+    fixed = [h for h in hooks if present and len(seen[h]) == 1]
+    free = [h for h in hooks if h not in fixed]
+    said = [_one(h, seen[h][0]) for h in fixed]
+    product = 1
+    for h in free:
+        product *= len(seen[h])
+    if present and len(group) == product:
+        every = {2: 2, 3: 6}
+        said += [_some(h, seen[h]) for h in free if len(seen[h]) != every[len(seen[h][0])]]
+        for n, word in ((2, "either"), (3, "any")):
+            at = [f"{h[0]} {h[1]}" for h in free if len(seen[h][0]) == n and len(seen[h]) == every[n]]
+            if at:
+                said.append(f"{word} order at " + ", ".join(at))
         return ", ".join(said)
-    alternatives = [", ".join(_one(k, o[k]) for k in free if k in o) for o in group]
+    alternatives = list(dict.fromkeys(", ".join(_one(h, s[h]) for h in free if h in s) for s in per))
     either = " or ".join(f"({a})" for a in alternatives)
     return ", ".join([*said, f"and {either}"]) if said else either
 
