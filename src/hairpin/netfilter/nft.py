@@ -493,7 +493,10 @@ class Stacked(Evaluator):
 
     nft's filter chains run before iptables' filter table (0): those below dstnat on prerouting
     and output (kube-proxy's firewall checks, -110) on the host's ``-pre-dnat`` pseudo-hooks,
-    before either nat table (``PRE_DNAT``).
+    before either nat table (``PRE_DNAT``).  kube-proxy 1.34+ puts filter-input, filter-forward and
+    filter-output at priority ``filter`` (0), iptables' own: there the kernel's order is also the creation
+    order, and running nft's first is one order, not enumerated (a DROP in either drops in both; only a
+    REJECT beside a DROP, or a mark, could tell them apart).
 
     At the nat hooks kube-proxy's nat chains (dstnat -100 / srcnat 100) and iptables' nat table sit at the
     same priority, and their order is the order they were registered in, which no dump records: since Linux
@@ -501,8 +504,9 @@ class Stacked(Evaluator):
     (``nf_nat_register_fn`` -> ``nf_hook_entries_insert_raw``, net/netfilter/nf_nat_core.c), kept by
     priority by ``nf_hook_entries_grow`` (net/netfilter/core.c), which puts a chain registered LATER before
     those of equal priority already there; ``nf_nat_inet_fn`` walks that list only until a chain sets up a
-    binding.  So the nat chain created last runs first, and the first binding wins (checked on Linux 6.18:
-    tests/test_trace_stacked_lab.py).
+    binding.  So the nat chain created last runs first, and the first binding wins (checked on Linux 6.18.44
+    with nftables 1.0.6 and iptables 1.8.9, 2026-12-02, in both creation orders and, with iptables-legacy's
+    nat table too, all six: tests/test_trace_stacked_lab.py).
 
     - ``order`` None (the simulator, ``hairpin.backends.sim``): one order, fixed: iptables' nat table
       first, kube-proxy's only if iptables made no binding.  The lab (``hairpin.backends.lab.build``)
