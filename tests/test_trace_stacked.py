@@ -197,3 +197,29 @@ def test_orders_of_three_tables_are_described_per_hook() -> None:
     assert _describe(two, [*asked, flt]) == (
         "(kube-proxy nat before legacy nat before nft nat at PREROUTING, legacy filter before nft filter at FORWARD) or "
         "(kube-proxy nat before nft nat before legacy nat at PREROUTING, nft filter before legacy filter at FORWARD)")
+
+
+def test_a_legs_ending_is_the_first_word_of_its_verdict() -> None:
+    """Orders are compared by how each leg ends (``Leg.ending``) without putting the verdict into words: the
+    same word, for legs forwarded, delivered, dropped, rejected, unanswered and swallowed."""
+    inputs = DATA / "golden" / "inputs"
+    cases = [(inputs / name, json.loads((inputs / name / "case.json").read_text())["packets"])
+             for name in ("reject", "ss-nothing-listens", "udp", "conntrack", "calico")]  # fmt: skip
+    cases += [(DATA / "legacy-node", [["tcp 192.168.27.239:40000 > 10.100.0.10:80 syn in eni1",
+                                       "tcp 192.168.27.239:40000 > 192.168.16.142:8080 syn in eni1"]]),
+              (SEED, [[NODEPORT, "tcp 192.168.2.3:40000 > 192.168.39.2:80 syn out"]])]  # fmt: skip
+    words = set()
+    for d, groups in cases:
+        def opt(name: str, d: Path = d) -> Path | None:
+            return d / name if (d / name).exists() else None
+
+        files = sorted(p for p in d.iterdir() if p.name.startswith("iptables"))
+        node = tr.Node.load(files, d / "ip-route", opt("ip-rule"), opt("ip-addr"), ipset_file=opt("ipset-save"),
+                            sockets_file=opt("ss"), conntrack_file=opt("conntrack"))  # fmt: skip
+        for packet in (p for g in groups for p in g):
+            for o in tr.trace(node, *tr.parse_packet(packet), reply=True).outcomes:
+                for leg in o.legs:
+                    ending = leg.ending
+                    assert ending == leg.verdict.split(" ", 1)[0], (d.name, packet, leg.verdict)
+                    words.add(ending)
+    assert {"forwarded", "delivered", "dropped", "rejected", "nothing"} <= words

@@ -34,6 +34,7 @@ from hairpin.errors import InputError
 from hairpin.netfilter.rules import Ruleset
 
 if TYPE_CHECKING:
+    from hairpin.model.net import Packet
     from hairpin.model.trace import Outcome
     from hairpin.tracer import Tracer
 
@@ -191,12 +192,16 @@ def _describe(group: list[dict[OrderKey, bool]], asked: list[OrderKey]) -> str:
     return ", ".join([*said, f"and {either}"]) if said else either
 
 
+def _shown(p: Packet | None) -> tuple[object, ...] | None:
+    """What ``str(p)`` shows (protocol, addresses, ports, flags), without the words."""
+    return None if p is None else (p.proto, p.src, p.sport, p.dst, p.dport, int(p.flags))
+
+
 def _signature(outcomes: list[Outcome]) -> tuple[object, ...]:
     """What an order's outcomes do: probability, and per leg how it ends, where and as what packet."""
     sig = []
     for o in outcomes:
-        legs = tuple((leg.name, leg.kind, leg.oif, str(leg.out_packet), leg.verdict.split(" ", 1)[0])
-                     for leg in o.legs)  # fmt: skip
+        legs = tuple((leg.name, leg.kind, leg.oif, _shown(leg.out_packet), leg.ending) for leg in o.legs)
         sig.append((o.probability, legs, o.asymmetric is not None))
     return tuple(sorted(sig, key=repr))
 

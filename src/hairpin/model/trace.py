@@ -57,6 +57,10 @@ def _rule_text(rule: Rule) -> str:
     return shown_rule(rule)
 
 
+#: the event kinds that decide a leg's verdict, and its first word
+_ENDINGS = {"forward": "forwarded", "deliver": "delivered", "drop": "dropped", "martian": "dropped"}
+
+
 class Leg:
     """One packet's pass through the node (the request, or its reply).
 
@@ -133,6 +137,17 @@ class Leg:
     @verdict.setter
     def verdict(self, text: str) -> None:
         self._verdict = text
+
+    @property
+    def ending(self) -> str:
+        """The first word of ``verdict`` (forwarded, delivered, dropped...), without putting it into words."""
+        if self._verdict is not None:
+            return self._verdict.split(" ", 1)[0]
+        word = "no"
+        for kind, *_ in self.events:
+            if kind in _ENDINGS:
+                word = _ENDINGS[kind]
+        return word
 
     def to_json(self) -> dict[str, Any]:
         return {
