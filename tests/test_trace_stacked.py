@@ -8,15 +8,20 @@ and the first binding wins (tests/test_trace_stacked_lab.py, root), which no dum
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hairpin import trace as tr
 from hairpin.legacy import OrderKey, _describe
+from hairpin.model.net import ip_str
 
 DATA = Path(__file__).parent / "data" / "trace"
 NFT = DATA / "nft-node1.nft"
@@ -223,3 +228,46 @@ def test_a_legs_ending_is_the_first_word_of_its_verdict() -> None:
                     assert ending == leg.verdict.split(" ", 1)[0], (d.name, packet, leg.verdict)
                     words.add(ending)
     assert {"forwarded", "delivered", "dropped", "rejected", "nothing"} <= words
+
+
+# ------------------------------------------------------------------------ random rules against a plain oracle
+
+ADDR = {"A": "10.100.0.10", "B": "10.100.0.11", "C": "192.168.39.2", "D": "192.168.49.70", "E": "192.168.16.142"}
+NAT = st.lists(st.tuples(st.sampled_from("AB"), st.sampled_from("CDE")), max_size=2)
+
+
+def _kube_proxy(rules: list[tuple[str, str]]) -> str:
+    lines = ["table ip kube-proxy {", "\tchain nat-prerouting {",
+             "\t\ttype nat hook prerouting priority dstnat; policy accept;"]  # fmt: skip
+    lines += [f"\t\tip daddr {ADDR[d]} meta l4proto tcp dnat to {ADDR[to]}:80" for d, to in rules]
+    return "\n".join([*lines, "\t}", "}", ""])
+
+
+def _fates(tables: dict[str, list[tuple[str, str]]]) -> set[str]:
+    """Where ``tcp ... > A:80`` goes over every order of the tables: the first (in that order) with a DNAT rule
+    for A binds (nf_nat_inet_fn), else it stays A."""
+    fates = set()
+    for order in itertools.permutations(tables):
+        hit = next((to for t in order for d, to in tables[t] if d == "A"), "A")
+        fates.add(ADDR[hit])
+    return fates
+
+
+@settings(max_examples=60, deadline=None)
+@given(kube=NAT, nft=NAT, old=st.none() | NAT)
+def test_random_dnat_rules_give_every_fate_the_orders_give(
+        kube: list[tuple[str, str]], nft: list[tuple[str, str]], old: list[tuple[str, str]] | None) -> None:  # fmt: skip
+    with tempfile.TemporaryDirectory() as d:
+        files = [dump(Path(d) / "nft", "nft", *(f"-A PREROUTING -d {ADDR[a]}/32 -p tcp -j DNAT --to-destination "
+                                               f"{ADDR[to]}:80" for a, to in nft))]  # fmt: skip
+        if old is not None:
+            files.append(dump(Path(d) / "old", "legacy", *(f"-A PREROUTING -d {ADDR[a]}/32 -p tcp -j DNAT "
+                                                          f"--to-destination {ADDR[to]}:80" for a, to in old)))  # fmt: skip
+        (Path(d) / "kp").write_text(_kube_proxy(kube))
+        node = tr.Node.load(files, SEED / "ip-route", SEED / "ip-rule", SEED / "ip-addr", nft_file=Path(d) / "kp")
+        t = tr.trace(node, *tr.parse_packet("tcp 192.168.27.239:40000 > 10.100.0.10:80 syn in enie348bef9edc"))
+    got = {o.legs[0].out_packet.dst for o in t.outcomes if o.legs[0].out_packet is not None}
+    tables = {"kube-proxy": kube, "nft": nft} | ({"legacy": old} if old is not None else {})
+    assert {ip_str(a) for a in got} == _fates(tables)
+    assert t.results == len(got) and len(t.outcomes) == len(got)
+    assert all((o.assumes is None) == (t.results == 1) for o in t.outcomes)
