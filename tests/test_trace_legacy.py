@@ -232,7 +232,7 @@ def test_collect_run_leaves_out_an_empty_legacy_dump(monkeypatch: pytest.MonkeyP
 def test_orders_that_give_one_result_are_described_exactly() -> None:
     from hairpin.legacy import _describe
 
-    nat, flt = ("nat", "PREROUTING"), ("filter", "FORWARD")
+    nat, flt = ("nat", "PREROUTING", "legacy", "nft"), ("filter", "FORWARD", "legacy", "nft")
     assert _describe([{nat: True, flt: True}, {nat: True, flt: False}], [nat, flt]) == (
         "legacy nat before nft nat at PREROUTING, either order at filter FORWARD")
     assert _describe([{nat: True, flt: False}, {nat: False, flt: True}], [nat, flt]) == (

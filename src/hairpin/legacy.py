@@ -14,6 +14,14 @@ hooks a path reaches), and compares what happens (each outcome's probability, wh
 as what packet, how it ends).  One result for every order: it is shown once, with a warning naming the
 hooks whose order was unknown and did not matter.  Several: every result is shown, each outcome saying
 the order it assumes, and a warning says the outcome depends on an order the dumps cannot tell.
+
+The same machinery orders kube-proxy's nftables-mode table against iptables' nat tables, at the nat hooks
+where both hold chains of the same priority (``hairpin.netfilter.nft.Stacked``: nf_nat's list, the chain
+created last first): each order is a set of pairs (table, hook, a, b), True when ``a`` runs first, asked
+lazily so that no cycle is ever asked (kube-proxy's place among two iptables backends: two questions at
+most, three places).  That pair is on every nftables-mode node with iptables rules (the VPC CNI's SNAT
+beside kube-proxy's masquerade at srcnat) and is not in itself a problem: when every order gives the same
+result, no warning (JSON's ``unknown_orders`` lists it).
 """
 
 from __future__ import annotations
@@ -23,20 +31,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hairpin.errors import InputError
-from hairpin.netfilter.backends import LABELS
 from hairpin.netfilter.rules import Ruleset
 
 if TYPE_CHECKING:
+    from hairpin.model.net import Packet
     from hairpin.model.trace import Outcome
     from hairpin.tracer import Tracer
 
-__all__ = ["MAX_ORDERS", "Dump", "split", "trace_orders"]
+__all__ = ["MAX_ORDERS", "Dump", "OrderKey", "split", "trace_orders", "unknown_orders"]
 
 #: orders tried at most (2 per hook both backends hold rules at); past it the rest are not traced, and said
 MAX_ORDERS = 256
 
 #: (file, ruleset, form read, backend: "nf_tables" | "legacy" | None when its file does not say)
 Dump = tuple[Path, Ruleset, str]
+#: two tables of equal priority on one hook: (table, hook, a, b), answered True when ``a``'s runs first; ``a``, ``b``:
+#: "legacy", "nft" (iptables-nft, beside legacy), "iptables" (iptables-nft alone), "kube-proxy" (its nft table)
+OrderKey = tuple[str, str, str, str]
 
 
 def backend_of(form: str) -> str | None:
@@ -114,43 +125,133 @@ def split(dumps: list[Dump], legacy: list[Path]) -> tuple[Ruleset, Ruleset | Non
     return nft_rs, old_rs, said
 
 
-def _one(k: tuple[str, str], legacy_first: bool) -> str:
-    return f"{LABELS[legacy_first]} {k[0]} before {LABELS[not legacy_first]} {k[0]} at {k[1]}"
+def _legacy(k: OrderKey) -> bool:
+    """Whether the pair is the two iptables backends (else kube-proxy's nft table and an iptables table)."""
+    return k[2:] == ("legacy", "nft")
 
 
-def _describe(group: list[dict[tuple[str, str], bool]], asked: list[tuple[str, str]]) -> str:
-    """The orders that give one result, in words: the hooks where they all agree, and "either order" at the
-    others when every combination of those is in the group (else each order, joined by "or")."""
-    keys = [k for k in asked if any(k in o for o in group)]
-    fixed = [k for k in keys if all(k in o for o in group) and len({o[k] for o in group}) == 1]
-    free = [k for k in keys if k not in fixed]
-    said = [_one(k, group[0][k]) for k in fixed]
-    if len(group) == 2 ** len(free) and all(k in o for o in group for k in free):
-        if free:
-            said.append("either order at " + ", ".join(f"{k[0]} {k[1]}" for k in free))
+def _sequences(order: dict[OrderKey, bool]) -> dict[tuple[str, str], tuple[str, ...]]:
+    """Per (table, hook), the tables in the order ``order`` answers: the two iptables backends by their pair,
+    kube-proxy's table placed as ``Stacked`` places it (asked against the last first, then the one before)."""
+    seqs: dict[tuple[str, str], list[str]] = {}
+    for k, first in order.items():
+        if _legacy(k):
+            seqs[k[:2]] = ["legacy", "nft"] if first else ["nft", "legacy"]
+    for k in order:
+        if not _legacy(k):
+            seq = seqs.setdefault(k[:2], [])
+            if k[2] not in seq:  # one iptables table at the hook (its pair with kube-proxy names it)
+                seq.append(k[2])
+    for (table, hook), seq in seqs.items():
+        if any(not _legacy(k) and k[:2] == (table, hook) for k in order):
+            at = len(seq)
+            while at > 0 and order.get((table, hook, seq[at - 1], "kube-proxy")) is False:
+                at -= 1
+            seq.insert(at, "kube-proxy")
+    return {h: tuple(seq) for h, seq in seqs.items()}
+
+
+def _one(hook: tuple[str, str], seq: tuple[str, ...]) -> str:
+    return " before ".join(f"{t} {hook[0]}" for t in seq) + f" at {hook[1]}"
+
+
+def _some(hook: tuple[str, str], seqs: list[tuple[str, ...]]) -> str:
+    """Several orders of the tables at one hook (not all of them), in words."""
+    n = len(seqs[0])
+    for end, word in ((0, "first"), (n - 1, "last")):
+        ends = {s[end] for s in seqs}
+        if n == 3 and len(seqs) == 2 and len(ends) == 1:  # both orders of the other two
+            return f"{ends.pop()} {hook[0]} {word} at {hook[1]}"
+    return " or ".join(_one(hook, s) for s in seqs)
+
+
+def _describe(group: list[dict[OrderKey, bool]], asked: list[OrderKey]) -> str:
+    """The orders that give one result, in words: per hook, the order all of them share, the table they all
+    run first or last, or "either order" (two tables) / "any order" (three) at hooks where every order is in
+    the group and the group is every combination of its hooks' orders; else each order, joined by "or"."""
+    per = [_sequences(o) for o in group]
+    hooks = list(dict.fromkeys(k[:2] for k in asked if any(k[:2] in s for s in per)))
+    seen = {h: list(dict.fromkeys(s[h] for s in per if h in s)) for h in hooks}
+    present = all(h in s for s in per for h in hooks)
+    fixed = [h for h in hooks if present and len(seen[h]) == 1]
+    free = [h for h in hooks if h not in fixed]
+    said = [_one(h, seen[h][0]) for h in fixed]
+    product = 1
+    for h in free:
+        product *= len(seen[h])
+    if present and len(group) == product:
+        every = {2: 2, 3: 6}
+        said += [_some(h, seen[h]) for h in free if len(seen[h]) != every[len(seen[h][0])]]
+        for n, word in ((2, "either"), (3, "any")):
+            at = [f"{h[0]} {h[1]}" for h in free if len(seen[h][0]) == n and len(seen[h]) == every[n]]
+            if at:
+                said.append(f"{word} order at " + ", ".join(at))
         return ", ".join(said)
-    alternatives = [", ".join(_one(k, o[k]) for k in free if k in o) for o in group]
+    alternatives = list(dict.fromkeys(", ".join(_one(h, s[h]) for h in free if h in s) for s in per))
     either = " or ".join(f"({a})" for a in alternatives)
     return ", ".join([*said, f"and {either}"]) if said else either
+
+
+def _shown(p: Packet | None) -> tuple[object, ...] | None:
+    """What ``str(p)`` shows (protocol, addresses, ports, flags), without the words."""
+    return None if p is None else (p.proto, p.src, p.sport, p.dst, p.dport, int(p.flags))
 
 
 def _signature(outcomes: list[Outcome]) -> tuple[object, ...]:
     """What an order's outcomes do: probability, and per leg how it ends, where and as what packet."""
     sig = []
     for o in outcomes:
-        legs = tuple((leg.name, leg.kind, leg.oif, str(leg.out_packet), leg.verdict.split(" ", 1)[0])
-                     for leg in o.legs)  # fmt: skip
+        legs = tuple((leg.name, leg.kind, leg.oif, _shown(leg.out_packet), leg.ending) for leg in o.legs)
         sig.append((o.probability, legs, o.asymmetric is not None))
     return tuple(sorted(sig, key=repr))
 
 
-def trace_orders(t: Tracer, paths: Callable[[], tuple[list[Outcome], bool]]) -> tuple[list[Outcome], list[str], int]:
-    """Every order of the two backends at the hooks the packet meets: (the outcomes to show, warnings, how many
-    different results).  ``paths`` traces every path under ``t.orders`` (True: legacy first; a hook not in
-    it is answered True and recorded in ``t.asked``): (outcomes, whether paths were left out)."""
-    todo: list[dict[tuple[str, str], bool]] = [{}]
-    results: dict[tuple[object, ...], tuple[list[Outcome], list[dict[tuple[str, str], bool]]]] = {}
-    asked: list[tuple[str, str]] = []
+def _hooks(keys: list[OrderKey]) -> str:
+    return ", ".join(dict.fromkeys(f"{k[0]} {k[1]}" for k in keys))
+
+
+def _who(asked: list[OrderKey]) -> str:
+    """The tables whose order was tried, in a warning's words."""
+    legacy, kube = any(_legacy(k) for k in asked), any(not _legacy(k) for k in asked)
+    if legacy and kube:
+        return "the two iptables backends and kube-proxy's nft table"
+    return "the two iptables backends" if legacy or not asked else "iptables' and kube-proxy's nat tables"
+
+
+def _where(asked: list[OrderKey]) -> str:
+    """Which tables hold rules at which hooks of an unknown order."""
+    said = []
+    pairs = [k for k in asked if _legacy(k)]
+    if pairs:
+        said.append(f"iptables-legacy and iptables-nft both hold rules at {_hooks(pairs)}")
+    kube = [k for k in asked if not _legacy(k)]
+    if kube:
+        said.append(f"kube-proxy's nft table and iptables' nat table both hold nat rules of the same priority at "
+                    f"{_hooks(kube)}")  # fmt: skip
+    return "; ".join(said)
+
+
+def unknown_orders(asked: list[OrderKey]) -> list[dict[str, object]]:
+    """The pairs of tables whose order at a hook was unknown and tried both ways, for JSON."""
+    return [{"table": k[0], "hook": k[1], "between": [k[2], k[3]]} for k in asked]
+
+
+def trace_orders(
+    t: Tracer, paths: Callable[[], tuple[list[Outcome], bool]]
+) -> tuple[list[Outcome], list[str], int, list[OrderKey]]:
+    """Every order of the tables of equal priority at the hooks the packet meets (the two iptables backends,
+    kube-proxy's nft table and iptables' nat table): (the outcomes to show, warnings, how many different
+    results, the pairs whose order was asked).  ``paths`` traces every path under ``t.orders`` (a pair
+    (table, hook, a, b) True: ``a`` first; one not in it is answered True and recorded in ``t.asked``):
+    (outcomes, whether paths were left out).
+
+    kube-proxy's table beside iptables' (every node in nftables mode: the VPC CNI's SNAT and kube-proxy's
+    masquerade both at srcnat) is the common case, not a sign of trouble: when every order gives the same
+    result nothing is said of it in the warnings (the JSON's ``unknown_orders`` lists the pairs); two
+    iptables backends are always said."""
+    todo: list[dict[OrderKey, bool]] = [{}]
+    results: dict[tuple[object, ...], tuple[list[Outcome], list[dict[OrderKey, bool]]]] = {}
+    asked: list[OrderKey] = []
     cut = left_out = False
     runs = 0
     while todo:
@@ -165,36 +266,36 @@ def trace_orders(t: Tracer, paths: Callable[[], tuple[list[Outcome], bool]]) -> 
         for k in t.asked:
             if k not in asked:
                 asked.append(k)
-        new = [k for k in t.asked if k not in fixed]  # answered True (legacy first) by default: try the other
+        new = [k for k in t.asked if k not in fixed]  # answered True (the first named first) by default: try the other
         for i in range(len(new) - 1, -1, -1):
             todo.append({**fixed, **{k: True for k in new[:i]}, new[i]: False})
         results.setdefault(_signature(outcomes), (outcomes, []))[1].append(dict(t.orders))
     warnings: list[str] = []
-    hooks = ", ".join(f"{table} {hook}" for table, hook in asked)
+    who = _who(asked)
     why = ("the kernel runs first the one whose hooks were registered last (nf_hook_entries_grow), which no dump "
            "records")  # fmt: skip
     if left_out:
-        warnings.append("more paths than traced under some order of the two iptables backends: the rest are not "
-                        "listed")  # fmt: skip
+        warnings.append(f"more paths than traced under some order of {who}: the rest are not listed")
     if cut:
-        warnings.append(f"more than {MAX_ORDERS} orders of the two iptables backends: the rest were not traced, and "
-                        "the outcomes listed may not be all there are")  # fmt: skip
+        warnings.append(f"more than {MAX_ORDERS} orders of {who}: the rest were not traced, and the outcomes "
+                        "listed may not be all there are")  # fmt: skip
     every = f"the {runs} orders traced" if cut else f"every order ({runs})"
     if not asked:
-        return next(iter(results.values()))[0], warnings, 1
+        return next(iter(results.values()))[0], warnings, 1, asked
     if len(results) == 1:
         ((outcomes, group),) = results.values()
         gives = "give" if cut else "gives"
-        warnings.append(f"iptables-legacy and iptables-nft both hold rules at {hooks}: {why}; {every} {gives} the "
-                        f"same outcomes (the rules shown are those of {_describe(group[:1], asked)})")  # fmt: skip
-        return outcomes, warnings, 1
+        if any(_legacy(k) for k in asked) or cut:
+            warnings.append(f"{_where(asked)}: {why}; {every} {gives} the same outcomes (the rules shown are those "
+                            f"of {_describe(group[:1], asked)})")  # fmt: skip
+        return outcomes, warnings, 1, asked
     shown: list[Outcome] = []
     for outcomes, group in results.values():
         said = _describe(group, asked)
         for o in outcomes:
             o.assumes = said
             shown.append(o)
-    warnings.append(f"THE OUTCOME DEPENDS ON AN ORDER THE DUMPS CANNOT TELL: iptables-legacy and iptables-nft both "
-                    f"hold rules at {hooks}; {why}; the {runs} orders{' traced' if cut else ''} give {len(results)} different results, all "
-                    "listed, each outcome saying the order it assumes (the probabilities add up to 1 per result)")  # fmt: skip
-    return shown, warnings, len(results)
+    warnings.append(f"THE OUTCOME DEPENDS ON AN ORDER THE DUMPS CANNOT TELL: {_where(asked)}; {why}; the {runs} "
+                    f"orders{' traced' if cut else ''} give {len(results)} different results, all listed, each outcome "
+                    "saying the order it assumes (the probabilities add up to 1 per result)")  # fmt: skip
+    return shown, warnings, len(results), asked

@@ -305,11 +305,12 @@ def trace(node: Node, packet: Packet, iif: str | None, *, reply: bool = False) -
 
     warnings = list(node.routing.warnings) + list(node.ruleset.warnings) + list(node.nft_warnings)
     results = 1
-    if node.legacy is None:
+    asked: list[legacy.OrderKey] = []
+    if node.legacy is None and (node.nft is None or not node.ruleset.tables):
         outcomes, cut = paths()
-    else:
-        warnings += node.legacy.warnings
-        outcomes, said, results = legacy.trace_orders(t, paths)
+    else:  # tables of equal priority whose order no dump records: both iptables backends, or kube-proxy's nft table
+        warnings += node.legacy.warnings if node.legacy is not None else []
+        outcomes, said, results, asked = legacy.trace_orders(t, paths)
         warnings += said
         cut = False  # said by trace_orders
     if cut:
@@ -319,4 +320,5 @@ def trace(node: Node, packet: Packet, iif: str | None, *, reply: bool = False) -
                         "`ss -ltnu` output (--sockets FILE) to know (no listener: RST)")  # fmt: skip
     out = Trace(packet, iif, outcomes, warnings, dict(node.forms))
     out.results = results
+    out.unknown_orders = legacy.unknown_orders(asked)
     return out

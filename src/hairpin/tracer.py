@@ -31,6 +31,7 @@ from hairpin.notes import Note
 from hairpin.parsers import conntrack_list
 
 if TYPE_CHECKING:
+    from hairpin.legacy import OrderKey
     from hairpin.trace import Node
 
 __all__ = ["Tracer"]
@@ -117,16 +118,20 @@ class Tracer:
         self.host = LinuxHost(node.name, self.fabric, node.routing.routing, None, ip_forward=True, ipvs=node.ipvs)
         self.host.ruleset = node.ruleset
         ipt: Evaluator | None = Evaluator(node.ruleset, node.ipsets) if node.ruleset.tables else None
-        #: with iptables-legacy's tables too: which backend runs first at each (table, hook) where both hold
-        #: rules (True: legacy), as ``hairpin.legacy`` sets it for each order it tries; the hooks asked
-        self.orders: dict[tuple[str, str], bool] = {}
-        self.asked: list[tuple[str, str]] = []
+        #: the order of tables of equal priority on one hook, which no dump records: iptables-legacy's and
+        #: iptables-nft's at every hook both hold rules at, kube-proxy's nft table and iptables' at the nat hooks:
+        #: (table, hook, a, b) -> True when ``a`` runs before ``b``, as ``hairpin.legacy.trace_orders`` sets it
+        #: for each order it tries; the pairs asked
+        self.orders: dict[OrderKey, bool] = {}
+        self.asked: list[OrderKey] = []
         self.backends: Backends | None = None
         if node.legacy is not None:
-            self.backends = ipt = Backends(ipt, Evaluator(node.legacy, node.ipsets), self._order)
+            self.backends = ipt = Backends(ipt, Evaluator(node.legacy, node.ipsets),
+                                           lambda table, hook: self._order(table, hook, "legacy", "nft"))  # fmt: skip
         # an nftables-mode node: kube-proxy's nft table and iptables-nft's tables on the same hooks, in the
-        # kernel's priority order (hairpin.netfilter.nft.Stacked, as the simulator runs them)
-        self.host.nf = Stacked(ipt, node.nft) if node.nft is not None else ipt
+        # kernel's priority order, every order of the nat chains of equal priority tried
+        # (hairpin.netfilter.nft.Stacked; the simulator runs one of them)
+        self.host.nf = Stacked(ipt, node.nft, self._order) if node.nft is not None else ipt
         self.walk: list[tuple[str, list[Step]]] | None = None
         self.undecided: list[str] = []
         self.host.watch = self._watch
@@ -138,10 +143,12 @@ class Tracer:
         self.draws = _Draws()  # every path starts from the same draws
         self.host.rng = self.draws
 
-    def _order(self, table: str, hook: str) -> bool:
-        key = (table, hook)
+    def _order(self, table: str, hook: str, a: str, b: str) -> bool:
+        """Whether ``a``'s table runs before ``b``'s at (table, hook): True until ``hairpin.legacy`` asks for
+        the other order (legacy before nft, iptables before kube-proxy: the simulator's order)."""
+        key = (table, hook, a, b)
         if key not in self.orders:
-            self.orders[key] = True  # legacy first until hairpin.legacy asks for the other order
+            self.orders[key] = True
         if key not in self.asked:
             self.asked.append(key)
         return self.orders[key]

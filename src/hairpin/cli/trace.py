@@ -174,10 +174,12 @@ def trace_cmd(
 
 def _diagnosis(traces: list[Any], asym: list[tuple[Any, Any]], reply: bool) -> str:
     n = sum(len(t.outcomes) for t in traces)
-    if any(t.results > 1 for t in traces):  # two iptables backends whose order changes the outcome
-        orders = ("hairpin trace: the outcome depends on which iptables backend (legacy or nft) the kernel runs "
-                  "first, which the dumps cannot tell: every result is listed, each outcome saying the order it "
-                  "assumes")  # fmt: skip
+    if any(t.results > 1 for t in traces):  # tables of equal priority whose order changes the outcome
+        kube = any("kube-proxy" in u["between"] for t in traces if t.results > 1 for u in t.unknown_orders)
+        which = ("which nat table (iptables' or kube-proxy's nft table)" if kube else
+                 "which iptables backend (legacy or nft)")  # fmt: skip
+        orders = (f"hairpin trace: the outcome depends on {which} the kernel runs first, which the dumps cannot "
+                  "tell: every result is listed, each outcome saying the order it assumes")  # fmt: skip
         return orders + (f"; {len(asym)} of {n} outcome(s) return asymmetrically" if asym else "")
     if asym:
         p = sum((o.probability for _, o in asym), Fraction(0)) / len(traces)

@@ -57,6 +57,10 @@ def _rule_text(rule: Rule) -> str:
     return shown_rule(rule)
 
 
+#: the event kinds that decide a leg's verdict, and its first word
+_ENDINGS = {"forward": "forwarded", "deliver": "delivered", "drop": "dropped", "martian": "dropped"}
+
+
 class Leg:
     """One packet's pass through the node (the request, or its reply).
 
@@ -133,6 +137,17 @@ class Leg:
     @verdict.setter
     def verdict(self, text: str) -> None:
         self._verdict = text
+
+    @property
+    def ending(self) -> str:
+        """The first word of ``verdict`` (forwarded, delivered, dropped...), without putting it into words."""
+        if self._verdict is not None:
+            return self._verdict.split(" ", 1)[0]
+        word = "no"
+        for kind, *_ in self.events:
+            if kind in _ENDINGS:
+                word = _ENDINGS[kind]
+        return word
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -236,6 +251,9 @@ class Trace:
         #: how many different results the orders of two iptables backends give (1: the order does not matter,
         #: or one backend); above 1 the outcomes of each result are listed, each saying the order it assumes
         self.results = 1
+        #: the pairs of tables of equal priority whose order at a hook the dumps cannot tell, each tried both ways
+        #: (``hairpin.legacy.unknown_orders``): {"table", "hook", "between": [a, b]}
+        self.unknown_orders: list[dict[str, object]] = []
 
     @property
     def asymmetric_outcomes(self) -> list[int]:
@@ -251,7 +269,8 @@ class Trace:
             "warnings": self.warnings,
             "asymmetric": {"outcomes": self.asymmetric_outcomes, "why": ASYMMETRIC_WHY}
             if self.asymmetric_outcomes else None,
-        } | ({"results": self.results} if self.results > 1 else {})  # fmt: skip
+        } | ({"results": self.results} if self.results > 1 else {}) | (
+            {"unknown_orders": self.unknown_orders} if self.unknown_orders else {})  # fmt: skip
 
     def lines(self) -> Iterator[tuple[str, str]]:
         """The text report as (style, line) pairs: whole lines, never wrapped."""

@@ -39,7 +39,7 @@ from collections.abc import Callable
 from hairpin.netfilter.evaluate import Context, Evaluator, Reads, Step, Verdict
 from hairpin.netfilter.rules import Rule
 
-__all__ = ["LABELS", "Backends"]
+__all__ = ["LABELS", "Backends", "run_in_order"]
 
 #: how each backend is named in a trace
 LABELS = {True: "legacy", False: "nft"}
@@ -73,17 +73,37 @@ class Backends(Evaluator):
     def pure(self, table: str, chain: str) -> Reads | None:
         return None  # the order is a per-trace answer: never cached
 
-    def run(self, table: str, chain: str, ctx: Context) -> Verdict:
-        parts = [(e, legacy) for e, legacy in ((self.nft, False), (self.legacy, True))
+    def parts(self, table: str, chain: str) -> list[tuple[str, Callable[[Context], Verdict]]]:
+        """The backends holding rules at (table, chain), in the order asked (``order``, when both do): each
+        as (its label, a runner whose verdict's steps are labelled).  ``hairpin.netfilter.nft.Stacked``
+        interleaves kube-proxy's nft table with these at the nat hooks."""
+        found = [(e, legacy) for e, legacy in ((self.nft, False), (self.legacy, True))
                  if e is not None and e.has(table, chain)]  # fmt: skip
-        if len(parts) == 2 and self.order(table, chain):
-            parts.reverse()
-        steps: list[Step] = []
-        v = Verdict("ACCEPT")
-        for e, legacy in parts:
-            v = e.run(table, chain, ctx)
-            steps += _labelled(v.steps, LABELS[legacy])
-            # nf_hook_slow: only NF_ACCEPT goes on to the next hook; nf_nat_inet_fn: a binding ends the list
-            if v.verdict != "ACCEPT" or (table == "nat" and v.nat is not None):
-                break
-        return Verdict(v.verdict, v.rule, v.nat, steps)
+        if len(found) == 2 and self.order(table, chain):
+            found.reverse()
+
+        def runner(e: Evaluator, label: str) -> Callable[[Context], Verdict]:
+            def run(ctx: Context) -> Verdict:
+                v = e.run(table, chain, ctx)
+                return Verdict(v.verdict, v.rule, v.nat, _labelled(v.steps, label))
+
+            return run
+
+        return [(LABELS[legacy], runner(e, LABELS[legacy])) for e, legacy in found]
+
+    def run(self, table: str, chain: str, ctx: Context) -> Verdict:
+        return run_in_order(table, [r for _, r in self.parts(table, chain)], ctx)
+
+
+def run_in_order(table: str, runners: list[Callable[[Context], Verdict]], ctx: Context) -> Verdict:
+    """Tables on one hook, one after the other, as the kernel's hook loop runs them: the steps of each that
+    ran, and the verdict of the last.  ``nf_hook_slow``: only NF_ACCEPT goes on to the next hook;
+    ``nf_nat_inet_fn``: at a nat hook, a chain that sets up a binding ends nf_nat's list."""
+    steps: list[Step] = []
+    v = Verdict("ACCEPT")
+    for run in runners:
+        v = run(ctx)
+        steps += v.steps
+        if v.verdict != "ACCEPT" or (table == "nat" and v.nat is not None):
+            break
+    return Verdict(v.verdict, v.rule, v.nat, steps)
