@@ -83,7 +83,10 @@ def test_nodeport_hop_names_the_nft_rules_that_acted(nft_seed: scenario.Scenario
     notes = hop.action.split(" | ")
     svc = "nginx-demo/service-nginx-demo/tcp/"
     ep = f"endpoint-UVQWZLS7-{svc}__192.168.49.70/80"
-    assert notes[:2] == [
+    assert notes[:4] == [  # every table the SYN crossed, the VPC CNI's iptables rules too, in the kernel's order
+        'mangle PREROUTING: -A PREROUTING -i eth0 -m comment --comment "AWS, primary ENI" -m addrtype --dst-type '
+        "LOCAL --limit-iface-in -j CONNMARK --set-xmark 0x80/0x80  [ctmark=0x80]",
+        "filter filter-prerouting: nft ct state new jump firewall-check  [jump firewall-check]",
         "nat nat-prerouting: nft jump services  [jump services]",
         "nat services: nft ip daddr @nodeport-ips meta l4proto . th dport vmap "
         f"@service-nodeports  [goto external-7WYOEMTF-{svc}]",
@@ -116,6 +119,9 @@ def test_136_nodeport_hop_names_the_new_rules(nft136_seed: scenario.Scenario) ->
     svc = "nginx-demo/service-nginx-demo/tcp/"
     masq = "meta mark & 0x00004000 != 0x00000000 meta mark set meta mark ^ 0x00004000 masquerade fully-random"
     expected = [  # in this order (notes are joined with " | ", which the mark rules' text holds too)
+        'mangle PREROUTING: -A PREROUTING -i eth0 -m comment --comment "AWS, primary ENI" -m addrtype --dst-type '
+        "LOCAL --limit-iface-in -j CONNMARK --set-xmark 0x80/0x80  [ctmark=0x80]",
+        "filter filter-prerouting-pre-dnat: nft ct state new jump firewall-check  [jump firewall-check]",
         "nat nat-prerouting: nft jump services  [jump services]",
         f"nat services: nft ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports  [goto external-7WYOEMTF-{svc}]",
         f'nat external-7WYOEMTF-{svc}: nft meta mark set meta mark | 0x00004000 comment "masquerade"  [mark=0x4000]',
@@ -124,6 +130,8 @@ def test_136_nodeport_hop_names_the_new_rules(nft136_seed: scenario.Scenario) ->
         "{ 0 : 192.168.39.2 . 80, 1 : 192.168.49.70 . 80, 2 : 192.168.16.142 . 80 }  [DNAT]",
         "DNAT: 192.168.2.3:31468 -> 192.168.49.70:80",
         "route: table main: default via 192.168.0.1 dev eth0",
+        "filter filter-forward: nft ct state new jump service-endpoints-check  [jump service-endpoints-check]",
+        "filter filter-forward: nft ct state new jump cluster-ips-check  [jump cluster-ips-check]",
         "nat nat-postrouting: nft jump masquerading  [jump masquerading]",
         f"nat masquerading: nft {masq}  [mark=0x0]",  # the bit cleared, then the same rule SNATs
         f"nat masquerading: nft {masq}  [MASQUERADE]",

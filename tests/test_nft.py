@@ -351,3 +351,29 @@ def test_136_tuple_set_elements_and_types_are_checked() -> None:
     with pytest.raises(ParseError) as e:
         parse("table ip kube-proxy {\n\tset h {\n\t\ttype ipv4_addr . inet_service\n\t}\n}\n", "n.nft")
     assert (e.value.message, e.value.line) == ("set type not modelled: 'type ipv4_addr . inet_service'", 3)
+
+
+@pytest.mark.parametrize("counter", ["counter", "counter packets 12 bytes 720", 'counter name "localhost-nodeport-rejected"',
+                                     "counter name svc-drops"])
+def test_a_counter_statement_counts_and_changes_nothing(counter: str) -> None:
+    """``nft list ruleset`` shows ``counter packets N bytes M`` in every rule that has a counter (and ``counter
+    name X`` for a named one): the same verdicts, marks and DNATs with a counter at the head of every rule."""
+    plain = ruleset(seed(), "node1")
+    lines, in_chain = [], False
+    for ln in plain.splitlines(keepends=True):
+        in_chain = ln.startswith("\tchain ") or (in_chain and ln != "\t}\n")
+        rule = in_chain and ln.startswith("\t\t") and not ln.startswith("\t\ttype ")
+        lines.append(f"\t\t{counter} {ln[2:]}" if rule else ln)
+    counted = "".join(lines)
+    assert counted.count(counter) > 10
+    for draws in ([True], [False, True], [False, False]):
+        got = []
+        for text in (plain, counted):
+            it = iter(draws)
+            ctx = Context(_syn("192.168.2.3", 31468), _Node(), "PREROUTING", iif="eth0", choose=lambda p, r, it=it: next(it))
+            v = parse(text, "n.nft").run("nat", "PREROUTING", ctx)
+            assert v.nat is not None
+            got.append((v.verdict, v.nat.addr, v.nat.port, ctx.mark))
+        assert got[0] == got[1]
+    with pytest.raises(ParseError, match="nft statement not modelled: 'counters'"):
+        parse(plain.replace("\t\tjump services", "\t\tcounters"), "n.nft")

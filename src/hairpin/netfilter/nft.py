@@ -261,6 +261,9 @@ _STATEMENTS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"meta l4proto (tcp|udp|sctp) dnat to ([\d.]+):(\d+)"), "dnat"),
     (re.compile(r"meta l4proto (tcp|udp|sctp) dnat ip to numgen random mod (\d+) map \{ ([^}]*) \}"), "dnatmap"),
     (re.compile(r"masquerade( fully-random)?"), "masq"),
+    # nft's counter statement (``nft list ruleset`` shows its numbers; ``counter name X`` counts in a named
+    # counter object): it counts and never changes the packet or the verdict (nft_counter.c)
+    (re.compile(r'counter(?: packets \d+ bytes \d+| name "?[\w.-]+"?)?'), "counter"),
     (re.compile(r"(jump|goto) ([\w./-]+)"), "verdict2"),
     (re.compile(r"(return|accept|drop|reject)"), "verdict1"),
 ]
@@ -317,6 +320,8 @@ def _compile(text: str, file: str, line: int) -> tuple[tuple[str, ...], ...]:
             steps.append(("verdict", f"{g[0]} {g[1]}"))
         elif kind == "verdict1":
             steps.append(("verdict", g[0]))
+        elif kind == "counter":
+            pass
         else:
             steps.append((kind, *(x or "" for x in g)))
         rest = rest[m.end() :].strip()
@@ -537,17 +542,12 @@ class Stacked(Evaluator):
         if self.order is not None and table == "nat" and chain in IPT_NAT_PRIORITY:
             return self._nat(chain, ctx)
         nft_first = table == "filter"
-        if nft_first and self.nft.has(table, chain):
-            v = self.nft.run(table, chain, ctx)
-            if v.verdict != "ACCEPT":
-                return v
+        runners: list[Callable[[Context], Verdict]] = []
         if self.iptables is not None and self.iptables.has(table, chain):
-            v = self.iptables.run(table, chain, ctx)
-            if v.verdict != "ACCEPT" or v.nat is not None:
-                return v
-        if not nft_first and self.nft.has(table, chain):
-            return self.nft.run(table, chain, ctx)
-        return Verdict("ACCEPT")
+            runners.append(partial(self.iptables.run, table, chain))
+        if self.nft.has(table, chain):
+            runners.insert(0 if nft_first else len(runners), partial(self.nft.run, table, chain))
+        return _in_turn(runners, ctx)
 
     def _nat(self, hook: str, ctx: Context) -> Verdict:
         """nf_nat's list at ``hook``: kube-proxy's nat chains and iptables' nat table(s), in the order asked."""
@@ -574,12 +574,18 @@ class Stacked(Evaluator):
             runners.insert(0, partial(self.nft.run_chains, before))
         if after:
             runners.append(partial(self.nft.run_chains, after))
-        # nf_nat_inet_fn: the list stops at the first binding (or a verdict other than accept).  The steps kept
-        # are those of the table that ran last, as in the fixed order above (where iptables' steps are not
-        # kept when kube-proxy's table runs after them): the recorded traces stay as they were
-        v = Verdict("ACCEPT")
-        for run in runners:
-            v = run(ctx)
-            if v.verdict != "ACCEPT" or v.nat is not None:
-                break
-        return v
+        return _in_turn(runners, ctx)
+
+
+def _in_turn(runners: list[Callable[[Context], Verdict]], ctx: Context) -> Verdict:
+    """The tables of one hook in the kernel's order: the next runs only after an accept (nf_hook_slow), and
+    at a nat hook only while no table set up a binding (nf_nat_inet_fn).  The verdict is the last table's,
+    with the steps of every table that ran (a trace shows each rule the packet went through)."""
+    v = Verdict("ACCEPT")
+    steps: list[Step] = []
+    for run in runners:
+        v = run(ctx)
+        steps += v.steps
+        if v.verdict != "ACCEPT" or v.nat is not None:
+            break
+    return v if len(steps) == len(v.steps) else Verdict(v.verdict, v.rule, v.nat, steps)
