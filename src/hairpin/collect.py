@@ -19,7 +19,9 @@ import subprocess
 import tarfile
 from pathlib import Path
 
+from hairpin.archive import is_tar, read_tar
 from hairpin.errors import InputError
+from hairpin.reading import read_bytes
 
 __all__ = [
     "CAPTURE_MAGICS", "COMMANDS", "capture_files", "debug_one_liner", "is_bundle", "materialize", "run_commands",
@@ -38,8 +40,6 @@ COMMANDS: dict[str, tuple[tuple[str, ...], bool]] = {
     "nft-ruleset": (("nft", "list", "ruleset"), False),
     "conntrack": (("conntrack", "-L"), False),
 }
-MAX_MEMBERS = 512
-MAX_MEMBER_BYTES = 256 * 2**20
 
 
 def script() -> str:
@@ -116,13 +116,13 @@ def materialize(path: Path, workdir: Path) -> Path:
     flattened, sizes bounded), and a Retina capture's metadata cut into one file per command."""
     if path.is_dir():
         if (path / "ip-resources.txt").is_file() or (path / "iptables-rules.txt").is_file():
-            split_retina({n: (path / n).read_bytes() for n in ("ip-resources.txt", "iptables-rules.txt")
+            split_retina({n: read_bytes(path / n) for n in ("ip-resources.txt", "iptables-rules.txt")
                           if (path / n).is_file()}, workdir)  # fmt: skip
             return workdir
         return path
     if not path.is_file():
         raise InputError("no such file or directory", str(path))
-    files = _read_tar(path)
+    files = read_tar(path)
     if "ip-resources.txt" in files or "iptables-rules.txt" in files:
         split_retina(files, workdir)
     else:
@@ -146,7 +146,7 @@ def is_bundle(path: Path) -> bool:
         with path.open("rb") as f:
             if f.read(4) in CAPTURE_MAGICS:
                 return False
-        return tarfile.is_tarfile(path)
+        return is_tar(path)
     except OSError:
         return False
 
@@ -165,7 +165,7 @@ def capture_files(path: Path, workdir: Path) -> list[tuple[Path, str]]:
             except OSError:
                 continue
     else:
-        for name, data in sorted(_read_tar(path).items()):
+        for name, data in sorted(read_tar(path).items()):
             if data[:4] in CAPTURE_MAGICS:
                 target = workdir / name
                 target.write_bytes(data)
@@ -173,28 +173,6 @@ def capture_files(path: Path, workdir: Path) -> list[tuple[Path, str]]:
     if not out:
         raise InputError("no pcap or pcapng file in it", str(path))
     return out
-
-
-def _read_tar(path: Path) -> dict[str, bytes]:
-    files: dict[str, bytes] = {}
-    try:
-        with tarfile.open(path, "r:*") as tar:
-            for i, m in enumerate(tar):
-                if i >= MAX_MEMBERS:
-                    raise InputError(f"more than {MAX_MEMBERS} members", str(path))
-                if not m.isfile():
-                    continue
-                if m.size > MAX_MEMBER_BYTES:
-                    raise InputError(f"member {m.name} is larger than {MAX_MEMBER_BYTES >> 20} MiB", str(path))
-                base = Path(m.name).name
-                if not base or base.startswith(".") or base in files:
-                    continue
-                f = tar.extractfile(m)
-                if f is not None:
-                    files[base] = f.read(MAX_MEMBER_BYTES + 1)
-    except (tarfile.TarError, OSError, EOFError) as e:
-        raise InputError(f"neither a directory nor a readable tarball: {e}", str(path)) from None
-    return files
 
 
 def split_retina(files: dict[str, bytes], out: Path) -> None:
