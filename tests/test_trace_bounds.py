@@ -1,0 +1,105 @@
+"""Node state built to be expensive for ``hairpin trace``: big ipsets tested by many rules, sets the kernel
+would refuse, jump chains; the cost stays bounded by the input's size and the answers are those of honest
+input."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hairpin import trace as tr
+from hairpin.errors import ParseError
+from hairpin.model.net import Packet
+from hairpin.parsers import ipset
+from time_limit import within
+
+DATA = Path(__file__).parent / "data" / "trace" / "seed-node1"
+SYN = "tcp 192.168.27.239:49134 > 192.168.2.3:31468 syn in eth0"
+PORTALS = '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES\n'
+
+
+def node_with(tmp: Path, rules: str, sets: str) -> tr.Node:
+    for f in ("ip-route", "ip-rule", "ip-addr"):
+        shutil.copy(DATA / f, tmp / f)
+    (tmp / "iptables-save").write_text((DATA / "iptables-save").read_text().replace(PORTALS, rules + PORTALS, 1))
+    (tmp / "ipset-save").write_text(sets)
+    f = tr.Node.find(tmp)
+    return tr.Node.load(f["iptables"], f["routes"], f.get("rules"), f.get("addrs"), name="n", ipset_file=f["ipset"])
+
+
+def test_a_big_set_tested_by_many_rules_costs_its_size_once(tmp_path: Path) -> None:
+    """300 rules testing a 30,000-entry set: every test scanned the set (9 million entry checks; a
+    100,000-entry set took more than 120 s); entries are now looked up by prefix and answers kept."""
+    rules = "".join(f"-A PREROUTING -m set --match-set big src -j MARK --set-xmark 0x{i:x}/0xffff\n"
+                    for i in range(1, 301))  # fmt: skip
+    sets = "create big hash:net family inet maxelem 100000\n" + "".join(
+        f"add big 11.{i >> 8 & 255}.{i & 255}.0/24\n" for i in range(30000)) + "add big 192.168.0.0/16\n"  # fmt: skip
+    with within(30):
+        n = node_with(tmp_path, rules, sets)
+        packet, iif = tr.parse_packet(SYN)
+        outcomes = tr.trace(n, packet, iif).outcomes
+    assert len(outcomes) == 3  # the seed's three backends
+    for o in outcomes:  # every MARK rule matched (the source is in 192.168.0.0/16), then the portals rule
+        assert len([s for s in o.legs[0].steps if s.chain == "PREROUTING" and s.table == "nat"]) == 301
+
+
+@pytest.mark.parametrize(("sets", "message"), [
+    ("create s hash:net\nadd s 0.0.0.0/0\n", "ipset-save:2: entry '0.0.0.0/0': the kernel refuses a /0 in a set "
+                                            "(invalid CIDR)"),
+    ("create s hash:ip\nadd s 10.0.0.0/1\n", "ipset-save:2: set s holds more than its maxelem 65536 elements once "
+                                            "'10.0.0.0/1' is expanded (the kernel refuses: hash is full)"),
+    ("create s hash:ip maxelem 300\nadd s 10.0.0.0/24\nadd s 10.0.1.0/26\n",
+     "ipset-save:3: set s holds more than its maxelem 300 elements once '10.0.1.0/26' is expanded (the kernel "
+     "refuses: hash is full)"),
+    ("create s hash:ip\nadd s 0.0.0.0\n", "ipset-save:2: entry '0.0.0.0': the kernel refuses the zero address in a "
+                                         "hash:ip set"),
+])  # fmt: skip
+def test_sets_the_kernel_refuses_are_one_line(sets: str, message: str) -> None:
+    with pytest.raises(ParseError) as e:
+        ipset.parse(sets, "ipset-save")
+    assert str(e.value) == message
+
+
+def test_hash_ip_cidr_entries_within_maxelem_are_read() -> None:
+    s = ipset.parse("create s hash:ip maxelem 512 netmask 24\nadd s 10.0.0.0/16\nadd s 10.1.0.0/16\n")["s"]
+    assert s.expanded == 512 and s.test(Packet(0x0A010203, 1, 0, 2), ["src"])
+
+
+def linear(s: ipset.IpSet, p: Packet, dirs: list[str]) -> bool:
+    """What IpSet.test answered before the index: the most specific matching entry, the first of equals."""
+    best: tuple[int, bool] | None = None
+    for dims, nomatch, spec in s.entries:
+        fits = len(dirs) >= len(dims) and all(ipset._dim_match(d, p, dirs[i]) for i, d in enumerate(dims))
+        if fits and (best is None or spec > best[0]):
+            best = (spec, nomatch)
+    return best is not None and not best[1]
+
+
+NETS = st.tuples(st.integers(0, 3), st.integers(0, 3), st.sampled_from([8, 16, 24, 30, 32]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(kind=st.sampled_from(["hash:net", "hash:net,port", "hash:net,net", "bitmap:port"]),
+       entries=st.lists(st.tuples(NETS, NETS, st.integers(1, 4), st.booleans()), max_size=12),
+       probes=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(0, 5)), min_size=1, max_size=6),
+       dirs=st.sampled_from([["src"], ["dst"], ["src", "dst"], ["dst", "src"]]))  # fmt: skip
+def test_the_index_answers_as_the_scan_did(kind: str, entries: list[tuple[tuple[int, int, int],
+                                           tuple[int, int, int], int, bool]], probes: list[tuple[int, int, int]],
+                                           dirs: list[str]) -> None:  # fmt: skip
+    def net(t: tuple[int, int, int]) -> str:
+        return f"10.{t[0]}.{t[1]}.0/{t[2]}"
+
+    lines = [f"create s {kind}"]
+    for a, b, port, nomatch in entries:
+        second = {"hash:net": "", "hash:net,port": f",tcp:{port}", "hash:net,net": f",{net(b)}"}.get(kind, "")
+        first = str(port) if kind == "bitmap:port" else net(a)
+        lines.append(f"add s {first}{second}{' nomatch' if nomatch else ''}")
+    s = ipset.parse("\n".join(lines) + "\n")["s"]
+    for x, y, port in probes:
+        p = Packet((10 << 24) | (x << 16) | (y << 8) | 1, port, (10 << 24) | (y << 16) | (x << 8) | 2, port)
+        assert s.test(p, dirs) == linear(s, p, dirs)
+        assert s.test(p, dirs) == linear(s, p, dirs)  # the kept answer
