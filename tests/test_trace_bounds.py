@@ -103,3 +103,99 @@ def test_the_index_answers_as_the_scan_did(kind: str, entries: list[tuple[tuple[
         p = Packet((10 << 24) | (x << 16) | (y << 8) | 1, port, (10 << 24) | (y << 16) | (x << 8) | 2, port)
         assert s.test(p, dirs) == linear(s, p, dirs)
         assert s.test(p, dirs) == linear(s, p, dirs)  # the kept answer
+
+
+def chains_rules(n: int, jumps: int = 1) -> tuple[str, str]:
+    """n nested user chains C0..C{n-1}, each jumping ``jumps`` times to the next, entered from PREROUTING."""
+    return ("".join(f":C{i} - [0:0]\n" for i in range(n)),
+            "-A PREROUTING -j C0\n" + "".join(f"-A C{i} -j C{i + 1}\n" * jumps for i in range(n - 1)))  # fmt: skip
+
+
+def nat_node(tmp: Path, chains: str, rules: str) -> Path:
+    for f in ("ip-route", "ip-rule", "ip-addr"):
+        shutil.copy(DATA / f, tmp / f)
+    text = (DATA / "iptables-save").read_text()
+    text = text.replace(":KUBE-SERVICES - [0:0]\n", ":KUBE-SERVICES - [0:0]\n" + chains, 1)
+    (tmp / "iptables-save").write_text(text.replace(PORTALS, rules + PORTALS, 1))
+    return tmp
+
+
+def trace_error(node: Path) -> str:
+    f = tr.Node.find(node)
+    with pytest.raises(ParseError) as e:
+        n = tr.Node.load(f.get("iptables"), f["routes"], f.get("rules"), f.get("addrs"), nft_file=f.get("nft"))
+        packet, iif = tr.parse_packet(SYN)
+        tr.trace(n, packet, iif)
+    return str(e.value).replace(str(node), "DIR")
+
+
+def test_jumps_nesting_past_what_the_evaluator_follows_are_refused_when_read(tmp_path: Path) -> None:
+    """100,000 nested chains: the evaluator stopped at 64 and said 'dropped' (iptables-legacy follows them)."""
+    with within(60):
+        msg = trace_error(nat_node(tmp_path, *chains_rules(100_000)))
+    assert msg == ("DIR/iptables-save:100094: jumps nest more than 64 chains deep below nat PREROUTING (PREROUTING -> "
+                   "C0 -> C1 -> ... -> C63 -> C64): not followed (iptables-nft refuses more than 15: Too many links)")  # fmt: skip
+    (tmp_path / "ok").mkdir()
+    f = tr.Node.find(nat_node(tmp_path / "ok", *chains_rules(64)))
+    n = tr.Node.load(f["iptables"], f["routes"], f.get("rules"), f.get("addrs"))
+    outcomes = tr.trace(n, *tr.parse_packet(SYN)).outcomes  # 64 chains deep, then the seed's three backends
+    assert [o.legs[0].kind for o in outcomes] == ["forward"] * 3
+    assert len([s for s in outcomes[0].legs[0].steps if s.effect.startswith("jump C")]) == 64
+
+
+def test_a_chain_jumping_twice_to_the_next_is_refused_past_the_budget(tmp_path: Path) -> None:
+    """40 chains, each jumping twice to the next: 2^40 rules for one packet (it ran out of 2 GB)."""
+    with within(60):
+        msg = trace_error(nat_node(tmp_path, *chains_rules(40, jumps=2)))
+    assert msg.startswith("DIR/iptables-save:")
+    assert msg.endswith(": more than 4,000,000 rules looked at for this trace: the same chains are jumped to over and "
+                        "over (a chain jumping twice to the next, many deep?); not followed")  # fmt: skip
+
+
+def nft_node(tmp: Path, chains: list[tuple[str, list[str]]]) -> Path:
+    for f in ("ip-route", "ip-rule", "ip-addr"):
+        shutil.copy(DATA / f, tmp / f)
+    hook = "type nat hook prerouting priority dstnat; policy accept;"
+    body = "".join(f"\tchain {name} {{\n" + (f"\t\t{hook}\n" if name == "pre" else "")
+                   + "".join(f"\t\t{r}\n" for r in rules) + "\t}\n" for name, rules in chains)  # fmt: skip
+    (tmp / "nft-ruleset").write_text("table ip kube-proxy {\n" + body + "}\n")
+    return tmp
+
+
+def test_nft_jumps_nest_at_most_15_chains_as_the_kernel_allows(tmp_path: Path) -> None:
+    """nft 1.0.6 on Linux 6.18: a 16th nested chain is 'Could not process rule: Too many links'; 100,000 of
+    them were a RecursionError traceback."""
+    deep = [("pre", ["jump c0"])] + [(f"c{i}", [f"jump c{i + 1}"]) for i in range(100_000)] + [("c100000", [])]
+    with within(60):
+        msg = trace_error(nft_node(tmp_path, deep))
+    assert msg == ("DIR/nft-ruleset:49: jumps nest more than 15 chains deep below base chain pre (pre -> c0 -> c1 -> "
+                   "... -> c14 -> c15); nft refuses it (Too many links)")  # fmt: skip
+    loop = [("pre", ["jump c0"])] + [(f"c{i}", [f"jump c{(i + 1) % 50_000}"]) for i in range(50_000)]
+    (tmp_path / "loop").mkdir()
+    assert trace_error(nft_node(tmp_path / "loop", loop)) == (
+        "DIR/nft-ruleset:150004: jump loop: chain c49999 jumps back to c0 (c0 -> c1 -> c2 -> ... -> c49999 -> c0); "
+        "nft refuses it (ELOOP)")  # fmt: skip
+    (tmp_path / "ok").mkdir()
+    ok = [("pre", ["jump c0"])] + [(f"c{i}", [f"jump c{i + 1}"]) for i in range(14)] + [("c14", [])]
+    f = tr.Node.find(nft_node(tmp_path / "ok", ok))
+    n = tr.Node.load(None, f["routes"], f.get("rules"), f.get("addrs"), nft_file=f["nft"])
+    (o, *_) = tr.trace(n, *tr.parse_packet(SYN)).outcomes
+    assert o.legs[0].kind == "local"
+
+
+@pytest.mark.parametrize(("n", "elements", "error"), [
+    (11, range(11), None),  # refused before: as strings, sorted("10", "2") is not range(11)'s order
+    (4294967295, range(2), "numgen mod 4294967295 needs elements 0..4294967294"),  # was a MemoryError
+    (2, ["0 : goto a", "1 goto a"], "numgen mod 2 needs elements 0..1"),  # was a ValueError traceback
+])  # fmt: skip
+def test_numgen_maps_are_checked_in_time_linear_in_their_elements(n: int, elements: object, error: str | None) -> None:
+    from hairpin.netfilter import nft
+
+    elems = ", ".join(e if isinstance(e, str) else f"{e} : goto a" for e in elements)  # type: ignore[attr-defined]
+    text = f"table ip kube-proxy {{\n\tchain a {{\n\t}}\n\tchain s {{\n\t\tnumgen random mod {n} vmap {{ {elems} }}\n\t}}\n}}\n"
+    if error is None:
+        assert nft.parse(text, "f").chains["s"].rules[0].steps[0] == ("numgen", *["goto a"] * n)
+        return
+    with pytest.raises(ParseError) as e:
+        nft.parse(text, "f")
+    assert str(e.value) == f"f:5: {error}"

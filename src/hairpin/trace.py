@@ -52,6 +52,7 @@ from hairpin.gcpause import paused
 from hairpin.ipvs import IpvsTable
 from hairpin.model.net import Flags, Packet, ip_int, ip_str
 from hairpin.model.trace import ASYMMETRIC_WHY, Leg, Outcome, RuleStep, Trace
+from hairpin.netfilter.evaluate import MAX_EVALUATIONS
 from hairpin.netfilter.nft import NftTable
 from hairpin.netfilter.rules import Ruleset
 from hairpin.parsers import conntrack_list, forms, iproute, ipset, iptables_check, ipvsadm
@@ -260,6 +261,8 @@ def trace(node: Node, packet: Packet, iif: str | None, *, reply: bool = False) -
     """Every outcome of ``packet`` entering ``node`` on ``iif`` (None: sent by the node itself)."""
     check_packet(node, packet, iif)
     t = node.tracer()
+    for e in t.evaluators:  # every path and pass of this trace draws on one budget
+        e.budget = MAX_EVALUATIONS
     outcomes: list[Outcome] = []
     stack: list[list[bool]] = [[]]
     while stack:

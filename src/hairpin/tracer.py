@@ -119,6 +119,7 @@ class Tracer:
         # an nftables-mode node: kube-proxy's nft table and iptables-nft's tables on the same hooks, in the
         # kernel's priority order (hairpin.netfilter.nft.Stacked, as the simulator runs them)
         self.host.nf = Stacked(ipt, node.nft) if node.nft is not None else ipt
+        self.evaluators = [e for e in (ipt, node.nft) if e is not None]
         self.walk: list[tuple[str, list[Step]]] | None = None
         self.undecided: list[str] = []
         self.host.watch = self._watch

@@ -38,7 +38,7 @@ from typing import Any
 
 from hairpin.errors import ParseError
 from hairpin.model.net import ip_int
-from hairpin.netfilter.evaluate import Context, Evaluator, NatAction, Reads, Step, Verdict
+from hairpin.netfilter.evaluate import Context, Evaluator, NatAction, Reads, Step, Verdict, over_budget
 from hairpin.netfilter.rules import Rule
 from hairpin.text import split_lines
 
@@ -97,6 +97,9 @@ class NftTable:
     dynamic: dict[str, dict[int, float]] = field(default_factory=dict, repr=False, compare=False)
     #: the rules that acted during the current ``run`` (reported as the Verdict's steps)
     _steps: list[Step] = field(default_factory=list, repr=False, compare=False)
+    #: rules the walks may still look at (None: no bound), as for hairpin.netfilter.evaluate.Evaluator
+    budget: int | None = field(default=None, repr=False, compare=False)
+    file: str | None = field(default=None, repr=False, compare=False)
 
     def base_chains(self, kind: str, hook: str) -> list[NftChain]:
         """Base chains of ``kind`` on ``hook`` (iptables hook name), by priority.
@@ -127,9 +130,12 @@ class NftTable:
 
     def _chain(self, name: str, ctx: Context, depth: int) -> Verdict | None:
         """None: fell off (or returned from) the chain."""
-        if depth > 32:
+        if depth > 32:  # nft_ruleset refuses more than 15 when it reads the table
             raise RecursionError(f"nft chain {name}: jumps nest deeper than 32")
-        for rule in self.chains[name].rules:
+        rules = self.chains[name].rules
+        if self.budget is not None:
+            self.budget -= len(rules)
+        for rule in rules:
             out = self._rule(rule, ctx, depth)
             if out == "continue":
                 continue
@@ -142,6 +148,8 @@ class NftTable:
     def _verdict(self, verdict: str, rule: NftRule, ctx: Context, depth: int) -> Verdict | str:
         word, _, target = verdict.partition(" ")
         self._steps.append(Step(rule.as_rule(), verdict, f"nft {rule.text}"))
+        if self.budget is not None and self.budget < 0 and word in ("jump", "goto"):
+            raise over_budget(self.file, rule.line)
         if word == "jump":
             v = self._chain(target, ctx, depth + 1)
             return "continue" if v is None else v
@@ -285,10 +293,11 @@ def _compile(text: str, file: str, line: int) -> tuple[tuple[str, ...], ...]:
         elif kind == "vmap2":
             steps.append(("vmap", "proto.port", g[0]))
         elif kind == "numgen":
-            elems = [e.strip() for e in g[1].split(",")]
-            table = dict(e.split(" : ", 1) for e in elems)
+            table = dict(e.strip().partition(" : ")[::2] for e in g[1].split(","))
             n = int(g[0])
-            if sorted(table) != [str(i) for i in range(n)]:
+            # the count first (numgen random mod 4294967295 with two elements), then as a set: as strings,
+            # sorted("10", "2") is not the order of range(11)
+            if n != len(table) or set(table) != {str(i) for i in range(n)} or not all(table.values()):
                 raise ParseError(f"numgen mod {n} needs elements 0..{n - 1}", file, line)
             steps.append(("numgen", *(table[str(i)] for i in range(n))))
         elif kind == "dnat":
@@ -301,7 +310,7 @@ def _compile(text: str, file: str, line: int) -> tuple[tuple[str, ...], ...]:
                 if not m2:
                     raise ParseError(f"dnat map element not modelled: {elem.strip()!r}", file, line)
                 found[m2.group(1)] = f"{ip_int(m2.group(2))}:{m2.group(3)}"
-            if sorted(found) != sorted(str(i) for i in range(n)):
+            if n != len(found) or set(found) != {str(i) for i in range(n)}:
                 raise ParseError(f"numgen mod {n} needs elements 0..{n - 1}", file, line)
             steps.append(("dnatmap", g[0], *(found[str(i)] for i in range(n))))
         elif kind == "masq":
@@ -385,7 +394,7 @@ def parse(text: str, file: str = "<nft>") -> NftTable:
             m = re.fullmatch(r"table ip ([\w.-]+) \{", s)
             if not m:
                 raise ParseError("expected 'table ip NAME {'", file, no)
-            table = NftTable(m.group(1))
+            table = NftTable(m.group(1), file=file)
             continue
         if s == "}":
             chain, vmap, nset = None, None, None
