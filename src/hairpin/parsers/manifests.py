@@ -553,7 +553,7 @@ def _load_into(out: list[KubeObject], paths: Iterable[str | Path], errs: list[Pa
     for f in _files(paths, errs):
         objs = json_mapped.read(f, display_name(f)) if mapped else None
         if objs is not None:
-            out.extend(objs)
+            out.extend(strict.named(objs, errs))
             continue
         try:
             text = read_text(f)  # bounded, UTF-8, no NUL bytes (hairpin.reading)
@@ -563,4 +563,5 @@ def _load_into(out: list[KubeObject], paths: Iterable[str | Path], errs: list[Pa
         except InputError as exc:
             errs.append(ParseError(exc.message, exc.file, exc.line))
             continue
-        out.extend(parse_text(text, display_name(f), errs))
+        out.extend(strict.named(parse_text(text, display_name(f), errs), errs))
+
