@@ -131,3 +131,20 @@ def test_trace_refuses_a_bomb_in_one_line_and_leaves_nothing_behind(tmp_path: Pa
             2, "", f"hairpin: error: {bomb}: more than 1 MiB once decompressed (a compression bomb?; raise the limit "
                    "with hairpin --max-input SIZE or HAIRPIN_MAX_INPUT)\n")  # fmt: skip
         assert list(tmp.iterdir()) == []
+
+
+def test_trace_names_a_tarballs_member_not_its_temporary_copy(tmp_path: Path) -> None:
+    """A file of a tarball is read from a temporary copy; errors and the 'read' lines name BUNDLE:MEMBER (they
+    named /tmp/node1.tgz.XXXXXXXX/iptables-save, a path gone once hairpin exits)."""
+    files = {n: (SEED / n).read_bytes() for n in ("iptables-save", "ip-route", "ip-rule", "ip-addr")}
+    good = write(tmp_path / "node1.tgz", b"".join(member(f"node1/{n}", d) for n, d in files.items()) + END)
+    bad = write(tmp_path / "bad.tgz", member("node1/iptables-save", b"*nat\n-A PREROUTING -j NOPE\nCOMMIT\n")
+                + member("node1/ip-route", files["ip-route"]) + END)  # fmt: skip
+    run = [sys.executable, "-m", "hairpin.cli.main", "trace", "--node"]
+    res = subprocess.run([*run, str(good), SYN], capture_output=True, text=True, check=False, timeout=60)
+    assert res.returncode == 0
+    assert [ln for ln in res.stdout.splitlines() if ln.startswith("read ")] == [
+        f"read iptables: {good}:iptables-save: iptables-save", f"read routes: {good}:ip-route: ip route",
+        f"read rules: {good}:ip-rule: ip rule", f"read addrs: {good}:ip-addr: ip -o addr"]  # fmt: skip
+    res = subprocess.run([*run, str(bad), SYN], capture_output=True, text=True, check=False, timeout=60)
+    assert res.returncode == 2 and res.stderr.startswith(f"hairpin: error: {bad}:iptables-save:2: ")

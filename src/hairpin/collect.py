@@ -184,7 +184,8 @@ def split_retina(files: dict[str, bytes], out: Path) -> None:
             continue
         text = files[name].decode(errors="replace")
         summary, _, body = text.partition("\nExecute:\n")
-        commands = [ln.rpartition("(")[0] for ln in summary.splitlines()[1:] if ln.strip() and "(" in ln]
+        # a set: a body line is looked up in it (a list made a crafted file of n commands and lines cost n^2)
+        commands = {ln.rpartition("(")[0] for ln in summary.splitlines()[1:] if ln.strip() and "(" in ln}
         sections: dict[str, list[str]] = {}
         current: str | None = None
         for line in body.splitlines():
