@@ -148,3 +148,15 @@ def test_trace_names_a_tarballs_member_not_its_temporary_copy(tmp_path: Path) ->
         f"read rules: {good}:ip-rule: ip rule", f"read addrs: {good}:ip-addr: ip -o addr"]  # fmt: skip
     res = subprocess.run([*run, str(bad), SYN], capture_output=True, text=True, check=False, timeout=60)
     assert res.returncode == 2 and res.stderr.startswith(f"hairpin: error: {bad}:iptables-save:2: ")
+
+
+def test_a_retina_file_of_many_commands_is_cut_in_linear_time(tmp_path: Path) -> None:
+    from hairpin.collect import split_retina
+
+    n = 40_000  # a list of commands made this n^2: 1.6 billion comparisons
+    text = "Summary:\n\n" + "".join(f"cmd{i}(d)\n" for i in range(n)) + "\nExecute:\n\n" + "".join(
+        f"line{i}\n" for i in range(n)) + "/usr/sbin/iptables-save\n\n*nat\nCOMMIT\n"  # fmt: skip
+    text = text.replace("Summary:\n\n", "Summary:\n\n/usr/sbin/iptables-save(rules)\n", 1)
+    with within(10):
+        split_retina({"iptables-rules.txt": text.encode()}, tmp_path)
+    assert (tmp_path / "iptables-save").read_text() == "*nat\nCOMMIT\n"
