@@ -104,13 +104,13 @@ class Context:
 Pred = Callable[[Context], bool]
 
 
-#: the rules one trace may look at, over all its paths and passes (an honest node's trace looks at thousands)
+#: the rules one outcome's passes may look at (an honest node's look at hundreds or thousands)
 MAX_EVALUATIONS = 4_000_000
 
 
 def over_budget(file: str | None, line: int) -> ParseError:
     """The error of a trace past MAX_EVALUATIONS, at the jump that went past it."""
-    return ParseError(f"more than {MAX_EVALUATIONS:,} rules looked at for this trace: the same chains are jumped to "
+    return ParseError(f"more than {MAX_EVALUATIONS:,} rules looked at for one packet: the same chains are jumped to "
                       "over and over (a chain jumping twice to the next, many deep?); not followed", file, line)  # fmt: skip
 
 
