@@ -160,3 +160,23 @@ def test_a_retina_file_of_many_commands_is_cut_in_linear_time(tmp_path: Path) ->
     with within(10):
         split_retina({"iptables-rules.txt": text.encode()}, tmp_path)
     assert (tmp_path / "iptables-save").read_text() == "*nat\nCOMMIT\n"
+
+
+def test_members_named_longer_than_a_file_name_may_be_are_read(tmp_path: Path) -> None:
+    """A 300-byte member name (pax) was an OSError traceback when its temporary copy was written."""
+    from hairpin.collect import capture_files, materialize
+
+    pcap = bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000")
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in (("d/" + "p" * 300 + ".pcap", pcap), ("d/" + "r" * 300, (SEED / "ip-route").read_bytes())):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    bundle = write(tmp_path / "long.tgz", buf.getvalue(), compress=False)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    ((target, shown),) = capture_files(bundle, tmp_path / "a")
+    assert (target.name, shown, target.read_bytes()) == ("member-0", f"{bundle}:{'p' * 300}.pcap", pcap)
+    out = materialize(bundle, tmp_path / "b")
+    assert sorted(p.name for p in out.iterdir()) == ["member-0", "member-1"]

@@ -126,9 +126,21 @@ def materialize(path: Path, workdir: Path) -> Path:
     if "ip-resources.txt" in files or "iptables-rules.txt" in files:
         split_retina(files, workdir)
     else:
-        for name, data in files.items():
-            (workdir / name).write_bytes(data)
+        for i, (name, data) in enumerate(files.items()):
+            _copy(path, workdir, name, i, data)
     return workdir
+
+
+def _copy(bundle: Path, workdir: Path, name: str, i: int, data: bytes) -> Path:
+    """A member of ``bundle`` written into ``workdir``: by its name, or ``member-N`` when the name is longer
+    than a file name may be (255 bytes: it was an OSError traceback); a write that fails is one InputError."""
+    target = workdir / (name if len(name.encode()) <= 255 else f"member-{i}")
+    try:
+        target.write_bytes(data)
+    except OSError as e:
+        raise InputError(f"cannot write a temporary copy of member {name[:60]!r}: {e.strerror or e}",
+                         str(bundle)) from None  # fmt: skip
+    return target
 
 
 #: the first four bytes of pcap (both byte orders, micro- and nanoseconds) and pcapng files
@@ -165,11 +177,9 @@ def capture_files(path: Path, workdir: Path) -> list[tuple[Path, str]]:
             except OSError:
                 continue
     else:
-        for name, data in sorted(read_tar(path).items()):
+        for i, (name, data) in enumerate(sorted(read_tar(path).items())):
             if data[:4] in CAPTURE_MAGICS:
-                target = workdir / name
-                target.write_bytes(data)
-                out.append((target, f"{path}:{name}"))
+                out.append((_copy(path, workdir, name, i, data), f"{path}:{name}"))
     if not out:
         raise InputError("no pcap or pcapng file in it", str(path))
     return out
