@@ -21,7 +21,7 @@ from pathlib import Path
 
 from hairpin.archive import is_tar, read_tar
 from hairpin.errors import InputError
-from hairpin.reading import read_bytes
+from hairpin.reading import files_under, read_bytes
 
 __all__ = [
     "CAPTURE_MAGICS", "COMMANDS", "capture_files", "debug_one_liner", "is_bundle", "materialize", "run_commands",
@@ -169,7 +169,7 @@ def capture_files(path: Path, workdir: Path) -> list[tuple[Path, str]]:
     into ``workdir`` (sizes and member count bounded as for ``materialize``).  None found: InputError."""
     out: list[tuple[Path, str]] = []
     if path.is_dir():
-        for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        for f in sorted(p for p in files_under(path) if p.is_file()):
             try:
                 with f.open("rb") as fh:
                     if fh.read(4) in CAPTURE_MAGICS:

@@ -54,6 +54,7 @@ from hairpin.parsers.strict import Marks
 from hairpin.reading import (
     check_yaml_events,
     display_name,
+    files_under,
     json_error,
     long_number,
     number_error,
@@ -528,7 +529,7 @@ def _files(paths: Iterable[str | Path], errors: list[ParseError]) -> Iterator[st
             continue
         path = Path(s)
         if path.is_dir():
-            found = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in SUFFIXES)
+            found = sorted(f for f in files_under(path) if f.suffix.lower() in SUFFIXES and f.is_file())
             yield from (str(f) for f in found)
         elif path.exists():
             yield s
