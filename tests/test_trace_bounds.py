@@ -253,3 +253,39 @@ def test_a_long_list_of_random_choices_lists_what_fits(tmp_path: Path) -> None:
     assert len(t.outcomes) == 631  # outcome k: k choices in S, one more in the seed's Service: 200,027
     assert t.warnings[-1] == ("more than 200,000 random choices made (a long statistic or IPVS list: outcome k makes "
                               "k), over the 631 outcomes listed: the rest are not listed")  # fmt: skip
+
+
+@pytest.mark.parametrize(("rule", "message"), [
+    ("ip saddr 1.2.3.4/40 accept", "f:5: bad prefix length /40 (0 to 32)"),  # these three were ValueError tracebacks
+    ("ip saddr { 1.2.3.4/99 } accept", "f:5: bad prefix length /99 (0 to 32)"),
+    ("ip saddr { 1.2.3.999 } accept", "f:5: bad address '1.2.3.999'"),
+    ("ip saddr @s accept", None),
+])  # fmt: skip
+def test_nft_addresses_are_checked_when_read(rule: str, message: str | None) -> None:
+    from hairpin.netfilter import nft
+
+    text = "table ip kube-proxy {\n\tset s {\n\t\ttype ipv4_addr\n\t\telements = { 1.2.3.4/33 }\n\t}\n}\n"
+    with pytest.raises(ParseError) as e:
+        nft.parse(text, "f")
+    assert str(e.value) == "f:4: bad prefix length /33 (0 to 32)"
+    if message is None:
+        return
+    text = f"table ip kube-proxy {{\n\tchain pre {{\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n\t\tx\n\t\t{rule}\n\t}}\n}}\n"
+    with pytest.raises(ParseError) as e:
+        nft.parse(text.replace("\t\tx\n", "\t\tip daddr 9.9.9.9 accept\n"), "f")
+    assert str(e.value) == message
+
+
+def test_a_big_nft_set_tested_by_many_rules_costs_its_size_once(tmp_path: Path) -> None:
+    """300 rules testing a set of 60,000 addresses: every test scanned the set; now one lookup per prefix."""
+    elements = ", ".join(f"11.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}" for i in range(60_000))
+    rules = [f"ip saddr @s meta mark set meta mark | 0x{1 << (i % 30):x}" for i in range(300)]
+    node = nft_node(tmp_path, [("pre", rules)])
+    text = (node / "nft-ruleset").read_text()
+    (node / "nft-ruleset").write_text(text.replace("{\n", f"{{\n\tset s {{\n\t\ttype ipv4_addr\n\t\telements = {{ "
+                                                         f"{elements}, 192.168.0.0/16 }}\n\t}}\n", 1))  # fmt: skip
+    f = tr.Node.find(node)
+    with within(30):
+        n = tr.Node.load(None, f["routes"], f.get("rules"), f.get("addrs"), nft_file=f["nft"])
+        (o,) = tr.trace(n, *tr.parse_packet(SYN)).outcomes
+    assert len([s for s in o.legs[0].steps if s.effect.startswith("mark=")]) == 300

@@ -97,6 +97,8 @@ class NftTable:
     dynamic: dict[str, dict[int, float]] = field(default_factory=dict, repr=False, compare=False)
     #: the rules that acted during the current ``run`` (reported as the Verdict's steps)
     _steps: list[Step] = field(default_factory=list, repr=False, compare=False)
+    #: sets by mask (hairpin.netfilter.nft._by_mask), built the first time a packet meets them
+    _indexed: dict[str, dict[int, frozenset[int]]] = field(default_factory=dict, init=False, repr=False, compare=False)
     #: rules the walks may still look at (None: no bound), as for hairpin.netfilter.evaluate.Evaluator
     budget: int | None = field(default=None, repr=False, compare=False)
     file: str | None = field(default=None, repr=False, compare=False)
@@ -184,8 +186,10 @@ class NftTable:
             elif op == "inset":
                 _, which, neg, name, inline = step
                 addr = p.src if which == "saddr" else p.dst
-                members = self.sets.get(name, []) if name else _networks(inline)
-                found = any((addr & m) == n for n, m in members)
+                which_set = name or "{" + inline
+                if (nets := self._indexed.get(which_set)) is None:
+                    nets = self._indexed[which_set] = _by_mask(self.sets.get(name, []) if name else _networks(inline, "", 0))
+                found = any(addr & m in ns for m, ns in nets.items())
                 if name in self.timeouts:
                     found = found or self.dynamic.get(name, {}).get(addr, -1.0) > _now(ctx)
                 if found == (neg == "!="):
@@ -279,10 +283,11 @@ def _compile(text: str, file: str, line: int) -> tuple[tuple[str, ...], ...]:
             raise ParseError(f"nft statement not modelled: {rest!r}", file, line)
         g = m.groups()
         if kind == "addr":
-            prefix = int(g[3]) if g[3] else 32
-            mask = (0xFFFFFFFF << (32 - prefix)) & 0xFFFFFFFF
-            steps.append(("addr", g[0], (g[1] or "==").strip(), str(ip_int(g[2]) & mask), str(mask)))
+            net, mask = _network(g[2], g[3] or "32", file, line)
+            steps.append(("addr", g[0], (g[1] or "==").strip(), str(net), str(mask)))
         elif kind == "inset":
+            if g[3]:
+                _networks(g[3], file, line)  # checked here, read when a packet meets it
             steps.append(("inset", g[0], (g[1] or "==").strip(), g[2] or "", g[3] or ""))
         elif kind == "markeq":
             steps.append(("markeq", str(int(g[0], 0)), str(int(g[2], 0)), g[1]))
@@ -349,14 +354,32 @@ def _tuple(element: str, file: str, line: int) -> tuple[int, int, str, int]:
     return ip_int(m.group(1)), ip_int(m.group(2)), m.group(3), int(m.group(4))
 
 
-def _networks(text: str) -> list[tuple[int, int]]:
-    """``a, b/n`` -> (network, mask) pairs."""
+def _networks(text: str, file: str, line: int) -> list[tuple[int, int]]:
+    """``a, b/n`` -> (network, mask) pairs; a bad address or prefix length is a ParseError."""
     out = []
     for item in text.split(","):
         addr, _, prefix = item.strip().partition("/")
-        mask = (0xFFFFFFFF << (32 - int(prefix or 32))) & 0xFFFFFFFF
-        out.append((ip_int(addr) & mask, mask))
+        out.append(_network(addr, prefix or "32", file, line))
     return out
+
+
+def _network(addr: str, prefix: str, file: str, line: int) -> tuple[int, int]:
+    if not prefix.isdigit() or int(prefix) > 32:
+        raise ParseError(f"bad prefix length /{prefix[:20]} (0 to 32)", file, line)
+    mask = (0xFFFFFFFF << (32 - int(prefix))) & 0xFFFFFFFF
+    try:
+        return ip_int(addr) & mask, mask
+    except ValueError:
+        raise ParseError(f"bad address {addr[:40]!r}", file, line) from None
+
+
+def _by_mask(members: list[tuple[int, int]]) -> dict[int, frozenset[int]]:
+    """A set's (network, mask) pairs as one set of networks per mask: a lookup costs the number of distinct
+    prefix lengths (at most 33), not the number of elements."""
+    out: dict[int, set[int]] = {}
+    for net, mask in members:
+        out.setdefault(mask, set()).add(net)
+    return {m: frozenset(n) for m, n in out.items()}
 
 
 def _priority(text: str, file: str, line: int) -> int:
@@ -423,7 +446,7 @@ def parse(text: str, file: str = "<nft>") -> NftTable:
                 body = s[len("elements = {") : s.rindex("}")]
                 if not re.fullmatch(r"[\d./, ]+", body):
                     raise ParseError(f"set element not modelled: {body.strip()!r}", file, no)
-                table.sets[nset] = _networks(body)
+                table.sets[nset] = _networks(body, file, no)
             elif s == _TUPLE_TYPE:
                 del table.sets[nset]
                 table.tuples[nset] = set()

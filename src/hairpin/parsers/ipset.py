@@ -43,10 +43,10 @@ class IpSet:
     netmask: int = 32  # hash:ip's netmask option
     expanded: int = 0  # hash:ip elements once CIDR entries are expanded, as ipset restore adds them
     registry: dict[str, IpSet] = field(default_factory=dict, repr=False)
-    _index: dict[int, dict[int, list[int]]] = field(default_factory=dict, repr=False)  # mask -> net -> positions
-    _linear: list[int] = field(default_factory=list, repr=False)
-    _indexed: int = field(default=-1, repr=False)
-    _answers: dict[tuple[object, ...], bool] = field(default_factory=dict, repr=False)
+    _index: dict[int, dict[int, list[int]]] = field(default_factory=dict, init=False, repr=False)  # mask, net
+    _linear: list[int] = field(default_factory=list, init=False, repr=False)
+    _indexed: int = field(default=-1, init=False, repr=False)
+    _answers: dict[tuple[object, ...], bool] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def supported(self) -> bool:
