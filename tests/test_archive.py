@@ -182,24 +182,37 @@ def test_members_named_longer_than_a_file_name_may_be_are_read(tmp_path: Path) -
     assert sorted(p.name for p in out.iterdir()) == ["member-0", "member-1"]
 
 
-def test_a_directory_tree_1500_deep_is_walked_without_recursion(tmp_path: Path) -> None:
-    """Python 3.11's Path.rglob recurses once per level: a tree 1,500 deep was a RecursionError traceback in
-    hairpin pcap DIR and hairpin check DIR."""
+def test_a_directory_tree_1200_deep_is_walked_without_recursion(tmp_path: Path) -> None:
+    """Python 3.11's Path.rglob recurses once per level: a tree 1,000 deep was a RecursionError traceback in
+    hairpin pcap DIR and hairpin check DIR.  (The tree is removed here, level by level: shutil.rmtree, which
+    cleans pytest's temporary directories, recurses too and fails as deep.)"""
     from hairpin.collect import capture_files
     from hairpin.parsers import manifests
 
     deep = tmp_path / "t"
     deep.mkdir()
     here = os.getcwd()
-    os.chdir(deep)  # each level made relative to the last: the path stays short for mkdir
+    os.chdir(deep)  # each level made relative to the last
     try:
-        for _ in range(1500):
+        for _ in range(1200):
             os.mkdir("a")
             os.chdir("a")
         Path("svc.yaml").write_text("apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {ports: []}\n")
         Path("x.pcap").write_bytes(bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000"))
-    finally:
         os.chdir(here)
-    ((_, shown),) = capture_files(deep, tmp_path)
-    assert shown == f"{deep}:" + "a/" * 1500 + "x.pcap"
-    assert [o.name for o in manifests.load_paths([deep])] == ["s"]
+        ((_, shown),) = capture_files(deep, tmp_path)
+        assert shown == f"{deep}:" + "a/" * 1200 + "x.pcap"
+        assert [o.name for o in manifests.load_paths([deep])] == ["s"]
+    finally:
+        os.chdir(deep)
+        for _ in range(1200):
+            if not os.path.isdir("a"):
+                break
+            os.chdir("a")
+        for name in ("svc.yaml", "x.pcap"):
+            if os.path.exists(name):
+                os.remove(name)
+        while os.getcwd() != str(deep):
+            os.chdir("..")
+            os.rmdir("a")
+        os.chdir(here)
