@@ -313,7 +313,9 @@ def test_collect_run_on_the_node_gives_a_tarball_trace_reads(dumps: Path) -> Non
     # the namespace holds the rules in both backends (iptables-restore and iptables-legacy-restore above) and collect
     # gathers iptables-legacy-save too: both backends are traced, and every order ends as the nft rules alone do
     said = doc["inputs"]["iptables"]
-    assert said.endswith("/iptables-legacy-save: iptables-save (legacy)") and "(nf_tables); iptables-legacy: " in said
+    tgz = f"{dumps / 'collected.tgz'}"  # the files are named by the tarball and its member
+    assert said == (f"{tgz}:iptables-save: iptables-save (nf_tables); iptables-legacy: {tgz}:iptables-legacy-save: "
+                    "iptables-save (legacy)")
     assert "results" not in doc
 
     def fate(outs: list[Any]) -> list[object]:

@@ -19,7 +19,9 @@ import subprocess
 import tarfile
 from pathlib import Path
 
+from hairpin.archive import is_tar, read_tar
 from hairpin.errors import InputError
+from hairpin.reading import files_under, read_bytes
 
 __all__ = [
     "CAPTURE_MAGICS", "COMMANDS", "capture_files", "debug_one_liner", "is_bundle", "materialize", "run_commands",
@@ -41,8 +43,6 @@ COMMANDS: dict[str, tuple[tuple[str, ...], bool]] = {
     "nft-ruleset": (("nft", "list", "ruleset"), False),
     "conntrack": (("conntrack", "-L"), False),
 }
-MAX_MEMBERS = 512
-MAX_MEMBER_BYTES = 256 * 2**20
 
 
 def script() -> str:
@@ -123,19 +123,31 @@ def materialize(path: Path, workdir: Path) -> Path:
     flattened, sizes bounded), and a Retina capture's metadata cut into one file per command."""
     if path.is_dir():
         if (path / "ip-resources.txt").is_file() or (path / "iptables-rules.txt").is_file():
-            split_retina({n: (path / n).read_bytes() for n in ("ip-resources.txt", "iptables-rules.txt")
+            split_retina({n: read_bytes(path / n) for n in ("ip-resources.txt", "iptables-rules.txt")
                           if (path / n).is_file()}, workdir)  # fmt: skip
             return workdir
         return path
     if not path.is_file():
         raise InputError("no such file or directory", str(path))
-    files = _read_tar(path)
+    files = read_tar(path)
     if "ip-resources.txt" in files or "iptables-rules.txt" in files:
         split_retina(files, workdir)
     else:
-        for name, data in files.items():
-            (workdir / name).write_bytes(data)
+        for i, (name, data) in enumerate(files.items()):
+            _copy(path, workdir, name, i, data)
     return workdir
+
+
+def _copy(bundle: Path, workdir: Path, name: str, i: int, data: bytes) -> Path:
+    """A member of ``bundle`` written into ``workdir``: by its name, or ``member-N`` when the name is longer
+    than a file name may be (255 bytes: it was an OSError traceback); a write that fails is one InputError."""
+    target = workdir / (name if len(name.encode()) <= 255 else f"member-{i}")
+    try:
+        target.write_bytes(data)
+    except OSError as e:
+        raise InputError(f"cannot write a temporary copy of member {name[:60]!r}: {e.strerror or e}",
+                         str(bundle)) from None  # fmt: skip
+    return target
 
 
 #: the first four bytes of pcap (both byte orders, micro- and nanoseconds) and pcapng files
@@ -153,7 +165,7 @@ def is_bundle(path: Path) -> bool:
         with path.open("rb") as f:
             if f.read(4) in CAPTURE_MAGICS:
                 return False
-        return tarfile.is_tarfile(path)
+        return is_tar(path)
     except OSError:
         return False
 
@@ -164,7 +176,7 @@ def capture_files(path: Path, workdir: Path) -> list[tuple[Path, str]]:
     into ``workdir`` (sizes and member count bounded as for ``materialize``).  None found: InputError."""
     out: list[tuple[Path, str]] = []
     if path.is_dir():
-        for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        for f in sorted(p for p in files_under(path) if p.is_file()):
             try:
                 with f.open("rb") as fh:
                     if fh.read(4) in CAPTURE_MAGICS:
@@ -172,36 +184,12 @@ def capture_files(path: Path, workdir: Path) -> list[tuple[Path, str]]:
             except OSError:
                 continue
     else:
-        for name, data in sorted(_read_tar(path).items()):
+        for i, (name, data) in enumerate(sorted(read_tar(path).items())):
             if data[:4] in CAPTURE_MAGICS:
-                target = workdir / name
-                target.write_bytes(data)
-                out.append((target, f"{path}:{name}"))
+                out.append((_copy(path, workdir, name, i, data), f"{path}:{name}"))
     if not out:
         raise InputError("no pcap or pcapng file in it", str(path))
     return out
-
-
-def _read_tar(path: Path) -> dict[str, bytes]:
-    files: dict[str, bytes] = {}
-    try:
-        with tarfile.open(path, "r:*") as tar:
-            for i, m in enumerate(tar):
-                if i >= MAX_MEMBERS:
-                    raise InputError(f"more than {MAX_MEMBERS} members", str(path))
-                if not m.isfile():
-                    continue
-                if m.size > MAX_MEMBER_BYTES:
-                    raise InputError(f"member {m.name} is larger than {MAX_MEMBER_BYTES >> 20} MiB", str(path))
-                base = Path(m.name).name
-                if not base or base.startswith(".") or base in files:
-                    continue
-                f = tar.extractfile(m)
-                if f is not None:
-                    files[base] = f.read(MAX_MEMBER_BYTES + 1)
-    except (tarfile.TarError, OSError, EOFError) as e:
-        raise InputError(f"neither a directory nor a readable tarball: {e}", str(path)) from None
-    return files
 
 
 def split_retina(files: dict[str, bytes], out: Path) -> None:
@@ -213,7 +201,8 @@ def split_retina(files: dict[str, bytes], out: Path) -> None:
             continue
         text = files[name].decode(errors="replace")
         summary, _, body = text.partition("\nExecute:\n")
-        commands = [ln.rpartition("(")[0] for ln in summary.splitlines()[1:] if ln.strip() and "(" in ln]
+        # a set: a body line is looked up in it (a list made a crafted file of n commands and lines cost n^2)
+        commands = {ln.rpartition("(")[0] for ln in summary.splitlines()[1:] if ln.strip() and "(" in ln}
         sections: dict[str, list[str]] = {}
         current: str | None = None
         for line in body.splitlines():

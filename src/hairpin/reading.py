@@ -33,7 +33,7 @@ import os
 import re
 import stat
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, TypeVar, cast
 
@@ -54,6 +54,7 @@ __all__ = [
     "depth_error",
     "display_name",
     "excerpt",
+    "files_under",
     "human_size",
     "json_error",
     "load_yaml",
@@ -384,3 +385,26 @@ def json_error(exc: Exception, file: str | None, text: str | None = None) -> Par
     if long_number(exc):
         return number_error(text, file, "JSON")
     return ParseError(f"not valid JSON: {_one_line(str(exc))[:200]}", file)
+
+
+def files_under(root: Path) -> Iterator[Path]:
+    """Every entry below the directory ``root`` that is not a directory (as ``root.rglob("*")`` finds them:
+    symbolic links to directories are not entered), found without recursion: Python 3.11's ``rglob`` recurses
+    once per level, and a tree 1,500 directories deep was a RecursionError traceback.  Unreadable
+    directories are skipped."""
+    todo = [str(root)]
+    while todo:
+        try:
+            with os.scandir(todo.pop()) as it:
+                entries = list(it)
+        except OSError:
+            continue
+        for e in entries:
+            try:
+                is_dir = e.is_dir(follow_symlinks=False)
+            except OSError:
+                continue
+            if is_dir:
+                todo.append(e.path)
+            else:
+                yield Path(e.path)

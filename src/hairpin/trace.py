@@ -53,6 +53,7 @@ from hairpin.gcpause import paused
 from hairpin.ipvs import IpvsTable
 from hairpin.model.net import Flags, Packet, ip_int, ip_str
 from hairpin.model.trace import ASYMMETRIC_WHY, Leg, Outcome, RuleStep, Trace
+from hairpin.netfilter.evaluate import MAX_EVALUATIONS
 from hairpin.netfilter.nft import NftTable
 from hairpin.netfilter.rules import Ruleset
 from hairpin.parsers import conntrack_list, forms, iproute, ipset, iptables_check, ipvsadm
@@ -76,6 +77,11 @@ FILES = {
     "ipvs": ("ipvsadm", "ipvsadm.txt", "ipvsadm-save", "ipvsadm-save.txt"),
 }
 MAX_PATHS = 4096
+#: over all of a trace's outcomes: the rules looked at and the random choices made (each outcome keeps its
+#: own); past either, the rest of the outcomes are not listed (a Service of 5,000 endpoints: outcome k makes
+#: k choices, and prints them: 4,096 outcomes made 8 million and ran out of 2 GB)
+MAX_LOOKED = 20_000_000
+MAX_CHOICES = 200_000
 _PACKET = re.compile(
     r"^\s*(?P<proto>tcp|udp)\s+(?P<src>[\d.]+):(?P<sport>\d+)\s*>\s*(?P<dst>[\d.]+):(?P<dport>\d+)"
     r"(?:\s+(?P<flags>(?!in\b|out\b)[A-Za-z,|]+))?(?:\s+(?:in\s+(?P<iif>\S+)|(?P<out>out)))?\s*$"
@@ -289,18 +295,29 @@ def trace(node: Node, packet: Packet, iif: str | None, *, reply: bool = False) -
     """Every outcome of ``packet`` entering ``node`` on ``iif`` (None: sent by the node itself)."""
     check_packet(node, packet, iif)
     t = node.tracer()
+    why = ""  # why the last paths() left paths out
 
     def paths() -> tuple[list[Outcome], bool]:
+        nonlocal why
         outcomes: list[Outcome] = []
         stack: list[list[bool]] = [[]]
+        looked = choices = 0  # rules looked at and choices made, over every outcome so far
         while stack:
             script = stack.pop()
+            for e in t.evaluators:  # one outcome's passes: past the budget, refused (evaluate.over_budget)
+                e.budget = MAX_EVALUATIONS
             o, n = t.run(packet, iif, reply, script)
             outcomes.append(o)
-            if len(outcomes) >= MAX_PATHS:
-                break
+            looked += sum(MAX_EVALUATIONS - (e.budget or 0) for e in t.evaluators)
+            choices += n
             for i in range(n - 1, len(script) - 1, -1):  # the other answer at each new decision
                 stack.append(script + [True] * (i - len(script)) + [False])
+            if stack and (len(outcomes) >= MAX_PATHS or looked > MAX_LOOKED or choices > MAX_CHOICES):
+                why = (f"more than {MAX_PATHS} paths" if len(outcomes) >= MAX_PATHS else
+                       f"more than {MAX_LOOKED:,} rules looked at" if looked > MAX_LOOKED else
+                       f"more than {MAX_CHOICES:,} random choices made (a long statistic or IPVS list: outcome k "
+                       "makes k)")  # fmt: skip
+                break
         return outcomes, bool(stack)
 
     warnings = list(node.routing.warnings) + list(node.ruleset.warnings) + list(node.nft_warnings)
@@ -314,7 +331,7 @@ def trace(node: Node, packet: Packet, iif: str | None, *, reply: bool = False) -
         warnings += said
         cut = False  # said by trace_orders
     if cut:
-        warnings.append(f"more than {MAX_PATHS} paths: the rest are not listed")
+        warnings.append(f"{why}, over the {len(outcomes)} outcomes listed: the rest are not listed")
     if reply and node.listening is None and any(o.legs[0].kind == "local" for o in outcomes):
         warnings.append("a reply from a local socket assumes something listens on the port; give the node's "
                         "`ss -ltnu` output (--sockets FILE) to know (no listener: RST)")  # fmt: skip

@@ -19,16 +19,18 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
+from hairpin.conntrack import Tuple
 from hairpin.engine import Engine
 from hairpin.host import Fabric, LinuxHost, Place
 from hairpin.model.net import Flags, Packet, ip_str
 from hairpin.model.trace import Decision, Event, Leg, Outcome
 from hairpin.netfilter.backends import Backends
 from hairpin.netfilter.evaluate import Evaluator, Step, Verdict
-from hairpin.netfilter.nft import Stacked
+from hairpin.netfilter.nft import NftTable, Stacked
 from hairpin.netfilter.rules import Rule
 from hairpin.notes import Note
 from hairpin.parsers import conntrack_list
+from hairpin.parsers.conntrack_list import CtEntry
 
 if TYPE_CHECKING:
     from hairpin.legacy import OrderKey
@@ -132,6 +134,9 @@ class Tracer:
         # kernel's priority order, every order of the nat chains of equal priority tried
         # (hairpin.netfilter.nft.Stacked; the simulator runs one of them)
         self.host.nf = Stacked(ipt, node.nft, self._order) if node.nft is not None else ipt
+        #: the evaluators whose work is budgeted per outcome (hairpin.trace): each backend's, and kube-proxy's nft table
+        inner = [self.backends.nft, self.backends.legacy] if self.backends is not None else [ipt]
+        self.evaluators: list[Evaluator | NftTable] = [e for e in (*inner, node.nft) if e is not None]
         self.walk: list[tuple[str, list[Step]]] | None = None
         self.undecided: list[str] = []
         self.host.watch = self._watch
@@ -141,6 +146,8 @@ class Tracer:
         self.host.uncached = frozenset({"nat"})
         self.exact: dict[tuple[float, bool], Fraction] = {}  # (p, nft?) -> the exact probability asked
         self.draws = _Draws()  # every path starts from the same draws
+        self._ct_index: dict[Tuple, tuple[int, int]] | None = None  # conntrack -L: hairpin.parsers.conntrack_list.index
+        self._ct_lines: dict[Tuple, list[CtEntry]] = {}
         self.host.rng = self.draws
 
     def _order(self, table: str, hook: str, a: str, b: str) -> bool:
@@ -256,16 +263,22 @@ class Tracer:
         if host.ipvs is not None:
             host.ipvs.choose = decide
         host.reset()
-        if self.node.conntrack:
-            conntrack_list.load_into(host.conntrack, self.node.conntrack, self.fabric.engine.now)
+        listed = self.node.conntrack
+        if listed:
+            if self._ct_index is None:  # once per node: which entry each tuple finds, and the entries by tuple
+                self._ct_index = conntrack_list.index(listed)
+                for c in listed:
+                    for tup in dict.fromkeys((c.orig, c.reply)):
+                        self._ct_lines.setdefault(tup, []).append(c)
+            now = self.fabric.engine.now
+            host.conntrack.preload(self._ct_index, lambda n: conntrack_list.make(listed[n], n, now))
         self.draws.restart()
         self.undecided = []
         legs = [self._pass("request", packet, iif)]
-        for c in self.node.conntrack or ():
-            t = (packet.src, packet.sport, packet.dst, packet.dport, packet.proto)
-            if t in (c.orig, c.reply):
-                legs[0].lead.insert(0, f"conntrack -L line {c.line}: the packet belongs to this existing "
-                                       f"{'original' if t == c.orig else 'reply'}-direction entry; its NAT applies")  # fmt: skip
+        t = (packet.src, packet.sport, packet.dst, packet.dport, packet.proto)
+        for c in self._ct_lines.get(t, ()):
+            legs[0].lead.insert(0, f"conntrack -L line {c.line}: the packet belongs to this existing "
+                                   f"{'original' if t == c.orig else 'reply'}-direction entry; its NAT applies")  # fmt: skip
         asym: tuple[str, Leg] | None = None
         if reply:
             rep = self._reply(legs[0])

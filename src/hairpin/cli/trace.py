@@ -117,9 +117,7 @@ def trace_cmd(
     Exit code 1 when an outcome returns asymmetrically (--reply: the seed's failure), 0 otherwise, 2 on bad input."""
     import tempfile
 
-    from hairpin import trace as tr
-    from hairpin.cli.common import check_format, check_output, emit, emit_raw, write
-    from hairpin.collect import materialize
+    from hairpin.cli.common import check_format, check_output
 
     format = check_format(format, FORMATS)
     if table is not None and table not in ("raw", "mangle", "nat", "filter", "security"):
@@ -127,10 +125,35 @@ def trace_cmd(
     for out_path in (svg, html, output):
         check_output(out_path)
     work = tempfile.TemporaryDirectory(prefix=f"{node.name}." if node is not None else "hairpin.")
+    try:
+        _trace(node, work.name, packets, iptables_save, iptables_legacy_save, routes, rules, addrs, ipset, ipvs,
+               sockets, nft, conntrack, table, reply, format, svg, html, output)  # fmt: skip
+    except InputError as e:  # a bundle's files are read from a temporary copy: name the bundle and its member
+        raise _in_bundle(e, work.name, node) from None
+    finally:
+        work.cleanup()
+
+
+def _in_bundle(e: InputError, work: str, node: Path | None) -> InputError:
+    """``e`` with a file of the temporary copy named ``BUNDLE:MEMBER`` (as hairpin pcap names them)."""
+    if node is None or e.file is None or not (e.file == work or e.file.startswith(work + "/")):
+        return e
+    member = e.file[len(work) :].lstrip("/")
+    return type(e)(e.message, f"{node}:{member}" if member else str(node), e.line)
+
+
+def _trace(node: Path | None, work: str, packets: list[str], iptables_save: list[Path] | None,
+           iptables_legacy_save: Path | None, routes: Path | None, rules: Path | None, addrs: Path | None, ipset: Path | None, ipvs: Path | None, sockets: Path | None,
+           nft: Path | None, conntrack: Path | None, table: str | None, reply: bool, format: str, svg: Path | None,
+           html: Path | None, output: str | None) -> None:  # fmt: skip
+    from hairpin import trace as tr
+    from hairpin.cli.common import emit, emit_raw, write
+    from hairpin.collect import materialize
+
     files: dict[str, Path] = {}
     every_ipt: list[Path] = []
     if node is not None:
-        files, every_ipt = tr.Node.find_all(materialize(node, Path(work.name)))
+        files, every_ipt = tr.Node.find_all(materialize(node, Path(work)))
     for key, value in (("routes", routes), ("rules", rules), ("addrs", addrs), ("ipset", ipset), ("ipvs", ipvs),
                        ("sockets", sockets), ("nft", nft), ("conntrack", conntrack)):  # fmt: skip
         if value is not None:
@@ -146,6 +169,8 @@ def trace_cmd(
                      ipvs_file=files.get("ipvs"), table=table, sockets_file=files.get("sockets"),
                      nft_file=files.get("nft"), conntrack_file=files.get("conntrack"),
                      legacy_file=iptables_legacy_save)  # fmt: skip
+    if node is not None:  # what was read from the temporary copy of a bundle, named BUNDLE:MEMBER
+        n.forms = {k: v.replace(work + "/", f"{node}:") for k, v in n.forms.items()}
     for p, iif in parsed:
         tr.check_packet(n, p, iif)
     traces = [tr.trace(n, p, iif, reply=reply) for p, iif in parsed]

@@ -19,9 +19,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
+from hairpin.errors import ParseError
 from hairpin.model.net import Packet, ip_int
 from hairpin.netfilter.matches import Undecidable, Unknown, compile_match, mark
 from hairpin.netfilter.rules import Match, Rule, Ruleset, Target
+from hairpin.parsers.chain_depth import MAX_NESTING
 from hairpin.parsers.iptables_getopt import shown_rule
 from hairpin.text import digits
 
@@ -100,6 +102,16 @@ class Context:
 
 
 Pred = Callable[[Context], bool]
+
+
+#: the rules one outcome's passes may look at (an honest node's look at hundreds or thousands)
+MAX_EVALUATIONS = 4_000_000
+
+
+def over_budget(file: str | None, line: int) -> ParseError:
+    """The error of a trace past MAX_EVALUATIONS, at the jump that went past it."""
+    return ParseError(f"more than {MAX_EVALUATIONS:,} rules looked at for one packet: the same chains are jumped to "
+                      "over and over (a chain jumping twice to the next, many deep?); not followed", file, line)  # fmt: skip
 
 
 def _compile_match(m: Match, rule: Rule, ipsets: Mapping[str, IpSet] | None = None) -> list[Pred]:
@@ -420,6 +432,9 @@ class Evaluator:
         #: ``:FORWARD DROP`` drops every packet: ipt_do_table returns the policy): other hooks are skipped.
         self.live: frozenset[tuple[str, str]] = frozenset(live)
         self._pure: dict[tuple[str, str], Reads | None] = {}
+        #: rules the walks may still look at (None: no bound, the simulator's own rules); the tracer bounds it:
+        #: two jumps to the same chain in each of 40 nested chains are 2^40 rules for one packet
+        self.budget: int | None = None
 
     def pure(self, table: str, chain: str) -> Reads | None:
         """Whether a traversal of ``chain`` is a function of the packet's header fields, interfaces,
@@ -530,13 +545,15 @@ class Evaluator:
         self, table: str, chain: str, ctx: Context, steps: list[Step], depth: int
     ) -> tuple[str, Compiled | None] | None:
         """None: fell off the end (or RETURN); else (verdict, deciding rule)."""
-        if depth > 64:
-            return ("DROP", None)  # the kernel refuses loops at load time; be safe
+        if depth > MAX_NESTING:  # iptables_check refuses such a ruleset when it is read; be safe
+            return ("DROP", None)
         rules = self.chains.get((table, chain)) or self._open(table, chain)
         if not rules:
             return None
         idx = self.index.get((table, chain))
         order = idx.candidates(ctx.packet) if idx is not None else range(len(rules))
+        if self.budget is not None:
+            self.budget -= len(order)
         for i in order:
             cr = rules[i]
             if cr is None:
@@ -558,6 +575,8 @@ class Evaluator:
                     continue
                 return (cr.terminal, cr)
             if cr.jump is not None:
+                if self.budget is not None and self.budget < 0:
+                    raise over_budget(self.ruleset.file, cr.rule.line)
                 steps.append(Step(cr.rule, cr.effect, cr.text))
                 res = self._walk(table, cr.jump, ctx, steps, depth + 1)
                 if res is not None:

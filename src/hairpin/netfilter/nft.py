@@ -41,7 +41,7 @@ from typing import Any
 from hairpin.errors import ParseError
 from hairpin.model.net import ip_int
 from hairpin.netfilter.backends import Backends
-from hairpin.netfilter.evaluate import Context, Evaluator, NatAction, Reads, Step, Verdict
+from hairpin.netfilter.evaluate import Context, Evaluator, NatAction, Reads, Step, Verdict, over_budget
 from hairpin.netfilter.rules import Rule
 from hairpin.text import split_lines
 
@@ -100,6 +100,11 @@ class NftTable:
     dynamic: dict[str, dict[int, float]] = field(default_factory=dict, repr=False, compare=False)
     #: the rules that acted during the current ``run`` (reported as the Verdict's steps)
     _steps: list[Step] = field(default_factory=list, repr=False, compare=False)
+    #: sets by mask (hairpin.netfilter.nft._by_mask), built the first time a packet meets them
+    _indexed: dict[str, dict[int, frozenset[int]]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    #: rules the walks may still look at (None: no bound), as for hairpin.netfilter.evaluate.Evaluator
+    budget: int | None = field(default=None, repr=False, compare=False)
+    file: str | None = field(default=None, repr=False, compare=False)
 
     def base_chains(self, kind: str, hook: str) -> list[NftChain]:
         """Base chains of ``kind`` on ``hook`` (iptables hook name), by priority.
@@ -134,9 +139,12 @@ class NftTable:
 
     def _chain(self, name: str, ctx: Context, depth: int) -> Verdict | None:
         """None: fell off (or returned from) the chain."""
-        if depth > 32:
+        if depth > 32:  # nft_ruleset refuses more than 15 when it reads the table
             raise RecursionError(f"nft chain {name}: jumps nest deeper than 32")
-        for rule in self.chains[name].rules:
+        rules = self.chains[name].rules
+        if self.budget is not None:
+            self.budget -= len(rules)
+        for rule in rules:
             out = self._rule(rule, ctx, depth)
             if out == "continue":
                 continue
@@ -149,6 +157,8 @@ class NftTable:
     def _verdict(self, verdict: str, rule: NftRule, ctx: Context, depth: int) -> Verdict | str:
         word, _, target = verdict.partition(" ")
         self._steps.append(Step(rule.as_rule(), verdict, f"nft {rule.text}"))
+        if self.budget is not None and self.budget < 0 and word in ("jump", "goto"):
+            raise over_budget(self.file, rule.line)
         if word == "jump":
             v = self._chain(target, ctx, depth + 1)
             return "continue" if v is None else v
@@ -183,8 +193,10 @@ class NftTable:
             elif op == "inset":
                 _, which, neg, name, inline = step
                 addr = p.src if which == "saddr" else p.dst
-                members = self.sets.get(name, []) if name else _networks(inline)
-                found = any((addr & m) == n for n, m in members)
+                which_set = name or "{" + inline
+                if (nets := self._indexed.get(which_set)) is None:
+                    nets = self._indexed[which_set] = _by_mask(self.sets.get(name, []) if name else _networks(inline, "", 0))
+                found = any(addr & m in ns for m, ns in nets.items())
                 if name in self.timeouts:
                     found = found or self.dynamic.get(name, {}).get(addr, -1.0) > _now(ctx)
                 if found == (neg == "!="):
@@ -281,10 +293,11 @@ def _compile(text: str, file: str, line: int) -> tuple[tuple[str, ...], ...]:
             raise ParseError(f"nft statement not modelled: {rest!r}", file, line)
         g = m.groups()
         if kind == "addr":
-            prefix = int(g[3]) if g[3] else 32
-            mask = (0xFFFFFFFF << (32 - prefix)) & 0xFFFFFFFF
-            steps.append(("addr", g[0], (g[1] or "==").strip(), str(ip_int(g[2]) & mask), str(mask)))
+            net, mask = _network(g[2], g[3] or "32", file, line)
+            steps.append(("addr", g[0], (g[1] or "==").strip(), str(net), str(mask)))
         elif kind == "inset":
+            if g[3]:
+                _networks(g[3], file, line)  # checked here, read when a packet meets it
             steps.append(("inset", g[0], (g[1] or "==").strip(), g[2] or "", g[3] or ""))
         elif kind == "markeq":
             steps.append(("markeq", str(int(g[0], 0)), str(int(g[2], 0)), g[1]))
@@ -295,10 +308,11 @@ def _compile(text: str, file: str, line: int) -> tuple[tuple[str, ...], ...]:
         elif kind == "vmap2":
             steps.append(("vmap", "proto.port", g[0]))
         elif kind == "numgen":
-            elems = [e.strip() for e in g[1].split(",")]
-            table = dict(e.split(" : ", 1) for e in elems)
+            table = dict(e.strip().partition(" : ")[::2] for e in g[1].split(","))
             n = int(g[0])
-            if sorted(table) != [str(i) for i in range(n)]:
+            # the count first (numgen random mod 4294967295 with two elements), then as a set: as strings,
+            # sorted("10", "2") is not the order of range(11)
+            if n != len(table) or set(table) != {str(i) for i in range(n)} or not all(table.values()):
                 raise ParseError(f"numgen mod {n} needs elements 0..{n - 1}", file, line)
             steps.append(("numgen", *(table[str(i)] for i in range(n))))
         elif kind == "dnat":
@@ -311,7 +325,7 @@ def _compile(text: str, file: str, line: int) -> tuple[tuple[str, ...], ...]:
                 if not m2:
                     raise ParseError(f"dnat map element not modelled: {elem.strip()!r}", file, line)
                 found[m2.group(1)] = f"{ip_int(m2.group(2))}:{m2.group(3)}"
-            if sorted(found) != sorted(str(i) for i in range(n)):
+            if n != len(found) or set(found) != {str(i) for i in range(n)}:
                 raise ParseError(f"numgen mod {n} needs elements 0..{n - 1}", file, line)
             steps.append(("dnatmap", g[0], *(found[str(i)] for i in range(n))))
         elif kind == "masq":
@@ -352,14 +366,32 @@ def _tuple(element: str, file: str, line: int) -> tuple[int, int, str, int]:
     return ip_int(m.group(1)), ip_int(m.group(2)), m.group(3), int(m.group(4))
 
 
-def _networks(text: str) -> list[tuple[int, int]]:
-    """``a, b/n`` -> (network, mask) pairs."""
+def _networks(text: str, file: str, line: int) -> list[tuple[int, int]]:
+    """``a, b/n`` -> (network, mask) pairs; a bad address or prefix length is a ParseError."""
     out = []
     for item in text.split(","):
         addr, _, prefix = item.strip().partition("/")
-        mask = (0xFFFFFFFF << (32 - int(prefix or 32))) & 0xFFFFFFFF
-        out.append((ip_int(addr) & mask, mask))
+        out.append(_network(addr, prefix or "32", file, line))
     return out
+
+
+def _network(addr: str, prefix: str, file: str, line: int) -> tuple[int, int]:
+    if not prefix.isdigit() or int(prefix) > 32:
+        raise ParseError(f"bad prefix length /{prefix[:20]} (0 to 32)", file, line)
+    mask = (0xFFFFFFFF << (32 - int(prefix))) & 0xFFFFFFFF
+    try:
+        return ip_int(addr) & mask, mask
+    except ValueError:
+        raise ParseError(f"bad address {addr[:40]!r}", file, line) from None
+
+
+def _by_mask(members: list[tuple[int, int]]) -> dict[int, frozenset[int]]:
+    """A set's (network, mask) pairs as one set of networks per mask: a lookup costs the number of distinct
+    prefix lengths (at most 33), not the number of elements."""
+    out: dict[int, set[int]] = {}
+    for net, mask in members:
+        out.setdefault(mask, set()).add(net)
+    return {m: frozenset(n) for m, n in out.items()}
 
 
 def _priority(text: str, file: str, line: int) -> int:
@@ -397,7 +429,7 @@ def parse(text: str, file: str = "<nft>") -> NftTable:
             m = re.fullmatch(r"table ip ([\w.-]+) \{", s)
             if not m:
                 raise ParseError("expected 'table ip NAME {'", file, no)
-            table = NftTable(m.group(1))
+            table = NftTable(m.group(1), file=file)
             continue
         if s == "}":
             chain, vmap, nset = None, None, None
@@ -426,7 +458,7 @@ def parse(text: str, file: str = "<nft>") -> NftTable:
                 body = s[len("elements = {") : s.rindex("}")]
                 if not re.fullmatch(r"[\d./, ]+", body):
                     raise ParseError(f"set element not modelled: {body.strip()!r}", file, no)
-                table.sets[nset] = _networks(body)
+                table.sets[nset] = _networks(body, file, no)
             elif s == _TUPLE_TYPE:
                 del table.sets[nset]
                 table.tuples[nset] = set()

@@ -17,13 +17,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from hairpin.conntrack import Conntrack, Entry, Tuple
+from hairpin.conntrack import IP_CT_DIR_ORIGINAL, IP_CT_DIR_REPLY, Conntrack, Entry, Tuple
 from hairpin.errors import ParseError
 from hairpin.model.net import ip_int
 from hairpin.reading import long_number, refusing_long_numbers
 from hairpin.text import digits, split_lines
 
-__all__ = ["CtEntry", "load_into", "parse"]
+__all__ = ["CtEntry", "index", "load_into", "make", "parse"]
 
 _TUPLE = re.compile(r"src=(\S+) dst=(\S+) sport=(\d+) dport=(\d+)")
 _STATES = {"SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT", "CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "CLOSE",
@@ -81,9 +81,27 @@ def parse(text: str, file: str | None = None) -> list[CtEntry]:
 def load_into(table: Conntrack, entries: list[CtEntry], now: float) -> None:
     """Confirmed entries in ``table``, as the kernel holds them (NAT already decided both ways)."""
     for i, c in enumerate(entries):
-        e = Entry(1_000_000 + i, c.orig, c.reply)  # ids apart from the ones the host gives new entries
-        e.state, e.mark, e.seen_reply = c.state, c.mark, not c.unreplied
-        e.dnat = (c.reply[0], c.reply[1]) != (c.orig[2], c.orig[3])
-        e.snat = (c.reply[2], c.reply[3]) != (c.orig[0], c.orig[1])
-        e.nat_done = {"dst", "src"}
-        table.confirm(e, now)
+        table.confirm(make(c, i, now), now)
+
+
+def make(c: CtEntry, i: int, now: float) -> Entry:
+    """Entry ``i`` of a listing, as confirming it at ``now`` leaves it (but not yet confirmed)."""
+    e = Entry(1_000_000 + i, c.orig, c.reply)  # ids apart from the ones the host gives new entries
+    e.state, e.mark, e.seen_reply = c.state, c.mark, not c.unreplied
+    e.dnat = (c.reply[0], c.reply[1]) != (c.orig[2], c.orig[3])
+    e.snat = (c.reply[2], c.reply[3]) != (c.orig[0], c.orig[1])
+    e.nat_done = {"dst", "src"}
+    Conntrack.refresh(e, now)
+    return e
+
+
+def index(entries: list[CtEntry]) -> dict[Tuple, tuple[int, int]]:
+    """Which entry and direction each tuple finds once ``load_into`` has confirmed them one by one: an entry
+    whose reply tuple another entry holds is refused (nf_conntrack_confirm), a later original tuple wins."""
+    base: dict[Tuple, tuple[int, int]] = {}
+    for i, c in enumerate(entries):
+        if c.reply in base:
+            continue
+        base[c.orig] = (i, IP_CT_DIR_ORIGINAL)
+        base[c.reply] = (i, IP_CT_DIR_REPLY)
+    return base

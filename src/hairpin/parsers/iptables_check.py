@@ -48,6 +48,7 @@ import socket
 
 from hairpin.errors import ParseError
 from hairpin.netfilter.rules import BUILTIN_CHAINS, Match, Option, Rule, Ruleset
+from hairpin.parsers.chain_depth import MAX_NESTING, NFT_NESTING, deepest, heights, shown
 from hairpin.parsers.iptables_arity import OPTIONS
 from hairpin.reading import long_number, number_error
 from hairpin.text import digits
@@ -385,6 +386,15 @@ def _check_graph(rs: Ruleset, tname: str) -> None:
             path.append(nxt)
             onpath.add(nxt)
             stack.append(iter(succ[nxt].items()))
+    # how deep jumps nest below each hook (the evaluator follows MAX_NESTING; nf_tables refuses a 16th)
+    edges = {name: [(t, r.line) for t, r in out.items()] for name, out in succ.items()}
+    height = heights(order, edges)
+    for hook in roots:
+        if height.get(hook, 0) > MAX_NESTING:
+            path, line = deepest(hook, edges, height, MAX_NESTING)
+            raise ParseError(f"jumps nest more than {MAX_NESTING} chains deep below {tname} {hook} ({shown(path)}): "
+                             f"not followed (iptables-nft refuses more than {NFT_NESTING}: Too many links)", rs.file,
+                             line)  # fmt: skip
     # which hooks reach each chain: propagated in topological order (the graph has no loop now)
     hooks: dict[str, set[str]] = {hook: {hook} for hook in roots}
     for name in reversed(order):

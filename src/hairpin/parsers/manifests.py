@@ -54,6 +54,7 @@ from hairpin.parsers.strict import Marks
 from hairpin.reading import (
     check_yaml_events,
     display_name,
+    files_under,
     json_error,
     long_number,
     number_error,
@@ -528,7 +529,7 @@ def _files(paths: Iterable[str | Path], errors: list[ParseError]) -> Iterator[st
             continue
         path = Path(s)
         if path.is_dir():
-            found = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in SUFFIXES)
+            found = sorted(f for f in files_under(path) if f.suffix.lower() in SUFFIXES and f.is_file())
             yield from (str(f) for f in found)
         elif path.exists():
             yield s
@@ -553,7 +554,7 @@ def _load_into(out: list[KubeObject], paths: Iterable[str | Path], errs: list[Pa
     for f in _files(paths, errs):
         objs = json_mapped.read(f, display_name(f)) if mapped else None
         if objs is not None:
-            out.extend(objs)
+            out.extend(strict.named(objs, errs))
             continue
         try:
             text = read_text(f)  # bounded, UTF-8, no NUL bytes (hairpin.reading)
@@ -563,4 +564,5 @@ def _load_into(out: list[KubeObject], paths: Iterable[str | Path], errs: list[Pa
         except InputError as exc:
             errs.append(ParseError(exc.message, exc.file, exc.line))
             continue
-        out.extend(parse_text(text, display_name(f), errs))
+        out.extend(strict.named(parse_text(text, display_name(f), errs), errs))
+

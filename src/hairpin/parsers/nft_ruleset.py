@@ -10,7 +10,8 @@ its tables and checked before the tracer uses kube-proxy's.
   packet and hairpin cannot read them); one whose chains are all empty with policy accept is left out, said
   (nft(8): a base chain's policy applies to what its rules do not decide; with no rules, accept lets every
   packet through).
-- A jump loop between chains is refused, as the kernel refuses it at load (nf_tables_check_loops: ELOOP).
+- A jump loop between chains is refused, as the kernel refuses it at load (nf_tables_check_loops: ELOOP), and so
+  are jumps nesting more than 15 chains below a base chain (nft_chain_validate: EMLINK, Too many links).
 - ``nft -j list ruleset`` (JSON, libnftables-json(5)) is turned into the text ``nft list ruleset`` prints for
   the statements kube-proxy writes, then read the same way; a rule's "line" is then its position in the
   ``nftables`` array, and an expression outside that set is a one-line error naming the position.
@@ -25,6 +26,7 @@ from typing import Any
 
 from hairpin.errors import ParseError
 from hairpin.netfilter.nft import NftTable, parse
+from hairpin.parsers.chain_depth import NFT_NESTING, deepest, heights, shown
 from hairpin.reading import long_number, number_error, refusing_long_numbers
 from hairpin.text import split_lines
 
@@ -140,22 +142,39 @@ def _check_loops(table: NftTable, file: str) -> None:
                 edges[c.name].append((target, r.line))
             for name in re.findall(r"vmap @([\w./-]+)", r.text):
                 edges[c.name].extend((t, r.line) for t in vmap_targets.get(name, []))
-    state: dict[str, int] = {}
-
-    def visit(n: str, path: list[str]) -> None:
-        state[n] = 1
-        for t, line in edges.get(n, []):
-            if state.get(t) == 1:
-                cycle = " -> ".join([*path[path.index(t):], t])
-                raise ParseError(f"jump loop: chain {n} jumps back to {t} ({cycle}); nft refuses it (ELOOP)", file,
-                                 line)  # fmt: skip
-            if state.get(t) is None and t in edges:
-                visit(t, [*path, t])
-        state[n] = 2
-
-    for n in table.chains:
-        if state.get(n) is None:
-            visit(n, [n])
+    # depth-first from every chain, the path on a stack (a jump to a chain on the path is a loop), without
+    # recursion (a ruleset can nest 100,000 chains) and with each chain explored once
+    order: list[str] = []  # post-order: a chain after everything it jumps to
+    done: set[str] = set()
+    for root in table.chains:
+        if root in done:
+            continue
+        path, onpath = [root], {root}
+        stack = [iter(edges[root])]
+        while stack:
+            edge = next(stack[-1], None)
+            if edge is None:
+                stack.pop()
+                done.add(path[-1])
+                order.append(path[-1])
+                onpath.discard(path.pop())
+                continue
+            t, line = edge
+            if t in onpath:
+                cycle = shown([*path[path.index(t):], t])
+                raise ParseError(f"jump loop: chain {path[-1]} jumps back to {t} ({cycle}); nft refuses it (ELOOP)",
+                                 file, line)  # fmt: skip
+            if t in done or t not in edges:
+                continue
+            path.append(t)
+            onpath.add(t)
+            stack.append(iter(edges[t]))
+    height = heights(order, edges)
+    for c in table.chains.values():
+        if c.hook is not None and height.get(c.name, 0) > NFT_NESTING:
+            deep, line = deepest(c.name, edges, height, NFT_NESTING)
+            raise ParseError(f"jumps nest more than {NFT_NESTING} chains deep below base chain {c.name} ({shown(deep)}); "
+                             "nft refuses it (Too many links)", file, line)  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------- nft -j

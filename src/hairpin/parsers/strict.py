@@ -23,13 +23,16 @@ and a few Service fields sit (1-based line and column), for locations in reports
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from hairpin.errors import ParseError
 
-__all__ = ["Marks", "marks", "object_nodes", "refuse_duplicate", "vet_object", "vet_yaml"]
+if TYPE_CHECKING:
+    from hairpin.parsers.manifests import KubeObject
+
+__all__ = ["Marks", "marks", "named", "object_nodes", "refuse_duplicate", "vet_object", "vet_yaml"]
 
 #: path -> (line, column), 1-based: ``metadata.annotations[KEY]``, ``spec.type``, ``spec.loadBalancerClass``,
 #: ``spec.loadBalancerSourceRanges``,
@@ -245,3 +248,30 @@ def json_repr(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     return str(v) if isinstance(v, int | float) else "..."
+
+
+#: the longest names the API server accepts (kubernetes pkg/apis/core/validation/validation.go, 1.33: a
+#: Service's name and a namespace are DNS labels, ValidateServiceName / ValidateNamespaceName; other names
+#: are at most DNS subdomains; k8s.io/apimachinery pkg/util/validation: DNS1035LabelMaxLength 63,
+#: DNS1123SubdomainMaxLength 253)
+_LABEL, _SUBDOMAIN = 63, 253
+
+
+def named(objs: list[KubeObject], errs: list[ParseError]) -> list[KubeObject]:
+    """The objects whose name and namespace the API server would accept by length; each other one is one
+    error (a 10 MB name would otherwise be a 10 MB table cell), and the rest are still read."""
+    keep: list[KubeObject] = []
+    for o in objs:
+        meta = o.data.get("metadata")
+        name = meta.get("name") if isinstance(meta, dict) else None
+        ns = meta.get("namespace") if isinstance(meta, dict) else None
+        limit = _LABEL if o.kind == "Service" else _SUBDOMAIN
+        if isinstance(name, str) and len(name) > limit:
+            errs.append(ParseError(f"metadata.name is {len(name):,} characters: the API server refuses a name longer "
+                                   f"than {limit} for a {o.kind}", o.file, o.line))  # fmt: skip
+        elif isinstance(ns, str) and len(ns) > _LABEL:
+            errs.append(ParseError(f"metadata.namespace is {len(ns):,} characters: the API server refuses a "
+                                   f"namespace longer than {_LABEL}", o.file, o.line))  # fmt: skip
+        else:
+            keep.append(o)
+    return keep
