@@ -165,13 +165,15 @@ RULE_FILES = sorted(p for p in DATA.rglob("*") if p.is_file() and ("iptables" in
 
 
 def test_the_rule_files_are_there() -> None:
-    assert len(RULE_FILES) == 13, RULE_FILES  # 11 iptables-save, 2 iptables -S
+    assert len(RULE_FILES) == 15, RULE_FILES  # 13 iptables-save (one of them iptables-legacy-save), 2 iptables -S
 
 
 @pytest.mark.parametrize("path", RULE_FILES, ids=lambda p: str(p.relative_to(DATA)))
 def test_real_rule_files_as_before(path: Path) -> None:
-    text = path.read_text()
-    if path.name.startswith("iptables-save"):
+    # the warning iptables-nft-save leaves in a comment is read by the parser since the reference was frozen
+    # (tests/test_iptables_forms.py holds what it says): left out of this comparison
+    text = "".join(ln for ln in path.read_text().splitlines(keepends=True) if not ln.startswith("# Warning:"))
+    if path.name.startswith("iptables-save") or path.name == "iptables-legacy-save":
         same_ruleset(text)
     for line in text.splitlines():
         same_args(line)
