@@ -16,7 +16,7 @@ hooks whose order was unknown and did not matter.  Several: every result is show
 the order it assumes, and a warning says the outcome depends on an order the dumps cannot tell.
 
 The same machinery orders kube-proxy's nftables-mode table against iptables' nat tables, at the nat hooks
-where both hold chains of the same priority (``hairpin.netfilter.nft.Stacked``: nf_nat's list, the chain
+where both hold chains of the same priority (``hairpin.netfilter.stacked.Stacked``: nf_nat's list, the chain
 created last first): each order is a set of pairs (table, hook, a, b), True when ``a`` runs first, asked
 lazily so that no cycle is ever asked (kube-proxy's place among two iptables backends: two questions at
 most, three places).  That pair is on every nftables-mode node with iptables rules (the VPC CNI's SNAT

@@ -26,8 +26,9 @@ from hairpin.model.net import Flags, Packet, ip_str
 from hairpin.model.trace import Decision, Event, Leg, Outcome
 from hairpin.netfilter.backends import Backends
 from hairpin.netfilter.evaluate import Evaluator, Step, Verdict
-from hairpin.netfilter.nft import NftTable, Stacked
+from hairpin.netfilter.nft import NftTable
 from hairpin.netfilter.rules import Rule
+from hairpin.netfilter.stacked import Stacked
 from hairpin.notes import Note
 from hairpin.parsers import conntrack_list
 from hairpin.parsers.conntrack_list import CtEntry
@@ -132,7 +133,7 @@ class Tracer:
                                            lambda table, hook: self._order(table, hook, "legacy", "nft"))  # fmt: skip
         # an nftables-mode node: kube-proxy's nft table and iptables-nft's tables on the same hooks, in the
         # kernel's priority order, every order of the nat chains of equal priority tried
-        # (hairpin.netfilter.nft.Stacked; the simulator runs one of them)
+        # (hairpin.netfilter.stacked.Stacked; the simulator runs one of them)
         self.host.nf = Stacked(ipt, node.nft, self._order) if node.nft is not None else ipt
         #: the evaluators whose work is budgeted per outcome (hairpin.trace): each backend's, and kube-proxy's nft table
         inner = [self.backends.nft, self.backends.legacy] if self.backends is not None else [ipt]

@@ -224,8 +224,8 @@ class Network(Fabric):
                 keep_recent_lists(self.hosts[ns.name])
             if ns.role == "node" and scenario.kube_proxy.mode == "nftables":  # kube-proxy's table ip kube-proxy
                 from hairpin.kube.nftables import ruleset as nft_ruleset
-                from hairpin.netfilter.nft import Stacked
                 from hairpin.netfilter.nft import parse as nft_parse
+                from hairpin.netfilter.stacked import Stacked
 
                 h = self.hosts[ns.name]
                 assert isinstance(h, LinuxHost)

@@ -75,7 +75,7 @@ class Backends(Evaluator):
 
     def parts(self, table: str, chain: str) -> list[tuple[str, Callable[[Context], Verdict]]]:
         """The backends holding rules at (table, chain), in the order asked (``order``, when both do): each
-        as (its label, a runner whose verdict's steps are labelled).  ``hairpin.netfilter.nft.Stacked``
+        as (its label, a runner whose verdict's steps are labelled).  ``hairpin.netfilter.stacked.Stacked``
         interleaves kube-proxy's nft table with these at the nat hooks."""
         found = [(e, legacy) for e, legacy in ((self.nft, False), (self.legacy, True))
                  if e is not None and e.has(table, chain)]  # fmt: skip

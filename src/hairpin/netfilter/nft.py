@@ -24,8 +24,8 @@ writes, see ``hairpin.kube.nftables``):
 - ``meta l4proto P dnat ip to numgen random mod N map { 0 : A . P, ... }`` (kube-proxy 1.36+): DNAT to
   element i with probability exactly 1/N, drawn the same way;
 - statements: ``meta mark set meta mark | M`` / ``^ M``, ``meta l4proto P dnat to A:P`` (DNAT),
-  ``masquerade [fully-random]``, ``reject``, ``drop``, ``accept``, ``return``; a trailing
-  ``comment "..."`` is ignored.
+  ``masquerade [fully-random]``, ``reject``, ``drop``, ``accept``, ``return``; ``counter`` (with its numbers
+  or a name) counts and is otherwise ignored, as is a trailing ``comment "..."``.
 
 Anything else is a ParseError with its line: the evaluator never guesses.
 """
@@ -33,19 +33,16 @@ Anything else is a ParseError with its line: the evaluator never guesses.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 from hairpin.errors import ParseError
 from hairpin.model.net import ip_int
-from hairpin.netfilter.backends import Backends
-from hairpin.netfilter.evaluate import Context, Evaluator, NatAction, Reads, Step, Verdict, over_budget
+from hairpin.netfilter.evaluate import Context, NatAction, Step, Verdict, over_budget
 from hairpin.netfilter.rules import Rule
 from hairpin.text import split_lines
 
-__all__ = ["IPT_NAT_PRIORITY", "KUBE_PROXY", "PRE_DNAT", "NftChain", "NftRule", "NftTable", "Stacked", "parse"]
+__all__ = ["PRE_DNAT", "NftChain", "NftRule", "NftTable", "parse"]
 
 _HOOKS = {"prerouting": "PREROUTING", "input": "INPUT", "forward": "FORWARD", "output": "OUTPUT",
           "postrouting": "POSTROUTING"}  # fmt: skip
@@ -516,108 +513,3 @@ def parse(text: str, file: str = "<nft>") -> NftTable:
                     if word in ("jump", "goto") and name not in table.chains:
                         raise ParseError(f"{word} to undefined chain {name!r}", file, r.line)
     return table
-
-
-#: the priority iptables' nat table (either backend) hooks in at: NF_IP_PRI_NAT_DST -100 at PREROUTING and OUTPUT,
-#: NF_IP_PRI_NAT_SRC 100 at INPUT and POSTROUTING (include/uapi/linux/netfilter_ipv4.h)
-IPT_NAT_PRIORITY = {"PREROUTING": -100, "OUTPUT": -100, "INPUT": 100, "POSTROUTING": 100}
-#: how kube-proxy's table is named in a trace's orders ("iptables nat before kube-proxy nat at PREROUTING")
-KUBE_PROXY = "kube-proxy"
-
-
-class Stacked(Evaluator):
-    """An iptables Evaluator and an nft table on the same hooks, in the kernel's priority order.
-
-    nft's filter chains run before iptables' filter table (0): those below dstnat on prerouting
-    and output (kube-proxy's firewall checks, -110) on the host's ``-pre-dnat`` pseudo-hooks,
-    before either nat table (``PRE_DNAT``).  kube-proxy 1.34+ puts filter-input, filter-forward and
-    filter-output at priority ``filter`` (0), iptables' own: there the kernel's order is also the creation
-    order, and running nft's first is one order, not enumerated (a DROP in either drops in both; only a
-    REJECT beside a DROP, or a mark, could tell them apart).
-
-    At the nat hooks kube-proxy's nat chains (dstnat -100 / srcnat 100) and iptables' nat table sit at the
-    same priority, and their order is the order they were registered in, which no dump records: since Linux
-    4.18 every nat chain, of nf_tables or of iptables, hangs off nf_nat's own list for its hook
-    (``nf_nat_register_fn`` -> ``nf_hook_entries_insert_raw``, net/netfilter/nf_nat_core.c), kept by
-    priority by ``nf_hook_entries_grow`` (net/netfilter/core.c), which puts a chain registered LATER before
-    those of equal priority already there; ``nf_nat_inet_fn`` walks that list only until a chain sets up a
-    binding.  So the nat chain created last runs first, and the first binding wins (checked on Linux 6.18.44
-    with nftables 1.0.6 and iptables 1.8.9, 2026-12-02, in both creation orders and, with iptables-legacy's
-    nat table too, all six: tests/test_trace_stacked_lab.py).
-
-    - ``order`` None (the simulator, ``hairpin.backends.sim``): one order, fixed: iptables' nat table
-      first, kube-proxy's only if iptables made no binding.  The lab (``hairpin.backends.lab.build``)
-      creates the other order: it loads the iptables rules (``iptables-restore``) and then kube-proxy's
-      table (``nft -f``), so in its kernel kube-proxy's nat chains, registered last, run first.  The two
-      agree on every packet for which at most one of the two tables sets up a NAT binding.
-    - ``order`` given (``hairpin trace``, through ``hairpin.legacy.trace_orders``): at each nat hook where
-      both hold rules, ``order(table, hook, a, b)`` (True: ``a`` runs before ``b``) places kube-proxy's nat
-      chains of iptables' priority among iptables' nat tables (one, or both backends' in the order
-      ``Backends`` asks for: a three-way order), the last first: ``order(nat, H, last, "kube-proxy")``,
-      and only if that is False the one before it.  kube-proxy's nat chains of another priority run in
-      priority order (nf_hook_entries_grow), before or after iptables'.
-    """
-
-    def __init__(self, iptables: Evaluator | None, nft: NftTable,
-                 order: Callable[[str, str, str, str], bool] | None = None) -> None:  # fmt: skip
-        self.iptables = iptables
-        self.nft = nft
-        self.order = order
-
-    def has(self, table: str, chain: str) -> bool:
-        return (self.iptables is not None and self.iptables.has(table, chain)) or self.nft.has(table, chain)
-
-    def pure(self, table: str, chain: str) -> Reads | None:
-        return None  # nft's numgen draws and the two tables' order: never cached
-
-    def run(self, table: str, chain: str, ctx: Context) -> Verdict:
-        if self.order is not None and table == "nat" and chain in IPT_NAT_PRIORITY:
-            return self._nat(chain, ctx)
-        nft_first = table == "filter"
-        runners: list[Callable[[Context], Verdict]] = []
-        if self.iptables is not None and self.iptables.has(table, chain):
-            runners.append(partial(self.iptables.run, table, chain))
-        if self.nft.has(table, chain):
-            runners.insert(0 if nft_first else len(runners), partial(self.nft.run, table, chain))
-        return _in_turn(runners, ctx)
-
-    def _nat(self, hook: str, ctx: Context) -> Verdict:
-        """nf_nat's list at ``hook``: kube-proxy's nat chains and iptables' nat table(s), in the order asked."""
-        assert self.order is not None
-        prio = IPT_NAT_PRIORITY[hook]
-        chains = self.nft.base_chains("nat", hook)
-        ipt: list[tuple[str, Callable[[Context], Verdict]]] = []
-        if isinstance(self.iptables, Backends):
-            ipt = self.iptables.parts("nat", hook)
-        elif self.iptables is not None and self.iptables.has("nat", hook):
-            ipt = [("iptables", partial(self.iptables.run, "nat", hook))]
-        same = [c for c in chains if c.priority == prio]
-        if same and ipt:
-            at = len(ipt)
-            while at > 0 and not self.order("nat", hook, ipt[at - 1][0], KUBE_PROXY):
-                at -= 1
-            ipt.insert(at, (KUBE_PROXY, partial(self.nft.run_chains, same)))
-        elif same:
-            ipt = [(KUBE_PROXY, partial(self.nft.run_chains, same))]
-        before = [c for c in chains if c.priority < prio]
-        after = [c for c in chains if c.priority > prio]
-        runners = [r for _, r in ipt]
-        if before:
-            runners.insert(0, partial(self.nft.run_chains, before))
-        if after:
-            runners.append(partial(self.nft.run_chains, after))
-        return _in_turn(runners, ctx)
-
-
-def _in_turn(runners: list[Callable[[Context], Verdict]], ctx: Context) -> Verdict:
-    """The tables of one hook in the kernel's order: the next runs only after an accept (nf_hook_slow), and
-    at a nat hook only while no table set up a binding (nf_nat_inet_fn).  The verdict is the last table's,
-    with the steps of every table that ran (a trace shows each rule the packet went through)."""
-    v = Verdict("ACCEPT")
-    steps: list[Step] = []
-    for run in runners:
-        v = run(ctx)
-        steps += v.steps
-        if v.verdict != "ACCEPT" or v.nat is not None:
-            break
-    return v if len(steps) == len(v.steps) else Verdict(v.verdict, v.rule, v.nat, steps)
