@@ -19,13 +19,13 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from conftest import is_root
+from netns_probe import one_veth, sh
 
 pytestmark = pytest.mark.skipif(
     not is_root() or any(shutil.which(t) is None for t in ("ip", "iptables-legacy", "iptables-nft",
@@ -48,22 +48,8 @@ PACKET = "udp 10.0.0.1:40000 > 10.9.9.9:80 out"
 
 @pytest.fixture
 def netns() -> Iterator[str]:
-    name = f"hpw-legacy-{uuid.uuid4().hex[:6]}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        sh(name, "ip", "link", "set", "lo", "up")
-        sh(name, "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "peer0")
-        sh(name, "ip", "link", "set", "peer0", "up")
-        sh(name, "ip", "addr", "add", "10.0.0.1/24", "dev", "eth0")
-        sh(name, "ip", "link", "set", "eth0", "up")
-        sh(name, "ip", "route", "add", "default", "dev", "eth0")
+    with one_veth("hpw-legacy") as name:
         yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
-
-
-def sh(ns: str, *argv: str) -> str:
-    return subprocess.run(["ip", "netns", "exec", ns, *argv], capture_output=True, text=True, check=True).stdout
 
 
 def dump(ns: str, out: Path) -> dict[str, Path]:

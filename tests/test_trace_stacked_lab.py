@@ -23,13 +23,13 @@ import re
 import shutil
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from conftest import is_root
+from netns_probe import one_veth, sh
 
 pytestmark = pytest.mark.skipif(
     not is_root() or any(shutil.which(t) is None for t in ("ip", "nft", "iptables-nft", "iptables-nft-save")),
@@ -64,25 +64,8 @@ PACKET = "udp 10.0.0.1:40000 > 10.9.9.9:80 out"
 
 @pytest.fixture
 def netns() -> Iterator[str]:
-    name = f"hpw-stacked-{uuid.uuid4().hex[:6]}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        sh(name, "ip", "link", "set", "lo", "up")
-        sh(name, "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "peer0")
-        sh(name, "ip", "link", "set", "peer0", "up")
-        sh(name, "ip", "addr", "add", "10.0.0.1/24", "dev", "eth0")
-        for extra in ("10.0.0.2", "10.0.0.3", "10.0.0.4"):
-            sh(name, "ip", "addr", "add", f"{extra}/32", "dev", "eth0")
-        sh(name, "ip", "link", "set", "eth0", "up")
-        sh(name, "ip", "route", "add", "default", "dev", "eth0")
+    with one_veth("hpw-stacked", ("10.0.0.2", "10.0.0.3", "10.0.0.4")) as name:
         yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
-
-
-def sh(ns: str, *argv: str, stdin: str | None = None) -> str:
-    return subprocess.run(["ip", "netns", "exec", ns, *argv], input=stdin, capture_output=True, text=True,
-                          check=True).stdout  # fmt: skip
 
 
 def create(ns: str, table: str) -> None:

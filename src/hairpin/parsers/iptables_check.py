@@ -48,7 +48,7 @@ import socket
 
 from hairpin.errors import ParseError
 from hairpin.netfilter.rules import BUILTIN_CHAINS, Match, Option, Rule, Ruleset
-from hairpin.parsers.chain_depth import MAX_NESTING, NFT_NESTING, deepest, heights, shown
+from hairpin.parsers.chain_depth import MAX_NESTING, NFT_NESTING, Loop, deepest, heights, post_order, shown
 from hairpin.parsers.iptables_arity import OPTIONS
 from hairpin.reading import long_number, number_error
 from hairpin.text import digits
@@ -356,36 +356,15 @@ def _check_graph(rs: Ruleset, tname: str) -> None:
                     out[name] = rule
             elif name in _PLACES:
                 placed.append((rule, chain.name))
-    # one depth-first search from the built-in chains in order, with the path on a stack (a jump to a chain
-    # on the path is a loop) and the explored chains shared between them: a chain explored from an earlier
-    # hook has no loop below it
-    order: list[str] = []  # post-order: a chain after everything it jumps to
-    done: set[str] = set()
+    # one depth-first search from the built-in chains in order, the explored chains shared between them: a
+    # chain explored from an earlier hook has no loop below it
     roots = [hook for hook in BUILTIN_CHAINS[tname] if hook in table.chains]
-    for hook in roots:
-        if hook in done:
-            continue
-        path: list[str] = [hook]
-        onpath = {hook}
-        stack = [iter(succ[hook].items())]
-        while stack:
-            edge = next(stack[-1], None)
-            if edge is None:
-                stack.pop()
-                done.add(path[-1])
-                order.append(path[-1])
-                onpath.discard(path.pop())
-                continue
-            nxt, rule = edge
-            if nxt in onpath:
-                cycle = [*path[path.index(nxt):], nxt]
-                raise ParseError(f"jump loop: chain {rule.chain} jumps back to {nxt} ({' -> '.join(cycle)}, "
-                                 f"reached from {tname} {hook}); the kernel refuses it", rs.file, rule.line)  # fmt: skip
-            if nxt in done:
-                continue
-            path.append(nxt)
-            onpath.add(nxt)
-            stack.append(iter(succ[nxt].items()))
+    try:
+        order = post_order(roots, {name: out.items() for name, out in succ.items()})  # a chain after all it jumps to
+    except Loop as e:
+        back: Rule = e.jump
+        raise ParseError(f"jump loop: chain {back.chain} jumps back to {e.cycle[-1]} ({' -> '.join(e.cycle)}, "
+                         f"reached from {tname} {e.root}); the kernel refuses it", rs.file, back.line) from None  # fmt: skip
     # how deep jumps nest below each hook (the evaluator follows MAX_NESTING; nf_tables refuses a 16th)
     edges = {name: [(t, r.line) for t, r in out.items()] for name, out in succ.items()}
     height = heights(order, edges)

@@ -26,7 +26,7 @@ from typing import Any
 
 from hairpin.errors import ParseError
 from hairpin.netfilter.nft import NftTable, parse
-from hairpin.parsers.chain_depth import NFT_NESTING, deepest, heights, shown
+from hairpin.parsers.chain_depth import NFT_NESTING, Loop, deepest, heights, post_order, shown
 from hairpin.reading import long_number, number_error, refusing_long_numbers
 from hairpin.text import split_lines
 
@@ -142,33 +142,12 @@ def _check_loops(table: NftTable, file: str) -> None:
                 edges[c.name].append((target, r.line))
             for name in re.findall(r"vmap @([\w./-]+)", r.text):
                 edges[c.name].extend((t, r.line) for t in vmap_targets.get(name, []))
-    # depth-first from every chain, the path on a stack (a jump to a chain on the path is a loop), without
-    # recursion (a ruleset can nest 100,000 chains) and with each chain explored once
-    order: list[str] = []  # post-order: a chain after everything it jumps to
-    done: set[str] = set()
-    for root in table.chains:
-        if root in done:
-            continue
-        path, onpath = [root], {root}
-        stack = [iter(edges[root])]
-        while stack:
-            edge = next(stack[-1], None)
-            if edge is None:
-                stack.pop()
-                done.add(path[-1])
-                order.append(path[-1])
-                onpath.discard(path.pop())
-                continue
-            t, line = edge
-            if t in onpath:
-                cycle = shown([*path[path.index(t):], t])
-                raise ParseError(f"jump loop: chain {path[-1]} jumps back to {t} ({cycle}); nft refuses it (ELOOP)",
-                                 file, line)  # fmt: skip
-            if t in done or t not in edges:
-                continue
-            path.append(t)
-            onpath.add(t)
-            stack.append(iter(edges[t]))
+    try:
+        order = post_order(table.chains, edges)
+    except Loop as e:
+        cycle: list[str] = e.cycle
+        raise ParseError(f"jump loop: chain {cycle[-2]} jumps back to {cycle[-1]} ({shown(cycle)}); nft refuses it "
+                         "(ELOOP)", file, e.jump) from None  # fmt: skip
     height = heights(order, edges)
     for c in table.chains.values():
         if c.hook is not None and height.get(c.name, 0) > NFT_NESTING:
