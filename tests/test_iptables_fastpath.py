@@ -36,8 +36,27 @@ def outcome(fn: Callable[[], object]) -> object:
     return ("ok", repr(got), got)
 
 
+#: the address options, with the abbreviations getopt accepts: a comma list after one is read as iptables loads it
+#: (one kernel rule per address pair) since the reference was frozen; tests/test_iptables_forms.py and the
+#: iptables-nft-restore differentials hold that behaviour
+ADDRESS_OPTS = {"-s", "-d", *("--source"[:n] for n in range(4, 9)), *("--destination"[:n] for n in range(4, 14)),
+                "--src", "--dst"}
+
+
+def address_list(text: str) -> bool:
+    """Whether ``text`` gives an address option a comma list (``-s A,B``, ``-d ! A,B``, ``-sA,B``, ``--dst=A,B``)."""
+    words = text.replace("=", " ").split()
+    for i, w in enumerate(words):
+        rest = [x for x in words[i + 1 : i + 3] if x != "!"][:1]
+        if (w in ADDRESS_OPTS and rest and "," in rest[0]) or (w[:2] in ("-s", "-d") and len(w) > 2 and "," in w):
+            return True
+    return False
+
+
 def same_ruleset(text: str) -> None:
-    """parse (and, when it parses, check) give what the reference gave."""
+    """parse (and, when it parses, check) give what the reference gave (but for address lists, see above)."""
+    if address_list(text):
+        return
     new = outcome(lambda: iptables_save.parse(text, "f"))
     old = outcome(lambda: ref._reference_save_parse(text, "f"))
     assert new == old
@@ -145,6 +164,12 @@ def corrupted_kube_rule(draw: st.DrawFn) -> str:
 @given(st.one_of(BODIES, PAIRS, PAIRS, kube_rule(), corrupted_kube_rule(), corrupted_kube_rule(), st.text(alphabet=st.sampled_from(list(' \t"\\ab-!/:,1é')), max_size=30)))
 def test_rule_arguments_as_before(body: str) -> None:
     same_args(body)
+
+
+def test_address_lists_are_recognised() -> None:
+    assert [address_list(b) for b in ("-s 10.0.0.1,10.0.0.2", "-d ! 1.1.1.1,2.2.2.2 -j X", "-s10.0.0.1,10.0.0.2",
+                                      "--dst=1.1.1.1,2.2.2.2", "--sour 1.1.1.1,1.1.1.2", "-m multiport --dports 80,443",
+                                      "-s 10.0.0.1 -j ACCEPT", '-m comment --comment "a,b"')] == [True] * 5 + [False] * 3
 
 
 @settings(max_examples=400)
