@@ -380,7 +380,7 @@ def _takes_value(tok: str, target: Target | None, in_target: bool, module: str |
 
 def _implicit_module(matches: list[Match]) -> str | None:
     for m in matches:
-        if m.module == "":
+        if m.module == "" and m.options:  # (a match named nothing, '-m ""', holds no option: refused when checked)
             o = m.options[0]
             if o.name == "-p" and o.value in ("tcp", "udp", "icmp", "sctp"):
                 return o.value
