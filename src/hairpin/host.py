@@ -106,7 +106,9 @@ class _Pass:
     mark: int = 0
     ct: Entry | None = None
     direction: int = IP_CT_DIR_ORIGINAL
-    ctstate: str = "UNTRACKED"
+    #: before conntrack has seen the packet (the raw table) nf_ct_get gives no entry and ctinfo 0, which
+    #: xt_conntrack.c conntrack_mt and xt_state.c state_mt read as INVALID (UNTRACKED is only IP_CT_UNTRACKED)
+    ctstate: str = "INVALID"
     new: bool = False
     ipvs: bool = False  # skb->ipvs_property: set once IPVS has rewritten the packet (ip_vs_xmit.c, ip_vs_core.c)
 
@@ -223,8 +225,11 @@ class LinuxHost:
                 if self.watch is not None:
                     self.watch(table, chain, v)
                 return self._notes(table, v, notes)
+        # LOCAL_OUT and POST_ROUTING are called with no input device (ip_local_out, ip_output: NF_HOOK(..., NULL,
+        # dev)), even for a forwarded packet: there `-i` compares an empty name (ipt_do_table's nulldevname)
+        iif = None if hook in ("OUTPUT", "POSTROUTING") else st.iif
         ctx = Context(  # by position (Context's field order): one is made for every table a packet crosses
-            st.packet, self, hook, st.iif, oif, st.mark, ct.mark if ct else 0, st.ctstate,
+            st.packet, self, hook, iif, oif, st.mark, ct.mark if ct else 0, st.ctstate,
             "ORIGINAL" if st.direction == IP_CT_DIR_ORIGINAL else "REPLY",
             _CTSTATUS[(ct.dnat, ct.snat)] if ct else _CTSTATUS[(False, False)],
             (ct.orig[2], ct.orig[3]) if ct else None, self.choose, self.unknown, False, st.ipvs,
@@ -512,7 +517,9 @@ class LinuxHost:
         if r.type != "unicast" or r.dev is None:
             notes.append(f"route: {r.describe()}")
             return self._drop(st, notes, "IPVS (no route to the real server)")
-        self._table("mangle", "OUTPUT", st, "OUTPUT", r.dev, notes)
+        v = self._table("mangle", "OUTPUT", st, "OUTPUT", r.dev, notes)
+        if v is not None and v.verdict != "ACCEPT":
+            return self._drop(st, notes, "mangle OUTPUT")
         v = self._table("filter", "OUTPUT", st, "OUTPUT", r.dev, notes)
         if v is not None and v.verdict != "ACCEPT":
             return self._drop(st, notes, "filter OUTPUT")
@@ -529,11 +536,17 @@ class LinuxHost:
             notes.append(f"route: {r.describe()}: EHOSTUNREACH")
             return self._drop(st, notes, "routing")
         live = self._live if self.nf is self._live_of else self._refresh()
+        # a DROP in raw or mangle OUTPUT (or in mangle POSTROUTING) drops the packet as in every other table:
+        # iptable_raw.c and iptable_mangle.c return ipt_do_table's verdict to the hook (nf_hook_slow)
         if ("raw", "OUTPUT") in live:
-            self._table("raw", "OUTPUT", st, "OUTPUT", r.dev, notes)
+            v = self._table("raw", "OUTPUT", st, "OUTPUT", r.dev, notes)
+            if v is not None and v.verdict != "ACCEPT":
+                return self._drop(st, notes, "raw OUTPUT")
         self._conntrack_in(st, notes)
         if ("mangle", "OUTPUT") in live:
-            self._table("mangle", "OUTPUT", st, "OUTPUT", r.dev, notes)
+            v = self._table("mangle", "OUTPUT", st, "OUTPUT", r.dev, notes)
+            if v is not None and v.verdict != "ACCEPT":
+                return self._drop(st, notes, "mangle OUTPUT")
         if ("filter", "OUTPUT" + PRE_DNAT) in live and not self._filter(st, "OUTPUT", PRE_DNAT, r.dev, notes):
             return None  # nft filter chains before DNAT (kube-proxy's firewall check, dstnat - 10)
         before = st.packet.dst
@@ -559,7 +572,9 @@ class LinuxHost:
     def _postrouting(self, st: _Pass, r: RouteResult, notes: list[str | Note]) -> None:
         assert r.dev is not None
         if ("mangle", "POSTROUTING") in (self._live if self.nf is self._live_of else self._refresh()):
-            self._table("mangle", "POSTROUTING", st, "POSTROUTING", r.dev, notes)
+            v = self._table("mangle", "POSTROUTING", st, "POSTROUTING", r.dev, notes)
+            if v is not None and v.verdict != "ACCEPT":
+                return self._drop(st, notes, "mangle POSTROUTING")
         if not self._nat(st, "POSTROUTING", "POSTROUTING", "src", r.dev, r, notes):
             return self._drop(st, notes, "nat POSTROUTING")
         if st.ct is not None and not self.conntrack.confirm(st.ct, self.fabric.engine.now):

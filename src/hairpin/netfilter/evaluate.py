@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from hairpin.model.net import Packet, ip_int
-from hairpin.netfilter.matches import Undecidable, Unknown, compile_match, mark
+from hairpin.netfilter.matches import Undecidable, Unknown, compile_match, has_ct, mark
 from hairpin.netfilter.rules import Match, Rule, Ruleset, Target
 from hairpin.parsers.iptables_getopt import shown_rule
 from hairpin.text import digits
@@ -280,31 +280,50 @@ def _mark_action(t: Target) -> Callable[[Context], str]:
 
                 return bit_mark
     else:
-        nfmask = int(opts.get("--nfmask", opts.get("--mask", "0xffffffff")), 0)
-        ctmask = int(opts.get("--ctmask", opts.get("--mask", "0xffffffff")), 0)
-        if "--set-xmark" in opts or "--set-mark" in opts:
-            xmark = "--set-xmark" in opts
-            v, m = mark(opts.get("--set-xmark") or opts["--set-mark"])
+        return _connmark_action(t, opts)
+    raise Unknown(f"-j {t.name} {' '.join(opts)}")
 
-            def set_ct(c: Context) -> str:
-                c.ctmark = ((c.ctmark & ~m) ^ v) & full if xmark else ((c.ctmark & ~m) | v) & full
-                return f"ctmark={c.ctmark:#x}"
 
-            return set_ct
-        if "--restore-mark" in opts:
+def _connmark_action(t: Target, opts: dict[str, str]) -> Callable[[Context], str]:
+    """CONNMARK: xt_connmark.c ``connmark_tg_shift`` does nothing to a packet without a conntrack entry (the
+    raw table, an INVALID packet): it returns XT_CONTINUE before any mode."""
+    action = _connmark_modes(t, opts)
 
-            def restore(c: Context) -> str:
-                c.mark = ((c.mark & ~nfmask) ^ (c.ctmark & ctmask)) & full
-                return f"mark={c.mark:#x} (restored from ctmark)"
+    def connmark(c: Context) -> str:
+        if not has_ct(c):
+            return f"no conntrack entry ({c.ctstate}): CONNMARK does nothing"
+        return action(c)
 
-            return restore
-        if "--save-mark" in opts:
+    return connmark
 
-            def save(c: Context) -> str:
-                c.ctmark = ((c.ctmark & ~ctmask) ^ (c.mark & nfmask)) & full
-                return f"ctmark={c.ctmark:#x} (saved from mark)"
 
-            return save
+def _connmark_modes(t: Target, opts: dict[str, str]) -> Callable[[Context], str]:
+    full = 0xFFFFFFFF
+    nfmask = int(opts.get("--nfmask", opts.get("--mask", "0xffffffff")), 0)
+    ctmask = int(opts.get("--ctmask", opts.get("--mask", "0xffffffff")), 0)
+    if "--set-xmark" in opts or "--set-mark" in opts:
+        xmark = "--set-xmark" in opts
+        v, m = mark(opts.get("--set-xmark") or opts["--set-mark"])
+
+        def set_ct(c: Context) -> str:
+            c.ctmark = ((c.ctmark & ~m) ^ v) & full if xmark else ((c.ctmark & ~m) | v) & full
+            return f"ctmark={c.ctmark:#x}"
+
+        return set_ct
+    if "--restore-mark" in opts:
+
+        def restore(c: Context) -> str:
+            c.mark = ((c.mark & ~nfmask) ^ (c.ctmark & ctmask)) & full
+            return f"mark={c.mark:#x} (restored from ctmark)"
+
+        return restore
+    if "--save-mark" in opts:
+
+        def save(c: Context) -> str:
+            c.ctmark = ((c.ctmark & ~ctmask) ^ (c.mark & nfmask)) & full
+            return f"ctmark={c.ctmark:#x} (saved from mark)"
+
+        return save
     raise Unknown(f"-j {t.name} {' '.join(opts)}")
 
 
@@ -571,6 +590,8 @@ class Evaluator:
             if cr.terminal is not None:
                 steps.append(Step(cr.rule, cr.effect, cr.text))
                 return (cr.terminal, cr)
+            # a rule without a target matched: ipt_do_table counts it (ADD_COUNTER before the target) and goes on
+            steps.append(Step(cr.rule, "no target: counted", cr.text))
         return None
 
     def unknown_rules(self) -> list[tuple[Rule, str]]:
