@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import socket
 import struct
 import subprocess
@@ -47,7 +48,8 @@ MAC = {"a0": "02:00:00:00:0a:00", "a1": "02:00:00:00:0a:01", "eth0": "02:00:00:0
        "eth1": "02:00:00:00:0b:01"}  # fmt: skip
 PEER = {"eth0": "a0", "eth1": "a1"}
 #: B's addresses: eth0 10.1.0.2/24, eth1 10.1.1.1/24 and 10.5.0.1/32; routes: 10.6.0.0/24 via A on eth0,
-#: default via A on eth1 (A's side answers neither: it holds no address)
+#: default via A on eth1 (A's side answers neither: it holds no address); a packet marked 0x1 (mark & 0x1) is
+#: routed by table 100: default via A on eth0
 B_SETUP = """link set lo up
 link set eth0 address {eth0} up
 link set eth1 address {eth1} up
@@ -59,6 +61,8 @@ route add default via 10.1.1.2 dev eth1
 neigh add 10.1.0.1 lladdr {a0} dev eth0 nud permanent
 neigh add 10.1.0.7 lladdr {a0} dev eth0 nud permanent
 neigh add 10.1.1.2 lladdr {a1} dev eth1 nud permanent
+rule add fwmark 0x1/0x1 lookup 100 prio 100
+route add default via 10.1.0.1 dev eth0 table 100
 """.format(**MAC)
 A_SETUP = """link set lo up
 link add a0 address {a0} type veth peer name eth0 netns {b}
@@ -116,8 +120,12 @@ for name in ("a0", "a1"):
     s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
     s.bind((name, 0x0800))
     caps.append((name, s))
-tx = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
-tx.sendto(frame, (iface, 0x0800, 0, 0, dmac))
+print("ready", flush=True)
+if frame:
+    tx = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
+    tx.sendto(frame, (iface, 0x0800, 0, 0, dmac))
+else:
+    sys.stdin.readline()
 end = time.monotonic() + wait
 seen = []
 while True:
@@ -131,6 +139,18 @@ while True:
             if addr[2] != socket.PACKET_OUTGOING:
                 seen.append([name, data.hex()])
 print(json.dumps(seen))
+"""
+
+#: a datagram B itself sends (a probe ``out``): from a socket bound to its source
+LOCAL_SENDER = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2])))
+try:
+    s.sendto(b"kdif", (sys.argv[3], int(sys.argv[4])))
+    print("sent")
+except OSError as e:
+    print("errno", e.errno)
 """
 
 # ------------------------------------------------------------------------------------------- the generator
@@ -295,7 +315,7 @@ def ruleset(r: random.Random) -> str:
             out.append(f":{c} {'DROP' if r.random() < drop else 'ACCEPT'} [0:0]")
         out += [f":{u} - [0:0]" for u in USER]
         for chain in (*builtins, *USER):
-            for _ in range(r.choice((0, 1, 1, 2, 2, 3))):
+            for _ in range(r.choice((0, 1, 1, 2, 2, 3, 4))):
                 m = _matches(r, table, chain)
                 proto = any(x.startswith("-p tcp") or x.startswith("-p udp") for x in m)
                 t = _target(r, table, chain, proto)
@@ -320,14 +340,19 @@ class Probe:
     dst: str
     dport: int
     flags: str  # "S", "R", "A" (tcp), "" (udp)
-    iif: str  # eth0 | eth1: the link of B it arrives on
+    iif: str  # eth0 | eth1: the link of B it arrives on; "out": B sends it (a udp datagram from a local socket)
 
     def hairpin(self) -> str:
         flags = {"S": "syn", "R": "rst", "A": "ack", "": ""}[self.flags]
-        return f"{self.proto} {self.src}:{self.sport} > {self.dst}:{self.dport}{' ' + flags if flags else ''} in {self.iif}"
+        where = "out" if self.iif == "out" else f"in {self.iif}"
+        return f"{self.proto} {self.src}:{self.sport} > {self.dst}:{self.dport}{' ' + flags if flags else ''} {where}"
 
 
 def probe(r: random.Random) -> Probe:
+    if r.random() < 0.25:  # sent by B: new connections through OUTPUT, nat OUTPUT, and over lo to itself
+        return Probe("udp", r.choice(("10.1.0.2", "10.1.1.1", "10.5.0.1")), r.choice((1234, 40000, 50000)),
+                     r.choice(("10.1.0.2", "10.5.0.1", "10.7.0.9", "10.6.0.5", "10.1.0.7")), r.choice(PORTS), "",
+                     "out")  # fmt: skip
     proto = r.choice(("tcp", "tcp", "udp"))
     src = r.choice(("10.1.0.1", "10.1.0.1", "10.1.0.7", "10.9.0.1", "10.9.0.1", "10.1.1.1"))
     dst = r.choice(("10.1.0.2", "10.1.1.1", "10.5.0.1", "10.7.0.9", "10.6.0.5"))
@@ -397,6 +422,7 @@ class Kernel:
     sent: list[tuple[str, str]] = field(default_factory=list)  # (B's link, packet)
     delivered: list[tuple[str, int, str, int]] = field(default_factory=list)  # udp: (dst, dport, src, sport)
     dumps: dict[str, str] = field(default_factory=dict)
+    said: str = ""  # a local sender's word: "sent", or "errno N" (1: EPERM, a DROP in OUTPUT or POSTROUTING)
 
 
 def counters(saved: str) -> tuple[dict[tuple[str, str, int], int], dict[tuple[str, str], int]]:
@@ -450,9 +476,19 @@ def run_case(text: str, p: Probe, wait: float = 0.15) -> Kernel:
             "ip-rule": _run(["ip", "-n", b, "-4", "rule", "show"]).stdout,
             "ip-addr": _run(["ip", "-n", b, "-4", "-o", "addr"]).stdout,
         }
-        peer = PEER[p.iif]
-        out = _run(["ip", "netns", "exec", a, sys.executable, "-c", SENDER, frame(p).hex(), peer,
-                    MAC[p.iif].replace(":", ""), str(wait)]).stdout  # fmt: skip
+        local = p.iif == "out"
+        sender = subprocess.Popen(["ip", "netns", "exec", a, sys.executable, "-c", SENDER, "" if local else frame(p).hex(),
+                                   PEER.get(p.iif, "a0"), MAC.get(p.iif, MAC["eth0"]).replace(":", ""), str(wait)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+        assert sender.stdout is not None and sender.stdin is not None
+        assert sender.stdout.readline().strip() == "ready"
+        if local:
+            k.said = _run(["ip", "netns", "exec", b, sys.executable, "-c", LOCAL_SENDER, p.src, str(p.sport), p.dst,
+                           str(p.dport)]).stdout.strip()  # fmt: skip
+        sender.stdin.write("\n")
+        sender.stdin.flush()
+        out = sender.stdout.readline()
+        sender.wait()
         k.sent = [({v: k_ for k_, v in PEER.items()}[name], parse_frame(bytes.fromhex(h))) for name, h in json.loads(out)]
         listener.stdin.write("\n")
         listener.stdin.flush()
@@ -479,6 +515,9 @@ class Hairpin:
     delivered: list[tuple[str, int, str, int]]
     text: str
     skipped: str = ""
+    #: ranges hairpin says a NAT source port was drawn from at random (the kernel's draw is another)
+    drawn: list[tuple[int, int]] = field(default_factory=list)
+    said: str = ""  # what a local sender's sendto should say ("" for a packet from A)
 
 
 def hairpin_case(k: Kernel, p: Probe) -> Hairpin:
@@ -503,6 +542,7 @@ def hairpin_case(k: Kernel, p: Probe) -> Hairpin:
 
     tracer.host.watch = watch
     packet, iif = tr.parse_packet(p.hairpin())
+    tr.check_packet(node, packet, iif)
     t = tr.trace(node, packet, iif, reply=True)
     assert len(t.outcomes) == 1, "no random match is generated: one outcome"
     o = t.outcomes[0]
@@ -537,7 +577,21 @@ def hairpin_case(k: Kernel, p: Probe) -> Hairpin:
         elif leg.kind == "local" and leg.out_packet is not None and p.proto == "udp":
             q = leg.out_packet
             delivered.append((ip_str(q.dst), q.dport, ip_str(q.src), q.sport))
-    return Hairpin(list(o.undecided), counts, policies, sent, delivered, t.text(), skipped)
+    drawn = [(int(m[1]), int(m[2])) for leg in legs for n in leg.notes
+             for m in re.finditer(r"the port is drawn at random from (\d+)-(\d+)", n)]  # fmt: skip
+    said = ""
+    if p.iif == "out":  # a DROP on B's way out fails the sender's sendto with EPERM (nf_hook_slow: -EPERM)
+        dropped_out = req.kind == "drop" and any(h in req.verdict for h in ("OUTPUT", "POSTROUTING"))
+        said = "errno 1" if dropped_out else "sent"
+    return Hairpin(list(o.undecided), counts, policies, sent, delivered, t.text(), skipped, drawn, said)
+
+
+def _drawn(sent: list[tuple[str, str]], drawn: list[tuple[int, int]]) -> list[tuple[str, str]]:
+    """The packets with a source port from a range hairpin says is drawn at random written as ``*``."""
+    def port(m: re.Match[str]) -> str:
+        return ":*" if any(lo <= int(m[1]) <= hi for lo, hi in drawn) else m[0]
+
+    return sorted((link, re.sub(r":(\d+)(?= >)", port, pkt, count=1)) for link, pkt in sent)
 
 
 def compare(k: Kernel, h: Hairpin) -> list[str]:
@@ -555,8 +609,10 @@ def compare(k: Kernel, h: Hairpin) -> list[str]:
     hp = {key: n for key, n in h.policies.items() if key in live}
     if kp != hp:
         out.append(f"policies: kernel {sorted(kp.items())}, hairpin {sorted(hp.items())}")
-    if sorted(k.sent) != sorted(h.sent):
+    if _drawn(k.sent, h.drawn) != _drawn(h.sent, h.drawn):
         out.append(f"sent: kernel {sorted(k.sent)}, hairpin {sorted(h.sent)}")
+    if k.said != h.said:
+        out.append(f"the local sender: kernel {k.said!r}, hairpin {h.said!r}")
     if sorted(k.delivered) != sorted(h.delivered):
         out.append(f"delivered: kernel {sorted(k.delivered)}, hairpin {sorted(h.delivered)}")
     return out

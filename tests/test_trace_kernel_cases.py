@@ -9,8 +9,13 @@ the same cases against the kernel as root.
   ``connmark_mt``), ``-m conntrack``'s other options match only beside a ``--ctstate`` (``conntrack_mt``), and
   ``CONNMARK`` does nothing (``connmark_tg_shift``);
 - a DROP in raw OUTPUT, mangle OUTPUT or mangle POSTROUTING drops the packet;
-- OUTPUT and POSTROUTING run with no input device (``ip_local_out``, ``ip_output``): ``-i`` in a user chain
-  they reach compares an empty name, even for a forwarded packet.
+- OUTPUT runs with no input device (``__ip_local_out``): ``-i`` in a user chain it reaches compares an empty
+  name; POSTROUTING keeps a forwarded packet's (``ip_output``: ``indev = skb->dev``);
+- every OUTPUT table sees the output device routed before the hook (one ``nf_hook_state``): a reroute after
+  mangle's mark or nat's DNAT changes what POSTROUTING sees, not filter OUTPUT's ``-o``;
+- a packet the node sends to itself crosses POSTROUTING out of ``lo`` (nat POSTROUTING may SNAT it; nat INPUT is
+  then not asked) and comes back through PREROUTING in on ``lo`` with its entry (state NEW);
+- a NAT source port the packet's own port cannot be kept for is drawn at random: hairpin says so.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ import pytest
 
 from hairpin import trace as tr
 
-ROUTES = """default via 10.1.1.2 dev eth1
+ROUTES = """default via 10.1.0.1 dev eth0 table 100
+default via 10.1.1.2 dev eth1
 10.1.0.0/24 dev eth0 proto kernel scope link src 10.1.0.2
 10.1.1.0/24 dev eth1 proto kernel scope link src 10.1.1.1
 10.6.0.0/24 via 10.1.0.1 dev eth0
@@ -34,6 +40,7 @@ local 127.0.0.0/8 dev lo table local proto kernel scope host src 127.0.0.1
 local 127.0.0.1 dev lo table local proto kernel scope host src 127.0.0.1
 broadcast 127.255.255.255 dev lo table local proto kernel scope link src 127.0.0.1
 """
+RULES = "0:\tfrom all lookup local\n100:\tfrom all fwmark 0x1/0x1 lookup 100\n32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n"
 ADDRS = """1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever
 2: eth0    inet 10.1.0.2/24 scope global eth0\\       valid_lft forever preferred_lft forever
 3: eth1    inet 10.1.1.1/24 scope global eth1\\       valid_lft forever preferred_lft forever
@@ -90,12 +97,37 @@ CASES: list[tuple[str, str, str, list[tuple[str, str, int, str]], list[str]]] = 
      "tcp 10.1.0.1:40000 > 10.1.0.2:80 syn in eth0",
      [],
      ["delivered locally as tcp 10.1.0.1:40000 > 10.1.0.2:80 SYN", "dropped in raw OUTPUT"]),
-    ("POSTROUTING has no input device: -i in a chain it reaches compares an empty name",
-     "*mangle\n:POSTROUTING ACCEPT [0:0]\n:U1 - [0:0]\n-A POSTROUTING -j U1\n-A U1 -i eth0 -j DROP\n"
-     "-A U1 ! -i eth+ -j MARK --set-xmark 0x1/0xffffffff\nCOMMIT\n",
+    ("OUTPUT has no input device: -i in a chain it reaches compares an empty name",
+     "*mangle\n:OUTPUT ACCEPT [0:0]\n:U1 - [0:0]\n-A OUTPUT -j U1\n-A U1 -i eth0 -j DROP\n"
+     "-A U1 ! -i eth+ -j MARK --set-xmark 0x2/0xffffffff\nCOMMIT\n",
+     "tcp 10.1.0.1:40000 > 10.1.0.2:80 syn in eth0",
+     [("mangle", "OUTPUT", 4, "jump U1"), ("mangle", "U1", 6, "mark=0x2")],
+     ["delivered locally as tcp 10.1.0.1:40000 > 10.1.0.2:80 SYN",
+      "forwarded out eth0 as tcp 10.1.0.2:80 > 10.1.0.1:40000 SYN,ACK (table main: 10.1.0.0/24 dev eth0 scope link "
+      "src 10.1.0.2)"]),
+    ("POSTROUTING of a forwarded packet keeps its input device",
+     "*mangle\n:POSTROUTING ACCEPT [0:0]\n:U1 - [0:0]\n-A POSTROUTING -j U1\n-A U1 -i eth0 -j DROP\nCOMMIT\n",
      "udp 10.1.0.1:40000 > 10.7.0.9:53 in eth0",
-     [("mangle", "POSTROUTING", 4, "jump U1"), ("mangle", "U1", 6, "mark=0x1")],
-     ["forwarded out eth1 as udp 10.1.0.1:40000 > 10.7.0.9:53 - (table main: default via 10.1.1.2 dev eth1)"]),
+     [("mangle", "POSTROUTING", 4, "jump U1"), ("mangle", "U1", 5, "DROP")],
+     ["dropped in mangle POSTROUTING"]),
+    ("filter OUTPUT sees the device routed before mangle's mark rerouted the packet",
+     "*mangle\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -j MARK --set-xmark 0x1/0xffffffff\nCOMMIT\n*filter\n:OUTPUT ACCEPT [0:0]\n"
+     "-A OUTPUT -o eth1\n-A OUTPUT -o eth0\nCOMMIT\n",
+     "tcp 10.9.0.1:40000 > 10.1.0.2:80 syn in eth0",
+     [("mangle", "OUTPUT", 3, "mark=0x1"), ("filter", "OUTPUT", 7, "no target: counted")],
+     ["delivered locally as tcp 10.9.0.1:40000 > 10.1.0.2:80 SYN",
+      "forwarded out eth0 as tcp 10.1.0.2:80 > 10.9.0.1:40000 SYN,ACK (rule 100: from all fwmark 0x1/0x1 lookup 100; "
+      "table 100: default via 10.1.0.1 dev eth0)"]),
+    ("a datagram to the node's own address crosses POSTROUTING out of lo and PREROUTING in on lo",
+     "*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A PREROUTING -i lo -m conntrack --ctstate NEW\n"
+     "-A OUTPUT -o lo\nCOMMIT\n*mangle\n:INPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n-A INPUT -i lo\n"
+     "-A POSTROUTING -o lo\nCOMMIT\n*nat\n:INPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+     "-A INPUT -j SNAT --to-source 10.8.0.1\n-A POSTROUTING -o lo -j SNAT --to-source 10.1.1.1\nCOMMIT\n",
+     "udp 10.1.0.2:40000 > 10.5.0.1:53 out",
+     [("raw", "OUTPUT", 5, "no target: counted"), ("mangle", "POSTROUTING", 11, "no target: counted"),
+      ("nat", "POSTROUTING", 17, "SNAT"), ("raw", "PREROUTING", 4, "no target: counted"),
+      ("mangle", "INPUT", 10, "no target: counted")],
+     ["delivered locally as udp 10.1.1.1:40000 > 10.5.0.1:53 -"]),
 ]  # fmt: skip
 
 
@@ -103,7 +135,8 @@ def node(tmp_path: Path, rules: str) -> tr.Node:
     (tmp_path / "iptables-save").write_text(rules)
     (tmp_path / "ip-route").write_text(ROUTES)
     (tmp_path / "ip-addr").write_text(ADDRS)
-    n = tr.Node.load(tmp_path / "iptables-save", tmp_path / "ip-route", None, tmp_path / "ip-addr")
+    (tmp_path / "ip-rule").write_text(RULES)
+    n = tr.Node.load(tmp_path / "iptables-save", tmp_path / "ip-route", tmp_path / "ip-rule", tmp_path / "ip-addr")
     n.listening = {(proto, port) for proto in ("tcp", "udp") for port in (53, 80, 443, 8080, 9090)}
     return n
 
@@ -117,3 +150,20 @@ def test_what_the_kernel_did(tmp_path: Path, name: str, rules: str, packet: str,
     assert [(s.table, s.chain, s.line, s.effect) for leg in o.legs for s in leg.steps] == steps
     assert [leg.verdict for leg in o.legs] == verdicts
     assert o.undecided == []
+
+
+def test_a_nat_port_drawn_at_random_is_said_to_be_one_example(tmp_path: Path) -> None:
+    """nf_nat_core.c ``nf_nat_l4proto_unique_tuple``: a source rewrite starts from a random offset in the range
+    (the kernel chose 3072, then 3094, for the same packet)."""
+    rules = "*nat\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -p tcp -j MASQUERADE --to-ports 3000-3100\nCOMMIT\n"
+    p, iif = tr.parse_packet("tcp 10.1.0.1:40000 > 10.7.0.9:80 syn in eth0")
+    (o,) = tr.trace(node(tmp_path, rules), p, iif).outcomes
+    (said,) = [n for n in o.legs[0].notes if n.startswith("MASQUERADE")]
+    port = said.split(" -> 10.1.1.1:")[1].split()[0]
+    assert 3000 <= int(port) <= 3100
+    assert said == (f"MASQUERADE: 10.1.0.1:40000 -> 10.1.1.1:{port} (the port is drawn at random from 3000-3100: "
+                    "this one is an example)")
+    # the packet's own port, when the range holds it, is kept and said plainly
+    rules = rules.replace("3000-3100", "30000-50000")
+    (o,) = tr.trace(node(tmp_path, rules), p, iif).outcomes
+    assert [n for n in o.legs[0].notes if n.startswith("MASQUERADE")] == ["MASQUERADE: 10.1.0.1:40000 -> 10.1.1.1:40000"]

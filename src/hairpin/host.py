@@ -225,9 +225,10 @@ class LinuxHost:
                 if self.watch is not None:
                     self.watch(table, chain, v)
                 return self._notes(table, v, notes)
-        # LOCAL_OUT and POST_ROUTING are called with no input device (ip_local_out, ip_output: NF_HOOK(..., NULL,
-        # dev)), even for a forwarded packet: there `-i` compares an empty name (ipt_do_table's nulldevname)
-        iif = None if hook in ("OUTPUT", "POSTROUTING") else st.iif
+        # LOCAL_OUT runs with no input device (__ip_local_out: nf_hook(..., NULL, dev)): there `-i` compares an
+        # empty name (ipt_do_table's nulldevname), even in IPVS's re-sent packet; POST_ROUTING gets skb->dev
+        # (ip_output: indev = skb->dev), the input device of a forwarded packet
+        iif = None if hook == "OUTPUT" else st.iif
         ctx = Context(  # by position (Context's field order): one is made for every table a packet crosses
             st.packet, self, hook, iif, oif, st.mark, ct.mark if ct else 0, st.ctstate,
             "ORIGINAL" if st.direction == IP_CT_DIR_ORIGINAL else "REPLY",
@@ -372,7 +373,9 @@ class LinuxHost:
         ct.snat = True
         st.packet = p.with_src(addr, sport)
         if self.fabric.verbose:
-            note = Note(snat_lines, nat.kind, nat.random_fully, p, addr, sport)
+            lo, hi = port_range(p, nat)
+            drawn = (lo, hi) if sport != p.sport and lo < hi and not nat.random_fully else None
+            note = Note(snat_lines, nat.kind, nat.random_fully, p, addr, sport, drawn)
             notes.append(note if self.fabric.lazy else note.lines()[0])
         return True
 
@@ -554,28 +557,34 @@ class LinuxHost:
             return self._drop(st, notes, "nat OUTPUT")
         if self.ipvs is not None and self._ipvs_request(st, notes) is False:  # ip_vs_local_request4
             return self._drop(st, notes, "IPVS (no destination)")
+        # every LOCAL_OUT table runs with the output device of the route taken before the hook
+        # (__ip_local_out: nf_hook(..., NULL, skb_dst(skb)->dev, ...), one nf_hook_state for the whole hook): a
+        # reroute after mangle's mark or nat's DNAT (ip_route_me_harder) changes the device POSTROUTING sees,
+        # not the `-o` of filter OUTPUT
+        hooked = r.dev
         if st.packet.dst != before or st.mark:
             r = self.routing.lookup(st.packet.dst, st.packet.src, None, st.mark)
         if ("filter", "OUTPUT") in live:
-            v = self._table("filter", "OUTPUT", st, "OUTPUT", r.dev, notes)
+            v = self._table("filter", "OUTPUT", st, "OUTPUT", hooked, notes)
             if v is not None and v.verdict != "ACCEPT":
                 return self._drop(st, notes, "filter OUTPUT")
         if r.type == "local":
             notes.append(f"route: {r.describe()} (loopback)")
-            self.fabric.record(self, f"{self.label} lo", st.packet, notes, "send")
-            st.iif = "lo"
-            return self._local_in(st, [])
+            return self._postrouting(st, r, notes, loopback=True)
         if self.fabric.verbose:
             notes.append(self._route_note(r, ""))
         self._postrouting(st, r, notes)
 
-    def _postrouting(self, st: _Pass, r: RouteResult, notes: list[str | Note]) -> None:
-        assert r.dev is not None
+    def _postrouting(self, st: _Pass, r: RouteResult, notes: list[str | Note], loopback: bool = False) -> None:
+        """POSTROUTING out of ``r.dev``, or out of ``lo`` for a packet to one of the node's own addresses (ip_output
+        runs the hook for every device, loopback too), then the wire or ``_loopback``."""
+        dev = "lo" if loopback else r.dev
+        assert dev is not None
         if ("mangle", "POSTROUTING") in (self._live if self.nf is self._live_of else self._refresh()):
-            v = self._table("mangle", "POSTROUTING", st, "POSTROUTING", r.dev, notes)
+            v = self._table("mangle", "POSTROUTING", st, "POSTROUTING", dev, notes)
             if v is not None and v.verdict != "ACCEPT":
                 return self._drop(st, notes, "mangle POSTROUTING")
-        if not self._nat(st, "POSTROUTING", "POSTROUTING", "src", r.dev, r, notes):
+        if not self._nat(st, "POSTROUTING", "POSTROUTING", "src", dev, r, notes):
             return self._drop(st, notes, "nat POSTROUTING")
         if st.ct is not None and not self.conntrack.confirm(st.ct, self.fabric.engine.now):
             notes.append("conntrack: confirm failed (clash): dropped")
@@ -583,7 +592,31 @@ class LinuxHost:
         if st.ct is not None and st.new and self.fabric.verbose:
             note = Note(new_entry_lines, CtWords.of(st.ct))
             notes.append(note if self.fabric.lazy else note.lines()[0])
-        self.fabric.transmit(self, r.dev, st.packet, notes)
+        if loopback:
+            return self._loopback(st, notes)
+        self.fabric.transmit(self, dev, st.packet, notes)
+
+    def _loopback(self, st: _Pass, notes: list[str | Note]) -> None:
+        """A packet the node sends itself comes back in on ``lo`` (loopback_xmit, ip_rcv): PREROUTING again, with
+        the conntrack entry it carries (nf_conntrack_in: "Previously seen (loopback or untracked)? Ignore."; the
+        state stays NEW), its output route kept (ip_rcv_finish looks nothing up: no martian check), nat PREROUTING
+        not asked (the destination binding was made at OUTPUT), then INPUT."""
+        self.fabric.record(self, f"{self.label} lo", st.packet, notes, "send")
+        st.iif = "lo"
+        back: list[str | Note] = []
+        live = self._live if self.nf is self._live_of else self._refresh()
+        for table in ("raw", "mangle"):
+            if (table, "PREROUTING") in live:
+                v = self._table(table, "PREROUTING", st, "PREROUTING", None, back)
+                if v is not None and v.verdict != "ACCEPT":
+                    return self._drop(st, back, f"{table} PREROUTING")
+        if ("filter", "PREROUTING" + PRE_DNAT) in live and not self._filter(st, "PREROUTING", PRE_DNAT, None, back):
+            return None
+        if not self._nat(st, "PREROUTING", "PREROUTING", "dst", None, None, back):
+            return self._drop(st, back, "nat PREROUTING")
+        if ("filter", "PREROUTING") in live and not self._filter(st, "PREROUTING", "", None, back):
+            return None
+        self._local_in(st, back)
 
     def _route_note(self, r: RouteResult, suffix: str) -> str | Note:
         note = Note(route_lines, r, suffix)
