@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-import kernel_diff as kd  # noqa: E402
+import kernel_diff as kd
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,10 +33,15 @@ def main(argv: list[str] | None = None) -> int:
     version = subprocess.run(["iptables-nft", "--version"], capture_output=True, text=True, check=False).stdout.strip()
     print(f"kernel {platform.release()}, {version}, {time.strftime('%Y-%m-%d')}", flush=True)
     counts: collections.Counter[str] = collections.Counter()
+    fates: collections.Counter[str] = collections.Counter()
+    matched = 0
     t0 = time.monotonic()
     for seed in range(args.seed, args.seed + args.cases):
         res = kd.one(seed)
         counts[res.status] += 1
+        if res.status in ("agree", "differ"):
+            fates[("out " if res.probe.iif == "out" else "") + res.fate] += 1
+            matched += res.matched
         if res.status == "differ":
             text = kd.report(res)
             print(text, flush=True)
@@ -47,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"seed {seed}: {res.status}: {res.detail}", flush=True)
     took = time.monotonic() - t0
     print(f"{args.cases} cases in {took:.0f} s: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    compared = counts["agree"] + counts["differ"]
+    print("compared cases by hairpin's fate of the packet: " + ", ".join(f"{k} {v}" for k, v in sorted(fates.items()))
+          + f"; {matched} rule counters moved ({matched / max(compared, 1):.1f} a case)")
     return 1 if counts["differ"] else 0
 
 

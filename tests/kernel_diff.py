@@ -171,19 +171,19 @@ def _neg(r: random.Random, p: float = 0.25) -> str:
     return "! " if r.random() < p else ""
 
 
-def _cidr(r: random.Random) -> str:
-    a = r.choice(ADDRS)
+def _cidr(r: random.Random, addrs: tuple[str, ...] = ADDRS) -> str:
+    a = r.choice(addrs)
     prefix = r.choice((32, 32, 24, 16, 8))
     import ipaddress
 
     return str(ipaddress.IPv4Network(f"{a}/{prefix}", strict=False))
 
 
-def _ports(r: random.Random) -> str:
+def _ports(r: random.Random, pool: tuple[int, ...] = PORT_POOL) -> str:
     if r.random() < 0.3:
-        lo, hi = sorted(r.sample(PORT_POOL, 2))
+        lo, hi = sorted(r.sample(sorted(set(pool)), 2))
         return f"{lo}:{hi}"
-    return str(r.choice(PORT_POOL))
+    return str(r.choice(pool))
 
 
 def _mark(r: random.Random) -> str:
@@ -192,8 +192,10 @@ def _mark(r: random.Random) -> str:
     return f"{v:#x}{m}"
 
 
-def _matches(r: random.Random, table: str, chain: str) -> list[str]:
-    """A few match clauses (each kind at most once), valid for ``chain`` of ``table``."""
+def _matches(r: random.Random, table: str, chain: str, addrs: tuple[str, ...] = ADDRS,
+             pool: tuple[int, ...] = PORT_POOL) -> list[str]:  # fmt: skip
+    """A few match clauses (each kind at most once), valid for ``chain`` of ``table``; addresses and ports from
+    ``addrs`` and ``pool`` (the probe's own, more often than the others)."""
     out: list[str] = []
     kinds = r.sample(["s", "d", "p", "iprange", "addrtype", "i", "o", "mark", "connmark", "conntrack", "state",
                       "pkttype", "comment", "multiport"], r.choice((0, 1, 1, 2, 2, 3)))  # fmt: skip
@@ -202,7 +204,7 @@ def _matches(r: random.Random, table: str, chain: str) -> list[str]:
         proto = r.choice(("tcp", "tcp", "udp", "udp", "icmp")) if "multiport" not in kinds else r.choice(("tcp", "udp"))
     for k in kinds:
         if k in ("s", "d"):
-            out.append(f"{_neg(r)}-{k} {_cidr(r)}")
+            out.append(f"{_neg(r)}-{k} {_cidr(r, addrs)}")
         elif k == "iprange":
             lo, hi = sorted(r.sample(ADDRS, 2), key=lambda a: socket.inet_aton(a))
             out.append(f"-m iprange {_neg(r)}--{r.choice(('src', 'dst'))}-range {lo}-{hi}")
@@ -229,9 +231,9 @@ def _matches(r: random.Random, table: str, chain: str) -> list[str]:
                                   r.choice((1, 1, 2)))  # fmt: skip
                 words.append(f"{_neg(r)}--ctstate {','.join(states)}")
             if r.random() < 0.4:
-                words.append(f"{_neg(r)}--ctorigdst {_cidr(r)}")
+                words.append(f"{_neg(r)}--ctorigdst {_cidr(r, addrs)}")
             if r.random() < 0.2:
-                words.append(f"{_neg(r)}--ctorigdstport {r.choice(PORT_POOL)}")
+                words.append(f"{_neg(r)}--ctorigdstport {r.choice(pool)}")
             if r.random() < 0.2 or not words:
                 words.append(f"--ctdir {r.choice(('ORIGINAL', 'REPLY'))}")
             out.append("-m conntrack " + " ".join(words))
@@ -247,13 +249,13 @@ def _matches(r: random.Random, table: str, chain: str) -> list[str]:
         if proto in ("tcp", "udp") and not negated_proto:
             if "multiport" in kinds:
                 which = r.choice(("dports", "sports", "ports"))
-                ports = ",".join(str(p) for p in sorted(r.sample(PORT_POOL, r.choice((1, 2, 3)))))
+                ports = ",".join(str(p) for p in sorted(r.sample(sorted(set(pool)), r.choice((1, 2, 3)))))
                 out.append(f"-m multiport {_neg(r)}--{which} {ports}")
             words = []
             if r.random() < 0.5:
-                words.append(f"{_neg(r)}--dport {_ports(r)}")
+                words.append(f"{_neg(r)}--dport {_ports(r, pool)}")
             if r.random() < 0.3:
-                words.append(f"{_neg(r)}--sport {_ports(r)}")
+                words.append(f"{_neg(r)}--sport {_ports(r, pool)}")
             if proto == "tcp" and r.random() < 0.4:
                 words.append(r.choice(("--syn", "! --syn", "--tcp-flags SYN,ACK SYN", "--tcp-flags ALL SYN",
                                        "--tcp-flags RST RST", "! --tcp-flags SYN,RST,ACK ACK",
@@ -302,11 +304,16 @@ def _target(r: random.Random, table: str, chain: str, proto: bool) -> str:
     return f"-j {t}" if t else ""
 
 
-def ruleset(r: random.Random) -> str:
+def ruleset(r: random.Random, p: Probe | None = None) -> str:
     """A random iptables-restore file over every table and hook a forwarded or local packet meets.
 
     nat's U1 is reached only from PREROUTING and OUTPUT (it may DNAT), U2 only from INPUT and POSTROUTING
-    (SNAT): the kernel refuses a NAT target in a hook it does not serve."""
+    (SNAT): the kernel refuses a NAT target in a hook it does not serve.  With the probe ``p``, its addresses
+    and ports are drawn more often, so more rules match it."""
+    addrs, pool = ADDRS, PORT_POOL
+    if p is not None:
+        addrs += (p.src, p.dst) * 3
+        pool += (p.sport, p.dport) * 2
     out: list[str] = []
     for table, builtins in TABLES.items():
         out.append(f"*{table}")
@@ -316,7 +323,7 @@ def ruleset(r: random.Random) -> str:
         out += [f":{u} - [0:0]" for u in USER]
         for chain in (*builtins, *USER):
             for _ in range(r.choice((0, 1, 1, 2, 2, 3, 4))):
-                m = _matches(r, table, chain)
+                m = _matches(r, table, chain, addrs, pool)
                 proto = any(x.startswith("-p tcp") or x.startswith("-p udp") for x in m)
                 t = _target(r, table, chain, proto)
                 if table == "nat" and t.split()[-1:] == ["U2"] and chain in ("PREROUTING", "OUTPUT", "U1"):
@@ -518,6 +525,7 @@ class Hairpin:
     #: ranges hairpin says a NAT source port was drawn from at random (the kernel's draw is another)
     drawn: list[tuple[int, int]] = field(default_factory=list)
     said: str = ""  # what a local sender's sendto should say ("" for a packet from A)
+    fate: str = ""  # the request's end: forward | local | drop | martian
 
 
 def hairpin_case(k: Kernel, p: Probe) -> Hairpin:
@@ -583,7 +591,7 @@ def hairpin_case(k: Kernel, p: Probe) -> Hairpin:
     if p.iif == "out":  # a DROP on B's way out fails the sender's sendto with EPERM (nf_hook_slow: -EPERM)
         dropped_out = req.kind == "drop" and any(h in req.verdict for h in ("OUTPUT", "POSTROUTING"))
         said = "errno 1" if dropped_out else "sent"
-    return Hairpin(list(o.undecided), counts, policies, sent, delivered, t.text(), skipped, drawn, said)
+    return Hairpin(list(o.undecided), counts, policies, sent, delivered, t.text(), skipped, drawn, said, req.kind)
 
 
 def _drawn(sent: list[tuple[str, str]], drawn: list[tuple[int, int]]) -> list[tuple[str, str]]:
@@ -626,6 +634,8 @@ class Result:
     status: str  # agree | differ | refused | undecided | skipped
     diffs: list[str] = field(default_factory=list)
     detail: str = ""
+    fate: str = ""  # what hairpin said of the request: forward | local | drop | martian
+    matched: int = 0  # rule counters that moved in the kernel
 
 
 def one(seed: int, attempts: int = 20) -> Result:
@@ -636,19 +646,20 @@ def one(seed: int, attempts: int = 20) -> Result:
     text = ""
     k = Kernel(False)
     for _ in range(attempts):
-        text = ruleset(r)
+        text = ruleset(r, p)
         k = run_case(text, p)
         if k.loaded:
             break
     if not k.loaded:
         return Result(seed, text, p, "refused", detail=k.error)
     h = hairpin_case(k, p)
+    fate, matched = h.fate, sum(1 for n in k.counts.values() if n)
     if h.undecided:
         return Result(seed, text, p, "undecided", detail="; ".join(h.undecided))
     if h.skipped:
         return Result(seed, text, p, "skipped", detail=h.skipped)
     diffs = compare(k, h)
-    return Result(seed, k.dumps["iptables-save"], p, "differ" if diffs else "agree", diffs, h.text)
+    return Result(seed, k.dumps["iptables-save"], p, "differ" if diffs else "agree", diffs, h.text, fate, matched)
 
 
 def report(res: Result) -> str:
