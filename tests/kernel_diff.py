@@ -158,7 +158,8 @@ except OSError as e:
 TABLES = {"raw": ("PREROUTING", "OUTPUT"), "mangle": ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"),
           "nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"), "filter": ("INPUT", "FORWARD", "OUTPUT")}  # fmt: skip
 USER = ("U1", "U2")
-ADDRS = ("10.1.0.1", "10.1.0.7", "10.9.0.1", "10.1.0.2", "10.1.1.1", "10.5.0.1", "10.7.0.9", "10.6.0.5")
+ADDRS = ("10.1.0.1", "10.1.0.7", "10.9.0.1", "10.1.0.2", "10.1.1.1", "10.5.0.1", "10.7.0.9", "10.6.0.5", "10.1.0.255",
+         "127.0.0.1")
 PORT_POOL = (53, 80, 443, 1234, 8080, 9090, 40000, 50000)
 DNAT_TO = ("10.1.0.2", "10.5.0.1", "10.7.0.9", "10.6.0.5", "10.1.0.7")
 SNAT_TO = ("10.1.1.1", "10.1.0.2", "10.8.0.1")
@@ -358,11 +359,12 @@ class Probe:
 def probe(r: random.Random) -> Probe:
     if r.random() < 0.25:  # sent by B: new connections through OUTPUT, nat OUTPUT, and over lo to itself
         return Probe("udp", r.choice(("10.1.0.2", "10.1.1.1", "10.5.0.1")), r.choice((1234, 40000, 50000)),
-                     r.choice(("10.1.0.2", "10.5.0.1", "10.7.0.9", "10.6.0.5", "10.1.0.7")), r.choice(PORTS), "",
+                     r.choice(("10.1.0.2", "10.5.0.1", "10.7.0.9", "10.6.0.5", "10.1.0.7", "127.0.0.1")), r.choice(PORTS), "",
                      "out")  # fmt: skip
     proto = r.choice(("tcp", "tcp", "udp"))
-    src = r.choice(("10.1.0.1", "10.1.0.1", "10.1.0.7", "10.9.0.1", "10.9.0.1", "10.1.1.1"))
-    dst = r.choice(("10.1.0.2", "10.1.1.1", "10.5.0.1", "10.7.0.9", "10.6.0.5"))
+    src = r.choice(("10.1.0.1", "10.1.0.1", "10.1.0.7", "10.9.0.1", "10.9.0.1", "10.1.1.1", "127.0.0.5"))
+    dst = r.choice(("10.1.0.2", "10.1.1.1", "10.5.0.1", "10.7.0.9", "10.6.0.5", "10.1.0.2", "10.7.0.9", "10.1.0.255",
+                    "127.0.0.1"))
     flags = r.choice(("S", "S", "S", "S", "R", "A")) if proto == "tcp" else ""
     return Probe(proto, src, r.choice((1234, 40000, 50000, 53)), dst, r.choice(PORTS), flags,
                  r.choice(("eth0", "eth0", "eth0", "eth1")))  # fmt: skip

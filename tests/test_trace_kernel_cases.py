@@ -15,7 +15,12 @@ the same cases against the kernel as root.
   mangle's mark or nat's DNAT changes what POSTROUTING sees, not filter OUTPUT's ``-o``;
 - a packet the node sends to itself crosses POSTROUTING out of ``lo`` (nat POSTROUTING may SNAT it; nat INPUT is
   then not asked) and comes back through PREROUTING in on ``lo`` with its entry (state NEW);
-- a NAT source port the packet's own port cannot be kept for is drawn at random: hairpin says so.
+- a NAT source port the packet's own port cannot be kept for is drawn at random: hairpin says so;
+- a subnet's broadcast address (a ``broadcast`` route in the local table) is BROADCAST to ``-m addrtype`` and a
+  packet to it is delivered locally (ip_route_input_slow: ``brd_input``), not forwarded;
+- a loopback destination or source arriving on another device is a martian (``route_localnet`` 0), and a local
+  address in 127.0.0.0/8 is LOCAL only on ``lo`` with ``--limit-iface-*``;
+- MASQUERADE picks an address of scope universe (``inet_select_addr``): out of ``lo``, another device's.
 """
 
 from __future__ import annotations
@@ -128,6 +133,28 @@ CASES: list[tuple[str, str, str, list[tuple[str, str, int, str]], list[str]]] = 
       ("nat", "POSTROUTING", 17, "SNAT"), ("raw", "PREROUTING", 4, "no target: counted"),
       ("mangle", "INPUT", 10, "no target: counted")],
      ["delivered locally as udp 10.1.1.1:40000 > 10.5.0.1:53 -"]),
+    ("a subnet's broadcast address is BROADCAST to addrtype and delivered locally",
+     "*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -m addrtype --dst-type BROADCAST\n"
+     "-A PREROUTING -m addrtype --dst-type LOCAL\n-A PREROUTING -m pkttype --pkt-type unicast\nCOMMIT\n",
+     "udp 10.1.0.1:40000 > 10.1.0.255:53 in eth0",
+     [("mangle", "PREROUTING", 3, "no target: counted"), ("mangle", "PREROUTING", 5, "no target: counted")],
+     ["delivered locally as udp 10.1.0.1:40000 > 10.1.0.255:53 -"]),
+    ("a loopback destination from outside lo is a martian",
+     "*raw\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -m addrtype --dst-type LOCAL --limit-iface-in\n"
+     "-A PREROUTING -m addrtype --dst-type LOCAL\nCOMMIT\n",
+     "udp 10.1.0.1:40000 > 127.0.0.1:53 in eth0",
+     [("raw", "PREROUTING", 4, "no target: counted")],
+     ["dropped in routing (martian destination)"]),
+    ("a loopback source from outside lo is a martian",
+     "*raw\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING\nCOMMIT\n*mangle\n:INPUT ACCEPT [0:0]\n-A INPUT\nCOMMIT\n",
+     "udp 127.0.0.5:40000 > 10.1.0.2:53 in eth0",
+     [("raw", "PREROUTING", 3, "no target: counted")],
+     ["dropped in routing (martian source)"]),
+    ("MASQUERADE out of lo takes another device's address (scope universe)",
+     "*nat\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -o lo -j MASQUERADE\nCOMMIT\n",
+     "udp 10.5.0.1:40000 > 10.1.0.2:53 out",
+     [("nat", "POSTROUTING", 3, "MASQUERADE")],
+     ["delivered locally as udp 10.1.0.2:40000 > 10.1.0.2:53 -"]),
 ]  # fmt: skip
 
 

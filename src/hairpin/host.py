@@ -170,6 +170,9 @@ class LinuxHost:
     def is_local(self, addr: int, iface: str | None = None) -> bool:
         return self.routing.is_local(addr, iface)
 
+    def is_broadcast(self, addr: int, iface: str | None = None) -> bool:
+        return self.routing.is_broadcast(addr, iface)
+
     @property
     def engine(self) -> Engine:
         return self.fabric.engine
@@ -361,7 +364,7 @@ class LinuxHost:
         addr = nat.addr
         if addr is None:  # MASQUERADE: the output device's address toward the next hop
             gw = route.gateway if route and route.gateway is not None else p.dst
-            addr = self.routing.select_source(oif, gw)
+            addr = self.routing.select_source(oif, gw, universe=True)
             if addr is None:
                 notes.append("MASQUERADE: no address to use: drop")
                 return False
@@ -417,6 +420,11 @@ class LinuxHost:
         if ("filter", "PREROUTING") in live and not self._filter(st, "PREROUTING", "", None, notes):
             return None  # nft filter chains after DNAT
         p = st.packet
+        loopback = "destination" if (p.dst >> 24) == 127 else "source" if (p.src >> 24) == 127 else ""
+        if loopback and iif != "lo":
+            notes.append(f"martian {loopback} {ip_str(p.dst if loopback == 'destination' else p.src)} on {iif}: a "
+                         "loopback address from outside lo (ip_route_input_slow; route_localnet=0): dropped")  # fmt: skip
+            return self._drop(st, notes, "routing", kind="martian")
         if self.routing.is_local(p.src) and not self.accept_local and (p.src >> 24) != 127:
             notes.append(
                 f"martian source {ip_str(p.src)} on {iif}: the source is one of this host's own addresses "

@@ -102,12 +102,16 @@ def _neg(pred: Pred, negated: bool) -> Pred:
 
 
 def _addr_type(c: Context, addr: int, types: set[str], iface: str | None) -> bool:
+    """xt_addrtype.c ``match_type``: inet_dev_addr_type, a lookup in the local table (a local or broadcast
+    route there; none: UNICAST), restricted to ``iface``'s routes with ``--limit-iface-in/out``."""
     if addr == 0xFFFFFFFF:
         kind = "BROADCAST"
     elif (addr >> 28) == 0xE:
         kind = "MULTICAST"
     elif c.host.is_local(addr, iface):
         kind = "LOCAL"
+    elif (is_broadcast := getattr(c.host, "is_broadcast", None)) is not None and is_broadcast(addr, iface):
+        kind = "BROADCAST"
     else:
         kind = "UNICAST"
     return kind in types
