@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import collections
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -30,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="the first case's seed (cases are seed, seed+1, ...)")
     ap.add_argument("--out", type=Path, help="write each case that differs here")
     args = ap.parse_args(argv)
+    # a SIGTERM ends the run through SystemExit, so the case under way deletes its namespaces (run_case's finally)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     version = subprocess.run(["iptables-nft", "--version"], capture_output=True, text=True, check=False).stdout.strip()
     print(f"kernel {platform.release()}, {version}, {time.strftime('%Y-%m-%d')}", flush=True)
     counts: collections.Counter[str] = collections.Counter()

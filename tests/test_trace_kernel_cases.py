@@ -20,7 +20,10 @@ the same cases against the kernel as root.
   packet to it is delivered locally (ip_route_input_slow: ``brd_input``), not forwarded;
 - a loopback destination or source arriving on another device is a martian (``route_localnet`` 0), and a local
   address in 127.0.0.0/8 is LOCAL only on ``lo`` with ``--limit-iface-*``;
-- MASQUERADE picks an address of scope universe (``inet_select_addr``): out of ``lo``, another device's.
+- MASQUERADE picks an address of scope universe (``inet_select_addr``): out of ``lo``, another device's;
+- a DNAT or SNAT that leaves the tuple as it was sets no NAT status (nf_nat_setup_info): ``--ctstate DNAT`` does
+  not match after a DNAT to the packet's own destination;
+- TCP answers nothing to a broadcast address (``tcp_v4_conn_request``, ``tcp_v4_send_reset``).
 """
 
 from __future__ import annotations
@@ -155,6 +158,18 @@ CASES: list[tuple[str, str, str, list[tuple[str, str, int, str]], list[str]]] = 
      "udp 10.5.0.1:40000 > 10.1.0.2:53 out",
      [("nat", "POSTROUTING", 3, "MASQUERADE")],
      ["delivered locally as udp 10.1.0.2:40000 > 10.1.0.2:53 -"]),
+    ("a DNAT to the packet's own destination changes no tuple: conntrack's state is not DNAT",
+     "*mangle\n:INPUT ACCEPT [0:0]\n-A INPUT -m conntrack --ctstate DNAT\n-A INPUT -m conntrack ! --ctstate DNAT\n"
+     "COMMIT\n*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j DNAT --to-destination 10.5.0.1\nCOMMIT\n",
+     "udp 10.1.0.1:50000 > 10.5.0.1:443 in eth1",
+     [("nat", "PREROUTING", 8, "DNAT"), ("mangle", "INPUT", 4, "no target: counted")],
+     ["delivered locally as udp 10.1.0.1:50000 > 10.5.0.1:443 -"]),
+    ("TCP answers no SYN to a broadcast address",
+     "*raw\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT\nCOMMIT\n",
+     "tcp 10.9.0.1:40000 > 10.1.0.255:80 syn in eth0",
+     [],
+     ["delivered locally as tcp 10.9.0.1:40000 > 10.1.0.255:80 SYN",
+      "TCP answers nothing to 10.1.0.255, a broadcast address (tcp_v4_conn_request)"]),
 ]  # fmt: skip
 
 

@@ -10,7 +10,8 @@ The packet path follows the kernel's hook order and priorities:
     output:   routing -> raw OUTPUT -> conntrack -> mangle OUTPUT -> [nft filter < dstnat]
               -> nat OUTPUT (DNAT) -> reroute
               -> filter OUTPUT -> POSTROUTING
-    POSTROUTING: mangle POSTROUTING -> nat POSTROUTING (SNAT, MASQUERADE) -> confirm -> transmit
+    POSTROUTING: mangle POSTROUTING -> nat POSTROUTING (SNAT, MASQUERADE) -> confirm -> transmit, or, to
+              one of its own addresses, out of lo and back in: raw, mangle PREROUTING on lo -> INPUT
 
 The nat table is consulted only for a connection's first packet; later packets are rewritten from the
 conntrack tuples, and only in the directions the entry's NAT status asks for (nf_nat_packet: a
@@ -355,7 +356,8 @@ class LinuxHost:
                 daddr = self.routing.select_source(st.iif, None) or p.dst
             port = nat.port if nat.port is not None else p.dport
             ct.reply = (daddr, port, ct.reply[2], ct.reply[3], ct.reply[4])
-            ct.dnat = True
+            # nf_nat_setup_info sets IPS_DST_NAT (--ctstate DNAT) only when the tuple changes
+            ct.dnat = ct.dnat or (daddr, port) != (p.dst, p.dport)
             st.packet = p.with_dst(daddr, port)
             if self.fabric.verbose:
                 note = Note(dnat_lines, nat.kind, p, daddr, port)
@@ -373,7 +375,7 @@ class LinuxHost:
             notes.append(f"{nat.kind}: no free port: drop")
             return False
         ct.reply = (ct.reply[0], ct.reply[1], addr, sport, ct.reply[4])
-        ct.snat = True
+        ct.snat = ct.snat or (addr, sport) != (p.src, p.sport)  # IPS_SRC_NAT: likewise
         st.packet = p.with_src(addr, sport)
         if self.fabric.verbose:
             lo, hi = port_range(p, nat)
