@@ -275,7 +275,7 @@ def _target(r: random.Random, table: str, chain: str, proto: bool) -> str:
     """A target allowed in ``chain`` (user chains: anything their table allows; the kernel refuses the rest
     when the file is loaded, and the case is drawn again)."""
     choices = ["", "ACCEPT", "RETURN", "jump", "jump", "goto", "MARK", "CONNMARK"]
-    if table != "nat":
+    if table != "nat" and r.random() < 0.6:
         choices += ["DROP"]
     if table == "nat":
         choices += ["NAT", "NAT", "NAT"]
@@ -324,7 +324,7 @@ def ruleset(r: random.Random, p: Probe | None = None) -> str:
     for table, builtins in TABLES.items():
         out.append(f"*{table}")
         for c in builtins:
-            drop = 0.15 if table == "filter" else 0.05 if table in ("raw", "mangle") else 0
+            drop = 0.1 if table == "filter" else 0.03 if table in ("raw", "mangle") else 0
             out.append(f":{c} {'DROP' if r.random() < drop else 'ACCEPT'} [0:0]")
         out += [f":{u} - [0:0]" for u in USER]
         for chain in (*builtins, *USER):
@@ -367,9 +367,12 @@ def probe(r: random.Random) -> Probe:
                      r.choice(("10.1.0.2", "10.5.0.1", "10.7.0.9", "10.6.0.5", "10.1.0.7", "127.0.0.1")), r.choice(PORTS), "",
                      "out")  # fmt: skip
     proto = r.choice(("tcp", "tcp", "udp"))
-    src = r.choice(("10.1.0.1", "10.1.0.1", "10.1.0.7", "10.9.0.1", "10.9.0.1", "10.1.1.1", "127.0.0.5"))
-    dst = r.choice(("10.1.0.2", "10.1.1.1", "10.5.0.1", "10.7.0.9", "10.6.0.5", "10.1.0.2", "10.7.0.9", "10.1.0.255",
-                    "127.0.0.1"))
+    # martians (the node's own address or a loopback one as the source, a loopback destination) now and then
+    src = r.choice(("10.1.0.1", "10.1.0.1", "10.1.0.7", "10.9.0.1", "10.9.0.1")) if r.random() < 0.92 else \
+        r.choice(("10.1.1.1", "127.0.0.5"))
+    dst = r.choice(("10.1.0.2", "10.1.1.1", "10.5.0.1", "10.7.0.9", "10.6.0.5", "10.1.0.2", "10.7.0.9", "10.1.0.255"))
+    if r.random() < 0.03:
+        dst = "127.0.0.1"
     flags = r.choice(("S", "S", "S", "S", "R", "A")) if proto == "tcp" else ""
     return Probe(proto, src, r.choice((1234, 40000, 50000, 53)), dst, r.choice(PORTS), flags,
                  r.choice(("eth0", "eth0", "eth0", "eth1")))  # fmt: skip

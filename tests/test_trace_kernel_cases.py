@@ -23,7 +23,9 @@ the same cases against the kernel as root.
 - MASQUERADE picks an address of scope universe (``inet_select_addr``): out of ``lo``, another device's;
 - a DNAT or SNAT that leaves the tuple as it was sets no NAT status (nf_nat_setup_info): ``--ctstate DNAT`` does
   not match after a DNAT to the packet's own destination;
-- TCP answers nothing to a broadcast address (``tcp_v4_conn_request``, ``tcp_v4_send_reset``).
+- TCP answers nothing to a broadcast address (``tcp_v4_conn_request``, ``tcp_v4_send_reset``);
+- a packet the node sends is re-routed when mangle OUTPUT changes its mark (``ipt_mangle_out``) or nat OUTPUT its
+  destination, not for a mark raw OUTPUT set.
 """
 
 from __future__ import annotations
@@ -170,6 +172,12 @@ CASES: list[tuple[str, str, str, list[tuple[str, str, int, str]], list[str]]] = 
      [],
      ["delivered locally as tcp 10.9.0.1:40000 > 10.1.0.255:80 SYN",
       "TCP answers nothing to 10.1.0.255, a broadcast address (tcp_v4_conn_request)"]),
+    ("a mark set in raw OUTPUT re-routes nothing: only mangle OUTPUT's changes do",
+     "*raw\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -j MARK --set-xmark 0x1/0x1\nCOMMIT\n",
+     "tcp 10.9.0.1:53 > 10.1.0.2:80 syn in eth0",
+     [("raw", "OUTPUT", 3, "mark=0x1")],
+     ["delivered locally as tcp 10.9.0.1:53 > 10.1.0.2:80 SYN",
+      "forwarded out eth1 as tcp 10.1.0.2:80 > 10.9.0.1:53 SYN,ACK (table main: default via 10.1.1.2 dev eth1)"]),
 ]  # fmt: skip
 
 

@@ -556,6 +556,7 @@ class LinuxHost:
             if v is not None and v.verdict != "ACCEPT":
                 return self._drop(st, notes, "raw OUTPUT")
         self._conntrack_in(st, notes)
+        marked = st.mark
         if ("mangle", "OUTPUT") in live:
             v = self._table("mangle", "OUTPUT", st, "OUTPUT", r.dev, notes)
             if v is not None and v.verdict != "ACCEPT":
@@ -571,8 +572,10 @@ class LinuxHost:
         # (__ip_local_out: nf_hook(..., NULL, skb_dst(skb)->dev, ...), one nf_hook_state for the whole hook): a
         # reroute after mangle's mark or nat's DNAT (ip_route_me_harder) changes the device POSTROUTING sees,
         # not the `-o` of filter OUTPUT
+        # re-routed when mangle OUTPUT changed the mark (iptable_mangle.c ipt_mangle_out: "Reroute for ANY
+        # change"; a mark set in raw OUTPUT re-routes nothing) or nat OUTPUT the destination
         hooked = r.dev
-        if st.packet.dst != before or st.mark:
+        if st.packet.dst != before or st.mark != marked:
             r = self.routing.lookup(st.packet.dst, st.packet.src, None, st.mark)
         if ("filter", "OUTPUT") in live:
             v = self._table("filter", "OUTPUT", st, "OUTPUT", hooked, notes)
