@@ -26,7 +26,7 @@ cross B's OUTPUT chains) and ``tcp_synack_retries`` 0 (no retransmitted SYN-ACK)
 nothing waits for ARP.  Random matches (``-m statistic``) are not generated: their outcome is random; nor are
 matches hairpin does not model (``-m length``, ``-m icmp`` types: hairpin's packets carry neither a length nor
 an ICMP type), which it names as undecided.  A case is not compared (``skipped``) when a bare ACK reaches a
-local port: the kernel answers with an RST from its control socket, while hairpin's ``--reply`` assumes the
+local port (or a SYN-ACK, a FIN): the kernel answers with an RST from its control socket, while hairpin's ``--reply`` assumes the
 connection's socket answers (whether one exists is not in the dumps).  A NAT source port hairpin says was drawn
 at random is compared as "any port in that range".
 
@@ -352,11 +352,11 @@ class Probe:
     sport: int
     dst: str
     dport: int
-    flags: str  # "S", "R", "A" (tcp), "" (udp)
+    flags: str  # "S", "R", "A", "SA", "FA" (tcp), "" (udp)
     iif: str  # eth0 | eth1: the link of B it arrives on; "out": B sends it (a udp datagram from a local socket)
 
     def hairpin(self) -> str:
-        flags = {"S": "syn", "R": "rst", "A": "ack", "": ""}[self.flags]
+        flags = {"S": "syn", "R": "rst", "A": "ack", "SA": "syn,ack", "FA": "fin,ack", "": ""}[self.flags]
         where = "out" if self.iif == "out" else f"in {self.iif}"
         return f"{self.proto} {self.src}:{self.sport} > {self.dst}:{self.dport}{' ' + flags if flags else ''} {where}"
 
@@ -373,7 +373,7 @@ def probe(r: random.Random) -> Probe:
     dst = r.choice(("10.1.0.2", "10.1.1.1", "10.5.0.1", "10.7.0.9", "10.6.0.5", "10.1.0.2", "10.7.0.9", "10.1.0.255"))
     if r.random() < 0.03:
         dst = "127.0.0.1"
-    flags = r.choice(("S", "S", "S", "S", "R", "A")) if proto == "tcp" else ""
+    flags = r.choice(("S", "S", "S", "S", "S", "R", "A", "SA", "FA")) if proto == "tcp" else ""
     return Probe(proto, src, r.choice((1234, 40000, 50000, 53)), dst, r.choice(PORTS), flags,
                  r.choice(("eth0", "eth0", "eth0", "eth1")))  # fmt: skip
 
@@ -391,7 +391,7 @@ def frame(p: Probe) -> bytes:
     """The IPv4 packet (checksums right: conntrack checks them at PREROUTING)."""
     src, dst = socket.inet_aton(p.src), socket.inet_aton(p.dst)
     if p.proto == "tcp":
-        bits = {"S": 0x02, "R": 0x04, "A": 0x10}[p.flags]
+        bits = {"S": 0x02, "R": 0x04, "A": 0x10, "SA": 0x12, "FA": 0x11}[p.flags]
         ack = 1 if bits & 0x10 else 0
         l4 = struct.pack("!HHIIBBHHH", p.sport, p.dport, 1000, ack, 5 << 4, bits, 65535, 0, 0)
         num = 6
@@ -572,8 +572,8 @@ def hairpin_case(k: Kernel, p: Probe) -> Hairpin:
     if len(o.legs) > 1 and req.kind == "local" and p.proto == "tcp":
         if p.flags == "S":
             legs.append(o.legs[1])
-        elif p.flags == "A":
-            skipped = "a bare ACK delivered locally: the kernel answers RST from its control socket"
+        elif p.flags != "R":
+            skipped = f"{p.hairpin().split()[4]} delivered locally: the kernel answers RST from its control socket"
     counts: dict[tuple[str, str, int], int] = {}
     rulesets = [node.ruleset]
     for leg in legs:

@@ -25,7 +25,8 @@ the same cases against the kernel as root.
   not match after a DNAT to the packet's own destination;
 - TCP answers nothing to a broadcast address (``tcp_v4_conn_request``, ``tcp_v4_send_reset``);
 - a packet the node sends is re-routed when mangle OUTPUT changes its mark (``ipt_mangle_out``) or nat OUTPUT its
-  destination, not for a mark raw OUTPUT set.
+  destination, not for a mark raw OUTPUT set;
+- a FIN (FIN/ACK) no entry knows is INVALID, like a SYN/ACK or an RST: only a SYN or a bare ACK opens an entry.
 """
 
 from __future__ import annotations
@@ -178,6 +179,12 @@ CASES: list[tuple[str, str, str, list[tuple[str, str, int, str]], list[str]]] = 
      [("raw", "OUTPUT", 3, "mark=0x1")],
      ["delivered locally as tcp 10.9.0.1:53 > 10.1.0.2:80 SYN",
       "forwarded out eth1 as tcp 10.1.0.2:80 > 10.9.0.1:53 SYN,ACK (table main: default via 10.1.1.2 dev eth1)"]),
+    ("a FIN no entry knows is INVALID: the nat table never sees it",
+     "*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -p tcp -j DNAT --to-destination 10.6.0.5\nCOMMIT\n"
+     "*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -m state --state INVALID\nCOMMIT\n",
+     "tcp 10.1.0.1:1234 > 10.7.0.9:443 fin,ack in eth0",
+     [("mangle", "PREROUTING", 7, "no target: counted")],
+     ["forwarded out eth1 as tcp 10.1.0.1:1234 > 10.7.0.9:443 FIN,ACK (table main: default via 10.1.1.2 dev eth1)"]),
 ]  # fmt: skip
 
 

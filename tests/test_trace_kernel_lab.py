@@ -30,7 +30,7 @@ def _probe(packet: str) -> kd.Probe:
     words = packet.split()
     src, sport = words[1].split(":")
     dst, dport = words[3].split(":")
-    flags = {"syn": "S", "rst": "R", "ack": "A"}.get(words[4], "") if words[0] == "tcp" else ""
+    flags = {"syn": "S", "rst": "R", "ack": "A", "syn,ack": "SA", "fin,ack": "FA"}[words[4]] if words[0] == "tcp" else ""
     return kd.Probe(words[0], src, int(sport), dst, int(dport), flags, words[-1])
 
 

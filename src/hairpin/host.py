@@ -35,12 +35,13 @@ hooks nothing registered.  Every hop a packet makes is reported to the network w
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from hairpin.conntrack import IP_CT_DIR_ORIGINAL, IP_CT_DIR_REPLY, Conntrack, Entry, tuple_of
 from hairpin.engine import Engine
+from hairpin.fabric import Fabric, Pass, Place
 from hairpin.model.net import Flags, Packet, ip_str
 from hairpin.netfilter.evaluate import Context, Evaluator, NatAction, Reads, Verdict
 from hairpin.netfilter.nft import PRE_DNAT
@@ -69,49 +70,6 @@ _CTSTATUS = {(d, s): frozenset(n for n, on in (("DNAT", d), ("SNAT", s)) if on) 
              for s in (False, True)}  # fmt: skip
 #: flow classes a host keeps verdicts for before it starts afresh (a cache: outcomes never depend on it)
 CACHE_MAX = 1 << 16
-
-
-class Place(Protocol):
-    """Anything that sends or records packets: a host, the VPC router."""
-
-    name: str
-    label: str
-
-
-class Fabric:
-    """What a host needs from the network around it (the simulator implements it)."""
-
-    engine: Engine
-    #: False: hosts skip the words of a trace (rule texts, conntrack entries, routes) for speed;
-    #: outcomes are identical either way.
-    verbose: bool = True
-    #: True (with ``verbose``): those words come as ``hairpin.notes.Note`` objects, built when read (the
-    #: tracer's passes are mostly never shown); False: as strings.
-    lazy: bool = False
-
-    def transmit(self, host: Place, oif: str, packet: Packet, notes: Sequence[str | Note]) -> None:
-        raise NotImplementedError
-
-    def record(
-        self, host: Place, where: str, packet: Packet, notes: Sequence[str | Note], kind: str, lane: str | None = None
-    ) -> None:
-        raise NotImplementedError
-
-
-@dataclass(slots=True)
-class _Pass:
-    """One packet's state while it crosses this host."""
-
-    packet: Packet
-    iif: str | None
-    mark: int = 0
-    ct: Entry | None = None
-    direction: int = IP_CT_DIR_ORIGINAL
-    #: before conntrack has seen the packet (the raw table) nf_ct_get gives no entry and ctinfo 0, which
-    #: xt_conntrack.c conntrack_mt and xt_state.c state_mt read as INVALID (UNTRACKED is only IP_CT_UNTRACKED)
-    ctstate: str = "INVALID"
-    new: bool = False
-    ipvs: bool = False  # skb->ipvs_property: set once IPVS has rewritten the packet (ip_vs_xmit.c, ip_vs_core.c)
 
 
 class LinuxHost:
@@ -194,7 +152,7 @@ class LinuxHost:
             self._hooks(self.nf)
         return self._live
 
-    def _table(self, table: str, chain: str, st: _Pass, hook: str, oif: str | None, notes: list[str | Note]) -> Verdict | None:
+    def _table(self, table: str, chain: str, st: Pass, hook: str, oif: str | None, notes: list[str | Note]) -> Verdict | None:
         nf = self.nf
         if nf is None:
             return None
@@ -251,7 +209,7 @@ class LinuxHost:
             self._verdicts[key] = (v, ctx.mark, ctx.ctmark)
         return self._notes(table, v, notes)
 
-    def _filter(self, st: _Pass, hook: str, phase: str, oif: str | None, notes: list[str | Note]) -> bool:
+    def _filter(self, st: Pass, hook: str, phase: str, oif: str | None, notes: list[str | Note]) -> bool:
         """nft filter chains on prerouting/output, on one side of DNAT (``phase``: ``PRE_DNAT`` or
         ""); False: dropped (and recorded)."""
         v = self._table("filter", hook + phase, st, hook, oif, notes)
@@ -272,7 +230,7 @@ class LinuxHost:
             notes.extend(rule_lines(table, v.steps))
         return v
 
-    def _conntrack_in(self, st: _Pass, notes: list[str | Note]) -> bool:
+    def _conntrack_in(self, st: Pass, notes: list[str | Note]) -> bool:
         """nf_conntrack_in: find or create the entry.  False: drop."""
         if self.nf is None:
             return True
@@ -307,7 +265,7 @@ class LinuxHost:
         st.ct, st.direction, st.ctstate, st.new = entry, IP_CT_DIR_ORIGINAL, "NEW", True
         return True
 
-    def _manip(self, st: _Pass, manip: str) -> None:
+    def _manip(self, st: Pass, manip: str) -> None:
         """Rewrite from the conntrack tuples (nf_nat_packet) for an already-decided NAT."""
         ct = st.ct
         if ct is None:
@@ -325,7 +283,7 @@ class LinuxHost:
         elif (p.src, p.sport) != (other[2], other[3]):
             st.packet = p.with_src(other[2], other[3])
 
-    def _nat(self, st: _Pass, hook: str, chain: str, manip: str, oif: str | None, route: RouteResult | None,
+    def _nat(self, st: Pass, hook: str, chain: str, manip: str, oif: str | None, route: RouteResult | None,
              notes: list[str | Note]) -> bool:  # fmt: skip
         """The nat table for a new connection, else tuple-based rewrite.  False: drop."""
         ct = st.ct
@@ -345,7 +303,7 @@ class LinuxHost:
             return not (v is not None and v.verdict == "DROP")
         return self._bind(st, v.nat, oif, route, notes)
 
-    def _bind(self, st: _Pass, nat: NatAction, oif: str | None, route: RouteResult | None, notes: list[str | Note]) -> bool:
+    def _bind(self, st: Pass, nat: NatAction, oif: str | None, route: RouteResult | None, notes: list[str | Note]) -> bool:
         ct = st.ct
         assert ct is not None
         p = st.packet
@@ -404,7 +362,7 @@ class LinuxHost:
     def receive(self, packet: Packet, iif: str) -> None:
         """A packet arrives on interface ``iif``."""
         notes: list[str | Note] = []
-        st = _Pass(packet, iif)
+        st = Pass(packet, iif)
         live = self._live if self.nf is self._live_of else self._refresh()
         if ("raw", "PREROUTING") in live:
             v = self._table("raw", "PREROUTING", st, "PREROUTING", None, notes)
@@ -459,7 +417,7 @@ class LinuxHost:
             self._ipvs_reply(st, notes)
         self._postrouting(st, r, notes)
 
-    def _local_in(self, st: _Pass, notes: list[str | Note]) -> None:
+    def _local_in(self, st: Pass, notes: list[str | Note]) -> None:
         live = self._live if self.nf is self._live_of else self._refresh()
         for table, chain in (("mangle", "INPUT"), ("filter", "INPUT")):
             if (table, chain) not in live:
@@ -477,7 +435,7 @@ class LinuxHost:
                     return self._ipvs_send(st, r, notes)
         self._deliver(st, notes)
 
-    def _deliver(self, st: _Pass, notes: list[str | Note]) -> None:
+    def _deliver(self, st: Pass, notes: list[str | Note]) -> None:
         if not self._nat(st, "INPUT", "INPUT", "src", None, None, notes):
             return self._drop(st, notes, "nat INPUT")
         if st.ct is not None and not self.conntrack.confirm(st.ct, self.fabric.engine.now):
@@ -488,7 +446,7 @@ class LinuxHost:
         self.fabric.record(self, self.label, st.packet, notes, "deliver")
 
     # -- IPVS (kube-proxy's IPVS mode)
-    def _ipvs_request(self, st: _Pass, notes: list[str | Note]) -> IpvsConnection | bool | None:
+    def _ipvs_request(self, st: Pass, notes: list[str | Note]) -> IpvsConnection | bool | None:
         """ip_vs_in: the connection the packet belongs to, with its destination rewritten to the real
         server and conntrack's reply tuple altered.  None: not IPVS's packet; False: a virtual server
         without destinations (dropped)."""
@@ -509,7 +467,7 @@ class LinuxHost:
             notes.append(f"IPVS: {p.dest} -> {st.packet.dest} (masq, rr) [{conn.describe()}]")
         return conn
 
-    def _ipvs_reply(self, st: _Pass, notes: list[str | Note]) -> bool:
+    def _ipvs_reply(self, st: Pass, notes: list[str | Note]) -> bool:
         """ip_vs_out: a real server's reply leaves with the virtual address as its source."""
         assert self.ipvs is not None
         p = st.packet
@@ -524,7 +482,7 @@ class LinuxHost:
             notes.append(f"IPVS reply: {p.source} -> {st.packet.source} [{conn.describe()}]")
         return True
 
-    def _ipvs_send(self, st: _Pass, r: RouteResult, notes: list[str | Note]) -> None:
+    def _ipvs_send(self, st: Pass, r: RouteResult, notes: list[str | Note]) -> None:
         """ip_vs_nat_xmit -> ip_vs_nat_send_or_cont: the rewritten packet goes out through LOCAL_OUT's
         mangle and filter (its nat decision is taken) and POSTROUTING."""
         if r.type != "unicast" or r.dev is None:
@@ -543,7 +501,7 @@ class LinuxHost:
     def output(self, packet: Packet, why: str = "") -> None:
         """A packet this namespace's TCP sends."""
         notes: list[str | Note] = [why] if why else []
-        st = _Pass(packet, None)
+        st = Pass(packet, None)
         r = self.routing.lookup(packet.dst, packet.src, None, 0)
         if r.type not in ("unicast", "local"):
             notes.append(f"route: {r.describe()}: EHOSTUNREACH")
@@ -588,7 +546,7 @@ class LinuxHost:
             notes.append(self._route_note(r, ""))
         self._postrouting(st, r, notes)
 
-    def _postrouting(self, st: _Pass, r: RouteResult, notes: list[str | Note], loopback: bool = False) -> None:
+    def _postrouting(self, st: Pass, r: RouteResult, notes: list[str | Note], loopback: bool = False) -> None:
         """POSTROUTING out of ``r.dev``, or out of ``lo`` for a packet to one of the node's own addresses (ip_output
         runs the hook for every device, loopback too), then the wire or ``_loopback``."""
         dev = "lo" if loopback else r.dev
@@ -609,7 +567,7 @@ class LinuxHost:
             return self._loopback(st, notes)
         self.fabric.transmit(self, dev, st.packet, notes)
 
-    def _loopback(self, st: _Pass, notes: list[str | Note]) -> None:
+    def _loopback(self, st: Pass, notes: list[str | Note]) -> None:
         """A packet the node sends itself comes back in on ``lo`` (loopback_xmit, ip_rcv): PREROUTING again, with
         the conntrack entry it carries (nf_conntrack_in: "Previously seen (loopback or untracked)? Ignore."; the
         state stays NEW), its output route kept (ip_rcv_finish looks nothing up: no martian check), nat PREROUTING
@@ -635,7 +593,7 @@ class LinuxHost:
         note = Note(route_lines, r, suffix)
         return note if self.fabric.lazy else note.lines()[0]
 
-    def _drop(self, st: _Pass, notes: list[str | Note], where: str, kind: str = "drop") -> None:
+    def _drop(self, st: Pass, notes: list[str | Note], where: str, kind: str = "drop") -> None:
         notes.append(f"dropped in {where}")
         self.fabric.record(self, self.label, st.packet, notes, kind)
 
