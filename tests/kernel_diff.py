@@ -631,7 +631,10 @@ def compare(k: Kernel, h: Hairpin) -> list[str]:
         out.append(f"sent: kernel {sorted(k.sent)}, hairpin {sorted(h.sent)}")
     if k.said != h.said:
         out.append(f"the local sender: kernel {k.said!r}, hairpin {h.said!r}")
-    if sorted(k.delivered) != sorted(h.delivered):
+    def drawn(got: list[tuple[str, int, str, int]]) -> list[tuple[str, int, str, str]]:
+        return sorted((d, dp, sa, "*" if any(lo <= sp <= hi for lo, hi in h.drawn) else str(sp)) for d, dp, sa, sp in got)
+
+    if drawn(k.delivered) != drawn(h.delivered):
         out.append(f"delivered: kernel {sorted(k.delivered)}, hairpin {sorted(h.delivered)}")
     return out
 
