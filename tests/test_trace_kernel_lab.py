@@ -60,3 +60,16 @@ def test_a_nat_port_drawn_at_random_is_within_the_range_hairpin_names() -> None:
     assert h.drawn == [(3000, 3100)] and kd.compare(k, h) == []
     ((link, sent),) = k.sent
     assert link == "eth1" and sent.startswith("tcp 10.1.1.1:") and 3000 <= int(sent.split(":")[1].split()[0]) <= 3100
+
+
+def test_iptables_nft_loads_two_negated_ports_as_one_compare() -> None:
+    """A documented difference (iptables 1.8.9, nf_tables): ``! --sport A ! --dport B`` becomes one compare of the
+    port pair, so the kernel matches a packet whose source port is A but destination port is not B; hairpin reads
+    the rule as iptables means it (both must differ), as iptables-legacy does."""
+    rules = ("*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -p udp -m udp ! --sport 50000 ! --dport 1234\n"
+             "COMMIT\n")  # fmt: skip
+    p = _probe("udp 10.1.0.1:50000 > 10.7.0.9:443 in eth0")
+    k = kd.run_case(rules, p)
+    assert k.counts == {("mangle", "PREROUTING", 0): 1}
+    assert kd.hairpin_case(k, p).counts == {}
+    assert kd.NFT_PORT_PAIR.search(k.dumps["iptables-save"])
