@@ -195,6 +195,8 @@ class Conntrack:
             return "SYN_SENT"
         if int(flags) & _SYN:
             return None  # a SYN/ACK with no entry
+        if int(flags) & _FIN:
+            return None  # a FIN (FIN/ACK) with no entry: tcp_conntracks' fin row from sNO is sIV (get_conntrack_index)
         if int(flags) & _ACK:
             return "ESTABLISHED"  # nf_conntrack_tcp_loose=1 picks up mid-stream connections
         return None

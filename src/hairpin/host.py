@@ -10,7 +10,8 @@ The packet path follows the kernel's hook order and priorities:
     output:   routing -> raw OUTPUT -> conntrack -> mangle OUTPUT -> [nft filter < dstnat]
               -> nat OUTPUT (DNAT) -> reroute
               -> filter OUTPUT -> POSTROUTING
-    POSTROUTING: mangle POSTROUTING -> nat POSTROUTING (SNAT, MASQUERADE) -> confirm -> transmit
+    POSTROUTING: mangle POSTROUTING -> nat POSTROUTING (SNAT, MASQUERADE) -> confirm -> transmit, or, to
+              one of its own addresses, out of lo and back in: raw, mangle PREROUTING on lo -> INPUT
 
 The nat table is consulted only for a connection's first packet; later packets are rewritten from the
 conntrack tuples, and only in the directions the entry's NAT status asks for (nf_nat_packet: a
@@ -34,12 +35,13 @@ hooks nothing registered.  Every hop a packet makes is reported to the network w
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from hairpin.conntrack import IP_CT_DIR_ORIGINAL, IP_CT_DIR_REPLY, Conntrack, Entry, tuple_of
 from hairpin.engine import Engine
+from hairpin.fabric import Fabric, Pass, Place
 from hairpin.model.net import Flags, Packet, ip_str
 from hairpin.netfilter.evaluate import Context, Evaluator, NatAction, Reads, Verdict
 from hairpin.netfilter.nft import PRE_DNAT
@@ -68,47 +70,6 @@ _CTSTATUS = {(d, s): frozenset(n for n, on in (("DNAT", d), ("SNAT", s)) if on) 
              for s in (False, True)}  # fmt: skip
 #: flow classes a host keeps verdicts for before it starts afresh (a cache: outcomes never depend on it)
 CACHE_MAX = 1 << 16
-
-
-class Place(Protocol):
-    """Anything that sends or records packets: a host, the VPC router."""
-
-    name: str
-    label: str
-
-
-class Fabric:
-    """What a host needs from the network around it (the simulator implements it)."""
-
-    engine: Engine
-    #: False: hosts skip the words of a trace (rule texts, conntrack entries, routes) for speed;
-    #: outcomes are identical either way.
-    verbose: bool = True
-    #: True (with ``verbose``): those words come as ``hairpin.notes.Note`` objects, built when read (the
-    #: tracer's passes are mostly never shown); False: as strings.
-    lazy: bool = False
-
-    def transmit(self, host: Place, oif: str, packet: Packet, notes: Sequence[str | Note]) -> None:
-        raise NotImplementedError
-
-    def record(
-        self, host: Place, where: str, packet: Packet, notes: Sequence[str | Note], kind: str, lane: str | None = None
-    ) -> None:
-        raise NotImplementedError
-
-
-@dataclass(slots=True)
-class _Pass:
-    """One packet's state while it crosses this host."""
-
-    packet: Packet
-    iif: str | None
-    mark: int = 0
-    ct: Entry | None = None
-    direction: int = IP_CT_DIR_ORIGINAL
-    ctstate: str = "UNTRACKED"
-    new: bool = False
-    ipvs: bool = False  # skb->ipvs_property: set once IPVS has rewritten the packet (ip_vs_xmit.c, ip_vs_core.c)
 
 
 class LinuxHost:
@@ -168,6 +129,9 @@ class LinuxHost:
     def is_local(self, addr: int, iface: str | None = None) -> bool:
         return self.routing.is_local(addr, iface)
 
+    def is_broadcast(self, addr: int, iface: str | None = None) -> bool:
+        return self.routing.is_broadcast(addr, iface)
+
     @property
     def engine(self) -> Engine:
         return self.fabric.engine
@@ -188,7 +152,7 @@ class LinuxHost:
             self._hooks(self.nf)
         return self._live
 
-    def _table(self, table: str, chain: str, st: _Pass, hook: str, oif: str | None, notes: list[str | Note]) -> Verdict | None:
+    def _table(self, table: str, chain: str, st: Pass, hook: str, oif: str | None, notes: list[str | Note]) -> Verdict | None:
         nf = self.nf
         if nf is None:
             return None
@@ -223,8 +187,12 @@ class LinuxHost:
                 if self.watch is not None:
                     self.watch(table, chain, v)
                 return self._notes(table, v, notes)
+        # LOCAL_OUT runs with no input device (__ip_local_out: nf_hook(..., NULL, dev)): there `-i` compares an
+        # empty name (ipt_do_table's nulldevname), even in IPVS's re-sent packet; POST_ROUTING gets skb->dev
+        # (ip_output: indev = skb->dev), the input device of a forwarded packet
+        iif = None if hook == "OUTPUT" else st.iif
         ctx = Context(  # by position (Context's field order): one is made for every table a packet crosses
-            st.packet, self, hook, st.iif, oif, st.mark, ct.mark if ct else 0, st.ctstate,
+            st.packet, self, hook, iif, oif, st.mark, ct.mark if ct else 0, st.ctstate,
             "ORIGINAL" if st.direction == IP_CT_DIR_ORIGINAL else "REPLY",
             _CTSTATUS[(ct.dnat, ct.snat)] if ct else _CTSTATUS[(False, False)],
             (ct.orig[2], ct.orig[3]) if ct else None, self.choose, self.unknown, False, st.ipvs,
@@ -241,7 +209,7 @@ class LinuxHost:
             self._verdicts[key] = (v, ctx.mark, ctx.ctmark)
         return self._notes(table, v, notes)
 
-    def _filter(self, st: _Pass, hook: str, phase: str, oif: str | None, notes: list[str | Note]) -> bool:
+    def _filter(self, st: Pass, hook: str, phase: str, oif: str | None, notes: list[str | Note]) -> bool:
         """nft filter chains on prerouting/output, on one side of DNAT (``phase``: ``PRE_DNAT`` or
         ""); False: dropped (and recorded)."""
         v = self._table("filter", hook + phase, st, hook, oif, notes)
@@ -262,7 +230,7 @@ class LinuxHost:
             notes.extend(rule_lines(table, v.steps))
         return v
 
-    def _conntrack_in(self, st: _Pass, notes: list[str | Note]) -> bool:
+    def _conntrack_in(self, st: Pass, notes: list[str | Note]) -> bool:
         """nf_conntrack_in: find or create the entry.  False: drop."""
         if self.nf is None:
             return True
@@ -297,7 +265,7 @@ class LinuxHost:
         st.ct, st.direction, st.ctstate, st.new = entry, IP_CT_DIR_ORIGINAL, "NEW", True
         return True
 
-    def _manip(self, st: _Pass, manip: str) -> None:
+    def _manip(self, st: Pass, manip: str) -> None:
         """Rewrite from the conntrack tuples (nf_nat_packet) for an already-decided NAT."""
         ct = st.ct
         if ct is None:
@@ -315,7 +283,7 @@ class LinuxHost:
         elif (p.src, p.sport) != (other[2], other[3]):
             st.packet = p.with_src(other[2], other[3])
 
-    def _nat(self, st: _Pass, hook: str, chain: str, manip: str, oif: str | None, route: RouteResult | None,
+    def _nat(self, st: Pass, hook: str, chain: str, manip: str, oif: str | None, route: RouteResult | None,
              notes: list[str | Note]) -> bool:  # fmt: skip
         """The nat table for a new connection, else tuple-based rewrite.  False: drop."""
         ct = st.ct
@@ -335,7 +303,7 @@ class LinuxHost:
             return not (v is not None and v.verdict == "DROP")
         return self._bind(st, v.nat, oif, route, notes)
 
-    def _bind(self, st: _Pass, nat: NatAction, oif: str | None, route: RouteResult | None, notes: list[str | Note]) -> bool:
+    def _bind(self, st: Pass, nat: NatAction, oif: str | None, route: RouteResult | None, notes: list[str | Note]) -> bool:
         ct = st.ct
         assert ct is not None
         p = st.packet
@@ -346,7 +314,8 @@ class LinuxHost:
                 daddr = self.routing.select_source(st.iif, None) or p.dst
             port = nat.port if nat.port is not None else p.dport
             ct.reply = (daddr, port, ct.reply[2], ct.reply[3], ct.reply[4])
-            ct.dnat = True
+            # nf_nat_setup_info sets IPS_DST_NAT (--ctstate DNAT) only when the tuple changes
+            ct.dnat = ct.dnat or (daddr, port) != (p.dst, p.dport)
             st.packet = p.with_dst(daddr, port)
             if self.fabric.verbose:
                 note = Note(dnat_lines, nat.kind, p, daddr, port)
@@ -355,7 +324,7 @@ class LinuxHost:
         addr = nat.addr
         if addr is None:  # MASQUERADE: the output device's address toward the next hop
             gw = route.gateway if route and route.gateway is not None else p.dst
-            addr = self.routing.select_source(oif, gw)
+            addr = self.routing.select_source(oif, gw, universe=True)
             if addr is None:
                 notes.append("MASQUERADE: no address to use: drop")
                 return False
@@ -364,10 +333,12 @@ class LinuxHost:
             notes.append(f"{nat.kind}: no free port: drop")
             return False
         ct.reply = (ct.reply[0], ct.reply[1], addr, sport, ct.reply[4])
-        ct.snat = True
+        ct.snat = ct.snat or (addr, sport) != (p.src, p.sport)  # IPS_SRC_NAT: likewise
         st.packet = p.with_src(addr, sport)
         if self.fabric.verbose:
-            note = Note(snat_lines, nat.kind, nat.random_fully, p, addr, sport)
+            lo, hi = port_range(p, nat)
+            drawn = (lo, hi) if sport != p.sport and lo < hi and not nat.random_fully else None
+            note = Note(snat_lines, nat.kind, nat.random_fully, p, addr, sport, drawn)
             notes.append(note if self.fabric.lazy else note.lines()[0])
         return True
 
@@ -391,7 +362,7 @@ class LinuxHost:
     def receive(self, packet: Packet, iif: str) -> None:
         """A packet arrives on interface ``iif``."""
         notes: list[str | Note] = []
-        st = _Pass(packet, iif)
+        st = Pass(packet, iif)
         live = self._live if self.nf is self._live_of else self._refresh()
         if ("raw", "PREROUTING") in live:
             v = self._table("raw", "PREROUTING", st, "PREROUTING", None, notes)
@@ -409,6 +380,11 @@ class LinuxHost:
         if ("filter", "PREROUTING") in live and not self._filter(st, "PREROUTING", "", None, notes):
             return None  # nft filter chains after DNAT
         p = st.packet
+        loopback = "destination" if (p.dst >> 24) == 127 else "source" if (p.src >> 24) == 127 else ""
+        if loopback and iif != "lo":
+            notes.append(f"martian {loopback} {ip_str(p.dst if loopback == 'destination' else p.src)} on {iif}: a "
+                         "loopback address from outside lo (ip_route_input_slow; route_localnet=0): dropped")  # fmt: skip
+            return self._drop(st, notes, "routing", kind="martian")
         if self.routing.is_local(p.src) and not self.accept_local and (p.src >> 24) != 127:
             notes.append(
                 f"martian source {ip_str(p.src)} on {iif}: the source is one of this host's own addresses "
@@ -441,7 +417,7 @@ class LinuxHost:
             self._ipvs_reply(st, notes)
         self._postrouting(st, r, notes)
 
-    def _local_in(self, st: _Pass, notes: list[str | Note]) -> None:
+    def _local_in(self, st: Pass, notes: list[str | Note]) -> None:
         live = self._live if self.nf is self._live_of else self._refresh()
         for table, chain in (("mangle", "INPUT"), ("filter", "INPUT")):
             if (table, chain) not in live:
@@ -459,7 +435,7 @@ class LinuxHost:
                     return self._ipvs_send(st, r, notes)
         self._deliver(st, notes)
 
-    def _deliver(self, st: _Pass, notes: list[str | Note]) -> None:
+    def _deliver(self, st: Pass, notes: list[str | Note]) -> None:
         if not self._nat(st, "INPUT", "INPUT", "src", None, None, notes):
             return self._drop(st, notes, "nat INPUT")
         if st.ct is not None and not self.conntrack.confirm(st.ct, self.fabric.engine.now):
@@ -470,7 +446,7 @@ class LinuxHost:
         self.fabric.record(self, self.label, st.packet, notes, "deliver")
 
     # -- IPVS (kube-proxy's IPVS mode)
-    def _ipvs_request(self, st: _Pass, notes: list[str | Note]) -> IpvsConnection | bool | None:
+    def _ipvs_request(self, st: Pass, notes: list[str | Note]) -> IpvsConnection | bool | None:
         """ip_vs_in: the connection the packet belongs to, with its destination rewritten to the real
         server and conntrack's reply tuple altered.  None: not IPVS's packet; False: a virtual server
         without destinations (dropped)."""
@@ -491,7 +467,7 @@ class LinuxHost:
             notes.append(f"IPVS: {p.dest} -> {st.packet.dest} (masq, rr) [{conn.describe()}]")
         return conn
 
-    def _ipvs_reply(self, st: _Pass, notes: list[str | Note]) -> bool:
+    def _ipvs_reply(self, st: Pass, notes: list[str | Note]) -> bool:
         """ip_vs_out: a real server's reply leaves with the virtual address as its source."""
         assert self.ipvs is not None
         p = st.packet
@@ -506,13 +482,15 @@ class LinuxHost:
             notes.append(f"IPVS reply: {p.source} -> {st.packet.source} [{conn.describe()}]")
         return True
 
-    def _ipvs_send(self, st: _Pass, r: RouteResult, notes: list[str | Note]) -> None:
+    def _ipvs_send(self, st: Pass, r: RouteResult, notes: list[str | Note]) -> None:
         """ip_vs_nat_xmit -> ip_vs_nat_send_or_cont: the rewritten packet goes out through LOCAL_OUT's
         mangle and filter (its nat decision is taken) and POSTROUTING."""
         if r.type != "unicast" or r.dev is None:
             notes.append(f"route: {r.describe()}")
             return self._drop(st, notes, "IPVS (no route to the real server)")
-        self._table("mangle", "OUTPUT", st, "OUTPUT", r.dev, notes)
+        v = self._table("mangle", "OUTPUT", st, "OUTPUT", r.dev, notes)
+        if v is not None and v.verdict != "ACCEPT":
+            return self._drop(st, notes, "mangle OUTPUT")
         v = self._table("filter", "OUTPUT", st, "OUTPUT", r.dev, notes)
         if v is not None and v.verdict != "ACCEPT":
             return self._drop(st, notes, "filter OUTPUT")
@@ -523,17 +501,24 @@ class LinuxHost:
     def output(self, packet: Packet, why: str = "") -> None:
         """A packet this namespace's TCP sends."""
         notes: list[str | Note] = [why] if why else []
-        st = _Pass(packet, None)
+        st = Pass(packet, None)
         r = self.routing.lookup(packet.dst, packet.src, None, 0)
         if r.type not in ("unicast", "local"):
             notes.append(f"route: {r.describe()}: EHOSTUNREACH")
             return self._drop(st, notes, "routing")
         live = self._live if self.nf is self._live_of else self._refresh()
+        # a DROP in raw or mangle OUTPUT (or in mangle POSTROUTING) drops the packet as in every other table:
+        # iptable_raw.c and iptable_mangle.c return ipt_do_table's verdict to the hook (nf_hook_slow)
         if ("raw", "OUTPUT") in live:
-            self._table("raw", "OUTPUT", st, "OUTPUT", r.dev, notes)
+            v = self._table("raw", "OUTPUT", st, "OUTPUT", r.dev, notes)
+            if v is not None and v.verdict != "ACCEPT":
+                return self._drop(st, notes, "raw OUTPUT")
         self._conntrack_in(st, notes)
+        marked = st.mark
         if ("mangle", "OUTPUT") in live:
-            self._table("mangle", "OUTPUT", st, "OUTPUT", r.dev, notes)
+            v = self._table("mangle", "OUTPUT", st, "OUTPUT", r.dev, notes)
+            if v is not None and v.verdict != "ACCEPT":
+                return self._drop(st, notes, "mangle OUTPUT")
         if ("filter", "OUTPUT" + PRE_DNAT) in live and not self._filter(st, "OUTPUT", PRE_DNAT, r.dev, notes):
             return None  # nft filter chains before DNAT (kube-proxy's firewall check, dstnat - 10)
         before = st.packet.dst
@@ -541,26 +526,36 @@ class LinuxHost:
             return self._drop(st, notes, "nat OUTPUT")
         if self.ipvs is not None and self._ipvs_request(st, notes) is False:  # ip_vs_local_request4
             return self._drop(st, notes, "IPVS (no destination)")
-        if st.packet.dst != before or st.mark:
+        # every LOCAL_OUT table runs with the output device of the route taken before the hook
+        # (__ip_local_out: nf_hook(..., NULL, skb_dst(skb)->dev, ...), one nf_hook_state for the whole hook): a
+        # reroute after mangle's mark or nat's DNAT (ip_route_me_harder) changes the device POSTROUTING sees,
+        # not the `-o` of filter OUTPUT
+        # re-routed when mangle OUTPUT changed the mark (iptable_mangle.c ipt_mangle_out: "Reroute for ANY
+        # change"; a mark set in raw OUTPUT re-routes nothing) or nat OUTPUT the destination
+        hooked = r.dev
+        if st.packet.dst != before or st.mark != marked:
             r = self.routing.lookup(st.packet.dst, st.packet.src, None, st.mark)
         if ("filter", "OUTPUT") in live:
-            v = self._table("filter", "OUTPUT", st, "OUTPUT", r.dev, notes)
+            v = self._table("filter", "OUTPUT", st, "OUTPUT", hooked, notes)
             if v is not None and v.verdict != "ACCEPT":
                 return self._drop(st, notes, "filter OUTPUT")
         if r.type == "local":
             notes.append(f"route: {r.describe()} (loopback)")
-            self.fabric.record(self, f"{self.label} lo", st.packet, notes, "send")
-            st.iif = "lo"
-            return self._local_in(st, [])
+            return self._postrouting(st, r, notes, loopback=True)
         if self.fabric.verbose:
             notes.append(self._route_note(r, ""))
         self._postrouting(st, r, notes)
 
-    def _postrouting(self, st: _Pass, r: RouteResult, notes: list[str | Note]) -> None:
-        assert r.dev is not None
+    def _postrouting(self, st: Pass, r: RouteResult, notes: list[str | Note], loopback: bool = False) -> None:
+        """POSTROUTING out of ``r.dev``, or out of ``lo`` for a packet to one of the node's own addresses (ip_output
+        runs the hook for every device, loopback too), then the wire or ``_loopback``."""
+        dev = "lo" if loopback else r.dev
+        assert dev is not None
         if ("mangle", "POSTROUTING") in (self._live if self.nf is self._live_of else self._refresh()):
-            self._table("mangle", "POSTROUTING", st, "POSTROUTING", r.dev, notes)
-        if not self._nat(st, "POSTROUTING", "POSTROUTING", "src", r.dev, r, notes):
+            v = self._table("mangle", "POSTROUTING", st, "POSTROUTING", dev, notes)
+            if v is not None and v.verdict != "ACCEPT":
+                return self._drop(st, notes, "mangle POSTROUTING")
+        if not self._nat(st, "POSTROUTING", "POSTROUTING", "src", dev, r, notes):
             return self._drop(st, notes, "nat POSTROUTING")
         if st.ct is not None and not self.conntrack.confirm(st.ct, self.fabric.engine.now):
             notes.append("conntrack: confirm failed (clash): dropped")
@@ -568,13 +563,37 @@ class LinuxHost:
         if st.ct is not None and st.new and self.fabric.verbose:
             note = Note(new_entry_lines, CtWords.of(st.ct))
             notes.append(note if self.fabric.lazy else note.lines()[0])
-        self.fabric.transmit(self, r.dev, st.packet, notes)
+        if loopback:
+            return self._loopback(st, notes)
+        self.fabric.transmit(self, dev, st.packet, notes)
+
+    def _loopback(self, st: Pass, notes: list[str | Note]) -> None:
+        """A packet the node sends itself comes back in on ``lo`` (loopback_xmit, ip_rcv): PREROUTING again, with
+        the conntrack entry it carries (nf_conntrack_in: "Previously seen (loopback or untracked)? Ignore."; the
+        state stays NEW), its output route kept (ip_rcv_finish looks nothing up: no martian check), nat PREROUTING
+        not asked (the destination binding was made at OUTPUT), then INPUT."""
+        self.fabric.record(self, f"{self.label} lo", st.packet, notes, "send")
+        st.iif = "lo"
+        back: list[str | Note] = []
+        live = self._live if self.nf is self._live_of else self._refresh()
+        for table in ("raw", "mangle"):
+            if (table, "PREROUTING") in live:
+                v = self._table(table, "PREROUTING", st, "PREROUTING", None, back)
+                if v is not None and v.verdict != "ACCEPT":
+                    return self._drop(st, back, f"{table} PREROUTING")
+        if ("filter", "PREROUTING" + PRE_DNAT) in live and not self._filter(st, "PREROUTING", PRE_DNAT, None, back):
+            return None
+        if not self._nat(st, "PREROUTING", "PREROUTING", "dst", None, None, back):
+            return self._drop(st, back, "nat PREROUTING")
+        if ("filter", "PREROUTING") in live and not self._filter(st, "PREROUTING", "", None, back):
+            return None
+        self._local_in(st, back)
 
     def _route_note(self, r: RouteResult, suffix: str) -> str | Note:
         note = Note(route_lines, r, suffix)
         return note if self.fabric.lazy else note.lines()[0]
 
-    def _drop(self, st: _Pass, notes: list[str | Note], where: str, kind: str = "drop") -> None:
+    def _drop(self, st: Pass, notes: list[str | Note], where: str, kind: str = "drop") -> None:
         notes.append(f"dropped in {where}")
         self.fabric.record(self, self.label, st.packet, notes, kind)
 

@@ -93,9 +93,14 @@ def dnat_lines(kind: str, p: Packet, addr: int, port: int) -> list[str]:
     return [f"{kind}: {p.dest} -> {Endpoint(addr, port)}"]
 
 
-def snat_lines(kind: str, random_fully: bool, p: Packet, addr: int, port: int) -> list[str]:
+def snat_lines(kind: str, random_fully: bool, p: Packet, addr: int, port: int,
+               drawn: tuple[int, int] | None = None) -> list[str]:  # fmt: skip
+    """``drawn``: the range the port was drawn from, when the packet's own port could not be kept (outside the
+    range, or taken): the kernel draws it at random (nf_nat_core.c ``nf_nat_l4proto_unique_tuple``: a random
+    offset for a source rewrite), so the port shown is one of many."""
     how = " --random-fully" if random_fully else ""
-    return [f"{kind}{how}: {p.source} -> {Endpoint(addr, port)}"]
+    why = f" (the port is drawn at random from {drawn[0]}-{drawn[1]}: this one is an example)" if drawn else ""
+    return [f"{kind}{how}: {p.source} -> {Endpoint(addr, port)}{why}"]
 
 
 def route_lines(r: RouteResult, suffix: str) -> list[str]:

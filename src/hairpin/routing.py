@@ -146,6 +146,8 @@ class Routing:
                 RuleEntry(32767, DEFAULT_TABLE),
             ]
         self._local: dict[int, str] = {}
+        #: the local table's broadcast routes (``broadcast 10.1.0.255 dev eth0 table local``): address -> device
+        self._broadcast: dict[int, str] = {}
         self._cache: dict[tuple[int, int, str | None, int, str | None], RouteResult] = {}
         #: False: every lookup walks the rules and tables (results are identical either way)
         self.caching = True
@@ -165,6 +167,8 @@ class Routing:
 
     def add_route(self, r: RouteEntry) -> None:
         self._cache.clear()
+        if r.table == LOCAL_TABLE and r.type == "broadcast" and r.prefix == 32 and r.dev is not None:
+            self._broadcast.setdefault(r.net, r.dev)
         routes = self.tables.setdefault(r.table, [])
         routes.append(r)
         routes.sort(key=lambda x: (-x.prefix, x.metric))
@@ -178,8 +182,17 @@ class Routing:
     def is_local(self, addr: int, dev: str | None = None) -> bool:
         owner = self._local.get(addr)
         if owner is None:
-            return (addr >> 24) == 127
+            return (addr >> 24) == 127 and dev in (None, "lo")  # local 127.0.0.0/8 dev lo table local
         return dev is None or owner == dev
+
+    def is_broadcast(self, addr: int, dev: str | None = None) -> bool:
+        """Whether the local table routes ``addr`` as broadcast (a subnet's broadcast address), on ``dev`` when
+        given: what inet_dev_addr_type (net/ipv4/fib_frontend.c) answers RTN_BROADCAST for; 255.255.255.255
+        always is."""
+        if addr == 0xFFFFFFFF:
+            return True
+        owner = self._broadcast.get(addr)
+        return owner is not None and (dev is None or owner == dev)
 
     def local_device(self, addr: int) -> str | None:
         return self._local.get(addr)
@@ -190,11 +203,15 @@ class Routing:
                 return addrs[0][0]
         return None
 
-    def select_source(self, dev: str | None, toward: int | None) -> int | None:
+    def select_source(self, dev: str | None, toward: int | None, universe: bool = False) -> int | None:
         """inet_select_addr: the output device's address in the next hop's subnet, else the device's
-        first address, else the first address of any other device (scope global)."""
+        first address, else the first address of any other device (scope global).  ``universe``: scope
+        RT_SCOPE_UNIVERSE, as MASQUERADE asks (nf_nat_masquerade.c): loopback addresses (scope host) are
+        never chosen, so a packet masqueraded out of ``lo`` gets another device's address."""
         if dev is not None:
             addrs = self.addresses.get(dev, [])
+            if universe:
+                addrs = [(a, n) for a, n in addrs if (a >> 24) != 127]
             if toward is not None:
                 for addr, prefix in addrs:
                     mask = (0xFFFFFFFF << (32 - prefix)) & 0xFFFFFFFF if prefix else 0
@@ -233,7 +250,8 @@ class Routing:
                     continue
                 if r.type in ("blackhole", "unreachable", "prohibit"):
                     return RouteResult(r.type, rule.table, rule, r, None, None, None)
-                if r.type == "local":
+                if r.type == "local" or (r.type == "broadcast" and iif is not None):
+                    # a received broadcast is delivered locally (ip_route_input_slow: brd_input -> local_input)
                     return RouteResult("local", rule.table, rule, r, "lo", None, r.src)
                 src_sel = r.src if r.src is not None else self.select_source(r.dev, r.via if r.via is not None else dst)
                 return RouteResult("unicast", rule.table, rule, r, r.dev, r.via, src_sel)

@@ -201,6 +201,11 @@ class Tracer:
             return leg
         if req.kind != "local":
             return None
+        if q.proto == "tcp" and self.host.routing.is_broadcast(q.dst):
+            # tcp_v4_conn_request drops a SYN to a broadcast address, tcp_v4_send_reset answers no RTN_BROADCAST
+            leg = Leg("reply", q, None, kind="none", node=self.node.name)
+            leg.verdict = f"TCP answers nothing to {ip_str(q.dst)}, a broadcast address (tcp_v4_conn_request)"
+            return leg
         known = self.node.listening
         listens = known is None or (q.proto, q.dport) in known
         if not listens and q.proto == "udp":

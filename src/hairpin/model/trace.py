@@ -129,8 +129,10 @@ class Leg:
                 elif kind == "deliver":
                     verdict = f"delivered locally as {pkt}"
                 elif kind in ("drop", "martian"):
-                    dropped = next((n[11:] for n in reversed(lines_of(notes)) if n.startswith("dropped in ")), where)
-                    verdict = f"dropped in {dropped}" + (" (martian source)" if kind == "martian" else "")
+                    said = lines_of(notes)
+                    dropped = next((n[11:] for n in reversed(said) if n.startswith("dropped in ")), where)
+                    which = next((n.split()[1] for n in said if n.startswith("martian ")), "source")
+                    verdict = f"dropped in {dropped}" + (f" (martian {which})" if kind == "martian" else "")
             self._verdict = verdict or "no packet left (swallowed)"
         return self._verdict
 

@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from hairpin.errors import ParseError
 from hairpin.model.net import Packet, ip_int
-from hairpin.netfilter.matches import Undecidable, Unknown, compile_match, mark
+from hairpin.netfilter.matches import Undecidable, Unknown, compile_match
 from hairpin.netfilter.rules import Match, Rule, Ruleset, Target
+from hairpin.netfilter.targets import mark_action, notrack, tproxy
 from hairpin.parsers.chain_depth import MAX_NESTING
 from hairpin.parsers.iptables_getopt import shown_rule
 from hairpin.text import digits
@@ -205,16 +206,16 @@ class Compiled:
                 self._unknown_target(f"-j {t.name}", str(exc))
         elif t.name in ("MARK", "CONNMARK"):
             try:
-                self.action = _mark_action(t)
+                self.action = mark_action(t)
             except (Unknown, ValueError, KeyError) as exc:
                 self._unknown_target(f"-j {t.name}", str(exc))
         elif t.name == "TPROXY":
-            self.action, self.terminal = _tproxy(t), "ACCEPT"
+            self.action, self.terminal = tproxy(t), "ACCEPT"
         elif t.name in NON_TERMINATING:
             name = t.name
             self.action = lambda c: name
             if t.name == "NOTRACK" or (t.name == "CT" and t.get("--notrack") is not None):
-                self.action = _notrack
+                self.action = notrack
         else:
             self._unknown_target(f"-j {t.name}", f"target {t.name} is not modelled")
         #: what the step says when the rule jumps or ends the walk (the same every time)
@@ -247,77 +248,6 @@ def _undecidable_pred(name: str, why: str) -> Pred:
         raise Undecidable(name, why)
 
     return pred
-
-
-def _tproxy(t: Target) -> Callable[[Context], str]:
-    """TPROXY (xt_TPROXY.c): with a transparent socket on --on-ip:--on-port, mark the packet and accept it."""
-    tm = t.get("--tproxy-mark")
-    v, m = mark(tm.value) if tm is not None else (0, 0)
-    port = t.get("--on-port")
-    ip = t.get("--on-ip")
-
-    def tproxy(c: Context) -> str:
-        c.mark = ((c.mark & ~m) ^ v) & 0xFFFFFFFF
-        where = f"{ip.value if ip else '0.0.0.0'}:{port.value if port else '?'}"
-        return f"TPROXY to {where} (assumes a transparent socket listens there), mark={c.mark:#x}"
-
-    return tproxy
-
-
-def _notrack(c: Context) -> str:
-    c.untracked = True
-    return "NOTRACK"
-
-
-def _mark_action(t: Target) -> Callable[[Context], str]:
-    full = 0xFFFFFFFF
-    opts = {o.name: o.value for o in t.options}
-    if t.name == "MARK":
-        if "--set-xmark" in opts or "--set-mark" in opts:
-            xmark = "--set-xmark" in opts
-            v, m = mark(opts.get("--set-xmark") or opts["--set-mark"])
-
-            def set_mark(c: Context) -> str:
-                c.mark = ((c.mark & ~m) ^ v) & full if xmark else ((c.mark & ~m) | v) & full
-                return f"mark={c.mark:#x}"
-
-            return set_mark
-        for key, op in (("--or-mark", "or"), ("--and-mark", "and"), ("--xor-mark", "xor")):
-            if key in opts:
-                val = int(opts[key], 0)
-
-                def bit_mark(c: Context, op: str = op, val: int = val) -> str:
-                    c.mark = {"or": c.mark | val, "and": c.mark & val, "xor": c.mark ^ val}[op] & full
-                    return f"mark={c.mark:#x}"
-
-                return bit_mark
-    else:
-        nfmask = int(opts.get("--nfmask", opts.get("--mask", "0xffffffff")), 0)
-        ctmask = int(opts.get("--ctmask", opts.get("--mask", "0xffffffff")), 0)
-        if "--set-xmark" in opts or "--set-mark" in opts:
-            xmark = "--set-xmark" in opts
-            v, m = mark(opts.get("--set-xmark") or opts["--set-mark"])
-
-            def set_ct(c: Context) -> str:
-                c.ctmark = ((c.ctmark & ~m) ^ v) & full if xmark else ((c.ctmark & ~m) | v) & full
-                return f"ctmark={c.ctmark:#x}"
-
-            return set_ct
-        if "--restore-mark" in opts:
-
-            def restore(c: Context) -> str:
-                c.mark = ((c.mark & ~nfmask) ^ (c.ctmark & ctmask)) & full
-                return f"mark={c.mark:#x} (restored from ctmark)"
-
-            return restore
-        if "--save-mark" in opts:
-
-            def save(c: Context) -> str:
-                c.ctmark = ((c.ctmark & ~ctmask) ^ (c.mark & nfmask)) & full
-                return f"ctmark={c.ctmark:#x} (saved from mark)"
-
-            return save
-    raise Unknown(f"-j {t.name} {' '.join(opts)}")
 
 
 def _index_keys(rule: Rule) -> list[tuple[int, int]] | None:
@@ -590,6 +520,8 @@ class Evaluator:
             if cr.terminal is not None:
                 steps.append(Step(cr.rule, cr.effect, cr.text))
                 return (cr.terminal, cr)
+            # a rule without a target matched: ipt_do_table counts it (ADD_COUNTER before the target) and goes on
+            steps.append(Step(cr.rule, "no target: counted", cr.text))
         return None
 
     def unknown_rules(self) -> list[tuple[Rule, str]]:

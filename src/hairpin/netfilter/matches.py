@@ -102,12 +102,16 @@ def _neg(pred: Pred, negated: bool) -> Pred:
 
 
 def _addr_type(c: Context, addr: int, types: set[str], iface: str | None) -> bool:
+    """xt_addrtype.c ``match_type``: inet_dev_addr_type, a lookup in the local table (a local or broadcast
+    route there; none: UNICAST), restricted to ``iface``'s routes with ``--limit-iface-in/out``."""
     if addr == 0xFFFFFFFF:
         kind = "BROADCAST"
     elif (addr >> 28) == 0xE:
         kind = "MULTICAST"
     elif c.host.is_local(addr, iface):
         kind = "LOCAL"
+    elif (is_broadcast := getattr(c.host, "is_broadcast", None)) is not None and is_broadcast(addr, iface):
+        kind = "BROADCAST"
     else:
         kind = "UNICAST"
     return kind in types
@@ -158,8 +162,20 @@ def _l4(module: str, o: Option) -> Pred:
     raise Unknown(f"-m {module} {n}")
 
 
-def _conntrack(module: str, o: Option) -> Pred:
+def has_ct(c: Context) -> bool:
+    """Whether the packet has a conntrack entry: the kernel's ``nf_ct_get`` is NULL for a packet not yet seen
+    by conntrack (the raw table), one it found INVALID, or one made untracked; hairpin says so by the state."""
+    return c.ctstate not in ("INVALID", "UNTRACKED")
+
+
+def _conntrack(module: str, o: Option, with_state: bool = False) -> Pred:
+    """One option of ``-m conntrack`` (or ``-m state``).  Without an entry, xt_conntrack.c ``conntrack_mt``
+    decides the state option alone (INVALID, UNTRACKED) and then returns whether one was given: every other
+    option, negated or not, then matches only beside a ``--ctstate`` (``with_state``)."""
     n, neg = o.name, o.negated
+    if n not in ("--ctstate", "--state") and module == "conntrack":
+        pred = _conntrack_entry(o)
+        return lambda c: pred(c) if has_ct(c) else with_state
     if n in ("--ctstate", "--state"):
         states = set(o.value.split(","))
 
@@ -171,8 +187,12 @@ def _conntrack(module: str, o: Option) -> Pred:
             return "SNAT" in states and "SNAT" in c.ctstatus
 
         return _neg(ctstate, neg)
-    if module == "state":
-        raise Unknown(f"-m state {n}")
+    raise Unknown(f"-m state {n}")
+
+
+def _conntrack_entry(o: Option) -> Pred:
+    """A ``-m conntrack`` option read from the entry (asked only when the packet has one)."""
+    n, neg = o.name, o.negated
     if n == "--ctdir":
         want = o.value.upper()
         return _neg(lambda c: c.ctdir == want, neg)
@@ -207,9 +227,10 @@ def _port_in(ranges: list[tuple[int, int]], *, dport: bool, sport: bool) -> Pred
     return pred
 
 
-def _marked(value: int, mask: int, *, conn: bool) -> Pred:
+def _marked(value: int, mask: int, *, conn: bool, negated: bool = False) -> Pred:
     if conn:
-        return lambda c: (c.ctmark & mask) == value
+        # xt_connmark.c connmark_mt: no entry, no match, negated or not
+        return lambda c: has_ct(c) and ((c.ctmark & mask) == value) != negated
     return lambda c: (c.mark & mask) == value
 
 
@@ -254,10 +275,11 @@ def compile_match(m: Match, rule: Rule, ipsets: Mapping[str, IpSet] | None) -> t
             if mod == "mark":
                 preds.append(_neg(_marked(v, mk, conn=False), o.negated))
             else:
-                preds.append(_neg(_marked(v, mk, conn=True), o.negated))
+                preds.append(_marked(v, mk, conn=True, negated=o.negated))
         return preds, []
     if mod in ("conntrack", "state"):
-        return [_conntrack(mod, o) for o in m.options], []
+        state = any(o.name in ("--ctstate", "--state") for o in m.options)
+        return [_conntrack(mod, o, state) for o in m.options], []
     if mod == "iprange":
         preds = []
         for o in m.options:

@@ -1,0 +1,108 @@
+"""The non-terminating targets that change a packet or its connection: MARK, CONNMARK, TPROXY, NOTRACK.
+
+Each is compiled into an action on the evaluator's ``Context`` that returns what it did, in words.  Semantics
+are the kernel's (net/netfilter/xt_MARK.c, xt_connmark.c, xt_TPROXY.c, xt_CT.c).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from hairpin.netfilter.matches import Unknown, has_ct, mark
+from hairpin.netfilter.rules import Target
+
+if TYPE_CHECKING:
+    from hairpin.netfilter.evaluate import Context
+
+__all__ = ["mark_action", "notrack", "tproxy"]
+
+
+def tproxy(t: Target) -> Callable[[Context], str]:
+    """TPROXY (xt_TPROXY.c): with a transparent socket on --on-ip:--on-port, mark the packet and accept it."""
+    tm = t.get("--tproxy-mark")
+    v, m = mark(tm.value) if tm is not None else (0, 0)
+    port = t.get("--on-port")
+    ip = t.get("--on-ip")
+
+    def tproxy(c: Context) -> str:
+        c.mark = ((c.mark & ~m) ^ v) & 0xFFFFFFFF
+        where = f"{ip.value if ip else '0.0.0.0'}:{port.value if port else '?'}"
+        return f"TPROXY to {where} (assumes a transparent socket listens there), mark={c.mark:#x}"
+
+    return tproxy
+
+
+def notrack(c: Context) -> str:
+    c.untracked = True
+    return "NOTRACK"
+
+
+def mark_action(t: Target) -> Callable[[Context], str]:
+    full = 0xFFFFFFFF
+    opts = {o.name: o.value for o in t.options}
+    if t.name == "MARK":
+        if "--set-xmark" in opts or "--set-mark" in opts:
+            xmark = "--set-xmark" in opts
+            v, m = mark(opts.get("--set-xmark") or opts["--set-mark"])
+
+            def set_mark(c: Context) -> str:
+                c.mark = ((c.mark & ~m) ^ v) & full if xmark else ((c.mark & ~m) | v) & full
+                return f"mark={c.mark:#x}"
+
+            return set_mark
+        for key, op in (("--or-mark", "or"), ("--and-mark", "and"), ("--xor-mark", "xor")):
+            if key in opts:
+                val = int(opts[key], 0)
+
+                def bit_mark(c: Context, op: str = op, val: int = val) -> str:
+                    c.mark = {"or": c.mark | val, "and": c.mark & val, "xor": c.mark ^ val}[op] & full
+                    return f"mark={c.mark:#x}"
+
+                return bit_mark
+    else:
+        return _connmark_action(t, opts)
+    raise Unknown(f"-j {t.name} {' '.join(opts)}")
+
+
+def _connmark_action(t: Target, opts: dict[str, str]) -> Callable[[Context], str]:
+    """CONNMARK: xt_connmark.c ``connmark_tg_shift`` does nothing to a packet without a conntrack entry (the
+    raw table, an INVALID packet): it returns XT_CONTINUE before any mode."""
+    action = _connmark_modes(t, opts)
+
+    def connmark(c: Context) -> str:
+        if not has_ct(c):
+            return f"no conntrack entry ({c.ctstate}): CONNMARK does nothing"
+        return action(c)
+
+    return connmark
+
+
+def _connmark_modes(t: Target, opts: dict[str, str]) -> Callable[[Context], str]:
+    full = 0xFFFFFFFF
+    nfmask = int(opts.get("--nfmask", opts.get("--mask", "0xffffffff")), 0)
+    ctmask = int(opts.get("--ctmask", opts.get("--mask", "0xffffffff")), 0)
+    if "--set-xmark" in opts or "--set-mark" in opts:
+        xmark = "--set-xmark" in opts
+        v, m = mark(opts.get("--set-xmark") or opts["--set-mark"])
+
+        def set_ct(c: Context) -> str:
+            c.ctmark = ((c.ctmark & ~m) ^ v) & full if xmark else ((c.ctmark & ~m) | v) & full
+            return f"ctmark={c.ctmark:#x}"
+
+        return set_ct
+    if "--restore-mark" in opts:
+
+        def restore(c: Context) -> str:
+            c.mark = ((c.mark & ~nfmask) ^ (c.ctmark & ctmask)) & full
+            return f"mark={c.mark:#x} (restored from ctmark)"
+
+        return restore
+    if "--save-mark" in opts:
+
+        def save(c: Context) -> str:
+            c.ctmark = ((c.ctmark & ~ctmask) ^ (c.mark & nfmask)) & full
+            return f"ctmark={c.ctmark:#x} (saved from mark)"
+
+        return save
+    raise Unknown(f"-j {t.name} {' '.join(opts)}")
