@@ -67,12 +67,13 @@ def _same_rules(a: Ruleset, b: Ruleset) -> bool:
     return key(a) == key(b)
 
 
-def _merge(dumps: list[Dump]) -> tuple[Ruleset, list[str]]:
-    """One backend's files as one ruleset (one file per table), and what each was read as."""
+def _merge(dumps: list[Dump], once: bool = True) -> tuple[Ruleset, list[str]]:
+    """One backend's files as one ruleset (one file per table: a table in two files is refused), and what
+    each was read as; ``once``: a file holding the same rules as the merged ones so far is read once."""
     rs = dumps[0][1]
     said = [f"{dumps[0][0]}: {dumps[0][2]}"]
     for path, extra, form in dumps[1:]:
-        if _same_rules(extra, rs):  # `iptables-save` is the legacy one on this node: collect saved it twice
+        if once and _same_rules(extra, rs):  # `iptables-save` is the legacy one on this node: collect saved it twice
             said.append(f"{path}: {form}, the same rules as {dumps[0][0]}: read once")
             continue
         clash = set(extra.tables) & set(rs.tables)
@@ -83,9 +84,9 @@ def _merge(dumps: list[Dump]) -> tuple[Ruleset, list[str]]:
     return rs, said
 
 
-def split(dumps: list[Dump], legacy: list[Path]) -> tuple[Ruleset, Ruleset | None, str] | None:
-    """Two backends' dumps -> (iptables-nft's ruleset, iptables-legacy's, what was read); None when the files
-    are one backend's, read one after the other (one file per table).  A dump that says its backend and holds
+def split(dumps: list[Dump], legacy: list[Path]) -> tuple[Ruleset, Ruleset | None, str]:
+    """A node's rule files -> (iptables-nft's ruleset, iptables-legacy's or None, what was read).  Files of one
+    backend are its tables, one file per table (``iptables -t nat -S > nat``...).  A dump that says its backend and holds
     the same rules as the first file of that backend is read once (on a node whose ``iptables`` is the legacy
     one, ``iptables-save`` and ``iptables-legacy-save`` print the same): (the ruleset, None, what was read).
 
@@ -100,9 +101,8 @@ def split(dumps: list[Dump], legacy: list[Path]) -> tuple[Ruleset, Ruleset | Non
             b = "legacy"
         told.append((d, b))
     if {b for _, b in told if b is not None} != {"nf_tables", "legacy"} and not legacy:
-        if not any(b is not None and b == told[0][1] and _same_rules(d[1], dumps[0][1]) for d, b in told[1:]):
-            return None
-        rs, read = _merge(dumps)
+        once = any(b is not None and b == told[0][1] and _same_rules(d[1], dumps[0][1]) for d, b in told[1:])
+        rs, read = _merge(dumps, once)
         return rs, None, "; ".join(read)
     if not any(b == "legacy" for _, b in told):
         raise InputError("--iptables-legacy-save names a file that is not among the rule files read")

@@ -175,19 +175,13 @@ class Node:
                            table if len(ipt) == 1 else None)  # fmt: skip
         rs = nf.ruleset
         legacy_rs = None
-        if len(ipt) > 1:
-            two = _two_backends(ipt, rs, nf.forms["iptables"], legacy_file)
-            if two is not None:
-                rs, legacy_rs, nf.forms["iptables"] = two
-                ipt = ipt[:1]
-        for more in ipt[1:]:  # one file per table (iptables -t nat -S > nat, iptables -S > filter...)
-            extra, form = forms.read_iptables(iproute.read_text(more), str(more), None)
-            iptables_check.check(extra)
-            clash = set(extra.tables) & set(rs.tables)
-            if clash:
-                raise InputError(f"table {sorted(clash)[0]} is also in {ipt[0]}", str(more))
-            rs = rs.merged(extra)
-            nf.forms["iptables"] += f"; {more}: {form}"
+        if len(ipt) > 1:  # one backend's files (one per table), or both backends' dumps: hairpin.legacy.split
+            dumps: list[legacy.Dump] = [(ipt[0], rs, nf.forms["iptables"].split(": ", 1)[1])]
+            for more in ipt[1:]:
+                extra, form = forms.read_iptables(iproute.read_text(more), str(more), None)
+                iptables_check.check(extra)
+                dumps.append((more, extra, form))
+            rs, legacy_rs, nf.forms["iptables"] = legacy.split(dumps, [Path(legacy_file)] if legacy_file else [])
         sets = ipset.load(ipset_file) if ipset_file is not None else None
         ipvs = ipvsadm.load(ipvs_file) if ipvs_file is not None else None
         listening = _read_sockets(sockets_file) if sockets_file is not None else None
@@ -242,18 +236,6 @@ class Node:
                                  str(d))  # fmt: skip
         every = [out["iptables"]] if "iptables" in out else []
         return out, every + [f for f in more if f not in every]
-
-
-def _two_backends(ipt: list[Path], first: Ruleset, said: str,
-                  legacy_file: str | Path | None) -> tuple[Ruleset, Ruleset | None, str] | None:  # fmt: skip
-    """The rule files as iptables-nft's and iptables-legacy's rulesets, when they are both backends' (None: one
-    backend's, read as before)."""
-    dumps: list[legacy.Dump] = [(ipt[0], first, said.split(": ", 1)[1])]
-    for more in ipt[1:]:
-        extra, form = forms.read_iptables(iproute.read_text(more), str(more), None)
-        iptables_check.check(extra)
-        dumps.append((more, extra, form))
-    return legacy.split(dumps, [Path(legacy_file)] if legacy_file is not None else [])
 
 
 _SS_HEADER = re.compile(r"^\s*(Netid\s+)?State\s+Recv-Q\s+Send-Q\s+Local Address:Port", re.M)

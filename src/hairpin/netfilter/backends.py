@@ -98,7 +98,8 @@ class Backends(Evaluator):
 def run_in_order(table: str, runners: list[Callable[[Context], Verdict]], ctx: Context) -> Verdict:
     """Tables on one hook, one after the other, as the kernel's hook loop runs them: the steps of each that
     ran, and the verdict of the last.  ``nf_hook_slow``: only NF_ACCEPT goes on to the next hook;
-    ``nf_nat_inet_fn``: at a nat hook, a chain that sets up a binding ends nf_nat's list."""
+    ``nf_nat_inet_fn``: at a nat hook, a chain that sets up a binding ends nf_nat's list.  (Also the simulator's
+    nftables-mode hooks, ``hairpin.netfilter.stacked``: the last verdict itself when it holds every step.)"""
     steps: list[Step] = []
     v = Verdict("ACCEPT")
     for run in runners:
@@ -106,4 +107,4 @@ def run_in_order(table: str, runners: list[Callable[[Context], Verdict]], ctx: C
         steps += v.steps
         if v.verdict != "ACCEPT" or (table == "nat" and v.nat is not None):
             break
-    return Verdict(v.verdict, v.rule, v.nat, steps)
+    return v if len(steps) == len(v.steps) else Verdict(v.verdict, v.rule, v.nat, steps)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from hairpin.netfilter.backends import Backends
-from hairpin.netfilter.evaluate import Context, Evaluator, Reads, Step, Verdict
+from hairpin.netfilter.backends import Backends, run_in_order
+from hairpin.netfilter.evaluate import Context, Evaluator, Reads, Verdict
 from hairpin.netfilter.nft import NftTable
 
 __all__ = ["IPT_NAT_PRIORITY", "KUBE_PROXY", "Stacked"]
@@ -79,7 +79,7 @@ class Stacked(Evaluator):
             runners.append(partial(self.iptables.run, table, chain))
         if self.nft.has(table, chain):
             runners.insert(0 if nft_first else len(runners), partial(self.nft.run, table, chain))
-        return _in_turn(runners, ctx)
+        return run_in_order(table, runners, ctx)
 
     def _nat(self, hook: str, ctx: Context) -> Verdict:
         """nf_nat's list at ``hook``: kube-proxy's nat chains and iptables' nat table(s), in the order asked."""
@@ -106,18 +106,5 @@ class Stacked(Evaluator):
             runners.insert(0, partial(self.nft.run_chains, before))
         if after:
             runners.append(partial(self.nft.run_chains, after))
-        return _in_turn(runners, ctx)
+        return run_in_order("nat", runners, ctx)
 
-
-def _in_turn(runners: list[Callable[[Context], Verdict]], ctx: Context) -> Verdict:
-    """The tables of one hook in the kernel's order: the next runs only after an accept (nf_hook_slow), and
-    at a nat hook only while no table set up a binding (nf_nat_inet_fn).  The verdict is the last table's,
-    with the steps of every table that ran (a trace shows each rule the packet went through)."""
-    v = Verdict("ACCEPT")
-    steps: list[Step] = []
-    for run in runners:
-        v = run(ctx)
-        steps += v.steps
-        if v.verdict != "ACCEPT" or v.nat is not None:
-            break
-    return v if len(steps) == len(v.steps) else Verdict(v.verdict, v.rule, v.nat, steps)
