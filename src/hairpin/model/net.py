@@ -17,7 +17,8 @@ import functools
 import ipaddress
 from dataclasses import dataclass
 
-__all__ = ["V6", "Endpoint", "Flags", "Packet", "addr_int", "ip", "ip_int", "ip_str", "is_loopback", "is_v6"]
+__all__ = ["V6", "Endpoint", "Flags", "Packet", "addr_int", "ip", "ip_int", "ip_str", "is_loopback", "is_v6", "mask_of",
+           "net_of"]
 
 V6 = 1 << 128  # tag bit of an IPv6 address int
 
@@ -61,6 +62,25 @@ def is_v6(value: int) -> bool:
 def is_loopback(value: int) -> bool:
     """127.0.0.0/8 (RFC 1122 3.2.1.3) or ::1 (RFC 4291 2.5.3): traffic that never leaves its host."""
     return value >> 24 == 127 if value <= 0xFFFFFFFF else value == V6 | 1
+
+
+def mask_of(prefix: int, v6: bool = False) -> int:
+    """The mask of a prefix length, in the address ints' form: 32 bits for IPv4; for IPv6 ``V6 | mask`` over 128
+    bits, so ``addr & mask == net`` holds for tagged IPv6 addresses and never for an IPv4 one (``::/0`` is ``V6``)."""
+    if v6:
+        return V6 | (((1 << 128) - 1) ^ ((1 << (128 - prefix)) - 1))
+    return (0xFFFFFFFF << (32 - prefix)) & 0xFFFFFFFF
+
+
+def net_of(text: str, v6: bool | None = None) -> tuple[int, int, int]:
+    """``(net, mask, prefix)`` of ``A/P`` or ``A`` (a host) in either family, host bits cleared (as the kernel
+    stores a prefix); ``v6`` True or False refuses the other family (``ValueError``)."""
+    is6 = ":" in text
+    if v6 is not None and is6 != v6:
+        raise ValueError(f"{text!r} is not an {'IPv6' if v6 else 'IPv4'} address")
+    n = ipaddress.ip_network(text, strict=False)
+    mask = mask_of(n.prefixlen, is6)
+    return (V6 if is6 else 0) | int(n.network_address), mask, n.prefixlen
 
 
 ip = ip_int
