@@ -37,12 +37,20 @@ COMMANDS: dict[str, tuple[tuple[str, ...], bool]] = {
     # the legacy backend's tables when the node has any besides iptables-nft's (trace reads both): kept only when
     # the tool exists and prints something (no legacy table: nothing)
     "iptables-legacy-save": (("iptables-legacy-save",), False),
+    # the IPv6 state, for IPv6 packets (trace --node reads these names): kept only when printed (a node with IPv6
+    # off, or no ip6tables table, has none)
+    "ip6tables-save": (("ip6tables-save",), False),
+    "ip6-route": (("ip", "-6", "route", "show", "table", "all"), False),
+    "ip6-rule": (("ip", "-6", "rule", "show"), False),
     "ss": (("ss", "-ltnu"), False),
     "ipset-save": (("ipset", "save"), False),
     "ipvsadm": (("ipvsadm", "-Sn"), False),
     "nft-ruleset": (("nft", "list", "ruleset"), False),
     "conntrack": (("conntrack", "-L"), False),
+    "conntrack6": (("conntrack", "-L", "-f", "ipv6"), False),
 }
+#: optional files kept only when their command prints something
+_KEPT_WHEN_PRINTED = frozenset({"iptables-legacy-save", "ip6tables-save", "ip6-route", "ip6-rule", "conntrack6"})
 
 
 def script() -> str:
@@ -59,7 +67,7 @@ def _step(name: str, cmd: tuple[str, ...]) -> str:
     comments at the head of the file (iptables-nft-save 1.8.x says "# Warning: iptables-legacy tables
     present, use iptables-legacy-save to see them" on stderr: trace warns about it when the file holds
     it).  Its other stderr lines still reach the terminal, and the step fails when the command does."""
-    if name == "iptables-legacy-save":  # empty when the node has no legacy table: not kept
+    if name in _KEPT_WHEN_PRINTED:  # empty when the node has no legacy table, no IPv6...: not kept
         return f"{{ {shlex.join(cmd)} > {name} && test -s {name}; }}"
     if name != "iptables-save":
         return f"{shlex.join(cmd)} > {name}"
@@ -98,8 +106,8 @@ def run_commands() -> dict[str, bytes]:
                 err = res.stderr.decode(errors="replace").strip().splitlines()
                 raise InputError(f"{shlex.join(cmd)} failed (exit {res.returncode}): {err[0] if err else ''}")
             continue
-        if name == "iptables-legacy-save" and not res.stdout.strip():
-            continue  # no legacy table
+        if name in _KEPT_WHEN_PRINTED and not res.stdout.strip():
+            continue  # no legacy table, no IPv6
         out[name] = res.stdout
         if name == "iptables-save":  # its comments on stderr ("iptables-legacy tables present") kept first
             notes = [ln for ln in res.stderr.splitlines(keepends=True) if ln.startswith(b"#")]

@@ -42,7 +42,8 @@ from typing import TYPE_CHECKING
 from hairpin.conntrack import IP_CT_DIR_ORIGINAL, IP_CT_DIR_REPLY, Conntrack, Entry, tuple_of
 from hairpin.engine import Engine
 from hairpin.fabric import Fabric, Pass, Place
-from hairpin.model.net import Flags, Packet, ip_str
+from hairpin.ip6 import forward_refusal, receive_refusal, redirect_address
+from hairpin.model.net import Flags, Packet, ip_str, is_v6
 from hairpin.netfilter.evaluate import Context, Evaluator, NatAction, Reads, Verdict
 from hairpin.netfilter.nft import PRE_DNAT
 from hairpin.netfilter.rules import Rule
@@ -301,17 +302,23 @@ class LinuxHost:
         v = self._table("nat", chain, st, hook, oif, notes)
         if v is None or v.nat is None:
             return not (v is not None and v.verdict == "DROP")
-        return self._bind(st, v.nat, oif, route, notes)
+        return self._bind(st, v.nat, hook, oif, route, notes)
 
-    def _bind(self, st: Pass, nat: NatAction, oif: str | None, route: RouteResult | None, notes: list[str | Note]) -> bool:
+    def _bind(self, st: Pass, nat: NatAction, hook: str, oif: str | None, route: RouteResult | None,
+              notes: list[str | Note]) -> bool:  # fmt: skip
         ct = st.ct
         assert ct is not None
         p = st.packet
         now = self.engine.now
         if nat.manip == "dst":
             daddr = nat.addr if nat.addr is not None else (route.src if route and route.src else p.dst)
-            if nat.kind == "REDIRECT":
-                daddr = self.routing.select_source(st.iif, None) or p.dst
+            if nat.kind == "REDIRECT":  # loopback in OUTPUT, else the input device's address (hairpin.ip6)
+                where = [] if st.iif is None else self.routing.addresses.get(st.iif, [])
+                to = redirect_address(hook, p.dst, where)
+                if to is None:
+                    notes.append(f"REDIRECT: {st.iif} has no address to redirect to: drop (nf_nat_redirect)")
+                    return False
+                daddr = to
             port = nat.port if nat.port is not None else p.dport
             ct.reply = (daddr, port, ct.reply[2], ct.reply[3], ct.reply[4])
             # nf_nat_setup_info sets IPS_DST_NAT (--ctstate DNAT) only when the tuple changes
@@ -322,8 +329,9 @@ class LinuxHost:
                 notes.append(note if self.fabric.lazy else note.lines()[0])
             return True
         addr = nat.addr
-        if addr is None:  # MASQUERADE: the output device's address toward the next hop
-            gw = route.gateway if route and route.gateway is not None else p.dst
+        if addr is None:  # MASQUERADE: the output device's address toward the next hop (IPv4: nf_nat_masquerade_ipv4,
+            # inet_select_addr), toward the destination (IPv6: nf_nat_masquerade_ipv6, ipv6_dev_get_saddr)
+            gw = route.gateway if route and route.gateway is not None and not is_v6(p.dst) else p.dst
             addr = self.routing.select_source(oif, gw, universe=True)
             if addr is None:
                 notes.append("MASQUERADE: no address to use: drop")
@@ -363,6 +371,9 @@ class LinuxHost:
         """A packet arrives on interface ``iif``."""
         notes: list[str | Note] = []
         st = Pass(packet, iif)
+        if packet.dst > 0xFFFFFFFF and (why := receive_refusal(packet.src, packet.dst, iif)) is not None:
+            notes.append(f"{why}: dropped before any hook")
+            return self._drop(st, notes, "receive", kind="martian")
         live = self._live if self.nf is self._live_of else self._refresh()
         if ("raw", "PREROUTING") in live:
             v = self._table("raw", "PREROUTING", st, "PREROUTING", None, notes)
@@ -380,12 +391,13 @@ class LinuxHost:
         if ("filter", "PREROUTING") in live and not self._filter(st, "PREROUTING", "", None, notes):
             return None  # nft filter chains after DNAT
         p = st.packet
-        loopback = "destination" if (p.dst >> 24) == 127 else "source" if (p.src >> 24) == 127 else ""
+        v6 = p.dst > 0xFFFFFFFF  # IPv6: no martian checks here (hairpin.ip6)
+        loopback = "" if v6 else "destination" if (p.dst >> 24) == 127 else "source" if (p.src >> 24) == 127 else ""
         if loopback and iif != "lo":
             notes.append(f"martian {loopback} {ip_str(p.dst if loopback == 'destination' else p.src)} on {iif}: a "
                          "loopback address from outside lo (ip_route_input_slow; route_localnet=0): dropped")  # fmt: skip
             return self._drop(st, notes, "routing", kind="martian")
-        if self.routing.is_local(p.src) and not self.accept_local and (p.src >> 24) != 127:
+        if not v6 and self.routing.is_local(p.src) and not self.accept_local and (p.src >> 24) != 127:
             notes.append(
                 f"martian source {ip_str(p.src)} on {iif}: the source is one of this host's own addresses "
                 "(fib_validate_source; net.ipv4.conf.*.accept_local=0): dropped"
@@ -402,6 +414,9 @@ class LinuxHost:
             return self._drop(st, notes, "routing")
         if not self.ip_forward:
             notes.append("not a local address and ip_forward=0: dropped")
+            return self._drop(st, notes, "routing")
+        if v6 and (why := forward_refusal(p.src)) is not None:
+            notes.append(f"{why}: dropped")
             return self._drop(st, notes, "routing")
         if verbose:
             notes.append(self._route_note(r, ""))

@@ -43,6 +43,7 @@ text, notes, hops, verdicts, choices) when the report reads them.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,7 +52,7 @@ from hairpin import legacy
 from hairpin.errors import InputError
 from hairpin.gcpause import paused
 from hairpin.ipvs import IpvsTable
-from hairpin.model.net import Flags, Packet, ip_int, ip_str
+from hairpin.model.net import Flags, Packet, addr_int, ip_int, ip_str, is_v6
 from hairpin.model.trace import ASYMMETRIC_WHY, Leg, Outcome, RuleStep, Trace
 from hairpin.netfilter.evaluate import MAX_EVALUATIONS
 from hairpin.netfilter.nft import NftTable
@@ -76,34 +77,54 @@ FILES = {
     "ipset": ("ipset-save", "ipset-save.txt", "ipset", "ipset.txt"),
     "ipvs": ("ipvsadm", "ipvsadm.txt", "ipvsadm-save", "ipvsadm-save.txt"),
 }
+#: An IPv6 node's files (``--node DIR``, for IPv6 packets): ``ip addr`` lists both families' addresses, so the
+#: address file is the same; the rest are the ip6tables and ``ip -6`` forms (``hairpin collect`` writes these names).
+FILES6 = {
+    "iptables": ("ip6tables-save", "ip6tables-save.txt", "ip6tables.txt"),
+    "routes": ("ip6-route", "ip6-route.txt", "ip-6-route", "ip-6-route.txt", "routes6", "routes6.txt"),
+    "rules": ("ip6-rule", "ip6-rule.txt", "ip-6-rule", "ip-6-rule.txt", "rules6", "rules6.txt"),
+    "addrs": FILES["addrs"],
+    "ipset": FILES["ipset"],
+    "ipvs": FILES["ipvs"],
+}
 MAX_PATHS = 4096
 #: over all of a trace's outcomes: the rules looked at and the random choices made (each outcome keeps its
 #: own); past either, the rest of the outcomes are not listed (a Service of 5,000 endpoints: outcome k makes
 #: k choices, and prints them: 4,096 outcomes made 8 million and ran out of 2 GB)
 MAX_LOOKED = 20_000_000
 MAX_CHOICES = 200_000
+#: an endpoint: ``A.B.C.D:PORT``, or ``[IPV6]:PORT`` (RFC 3986's brackets, as ``ss`` and hairpin print them)
+_END = r"(?:(?P<{0}>[\d.]+)|\[(?P<{0}6>[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)\]):(?P<{1}>\d+)"
 _PACKET = re.compile(
-    r"^\s*(?P<proto>tcp|udp)\s+(?P<src>[\d.]+):(?P<sport>\d+)\s*>\s*(?P<dst>[\d.]+):(?P<dport>\d+)"
-    r"(?:\s+(?P<flags>(?!in\b|out\b)[A-Za-z,|]+))?(?:\s+(?:in\s+(?P<iif>\S+)|(?P<out>out)))?\s*$"
+    r"^\s*(?P<proto>tcp|udp)\s+" + _END.format("src", "sport") + r"\s*>\s*" + _END.format("dst", "dport")
+    + r"(?:\s+(?P<flags>(?!in\b|out\b)[A-Za-z,|]+))?(?:\s+(?:in\s+(?P<iif>\S+)|(?P<out>out)))?\s*$"
 )
 
-_IPV6 = re.compile(r"\[[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*\]|(?:^|\s)[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,}(?:[.:]\d+)?\s*>")
+#: an IPv6 address written without brackets (tcpdump's ``fd00::1.1234``, or ``fd00::1:1234``)
+_BARE_V6 = re.compile(r"(?:^|\s)[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,}(?:[.:]\d+)?\s*>")
 
 
 def parse_packet(text: str) -> tuple[Packet, str | None]:
     """``tcp 192.168.27.239:49134 > 192.168.2.3:31468 syn in eth0`` -> (packet, input interface); ``out``
-    instead of ``in IFACE`` means a packet this node itself sends (OUTPUT)."""
+    instead of ``in IFACE`` means a packet this node itself sends (OUTPUT).  IPv6 endpoints are written
+    ``[fd00::1]:1234``; both ends are of one family."""
     m = _PACKET.match(text)
     if m is None:
-        if _IPV6.search(text):
-            raise InputError(f"packet {text!r}: IPv6 is not traced (hairpin trace follows IPv4 packets through "
-                             "iptables, IPv4 routes and rules; ip6tables is not modelled)")  # fmt: skip
-        raise InputError(f"packet {text!r}: expected 'tcp SRC:PORT > DST:PORT [FLAGS] (in IFACE | out)'")
+        if _BARE_V6.search(text):
+            raise InputError(f"packet {text!r}: write an IPv6 endpoint in brackets, e.g. "
+                             "'tcp [fd00::1]:1234 > [fd00::2]:80 syn in eth0'")  # fmt: skip
+        raise InputError(f"packet {text!r}: expected 'tcp SRC:PORT > DST:PORT [FLAGS] (in IFACE | out)' "
+                         "(IPv6: [ADDR]:PORT)")  # fmt: skip
     if m["iif"] is None and m["out"] is None:
         raise InputError(f"packet {text!r}: say where it enters: 'in IFACE' (e.g. in eth0) or 'out' (sent by the node)")
+    if (m["src"] is None) != (m["dst"] is None):
+        raise InputError(f"packet {text!r}: one IPv4 and one IPv6 endpoint; a packet's addresses are of one family")
     try:
         flags = Flags.parse(m["flags"]) if m["flags"] else (Flags.SYN if m["proto"] == "tcp" else Flags(0))
-        src, dst = ip_int(m["src"]), ip_int(m["dst"])
+        if m["src"] is not None:
+            src, dst = ip_int(m["src"]), ip_int(m["dst"])
+        else:
+            src, dst = addr_int(ipaddress.IPv6Address(m["src6"])), addr_int(ipaddress.IPv6Address(m["dst6"]))
     except ValueError as e:
         raise InputError(f"packet {text!r}: {e}") from None
     sport, dport = int(m["sport"]), int(m["dport"])
@@ -130,6 +151,8 @@ class Node:
     conntrack: list[CtEntry] | None = None  # ``conntrack -L``: entries loaded before each trace
     #: iptables-legacy's tables beside iptables-nft's (``ruleset``): both backends' hooks, every order traced
     legacy: Ruleset | None = None
+    #: 4, or 6: the files are ip6tables-save's, ``ip -6 route``'s and ``ip -6 rule``'s, and IPv6 packets are traced
+    family: int = 4
     _tracer: Tracer | None = field(default=None, repr=False, compare=False)
 
     def tracer(self) -> Tracer:
@@ -154,12 +177,14 @@ class Node:
         nft_file: str | Path | None = None,
         conntrack_file: str | Path | None = None,
         legacy_file: str | Path | None = None,
+        family: int = 4,
     ) -> Node:
         """Read a node's files in any accepted form (``hairpin.parsers.forms``), checked before use.
 
         Rule files of both iptables backends (told by their '# Generated by' line, or ``legacy_file``: the
         iptables-legacy-save one) are kept apart, each backend's tables on the kernel's hooks
-        (``hairpin.legacy``)."""
+        (``hairpin.legacy``).  ``family`` 6 reads an IPv6 node (ip6tables-save, ``ip -6 route``, ``ip -6 rule``,
+        the IPv6 addresses of ``ip addr``, ``conntrack -L -f ipv6``): a file of the other family is refused."""
         if iptables_save_file is None:
             ipt: list[Path] = []
         elif isinstance(iptables_save_file, list):
@@ -172,13 +197,13 @@ class Node:
             raise InputError("give the node's rules: iptables-save (or iptables -S), or nft list ruleset")
         with paused():  # millions of small objects, no cycles to collect (hairpin.gcpause)
             nf = read_node(ipt[0] if ipt else None, routes_file, rules_file, addrs_file,
-                           table if len(ipt) == 1 else None)  # fmt: skip
+                           table if len(ipt) == 1 else None, family=family)  # fmt: skip
         rs = nf.ruleset
         legacy_rs = None
         if len(ipt) > 1:  # one backend's files (one per table), or both backends' dumps: hairpin.legacy.split
             dumps: list[legacy.Dump] = [(ipt[0], rs, nf.forms["iptables"].split(": ", 1)[1])]
             for more in ipt[1:]:
-                extra, form = forms.read_iptables(iproute.read_text(more), str(more), None)
+                extra, form = forms.read_iptables(iproute.read_text(more), str(more), None, family=family)
                 iptables_check.check(extra)
                 dumps.append((more, extra, form))
             rs, legacy_rs, nf.forms["iptables"] = legacy.split(dumps, [Path(legacy_file)] if legacy_file else [])
@@ -194,31 +219,39 @@ class Node:
             nf.forms["nft"] = f"{nft_file}: {form}"
         ct = None
         if conntrack_file is not None:
-            ct = conntrack_list.parse(iproute.read_text(conntrack_file), str(conntrack_file))
-            nf.forms["conntrack"] = f"{conntrack_file}: conntrack -L ({len(ct)} tcp/udp entries)"
+            ct = conntrack_list.parse(iproute.read_text(conntrack_file), str(conntrack_file), family)
+            nf.forms["conntrack"] = (f"{conntrack_file}: conntrack -L{' -f ipv6' if family == 6 else ''} ({len(ct)} "
+                                     f"{'IPv6 ' if family == 6 else ''}tcp/udp entries)")  # fmt: skip
+        if family == 6 and ipvs is not None:
+            raise InputError("IPVS (kube-proxy's IPVS mode) is not traced for IPv6 packets: hairpin's IPVS model is "
+                             "IPv4's", str(ipvs_file))  # fmt: skip
         return cls(rs, nf.routing, name, sets, ipvs, nf.links, nf.forms, listening, nft, nft_warnings, ct,
-                   legacy_rs)  # fmt: skip
+                   legacy_rs, family=family)  # fmt: skip
 
     @staticmethod
-    def find(directory: str | Path) -> dict[str, Path]:
-        """The node files in ``directory``: by their conventional names (``FILES``), else by content."""
-        return Node.find_all(directory)[0]
+    def find(directory: str | Path, family: int = 4) -> dict[str, Path]:
+        """The node files in ``directory``: by their conventional names (``FILES``, ``FILES6``), else by content."""
+        return Node.find_all(directory, family)[0]
 
     @staticmethod
-    def find_all(directory: str | Path) -> tuple[dict[str, Path], list[Path]]:
-        """``find``, and every iptables file (one ``iptables -t TABLE -S`` output per file is common)."""
+    def find_all(directory: str | Path, family: int = 4) -> tuple[dict[str, Path], list[Path]]:
+        """``find``, and every iptables file (one ``iptables -t TABLE -S`` output per file is common).  A file
+        found by content is the family's when its content says so (``forms.family_of``) or says nothing."""
         d = Path(directory)
+        names = FILES6 if family == 6 else FILES
+        other = {n for ns in (FILES if family == 6 else FILES6).values() for n in ns} - {
+            n for ns in names.values() for n in ns}
         if not d.is_dir():
             raise InputError("not a directory", str(d))
         out: dict[str, Path] = {}
         more: list[Path] = []
-        for key, names in FILES.items():
-            for n in names:
+        for key, conventional in names.items():
+            for n in conventional:
                 if (d / n).is_file():
                     out[key] = d / n
                     break
         for f in sorted(d.iterdir())[:256]:
-            if not f.is_file() or f in out.values() or f.stat().st_size > 64 * 2**20:
+            if not f.is_file() or f in out.values() or f.name in other or f.stat().st_size > 64 * 2**20:
                 continue
             try:
                 with f.open(encoding="utf-8", errors="strict") as fh:
@@ -226,13 +259,16 @@ class Node:
             except (OSError, UnicodeDecodeError):
                 continue
             kind = "sockets" if _SS_HEADER.match(head) else forms.kind_of(head)
+            if kind is not None and forms.family_of(head, kind) not in (None, family):
+                continue
             if kind == "iptables":
                 more.append(f)
             if kind is not None and kind not in out:
                 out[kind] = f
         for key in ("iptables", "routes"):
             if key not in out and not (key == "iptables" and "nft" in out):
-                raise InputError(f"no {key} file (looked for {', '.join(FILES[key])} and read every file's content)",
+                what = f"IPv6 {key}" if family == 6 else key
+                raise InputError(f"no {what} file (looked for {', '.join(names[key])} and read every file's content)",
                                  str(d))  # fmt: skip
         every = [out["iptables"]] if "iptables" in out else []
         return out, every + [f for f in more if f not in every]
@@ -263,7 +299,14 @@ def _read_sockets(path: str | Path) -> set[tuple[str, int]]:
 
 
 def check_packet(node: Node, packet: Packet, iif: str | None) -> None:
-    """Refuse a packet the node could not see: an unknown interface, or a source not its own when sent by it."""
+    """Refuse a packet the node could not see: one of the other family than the node's files, an unknown
+    interface, or a source not its own when sent by it."""
+    if is_v6(packet.dst) != (node.family == 6):
+        have = ("ip6tables-save, ip -6 route" if node.family == 6 else "iptables-save, ip -4 route")
+        want = ("ip6tables-save and ip -6 route show table all (ip -6 rule)" if is_v6(packet.dst) else
+                "iptables-save and ip -4 route show table all (ip rule)")  # fmt: skip
+        raise InputError(f"packet {packet}: an IPv{6 if is_v6(packet.dst) else 4} packet, but the node's files are "
+                         f"IPv{node.family}'s ({have}): give {want}")  # fmt: skip
     if iif is not None and node.links and iif not in node.links:
         known = ", ".join(sorted(node.links))
         raise InputError(f"packet {packet}: the node has no interface {iif!r} (its files name: {known})")

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from hairpin.conntrack import Tuple
 from hairpin.engine import Engine
 from hairpin.host import Fabric, LinuxHost, Place
-from hairpin.model.net import Flags, Packet, ip_str
+from hairpin.model.net import Flags, Packet, ip_str, is_v6
 from hairpin.model.trace import Decision, Event, Leg, Outcome
 from hairpin.netfilter.backends import Backends
 from hairpin.netfilter.evaluate import Evaluator, Step, Verdict
@@ -210,8 +210,8 @@ class Tracer:
         listens = known is None or (q.proto, q.dport) in known
         if not listens and q.proto == "udp":
             leg = Leg("reply", q, None, kind="none", node=self.node.name)
-            leg.verdict = (f"nothing listens on udp port {q.dport}: the node answers ICMP port unreachable "
-                           "(not traced)")  # fmt: skip
+            leg.verdict = (f"nothing listens on udp port {q.dport}: the node answers "
+                           f"{'ICMPv6' if is_v6(q.dst) else 'ICMP'} port unreachable (not traced)")  # fmt: skip
             return leg
         if not listens:
             flags, why = Flags.RST | Flags.ACK, f"RST: nothing listens on tcp port {q.dport} (ss)"
@@ -226,19 +226,23 @@ class Tracer:
         return leg
 
     def _rejected(self, req: Leg) -> Leg:
-        """REJECT answers for the node (ipt_REJECT.c): an RST with --reject-with tcp-reset, else ICMP."""
+        """REJECT answers for the node (ipt_REJECT.c, ip6t_REJECT.c): an RST with --reject-with tcp-reset, else
+        ICMP (ICMPv6 for IPv6; the default is port unreachable in both)."""
         step = req.steps[-1]
         p = req.packet
+        v6 = is_v6(p.dst)
         req.verdict = req.verdict.replace("dropped in", "rejected in", 1) + f" by REJECT (line {step.line})"
         if "tcp-reset" in step.text and p.proto == "tcp":
             r = Packet(p.dst, p.dport, p.src, p.sport, Flags.RST | Flags.ACK, 0, p.seq + 1, "tcp")
             leg = Leg("reply", r, None, kind="none", node=self.node.name)
-            leg.verdict = f"REJECT (line {step.line}) answers {r} (nf_send_reset), not traced further"
+            leg.verdict = (f"REJECT (line {step.line}) answers {r} ({'nf_send_reset6' if v6 else 'nf_send_reset'}), "
+                           "not traced further")  # fmt: skip
             return leg
         kind = next((w.split()[1] for w in [step.text[step.text.find("--reject-with"):]] if "--reject-with" in w),
-                    "icmp-port-unreachable")  # fmt: skip
+                    "icmp6-port-unreachable" if v6 else "icmp-port-unreachable")  # fmt: skip
         leg = Leg("reply", p, None, kind="none", node=self.node.name)
-        leg.verdict = f"REJECT (line {step.line}) answers ICMP {kind} to {ip_str(p.src)}, not traced further"
+        leg.verdict = (f"REJECT (line {step.line}) answers {'ICMPv6' if v6 else 'ICMP'} {kind} to {ip_str(p.src)}, "
+                       "not traced further")  # fmt: skip
         return leg
 
     def run(self, packet: Packet, iif: str | None, reply: bool, script: list[bool]) -> tuple[Outcome, int]:

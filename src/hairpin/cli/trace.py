@@ -149,31 +149,21 @@ def _trace(node: Path | None, work: str, packets: list[str], iptables_save: list
     from hairpin import trace as tr
     from hairpin.cli.common import emit, emit_raw, write
     from hairpin.collect import materialize
+    from hairpin.model.net import is_v6
 
-    files: dict[str, Path] = {}
-    every_ipt: list[Path] = []
-    if node is not None:
-        files, every_ipt = tr.Node.find_all(materialize(node, Path(work)))
-    for key, value in (("routes", routes), ("rules", rules), ("addrs", addrs), ("ipset", ipset), ("ipvs", ipvs),
-                       ("sockets", sockets), ("nft", nft), ("conntrack", conntrack)):  # fmt: skip
-        if value is not None:
-            files[key] = value
-    ipt: list[Path] = list(iptables_save) if iptables_save else every_ipt
-    if iptables_legacy_save is not None:
-        ipt = [f for f in ipt if f != iptables_legacy_save] + [iptables_legacy_save]
-    if (not ipt and "nft" not in files) or "routes" not in files:
-        raise InputError("give --iptables-save FILE (or --nft FILE) and --routes FILE, or --node DIR")
     parsed = [tr.parse_packet(p) for p in packets]
-    n = tr.Node.load(ipt, files["routes"], files.get("rules"), files.get("addrs"),
-                     name=_node_name(node), ipset_file=files.get("ipset"),
-                     ipvs_file=files.get("ipvs"), table=table, sockets_file=files.get("sockets"),
-                     nft_file=files.get("nft"), conntrack_file=files.get("conntrack"),
-                     legacy_file=iptables_legacy_save)  # fmt: skip
-    if node is not None:  # what was read from the temporary copy of a bundle, named BUNDLE:MEMBER
-        n.forms = {k: v.replace(work + "/", f"{node}:") for k, v in n.forms.items()}
+    families = sorted({6 if is_v6(p.dst) else 4 for p, _ in parsed})
+    given = [f for f in (iptables_save or []) + [routes, rules, iptables_legacy_save] if f is not None]
+    if len(families) > 1 and (node is None or given):
+        raise InputError("IPv4 and IPv6 packets in one run need --node DIR holding both families' files "
+                         "(iptables-save and ip6tables-save, ip -4 and ip -6 routes); else trace each family on its own")  # fmt: skip
+    root = materialize(node, Path(work)) if node is not None else None
+    loaded: dict[int, Any] = {f: _load(tr, root, f, iptables_save, iptables_legacy_save, routes, rules, addrs, ipset,
+                                       ipvs, sockets, nft, conntrack, table, node, work) for f in families}  # fmt: skip
+    n = loaded[families[0]]
     for p, iif in parsed:
-        tr.check_packet(n, p, iif)
-    traces = [tr.trace(n, p, iif, reply=reply) for p, iif in parsed]
+        tr.check_packet(loaded[6 if is_v6(p.dst) else 4], p, iif)
+    traces = [tr.trace(loaded[6 if is_v6(p.dst) else 4], p, iif, reply=reply) for p, iif in parsed]
     if svg is not None:
         from hairpin.render.trace import trace_svg
 
@@ -195,6 +185,37 @@ def _trace(node: Path | None, work: str, packets: list[str], iptables_save: list
         emit(output, Text(_diagnosis(traces, asym, reply), style="bold"), *body,
              Text(_next_step(asym, reply), style="bold"), lines=True)  # fmt: skip
     raise typer.Exit(1 if asym else 0)
+
+
+def _load(tr: Any, root: Path | None, family: int, iptables_save: list[Path] | None, iptables_legacy_save: Path | None,
+          routes: Path | None, rules: Path | None, addrs: Path | None, ipset: Path | None, ipvs: Path | None,
+          sockets: Path | None, nft: Path | None, conntrack: Path | None, table: str | None, node: Path | None,
+          work: str) -> Any:  # fmt: skip
+    """The node of one address family: its files found in ``root`` (a bundle's copy), the options overriding them."""
+    files: dict[str, Path] = {}
+    every_ipt: list[Path] = []
+    if root is not None:
+        files, every_ipt = tr.Node.find_all(root, family)
+    for key, value in (("routes", routes), ("rules", rules), ("addrs", addrs), ("ipset", ipset), ("ipvs", ipvs),
+                       ("sockets", sockets), ("nft", nft), ("conntrack", conntrack)):  # fmt: skip
+        if value is not None:
+            files[key] = value
+    ipt: list[Path] = list(iptables_save) if iptables_save else every_ipt
+    if iptables_legacy_save is not None:
+        ipt = [f for f in ipt if f != iptables_legacy_save] + [iptables_legacy_save]
+    if (not ipt and "nft" not in files) or "routes" not in files:
+        if family == 6:
+            raise InputError("an IPv6 packet: give --iptables-save FILE (ip6tables-save's) and --routes FILE (ip -6 "
+                             "route show table all), or --node DIR holding them")  # fmt: skip
+        raise InputError("give --iptables-save FILE (or --nft FILE) and --routes FILE, or --node DIR")
+    n = tr.Node.load(ipt, files["routes"], files.get("rules"), files.get("addrs"),
+                     name=_node_name(node), ipset_file=files.get("ipset"),
+                     ipvs_file=files.get("ipvs"), table=table, sockets_file=files.get("sockets"),
+                     nft_file=files.get("nft"), conntrack_file=files.get("conntrack"),
+                     legacy_file=iptables_legacy_save, family=family)  # fmt: skip
+    if node is not None:  # what was read from the temporary copy of a bundle, named BUNDLE:MEMBER
+        n.forms = {k: v.replace(work + "/", f"{node}:") for k, v in n.forms.items()}
+    return n
 
 
 def _diagnosis(traces: list[Any], asym: list[tuple[Any, Any]], reply: bool) -> str:

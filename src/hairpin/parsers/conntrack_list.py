@@ -9,7 +9,8 @@ The first ``src= dst= sport= dport=`` group is the original tuple, the second th
 nf_conntrack prints them: net/netfilter/nf_conntrack_standalone.c); a reply tuple that differs from the
 inverted original is NAT: destination NAT when the reply comes from another address or port than the
 original went to, source NAT when it goes to another than the original came from.  Only tcp and udp
-entries are kept (the tracer traces those); IPv6 and other protocols are skipped.
+entries of the family asked for are kept (the tracer traces those): IPv4 ones by default, IPv6 ones (as
+``conntrack -L -f ipv6`` lists them; plain ``conntrack -L`` lists IPv4 only) for an IPv6 trace.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 
 from hairpin.conntrack import IP_CT_DIR_ORIGINAL, IP_CT_DIR_REPLY, Conntrack, Entry, Tuple
 from hairpin.errors import ParseError
-from hairpin.model.net import ip_int
+from hairpin.model.net import addr_int, ip_int
 from hairpin.reading import long_number, refusing_long_numbers
 from hairpin.text import digits, split_lines
 
@@ -41,15 +42,17 @@ class CtEntry:
 
 
 @refusing_long_numbers
-def parse(text: str, file: str | None = None) -> list[CtEntry]:
+def parse(text: str, file: str | None = None, family: int = 4) -> list[CtEntry]:
+    """The tcp and udp entries of ``family`` (4 or 6) in a listing."""
     out: list[CtEntry] = []
+    addr = ip_int if family == 4 else _v6
     for lineno, raw in enumerate(split_lines(text), 1):
         s = raw.strip()
         if not s or s.startswith(("#", "conntrack v")):
             continue
         toks = s.split()
         if toks[0] in ("ipv4", "ipv6"):
-            if toks[0] == "ipv6":
+            if toks[0] != f"ipv{family}":
                 continue
             toks = toks[2:]
         if len(toks) < 3 or not digits(toks[1]):
@@ -61,10 +64,10 @@ def parse(text: str, file: str | None = None) -> list[CtEntry]:
         if len(tuples) != 2:
             raise ParseError("expected an original and a reply tuple (src= dst= sport= dport=, twice)", file, lineno)
         try:
-            orig, reply = ((ip_int(a), int(p), ip_int(b), int(q), proto) for a, b, p, q in tuples)
+            orig, reply = ((addr(a), int(p), addr(b), int(q), proto) for a, b, p, q in tuples)
         except ValueError as e:
-            if ":" in tuples[0][0]:
-                continue  # IPv6 entry (conntrack -L -f ipv6)
+            if (":" in tuples[0][0]) != (family == 6):
+                continue  # the other family's entry (conntrack -L, conntrack -L -f ipv6)
             if long_number(e):
                 raise  # refused in its own words (refusing_long_numbers)
             raise ParseError(f"bad tuple: {e}", file, lineno) from None
@@ -76,6 +79,13 @@ def parse(text: str, file: str | None = None) -> list[CtEntry]:
         m = re.search(r"\bmark=(\d+)", s)
         out.append(CtEntry(orig, reply, state, int(m.group(1)) if m else 0, "[UNREPLIED]" in s, lineno))
     return out
+
+
+def _v6(text: str) -> int:
+    """An IPv6 address of a tuple (``ValueError`` for anything else, an IPv4 address included)."""
+    if ":" not in text:
+        raise ValueError(f"{text!r} is not an IPv6 address")
+    return addr_int(text)
 
 
 def load_into(table: Conntrack, entries: list[CtEntry], now: float) -> None:

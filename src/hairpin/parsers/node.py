@@ -38,7 +38,7 @@ class NodeFiles:
 
 
 def read_node(iptables: str | Path | None, routes: str | Path, rules: str | Path | None = None,
-              addrs: str | Path | None = None, table: str | None = None) -> NodeFiles:  # fmt: skip
+              addrs: str | Path | None = None, table: str | None = None, family: int = 4) -> NodeFiles:  # fmt: skip
     """Read and check a node's rule and routing files (any accepted form); no iptables file: no rules."""
     said: dict[str, str] = {}
     rs = Ruleset()
