@@ -111,9 +111,8 @@ def test_unknown_match_is_named_with_its_line(tmp_path: Path) -> None:
     ("tcp 1.2.3.4:5 > 6.7.8.9:10 syn", "say where it enters"),
     ("tcp 1.2.3.4 > 6.7.8.9:10 in eth0", "expected 'tcp SRC:PORT > DST:PORT"),
     ("tcp 1.2.3.4:5 > 6.7.8.9:10 syx in eth0", "unknown TCP flag 'syx'"),
-    ("tcp [fd00::1]:1234 > [fd00::2]:80 syn in eth0", "IPv6 is not traced (hairpin trace follows IPv4 packets"),
-    ("tcp fd00::1.1234 > fd00::2.80 in eth0", "IPv6 is not traced"),  # (tcpdump's spelling)
-    ("tcp [::1]:5 > 6.7.8.9:10 out", "IPv6 is not traced"),
+    ("tcp fd00::1.1234 > fd00::2.80 in eth0", "write an IPv6 endpoint in brackets"),  # (tcpdump's spelling)
+    ("tcp [::1]:5 > 6.7.8.9:10 out", "one IPv4 and one IPv6 endpoint"),
     ("tcp 1.2.3.4:5 > 6.7.8.9:10:11 in eth0", "expected 'tcp SRC:PORT > DST:PORT"),
 ])  # fmt: skip
 def test_bad_packets(text: str, message: str) -> None:
@@ -127,12 +126,17 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
                           check=False)  # fmt: skip
 
 
-def test_an_ipv6_packet_is_one_line_and_exit_2() -> None:
+def test_an_ipv6_packet_on_an_ipv4_node_is_one_line_and_exit_2(tmp_path: Path) -> None:
     res = run_cli("--node", str(DATA), "tcp [fd00::1]:1234 > [fd00::2]:80 syn in eth0")
     assert (res.returncode, res.stdout) == (2, "")
-    assert res.stderr == ("hairpin: error: packet 'tcp [fd00::1]:1234 > [fd00::2]:80 syn in eth0': IPv6 is not traced "
-                          "(hairpin trace follows IPv4 packets through iptables, IPv4 routes and rules; ip6tables is "
-                          "not modelled)\n")  # fmt: skip
+    assert res.stderr == (f"hairpin: error: {DATA}: no IPv6 iptables file (looked for ip6tables-save, ip6tables-save.txt, "
+                          "ip6tables.txt and read every file's content)\n")  # fmt: skip
+    res = run_cli("--iptables-save", str(DATA / "iptables-save"), "--routes", str(DATA / "ip-route"),
+                  "tcp [fd00::1]:1234 > [fd00::2]:80 syn in eth0", "tcp 10.0.0.1:1 > 10.0.0.2:2 in eth0")  # fmt: skip
+    assert (res.returncode, res.stdout) == (2, "")
+    assert res.stderr == ("hairpin: error: IPv4 and IPv6 packets in one run need --node DIR holding both families' "
+                          "files (iptables-save and ip6tables-save, ip -4 and ip -6 routes); else trace each family on "
+                          "its own\n")  # fmt: skip
 
 
 def test_cli_json_svg_html(tmp_path: Path) -> None:

@@ -26,7 +26,9 @@ the same cases against the kernel as root.
 - TCP answers nothing to a broadcast address (``tcp_v4_conn_request``, ``tcp_v4_send_reset``);
 - a packet the node sends is re-routed when mangle OUTPUT changes its mark (``ipt_mangle_out``) or nat OUTPUT its
   destination, not for a mark raw OUTPUT set;
-- a FIN (FIN/ACK) no entry knows is INVALID, like a SYN/ACK or an RST: only a SYN or a bare ACK opens an entry.
+- a FIN (FIN/ACK) no entry knows is INVALID, like a SYN/ACK or an RST: only a SYN or a bare ACK opens an entry;
+- REDIRECT sends a packet the node sends itself to 127.0.0.1 (nf_nat_redirect_ipv4: ``NF_INET_LOCAL_OUT``), not
+  to one of its other addresses; an arriving one to the input device's first address.
 """
 
 from __future__ import annotations
@@ -185,6 +187,16 @@ CASES: list[tuple[str, str, str, list[tuple[str, str, int, str]], list[str]]] = 
      "tcp 10.1.0.1:1234 > 10.7.0.9:443 fin,ack in eth0",
      [("mangle", "PREROUTING", 7, "no target: counted")],
      ["forwarded out eth1 as tcp 10.1.0.1:1234 > 10.7.0.9:443 FIN,ACK (table main: default via 10.1.1.2 dev eth1)"]),
+    ("REDIRECT in OUTPUT goes to 127.0.0.1",
+     "*nat\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -p udp -j REDIRECT --to-ports 80\nCOMMIT\n",
+     "udp 10.1.0.2:1234 > 10.7.0.9:53 out",
+     [("nat", "OUTPUT", 3, "REDIRECT")],
+     ["delivered locally as udp 10.1.0.2:1234 > 127.0.0.1:80 -"]),
+    ("REDIRECT in PREROUTING goes to the input device's first address",
+     "*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -p udp -j REDIRECT --to-ports 80\nCOMMIT\n",
+     "udp 10.1.0.1:1234 > 10.7.0.9:53 in eth1",
+     [("nat", "PREROUTING", 3, "REDIRECT")],
+     ["delivered locally as udp 10.1.0.1:1234 > 10.1.1.1:80 -"]),
 ]  # fmt: skip
 
 
