@@ -190,6 +190,8 @@ def test_the_one_liner_streams_the_files_with_the_comment(tmp_path: Path) -> Non
     assert res.stderr == b"iptables-save: a note\n"
     with tarfile.open(fileobj=io.BytesIO(res.stdout), mode="r:gz") as tar:
         files = {Path(m.name).name: tar.extractfile(m).read().decode() for m in tar if m.isfile()}  # type: ignore[union-attr]
-    assert sorted(files) == ["ip-addr", "ip-route", "ip-rule", "iptables-save"]
+    # (the fake ip prints its arguments for -6 too: the IPv6 files are kept; no fake ip6tables-save: left out)
+    assert sorted(files) == ["ip-addr", "ip-route", "ip-rule", "ip6-route", "ip6-rule", "iptables-save"]
     assert files["iptables-save"].startswith("# Warning: iptables-legacy tables present")
     assert files["ip-route"] == "ip -4 route show table all\n"
+    assert files["ip6-route"] == "ip -6 route show table all\n"

@@ -68,7 +68,7 @@ def receive_refusal(src: int, dst: int, iif: str) -> str | None:
 
 def forward_refusal(src: int) -> str | None:
     """Why ``ip6_forward`` refuses to forward a packet from ``src``, or None."""
-    if src == V6 or _multicast(src) or src == _LOOPBACK6:
+    if src in (V6, _LOOPBACK6) or _multicast(src):
         kind = "unspecified" if src == V6 else "multicast" if _multicast(src) else "loopback"
         return f"{kind} source, never forwarded (ip6_forward)"
     if _link_local(src):
