@@ -29,7 +29,7 @@ import ipaddress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from hairpin import reading
+from hairpin import reading, routing6
 from hairpin.errors import ParseError
 from hairpin.model.net import V6, ip_int, ip_str, is_v6, net_of
 from hairpin.routing import DEFAULT_TABLE, LOCAL_TABLE, MAIN_TABLE, RouteEntry, Routing, RuleEntry, prefix_len
@@ -597,7 +597,9 @@ class NodeRouting:
     family: int = 4
 
 
-def _addrs_from_local_table(routes: list[ParsedRoute]) -> list[ParsedAddress]:
+def _addrs_from_local_table(routes: list[ParsedRoute], family: int = 4) -> list[ParsedAddress]:
+    if family == 6:
+        return _addrs6_from_local_table(routes)
     out: list[ParsedAddress] = []
     for r in routes:
         e = r.entry
@@ -617,18 +619,45 @@ def _addrs_from_local_table(routes: list[ParsedRoute]) -> list[ParsedAddress]:
     return out
 
 
+_SCOPE_WORDS = {routing6.SCOPE_NODE: "host", routing6.SCOPE_LINK: "link", routing6.SCOPE_SITE: "site"}
+
+
+def _addrs6_from_local_table(routes: list[ParsedRoute]) -> list[ParsedAddress]:
+    """The addresses an IPv6 local table shows (``local ADDR dev DEV table local``), each with the prefix of the
+    longest ``proto kernel`` route of its device in main that holds it (IPv6 prefix routes carry no ``src``), else
+    /128 (``noprefixroute``, lo's ::1)."""
+    out: list[ParsedAddress] = []
+    for r in routes:
+        e = r.entry
+        if e.table != LOCAL_TABLE or e.type != "local" or e.prefix != 128 or e.dev is None:
+            continue
+        held = [c.entry.prefix for c in routes if c.entry.table == MAIN_TABLE and c.proto == "kernel"
+                and c.entry.type == "unicast" and c.entry.via is None and c.entry.dev == e.dev
+                and (e.net & c.entry.mask) == c.entry.net]  # fmt: skip
+        prefix = max(held, default=128)
+        scope = _SCOPE_WORDS.get(routing6.addr_scope(e.net), "global")
+        out.append(ParsedAddress(len(out) + 1, e.dev, e.net, prefix, r.line, ("scope", scope)))
+    return out
+
+
 def routing_files(routing: Routing, names: TableNames | None = None) -> dict[str, str]:
     """A model ``Routing`` written as the three files a node gives (``ip-route``, ``ip-rule``, ``ip-addr``)."""
     routes = []
     for table in sorted(routing.tables, key=lambda t: (t == LOCAL_TABLE, t)):
         for e in routing.tables[table]:
             proto = "kernel" if e.type == "local" or (e.scope == "link" and e.src is not None) else None
+            if routing.family == 6 and e.type == "unicast" and e.via is None and e.metric == 256:
+                proto = "kernel"  # the prefix routes add_address makes, as addrconf_prefix_route does
             routes.append(ParsedRoute(e, proto=proto))
     rules = [ParsedRule(r.priority, rule_tokens(r, names), r) for r in routing.rules]
     addrs: list[ParsedAddress] = []
     for dev, lst in routing.addresses.items():
         for addr, prefix in lst:
-            addrs.append(ParsedAddress(len(addrs) + 1, dev, addr, prefix,
-                                       tokens=("scope", "host" if dev == "lo" else "global", dev)))  # fmt: skip
+            if routing.family == 6:
+                flags = tuple(sorted(routing.addr_flags.get((dev, addr), ())))
+                tokens = ("scope", _SCOPE_WORDS.get(routing6.addr_scope(addr), "global"), *flags)
+            else:
+                tokens = ("scope", "host" if dev == "lo" else "global", dev)
+            addrs.append(ParsedAddress(len(addrs) + 1, dev, addr, prefix, tokens=tokens))
     return {"ip-route": format_ip_routes(routes, names), "ip-rule": format_ip_rules(rules),
             "ip-addr": format_addrs(addrs)}  # fmt: skip
