@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hairpin.errors import InputError, ParseError
+from hairpin.errors import InputError, ModelError, ParseError
 from hairpin.model.net import V6, addr_int, ip_str
 from hairpin.parsers import forms, iproute
 from hairpin.parsers.node import read_node
@@ -54,6 +54,9 @@ def test_every_route_form_gives_the_same_routes(name: str, form: str) -> None:
     routes, said = forms.read_routes((V6N / name).read_text(), name, names(), 6)
     assert said == form and [r.entry for r in routes] == want
     assert forms.kind_of((V6N / name).read_text()) == "routes"
+    assert [forms.kind_of((V6N / f).read_text()) for f in ("ip-6-rule", "ip-6-j-rule.json", "ip-6-addr", "ip-6-o-addr",
+                                                           "ip-j-addr.json", "ip-br-addr", "route-A-inet6-n")] == [
+        "rules", "rules", "addrs", "addrs", "addrs", "addrs", "routes"]  # fmt: skip
 
 
 def test_the_routes_read_are_the_kernels() -> None:
@@ -239,6 +242,12 @@ def test_lookups_exactly() -> None:
     assert not rt.is_local(a6("fd00:1::"))  # anycast: delivered, but addrtype ANYCAST, not LOCAL
     assert not rt.is_broadcast(a6("fd00:1::ffff:ffff:ffff:ffff")) and not rt.is_broadcast(a6("ff02::1"))
     assert [r.priority for r in Routing(family=6).rules] == [0, 32766]
+    with pytest.raises(ModelError) as e:  # never an IPv4 question answered "unreachable" by the IPv6 table
+        rt.lookup(addr_int("10.0.0.1"))
+    assert str(e.value) == "IPv4 destination 10.0.0.1 asked of an IPv6 routing table"
+    r = rt.lookup(a6("fe80::1"), a6("fd00:9::5"), "eni1")  # link-local: strictly the input device's route
+    assert (r.type, r.dev, r.route.describe() if r.route else None) == ("unicast", "eni1", "fe80::/64 dev eni1")
+    assert rt.lookup(a6("fe80::1")).dev == "eth0"  # no device named: the first of the equal routes
     assert nr.warnings == [
         f"{V6N / 'ip-6-addr'}:5: fd00:1::1/64 on eth0 failed duplicate address detection (dadfailed): not local, "
         "never a source; left out",

@@ -25,7 +25,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from hairpin import routing6
-from hairpin.model.net import V6, addr_int, ip_int, ip_str, is_loopback, is_v6, mask_of, net_of
+from hairpin.errors import ModelError
+from hairpin.model.net import V6, ip_int, ip_str, is_loopback, is_v6, mask_of, net_of
 
 __all__ = ["RouteEntry", "RouteResult", "Routing", "RuleEntry"]
 
@@ -34,6 +35,12 @@ MAIN_TABLE = 254
 DEFAULT_TABLE = 253
 TABLE_NAMES = {255: "local", 254: "main", 253: "default"}
 _PREF_RANK = {"low": 1, "medium": 2, "high": 3}  # include/net/ip6_route.h IPV6_DECODE_PREF order
+
+
+def _need_strict(dst: int) -> bool:
+    """rt6_need_strict (include/net/ip6_route.h): a multicast, link-local or loopback destination."""
+    v = dst & (V6 - 1)
+    return v >> 120 == 0xFF or v >> 118 == 0x3FA or v == 1
 
 
 def table_name(table: int) -> str:
@@ -304,11 +311,20 @@ class Routing:
         return hit
 
     def _lookup(self, dst: int, src: int, iif: str | None, mark: int, oif: str | None) -> RouteResult:
+        if self.family == 6 and not is_v6(dst):
+            raise ModelError(f"IPv4 destination {ip_str(dst)} asked of an IPv6 routing table")
         for rule in self.rules:
             if not rule.matches(src, dst, mark, iif, oif):
                 continue
             if rule.action != "lookup":
                 return RouteResult(rule.action, None, rule, None, None, None, None)
+            if self.family == 6:
+                found = self._match6(rule.table, dst, iif, oif)
+                if found is None:
+                    continue
+                if found.type in ("blackhole", "unreachable", "prohibit"):
+                    return RouteResult(found.type, rule.table, rule, found, None, None, None)
+                return self._result6(rule, found, dst)
             for r in self.tables.get(rule.table, ()):
                 if (dst & r.mask) != r.net:
                     continue
@@ -316,14 +332,35 @@ class Routing:
                     continue
                 if r.type in ("blackhole", "unreachable", "prohibit"):
                     return RouteResult(r.type, rule.table, rule, r, None, None, None)
-                if self.family == 6:
-                    return self._result6(rule, r, dst)
                 if r.type == "local" or (r.type == "broadcast" and iif is not None):
                     # a received broadcast is delivered locally (ip_route_input_slow: brd_input -> local_input)
                     return RouteResult("local", rule.table, rule, r, "lo", None, r.src)
                 src_sel = r.src if r.src is not None else self.select_source(r.dev, r.via if r.via is not None else dst)
                 return RouteResult("unicast", rule.table, rule, r, r.dev, r.via, src_sel)
         return RouteResult("unreachable", None, None, None, None, None, None)
+
+    def _match6(self, table: int, dst: int, iif: str | None, oif: str | None) -> RouteEntry | None:
+        """A table's route for ``dst`` as fib6_table_lookup picks it (net/ipv6/route.c): the longest prefix, the
+        lowest metric, the higher ``pref``, then (rt6_score_route) a route on the device the lookup names: the
+        output device, or for a received packet its input device (ip6_route_input passes flowi6_iif as the
+        device to prefer).  Strict (RT6_LOOKUP_F_IFACE, no other device allowed, less specific prefixes tried
+        next as fib6_backtrack does): an output device given, or a received packet to a link-local or multicast
+        destination (rt6_need_strict)."""
+        strict = oif if oif is not None else (iif if iif is not None and _need_strict(dst) else None)
+        prefer = oif if oif is not None else iif
+        best: RouteEntry | None = None
+        for r in self.tables.get(table, ()):
+            if (dst & r.mask) != r.net:
+                continue
+            if best is not None and (r.prefix, r.metric, r.pref) != (best.prefix, best.metric, best.pref):
+                break
+            if strict is not None and r.dev is not None and r.dev != strict and r.type == "unicast":
+                continue
+            if best is None:
+                best = r
+            if prefer is None or r.dev == prefer:
+                return r
+        return best
 
     def _result6(self, rule: RuleEntry, r: RouteEntry, dst: int) -> RouteResult:
         """An IPv6 route's decision: local and anycast routes deliver locally on lo (ip6_rt_init_dst,
