@@ -267,6 +267,25 @@ def test_the_local_table_alone_gives_the_addresses() -> None:
     assert nr.routing.lookup(a6("fd00:9::5")).src == a6("fd00:8::1")
 
 
+def test_equal_routes_are_chosen_as_the_kernel_chose() -> None:
+    """ip-6-route-get-equal: the higher pref, then the named device's route (output, or a received packet's input
+    device), else the first listed.  (fd00:5::1 had finished DAD by then: its answers' sources are not compared.)"""
+    routes, answers = (V6N / "ip-6-route-get-equal").read_text().split("# the kernel's answers\n")
+    rt = _node().routing
+    for r in iproute.parse_ip_routes(routes, family=6):
+        rt.add_route(r.entry)
+    lines = answers.splitlines()
+    assert len(lines) == 12
+    for ask, answer in zip(lines[0::2], lines[1::2], strict=True):
+        words = ask.removeprefix("$ ip -6 route get ").split()
+        opts = dict(zip(words[1::2], words[2::2], strict=True))
+        r = rt.lookup(a6(words[0]), a6(opts["from"]) if "from" in opts else 0, opts.get("iif"), 0, opts.get("oif"))
+        said = answer.split()
+        assert (r.dev, r.route.pref if r.route else None) == (said[said.index("dev") + 1], said[-1])
+        if "src" in said and said[said.index("src") + 1] != "fd00:5::1":
+            assert r.src == a6(said[said.index("src") + 1])
+
+
 def test_router_preference_breaks_a_metric_tie() -> None:
     routes = iproute.parse_ip_routes("2001:db8::/32 via fe80::1 dev eth0 metric 1024 pref low\n"
                                      "2001:db8::/32 via fe80::2 dev eth0 metric 1024 pref high\n"

@@ -345,7 +345,10 @@ class Routing:
         output device, or for a received packet its input device (ip6_route_input passes flowi6_iif as the
         device to prefer).  Strict (RT6_LOOKUP_F_IFACE, no other device allowed, less specific prefixes tried
         next as fib6_backtrack does): an output device given, or a received packet to a link-local or multicast
-        destination (rt6_need_strict)."""
+        destination (rt6_need_strict).  ``pref`` counts as in kernels built with CONFIG_IPV6_ROUTER_PREF (the
+        distributions' and this machine's: tests/data/trace/v6-node1/ip-6-route-get-equal).  Not modelled: the
+        next hop's neighbour state (RT6_LOOKUP_F_REACHABLE, used only with forwarding off, which a Kubernetes
+        node never has) and a multipath route's hash (its first next hop is used; build_routing warns)."""
         strict = oif if oif is not None else (iif if iif is not None and _need_strict(dst) else None)
         prefer = oif if oif is not None else iif
         best: RouteEntry | None = None
