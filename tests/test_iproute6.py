@@ -187,22 +187,25 @@ def test_ipv6_routes_without_addresses_or_local_table_are_refused(tmp_path: Path
 # ------------------------------------------------------------------------------------------ the kernel's answers
 
 
-def _kernel_answers() -> list[tuple[str, str]]:
-    lines = (V6N / "ip-6-route-get").read_text().splitlines()
+SADDR = Path(__file__).parent / "data" / "trace" / "v6-saddr"  # source selection rules 5, 6, 8: SOURCE.md
+
+
+def _kernel_answers(where: Path = V6N) -> list[tuple[str, str]]:
+    lines = (where / "ip-6-route-get").read_text().splitlines()
     return [(lines[i][len("$ ip -6 route get "):], lines[i + 1]) for i in range(0, len(lines), 2)]
 
 
-def _node() -> iproute.NodeRouting:
-    return read_node(None, V6N / "ip-6-route", V6N / "ip-6-rule", V6N / "ip-6-addr", family=6).routing
+def _node(where: Path = V6N) -> iproute.NodeRouting:
+    return read_node(None, where / "ip-6-route", where / "ip-6-rule", where / "ip-6-addr", family=6).routing
 
 
-@pytest.mark.parametrize(("args", "answer"), _kernel_answers())
-def test_lookups_give_what_the_kernel_answered(args: str, answer: str) -> None:
+@pytest.mark.parametrize(("where", "args", "answer"), [(w, *x) for w in (V6N, SADDR) for x in _kernel_answers(w)])
+def test_lookups_give_what_the_kernel_answered(where: Path, args: str, answer: str) -> None:
     """Each `ip -6 route get` the kernel answered on this state (ip-6-route-get): type, table, device, gateway,
     source (the kernel shows no source for a forwarded packet's route)."""
     words = args.split()
     opts = dict(zip(words[1::2], words[2::2], strict=True))
-    r = _node().routing.lookup(a6(words[0]), a6(opts["from"]) if "from" in opts else 0, opts.get("iif"),
+    r = _node(where).routing.lookup(a6(words[0]), a6(opts["from"]) if "from" in opts else 0, opts.get("iif"),
                                 int(opts.get("mark", "0"), 0), opts.get("oif"))  # fmt: skip
     errors = {"No route to host": "unreachable", "Invalid argument": "blackhole", "Permission denied": "prohibit"}
     if answer.startswith("RTNETLINK answers: "):
