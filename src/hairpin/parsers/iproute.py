@@ -225,7 +225,7 @@ def _parse_route_line(line: str, file: str | None, lineno: int, names: TableName
         raise ParseError("nexthop line without its route's line before it", file, lineno)
     if family == 4 and ":" in toks[0] and toks[0] != "default":
         raise ParseError(f"IPv6 route {toks[0]!r}: give the IPv4 table (ip -4 route show table all)", file, lineno)
-    if family == 6 and "." in toks[0]:
+    if family == 6 and "." in toks[0] and ":" not in toks[0]:  # ::ffff:a.b.c.d is IPv6
         raise ParseError(f"IPv4 route {toks[0]!r}: give the IPv6 table (ip -6 route show table all)", file, lineno)
     net, mask, prefix = _cidr(toks[0], file, lineno, family=family)
     pref: str | None = None
@@ -467,8 +467,8 @@ def _parse_rule(prio: int, toks: tuple[str, ...], file: str | None, lineno: int,
         raise ParseError("ip rule without an action (lookup TABLE, blackhole, unreachable, prohibit)", file, lineno)
     src = dst = None
     for key in ("from", "to"):
-        other = "." if family == 6 else ":"
-        if other in vals.get(key, ""):
+        text = vals.get(key, "")
+        if (":" in text) != (family == 6) and text not in ("", "all"):
             give = "ip -6 rule" if family == 6 else "ip -4 rule"
             raise ParseError(f"{'IPv4' if family == 6 else 'IPv6'} prefix {vals[key]!r} in an "
                              f"{'IPv6' if family == 6 else 'IPv4'} rule list: give {give}", file, lineno)  # fmt: skip
