@@ -8,7 +8,9 @@
   other are split where ``-P`` lines start again.
 - iproute2: plain, ``-o`` (one line), coloured (``-c``, ``-c=always``: the ANSI colour escapes are removed
   first) and JSON (``-j``, ``-j -p``) for ``ip route``, ``ip rule`` and ``ip addr``; ``route -n``.
-  IPv6 entries (a plain ``ip route show table all`` has them) are skipped.
+  IPv6 entries (a plain ``ip route show table all`` has them) are skipped.  With ``family=6`` the same forms
+  are read for IPv6 (``ip -6 route show table all``, ``ip -6 rule``, the ``inet6`` addresses of any ``ip addr``
+  form) and the IPv4 entries of a mixed dump are skipped; ``route -n`` has no IPv6 form and is refused.
 - ``ipset save``, ``ipvsadm -Sn``/``-Ln``, ``nft list ruleset``, ``conntrack -L`` are recognised for
   ``--node DIR``.
 """
@@ -62,7 +64,7 @@ def kind_of(text: str) -> str | None:
             return "iptables"
         if re.match(r"^-[PNA]\s+\S+", line) or re.match(r"^\[\d+:\d+\]\s+-A\s", line):
             return "iptables"
-        if line.startswith("Kernel IP routing table") or line.startswith("Destination "):
+        if line.startswith(("Kernel IP routing table", "Kernel IPv6 routing table")) or line.startswith("Destination "):
             return "routes"
         if _RULE_LINE.match(line):
             return "rules"
@@ -248,42 +250,74 @@ def iptables_check_declared(rs: Ruleset) -> None:
 # ------------------------------------------------------------------------------------------ iproute2
 
 
-def _blank_ipv6(text: str) -> tuple[str, int]:
-    """Plain ``ip route`` text with IPv6 lines blanked (line numbers kept), and how many there were."""
-    out, n = [], 0
-    for raw in split_lines(text):
+def _is_v6_route(toks: list[str]) -> bool:
+    """Whether a route line's words are an IPv6 route's."""
+    first = toks[1] if toks and toks[0] in iproute.ROUTE_TYPES and len(toks) > 1 else (toks[0] if toks else "")
+    gateway = toks[toks.index("via") + 1] if "via" in toks[:-1] else ""
+    # an IPv6 default route names no address of its own: its gateway does (`via inet6 X` is an IPv4 route's
+    # IPv6 next hop, kept), or its router preference (`pref`: RTA_PREF, which only IPv6 routes carry)
+    return ":" in first or (first == "default" and (":" in gateway or "pref" in toks))
+
+
+def _blank_family(text: str, family: int = 4) -> tuple[str, int, int]:
+    """Plain ``ip route`` text with the other family's lines blanked (line numbers kept), how many there were,
+    and the first one's line number (0: none).  A multipath route's indented ``nexthop`` lines go with it."""
+    out: list[str] = []
+    n = first_line = 0
+    blanking = False
+    for lineno, raw in enumerate(split_lines(text), 1):
         toks = raw.split()
-        first = toks[1] if toks and toks[0] in iproute.ROUTE_TYPES and len(toks) > 1 else (toks[0] if toks else "")
-        gateway = toks[toks.index("via") + 1] if "via" in toks[:-1] else ""
-        # an IPv6 default route names no address of its own: its gateway does (`via inet6 X` is an IPv4 route's
-        # IPv6 next hop, kept), or its router preference (`pref`: RTA_PREF, which only IPv6 routes carry)
-        if ":" in first or (first == "default" and (":" in gateway or "pref" in toks)):
+        if toks and toks[0] == "nexthop" and raw[:1].isspace():
+            out.append("" if blanking else raw)
+            continue
+        blanking = bool(toks) and not toks[0].startswith("#") and _is_v6_route(toks) != (family == 6)
+        if blanking:
             out.append("")
             n += 1
+            first_line = first_line or lineno
         else:
             out.append(raw)
-    return "\n".join(out), n
+    return "\n".join(out), n, first_line
+
+
+def _blank_ipv6(text: str) -> tuple[str, int]:
+    """Plain ``ip route`` text with IPv6 lines blanked (line numbers kept), and how many there were."""
+    out, n, _ = _blank_family(text, 4)
+    return out, n
 
 
 @refusing_long_numbers
-def read_routes(text: str, file: str | None, names: iproute.TableNames) -> tuple[list[iproute.ParsedRoute], str]:
+def read_routes(text: str, file: str | None, names: iproute.TableNames,
+                family: int = 4) -> tuple[list[iproute.ParsedRoute], str]:  # fmt: skip
+    """Routes in any accepted form, and the form.  ``family=6``: IPv6 routes; a file of IPv4 routes only is
+    refused at its first line, the IPv4 routes of a mixed dump (``ip route show table all``) are skipped."""
     text, coloured = strip_ansi(text)
     tag = ", coloured (-c)" if coloured else ""
+    fam, other = ("IPv6", "IPv4") if family == 6 else ("IPv4", "IPv6")
     if text.lstrip().startswith("["):
         doc = _load_json(text, file, "ip -j route")
-        lines = [_route_json_line(d, n, file) for n, d in enumerate(doc, 1)]
+        lines = [_route_json_line(d, n, file, family) for n, d in enumerate(doc, 1)]
         kept = [ln for ln in lines if ln is not None]
+        if family == 6 and doc and not kept:
+            raise ParseError(f"ip -j route entry 1: IPv4 route {str(doc[0].get('dst', ''))!r}: give the IPv6 table "
+                             "(ip -6 -j route show table all)", file)  # fmt: skip
         try:
-            routes = iproute.parse_ip_routes("\n".join(ln or "" for ln in lines), file, names)
+            routes = iproute.parse_ip_routes("\n".join(ln or "" for ln in lines), file, names, family)
         except ParseError as e:
             raise _entry_error(e, file, "ip -j route") from None
-        return routes, f"ip -j route (JSON, {len(kept)} IPv4 routes){tag}"
+        return routes, f"ip -j route (JSON, {len(kept)} {fam} routes){tag}"
     head = text.lstrip()
-    if head.startswith("Kernel IP routing table") or head.startswith("Destination"):
+    if head.startswith("Kernel IP routing table") or head.startswith("Destination") or head.startswith(
+            iproute.ROUTE_A_INET6_TITLE):  # fmt: skip
+        iproute.refuse_route_n(head, file, family)
         return iproute.parse_route_n(text, file), "route -n" + tag
-    text, v6 = _blank_ipv6(text)
-    form = "ip route" + tag + (f" ({v6} IPv6 routes skipped)" if v6 else "")
-    return iproute.parse_ip_routes(text, file, names), form
+    blanked, n, first = _blank_family(text, family)
+    if family == 6 and n and not blanked.strip():
+        line = split_lines(text)[first - 1].split()
+        prefix = line[1] if line[0] in iproute.ROUTE_TYPES and len(line) > 1 else line[0]
+        raise ParseError(f"IPv4 route {prefix!r}: give the IPv6 table (ip -6 route show table all)", file, first)
+    form = "ip route" + tag + (f" ({n} {other} routes skipped)" if n else "")
+    return iproute.parse_ip_routes(blanked, file, names, family), form
 
 
 def _json_list(d: dict[str, Any], key: str, n: int, what: str, file: str | None) -> list[Any]:
@@ -294,10 +328,12 @@ def _json_list(d: dict[str, Any], key: str, n: int, what: str, file: str | None)
     return v
 
 
-def _route_json_line(d: dict[str, Any], n: int, file: str | None) -> str | None:
+def _route_json_line(d: dict[str, Any], n: int, file: str | None, family: int = 4) -> str | None:
     dst = str(d.get("dst", ""))
-    if ":" in dst or (dst == "default" and (":" in str(d.get("gateway", "")) or "pref" in d)):
-        return None  # IPv6 (a default route by its gateway or its router preference, as in the text form)
+    # IPv6 (a default route by its gateway or its router preference, as in the text form)
+    v6 = ":" in dst or (dst == "default" and (":" in str(d.get("gateway", "")) or "pref" in d))
+    if v6 != (family == 6):
+        return None
     out = [str(d["type"])] if d.get("type") not in (None, "unicast") else []
     out.append(dst or "default")
     for key, word in (("gateway", "via"), ("dev", "dev"), ("table", "table"), ("protocol", "proto"),
@@ -305,21 +341,36 @@ def _route_json_line(d: dict[str, Any], n: int, file: str | None) -> str | None:
         if key in d and not (key == "table" and d[key] == "main"):
             out += [word, str(d[key])]
     out += [str(f) for f in _json_list(d, "flags", n, "ip -j route", file) if isinstance(f, str)]
+    if family == 6:
+        if "expires" in d:
+            out += ["expires", f"{d['expires']}sec"]
+        if "pref" in d:
+            out += ["pref", str(d["pref"])]
+        for hop in _json_list(d, "nexthops", n, "ip -j route", file):
+            if not isinstance(hop, dict):
+                raise ParseError(f"ip -j route entry {n}: a next hop is not an object", file)
+            out.append("nexthop")
+            for key, word in (("gateway", "via"), ("dev", "dev"), ("weight", "weight")):
+                if key in hop:
+                    out += [word, str(hop[key])]
+            out += [str(f) for f in _json_list(hop, "flags", n, "ip -j route", file) if isinstance(f, str)]
     return " ".join(out)
 
 
 @refusing_long_numbers
-def read_rules(text: str, file: str | None, names: iproute.TableNames) -> tuple[list[iproute.ParsedRule], str]:
+def read_rules(text: str, file: str | None, names: iproute.TableNames,
+               family: int = 4) -> tuple[list[iproute.ParsedRule], str]:  # fmt: skip
+    """``ip rule`` plain, coloured or JSON; ``family=6``: ``ip -6 rule`` (an IPv4 prefix refused at its line)."""
     text, coloured = strip_ansi(text)
     tag = ", coloured (-c)" if coloured else ""
     if text.lstrip().startswith("["):
         doc = _load_json(text, file, "ip -j rule")
         try:
-            rules = iproute.parse_ip_rules("\n".join(_rule_json_line(d) for d in doc), file, names)
+            rules = iproute.parse_ip_rules("\n".join(_rule_json_line(d) for d in doc), file, names, family)
         except ParseError as e:
             raise _entry_error(e, file, "ip -j rule") from None
         return rules, "ip -j rule (JSON)" + tag
-    return iproute.parse_ip_rules(text, file, names), "ip rule" + tag
+    return iproute.parse_ip_rules(text, file, names, family), "ip rule" + tag
 
 
 def _rule_json_line(d: dict[str, Any]) -> str:
@@ -346,11 +397,14 @@ def _rule_json_line(d: dict[str, Any]) -> str:
 
 
 @refusing_long_numbers
-def read_addrs(text: str, file: str | None) -> tuple[list[iproute.ParsedAddress], set[str] | None, str]:
+def read_addrs(text: str, file: str | None,
+               family: int = 4) -> tuple[list[iproute.ParsedAddress], set[str] | None, str]:  # fmt: skip
     """Addresses, every interface (None when the form lists only those with an address: ``ip -o addr``,
-    which ``-4`` filters), and the form."""
+    which ``-4`` filters), and the form.  ``family=6``: the ``inet6`` addresses, with their scope and flags
+    (``ip -br addr`` shows no flags, which its form says)."""
     text, coloured = strip_ansi(text)
     tag = ", coloured (-c)" if coloured else ""
+    inet = "inet6" if family == 6 else "inet"
     if text.lstrip().startswith("["):
         doc = _load_json(text, file, "ip -j addr")
         addrs: list[iproute.ParsedAddress] = []
@@ -361,28 +415,34 @@ def read_addrs(text: str, file: str | None) -> tuple[list[iproute.ParsedAddress]
                 raise ParseError(f"ip -j addr entry {n}: no ifname", file)
             links.add(name)
             for a in _json_list(d, "addr_info", n, "ip -j addr", file):
-                if not isinstance(a, dict) or a.get("family") != "inet":
+                if not isinstance(a, dict) or a.get("family") != inet:
                     continue
                 try:
-                    line = f"{d.get('ifindex', n)}: {name}    inet {a['local']}/{a.get('prefixlen', 32)}"
-                    (pa,) = iproute.parse_addrs(line, file)
+                    line = f"{d.get('ifindex', n)}: {name}    {inet} {a['local']}/{a.get('prefixlen', 32)}"
+                    if family == 6:  # the scope and each flag as the text form prints them
+                        line += f" scope {a.get('scope', 'global')} " + " ".join(
+                            k for k in a if k in iproute.ADDR_FLAGS and a[k] is True)  # fmt: skip
+                        line = line.rstrip()
+                    (pa,) = iproute.parse_addrs(line, file, family)
                 except (KeyError, ParseError, ValueError) as e:
                     raise ParseError(f"ip -j addr entry {n}: bad address ({e})", file) from None
-                addrs.append(iproute.ParsedAddress(pa.index, pa.dev, pa.addr, pa.prefix, n))
+                tokens = pa.tokens if family == 6 else ()
+                addrs.append(iproute.ParsedAddress(pa.index, pa.dev, pa.addr, pa.prefix, n, tokens))
         return addrs, links, "ip -j addr (JSON)" + tag
     first = next((ln for ln in split_lines(text) if ln.strip() and not ln.startswith("#")), "")
     if _ADDR_PLAIN.match(first.strip()):
-        return _plain_addrs(text, file, tag)
+        return _plain_addrs(text, file, tag, family)
     if _ADDR_BRIEF.match(first.strip()):
-        return _brief_addrs(text, file, tag)
-    return iproute.parse_addrs(_blank_links(text), file), None, "ip -o addr" + tag
+        return _brief_addrs(text, file, tag, family)
+    return iproute.parse_addrs(_blank_links(text), file, family), None, "ip -o addr" + tag
 
 
 def _blank_links(text: str) -> str:
     return "\n".join("" if re.match(r"^\d+:\s+\S+\s+link/", ln.strip()) else ln for ln in split_lines(text))
 
 
-def _plain_addrs(text: str, file: str | None, tag: str) -> tuple[list[iproute.ParsedAddress], set[str], str]:
+def _plain_addrs(text: str, file: str | None, tag: str,
+                 family: int = 4) -> tuple[list[iproute.ParsedAddress], set[str], str]:  # fmt: skip
     """``ip addr`` (multi-line): ``IDX: DEV[@PEER]: <FLAGS> ...`` then indented ``inet ADDR/P ...`` lines."""
     addrs: list[iproute.ParsedAddress] = []
     links: set[str] = set()
@@ -399,18 +459,20 @@ def _plain_addrs(text: str, file: str | None, tag: str) -> tuple[list[iproute.Pa
             continue
         if dev is None:
             raise ParseError(f"expected 'INDEX: DEV: <FLAGS> ...' (ip addr), got {s[:40]!r}", file, lineno)
-        if s.startswith("inet "):  # other lines (inet6, link/, valid_lft, altname, -d details): not used
+        # other lines (the other family's, link/, valid_lft, altname, -d details): not used
+        if s.startswith("inet6 " if family == 6 else "inet "):
             try:
-                (pa,) = iproute.parse_addrs(f"{index}: {dev}    {s}", file)
+                (pa,) = iproute.parse_addrs(f"{index}: {dev}    {s}", file, family)
             except ParseError as e:
                 raise ParseError(e.message, file, lineno) from None
             addrs.append(iproute.ParsedAddress(pa.index, pa.dev, pa.addr, pa.prefix, lineno, pa.tokens))
     return addrs, links, "ip addr" + tag
 
 
-def _brief_addrs(text: str, file: str | None, tag: str) -> tuple[list[iproute.ParsedAddress], set[str], str]:
-    """``ip -br addr``: one line per interface, ``NAME[@PEER] STATE ADDR/P ADDR/P...`` (IPv6 ones skipped); it
-    shows no interface index, so the line's position stands for it."""
+def _brief_addrs(text: str, file: str | None, tag: str,
+                 family: int = 4) -> tuple[list[iproute.ParsedAddress], set[str], str]:  # fmt: skip
+    """``ip -br addr``: one line per interface, ``NAME[@PEER] STATE ADDR/P ADDR/P...`` (the other family's
+    skipped); it shows no interface index, so the line's position stands for it, nor any address flag."""
     addrs: list[iproute.ParsedAddress] = []
     links: set[str] = set()
     for lineno, raw in enumerate(split_lines(text), 1):
@@ -423,13 +485,16 @@ def _brief_addrs(text: str, file: str | None, tag: str) -> tuple[list[iproute.Pa
         dev = m.group(1)
         links.add(dev)
         for cidr in (m.group(3) or "").split():
-            if ":" in cidr:
+            if (":" in cidr) != (family == 6):
                 continue
             try:
-                (pa,) = iproute.parse_addrs(f"{len(links)}: {dev}    inet {cidr}", file)
+                (pa,) = iproute.parse_addrs(f"{len(links)}: {dev}    {'inet6' if family == 6 else 'inet'} {cidr}",
+                                            file, family)  # fmt: skip
             except ParseError as e:
                 raise ParseError(e.message, file, lineno) from None
             addrs.append(iproute.ParsedAddress(pa.index, pa.dev, pa.addr, pa.prefix, lineno))
+    if family == 6:  # tentative, DAD-failed and deprecated addresses cannot be told apart here
+        return addrs, links, "ip -br addr" + tag + " (no address flags: every address taken as usable)"
     return addrs, links, "ip -br addr" + tag
 
 

@@ -1,5 +1,8 @@
 """A node's routing state as its tools print it: ``ip -4 route show table all``, ``route -n``, ``ip rule``
-and ``ip -4 -o addr``, read into ``hairpin.routing.Routing`` and written back.
+and ``ip -4 -o addr`` (its lines: ``hairpin.parsers.ipaddr``), read into ``hairpin.routing.Routing`` and written
+back; with ``family=6`` the IPv6 ones (``ip -6 route show table all``, ``ip -6 rule``, ``ip -6 -o addr``: the
+same grammar with IPv6 prefixes, ``pref`` on every route, ``/128`` hosts printed bare, a multipath route's next
+hops on lines of their own).
 
 Formats (iproute2 6.x and net-tools 2.10, as printed on this machine; see tests/data/trace/):
 
@@ -24,16 +27,18 @@ raise ``ParseError(file, line)``.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from hairpin import reading
+from hairpin import reading, routing6
 from hairpin.errors import ParseError
-from hairpin.model.net import ip_int, ip_str
-from hairpin.routing import DEFAULT_TABLE, LOCAL_TABLE, MAIN_TABLE, RouteEntry, Routing, RuleEntry
+from hairpin.model.net import V6, ip_int, ip_str, is_v6, net_of
+from hairpin.parsers.ipaddr import ADDR_FLAGS, ParsedAddress, format_addrs, parse_addrs
+from hairpin.routing import DEFAULT_TABLE, LOCAL_TABLE, MAIN_TABLE, RouteEntry, Routing, RuleEntry, prefix_len
 from hairpin.text import digits, split_lines
 
 __all__ = [
+    "ADDR_FLAGS",
     "NodeRouting",
     "ParsedAddress",
     "ParsedRoute",
@@ -90,7 +95,14 @@ def read_text(path: str | Path) -> str:
     return reading.read_text(path)
 
 
-def _cidr(text: str, file: str | None, line: int, what: str = "prefix") -> tuple[int, int, int]:
+def _cidr(text: str, file: str | None, line: int, what: str = "prefix", family: int = 4) -> tuple[int, int, int]:
+    if family == 6:
+        if text in ("default", "all"):
+            return V6, V6, 0
+        try:
+            return net_of(text, True)
+        except ValueError:
+            raise ParseError(f"bad {what} {text!r}", file, line) from None
     if text in ("default", "0/0", "all"):
         return 0, 0, 0
     try:
@@ -100,8 +112,12 @@ def _cidr(text: str, file: str | None, line: int, what: str = "prefix") -> tuple
     return int(n.network_address), int(n.netmask), n.prefixlen
 
 
-def _addr(text: str, file: str | None, line: int, what: str = "address") -> int:
+def _addr(text: str, file: str | None, line: int, what: str = "address", family: int = 4) -> int:
     try:
+        if family == 6:
+            if "/" in text:
+                raise ValueError(text)
+            return net_of(text, True)[0]
         return ip_int(text)
     except ValueError:
         raise ParseError(f"bad {what} {text!r}", file, line) from None
@@ -110,7 +126,7 @@ def _addr(text: str, file: str | None, line: int, what: str = "address") -> int:
 def _prefix_text(net: int, prefix: int) -> str:
     if prefix == 0:
         return "default"
-    return ip_str(net) if prefix == 32 else f"{ip_str(net)}/{prefix}"
+    return ip_str(net) if prefix == (128 if is_v6(net) else 32) else f"{ip_str(net)}/{prefix}"
 
 
 # ------------------------------------------------------------------------------------------ ip route
@@ -126,15 +142,20 @@ class ParsedRoute:
     flags: tuple[str, ...] = ()  # onlink, linkdown, dead, pervasive, offload...
     extra: tuple[str, ...] = ()  # mtu 9001, pref medium, nexthop groups...
     table_text: str | None = None  # as written ("2", "local"); None: main, unwritten
+    #: what puts each ``nexthop`` of a multipath route on a line of its own: "\n\t" (``ip route``), "\\\t"
+    #: (``ip -o route``); None: one line
+    layout: str | None = None
 
     def format(self, names: TableNames | None = None) -> str:
-        """The line as ``ip route show table all`` prints it (with its trailing space)."""
+        """The line as ``ip route show table all`` prints it (with its trailing space; a multipath route's next
+        hops as they were laid out).  An IPv6 route's ``pref`` comes after everything but the next hops."""
         e = self.entry
         out: list[str] = [] if e.type == "unicast" else [e.type]
         out.append(_prefix_text(e.net, e.prefix))
-        if e.via is not None:
+        multipath = "nexthop" in self.extra  # its via and dev are its first next hop's, printed there
+        if e.via is not None and not multipath:
             out += ["via", ip_str(e.via)]
-        if e.dev is not None:
+        if e.dev is not None and not multipath:
             out += ["dev", e.dev]
         if e.table != MAIN_TABLE:
             out += ["table", self.table_text or (names or TableNames()).name(e.table)]
@@ -144,11 +165,23 @@ class ParsedRoute:
             out += ["scope", e.scope]
         if e.src is not None:
             out += ["src", ip_str(e.src)]
-        if e.metric:
+        if e.metric or is_v6(e.net):  # the kernel gives every IPv6 route its RTA_PRIORITY, 0 too
             out += ["metric", str(e.metric)]
         out += list(self.flags)
-        out += list(self.extra)
-        return " ".join(out) + " "
+        cut = self.extra.index("nexthop") if "nexthop" in self.extra else len(self.extra)
+        out += list(self.extra[:cut])
+        if e.pref is not None:
+            out += ["pref", e.pref]
+        hops = list(self.extra[cut:])
+        end = "" if e.pref is not None else " "  # iproute2 prints ``pref`` last, with no space after it
+        if not hops or self.layout is None:
+            return " ".join(out + hops) + (end if not hops else " ")
+        groups: list[list[str]] = []
+        for t in hops:
+            if t == "nexthop":
+                groups.append([])
+            groups[-1].append(t)
+        return " ".join(out) + "".join(self.layout + " ".join(g) + " " for g in groups)
 
 
 def _default_scope(rtype: str, via: int | None) -> str:
@@ -157,28 +190,45 @@ def _default_scope(rtype: str, via: int | None) -> str:
     return "global"
 
 
-def parse_ip_routes(text: str, file: str | None = None, names: TableNames | None = None) -> list[ParsedRoute]:
-    """``ip -4 route show table all`` (or ``ip route``) text."""
+def parse_ip_routes(text: str, file: str | None = None, names: TableNames | None = None,
+                    family: int = 4) -> list[ParsedRoute]:  # fmt: skip
+    """``ip -4 route show table all`` (or ``ip route``) text; ``family=6``: ``ip -6 route show table all``.  A
+    multipath route's ``nexthop`` lines (indented, or after ``\\<TAB>`` in ``-o`` form) belong to its line."""
     names = names if names is not None else TableNames()
-    out: list[ParsedRoute] = []
+    logical: list[tuple[int, str, str | None]] = []  # line number, text, layout
     for lineno, raw in enumerate(split_lines(text), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        out.append(_parse_route_line(line, file, lineno, names))
+        if line.startswith("nexthop") and raw[:1].isspace() and logical and logical[-1][2] in (None, "\n\t"):
+            first, head, _ = logical[-1]
+            logical[-1] = (first, f"{head} {line}", "\n\t")
+            continue
+        layout = None
+        if "\\\tnexthop" in line:
+            layout, line = "\\\t", line.replace("\\\t", " ")
+        logical.append((lineno, line, layout))
+    out: list[ParsedRoute] = []
+    for lineno, line, layout in logical:
+        out.append(replace(_parse_route_line(line, file, lineno, names, family), layout=layout))
     return out
 
 
-def _parse_route_line(line: str, file: str | None, lineno: int, names: TableNames) -> ParsedRoute:
+def _parse_route_line(line: str, file: str | None, lineno: int, names: TableNames, family: int = 4) -> ParsedRoute:
     toks = line.split()
     rtype = "unicast"
     if toks[0] in ROUTE_TYPES:
         rtype = toks.pop(0)
         if not toks:
             raise ParseError(f"route type {rtype} without a prefix", file, lineno)
-    if ":" in toks[0] and toks[0] != "default":
+    if toks[0].startswith("nexthop"):
+        raise ParseError("nexthop line without its route's line before it", file, lineno)
+    if family == 4 and ":" in toks[0] and toks[0] != "default":
         raise ParseError(f"IPv6 route {toks[0]!r}: give the IPv4 table (ip -4 route show table all)", file, lineno)
-    net, mask, prefix = _cidr(toks[0], file, lineno)
+    if family == 6 and "." in toks[0] and ":" not in toks[0]:  # ::ffff:a.b.c.d is IPv6
+        raise ParseError(f"IPv4 route {toks[0]!r}: give the IPv6 table (ip -6 route show table all)", file, lineno)
+    net, mask, prefix = _cidr(toks[0], file, lineno, family=family)
+    pref: str | None = None
     if net & ~mask & 0xFFFFFFFF:
         raise ParseError(f"prefix {toks[0]!r} has host bits set", file, lineno)
     vals: dict[str, str] = {}
@@ -204,6 +254,12 @@ def _parse_route_line(line: str, file: str | None, lineno: int, names: TableName
             step = 2
             if key == "via" and value == "inet" and i + 2 < len(toks):
                 value, step = toks[i + 2], 3
+            if key == "pref" and family == 6:
+                if value not in ("low", "medium", "high") or pref is not None:
+                    raise ParseError(f"bad pref {value!r} (low, medium or high, once)", file, lineno)
+                pref = value
+                i += 2
+                continue
             if key in ("mtu", "window", "rtt", "cwnd", "advmss", "initcwnd", "initrwnd") and value == "lock":
                 if i + 2 >= len(toks):
                     raise ParseError(f"{key} lock without a value", file, lineno)
@@ -226,8 +282,8 @@ def _parse_route_line(line: str, file: str | None, lineno: int, names: TableName
             continue
         raise ParseError(f"unexpected {key!r} in route", file, lineno)
     table = names.id(vals["table"], file, lineno) if "table" in vals else MAIN_TABLE
-    via = _addr(vals["via"], file, lineno, "gateway") if "via" in vals else None
-    src = _addr(vals["src"], file, lineno, "source") if "src" in vals else None
+    via = _addr(vals["via"], file, lineno, "gateway", family) if "via" in vals else None
+    src = _addr(vals["src"], file, lineno, "source", family) if "src" in vals else None
     metric = 0
     if "metric" in vals:
         if not digits(vals["metric"]):
@@ -238,7 +294,7 @@ def _parse_route_line(line: str, file: str | None, lineno: int, names: TableName
         raise ParseError(f"bad scope {scope!r}", file, lineno)
     if rtype == "unicast" and "dev" not in vals and via is None:
         raise ParseError("unicast route with neither dev nor via", file, lineno)
-    entry = RouteEntry(net, mask, prefix, vals.get("dev"), via, rtype, scope, src, table, metric)
+    entry = RouteEntry(net, mask, prefix, vals.get("dev"), via, rtype, scope, src, table, metric, pref)
     return ParsedRoute(entry, lineno, vals.get("proto"), tuple(flags), tuple(extra), table_text)
 
 
@@ -310,12 +366,28 @@ def format_route_n(routes: list[ParsedRoute]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def parse_routes(text: str, file: str | None = None, names: TableNames | None = None) -> list[ParsedRoute]:
-    """Either format: ``route -n`` when the text starts with its title or header, else ``ip route``."""
+def parse_routes(text: str, file: str | None = None, names: TableNames | None = None,
+                 family: int = 4) -> list[ParsedRoute]:  # fmt: skip
+    """Either format: ``route -n`` when the text starts with its title or header, else ``ip route``
+    (``family=6``: ``route -n`` has no IPv6 form here and is refused)."""
     head = text.lstrip()
-    if head.startswith(_ROUTE_N_TITLE) or head.startswith("Destination"):
+    if head.startswith(_ROUTE_N_TITLE) or head.startswith("Destination") or head.startswith(ROUTE_A_INET6_TITLE):
+        refuse_route_n(head, file, family)
         return parse_route_n(text, file)
-    return parse_ip_routes(text, file, names)
+    return parse_ip_routes(text, file, names, family)
+
+
+ROUTE_A_INET6_TITLE = "Kernel IPv6 routing table"
+
+
+def refuse_route_n(head: str, file: str | None, family: int) -> None:
+    """``route -n`` for IPv6, or ``route -A inet6 -n`` at all: one line saying what to give instead."""
+    if head.startswith(ROUTE_A_INET6_TITLE):
+        want = "ip -6 route show table all" if family == 6 else "ip -4 route show table all (or route -n)"
+        raise ParseError(f"route -A inet6 -n is not read (it leaves out the tables and route types a trace needs): "
+                         f"give {want}", file, 1)  # fmt: skip
+    if family == 6:
+        raise ParseError("route -n shows IPv4 routes only: give ip -6 route show table all", file, 1)
 
 
 # ------------------------------------------------------------------------------------------ ip rule
@@ -343,8 +415,9 @@ _RULE_VALUED = {"from", "to", "fwmark", "iif", "oif", "lookup", "table", "tos", 
                 "protocol", "tun_id", "dscp", "flowlabel", "priority", "pref"}  # fmt: skip
 
 
-def parse_ip_rules(text: str, file: str | None = None, names: TableNames | None = None) -> list[ParsedRule]:
-    """``ip rule`` (``ip -4 rule show``) text."""
+def parse_ip_rules(text: str, file: str | None = None, names: TableNames | None = None,
+                   family: int = 4) -> list[ParsedRule]:  # fmt: skip
+    """``ip rule`` (``ip -4 rule show``) text; ``family=6``: ``ip -6 rule``."""
     names = names if names is not None else TableNames()
     out: list[ParsedRule] = []
     for lineno, raw in enumerate(split_lines(text), 1):
@@ -355,11 +428,12 @@ def parse_ip_rules(text: str, file: str | None = None, names: TableNames | None 
         if not sep or not digits(prio_s.strip()):
             raise ParseError(f"expected 'PRIORITY: from ... lookup TABLE', got {line[:40]!r}", file, lineno)
         toks = tuple(rest.split())
-        out.append(_parse_rule(int(prio_s), toks, file, lineno, names))
+        out.append(_parse_rule(int(prio_s), toks, file, lineno, names, family))
     return out
 
 
-def _parse_rule(prio: int, toks: tuple[str, ...], file: str | None, lineno: int, names: TableNames) -> ParsedRule:
+def _parse_rule(prio: int, toks: tuple[str, ...], file: str | None, lineno: int, names: TableNames,
+                family: int = 4) -> ParsedRule:  # fmt: skip
     vals: dict[str, str] = {}
     unmodelled: list[str] = []
     action: str | None = None
@@ -392,12 +466,18 @@ def _parse_rule(prio: int, toks: tuple[str, ...], file: str | None, lineno: int,
     if action is None and "goto" not in vals and "nop" not in unmodelled:
         raise ParseError("ip rule without an action (lookup TABLE, blackhole, unreachable, prohibit)", file, lineno)
     src = dst = None
+    for key in ("from", "to"):
+        text = vals.get(key, "")
+        if (":" in text) != (family == 6) and text not in ("", "all"):
+            give = "ip -6 rule" if family == 6 else "ip -4 rule"
+            raise ParseError(f"{'IPv4' if family == 6 else 'IPv6'} prefix {vals[key]!r} in an "
+                             f"{'IPv6' if family == 6 else 'IPv4'} rule list: give {give}", file, lineno)  # fmt: skip
     if "from" in vals and vals["from"] != "all":
-        n, m, _ = _cidr(vals["from"], file, lineno, "source prefix")
-        src = (n & m, m)
+        n, m, p = _cidr(vals["from"], file, lineno, "source prefix", family)
+        src = (n & m, m) if p or family == 4 else None  # fib6_rule_match: a /0 prefix matches every source
     if "to" in vals and vals["to"] != "all":
-        n, m, _ = _cidr(vals["to"], file, lineno, "destination prefix")
-        dst = (n & m, m)
+        n, m, p = _cidr(vals["to"], file, lineno, "destination prefix", family)
+        dst = (n & m, m) if p or family == 4 else None
     fwmark, fwmask = None, 0xFFFFFFFF
     if "fwmark" in vals:
         fv, _, fm = vals["fwmark"].partition("/")
@@ -420,10 +500,10 @@ def format_ip_rules(rules: list[ParsedRule]) -> str:
 def rule_tokens(r: RuleEntry, names: TableNames | None = None) -> tuple[str, ...]:
     """A model rule as ``ip rule`` prints its selector and action."""
     names = names or TableNames()
-    out = ["from", "all" if r.src is None else _prefix_text(r.src[0], bin(r.src[1]).count("1")).replace(
+    out = ["from", "all" if r.src is None else _prefix_text(r.src[0], prefix_len(r.src[1])).replace(
         "default", "0.0.0.0/0")]  # fmt: skip
     if r.dst is not None:
-        out += ["to", _prefix_text(r.dst[0], bin(r.dst[1]).count("1")).replace("default", "0.0.0.0/0")]
+        out += ["to", _prefix_text(r.dst[0], prefix_len(r.dst[1])).replace("default", "0.0.0.0/0")]
     if r.fwmark is not None:
         out += ["fwmark", f"{r.fwmark:#x}" + (f"/{r.fwmask:#x}" if r.fwmask != 0xFFFFFFFF else "")]
     if r.iif:
@@ -432,57 +512,6 @@ def rule_tokens(r: RuleEntry, names: TableNames | None = None) -> tuple[str, ...
         out += ["oif", r.oif]
     out += ["lookup", names.name(r.table)] if r.action == "lookup" else [r.action]
     return tuple(out)
-
-
-# ------------------------------------------------------------------------------------------ ip -o addr
-
-
-@dataclass(frozen=True)
-class ParsedAddress:
-    index: int
-    dev: str
-    addr: int
-    prefix: int
-    line: int = 0
-    tokens: tuple[str, ...] = ()  # what follows the CIDR up to the backslash (brd, scope, flags, label)
-    tail: str = "valid_lft forever preferred_lft forever"
-
-    @property
-    def cidr(self) -> str:
-        return f"{ip_str(self.addr)}/{self.prefix}"
-
-    def format(self) -> str:
-        return f"{self.index}: {self.dev}    inet {self.cidr} {' '.join(self.tokens)}\\       {self.tail}"
-
-
-def parse_addrs(text: str, file: str | None = None) -> list[ParsedAddress]:
-    """``ip -4 -o addr`` text (``inet6`` lines, from a plain ``ip -o addr``, are skipped)."""
-    out: list[ParsedAddress] = []
-    for lineno, raw in enumerate(split_lines(text), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        head, _, tail = line.partition("\\")
-        toks = head.split()
-        if len(toks) < 4 or not toks[0].endswith(":") or not digits(toks[0][:-1]):
-            raise ParseError(f"expected 'INDEX: DEV inet ADDR/PREFIX ...' (ip -4 -o addr), got {line[:40]!r}",
-                             file, lineno)  # fmt: skip
-        if toks[2] == "inet6":
-            continue
-        if toks[2] != "inet":
-            raise ParseError(f"expected inet after the device name, got {toks[2]!r}", file, lineno)
-        dev = toks[1].split("@")[0]
-        addr_s, slash, prefix_s = toks[3].partition("/")
-        if slash and not (digits(prefix_s) and int(prefix_s) <= 32):
-            raise ParseError(f"bad prefix length in {toks[3]!r}", file, lineno)
-        addr = _addr(addr_s, file, lineno)
-        out.append(ParsedAddress(int(toks[0][:-1]), dev, addr, int(prefix_s) if slash else 32, lineno,
-                                 tuple(toks[4:]), " ".join(tail.split()) or "valid_lft forever preferred_lft forever"))  # fmt: skip
-    return out
-
-
-def format_addrs(addrs: list[ParsedAddress]) -> str:
-    return "".join(a.format() + "\n" for a in addrs)
 
 
 # ------------------------------------------------------------------------------------------ the model
@@ -501,9 +530,12 @@ class NodeRouting:
     rule_lines: dict[RuleEntry, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)  # routes|rules|addrs -> file name
+    family: int = 4
 
 
-def _addrs_from_local_table(routes: list[ParsedRoute]) -> list[ParsedAddress]:
+def _addrs_from_local_table(routes: list[ParsedRoute], family: int = 4) -> list[ParsedAddress]:
+    if family == 6:
+        return _addrs6_from_local_table(routes)
     out: list[ParsedAddress] = []
     for r in routes:
         e = r.entry
@@ -523,18 +555,45 @@ def _addrs_from_local_table(routes: list[ParsedRoute]) -> list[ParsedAddress]:
     return out
 
 
+_SCOPE_WORDS = {routing6.SCOPE_NODE: "host", routing6.SCOPE_LINK: "link", routing6.SCOPE_SITE: "site"}
+
+
+def _addrs6_from_local_table(routes: list[ParsedRoute]) -> list[ParsedAddress]:
+    """The addresses an IPv6 local table shows (``local ADDR dev DEV table local``), each with the prefix of the
+    longest ``proto kernel`` route of its device in main that holds it (IPv6 prefix routes carry no ``src``), else
+    /128 (``noprefixroute``, lo's ::1)."""
+    out: list[ParsedAddress] = []
+    for r in routes:
+        e = r.entry
+        if e.table != LOCAL_TABLE or e.type != "local" or e.prefix != 128 or e.dev is None:
+            continue
+        held = [c.entry.prefix for c in routes if c.entry.table == MAIN_TABLE and c.proto == "kernel"
+                and c.entry.type == "unicast" and c.entry.via is None and c.entry.dev == e.dev
+                and (e.net & c.entry.mask) == c.entry.net]  # fmt: skip
+        prefix = max(held, default=128)
+        scope = _SCOPE_WORDS.get(routing6.addr_scope(e.net), "global")
+        out.append(ParsedAddress(len(out) + 1, e.dev, e.net, prefix, r.line, ("scope", scope)))
+    return out
+
+
 def routing_files(routing: Routing, names: TableNames | None = None) -> dict[str, str]:
     """A model ``Routing`` written as the three files a node gives (``ip-route``, ``ip-rule``, ``ip-addr``)."""
     routes = []
     for table in sorted(routing.tables, key=lambda t: (t == LOCAL_TABLE, t)):
         for e in routing.tables[table]:
             proto = "kernel" if e.type == "local" or (e.scope == "link" and e.src is not None) else None
+            if routing.family == 6 and e.type == "unicast" and e.via is None and e.metric == 256:
+                proto = "kernel"  # the prefix routes add_address makes, as addrconf_prefix_route does
             routes.append(ParsedRoute(e, proto=proto))
     rules = [ParsedRule(r.priority, rule_tokens(r, names), r) for r in routing.rules]
     addrs: list[ParsedAddress] = []
     for dev, lst in routing.addresses.items():
         for addr, prefix in lst:
-            addrs.append(ParsedAddress(len(addrs) + 1, dev, addr, prefix,
-                                       tokens=("scope", "host" if dev == "lo" else "global", dev)))  # fmt: skip
+            if routing.family == 6:
+                flags = tuple(sorted(routing.addr_flags.get((dev, addr), ())))
+                tokens = ("scope", _SCOPE_WORDS.get(routing6.addr_scope(addr), "global"), *flags)
+            else:
+                tokens = ("scope", "host" if dev == "lo" else "global", dev)
+            addrs.append(ParsedAddress(len(addrs) + 1, dev, addr, prefix, tokens=tokens))
     return {"ip-route": format_ip_routes(routes, names), "ip-rule": format_ip_rules(rules),
             "ip-addr": format_addrs(addrs)}  # fmt: skip

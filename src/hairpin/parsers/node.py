@@ -12,6 +12,10 @@ Where files disagree, the kernel's own source of truth decides and a warning say
 
 The interfaces the node has are those the address file lists plus those routes name; a packet ``in
 IFACE`` must enter on one of them.
+
+``family=6`` reads the node's IPv6 routing state the same way: the local table's ``local ADDR`` /128 routes
+decide what is local (ip6tables' addrtype asks the IPv6 FIB: net/netfilter/xt_addrtype.c match_lookup_rt6),
+``::1`` is lo's; a tentative or DAD-failed address has no local route yet and is left out, said so.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hairpin.errors import InputError
+from hairpin.model.net import is_loopback
 from hairpin.netfilter.rules import Ruleset
 from hairpin.parsers import forms, iproute, iptables_check
 from hairpin.routing import LOCAL_TABLE, MAIN_TABLE, Routing
@@ -39,7 +44,8 @@ class NodeFiles:
 
 def read_node(iptables: str | Path | None, routes: str | Path, rules: str | Path | None = None,
               addrs: str | Path | None = None, table: str | None = None, family: int = 4) -> NodeFiles:  # fmt: skip
-    """Read and check a node's rule and routing files (any accepted form); no iptables file: no rules."""
+    """Read and check a node's rule and routing files (any accepted form); no iptables file: no rules.
+    ``family=6``: the routing files are the node's IPv6 ones (the iptables file is read as before)."""
     said: dict[str, str] = {}
     rs = Ruleset()
     if iptables is not None:
@@ -49,19 +55,19 @@ def read_node(iptables: str | Path | None, routes: str | Path, rules: str | Path
         said["iptables"] = f"{f_ipt}: {ipt_form}"
     names = iproute.TableNames()
     f_routes = str(routes)
-    route_list, route_form = forms.read_routes(iproute.read_text(routes), f_routes, names)
+    route_list, route_form = forms.read_routes(iproute.read_text(routes), f_routes, names, family)
     rule_list: list[iproute.ParsedRule] | None = None
     said["routes"] = f"{f_routes}: {route_form}"
     if rules is not None:
-        rule_list, rule_form = forms.read_rules(iproute.read_text(rules), str(rules), names)
+        rule_list, rule_form = forms.read_rules(iproute.read_text(rules), str(rules), names, family)
         said["rules"] = f"{rules}: {rule_form}"
     addr_list: list[iproute.ParsedAddress] | None = None
     links: set[str] | None = None
     if addrs is not None:
-        addr_list, links, addr_form = forms.read_addrs(iproute.read_text(addrs), str(addrs))
+        addr_list, links, addr_form = forms.read_addrs(iproute.read_text(addrs), str(addrs), family)
         said["addrs"] = f"{addrs}: {addr_form}"
     nr = build_routing(route_list, rule_list, addr_list, names, f_routes, str(rules) if rules else None,
-                       str(addrs) if addrs else None, links)  # fmt: skip
+                       str(addrs) if addrs else None, links, family)  # fmt: skip
     every = set(links or ()) | {r.entry.dev for r in route_list if r.entry.dev} | {a.dev for a in nr.addrs} | {"lo"}
     return NodeFiles(rs, nr, every, said)
 
@@ -69,33 +75,39 @@ def read_node(iptables: str | Path | None, routes: str | Path, rules: str | Path
 def build_routing(routes: list[iproute.ParsedRoute], rules: list[iproute.ParsedRule] | None,
                   addrs: list[iproute.ParsedAddress] | None, names: iproute.TableNames, routes_file: str,
                   rules_file: str | None, addrs_file: str | None,
-                  links: set[str] | None) -> iproute.NodeRouting:  # fmt: skip
+                  links: set[str] | None, family: int = 4) -> iproute.NodeRouting:  # fmt: skip
     """The routing model, the local table deciding what is local (see the module's docstring)."""
     warnings: list[str] = []
+    fam, v = ("IPv6", "6") if family == 6 else ("IPv4", "4")
     local_routes = [r for r in routes if r.entry.table == LOCAL_TABLE and r.entry.type == "local"
-                    and r.entry.prefix == 32]  # fmt: skip
-    from_table = {a.addr: a for a in iproute._addrs_from_local_table(routes)}
+                    and r.entry.prefix == (128 if family == 6 else 32)]  # fmt: skip
+    from_table = {a.addr: a for a in iproute._addrs_from_local_table(routes, family)}
     has_local = any(r.entry.table == LOCAL_TABLE for r in routes)
     if addrs is None or not addrs:
         if addrs is not None and has_local:
-            warnings.append(f"{addrs_file}: no IPv4 address at all; the addresses come from the local table")
+            warnings.append(f"{addrs_file}: no {fam} address at all; the addresses come from the local table")
         model_addrs = list(from_table.values())
-        if not model_addrs and not has_local:
+        if not model_addrs and not has_local and family == 4:
             model_addrs = _addrs_from_kernel_routes(routes)
             for a in model_addrs:
                 warnings.append(f"{routes_file}:{a.line}: no address file and no local table: {a.cidr} on {a.dev} "
                                 "is taken from this proto kernel route (the kernel adds one per address)")  # fmt: skip
         if not model_addrs and not routes:
-            raise InputError("no IPv4 route in the file (empty, or not the node's routes): give `ip -4 route show "
-                             "table all`", routes_file)  # fmt: skip
+            raise InputError(f"no {fam} route in the file (empty, or not the node's routes): give `ip -{v} route "
+                             "show table all`", routes_file)  # fmt: skip
         if not model_addrs:
-            raise InputError("no local addresses: give the addresses (ip -4 -o addr) or the local table "
-                             "(ip -4 route show table all)", routes_file)  # fmt: skip
+            raise InputError(f"no local addresses: give the addresses (ip -{v} -o addr) or the local table "
+                             f"(ip -{v} route show table all)", routes_file)  # fmt: skip
     elif has_local:
         model_addrs = []
         for a in addrs:
-            if a.addr in from_table or (a.addr >> 24) == 127:
+            if a.addr in from_table or is_loopback(a.addr):
                 model_addrs.append(a)
+            elif family == 6 and a.flags & {"tentative", "dadfailed"}:
+                why = "failed duplicate address detection (dadfailed)" if "dadfailed" in a.flags else \
+                    "tentative (duplicate address detection not done)"  # fmt: skip
+                warnings.append(f"{addrs_file}:{a.line}: {a.cidr} on {a.dev} {why}: not local, never a source; "
+                                "left out")  # fmt: skip
             else:
                 warnings.append(f"{addrs_file}:{a.line}: {a.cidr} on {a.dev} is not in the local routing table "
                                 f"({routes_file}): the kernel does not treat it as local; left out")  # fmt: skip
@@ -124,15 +136,25 @@ def build_routing(routes: list[iproute.ParsedRoute], rules: list[iproute.ParsedR
             dev = r.entry.dev
             if dev is not None and dev not in links and r.entry.table != LOCAL_TABLE:
                 warnings.append(f"{routes_file}:{r.line}: route uses {dev}, which {addrs_file} does not list")
+    multicast: list[int] = []
     for pr in routes:
         if any(t == "nexthop" for t in pr.extra):
             warnings.append(f"{routes_file}:{pr.line}: multipath route: only its first next hop is used")
-        if pr.entry.type in ("throw", "nat", "multicast", "anycast"):
+        if family == 6 and pr.entry.type == "multicast":
+            multicast.append(pr.line)  # one per interface in every IPv6 local table (ff00::/8): said once
+        elif pr.entry.type in (("throw", "nat") if family == 6 else ("throw", "nat", "multicast", "anycast")):
             warnings.append(f"{routes_file}:{pr.line}: route type {pr.entry.type} is treated as unicast")
+    if multicast:
+        warnings.append(f"{routes_file}:{multicast[0]}: route type multicast (line{'s' if len(multicast) > 1 else ''} "
+                        f"{', '.join(map(str, multicast))}) is treated as unicast")  # fmt: skip
     entries = [r.entry for r in rules or [] if r.entry is not None]
-    routing = Routing(rules=sorted(entries, key=lambda e: e.priority)) if rules else Routing()
+    routing = (Routing(rules=sorted(entries, key=lambda e: e.priority), family=family) if rules
+               else Routing(family=family))  # fmt: skip
     for a in model_addrs:
-        routing.add_address(a.dev, a.cidr)
+        if family == 6:
+            routing.add_address(a.dev, a.cidr, a.flags)
+        else:
+            routing.add_address(a.dev, a.cidr)
     generated_local = routing.tables.get(LOCAL_TABLE, [])
     routing.tables.clear()
     for pr in routes:
@@ -140,7 +162,7 @@ def build_routing(routes: list[iproute.ParsedRoute], rules: list[iproute.ParsedR
     if not has_local:
         for e in generated_local:
             routing.add_route(e)
-    nr = iproute.NodeRouting(routing, routes, rules or [], model_addrs, names, warnings=warnings)
+    nr = iproute.NodeRouting(routing, routes, rules or [], model_addrs, names, warnings=warnings, family=family)
     nr.route_lines = {r.entry: r.line for r in routes}
     nr.rule_lines = {r.entry: r.line for r in rules or [] if r.entry is not None}
     for key, f in (("routes", routes_file), ("rules", rules_file), ("addrs", addrs_file)):
