@@ -30,7 +30,8 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from hairpin.model.net import ip_int
+from hairpin.model.net import V6, addr_int, ip_int, is_v6
+from hairpin.netfilter import matches6
 from hairpin.netfilter.rules import Match, Option, Rule
 from hairpin.text import digits
 
@@ -69,6 +70,9 @@ _PACKET_PROTO = {"tcp": 6, "udp": 17, "icmp": 1, "sctp": 132}
 
 
 def net(text: str) -> tuple[int, int]:
+    """(network, mask) of an IPv4 network, or an IPv6 one in the tagged form (``matches6.net6``)."""
+    if ":" in text:
+        return matches6.net6(text)
     n = ipaddress.IPv4Network(text, strict=False)
     return int(n.network_address), int(n.netmask)
 
@@ -103,7 +107,13 @@ def _neg(pred: Pred, negated: bool) -> Pred:
 
 def _addr_type(c: Context, addr: int, types: set[str], iface: str | None) -> bool:
     """xt_addrtype.c ``match_type``: inet_dev_addr_type, a lookup in the local table (a local or broadcast
-    route there; none: UNICAST), restricted to ``iface``'s routes with ``--limit-iface-in/out``."""
+    route there; none: UNICAST), restricted to ``iface``'s routes with ``--limit-iface-in/out``; IPv6:
+    ``matches6.addr_type6``."""
+    if addr > 0xFFFFFFFF:
+        try:
+            return matches6.addr_type6(c, addr, types, iface)
+        except matches6.Undecided as e:
+            raise Undecidable("-m addrtype", str(e)) from None
     if addr == 0xFFFFFFFF:
         kind = "BROADCAST"
     elif (addr >> 28) == 0xE:
@@ -131,6 +141,9 @@ def _builtin(o: Option) -> Pred:
             raise Unknown(f"-p {o.value}", f"protocol {o.value!r} is not known")
         if number == 0:
             return _neg(lambda c: True, neg)
+        if number in (1, 58):  # hairpin names ICMPv6 "icmp" too: an IPv6 packet's is 58 (ip6_packet_match)
+            return _neg(lambda c: _PACKET_PROTO.get(c.packet.proto, -1) + 57 * (c.packet.proto == "icmp"
+                                                                                and is_v6(c.packet.dst)) == number, neg)
         return _neg(lambda c: _PACKET_PROTO.get(c.packet.proto, -1) == number, neg)
     if n in ("-i", "-o"):
         name = o.value
@@ -284,7 +297,7 @@ def compile_match(m: Match, rule: Rule, ipsets: Mapping[str, IpSet] | None) -> t
         preds = []
         for o in m.options:
             a, _, b = o.value.partition("-")
-            lo, hi = ip_int(a), ip_int(b or a)
+            lo, hi = addr_int(a), addr_int(b or a)  # IPv6: tagged, so no IPv4 packet is between them
             if o.name == "--src-range":
                 preds.append(_neg(_addr_between(lo, hi, src=True), o.negated))
             elif o.name == "--dst-range":
@@ -297,14 +310,15 @@ def compile_match(m: Match, rule: Rule, ipsets: Mapping[str, IpSet] | None) -> t
         want = o.value.lower()
 
         def pkttype(c: Context) -> bool:
-            kind = (
-                "broadcast" if c.packet.dst == 0xFFFFFFFF else ("multicast" if c.packet.dst >> 28 == 0xE else "unicast")
-            )
+            d = c.packet.dst  # IPv6: ff00::/8 is multicast and nothing is broadcast (xt_pkttype.c)
+            kind = ("multicast" if ((d ^ V6) >> 120 == 0xFF if d > 0xFFFFFFFF else d >> 28 == 0xE)
+                    else "broadcast" if d == 0xFFFFFFFF else "unicast")  # fmt: skip
             return kind == want
 
         return [_neg(pkttype, o.negated)], []
-    if mod == "addrtype":
-        return _addrtype(m), []
+    if mod == "addrtype":  # an IPv6 ANYCAST or UNREACHABLE may be undecidable: asked late
+        routed = any(t in ("ANYCAST", "UNREACHABLE") for o in m.options for t in o.value.split(","))
+        return ([], _addrtype(m)) if routed else (_addrtype(m), [])
     if mod == "statistic":
         return [_statistic(m, rule)], []
     if mod == "physdev":
@@ -332,6 +346,16 @@ def compile_match(m: Match, rule: Rule, ipsets: Mapping[str, IpSet] | None) -> t
     if mod == "icmp":
         # sure predicates run first, so the late one is only asked of ICMP packets
         return [lambda c: c.packet.proto == "icmp"], [_undecidable("-m icmp", "hairpin's packets carry no ICMP type")]
+    if mod == "icmp6":
+        return [lambda c: c.packet.proto == "icmp" and is_v6(c.packet.dst)], [
+            _undecidable("-m icmp6", "hairpin's packets carry no ICMPv6 type")]
+    if mod in matches6.EXT_HEADER_MATCHES:  # ipv6_find_hdr finds no such header: no match (ip6t_frag.c...)
+        return [_const(False)], []
+    if mod == "ipv6header":
+        return [_const(matches6.ipv6header(m))], []
+    if mod in ("hl", "eui64"):
+        raise Unknown(f"-m {mod}", f"-m {mod}: the packet's {'hop limit' if mod == 'hl' else 'source MAC'} is not "
+                                   "modelled")  # fmt: skip
     if mod == "rpfilter":
         return [], [_rpfilter(m)]
     if mod == "owner":
@@ -449,6 +473,8 @@ def _rpfilter(m: Match) -> Pred:
     def rpfilter(c: Context) -> bool:
         if c.iif == "lo" or c.iif is None:
             return not invert
+        if is_v6(c.packet.src):
+            raise Undecidable("-m rpfilter", "ip6t_rpfilter's reverse route lookup is not modelled")
         routing: Any = getattr(c.host, "routing", None)
         if routing is None:
             raise Undecidable("-m rpfilter", "the host's routes are not known")
@@ -478,6 +504,8 @@ def _set(m: Match, ipsets: Mapping[str, IpSet] | None) -> list[Pred]:
             raise Unknown("-m set", f"set {name}: type {s.type} is not modelled")
 
         def member(c: Context, s: IpSet = s, dirs: list[str] = dirs) -> bool:
+            if is_v6(c.packet.dst):
+                raise Undecidable("-m set", f"set {s.name}: IPv6 sets (ipset family inet6) are not modelled")
             return s.test(c.packet, dirs)
 
         out.append(_neg(member, o.negated))

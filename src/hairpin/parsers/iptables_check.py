@@ -198,6 +198,8 @@ def _check_rule(rule: Rule, chains: object, f: str | None, valid: set[tuple[int,
             raise ParseError(f"unknown match -m {m.module}{other} (iptables: Couldn't load match `{m.module}')", f, line)
         _check_match(m, proto, f, line, family)
         valid.add(key)
+    if family == 6:
+        ip6tables.kernel6(rule, f, line)
     t = rule.target
     if t is None:
         return
@@ -257,9 +259,9 @@ def _check_match(m: Match, proto: str, f: str | None, line: int, family: int = 4
                                  f, line)  # fmt: skip
         elif mod in ("mark", "connmark") and o.name == "--mark":
             _mark(_one(o, f, line), f, line)
-        elif mod == "conntrack" and o.name in ("--ctorigsrc", "--ctorigdst", "--ctreplsrc", "--ctrepldst"):
-            if family == 4:
-                _network(_one(o, f, line), f, line)
+        elif (mod == "conntrack" and o.name in ("--ctorigsrc", "--ctorigdst", "--ctreplsrc", "--ctrepldst")
+              and family == 4):  # fmt: skip
+            _network(_one(o, f, line), f, line)
 
 
 def _check_target_options(rule: Rule, proto: str, f: str | None, line: int, family: int = 4) -> None:
