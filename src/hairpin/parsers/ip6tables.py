@@ -214,6 +214,8 @@ def nat_range6(text: str, ported: bool, f: str | None, line: int) -> None:
         if rest and not rest.startswith(":") and (ports is None or digits(ports.replace("-", "", 1))):
             raise ParseError(f"{text!r}: words between ']' and ':' (iptables 1.8.9 skips them; hairpin refuses "
                              "them)", f, line)  # fmt: skip
+    elif text.count(":") == 1:  # "A:P" with one colon: an address and a port (ip6tables: "10.0.0.1" is refused)
+        addrs, _, ports = text.partition(":")
     else:
         addrs, ports = text, None
     for a in addrs.split("-") if addrs else ():
