@@ -184,3 +184,15 @@ def test_any_ipv6_network_round_trips(value: int, prefix: int) -> None:
     assert rs.family == 6  # type: ignore[attr-defined]
     (rule,) = rs.tables["filter"].chains["INPUT"].rules  # type: ignore[attr-defined]
     assert rule.matches[0].options[0].value == text
+
+
+def test_legacy_split_tells_ip6tables_nft_from_ip6tables_legacy() -> None:
+    dumps = []
+    for name in ("ip6tables-nft-save-beside-legacy", "ip6tables-legacy-save"):
+        rs, form = forms.read_iptables((DATA / name).read_text(), name, None, 6)
+        dumps.append((Path(name), rs, form))
+    nft, old, said = legacy.split(dumps, [])
+    assert old is not None and set(old.tables) == {"filter", "nat", "mangle"} and set(nft.tables) == {"filter", "nat"}
+    assert nft.warnings == []  # the legacy tables it warned of are given
+    assert said == ("ip6tables-nft-save-beside-legacy: ip6tables-save (nf_tables); iptables-legacy: "
+                    "ip6tables-legacy-save: ip6tables-save (legacy)")  # fmt: skip
