@@ -171,7 +171,8 @@ class Compiled:
     __slots__ = ("_text", "action", "effect", "jump", "late", "nat", "preds", "rule", "terminal", "unknown",
                  "unknown_target", "unknown_why")  # fmt: skip
 
-    def __init__(self, rule: Rule, chains: set[str], ipsets: Mapping[str, IpSet] | None = None) -> None:
+    def __init__(self, rule: Rule, chains: set[str], ipsets: Mapping[str, IpSet] | None = None,
+                 family: int = 4) -> None:  # fmt: skip
         self.rule = rule
         self._text: str | None = None
         self.preds: list[Pred] = []
@@ -186,7 +187,7 @@ class Compiled:
         self.effect = ""
         for m in rule.matches:
             try:
-                sure, late = compile_match(m, rule, ipsets)
+                sure, late = compile_match(m, rule, ipsets, family)
             except Unknown as exc:
                 self._unknown(exc.name, exc.why)
                 continue
@@ -320,7 +321,7 @@ Reads = tuple[bool, bool, bool, bool, bool]
 #: modules whose predicates read no per-flow field beyond those listed in _READS (matches.py)
 _PURE_MODULES = frozenset({"", "tcp", "udp", "sctp", "comment", "multiport", "mark", "connmark", "conntrack", "state",
                            "iprange", "pkttype", "addrtype", "physdev", "policy", "tos", "dscp", "helper", "nfacct",
-                           "icmp"})  # fmt: skip
+                           "icmp", "frag", "hbh", "dst", "rt", "srh", "ipv6header"})  # fmt: skip
 _READS: dict[tuple[str, str], tuple[int, ...]] = {
     ("", "-s"): (0,), ("", "-d"): (2,),
     ("iprange", "--src-range"): (0,), ("iprange", "--dst-range"): (2,),
@@ -431,7 +432,7 @@ class Evaluator:
         return got
 
     def _compile(self, table: str, chain: str, rules: list[Compiled | None], i: int) -> Compiled:
-        cr = rules[i] = Compiled(self._source[(table, chain)][i], self._names[table], self.ipsets)
+        cr = rules[i] = Compiled(self._source[(table, chain)][i], self._names[table], self.ipsets, self.ruleset.family)
         return cr
 
     def rules(self, table: str, chain: str) -> list[Compiled] | None:

@@ -257,9 +257,13 @@ def _const(value: bool) -> Pred:
     return lambda c: value
 
 
-def compile_match(m: Match, rule: Rule, ipsets: Mapping[str, IpSet] | None) -> tuple[list[Pred], list[Pred]]:
-    """(sure predicates, late predicates) for one ``-m`` module (or one built-in option)."""
+def compile_match(m: Match, rule: Rule, ipsets: Mapping[str, IpSet] | None,
+                  family: int = 4) -> tuple[list[Pred], list[Pred]]:  # fmt: skip
+    """(sure predicates, late predicates) for one ``-m`` module (or one built-in option) of a rule of iptables
+    (``family`` 4) or ip6tables (6: its own matches are ``matches6``'s)."""
     mod = m.module
+    if family == 6 and mod in matches6.MATCHES6:
+        return _compile6(m)
     if mod == "":
         return [_builtin(o) for o in m.options], []
     if mod in ("tcp", "udp", "sctp"):
@@ -346,16 +350,6 @@ def compile_match(m: Match, rule: Rule, ipsets: Mapping[str, IpSet] | None) -> t
     if mod == "icmp":
         # sure predicates run first, so the late one is only asked of ICMP packets
         return [lambda c: c.packet.proto == "icmp"], [_undecidable("-m icmp", "hairpin's packets carry no ICMP type")]
-    if mod == "icmp6":
-        return [lambda c: c.packet.proto == "icmp" and is_v6(c.packet.dst)], [
-            _undecidable("-m icmp6", "hairpin's packets carry no ICMPv6 type")]
-    if mod in matches6.EXT_HEADER_MATCHES:  # ipv6_find_hdr finds no such header: no match (ip6t_frag.c...)
-        return [_const(False)], []
-    if mod == "ipv6header":
-        return [_const(matches6.ipv6header(m))], []
-    if mod in ("hl", "eui64"):
-        raise Unknown(f"-m {mod}", f"-m {mod}: the packet's {'hop limit' if mod == 'hl' else 'source MAC'} is not "
-                                   "modelled")  # fmt: skip
     if mod == "rpfilter":
         return [], [_rpfilter(m)]
     if mod == "owner":
@@ -378,6 +372,20 @@ def compile_match(m: Match, rule: Rule, ipsets: Mapping[str, IpSet] | None) -> t
     if mod == "ipvs":
         return [], [_ipvs(m)]
     raise Unknown(f"-m {mod}")
+
+
+def _compile6(m: Match) -> tuple[list[Pred], list[Pred]]:
+    """ip6tables' own matches (``matches6``): ``icmp6`` (needs ``-p ipv6-icmp``) undecidable, the extension-header
+    matches false, ``ipv6header`` constant, ``hl`` and ``eui64`` not modelled."""
+    mod = m.module
+    if mod == "icmp6":
+        return [lambda c: c.packet.proto == "icmp"], [_undecidable("-m icmp6", "hairpin's packets carry no ICMPv6 type")]
+    if mod in matches6.EXT_HEADER_MATCHES:  # ipv6_find_hdr finds no such header: no match (ip6t_frag.c...)
+        return [_const(False)], []
+    if mod == "ipv6header":
+        return [_const(matches6.ipv6header(m))], []
+    raise Unknown(f"-m {mod}", f"-m {mod}: the packet's {'hop limit' if mod == 'hl' else 'source MAC'} is not modelled"
+                  if mod in ("hl", "eui64") else "")  # fmt: skip
 
 
 #: xt_recent lists (name -> address -> last seen, simulated seconds) of the hosts whose lists hairpin

@@ -26,17 +26,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hairpin.model.net import V6, is_v6, mask_of
+from hairpin.model.net import V6, mask_of
 from hairpin.netfilter.rules import Match
 from hairpin.parsers.ip6tables import v6_addr
 
 if TYPE_CHECKING:
     from hairpin.netfilter.evaluate import Context
 
-__all__ = ["EXT_HEADER_MATCHES", "addr_type6", "ipv6header", "net6"]
+__all__ = ["EXT_HEADER_MATCHES", "MATCHES6", "addr_type6", "ipv6header", "net6"]
 
 #: matches that look for one extension header (hairpin's packets have none: they never match)
 EXT_HEADER_MATCHES = frozenset({"frag", "hbh", "dst", "rt", "srh", "ah"})
+#: the matches ip6tables reads otherwise than iptables (ip6t_ah is IPv6's own AH match; the others only IPv6 has)
+MATCHES6 = EXT_HEADER_MATCHES | {"icmp6", "ipv6header", "hl", "eui64", "mh"}
 #: ipv6header's names (libip6t_ipv6header.c chain_protos, numbers, as ip6tables-save prints them) -> mask bits
 _HEADER_BITS = {
     "hop": 128, "hop-by-hop": 128, "0": 128, "dst": 64, "ipv6-opts": 64, "60": 64, "route": 32, "ipv6-route": 32,
@@ -114,6 +116,3 @@ def ipv6header(m: Match) -> bool:
         return not ((_MASK_PROTO ^ bits ^ inv) & bits)
     return (bits != _MASK_PROTO) if inv else (bits == _MASK_PROTO)
 
-
-def is_v6_packet(c: Context) -> bool:
-    return is_v6(c.packet.dst)
