@@ -109,6 +109,8 @@ def test_header_says_ip6tables_and_the_rule_holds_an_ipv4_address() -> None:
     ("-A INPUT -s [fd00::1] -j ACCEPT", "host/network `[fd00::1]' not found (ip6tables takes an IPv6 address)"),
     ("-A INPUT -s fd00:::1 -j ACCEPT", "host/network `fd00:::1' not found (ip6tables takes an IPv6 address)"),
     ("-A INPUT -f -s fd00::1 -j ACCEPT", "`-f' is not supported in IPv6, use -m frag instead"),
+    ("-A INPUT -s fe80::1%lo -j ACCEPT", "fe80::1%lo: a scoped address, which ip6tables reads through getaddrinfo "
+     "and the node's interfaces (not known here): write it without %SCOPE, as ip6tables-save prints it"),
     ("-A INPUT -s fd00::1 -p icmp -m icmp --icmp-type 8 -j ACCEPT",
      "unknown match -m icmp (an iptables match: ip6tables has none by that name) (iptables: Couldn't load match "
      "`icmp')"),

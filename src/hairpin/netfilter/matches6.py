@@ -62,7 +62,7 @@ def net6(text: str) -> tuple[int, int]:
             raise ValueError(f"{m!r} is not an IPv6 mask")
         mask = V6 | mv
     else:
-        mask = mask_of(int(m), True)
+        mask = mask_of(int(m.removeprefix("+")), True)
     return (V6 | value) & mask, mask
 
 

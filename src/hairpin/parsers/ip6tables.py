@@ -190,16 +190,21 @@ def ip6_network(text: str, f: str | None, line: int, what: str = "") -> tuple[in
     addr, slash, mask = text.partition("/")
     value = v6_addr(addr)
     if value is None:
+        if "%" in addr and v6_addr(addr.partition("%")[0]) is not None:
+            raise ParseError(f"{addr}: a scoped address, which ip6tables reads through getaddrinfo and the node's "
+                             "interfaces (not known here): write it without %SCOPE, as ip6tables-save prints it", f,
+                             line)  # fmt: skip
         raise ParseError(f"host/network `{addr}' not found{what} (ip6tables takes an IPv6 address)", f, line)
     if not slash:
         return value, 128
-    if digits(mask) and int(mask) <= 128:
-        return value, int(mask)
+    bits = mask[1:] if mask.startswith("+") else mask  # xtables_strtoui: strtoumax takes a sign
+    if digits(bits) and int(bits) <= 128:
+        return value, int(bits)
     mv = v6_addr(mask)
     if mv is None:
         raise ParseError(f"invalid mask `{mask}' specified", f, line)
-    bits = bin(mv)[2:].zfill(128)
-    return value, bits.count("1") if "01" not in bits else -1
+    ones = bin(mv)[2:].zfill(128)
+    return value, ones.count("1") if "01" not in ones else -1
 
 
 def nat_range6(text: str, ported: bool, f: str | None, line: int) -> None:
