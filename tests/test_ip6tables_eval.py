@@ -271,3 +271,24 @@ def test_index_agrees_with_rule_by_rule(monkeypatch: pytest.MonkeyPatch) -> None
             b = plain.run("nat", "PREROUTING", ctx(p))
             assert (a.verdict, a.nat, [s.effect for s in a.steps]) == (b.verdict, b.nat, [s.effect for s in b.steps])
     assert ("nat", "KUBE-SERVICES") in indexed.index and not plain.index
+
+
+NAT_HEAD = HEAD + "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+
+
+@given(st.integers(1, (1 << 128) - 1), st.integers(0, 1 << 16), st.integers(1, 65535), st.integers(0, 100),
+       st.sampled_from(["[{a}-{b}]:{p}-{q}", "[{a}]:{p}", "{a}-{b}", "{a}", "[{a}]"]))  # fmt: skip
+def test_dnat_to_any_ipv6_form_takes_its_first_address_and_port(a: int, span: int, p: int, width: int,
+                                                                 form: str) -> None:  # fmt: skip
+    import ipaddress
+
+    lo, hi = ipaddress.IPv6Address(a), ipaddress.IPv6Address(min(a + span, (1 << 128) - 1))
+    q = min(p + width, 65535)
+    to = form.format(a=lo, b=hi, p=p, q=q)
+    ev = load(NAT_HEAD + f"-A PREROUTING -p tcp -j DNAT --to-destination {to}\nCOMMIT\n")
+    v = ev.run("nat", "PREROUTING", ctx(syn("fd00::1", "fd00::2", 80)))
+    assert v.nat is not None and v.nat.addr == V6 | a
+    if "{p}" in form:
+        assert (v.nat.port, v.nat.port_range) == (p, (p, q if "{q}" in form else p))
+    else:
+        assert (v.nat.port, v.nat.port_range) == (None, None)
