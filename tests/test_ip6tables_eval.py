@@ -150,6 +150,9 @@ def test_protocol_icmpv6_is_58() -> None:
 
 @pytest.mark.parametrize(("rule", "decides"), [
     ("-A INPUT -m frag --fragid 5 -j DROP", False),
+    ("-A INPUT -p ipv6-frag -j DROP", False),
+    ("-A INPUT ! -p ipv6-frag -j DROP", True),
+    ("-A INPUT -p hopopt -j DROP", True),
     ("-A INPUT -m frag ! --fragid 5 -j DROP", False),
     ("-A INPUT -m hbh --hbh-len 0 -j DROP", False),
     ("-A INPUT -m dst ! --dst-len 0 -j DROP", False),

@@ -198,3 +198,12 @@ def test_legacy_split_tells_ip6tables_nft_from_ip6tables_legacy() -> None:
     assert nft.warnings == []  # the legacy tables it warned of are given
     assert said == ("ip6tables-nft-save-beside-legacy: ip6tables-save (nf_tables); iptables-legacy: "
                     "ip6tables-legacy-save: ip6tables-save (legacy)")  # fmt: skip
+
+
+def test_protocol_of_an_extension_header_is_warned_of() -> None:
+    rs, _ = read(HEAD6 + FILTER.format("-A INPUT -p ipv6-frag -j DROP\n-A INPUT ! -p 43 -j DROP"))
+    assert rs.warnings == [  # type: ignore[attr-defined]
+        "r6:6: -p ipv6-frag: ip6tables warns 'never matched protocol: ipv6-frag. use extension match instead.': the "
+        "kernel compares the protocol after the extension headers, so the rule never matches",
+        "r6:7: -p 43: ip6tables warns 'never matched protocol: ipv6-route. use extension match instead.': the kernel "
+        "compares the protocol after the extension headers, so the rule matches every packet"]  # fmt: skip

@@ -65,7 +65,8 @@ class Undecidable(Exception):
 #: protocol names iptables-save prints (from /etc/protocols) and numbers -> IP protocol number
 PROTOCOLS = {"all": 0, "icmp": 1, "igmp": 2, "ipencap": 4, "ipip": 4, "tcp": 6, "egp": 8, "udp": 17, "gre": 47,
              "esp": 50, "ah": 51, "ospf": 89, "pim": 103, "vrrp": 112, "l2tp": 115, "sctp": 132,
-             "udplite": 136, "mh": 135, "icmpv6": 58, "ipv6-icmp": 58}  # fmt: skip
+             "udplite": 136, "mh": 135, "icmpv6": 58, "ipv6-icmp": 58, "ipv6-mh": 135, "hopopt": 0, "ipv6": 41,
+             "ipv6-route": 43, "ipv6-frag": 44, "ipv6-nonxt": 59, "ipv6-opts": 60}  # fmt: skip
 _PACKET_PROTO = {"tcp": 6, "udp": 17, "icmp": 1, "sctp": 132}
 
 

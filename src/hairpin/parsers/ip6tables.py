@@ -282,10 +282,22 @@ _ADDRTYPES_NOT6 = frozenset({"BROADCAST", "BLACKHOLE", "PROHIBIT", "THROW", "NAT
 _PROTO_OF = {"icmp6": ("58", "icmpv6", "ipv6-icmp"), "mh": ("135", "mh", "ipv6-mh")}
 
 
-def kernel6(rule: Rule, f: str | None, line: int) -> None:
-    """What the kernel refuses when ip6tables' rule is loaded (ip6tables-restore --test does not see it)."""
+#: ``-p`` of an extension header: ip6tables 1.8.9 loads it and warns "never matched protocol: ipv6-frag. use
+#: extension match instead." (ip6_packet_match compares the upper-layer protocol, found past those headers)
+_NEVER = {"43": "ipv6-route", "44": "ipv6-frag", "60": "ipv6-opts", "ipv6-route": "ipv6-route",
+          "ipv6-frag": "ipv6-frag", "ipv6-opts": "ipv6-opts"}  # fmt: skip
+
+
+def kernel6(rule: Rule, f: str | None, line: int, warnings: list[str] | None = None) -> None:
+    """What the kernel refuses when ip6tables' rule is loaded (ip6tables-restore --test does not see it), and what
+    ip6tables warns of (into ``warnings``)."""
     proto = next((m.options[0] for m in rule.matches if m.module == "" and m.options and m.options[0].name == "-p"),
                  None)  # fmt: skip
+    if proto is not None and warnings is not None and proto.value.lower() in _NEVER:
+        name = _NEVER[proto.value.lower()]
+        warnings.append(f"{f}:{line}: -p {proto.value}: ip6tables warns 'never matched protocol: {name}. use extension "
+                        "match instead.': the kernel compares the protocol after the extension headers, so the rule "
+                        f"{'matches every packet' if proto.negated else 'never matches'}")  # fmt: skip
     for m in rule.matches:
         if m.module == "addrtype":
             for o in m.options:

@@ -199,7 +199,7 @@ def _check_rule(rule: Rule, chains: object, f: str | None, valid: set[tuple[int,
         _check_match(m, proto, f, line, family)
         valid.add(key)
     if family == 6:
-        ip6tables.kernel6(rule, f, line)
+        ip6tables.kernel6(rule, f, line, warnings)
     t = rule.target
     if t is None:
         return
