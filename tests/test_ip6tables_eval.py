@@ -192,7 +192,8 @@ def test_one_match_on_a_tcp_packet_without_extension_headers(rule: str, decides:
 
 def test_multicast_destination() -> None:
     p = syn("fd00::1", "ff02::1", 80, proto="udp")
-    assert first_match("-A INPUT -m pkttype --pkt-type multicast -j DROP", p) == 6
+    assert first_match("-A INPUT -m pkttype --pkt-type multicast -j DROP", p, iif="eth0") == 6
+    assert first_match("-A INPUT -m pkttype --pkt-type multicast -j DROP", p) is None  # sent by this host: unicast
     assert first_match("-A INPUT -m addrtype --dst-type MULTICAST -j DROP", p) == 6
     assert first_match("-A INPUT -m addrtype --dst-type UNICAST -j DROP", p) is None
 

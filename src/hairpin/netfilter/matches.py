@@ -315,8 +315,12 @@ def compile_match(m: Match, rule: Rule, ipsets: Mapping[str, IpSet] | None,
         want = o.value.lower()
 
         def pkttype(c: Context) -> bool:
-            d = c.packet.dst  # IPv6: ff00::/8 is multicast and nothing is broadcast (xt_pkttype.c)
-            kind = ("multicast" if ((d ^ V6) >> 120 == 0xFF if d > 0xFFFFFFFF else d >> 28 == 0xE)
+            d = c.packet.dst
+            # IPv6 (xt_pkttype.c reads skb->pkt_type): a packet this host sends is PACKET_HOST ("unicast") whatever
+            # its destination (measured: tests/test_ip6tables_kernel_lab.py); a received one to ff00::/8 came in a
+            # multicast frame (33:33:..., RFC 2464 7); nothing is broadcast
+            kind = ("multicast" if ((c.iif is not None and (d ^ V6) >> 120 == 0xFF) if d > 0xFFFFFFFF
+                                    else d >> 28 == 0xE)
                     else "broadcast" if d == 0xFFFFFFFF else "unicast")  # fmt: skip
             return kind == want
 
