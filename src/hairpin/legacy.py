@@ -51,10 +51,11 @@ OrderKey = tuple[str, str, str, str]
 
 
 def backend_of(form: str) -> str | None:
-    """The backend a form read says (``iptables-save (nf_tables)`` / ``iptables-save (legacy)``), else None."""
-    if form.startswith("iptables-save (nf_tables)"):
+    """The backend a form read says (``iptables-save (nf_tables)`` / ``iptables-save (legacy)``, and the same of
+    ``ip6tables-save``), else None."""
+    if form.startswith(("iptables-save (nf_tables)", "ip6tables-save (nf_tables)")):
         return "nf_tables"
-    if form.startswith("iptables-save (legacy)"):
+    if form.startswith(("iptables-save (legacy)", "ip6tables-save (legacy)")):
         return "legacy"
     return None
 

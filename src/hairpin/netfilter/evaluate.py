@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from hairpin.errors import ParseError
-from hairpin.model.net import Packet, ip_int
+from hairpin.model.net import Packet, addr_int, ip_int
 from hairpin.netfilter.matches import Undecidable, Unknown, compile_match
 from hairpin.netfilter.rules import Match, Rule, Ruleset, Target
 from hairpin.netfilter.targets import mark_action, notrack, tproxy
@@ -125,8 +125,12 @@ def _nat_target(t: Target, rule: Rule) -> NatAction:
     name = t.name
 
     def endpoint(text: str) -> tuple[int | None, int | None, tuple[int, int] | None]:
-        addr_part, _, port_part = text.partition(":")
-        addr = ip_int(addr_part.split("-")[0]) if addr_part else None
+        if text.startswith("[") or text.count(":") > 1:  # IPv6: [A[-B]]:P[-Q] or A[-B] (libxt_NAT.c parse_to)
+            addr_part, _, port_part = text[1:].partition("]:") if text.startswith("[") else (text, "", "")
+            addr = addr_int(addr_part.rstrip("]").split("-")[0]) if addr_part.rstrip("]") else None
+        else:
+            addr_part, _, port_part = text.partition(":")
+            addr = ip_int(addr_part.split("-")[0]) if addr_part else None
         if not port_part:
             return addr, None, None
         lo, _, hi = port_part.partition("-")
@@ -167,7 +171,8 @@ class Compiled:
     __slots__ = ("_text", "action", "effect", "jump", "late", "nat", "preds", "rule", "terminal", "unknown",
                  "unknown_target", "unknown_why")  # fmt: skip
 
-    def __init__(self, rule: Rule, chains: set[str], ipsets: Mapping[str, IpSet] | None = None) -> None:
+    def __init__(self, rule: Rule, chains: set[str], ipsets: Mapping[str, IpSet] | None = None,
+                 family: int = 4) -> None:  # fmt: skip
         self.rule = rule
         self._text: str | None = None
         self.preds: list[Pred] = []
@@ -182,7 +187,7 @@ class Compiled:
         self.effect = ""
         for m in rule.matches:
             try:
-                sure, late = compile_match(m, rule, ipsets)
+                sure, late = compile_match(m, rule, ipsets, family)
             except Unknown as exc:
                 self._unknown(exc.name, exc.why)
                 continue
@@ -253,7 +258,7 @@ def _undecidable_pred(name: str, why: str) -> Pred:
 def _index_keys(rule: Rule) -> list[tuple[int, int]] | None:
     """The (daddr, dport) keys of which a packet must hit one for the rule to match; None: any packet may.
 
-    ``-d A/32`` gives the address, a single ``--dport`` (tcp/udp/sctp) or a ``multiport --dports`` list of
+    ``-d A/32`` (``-d A/128``) gives the address, a single ``--dport`` (tcp/udp/sctp) or a ``multiport --dports`` list of
     single ports gives the ports (one key each); -1 stands for "any".  Negated options give nothing.
     """
     daddr = -1
@@ -262,8 +267,10 @@ def _index_keys(rule: Rule) -> list[tuple[int, int]] | None:
         for o in m.options:
             if o.negated:
                 continue
-            if m.module == "" and o.name == "-d" and o.value.endswith("/32"):
+            if m.module == "" and o.name == "-d" and o.value.endswith("/32") and ":" not in o.value:
                 daddr = ip_int(o.value[:-3])
+            elif m.module == "" and o.name == "-d" and o.value.endswith("/128") and ":" in o.value:
+                daddr = addr_int(o.value[:-4])  # tagged, as an IPv6 packet's destination is
             elif m.module in ("tcp", "udp", "sctp") and o.name in ("--dport", "--destination-port"):
                 if ":" not in o.value:
                     dports = [int(o.value)]
@@ -314,7 +321,7 @@ Reads = tuple[bool, bool, bool, bool, bool]
 #: modules whose predicates read no per-flow field beyond those listed in _READS (matches.py)
 _PURE_MODULES = frozenset({"", "tcp", "udp", "sctp", "comment", "multiport", "mark", "connmark", "conntrack", "state",
                            "iprange", "pkttype", "addrtype", "physdev", "policy", "tos", "dscp", "helper", "nfacct",
-                           "icmp"})  # fmt: skip
+                           "icmp", "frag", "hbh", "dst", "rt", "srh", "ipv6header"})  # fmt: skip
 _READS: dict[tuple[str, str], tuple[int, ...]] = {
     ("", "-s"): (0,), ("", "-d"): (2,),
     ("iprange", "--src-range"): (0,), ("iprange", "--dst-range"): (2,),
@@ -425,7 +432,7 @@ class Evaluator:
         return got
 
     def _compile(self, table: str, chain: str, rules: list[Compiled | None], i: int) -> Compiled:
-        cr = rules[i] = Compiled(self._source[(table, chain)][i], self._names[table], self.ipsets)
+        cr = rules[i] = Compiled(self._source[(table, chain)][i], self._names[table], self.ipsets, self.ruleset.family)
         return cr
 
     def rules(self, table: str, chain: str) -> list[Compiled] | None:

@@ -119,13 +119,16 @@ class Table:
 
 @dataclass
 class Ruleset:
-    """Every table of one network namespace.  ``header`` keeps the iptables-save comment lines."""
+    """Every table of one network namespace, of one family (iptables' or ip6tables').  ``header`` keeps the
+    iptables-save comment lines."""
 
     tables: dict[str, Table] = field(default_factory=dict)
     file: str | None = None
     header: list[str] = field(default_factory=list)
     #: what loads but may not mean what was meant ("FILE:LINE: ..."; ``iptables_check.check`` fills it)
     warnings: list[str] = field(default_factory=list)
+    #: 4: iptables' rules (IPv4 packets); 6: ip6tables' (IPv6 packets): ``forms.read_iptables`` tells them apart
+    family: int = 4
 
     def table(self, name: str) -> Table:
         if name not in self.tables:
@@ -137,7 +140,7 @@ class Ruleset:
 
     def merged(self, other: Ruleset) -> Ruleset:
         """A new ruleset with ``other``'s chains and rules appended (as a second iptables-restore --noflush)."""
-        out = Ruleset(file=self.file, warnings=[*self.warnings, *other.warnings])
+        out = Ruleset(file=self.file, warnings=[*self.warnings, *other.warnings], family=self.family)
         for src in (self, other):
             for t in src.tables.values():
                 tt = out.table(t.name)

@@ -15,7 +15,7 @@ from hairpin.netfilter.rules import Target
 if TYPE_CHECKING:
     from hairpin.netfilter.evaluate import Context
 
-__all__ = ["mark_action", "notrack", "tproxy"]
+__all__ = ["mark_action", "notrack", "reject_reply6", "tproxy"]
 
 
 def tproxy(t: Target) -> Callable[[Context], str]:
@@ -106,3 +106,27 @@ def _connmark_modes(t: Target, opts: dict[str, str]) -> Callable[[Context], str]
 
         return save
     raise Unknown(f"-j {t.name} {' '.join(opts)}")
+
+
+#: ICMPv6 destination unreachable (type 1) codes of ip6tables' REJECT (net/ipv6/netfilter/ip6t_REJECT.c
+#: reject_tg6, RFC 4443 3.1), by the name ip6tables-save prints
+_ICMP6_CODES = {"icmp6-no-route": (0, "no route to destination"), "icmp6-adm-prohibited": (1, "administratively "
+                "prohibited"), "icmp6-addr-unreachable": (3, "address unreachable"), "icmp6-port-unreachable": (4,
+                "port unreachable"), "icmp6-policy-fail": (5, "source address failed ingress/egress policy"),
+                "icmp6-reject-route": (6, "reject route to destination")}  # fmt: skip
+
+
+def reject_reply6(t: Target) -> tuple[str, int | None, str]:
+    """What ip6tables' REJECT sends back (ip6t_REJECT.c ``reject_tg6``): ("tcp-reset", None, "TCP RST") for
+    ``--reject-with tcp-reset`` (nf_send_reset6), else ("icmp6", code, words) of an ICMPv6 destination
+    unreachable (nf_send_unreach6); the default is icmp6-port-unreachable (libip6t_REJECT.c)."""
+    from hairpin.parsers.ip6tables import REJECT_WITH
+
+    o = t.get("--reject-with")
+    name = REJECT_WITH.get(o.value if o is not None else "icmp6-port-unreachable", (None, None))[0]
+    if name is None:
+        raise Unknown(f"-j {t.name}", f"--reject-with {o.value if o else ''} is not one of ip6tables' REJECT types")
+    if name == "tcp-reset":
+        return "tcp-reset", None, "TCP RST"
+    code, words = _ICMP6_CODES[name]
+    return "icmp6", code, f"ICMPv6 destination unreachable (type 1) code {code}, {words} ({name})"

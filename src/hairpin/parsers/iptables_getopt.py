@@ -54,9 +54,13 @@ from collections.abc import Iterable
 
 from hairpin.errors import ParseError
 from hairpin.netfilter.rules import Rule
+from hairpin.parsers.ip6tables import TARGETS6_ONLY
 from hairpin.parsers.iptables_arity import OPTIONS
 from hairpin.parsers.iptables_check import TARGETS
 from hairpin.parsers.iptables_commands import COMMANDS, Command, counter, illegal, rule_number
+
+#: target extensions of either family (ip6tables' HL, DNPT, SNPT take options as iptables' do)
+_ANY_TARGETS = TARGETS | TARGETS6_ONLY
 
 __all__ = ["KNOWN", "OWN", "foreign", "needs", "read_command", "respell", "respelled", "shown_rule"]
 
@@ -112,7 +116,7 @@ def foreign(owner: str, names: Iterable[str]) -> bool:
     own = _OWN.get(owner)
     if own is None:
         name = owner[2:]
-        if owner[0] == "m" or (owner[0] == "j" and name not in _VERDICTS and name in TARGETS):
+        if owner[0] == "m" or (owner[0] == "j" and name not in _VERDICTS and name in _ANY_TARGETS):
             return False
         own = frozenset()  # a verdict or a chain: no options
     return any(n not in own for n in names)
@@ -137,7 +141,7 @@ def _ext_table(owner: str) -> list[_Entry] | None:
     name = owner[2:]
     opts = OPTIONS.get(name)
     if opts is None:
-        if owner[0] == "j" and (name in _VERDICTS or name not in TARGETS):
+        if owner[0] == "j" and (name in _VERDICTS or name not in _ANY_TARGETS):
             return []  # the standard target (a verdict or a chain) has no options
         return None
     both = {**opts, **_EXTRA.get(name, {})}

@@ -27,6 +27,7 @@ from hairpin import reading
 from hairpin.errors import ParseError
 from hairpin.netfilter.rules import Match, Option, Rule, Ruleset, Table, Target
 from hairpin.parsers import iptables_arity, iptables_check, iptables_commands, iptables_getopt
+from hairpin.parsers.ip6tables import TARGETS6_ONLY
 from hairpin.parsers.iptables_check import TARGETS
 from hairpin.text import digits, split_lines
 
@@ -310,7 +311,7 @@ def _fast_args(
         if topts:
             own = _OWN.get(target)
             if own is None:
-                if goto or target in _VERDICTS or target not in TARGETS:
+                if goto or target in _VERDICTS or (target not in TARGETS and target not in TARGETS6_ONLY):
                     return None  # a verdict or a chain has no options: iptables_getopt reads the rule
             else:
                 for o in topts:
