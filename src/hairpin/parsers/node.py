@@ -45,12 +45,13 @@ class NodeFiles:
 def read_node(iptables: str | Path | None, routes: str | Path, rules: str | Path | None = None,
               addrs: str | Path | None = None, table: str | None = None, family: int = 4) -> NodeFiles:  # fmt: skip
     """Read and check a node's rule and routing files (any accepted form); no iptables file: no rules.
-    ``family=6``: the routing files are the node's IPv6 ones (the iptables file is read as before)."""
+    ``family=6``: the files are the node's IPv6 ones (ip6tables-save, ``ip -6 route``...); a rule dump of the
+    other family is refused in one line (``forms.read_iptables``)."""
     said: dict[str, str] = {}
     rs = Ruleset()
     if iptables is not None:
         f_ipt = str(iptables)
-        rs, ipt_form = forms.read_iptables(iproute.read_text(iptables), f_ipt, table)
+        rs, ipt_form = forms.read_iptables(iproute.read_text(iptables), f_ipt, table, family)
         iptables_check.check(rs)
         said["iptables"] = f"{f_ipt}: {ipt_form}"
     names = iproute.TableNames()
