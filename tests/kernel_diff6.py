@@ -282,9 +282,10 @@ class Probe(kd.Probe):
 
 
 #: the martians (IPv6 has no source check but these, net/ipv6/ip6_input.c ip6_rcv_core and ip6_forward): a
-#: loopback source or destination off ``lo``, a multicast source, a link-local source to forward, B's own address
+#: loopback source or destination off ``lo``, a multicast source, a link-local source to forward (to another
+#: link: dropped; back out of the link it came in on: ip6_forward skips the check on that branch), B's own address
 MARTIANS = (("::1", "fd07::9"), ("fd01::1", "::1"), ("ff02::1", "fd07::9"), ("fe80::1", "fd07::9"),
-            ("fd02::1", "fd07::9"), ("fd01::2", "fd05::1"))  # fmt: skip
+            ("fe80::1", "fd06::5"), ("fd02::1", "fd07::9"), ("fd01::2", "fd05::1"))  # fmt: skip
 
 
 def probe(r: random.Random) -> Probe:
