@@ -102,18 +102,47 @@ def _kernel(rules: str, p: kd6.Probe) -> kd.Kernel:
     return k
 
 
+_RAN: dict[str, kd.Kernel] = {}
+
+
+def _case(name: str) -> tuple[kd6.Probe, kd.Kernel]:
+    """The case's probe and what the kernel did (run once a session: hairpin's test reuses the kernel's run)."""
+    rules, packet = next(c[1:3] for c in CASES if c[0] == name)
+    p = _probe(packet)
+    if name not in _RAN:
+        _RAN[name] = _kernel(rules, p)
+    return p, _RAN[name]
+
+
+#: where hairpin's IPv6 trace differs from the kernel (reported; strict: a fix makes the test fail until the mark
+#: goes)
+KNOWN = {
+    "link-local source back out its link": "ip6_forward checks a link-local source only when the packet leaves "
+    "by another device than it came in on (the check is the else branch of the redirect test): hairpin drops it",
+    "syn to subnet-router anycast": "tcp_v6_conn_request drops a SYN whose destination route is not RTF_LOCAL "
+    "(ipv6_unicast_destination): an anycast address gets no SYN-ACK; hairpin answers one",
+}
+
+
 @lab
 @pytest.mark.parametrize(("name", "rules", "packet", "counts", "sent", "delivered"), CASES, ids=[c[0] for c in CASES])
 def test_each_ipv6_fact_is_what_the_kernel_does(name: str, rules: str, packet: str, counts: dict[Any, int],
                                                 sent: list[tuple[str, str]], delivered: list[Any]) -> None:  # fmt: skip
-    p = _probe(packet)
-    k = _kernel(rules, p)
+    p, k = _case(name)
     assert ({key: n for key, n in k.counts.items() if n}, k.sent, k.delivered) == (counts, sent, delivered)
     assert p.iif != "out" or k.said == "sent"
-    if "family" in inspect.signature(tr.Node.load).parameters:
-        h = kd6.hairpin_case(k, p)
-        assert h.undecided == [] and h.skipped == ""
-        assert kd.compare(k, h) == [], h.text
+
+
+@lab
+@traces6
+@pytest.mark.parametrize("name", [
+    pytest.param(c[0], marks=pytest.mark.xfail(strict=True, reason=KNOWN[c[0]])) if c[0] in KNOWN else c[0]
+    for c in CASES], ids=[c[0] for c in CASES])  # fmt: skip
+def test_hairpin_traces_each_ipv6_fact_as_the_kernel_runs_it(name: str) -> None:
+    p, k = _case(name)
+    h = kd6.hairpin_case(k, p)
+    assert h.undecided == [] and h.skipped == ""
+    assert kd.compare(k, h) == [], h.text
 
 
 @lab
@@ -124,7 +153,7 @@ def test_reject_with_tcp_reset_answers_an_rst() -> None:
     assert (k.counts, k.sent) == ({("filter", "INPUT", 0): 1}, [("eth0", rst)]) and not any(k.policies.values())
     if "family" in inspect.signature(tr.Node.load).parameters:
         h = kd6.hairpin_case(k, p)
-        assert h.fate == "drop" and f"answers {rst} (nf_send_reset)" in h.text, h.text
+        assert h.fate == "drop" and f"answers {rst} (nf_send_reset" in h.text, h.text
         k.sent = []  # hairpin names the answer, not traced further
         assert kd.compare(k, h) == [], h.text
 
