@@ -310,13 +310,16 @@ def _target(r: random.Random, table: str, chain: str, proto: bool) -> str:
     return f"-j {t}" if t else ""
 
 
-def ruleset(r: random.Random, p: Probe | None = None) -> str:
+def ruleset(r: random.Random, p: Probe | None = None, matches: Any = None, target: Any = None,
+            addrs: tuple[str, ...] = ADDRS) -> str:
     """A random iptables-restore file over every table and hook a forwarded or local packet meets.
 
     nat's U1 is reached only from PREROUTING and OUTPUT (it may DNAT), U2 only from INPUT and POSTROUTING
     (SNAT): the kernel refuses a NAT target in a hook it does not serve.  With the probe ``p``, its addresses
-    and ports are drawn more often, so more rules match it."""
-    addrs, pool = ADDRS, PORT_POOL
+    and ports are drawn more often, so more rules match it.  ``matches``, ``target`` and ``addrs`` are another
+    family's generator pieces (``tests/kernel_diff6.py``)."""
+    matches, target = matches or _matches, target or _target
+    pool = PORT_POOL
     if p is not None:
         addrs += (p.src, p.dst) * 3
         pool += (p.sport, p.dport) * 2
@@ -329,9 +332,9 @@ def ruleset(r: random.Random, p: Probe | None = None) -> str:
         out += [f":{u} - [0:0]" for u in USER]
         for chain in (*builtins, *USER):
             for _ in range(r.choice((0, 1, 1, 2, 2, 3, 4))):
-                m = _matches(r, table, chain, addrs, pool)
+                m = matches(r, table, chain, addrs, pool)
                 proto = any(x.startswith("-p tcp") or x.startswith("-p udp") for x in m)
-                t = _target(r, table, chain, proto)
+                t = target(r, table, chain, proto)
                 if table == "nat" and t.split()[-1:] == ["U2"] and chain in ("PREROUTING", "OUTPUT", "U1"):
                     t = "-j U1" if chain != "U1" else "-j RETURN"
                 if table == "nat" and t.split()[-1:] == ["U1"] and chain in ("INPUT", "POSTROUTING", "U2"):
@@ -538,15 +541,17 @@ class Hairpin:
     fate: str = ""  # the request's end: forward | local | drop | martian
 
 
-def hairpin_case(k: Kernel, p: Probe) -> Hairpin:
-    """hairpin's trace of ``p`` on the dumps taken from B before the packet was sent."""
+def hairpin_case(k: Kernel, p: Probe, family: int = 4) -> Hairpin:
+    """hairpin's trace of ``p`` on the dumps taken from B before the packet was sent (``family`` 6: ip6tables and
+    ``ip -6`` dumps)."""
     from hairpin import trace as tr
     from hairpin.model.net import ip_str
 
     with tempfile.TemporaryDirectory() as d:
         for name, body in k.dumps.items():
             (Path(d) / name).write_text(body)
-        node = tr.Node.load(Path(d) / "iptables-save", Path(d) / "ip-route", Path(d) / "ip-rule", Path(d) / "ip-addr")
+        files = [Path(d) / name for name in ("iptables-save", "ip-route", "ip-rule", "ip-addr")]
+        node = tr.Node.load(*files, **({"family": 6} if family == 6 else {}))
     node.listening = {(proto, port) for proto in ("tcp", "udp") for port in PORTS}
     tracer = node.tracer()
     policies: dict[tuple[str, str], int] = {}
