@@ -48,7 +48,8 @@ def test_ipv4_packets_are_not_ip6_rcv_cores() -> None:
     ("ff05::2", "multicast source, never forwarded (ip6_forward)"),
 ])  # fmt: skip
 def test_what_ip6_forward_refuses(src: str, why: str | None) -> None:
-    assert ip6.forward_refusal(a(src)) == why
+    assert ip6.forward_refusal(a(src), same_link=False) == why
+    assert ip6.forward_refusal(a(src), same_link=True) is None  # back out its own link: checked by nothing
 
 
 def test_scopes() -> None:
@@ -156,3 +157,28 @@ def test_collect_keeps_the_ipv6_state_when_printed() -> None:
     assert "{ ip -6 route show table all > ip6-route && test -s ip6-route; } 2>/dev/null || rm -f ip6-route\n" in script
     assert all(n in tr.FILES6[k] for k, n in (("iptables", "ip6tables-save"), ("routes", "ip6-route"),
                                               ("rules", "ip6-rule")))  # fmt: skip
+
+
+def test_a_multicast_destination_is_refused() -> None:
+    node = tr.Node(tr.Ruleset(), _no_routing(), family=6)
+    p, iif = tr.parse_packet("udp [fd01::1]:5 > [ff05::1:3]:547 in eth0")
+    with pytest.raises(tr.InputError) as e:
+        tr.check_packet(node, p, iif)
+    assert str(e.value) == ("packet udp [fd01::1]:5 > [ff05::1:3]:547 -: a multicast destination is not traced (IPv6 "
+                            "multicast routing and MLD are not modelled)")  # fmt: skip
+
+
+def test_a_packet_of_the_other_family_than_the_node_is_refused() -> None:
+    node = tr.Node(tr.Ruleset(), _no_routing())
+    p, iif = tr.parse_packet("tcp [fd01::1]:5 > [fd01::2]:80 in eth0")
+    with pytest.raises(tr.InputError) as e:
+        tr.check_packet(node, p, iif)
+    assert str(e.value) == ("packet tcp [fd01::1]:5 > [fd01::2]:80 SYN: an IPv6 packet, but the node's files are IPv4's "
+                            "(iptables-save, ip -4 route): give ip6tables-save and ip -6 route show table all (ip -6 "
+                            "rule)")  # fmt: skip
+
+
+def _no_routing() -> tr.iproute.NodeRouting:
+    from hairpin.routing import Routing
+
+    return tr.iproute.NodeRouting(Routing(), [], [], [], tr.iproute.TableNames())

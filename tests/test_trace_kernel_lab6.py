@@ -116,12 +116,7 @@ def _case(name: str) -> tuple[kd6.Probe, kd.Kernel]:
 
 #: where hairpin's IPv6 trace differs from the kernel (reported; strict: a fix makes the test fail until the mark
 #: goes)
-KNOWN = {
-    "link-local source back out its link": "ip6_forward checks a link-local source only when the packet leaves "
-    "by another device than it came in on (the check is the else branch of the redirect test): hairpin drops it",
-    "syn to subnet-router anycast": "tcp_v6_conn_request drops a SYN whose destination route is not RTF_LOCAL "
-    "(ipv6_unicast_destination): an anycast address gets no SYN-ACK; hairpin answers one",
-}
+KNOWN: dict[str, str] = {}  # differences from the kernel, each with its reason (none left)
 
 
 @lab

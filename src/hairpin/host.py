@@ -415,7 +415,7 @@ class LinuxHost:
         if not self.ip_forward:
             notes.append("not a local address and ip_forward=0: dropped")
             return self._drop(st, notes, "routing")
-        if v6 and (why := forward_refusal(p.src)) is not None:
+        if v6 and (why := forward_refusal(p.src, r.dev == iif)) is not None:
             notes.append(f"{why}: dropped")
             return self._drop(st, notes, "routing")
         if verbose:

@@ -9,10 +9,13 @@ Addresses are ``hairpin.model.net`` ints (IPv6 ones tagged with ``V6``).  From L
   device than lo.  IPv4's martian checks come after PREROUTING instead (``ip_route_input_slow``), and IPv6 has
   none of them: no ``accept_local`` (a packet whose source is one of the node's own addresses is routed as any
   other) and no ``rp_filter`` (ip6tables' ``-m rpfilter`` does that job).
-- ``ip6_forward`` (net/ipv6/ip6_output.c) forwards only with ``net.ipv6.conf.all.forwarding=1`` and never a
-  packet whose source is unspecified (``::``), multicast or loopback, nor one from a link-local source
-  (``fe80::/10``: ICMPv6 destination unreachable, "beyond scope of source address").  It runs after the
-  routing decision and before the FORWARD hook.
+- ``ip6_forward`` (net/ipv6/ip6_output.c) forwards only with ``net.ipv6.conf.all.forwarding=1``; a packet
+  leaving by another device than it came in on is not forwarded when its source is unspecified (``::``),
+  multicast or loopback, nor from a link-local source (``fe80::/10``: ICMPv6 destination unreachable, "beyond
+  scope of source address"); back out its own device it is (with a redirect).  It runs after the routing
+  decision and before the FORWARD hook.
+- TCP answers nothing to an anycast destination (``tcp_v6_conn_request`` and ``tcp_v6_send_reset`` require
+  ``ipv6_unicast_destination``: a local, not an anycast, route), as IPv4's TCP answers nothing to a broadcast.
 - REDIRECT (net/netfilter/nf_nat_redirect.c): in OUTPUT, to ``127.0.0.1`` (IPv4) or ``::1`` (IPv6); in
   PREROUTING, to the input device's first address (IPv4: the primary address, ``ifa_list``'s head; IPv6: the
   first usable address of ``addr_list``, kept global before link-local and newest first, as ``ip addr`` lists
@@ -66,8 +69,13 @@ def receive_refusal(src: int, dst: int, iif: str) -> str | None:
     return None
 
 
-def forward_refusal(src: int) -> str | None:
-    """Why ``ip6_forward`` refuses to forward a packet from ``src``, or None."""
+def forward_refusal(src: int, same_link: bool) -> str | None:
+    """Why ``ip6_forward`` refuses to forward a packet from ``src``, or None.  The source is checked only when the
+    packet leaves by another device than it came in on (``same_link`` False): the check is the ``else`` of the
+    test that sends a redirect instead (``IP6CB(skb)->iif == dst->dev->ifindex``), so a link-local source is
+    forwarded back out its own link (measured: Linux 6.18)."""
+    if same_link:
+        return None
     if src in (V6, _LOOPBACK6) or _multicast(src):
         kind = "unspecified" if src == V6 else "multicast" if _multicast(src) else "loopback"
         return f"{kind} source, never forwarded (ip6_forward)"

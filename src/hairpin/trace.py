@@ -307,6 +307,9 @@ def check_packet(node: Node, packet: Packet, iif: str | None) -> None:
                 "iptables-save and ip -4 route show table all (ip rule)")  # fmt: skip
         raise InputError(f"packet {packet}: an IPv{6 if is_v6(packet.dst) else 4} packet, but the node's files are "
                          f"IPv{node.family}'s ({have}): give {want}")  # fmt: skip
+    if is_v6(packet.dst) and packet.dst >> 120 & 0xFF == 0xFF:
+        raise InputError(f"packet {packet}: a multicast destination is not traced (IPv6 multicast routing and MLD "
+                         "are not modelled)")  # fmt: skip
     if iif is not None and node.links and iif not in node.links:
         known = ", ".join(sorted(node.links))
         raise InputError(f"packet {packet}: the node has no interface {iif!r} (its files name: {known})")

@@ -206,6 +206,14 @@ class Tracer:
             leg = Leg("reply", q, None, kind="none", node=self.node.name)
             leg.verdict = f"TCP answers nothing to {ip_str(q.dst)}, a broadcast address (tcp_v4_conn_request)"
             return leg
+        route = self.host.routing.lookup(q.dst, q.src) if is_v6(q.dst) else None
+        if q.proto == "tcp" and route is not None and route.route is not None and route.route.type == "anycast":
+            # tcp_v6_conn_request and tcp_v6_send_reset answer only a unicast destination (ipv6_unicast_destination:
+            # an RTF_LOCAL route; an anycast route is not one)
+            leg = Leg("reply", q, None, kind="none", node=self.node.name)
+            leg.verdict = (f"TCP answers nothing to {ip_str(q.dst)}, an anycast address of the node "
+                           "(tcp_v6_conn_request)")  # fmt: skip
+            return leg
         known = self.node.listening
         listens = known is None or (q.proto, q.dport) in known
         if not listens and q.proto == "udp":

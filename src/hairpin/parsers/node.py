@@ -137,17 +137,12 @@ def build_routing(routes: list[iproute.ParsedRoute], rules: list[iproute.ParsedR
             dev = r.entry.dev
             if dev is not None and dev not in links and r.entry.table != LOCAL_TABLE:
                 warnings.append(f"{routes_file}:{r.line}: route uses {dev}, which {addrs_file} does not list")
-    multicast: list[int] = []
     for pr in routes:
         if any(t == "nexthop" for t in pr.extra):
             warnings.append(f"{routes_file}:{pr.line}: multipath route: only its first next hop is used")
-        if family == 6 and pr.entry.type == "multicast":
-            multicast.append(pr.line)  # one per interface in every IPv6 local table (ff00::/8): said once
-        elif pr.entry.type in (("throw", "nat") if family == 6 else ("throw", "nat", "multicast", "anycast")):
+        # (IPv6's multicast routes, ff00::/8 on every interface: trace refuses a multicast destination instead)
+        if pr.entry.type in (("throw", "nat") if family == 6 else ("throw", "nat", "multicast", "anycast")):
             warnings.append(f"{routes_file}:{pr.line}: route type {pr.entry.type} is treated as unicast")
-    if multicast:
-        warnings.append(f"{routes_file}:{multicast[0]}: route type multicast (line{'s' if len(multicast) > 1 else ''} "
-                        f"{', '.join(map(str, multicast))}) is treated as unicast")  # fmt: skip
     entries = [r.entry for r in rules or [] if r.entry is not None]
     routing = (Routing(rules=sorted(entries, key=lambda e: e.priority), family=family) if rules
                else Routing(family=family))  # fmt: skip
