@@ -109,7 +109,7 @@ class _Draws(random.Random):
 
 
 def _why(why: str, q: Packet, oif: str | None) -> list[str]:
-    return [f"{why} from the backend {ip_str(q.dst)}:{q.dport}, arriving on {oif}"]
+    return [f"{why} from the backend {q.dest}, arriving on {oif}"]
 
 
 class Tracer:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import replace
 from html import escape
 
 from hairpin.model.hop import Hop
@@ -174,9 +175,22 @@ LEGEND = (
 )
 
 
+#: width of one character of the 15px bold title, for widening the picture to hold it
+TITLE_CHAR_W = 9.4
+
+
+def _fitted(d: Diagram) -> Diagram:
+    """``d`` widened, when its title or an arrow's label is wider than its lanes (long IPv6 endpoints), so that
+    nothing is cut at the picture's right edge: the lanes stay where they are, the room is added on the right."""
+    labels = [len(r.label) for r in d.rows if isinstance(r, Arrow)]
+    need = max(MARGIN * 2 + len(d.title) * TITLE_CHAR_W, TIME_W + max(labels, default=0) * CHAR_W + 8)
+    return d if need <= d.width else replace(d, width=float(int(need + 0.999)))
+
+
 def draw(d: Diagram, *, id_prefix: str = "sq", legend: str = LEGEND) -> str:
     """The SVG text of a laid-out diagram, with ``legend`` under the title."""
     p = re.sub(r"[^A-Za-z0-9_-]", "", id_prefix) or "sq"
+    d = _fitted(d)
     w, h = d.width, d.height
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="{p} sequence" width="{_num(w)}" height="{_num(h)}" '
