@@ -109,3 +109,16 @@ def test_refusals(table: str, rule: str, message: str) -> None:
     with pytest.raises(ParseError) as e:
         nft.parse(f"table {table} t {{\n\tchain c {{\n\t\t{rule}\n\t}}\n}}\n", "s")
     assert str(e.value) == message
+
+
+def test_nft_json_reads_as_the_text_does() -> None:
+    tj, form, warnings = read_nft((DATA / "nft-dual-stack.json").read_text(), "j", False, 6)
+    assert tj is not None and (tj.family, form, warnings) == (
+        6, "nft -j list ruleset (table ip6 kube-proxy)", ["j: entry 53: table ip kube-proxy: IPv4, not traced"])
+    tt, _, _ = read_nft(DUAL, "n", False, 6)
+    assert tt is not None
+    assert {n: [r.steps for r in c.rules] for n, c in tj.chains.items()} == {
+        n: [r.steps for r in c.rules] for n, c in tt.chains.items()}
+    ctx = Context(syn("fd00:99::1", "fd00:10:96::14", 80), Node(), "PREROUTING", iif="eth0", choose=draws(1))  # type: ignore[arg-type]
+    v = tj.run("nat", "PREROUTING", ctx)
+    assert v.nat is not None and v.nat.addr == addr_int(EPS[1]) and v.nat.port == 80

@@ -1,6 +1,11 @@
 """nftables: a parser for the ``nft list table`` text subset kube-proxy's nftables mode writes, and an
 evaluator of that table for one packet at one hook.
 
+Its IPv6 table (``table ip6 kube-proxy``: ``family`` 6) is the same with ``ip6 saddr|daddr``, ``ipv6_addr`` sets,
+``dnat to [A]:P`` and ``dnat ip6 to numgen ... map``; its addresses are tagged as IPv6 packets' are
+(hairpin.model.net), so no IPv4 packet meets them.  A match of the other family (``ip6 daddr`` in ``table ip``)
+is refused: a table of one family sees only that family's packets.
+
 What it knows (nft(8) semantics; the statements are the ones kubernetes pkg/proxy/nftables/proxier.go
 writes, see ``hairpin.kube.nftables``):
 

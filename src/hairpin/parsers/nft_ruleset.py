@@ -317,8 +317,9 @@ def _stmt(e: Any) -> str:
             ((op, (a, b)),) = value.items()
             return f"{_expr(v['key'])} set {_expr(a)} {op} {_hex(b)}"
         return f"{_expr(v['key'])} set {_value(value)}"
-    if k == "dnat":
-        return f"dnat to {v['addr']}" + (f":{v['port']}" if "port" in v else "")
+    if k == "dnat":  # an IPv6 address with a port is bracketed, as nft prints it (RFC 3986)
+        addr = f"[{v['addr']}]" if ":" in str(v["addr"]) and "port" in v else v["addr"]
+        return f"dnat to {addr}" + (f":{v['port']}" if "port" in v else "")
     if k == "masquerade":
         flags = v.get("flags") if isinstance(v, dict) else None
         return "masquerade" + (f" {flags if isinstance(flags, str) else ' '.join(flags)}" if flags else "")
