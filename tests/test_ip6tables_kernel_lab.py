@@ -105,3 +105,68 @@ def test_output_counters_are_the_rules_hairpin_matches(netns: str, dst: str, dev
     assert v.steps[0].effect == "jump T" and all(s.effect == "no target: counted" for s in v.steps[1:])
     mine = {s.rule.index - 1 for s in v.steps[1:]}
     assert mine == real, ({MATCHES[i] for i in mine - real}, {MATCHES[i] for i in real - mine})
+
+
+# ------------------------------------------------------------------------------------ received packets
+
+#: what a received packet meets in mangle PREROUTING (an output interface is not known there: the kernel refuses
+#: --limit-iface-out at PREROUTING, and -o matches nothing)
+MATCHES_IN = [m.replace("--limit-iface-out", "--limit-iface-in") for m in MATCHES if not m.startswith("-o ")] + [
+    "-i veth0", "-i lo", "-m addrtype --src-type LOCAL --limit-iface-in"]  # fmt: skip
+#: destinations the peer sends to (each reaches the node: its neighbour entries point at the node's veth0)
+SENDS_IN = ["fd00::100", "fd00::300", "fd01::7", "ff02::1", "ff05::2"]
+
+
+def ruleset_in() -> str:
+    lines = ["*mangle", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]",
+             ":OUTPUT ACCEPT [0:0]", ":POSTROUTING ACCEPT [0:0]", ":T - [0:0]",
+             "-A PREROUTING -p udp -m udp --sport 40000 -j T"]  # fmt: skip
+    lines += [f"-A T {m}" for m in MATCHES_IN]
+    return "\n".join([*lines, "COMMIT", ""])
+
+
+@pytest.fixture(scope="module")
+def pair() -> object:
+    node, peer = (f"hpw-v6rules-{k}-{uuid.uuid4().hex[:6]}" for k in ("n", "p"))
+    for ns in (node, peer):
+        subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        sh(node, "sysctl", "-qw", "net.ipv6.conf.default.addr_gen_mode=1")
+        sh(peer, "sysctl", "-qw", "net.ipv6.conf.default.addr_gen_mode=1")
+        sh(node, "ip", "link", "add", "veth0", "type", "veth", "peer", "name", "veth1", "netns", peer)
+        for ns, dev, addr in ((node, "veth0", NODE), (peer, "veth1", "fd00::200")):
+            sh(ns, "ip", "link", "set", "lo", "up")
+            sh(ns, "ip", "link", "set", dev, "up")
+            sh(ns, "ip", "addr", "add", f"{addr}/64", "dev", dev, "nodad")
+        mac = re.search(r"link/ether (\S+)", sh(node, "ip", "link", "show", "veth0"))
+        assert mac is not None
+        for dst in ("fd00::100", "fd00::300"):
+            sh(peer, "ip", "-6", "neigh", "replace", dst, "lladdr", mac.group(1), "dev", "veth1", "nud", "permanent")
+        sh(peer, "ip", "-6", "route", "add", "fd01::/64", "via", "fd00::100", "dev", "veth1")
+        sh(node, "ip6tables-nft-restore", stdin=ruleset_in())
+        yield node, peer
+    finally:
+        for ns in (node, peer):
+            subprocess.run(["ip", "netns", "del", ns], check=False)
+
+
+@pytest.mark.parametrize("dst", SENDS_IN)
+def test_prerouting_counters_are_the_rules_hairpin_matches(pair: tuple[str, str], dst: str) -> None:
+    node, peer = pair
+    sh(node, "ip6tables-nft", "-t", "mangle", "-Z", "T")
+    sh(peer, "python3", "-c", "import socket, time; s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); "
+       f"s.bind(('fd00::200', 40000)); s.sendto(b'x', ('{dst}', 5000, 0, socket.if_nametoindex('veth1'))); "
+       "time.sleep(0.2)")  # fmt: skip
+    rules = [ln for ln in sh(node, "ip6tables-nft-save", "-c", "-t", "mangle").splitlines() if ln.startswith("[")
+             and " -A T " in ln]  # fmt: skip
+    assert len(rules) == len(MATCHES_IN)
+    real = {i for i, ln in enumerate(rules) if not ln.startswith("[0:")}
+    assert real, "the datagram did not reach the node"
+    rs, _ = forms.read_iptables(ruleset_in(), "lab6in", None, 6)
+    iptables_check.check(rs)
+    p = Packet(addr_int("fd00::200"), 40000, addr_int(dst), 5000, proto="udp")
+    ctx = Context(p, Host(), "PREROUTING", "veth0", None, ct_orig_dst=(p.dst, p.dport))
+    v = Evaluator(rs).run("mangle", "PREROUTING", ctx)
+    assert v.steps[0].effect == "jump T" and all(s.effect == "no target: counted" for s in v.steps[1:])
+    mine = {s.rule.index - 1 for s in v.steps[1:]}
+    assert mine == real, ({MATCHES_IN[i] for i in mine - real}, {MATCHES_IN[i] for i in real - mine})

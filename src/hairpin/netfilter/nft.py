@@ -1,6 +1,11 @@
 """nftables: a parser for the ``nft list table`` text subset kube-proxy's nftables mode writes, and an
 evaluator of that table for one packet at one hook.
 
+Its IPv6 table (``table ip6 kube-proxy``: ``family`` 6) is the same with ``ip6 saddr|daddr``, ``ipv6_addr`` sets,
+``dnat to [A]:P`` and ``dnat ip6 to numgen ... map``; its addresses are tagged as IPv6 packets' are
+(hairpin.model.net), so no IPv4 packet meets them.  A match of the other family (``ip6 daddr`` in ``table ip``)
+is refused: a table of one family sees only that family's packets.
+
 What it knows (nft(8) semantics; the statements are the ones kubernetes pkg/proxy/nftables/proxier.go
 writes, see ``hairpin.kube.nftables``):
 
@@ -37,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hairpin.errors import ParseError
-from hairpin.model.net import ip_int
+from hairpin.model.net import addr_int, ip_int, net_of
 from hairpin.netfilter.evaluate import Context, NatAction, Step, Verdict, over_budget
 from hairpin.netfilter.rules import Rule
 from hairpin.text import split_lines
@@ -81,7 +86,7 @@ class NftChain:
 
 @dataclass
 class NftTable:
-    """One parsed ``table ip NAME``."""
+    """One parsed ``table ip NAME`` (or ``table ip6 NAME``: ``family`` 6, its addresses tagged as IPv6 ones are)."""
 
     name: str
     chains: dict[str, NftChain] = field(default_factory=dict)
@@ -102,6 +107,7 @@ class NftTable:
     #: rules the walks may still look at (None: no bound), as for hairpin.netfilter.evaluate.Evaluator
     budget: int | None = field(default=None, repr=False, compare=False)
     file: str | None = field(default=None, repr=False, compare=False)
+    family: int = 4
 
     def base_chains(self, kind: str, hook: str) -> list[NftChain]:
         """Base chains of ``kind`` on ``hook`` (iptables hook name), by priority.
@@ -251,24 +257,28 @@ def _draw(n: int, rule: NftRule, ctx: Context) -> int:
 
 
 _NUM = r"(0x[0-9a-fA-F]+|\d+)"
+#: an address of either family as nft prints it (an IPv6 one in ``table ip6``: kube-proxy writes ``ip6`` matches
+#: there, pkg/proxy/nftables/proxier.go ``ipX``)
+_ADDR = r"(\d+\.\d+\.\d+\.\d+|[0-9a-fA-F]*:[0-9a-fA-F:.]*)"
 _TUPLE_TYPE = "type ipv4_addr . ipv4_addr . inet_proto . inet_service"
+_TUPLE_TYPE6 = "type ipv6_addr . ipv6_addr . inet_proto . inet_service"
 _STATEMENTS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"ct state new"), "ctnew"),
     (re.compile(r"ct status dnat"), "ctdnat"),
-    (re.compile(r"ip saddr \. ip daddr \. meta l4proto \. th dport @([\w./-]+)"), "intuple"),
+    (re.compile(r"(?:ip|ip6) saddr \. (?:ip|ip6) daddr \. meta l4proto \. th dport @([\w./-]+)"), "intuple"),
     (re.compile(r"(tcp|udp|sctp) dport (\d+)"), "l4port"),
-    (re.compile(r"ip (saddr|daddr) (!= )?(\d+\.\d+\.\d+\.\d+)(?:/(\d+))?"), "addr"),
-    (re.compile(r"ip (saddr|daddr) (!= )?(?:@([\w./-]+)|\{ ([\d./, ]+) \})"), "inset"),
-    (re.compile(r"update @([\w./-]+) \{ ip saddr \}"), "update"),
+    (re.compile(rf"(?:ip|ip6) (saddr|daddr) (!= )?{_ADDR}(?:/(\d+))?"), "addr"),
+    (re.compile(r"(?:ip|ip6) (saddr|daddr) (!= )?(?:@([\w./-]+)|\{ ([\da-fA-F:./, ]+) \})"), "inset"),
+    (re.compile(r"update @([\w./-]+) \{ (?:ip|ip6) saddr \}"), "update"),
     (re.compile(r"fib (saddr|daddr) type local"), "fiblocal"),
     (re.compile(rf"meta mark & {_NUM} (==|!=) {_NUM}"), "markeq"),
-    (re.compile(r"ip daddr \. meta l4proto \. th dport vmap @([\w.-]+)"), "vmap3"),
+    (re.compile(r"(?:ip|ip6) daddr \. meta l4proto \. th dport vmap @([\w.-]+)"), "vmap3"),
     (re.compile(r"meta l4proto \. th dport vmap @([\w.-]+)"), "vmap2"),
     (re.compile(r"numgen random mod (\d+) vmap \{ ([^}]*) \}"), "numgen"),
     (re.compile(rf"meta mark set meta mark \| {_NUM}"), "markor"),
     (re.compile(rf"meta mark set meta mark \^ {_NUM}"), "markxor"),
-    (re.compile(r"meta l4proto (tcp|udp|sctp) dnat to ([\d.]+):(\d+)"), "dnat"),
-    (re.compile(r"meta l4proto (tcp|udp|sctp) dnat ip to numgen random mod (\d+) map \{ ([^}]*) \}"), "dnatmap"),
+    (re.compile(r"meta l4proto (tcp|udp|sctp) dnat (?:ip6 )?to (\d+\.\d+\.\d+\.\d+|\[[0-9a-fA-F:.]+\]):(\d+)"), "dnat"),
+    (re.compile(r"meta l4proto (tcp|udp|sctp) dnat ip6? to numgen random mod (\d+) map \{ ([^}]*) \}"), "dnatmap"),
     (re.compile(r"masquerade( fully-random)?"), "masq"),
     # nft's counter statement (``nft list ruleset`` shows its numbers; ``counter name X`` counts in a named
     # counter object): it counts and never changes the packet or the verdict (nft_counter.c)
@@ -290,7 +300,7 @@ def _compile(text: str, file: str, line: int) -> tuple[tuple[str, ...], ...]:
             raise ParseError(f"nft statement not modelled: {rest!r}", file, line)
         g = m.groups()
         if kind == "addr":
-            net, mask = _network(g[2], g[3] or "32", file, line)
+            net, mask = _network(g[2], g[3] or "", file, line)
             steps.append(("addr", g[0], (g[1] or "==").strip(), str(net), str(mask)))
         elif kind == "inset":
             if g[3]:
@@ -313,15 +323,15 @@ def _compile(text: str, file: str, line: int) -> tuple[tuple[str, ...], ...]:
                 raise ParseError(f"numgen mod {n} needs elements 0..{n - 1}", file, line)
             steps.append(("numgen", *(table[str(i)] for i in range(n))))
         elif kind == "dnat":
-            steps.append(("dnat", g[0], str(ip_int(g[1])), g[2]))
+            steps.append(("dnat", g[0], str(_addr(g[1].strip("[]"), file, line)), g[2]))
         elif kind == "dnatmap":
             n = int(g[1])
             found: dict[str, str] = {}
             for elem in g[2].split(","):
-                m2 = re.fullmatch(r"\s*(\d+) : (\d+\.\d+\.\d+\.\d+) \. (\d+)\s*", elem)
+                m2 = re.fullmatch(rf"\s*(\d+) : {_ADDR} \. (\d+)\s*", elem)
                 if not m2:
                     raise ParseError(f"dnat map element not modelled: {elem.strip()!r}", file, line)
-                found[m2.group(1)] = f"{ip_int(m2.group(2))}:{m2.group(3)}"
+                found[m2.group(1)] = f"{_addr(m2.group(2), file, line)}:{m2.group(3)}"
             if n != len(found) or set(found) != {str(i) for i in range(n)}:
                 raise ParseError(f"numgen mod {n} needs elements 0..{n - 1}", file, line)
             steps.append(("dnatmap", g[0], *(found[str(i)] for i in range(n))))
@@ -357,10 +367,18 @@ def _seconds(text: str) -> float:
 
 def _tuple(element: str, file: str, line: int) -> tuple[int, int, str, int]:
     """``a . b . tcp . 80`` -> (a, b, "tcp", 80)."""
-    m = re.fullmatch(r"\s*(\d+\.\d+\.\d+\.\d+) \. (\d+\.\d+\.\d+\.\d+) \. (tcp|udp|sctp) \. (\d+)\s*", element)
+    m = re.fullmatch(rf"\s*{_ADDR} \. {_ADDR} \. (tcp|udp|sctp) \. (\d+)\s*", element)
     if not m:
         raise ParseError(f"set element not modelled: {element.strip()!r}", file, line)
-    return ip_int(m.group(1)), ip_int(m.group(2)), m.group(3), int(m.group(4))
+    return _addr(m.group(1), file, line), _addr(m.group(2), file, line), m.group(3), int(m.group(4))
+
+
+def _addr(text: str, file: str, line: int) -> int:
+    """An address of either family as an int (IPv6 tagged: ``hairpin.model.net.addr_int``)."""
+    try:
+        return addr_int(text)
+    except ValueError:
+        raise ParseError(f"bad address {text[:40]!r}", file, line) from None
 
 
 def _networks(text: str, file: str, line: int) -> list[tuple[int, int]]:
@@ -368,11 +386,21 @@ def _networks(text: str, file: str, line: int) -> list[tuple[int, int]]:
     out = []
     for item in text.split(","):
         addr, _, prefix = item.strip().partition("/")
-        out.append(_network(addr, prefix or "32", file, line))
+        out.append(_network(addr, prefix, file, line))
     return out
 
 
 def _network(addr: str, prefix: str, file: str, line: int) -> tuple[int, int]:
+    """(network, mask) of ``addr/prefix`` (no prefix: the host); an IPv6 one tagged (``net_of``)."""
+    if ":" in addr:
+        if prefix and (not prefix.isdigit() or int(prefix) > 128):
+            raise ParseError(f"bad prefix length /{prefix[:20]} (0 to 128)", file, line)
+        try:
+            net, mask, _ = net_of(f"{addr}/{prefix or 128}", True)
+        except ValueError:
+            raise ParseError(f"bad address {addr[:40]!r}", file, line) from None
+        return net, mask
+    prefix = prefix or "32"
     if not prefix.isdigit() or int(prefix) > 32:
         raise ParseError(f"bad prefix length /{prefix[:20]} (0 to 32)", file, line)
     mask = (0xFFFFFFFF << (32 - int(prefix))) & 0xFFFFFFFF
@@ -423,10 +451,10 @@ def parse(text: str, file: str = "<nft>") -> NftTable:
         if not s:
             continue
         if table is None:
-            m = re.fullmatch(r"table ip ([\w.-]+) \{", s)
+            m = re.fullmatch(r"table (ip|ip6) ([\w.-]+) \{", s)
             if not m:
-                raise ParseError("expected 'table ip NAME {'", file, no)
-            table = NftTable(m.group(1), file=file)
+                raise ParseError("expected 'table ip NAME {' or 'table ip6 NAME {'", file, no)
+            table = NftTable(m.group(2), file=file, family=6 if m.group(1) == "ip6" else 4)
             continue
         if s == "}":
             chain, vmap, nset = None, None, None
@@ -453,20 +481,20 @@ def parse(text: str, file: str = "<nft>") -> NftTable:
                 table.tuples[nset] = {_tuple(e, file, no) for e in body.split(",")}
             elif s.startswith("elements = {"):
                 body = s[len("elements = {") : s.rindex("}")]
-                if not re.fullmatch(r"[\d./, ]+", body):
+                if not re.fullmatch(r"[\d./, ]+" if table.family == 4 else r"[\da-fA-F:./, ]+", body):
                     raise ParseError(f"set element not modelled: {body.strip()!r}", file, no)
                 table.sets[nset] = _networks(body, file, no)
-            elif s == _TUPLE_TYPE:
+            elif s == (_TUPLE_TYPE if table.family == 4 else _TUPLE_TYPE6):
                 del table.sets[nset]
                 table.tuples[nset] = set()
-            elif s.startswith("type ") and s != "type ipv4_addr":
+            elif s.startswith("type ") and s != ("type ipv4_addr" if table.family == 4 else "type ipv6_addr"):
                 raise ParseError(f"set type not modelled: {s!r}", file, no)
             elif s.startswith("timeout "):
                 try:
                     table.timeouts[nset] = _seconds(s.removeprefix("timeout ").strip())
                 except ValueError:
                     raise ParseError(f"set timeout not modelled: {s!r}", file, no) from None
-            elif not s.startswith(("type ipv4_addr", "comment ", "flags ", "size ")):
+            elif not s.startswith(("type ipv4_addr", "type ipv6_addr", "comment ", "flags ", "size ")):
                 raise ParseError(f"set line not modelled: {s!r}", file, no)
             continue
         if vmap is not None:
@@ -482,8 +510,9 @@ def parse(text: str, file: str = "<nft>") -> NftTable:
                     k = re.sub(r'\s*comment "[^"]*"', "", k).strip()
                     parts = tuple(x.strip() for x in k.split(" . "))
                     key = tuple(
-                        str(ip_int(x)) if re.fullmatch(r"[\d.]+", x) and x.count(".") == 3 else x for x in parts
-                    )
+                        str(ip_int(x)) if re.fullmatch(r"[\d.]+", x) and x.count(".") == 3
+                        else str(_addr(x, file, no)) if ":" in x else x for x in parts
+                    )  # fmt: skip
                     table.vmaps[vmap][key] = v.strip()
             elif not s.startswith(("type ", "comment ", "flags ")):
                 raise ParseError(f"map line not modelled: {s!r}", file, no)
@@ -496,6 +525,12 @@ def parse(text: str, file: str = "<nft>") -> NftTable:
             continue
         if s.startswith("comment "):
             continue
+        bare = re.sub(r'\s*comment "[^"]*"\s*$', "", s)
+        if re.search(r"(?:^| )ip6 " if table.family == 4 else r"(?:^| )ip (?:saddr|daddr)", bare):
+            # nft loads it, but a table of one family sees only that family's packets (nf_tables_api.c): the
+            # match never holds; kube-proxy never writes it
+            raise ParseError(f"an {'ip6' if table.family == 4 else 'ip'} match in table "
+                             f"{'ip' if table.family == 4 else 'ip6'} {table.name}: not modelled", file, no)  # fmt: skip
         chain.rules.append(NftRule(chain.name, s, no, _compile(s, file, no)))
     if table is None:
         raise ParseError("no table", file, 1)
@@ -506,7 +541,8 @@ def parse(text: str, file: str = "<nft>") -> NftTable:
                 if name and name not in table.sets:
                     raise ParseError(f"set {name!r} is not defined", file, r.line)
                 if st[0] == "intuple" and st[1] not in table.tuples:
-                    raise ParseError(f"set {st[1]!r} is not a defined set of {_TUPLE_TYPE[5:]}", file, r.line)
+                    raise ParseError(f"set {st[1]!r} is not a defined set of "
+                                     f"{(_TUPLE_TYPE if table.family == 4 else _TUPLE_TYPE6)[5:]}", file, r.line)
                 targets = st[1:] if st[0] == "numgen" else st[1:] if st[0] == "verdict" else ()
                 for t in targets:
                     word, _, name = t.partition(" ")

@@ -6,7 +6,8 @@ its tables and checked before the tracer uses kube-proxy's.
 - ``table ip filter|nat|mangle|raw|security`` are iptables-nft's tables (other components, such as the AWS VPC
   CNI, still write iptables rules through iptables-nft): nft prints their xtables matches only as comments, so
   they are read from ``iptables-save`` instead; without that file they are left out with a warning.
-- ``table ip6 ...``: IPv6, not traced (said).  Any other table with rules: refused (its rules would act on the
+- ``table ip6 ...``: IPv6, not traced (said); with ``family`` 6, ``table ip6 kube-proxy`` (kube-proxy's IPv6 table:
+  ``ip6 daddr``, ``ip6 saddr``, ``dnat to [A]:P``) is the one read and the ``table ip`` ones are left out instead.  Any other table with rules: refused (its rules would act on the
   packet and hairpin cannot read them); one whose chains are all empty with policy accept is left out, said
   (nft(8): a base chain's policy applies to what its rules do not decide; with no rules, accept lets every
   packet through).
@@ -37,14 +38,16 @@ _IPTABLES_NFT = {"filter", "nat", "mangle", "raw", "security"}
 
 
 @refusing_long_numbers
-def read_nft(text: str, file: str, have_iptables: bool) -> tuple[NftTable | None, str, list[str]]:
+def read_nft(text: str, file: str, have_iptables: bool, family: int = 4) -> tuple[NftTable | None, str, list[str]]:
     """kube-proxy's table, the form read, and warnings for the tables left out.  No kube-proxy table and an
-    iptables-save given: None (an iptables-mode node whose ruleset holds only iptables-nft's tables)."""
+    iptables-save given: None (an iptables-mode node whose ruleset holds only iptables-nft's tables).  ``family``
+    6 reads kube-proxy's IPv6 table (``table ip6 kube-proxy``, which a dual-stack node's kube-proxy writes beside
+    ``table ip kube-proxy``) and iptables-nft's ``table ip6`` ones, and leaves the ``table ip`` ones out (said)."""
     entry_of: dict[int, int] | None = None
     if text.lstrip().startswith("{"):
         text, entry_of = _from_json(text, file)
     try:
-        table, form, warnings = _read_text(text, file, have_iptables)
+        table, form, warnings = _read_text(text, file, have_iptables, "ip6" if family == 6 else "ip")
     except ParseError as e:
         if entry_of is None or e.line is None:
             raise
@@ -59,7 +62,8 @@ def read_nft(text: str, file: str, have_iptables: bool) -> tuple[NftTable | None
     return table, form, warnings
 
 
-def _read_text(text: str, file: str, have_iptables: bool) -> tuple[NftTable | None, str, list[str]]:
+def _read_text(text: str, file: str, have_iptables: bool, ours: str = "ip") -> tuple[NftTable | None, str,
+                                                                                     list[str]]:  # fmt: skip
     lines = split_lines(text)
     blocks: list[tuple[str, str, int, int]] = []  # family, name, first line, last line (1-based)
     depth = 0
@@ -86,34 +90,36 @@ def _read_text(text: str, file: str, have_iptables: bool) -> tuple[NftTable | No
     theirs: list[str] = []  # iptables-nft's tables
     for family, name, first, last in blocks:
         where = f"{file}:{first}"
-        if family == "ip6":
-            warnings.append(f"{where}: table ip6 {name}: IPv6, not traced")
+        if family in ("ip", "ip6") and family != ours:
+            warnings.append(f"{where}: table {family} {name}: {'IPv6' if family == 'ip6' else 'IPv4'}, not traced")
             continue
-        if family == "ip" and name in _IPTABLES_NFT:
+        if family == ours and name in _IPTABLES_NFT:
             theirs.append(name)
             if not have_iptables:
-                warnings.append(f"{where}: table ip {name} is iptables-nft's: its rules are left out; give the "
-                                "node's iptables-save (iptables-nft-save) too to trace them")  # fmt: skip
+                save = "ip6tables-save (ip6tables-nft-save)" if ours == "ip6" else "iptables-save (iptables-nft-save)"
+                warnings.append(f"{where}: table {ours} {name} is iptables-nft's: its rules are left out; give the "
+                                f"node's {save} too to trace them")  # fmt: skip
             continue
-        if (family, name) != ("ip", "kube-proxy") and _inert(lines[first:last - 1]):
+        if (family, name) != (ours, "kube-proxy") and _inert(lines[first:last - 1]):
             warnings.append(f"{where}: table {family} {name}: no rules (its chains are empty, their policies accept): "
                             "it cannot act on a packet")  # fmt: skip
             continue
-        if (family, name) != ("ip", "kube-proxy"):
-            raise ParseError(f"table {family} {name}: not modelled (hairpin reads kube-proxy's table ip kube-proxy "
+        if (family, name) != (ours, "kube-proxy"):
+            raise ParseError(f"table {family} {name}: not modelled (hairpin reads kube-proxy's table {ours} kube-proxy "
                              "and iptables-nft's tables through iptables-save)", file, first)  # fmt: skip
         body = "\n" * (first - 1) + "\n".join(lines[first - 1 : last])
         found = parse(body, file)
     if found is None:
         if have_iptables:
-            return None, "nft list ruleset (no table ip kube-proxy: iptables mode, rules from iptables-save)", warnings
+            return None, f"nft list ruleset (no table {ours} kube-proxy: iptables mode, rules from iptables-save)", \
+                warnings
         if theirs:
-            raise ParseError(f"no table ip kube-proxy (kube-proxy's nftables mode); its tables ip {', '.join(theirs)} "
-                             "are iptables-nft's (kube-proxy in iptables mode): give the node's iptables-save with "
-                             "--iptables-save instead", file, 1)  # fmt: skip
-        raise ParseError("no table ip kube-proxy (kube-proxy's nftables mode)", file, 1)
+            raise ParseError(f"no table {ours} kube-proxy (kube-proxy's nftables mode); its tables {ours} "
+                             f"{', '.join(theirs)} are iptables-nft's (kube-proxy in iptables mode): give the node's "
+                             "iptables-save with --iptables-save instead", file, 1)  # fmt: skip
+        raise ParseError(f"no table {ours} kube-proxy (kube-proxy's nftables mode)", file, 1)
     _check_loops(found, file)
-    return found, "nft list ruleset (table ip kube-proxy)", warnings
+    return found, f"nft list ruleset (table {ours} kube-proxy)", warnings
 
 
 _EMPTY_CHAIN = re.compile(
@@ -311,8 +317,9 @@ def _stmt(e: Any) -> str:
             ((op, (a, b)),) = value.items()
             return f"{_expr(v['key'])} set {_expr(a)} {op} {_hex(b)}"
         return f"{_expr(v['key'])} set {_value(value)}"
-    if k == "dnat":
-        return f"dnat to {v['addr']}" + (f":{v['port']}" if "port" in v else "")
+    if k == "dnat":  # an IPv6 address with a port is bracketed, as nft prints it (RFC 3986)
+        addr = f"[{v['addr']}]" if ":" in str(v["addr"]) and "port" in v else v["addr"]
+        return f"dnat to {addr}" + (f":{v['port']}" if "port" in v else "")
     if k == "masquerade":
         flags = v.get("flags") if isinstance(v, dict) else None
         return "masquerade" + (f" {flags if isinstance(flags, str) else ' '.join(flags)}" if flags else "")
