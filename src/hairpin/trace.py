@@ -215,7 +215,7 @@ class Node:
         nft = None
         nft_warnings: list[str] = []
         if nft_file is not None:
-            nft, form, nft_warnings = read_nft(iproute.read_text(nft_file), str(nft_file), bool(ipt))
+            nft, form, nft_warnings = read_nft(iproute.read_text(nft_file), str(nft_file), bool(ipt), family)
             nf.forms["nft"] = f"{nft_file}: {form}"
         ct = None
         if conntrack_file is not None:
