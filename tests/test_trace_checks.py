@@ -22,6 +22,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
                           check=False)  # fmt: skip
 
 
+LINE_FIREWALL = 72  # -A KUBE-FIREWALL ... -m mark --mark 0x8000/0x8000 -j DROP
 CASES = [
     ("-j KUBE-SERVICES\n", "-j KUBE-NOPE\n", 1, 30, "-j KUBE-NOPE: no chain KUBE-NOPE in *nat and no such target"),
     ("-j KUBE-SERVICES\n", "-j FROBNICATE\n", 1, 30, "-j FROBNICATE: no chain FROBNICATE in *nat and no such target"),
@@ -51,6 +52,9 @@ CASES = [
      "unknown match -m frobnicate (iptables: Couldn't load match `frobnicate')"),
     ("-m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n", "-m \"\" -j KUBE-SERVICES\n", 1, 30,
      "-m \"\": a match module has a name (iptables: Couldn't load match `')"),
+    ("-m mark --mark 0x8000/0x8000 -j DROP", "-m mark --mark 0x8000/0x8000 -j REJECT --reject-with tcp-reset", 1,
+     LINE_FIREWALL, "REJECT --reject-with tcp-reset needs -p tcp: the kernel refuses it otherwise (ipt_REJECT.c "
+     "reject_tg_check: TCP_RESET invalid for non-tcp)"),
 ]  # fmt: skip
 
 

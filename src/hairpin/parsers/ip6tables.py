@@ -249,11 +249,17 @@ def reject6(rule: Rule, f: str | None, line: int) -> None:
         raise ParseError(f'unknown reject type "{o.value}" (ip6tables\' REJECT takes '
                          f"{', '.join(sorted({v[0] for v in REJECT_WITH.values()}))})", f, line)  # fmt: skip
     if o.value == "tcp-reset":
-        tcp = any(m.module == "" and m.options[0].name == "-p" and not m.options[0].negated
-                  and m.options[0].value.lower() in ("tcp", "6") for m in rule.matches if m.options)  # fmt: skip
-        if not tcp:
-            raise ParseError("REJECT --reject-with tcp-reset needs -p tcp: the kernel refuses it otherwise "
-                             "(ip6t_REJECT.c reject_tg6_check: TCP_RESET illegal for non-tcp)", f, line)  # fmt: skip
+        require_tcp(rule, f, line, "ip6t_REJECT.c reject_tg6_check: TCP_RESET illegal for non-tcp")
+
+
+def require_tcp(rule: Rule, f: str | None, line: int, why: str) -> None:
+    """REJECT --reject-with tcp-reset loads only in a rule with ``-p tcp``, not negated: the kernel's check of the
+    target refuses it otherwise (``why`` cites it; iptables-nft: "RULE_APPEND failed (Invalid argument)")."""
+    tcp = any(m.module == "" and m.options[0].name == "-p" and not m.options[0].negated
+              and m.options[0].value.lower() in ("tcp", "6") for m in rule.matches if m.options)  # fmt: skip
+    if not tcp:
+        raise ParseError(f"REJECT --reject-with tcp-reset needs -p tcp: the kernel refuses it otherwise ({why})", f,
+                         line)  # fmt: skip
 
 
 def iprange6(value: str, name: str, f: str | None, line: int) -> None:

@@ -25,6 +25,8 @@ do not load, so a trace never runs on a rule file the node could not hold.  Each
   mangle PREROUTING.  A user chain takes the hooks of every built-in chain that reaches it; a chain no
   built-in chain reaches is not checked (the kernel does not either).
 - ``-j DROP`` in the nat table is refused by iptables itself ("not intended for filtering").
+- ``-j REJECT --reject-with tcp-reset`` without ``-p tcp`` (or with ``! -p tcp``) is refused by the kernel's check of
+  the target (ipt_REJECT.c, ip6t_REJECT.c; measured with iptables 1.8.9 on both backends, Linux 6.18).
 - ``-m ipvs`` (extensions/libxt_ipvs.c and xtables' option types, iptables 1.8.9): at least one option, each at
   most once; ``--ipvs`` takes no value and ``! --ipvs`` goes alone; ``--vproto`` a protocol name or number
   0-255, ``--vaddr`` a dotted address with a prefix length or dotted mask (a prefix above 32 loads as /32),
@@ -270,6 +272,9 @@ def _check_target_options(rule: Rule, proto: str, f: str | None, line: int, fami
     _arity(t.name, t.options, f, line)
     if family == 6 and t.name == "REJECT":
         ip6tables.reject6(rule, f, line)
+    elif t.name == "REJECT" and (o := t.get("--reject-with")) is not None and o.value in ("tcp-reset", "tcp-rst"):
+        # (libipt_REJECT.c takes tcp-rst for tcp-reset)
+        ip6tables.require_tcp(rule, f, line, "ipt_REJECT.c reject_tg_check: TCP_RESET invalid for non-tcp")
     for o in t.options:
         if t.name in ("DNAT", "SNAT") and o.name in ("--to-destination", "--to-source", "--to"):
             if family == 6:
