@@ -27,6 +27,8 @@ the same cases against the kernel as root.
 - a packet the node sends is re-routed when mangle OUTPUT changes its mark (``ipt_mangle_out``) or nat OUTPUT its
   destination, not for a mark raw OUTPUT set;
 - a FIN (FIN/ACK) no entry knows is INVALID, like a SYN/ACK or an RST: only a SYN or a bare ACK opens an entry;
+- a packet the node sends is PACKET_HOST to ``-m pkttype`` ("unicast"), a multicast datagram too (xt_pkttype.c
+  reads ``skb->pkt_type``, which only reception sets);
 - REDIRECT sends a packet the node sends itself to 127.0.0.1 (nf_nat_redirect_ipv4: ``NF_INET_LOCAL_OUT``), not
   to one of its other addresses; an arriving one to the input device's first address.
 """
@@ -197,6 +199,13 @@ CASES: list[tuple[str, str, str, list[tuple[str, str, int, str]], list[str]]] = 
      "udp 10.1.0.1:1234 > 10.7.0.9:53 in eth1",
      [("nat", "PREROUTING", 3, "REDIRECT")],
      ["delivered locally as udp 10.1.0.1:1234 > 10.1.1.1:80 -"]),
+    ("a multicast datagram the node sends is unicast to -m pkttype",
+     "*mangle\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n-A OUTPUT -m pkttype --pkt-type multicast\n"
+     "-A OUTPUT -m pkttype --pkt-type unicast\n-A POSTROUTING -m pkttype --pkt-type multicast\n"
+     "-A POSTROUTING -m pkttype --pkt-type unicast\nCOMMIT\n",
+     "udp 10.1.1.1:1234 > 224.0.0.9:53 out",
+     [("mangle", "OUTPUT", 5, "no target: counted"), ("mangle", "POSTROUTING", 7, "no target: counted")],
+     ["forwarded out eth1 as udp 10.1.1.1:1234 > 224.0.0.9:53 - (table main: default via 10.1.1.2 dev eth1)"]),
 ]  # fmt: skip
 
 

@@ -318,11 +318,13 @@ def compile_match(m: Match, rule: Rule, ipsets: Mapping[str, IpSet] | None,
 
         def pkttype(c: Context) -> bool:
             d = c.packet.dst
-            # IPv6 (xt_pkttype.c reads skb->pkt_type): a packet this host sends is PACKET_HOST ("unicast") whatever
-            # its destination (measured: tests/test_ip6tables_kernel_lab.py); a received one to ff00::/8 came in a
-            # multicast frame (33:33:..., RFC 2464 7); nothing is broadcast
-            kind = ("multicast" if ((c.iif is not None and (d ^ V6) >> 120 == 0xFF) if d > 0xFFFFFFFF
-                                    else d >> 28 == 0xE)
+            # xt_pkttype.c reads skb->pkt_type: a packet this host sends is PACKET_HOST ("unicast") whatever its
+            # destination, in both families (measured: tests/test_ip6tables_kernel_lab.py, and for IPv4 a datagram
+            # to 224.0.0.9 in tests/test_trace_kernel_cases.py); a received one to ff00::/8 or 224.0.0.0/4 came in
+            # a multicast frame (33:33:..., RFC 2464 7; 01:00:5e:..., RFC 1112 6.4); to 255.255.255.255 in a
+            # broadcast one; IPv6 has no broadcast
+            kind = ("unicast" if c.iif is None else
+                    "multicast" if ((d ^ V6) >> 120 == 0xFF if d > 0xFFFFFFFF else d >> 28 == 0xE)
                     else "broadcast" if d == 0xFFFFFFFF else "unicast")  # fmt: skip
             return kind == want
 
