@@ -45,6 +45,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,26 +199,40 @@ def _mark(r: random.Random) -> str:
     return f"{v:#x}{m}"
 
 
+@dataclass(frozen=True)
+class Words:
+    """What a family's rules may say, for the generator (``_matches``): IPv4's here, IPv6's in kernel_diff6."""
+
+    cidr: Callable[[random.Random, tuple[str, ...]], str]
+    ranged: tuple[str, ...]  # the addresses of -m iprange
+    order: Callable[[str], Any]  # how two of them sort (lo-hi)
+    protos: tuple[str, ...]
+    addrtypes: tuple[str, ...]
+    pkttypes: tuple[str, ...]
+    tcp_flags: tuple[str, ...]
+
+
 def _matches(r: random.Random, table: str, chain: str, addrs: tuple[str, ...] = ADDRS,
-             pool: tuple[int, ...] = PORT_POOL) -> list[str]:  # fmt: skip
+             pool: tuple[int, ...] = PORT_POOL, words: Words | None = None) -> list[str]:  # fmt: skip
     """A few match clauses (each kind at most once), valid for ``chain`` of ``table``; addresses and ports from
-    ``addrs`` and ``pool`` (the probe's own, more often than the others)."""
+    ``addrs`` and ``pool`` (the probe's own, more often than the others), in ``words``' family (IPv4's: ``V4``)."""
+    w = words or V4
     out: list[str] = []
     kinds = r.sample(["s", "d", "p", "iprange", "addrtype", "i", "o", "mark", "connmark", "conntrack", "state",
                       "pkttype", "comment", "multiport"], r.choice((0, 1, 1, 2, 2, 3)))  # fmt: skip
     proto = ""
     if "p" in kinds or "multiport" in kinds:
-        proto = r.choice(("tcp", "tcp", "udp", "udp", "icmp")) if "multiport" not in kinds else r.choice(("tcp", "udp"))
+        proto = r.choice(w.protos) if "multiport" not in kinds else r.choice(("tcp", "udp"))
     for k in kinds:
         if k in ("s", "d"):
-            out.append(f"{_neg(r)}-{k} {_cidr(r, addrs)}")
+            out.append(f"{_neg(r)}-{k} {w.cidr(r, addrs)}")
         elif k == "iprange":
-            lo, hi = sorted(r.sample(ADDRS, 2), key=lambda a: socket.inet_aton(a))
+            lo, hi = sorted(r.sample(w.ranged, 2), key=w.order)
             out.append(f"-m iprange {_neg(r)}--{r.choice(('src', 'dst'))}-range {lo}-{hi}")
         elif k == "addrtype":
             words = []
             for side in r.sample(["src", "dst"], r.choice((1, 1, 2))):
-                words.append(f"{_neg(r)}--{side}-type {r.choice(('LOCAL', 'UNICAST', 'LOCAL,UNICAST', 'BROADCAST'))}")
+                words.append(f"{_neg(r)}--{side}-type {r.choice(w.addrtypes)}")
             limit = r.random()
             if limit < 0.3 and chain in ("PREROUTING", "INPUT", "FORWARD"):
                 words.append("--limit-iface-in")
@@ -237,7 +252,7 @@ def _matches(r: random.Random, table: str, chain: str, addrs: tuple[str, ...] = 
                                   r.choice((1, 1, 2)))  # fmt: skip
                 words.append(f"{_neg(r)}--ctstate {','.join(states)}")
             if r.random() < 0.4:
-                words.append(f"{_neg(r)}--ctorigdst {_cidr(r, addrs)}")
+                words.append(f"{_neg(r)}--ctorigdst {w.cidr(r, addrs)}")
             if r.random() < 0.2:
                 words.append(f"{_neg(r)}--ctorigdstport {r.choice(pool)}")
             if r.random() < 0.2 or not words:
@@ -246,7 +261,7 @@ def _matches(r: random.Random, table: str, chain: str, addrs: tuple[str, ...] = 
         elif k == "state":
             out.append(f"-m state {_neg(r)}--state {r.choice(('NEW', 'ESTABLISHED', 'NEW,ESTABLISHED', 'INVALID'))}")
         elif k == "pkttype":
-            out.append(f"-m pkttype {_neg(r)}--pkt-type {r.choice(('unicast', 'broadcast', 'multicast'))}")
+            out.append(f"-m pkttype {_neg(r)}--pkt-type {r.choice(w.pkttypes)}")
         elif k == "comment":
             out.append(f'-m comment --comment "case {r.randrange(100)}"')
     if proto:
@@ -263,12 +278,16 @@ def _matches(r: random.Random, table: str, chain: str, addrs: tuple[str, ...] = 
             if r.random() < 0.3:
                 words.append(f"{_neg(r)}--sport {_ports(r, pool)}")
             if proto == "tcp" and r.random() < 0.4:
-                words.append(r.choice(("--syn", "! --syn", "--tcp-flags SYN,ACK SYN", "--tcp-flags ALL SYN",
-                                       "--tcp-flags RST RST", "! --tcp-flags SYN,RST,ACK ACK",
-                                       "--tcp-flags ACK ACK")))  # fmt: skip
+                words.append(r.choice(w.tcp_flags))
             if words:
                 out.append(f"-m {proto} " + " ".join(words))
     return out
+
+
+V4 = Words(_cidr, ADDRS, socket.inet_aton, ("tcp", "tcp", "udp", "udp", "icmp"),
+           ("LOCAL", "UNICAST", "LOCAL,UNICAST", "BROADCAST"), ("unicast", "broadcast", "multicast"),
+           ("--syn", "! --syn", "--tcp-flags SYN,ACK SYN", "--tcp-flags ALL SYN", "--tcp-flags RST RST",
+            "! --tcp-flags SYN,RST,ACK ACK", "--tcp-flags ACK ACK"))  # fmt: skip
 
 
 def _target(r: random.Random, table: str, chain: str, proto: bool) -> str:

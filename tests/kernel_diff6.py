@@ -206,75 +206,16 @@ def _cidr(r: random.Random, addrs: tuple[str, ...] = ADDRS) -> str:
     return str(ipaddress.IPv6Network(f"{r.choice(addrs)}/{r.choice((128, 128, 64, 64, 48, 16))}", strict=False))
 
 
+#: ``kernel_diff._matches`` in ip6tables' words: IPv6 prefixes and ranges, ``ipv6-icmp``, no broadcast
+V6 = kd.Words(_cidr, ADDRS, lambda a: int(ipaddress.IPv6Address(a)), ("tcp", "tcp", "udp", "udp", "ipv6-icmp"),
+              ("LOCAL", "UNICAST", "LOCAL,UNICAST", "MULTICAST"), ("unicast", "multicast"),
+              ("--syn", "! --syn", "--tcp-flags SYN,ACK SYN", "--tcp-flags ALL SYN", "--tcp-flags RST RST",
+               "! --tcp-flags SYN,RST,ACK ACK"))  # fmt: skip
+
+
 def _matches(r: random.Random, table: str, chain: str, addrs: tuple[str, ...] = ADDRS,
              pool: tuple[int, ...] = PORT_POOL) -> list[str]:  # fmt: skip
-    """``kernel_diff._matches`` in ip6tables' words: IPv6 prefixes and ranges, ``ipv6-icmp``, no broadcast."""
-    neg = kd._neg
-    out: list[str] = []
-    kinds = r.sample(["s", "d", "p", "iprange", "addrtype", "i", "o", "mark", "connmark", "conntrack", "state",
-                      "pkttype", "comment", "multiport"], r.choice((0, 1, 1, 2, 2, 3)))  # fmt: skip
-    proto = ""
-    if "p" in kinds or "multiport" in kinds:
-        proto = r.choice(("tcp", "tcp", "udp", "udp", "ipv6-icmp")) if "multiport" not in kinds else \
-            r.choice(("tcp", "udp"))
-    for k in kinds:
-        if k in ("s", "d"):
-            out.append(f"{neg(r)}-{k} {_cidr(r, addrs)}")
-        elif k == "iprange":
-            lo, hi = sorted(r.sample(ADDRS, 2), key=lambda a: int(ipaddress.IPv6Address(a)))
-            out.append(f"-m iprange {neg(r)}--{r.choice(('src', 'dst'))}-range {lo}-{hi}")
-        elif k == "addrtype":
-            words = [f"{neg(r)}--{side}-type {r.choice(('LOCAL', 'UNICAST', 'LOCAL,UNICAST', 'MULTICAST'))}"
-                     for side in r.sample(["src", "dst"], r.choice((1, 1, 2)))]  # fmt: skip
-            limit = r.random()
-            if limit < 0.3 and chain in kd.HAS_IN:
-                words.append("--limit-iface-in")
-            elif limit < 0.6 and chain in kd.HAS_OUT:
-                words.append("--limit-iface-out")
-            out.append("-m addrtype " + " ".join(words))
-        elif k == "i" and (chain in kd.HAS_IN or chain in USER):
-            out.append(f"{neg(r)}-i {r.choice(IFACES)}")
-        elif k == "o" and (chain in kd.HAS_OUT or chain in USER):
-            out.append(f"{neg(r)}-o {r.choice(IFACES)}")
-        elif k in ("mark", "connmark"):
-            out.append(f"-m {k} {neg(r)}--mark {kd._mark(r)}")
-        elif k == "conntrack":
-            words = []
-            if r.random() < 0.7:
-                states = r.sample(["NEW", "ESTABLISHED", "RELATED", "INVALID", "UNTRACKED", "DNAT", "SNAT"],
-                                  r.choice((1, 1, 2)))  # fmt: skip
-                words.append(f"{neg(r)}--ctstate {','.join(states)}")
-            if r.random() < 0.4:
-                words.append(f"{neg(r)}--ctorigdst {_cidr(r, addrs)}")
-            if r.random() < 0.2:
-                words.append(f"{neg(r)}--ctorigdstport {r.choice(pool)}")
-            if r.random() < 0.2 or not words:
-                words.append(f"--ctdir {r.choice(('ORIGINAL', 'REPLY'))}")
-            out.append("-m conntrack " + " ".join(words))
-        elif k == "state":
-            out.append(f"-m state {neg(r)}--state {r.choice(('NEW', 'ESTABLISHED', 'NEW,ESTABLISHED', 'INVALID'))}")
-        elif k == "pkttype":
-            out.append(f"-m pkttype {neg(r)}--pkt-type {r.choice(('unicast', 'multicast'))}")
-        elif k == "comment":
-            out.append(f'-m comment --comment "case {r.randrange(100)}"')
-    if proto:
-        out.insert(0, f"{neg(r, 0.15) if 'multiport' not in kinds else ''}-p {proto}")
-        if proto in ("tcp", "udp") and not out[0].startswith("!"):
-            if "multiport" in kinds:
-                which = r.choice(("dports", "sports", "ports"))
-                ports = ",".join(str(p) for p in sorted(r.sample(sorted(set(pool)), r.choice((1, 2, 3)))))
-                out.append(f"-m multiport {neg(r)}--{which} {ports}")
-            words = []
-            if r.random() < 0.5:
-                words.append(f"{neg(r)}--dport {kd._ports(r, pool)}")
-            if r.random() < 0.3:
-                words.append(f"{neg(r)}--sport {kd._ports(r, pool)}")
-            if proto == "tcp" and r.random() < 0.4:
-                words.append(r.choice(("--syn", "! --syn", "--tcp-flags SYN,ACK SYN", "--tcp-flags ALL SYN",
-                                       "--tcp-flags RST RST", "! --tcp-flags SYN,RST,ACK ACK")))  # fmt: skip
-            if words:
-                out.append(f"-m {proto} " + " ".join(words))
-    return out
+    return kd._matches(r, table, chain, addrs, pool, V6)
 
 
 def _target(r: random.Random, table: str, chain: str, proto: bool) -> str:
