@@ -15,10 +15,11 @@ from hairpin.errors import ParseError
 from hairpin.model.net import ip_int, ip_str, is_v6, net_of
 from hairpin.text import digits, split_lines
 
-__all__ = ["ADDR_FLAGS", "ParsedAddress", "format_addrs", "parse_addrs"]
+__all__ = ["ADDR_FLAGS", "ParsedAddress", "address", "format_addrs", "parse_addrs"]
 
 
-def _addr(text: str, file: str | None, line: int, family: int) -> int:
+def address(text: str, file: str | None, line: int, what: str = "address", family: int = 4) -> int:
+    """One address of ``family`` (an IPv6 one without a prefix length), else ``bad WHAT`` at ``file:line``."""
     try:
         if family == 6:
             if "/" in text:
@@ -26,7 +27,7 @@ def _addr(text: str, file: str | None, line: int, family: int) -> int:
             return net_of(text, True)[0]
         return ip_int(text)
     except ValueError:
-        raise ParseError(f"bad address {text!r}", file, line) from None
+        raise ParseError(f"bad {what} {text!r}", file, line) from None
 
 
 #: address flags as ``ip addr`` prints them (iproute2 ip/ipaddress.c ifa_flag_names)
@@ -83,7 +84,7 @@ def parse_addrs(text: str, file: str | None = None, family: int = 4) -> list[Par
         host = 128 if family == 6 else 32
         if slash and not (digits(prefix_s) and int(prefix_s) <= host):
             raise ParseError(f"bad prefix length in {toks[3]!r}", file, lineno)
-        addr = _addr(addr_s, file, lineno, family)
+        addr = address(addr_s, file, lineno, family=family)
         out.append(ParsedAddress(int(toks[0][:-1]), dev, addr, int(prefix_s) if slash else host, lineno,
                                  tuple(toks[4:]), " ".join(tail.split()) or "valid_lft forever preferred_lft forever"))  # fmt: skip
     return out

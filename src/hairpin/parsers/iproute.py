@@ -32,8 +32,9 @@ from pathlib import Path
 
 from hairpin import reading, routing6
 from hairpin.errors import ParseError
-from hairpin.model.net import V6, ip_int, ip_str, is_v6, net_of
+from hairpin.model.net import V6, ip_str, is_v6, net_of
 from hairpin.parsers.ipaddr import ADDR_FLAGS, ParsedAddress, format_addrs, parse_addrs
+from hairpin.parsers.ipaddr import address as _addr
 from hairpin.routing import DEFAULT_TABLE, LOCAL_TABLE, MAIN_TABLE, RouteEntry, Routing, RuleEntry, prefix_len
 from hairpin.text import digits, split_lines
 
@@ -110,17 +111,6 @@ def _cidr(text: str, file: str | None, line: int, what: str = "prefix", family: 
     except ValueError:
         raise ParseError(f"bad {what} {text!r}", file, line) from None
     return int(n.network_address), int(n.netmask), n.prefixlen
-
-
-def _addr(text: str, file: str | None, line: int, what: str = "address", family: int = 4) -> int:
-    try:
-        if family == 6:
-            if "/" in text:
-                raise ValueError(text)
-            return net_of(text, True)[0]
-        return ip_int(text)
-    except ValueError:
-        raise ParseError(f"bad {what} {text!r}", file, line) from None
 
 
 def _prefix_text(net: int, prefix: int) -> str:
