@@ -18,17 +18,11 @@ conntrack tuples, and only in the directions the entry's NAT status asks for (nf
 destination rewrite in the original direction needs IPS_DST_NAT, in the reply direction IPS_SRC_NAT,
 and the other way round for the source).
 
-With an IPVS table (kube-proxy's IPVS mode) the host also runs IPVS's hooks, at the kernel's
-priorities (net/netfilter/ipvs/ip_vs_core.c ``ip_vs_ops4``):
+With an IPVS table (kube-proxy's IPVS mode) the host also runs IPVS's hooks (``hairpin.host_ipvs``).
+IPv6 packets take the same path; where the kernel's IPv6 paths differ (checks before PREROUTING, no martian
+source check, forwarding's source checks, REDIRECT's address) ``hairpin.ip6`` says how.
 
-    LOCAL_IN,  after filter INPUT, before nat INPUT: ip_vs_reply4 (a real server's reply to a local
-               client: source := vaddr:vport), then ip_vs_remote_request4 (ip_vs_in: schedule, dest
-               := real server, conntrack's reply tuple altered (net.ipv4.vs.conntrack=1, which
-               kube-proxy sets), re-routed and sent through mangle/filter OUTPUT and POSTROUTING,
-               where kube-proxy's mark 0x4000 gets it masqueraded)
-    LOCAL_OUT, after nat OUTPUT: ip_vs_local_request4 (a local process to a virtual server)
-    FORWARD,   after filter FORWARD: ip_vs_reply4 (ip_vs_out: a real server's reply to a remote
-               client: source := vaddr:vport)  Namespaces without iptables rules (pods) run no conntrack, as a namespace whose
+Namespaces without iptables rules (pods) run no conntrack, as a namespace whose
 hooks nothing registered.  Every hop a packet makes is reported to the network with what acted on it.
 """
 
@@ -42,8 +36,9 @@ from typing import TYPE_CHECKING
 from hairpin.conntrack import IP_CT_DIR_ORIGINAL, IP_CT_DIR_REPLY, Conntrack, Entry, tuple_of
 from hairpin.engine import Engine
 from hairpin.fabric import Fabric, Pass, Place
+from hairpin.host_ipvs import IpvsHooks
 from hairpin.ip6 import forward_refusal, receive_refusal, redirect_address
-from hairpin.model.net import Flags, Packet, ip_str, is_v6
+from hairpin.model.net import Packet, ip_str, is_v6
 from hairpin.netfilter.evaluate import Context, Evaluator, NatAction, Reads, Verdict
 from hairpin.netfilter.nft import PRE_DNAT
 from hairpin.netfilter.rules import Rule
@@ -54,7 +49,6 @@ from hairpin.tcp import TcpStack
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from hairpin.ipvs import Connection as IpvsConnection
     from hairpin.ipvs import IpvsTable
     from hairpin.netfilter.rules import Ruleset
     from hairpin.parsers.ipset import IpSet
@@ -73,7 +67,7 @@ _CTSTATUS = {(d, s): frozenset(n for n, on in (("DNAT", d), ("SNAT", s)) if on) 
 CACHE_MAX = 1 << 16
 
 
-class LinuxHost:
+class LinuxHost(IpvsHooks):
     """One network namespace.  ``label`` names it in traces (``node1``, ``pod netshoot``)."""
 
     def __init__(
@@ -459,59 +453,6 @@ class LinuxHost:
         what = self.tcp.receive(st.packet) if st.packet.proto == "tcp" else "no UDP socket"
         notes.append(f"TCP: {what}")
         self.fabric.record(self, self.label, st.packet, notes, "deliver")
-
-    # -- IPVS (kube-proxy's IPVS mode)
-    def _ipvs_request(self, st: Pass, notes: list[str | Note]) -> IpvsConnection | bool | None:
-        """ip_vs_in: the connection the packet belongs to, with its destination rewritten to the real
-        server and conntrack's reply tuple altered.  None: not IPVS's packet; False: a virtual server
-        without destinations (dropped)."""
-        assert self.ipvs is not None
-        p = st.packet
-        if p.proto not in ("tcp", "udp"):
-            return None
-        conn = self.ipvs.inbound(p.proto, p.src, p.sport, p.dst, p.dport, p.flags, self.engine.now)
-        if conn is None:
-            vs = self.ipvs.lookup(p.proto, p.dst, p.dport)
-            return False if vs is not None and not vs.dests and p.flags & Flags.SYN else None
-        st.packet = p.with_dst(*conn.dest)
-        st.ipvs = True  # ip_vs_nat_send_or_cont: skb->ipvs_property = 1 (what -m ipvs looks at)
-        ct = st.ct
-        if ct is not None and not ct.confirmed and st.direction == IP_CT_DIR_ORIGINAL:
-            ct.reply = (conn.dest[0], conn.dest[1], ct.reply[2], ct.reply[3], ct.reply[4])  # ip_vs_update_conntrack
-        if self.fabric.verbose:
-            notes.append(f"IPVS: {p.dest} -> {st.packet.dest} (masq, rr) [{conn.describe()}]")
-        return conn
-
-    def _ipvs_reply(self, st: Pass, notes: list[str | Note]) -> bool:
-        """ip_vs_out: a real server's reply leaves with the virtual address as its source."""
-        assert self.ipvs is not None
-        p = st.packet
-        if p.proto not in ("tcp", "udp"):
-            return False
-        conn = self.ipvs.outbound(p.proto, p.src, p.sport, p.dst, p.dport, p.flags, self.engine.now)
-        if conn is None:
-            return False
-        st.packet = p.with_src(*conn.vaddr)
-        st.ipvs = True  # handle_response: skb->ipvs_property = 1
-        if self.fabric.verbose:
-            notes.append(f"IPVS reply: {p.source} -> {st.packet.source} [{conn.describe()}]")
-        return True
-
-    def _ipvs_send(self, st: Pass, r: RouteResult, notes: list[str | Note]) -> None:
-        """ip_vs_nat_xmit -> ip_vs_nat_send_or_cont: the rewritten packet goes out through LOCAL_OUT's
-        mangle and filter (its nat decision is taken) and POSTROUTING."""
-        if r.type != "unicast" or r.dev is None:
-            notes.append(f"route: {r.describe()}")
-            return self._drop(st, notes, "IPVS (no route to the real server)")
-        v = self._table("mangle", "OUTPUT", st, "OUTPUT", r.dev, notes)
-        if v is not None and v.verdict != "ACCEPT":
-            return self._drop(st, notes, "mangle OUTPUT")
-        v = self._table("filter", "OUTPUT", st, "OUTPUT", r.dev, notes)
-        if v is not None and v.verdict != "ACCEPT":
-            return self._drop(st, notes, "filter OUTPUT")
-        if self.fabric.verbose:
-            notes.append(self._route_note(r, ""))
-        self._postrouting(st, r, notes)
 
     def output(self, packet: Packet, why: str = "") -> None:
         """A packet this namespace's TCP sends."""
