@@ -29,6 +29,7 @@ from hairpin.netfilter.evaluate import Evaluator, Step, Verdict
 from hairpin.netfilter.nft import NftTable
 from hairpin.netfilter.rules import Rule
 from hairpin.netfilter.stacked import Stacked
+from hairpin.netfilter.targets import reject_reply6
 from hairpin.notes import Note
 from hairpin.parsers import conntrack_list
 from hairpin.parsers.conntrack_list import CtEntry
@@ -247,10 +248,10 @@ class Tracer:
                            "not traced further")  # fmt: skip
             return leg
         kind = next((w.split()[1] for w in [step.text[step.text.find("--reject-with"):]] if "--reject-with" in w),
-                    "icmp6-port-unreachable" if v6 else "icmp-port-unreachable")  # fmt: skip
+                    None)  # fmt: skip
+        words = reject_reply6(kind)[2] if v6 else f"ICMP {kind or 'icmp-port-unreachable'}"
         leg = Leg("reply", p, None, kind="none", node=self.node.name)
-        leg.verdict = (f"REJECT (line {step.line}) answers {'ICMPv6' if v6 else 'ICMP'} {kind} to {ip_str(p.src)}, "
-                       "not traced further")  # fmt: skip
+        leg.verdict = f"REJECT (line {step.line}) answers {words} to {ip_str(p.src)}, not traced further"
         return leg
 
     def run(self, packet: Packet, iif: str | None, reply: bool, script: list[bool]) -> tuple[Outcome, int]:

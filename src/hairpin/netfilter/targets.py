@@ -116,16 +116,19 @@ _ICMP6_CODES = {"icmp6-no-route": (0, "no route to destination"), "icmp6-adm-pro
                 "icmp6-reject-route": (6, "reject route to destination")}  # fmt: skip
 
 
-def reject_reply6(t: Target) -> tuple[str, int | None, str]:
-    """What ip6tables' REJECT sends back (ip6t_REJECT.c ``reject_tg6``): ("tcp-reset", None, "TCP RST") for
-    ``--reject-with tcp-reset`` (nf_send_reset6), else ("icmp6", code, words) of an ICMPv6 destination
-    unreachable (nf_send_unreach6); the default is icmp6-port-unreachable (libip6t_REJECT.c)."""
+def reject_reply6(t: Target | str | None) -> tuple[str, int | None, str]:
+    """What ip6tables' REJECT (the target, or its ``--reject-with`` value; None: the default) sends back
+    (ip6t_REJECT.c ``reject_tg6``): ("tcp-reset", None, "TCP RST") for ``--reject-with tcp-reset``
+    (nf_send_reset6), else ("icmp6", code, words) of an ICMPv6 destination unreachable (nf_send_unreach6); the
+    default is icmp6-port-unreachable (libip6t_REJECT.c)."""
     from hairpin.parsers.ip6tables import REJECT_WITH
 
-    o = t.get("--reject-with")
-    name = REJECT_WITH.get(o.value if o is not None else "icmp6-port-unreachable", (None, None))[0]
+    if isinstance(t, Target):
+        o = t.get("--reject-with")
+        t = o.value if o is not None else None
+    name = REJECT_WITH.get(t if t is not None else "icmp6-port-unreachable", (None, None))[0]
     if name is None:
-        raise Unknown(f"-j {t.name}", f"--reject-with {o.value if o else ''} is not one of ip6tables' REJECT types")
+        raise Unknown("-j REJECT", f"--reject-with {t} is not one of ip6tables' REJECT types")
     if name == "tcp-reset":
         return "tcp-reset", None, "TCP RST"
     code, words = _ICMP6_CODES[name]
