@@ -346,7 +346,7 @@ class Routing:
         device to prefer).  Strict (RT6_LOOKUP_F_IFACE, no other device allowed, less specific prefixes tried
         next as fib6_backtrack does): an output device given, or a received packet to a link-local or multicast
         destination (rt6_need_strict).  ``pref`` counts as in kernels built with CONFIG_IPV6_ROUTER_PREF (the
-        distributions' and this machine's: tests/data/trace/v6-node1/ip-6-route-get-equal).  Not modelled: the
+        distributions', and the Linux 6.18 the fixtures were read off: tests/data/trace/v6-node1/ip-6-route-get-equal).  Not modelled: the
         next hop's neighbour state (RT6_LOOKUP_F_REACHABLE, used only with forwarding off, which a Kubernetes
         node never has) and a multipath route's hash (its first next hop is used; build_routing warns)."""
         strict = oif if oif is not None else (iif if iif is not None and _need_strict(dst) else None)
