@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hairpin import collect, ip6
 from hairpin import trace as tr
@@ -182,3 +184,22 @@ def _no_routing() -> tr.iproute.NodeRouting:
     from hairpin.routing import Routing
 
     return tr.iproute.NodeRouting(Routing(), [], [], [], tr.iproute.TableNames())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.ip_addresses(v=6), st.ip_addresses(v=6), st.integers(0, 65535), st.integers(0, 65535),
+       st.sampled_from(["syn", "syn,ack", "rst", "ack", ""]), st.sampled_from(["tcp", "udp"]),
+       st.sampled_from(["in eth0", "out"]))  # fmt: skip
+def test_any_ipv6_packet_reads_back_as_written(src: object, dst: object, sport: int, dport: int, flags: str,
+                                               proto: str, where: str) -> None:  # fmt: skip
+    """Every IPv6 address in any of its RFC 5952 or expanded spellings, any port: the packet read is the one
+    written, and it prints its endpoints as it reads them."""
+    text = f"{proto} [{src}]:{sport} > [{dst}]:{dport}{' ' + flags if flags and proto == 'tcp' else ''} {where}"
+    p, iif = tr.parse_packet(text)
+    assert (p.src, p.sport, p.dst, p.dport, p.proto) == (a(str(src)), sport, a(str(dst)), dport, proto)
+    assert iif == ("eth0" if where == "in eth0" else None)
+    again, _ = tr.parse_packet(f"{p} {where}".replace(" - ", " ") if proto == "udp" else f"{p} {where}")
+    assert (again.src, again.sport, again.dst, again.dport) == (p.src, p.sport, p.dst, p.dport)
+    long = f"{proto} [{src.exploded}]:{sport} > [{dst.exploded}]:{dport} {where}"  # type: ignore[attr-defined]
+    exploded, _ = tr.parse_packet(long)
+    assert (exploded.src, exploded.dst) == (p.src, p.dst)
