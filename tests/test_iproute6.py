@@ -442,3 +442,19 @@ def test_v6_route_lines_round_trip(items: list[tuple[str, ipaddress.IPv6Network,
     again = iproute.parse_ip_routes(iproute.format_ip_routes(parsed), family=6)
     assert [r.entry for r in again] == [r.entry for r in parsed]
     assert all(isinstance(r.entry, RouteEntry) and r.entry.net & V6 for r in parsed)
+
+
+def test_a_metric_past_32_bits_is_refused_at_its_line(tmp_path: Path) -> None:
+    """RTA_PRIORITY is a u32: ``ip route`` never prints a larger metric, in either family (nor ``route -n``)."""
+    from hairpin.parsers import iproute
+
+    for text, family in (("fd00::/64 dev eth0 metric 4294967296\n", 6), ("10.0.0.0/8 dev eth0 metric "
+                         "99999999999999999999999\n", 4)):  # fmt: skip
+        with pytest.raises(ParseError) as e:
+            iproute.parse_ip_routes(text, "r", family=family)
+        assert str(e.value).startswith("r:1: bad metric '") and str(e.value).endswith("' (0 to 4294967295)")
+    assert iproute.parse_ip_routes("fd00::/64 dev eth0 metric 4294967295\n", "r", family=6)[0].entry.metric == 2**32 - 1
+    n = ("Kernel IP routing table\nDestination     Gateway         Genmask         Flags Metric Ref    Use Iface\n"
+         "10.0.0.0        0.0.0.0         255.0.0.0       U     4294967296 0        0 eth0\n")
+    with pytest.raises(ParseError, match=r"^r:3: bad metric '4294967296' \(0 to 4294967295\)$"):
+        iproute.parse_route_n(n, "r")

@@ -276,8 +276,10 @@ def _parse_route_line(line: str, file: str | None, lineno: int, names: TableName
     src = _addr(vals["src"], file, lineno, "source", family) if "src" in vals else None
     metric = 0
     if "metric" in vals:
-        if not digits(vals["metric"]):
-            raise ParseError(f"bad metric {vals['metric']!r}", file, lineno)
+        # RTA_PRIORITY is a u32: ip route never prints more (ip/iproute.c: "metric" value is invalid)
+        m = vals["metric"]
+        if not digits(m) or int(m) > 0xFFFFFFFF:  # (int() refuses 4,300 digits and more in its own words)
+            raise ParseError(f"bad metric {m if len(m) <= 24 else m[:24] + '...'!r} (0 to 4294967295)", file, lineno)
         metric = int(vals["metric"])
     scope = vals.get("scope", "global")
     if scope not in ("global", "universe", "link", "host", "site", "nowhere") and not digits(scope):
@@ -318,6 +320,9 @@ def parse_route_n(text: str, file: str | None = None) -> list[ParsedRoute]:
             raise ParseError(f"genmask {mask_s} is not a prefix mask", file, lineno)
         if not (digits(metric_s) and digits(ref_s) and digits(use_s)):
             raise ParseError("Metric, Ref and Use must be numbers", file, lineno)
+        if int(metric_s) > 0xFFFFFFFF:
+            shown = metric_s if len(metric_s) <= 24 else metric_s[:24] + "..."
+            raise ParseError(f"bad metric {shown!r} (0 to 4294967295)", file, lineno)
         if not flags or any(c not in "UGHRDMdacoeCp!" for c in flags):
             raise ParseError(f"bad flags {flags!r}", file, lineno)
         gw = _addr(gw_s, file, lineno, "gateway")
