@@ -105,3 +105,16 @@ def test_reject_answers_icmpv6(tmp_path: Path) -> None:
         "(icmp6-adm-prohibited) to 2600:1f14:a:0:8a23::5, not traced further",
         "REJECT (line 5) answers ICMPv6 destination unreachable (type 1) code 4, port unreachable "
         "(icmp6-port-unreachable) to 2600:1f14:a:0:8a23::5, not traced further"]  # fmt: skip
+
+
+def test_both_ip6tables_backends_in_one_directory(tmp_path: Path) -> None:
+    """ip6tables-nft-save's and ip6tables-legacy-save's dumps (as collect saves them) are each traced on their own
+    hooks, as for IPv4: every order of the tables both backends hold rules at is tried."""
+    shutil.copy(DATA / "ip6tables" / "ip6tables-nft-save-beside-legacy", tmp_path / "ip6tables-save")
+    shutil.copy(DATA / "ip6tables" / "ip6tables-legacy-save", tmp_path / "ip6tables-legacy-save")
+    shutil.copy(V6 / "ip6-route", tmp_path / "ip6-route")
+    res = run_cli("--node", str(tmp_path), "tcp [fd00::9]:1 > [2600:1f14:a::23]:80 syn in eth0")
+    assert res.returncode == 0, res.stderr
+    assert (f"read iptables: {tmp_path}/ip6tables-save: ip6tables-save (nf_tables); iptables-legacy: "
+            f"{tmp_path}/ip6tables-legacy-save: ip6tables-save (legacy)") in res.stdout  # fmt: skip
+    assert "every order (4) gives the same outcomes" in res.stdout

@@ -152,6 +152,7 @@ def test_a_files_family_by_its_content(text: str, kind: str, family: int | None)
 
 def test_collect_keeps_the_ipv6_state_when_printed() -> None:
     assert collect.COMMANDS["ip6tables-save"] == (("ip6tables-save",), False)
+    assert collect.COMMANDS["ip6tables-legacy-save"] == (("ip6tables-legacy-save",), False)
     assert collect.COMMANDS["ip6-route"] == (("ip", "-6", "route", "show", "table", "all"), False)
     assert collect.COMMANDS["ip6-rule"] == (("ip", "-6", "rule", "show"), False)
     assert collect.COMMANDS["conntrack6"] == (("conntrack", "-L", "-f", "ipv6"), False)

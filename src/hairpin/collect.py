@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], bool]] = {
     # the IPv6 state, for IPv6 packets (trace --node reads these names): kept only when printed (a node with IPv6
     # off, or no ip6tables table, has none)
     "ip6tables-save": (("ip6tables-save",), False),
+    "ip6tables-legacy-save": (("ip6tables-legacy-save",), False),
     "ip6-route": (("ip", "-6", "route", "show", "table", "all"), False),
     "ip6-rule": (("ip", "-6", "rule", "show"), False),
     "ss": (("ss", "-ltnu"), False),
@@ -50,7 +51,8 @@ COMMANDS: dict[str, tuple[tuple[str, ...], bool]] = {
     "conntrack6": (("conntrack", "-L", "-f", "ipv6"), False),
 }
 #: optional files kept only when their command prints something
-_KEPT_WHEN_PRINTED = frozenset({"iptables-legacy-save", "ip6tables-save", "ip6-route", "ip6-rule", "conntrack6"})
+_KEPT_WHEN_PRINTED = frozenset({"iptables-legacy-save", "ip6tables-save", "ip6tables-legacy-save", "ip6-route",
+                                "ip6-rule", "conntrack6"})  # fmt: skip
 
 
 def script() -> str:
