@@ -11,11 +11,14 @@ import json
 import sys
 from fractions import Fraction
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from hairpin.errors import InputError
+
+if TYPE_CHECKING:
+    from hairpin.trace import Node
 
 FORMATS = ("text", "json")
 
@@ -158,8 +161,8 @@ def _trace(node: Path | None, work: str, packets: list[str], iptables_save: list
         raise InputError("IPv4 and IPv6 packets in one run need --node DIR holding both families' files "
                          "(iptables-save and ip6tables-save, ip -4 and ip -6 routes); else trace each family on its own")  # fmt: skip
     root = materialize(node, Path(work)) if node is not None else None
-    loaded: dict[int, Any] = {f: _load(tr, root, f, iptables_save, iptables_legacy_save, routes, rules, addrs, ipset,
-                                       ipvs, sockets, nft, conntrack, table, node, work) for f in families}  # fmt: skip
+    loaded = {f: _load(root, f, iptables_save, iptables_legacy_save, routes, rules, addrs, ipset, ipvs, sockets, nft,
+                       conntrack, table, node, work) for f in families}  # fmt: skip
     n = loaded[families[0]]
     for p, iif in parsed:
         tr.check_packet(loaded[6 if is_v6(p.dst) else 4], p, iif)
@@ -187,11 +190,13 @@ def _trace(node: Path | None, work: str, packets: list[str], iptables_save: list
     raise typer.Exit(1 if asym else 0)
 
 
-def _load(tr: Any, root: Path | None, family: int, iptables_save: list[Path] | None, iptables_legacy_save: Path | None,
+def _load(root: Path | None, family: int, iptables_save: list[Path] | None, iptables_legacy_save: Path | None,
           routes: Path | None, rules: Path | None, addrs: Path | None, ipset: Path | None, ipvs: Path | None,
           sockets: Path | None, nft: Path | None, conntrack: Path | None, table: str | None, node: Path | None,
-          work: str) -> Any:  # fmt: skip
+          work: str) -> Node:  # fmt: skip
     """The node of one address family: its files found in ``root`` (a bundle's copy), the options overriding them."""
+    from hairpin import trace as tr
+
     files: dict[str, Path] = {}
     every_ipt: list[Path] = []
     if root is not None:
