@@ -565,13 +565,14 @@ def hairpin_case(k: Kernel, p: Probe, family: int = 4) -> Hairpin:
     ``ip -6`` dumps)."""
     from hairpin import trace as tr
     from hairpin.model.net import ip_str
+    from hairpin.parsers.sockets import everywhere
 
     with tempfile.TemporaryDirectory() as d:
         for name, body in k.dumps.items():
             (Path(d) / name).write_text(body)
         files = [Path(d) / name for name in ("iptables-save", "ip-route", "ip-rule", "ip-addr")]
         node = tr.Node.load(*files, **({"family": 6} if family == 6 else {}))
-    node.listening = {(proto, port) for proto in ("tcp", "udp") for port in PORTS}
+    node.listening = everywhere(("tcp", "udp"), PORTS)
     tracer = node.tracer()
     policies: dict[tuple[str, str], int] = {}
     inner = tracer.host.watch

@@ -40,6 +40,7 @@ from pathlib import Path
 import pytest
 
 from hairpin import trace as tr
+from hairpin.parsers.sockets import everywhere
 
 ROUTES = """default via 10.1.0.1 dev eth0 table 100
 default via 10.1.1.2 dev eth1
@@ -215,7 +216,7 @@ def node(tmp_path: Path, rules: str) -> tr.Node:
     (tmp_path / "ip-addr").write_text(ADDRS)
     (tmp_path / "ip-rule").write_text(RULES)
     n = tr.Node.load(tmp_path / "iptables-save", tmp_path / "ip-route", tmp_path / "ip-rule", tmp_path / "ip-addr")
-    n.listening = {(proto, port) for proto in ("tcp", "udp") for port in (53, 80, 443, 8080, 9090)}
+    n.listening = everywhere(("tcp", "udp"), (53, 80, 443, 8080, 9090))
     return n
 
 

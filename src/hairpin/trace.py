@@ -57,12 +57,12 @@ from hairpin.model.trace import ASYMMETRIC_WHY, Leg, Outcome, RuleStep, Trace
 from hairpin.netfilter.evaluate import MAX_EVALUATIONS
 from hairpin.netfilter.nft import NftTable
 from hairpin.netfilter.rules import Ruleset
-from hairpin.parsers import conntrack_list, forms, iproute, ipset, iptables_check, ipvsadm
+from hairpin.parsers import conntrack_list, forms, iproute, ipset, iptables_check, ipvsadm, sockets
 from hairpin.parsers.conntrack_list import CtEntry
 from hairpin.parsers.ipset import IpSet
 from hairpin.parsers.nft_ruleset import read_nft
 from hairpin.parsers.node import read_node
-from hairpin.text import digits, split_lines
+from hairpin.parsers.sockets import Listener
 from hairpin.tracer import Tracer
 
 __all__ = ["ASYMMETRIC_WHY", "FILES", "Leg", "Node", "Outcome", "RuleStep", "Trace", "check_packet", "parse_packet",
@@ -145,7 +145,7 @@ class Node:
     ipvs: IpvsTable | None = None  # ``ipvsadm -Sn``/``-Ln``: kube-proxy's IPVS mode
     links: set[str] = field(default_factory=set)  # every interface the files name (empty: not checked)
     forms: dict[str, str] = field(default_factory=dict)  # kind -> "FILE: the form read"
-    listening: set[tuple[str, int]] | None = None  # (proto, port) with a listening socket; None: unknown
+    listening: list[Listener] | None = None  # ``ss -ltnu``'s sockets (hairpin.parsers.sockets); None: unknown
     nft: NftTable | None = None  # kube-proxy's nftables mode: ``nft list ruleset``'s table ip kube-proxy
     nft_warnings: list[str] = field(default_factory=list)
     conntrack: list[CtEntry] | None = None  # ``conntrack -L``: entries loaded before each trace
@@ -209,7 +209,7 @@ class Node:
             rs, legacy_rs, nf.forms["iptables"] = legacy.split(dumps, [Path(legacy_file)] if legacy_file else [])
         sets = ipset.load(ipset_file) if ipset_file is not None else None
         ipvs = ipvsadm.load(ipvs_file) if ipvs_file is not None else None
-        listening = _read_sockets(sockets_file) if sockets_file is not None else None
+        listening = sockets.load(sockets_file) if sockets_file is not None else None
         if sockets_file is not None:
             nf.forms["sockets"] = f"{sockets_file}: ss -ltnu"
         nft = None
@@ -275,27 +275,6 @@ class Node:
 
 
 _SS_HEADER = re.compile(r"^\s*(Netid\s+)?State\s+Recv-Q\s+Send-Q\s+Local Address:Port", re.M)
-
-
-def _read_sockets(path: str | Path) -> set[tuple[str, int]]:
-    """``ss -ltnu`` (or ``-ltn``): the (proto, port) pairs something listens on, any local address."""
-    text = iproute.read_text(path)
-    out: set[tuple[str, int]] = set()
-    for lineno, raw in enumerate(split_lines(text), 1):
-        toks = raw.split()
-        if not toks or toks[0] in ("State", "Netid"):
-            continue
-        proto = "tcp"
-        if toks[0] in ("tcp", "udp"):
-            proto, toks = toks[0], toks[1:]
-        if len(toks) < 4 or toks[0] not in ("LISTEN", "UNCONN"):
-            continue
-        local = toks[3]
-        port = local.rpartition(":")[2]
-        if not digits(port) or int(port) > 65535:
-            raise InputError(f"bad local address {local!r} (ss -ltnu)", str(path), lineno)
-        out.add(("udp" if toks[0] == "UNCONN" and proto == "tcp" else proto, int(port)))
-    return out
 
 
 def check_packet(node: Node, packet: Packet, iif: str | None) -> None:

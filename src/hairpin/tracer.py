@@ -31,7 +31,7 @@ from hairpin.netfilter.rules import Rule
 from hairpin.netfilter.stacked import Stacked
 from hairpin.netfilter.targets import reject_reply6
 from hairpin.notes import Note
-from hairpin.parsers import conntrack_list
+from hairpin.parsers import conntrack_list, sockets
 from hairpin.parsers.conntrack_list import CtEntry
 
 if TYPE_CHECKING:
@@ -216,14 +216,18 @@ class Tracer:
                            "(tcp_v6_conn_request)")  # fmt: skip
             return leg
         known = self.node.listening
-        listens = known is None or (q.proto, q.dport) in known
+        # (a socket bound to a device takes what arrives on it: a packet the node sends itself arrives on lo)
+        arrived = req.iif if req.iif is not None else "lo"
+        listens = known is None or sockets.listener_for(known, q.proto, q.dst, q.dport, arrived) is not None
+        # the port's sockets that take other addresses, families or devices than this packet's, said as ss lists them
+        others = "" if known is None or listens else sockets.bound_elsewhere(known, q.proto, q.dport)
         if not listens and q.proto == "udp":
             leg = Leg("reply", q, None, kind="none", node=self.node.name)
-            leg.verdict = (f"nothing listens on udp port {q.dport}: the node answers "
+            leg.verdict = (f"nothing listens on udp port {q.dport}{others}: the node answers "
                            f"{'ICMPv6' if is_v6(q.dst) else 'ICMP'} port unreachable (not traced)")  # fmt: skip
             return leg
         if not listens:
-            flags, why = Flags.RST | Flags.ACK, f"RST: nothing listens on tcp port {q.dport} (ss)"
+            flags, why = Flags.RST | Flags.ACK, f"RST: nothing listens on tcp port {q.dport}{others} (ss)"
         elif known is None:
             why += f" from a local socket, assumed to listen on {q.proto} port {q.dport} (give ss -ltnu to know)"
         else:

@@ -43,8 +43,12 @@ def addr_int(value: str | int | ipaddress.IPv4Address | ipaddress.IPv6Address) -
 @functools.lru_cache(maxsize=1 << 16)
 def _v6_text(value: int) -> str:
     """RFC 5952 text of an IPv6 address int (``V6`` or not), remembered: a capture's report names the few
-    addresses of its nodes and pods again and again (tallies, lists), and ``ipaddress`` takes ~5 us each."""
-    return str(ipaddress.IPv6Address(value & (V6 - 1)))
+    addresses of its nodes and pods again and again (tallies, lists), and ``ipaddress`` takes ~5 us each.  An
+    IPv4-mapped address keeps its dotted quad (RFC 5952 5: ``::ffff:10.0.0.1``, as ip, ss and tcpdump print it)."""
+    v = value & (V6 - 1)
+    if v >> 32 == 0xFFFF:
+        return f"::ffff:{(v >> 24) & 255}.{(v >> 16) & 255}.{(v >> 8) & 255}.{v & 255}"
+    return str(ipaddress.IPv6Address(v))
 
 
 def ip_str(value: int) -> str:
