@@ -141,7 +141,7 @@ def build_routing(routes: list[iproute.ParsedRoute], rules: list[iproute.ParsedR
         if any(t == "nexthop" for t in pr.extra):
             warnings.append(f"{routes_file}:{pr.line}: multipath route: only its first next hop is used")
         # (IPv6's multicast routes, ff00::/8 on every interface: trace refuses a multicast destination instead)
-        if pr.entry.type in (("throw", "nat") if family == 6 else ("throw", "nat", "multicast", "anycast")):
+        if pr.entry.type in (("nat",) if family == 6 else ("nat", "multicast", "anycast")):
             warnings.append(f"{routes_file}:{pr.line}: route type {pr.entry.type} is treated as unicast")
     entries = [r.entry for r in rules or [] if r.entry is not None]
     routing = (Routing(rules=sorted(entries, key=lambda e: e.priority), family=family) if rules
