@@ -97,7 +97,7 @@ def test_redirect_on_a_device_without_address_drops(tmp_path: Path) -> None:
 def test_ipv6_packets(text: str, src: str, dst: str, iif: str | None) -> None:
     p, got = tr.parse_packet(text)
     assert (p.src, p.dst, got) == (a(src), a(dst), iif)
-    assert str(p).startswith(f"{p.proto} [{src if src != '::ffff:10.0.0.1' else '::ffff:a00:1'}]:")
+    assert str(p).startswith(f"{p.proto} [{src}]:")  # an IPv4-mapped address as ip prints it
 
 
 @pytest.mark.parametrize(("text", "message"), [

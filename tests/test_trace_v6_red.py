@@ -1,13 +1,16 @@
 """Routing state read off a real namespace (tests/data/trace/v6-red/SOURCE.md) traced as the kernel answered it:
-a ``throw`` route sends the lookup on to the next rule in either family."""
+a ``throw`` route sends the lookup on to the next rule in either family; and IPv4-mapped addresses, as the kernel
+treats and prints them."""
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import pytest
 
 from hairpin import trace as tr
+from hairpin.model.net import addr_int, ip_str
 
 RED = Path(__file__).parent / "data" / "trace" / "v6-red"
 
@@ -41,3 +44,31 @@ def test_a_throw_route_is_not_a_warning_and_not_a_way_out() -> None:
     (o,) = tr.trace(node, p, iif).outcomes
     assert (o.legs[0].kind, o.legs[0].oif, o.legs[0].verdict) == ("drop", None, "dropped in routing")
     assert not [w for w in node.routing.warnings if "throw" in w]
+
+
+SEED6 = Path(__file__).parent / "data" / "trace" / "seed-node1-v6"
+
+
+def test_a_syn_from_an_ipv4_mapped_source_is_not_answered() -> None:
+    """Measured on Linux 6.18.44 (a SYN sent into a namespace listening on [::]:80): the SYN from
+    ::ffff:10.0.0.9 to port 80 got no SYN-ACK (Ip6InHdrErrors 1), one to port 81 (nothing listening) an RST; the
+    same SYN from 2001:db8:1::99 a SYN-ACK."""
+    node = tr.Node.load(SEED6 / "ip6tables-save", SEED6 / "ip6-route", SEED6 / "ip6-rule", SEED6 / "ip-addr",
+                        family=6)  # fmt: skip
+    p, iif = tr.parse_packet("tcp [::ffff:10.0.0.9]:1111 > [2600:1f14:a::23]:22 syn in eth0")
+    (o,) = tr.trace(node, p, iif, reply=True).outcomes
+    req, rep = o.legs
+    assert str(req.packet) == "tcp [::ffff:10.0.0.9]:1111 > [2600:1f14:a::23]:22 SYN"
+    assert (req.kind, rep.kind, rep.verdict) == ("local", "none", "TCP answers nothing to a SYN from ::ffff:10.0.0.9, "
+                                                 "an IPv4-mapped source (tcp_v6_conn_request drops it)")  # fmt: skip
+    p, iif = tr.parse_packet("tcp [2600:1f14:a:0:8a23::5]:1111 > [2600:1f14:a::23]:22 syn in eth0")
+    (o,) = tr.trace(node, p, iif, reply=True).outcomes
+    assert o.legs[1].kind == "forward"
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("::ffff:10.0.0.5", "::ffff:10.0.0.5"), ("::ffff:a00:5", "::ffff:10.0.0.5"), ("::ffff:0:0", "::ffff:0.0.0.0"),
+    ("::fffe:a00:5", "::fffe:a00:5"), ("1::ffff:a00:5", "1::ffff:a00:5"), ("::a00:5", "::a00:5"),
+])  # fmt: skip
+def test_an_ipv4_mapped_address_is_shown_as_ip_shows_it(text: str, shown: str) -> None:
+    assert ip_str(addr_int(ipaddress.IPv6Address(text))) == shown

@@ -43,8 +43,13 @@ def addr_int(value: str | int | ipaddress.IPv4Address | ipaddress.IPv6Address) -
 @functools.lru_cache(maxsize=1 << 16)
 def _v6_text(value: int) -> str:
     """RFC 5952 text of an IPv6 address int (``V6`` or not), remembered: a capture's report names the few
-    addresses of its nodes and pods again and again (tallies, lists), and ``ipaddress`` takes ~5 us each."""
-    return str(ipaddress.IPv6Address(value & (V6 - 1)))
+    addresses of its nodes and pods again and again (tallies, lists), and ``ipaddress`` takes ~5 us each.  An
+    IPv4-mapped address keeps its dotted quad (RFC 5952 section 5), as ip, ip6tables-save and the kernel's %pI6c
+    print it: ``::ffff:10.0.0.5``, not Python 3.11's ``::ffff:a00:5``."""
+    v = value & (V6 - 1)
+    if v >> 32 == 0xFFFF:
+        return "::ffff:" + ".".join(str((v >> s) & 255) for s in (24, 16, 8, 0))
+    return str(ipaddress.IPv6Address(v))
 
 
 def ip_str(value: int) -> str:
