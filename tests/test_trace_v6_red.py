@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from hairpin import trace as tr
+from hairpin.errors import ParseError
 from hairpin.model.net import addr_int, ip_str
+from hairpin.parsers import forms, iproute
 
 RED = Path(__file__).parent / "data" / "trace" / "v6-red"
 
@@ -72,3 +74,37 @@ def test_a_syn_from_an_ipv4_mapped_source_is_not_answered() -> None:
 ])  # fmt: skip
 def test_an_ipv4_mapped_address_is_shown_as_ip_shows_it(text: str, shown: str) -> None:
     assert ip_str(addr_int(ipaddress.IPv6Address(text))) == shown
+
+
+@pytest.mark.parametrize("name", ["ip6-rule-many", "ip6-rule-goto"])
+def test_json_rules_are_the_plain_ones(name: str) -> None:
+    """``ip -j -6 rule`` and ``ip -6 rule`` of one namespace read as the same rules: a selector JSON names by
+    another key (``sport_start``/``sport_end``, ``uid_start``, ``suppress_prefixlen``, ``goto``, ``l3mdev``,
+    ``nop``) is never dropped, so ``sport 1000-2000 lookup 10`` is not read as ``lookup 10``."""
+    plain, _ = forms.read_rules((RED / name).read_text(), "p", iproute.TableNames(), 6)
+    js, said = forms.read_rules((RED / f"{name}.json").read_text(), "j", iproute.TableNames(), 6)
+    assert said == "ip -j rule (JSON)"
+    assert [(r.priority, r.entry, r.why) for r in js] == [(r.priority, r.entry, r.why) for r in plain]
+    ignored = {r.priority: r.why.removeprefix("selector/action not modelled: ") for r in js if r.entry is None}
+    assert ignored == ({200: "ipproto, dport", 210: "sport", 220: "uidrange", 230: "tos", 260: "nop", 290: "not",
+                        1000: "l3mdev"} if name == "ip6-rule-many" else
+                       {130: "not", 140: "suppress_prefixlength", 150: "goto", 190: "dport",
+                        195: "suppress_ifgroup"})  # fmt: skip
+
+
+def test_a_rule_key_not_known_is_refused_at_its_entry() -> None:
+    text = '[{"priority":0,"src":"all","table":"local"},{"priority":5,"src":"all","flowlabel_x":"0x1","table":"10"}]'
+    with pytest.raises(ParseError) as e:
+        forms.read_rules(text, "j", iproute.TableNames(), 6)
+    assert str(e.value) == "j: ip -j rule entry 2: 'flowlabel_x' is not read (a rule's selectors must all be known)"
+
+
+def test_the_kernels_answer_for_a_port_range_rule_is_not_claimed() -> None:
+    """ip -6 route get 2001:db8:34::1 from 2001:db8:9::9 iif d1 ipproto tcp sport 1 dport 81: dev d0 (main);
+    with sport 1500: dev d1 (table 10, rule 210).  The port range is not modelled: the rule is left out, said."""
+    node = tr.Node.load(RED / "empty-save", RED / "ip6-route", RED / "ip6-rule-many.json", RED / "ip-addr", family=6)
+    p, iif = tr.parse_packet("tcp [2001:db8:9::9]:1 > [2001:db8:34::1]:81 syn in d1")
+    (o,) = tr.trace(node, p, iif).outcomes
+    assert o.legs[0].oif == "d0"
+    assert (f"{RED}/ip6-rule-many.json:5: ignored '210:\tfrom all sport 1000-2000 lookup 10' (selector/action not "
+            "modelled: sport)") in node.routing.warnings  # fmt: skip

@@ -451,6 +451,12 @@ def _parse_rule(prio: int, toks: tuple[str, ...], file: str | None, lineno: int,
                 raise ParseError(f"{t} without a value in ip rule", file, lineno)
             key = "lookup" if t == "table" else t
             vals[key] = toks[i + 1]
+            if key == "lookup" and toks[i + 1] == "[l3mdev-table]":  # iprule.c prints an l3mdev rule's table so
+                unmodelled.append("l3mdev")  # (FRA_L3MDEV: the table of the packet's VRF device)
+                vals.pop(key)
+                action = "lookup"
+                i += 2
+                continue
             if key in _RULE_UNMODELLED:
                 unmodelled.append(key)
             if key == "lookup":
@@ -458,7 +464,7 @@ def _parse_rule(prio: int, toks: tuple[str, ...], file: str | None, lineno: int,
             i += 2
             continue
         raise ParseError(f"unexpected {t!r} in ip rule", file, lineno)
-    if action is None and "goto" not in vals and "nop" not in unmodelled:
+    if action is None and "goto" not in vals and not {"nop", "l3mdev"} & set(unmodelled):
         raise ParseError("ip rule without an action (lookup TABLE, blackhole, unreachable, prohibit)", file, lineno)
     src = dst = None
     for key in ("from", "to"):
