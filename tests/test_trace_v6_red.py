@@ -12,7 +12,7 @@ import pytest
 from hairpin import trace as tr
 from hairpin.errors import ParseError
 from hairpin.model.net import addr_int, ip_str
-from hairpin.parsers import forms, iproute
+from hairpin.parsers import forms, iproute, ipset
 
 RED = Path(__file__).parent / "data" / "trace" / "v6-red"
 
@@ -108,3 +108,42 @@ def test_the_kernels_answer_for_a_port_range_rule_is_not_claimed() -> None:
     assert o.legs[0].oif == "d0"
     assert (f"{RED}/ip6-rule-many.json:5: ignored '210:\tfrom all sport 1000-2000 lookup 10' (selector/action not "
             "modelled: sport)") in node.routing.warnings  # fmt: skip
+
+
+SEED4 = Path(__file__).parent / "data" / "trace" / "seed-node1"
+
+
+def _set_node(tmp_path: Path, rule: str, family: int) -> tr.Node:
+    save = tmp_path / "save"
+    save.write_text(f"*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n{rule}\nCOMMIT\n")
+    if family == 6:
+        return tr.Node.load(save, RED / "ip6-route", RED / "ip6-rule", RED / "ip-addr", ipset_file=RED / "ipset-dual",
+                            family=6)  # fmt: skip
+    return tr.Node.load(save, SEED4 / "ip-route", SEED4 / "ip-rule", ipset_file=RED / "ipset-dual")
+
+
+def test_a_dual_stack_ipset_save_is_read() -> None:
+    """``ipset save`` of a node with IPv6 sets (read off a namespace) no longer refuses an IPv4 trace at an IPv6
+    element ('bad address'): an inet6 set is read without its elements."""
+    sets = ipset.load(RED / "ipset-dual")
+    assert [(s.name, s.family, len(s.entries)) for s in sets.values()] == [("KUBE6", 6, 0), ("K4", 4, 2),
+                                                                           ("ALL6", 6, 0)]  # fmt: skip
+
+
+@pytest.mark.parametrize(("family", "rule", "packet", "said"), [
+    (4, "-A FORWARD -m set --match-set K4 src -j DROP", "tcp 10.0.0.1:5 > 192.168.2.9:80 syn in eth0", "DROP"),
+    (6, "-A FORWARD -m set --match-set KUBE6 src -j DROP", "tcp [2001:db8:6::9]:5 > [2001:db8:5::9]:80 syn in d1",
+     "could not decide -m set (set KUBE6: IPv6 sets (ipset family inet6) are not modelled)"),
+    (4, "-A FORWARD -m set --match-set ALL6 src -j DROP", "tcp 10.0.0.1:5 > 192.168.2.9:80 syn in eth0",
+     "could not decide -m set (set ALL6 is an IPv6 set (ipset family inet6): iptables refuses such a rule, so the "
+     "ipset file is not this rules' (libxt_set))"),
+    (6, "-A FORWARD -m set --match-set K4 src -j DROP", "tcp [2001:db8:6::9]:5 > [2001:db8:5::9]:80 syn in d1",
+     "could not decide -m set (set K4 is an IPv4 set (ipset family inet): ip6tables refuses such a rule, so the "
+     "ipset file is not this rules' (libxt_set))"),
+])  # fmt: skip
+def test_sets_of_either_family(tmp_path: Path, family: int, rule: str, packet: str, said: str) -> None:
+    node = _set_node(tmp_path, rule, family)
+    p, iif = tr.parse_packet(packet)
+    (o,) = tr.trace(node, p, iif).outcomes
+    (step,) = [s for s in o.legs[0].steps if "match-set" in s.text]
+    assert step.effect == said if said == "DROP" else step.effect.startswith(said)
