@@ -147,3 +147,17 @@ def test_sets_of_either_family(tmp_path: Path, family: int, rule: str, packet: s
     (o,) = tr.trace(node, p, iif).outcomes
     (step,) = [s for s in o.legs[0].steps if "match-set" in s.text]
     assert step.effect == said if said == "DROP" else step.effect.startswith(said)
+
+
+@pytest.mark.parametrize(("packet", "kind", "oif"), [
+    ("tcp [fe80::9]:1111 > [fe80::90e6:cff:fe91:bd76]:80 syn in r1", "forward", "r1"),  # r0's link-local
+    ("tcp [fe80::9]:1111 > [fe80::90e6:cff:fe91:bd76]:80 syn in r0", "local", None),
+    ("tcp [fe80::9]:1111 > [fe80::80a7:f5ff:fee1:234a]:80 syn in r0", "forward", "r0"),  # r1's link-local
+    ("tcp [fd00:2::9]:1111 > [fd00:1::1]:80 syn in r1", "local", None),  # a global address: any device
+])  # fmt: skip
+def test_a_link_local_address_is_local_only_on_its_own_link(packet: str, kind: str, oif: str | None) -> None:
+    a = RED / "a"
+    node = tr.Node.load(a / "ip6tables-save", a / "ip6-route", a / "ip6-rule", a / "ip-addr", family=6)
+    p, iif = tr.parse_packet(packet)
+    (o,) = tr.trace(node, p, iif).outcomes
+    assert (o.legs[0].kind, o.legs[0].oif) == (kind, oif)

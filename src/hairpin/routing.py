@@ -361,7 +361,10 @@ class Routing:
                 continue
             if best is not None and (r.prefix, r.metric, r.pref) != (best.prefix, best.metric, best.pref):
                 break
-            if strict is not None and r.dev is not None and r.dev != strict and r.type == "unicast":
+            if strict is not None and r.dev is not None and r.dev != strict and r.type in ("unicast", "local", "anycast"):
+                # rt6_score_route fails any route (a local one too: its device is its address's) on another
+                # device; so a link-local address of eth1 is not local to a packet arriving on eth0 (Linux 6.18:
+                # ip -6 route get fe80::<eth1's> iif eth0 answers fe80::/64 dev eth0)
                 continue
             if best is None:
                 best = r
