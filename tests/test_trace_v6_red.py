@@ -161,3 +161,18 @@ def test_a_link_local_address_is_local_only_on_its_own_link(packet: str, kind: s
     p, iif = tr.parse_packet(packet)
     (o,) = tr.trace(node, p, iif).outcomes
     assert (o.legs[0].kind, o.legs[0].oif) == (kind, oif)
+
+
+def test_a_temporary_address_says_the_source_depends_on_use_tempaddr() -> None:
+    """With use_tempaddr 2 the kernel chose the temporary address (SOURCE.md); the dump cannot say which setting
+    the node has, so the public one hairpin assumes comes with the warning."""
+    node = tr.Node.load(RED / "tempaddr-ip6tables-save", RED / "tempaddr-ip6-route", addrs_file=RED / "tempaddr-ip-addr",
+                        family=6)  # fmt: skip
+    p, iif = tr.parse_packet("tcp [2001:db8:6::9]:5 > [2001:db8:5::99]:80 syn in d1")
+    (o,) = tr.trace(node, p, iif).outcomes
+    assert str(o.legs[0].out_packet) == "tcp [2001:db8:5::7]:5 > [2001:db8:5::99]:80 SYN"
+    assert node.routing.warnings == [
+        f"{RED}/tempaddr-ip-addr:11: 2001:db8:5:0:faed:ff27:e621:607b/64 on d0 is temporary: as a source "
+        "(MASQUERADE, the node's own packets) the kernel prefers it to a public address when "
+        "net.ipv6.conf.d0.use_tempaddr is 2, the public one when 1 (ipv6_get_saddr_eval rule 7), which the dump "
+        "does not say: the public one is assumed"]  # fmt: skip

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hairpin import routing6
 from hairpin.errors import InputError
 from hairpin.model.net import is_loopback
 from hairpin.netfilter.rules import Ruleset
@@ -147,6 +148,13 @@ def build_routing(routes: list[iproute.ParsedRoute], rules: list[iproute.ParsedR
     routing = (Routing(rules=sorted(entries, key=lambda e: e.priority), family=family) if rules
                else Routing(family=family))  # fmt: skip
     for a in model_addrs:
+        if family == 6 and "temporary" in a.flags and any(
+                b.dev == a.dev and "temporary" not in b.flags and routing6.addr_scope(b.addr) == routing6.SCOPE_GLOBAL
+                for b in model_addrs):  # fmt: skip
+            warnings.append(f"{addrs_file}:{a.line}: {a.cidr} on {a.dev} is temporary: as a source (MASQUERADE, the "
+                            f"node's own packets) the kernel prefers it to a public address when net.ipv6.conf."
+                            f"{a.dev}.use_tempaddr is 2, the public one when 1 (ipv6_get_saddr_eval rule 7), which "
+                            "the dump does not say: the public one is assumed")  # fmt: skip
         if family == 6:
             routing.add_address(a.dev, a.cidr, a.flags)
         else:
