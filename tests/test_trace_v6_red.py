@@ -176,3 +176,16 @@ def test_a_temporary_address_says_the_source_depends_on_use_tempaddr() -> None:
         "(MASQUERADE, the node's own packets) the kernel prefers it to a public address when "
         "net.ipv6.conf.d0.use_tempaddr is 2, the public one when 1 (ipv6_get_saddr_eval rule 7), which the dump "
         "does not say: the public one is assumed"]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["from-ip6-route", "from-ip6-route.json"])
+def test_a_source_specific_route_is_left_out_said(name: str) -> None:
+    """The kernel routed 2001:db8:40::1 from 2001:db8:5::9 by the source-specific route (dev d1) and found no
+    route from 2001:db8:9::9 (SOURCE.md): neither is modelled, so the route is left out with a warning, in
+    either form (ip -j route's ``from`` key was dropped before, the route read as one for every source)."""
+    node = tr.Node.load(RED / "empty-save", RED / name, addrs_file=RED / "tempaddr-ip-addr", family=6)
+    assert (f"{RED}/{name}:11: ignored route 2001:db8:40::/48 via 2001:db8:6::fe dev d1 from 2001:db8:5::/64: "
+            "source-specific routes are not modelled, so a packet to 2001:db8:40::/48 may be routed otherwise, from "
+            "any source") in node.routing.warnings  # fmt: skip
+    main = [e.describe() for e in node.routing.routing.tables[254] if e.describe().startswith("2001:db8:40::")]
+    assert main == ["2001:db8:40::/48 via 2001:db8:5::fe dev d0"]

@@ -350,7 +350,7 @@ def _route_json_line(d: dict[str, Any], n: int, file: str | None, family: int = 
         return None
     out = [str(d["type"])] if d.get("type") not in (None, "unicast") else []
     out.append(dst or "default")
-    for key, word in (("gateway", "via"), ("dev", "dev"), ("table", "table"), ("protocol", "proto"),
+    for key, word in (("from", "from"), ("gateway", "via"), ("dev", "dev"), ("table", "table"), ("protocol", "proto"),
                       ("scope", "scope"), ("prefsrc", "src"), ("metric", "metric")):  # fmt: skip
         if key in d and not (key == "table" and d[key] == "main"):
             out += [word, str(d[key])]

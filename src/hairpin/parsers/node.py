@@ -25,7 +25,7 @@ from pathlib import Path
 
 from hairpin import routing6
 from hairpin.errors import InputError
-from hairpin.model.net import is_loopback
+from hairpin.model.net import ip_str, is_loopback
 from hairpin.netfilter.rules import Ruleset
 from hairpin.parsers import forms, iproute, iptables_check
 from hairpin.routing import LOCAL_TABLE, MAIN_TABLE, Routing
@@ -138,7 +138,17 @@ def build_routing(routes: list[iproute.ParsedRoute], rules: list[iproute.ParsedR
             dev = r.entry.dev
             if dev is not None and dev not in links and r.entry.table != LOCAL_TABLE:
                 warnings.append(f"{routes_file}:{r.line}: route uses {dev}, which {addrs_file} does not list")
-    for pr in routes:
+    source_specific = [pr for pr in routes if "from" in pr.extra]
+    for pr in source_specific:  # RTA_SRC: an IPv6 subtree route (CONFIG_IPV6_SUBTREES; iproute2 prints it when
+        # rtm_src_len is not 0).  fib6_node_lookup_1 descends into the prefix's subtree by source and, when no source
+        # prefix holds the packet's, backtracks past the prefix's own routes: a packet of any source can be routed
+        # otherwise than the remaining routes say.
+        dst = f"{ip_str(pr.entry.net)}/{pr.entry.prefix}"
+        warnings.append(f"{routes_file}:{pr.line}: ignored route {pr.entry.describe()} from "
+                        f"{pr.extra[pr.extra.index('from') + 1]}: source-specific routes are not modelled, so a "
+                        f"packet to {dst} may be routed otherwise, from any source")  # fmt: skip
+    modelled = [pr for pr in routes if pr not in source_specific]
+    for pr in modelled:
         if any(t == "nexthop" for t in pr.extra):
             warnings.append(f"{routes_file}:{pr.line}: multipath route: only its first next hop is used")
         # (IPv6's multicast routes, ff00::/8 on every interface: trace refuses a multicast destination instead)
@@ -161,13 +171,13 @@ def build_routing(routes: list[iproute.ParsedRoute], rules: list[iproute.ParsedR
             routing.add_address(a.dev, a.cidr)
     generated_local = routing.tables.get(LOCAL_TABLE, [])
     routing.tables.clear()
-    for pr in routes:
+    for pr in modelled:
         routing.add_route(pr.entry)
     if not has_local:
         for e in generated_local:
             routing.add_route(e)
     nr = iproute.NodeRouting(routing, routes, rules or [], model_addrs, names, warnings=warnings, family=family)
-    nr.route_lines = {r.entry: r.line for r in routes}
+    nr.route_lines = {r.entry: r.line for r in modelled}
     nr.rule_lines = {r.entry: r.line for r in rules or [] if r.entry is not None}
     for key, f in (("routes", routes_file), ("rules", rules_file), ("addrs", addrs_file)):
         if f is not None:
