@@ -189,3 +189,19 @@ def test_a_source_specific_route_is_left_out_said(name: str) -> None:
             "any source") in node.routing.warnings  # fmt: skip
     main = [e.describe() for e in node.routing.routing.tables[254] if e.describe().startswith("2001:db8:40::")]
     assert main == ["2001:db8:40::/48 via 2001:db8:5::fe dev d0"]
+
+
+@pytest.mark.parametrize(("text", "family", "error"), [
+    # ip route show, ip -j route of `ip route add 10.8.0.0/16 via inet6 fe80::2 dev r0` (Linux 6.18, iproute2 6.1)
+    ("10.8.0.0/16 via inet6 fe80::2 dev r0 \n", 4,
+     "r:1: a next hop of the other family (via inet6 fe80::2) is not modelled"),
+    ('[{"dst":"10.8.0.0/16","via":{"family":"inet6","host":"fe80::2"},"dev":"r0","flags":[]}]', 4,
+     "r: ip -j route entry 1: a next hop of the other family (via inet6 fe80::2) is not modelled"),
+    # not a form the kernel makes (an IPv6 route takes no RTA_VIA), refused alike
+    ("fd00:8::/64 via inet 10.0.0.2 dev r0 metric 1024 pref medium\n", 6,
+     "r:1: a next hop of the other family (via inet 10.0.0.2) is not modelled"),
+])  # fmt: skip
+def test_a_next_hop_of_the_other_family_is_refused(text: str, family: int, error: str) -> None:
+    with pytest.raises(ParseError) as e:
+        forms.read_routes(text, "r", iproute.TableNames(), family)
+    assert str(e.value) == error

@@ -350,6 +350,8 @@ def _route_json_line(d: dict[str, Any], n: int, file: str | None, family: int = 
         return None
     out = [str(d["type"])] if d.get("type") not in (None, "unicast") else []
     out.append(dst or "default")
+    if isinstance(d.get("via"), dict):  # RTA_VIA: {"family": "inet6", "host": ...}, as the plain form's via inet6
+        out += ["via", str(d["via"].get("family", "?")), str(d["via"].get("host", "?"))]
     for key, word in (("from", "from"), ("gateway", "via"), ("dev", "dev"), ("table", "table"), ("protocol", "proto"),
                       ("scope", "scope"), ("prefsrc", "src"), ("metric", "metric")):  # fmt: skip
         if key in d and not (key == "table" and d[key] == "main"):

@@ -242,7 +242,10 @@ def _parse_route_line(line: str, file: str | None, lineno: int, names: TableName
                 raise ParseError(f"{key} without a value", file, lineno)
             value = toks[i + 1]
             step = 2
-            if key == "via" and value == "inet" and i + 2 < len(toks):
+            if key == "via" and value in ("inet", "inet6") and i + 2 < len(toks):
+                if value != ("inet6" if family == 6 else "inet"):  # RTA_VIA (RFC 5549), the other family's hop
+                    raise ParseError(f"a next hop of the other family (via {value} {toks[i + 2]}) is not modelled",
+                                     file, lineno)  # fmt: skip
                 value, step = toks[i + 2], 3
             if key == "pref" and family == 6:
                 if value not in ("low", "medium", "high") or pref is not None:
@@ -439,6 +442,8 @@ def _parse_rule(prio: int, toks: tuple[str, ...], file: str | None, lineno: int,
             unmodelled.append(t) if t != "[detached]" else None
             i += 1
             continue
+        if t == "lookup" and toks[i + 1 : i + 2] == ("[l3mdev-table]",):  # an l3mdev rule (FRA_L3MDEV) as iprule.c
+            t, i = "l3mdev", i + 1  # prints it: the table of the packet's VRF device
         if t in ("blackhole", "unreachable", "prohibit", "nop", "l3mdev", "not"):
             if t in ("blackhole", "unreachable", "prohibit"):
                 action = t
@@ -451,12 +456,6 @@ def _parse_rule(prio: int, toks: tuple[str, ...], file: str | None, lineno: int,
                 raise ParseError(f"{t} without a value in ip rule", file, lineno)
             key = "lookup" if t == "table" else t
             vals[key] = toks[i + 1]
-            if key == "lookup" and toks[i + 1] == "[l3mdev-table]":  # iprule.c prints an l3mdev rule's table so
-                unmodelled.append("l3mdev")  # (FRA_L3MDEV: the table of the packet's VRF device)
-                vals.pop(key)
-                action = "lookup"
-                i += 2
-                continue
             if key in _RULE_UNMODELLED:
                 unmodelled.append(key)
             if key == "lookup":
