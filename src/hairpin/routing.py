@@ -320,7 +320,9 @@ class Routing:
                 return RouteResult(rule.action, None, rule, None, None, None, None)
             if self.family == 6:
                 found = self._match6(rule.table, dst, iif, oif)
-                if found is None:
+                if found is None or found.type == "throw":
+                    # a throw route fails the table's lookup, so the next rule is tried (ip6_rt_type_to_error:
+                    # RTN_THROW is -EAGAIN; net/ipv6/fib6_rules.c fib6_rule_action goes on to the next rule)
                     continue
                 if found.type in ("blackhole", "unreachable", "prohibit"):
                     return RouteResult(found.type, rule.table, rule, found, None, None, None)
@@ -330,6 +332,8 @@ class Routing:
                     continue
                 if oif is not None and r.dev is not None and r.dev != oif and r.type == "unicast":
                     continue
+                if r.type == "throw":  # fib_props[RTN_THROW].error is -EAGAIN: fib_rules_lookup tries the next rule
+                    break
                 if r.type in ("blackhole", "unreachable", "prohibit"):
                     return RouteResult(r.type, rule.table, rule, r, None, None, None)
                 if r.type == "local" or (r.type == "broadcast" and iif is not None):
@@ -357,7 +361,10 @@ class Routing:
                 continue
             if best is not None and (r.prefix, r.metric, r.pref) != (best.prefix, best.metric, best.pref):
                 break
-            if strict is not None and r.dev is not None and r.dev != strict and r.type == "unicast":
+            if strict is not None and r.dev is not None and r.dev != strict and r.type in ("unicast", "local", "anycast"):
+                # rt6_score_route fails any route (a local one too: its device is its address's) on another
+                # device; so a link-local address of eth1 is not local to a packet arriving on eth0 (Linux 6.18:
+                # ip -6 route get fe80::<eth1's> iif eth0 answers fe80::/64 dev eth0)
                 continue
             if best is None:
                 best = r

@@ -226,6 +226,13 @@ class Tracer:
             leg.verdict = (f"nothing listens on udp port {q.dport}{others}: the node answers "
                            f"{'ICMPv6' if is_v6(q.dst) else 'ICMP'} port unreachable (not traced)")  # fmt: skip
             return leg
+        if listens and why == "SYN-ACK" and is_v6(q.src) and (q.src >> 32) & 0xFFFFFFFF_FFFFFFFF_FFFFFFFF == 0xFFFF:
+            # tcp_v6_conn_request (net/ipv6/tcp_ipv6.c) drops a SYN from an IPv4-mapped source (::ffff:a.b.c.d),
+            # counted in Ip6InHdrErrors; with no listener the RST is sent (tcp_v6_send_reset has no such check)
+            leg = Leg("reply", q, None, kind="none", node=self.node.name)
+            leg.verdict = (f"TCP answers nothing to a SYN from {ip_str(q.src)}, an IPv4-mapped source "
+                           "(tcp_v6_conn_request drops it)")  # fmt: skip
+            return leg
         if not listens:
             flags, why = Flags.RST | Flags.ACK, f"RST: nothing listens on tcp port {q.dport}{others} (ss)"
         elif known is None:

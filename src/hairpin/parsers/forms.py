@@ -350,7 +350,9 @@ def _route_json_line(d: dict[str, Any], n: int, file: str | None, family: int = 
         return None
     out = [str(d["type"])] if d.get("type") not in (None, "unicast") else []
     out.append(dst or "default")
-    for key, word in (("gateway", "via"), ("dev", "dev"), ("table", "table"), ("protocol", "proto"),
+    if isinstance(d.get("via"), dict):  # RTA_VIA: {"family": "inet6", "host": ...}, as the plain form's via inet6
+        out += ["via", str(d["via"].get("family", "?")), str(d["via"].get("host", "?"))]
+    for key, word in (("from", "from"), ("gateway", "via"), ("dev", "dev"), ("table", "table"), ("protocol", "proto"),
                       ("scope", "scope"), ("prefsrc", "src"), ("metric", "metric")):  # fmt: skip
         if key in d and not (key == "table" and d[key] == "main"):
             out += [word, str(d[key])]
@@ -380,16 +382,32 @@ def read_rules(text: str, file: str | None, names: iproute.TableNames,
     if text.lstrip().startswith("["):
         doc = _load_json(text, file, "ip -j rule")
         try:
-            rules = iproute.parse_ip_rules("\n".join(_rule_json_line(d) for d in doc), file, names, family)
+            rules = iproute.parse_ip_rules("\n".join(_rule_json_line(d, n, file) for n, d in enumerate(doc, 1)),
+                                           file, names, family)  # fmt: skip
         except ParseError as e:
             raise _entry_error(e, file, "ip -j rule") from None
         return rules, "ip -j rule (JSON)" + tag
     return iproute.parse_ip_rules(text, file, names, family), "ip rule" + tag
 
 
-def _rule_json_line(d: dict[str, Any]) -> str:
+# ip -j rule's keys (iproute2 ip/iprule.c print_rule) that hairpin reads or places in the rule's text; any other
+# is refused at its entry: a selector left out silently would make the rule match what it does not.
+_RULE_JSON_KEYS = {"priority", "not", "src", "srclen", "dst", "dstlen", "fwmark", "fwmask", "iif", "oif",
+                   "iif_detached", "oif_detached", "l3mdev", "tos", "dsfield", "ipproto", "sport", "sport_start",
+                   "sport_end", "dport", "dport_start", "dport_end", "uid_start", "uid_end", "tun_id", "realms",
+                   "flowlabel", "flowlabel_mask", "dscp", "protocol", "table", "suppress_prefixlen",
+                   "suppress_ifgroup", "goto", "target", "action", "nop", "flags"}  # fmt: skip
+
+
+def _rule_json_line(d: dict[str, Any], n: int, file: str | None) -> str:
+    """One ``ip -j rule`` entry as ``ip rule`` prints it, so that one parser decides every rule: its selectors
+    and actions as iprule.c print_rule names them (``sport_start``/``sport_end`` for a port range, ``uid_start``/
+    ``uid_end``, ``suppress_prefixlen``, ``goto``, ``l3mdev`` and ``nop`` as keys...)."""
+    unknown = sorted(set(d) - _RULE_JSON_KEYS)
+    if unknown:
+        raise ParseError(f"{unknown[0]!r} is not read (a rule's selectors must all be known)", file, n)
     out = [f"{d.get('priority', '?')}:"]
-    if d.get("not"):
+    if "not" in d:
         out.append("not")
     src = str(d.get("src", "all"))
     out += ["from", src + (f"/{d['srclen']}" if "srclen" in d else "")]
@@ -397,16 +415,32 @@ def _rule_json_line(d: dict[str, Any]) -> str:
         out += ["to", str(d["dst"]) + (f"/{d['dstlen']}" if "dstlen" in d else "")]
     if "fwmark" in d:
         out += ["fwmark", str(d["fwmark"]) + (f"/{d['fwmask']}" if "fwmask" in d else "")]
-    for key in ("iif", "oif", "ipproto", "sport", "dport", "uidrange", "tos"):
+    for key in ("iif", "oif"):
+        if key in d:
+            out += [key, str(d[key])] + (["[detached]"] if d.get(f"{key}_detached") else [])
+    if "l3mdev" in d:
+        out.append("l3mdev")
+    for key in ("tos", "dsfield", "dscp", "ipproto", "tun_id", "realms", "flowlabel"):
         if key in d:
             out += [key, str(d[key])]
+    for key, word in (("sport", "sport"), ("dport", "dport"), ("uid", "uidrange")):
+        if f"{key}_start" in d or f"{key}_end" in d:
+            out += [word, f"{d.get(f'{key}_start', '?')}-{d.get(f'{key}_end', '?')}"]
+        elif key in d:
+            out += [word, str(d[key])]
     action = d.get("action")
-    if action in ("blackhole", "unreachable", "prohibit", "nop"):
+    if action in ("blackhole", "unreachable", "prohibit"):
         out.append(str(action))
-    elif action == "goto":
-        out += ["goto", str(d.get("target", "?"))]
+    elif "nop" in d or action == "nop":
+        out.append("nop")
+    elif "goto" in d or action == "goto":
+        out += ["goto", str(d.get("goto", d.get("target", "?")))]
     elif "table" in d:
         out += ["lookup", str(d["table"])]
+    for key, word in (("suppress_prefixlen", "suppress_prefixlength"), ("suppress_ifgroup", "suppress_ifgroup"),
+                      ("protocol", "proto")):  # fmt: skip
+        if key in d:
+            out += [word, str(d[key])]
     return " ".join(out)
 
 

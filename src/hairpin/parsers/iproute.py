@@ -242,7 +242,10 @@ def _parse_route_line(line: str, file: str | None, lineno: int, names: TableName
                 raise ParseError(f"{key} without a value", file, lineno)
             value = toks[i + 1]
             step = 2
-            if key == "via" and value == "inet" and i + 2 < len(toks):
+            if key == "via" and value in ("inet", "inet6") and i + 2 < len(toks):
+                if value != ("inet6" if family == 6 else "inet"):  # RTA_VIA (RFC 5549), the other family's hop
+                    raise ParseError(f"a next hop of the other family (via {value} {toks[i + 2]}) is not modelled",
+                                     file, lineno)  # fmt: skip
                 value, step = toks[i + 2], 3
             if key == "pref" and family == 6:
                 if value not in ("low", "medium", "high") or pref is not None:
@@ -439,6 +442,8 @@ def _parse_rule(prio: int, toks: tuple[str, ...], file: str | None, lineno: int,
             unmodelled.append(t) if t != "[detached]" else None
             i += 1
             continue
+        if t == "lookup" and toks[i + 1 : i + 2] == ("[l3mdev-table]",):  # an l3mdev rule (FRA_L3MDEV) as iprule.c
+            t, i = "l3mdev", i + 1  # prints it: the table of the packet's VRF device
         if t in ("blackhole", "unreachable", "prohibit", "nop", "l3mdev", "not"):
             if t in ("blackhole", "unreachable", "prohibit"):
                 action = t
@@ -458,7 +463,7 @@ def _parse_rule(prio: int, toks: tuple[str, ...], file: str | None, lineno: int,
             i += 2
             continue
         raise ParseError(f"unexpected {t!r} in ip rule", file, lineno)
-    if action is None and "goto" not in vals and "nop" not in unmodelled:
+    if action is None and "goto" not in vals and not {"nop", "l3mdev"} & set(unmodelled):
         raise ParseError("ip rule without an action (lookup TABLE, blackhole, unreachable, prohibit)", file, lineno)
     src = dst = None
     for key in ("from", "to"):

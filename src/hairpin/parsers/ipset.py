@@ -1,12 +1,13 @@
 """``ipset save`` output: the sets Calico (``cali40*``), kube-proxy's IPVS mode (``KUBE-*``) and Cilium
 (``cilium_node_set_v4``) keep, read so that ``-m set --match-set NAME src,dst`` can be decided.
 
-    create NAME TYPE [family inet] [hashsize N] [maxelem N] [timeout N] [counters] [comment] ...
+    create NAME TYPE [family inet|inet6] [hashsize N] [maxelem N] [timeout N] [counters] [comment] ...
     add NAME ENTRY [timeout N] [nomatch] [packets N bytes N] [comment "..."] ...
 
 Types modelled (ipset(8)): hash:ip, hash:net, hash:ip,port, hash:net,port, hash:ip,port,ip,
 hash:ip,port,net, hash:net,net, hash:net,port,net, bitmap:ip, bitmap:port, list:set.  A ``port``
-element is ``[PROTO:]PORT`` (tcp when no protocol is given).  ``nomatch`` entries of net types exclude
+element is ``[PROTO:]PORT`` (tcp when no protocol is given).  A ``family inet6`` set is read without its
+elements: it never holds an IPv4 packet (ip_set_test), and it is undecidable for an IPv6 one.  ``nomatch`` entries of net types exclude
 their prefix (the most specific matching entry decides).  Other types parse and stay undecidable.
 """
 
@@ -41,6 +42,7 @@ class IpSet:
     members: list[str] = field(default_factory=list)  # list:set
     maxelem: int = 65536  # ipset(8): the default of every hash type
     netmask: int = 32  # hash:ip's netmask option
+    family: int = 4  # create's ``family inet6``: 6 (its elements are not read); 0: none (list:set, bitmap:port)
     expanded: int = 0  # hash:ip elements once CIDR entries are expanded, as ipset restore adds them
     registry: dict[str, IpSet] = field(default_factory=dict, repr=False)
     _index: dict[int, dict[int, list[int]]] = field(default_factory=dict, init=False, repr=False)  # mask, net
@@ -143,6 +145,10 @@ def parse(text: str, file: str | None = None) -> dict[str, IpSet]:
                 raise ParseError(f"set {toks[1]} created twice", file, lineno)
             sets[toks[1]] = IpSet(toks[1], toks[2], lineno, registry=sets)
             opts = dict(zip(toks[3::2], toks[4::2], strict=False))
+            if toks[2] in ("list:set", "bitmap:port", "hash:mac"):
+                sets[toks[1]].family = 0  # NFPROTO_UNSPEC: tested by packets of either family
+            elif opts.get("family") == "inet6":
+                sets[toks[1]].family = 6
             for opt in ("maxelem", "netmask"):
                 if opt in opts and opts[opt].isdigit() and len(opts[opt]) < 11:
                     setattr(sets[toks[1]], opt, int(opts[opt]))
@@ -162,7 +168,7 @@ def _add(s: IpSet, entry: str, rest: list[str], file: str | None, lineno: int) -
     if s.type == "list:set":
         s.members.append(entry)
         return
-    if not s.supported:
+    if not s.supported or s.family == 6:  # an IPv6 set's elements: not modelled (-m set says so for IPv6)
         return
     kinds = s.type.split(":", 1)[1].split(",")
     parts = entry.split(",")

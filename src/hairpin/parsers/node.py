@@ -23,8 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hairpin import routing6
 from hairpin.errors import InputError
-from hairpin.model.net import is_loopback
+from hairpin.model.net import ip_str, is_loopback
 from hairpin.netfilter.rules import Ruleset
 from hairpin.parsers import forms, iproute, iptables_check
 from hairpin.routing import LOCAL_TABLE, MAIN_TABLE, Routing
@@ -137,29 +138,46 @@ def build_routing(routes: list[iproute.ParsedRoute], rules: list[iproute.ParsedR
             dev = r.entry.dev
             if dev is not None and dev not in links and r.entry.table != LOCAL_TABLE:
                 warnings.append(f"{routes_file}:{r.line}: route uses {dev}, which {addrs_file} does not list")
-    for pr in routes:
+    source_specific = [pr for pr in routes if "from" in pr.extra]
+    for pr in source_specific:  # RTA_SRC: an IPv6 subtree route (CONFIG_IPV6_SUBTREES; iproute2 prints it when
+        # rtm_src_len is not 0).  fib6_node_lookup_1 descends into the prefix's subtree by source and, when no source
+        # prefix holds the packet's, backtracks past the prefix's own routes: a packet of any source can be routed
+        # otherwise than the remaining routes say.
+        dst = f"{ip_str(pr.entry.net)}/{pr.entry.prefix}"
+        warnings.append(f"{routes_file}:{pr.line}: ignored route {pr.entry.describe()} from "
+                        f"{pr.extra[pr.extra.index('from') + 1]}: source-specific routes are not modelled, so a "
+                        f"packet to {dst} may be routed otherwise, from any source")  # fmt: skip
+    modelled = [pr for pr in routes if pr not in source_specific]
+    for pr in modelled:
         if any(t == "nexthop" for t in pr.extra):
             warnings.append(f"{routes_file}:{pr.line}: multipath route: only its first next hop is used")
         # (IPv6's multicast routes, ff00::/8 on every interface: trace refuses a multicast destination instead)
-        if pr.entry.type in (("throw", "nat") if family == 6 else ("throw", "nat", "multicast", "anycast")):
+        if pr.entry.type in (("nat",) if family == 6 else ("nat", "multicast", "anycast")):
             warnings.append(f"{routes_file}:{pr.line}: route type {pr.entry.type} is treated as unicast")
     entries = [r.entry for r in rules or [] if r.entry is not None]
     routing = (Routing(rules=sorted(entries, key=lambda e: e.priority), family=family) if rules
                else Routing(family=family))  # fmt: skip
     for a in model_addrs:
+        if family == 6 and "temporary" in a.flags and any(
+                b.dev == a.dev and "temporary" not in b.flags and routing6.addr_scope(b.addr) == routing6.SCOPE_GLOBAL
+                for b in model_addrs):  # fmt: skip
+            warnings.append(f"{addrs_file}:{a.line}: {a.cidr} on {a.dev} is temporary: as a source (MASQUERADE, the "
+                            f"node's own packets) the kernel prefers it to a public address when net.ipv6.conf."
+                            f"{a.dev}.use_tempaddr is 2, the public one when 1 (ipv6_get_saddr_eval rule 7), which "
+                            "the dump does not say: the public one is assumed")  # fmt: skip
         if family == 6:
             routing.add_address(a.dev, a.cidr, a.flags)
         else:
             routing.add_address(a.dev, a.cidr)
     generated_local = routing.tables.get(LOCAL_TABLE, [])
     routing.tables.clear()
-    for pr in routes:
+    for pr in modelled:
         routing.add_route(pr.entry)
     if not has_local:
         for e in generated_local:
             routing.add_route(e)
     nr = iproute.NodeRouting(routing, routes, rules or [], model_addrs, names, warnings=warnings, family=family)
-    nr.route_lines = {r.entry: r.line for r in routes}
+    nr.route_lines = {r.entry: r.line for r in modelled}
     nr.rule_lines = {r.entry: r.line for r in rules or [] if r.entry is not None}
     for key, f in (("routes", routes_file), ("rules", rules_file), ("addrs", addrs_file)):
         if f is not None:
