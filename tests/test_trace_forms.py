@@ -662,3 +662,20 @@ def test_iptables_l_output_is_refused_saying_what_to_give(first: str) -> None:
     assert str(e.value) == (
         "nat-L:1: this is iptables -L output, which leaves out parts of rules a trace needs (options shown only in "
         "words, or not at all): give iptables-save, or iptables -S for each table (-t nat -S, -t mangle -S, -S)")
+
+
+def test_a_table_named_in_rt_tables_is_shown_by_its_name(tmp_path: Path) -> None:
+    """``lookup custom`` (a name from rt_tables) is said as written, not as the number hairpin gives the name."""
+    (tmp_path / "ipt").write_text("*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n")
+    (tmp_path / "r").write_text("default via 10.0.0.1 dev eth0\n10.0.0.0/24 dev eth0 proto kernel scope link src "
+                                "10.0.0.2\ndefault via 10.0.0.9 dev eth0 table custom\nlocal 10.0.0.2 dev eth0 table "
+                                "local proto kernel scope host src 10.0.0.2\n")  # fmt: skip
+    for rules in ("0:\tfrom all lookup local\n100:\tfrom 10.0.0.0/24 lookup custom\n32766:\tfrom all lookup main\n",
+                  '[{"priority":0,"src":"all","table":"local"},{"priority":100,"src":"10.0.0.0","srclen":24,'
+                  '"table":"custom"},{"priority":32766,"src":"all","table":"main"}]'):  # fmt: skip
+        (tmp_path / "ru").write_text(rules)
+        n = tr.Node.load(tmp_path / "ipt", tmp_path / "r", tmp_path / "ru")
+        p, iif = tr.parse_packet("tcp 10.0.0.5:1 > 8.8.8.8:53 in eth0")
+        (o,) = tr.trace(n, p, iif).outcomes
+        assert o.legs[0].verdict == ("forwarded out eth0 as tcp 10.0.0.5:1 > 8.8.8.8:53 SYN (rule 100: from "
+                                     "10.0.0.0/24 lookup custom; table custom: default via 10.0.0.9 dev eth0)")  # fmt: skip

@@ -92,6 +92,9 @@ class RuleEntry:
     iif: str | None = None
     oif: str | None = None
     action: str = "lookup"  # lookup | blackhole | unreachable | prohibit
+    #: the table's name as the rule file writes it, for a table named in rt_tables (``lookup custom``): the number
+    #: hairpin gives such a name (from 2^31) is its own, so words show the name
+    label: str | None = field(default=None, compare=False)
 
     def matches(self, src: int, dst: int, mark: int, iif: str | None, oif: str | None) -> bool:
         if self.src is not None and (src & self.src[1]) != self.src[0]:
@@ -115,7 +118,7 @@ class RuleEntry:
             parts += ["iif", self.iif]
         if self.oif:
             parts += ["oif", self.oif]
-        parts += ["lookup", table_name(self.table)] if self.action == "lookup" else [self.action]
+        parts += ["lookup", self.label or table_name(self.table)] if self.action == "lookup" else [self.action]
         return " ".join(parts)
 
 
@@ -159,7 +162,8 @@ class RouteResult:
         rule = (
             f"rule {self.rule.describe()}; " if self.rule is not None and self.rule.priority not in (0, 32766) else ""
         )
-        return f"{rule}table {table_name(self.table or 0)}: {self.route.describe()}"
+        named = self.rule.label if self.rule is not None and self.rule.table == self.table else None
+        return f"{rule}table {named or table_name(self.table or 0)}: {self.route.describe()}"
 
 
 @dataclass

@@ -489,7 +489,9 @@ def _parse_rule(prio: int, toks: tuple[str, ...], file: str | None, lineno: int,
     if unmodelled:
         why = "selector/action not modelled: " + ", ".join(dict.fromkeys(unmodelled))
         return ParsedRule(prio, toks, None, lineno, why)
-    entry = RuleEntry(prio, table, src, dst, fwmark, fwmask, vals.get("iif"), vals.get("oif"), action or "lookup")
+    label = vals["lookup"] if "lookup" in vals and table >= 2**31 else None  # a name from rt_tables (TableNames)
+    entry = RuleEntry(prio, table, src, dst, fwmark, fwmask, vals.get("iif"), vals.get("oif"), action or "lookup",
+                      label)  # fmt: skip
     return ParsedRule(prio, toks, entry, lineno)
 
 
