@@ -14,19 +14,11 @@ from hairpin.netfilter import evaluate
 from hairpin.netfilter.evaluate import Context, Evaluator
 from hairpin.netfilter.targets import reject_reply6
 from hairpin.parsers import forms, iptables_check
+from test_netfilter_eval import FakeHost
 
 DATA = Path(__file__).parent / "data" / "trace" / "ip6tables"
 NODE = addr_int("fd00::100")
 CLIENT = addr_int("fd00:10:244:3::9")
-
-
-class FakeHost:
-    def __init__(self, local: dict[int, str]) -> None:
-        self.local = local
-
-    def is_local(self, addr: int, iface: str | None = None) -> bool:
-        dev = self.local.get(addr)
-        return dev is not None and (iface is None or iface == dev)
 
 
 HOST = FakeHost({NODE: "eth0", V6 | 1: "lo"})
