@@ -62,7 +62,10 @@ def test_a_real_eks_nodes_iptables_dash_S_is_read_and_traced() -> None:
         assert str(o.legs[1].out_packet) == "tcp 10.100.192.187:80 > 172.31.3.129:40000 SYN,ACK"
         assert o.legs[1].oif == "eni1e3dd7d66d7" and o.asymmetric is None and o.undecided == []
     assert t.warnings == [f"{EKS / 'ip-route'}:3: no address file and no local table: 172.31.0.225/20 on eth0 is "
-                          "taken from this proto kernel route (the kernel adds one per address)"]  # fmt: skip
+                          "taken from this proto kernel route (the kernel adds one per address)",
+                          f"the `iptables -S` outputs ({EKS / 'iptables-t-nat-S'}, {EKS / 'iptables-S'}) give tables "
+                          "nat, filter; raw, mangle not given: taken as empty (the node's ip rules select by fwmark, "
+                          "which rules in mangle set). Add `iptables -t TABLE -S` for each, or give `iptables-save`"]  # fmt: skip
 
 
 def test_dash_S_names_its_table_or_is_told() -> None:

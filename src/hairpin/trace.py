@@ -48,7 +48,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hairpin import legacy
+from hairpin import legacy, unseen
 from hairpin.errors import InputError
 from hairpin.gcpause import paused
 from hairpin.ipvs import IpvsTable
@@ -153,6 +153,9 @@ class Node:
     legacy: Ruleset | None = None
     #: 4, or 6: the files are ip6tables-save's, ``ip -6 route``'s and ``ip -6 rule``'s, and IPv6 packets are traced
     family: int = 4
+    #: datapaths outside netfilter the files show (``hairpin.unseen.datapaths``): "Cilium", ...
+    not_modelled: list[str] = field(default_factory=list)
+    datapath_warnings: list[str] = field(default_factory=list)
     _tracer: Tracer | None = field(default=None, repr=False, compare=False)
 
     def tracer(self) -> Tracer:
@@ -222,11 +225,18 @@ class Node:
             ct = conntrack_list.parse(iproute.read_text(conntrack_file), str(conntrack_file), family)
             nf.forms["conntrack"] = (f"{conntrack_file}: conntrack -L{' -f ipv6' if family == 6 else ''} ({len(ct)} "
                                      f"{'IPv6 ' if family == 6 else ''}tcp/udp entries)")  # fmt: skip
+        rulesets = [rs] + ([legacy_rs] if legacy_rs is not None else [])
+        if ipt:
+            dash_s = all(" -S" in f.split(": ", 1)[-1] for f in nf.forms["iptables"].split("; "))
+            rs.warnings += unseen.missing_tables(rulesets, dash_s, nft is not None, [str(f) for f in ipt],
+                                                  nf.routing.routing)  # fmt: skip
+        found = unseen.datapaths(rulesets, nf.links)
         if family == 6 and ipvs is not None:
             raise InputError("IPVS (kube-proxy's IPVS mode) is not traced for IPv6 packets: hairpin's IPVS model is "
                              "IPv4's", str(ipvs_file))  # fmt: skip
         return cls(rs, nf.routing, name, sets, ipvs, nf.links, nf.forms, listening, nft, nft_warnings, ct,
-                   legacy_rs, family=family)  # fmt: skip
+                   legacy_rs, family=family, not_modelled=[n for n, _ in found],
+                   datapath_warnings=unseen.datapath_warnings(found, rulesets, nft is not None))  # fmt: skip
 
     @staticmethod
     def find(directory: str | Path, family: int = 4) -> dict[str, Path]:
@@ -327,7 +337,8 @@ def trace(node: Node, packet: Packet, iif: str | None, *, reply: bool = False) -
                 break
         return outcomes, bool(stack)
 
-    warnings = list(node.routing.warnings) + list(node.ruleset.warnings) + list(node.nft_warnings)
+    warnings = (list(node.datapath_warnings) + list(node.routing.warnings) + list(node.ruleset.warnings)
+                + list(node.nft_warnings))
     results = 1
     asked: list[legacy.OrderKey] = []
     if node.legacy is None and (node.nft is None or not node.ruleset.tables):
@@ -339,10 +350,16 @@ def trace(node: Node, packet: Packet, iif: str | None, *, reply: bool = False) -
         cut = False  # said by trace_orders
     if cut:
         warnings.append(f"{why}, over the {len(outcomes)} outcomes listed: the rest are not listed")
+    said_np = unseen.no_kube_proxy(packet, iif is not None and node.routing.routing.is_local(packet.dst),
+                                   [node.ruleset] + ([node.legacy] if node.legacy is not None else []),
+                                   node.nft is not None, node.ipvs is not None)  # fmt: skip
+    if said_np is not None and not node.not_modelled:
+        warnings.append(said_np)
     if reply and node.listening is None and any(o.legs[0].kind == "local" for o in outcomes):
         warnings.append("a reply from a local socket assumes something listens on the port; give the node's "
                         "`ss -ltnu` output (--sockets FILE) to know (no listener: RST)")  # fmt: skip
     out = Trace(packet, iif, outcomes, warnings, dict(node.forms))
     out.results = results
+    out.not_modelled = list(node.not_modelled)
     out.unknown_orders = legacy.unknown_orders(asked)
     return out

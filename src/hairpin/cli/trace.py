@@ -224,6 +224,15 @@ def _load(root: Path | None, family: int, iptables_save: list[Path] | None, ipta
 
 
 def _diagnosis(traces: list[Any], asym: list[tuple[Any, Any]], reply: bool) -> str:
+    blind = sorted({name for t in traces for name in t.not_modelled})
+    line = _verdict(traces, asym, reply)
+    if blind:  # hairpin.unseen: a datapath outside netfilter may do what no rule file shows
+        line += (f" (netfilter and routing only: this node runs {' and '.join(blind)}, whose eBPF programs hairpin "
+                 "does not model; see the warnings)")  # fmt: skip
+    return line
+
+
+def _verdict(traces: list[Any], asym: list[tuple[Any, Any]], reply: bool) -> str:
     n = sum(len(t.outcomes) for t in traces)
     if any(t.results > 1 for t in traces):  # tables of equal priority whose order changes the outcome
         kube = any("kube-proxy" in u["between"] for t in traces if t.results > 1 for u in t.unknown_orders)

@@ -256,6 +256,9 @@ class Trace:
         #: the pairs of tables of equal priority whose order at a hook the dumps cannot tell, each tried both ways
         #: (``hairpin.legacy.unknown_orders``): {"table", "hook", "between": [a, b]}
         self.unknown_orders: list[dict[str, object]] = []
+        #: datapaths outside netfilter the node's files show (``hairpin.unseen``): "Cilium", "Calico's eBPF
+        #: dataplane"; the trace is what netfilter and routing do, not necessarily where the packet goes
+        self.not_modelled: list[str] = []
 
     @property
     def asymmetric_outcomes(self) -> list[int]:
@@ -272,7 +275,8 @@ class Trace:
             "asymmetric": {"outcomes": self.asymmetric_outcomes, "why": ASYMMETRIC_WHY}
             if self.asymmetric_outcomes else None,
         } | ({"results": self.results} if self.results > 1 else {}) | (
-            {"unknown_orders": self.unknown_orders} if self.unknown_orders else {})  # fmt: skip
+            {"unknown_orders": self.unknown_orders} if self.unknown_orders else {}) | (
+            {"not_modelled": self.not_modelled} if self.not_modelled else {})  # fmt: skip
 
     def lines(self) -> Iterator[tuple[str, str]]:
         """The text report as (style, line) pairs: whole lines, never wrapped."""

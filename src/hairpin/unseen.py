@@ -1,0 +1,142 @@
+"""What a node's files cannot show a trace: tables that were not given, and datapaths outside netfilter.
+
+A trace follows netfilter's tables and the routing tables.  Two things make that answer wrong without any
+rule being misread, and this module says so (``hairpin.trace`` adds its warnings; a missing nat table under
+kube-proxy's rules is an error):
+
+- **Tables not given.**  ``iptables -S`` prints one table (filter unless ``-t`` names another), so a pasted
+  ``iptables -S`` is usually the filter table alone, and a table that is not given is traced as empty.
+  kube-proxy's iptables and IPVS modes always write both nat (``KUBE-SERVICES``, ``KUBE-POSTROUTING``) and
+  filter (``KUBE-FORWARD``) chains (kubernetes ``pkg/proxy/iptables/proxier.go`` and
+  ``pkg/proxy/ipvs/proxier.go``, the chain lists each proxier ensures; ``hairpin.kube.proxy`` and
+  ``hairpin.kube.ipvs`` write them), so kube-proxy's chains in one of the two without the other table is a
+  partial dump.  Without nat, no Service address or NodePort is translated: refused.  Without filter,
+  kube-proxy's drops and rejects are not applied: a warning.  From ``-S`` outputs, every one of raw, mangle,
+  nat and filter that is missing is named (the AWS VPC CNI sets its connmark in mangle, NodeLocal DNSCache
+  its NOTRACK in raw).  An ``iptables-save`` dump lists every table the kernel has, so a table it leaves out
+  is empty in the kernel too, except for the kube-proxy pair above (``iptables-save -t nat``).
+- **Datapaths outside netfilter.**  Cilium attaches eBPF programs to the node's devices and to cgroups:
+  with its kube-proxy replacement they translate ClusterIPs at the pod's ``connect()`` and NodePorts on the
+  node's devices, and its BPF host routing hands packets between devices past netfilter (Cilium docs,
+  "Kubernetes Without kube-proxy" and "eBPF Host-Routing").  It is recognised by its iptables chains
+  (``CILIUM_`` prefix: ``CILIUM_INPUT``, ``CILIUM_FORWARD``, ``CILIUM_PRE_nat``..., cilium
+  ``pkg/datapath/iptables/iptables.go``) or its devices (``cilium_host``, ``cilium_net``, ``cilium_vxlan``,
+  ``cilium_geneve``, ``cilium_ipip4``, ``cilium_ipip6``: cilium ``pkg/defaults/node.go``).  Calico's eBPF
+  dataplane does Services and policy in BPF programs on the devices too (Calico docs, "Enable the eBPF
+  dataplane"); in that mode Felix creates the devices ``bpfin.cali`` and ``bpfout.cali`` (calico
+  ``felix/dataplane/linux/dataplanedefs/dataplane_defs.go``).  hairpin models neither: the trace is what
+  netfilter and routing would do, and its first line says so.
+- **No kube-proxy at all.**  A packet for a port in the NodePort range (30000-32767, kube-apiserver's
+  default ``--service-node-port-range``) of the node's own address, on a node whose files hold no
+  kube-proxy rules (no ``KUBE-SERVICES`` chain, no ``table ip kube-proxy``), is only a local port: said,
+  since the files may simply be the wrong node's, or Services may be done elsewhere.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hairpin.errors import InputError
+
+if TYPE_CHECKING:
+    from hairpin.model.net import Packet
+    from hairpin.netfilter.rules import Ruleset
+    from hairpin.routing import Routing
+
+__all__ = ["NODE_PORTS", "datapaths", "missing_tables", "no_kube_proxy"]
+
+#: chains only kube-proxy's iptables or IPVS mode writes (kubelet's own chains, KUBE-MARK-MASQ,
+#: KUBE-POSTROUTING and KUBE-FIREWALL before 1.28, are left out: kubelet writes them in any mode)
+KUBE_PROXY_CHAINS = ("KUBE-SERVICES", "KUBE-FORWARD", "KUBE-NODEPORTS", "KUBE-EXTERNAL-SERVICES",
+                     "KUBE-PROXY-FIREWALL", "KUBE-NODE-PORT", "KUBE-IPVS-FILTER")  # fmt: skip
+TABLES = ("raw", "mangle", "nat", "filter")
+CILIUM_DEVICES = ("cilium_host", "cilium_net", "cilium_vxlan", "cilium_geneve", "cilium_ipip4", "cilium_ipip6")
+CALICO_BPF_DEVICES = ("bpfin.cali", "bpfout.cali")
+#: kube-apiserver's default --service-node-port-range
+NODE_PORTS = range(30000, 32768)
+
+
+def _kube_proxy_chain(rulesets: list[Ruleset]) -> tuple[str, str] | None:
+    """(table, chain) of the first chain only kube-proxy writes, or None."""
+    for rs in rulesets:
+        for t in rs.tables.values():
+            for name in KUBE_PROXY_CHAINS:
+                if name in t.chains:
+                    return t.name, name
+    return None
+
+
+def missing_tables(rulesets: list[Ruleset], dash_s: bool, nft: bool, files: list[str], routing: Routing) -> list[str]:
+    """Warnings for the tables the rule files leave out (see the module's docstring); ``InputError`` when
+    kube-proxy's rules are there without table nat.  ``rulesets``: the node's (one per iptables backend);
+    ``dash_s``: every rule file was ``iptables -S`` output; ``nft``: kube-proxy's nftables table was given;
+    ``files``: the rule files, as the user named them."""
+    file = files[0]
+    have = {t for rs in rulesets for t in rs.tables}
+    family = rulesets[0].family if rulesets else 4
+    cmd = "ip6tables" if family == 6 else "iptables"
+    out: list[str] = []
+    kp = _kube_proxy_chain(rulesets)
+    if kp is not None and not nft:
+        if "nat" not in have:
+            raise InputError(f"kube-proxy's rules are here (chain {kp[1]} in table {kp[0]}) but table nat is not: "
+                             "every Service address and NodePort would go untranslated. "
+                             f"`{cmd} -S` prints table filter only: add `{cmd} -t nat -S` and `{cmd} -t mangle -S`, "
+                             f"or give `{cmd}-save`", ", ".join(files))  # fmt: skip
+        if "filter" not in have:
+            out.append(f"{', '.join(files)}: kube-proxy's rules are in table nat but table filter is not given: taken as empty, "
+                       "so kube-proxy's filter rules (KUBE-FORWARD's drop of invalid packets, the rejects of Services "
+                       f"without endpoints, its firewall) are not applied: add `{cmd} -S` or give `{cmd}-save`")  # fmt: skip
+    if dash_s:
+        absent = [t for t in TABLES if t not in have and not (t == "filter" and out)]
+        if absent:
+            marks = ("mangle" in absent and any(r.fwmark is not None for r in routing.rules))
+            said = f"{file}: `{cmd} -S` output gives" if len(files) == 1 else (
+                f"the `{cmd} -S` outputs ({', '.join(files)}) give")
+            out.append(f"{said} table{'s' if len(have) > 1 else ''} "
+                       f"{', '.join(t for t in TABLES if t in have) or 'none'}; {', '.join(absent)} not given: taken "
+                       "as empty" + (" (the node's ip rules select by fwmark, which rules in mangle set)" if marks
+                                     else "") + f". Add `{cmd} -t TABLE -S` for each, or give `{cmd}-save`")  # fmt: skip
+    return out
+
+
+def datapaths(rulesets: list[Ruleset], links: set[str]) -> list[tuple[str, str]]:
+    """The datapaths outside netfilter the node's files show: [(name, the evidence)]."""
+    out: list[tuple[str, str]] = []
+    cilium = sorted(c for rs in rulesets for t in rs.tables.values() for c in t.chains if c.startswith("CILIUM_"))
+    devs = [d for d in CILIUM_DEVICES if d in links]
+    if cilium or devs:
+        said = ([f"chain {cilium[0]}"] if cilium else []) + ([f"device {devs[0]}"] if devs else [])
+        out.append(("Cilium", " and ".join(said)))
+    bpf = [d for d in CALICO_BPF_DEVICES if d in links]
+    if bpf:
+        out.append(("Calico's eBPF dataplane", "device " + " and ".join(bpf)))
+    return out
+
+
+def datapath_warnings(found: list[tuple[str, str]], rulesets: list[Ruleset], nft: bool) -> list[str]:
+    """One warning per datapath ``datapaths`` found, saying what it may do that the trace does not show."""
+    proxy = nft or _kube_proxy_chain(rulesets) is not None
+    out = []
+    for name, evidence in found:
+        if proxy:
+            does = ("its eBPF programs on the node's devices can route or drop packets before netfilter sees them "
+                    "(BPF host routing, network policy)")  # fmt: skip
+        else:
+            does = ("with no kube-proxy rules in the files, its eBPF programs most likely translate Services (a "
+                    "ClusterIP at the pod's connect(), a NodePort on the node's devices) and route packets past "
+                    "netfilter")  # fmt: skip
+        out.append(f"this node runs {name} ({evidence}): {does}. hairpin does not model it: this trace is what "
+                   "netfilter and the routing tables do, not necessarily where the packet goes")  # fmt: skip
+    return out
+
+
+def no_kube_proxy(packet: Packet, local: bool, rulesets: list[Ruleset], nft: bool, ipvs: bool) -> str | None:
+    """A warning when ``packet`` goes to a NodePort-range port of the node (``local``) and the files hold no
+    kube-proxy rules."""
+    if not local or packet.dport not in NODE_PORTS or nft or ipvs or _kube_proxy_chain(rulesets) is not None:
+        return None
+    table = "ip6 kube-proxy" if rulesets and rulesets[0].family == 6 else "ip kube-proxy"
+    return (f"port {packet.dport} is in the NodePort range (30000-32767) but the node's files hold no kube-proxy "
+            f"rules (no KUBE-SERVICES chain, no table {table}): nothing here translates it, so it is traced as a "
+            "local port. Are these the node's files, and is kube-proxy running on it?")  # fmt: skip

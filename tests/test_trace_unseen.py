@@ -1,0 +1,223 @@
+"""What a node's files cannot show a trace (``hairpin.unseen``): tables not given (a pasted ``iptables -S`` is
+the filter table alone), Cilium and Calico's eBPF dataplane beside netfilter, a NodePort with no kube-proxy."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hairpin import trace as tr
+from hairpin.errors import InputError
+
+DATA = Path(__file__).parent / "data" / "trace"
+SEED = DATA / "seed-node1"
+V6 = DATA / "seed-node1-v6"
+CILIUM = DATA / "golden" / "inputs" / "cilium"
+SYN = "tcp 192.168.27.239:49134 > 192.168.2.3:31468 syn in eth0"
+
+
+def dash_s(save: str, table: str) -> str:
+    """``iptables -t TABLE -S`` as iptables 1.8 prints it, from an iptables-save dump: -P, then -N, then -A."""
+    block = re.search(rf"^\*{table}\n(.*?)^COMMIT", save, re.S | re.M)
+    assert block is not None
+    p, n, a = [], [], []
+    for line in block.group(1).splitlines():
+        if line.startswith(":"):
+            chain, policy = line[1:].split()[:2]
+            (n if policy == "-" else p).append(f"-N {chain}" if policy == "-" else f"-P {chain} {policy}")
+        elif line.startswith("-A"):
+            a.append(line)
+    return "\n".join(p + n + a) + "\n"
+
+
+def node_with(tmp_path: Path, files: dict[str, str], src: Path = SEED) -> Path:
+    d = tmp_path / "node"
+    d.mkdir()
+    for f in src.iterdir():
+        if f.name not in ("iptables-save", "ip6tables-save", "SOURCE.md", "case.json"):
+            (d / f.name).write_text(f.read_text())
+    for name, text in files.items():
+        (d / name).write_text(text)
+    return d
+
+
+def load(d: Path, family: int = 4) -> tr.Node:
+    files, ipt = tr.Node.find_all(d, family)
+    return tr.Node.load(ipt, files["routes"], files.get("rules"), files.get("addrs"), family=family)
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "80"}
+    return subprocess.run([sys.executable, "-m", "hairpin.cli.main", "trace", *args], capture_output=True, text=True,
+                          check=False, env=env)  # fmt: skip
+
+
+# --------------------------------------------------------------------------------- tables not given
+
+
+def test_a_pasted_iptables_dash_s_without_nat_is_refused(tmp_path: Path) -> None:
+    """``iptables -S`` prints the filter table: kube-proxy's filter chains say its nat table exists, and tracing
+    without it would send every Service packet on untranslated."""
+    d = node_with(tmp_path, {"iptables-S": dash_s((SEED / "iptables-save").read_text(), "filter")})
+    with pytest.raises(InputError) as e:
+        load(d)
+    assert str(e.value) == (f"{d / 'iptables-S'}: kube-proxy's rules are here (chain KUBE-SERVICES in table filter) "
+                            "but table nat is not: every Service address and NodePort would go untranslated. "
+                            "`iptables -S` prints table filter only: add `iptables -t nat -S` and `iptables -t mangle "
+                            "-S`, or give `iptables-save`")  # fmt: skip
+    r = run_cli("--node", str(d), SYN)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.splitlines() == [f"hairpin: error: {e.value}"]
+
+
+def test_iptables_save_of_the_nat_table_alone_warns_that_filter_is_empty(tmp_path: Path) -> None:
+    save = (SEED / "iptables-save").read_text()
+    nat = "*nat\n" + save.split("*nat\n", 1)[1].split("COMMIT\n", 1)[0] + "COMMIT\n"
+    d = node_with(tmp_path, {"iptables-save": nat})
+    n = load(d)
+    assert set(n.ruleset.tables) == {"nat"}
+    t = tr.trace(n, *tr.parse_packet(SYN))
+    assert t.warnings == [f"{d / 'iptables-save'}: kube-proxy's rules are in table nat but table filter is not given: "
+                          "taken as empty, so kube-proxy's filter rules (KUBE-FORWARD's drop of invalid packets, the "
+                          "rejects of Services without endpoints, its firewall) are not applied: add `iptables -S` or "
+                          "give `iptables-save`"]  # fmt: skip
+
+
+def test_dash_s_outputs_name_the_tables_they_leave_out(tmp_path: Path) -> None:
+    save = (SEED / "iptables-save").read_text()
+    d = node_with(tmp_path, {"iptables-S": "".join(dash_s(save, t) for t in ("mangle", "nat", "filter"))})
+    t = tr.trace(load(d), *tr.parse_packet(SYN))
+    assert t.warnings == [f"{d / 'iptables-S'}: `iptables -S` output gives tables mangle, nat, filter; raw not "
+                          "given: taken as empty. Add `iptables -t TABLE -S` for each, or give `iptables-save`"]
+    assert len(t.outcomes) == 3  # the nat table's three endpoints: the trace itself is unchanged
+
+
+def test_a_missing_mangle_table_is_said_with_the_fwmark_rules_that_need_it(tmp_path: Path) -> None:
+    save = (SEED / "iptables-save").read_text()
+    d = node_with(tmp_path, {"nat": dash_s(save, "nat"), "filter": dash_s(save, "filter")})
+    t = tr.trace(load(d), *tr.parse_packet(SYN))
+    assert t.warnings == [f"the `iptables -S` outputs ({d / 'filter'}, {d / 'nat'}) give tables nat, filter; raw, "
+                          "mangle not given: taken as empty (the node's ip rules select by fwmark, which rules in "
+                          "mangle set). Add `iptables -t TABLE -S` for each, or give `iptables-save`"]  # fmt: skip
+
+
+def test_a_whole_iptables_save_says_nothing_of_tables() -> None:
+    n = tr.Node.load(SEED / "iptables-save", SEED / "ip-route", SEED / "ip-rule", SEED / "ip-addr")
+    assert tr.trace(n, *tr.parse_packet(SYN)).warnings == [] and n.not_modelled == []
+
+
+def test_ip6tables_dash_s_without_nat_names_ip6tables(tmp_path: Path) -> None:
+    d = node_with(tmp_path, {"ip6tables-S": dash_s((V6 / "ip6tables-save").read_text(), "filter")}, V6)
+    with pytest.raises(InputError) as e:
+        load(d, 6)
+    assert str(e.value).endswith("`ip6tables -S` prints table filter only: add `ip6tables -t nat -S` and "
+                                 "`ip6tables -t mangle -S`, or give `ip6tables-save`")  # fmt: skip
+
+
+# --------------------------------------------------------------------------------- datapaths outside netfilter
+
+CILIUM_NO_PROXY = ("this node runs Cilium (chain CILIUM_FORWARD): with no kube-proxy rules in the files, its eBPF "
+                   "programs most likely translate Services (a ClusterIP at the pod's connect(), a NodePort on the "
+                   "node's devices) and route packets past netfilter. hairpin does not model it: this trace is what "
+                   "netfilter and the routing tables do, not necessarily where the packet goes")  # fmt: skip
+
+
+def test_a_cilium_node_without_kube_proxy_is_said_to_be_unmodelled() -> None:
+    n = tr.Node.load(CILIUM / "iptables-save", CILIUM / "ip-route")
+    assert n.not_modelled == ["Cilium"]
+    t = tr.trace(n, *tr.parse_packet("tcp 10.0.1.7:40000 > 192.168.168.103:80 syn in lxc1234"))
+    assert t.warnings[0] == CILIUM_NO_PROXY
+    assert t.to_json()["not_modelled"] == ["Cilium"]
+
+
+def test_the_first_line_says_netfilter_and_routing_only() -> None:
+    r = run_cli("--iptables-save", str(CILIUM / "iptables-save"), "--routes", str(CILIUM / "ip-route"), "--reply",
+                "tcp 10.0.1.7:40000 > 192.168.168.103:80 syn in lxc1234")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == (
+        "hairpin trace: 1 outcome(s), every reply returns the way its request came (netfilter and routing only: "
+        "this node runs Cilium, whose eBPF programs hairpin does not model; see the warnings)")
+    r = run_cli("--iptables-save", str(CILIUM / "iptables-save"), "--routes", str(CILIUM / "ip-route"), "--format",
+                "json", "tcp 10.0.1.7:40000 > 192.168.168.103:80 syn in lxc1234")  # fmt: skip
+    assert json.loads(r.stdout)["not_modelled"] == ["Cilium"]
+
+
+def test_cilium_beside_kube_proxy_is_the_milder_warning(tmp_path: Path) -> None:
+    save = (SEED / "iptables-save").read_text().replace(
+        "*filter\n", "*filter\n:CILIUM_INPUT - [0:0]\n", 1)
+    d = node_with(tmp_path, {"iptables-save": save})
+    n = load(d)
+    t = tr.trace(n, *tr.parse_packet(SYN))
+    assert n.not_modelled == ["Cilium"]
+    assert t.warnings == ["this node runs Cilium (chain CILIUM_INPUT): its eBPF programs on the node's devices can "
+                          "route or drop packets before netfilter sees them (BPF host routing, network policy). hairpin "
+                          "does not model it: this trace is what netfilter and the routing tables do, not necessarily "
+                          "where the packet goes"]  # fmt: skip
+    assert len(t.outcomes) == 3
+
+
+def test_cilium_is_told_by_its_devices_too(tmp_path: Path) -> None:
+    addr = (SEED / "ip-addr").read_text() + (
+        "9: cilium_host    inet 10.0.1.144/32 scope global cilium_host\\       valid_lft forever preferred_lft forever\n")
+    route = (SEED / "ip-route").read_text() + "local 10.0.1.144 dev cilium_host table local proto kernel scope host src 10.0.1.144\n"
+    d = node_with(tmp_path, {"iptables-save": (SEED / "iptables-save").read_text(), "ip-addr": addr, "ip-route": route})
+    n = load(d)
+    assert n.not_modelled == ["Cilium"]
+    assert n.datapath_warnings[0].startswith("this node runs Cilium (device cilium_host): its eBPF programs on the ")
+
+
+def test_calicos_ebpf_dataplane_is_told_by_its_devices(tmp_path: Path) -> None:
+    addr = (SEED / "ip-addr").read_text() + (
+        "10: bpfin.cali    inet 169.254.1.1/32 scope global bpfin.cali\\       valid_lft forever preferred_lft forever\n"
+        "11: bpfout.cali    inet 169.254.1.2/32 scope global bpfout.cali\\       valid_lft forever preferred_lft forever\n")
+    route = (SEED / "ip-route").read_text() + (
+        "local 169.254.1.1 dev bpfin.cali table local proto kernel scope host src 169.254.1.1\n"
+        "local 169.254.1.2 dev bpfout.cali table local proto kernel scope host src 169.254.1.2\n")
+    d = node_with(tmp_path, {"iptables-save": (SEED / "iptables-save").read_text(), "ip-addr": addr, "ip-route": route})
+    n = load(d)
+    assert n.not_modelled == ["Calico's eBPF dataplane"]
+    assert n.datapath_warnings == [
+        "this node runs Calico's eBPF dataplane (device bpfin.cali and bpfout.cali): its eBPF programs on the node's "
+        "devices can route or drop packets before netfilter sees them (BPF host routing, network policy). hairpin "
+        "does not model it: this trace is what netfilter and the routing tables do, not necessarily where the packet "
+        "goes"]  # fmt: skip
+
+
+# --------------------------------------------------------------------------------- no kube-proxy
+
+CNI_ONLY = """*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+:AWS-SNAT-CHAIN-0 - [0:0]
+-A POSTROUTING -m comment --comment "AWS SNAT CHAN" -j AWS-SNAT-CHAIN-0
+-A AWS-SNAT-CHAIN-0 ! -d 192.168.0.0/16 -m comment --comment "AWS, SNAT" -m addrtype ! --dst-type LOCAL -j SNAT --to-source 192.168.2.3 --random-fully
+COMMIT
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+COMMIT
+"""
+
+
+@pytest.mark.parametrize(("packet", "said"), [
+    (SYN, True),
+    ("tcp 192.168.27.239:49134 > 192.168.2.3:8080 syn in eth0", False),  # not a NodePort-range port
+    ("tcp 192.168.27.239:49134 > 192.168.39.2:31468 syn in eth0", False),  # not the node's address: forwarded
+    ("tcp 192.168.2.3:49134 > 192.168.2.3:31468 syn out", False),  # sent by the node: no 'in' device
+])  # fmt: skip
+def test_a_nodeport_with_no_kube_proxy_rules_is_said(tmp_path: Path, packet: str, said: bool) -> None:
+    n = load(node_with(tmp_path, {"iptables-save": CNI_ONLY}))
+    t = tr.trace(n, *tr.parse_packet(packet))
+    want = ["port 31468 is in the NodePort range (30000-32767) but the node's files hold no kube-proxy rules (no "
+            "KUBE-SERVICES chain, no table ip kube-proxy): nothing here translates it, so it is traced as a local "
+            "port. Are these the node's files, and is kube-proxy running on it?"]  # fmt: skip
+    assert t.warnings == (want if said else [])
