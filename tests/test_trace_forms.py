@@ -63,6 +63,9 @@ def test_a_real_eks_nodes_iptables_dash_S_is_read_and_traced() -> None:
         assert o.legs[1].oif == "eni1e3dd7d66d7" and o.asymmetric is None and o.undecided == []
     assert t.warnings == [f"{EKS / 'ip-route'}:3: no address file and no local table: 172.31.0.225/20 on eth0 is "
                           "taken from this proto kernel route (the kernel adds one per address)",
+                          f"{EKS / 'ip-rule'}:1: rules look up tables 101, 102 (lines 1, 2, 3, 4), which "
+                          f"{EKS / 'ip-route'} does not hold (it lists table main only, as `ip route` prints it): taken "
+                          "as empty, so those packets go on to the next rule; give `ip -4 route show table all`",
                           f"the `iptables -S` outputs ({EKS / 'iptables-t-nat-S'}, {EKS / 'iptables-S'}) give tables "
                           "nat, filter; raw, mangle not given: taken as empty (the node's ip rules select by fwmark, "
                           "which rules in mangle set). Add `iptables -t TABLE -S` for each, or give `iptables-save`"]  # fmt: skip

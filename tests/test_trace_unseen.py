@@ -221,3 +221,27 @@ def test_a_nodeport_with_no_kube_proxy_rules_is_said(tmp_path: Path, packet: str
             "KUBE-SERVICES chain, no table ip kube-proxy): nothing here translates it, so it is traced as a local "
             "port. Are these the node's files, and is kube-proxy running on it?"]  # fmt: skip
     assert t.warnings == (want if said else [])
+
+
+# --------------------------------------------------------------------------------- tables the route file lacks
+
+
+def test_a_rule_for_a_table_ip_route_does_not_print_is_said(tmp_path: Path) -> None:
+    """`ip route` prints table main only: a pod on a secondary ENI has its rule 1536 `from POD lookup 2`, and table
+    2 (its ENI's default route) is not in the file, so the trace falls through to main; said, with the fix."""
+    main_only = "".join(x for x in (SEED / "ip-route").read_text().splitlines(True) if "table local" not in x)
+    rule = (SEED / "ip-rule").read_text() + "1536:\tfrom 192.168.27.239 lookup 2\n"
+    d = node_with(tmp_path, {"iptables-save": (SEED / "iptables-save").read_text(), "ip-route": main_only,
+                             "ip-rule": rule})  # fmt: skip
+    t = tr.trace(load(d), *tr.parse_packet("tcp 192.168.27.239:40000 > 10.0.0.1:443 syn in enie348bef9edc"))
+    assert t.warnings == [f"{d / 'ip-rule'}:7: a rule looks up table 2 (line 7), which {d / 'ip-route'} does not hold "
+                          "(it lists table main only, as `ip route` prints it): taken as empty, so those packets go on "
+                          "to the next rule; give `ip -4 route show table all`"]  # fmt: skip
+    assert t.outcomes[0].legs[0].oif == "eth0"  # table main's default route, as the files say
+
+
+def test_a_route_file_with_every_table_says_nothing_of_an_empty_one(tmp_path: Path) -> None:
+    rule = (SEED / "ip-rule").read_text() + "1536:\tfrom 192.168.27.239 lookup 2\n"
+    d = node_with(tmp_path, {"iptables-save": (SEED / "iptables-save").read_text(), "ip-rule": rule})
+    t = tr.trace(load(d), *tr.parse_packet("tcp 192.168.27.239:40000 > 10.0.0.1:443 syn in enie348bef9edc"))
+    assert t.warnings == []

@@ -28,7 +28,7 @@ from hairpin.errors import InputError
 from hairpin.model.net import ip_str, is_loopback
 from hairpin.netfilter.rules import Ruleset
 from hairpin.parsers import forms, iproute, iptables_check
-from hairpin.routing import LOCAL_TABLE, MAIN_TABLE, Routing
+from hairpin.routing import DEFAULT_TABLE, LOCAL_TABLE, MAIN_TABLE, Routing
 
 __all__ = ["NodeFiles", "build_routing", "read_node"]
 
@@ -131,6 +131,18 @@ def build_routing(routes: list[iproute.ParsedRoute], rules: list[iproute.ParsedR
                    for x in rules):  # fmt: skip
             warnings.append(f"{rules_file}: no rule looks up table main: only the tables the rules name are "
                             "consulted")  # fmt: skip
+        if routes and all(r.entry.table == MAIN_TABLE for r in routes):  # `ip route`: table main only
+            unheld = [(x.line, x.entry.label or str(x.entry.table)) for x in rules if x.entry is not None
+                      and x.entry.action == "lookup" and x.entry.table not in (MAIN_TABLE, LOCAL_TABLE, DEFAULT_TABLE)]  # fmt: skip
+            if unheld:
+                tables = sorted({t for _, t in unheld}, key=lambda t: (not t.isdigit(), int(t) if t.isdigit() else 0, t))
+                lines = ", ".join(str(n) for n, _ in unheld)
+                warnings.append(f"{rules_file}:{unheld[0][0]}: {'rules look' if len(unheld) > 1 else 'a rule looks'} up "
+                                f"table{'s' if len(tables) > 1 else ''} "
+                                f"{', '.join(tables)} (line{'s' if len(unheld) > 1 else ''} {lines}), which "
+                                f"{routes_file} does not hold (it lists table main only, as `ip route` prints it): "
+                                "taken as empty, so those packets go on to the next rule; give "
+                                f"`ip -{v} route show table all`")  # fmt: skip
     if not any(r.entry.table == MAIN_TABLE for r in routes):
         warnings.append(f"{routes_file}: the main routing table is empty")
     if links is not None:
