@@ -359,6 +359,12 @@ CONTRACT = {
             "properties": {"nlb_security_group_mode": {"enum": ["Managed", "unset", "invalid", "unknown"]},
                            "value": {"type": ["string", "null"]}, "source": {"type": ["string", "null"]},
                            "note": {"type": "string"}}},
+        "datapath": {"oneOf": [{"type": "null"}, {
+            "type": "object", "additionalProperties": False, "required": ["kind", "modelled", "seen", "message"],
+            "properties": {"kind": {"enum": ["cilium-kube-proxy-replacement", "calico-ebpf", "no-kube-proxy",
+                                             "ebpf-beside-kube-proxy"]},
+                           "modelled": {"type": "boolean"}, "seen": {"type": "array", "items": {"type": "string"}},
+                           "message": {"type": "string"}}}]},
     },
 }  # fmt: skip
 
@@ -454,7 +460,7 @@ LBC_DEPLOYMENT: dict[str, Any] = {
     }]}}},
 }  # fmt: skip
 
-#: What the ClusterRole in docs/check.md grants, as (verb, API path): list of six kinds, get of two ConfigMaps.
+#: What the ClusterRole in docs/check.md grants, as (verb, API path): list of six kinds, get of four ConfigMaps.
 ROLE = {
     ("list", "/api/v1/nodes"), ("list", "/api/v1/pods"), ("list", "/api/v1/services"),
     ("list", "/apis/discovery.k8s.io/v1/endpointslices"),
@@ -462,6 +468,7 @@ ROLE = {
     ("list", "/apis/apps/v1/deployments"),
     ("get", "/api/v1/namespaces/kube-system/configmaps/kube-proxy-config"),
     ("get", "/api/v1/namespaces/kube-system/configmaps/kube-proxy"),
+    ("get", "/api/v1/namespaces/kube-system/configmaps/cilium-config"),
     ("get", "/api/v1/namespaces/openshift-cloud-controller-manager/configmaps/cloud-conf"),
     ("get", "/version"),
     *(("list", f"/apis/{group}/{version}/{plural}") for _, group, versions, plural in GATEWAY_LISTS

@@ -1,7 +1,9 @@
 """``hairpin check``: find Services with a load balancer whose in-cluster callers can time out (manifests, dumps, live).
 
 Exit code 0: nothing at risk; 1: a Service is at risk; 2: some input was bad (each bad file gets one
-``file:line: message`` line on stderr, the other files are still checked).
+``file:line: message`` line on stderr, the other files are still checked).  When the cluster's Services are not
+translated by kube-proxy (``hairpin.kube.datapath``), the first line says the verdicts are not modelled and the
+second says what the input shows; the exit code keeps its meaning.
 """
 
 from __future__ import annotations
@@ -119,7 +121,8 @@ def check(
         from rich.text import Text
 
         report.only_at_risk = only_at_risk
-        emit(output, Text(diagnosis(report), style="bold"), report, *breakdowns(objects, report),
+        dp = [Text(report.datapath.line(), style="bold yellow")] if report.datapath is not None else []
+        emit(output, Text(diagnosis(report), style="bold"), *dp, report, *breakdowns(objects, report),
              Text(PROBABILITY_NOTE, style="dim"),
              Text(next_step(report, _source(paths, live, kubeconfig, context)), style="bold"))  # fmt: skip
     LEFT_TO_EXIT.append((objects, report))  # freed by the process's end (hairpin.cli)
@@ -175,7 +178,17 @@ def breakdowns(objects: list[Any], report: Any) -> list[Any]:
 
 
 def diagnosis(report: Any) -> str:
-    """The first line of the text report."""
+    """The first line of the text report; when the Services' datapath is not kube-proxy's NAT, it says first that
+    the verdicts are not modelled (``hairpin.kube.datapath``)."""
+    said = _diagnosis(report)
+    dp = getattr(report, "datapath", None)
+    if dp is None or dp.modelled:
+        return said
+    return (f"hairpin check: verdicts not modelled for this cluster's datapath ({dp.short}: see below); under "
+            f"kube-proxy's NAT, {said.removeprefix('hairpin check: ')}")  # fmt: skip
+
+
+def _diagnosis(report: Any) -> str:
     from hairpin.diagnose.report_text import counted
 
     risky = report.at_risk

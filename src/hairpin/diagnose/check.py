@@ -13,6 +13,7 @@ Each finding lists the fixes that work for that Service, cheapest first: in-plac
 (the backend then sees the NLB's address instead of the caller's), then pointing in-cluster callers at
 the ClusterIP (nothing on the load balancer changes), then recreating the Service under another
 controller.  ``Report.to_json()`` is the JSON contract; ``to_sarif()`` is SARIF 2.1.0 for code scanning.
+``Report.datapath``: what translates Services when not kube-proxy, whose NAT the verdicts model (hairpin.kube.datapath).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from hairpin.diagnose.versions import Versions, in_tree_support, nlb_sg_mode, ol
 from hairpin.errors import InputError
 from hairpin.kube import ipmode
 from hairpin.kube.cluster import Cluster, KService
+from hairpin.kube.datapath import Datapath, assess
 from hairpin.parsers.manifests import KubeObject
 
 __all__ = ["RULE_ID", "Finding", "Fix", "PortVerdict", "Report", "Versions", "check", "check_cluster"]
@@ -48,6 +50,8 @@ class Report:
     only_at_risk: bool = False
     #: the in-tree provider's NLBSecurityGroupMode as decided (hairpin.aws.cloud_config)
     sg_mode: cloud_config.SgMode | None = None
+    #: the Services' datapath when it is not (only) kube-proxy's NAT (hairpin.kube.datapath); None: nothing to say
+    datapath: Datapath | None = None
 
     def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
         from hairpin.diagnose.report_text import render
@@ -70,6 +74,7 @@ class Report:
             "services": [f.to_json() for f in self.findings],
             "errors": [{"file": e.file or "", "line": e.line, "message": e.message} for e in self.errors],
             "cloud_config": cloud_config.to_json(self.sg_mode),
+            "datapath": self.datapath.to_json() if self.datapath is not None else None,
         }
 
     def to_sarif(self) -> dict[str, Any]:
@@ -589,7 +594,7 @@ def check_cluster(cluster: Cluster, *, mutator_webhook: bool | None = None, erro
     tgs = gateway.target_groups(cluster.gateway_objects)
     findings += [a.assess_target_group(tg, s) for tg, s in zip(tgs, a.gateway_settings(tgs), strict=True)]
     findings.sort(key=lambda f: (not f.at_risk, f.namespace, f.name))
-    return Report(findings, [*errors, *cluster.errors], sg_mode=a.sg_mode)
+    return Report(findings, [*errors, *cluster.errors], sg_mode=a.sg_mode, datapath=assess(cluster.seen))
 
 
 def check(objects: Iterable[KubeObject], *, mutator_webhook: bool | None = None, errors: Iterable[InputError] = (),

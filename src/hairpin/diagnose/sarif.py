@@ -14,7 +14,10 @@ object as a related location: ``preserve_client_ip.enabled=true`` in the target 
 it is set, else what makes the NLB internal (``aws-load-balancer-scheme``, ``aws-load-balancer-internal``),
 else what selects the NLB and its targets (``aws-load-balancer-nlb-target-type``,
 ``aws-load-balancer-type``, ``spec.loadBalancerClass``), else the object's first line.  An HP002 result
-sits on the ignored annotation.  Input errors are tool execution notifications with file and line.
+sits on the ignored annotation.  Input errors are tool execution notifications with file and line.  When the
+cluster's Services are not translated by kube-proxy's NAT (``hairpin.kube.datapath``), the run's properties carry
+``datapath`` (as in the JSON report) and a tool execution notification says it (level warning: the verdicts are
+not modelled; note: eBPF programs run beside kube-proxy), as the cloud config hairpin used is a run property.
 """
 
 from __future__ import annotations
@@ -229,6 +232,9 @@ def to_sarif(r: Report) -> dict[str, Any]:
                 phys["region"] = {"startLine": e.line}
             n["locations"] = [{"physicalLocation": phys}]
         notes.append(n)
+    if r.datapath is not None:  # a cluster-level condition: no Service's location (hairpin.kube.datapath)
+        notes.append({"level": "note" if r.datapath.modelled else "warning", "message": {"text": r.datapath.message},
+                      "descriptor": {"id": "datapath"}})  # fmt: skip
     rules = [{"id": rid, "name": name, "shortDescription": {"text": short}, "fullDescription": {"text": full},
               **({"helpUri": uri} if uri else {}), "defaultConfiguration": {"level": level}}
              for rid, name, level, short, full, uri in RULES]  # fmt: skip
@@ -243,7 +249,10 @@ def to_sarif(r: Report) -> dict[str, Any]:
                 ],
                 "results": results,
                 # the in-tree provider's NLBSecurityGroupMode hairpin used and where it came from (cloud_config.py)
-                "properties": {"cloud_config": cloud_config.to_json(r.sg_mode)},
+                "properties": {
+                    "cloud_config": cloud_config.to_json(r.sg_mode),
+                    "datapath": r.datapath.to_json() if r.datapath is not None else None,
+                },
             }
         ],
     }

@@ -23,7 +23,10 @@ or ``live_objects()`` from the API server):
   MutatingWebhookConfiguration has a webhook named ``mservice.elbv2.k8s.aws``;
 - kube-proxy's mode is the ``mode`` of the KubeProxyConfiguration in ConfigMap
   ``kube-system/kube-proxy-config`` (EKS's add-on) or ``kube-system/kube-proxy`` (kubeadm); empty
-  means iptables (kube-proxy's Linux default).  Without the ConfigMap iptables is assumed and noted.
+  means iptables (kube-proxy's Linux default).  Without the ConfigMap iptables is assumed and noted;
+- what translates the Services (kube-proxy, Cilium's kube-proxy replacement, Calico's eBPF dataplane) is
+  gathered in ``seen`` from every Pod's labels, images and environment and from ConfigMap ``cilium-config``
+  (``hairpin.kube.datapath``).
 
 A live cluster's objects come from ``hairpin.kube.live``; ``hairpin.kube.from_cluster`` builds a scenario
 from a ``Cluster``.
@@ -39,6 +42,7 @@ from hairpin import reading
 from hairpin.aws import cloud_config, controller, gateway, ipfamily
 from hairpin.errors import InputError
 from hairpin.gcpause import paused
+from hairpin.kube.datapath import Seen
 from hairpin.parsers.manifests import KubeObject
 
 __all__ = [
@@ -212,6 +216,8 @@ class Cluster:
         self.errors: list[InputError] = []
         #: the AWS cloud provider's cloud configs held in ConfigMaps (hairpin.aws.cloud_config), in input order
         self.cloud_configs: list[cloud_config.CloudConfig] = []
+        #: what the pods and ConfigMaps show of the Services' datapath (hairpin.kube.datapath)
+        self.seen = Seen()
 
     @property
     def pods(self) -> dict[tuple[str, str], KPod]:
@@ -237,6 +243,7 @@ class Cluster:
             kind = o.kind
             if kind == "Pod":
                 c.has_pods = True
+                c.seen.see_pod(o.data)
                 if c._pods is None:
                     c._pod_data.append(o.data)
                 else:
@@ -250,6 +257,7 @@ class Cluster:
                 c._add_slice(o.data)
             elif kind == "ConfigMap":
                 c._add_config_map(o.data)
+                c.seen.see_config_map(o.data, PROXY_CONFIG_MAPS)
                 c._add_cloud_config(o)
             elif kind == "Deployment":
                 c._add_deployment(o)

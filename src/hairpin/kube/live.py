@@ -1,7 +1,7 @@
 """Reading a live cluster through the Kubernetes API: the objects ``hairpin check --live`` and
 ``scenario from-cluster --live`` read (list calls for Nodes, Pods, Services, EndpointSlices, webhook
-configurations and the AWS Load Balancer Controller's Deployments; kube-proxy's ConfigMaps and OpenShift's cloud
-config ConfigMap by name; the
+configurations and the AWS Load Balancer Controller's Deployments; kube-proxy's ConfigMaps, Cilium's
+``kube-system/cilium-config`` (``hairpin.kube.datapath``) and OpenShift's cloud config ConfigMap by name; the
 Gateway API lists), paged, each failure one line.  docs/check.md gives the ClusterRole this needs.
 """
 
@@ -18,6 +18,7 @@ from hairpin.kube.cluster import (
     PROXY_CONFIG_MAPS,
     mapping_of,
 )
+from hairpin.kube.datapath import CILIUM_CONFIG
 from hairpin.kube.gateway_live import live_gateway_objects
 from hairpin.parsers.manifests import KubeObject
 
@@ -114,8 +115,9 @@ def live_objects(kubeconfig: str | None = None, context: str | None = None) -> l
     # which would also return aws-auth and every other secret-adjacent ConfigMap there.  Optional: without
     # the ConfigMap (404) or the permission (401/403) iptables is assumed and noted.
     # The AWS cloud provider's cloud config, likewise by name: OpenShift's (hairpin.aws.cloud_config); without it
-    # NLBSecurityGroupMode is unknown and the verdicts that depend on it are warnings.
-    names = [("kube-system", n) for n in PROXY_CONFIG_MAPS] + [OPENSHIFT[:2]]
+    # NLBSecurityGroupMode is unknown and the verdicts that depend on it are warnings.  Cilium's settings, likewise
+    # (its kube-proxy-replacement, hairpin.kube.datapath): without them the agents' pods still say what they can.
+    names = [("kube-system", n) for n in PROXY_CONFIG_MAPS] + [("kube-system", CILIUM_CONFIG), OPENSHIFT[:2]]
     for ns, name in names:
         try:
             raw: Any = core.read_namespaced_config_map(name, ns, _preload_content=False)

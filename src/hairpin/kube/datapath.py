@@ -1,0 +1,267 @@
+"""Who translates a cluster's Services: kube-proxy, or an eBPF datapath hairpin does not model.
+
+hairpin's risk model (``hairpin.aws.risk``, ``hairpin.diagnose.check``) is kube-proxy's NAT (iptables, IPVS or
+nftables) on the caller's node with the AWS VPC CNI's routes.  Some clusters translate Services elsewhere: Cilium
+with kube-proxy replacement (its eBPF programs translate ClusterIPs at connect() and NodePorts on the node's
+devices), Calico's eBPF dataplane (Felix's BPF programs), or something else with no kube-proxy at all.  This
+module reads, from what a dump or a live read already holds, which of these the input shows
+(``Seen``, filled object by object by ``hairpin.kube.cluster.Cluster``) and what ``hairpin check`` says about
+it (``assess``).  What it knows, and where from:
+
+- kube-proxy's pods carry the label ``k8s-app=kube-proxy`` (kubeadm's DaemonSet, kubernetes/kubernetes
+  ``cmd/kubeadm/app/phases/addons/proxy/manifests.go`` ``KubeProxyDaemonSet19``; EKS's kube-proxy add-on uses the
+  same label), or run an image named ``kube-proxy`` (``registry.k8s.io/kube-proxy``, EKS's ``eks/kube-proxy``);
+  its ConfigMaps are ``hairpin.kube.cluster.PROXY_CONFIG_MAPS``.
+- Cilium's agent pods carry ``k8s-app=cilium`` and run the image ``cilium/cilium`` in the container
+  ``cilium-agent`` (cilium/cilium ``install/kubernetes/cilium/templates/cilium-agent/daemonset.yaml``), which
+  reads its settings from the ConfigMap ``cilium-config`` (``--config-dir=/tmp/cilium/config-map``; the
+  chart's ``templates/cilium-configmap.yaml`` writes ``kube-proxy-replacement`` there, in the release's
+  namespace, usually kube-system).  The values: ``"true"`` and ``"false"`` (the chart refuses any other since
+  Cilium 1.14: "kubeProxyReplacement must be explicitly set to a valid value (true or false)"), and before them
+  ``strict`` (every replacement feature), ``probe`` (each feature the kernel supports), ``partial`` (the
+  features turned on one by one) and ``disabled`` (cilium/cilium ``pkg/option/config.go``
+  ``KubeProxyReplacementStrict``/``Probe``/``Partial``/``Disabled``, ``daemon/cmd/kube_proxy_replacement.go``).
+  hairpin takes ``true``, ``strict``, ``probe`` and ``partial`` as on, ``false`` and ``disabled`` as off, any
+  other value as unknown.  The agent's own flag ``--kube-proxy-replacement`` and its environment variable
+  ``CILIUM_KUBE_PROXY_REPLACEMENT`` (``pkg/option/config.go`` ``getEnvName``: ``CILIUM_`` and the option's
+  name in capitals, ``-`` as ``_``) win over the ConfigMap, flag first (viper's order: flag, environment,
+  config file).
+- calico-node's pods carry ``k8s-app=calico-node`` (projectcalico/calico's manifests and the Tigera operator's
+  ``calico-system`` DaemonSet); Felix runs the eBPF dataplane when ``BPFEnabled`` is true, given as the
+  environment variable ``FELIX_BPFENABLED`` on the ``calico-node`` container (projectcalico/calico
+  ``felix/config/config_params.go`` ``BPFEnabled``, default false; ``felix/config/param_types.go``
+  ``BoolParam.Parse``: ``true``, ``1``, ``yes``, ``y``, ``t`` in any case).  In eBPF mode Felix translates
+  Services itself and by default removes kube-proxy's iptables rules (``BPFKubeProxyIptablesCleanupEnabled``,
+  default true), so kube-proxy pods beside it do not make the verdicts modelled.  ``spec.bpfEnabled`` of a
+  FelixConfiguration is not in the input: without the environment variable hairpin cannot tell.
+- the AWS VPC CNI's pods carry ``k8s-app=aws-node`` (aws/amazon-vpc-cni-k8s ``config/master/aws-k8s-cni.yaml``).
+
+What is absent means something only when the input holds kube-system's pods: a dump filtered to a few
+namespaces shows no kube-proxy pod whatever runs, so hairpin then infers nothing from absence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["CILIUM_CONFIG", "Datapath", "Seen", "assess", "kpr_state"]
+
+#: Cilium's ConfigMap and the key that turns its kube-proxy replacement on (install/kubernetes/cilium/templates/
+#: cilium-configmap.yaml)
+CILIUM_CONFIG = "cilium-config"
+KPR_KEY = "kube-proxy-replacement"
+KPR_FLAG = "--" + KPR_KEY
+KPR_ENV = "CILIUM_KUBE_PROXY_REPLACEMENT"
+#: Felix's environment variable for BPFEnabled, and the strings its BoolParam reads as true
+FELIX_BPF_ENV = "FELIX_BPFENABLED"
+_FELIX_TRUE = ("true", "1", "yes", "y", "t")
+_KPR_ON = ("true", "strict", "probe", "partial")
+_KPR_OFF = ("false", "disabled")
+_APP_LABEL = "k8s-app"
+
+
+def kpr_state(value: str | None) -> bool | None:
+    """Whether a ``kube-proxy-replacement`` value turns Cilium's replacement on (None: not a value Cilium knows)."""
+    if value is None:
+        return None
+    v = value.strip().lower()
+    return True if v in _KPR_ON else False if v in _KPR_OFF else None
+
+
+def _image_name(image: Any) -> str:
+    """The last path component of an image reference, without tag or digest: ``kube-proxy`` for
+    ``602401143452.dkr.ecr.eu-west-1.amazonaws.com/eks/kube-proxy:v1.29.0-minimal-eksbuild.1``."""
+    if not isinstance(image, str):
+        return ""
+    ref = image.split("@", 1)[0]
+    last = ref.rsplit("/", 1)[-1]
+    return last.split(":", 1)[0]
+
+
+def _map(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _flag(args: list[str]) -> str | None:
+    """The value of ``--kube-proxy-replacement`` in an argument list (``=VALUE`` or the next argument); the last wins."""
+    got = None
+    for i, a in enumerate(args):
+        if a.startswith(KPR_FLAG + "="):
+            got = a.split("=", 1)[1]
+        elif a == KPR_FLAG and i + 1 < len(args):
+            got = args[i + 1]
+    return got
+
+
+def _env(ctr: dict[str, Any], name: str) -> str | None:
+    """A container's environment variable given as a literal ``value`` (one taken from elsewhere is unknown)."""
+    for e in _list(ctr.get("env")):
+        if isinstance(e, dict) and e.get("name") == name and isinstance(e.get("value"), str):
+            return str(e["value"])
+    return None
+
+
+@dataclass
+class Seen:
+    """What the input shows of the Services' datapath: pods counted by kind, and the settings that decide it."""
+
+    #: running or pending pods in kube-system (0: the input holds none, so absence says nothing)
+    kube_system_pods: int = 0
+    kube_proxy_pods: int = 0
+    cilium_pods: int = 0
+    calico_pods: int = 0
+    aws_node_pods: int = 0
+    #: calico-node pods whose calico-node container has FELIX_BPFENABLED true, and the first of them
+    calico_bpf_pods: int = 0
+    calico_bpf_from: str = ""
+    #: kube-proxy-replacement from a Cilium agent's flag or environment (first agent that gives it), and where
+    kpr_agent: str | None = None
+    kpr_agent_from: str = ""
+    #: kube-proxy-replacement from the cilium-config ConfigMap, and where
+    kpr_config: str | None = None
+    kpr_config_from: str = ""
+    #: kube-proxy's ConfigMaps in the input (``namespace/name``)
+    proxy_config_maps: list[str] = field(default_factory=list)
+
+    def see_pod(self, d: dict[str, Any]) -> None:
+        meta = _map(d.get("metadata"))
+        status = _map(d.get("status"))
+        if status.get("phase") in ("Succeeded", "Failed") or meta.get("deletionTimestamp"):
+            return  # as hairpin.kube.cluster reads pods: a finished or deleted pod runs nothing
+        ns = str(meta.get("namespace") or "default")
+        name = str(meta.get("name") or "")
+        if ns == "kube-system":
+            self.kube_system_pods += 1
+        labels = _map(meta.get("labels"))
+        app = labels.get(_APP_LABEL)
+        ctrs = [c for c in _list(_map(d.get("spec")).get("containers")) if isinstance(c, dict)]
+        images = [_image_name(c.get("image")) for c in ctrs]
+        if app == "kube-proxy" or "kube-proxy" in images:
+            self.kube_proxy_pods += 1
+        elif app == "cilium" or "cilium" in images:
+            self.cilium_pods += 1
+            if self.kpr_agent is None:
+                self._cilium_agent(ns, name, ctrs)
+        elif app == "calico-node":
+            self.calico_pods += 1
+            ctr = next((c for c in ctrs if c.get("name") == "calico-node"), None)
+            value = _env(ctr, FELIX_BPF_ENV) if ctr is not None else None
+            if value is not None and value.strip().lower() in _FELIX_TRUE:
+                self.calico_bpf_pods += 1
+                if not self.calico_bpf_from:
+                    self.calico_bpf_from = f"{FELIX_BPF_ENV}={value} on calico-node in pod {ns}/{name}"
+        elif app == "aws-node":
+            self.aws_node_pods += 1
+
+    def _cilium_agent(self, ns: str, name: str, ctrs: list[dict[str, Any]]) -> None:
+        for c in ctrs:
+            if c.get("name") != "cilium-agent" and _image_name(c.get("image")) != "cilium":
+                continue
+            args = [str(a) for a in [*_list(c.get("command"))[1:], *_list(c.get("args"))] if isinstance(a, str)]
+            flag = _flag(args)
+            if flag is not None:
+                self.kpr_agent, self.kpr_agent_from = flag, f"{KPR_FLAG}={flag} on {c.get('name')} in pod {ns}/{name}"
+                return
+            env = _env(c, KPR_ENV)
+            if env is not None:
+                self.kpr_agent, self.kpr_agent_from = env, f"{KPR_ENV}={env} on {c.get('name')} in pod {ns}/{name}"
+                return
+
+    def see_config_map(self, d: dict[str, Any], proxy_names: tuple[str, ...]) -> None:
+        meta = _map(d.get("metadata"))
+        ns, name = str(meta.get("namespace") or "default"), str(meta.get("name") or "")
+        if ns == "kube-system" and name in proxy_names:
+            self.proxy_config_maps.append(f"{ns}/{name}")
+        if name == CILIUM_CONFIG:
+            value = _map(d.get("data")).get(KPR_KEY)
+            if isinstance(value, str):
+                self.kpr_config, self.kpr_config_from = value, f"ConfigMap {ns}/{name} {KPR_KEY}: {value}"
+
+    @property
+    def kpr(self) -> tuple[str | None, str]:
+        """kube-proxy-replacement as the agent reads it, and where from: its flag or environment, else the ConfigMap."""
+        if self.kpr_agent is not None:
+            return self.kpr_agent, self.kpr_agent_from
+        return self.kpr_config, self.kpr_config_from
+
+
+@dataclass(frozen=True)
+class Datapath:
+    """What ``hairpin check`` says of the cluster's Services' datapath.  ``modelled`` False: the Services' NAT is
+    not kube-proxy's, the verdicts are not modelled; True: kube-proxy's NAT, with eBPF programs beside it."""
+
+    kind: str  # "cilium-kube-proxy-replacement" | "calico-ebpf" | "no-kube-proxy" | "ebpf-beside-kube-proxy"
+    modelled: bool
+    #: the datapath in a few words, for the report's first line
+    short: str
+    #: what the input shows, one item each
+    seen: tuple[str, ...]
+    message: str
+
+    def line(self) -> str:
+        """The line of the text report, under its first."""
+        return f"{'note' if self.modelled else 'warning'}: {self.message}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "modelled": self.modelled, "seen": list(self.seen), "message": self.message}
+
+
+def _n(count: int, what: str) -> str:
+    return f"{count} {what} pod{'' if count == 1 else 's'}"
+
+
+ASSUMED = "which hairpin does not model; the verdicts below assume kube-proxy's NAT"
+
+
+def _proxy_seen(s: Seen) -> list[str]:
+    if s.kube_proxy_pods:
+        return [_n(s.kube_proxy_pods, "kube-proxy")]
+    return ["no kube-proxy pods"] if s.kube_system_pods else []
+
+
+def assess(s: Seen) -> Datapath | None:
+    """What to say of the datapath ``s`` shows; None: nothing (kube-proxy's NAT, or the input cannot tell)."""
+    value, where = s.kpr
+    kpr = kpr_state(value)
+    if kpr and (s.cilium_pods or s.kpr_config is not None):
+        seen = (where, *_proxy_seen(s))
+        return Datapath("cilium-kube-proxy-replacement", False, "Cilium's kube-proxy replacement", seen,
+                        f"this cluster runs Cilium with kube-proxy replacement ({'; '.join(seen)}): its eBPF "
+                        f"datapath translates Services, {ASSUMED}")  # fmt: skip
+    if s.calico_bpf_pods:
+        seen = (s.calico_bpf_from, *_proxy_seen(s))
+        return Datapath("calico-ebpf", False, "Calico's eBPF dataplane", seen,
+                        f"this cluster runs Calico's eBPF dataplane ({'; '.join(seen)}): Felix's BPF programs "
+                        f"translate Services, {ASSUMED}")  # fmt: skip
+    no_proxy = s.kube_system_pods > 0 and s.kube_proxy_pods == 0
+    if no_proxy and s.cilium_pods and kpr is None:
+        said = where if value is not None else f"no {KPR_KEY} setting in the input"
+        seen = (_n(s.cilium_pods, "Cilium agent"), said, "no kube-proxy pods")
+        return Datapath("cilium-kube-proxy-replacement", False, "Cilium without kube-proxy", seen,
+                        f"this cluster runs Cilium and no kube-proxy ({'; '.join(seen)}): Cilium's eBPF datapath "
+                        f"then translates Services (kube-proxy replacement), {ASSUMED}")  # fmt: skip
+    agents = [x for x in (_n(s.cilium_pods, "Cilium agent") if s.cilium_pods else "",
+                          _n(s.calico_pods, "calico-node") if s.calico_pods else "",
+                          _n(s.aws_node_pods, "aws-node") if s.aws_node_pods else "") if x]  # fmt: skip
+    if no_proxy and agents and not s.proxy_config_maps:
+        if s.cilium_pods and value is not None:
+            agents.append(where)
+        seen = (*agents, f"no kube-proxy pods among kube-system's {s.kube_system_pods}", "no kube-proxy ConfigMap")
+        return Datapath("no-kube-proxy", False, "no kube-proxy", seen,
+                        f"this cluster shows no kube-proxy ({'; '.join(seen)}): something else translates its "
+                        f"Services, {ASSUMED}")  # fmt: skip
+    if s.cilium_pods and s.kube_proxy_pods:
+        seen = (
+            _n(s.cilium_pods, "Cilium agent"),
+            *([where] if value is not None else []),
+            _n(s.kube_proxy_pods, "kube-proxy"),
+        )
+        return Datapath("ebpf-beside-kube-proxy", True, "Cilium beside kube-proxy", seen,
+                        f"Cilium runs beside kube-proxy ({'; '.join(seen)}): its eBPF programs on the nodes' devices "
+                        "may route packets past netfilter; the verdicts below assume kube-proxy's NAT")  # fmt: skip
+    return None
