@@ -36,6 +36,9 @@ it (``assess``).  What it knows, and where from:
   FelixConfiguration is not in the input: without the environment variable hairpin cannot tell.
 - the AWS VPC CNI's pods carry ``k8s-app=aws-node`` (aws/amazon-vpc-cni-k8s ``config/master/aws-k8s-cni.yaml``).
 
+A pod outside kube-system is looked at only for its ``k8s-app`` label (one of the four above), its images and
+environment only when it has one: the 150,000 application pods of a large dump cost one dictionary look each.
+
 What is absent means something only when the input holds kube-system's pods: a dump filtered to a few
 namespaces shows no kube-proxy pod whatever runs, so hairpin then infers nothing from absence.
 """
@@ -59,6 +62,8 @@ _FELIX_TRUE = ("true", "1", "yes", "y", "t")
 _KPR_ON = ("true", "strict", "probe", "partial")
 _KPR_OFF = ("false", "disabled")
 _APP_LABEL = "k8s-app"
+#: the k8s-app labels of the DaemonSets looked for; their images are only looked at in kube-system
+_APPS = frozenset({"kube-proxy", "cilium", "calico-node", "aws-node"})
 
 
 def kpr_state(value: str | None) -> bool | None:
@@ -130,6 +135,10 @@ class Seen:
 
     def see_pod(self, d: dict[str, Any]) -> None:
         meta = _map(d.get("metadata"))
+        labels = meta.get("labels")
+        if meta.get("namespace") != "kube-system" and (
+                not isinstance(labels, dict) or labels.get(_APP_LABEL) not in _APPS):  # fmt: skip
+            return  # the application pods of a large cluster, outside kube-system: one look at their label
         status = _map(d.get("status"))
         if status.get("phase") in ("Succeeded", "Failed") or meta.get("deletionTimestamp"):
             return  # as hairpin.kube.cluster reads pods: a finished or deleted pod runs nothing
