@@ -274,3 +274,28 @@ def test_cilium_replacement_off_and_no_kube_proxy_is_no_kube_proxy() -> None:
                        "no kube-proxy pods among kube-system's 2", "no kube-proxy ConfigMap")  # fmt: skip
     s.see_config_map(PROXY_CONFIG, ("kube-proxy-config", "kube-proxy"))
     assert assess(s) is None  # kube-proxy's ConfigMap: absence of its pods alone is not enough
+
+
+def test_scenario_from_cluster_says_the_scenario_models_kube_proxy_instead(tmp_path: Path,
+                                                                           capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """The scenario hairpin builds of a Cilium kube-proxy-replacement cluster is a kube-proxy one: the YAML's
+    comment and stderr say so; a plain EKS cluster's says nothing of it."""
+    web = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": "web-1", "namespace": "shop", "uid": "p-web", "labels": {"app": "web"}},
+           "spec": {"nodeName": "node1", "containers": [{"name": "web", "image": "nginx"}]},
+           "status": {"phase": "Running", "podIP": "10.0.1.50",
+                      "conditions": [{"type": "Ready", "status": "True"}]}}  # fmt: skip
+    for items, said in (([*CILIUM, config_map("cilium-config", {"kube-proxy-replacement": "true"}), COREDNS], True),
+                        ([*KUBE_PROXY, *AWS_NODE, PROXY_CONFIG], False)):  # fmt: skip
+        dump = tmp_path / "dump.json"
+        dump.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [*NODES, service(), web, *items]}))
+        out_file = tmp_path / "mine.yaml"
+        with pytest.raises(SystemExit) as exc:
+            main(["scenario", "from-cluster", "--service", "shop/svc", str(dump), "-o", str(out_file)])
+        assert exc.value.code in (0, None)
+        err = capsys.readouterr().err
+        line = ("not modelled: Cilium's kube-proxy replacement (ConfigMap kube-system/cilium-config "
+                "kube-proxy-replacement: true; no kube-proxy pods): the scenario models kube-proxy's NAT instead, so "
+                "reproduce shows what kube-proxy would do on this cluster, not what it does")  # fmt: skip
+        assert (f"hairpin: warning: {line}" in err.splitlines()) is said
+        assert (line in " ".join(x.lstrip("# ") for x in out_file.read_text().splitlines() if x.startswith("#"))) is said

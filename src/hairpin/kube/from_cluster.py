@@ -20,7 +20,7 @@ from hairpin import reading
 from hairpin.aws import automode, controller, providers, security_groups
 from hairpin.aws.cloud_provider import Support, tg_attributes_support
 from hairpin.errors import InputError, ScenarioError
-from hairpin.kube import ipmode
+from hairpin.kube import datapath, ipmode
 from hairpin.kube.cluster import (
     REGION_LABELS,
     Cluster,
@@ -49,6 +49,9 @@ from hairpin.text import digits
 
 __all__ = ["scenario_from_objects", "scenario_to_dict", "scenario_yaml"]
 
+
+#: how a note on a datapath hairpin does not model begins (``hairpin scenario from-cluster`` also prints it)
+NOT_MODELLED = "not modelled:"
 
 def _port_number(value: Any) -> int | None:
     """A port number as Kubernetes stores it (an integer 1-65535), else None: ``.nan``, ``eighty``, ``1e999``,
@@ -353,6 +356,10 @@ def scenario_from_objects(
         notes.append(f"kube-proxy {c.proxy_mode_from}")
     else:
         notes.append(f"kube-proxy mode {c.proxy_mode!r} is not modelled ({c.proxy_mode_from}): iptables assumed")
+    dp = datapath.assess(c.seen)
+    if dp is not None and not dp.modelled:
+        notes.append(f"{NOT_MODELLED} {dp.short} ({'; '.join(dp.seen)}): the scenario models kube-proxy's NAT "
+                     "instead, so reproduce shows what kube-proxy would do on this cluster, not what it does")  # fmt: skip
     versions = [n.kube_proxy_version for n in nodes if n.kube_proxy_version]
     kp_version = "1.30" if proxy_mode == "nftables" else "1.29"  # nftables: the first modelled layout
     if versions:
