@@ -208,19 +208,33 @@ COMMIT
 """
 
 
-@pytest.mark.parametrize(("packet", "said"), [
+NFT_HINT = (" kube-proxy's nftables mode keeps its rules in `nft list ruleset`: give it beside iptables-save; else, "
+            "are these the node's files, and is kube-proxy running on it?")  # fmt: skip
+NO_PROXY = "the node's files hold no kube-proxy rules (no KUBE-SERVICES chain, no table ip kube-proxy, no ipvsadm)"
+
+
+@pytest.mark.parametrize(("packet", "nodeport"), [
     (SYN, True),
     ("tcp 192.168.27.239:49134 > 192.168.2.3:8080 syn in eth0", False),  # not a NodePort-range port
     ("tcp 192.168.27.239:49134 > 192.168.39.2:31468 syn in eth0", False),  # not the node's address: forwarded
     ("tcp 192.168.2.3:49134 > 192.168.2.3:31468 syn out", False),  # sent by the node: no 'in' device
 ])  # fmt: skip
-def test_a_nodeport_with_no_kube_proxy_rules_is_said(tmp_path: Path, packet: str, said: bool) -> None:
+def test_no_kube_proxy_rules_are_said_sharper_for_a_nodeport(tmp_path: Path, packet: str, nodeport: bool) -> None:
     n = load(node_with(tmp_path, {"iptables-save": CNI_ONLY}))
     t = tr.trace(n, *tr.parse_packet(packet))
-    want = ["port 31468 is in the NodePort range (30000-32767) but the node's files hold no kube-proxy rules (no "
-            "KUBE-SERVICES chain, no table ip kube-proxy): nothing here translates it, so it is traced as a local "
-            "port. Are these the node's files, and is kube-proxy running on it?"]  # fmt: skip
-    assert t.warnings == (want if said else [])
+    if nodeport:
+        want = (f"port 31468 is in the NodePort range (30000-32767) but {NO_PROXY}: nothing here translates it, so "
+                "it is traced as a local port.")  # fmt: skip
+    else:
+        want = "The" + NO_PROXY[3:] + ": no Service address or NodePort is translated in this trace."
+    assert t.warnings == [want + NFT_HINT]
+
+
+def test_kube_proxys_nft_table_or_rules_silence_it() -> None:
+    n = tr.Node.load(SEED / "iptables-save", SEED / "ip-route", SEED / "ip-rule", SEED / "ip-addr")
+    assert tr.trace(n, *tr.parse_packet(SYN)).warnings == []
+    nft = tr.Node.load(None, SEED / "ip-route", SEED / "ip-rule", SEED / "ip-addr", nft_file=DATA / "nft-node1.nft")
+    assert not any("kube-proxy rules" in w for w in tr.trace(nft, *tr.parse_packet(SYN)).warnings)
 
 
 # --------------------------------------------------------------------------------- tables the route file lacks

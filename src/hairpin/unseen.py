@@ -26,10 +26,11 @@ kube-proxy's rules is an error):
   dataplane"); in that mode Felix creates the devices ``bpfin.cali`` and ``bpfout.cali`` (calico
   ``felix/dataplane/linux/dataplanedefs/dataplane_defs.go``).  hairpin models neither: the trace is what
   netfilter and routing would do, and its first line says so.
-- **No kube-proxy at all.**  A packet for a port in the NodePort range (30000-32767, kube-apiserver's
-  default ``--service-node-port-range``) of the node's own address, on a node whose files hold no
-  kube-proxy rules (no ``KUBE-SERVICES`` chain, no ``table ip kube-proxy``), is only a local port: said,
-  since the files may simply be the wrong node's, or Services may be done elsewhere.
+- **No kube-proxy at all.**  Files with no kube-proxy rules (no ``KUBE-SERVICES`` chain, no ``table ip
+  kube-proxy``, no ``ipvsadm``) translate no Service: said, since kube-proxy's nftables mode keeps its rules in
+  ``nft list ruleset`` (not given), the files may be the wrong node's, or Services may be done elsewhere; more
+  sharply for a packet to a port in the NodePort range (30000-32767, kube-apiserver's default
+  ``--service-node-port-range``) of the node's own address, which is then only a local port.
 """
 
 from __future__ import annotations
@@ -132,11 +133,16 @@ def datapath_warnings(found: list[tuple[str, str]], rulesets: list[Ruleset], nft
 
 
 def no_kube_proxy(packet: Packet, local: bool, rulesets: list[Ruleset], nft: bool, ipvs: bool) -> str | None:
-    """A warning when ``packet`` goes to a NodePort-range port of the node (``local``) and the files hold no
-    kube-proxy rules."""
-    if not local or packet.dport not in NODE_PORTS or nft or ipvs or _kube_proxy_chain(rulesets) is not None:
+    """A warning when the files hold no kube-proxy rules (no Service is translated), sharper when ``packet``
+    goes to a NodePort-range port of the node (``local``)."""
+    if nft or ipvs or _kube_proxy_chain(rulesets) is not None:
         return None
     table = "ip6 kube-proxy" if rulesets and rulesets[0].family == 6 else "ip kube-proxy"
-    return (f"port {packet.dport} is in the NodePort range (30000-32767) but the node's files hold no kube-proxy "
-            f"rules (no KUBE-SERVICES chain, no table {table}): nothing here translates it, so it is traced as a "
-            "local port. Are these the node's files, and is kube-proxy running on it?")  # fmt: skip
+    files = f"the node's files hold no kube-proxy rules (no KUBE-SERVICES chain, no table {table}, no ipvsadm)"
+    if local and packet.dport in NODE_PORTS:
+        head = (f"port {packet.dport} is in the NodePort range (30000-32767) but {files}: nothing here translates "
+                "it, so it is traced as a local port.")  # fmt: skip
+    else:
+        head = f"{files[0].upper()}{files[1:]}: no Service address or NodePort is translated in this trace."
+    return (f"{head} kube-proxy's nftables mode keeps its rules in `nft list ruleset`: give it beside "
+            "iptables-save; else, are these the node's files, and is kube-proxy running on it?")  # fmt: skip
