@@ -26,7 +26,8 @@ back with ``iptables-nft-save`` (``tests/test_iptables_forms.py``):
 - ``-N CHAIN`` ("Chain already exists"; ``assert_valid_chain_name``), ``-P CHAIN ACCEPT|DROP`` ("Bad
   built-in chain name", "Bad policy name"), ``-F CHAIN`` (no such chain: "No chain/target/match by that
   name"), ``-X CHAIN`` (a user chain that is empty and that no rule jumps to; else the kernel refuses:
-  "CHAIN_DEL failed (Device or resource busy)"), ``-Z [CHAIN [NUM]]`` (counters only).  Refused, not
+  "CHAIN_DEL failed (Device or resource busy)"), ``-Z [CHAIN [NUM]]`` (counters only; refused where
+  iptables-nft-restore 1.8.9 puts back a built-in chain's earlier policy or fails on counted rules: ``_zero``).  Refused, not
   modelled: ``-F`` with no chain (iptables-nft-restore 1.8.9 keeps the rules the file added before it, the
   legacy one removes them), ``-E`` (iptables-nft-restore 1.8.9 fails: "CHAIN_RENAME failed (No such file or
   directory)"), ``-C``, ``-L``, ``-S``, ``-V``, ``-h``.
@@ -273,7 +274,7 @@ def apply(
         return
     if op == "Z" and name is None:
         for c in table.chains.values():
-            _zero(edits, c, None)
+            _zero(edits, table.name, c, None, file, line)
         return
     assert name is not None
     chain_or_none = table.chains.get(name)
@@ -291,7 +292,7 @@ def apply(
         _delete_chain(table, edits, name, file, line)
         return
     if op == "Z":
-        _zero(edits, chain, cmd.num)
+        _zero(edits, table.name, chain, cmd.num, file, line)
         return
     if op == "D" and cmd.num is not None:
         rules = edits.rules(chain)
@@ -416,8 +417,26 @@ def _delete_chain(table: Table, edits: Edits, name: str, file: str | None, line:
     del table.chains[name]
 
 
-def _zero(edits: Edits, chain: Chain, num: int | None) -> None:
-    """``-Z``: the counters iptables keeps become 0 (a rule number past the end zeroes nothing)."""
+def _zero(edits: Edits, table: str, chain: Chain, num: int | None, file: str | None, line: int) -> None:
+    """``-Z``: the counters iptables keeps become 0 (a rule number past the end zeroes nothing).
+
+    iptables-nft-restore 1.8.9 (measured in a network namespace, kernel 6.18.44, 2026-12-02) zeroes a chain by
+    sending it again as its cache holds it, from before the file: a built-in chain gets back the policy the
+    kernel had before the file (its header's policy and a ``-P`` earlier in the file are lost), which no file
+    tells, so hairpin refuses it; a rule that carries counters (``-c``, ``[P:B]``) is sent again and refused
+    ("RULE_REPLACE failed (Invalid argument)", exit 4), or, zeroed by number, crashes the tool (segmentation
+    fault, nothing loaded)."""
+    if chain.name in BUILTIN_CHAINS.get(table, ()):
+        raise ParseError(f"-Z {chain.name}: iptables-nft-restore 1.8.9 puts back the policy built-in chain "
+                         f"{chain.name} had before this file, which hairpin cannot tell (the file's own "
+                         f"{chain.policy or 'ACCEPT'} is lost)", file, line)  # fmt: skip
+    counted = [i for i, r in enumerate(edits.rules(chain)) if r.counters is not None and (num is None or i + 1 == num)]
+    if counted and num is not None:
+        raise ParseError(f"-Z {chain.name} {num}: iptables-nft-restore 1.8.9 crashes (segmentation fault, nothing "
+                         f"loaded) zeroing a rule that carries counters ({_LOADED})", file, line)  # fmt: skip
+    if counted:
+        raise ParseError(f"RULE_REPLACE failed (Invalid argument): rule in chain {chain.name} (-Z of a rule that "
+                         f"carries counters; {_LOADED})", file, line)  # fmt: skip
     if num is None:
         chain.counters = (0, 0)
     rules = edits.rules(chain)
