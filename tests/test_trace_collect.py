@@ -32,7 +32,7 @@ def test_collect_prints_the_read_only_commands_and_the_one_liner() -> None:
                          "iptables-save.err >&2; grep \"^#\" iptables-save.err; cat iptables-save.out; } > "
                          "iptables-save; rm -f iptables-save.out iptables-save.err; test $r = 0",
                          "ip -4 route show table all > ip-route",
-                         "ip -4 rule show > ip-rule", "ip addr show > ip-addr"]  # fmt: skip
+                         "ip -4 rule show > ip-rule", "ip -d addr show > ip-addr"]  # fmt: skip
     assert "nft list ruleset > nft-ruleset 2>/dev/null || rm -f nft-ruleset" in lines
     assert lines[-1] == debug_one_liner("ip-192-168-2-3")
     assert lines[-1].startswith("kubectl debug node/ip-192-168-2-3 -q -i --profile=sysadmin --image=busybox -- "

@@ -33,7 +33,8 @@ COMMANDS: dict[str, tuple[tuple[str, ...], bool]] = {
     "iptables-save": (("iptables-save",), True),
     "ip-route": (("ip", "-4", "route", "show", "table", "all"), True),
     "ip-rule": (("ip", "-4", "rule", "show"), True),
-    "ip-addr": (("ip", "addr", "show"), True),
+    # -d: each device's kind (a tunnel's VNI and port: hairpin.parsers.linkinfo); every ip addr reader skips those lines
+    "ip-addr": (("ip", "-d", "addr", "show"), True),
     # the legacy backend's tables when the node has any besides iptables-nft's (trace reads both): kept only when
     # the tool exists and prints something (no legacy table: nothing)
     "iptables-legacy-save": (("iptables-legacy-save",), False),

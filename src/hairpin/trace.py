@@ -60,6 +60,7 @@ from hairpin.netfilter.rules import Ruleset
 from hairpin.parsers import conntrack_list, forms, iproute, ipset, iptables_check, ipvsadm, sockets
 from hairpin.parsers.conntrack_list import CtEntry
 from hairpin.parsers.ipset import IpSet
+from hairpin.parsers.linkinfo import LinkKind
 from hairpin.parsers.nft_ruleset import read_nft
 from hairpin.parsers.node import read_node
 from hairpin.parsers.sockets import Listener
@@ -156,6 +157,9 @@ class Node:
     #: datapaths outside netfilter the files show (``hairpin.unseen.datapaths``): "Cilium", ...
     not_modelled: list[str] = field(default_factory=list)
     datapath_warnings: list[str] = field(default_factory=list)
+    #: each device's kind where the address file says it (``ip -d addr``: ``hairpin.parsers.linkinfo``); a packet
+    #: leaving by a tunnel device is said to be encapsulated (``hairpin.tunnels``), known ones also by name
+    link_kinds: dict[str, LinkKind] = field(default_factory=dict)
     _tracer: Tracer | None = field(default=None, repr=False, compare=False)
 
     def tracer(self) -> Tracer:
@@ -236,7 +240,8 @@ class Node:
                              "IPv4's", str(ipvs_file))  # fmt: skip
         return cls(rs, nf.routing, name, sets, ipvs, nf.links, nf.forms, listening, nft, nft_warnings, ct,
                    legacy_rs, family=family, not_modelled=[n for n, _ in found],
-                   datapath_warnings=unseen.datapath_warnings(found, rulesets, nft is not None))  # fmt: skip
+                   datapath_warnings=unseen.datapath_warnings(found, rulesets, nft is not None),
+                   link_kinds=nf.kinds)  # fmt: skip
 
     @staticmethod
     def find(directory: str | Path, family: int = 4) -> dict[str, Path]:

@@ -33,6 +33,7 @@ from hairpin.netfilter.targets import reject_reply6
 from hairpin.notes import Note
 from hairpin.parsers import conntrack_list, sockets
 from hairpin.parsers.conntrack_list import CtEntry
+from hairpin.tunnels import encapsulation
 
 if TYPE_CHECKING:
     from hairpin.legacy import OrderKey
@@ -180,6 +181,8 @@ class Tracer:
             self.host.receive(packet, iif)
         self.walk = None
         leg.ended()
+        if leg.kind == "forward":  # out of a tunnel device: the outer packet it becomes is not followed
+            leg.tunnel = encapsulation(leg.oif, self.node.link_kinds)
         return leg
 
     def _reply(self, req: Leg) -> Leg | None:

@@ -21,6 +21,7 @@ from hairpin.notes import Note, lines_of
 if TYPE_CHECKING:
     from hairpin.netfilter.evaluate import Step
     from hairpin.netfilter.rules import Rule
+    from hairpin.tunnels import Encapsulation
 
 __all__ = ["ASYMMETRIC_WHY", "Decision", "Event", "Leg", "Outcome", "RuleStep", "Trace"]
 
@@ -57,6 +58,8 @@ def _rule_text(rule: Rule) -> str:
     return shown_rule(rule)
 
 
+#: a route note's gateway: ``route: table main: 10.244.2.0/26 via 10.244.2.0 dev vxlan.calico``
+_VIA = re.compile(r" via (?:inet6? )?(\S+)")
 #: the event kinds that decide a leg's verdict, and its first word
 _ENDINGS = {"forward": "forwarded", "deliver": "delivered", "drop": "dropped", "martian": "dropped"}
 
@@ -66,10 +69,11 @@ class Leg:
 
     ``kind`` (forward | local | drop | martian | none), ``oif`` and ``out_packet`` are known when the pass
     ends; ``steps``, ``notes``, ``hops`` and ``verdict`` are words, built when first read from ``walk``
-    (table, steps) per table traversal and ``events``."""
+    (table, steps) per table traversal and ``events``.  ``tunnel``: the tunnel device it leaves by
+    (``hairpin.tunnels``), whose outer packet is not followed."""
 
     __slots__ = ("_hops", "_notes", "_steps", "_verdict", "events", "iif", "kind", "lead", "name", "node", "oif",
-                 "out_packet", "packet", "walk")  # fmt: skip
+                 "out_packet", "packet", "tunnel", "walk")  # fmt: skip
 
     def __init__(self, name: str, packet: Packet, iif: str | None, kind: str = "", node: str = "node") -> None:
         self.name, self.packet, self.iif, self.kind, self.node = name, packet, iif, kind, node
@@ -82,6 +86,7 @@ class Leg:
         self._notes: list[str] | None = None
         self._hops: list[Hop] | None = None
         self._verdict: str | None = None
+        self.tunnel: Encapsulation | None = None
 
     def ended(self) -> None:
         """The pass is over: where the packet went, from the host's events (the last one that says)."""
@@ -141,6 +146,21 @@ class Leg:
         self._verdict = text
 
     @property
+    def gateway(self) -> str | None:
+        """The ``via`` of the route the packet left by (its forward event's route note), if it has one."""
+        for kind, _, _, notes, _ in reversed(self.events):
+            if kind == "forward":
+                route = next((n for n in lines_of(notes) if n.startswith("route: ")), "")
+                m = _VIA.search(route)
+                return m.group(1) if m else None
+        return None
+
+    @property
+    def encapsulated(self) -> str | None:
+        """What becomes of a packet that leaves by a tunnel device (None: it does not)."""
+        return self.tunnel.line(self.gateway) if self.tunnel is not None else None
+
+    @property
     def ending(self) -> str:
         """The first word of ``verdict`` (forwarded, delivered, dropped...), without putting it into words."""
         if self._verdict is not None:
@@ -160,7 +180,7 @@ class Leg:
             "verdict": self.verdict,
             "out": {"packet": str(self.out_packet), "iface": self.oif} if self.out_packet is not None else None,
             "hops": [h.to_json() for h in self.hops],
-        }
+        } | ({"encapsulated": self.tunnel.to_json(self.gateway)} if self.tunnel is not None else {})
 
 
 #: one random choice: its exact probability, the answer taken, and what to say of it: the rule that drew
@@ -304,6 +324,8 @@ class Trace:
                 for note in leg.notes:
                     yield "dim", f"    {note}"
                 yield ("green" if leg.kind in ("forward", "local") else "red"), f"    => {leg.verdict}"
+                if leg.tunnel is not None:
+                    yield "yellow", f"       {leg.encapsulated}"
             for u in o.undecided:
                 yield "yellow", f"  could not decide: {u}"
             if o.asymmetric:

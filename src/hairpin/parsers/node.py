@@ -27,7 +27,7 @@ from hairpin import routing6
 from hairpin.errors import InputError
 from hairpin.model.net import ip_str, is_loopback
 from hairpin.netfilter.rules import Ruleset
-from hairpin.parsers import forms, iproute, iptables_check
+from hairpin.parsers import forms, iproute, iptables_check, linkinfo
 from hairpin.routing import DEFAULT_TABLE, LOCAL_TABLE, MAIN_TABLE, Routing
 
 __all__ = ["NodeFiles", "build_routing", "read_node"]
@@ -41,6 +41,8 @@ class NodeFiles:
     routing: iproute.NodeRouting
     links: set[str]
     forms: dict[str, str] = field(default_factory=dict)  # iptables|routes|rules|addrs -> "FILE: form"
+    #: each device's kind where the address file says it (``ip -d addr``: ``hairpin.parsers.linkinfo``)
+    kinds: dict[str, linkinfo.LinkKind] = field(default_factory=dict)
 
 
 def read_node(iptables: str | Path | None, routes: str | Path, rules: str | Path | None = None,
@@ -65,13 +67,16 @@ def read_node(iptables: str | Path | None, routes: str | Path, rules: str | Path
         said["rules"] = f"{rules}: {rule_form}"
     addr_list: list[iproute.ParsedAddress] | None = None
     links: set[str] | None = None
+    kinds: dict[str, linkinfo.LinkKind] = {}
     if addrs is not None:
-        addr_list, links, addr_form = forms.read_addrs(iproute.read_text(addrs), str(addrs), family)
+        addr_text = iproute.read_text(addrs)
+        addr_list, links, addr_form = forms.read_addrs(addr_text, str(addrs), family)
         said["addrs"] = f"{addrs}: {addr_form}"
+        kinds = linkinfo.read_link_kinds(addr_text)
     nr = build_routing(route_list, rule_list, addr_list, names, f_routes, str(rules) if rules else None,
                        str(addrs) if addrs else None, links, family)  # fmt: skip
     every = set(links or ()) | {r.entry.dev for r in route_list if r.entry.dev} | {a.dev for a in nr.addrs} | {"lo"}
-    return NodeFiles(rs, nr, every, said)
+    return NodeFiles(rs, nr, every, said, kinds)
 
 
 def build_routing(routes: list[iproute.ParsedRoute], rules: list[iproute.ParsedRule] | None,
