@@ -3,9 +3,13 @@ overlay devices by name (hairpin.parsers.linkinfo, hairpin.tunnels), and the lin
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import shutil
 from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hairpin import trace as tr
 from hairpin.parsers import forms
@@ -179,3 +183,27 @@ def test_a_packet_leaving_by_a_veth_says_nothing_new(tmp_path: Path) -> None:
     assert all("encapsulated" not in leg for o in t.to_json()["outcomes"] for leg in o["legs"])
     veth = {"enie348bef9edc": LinkKind("enie348bef9edc", "veth")}
     assert encapsulation("enie348bef9edc", veth) is None
+
+
+_JSON_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.text(max_size=12),
+                         st.sampled_from(["10.0.0.9", "any", "fd00::1", "4789", "99999999", "\x1b[31mx"]))  # fmt: skip
+
+
+@settings(max_examples=200)
+@given(st.lists(st.fixed_dictionaries({"ifname": st.text(min_size=1, max_size=8)}, optional={
+    "linkinfo": st.fixed_dictionaries({"info_kind": st.sampled_from(["vxlan", "geneve", "ipip", "veth", "x"])}, optional={
+        "info_data": st.dictionaries(st.sampled_from(["id", "port", "local", "remote", "external"]), _JSON_VALUES)})}),
+    max_size=4))  # fmt: skip
+def test_hostile_link_info_is_left_out_never_trusted(doc: list[dict[str, object]]) -> None:
+    """Whatever ``ip -d -j addr`` JSON claims, a VNI is 24 bits, a port 16, an address an address, or not said."""
+    for k in read_link_kinds(json.dumps(doc)).values():
+        assert k.vni is None or 0 <= k.vni < 2**24
+        assert k.port is None or 0 <= k.port <= 65535
+        for a in (k.local, k.remote):
+            assert a is None or str(ipaddress.ip_address(a)) == a
+
+
+@given(st.text(max_size=300))
+def test_any_text_reads_without_error(text: str) -> None:
+    kinds = read_link_kinds(text)
+    assert all(isinstance(k.kind, str) for k in kinds.values())

@@ -22,6 +22,7 @@ What cannot be read is left out (no kind known), never refused: the address read
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import json
 import re
@@ -39,6 +40,8 @@ _HEADER = re.compile(r"^\d+:\s+([^\s:@]+)(?:@[^\s:]+)?:\s+<")
 _NOT_KINDS = frozenset({"inet", "inet6", "valid_lft", "altname", "addrgenmode", "numtxqueues", "promiscuity",
                         "link-netnsid", "link-netns", "prop", "alias", "vf", "linkmode"})  # fmt: skip
 _KIND = re.compile(r"^[a-z][a-z0-9_]*$")
+#: a VXLAN or Geneve network identifier is 24 bits (RFC 7348 section 5, RFC 8926 section 3.4)
+VNI_MAX = (1 << 24) - 1
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,7 @@ def _from_words(dev: str, words: list[str]) -> LinkKind:
     for key, value in itertools.pairwise(words):
         if key in ("id", "dstport", "local", "remote") and key not in said:
             said[key] = value
-    return LinkKind(dev, kind, _int(said.get("id")), _int(said.get("dstport")), _addr(said.get("local")),
+    return LinkKind(dev, kind, _int(said.get("id"), VNI_MAX), _int(said.get("dstport"), 0xFFFF), _addr(said.get("local")),
                     _addr(said.get("remote")), "external" in words[1:], "ip -d addr")  # fmt: skip
 
 
@@ -108,21 +111,26 @@ def _json_kinds(text: str) -> dict[str, LinkKind]:
         data: dict[str, Any] = info.get("info_data") if isinstance(info.get("info_data"), dict) else {}  # type: ignore[assignment]
         local, remote = data.get("local"), data.get("remote")
         out[d["ifname"]] = LinkKind(
-            d["ifname"], info["info_kind"], _int(data.get("id")), _int(data.get("port")),
+            d["ifname"], info["info_kind"], _int(data.get("id"), VNI_MAX), _int(data.get("port"), 0xFFFF),
             _addr(local if isinstance(local, str) else None), _addr(remote if isinstance(remote, str) else None),
             data.get("external") is True, "ip -d -j addr")  # fmt: skip
     return out
 
 
-def _int(value: object) -> int | None:
+def _int(value: object, most: int) -> int | None:
+    """A number the kernel can hold (0..``most``: a VNI is 24 bits, a port 16), else not said."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
     if isinstance(value, str) and value.isdigit() and len(value) < 12:
-        return int(value)
-    return None
+        value = int(value)
+    return value if isinstance(value, int) and 0 <= value <= most else None
 
 
 def _addr(value: str | None) -> str | None:
-    return None if value is None or value == "any" else value
+    """An IPv4 or IPv6 address as the kernel prints it, else not said ("any", or text no kernel prints)."""
+    if value is None or value == "any":
+        return None
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
