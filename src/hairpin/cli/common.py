@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import sys
 import threading
 from collections.abc import Iterable, Iterator
@@ -72,6 +73,32 @@ def text_width(output: str | Path | None = None) -> int:
     return Console(width=_width()).width
 
 
+#: characters a report never prints as they are: C0 controls but tab and newline (ESC starts a terminal's escape
+#: sequences), DEL and the C1 controls; text from the user's files reaches reports (names, comments, values)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _escaped(text: str) -> str:
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+class _Clean:
+    """A renderable's text with control characters shown as ``\\xNN`` (its styles, rich's own control
+    segments, are kept): a dump or rule file cannot move the cursor or recolour the terminal."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
+        from rich.segment import Segment
+
+        for seg in console.render(self.inner, options):
+            if seg.control is None and _CONTROL.search(seg.text):
+                yield Segment(_escaped(seg.text), seg.style)
+            else:
+                yield seg
+
+
 def emit(output: str | Path | None, *renderables: Any, lines: bool = False) -> None:
     """Print rich renderables (or strings) to stdout, or, with ``-o FILE``, write them as plain text.
 
@@ -84,12 +111,12 @@ def emit(output: str | Path | None, *renderables: Any, lines: bool = False) -> N
     if output is None or str(output) == "-":
         out = Console(width=_width())
         for r in renderables:
-            out.print(r, soft_wrap=(lines or isinstance(r, str | Text)) and not out.is_terminal)
+            out.print(_Clean(r), soft_wrap=(lines or isinstance(r, str | Text)) and not out.is_terminal)
         return
     buf = io.StringIO()
     con = Console(file=buf, width=_width() or PIPE_WIDTH, color_system=None, force_terminal=False)
     for r in renderables:
-        con.print(r, soft_wrap=lines or isinstance(r, str | Text))
+        con.print(_Clean(r), soft_wrap=lines or isinstance(r, str | Text))
     write(output, buf.getvalue())
 
 

@@ -84,6 +84,14 @@ def _image_name(image: Any) -> str:
     return last.split(":", 1)[0]
 
 
+def _shown(text: str) -> str:
+    """Text from the input as a report line may hold it: as written when printable and short, else quoted
+    (``repr``: a newline or a terminal escape in a dump must not break the line or reach the terminal)."""
+    if text.isprintable() and len(text) <= 80:
+        return text
+    return repr(text[:80]) + ("..." if len(text) > 80 else "")
+
+
 def _map(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -142,8 +150,8 @@ class Seen:
         status = _map(d.get("status"))
         if status.get("phase") in ("Succeeded", "Failed") or meta.get("deletionTimestamp"):
             return  # as hairpin.kube.cluster reads pods: a finished or deleted pod runs nothing
-        ns = str(meta.get("namespace") or "default")
-        name = str(meta.get("name") or "")
+        ns = _shown(str(meta.get("namespace") or "default"))
+        name = _shown(str(meta.get("name") or ""))
         if ns == "kube-system":
             self.kube_system_pods += 1
         labels = _map(meta.get("labels"))
@@ -163,7 +171,7 @@ class Seen:
             if value is not None and value.strip().lower() in _FELIX_TRUE:
                 self.calico_bpf_pods += 1
                 if not self.calico_bpf_from:
-                    self.calico_bpf_from = f"{FELIX_BPF_ENV}={value} on calico-node in pod {ns}/{name}"
+                    self.calico_bpf_from = f"{FELIX_BPF_ENV}={_shown(value)} on calico-node in pod {ns}/{name}"
         elif app == "aws-node":
             self.aws_node_pods += 1
 
@@ -174,22 +182,22 @@ class Seen:
             args = [str(a) for a in [*_list(c.get("command"))[1:], *_list(c.get("args"))] if isinstance(a, str)]
             flag = _flag(args)
             if flag is not None:
-                self.kpr_agent, self.kpr_agent_from = flag, f"{KPR_FLAG}={flag} on {c.get('name')} in pod {ns}/{name}"
+                self.kpr_agent, self.kpr_agent_from = flag, f"{KPR_FLAG}={_shown(flag)} on {_shown(str(c.get('name')))} in pod {ns}/{name}"
                 return
             env = _env(c, KPR_ENV)
             if env is not None:
-                self.kpr_agent, self.kpr_agent_from = env, f"{KPR_ENV}={env} on {c.get('name')} in pod {ns}/{name}"
+                self.kpr_agent, self.kpr_agent_from = env, f"{KPR_ENV}={_shown(env)} on {_shown(str(c.get('name')))} in pod {ns}/{name}"
                 return
 
     def see_config_map(self, d: dict[str, Any], proxy_names: tuple[str, ...]) -> None:
         meta = _map(d.get("metadata"))
-        ns, name = str(meta.get("namespace") or "default"), str(meta.get("name") or "")
+        ns, name = _shown(str(meta.get("namespace") or "default")), _shown(str(meta.get("name") or ""))
         if ns == "kube-system" and name in proxy_names:
             self.proxy_config_maps.append(f"{ns}/{name}")
         if name == CILIUM_CONFIG:
             value = _map(d.get("data")).get(KPR_KEY)
             if isinstance(value, str):
-                self.kpr_config, self.kpr_config_from = value, f"ConfigMap {ns}/{name} {KPR_KEY}: {value}"
+                self.kpr_config, self.kpr_config_from = value, f"ConfigMap {ns}/{name} {KPR_KEY}: {_shown(value)}"
 
     @property
     def kpr(self) -> tuple[str | None, str]:
