@@ -101,6 +101,9 @@ def _unmodelled(lines: list[str], short: str, line: str) -> None:
                         f"kube-proxy's NAT, {BASE_FIRST.removeprefix('hairpin check: ')}")  # fmt: skip
     assert lines[1] == line
     assert [ln for ln in lines if ln.startswith(("warning: ", "note: "))] == [line]
+    # the simulator models kube-proxy's NAT too: the next step is a capture, which shows it whatever the datapath
+    assert lines[-1] == ("Next: see whether it happens on this datapath: on a caller's node, tcpdump -i any -n -w "
+                         "node.pcap tcp while its pods call the Service, then hairpin pcap node.pcap")  # fmt: skip
 
 
 def _notification(run: Any, level: str, message: str) -> None:

@@ -220,6 +220,10 @@ def next_step(report: Any, source: str = "DUMP") -> str:
     """The last line of the text report."""
     if report.errors:
         return "Next: fix the input errors above (one line each on stderr) and run hairpin check again"
+    if report.at_risk and report.datapath is not None and not report.datapath.modelled:
+        # the simulator models kube-proxy's NAT too; a capture shows the failure whatever translates Services
+        return ("Next: see whether it happens on this datapath: on a caller's node, tcpdump -i any -n -w node.pcap "
+                "tcp while its pods call the Service, then hairpin pcap node.pcap")  # fmt: skip
     if report.at_risk:
         f = report.at_risk[0]
         return (f"Next: see it happen on your cluster: hairpin scenario from-cluster --service {f.namespace}/{f.name} "
