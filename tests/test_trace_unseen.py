@@ -49,7 +49,8 @@ def node_with(tmp_path: Path, files: dict[str, str], src: Path = SEED) -> Path:
 
 def load(d: Path, family: int = 4) -> tr.Node:
     files, ipt = tr.Node.find_all(d, family)
-    return tr.Node.load(ipt, files["routes"], files.get("rules"), files.get("addrs"), family=family)
+    return tr.Node.load(ipt, files["routes"], files.get("rules"), files.get("addrs"), family=family,
+                        ipset_file=files.get("ipset"), ipvs_file=files.get("ipvs"))  # fmt: skip
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -259,3 +260,36 @@ def test_a_route_file_with_every_table_says_nothing_of_an_empty_one(tmp_path: Pa
     d = node_with(tmp_path, {"iptables-save": (SEED / "iptables-save").read_text(), "ip-rule": rule})
     t = tr.trace(load(d), *tr.parse_packet("tcp 192.168.27.239:40000 > 10.0.0.1:443 syn in enie348bef9edc"))
     assert t.warnings == []
+
+
+# --------------------------------------------------------------------------------- IPVS without its table
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+IPVS_SYN = "tcp 10.2.0.200:40000 > 10.2.0.10:30080 syn in eth0"
+
+
+def test_kube_proxys_ipvs_mode_without_ipvsadm_is_said(tmp_path: Path) -> None:
+    """An IPVS-mode node's files without `ipvsadm -Sn` (EKS's AMIs lack ipvsadm): the NodePort SYN is traced as
+    delivered locally, which IPVS would have translated; the first line and a warning say so."""
+    from hairpin.cli.main import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["scenario", "nodes", str(EXAMPLES / "ipvs-mode.yaml"), str(tmp_path / "nodes")])
+    assert exc.value.code in (0, None)
+    d = tmp_path / "nodes" / "node-a"
+    with_table = tr.trace(load(d), *tr.parse_packet(IPVS_SYN))
+    assert with_table.not_modelled == [] and len(with_table.outcomes) == 3
+    (d / "ipvsadm").unlink()
+    n = load(d)
+    t = tr.trace(n, *tr.parse_packet(IPVS_SYN))
+    assert n.not_modelled == ["kube-proxy's IPVS mode"]
+    assert t.warnings[0] == (
+        "kube-proxy runs in IPVS mode on this node (chain KUBE-NODE-PORT in table nat and device kube-ipvs0) but no "
+        "`ipvsadm -Sn` output was given: IPVS, not these rules, translates Service addresses and NodePorts, so a "
+        "Service packet is traced here as if nothing translated it (delivered locally, or routed as it is). Give "
+        "`ipvsadm -Sn` (install ipvsadm on the node if it lacks it; hairpin collect saves it)")  # fmt: skip
+    assert [o.legs[0].kind for o in t.outcomes] == ["local"]
+    r = run_cli("--node", str(d), "--reply", IPVS_SYN)
+    assert r.returncode == 1
+    assert r.stdout.splitlines()[0].endswith(
+        "the seed's failure (no Service translated: kube-proxy's IPVS mode and no ipvsadm output; see the warnings)")

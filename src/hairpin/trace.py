@@ -235,12 +235,14 @@ class Node:
             rs.warnings += unseen.missing_tables(rulesets, dash_s, nft is not None, [str(f) for f in ipt],
                                                   nf.routing.routing)  # fmt: skip
         found = unseen.datapaths(rulesets, nf.links)
+        no_ipvs = unseen.ipvs_not_given(rulesets, nf.links, ipvs is not None)
         if family == 6 and ipvs is not None:
             raise InputError("IPVS (kube-proxy's IPVS mode) is not traced for IPv6 packets: hairpin's IPVS model is "
                              "IPv4's", str(ipvs_file))  # fmt: skip
         return cls(rs, nf.routing, name, sets, ipvs, nf.links, nf.forms, listening, nft, nft_warnings, ct,
-                   legacy_rs, family=family, not_modelled=[n for n, _ in found],
-                   datapath_warnings=unseen.datapath_warnings(found, rulesets, nft is not None),
+                   legacy_rs, family=family, not_modelled=[n for n, _ in found] + ([no_ipvs[0]] if no_ipvs else []),
+                   datapath_warnings=unseen.datapath_warnings(found, rulesets, nft is not None)
+                   + ([no_ipvs[1]] if no_ipvs else []),
                    link_kinds=nf.kinds)  # fmt: skip
 
     @staticmethod

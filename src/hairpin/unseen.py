@@ -26,6 +26,10 @@ kube-proxy's rules is an error):
   dataplane"); in that mode Felix creates the devices ``bpfin.cali`` and ``bpfout.cali`` (calico
   ``felix/dataplane/linux/dataplanedefs/dataplane_defs.go``).  hairpin models neither: the trace is what
   netfilter and routing would do, and its first line says so.
+- **kube-proxy's IPVS mode without its table.**  In IPVS mode the Services are translated by IPVS, whose
+  virtual servers only ``ipvsadm -Sn`` shows; the rules show the mode (nat ``KUBE-NODE-PORT`` or
+  ``KUBE-LOAD-BALANCER``, kubernetes ``pkg/proxy/ipvs/proxier.go``) and so does its dummy device ``kube-ipvs0``.
+  Without ``ipvsadm`` output the trace cannot translate a Service packet: the first line and a warning say so.
 - **No kube-proxy at all.**  Files with no kube-proxy rules (no ``KUBE-SERVICES`` chain, no ``table ip
   kube-proxy``, no ``ipvsadm``) translate no Service: said, since kube-proxy's nftables mode keeps its rules in
   ``nft list ruleset`` (not given), the files may be the wrong node's, or Services may be done elsewhere; more
@@ -44,7 +48,7 @@ if TYPE_CHECKING:
     from hairpin.netfilter.rules import Ruleset
     from hairpin.routing import Routing
 
-__all__ = ["NODE_PORTS", "datapaths", "missing_tables", "no_kube_proxy"]
+__all__ = ["IPVS", "NODE_PORTS", "datapath_warnings", "datapaths", "ipvs_not_given", "missing_tables", "no_kube_proxy"]
 
 #: chains only kube-proxy's iptables or IPVS mode writes (kubelet's own chains, KUBE-MARK-MASQ,
 #: KUBE-POSTROUTING and KUBE-FIREWALL before 1.28, are left out: kubelet writes them in any mode)
@@ -113,6 +117,30 @@ def datapaths(rulesets: list[Ruleset], links: set[str]) -> list[tuple[str, str]]
     if bpf:
         out.append(("Calico's eBPF dataplane", "device " + " and ".join(bpf)))
     return out
+
+
+#: chains only kube-proxy's IPVS mode writes in nat (pkg/proxy/ipvs/proxier.go: KUBE-NODE-PORT, KUBE-LOAD-BALANCER;
+#: the iptables mode's chain is KUBE-NODEPORTS), and the dummy device it binds Service addresses to
+IPVS_NAT_CHAINS = ("KUBE-NODE-PORT", "KUBE-LOAD-BALANCER")
+IPVS_DEVICE = "kube-ipvs0"
+IPVS = "kube-proxy's IPVS mode"
+
+
+def ipvs_not_given(rulesets: list[Ruleset], links: set[str], ipvs: bool) -> tuple[str, str] | None:
+    """(IPVS, a warning) when the files show kube-proxy's IPVS mode but no ``ipvsadm`` output was given: IPVS
+    translates the Services then, and without its table the trace cannot."""
+    if ipvs:
+        return None
+    said = [f"chain {c} in table nat" for rs in rulesets for c in IPVS_NAT_CHAINS
+            if "nat" in rs.tables and c in rs.tables["nat"].chains][:1]  # fmt: skip
+    if IPVS_DEVICE in links:
+        said.append(f"device {IPVS_DEVICE}")
+    if not said:
+        return None
+    return IPVS, (f"kube-proxy runs in IPVS mode on this node ({' and '.join(said)}) but no `ipvsadm -Sn` output "
+                  "was given: IPVS, not these rules, translates Service addresses and NodePorts, so a Service packet "
+                  "is traced here as if nothing translated it (delivered locally, or routed as it is). Give "
+                  "`ipvsadm -Sn` (install ipvsadm on the node if it lacks it; hairpin collect saves it)")  # fmt: skip
 
 
 def datapath_warnings(found: list[tuple[str, str]], rulesets: list[Ruleset], nft: bool) -> list[str]:

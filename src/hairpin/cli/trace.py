@@ -224,11 +224,16 @@ def _load(root: Path | None, family: int, iptables_save: list[Path] | None, ipta
 
 
 def _diagnosis(traces: list[Any], asym: list[tuple[Any, Any]], reply: bool) -> str:
-    blind = sorted({name for t in traces for name in t.not_modelled})
+    from hairpin.unseen import IPVS
+
+    names = {name for t in traces for name in t.not_modelled}
+    blind = sorted(names - {IPVS})
     line = _verdict(traces, asym, reply)
     if blind:  # hairpin.unseen: a datapath outside netfilter may do what no rule file shows
         line += (f" (netfilter and routing only: this node runs {' and '.join(blind)}, whose eBPF programs hairpin "
                  "does not model; see the warnings)")  # fmt: skip
+    if IPVS in names:
+        line += " (no Service translated: kube-proxy's IPVS mode and no ipvsadm output; see the warnings)"
     return line
 
 
