@@ -219,6 +219,21 @@ def _proxy_version(r: _Reader, version: str, mode: str = "iptables") -> str:
     return version
 
 
+def _cni_version(r: _Reader) -> str:
+    """``cni.version``, refused here (with the file and line) when no modelled layout covers it."""
+    from hairpin.kube.cni_layout import DEFAULT, layout_for
+
+    version = r.get("version", (str, int, float), default=DEFAULT)
+    if not isinstance(version, str):
+        raise r.error("version", f"write the version as a quoted string such as \"1.20\" (got {_shown(version)}; "
+                                 "YAML reads an unquoted 1.20 as the number 1.2)")  # fmt: skip
+    try:
+        layout_for(version)
+    except ScenarioError as e:
+        raise r.error("version", e.message.removeprefix("cni.version: ")) from None
+    return version
+
+
 def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | None = None) -> Scenario:
     """Validate ``data`` (a parsed scenario document) and build the Scenario.
 
@@ -259,6 +274,7 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
         c.get("name", str, default="aws-vpc-cni"),
         c.get("external_snat", bool, default=False),
         c.get("nat_outgoing", bool, default=False),
+        _cni_version(c),
     )
     c.done()
     az_names = {az.name for az in azs}

@@ -197,9 +197,14 @@ def read_progress(paths: Iterable[str | Path], label: str = "reading") -> Iterat
 
 def note_unchecked(scenario: Any) -> None:
     """On stderr, one line when the scenario's kube-proxy is newer than any release its rules were checked
-    against (``hairpin.kube.layout.unchecked``)."""
+    against (``hairpin.kube.layout.unchecked``), and one when its ``cni.version`` takes the rules of an
+    older VPC CNI release (``hairpin.kube.cni_layout.note``)."""
+    from hairpin.kube.cni_layout import note as cni_note
     from hairpin.kube.layout import unchecked
 
     note = unchecked(scenario.kube_proxy.mode, scenario.kube_proxy.version)
+    if note is not None:
+        print(f"hairpin: note: {note}", file=sys.stderr)
+    note = cni_note(scenario.cni.version)  # a VPC CNI release that takes an older release's rules
     if note is not None:
         print(f"hairpin: note: {note}", file=sys.stderr)

@@ -1,27 +1,34 @@
 """What the AWS VPC CNI (amazon-vpc-cni-k8s) sets up on a node: iptables rules, ip rules, host veths.
 
-The rules are those of the CNI of the seed's era, v1.7.x (aws-node on EKS 1.18 in 2021), from
-aws/amazon-vpc-cni-k8s pkg/networkutils/network.go ``SetupHostNetwork`` of that release line, with
-the defaults of the aws-node DaemonSet: AWS_VPC_K8S_CNI_RANDOMIZESNAT=prng (``--random-fully``),
-AWS_VPC_CNI_NODE_PORT_SUPPORT=true, AWS_VPC_K8S_CNI_CONNMARK=0x80, one VPC CIDR, no
-AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS:
+The iptables rules are those of the scenario's ``cni.version`` (layouts and their boundaries:
+``hairpin.kube.cni_layout``), from aws/amazon-vpc-cni-k8s pkg/networkutils/network.go ``SetupHostNetwork``
+/ ``buildIptablesSNATRules`` / ``buildIptablesConnmarkRules`` (v1.23: ``iptables_connmark.go``), with the
+defaults of the aws-node DaemonSet: AWS_VPC_K8S_CNI_RANDOMIZESNAT=prng (``--random-fully``),
+AWS_VPC_CNI_NODE_PORT_SUPPORT=true, AWS_VPC_K8S_CNI_CONNMARK unset (0x80), one VPC CIDR, no
+AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS.  The default, 1.7 (the seed's era):
 
-- nat: ``POSTROUTING -> AWS-SNAT-CHAIN-0`` (comment "AWS SNAT CHAN", sic: the rule spec says CHAN
-  while the log line says CHAIN), then one chain per VPC CIDR ``AWS-SNAT-CHAIN-i ! -d CIDR ->
-  AWS-SNAT-CHAIN-i+1``, and in the last chain ``SNAT --to-source <primary IP> --random-fully`` for
-  destinations that are not local ("AWS, SNAT").  With external SNAT
-  (AWS_VPC_K8S_CNI_EXTERNALSNAT=true) none of these rules exist (``shouldExist:
-  !n.useExternalSNAT``); the empty chains still do (``ipt.NewChain`` runs regardless).
+- nat: ``POSTROUTING -> AWS-SNAT-CHAIN-0`` (comment "AWS SNAT CHAN"), then one chain per VPC CIDR
+  ``AWS-SNAT-CHAIN-i ! -d CIDR -> AWS-SNAT-CHAIN-i+1``, and in the last chain ``SNAT --to-source <primary
+  IP> --random-fully`` for destinations that are not local ("AWS, SNAT").  With external SNAT
+  (AWS_VPC_K8S_CNI_EXTERNALSNAT=true) none of these rules exist (``shouldExist: !n.useExternalSNAT``);
+  the empty chains still do (``ipt.NewChain`` runs regardless).
 - mangle PREROUTING ("AWS, primary ENI"): on eth0, for packets to a local address arriving on eth0
   (``--limit-iface-in``), ``CONNMARK --set-mark 0x80/0x80`` (iptables-save prints --set-xmark);
   on ``eni+`` (the pods' host veths), ``CONNMARK --restore-mark --mask 0x80`` (printed as
   ``--nfmask 0x80 --ctmask 0x80``).  Both exist whatever the external SNAT setting (they depend on
-  node port support only).  The ``vlan+`` restore rule and the single-chain SNAT with
-  ``! -o vlan+`` belong to later CNI releases (security groups for pods); they are not written.
+  node port support only).
+- The v1.7.x source itself says "AWS SNAT CHAIN" and adds ``! -o vlan+`` to the SNAT rule and a
+  ``-i vlan+`` restore rule; hairpin's 1.7 text leaves those out (no vlan interface exists without
+  security groups for pods, so no packet goes elsewhere; see ``hairpin.kube.cni_layout``).
+
+Later layouts add the vlan rules, nat PREROUTING ``-i eni+ -> AWS-CONNMARK-CHAIN-0`` ("AWS, outbound
+connections") that connmarks connections leaving the VPC CIDR ("AWS, CONNMARK" ``--set-xmark``), the
+"AWS, CONNMARK" restore in nat PREROUTING, and (1.16 and later) single chains of RETURN rules.
 
 ip rules (``ip_rules``): 512 ``to <pod IP> lookup main`` for every pod on the node
 (cmd/routed-eni-cni-plugin/driver ``toContainerRulePriority``), 1024 ``fwmark 0x80/0x80 lookup
-main`` (``hostRulePriority``, only with node port support), and 1536 ``from <pod IP> lookup <ENI
+main`` (``hostRulePriority``, only with node port support; from v1.13 also without it when SNAT is
+not external), and 1536 ``from <pod IP> lookup <ENI
 table>`` (``fromContainerRulePriority``) only for pods on a secondary ENI: the scenarios put every
 pod on the primary ENI, so there is none.  Host veth names: ``eni`` + the first 11 hex digits of
 sha1("<namespace>.<pod name>") (driver ``GenerateHostVethName``).
@@ -31,6 +38,7 @@ from __future__ import annotations
 
 import hashlib
 
+from hairpin.kube.cni_layout import CniLayout, layout_for
 from hairpin.kube.dump import Tables, comment
 from hairpin.scenario import Scenario
 from hairpin.topology import PolicyRule as IpRule  # one ip-rule type for all of hairpin
@@ -78,7 +86,8 @@ def ip_rules(scenario: Scenario, node: str) -> list[IpRule]:
 
 
 def tables(scenario: Scenario, node: str) -> Tables:
-    """The CNI's rules on ``node`` as tables (mangle, nat)."""
+    """The CNI's rules on ``node`` as tables (mangle, nat), in the layout of ``cni.version``."""
+    lay = layout_for(scenario.cni.version)
     primary = scenario.node(node).ip
     t = Tables()
     mark = f"{CONNMARK:#x}"
@@ -88,23 +97,48 @@ def tables(scenario: Scenario, node: str) -> Tables:
         "PREROUTING",
         f"-i eth0 {primary_eni} -m addrtype --dst-type LOCAL --limit-iface-in -j CONNMARK --set-xmark {mark}/{mark}",
     )
-    t.add("mangle", "PREROUTING", f"-i eni+ {primary_eni} -j CONNMARK --restore-mark --nfmask {mark} --ctmask {mark}")
+    restore = f"-j CONNMARK --restore-mark --nfmask {mark} --ctmask {mark}"
+    t.add("mangle", "PREROUTING", f"-i eni+ {primary_eni} {restore}")
+    if lay.vlan:  # "connmark restore for primary ENI from vlan" (shouldExist: node port support)
+        t.add("mangle", "PREROUTING", f"-i vlan+ {primary_eni} {restore}")
     cidrs = [scenario.vpc.cidr]
-    chains = [f"AWS-SNAT-CHAIN-{i}" for i in range(len(cidrs) + 1)]
-    for c in chains:
-        t.chain("nat", c)
-    if not scenario.cni.external_snat:
-        t.add("nat", "POSTROUTING", f"{comment('AWS SNAT CHAN')} -j {chains[0]}")
-        for i, cidr in enumerate(cidrs):
-            t.add("nat", chains[i], f"! -d {cidr} {comment('AWS SNAT CHAN')} -j {chains[i + 1]}")
-        t.add(
-            "nat",
-            chains[-1],
-            f"{comment('AWS, SNAT')} -m addrtype ! --dst-type LOCAL -j SNAT --to-source {primary} --random-fully",
-        )
+    external = scenario.cni.external_snat
+    snat = f"{comment('AWS, SNAT')} -m addrtype ! --dst-type LOCAL -j SNAT --to-source {primary} --random-fully"
+    if lay.vlan:
+        snat = f"! -o vlan+ {snat}"
+    _chains(t, "AWS-SNAT-CHAIN", lay, cidrs, lay.snat_comment, snat, external)
+    if not external:
+        t.add("nat", "POSTROUTING", f"{comment(lay.snat_comment)} -j AWS-SNAT-CHAIN-0")
+    if lay.nat_connmark and not (external and lay.connmark_chain_deleted_on_external_snat):
+        _chains(t, "AWS-CONNMARK-CHAIN", lay, cidrs, lay.connmark_comment,
+                f"{comment('AWS, CONNMARK')} -j CONNMARK --set-xmark {mark}/{mark}", external)  # fmt: skip
+    if lay.nat_connmark and not external:
+        state = " -m state --state NEW" if lay.state_new else ""
+        outbound = comment("AWS, outbound connections")
+        t.add("nat", "PREROUTING", f"-i eni+ {outbound}{state} -j AWS-CONNMARK-CHAIN-0")
+        t.add("nat", "PREROUTING", f"{comment('AWS, CONNMARK')} {restore}")
     if scenario.cni.nat_outgoing:
         _nat_outgoing(t, scenario, node)
     return t
+
+
+def _chains(t: Tables, prefix: str, lay: CniLayout, cidrs: list[str], note: str, last: str, external: bool) -> None:
+    """AWS-SNAT-CHAIN / AWS-CONNMARK-CHAIN: one chain with ``-d CIDR -j RETURN`` per CIDR (1.16 and later),
+    or a chain per CIDR ``! -d CIDR -j <next>``, then ``last``.  The chains are created whatever the
+    external-SNAT setting (``ipt.NewChain`` runs first); their rules only without external SNAT."""
+    chains = [f"{prefix}-0"] if lay.single_chain else [f"{prefix}-{i}" for i in range(len(cidrs) + 1)]
+    for c in chains:
+        t.chain("nat", c)
+    if external:
+        return
+    if lay.single_chain:
+        # the CIDR rules are inserted at position 1, so they end up in reverse order (updateIptablesRules)
+        for cidr in reversed(cidrs):
+            t.add("nat", chains[0], f"-d {cidr} {comment(note)} -j RETURN")
+    else:
+        for i, cidr in enumerate(cidrs):
+            t.add("nat", chains[i], f"! -d {cidr} {comment(note)} -j {chains[i + 1]}")
+    t.add("nat", chains[-1], last)
 
 
 NAT_OUTGOING = "HAIRPIN-NAT-OUTGOING"

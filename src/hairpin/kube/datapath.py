@@ -34,7 +34,9 @@ it (``assess``).  What it knows, and where from:
   Services itself and by default removes kube-proxy's iptables rules (``BPFKubeProxyIptablesCleanupEnabled``,
   default true), so kube-proxy pods beside it do not make the verdicts modelled.  ``spec.bpfEnabled`` of a
   FelixConfiguration is not in the input: without the environment variable hairpin cannot tell.
-- the AWS VPC CNI's pods carry ``k8s-app=aws-node`` (aws/amazon-vpc-cni-k8s ``config/master/aws-k8s-cni.yaml``).
+- the AWS VPC CNI's pods carry ``k8s-app=aws-node`` (aws/amazon-vpc-cni-k8s ``config/master/aws-k8s-cni.yaml``);
+  their ``aws-node`` container runs the image ``.../amazon-k8s-cni:v1.NN.P[-eksbuild.N]``, whose tag is the
+  release (``hairpin scenario from-cluster`` takes ``cni.version`` from it).
 
 A pod outside kube-system is looked at only for its ``k8s-app`` label (one of the four above), its images and
 environment only when it has one: the 150,000 application pods of a large dump cost one dictionary look each.
@@ -129,6 +131,8 @@ class Seen:
     cilium_pods: int = 0
     calico_pods: int = 0
     aws_node_pods: int = 0
+    #: the image tag of each aws-node pod's ``amazon-k8s-cni`` container, with the pod (``ns/name``), in input order
+    aws_node_tags: list[tuple[str, str]] = field(default_factory=list)
     #: calico-node pods whose calico-node container has FELIX_BPFENABLED true, and the first of them
     calico_bpf_pods: int = 0
     calico_bpf_from: str = ""
@@ -174,6 +178,14 @@ class Seen:
                     self.calico_bpf_from = f"{FELIX_BPF_ENV}={_shown(value)} on calico-node in pod {ns}/{name}"
         elif app == "aws-node":
             self.aws_node_pods += 1
+            for c in ctrs:
+                image = c.get("image")
+                if _image_name(image) == "amazon-k8s-cni" and isinstance(image, str):
+                    ref = image.split("@", 1)[0]
+                    tag = ref.rsplit("/", 1)[-1].partition(":")[2]
+                    if tag:
+                        self.aws_node_tags.append((_shown(tag), f"{ns}/{name}"))
+                    break
 
     def _cilium_agent(self, ns: str, name: str, ctrs: list[dict[str, Any]]) -> None:
         for c in ctrs:

@@ -20,7 +20,7 @@ from hairpin import reading
 from hairpin.aws import automode, controller, providers, security_groups
 from hairpin.aws.cloud_provider import Support, tg_attributes_support
 from hairpin.errors import InputError, ScenarioError
-from hairpin.kube import datapath, ipmode
+from hairpin.kube import cni_layout, datapath, ipmode
 from hairpin.kube.cluster import (
     REGION_LABELS,
     Cluster,
@@ -160,6 +160,30 @@ def _source_ranges(svc: KService, settings: controller.Settings, notes: list[str
     if ranges:
         notes.append(f"source ranges from {origin}: {', '.join(v4)}" + (" (IPv6 ranges left out)" if len(v4) < len(ranges) else ""))
     return v4
+
+
+def _cni_version(seen: datapath.Seen, notes: list[str]) -> str:
+    """``cni.version`` from the aws-node pods' image tag (``.../amazon-k8s-cni:v1.19.0-eksbuild.1`` ->
+    "1.19"; the first pod's when several releases run), with a note on where it came from."""
+    if not seen.aws_node_tags:
+        notes.append(f"VPC CNI version unknown (no aws-node pod with an amazon-k8s-cni image in the input): "
+                     f"{cni_layout.DEFAULT} assumed")  # fmt: skip
+        return cni_layout.DEFAULT
+    tag, pod = seen.aws_node_tags[0]
+    try:
+        major, minor = cni_layout.parse_version(tag)
+        cni_layout.layout_for(f"{major}.{minor}")
+    except ScenarioError:
+        notes.append(f"VPC CNI image tag {tag!r} (pod {pod}) is not a modelled release: {cni_layout.DEFAULT} assumed")
+        return cni_layout.DEFAULT
+    version = f"{major}.{minor}"
+    others = sorted({t for t, _ in seen.aws_node_tags} - {tag})
+    notes.append(f"VPC CNI {version} from the image tag {tag} of aws-node pod {pod}"
+                 + (f" (other aws-node pods run {', '.join(others)})" if others else ""))  # fmt: skip
+    late = cni_layout.note(version)
+    if late is not None:
+        notes.append(late)
+    return version
 
 
 def scenario_from_objects(
@@ -367,6 +391,7 @@ def scenario_from_objects(
         kp_version = ".".join(v[:2])
     else:
         notes.append(f"kube-proxy version unknown (no node status.nodeInfo): {kp_version} assumed")
+    cni_version = _cni_version(c.seen, notes)
     captured = ipmode.ipv4(cap.captured)
     if lb is not None and status_ips:
         notes.append(f"load balancer ingress IPs: {cap.note}")
@@ -394,7 +419,7 @@ def scenario_from_objects(
         Vpc(str(vpc_net), str(vpc_net.network_address + 1), tuple(AZ(az, tuple(nets[az])) for az in azs_sorted)),
         Kernel(),
         KubeProxy(proxy_mode, kp_version),
-        Cni(),
+        Cni(version=cni_version),
         s_nodes,
         s_pods,
         (s_svc,),
@@ -482,7 +507,8 @@ def scenario_to_dict(s: Scenario) -> dict[str, Any]:
             "tcp_syn_linear_timeouts": s.kernel.tcp_syn_linear_timeouts,
         },
         "kube_proxy": {"mode": s.kube_proxy.mode, "version": s.kube_proxy.version},
-        "cni": {"name": s.cni.name, "external_snat": s.cni.external_snat, "nat_outgoing": s.cni.nat_outgoing},
+        "cni": {"name": s.cni.name, "external_snat": s.cni.external_snat, "nat_outgoing": s.cni.nat_outgoing,
+                "version": s.cni.version},
         "nodes": [
             {"name": n.name, "ip": n.ip, "az": n.az, **({"labels": labels(n.labels)} if n.labels else {})}
             for n in s.nodes

@@ -77,6 +77,8 @@ class Cni:
     #: overlay CNIs do (Calico IPPool natOutgoing, Cilium masquerading); the AWS VPC CNI does not for
     #: destinations inside the VPC.  Such pods call the NLB like the node itself does.
     nat_outgoing: bool = False
+    #: the VPC CNI release ("1.NN") whose host rules hairpin writes (hairpin.kube.cni_layout); the seed's era
+    version: str = "1.7"
 
 
 @dataclass(frozen=True)

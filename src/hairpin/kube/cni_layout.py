@@ -1,0 +1,114 @@
+"""Which AWS VPC CNI (aws-node) host-rule layout a ``cni.version`` ("1.NN") selects.
+
+Read from aws/amazon-vpc-cni-k8s, ``pkg/networkutils/network.go`` (``SetupHostNetwork``,
+``buildIptablesSNATRules``, ``buildIptablesConnmarkRules``) and, from v1.23.0, ``iptables_connmark.go``
+(``iptablesConnmark.buildRules``), at every release tag from v1.7.0 to v1.23.0, with the defaults of the
+aws-node DaemonSet of each release (``config/v1.7/aws-k8s-cni.yaml``, then ``config/master/aws-k8s-cni.yaml``:
+AWS_VPC_K8S_CNI_RANDOMIZESNAT=prng, AWS_VPC_CNI_NODE_PORT_SUPPORT=true, AWS_VPC_K8S_CNI_EXTERNALSNAT=false,
+AWS_VPC_K8S_CNI_VETHPREFIX=eni, ENABLE_POD_ENI=false, no AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS, no
+AWS_VPC_K8S_CNI_CONNMARK so ``defaultConnmark`` 0x80).  The boundaries (details in docs/model.md):
+
+- ``1.7``: hairpin's rules of the seed's era (mangle CONNMARK on eth0 / restore on eni+, one nat
+  AWS-SNAT-CHAIN-i per VPC CIDR).  The v1.7.x source differs in text only: it writes the comment "AWS SNAT
+  CHAIN" (so since v1.6.0, commit a4b14ebb7; "AWS SNAT CHAN" is v1.3 - v1.5's) and, since v1.7.0 (PR #1125),
+  ``! -o vlan+`` on the SNAT rule and a mangle ``-i vlan+`` restore rule; no vlan interface exists without
+  security groups for pods, so no packet goes elsewhere.  Kept as it was so the seed's outputs stay the same.
+- ``1.8``: PR #1475 (commit a07c423b9, in v1.8.0): nat PREROUTING ``-i eni+ ... "AWS, outbound connections"
+  -m state --state NEW -j AWS-CONNMARK-CHAIN-0``, one AWS-CONNMARK-CHAIN-i per VPC CIDR, ``--set-xmark``
+  "AWS, CONNMARK" in the last one and an "AWS, CONNMARK" ``--restore-mark`` after the jump.
+- ``1.12``: PR #2026 (commit f21b587fd, merged into release-1.12 for v1.12.1) dropped ``-m state --state NEW``
+  from the jump (v1.12.0 still wrote it).
+- ``1.16``: PR #2697 ("Refactor IPTable Rules", commit 21c4bd730, v1.16.0): one AWS-SNAT-CHAIN-0 and one
+  AWS-CONNMARK-CHAIN-0 with a ``-d CIDR ... -j RETURN`` per CIDR (inserted at the top), the SNAT /
+  set-mark rule last.
+- ``1.23``: PR #3588 (commit 70be55a39, v1.23.0) moved the connection-mark rules into ``Connmark``
+  (``iptables_connmark.go``): the RETURN rules' comment became "AWS CONNMARK CHAIN" (was "AWS CONNMARK
+  CHAIN, VPC CIDR"), and with external SNAT the chain itself is deleted.  On a node whose ``iptables
+  --version`` says nf_tables (``iptableswrapper.GetIptablesMode``) v1.23 writes these marks as nftables
+  ``table ip aws-cni`` instead (``nftables_connmark.go``); hairpin writes the iptables backend's rules.
+
+The ip rules (512 to a pod, 1024 fwmark, 1536 from a secondary-ENI pod) and the pod routes are the same in
+every release read (cmd/routed-eni-cni-plugin/driver ``setupIPBasedContainerRouteRules``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from hairpin.errors import ScenarioError
+
+__all__ = ["DEFAULT", "LAYOUTS", "NEWEST_READ", "CniLayout", "layout_for", "note", "parse_version"]
+
+#: the scenario's default: the seed's era
+DEFAULT = "1.7"
+#: the newest release whose source was read
+NEWEST_READ = 23
+#: the oldest release modelled
+OLDEST = 7
+
+
+def parse_version(version: str) -> tuple[int, int]:
+    """``"1.19"`` (also ``"v1.19"``, ``"1.19.0"``, ``"v1.19.0-eksbuild.1"``) -> (1, 19)."""
+    m = re.fullmatch(r"v?(\d+)\.(\d+)(?:\.\d+)?(?:[-+].*)?", str(version).strip())
+    if not m:
+        raise ScenarioError(f'cni.version: expected "1.NN", got {version!r}')
+    return int(m.group(1)), int(m.group(2))
+
+
+@dataclass(frozen=True)
+class CniLayout:
+    """The version-dependent text of aws-node's host rules (IPv4, the DaemonSet's defaults)."""
+
+    #: the release that introduced this layout (1.minor)
+    minor: int
+    #: what the release line changed, with its source
+    source: str
+    #: the comment on the SNAT jump and its CIDR rules
+    snat_comment: str = "AWS SNAT CHAIN"
+    #: one AWS-SNAT-CHAIN-0 with RETURN rules (else a chain per CIDR, ``! -d CIDR -j next``)
+    single_chain: bool = True
+    #: ``! -o vlan+`` on the SNAT rule and the mangle ``-i vlan+`` restore rule
+    vlan: bool = True
+    #: nat PREROUTING -> AWS-CONNMARK-CHAIN-0 and the "AWS, CONNMARK" restore
+    nat_connmark: bool = True
+    #: ``-m state --state NEW`` on the jump to AWS-CONNMARK-CHAIN-0
+    state_new: bool = False
+    #: the comment on AWS-CONNMARK-CHAIN's per-CIDR rules
+    connmark_comment: str = "AWS CONNMARK CHAIN, VPC CIDR"
+    #: with external SNAT the connmark chain is deleted (v1.23 ``iptablesConnmark.Cleanup``), not left empty
+    connmark_chain_deleted_on_external_snat: bool = False
+
+
+LAYOUTS: tuple[CniLayout, ...] = (
+    CniLayout(7, "hairpin's seed-era rules (see hairpin.kube.cni_layout)", snat_comment="AWS SNAT CHAN",
+              single_chain=False, vlan=False, nat_connmark=False),
+    CniLayout(8, "PR #1475, v1.8.0: nat AWS-CONNMARK-CHAIN-i", single_chain=False, state_new=True),
+    CniLayout(12, "PR #2026, v1.12.1: no -m state --state NEW", single_chain=False),
+    CniLayout(16, "PR #2697, v1.16.0: single chains with RETURN rules"),
+    CniLayout(23, "PR #3588, v1.23.0: Connmark backends", connmark_comment="AWS CONNMARK CHAIN",
+              connmark_chain_deleted_on_external_snat=True),
+)  # fmt: skip
+
+
+def layout_for(version: str) -> CniLayout:
+    """The layout of VPC CNI ``version``: the newest layout introduced at or before it."""
+    major, minor = parse_version(version)
+    if major != 1 or minor < OLDEST:
+        raise ScenarioError(f'cni.version: {version!r} is not modelled; use "1.7" or later')
+    return [lay for lay in LAYOUTS if lay.minor <= minor][-1]
+
+
+def note(version: str) -> str | None:
+    """A one-line note when ``version`` takes the rules of an older release (the layout it shares, or the
+    newest read), else None."""
+    _, minor = parse_version(version)
+    lay = layout_for(version)
+    if minor > NEWEST_READ:
+        return (
+            f"VPC CNI 1.{minor} is newer than the newest release hairpin's rules were read from "
+            f"(1.{NEWEST_READ}); its rules are taken to be 1.{NEWEST_READ}'s"
+        )
+    if minor != lay.minor:
+        return f"VPC CNI 1.{minor} writes the host rules of 1.{lay.minor} (unchanged since then: {lay.source})"
+    return None
