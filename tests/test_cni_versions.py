@@ -48,15 +48,17 @@ NAT_HEAD = """*nat
 :POSTROUTING ACCEPT [0:0]
 """
 
+#: v1.7.10's SetupHostNetwork, word for word (the vlan+ restore rule and ! -o vlan+: PR #1125, v1.7.0)
 V17 = (
     MANGLE
+    + VLAN
     + "COMMIT\n"
     + NAT_HEAD
     + """:AWS-SNAT-CHAIN-0 - [0:0]
 :AWS-SNAT-CHAIN-1 - [0:0]
--A POSTROUTING -m comment --comment "AWS SNAT CHAN" -j AWS-SNAT-CHAIN-0
--A AWS-SNAT-CHAIN-0 ! -d 192.168.0.0/16 -m comment --comment "AWS SNAT CHAN" -j AWS-SNAT-CHAIN-1
--A AWS-SNAT-CHAIN-1 -m comment --comment "AWS, SNAT" -m addrtype ! --dst-type LOCAL -j SNAT --to-source 192.168.2.3 --random-fully
+-A POSTROUTING -m comment --comment "AWS SNAT CHAIN" -j AWS-SNAT-CHAIN-0
+-A AWS-SNAT-CHAIN-0 ! -d 192.168.0.0/16 -m comment --comment "AWS SNAT CHAIN" -j AWS-SNAT-CHAIN-1
+-A AWS-SNAT-CHAIN-1 ! -o vlan+ -m comment --comment "AWS, SNAT" -m addrtype ! --dst-type LOCAL -j SNAT --to-source 192.168.2.3 --random-fully
 COMMIT
 """
 )
@@ -80,7 +82,7 @@ COMMIT
 )
 
 
-def test_the_default_is_1_7_and_its_text_is_unchanged() -> None:
+def test_the_default_is_1_7_in_v1_7_10s_words() -> None:
     s = scenario.seed()
     assert s.cni.version == "1.7"
     assert cni.iptables_save(s, "node1") == V17

@@ -59,7 +59,7 @@ def test_nat_rules_of_the_seed_node_in_ipvs_mode(seed: scenario.Scenario) -> Non
     ]
     assert '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES' in nat
     assert "KUBE-SVC-" not in text and "KUBE-NODEPORTS" not in text
-    assert "-A POSTROUTING -m comment --comment \"AWS SNAT CHAN\" -j AWS-SNAT-CHAIN-0" in text  # the CNI stays (its typo)
+    assert "-A POSTROUTING -m comment --comment \"AWS SNAT CHAIN\" -j AWS-SNAT-CHAIN-0" in text  # the CNI stays
 
 
 def test_filter_rules_from_1_25_and_1_29(seed: scenario.Scenario) -> None:

@@ -231,7 +231,7 @@ def test_node_text_parses_and_round_trips_through_the_parser() -> None:
     text = node_iptables(s, "node1")
     assert _lines(text, "-A POSTROUTING") == [
         '-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING',
-        '-A POSTROUTING -m comment --comment "AWS SNAT CHAN" -j AWS-SNAT-CHAIN-0',
+        '-A POSTROUTING -m comment --comment "AWS SNAT CHAIN" -j AWS-SNAT-CHAIN-0',
     ]
     assert [line.split(" -j ")[-1] for line in _lines(text, "-A INPUT")] == [
         "KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES", "KUBE-FIREWALL"

@@ -72,8 +72,8 @@ def check_seed_node1(t: tr.Trace, backends_line: dict[str, int] | None = None) -
 def test_seed_node1_branches_three_ways_and_every_reply_returns_asymmetrically() -> None:
     packet, iif = tr.parse_packet(SYN)
     t = tr.trace(node1(), packet, iif, reply=True)
-    check_seed_node1(t, {"svc": 51})
-    assert t.outcomes[0].choices[0].startswith("line 51 matched (p=715827883/2147483648): -A KUBE-SVC-7D7VEXWNCKBQRZ7W")
+    check_seed_node1(t, {"svc": 52})
+    assert t.outcomes[0].choices[0].startswith("line 52 matched (p=715827883/2147483648): -A KUBE-SVC-7D7VEXWNCKBQRZ7W")
 
 
 def test_without_reply_only_the_request_is_followed() -> None:

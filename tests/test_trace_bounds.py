@@ -134,7 +134,7 @@ def test_jumps_nesting_past_what_the_evaluator_follows_are_refused_when_read(tmp
     """100,000 nested chains: the evaluator stopped at 64 and said 'dropped' (iptables-legacy follows them)."""
     with within(60):
         msg = trace_error(nat_node(tmp_path, *chains_rules(100_000)))
-    assert msg == ("DIR/iptables-save:100094: jumps nest more than 64 chains deep below nat PREROUTING (PREROUTING -> "
+    assert msg == ("DIR/iptables-save:100095: jumps nest more than 64 chains deep below nat PREROUTING (PREROUTING -> "
                    "C0 -> C1 -> ... -> C63 -> C64): not followed (iptables-nft refuses more than 15: Too many links)")  # fmt: skip
     (tmp_path / "ok").mkdir()
     f = tr.Node.find(nat_node(tmp_path / "ok", *chains_rules(64)))

@@ -22,35 +22,35 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
                           check=False)  # fmt: skip
 
 
-LINE_FIREWALL = 72  # -A KUBE-FIREWALL ... -m mark --mark 0x8000/0x8000 -j DROP
+LINE_FIREWALL = 73  # -A KUBE-FIREWALL ... -m mark --mark 0x8000/0x8000 -j DROP
 CASES = [
-    ("-j KUBE-SERVICES\n", "-j KUBE-NOPE\n", 1, 30, "-j KUBE-NOPE: no chain KUBE-NOPE in *nat and no such target"),
-    ("-j KUBE-SERVICES\n", "-j FROBNICATE\n", 1, 30, "-j FROBNICATE: no chain FROBNICATE in *nat and no such target"),
-    ("--to-destination 192.168.16.142:80", "--to-destination 192.168.16.999:80", 1, 48,
+    ("-j KUBE-SERVICES\n", "-j KUBE-NOPE\n", 1, 31, "-j KUBE-NOPE: no chain KUBE-NOPE in *nat and no such target"),
+    ("-j KUBE-SERVICES\n", "-j FROBNICATE\n", 1, 31, "-j FROBNICATE: no chain FROBNICATE in *nat and no such target"),
+    ("--to-destination 192.168.16.142:80", "--to-destination 192.168.16.999:80", 1, 49,
      "bad IP address '192.168.16.999'"),
-    ("--dport 31468", "--dport 99999", 1, 38, "invalid port/service '99999' specified"),
-    ("--probability 0.33333333349", "--probability 1.7", 1, 51,
+    ("--dport 31468", "--dport 99999", 1, 39, "invalid port/service '99999' specified"),
+    ("--probability 0.33333333349", "--probability 1.7", 1, 52,
      "statistic: bad value for option \"--probability\" '1.7' (must be 0-1)"),
-    ("*nat\n", "*natx\n", 1, 12, "unknown table *natx (the kernel has raw, mangle, nat, filter, security)"),
-    ("-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000", "-A KUBE-MARK-MASQ -j KUBE-MARK-MASQ", 1, 37,
+    ("*nat\n", "*natx\n", 1, 13, "unknown table *natx (the kernel has raw, mangle, nat, filter, security)"),
+    ("-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000", "-A KUBE-MARK-MASQ -j KUBE-MARK-MASQ", 1, 38,
      "jump loop: chain KUBE-MARK-MASQ jumps back to KUBE-MARK-MASQ (KUBE-MARK-MASQ -> KUBE-MARK-MASQ, reached from "
      "nat PREROUTING); the kernel refuses it"),
-    ("-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000", "-A KUBE-MARK-MASQ -j KUBE-SERVICES", 1, 37,
+    ("-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000", "-A KUBE-MARK-MASQ -j KUBE-SERVICES", 1, 38,
      "jump loop: chain KUBE-MARK-MASQ jumps back to KUBE-SERVICES (KUBE-SERVICES -> KUBE-SVC-7D7VEXWNCKBQRZ7W -> "
      "KUBE-SEP-2NMLPXPPZMNETRWM -> KUBE-MARK-MASQ -> KUBE-SERVICES, reached from nat PREROUTING); the kernel "
      "refuses it"),
-    ("-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000", "-A KUBE-MARK-MASQ -j DROP", 1, 37,
+    ("-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000", "-A KUBE-MARK-MASQ -j DROP", 1, 38,
      "the nat table is not intended for filtering: -j DROP is refused there"),
-    ("-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000", "-A KUBE-MARK-MASQ -j MASQUERADE", 1, 37,
+    ("-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000", "-A KUBE-MARK-MASQ -j MASQUERADE", 1, 38,
      "-j MASQUERADE is not allowed from nat OUTPUT, PREROUTING (only POSTROUTING)"),
     ("-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000", "-A KUBE-MARK-MASQ -j MARK --set-xmark 0x1ffffffff", 1,
-     37, "bad mark value '0x1ffffffff'"),
-    ("-m tcp --dport 31468", "-m tcp --dport 31468:31000", 1, 38, "invalid portrange '31468:31000' (min > max)"),
-    ("! -s 127.0.0.0/8", "! -s 127.0.0.0/33", 1, 73, "invalid mask '33' specified"),
+     38, "bad mark value '0x1ffffffff'"),
+    ("-m tcp --dport 31468", "-m tcp --dport 31468:31000", 1, 39, "invalid portrange '31468:31000' (min > max)"),
+    ("! -s 127.0.0.0/8", "! -s 127.0.0.0/33", 1, 74, "invalid mask '33' specified"),
     ("-m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n",
-     "-m frobnicate --level 3 -j KUBE-SERVICES\n", 1, 30,
+     "-m frobnicate --level 3 -j KUBE-SERVICES\n", 1, 31,
      "unknown match -m frobnicate (iptables: Couldn't load match `frobnicate')"),
-    ("-m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n", "-m \"\" -j KUBE-SERVICES\n", 1, 30,
+    ("-m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n", "-m \"\" -j KUBE-SERVICES\n", 1, 31,
      "-m \"\": a match module has a name (iptables: Couldn't load match `')"),
     ("-m mark --mark 0x8000/0x8000 -j DROP", "-m mark --mark 0x8000/0x8000 -j REJECT --reject-with tcp-reset", 1,
      LINE_FIREWALL, "REJECT --reject-with tcp-reset needs -p tcp: the kernel refuses it otherwise (ipt_REJECT.c "

@@ -368,7 +368,7 @@ def test_piped_output_is_whole_lines_with_the_explanation_once() -> None:
     assert res.returncode == 1 and res.stderr == ""  # 1: a finding (the asymmetric return)
     lines = res.stdout.splitlines()
     assert lines[0].startswith("hairpin trace: 3 of 3 outcome(s) of this packet (100.0% of its probability) return")
-    svc = [ln for ln in lines if ln.startswith("    nat    KUBE-SVC-7D7VEXWNCKBQRZ7W line 51 ")]
+    svc = [ln for ln in lines if ln.startswith("    nat    KUBE-SVC-7D7VEXWNCKBQRZ7W line 52 ")]
     assert svc and all(ln.endswith("-j KUBE-SEP-2NMLPXPPZMNETRWM  [jump KUBE-SEP-2NMLPXPPZMNETRWM]") for ln in svc)
     assert max(len(ln) for ln in lines) > 200  # nothing cut at 200 columns
     assert "\x1b[" not in res.stdout

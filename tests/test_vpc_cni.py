@@ -19,13 +19,15 @@ def test_cni_rules_on_node1() -> None:
         "-j CONNMARK --set-xmark 0x80/0x80",
         '-A PREROUTING -i eni+ -m comment --comment "AWS, primary ENI" -j CONNMARK --restore-mark --nfmask 0x80 '
         "--ctmask 0x80",
+        '-A PREROUTING -i vlan+ -m comment --comment "AWS, primary ENI" -j CONNMARK --restore-mark --nfmask 0x80 '
+        "--ctmask 0x80",
         "COMMIT",
         "*nat",
         ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]", ":POSTROUTING ACCEPT [0:0]",
         ":AWS-SNAT-CHAIN-0 - [0:0]", ":AWS-SNAT-CHAIN-1 - [0:0]",
-        '-A POSTROUTING -m comment --comment "AWS SNAT CHAN" -j AWS-SNAT-CHAIN-0',
-        '-A AWS-SNAT-CHAIN-0 ! -d 192.168.0.0/16 -m comment --comment "AWS SNAT CHAN" -j AWS-SNAT-CHAIN-1',
-        '-A AWS-SNAT-CHAIN-1 -m comment --comment "AWS, SNAT" -m addrtype ! --dst-type LOCAL '
+        '-A POSTROUTING -m comment --comment "AWS SNAT CHAIN" -j AWS-SNAT-CHAIN-0',
+        '-A AWS-SNAT-CHAIN-0 ! -d 192.168.0.0/16 -m comment --comment "AWS SNAT CHAIN" -j AWS-SNAT-CHAIN-1',
+        '-A AWS-SNAT-CHAIN-1 ! -o vlan+ -m comment --comment "AWS, SNAT" -m addrtype ! --dst-type LOCAL '
         "-j SNAT --to-source 192.168.2.3 --random-fully",
         "COMMIT",
     ]) + "\n"  # fmt: skip
@@ -41,7 +43,7 @@ def test_external_snat_removes_snat_rules_but_keeps_connmark() -> None:
     s = seed()
     s = replace(s, cni=replace(s.cni, external_snat=True))
     text = cni.iptables_save(s, "node1")
-    assert "SNAT --to-source" not in text and "AWS SNAT CHAN" not in text
+    assert "SNAT --to-source" not in text and "AWS SNAT CHAIN" not in text
     assert ":AWS-SNAT-CHAIN-0 - [0:0]" in text and ":AWS-SNAT-CHAIN-1 - [0:0]" in text
     assert "--restore-mark --nfmask 0x80 --ctmask 0x80" in text
     assert "--set-xmark 0x80/0x80" in text

@@ -7,19 +7,17 @@ defaults of the aws-node DaemonSet: AWS_VPC_K8S_CNI_RANDOMIZESNAT=prng (``--rand
 AWS_VPC_CNI_NODE_PORT_SUPPORT=true, AWS_VPC_K8S_CNI_CONNMARK unset (0x80), one VPC CIDR, no
 AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS.  The default, 1.7 (the seed's era):
 
-- nat: ``POSTROUTING -> AWS-SNAT-CHAIN-0`` (comment "AWS SNAT CHAN"), then one chain per VPC CIDR
-  ``AWS-SNAT-CHAIN-i ! -d CIDR -> AWS-SNAT-CHAIN-i+1``, and in the last chain ``SNAT --to-source <primary
-  IP> --random-fully`` for destinations that are not local ("AWS, SNAT").  With external SNAT
-  (AWS_VPC_K8S_CNI_EXTERNALSNAT=true) none of these rules exist (``shouldExist: !n.useExternalSNAT``);
+- nat: ``POSTROUTING -> AWS-SNAT-CHAIN-0`` (comment "AWS SNAT CHAIN"), then one chain per VPC CIDR
+  ``AWS-SNAT-CHAIN-i ! -d CIDR -> AWS-SNAT-CHAIN-i+1``, and in the last chain ``! -o vlan+ ... SNAT
+  --to-source <primary IP> --random-fully`` for destinations that are not local ("AWS, SNAT").  With external
+  SNAT (AWS_VPC_K8S_CNI_EXTERNALSNAT=true) none of these rules exist (``shouldExist: !n.useExternalSNAT``);
   the empty chains still do (``ipt.NewChain`` runs regardless).
 - mangle PREROUTING ("AWS, primary ENI"): on eth0, for packets to a local address arriving on eth0
   (``--limit-iface-in``), ``CONNMARK --set-mark 0x80/0x80`` (iptables-save prints --set-xmark);
-  on ``eni+`` (the pods' host veths), ``CONNMARK --restore-mark --mask 0x80`` (printed as
-  ``--nfmask 0x80 --ctmask 0x80``).  Both exist whatever the external SNAT setting (they depend on
-  node port support only).
-- The v1.7.x source itself says "AWS SNAT CHAIN" and adds ``! -o vlan+`` to the SNAT rule and a
-  ``-i vlan+`` restore rule; hairpin's 1.7 text leaves those out (no vlan interface exists without
-  security groups for pods, so no packet goes elsewhere; see ``hairpin.kube.cni_layout``).
+  on ``eni+`` (the pods' host veths) and ``vlan+`` (security groups for pods' VLAN interfaces),
+  ``CONNMARK --restore-mark --mask 0x80`` (printed as ``--nfmask 0x80 --ctmask 0x80``).  They exist
+  whatever the external SNAT setting (they depend on node port support only).  v1.7.10's text word for
+  word (until 2026-12-02 hairpin wrote v1.3 - v1.5's "AWS SNAT CHAN" and left the vlan rules out).
 
 Later layouts add the vlan rules, nat PREROUTING ``-i eni+ -> AWS-CONNMARK-CHAIN-0`` ("AWS, outbound
 connections") that connmarks connections leaving the VPC CIDR ("AWS, CONNMARK" ``--set-xmark``), the

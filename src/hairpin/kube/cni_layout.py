@@ -8,11 +8,10 @@ AWS_VPC_K8S_CNI_RANDOMIZESNAT=prng, AWS_VPC_CNI_NODE_PORT_SUPPORT=true, AWS_VPC_
 AWS_VPC_K8S_CNI_VETHPREFIX=eni, ENABLE_POD_ENI=false, no AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS, no
 AWS_VPC_K8S_CNI_CONNMARK so ``defaultConnmark`` 0x80).  The boundaries (details in docs/model.md):
 
-- ``1.7``: hairpin's rules of the seed's era (mangle CONNMARK on eth0 / restore on eni+, one nat
-  AWS-SNAT-CHAIN-i per VPC CIDR).  The v1.7.x source differs in text only: it writes the comment "AWS SNAT
-  CHAIN" (so since v1.6.0, commit a4b14ebb7; "AWS SNAT CHAN" is v1.3 - v1.5's) and, since v1.7.0 (PR #1125),
-  ``! -o vlan+`` on the SNAT rule and a mangle ``-i vlan+`` restore rule; no vlan interface exists without
-  security groups for pods, so no packet goes elsewhere.  Kept as it was so the seed's outputs stay the same.
+- ``1.7``: the seed's era, v1.7.10's rules word for word: mangle CONNMARK set on eth0, restored on eni+ and,
+  since v1.7.0 (PR #1125, security groups for pods), on vlan+; one nat AWS-SNAT-CHAIN-i per VPC CIDR with the
+  comment "AWS SNAT CHAIN" (since v1.6.0, commit a4b14ebb7; "AWS SNAT CHAN" is v1.3 - v1.5's) and
+  ``! -o vlan+`` on the SNAT rule (PR #1125).
 - ``1.8``: PR #1475 (commit a07c423b9, in v1.8.0): nat PREROUTING ``-i eni+ ... "AWS, outbound connections"
   -m state --state NEW -j AWS-CONNMARK-CHAIN-0``, one AWS-CONNMARK-CHAIN-i per VPC CIDR, ``--set-xmark``
   "AWS, CONNMARK" in the last one and an "AWS, CONNMARK" ``--restore-mark`` after the jump.
@@ -81,8 +80,7 @@ class CniLayout:
 
 
 LAYOUTS: tuple[CniLayout, ...] = (
-    CniLayout(7, "hairpin's seed-era rules (see hairpin.kube.cni_layout)", snat_comment="AWS SNAT CHAN",
-              single_chain=False, vlan=False, nat_connmark=False),
+    CniLayout(7, "v1.7.0: per-CIDR SNAT chains, vlan rules (PR #1125)", single_chain=False, nat_connmark=False),
     CniLayout(8, "PR #1475, v1.8.0: nat AWS-CONNMARK-CHAIN-i", single_chain=False, state_new=True),
     CniLayout(12, "PR #2026, v1.12.1: no -m state --state NEW", single_chain=False),
     CniLayout(16, "PR #2697, v1.16.0: single chains with RETURN rules"),
