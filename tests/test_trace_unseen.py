@@ -198,7 +198,7 @@ CNI_ONLY = """*nat
 :OUTPUT ACCEPT [0:0]
 :POSTROUTING ACCEPT [0:0]
 :AWS-SNAT-CHAIN-0 - [0:0]
--A POSTROUTING -m comment --comment "AWS SNAT CHAN" -j AWS-SNAT-CHAIN-0
+-A POSTROUTING -m comment --comment "AWS SNAT CHAIN" -j AWS-SNAT-CHAIN-0
 -A AWS-SNAT-CHAIN-0 ! -d 192.168.0.0/16 -m comment --comment "AWS, SNAT" -m addrtype ! --dst-type LOCAL -j SNAT --to-source 192.168.2.3 --random-fully
 COMMIT
 *filter
