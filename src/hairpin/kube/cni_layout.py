@@ -32,10 +32,10 @@ every release read (cmd/routed-eni-cni-plugin/driver ``setupIPBasedContainerRout
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from hairpin.errors import ScenarioError
+from hairpin.kube import layout as kube_layout
 
 __all__ = ["DEFAULT", "LAYOUTS", "NEWEST_READ", "CniLayout", "layout_for", "note", "parse_version"]
 
@@ -48,11 +48,9 @@ OLDEST = 7
 
 
 def parse_version(version: str) -> tuple[int, int]:
-    """``"1.19"`` (also ``"v1.19"``, ``"1.19.0"``, ``"v1.19.0-eksbuild.1"``) -> (1, 19)."""
-    m = re.fullmatch(r"v?(\d+)\.(\d+)(?:\.\d+)?(?:[-+].*)?", str(version).strip())
-    if not m:
-        raise ScenarioError(f'cni.version: expected "1.NN", got {version!r}')
-    return int(m.group(1)), int(m.group(2))
+    """``"1.19"`` (also ``"v1.19"``, ``"1.19.0"``, ``"v1.19.0-eksbuild.1"``) -> (1, 19), as kube-proxy's versions
+    are read (``hairpin.kube.layout.parse_version``)."""
+    return kube_layout.parse_version(version, "cni.version")
 
 
 @dataclass(frozen=True)

@@ -35,11 +35,12 @@ __all__ = ["NEWEST_CHECKED", "NFTABLES_FIRST", "Layout", "layout_for", "nftables
            "unsupported"]
 
 
-def parse_version(version: str) -> tuple[int, int]:
-    """``"1.18"`` (also ``"v1.18"``, ``"1.18.9"``, ``"1.18.9-eks-1"``) -> (1, 18)."""
+def parse_version(version: str, key: str = "kube_proxy.version") -> tuple[int, int]:
+    """``"1.18"`` (also ``"v1.18"``, ``"1.18.9"``, ``"1.18.9-eks-1"``) -> (1, 18); ``key`` names the scenario key
+    in the error (``cni.version`` reads its versions the same way)."""
     m = re.fullmatch(r"v?(\d+)\.(\d+)(?:\.\d+)?(?:[-+].*)?", str(version).strip())
     if not m:
-        raise ScenarioError(f"kube_proxy.version: expected \"1.NN\", got {version!r}")
+        raise ScenarioError(f"{key}: expected \"1.NN\", got {version!r}")
     return int(m.group(1)), int(m.group(2))
 
 
