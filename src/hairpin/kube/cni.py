@@ -42,7 +42,6 @@ from hairpin.scenario import Scenario
 from hairpin.topology import PolicyRule as IpRule  # one ip-rule type for all of hairpin
 
 __all__ = [
-    "CNI_VERSION",
     "CONNMARK",
     "IpRule",
     "host_veth_name",
@@ -51,7 +50,6 @@ __all__ = [
     "tables",
 ]
 
-CNI_VERSION = "v1.7"
 CONNMARK = 0x80
 MAIN_TABLE = 254
 TO_CONTAINER_PRIORITY = 512
