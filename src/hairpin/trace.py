@@ -157,6 +157,8 @@ class Node:
     #: datapaths outside netfilter the files show (``hairpin.unseen.datapaths``): "Cilium", ...
     not_modelled: list[str] = field(default_factory=list)
     datapath_warnings: list[str] = field(default_factory=list)
+    #: the files hold kube-proxy's rules (a chain only it writes, its nftables table, or ``ipvsadm``), read once
+    kube_proxy: bool = True
     #: each device's kind where the address file says it (``ip -d addr``: ``hairpin.parsers.linkinfo``); a packet
     #: leaving by a tunnel device is said to be encapsulated (``hairpin.tunnels``), known ones also by name
     link_kinds: dict[str, LinkKind] = field(default_factory=dict)
@@ -207,12 +209,14 @@ class Node:
                            table if len(ipt) == 1 else None, family=family)  # fmt: skip
         rs = nf.ruleset
         legacy_rs = None
+        read_forms = [nf.forms["iptables"].split(": ", 1)[1]] if ipt else []  # each rule file's form, in order
         if len(ipt) > 1:  # one backend's files (one per table), or both backends' dumps: hairpin.legacy.split
-            dumps: list[legacy.Dump] = [(ipt[0], rs, nf.forms["iptables"].split(": ", 1)[1])]
+            dumps: list[legacy.Dump] = [(ipt[0], rs, read_forms[0])]
             for more in ipt[1:]:
                 extra, form = forms.read_iptables(iproute.read_text(more), str(more), None, family=family)
                 iptables_check.check(extra)
                 dumps.append((more, extra, form))
+                read_forms.append(form)
             rs, legacy_rs, nf.forms["iptables"] = legacy.split(dumps, [Path(legacy_file)] if legacy_file else [])
         sets = ipset.load(ipset_file) if ipset_file is not None else None
         ipvs = ipvsadm.load(ipvs_file) if ipvs_file is not None else None
@@ -230,9 +234,10 @@ class Node:
             nf.forms["conntrack"] = (f"{conntrack_file}: conntrack -L{' -f ipv6' if family == 6 else ''} ({len(ct)} "
                                      f"{'IPv6 ' if family == 6 else ''}tcp/udp entries)")  # fmt: skip
         rulesets = [rs] + ([legacy_rs] if legacy_rs is not None else [])
+        kp = unseen.kube_proxy_chain(rulesets)
         if ipt:
-            dash_s = all(" -S" in f.split(": ", 1)[-1] for f in nf.forms["iptables"].split("; "))
-            rs.warnings += unseen.missing_tables(rulesets, dash_s, nft is not None, [str(f) for f in ipt],
+            dash_s = all(f.startswith(("iptables -S", "ip6tables -S")) for f in read_forms)
+            rs.warnings += unseen.missing_tables(rulesets, kp, dash_s, nft is not None, [str(f) for f in ipt],
                                                   nf.routing.routing)  # fmt: skip
         found = unseen.datapaths(rulesets, nf.links)
         no_ipvs = unseen.ipvs_not_given(rulesets, nf.links, ipvs is not None)
@@ -241,9 +246,9 @@ class Node:
                              "IPv4's", str(ipvs_file))  # fmt: skip
         return cls(rs, nf.routing, name, sets, ipvs, nf.links, nf.forms, listening, nft, nft_warnings, ct,
                    legacy_rs, family=family, not_modelled=[n for n, _ in found] + ([no_ipvs[0]] if no_ipvs else []),
-                   datapath_warnings=unseen.datapath_warnings(found, rulesets, nft is not None)
+                   datapath_warnings=unseen.datapath_warnings(found, nft is not None or kp is not None)
                    + ([no_ipvs[1]] if no_ipvs else []),
-                   link_kinds=nf.kinds)  # fmt: skip
+                   link_kinds=nf.kinds, kube_proxy=nft is not None or ipvs is not None or kp is not None)  # fmt: skip
 
     @staticmethod
     def find(directory: str | Path, family: int = 4) -> dict[str, Path]:
@@ -357,11 +362,9 @@ def trace(node: Node, packet: Packet, iif: str | None, *, reply: bool = False) -
         cut = False  # said by trace_orders
     if cut:
         warnings.append(f"{why}, over the {len(outcomes)} outcomes listed: the rest are not listed")
-    said_np = unseen.no_kube_proxy(packet, iif is not None and node.routing.routing.is_local(packet.dst),
-                                   [node.ruleset] + ([node.legacy] if node.legacy is not None else []),
-                                   node.nft is not None, node.ipvs is not None)  # fmt: skip
-    if said_np is not None and not node.not_modelled:
-        warnings.append(said_np)
+    if not node.kube_proxy and not node.not_modelled:  # no Service is translated here (hairpin.unseen)
+        local = iif is not None and node.routing.routing.is_local(packet.dst)
+        warnings.append(unseen.no_kube_proxy(packet, local, node.family))
     if reply and node.listening is None and any(o.legs[0].kind == "local" for o in outcomes):
         warnings.append("a reply from a local socket assumes something listens on the port; give the node's "
                         "`ss -ltnu` output (--sockets FILE) to know (no listener: RST)")  # fmt: skip

@@ -48,7 +48,8 @@ if TYPE_CHECKING:
     from hairpin.netfilter.rules import Ruleset
     from hairpin.routing import Routing
 
-__all__ = ["IPVS", "NODE_PORTS", "datapath_warnings", "datapaths", "ipvs_not_given", "missing_tables", "no_kube_proxy"]
+__all__ = ["IPVS", "NODE_PORTS", "datapath_warnings", "datapaths", "ipvs_not_given", "kube_proxy_chain", "missing_tables",
+           "no_kube_proxy"]
 
 #: chains only kube-proxy's iptables or IPVS mode writes (kubelet's own chains, KUBE-MARK-MASQ,
 #: KUBE-POSTROUTING and KUBE-FIREWALL before 1.28, are left out: kubelet writes them in any mode)
@@ -61,7 +62,7 @@ CALICO_BPF_DEVICES = ("bpfin.cali", "bpfout.cali")
 NODE_PORTS = range(30000, 32768)
 
 
-def _kube_proxy_chain(rulesets: list[Ruleset]) -> tuple[str, str] | None:
+def kube_proxy_chain(rulesets: list[Ruleset]) -> tuple[str, str] | None:
     """(table, chain) of the first chain only kube-proxy writes, or None."""
     for rs in rulesets:
         for t in rs.tables.values():
@@ -71,17 +72,18 @@ def _kube_proxy_chain(rulesets: list[Ruleset]) -> tuple[str, str] | None:
     return None
 
 
-def missing_tables(rulesets: list[Ruleset], dash_s: bool, nft: bool, files: list[str], routing: Routing) -> list[str]:
+def missing_tables(rulesets: list[Ruleset], kp: tuple[str, str] | None, dash_s: bool, nft: bool, files: list[str],
+                   routing: Routing) -> list[str]:  # fmt: skip
     """Warnings for the tables the rule files leave out (see the module's docstring); ``InputError`` when
     kube-proxy's rules are there without table nat.  ``rulesets``: the node's (one per iptables backend);
-    ``dash_s``: every rule file was ``iptables -S`` output; ``nft``: kube-proxy's nftables table was given;
-    ``files``: the rule files, as the user named them."""
+    ``kp``: their first chain only kube-proxy writes (``kube_proxy_chain``); ``dash_s``: every rule file was
+    ``iptables -S`` output; ``nft``: kube-proxy's nftables table was given; ``files``: the rule files, as the user
+    named them."""
     file = files[0]
     have = {t for rs in rulesets for t in rs.tables}
     family = rulesets[0].family if rulesets else 4
     cmd = "ip6tables" if family == 6 else "iptables"
     out: list[str] = []
-    kp = _kube_proxy_chain(rulesets)
     if kp is not None and not nft:
         if "nat" not in have:
             raise InputError(f"kube-proxy's rules are here (chain {kp[1]} in table {kp[0]}) but table nat is not: "
@@ -143,12 +145,12 @@ def ipvs_not_given(rulesets: list[Ruleset], links: set[str], ipvs: bool) -> tupl
                   "`ipvsadm -Sn` (install ipvsadm on the node if it lacks it; hairpin collect saves it)")  # fmt: skip
 
 
-def datapath_warnings(found: list[tuple[str, str]], rulesets: list[Ruleset], nft: bool) -> list[str]:
-    """One warning per datapath ``datapaths`` found, saying what it may do that the trace does not show."""
-    proxy = nft or _kube_proxy_chain(rulesets) is not None
+def datapath_warnings(found: list[tuple[str, str]], kube_proxy: bool) -> list[str]:
+    """One warning per datapath ``datapaths`` found, saying what it may do that the trace does not show;
+    ``kube_proxy``: the files hold kube-proxy's rules (its chains, or its nftables table)."""
     out = []
     for name, evidence in found:
-        if proxy:
+        if kube_proxy:
             does = ("its eBPF programs on the node's devices can route or drop packets before netfilter sees them "
                     "(BPF host routing, network policy)")  # fmt: skip
         else:
@@ -160,12 +162,10 @@ def datapath_warnings(found: list[tuple[str, str]], rulesets: list[Ruleset], nft
     return out
 
 
-def no_kube_proxy(packet: Packet, local: bool, rulesets: list[Ruleset], nft: bool, ipvs: bool) -> str | None:
-    """A warning when the files hold no kube-proxy rules (no Service is translated), sharper when ``packet``
-    goes to a NodePort-range port of the node (``local``)."""
-    if nft or ipvs or _kube_proxy_chain(rulesets) is not None:
-        return None
-    table = "ip6 kube-proxy" if rulesets and rulesets[0].family == 6 else "ip kube-proxy"
+def no_kube_proxy(packet: Packet, local: bool, family: int) -> str:
+    """The warning for files that hold no kube-proxy rules (no chain of its, no nftables table, no ``ipvsadm``: no
+    Service is translated), sharper when ``packet`` goes to a NodePort-range port of the node (``local``)."""
+    table = "ip6 kube-proxy" if family == 6 else "ip kube-proxy"
     files = f"the node's files hold no kube-proxy rules (no KUBE-SERVICES chain, no table {table}, no ipvsadm)"
     if local and packet.dport in NODE_PORTS:
         head = (f"port {packet.dport} is in the NodePort range (30000-32767) but {files}: nothing here translates "

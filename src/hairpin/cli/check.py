@@ -181,7 +181,7 @@ def diagnosis(report: Any) -> str:
     """The first line of the text report; when the Services' datapath is not kube-proxy's NAT, it says first that
     the verdicts are not modelled (``hairpin.kube.datapath``)."""
     said = _diagnosis(report)
-    dp = getattr(report, "datapath", None)
+    dp = report.datapath
     if dp is None or dp.modelled:
         return said
     return (f"hairpin check: verdicts not modelled for this cluster's datapath ({dp.short}: see below); under "
