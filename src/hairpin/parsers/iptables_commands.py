@@ -430,16 +430,11 @@ def _zero(edits: Edits, table: str, chain: Chain, num: int | None, file: str | N
         raise ParseError(f"-Z {chain.name}: iptables-nft-restore 1.8.9 puts back the policy built-in chain "
                          f"{chain.name} had before this file, which hairpin cannot tell (the file's own "
                          f"{chain.policy or 'ACCEPT'} is lost)", file, line)  # fmt: skip
-    counted = [i for i, r in enumerate(edits.rules(chain)) if r.counters is not None and (num is None or i + 1 == num)]
-    if counted and num is not None:
-        raise ParseError(f"-Z {chain.name} {num}: iptables-nft-restore 1.8.9 crashes (segmentation fault, nothing "
-                         f"loaded) zeroing a rule that carries counters ({_LOADED})", file, line)  # fmt: skip
-    if counted:
+    if any(r.counters is not None and (num is None or i + 1 == num) for i, r in enumerate(edits.rules(chain))):
+        if num is not None:
+            raise ParseError(f"-Z {chain.name} {num}: iptables-nft-restore 1.8.9 crashes (segmentation fault, "
+                             f"nothing loaded) zeroing a rule that carries counters ({_LOADED})", file, line)  # fmt: skip
         raise ParseError(f"RULE_REPLACE failed (Invalid argument): rule in chain {chain.name} (-Z of a rule that "
                          f"carries counters; {_LOADED})", file, line)  # fmt: skip
-    if num is None:
+    if num is None:  # no rule it names carries counters (refused above): only the chain's own are zeroed
         chain.counters = (0, 0)
-    rules = edits.rules(chain)
-    for i, r in enumerate(rules):
-        if (num is None or i + 1 == num) and r.counters is not None:
-            rules[i] = Rule(r.table, r.chain, r.matches, r.target, r.index, r.line, (0, 0), r.source)
