@@ -13,7 +13,9 @@ a rule with an option under a match or target that does not have it is read by `
 "since forms"): a line that is more than an ``-A``/``-I`` rule (``-I CHAIN NUM``, ``-D``, ``-R``, ``-N``, ``-P``,
 ``-F``, ``-X``, ``-Z``, ``-c``, ``-6``, clustered short options, a second command) is read by
 ``iptables_getopt.read_command`` and carried out by ``iptables_commands.apply``, and ``-I`` at the head is kept
-aside by ``iptables_commands.Edits``."""
+aside by ``iptables_commands.Edits``.  And (marked "since insert-respell"): an ``-I`` line that ``respell``
+rewrites (``-m multiport --dport 80``, an option the match spells otherwise) stays an insert; the copy took
+``respell``'s ``-A`` for the line's command and appended it (iptables-nft-restore 1.8.9 inserts it)."""
 
 
 from __future__ import annotations
@@ -255,6 +257,7 @@ def _reference_save_parse(text: str, file: str | None = None) -> Ruleset:
             _forms_apply(cmd, table, edits, raw.strip(), counters_r, rs.warnings, file, lineno)  # since forms
             continue  # since forms
         chain_name = tokens[1][0]
+        command = tokens[0][0]  # since insert-respell: respell writes every rule as -A; the line's command is kept
         if chain_name not in table.chains or not table.chains[chain_name].line:
             raise ParseError(f"rule for undeclared chain {chain_name} in *{table.name}", file, lineno)
         respelled = iptables_getopt.needs(tokens)  # since getopt
@@ -268,7 +271,7 @@ def _reference_save_parse(text: str, file: str | None = None) -> Ruleset:
             matches, target = _reference_save_parse_rule_args(tokens[2:], table.name, chain_name, file, lineno)  # since getopt
         chain = table.chains[chain_name]
         rule = Rule(table.name, chain_name, matches, target, len(chain.rules) + 1, lineno, counters_r, raw.strip())
-        if tokens[0][0] in ("-I", "--insert"):
+        if command in ("-I", "--insert"):  # since insert-respell
             # each -I goes before everything so far: kept aside and put in front once, at the end (inserting
             # and renumbering at every -I made a dump of N inserts cost N^2)
             edits.head(chain, rule)  # since forms

@@ -204,6 +204,20 @@ def test_rulesets_as_before(rules: list[tuple[str, str, str]]) -> None:
     same_ruleset(HEAD + "".join(f"{cmd} {chain} {body}\n" for chain, body, cmd in rules) + "COMMIT\n")
 
 
+def test_an_insert_that_getopt_respells_stays_an_insert() -> None:
+    """Found by test_rulesets_as_before: ``--dport`` under ``-m multiport`` is rewritten (to ``--dports``) and the
+    frozen copy took the rewrite's ``-A`` for the line's command; iptables-nft-restore 1.8.9 puts the rule first."""
+    text = (f"{HEAD}-A PREROUTING -j KUBE-SVC-A\n-A PREROUTING \n"
+            "-I PREROUTING -p tcp -m multiport --dport 80 -j KUBE-SVC-A\nCOMMIT\n")  # fmt: skip
+    same_ruleset(text)
+    rules = iptables_save.parse(text, "f").tables["nat"].chains["PREROUTING"].rules
+    assert [(r.index, r.line, r.source) for r in rules] == [
+        (1, 12, "-I PREROUTING -p tcp -m multiport --dport 80 -j KUBE-SVC-A"),
+        (2, 10, "-A PREROUTING -j KUBE-SVC-A"),
+        (3, 11, "-A PREROUTING"),
+    ]
+
+
 @settings(max_examples=300)
 @given(st.lists(st.tuples(st.sampled_from(CHAINS), kube_rule()), max_size=6))
 def test_kube_proxy_rulesets_as_before(rules: list[tuple[str, str]]) -> None:
