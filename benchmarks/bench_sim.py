@@ -2,6 +2,7 @@
 
     python benchmarks/bench_sim.py [--connections N] [--lab] [--mode iptables|nftables|ipvs]
     python benchmarks/bench_sim.py --memo-table [--connections N] [--repeats R] [--scenario examples/X.yaml]
+    python benchmarks/bench_sim.py --floor [--connections N] [--repeats R] [--scenario examples/X.yaml]
 
 A hairpinned connection is simulated whole: 7 SYNs, each hairpinned through node1's conntrack and
 answered with a RST, until ETIMEDOUT at 127 s of simulated time.  The reference is the real kernel:
@@ -12,11 +13,20 @@ lab measures (``--lab``, root only: real namespaces, real TCP).
 kube-proxy mode with the memo of whole connections off and on, and the memo's hit rate, for the seed
 and each ``--scenario``; then ``hairpin reproduce``'s default run (1,000 connections and 1,000 for each
 workaround) off and on.
+
+``--floor``: the least work any simulator giving today's results byte for byte must do per connection.
+Every random value a connection uses comes from a stream seeded by text (``random.Random(f"{seed}:{id}:
+{host}")``: SHA-512 of the text, then MT19937's ``init_by_array`` over 624 words, then a twist before the
+first value), and no value can be had without that seeding.  A full simulation of each connection records
+which streams it drew from (the client port's, the DNS answer's, each host's and the NLB key's that gave at
+least one value); seeding exactly those texts and taking one value from each, with nothing simulated, is
+timed: its connections/s is a ceiling for byte-identical results with CPython's ``random``.
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import sys
 import time
@@ -73,6 +83,46 @@ def memo_table(n: int, repeats: int, paths: list[str]) -> int:
     return 0
 
 
+def floor(n: int, repeats: int, paths: list[str]) -> int:
+    from hairpin.backends import memo
+
+    print(f"python {sys.version.split()[0]}; {n} connections, seed 3; seeding CPU time, median of {repeats}")
+    print(f"{'scenario':28} {'streams/conn':>12} {'min':>4} {'max':>4} {'per stream':>11} {'ceiling':>12}")
+    named = [("seed", scenario.seed())] + [(p.rsplit("/", 1)[-1], scenario.load(p)) for p in paths]
+    for name, s in named:
+        net = sim.Network(s, verbose=False)
+        net.keep_hops = False
+        taps: list[tuple[str, memo._Tap]] = []
+
+        def stream(text: str, taps: list[tuple[str, memo._Tap]] = taps) -> random.Random:
+            tap = memo._Tap(text)
+            taps.append((text, tap))
+            return tap
+
+        net.stream = stream
+        texts: list[list[str]] = []
+        for i in range(n):
+            taps.clear()
+            net.connect(i, 3)
+            used = [f"3:{i}:client-port"]  # Network.client_port: always drawn
+            assert net._dns is not None
+            if net._dns[1]:  # Network.destination: one DNS answer drawn when the NLB has several
+                used.append(f"3:{i}:dns")
+            used += [text for text, tap in taps if tap.draws]
+            texts.append(used)
+        flat = [t for used in texts for t in used]
+
+        def seed_all(flat: list[str] = flat) -> None:
+            for text in flat:
+                random.Random(text).random()
+
+        t = cpu(seed_all, repeats)
+        counts = [len(u) for u in texts]
+        print(f"{name:28} {len(flat) / n:12.2f} {min(counts):4} {max(counts):4} {t / len(flat) * 1e6:9.2f}us "
+              f"{n / t:10,.0f}/s")  # fmt: skip
+    return 0
+
+
 def lab_healthy_connect_time(n: int) -> float | None:
     try:
         from hairpin.backends.lab import bench_connect_time  # type: ignore[attr-defined]
@@ -87,11 +137,14 @@ def main() -> int:
     ap.add_argument("--lab", action="store_true", help="also time healthy connections in the real-kernel lab (root)")
     ap.add_argument("--mode", choices=("iptables", "nftables", "ipvs"), default="iptables", help="kube-proxy mode")
     ap.add_argument("--memo-table", action="store_true", help="connections/s with the memo off and on, by mode")
+    ap.add_argument("--floor", action="store_true", help="the seeding a byte-identical simulator cannot avoid")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--scenario", action="append", default=[], help="also this scenario (--memo-table)")
     args = ap.parse_args()
     if args.memo_table:
         return memo_table(args.connections, args.repeats, args.scenario)
+    if args.floor:
+        return floor(args.connections, args.repeats, args.scenario)
     from dataclasses import replace
 
     s = scenario.seed()
