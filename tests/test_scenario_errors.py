@@ -102,6 +102,9 @@ CASES = [
      "(AZ: address)"),
     ("kube-proxy-version", "region: eu-west-1", "region: eu-west-1\nkube_proxy: {mode: ipvs, version: '1.21'}",
      "3: kube_proxy.version: '1.21' is not modelled; use \"1.18\" or \"1.24\" and later"),
+    ("kube-proxy-version-unquoted", "region: eu-west-1", "region: eu-west-1\nkube_proxy: {version: 1.30}",
+     "3: kube_proxy.version: '1.3' is not modelled; use \"1.18\" or \"1.24\" and later (an unquoted number: YAML "
+     "reads 1.30 as 1.3; write the version in quotes, such as \"1.30\")"),
     ("duplicate-key", "  port: 80\n", "  port: 80\n  port: 81\n", "32: client.port: duplicate key (first on line 31)"),
     ("yaml-syntax", "    selector: {app: web}", "    selector: {app: web",
      "23: not valid YAML: while parsing a flow mapping, expected ',' or '}', but got ':'"),
@@ -129,6 +132,11 @@ def test_load_names_file_line_and_key(tmp_path: Path, old: str, new: str, expect
         scenario.load(f)
     assert str(e.value) == f"{f}:{expected}"
     assert e.value.file == str(f) and e.value.line == int(expected.split(":")[0])
+
+
+def test_an_unquoted_kube_proxy_version_that_names_a_layout_is_taken(tmp_path: Path) -> None:
+    f = _write(tmp_path, "region: eu-west-1", "region: eu-west-1\nkube_proxy: {version: 1.28}")
+    assert scenario.load(f).kube_proxy.version == "1.28"
 
 
 def test_file_not_found_and_not_text(tmp_path: Path) -> None:

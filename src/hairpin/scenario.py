@@ -206,16 +206,22 @@ class _Reader:
             raise self.error(extra[0], f"unknown key (known here: {', '.join(sorted(self.used))})")
 
 
-def _proxy_version(r: _Reader, version: str, mode: str = "iptables") -> str:
-    """The version, refused here (with the file and line) when kube-proxy's layout for it is not modelled."""
+def _proxy_version(r: _Reader, raw: str | float, mode: str = "iptables") -> str:
+    """The version, refused here (with the file and line) when kube-proxy's layout for it is not modelled.  An
+    unquoted number is taken (``1.28``), but when it names no modelled layout the error says that YAML may
+    have dropped a zero (``1.30`` is read as the number 1.3)."""
     from hairpin.kube.layout import layout_for, nftables_layout_for
 
+    version = str(raw)
     try:
         layout_for(version)
         if mode == "nftables":
             nftables_layout_for(version)
     except ScenarioError as e:
-        raise r.error("version", e.message.removeprefix("kube_proxy.version: ")) from None
+        why = e.message.removeprefix("kube_proxy.version: ")
+        if not isinstance(raw, str):
+            why += ' (an unquoted number: YAML reads 1.30 as 1.3; write the version in quotes, such as "1.30")'
+        raise r.error("version", why) from None
     return version
 
 
@@ -262,8 +268,8 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
     kube_proxy = KubeProxy(
         proxy_mode,
         # left out: 1.18, or in nftables mode the first release whose nftables layout is modelled (1.30)
-        _proxy_version(kp, str(kp.get("version", (str, int, float),
-                                      default="1.30" if proxy_mode == "nftables" else "1.18")), proxy_mode),
+        _proxy_version(kp, kp.get("version", (str, int, float), default="1.30" if proxy_mode == "nftables" else "1.18"),
+                       proxy_mode),
         kp.address("cluster_cidr", required=False, network=True) or None,
         kp.address("service_cidr", required=False, network=True) or None,
         _node_port_addresses(kp),
