@@ -304,7 +304,7 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
         node = Node(
             n.get("name", str, required=True), n.address("ip"), n.get("az", str, required=True), n.labels("labels"),
             n.address("prefix", required=False, network=True) or None,
-        )
+        )  # fmt: skip
         if node.az not in az_names:
             raise n.error("az", f"unknown AZ {node.az!r} (vpc.azs: {', '.join(sorted(az_names)) or 'none'})")
         if vpc.az_of(node.ip) is None:

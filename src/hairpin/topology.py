@@ -324,7 +324,10 @@ def _build6(s: Scenario) -> Topology:
                     pod.name,
                     "pod",
                     (Interface("eth0", mac_for(pod.name, "eth0"), (f"{pod.ip}/128",), (node.name, hv)),),
-                    routes=(Route(f"{POD_GATEWAY6}/128", "eth0", scope="link"), Route("::/0", "eth0", via=POD_GATEWAY6)),
+                    routes=(
+                        Route(f"{POD_GATEWAY6}/128", "eth0", scope="link"),
+                        Route("::/0", "eth0", via=POD_GATEWAY6),
+                    ),
                     neighbours=(Neighbour(POD_GATEWAY6, "eth0", mac_for(node.name, hv)),),
                     sysctls=tuple(_kernel_sysctls(s)),
                     node=node.name,

@@ -73,8 +73,12 @@ def ip_rules(scenario: Scenario, node: str) -> list[IpRule]:
     """The ip rules the CNI adds on ``node``, by priority."""
     scenario.node(node)
     out = [
-        IpRule(TO_CONTAINER_PRIORITY, MAIN_TABLE, dst=f"{p.ip}/{128 if scenario.family == 6 else 32}",
-               comment=f"to pod {p.key} (toContainerRulePriority)")
+        IpRule(
+            TO_CONTAINER_PRIORITY,
+            MAIN_TABLE,
+            dst=f"{p.ip}/{128 if scenario.family == 6 else 32}",
+            comment=f"to pod {p.key} (toContainerRulePriority)",
+        )
         for p in scenario.pods_on(node)
     ]
     out.append(

@@ -38,7 +38,8 @@ from hairpin.kube.kubelet import LOCALNET_RULE
 from hairpin.kube.layout import Layout, layout_for
 from hairpin.scenario import Pod, Scenario, Service, ServicePort
 
-__all__ = ["REJECT", "REJECT6", "Endpoint", "host", "reject", "externally_accessible", "iptables_save", "lb_vips", "nodeport_addresses", "tables"]
+__all__ = ["REJECT", "REJECT6", "Endpoint", "externally_accessible", "host", "iptables_save", "lb_vips",
+           "nodeport_addresses", "reject", "tables"]  # fmt: skip
 
 MASQ_MARK = "0x4000"
 DROP_MARK = "0x8000"
@@ -389,7 +390,7 @@ def tables(scenario: Scenario, node: str, *, random_fully: bool = True) -> Table
     if node_ips is None:  # nodePortAddresses unset: every local address; IPv6 "! -d ::1/128" (never localhost)
         not_lo = "! -d ::1/128 " if scenario.family == 6 else ""
         t.add("nat", "KUBE-SERVICES",
-              f"{not_lo}{comment(NODEPORTS_COMMENT)} -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS")
+              f"{not_lo}{comment(NODEPORTS_COMMENT)} -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS")  # fmt: skip
     for ip in node_ips or ():  # one rule per node address in --nodeport-addresses
         t.add("nat", "KUBE-SERVICES", f"-d {host(ip)} {comment(NODEPORTS_COMMENT)} -j KUBE-NODEPORTS")
     t.add("filter", "KUBE-FORWARD", "-m conntrack --ctstate INVALID -j DROP")
