@@ -19,7 +19,7 @@ import yaml
 from hairpin import scenario
 from hairpin.aws import risk
 from hairpin.backends import sim
-from hairpin.model.net import Flags, ip_int, ip_str
+from hairpin.model.net import Endpoint, Flags, addr_int
 from hairpin.tcp import syn_schedule
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -69,6 +69,13 @@ EXPECTED = {
         Fraction(0), 0, {"192.168.2.3:31443": (300, "established"), "192.168.21.86:31443": (300, "established")},
         own="192.168.2.3:31443", own_outcome="established", synack_from="198.51.100.10:443",
     ),
+    # IPv6 (a single-stack IPv6 cluster, dualstack NLB with an IPv6 target group): the seed's outcome
+    "seed-ipv6.yaml": Expected(
+        Fraction(1, 2), 306,
+        {"[2a05:d018:a:5600::a]:31468": (306, "timeout"), "[2a05:d018:a:5600::b]:31468": (294, "established")},
+        own="[2a05:d018:a:5600::a]:31468", own_outcome="timeout", synack_from="[2a05:d018:a:5600::a]:31468", syns=7,
+        elapsed_s=127.0,
+    ),
     "clb.yaml": Expected(
         Fraction(0), 0, {"192.168.2.3:31468": (297, "established"), "192.168.21.86:31468": (303, "established")},
         own="192.168.2.3:31468", own_outcome="established", synack_from="192.168.168.103:80",
@@ -78,7 +85,7 @@ EXPECTED = {
 
 def test_every_example_has_expectations() -> None:
     assert sorted(p.name for p in EXAMPLES.glob("*.yaml")) == sorted(EXPECTED)
-    assert 4 <= len(EXPECTED) <= 7
+    assert 4 <= len(EXPECTED) <= 8
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -113,10 +120,10 @@ def test_example_simulates_to_its_promised_outcome(name: str) -> None:
     c = sim.Network(s).connect(own.id, SEED)
     assert (c.target, c.outcome, c.syns) == (want.own, want.own_outcome, want.syns)
     assert c.hairpin == (want.own_outcome == "timeout")
-    caller = ip_int(s.client_pod.ip)
+    caller = addr_int(s.client_pod.ip)
     synacks = [h.packet for h in c.hops if h.kind == "deliver" and h.packet.dst == caller
                and h.packet.flags == Flags.SYN | Flags.ACK]  # fmt: skip
-    assert synacks and f"{ip_str(synacks[0].src)}:{synacks[0].sport}" == want.synack_from
+    assert synacks and str(Endpoint(synacks[0].src, synacks[0].sport)) == want.synack_from
     # it succeeds exactly when the SYN-ACK comes from the address:port the caller called
     assert (want.synack_from == c.service) == (want.own_outcome == "established")
     if want.elapsed_s is not None:

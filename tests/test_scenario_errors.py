@@ -70,18 +70,21 @@ CASES = [
     ("port-range", "{port: 80, target_port: 8080", "{port: 80, target_port: 80800",
      "24: services[0].ports[0].target_port: must be an integer from 1 to 65535 (got 80800)"),
     ("unknown-key", "    az: eu-west-1a\n", "    az: eu-west-1a\n    zone: b\n",
-     "14: nodes[1].zone: unknown key (known here: az, ip, labels, name)"),
+     "14: nodes[1].zone: unknown key (known here: az, ip, labels, name, prefix)"),
     ("unknown-top-key", "region: eu-west-1", "region: eu-west-1\ncolour: blue",
      "3: colour: unknown key (known here: client, cni, description, fix, kernel, kube_proxy, name, nodes, pods, "
      "region, services, vpc)"),
-    ("bad-address", "    ip: 10.0.2.20", "    ip: 10.0.2.256", "12: nodes[1].ip: must be an IPv4 address such as "
-     "10.0.0.1 (got '10.0.2.256')"),
+    ("bad-address", "    ip: 10.0.2.20", "    ip: 10.0.2.256", "12: nodes[1].ip: must be an IPv4 or IPv6 address such "
+     "as 10.0.0.1 or 2600:1f18::1 (got '10.0.2.256')"),
+    ("mixed-family", "    ip: 10.0.2.20", "    ip: 2a05:d018::14", "12: nodes[1].ip: 2a05:d018::14 is IPv6 but the "
+     "scenario is IPv4 (vpc.cidr 10.0.0.0/16): one address family per scenario (dual-stack is not modelled)"),
     ("bad-cidr", "  cidr: 10.0.0.0/16", "  cidr: 10.0.0.0/33",
-     "4: vpc.cidr: must be an IPv4 network such as 10.0.0.0/16 (got '10.0.0.0/33')"),
+     "4: vpc.cidr: must be an IPv4 or IPv6 network such as 10.0.0.0/16 or 2600:1f18::/56 (got '10.0.0.0/33')"),
     ("cidr-host-bits", "subnets: [10.0.0.0/19]", "subnets: [10.0.1.0/19]",
      "8: vpc.azs[0].subnets[0]: 10.0.1.0/19 has host bits set (the network is 10.0.0.0/19)"),
     ("lb-node-address", "{eu-west-1a: 10.0.10.5}", "{eu-west-1a: 10.0.10}",
-     "27: services[0].load_balancer.nodes.eu-west-1a: must be an IPv4 address such as 10.0.0.1 (got '10.0.10')"),
+     "27: services[0].load_balancer.nodes.eu-west-1a: must be an IPv4 or IPv6 address such as 10.0.0.1 or "
+     "2600:1f18::1 (got '10.0.10')"),
     ("address-outside-subnets", "    ip: 10.0.2.20", "    ip: 10.0.200.20",
      "12: nodes[1].ip: 10.0.200.20 is in no subnet of the VPC"),
     ("missing-required", "  port: 80\n", "", "28: client.port: required key missing"),

@@ -73,7 +73,7 @@ def test_every_key_hairpin_reads_is_in_the_schema(monkeypatch: pytest.MonkeyPatc
     (lambda d: d["kernel"].update(tcp_syn_retries="six"), "kernel.tcp_syn_retries: must be an integer"),
     (lambda d: d["kube_proxy"].update(mode="ebpf"), "kube_proxy.mode: must be one of iptables, nftables, ipvs"),
     (lambda d: d["services"][0]["load_balancer"].update(target_type="pod"), "target_type: must be one of"),
-    (lambda d: d["nodes"][0].update(ip="192.168.2.300"), "nodes[0].ip: must be an IPv4 address"),
+    (lambda d: d["nodes"][0].update(ip="192.168.2.300"), "nodes[0].ip: must be an IPv4 or IPv6 address"),
     (lambda d: d["client"].pop("port"), "client.port: required key missing"),
     (lambda d: d["services"][0]["load_balancer"].update(cross_zone="yes"), "cross_zone: must be true or false"),
 ])  # fmt: skip

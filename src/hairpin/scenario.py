@@ -66,6 +66,13 @@ __all__ = [
 _OCTET = r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _IPV4 = re.compile(rf"{_OCTET}(\.{_OCTET}){{3}}")
 _IPV4_NET = re.compile(rf"{_OCTET}(\.{_OCTET}){{3}}/(3[0-2]|[12]?\d)")
+#: An IPv6 address in hex groups (RFC 4291 2.2 forms 1 and 2: no embedded dotted quad, no zone) and a network.
+_H = "[0-9a-fA-F]{1,4}"
+_IPV6_TEXT = (rf"(({_H}:){{7}}{_H}|({_H}:){{1,7}}:|({_H}:){{1,6}}:{_H}|({_H}:){{1,5}}(:{_H}){{1,2}}"
+              rf"|({_H}:){{1,4}}(:{_H}){{1,3}}|({_H}:){{1,3}}(:{_H}){{1,4}}|({_H}:){{1,2}}(:{_H}){{1,5}}"
+              rf"|{_H}:(:{_H}){{1,6}}|:((:{_H}){{1,7}}|:))")  # fmt: skip
+_IPV6 = re.compile(_IPV6_TEXT)
+_IPV6_NET = re.compile(rf"{_IPV6_TEXT}/(12[0-8]|1[01]\d|[1-9]?\d)")
 _PORT = (1, 65535)
 
 
@@ -104,10 +111,13 @@ def _line_of(lines: Mapping[str, int], path: str) -> int | None:
 class _Reader:
     """Walks a mapping and raises ScenarioError naming the file, the line and the key path."""
 
-    def __init__(self, data: Any, path: str, file: str | None, lines: Mapping[str, int]) -> None:
+    def __init__(self, data: Any, path: str, file: str | None, lines: Mapping[str, int],
+                 family: list[tuple[int, str]] | None = None) -> None:  # fmt: skip
         self.path = path
         self.file = file
         self.lines = lines
+        #: the scenario's address family and the key that set it (the first address read: vpc.cidr), shared
+        self.family: list[tuple[int, str]] = family if family is not None else []
         if not isinstance(data, dict):
             raise self.error("", f"must be a mapping (got {_shown(data)})")
         self.data: dict[Any, Any] = data
@@ -150,11 +160,11 @@ class _Reader:
 
     def sub(self, key: str, required: bool = True) -> _Reader:
         value = self.get(key, dict, required=required, default=... if required else {})
-        return _Reader(value, self._key(key), self.file, self.lines)
+        return _Reader(value, self._key(key), self.file, self.lines, self.family)
 
     def items(self, key: str, required: bool = True) -> list[_Reader]:
         values = self.get(key, list, required=required, default=... if required else [])
-        return [_Reader(v, f"{self._key(key)}[{i}]", self.file, self.lines) for i, v in enumerate(values)]
+        return [_Reader(v, f"{self._key(key)}[{i}]", self.file, self.lines, self.family) for i, v in enumerate(values)]
 
     def strings(self, key: str, default: Any = ...) -> Any:
         """A list of strings (absent/null: ``default``)."""
@@ -167,19 +177,29 @@ class _Reader:
         return values
 
     def check_address(self, key: str, value: Any, network: bool = False) -> str:
-        """``value`` (found at ``key``) as a normalised IPv4 address or network."""
-        what = "an IPv4 network such as 10.0.0.0/16" if network else "an IPv4 address such as 10.0.0.1"
-        pattern = _IPV4_NET if network else _IPV4
-        if not isinstance(value, str) or not pattern.fullmatch(value):
+        """``value`` (found at ``key``) as a normalised IPv4 or IPv6 address or network, of the scenario's one
+        family (the first address read sets it; a later one of the other family is refused: dual-stack is not
+        modelled)."""
+        what = ("an IPv4 or IPv6 network such as 10.0.0.0/16 or 2600:1f18::/56" if network
+                else "an IPv4 or IPv6 address such as 10.0.0.1 or 2600:1f18::1")  # fmt: skip
+        v4, v6 = (_IPV4_NET, _IPV6_NET) if network else (_IPV4, _IPV6)
+        if not isinstance(value, str) or not (v4.fullmatch(value) or v6.fullmatch(value)):
             raise self.error(key, f"must be {what} (got {_shown(value)})")
+        fam = 6 if ":" in value else 4
+        if not self.family:
+            self.family.append((fam, f"{self._key(key)} {value}"))
+        elif self.family[0][0] != fam:
+            have, where = self.family[0]
+            raise self.error(key, f"{value} is IPv{fam} but the scenario is IPv{have} ({where}): one address "
+                                  "family per scenario (dual-stack is not modelled)")  # fmt: skip
         if network:
             try:
-                return str(ipaddress.IPv4Network(value))
+                return str(ipaddress.ip_network(value))
             except ValueError:
                 raise self.error(
-                    key, f"{value} has host bits set (the network is {ipaddress.IPv4Network(value, strict=False)})"
+                    key, f"{value} has host bits set (the network is {ipaddress.ip_network(value, strict=False)})"
                 ) from None
-        return str(ipaddress.IPv4Address(value))
+        return str(ipaddress.ip_address(value))
 
     def address(self, key: str, required: bool = True, network: bool = False) -> str:
         value = self.get(key, str, required=required, default=... if required else None)
@@ -248,13 +268,14 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
     """
     r = _Reader(data, "", file, lines or {})
     v = r.sub("vpc")
+    cidr = v.address("cidr", network=True)  # first: its family is the scenario's
     azs = []
     for a in v.items("azs"):
         subnets = a.strings("subnets")
         azs.append(AZ(a.get("name", str, required=True),
                       tuple(a.check_address(f"subnets[{i}]", s, network=True) for i, s in enumerate(subnets))))  # fmt: skip
         a.done()
-    vpc = Vpc(v.address("cidr", network=True), v.address("router"), tuple(azs))
+    vpc = Vpc(cidr, v.address("router"), tuple(azs))
     v.done()
     k = r.sub("kernel", required=False)
     kernel = Kernel(
@@ -287,12 +308,15 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
     nodes = []
     for n in r.items("nodes"):
         node = Node(
-            n.get("name", str, required=True), n.address("ip"), n.get("az", str, required=True), n.labels("labels")
-        )
+            n.get("name", str, required=True), n.address("ip"), n.get("az", str, required=True), n.labels("labels"),
+            n.address("prefix", required=False, network=True) or None,
+        )  # fmt: skip
         if node.az not in az_names:
             raise n.error("az", f"unknown AZ {node.az!r} (vpc.azs: {', '.join(sorted(az_names)) or 'none'})")
         if vpc.az_of(node.ip) is None:
             raise n.error("ip", f"{node.ip} is in no subnet of the VPC")
+        if node.prefix is not None:
+            _check_prefix(n, node, vpc)
         n.done()
         nodes.append(node)
     node_names = {n.name for n in nodes}
@@ -312,6 +336,11 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
             pod = replace(pod, ip=next(x.ip for x in nodes if x.name == pod.node))
         elif not pod.ip:
             raise p.error("ip", "required key missing (unless host_network: true)")
+        else:
+            prefix = next(x.prefix for x in nodes if x.name == pod.node)
+            if prefix is not None and ipaddress.ip_address(pod.ip) not in ipaddress.ip_network(prefix):
+                raise p.error("ip", f"{pod.ip} is not in the prefix of node {pod.node} ({prefix}): the VPC CNI gives "
+                                    "a node's pods addresses from its delegated prefix")  # fmt: skip
         p.done()
         pods.append(pod)
     pod_names = {p.name for p in pods}
@@ -416,7 +445,24 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
     )
     r.get("fix", str, default=None)
     r.done()
+    if scenario.family == 6:
+        from hairpin.scenario6 import refuse_unmodelled
+
+        refuse_unmodelled(scenario, lambda path, why: ScenarioError(f"{path}: {why}", file,
+                                                                    _line_of(lines or {}, path)))  # fmt: skip
     return scenario
+
+
+def _check_prefix(n: _Reader, node: Node, vpc: Vpc) -> None:
+    """nodes[].prefix: an IPv6 /80 inside the node's subnet (amazon-vpc-cni-k8s README, "IPv6 support": with
+    ENABLE_IPv6 each node's primary ENI gets a /80 prefix, prefix delegation; pods take addresses from it)."""
+    assert node.prefix is not None
+    net = ipaddress.ip_network(node.prefix)
+    if net.version != 6 or net.prefixlen != 80:
+        raise n.error("prefix", f"must be the IPv6 /80 the VPC CNI delegated to the node (got {node.prefix})")
+    subnet = vpc.subnet_of(node.ip)
+    if subnet is None or not net.subnet_of(ipaddress.IPv6Network(subnet)):
+        raise n.error("prefix", f"{node.prefix} is not in the node's subnet ({subnet})")
 
 
 def _node_port_addresses(kp: _Reader) -> tuple[str, ...] | None:

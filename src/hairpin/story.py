@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from hairpin.model.hop import Hop
-from hairpin.model.net import Flags
+from hairpin.model.net import Endpoint, Flags, addr_int
 
 if TYPE_CHECKING:
     from hairpin.backends.sim import Connection, Run, Summary
@@ -162,7 +162,9 @@ STACK_BELOW = 120
 
 
 def _table(conn: Connection, title: str, full: bool, width: int) -> Table:
-    t = Table(title=title, title_justify="left", expand=True, show_lines=False, pad_edge=False)
+    # a Text title: rich reads a str title as markup with emoji codes, and IPv6 text such as "d018:a:5600" holds one
+    t = Table(title=Text(title, style="table.title"), title_justify="left", expand=True, show_lines=False,
+              pad_edge=False)  # fmt: skip
     stacked = width < STACK_BELOW
     t.add_column("#", justify="right", style="dim", no_wrap=True)
     t.add_column("t (s)", justify="right", no_wrap=True)
@@ -232,7 +234,7 @@ class RunView:
         head.append(f"  seed {r.seed}\n")
         head.append(
             f"client pod {s.client_pod.name} {s.client_pod.ip} on {s.client_pod.node}; calls {svc.key} at "
-            f"{s.client_target_address()}:{s.client.port} ({s.client.via})"
+            f"{Endpoint(addr_int(s.client_target_address()), s.client.port)} ({s.client.via})"
         )
         if lb is not None:
             head.append(

@@ -51,7 +51,8 @@ def syn_schedule(syn_retries: int = 6, linear_timeouts: int = 0) -> tuple[list[f
 
 
 def rst_for(p: Packet) -> Packet:
-    """The RST tcp_v4_send_reset sends in answer to segment ``p`` (addresses swapped)."""
+    """The RST tcp_v4_send_reset (IPv6: tcp_v6_send_reset, the same fields) sends in answer to segment ``p``
+    (addresses swapped)."""
     if int(p.flags) & _ACK:
         return Packet(p.dst, p.dport, p.src, p.sport, Flags.RST, seq=p.ack, ack=0)
     length = len(p.payload) + (1 if int(p.flags) & _SYN else 0) + (1 if int(p.flags) & _FIN else 0)
@@ -219,7 +220,8 @@ class TcpStack:
         if int(p.flags) & _RST:
             return "RST for no socket: ignored"
         why = "no socket matches" if listener is None else "no request socket matches"
-        self.send(rst_for(p), f"{why} {p.dest} <- {p.source}: RST (tcp_v4_send_reset)")
+        sender = "tcp_v6_send_reset" if p.dst > 0xFFFFFFFF else "tcp_v4_send_reset"  # net/ipv6/tcp_ipv6.c for IPv6
+        self.send(rst_for(p), f"{why} {p.dest} <- {p.source}: RST ({sender})")
         return f"{why}: RST"
 
     def _listener(self, p: Packet) -> Listener | None:

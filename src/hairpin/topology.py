@@ -17,6 +17,20 @@ pkg/networkutils; see docs/model.md):
   mode also the dummy ``kube-ipvs0`` holding every ClusterIP and kube-proxy's ipsets.
 - a pod: eth0 with its /32, ``169.254.1.1`` as on-link gateway with a permanent neighbour entry for the
   host veth's MAC (the CNI writes it that way), the scenario's kernel TCP settings.
+
+IPv6 (an IPv6 scenario, the CNI's IPv6 mode; amazon-vpc-cni-k8s v1.23.0):
+- ``vpc``: the subnet router answers at ``fe80:ec2::1`` on every link (pkg/networkutils/network.go
+  ``GetIPv6Gateway``: "On AWS/VPC, the subnet gateway can always be reached at FE80:EC2::1"); it routes each node
+  address (/128) and each node's delegated /80 prefix (or, without one, each pod address) to the node's link.
+- a node: eth0 with its address in its subnet's /64 (the kernel adds the /64 prefix route itself:
+  ``hairpin.routing`` add_address), default route via ``fe80:ec2::1``, a /128 route per pod on its host veth and
+  the CNI's ip rules in the IPv6 family; ``net.ipv6.conf.all.forwarding=1`` (the aws-node init container,
+  cmd/aws-vpc-cni-init ``net/ipv6/conf/all/forwarding``).  No proxy NDP: the VPC router forwards by route.
+- a pod: eth0 with its /128, ``fe80::1`` as on-link gateway (driver.go: ``CalculatePodIPv6GatewayIP(0)``; a
+  ``fe80::1/128`` link route and ``default via fe80::1``) with a permanent neighbour entry for the host veth's
+  MAC, as in IPv4.
+Not modelled: the link-local address every IPv6 interface also gets (nothing here sends from one), DAD, router
+advertisements.
 """
 
 from __future__ import annotations
@@ -32,6 +46,9 @@ __all__ = ["Interface", "Namespace", "Neighbour", "PolicyRule", "Route", "Topolo
 MAIN = 254
 LOCAL = 255
 POD_GATEWAY = "169.254.1.1"
+#: the pods' IPv6 gateway (driver.go CalculatePodIPv6GatewayIP(0)) and the VPC's (network.go GetIPv6Gateway)
+POD_GATEWAY6 = "fe80::1"
+VPC_GATEWAY6 = "fe80:ec2::1"
 
 
 @dataclass(frozen=True)
@@ -55,8 +72,8 @@ class Route:
     onlink: bool = False
 
     @property
-    def network(self) -> ipaddress.IPv4Network:
-        return ipaddress.IPv4Network(self.dst)
+    def network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+        return ipaddress.ip_network(self.dst)
 
 
 @dataclass(frozen=True)
@@ -157,11 +174,9 @@ def _subnet_router(subnet: str) -> str:
 
 def _kernel_sysctls(s: Scenario) -> list[tuple[str, str]]:
     k = s.kernel
-    out = [
-        ("net.ipv4.tcp_syn_retries", str(k.tcp_syn_retries)),
-        ("net.ipv4.conf.all.rp_filter", "0"),
-        ("net.ipv4.conf.default.rp_filter", "0"),
-    ]
+    out = [("net.ipv4.tcp_syn_retries", str(k.tcp_syn_retries))]  # TCP's, both families (net/ipv4/tcp_timer.c)
+    if s.family == 4:
+        out += [("net.ipv4.conf.all.rp_filter", "0"), ("net.ipv4.conf.default.rp_filter", "0")]
     if k.tcp_syn_linear_timeouts:
         out.append(("net.ipv4.tcp_syn_linear_timeouts", str(k.tcp_syn_linear_timeouts)))
     return out
@@ -169,6 +184,8 @@ def _kernel_sysctls(s: Scenario) -> list[tuple[str, str]]:
 
 def build(s: Scenario) -> Topology:
     """The topology of scenario ``s``."""
+    if s.family == 6:
+        return _build6(s)
     from hairpin.kube import cni, node_iptables
 
     namespaces: list[Namespace] = []
@@ -260,5 +277,82 @@ def build(s: Scenario) -> Topology:
             ("net.ipv4.conf.default.rp_filter", "0"),
             *((f"net.ipv4.conf.{i.name}.proxy_arp", "1") for i in vpc_ifs),
         ),
+    )
+    return Topology(s, (vpc, *namespaces), tuple(links))
+
+
+def _build6(s: Scenario) -> Topology:
+    """The topology of IPv6 scenario ``s`` (the module docstring says what differs from IPv4)."""
+    from hairpin.kube import cni, node_iptables
+
+    namespaces: list[Namespace] = []
+    links: list[tuple[tuple[str, str], tuple[str, str]]] = []
+    vpc_ifs: list[Interface] = []
+    vpc_routes: list[Route] = []
+    for node in s.nodes:
+        subnet = s.vpc.subnet_of(node.ip)
+        if subnet is None:
+            from hairpin.errors import ScenarioError
+
+            raise ScenarioError(f"nodes.{node.name}.ip: {node.ip} is in no subnet of the VPC")
+        prefix = ipaddress.IPv6Network(subnet).prefixlen
+        vif = _vpc_ifname(node.name)
+        vpc_ifs.append(Interface(vif, mac_for("vpc", vif), (f"{VPC_GATEWAY6}/64",), (node.name, "eth0")))
+        links.append((("vpc", vif), (node.name, "eth0")))
+        vpc_routes.append(Route(f"{node.ip}/128", vif, scope="link"))
+        if node.prefix:
+            vpc_routes.append(Route(node.prefix, vif, scope="link"))
+        ifs = [Interface("eth0", mac_for(node.name, "eth0"), (f"{node.ip}/{prefix}",), ("vpc", vif))]
+        routes = [Route("::/0", "eth0", via=VPC_GATEWAY6)]
+        neigh: list[Neighbour] = []
+        hosted = []
+        for pod in s.pods:
+            if pod.node != node.name:
+                continue
+            hosted.append(pod.name)
+            if pod.host_network:
+                continue
+            hv = _host_veth(pod)
+            ifs.append(Interface(hv, mac_for(node.name, hv), (), (pod.name, "eth0")))
+            links.append(((node.name, hv), (pod.name, "eth0")))
+            routes.append(Route(f"{pod.ip}/128", hv, scope="link"))
+            neigh.append(Neighbour(pod.ip, hv, mac_for(pod.name, "eth0")))
+            if not node.prefix:
+                vpc_routes.append(Route(f"{pod.ip}/128", vif, scope="link"))
+            namespaces.append(
+                Namespace(
+                    pod.name,
+                    "pod",
+                    (Interface("eth0", mac_for(pod.name, "eth0"), (f"{pod.ip}/128",), (node.name, hv)),),
+                    routes=(
+                        Route(f"{POD_GATEWAY6}/128", "eth0", scope="link"),
+                        Route("::/0", "eth0", via=POD_GATEWAY6),
+                    ),
+                    neighbours=(Neighbour(POD_GATEWAY6, "eth0", mac_for(node.name, hv)),),
+                    sysctls=tuple(_kernel_sysctls(s)),
+                    node=node.name,
+                )
+            )
+        namespaces.append(
+            Namespace(
+                node.name,
+                "node",
+                tuple(ifs),
+                routes=tuple(routes),
+                rules=tuple(cni.ip_rules(s, node.name)),
+                neighbours=tuple(neigh),
+                sysctls=(("net.ipv6.conf.all.forwarding", "1"), *_kernel_sysctls(s)),
+                iptables=node_iptables(s, node.name),
+                node=node.name,
+                pods=tuple(hosted),
+            )
+        )
+    lb_addresses = sorted({addr for svc in s.services if svc.load_balancer for _, addr in svc.load_balancer.nodes})
+    vpc = Namespace(
+        "vpc",
+        "vpc",
+        (Interface("lo", "00:00:00:00:00:00", tuple(f"{a}/128" for a in lb_addresses)), *vpc_ifs),
+        routes=tuple(vpc_routes),
+        sysctls=(("net.ipv6.conf.all.forwarding", "1"),),
     )
     return Topology(s, (vpc, *namespaces), tuple(links))

@@ -38,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hairpin.aws.security_groups import blocked
-from hairpin.model.net import Endpoint, Packet, ip_int, ip_str
+from hairpin.model.net import Endpoint, Packet, addr_int, ip_str, is_v6
 from hairpin.scenario import Scenario, Service
 
 __all__ = ["Flow", "Nlb", "NlbNode", "Target", "flow_hash_of", "targets_for"]
@@ -57,7 +57,7 @@ class Target:
         return Endpoint(self.addr, self.port)
 
     def __str__(self) -> str:
-        return f"{ip_str(self.addr)}:{self.port}"
+        return str(self.endpoint)  # ip:port, [ip]:port for IPv6
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ def targets_for(s: Scenario, svc: Service) -> list[Target]:
     out: list[Target] = []
     if lb.target_type == "ip":
         for pod in eps:
-            out.append(Target(ip_int(pod.ip), sp.target_port, s.node(pod.node).az, pod.name))
+            out.append(Target(addr_int(pod.ip), sp.target_port, s.node(pod.node).az, pod.name))
         return out
     if sp.node_port is None:
         return []
@@ -103,7 +103,7 @@ def targets_for(s: Scenario, svc: Service) -> list[Target]:
         healthy = True
         if svc.external_traffic_policy == "Local":
             healthy = any(p.node == node.name for p in eps)
-        out.append(Target(ip_int(node.ip), sp.node_port, node.az, node.name, healthy))
+        out.append(Target(addr_int(node.ip), sp.node_port, node.az, node.name, healthy))
     return out
 
 
@@ -140,8 +140,8 @@ class Nlb:
             # uses it reaches its own pool's registered targets
             chosen = registered if not any_healthy else (healthy or pool)
             if healthy or not any_healthy:
-                self.in_dns.append(ip_int(addr))
-            self.nodes[ip_int(addr)] = NlbNode(az, ip_int(addr), listener_port, tuple(chosen))
+                self.in_dns.append(addr_int(addr))
+            self.nodes[addr_int(addr)] = NlbNode(az, addr_int(addr), listener_port, tuple(chosen))
         self.flows: dict[tuple[int, int, int, int], Flow] = {}
         self.replies: dict[tuple[int, int, int, int], Flow] = {}
         self.force: Callable[[NlbNode, Packet], Target | None] | None = None
@@ -196,7 +196,8 @@ class Nlb:
                 nat_src = Endpoint(node.addr, 1024 + self.flow_hash(p) % 64512)
             flow = Flow(node, p.source, p.dest, target, nat_src)
             if self.proxy_protocol:
-                flow.proxy_header = f"PROXY TCP4 {ip_str(p.src)} {ip_str(p.dst)} {p.sport} {p.dport}"
+                fam = "TCP6" if is_v6(p.src) else "TCP4"  # proxy-protocol.txt 2.2: the header's address family
+                flow.proxy_header = f"PROXY {fam} {ip_str(p.src)} {ip_str(p.dst)} {p.sport} {p.dport}"
             self.flows[key] = flow
             back = nat_src or p.source
             self.replies[(target.addr, target.port, back.addr, back.port)] = flow

@@ -26,7 +26,7 @@ from hairpin.backends.memo import Course, Memo
 from hairpin.engine import Engine
 from hairpin.host import Fabric, LinuxHost
 from hairpin.model.hop import Hop
-from hairpin.model.net import Endpoint, Flags, Packet, ip_int, ip_str
+from hairpin.model.net import Endpoint, Flags, Packet, addr_int, ip_str
 from hairpin.notes import Note
 from hairpin.parsers import iptables_save
 from hairpin.routing import RouteEntry, Routing, RuleEntry, parse_cidr
@@ -140,20 +140,24 @@ def expected_rate(scenario: Scenario) -> float:
     return float(risk.timeout_probability(scenario))
 
 
-def _routing(ns: Namespace) -> Routing:
-    r = Routing()
+def _routing(ns: Namespace, family: int = 4) -> Routing:
+    """The namespace's routing state; IPv6 routes as ``ip -6 route add`` makes them (metric 1024,
+    IP6_RT_PRIO_USER; router preference medium)."""
+    r = Routing(family=family)
+    v6 = family == 6
     for iface in ns.interfaces:
         for cidr in iface.addresses:
             r.add_address(iface.name if iface.name != "lo" else "lo", cidr)
     for rt in ns.routes:
-        net, mask, prefix = parse_cidr(rt.dst)
+        net, mask, prefix = parse_cidr(rt.dst, family)
         r.add_route(
-            RouteEntry(net, mask, prefix, rt.dev, ip_int(rt.via) if rt.via else None, scope=rt.scope,
-                       src=ip_int(rt.src) if rt.src else None, table=rt.table)
+            RouteEntry(net, mask, prefix, rt.dev, addr_int(rt.via) if rt.via else None, scope=rt.scope,
+                       src=addr_int(rt.src) if rt.src else None, table=rt.table, metric=1024 if v6 else 0,
+                       pref="medium" if v6 else None)
         )  # fmt: skip
     for pr in ns.rules:
-        src = parse_cidr(pr.src)[:2] if pr.src else None
-        dst = parse_cidr(pr.dst)[:2] if pr.dst else None
+        src = parse_cidr(pr.src, family)[:2] if pr.src else None
+        dst = parse_cidr(pr.dst, family)[:2] if pr.dst else None
         r.add_rule(
             RuleEntry(
                 pr.priority, pr.table, src, dst, pr.fwmark, pr.fwmask if pr.fwmask is not None else 0xFFFFFFFF, pr.iif
@@ -196,12 +200,16 @@ class Network(Fabric):
         self.stream: Callable[[str], random.Random] = random.Random
         self._dns: tuple[int, list[int]] | None = None  # (the scenario's address, the NLB's in DNS)
         k = scenario.kernel
+        family = scenario.family
         for ns in self.topology.namespaces:
-            routing = _routing(ns)
+            routing = _routing(ns, family)
             if ns.role == "vpc":
                 self.hosts[ns.name] = VpcRouter(self, routing, self.nlbs, self.clbs)
                 continue
-            ruleset = iptables_save.parse(ns.iptables, f"{ns.name}.iptables") if ns.iptables else None
+            ruleset = None
+            if ns.iptables:  # iptables-save text, ip6tables-save's in an IPv6 scenario
+                ruleset = iptables_save.parse(ns.iptables, f"{ns.name}.{'ip6tables' if family == 6 else 'iptables'}")
+                ruleset.family = family
             sysctl = dict(ns.sysctls)
             label = ns.name if ns.role == "node" else f"pod {ns.name}"
             ipvs_table = ipsets = None
@@ -213,7 +221,7 @@ class Network(Fabric):
                 ipsets = ipset_parse(ns.ipsets, f"{ns.name}.ipset")
             self.hosts[ns.name] = LinuxHost(
                 ns.name, self, routing, ruleset,
-                ip_forward=sysctl.get("net.ipv4.ip_forward") == "1",
+                ip_forward=sysctl.get("net.ipv6.conf.all.forwarding" if family == 6 else "net.ipv4.ip_forward") == "1",
                 accept_local=k.accept_local,
                 syn_retries=k.tcp_syn_retries, linear_timeouts=k.tcp_syn_linear_timeouts, label=label,
                 ipsets=ipsets, ipvs=ipvs_table,
@@ -319,7 +327,7 @@ class Network(Fabric):
         DNS lookup returns for this connection (uniform over the NLB's addresses in DNS)."""
         if self._dns is None:
             s = self.scenario
-            dst = ip_int(s.client_target_address())
+            dst = addr_int(s.client_target_address())
             nlb = self.nlbs.for_addr(dst) if s.client.via == "load-balancer" and not s.client.address else None
             self._dns = (dst, nlb.in_dns if nlb is not None and nlb.in_dns else [])
         dst, answers = self._dns

@@ -29,7 +29,8 @@ def node_iptables(scenario: Scenario, node: str) -> str:
     The order inside built-in chains is the order the agents start in on a node: kubelet first
     (its ``-j KUBE-FIREWALL`` and ``-j KUBE-POSTROUTING`` jumps), kube-proxy prepending its jumps
     above kubelet's, then aws-node appending ``-j AWS-SNAT-CHAIN-0`` after kubelet's in nat
-    POSTROUTING.
+    POSTROUTING.  In an IPv6 scenario the text is ip6tables-save's: kube-proxy's IPv6 proxier, and none of
+    kubelet's or the CNI's rules (neither writes any in ip6tables: ``hairpin.kube.kubelet``, ``hairpin.kube.cni``).
     """
     from hairpin.kube import cni, kubelet, proxy
     from hairpin.kube.dump import Tables

@@ -30,6 +30,13 @@ not external), and 1536 ``from <pod IP> lookup <ENI
 table>`` (``fromContainerRulePriority``) only for pods on a secondary ENI: the scenarios put every
 pod on the primary ENI, so there is none.  Host veth names: ``eni`` + the first 11 hex digits of
 sha1("<namespace>.<pod name>") (driver ``GenerateHostVethName``).
+
+IPv6 mode (ENABLE_IPv6=true with ENABLE_PREFIX_DELEGATION=true, from v1.10.0, where ``SetupHostNetwork`` first
+takes ``v6Enabled``; read at v1.23.0): ``UpdateHostSNATRules`` returns at once for IPv6 ("For v6, we don't add any
+SNAT or Connmark rules as traffic enters and exits from the ENI it came from"), so the CNI writes no ip6tables rule
+(its IPv6 setup adds an *IPv4* FORWARD reject for 169.254.172.0/22, the egress-v4 plugin's range: not modelled);
+the ip rules are the same in the IPv6 family (``to <pod IP>/128``, and ``mainENIRule`` with ``Family =
+AF_INET6``).
 """
 
 from __future__ import annotations
@@ -66,7 +73,12 @@ def ip_rules(scenario: Scenario, node: str) -> list[IpRule]:
     """The ip rules the CNI adds on ``node``, by priority."""
     scenario.node(node)
     out = [
-        IpRule(TO_CONTAINER_PRIORITY, MAIN_TABLE, dst=f"{p.ip}/32", comment=f"to pod {p.key} (toContainerRulePriority)")
+        IpRule(
+            TO_CONTAINER_PRIORITY,
+            MAIN_TABLE,
+            dst=f"{p.ip}/{128 if scenario.family == 6 else 32}",
+            comment=f"to pod {p.key} (toContainerRulePriority)",
+        )
         for p in scenario.pods_on(node)
     ]
     out.append(
@@ -86,6 +98,8 @@ def tables(scenario: Scenario, node: str) -> Tables:
     lay = layout_for(scenario.cni.version)
     primary = scenario.node(node).ip
     t = Tables()
+    if scenario.family == 6:  # UpdateHostSNATRules: "For v6, we don't add any SNAT or Connmark rules"
+        return t
     mark = f"{CONNMARK:#x}"
     primary_eni = comment("AWS, primary ENI")
     t.add(

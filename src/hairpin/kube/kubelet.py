@@ -7,7 +7,8 @@ since the CVE-2020-8558 fix (1.18.4), "block incoming localnet connections"; it 
 ``-j KUBE-FIREWALL`` to INPUT and OUTPUT.  kubelet starts before kube-proxy, so kube-proxy's
 prepended jumps end up above kubelet's.  From 1.28 kubelet keeps only KUBE-FIREWALL's localnet rule,
 which kube-proxy also writes.  Its KUBE-MARK-MASQ/KUBE-POSTROUTING copies are flushed and rewritten
-by kube-proxy's restore, so only kube-proxy's version shows.
+by kube-proxy's restore, so only kube-proxy's version shows.  In ip6tables (from 1.28) kubelet keeps none of
+these: the KUBE-FIREWALL setup is IPv4's only (kubelet_network_linux.go ``if !iptClient.IsIPv6()``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ def tables(scenario: Scenario, node: str) -> Tables:
     scenario.node(node)
     lay = layout_for(scenario.kube_proxy.version)
     t = Tables()
+    if scenario.family == 6 and not lay.kubelet_owns_mark_chains:
+        # from 1.28 syncIPTablesRules sets up KUBE-FIREWALL, its INPUT/OUTPUT jumps and the localnet rule only
+        # "if !iptClient.IsIPv6()": kubelet's ip6tables hold none of them (IPv6 scenarios start at 1.28)
+        return t
     t.add("filter", "INPUT", "-j KUBE-FIREWALL")
     t.add("filter", "OUTPUT", "-j KUBE-FIREWALL")
     if lay.kubelet_owns_mark_chains:

@@ -16,6 +16,13 @@ Facts of an EKS node that the text depends on, and what is assumed:
 - the NLB's ingress is a hostname, not an IP, so no ``loadbalancer IP`` rules and no KUBE-FW chain;
 - nodePortAddresses unset ("all": ``-m addrtype --dst-type LOCAL``), localhostNodePorts true
   (>= 1.28) and the nfacct counters absent (the rules then carry no ``-m nfacct``);
+- IPv6 (an IPv6 scenario, ``Scenario.family`` 6): the rules of kube-proxy's IPv6 proxier as ip6tables-save prints
+  them, from the same syncProxyRules (one proxier per family, NewProxier(ipFamily ...)): host addresses as
+  ``/128``; endpoints as ``net.JoinHostPort`` writes them (``[addr]:port``, in DNAT targets, comments and the
+  KUBE-SEP hash); REJECT's default reply ``icmp6-port-unreachable`` (ip6t_REJECT); the NodePort tail rule
+  ``-m addrtype --dst-type LOCAL`` plus ``! -d ::1/128`` ("For IPv6 they never work": localhost NodePorts);
+  no KUBE-FIREWALL "block incoming localnet connections" rule (written only ``if !isIPv6 &&
+  localhostNodePorts``).  Masquerading (KUBE-MARK-MASQ, KUBE-POSTROUTING) is the same in both families;
 - Services are written in scenario order (kube-proxy walks a Go map, so a real node's order of
   rules between Services in KUBE-SERVICES/KUBE-NODEPORTS is arbitrary), endpoints in the order the
   scenario lists them (the order of the Endpoints/EndpointSlice object), all ready.
@@ -31,12 +38,14 @@ from hairpin.kube.kubelet import LOCALNET_RULE
 from hairpin.kube.layout import Layout, layout_for
 from hairpin.scenario import Pod, Scenario, Service, ServicePort
 
-__all__ = ["REJECT", "Endpoint", "externally_accessible", "iptables_save", "lb_vips", "nodeport_addresses", "tables"]
+__all__ = ["REJECT", "REJECT6", "Endpoint", "externally_accessible", "host", "iptables_save", "lb_vips",
+           "nodeport_addresses", "reject", "tables"]  # fmt: skip
 
 MASQ_MARK = "0x4000"
 DROP_MARK = "0x8000"
 #: ``-j REJECT`` as iptables-save prints it (the default --reject-with for IPv4)
 REJECT = "REJECT --reject-with icmp-port-unreachable"
+REJECT6 = "REJECT --reject-with icmp6-port-unreachable"
 NODEPORTS_COMMENT = "kubernetes service nodeports; NOTE: this must be the last rule in this chain"
 
 
@@ -51,7 +60,18 @@ class Endpoint:
 
     @property
     def address(self) -> str:
-        return f"{self.ip}:{self.port}"
+        """``net.JoinHostPort``: ``ip:port``, ``[ip]:port`` for IPv6."""
+        return f"[{self.ip}]:{self.port}" if ":" in self.ip else f"{self.ip}:{self.port}"
+
+
+def host(ip: str) -> str:
+    """One address as a ``-s``/``-d`` network the way iptables-save prints it: ``/32``, or ``/128`` for IPv6."""
+    return f"{ip}/128" if ":" in ip else f"{ip}/32"
+
+
+def reject(s: Scenario) -> str:
+    """``-j REJECT`` as the family's iptables-save prints it (default --reject-with: ipt_REJECT / ip6t_REJECT)."""
+    return REJECT6 if s.family == 6 else REJECT
 
 
 def _endpoints(s: Scenario, svc: Service, sp: ServicePort, spn: str, node: str) -> list[Endpoint]:
@@ -77,7 +97,7 @@ def _dispatch(t: Tables, chain: str, eps: list[Endpoint], comment_of: list[str])
 
 def _sep_chains(t: Tables, eps: list[Endpoint], proto: str, cmt: str, svc: Service | None = None) -> None:
     for ep in eps:
-        t.add("nat", ep.chain, f"-s {ep.ip}/32 {cmt} -j KUBE-MARK-MASQ")
+        t.add("nat", ep.chain, f"-s {host(ep.ip)} {cmt} -j KUBE-MARK-MASQ")
         recent = ""
         if svc is not None and svc.session_affinity == "ClientIP":  # update the client's affinity list
             recent = f" -m recent --set --name {ep.chain} --mask 255.255.255.255 --rsource"
@@ -107,7 +127,7 @@ def _builtin_jumps(t: Tables, lay: Layout) -> None:
     t.chain("nat", "POSTROUTING").insert(0, f"{comment('kubernetes postrouting rules')} -j KUBE-POSTROUTING")
 
 
-def _top_chains(t: Tables, lay: Layout, random_fully: bool = True) -> None:
+def _top_chains(t: Tables, lay: Layout, random_fully: bool = True, family: int = 4) -> None:
     filter_chains = ["KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES", "KUBE-FORWARD"]
     if not lay.legacy:
         filter_chains.append("KUBE-NODEPORTS")
@@ -123,7 +143,7 @@ def _top_chains(t: Tables, lay: Layout, random_fully: bool = True) -> None:
     fully = " --random-fully" if random_fully else ""
     t.add("nat", "KUBE-POSTROUTING", f"{comment('kubernetes service traffic requiring SNAT')} -j MASQUERADE{fully}")
     t.add("nat", "KUBE-MARK-MASQ", f"-j MARK --set-xmark {MASQ_MARK}/{MASQ_MARK}")
-    if lay.proxy_writes_localnet_rule:
+    if lay.proxy_writes_localnet_rule and family == 4:  # "if !isIPv6 && proxier.localhostNodePorts"
         t.add("filter", "KUBE-FIREWALL", LOCALNET_RULE)
 
 
@@ -221,7 +241,7 @@ def _service(t: Tables, svc: Service, sp: ServicePort, s: Scenario, node: str, l
     lb_chain = fw if uses_fw else ext
     int_target, int_comment, ext_target, ext_comment = "", "", "", ""
     if not has_eps:
-        int_target = ext_target = REJECT
+        int_target = ext_target = reject(s)
         int_comment = ext_comment = f"{spn} has no endpoints"
     else:
         if not has_internal:
@@ -231,30 +251,30 @@ def _service(t: Tables, svc: Service, sp: ServicePort, s: Scenario, node: str, l
     # cluster IP
     if has_internal:
         t.add("nat", "KUBE-SERVICES",
-              f"-d {svc.cluster_ip}/32 -p {proto} {comment(spn + ' cluster IP')} {dport} {sp.port} -j {internal_chain}")
+              f"-d {host(svc.cluster_ip)} -p {proto} {comment(spn + ' cluster IP')} {dport} {sp.port} -j {internal_chain}")
     else:
         t.add("filter", "KUBE-SERVICES",
-              f"-d {svc.cluster_ip}/32 -p {proto} {comment(int_comment)} {dport} {sp.port} -j {int_target}")
+              f"-d {host(svc.cluster_ip)} -p {proto} {comment(int_comment)} {dport} {sp.port} -j {int_target}")
     # external IPs
     for ip in svc.external_ips:
         if has_eps:
             t.add("nat", "KUBE-SERVICES",
-                  f"-d {ip}/32 -p {proto} {comment(spn + ' external IP')} {dport} {sp.port} -j {ext}")
+                  f"-d {host(ip)} -p {proto} {comment(spn + ' external IP')} {dport} {sp.port} -j {ext}")
         if not has_external:
             t.add("filter", "KUBE-EXTERNAL-SERVICES",
-                  f"-d {ip}/32 -p {proto} {comment(ext_comment)} {dport} {sp.port} -j {ext_target}")
+                  f"-d {host(ip)} -p {proto} {comment(ext_comment)} {dport} {sp.port} -j {ext_target}")
     # load-balancer ingress IPs (ipMode VIP)
     for ip in vips:
         if has_eps:
             t.add("nat", "KUBE-SERVICES",
-                  f"-d {ip}/32 -p {proto} {comment(spn + ' loadbalancer IP')} {dport} {sp.port} -j {lb_chain}")
+                  f"-d {host(ip)} -p {proto} {comment(spn + ' loadbalancer IP')} {dport} {sp.port} -j {lb_chain}")
         if uses_fw and lay.proxy_firewall:
             t.add("filter", "KUBE-PROXY-FIREWALL",
-                  f"-d {ip}/32 -p {proto} {comment(f'{spn} traffic not accepted by {fw}')} {dport} {sp.port} -j DROP")
+                  f"-d {host(ip)} -p {proto} {comment(f'{spn} traffic not accepted by {fw}')} {dport} {sp.port} -j DROP")
     if not has_external:
         for ip in vips:
             t.add("filter", "KUBE-EXTERNAL-SERVICES",
-                  f"-d {ip}/32 -p {proto} {comment(ext_comment)} {dport} {sp.port} -j {ext_target}")
+                  f"-d {host(ip)} -p {proto} {comment(ext_comment)} {dport} {sp.port} -j {ext_target}")
     if node_port:
         if has_eps:
             t.add("nat", "KUBE-NODEPORTS", f"-p {proto} {cmt} {dport} {node_port} -j {ext}")
@@ -270,7 +290,7 @@ def _service(t: Tables, svc: Service, sp: ServicePort, s: Scenario, node: str, l
     # internal traffic: the local-traffic detector masquerades off-cluster sources
     if has_internal and cidr:
         t.add("nat", internal_chain,
-              f"! -s {cidr} -d {svc.cluster_ip}/32 -p {proto} {comment(spn + ' cluster IP')} {dport} {sp.port} "
+              f"! -s {cidr} -d {host(svc.cluster_ip)} -p {proto} {comment(spn + ' cluster IP')} {dport} {sp.port} "
               "-j KUBE-MARK-MASQ")
     # external traffic (NodePort / LoadBalancer / external IPs)
     if externally:
@@ -297,7 +317,7 @@ def _service(t: Tables, svc: Service, sp: ServicePort, s: Scenario, node: str, l
         node_ip = s.node(node).ip
         if any(_contains(src, node_ip) for src in svc.load_balancer_source_ranges):
             for ip in vips:  # VIPs are local addresses: the node's own requests come from them
-                t.add("nat", fw, f"-s {ip}/32 {lb_ip} -j {ext}")
+                t.add("nat", fw, f"-s {host(ip)} {lb_ip} -j {ext}")
         if lay.proxy_firewall:
             t.add("nat", fw, comment(f"other traffic to {spn} will be dropped by KUBE-PROXY-FIREWALL"))
         else:  # 1.24: "the packet cannot go thru the firewall, then mark it for DROP" (kubelet's KUBE-MARK-DROP;
@@ -327,7 +347,7 @@ def nodeport_addresses(scenario: Scenario, node: str, default_all: bool) -> list
         return None if default_all else [node_ip]
     if "primary" in cidrs:
         return [node_ip]
-    if "0.0.0.0/0" in cidrs:
+    if "0.0.0.0/0" in cidrs or "::/0" in cidrs:
         return None
     return [node_ip] if any(_contains(c, node_ip) for c in cidrs) else []
 
@@ -335,7 +355,7 @@ def nodeport_addresses(scenario: Scenario, node: str, default_all: bool) -> list
 def _contains(cidr: str, ip: str) -> bool:
     import ipaddress
 
-    return ipaddress.IPv4Address(ip) in ipaddress.IPv4Network(cidr)
+    return ipaddress.ip_address(ip) in ipaddress.ip_network(cidr)
 
 
 def _policy_rules(t: Tables, svc: Service, chain: str, spn: str, eps: list[Endpoint]) -> None:
@@ -359,7 +379,7 @@ def tables(scenario: Scenario, node: str, *, random_fully: bool = True) -> Table
     t = Tables()
     t.table("filter")
     t.table("nat")
-    _top_chains(t, lay, random_fully)
+    _top_chains(t, lay, random_fully, scenario.family)
     for svc in scenario.services:
         for sp in svc.ports:
             if lay.legacy:
@@ -367,10 +387,12 @@ def tables(scenario: Scenario, node: str, *, random_fully: bool = True) -> Table
             else:
                 _service(t, svc, sp, scenario, node, lay)
     node_ips = nodeport_addresses(scenario, node, default_all=True)
-    if node_ips is None:  # nodePortAddresses unset: every local address
-        t.add("nat", "KUBE-SERVICES", f"{comment(NODEPORTS_COMMENT)} -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS")
+    if node_ips is None:  # nodePortAddresses unset: every local address; IPv6 "! -d ::1/128" (never localhost)
+        not_lo = "! -d ::1/128 " if scenario.family == 6 else ""
+        t.add("nat", "KUBE-SERVICES",
+              f"{not_lo}{comment(NODEPORTS_COMMENT)} -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS")  # fmt: skip
     for ip in node_ips or ():  # one rule per node address in --nodeport-addresses
-        t.add("nat", "KUBE-SERVICES", f"-d {ip}/32 {comment(NODEPORTS_COMMENT)} -j KUBE-NODEPORTS")
+        t.add("nat", "KUBE-SERVICES", f"-d {host(ip)} {comment(NODEPORTS_COMMENT)} -j KUBE-NODEPORTS")
     t.add("filter", "KUBE-FORWARD", "-m conntrack --ctstate INVALID -j DROP")
     t.add("filter", "KUBE-FORWARD",
           f"{comment('kubernetes forwarding rules')} -m mark --mark {MASQ_MARK}/{MASQ_MARK} -j ACCEPT")

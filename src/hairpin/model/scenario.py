@@ -27,20 +27,22 @@ class Vpc:
     router: str
     azs: tuple[AZ, ...]
 
+    @property
+    def family(self) -> int:
+        """4 or 6: the family of the VPC CIDR, which is every address's in the scenario (one family per
+        scenario: ``hairpin.scenario`` refuses a mixed one)."""
+        return 6 if ":" in self.cidr else 4
+
     def az_of(self, address: str) -> str | None:
-        """The AZ whose subnet holds ``address``."""
-        a = ipaddress.IPv4Address(address)
-        for az in self.azs:
-            for subnet in az.subnets:
-                if a in ipaddress.IPv4Network(subnet):
-                    return az.name
-        return None
+        """The AZ whose subnet holds ``address`` (either family)."""
+        subnet = self.subnet_of(address)
+        return next((az.name for az in self.azs if subnet in az.subnets), None) if subnet else None
 
     def subnet_of(self, address: str) -> str | None:
-        a = ipaddress.IPv4Address(address)
+        a = ipaddress.ip_address(address)
         for az in self.azs:
             for subnet in az.subnets:
-                if a in ipaddress.IPv4Network(subnet):
+                if a in ipaddress.ip_network(subnet):
                     return subnet
         return None
 
@@ -87,6 +89,9 @@ class Node:
     ip: str
     az: str
     labels: tuple[tuple[str, str], ...] = ()
+    #: IPv6: the /80 prefix the VPC CNI delegated to the node's primary ENI (prefix delegation, which the CNI's
+    #: IPv6 mode requires), from which its pods take their addresses; None: the VPC routes each pod address
+    prefix: str | None = None
 
 
 @dataclass(frozen=True)
@@ -195,6 +200,11 @@ class Scenario:
     services: tuple[Service, ...]
     client: Client
     fix: str | None = None
+
+    @property
+    def family(self) -> int:
+        """4 or 6: the scenario's one address family (``Vpc.family``)."""
+        return self.vpc.family
 
     def node(self, name: str) -> Node:
         for n in self.nodes:

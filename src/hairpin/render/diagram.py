@@ -205,7 +205,7 @@ def acts(action: str) -> tuple[str, ...]:
             m2 = re.search(r"source rewritten to the NLB's own address (\S+)", p)
             if m2:
                 out.append(f"NLB SNAT -> {m2.group(1)}")
-        elif "tcp_v4_send_reset" in p or p.startswith("no socket matches"):
+        elif "_send_reset" in p or p.startswith("no socket matches"):
             out.append("RST: no socket for this 4-tuple")
         elif p.startswith("SYN retransmission"):
             out.append(p.split(" (", 1)[0])

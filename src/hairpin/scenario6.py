@@ -1,0 +1,55 @@
+"""What an IPv6 scenario may hold: the parts of the model that know IPv6, and a one-line refusal for the rest.
+
+An IPv6 scenario (every address IPv6: ``Scenario.family`` 6) is a single-stack IPv6 EKS cluster: nodes and pods
+with IPv6 addresses (the VPC CNI's IPv6 mode, ENABLE_IPv6 with prefix delegation), Services with IPv6 cluster
+IPs, and an internal dualstack NLB whose IPv6 target group the caller reaches over IPv6 (the AWS Load Balancer
+Controller builds an ``ipv6`` target group for a Service whose ``spec.ipFamilies`` holds IPv6 behind a
+dualstack NLB: ``hairpin.aws.ipfamily``).  What the model knows in IPv6 (docs/model.md):
+
+- kube-proxy's iptables mode from 1.28 (its ip6tables rules: ``hairpin.kube.proxy``; the IPv6 NodePort rule
+  ``! -d ::1/128`` was read in the current proxier.go only, so earlier layouts are not claimed for IPv6);
+- the VPC CNI's IPv6 host setup (``hairpin.kube.cni``) and the pods' routes (``hairpin.topology``);
+- internal NLBs (an internet-facing one reached over IPv6 needs no NAT gateway, which the VPC model does not
+  tell apart yet), no Classic Load Balancer, no overlay outgoing NAT, no ClientIP session affinity.
+
+``refuse_unmodelled(scenario, error)`` raises, at the key's line, for the first part that is not modelled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from hairpin.errors import ScenarioError
+from hairpin.kube.layout import parse_version
+from hairpin.model.scenario import Scenario
+
+__all__ = ["FIRST_CNI", "FIRST_PROXY", "refuse_unmodelled"]
+
+#: the first kube-proxy release whose IPv6 rules are modelled
+FIRST_PROXY = (1, 28)
+#: the first VPC CNI release with an IPv6 mode (amazon-vpc-cni-k8s v1.10.0: SetupHostNetwork takes v6Enabled)
+FIRST_CNI = (1, 10)
+
+
+def refuse_unmodelled(s: Scenario, error: Callable[[str, str], ScenarioError]) -> None:
+    """Raise ``error(key path, message)`` for the first setting of IPv6 scenario ``s`` that is not modelled."""
+    kp = s.kube_proxy
+    if kp.mode != "iptables":
+        raise error("kube_proxy.mode", f"IPv6 scenarios are modelled in iptables mode only (got {kp.mode})")
+    if parse_version(kp.version) < FIRST_PROXY:
+        raise error("kube_proxy.version", f"IPv6 scenarios are modelled for kube-proxy 1.28 and later (got "
+                                          f"{kp.version}; EKS supports IPv6 clusters from 1.21)")  # fmt: skip
+    if parse_version(s.cni.version, "cni.version") < FIRST_CNI:
+        raise error("cni.version", f"the VPC CNI's IPv6 mode arrived in 1.10 (got {s.cni.version})")
+    if s.cni.nat_outgoing:
+        raise error("cni.nat_outgoing", "an overlay CNI's outgoing NAT is not modelled in IPv6 scenarios")
+    for i, svc in enumerate(s.services):
+        lb = svc.load_balancer
+        if lb is not None and lb.type != "nlb":
+            raise error(f"services[{i}].load_balancer.type", "IPv6 scenarios model NLBs only (a Classic Load "
+                                                             "Balancer has no IPv6 targets)")  # fmt: skip
+        if lb is not None and lb.scheme != "internal":
+            raise error(f"services[{i}].load_balancer.scheme", "IPv6 scenarios model internal NLBs only")
+        if svc.session_affinity != "None":
+            raise error(f"services[{i}].session_affinity", "ClientIP session affinity is not modelled in IPv6 "
+                                                           "scenarios")  # fmt: skip

@@ -1,0 +1,205 @@
+"""The simulator on an IPv6 (single-stack) EKS cluster: examples/seed-ipv6.yaml.
+
+The hairpin is the seed's, in IPv6: the NLB (dualstack, IPv6 target group, client IP preservation on) sends
+the caller's SYN to its own node's [IPv6]:NodePort; ip6tables DNATs and masquerades it to a pod on another
+node; the pod's SYN/ACK is de-NATed on the caller's node to [node IPv6]:NodePort and delivered straight to the
+caller, which answers with a RST.  Also: the ip6tables text, routes and rules the model writes, and the
+loader's one-line refusals (mixed families, what IPv6 scenarios do not model)."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from hairpin import scenario
+from hairpin.aws import risk
+from hairpin.backends import sim
+from hairpin.errors import ScenarioError
+from hairpin.kube import cni, node_iptables
+from hairpin.model.net import Endpoint, Flags, addr_int
+from hairpin.topology import build
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "seed-ipv6.yaml"
+NODE1 = "2a05:d018:a:5600::a"
+CALLER = "2a05:d018:a:5600:1::5"
+NLB_A = "2a05:d018:a:5602::67"
+
+
+@pytest.fixture(scope="module")
+def s() -> scenario.Scenario:
+    return scenario.load(EXAMPLE)
+
+
+def test_the_scenario_is_ipv6(s: scenario.Scenario) -> None:
+    assert (s.family, s.vpc.family, scenario.seed().family) == (6, 6, 4)
+    assert [(n.name, n.prefix) for n in s.nodes] == [
+        ("node1", "2a05:d018:a:5600:1::/80"),
+        ("node2", "2a05:d018:a:5600:2::/80"),
+        ("node3", "2a05:d018:a:5601:3::/80"),
+    ]
+
+
+def test_the_hairpinned_synack_is_delivered_to_the_caller_and_reset(s: scenario.Scenario) -> None:
+    c = sim.Network(s).connect(0, 0, client_port=40000, target=f"[{NODE1}]:31468")
+    assert (c.target, c.outcome, c.syns, c.hairpin, c.elapsed_s) == (f"[{NODE1}]:31468", "timeout", 7, True, 127.0)
+    first = [(h.kind, h.lane, str(h.packet)) for h in c.hops[:14]]
+    assert first == [
+        ("send", "netshoot", f"tcp [{CALLER}]:40000 > [{NLB_A}]:80 SYN"),
+        ("send", "node1", f"tcp [{CALLER}]:40000 > [{NLB_A}]:80 SYN"),
+        ("nlb", "NLB", f"tcp [{CALLER}]:40000 > [{NODE1}]:31468 SYN"),  # client IP preserved
+        ("send", "vpc", f"tcp [{CALLER}]:40000 > [{NODE1}]:31468 SYN"),
+        ("send", "node1", f"tcp [{NODE1}]:16288 > [2a05:d018:a:5601:3::3]:80 SYN"),  # DNAT + MASQUERADE
+        ("send", "vpc", f"tcp [{NODE1}]:16288 > [2a05:d018:a:5601:3::3]:80 SYN"),
+        ("send", "node3", f"tcp [{NODE1}]:16288 > [2a05:d018:a:5601:3::3]:80 SYN"),
+        ("deliver", "nginx-demo-3", f"tcp [{NODE1}]:16288 > [2a05:d018:a:5601:3::3]:80 SYN"),
+        ("send", "nginx-demo-3", f"tcp [2a05:d018:a:5601:3::3]:80 > [{NODE1}]:16288 SYN,ACK"),
+        ("send", "node3", f"tcp [2a05:d018:a:5601:3::3]:80 > [{NODE1}]:16288 SYN,ACK"),
+        ("send", "vpc", f"tcp [2a05:d018:a:5601:3::3]:80 > [{NODE1}]:16288 SYN,ACK"),
+        # de-NATed on node1 and handed to the caller's veth: never back through the NLB
+        ("send", "node1", f"tcp [{NODE1}]:31468 > [{CALLER}]:40000 SYN,ACK"),
+        ("deliver", "netshoot", f"tcp [{NODE1}]:31468 > [{CALLER}]:40000 SYN,ACK"),
+        ("send", "netshoot", f"tcp [{CALLER}]:40000 > [{NODE1}]:31468 RST"),
+    ]  # fmt: skip
+    rst = c.hops[13]
+    assert "RST (tcp_v6_send_reset)" in rst.action and rst.packet.flags == Flags.RST
+    assert c.hops[11].at == "node1 enie348bef9edc"  # the caller's host veth
+    # every SYN/ACK the caller gets comes from node1's address and NodePort, one per SYN
+    synacks = [h.packet for h in c.hops if h.kind == "deliver" and h.lane == "netshoot"]
+    assert {Endpoint(p.src, p.sport) for p in synacks} == {Endpoint(addr_int(NODE1), 31468)} and len(synacks) == 7
+
+
+def test_a_connection_to_the_other_node_is_established(s: scenario.Scenario) -> None:
+    c = sim.Network(s).connect(0, 0, client_port=40000, target="[2a05:d018:a:5600::b]:31468")
+    assert (c.outcome, c.hairpin) == ("established", False)
+    synack = next(h.packet for h in c.hops if h.kind == "deliver" and h.lane == "netshoot")
+    assert (str(synack.source), synack.flags) == (f"[{NLB_A}]:80", Flags.SYN | Flags.ACK)  # restored by the NLB
+
+
+def test_timeouts_match_the_closed_form(s: scenario.Scenario) -> None:
+    assert risk.timeout_fraction(s) == risk.Fraction(1, 2)
+    run = sim.run(s, 600, 0)
+    assert (run.summary.timeouts, run.summary.resets, run.summary.expected_rate) == (306, 0, 0.5)
+    assert abs(306 - 300) <= 4 * math.sqrt(600 * 0.25)
+
+
+def test_ip6tables_text(s: scenario.Scenario) -> None:
+    text = node_iptables(s, "node1")
+    lines = text.splitlines()
+    assert (
+        '-A KUBE-SERVICES ! -d ::1/128 -m comment --comment "kubernetes service nodeports; NOTE: this must be the '
+        'last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS'
+    ) in lines
+    assert (
+        '-A KUBE-SERVICES -d fd5e:1a2b:3c4d::7b2e/128 -p tcp -m comment --comment "nginx-demo/service-nginx-demo '
+        'cluster IP" -m tcp --dport 80 -j KUBE-SVC-WGW5ZPXP7HZEBG5V'
+    ) in lines
+    assert (
+        "-A KUBE-SEP-VTBU3ZYQ52T6MMNZ -s 2a05:d018:a:5600:1::8/128 -m comment --comment "
+        '"nginx-demo/service-nginx-demo" -j KUBE-MARK-MASQ'
+    ) in lines
+    assert (
+        '-A KUBE-SEP-VTBU3ZYQ52T6MMNZ -p tcp -m comment --comment "nginx-demo/service-nginx-demo" -m tcp -j DNAT '
+        "--to-destination [2a05:d018:a:5600:1::8]:80"
+    ) in lines
+    # no IPv4 form, no kubelet KUBE-FIREWALL (IPv4 only), no VPC CNI rule (none in IPv6 mode)
+    assert not any(x in text for x in ("/32", "127.0.0.0/8", "KUBE-FIREWALL", "AWS-", "CONNMARK", "icmp-port"))
+
+
+def test_ip6tables_reject_for_a_service_without_endpoints(s: scenario.Scenario) -> None:
+    svc = replace(s.services[0], endpoints=())
+    text = node_iptables(replace(s, services=(svc,)), "node1")
+    assert (
+        '-A KUBE-SERVICES -d fd5e:1a2b:3c4d::7b2e/128 -p tcp -m comment --comment "nginx-demo/service-nginx-demo '
+        'has no endpoints" -m tcp --dport 80 -j REJECT --reject-with icmp6-port-unreachable'
+    ) in text.splitlines()
+
+
+def test_routes_and_rules(s: scenario.Scenario) -> None:
+    topo = build(s)
+    pod = topo.namespace("netshoot")
+    assert [(r.dst, r.dev, r.via, r.scope) for r in pod.routes] == [
+        ("fe80::1/128", "eth0", None, "link"),
+        ("::/0", "eth0", "fe80::1", "global"),
+    ]
+    assert [(n.ip, n.dev) for n in pod.neighbours] == [("fe80::1", "eth0")]
+    assert pod.interfaces[0].addresses == (f"{CALLER}/128",)
+    node1 = topo.namespace("node1")
+    assert node1.interface("eth0").addresses == (f"{NODE1}/64",)
+    assert [(r.dst, r.dev, r.via) for r in node1.routes] == [
+        ("::/0", "eth0", "fe80:ec2::1"), (f"{CALLER}/128", "enie348bef9edc", None),
+        ("2a05:d018:a:5600:1::8/128", "eni851d8a400b6", None)]  # fmt: skip
+    assert ("net.ipv6.conf.all.forwarding", "1") in node1.sysctls
+    assert [str(r) for r in cni.ip_rules(s, "node1")] == [
+        f"512:\tfrom all to {CALLER}/128 lookup main", "512:\tfrom all to 2a05:d018:a:5600:1::8/128 lookup main",
+        "1024:\tfrom all fwmark 0x80/0x80 lookup main"]  # fmt: skip
+    vpc = topo.namespace("vpc")
+    assert ("2a05:d018:a:5600:1::/80", "v-node1") in [(r.dst, r.dev) for r in vpc.routes]
+
+
+EDITS = [  # (old, new, the error line after "FILE:LINE: ")
+    ('  - {name: node2, ip: "2a05:d018:a:5600::b"', '  - {name: node2, ip: "10.0.0.5"',
+     "nodes[1].ip: 10.0.0.5 is IPv4 but the scenario is IPv6 (vpc.cidr 2a05:d018:a:5600::/56): one address family "
+     "per scenario (dual-stack is not modelled)"),
+    ('cluster_ip: "fd5e:1a2b:3c4d::7b2e"', 'cluster_ip: "10.100.0.20"',
+     "services[0].cluster_ip: 10.100.0.20 is IPv4 but the scenario is IPv6 (vpc.cidr 2a05:d018:a:5600::/56): one "
+     "address family per scenario (dual-stack is not modelled)"),
+    ("  mode: iptables", "  mode: nftables", "kube_proxy.mode: IPv6 scenarios are modelled in iptables mode only "
+     "(got nftables)"),
+    ('  version: "1.30"', '  version: "1.27"', "kube_proxy.version: IPv6 scenarios are modelled for kube-proxy 1.28 "
+     "and later (got 1.27; EKS supports IPv6 clusters from 1.21)"),
+    ('  version: "1.23"', '  version: "1.9"', "cni.version: the VPC CNI's IPv6 mode arrived in 1.10 (got 1.9)"),
+    ("      scheme: internal", "      scheme: internet-facing",
+     "services[0].load_balancer.scheme: IPv6 scenarios model internal NLBs only"),
+    ("      type: nlb", "      type: clb", "services[0].load_balancer.type: IPv6 scenarios model NLBs only (a Classic "
+     "Load Balancer has no IPv6 targets)"),
+    ('prefix: "2a05:d018:a:5600:2::/80"', 'prefix: "2a05:d018:a:5600:2::/96"',
+     "nodes[1].prefix: must be the IPv6 /80 the VPC CNI delegated to the node (got 2a05:d018:a:5600:2::/96)"),
+    ('prefix: "2a05:d018:a:5600:2::/80"', 'prefix: "2a05:d018:a:5601:2::/80"',
+     "nodes[1].prefix: 2a05:d018:a:5601:2::/80 is not in the node's subnet (2a05:d018:a:5600::/64)"),
+    ('ip: "2a05:d018:a:5600:1::8"', 'ip: "2a05:d018:a:5600:2::8"',
+     "pods[1].ip: 2a05:d018:a:5600:2::8 is not in the prefix of node node1 (2a05:d018:a:5600:1::/80): the VPC CNI "
+     "gives a node's pods addresses from its delegated prefix"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"), EDITS, ids=[e[2].split(":")[0] + str(i) for i, e in enumerate(EDITS)]
+)
+def test_one_line_refusals(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    text = EXAMPLE.read_text()
+    assert text.count(old) == 1
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace(old, new))
+    line = next(i for i, ln in enumerate(bad.read_text().splitlines(), 1) if new in ln)
+    with pytest.raises(ScenarioError) as e:
+        scenario.load(bad)
+    assert str(e.value) == f"{bad}:{line}: {expected}"  # the line of the key named (a refusal after loading too)
+
+
+def test_mixed_families_exit_2_with_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "mixed.yaml"
+    bad.write_text(EXAMPLE.read_text().replace('address: "2a05:d018:a:5602::67"', "address: 192.168.168.103"))
+    line = next(i for i, ln in enumerate(bad.read_text().splitlines(), 1) if "address: 192.168.168.103" in ln)
+    res = subprocess.run([sys.executable, "-m", "hairpin.cli.main", "reproduce", "--scenario", str(bad)],
+                         capture_output=True, text=True, check=False)  # fmt: skip
+    assert res.returncode == 2 and res.stdout == ""
+    assert res.stderr == (
+        f"hairpin: error: {bad}:{line}: client.address: 192.168.168.103 is IPv4 but the scenario is "
+        "IPv6 (vpc.cidr 2a05:d018:a:5600::/56): one address family per scenario (dual-stack is not "
+        "modelled)\n"
+    )
+
+
+def test_the_lab_refuses_ipv6_in_one_line() -> None:
+    """The lab (real namespaces) builds IPv4 scenarios only: refused before anything is created."""
+    res = subprocess.run([sys.executable, "-m", "hairpin.cli.main", "lab", "up", "--scenario", str(EXAMPLE)],
+                         capture_output=True, text=True, check=False)  # fmt: skip
+    line = EXAMPLE.read_text().splitlines().index("  cidr: 2a05:d018:a:5600::/56") + 1
+    assert (res.returncode, res.stdout) == (2, "")
+    assert res.stderr == (f"hairpin: error: {EXAMPLE}:{line}: vpc.cidr: the lab builds IPv4 scenarios only; hairpin "
+                          "reproduce simulates IPv6 ones\n")  # fmt: skip
