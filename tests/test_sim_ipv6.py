@@ -203,3 +203,20 @@ def test_the_lab_refuses_ipv6_in_one_line() -> None:
     assert (res.returncode, res.stdout) == (2, "")
     assert res.stderr == (f"hairpin: error: {EXAMPLE}:{line}: vpc.cidr: the lab builds IPv4 scenarios only; hairpin "
                           "reproduce simulates IPv6 ones\n")  # fmt: skip
+
+
+def test_reproduce_notes_that_aws_may_refuse_instance_targets_in_ipv6(tmp_path: Path) -> None:
+    """check warns about instance targets in an IPv6 target group (hairpin.aws.ipfamily); reproduce says it too,
+    on stderr, and not for ip targets."""
+    out = tmp_path / "run.json"
+    args = [sys.executable, "-m", "hairpin.cli.main", "reproduce", "--scenario", str(EXAMPLE), "--connections", "4",
+            "--no-fixes", "--format", "json", "-o", str(out)]  # fmt: skip
+    res = subprocess.run(args, capture_output=True, text=True, check=False)
+    assert res.returncode == 0
+    assert res.stderr == (
+        "hairpin: note: nginx-demo/service-nginx-demo: instance targets in an IPv6 target group: the Amazon EKS "
+        "User Guide says IPv6 load balancing works to ip targets only, so AWS may refuse this target group; the run "
+        f"shows what happens if it is accepted (--fix ip-targets is the documented setting)\nwrote {out}\n"
+    )
+    res = subprocess.run([*args, "--fix", "ip-targets"], capture_output=True, text=True, check=False)
+    assert (res.returncode, res.stderr) == (0, f"wrote {out}\n")

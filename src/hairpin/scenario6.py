@@ -12,7 +12,9 @@ dualstack NLB: ``hairpin.aws.ipfamily``).  What the model knows in IPv6 (docs/mo
 - internal NLBs (an internet-facing one reached over IPv6 needs no NAT gateway, which the VPC model does not
   tell apart yet), no Classic Load Balancer, no overlay outgoing NAT, no ClientIP session affinity.
 
-``refuse_unmodelled(scenario, error)`` raises, at the key's line, for the first part that is not modelled.
+``refuse_unmodelled(scenario, error)`` raises, at the key's line, for the first part that is not modelled;
+``notes(scenario)`` says what a run of an accepted IPv6 scenario assumes (instance targets: AWS may refuse
+them, as ``hairpin check`` warns, ``hairpin.aws.ipfamily``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from hairpin.errors import ScenarioError
 from hairpin.kube.layout import parse_version
 from hairpin.model.scenario import Scenario
 
-__all__ = ["FIRST_CNI", "FIRST_PROXY", "refuse_unmodelled"]
+__all__ = ["FIRST_CNI", "FIRST_PROXY", "notes", "refuse_unmodelled"]
 
 #: the first kube-proxy release whose IPv6 rules are modelled
 FIRST_PROXY = (1, 28)
@@ -53,3 +55,18 @@ def refuse_unmodelled(s: Scenario, error: Callable[[str, str], ScenarioError]) -
         if svc.session_affinity != "None":
             raise error(f"services[{i}].session_affinity", "ClientIP session affinity is not modelled in IPv6 "
                                                            "scenarios")  # fmt: skip
+
+
+def notes(s: Scenario) -> list[str]:
+    """What a run of IPv6 scenario ``s`` assumes that AWS may not do: an NLB with instance targets in an IPv6
+    target group.  The AWS Load Balancer Controller builds one (``hairpin.aws.ipfamily``), but the Amazon EKS
+    User Guide ("Route TCP and UDP traffic with Network Load Balancers") says "You can only load balance over
+    IPv6 to IP targets, not instance targets"."""
+    if s.family != 6:
+        return []
+    return [f"{svc.namespace}/{svc.name}: instance targets in an IPv6 target group: the Amazon EKS User Guide says "
+            "IPv6 load balancing works to ip targets only, so AWS may refuse this target group; the run shows what "
+            "happens if it is accepted (--fix ip-targets is the documented setting)"
+            for svc in s.services
+            if svc.load_balancer is not None and svc.load_balancer.type == "nlb"
+            and svc.load_balancer.target_type == "instance"]  # fmt: skip

@@ -197,8 +197,9 @@ def read_progress(paths: Iterable[str | Path], label: str = "reading") -> Iterat
 
 def note_unchecked(scenario: Any) -> None:
     """On stderr, one line when the scenario's kube-proxy is newer than any release its rules were checked
-    against (``hairpin.kube.layout.unchecked``), and one when its ``cni.version`` takes the rules of an
-    older VPC CNI release (``hairpin.kube.cni_layout.note``)."""
+    against (``hairpin.kube.layout.unchecked``), one when its ``cni.version`` takes the rules of an
+    older VPC CNI release (``hairpin.kube.cni_layout.note``), and one for each NLB with instance targets in an
+    IPv6 scenario (``hairpin.scenario6.notes``)."""
     from hairpin.kube.cni_layout import note as cni_note
     from hairpin.kube.layout import unchecked
 
@@ -207,4 +208,8 @@ def note_unchecked(scenario: Any) -> None:
         print(f"hairpin: note: {note}", file=sys.stderr)
     note = cni_note(scenario.cni.version)  # a VPC CNI release that takes an older release's rules
     if note is not None:
+        print(f"hairpin: note: {note}", file=sys.stderr)
+    from hairpin.scenario6 import notes as ipv6_notes
+
+    for note in ipv6_notes(scenario):  # an IPv6 scenario's instance targets, which AWS may refuse
         print(f"hairpin: note: {note}", file=sys.stderr)
