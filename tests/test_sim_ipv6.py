@@ -8,6 +8,7 @@ loader's one-line refusals (mixed families, what IPv6 scenarios do not model).""
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import sys
@@ -220,3 +221,52 @@ def test_reproduce_notes_that_aws_may_refuse_instance_targets_in_ipv6(tmp_path: 
     )
     res = subprocess.run([*args, "--fix", "ip-targets"], capture_output=True, text=True, check=False)
     assert (res.returncode, res.stderr) == (0, f"wrote {out}\n")
+
+
+def test_a_sweep_grid_point_that_ipv6_does_not_model_is_refused_in_one_line(tmp_path: Path) -> None:
+    res = subprocess.run([sys.executable, "-m", "hairpin.cli.main", "sweep", "--scenario", str(EXAMPLE), "--grid",
+                          "mode=iptables,nftables", "--connections", "10", "--workers", "1"],
+                         capture_output=True, text=True, check=False)  # fmt: skip
+    assert (res.returncode, res.stdout) == (2, "")
+    assert res.stderr == ("hairpin: error: --grid mode=nftables: kube_proxy.mode: IPv6 scenarios are modelled in "
+                          "iptables mode only (got nftables)\n")  # fmt: skip
+
+
+def test_variants_of_an_ipv6_scenario_stay_ipv6(s: scenario.Scenario) -> None:
+    """The chart's and the sweep's reshaped scenarios (hairpin.render.chart.variant): new nodes, AZs and NLB
+    nodes take IPv6 addresses of their subnets, and the delegated prefixes are dropped (pods may move)."""
+    from hairpin.render.chart import variant
+
+    v = variant(s, azs=3, nodes_per_az=3, cross_zone=True)
+    assert v.family == 6
+    assert [(n.name, n.ip, n.az, n.prefix) for n in v.nodes if n.name not in {x.name for x in s.nodes}] == [
+        ("node4", "2a05:d018:a:5600::c", "eu-west-1a", None),
+        ("node5", "2a05:d018:a:5601::a", "eu-west-1b", None),
+        ("node6", "2a05:d018:a:5601::b", "eu-west-1b", None),
+        ("node7", "2a05:d018:a:5604::a", "eu-west-1c", None),
+        ("node8", "2a05:d018:a:5604::b", "eu-west-1c", None),
+        ("node9", "2a05:d018:a:5604::c", "eu-west-1c", None),
+    ]
+    assert all(n.prefix is None for n in v.nodes)
+    lb = v.client_service.load_balancer
+    assert lb is not None and dict(lb.nodes)["eu-west-1c"] == "2a05:d018:a:5604::d"
+    assert [az.subnets for az in v.vpc.azs][2] == ("2a05:d018:a:5604::/64",)
+    run = sim.run(v, 60, seed=1)
+    assert run.summary.expected_rate == pytest.approx(1 / 9)
+    assert {c.outcome for c in run.connections} <= {"timeout", "established"}
+
+
+def test_the_html_report_and_pcap_of_an_ipv6_run(tmp_path: Path) -> None:
+    html, pcap = tmp_path / "r.html", tmp_path / "r.pcap"
+    res = subprocess.run([sys.executable, "-m", "hairpin.cli.main", "reproduce", "--scenario", str(EXAMPLE),
+                          "--connections", "10", "--no-fixes", "--html", str(html), "--pcap", str(pcap), "--format",
+                          "json", "-o", str(tmp_path / "r.json")], capture_output=True, text=True, check=False)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert "2a05:d018:a:5600::a" in html.read_text()
+    res = subprocess.run([sys.executable, "-m", "hairpin.cli.main", "pcap", str(pcap), "--format", "json"],
+                         capture_output=True, text=True, check=False)  # fmt: skip
+    assert res.returncode == 1  # hairpins found
+    assert json.loads(res.stdout)["hairpins"] == [
+        {"client": f"[{CALLER}]:60709", "vip": f"[{NLB_A}]:80", "node": f"[{NODE1}]:31468",
+         "backend": "[2a05:d018:a:5600:1::8]:80", "syn_retransmits": 6, "lost_s": 63.00055, "gave_up": True}
+    ]  # fmt: skip

@@ -29,7 +29,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from typing import Any
 
-from hairpin.errors import InputError
+from hairpin.errors import InputError, ScenarioError
 from hairpin.scenario import Scenario
 from hairpin.text import digits
 
@@ -142,7 +142,12 @@ def point_scenario(base: Scenario, point: dict[str, Any]) -> Scenario:
         if point["mode"] == "nftables" and parse_version(version) < (1, 30):  # the first modelled nftables layout
             version = "1.30"
         s = replace(s, kube_proxy=replace(s.kube_proxy, mode=point["mode"], version=version))
-    return replace(s, services=tuple(new if x.key == svc.key else x for x in s.services), name=f"{base.name}[{name}]")
+    out = replace(s, services=tuple(new if x.key == svc.key else x for x in s.services), name=f"{base.name}[{name}]")
+    if out.family == 6:  # what an IPv6 scenario file may not hold, a grid point may not make (hairpin.scenario6)
+        from hairpin.scenario6 import refuse_unmodelled
+
+        refuse_unmodelled(out, lambda path, why: ScenarioError(f"--grid {name}: {path}: {why}"))
+    return out
 
 
 def _text(v: Any) -> str:

@@ -4,7 +4,9 @@
 the client's node stays where it is, the client's AZ comes first, nodes are added (or left out) so every
 AZ has ``nodes_per_az`` instance targets, AZs beyond the scenario's get a free subnet of the VPC and an
 NLB node address, backend pods on nodes left out move to the remaining nodes (a pod's node only decides
-which node de-NATs, not whether the client is hairpinned), and cross-zone load balancing is set.
+which node de-NATs, not whether the client is hairpinned), and cross-zone load balancing is set.  IPv6
+scenarios too: new nodes and NLB nodes take addresses of their subnet, and the nodes' delegated prefixes
+are dropped (the VPC then routes each pod's address, as in a scenario without prefixes).
 
 ``points(scenario, ...)`` simulates ``connections`` connections per variant (``hairpin.backends.sim``)
 and records the closed-form expectation (``hairpin.aws.risk`` through ``sim.expected_rate``);
@@ -61,10 +63,13 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 # ------------------------------------------------------------------------------------------ variants
 
 
-def _free_subnets(s: Scenario, prefix: int) -> list[str]:
-    used = [ipaddress.IPv4Network(n) for az in s.vpc.azs for n in az.subnets]
-    out = []
-    for net in ipaddress.IPv4Network(s.vpc.cidr).subnets(new_prefix=prefix):
+def _free_subnets(s: Scenario, prefix: int, want: int) -> list[str]:
+    """Up to ``want`` subnets of the VPC of this prefix length that no AZ uses (IPv4 or IPv6)."""
+    used = [ipaddress.ip_network(n) for az in s.vpc.azs for n in az.subnets]
+    out: list[str] = []
+    for net in ipaddress.ip_network(s.vpc.cidr).subnets(new_prefix=prefix):
+        if len(out) == want:
+            break
         if not any(net.overlaps(u) for u in used):
             out.append(str(net))
     return out
@@ -81,8 +86,8 @@ def variant(s: Scenario, *, azs: int, nodes_per_az: int, cross_zone: bool) -> Sc
     client_node = s.node(s.client_pod.node)
     zone_names = [client_node.az] + [z.name for z in s.vpc.azs if z.name != client_node.az]
     zones: list[AZ] = [next(z for z in s.vpc.azs if z.name == n) for n in zone_names][:azs]
-    prefix = ipaddress.IPv4Network(s.vpc.subnet_of(client_node.ip) or s.vpc.azs[0].subnets[0]).prefixlen
-    spare = _free_subnets(s, prefix)
+    prefix = ipaddress.ip_network(s.vpc.subnet_of(client_node.ip) or s.vpc.azs[0].subnets[0]).prefixlen
+    spare = _free_subnets(s, prefix, max(0, azs - len(zones)))
     letters = "abcdefghijklmnopqrstuvwxyz"
     while len(zones) < azs:
         name = next(f"{s.region}{c}" for c in letters if f"{s.region}{c}" not in {z.name for z in zones})
@@ -93,8 +98,8 @@ def variant(s: Scenario, *, azs: int, nodes_per_az: int, cross_zone: bool) -> Sc
     names = {n.name for n in s.nodes}
 
     def fresh_ip(zone: AZ) -> str:
-        net = ipaddress.IPv4Network(zone.subnets[0])
-        for host in net.hosts():
+        net = ipaddress.ip_network(zone.subnets[0])
+        for host in net.hosts():  # a generator: an IPv6 /64 is walked from its start only
             if int(host) - int(net.network_address) < 10:
                 continue  # AWS reserves the first four addresses of a subnet; keep clear of them
             if str(host) not in used:
@@ -128,6 +133,10 @@ def variant(s: Scenario, *, azs: int, nodes_per_az: int, cross_zone: bool) -> Sc
         target = nodes[spill % len(nodes)]
         spill += 1
         pods.append(replace(p, node=target.name, ip=target.ip if p.host_network else p.ip))
+    if any(n.prefix for n in nodes):
+        # an IPv6 node's delegated /80 (nodes[].prefix) holds its own pods only: with pods moved between nodes,
+        # the VPC routes each pod's address instead (what a scenario without prefixes says)
+        nodes = [replace(n, prefix=None) for n in nodes]
     lb_nodes = dict(lb.nodes)
     new_lb_nodes = []
     for zone in zones:
