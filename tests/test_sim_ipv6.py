@@ -270,3 +270,24 @@ def test_the_html_report_and_pcap_of_an_ipv6_run(tmp_path: Path) -> None:
         {"client": f"[{CALLER}]:60709", "vip": f"[{NLB_A}]:80", "node": f"[{NODE1}]:31468",
          "backend": "[2a05:d018:a:5600:1::8]:80", "syn_retransmits": 6, "lost_s": 63.00055, "gave_up": True}
     ]  # fmt: skip
+
+
+def test_scenario_nodes_writes_ipv6_files_that_trace_reads(tmp_path: Path) -> None:
+    """`hairpin scenario nodes` on an IPv6 scenario writes the IPv6 names trace --node looks for, and the trace
+    its hint prints shows the seed's failure (the SYN/ACK de-NATed to the caller's veth)."""
+    res = subprocess.run([sys.executable, "-m", "hairpin.cli.main", "scenario", "nodes", str(EXAMPLE), str(tmp_path)],
+                         capture_output=True, text=True, check=False)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in (tmp_path / "node1").iterdir()) == ["ip-addr", "ip6-route", "ip6-rule",
+                                                                      "ip6tables-save"]  # fmt: skip
+    hint = res.stderr.splitlines()[-1]
+    packet = f"tcp [{CALLER}]:40000 > [{NODE1}]:31468 syn in eth0"
+    assert hint.startswith(f"Next: hairpin trace --node {tmp_path / 'node1'} --reply '{packet}'")
+    res = subprocess.run([sys.executable, "-m", "hairpin.cli.main", "trace", "--node", str(tmp_path / "node1"),
+                          "--reply", packet, "--format", "json"], capture_output=True, text=True, check=False)  # fmt: skip
+    assert res.returncode == 1  # asymmetric
+    outcomes = json.loads(res.stdout)["outcomes"]
+    assert [o["asymmetric"] for o in outcomes] == [
+        f"the request came in on eth0 but its reply leaves on enie348bef9edc as tcp [{NODE1}]:31468 > "
+        f"[{CALLER}]:40000 SYN,ACK"
+    ] * 3

@@ -10,13 +10,20 @@ same model the simulator runs, so tracing them gives what ``hairpin reproduce`` 
 - ``ipset-save`` and ``ipvsadm`` (``ipvsadm -Sn``) when kube-proxy runs in IPVS mode;
 - ``nft-ruleset`` (``nft list ruleset``) when kube-proxy runs in nftables mode: ``trace`` reads iptables
   only, so for that mode the file is there to read, not to trace.
+
+An IPv6 scenario's node gets ``ip6tables-save``, ``ip6-route`` and ``ip6-rule`` instead (``ip -6 route show
+table all``, ``ip -6 rule``), the names ``hairpin collect`` gives them.
 """
 
 from __future__ import annotations
 
 from hairpin.scenario import Scenario
 
-__all__ = ["node_files"]
+__all__ = ["V6_NAMES", "node_files"]
+
+#: an IPv6 scenario's files: ip6tables-save and ``ip -6 route``/``ip -6 rule`` under the names ``hairpin collect``
+#: writes and ``hairpin trace --node`` reads for IPv6 (``hairpin.trace``); ``ip-addr`` keeps its name
+V6_NAMES = {"iptables-save": "ip6tables-save", "ip-route": "ip6-route", "ip-rule": "ip6-rule"}
 
 
 def node_files(scenario: Scenario) -> dict[str, dict[str, str]]:
@@ -35,6 +42,8 @@ def node_files(scenario: Scenario) -> dict[str, dict[str, str]]:
         files = {"iptables-save": ns.iptables, **routing_files(host.routing)}
         # the model holds the subnet route twice (the address's connected route and the CNI's): the kernel once
         files["ip-route"] = "".join(dict.fromkeys(files["ip-route"].splitlines(keepends=True)))
+        if scenario.family == 6:  # the names trace --node looks for in an IPv6 node (hairpin.trace.FILES6)
+            files = {V6_NAMES.get(name, name): text for name, text in files.items()}
         if scenario.kube_proxy.mode == "ipvs":
             from hairpin.kube.ipvs import virtual_servers
             from hairpin.parsers.ipvsadm import dump

@@ -117,7 +117,8 @@ def nodes(
 ) -> None:
     """Write each simulated node's state into DIRECTORY/NODE, the files `hairpin trace --node` reads.
 
-    The files: iptables-save, ip route, ip rule, ip addr (and ipset and ipvsadm in IPVS mode)."""
+    The files: iptables-save, ip route, ip rule, ip addr (and ipset and ipvsadm in IPVS mode); an IPv6
+    scenario's nodes get ip6tables-save, ip6-route and ip6-rule."""
     from pathlib import Path
 
     from hairpin import scenario as scen
@@ -145,7 +146,8 @@ def nodes(
     svc = s.client_service
     port = svc.ports[0].node_port if svc.ports and svc.ports[0].node_port else s.client.port
     node_ip = s.node(node).ip
-    print(f"Next: hairpin trace --node {root / node} --reply 'tcp {client.ip}:40000 > {node_ip}:{port} syn in eth0'"
+    src, dst = (f"[{a}]" if ":" in a else a for a in (client.ip, node_ip))  # IPv6: [ADDR]:PORT
+    print(f"Next: hairpin trace --node {root / node} --reply 'tcp {src}:40000 > {dst}:{port} syn in eth0'"
           f"  (the SYN the load balancer {target} delivers to {node} when it picks the caller's own node)", file=sys.stderr)  # fmt: skip
 
 
