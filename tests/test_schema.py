@@ -117,8 +117,8 @@ HAIRPIN_ONLY = ("unknown node", "unknown pod", "unknown service", "unknown AZ", 
                 "is in no subnet", "the client calls this load balancer",
                 # which kube-proxy versions (and nftables layouts) are modelled: a set the schema does not list
                 "kube_proxy.version: ",
-                # which VPC CNI versions are modelled (hairpin.kube.cni_layout)
-                "cni.version: ")  # fmt: skip
+                # which VPC CNI versions are modelled (hairpin.kube.cni_layout), and which write table ip aws-cni
+                "cni.version: ", "cni.connmark_backend: nftables is written by")  # fmt: skip
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats(allow_nan=False) | st.text(max_size=6),
