@@ -43,8 +43,17 @@ from dataclasses import dataclass
 from hairpin.errors import ScenarioError
 from hairpin.kube import layout as kube_layout
 
-__all__ = ["BACKENDS", "DEFAULT", "LAYOUTS", "NEWEST_READ", "CniLayout", "check_backend", "layout_for", "note",
-           "parse_version"]
+__all__ = [
+    "BACKENDS",
+    "DEFAULT",
+    "LAYOUTS",
+    "NEWEST_READ",
+    "CniLayout",
+    "check_backend",
+    "layout_for",
+    "note",
+    "parse_version",
+]
 
 #: the scenario's default: the seed's era
 DEFAULT = "1.7"

@@ -105,7 +105,7 @@ def _read_text(text: str, file: str, have_iptables: bool, ours: str = "ip") -> t
                 warnings.append(f"{where}: table {ours} {name} is iptables-nft's: its rules are left out; give the "
                                 f"node's {save} too to trace them")  # fmt: skip
             continue
-        if (family, name) not in ((ours, "kube-proxy"), ("ip", CNI_TABLE)) and _inert(lines[first:last - 1]):
+        if (family, name) not in ((ours, "kube-proxy"), ("ip", CNI_TABLE)) and _inert(lines[first : last - 1]):
             warnings.append(f"{where}: table {family} {name}: no rules (its chains are empty, their policies accept): "
                             "it cannot act on a packet")  # fmt: skip
             continue
@@ -121,8 +121,8 @@ def _read_text(text: str, file: str, have_iptables: bool, ours: str = "ip") -> t
         found = parse(body, file)
     if cni_table is not None and found is not None:
         _check_loops(found, file)
-        return NftTables([found, cni_table]), f"nft list ruleset (table {ours} kube-proxy, table ip {CNI_TABLE})", \
-            warnings
+        both = f"nft list ruleset (table {ours} kube-proxy, table ip {CNI_TABLE})"
+        return NftTables([found, cni_table]), both, warnings
     if found is None:
         if have_iptables and cni_table is not None:
             return cni_table, (f"nft list ruleset (table ip {CNI_TABLE}; no table {ours} kube-proxy: iptables mode, "
