@@ -379,9 +379,11 @@ def test_the_kernel_holds_the_sources_expressions() -> None:
     assert rules[4] == BYTECODE["addSetMarkRule"]
     assert rules[3] == ["[ counter pkts 0 bytes 0 ]", "[ payload load 2b @ network header + 16 => reg 1 ]",
                         "[ cmp eq reg 1 0x0000a8c0 ]", "[ immediate reg 0 return ]"]  # fmt: skip
-    go_form = ('{"nftables": [{"add": {"rule": {"family": "ip", "table": "aws-cni", "chain": "snat-mark", "expr": ['
-               '{"counter": {"packets": 0, "bytes": 0}}, {"match": {"op": "==", "left": {"&": [{"payload": '
-               '{"protocol": "ip", "field": "daddr"}}, "255.255.0.0"]}, "right": "192.168.0.0"}}, {"return": null}]}}}]}')
+    go_form = (
+        '{"nftables": [{"add": {"rule": {"family": "ip", "table": "aws-cni", "chain": "snat-mark", "expr": ['
+        '{"counter": {"packets": 0, "bytes": 0}}, {"match": {"op": "==", "left": {"&": [{"payload": '
+        '{"protocol": "ip", "field": "daddr"}}, "255.255.0.0"]}, "right": "192.168.0.0"}}, {"return": null}]}}}]}'
+    )
     empty = TABLE.replace("\t\tcounter packets 0 bytes 0 ip daddr 192.168.0.0/16 return\n", "")
     _, debug, listed = _in_netns((["nft", "-f", "-"], empty), (["nft", "--debug=netlink", "-j", "-f", "-"], go_form),
                                  (["nft", "list", "chain", "ip", "aws-cni", "snat-mark"], None))  # fmt: skip
