@@ -22,6 +22,9 @@ AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS.  The default, 1.7 (the seed's era):
 Later layouts add the vlan rules, nat PREROUTING ``-i eni+ -> AWS-CONNMARK-CHAIN-0`` ("AWS, outbound
 connections") that connmarks connections leaving the VPC CIDR ("AWS, CONNMARK" ``--set-xmark``), the
 "AWS, CONNMARK" restore in nat PREROUTING, and (1.16 and later) single chains of RETURN rules.
+With ``cni.connmark_backend: nftables`` (1.23 and later, a node whose iptables is nf_tables) those nat
+connection-mark rules are left out of the iptables tables and written as ``table ip aws-cni`` instead
+(``nft_ruleset``, from v1.23.0's ``nftables_connmark.go``); the mangle and SNAT rules stay.
 
 ip rules (``ip_rules``): 512 ``to <pod IP> lookup main`` for every pod on the node
 (cmd/routed-eni-cni-plugin/driver ``toContainerRulePriority``), 1024 ``fwmark 0x80/0x80 lookup

@@ -3,6 +3,10 @@ its tables and checked before the tracer uses kube-proxy's.
 
 - ``table ip kube-proxy`` (the table kube-proxy's nftables mode writes, kubernetes pkg/proxy/nftables) is read
   by ``hairpin.netfilter.nft`` (the simulator's own nftables model) and run by the same host and engine.
+- ``table ip aws-cni`` (the AWS VPC CNI's connection marks, v1.23+ on an nf_tables node: amazon-vpc-cni-k8s
+  pkg/networkutils/nftables_connmark.go) is read the same way and runs beside kube-proxy's table
+  (``hairpin.netfilter.nft_tables.NftTables``), or alone when kube-proxy runs in iptables mode and an
+  ``iptables-save`` is given.
 - ``table ip filter|nat|mangle|raw|security`` are iptables-nft's tables (other components, such as the AWS VPC
   CNI, still write iptables rules through iptables-nft): nft prints their xtables matches only as comments, so
   they are read from ``iptables-save`` instead; without that file they are left out with a warning.
