@@ -389,3 +389,12 @@ def test_the_kernel_holds_the_sources_expressions() -> None:
                                  (["nft", "list", "chain", "ip", "aws-cni", "snat-mark"], None))  # fmt: skip
     assert _rules(debug) == [BYTECODE["insertCIDRReturnRule"]]
     assert "\t\tcounter packets 0 bytes 0 ip daddr 192.168.0.0/16 return\n" in listed
+
+
+def test_a_written_scenario_keeps_the_backend() -> None:
+    from hairpin.kube.from_cluster import scenario_to_dict
+
+    for s in (with_cni(), with_cni("iptables")):
+        d = scenario_to_dict(s)
+        assert ("connmark_backend" in d["cni"]) == (s.cni.connmark_backend == "nftables")
+        assert scenario.from_dict(d).cni == s.cni
