@@ -168,7 +168,8 @@ def valid_docs(draw: st.DrawFn) -> dict[str, Any]:
         "kube_proxy": {"mode": (mode := draw(st.sampled_from(["iptables", "nftables", "ipvs"]))),
                        # nftables mode is modelled from 1.30 (earlier versions are refused with the file and line)
                        "version": draw(st.sampled_from(["1.30", 1.33] if mode == "nftables" else ["1.18", "1.29", 1.33]))},
-        "cni": {"external_snat": draw(st.booleans()), "nat_outgoing": draw(st.booleans())},
+        "cni": {"external_snat": draw(st.booleans()), "nat_outgoing": draw(st.booleans()),
+                **draw(st.sampled_from([{}, {"version": "1.23", "connmark_backend": "nftables"}]))},
         "nodes": nodes,
         "pods": pods,
         "services": [{
