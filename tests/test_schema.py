@@ -117,8 +117,8 @@ HAIRPIN_ONLY = ("unknown node", "unknown pod", "unknown service", "unknown AZ", 
                 "is in no subnet", "the client calls this load balancer",
                 # which kube-proxy versions (and nftables layouts) are modelled: a set the schema does not list
                 "kube_proxy.version: ",
-                # which VPC CNI versions are modelled (hairpin.kube.cni_layout)
-                "cni.version: ")  # fmt: skip
+                # which VPC CNI versions are modelled (hairpin.kube.cni_layout), and which write table ip aws-cni
+                "cni.version: ", "cni.connmark_backend: nftables is written by")  # fmt: skip
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats(allow_nan=False) | st.text(max_size=6),
@@ -168,7 +168,8 @@ def valid_docs(draw: st.DrawFn) -> dict[str, Any]:
         "kube_proxy": {"mode": (mode := draw(st.sampled_from(["iptables", "nftables", "ipvs"]))),
                        # nftables mode is modelled from 1.30 (earlier versions are refused with the file and line)
                        "version": draw(st.sampled_from(["1.30", 1.33] if mode == "nftables" else ["1.18", "1.29", 1.33]))},
-        "cni": {"external_snat": draw(st.booleans()), "nat_outgoing": draw(st.booleans())},
+        "cni": {"external_snat": draw(st.booleans()), "nat_outgoing": draw(st.booleans()),
+                **draw(st.sampled_from([{}, {"version": "1.23", "connmark_backend": "nftables"}]))},
         "nodes": nodes,
         "pods": pods,
         "services": [{

@@ -19,6 +19,8 @@ from typer.testing import CliRunner
 from hairpin import scenario, sweep
 from hairpin.backends import memo, sim
 from hairpin.cli.main import app
+from hairpin.netfilter.nft_tables import tables_of
+from hairpin.netfilter.stacked import Stacked
 from hairpin.story import RunView
 from test_sim_cache import points  # tests/ is on sys.path (rootdir conftest, no package)
 
@@ -38,10 +40,13 @@ def _outputs(s: scenario.Scenario, n: int, seed: int, fixes: bool, use_memo: boo
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(point=points, seed=st.integers(0, 2**16), n=st.integers(2, 12), fixes=st.booleans())
+@given(point=points, seed=st.integers(0, 2**16), n=st.integers(2, 12), fixes=st.booleans(),
+       cni_nft=st.booleans())  # fmt: skip
 def test_random_scenarios_identical_with_and_without_memo(point: dict[str, Any], seed: int, n: int,
-                                                          fixes: bool) -> None:  # fmt: skip
+                                                          fixes: bool, cni_nft: bool) -> None:  # fmt: skip
     s = sweep.point_scenario(scenario.seed(), point)
+    if cni_nft:  # the VPC CNI's connection marks as table ip aws-cni (cni.connmark_backend)
+        s = replace(s, cni=replace(s.cni, version="1.23", connmark_backend="nftables"))
     on = sim.run(s, n, seed=seed, fixes=fixes, memo=True)
     off = sim.run(s, n, seed=seed, fixes=fixes, memo=False)
     assert json.dumps(on.to_json(all_hops=True)) == json.dumps(off.to_json(all_hops=True))
@@ -58,6 +63,22 @@ def test_seed_identical_in_each_mode_and_the_memo_is_used(mode: str) -> None:
     courses = [m.lookup(i, 0) or m.record(i, 0) for i in range(60)]
     assert m.hits > 0 and m.hits + m.misses == 60  # the comparison above compared memoised connections
     assert sum(isinstance(c, tuple) for c in courses) == m.hits
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_cnis_nftables_connection_marks_identical_and_the_memo_is_used(mode: str) -> None:
+    """cni.connmark_backend nftables: the VPC CNI's table ip aws-cni beside kube-proxy's rules of each mode (its
+    numbers are among memo.constants' texts)."""
+    s = _mode(scenario.seed(), mode)
+    s = replace(s, cni=replace(s.cni, version="1.23", connmark_backend="nftables"))
+    nf = sim.Network(s, verbose=False).hosts["node1"].nf
+    assert isinstance(nf, Stacked) and [t.name for t in tables_of(nf.nft)][-1] == "aws-cni"
+    for seed in (0, 7):
+        assert _outputs(s, 40, seed, True, True) == _outputs(s, 40, seed, True, False), seed
+    m = memo.Memo(sim.Network(s, verbose=False))
+    assert m.off is None
+    [m.lookup(i, 0) or m.record(i, 0) for i in range(60)]
+    assert m.hits > 0 and m.hits + m.misses == 60
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)

@@ -495,7 +495,8 @@ def test_a_table_with_no_rules_and_accept_policies_is_left_out(tmp_path: Path, p
     with pytest.raises(ParseError) as e:  # a drop policy, or a rule (even one that only counts): refused
         nft_node(tmp_path, NFT.read_text() + text)
     assert str(e.value) == (f"{tmp_path / 'ruleset'}:{first}: table inet filter: not modelled (hairpin reads "
-                            "kube-proxy's table ip kube-proxy and iptables-nft's tables through iptables-save)")
+                            "kube-proxy's table ip kube-proxy, the AWS VPC CNI's table ip aws-cni and iptables-nft's tables "
+                            "through iptables-save)")  # fmt: skip
 
 
 def test_the_json_listing_of_an_empty_table_names_its_entry(tmp_path: Path) -> None:
@@ -523,7 +524,8 @@ def test_nft_ruleset_other_tables(tmp_path: Path) -> None:
         nft_node(tmp_path, NFT.read_text() + "table inet firewalld {\n\tchain filter_INPUT {\n\t\ttype filter hook "
                  "input priority filter + 10; policy accept;\n\t\tct state established,related accept\n\t}\n}\n")
     assert str(e.value) == (f"{tmp_path / 'ruleset'}:{first}: table inet firewalld: not modelled (hairpin reads "
-                            "kube-proxy's table ip kube-proxy and iptables-nft's tables through iptables-save)")
+                            "kube-proxy's table ip kube-proxy, the AWS VPC CNI's table ip aws-cni and iptables-nft's tables "
+                            "through iptables-save)")  # fmt: skip
     looped = NFT.read_text().replace("\t\tjump mark-for-masquerade\n", "\t\tjump services\n", 1)
     with pytest.raises(ParseError) as e:
         nft_node(tmp_path, looped)

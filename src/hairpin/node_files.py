@@ -8,8 +8,9 @@ same model the simulator runs, so tracing them gives what ``hairpin reproduce`` 
 - ``ip-route``, ``ip-rule``, ``ip-addr``: the node's routing (``ip -4 route show table all``, ``ip rule``,
   ``ip -4 -o addr``), from the simulator's own routing tables (``hairpin.parsers.iproute.routing_files``);
 - ``ipset-save`` and ``ipvsadm`` (``ipvsadm -Sn``) when kube-proxy runs in IPVS mode;
-- ``nft-ruleset`` (``nft list ruleset``) when kube-proxy runs in nftables mode: ``trace`` reads iptables
-  only, so for that mode the file is there to read, not to trace.
+- ``nft-ruleset`` (``nft list ruleset``) when kube-proxy runs in nftables mode (``table ip kube-proxy``) or
+  the VPC CNI writes its connection marks with nftables (``cni.connmark_backend: nftables``: ``table ip
+  aws-cni``), both when both (``hairpin.kube.node_nft``); ``trace --nft`` reads them beside ``iptables-save``.
 
 An IPv6 scenario's node gets ``ip6tables-save``, ``ip6-route`` and ``ip6-rule`` instead (``ip -6 route show
 table all``, ``ip -6 rule``), the names ``hairpin collect`` gives them.
@@ -30,6 +31,7 @@ def node_files(scenario: Scenario) -> dict[str, dict[str, str]]:
     """``{node name: {file name: text}}`` for every node of the scenario."""
     from hairpin.backends.sim import Network
     from hairpin.host import LinuxHost
+    from hairpin.kube import node_nft
     from hairpin.parsers.iproute import routing_files
 
     net = Network(scenario, verbose=False)
@@ -50,9 +52,7 @@ def node_files(scenario: Scenario) -> dict[str, dict[str, str]]:
 
             files["ipset-save"] = ns.ipsets
             files["ipvsadm"] = dump(virtual_servers(scenario, ns.name))
-        elif scenario.kube_proxy.mode == "nftables":
-            from hairpin.kube.nftables import ruleset
-
-            files["nft-ruleset"] = ruleset(scenario, ns.name)
+        if nft_text := node_nft(scenario, ns.name):
+            files["nft-ruleset"] = nft_text
         out[ns.name] = files
     return out

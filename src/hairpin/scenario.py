@@ -260,6 +260,18 @@ def _cni_version(r: _Reader) -> str:
     return version
 
 
+def _cni_backend(r: _Reader, version: str) -> str:
+    """``cni.connmark_backend``, refused here (with the file and line) for a release without the nftables form."""
+    from hairpin.kube.cni_layout import BACKENDS, check_backend
+
+    backend = r.choice("connmark_backend", BACKENDS, "iptables")
+    try:
+        check_backend(version, backend)
+    except ScenarioError as e:
+        raise r.error("connmark_backend", e.message.removeprefix("cni.connmark_backend: ")) from None
+    return backend
+
+
 def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | None = None) -> Scenario:
     """Validate ``data`` (a parsed scenario document) and build the Scenario.
 
@@ -301,7 +313,8 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
         c.get("name", str, default="aws-vpc-cni"),
         c.get("external_snat", bool, default=False),
         c.get("nat_outgoing", bool, default=False),
-        _cni_version(c),
+        version := _cni_version(c),
+        _cni_backend(c, version),
     )
     c.done()
     az_names = {az.name for az in azs}

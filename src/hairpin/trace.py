@@ -55,7 +55,7 @@ from hairpin.ipvs import IpvsTable
 from hairpin.model.net import Flags, Packet, addr_int, ip_int, ip_str, is_v6
 from hairpin.model.trace import ASYMMETRIC_WHY, Leg, Outcome, RuleStep, Trace
 from hairpin.netfilter.evaluate import MAX_EVALUATIONS
-from hairpin.netfilter.nft import NftTable
+from hairpin.netfilter.nft_tables import Nft, has_table
 from hairpin.netfilter.rules import Ruleset
 from hairpin.parsers import conntrack_list, forms, iproute, ipset, iptables_check, ipvsadm, sockets
 from hairpin.parsers.conntrack_list import CtEntry
@@ -147,7 +147,8 @@ class Node:
     links: set[str] = field(default_factory=set)  # every interface the files name (empty: not checked)
     forms: dict[str, str] = field(default_factory=dict)  # kind -> "FILE: the form read"
     listening: list[Listener] | None = None  # ``ss -ltnu``'s sockets (hairpin.parsers.sockets); None: unknown
-    nft: NftTable | None = None  # kube-proxy's nftables mode: ``nft list ruleset``'s table ip kube-proxy
+    #: ``nft list ruleset``'s table ip kube-proxy (kube-proxy's nftables mode) and/or the VPC CNI's table ip aws-cni
+    nft: Nft | None = None
     nft_warnings: list[str] = field(default_factory=list)
     conntrack: list[CtEntry] | None = None  # ``conntrack -L``: entries loaded before each trace
     #: iptables-legacy's tables beside iptables-nft's (``ruleset``): both backends' hooks, every order traced
@@ -233,11 +234,12 @@ class Node:
             ct = conntrack_list.parse(iproute.read_text(conntrack_file), str(conntrack_file), family)
             nf.forms["conntrack"] = (f"{conntrack_file}: conntrack -L{' -f ipv6' if family == 6 else ''} ({len(ct)} "
                                      f"{'IPv6 ' if family == 6 else ''}tcp/udp entries)")  # fmt: skip
+        kp_nft = has_table(nft, "kube-proxy")  # kube-proxy's nftables mode (the CNI's table alone: not)
         rulesets = [rs] + ([legacy_rs] if legacy_rs is not None else [])
         kp = unseen.kube_proxy_chain(rulesets)
         if ipt:
             dash_s = all(f.startswith(("iptables -S", "ip6tables -S")) for f in read_forms)
-            rs.warnings += unseen.missing_tables(rulesets, kp, dash_s, nft is not None, [str(f) for f in ipt],
+            rs.warnings += unseen.missing_tables(rulesets, kp, dash_s, kp_nft, [str(f) for f in ipt],
                                                   nf.routing.routing)  # fmt: skip
         found = unseen.datapaths(rulesets, nf.links)
         no_ipvs = unseen.ipvs_not_given(rulesets, nf.links, ipvs is not None)
@@ -246,9 +248,9 @@ class Node:
                              "IPv4's", str(ipvs_file))  # fmt: skip
         return cls(rs, nf.routing, name, sets, ipvs, nf.links, nf.forms, listening, nft, nft_warnings, ct,
                    legacy_rs, family=family, not_modelled=[n for n, _ in found] + ([no_ipvs[0]] if no_ipvs else []),
-                   datapath_warnings=unseen.datapath_warnings(found, nft is not None or kp is not None)
+                   datapath_warnings=unseen.datapath_warnings(found, kp_nft or kp is not None)
                    + ([no_ipvs[1]] if no_ipvs else []),
-                   link_kinds=nf.kinds, kube_proxy=nft is not None or ipvs is not None or kp is not None)  # fmt: skip
+                   link_kinds=nf.kinds, kube_proxy=kp_nft or ipvs is not None or kp is not None)  # fmt: skip
 
     @staticmethod
     def find(directory: str | Path, family: int = 4) -> dict[str, Path]:
@@ -353,7 +355,7 @@ def trace(node: Node, packet: Packet, iif: str | None, *, reply: bool = False) -
                 + list(node.nft_warnings))
     results = 1
     asked: list[legacy.OrderKey] = []
-    if node.legacy is None and (node.nft is None or not node.ruleset.tables):
+    if node.legacy is None and (not has_table(node.nft, "kube-proxy") or not node.ruleset.tables):
         outcomes, cut = paths()
     else:  # tables of equal priority whose order no dump records: both iptables backends, or kube-proxy's nft table
         warnings += node.legacy.warnings if node.legacy is not None else []

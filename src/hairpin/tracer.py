@@ -27,6 +27,7 @@ from hairpin.model.trace import Decision, Event, Leg, Outcome
 from hairpin.netfilter.backends import Backends
 from hairpin.netfilter.evaluate import Evaluator, Step, Verdict
 from hairpin.netfilter.nft import NftTable
+from hairpin.netfilter.nft_tables import tables_of
 from hairpin.netfilter.rules import Rule
 from hairpin.netfilter.stacked import Stacked
 from hairpin.netfilter.targets import reject_reply6
@@ -139,7 +140,7 @@ class Tracer:
         self.host.nf = Stacked(ipt, node.nft, self._order) if node.nft is not None else ipt
         #: the evaluators whose work is budgeted per outcome (hairpin.trace): each backend's, and kube-proxy's nft table
         inner = [self.backends.nft, self.backends.legacy] if self.backends is not None else [ipt]
-        self.evaluators: list[Evaluator | NftTable] = [e for e in (*inner, node.nft) if e is not None]
+        self.evaluators: list[Evaluator | NftTable] = [e for e in inner if e is not None] + tables_of(node.nft)
         self.walk: list[tuple[str, list[Step]]] | None = None
         self.undecided: list[str] = []
         self.host.watch = self._watch

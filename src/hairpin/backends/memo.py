@@ -118,15 +118,14 @@ class _Tap(random.Random):
 
 def constants(net: Network) -> list[int]:
     """Every port number a rule, a socket or the simulator may compare a port with (sorted): the
-    decimal numbers of the scenario, of every namespace's iptables, ipset and nft text, the IPVS virtual
+    decimal numbers of the scenario, of every namespace's iptables, ipset and nft text (kube-proxy's and the CNI's), the IPVS virtual
     servers and listeners, and the simulator's own ranges.  More numbers only make cells finer."""
     texts = [repr(net.scenario)]
     for ns in net.topology.namespaces:
         texts += [ns.iptables, ns.ipsets]
-    if net.scenario.kube_proxy.mode == "nftables":
-        from hairpin.kube.nftables import ruleset
+    from hairpin.kube import node_nft  # kube-proxy's table ip kube-proxy and the VPC CNI's table ip aws-cni
 
-        texts += [ruleset(net.scenario, ns.name) for ns in net.topology.namespaces if ns.role == "node"]
+    texts += [node_nft(net.scenario, ns.name) for ns in net.topology.namespaces if ns.role == "node"]
     found = set(_CODE_PORTS)
     for text in texts:
         found.update(n for n in map(int, _NUMBER.findall(text)) if n <= 0xFFFF)

@@ -25,6 +25,7 @@ from hairpin.aws.vpc import VpcRouter
 from hairpin.backends.memo import Course, Memo
 from hairpin.engine import Engine
 from hairpin.host import Fabric, LinuxHost
+from hairpin.kube import node_nft
 from hairpin.model.hop import Hop
 from hairpin.model.net import Endpoint, Flags, Packet, addr_int, ip_str
 from hairpin.notes import Note
@@ -230,14 +231,15 @@ class Network(Fabric):
                 from hairpin.netfilter.matches import keep_recent_lists
 
                 keep_recent_lists(self.hosts[ns.name])
-            if ns.role == "node" and scenario.kube_proxy.mode == "nftables":  # kube-proxy's table ip kube-proxy
-                from hairpin.kube.nftables import ruleset as nft_ruleset
-                from hairpin.netfilter.nft import parse as nft_parse
+            if ns.role == "node" and (nft_text := node_nft(scenario, ns.name)):
+                # kube-proxy's table ip kube-proxy (nftables mode) and the VPC CNI's table ip aws-cni
+                # (cni.connmark_backend: nftables) on the node's hooks, beside its iptables tables
                 from hairpin.netfilter.stacked import Stacked
+                from hairpin.parsers.nft_ruleset import read_tables
 
                 h = self.hosts[ns.name]
                 assert isinstance(h, LinuxHost)
-                h.nf = Stacked(h.nf, nft_parse(nft_ruleset(scenario, ns.name), f"{ns.name}.nft"))
+                h.nf = Stacked(h.nf, read_tables(nft_text, f"{ns.name}.nft"))
         if not caching:  # every cache off: routing decisions and per-flow-class verdicts (tests compare)
             for h in self.hosts.values():
                 h.routing.caching = False

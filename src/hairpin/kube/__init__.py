@@ -7,6 +7,8 @@ rules a node keeps for Services.
 - ``kubelet``: the few rules kubelet keeps beside kube-proxy's;
 - ``ipvs``: kube-proxy's IPVS mode (virtual servers, ipsets and the iptables rules around them);
 - ``nftables``: kube-proxy's nftables mode (table ip kube-proxy);
+- ``node_nft``: the node's nftables tables in ONE ``nft list ruleset`` text: kube-proxy's (nftables mode) and
+  the VPC CNI's ``table ip aws-cni`` (``cni.connmark_backend: nftables``, ``hairpin.kube.cni.nft_ruleset``);
 - ``node_iptables``: all of them in ONE iptables-save text, as ``iptables-save`` on a real EKS node
   shows them (tables mangle, nat, filter).  The simulator parses it; the lab loads it with
   ``iptables-restore``.
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 from hairpin.scenario import Scenario
 
-__all__ = ["node_iptables"]
+__all__ = ["node_iptables", "node_nft"]
 
 #: Empty chains the iptables canary monitors create (kube-proxy's and kubelet's ``ipt.Monitor``,
 #: pkg/util/iptables/iptables.go): they show in every table they watch.
@@ -50,3 +52,19 @@ def node_iptables(scenario: Scenario, node: str) -> str:
     t.merge(kubelet.tables(scenario, node))
     t.merge(cni.tables(scenario, node))
     return t.render(("mangle", "nat", "filter"))
+
+
+def node_nft(scenario: Scenario, node: str) -> str:
+    """kube-proxy's ``table ip kube-proxy`` (nftables mode) and the VPC CNI's ``table ip aws-cni``
+    (``cni.connmark_backend: nftables``) of ``node``, one after the other as ``nft list ruleset`` lists
+    them; "" when the node has neither.  iptables-nft's own tables (what ``node_iptables`` holds) are left
+    out: ``iptables-save`` shows them."""
+    from hairpin.kube import cni
+
+    texts = []
+    if scenario.kube_proxy.mode == "nftables":
+        from hairpin.kube.nftables import ruleset
+
+        texts.append(ruleset(scenario, node))
+    texts.append(cni.nft_ruleset(scenario, node))
+    return "".join(texts)

@@ -22,6 +22,9 @@ AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS.  The default, 1.7 (the seed's era):
 Later layouts add the vlan rules, nat PREROUTING ``-i eni+ -> AWS-CONNMARK-CHAIN-0`` ("AWS, outbound
 connections") that connmarks connections leaving the VPC CIDR ("AWS, CONNMARK" ``--set-xmark``), the
 "AWS, CONNMARK" restore in nat PREROUTING, and (1.16 and later) single chains of RETURN rules.
+With ``cni.connmark_backend: nftables`` (1.23 and later, a node whose iptables is nf_tables) those nat
+connection-mark rules are left out of the iptables tables and written as ``table ip aws-cni`` instead
+(``nft_ruleset``, from v1.23.0's ``nftables_connmark.go``); the mangle and SNAT rules stay.
 
 ip rules (``ip_rules``): 512 ``to <pod IP> lookup main`` for every pod on the node
 (cmd/routed-eni-cni-plugin/driver ``toContainerRulePriority``), 1024 ``fwmark 0x80/0x80 lookup
@@ -54,6 +57,7 @@ __all__ = [
     "host_veth_name",
     "ip_rules",
     "iptables_save",
+    "nft_ruleset",
     "tables",
 ]
 
@@ -119,10 +123,11 @@ def tables(scenario: Scenario, node: str) -> Tables:
     _chains(t, "AWS-SNAT-CHAIN", lay, cidrs, lay.snat_comment, snat, external)
     if not external:
         t.add("nat", "POSTROUTING", f"{comment(lay.snat_comment)} -j AWS-SNAT-CHAIN-0")
-    if lay.nat_connmark and not (external and lay.connmark_chain_deleted_on_external_snat):
+    nft = scenario.cni.connmark_backend == "nftables"  # the nat connection marks are table ip aws-cni's
+    if lay.nat_connmark and not nft and not (external and lay.connmark_chain_deleted_on_external_snat):
         _chains(t, "AWS-CONNMARK-CHAIN", lay, cidrs, lay.connmark_comment,
                 f"{comment('AWS, CONNMARK')} -j CONNMARK --set-xmark {mark}/{mark}", external)  # fmt: skip
-    if lay.nat_connmark and not external:
+    if lay.nat_connmark and not external and not nft:
         state = " -m state --state NEW" if lay.state_new else ""
         outbound = comment("AWS, outbound connections")
         t.add("nat", "PREROUTING", f"-i eni+ {outbound}{state} -j AWS-CONNMARK-CHAIN-0")
@@ -173,3 +178,42 @@ def _nat_outgoing(t: Tables, scenario: Scenario, node: str) -> None:
 def iptables_save(scenario: Scenario, node: str) -> str:
     """The ``*mangle`` and ``*nat`` text of the CNI on ``node``, as iptables-save prints it."""
     return tables(scenario, node).render(("mangle", "nat"))
+
+
+def nft_ruleset(scenario: Scenario, node: str) -> str:
+    """``table ip aws-cni`` on ``node`` as ``nft list ruleset`` prints it, with ``cni.connmark_backend:
+    nftables`` ("" otherwise, and with external SNAT: ``nftConnmark.Cleanup`` deletes the table).
+
+    aws/amazon-vpc-cni-k8s v1.23.0 ``pkg/networkutils/nftables_connmark.go``: ``nftConnmark.Setup`` adds the
+    table, the base chain ``nat-prerouting`` (``type nat hook prerouting``, ``nftBasePriority`` -90, which
+    nft prints as ``dstnat + 10``; policy accept) and the regular chain ``snat-mark``, in that order;
+    ``ensureBaseChainRules`` writes ``fib daddr type local return`` (``addFibLocalReturnRule``),
+    ``iifname "eni*" counter jump snat-mark`` (``addJumpRule``: the 3 bytes of the veth prefix, which nft
+    prints as a wildcard) and ``counter meta mark set ct mark & 0x80`` (``addRestoreRule``);
+    ``ensureConnmarkChainRules`` inserts ``counter ip daddr CIDR return`` for each of the VPC CIDRs and
+    AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS (``insertCIDRReturnRule``, at the top) and appends ``counter ct mark
+    set ct mark | 0x80`` (``addSetMarkRule``).  The text is what ``nft list ruleset`` (nftables 1.0.6) gave
+    back for those expressions on a fresh table (tests/test_cni_nft.py loads it in a namespace)."""
+    scenario.node(node)
+    if scenario.cni.connmark_backend != "nftables" or scenario.cni.external_snat:
+        return ""
+    mark = f"{CONNMARK:#010x}"
+    counter = "counter packets 0 bytes 0"
+    cidrs = [scenario.vpc.cidr]
+    lines = [
+        "table ip aws-cni {",
+        "\tchain nat-prerouting {",
+        "\t\ttype nat hook prerouting priority dstnat + 10; policy accept;",
+        "\t\tfib daddr type local return",
+        f'\t\tiifname "eni*" {counter} jump snat-mark',
+        f"\t\t{counter} meta mark set ct mark & {mark}",
+        "\t}",
+        "",
+        "\tchain snat-mark {",
+        # each CIDR rule is inserted at the top (InsertRule): the last inserted is listed first
+        *(f"\t\t{counter} ip daddr {cidr} return" for cidr in reversed(cidrs)),
+        f"\t\t{counter} ct mark set ct mark | {mark}",
+        "\t}",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"

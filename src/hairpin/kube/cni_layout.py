@@ -22,9 +22,15 @@ AWS_VPC_K8S_CNI_CONNMARK so ``defaultConnmark`` 0x80).  The boundaries (details 
   set-mark rule last.
 - ``1.23``: PR #3588 (commit 70be55a39, v1.23.0) moved the connection-mark rules into ``Connmark``
   (``iptables_connmark.go``): the RETURN rules' comment became "AWS CONNMARK CHAIN" (was "AWS CONNMARK
-  CHAIN, VPC CIDR"), and with external SNAT the chain itself is deleted.  On a node whose ``iptables
-  --version`` says nf_tables (``iptableswrapper.GetIptablesMode``) v1.23 writes these marks as nftables
-  ``table ip aws-cni`` instead (``nftables_connmark.go``); hairpin writes the iptables backend's rules.
+  CHAIN, VPC CIDR"), and with external SNAT the chain itself is deleted.  ``NewConnmark`` picks the backend
+  from ``iptables --version`` (``iptableswrapper.GetIptablesMode``/``parseIptablesMode``: any output without
+  "legacy" is nf_tables): on an nf_tables node (EKS's Amazon Linux 2023 AMI installs iptables-nft,
+  awslabs/amazon-eks-ami ``templates/al2023/provisioners/install-worker.sh``) the connection marks are the
+  nftables ``table ip aws-cni`` instead (``nftables_connmark.go``, the scenario's ``cni.connmark_backend:
+  nftables``; its text: ``hairpin.kube.cni.nft_ruleset``).  Only the nat connection-mark rules move; the
+  SNAT chain and the mangle CONNMARK rules stay iptables rules (``network.go``).  Each backend's ``Setup``
+  deletes the other's rules once (``cleanupIptablesConnmarkRules``, ``cleanupNFTStaleRules``), so a node
+  holds one form.  Unchanged in the snapshot after v1.23.0 (b52188387, "Prepare v1.23.1 release").
 
 The ip rules (512 to a pod, 1024 fwmark, 1536 from a secondary-ENI pod) and the pod routes are the same in
 every release read (cmd/routed-eni-cni-plugin/driver ``setupIPBasedContainerRouteRules``).
@@ -37,7 +43,17 @@ from dataclasses import dataclass
 from hairpin.errors import ScenarioError
 from hairpin.kube import layout as kube_layout
 
-__all__ = ["DEFAULT", "LAYOUTS", "NEWEST_READ", "CniLayout", "layout_for", "note", "parse_version"]
+__all__ = [
+    "BACKENDS",
+    "DEFAULT",
+    "LAYOUTS",
+    "NEWEST_READ",
+    "CniLayout",
+    "check_backend",
+    "layout_for",
+    "note",
+    "parse_version",
+]
 
 #: the scenario's default: the seed's era
 DEFAULT = "1.7"
@@ -45,6 +61,8 @@ DEFAULT = "1.7"
 NEWEST_READ = 23
 #: the oldest release modelled
 OLDEST = 7
+#: ``cni.connmark_backend``: the label values of aws-node's ``awscni_connmark_backend`` metric (``NewConnmark``)
+BACKENDS = ("iptables", "nftables")
 
 
 def parse_version(version: str) -> tuple[int, int]:
@@ -75,6 +93,8 @@ class CniLayout:
     connmark_comment: str = "AWS CONNMARK CHAIN, VPC CIDR"
     #: with external SNAT the connmark chain is deleted (v1.23 ``iptablesConnmark.Cleanup``), not left empty
     connmark_chain_deleted_on_external_snat: bool = False
+    #: the connection marks may be written as ``table ip aws-cni`` (v1.23 ``nftConnmark``)
+    nft_connmark: bool = False
 
 
 LAYOUTS: tuple[CniLayout, ...] = (
@@ -83,7 +103,7 @@ LAYOUTS: tuple[CniLayout, ...] = (
     CniLayout(12, "PR #2026, v1.12.1: no -m state --state NEW", single_chain=False),
     CniLayout(16, "PR #2697, v1.16.0: single chains with RETURN rules"),
     CniLayout(23, "PR #3588, v1.23.0: Connmark backends", connmark_comment="AWS CONNMARK CHAIN",
-              connmark_chain_deleted_on_external_snat=True),
+              connmark_chain_deleted_on_external_snat=True, nft_connmark=True),
 )  # fmt: skip
 
 
@@ -108,3 +128,12 @@ def note(version: str) -> str | None:
     if minor != lay.minor:
         return f"VPC CNI 1.{minor} writes the host rules of 1.{lay.minor} (unchanged since then: {lay.source})"
     return None
+
+
+def check_backend(version: str, backend: str) -> None:
+    """Refuse ``connmark_backend`` nftables with a release that has only the iptables form (before v1.23.0)."""
+    lay = layout_for(version)
+    if backend == "nftables" and not lay.nft_connmark:
+        first = min(lay.minor for lay in LAYOUTS if lay.nft_connmark)
+        raise ScenarioError(f'cni.connmark_backend: nftables is written by VPC CNI 1.{first} and later '
+                            f'(PR #3588, v1.23.0: table ip aws-cni); cni.version is "{version}"')  # fmt: skip

@@ -507,8 +507,14 @@ def scenario_to_dict(s: Scenario) -> dict[str, Any]:
             "tcp_syn_linear_timeouts": s.kernel.tcp_syn_linear_timeouts,
         },
         "kube_proxy": {"mode": s.kube_proxy.mode, "version": s.kube_proxy.version},
-        "cni": {"name": s.cni.name, "external_snat": s.cni.external_snat, "nat_outgoing": s.cni.nat_outgoing,
-                "version": s.cni.version},
+        "cni": {
+            "name": s.cni.name,
+            "external_snat": s.cni.external_snat,
+            "nat_outgoing": s.cni.nat_outgoing,
+            "version": s.cni.version,
+            # written only when it is not the default, so that the files of iptables nodes stay as they were
+            **({"connmark_backend": s.cni.connmark_backend} if s.cni.connmark_backend != "iptables" else {}),
+        },
         "nodes": [
             {"name": n.name, "ip": n.ip, "az": n.az, **({"labels": labels(n.labels)} if n.labels else {})}
             for n in s.nodes

@@ -81,6 +81,9 @@ class Cni:
     nat_outgoing: bool = False
     #: the VPC CNI release ("1.NN") whose host rules hairpin writes (hairpin.kube.cni_layout); the seed's era
     version: str = "1.7"
+    #: where aws-node writes its connection-mark rules (v1.23 ``Connmark``): "iptables" (nat PREROUTING and
+    #: AWS-CONNMARK-CHAIN-0) or "nftables" (``table ip aws-cni``, on a node whose iptables is nf_tables)
+    connmark_backend: str = "iptables"
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,10 @@ writes, see ``hairpin.kube.nftables``):
   tracer can branch on it as on the iptables statistic match;
 - ``meta l4proto P dnat ip to numgen random mod N map { 0 : A . P, ... }`` (kube-proxy 1.36+): DNAT to
   element i with probability exactly 1/N, drawn the same way;
+- the AWS VPC CNI's ``table ip aws-cni`` (``hairpin.kube.cni.nft_ruleset``): ``iifname "NAME"`` and
+  ``iifname "PREFIX*"`` (the input interface, by name or prefix; none on a locally made packet),
+  ``ct mark set ct mark | M`` and ``meta mark set ct mark & M`` (the whole packet mark replaced); both read
+  the conntrack entry, and without one (``nft_ct_get_eval``: NFT_BREAK) the rule stops there;
 - statements: ``meta mark set meta mark | M`` / ``^ M``, ``meta l4proto P dnat to A:P`` (DNAT),
   ``masquerade [fully-random]``, ``reject``, ``drop``, ``accept``, ``return``; ``counter`` (with its numbers
   or a name) counts and is otherwise ignored, as is a trailing ``comment "..."``.
@@ -44,6 +48,7 @@ from typing import Any
 from hairpin.errors import ParseError
 from hairpin.model.net import addr_int, ip_int, net_of
 from hairpin.netfilter.evaluate import Context, NatAction, Step, Verdict, over_budget
+from hairpin.netfilter.matches import has_ct
 from hairpin.netfilter.rules import Rule
 from hairpin.text import split_lines
 
@@ -229,6 +234,19 @@ class NftTable:
                 to_addr, _, to_port = step[2 + _draw(len(step) - 2, rule, ctx)].partition(":")
                 self._steps.append(Step(rule.as_rule(), "DNAT", f"nft {rule.text}"))
                 return Verdict("ACCEPT", rule.as_rule(), NatAction("DNAT", "dst", int(to_addr), int(to_port)))
+            elif op == "iifname":
+                name = step[1]
+                if ctx.iif is None or not (ctx.iif.startswith(name[:-1]) if name.endswith("*") else ctx.iif == name):
+                    return "continue"
+            elif op in ("ctmarkor", "markfromct"):
+                if not has_ct(ctx):  # nft_ct_get_eval without an entry: NFT_BREAK, the rule ends here
+                    return "continue"
+                if op == "ctmarkor":
+                    ctx.ctmark |= int(step[1])
+                    self._steps.append(Step(rule.as_rule(), f"ctmark={ctx.ctmark:#x}", f"nft {rule.text}"))
+                else:
+                    ctx.mark = ctx.ctmark & int(step[1])
+                    self._steps.append(Step(rule.as_rule(), f"mark={ctx.mark:#x} (from ctmark)", f"nft {rule.text}"))
             elif op in ("markor", "markxor"):
                 ctx.mark = ctx.mark | int(step[1]) if op == "markor" else ctx.mark ^ int(step[1])
                 # a non-terminating statement that acted, noted as the iptables MARK target is
@@ -277,6 +295,9 @@ _STATEMENTS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"numgen random mod (\d+) vmap \{ ([^}]*) \}"), "numgen"),
     (re.compile(rf"meta mark set meta mark \| {_NUM}"), "markor"),
     (re.compile(rf"meta mark set meta mark \^ {_NUM}"), "markxor"),
+    (re.compile(r'iifname "([\w.@:-]+\*?)"'), "iifname"),
+    (re.compile(rf"ct mark set ct mark \| {_NUM}"), "ctmarkor"),
+    (re.compile(rf"meta mark set ct mark & {_NUM}"), "markfromct"),
     (re.compile(r"meta l4proto (tcp|udp|sctp) dnat (?:ip6 )?to (\d+\.\d+\.\d+\.\d+|\[[0-9a-fA-F:.]+\]):(\d+)"), "dnat"),
     (re.compile(r"meta l4proto (tcp|udp|sctp) dnat ip6? to numgen random mod (\d+) map \{ ([^}]*) \}"), "dnatmap"),
     (re.compile(r"masquerade( fully-random)?"), "masq"),
@@ -308,7 +329,7 @@ def _compile(text: str, file: str, line: int) -> tuple[tuple[str, ...], ...]:
             steps.append(("inset", g[0], (g[1] or "==").strip(), g[2] or "", g[3] or ""))
         elif kind == "markeq":
             steps.append(("markeq", str(int(g[0], 0)), str(int(g[2], 0)), g[1]))
-        elif kind in ("markor", "markxor"):
+        elif kind in ("markor", "markxor", "ctmarkor", "markfromct"):
             steps.append((kind, str(int(g[0], 0))))
         elif kind == "vmap3":
             steps.append(("vmap", "addr.proto.port", g[0]))

@@ -1,9 +1,11 @@
 """kube-proxy's nftables table and iptables' tables on the same hooks: the kernel's order between them.
 
 ``Stacked`` runs iptables' tables (one backend's ``Evaluator``, or both backends' ``Backends``) and kube-proxy's
-``NftTable`` (``hairpin.netfilter.nft``) at each hook in priority order, and at the nat hooks, where both sit at
-the same priority, in the order the simulator fixes or the order ``hairpin trace`` asks for (its docstring says
-what the kernel does and how it was checked).
+``NftTable`` (``hairpin.netfilter.nft``), or kube-proxy's and the AWS VPC CNI's ``table ip aws-cni`` together
+(``hairpin.netfilter.nft_tables.NftTables``), at each hook in priority order, and at the nat hooks, where
+kube-proxy's and iptables' sit at the same priority, in the order the simulator fixes or the order ``hairpin
+trace`` asks for (its docstring says what the kernel does and how it was checked).  The CNI's nat chain, at
+-90, runs after both (when neither made a binding) in every order.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from functools import partial
 
 from hairpin.netfilter.backends import Backends, run_in_order
 from hairpin.netfilter.evaluate import Context, Evaluator, Reads, Verdict
-from hairpin.netfilter.nft import NftTable
+from hairpin.netfilter.nft_tables import Nft
 
 __all__ = ["IPT_NAT_PRIORITY", "KUBE_PROXY", "Stacked"]
 
@@ -58,7 +60,7 @@ class Stacked(Evaluator):
       priority order (nf_hook_entries_grow), before or after iptables'.
     """
 
-    def __init__(self, iptables: Evaluator | None, nft: NftTable,
+    def __init__(self, iptables: Evaluator | None, nft: Nft,
                  order: Callable[[str, str, str, str], bool] | None = None) -> None:  # fmt: skip
         self.iptables = iptables
         self.nft = nft

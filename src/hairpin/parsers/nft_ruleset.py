@@ -3,6 +3,10 @@ its tables and checked before the tracer uses kube-proxy's.
 
 - ``table ip kube-proxy`` (the table kube-proxy's nftables mode writes, kubernetes pkg/proxy/nftables) is read
   by ``hairpin.netfilter.nft`` (the simulator's own nftables model) and run by the same host and engine.
+- ``table ip aws-cni`` (the AWS VPC CNI's connection marks, v1.23+ on an nf_tables node: amazon-vpc-cni-k8s
+  pkg/networkutils/nftables_connmark.go) is read the same way and runs beside kube-proxy's table
+  (``hairpin.netfilter.nft_tables.NftTables``), or alone when kube-proxy runs in iptables mode and an
+  ``iptables-save`` is given.
 - ``table ip filter|nat|mangle|raw|security`` are iptables-nft's tables (other components, such as the AWS VPC
   CNI, still write iptables rules through iptables-nft): nft prints their xtables matches only as comments, so
   they are read from ``iptables-save`` instead; without that file they are left out with a warning.
@@ -27,18 +31,22 @@ from typing import Any
 
 from hairpin.errors import ParseError
 from hairpin.netfilter.nft import NftTable, parse
+from hairpin.netfilter.nft_tables import Nft, NftTables, tables_of
 from hairpin.parsers.chain_depth import NFT_NESTING, Loop, deepest, heights, post_order, shown
 from hairpin.reading import long_number, number_error, refusing_long_numbers
 from hairpin.text import split_lines
 
-__all__ = ["read_nft"]
+__all__ = ["CNI_TABLE", "read_nft", "read_tables"]
 
 _TABLE = re.compile(r"^table\s+(\w+)\s+([\w.-]+)\s*\{")
 _IPTABLES_NFT = {"filter", "nat", "mangle", "raw", "security"}
+#: the AWS VPC CNI's table (v1.23+ on an nf_tables node: amazon-vpc-cni-k8s pkg/networkutils/nftables_connmark.go
+#: ``nftTableName``), IPv4 only (``UpdateHostSNATRules`` writes no connection marks for IPv6)
+CNI_TABLE = "aws-cni"
 
 
 @refusing_long_numbers
-def read_nft(text: str, file: str, have_iptables: bool, family: int = 4) -> tuple[NftTable | None, str, list[str]]:
+def read_nft(text: str, file: str, have_iptables: bool, family: int = 4) -> tuple[Nft | None, str, list[str]]:
     """kube-proxy's table, the form read, and warnings for the tables left out.  No kube-proxy table and an
     iptables-save given: None (an iptables-mode node whose ruleset holds only iptables-nft's tables).  ``family``
     6 reads kube-proxy's IPv6 table (``table ip6 kube-proxy``, which a dual-stack node's kube-proxy writes beside
@@ -53,8 +61,8 @@ def read_nft(text: str, file: str, have_iptables: bool, family: int = 4) -> tupl
             raise
         raise ParseError(f"nft -j entry {entry_of.get(e.line, 0)}: {e.message}", file) from None
     if entry_of is not None:
-        if table is not None:
-            for c in table.chains.values():
+        for one in tables_of(table):
+            for c in one.chains.values():
                 c.rules[:] = [dataclasses.replace(r, line=entry_of.get(r.line, 0)) for r in c.rules]
         form = form.replace("nft list ruleset", "nft -j list ruleset")
         warnings = [re.sub(r":(\d+): ", lambda m: f": entry {entry_of.get(int(m.group(1)), 0)}: ", w, count=1)
@@ -62,7 +70,7 @@ def read_nft(text: str, file: str, have_iptables: bool, family: int = 4) -> tupl
     return table, form, warnings
 
 
-def _read_text(text: str, file: str, have_iptables: bool, ours: str = "ip") -> tuple[NftTable | None, str,
+def _read_text(text: str, file: str, have_iptables: bool, ours: str = "ip") -> tuple[Nft | None, str,
                                                                                      list[str]]:  # fmt: skip
     lines = split_lines(text)
     blocks: list[tuple[str, str, int, int]] = []  # family, name, first line, last line (1-based)
@@ -86,6 +94,7 @@ def _read_text(text: str, file: str, have_iptables: bool, ours: str = "ip") -> t
     if depth != 0 or current is not None:
         raise ParseError("the last table is not closed", file, len(lines))
     found: NftTable | None = None
+    cni_table: NftTable | None = None  # the AWS VPC CNI's connection marks (v1.23 nftConnmark)
     warnings: list[str] = []
     theirs: list[str] = []  # iptables-nft's tables
     for family, name, first, last in blocks:
@@ -100,16 +109,28 @@ def _read_text(text: str, file: str, have_iptables: bool, ours: str = "ip") -> t
                 warnings.append(f"{where}: table {ours} {name} is iptables-nft's: its rules are left out; give the "
                                 f"node's {save} too to trace them")  # fmt: skip
             continue
-        if (family, name) != (ours, "kube-proxy") and _inert(lines[first:last - 1]):
+        if (family, name) not in ((ours, "kube-proxy"), ("ip", CNI_TABLE)) and _inert(lines[first : last - 1]):
             warnings.append(f"{where}: table {family} {name}: no rules (its chains are empty, their policies accept): "
                             "it cannot act on a packet")  # fmt: skip
             continue
-        if (family, name) != (ours, "kube-proxy"):
-            raise ParseError(f"table {family} {name}: not modelled (hairpin reads kube-proxy's table {ours} kube-proxy "
-                             "and iptables-nft's tables through iptables-save)", file, first)  # fmt: skip
+        if (family, name) not in ((ours, "kube-proxy"), ("ip", CNI_TABLE)):
+            cni = f", the AWS VPC CNI's table ip {CNI_TABLE}" if ours == "ip" else ""
+            raise ParseError(f"table {family} {name}: not modelled (hairpin reads kube-proxy's table {ours} kube-proxy"
+                             f"{cni} and iptables-nft's tables through iptables-save)", file, first)  # fmt: skip
         body = "\n" * (first - 1) + "\n".join(lines[first - 1 : last])
+        if name == CNI_TABLE:
+            cni_table = parse(body, file)
+            _check_loops(cni_table, file)
+            continue
         found = parse(body, file)
+    if cni_table is not None and found is not None:
+        _check_loops(found, file)
+        both = f"nft list ruleset (table {ours} kube-proxy, table ip {CNI_TABLE})"
+        return NftTables([found, cni_table]), both, warnings
     if found is None:
+        if have_iptables and cni_table is not None:
+            return cni_table, (f"nft list ruleset (table ip {CNI_TABLE}; no table {ours} kube-proxy: iptables mode, "
+                               "rules from iptables-save)"), warnings  # fmt: skip
         if have_iptables:
             return None, f"nft list ruleset (no table {ours} kube-proxy: iptables mode, rules from iptables-save)", \
                 warnings
@@ -120,6 +141,24 @@ def _read_text(text: str, file: str, have_iptables: bool, ours: str = "ip") -> t
         raise ParseError(f"no table {ours} kube-proxy (kube-proxy's nftables mode)", file, 1)
     _check_loops(found, file)
     return found, f"nft list ruleset (table {ours} kube-proxy)", warnings
+
+
+def read_tables(text: str, file: str) -> Nft:
+    """The tables of an ``nft list ruleset`` text hairpin wrote itself (``hairpin.kube.node_nft``): one, or
+    several on the same hooks."""
+    tables: list[NftTable] = []
+    lines = split_lines(text)
+    first = depth = 0
+    for no, raw in enumerate(lines, 1):
+        if depth == 0 and _TABLE.match(raw.strip()):
+            first = no
+        depth += _braces(raw)
+        if depth == 0 and first:
+            tables.append(parse("\n" * (first - 1) + "\n".join(lines[first - 1 : no]), file))
+            first = 0
+    if not tables:
+        raise ParseError("no table", file, 1)
+    return tables[0] if len(tables) == 1 else NftTables(tables)
 
 
 _EMPTY_CHAIN = re.compile(
@@ -294,6 +333,8 @@ def _stmt(e: Any) -> str:
     k = str(k0)
     if k == "match":
         left, right, op = v["left"], v["right"], v.get("op", "==")
+        if isinstance(left, dict) and left.get("meta", {}).get("key") == "iifname" and isinstance(right, str):
+            return f'iifname {"" if op == "==" else op + " "}"{right}"'  # quoted, as nft prints it (the CNI's table)
         masked = isinstance(left, dict) and "&" in left
         rtext = _hex(right) if masked else _value(right)
         if masked:

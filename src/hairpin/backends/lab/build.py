@@ -21,6 +21,7 @@ from pathlib import Path
 from hairpin.backends.lab import commands
 from hairpin.backends.lab.record import LabRecord, clean, new_prefix
 from hairpin.errors import LabError, LabUnsupported, NotPermitted
+from hairpin.kube import node_nft
 from hairpin.scenario import Scenario
 from hairpin.topology import Namespace, Topology, build
 
@@ -122,11 +123,10 @@ def _build(lab: Lab, servers: bool) -> None:
         iptables = n.iptables if n.role != "vpc" else commands.nlb_iptables(lab.scenario)
         if iptables.strip():
             _run(commands.in_ns(lab.ns(n.name), ["iptables-restore"]), stdin=iptables)
-        if n.role == "node" and lab.scenario.kube_proxy.mode == "nftables":
-            # kube-proxy's table ip kube-proxy, loaded in the node's namespace only (hairpin.kube.nftables)
-            from hairpin.kube.nftables import ruleset
-
-            _run(commands.in_ns(lab.ns(n.name), ["nft", "-f", "-"]), stdin=ruleset(lab.scenario, n.name))
+        if n.role == "node" and (nft_text := node_nft(lab.scenario, n.name)):
+            # kube-proxy's table ip kube-proxy (hairpin.kube.nftables) and the VPC CNI's table ip aws-cni
+            # (hairpin.kube.cni.nft_ruleset), loaded in the node's namespace only, after iptables' tables
+            _run(commands.in_ns(lab.ns(n.name), ["nft", "-f", "-"]), stdin=nft_text)
     if servers:
         for svc in lab.scenario.services:
             for pod in lab.scenario.endpoints_of(svc):
