@@ -154,6 +154,8 @@ EDITS = [  # (old, new, the error line after "FILE:LINE: ")
     ('  version: "1.30"', '  version: "1.27"', "kube_proxy.version: IPv6 scenarios are modelled for kube-proxy 1.28 "
      "and later (got 1.27; EKS supports IPv6 clusters from 1.21)"),
     ('  version: "1.23"', '  version: "1.9"', "cni.version: the VPC CNI's IPv6 mode arrived in 1.10 (got 1.9)"),
+    ("  name: aws-vpc-cni", "  connmark_backend: nftables", "cni.connmark_backend: the VPC CNI's "
+     "nftables connection marks (table ip aws-cni) are IPv4 rules: not modelled in IPv6 scenarios"),
     ("      scheme: internal", "      scheme: internet-facing",
      "services[0].load_balancer.scheme: IPv6 scenarios model internal NLBs only"),
     ("      type: nlb", "      type: clb", "services[0].load_balancer.type: IPv6 scenarios model NLBs only (a Classic "

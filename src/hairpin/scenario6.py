@@ -43,6 +43,9 @@ def refuse_unmodelled(s: Scenario, error: Callable[[str, str], ScenarioError]) -
                                           f"{kp.version}; EKS supports IPv6 clusters from 1.21)")  # fmt: skip
     if parse_version(s.cni.version, "cni.version") < FIRST_CNI:
         raise error("cni.version", f"the VPC CNI's IPv6 mode arrived in 1.10 (got {s.cni.version})")
+    if s.cni.connmark_backend != "iptables":
+        raise error("cni.connmark_backend", "the VPC CNI's nftables connection marks (table ip aws-cni) are "
+                                            "IPv4 rules: not modelled in IPv6 scenarios")  # fmt: skip
     if s.cni.nat_outgoing:
         raise error("cni.nat_outgoing", "an overlay CNI's outgoing NAT is not modelled in IPv6 scenarios")
     for i, svc in enumerate(s.services):
