@@ -41,8 +41,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hairpin.backends.lab import commands
-from hairpin.backends.lab.commands import hostport, split_hostport
 from hairpin.backends.lab.build import Lab, _run
+from hairpin.backends.lab.commands import hostport, split_hostport
 from hairpin.errors import InputError, LabError
 from hairpin.model.net import ip_str
 from hairpin.tcp import syn_schedule
