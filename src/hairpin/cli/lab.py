@@ -172,14 +172,11 @@ def _print_run(result: Any, scenario: Any, connections: int, output: str | None)
                 b = shown.simulated_sequence[i] if i < len(shown.simulated_sequence) else ""
                 seq.add_row(a, b if a == b else f"[bold red]{b}[/]")
             parts.append(seq)
-    step = (
-        "Next: read a timed-out connection step by step: hairpin lab run --svg F (or hairpin reproduce)"
-        if result.timeouts
-        else "Next: run without the fix (or with more --connections) to see the failure"
-        if scenario.fix
-        else "Next: run with more --connections to see the failure (each connection times out only when the NLB "
-        "picks the caller's own node)"
-    )
+    step = ("Next: read a timed-out connection step by step: hairpin lab run --svg F (or hairpin reproduce)"
+            if result.timeouts else
+            "Next: run without the fix (or with more --connections) to see the failure" if scenario.fix else
+            "Next: run with more --connections to see the failure (each connection times out only when the NLB "
+            "picks the caller's own node)")
     if disagree:
         step = "Next: rerun with --capture DIR to compare the real packets with the simulator's, hop by hop"
     parts.append(Text(step, style="bold"))
