@@ -19,7 +19,12 @@ from hairpin.backends.lab.run import parse_conntrack_tuples
 from hairpin.topology import build
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "seed-ipv6.yaml"
-NODE1, NODE2, CALLER, VIP = "2a05:d018:a:5600::a", "2a05:d018:a:5600::b", "2a05:d018:a:5600:1::5", "2a05:d018:a:5602::67"
+NODE1, NODE2, CALLER, VIP = (
+    "2a05:d018:a:5600::a",
+    "2a05:d018:a:5600::b",
+    "2a05:d018:a:5600:1::5",
+    "2a05:d018:a:5602::67",
+)
 
 root = pytest.mark.skipif(
     os.geteuid() != 0 or not all(shutil.which(t) for t in ("ip", "ip6tables-restore", "tcpdump")),

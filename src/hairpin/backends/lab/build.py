@@ -128,7 +128,7 @@ def _build(lab: Lab, servers: bool) -> None:
                      peer={"ifname": b_if, "address": b.mac, "net_ns_fd": lab.ns(b_ns)})  # fmt: skip
     restore = "ip6tables-restore" if family == 6 else "iptables-restore"
     for n in lab.topology.namespaces:
-        _configure(lab.ns(n.name), n, family)
+        _configure(lab.ns(n.name), n)
         iptables = n.iptables if n.role != "vpc" else commands.nlb_iptables(lab.scenario)
         if iptables.strip():
             _run(commands.in_ns(lab.ns(n.name), [restore]), stdin=iptables)
@@ -149,8 +149,10 @@ def _build(lab: Lab, servers: bool) -> None:
         _check_health(lab)
 
 
-def _configure(real: str, n: Namespace, family: int = 4) -> None:
+def _configure(real: str, n: Namespace) -> None:
     from pyroute2 import NetNS
+
+    family = 6 if any(":" in a for a in n.addresses) else 4  # an IPv6 scenario's namespaces hold IPv6 only
 
     batch = commands.ip6_batch(n) if family == 6 else ""
     with NetNS(real) as ipr:
