@@ -151,3 +151,30 @@ def test_lab_run_cli_on_seed_ipv6(tmp_path: Path) -> None:
     out = json.loads(res.stdout)
     assert out["agreement"] == 1.0 and len(out["connections"]) == 4
     assert {c["target"] for c in out["connections"]} <= {f"[{NODE1}]:31468", f"[{NODE2}]:31468"}
+
+
+@root
+def test_local_policy_health_checks_over_ipv6(s: scenario.Scenario, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """externalTrafficPolicy Local: kube-proxy's health check servers bound to ::, probed from the vpc namespace at
+    [node]:32123; node2 (no endpoint) answers 503 and leaves the target set, so every connection goes to node1."""
+    from dataclasses import replace
+
+    from hairpin.backends.lab import run, up
+
+    monkeypatch.setenv("HAIRPIN_LAB_DIR", str(tmp_path / "labs"))
+    local = replace(
+        s, services=(replace(s.services[0], external_traffic_policy="Local", health_check_node_port=32123),)
+    )
+    assert commands.health_checks(local) == {f"[{NODE1}]:32123": True, f"[{NODE2}]:32123": False,
+                                             "[2a05:d018:a:5601::c]:32123": True}  # fmt: skip
+    lab = up(local)
+    try:
+        health = dict(lab.health)
+        result = run(lab, 4, timeout=2.5, seed=3)
+    finally:
+        lab.remove()
+    assert health == {f"[{NODE1}]:32123": 200, f"[{NODE2}]:32123": 503, "[2a05:d018:a:5601::c]:32123": 200}
+    assert [(c.target, c.outcome, c.simulated_outcome) for c in result.connections] == [
+        (f"[{NODE1}]:31468", "timeout", "timeout")
+    ] * 4

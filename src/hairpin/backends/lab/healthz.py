@@ -48,7 +48,7 @@ def probe(targets: list[str], timeout: float = 2.0) -> dict[str, int]:
     out: dict[str, int] = {}
     for t in targets:
         host, _, port = t.rpartition(":")
-        conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+        conn = http.client.HTTPConnection(host.strip("[]"), int(port), timeout=timeout)  # [IPv6]:port
         try:
             conn.request("GET", "/")
             out[t] = conn.getresponse().status
