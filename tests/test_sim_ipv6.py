@@ -198,16 +198,6 @@ def test_mixed_families_exit_2_with_one_line(tmp_path: Path) -> None:
     )
 
 
-def test_the_lab_refuses_ipv6_in_one_line() -> None:
-    """The lab (real namespaces) builds IPv4 scenarios only: refused before anything is created."""
-    res = subprocess.run([sys.executable, "-m", "hairpin.cli.main", "lab", "up", "--scenario", str(EXAMPLE)],
-                         capture_output=True, text=True, check=False)  # fmt: skip
-    line = EXAMPLE.read_text().splitlines().index("  cidr: 2a05:d018:a:5600::/56") + 1
-    assert (res.returncode, res.stdout) == (2, "")
-    assert res.stderr == (f"hairpin: error: {EXAMPLE}:{line}: vpc.cidr: the lab builds IPv4 scenarios only; hairpin "
-                          "reproduce simulates IPv6 ones\n")  # fmt: skip
-
-
 def test_reproduce_notes_that_aws_may_refuse_instance_targets_in_ipv6(tmp_path: Path) -> None:
     """check warns about instance targets in an IPv6 target group (hairpin.aws.ipfamily); reproduce says it too,
     on stderr, and not for ip targets."""

@@ -25,7 +25,13 @@ IPv6 (an IPv6 scenario, the CNI's IPv6 mode; amazon-vpc-cni-k8s v1.23.0):
 - a node: eth0 with its address in its subnet's /64 (the kernel adds the /64 prefix route itself:
   ``hairpin.routing`` add_address), default route via ``fe80:ec2::1``, a /128 route per pod on its host veth and
   the CNI's ip rules in the IPv6 family; ``net.ipv6.conf.all.forwarding=1`` (the aws-node init container,
-  cmd/aws-vpc-cni-init ``net/ipv6/conf/all/forwarding``).  No proxy NDP: the VPC router forwards by route.
+  cmd/aws-vpc-cni-init ``net/ipv6/conf/all/forwarding``).  No proxy NDP: the VPC router forwards by route, and
+  knows which ENI holds each delegated prefix; the vpc namespace says so with a permanent neighbour entry per pod
+  address (the pod's address -> the node's eth0 MAC on the node's link), where IPv4 has the node answer ARP.
+  A node's subnet /64 is on-link, and the delegated /80s lie inside it, so a node asks for a neighbour in its
+  subnet (another node, another node's pod) on eth0: the vpc namespace answers those solicitations on each node's
+  link (proxy NDP, ``proxy_ndp=1`` and one entry per address), as it answers ARP for the rest of the subnet in
+  IPv4, and forwards by route.
 - a pod: eth0 with its /128, ``fe80::1`` as on-link gateway (driver.go: ``CalculatePodIPv6GatewayIP(0)``; a
   ``fe80::1/128`` link route and ``default via fe80::1``) with a permanent neighbour entry for the host veth's
   MAC, as in IPv4.
@@ -124,6 +130,10 @@ class Namespace:
     ipsets: str = ""  # ``ipset save`` text (kube-proxy's IPVS mode)
     node: str | None = None  # for a pod: its node; for a node: itself
     pods: tuple[str, ...] = ()  # for a node: the pods whose veths it holds (host-network pods included)
+    #: IPv6 proxy NDP entries (address, interface): the addresses this namespace answers neighbour solicitations
+    #: for on that interface without holding them (``ip -6 neigh add proxy``; the vpc namespace's stand-in for
+    #: the VPC fabric, as proxy ARP is in IPv4)
+    ndp_proxies: tuple[tuple[str, str], ...] = ()
 
     def interface(self, name: str) -> Interface:
         for i in self.interfaces:
@@ -289,6 +299,7 @@ def _build6(s: Scenario) -> Topology:
     links: list[tuple[tuple[str, str], tuple[str, str]]] = []
     vpc_ifs: list[Interface] = []
     vpc_routes: list[Route] = []
+    vpc_neigh: list[Neighbour] = []
     for node in s.nodes:
         subnet = s.vpc.subnet_of(node.ip)
         if subnet is None:
@@ -319,6 +330,7 @@ def _build6(s: Scenario) -> Topology:
             neigh.append(Neighbour(pod.ip, hv, mac_for(pod.name, "eth0")))
             if not node.prefix:
                 vpc_routes.append(Route(f"{pod.ip}/128", vif, scope="link"))
+            vpc_neigh.append(Neighbour(pod.ip, vif, mac_for(node.name, "eth0")))
             namespaces.append(
                 Namespace(
                     pod.name,
@@ -353,6 +365,20 @@ def _build6(s: Scenario) -> Topology:
         "vpc",
         (Interface("lo", "00:00:00:00:00:00", tuple(f"{a}/128" for a in lb_addresses)), *vpc_ifs),
         routes=tuple(vpc_routes),
-        sysctls=(("net.ipv6.conf.all.forwarding", "1"),),
+        neighbours=tuple(vpc_neigh),
+        sysctls=(("net.ipv6.conf.all.forwarding", "1"), *((f"net.ipv6.conf.{i.name}.proxy_ndp", "1") for i in vpc_ifs)),
+        ndp_proxies=_ndp_proxies(s),
     )
     return Topology(s, (vpc, *namespaces), tuple(links))
+
+
+def _ndp_proxies(s: Scenario) -> tuple[tuple[str, str], ...]:
+    """For each node's link, the vpc namespace's proxy NDP entries: every other address in the node's subnet (the
+    other nodes', and the pods' of other nodes), which the node reaches on-link through its /64."""
+    out: list[tuple[str, str]] = []
+    for node in s.nodes:
+        subnet = ipaddress.IPv6Network(s.vpc.subnet_of(node.ip) or "::/128")
+        held = {p.ip for p in s.pods if p.node != node.name and not p.host_network}
+        held |= {n.ip for n in s.nodes if n.name != node.name}
+        out += [(a, _vpc_ifname(node.name)) for a in sorted(held) if ipaddress.IPv6Address(a) in subnet]
+    return tuple(out)

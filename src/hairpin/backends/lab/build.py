@@ -5,6 +5,10 @@ Order matters: global sysctls (rp_filter, proxy_delay, TCP settings) are set bef
 so that new interfaces inherit them; interface sysctls (proxy_arp) after.  Every veth is created inside a
 lab namespace with its peer placed straight into another lab namespace: nothing ever appears in the host
 namespace.
+
+An IPv6 scenario is built the same way, with IPv6's tools: ``accept_dad=0`` among each namespace's global
+sysctls, addresses, routes, rules and neighbours through ``ip -6 -batch`` (``commands.ip6_batch``), the node and
+NLB rules through ip6tables-restore, servers bound to ``::``.
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ def check_permitted(scenario: Scenario | None = None) -> None:
     if os.geteuid() != 0:
         raise NotPermitted("the lab needs root (CAP_NET_ADMIN) to create network namespaces")
     tools = {"ip": "iproute2", "iptables-restore": "iptables"}
+    if scenario is not None and scenario.family == 6:
+        tools = {"ip": "iproute2", "ip6tables-restore": "iptables"}
     if scenario is not None and scenario.kube_proxy.mode == "nftables":
         tools["nft"] = "nftables"
     for tool, package in tools.items():
@@ -106,23 +112,26 @@ def _build(lab: Lab, servers: bool) -> None:
     from pyroute2 import NetNS, netns
 
     rec = lab.record
+    family = lab.scenario.family
     for n in lab.topology.namespaces:
         real = lab.ns(n.name)
         rec.namespaces.append(real)
         rec.save()  # recorded before it exists
         netns.create(real)
-        _run(commands.sysctl_command(real, commands.global_sysctls(n, lab.scenario.kernel.tcp_syn_linear_timeouts)))
+        linear = lab.scenario.kernel.tcp_syn_linear_timeouts
+        _run(commands.sysctl_command(real, commands.global_sysctls(n, linear, family)))
     for (a_ns, a_if), (b_ns, b_if) in lab.topology.links:
         a = lab.topology.namespace(a_ns).interface(a_if)
         b = lab.topology.namespace(b_ns).interface(b_if)
         with NetNS(lab.ns(a_ns)) as ipr:
             ipr.link("add", ifname=a_if, kind="veth", address=a.mac,
                      peer={"ifname": b_if, "address": b.mac, "net_ns_fd": lab.ns(b_ns)})  # fmt: skip
+    restore = "ip6tables-restore" if family == 6 else "iptables-restore"
     for n in lab.topology.namespaces:
         _configure(lab.ns(n.name), n)
         iptables = n.iptables if n.role != "vpc" else commands.nlb_iptables(lab.scenario)
         if iptables.strip():
-            _run(commands.in_ns(lab.ns(n.name), ["iptables-restore"]), stdin=iptables)
+            _run(commands.in_ns(lab.ns(n.name), [restore]), stdin=iptables)
         if n.role == "node" and (nft_text := node_nft(lab.scenario, n.name)):
             # kube-proxy's table ip kube-proxy (hairpin.kube.nftables) and the VPC CNI's table ip aws-cni
             # (hairpin.kube.cni.nft_ruleset), loaded in the node's namespace only, after iptables' tables
@@ -132,10 +141,10 @@ def _build(lab: Lab, servers: bool) -> None:
             for pod in lab.scenario.endpoints_of(svc):
                 where = pod.node if pod.host_network else pod.name
                 for sp in svc.ports:
-                    _start(lab, commands.server_command(lab.ns(where), sp.target_port))
+                    _start(lab, commands.server_command(lab.ns(where), sp.target_port, family))
         _start_clbs(lab)
         for server in commands.health_servers(lab.scenario):
-            _start(lab, commands.health_server_command(lab.ns(server[0]), server))
+            _start(lab, commands.health_server_command(lab.ns(server[0]), server, family))
         _wait_listening(lab)
         _check_health(lab)
 
@@ -143,6 +152,9 @@ def _build(lab: Lab, servers: bool) -> None:
 def _configure(real: str, n: Namespace) -> None:
     from pyroute2 import NetNS
 
+    family = 6 if any(":" in a for a in n.addresses) else 4  # an IPv6 scenario's namespaces hold IPv6 only
+
+    batch = commands.ip6_batch(n) if family == 6 else ""
     with NetNS(real) as ipr:
         index = {}
         for iface in n.interfaces:
@@ -155,11 +167,11 @@ def _configure(real: str, n: Namespace) -> None:
             lo = ipr.link_lookup(ifname="lo")[0]
             ipr.link("set", index=lo, state="up")
             index["lo"] = lo
-        for iface in n.interfaces:
+        for iface in n.interfaces if family == 4 else ():
             for cidr in iface.addresses:
                 addr, _, plen = cidr.partition("/")
                 ipr.addr("add", index=index[iface.name], address=addr, prefixlen=int(plen or 32))
-        for r in n.routes:
+        for r in n.routes if family == 4 else ():
             kw: dict[str, object] = {"dst": r.dst, "oif": index[r.dev], "table": r.table, "scope": SCOPES[r.scope]}
             if r.via:
                 kw["gateway"] = r.via
@@ -171,7 +183,7 @@ def _configure(real: str, n: Namespace) -> None:
             except Exception as exc:  # the kernel already made the subnet route from the address
                 if getattr(exc, "code", None) != errno.EEXIST:
                     raise LabError(f"{real}: route {r.dst} dev {r.dev}: {exc}") from None
-        for pr in n.rules:
+        for pr in n.rules if family == 4 else ():
             rkw: dict[str, object] = {"priority": pr.priority, "table": pr.table}
             if pr.src:
                 a, _, plen = pr.src.partition("/")
@@ -184,9 +196,11 @@ def _configure(real: str, n: Namespace) -> None:
             if pr.iif:
                 rkw["iifname"] = pr.iif
             ipr.rule("add", **rkw)
-        for nb in n.neighbours:
+        for nb in n.neighbours if family == 4 else ():
             ipr.neigh("add", dst=nb.ip, lladdr=nb.mac, ifindex=index[nb.dev], state=NUD_PERMANENT)
-    iface_sysctls = commands.interface_sysctls(n)
+    if batch:
+        _run(commands.in_ns(real, ["ip", "-6", "-batch", "-"]), stdin=batch)
+    iface_sysctls = commands.interface_sysctls(n, family)
     if iface_sysctls:
         _run(commands.sysctl_command(real, iface_sysctls))
 

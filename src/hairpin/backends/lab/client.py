@@ -3,7 +3,7 @@
     python -m hairpin.backends.lab.client --src IP --dst IP --port P --sports 40001,40002@10.0.0.5 --timeout 3.5
 
 A source port may carry its own destination (``SPORT@DST``: the DNS answer of that connection); the
-others go to ``--dst``.
+others go to ``--dst``.  An IPv6 ``--src`` makes IPv6 sockets.
 
 Each connection is a non-blocking connect() bound to src:sport; the outcome is read from SO_ERROR when
 the socket becomes writable: 0 -> established, ECONNREFUSED -> reset, ETIMEDOUT or the client-side
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     for item in a.sports.split(","):
         port_text, _, dst = item.partition("@")
         sport = int(port_text)
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s = socket.socket(socket.AF_INET6 if ":" in a.src else socket.AF_INET, socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind((a.src, sport))
         s.setblocking(False)

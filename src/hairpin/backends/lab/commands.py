@@ -8,7 +8,12 @@ each NLB node address, a nat PREROUTING DNAT over that node's target set (the si
 ``-m statistic --mode random`` cascade, so each target is equally likely; conntrack keeps every later packet
 of the flow on the same target, as the NLB's flow table does; replies pass the vpc namespace on their way
 back and conntrack restores the listener's address.  With client IP preservation off, a SNAT to the NLB
-node's address makes the target reply to the NLB.
+node's address makes the target reply to the NLB.  In an IPv6 scenario the same rules are ip6tables-save text
+(``/128`` host masks, bracketed ``[addr]:port`` targets), loaded with ip6tables-restore.
+
+IPv6 namespaces are configured with ``ip -6 -batch`` (``ip6_batch``): every address ``nodad`` (and
+``accept_dad=0`` set in each lab namespace before its interfaces exist: no address waits out duplicate address
+detection), the routes, the VPC CNI's ip rules in the IPv6 family and the permanent neighbour entries.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from hairpin.aws.nlb import Nlb, targets_for
 from hairpin.aws.vpc import NAT_GATEWAY_EIP
 from hairpin.model.net import ip_str
 from hairpin.scenario import Scenario
-from hairpin.topology import Namespace
+from hairpin.topology import MAIN, Namespace
 
 __all__ = [
     "ClbListener",
@@ -33,6 +38,7 @@ __all__ = [
     "health_server_command",
     "health_servers",
     "interface_sysctls",
+    "ip6_batch",
     "nlb_iptables",
     "ns_name",
     "server_command",
@@ -44,7 +50,9 @@ def ns_name(prefix: str, logical: str) -> str:
 
 
 def nlb_iptables(s: Scenario) -> str:
-    """The vpc namespace's iptables-save text emulating every NLB of the scenario."""
+    """The vpc namespace's iptables-save text emulating every NLB of the scenario (ip6tables-save text in an
+    IPv6 scenario)."""
+    host = "/128" if s.family == 6 else "/32"
     chains: list[str] = []
     rules: list[str] = []
     post: list[str] = []
@@ -62,7 +70,7 @@ def nlb_iptables(s: Scenario) -> str:
             chains.append(f":{chain} - [0:0]")
             vip = ip_str(node.addr)
             rules.append(
-                f'-A PREROUTING -d {vip}/32 -p tcp -m comment --comment "NLB {svc.key} {node.az}" '
+                f'-A PREROUTING -d {vip}{host} -p tcp -m comment --comment "NLB {svc.key} {node.az}" '
                 f"-m tcp --dport {node.port} -j {chain}"
             )
             targets = list(node.targets)
@@ -77,21 +85,21 @@ def nlb_iptables(s: Scenario) -> str:
                 sg = f"HP-SG-{n - 1}"
                 sg_chains[where].append(f":{sg} - [0:0]")
                 if where == "nlb":
-                    sg_rules["nlb"].append(f"-A PREROUTING -d {vip}/32 -p tcp -m tcp --dport {node.port} -j {sg}")
+                    sg_rules["nlb"].append(f"-A PREROUTING -d {vip}{host} -p tcp -m tcp --dport {node.port} -j {sg}")
                 else:
                     sg_rules["target"].append(
-                        f"-A FORWARD -m conntrack --ctstate DNAT --ctdir ORIGINAL --ctorigdst {vip}/32 -j {sg}"
+                        f"-A FORWARD -m conntrack --ctstate DNAT --ctdir ORIGINAL --ctorigdst {vip}{host} -j {sg}"
                     )
                 sg_rules[where] += [f"-A {sg} -s {r} -j RETURN" for r in lb.source_ranges]
                 what = "the NLB's security group" if where == "nlb" else "the targets' security group"
                 sg_rules[where].append(f'-A {sg} -m comment --comment "{what}: not in the source ranges" -j DROP')
             if not nlb.preserve:
                 post.append(
-                    f"-A POSTROUTING -m conntrack --ctstate DNAT --ctorigdst {vip}/32 -j SNAT --to-source {vip}"
+                    f"-A POSTROUTING -m conntrack --ctstate DNAT --ctorigdst {vip}{host} -j SNAT --to-source {vip}"
                 )
             elif lb.scheme == "internet-facing":  # the NAT gateway in front: the NLB keeps its EIP as the client
                 post.append(
-                    f"-A POSTROUTING -s {s.vpc.cidr} -m conntrack --ctstate DNAT --ctorigdst {vip}/32 "
+                    f"-A POSTROUTING -s {s.vpc.cidr} -m conntrack --ctstate DNAT --ctorigdst {vip}{host} "
                     f'-m comment --comment "NAT gateway {NAT_GATEWAY_EIP}" -j SNAT --to-source {NAT_GATEWAY_EIP} '
                     "--random-fully"
                 )
@@ -104,29 +112,72 @@ def nlb_iptables(s: Scenario) -> str:
     return "\n".join(lines) + "\n"
 
 
-def global_sysctls(ns: Namespace, syn_linear_timeouts: int | None = None) -> list[tuple[str, str]]:
+def global_sysctls(ns: Namespace, syn_linear_timeouts: int | None = None, family: int = 4) -> list[tuple[str, str]]:
     """Sysctls to set before any interface exists (so new interfaces inherit ``default``).
 
     ``syn_linear_timeouts`` (the scenario's ``kernel.tcp_syn_linear_timeouts``) is always written, 0 too:
     a kernel >= 6.5 starts every namespace at 4, so a scenario of an older kernel (0, the seed) would
     otherwise get SYNs at 0, 1, 2, 3, 4 s instead of 0, 1, 3, 7 s (measured here).  ``sysctl -e`` skips it
-    on kernels without the setting."""
+    on kernels without the setting.  In an IPv6 scenario (``family`` 6) duplicate address detection is off in
+    the namespace (``accept_dad=0``, all and default): the lab's addresses are unique by construction and an
+    address under DAD stays tentative (unusable) for about a second."""
     out = [(k, v) for k, v in ns.sysctls if ".conf.all." in k or ".conf.default." in k or ".conf." not in k]
     if syn_linear_timeouts is not None and not any(k == LINEAR_TIMEOUTS for k, _ in out):
         out.append((LINEAR_TIMEOUTS, str(syn_linear_timeouts)))
     out.append(("net.ipv4.neigh.default.proxy_delay", "0"))  # proxy ARP answers at once (reference README)
+    if family == 6:
+        out += [("net.ipv6.conf.all.accept_dad", "0"), ("net.ipv6.conf.default.accept_dad", "0"),
+                ("net.ipv6.neigh.default.proxy_delay", "0")]  # fmt: skip
     return out
 
 
 LINEAR_TIMEOUTS = "net.ipv4.tcp_syn_linear_timeouts"
 
 
-def interface_sysctls(ns: Namespace) -> list[tuple[str, str]]:
+def interface_sysctls(ns: Namespace, family: int = 4) -> list[tuple[str, str]]:
     """Per-interface sysctls, set once the interfaces exist; proxy ARP answers without delay on each
-    (net.ipv4.neigh.IF.proxy_delay defaults to 0.8 s of random delay, which the reference README saw)."""
+    (net.ipv4.neigh.IF.proxy_delay defaults to 0.8 s of random delay, which the reference README saw), and in
+    an IPv6 scenario proxy NDP too (net.ipv6.neigh.IF.proxy_delay: the kernel's ndisc_recv_ns queues a proxied
+    answer to a multicast solicitation for a random delay unless it is 0)."""
     out = [(k, v) for k, v in ns.sysctls if ".conf." in k and ".conf.all." not in k and ".conf.default." not in k]
     out += [(f"net.ipv4.neigh.{i.name}.proxy_delay", "0") for i in ns.interfaces if i.name != "lo"]
+    if family == 6:
+        out += [(f"net.ipv6.neigh.{i.name}.proxy_delay", "0") for i in ns.interfaces if i.name != "lo"]
     return out
+
+
+def ip6_batch(ns: Namespace) -> str:
+    """``ip -6 -batch -`` input configuring IPv6 namespace ``ns`` once its interfaces are up: addresses
+    (``nodad``), routes (the kernel's own prefix routes are not repeated: an address's /64 makes its own),
+    policy rules, permanent neighbours and proxy NDP entries, in that order."""
+    lines: list[str] = []
+    for iface in ns.interfaces:
+        lines += [f"addr add {cidr} dev {iface.name} nodad" for cidr in iface.addresses]
+    for r in ns.routes:
+        dst = "default" if r.dst == "::/0" else r.dst
+        line = f"route add {dst}" + (f" via {r.via}" if r.via else "") + f" dev {r.dev}"
+        line += (f" src {r.src}" if r.src else "") + (" onlink" if r.onlink else "")
+        lines.append(line + ("" if r.table == MAIN else f" table {r.table}"))
+    for pr in ns.rules:
+        line = f"rule add priority {pr.priority} from {pr.src or 'all'}" + (f" to {pr.dst}" if pr.dst else "")
+        if pr.fwmark is not None:
+            line += f" fwmark {pr.fwmark:#x}" + (f"/{pr.fwmask:#x}" if pr.fwmask is not None else "")
+        line += (f" iif {pr.iif}" if pr.iif else "") + f" table {'main' if pr.table == MAIN else pr.table}"
+        lines.append(line)
+    lines += [f"neigh add {nb.ip} lladdr {nb.mac} dev {nb.dev} nud permanent" for nb in ns.neighbours]
+    lines += [f"neigh add proxy {addr} dev {dev}" for addr, dev in ns.ndp_proxies]
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def hostport(ip: str, port: int) -> str:
+    """``ip:port``, an IPv6 address in brackets (``[2a05:d018:a:5600::a]:31468``), as ``Endpoint`` writes it."""
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def split_hostport(text: str) -> tuple[str, int]:
+    """``hostport``'s inverse."""
+    host, _, port = text.rpartition(":")
+    return host.strip("[]"), int(port)
 
 
 def in_ns(name: str, argv: list[str]) -> list[str]:
@@ -137,8 +188,8 @@ def sysctl_command(name: str, items: list[tuple[str, str]]) -> list[str]:
     return in_ns(name, ["sysctl", "-q", "-e", "-w", *(f"{k}={v}" for k, v in items)])
 
 
-def server_command(name: str, port: int) -> list[str]:
-    return in_ns(name, [sys.executable, "-m", "http.server", str(port), "--bind", "0.0.0.0"])
+def server_command(name: str, port: int, family: int = 4) -> list[str]:
+    return in_ns(name, [sys.executable, "-m", "http.server", str(port), "--bind", "::" if family == 6 else "0.0.0.0"])
 
 
 ClbListener = tuple[str, int, tuple[str, ...]]  # (address, listener port, targets "ip:port")
@@ -191,16 +242,17 @@ def health_checks(s: Scenario) -> dict[str, bool]:
             continue
         for t in targets_for(s, svc):
             if svc.load_balancer.target_type == "instance":
-                out[f"{ip_str(t.addr)}:{svc.health_check_node_port}"] = t.healthy
+                out[hostport(ip_str(t.addr), svc.health_check_node_port)] = t.healthy
     return out
 
 
-def health_server_command(name: str, server: HealthServer) -> list[str]:
+def health_server_command(name: str, server: HealthServer, family: int = 4) -> list[str]:
     _, port, key, local = server
+    bind = ["--bind", "::"] if family == 6 else []
     return in_ns(
         name,
         [sys.executable, "-m", "hairpin.backends.lab.healthz", "--port", str(port), "--service", key,
-         "--local-endpoints", str(local)],
+         "--local-endpoints", str(local), *bind],
     )  # fmt: skip
 
 

@@ -2,6 +2,9 @@
 
     python -m hairpin.backends.lab.healthz --port 32123 --service nginx-demo/service-nginx-demo --local-endpoints 1
     python -m hairpin.backends.lab.healthz --probe 192.168.2.3:32123,192.168.21.86:32123
+    python -m hairpin.backends.lab.healthz --port 32123 --service ns/name --local-endpoints 0 --bind ::
+
+An IPv6 scenario's server binds ``::`` and its probe names targets ``[addr]:port``.
 
 The server runs in a node's namespace on the Service's healthCheckNodePort and answers every GET the way
 kube-proxy's does: 200 with ``{"service": {...}, "localEndpoints": N}`` when the node has a local endpoint,
@@ -15,6 +18,7 @@ import argparse
 import contextlib
 import http.client
 import json
+import socket
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -44,7 +48,7 @@ def probe(targets: list[str], timeout: float = 2.0) -> dict[str, int]:
     out: dict[str, int] = {}
     for t in targets:
         host, _, port = t.rpartition(":")
-        conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+        conn = http.client.HTTPConnection(host.strip("[]"), int(port), timeout=timeout)  # [IPv6]:port
         try:
             conn.request("GET", "/")
             out[t] = conn.getresponse().status
@@ -60,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--port", type=int)
     ap.add_argument("--service", default="")
     ap.add_argument("--local-endpoints", type=int, default=0)
+    ap.add_argument("--bind", default="0.0.0.0", help="address to listen on (:: for IPv6)")
     ap.add_argument("--probe", help="comma-separated ip:port to probe (and print the statuses as JSON)")
     a = ap.parse_args(argv)
     if a.probe is not None:
@@ -67,7 +72,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if a.port is None:
         ap.error("--port or --probe is required")
-    server = ThreadingHTTPServer(("0.0.0.0", a.port), _handler(a.service, a.local_endpoints))
+    server_class = ThreadingHTTPServer
+    if ":" in a.bind:
+
+        class Server6(ThreadingHTTPServer):
+            address_family = socket.AF_INET6
+
+        server_class = Server6
+    server = server_class((a.bind, a.port), _handler(a.service, a.local_endpoints))
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
     return 0

@@ -16,11 +16,16 @@ two outcomes, and the two targets, are compared.
 Real waits are bounded by a client-side connect timeout (default 3.5 s: SYNs at 0, 1 and 3 s); the
 simulator runs the kernel's whole schedule (127 s with tcp_syn_retries=6), and both call the connection a
 timeout.
+
+In an IPv6 scenario addresses are written as the simulator writes them (``[addr]:port``, the address
+compressed); /proc/net/nf_conntrack prints IPv6 addresses in full (``2a05:d018:000a:...``) and tcpdump as
+``IP6 addr.port``: both are read back into that form.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
 import random
@@ -37,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from hairpin.backends.lab import commands
 from hairpin.backends.lab.build import Lab, _run
+from hairpin.backends.lab.commands import hostport, split_hostport
 from hairpin.errors import InputError, LabError
 from hairpin.model.net import ip_str
 from hairpin.tcp import syn_schedule
@@ -76,9 +82,14 @@ def parse_conntrack_tuples(text: str) -> dict[Tuple, Tuple]:
         tuples = _CT.findall(line)
         if len(tuples) < 2:
             continue
-        (s, d, sp, dp), (rs, rd, rsp, rdp) = tuples[0], tuples[1]
+        (s, d, sp, dp), (rs, rd, rsp, rdp) = (tuple(_addr(x) for x in t) for t in tuples[:2])
         out[(s, int(sp), d, int(dp))] = (rs, int(rsp), rd, int(rdp))
     return out
+
+
+def _addr(text: str) -> str:
+    """An address as the lab writes it: IPv6 compressed (conntrack prints every group in full), ports as they are."""
+    return str(ipaddress.IPv6Address(text)) if ":" in text else text
 
 
 def parse_conntrack(text: str) -> dict[Tuple, tuple[str, int]]:
@@ -104,7 +115,7 @@ def nlb_flow(
 
 
 _TCPDUMP = re.compile(
-    r"^(?P<t>\d+\.\d+) .*?IP (?P<src>[\d.]+)\.(?P<sport>\d+) > (?P<dst>[\d.]+)\.(?P<dport>\d+): "
+    r"^(?P<t>\d+\.\d+) .*?IP6? (?P<src>[\da-f:.]+)\.(?P<sport>\d+) > (?P<dst>[\da-f:.]+)\.(?P<dport>\d+): "
     r"Flags \[(?P<flags>[^\]]*)\](?:, seq (?P<seq>\d+)(?::\d+)?)?(?:, ack (?P<ack>\d+))?"
 )
 _FLAGS = {"S": "SYN", "F": "FIN", "R": "RST", "P": "PSH", ".": "ACK", "U": "URG"}
@@ -134,7 +145,7 @@ def _masked(ip: str, port: int, mask: Mask) -> str:
     kube-proxy chose (``-m statistic --mode random``) as ``endpoint``."""
     if ip in mask.endpoints:
         return f"endpoint:{port}"
-    return f"{ip}:*" if ip in mask.node_ips and port not in mask.node_ports else f"{ip}:{port}"
+    return f"{hostport(ip, 0)[:-1]}*" if ip in mask.node_ips and port not in mask.node_ports else hostport(ip, port)
 
 
 @dataclass(frozen=True)
@@ -152,6 +163,14 @@ class Captured:
 
     def row(self, mask: Mask) -> str:
         return f"{mask(self.src, self.sport)} > {mask(self.dst, self.dport)} {self.flags}"
+
+    @property
+    def source(self) -> str:
+        return hostport(self.src, self.sport)
+
+    @property
+    def dest(self) -> str:
+        return hostport(self.dst, self.dport)
 
 
 def capture_packets(pcap: Path, client: str, sport: int) -> list[Captured]:
@@ -403,7 +422,7 @@ def _connect_all(
             out_tuple = node_table.get(key)
             seen: tuple[str, int] | None = (out_tuple[2], out_tuple[3]) if out_tuple else (client.ip, sport)
             entry = proxied.get(f"{seen[0]}:{seen[1]}") if seen else None
-            reply = (entry["target"].rsplit(":", 1)[0], int(entry["target"].rsplit(":", 1)[1])) if entry else None
+            reply = split_hostport(entry["target"]) if entry else None
         elif s.client.via == "load-balancer":
             seen, reply = nlb_flow(key, node_table, vpc_table)
             if seen is not None and lb is not None and lb.scheme == "internet-facing" and lb.preserves_client_ip:
@@ -415,17 +434,17 @@ def _connect_all(
         else:  # ClusterIP: the client's node DNATs
             seen, found = None, node_table.get(key)
             reply = (found[0], found[1]) if found else None
-        target = f"{reply[0]}:{reply[1]}" if reply else ""
+        target = hostport(*reply) if reply else ""
         # forced to the real target: the NLB's choice, the ClusterIP endpoint or the CLB's node
         simulated = net.connect(i, seed, sport, target or None)
-        conn = LabConnection(i, f"{client.ip}:{sport}", target, r["outcome"], r["elapsed_s"], simulated.outcome,
-                             simulated_target=simulated.target, nlb_source=f"{seen[0]}:{seen[1]}" if seen else "")  # fmt: skip
+        conn = LabConnection(i, hostport(client.ip, sport), target, r["outcome"], r["elapsed_s"], simulated.outcome,
+                             simulated_target=simulated.target, nlb_source=hostport(*seen) if seen else "")  # fmt: skip
         if clb and entry:
             conn.proxy_backend = f"{entry['back']} -> {entry['target']}: {entry['backend']}"
         # the first round is compared for connections sent back to the caller's node that fail there (a hairpin,
         # or a martian drop); one that establishes (NAT gateway, CLB, no preservation) has no such round, and
         # tcpdump prints no sequence number on its bare handshake ACK
-        if (capture is not None and target.split(":")[0] == s.node(client.node).ip
+        if (capture is not None and target and split_hostport(target)[0] == s.node(client.node).ip
                 and (simulated.hairpin or simulated.outcome != "established")):  # fmt: skip
             node = s.node(client.node)
             mask = Mask(
