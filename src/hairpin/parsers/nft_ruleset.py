@@ -207,7 +207,15 @@ def _from_json(text: str, file: str) -> tuple[str, dict[int, int]]:
                 tables.setdefault(key, []).extend(_map_lines(obj, pos))
             elif kind == "rule":
                 expr = obj["expr"]
-                stmt = " ".join(_stmt(e) for e in expr)
+                try:
+                    stmt = " ".join(_stmt(e) for e in expr)
+                except (KeyError, TypeError, ValueError):
+                    if key[1] == "kube-proxy":
+                        raise
+                    # another table's rule (iptables-nft's xt matches): only kube-proxy's table is read from
+                    # JSON; the text reader leaves iptables-nft's tables out and refuses any other with rules,
+                    # so the rule stays one line that is neither empty nor a comment
+                    stmt = "unconverted rule"
                 if obj.get("comment"):
                     stmt += f' comment "{obj["comment"]}"'
                 ckey = (*key, str(obj["chain"]))
