@@ -476,26 +476,29 @@ def test_the_json_listing_of_an_iptables_mode_node_is_told_apart(tmp_path: Path)
                             "iptables-save with --iptables-save instead")  # fmt: skip
     n = tr.Node.load(SEED / "iptables-save", SEED / "ip-route", SEED / "ip-rule", SEED / "ip-addr", nft_file=f)
     assert n.nft is None and n.nft_warnings == []
-    assert n.forms["nft"] == f"{f}: nft -j list ruleset (no table ip kube-proxy: iptables mode, rules from iptables-save)"
+    assert n.forms["nft"] == (
+        f"{f}: nft -j list ruleset (no table ip kube-proxy: iptables mode, rules from iptables-save)"
+    )
     t = tr.trace(n, *tr.parse_packet(SYN), reply=True)
     assert [(o.probability, str(o.legs[0].out_packet)) for o in t.outcomes] == [
         (o.probability, str(o.legs[0].out_packet)) for o in tr.trace(tr.Node.load(
             SEED / "iptables-save", SEED / "ip-route", SEED / "ip-rule", SEED / "ip-addr"), *tr.parse_packet(SYN),
             reply=True).outcomes]  # fmt: skip
     # an xt statement in kube-proxy's own table is still refused, and another table with one is refused as a table
-    doc = json.loads(f.read_text())
-    doc["nftables"] = [{"table": {"family": "ip", "name": "kube-proxy"}},
-                       {"chain": {"family": "ip", "table": "kube-proxy", "name": "x"}},
-                       {"rule": {"family": "ip", "table": "kube-proxy", "chain": "x",
-                                 "expr": [{"xt": {"type": "match", "name": "comment"}}]}}]  # fmt: skip
+    doc = {"nftables": [{"table": {"family": "ip", "name": "kube-proxy"}},
+                        {"chain": {"family": "ip", "table": "kube-proxy", "name": "x"}},
+                        {"rule": {"family": "ip", "table": "kube-proxy", "chain": "x",
+                                  "expr": [{"xt": {"type": "match", "name": "comment"}}]}}]}  # fmt: skip
     with pytest.raises(ParseError) as e:
         nft_node(tmp_path, json.dumps(doc))
     assert str(e.value) == f"{tmp_path / 'ruleset'}: nft -j entry 3: rule not modelled (statement xt)"
     fw = json.dumps(doc).replace('"kube-proxy"', '"firewalld"')
     with pytest.raises(ParseError) as e:
         tr.Node.load(SEED / "iptables-save", SEED / "ip-route", nft_file=_write(tmp_path / "fw.json", fw))
-    assert str(e.value) == (f"{tmp_path / 'fw.json'}: nft -j entry 1: table ip firewalld: not modelled (hairpin reads "
-                            "kube-proxy's table ip kube-proxy and iptables-nft's tables through iptables-save)")
+    assert str(e.value) == (
+        f"{tmp_path / 'fw.json'}: nft -j entry 1: table ip firewalld: not modelled (hairpin reads "
+        "kube-proxy's table ip kube-proxy and iptables-nft's tables through iptables-save)"
+    )
 
 
 def _write(f: Path, text: str) -> Path:

@@ -57,7 +57,7 @@ from hairpin.model.trace import ASYMMETRIC_WHY, Leg, Outcome, RuleStep, Trace
 from hairpin.netfilter.evaluate import MAX_EVALUATIONS
 from hairpin.netfilter.nft import NftTable
 from hairpin.netfilter.rules import Ruleset
-from hairpin.parsers import conntrack_list, forms, iproute, ipset, iptables_check, ipvsadm, sockets
+from hairpin.parsers import conntrack_list, forms, iproute, ipset, iptables_check, ipvsadm, pasted, sockets
 from hairpin.parsers.conntrack_list import CtEntry
 from hairpin.parsers.ipset import IpSet
 from hairpin.parsers.linkinfo import LinkKind
@@ -281,6 +281,9 @@ class Node:
             except (OSError, UnicodeDecodeError):
                 continue
             kind = "sockets" if _SS_HEADER.match(head) else forms.kind_of(head)
+            bare = pasted.without_prompts(head) if kind is None else ""
+            if bare and (_SS_HEADER.match(bare) or forms.kind_of(bare) is not None):
+                pasted.refuse_prompt(head, str(f))  # a node file under a pasted prompt: said, not left unread
             if kind is not None and forms.family_of(head, kind) not in (None, family):
                 continue
             if kind == "iptables":

@@ -29,6 +29,7 @@ from hairpin import reading
 from hairpin.errors import ParseError
 from hairpin.ipvs import IpvsTable, VirtualServer
 from hairpin.model.net import ip_int, ip_str
+from hairpin.parsers import pasted
 from hairpin.text import digits, split_lines
 
 __all__ = ["dump", "load", "parse"]
@@ -140,4 +141,4 @@ def dump(table: IpvsTable) -> str:
 
 def load(path: str | Path) -> IpvsTable:
     p = Path(path)
-    return parse(reading.read_text(p), str(p))
+    return parse(pasted.read_state(p), str(p))

@@ -15,7 +15,10 @@ its tables and checked before the tracer uses kube-proxy's.
   are jumps nesting more than 15 chains below a base chain (nft_chain_validate: EMLINK, Too many links).
 - ``nft -j list ruleset`` (JSON, libnftables-json(5)) is turned into the text ``nft list ruleset`` prints for
   the statements kube-proxy writes, then read the same way; a rule's "line" is then its position in the
-  ``nftables`` array, and an expression outside that set is a one-line error naming the position.
+  ``nftables`` array, and an expression outside that set in kube-proxy's table is a one-line error naming the
+  position.  Another table's rule that does not convert (iptables-nft's ``{"xt": ...}`` matches and targets) is
+  kept as one line that is neither empty nor a comment: iptables-nft's tables are left out as in the text, and
+  any other table with rules is refused as a table.
 """
 
 from __future__ import annotations

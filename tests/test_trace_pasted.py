@@ -1,0 +1,127 @@
+"""Node files pasted from a terminal with the shell prompt still in them (hairpin.parsers.pasted): one line with the
+file and line, exit 2, whichever file and form; never read as data (``ip route`` counted ``root@node:~# ip route``
+as a skipped IPv6 route until 2026-12-02, and ``--node DIR`` left such a file unread)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hairpin import trace as tr
+from hairpin.errors import ParseError
+from hairpin.parsers import pasted
+
+DATA = Path(__file__).parent / "data" / "trace"
+SEED = DATA / "seed-node1"
+SYN = "tcp 192.168.27.239:49134 > 192.168.2.3:31468 syn in eth0"
+HINT = "remove it and keep only what the command printed"
+
+PROMPTS = [
+    "root@node:~# ip route show table all",  # Debian, Ubuntu
+    "[root@ip-192-168-2-3 ~]# ip route show table all",  # Amazon Linux (EKS nodes), RHEL
+    "[ec2-user@ip-192-168-2-3 ~]$ sudo ip route",
+    "ubuntu@ip-192-168-2-3:/tmp$ ip route",
+    "sh-5.2# ip route",  # kubectl debug node/... then chroot /host
+    "bash-5.1$ ip route",
+    "/ # ip route",  # busybox under kubectl debug
+    "$ ip route",
+    "$ sudo iptables-save",
+    "root@node:~# ",  # a bare prompt after the output
+]
+
+
+def _with(tmp: Path, name: str, text: str) -> Path:
+    f = tmp / name
+    f.write_text(text)
+    return f
+
+
+@pytest.mark.parametrize("prompt", PROMPTS)
+def test_a_prompt_above_the_routes_is_refused_with_its_line(tmp_path: Path, prompt: str) -> None:
+    f = _with(tmp_path, "ip-route", prompt + "\n" + (SEED / "ip-route").read_text())
+    with pytest.raises(ParseError) as e:
+        tr.Node.load(SEED / "iptables-save", f, SEED / "ip-rule", SEED / "ip-addr")
+    assert str(e.value) == f"{f}:1: a shell prompt, not the command's output ({prompt!r}): {HINT}"
+
+
+@pytest.mark.parametrize("which", ["iptables-save", "ip-route", "ip-rule", "ip-addr"])
+def test_a_prompt_below_any_file_is_refused_with_its_line(tmp_path: Path, which: str) -> None:
+    files = {n: SEED / n for n in ("iptables-save", "ip-route", "ip-rule", "ip-addr")}
+    text = (SEED / which).read_text()
+    files[which] = _with(tmp_path, which, text + "[root@ip-192-168-2-3 ~]# \n")
+    with pytest.raises(ParseError) as e:
+        tr.Node.load(files["iptables-save"], files["ip-route"], files["ip-rule"], files["ip-addr"])
+    line = len(text.splitlines()) + 1
+    assert (
+        str(e.value)
+        == f"{files[which]}:{line}: a shell prompt, not the command's output ('[root@ip-192-168-2-3 ~]# '): {HINT}"
+    )
+
+
+def test_a_prompt_in_the_other_state_files_is_refused(tmp_path: Path) -> None:
+    ss = _with(tmp_path, "ss", "$ ss -ltnu\nNetid State  Recv-Q Send-Q Local Address:Port Peer Address:Port\n")
+    ct = _with(tmp_path, "ct", "sh-5.2# conntrack -L\n")
+    ipset = _with(tmp_path, "ipset", "root@node:~# ipset save\ncreate KUBE-X hash:ip family inet\n")
+    ipvs = _with(tmp_path, "ipvs", "/ # ipvsadm -Sn\n-A -t 10.0.0.1:80 -s rr\n")
+    nft = _with(tmp_path, "nft", "$ nft list ruleset\n" + (DATA / "nft-node1.nft").read_text())
+    base = (SEED / "iptables-save", SEED / "ip-route", SEED / "ip-rule", SEED / "ip-addr")
+    for kw, f, shown in (("sockets_file", ss, "$ ss -ltnu"), ("conntrack_file", ct, "sh-5.2# conntrack -L"),
+                         ("ipset_file", ipset, "root@node:~# ipset save"), ("ipvs_file", ipvs, "/ # ipvsadm -Sn"),
+                         ("nft_file", nft, "$ nft list ruleset")):  # fmt: skip
+        with pytest.raises(ParseError) as e:
+            tr.Node.load(*base, **{kw: f})  # type: ignore[arg-type]
+        assert str(e.value) == f"{f}:1: a shell prompt, not the command's output ({shown!r}): {HINT}", kw
+
+
+def test_a_node_directory_names_the_file_under_a_prompt(tmp_path: Path) -> None:
+    # found by content: a file whose first line is a prompt was not recognised and so left unread
+    for n in ("iptables-save", "ip-rule", "ip-addr"):
+        shutil.copy(SEED / n, tmp_path / n)
+    f = _with(tmp_path, "node1-routes", "[root@ip-192-168-2-3 ~]# ip route\n" + (SEED / "ip-route").read_text())
+    with pytest.raises(ParseError) as e:
+        tr.Node.find_all(tmp_path)
+    assert (
+        str(e.value) == f"{f}:1: a shell prompt, not the command's output ('[root@ip-192-168-2-3 ~]# ip route'): {HINT}"
+    )
+    # a note that is no node file is still passed over
+    f.unlink()
+    shutil.copy(SEED / "ip-route", tmp_path / "ip-route")
+    _with(tmp_path, "notes.txt", "what I ran:\n$ ip route\n")
+    assert sorted(tr.Node.find_all(tmp_path)[0]) == ["addrs", "iptables", "routes", "rules"]
+
+
+def test_the_cli_gives_one_line_and_exit_2(tmp_path: Path) -> None:
+    f = _with(tmp_path, "ip-route", "$ ip route\n" + (SEED / "ip-route").read_text())
+    r = subprocess.run([sys.executable, "-m", "hairpin.cli.main", "trace", "--iptables-save", str(SEED / "iptables-save"),
+                        "--routes", str(f), SYN], capture_output=True, text=True, check=False)  # fmt: skip
+    assert (r.returncode, r.stdout, r.stderr) == (
+        2,
+        "",
+        f"hairpin: error: {f}:1: a shell prompt, not the command's output ('$ ip route'): {HINT}\n",
+    )
+
+
+@pytest.mark.parametrize("line", [
+    "# Generated by iptables-save v1.8.9 (nf_tables) on Wed Dec  2 15:44:59 2026",  # iptables-save's own comment
+    "# iptables-save",  # a root prompt without user@host is a comment to every reader: left to them
+    '-A KUBE-SERVICES -m comment --comment "x@y:~# $ ip route" -j RETURN',
+    "veth0@if5        UP             192.168.2.3/19",  # ip -br addr: a device and its peer
+    "\t\tmeta l4proto tcp ip daddr 10.0.0.1 # comment",
+    "$HOME is not a prompt",
+])  # fmt: skip
+def test_lines_that_are_not_prompts(line: str) -> None:
+    assert pasted.find_prompt("x\n" + line + "\n") is None
+
+
+def test_a_word_with_a_colon_is_no_ipv6_route(tmp_path: Path) -> None:
+    # "Warning: ..." in an `ip route` paste was counted as a skipped IPv6 route; an address still is one
+    f = _with(tmp_path, "ip-route", "Warning: this is not a route\n" + (SEED / "ip-route").read_text())
+    with pytest.raises(ParseError) as e:
+        tr.Node.load(SEED / "iptables-save", f)
+    assert str(e.value) == f"{f}:1: bad prefix 'Warning:'"
+    f.write_text("fe80::/64 dev eth0 proto kernel metric 256 pref medium\n" + (SEED / "ip-route").read_text())
+    assert tr.Node.load(SEED / "iptables-save", f).forms["routes"] == f"{f}: ip route (1 IPv6 routes skipped)"
