@@ -215,6 +215,7 @@ class Node:
             for more in ipt[1:]:
                 extra, form = forms.read_iptables(iproute.read_text(more), str(more), None, family=family)
                 iptables_check.check(extra)
+                extra.warnings += unseen.cut_service_chains(extra)
                 dumps.append((more, extra, form))
                 read_forms.append(form)
             rs, legacy_rs, nf.forms["iptables"] = legacy.split(dumps, [Path(legacy_file)] if legacy_file else [])

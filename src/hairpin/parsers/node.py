@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hairpin import routing6
+from hairpin import routing6, unseen
 from hairpin.errors import InputError
 from hairpin.model.net import ip_str, is_loopback
 from hairpin.netfilter.rules import Ruleset
@@ -56,6 +56,7 @@ def read_node(iptables: str | Path | None, routes: str | Path, rules: str | Path
         f_ipt = str(iptables)
         rs, ipt_form = forms.read_iptables(iproute.read_text(iptables), f_ipt, table, family)
         iptables_check.check(rs)
+        rs.warnings += unseen.cut_service_chains(rs)
         said["iptables"] = f"{f_ipt}: {ipt_form}"
     names = iproute.TableNames()
     f_routes = str(routes)
