@@ -125,3 +125,37 @@ def test_a_word_with_a_colon_is_no_ipv6_route(tmp_path: Path) -> None:
     assert str(e.value) == f"{f}:1: bad prefix 'Warning:'"
     f.write_text("fe80::/64 dev eth0 proto kernel metric 256 pref medium\n" + (SEED / "ip-route").read_text())
     assert tr.Node.load(SEED / "iptables-save", f).forms["routes"] == f"{f}: ip route (1 IPv6 routes skipped)"
+
+
+# conntrack -L in the seed's node1 built in a network namespace (Linux 6.18.44, conntrack-tools 1.4.7), after two
+# connections from the client pod to the NodePort
+LIVE_CT = (
+    "tcp      6 9 CLOSE src=192.168.27.239 dst=192.168.2.3 sport=41001 dport=31468 src=192.168.49.70 dst=192.168.2.3 "
+    "sport=80 dport=27349 [ASSURED] mark=128 use=1\n"
+    "tcp      6 9 CLOSE src=192.168.27.239 dst=192.168.2.3 sport=41002 dport=31468 src=192.168.39.2 dst=192.168.2.3 "
+    "sport=80 dport=59451 [ASSURED] mark=128 use=1\n"
+)
+ACK = "tcp 192.168.27.239:41001 > 192.168.2.3:31468 ack in enie348bef9edc"
+
+
+def test_two_conntrack_listings_pasted_together_are_refused(tmp_path: Path) -> None:
+    # the same connection twice, or a later listing's entry for the same tuple with another endpoint: the kernel
+    # holds one entry per tuple, and which one to trust is not in the files (until 2026-12-02 the later one was
+    # used without a word)
+    base = (SEED / "iptables-save", SEED / "ip-route", SEED / "ip-rule", SEED / "ip-addr")
+    f = _with(tmp_path, "ct", LIVE_CT)
+    t = tr.trace(tr.Node.load(*base, conntrack_file=f), *tr.parse_packet(ACK))
+    assert [str(o.legs[0].out_packet) for o in t.outcomes] == ["tcp 192.168.2.3:27349 > 192.168.49.70:80 ACK"]
+    other = LIVE_CT.splitlines(keepends=True)[0].replace("src=192.168.49.70", "src=192.168.39.2")
+    for text, line in ((LIVE_CT + LIVE_CT, 3), (other + LIVE_CT, 2)):
+        f.write_text(text)
+        with pytest.raises(ParseError) as e:
+            tr.Node.load(*base, conntrack_file=f)
+        assert str(e.value) == (
+            f"{f}:{line}: tuple src=192.168.27.239 dst=192.168.2.3 sport=41001 dport=31468 is also line 1's: the kernel "
+            "holds each tuple in one entry (nf_conntrack_confirm), so one conntrack -L listing never shows it twice "
+            "(two listings pasted together?)"
+        )
+    # the same tuple in two conntrack zones is two entries
+    f.write_text(LIVE_CT + LIVE_CT.splitlines(keepends=True)[0].replace(" mark=128", " mark=128 zone=1"))
+    assert tr.Node.load(*base, conntrack_file=f).forms["conntrack"] == f"{f}: conntrack -L (3 tcp/udp entries)"
