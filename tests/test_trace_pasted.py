@@ -1,6 +1,7 @@
-"""Node files pasted from a terminal with the shell prompt still in them (hairpin.parsers.pasted): one line with the
-file and line, exit 2, whichever file and form; never read as data (``ip route`` counted ``root@node:~# ip route``
-as a skipped IPv6 route until 2026-12-02, and ``--node DIR`` left such a file unread)."""
+"""Node files (and ``kubectl`` dumps for ``check``) pasted from a terminal with the shell prompt still in them
+(hairpin.parsers.pasted): one line with the file and line, exit 2, whichever file and form; never read as data
+(``ip route`` counted ``root@node:~# ip route`` as a skipped IPv6 route until 2026-12-02, ``--node DIR`` left such
+a file unread, and ``check`` blamed YAML or JSON, lines away)."""
 
 from __future__ import annotations
 
@@ -159,3 +160,26 @@ def test_two_conntrack_listings_pasted_together_are_refused(tmp_path: Path) -> N
     # the same tuple in two conntrack zones is two entries
     f.write_text(LIVE_CT + LIVE_CT.splitlines(keepends=True)[0].replace(" mark=128", " mark=128 zone=1"))
     assert tr.Node.load(*base, conntrack_file=f).forms["conntrack"] == f"{f}: conntrack -L (3 tcp/udp entries)"
+
+
+@pytest.mark.parametrize(("prompt", "where"), [
+    ("$ kubectl get nodes,pods,svc,endpointslices -A -o yaml", "above"),
+    ("[root@ip-192-168-2-3 ~]# kubectl get svc -A -o json", "above"),  # was "not valid JSON: Expecting value"
+    ("user@laptop:~$ ", "below"),  # was "not valid YAML: could not find expected ':'"
+])  # fmt: skip
+def test_check_names_a_prompt_pasted_with_a_dump(tmp_path: Path, prompt: str, where: str) -> None:
+    dump = (Path(__file__).parent / "data" / "check" / "seed-dump.yaml").read_text()
+    f = _with(tmp_path, "dump.yaml", f"{prompt}\n{dump}" if where == "above" else f"{dump}{prompt}\n")
+    line = 1 if where == "above" else len(dump.splitlines()) + 1
+    r = subprocess.run([sys.executable, "-m", "hairpin.cli.main", "check", str(f)], capture_output=True, text=True,
+                       check=False)  # fmt: skip
+    assert (r.returncode, r.stderr.splitlines()) == (2, [
+        f"hairpin: error: {f}:{line}: a shell prompt, not the command's output ({prompt!r}): {HINT}",
+        f"hairpin: error: {f}: no Kubernetes objects found (--allow-empty accepts that)"])  # fmt: skip
+    # a dump that reads is not searched for prompts: a column-0 line like one inside a block scalar is data
+    f.write_text(
+        dump.replace("  kind: Node\n", "  kind: Node\n  annotations:\n    note: |\n      $ kubectl get nodes\n", 1)
+    )
+    r = subprocess.run([sys.executable, "-m", "hairpin.cli.main", "check", str(f)], capture_output=True, text=True,
+                       check=False)  # fmt: skip
+    assert r.returncode == 1, r.stderr
