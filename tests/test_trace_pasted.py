@@ -5,6 +5,7 @@ a file unread, and ``check`` blamed YAML or JSON, lines away)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -183,3 +184,27 @@ def test_check_names_a_prompt_pasted_with_a_dump(tmp_path: Path, prompt: str, wh
     r = subprocess.run([sys.executable, "-m", "hairpin.cli.main", "check", str(f)], capture_output=True, text=True,
                        check=False)  # fmt: skip
     assert r.returncode == 1, r.stderr
+
+
+def test_two_nft_listings_pasted_together_are_refused(tmp_path: Path) -> None:
+    # `nft list ruleset` twice, the second with another endpoint: the later table was used without a word until
+    # 2026-12-02; nft lists each table once
+    nft = (DATA / "nft-node1.nft").read_text()
+    f = _with(tmp_path, "nft", nft + nft.replace("192.168.39.2", "192.168.39.22"))
+    with pytest.raises(ParseError) as e:
+        tr.Node.load(None, SEED / "ip-route", SEED / "ip-rule", SEED / "ip-addr", nft_file=f)
+    first = next(i for i, line in enumerate(nft.splitlines(), 1) if line.startswith("table ip kube-proxy"))
+    second = len(nft.splitlines()) + first
+    assert str(e.value) == (
+        f"{f}:{second}: table ip kube-proxy again (first at line {first}): nft list ruleset lists each table once (two "
+        "listings pasted together?)"
+    )
+    doc = json.loads((DATA / "nft-node1.json").read_text())
+    doc["nftables"] += doc["nftables"][1:]
+    f.write_text(json.dumps(doc))
+    with pytest.raises(ParseError) as e:
+        tr.Node.load(None, SEED / "ip-route", SEED / "ip-rule", SEED / "ip-addr", nft_file=f)
+    assert str(e.value) == (
+        f"{f}: nft -j entry 53: table ip kube-proxy again (entry 2): nft -j list ruleset lists each table once (two "
+        "listings pasted together?)"
+    )
