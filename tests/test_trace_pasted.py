@@ -208,3 +208,31 @@ def test_two_nft_listings_pasted_together_are_refused(tmp_path: Path) -> None:
         f"{f}: nft -j entry 53: table ip kube-proxy again (entry 2): nft -j list ruleset lists each table once (two "
         "listings pasted together?)"
     )
+
+
+def test_two_ipvsadm_listings_pasted_together_are_refused() -> None:
+    # the IPVS example's node-a table (hairpin scenario nodes examples/ipvs-mode.yaml), twice, the second with
+    # another real server: the later service replaced the first without a word until 2026-12-02
+    from hairpin.parsers import ipvsadm
+
+    sn = (
+        "-A -t 10.2.0.10:30080 -s rr\n-a -t 10.2.0.10:30080 -r 10.2.0.201:8080 -m -w 1\n"
+        "-a -t 10.2.0.10:30080 -r 10.2.2.201:8080 -m -w 1\n"
+    )
+    assert [len(vs.dests) for vs in ipvsadm.parse(sn, "ipvs").services.values()] == [2]
+    with pytest.raises(ParseError) as e:
+        ipvsadm.parse(sn + sn.replace("10.2.2.201", "10.2.2.222"), "ipvs")
+    assert str(e.value) == (
+        "ipvs:4: virtual server tcp 10.2.0.10:30080 again: the kernel holds it once (ip_vs_ctl.c: EEXIST), so one "
+        "ipvsadm listing never shows it twice (two listings pasted together?)"
+    )
+    with pytest.raises(ParseError) as e:
+        ipvsadm.parse(sn + sn.splitlines(keepends=True)[-1], "ipvs")
+    assert str(e.value) == (
+        "ipvs:4: real server 10.2.2.201:8080 of tcp 10.2.0.10:30080 again: the kernel holds it once (ip_vs_ctl.c: "
+        "EEXIST), so one ipvsadm listing never shows it twice (two listings pasted together?)"
+    )
+    ln = "TCP  10.2.0.10:30080 rr\n  -> 10.2.0.201:8080              Masq    1      0          0\n"
+    with pytest.raises(ParseError) as e:
+        ipvsadm.parse(ln + ln, "ipvs")
+    assert str(e.value).startswith("ipvs:3: virtual server tcp 10.2.0.10:30080 again: ")
