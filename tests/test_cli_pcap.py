@@ -288,6 +288,8 @@ def test_a_capture_cut_before_its_first_packet_gives_no_answer(tmp_path: Path, k
     cut.write_bytes((Path(__file__).parent / "data" / "pcap" / "lab-node1.pcap").read_bytes()[:keep])
     res = _cli(str(cut))
     assert res.returncode == 2
-    assert res.stdout.splitlines()[0] == ("hairpin pcap: no hairpinned or failed connection in 0 TCP packets; 1 input(s) "
-                                          "could not be read (errors on stderr)")  # fmt: skip
+    assert res.stdout.splitlines()[0] == (
+        "hairpin pcap: no hairpinned or failed connection in 0 TCP packets; 1 input(s) could not be read (errors on "
+        "stderr)"
+    )
     assert res.stderr.splitlines()[-1] == f"hairpin: error: {cut}: no packets in the capture; {damage}"

@@ -98,8 +98,8 @@ def test_a_node_directory_names_the_file_under_a_prompt(tmp_path: Path) -> None:
 
 def test_the_cli_gives_one_line_and_exit_2(tmp_path: Path) -> None:
     f = _with(tmp_path, "ip-route", "$ ip route\n" + (SEED / "ip-route").read_text())
-    r = subprocess.run([sys.executable, "-m", "hairpin.cli.main", "trace", "--iptables-save", str(SEED / "iptables-save"),
-                        "--routes", str(f), SYN], capture_output=True, text=True, check=False)  # fmt: skip
+    cmd = [sys.executable, "-m", "hairpin.cli.main", "trace", "--iptables-save", str(SEED / "iptables-save")]
+    r = subprocess.run([*cmd, "--routes", str(f), SYN], capture_output=True, text=True, check=False)
     assert (r.returncode, r.stdout, r.stderr) == (
         2,
         "",
@@ -154,9 +154,9 @@ def test_two_conntrack_listings_pasted_together_are_refused(tmp_path: Path) -> N
         with pytest.raises(ParseError) as e:
             tr.Node.load(*base, conntrack_file=f)
         assert str(e.value) == (
-            f"{f}:{line}: tuple src=192.168.27.239 dst=192.168.2.3 sport=41001 dport=31468 is also line 1's: the kernel "
-            "holds each tuple in one entry (nf_conntrack_confirm), so one conntrack -L listing never shows it twice "
-            "(two listings pasted together?)"
+            f"{f}:{line}: tuple src=192.168.27.239 dst=192.168.2.3 sport=41001 dport=31468 is also line 1's: the "
+            "kernel holds each tuple in one entry (nf_conntrack_confirm), so one conntrack -L listing never shows it "
+            "twice (two listings pasted together?)"
         )
     # the same tuple in two conntrack zones is two entries
     f.write_text(LIVE_CT + LIVE_CT.splitlines(keepends=True)[0].replace(" mark=128", " mark=128 zone=1"))

@@ -210,7 +210,8 @@ def _utf16(data: bytes, name: str) -> str:
                          line) from None  # fmt: skip
     nul = out.find("\0")
     if nul >= 0:
-        raise ParseError(f"not a text file: NUL character at character {nul} (UTF-16)", name, out.count("\n", 0, nul) + 1)
+        line = out.count("\n", 0, nul) + 1
+        raise ParseError(f"not a text file: NUL character at character {nul} (UTF-16)", name, line)
     return out.replace("\r\n", "\n").replace("\r", "\n") if "\r" in out else out
 
 

@@ -96,8 +96,8 @@ def _read_text(text: str, file: str, have_iptables: bool, ours: str = "ip") -> t
     at: dict[tuple[str, str], int] = {}
     for family, name, first, last in blocks:
         if at.setdefault((family, name), first) != first:
-            raise ParseError(f"table {family} {name} again (first at line {at[(family, name)]}): nft list ruleset lists "
-                             "each table once (two listings pasted together?)", file, first)  # fmt: skip
+            raise ParseError(f"table {family} {name} again (first at line {at[(family, name)]}): nft list ruleset "
+                             "lists each table once (two listings pasted together?)", file, first)  # fmt: skip
         where = f"{file}:{first}"
         if family in ("ip", "ip6") and family != ours:
             warnings.append(f"{where}: table {family} {name}: {'IPv6' if family == 'ip6' else 'IPv4'}, not traced")
@@ -205,8 +205,9 @@ def _from_json(text: str, file: str) -> tuple[str, dict[int, int]]:
         try:
             if kind == "table":
                 if key in table_at:
-                    raise ParseError(f"nft -j entry {pos}: table {key[0]} {key[1]} again (entry {table_at[key]}): nft -j "
-                                     "list ruleset lists each table once (two listings pasted together?)", file)  # fmt: skip
+                    raise ParseError(f"nft -j entry {pos}: table {key[0]} {key[1]} again (entry {table_at[key]}): "
+                                     "nft -j list ruleset lists each table once (two listings pasted together?)",
+                                     file)  # fmt: skip
                 tables.setdefault(key, [])
                 table_at.setdefault(key, pos)
             elif kind == "chain":
