@@ -236,3 +236,20 @@ def test_two_ipvsadm_listings_pasted_together_are_refused() -> None:
     with pytest.raises(ParseError) as e:
         ipvsadm.parse(ln + ln, "ipvs")
     assert str(e.value).startswith("ipvs:3: virtual server tcp 10.2.0.10:30080 again: ")
+
+
+def test_a_route_file_that_lost_a_pod_route_is_warned(tmp_path: Path) -> None:
+    # `ip route` of the seed's node1 without the client pod's route (`192.168.27.239 dev enie348bef9edc scope
+    # link`): its SYN-ACK then leaves by the default route, the asymmetric return is gone, and until 2026-12-02
+    # nothing said the file looked cut; ip rule still holds the VPC CNI's rule for that pod
+    lines = (SEED / "ip-route").read_text().splitlines(keepends=True)
+    assert lines[0].startswith("192.168.27.239 dev enie348bef9edc")
+    f = _with(tmp_path, "ip-route", "".join(lines[1:]))
+    t = tr.trace(tr.Node.load(SEED / "iptables-save", f, SEED / "ip-rule", SEED / "ip-addr"), *tr.parse_packet(SYN))
+    assert f"{SEED / 'ip-rule'}:2: '512: from all to 192.168.27.239 lookup main' sends packets for 192.168.27.239 " \
+        f"to table main, which has no route to 192.168.27.239 in {f}: the AWS VPC CNI adds the two together for each " \
+        "pod (the route to its host veth), so the route file looks cut (a paste that lost lines?); packets for " \
+        "192.168.27.239 take table main's other routes" in t.warnings  # fmt: skip
+    whole = tr.trace(tr.Node.load(*(SEED / n for n in ("iptables-save", "ip-route", "ip-rule", "ip-addr"))),
+                     *tr.parse_packet(SYN))  # fmt: skip
+    assert not [w for w in whole.warnings if "looks cut" in w]
