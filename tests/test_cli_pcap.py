@@ -273,3 +273,23 @@ def test_text_lists_the_first_rows_json_all(tmp_path: Path) -> None:
     assert "... and 10 more (--format json lists them all)\n" in text
     doc = json.loads(runner.invoke(app, ["pcap", str(path), "--format", "json"]).stdout)
     assert [h["client"] for h in doc["hairpins"]] == [f"192.168.27.239:{40000 + i}" for i in range(60)]
+
+
+@pytest.mark.parametrize(("keep", "damage"), [
+    (10, "stopped at byte 0 (after packet 0): truncated file header"),
+    (30, "stopped at byte 24 (after packet 0): truncated record header"),
+    (60, "stopped at byte 24 (after packet 0): truncated packet (20 of 80 bytes)"),
+])  # fmt: skip
+def test_a_capture_cut_before_its_first_packet_gives_no_answer(tmp_path: Path, keep: int, damage: str) -> None:
+    # a real tcpdump -i any capture (tests/data/pcap/lab-node1.pcap) cut before its first whole packet: nothing
+    # was read, so no all-clear (until 2026-12-02: exit 0, "no hairpinned or failed connection in 0 TCP packets",
+    # and only a warning), the same answer as a capture with no packet at all
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes((Path(__file__).parent / "data" / "pcap" / "lab-node1.pcap").read_bytes()[:keep])
+    res = _cli(str(cut))
+    assert res.returncode == 2
+    assert res.stdout.splitlines()[0] == (
+        "hairpin pcap: no hairpinned or failed connection in 0 TCP packets; 1 input(s) could not be read (errors on "
+        "stderr)"
+    )
+    assert res.stderr.splitlines()[-1] == f"hairpin: error: {cut}: no packets in the capture; {damage}"

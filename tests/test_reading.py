@@ -334,3 +334,37 @@ def test_manifest_aliases_are_counted_not_refused() -> None:
         "m.yaml:2: YAML aliases stand for more than 100,000 nodes (an alias bomb?): refused")
     with pytest.raises(ParseError):
         reading.load_yaml(text, "scenario.yaml")  # elsewhere, any alias is refused
+
+
+def test_utf16_with_its_byte_order_mark_is_read_as_kubectl_reads_it(tmp_path: Path) -> None:
+    # Windows PowerShell 5.1's `kubectl get ... -o yaml > dump.yaml` writes UTF-16LE with a byte-order mark, which
+    # kubectl reads (cli-runtime's FileVisitor); until 2026-12-02 hairpin said "not a text file: NUL byte at byte 3"
+    f = tmp_path / "dump.yaml"
+    for codec in ("utf-16", "utf-16-le", "utf-16-be"):
+        bom = {"utf-16": b"", "utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff"}[codec]
+        f.write_bytes(bom + "kind: List\r\nitems: []\r\n# é\n".encode(codec))
+        assert reading.read_text(f) == "kind: List\nitems: []\n# é\n", codec
+    f.write_bytes("a\nb\0c\n".encode("utf-16"))
+    with pytest.raises(ParseError) as e:
+        reading.read_text(f)
+    assert str(e.value) == f"{f}:2: not a text file: NUL character at character 3 (UTF-16)"
+    f.write_bytes(b"\xff\xfea\x00\n\x00\x00\xd8b\x00")  # a lone high surrogate on line 2
+    with pytest.raises(ParseError) as e:
+        reading.read_text(f)
+    assert str(e.value) == f"{f}:2: not UTF-16 text (byte 6; it starts with a UTF-16 byte-order mark)"
+    f.write_bytes("a\n".encode("utf-16-le"))  # no byte-order mark: not told from binary, refused as before
+    with pytest.raises(ParseError) as e:
+        reading.read_text(f)
+    assert str(e.value) == f"{f}:1: not a text file: NUL byte at byte 1"
+
+
+def test_check_reads_a_utf16_dump_as_its_utf8_twin(tmp_path: Path) -> None:
+    dump = (Path(__file__).parent / "data" / "check" / "seed-dump.yaml").read_text()
+    f = tmp_path / "dump.yaml"
+    out = []
+    for data in (dump.encode(), dump.replace("\n", "\r\n").encode("utf-16")):
+        f.write_bytes(data)
+        r = subprocess.run([sys.executable, "-m", "hairpin.cli.main", "check", str(f)], capture_output=True, text=True,
+                           check=False)  # fmt: skip
+        out.append((r.returncode, r.stdout, r.stderr))
+    assert out[0] == out[1] and out[0][0] == 1

@@ -293,3 +293,36 @@ def test_kube_proxys_ipvs_mode_without_ipvsadm_is_said(tmp_path: Path) -> None:
     assert r.returncode == 1
     assert r.stdout.splitlines()[0].endswith(
         "the seed's failure (no Service translated: kube-proxy's IPVS mode and no ipvsadm output; see the warnings)")
+
+
+# ---------------------------------------------------------------------------------------------- a cut Service chain
+
+CUT = ("KUBE-SVC-7D7VEXWNCKBQRZ7W's last endpoint jump is a random one (--probability 0.50000000000), but kube-proxy "
+       "ends a Service's chain with an unconditional jump to its last endpoint: the rules after it look cut off (a "
+       "paste that lost its last lines?); packets no rule picks fall through, as the kernel would do with these rules")
+
+
+def test_an_iptables_dash_s_paste_that_lost_its_last_line_is_warned(tmp_path: Path) -> None:
+    # `iptables -t nat -S` of the seed's node1 without its last line (the KUBE-SVC chain's unconditional jump to
+    # its third endpoint): a third of the SYNs fall through to the node's own port 31468, as the kernel would do
+    # with these rules; until 2026-12-02 without a word
+    nat = dash_s((SEED / "iptables-save").read_text(), "nat").splitlines(keepends=True)
+    assert nat[-1].startswith("-A KUBE-SVC-7D7VEXWNCKBQRZ7W ") and "statistic" not in nat[-1]
+    cut = tmp_path / "nat"
+    cut.write_text("".join(nat[:-1]))
+    other = []
+    for table in ("mangle", "filter"):
+        other.append(tmp_path / table)
+        other[-1].write_text(dash_s((SEED / "iptables-save").read_text(), table))
+    for files in ([cut, *other], [*other, cut]):  # the first file or a later one
+        n = tr.Node.load(files, SEED / "ip-route", SEED / "ip-rule", SEED / "ip-addr")
+        t = tr.trace(n, *tr.parse_packet(SYN))
+        assert f"{cut}:{len(nat) - 1}: {CUT}" in t.warnings
+        assert sorted(o.legs[0].verdict.split(" as ")[0] for o in t.outcomes) == [
+            "delivered locally", "forwarded out eth0", "forwarded out eth0"]  # fmt: skip
+    # whole, no such warning
+    whole = tmp_path / "whole"
+    whole.write_text("".join(nat))
+    n = tr.Node.load([whole, *other], SEED / "ip-route", SEED / "ip-rule", SEED / "ip-addr")
+    t = tr.trace(n, *tr.parse_packet(SYN))
+    assert not [w for w in t.warnings if "last endpoint jump" in w]

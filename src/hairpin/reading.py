@@ -162,6 +162,8 @@ def _read_stream(fh: IO[bytes], name: str, limit: int, text: bool, size: int = 0
         chunk = fh.read(min(max(size + 1 - total, _CHUNK), limit + 1 - total))
         if not chunk:
             break
+        if text and total == 0 and chunk.startswith(UTF16_BOMS):
+            text = False  # UTF-16: every ASCII character holds a zero byte; read_text looks for NUL characters
         if text:
             nul = chunk.find(b"\0")
             if nul >= 0:
@@ -194,11 +196,34 @@ def read_bytes(path: str | Path, *, text: bool = False) -> bytes:
         raise InputError(f"out of memory reading it (lower hairpin --max-input, now {human_size(limit)})", name) from None
 
 
+#: the byte-order marks of UTF-16 little- and big-endian text
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _utf16(data: bytes, name: str) -> str:
+    """UTF-16 text with its byte-order mark, decoded; a bad code unit or a NUL character is one ParseError."""
+    try:
+        out = data.decode("utf-16")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].decode("utf-16", "replace").count("\n") + 1
+        raise ParseError(f"not UTF-16 text (byte {exc.start}; it starts with a UTF-16 byte-order mark)", name,
+                         line) from None  # fmt: skip
+    nul = out.find("\0")
+    if nul >= 0:
+        line = out.count("\n", 0, nul) + 1
+        raise ParseError(f"not a text file: NUL character at character {nul} (UTF-16)", name, line)
+    return out.replace("\r\n", "\n").replace("\r", "\n") if "\r" in out else out
+
+
 def read_text(path: str | Path) -> str:
     """The UTF-8 text of ``path`` (``-``: standard input), bounded like :func:`read_bytes`.
 
-    Not UTF-8, or a NUL byte: one ParseError with the line and byte.  ``\\r\\n`` and ``\\r`` become ``\\n``."""
+    Not UTF-8, or a NUL byte: one ParseError with the line and byte.  ``\\r\\n`` and ``\\r`` become ``\\n``.  Text
+    that starts with a UTF-16 byte-order mark (what Windows PowerShell 5.1's ``>`` writes) is read as UTF-16, as
+    kubectl reads it (k8s.io/cli-runtime, ``resource.FileVisitor``: ``unicode.BOMOverride``)."""
     data = read_bytes(path, text=True)
+    if data.startswith(UTF16_BOMS):
+        return _utf16(data, display_name(path))
     try:
         out = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -57,7 +57,7 @@ from hairpin.model.trace import ASYMMETRIC_WHY, Leg, Outcome, RuleStep, Trace
 from hairpin.netfilter.evaluate import MAX_EVALUATIONS
 from hairpin.netfilter.nft_tables import Nft, has_table
 from hairpin.netfilter.rules import Ruleset
-from hairpin.parsers import conntrack_list, forms, iproute, ipset, iptables_check, ipvsadm, sockets
+from hairpin.parsers import conntrack_list, forms, iproute, ipset, iptables_check, ipvsadm, pasted, sockets
 from hairpin.parsers.conntrack_list import CtEntry
 from hairpin.parsers.ipset import IpSet
 from hairpin.parsers.linkinfo import LinkKind
@@ -216,6 +216,7 @@ class Node:
             for more in ipt[1:]:
                 extra, form = forms.read_iptables(iproute.read_text(more), str(more), None, family=family)
                 iptables_check.check(extra)
+                extra.warnings += unseen.cut_service_chains(extra)
                 dumps.append((more, extra, form))
                 read_forms.append(form)
             rs, legacy_rs, nf.forms["iptables"] = legacy.split(dumps, [Path(legacy_file)] if legacy_file else [])
@@ -283,6 +284,9 @@ class Node:
             except (OSError, UnicodeDecodeError):
                 continue
             kind = "sockets" if _SS_HEADER.match(head) else forms.kind_of(head)
+            bare = pasted.without_prompts(head) if kind is None else ""
+            if bare and (_SS_HEADER.match(bare) or forms.kind_of(bare) is not None):
+                pasted.refuse_prompt(head, str(f))  # a node file under a pasted prompt: said, not left unread
             if kind is not None and forms.family_of(head, kind) not in (None, family):
                 continue
             if kind == "iptables":

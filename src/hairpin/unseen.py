@@ -30,6 +30,13 @@ kube-proxy's rules is an error):
   virtual servers only ``ipvsadm -Sn`` shows; the rules show the mode (nat ``KUBE-NODE-PORT`` or
   ``KUBE-LOAD-BALANCER``, kubernetes ``pkg/proxy/ipvs/proxier.go``) and so does its dummy device ``kube-ipvs0``.
   Without ``ipvsadm`` output the trace cannot translate a Service packet: the first line and a warning say so.
+- **A cut Service chain.**  kube-proxy picks a Service's endpoint with ``-m statistic --mode random
+  --probability 1/n``, ``1/(n-1)``... and ends the chain with an unconditional jump to the last endpoint
+  (kubernetes ``pkg/proxy/iptables/proxier.go``, ``writeServiceToEndpointRules``; ``hairpin.kube.proxy._dispatch``
+  writes the same).  A ``KUBE-SVC-``, ``KUBE-SVL-`` or ``KUBE-XLB-`` chain whose last jump to an endpoint is still
+  a random one is what a paste that lost its last lines looks like (``iptables -S`` has no end marker, unlike
+  ``iptables-save``'s ``COMMIT``): the kernel would let the rest fall through, and so does the trace, with a
+  warning naming the rule.
 - **No kube-proxy at all.**  Files with no kube-proxy rules (no ``KUBE-SERVICES`` chain, no ``table ip
   kube-proxy``, no ``ipvsadm``) translate no Service: said, since kube-proxy's nftables mode keeps its rules in
   ``nft list ruleset`` (not given), the files may be the wrong node's, or Services may be done elsewhere; more
@@ -48,8 +55,8 @@ if TYPE_CHECKING:
     from hairpin.netfilter.rules import Ruleset
     from hairpin.routing import Routing
 
-__all__ = ["IPVS", "NODE_PORTS", "datapath_warnings", "datapaths", "ipvs_not_given", "kube_proxy_chain", "missing_tables",
-           "no_kube_proxy"]
+__all__ = ["IPVS", "NODE_PORTS", "cut_service_chains", "datapath_warnings", "datapaths", "ipvs_not_given",
+           "kube_proxy_chain", "missing_tables", "no_kube_proxy"]
 
 #: chains only kube-proxy's iptables or IPVS mode writes (kubelet's own chains, KUBE-MARK-MASQ,
 #: KUBE-POSTROUTING and KUBE-FIREWALL before 1.28, are left out: kubelet writes them in any mode)
@@ -70,6 +77,31 @@ def kube_proxy_chain(rulesets: list[Ruleset]) -> tuple[str, str] | None:
                 if name in t.chains:
                     return t.name, name
     return None
+
+
+#: the chains in which kube-proxy (iptables mode) picks one of a Service's endpoints (XLB: up to 1.23)
+SERVICE_CHAINS = ("KUBE-SVC-", "KUBE-SVL-", "KUBE-XLB-")
+
+
+def cut_service_chains(rs: Ruleset) -> list[str]:
+    """Warnings for the kube-proxy Service chains of one rule file whose last jump to an endpoint (``KUBE-SEP-``)
+    is a random one: kube-proxy ends every such chain with an unconditional jump (see the module's docstring)."""
+    nat = rs.tables.get("nat")
+    out: list[str] = []
+    for chain in nat.chains.values() if nat is not None else ():
+        if not chain.name.startswith(SERVICE_CHAINS):
+            continue
+        seps = [r for r in chain.rules if r.target is not None and r.target.name.startswith("KUBE-SEP-")]
+        last = seps[-1] if seps else None
+        stat = next((m for m in last.matches if m.module == "statistic"), None) if last is not None else None
+        p = stat.get("--probability") if stat is not None else None
+        if last is None or p is None:
+            continue
+        out.append(f"{rs.file}:{last.line}: {chain.name}'s last endpoint jump is a random one (--probability "
+                   f"{p.value}), but kube-proxy ends a Service's chain with an unconditional jump to its last "
+                   "endpoint: the rules after it look cut off (a paste that lost its last lines?); packets no rule "
+                   "picks fall through, as the kernel would do with these rules")  # fmt: skip
+    return out
 
 
 def missing_tables(rulesets: list[Ruleset], kp: tuple[str, str] | None, dash_s: bool, nft: bool, files: list[str],

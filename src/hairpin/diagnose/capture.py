@@ -373,13 +373,15 @@ def file_stats(rd: Reader) -> FileStats:
     error = None
     if rd.corrupt and rd.damage:
         error = f"byte {rd.damage.removeprefix('stopped at byte ')}"
-    elif rd.packets == rd.skipped and not rd.damage:
+    elif rd.packets == rd.skipped:  # no TCP packet read, whole or cut short: no answer (never an all-clear)
         what = ", ".join(f"{why} {n}" for why, n in skipped)
         unread = sorted(lt for lt in rd.linktypes if lt not in LINKTYPES)
         if unread:
             what += f"; link type{'s' if len(unread) > 1 else ''} {', '.join(map(str, unread))} not read"
         error = f"no TCP packet in {rd.packets} frame{'s' if rd.packets != 1 else ''}" + (f" (skipped: {what})" if what else "") if rd.packets else \
             "no packets in the capture"
+        if rd.damage:
+            error += f"; {rd.damage}"
     return FileStats(rd.path, rd.format, tuple(sorted(rd.linktypes)), rd.packets, skipped, rd.damage, error)
 
 

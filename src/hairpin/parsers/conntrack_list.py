@@ -11,6 +11,11 @@ inverted original is NAT: destination NAT when the reply comes from another addr
 original went to, source NAT when it goes to another than the original came from.  Only tcp and udp
 entries of the family asked for are kept (the tracer traces those): IPv4 ones by default, IPv6 ones (as
 ``conntrack -L -f ipv6`` lists them; plain ``conntrack -L`` lists IPv4 only) for an IPv6 trace.
+
+A tuple (original or reply) that an earlier entry of the same zone already holds is refused with both lines:
+the kernel hashes both tuples of every entry and refuses to confirm one that clashes with either
+(``nf_conntrack_confirm``, net/netfilter/nf_conntrack_core.c), so one listing never shows a connection twice;
+two listings pasted together do, and which of their entries to trust is not in them.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ class CtEntry:
 def parse(text: str, file: str | None = None, family: int = 4) -> list[CtEntry]:
     """The tcp and udp entries of ``family`` (4 or 6) in a listing."""
     out: list[CtEntry] = []
+    seen: dict[tuple[str, Tuple], int] = {}  # (zone, tuple) -> the line of the entry holding it
     addr = ip_int if family == 4 else _v6
     for lineno, raw in enumerate(split_lines(text), 1):
         s = raw.strip()
@@ -76,6 +82,13 @@ def parse(text: str, file: str | None = None, family: int = 4) -> list[CtEntry]:
         state = next((t for t in toks[3:5] if t in _STATES), "") if proto == "tcp" else "UDP"
         if proto == "tcp" and not state:
             raise ParseError("tcp entry without a state (ESTABLISHED, SYN_SENT...)", file, lineno)
+        zone = re.search(r"\bzone=(\d+)", s)
+        for t, (a, b, p, q) in zip((orig, reply), tuples, strict=True):
+            first = seen.setdefault((zone.group(1) if zone else "0", t), lineno)
+            if first != lineno:
+                raise ParseError(f"tuple src={a} dst={b} sport={p} dport={q} is also line {first}'s: the kernel holds "
+                                 "each tuple in one entry (nf_conntrack_confirm), so one conntrack -L listing never "
+                                 "shows it twice (two listings pasted together?)", file, lineno)  # fmt: skip
         m = re.search(r"\bmark=(\d+)", s)
         out.append(CtEntry(orig, reply, state, int(m.group(1)) if m else 0, "[UNREPLIED]" in s, lineno))
     return out

@@ -270,7 +270,9 @@ def _is_v6_route(toks: list[str]) -> bool:
     gateway = toks[toks.index("via") + 1] if "via" in toks[:-1] else ""
     # an IPv6 default route names no address of its own: its gateway does (`via inet6 X` is an IPv4 route's
     # IPv6 next hop, kept), or its router preference (`pref`: RTA_PREF, which only IPv6 routes carry)
-    return ":" in first or (first == "default" and (":" in gateway or "pref" in toks))
+    # only an address skips a line: any other word with a colon (a pasted "Warning: ...") is left to the
+    # route reader, which refuses it with its line, rather than being counted as a skipped IPv6 route
+    return bool(iproute.V6_PREFIX.fullmatch(first)) or (first == "default" and (":" in gateway or "pref" in toks))
 
 
 def _blank_family(text: str, family: int = 4) -> tuple[str, int, int]:

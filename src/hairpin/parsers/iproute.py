@@ -27,12 +27,14 @@ raise ``ParseError(file, line)``.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from hairpin import reading, routing6
+from hairpin import routing6
 from hairpin.errors import ParseError
 from hairpin.model.net import V6, ip_str, is_v6, net_of
+from hairpin.parsers import pasted
 from hairpin.parsers.ipaddr import ADDR_FLAGS, ParsedAddress, format_addrs, parse_addrs
 from hairpin.parsers.ipaddr import address as _addr
 from hairpin.routing import DEFAULT_TABLE, LOCAL_TABLE, MAIN_TABLE, RouteEntry, Routing, RuleEntry, prefix_len
@@ -91,9 +93,15 @@ class TableNames:
         return str(table)
 
 
+#: a word that is an IPv6 address or prefix as iproute2 prints it (hex digits and colons, ``::ffff:a.b.c.d``);
+#: another word with a colon (a pasted ``Warning:``) is no route of either family
+V6_PREFIX = re.compile(r"[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*(/\d+)?")
+
+
 def read_text(path: str | Path) -> str:
-    """A state file's text, read through ``hairpin.reading`` (bounded, UTF-8); problems are one InputError."""
-    return reading.read_text(path)
+    """A state file's text, read through ``hairpin.reading`` (bounded, UTF-8) and refused at a shell prompt line
+    (``hairpin.parsers.pasted``); problems are one InputError or ParseError."""
+    return pasted.read_state(path)
 
 
 def _cidr(text: str, file: str | None, line: int, what: str = "prefix", family: int = 4) -> tuple[int, int, int]:
@@ -213,7 +221,7 @@ def _parse_route_line(line: str, file: str | None, lineno: int, names: TableName
             raise ParseError(f"route type {rtype} without a prefix", file, lineno)
     if toks[0].startswith("nexthop"):
         raise ParseError("nexthop line without its route's line before it", file, lineno)
-    if family == 4 and ":" in toks[0] and toks[0] != "default":
+    if family == 4 and V6_PREFIX.fullmatch(toks[0]):
         raise ParseError(f"IPv6 route {toks[0]!r}: give the IPv4 table (ip -4 route show table all)", file, lineno)
     if family == 6 and "." in toks[0] and ":" not in toks[0]:  # ::ffff:a.b.c.d is IPv6
         raise ParseError(f"IPv4 route {toks[0]!r}: give the IPv6 table (ip -6 route show table all)", file, lineno)

@@ -20,6 +20,7 @@ from pathlib import Path
 from hairpin import reading
 from hairpin.errors import ParseError
 from hairpin.model.net import Packet
+from hairpin.parsers import pasted
 from hairpin.text import digits, split_lines
 
 __all__ = ["IpSet", "load", "parse"]
@@ -204,4 +205,4 @@ def _add(s: IpSet, entry: str, rest: list[str], file: str | None, lineno: int) -
 
 def load(path: str | Path) -> dict[str, IpSet]:
     p = Path(path)
-    return parse(reading.read_text(p), str(p))
+    return parse(pasted.read_state(p), str(p))

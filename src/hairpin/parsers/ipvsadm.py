@@ -18,6 +18,11 @@ Two forms are read (ipvsadm(8)):
 ``-t`` is TCP, ``-u`` UDP; ``-f`` (firewall-mark services) and forwarding methods other than
 masquerading (``-m`` / ``Masq``: kube-proxy's only method) are reported as not modelled.  Real
 servers keep their order.  ``dump`` writes the ``-Sn`` form back.
+
+A virtual server listed twice, or a real server twice under one, is refused at its second line: the kernel
+holds each once (net/netfilter/ipvs/ip_vs_ctl.c refuses a second service or destination with EEXIST), so one
+listing never shows it twice, and two listings pasted together (the later perhaps with other real
+servers) do not say which to trust.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from hairpin import reading
 from hairpin.errors import ParseError
 from hairpin.ipvs import IpvsTable, VirtualServer
 from hairpin.model.net import ip_int, ip_str
+from hairpin.parsers import pasted
 from hairpin.text import digits, split_lines
 
 __all__ = ["dump", "load", "parse"]
@@ -65,7 +71,7 @@ def parse(text: str, file: str | None = None) -> IpvsTable:
         if m:
             addr, port = _endpoint(m[2], file, lineno)
             current = VirtualServer(m[1].lower(), addr, port, [], m[3])
-            table.add(current)
+            _add_service(table, current, file, lineno)
             continue
         m = _LIST_RS.match(line)
         if m:
@@ -73,7 +79,7 @@ def parse(text: str, file: str | None = None) -> IpvsTable:
                 raise ParseError("a real server before any virtual server", file, lineno)
             if m[2] != "Masq":
                 raise ParseError(f"forwarding method {m[2]} is not modelled (kube-proxy uses Masq)", file, lineno)
-            current.dests.append(_endpoint(m[1], file, lineno))
+            _add_dest(current, _endpoint(m[1], file, lineno), file, lineno)
             continue
         if toks[0] in ("FWM", "-f"):
             raise ParseError("firewall-mark services are not modelled", file, lineno)
@@ -115,7 +121,7 @@ def _save_line(table: IpvsTable, toks: list[str], file: str | None, lineno: int)
     if proto is None or vip is None:
         raise ParseError("expected -t or -u ADDRESS:PORT", file, lineno)
     if add_service:
-        table.add(VirtualServer(proto, vip[0], vip[1], [], scheduler))
+        _add_service(table, VirtualServer(proto, vip[0], vip[1], [], scheduler), file, lineno)
         return
     vs = table.lookup(proto, *vip)
     if vs is None:
@@ -124,6 +130,23 @@ def _save_line(table: IpvsTable, toks: list[str], file: str | None, lineno: int)
         raise ParseError("-a needs -r ADDRESS:PORT", file, lineno)
     if method not in ("-m", "--masquerading"):
         raise ParseError(f"forwarding method {method} is not modelled (kube-proxy uses -m)", file, lineno)
+    _add_dest(vs, real, file, lineno)
+
+
+_TWICE = "so one ipvsadm listing never shows it twice (two listings pasted together?)"
+
+
+def _add_service(table: IpvsTable, vs: VirtualServer, file: str | None, lineno: int) -> None:
+    if table.lookup(vs.proto, vs.addr, vs.port) is not None:
+        raise ParseError(f"virtual server {vs.proto} {ip_str(vs.addr)}:{vs.port} again: the kernel holds it once "
+                         f"(ip_vs_ctl.c: EEXIST), {_TWICE}", file, lineno)  # fmt: skip
+    table.add(vs)
+
+
+def _add_dest(vs: VirtualServer, real: tuple[int, int], file: str | None, lineno: int) -> None:
+    if real in vs.dests:
+        raise ParseError(f"real server {ip_str(real[0])}:{real[1]} of {vs.proto} {ip_str(vs.addr)}:{vs.port} again: "
+                         f"the kernel holds it once (ip_vs_ctl.c: EEXIST), {_TWICE}", file, lineno)  # fmt: skip
     vs.dests.append(real)
 
 
@@ -140,4 +163,4 @@ def dump(table: IpvsTable) -> str:
 
 def load(path: str | Path) -> IpvsTable:
     p = Path(path)
-    return parse(reading.read_text(p), str(p))
+    return parse(pasted.read_state(p), str(p))

@@ -47,7 +47,7 @@ import yaml
 
 from hairpin.errors import InputError, ParseError
 from hairpin.gcpause import paused
-from hairpin.parsers import shapes, strict, yaml_list
+from hairpin.parsers import pasted, shapes, strict, yaml_list
 from hairpin.parsers.compose import documents
 from hairpin.parsers.construct import NotPlain, construct
 from hairpin.parsers.strict import Marks
@@ -564,5 +564,16 @@ def _load_into(out: list[KubeObject], paths: Iterable[str | Path], errs: list[Pa
         except InputError as exc:
             errs.append(ParseError(exc.message, exc.file, exc.line))
             continue
-        out.extend(strict.named(parse_text(text, display_name(f), errs), errs))
+        before = len(errs)
+        objs = parse_text(text, display_name(f), errs)
+        if len(errs) > before and pasted.find_prompt(text) is not None:
+            # a shell prompt pasted above or below a dump breaks it in YAML's or JSON's words, often lines away
+            # ("not valid JSON", "got str"): name the prompt line instead (hairpin.parsers.pasted)
+            del errs[before:]
+            try:
+                pasted.refuse_prompt(text, display_name(f))
+            except ParseError as exc:
+                errs.append(exc)
+            continue
+        out.extend(strict.named(objs, errs))
 

@@ -15,11 +15,16 @@ its tables and checked before the tracer uses kube-proxy's.
   packet and hairpin cannot read them); one whose chains are all empty with policy accept is left out, said
   (nft(8): a base chain's policy applies to what its rules do not decide; with no rules, accept lets every
   packet through).
+- A table listed twice (two listings pasted together, the later perhaps with other endpoints) is refused at its
+  second line: ``nft list ruleset`` lists each table once, and which listing to trust is not in the file.
 - A jump loop between chains is refused, as the kernel refuses it at load (nf_tables_check_loops: ELOOP), and so
   are jumps nesting more than 15 chains below a base chain (nft_chain_validate: EMLINK, Too many links).
 - ``nft -j list ruleset`` (JSON, libnftables-json(5)) is turned into the text ``nft list ruleset`` prints for
   the statements kube-proxy writes, then read the same way; a rule's "line" is then its position in the
-  ``nftables`` array, and an expression outside that set is a one-line error naming the position.
+  ``nftables`` array, and an expression outside that set in kube-proxy's table is a one-line error naming the
+  position.  Another table's rule that does not convert (iptables-nft's ``{"xt": ...}`` matches and targets) is
+  kept as one line that is neither empty nor a comment: iptables-nft's tables are left out as in the text, and
+  any other table with rules is refused as a table.
 """
 
 from __future__ import annotations
@@ -97,7 +102,11 @@ def _read_text(text: str, file: str, have_iptables: bool, ours: str = "ip") -> t
     cni_table: NftTable | None = None  # the AWS VPC CNI's connection marks (v1.23 nftConnmark)
     warnings: list[str] = []
     theirs: list[str] = []  # iptables-nft's tables
+    at: dict[tuple[str, str], int] = {}
     for family, name, first, last in blocks:
+        if at.setdefault((family, name), first) != first:
+            raise ParseError(f"table {family} {name} again (first at line {at[(family, name)]}): nft list ruleset "
+                             "lists each table once (two listings pasted together?)", file, first)  # fmt: skip
         where = f"{file}:{first}"
         if family in ("ip", "ip6") and family != ours:
             warnings.append(f"{where}: table {family} {name}: {'IPv6' if family == 'ip6' else 'IPv4'}, not traced")
@@ -234,6 +243,10 @@ def _from_json(text: str, file: str) -> tuple[str, dict[int, int]]:
         key = (str(obj.get("family", "")), str(obj.get("table", obj.get("name", ""))))
         try:
             if kind == "table":
+                if key in table_at:
+                    raise ParseError(f"nft -j entry {pos}: table {key[0]} {key[1]} again (entry {table_at[key]}): "
+                                     "nft -j list ruleset lists each table once (two listings pasted together?)",
+                                     file)  # fmt: skip
                 tables.setdefault(key, [])
                 table_at.setdefault(key, pos)
             elif kind == "chain":
@@ -246,7 +259,15 @@ def _from_json(text: str, file: str) -> tuple[str, dict[int, int]]:
                 tables.setdefault(key, []).extend(_map_lines(obj, pos))
             elif kind == "rule":
                 expr = obj["expr"]
-                stmt = " ".join(_stmt(e) for e in expr)
+                try:
+                    stmt = " ".join(_stmt(e) for e in expr)
+                except (KeyError, TypeError, ValueError):
+                    if key[1] == "kube-proxy":
+                        raise
+                    # another table's rule (iptables-nft's xt matches): only kube-proxy's table is read from
+                    # JSON; the text reader leaves iptables-nft's tables out and refuses any other with rules,
+                    # so the rule stays one line that is neither empty nor a comment
+                    stmt = "unconverted rule"
                 if obj.get("comment"):
                     stmt += f' comment "{obj["comment"]}"'
                 ckey = (*key, str(obj["chain"]))

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hairpin import routing6
+from hairpin import routing6, unseen
 from hairpin.errors import InputError
 from hairpin.model.net import ip_str, is_loopback
 from hairpin.netfilter.rules import Ruleset
@@ -56,6 +56,7 @@ def read_node(iptables: str | Path | None, routes: str | Path, rules: str | Path
         f_ipt = str(iptables)
         rs, ipt_form = forms.read_iptables(iproute.read_text(iptables), f_ipt, table, family)
         iptables_check.check(rs)
+        rs.warnings += unseen.cut_service_chains(rs)
         said["iptables"] = f"{f_ipt}: {ipt_form}"
     names = iproute.TableNames()
     f_routes = str(routes)
@@ -150,6 +151,8 @@ def build_routing(routes: list[iproute.ParsedRoute], rules: list[iproute.ParsedR
                                 f"`ip -{v} route show table all`")  # fmt: skip
     if not any(r.entry.table == MAIN_TABLE for r in routes):
         warnings.append(f"{routes_file}: the main routing table is empty")
+    elif rules is not None and family == 4:
+        warnings += _pod_rules_without_routes(routes, rules, routes_file, rules_file)
     if links is not None:
         for r in routes:
             dev = r.entry.dev
@@ -200,6 +203,29 @@ def build_routing(routes: list[iproute.ParsedRoute], rules: list[iproute.ParsedR
         if f is not None:
             nr.files[key] = f
     return nr
+
+
+def _pod_rules_without_routes(routes: list[iproute.ParsedRoute], rules: list[iproute.ParsedRule], routes_file: str,
+                              rules_file: str | None) -> list[str]:  # fmt: skip
+    """A ``to POD lookup main`` rule (from all) whose pod has no host route in table main: the AWS VPC CNI adds
+    the two together for each pod (amazon-vpc-cni-k8s cmd/routed-eni-cni-plugin/driver
+    ``setupIPBasedContainerRouteRules``: the route to the pod's host veth and the rule at 512), so a route file
+    without the route is most likely a paste that lost lines; the trace then routes the pod's packets by table
+    main's other routes, as the kernel would with these files."""
+    hosts = {r.entry.net for r in routes if r.entry.table == MAIN_TABLE and r.entry.prefix == 32}
+    out: list[str] = []
+    for x in rules:
+        e = x.entry
+        if e is None or e.action != "lookup" or e.table != MAIN_TABLE or e.src is not None or e.dst is None:
+            continue
+        if e.dst[1] == 0xFFFFFFFF and e.dst[0] not in hosts:
+            ip = ip_str(e.dst[0])
+            rule = f"{x.priority}: {' '.join(x.tokens)}"
+            out.append(f"{rules_file}:{x.line}: '{rule}' sends packets for {ip} to table main, which has no route "
+                       f"to {ip} in {routes_file}: the AWS VPC CNI adds the two together for each pod (the route to "
+                       "its host veth), so the route file looks cut (a paste that lost lines?); packets for "
+                       f"{ip} take table main's other routes")  # fmt: skip
+    return out
 
 
 def _addrs_from_kernel_routes(routes: list[iproute.ParsedRoute]) -> list[iproute.ParsedAddress]:

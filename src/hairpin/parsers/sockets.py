@@ -23,7 +23,7 @@ from pathlib import Path
 
 from hairpin.errors import InputError
 from hairpin.model.net import V6, addr_int, ip_str, is_v6
-from hairpin.reading import read_text
+from hairpin.parsers.pasted import read_state
 from hairpin.text import digits, split_lines
 
 __all__ = ["Listener", "bound_elsewhere", "everywhere", "listener_for", "parse"]
@@ -119,4 +119,4 @@ def _listener(proto: str, port: int, host: str, dev: str | None, local: str, fil
 
 
 def load(path: str | Path) -> list[Listener]:
-    return parse(read_text(path), str(path))
+    return parse(read_state(path), str(path))
