@@ -497,7 +497,8 @@ def test_the_json_listing_of_an_iptables_mode_node_is_told_apart(tmp_path: Path)
         tr.Node.load(SEED / "iptables-save", SEED / "ip-route", nft_file=_write(tmp_path / "fw.json", fw))
     assert str(e.value) == (
         f"{tmp_path / 'fw.json'}: nft -j entry 1: table ip firewalld: not modelled (hairpin reads "
-        "kube-proxy's table ip kube-proxy and iptables-nft's tables through iptables-save)"
+        "kube-proxy's table ip kube-proxy, the AWS VPC CNI's table ip aws-cni and iptables-nft's tables through "
+        "iptables-save)"
     )
 
 
