@@ -82,6 +82,24 @@ def test_errors_name_the_line(text: str, line: int, msg: str) -> None:
     assert msg in exc.value.message
 
 
+CUT = ("a List with items but no 'kind: List' after them (kubectl writes kind and metadata after the items): the "
+       "file looks cut short; write the dump again")
+
+
+def test_a_kubectl_list_cut_short_is_said_to_be_cut() -> None:
+    """kubectl get -o yaml writes apiVersion, items, kind: List, metadata: a dump cut at a line boundary inside
+    its items is valid YAML without kind; it was 'not a Kubernetes object: no kind'."""
+    dump = "apiVersion: v1\nitems:\n- apiVersion: v1\n  kind: Service\n  metadata: {name: a}\nkind: List\nmetadata:\n"
+    assert [o.kind for o in m.parse_text(dump + "  resourceVersion: ''\n", "d.yaml")] == ["Service"]
+    cut = "".join(dump.splitlines(keepends=True)[:5])
+    with pytest.raises(ParseError) as exc:
+        m.parse_text(cut, "d.yaml")
+    assert (exc.value.file, exc.value.line, exc.value.message) == ("d.yaml", 1, CUT)
+    with pytest.raises(ParseError) as exc:  # a mapping with metadata and no kind is not a cut List
+        m.parse_text("items: []\nmetadata: {}\n", "d.yaml")
+    assert exc.value.message == "not a Kubernetes object: no kind"
+
+
 def test_load_paths_keeps_going_after_a_bad_file(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     (tmp_path / "a.yaml").write_text("kind: Service\nmetadata: {name: a}\n")

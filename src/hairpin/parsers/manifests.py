@@ -160,6 +160,13 @@ def _objects_of(doc: Any, file: str | None, line: int | None, item_lines: list[i
         raise ParseError(f"expected a Kubernetes object (a mapping), got {type(doc).__name__}", file, line)
     kind = doc.get("kind")
     if not isinstance(kind, str) or not kind:
+        if "kind" not in doc and isinstance(doc.get("items"), list) and "metadata" not in doc:
+            # kubectl get -o yaml/json writes a List's keys sorted: apiVersion, items, kind: List, metadata
+            # (k8s.io/cli-runtime pkg/printers JSONPrinter/YAMLPrinter marshal the List as an unstructured map,
+            # whose keys Go's encoding/json sorts; sigs.k8s.io/yaml goes through JSON): items with no kind or
+            # metadata after them is a List cut short (its last item may be cut too)
+            raise ParseError("a List with items but no 'kind: List' after them (kubectl writes kind and metadata "
+                             "after the items): the file looks cut short; write the dump again", file, line)
         raise ParseError("not a Kubernetes object: no kind", file, line)
     items = doc.get("items")
     if kind.endswith("List") and isinstance(items, list):
