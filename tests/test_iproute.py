@@ -95,3 +95,24 @@ def test_route_lines_round_trip(items: list[tuple[str, tuple[int, int] | None, s
         lines.append(f"{prefix}{gw} dev {dev}{proto}{scope}{metric} \n")
     text = "".join(lines)
     assert iproute.format_ip_routes(iproute.parse_ip_routes(text)) == text
+
+
+def test_a_rule_listed_twice_is_two_listings_pasted_together() -> None:
+    """The kernel holds each rule once (`ip rule add` of an existing one: "RTNETLINK answers: File exists",
+    checked in a namespace): a listing with the same line twice is refused at the second, text and JSON."""
+    one = "0:\tfrom all lookup local\n512:\tfrom all to 192.168.27.239 lookup main\n32766:\tfrom all lookup main\n"
+    assert len(iproute.parse_ip_rules(one, "r")) == 3
+    with pytest.raises(ParseError) as e:
+        iproute.parse_ip_rules(one + one, "r")
+    assert str(e.value) == ("r:4: rule '0: from all lookup local' again (first at line 1): the kernel holds each rule "
+                            "once, so one ip rule listing never shows it twice (two listings pasted together?)")  # fmt: skip
+    # the same selector at another priority, or another table, is another rule
+    assert len(iproute.parse_ip_rules(one + "100:\tfrom all lookup local\n0:\tfrom all lookup 100\n", "r")) == 5
+    from hairpin.parsers import forms
+
+    doc = '[{"priority": 0, "src": "all", "table": "local"}, {"priority": 0, "src": "all", "table": "local"}]'
+    with pytest.raises(ParseError) as e:
+        forms.read_rules(doc, "r.json", iproute.TableNames())
+    assert str(e.value) == ("r.json: ip -j rule entry 2: rule '0: from all lookup local' again (first at entry 1): the "
+                            "kernel holds each rule once, so one ip rule listing never shows it twice (two listings "
+                            "pasted together?)")  # fmt: skip

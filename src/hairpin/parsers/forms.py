@@ -385,7 +385,7 @@ def read_rules(text: str, file: str | None, names: iproute.TableNames,
         doc = _load_json(text, file, "ip -j rule")
         try:
             rules = iproute.parse_ip_rules("\n".join(_rule_json_line(d, n, file) for n, d in enumerate(doc, 1)),
-                                           file, names, family)  # fmt: skip
+                                           file, names, family, unit="entry")  # fmt: skip
         except ParseError as e:
             raise _entry_error(e, file, "ip -j rule") from None
         return rules, "ip -j rule (JSON)" + tag
