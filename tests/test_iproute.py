@@ -93,7 +93,7 @@ def test_route_lines_round_trip(items: list[tuple[str, tuple[int, int] | None, s
         gw = f" via 10.255.{via[0]}.{via[1]}" if via else ""
         scope = " scope link" if via is None else ""
         lines.append(f"{prefix}{gw} dev {dev}{proto}{scope}{metric} \n")
-    text = "".join(lines)
+    text = "".join(dict.fromkeys(lines))  # a listing shows a route once (a repeat is refused: below)
     assert iproute.format_ip_routes(iproute.parse_ip_routes(text)) == text
 
 
@@ -116,3 +116,18 @@ def test_a_rule_listed_twice_is_two_listings_pasted_together() -> None:
     assert str(e.value) == ("r.json: ip -j rule entry 2: rule '0: from all lookup local' again (first at entry 1): the "
                             "kernel holds each rule once, so one ip rule listing never shows it twice (two listings "
                             "pasted together?)")  # fmt: skip
+
+
+def test_a_route_listed_twice_is_two_listings_pasted_together() -> None:
+    """The kernel holds each route once (`ip route add` and `append` of an existing one: "RTNETLINK answers:
+    File exists", checked in a namespace); the same prefix by another gateway (`append`) is another route."""
+    one = ("default via 192.168.0.1 dev eth0\n192.168.0.0/19 dev eth0 proto kernel scope link src 192.168.2.3\n"
+           "local 192.168.2.3 dev eth0 table local proto kernel scope host src 192.168.2.3\n")
+    assert len(iproute.parse_ip_routes(one, "r")) == 3
+    with pytest.raises(ParseError) as e:
+        iproute.parse_ip_routes(one + one.replace("192.168.2.3", "192.168.21.86"), "r")
+    assert str(e.value) == ("r:4: route 'default via 192.168.0.1 dev eth0' again (first at line 1): the kernel holds "
+                            "each route once, so one ip route listing never shows it twice (two listings pasted "
+                            "together?)")  # fmt: skip
+    assert len(iproute.parse_ip_routes(one + "default via 192.168.0.2 dev eth0\n", "r")) == 4
+    assert len(iproute.parse_ip_routes("10.0.0.0/8 dev eth0\n10.0.0.0/8 dev eth0\n", "r", repeats=True)) == 2

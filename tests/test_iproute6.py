@@ -436,7 +436,7 @@ def test_v6_route_lines_round_trip(items: list[tuple[str, ipaddress.IPv6Network,
     for kind, net, via, dev, table, proto, metric, expires, pref in items:
         gw = f" via {ipaddress.IPv6Address((0xFE80 << 112) | via)}" if via is not None and not kind else ""
         lines.append(f"{kind}{_prefix(net)}{gw} dev {dev}{table}{proto} metric {metric}{expires} pref {pref}\n")
-    text = "".join(lines)
+    text = "".join(dict.fromkeys(lines))  # a listing shows a route once (a repeat is refused)
     parsed = iproute.parse_ip_routes(text, family=6)
     assert iproute.format_ip_routes(parsed) == text
     again = iproute.parse_ip_routes(iproute.format_ip_routes(parsed), family=6)

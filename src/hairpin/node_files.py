@@ -42,8 +42,6 @@ def node_files(scenario: Scenario) -> dict[str, dict[str, str]]:
         host = net.hosts[ns.name]
         assert isinstance(host, LinuxHost)
         files = {"iptables-save": ns.iptables, **routing_files(host.routing)}
-        # the model holds the subnet route twice (the address's connected route and the CNI's): the kernel once
-        files["ip-route"] = "".join(dict.fromkeys(files["ip-route"].splitlines(keepends=True)))
         if scenario.family == 6:  # the names trace --node looks for in an IPv6 node (hairpin.trace.FILES6)
             files = {V6_NAMES.get(name, name): text for name, text in files.items()}
         if scenario.kube_proxy.mode == "ipvs":

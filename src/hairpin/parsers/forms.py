@@ -318,7 +318,7 @@ def read_routes(text: str, file: str | None, names: iproute.TableNames,
             raise ParseError(f"ip -j route entry 1: IPv4 route {str(doc[0].get('dst', ''))!r}: give the IPv6 table "
                              "(ip -6 -j route show table all)", file)  # fmt: skip
         try:
-            routes = iproute.parse_ip_routes("\n".join(ln or "" for ln in lines), file, names, family)
+            routes = iproute.parse_ip_routes("\n".join(ln or "" for ln in lines), file, names, family, repeats=True)
         except ParseError as e:
             raise _entry_error(e, file, "ip -j route") from None
         return routes, f"ip -j route (JSON, {len(kept)} {fam} routes){tag}"

@@ -189,9 +189,15 @@ def _default_scope(rtype: str, via: int | None) -> str:
 
 
 def parse_ip_routes(text: str, file: str | None = None, names: TableNames | None = None,
-                    family: int = 4) -> list[ParsedRoute]:  # fmt: skip
+                    family: int = 4, repeats: bool = False) -> list[ParsedRoute]:  # fmt: skip
     """``ip -4 route show table all`` (or ``ip route``) text; ``family=6``: ``ip -6 route show table all``.  A
-    multipath route's ``nexthop`` lines (indented, or after ``\\<TAB>`` in ``-o`` form) belong to its line."""
+    multipath route's ``nexthop`` lines (indented, or after ``\\<TAB>`` in ``-o`` form) belong to its line.
+
+    A route listed twice, word for word, is refused (``repeats`` lets it through: lines rebuilt from ``ip -j
+    route`` may leave out what told two entries apart): the kernel holds one route per table, prefix, type,
+    metric and next hop (``ip route add``/``append`` of an existing one answers "File exists": checked in a
+    namespace, iproute2 6.1.0, Linux 6.18), and ``ip route`` prints the table of every route but main's, so
+    one listing never shows the same line twice: two listings pasted together (of two nodes?) do."""
     names = names if names is not None else TableNames()
     logical: list[tuple[int, str, str | None]] = []  # line number, text, layout
     for lineno, raw in enumerate(split_lines(text), 1):
@@ -207,7 +213,12 @@ def parse_ip_routes(text: str, file: str | None = None, names: TableNames | None
             layout, line = "\\\t", line.replace("\\\t", " ")
         logical.append((lineno, line, layout))
     out: list[ParsedRoute] = []
+    seen: dict[tuple[str, ...], int] = {}
     for lineno, line, layout in logical:
+        if not repeats and (first := seen.setdefault(tuple(line.split()), lineno)) != lineno:
+            raise ParseError(f"route '{' '.join(line.split())[:80]}' again (first at line {first}): the kernel holds "
+                             "each route once, so one ip route listing never shows it twice (two listings pasted "
+                             "together?)", file, lineno)  # fmt: skip
         out.append(replace(_parse_route_line(line, file, lineno, names, family), layout=layout))
     return out
 
@@ -614,5 +625,6 @@ def routing_files(routing: Routing, names: TableNames | None = None) -> dict[str
             else:
                 tokens = ("scope", "host" if dev == "lo" else "global", dev)
             addrs.append(ParsedAddress(len(addrs) + 1, dev, addr, prefix, tokens=tokens))
-    return {"ip-route": format_ip_routes(routes, names), "ip-rule": format_ip_rules(rules),
-            "ip-addr": format_addrs(addrs)}  # fmt: skip
+    # the model may hold a route twice (a scenario's connected route and the CNI's same one): the kernel once
+    text = "".join(dict.fromkeys(format_ip_routes(routes, names).splitlines(keepends=True)))
+    return {"ip-route": text, "ip-rule": format_ip_rules(rules), "ip-addr": format_addrs(addrs)}
