@@ -104,6 +104,7 @@ class _Assessor:
         self.nodes_known = cluster.knows_nodes()
         self.eps_known = cluster.knows_endpoints()
         self._registered: dict[tuple[tuple[str, str], ...], tuple[dict[str, int], dict[str, str]]] = {}
+        self._node_order: dict[tuple[tuple[str, str], ...], dict[str, list[str]]] = {}
         self.azs = tuple(sorted({n.az for n in cluster.nodes.values() if n.az}))
         self.node_az = {n.name: n.az for n in cluster.nodes.values() if n.az}
         self.primary = ipfamily.primary_family(n.ip for n in cluster.nodes.values())
@@ -124,6 +125,19 @@ class _Assessor:
             got = (per_az, nodes)
             self._registered[labels] = got
         return got
+
+    def _sorted_in_az(self, labels: tuple[tuple[str, str], ...], nodes: dict[str, str], az: str) -> list[str]:
+        """The names of ``nodes`` (``registered(labels)``'s) in ``az``, sorted: the first is the least name a
+        verdict names, found once per target labels instead of once per Service (1,000 Services x 5,000 nodes)."""
+        by_az = self._node_order.get(labels)
+        if by_az is None:
+            by_az = {}
+            for name, a in nodes.items():
+                by_az.setdefault(a, []).append(name)
+            for names in by_az.values():
+                names.sort()
+            self._node_order[labels] = by_az
+        return by_az[az]
 
     def takes(self, svc: KService) -> bool:
         """Type LoadBalancer (the in-tree provider, the LBC, or another class), or any other type the
@@ -388,7 +402,12 @@ class _Assessor:
         best_node: str | None = None
         if best_class is not None:
             az, ok = best_class
-            best_node = min(name for name, a in nodes.items() if a == az and (not local or (name in local_nodes) == ok))
+            if not local:
+                best_node = self._sorted_in_az(s.target_node_labels, nodes, az)[0]
+            elif ok:
+                best_node = min(name for name in local_nodes if nodes[name] == az)
+            else:
+                best_node = next(n for n in self._sorted_in_az(s.target_node_labels, nodes, az) if n not in local_nodes)
         f.probability = best
         f.worst_node = best_node
         f.at_risk = best > 0

@@ -16,7 +16,7 @@ from typing import Any
 
 from hairpin.errors import ParseError
 
-__all__ = ["SCHEMAS", "article", "json_type", "vet_shape", "well_typed"]
+__all__ = ["SCHEMAS", "article", "json_type", "typed", "vet_shape", "well_typed"]
 
 S, N, B = "string", "integer", "boolean"
 M = "map[string]string"  # labels, annotations, selector, ConfigMap data
@@ -136,6 +136,11 @@ def _compile(schema: dict[str, Any]) -> Callable[[dict[str, Any]], bool]:
 
 _FAST = {kind: _compile({"metadata": _META, **schema}) for kind, schema in SCHEMAS.items()}
 _FAST_META = _compile({"metadata": _META})
+
+
+def typed(kind: str) -> Callable[[dict[str, Any]], bool]:
+    """The generated check ``well_typed`` makes for ``kind``."""
+    return _FAST.get(kind, _FAST_META)
 
 
 def well_typed(kind: str, data: dict[str, Any]) -> bool:

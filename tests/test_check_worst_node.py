@@ -1,0 +1,47 @@
+"""The node a verdict names (``Finding.worst_node``): the least name among the nodes of the worst caller's class.
+
+``hairpin.diagnose.check`` keeps each AZ's registered nodes sorted once per target-node labels and takes the
+first (or, under ``externalTrafficPolicy: Local``, the least healthy one, or the first one that is not);
+these tests hold it to the rule it replaces, ``min`` over the registered nodes of the class, on node sets
+whose insertion order differs from their sorted order.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction as F
+
+from test_check import TT, TYPE, A, B, node, one, pod, service
+
+INSTANCE = {TYPE: "external", TT: "instance"}
+# inserted out of order: a3 before a1, b2 before b1; the names sort otherwise than they come
+NODES = [node("a3", A, "10.0.1.12"), node("a1", A, "10.0.1.10"), node("a2", A, "10.0.1.11"),
+         node("b2", B, "10.0.2.11"), node("b1", B, "10.0.2.10")]  # fmt: skip
+
+
+def test_the_least_name_of_the_worst_az_is_named() -> None:
+    f = one(service(ann=INSTANCE), *NODES)
+    # AZ a: 1/3 averaged over 2 AZ addresses = 1/6; AZ b: 1/2 / 2 = 1/4: the worst caller is in b
+    assert (f.probability, f.worst_node) == (F(1, 4), "b1")
+
+
+def test_two_services_with_the_same_labels_name_the_same_node() -> None:
+    r1 = one(service("one", ann=INSTANCE), *NODES)
+    r2 = one(service("two", ann=INSTANCE), *NODES)
+    assert r1.worst_node == r2.worst_node == "b1"
+
+
+def test_local_policy_names_the_least_healthy_node() -> None:
+    pods = [pod("w1", "b2", "10.0.2.50"), pod("w2", "a3", "10.0.1.50"), pod("w3", "a2", "10.0.1.51")]
+    f = one(service(ann=INSTANCE, etp="Local"), *NODES, *pods)
+    # healthy: a2, a3 (AZ a), b2 (AZ b): a caller on b2 gets 1/1 of its AZ, averaged over 2 = 1/2
+    assert (f.probability, f.worst_node) == (F(1, 2), "b2")
+    assert "caller on node b2 (eu-west-1b)" in f.reason
+
+
+def test_local_policy_without_a_ready_endpoint_names_the_least_node_of_the_first_az() -> None:
+    """No node passes the health check: the class of callers on unhealthy nodes, AZ a first, is the worst."""
+    pods = [pod("w1", "b2", "10.0.2.50", ready=False), pod("w2", "a3", "10.0.1.50", ready=False)]
+    f = one(service(ann=INSTANCE, etp="Local"), *NODES, *pods)
+    assert (f.at_risk, f.probability, f.worst_node) == (True, F(1, 5), "a1")
+    assert "a caller on node a1 (eu-west-1a) is sent back to its own node with P = 1/5 (20.0%)" in f.reason
+    assert "externalTrafficPolicy Local: 0 node(s) with a ready endpoint pass the health check" in f.reason
