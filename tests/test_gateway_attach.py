@@ -146,3 +146,61 @@ def test_kinds_and_selector_semantics() -> None:
         False,
         "listener tcp of Gateway infra/edge: allowedRoutes.namespaces.from Selector without a selector admits no namespace",
     )
+
+
+GW_SEED = """\
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: aws-nlb}
+spec: {controllerName: gateway.k8s.aws/nlb}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: nginx-demo}
+spec:
+  gatewayClassName: aws-nlb
+  listeners: [{name: tcp, protocol: TCP, port: 80}]
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TCPRoute
+metadata: {name: web, namespace: nginx-demo}
+spec:
+  parentRefs: [{name: edge}]
+  rules: [{backendRefs: [{name: service-nginx-demo, port: 80}]}]
+"""
+
+
+def test_next_line_names_a_service_scenario_from_cluster_builds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The Next line's scenario from-cluster command works: a Gateway's target group sorted first named itself,
+    which from-cluster refused (exit 2)."""
+    seed = str(Path(__file__).parent / "data" / "check" / "seed-dump.yaml")
+    gw = tmp_path / "gw.yaml"
+    gw.write_text(GW_SEED)
+    code, out, _ = _main(["check", seed, str(gw)], capsys)
+    assert (code, out.splitlines()[-1]) == (
+        1,
+        f"Next: see it happen on your cluster: hairpin scenario from-cluster --service nginx-demo/service-nginx-demo "
+        f"{seed} {gw} -o mine.yaml, then hairpin reproduce --scenario mine.yaml",
+    )
+    code, out, _ = _main(["check", str(GW)], capsys)  # nothing at risk: no scenario either
+    assert code == 0
+    docs = _docs()
+    _listener(docs)["allowedRoutes"] = {"namespaces": {"from": "All"}}
+    only = tmp_path / "only.yaml"
+    only.write_text("---\n".join(yaml.safe_dump(d) for d in docs))
+    code, out, _ = _main(["check", str(only)], capsys)
+    assert (code, out.splitlines()[-1]) == (
+        1,
+        "Next: apply a fix listed above for shop/TCPRoute/web/web:8080 and run hairpin check again; scenario "
+        "from-cluster builds a Service's own load balancer, not a Gateway's target groups",
+    )
+    name = "nginx-demo/TCPRoute/web/service-nginx-demo:80"
+    code, _, err = _main(["scenario", "from-cluster", "--service", name, seed, str(gw), "-o", str(tmp_path / "s.yaml")],
+                         capsys)  # fmt: skip
+    assert (code, err.strip()) == (
+        2,
+        f"hairpin: error: {seed}, {gw}: --service {name}: a Gateway's target group as hairpin check names it; "
+        "scenario from-cluster builds a Service's own load balancer only, not a Gateway's",
+    )

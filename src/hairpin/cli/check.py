@@ -229,10 +229,16 @@ def next_step(report: Any, source: str = "DUMP") -> str:
         # the simulator models kube-proxy's NAT too; a capture shows the failure whatever translates Services
         return ("Next: see whether it happens on this datapath: on a caller's node, tcpdump -i any -n -w node.pcap "
                 "tcp while its pods call the Service, then hairpin pcap node.pcap")  # fmt: skip
-    if report.at_risk:
-        f = report.at_risk[0]
+    # scenario from-cluster builds a Service's own load balancer, not a Gateway's target group (hairpin.kube.from_cluster)
+    own = [f for f in report.at_risk if f.service_type != "Gateway"]
+    if own:
+        f = own[0]
         return (f"Next: see it happen on your cluster: hairpin scenario from-cluster --service {f.namespace}/{f.name} "
                 f"{source} -o mine.yaml, then hairpin reproduce --scenario mine.yaml")  # fmt: skip
+    if report.at_risk:
+        f = report.at_risk[0]
+        return (f"Next: apply a fix listed above for {f.namespace}/{f.name} and run hairpin check again; scenario "
+                "from-cluster builds a Service's own load balancer, not a Gateway's target groups")  # fmt: skip
     troubled = _troubled(report)
     if troubled:
         f = troubled[0]
