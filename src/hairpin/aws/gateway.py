@@ -33,11 +33,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hairpin.aws import controller as ctl
-from hairpin.aws import ipfamily
+from hairpin.aws import gateway_attach, ipfamily
 from hairpin.aws.protocols import always_preserved
 from hairpin.parsers.manifests import KubeObject
 
@@ -46,7 +46,10 @@ __all__ = ["KINDS", "NLB_CONTROLLER", "PatchFix", "TargetGroup", "target_groups"
 NLB_CONTROLLER = "gateway.k8s.aws/nlb"
 GROUP = "gateway.k8s.aws"
 ROUTE_PROTOCOL = {"TCPRoute": "TCP", "UDPRoute": "UDP", "TLSRoute": "TLS"}
-KINDS = frozenset({"GatewayClass", "Gateway", "TargetGroupConfiguration", "LoadBalancerConfiguration", *ROUTE_PROTOCOL})
+#: the kinds read here; Namespace only for its labels (a listener's allowedRoutes selector: hairpin.aws.gateway_attach)
+KINDS = frozenset(
+    {"GatewayClass", "Gateway", "TargetGroupConfiguration", "LoadBalancerConfiguration", "Namespace", *ROUTE_PROTOCOL}
+)
 PRESERVE = "preserve_client_ip.enabled"
 
 
@@ -129,7 +132,7 @@ class _Index:
             if o.kind not in KINDS:
                 continue
             ns, name = _meta(o)
-            if o.kind == "GatewayClass":
+            if o.kind in ("GatewayClass", "Namespace"):
                 ns = ""
             self.by[(o.kind, ns, name)] = o
             if o.kind in ROUTE_PROTOCOL:
@@ -215,9 +218,17 @@ def target_groups(objects: Iterable[KubeObject]) -> list[TargetGroup]:
                 want = ROUTE_PROTOCOL[route.kind]
                 chosen = [li for li in listeners if (pref.get("sectionName") and li.get("name") == pref.get("sectionName"))
                           or (not pref.get("sectionName") and str(li.get("protocol") or "").upper() == want)]  # fmt: skip
-                for li in chosen:
+                ns_obj = ix.get("Namespace", "", rns)
+                labels = {str(k): str(v) for k, v in _d(_d(ns_obj.data.get("metadata")).get("labels")).items()} \
+                    if ns_obj is not None else None  # fmt: skip
+                verdicts = [(li, *gateway_attach.admits(li, (gns, gname), route.kind, _meta(route), labels))
+                            for li in chosen]  # fmt: skip
+                if verdicts and all(ok is False for _, ok, _ in verdicts):
+                    out.extend(_not_attached(route, (gns, gname), head, [why for _, _, why in verdicts]))
+                    continue
+                for li, ok, why in verdicts:
                     port = li.get("port")
-                    if not isinstance(port, int):
+                    if ok is False or not isinstance(port, int):
                         continue
                     proto = str(li.get("protocol") or want).upper()
                     if {"TCP", "UDP"} <= ports.get(port, set()):
@@ -229,10 +240,38 @@ def target_groups(objects: Iterable[KubeObject]) -> list[TargetGroup]:
                             b = _d(b)
                             if b.get("kind", "Service") != "Service" or not b.get("name"):
                                 continue
-                            out.append(_target_group(ix, route, (str(b.get("namespace") or rns), str(b["name"])),
-                                                     b.get("port"), proto, port, scheme, sg, ranges, lb_attrs,
-                                                     default_tgc, cfg_name, list(head), (gns, gname), lb_type))  # fmt: skip
+                            tg = _target_group(ix, route, (str(b.get("namespace") or rns), str(b["name"])),
+                                               b.get("port"), proto, port, scheme, sg, ranges, lb_attrs,
+                                               default_tgc, cfg_name, list(head), (gns, gname), lb_type)  # fmt: skip
+                            if ok is None:  # the namespace's labels decide, and the input does not have them
+                                tg.settings = replace(tg.settings, warnings=(*tg.settings.warnings, why))
+                            out.append(tg)
     return out
+
+
+def _backends(route: KubeObject) -> list[tuple[tuple[str, str], Any]]:
+    """The route's Service backends: ((namespace, name), port)."""
+    rns, _ = _meta(route)
+    out = []
+    for rule in _l(_d(route.data.get("spec")).get("rules")):
+        for b in _l(_d(rule).get("backendRefs")):
+            b = _d(b)
+            if b.get("kind", "Service") == "Service" and b.get("name"):
+                out.append(((str(b.get("namespace") or rns), str(b["name"])), b.get("port")))
+    return out
+
+
+def _not_attached(route: KubeObject, gw: tuple[str, str], head: list[str], whys: list[str]) -> list[TargetGroup]:
+    """A route that names an NLB Gateway none of whose listeners admit it: no target group is built
+    (``hairpin.aws.gateway_attach``); reported as not built, with why, so that it is not taken for at risk."""
+    rns, rname = _meta(route)
+    problem = (f"{route.kind} {rns}/{rname} is not attached: {'; '.join(whys)}; the AWS Load "
+               "Balancer Controller builds no target group for it (listener_attachment_helper.go); to attach it, set "
+               "the listener's allowedRoutes (namespaces.from: All, or a selector matching the route's namespace)")  # fmt: skip
+    steps = (*head, f"{route.kind} {rns}/{rname}: not attached ({whys[0]}): no target group")
+    s = ctl.Settings(ctl.NONE, "none", "unknown", None, None, False, "Cluster", steps=steps, problems=(problem,))
+    return [TargetGroup(rns, f"{route.kind}/{rname}/{svc[1]}:{bport}", svc, bport if isinstance(bport, int) else 0, s,
+                        route.file, route.line, gateway=gw) for svc, bport in _backends(route)]  # fmt: skip
 
 
 def _target_group(ix: _Index, route: KubeObject, svc: tuple[str, str], bport: Any, proto: str, lport: int, scheme: str,

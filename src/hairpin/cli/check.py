@@ -201,6 +201,11 @@ def _diagnosis(report: Any) -> str:
         return f"hairpin check: {len(report.errors)} input(s) could not be read; no Service at risk in the rest"
     troubled = _troubled(report)
     tail = f"; {_have(len(troubled))} problems (below)" if troubled else ""
+    und = _undecided(report)
+    if und:
+        return (f"hairpin check: {len(und)} of {counted(report.findings)} undecided (a TargetGroupBinding's target "
+                "group, whose load balancer is in no Kubernetes object: below); none of the others can send an "
+                f"in-cluster caller back to its own node{tail}")  # fmt: skip
     return f"hairpin check: none of {counted(report.findings)} can send an in-cluster caller back to its own node{tail}"
 
 
@@ -224,16 +229,32 @@ def next_step(report: Any, source: str = "DUMP") -> str:
         # the simulator models kube-proxy's NAT too; a capture shows the failure whatever translates Services
         return ("Next: see whether it happens on this datapath: on a caller's node, tcpdump -i any -n -w node.pcap "
                 "tcp while its pods call the Service, then hairpin pcap node.pcap")  # fmt: skip
-    if report.at_risk:
-        f = report.at_risk[0]
+    # scenario from-cluster builds a Service's own load balancer, not a Gateway's target group (hairpin.kube.from_cluster)
+    own = [f for f in report.at_risk if f.service_type != "Gateway"]
+    if own:
+        f = own[0]
         return (f"Next: see it happen on your cluster: hairpin scenario from-cluster --service {f.namespace}/{f.name} "
                 f"{source} -o mine.yaml, then hairpin reproduce --scenario mine.yaml")  # fmt: skip
+    if report.at_risk:
+        f = report.at_risk[0]
+        return (f"Next: apply a fix listed above for {f.namespace}/{f.name} and run hairpin check again; scenario "
+                "from-cluster builds a Service's own load balancer, not a Gateway's target groups")  # fmt: skip
     troubled = _troubled(report)
     if troubled:
         f = troubled[0]
         return (f"Next: no Service here times out its in-cluster callers, but {_have(len(troubled))} problems listed "
                 f"above ({f.namespace}/{f.name} first): fix them and run hairpin check again")  # fmt: skip
+    und = _undecided(report)
+    if und:
+        f = und[0]
+        return (f"Next: read the load balancer and preserve_client_ip.enabled of {f.namespace}/{f.name}'s target group "
+                "from AWS (the warning above says how): hairpin cannot see them")  # fmt: skip
     return "Next: nothing to fix; run hairpin check in CI (README, Catch it in CI) to keep it so"
+
+
+def _undecided(report: Any) -> list[Any]:
+    """Findings whose load balancer is outside the input (TargetGroupBindings: hairpin.diagnose.tgb)."""
+    return [f for f in report.findings if f.settings.load_balancer == "unknown"]
 
 
 def _troubled(report: Any) -> list[Any]:

@@ -29,7 +29,7 @@ from hairpin.aws import controller as ctl
 from hairpin.aws.ignored import ignored_annotations
 from hairpin.aws.protocols import always_preserved
 from hairpin.aws.risk import TargetCounts, caller_probability
-from hairpin.diagnose import cloud_sg, families, proxy_firewall, reach
+from hairpin.diagnose import cloud_sg, families, proxy_firewall, reach, tgb
 from hairpin.diagnose.finding import Finding, Fix, PortVerdict
 from hairpin.diagnose.sarif import RULE_ID, deciding_location, to_sarif
 from hairpin.diagnose.versions import Versions, in_tree_support, nlb_sg_mode, oldest_kube_proxy
@@ -612,6 +612,7 @@ def check_cluster(cluster: Cluster, *, mutator_webhook: bool | None = None, erro
     findings = [a.assess(s) for s in cluster.services if a.takes(s)]
     tgs = gateway.target_groups(cluster.gateway_objects)
     findings += [a.assess_target_group(tg, s) for tg, s in zip(tgs, a.gateway_settings(tgs), strict=True)]
+    findings += tgb.findings(cluster)  # target groups made outside the cluster: undecided, with a warning
     findings.sort(key=lambda f: (not f.at_risk, f.namespace, f.name))
     return Report(findings, [*errors, *cluster.errors], sg_mode=a.sg_mode, datapath=assess(cluster.seen))
 

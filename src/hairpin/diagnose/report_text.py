@@ -45,12 +45,16 @@ def _cells(f: Finding) -> tuple[str, str, str, str, Text, str]:
     unbuilt = s.load_balancer == "none" and bool(s.problems)  # the controller refuses it (its problems say why)
     verdict = Text("AT RISK", style="bold red") if f.at_risk else Text("not built" if unbuilt else "ok",
                                                                        style="yellow" if unbuilt else "green")
+    if s.load_balancer == "unknown":  # a TargetGroupBinding's target group (hairpin.diagnose.tgb): its warning says why
+        verdict = Text("undecided", style="yellow")
     prob = "-" if f.probability is None else _pct(f.probability)
     if f.at_risk and f.probability is None:
         kp = f.kube_proxy_drop
         prob = "1/n (no nodes)" if kp is None or not kp.certain else "1 at " + ", ".join(kp.addresses)
     lb = f"{s.controller}: {s.load_balancer}" if s.controller != "none" else "none"
-    if s.load_balancer != "none":
+    if s.load_balancer == "unknown":
+        lb = f"{s.controller}: unknown" + (f" {s.target_type}" if s.target_type else "")
+    elif s.load_balancer != "none":
         lb += f" {s.scheme}" + (f" {s.target_type}" if s.target_type else "")
         lb += ", cross-zone" if s.cross_zone and s.load_balancer == "nlb" else ""
     preserve = {True: "preserved", False: "replaced", None: "-"}[s.preserve_client_ip]

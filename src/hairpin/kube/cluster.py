@@ -203,6 +203,8 @@ class Cluster:
         self.webhook: bool = False
         #: Gateway API objects (hairpin.aws.gateway)
         self.gateway_objects: list[KubeObject] = []
+        #: the AWS Load Balancer Controller's TargetGroupBindings (hairpin.diagnose.tgb)
+        self.target_group_bindings: list[KubeObject] = []
         self.has_pods = False
         self.has_slices = False
         #: kube-proxy's mode from its ConfigMap (kube-system/kube-proxy-config on EKS, kube-proxy on
@@ -263,6 +265,8 @@ class Cluster:
                 c._add_deployment(o)
             elif kind in gateway.KINDS:
                 c.gateway_objects.append(o)
+            elif kind == "TargetGroupBinding":
+                c.target_group_bindings.append(o)
             elif kind == "MutatingWebhookConfiguration":
                 for wh in _seq(o.data.get("webhooks")):
                     if isinstance(wh, dict) and wh.get("name") == controller.LBC_WEBHOOK:

@@ -206,6 +206,9 @@ def scenario_from_objects(
     if not sname:
         ns, sname = "default", ns
     svc = next((s for s in c.services if s.namespace == ns and s.name == sname), None)
+    if svc is None and "/" in sname:  # hairpin check's name of a Gateway's target group: Kind/route/service:port
+        raise InputError(f"--service {service}: a Gateway's target group as hairpin check names it; scenario "
+                         "from-cluster builds a Service's own load balancer only, not a Gateway's")  # fmt: skip
     if svc is None:
         raise InputError(f"--service {service}: no such Service in the input")
     nodes = [n for n in c.nodes.values() if n.ip and n.az]

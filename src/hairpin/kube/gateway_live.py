@@ -4,7 +4,9 @@ Read-only, paged list calls through the custom objects API.  Every kind is optio
 the CRDs answers 404, one without the right answers 403, and the kind is skipped.  Versions tried, first
 served wins: Gateway API ``gateway.networking.k8s.io`` v1 (GatewayClass, Gateway; TCPRoute and UDPRoute from
 Gateway API 1.6) then v1alpha2 (the L4 routes before that); the AWS Load Balancer Controller's
-``gateway.k8s.aws`` v1 (storage version from v3.5.0) then v1beta1 (from v2.13.0).
+``gateway.k8s.aws`` v1 (storage version from v3.5.0) then v1beta1 (from v2.13.0).  Also the controller's
+TargetGroupBindings (``elbv2.k8s.aws`` v1beta1, its storage version: apis/elbv2/v1beta1), for the target groups
+made outside the cluster (``hairpin.diagnose.tgb``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ GATEWAY_LISTS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
     ("TLSRoute", "gateway.networking.k8s.io", ("v1", "v1alpha3", "v1alpha2"), "tlsroutes"),
     ("TargetGroupConfiguration", "gateway.k8s.aws", ("v1", "v1beta1"), "targetgroupconfigurations"),
     ("LoadBalancerConfiguration", "gateway.k8s.aws", ("v1", "v1beta1"), "loadbalancerconfigurations"),
+    ("TargetGroupBinding", "elbv2.k8s.aws", ("v1beta1",), "targetgroupbindings"),
 )
 
 
