@@ -184,9 +184,15 @@ def test_steps_name_the_deciding_annotation() -> None:
 
 
 def test_problems_are_reported_not_raised() -> None:
+    # an unknown scheme fails the LBC's model build at once ("unknown scheme: public": the legacy annotation is
+    # not read), and so does a legacy value strconv.ParseBool refuses: nothing is built, nothing is at risk
     s = c.resolve({TYPE: "external", TT: "instance", SCHEME: "public", INTERNAL: "maybe"})
-    assert s.scheme == "internal"
-    assert len(s.problems) == 2
+    assert (s.controller, s.load_balancer, s.scheme, s.target_type) == ("none", "none", "unknown", None)
+    assert s.problems == (f"{SCHEME}: unknown scheme 'public' (the controller refuses the Service)",)
+    s = c.resolve({TYPE: "external", TT: "instance", INTERNAL: "no"})
+    assert (s.controller, s.load_balancer, s.target_type) == ("none", "none", None)
+    assert s.problems == (f"{INTERNAL}: 'no' is not a boolean (the controller refuses the Service)",)
+    assert c.resolve({TYPE: "external", TT: "instance", INTERNAL: "T"}).scheme == "internal"  # strconv.ParseBool
     s = c.resolve({TYPE: "nlb-ip"}, protocols=("UDP",))
     assert s.problems == ()
     s = c.resolve({TYPE: "nlb-ip", TGA: "preserve_client_ip.enabled=false"}, protocols=("UDP",))

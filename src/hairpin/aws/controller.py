@@ -31,7 +31,8 @@ Settings (LBC ``pkg/service/model_build_load_balancer.go``, ``model_build_target
 ``pkg/providers/v1/aws.go``):
 - scheme, LBC: ``aws-load-balancer-scheme``, else the deprecated ``aws-load-balancer-internal`` (a bool),
   else internal (since v2.2.0; an existing NLB keeps its scheme; the LBC's ``--default-load-balancer-scheme``
-  changes that default, v2.11.0).  In-tree: internal when
+  changes that default, v2.11.0); a scheme other than internal or internet-facing, or an internal value that
+  is no boolean (strconv.ParseBool), fails the model build: no load balancer.  In-tree: internal when
   ``aws-load-balancer-internal`` is set to anything but ``false`` (e.g. ``"true"``, ``"0.0.0.0/0"``),
   else internet-facing.
 - target type, LBC: ``nlb-ip`` or ``aws-load-balancer-nlb-target-type: ip`` -> ip, else the
@@ -267,6 +268,9 @@ def resolve(
                             problems=(*flags.problems, off))  # fmt: skip
         problems.extend(flags.problems)
         scheme = _lbc_scheme(a, steps, problems, flags)
+        if scheme is None:  # the model build fails on the annotation: nothing is built
+            return Settings(NONE, "none", "unknown", None, None, False, etp, steps=tuple(steps),
+                            problems=tuple(problems))  # fmt: skip
         target_type, refused = _lbc_target_type(lb_type, tt_ann, flags, steps, problems)
         if refused:
             return Settings(NONE, "none", "unknown", None, None, False, etp, steps=tuple(steps),
@@ -444,18 +448,28 @@ def _lbc_target_type(lb_type: str, tt_ann: str | None, flags: LbcFlags, steps: l
     return "instance", False
 
 
-def _lbc_scheme(a: Mapping[str, str], steps: list[str], problems: list[str], flags: LbcFlags) -> str:
+def _lbc_scheme(a: Mapping[str, str], steps: list[str], problems: list[str], flags: LbcFlags) -> str | None:
+    """The scheme as the LBC's buildLoadBalancerScheme decides it (``pkg/service/model_build_load_balancer.go``:
+    buildLoadBalancerSchemeViaAnnotation, then buildLoadBalancerSchemeLegacyAnnotation); None when it fails
+    the model build ("unknown scheme: X", or ParseBoolAnnotation's error for a legacy value strconv.ParseBool
+    refuses): the controller then builds nothing for the Service."""
     raw = a.get(SCHEME)
     if raw is not None:
         if raw in ("internal", "internet-facing"):
             steps.append(f"scheme {raw} ({SCHEME})")
             return raw
+        steps.append(f"{SCHEME}: {raw!r} is neither internal nor internet-facing: the AWS Load Balancer Controller's "
+                     "model build fails (\"unknown scheme\") and no load balancer is built")  # fmt: skip
         problems.append(f"{SCHEME}: unknown scheme {raw!r} (the controller refuses the Service)")
+        return None
     legacy = a.get(INTERNAL)
     if legacy is not None:
         b = _bool(legacy)
         if b is None:
+            steps.append(f"{INTERNAL}: {legacy!r} is not a boolean: the AWS Load Balancer Controller's model build "
+                         "fails and no load balancer is built")  # fmt: skip
             problems.append(f"{INTERNAL}: {legacy!r} is not a boolean (the controller refuses the Service)")
+            return None
         else:
             scheme = "internal" if b else "internet-facing"
             steps.append(f"scheme {scheme} (deprecated {INTERNAL}: {legacy!r})")
