@@ -193,6 +193,13 @@ def test_problems_are_reported_not_raised() -> None:
     assert (s.controller, s.load_balancer, s.target_type) == ("none", "none", None)
     assert s.problems == (f"{INTERNAL}: 'no' is not a boolean (the controller refuses the Service)",)
     assert c.resolve({TYPE: "external", TT: "instance", INTERNAL: "T"}).scheme == "internal"  # strconv.ParseBool
+    # preserve_client_ip.enabled that strconv.ParseBool refuses fails the LBC's model build too
+    s = c.resolve({TYPE: "external", TT: "instance", TGA: "preserve_client_ip.enabled=flase"})
+    assert (s.controller, s.load_balancer, s.preserve_client_ip) == ("none", "none", None)
+    assert s.problems == (f"{TGA}: preserve_client_ip.enabled='flase' is not a boolean (the controller refuses the "
+                          "Service)",)  # fmt: skip
+    assert c.resolve({TYPE: "external", TT: "instance", TGA: "preserve_client_ip.enabled=FALSE"}).preserve_client_ip \
+        is False
     s = c.resolve({TYPE: "nlb-ip"}, protocols=("UDP",))
     assert s.problems == ()
     s = c.resolve({TYPE: "nlb-ip", TGA: "preserve_client_ip.enabled=false"}, protocols=("UDP",))

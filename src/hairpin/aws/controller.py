@@ -319,6 +319,16 @@ def resolve(
         if len(kept) < len(ports):
             ports, protocols = kept, [proto for _, proto in kept]
     preserve = _preserve(target_type, tg_attrs, protocols, steps, problems)
+    raw_preserve = tg_attrs.get("preserve_client_ip.enabled")
+    if controller == LBC and raw_preserve is not None and _bool(raw_preserve) is None:
+        # the LBC parses the attribute with strconv.ParseBool and fails the model build on an error
+        # (pkg/service/model_build_target_group.go, validateAndParseAttributes: "failed to parse attribute")
+        steps.append(f"{TG_ATTRIBUTES}: preserve_client_ip.enabled={raw_preserve!r} is not a boolean: the AWS Load "
+                     "Balancer Controller's model build fails (\"failed to parse attribute\") and no load balancer is "
+                     "built")  # fmt: skip
+        said = f"{TG_ATTRIBUTES}: preserve_client_ip.enabled={raw_preserve!r} is not a boolean"  # by _preserve
+        kept_problems = [p for p in problems if p != said] + [f"{said} (the controller refuses the Service)"]
+        return Settings(NONE, "none", "unknown", None, None, False, etp, steps=tuple(steps), problems=tuple(kept_problems))
     tgs = target_groups(target_type, tg_attrs, ports, merge_tcp_udp=merge)
     pp2 = tg_attrs.get("proxy_protocol_v2.enabled") == "true" or a.get(PROXY_PROTOCOL) == "*"
     if labels:
