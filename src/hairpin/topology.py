@@ -233,20 +233,7 @@ def build(s: Scenario) -> Topology:
             routes.append(Route(f"{pod.ip}/32", hv, scope="link"))
             neigh.append(Neighbour(pod.ip, hv, mac_for(pod.name, "eth0")))
             vpc_routes.append(Route(f"{pod.ip}/32", vif, scope="link"))
-            namespaces.append(
-                Namespace(
-                    pod.name,
-                    "pod",
-                    (Interface("eth0", mac_for(pod.name, "eth0"), (f"{pod.ip}/32",), (node.name, hv)),),
-                    routes=(
-                        Route(f"{POD_GATEWAY}/32", "eth0", scope="link"),
-                        Route("0.0.0.0/0", "eth0", via=POD_GATEWAY),
-                    ),
-                    neighbours=(Neighbour(POD_GATEWAY, "eth0", mac_for(node.name, hv)),),
-                    sysctls=tuple(_kernel_sysctls(s)),
-                    node=node.name,
-                )
-            )
+            namespaces.append(_pod_namespace(s, pod, hv, 32, POD_GATEWAY, "0.0.0.0/0"))
         ipsets = ""
         if s.kube_proxy.mode == "ipvs":  # kube-proxy binds ClusterIPs, external IPs, LB VIPs to kube-ipvs0
             from hairpin.kube import ipvs
@@ -291,6 +278,21 @@ def build(s: Scenario) -> Topology:
     return Topology(s, (vpc, *namespaces), tuple(links))
 
 
+def _pod_namespace(s: Scenario, pod: Pod, host_veth: str, host_len: int, gateway: str, default: str) -> Namespace:
+    """A pod's namespace: eth0 with its one address (/32 or /128), the on-link gateway the VPC CNI gives it
+    (``POD_GATEWAY`` or ``POD_GATEWAY6``) with a permanent neighbour entry for the host veth's MAC, the default
+    route through it, and the scenario's kernel TCP settings."""
+    return Namespace(
+        pod.name,
+        "pod",
+        (Interface("eth0", mac_for(pod.name, "eth0"), (f"{pod.ip}/{host_len}",), (pod.node, host_veth)),),
+        routes=(Route(f"{gateway}/{host_len}", "eth0", scope="link"), Route(default, "eth0", via=gateway)),
+        neighbours=(Neighbour(gateway, "eth0", mac_for(pod.node, host_veth)),),
+        sysctls=tuple(_kernel_sysctls(s)),
+        node=pod.node,
+    )
+
+
 def _build6(s: Scenario) -> Topology:
     """The topology of IPv6 scenario ``s`` (the module docstring says what differs from IPv4)."""
     from hairpin.kube import cni, node_iptables
@@ -331,20 +333,7 @@ def _build6(s: Scenario) -> Topology:
             if not node.prefix:
                 vpc_routes.append(Route(f"{pod.ip}/128", vif, scope="link"))
             vpc_neigh.append(Neighbour(pod.ip, vif, mac_for(node.name, "eth0")))
-            namespaces.append(
-                Namespace(
-                    pod.name,
-                    "pod",
-                    (Interface("eth0", mac_for(pod.name, "eth0"), (f"{pod.ip}/128",), (node.name, hv)),),
-                    routes=(
-                        Route(f"{POD_GATEWAY6}/128", "eth0", scope="link"),
-                        Route("::/0", "eth0", via=POD_GATEWAY6),
-                    ),
-                    neighbours=(Neighbour(POD_GATEWAY6, "eth0", mac_for(node.name, hv)),),
-                    sysctls=tuple(_kernel_sysctls(s)),
-                    node=node.name,
-                )
-            )
+            namespaces.append(_pod_namespace(s, pod, hv, 128, POD_GATEWAY6, "::/0"))
         namespaces.append(
             Namespace(
                 node.name,
