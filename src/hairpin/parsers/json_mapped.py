@@ -36,7 +36,6 @@ import re
 import stat
 from typing import Any
 
-from hairpin.errors import ParseError
 from hairpin.parsers import manifests as mf
 from hairpin.parsers import shapes, strict
 from hairpin.reading import max_input
@@ -183,18 +182,14 @@ def _objects(
     item_kind = kind[: -len("List")] or None
     out: list[mf.KubeObject] = []
     vet: list[mf.KubeObject] = []
-    typed = shapes.typed
+    typed, kind_of = shapes.typed, mf.item_kind_of
     make, append = mf.KubeObject, out.append
     n_lines = len(item_lines)
     for i, item in enumerate(items):
         at = item_lines[i] if i < n_lines else line
-        if item is None:
+        k = kind_of(i, item, item_kind, file, at)
+        if k is None:
             continue
-        if not isinstance(item, dict):
-            raise ParseError(f"items[{i}]: expected a Kubernetes object (a mapping)", file, at)
-        k = item.get("kind") or item_kind
-        if not isinstance(k, str) or not k:
-            raise ParseError(f"items[{i}]: not a Kubernetes object: no kind", file, at)
         o = make(k, item, file, at)
         if typed(k)(item):
             if k not in _SHAPED:

@@ -173,18 +173,27 @@ def _objects_of(doc: Any, file: str | None, line: int | None, item_lines: list[i
         item_kind = kind[: -len("List")] or None
         for i, item in enumerate(items):
             at = item_lines[i] if item_lines is not None and i < len(item_lines) else line
-            if item is None:
+            k = item_kind_of(i, item, item_kind, file, at)
+            if k is None:
                 continue
-            if not isinstance(item, dict):
-                raise ParseError(f"items[{i}]: expected a Kubernetes object (a mapping)", file, at)
-            k = item.get("kind") or item_kind
-            if not isinstance(k, str) or not k:
-                raise ParseError(f"items[{i}]: not a Kubernetes object: no kind", file, at)
             _shape(item, file, at, f"items[{i}].")
             yield KubeObject(k, item, file, at)
         return
     _shape(doc, file, line)
     yield KubeObject(kind, doc, file, line)
+
+
+def item_kind_of(i: int, item: Any, list_kind: str | None, file: str | None, at: int | None) -> str | None:
+    """The kind of item ``i`` of a List (its own, else the List's: a ``PodList``'s items may leave it out);
+    None for a null item (skipped); ParseError for an item that is no mapping or has no kind."""
+    if item is None:
+        return None
+    if not isinstance(item, dict):
+        raise ParseError(f"items[{i}]: expected a Kubernetes object (a mapping)", file, at)
+    k = item.get("kind") or list_kind
+    if not isinstance(k, str) or not k:
+        raise ParseError(f"items[{i}]: not a Kubernetes object: no kind", file, at)
+    return k
 
 
 def _shape(obj: dict[str, Any], file: str | None, line: int | None, where: str = "") -> None:
