@@ -219,3 +219,17 @@ def test_target_node_labels_and_proxy_protocol() -> None:
 
 def test_parse_map() -> None:
     assert c.parse_map(" a=1, b = x=y ,c,") == {"a": "1", "b": "x=y", "c": ""}
+
+
+@pytest.mark.parametrize(("value", "meant", "what"), [("NLB", "nlb", "a Network Load Balancer"),
+                                                      (" nlb", "nlb", "a Network Load Balancer"),
+                                                      ("External", "external", "the AWS Load Balancer Controller"),
+                                                      ("NLB-IP", "nlb-ip", "the AWS Load Balancer Controller")])  # fmt: skip
+def test_a_load_balancer_type_off_by_case_is_a_classic_elb_with_a_warning(value: str, meant: str, what: str) -> None:
+    """Both controllers compare aws-load-balancer-type exactly: 'NLB' is a Classic ELB from the in-tree provider
+    (hairpin says so, not at risk), and a warning says what was probably meant."""
+    s = c.resolve({TYPE: value})
+    assert (s.controller, s.load_balancer) == ("in-tree", "clb")
+    assert s.warnings == (f"{TYPE}: {value!r} is not {meant!r}: the controllers compare the value exactly, so the "
+                          f"in-tree provider builds a Classic ELB; if {what} was meant, write {meant!r}",)  # fmt: skip
+    assert c.resolve({TYPE: "nlb"}).warnings == () and c.resolve({TYPE: "classic"}).warnings == ()

@@ -169,6 +169,10 @@ def parse_map(value: str) -> dict[str, str]:
     return out
 
 
+#: the aws-load-balancer-type values a controller acts on
+_TYPES = ("nlb", "nlb-ip", "external")
+
+
 def _bool(value: str) -> bool | None:
     return parse_bool(value)
 
@@ -213,6 +217,7 @@ def resolve(
         )
     lb_type = a.get(TYPE, "")
     tt_ann = a.get(TARGET_TYPE)
+    near_miss: list[str] = []  # an aws-load-balancer-type that differs from a known value in case or spaces only
     controller: str
     target_type: str
     own_class = flags.load_balancer_class
@@ -257,6 +262,13 @@ def resolve(
         else:
             why = f"{TYPE}: {lb_type}" if lb_type else f"no {TYPE}"
             steps.append(f"{why}, no loadBalancerClass: the in-tree provider, Classic ELB")
+            if lb_type.strip().lower() in _TYPES:
+                # both controllers compare the value exactly (cloud-provider-aws pkg/providers/v1 isNLB: == "nlb";
+                # the LBC's service filter: "nlb-ip", "external"): a near miss is a Classic ELB, not what was meant
+                near_miss.append(f"{TYPE}: {lb_type!r} is not {lb_type.strip().lower()!r}: the controllers compare "
+                                 f"the value exactly, so the in-tree provider builds a Classic ELB; if "
+                                 f"{'a Network Load Balancer' if lb_type.strip().lower() == 'nlb' else 'the AWS Load Balancer Controller'} "
+                                 f"was meant, write {lb_type.strip().lower()!r}")  # fmt: skip
 
     tg_attrs = parse_map(a.get(TG_ATTRIBUTES, ""))
     lb_attrs = parse_map(a.get(LB_ATTRIBUTES, ""))
@@ -306,7 +318,8 @@ def resolve(
             cross = _bool(a.get(CROSS_ZONE, "")) is True
             steps.append("Classic ELB: a proxy, the backend sees the ELB's address, not the caller's")
             return Settings(controller, load_balancer, scheme, None, None, cross, etp, labels,
-                            a.get(PROXY_PROTOCOL) == "*", tuple(steps), tuple(problems))  # fmt: skip
+                            a.get(PROXY_PROTOCOL) == "*", tuple(steps), tuple(problems),
+                            warnings=tuple(near_miss))  # fmt: skip
     if controller == IN_TREE and TG_ATTRIBUTES in a and not in_tree_tg_attributes:
         steps.append(
             f"{TG_ATTRIBUTES} ignored: this cloud provider release does not honour it (hairpin.aws.cloud_provider: "
