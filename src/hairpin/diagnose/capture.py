@@ -66,6 +66,7 @@ from hairpin.errors import ParseError
 from hairpin.model.net import Flags, Packet, is_loopback
 from hairpin.parsers.frames import LINKTYPES, VXLAN_PORTS
 from hairpin.parsers.pcap import PacketRecord, Reader, read
+from hairpin.tcp import TCP_RTO_MAX, TCP_TIMEOUT_INIT
 
 __all__ = [
     "EXPIRE", "LIVE_KEEP", "MAX_LISTED", "TEXT_ROWS", "VIEW_WINDOW", "Analysis", "Attempt", "FileStats", "analyse",
@@ -75,6 +76,10 @@ __all__ = [
 VIEW_WINDOW = 0.2  # s: views of one transmission on several interfaces are this close; retransmits >= 1 s apart
 KEEP = 400  # packets kept per failed attempt, for the pictures
 KINDS = ("hairpin", "healthy", "server-reset", "loopback", "node-loopback", "unanswered-syn")
+# an attempt with no answer whose last SYN came less than the client's retransmission timeout before the capture's
+# last frame: counted apart (Analysis.cut), never a failure.  (No answer at all: ``node-loopback`` is not one, its
+# SYN's martian view is the failure itself.)
+CUT, UNANSWERED = "cut", ("unanswered-syn", "loopback")
 LIVE_KEEP = 100  # hairpins and other failures a live stream keeps for its final report (all are reported and counted)
 _SYN, _ACK, _RST = int(Flags.SYN), int(Flags.ACK), int(Flags.RST)
 _SYN_ACK = _SYN | _ACK
@@ -278,7 +283,11 @@ class _Analyser:
             a.masquerade = p.source
             a.backend = p.dest
 
-    def _classify(self, a: Attempt) -> None:
+    def _classify(self, a: Attempt, stop: float | None = None) -> None:
+        """``a``'s kind, counted (and listed when among the earliest).  ``stop``: the capture's end (its last
+        frame), known at the end only; then an attempt with no answer is ``CUT`` when the capture ended before
+        the client's retransmission timer could fire (``rto``).  A look for attempts to forget passes none: it
+        closes attempts idle for more than ``EXPIRE`` s, longer than any ``rto``."""
         if a.answered_by is None and a.client_rst and a.elsewhere and len(a.elsewhere) == 1:
             a.answered_by = next(iter(a.elsewhere))  # only the NATed view of the client's RST was seen
         elif a.answered_by is None and a.client_rst and not a.elsewhere and a.node_side is not None:
@@ -298,6 +307,8 @@ class _Analyser:
             a.kind = "healthy"  # the target's reply on its way back through the NLB (a target-side capture)
         else:
             a.kind = "unanswered-syn"
+        if stop is not None and a.kind in UNANSWERED and stop - a.round_t < rto(a):
+            a.kind = CUT
         if a.kind == "hairpin" and a.backend is not None and a.backend == a.answered_by:
             a.backend = None  # only the NLB's rewrite was seen, not kube-proxy's DNAT
         if a.kind == "hairpin" and self.on_hairpin is not None and not a.reported:
@@ -309,7 +320,7 @@ class _Analyser:
             self.by["node"][str(a.answered_by)] += 1
             self.by["vip"][str(a.called)] += 1
             self.hairpins.add(a)
-        elif a.kind != "healthy":
+        elif a.kind not in ("healthy", CUT):
             self.others.add(a)
 
     def _tick(self) -> None:
@@ -336,35 +347,57 @@ class _Analyser:
             self.expired += gone - self.lone_gone
             self.lone_gone = gone
 
-    def finish(self, end: float = float("-inf")) -> tuple[list[Attempt], list[Attempt]]:
+    def finish(self, end: float = float("-inf"), last: float | None = None) -> tuple[list[Attempt], list[Attempt]]:
         """Classify what is still open; the hairpins and other failures listed, each by first SYN, with
-        ``gave_up`` decided now that the capture's end (the latest of ``end`` and every packet) is known."""
+        ``gave_up`` decided now that the capture's end (the latest of ``end`` and every packet) is known.
+        ``last``: the files' last frame (any frame, ``Reader.last_t``), which may come after every SYN and RST:
+        with it, the capture's end for ``CUT``."""
+        self.end = max(self.end, end)
+        stop = self.end if last is None else max(self.end, last)
         for a in list(self.open):
-            self._classify(a)
+            self._classify(a, stop)
         self.open.clear()
         self.by_isn.clear()
         self.answered.clear()
-        self.end = max(self.end, end)
         listed = self.hairpins.sorted(), self.others.sorted()
         for a in (*listed[0], *listed[1]):
             # the kernel's backoff would have sent another SYN by then (hairpin.tcp.syn_schedule)
             a.gave_up = a.syns >= 2 and self.end - a.round_t >= 2 * a.round_dt
         return listed
 
-    def result(self, end: float = float("-inf")) -> Analysis:
-        hairpins, others = self.finish(end)
+    def result(self, end: float = float("-inf"), last: float | None = None) -> Analysis:
+        hairpins, others = self.finish(end, last)
+        cut = self.kinds.pop(CUT, 0)
         return Analysis(hairpins, others, self.packets, self.connections, self.healthy + self.kinds["healthy"],
-                        counts=dict(self.kinds), max_listed=self.hairpins.cap, late=self.late,
+                        counts=dict(self.kinds), cut=cut, max_listed=self.hairpins.cap, late=self.late,
                         tallies={k: c.most_common() for k, c in self.by.items()})  # fmt: skip
 
 
-def analyse(records: Iterable[PacketRecord], listed: int = MAX_LISTED) -> Analysis:
+def rto(a: Attempt) -> float:
+    """The least time after ``a``'s latest SYN at which its client's retransmission timer can fire (Linux):
+    ``TCP_TIMEOUT_INIT`` (1 s, include/net/tcp.h) after a first SYN; after a retransmission, at least the
+    interval it last waited, as the timer never shortens (tcp_retransmit_timer doubles it; kernels >= 6.5 keep
+    it at 1 s for the first ``tcp_syn_linear_timeouts``: :func:`hairpin.tcp.syn_schedule`), at most
+    ``TCP_RTO_MAX`` (120 s).  A first SYN seen in a file that starts in the middle of its series was a
+    retransmission whose timer is longer still: 1 s is the least."""
+    return min(max(TCP_TIMEOUT_INIT, a.round_dt if a.syns >= 2 else 0.0), TCP_RTO_MAX)
+
+
+def last_frame(readers: Iterable[Reader]) -> float | None:
+    """The latest of the files' last frames (``Reader.last_t``), None when none has one."""
+    ts = [rd.last_t for rd in readers if rd.last_t is not None]
+    return max(ts) if ts else None
+
+
+def analyse(records: Iterable[PacketRecord], listed: int = MAX_LISTED,
+            last: Callable[[], float | None] | None = None) -> Analysis:  # fmt: skip
     """Analyse packets in time order (one capture, or several merged by time).  ``listed``: how many hairpins
-    (and other failures) are listed; every one is counted."""
+    (and other failures) are listed; every one is counted.  ``last``: the capture's last frame, asked once
+    every packet was read (for ``CUT``; None: the last packet's time)."""
     an = _Analyser(listed=listed)
     for r in records:
         an.feed(r)
-    return an.result()
+    return an.result(last=last() if last is not None else None)
 
 
 def file_stats(rd: Reader) -> FileStats:
@@ -426,7 +459,9 @@ def _fast(readers: list[Reader], scans: list[Any], listed: int, records: bool) -
 
     healthy, latest = healthy_pairs(scans, groups)  # each pair in the stream's order (a SYN-ACK after its SYN)
     paired = keep()
-    lone, lone_latest = lone_syns(scans, listed, groups)  # a flood's lone SYNs: counted, not decoded
+    # the capture's end (its last frame, or the latest row: the analyser's ``end``, from 0.0) for the lone SYNs ``CUT``
+    stop = max([float(upto[-1])] + [sc.last_t for sc in scans if sc.last_t is not None])
+    lone, lone_latest = lone_syns(scans, listed, groups, stop)  # a flood's lone SYNs: counted, not decoded
     unpaired = keep() if lone else paired
     fg = hairpin_groups(scans, groups, upto, place) if not records else None
     kept = keep() if fg is not None else unpaired
@@ -466,7 +501,7 @@ def _fast(readers: list[Reader], scans: list[Any], listed: int, records: bool) -
         return None
     if lone:
         an.kinds.update(lone)
-    return an.result(max(latest, lone_latest))
+    return an.result(max(latest, lone_latest), last_frame(readers))
 
 
 def analyse_files(paths: Sequence[str | Path], vxlan: frozenset[int] = VXLAN_PORTS, fast: bool = True,
@@ -501,10 +536,10 @@ def analyse_files(paths: Sequence[str | Path], vxlan: frozenset[int] = VXLAN_POR
     # allow it, every packet is analysed, as the streaming reader does
     result = _fast(readers, scans, listed, records) if scans and all(sc is not None for sc in scans) else None
     if result is None and len(readers) == 1:  # one file: its own order, nothing to merge
-        result = analyse(readers[0], listed=listed)
+        result = analyse(readers[0], listed=listed, last=lambda: last_frame(readers))
     elif result is None:
         merged = heapq.merge(*(stream(n, rd) for n, rd in enumerate(readers)))
-        result = analyse((r for _, _, _, r in merged), listed=listed)
+        result = analyse((r for _, _, _, r in merged), listed=listed, last=lambda: last_frame(readers))
     result.packets = sum(rd.packets - rd.skipped for rd in readers)  # every TCP packet, decoded or not
     result.files = [file_stats(rd) for rd in readers] + refused
     return result
@@ -528,7 +563,7 @@ def watch(path: str | Path, report: Callable[[str], None], *, every: float = 60.
     next_summary = None
 
     def summary(t: float) -> str:
-        others = ", ".join(f"{k} {v}" for k, v in sorted(an.kinds.items()) if k not in ("hairpin", "healthy"))
+        others = ", ".join(f"{k} {v}" for k, v in sorted(an.kinds.items()) if k not in ("hairpin", "healthy", CUT))
         return (f"{t:.6f} summary: {rd.packets} frames, {rd.packets - rd.skipped} TCP, skipped {rd.skipped}; "
                 f"{an.connections} connections, {count['hairpin']} hairpinned, healthy "
                 f"{an.healthy + an.kinds['healthy']}, open {len(an.open)}; other failures: {others or 'none'}")  # fmt: skip
@@ -544,7 +579,7 @@ def watch(path: str | Path, report: Callable[[str], None], *, every: float = 60.
                 next_summary = r.t + every
     except KeyboardInterrupt:
         pass
-    result = an.result()
+    result = an.result(last=rd.last_t)
     report(summary(an.end) + " (end)")
     result.packets = rd.packets - rd.skipped
     result.files = [file_stats(rd)]

@@ -116,6 +116,10 @@ class Analysis:
     tallies: dict[str, list[tuple[str, int]]] | None = None  # every hairpin by client, node and vip, most first
     max_listed: int | None = None  # the cap on each list (None: the lists are complete)
     late: int = 0  # packets more than 5 s behind the capture's clock after an attempt had been forgotten
+    # attempts with no answer whose last SYN came less than the client's retransmission timeout before the capture's
+    # last frame (hairpin.diagnose.capture.rto): cut by the end of the capture, not failures (in ``connections``
+    # only)
+    cut: int = 0
 
     @property
     def frames(self) -> int:
@@ -136,6 +140,11 @@ class Analysis:
     def warnings(self) -> list[str]:
         """One line per file read with frames skipped, or cut short; one if packets came out of time order."""
         out = []
+        if self.cut:
+            out.append(f"{self.cut} connection attempt{'s' if self.cut != 1 else ''} cut by the end of the capture: "
+                       "no answer yet, and the capture ended before the client's next SYN was due (1 s after a "
+                       "first SYN, at least the last interval after a retransmitted one); not counted as "
+                       "failures (a file of a rotation: read the next file with it)")  # fmt: skip
         if self.late:
             out.append(f"{self.late} packet{'s' if self.late != 1 else ''} came more than 5 s behind the capture's "
                        "clock (out of time order) after attempts had been closed (with no packet for 135 s, or "
@@ -183,7 +192,8 @@ class Analysis:
         yield Text(
             f"{n} hairpinned connection{'s' if n != 1 else ''} of {self.connections} in {self.packets} TCP packets; "
             f"healthy {self.healthy}; other failures: "
-            + (", ".join(f"{k} {v}" for k, v in self.other_failures.items()) or "none"),
+            + (", ".join(f"{k} {v}" for k, v in self.other_failures.items()) or "none")
+            + (f"; cut by the capture's end {self.cut}" if self.cut else ""),
             style="bold red" if n else "bold green",
         )
         if self.files:
@@ -234,6 +244,7 @@ class Analysis:
                 "by_vip": dict(self.by("vip")),
                 "max_listed": self.max_listed,
                 "truncated": self.truncated,
+                "cut_by_capture_end": self.cut,
             },
             "others": [{"kind": a.kind, **a.to_json()} for a in self.others],
             "files": [f.to_json() for f in self.files],
