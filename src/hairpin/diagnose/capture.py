@@ -63,7 +63,7 @@ from typing import Any
 
 from hairpin.diagnose.capture_result import MAX_LISTED, TEXT_ROWS, Analysis, Attempt, FileStats
 from hairpin.errors import ParseError
-from hairpin.model.net import Flags, Packet, is_loopback
+from hairpin.model.net import Endpoint, Flags, Packet, is_loopback
 from hairpin.parsers.frames import LINKTYPES, VXLAN_PORTS
 from hairpin.parsers.pcap import PacketRecord, Reader, read
 from hairpin.tcp import TCP_RTO_MAX, TCP_TIMEOUT_INIT
@@ -218,7 +218,7 @@ class _Analyser:
                 else:
                     a.elsewhere.add(p.source)
             elif a.backend is None and p.src != a.client.addr:
-                a.backend = p.source  # backend -> node:masq, before de-NAT
+                _backend(a, p.source)  # backend -> node:masq, before de-NAT
         elif f & _RST:
             a = self._find((p.seq - 1) & 0xFFFFFFFF, r.t, p.src, p.sport) if not f & _ACK else None
             if a is not None:  # the client's RST (seq ISN + 1, no ACK), or its view after conntrack's NAT
@@ -281,7 +281,7 @@ class _Analyser:
                 a.node_side = p.dest  # the NLB's rewrite to node:NodePort (or a DNAT to the backend)
         else:
             a.masquerade = p.source
-            a.backend = p.dest
+            _backend(a, p.dest)
 
     def _classify(self, a: Attempt, stop: float | None = None) -> None:
         """``a``'s kind, counted (and listed when among the earliest).  ``stop``: the capture's end (its last
@@ -309,8 +309,10 @@ class _Analyser:
             a.kind = "unanswered-syn"
         if stop is not None and a.kind in UNANSWERED and stop - a.round_t < rto(a):
             a.kind = CUT
-        if a.kind == "hairpin" and a.backend is not None and a.backend == a.answered_by:
-            a.backend = None  # only the NLB's rewrite was seen, not kube-proxy's DNAT
+        if a.kind == "hairpin" and a.backends is not None and a.answered_by in a.backends:
+            if a.backend == a.answered_by:
+                a.backend = None  # only the NLB's rewrite was seen, not kube-proxy's DNAT
+            a.backends = [b for b in a.backends if b != a.answered_by] or None
         if a.kind == "hairpin" and self.on_hairpin is not None and not a.reported:
             a.reported = True
             self.on_hairpin(a, a.last_t)
@@ -371,6 +373,20 @@ class _Analyser:
         return Analysis(hairpins, others, self.packets, self.connections, self.healthy + self.kinds["healthy"],
                         counts=dict(self.kinds), cut=cut, max_listed=self.hairpins.cap, late=self.late,
                         tallies={k: c.most_common() for k, c in self.by.items()})  # fmt: skip
+
+
+def _backend(a: Attempt, b: Endpoint) -> None:
+    """``b`` is ``a``'s backend now: the latest in ``backend``, and in ``backends`` when it is another than the one
+    before (kube-proxy draws an endpoint for each SYN round it DNATs: a retransmission may go to another backend,
+    and back.  After the client's RST, conntrack deletes the entry at the next SYN and looks it up again as a new
+    connection, "Attempt to reopen a closed/aborted connection" in tcp_packet, the kernel's
+    net/netfilter/nf_conntrack_proto_tcp.c; kube-proxy's iptables rules draw with ``-m statistic --mode random``,
+    kubernetes pkg/proxy/iptables/proxier.go; tests/data/pcap/lab-node1.pcap shows it)."""
+    a.backend = b
+    if a.backends is None:
+        a.backends = [b]
+    elif a.backends[-1] != b:  # (the views of one round are one)
+        a.backends.append(b)
 
 
 def rto(a: Attempt) -> float:

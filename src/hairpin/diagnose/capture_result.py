@@ -41,7 +41,8 @@ class Attempt:
     answered_by: Endpoint | None = None  # the SYN-ACK source from elsewhere than `called` that the client reset
     elsewhere: set[Endpoint] | None = None  # sources of SYN-ACKs to the client, not `called`
     node_side: Endpoint | None = None  # client -> node:NodePort view (the NLB's rewrite)
-    backend: Endpoint | None = None
+    backend: Endpoint | None = None  # the latest backend seen (kube-proxy's DNAT of the latest round)
+    backends: list[Endpoint] | None = None  # every backend seen, in order, a repeat once (kube-proxy draws one a round)
     masquerade: Endpoint | None = None
     client_rst: bool = False
     server_rst: bool = False
@@ -65,6 +66,7 @@ class Attempt:
             "vip": str(self.called),
             "node": str(self.answered_by) if self.answered_by else None,
             "backend": str(self.backend) if self.backend else None,
+            "backends": [str(b) for b in self.backends or ()],
             "syn_retransmits": self.syn_retransmits,
             "lost_s": round(self.lost_s, 6),
             "gave_up": self.gave_up,
@@ -204,7 +206,7 @@ class Analysis:
                        style="yellow" if skipped else "")  # fmt: skip
         rows: list[tuple[tuple[str, ...], tuple[str, ...]]]
         if self.hairpins:
-            rows = [((str(a.client), str(a.called), str(a.answered_by), str(a.backend or "-")),
+            rows = [((str(a.client), str(a.called), str(a.answered_by), "\n".join(map(str, a.backends or ())) or "-"),
                      (str(a.syn_retransmits), f"{a.lost_s:.3f}", "yes" if a.gave_up else "no"))
                     for a in self.hairpins[:TEXT_ROWS]]  # fmt: skip
             yield _fitting(console, options, HAIRPIN_TITLE, HAIRPIN_ADDRESSES, ("SYN retx", "lost (s)", "gave up"), rows)
@@ -258,13 +260,16 @@ HAIRPIN_ADDRESSES = ("client", "called (VIP)", "answered by (node)", "backend")
 def _fitting(console: Any, options: Any, title: str, addresses: tuple[str, ...], others: tuple[str, ...],
              rows: Sequence[tuple[tuple[str, ...], tuple[str, ...]]]) -> Any:
     """One row a connection: each address in its own column when that fits the width, else the addresses
-    one under the other in one column (``hairpin.render.text``), so no address is cut."""
+    one under the other in one column (``hairpin.render.text``), so no address is cut.  A cell of several
+    addresses (every backend of a hairpin, in order) holds one a line; the rows are then ruled apart."""
     from rich.table import Table
 
     from hairpin.render.text import fitting
 
+    several = any("\n" in x for addrs, _ in rows for x in addrs)  # a hairpin's backends, one a line: rows ruled
+
     def table(stacked: bool) -> Table:
-        t = Table(title=title, title_justify="left", show_lines=stacked)
+        t = Table(title=title, title_justify="left", show_lines=stacked or several)
         for col in (" / ".join(addresses),) if stacked else addresses:
             t.add_column(col, overflow="fold", no_wrap=not stacked)
         for col in others:

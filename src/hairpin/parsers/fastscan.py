@@ -40,8 +40,8 @@ import numpy as np
 from hairpin.model.net import V6
 from hairpin.parsers import frames
 from hairpin.parsers.fastscan_addrs import addresses, intern
-from hairpin.tcp import TCP_TIMEOUT_INIT
 from hairpin.parsers.fastscan_shapes import _LINK, _Bytes, _ends, _protocol, _shapes, _u32
+from hairpin.tcp import TCP_TIMEOUT_INIT
 
 __all__ = ["Scan", "Window", "addresses", "by_key", "first_of", "group_rows", "healthy_pairs", "joined", "lone_syns",
            "mark", "scan_pcap"]
@@ -564,8 +564,8 @@ def lone_syns(scans: list[Scan], listed: int, groups: Any = None,
     ::1, else ``node-loopback`` from its own destination address, else ``unanswered-syn``; no retransmission,
     so nothing else of it is shown; with ``stop`` (the capture's end), one other than ``node-loopback`` less than
     ``TCP_TIMEOUT_INIT`` (1 s) before it is ``cut`` instead, as the analyser counts it (``capture.rto``: its
-    client's timer could not have fired).  The ``listed`` earliest (by time, file, position: the order the
-    analyser opens them in) stay, for the analyser to list them.  This is a SYN flood's bulk: counted
+    client's timer could not have fired).  The ``listed`` earliest not ``cut`` (by time, file, position: the order
+    the analyser opens them in) stay, for the analyser to list them (a ``cut`` one is never listed).  This is a SYN flood's bulk: counted
     here, never decoded or held.  Returns the counts and the latest time among those marked.  ``groups``:
     ``by_key(scans)`` when the caller has it already (it does not depend on ``keep``)."""
     groups = by_key(scans) if groups is None else groups
@@ -576,9 +576,9 @@ def lone_syns(scans: list[Scan], listed: int, groups: Any = None,
     col["src"], col["dst"], addrs = addresses(scans)
     rows = order[starts[counts == 1]]
     rows = rows[(col["kind"][rows] == 0) & col["simple"][rows] & col["keep"][rows]]
-    if rows.size <= listed:
+    if rows.size <= listed and stop is None:
         return {}, float("-inf")
-    rows = rows[np.lexsort((rows, t[rows]))[listed:]]
+    rows = rows[np.lexsort((rows, t[rows]))]
     dst = col["dst"][rows]
     loop = (dst >> 24) == 127  # 127.0.0.0/8, and ::1 for IPv6 (hairpin.model.net.is_loopback)
     six = col["v6"][rows]
@@ -587,6 +587,12 @@ def lone_syns(scans: list[Scan], listed: int, groups: Any = None,
         loop = np.where(six, lo6[np.where(six, dst, 0)], loop)
     node = ~loop & (col["src"][rows] == dst)
     cut = ~node & (stop - t[rows] < TCP_TIMEOUT_INIT) if stop is not None else np.zeros(rows.size, np.bool_)
+    # the `listed` earliest of those the analyser lists (not cut) stay for it: its list holds the same ones
+    out = np.ones(rows.size, np.bool_)
+    out[np.flatnonzero(~cut)[:listed]] = False
+    if not out.any():
+        return {}, float("-inf")
+    rows, loop, node, cut = rows[out], loop[out], node[out], cut[out]
     found = {"loopback": int(np.count_nonzero(loop & ~cut)), "node-loopback": int(np.count_nonzero(node)),
              "cut": int(np.count_nonzero(cut))}  # fmt: skip
     found["unanswered-syn"] = int(rows.size) - found["loopback"] - found["node-loopback"] - found["cut"]
