@@ -39,6 +39,14 @@ What it knows:
   for at least twice the last retransmission interval after the last SYN" (the kernel's backoff would have
   sent another SYN by then; the seed's kernel waits 64 s after the sixth retransmission and gives up at
   127 s).  ``lost_s``: from the first SYN to the attempt's last packet in the capture.
+- Cut by the end of the capture (``CUT``): an attempt with no answer at all (``unanswered-syn``, ``loopback``)
+  whose last SYN came less than its client's retransmission timeout (``Attempt.rto``: 1 s after a first SYN, at least
+  the interval last waited after a retransmission) before the capture's last frame (``Reader.last_t``, any
+  frame of any file) is counted apart (``Analysis.cut``), not as a failure: a file of a rotation, or a capture
+  stopped, before the client could retransmit.  A SYN-ACK or RST whose SYN is before the capture's first
+  packet joins no attempt and is not counted.
+- ``backends``: every backend kube-proxy DNATed the attempt's SYN rounds to, in order (``backend``: the
+  latest), as it draws one for each round.
 
 Memory: attempts that end healthy are counted and forgotten at once, so memory grows with the number of
 *failed* attempts in the capture, not with its size; failed attempts keep at most ``KEEP`` packets each
@@ -63,10 +71,9 @@ from typing import Any
 
 from hairpin.diagnose.capture_result import MAX_LISTED, TEXT_ROWS, Analysis, Attempt, FileStats
 from hairpin.errors import ParseError
-from hairpin.model.net import Endpoint, Flags, Packet, is_loopback
+from hairpin.model.net import Flags, Packet, is_loopback
 from hairpin.parsers.frames import LINKTYPES, VXLAN_PORTS
 from hairpin.parsers.pcap import PacketRecord, Reader, read
-from hairpin.tcp import TCP_RTO_MAX, TCP_TIMEOUT_INIT
 
 __all__ = [
     "EXPIRE", "LIVE_KEEP", "MAX_LISTED", "TEXT_ROWS", "VIEW_WINDOW", "Analysis", "Attempt", "FileStats", "analyse",
@@ -218,7 +225,7 @@ class _Analyser:
                 else:
                     a.elsewhere.add(p.source)
             elif a.backend is None and p.src != a.client.addr:
-                _backend(a, p.source)  # backend -> node:masq, before de-NAT
+                a.add_backend(p.source)  # backend -> node:masq, before de-NAT
         elif f & _RST:
             a = self._find((p.seq - 1) & 0xFFFFFFFF, r.t, p.src, p.sport) if not f & _ACK else None
             if a is not None:  # the client's RST (seq ISN + 1, no ACK), or its view after conntrack's NAT
@@ -281,12 +288,12 @@ class _Analyser:
                 a.node_side = p.dest  # the NLB's rewrite to node:NodePort (or a DNAT to the backend)
         else:
             a.masquerade = p.source
-            _backend(a, p.dest)
+            a.add_backend(p.dest)
 
     def _classify(self, a: Attempt, stop: float | None = None) -> None:
         """``a``'s kind, counted (and listed when among the earliest).  ``stop``: the capture's end (its last
         frame), known at the end only; then an attempt with no answer is ``CUT`` when the capture ended before
-        the client's retransmission timer could fire (``rto``).  A look for attempts to forget passes none: it
+        the client's retransmission timer could fire (``Attempt.rto``).  A look for attempts to forget passes none: it
         closes attempts idle for more than ``EXPIRE`` s, longer than any ``rto``."""
         if a.answered_by is None and a.client_rst and a.elsewhere and len(a.elsewhere) == 1:
             a.answered_by = next(iter(a.elsewhere))  # only the NATed view of the client's RST was seen
@@ -307,7 +314,7 @@ class _Analyser:
             a.kind = "healthy"  # the target's reply on its way back through the NLB (a target-side capture)
         else:
             a.kind = "unanswered-syn"
-        if stop is not None and a.kind in UNANSWERED and stop - a.round_t < rto(a):
+        if stop is not None and a.kind in UNANSWERED and stop - a.round_t < a.rto():
             a.kind = CUT
         if a.kind == "hairpin" and a.backends is not None and a.answered_by in a.backends:
             if a.backend == a.answered_by:
@@ -373,30 +380,6 @@ class _Analyser:
         return Analysis(hairpins, others, self.packets, self.connections, self.healthy + self.kinds["healthy"],
                         counts=dict(self.kinds), cut=cut, max_listed=self.hairpins.cap, late=self.late,
                         tallies={k: c.most_common() for k, c in self.by.items()})  # fmt: skip
-
-
-def _backend(a: Attempt, b: Endpoint) -> None:
-    """``b`` is ``a``'s backend now: the latest in ``backend``, and in ``backends`` when it is another than the one
-    before (kube-proxy draws an endpoint for each SYN round it DNATs: a retransmission may go to another backend,
-    and back.  After the client's RST, conntrack deletes the entry at the next SYN and looks it up again as a new
-    connection, "Attempt to reopen a closed/aborted connection" in tcp_packet, the kernel's
-    net/netfilter/nf_conntrack_proto_tcp.c; kube-proxy's iptables rules draw with ``-m statistic --mode random``,
-    kubernetes pkg/proxy/iptables/proxier.go; tests/data/pcap/lab-node1.pcap shows it)."""
-    a.backend = b
-    if a.backends is None:
-        a.backends = [b]
-    elif a.backends[-1] != b:  # (the views of one round are one)
-        a.backends.append(b)
-
-
-def rto(a: Attempt) -> float:
-    """The least time after ``a``'s latest SYN at which its client's retransmission timer can fire (Linux):
-    ``TCP_TIMEOUT_INIT`` (1 s, include/net/tcp.h) after a first SYN; after a retransmission, at least the
-    interval it last waited, as the timer never shortens (tcp_retransmit_timer doubles it; kernels >= 6.5 keep
-    it at 1 s for the first ``tcp_syn_linear_timeouts``: :func:`hairpin.tcp.syn_schedule`), at most
-    ``TCP_RTO_MAX`` (120 s).  A first SYN seen in a file that starts in the middle of its series was a
-    retransmission whose timer is longer still: 1 s is the least."""
-    return min(max(TCP_TIMEOUT_INIT, a.round_dt if a.syns >= 2 else 0.0), TCP_RTO_MAX)
 
 
 def last_frame(readers: Iterable[Reader]) -> float | None:

@@ -27,7 +27,8 @@ the key), count the rounds, set ``node_side`` at the first SYN from ``C`` to ano
 (the NLB's rewrite to node:NodePort), ``masquerade`` and ``backend`` at each SYN from another source (its
 source and destination: the last one stays), or ``backend`` at a SYN-ACK to another address than ``C``'s
 from another address than ``C``'s while it has none, put ``E`` in ``elsewhere`` at the first SYN-ACK to
-``C``, set ``client_rst`` at the first RST and ``answered_by = E`` at the first RST from ``C`` after that
+``C`` (``backends``: each backend so set, in order, one the same as the one before once: ``_backends``), set
+``client_rst`` at the first RST and ``answered_by = E`` at the first RST from ``C`` after that
 SYN-ACK: a hairpin, its fields known from the columns (its ``backend`` dropped when it is ``E``, as the
 analyser's classification does).  Those attempts hold no ``records`` (the packets the pictures draw): used
 only when the caller asks for no records (``analyse_files(records=False)``).
@@ -152,7 +153,7 @@ def hairpin_groups(scans: list[Any], groups: Any, upto: Any, place: Any = None) 
 
 def _backends(rep: Any, nat_at: Any, answer: Any, chosen: Any, dst: Any, dport: Any, src: Any, sport: Any,
               cache: dict[int, Any], addrs: list[int]) -> list[list[Endpoint] | None]:  # fmt: skip
-    """Each chosen group's backends as the analyser lists them (``capture._backend``), in order: the source of
+    """Each chosen group's backends as the analyser lists them (``Attempt.add_backend``), in order: the source of
     its first SYN-ACK from elsewhere (``answer``, a row or -1) when no SYN from another source came before it, then
     the destination of each SYN from another source (``nat_at``: rows in the stream's order); one the same as the
     one before it once."""

@@ -15,6 +15,7 @@ from typing import Any
 
 from hairpin.model.net import Endpoint
 from hairpin.parsers.pcap import PacketRecord
+from hairpin.tcp import TCP_RTO_MAX, TCP_TIMEOUT_INIT
 
 __all__ = ["HAIRPIN_ADDRESSES", "HAIRPIN_TITLE", "MAX_LISTED", "TEXT_ROWS", "Analysis", "Attempt", "FileStats"]
 
@@ -51,6 +52,28 @@ class Attempt:
     kind: str = ""
     gave_up: bool = False
     reported: bool = False
+
+    def add_backend(self, b: Endpoint) -> None:
+        """``b`` is the backend now: the latest in ``backend``, and in ``backends`` when it is another than the one
+        before (kube-proxy draws an endpoint for each SYN round it DNATs: a retransmission may go to another
+        backend, and back.  After the client's RST, conntrack deletes the entry at the next SYN and looks it up
+        again as a new connection, "Attempt to reopen a closed/aborted connection" in tcp_packet, the kernel's
+        net/netfilter/nf_conntrack_proto_tcp.c; kube-proxy's iptables rules draw with ``-m statistic --mode
+        random``, kubernetes pkg/proxy/iptables/proxier.go; tests/data/pcap/lab-node1.pcap shows it)."""
+        self.backend = b
+        if self.backends is None:
+            self.backends = [b]
+        elif self.backends[-1] != b:  # (the views of one round are one)
+            self.backends.append(b)
+
+    def rto(self) -> float:
+        """The least time after the latest SYN at which the client's retransmission timer can fire (Linux):
+        ``TCP_TIMEOUT_INIT`` (1 s, include/net/tcp.h) after a first SYN; after a retransmission, at least the
+        interval it last waited, as the timer never shortens (tcp_retransmit_timer doubles it; kernels >= 6.5
+        keep it at 1 s for the first ``tcp_syn_linear_timeouts``: :func:`hairpin.tcp.syn_schedule`), at most
+        ``TCP_RTO_MAX`` (120 s).  A first SYN seen in a file that starts in the middle of its series was a
+        retransmission whose timer is longer still: 1 s is the least."""
+        return min(max(TCP_TIMEOUT_INIT, self.round_dt if self.syns >= 2 else 0.0), TCP_RTO_MAX)
 
     @property
     def syn_retransmits(self) -> int:
@@ -119,7 +142,7 @@ class Analysis:
     max_listed: int | None = None  # the cap on each list (None: the lists are complete)
     late: int = 0  # packets more than 5 s behind the capture's clock after an attempt had been forgotten
     # attempts with no answer whose last SYN came less than the client's retransmission timeout before the capture's
-    # last frame (hairpin.diagnose.capture.rto): cut by the end of the capture, not failures (in ``connections``
+    # last frame (Attempt.rto): cut by the end of the capture, not failures (in ``connections``
     # only)
     cut: int = 0
 
