@@ -314,7 +314,7 @@ class _Analyser:
             a.kind = "healthy"  # the target's reply on its way back through the NLB (a target-side capture)
         else:
             a.kind = "unanswered-syn"
-        if stop is not None and a.kind in UNANSWERED and stop - a.round_t < a.rto():
+        if stop is not None and a.kind in UNANSWERED and a.cut_by(stop):
             a.kind = CUT
         if a.kind == "hairpin" and a.backends is not None and a.answered_by in a.backends:
             if a.backend == a.answered_by:

@@ -15,7 +15,7 @@ from typing import Any
 
 from hairpin.model.net import Endpoint
 from hairpin.parsers.pcap import PacketRecord
-from hairpin.tcp import TCP_RTO_MAX, TCP_TIMEOUT_INIT
+from hairpin.tcp import TCP_TIMEOUT_INIT
 
 __all__ = ["HAIRPIN_ADDRESSES", "HAIRPIN_TITLE", "MAX_LISTED", "TEXT_ROWS", "Analysis", "Attempt", "FileStats"]
 
@@ -66,14 +66,12 @@ class Attempt:
         elif self.backends[-1] != b:  # (the views of one round are one)
             self.backends.append(b)
 
-    def rto(self) -> float:
-        """The least time after the latest SYN at which the client's retransmission timer can fire (Linux):
-        ``TCP_TIMEOUT_INIT`` (1 s, include/net/tcp.h) after a first SYN; after a retransmission, at least the
-        interval it last waited, as the timer never shortens (tcp_retransmit_timer doubles it; kernels >= 6.5
-        keep it at 1 s for the first ``tcp_syn_linear_timeouts``: :func:`hairpin.tcp.syn_schedule`), at most
-        ``TCP_RTO_MAX`` (120 s).  A first SYN seen in a file that starts in the middle of its series was a
-        retransmission whose timer is longer still: 1 s is the least."""
-        return min(max(TCP_TIMEOUT_INIT, self.round_dt if self.syns >= 2 else 0.0), TCP_RTO_MAX)
+    def cut_by(self, stop: float) -> bool:
+        """Whether a capture ending at ``stop`` cut this unanswered attempt short: its one SYN (no retransmission
+        seen) came less than ``TCP_TIMEOUT_INIT`` (1 s, include/net/tcp.h) before the end, so the client's
+        retransmission timer could not have fired yet.  A retransmitted SYN is never cut: the client already
+        waited 1 s or more for an answer that did not come, which a working path never makes it do."""
+        return self.syns == 1 and stop - self.round_t < TCP_TIMEOUT_INIT
 
     @property
     def syn_retransmits(self) -> int:
@@ -167,9 +165,9 @@ class Analysis:
         out = []
         if self.cut:
             out.append(f"{self.cut} connection attempt{'s' if self.cut != 1 else ''} cut by the end of the capture: "
-                       "no answer yet, and the capture ended before the client's next SYN was due (1 s after a "
-                       "first SYN, at least the last interval after a retransmitted one); not counted as "
-                       "failures (a file of a rotation: read the next file with it)")  # fmt: skip
+                       "one SYN, no answer yet, and the capture ended less than 1 s after it, before the client "
+                       "could retransmit; not counted as failures (a file of a rotation: read the next file with "
+                       "it)")  # fmt: skip
         if self.late:
             out.append(f"{self.late} packet{'s' if self.late != 1 else ''} came more than 5 s behind the capture's "
                        "clock (out of time order) after attempts had been closed (with no packet for 135 s, or "
