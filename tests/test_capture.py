@@ -151,6 +151,8 @@ def test_an_unanswered_syn_on_loopback_is_loopback_not_node_loopback(addr: str) 
 
     a = addr_int(addr)
     recs = [pcap.PacketRecord(t, None, Packet(a, 40000, a, 8080, Flags.SYN, 77)) for t in (0.0, 1.0, 3.0)]
+    # the capture goes on past the next retransmission's time (2 s after the last SYN): not cut by its end
+    recs.append(pcap.PacketRecord(5.0, None, Packet(a, 40001, a, 8081, Flags.ACK, 1, 1)))
     res = capture.analyse(recs)
     assert res.hairpins == [] and res.other_failures == {"loopback": 1}
 

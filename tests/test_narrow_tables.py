@@ -117,7 +117,9 @@ def _v6_capture(path: Path) -> None:
             pcap.PacketRecord(11.0, None, Packet(c4, 50000, v4, 443, F.SYN, 100)),
             pcap.PacketRecord(11.0001, None, Packet(v4, 443, c4, 50000, F.RST | F.ACK, 0, 101)),
             pcap.PacketRecord(12.0, None, Packet(client, 40001, vip, 80, F.SYN, 900)),
-            pcap.PacketRecord(13.0, None, Packet(client, 40001, vip, 80, F.SYN, 900))]  # fmt: skip
+            pcap.PacketRecord(13.0, None, Packet(client, 40001, vip, 80, F.SYN, 900)),
+            # the capture goes on past the retransmission timer (2 s > the 1 s last waited): unanswered, not cut
+            pcap.PacketRecord(15.0, None, Packet(c4, 50001, v4, 443, F.ACK, 1, 1))]  # fmt: skip
     pcap.write_pcap(path, recs, linktype=pcap.SLL2)
 
 

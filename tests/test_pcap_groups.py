@@ -392,7 +392,9 @@ def test_a_syn_ack_written_before_its_syn_reads_as_the_streaming_reader_reads_it
     c, v = ip_int("192.168.0.10"), ip_int("192.168.168.103")
     path = tmp_path / "c.pcap"
     pcap.write_pcap(path, [pcap.PacketRecord(100.001, None, Packet(v, 80, c, 40000, SYN | ACK, 5000, 1001)),
-                           pcap.PacketRecord(100.0, None, Packet(c, 40000, v, 80, SYN, 1000))])  # fmt: skip
+                           pcap.PacketRecord(100.0, None, Packet(c, 40000, v, 80, SYN, 1000)),
+                           # the capture goes on past the SYN's retransmission timer (1 s): not cut by its end
+                           pcap.PacketRecord(101.5, None, Packet(c, 40001, v, 80, ACK, 1, 1))])  # fmt: skip
     found = answers(path, 10_000)
     same(found)
     summary = found["columns"].to_json()["summary"]
@@ -407,6 +409,7 @@ def test_a_syn_ack_written_before_its_syn_keeps_the_fast_path(tmp_path: Path) ->
     recs += connection("healthy", c, 40001, 2000, NODES[0], 100.002, 1, 1.0)
     recs += [pcap.PacketRecord(r.t - 0.0005, None, r.packet) for r in connection("healthy", c, 40002, 3000, NODES[0],
                                                                                     100.004, 1, 1.0)][::-1]  # fmt: skip
+    recs.append(pcap.PacketRecord(102.0, None, Packet(c, 40009, v, 80, ACK, 1, 1)))  # the capture goes on: none cut
     path = tmp_path / "c.pcap"
     found, plans = analysed(path, recs, 10_000)
     # the second handshake is a pair; the third's SYN-ACK, written first, is not: the analyser meets it alone

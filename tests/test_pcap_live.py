@@ -94,6 +94,8 @@ def test_memory_stays_bounded_over_hours(tmp_path: Path) -> None:
     """Four hours of one unanswered SYN a second: attempts expire, each summary sees the last 136 s open."""
     recs = [pcap.PacketRecord(float(t), None, Packet(CLIENT, 1024 + t % 60000, VIP, 80, Flags.SYN, t)) for t in
             range(4 * 3600)]  # fmt: skip
+    # the capture goes on 2 s past the last SYN (its retransmission was due after 1 s): none cut by its end
+    recs.append(pcap.PacketRecord(4 * 3600 + 1.0, None, Packet(CLIENT, 1, VIP, 80, Flags.ACK, 1, 1)))
     path = tmp_path / "long.pcap"
     pcap.write_pcap(path, recs)
     out: list[str] = []

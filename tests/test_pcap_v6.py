@@ -260,8 +260,10 @@ def test_an_ipv4_address_never_pairs_with_an_ipv6_index(tmp_path: Path) -> None:
     """An IPv4 SYN 0.0.0.0 -> 0.0.0.1 and an IPv6 SYN-ACK fd00::6 -> fd00::5 of its ISN: the IPv6 addresses'
     indexes are 1 and 0, the IPv4 SYN's addresses swapped, yet no pair (the analyser finds the attempt, but
     the SYN-ACK is from another address): one unanswered SYN, as the streaming reader says."""
+    # (then a data segment 2 s later: the capture goes on past the SYN's retransmission timer, none cut by its end)
     recs = [pcap.PacketRecord(100.0, None, Packet(0, 40000, 1, 80, SYN, 1000)),
-            pcap.PacketRecord(100.001, None, Packet(FD00 | 6, 80, FD00 | 5, 40000, SA, 9, 1001))]  # fmt: skip
+            pcap.PacketRecord(100.001, None, Packet(FD00 | 6, 80, FD00 | 5, 40000, SA, 9, 1001)),
+            pcap.PacketRecord(102.0, None, Packet(7, 1, 8, 1, Flags.ACK, 1, 1))]  # fmt: skip
     sc = _isn_rows(recs, tmp_path / "c.pcap")
     assert sc.simple.all() and sc.v6.tolist() == [False, True]
     assert (sc.src.tolist(), sc.dst.tolist(), sc.addrs) == ([0, 1], [1, 0], [FD00 | 5, FD00 | 6])
@@ -281,6 +283,7 @@ def test_lone_ipv6_syns_are_classified_as_the_analyser_does(tmp_path: Path, list
         Packet(FD00 | 9, 40002, FD00 | 1, 80, SYN, 3), Packet(0, 40003, 0, 80, SYN, 4), Packet(2, 40004, 1, 80, SYN, 5),
         Packet(V6 | 1, 40005, V6 | 1, 80, SYN, 6), Packet(ip_int("127.0.0.1"), 1, ip_int("127.0.0.1"), 80, SYN, 7),
         Packet(addr_int("::ffff:127.0.0.1"), 2, addr_int("::ffff:127.0.0.1"), 80, SYN, 8)])]  # fmt: skip
+    recs.append(pcap.PacketRecord(102.0, None, Packet(7, 1, 8, 1, Flags.ACK, 1, 1)))  # the capture goes on: none cut
     path = tmp_path / "c.pcap"
     sc = _isn_rows(recs, path)
     lone, _ = fastscan.lone_syns([sc], listed)

@@ -39,6 +39,14 @@ What it knows:
   for at least twice the last retransmission interval after the last SYN" (the kernel's backoff would have
   sent another SYN by then; the seed's kernel waits 64 s after the sixth retransmission and gives up at
   127 s).  ``lost_s``: from the first SYN to the attempt's last packet in the capture.
+- Cut by the end of the capture (``CUT``): an attempt with no answer at all (``unanswered-syn``, ``loopback``)
+  whose last SYN came less than its client's retransmission timeout (``Attempt.rto``: 1 s after a first SYN, at least
+  the interval last waited after a retransmission) before the capture's last frame (``Reader.last_t``, any
+  frame of any file) is counted apart (``Analysis.cut``), not as a failure: a file of a rotation, or a capture
+  stopped, before the client could retransmit.  A SYN-ACK or RST whose SYN is before the capture's first
+  packet joins no attempt and is not counted.
+- ``backends``: every backend kube-proxy DNATed the attempt's SYN rounds to, in order (``backend``: the
+  latest), as it draws one for each round.
 
 Memory: attempts that end healthy are counted and forgotten at once, so memory grows with the number of
 *failed* attempts in the capture, not with its size; failed attempts keep at most ``KEEP`` packets each
@@ -75,6 +83,10 @@ __all__ = [
 VIEW_WINDOW = 0.2  # s: views of one transmission on several interfaces are this close; retransmits >= 1 s apart
 KEEP = 400  # packets kept per failed attempt, for the pictures
 KINDS = ("hairpin", "healthy", "server-reset", "loopback", "node-loopback", "unanswered-syn")
+# an attempt with no answer whose last SYN came less than the client's retransmission timeout before the capture's
+# last frame: counted apart (Analysis.cut), never a failure.  (No answer at all: ``node-loopback`` is not one, its
+# SYN's martian view is the failure itself.)
+CUT, UNANSWERED = "cut", ("unanswered-syn", "loopback")
 LIVE_KEEP = 100  # hairpins and other failures a live stream keeps for its final report (all are reported and counted)
 _SYN, _ACK, _RST = int(Flags.SYN), int(Flags.ACK), int(Flags.RST)
 _SYN_ACK = _SYN | _ACK
@@ -213,7 +225,7 @@ class _Analyser:
                 else:
                     a.elsewhere.add(p.source)
             elif a.backend is None and p.src != a.client.addr:
-                a.backend = p.source  # backend -> node:masq, before de-NAT
+                a.add_backend(p.source)  # backend -> node:masq, before de-NAT
         elif f & _RST:
             a = self._find((p.seq - 1) & 0xFFFFFFFF, r.t, p.src, p.sport) if not f & _ACK else None
             if a is not None:  # the client's RST (seq ISN + 1, no ACK), or its view after conntrack's NAT
@@ -276,9 +288,13 @@ class _Analyser:
                 a.node_side = p.dest  # the NLB's rewrite to node:NodePort (or a DNAT to the backend)
         else:
             a.masquerade = p.source
-            a.backend = p.dest
+            a.add_backend(p.dest)
 
-    def _classify(self, a: Attempt) -> None:
+    def _classify(self, a: Attempt, stop: float | None = None) -> None:
+        """``a``'s kind, counted (and listed when among the earliest).  ``stop``: the capture's end (its last
+        frame), known at the end only; then an attempt with no answer is ``CUT`` when the capture ended before
+        the client's retransmission timer could fire (``Attempt.rto``).  A look for attempts to forget passes none: it
+        closes attempts idle for more than ``EXPIRE`` s, longer than any ``rto``."""
         if a.answered_by is None and a.client_rst and a.elsewhere and len(a.elsewhere) == 1:
             a.answered_by = next(iter(a.elsewhere))  # only the NATed view of the client's RST was seen
         elif a.answered_by is None and a.client_rst and not a.elsewhere and a.node_side is not None:
@@ -298,8 +314,12 @@ class _Analyser:
             a.kind = "healthy"  # the target's reply on its way back through the NLB (a target-side capture)
         else:
             a.kind = "unanswered-syn"
-        if a.kind == "hairpin" and a.backend is not None and a.backend == a.answered_by:
-            a.backend = None  # only the NLB's rewrite was seen, not kube-proxy's DNAT
+        if stop is not None and a.kind in UNANSWERED and a.cut_by(stop):
+            a.kind = CUT
+        if a.kind == "hairpin" and a.backends is not None and a.answered_by in a.backends:
+            if a.backend == a.answered_by:
+                a.backend = None  # only the NLB's rewrite was seen, not kube-proxy's DNAT
+            a.backends = [b for b in a.backends if b != a.answered_by] or None
         if a.kind == "hairpin" and self.on_hairpin is not None and not a.reported:
             a.reported = True
             self.on_hairpin(a, a.last_t)
@@ -309,7 +329,7 @@ class _Analyser:
             self.by["node"][str(a.answered_by)] += 1
             self.by["vip"][str(a.called)] += 1
             self.hairpins.add(a)
-        elif a.kind != "healthy":
+        elif a.kind not in ("healthy", CUT):
             self.others.add(a)
 
     def _tick(self) -> None:
@@ -336,35 +356,47 @@ class _Analyser:
             self.expired += gone - self.lone_gone
             self.lone_gone = gone
 
-    def finish(self, end: float = float("-inf")) -> tuple[list[Attempt], list[Attempt]]:
+    def finish(self, end: float = float("-inf"), last: float | None = None) -> tuple[list[Attempt], list[Attempt]]:
         """Classify what is still open; the hairpins and other failures listed, each by first SYN, with
-        ``gave_up`` decided now that the capture's end (the latest of ``end`` and every packet) is known."""
+        ``gave_up`` decided now that the capture's end (the latest of ``end`` and every packet) is known.
+        ``last``: the files' last frame (any frame, ``Reader.last_t``), which may come after every SYN and RST:
+        with it, the capture's end for ``CUT``."""
+        self.end = max(self.end, end)
+        stop = self.end if last is None else max(self.end, last)
         for a in list(self.open):
-            self._classify(a)
+            self._classify(a, stop)
         self.open.clear()
         self.by_isn.clear()
         self.answered.clear()
-        self.end = max(self.end, end)
         listed = self.hairpins.sorted(), self.others.sorted()
         for a in (*listed[0], *listed[1]):
             # the kernel's backoff would have sent another SYN by then (hairpin.tcp.syn_schedule)
             a.gave_up = a.syns >= 2 and self.end - a.round_t >= 2 * a.round_dt
         return listed
 
-    def result(self, end: float = float("-inf")) -> Analysis:
-        hairpins, others = self.finish(end)
+    def result(self, end: float = float("-inf"), last: float | None = None) -> Analysis:
+        hairpins, others = self.finish(end, last)
+        cut = self.kinds.pop(CUT, 0)
         return Analysis(hairpins, others, self.packets, self.connections, self.healthy + self.kinds["healthy"],
-                        counts=dict(self.kinds), max_listed=self.hairpins.cap, late=self.late,
+                        counts=dict(self.kinds), cut=cut, max_listed=self.hairpins.cap, late=self.late,
                         tallies={k: c.most_common() for k, c in self.by.items()})  # fmt: skip
 
 
-def analyse(records: Iterable[PacketRecord], listed: int = MAX_LISTED) -> Analysis:
+def last_frame(readers: Iterable[Reader]) -> float | None:
+    """The latest of the files' last frames (``Reader.last_t``), None when none has one."""
+    ts = [rd.last_t for rd in readers if rd.last_t is not None]
+    return max(ts) if ts else None
+
+
+def analyse(records: Iterable[PacketRecord], listed: int = MAX_LISTED,
+            last: Callable[[], float | None] | None = None) -> Analysis:  # fmt: skip
     """Analyse packets in time order (one capture, or several merged by time).  ``listed``: how many hairpins
-    (and other failures) are listed; every one is counted."""
+    (and other failures) are listed; every one is counted.  ``last``: the capture's last frame, asked once
+    every packet was read (for ``CUT``; None: the last packet's time)."""
     an = _Analyser(listed=listed)
     for r in records:
         an.feed(r)
-    return an.result()
+    return an.result(last=last() if last is not None else None)
 
 
 def file_stats(rd: Reader) -> FileStats:
@@ -426,7 +458,9 @@ def _fast(readers: list[Reader], scans: list[Any], listed: int, records: bool) -
 
     healthy, latest = healthy_pairs(scans, groups)  # each pair in the stream's order (a SYN-ACK after its SYN)
     paired = keep()
-    lone, lone_latest = lone_syns(scans, listed, groups)  # a flood's lone SYNs: counted, not decoded
+    # the capture's end (its last frame, or the latest row: the analyser's ``end``, from 0.0) for the lone SYNs ``CUT``
+    stop = max([float(upto[-1])] + [sc.last_t for sc in scans if sc.last_t is not None])
+    lone, lone_latest = lone_syns(scans, listed, groups, stop)  # a flood's lone SYNs: counted, not decoded
     unpaired = keep() if lone else paired
     fg = hairpin_groups(scans, groups, upto, place) if not records else None
     kept = keep() if fg is not None else unpaired
@@ -466,7 +500,7 @@ def _fast(readers: list[Reader], scans: list[Any], listed: int, records: bool) -
         return None
     if lone:
         an.kinds.update(lone)
-    return an.result(max(latest, lone_latest))
+    return an.result(max(latest, lone_latest), last_frame(readers))
 
 
 def analyse_files(paths: Sequence[str | Path], vxlan: frozenset[int] = VXLAN_PORTS, fast: bool = True,
@@ -501,10 +535,10 @@ def analyse_files(paths: Sequence[str | Path], vxlan: frozenset[int] = VXLAN_POR
     # allow it, every packet is analysed, as the streaming reader does
     result = _fast(readers, scans, listed, records) if scans and all(sc is not None for sc in scans) else None
     if result is None and len(readers) == 1:  # one file: its own order, nothing to merge
-        result = analyse(readers[0], listed=listed)
+        result = analyse(readers[0], listed=listed, last=lambda: last_frame(readers))
     elif result is None:
         merged = heapq.merge(*(stream(n, rd) for n, rd in enumerate(readers)))
-        result = analyse((r for _, _, _, r in merged), listed=listed)
+        result = analyse((r for _, _, _, r in merged), listed=listed, last=lambda: last_frame(readers))
     result.packets = sum(rd.packets - rd.skipped for rd in readers)  # every TCP packet, decoded or not
     result.files = [file_stats(rd) for rd in readers] + refused
     return result
@@ -528,7 +562,7 @@ def watch(path: str | Path, report: Callable[[str], None], *, every: float = 60.
     next_summary = None
 
     def summary(t: float) -> str:
-        others = ", ".join(f"{k} {v}" for k, v in sorted(an.kinds.items()) if k not in ("hairpin", "healthy"))
+        others = ", ".join(f"{k} {v}" for k, v in sorted(an.kinds.items()) if k not in ("hairpin", "healthy", CUT))
         return (f"{t:.6f} summary: {rd.packets} frames, {rd.packets - rd.skipped} TCP, skipped {rd.skipped}; "
                 f"{an.connections} connections, {count['hairpin']} hairpinned, healthy "
                 f"{an.healthy + an.kinds['healthy']}, open {len(an.open)}; other failures: {others or 'none'}")  # fmt: skip
@@ -544,7 +578,7 @@ def watch(path: str | Path, report: Callable[[str], None], *, every: float = 60.
                 next_summary = r.t + every
     except KeyboardInterrupt:
         pass
-    result = an.result()
+    result = an.result(last=rd.last_t)
     report(summary(an.end) + " (end)")
     result.packets = rd.packets - rd.skipped
     result.files = [file_stats(rd)]

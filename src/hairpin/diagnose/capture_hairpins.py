@@ -27,7 +27,8 @@ the key), count the rounds, set ``node_side`` at the first SYN from ``C`` to ano
 (the NLB's rewrite to node:NodePort), ``masquerade`` and ``backend`` at each SYN from another source (its
 source and destination: the last one stays), or ``backend`` at a SYN-ACK to another address than ``C``'s
 from another address than ``C``'s while it has none, put ``E`` in ``elsewhere`` at the first SYN-ACK to
-``C``, set ``client_rst`` at the first RST and ``answered_by = E`` at the first RST from ``C`` after that
+``C`` (``backends``: each backend so set, in order, one the same as the one before once: ``_backends``), set
+``client_rst`` at the first RST and ``answered_by = E`` at the first RST from ``C`` after that
 SYN-ACK: a hairpin, its fields known from the columns (its ``backend`` dropped when it is ``E``, as the
 analyser's classification does).  Those attempts hold no ``records`` (the packets the pictures draw): used
 only when the caller asks for no records (``analyse_files(records=False)``).
@@ -134,16 +135,45 @@ def hairpin_groups(scans: list[Any], groups: Any, upto: Any, place: Any = None) 
     built = [None if x < 0 else Endpoint(addrs[(x >> 16) & 0xFFFFFFFF] if x >> 48 else x >> 16, x & 0xFFFF)
              for x in distinct.tolist()]  # fmt: skip
     got = list(map(built.__getitem__, which.tolist()))
+    seen = _backends(rep, nat_at, a_, chosen, dst, dport, src, sport, dict(zip(distinct.tolist(), built, strict=True)),
+                     addrs)  # fmt: skip
     attempts = []
     cols = zip(got[:k], key[rows[f]].tolist(), got[k : 2 * k], tt[f].tolist(), last_t[chosen].tolist(),
                syns[chosen].tolist(), round_t[chosen].tolist(), round_dt[chosen].tolist(), got[2 * k : 3 * k],
                got[3 * k : 4 * k], got[4 * k : 5 * k], got[5 * k :], strict=True)  # fmt: skip
-    for client, isn, called, t0, t1, nsyn, rt, rdt, node, node_side, masq, back in cols:
+    for (client, isn, called, t0, t1, nsyn, rt, rdt, node, node_side, masq, back), backs in zip(cols, seen,
+                                                                                                strict=True):  # fmt: skip
         attempts.append(Attempt(client, isn, called, t0, t1, 0, nsyn, rt, rdt, answered_by=node, elsewhere={node},
-                                node_side=node_side, backend=back, masquerade=masq, client_rst=True))  # fmt: skip
+                                node_side=node_side, backend=back, backends=backs, masquerade=masq,
+                                client_rst=True))  # fmt: skip
     opens = place[f].tolist()  # each attempt's first SYN: where the analyser would open it
     order_open = sorted(range(len(attempts)), key=opens.__getitem__)
     return FastGroups(rows_out, [opens[i] for i in order_open], [attempts[i] for i in order_open])
+
+
+def _backends(rep: Any, nat_at: Any, answer: Any, chosen: Any, dst: Any, dport: Any, src: Any, sport: Any,
+              cache: dict[int, Any], addrs: list[int]) -> list[list[Endpoint] | None]:  # fmt: skip
+    """Each chosen group's backends as the analyser lists them (``Attempt.add_backend``), in order: the source of
+    its first SYN-ACK from elsewhere (``answer``, a row or -1) when no SYN from another source came before it, then
+    the destination of each SYN from another source (``nat_at``: rows in the stream's order); one the same as the
+    one before it once."""
+    index = {g: i for i, g in enumerate(chosen.tolist())}
+    packed: list[list[int]] = [[] for _ in index]
+    first_nat: dict[int, int] = {}
+    for row, g in zip(nat_at.tolist(), rep[nat_at].tolist(), strict=True):
+        i = index.get(g)
+        if i is not None:
+            first_nat.setdefault(i, row)
+            packed[i].append(int(dst[row]) << 16 | int(dport[row]))
+    for i, row in enumerate(answer.tolist()):
+        if row >= 0 and (i not in first_nat or row < first_nat[i]):
+            packed[i].insert(0, int(src[row]) << 16 | int(sport[row]))
+
+    def endpoint(x: int) -> Endpoint:
+        e = cache.get(x)
+        return e if e is not None else Endpoint(addrs[(x >> 16) & 0xFFFFFFFF] if x >> 48 else x >> 16, x & 0xFFFF)
+
+    return [[endpoint(x) for i, x in enumerate(xs) if not i or xs[i - 1] != x] or None for xs in packed]
 
 
 def _rounds(rep: Any, own: Any, nat: Any, tt: Any, n: int, good: Any) -> tuple[Any, Any, Any] | None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from hairpin.model.net import Endpoint
 from hairpin.parsers.pcap import PacketRecord
+from hairpin.tcp import TCP_TIMEOUT_INIT
 
 __all__ = ["HAIRPIN_ADDRESSES", "HAIRPIN_TITLE", "MAX_LISTED", "TEXT_ROWS", "Analysis", "Attempt", "FileStats"]
 
@@ -41,7 +42,8 @@ class Attempt:
     answered_by: Endpoint | None = None  # the SYN-ACK source from elsewhere than `called` that the client reset
     elsewhere: set[Endpoint] | None = None  # sources of SYN-ACKs to the client, not `called`
     node_side: Endpoint | None = None  # client -> node:NodePort view (the NLB's rewrite)
-    backend: Endpoint | None = None
+    backend: Endpoint | None = None  # the latest backend seen (kube-proxy's DNAT of the latest round)
+    backends: list[Endpoint] | None = None  # every backend seen, in order, a repeat once (kube-proxy draws one a round)
     masquerade: Endpoint | None = None
     client_rst: bool = False
     server_rst: bool = False
@@ -50,6 +52,26 @@ class Attempt:
     kind: str = ""
     gave_up: bool = False
     reported: bool = False
+
+    def add_backend(self, b: Endpoint) -> None:
+        """``b`` is the backend now: the latest in ``backend``, and in ``backends`` when it is another than the one
+        before (kube-proxy draws an endpoint for each SYN round it DNATs: a retransmission may go to another
+        backend, and back.  After the client's RST, conntrack deletes the entry at the next SYN and looks it up
+        again as a new connection, "Attempt to reopen a closed/aborted connection" in tcp_packet, the kernel's
+        net/netfilter/nf_conntrack_proto_tcp.c; kube-proxy's iptables rules draw with ``-m statistic --mode
+        random``, kubernetes pkg/proxy/iptables/proxier.go; tests/data/pcap/lab-node1.pcap shows it)."""
+        self.backend = b
+        if self.backends is None:
+            self.backends = [b]
+        elif self.backends[-1] != b:  # (the views of one round are one)
+            self.backends.append(b)
+
+    def cut_by(self, stop: float) -> bool:
+        """Whether a capture ending at ``stop`` cut this unanswered attempt short: its one SYN (no retransmission
+        seen) came less than ``TCP_TIMEOUT_INIT`` (1 s, include/net/tcp.h) before the end, so the client's
+        retransmission timer could not have fired yet.  A retransmitted SYN is never cut: the client already
+        waited 1 s or more for an answer that did not come, which a working path never makes it do."""
+        return self.syns == 1 and stop - self.round_t < TCP_TIMEOUT_INIT
 
     @property
     def syn_retransmits(self) -> int:
@@ -65,6 +87,7 @@ class Attempt:
             "vip": str(self.called),
             "node": str(self.answered_by) if self.answered_by else None,
             "backend": str(self.backend) if self.backend else None,
+            "backends": [str(b) for b in self.backends or ()],
             "syn_retransmits": self.syn_retransmits,
             "lost_s": round(self.lost_s, 6),
             "gave_up": self.gave_up,
@@ -116,6 +139,10 @@ class Analysis:
     tallies: dict[str, list[tuple[str, int]]] | None = None  # every hairpin by client, node and vip, most first
     max_listed: int | None = None  # the cap on each list (None: the lists are complete)
     late: int = 0  # packets more than 5 s behind the capture's clock after an attempt had been forgotten
+    # attempts with no answer whose last SYN came less than the client's retransmission timeout before the capture's
+    # last frame (Attempt.rto): cut by the end of the capture, not failures (in ``connections``
+    # only)
+    cut: int = 0
 
     @property
     def frames(self) -> int:
@@ -136,6 +163,11 @@ class Analysis:
     def warnings(self) -> list[str]:
         """One line per file read with frames skipped, or cut short; one if packets came out of time order."""
         out = []
+        if self.cut:
+            out.append(f"{self.cut} connection attempt{'s' if self.cut != 1 else ''} cut by the end of the capture: "
+                       "one SYN, no answer yet, and the capture ended less than 1 s after it, before the client "
+                       "could retransmit; not counted as failures (a file of a rotation: read the next file with "
+                       "it)")  # fmt: skip
         if self.late:
             out.append(f"{self.late} packet{'s' if self.late != 1 else ''} came more than 5 s behind the capture's "
                        "clock (out of time order) after attempts had been closed (with no packet for 135 s, or "
@@ -183,7 +215,8 @@ class Analysis:
         yield Text(
             f"{n} hairpinned connection{'s' if n != 1 else ''} of {self.connections} in {self.packets} TCP packets; "
             f"healthy {self.healthy}; other failures: "
-            + (", ".join(f"{k} {v}" for k, v in self.other_failures.items()) or "none"),
+            + (", ".join(f"{k} {v}" for k, v in self.other_failures.items()) or "none")
+            + (f"; cut by the capture's end {self.cut}" if self.cut else ""),
             style="bold red" if n else "bold green",
         )
         if self.files:
@@ -194,7 +227,7 @@ class Analysis:
                        style="yellow" if skipped else "")  # fmt: skip
         rows: list[tuple[tuple[str, ...], tuple[str, ...]]]
         if self.hairpins:
-            rows = [((str(a.client), str(a.called), str(a.answered_by), str(a.backend or "-")),
+            rows = [((str(a.client), str(a.called), str(a.answered_by), "\n".join(map(str, a.backends or ())) or "-"),
                      (str(a.syn_retransmits), f"{a.lost_s:.3f}", "yes" if a.gave_up else "no"))
                     for a in self.hairpins[:TEXT_ROWS]]  # fmt: skip
             yield _fitting(console, options, HAIRPIN_TITLE, HAIRPIN_ADDRESSES, ("SYN retx", "lost (s)", "gave up"), rows)
@@ -234,6 +267,7 @@ class Analysis:
                 "by_vip": dict(self.by("vip")),
                 "max_listed": self.max_listed,
                 "truncated": self.truncated,
+                "cut_by_capture_end": self.cut,
             },
             "others": [{"kind": a.kind, **a.to_json()} for a in self.others],
             "files": [f.to_json() for f in self.files],
@@ -247,13 +281,16 @@ HAIRPIN_ADDRESSES = ("client", "called (VIP)", "answered by (node)", "backend")
 def _fitting(console: Any, options: Any, title: str, addresses: tuple[str, ...], others: tuple[str, ...],
              rows: Sequence[tuple[tuple[str, ...], tuple[str, ...]]]) -> Any:
     """One row a connection: each address in its own column when that fits the width, else the addresses
-    one under the other in one column (``hairpin.render.text``), so no address is cut."""
+    one under the other in one column (``hairpin.render.text``), so no address is cut.  A cell of several
+    addresses (every backend of a hairpin, in order) holds one a line; the rows are then ruled apart."""
     from rich.table import Table
 
     from hairpin.render.text import fitting
 
+    several = any("\n" in x for addrs, _ in rows for x in addrs)  # a hairpin's backends, one a line: rows ruled
+
     def table(stacked: bool) -> Table:
-        t = Table(title=title, title_justify="left", show_lines=stacked)
+        t = Table(title=title, title_justify="left", show_lines=stacked or several)
         for col in (" / ".join(addresses),) if stacked else addresses:
             t.add_column(col, overflow="fold", no_wrap=not stacked)
         for col in others:

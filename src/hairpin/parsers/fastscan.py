@@ -41,6 +41,7 @@ from hairpin.model.net import V6
 from hairpin.parsers import frames
 from hairpin.parsers.fastscan_addrs import addresses, intern
 from hairpin.parsers.fastscan_shapes import _LINK, _Bytes, _ends, _protocol, _shapes, _u32
+from hairpin.tcp import TCP_TIMEOUT_INIT
 
 __all__ = ["Scan", "Window", "addresses", "by_key", "first_of", "group_rows", "healthy_pairs", "joined", "lone_syns",
            "mark", "scan_pcap"]
@@ -63,6 +64,7 @@ class Scan:
     reasons: dict[str, int] = field(default_factory=dict)
     vxlan: frozenset[int] = frozenset()  # the UDP ports opened as VXLAN (the decoder's), not a column
     damage: tuple[int, str, bool] | None = None  # byte offset, why, corrupt
+    last_t: float | None = None  # the time of the last whole frame (any frame, TCP or not), as the reader's
     offset: Any = None  # int64: byte offset of each SYN/RST frame
     length: Any = None  # its captured length
     t: Any = None  # float64: its time
@@ -230,6 +232,8 @@ def _chunk(sc: Scan, cols: dict[str, list[Any]], a: _Bytes, buf: Any, base: int,
     ``cols``; returns which frames they are."""
     reasons = sc.reasons
     sc.packets += s.size
+    if s.size:  # the capture's last frame so far (``Reader.last_t``)
+        sc.last_t = float(times(np.array([s.size - 1]))[0])
     end = s + incl
     v4, v6, tcp, ip, bound = _shapes(a, s, end, incl, linktype, sc.vxlan)
     flags = a.u8[tcp + 13]
@@ -551,14 +555,17 @@ def by_key(scans: list[Scan], perm: Any = None) -> tuple[Any, Any, Any, Any, Any
     return key, t, order, starts, np.diff(np.append(starts, k.size))
 
 
-def lone_syns(scans: list[Scan], listed: int, groups: Any = None) -> tuple[dict[str, int], float]:
+def lone_syns(scans: list[Scan], listed: int, groups: Any = None,
+              stop: float | None = None) -> tuple[dict[str, int], float]:  # fmt: skip
     """Count by kind, and mark (``keep`` False), the lone SYNs past the ``listed`` earliest: a plain IPv4 or IPv6 SYN
     whose ISN no other SYN, SYN-ACK or RST in any file names.  The analyser would open an attempt for it
     that no later packet joins (it finds a packet's attempt by that ISN, ``_Analyser._find``/``_find_syn``
     in :mod:`hairpin.diagnose.capture`), and classify it by the SYN alone: ``loopback`` to 127.0.0.0/8 or
     ::1, else ``node-loopback`` from its own destination address, else ``unanswered-syn``; no retransmission,
-    so nothing else of it is shown.  The ``listed`` earliest (by time, file, position: the order the
-    analyser opens them in) stay, for the analyser to list them.  This is a SYN flood's bulk: counted
+    so nothing else of it is shown; with ``stop`` (the capture's end), one other than ``node-loopback`` less than
+    ``TCP_TIMEOUT_INIT`` (1 s) before it is ``cut`` instead, as the analyser counts it (``Attempt.rto``: its
+    client's timer could not have fired).  The ``listed`` earliest not ``cut`` (by time, file, position: the order
+    the analyser opens them in) stay, for the analyser to list them (a ``cut`` one is never listed).  This is a SYN flood's bulk: counted
     here, never decoded or held.  Returns the counts and the latest time among those marked.  ``groups``:
     ``by_key(scans)`` when the caller has it already (it does not depend on ``keep``)."""
     groups = by_key(scans) if groups is None else groups
@@ -569,9 +576,9 @@ def lone_syns(scans: list[Scan], listed: int, groups: Any = None) -> tuple[dict[
     col["src"], col["dst"], addrs = addresses(scans)
     rows = order[starts[counts == 1]]
     rows = rows[(col["kind"][rows] == 0) & col["simple"][rows] & col["keep"][rows]]
-    if rows.size <= listed:
+    if rows.size <= listed and stop is None:
         return {}, float("-inf")
-    rows = rows[np.lexsort((rows, t[rows]))[listed:]]
+    rows = rows[np.lexsort((rows, t[rows]))]
     dst = col["dst"][rows]
     loop = (dst >> 24) == 127  # 127.0.0.0/8, and ::1 for IPv6 (hairpin.model.net.is_loopback)
     six = col["v6"][rows]
@@ -579,7 +586,15 @@ def lone_syns(scans: list[Scan], listed: int, groups: Any = None) -> tuple[dict[
         lo6 = np.array([x == V6 | 1 for x in addrs], np.bool_)
         loop = np.where(six, lo6[np.where(six, dst, 0)], loop)
     node = ~loop & (col["src"][rows] == dst)
-    found = {"loopback": int(np.count_nonzero(loop)), "node-loopback": int(np.count_nonzero(node))}
-    found["unanswered-syn"] = int(rows.size) - found["loopback"] - found["node-loopback"]
+    cut = ~node & (stop - t[rows] < TCP_TIMEOUT_INIT) if stop is not None else np.zeros(rows.size, np.bool_)
+    # the `listed` earliest of those the analyser lists (not cut) stay for it: its list holds the same ones
+    out = np.ones(rows.size, np.bool_)
+    out[np.flatnonzero(~cut)[:listed]] = False
+    if not out.any():
+        return {}, float("-inf")
+    rows, loop, node, cut = rows[out], loop[out], node[out], cut[out]
+    found = {"loopback": int(np.count_nonzero(loop & ~cut)), "node-loopback": int(np.count_nonzero(node)),
+             "cut": int(np.count_nonzero(cut))}  # fmt: skip
+    found["unanswered-syn"] = int(rows.size) - found["loopback"] - found["node-loopback"] - found["cut"]
     mark(scans, "keep", rows, False)
     return {k: v for k, v in found.items() if v}, float(t[rows].max())

@@ -203,6 +203,7 @@ class Reader:
         self.reasons: dict[str, int] = {}
         self.damage: str | None = None
         self.corrupt = False
+        self.last_t: float | None = None  # the time of the last whole frame read (any frame, TCP or not)
         self.linktypes: set[int] = set()
         self.format = ""
         self._stream: BinaryIO | None = None
@@ -294,6 +295,7 @@ class Reader:
         sc = self._scan
         self.linktypes.add(self._how[0])
         self.packets, self.filtered, self.reasons = sc.packets, sc.filtered, dict(sc.reasons)
+        self.last_t = sc.last_t
         if sc.damage is not None:
             self._stop(*sc.damage)
         names = ("offset", "length", "t", "simple", "src", "sport", "dst", "dport", "flags", "seq", "ack", "pstart",
@@ -422,17 +424,22 @@ class Reader:
         base = 24  # file offset of buf[0]
         buf = b""
         i = 0
+        wsec = wfrac = -1  # the last whole record's time fields: the capture's last frame (``last_t``)
         while True:
             avail = len(buf) - i
             if avail >= 16:
                 sec, frac, incl, _orig = rec.unpack_from(buf, i)
                 if incl > SNAPLEN * 4:
                     self._stop(base + i, f"corrupt record header (captured length {incl})", True)
+                    if wsec >= 0:
+                        self.last_t = wsec + wfrac * unit
                     return
                 if avail - 16 >= incl:
                     start = i + 16
                     i = start + incl
                     self.packets += 1
+                    wsec = sec
+                    wfrac = frac
                     p = decode(buf, linktype, endian, want, start, i, vxlan, _FILTERED)
                     if p.__class__ is str:
                         reasons[p] = reasons.get(p, 0) + 1
@@ -442,6 +449,8 @@ class Reader:
                         yield PacketRecord(sec + frac * unit, None, p)  # type: ignore[arg-type]
                     continue
             more = read1(_CHUNK)  # whatever has arrived: a whole chunk of a file, a pipe's latest bytes
+            if wsec >= 0:
+                self.last_t = wsec + wfrac * unit
             if not more:
                 if avail >= 16:
                     self._stop(base + i, f"truncated packet ({avail - 16} of {incl} bytes)")
@@ -522,12 +531,13 @@ class Reader:
                 data = body[20 : 20 + incl]
                 linktype, name, unit, shift = ifaces[iface]
                 p = self._emit(data, linktype, endian)
+                self.last_t = t = ((hi << 32) | lo) * unit + shift
                 if p is not None:
                     comment = ""
                     for code, value in _options(body[20 + incl + (-incl % 4) :], endian):
                         if code == 1:
                             comment = value.decode("utf-8", "replace")
-                    yield PacketRecord(((hi << 32) | lo) * unit + shift, name, p, comment)
+                    yield PacketRecord(t, name, p, comment)
             elif kind == 3:  # Simple Packet: interface 0, no time
                 if not ifaces:
                     self._stop(at, "simple packet before any interface", True)
