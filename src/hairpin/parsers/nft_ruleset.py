@@ -75,10 +75,10 @@ def read_nft(text: str, file: str, have_iptables: bool, family: int = 4) -> tupl
     return table, form, warnings
 
 
-def _read_text(text: str, file: str, have_iptables: bool, ours: str = "ip") -> tuple[Nft | None, str,
-                                                                                     list[str]]:  # fmt: skip
-    lines = split_lines(text)
-    blocks: list[tuple[str, str, int, int]] = []  # family, name, first line, last line (1-based)
+def _blocks(lines: list[str], file: str) -> list[tuple[str, str, int, int]]:
+    """Each ``table FAMILY NAME { ... }`` of an ``nft list ruleset`` text: family, name, first and last line
+    (1-based); blank and comment lines between tables are skipped, anything else there is one ParseError."""
+    blocks: list[tuple[str, str, int, int]] = []
     depth = 0
     current: tuple[str, str, int] | None = None
     for no, raw in enumerate(lines, 1):
@@ -98,6 +98,13 @@ def _read_text(text: str, file: str, have_iptables: bool, ours: str = "ip") -> t
             current = None
     if depth != 0 or current is not None:
         raise ParseError("the last table is not closed", file, len(lines))
+    return blocks
+
+
+def _read_text(text: str, file: str, have_iptables: bool, ours: str = "ip") -> tuple[Nft | None, str,
+                                                                                     list[str]]:  # fmt: skip
+    lines = split_lines(text)
+    blocks = _blocks(lines, file)
     found: NftTable | None = None
     cni_table: NftTable | None = None  # the AWS VPC CNI's connection marks (v1.23 nftConnmark)
     warnings: list[str] = []
@@ -155,16 +162,9 @@ def _read_text(text: str, file: str, have_iptables: bool, ours: str = "ip") -> t
 def read_tables(text: str, file: str) -> Nft:
     """The tables of an ``nft list ruleset`` text hairpin wrote itself (``hairpin.kube.node_nft``): one, or
     several on the same hooks."""
-    tables: list[NftTable] = []
     lines = split_lines(text)
-    first = depth = 0
-    for no, raw in enumerate(lines, 1):
-        if depth == 0 and _TABLE.match(raw.strip()):
-            first = no
-        depth += _braces(raw)
-        if depth == 0 and first:
-            tables.append(parse("\n" * (first - 1) + "\n".join(lines[first - 1 : no]), file))
-            first = 0
+    tables = [parse("\n" * (first - 1) + "\n".join(lines[first - 1 : last]), file)
+              for _, _, first, last in _blocks(lines, file)]  # fmt: skip
     if not tables:
         raise ParseError("no table", file, 1)
     return tables[0] if len(tables) == 1 else NftTables(tables)
