@@ -20,11 +20,7 @@ from __future__ import annotations
 
 from hairpin.scenario import Scenario
 
-__all__ = ["V6_NAMES", "node_files"]
-
-#: an IPv6 scenario's files: ip6tables-save and ``ip -6 route``/``ip -6 rule`` under the names ``hairpin collect``
-#: writes and ``hairpin trace --node`` reads for IPv6 (``hairpin.trace``); ``ip-addr`` keeps its name
-V6_NAMES = {"iptables-save": "ip6tables-save", "ip-route": "ip6-route", "ip-rule": "ip6-rule"}
+__all__ = ["node_files"]
 
 
 def node_files(scenario: Scenario) -> dict[str, dict[str, str]]:
@@ -42,8 +38,11 @@ def node_files(scenario: Scenario) -> dict[str, dict[str, str]]:
         host = net.hosts[ns.name]
         assert isinstance(host, LinuxHost)
         files = {"iptables-save": ns.iptables, **routing_files(host.routing)}
-        if scenario.family == 6:  # the names trace --node looks for in an IPv6 node (hairpin.trace.FILES6)
-            files = {V6_NAMES.get(name, name): text for name, text in files.items()}
+        if scenario.family == 6:  # the first names trace --node looks for in an IPv6 node (``ip-addr`` keeps its)
+            from hairpin.trace import FILES, FILES6
+
+            v6 = {FILES[k][0]: FILES6[k][0] for k in FILES}
+            files = {v6.get(name, name): text for name, text in files.items()}
         if scenario.kube_proxy.mode == "ipvs":
             from hairpin.kube.ipvs import virtual_servers
             from hairpin.parsers.ipvsadm import dump
