@@ -253,8 +253,7 @@ def resolve(
                 f"{TARGET_TYPE} ip or instance (got {tt_ann!r}): no load balancer is provisioned"
             )
             problems.append(f"{TARGET_TYPE} must be ip or instance with {TYPE}: external")
-            return Settings(NONE, "none", "unknown", None, None, False, etp, steps=tuple(steps),
-                            problems=tuple(problems))  # fmt: skip
+            return _not_built(etp, steps, tuple(problems))
     else:
         controller = IN_TREE
         if lb_type == "nlb":
@@ -262,13 +261,14 @@ def resolve(
         else:
             why = f"{TYPE}: {lb_type}" if lb_type else f"no {TYPE}"
             steps.append(f"{why}, no loadBalancerClass: the in-tree provider, Classic ELB")
-            if lb_type.strip().lower() in _TYPES:
+            meant = lb_type.strip().lower()
+            if meant in _TYPES:
                 # both controllers compare the value exactly (cloud-provider-aws pkg/providers/v1 isNLB: == "nlb";
                 # the LBC's service filter: "nlb-ip", "external"): a near miss is a Classic ELB, not what was meant
-                near_miss.append(f"{TYPE}: {lb_type!r} is not {lb_type.strip().lower()!r}: the controllers compare "
-                                 f"the value exactly, so the in-tree provider builds a Classic ELB; if "
-                                 f"{'a Network Load Balancer' if lb_type.strip().lower() == 'nlb' else 'the AWS Load Balancer Controller'} "
-                                 f"was meant, write {lb_type.strip().lower()!r}")  # fmt: skip
+                what = "a Network Load Balancer" if meant == "nlb" else "the AWS Load Balancer Controller"
+                near_miss.append(f"{TYPE}: {lb_type!r} is not {meant!r}: the controllers compare the value exactly, "
+                                 f"so the in-tree provider builds a Classic ELB; if {what} was meant, write "
+                                 f"{meant!r}")  # fmt: skip
 
     tg_attrs = parse_map(a.get(TG_ATTRIBUTES, ""))
     lb_attrs = parse_map(a.get(LB_ATTRIBUTES, ""))
@@ -276,25 +276,21 @@ def resolve(
     if controller == LBC:
         off = flags.refuses_services(steps)
         if off:
-            return Settings(NONE, "none", "unknown", None, None, False, etp, steps=tuple(steps),
-                            problems=(*flags.problems, off))  # fmt: skip
+            return _not_built(etp, steps, (*flags.problems, off))
         problems.extend(flags.problems)
         scheme = _lbc_scheme(a, steps, problems, flags)
         if scheme is None:  # the model build fails on the annotation: nothing is built
-            return Settings(NONE, "none", "unknown", None, None, False, etp, steps=tuple(steps),
-                            problems=tuple(problems))  # fmt: skip
+            return _not_built(etp, steps, tuple(problems))
         target_type, refused = _lbc_target_type(lb_type, tt_ann, flags, steps, problems)
         if refused:
-            return Settings(NONE, "none", "unknown", None, None, False, etp, steps=tuple(steps),
-                            problems=tuple(problems))  # fmt: skip
+            return _not_built(etp, steps, tuple(problems))
         if target_type == "instance" and service_type not in ("LoadBalancer", "NodePort"):
             steps.append(
                 f"type {service_type} has no node port: the AWS Load Balancer Controller refuses instance targets "
                 "for it and builds no load balancer"
             )
             problems.append(f"instance targets need type NodePort or LoadBalancer, got {service_type}")
-            return Settings(NONE, "none", "unknown", None, None, False, etp, steps=tuple(steps),
-                            problems=tuple(problems))  # fmt: skip
+            return _not_built(etp, steps, tuple(problems))
         cross = _cross_zone(a, tg_attrs, lb_attrs, steps, problems, lbc=True)
         load_balancer = "nlb"
     else:
@@ -341,7 +337,7 @@ def resolve(
                      "built")  # fmt: skip
         said = f"{TG_ATTRIBUTES}: preserve_client_ip.enabled={raw_preserve!r} is not a boolean"  # by _preserve
         kept_problems = [p for p in problems if p != said] + [f"{said} (the controller refuses the Service)"]
-        return Settings(NONE, "none", "unknown", None, None, False, etp, steps=tuple(steps), problems=tuple(kept_problems))
+        return _not_built(etp, steps, tuple(kept_problems))
     tgs = target_groups(target_type, tg_attrs, ports, merge_tcp_udp=merge)
     pp2 = tg_attrs.get("proxy_protocol_v2.enabled") == "true" or a.get(PROXY_PROTOCOL) == "*"
     if labels:
@@ -586,15 +582,17 @@ def _other_type(a: Mapping[str, str], cls: str | None, service_type: str, etp: s
                 load_balancer_only: bool) -> Settings | None:  # fmt: skip
     """Settings for a Service that is not of type LoadBalancer, or None when the LBC reconciles it."""
     if cls:
-        return Settings(NONE, "none", "unknown", None, None, False, etp,
-                        steps=(f"type {service_type} with spec.loadBalancerClass {cls}: the API server refuses "
-                               "loadBalancerClass on any type but LoadBalancer",),
-                        problems=("spec.loadBalancerClass is only allowed with type LoadBalancer",))  # fmt: skip
+        return _not_built(etp, [f"type {service_type} with spec.loadBalancerClass {cls}: the API server refuses "
+                                "loadBalancerClass on any type but LoadBalancer"],
+                          ("spec.loadBalancerClass is only allowed with type LoadBalancer",))  # fmt: skip
     if service_type == "ExternalName" or not lbc_takes(a, None, service_type):
-        return Settings(NONE, "none", "unknown", None, None, False, etp,
-                        steps=(f"type {service_type}: no load balancer",))  # fmt: skip
+        return _not_built(etp, [f"type {service_type}: no load balancer"])
     if load_balancer_only:
-        return Settings(NONE, "none", "unknown", None, None, False, etp, steps=(
-            f"type {service_type}: the AWS Load Balancer Controller would take it, but its feature gate "
-            "ServiceTypeLoadBalancerOnly is on: no load balancer",))  # fmt: skip
+        return _not_built(etp, [f"type {service_type}: the AWS Load Balancer Controller would take it, but its feature "
+                                "gate ServiceTypeLoadBalancerOnly is on: no load balancer"])  # fmt: skip
     return None
+
+
+def _not_built(etp: str, steps: list[str], problems: tuple[str, ...] = ()) -> Settings:
+    """No load balancer for the Service (the controller refuses it, or none takes it): controller ``none``."""
+    return Settings(NONE, "none", "unknown", None, None, False, etp, steps=tuple(steps), problems=problems)
