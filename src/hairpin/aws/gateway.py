@@ -235,17 +235,12 @@ def target_groups(objects: Iterable[KubeObject]) -> list[TargetGroup]:
                         proto = "TCP_UDP"
                     if f"{proto}:{port}" in quic:
                         proto = {"UDP": "QUIC", "TCP_UDP": "TCP_QUIC"}.get(proto, proto)
-                    for rule in _l(rspec.get("rules")):
-                        for b in _l(_d(rule).get("backendRefs")):
-                            b = _d(b)
-                            if b.get("kind", "Service") != "Service" or not b.get("name"):
-                                continue
-                            tg = _target_group(ix, route, (str(b.get("namespace") or rns), str(b["name"])),
-                                               b.get("port"), proto, port, scheme, sg, ranges, lb_attrs,
-                                               default_tgc, cfg_name, list(head), (gns, gname), lb_type)  # fmt: skip
-                            if ok is None:  # the namespace's labels decide, and the input does not have them
-                                tg.settings = replace(tg.settings, warnings=(*tg.settings.warnings, why))
-                            out.append(tg)
+                    for svc, bport in _backends(route):
+                        tg = _target_group(ix, route, svc, bport, proto, port, scheme, sg, ranges, lb_attrs,
+                                           default_tgc, cfg_name, list(head), (gns, gname), lb_type)  # fmt: skip
+                        if ok is None:  # the namespace's labels decide, and the input does not have them
+                            tg.settings = replace(tg.settings, warnings=(*tg.settings.warnings, why))
+                        out.append(tg)
     return out
 
 
