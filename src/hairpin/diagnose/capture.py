@@ -40,10 +40,10 @@ What it knows:
   sent another SYN by then; the seed's kernel waits 64 s after the sixth retransmission and gives up at
   127 s).  ``lost_s``: from the first SYN to the attempt's last packet in the capture.
 - Cut by the end of the capture (``CUT``): an attempt with no answer at all (``unanswered-syn``, ``loopback``)
-  whose last SYN came less than its client's retransmission timeout (``Attempt.rto``: 1 s after a first SYN, at least
-  the interval last waited after a retransmission) before the capture's last frame (``Reader.last_t``, any
-  frame of any file) is counted apart (``Analysis.cut``), not as a failure: a file of a rotation, or a capture
-  stopped, before the client could retransmit.  A SYN-ACK or RST whose SYN is before the capture's first
+  that is one SYN, no retransmission, less than 1 s (``TCP_TIMEOUT_INIT``) before the capture's last frame
+  (``Reader.last_t``, any frame of any file; ``Attempt.cut_by``) is counted apart (``Analysis.cut``), not as a
+  failure: a file of a rotation, or a capture stopped, before the client could retransmit.  An unanswered SYN
+  that was retransmitted is a failure wherever the capture ends.  A SYN-ACK or RST whose SYN is before the capture's first
   packet joins no attempt and is not counted.
 - ``backends``: every backend kube-proxy DNATed the attempt's SYN rounds to, in order (``backend``: the
   latest), as it draws one for each round.
@@ -83,8 +83,8 @@ __all__ = [
 VIEW_WINDOW = 0.2  # s: views of one transmission on several interfaces are this close; retransmits >= 1 s apart
 KEEP = 400  # packets kept per failed attempt, for the pictures
 KINDS = ("hairpin", "healthy", "server-reset", "loopback", "node-loopback", "unanswered-syn")
-# an attempt with no answer whose last SYN came less than the client's retransmission timeout before the capture's
-# last frame: counted apart (Analysis.cut), never a failure.  (No answer at all: ``node-loopback`` is not one, its
+# an attempt with no answer, one SYN less than 1 s before the capture's last frame (Attempt.cut_by): counted apart
+# (Analysis.cut), never a failure.  (No answer at all: ``node-loopback`` is not one, its
 # SYN's martian view is the failure itself.)
 CUT, UNANSWERED = "cut", ("unanswered-syn", "loopback")
 LIVE_KEEP = 100  # hairpins and other failures a live stream keeps for its final report (all are reported and counted)
@@ -293,8 +293,8 @@ class _Analyser:
     def _classify(self, a: Attempt, stop: float | None = None) -> None:
         """``a``'s kind, counted (and listed when among the earliest).  ``stop``: the capture's end (its last
         frame), known at the end only; then an attempt with no answer is ``CUT`` when the capture ended before
-        the client's retransmission timer could fire (``Attempt.rto``).  A look for attempts to forget passes none: it
-        closes attempts idle for more than ``EXPIRE`` s, longer than any ``rto``."""
+        the client's retransmission timer could fire (``Attempt.cut_by``).  A look for attempts to forget passes
+        none: it closes attempts idle for more than ``EXPIRE`` s, longer than that first timeout."""
         if a.answered_by is None and a.client_rst and a.elsewhere and len(a.elsewhere) == 1:
             a.answered_by = next(iter(a.elsewhere))  # only the NATed view of the client's RST was seen
         elif a.answered_by is None and a.client_rst and not a.elsewhere and a.node_side is not None:

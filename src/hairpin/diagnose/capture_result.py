@@ -139,9 +139,8 @@ class Analysis:
     tallies: dict[str, list[tuple[str, int]]] | None = None  # every hairpin by client, node and vip, most first
     max_listed: int | None = None  # the cap on each list (None: the lists are complete)
     late: int = 0  # packets more than 5 s behind the capture's clock after an attempt had been forgotten
-    # attempts with no answer whose last SYN came less than the client's retransmission timeout before the capture's
-    # last frame (Attempt.rto): cut by the end of the capture, not failures (in ``connections``
-    # only)
+    # attempts with no answer, one SYN less than 1 s before the capture's last frame (Attempt.cut_by): cut by the end
+    # of the capture, not failures (in ``connections`` only)
     cut: int = 0
 
     @property

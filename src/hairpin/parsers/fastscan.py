@@ -563,7 +563,7 @@ def lone_syns(scans: list[Scan], listed: int, groups: Any = None,
     in :mod:`hairpin.diagnose.capture`), and classify it by the SYN alone: ``loopback`` to 127.0.0.0/8 or
     ::1, else ``node-loopback`` from its own destination address, else ``unanswered-syn``; no retransmission,
     so nothing else of it is shown; with ``stop`` (the capture's end), one other than ``node-loopback`` less than
-    ``TCP_TIMEOUT_INIT`` (1 s) before it is ``cut`` instead, as the analyser counts it (``Attempt.rto``: its
+    ``TCP_TIMEOUT_INIT`` (1 s) before it is ``cut`` instead, as the analyser counts it (``Attempt.cut_by``: its
     client's timer could not have fired).  The ``listed`` earliest not ``cut`` (by time, file, position: the order
     the analyser opens them in) stay, for the analyser to list them (a ``cut`` one is never listed).  This is a SYN flood's bulk: counted
     here, never decoded or held.  Returns the counts and the latest time among those marked.  ``groups``:
