@@ -582,14 +582,11 @@ def _load_into(out: list[KubeObject], paths: Iterable[str | Path], errs: list[Pa
             continue
         before = len(errs)
         objs = parse_text(text, display_name(f), errs)
-        if len(errs) > before and pasted.find_prompt(text) is not None:
+        prompt = pasted.prompt_error(text, display_name(f)) if len(errs) > before else None
+        if prompt is not None:
             # a shell prompt pasted above or below a dump breaks it in YAML's or JSON's words, often lines away
             # ("not valid JSON", "got str"): name the prompt line instead (hairpin.parsers.pasted)
-            del errs[before:]
-            try:
-                pasted.refuse_prompt(text, display_name(f))
-            except ParseError as exc:
-                errs.append(exc)
+            errs[before:] = [prompt]
             continue
         out.extend(strict.named(objs, errs))
 

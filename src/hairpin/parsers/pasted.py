@@ -22,7 +22,7 @@ from pathlib import Path
 from hairpin import reading
 from hairpin.errors import ParseError
 
-__all__ = ["find_prompt", "read_state", "refuse_prompt", "without_prompts"]
+__all__ = ["find_prompt", "prompt_error", "read_state", "refuse_prompt", "without_prompts"]
 
 #: the commands whose output hairpin reads, and what people put before them
 _COMMANDS = r"(?:sudo\s+)?(?:iptables|ip6tables|ip|nft|conntrack|ipset|ipvsadm|ss|route|cat|kubectl)\b"
@@ -55,13 +55,21 @@ def without_prompts(text: str) -> str:
     return _PROMPT_LINE.sub("", text)
 
 
+def prompt_error(text: str, file: str | None) -> ParseError | None:
+    """The ParseError for the first shell prompt line of ``text``, or None when it has none."""
+    found = find_prompt(text)
+    if found is None:
+        return None
+    line, shown = found
+    return ParseError(f"a shell prompt, not the command's output ({reading.excerpt(shown)}): remove it and keep "
+                      "only what the command printed", file, line)  # fmt: skip
+
+
 def refuse_prompt(text: str, file: str | None) -> None:
     """One ParseError at the first shell prompt line, if there is one."""
-    found = find_prompt(text)
-    if found is not None:
-        line, shown = found
-        raise ParseError(f"a shell prompt, not the command's output ({reading.excerpt(shown)}): remove it and "
-                         "keep only what the command printed", file, line)  # fmt: skip
+    err = prompt_error(text, file)
+    if err is not None:
+        raise err
 
 
 def read_state(path: str | Path) -> str:
