@@ -24,7 +24,7 @@ from pathlib import Path
 from hairpin.aws.clb import Clb
 from hairpin.aws.nlb import Nlb, targets_for
 from hairpin.aws.vpc import NAT_GATEWAY_EIP
-from hairpin.model.net import ip_str
+from hairpin.model.net import Endpoint, addr_int, ip_str
 from hairpin.scenario import Scenario
 from hairpin.topology import MAIN, Namespace
 
@@ -170,14 +170,14 @@ def ip6_batch(ns: Namespace) -> str:
 
 
 def hostport(ip: str, port: int) -> str:
-    """``ip:port``, an IPv6 address in brackets (``[2a05:d018:a:5600::a]:31468``), as ``Endpoint`` writes it."""
-    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+    """``ip:port``, an IPv6 address in brackets (``[2a05:d018:a:5600::a]:31468``): ``Endpoint``'s text."""
+    return str(Endpoint(addr_int(ip), port))
 
 
 def split_hostport(text: str) -> tuple[str, int]:
-    """``hostport``'s inverse."""
-    host, _, port = text.rpartition(":")
-    return host.strip("[]"), int(port)
+    """``hostport``'s inverse (``Endpoint.parse``)."""
+    e = Endpoint.parse(text)
+    return e.ip, e.port
 
 
 def in_ns(name: str, argv: list[str]) -> list[str]:
