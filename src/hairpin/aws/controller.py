@@ -74,6 +74,7 @@ __all__ = [
     "annotation",
     "lbc_flags",
     "lbc_takes",
+    "not_built",
     "parse_map",
     "resolve",
 ]
@@ -253,7 +254,7 @@ def resolve(
                 f"{TARGET_TYPE} ip or instance (got {tt_ann!r}): no load balancer is provisioned"
             )
             problems.append(f"{TARGET_TYPE} must be ip or instance with {TYPE}: external")
-            return _not_built(etp, steps, tuple(problems))
+            return not_built(etp, steps, tuple(problems))
     else:
         controller = IN_TREE
         if lb_type == "nlb":
@@ -276,21 +277,21 @@ def resolve(
     if controller == LBC:
         off = flags.refuses_services(steps)
         if off:
-            return _not_built(etp, steps, (*flags.problems, off))
+            return not_built(etp, steps, (*flags.problems, off))
         problems.extend(flags.problems)
         scheme = _lbc_scheme(a, steps, problems, flags)
         if scheme is None:  # the model build fails on the annotation: nothing is built
-            return _not_built(etp, steps, tuple(problems))
+            return not_built(etp, steps, tuple(problems))
         target_type, refused = _lbc_target_type(lb_type, tt_ann, flags, steps, problems)
         if refused:
-            return _not_built(etp, steps, tuple(problems))
+            return not_built(etp, steps, tuple(problems))
         if target_type == "instance" and service_type not in ("LoadBalancer", "NodePort"):
             steps.append(
                 f"type {service_type} has no node port: the AWS Load Balancer Controller refuses instance targets "
                 "for it and builds no load balancer"
             )
             problems.append(f"instance targets need type NodePort or LoadBalancer, got {service_type}")
-            return _not_built(etp, steps, tuple(problems))
+            return not_built(etp, steps, tuple(problems))
         cross = _cross_zone(a, tg_attrs, lb_attrs, steps, problems, lbc=True)
         load_balancer = "nlb"
     else:
@@ -337,7 +338,7 @@ def resolve(
                      "built")  # fmt: skip
         said = f"{TG_ATTRIBUTES}: preserve_client_ip.enabled={raw_preserve!r} is not a boolean"  # by _preserve
         kept_problems = [p for p in problems if p != said] + [f"{said} (the controller refuses the Service)"]
-        return _not_built(etp, steps, tuple(kept_problems))
+        return not_built(etp, steps, tuple(kept_problems))
     tgs = target_groups(target_type, tg_attrs, ports, merge_tcp_udp=merge)
     pp2 = tg_attrs.get("proxy_protocol_v2.enabled") == "true" or a.get(PROXY_PROTOCOL) == "*"
     if labels:
@@ -582,17 +583,17 @@ def _other_type(a: Mapping[str, str], cls: str | None, service_type: str, etp: s
                 load_balancer_only: bool) -> Settings | None:  # fmt: skip
     """Settings for a Service that is not of type LoadBalancer, or None when the LBC reconciles it."""
     if cls:
-        return _not_built(etp, [f"type {service_type} with spec.loadBalancerClass {cls}: the API server refuses "
+        return not_built(etp, [f"type {service_type} with spec.loadBalancerClass {cls}: the API server refuses "
                                 "loadBalancerClass on any type but LoadBalancer"],
                           ("spec.loadBalancerClass is only allowed with type LoadBalancer",))  # fmt: skip
     if service_type == "ExternalName" or not lbc_takes(a, None, service_type):
-        return _not_built(etp, [f"type {service_type}: no load balancer"])
+        return not_built(etp, [f"type {service_type}: no load balancer"])
     if load_balancer_only:
-        return _not_built(etp, [f"type {service_type}: the AWS Load Balancer Controller would take it, but its feature "
+        return not_built(etp, [f"type {service_type}: the AWS Load Balancer Controller would take it, but its feature "
                                 "gate ServiceTypeLoadBalancerOnly is on: no load balancer"])  # fmt: skip
     return None
 
 
-def _not_built(etp: str, steps: list[str], problems: tuple[str, ...] = ()) -> Settings:
+def not_built(etp: str, steps: Sequence[str], problems: tuple[str, ...] = ()) -> Settings:
     """No load balancer for the Service (the controller refuses it, or none takes it): controller ``none``."""
     return Settings(NONE, "none", "unknown", None, None, False, etp, steps=tuple(steps), problems=problems)

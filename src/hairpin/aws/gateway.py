@@ -264,7 +264,7 @@ def _not_attached(route: KubeObject, gw: tuple[str, str], head: list[str], whys:
                "Balancer Controller builds no target group for it (listener_attachment_helper.go); to attach it, set "
                "the listener's allowedRoutes (namespaces.from: All, or a selector matching the route's namespace)")  # fmt: skip
     steps = (*head, f"{route.kind} {rns}/{rname}: not attached ({whys[0]}): no target group")
-    s = ctl.Settings(ctl.NONE, "none", "unknown", None, None, False, "Cluster", steps=steps, problems=(problem,))
+    s = ctl.not_built("Cluster", steps, (problem,))
     return [TargetGroup(rns, f"{route.kind}/{rname}/{svc[1]}:{bport}", svc, bport if isinstance(bport, int) else 0, s,
                         route.file, route.line, gateway=gw) for svc, bport in _backends(route)]  # fmt: skip
 
