@@ -25,9 +25,10 @@ IPv6 (an IPv6 scenario, the CNI's IPv6 mode; amazon-vpc-cni-k8s v1.23.0):
 - a node: eth0 with its address in its subnet's /64 (the kernel adds the /64 prefix route itself:
   ``hairpin.routing`` add_address), default route via ``fe80:ec2::1``, a /128 route per pod on its host veth and
   the CNI's ip rules in the IPv6 family; ``net.ipv6.conf.all.forwarding=1`` (the aws-node init container,
-  cmd/aws-vpc-cni-init ``net/ipv6/conf/all/forwarding``).  No proxy NDP: the VPC router forwards by route, and
+  cmd/aws-vpc-cni-init ``net/ipv6/conf/all/forwarding``).  The node answers no solicitation for others (no proxy
+  NDP on the node, where IPv4 has it answer ARP): the VPC router forwards by route, and
   knows which ENI holds each delegated prefix; the vpc namespace says so with a permanent neighbour entry per pod
-  address (the pod's address -> the node's eth0 MAC on the node's link), where IPv4 has the node answer ARP.
+  address (the pod's address -> the node's eth0 MAC on the node's link).
   A node's subnet /64 is on-link, and the delegated /80s lie inside it, so a node asks for a neighbour in its
   subnet (another node, another node's pod) on eth0: the vpc namespace answers those solicitations on each node's
   link (proxy NDP, ``proxy_ndp=1`` and one entry per address), as it answers ARP for the rest of the subnet in
