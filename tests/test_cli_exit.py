@@ -81,3 +81,57 @@ def test_as_a_program_bad_input_still_ends_the_usual_way(tmp_path: Path) -> None
     assert got.returncode == 2
     assert got.stderr.splitlines()[0].startswith(f"hairpin: error: {bad}:")
     assert "atexit ran" in got.stderr
+
+
+def _closed_pipe(args: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``hairpin ARGS`` as a program whose stdout is a pipe nobody reads any more (``| head`` gone)."""
+    r, w = os.pipe()
+    os.close(r)
+    env = {**os.environ, "PYTHONPATH": SRC}
+    try:
+        cmd = [sys.executable, "-m", "hairpin.cli.main", *args]
+        return subprocess.run(cmd, stdout=w, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd, check=False)
+    finally:
+        os.close(w)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["reproduce", "--connections", "20"],  # rich text
+        ["reproduce", "--connections", "20", "--format", "json"],  # sys.stdout.write, flushed at exit
+        ["scenario", "schema"],
+        ["--version"],
+        ["--help"],  # typer's help, printed by rich
+        ["collect"],
+        ["pcap", str(Path(__file__).parent / "data" / "pcap" / "lab-node1.pcap")],  # the plain pcap path, without typer
+    ],
+)
+def test_a_closed_pipe_ends_the_program_with_141_and_nothing_on_stderr(args: list[str]) -> None:
+    got = _closed_pipe(args)
+    assert (got.returncode, got.stderr) == (141, "")
+
+
+SEED_DUMP = Path(__file__).parent / "data" / "check" / "seed-dump.yaml"  # the seed's Service: at risk
+
+
+def test_a_closed_pipe_is_not_a_finding_for_check() -> None:
+    assert _program(["check", str(SEED_DUMP)]).returncode == 1  # read to the end: the finding
+    for fmt in ("text", "json", "sarif"):
+        got = _closed_pipe(["check", str(SEED_DUMP), "--format", fmt])
+        assert (got.returncode, got.stderr) == (141, "")
+
+
+def test_a_closed_stdout_does_not_stop_the_report_written_to_a_file(tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    got = _closed_pipe(["check", str(SEED_DUMP), "--format", "json", "-o", str(out)])
+    assert got.returncode == 1  # nothing went to stdout: the finding's code
+    assert [s["at_risk"] for s in json.loads(out.read_text())["services"]] == [True]
+
+
+def test_bad_input_with_a_closed_stdout_is_still_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: Service\nmetadata: [\n")
+    got = _closed_pipe(["check", str(bad)])
+    assert got.returncode == 2
+    assert got.stderr.startswith(f"hairpin: error: {bad}:")

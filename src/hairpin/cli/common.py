@@ -99,6 +99,19 @@ class _Clean:
                 yield seg
 
 
+def _stdout_console(**kwargs: Any) -> Any:
+    """rich's Console on stdout, with a closed pipe raised as ``BrokenPipeError`` (``hairpin.cli.main``
+    ends the program with 141) instead of rich's ``on_broken_pipe``, which exits 1: "a finding"."""
+    from rich.console import Console
+
+    class Stdout(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError
+
+    return Stdout(**kwargs)
+
+
 def emit(output: str | Path | None, *renderables: Any, lines: bool = False) -> None:
     """Print rich renderables (or strings) to stdout, or, with ``-o FILE``, write them as plain text.
 
@@ -109,7 +122,7 @@ def emit(output: str | Path | None, *renderables: Any, lines: bool = False) -> N
     from rich.text import Text
 
     if output is None or str(output) == "-":
-        out = Console(width=_width())
+        out = _stdout_console(width=_width())
         for r in renderables:
             out.print(_Clean(r), soft_wrap=(lines or isinstance(r, str | Text)) and not out.is_terminal)
         return

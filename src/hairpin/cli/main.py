@@ -8,6 +8,13 @@ lines (``_plain_pcap``: capture files and the options ``--format``, ``-o``/``--o
 with the values typer would have passed; every other command line, help, completion, and anything
 unusual (an option given twice, a value starting with ``-``, ``--opt=value``, ``--``) goes through typer
 as before, so help, errors and exit codes are typer's own.  ``app`` is still importable from here.
+
+A reader that closes stdout early (``hairpin check DUMP | head``) ends the program quietly with exit code
+141, the status a shell gives a process that SIGPIPE ended (128 + 13, Linux ``signal(7)``): not 1, which
+says "a finding" (rich's own handling, ``Console.on_broken_pipe``, exits 1), and never a traceback.  The
+signal itself stays ignored (Python's default), so the lab's clean-up and the atomic writers still run
+their ``finally`` blocks; stdout is pointed at /dev/null so the interpreter's last flush does not fail
+again (the Python documentation's note on SIGPIPE, ``signal`` module).
 """
 
 from __future__ import annotations
@@ -101,6 +108,9 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         print("hairpin: interrupted", file=sys.stderr)
         sys.exit(130)
+    except BrokenPipeError:  # stdout's reader went away (| head): see the module's docstring
+        _stdout_gone()
+        sys.exit(PIPE_CLOSED)
     except ValueError as exc:  # an integer too long for Python to read, from a reader that does not name it
         from hairpin.reading import long_number, number_error
 
@@ -125,16 +135,60 @@ def _typer(args: list[str]) -> Any:
 
     from hairpin.cli.app import app, flag_given_a_value, one_line, usage
 
+    stdout, stderr, fd1 = sys.stdout, sys.stderr, _file_of(1)
     try:
         bad = flag_given_a_value(args)
         if bad is not None:
             raise InputError(bad)
         return app(args=args, prog_name="hairpin", standalone_mode=False)
+    except SystemExit:
+        # click (typer's vendored copy too) turns a closed stdout (EPIPE) into exit 1, with stdout and stderr
+        # replaced by wrappers that swallow later flushes (``BaseCommand.main``, ``PacifyFlushWrapper``):
+        # told by that replacement, and made the pipe case; rich, which prints typer's help, exits 1 too
+        # once it has pointed stdout at /dev/null (``Console.on_broken_pipe``): told by the descriptor
+        if sys.stdout is not stdout and getattr(sys.stdout, "wrapped", None) is stdout:
+            sys.stdout, sys.stderr = stdout, stderr
+            raise BrokenPipeError from None
+        if fd1 is not None and fd1 != _file_of(1) and _file_of(1) == _devnull():
+            raise BrokenPipeError from None
+        raise
     except TyperException as exc:  # a usage error: an unknown option, a missing or out-of-range value
         if type(exc).__name__ == "NoArgsIsHelpError":  # 'hairpin lab' alone: its help, as typer prints it
             app(args=args, prog_name="hairpin", standalone_mode=True)
         print(f"hairpin: error: {one_line(exc.format_message())} (see {usage(args)} --help)", file=sys.stderr)
         sys.exit(2)
+
+
+def _file_of(fd: int) -> tuple[int, int] | None:
+    """The device and inode ``fd`` refers to (None: not open)."""
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _devnull() -> tuple[int, int] | None:
+    try:
+        st = os.stat(os.devnull)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+#: exit code when stdout's reader closed the pipe: what a shell reports for a process SIGPIPE ended
+PIPE_CLOSED = 128 + signal.SIGPIPE
+
+
+def _stdout_gone() -> None:
+    """Point stdout at /dev/null: what is still buffered for a closed pipe is dropped without a second
+    error when the interpreter flushes it on exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor (stdout replaced in-process): nothing to redirect
+        pass
 
 
 _program: list[bool] = []  # set by entry(): main() runs as the program itself
@@ -154,13 +208,22 @@ def entry() -> None:
         main()
     except SystemExit as exc:
         code = exc.code
+        try:  # output still buffered for a pipe that closed meanwhile: exit 141 as above, not the command's code
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _stdout_gone()
+            code = PIPE_CLOSED
+        except (OSError, ValueError):
+            pass
         if not LEFT_TO_EXIT or not (code is None or isinstance(code, int)):
-            raise
+            if code is exc.code:
+                raise
+            raise SystemExit(code) from None
         try:
             sys.stdout.flush()
             sys.stderr.flush()
         except (OSError, ValueError):
-            raise exc from None
+            raise SystemExit(code) from None
         os._exit(code or 0)
     finally:
         _program.clear()
