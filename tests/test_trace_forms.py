@@ -67,8 +67,8 @@ def test_a_real_eks_nodes_iptables_dash_S_is_read_and_traced() -> None:
                           f"{EKS / 'ip-route'} does not hold (it lists table main only, as `ip route` prints it): taken "
                           "as empty, so those packets go on to the next rule; give `ip -4 route show table all`",
                           f"the `iptables -S` outputs ({EKS / 'iptables-t-nat-S'}, {EKS / 'iptables-S'}) give tables "
-                          "nat, filter; raw, mangle not given: taken as empty (the node's ip rules select by fwmark, "
-                          "which rules in mangle set). Add `iptables -t TABLE -S` for each, or give `iptables-save`"]  # fmt: skip
+                          "nat, filter; raw, mangle not given: taken as empty. Add `iptables -t TABLE -S` for each, "
+                          "or give `iptables-save`"]  # this CNI restores its mark in nat: nothing said of fwmark  # fmt: skip
 
 
 def test_dash_S_names_its_table_or_is_told() -> None:

@@ -38,7 +38,7 @@ def dash_s(save: str, table: str) -> str:
 
 def node_with(tmp_path: Path, files: dict[str, str], src: Path = SEED) -> Path:
     d = tmp_path / "node"
-    d.mkdir()
+    d.mkdir(parents=True)
     for f in src.iterdir():
         if f.name not in ("iptables-save", "ip6tables-save", "SOURCE.md", "case.json"):
             (d / f.name).write_text(f.read_text())
@@ -77,17 +77,104 @@ def test_a_pasted_iptables_dash_s_without_nat_is_refused(tmp_path: Path) -> None
     assert r.stderr.splitlines() == [f"hairpin: error: {e.value}"]
 
 
+#: the warning for the seed's ``1024: from all fwmark 0x80/0x80 lookup main`` when no rule given can set 0x80
+UNSET = ("{rules}: the rule `1024: from all fwmark 0x80/0x80 lookup main` selects packets marked 0x80/0x80, but no "
+         "rule in the node's netfilter files can set those bits, so this trace never takes it (not given: table "
+         "mangle and nft list ruleset). The AWS VPC CNI sets 0x80 in table mangle (CONNMARK), or from v1.23 on "
+         "nf_tables nodes in nft's table ip aws-cni: give the whole `iptables-save` (not -t nat) and `nft list "
+         "ruleset`")  # fmt: skip
+
+
+def _tables(save: str, *names: str) -> str:
+    """An iptables-save dump cut to the tables ``names`` (``iptables-save -t nat`` for one)."""
+    return "".join(f"*{n}\n" + save.split(f"*{n}\n", 1)[1].split("COMMIT\n", 1)[0] + "COMMIT\n" for n in names)
+
+
 def test_iptables_save_of_the_nat_table_alone_warns_that_filter_is_empty(tmp_path: Path) -> None:
-    save = (SEED / "iptables-save").read_text()
-    nat = "*nat\n" + save.split("*nat\n", 1)[1].split("COMMIT\n", 1)[0] + "COMMIT\n"
-    d = node_with(tmp_path, {"iptables-save": nat})
+    d = node_with(tmp_path, {"iptables-save": _tables((SEED / "iptables-save").read_text(), "nat")})
     n = load(d)
     assert set(n.ruleset.tables) == {"nat"}
     t = tr.trace(n, *tr.parse_packet(SYN))
     assert t.warnings == [f"{d / 'iptables-save'}: kube-proxy's rules are in table nat but table filter is not given: "
                           "taken as empty, so kube-proxy's filter rules (KUBE-FORWARD's drop of invalid packets, the "
                           "rejects of Services without endpoints, its firewall) are not applied: add `iptables -S` or "
-                          "give `iptables-save`"]  # fmt: skip
+                          "give `iptables-save`", UNSET.format(rules=d / "ip-rule")]  # fmt: skip
+
+
+def test_a_dump_without_the_cnis_connmark_rules_says_the_fwmark_rule_is_never_taken(tmp_path: Path) -> None:
+    """``iptables-save -t nat -t filter`` of the seed's node1: mangle's CONNMARK rules are gone, and nothing else
+    sets 0x80; the whole dump, or one whose nat table sets and restores the mark, says nothing."""
+    save = (SEED / "iptables-save").read_text()
+    d = node_with(tmp_path, {"iptables-save": _tables(save, "nat", "filter")})
+    assert tr.trace(load(d), *tr.parse_packet(SYN)).warnings == [UNSET.format(rules=d / "ip-rule")]
+    nat = _tables(save, "nat")
+    nat_marks = nat.replace(":POSTROUTING ACCEPT", ":AWS-X - [0:0]\n:POSTROUTING ACCEPT", 1).replace(
+        "COMMIT\n", "-A PREROUTING -j CONNMARK --restore-mark --nfmask 0x80 --ctmask 0x80\n"
+        "-A AWS-X -j CONNMARK --set-xmark 0x80/0x80\nCOMMIT\n")  # fmt: skip
+    d2 = node_with(tmp_path / "2", {"iptables-save": nat_marks + _tables(save, "filter")})
+    assert tr.trace(load(d2), *tr.parse_packet(SYN)).warnings == []
+
+
+@pytest.mark.parametrize(
+    ("rules", "warned"),
+    [
+        ("-A PREROUTING -j MARK --set-xmark 0x80/0x80", False),
+        ("-A PREROUTING -j MARK --set-mark 0x1", True),  # zeroes every bit, then sets 0x1: never 0x80
+        ("-A PREROUTING -j MARK --or-mark 0x100", True),  # bits 0x100 only
+        ("-A PREROUTING -j MARK --xor-mark 0x80", False),
+        ("-A PREROUTING -j MARK --and-mark 0xffffff7f", True),  # clears bits, never sets one
+        ("-A PREROUTING -j MARK --and-mark 0xffffffff", True),  # changes nothing
+        ("-A PREROUTING -j MARK --set-xmark 0x4000/0x4000", True),  # kube-proxy's masquerade bit
+        ("-A PREROUTING -j CONNMARK --set-xmark 0x80/0x80", True),  # the connection's mark, never restored
+        ("-A PREROUTING -j CONNMARK --restore-mark --nfmask 0x80 --ctmask 0x80", True),  # nothing sets the ctmark
+        ("-A PREROUTING -j CONNMARK --set-xmark 0x80/0x80\n-A PREROUTING -j CONNMARK --restore-mark --mask 0x80", False),
+        ("-A PREROUTING -j CONNMARK --set-xmark 0x80/0x80\n-A PREROUTING -j CONNMARK --restore-mark --nfmask 0x40",
+         True),  # restores other bits
+        ("-A PREROUTING -j MARK --set-xmark 0x80/0x80\n-A PREROUTING -j CONNMARK --save-mark\n"
+         "-A PREROUTING -j CONNMARK --restore-mark", False),
+    ],
+)
+def test_which_mark_targets_can_take_the_fwmark_rule(tmp_path: Path, rules: str, warned: bool) -> None:
+    save = (SEED / "iptables-save").read_text()
+    mangle = "*mangle\n:PREROUTING ACCEPT [0:0]\n" + rules + "\nCOMMIT\n"
+    d = node_with(tmp_path, {"iptables-save": mangle + _tables(save, "nat", "filter")})
+    got = tr.trace(load(d), *tr.parse_packet(SYN)).warnings
+    assert got == ([UNSET.format(rules=d / "ip-rule").replace("table mangle and ", "")] if warned else [])
+
+
+def test_nfts_mark_statements_and_conntracks_marks_can_set_it(tmp_path: Path) -> None:
+    save = _tables((SEED / "iptables-save").read_text(), "nat", "filter")
+    for i, nft in enumerate(["table ip aws-cni {\n\tchain c {\n\t\ttype filter hook prerouting priority mangle; policy "
+                             "accept;\n\t\tmeta mark set ct mark & 0x00000080\n\t}\n}\n"]):  # fmt: skip
+        d = node_with(tmp_path / str(i), {"iptables-save": save, "nft-ruleset": nft})
+        files, ipt = tr.Node.find_all(d)
+        n = tr.Node.load(ipt, files["routes"], files["rules"], files["addrs"], nft_file=files["nft"])
+        assert tr.trace(n, *tr.parse_packet(SYN)).warnings == []
+    ct = "tcp      6 431999 ESTABLISHED src=192.168.27.239 dst=8.8.8.8 sport=1 dport=2 src=8.8.8.8 dst=192.168.2.3 " \
+         "sport=2 dport=1 [ASSURED] mark=128 use=1\n"  # fmt: skip
+    mangle = "*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j CONNMARK --restore-mark --mask 0x80\nCOMMIT\n"
+    d = node_with(tmp_path / "ct", {"iptables-save": mangle + save, "conntrack": ct})
+    files, ipt = tr.Node.find_all(d)
+    n = tr.Node.load(ipt, files["routes"], files["rules"], files["addrs"], conntrack_file=files["conntrack"])
+    assert tr.trace(n, *tr.parse_packet(SYN)).warnings == []
+    n = tr.Node.load(ipt, files["routes"], files["rules"], files["addrs"])  # the same without the entries
+    assert len(tr.trace(n, *tr.parse_packet(SYN)).warnings) == 1
+
+
+AWSCNI = DATA / "seed-node1-awscni"  # scenario nodes of the seed with VPC CNI 1.23 and its nftables marks
+
+
+def test_the_cnis_nft_marks_not_given_are_said() -> None:
+    files = {k: v for k, v in tr.Node.find(AWSCNI).items()}
+    ipt = AWSCNI / "iptables-save"
+    n = tr.Node.load(ipt, files["routes"], files["rules"], files["addrs"])  # nft-ruleset left out
+    assert tr.trace(n, *tr.parse_packet(SYN)).warnings == [
+        f"{ipt}: the AWS VPC CNI's SNAT chain AWS-SNAT-CHAIN-0 is v1.16 or later's, whose releases mark connections "
+        "leaving the VPC in table nat (AWS-CONNMARK-CHAIN-0), or from v1.23 on nf_tables nodes in nft's table ip "
+        "aws-cni; neither is in the files, so the replies of such connections are traced without the mark the "
+        "node's fwmark rule routes by: give `nft list ruleset` too (hairpin collect saves it)"]
+    n = tr.Node.load(ipt, files["routes"], files["rules"], files["addrs"], nft_file=files["nft"])
+    assert tr.trace(n, *tr.parse_packet(SYN)).warnings == []
 
 
 def test_dash_s_outputs_name_the_tables_they_leave_out(tmp_path: Path) -> None:
@@ -104,8 +191,8 @@ def test_a_missing_mangle_table_is_said_with_the_fwmark_rules_that_need_it(tmp_p
     d = node_with(tmp_path, {"nat": dash_s(save, "nat"), "filter": dash_s(save, "filter")})
     t = tr.trace(load(d), *tr.parse_packet(SYN))
     assert t.warnings == [f"the `iptables -S` outputs ({d / 'filter'}, {d / 'nat'}) give tables nat, filter; raw, "
-                          "mangle not given: taken as empty (the node's ip rules select by fwmark, which rules in "
-                          "mangle set). Add `iptables -t TABLE -S` for each, or give `iptables-save`"]  # fmt: skip
+                          "mangle not given: taken as empty. Add `iptables -t TABLE -S` for each, or give "
+                          "`iptables-save`", UNSET.format(rules=d / "ip-rule")]  # fmt: skip
 
 
 def test_a_whole_iptables_save_says_nothing_of_tables() -> None:
@@ -192,7 +279,16 @@ def test_calicos_ebpf_dataplane_is_told_by_its_devices(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------------- no kube-proxy
 
-CNI_ONLY = """*nat
+CNI_ONLY = """*mangle
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -i eth0 -m comment --comment "AWS, primary ENI" -m addrtype --dst-type LOCAL --limit-iface-in -j CONNMARK --set-xmark 0x80/0x80
+-A PREROUTING -i eni+ -m comment --comment "AWS, primary ENI" -j CONNMARK --restore-mark --nfmask 0x80 --ctmask 0x80
+COMMIT
+*nat
 :PREROUTING ACCEPT [0:0]
 :INPUT ACCEPT [0:0]
 :OUTPUT ACCEPT [0:0]

@@ -240,8 +240,13 @@ class Node:
         kp = unseen.kube_proxy_chain(rulesets)
         if ipt:
             dash_s = all(f.startswith(("iptables -S", "ip6tables -S")) for f in read_forms)
-            rs.warnings += unseen.missing_tables(rulesets, kp, dash_s, kp_nft, [str(f) for f in ipt],
-                                                  nf.routing.routing)  # fmt: skip
+            rs.warnings += unseen.missing_tables(rulesets, kp, dash_s, kp_nft, [str(f) for f in ipt])
+        ct_marks = 0
+        for entry in ct or ():
+            ct_marks |= entry.mark
+        rs.warnings += unseen.unset_marks(rulesets, nft, nf.routing.routing,
+                                          None if rules_file is None else str(rules_file), ct_marks)  # fmt: skip
+        rs.warnings += unseen.cni_connmarks_not_given(rulesets, nft)
         found = unseen.datapaths(rulesets, nf.links)
         no_ipvs = unseen.ipvs_not_given(rulesets, nf.links, ipvs is not None)
         if family == 6 and ipvs is not None:

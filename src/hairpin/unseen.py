@@ -37,6 +37,23 @@ kube-proxy's rules is an error):
   a random one is what a paste that lost its last lines looks like (``iptables -S`` has no end marker, unlike
   ``iptables-save``'s ``COMMIT``): the kernel would let the rest fall through, and so does the trace, with a
   warning naming the rule.
+- **Marks nothing sets.**  An ip rule that selects by a non-zero fwmark (the AWS VPC CNI's ``fwmark 0x80/0x80
+  lookup main``, amazon-vpc-cni-k8s ``pkg/networkutils/network.go``) is taken only by packets whose mark some
+  netfilter rule set: a ``MARK`` target (``--set-xmark V/M``, ``--set-mark V/M``, ``--or-mark V`` and
+  ``--xor-mark V`` can turn on the bits of V; ``--and-mark`` none), ``TPROXY --tproxy-mark V/M`` (V), ``HMARK``
+  (any), an nftables ``meta mark set`` (any, conservatively), or a ``CONNMARK --restore-mark`` (the bits of
+  ``--nfmask``, or ``--mask``, all by default) of connection-mark bits that ``CONNMARK``'s setting options, a
+  ``--save-mark``, an nftables ``ct mark set`` or a conntrack entry given can turn on (iptables-extensions(8)).
+  When no rule in the files can turn on any of the bits the ip rule needs, the trace never takes it, which is right only if the node's marks are
+  really set nowhere; far more often the files are partial: ``iptables-save -t nat``, which leaves out the
+  CNI's CONNMARK rules in mangle (an ``iptables-save`` dump cannot show that it was cut to one table), or a
+  node whose CNI writes them in ``nft list ruleset`` (VPC CNI 1.23 on nf_tables: ``table ip aws-cni``) without
+  that file.  A warning names the rule.  The VPC CNI's case is told more surely: from v1.16 its SNAT chain
+  ``AWS-SNAT-CHAIN-0`` holds ``-d CIDR -j RETURN`` rules before the SNAT rule (PR #2697), and every such release
+  also marks outbound connections in nat (``AWS-CONNMARK-CHAIN-0``), or, from v1.23 on an nf_tables node, in
+  ``table ip aws-cni`` (``hairpin.kube.cni_layout``).  Such a SNAT chain with neither in the files means the
+  nftables listing was not given: the CNI's mangle restore finds no connection mark to restore, and the trace
+  routes the replies of connections leaving the VPC as if the fwmark rule were not there.
 - **No kube-proxy at all.**  Files with no kube-proxy rules (no ``KUBE-SERVICES`` chain, no ``table ip
   kube-proxy``, no ``ipvsadm``) translate no Service: said, since kube-proxy's nftables mode keeps its rules in
   ``nft list ruleset`` (not given), the files may be the wrong node's, or Services may be done elsewhere; more
@@ -46,17 +63,30 @@ kube-proxy's rules is an error):
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from hairpin.errors import InputError
 
 if TYPE_CHECKING:
     from hairpin.model.net import Packet
-    from hairpin.netfilter.rules import Ruleset
+    from hairpin.netfilter.nft_tables import Nft
+    from hairpin.netfilter.rules import Ruleset, Target
     from hairpin.routing import Routing
 
-__all__ = ["IPVS", "NODE_PORTS", "cut_service_chains", "datapath_warnings", "datapaths", "ipvs_not_given",
-           "kube_proxy_chain", "missing_tables", "no_kube_proxy"]
+__all__ = [
+    "IPVS",
+    "NODE_PORTS",
+    "cni_connmarks_not_given",
+    "cut_service_chains",
+    "datapath_warnings",
+    "datapaths",
+    "ipvs_not_given",
+    "kube_proxy_chain",
+    "missing_tables",
+    "no_kube_proxy",
+    "unset_marks",
+]
 
 #: chains only kube-proxy's iptables or IPVS mode writes (kubelet's own chains, KUBE-MARK-MASQ,
 #: KUBE-POSTROUTING and KUBE-FIREWALL before 1.28, are left out: kubelet writes them in any mode)
@@ -104,8 +134,8 @@ def cut_service_chains(rs: Ruleset) -> list[str]:
     return out
 
 
-def missing_tables(rulesets: list[Ruleset], kp: tuple[str, str] | None, dash_s: bool, nft: bool, files: list[str],
-                   routing: Routing) -> list[str]:  # fmt: skip
+def missing_tables(rulesets: list[Ruleset], kp: tuple[str, str] | None, dash_s: bool, nft: bool,
+                   files: list[str]) -> list[str]:  # fmt: skip
     """Warnings for the tables the rule files leave out (see the module's docstring); ``InputError`` when
     kube-proxy's rules are there without table nat.  ``rulesets``: the node's (one per iptables backend);
     ``kp``: their first chain only kube-proxy writes (``kube_proxy_chain``); ``dash_s``: every rule file was
@@ -129,13 +159,11 @@ def missing_tables(rulesets: list[Ruleset], kp: tuple[str, str] | None, dash_s: 
     if dash_s:
         absent = [t for t in TABLES if t not in have and not (t == "filter" and out)]
         if absent:
-            marks = ("mangle" in absent and any(r.fwmark is not None for r in routing.rules))
             said = f"{file}: `{cmd} -S` output gives" if len(files) == 1 else (
                 f"the `{cmd} -S` outputs ({', '.join(files)}) give")
             out.append(f"{said} table{'s' if len(have) > 1 else ''} "
                        f"{', '.join(t for t in TABLES if t in have) or 'none'}; {', '.join(absent)} not given: taken "
-                       "as empty" + (" (the node's ip rules select by fwmark, which rules in mangle set)" if marks
-                                     else "") + f". Add `{cmd} -t TABLE -S` for each, or give `{cmd}-save`")  # fmt: skip
+                       f"as empty. Add `{cmd} -t TABLE -S` for each, or give `{cmd}-save`")  # fmt: skip
     return out
 
 
@@ -206,3 +234,127 @@ def no_kube_proxy(packet: Packet, local: bool, family: int) -> str:
         head = f"{files[0].upper()}{files[1:]}: no Service address or NodePort is translated in this trace."
     return (f"{head} kube-proxy's nftables mode keeps its rules in `nft list ruleset`: give it beside "
             "iptables-save; else, are these the node's files, and is kube-proxy running on it?")  # fmt: skip
+
+
+_ALL = 0xFFFFFFFF
+#: nftables statements that write the packet mark (``meta mark set``, or its short form ``mark set``) and the
+#: connection's (``ct mark set``)
+_NFT_MARK_SET = re.compile(r"(?<![\w-])(?<!ct )(?:meta\s+)?mark\s+set\b")
+_NFT_CT_MARK_SET = re.compile(r"\bct\s+mark\s+set\b")
+
+
+def _mark_value(text: str) -> tuple[int, int | None]:
+    """``V`` or ``V/M`` as iptables writes a mark (``0x80/0x80``, ``128``): (V, M or None); ValueError if not."""
+    v, _, m = text.partition("/")
+    return int(v, 0), (int(m, 0) if m else None)
+
+
+def _ones(target: Target) -> int | None:
+    """The bits of a mark that ``MARK``'s or ``CONNMARK``'s setting option can turn on: V of ``--set-xmark V/M``
+    (mark = (mark & ~M) ^ V), ``--set-mark V/M`` (M zeroed, then V ORed), ``--or-mark V`` and ``--xor-mark V``;
+    none for ``--and-mark`` (iptables-extensions(8)).  None: no setting option."""
+    for opt in ("--set-xmark", "--set-mark", "--or-mark", "--xor-mark"):
+        o = target.get(opt)
+        if o is not None:
+            return _mark_value(o.value)[0]
+    return 0 if target.get("--and-mark") is not None else None
+
+
+def _mask(target: Target, *names: str) -> int:
+    """The first of the options ``names`` as a mask (all bits when none is given)."""
+    for name in names:
+        o = target.get(name)
+        if o is not None:
+            return _mark_value(o.value)[0]
+    return _ALL
+
+
+def _marks(rulesets: list[Ruleset], nft: Nft | None, ct_marks: int) -> int:
+    """The packet-mark bits the rules can set: directly (``MARK``, ``TPROXY --tproxy-mark``, ``HMARK``, an
+    nftables ``meta mark set``), or by ``CONNMARK --restore-mark`` from connection-mark bits something sets
+    (``CONNMARK``'s setting options, ``--save-mark`` of packet bits, an nftables ``ct mark set``, or the marks
+    of the conntrack entries given, ``ct_marks``).  A value that does not read as a number counts as all bits."""
+    from hairpin.netfilter.nft_tables import tables_of
+
+    packet, conn, restores, saves = 0, ct_marks, 0, 0
+    for rs in rulesets:
+        for table in rs.tables.values():
+            for chain in table.chains.values():
+                for rule in chain.rules:
+                    t = rule.target
+                    if t is None or t.name not in ("MARK", "CONNMARK", "TPROXY", "HMARK"):
+                        continue
+                    try:
+                        if t.name == "MARK":
+                            ones = _ones(t)
+                            packet |= _ALL if ones is None else ones
+                        elif t.name == "HMARK":
+                            packet = _ALL
+                        elif t.name == "TPROXY":
+                            o = t.get("--tproxy-mark")
+                            if o is not None:
+                                packet |= _mark_value(o.value)[0]  # mark = (mark & ~M) ^ V, as MARK's
+                        elif t.get("--restore-mark") is not None:
+                            restores |= _mask(t, "--nfmask", "--mask")
+                        elif t.get("--save-mark") is not None:
+                            saves |= _mask(t, "--ctmask", "--mask")
+                        else:
+                            conn |= _ones(t) or 0
+                    except ValueError:
+                        packet = _ALL
+    for nft_table in tables_of(nft):
+        for nft_chain in nft_table.chains.values():
+            for nft_rule in nft_chain.rules:
+                if _NFT_MARK_SET.search(nft_rule.text):
+                    packet = _ALL
+                if _NFT_CT_MARK_SET.search(nft_rule.text):
+                    conn = _ALL
+    conn |= packet & saves
+    return packet | (conn & restores)
+
+
+def unset_marks(rulesets: list[Ruleset], nft: Nft | None, routing: Routing, rules_file: str | None,
+                ct_marks: int = 0) -> list[str]:  # fmt: skip
+    """Warnings for the ip rules that select by a fwmark no rule in the files can set (see the module's
+    docstring); ``ct_marks``: the marks of the conntrack entries given, ORed."""
+    wanted = [(r, r.fwmark) for r in routing.rules if r.fwmark]  # fwmark 0 is met by an unmarked packet
+    if not wanted:
+        return []
+    bits = _marks(rulesets, nft, ct_marks)
+    have = {t for rs in rulesets for t in rs.tables}
+    out = []
+    for r, fwmark in wanted:
+        if fwmark & r.fwmask & bits:  # a bit the rule needs set can be set
+            continue
+        mark = f"{fwmark:#x}" + (f"/{r.fwmask:#x}" if r.fwmask != _ALL else "")
+        given = [] if "mangle" in have else ["table mangle"]
+        if nft is None:
+            given.append("nft list ruleset")
+        out.append(f"{rules_file or 'ip rule'}: the rule `{r.describe()}` selects packets marked {mark}, but no rule in "
+                   "the node's netfilter files can set those bits, so this trace never takes it"
+                   + (f" (not given: {' and '.join(given)})" if given else "") + ". The AWS VPC CNI sets 0x80 in table "
+                   "mangle (CONNMARK), or from v1.23 on nf_tables nodes in nft's table ip aws-cni: give the whole "
+                   "`iptables-save` (not -t nat) and `nft list ruleset`")  # fmt: skip
+    return out
+
+
+def cni_connmarks_not_given(rulesets: list[Ruleset], nft: Nft | None) -> list[str]:
+    """A warning when the VPC CNI's SNAT chain is v1.16 or later's and its nat connection marks are in neither
+    the iptables rules nor an nftables ``table ip aws-cni`` (see the module's docstring)."""
+    from hairpin.netfilter.nft_tables import has_table
+
+    if has_table(nft, "aws-cni"):
+        return []
+    for rs in rulesets:
+        nat = rs.tables.get("nat")
+        snat = nat.chains.get("AWS-SNAT-CHAIN-0") if nat is not None else None
+        if nat is None or snat is None or any(c.startswith("AWS-CONNMARK-CHAIN") for c in nat.chains):
+            continue
+        targets = {r.target.name for r in snat.rules if r.target is not None}
+        if {"RETURN", "SNAT"} <= targets:
+            return [f"{rs.file}: the AWS VPC CNI's SNAT chain AWS-SNAT-CHAIN-0 is v1.16 or later's, whose releases mark "
+                    "connections leaving the VPC in table nat (AWS-CONNMARK-CHAIN-0), or from v1.23 on nf_tables "
+                    "nodes in nft's table ip aws-cni; neither is in the files, so the replies of such connections are "
+                    "traced without the mark the node's fwmark rule routes by: give `nft list ruleset` too "
+                    "(hairpin collect saves it)"]  # fmt: skip
+    return []
