@@ -73,7 +73,7 @@ def os_family(os_image: str | None) -> tuple[str, str] | None:
 
 
 def _images(nodes: Sequence[tuple[str, str | None]]) -> str:
-    """"Amazon Linux 2023.6.20250115 on 2 nodes, Amazon Linux 2 on node3" (no image: "no status.nodeInfo.osImage")."""
+    """The nodes by OS image: ``Amazon Linux 2023.6.20250115 on 2 nodes, Amazon Linux 2 on node3``."""
     by: dict[str, list[str]] = {}
     for name, image in nodes:
         by.setdefault(image or "no status.nodeInfo.osImage", []).append(name)
@@ -106,7 +106,10 @@ def infer(version: str, nodes: Sequence[tuple[str, str | None]]) -> Backend:
                        "iptables is nf_tables (Amazon Linux 2023) and as iptables rules on the others, and a "
                        "scenario models one form: set cni.connmark_backend: nftables to model the nf_tables "
                        "nodes")  # fmt: skip
-    said = ("the input gives no OS image for the nodes (status.nodeInfo.osImage), which could tell"
-            if all(image is None for _, image in nodes) else f"the nodes' OS image ({images}) does not tell")
+    said = (
+        "the input gives no OS image for the nodes (status.nodeInfo.osImage), which could tell"
+        if all(image is None for _, image in nodes)
+        else f"the nodes' OS image ({images}) does not tell"
+    )
     return Backend("iptables", f"{ASSUMED} {said} whether their iptables is nf_tables, where aws-node {version} "
                    f"writes its connection marks as the nftables table ip aws-cni instead; {_HOW}")  # fmt: skip

@@ -57,6 +57,7 @@ NOT_MODELLED = "not modelled:"
 #: how the notes begin that ``hairpin scenario from-cluster`` also prints as warnings
 WARNINGS = (NOT_MODELLED, cni_backend.ASSUMED)
 
+
 def _port_number(value: Any) -> int | None:
     """A port number as Kubernetes stores it (an integer 1-65535), else None: ``.nan``, ``eighty``, ``1e999``,
     ``true`` are not ports."""
