@@ -5,11 +5,11 @@ What decides it, read from the sources:
 - aws/amazon-vpc-cni-k8s v1.23.0 ``pkg/networkutils/nftables_connmark.go`` ``NewConnmark``: the nftables
   ``table ip aws-cni`` when ``iptableswrapper.GetIptablesMode`` (``pkg/iptableswrapper/iptables.go``) finds
   that ``iptables --version``, run in the aws-node container, does not say "legacy"; iptables rules
-  otherwise.  No flag or environment variable overrides it (``ENABLE_NFTABLES`` is read no more since PR
-  #2402, which removed it from ``cmd/aws-vpc-cni/main.go``).  Releases before 1.23 write iptables rules only
+  otherwise.  No flag or environment variable overrides it (``ENABLE_NFTABLES`` has not been read since v1.13.2:
+  PR #2402 removed it from ``cmd/aws-vpc-cni/main.go``).  Releases before 1.23 write iptables rules only
   (``hairpin.kube.cni_layout``).  Unchanged in v1.23.1's snapshot.
 - The container's ``iptables`` is the iptables wrapper: ``scripts/dockerfiles/Dockerfile.release``
-  (``update-alternatives --set iptables /usr/sbin/iptables-wrapper``, since PR #2402) on the base image
+  (``update-alternatives --set iptables /usr/sbin/iptables-wrapper``, since PR #2402, v1.13.2) on the base image
   ``eks-distro-minimal-base-iptables`` (``Makefile`` ``BASE_IMAGE_CNI``), which builds it from
   kubernetes-sigs/iptables-wrappers (aws/eks-distro-build-tooling ``eks-distro-base/Dockerfile.minimal-base-iptables``).
   Its first run (``internal/iptables/detect.go`` ``DetectMode``) picks nft when the nft mangle table holds
