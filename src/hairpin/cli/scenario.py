@@ -43,7 +43,7 @@ def from_cluster(
     """Build a scenario for one Service (and one calling pod) from Kubernetes objects."""
     from hairpin import scenario as scen
     from hairpin.aws.cloud_provider import parse_version, tg_attributes_support
-    from hairpin.kube.from_cluster import NOT_MODELLED, scenario_from_objects, scenario_yaml
+    from hairpin.kube.from_cluster import WARNINGS, scenario_from_objects, scenario_yaml
     from hairpin.kube.live import live_objects
     from hairpin.kube.version import live_server_version
     from hairpin.parsers import manifests
@@ -75,8 +75,8 @@ def from_cluster(
     except InputError as exc:  # errors name the input they come from, never the output
         raise InputError(exc.message, exc.file or where, exc.line) from None
     text = scenario_yaml(built, notes)
-    for n in notes:  # a datapath hairpin does not model (hairpin.kube.datapath): said where it is seen, too
-        if n.startswith(NOT_MODELLED):
+    for n in notes:  # a datapath hairpin does not model (hairpin.kube.datapath), a connmark backend assumed
+        if n.startswith(WARNINGS):  # (hairpin.kube.cni_backend): said where it is seen, too
             print(f"hairpin: warning: {n}", file=sys.stderr)
     try:
         scen.from_dict(yaml.safe_load(text), output)  # what we write must load back

@@ -84,6 +84,9 @@ class KNode:
     pod_cidrs: tuple[str, ...] = ()
     #: every InternalIP in status.addresses (a dual-stack node has one of each family; ``ip`` is the first)
     ips: tuple[str, ...] = ()
+    #: status.nodeInfo.osImage ("Amazon Linux 2023.6.20250115"): which iptables the node's aws-node follows
+    #: (``hairpin.kube.cni_backend``)
+    os_image: str | None = None
 
 
 @dataclass(slots=True)
@@ -351,6 +354,7 @@ class Cluster:
             info.get("kubeletVersion") or None,
             tuple(cidrs),
             tuple(ips),
+            info["osImage"] if isinstance(info.get("osImage"), str) and info["osImage"] else None,
         )
 
     def _add_pod(self, d: dict[str, Any]) -> None:

@@ -2,7 +2,9 @@
 
 ``scenario_from_objects(objects, service=, client=)`` builds a ``hairpin.scenario.Scenario`` for one
 Service from a ``hairpin.kube.cluster.Cluster`` (nodes, pods, endpoints, the controller that provisions its
-load balancer, kube-proxy's mode and version, ingress IPs and ipMode); ``scenario_yaml(scenario, notes)``
+load balancer, kube-proxy's mode and version, ingress IPs and ipMode, the VPC CNI's version and, from the
+nodes' OS images, where it writes its connection marks: ``hairpin.kube.cni_backend``);
+``scenario_yaml(scenario, notes)``
 writes it in the seed's format.  NLB node addresses are not in Kubernetes objects unless the Service's status
 lists them: otherwise one placeholder per AZ is taken from a placeholder subnet, and the file says so.
 """
@@ -20,7 +22,7 @@ from hairpin import reading
 from hairpin.aws import automode, controller, providers, security_groups
 from hairpin.aws.cloud_provider import Support, tg_attributes_support
 from hairpin.errors import InputError, ScenarioError
-from hairpin.kube import cni_layout, datapath, ipmode
+from hairpin.kube import cni_backend, cni_layout, datapath, ipmode
 from hairpin.kube.cluster import (
     REGION_LABELS,
     Cluster,
@@ -47,11 +49,14 @@ from hairpin.scenario import (
 )
 from hairpin.text import digits
 
-__all__ = ["scenario_from_objects", "scenario_to_dict", "scenario_yaml"]
+__all__ = ["NOT_MODELLED", "WARNINGS", "scenario_from_objects", "scenario_to_dict", "scenario_yaml"]
 
 
 #: how a note on a datapath hairpin does not model begins (``hairpin scenario from-cluster`` also prints it)
 NOT_MODELLED = "not modelled:"
+#: how the notes begin that ``hairpin scenario from-cluster`` also prints as warnings
+WARNINGS = (NOT_MODELLED, cni_backend.ASSUMED)
+
 
 def _port_number(value: Any) -> int | None:
     """A port number as Kubernetes stores it (an integer 1-65535), else None: ``.nan``, ``eighty``, ``1e999``,
@@ -395,6 +400,9 @@ def scenario_from_objects(
     else:
         notes.append(f"kube-proxy version unknown (no node status.nodeInfo): {kp_version} assumed")
     cni_version = _cni_version(c.seen, notes)
+    backend = cni_backend.infer(cni_version, [(n.name, c.nodes[n.name].os_image) for n in s_nodes])
+    if backend.note is not None:
+        notes.append(backend.note)
     captured = ipmode.ipv4(cap.captured)
     if lb is not None and status_ips:
         notes.append(f"load balancer ingress IPs: {cap.note}")
@@ -422,7 +430,7 @@ def scenario_from_objects(
         Vpc(str(vpc_net), str(vpc_net.network_address + 1), tuple(AZ(az, tuple(nets[az])) for az in azs_sorted)),
         Kernel(),
         KubeProxy(proxy_mode, kp_version),
-        Cni(version=cni_version),
+        Cni(version=cni_version, connmark_backend=backend.value),
         s_nodes,
         s_pods,
         (s_svc,),

@@ -27,7 +27,7 @@ _CONTAINER = {"name": S, "image": S, "args": [S], "ports": [{"name": S, "contain
 SCHEMAS: dict[str, dict[str, Any]] = {
     "Node": {"spec": {"taints": [{"key": S}]},
              "status": {"addresses": [{"type": S, "address": S}],
-                        "nodeInfo": {"kubeletVersion": S, "kubeProxyVersion": S}}},
+                        "nodeInfo": {"kubeletVersion": S, "kubeProxyVersion": S, "osImage": S}}},
     "Pod": {"spec": {"nodeName": S, "hostNetwork": B, "containers": [_CONTAINER]},
             "status": {"phase": S, "podIP": S, "conditions": [{"type": S, "status": S}]}},
     "Service": {"spec": {"type": S, "loadBalancerClass": S, "externalTrafficPolicy": S, "clusterIP": S,
