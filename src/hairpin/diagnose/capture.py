@@ -99,6 +99,11 @@ GAP = 130.0  # s: a packet joins an attempt only this soon after the attempt's l
 EXPIRE = 135.0
 LATE = EXPIRE - GAP
 TICK = 10.0  # s of capture time between two looks for attempts to forget
+# s: a SYN-ACK this soon after the latest SYN of a handshake answered with its ISN is left out of the analyser with
+# the handshake (hairpin.parsers.fastscan._views_of): its ``answered`` entry is then still there (a look forgets it
+# only past TICK s, and the rows left out come at most capture_fast.DISORDER = 4 s behind ``end``), so
+# ``_Analyser._no_syn`` takes it for a view of that answer, as the first pass does
+REPEAT = 5.0
 
 
 class _Earliest:
@@ -154,6 +159,8 @@ class _Analyser:
         # node's MASQUERADE, the NLB's own address); its destination joins them
         self.answered: dict[int, tuple[float, int, int, tuple[int, ...]]] = {}
         self.pruned = 0  # answered handshakes forgotten (a packet far behind may have been a view of one: ``late``)
+        self.no_syn = 0  # answers whose SYN is not in the capture, one per ISN (``_no_syn``)
+        self.orphans: dict[int, float] = {}  # their ISNs: the latest answer's time (forgotten EXPIRE s after it)
 
     def _same(self, isn: int) -> Sequence[Attempt]:
         x = self.by_isn.get(isn)
@@ -211,6 +218,7 @@ class _Analyser:
         elif f & _SYN and f & _ACK:
             a = self._find((p.ack - 1) & 0xFFFFFFFF, r.t, p.dst, p.dport)
             if a is None:
+                self._no_syn((p.ack - 1) & 0xFFFFFFFF, r.t, True)
                 return
             self._keep(a, r)
             if p.dst == a.client.addr and p.dport == a.client.port:
@@ -243,6 +251,22 @@ class _Analyser:
                 c, called = a.client, a.called
                 if p.dst == c.addr and p.dport == c.port and p.src == called.addr and p.sport == called.port:
                     a.server_rst = True
+            elif f & _ACK and p.seq == 0:  # the reset a SYN gets from a closed port (sequence 0, RFC 9293 3.10.7.1)
+                self._no_syn((p.ack - 1) & 0xFFFFFFFF, r.t, False)
+
+    def _no_syn(self, isn: int, t: float, synack: bool) -> None:
+        """An answer to a SYN (a SYN-ACK, or a RST with ACK and sequence 0) that joins no attempt: its SYN is
+        not in the capture (sent before it began, or on an interface it did not see).  Counted once for its ISN
+        (``no_syn``): its views and retransmissions less than ``GAP`` after the one before it are the same.
+        Not one: a SYN-ACK of a handshake answered (healthy) with that ISN, its latest SYN at most ``TICK`` s
+        before (another view of the answer, or the server's retransmitted SYN-ACK)."""
+        done = self.answered.get(isn) if synack else None
+        if done is not None and t - done[0] <= TICK:
+            return
+        seen = self.orphans.get(isn)
+        if seen is None or not t - seen < GAP:
+            self.no_syn += 1
+        self.orphans[isn] = t if seen is None else max(t, seen)
 
     def _keep(self, a: Attempt, r: PacketRecord) -> None:
         if r.t > a.last_t:
@@ -341,6 +365,8 @@ class _Analyser:
             kept = {k: v for k, v in self.answered.items() if self.end - v[0] <= TICK}
             self.pruned += len(self.answered) - len(kept)
             self.answered = kept
+        if self.orphans:
+            self.orphans = {k: v for k, v in self.orphans.items() if self.end - v <= EXPIRE}
         if 4 * (self.packets - self.ticked) >= len(self.open) + self.ghosts - self.lone_gone:
             self.ticked = self.packets
             self.expire(self.end)
@@ -358,9 +384,9 @@ class _Analyser:
 
     def finish(self, end: float = float("-inf"), last: float | None = None) -> tuple[list[Attempt], list[Attempt]]:
         """Classify what is still open; the hairpins and other failures listed, each by first SYN, with
-        ``gave_up`` decided now that the capture's end (the latest of ``end`` and every packet) is known.
-        ``last``: the files' last frame (any frame, ``Reader.last_t``), which may come after every SYN and RST:
-        with it, the capture's end for ``CUT``."""
+        ``gave_up`` decided now that the capture's end is known: the latest of ``end``, every packet and
+        ``last``, the files' last frame (any frame, ``Reader.last_t``), which may come after every SYN and RST
+        (the end for ``CUT`` and ``gave_up`` alike)."""
         self.end = max(self.end, end)
         stop = self.end if last is None else max(self.end, last)
         for a in list(self.open):
@@ -368,17 +394,19 @@ class _Analyser:
         self.open.clear()
         self.by_isn.clear()
         self.answered.clear()
+        self.orphans.clear()
         listed = self.hairpins.sorted(), self.others.sorted()
         for a in (*listed[0], *listed[1]):
-            # the kernel's backoff would have sent another SYN by then (hairpin.tcp.syn_schedule)
-            a.gave_up = a.syns >= 2 and self.end - a.round_t >= 2 * a.round_dt
+            # the kernel's backoff would have sent another SYN by then (hairpin.tcp.syn_schedule), and the capture
+            # was still running to see it: its end is its last frame, whatever the frame (``stop``)
+            a.gave_up = a.syns >= 2 and stop - a.round_t >= 2 * a.round_dt
         return listed
 
     def result(self, end: float = float("-inf"), last: float | None = None) -> Analysis:
         hairpins, others = self.finish(end, last)
         cut = self.kinds.pop(CUT, 0)
         return Analysis(hairpins, others, self.packets, self.connections, self.healthy + self.kinds["healthy"],
-                        counts=dict(self.kinds), cut=cut, max_listed=self.hairpins.cap, late=self.late,
+                        counts=dict(self.kinds), cut=cut, max_listed=self.hairpins.cap, late=self.late, no_syn=self.no_syn,
                         tallies={k: c.most_common() for k, c in self.by.items()})  # fmt: skip
 
 
