@@ -200,3 +200,13 @@ def test_a_fixed_isn_tools_handshakes_with_a_synack_again(tmp_path: Path, again:
             at(T0 + 20, Packet(C, 40001, V, 80, SYN, 300)), at(T0 + 20.0004, Packet(V, 80, C, 40001, SA, 9, 301))]  # fmt: skip
     d = three([written(tmp_path, [*recs, later(T0 + 30)])])
     assert (d["summary"]["connections"], d["summary"]["healthy"], d["summary"]["answers_without_syn"]) == (2, 2, count)
+
+
+def test_the_real_capture_cut_every_15_packets_starts_with_answers(tmp_path: Path) -> None:
+    # editcap -c 15 of the lab capture: the 4th, 8th and 10th files start with a hairpin round's SYN-ACK whose SYN
+    # is in the file before (tshark shows those first packets); read together, none
+    from test_pcap_edges import LAB, editcap  # tests/ is on sys.path (rootdir conftest)
+
+    files = editcap(LAB, tmp_path, 15)
+    assert [three([f])["summary"]["answers_without_syn"] for f in files] == [0, 0, 0, 1, 0, 0, 0, 1, 0, 1]
+    assert three(files)["summary"]["answers_without_syn"] == 0

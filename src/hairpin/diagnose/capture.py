@@ -37,14 +37,25 @@ What it knows:
 
 - ``gave_up``: the client stopped retransmitting before the capture ended, decided as "the capture goes on
   for at least twice the last retransmission interval after the last SYN" (the kernel's backoff would have
-  sent another SYN by then; the seed's kernel waits 64 s after the sixth retransmission and gives up at
-  127 s).  ``lost_s``: from the first SYN to the attempt's last packet in the capture.
+  sent another SYN by then: each interval doubles, or stays 1 s in the linear ones, hairpin.tcp.syn_schedule;
+  the seed's kernel waits 64 s after the sixth retransmission and gives up at 127 s).  The capture's end is
+  its last frame, whatever it is (a data segment, a UDP frame), in any of the files read together
+  (``Reader.last_t``, the ``CUT`` end below), not its last SYN or RST: the capture ran until then and would
+  have seen that SYN.  ``lost_s``: from the first SYN to the attempt's last packet in the capture.
 - Cut by the end of the capture (``CUT``): an attempt with no answer at all (``unanswered-syn``, ``loopback``)
   that is one SYN, no retransmission, less than 1 s (``TCP_TIMEOUT_INIT``) before the capture's last frame
   (``Reader.last_t``, any frame of any file; ``Attempt.cut_by``) is counted apart (``Analysis.cut``), not as a
   failure: a file of a rotation, or a capture stopped, before the client could retransmit.  An unanswered SYN
-  that was retransmitted is a failure wherever the capture ends.  A SYN-ACK or RST whose SYN is before the capture's first
-  packet joins no attempt and is not counted.
+  that was retransmitted is a failure wherever the capture ends.
+- Answers whose SYN is not in the capture (``Analysis.no_syn``, ``_Analyser._no_syn``): a SYN-ACK, or a RST
+  with ACK and sequence 0 (the reset a closed port or a REJECT sends to a segment without ACK, a SYN: RFC 9293
+  section 3.10.7.1), that joins no attempt (none with its ISN had a packet less than ``GAP`` s before it): its
+  SYN was sent before the capture began, or on an interface it did not see.  Counted once for its ISN (its
+  views before and after NAT, its server's retransmissions: each less than ``GAP`` after the one before),
+  never a connection, a failure or a verdict.  Not one: a SYN-ACK at most ``TICK`` s after the latest SYN of a
+  handshake answered (healthy) with its ISN (another capture's view of the answer, a retransmitted SYN-ACK);
+  a RST without ACK (the client's reset of a SYN-ACK, as a RST to an established flow's data looks: it names
+  no SYN); a RST with ACK and another sequence (an abortive close).
 - ``backends``: every backend kube-proxy DNATed the attempt's SYN rounds to, in order (``backend``: the
   latest), as it draws one for each round.
 
@@ -69,10 +80,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from hairpin.diagnose.capture_result import MAX_LISTED, TEXT_ROWS, Analysis, Attempt, FileStats
+from hairpin.diagnose.capture_result import MAX_LISTED, TEXT_ROWS, Analysis, Attempt, FileStats, file_stats
 from hairpin.errors import ParseError
 from hairpin.model.net import Flags, Packet, is_loopback
-from hairpin.parsers.frames import LINKTYPES, VXLAN_PORTS
+from hairpin.parsers.frames import VXLAN_PORTS
 from hairpin.parsers.pcap import PacketRecord, Reader, read
 
 __all__ = [
@@ -425,24 +436,6 @@ def analyse(records: Iterable[PacketRecord], listed: int = MAX_LISTED,
     for r in records:
         an.feed(r)
     return an.result(last=last() if last is not None else None)
-
-
-def file_stats(rd: Reader) -> FileStats:
-    """What was read of one file, with ``error`` set when it gave no answer."""
-    skipped = tuple(sorted(rd.reasons.items()))
-    error = None
-    if rd.corrupt and rd.damage:
-        error = f"byte {rd.damage.removeprefix('stopped at byte ')}"
-    elif rd.packets == rd.skipped:  # no TCP packet read, whole or cut short: no answer (never an all-clear)
-        what = ", ".join(f"{why} {n}" for why, n in skipped)
-        unread = sorted(lt for lt in rd.linktypes if lt not in LINKTYPES)
-        if unread:
-            what += f"; link type{'s' if len(unread) > 1 else ''} {', '.join(map(str, unread))} not read"
-        error = f"no TCP packet in {rd.packets} frame{'s' if rd.packets != 1 else ''}" + (f" (skipped: {what})" if what else "") if rd.packets else \
-            "no packets in the capture"
-        if rd.damage:
-            error += f"; {rd.damage}"
-    return FileStats(rd.path, rd.format, tuple(sorted(rd.linktypes)), rd.packets, skipped, rd.damage, error)
 
 
 def _idle(ts: Any, now: float, lo: int) -> int:

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hairpin.model.net import Endpoint
-from hairpin.parsers.pcap import PacketRecord
+from hairpin.parsers.frames import LINKTYPES
+from hairpin.parsers.pcap import PacketRecord, Reader
 from hairpin.tcp import TCP_TIMEOUT_INIT
 
-__all__ = ["HAIRPIN_ADDRESSES", "HAIRPIN_TITLE", "MAX_LISTED", "TEXT_ROWS", "Analysis", "Attempt", "FileStats"]
+__all__ = ["HAIRPIN_ADDRESSES", "HAIRPIN_TITLE", "MAX_LISTED", "TEXT_ROWS", "Analysis", "Attempt", "FileStats",
+           "file_stats"]
 
 TEXT_ROWS = 50  # connections listed in each table of the text report
 MAX_LISTED = 10_000  # hairpins (and as many other failures) listed by default; every one is counted
@@ -123,6 +125,24 @@ class FileStats:
         return {"file": self.file, "format": self.format, "linktypes": list(self.linktypes),
                 "packets": self.packets, "tcp": self.tcp, "skipped": self.skipped,
                 "skipped_by_reason": dict(self.skipped_by), "damage": self.damage, "error": self.error}  # fmt: skip
+
+
+def file_stats(rd: Reader) -> FileStats:
+    """What was read of one file, with ``error`` set when it gave no answer."""
+    skipped = tuple(sorted(rd.reasons.items()))
+    error = None
+    if rd.corrupt and rd.damage:
+        error = f"byte {rd.damage.removeprefix('stopped at byte ')}"
+    elif rd.packets == rd.skipped:  # no TCP packet read, whole or cut short: no answer (never an all-clear)
+        what = ", ".join(f"{why} {n}" for why, n in skipped)
+        unread = sorted(lt for lt in rd.linktypes if lt not in LINKTYPES)
+        if unread:
+            what += f"; link type{'s' if len(unread) > 1 else ''} {', '.join(map(str, unread))} not read"
+        error = f"no TCP packet in {rd.packets} frame{'s' if rd.packets != 1 else ''}" + (f" (skipped: {what})" if what else "") if rd.packets else \
+            "no packets in the capture"
+        if rd.damage:
+            error += f"; {rd.damage}"
+    return FileStats(rd.path, rd.format, tuple(sorted(rd.linktypes)), rd.packets, skipped, rd.damage, error)
 
 
 @dataclass
