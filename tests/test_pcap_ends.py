@@ -176,6 +176,9 @@ def test_answers_without_syn_on_the_command_line(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["pcap", str(path)])
     assert res.exit_code == 0  # never a failure
     assert res.stderr.splitlines() == [NO_SYN.format(n=2, s="s", syns="SYNs")]
+    assert res.stdout.splitlines()[0] == (
+        "hairpin pcap: no hairpinned or failed connection in 4 TCP packets; 2 answers to SYNs not in the capture "
+        "(warning on stderr)")  # fmt: skip
     assert res.stdout.splitlines()[1] == (
         "0 hairpinned connections of 1 in 4 TCP packets; healthy 1; other failures: none; answers to SYNs not in the "
         "capture 2")  # fmt: skip
