@@ -160,7 +160,10 @@ def _found(result: Any) -> str:
     if result.others:
         n = sum(result.other_failures.values())
         return f"hairpin pcap: no hairpin, but {n} failed connection(s) of other kinds (below)"
-    return f"hairpin pcap: no hairpinned or failed connection in {result.packets} TCP packets"
+    no_syn = getattr(result, "no_syn", 0)  # answers it could not judge: said, so the line is no plain all-clear
+    unjudged = f"; {no_syn} answer{'s' if no_syn != 1 else ''} to SYNs not in the capture (warning on stderr)"
+    clean = f"hairpin pcap: no hairpinned or failed connection in {result.packets} TCP packets"
+    return clean + unjudged if no_syn else clean
 
 
 def _next_step(result: Any) -> str:

@@ -37,14 +37,25 @@ What it knows:
 
 - ``gave_up``: the client stopped retransmitting before the capture ended, decided as "the capture goes on
   for at least twice the last retransmission interval after the last SYN" (the kernel's backoff would have
-  sent another SYN by then; the seed's kernel waits 64 s after the sixth retransmission and gives up at
-  127 s).  ``lost_s``: from the first SYN to the attempt's last packet in the capture.
+  sent another SYN by then: each interval doubles, or stays 1 s in the linear ones, hairpin.tcp.syn_schedule;
+  the seed's kernel waits 64 s after the sixth retransmission and gives up at 127 s).  The capture's end is
+  its last frame, whatever it is (a data segment, a UDP frame), in any of the files read together
+  (``Reader.last_t``, the ``CUT`` end below), not its last SYN or RST: the capture ran until then and would
+  have seen that SYN.  ``lost_s``: from the first SYN to the attempt's last packet in the capture.
 - Cut by the end of the capture (``CUT``): an attempt with no answer at all (``unanswered-syn``, ``loopback``)
   that is one SYN, no retransmission, less than 1 s (``TCP_TIMEOUT_INIT``) before the capture's last frame
   (``Reader.last_t``, any frame of any file; ``Attempt.cut_by``) is counted apart (``Analysis.cut``), not as a
   failure: a file of a rotation, or a capture stopped, before the client could retransmit.  An unanswered SYN
-  that was retransmitted is a failure wherever the capture ends.  A SYN-ACK or RST whose SYN is before the capture's first
-  packet joins no attempt and is not counted.
+  that was retransmitted is a failure wherever the capture ends.
+- Answers whose SYN is not in the capture (``Analysis.no_syn``, ``_Analyser._no_syn``): a SYN-ACK, or a RST
+  with ACK and sequence 0 (the reset a closed port or a REJECT sends to a segment without ACK, a SYN: RFC 9293
+  section 3.10.7.1), that joins no attempt (none with its ISN had a packet less than ``GAP`` s before it): its
+  SYN was sent before the capture began, or on an interface it did not see.  Counted once for its ISN (its
+  views before and after NAT, its server's retransmissions: each less than ``GAP`` after the one before),
+  never a connection, a failure or a verdict.  Not one: a SYN-ACK at most ``TICK`` s after the latest SYN of a
+  handshake answered (healthy) with its ISN (another capture's view of the answer, a retransmitted SYN-ACK);
+  a RST without ACK (the client's reset of a SYN-ACK, as a RST to an established flow's data looks: it names
+  no SYN); a RST with ACK and another sequence (an abortive close).
 - ``backends``: every backend kube-proxy DNATed the attempt's SYN rounds to, in order (``backend``: the
   latest), as it draws one for each round.
 
@@ -69,10 +80,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from hairpin.diagnose.capture_result import MAX_LISTED, TEXT_ROWS, Analysis, Attempt, FileStats
+from hairpin.diagnose.capture_result import MAX_LISTED, TEXT_ROWS, Analysis, Attempt, FileStats, file_stats
 from hairpin.errors import ParseError
 from hairpin.model.net import Flags, Packet, is_loopback
-from hairpin.parsers.frames import LINKTYPES, VXLAN_PORTS
+from hairpin.parsers.frames import VXLAN_PORTS
 from hairpin.parsers.pcap import PacketRecord, Reader, read
 
 __all__ = [
@@ -99,6 +110,11 @@ GAP = 130.0  # s: a packet joins an attempt only this soon after the attempt's l
 EXPIRE = 135.0
 LATE = EXPIRE - GAP
 TICK = 10.0  # s of capture time between two looks for attempts to forget
+# s: a SYN-ACK this soon after the latest SYN of a handshake answered with its ISN is left out of the analyser with
+# the handshake (hairpin.parsers.fastscan._views_of): its ``answered`` entry is then still there (a look forgets it
+# only past TICK s, and the rows left out come at most capture_fast.DISORDER = 4 s behind ``end``), so
+# ``_Analyser._no_syn`` takes it for a view of that answer, as the first pass does
+REPEAT = 5.0
 
 
 class _Earliest:
@@ -154,6 +170,8 @@ class _Analyser:
         # node's MASQUERADE, the NLB's own address); its destination joins them
         self.answered: dict[int, tuple[float, int, int, tuple[int, ...]]] = {}
         self.pruned = 0  # answered handshakes forgotten (a packet far behind may have been a view of one: ``late``)
+        self.no_syn = 0  # answers whose SYN is not in the capture, one per ISN (``_no_syn``)
+        self.orphans: dict[int, float] = {}  # their ISNs: the latest answer's time (forgotten EXPIRE s after it)
 
     def _same(self, isn: int) -> Sequence[Attempt]:
         x = self.by_isn.get(isn)
@@ -211,6 +229,7 @@ class _Analyser:
         elif f & _SYN and f & _ACK:
             a = self._find((p.ack - 1) & 0xFFFFFFFF, r.t, p.dst, p.dport)
             if a is None:
+                self._no_syn((p.ack - 1) & 0xFFFFFFFF, r.t, True)
                 return
             self._keep(a, r)
             if p.dst == a.client.addr and p.dport == a.client.port:
@@ -243,6 +262,22 @@ class _Analyser:
                 c, called = a.client, a.called
                 if p.dst == c.addr and p.dport == c.port and p.src == called.addr and p.sport == called.port:
                     a.server_rst = True
+            elif f & _ACK and p.seq == 0:  # the reset a SYN gets from a closed port (sequence 0, RFC 9293 3.10.7.1)
+                self._no_syn((p.ack - 1) & 0xFFFFFFFF, r.t, False)
+
+    def _no_syn(self, isn: int, t: float, synack: bool) -> None:
+        """An answer to a SYN (a SYN-ACK, or a RST with ACK and sequence 0) that joins no attempt: its SYN is
+        not in the capture (sent before it began, or on an interface it did not see).  Counted once for its ISN
+        (``no_syn``): its views and retransmissions less than ``GAP`` after the one before it are the same.
+        Not one: a SYN-ACK of a handshake answered (healthy) with that ISN, its latest SYN at most ``TICK`` s
+        before (another view of the answer, or the server's retransmitted SYN-ACK)."""
+        done = self.answered.get(isn) if synack else None
+        if done is not None and t - done[0] <= TICK:
+            return
+        seen = self.orphans.get(isn)
+        if seen is None or not t - seen < GAP:
+            self.no_syn += 1
+        self.orphans[isn] = t if seen is None else max(t, seen)
 
     def _keep(self, a: Attempt, r: PacketRecord) -> None:
         if r.t > a.last_t:
@@ -341,6 +376,8 @@ class _Analyser:
             kept = {k: v for k, v in self.answered.items() if self.end - v[0] <= TICK}
             self.pruned += len(self.answered) - len(kept)
             self.answered = kept
+        if self.orphans:
+            self.orphans = {k: v for k, v in self.orphans.items() if self.end - v <= EXPIRE}
         if 4 * (self.packets - self.ticked) >= len(self.open) + self.ghosts - self.lone_gone:
             self.ticked = self.packets
             self.expire(self.end)
@@ -358,9 +395,9 @@ class _Analyser:
 
     def finish(self, end: float = float("-inf"), last: float | None = None) -> tuple[list[Attempt], list[Attempt]]:
         """Classify what is still open; the hairpins and other failures listed, each by first SYN, with
-        ``gave_up`` decided now that the capture's end (the latest of ``end`` and every packet) is known.
-        ``last``: the files' last frame (any frame, ``Reader.last_t``), which may come after every SYN and RST:
-        with it, the capture's end for ``CUT``."""
+        ``gave_up`` decided now that the capture's end is known: the latest of ``end``, every packet and
+        ``last``, the files' last frame (any frame, ``Reader.last_t``), which may come after every SYN and RST
+        (the end for ``CUT`` and ``gave_up`` alike)."""
         self.end = max(self.end, end)
         stop = self.end if last is None else max(self.end, last)
         for a in list(self.open):
@@ -368,17 +405,19 @@ class _Analyser:
         self.open.clear()
         self.by_isn.clear()
         self.answered.clear()
+        self.orphans.clear()
         listed = self.hairpins.sorted(), self.others.sorted()
         for a in (*listed[0], *listed[1]):
-            # the kernel's backoff would have sent another SYN by then (hairpin.tcp.syn_schedule)
-            a.gave_up = a.syns >= 2 and self.end - a.round_t >= 2 * a.round_dt
+            # the kernel's backoff would have sent another SYN by then (hairpin.tcp.syn_schedule), and the capture
+            # was still running to see it: its end is its last frame, whatever the frame (``stop``)
+            a.gave_up = a.syns >= 2 and stop - a.round_t >= 2 * a.round_dt
         return listed
 
     def result(self, end: float = float("-inf"), last: float | None = None) -> Analysis:
         hairpins, others = self.finish(end, last)
         cut = self.kinds.pop(CUT, 0)
         return Analysis(hairpins, others, self.packets, self.connections, self.healthy + self.kinds["healthy"],
-                        counts=dict(self.kinds), cut=cut, max_listed=self.hairpins.cap, late=self.late,
+                        counts=dict(self.kinds), cut=cut, max_listed=self.hairpins.cap, late=self.late, no_syn=self.no_syn,
                         tallies={k: c.most_common() for k, c in self.by.items()})  # fmt: skip
 
 
@@ -397,24 +436,6 @@ def analyse(records: Iterable[PacketRecord], listed: int = MAX_LISTED,
     for r in records:
         an.feed(r)
     return an.result(last=last() if last is not None else None)
-
-
-def file_stats(rd: Reader) -> FileStats:
-    """What was read of one file, with ``error`` set when it gave no answer."""
-    skipped = tuple(sorted(rd.reasons.items()))
-    error = None
-    if rd.corrupt and rd.damage:
-        error = f"byte {rd.damage.removeprefix('stopped at byte ')}"
-    elif rd.packets == rd.skipped:  # no TCP packet read, whole or cut short: no answer (never an all-clear)
-        what = ", ".join(f"{why} {n}" for why, n in skipped)
-        unread = sorted(lt for lt in rd.linktypes if lt not in LINKTYPES)
-        if unread:
-            what += f"; link type{'s' if len(unread) > 1 else ''} {', '.join(map(str, unread))} not read"
-        error = f"no TCP packet in {rd.packets} frame{'s' if rd.packets != 1 else ''}" + (f" (skipped: {what})" if what else "") if rd.packets else \
-            "no packets in the capture"
-        if rd.damage:
-            error += f"; {rd.damage}"
-    return FileStats(rd.path, rd.format, tuple(sorted(rd.linktypes)), rd.packets, skipped, rd.damage, error)
 
 
 def _idle(ts: Any, now: float, lo: int) -> int:

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hairpin.model.net import Endpoint
-from hairpin.parsers.pcap import PacketRecord
+from hairpin.parsers.frames import LINKTYPES
+from hairpin.parsers.pcap import PacketRecord, Reader
 from hairpin.tcp import TCP_TIMEOUT_INIT
 
-__all__ = ["HAIRPIN_ADDRESSES", "HAIRPIN_TITLE", "MAX_LISTED", "TEXT_ROWS", "Analysis", "Attempt", "FileStats"]
+__all__ = ["HAIRPIN_ADDRESSES", "HAIRPIN_TITLE", "MAX_LISTED", "TEXT_ROWS", "Analysis", "Attempt", "FileStats",
+           "file_stats"]
 
 TEXT_ROWS = 50  # connections listed in each table of the text report
 MAX_LISTED = 10_000  # hairpins (and as many other failures) listed by default; every one is counted
@@ -125,6 +127,24 @@ class FileStats:
                 "skipped_by_reason": dict(self.skipped_by), "damage": self.damage, "error": self.error}  # fmt: skip
 
 
+def file_stats(rd: Reader) -> FileStats:
+    """What was read of one file, with ``error`` set when it gave no answer."""
+    skipped = tuple(sorted(rd.reasons.items()))
+    error = None
+    if rd.corrupt and rd.damage:
+        error = f"byte {rd.damage.removeprefix('stopped at byte ')}"
+    elif rd.packets == rd.skipped:  # no TCP packet read, whole or cut short: no answer (never an all-clear)
+        what = ", ".join(f"{why} {n}" for why, n in skipped)
+        unread = sorted(lt for lt in rd.linktypes if lt not in LINKTYPES)
+        if unread:
+            what += f"; link type{'s' if len(unread) > 1 else ''} {', '.join(map(str, unread))} not read"
+        error = f"no TCP packet in {rd.packets} frame{'s' if rd.packets != 1 else ''}" + (f" (skipped: {what})" if what else "") if rd.packets else \
+            "no packets in the capture"
+        if rd.damage:
+            error += f"; {rd.damage}"
+    return FileStats(rd.path, rd.format, tuple(sorted(rd.linktypes)), rd.packets, skipped, rd.damage, error)
+
+
 @dataclass
 class Analysis:
     """The result: the hairpins one by one, every other failure, and the counts."""
@@ -142,6 +162,9 @@ class Analysis:
     # attempts with no answer, one SYN less than 1 s before the capture's last frame (Attempt.cut_by): cut by the end
     # of the capture, not failures (in ``connections`` only)
     cut: int = 0
+    # answers to a SYN (a SYN-ACK, or a RST with ACK and sequence 0) that joined no attempt, one per ISN: their SYN
+    # is not in the capture (``capture._Analyser._no_syn``); not connections
+    no_syn: int = 0
 
     @property
     def frames(self) -> int:
@@ -167,6 +190,12 @@ class Analysis:
                        "one SYN, no answer yet, and the capture ended less than 1 s after it, before the client "
                        "could retransmit; not counted as failures (a file of a rotation: read the next file with "
                        "it)")  # fmt: skip
+        if self.no_syn:
+            several = self.no_syn != 1
+            out.append(f"{self.no_syn} answer{'s' if several else ''} to {'SYNs' if several else 'a SYN'} not in the capture: "
+                       f"SYN-ACKs, or RSTs to a SYN, whose SYN was sent before the capture began or on an interface "
+                       "it did not see; not counted as connections (start the capture before the clients connect, "
+                       "on every interface: tcpdump -i any)")  # fmt: skip
         if self.late:
             out.append(f"{self.late} packet{'s' if self.late != 1 else ''} came more than 5 s behind the capture's "
                        "clock (out of time order) after attempts had been closed (with no packet for 135 s, or "
@@ -215,7 +244,8 @@ class Analysis:
             f"{n} hairpinned connection{'s' if n != 1 else ''} of {self.connections} in {self.packets} TCP packets; "
             f"healthy {self.healthy}; other failures: "
             + (", ".join(f"{k} {v}" for k, v in self.other_failures.items()) or "none")
-            + (f"; cut by the capture's end {self.cut}" if self.cut else ""),
+            + (f"; cut by the capture's end {self.cut}" if self.cut else "")
+            + (f"; answers to SYNs not in the capture {self.no_syn}" if self.no_syn else ""),
             style="bold red" if n else "bold green",
         )
         if self.files:
@@ -267,6 +297,7 @@ class Analysis:
                 "max_listed": self.max_listed,
                 "truncated": self.truncated,
                 "cut_by_capture_end": self.cut,
+                "answers_without_syn": self.no_syn,
             },
             "others": [{"kind": a.kind, **a.to_json()} for a in self.others],
             "files": [f.to_json() for f in self.files],

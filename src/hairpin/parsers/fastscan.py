@@ -416,7 +416,8 @@ def _healthy_views(scans: list[Scan], groups: Any, src: Any, dst: Any, col: dict
 def _views_of(scans: list[Scan], groups: Any, sel: Any, col: dict[str, Any], src: Any, dst: Any) -> tuple[int, float]:
     """``_healthy_views`` of the groups ``sel`` (by ``by_key``'s index, in order); ``col``: the scans'
     columns end to end."""
-    from hairpin.diagnose.capture import GAP, KEEP, VIEW_WINDOW  # (the analyser's own constants; no cycle at import)
+    # (the analyser's own constants; no cycle at import)
+    from hairpin.diagnose.capture import GAP, KEEP, REPEAT, VIEW_WINDOW
 
     t, counts = groups[1], groups[4]
     n = sel.size
@@ -441,6 +442,9 @@ def _views_of(scans: list[Scan], groups: Any, sel: Any, col: dict[str, Any], src
     nat = ~after | _went_to(rep, syn & ~from_c & after & (np.abs(d0) < VIEW_WINDOW), syn, src, dst, rows)
     view = np.where(from_c, (d0 < VIEW_WINDOW) & (~after | (d0 > -VIEW_WINDOW)), nat & (np.abs(d0) < VIEW_WINDOW))
     one[rep[syn & ~view]] = False
+    # a SYN-ACK after the answer: the analyser takes it for another view of the answered handshake (never an answer
+    # whose SYN is not in the capture) while it is at most TICK s after the SYN (``_Analyser._no_syn``): sure here
+    one[rep[sa & after & ~(d0 < REPEAT)]] = False
     same = rep[1:] == rep[:-1]
     one[rep[1:][same & ~(tt[1:] - tt[:-1] < GAP)]] = False
     # the groups not of that form (ISNs drawn twice by chance, clocks apart by more than the window) may be runs,
@@ -496,7 +500,7 @@ def _runs(rep: Any, syn: Any, sa: Any, tt: Any, plain: Any) -> tuple[Any, Any, A
     SYN-ACK from V to C), each run's SYNs less than ``VIEW_WINDOW`` after its first, each run's first SYN at
     least that from the run before's, its first SYN-ACK less than ``GAP`` after its latest SYN.  Returns
     (for each group, in order, whether it is; each run's first row; each run's first SYN-ACK)."""
-    from hairpin.diagnose.capture import GAP, VIEW_WINDOW  # (the analyser's own constants; no cycle at import)
+    from hairpin.diagnose.capture import GAP, REPEAT, VIEW_WINDOW  # (the analyser's own constants; no cycle at import)
 
     new_group = np.ones(rep.size, np.bool_)
     new_group[1:] = rep[1:] != rep[:-1]
@@ -513,6 +517,8 @@ def _runs(rep: Any, syn: Any, sa: Any, tt: Any, plain: Any) -> tuple[Any, Any, A
     first_sa = first_of(run, heads.size, sa)
     each[group[heads[(first_sa < 0) | ~(tt[np.maximum(first_sa, 0)] - last_syn_t < GAP)]]] = False
     each[group[syn & ~(tt - tt[heads[run]] < VIEW_WINDOW)]] = False
+    # a run's SYN-ACKs after its answer: views of it, as the analyser takes them only that soon (``_views_of``)
+    each[group[sa & (np.arange(rep.size) > first_sa[run]) & ~(tt - tt[heads[run]] < REPEAT)]] = False
     gap = np.abs(tt[heads[1:]] - tt[heads[:-1]])
     each[group[heads[1:][later[1:] & ~(gap >= VIEW_WINDOW)]]] = False
     return each, heads, np.maximum(first_sa, 0)

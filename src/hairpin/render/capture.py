@@ -101,7 +101,9 @@ def report(analysis: Analysis, *, title: str = "hairpin pcap") -> str:
         f'<p class="rate"><span class="{"bad" if analysis.hairpins else "good"}" id="hairpins">'
         f"{analysis.hairpin_count} hairpinned connection{'s' if analysis.hairpin_count != 1 else ''}</span> "
         f"of {analysis.connections} in {analysis.packets} TCP packets; other failures: {_e(others)}; "
-        f"healthy: {analysis.healthy}.</p>",
+        f"healthy: {analysis.healthy}"
+        + (f"; answers to SYNs not in the capture: {analysis.no_syn}" if analysis.no_syn else "")
+        + ".</p>",
         "<section id='hairpins-table'><h2>Hairpinned connections</h2><table><tr><th>client</th><th>called</th>"
         "<th>answered by</th><th>backend</th><th>SYN retransmits</th><th>lost (s)</th><th>gave up</th></tr>"
         f"{rows}</table></section>",
