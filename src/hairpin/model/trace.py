@@ -310,6 +310,11 @@ class Trace:
             yield "bold yellow", f"warnings ({len(self.warnings)}):"
             for w in self.warnings:
                 yield "yellow", f"  warning: {w}"
+        # the chain column fits the report's longest iptables chain name (kube-proxy's KUBE-SVC-/KUBE-SEP- names
+        # are 25 characters; iptables allows 28, XT_EXTENSION_MAXNAMELEN less its NUL): the line numbers stay in
+        # one column; an nftables chain named longer (kube-proxy's service-...-NS/NAME/tcp/PORT) overflows it
+        width = max([24, *(len(s.chain) for o in self.outcomes for leg in o.legs for s in leg.steps
+                           if len(s.chain) <= 28)])  # fmt: skip
         for i, o in enumerate(self.outcomes, 1):
             yield "", ""
             yield "bold cyan", f"outcome {i}/{n}: probability {o.probability} ({float(o.probability):.6f})"
@@ -320,7 +325,7 @@ class Trace:
             for leg in o.legs:
                 yield "bold", f"  {leg.name}: {leg.packet} " + (f"in {leg.iif}" if leg.iif else "(sent by the node)")
                 for s in leg.steps:
-                    yield "", f"    {s.table:<6} {s.chain:<24} line {s.line:<5} {s.text}  [{s.effect}]"
+                    yield "", f"    {s.table:<6} {s.chain:<{width}} line {s.line:<5} {s.text}  [{s.effect}]"
                 for note in leg.notes:
                     yield "dim", f"    {note}"
                 yield ("green" if leg.kind in ("forward", "local") else "red"), f"    => {leg.verdict}"
