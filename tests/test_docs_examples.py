@@ -113,7 +113,16 @@ KNOWN: dict[str, str] = {
 }
 
 #: excerpts: (page, the block's first line) -> the command the text before the block names
-EXCERPTS: dict[tuple[str, str], str] = {}
+EXCERPTS: dict[tuple[str, str], str] = {
+    (
+        "docs/pcap.md",
+        "│ 192.168.27.239:58707                         │        3 │    3.050 │ no      │",
+    ): "pcap tests/data/pcap/lab-node1.pcap",
+    (
+        "docs/sweep.md",
+        "┃ nodes ┃ cross_zone ┃  timeouts ┃ simulated ┃ closed form ┃ agree ┃",
+    ): "sweep --grid nodes=1,2,3,4,6 --grid cross_zone=false,true --connections 1000 --seed 0",
+}
 
 
 def _blocks() -> list[Block]:
@@ -204,5 +213,7 @@ def test_doc_block_is_what_hairpin_prints(block: Block, tmp_path: Path) -> None:
                                               "doc", "hairpin " + block.command, lineterm=""))  # fmt: skip
         first = next(k for k in range(len(block.expected) + 1)
                      if not matches((*block.expected[:k], "..."), out, block.whole))  # fmt: skip
-        pytest.fail(f"{block.id}: the doc's block is not what `hairpin {block.command}` prints; its line "
-                    f"{block.line + first} ({block.expected[first - 1]!r}) is where it stops matching:\n{diff}")
+        pytest.fail(
+            f"{block.id}: the doc's block is not what `hairpin {block.command}` prints; its line "
+            f"{block.line + first} ({block.expected[first - 1]!r}) is where it stops matching:\n{diff}"
+        )
