@@ -690,3 +690,28 @@ def test_live_cluster_controller_flags(api: Path, capsys: pytest.CaptureFixture[
         ("corp-ip", "none", None, False, None),
         ("old-class", "other", None, False, None),
     ]
+
+
+@pytest.mark.parametrize("columns", ["80", "40"])
+def test_a_fixs_yaml_and_command_are_whole_lines_at_any_width(tmp_path: Path, columns: str) -> None:
+    """What the user pastes (the fix's YAML, its kubectl command) is never wrapped or cut, on stdout or in -o F:
+    a terminal too narrow wraps it on screen and copies it whole."""
+    import os
+    import subprocess
+    import sys
+
+    manifests = Path(__file__).parent / "data" / "check" / "manifests"
+    env = {**os.environ, "COLUMNS": columns, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    out = tmp_path / "report.txt"
+    for args in ([], ["-o", str(out)]):
+        p = subprocess.run([sys.executable, "-m", "hairpin.cli.main", "check", str(manifests), *args],
+                           capture_output=True, text=True, env=env, check=False)  # fmt: skip
+        assert p.returncode == 1, p.stderr
+        lines = (out.read_text() if args else p.stdout).splitlines()
+        assert (f"           {TGA}: \"preserve_client_ip.enabled=false\"") in lines
+        assert (f"       kubectl annotate service -n shop web-internal '{TGA}=preserve_client_ip.enabled=false' "
+                "--overwrite") in lines  # fmt: skip
+        assert (f"       kubectl annotate service -n shop web-internal '{TGA}=preserve_client_ip.enabled=false' "
+                "'service.beta.kubernetes.io/aws-load-balancer-proxy-protocol=*' --overwrite") in lines  # fmt: skip
+        prose = [ln for ln in lines if ln.startswith("       cost: ")]
+        assert prose and all(len(ln.rstrip()) <= int(columns) for ln in prose)  # prose still wraps at the width

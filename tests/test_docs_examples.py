@@ -106,11 +106,8 @@ WIDTH: dict[str, int] = {"pcap client.pcapng": 120, "check tests/data/check/tgb/
 MADE: dict[str, Callable[[Path], None]] = {"bomb.yaml": _bomb, "my.yaml": _my, "client.pcapng": _client_capture}
 
 #: blocks whose difference is hairpin's to fix, not the doc's: id -> why (a strict xfail: it fails once fixed)
-KNOWN: dict[str, str] = {
-    "check tests/data/check/manifests/": "at 80 columns hairpin check folds a fix's YAML value to column 0 and cuts its "
-    "kubectl annotate command inside the quoted annotation (hairpin.diagnose.report_text._explained): neither can "
-    "be pasted; the doc shows them whole",
-}
+KNOWN: dict[str, str] = {}
+
 
 #: excerpts: (page, the block's first line) -> the command the text before the block names
 EXCERPTS: dict[tuple[str, str], str] = {

@@ -123,13 +123,13 @@ def emit(output: str | Path | None, *renderables: Any, lines: bool = False) -> N
 
     if output is None or str(output) == "-":
         out = _stdout_console(width=_width())
-        for r in renderables:
-            out.print(_Clean(r), soft_wrap=(lines or isinstance(r, str | Text)) and not out.is_terminal)
+        for r in renderables:  # uncropped: a verbatim line (hairpin.render.text.verbatim) goes out whole
+            out.print(_Clean(r), soft_wrap=(lines or isinstance(r, str | Text)) and not out.is_terminal, crop=False)
         return
     buf = io.StringIO()
     con = Console(file=buf, width=_width() or PIPE_WIDTH, color_system=None, force_terminal=False)
     for r in renderables:
-        con.print(_Clean(r), soft_wrap=lines or isinstance(r, str | Text))
+        con.print(_Clean(r), soft_wrap=lines or isinstance(r, str | Text), crop=False)
     write(output, buf.getvalue())
 
 

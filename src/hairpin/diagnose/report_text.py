@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 from rich.text import Text
 
-from hairpin.render.text import fitting, indented
+from hairpin.render.text import fitting, indented, verbatim
 
 if TYPE_CHECKING:
     from hairpin.diagnose.check import Report
@@ -137,9 +137,9 @@ def _explained(f: Finding) -> Iterator[Any]:
         yield indented(Text(x.summary, style="bold"), 4, f"{i}. ")
         yield indented(f"cost: {x.cost}", 7)
         y = x.yaml()
-        if y is not None:
-            yield Text("       " + y.replace("\n", "\n       "), style="cyan")
-            yield indented(Text(x.command(f.namespace, f.name), style="cyan"), 7)
+        if y is not None:  # to paste and to run: whole lines (hairpin.render.text.verbatim)
+            yield verbatim(y, 7, "cyan")
+            yield verbatim(x.command(f.namespace, f.name), 7, "cyan")
     for x in f.candidates:
         yield indented(f"not available yet: {x.summary}", 2)
         yield indented(f"cost: {x.cost}", 7)
