@@ -36,8 +36,8 @@ FIRST_CNI = (1, 10)
 def refuse_unmodelled(s: Scenario, error: Callable[[str, str], ScenarioError]) -> None:
     """Raise ``error(key path, message)`` for the first setting of IPv6 scenario ``s`` that is not modelled."""
     kp = s.kube_proxy
-    if kp.mode != "iptables":
-        raise error("kube_proxy.mode", f"IPv6 scenarios are modelled in iptables mode only (got {kp.mode})")
+    if kp.mode not in ("iptables", "nftables"):
+        raise error("kube_proxy.mode", f"IPv6 scenarios are modelled in iptables and nftables modes only (got {kp.mode})")
     if parse_version(kp.version) < FIRST_PROXY:
         raise error("kube_proxy.version", f"IPv6 scenarios are modelled for kube-proxy 1.28 and later (got "
                                           f"{kp.version}; EKS supports IPv6 clusters from 1.21)")  # fmt: skip
