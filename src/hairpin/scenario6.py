@@ -55,9 +55,6 @@ def refuse_unmodelled(s: Scenario, error: Callable[[str, str], ScenarioError]) -
                                                              "Balancer has no IPv6 targets)")  # fmt: skip
         if lb is not None and lb.scheme != "internal":
             raise error(f"services[{i}].load_balancer.scheme", "IPv6 scenarios model internal NLBs only")
-        if svc.session_affinity != "None":
-            raise error(f"services[{i}].session_affinity", "ClientIP session affinity is not modelled in IPv6 "
-                                                           "scenarios")  # fmt: skip
 
 
 def notes(s: Scenario) -> list[str]:
