@@ -195,7 +195,9 @@ def test_scenario_nodes_then_trace_node_gives_the_same_outcomes_in_both_modes(tm
     ] * 3
     # numgen random mod 3: exactly 1/3 each; the statistic rules' probabilities as iptables-save rounds them
     assert [o["probability"] for o in out["outcomes"]] == (
-        ["1/3"] * 3 if mode == "nftables" else ["715827883/2147483648", "1431655765/4294967296", "1431655765/4294967296"]
+        ["1/3"] * 3
+        if mode == "nftables"
+        else ["715827883/2147483648", "1431655765/4294967296", "1431655765/4294967296"]
     )
     dnat = [next(s["rule"] for s in o["legs"][0]["steps"] if s["effect"] == "DNAT") for o in out["outcomes"]]
     assert sorted(rule.rsplit(" ", 1)[1] for rule in dnat) == [

@@ -42,6 +42,14 @@ vmap`` rule, each endpoint with probability exactly 1/N), ``local-…`` (Local p
 ``firewall-…`` (loadBalancerSourceRanges), ``affinity-…`` sets; the ``cluster-ips`` set, the
 ``service-ips`` / ``service-nodeports`` / ``no-endpoint-*`` / ``firewall-ips`` map elements.
 
+IPv6 (an IPv6 scenario, ``Scenario.family`` 6): ``table ip6 kube-proxy``, what the proxier writes for the
+IPv6 family (``setupNFTables`` and ``syncProxyRules``, their ``ipX`` / ``ipvX_addr`` / ``noLocalhost``, in the
+stored proxier.go of kubernetes/kubernetes and jesseward/kubernetes @ 5ec89f49; ``_Family``): ``ip6`` matches,
+``ipv6_addr`` sets and map keys, ``ip6 daddr != ::1`` for NodePorts on every local address, DNAT targets
+``[addr]:port`` (``epInfo.String()``; 1.36: ``dnat ip6 to numgen ... map { i : addr . port }``), and endpoint
+chain names with the address's colons as dots (``servicePortEndpointChainNameBase``).  The text loads and lists
+back identically too (tests/test_ipv6_nftables.py, on the kernel).
+
 Facts assumed for the node: masquerade bit 14 (mark 0x4000); ``--nodeport-addresses`` at the
 nftables mode's default, the node's primary IP (kubernetes.io "virtual IPs and service proxies",
 nftables mode, "NodePort interfaces"): the ``nodeport-ips`` set holds the scenario's node address;
