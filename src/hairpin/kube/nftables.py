@@ -111,6 +111,12 @@ class _Family:
     def hairpin_key(self) -> str:
         return f"type {self.addr} . {self.addr} . inet_proto . inet_service"
 
+    @property
+    def per_line(self) -> int:
+        """Elements of an address set on one line of ``nft list``: two IPv4 addresses, one IPv6 address (nft 1.0.6
+        on the kernel: its listing breaks the line after every element of a type other than IPv4's address)."""
+        return 1 if self.v6 else 2
+
     def hostport(self, ip: str, port: int) -> str:
         """``epInfo.String()``: ``net.JoinHostPort``, ``[ip]:port`` for IPv6."""
         return f"[{ip}]:{port}" if self.v6 else f"{ip}:{port}"
@@ -393,10 +399,10 @@ def ruleset(scenario: Scenario, node: str) -> str:
         lines += _block("set", "hairpin-connections", [fam.hairpin_key, 'comment "service hairpin connections"'],
                         _elements(list(dict.fromkeys(els.get("hairpin-connections", [])))))  # fmt: skip
     lines += _block("set", "cluster-ips", [f"type {fam.addr}", 'comment "Active ClusterIPs"'],
-                    _elements(list(dict.fromkeys(els.get("cluster-ips", []))), 2))  # fmt: skip
+                    _elements(list(dict.fromkeys(els.get("cluster-ips", []))), fam.per_line))  # fmt: skip
     if node_ips is not None:  # MatchAll: kube-proxy deletes the set
         lines += _block("set", "nodeport-ips", [f"type {fam.addr}", 'comment "IPs that accept NodePort traffic"'],
-                        _elements(node_ips, 2))  # fmt: skip
+                        _elements(node_ips, fam.per_line))  # fmt: skip
     to_node = f"{ipx} daddr @nodeport-ips" if node_ips is not None else f"fib daddr type local {fam.no_localhost}"
     for name, key, note in (
         ("no-endpoint-services", fam.vmap_key, "vmap to drop or reject packets to services with no endpoints"),
