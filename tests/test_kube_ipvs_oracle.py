@@ -478,7 +478,7 @@ def _scenarios(version: str) -> list[tuple[str, Scenario]]:
     out = [(f"seed / {name}", v) for name, v in _variants(_ipvs_mode(seed(), version)).items()]
     for path in sorted(glob.glob("examples/*.yaml")):
         s = load(path)
-        if s.family == 6:  # IPv6 scenarios are modelled in iptables mode only (hairpin.scenario6)
+        if s.family == 6:  # IPv6 scenarios are modelled in iptables and nftables modes only (hairpin.scenario6)
             continue
         out.append((path, _ipvs_mode(s, version)))
     return out

@@ -149,8 +149,8 @@ EDITS = [  # (old, new, the error line after "FILE:LINE: ")
     ('cluster_ip: "fd5e:1a2b:3c4d::7b2e"', 'cluster_ip: "10.100.0.20"',
      "services[0].cluster_ip: 10.100.0.20 is IPv4 but the scenario is IPv6 (vpc.cidr 2a05:d018:a:5600::/56): one "
      "address family per scenario (dual-stack is not modelled)"),
-    ("  mode: iptables", "  mode: nftables", "kube_proxy.mode: IPv6 scenarios are modelled in iptables mode only "
-     "(got nftables)"),
+    ("  mode: iptables", "  mode: ipvs", "kube_proxy.mode: IPv6 scenarios are modelled in iptables and nftables "
+     "modes only (got ipvs)"),
     ('  version: "1.30"', '  version: "1.27"', "kube_proxy.version: IPv6 scenarios are modelled for kube-proxy 1.28 "
      "and later (got 1.27; EKS supports IPv6 clusters from 1.21)"),
     ('  version: "1.23"', '  version: "1.9"', "cni.version: the VPC CNI's IPv6 mode arrived in 1.10 (got 1.9)"),
@@ -217,11 +217,11 @@ def test_reproduce_notes_that_aws_may_refuse_instance_targets_in_ipv6(tmp_path: 
 
 def test_a_sweep_grid_point_that_ipv6_does_not_model_is_refused_in_one_line(tmp_path: Path) -> None:
     res = subprocess.run([sys.executable, "-m", "hairpin.cli.main", "sweep", "--scenario", str(EXAMPLE), "--grid",
-                          "mode=iptables,nftables", "--connections", "10", "--workers", "1"],
+                          "mode=iptables,ipvs", "--connections", "10", "--workers", "1"],
                          capture_output=True, text=True, check=False)  # fmt: skip
     assert (res.returncode, res.stdout) == (2, "")
-    assert res.stderr == ("hairpin: error: --grid mode=nftables: kube_proxy.mode: IPv6 scenarios are modelled in "
-                          "iptables mode only (got nftables)\n")  # fmt: skip
+    assert res.stderr == ("hairpin: error: --grid mode=ipvs: kube_proxy.mode: IPv6 scenarios are modelled in "
+                          "iptables and nftables modes only (got ipvs)\n")  # fmt: skip
 
 
 def test_variants_of_an_ipv6_scenario_stay_ipv6(s: scenario.Scenario) -> None:

@@ -13,7 +13,8 @@ same model the simulator runs, so tracing them gives what ``hairpin reproduce`` 
   aws-cni``), both when both (``hairpin.kube.node_nft``); ``trace --nft`` reads them beside ``iptables-save``.
 
 An IPv6 scenario's node gets ``ip6tables-save``, ``ip6-route`` and ``ip6-rule`` instead (``ip -6 route show
-table all``, ``ip -6 rule``), the names ``hairpin collect`` gives them.
+table all``, ``ip -6 rule``), the names ``hairpin collect`` gives them, and in nftables mode ``nft-ruleset`` with
+``table ip6 kube-proxy``.
 """
 
 from __future__ import annotations

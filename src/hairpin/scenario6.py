@@ -7,10 +7,13 @@ Controller builds an ``ipv6`` target group for a Service whose ``spec.ipFamilies
 dualstack NLB: ``hairpin.aws.ipfamily``).  What the model knows in IPv6 (docs/model.md):
 
 - kube-proxy's iptables mode from 1.28 (its ip6tables rules: ``hairpin.kube.proxy``; the IPv6 NodePort rule
-  ``! -d ::1/128`` was read in the current proxier.go only, so earlier layouts are not claimed for IPv6);
+  ``! -d ::1/128`` was read in the current proxier.go only, so earlier layouts are not claimed for IPv6), and its
+  nftables mode from 1.30 (``table ip6 kube-proxy``: ``hairpin.kube.nftables``); ClientIP session affinity in
+  both (ip6tables' ``-m recent``, nft ``affinity-…`` sets of ``ipv6_addr``);
 - the VPC CNI's IPv6 host setup (``hairpin.kube.cni``) and the pods' routes (``hairpin.topology``);
 - internal NLBs (an internet-facing one reached over IPv6 needs no NAT gateway, which the VPC model does not
-  tell apart yet), no Classic Load Balancer, no overlay outgoing NAT, no ClientIP session affinity.
+  tell apart yet), no Classic Load Balancer, no overlay outgoing NAT; no IPVS mode, no VPC CNI nftables
+  connection marks (``table ip aws-cni`` is IPv4's).
 
 ``refuse_unmodelled(scenario, error)`` raises, at the key's line, for the first part that is not modelled;
 ``notes(scenario)`` says what a run of an accepted IPv6 scenario assumes (instance targets: AWS may refuse
@@ -36,8 +39,9 @@ FIRST_CNI = (1, 10)
 def refuse_unmodelled(s: Scenario, error: Callable[[str, str], ScenarioError]) -> None:
     """Raise ``error(key path, message)`` for the first setting of IPv6 scenario ``s`` that is not modelled."""
     kp = s.kube_proxy
-    if kp.mode != "iptables":
-        raise error("kube_proxy.mode", f"IPv6 scenarios are modelled in iptables mode only (got {kp.mode})")
+    if kp.mode not in ("iptables", "nftables"):
+        raise error("kube_proxy.mode", f"IPv6 scenarios are modelled in iptables and nftables modes only (got "
+                                       f"{kp.mode})")  # fmt: skip
     if parse_version(kp.version) < FIRST_PROXY:
         raise error("kube_proxy.version", f"IPv6 scenarios are modelled for kube-proxy 1.28 and later (got "
                                           f"{kp.version}; EKS supports IPv6 clusters from 1.21)")  # fmt: skip
@@ -55,9 +59,6 @@ def refuse_unmodelled(s: Scenario, error: Callable[[str, str], ScenarioError]) -
                                                              "Balancer has no IPv6 targets)")  # fmt: skip
         if lb is not None and lb.scheme != "internal":
             raise error(f"services[{i}].load_balancer.scheme", "IPv6 scenarios model internal NLBs only")
-        if svc.session_affinity != "None":
-            raise error(f"services[{i}].session_affinity", "ClientIP session affinity is not modelled in IPv6 "
-                                                           "scenarios")  # fmt: skip
 
 
 def notes(s: Scenario) -> list[str]:

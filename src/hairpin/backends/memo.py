@@ -28,8 +28,9 @@ Why the values do not matter, and where that is checked rather than assumed:
   is neither a recorded value nor a constant, a NAT gateway (``VpcRouter.nat_out``: it derives its port
   arithmetically from the source port) or a Classic ELB (its own ports and ISNs from a keyed hash) make
   the connection, or the whole network, unrecordable: those connections are simulated in full.
-- Connections must not interact: ``-m recent`` lists outlive ``reset``; once one holds an address the
-  memo is switched off for the rest of the run (connections until then saw empty lists, as recorded).
+- Connections must not interact: ``-m recent`` lists and nftables mode's ``affinity-…`` sets (``update @set {
+  ip saddr }``, ``NftTable.dynamic``) outlive ``reset``; once one holds an address the memo is switched off for
+  the rest of the run (connections until then saw empty lists, as recorded).
 
 A memoised connection's hops are not known until asked for: ``sim.run`` gives it a replay (the same
 connection simulated again, which is exact: it is seeded from (seed, id)).
@@ -435,9 +436,13 @@ class Memo:
         return c
 
     def _check_shared(self) -> None:
-        """State that outlives ``Network.reset`` must still be empty: ``-m recent`` lists, a NAT gateway."""
+        """State that outlives ``Network.reset`` must still be empty: ``-m recent`` lists, nft affinity sets, a NAT
+        gateway."""
         from hairpin.aws.vpc import VpcRouter
         from hairpin.netfilter.matches import _RECENT
+        from hairpin.netfilter.nft import NftTable
+        from hairpin.netfilter.nft_tables import NftTables
+        from hairpin.netfilter.stacked import Stacked
 
         for h in self.net.hosts.values():
             if isinstance(h, VpcRouter) and h.nat_out:
@@ -445,6 +450,10 @@ class Memo:
             lists = _RECENT.get(h)
             if lists and any(lists.values()):
                 self.off = "an -m recent list holds an address (connections interact)"
+            nft = h.nf.nft if isinstance(h, LinuxHost) and isinstance(h.nf, Stacked) else None
+            tables = nft.tables if isinstance(nft, NftTables) else [nft] if isinstance(nft, NftTable) else []
+            if any(any(t.dynamic.values()) for t in tables):
+                self.off = "an nft affinity set holds an address (connections interact)"
 
     def _recordable(self, rec: _Recording, c: Connection) -> bool:
         for name, tap in rec.taps.items():

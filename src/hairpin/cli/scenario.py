@@ -117,8 +117,8 @@ def nodes(
 ) -> None:
     """Write each simulated node's state into DIRECTORY/NODE, the files `hairpin trace --node` reads.
 
-    The files: iptables-save, ip route, ip rule, ip addr (and ipset and ipvsadm in IPVS mode); an IPv6
-    scenario's nodes get ip6tables-save, ip6-route and ip6-rule."""
+    The files: iptables-save, ip route, ip rule, ip addr (and ipset and ipvsadm in IPVS mode, nft-ruleset in
+    nftables mode); an IPv6 scenario's nodes get ip6tables-save, ip6-route and ip6-rule."""
     from pathlib import Path
 
     from hairpin import scenario as scen

@@ -42,6 +42,14 @@ vmap`` rule, each endpoint with probability exactly 1/N), ``local-…`` (Local p
 ``firewall-…`` (loadBalancerSourceRanges), ``affinity-…`` sets; the ``cluster-ips`` set, the
 ``service-ips`` / ``service-nodeports`` / ``no-endpoint-*`` / ``firewall-ips`` map elements.
 
+IPv6 (an IPv6 scenario, ``Scenario.family`` 6): ``table ip6 kube-proxy``, what the proxier writes for the
+IPv6 family (``setupNFTables`` and ``syncProxyRules``, their ``ipX`` / ``ipvX_addr`` / ``noLocalhost``, in the
+stored proxier.go of kubernetes/kubernetes and jesseward/kubernetes @ 5ec89f49; ``_Family``): ``ip6`` matches,
+``ipv6_addr`` sets and map keys, ``ip6 daddr != ::1`` for NodePorts on every local address, DNAT targets
+``[addr]:port`` (``epInfo.String()``; 1.36: ``dnat ip6 to numgen ... map { i : addr . port }``), and endpoint
+chain names with the address's colons as dots (``servicePortEndpointChainNameBase``).  The text loads and lists
+back identically too (tests/test_ipv6_nftables.py, on the kernel).
+
 Facts assumed for the node: masquerade bit 14 (mark 0x4000); ``--nodeport-addresses`` at the
 nftables mode's default, the node's primary IP (kubernetes.io "virtual IPs and service proxies",
 nftables mode, "NodePort interfaces"): the ``nodeport-ips`` set holds the scenario's node address;
@@ -71,9 +79,47 @@ __all__ = ["MASQ_MARK", "TABLE", "NftLayout", "chain_base", "endpoint_chain", "r
 TABLE = "kube-proxy"
 MASQ_MARK = 0x4000
 
-_VMAP_KEY = "type ipv4_addr . inet_proto . inet_service : verdict"
 _PORT_KEY = "type inet_proto . inet_service : verdict"
-_HAIRPIN_KEY = "type ipv4_addr . ipv4_addr . inet_proto . inet_service"
+
+
+@dataclass(frozen=True)
+class _Family:
+    """What proxier.go's ``setupNFTables`` and ``syncProxyRules`` write per IP family: ``ipX`` (``ip`` or
+    ``ip6``), ``ipvX_addr`` (the type of address sets and map keys) and ``noLocalhost`` (the NodePort rules'
+    loopback exclusion when ``--nodeport-addresses`` matches every address: ``ip daddr != 127.0.0.0/8`` or
+    ``ip6 daddr != ::1``)."""
+
+    v6: bool
+
+    @property
+    def ipx(self) -> str:
+        return "ip6" if self.v6 else "ip"
+
+    @property
+    def addr(self) -> str:
+        return "ipv6_addr" if self.v6 else "ipv4_addr"
+
+    @property
+    def no_localhost(self) -> str:
+        return "ip6 daddr != ::1" if self.v6 else "ip daddr != 127.0.0.0/8"
+
+    @property
+    def vmap_key(self) -> str:
+        return f"type {self.addr} . inet_proto . inet_service : verdict"
+
+    @property
+    def hairpin_key(self) -> str:
+        return f"type {self.addr} . {self.addr} . inet_proto . inet_service"
+
+    @property
+    def per_line(self) -> int:
+        """Elements of an address set on one line of ``nft list``: two IPv4 addresses, one IPv6 address (nft 1.0.6
+        on the kernel: its listing breaks the line after every element of a type other than IPv4's address)."""
+        return 1 if self.v6 else 2
+
+    def hostport(self, ip: str, port: int) -> str:
+        """``epInfo.String()``: ``net.JoinHostPort``, ``[ip]:port`` for IPv6."""
+        return f"[{ip}]:{port}" if self.v6 else f"{ip}:{port}"
 
 
 @dataclass(frozen=True)
@@ -152,8 +198,10 @@ def service_chain(svc: Service, sp: ServicePort, prefix: str = "service-") -> st
 
 
 def endpoint_chain(svc: Service, sp: ServicePort, ip: str, port: int, prefix: str = "endpoint-") -> str:
-    """``endpoint-<HASH>-ns/name/proto/port__ip/port`` (``affinity-`` for the affinity set)."""
-    return prefix + chain_base(f"{_spn_path(svc, sp)}__{ip}/{port}")
+    """``endpoint-<HASH>-ns/name/proto/port__ip/port`` (``affinity-`` for the affinity set).  An IPv6 address's
+    colons, which a chain name may not hold, are dots (``servicePortEndpointChainNameBase``:
+    ``strings.ReplaceAll(endpointIP, ":", ".")``), before the hash is taken."""
+    return prefix + chain_base(f"{_spn_path(svc, sp)}__{ip.replace(':', '.')}/{port}")
 
 
 def _block(kind: str, name: str, head: list[str], body: list[str]) -> list[str]:
@@ -171,7 +219,7 @@ def _key_order(element: str) -> int:
     key = element.split(" comment ")[0].split(" : ")[0].strip()
     fields = key.split(" . ")
     if len(fields) == 1:
-        return int(ipaddress.IPv4Address(fields[0].split("/")[0]))
+        return int(ipaddress.ip_address(fields[0].split("/")[0]))
     data = b""
     for f in fields:
         if f in _PROTO:
@@ -179,7 +227,7 @@ def _key_order(element: str) -> int:
         elif digits(f):
             data += int(f).to_bytes(2, "big") + b"\0\0"
         else:
-            data += ipaddress.IPv4Address(f).packed
+            data += ipaddress.ip_address(f).packed
     return int.from_bytes(data, "little")
 
 
@@ -214,8 +262,9 @@ class _Out:
         self.sets.setdefault(container, []).append(element)
 
 
-def _service_port(o: _Out, s: Scenario, node: str, svc: Service, sp: ServicePort, minor: int) -> None:
+def _service_port(o: _Out, s: Scenario, node: str, svc: Service, sp: ServicePort, minor: int, fam: _Family) -> None:
     proto = sp.protocol.lower()
+    ipx = fam.ipx
     spn = names.service_port_name(svc.namespace, svc.name, sp.name)
     pods = s.endpoints_of(svc)
     eps = [(p.ip, sp.target_port, p.node == node) for p in pods]
@@ -277,18 +326,18 @@ def _service_port(o: _Out, s: Scenario, node: str, svc: Service, sp: ServicePort
             # chain checks", opened 2025-04-26, after v1.33.0) dropped it: the service-ips lookup
             # that led here already matched protocol and port.  1.36+: one rule in ``services``.
             dport = f" {proto} dport {sp.port}" if minor < 34 else ""
-            rules.append(f"ip daddr {svc.cluster_ip}{dport} ip saddr != {cidr} jump mark-for-masquerade")
+            rules.append(f"{ipx} daddr {svc.cluster_ip}{dport} {ipx} saddr != {cidr} jump mark-for-masquerade")
         if affinity:
             for ip, port, _ in chosen:
                 aff, epc = endpoint_chain(svc, sp, ip, port, "affinity-"), endpoint_chain(svc, sp, ip, port)
-                rules.append(f"ip saddr @{aff} goto {epc}")
+                rules.append(f"{ipx} saddr @{aff} goto {epc}")
         if affinity or mark_chain:
             vm = ", ".join(f"{i} : goto {endpoint_chain(svc, sp, ip, port)}" for i, (ip, port, _) in enumerate(chosen))
             rules.append(f"numgen random mod {len(chosen)} vmap {{ {vm} }}")
         else:
             # 1.36+ writeServiceToEndpointDNATs, as nft 1.0.6 lists it
             dm = ", ".join(f"{i} : {ip} . {port}" for i, (ip, port, _) in enumerate(chosen))
-            rules.append(f"meta l4proto {proto} dnat ip to numgen random mod {len(chosen)} map {{ {dm} }}")
+            rules.append(f"meta l4proto {proto} dnat {ipx} to numgen random mod {len(chosen)} map {{ {dm} }}")
         chains.append((chain, rules))
 
     if affinity:
@@ -304,7 +353,7 @@ def _service_port(o: _Out, s: Scenario, node: str, svc: Service, sp: ServicePort
             rules.append(masq if mark_chain else f'{masq} comment "masquerade"')
         else:
             if cidr:
-                rules.append(f'ip saddr {cidr} goto {cluster} comment "short-circuit pod traffic"')
+                rules.append(f'{ipx} saddr {cidr} goto {cluster} comment "short-circuit pod traffic"')
             rules += [
                 f'fib saddr type local {masq} comment "masquerade local traffic"',
                 f'fib saddr type local goto {cluster} comment "short-circuit local traffic"',
@@ -313,15 +362,15 @@ def _service_port(o: _Out, s: Scenario, node: str, svc: Service, sp: ServicePort
             rules.append(f"goto {loc if local_policy else cluster}")
         chains.append((ext, rules))
     for ip, port, _ in members if affinity or mark_chain else ():
-        rules = [f"ip saddr {ip} jump mark-for-masquerade"] if mark_chain else []
+        rules = [f"{ipx} saddr {ip} jump mark-for-masquerade"] if mark_chain else []
         if affinity:
-            rules.append(f"update @{endpoint_chain(svc, sp, ip, port, 'affinity-')} {{ ip saddr }}")
-        rules.append(f"meta l4proto {proto} dnat to {ip}:{port}")
+            rules.append(f"update @{endpoint_chain(svc, sp, ip, port, 'affinity-')} {{ {ipx} saddr }}")
+        rules.append(f"meta l4proto {proto} dnat to {fam.hostport(ip, port)}")
         endpoint_chains.append((endpoint_chain(svc, sp, ip, port), rules))
     if uses_fw:
-        nets = sorted(svc.load_balancer_source_ranges, key=lambda n: int(ipaddress.IPv4Network(n).network_address))
+        nets = sorted(svc.load_balancer_source_ranges, key=lambda n: int(ipaddress.ip_network(n).network_address))
         ranges = nets[0] if len(nets) == 1 else "{ " + ", ".join(nets) + " }"
-        chains.append((fw, [f"ip saddr != {ranges} drop"]))
+        chains.append((fw, [f"{ipx} saddr != {ranges} drop"]))
     # chains are listed in the order they were created: 1.36+ syncProxyRules ensures the endpoint
     # chains first (its first loop over the endpoints), the service's own chains after them
     if not mark_chain:
@@ -333,55 +382,58 @@ def _service_port(o: _Out, s: Scenario, node: str, svc: Service, sp: ServicePort
 
 
 def ruleset(scenario: Scenario, node: str) -> str:
-    """kube-proxy's ``table ip kube-proxy`` on ``node``, as ``nft list table ip kube-proxy`` prints it."""
+    """kube-proxy's ``table ip kube-proxy`` on ``node``, as ``nft list table ip kube-proxy`` prints it (``table ip6
+    kube-proxy`` in an IPv6 scenario: kube-proxy's IPv6 proxier, ``_Family``)."""
     lay = NftLayout(nftables_layout_for(scenario.kube_proxy.version).minor)
+    fam = _Family(scenario.family == 6)
+    ipx = fam.ipx
     node_ips = nodeport_addresses(scenario, node, default_all=False)
     mark = f"0x{MASQ_MARK:08x}"
     o = _Out()
     for svc in scenario.services:
         for sp in svc.ports:
-            _service_port(o, scenario, node, svc, sp, lay.minor)
+            _service_port(o, scenario, node, svc, sp, lay.minor, fam)
     els = o.sets
-    lines = [f"table ip {TABLE} {{", '\tcomment "rules for kube-proxy"']
+    lines = [f"table {ipx} {TABLE} {{", '\tcomment "rules for kube-proxy"']
     if not lay.mark_chain:  # 1.36+ setupNFTables adds this set before cluster-ips
-        lines += _block("set", "hairpin-connections", [_HAIRPIN_KEY, 'comment "service hairpin connections"'],
+        lines += _block("set", "hairpin-connections", [fam.hairpin_key, 'comment "service hairpin connections"'],
                         _elements(list(dict.fromkeys(els.get("hairpin-connections", [])))))  # fmt: skip
-    lines += _block("set", "cluster-ips", ["type ipv4_addr", 'comment "Active ClusterIPs"'],
-                    _elements(list(dict.fromkeys(els.get("cluster-ips", []))), 2))  # fmt: skip
+    lines += _block("set", "cluster-ips", [f"type {fam.addr}", 'comment "Active ClusterIPs"'],
+                    _elements(list(dict.fromkeys(els.get("cluster-ips", []))), fam.per_line))  # fmt: skip
     if node_ips is not None:  # MatchAll: kube-proxy deletes the set
-        lines += _block("set", "nodeport-ips", ["type ipv4_addr", 'comment "IPs that accept NodePort traffic"'],
-                        _elements(node_ips, 2))  # fmt: skip
-    to_node = "ip daddr @nodeport-ips" if node_ips is not None else "fib daddr type local ip daddr != 127.0.0.0/8"
+        lines += _block("set", "nodeport-ips", [f"type {fam.addr}", 'comment "IPs that accept NodePort traffic"'],
+                        _elements(node_ips, fam.per_line))  # fmt: skip
+    to_node = f"{ipx} daddr @nodeport-ips" if node_ips is not None else f"fib daddr type local {fam.no_localhost}"
     for name, key, note in (
-        ("no-endpoint-services", _VMAP_KEY, "vmap to drop or reject packets to services with no endpoints"),
+        ("no-endpoint-services", fam.vmap_key, "vmap to drop or reject packets to services with no endpoints"),
         ("no-endpoint-nodeports", _PORT_KEY, "vmap to drop or reject packets to service nodeports with no endpoints"),
-        ("firewall-ips", _VMAP_KEY, "destinations that are subject to LoadBalancerSourceRanges"),
-        ("service-ips", _VMAP_KEY, "ClusterIP, ExternalIP and LoadBalancer IP traffic"),
+        ("firewall-ips", fam.vmap_key, "destinations that are subject to LoadBalancerSourceRanges"),
+        ("service-ips", fam.vmap_key, "ClusterIP, ExternalIP and LoadBalancer IP traffic"),
         ("service-nodeports", _PORT_KEY, "NodePort traffic"),
     ):
         lines += _block("map", name, [key, f'comment "{note}"'], _elements(els.get(name, [])))
     for name, timeout in o.affinity:
         # nft lists the default size of a dynamic set (65535) although kube-proxy gives none
-        lines += _block("set", name, ["type ipv4_addr", "size 65535", "flags dynamic,timeout", f"timeout {_duration(timeout)}"], [])
+        lines += _block("set", name, [f"type {fam.addr}", "size 65535", "flags dynamic,timeout", f"timeout {_duration(timeout)}"], [])
     jumps: dict[str, list[str]] = {}
     for to, src, match in lay.jumps:
         jumps.setdefault(src, []).append(f"{match} jump {to}".strip())
     for name, kind, hook, prio in lay.base_chains:
         lines += _block("chain", name, [f"type {kind} hook {hook} priority {prio}; policy accept;"], jumps.get(name, []))
-    cluster_check = ['ip daddr @cluster-ips reject comment "Reject traffic to invalid ports of ClusterIPs"']
+    cluster_check = [f'{ipx} daddr @cluster-ips reject comment "Reject traffic to invalid ports of ClusterIPs"']
     if scenario.kube_proxy.service_cidr:
         cluster_check.append(
-            f'ip daddr {scenario.kube_proxy.service_cidr} drop comment "Drop traffic to unallocated ClusterIPs"'
+            f'{ipx} daddr {scenario.kube_proxy.service_cidr} drop comment "Drop traffic to unallocated ClusterIPs"'
         )
     regular = {
         "nodeport-endpoints-check": [
-            ("ip daddr @nodeport-ips" if node_ips is not None else "ip daddr != 127.0.0.0/8")
+            (f"{ipx} daddr @nodeport-ips" if node_ips is not None else fam.no_localhost)
             + " meta l4proto . th dport vmap @no-endpoint-nodeports"
         ],
-        "service-endpoints-check": ["ip daddr . meta l4proto . th dport vmap @no-endpoint-services"],
-        "firewall-check": ["ip daddr . meta l4proto . th dport vmap @firewall-ips"],
+        "service-endpoints-check": [f"{ipx} daddr . meta l4proto . th dport vmap @no-endpoint-services"],
+        "firewall-check": [f"{ipx} daddr . meta l4proto . th dport vmap @firewall-ips"],
         "services": [
-            "ip daddr . meta l4proto . th dport vmap @service-ips",
+            f"{ipx} daddr . meta l4proto . th dport vmap @service-ips",
             f"{to_node} meta l4proto . th dport vmap @service-nodeports",
         ],
         "masquerading": [
@@ -391,7 +443,8 @@ def ruleset(scenario: Scenario, node: str) -> str:
         ] if lay.mark_chain else [
             # 1.36+ setupNFTables: the marked packet, then a DNATed connection of an endpoint to itself
             f"meta mark & {mark} != 0x00000000 meta mark set meta mark ^ {mark} masquerade fully-random",
-            "ct status dnat ip saddr . ip daddr . meta l4proto . th dport @hairpin-connections masquerade fully-random",
+            f"ct status dnat {ipx} saddr . {ipx} daddr . meta l4proto . th dport @hairpin-connections masquerade "
+            "fully-random",
         ],
         "cluster-ips-check": cluster_check,
         "mark-for-masquerade": [f"meta mark set meta mark | {mark}"],
@@ -399,7 +452,7 @@ def ruleset(scenario: Scenario, node: str) -> str:
     cidr = scenario.kube_proxy.cluster_cidr
     if not lay.mark_chain and cidr:
         # 1.36+: the local-traffic detector's ClusterIP masquerade, once, at the head of services
-        regular["services"].insert(0, f"ip daddr @cluster-ips ip saddr != {cidr} meta mark set meta mark | {mark} "
+        regular["services"].insert(0, f"{ipx} daddr @cluster-ips {ipx} saddr != {cidr} meta mark set meta mark | {mark} "
                                       'comment "masquerade clusterIP traffic from outside cluster"')  # fmt: skip
     for name in dict.fromkeys([to for to, _, _ in lay.jumps] + (["mark-for-masquerade"] if lay.mark_chain else [])):
         lines += _block("chain", name, [], regular[name])

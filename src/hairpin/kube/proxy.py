@@ -95,12 +95,19 @@ def _dispatch(t: Tables, chain: str, eps: list[Endpoint], comment_of: list[str])
         t.add("nat", chain, f"{comment_of[i]}{stat} -j {ep.chain}")
 
 
+def _recent_mask(ip: str) -> str:
+    """``-m recent``'s default ``--mask`` as iptables-save prints it: every bit of the family's address
+    (libxt_recent ``recent_save``: the IPv4 or the IPv6 form; ip6tables-save 1.8.9 prints
+    ``ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff``, checked with ip6tables-restore)."""
+    return "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff" if ":" in ip else "255.255.255.255"
+
+
 def _sep_chains(t: Tables, eps: list[Endpoint], proto: str, cmt: str, svc: Service | None = None) -> None:
     for ep in eps:
         t.add("nat", ep.chain, f"-s {host(ep.ip)} {cmt} -j KUBE-MARK-MASQ")
         recent = ""
         if svc is not None and svc.session_affinity == "ClientIP":  # update the client's affinity list
-            recent = f" -m recent --set --name {ep.chain} --mask 255.255.255.255 --rsource"
+            recent = f" -m recent --set --name {ep.chain} --mask {_recent_mask(ep.ip)} --rsource"
         t.add("nat", ep.chain, f"-p {proto} {cmt}{recent} -m {proto} -j DNAT --to-destination {ep.address}")
 
 
@@ -365,7 +372,7 @@ def _policy_rules(t: Tables, svc: Service, chain: str, spn: str, eps: list[Endpo
         for e in eps:
             t.add("nat", chain,
                   f"{comment(f'{spn} -> {e.address}')} -m recent --rcheck --seconds {svc.session_affinity_timeout} "
-                  f"--reap --name {e.chain} --mask 255.255.255.255 --rsource -j {e.chain}")
+                  f"--reap --name {e.chain} --mask {_recent_mask(e.ip)} --rsource -j {e.chain}")
     _dispatch(t, chain, eps, [comment(f"{spn} -> {e.address}") for e in eps])
 
 
