@@ -419,3 +419,18 @@ def test_progress_on_a_terminal_and_nothing_on_a_pipe() -> None:
     assert code == 1 and "reading captures" in err and f"/{size / 1000:.1f} kB" in err
     piped = hairpin("pcap", cap)
     assert piped.returncode == 1 and piped.stderr == ""
+
+
+def test_on_a_terminal_the_next_step_is_one_line_and_the_rest_wraps() -> None:
+    """On a terminal (rich takes TTY_COMPATIBLE=1 for one) 60 columns wide, the diagnosis wraps at 60 but the
+    ``Next:`` line, which holds a command to copy, is printed whole for the terminal to wrap on screen."""
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "TTY_COMPATIBLE": "1", "COLUMNS": "60", "PYTHONPATH": str(root / "src")}
+    dump = root / "tests" / "data" / "check" / "seed-dump.yaml"
+    p = subprocess.run([sys.executable, "-m", "hairpin.cli.main", "check", str(dump)], capture_output=True,
+                       text=True, env=env, check=False)  # fmt: skip
+    lines = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", p.stdout).splitlines()
+    assert p.returncode == 1
+    assert lines[-1] == (f"Next: see it happen on your cluster: hairpin scenario from-cluster --service "
+                         f"nginx-demo/service-nginx-demo {dump} -o mine.yaml, then hairpin reproduce --scenario mine.yaml")  # fmt: skip
+    assert lines[0].startswith("hairpin check: 1 of 1 Service(s)") and len(lines[0].rstrip()) <= 60

@@ -99,6 +99,12 @@ class _Clean:
                 yield seg
 
 
+def _next_step(r: Any) -> bool:
+    """The last line, ``Next: ...``: printed whole on a terminal too (the terminal wraps it on screen), since it
+    often holds a command to copy, which a line broken by rich would cut."""
+    return str(r.plain if hasattr(r, "plain") else r).startswith("Next: ")
+
+
 def _stdout_console(**kwargs: Any) -> Any:
     """rich's Console on stdout, with a closed pipe raised as ``BrokenPipeError`` (``hairpin.cli.main``
     ends the program with 141) instead of rich's ``on_broken_pipe``, which exits 1: "a finding"."""
@@ -124,7 +130,8 @@ def emit(output: str | Path | None, *renderables: Any, lines: bool = False) -> N
     if output is None or str(output) == "-":
         out = _stdout_console(width=_width())
         for r in renderables:  # uncropped: a verbatim line (hairpin.render.text.verbatim) goes out whole
-            out.print(_Clean(r), soft_wrap=(lines or isinstance(r, str | Text)) and not out.is_terminal, crop=False)
+            whole = isinstance(r, str | Text) and (not out.is_terminal or _next_step(r))
+            out.print(_Clean(r), soft_wrap=whole or (lines and not out.is_terminal), crop=False)
         return
     buf = io.StringIO()
     con = Console(file=buf, width=_width() or PIPE_WIDTH, color_system=None, force_terminal=False)
