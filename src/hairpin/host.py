@@ -42,6 +42,7 @@ from hairpin.model.net import Packet, ip_str, is_v6
 from hairpin.netfilter.evaluate import Context, Evaluator, NatAction, Reads, Verdict
 from hairpin.netfilter.nft import PRE_DNAT
 from hairpin.netfilter.rules import Rule
+from hairpin.netfilter.walks import Walks
 from hairpin.notes import CtWords, Note, ct_nat_lines, dnat_lines, new_entry_lines, route_lines, rule_lines, snat_lines
 from hairpin.routing import RouteResult, Routing
 from hairpin.tcp import TcpStack
@@ -108,6 +109,10 @@ class LinuxHost(IpvsHooks):
         #: tables whose verdicts are never cached (the tracer's nat: a connection's first packet alone walks
         #: it, and deciding whether kube-proxy's nat chains are pure would compile every rule they reach)
         self.uncached: frozenset[str] = frozenset()
+        #: tables whose walks are kept per flow class with the answers to their random draws
+        #: (hairpin.netfilter.walks; the tracer's nat)
+        self.remembered: frozenset[str] = frozenset()
+        self.walks = Walks()
         self._live: frozenset[tuple[str, str]] = frozenset()
         self._live_of: Evaluator | None = None
         self._cacheable: dict[tuple[str, str], Reads | None] = {}
@@ -137,6 +142,7 @@ class LinuxHost(IpvsHooks):
         self._live = frozenset(k for k in _HOOK_CHAINS if nf.has(*k))
         self._cacheable = {}  # filled on first use: the tracer, which never caches, never pays for it
         self._verdicts.clear()
+        self.walks.clear()
         self._live_of = nf
 
     def _refresh(self) -> frozenset[tuple[str, str]]:
@@ -192,7 +198,10 @@ class LinuxHost(IpvsHooks):
             _CTSTATUS[(ct.dnat, ct.snat)] if ct else _CTSTATUS[(False, False)],
             (ct.orig[2], ct.orig[3]) if ct else None, self.choose, self.unknown, False, st.ipvs,
         )  # fmt: skip
-        v = nf.run(table, chain, ctx)
+        if table in self.remembered and self.caching and type(nf) is Evaluator and nf.on_run is None and nf.unknown is None:
+            v = self.walks.run(nf, table, chain, ctx)
+        else:
+            v = nf.run(table, chain, ctx)
         if self.watch is not None:
             self.watch(table, chain, v)
         st.mark = ctx.mark

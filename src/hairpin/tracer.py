@@ -148,6 +148,9 @@ class Tracer:
         # a chain without random draws or undecidable matches gives the same verdict (the same steps) to
         # every packet that agrees on what it reads: its verdicts are kept, per flow class (LinuxHost._table)
         self.host.uncached = frozenset({"nat"})
+        # nat's walks (random draws: kube-proxy's endpoint choice) are kept per flow class with the answers to
+        # their draws, each keyed by the fields the rules it met read (hairpin.netfilter.walks)
+        self.host.remembered = frozenset({"nat"})
         self.exact: dict[tuple[float, bool], Fraction] = {}  # (p, nft?) -> the exact probability asked
         self.draws = _Draws()  # every path starts from the same draws
         self._ct_index: dict[Tuple, tuple[int, int]] | None = None  # conntrack -L: hairpin.parsers.conntrack_list.index

@@ -1,0 +1,164 @@
+"""Walks of chains with random draws, remembered per flow class and per answer to each draw.
+
+A chain whose rules read only the packet's header fields, its interfaces, marks and conntrack state, and ask
+for random draws (``-m statistic``: kube-proxy's nat chains), walks the same way for every packet that
+agrees on what its rules read and gets the same answers to the same draws: the rules it looks at, the
+steps it records, the marks it leaves and its verdict.  ``Walks`` keeps such walks, as Open vSwitch's
+megaflow cache keeps a classifier's decision keyed by the fields the classifier looked at, with one
+difference: the fields are those the rules of the chains this walk entered read (``Evaluator.run_recorded``,
+``hairpin.netfilter.evaluate.rule_reads``), not those of every rule the chain can reach, so a walk through a
+10,000-Service KUBE-SERVICES chain never compiles the rules no packet met.
+
+Each flow class holds a tree of the draws its walks made, in order: a walk met again asks the same draws
+of ``ctx.choose`` (the tracer records them as it would) and follows the answers to the walk they lead to.
+An answer no walk has followed yet walks the rules, the draws already made handed to it again.  A chain's
+key fields are the union of those its walks read so far; when a walk reads one more, the chain's later walks
+are keyed by the wider set and kept apart.  Walks that met a rule of any other kind are not kept.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hairpin.netfilter.evaluate import Context, Evaluator, Verdict
+    from hairpin.netfilter.rules import Rule
+
+__all__ = ["Walks"]
+
+#: flow classes kept before the walks start afresh (a cache: answers never depend on it)
+MAX_KEPT = 1 << 16
+
+#: one walk's end: its verdict, the packet mark and conntrack mark it left, the rules it looked at
+Leaf = tuple["Verdict", int, int, int]
+
+
+class _Draw:
+    """A draw the walk asked for (``ctx.choose(p, rule)``), and where each answer leads (None: not yet walked)."""
+
+    __slots__ = ("no", "p", "rule", "yes")
+
+    def __init__(self, p: float, rule: Rule) -> None:
+        self.p, self.rule = p, rule
+        self.yes: _Draw | Leaf | None = None
+        self.no: _Draw | Leaf | None = None
+
+
+class _Root:
+    """A flow class's walks: the first draw (or the one walk, when it draws nothing), and the most rules any
+    of its walks looked at."""
+
+    __slots__ = ("cost", "node")
+
+    def __init__(self, node: _Draw | Leaf, cost: int) -> None:
+        self.node, self.cost = node, cost
+
+
+class Walks:
+    """The remembered walks of one evaluator's chains."""
+
+    def __init__(self) -> None:
+        #: per (table, chain): the per-flow fields (``rule_reads`` bits) its walks read so far
+        self.masks: dict[tuple[str, str], int] = {}
+        self.kept: dict[tuple[object, ...], _Root] = {}
+
+    def clear(self) -> None:
+        self.masks.clear()
+        self.kept.clear()
+
+    @staticmethod
+    def _key(table: str, chain: str, mask: int, ctx: Context) -> tuple[object, ...]:
+        """Everything a kept walk may depend on: every Context field but the per-flow ones ``mask`` leaves out
+        (positions 3 to 14: the fields a walk may change, the marks among them; then ``_flow``'s)."""
+        p = ctx.packet
+        return (table, chain, mask, ctx.hook, ctx.iif, ctx.oif, ctx.mark, ctx.ctmark, ctx.ctstate, ctx.ctdir,
+                ctx.ctstatus, ctx.ipvs, ctx.untracked, p.flags, p.proto) + Walks._flow(mask, ctx)  # fmt: skip
+
+    @staticmethod
+    def _flow(mask: int, ctx: Context) -> tuple[object, ...]:
+        """The per-flow fields ``mask`` names (Reads' order), the others -1 (None: conntrack's original
+        destination); no walk changes them."""
+        p = ctx.packet
+        return (p.src if mask & 1 else -1, p.sport if mask & 2 else -1, p.dst if mask & 4 else -1,
+                p.dport if mask & 8 else -1, ctx.ct_orig_dst if mask & 16 else None)  # fmt: skip
+
+    def run(self, nf: Evaluator, table: str, chain: str, ctx: Context) -> Verdict:
+        """``nf.run(table, chain, ctx)``: the same verdict, marks left in ``ctx``, draws asked of ``ctx.choose``
+        in the same order with the same arguments, and rules taken from ``nf.budget``."""
+        hc = (table, chain)
+        mask = self.masks.get(hc, 0)
+        key = self._key(table, chain, mask, ctx)
+        root = self.kept.get(key)
+        answers: list[bool] = []
+        if root is not None:
+            if nf.budget is not None and nf.budget < root.cost:  # near the budget: walked, to fail where it fails
+                return nf.run(table, chain, ctx)
+            node: _Draw | Leaf | None = root.node
+            choose = ctx.choose
+            while type(node) is _Draw:
+                answer = choose(node.p, node.rule)
+                answers.append(answer)
+                node = node.yes if answer else node.no
+            if node is not None:
+                v, ctx.mark, ctx.ctmark, looked = node
+                if nf.budget is not None:
+                    nf.budget -= looked
+                return v
+        real = ctx.choose
+        asked: list[tuple[float, Rule, bool]] = []
+
+        def draw(p: float, rule: Rule) -> bool:
+            i = len(asked)
+            answer = answers[i] if i < len(answers) else real(p, rule)  # the answers already given, again
+            asked.append((p, rule, answer))
+            return answer
+
+        ctx.choose = draw
+        try:
+            v, reads, looked = nf.run_recorded(table, chain, ctx)
+        finally:
+            ctx.choose = real
+        if reads < 0:
+            return v
+        if reads & ~mask & 31:  # a field no walk of the chain read before: keyed by the wider set from now on
+            self.masks[hc] = mask = mask | (reads & 31)
+            key = key[:2] + (mask,) + key[3:15] + self._flow(mask, ctx)
+            root = self.kept.get(key)
+        self._keep(key, root, asked, (v, ctx.mark, ctx.ctmark, looked))
+        return v
+
+    def _keep(self, key: tuple[object, ...], root: _Root | None, asked: list[tuple[float, Rule, bool]],
+              leaf: Leaf) -> None:  # fmt: skip
+        """Add a walk (its draws and end) to its flow class's tree."""
+        if root is None:
+            if len(self.kept) >= MAX_KEPT:
+                self.kept.clear()
+            self.kept[key] = _Root(_path(asked, leaf), leaf[3])
+            return
+        node: _Draw | Leaf | None = root.node
+        for i, (p, rule, answer) in enumerate(asked):
+            if type(node) is not _Draw or node.p != p or node.rule is not rule:
+                del self.kept[key]  # walks of one flow class that part before a draw: none is kept (not met)
+                return
+            nxt = node.yes if answer else node.no
+            if nxt is None:
+                if answer:
+                    node.yes = _path(asked[i + 1 :], leaf)
+                else:
+                    node.no = _path(asked[i + 1 :], leaf)
+                root.cost = max(root.cost, leaf[3])
+                return
+            node = nxt
+
+
+def _path(asked: list[tuple[float, Rule, bool]], leaf: Leaf) -> _Draw | Leaf:
+    """One walk's draws, each leading by its answer to the next, the last to the walk's end."""
+    node: _Draw | Leaf = leaf
+    for p, rule, answer in reversed(asked):
+        d = _Draw(p, rule)
+        if answer:
+            d.yes = node
+        else:
+            d.no = node
+        node = d
+    return node
