@@ -21,10 +21,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from hairpin.netfilter.evaluate import Context, Evaluator, Verdict
     from hairpin.netfilter.rules import Rule
 
-__all__ = ["Walks"]
+__all__ = ["Leaf", "Walks"]
 
 #: flow classes kept before the walks start afresh (a cache: answers never depend on it)
 MAX_KEPT = 1 << 16
@@ -66,44 +68,34 @@ class Walks:
         self.masks.clear()
         self.kept.clear()
 
-    @staticmethod
-    def _key(table: str, chain: str, mask: int, ctx: Context) -> tuple[object, ...]:
-        """Everything a kept walk may depend on: every Context field but the per-flow ones ``mask`` leaves out
-        (positions 3 to 14: the fields a walk may change, the marks among them; then ``_flow``'s)."""
-        p = ctx.packet
-        return (table, chain, mask, ctx.hook, ctx.iif, ctx.oif, ctx.mark, ctx.ctmark, ctx.ctstate, ctx.ctdir,
-                ctx.ctstatus, ctx.ipvs, ctx.untracked, p.flags, p.proto) + Walks._flow(mask, ctx)  # fmt: skip
-
-    @staticmethod
-    def _flow(mask: int, ctx: Context) -> tuple[object, ...]:
-        """The per-flow fields ``mask`` names (Reads' order), the others -1 (None: conntrack's original
-        destination); no walk changes them."""
-        p = ctx.packet
-        return (p.src if mask & 1 else -1, p.sport if mask & 2 else -1, p.dst if mask & 4 else -1,
-                p.dport if mask & 8 else -1, ctx.ct_orig_dst if mask & 16 else None)  # fmt: skip
-
-    def run(self, nf: Evaluator, table: str, chain: str, ctx: Context) -> Verdict:
-        """``nf.run(table, chain, ctx)``: the same verdict, marks left in ``ctx``, draws asked of ``ctx.choose``
-        in the same order with the same arguments, and rules taken from ``nf.budget``."""
-        hc = (table, chain)
-        mask = self.masks.get(hc, 0)
-        key = self._key(table, chain, mask, ctx)
+    def find(self, key: tuple[object, ...], nf: Evaluator, choose: Callable[[float, Rule], bool]) -> Leaf | list[bool] | None:
+        """The kept walk of flow class ``key`` (built by the caller from every field a walk may read, the
+        per-flow ones ``masks`` names), its draws asked of ``choose`` as the walk asked them; else the answers
+        given on the way, which ``walk`` hands to the walk again (None: walk without keeping, the rules any walk
+        of the class looked at would take ``nf.budget`` below 0, where the walk must fail as it fails)."""
         root = self.kept.get(key)
+        if root is None:
+            return []
+        if nf.budget is not None and nf.budget < root.cost:
+            return None
         answers: list[bool] = []
-        if root is not None:
-            if nf.budget is not None and nf.budget < root.cost:  # near the budget: walked, to fail where it fails
-                return nf.run(table, chain, ctx)
-            node: _Draw | Leaf | None = root.node
-            choose = ctx.choose
-            while type(node) is _Draw:
-                answer = choose(node.p, node.rule)
-                answers.append(answer)
-                node = node.yes if answer else node.no
-            if node is not None:
-                v, ctx.mark, ctx.ctmark, looked = node
-                if nf.budget is not None:
-                    nf.budget -= looked
-                return v
+        node: _Draw | Leaf | None = root.node
+        while type(node) is _Draw:
+            answer = choose(node.p, node.rule)
+            answers.append(answer)
+            node = node.yes if answer else node.no
+        if node is None:
+            return answers
+        assert type(node) is tuple
+        if nf.budget is not None:
+            nf.budget -= node[3]
+        return node
+
+    def walk(self, nf: Evaluator, table: str, chain: str, ctx: Context, key: tuple[object, ...], answers: list[bool],
+             rekey: Callable[[int], tuple[object, ...]]) -> Verdict:  # fmt: skip
+        """``nf.run(table, chain, ctx)``, the first draws answered by ``answers`` (``find``'s), kept under ``key``
+        when every rule it looked at is pure; under ``rekey(wider mask)`` when one of them read a field not in
+        the chain's mask (``key``'s) yet."""
         real = ctx.choose
         asked: list[tuple[float, Rule, bool]] = []
 
@@ -120,9 +112,12 @@ class Walks:
             ctx.choose = real
         if reads < 0:
             return v
+        hc = (table, chain)
+        mask = self.masks.get(hc, 0)
+        root = self.kept.get(key)
         if reads & ~mask & 31:  # a field no walk of the chain read before: keyed by the wider set from now on
             self.masks[hc] = mask = mask | (reads & 31)
-            key = key[:2] + (mask,) + key[3:15] + self._flow(mask, ctx)
+            key = rekey(mask)
             root = self.kept.get(key)
         self._keep(key, root, asked, (v, ctx.mark, ctx.ctmark, looked))
         return v
