@@ -190,7 +190,8 @@ class LinuxHost(IpvsHooks):
                 return self._notes(table, v, notes)
         found: Leaf | list[bool] | None = None
         wkey: tuple[object, ...] = ()
-        if table in self.remembered and self.caching and type(nf) is Evaluator and nf.on_run is None and nf.unknown is None:
+        remember = table in self.remembered and self.caching and type(nf) is Evaluator
+        if remember and nf.on_run is None and nf.unknown is None:
             # a chain with random draws: its walks kept per flow class and answers (hairpin.netfilter.walks)
             wkey = self._flow_key(table, chain, hook, st, oif, self.walks.masks.get(hc, 0))
             found = self.walks.find(wkey, nf, self.choose)

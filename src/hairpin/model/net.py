@@ -206,4 +206,5 @@ class Packet:
 
 
 #: Packet's slot setters, in field order (``Packet.__init__``)
-_SET = tuple(getattr(Packet, f).__set__ for f in ("src", "sport", "dst", "dport", "flags", "seq", "ack", "proto", "payload"))
+_SET = tuple(getattr(Packet, f).__set__ for f in ("src", "sport", "dst", "dport", "flags", "seq", "ack", "proto",
+                                                  "payload"))  # fmt: skip

@@ -68,7 +68,8 @@ class Walks:
         self.masks.clear()
         self.kept.clear()
 
-    def find(self, key: tuple[object, ...], nf: Evaluator, choose: Callable[[float, Rule], bool]) -> Leaf | list[bool] | None:
+    def find(self, key: tuple[object, ...], nf: Evaluator,
+             choose: Callable[[float, Rule], bool]) -> Leaf | list[bool] | None:  # fmt: skip
         """The kept walk of flow class ``key`` (built by the caller from every field a walk may read, the
         per-flow ones ``masks`` names), its draws asked of ``choose`` as the walk asked them; else the answers
         given on the way, which ``walk`` hands to the walk again (None: walk without keeping, the rules any walk
