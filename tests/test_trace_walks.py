@@ -164,33 +164,38 @@ ROUTES = ("10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.2\n"
 
 def test_a_walk_that_reads_the_source_on_one_answer_only(tmp_path: Path) -> None:
     """The chain's first rule draws; only the walk that answers no enters PICK, which reads the source (-s).
-    The walk kept before the source was read is not met again; a packet from outside 10.1.0.0/24 goes to
-    10.2.0.3, not to the 10.2.0.2 a kept walk of another source found; each walk is walked once."""
+    A walk is kept the second time it is met, then every walk of its flow class; a packet from outside
+    10.1.0.0/24 goes to 10.2.0.3, not to the 10.2.0.2 a kept walk of another source found."""
     (tmp_path / "ipt").write_text(RULES)
     (tmp_path / "routes").write_text(ROUTES)
     node = tr.Node.load(tmp_path / "ipt", tmp_path / "routes")
     plain = tr.Node.load(tmp_path / "ipt", tmp_path / "routes")
     plain.tracer().host.caching = False
     nf = node.tracer().host.nf
-    walks_made: list[str] = []
+    walked_from: list[str] = []
     run_recorded = nf.run_recorded
 
     def counted(table: str, chain: str, ctx: Context) -> tuple[Verdict, int, int]:
-        walks_made.append(ip_str(ctx.packet.src))
+        walked_from.append(ip_str(ctx.packet.src).rsplit(".", 1)[1])
         return run_recorded(table, chain, ctx)
 
     nf.run_recorded = counted  # type: ignore[method-assign]
     half = Fraction(1, 2)
-    for src, second in (("10.1.0.5", "10.2.0.2:80"), ("10.1.0.9", "10.2.0.2:80"), ("10.1.200.7", "10.2.0.3:80"),
-                        ("10.1.0.5", "10.2.0.2:80"), ("10.1.200.7", "10.2.0.3:80")):  # fmt: skip
+    walks = node.tracer().host.walks
+    for src, second, kept_after in (("10.1.0.5", "10.2.0.2:80", 0), ("10.1.0.9", "10.2.0.2:80", 0),
+                                    ("10.1.200.7", "10.2.0.3:80", 0), ("10.1.0.5", "10.2.0.2:80", 1),
+                                    ("10.1.200.7", "10.2.0.3:80", 2), ("10.1.200.7", "10.2.0.3:80", 2),
+                                    ("10.1.0.5", "10.2.0.2:80", 2)):  # fmt: skip
         packet, iif = tr.parse_packet(f"tcp {src}:5000 > 10.0.0.2:80 syn in eth1")
         got, want = tr.trace(node, packet, iif, reply=True), tr.trace(plain, packet, iif, reply=True)
         assert [(o.probability, str(o.legs[0].out_packet.dest) if o.legs[0].out_packet else None)
                 for o in got.outcomes] == [(half, "10.2.0.1:80"), (half, second)]  # fmt: skip
         assert got.text() == want.text() and got.to_json() == want.to_json()
-    # 10.1.0.5's second trace walks only the answer yes (its first kept that walk under the narrower key)
-    assert walks_made == ["10.1.0.5"] * 2 + ["10.1.0.9"] * 2 + ["10.1.200.7"] * 2 + ["10.1.0.5"]
-    walks = node.tracer().host.walks
+        assert len(walks.kept) == kept_after
+    # each source's two walks (yes, no) walked; 10.1.0.5's second trace keeps its "no" (met before under the wider
+    # key), not its "yes" (met before under the narrower key only, before the source was read); 10.1.200.7's
+    # second keeps both, its third walks none, and 10.1.0.5's third walks its "yes" again, which is kept
+    assert walked_from == ["5", "5", "9", "9", "7", "7", "5", "5", "7", "7", "5"]
     assert walks.masks[("nat", "PREROUTING")] == 1 | 8  # the source (-s, on one answer) and the port (--dport)
-    masks = sorted(k[3] for k in walks.kept if k[:3] == ("nat", "PREROUTING", "PREROUTING"))
-    assert masks == [8, 9, 9, 9]  # the first walk's narrower key, then one per source
+    assert sorted(k[3] for k in walks.kept) == [9, 9]
+    assert all(type(walks.kept[k].node) is not tuple for k in walks.kept)  # a draw first: both answers kept

@@ -401,6 +401,7 @@ class Evaluator:
         self._pure: dict[tuple[str, str], Reads | None] = {}
         #: while ``run_recorded`` walks: each chain entered, with the rules it looked at and whether by the index
         self._seen: list[tuple[str, str, Sequence[int], bool]] | None = None
+        self._chain_reads: dict[tuple[str, str], int] = {}  # run_recorded: an unindexed chain's (0: not known yet)
         #: rules the walks may still look at (None: no bound, the simulator's own rules); the tracer bounds it:
         #: two jumps to the same chain in each of 40 nested chains are 2^40 rules for one packet
         self.budget: int | None = None
@@ -499,12 +500,25 @@ class Evaluator:
         reads = looked = 0
         for t, c, order, indexed in seen:
             looked += len(order)
-            rules = self.chains[(t, c)]
-            reads |= DST | DPORT if indexed else 0
-            for i in order:
-                r = rule_reads(rules[i] or self._compile(t, c, rules, i))
-                reads = -1 if r < 0 or reads < 0 else reads | r
+            if indexed:  # the candidates (-1 stays -1 with the index's bits)
+                r = self._reads(t, c, order) | DST | DPORT
+            else:  # every rule of the chain, the same each time
+                r = self._chain_reads.get((t, c), 0)
+                if r == 0:
+                    r = self._chain_reads[(t, c)] = self._reads(t, c, order)
+            reads = -1 if r < 0 or reads < 0 else reads | r
         return v, reads, looked
+
+    def _reads(self, table: str, chain: str, order: Sequence[int]) -> int:
+        """The ``rule_reads`` bits of rules ``order`` of a chain (-1 when one is -1)."""
+        rules = self.chains[(table, chain)]
+        reads = 0
+        for i in order:
+            r = rule_reads(rules[i] or self._compile(table, chain, rules, i))
+            if r < 0:
+                return -1
+            reads |= r
+        return reads
 
     def _late(self, cr: Compiled, ctx: Context, steps: list[Step]) -> bool:
         """The rule's late predicates (after every sure one passed): an undecidable one is asked."""

@@ -5,15 +5,18 @@ for random draws (``-m statistic``: kube-proxy's nat chains), walks the same way
 agrees on what its rules read and gets the same answers to the same draws: the rules it looks at, the
 steps it records, the marks it leaves and its verdict.  ``Walks`` keeps such walks, as Open vSwitch's
 megaflow cache keeps a classifier's decision keyed by the fields the classifier looked at, with one
-difference: the fields are those the rules of the chains this walk entered read (``Evaluator.run_recorded``,
+difference: the fields are those read by the rules this walk looked at in the chains it entered (an indexed
+chain's candidates, and the index's destination and port: ``Evaluator.run_recorded``,
 ``hairpin.netfilter.evaluate.rule_reads``), not those of every rule the chain can reach, so a walk through a
 10,000-Service KUBE-SERVICES chain never compiles the rules no packet met.
 
-Each flow class holds a tree of the draws its walks made, in order: a walk met again asks the same draws
-of ``ctx.choose`` (the tracer records them as it would) and follows the answers to the walk they lead to.
-An answer no walk has followed yet walks the rules, the draws already made handed to it again.  A chain's
-key fields are the union of those its walks read so far; when a walk reads one more, the chain's later walks
-are keyed by the wider set and kept apart.  Walks that met a rule of any other kind are not kept.
+A walk is kept from the second time it is met (the walk of a packet met once would be kept for nothing),
+and from then on every walk of its flow class.  Each flow class holds a tree of the draws its walks made,
+in order: a walk met again asks the same draws of ``ctx.choose`` (the tracer records them as it would) and
+follows the answers to the walk they lead to.  An answer no walk has followed yet walks the rules, the
+draws already made handed to it again.  A chain's key fields are the union of those its walks read so far;
+when a walk reads one more, the chain's later walks are keyed by the wider set and kept apart.  Walks that
+met a rule of any other kind are not kept.
 """
 
 from __future__ import annotations
@@ -63,10 +66,13 @@ class Walks:
         #: per (table, chain): the per-flow fields (``rule_reads`` bits) its walks read so far
         self.masks: dict[tuple[str, str], int] = {}
         self.kept: dict[tuple[object, ...], _Root] = {}
+        #: walks met once, (key, answers), in a flow class nothing is kept for: kept when met again
+        self.met: set[tuple[tuple[object, ...], tuple[bool, ...]]] = set()
 
     def clear(self) -> None:
         self.masks.clear()
         self.kept.clear()
+        self.met.clear()
 
     def find(self, key: tuple[object, ...], nf: Evaluator,
              choose: Callable[[float, Rule], bool]) -> Leaf | list[bool] | None:  # fmt: skip
@@ -95,8 +101,10 @@ class Walks:
     def walk(self, nf: Evaluator, table: str, chain: str, ctx: Context, key: tuple[object, ...], answers: list[bool],
              rekey: Callable[[int], tuple[object, ...]]) -> Verdict:  # fmt: skip
         """``nf.run(table, chain, ctx)``, the first draws answered by ``answers`` (``find``'s), kept under ``key``
-        when every rule it looked at is pure; under ``rekey(wider mask)`` when one of them read a field not in
-        the chain's mask (``key``'s) yet."""
+        when every rule it looked at is pure (under ``rekey(wider mask)`` when one of them read a field not in
+        the chain's mask, ``key``'s, yet) and its flow class has kept walks or this walk was met before: a
+        walk met once is not kept (keeping the walks of flow classes met once made the collector's passes
+        over them cost more than the walks they saved)."""
         real = ctx.choose
         asked: list[tuple[float, Rule, bool]] = []
 
@@ -120,6 +128,14 @@ class Walks:
             self.masks[hc] = mask = mask | (reads & 31)
             key = rekey(mask)
             root = self.kept.get(key)
+        if root is None:
+            walk = (key, tuple([a for _, _, a in asked]))
+            if walk not in self.met:
+                if len(self.met) >= MAX_KEPT:
+                    self.met.clear()
+                self.met.add(walk)
+                return v
+            self.met.discard(walk)
         self._keep(key, root, asked, (v, ctx.mark, ctx.ctmark, looked))
         return v
 
