@@ -12,7 +12,11 @@ path, the CPU time (``time.process_time``) of a trace divided by the packet pass
 outcomes: 3 passes; with ``--reply``: 6), the median of several runs of many traces; every trace's answer
 is checked (3 outcomes, their probabilities, the DNAT backends, the asymmetric replies).
 
-Usage: python benchmarks/bench_trace.py [services ...]   (default: 50 500 2000 10000)
+``--fresh``: the same per-pass figure for SYNs each from a source no trace sent before (10.200.0.0/16 on eth0),
+so that no trace meets a flow class an earlier one walked (the tracer keeps nat walks per flow class:
+``hairpin.netfilter.walks``); their replies return by eth0 (not asymmetric), so only the SYN is timed.
+
+Usage: python benchmarks/bench_trace.py [--fresh] [services ...]   (default: 50 500 2000 10000)
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from pathlib import Path
 
 from hairpin import trace as tr
 from hairpin.kube import node_iptables
+from hairpin.model.net import Packet
 from hairpin.scenario import seed
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "trace" / "seed-node1"
@@ -97,6 +102,29 @@ def per_packet(node: tr.Node, reply: bool, traces: int = 200, runs: int = 9) -> 
     return statistics.median(per), passes
 
 
+def per_packet_fresh(node: tr.Node, traces: int = 200, runs: int = 9) -> float:
+    """``per_packet`` for SYNs each from a new source (a flow class no trace met), without their replies."""
+    sources = iter(range(1, 65536))
+
+    def syn() -> tuple[Packet, str | None]:
+        i = next(sources)
+        return tr.parse_packet(f"tcp 10.200.{i >> 8}.{i & 255}:49134 > 192.168.2.3:31468 syn in eth0")
+
+    packet, iif = syn()
+    passes = check(tr.trace(node, packet, iif), False)
+    per: list[float] = []
+    for _ in range(runs):
+        todo = [syn() for _ in range(traces)]
+        got = []
+        c0 = time.process_time()
+        for packet, iif in todo:
+            got.append(tr.trace(node, packet, iif))
+        per.append((time.process_time() - c0) / traces / passes)
+        for result in got:
+            check(result, False)
+    return statistics.median(per)
+
+
 def restore_test(path: Path) -> float | None:
     if os.geteuid() != 0 or shutil.which("iptables-restore") is None:
         return None
@@ -112,9 +140,13 @@ def restore_test(path: Path) -> float | None:
 
 
 def main() -> None:
-    sizes = [int(a) for a in sys.argv[1:]] or [50, 500, 2000, 10000]
-    print(f"{'services':>8} {'rules':>8} {'parse+index s':>14} {'iptables-restore --test s':>26} {'ratio':>6} "
-          f"{'per traced packet after load, us CPU (--reply)':>47}")  # fmt: skip
+    fresh = "--fresh" in sys.argv[1:]
+    sizes = [int(a) for a in sys.argv[1:] if a != "--fresh"] or [50, 500, 2000, 10000]
+    if fresh:
+        print(f"{'services':>8} {'rules':>8} {'per traced SYN from a new source after load, us CPU a pass':>60}")
+    else:
+        print(f"{'services':>8} {'rules':>8} {'parse+index s':>14} {'iptables-restore --test s':>26} {'ratio':>6} "
+              f"{'per traced packet after load, us CPU (--reply)':>47}")  # fmt: skip
     with tempfile.TemporaryDirectory() as d:
         for n in sizes:
             path = Path(d) / f"ipt{n}"
@@ -125,6 +157,9 @@ def main() -> None:
             node = tr.Node.load(path, DATA / "ip-route", DATA / "ip-rule", DATA / "ip-addr", name="node1")
             node.tracer()  # builds the host's evaluator: compile and index every rule
             load_s = time.perf_counter() - t0
+            if fresh:
+                print(f"{n:>8} {rules:>8} {per_packet_fresh(node) * 1e6:>60.1f}")
+                continue
             request, _ = per_packet(node, reply=False)
             both, _ = per_packet(node, reply=True)
             ref = restore_test(path)

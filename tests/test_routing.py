@@ -1,4 +1,4 @@
-from hairpin.model.net import ip_int
+from hairpin.model.net import addr_int, ip_int
 from hairpin.routing import MAIN_TABLE, RouteEntry, Routing, RuleEntry, parse_cidr
 
 
@@ -57,3 +57,21 @@ def test_rule_description_reads_like_ip_rule() -> None:
     assert RuleEntry(512, MAIN_TABLE, dst=(ip_int("192.168.27.239"), 0xFFFFFFFF)).describe() == (
         "512: from all to 192.168.27.239 lookup main"
     )
+
+
+def test_a_kept_source_is_forgotten_when_an_address_is_added() -> None:
+    """select_source keeps its answers per question; add_address (IPv4 and IPv6) forgets them; with caching
+    off none is kept."""
+    r = _node()
+    assert r.select_source("eth1", ip_int("10.0.0.1"), universe=True) == ip_int("192.168.2.3")  # another device's
+    r.add_address("eth1", "10.0.0.7/24")
+    assert r.select_source("eth1", ip_int("10.0.0.1"), universe=True) == ip_int("10.0.0.7")
+    r6 = Routing(family=6)
+    r6.add_address("eth0", "fd00::5/64", ["tentative"])  # not usable yet (routing6.candidates_of leaves it out)
+    assert r6.select_source("eth0", addr_int("fd00::9")) is None
+    r6.add_address("eth0", "fd00::6/64")
+    assert r6.select_source("eth0", addr_int("fd00::9")) == addr_int("fd00::6")
+    plain = _node()
+    plain.caching = False
+    assert plain.select_source("eth1", ip_int("10.0.0.1"), universe=True) == ip_int("192.168.2.3")
+    assert not plain._sources and r._sources

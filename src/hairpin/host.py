@@ -42,6 +42,7 @@ from hairpin.model.net import Packet, ip_str, is_v6
 from hairpin.netfilter.evaluate import Context, Evaluator, NatAction, Reads, Verdict
 from hairpin.netfilter.nft import PRE_DNAT
 from hairpin.netfilter.rules import Rule
+from hairpin.netfilter.walks import Leaf, Walks
 from hairpin.notes import CtWords, Note, ct_nat_lines, dnat_lines, new_entry_lines, route_lines, rule_lines, snat_lines
 from hairpin.routing import RouteResult, Routing
 from hairpin.tcp import TcpStack
@@ -108,6 +109,10 @@ class LinuxHost(IpvsHooks):
         #: tables whose verdicts are never cached (the tracer's nat: a connection's first packet alone walks
         #: it, and deciding whether kube-proxy's nat chains are pure would compile every rule they reach)
         self.uncached: frozenset[str] = frozenset()
+        #: tables whose walks are kept per flow class with the answers to their random draws
+        #: (hairpin.netfilter.walks; the tracer's nat)
+        self.remembered: frozenset[str] = frozenset()
+        self.walks = Walks()
         self._live: frozenset[tuple[str, str]] = frozenset()
         self._live_of: Evaluator | None = None
         self._cacheable: dict[tuple[str, str], Reads | None] = {}
@@ -137,6 +142,7 @@ class LinuxHost(IpvsHooks):
         self._live = frozenset(k for k in _HOOK_CHAINS if nf.has(*k))
         self._cacheable = {}  # filled on first use: the tracer, which never caches, never pays for it
         self._verdicts.clear()
+        self.walks.clear()
         self._live_of = nf
 
     def _refresh(self) -> frozenset[tuple[str, str]]:
@@ -182,6 +188,20 @@ class LinuxHost(IpvsHooks):
                 if self.watch is not None:
                     self.watch(table, chain, v)
                 return self._notes(table, v, notes)
+        found: Leaf | list[bool] | None = None
+        wkey: tuple[object, ...] = ()
+        remember = table in self.remembered and self.caching and type(nf) is Evaluator
+        if remember and nf.on_run is None and nf.unknown is None:
+            # a chain with random draws: its walks kept per flow class and answers (hairpin.netfilter.walks)
+            wkey = self._flow_key(table, chain, hook, st, oif, self.walks.masks.get(hc, 0))
+            found = self.walks.find(wkey, nf, self.choose)
+            if type(found) is tuple:
+                v, st.mark, ctmark, _ = found
+                if ct is not None:
+                    ct.mark = ctmark
+                if self.watch is not None:
+                    self.watch(table, chain, v)
+                return self._notes(table, v, notes)
         # LOCAL_OUT runs with no input device (__ip_local_out: nf_hook(..., NULL, dev)): there `-i` compares an
         # empty name (ipt_do_table's nulldevname), even in IPVS's re-sent packet; POST_ROUTING gets skb->dev
         # (ip_output: indev = skb->dev), the input device of a forwarded packet
@@ -192,7 +212,12 @@ class LinuxHost(IpvsHooks):
             _CTSTATUS[(ct.dnat, ct.snat)] if ct else _CTSTATUS[(False, False)],
             (ct.orig[2], ct.orig[3]) if ct else None, self.choose, self.unknown, False, st.ipvs,
         )  # fmt: skip
-        v = nf.run(table, chain, ctx)
+        if type(found) is list:
+            assert type(nf) is Evaluator
+            v = self.walks.walk(nf, table, chain, ctx, wkey, found,
+                                lambda mask: self._flow_key(table, chain, hook, st, oif, mask))  # fmt: skip
+        else:
+            v = nf.run(table, chain, ctx)
         if self.watch is not None:
             self.watch(table, chain, v)
         st.mark = ctx.mark
@@ -203,6 +228,18 @@ class LinuxHost(IpvsHooks):
                 self._verdicts.clear()
             self._verdicts[key] = (v, ctx.mark, ctx.ctmark)
         return self._notes(table, v, notes)
+
+    @staticmethod
+    def _flow_key(table: str, chain: str, hook: str, st: Pass, oif: str | None, mask: int) -> tuple[object, ...]:
+        """Everything a walk of ``chain`` may read (Context's fields, made from these), the per-flow fields but
+        those ``mask`` names (``hairpin.netfilter.evaluate.rule_reads`` bits) left out (-1)."""
+        p, ct = st.packet, st.ct
+        return (table, chain, hook, mask, p.src if mask & 1 else -1, p.sport if mask & 2 else -1,
+                p.dst if mask & 4 else -1, p.dport if mask & 8 else -1, p.flags, p.proto, st.iif, oif, st.mark,
+                st.ctstate, st.direction, st.ipvs) + (
+            (ct.mark, ct.dnat, ct.snat) + ((ct.orig[2], ct.orig[3]) if mask & 16 else (-1, -1)) if ct is not None
+            else (0, False, False, -1, -1)
+        )  # fmt: skip
 
     def _filter(self, st: Pass, hook: str, phase: str, oif: str | None, notes: list[str | Note]) -> bool:
         """nft filter chains on prerouting/output, on one side of DNAT (``phase``: ``PRE_DNAT`` or

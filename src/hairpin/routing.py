@@ -188,6 +188,7 @@ class Routing:
         #: the local table's broadcast routes (``broadcast 10.1.0.255 dev eth0 table local``): address -> device
         self._broadcast: dict[int, str] = {}
         self._cache: dict[tuple[int, int, str | None, int, str | None], RouteResult] = {}
+        self._sources: dict[tuple[str | None, int | None, bool], int | None] = {}
         #: False: every lookup walks the rules and tables (results are identical either way)
         self.caching = True
 
@@ -199,6 +200,7 @@ class Routing:
         (inet6_addr_add -> addrconf_prefix_route, a /128 too; none with ``noprefixroute``, none for lo's ::1,
         which init_loopback adds through add_addr); the subnet-router anycast routes (only with forwarding on)
         are not added.  ``flags``: IPv6 address flags as ``ip addr`` prints them."""
+        self._sources.clear()
         if self.family == 6:
             self._add_address6(dev, cidr, frozenset(flags))
             return
@@ -281,7 +283,17 @@ class Routing:
 
         IPv6: ipv6_dev_get_saddr toward the destination ``toward`` (the kernel selects for the destination, not
         the next hop: ip6_route_get_saddr), see ``hairpin.routing6.select_source`` for the rules modelled;
-        ``universe`` changes nothing (rule 2 keeps ::1, scope node, for ::1 alone)."""
+        ``universe`` changes nothing (rule 2 keeps ::1, scope node, for ::1 alone).
+
+        Answers are kept per question (the addresses change only through ``add_address``, which forgets them)."""
+        key = (dev, toward, universe)
+        if not self.caching:
+            return self._select_source(dev, toward, universe)
+        if key not in self._sources:
+            self._sources[key] = self._select_source(dev, toward, universe)
+        return self._sources[key]
+
+    def _select_source(self, dev: str | None, toward: int | None, universe: bool) -> int | None:
         if self.family == 6:
             cands = routing6.candidates_of(self.addresses, self.addr_flags)
             return routing6.select_source(cands, dev, toward if toward is not None else V6)

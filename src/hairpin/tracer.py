@@ -34,7 +34,7 @@ from hairpin.netfilter.targets import reject_reply6
 from hairpin.notes import Note
 from hairpin.parsers import conntrack_list, sockets
 from hairpin.parsers.conntrack_list import CtEntry
-from hairpin.tunnels import encapsulation
+from hairpin.tunnels import Encapsulation, encapsulation
 
 if TYPE_CHECKING:
     from hairpin.legacy import OrderKey
@@ -148,10 +148,14 @@ class Tracer:
         # a chain without random draws or undecidable matches gives the same verdict (the same steps) to
         # every packet that agrees on what it reads: its verdicts are kept, per flow class (LinuxHost._table)
         self.host.uncached = frozenset({"nat"})
+        # nat's walks (random draws: kube-proxy's endpoint choice) are kept per flow class with the answers to
+        # their draws, each keyed by the fields the rules it met read (hairpin.netfilter.walks)
+        self.host.remembered = frozenset({"nat"})
         self.exact: dict[tuple[float, bool], Fraction] = {}  # (p, nft?) -> the exact probability asked
         self.draws = _Draws()  # every path starts from the same draws
         self._ct_index: dict[Tuple, tuple[int, int]] | None = None  # conntrack -L: hairpin.parsers.conntrack_list.index
         self._ct_lines: dict[Tuple, list[CtEntry]] = {}
+        self._tunnels: dict[str | None, Encapsulation | None] = {}
         self.host.rng = self.draws
 
     def _order(self, table: str, hook: str, a: str, b: str) -> bool:
@@ -183,7 +187,10 @@ class Tracer:
         self.walk = None
         leg.ended()
         if leg.kind == "forward":  # out of a tunnel device: the outer packet it becomes is not followed
-            leg.tunnel = encapsulation(leg.oif, self.node.link_kinds)
+            oif = leg.oif
+            if oif not in self._tunnels:  # per device (an Encapsulation is immutable; the node's kinds are read once)
+                self._tunnels[oif] = encapsulation(oif, self.node.link_kinds)
+            leg.tunnel = self._tunnels[oif]
         return leg
 
     def _reply(self, req: Leg) -> Leg | None:

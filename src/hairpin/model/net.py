@@ -156,7 +156,7 @@ class Endpoint:
         return f"{(a >> 24) & 255}.{(a >> 16) & 255}.{(a >> 8) & 255}.{a & 255}:{self.port}"  # ip_str, inline
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Packet:
     """One IP packet carrying TCP (or UDP, with no flags); IPv6 when its addresses carry ``V6``.
 
@@ -172,6 +172,20 @@ class Packet:
     ack: int = 0
     proto: str = "tcp"
     payload: bytes = b""
+
+    def __init__(self, src: int, sport: int, dst: int, dport: int, flags: Flags = Flags(0), seq: int = 0,  # noqa: B008
+                 ack: int = 0, proto: str = "tcp", payload: bytes = b"") -> None:  # fmt: skip
+        # the __init__ a frozen dataclass generates, faster: each slot set by its own descriptor, where the
+        # generated one calls object.__setattr__ (which looks the name up first); a pass makes one at each NAT
+        _SET[0](self, src)
+        _SET[1](self, sport)
+        _SET[2](self, dst)
+        _SET[3](self, dport)
+        _SET[4](self, flags)
+        _SET[5](self, seq)
+        _SET[6](self, ack)
+        _SET[7](self, proto)
+        _SET[8](self, payload)
 
     @property
     def source(self) -> Endpoint:
@@ -189,3 +203,8 @@ class Packet:
 
     def __str__(self) -> str:
         return f"{self.proto} {self.source} > {self.dest} {self.flags.label()}"
+
+
+#: Packet's slot setters, in field order (``Packet.__init__``)
+_SET = tuple(getattr(Packet, f).__set__ for f in ("src", "sport", "dst", "dport", "flags", "seq", "ack", "proto",
+                                                  "payload"))  # fmt: skip

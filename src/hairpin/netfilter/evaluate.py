@@ -15,7 +15,7 @@ Semantics are the kernel's (net/netfilter/xt_*.c, net/ipv4/netfilter/*); see doc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
@@ -31,7 +31,7 @@ from hairpin.text import digits
 if TYPE_CHECKING:
     from hairpin.parsers.ipset import IpSet
 
-__all__ = ["Compiled", "Context", "Evaluator", "NatAction", "Step", "Verdict"]
+__all__ = ["Compiled", "Context", "Evaluator", "NatAction", "Step", "Verdict", "rule_reads"]
 
 VERDICTS = {"ACCEPT", "DROP", "RETURN", "QUEUE", "REJECT", "NFQUEUE"}
 NON_TERMINATING = {"MARK", "CONNMARK", "LOG", "NFLOG", "TRACE", "ULOG", "AUDIT", "CHECKSUM", "CLASSIFY", "DSCP",
@@ -168,7 +168,7 @@ class Compiled:
     treated as non-terminating (the packet goes on to the next rule) and said so in the step.
     """
 
-    __slots__ = ("_text", "action", "effect", "jump", "late", "nat", "preds", "rule", "terminal", "unknown",
+    __slots__ = ("_text", "action", "effect", "jump", "late", "nat", "preds", "reads", "rule", "terminal", "unknown",
                  "unknown_target", "unknown_why")  # fmt: skip
 
     def __init__(self, rule: Rule, chains: set[str], ipsets: Mapping[str, IpSet] | None = None,
@@ -185,6 +185,8 @@ class Compiled:
         self.terminal: str | None = None
         self.action: Callable[[Context], str] | None = None
         self.effect = ""
+        #: the per-flow fields the rule reads (``rule_reads``), found when first asked
+        self.reads: int | None = None
         for m in rule.matches:
             try:
                 sure, late = compile_match(m, rule, ipsets, family)
@@ -318,6 +320,8 @@ INDEX_MIN = 32
 
 #: which per-flow fields a pure chain reads: (src, sport, dst, dport, conntrack's original destination)
 Reads = tuple[bool, bool, bool, bool, bool]
+#: ``rule_reads``' bits: those five fields (bit i: Reads[i]), and a random draw (``-m statistic``)
+DST, DPORT, DRAWS = 1 << 2, 1 << 3, 1 << 5
 #: modules whose predicates read no per-flow field beyond those listed in _READS (matches.py)
 _PURE_MODULES = frozenset({"", "tcp", "udp", "sctp", "comment", "multiport", "mark", "connmark", "conntrack", "state",
                            "iprange", "pkttype", "addrtype", "physdev", "policy", "tos", "dscp", "helper", "nfacct",
@@ -333,6 +337,32 @@ _READS: dict[tuple[str, str], tuple[int, ...]] = {
 for _m in ("tcp", "udp", "sctp"):
     _READS.update({(_m, "--sport"): (1,), (_m, "--source-port"): (1,), (_m, "--dport"): (3,),
                    (_m, "--destination-port"): (3,)})  # fmt: skip
+
+
+def rule_reads(cr: Compiled) -> int:
+    """What a rule's verdict depends on beyond the packet's header fields, interfaces, marks and conntrack
+    state: the bits of the per-flow fields it reads (``Reads``' order) and ``DRAWS`` when it asks for a
+    random draw (``ctx.choose``: ``-m statistic``); -1 when it holds an undecidable or unmodelled match or
+    target, or a match of a module not known to read nothing else (``_PURE_MODULES``)."""
+    if cr.reads is not None:
+        return cr.reads
+    reads = 0
+    if cr.late or cr.unknown is not None or cr.unknown_target is not None:
+        reads = -1
+    for m in cr.rule.matches if reads == 0 else ():
+        if m.module == "statistic":  # both modes ask ctx.choose and read nothing else (matches._statistic)
+            reads |= DRAWS
+            continue
+        if m.module not in _PURE_MODULES:
+            reads = -1
+            break
+        for o in m.options:
+            for i in _READS.get((m.module, o.name), ()):
+                reads |= 1 << i
+        if m.module == "pkttype":
+            reads |= DST
+    cr.reads = reads
+    return reads
 
 
 class Evaluator:
@@ -369,6 +399,9 @@ class Evaluator:
         #: ``:FORWARD DROP`` drops every packet: ipt_do_table returns the policy): other hooks are skipped.
         self.live: frozenset[tuple[str, str]] = frozenset(live)
         self._pure: dict[tuple[str, str], Reads | None] = {}
+        #: while ``run_recorded`` walks: each chain entered, with the rules it looked at and whether by the index
+        self._seen: list[tuple[str, str, Sequence[int], bool]] | None = None
+        self._chain_reads: dict[tuple[str, str], int] = {}  # run_recorded: an unindexed chain's (0: not known yet)
         #: rules the walks may still look at (None: no bound, the simulator's own rules); the tracer bounds it:
         #: two jumps to the same chain in each of 40 nested chains are 2^40 rules for one packet
         self.budget: int | None = None
@@ -392,26 +425,20 @@ class Evaluator:
     def _purity(self, table: str, chain: str) -> Reads | None:
         seen: set[str] = set()
         todo = [chain]
-        reads = [False] * 5
+        reads = 0
         while todo:
             name = todo.pop()
             if name in seen:
                 continue
             seen.add(name)
             for cr in self.rules(table, name) or ():
-                if cr.late or cr.unknown is not None or cr.unknown_target is not None:
+                r = rule_reads(cr)
+                if r < 0 or r & DRAWS:
                     return None
-                for m in cr.rule.matches:
-                    if m.module not in _PURE_MODULES:
-                        return None
-                    for o in m.options:
-                        for i in _READS.get((m.module, o.name), ()):
-                            reads[i] = True
-                    if m.module == "pkttype":
-                        reads[2] = True
+                reads |= r
                 if cr.jump is not None:
                     todo.append(cr.jump)
-        return (reads[0], reads[1], reads[2], reads[3], reads[4])
+        return (bool(reads & 1), bool(reads & 2), bool(reads & DST), bool(reads & DPORT), bool(reads & 16))
 
     def has(self, table: str, chain: str) -> bool:
         return (table, chain) in self.live
@@ -461,6 +488,38 @@ class Evaluator:
             self.on_run(table, chain, ctx, v)
         return v
 
+    def run_recorded(self, table: str, chain: str, ctx: Context) -> tuple[Verdict, int, int]:
+        """``run``, and what its walk depended on: the ``rule_reads`` bits of every rule it looked at (the
+        index's keys, destination and port, for an indexed chain; -1 when one of them is -1), and how many
+        rules it looked at (what ``run`` took from ``budget``)."""
+        seen = self._seen = []
+        try:
+            v = self.run(table, chain, ctx)
+        finally:
+            self._seen = None
+        reads = looked = 0
+        for t, c, order, indexed in seen:
+            looked += len(order)
+            if indexed:  # the candidates (-1 stays -1 with the index's bits)
+                r = self._reads(t, c, order) | DST | DPORT
+            else:  # every rule of the chain, the same each time
+                r = self._chain_reads.get((t, c), 0)
+                if r == 0:
+                    r = self._chain_reads[(t, c)] = self._reads(t, c, order)
+            reads = -1 if r < 0 or reads < 0 else reads | r
+        return v, reads, looked
+
+    def _reads(self, table: str, chain: str, order: Sequence[int]) -> int:
+        """The ``rule_reads`` bits of rules ``order`` of a chain (-1 when one is -1)."""
+        rules = self.chains[(table, chain)]
+        reads = 0
+        for i in order:
+            r = rule_reads(rules[i] or self._compile(table, chain, rules, i))
+            if r < 0:
+                return -1
+            reads |= r
+        return reads
+
     def _late(self, cr: Compiled, ctx: Context, steps: list[Step]) -> bool:
         """The rule's late predicates (after every sure one passed): an undecidable one is asked."""
         for p in cr.late:
@@ -491,6 +550,8 @@ class Evaluator:
         order = idx.candidates(ctx.packet) if idx is not None else range(len(rules))
         if self.budget is not None:
             self.budget -= len(order)
+        if self._seen is not None:
+            self._seen.append((table, chain, order, idx is not None))
         for i in order:
             cr = rules[i]
             if cr is None:
