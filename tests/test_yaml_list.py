@@ -18,7 +18,9 @@ import random
 import re
 from typing import Any
 
+import msgspec
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -419,6 +421,32 @@ def test_typed_strings_found_by_numpy_are_the_regular_expressions(text: str) -> 
     assert yaml_list._bad
     assert json_typed.scan(js, yaml_list._bad, yaml_list._typed) is not None or b"\\" in js
     assert yaml_list._typed_in(js) == yaml_list._typed_in_re(js)
+    try:
+        compact = msgspec.json.format(js, indent=-1)
+    except msgspec.DecodeError:  # rapidyaml wrote what is not JSON (a plain +1): msgspec refuses the run
+        return
+    if b"\\" not in js:  # the run's compact encoding (what _fast_runs scans) finds the same strings
+        assert yaml_list._typed_in(js, compact) == yaml_list._typed_in_re(js)
+
+
+@pytest.mark.parametrize(
+    ("item", "read"),
+    [
+        ("- a: x\n  b: 1\n", True),
+        ("- a: x\n  a: 1\n", False),  # a duplicate key, its value a number: two quotes fewer in msgspec's encoding
+        ("- a: x\n  b: 1\n  a: 'y'\n", False),
+        ("- a: {}\n  a: []\n", False),
+        ('- a: "x\\\\y"\n  b: 1\n', True),  # an escape: the encoding compared byte for byte instead
+        ('- a: "x\\\\y"\n  a: 1\n', False),
+        ("- a: 'say \"x\"'\n  b: '\":'\n", True),
+        ("- a: 'say \"x\"'\n  b: 1\n  b: '\":'\n", False),
+    ],
+)
+def test_a_key_msgspec_drops_sends_the_run_to_the_exact_path(item: str, read: bool) -> None:
+    out: list[Any] = [None]
+    assert yaml_list._fast_runs(item, [0, len(item)], [1], set(), out) is read
+    if read:
+        assert out[0][0][1] == yaml.safe_load(item)[0]
 
 
 @pytest.mark.parametrize("value", [*RISKY, "1.2.3", "0x1g", "yes1", "nul", "TRUE ", " 1", "1_0.5", "<<<", "10.0.0.1.",

@@ -155,10 +155,12 @@ def scan(
     if not len(ok):
         return set(), set(), longest
     o, c = opens[ok], closes[ok]
+    if one_dot:  # the dots in each candidate, from where the dots are: two or more and it is no candidate
+        dots = np.flatnonzero(a == 0x2E)
+        few = np.flatnonzero(np.searchsorted(dots, c) - np.searchsorted(dots, o) < 2)
+        o, c = o[few], c[few]
     is_key = a[np.minimum(c + 1, len(a) - 1)] == 0x3A
     strings = {js[x + 1 : y] for x, y in zip(o.tolist(), c.tolist(), strict=True)}
     keys = {js[x + 1 : y] for x, y in zip(o[is_key].tolist(), c[is_key].tolist(), strict=True)}
-    if one_dot:
-        strings = {w for w in strings if w.count(b".") < 2}
     found = set(typed.findall(b'"' + b'"\n"'.join(strings) + b'"'))
     return found, found & keys, longest

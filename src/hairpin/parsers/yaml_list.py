@@ -35,8 +35,12 @@ the exact path's; otherwise it returns None and the caller reads the file the ex
   unsure);
 - no key is 510 characters long or longer (libyaml refuses a simple key longer than 1,024 characters,
   rapidyaml does not);
-- msgspec's encoding of the decoded items must be byte for byte rapidyaml's JSON with its whitespace
-  removed, so no key was dropped (a duplicate key: kubectl refuses the file, the exact path says where);
+- no key was dropped by msgspec (a duplicate key: kubectl refuses the file, the exact path says where):
+  msgspec's encoding of the decoded items holds as many quotes as rapidyaml's JSON (without a backslash
+  no string holds a quote, so every string, key or value, is two quotes in each, and a key dropped takes
+  at least its own two away); with a backslash, the encoding must be byte for byte rapidyaml's JSON with
+  its whitespace removed.  The encoding holds the same strings as the JSON and no whitespace, so the
+  typed strings are looked for in it;
 - each object has a kind, and every field hairpin reads has its API type (``hairpin.parsers.shapes``),
   so neither ``strict.vet_yaml`` nor ``shapes.vet_shape`` would refuse it.
 
@@ -156,10 +160,11 @@ _bad: bytes | None = None
 _one_dot = False  # no typed string holds two dots (json_typed.most_dots)
 
 
-def _typed_in(js: bytes) -> tuple[set[bytes], set[bytes]] | None:
+def _typed_in(js: bytes, compact: bytes | None = None) -> tuple[set[bytes], set[bytes]] | None:
     """The non-empty strings of rapidyaml's JSON ``js`` that PyYAML would type if they were plain, and those
     of them that are keys of the form ``_SAFE_KEY`` (only when some typed string is of the form ``_SAFE``);
-    None when a key is long enough that libyaml might refuse it."""
+    None when a key is long enough that libyaml might refuse it.  ``compact``: the same JSON without its
+    whitespace (msgspec's encoding of the decoded run, holding the same strings), scanned instead of ``js``."""
     global _typed, _bad, _one_dot
     if _typed is None:
         _typed = _typed_pattern()
@@ -168,7 +173,7 @@ def _typed_in(js: bytes) -> tuple[set[bytes], set[bytes]] | None:
         chars = json_typed.alphabets(resolvers)
         _bad = b"" if chars is None else json_typed.bad_table(chars)
         _one_dot = json_typed.most_dots(resolvers) <= 1
-    got = json_typed.scan(js, _bad, _typed, _one_dot) if _bad else None
+    got = json_typed.scan(js if compact is None else compact, _bad, _typed, _one_dot) if _bad else None
     if got is None:
         return _typed_in_re(js)
     found, keys, longest = got
@@ -303,9 +308,10 @@ def _no_float(text: str) -> float:
     raise _Float(text)
 
 
-def _sound_json(js: bytes, body: str) -> bool:
-    """rapidyaml's JSON of a run of items types its scalars as PyYAML would (see the module's docstring)."""
-    got = _typed_in(js)
+def _sound_json(js: bytes, body: str, compact: bytes | None = None) -> bool:
+    """rapidyaml's JSON of a run of items types its scalars as PyYAML would (see the module's docstring;
+    ``compact``: as for ``_typed_in``)."""
+    got = _typed_in(js, compact)
     if got is None:
         return False
     found, safe_keys = got
@@ -464,9 +470,14 @@ def _fast_runs(body: str, bounds: list[int], lines: list[int], exact_idx: set[in
             return False
         if not isinstance(items, list) or len(items) != len(group):
             return False
-        if msgspec.json.encode(items) != msgspec.json.format(js, indent=-1):
-            return False  # a key dropped: a duplicate
-        if not _sound_json(js, run):
+        enc = msgspec.json.encode(items)
+        if b"\\" in js:  # an escape: the encoding must be rapidyaml's JSON without its whitespace
+            if enc != msgspec.json.format(js, indent=-1):
+                return False  # a key dropped: a duplicate
+            enc = None
+        elif enc.count(b'"') != js.count(b'"'):
+            return False  # a key dropped: a duplicate (see the module's docstring)
+        if not _sound_json(js, run, enc):
             return False
         for data, k in zip(items, group, strict=True):
             if not isinstance(data, dict):
