@@ -591,7 +591,14 @@ def _layouts(text: str) -> tuple[Any, Any] | None:
     head = yaml_list._ITEMS.search(text)
     if head is None or not text.isascii():
         return None
-    return list_layout.layout(text.encode("ascii"), head.end()), _layout_by_expressions(text, head.end())
+    got = list_layout.layout(text.encode("ascii"), head.end())
+    for block in (1, 2, 5, 64):  # the text read a few bytes at a time answers alike
+        saved, list_layout.BLOCK = list_layout.BLOCK, block
+        try:
+            assert list_layout.layout(text.encode("ascii"), head.end()) == got, block
+        finally:
+            list_layout.BLOCK = saved
+    return got, _layout_by_expressions(text, head.end())
 
 
 @SETTINGS
