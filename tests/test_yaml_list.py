@@ -446,7 +446,7 @@ def test_a_key_msgspec_drops_sends_the_run_to_the_exact_path(item: str, read: bo
     out: list[Any] = [None]
     assert yaml_list._fast_runs(item, [0, len(item)], [1], set(), out) is read
     if read:
-        assert out[0][0][1] == yaml.safe_load(item)[0]
+        assert out[0] == yaml.safe_load(item)[0]
 
 
 @pytest.mark.parametrize("value", [*RISKY, "1.2.3", "0x1g", "yes1", "nul", "TRUE ", " 1", "1_0.5", "<<<", "10.0.0.1.",
@@ -503,6 +503,51 @@ def test_runs_cut_by_lines_read_alike(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(yaml_list, "RUN_LINES", 45)  # two Pods (21 lines) or a Pod and a Service (12) a run
     assert outcome(text, True) == want == outcome(text, False)
     assert seen and max(seen) <= 45 and len(seen) >= 5
+
+
+def _runs_item_by_item(bounds: list[int], lines: list[int], exact: set[int], chunk: int, most: int) -> list[list[int]]:
+    """The runs as the reader used to cut them, adding up each item's size and lines in turn (the reference)."""
+    n, i, runs = len(bounds) - 1, 0, []
+    while i < n:
+        group: list[int] = []
+        size = rows = 0
+        j = i
+        while j < n:
+            if j in exact:
+                j += 1
+                continue
+            size += bounds[j + 1] - bounds[j]
+            rows += lines[j + 1] - lines[j] if j + 1 < n else 0
+            if group and (size > chunk or rows > most):
+                break
+            group.append(j)
+            j += 1
+        if not group:
+            break
+        runs.append(group)
+        i = j
+    return runs
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_runs_are_cut_where_adding_up_item_by_item_cuts_them(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    rnd = random.Random(seed)
+    items = [POD.format(i=i) if rnd.random() < 0.7 else SERVICE for i in range(rnd.randrange(1, 25))]
+    bounds = [0, *itertools.accumulate(len(x) for x in items)]
+    lines = [1, *itertools.accumulate(x.count("\n") for x in items)][:-1]
+    lines = [ln + 1 if k else ln for k, ln in enumerate(lines)]  # (any increasing numbers: only differences count)
+    exact = {k for k in range(len(items)) if rnd.random() < rnd.choice([0, 0.2, 0.6])}
+    chunk, most = rnd.choice([1, 300, 700, 2000, 1 << 20]), rnd.choice([1, 12, 30, 60, 12_000])
+    monkeypatch.setattr(yaml_list, "CHUNK", chunk)
+    monkeypatch.setattr(yaml_list, "RUN_LINES", most)
+    seen: list[str] = []
+    parse = yaml_list.ryml.parse_in_arena
+    monkeypatch.setattr(yaml_list.ryml, "parse_in_arena", lambda raw, tree: (seen.append(raw.decode()), parse(raw, tree))[1])
+    out: list[Any] = [None] * len(items)
+    assert yaml_list._fast_runs("".join(items), bounds, lines, exact, out)
+    want = _runs_item_by_item(bounds, lines, exact, chunk, most)
+    assert seen == ["".join(items[k] for k in run) for run in want]
+    assert [k for k, d in enumerate(out) if d is not None] == [k for k in range(len(items)) if k not in exact]
 
 
 def _risk_sets(text: str) -> tuple[set[int], set[int]] | None:

@@ -92,7 +92,8 @@ RUN_LINES = 12_000
 Item = tuple[str, dict[str, Any], int, Any]
 #: the exact path on a List document: text -> its objects, or None on any error
 Exact = Callable[[str], list[Item] | None]
-_Slot = tuple[Item, bool] | None  # an item read, and whether the fast path read it
+#: an item being read: None (not yet), its data (decoded by rapidyaml and msgspec, not yet checked), or the Item
+_Slot = dict[str, Any] | Item | None
 
 _ITEMS = re.compile(r"(?:^|(?<=\n))items:[ ]*\n")
 _REGION_END = re.compile(r"\n[^- \n]")  # the first line at column 0 that is not a sequence entry
@@ -385,14 +386,19 @@ def read(text: str, file: str | None, exact: Exact, skeleton_kind: Callable[[str
         # items risky only for kubectl's literal blocks: read rewritten (hairpin.parsers.literal_blocks)
         rewrites = _rewritten(text, bounds, lines, exact_idx, out) if exact_idx else {}
     item_kind = kind[: -len("List")]
-    well_typed = shapes.well_typed
-    for i, slot in enumerate(out):
-        if slot is None:
+    checks: dict[str, Callable[[dict[str, Any]], bool]] = {}  # kind -> shapes.well_typed's check of that kind
+    for i, data in enumerate(out):
+        if data is None:
             continue
-        data = slot[0][1]
+        assert data.__class__ is dict  # (only decoded items are in out yet)
         # the checks _objects_of and the strict checks make, or the exact path says what is wrong
         k = data.get("kind") or item_kind
-        if k.__class__ is not str or not k or not well_typed(k, data):
+        if k.__class__ is not str or not k:
+            return None
+        check = checks.get(k)
+        if check is None:
+            check = checks[k] = shapes.typed(k)
+        if not check(data):
             return None
         meta, spec, status = data.get("metadata"), data.get("spec"), data.get("status")
         if not (meta is None or meta.__class__ is dict) or not (spec is None or spec.__class__ is dict):
@@ -413,17 +419,14 @@ def read(text: str, file: str | None, exact: Exact, skeleton_kind: Callable[[str
             if rw is not None:  # lines of the rewritten item -> the file's
                 at = lines[i]
                 where = {key: (at + rw.line(ln - at), col) for key, (ln, col) in where.items()}
-            out[i] = ((k, data, lines[i], where), True)
+            out[i] = (k, data, lines[i], where)
         else:
-            out[i] = ((k, data, lines[i], {}), True)
+            out[i] = (k, data, lines[i], {})
     if exact_idx and not _exact_items(text, bounds, lines, sorted(exact_idx), out, exact, kind):
         return None
-    result: list[Item] = []
-    for slot in out:
-        if slot is None:
-            return None
-        result.append(slot[0])
-    return result
+    if None in out:
+        return None
+    return out  # type: ignore[return-value]  # (every slot an Item now)
 
 
 def _fast_runs(body: str, bounds: list[int], lines: list[int], exact_idx: set[int], out: list[_Slot]) -> bool:
@@ -434,23 +437,29 @@ def _fast_runs(body: str, bounds: list[int], lines: list[int], exact_idx: set[in
     dec = msgspec.json.Decoder(float_hook=_no_float)
     buf = bytearray(4 * CHUNK)
     n = len(bounds) - 1
+    # a run starts at the first item not left to the exact path and takes the next ones as long as their sizes
+    # (and lines: the last item's count none) add up to at most CHUNK (and RUN_LINES), at least one item; the
+    # totals from the start of the text, those of the items left to the exact path counting nothing
+    sizes = [b - a for a, b in itertools.pairwise(bounds)]
+    rows = [b - a for a, b in itertools.pairwise(lines)]
+    rows.append(0)
+    for k in exact_idx:
+        sizes[k] = rows[k] = 0
+    size_to = [0, *itertools.accumulate(sizes)]  # size_to[j]: the sizes of the items before j
+    rows_to = [0, *itertools.accumulate(rows)]
     i = 0
     while i < n:
-        group: list[int] = []
-        size = rows = 0
-        j = i
-        while j < n:
-            if j in exact_idx:
-                j += 1
-                continue
-            size += bounds[j + 1] - bounds[j]
-            rows += lines[j + 1] - lines[j] if j + 1 < n else 0
-            if group and (size > CHUNK or rows > RUN_LINES):
-                break
-            group.append(j)
-            j += 1
-        if not group:
+        while i < n and i in exact_idx:
+            i += 1
+        if i == n:
             break
+        # the first item past the run: the first whose totals from i on exceed a limit (never i itself)
+        j = min(
+            bisect.bisect_right(size_to, size_to[i] + CHUNK) - 1,
+            bisect.bisect_right(rows_to, rows_to[i] + RUN_LINES) - 1,
+        )
+        j = max(j, i + 1)
+        group = [k for k in range(i, j) if k not in exact_idx] if exact_idx else list(range(i, j))
         if group[-1] - group[0] + 1 == len(group):
             run = body[bounds[group[0]] : bounds[group[-1] + 1]]
         else:
@@ -471,18 +480,19 @@ def _fast_runs(body: str, bounds: list[int], lines: list[int], exact_idx: set[in
         if not isinstance(items, list) or len(items) != len(group):
             return False
         enc = msgspec.json.encode(items)
+        compact: bytes | None = enc
         if b"\\" in js:  # an escape: the encoding must be rapidyaml's JSON without its whitespace
             if enc != msgspec.json.format(js, indent=-1):
                 return False  # a key dropped: a duplicate
-            enc = None
+            compact = None  # (the typed strings are looked for by regular expressions in rapidyaml's JSON)
         elif enc.count(b'"') != js.count(b'"'):
             return False  # a key dropped: a duplicate (see the module's docstring)
-        if not _sound_json(js, run, enc):
+        if not _sound_json(js, run, compact):
             return False
         for data, k in zip(items, group, strict=True):
-            if not isinstance(data, dict):
+            if data.__class__ is not dict:
                 return False
-            out[k] = (("", data, lines[k], {}), True)
+            out[k] = data
         i = j
     return True
 
@@ -517,10 +527,10 @@ def _rewritten(
         return {}  # (the rewritten items stay on the exact path: always the exact path's answer)
     used: dict[int, literal_blocks.Rewrite] = {}
     for k, i in enumerate(idx):
-        slot = got[k]
-        if slot is None or not literal_blocks.fill(slot[0][1], found[i].values, found[i].entries):
+        data = got[k]
+        if data.__class__ is not dict or not literal_blocks.fill(data, found[i].values, found[i].entries):
             continue
-        out[i] = (("", slot[0][1], lines[i], {}), True)
+        out[i] = data
         exact_idx.discard(i)
         used[i] = found[i]
     return used
@@ -548,5 +558,5 @@ def _exact_items(
             return False
         shift = lines[i] - w
         moved = None if marks is None else {k: (ln + shift, col) for k, (ln, col) in marks.items()}
-        out[i] = ((k, data, lines[i], moved), False)
+        out[i] = (k, data, lines[i], moved)
     return True
