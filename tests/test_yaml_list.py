@@ -459,6 +459,37 @@ def test_each_risky_string_is_found_alike_as_key_value_and_list_entry(value: str
         assert yaml_list._typed_in(js) == yaml_list._typed_in_re(js), v
 
 
+@SETTINGS
+@given(st.lists(st.tuples(st.binary(min_size=0, max_size=20).filter(lambda b: b'"' not in b), st.booleans()), max_size=60))
+def test_candidates_are_made_once_each_as_one_by_one(strings: list[tuple[bytes, bool]]) -> None:
+    # json_typed._distinct groups alike strings in NumPy: the same sets as slicing every string
+    import numpy as np
+
+    js = b"[" + b",".join(b'"' + w + b'"' + (b":" if key else b" ") for w, key in strings) + b"]"
+    a = np.frombuffer(js, np.uint8)
+    q = np.flatnonzero(a == 0x22)
+    o, c = q[0::2], q[1::2]
+    is_key = a[np.minimum(c + 1, len(a) - 1)] == 0x3A
+    want = {w for w, _ in strings}, {w for w, key in strings if key}
+    assert json_typed._distinct(js, a, o, c, is_key) == want
+
+
+def test_candidates_alike_in_their_hash_only_are_each_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    js = b'["True": "5d9c7b8f4", "True", "x", "5d9c7b8f4": "a"]'
+    a = np.frombuffer(js, np.uint8)
+    q = np.flatnonzero(a == 0x22)
+    o, c = q[0::2], q[1::2]
+    is_key = a[np.minimum(c + 1, len(a) - 1)] == 0x3A
+    want = ({b"True", b"5d9c7b8f4", b"x", b"a"}, {b"True", b"5d9c7b8f4"})
+    assert json_typed._distinct(js, a, o, c, is_key) == want
+    # every string in one group (as if all hashed alike): the group is seen to hold several, each is made
+    one = lambda h, return_index, return_inverse: (h[:1], np.zeros(1, np.intp), np.zeros(len(h), np.intp))  # noqa: E731
+    monkeypatch.setattr(np, "unique", one)
+    assert json_typed._distinct(js, a, o, c, is_key) == want
+
+
 def test_the_scan_declines_what_it_cannot_pair() -> None:
     yaml_list._typed_in(b"[]")
     assert yaml_list._bad and yaml_list._typed is not None
