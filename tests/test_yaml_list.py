@@ -674,6 +674,9 @@ def _layouts(text: str) -> tuple[Any, Any] | None:
             assert list_layout.layout(text.encode("ascii"), head.end()) == got, block
         finally:
             list_layout.BLOCK = saved
+    # items opening as _ITEM_OK has them: NumPy at the layout's starts, as the expression at each
+    plain = all(yaml_list._ITEM_OK.match(text, s) is not None for s in got.starts)
+    assert yaml_list._open_plainly(text.encode("ascii"), got.starts) is plain
     return got, _layout_by_expressions(text, head.end())
 
 
@@ -695,6 +698,7 @@ def test_the_layout_from_line_breaks_is_the_regular_expressions(edits: list[tupl
 @pytest.mark.parametrize("text", [
     "items:\n- a: 1\n", "items:\n- a: 1", "items:\n- a: 1 \n", "items:\n- a: 1 ", "items:\n- a: 1\n\n\n- b: 2\nkind: List\n",
     "items:\n- a: 1\n \n  \nkind: List\n", "kind: List\nitems:\n- a\n-\n- - b\n\nx: 1\n", "items:\n- a: 1\n-", "items:\n- a\nk",
+    "items:\n- a: 1\n- ", "items:\n- a: 1\n- b", "items:\n- a\n- #\n", "items:\n-  a\n", "items:\n-\ta\n",
 ])  # fmt: skip
 def test_the_layout_at_the_edges(text: str) -> None:
     got = _layouts(text)
