@@ -186,10 +186,12 @@ def scan(
     opens, closes = q[0::2], q[1::2]
     longest = int((closes - opens).max()) - 1
     bits = np.frombuffer(js.translate(bad), np.uint8)
-    # the alphabets a string is not made of: a candidate when some alphabet is left.  Its first and last
-    # bytes rule most strings out at once (an empty string's first byte is its closing quote: never a
+    # the alphabets a string is not made of: a candidate when some alphabet is left.  Its first two and last
+    # two bytes rule most strings out at once (an empty string's first byte is its closing quote: never a
     # candidate); the others' bytes are OR-ed over [open + 1, close), what lies between two strings aside
-    maybe = np.flatnonzero((bits[opens + 1] | bits[closes - 1]) != 0xFF)
+    first, last = opens + 1, closes - 1
+    sample = bits[first] | bits[last] | bits[np.minimum(first + 1, last)] | bits[np.maximum(last - 1, first)]
+    maybe = np.flatnonzero(sample != 0xFF)
     if not len(maybe):
         return set(), set(), longest
     idx = np.empty(2 * len(maybe), np.intp)
