@@ -460,7 +460,9 @@ def test_each_risky_string_is_found_alike_as_key_value_and_list_entry(value: str
 
 
 @SETTINGS
-@given(st.lists(st.tuples(st.binary(min_size=0, max_size=20).filter(lambda b: b'"' not in b), st.booleans()), max_size=60))
+@given(
+    st.lists(st.tuples(st.binary(min_size=0, max_size=20).filter(lambda b: b'"' not in b), st.booleans()), max_size=60)
+)
 def test_candidates_are_made_once_each_as_one_by_one(strings: list[tuple[bytes, bool]]) -> None:
     # json_typed._distinct groups alike strings in NumPy: the same sets as slicing every string
     import numpy as np
@@ -573,7 +575,9 @@ def test_runs_are_cut_where_adding_up_item_by_item_cuts_them(seed: int, monkeypa
     monkeypatch.setattr(yaml_list, "RUN_LINES", most)
     seen: list[str] = []
     parse = yaml_list.ryml.parse_in_arena
-    monkeypatch.setattr(yaml_list.ryml, "parse_in_arena", lambda raw, tree: (seen.append(raw.decode()), parse(raw, tree))[1])
+    monkeypatch.setattr(
+        yaml_list.ryml, "parse_in_arena", lambda raw, tree: (seen.append(raw.decode()), parse(raw, tree))[1]
+    )
     out: list[Any] = [None] * len(items)
     assert yaml_list._fast_runs("".join(items), bounds, lines, exact, out)
     want = _runs_item_by_item(bounds, lines, exact, chunk, most)

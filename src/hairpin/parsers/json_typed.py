@@ -10,10 +10,13 @@ same strings with a handful of NumPy passes:
   anything else (a negated set, ``.``, a category such as ``\\d``, which in a ``str`` pattern takes other
   scripts' digits, a flag) gives no alphabet and the caller keeps the regular expression;
 - in JSON without a backslash no string holds a quote, so the quotes pair up in order: opening, closing,
-  opening...; a string is a candidate only when every one of its bytes is in the alphabet (one
-  ``bytes.translate`` to 0/1 and a maximum over each string's bytes, ``numpy.maximum.reduceat``);
-- the few candidates (in kubectl dumps mostly IP addresses and ``True``) are joined and given to the
-  caller's expression, which says which of them are typed, exactly as it would at their place in the JSON.
+  opening...; a string is a candidate only when every one of its bytes is in some alphabet (one
+  ``bytes.translate`` to a bit per alphabet it is not in, OR-ed over its first two and last two bytes, which
+  rule most strings out, then over all the bytes of the others, ``numpy.bitwise_or.reduceat``);
+- candidates with more dots than any match can hold (IP addresses) are dropped by counting the dots between
+  their quotes; each distinct candidate is made once (``_distinct``: a dump repeats ``True`` and a
+  pod-template hash thousands of times), and the few left are joined and given to the caller's
+  expression, which says which of them are typed, exactly as it would at their place in the JSON.
 
 ``scan(js, typed)`` returns the typed strings, those of them that are keys (followed by ``:``) and the
 longest string's length; None when it cannot be sure (a backslash, an odd number of quotes, no
