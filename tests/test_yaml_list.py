@@ -18,7 +18,9 @@ import random
 import re
 from typing import Any
 
+import msgspec
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -419,6 +421,32 @@ def test_typed_strings_found_by_numpy_are_the_regular_expressions(text: str) -> 
     assert yaml_list._bad
     assert json_typed.scan(js, yaml_list._bad, yaml_list._typed) is not None or b"\\" in js
     assert yaml_list._typed_in(js) == yaml_list._typed_in_re(js)
+    try:
+        compact = msgspec.json.format(js, indent=-1)
+    except msgspec.DecodeError:  # rapidyaml wrote what is not JSON (a plain +1): msgspec refuses the run
+        return
+    if b"\\" not in js:  # the run's compact encoding (what _fast_runs scans) finds the same strings
+        assert yaml_list._typed_in(js, compact) == yaml_list._typed_in_re(js)
+
+
+@pytest.mark.parametrize(
+    ("item", "read"),
+    [
+        ("- a: x\n  b: 1\n", True),
+        ("- a: x\n  a: 1\n", False),  # a duplicate key, its value a number: two quotes fewer in msgspec's encoding
+        ("- a: x\n  b: 1\n  a: 'y'\n", False),
+        ("- a: {}\n  a: []\n", False),
+        ('- a: "x\\\\y"\n  b: 1\n', True),  # an escape: the encoding compared byte for byte instead
+        ('- a: "x\\\\y"\n  a: 1\n', False),
+        ("- a: 'say \"x\"'\n  b: '\":'\n", True),
+        ("- a: 'say \"x\"'\n  b: 1\n  b: '\":'\n", False),
+    ],
+)
+def test_a_key_msgspec_drops_sends_the_run_to_the_exact_path(item: str, read: bool) -> None:
+    out: list[Any] = [None]
+    assert yaml_list._fast_runs(item, [0, len(item)], [1], set(), out) is read
+    if read:
+        assert out[0] == yaml.safe_load(item)[0]
 
 
 @pytest.mark.parametrize("value", [*RISKY, "1.2.3", "0x1g", "yes1", "nul", "TRUE ", " 1", "1_0.5", "<<<", "10.0.0.1.",
@@ -429,6 +457,39 @@ def test_each_risky_string_is_found_alike_as_key_value_and_list_entry(value: str
         js = f'[\n  {{\n    {esc}: {esc},\n    "a": [\n      {esc}\n    ],\n    "b": {esc}\n  }}\n]'.encode()
         yaml_list._typed_in(js)
         assert yaml_list._typed_in(js) == yaml_list._typed_in_re(js), v
+
+
+@SETTINGS
+@given(
+    st.lists(st.tuples(st.binary(min_size=0, max_size=20).filter(lambda b: b'"' not in b), st.booleans()), max_size=60)
+)
+def test_candidates_are_made_once_each_as_one_by_one(strings: list[tuple[bytes, bool]]) -> None:
+    # json_typed._distinct groups alike strings in NumPy: the same sets as slicing every string
+    import numpy as np
+
+    js = b"[" + b",".join(b'"' + w + b'"' + (b":" if key else b" ") for w, key in strings) + b"]"
+    a = np.frombuffer(js, np.uint8)
+    q = np.flatnonzero(a == 0x22)
+    o, c = q[0::2], q[1::2]
+    is_key = a[np.minimum(c + 1, len(a) - 1)] == 0x3A
+    want = {w for w, _ in strings}, {w for w, key in strings if key}
+    assert json_typed._distinct(js, a, o, c, is_key) == want
+
+
+def test_candidates_alike_in_their_hash_only_are_each_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    js = b'["True": "5d9c7b8f4", "True", "x", "5d9c7b8f4": "a"]'
+    a = np.frombuffer(js, np.uint8)
+    q = np.flatnonzero(a == 0x22)
+    o, c = q[0::2], q[1::2]
+    is_key = a[np.minimum(c + 1, len(a) - 1)] == 0x3A
+    want = ({b"True", b"5d9c7b8f4", b"x", b"a"}, {b"True", b"5d9c7b8f4"})
+    assert json_typed._distinct(js, a, o, c, is_key) == want
+    # every string in one group (as if all hashed alike): the group is seen to hold several, each is made
+    one = lambda h, return_index, return_inverse: (h[:1], np.zeros(1, np.intp), np.zeros(len(h), np.intp))  # noqa: E731
+    monkeypatch.setattr(np, "unique", one)
+    assert json_typed._distinct(js, a, o, c, is_key) == want
 
 
 def test_the_scan_declines_what_it_cannot_pair() -> None:
@@ -475,6 +536,53 @@ def test_runs_cut_by_lines_read_alike(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(yaml_list, "RUN_LINES", 45)  # two Pods (21 lines) or a Pod and a Service (12) a run
     assert outcome(text, True) == want == outcome(text, False)
     assert seen and max(seen) <= 45 and len(seen) >= 5
+
+
+def _runs_item_by_item(bounds: list[int], lines: list[int], exact: set[int], chunk: int, most: int) -> list[list[int]]:
+    """The runs as the reader used to cut them, adding up each item's size and lines in turn (the reference)."""
+    n, i, runs = len(bounds) - 1, 0, []
+    while i < n:
+        group: list[int] = []
+        size = rows = 0
+        j = i
+        while j < n:
+            if j in exact:
+                j += 1
+                continue
+            size += bounds[j + 1] - bounds[j]
+            rows += lines[j + 1] - lines[j] if j + 1 < n else 0
+            if group and (size > chunk or rows > most):
+                break
+            group.append(j)
+            j += 1
+        if not group:
+            break
+        runs.append(group)
+        i = j
+    return runs
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_runs_are_cut_where_adding_up_item_by_item_cuts_them(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    rnd = random.Random(seed)
+    items = [POD.format(i=i) if rnd.random() < 0.7 else SERVICE for i in range(rnd.randrange(1, 25))]
+    bounds = [0, *itertools.accumulate(len(x) for x in items)]
+    lines = [1, *itertools.accumulate(x.count("\n") for x in items)][:-1]
+    lines = [ln + 1 if k else ln for k, ln in enumerate(lines)]  # (any increasing numbers: only differences count)
+    exact = {k for k in range(len(items)) if rnd.random() < rnd.choice([0, 0.2, 0.6])}
+    chunk, most = rnd.choice([1, 300, 700, 2000, 1 << 20]), rnd.choice([1, 12, 30, 60, 12_000])
+    monkeypatch.setattr(yaml_list, "CHUNK", chunk)
+    monkeypatch.setattr(yaml_list, "RUN_LINES", most)
+    seen: list[str] = []
+    parse = yaml_list.ryml.parse_in_arena
+    monkeypatch.setattr(
+        yaml_list.ryml, "parse_in_arena", lambda raw, tree: (seen.append(raw.decode()), parse(raw, tree))[1]
+    )
+    out: list[Any] = [None] * len(items)
+    assert yaml_list._fast_runs("".join(items), bounds, lines, exact, out)
+    want = _runs_item_by_item(bounds, lines, exact, chunk, most)
+    assert seen == ["".join(items[k] for k in run) for run in want]
+    assert [k for k, d in enumerate(out) if d is not None] == [k for k in range(len(items)) if k not in exact]
 
 
 def _risk_sets(text: str) -> tuple[set[int], set[int]] | None:
@@ -563,7 +671,17 @@ def _layouts(text: str) -> tuple[Any, Any] | None:
     head = yaml_list._ITEMS.search(text)
     if head is None or not text.isascii():
         return None
-    return list_layout.layout(text.encode("ascii"), head.end()), _layout_by_expressions(text, head.end())
+    got = list_layout.layout(text.encode("ascii"), head.end())
+    for block in (1, 2, 5, 64):  # the text read a few bytes at a time answers alike
+        saved, list_layout.BLOCK = list_layout.BLOCK, block
+        try:
+            assert list_layout.layout(text.encode("ascii"), head.end()) == got, block
+        finally:
+            list_layout.BLOCK = saved
+    # items opening as _ITEM_OK has them: NumPy at the layout's starts, as the expression at each
+    plain = all(yaml_list._ITEM_OK.match(text, s) is not None for s in got.starts)
+    assert yaml_list._open_plainly(text.encode("ascii"), got.starts) is plain
+    return got, _layout_by_expressions(text, head.end())
 
 
 @SETTINGS
@@ -584,6 +702,7 @@ def test_the_layout_from_line_breaks_is_the_regular_expressions(edits: list[tupl
 @pytest.mark.parametrize("text", [
     "items:\n- a: 1\n", "items:\n- a: 1", "items:\n- a: 1 \n", "items:\n- a: 1 ", "items:\n- a: 1\n\n\n- b: 2\nkind: List\n",
     "items:\n- a: 1\n \n  \nkind: List\n", "kind: List\nitems:\n- a\n-\n- - b\n\nx: 1\n", "items:\n- a: 1\n-", "items:\n- a\nk",
+    "items:\n- a: 1\n- ", "items:\n- a: 1\n- b", "items:\n- a\n- #\n", "items:\n-  a\n", "items:\n-\ta\n",
 ])  # fmt: skip
 def test_the_layout_at_the_edges(text: str) -> None:
     got = _layouts(text)

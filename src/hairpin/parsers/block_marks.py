@@ -73,16 +73,12 @@ class _Lines:
         raw = text.split("\n")
         if raw and raw[-1] == "":
             raw.pop()
-        self.indent: list[int] = []
-        self.content: list[str] = []
-        for i, line in enumerate(raw):
-            if i == 0:
-                if not line.startswith("- "):
-                    raise ValueError
-                line = "  " + line[2:]
-            body = line.lstrip(" ")
-            self.indent.append(len(line) - len(body))
-            self.content.append(body)
+        if raw:
+            if not raw[0].startswith("- "):
+                raise ValueError
+            raw[0] = "  " + raw[0][2:]
+        self.content: list[str] = [line.lstrip(" ") for line in raw]
+        self.indent: list[int] = [len(line) - len(body) for line, body in zip(raw, self.content, strict=True)]
 
     def block(self, k: int) -> tuple[int, int]:
         """The lines of key line ``k``'s value: deeper lines, and entries of a sequence at its column."""

@@ -10,10 +10,13 @@ same strings with a handful of NumPy passes:
   anything else (a negated set, ``.``, a category such as ``\\d``, which in a ``str`` pattern takes other
   scripts' digits, a flag) gives no alphabet and the caller keeps the regular expression;
 - in JSON without a backslash no string holds a quote, so the quotes pair up in order: opening, closing,
-  opening...; a string is a candidate only when every one of its bytes is in the alphabet (one
-  ``bytes.translate`` to 0/1 and a maximum over each string's bytes, ``numpy.maximum.reduceat``);
-- the few candidates (in kubectl dumps mostly IP addresses and ``True``) are joined and given to the
-  caller's expression, which says which of them are typed, exactly as it would at their place in the JSON.
+  opening...; a string is a candidate only when every one of its bytes is in some alphabet (one
+  ``bytes.translate`` to a bit per alphabet it is not in, OR-ed over its first two and last two bytes, which
+  rule most strings out, then over all the bytes of the others, ``numpy.bitwise_or.reduceat``);
+- candidates with more dots than any match can hold (IP addresses) are dropped by counting the dots between
+  their quotes; each distinct candidate is made once (``_distinct``: a dump repeats ``True`` and a
+  pod-template hash thousands of times), and the few left are joined and given to the caller's
+  expression, which says which of them are typed, exactly as it would at their place in the JSON.
 
 ``scan(js, typed)`` returns the typed strings, those of them that are keys (followed by ``:``) and the
 longest string's length; None when it cannot be sure (a backslash, an odd number of quotes, no
@@ -128,6 +131,45 @@ def bad_table(alphabets: list[frozenset[int]]) -> bytes:
     )
 
 
+#: candidates at most this long are told apart in NumPy (their bytes as two 64-bit words)
+_WIDE = 16
+
+
+def _distinct(js: bytes, a: Any, o: Any, c: Any, is_key: Any) -> tuple[set[bytes], set[bytes]]:
+    """The strings ``js[o + 1 : c]`` (NumPy arrays of quote offsets; ``a``: ``js`` as a NumPy array) and those
+    of them at a key (``is_key``), each string made once: a dump repeats a few candidates thousands of times
+    (``True``, a pod-template hash), and slicing each of them cost a third of the scan.  Strings of up to
+    ``_WIDE`` bytes are grouped by a hash of their bytes, length and key-ness, and each group is checked to
+    hold one string (else every string is made)."""
+    import numpy as np
+
+    lens = c - o - 1
+    short = lens <= _WIDE
+    reps = [np.flatnonzero(~short)]
+    if short.any():
+        s = np.flatnonzero(short)
+        cols = np.arange(_WIDE)
+        pos = (o[s] + 1)[:, None] + cols
+        np.minimum(pos, len(a) - 1, out=pos)
+        mat = a[pos]
+        mat[cols >= lens[s][:, None]] = 0
+        words = mat.view(np.uint64)
+        h = (words[:, 0] * np.uint64(0x9E3779B97F4A7C15)) ^ words[:, 1] ^ (lens[s].astype(np.uint64) << np.uint64(56))
+        h = (h << np.uint64(1)) | is_key[s].astype(np.uint64)
+        _, first, inv = np.unique(h, return_index=True, return_inverse=True)
+        rep = first[inv.ravel()]
+        alike = (words == words[rep]).all() and (lens[s] == lens[s][rep]).all() and (is_key[s] == is_key[s][rep]).all()
+        reps.append(s[first] if alike else s)
+    strings: set[bytes] = set()
+    keys: set[bytes] = set()
+    take = np.concatenate(reps)
+    for x, y, key in zip(o[take].tolist(), c[take].tolist(), is_key[take].tolist(), strict=True):
+        strings.add(js[x + 1 : y])
+        if key:
+            keys.add(js[x + 1 : y])
+    return strings, keys
+
+
 def scan(
     js: bytes, bad: bytes, typed: re.Pattern[bytes], one_dot: bool = False
 ) -> tuple[set[bytes], set[bytes], int] | None:
@@ -146,19 +188,28 @@ def scan(
         return set(), set(), 0
     opens, closes = q[0::2], q[1::2]
     longest = int((closes - opens).max()) - 1
-    idx = q.copy()
-    idx[0::2] += 1  # [open + 1, close) is a string's text, [close, next open + 1) what lies between
-    # the alphabets a string is not made of: a candidate when some alphabet is left (an empty string reads
-    # its closing quote: never a candidate)
-    worst = np.bitwise_or.reduceat(np.frombuffer(js.translate(bad), np.uint8), idx)[0::2]
-    ok = np.flatnonzero(worst != 0xFF)
+    bits = np.frombuffer(js.translate(bad), np.uint8)
+    # the alphabets a string is not made of: a candidate when some alphabet is left.  Its first two and last
+    # two bytes rule most strings out at once (an empty string's first byte is its closing quote: never a
+    # candidate); the others' bytes are OR-ed over [open + 1, close), what lies between two strings aside
+    first, last = opens + 1, closes - 1
+    sample = bits[first] | bits[last] | bits[np.minimum(first + 1, last)] | bits[np.maximum(last - 1, first)]
+    maybe = np.flatnonzero(sample != 0xFF)
+    if not len(maybe):
+        return set(), set(), longest
+    idx = np.empty(2 * len(maybe), np.intp)
+    idx[0::2] = opens[maybe] + 1
+    idx[1::2] = closes[maybe]
+    worst = np.bitwise_or.reduceat(bits, idx)[0::2]
+    ok = maybe[worst != 0xFF]
     if not len(ok):
         return set(), set(), longest
     o, c = opens[ok], closes[ok]
+    if one_dot:  # the dots in each candidate, from where the dots are: two or more and it is no candidate
+        dots = np.flatnonzero(a == 0x2E)
+        few = np.flatnonzero(np.searchsorted(dots, c) - np.searchsorted(dots, o) < 2)
+        o, c = o[few], c[few]
     is_key = a[np.minimum(c + 1, len(a) - 1)] == 0x3A
-    strings = {js[x + 1 : y] for x, y in zip(o.tolist(), c.tolist(), strict=True)}
-    keys = {js[x + 1 : y] for x, y in zip(o[is_key].tolist(), c[is_key].tolist(), strict=True)}
-    if one_dot:
-        strings = {w for w in strings if w.count(b".") < 2}
+    strings, keys = _distinct(js, a, o, c, is_key)
     found = set(typed.findall(b'"' + b'"\n"'.join(strings) + b'"'))
     return found, found & keys, longest

@@ -35,8 +35,12 @@ the exact path's; otherwise it returns None and the caller reads the file the ex
   unsure);
 - no key is 510 characters long or longer (libyaml refuses a simple key longer than 1,024 characters,
   rapidyaml does not);
-- msgspec's encoding of the decoded items must be byte for byte rapidyaml's JSON with its whitespace
-  removed, so no key was dropped (a duplicate key: kubectl refuses the file, the exact path says where);
+- no key was dropped by msgspec (a duplicate key: kubectl refuses the file, the exact path says where):
+  msgspec's encoding of the decoded items holds as many quotes as rapidyaml's JSON (without a backslash
+  no string holds a quote, so every string, key or value, is two quotes in each, and a key dropped takes
+  at least its own two away); with a backslash, the encoding must be byte for byte rapidyaml's JSON with
+  its whitespace removed.  The encoding holds the same strings as the JSON and no whitespace, so the
+  typed strings are looked for in it;
 - each object has a kind, and every field hairpin reads has its API type (``hairpin.parsers.shapes``),
   so neither ``strict.vet_yaml`` nor ``shapes.vet_shape`` would refuse it.
 
@@ -88,7 +92,8 @@ RUN_LINES = 12_000
 Item = tuple[str, dict[str, Any], int, Any]
 #: the exact path on a List document: text -> its objects, or None on any error
 Exact = Callable[[str], list[Item] | None]
-_Slot = tuple[Item, bool] | None  # an item read, and whether the fast path read it
+#: an item being read: None (not yet), its data (decoded by rapidyaml and msgspec, not yet checked), or the Item
+_Slot = dict[str, Any] | Item | None
 
 _ITEMS = re.compile(r"(?:^|(?<=\n))items:[ ]*\n")
 _REGION_END = re.compile(r"\n[^- \n]")  # the first line at column 0 that is not a sequence entry
@@ -156,10 +161,11 @@ _bad: bytes | None = None
 _one_dot = False  # no typed string holds two dots (json_typed.most_dots)
 
 
-def _typed_in(js: bytes) -> tuple[set[bytes], set[bytes]] | None:
+def _typed_in(js: bytes, compact: bytes | None = None) -> tuple[set[bytes], set[bytes]] | None:
     """The non-empty strings of rapidyaml's JSON ``js`` that PyYAML would type if they were plain, and those
     of them that are keys of the form ``_SAFE_KEY`` (only when some typed string is of the form ``_SAFE``);
-    None when a key is long enough that libyaml might refuse it."""
+    None when a key is long enough that libyaml might refuse it.  ``compact``: the same JSON without its
+    whitespace (msgspec's encoding of the decoded run, holding the same strings), scanned instead of ``js``."""
     global _typed, _bad, _one_dot
     if _typed is None:
         _typed = _typed_pattern()
@@ -168,7 +174,7 @@ def _typed_in(js: bytes) -> tuple[set[bytes], set[bytes]] | None:
         chars = json_typed.alphabets(resolvers)
         _bad = b"" if chars is None else json_typed.bad_table(chars)
         _one_dot = json_typed.most_dots(resolvers) <= 1
-    got = json_typed.scan(js, _bad, _typed, _one_dot) if _bad else None
+    got = json_typed.scan(js if compact is None else compact, _bad, _typed, _one_dot) if _bad else None
     if got is None:
         return _typed_in_re(js)
     found, keys, longest = got
@@ -303,9 +309,10 @@ def _no_float(text: str) -> float:
     raise _Float(text)
 
 
-def _sound_json(js: bytes, body: str) -> bool:
-    """rapidyaml's JSON of a run of items types its scalars as PyYAML would (see the module's docstring)."""
-    got = _typed_in(js)
+def _sound_json(js: bytes, body: str, compact: bytes | None = None) -> bool:
+    """rapidyaml's JSON of a run of items types its scalars as PyYAML would (see the module's docstring;
+    ``compact``: as for ``_typed_in``)."""
+    got = _typed_in(js, compact)
     if got is None:
         return False
     found, safe_keys = got
@@ -347,6 +354,8 @@ def read(text: str, file: str | None, exact: Exact, skeleton_kind: Callable[[str
     if raw is not None:  # ASCII: the items' end, starts and lines from the line breaks (list_layout)
         lay = list_layout.layout(raw, begin)
         end = lay.end
+        if not _open_plainly(raw, lay.starts):
+            return None
     else:
         end_m = _REGION_END.search(text, begin - 1)
         end = end_m.start() + 1 if end_m is not None else len(text)
@@ -367,7 +376,7 @@ def read(text: str, file: str | None, exact: Exact, skeleton_kind: Callable[[str
         lines = [text.count("\n", 0, begin) + 1]
         for a, b in itertools.pairwise(starts):
             lines.append(lines[-1] + text.count("\n", a, b))
-    if any(_ITEM_OK.match(text, s) is None for s in starts):
+    if lay is None and any(_ITEM_OK.match(text, s) is None for s in starts):
         return None
     bounds = [*starts, end]
     exact_idx = _risky_items(text, starts, end, present, None if lay is None else lay.spaced)
@@ -379,14 +388,19 @@ def read(text: str, file: str | None, exact: Exact, skeleton_kind: Callable[[str
         # items risky only for kubectl's literal blocks: read rewritten (hairpin.parsers.literal_blocks)
         rewrites = _rewritten(text, bounds, lines, exact_idx, out) if exact_idx else {}
     item_kind = kind[: -len("List")]
-    well_typed = shapes.well_typed
-    for i, slot in enumerate(out):
-        if slot is None:
+    checks: dict[str, Callable[[dict[str, Any]], bool]] = {}  # kind -> shapes.well_typed's check of that kind
+    for i, data in enumerate(out):
+        if data is None:
             continue
-        data = slot[0][1]
+        assert data.__class__ is dict  # (only decoded items are in out yet)
         # the checks _objects_of and the strict checks make, or the exact path says what is wrong
         k = data.get("kind") or item_kind
-        if k.__class__ is not str or not k or not well_typed(k, data):
+        if k.__class__ is not str or not k:
+            return None
+        check = checks.get(k)
+        if check is None:
+            check = checks[k] = shapes.typed(k)
+        if not check(data):
             return None
         meta, spec, status = data.get("metadata"), data.get("spec"), data.get("status")
         if not (meta is None or meta.__class__ is dict) or not (spec is None or spec.__class__ is dict):
@@ -407,17 +421,27 @@ def read(text: str, file: str | None, exact: Exact, skeleton_kind: Callable[[str
             if rw is not None:  # lines of the rewritten item -> the file's
                 at = lines[i]
                 where = {key: (at + rw.line(ln - at), col) for key, (ln, col) in where.items()}
-            out[i] = ((k, data, lines[i], where), True)
+            out[i] = (k, data, lines[i], where)
         else:
-            out[i] = ((k, data, lines[i], {}), True)
+            out[i] = (k, data, lines[i], {})
     if exact_idx and not _exact_items(text, bounds, lines, sorted(exact_idx), out, exact, kind):
         return None
-    result: list[Item] = []
-    for slot in out:
-        if slot is None:
-            return None
-        result.append(slot[0])
-    return result
+    if None in out:
+        return None
+    return out  # type: ignore[return-value]  # (every slot an Item now)
+
+
+def _open_plainly(raw: bytes, starts: list[int]) -> bool:
+    """Every item of the ASCII text ``raw`` starts as ``_ITEM_OK`` has it (``- `` and a character that is no
+    space, line break or ``#``), looked at in NumPy at once rather than by a match at each of 175,000 items."""
+    import numpy as np  # a dependency of hairpin; imported here as only large YAML Lists need it
+
+    a = np.frombuffer(raw, np.uint8)
+    at = np.asarray(starts, np.intp)
+    if not len(at) or at[-1] + 2 >= len(a):  # (starts increase: the last is the one that may lack two bytes)
+        return not len(at)
+    third = a[at + 2]
+    return bool(((a[at] == 0x2D) & (a[at + 1] == 0x20) & (third != 0x20) & (third != 0x0A) & (third != 0x23)).all())
 
 
 def _fast_runs(body: str, bounds: list[int], lines: list[int], exact_idx: set[int], out: list[_Slot]) -> bool:
@@ -428,23 +452,29 @@ def _fast_runs(body: str, bounds: list[int], lines: list[int], exact_idx: set[in
     dec = msgspec.json.Decoder(float_hook=_no_float)
     buf = bytearray(4 * CHUNK)
     n = len(bounds) - 1
+    # a run starts at the first item not left to the exact path and takes the next ones as long as their sizes
+    # (and lines: the last item's count none) add up to at most CHUNK (and RUN_LINES), at least one item; the
+    # totals from the start of the text, those of the items left to the exact path counting nothing
+    sizes = [b - a for a, b in itertools.pairwise(bounds)]
+    rows = [b - a for a, b in itertools.pairwise(lines)]
+    rows.append(0)
+    for k in exact_idx:
+        sizes[k] = rows[k] = 0
+    size_to = [0, *itertools.accumulate(sizes)]  # size_to[j]: the sizes of the items before j
+    rows_to = [0, *itertools.accumulate(rows)]
     i = 0
     while i < n:
-        group: list[int] = []
-        size = rows = 0
-        j = i
-        while j < n:
-            if j in exact_idx:
-                j += 1
-                continue
-            size += bounds[j + 1] - bounds[j]
-            rows += lines[j + 1] - lines[j] if j + 1 < n else 0
-            if group and (size > CHUNK or rows > RUN_LINES):
-                break
-            group.append(j)
-            j += 1
-        if not group:
+        while i < n and i in exact_idx:
+            i += 1
+        if i == n:
             break
+        # the first item past the run: the first whose totals from i on exceed a limit (never i itself)
+        j = min(
+            bisect.bisect_right(size_to, size_to[i] + CHUNK) - 1,
+            bisect.bisect_right(rows_to, rows_to[i] + RUN_LINES) - 1,
+        )
+        j = max(j, i + 1)
+        group = [k for k in range(i, j) if k not in exact_idx] if exact_idx else list(range(i, j))
         if group[-1] - group[0] + 1 == len(group):
             run = body[bounds[group[0]] : bounds[group[-1] + 1]]
         else:
@@ -464,16 +494,29 @@ def _fast_runs(body: str, bounds: list[int], lines: list[int], exact_idx: set[in
             return False
         if not isinstance(items, list) or len(items) != len(group):
             return False
-        if msgspec.json.encode(items) != msgspec.json.format(js, indent=-1):
-            return False  # a key dropped: a duplicate
-        if not _sound_json(js, run):
+        enc = msgspec.json.encode(items)
+        compact: bytes | None = enc
+        if b"\\" in js:  # an escape: the encoding must be rapidyaml's JSON without its whitespace
+            if enc != msgspec.json.format(js, indent=-1):
+                return False  # a key dropped: a duplicate
+            compact = None  # (the typed strings are looked for by regular expressions in rapidyaml's JSON)
+        elif _quotes(enc) != _quotes(js):
+            return False  # a key dropped: a duplicate (see the module's docstring)
+        if not _sound_json(js, run, compact):
             return False
         for data, k in zip(items, group, strict=True):
-            if not isinstance(data, dict):
+            if data.__class__ is not dict:
                 return False
-            out[k] = (("", data, lines[k], {}), True)
+            out[k] = data
         i = j
     return True
+
+
+def _quotes(js: bytes) -> int:
+    """How many quotes ``js`` holds (NumPy: a fifth of ``bytes.count``'s time on a run's JSON)."""
+    import numpy as np  # a dependency of hairpin; imported here as only large YAML Lists need it
+
+    return int(np.count_nonzero(np.frombuffer(js, np.uint8) == 0x22))
 
 
 def _rewritten(
@@ -506,10 +549,10 @@ def _rewritten(
         return {}  # (the rewritten items stay on the exact path: always the exact path's answer)
     used: dict[int, literal_blocks.Rewrite] = {}
     for k, i in enumerate(idx):
-        slot = got[k]
-        if slot is None or not literal_blocks.fill(slot[0][1], found[i].values, found[i].entries):
+        data = got[k]
+        if data.__class__ is not dict or not literal_blocks.fill(data, found[i].values, found[i].entries):
             continue
-        out[i] = (("", slot[0][1], lines[i], {}), True)
+        out[i] = data
         exact_idx.discard(i)
         used[i] = found[i]
     return used
@@ -537,5 +580,5 @@ def _exact_items(
             return False
         shift = lines[i] - w
         moved = None if marks is None else {k: (ln + shift, col) for k, (ln, col) in marks.items()}
-        out[i] = ((k, data, lines[i], moved), False)
+        out[i] = (k, data, lines[i], moved)
     return True
