@@ -97,3 +97,73 @@ def test_the_file_is_read_into_private_populated_memory(tmp_path: Path, monkeypa
     (_, errs), taken = same(tmp_path, '{"kind": "List", "items": [' + POD + "]}")
     assert taken and errs == []
     assert flags == [jm.mmap.MAP_PRIVATE | jm.mmap.MAP_ANONYMOUS | getattr(jm.mmap, "MAP_POPULATE", 0)]
+
+
+def _pod(name: str, ns: str = "default") -> str:
+    return '{"kind": "Pod", "metadata": {"name": "' + name + '", "namespace": "' + ns + '"}}'
+
+
+def _svc(name: str, ns: str = "default") -> str:
+    return '{"kind": "Service", "metadata": {"name": "' + name + '", "namespace": "' + ns + '"}}'
+
+
+def test_names_at_the_limits_are_kept_and_longer_ones_are_the_text_paths_errors(tmp_path: Path) -> None:
+    at_limit = [_pod("p" * 253), _svc("s" * 63), _pod("q", "n" * 63), _svc("t", "m" * 63)]
+    text = '{"kind": "List", "items": [\n' + ",\n".join(at_limit) + "]}"
+    (objs, errs), taken = same(tmp_path, text)
+    assert taken and errs == [] and [line for *_, line, _ in objs] == [2, 3, 4, 5]
+    over = [_pod("p" * 254), _svc("s" * 64), _pod("q", "n" * 64), _pod("r" * 253), _svc("t", "m" * 64)]
+    text = '{"kind": "List", "items": [\n' + ",\n".join(over) + "]}"
+    (objs, errs), taken = same(tmp_path, text)
+    assert taken and [(k, line) for k, _, _, line, _ in objs] == [("Pod", 5)]
+    assert [e.replace(str(tmp_path) + "/", "") for e in errs] == [
+        "dump.json:2: metadata.name is 254 characters: the API server refuses a name longer than 253 for a Pod",
+        "dump.json:3: metadata.name is 64 characters: the API server refuses a name longer than 63 for a Service",
+        "dump.json:4: metadata.namespace is 64 characters: the API server refuses a namespace longer than 63",
+        "dump.json:6: metadata.namespace is 64 characters: the API server refuses a namespace longer than 63",
+    ]
+
+
+def test_a_long_name_on_an_object_of_a_wrong_type_is_the_type_error(tmp_path: Path) -> None:
+    bad = '{"kind": "Pod", "metadata": {"name": "' + "p" * 254 + '"}, "spec": {"nodeName": 5}}'
+    text = '{"kind": "List", "items": [\n' + _svc("s" * 64) + ",\n" + bad + "]}"
+    (objs, errs), taken = same(tmp_path, text)
+    assert not taken and objs == []
+    assert [e.replace(str(tmp_path) + "/", "") for e in errs] == [
+        "dump.json:3: spec.nodeName is an integer, not a string: kubectl refuses the file"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("svc", "unique"),
+    [
+        ('{"kind": "Service", "spec": {"type": "A"}}', True),
+        ('{\n    "kind": "Service",\n    "spec": {"ports": [{"port": 80}], "x": null}\n}', True),
+        ('{"kind": "Service", "spec": {"type": "A", "type": "B"}}', False),  # a key twice
+        ('{"kind": "Service", "spec": {"a": {"b": 1, "b": 1}}}', False),  # twice alike, nested
+        ('{"kind": "Service", "metadata": {"name": "\\u003c"}}', False),  # an escape msgspec writes otherwise
+        ('{"kind": "Service", "spec": {"x": 1e3}}', False),  # a number msgspec writes otherwise (1000.0)
+    ],
+)
+def test_a_service_is_shown_to_hold_no_key_twice_only_when_its_text_is_its_value_encoded(
+    svc: str, unique: bool
+) -> None:
+    raw = svc.encode()
+    assert jm._unique(jm.msgspec.json.decode(raw), raw) is unique
+
+
+@pytest.mark.parametrize(
+    ("svc", "want"),
+    [
+        ('{"kind": "Service", "metadata": {"name": "a\\u003cb"}, "spec": {"type": "ClusterIP"}}', ""),
+        (
+            '{"kind": "Service", "metadata": {"name": "a\\u003cb"}, "spec": {"type": "A", "type": "B"}}',
+            'dump.json:3: duplicate key "type" in the object starting here: kubectl refuses the file (duplicate '
+            "field); a lenient reader would keep the last value",
+        ),
+    ],
+)
+def test_a_service_not_shown_unique_is_read_by_the_strict_reader(tmp_path: Path, svc: str, want: str) -> None:
+    (objs, errs), taken = same(tmp_path, '{"kind": "List", "items": [\n' + POD + ",\n" + svc + "]}")
+    assert [e.replace(str(tmp_path) + "/", "") for e in errs] == ([want] if want else [])
+    assert taken is not bool(want) and len(objs) == (0 if want else 2)
