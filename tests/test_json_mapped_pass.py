@@ -167,3 +167,88 @@ def test_a_service_not_shown_unique_is_read_by_the_strict_reader(tmp_path: Path,
     (objs, errs), taken = same(tmp_path, '{"kind": "List", "items": [\n' + POD + ",\n" + svc + "]}")
     assert [e.replace(str(tmp_path) + "/", "") for e in errs] == ([want] if want else [])
     assert taken is not bool(want) and len(objs) == (0 if want else 2)
+
+
+def _indented(items: list[str], after: str = "") -> str:
+    """A List as kubectl lays it out: each item an object opened and closed on lines of its own, 8 spaces in."""
+    parts = []
+    for item in items:
+        fields = item.split("|")
+        lines = [f"            {f}," for f in fields[:-1]] + [f"            {fields[-1]}"]
+        parts.append("        {\n" + "\n".join(lines) + "\n        }")
+    body = ",\n".join(parts)
+    return '{\n    "apiVersion": "v1",\n    "items": [\n' + body + '\n    ],\n    "kind": "List"' + after + "\n}\n"
+
+
+@pytest.fixture
+def split_by_msgspec(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many times the items were split by msgspec (``_items_raw``), the cut having failed or not applied."""
+    calls: list[int] = []
+    real = jm._items_raw
+
+    def spy(*args: object) -> int:
+        calls.append(1)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jm, "_items_raw", spy)
+    return calls
+
+
+def test_a_list_laid_out_as_kubectl_does_is_cut_without_msgspecs_split(
+    tmp_path: Path, split_by_msgspec: list[int]
+) -> None:
+    text = _indented(['"kind": "Pod"|"metadata": {"name": "p"}', '"kind": "Service"|"spec": {"type": "ClusterIP"}',
+                      '"kind": "Node"|"status": {\n                "addresses": []\n            }'])  # fmt: skip
+    (objs, errs), taken = same(tmp_path, text)
+    assert taken and errs == [] and split_by_msgspec == []
+    assert [(k, line) for k, _, _, line, _ in objs] == [("Pod", 4), ("Service", 8), ("Node", 12)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a blank line between two items: no cut there, so a part holds two items
+        _indented(['"kind": "Pod"', '"kind": "Pod"']).replace("},\n        {", "},\n\n        {"),
+        # a null item between two objects
+        _indented(['"kind": "Pod"', '"kind": "Pod"']).replace("},\n        {", "},\n        null,\n        {"),
+        # an item's own list of objects laid out at the items' depth: a cut inside the item
+        _indented(
+            ['"kind": "Pod"|"x": [\n        {\n        },\n        {\n        }\n            ]', '"kind": "Pod"']
+        ),
+        # objects at the items' depth after the list: the last item's cut found past its end
+        _indented(
+            ['"kind": "Pod"', '"kind": "Pod"'], ',\n    "x": [\n        {\n        },\n        {\n        }\n    ]'
+        ),
+        # the last item closed on the line of its last field
+        _indented(['"kind": "Pod"', '"kind": "Pod"']).replace('"Pod"\n        }\n    ]', '"Pod"}\n    ]'),
+    ],
+)
+def test_a_cut_that_fails_leaves_the_split_to_msgspec_with_the_same_answer(
+    tmp_path: Path, split_by_msgspec: list[int], text: str
+) -> None:
+    (objs, errs), taken = same(tmp_path, text)
+    assert taken and errs == [] and split_by_msgspec == [1]
+    assert [k for k, *_ in objs] == ["Pod", "Pod"]
+
+
+def test_a_list_not_laid_out_one_item_a_line_is_split_by_msgspec(tmp_path: Path, split_by_msgspec: list[int]) -> None:
+    (objs, errs), taken = same(tmp_path, '{"kind": "List", "items": [' + POD + ", " + SVC + "]}")
+    assert taken and errs == [] and split_by_msgspec == [1] and len(objs) == 2
+
+
+def test_an_item_the_cut_finds_refused_is_the_text_paths_error(tmp_path: Path) -> None:
+    text = _indented(['"kind": "Pod"', '"kind": "Pod"|"x": [1,]'])
+    (objs, errs), taken = same(tmp_path, text)
+    assert not taken and objs == []
+    assert [e.replace(str(tmp_path) + "/", "") for e in errs] == ["dump.json:9: not valid JSON: Expecting value"]
+
+
+def test_nesting_at_the_recursion_limit_is_read_alike_when_cut(tmp_path: Path) -> None:
+    """As ``test_json_mapped``'s test of nesting, on a List whose items are cut apart: every depth from 850 to
+    1,004 gives the same answer by either path; some are read, some refused."""
+    answers = set()
+    for depth in range(850, 1005):
+        text = _indented(['"kind": "Pod"', '"kind": "Pod"|"x": ' + "[" * depth + "]" * depth])
+        (_, errs), _ = same(tmp_path, text)
+        answers.add(bool(errs))
+    assert answers == {True, False}
