@@ -223,12 +223,31 @@ def test_a_list_laid_out_as_kubectl_does_is_cut_without_msgspecs_split(
         _indented(['"kind": "Pod"', '"kind": "Pod"']).replace('"Pod"\n        }\n    ]', '"Pod"}\n    ]'),
     ],
 )
-def test_a_cut_that_fails_leaves_the_split_to_msgspec_with_the_same_answer(
+def test_a_part_that_is_not_one_item_is_read_by_the_standard_library_and_the_cuts_go_on(
     tmp_path: Path, split_by_msgspec: list[int], text: str
 ) -> None:
     (objs, errs), taken = same(tmp_path, text)
-    assert taken and errs == [] and split_by_msgspec == [1]
+    assert taken and errs == [] and split_by_msgspec == []
     assert [k for k, *_ in objs] == ["Pod", "Pod"]
+
+
+def test_a_list_whose_items_close_on_their_last_line_is_read_alike(
+    tmp_path: Path, split_by_msgspec: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # no cut anywhere: the search stops after a few misses, and every item is read where it starts
+    searched: list[int] = []
+    real = jm._decode_part
+
+    def spy(*args: object) -> object:
+        searched.append(1)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jm, "_decode_part", spy)
+    items = ",\n".join(f'        {{"kind": "Pod", "metadata": {{"name": "p{i}"}}}}' for i in range(30))
+    text = '{\n    "items": [\n' + items + '\n    ],\n    "kind": "List"\n}\n'
+    (objs, errs), taken = same(tmp_path, text)
+    assert taken and errs == [] and split_by_msgspec == [] and searched == []
+    assert [line for *_, line, _ in objs] == list(range(3, 33))
 
 
 def test_a_list_not_laid_out_one_item_a_line_is_split_by_msgspec(tmp_path: Path, split_by_msgspec: list[int]) -> None:
@@ -252,3 +271,21 @@ def test_nesting_at_the_recursion_limit_is_read_alike_when_cut(tmp_path: Path) -
         (_, errs), _ = same(tmp_path, text)
         answers.add(bool(errs))
     assert answers == {True, False}
+
+
+def test_after_eight_parts_in_a_row_that_are_not_one_item_the_cuts_stop(
+    tmp_path: Path, split_by_msgspec: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tried: list[int] = []
+    real = jm._decode_part
+
+    def spy(*args: object) -> object:
+        got = real(*args)  # type: ignore[arg-type]
+        tried.append(got is not None)
+        return got
+
+    monkeypatch.setattr(jm, "_decode_part", spy)
+    nested = '"kind": "Pod"|"x": [\n        {\n        },\n        {\n        }\n            ]'  # a cut inside
+    (objs, errs), taken = same(tmp_path, _indented([nested] * 12))
+    assert taken and errs == [] and split_by_msgspec == [] and len(objs) == 12
+    assert tried == [False] * 8

@@ -5,12 +5,12 @@ What this module knows: ``hairpin.parsers.manifests`` reads a file by making all
 that string is still alive when the last objects are made, a quarter of the peak memory.  Here a regular
 file is read into a mapping (``mmap``) and decoded from it by the same steps the text path takes
 (items laid out one object a line, as kubectl writes them, are cut apart where one item's closing line
-meets the next one's opening line and each part is decoded whole by msgspec; any other List, or one whose
-cut fails, is split by msgspec into each item's raw bytes, which point into the mapping, each checked to
-start where the reader expects it and decoded; Services and items without a kind are shown free of
-duplicate keys, or decoded again by the standard library with duplicate keys refused; the top-level keys
-are decoded by the standard library too; names are held to ``strict.named``'s limits in the same pass as
-the types).  The pages
+meets the next one's opening line and each part is decoded whole by msgspec, a part that is not one item
+read where the item starts by the standard library; any other List is split by msgspec into each item's
+raw bytes, which point into the mapping, each checked to start where the reader expects it and decoded;
+Services and items without a kind are shown free of duplicate keys, or decoded again by the standard
+library with duplicate keys refused; the top-level keys are decoded by the standard library too; names
+are held to ``strict.named``'s limits in the same pass as the types).  The pages
 already consumed are given back every few MiB (``madvise(MADV_DONTNEED)``, Linux ``madvise(2)``).  The file
 is read into a private anonymous mapping rather than mapped itself: a mapped file that another process
 truncates while it is read ends the reader with SIGBUS.  A page given back reads as zeros if touched again,
@@ -21,9 +21,9 @@ It gives an answer only when it can show the text path would give the same one: 
 :data:`MIN_SIZE` bytes and at most the input limit, valid UTF-8 (as the text path decodes it; positions are
 counted in bytes here and in characters there, and only compared through the lines, counted alike),
 without NUL or carriage-return bytes (which the text path refuses or rewrites), opening with ``{`` after
-JSON whitespace (so no byte-order mark), a List whose every item msgspec decodes whole (cut apart, or
-split by msgspec from a document it accepts whole, the raw items lining up with the bytes), and the
-file's size, time and inode unchanged at the end.  Anything else, and any error
+JSON whitespace (so no byte-order mark), a List whose every item is decoded whole (cut apart, or split
+by msgspec from a document it accepts whole, the raw items lining up with the bytes), and the file's size,
+time and inode unchanged at the end.  Anything else, and any error
 of any kind (a duplicate key, a wrong field, nesting too deep, a bad number...), returns None and the file is
 read again the exact way, which says what is wrong in the very same line.  Each decoder is called from as
 deep in the stack as on the text path, or deeper, so nesting the text path accepts is never refused here
@@ -63,6 +63,9 @@ _WS = re.compile(rb"[ \t\r\n]*")  # JSON's whitespace (RFC 8259, section 2), as 
 #: 0.23 s -> 0.12 s of system time to read 262 MiB, against one page fault per page as the copy goes)
 _FLAGS = mmap.MAP_PRIVATE | getattr(mmap, "MAP_ANONYMOUS", 0) | getattr(mmap, "MAP_POPULATE", 0)
 _SEP = re.compile(rb"[ \t\r\n]*,[ \t\r\n]*")  # between two items of a List
+#: how far ahead ``_items_cut`` looks for the end of an item (a larger one is read by the standard library),
+#: and after how many parts in a row that were not one item it stops looking (reading each item so then)
+_REACH, _MISSES = 1 << 20, 8
 _LBRACE, _RBRACE, _LBRACKET, _RBRACKET, _COMMA, _COLON = b"{}[],:"
 
 #: files this path has read (tests look at it to know the path was taken)
@@ -71,11 +74,6 @@ taken = 0
 
 class _Fallback(Exception):
     """Something this path cannot vouch for: the file is read the exact way."""
-
-
-class _CutFailed(Exception):
-    """The items were not where :func:`_items_cut` cut them (or one is refused): the file is read into the
-    mapping again and its items split by msgspec (``_items_raw``)."""
 
 
 def read(path: str, file: str, errors: list[ParseError] | None = None) -> list[mf.KubeObject] | None:
@@ -98,13 +96,7 @@ def read(path: str, file: str, errors: list[ParseError] | None = None) -> list[m
         mm = mmap.mmap(-1, st.st_size, flags=_FLAGS)
         if not _read_into(fd, mm) or not _plain(mm):
             return None
-        try:
-            objs, short = _parse(mm, file, cut=True)
-        except _CutFailed:  # pages may have been given back: the file read again (then checked as at first)
-            os.lseek(fd, 0, os.SEEK_SET)
-            if not _read_into(fd, mm) or not _plain(mm):
-                return None
-            objs, short = _parse(mm, file, cut=False)
+        objs, short = _parse(mm, file)
         after = os.fstat(fd)
         if (after.st_size, after.st_mtime_ns, after.st_ino) != (st.st_size, st.st_mtime_ns, st.st_ino):
             return None
@@ -161,14 +153,13 @@ def _skip(mm: mmap.mmap, pos: int) -> int:
     return _WS.match(mm, pos).end()  # type: ignore[union-attr]  # matches the empty string at least
 
 
-def _parse(mm: mmap.mmap, file: str, *, cut: bool) -> tuple[list[mf.KubeObject], bool]:
+def _parse(mm: mmap.mmap, file: str) -> tuple[list[mf.KubeObject], bool]:
     """``manifests.parse_json`` on the mapping (called as deep in the stack as it is), and whether every name
-    is known to be within ``strict.named``'s limits; ``cut``: items written one object a line are cut
-    apart by :func:`_items_cut` (:class:`_CutFailed` when that fails), else split by msgspec."""
+    is known to be within ``strict.named``'s limits."""
     dec = json.JSONDecoder(object_pairs_hook=mf._no_duplicates)
     pos = _skip(mm, 0)
     first = mm[:pos].count(b"\n") + 1  # before any page is given back: a page given back reads as zeros
-    doc, item_lines, end = _decode_top(mm, pos, dec, _Lines(mm), cut)
+    doc, item_lines, end = _decode_top(mm, pos, dec, _Lines(mm))
     if _skip(mm, end) < len(mm):
         raise _Fallback
     out, vet, short = _objects(doc, file, first, item_lines)
@@ -310,7 +301,7 @@ def _decode_raw(mm: mmap.mmap, pos: int, raw: Any) -> tuple[Any, bytes, int]:
 
 
 def _decode_top(
-    mm: mmap.mmap, pos: int, dec: json.JSONDecoder, lines: _Lines, cut: bool
+    mm: mmap.mmap, pos: int, dec: json.JSONDecoder, lines: _Lines
 ) -> tuple[dict[str, Any], list[int] | None, int]:
     """``manifests._decode_top`` on the mapping, its items decoded by msgspec (:func:`_items_cut` or
     :func:`_items_raw`); anything it would refuse (or read again without msgspec) is a :class:`_Fallback` or
@@ -338,7 +329,7 @@ def _decode_top(
             if pos < size and mm[pos] == _RBRACKET:
                 pos += 1
             else:
-                indent = _indent(mm, pos) if cut else b""
+                indent = _indent(mm, pos)
                 if indent:
                     pos = _items_cut(mm, pos, indent, dec, lines, items, item_lines)
                 else:
@@ -388,59 +379,77 @@ def _items_cut(
     (kubectl writes every item so), the last where the first line holding ``indent`` and ``}`` after it
     ends; where the list ends.  A cut line break is never inside a string (JSON strings hold no line
     break), so a cut is always between two values; each cut part must decode as one whole JSON value,
-    which holds only when the part is exactly one item (a part that ends inside an item, or holds two, is
-    refused: :class:`_CutFailed`, and the file is read again and split by msgspec).  msgspec's split of
-    the whole document into raw items (0.26 s on the 262 MiB dump: the text parsed once more) is not
-    made; each part is decoded deeper in the stack than the text path decodes an item or skips it whole,
-    so nesting it refuses is refused here too."""
+    which holds only when the part is exactly one item.  A part that does not (it ends inside an item or
+    holds two: an item's own list laid out at the items' depth, a blank line or a ``null`` between items;
+    or msgspec refuses the item) is left to the standard library's reader, which decodes the one value
+    where the item starts, duplicate keys refused, as the text path reads a List msgspec does not take
+    (``manifests._decode_top``); the cuts go on after it.  msgspec's split of the whole document into raw
+    items (0.26 s on the 262 MiB dump: the text parsed once more) is not made; each part is decoded deeper
+    in the stack than the text path decodes an item or skips it whole, so nesting it refuses is refused
+    here too."""
     cut = b"\n" + indent + b"},\n" + indent + b"{"
     close = b"\n" + indent + b"}"
     tail = len(close)  # an item's end past the cut's start
     step = len(cut) - 1  # the next item's start past it
-    # a regular expression of the literal finds it in 0.21 s over the 262 MiB dump, ``mmap.find`` (two-way
-    # search) in 0.33 s (measured 2026-12-02, Python 3.11.7)
+    # a regular expression of the literal finds it in 0.17-0.20 s over the 262 MiB dump, ``mmap.find``
+    # (two-way search) in 0.35 s (measured 2026-12-02, Python 3.11.7)
     search = re.compile(re.escape(cut)).search
+    sep = _SEP.match
     append_line, append = item_lines.append, items.append
+    size = len(mm)
     no = lines.line(pos)
     dropped = 0
+    missed = 0  # parts in a row that were not one item
     while True:
         append_line(no)
-        m = search(mm, pos)
-        last = m is None
-        if m is None:
-            at = mm.find(close, pos)
-            if at < 0:
-                raise _CutFailed
-        else:
-            at = m.start()
-        value, chunk = _decode_part(mm, pos, at + tail)
+        if missed < _MISSES:
+            m = search(mm, pos, pos + _REACH)
+            at = m.start() if m is not None else mm.find(close, pos, pos + _REACH)
+            got = _decode_part(mm, pos, at + tail) if at >= 0 else None
+        else:  # the layout is not what it seemed: no more searching ahead (each search could read far)
+            m = got = None
+        if got is not None:
+            missed = 0
+            value, chunk = got
+            end = at + tail
+            if type(value) is dict and value.get("kind") in (None, "Service") and not _unique(value, chunk):
+                dec.raw_decode(chunk.decode("utf-8"))  # duplicate keys refused (then the exact path)
+        else:  # not one item: the one value that starts here
+            missed += 1
+            m = None
+            value, end = _value_at(mm, pos, dec)
+            chunk = mm[pos:end]
         no += chunk.count(b"\n")
-        if type(value) is dict and value.get("kind") in (None, "Service") and not _unique(value, chunk):
-            dec.raw_decode(chunk.decode("utf-8"))  # duplicate keys refused (then the exact path)
         append(value)
-        if last:
-            break
-        no += 1  # the line break between the two
-        pos = at + step
+        if m is not None:  # the cut: a comma and one line break
+            no += 1
+            pos = at + step
+        else:
+            s = sep(mm, end)
+            if s is None:
+                break
+            no += s.group().count(b"\n")
+            pos = s.end()
         dropped = _drop(mm, dropped, pos)
-    pos = _skip(mm, at + tail)
+    pos = _skip(mm, end)
     lines.past(pos, 0)
-    lines.no = no + mm[at + tail : pos].count(b"\n")
-    if pos < len(mm) and mm[pos] == _RBRACKET:
+    lines.no = no + mm[end:pos].count(b"\n")
+    if pos < size and mm[pos] == _RBRACKET:
         return pos + 1
-    raise _CutFailed
+    raise _Fallback
 
 
-def _decode_part(mm: mmap.mmap, pos: int, end: int) -> tuple[Any, bytes]:
-    """The JSON value ``mm[pos:end]`` holds whole, and those bytes (msgspec refuses anything after the
-    value).  Decoded two calls deeper than :func:`_items_cut`, itself a call deeper than
-    ``manifests._decode_top``: deeper than the text path's ``_decode_raw`` and than its skip of the whole
-    document, whose object and ``items`` list each take one level of nesting before the items' own."""
+def _decode_part(mm: mmap.mmap, pos: int, end: int) -> tuple[Any, bytes] | None:
+    """The JSON value ``mm[pos:end]`` holds whole, and those bytes; None when they hold no one whole value or
+    msgspec refuses it (it refuses anything after the value).  Decoded two calls deeper than
+    :func:`_items_cut`, itself a call deeper than ``manifests._decode_top``: deeper than the text path's
+    ``_decode_raw`` and than its skip of the whole document, whose object and ``items`` list each take one
+    level of nesting before the items' own."""
     chunk = mm[pos:end]
     try:
         return _decoded(chunk), chunk
-    except Exception:  # not one whole value (or refused: the split by msgspec then says so, or the exact path)
-        raise _CutFailed from None
+    except Exception:
+        return None
 
 
 def _decoded(chunk: bytes) -> Any:
