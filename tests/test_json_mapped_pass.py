@@ -97,3 +97,195 @@ def test_the_file_is_read_into_private_populated_memory(tmp_path: Path, monkeypa
     (_, errs), taken = same(tmp_path, '{"kind": "List", "items": [' + POD + "]}")
     assert taken and errs == []
     assert flags == [jm.mmap.MAP_PRIVATE | jm.mmap.MAP_ANONYMOUS | getattr(jm.mmap, "MAP_POPULATE", 0)]
+
+
+def _pod(name: str, ns: str = "default") -> str:
+    return '{"kind": "Pod", "metadata": {"name": "' + name + '", "namespace": "' + ns + '"}}'
+
+
+def _svc(name: str, ns: str = "default") -> str:
+    return '{"kind": "Service", "metadata": {"name": "' + name + '", "namespace": "' + ns + '"}}'
+
+
+def test_names_at_the_limits_are_kept_and_longer_ones_are_the_text_paths_errors(tmp_path: Path) -> None:
+    at_limit = [_pod("p" * 253), _svc("s" * 63), _pod("q", "n" * 63), _svc("t", "m" * 63)]
+    text = '{"kind": "List", "items": [\n' + ",\n".join(at_limit) + "]}"
+    (objs, errs), taken = same(tmp_path, text)
+    assert taken and errs == [] and [line for *_, line, _ in objs] == [2, 3, 4, 5]
+    over = [_pod("p" * 254), _svc("s" * 64), _pod("q", "n" * 64), _pod("r" * 253), _svc("t", "m" * 64)]
+    text = '{"kind": "List", "items": [\n' + ",\n".join(over) + "]}"
+    (objs, errs), taken = same(tmp_path, text)
+    assert taken and [(k, line) for k, _, _, line, _ in objs] == [("Pod", 5)]
+    assert [e.replace(str(tmp_path) + "/", "") for e in errs] == [
+        "dump.json:2: metadata.name is 254 characters: the API server refuses a name longer than 253 for a Pod",
+        "dump.json:3: metadata.name is 64 characters: the API server refuses a name longer than 63 for a Service",
+        "dump.json:4: metadata.namespace is 64 characters: the API server refuses a namespace longer than 63",
+        "dump.json:6: metadata.namespace is 64 characters: the API server refuses a namespace longer than 63",
+    ]
+
+
+def test_a_long_name_on_an_object_of_a_wrong_type_is_the_type_error(tmp_path: Path) -> None:
+    bad = '{"kind": "Pod", "metadata": {"name": "' + "p" * 254 + '"}, "spec": {"nodeName": 5}}'
+    text = '{"kind": "List", "items": [\n' + _svc("s" * 64) + ",\n" + bad + "]}"
+    (objs, errs), taken = same(tmp_path, text)
+    assert not taken and objs == []
+    assert [e.replace(str(tmp_path) + "/", "") for e in errs] == [
+        "dump.json:3: spec.nodeName is an integer, not a string: kubectl refuses the file"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("svc", "unique"),
+    [
+        ('{"kind": "Service", "spec": {"type": "A"}}', True),
+        ('{\n    "kind": "Service",\n    "spec": {"ports": [{"port": 80}], "x": null}\n}', True),
+        ('{"kind": "Service", "spec": {"type": "A", "type": "B"}}', False),  # a key twice
+        ('{"kind": "Service", "spec": {"a": {"b": 1, "b": 1}}}', False),  # twice alike, nested
+        ('{"kind": "Service", "metadata": {"name": "\\u003c"}}', False),  # an escape msgspec writes otherwise
+        ('{"kind": "Service", "spec": {"x": 1e3}}', False),  # a number msgspec writes otherwise (1000.0)
+    ],
+)
+def test_a_service_is_shown_to_hold_no_key_twice_only_when_its_text_is_its_value_encoded(
+    svc: str, unique: bool
+) -> None:
+    raw = svc.encode()
+    assert jm._unique(jm.msgspec.json.decode(raw), raw) is unique
+
+
+@pytest.mark.parametrize(
+    ("svc", "want"),
+    [
+        ('{"kind": "Service", "metadata": {"name": "a\\u003cb"}, "spec": {"type": "ClusterIP"}}', ""),
+        (
+            '{"kind": "Service", "metadata": {"name": "a\\u003cb"}, "spec": {"type": "A", "type": "B"}}',
+            'dump.json:3: duplicate key "type" in the object starting here: kubectl refuses the file (duplicate '
+            "field); a lenient reader would keep the last value",
+        ),
+    ],
+)
+def test_a_service_not_shown_unique_is_read_by_the_strict_reader(tmp_path: Path, svc: str, want: str) -> None:
+    (objs, errs), taken = same(tmp_path, '{"kind": "List", "items": [\n' + POD + ",\n" + svc + "]}")
+    assert [e.replace(str(tmp_path) + "/", "") for e in errs] == ([want] if want else [])
+    assert taken is not bool(want) and len(objs) == (0 if want else 2)
+
+
+def _indented(items: list[str], after: str = "") -> str:
+    """A List as kubectl lays it out: each item an object opened and closed on lines of its own, 8 spaces in."""
+    parts = []
+    for item in items:
+        fields = item.split("|")
+        lines = [f"            {f}," for f in fields[:-1]] + [f"            {fields[-1]}"]
+        parts.append("        {\n" + "\n".join(lines) + "\n        }")
+    body = ",\n".join(parts)
+    return '{\n    "apiVersion": "v1",\n    "items": [\n' + body + '\n    ],\n    "kind": "List"' + after + "\n}\n"
+
+
+@pytest.fixture
+def split_by_msgspec(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many times the items were split by msgspec (``_items_raw``), the cut having failed or not applied."""
+    calls: list[int] = []
+    real = jm._items_raw
+
+    def spy(*args: object) -> int:
+        calls.append(1)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jm, "_items_raw", spy)
+    return calls
+
+
+def test_a_list_laid_out_as_kubectl_does_is_cut_without_msgspecs_split(
+    tmp_path: Path, split_by_msgspec: list[int]
+) -> None:
+    text = _indented(['"kind": "Pod"|"metadata": {"name": "p"}', '"kind": "Service"|"spec": {"type": "ClusterIP"}',
+                      '"kind": "Node"|"status": {\n                "addresses": []\n            }'])  # fmt: skip
+    (objs, errs), taken = same(tmp_path, text)
+    assert taken and errs == [] and split_by_msgspec == []
+    assert [(k, line) for k, _, _, line, _ in objs] == [("Pod", 4), ("Service", 8), ("Node", 12)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a blank line between two items: no cut there, so a part holds two items
+        _indented(['"kind": "Pod"', '"kind": "Pod"']).replace("},\n        {", "},\n\n        {"),
+        # a null item between two objects
+        _indented(['"kind": "Pod"', '"kind": "Pod"']).replace("},\n        {", "},\n        null,\n        {"),
+        # an item's own list of objects laid out at the items' depth: a cut inside the item
+        _indented(
+            ['"kind": "Pod"|"x": [\n        {\n        },\n        {\n        }\n            ]', '"kind": "Pod"']
+        ),
+        # objects at the items' depth after the list: the last item's cut found past its end
+        _indented(
+            ['"kind": "Pod"', '"kind": "Pod"'], ',\n    "x": [\n        {\n        },\n        {\n        }\n    ]'
+        ),
+        # the last item closed on the line of its last field
+        _indented(['"kind": "Pod"', '"kind": "Pod"']).replace('"Pod"\n        }\n    ]', '"Pod"}\n    ]'),
+    ],
+)
+def test_a_part_that_is_not_one_item_is_read_by_the_standard_library_and_the_cuts_go_on(
+    tmp_path: Path, split_by_msgspec: list[int], text: str
+) -> None:
+    (objs, errs), taken = same(tmp_path, text)
+    assert taken and errs == [] and split_by_msgspec == []
+    assert [k for k, *_ in objs] == ["Pod", "Pod"]
+
+
+def test_a_list_whose_items_close_on_their_last_line_is_read_alike(
+    tmp_path: Path, split_by_msgspec: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # no cut anywhere: the search stops after a few misses, and every item is read where it starts
+    searched: list[int] = []
+    real = jm._decode_part
+
+    def spy(*args: object) -> object:
+        searched.append(1)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jm, "_decode_part", spy)
+    items = ",\n".join(f'        {{"kind": "Pod", "metadata": {{"name": "p{i}"}}}}' for i in range(30))
+    text = '{\n    "items": [\n' + items + '\n    ],\n    "kind": "List"\n}\n'
+    (objs, errs), taken = same(tmp_path, text)
+    assert taken and errs == [] and split_by_msgspec == [] and searched == []
+    assert [line for *_, line, _ in objs] == list(range(3, 33))
+
+
+def test_a_list_not_laid_out_one_item_a_line_is_split_by_msgspec(tmp_path: Path, split_by_msgspec: list[int]) -> None:
+    (objs, errs), taken = same(tmp_path, '{"kind": "List", "items": [' + POD + ", " + SVC + "]}")
+    assert taken and errs == [] and split_by_msgspec == [1] and len(objs) == 2
+
+
+def test_an_item_the_cut_finds_refused_is_the_text_paths_error(tmp_path: Path) -> None:
+    text = _indented(['"kind": "Pod"', '"kind": "Pod"|"x": [1,]'])
+    (objs, errs), taken = same(tmp_path, text)
+    assert not taken and objs == []
+    assert [e.replace(str(tmp_path) + "/", "") for e in errs] == ["dump.json:9: not valid JSON: Expecting value"]
+
+
+def test_nesting_at_the_recursion_limit_is_read_alike_when_cut(tmp_path: Path) -> None:
+    """As ``test_json_mapped``'s test of nesting, on a List whose items are cut apart: every depth from 850 to
+    1,004 gives the same answer by either path; some are read, some refused."""
+    answers = set()
+    for depth in range(850, 1005):
+        text = _indented(['"kind": "Pod"', '"kind": "Pod"|"x": ' + "[" * depth + "]" * depth])
+        (_, errs), _ = same(tmp_path, text)
+        answers.add(bool(errs))
+    assert answers == {True, False}
+
+
+def test_after_eight_parts_in_a_row_that_are_not_one_item_the_cuts_stop(
+    tmp_path: Path, split_by_msgspec: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tried: list[int] = []
+    real = jm._decode_part
+
+    def spy(*args: object) -> object:
+        got = real(*args)  # type: ignore[arg-type]
+        tried.append(got is not None)
+        return got
+
+    monkeypatch.setattr(jm, "_decode_part", spy)
+    nested = '"kind": "Pod"|"x": [\n        {\n        },\n        {\n        }\n            ]'  # a cut inside
+    (objs, errs), taken = same(tmp_path, _indented([nested] * 12))
+    assert taken and errs == [] and split_by_msgspec == [] and len(objs) == 12
+    assert tried == [False] * 8

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from hairpin.cli.main import main
 from hairpin.errors import ParseError
 from hairpin.parsers import manifests as m
+from hairpin.parsers import shapes, strict
 
 DATA = Path(__file__).parent / "data" / "check"
 REFUSED = DATA / "refused"
@@ -313,3 +314,33 @@ def test_generated_shape_checks_agree_with_the_schema_walk(data: st.DataObject) 
     except ParseError:
         walk = False
     assert fast == walk
+
+
+@pytest.mark.parametrize(
+    ("kind", "meta", "want"),
+    [
+        ("Service", {"name": "s" * 63, "namespace": "n" * 63}, True),
+        ("Service", {"name": "s" * 64}, False),
+        ("Service", {"namespace": "n" * 64}, False),
+        ("Pod", {"name": "p" * 253}, True),
+        ("Pod", {"name": "p" * 254}, False),
+        ("Widget", {"name": "w" * 253, "namespace": None}, True),  # no schema: the metadata's alone
+        ("Widget", {"name": "w" * 254}, False),
+        ("Pod", {"name": 5}, False),  # the type check is still made
+        ("Pod", {"name": None, "namespace": None}, True),
+    ],
+)
+def test_the_type_check_with_name_limits_is_the_type_check_and_the_limits(
+    kind: str, meta: dict[str, object], want: bool
+) -> None:
+    check = shapes.typed_short(kind, strict.name_limit(kind), strict.NAMESPACE_LIMIT)
+    obj = {"kind": kind, "metadata": meta}
+    assert check(obj) is want
+    errs: list[ParseError] = []
+    kept = strict.named([m.KubeObject(kind, obj, "f", 1)], errs)
+    assert want is (shapes.well_typed(kind, obj) and len(kept) == 1 and not errs)
+
+
+def test_a_limit_on_a_field_the_schema_does_not_hold_is_refused_when_the_check_is_made() -> None:
+    with pytest.raises(ValueError, match=r"no string field for the limits \['metadata.labels'\]"):
+        shapes._compile({"metadata": shapes._META}, {"metadata.labels": 5})

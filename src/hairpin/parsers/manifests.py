@@ -568,9 +568,9 @@ def _load_into(out: list[KubeObject], paths: Iterable[str | Path], errs: list[Pa
     from hairpin.parsers import json_mapped  # a large JSON List read from the mapped file, not a str of it
 
     for f in _files(paths, errs):
-        objs = json_mapped.read(f, display_name(f)) if mapped else None
+        objs = json_mapped.read(f, display_name(f), errs) if mapped else None  # names checked too (strict.named)
         if objs is not None:
-            out.extend(strict.named(objs, errs))
+            out.extend(objs)
             continue
         try:
             text = read_text(f)  # bounded, UTF-8, no NUL bytes (hairpin.reading)

@@ -16,7 +16,7 @@ from typing import Any
 
 from hairpin.errors import ParseError
 
-__all__ = ["SCHEMAS", "article", "json_type", "typed", "vet_shape", "well_typed"]
+__all__ = ["SCHEMAS", "article", "json_type", "typed", "typed_short", "vet_shape", "well_typed"]
 
 S, N, B = "string", "integer", "boolean"
 M = "map[string]string"  # labels, annotations, selector, ConfigMap data
@@ -97,21 +97,26 @@ def _check(value: Any, schema: Any, path: str, file: str | None, line: int | Non
 _PY = {S: "str", N: "int", B: "bool"}
 
 
-def _compile(schema: dict[str, Any]) -> Callable[[dict[str, Any]], bool]:
+def _compile(schema: dict[str, Any], longest: dict[str, int] | None = None) -> Callable[[dict[str, Any]], bool]:
     """A function answering "is this object well typed?" with the checks written out inline (generated from
     the static schemas above, never from input): a walk over the schema per object cost as much as
-    decoding the JSON; this costs a few percent of it."""
+    decoding the JSON; this costs a few percent of it.  ``longest``: dotted path of a string field -> the
+    most characters it may have (an int, never input), each also required."""
     lines = ["def ok(d):"]
     counter = iter(range(10_000))
+    limits = dict(longest or {})
 
-    def emit(var: str, sch: Any, indent: str) -> None:
+    def emit(var: str, sch: Any, indent: str, path: str = "") -> None:
         if isinstance(sch, dict):
             lines.append(f"{indent}if type({var}) is not dict: return False")
             for key, sub in sch.items():
                 v = f"v{next(counter)}"
                 lines.append(f"{indent}{v} = {var}.get({key!r})")
                 lines.append(f"{indent}if {v} is not None:")
-                emit(v, sub, indent + "    ")
+                here = f"{path}.{key}" if path else key
+                emit(v, sub, indent + "    ", here)
+                if here in limits and sub == S:  # after its type check: a str here
+                    lines.append(f"{indent}    if len({v}) > {int(limits.pop(here))}: return False")
         elif isinstance(sch, list):
             item = f"v{next(counter)}"
             lines.append(f"{indent}if type({var}) is not list: return False")
@@ -127,6 +132,8 @@ def _compile(schema: dict[str, Any]) -> Callable[[dict[str, Any]], bool]:
             lines.append(f"{indent}if type({var}) is not {_PY[sch]}: return False")
 
     emit("d", schema, "    ")
+    if limits:  # a limit on a field the schema does not hold, or not a string: a mistake here, not input
+        raise ValueError(f"no string field for the limits {sorted(limits)}")
     lines.append("    return True")
     namespace: dict[str, Any] = {}
     exec("\n".join(lines), namespace)  # code generated from the constant schemas only
@@ -141,6 +148,14 @@ _FAST_META = _compile({"metadata": _META})
 def typed(kind: str) -> Callable[[dict[str, Any]], bool]:
     """The generated check ``well_typed`` makes for ``kind``."""
     return _FAST.get(kind, _FAST_META)
+
+
+def typed_short(kind: str | None, name: int, namespace: int) -> Callable[[dict[str, Any]], bool]:
+    """``typed(kind)`` that also answers False when ``metadata.name`` is longer than ``name`` characters or
+    ``metadata.namespace`` longer than ``namespace`` (a reader that checks names, ``strict.named``, then has
+    nothing to say about an object this passes); a kind without a schema, or None: the metadata alone."""
+    schema = SCHEMAS.get(kind or "", {})
+    return _compile({"metadata": _META, **schema}, {"metadata.name": name, "metadata.namespace": namespace})
 
 
 def well_typed(kind: str, data: dict[str, Any]) -> bool:

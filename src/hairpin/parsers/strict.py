@@ -32,7 +32,17 @@ from hairpin.errors import ParseError
 if TYPE_CHECKING:
     from hairpin.parsers.manifests import KubeObject
 
-__all__ = ["Marks", "marks", "named", "object_nodes", "refuse_duplicate", "vet_object", "vet_yaml"]
+__all__ = [
+    "NAMESPACE_LIMIT",
+    "Marks",
+    "marks",
+    "name_limit",
+    "named",
+    "object_nodes",
+    "refuse_duplicate",
+    "vet_object",
+    "vet_yaml",
+]
 
 #: path -> (line, column), 1-based: ``metadata.annotations[KEY]``, ``spec.type``, ``spec.loadBalancerClass``,
 #: ``spec.loadBalancerSourceRanges``,
@@ -257,6 +267,15 @@ def json_repr(v: Any) -> str:
 _LABEL, _SUBDOMAIN = 63, 253
 
 
+def name_limit(kind: str) -> int:
+    """The longest ``metadata.name`` the API server accepts for an object of ``kind`` (``named``'s limit)."""
+    return _LABEL if kind == "Service" else _SUBDOMAIN
+
+
+#: the longest ``metadata.namespace`` (``named``'s limit)
+NAMESPACE_LIMIT = _LABEL
+
+
 def named(objs: list[KubeObject], errs: list[ParseError]) -> list[KubeObject]:
     """The objects whose name and namespace the API server would accept by length; each other one is one
     error (a 10 MB name would otherwise be a 10 MB table cell), and the rest are still read."""
@@ -265,7 +284,7 @@ def named(objs: list[KubeObject], errs: list[ParseError]) -> list[KubeObject]:
         meta = o.data.get("metadata")
         name = meta.get("name") if isinstance(meta, dict) else None
         ns = meta.get("namespace") if isinstance(meta, dict) else None
-        limit = _LABEL if o.kind == "Service" else _SUBDOMAIN
+        limit = name_limit(o.kind)
         if isinstance(name, str) and len(name) > limit:
             errs.append(ParseError(f"metadata.name is {len(name):,} characters: the API server refuses a name longer "
                                    f"than {limit} for a {o.kind}", o.file, o.line))  # fmt: skip
