@@ -125,6 +125,8 @@ def _build(lab: Lab, servers: bool) -> None:
         with identity.deferred_signals():
             try:
                 rec.netns_ids[real][1] = identity.create(real, record)[1]
+            except FileExistsError:
+                raise LabError(f"network namespace {real} exists already; the lab left it alone") from None
             except OSError as exc:
                 raise LabError(f"network namespace {real}: {exc}") from None
             rec.save()
