@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -137,7 +139,6 @@ def _ipvs() -> scenario.Scenario:
 def test_ipvs_mode_is_refused_before_anything_is_made(
     present: bool, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pyroute2 import netns
 
     from hairpin.backends.lab import build
     from hairpin.errors import InputError, LabError
@@ -151,7 +152,7 @@ def test_ipvs_mode_is_refused_before_anything_is_made(
     # as if root with every tool: only the IPVS check can stop it, and it must do so before anything is made
     monkeypatch.setattr(build.os, "geteuid", lambda: 0)
     monkeypatch.setattr(build.shutil, "which", lambda tool: f"/usr/sbin/{tool}")
-    monkeypatch.setattr(netns, "create", lambda *a, **k: made.append(a))
+    monkeypatch.setattr(build.identity, "create", lambda *a, **k: made.append(a))  # every namespace is made there
     monkeypatch.setattr(build, "clean", lambda: made.append("clean"))
     build.check_permitted(scenario.seed())  # iptables mode passes
     with pytest.raises(build.LabUnsupported) as e:
@@ -164,7 +165,6 @@ def test_ipvs_mode_is_refused_before_anything_is_made(
 def test_lab_up_refuses_ipvs_in_one_line_with_exit_2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from pyroute2 import netns
 
     from hairpin.backends.lab import build
     from hairpin.cli.main import main
@@ -176,7 +176,7 @@ def test_lab_up_refuses_ipvs_in_one_line_with_exit_2(
     made: list[object] = []
     monkeypatch.setattr(build, "IP_VS", tmp_path / "absent")
     monkeypatch.setenv("HAIRPIN_LAB_DIR", str(tmp_path / "labs"))
-    monkeypatch.setattr(netns, "create", lambda *a, **k: made.append(a))
+    monkeypatch.setattr(build.identity, "create", lambda *a, **k: made.append(a))  # every namespace is made there
     for cmd in ("up", "run"):
         with pytest.raises(SystemExit) as e:
             main(["lab", cmd, "--scenario", str(path)])
@@ -193,7 +193,7 @@ def test_records_and_staleness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("HAIRPIN_LAB_DIR", str(tmp_path))
     p = new_prefix()
     assert p.startswith("hp") and p.endswith("-") and len(p) == 9
-    mine = LabRecord(p, "seed", os.getpid(), 0.0, ["x"], persistent=False)
+    mine = LabRecord(p, "seed", os.getpid(), 0.0, [f"{p}x"], persistent=False)
     mine.save()
     dead = LabRecord(new_prefix(), "seed", 2**22 + 12345, 0.0, [], state="up", persistent=False)
     dead.save()
@@ -369,3 +369,134 @@ def test_clb_proxy_accepts_relays_and_logs(tmp_path: Path) -> None:
         backend.close()
     assert entry["client"] == f"127.0.0.1:{client[1]}" and entry["target"] == f"127.0.0.1:{bport}"
     assert entry["backend"] == "established" and entry["back"] == f"127.0.0.1:{seen[0][1]}"
+
+
+def _record_text(prefix: str, **changes: object) -> str:
+    import json
+
+    data: dict[str, object] = {"prefix": prefix, "scenario": "seed", "owner": 2**22 + 7, "created": 0.0,
+                               "namespaces": [f"{prefix}vpc"], "pids": [], "files": [], "fix": None,
+                               "state": "building", "persistent": False, "netns_ids": {}, "starts": {},
+                               "owner_start": None}  # fmt: skip
+    data.update(changes)
+    return json.dumps(data)
+
+
+@pytest.mark.parametrize(
+    ("make", "why"),
+    [
+        (lambda p, f: f.symlink_to(p / "elsewhere.json"), "not a lab record: a symlink"),
+        (lambda p, f: f.write_text('{"prefix": "hpabc123-", "scen'), "not a lab record: not JSON (Unterminated string "
+         "starting at: line 1 column 25 (char 24))"),
+        (lambda p, f: f.write_bytes(b" " * (2**20 + 1)), "not a lab record: larger than 1048576 bytes"),
+        (lambda p, f: f.write_text("[]"), "not a lab record: not a JSON object"),
+        (lambda p, f: f.write_text(_record_text("hpabc123-", extra=1)), "not a lab record: unknown field 'extra'"),
+        (lambda p, f: f.write_text(_record_text("hpabc123-", owner="1")), "not a lab record: 'owner' has the wrong type"),
+        (lambda p, f: f.write_text(_record_text("hpabc124-")),
+         "not a lab record: prefix 'hpabc124-' is not the file's (hpabc123.json)"),
+        (lambda p, f: f.write_text(_record_text("hpabc123-", namespaces=["cni-1234"])),
+         "not a lab record: a namespace not under the prefix hpabc123-"),
+        (lambda p, f: f.write_text(_record_text("hpabc123-", pids=[1])),
+         "not a lab record: a pid that is not a process number above 1"),
+        (lambda p, f: f.write_text(_record_text("hpabc123-", files=[str(p / "victim")])),
+         "not a lab record: a file that is not one of the lab's own logs"),
+        (lambda p, f: f.write_text(_record_text("hpabc123-", netns_ids={"hpabc123-vpc": [1, 2]})),
+         "not a lab record: a namespace identity that is not [inode, ctime_ns, not_before_ns] of a recorded namespace"),
+        (lambda p, f: f.write_text(_record_text("hpabc123-", starts={"4242": 1})),
+         "not a lab record: a process start time that is not of a recorded pid"),
+    ],
+)  # fmt: skip
+def test_a_record_that_is_not_one_is_one_line_exit_2_and_nothing_is_removed(
+    make: Any, why: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """status, down and clean read every record first: a hostile or broken one stops them with one line naming
+    the file, exit 2, before anything is removed (here: a file a hostile record names stays)."""
+    from hairpin.cli.main import main
+
+    labs_dir = tmp_path / "labs"
+    labs_dir.mkdir()
+    (tmp_path / "victim").write_text("keep me")
+    monkeypatch.setenv("HAIRPIN_LAB_DIR", str(labs_dir))
+    good = LabRecord("hpabc122-", "seed", 2**22 + 8, 0.0, [], files=[str(labs_dir / "hpabc122-clb0.log")])
+    good.save()
+    (labs_dir / "hpabc122-clb0.log").write_text("a stale lab's log")
+    bad = labs_dir / "hpabc123.json"
+    make(tmp_path, bad)
+    for cmd in (["status"], ["clean"], ["down"], ["down", "hpabc122"]):
+        with pytest.raises(SystemExit) as e:
+            main(["lab", *cmd])
+        assert (e.value.code, capsys.readouterr()) == (2, ("", f"hairpin: error: {bad}: {why}\n"))
+    assert (tmp_path / "victim").read_text() == "keep me" and good.path.exists()
+    assert (labs_dir / "hpabc122-clb0.log").exists()
+
+
+def test_a_record_of_another_user_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hairpin.errors import InputError
+
+    monkeypatch.setenv("HAIRPIN_LAB_DIR", str(tmp_path))
+    rec = LabRecord("hpabc123-", "seed", 2**22 + 7, 0.0)
+    rec.save()
+    uid = os.geteuid()
+    monkeypatch.setattr(os, "geteuid", lambda: uid + 1)  # as if another user wrote it
+    with pytest.raises(InputError) as e:
+        labs()
+    assert str(e.value) == f"{rec.path}: not a lab record: owned by uid {uid}, not by uid {uid + 1}"
+
+
+def test_a_record_written_and_read_back_is_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HAIRPIN_LAB_DIR", str(tmp_path))
+    rec = LabRecord("hpabc123-", "seed", os.getpid(), 1.5, ["hpabc123-vpc"], [4242],
+                    [str(tmp_path / "hpabc123-clb0.log")], netns_ids={"hpabc123-vpc": [4026531840, 5, 4]},
+                    starts={"4242": 99}, owner_start=7)  # fmt: skip
+    rec.save()
+    (back,) = labs()
+    assert back == rec and "kept" not in rec.path.read_text()
+
+
+def test_deferred_signals_deliver_sigint_and_sigterm_when_the_block_ends() -> None:
+    import signal
+
+    from hairpin.backends.lab.identity import deferred_signals
+
+    done = []
+    with pytest.raises(KeyboardInterrupt), deferred_signals():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # the handler runs between bytecodes: it has run by now
+        done.append("recorded")
+    assert done == ["recorded"]
+    seen: list[int] = []
+    old = signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(signum))
+    try:
+        with deferred_signals():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)
+            assert seen == []
+        assert seen == [signal.SIGTERM]
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def test_owner_is_dead_when_its_pid_has_another_start_time_or_is_a_zombie(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+
+    from hairpin.backends.lab.identity import proc_start
+
+    monkeypatch.setenv("HAIRPIN_LAB_DIR", str(tmp_path))
+    me = LabRecord(new_prefix(), "seed", os.getpid(), 0.0, owner_start=proc_start(os.getpid()))
+    reused = LabRecord(new_prefix(), "seed", os.getpid(), 0.0, owner_start=(proc_start(os.getpid()) or 0) + 1)
+    assert me.owner_alive() and not reused.owner_alive() and is_stale(reused)
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        rec = LabRecord(new_prefix(), "seed", child.pid, 0.0, owner_start=proc_start(child.pid))
+        assert rec.owner_alive()
+        child.kill()
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert not rec.owner_alive() and is_stale(rec)  # killed, not yet reaped: dead all the same
+    finally:
+        child.kill()
+        child.wait()

@@ -224,14 +224,22 @@ def down_cmd(lab: Annotated[str | None, typer.Argument(help="Lab id (default: al
         known = sorted(rec.prefix.rstrip("-") for rec in labs())
         if lab.rstrip("-") not in known:
             raise InputError(f"no lab {lab!r}; recorded labs: {', '.join(known) or 'none'} (hairpin lab status)")
-    removed = down(lab)
-    print(f"removed {len(removed)} namespaces" + (f": {', '.join(removed)}" if removed else ""))
+    kept: list[str] = []
+    removed = down(lab, kept)
+    _removed(removed, kept)
 
 
 @lab_app.command("clean")
 def clean_cmd() -> None:
-    """Remove labs whose owner died (Ctrl-C, crash, kill -9) before removing them."""
+    """Remove labs whose owner died (crash, kill -9) before removing them: exactly what their records prove theirs."""
     from hairpin.backends.lab import clean
 
-    removed = clean()
+    kept: list[str] = []
+    removed = clean(kept=kept)
+    _removed(removed, kept)
+
+
+def _removed(removed: list[str], kept: list[str]) -> None:
     print(f"removed {len(removed)} namespaces" + (f": {', '.join(removed)}" if removed else ""))
+    if kept:  # recorded, present, but another namespace than the one the lab made (LabRecord.owns_netns)
+        print(f"kept {len(kept)} namespaces with a recorded name that the lab did not make: {', '.join(kept)}")

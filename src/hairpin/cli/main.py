@@ -15,6 +15,9 @@ says "a finding" (rich's own handling, ``Console.on_broken_pipe``, exits 1), and
 signal itself stays ignored (Python's default), so the lab's clean-up and the atomic writers still run
 their ``finally`` blocks; stdout is pointed at /dev/null so the interpreter's last flush does not fail
 again (the Python documentation's note on SIGPIPE, ``signal`` module).
+
+SIGTERM unwinds the program as Ctrl-C does (the lab removes what it made, the atomic writers their temporary
+files), then ends it with ``hairpin: terminated`` and exit code 143 (128 + 15, ``signal(7)``).
 """
 
 from __future__ import annotations
@@ -89,6 +92,14 @@ def main(argv: list[str] | None = None) -> None:
             signal.default_int_handler(signum, frame)
 
         signal.signal(signal.SIGINT, on_interrupt)
+    old_term = signal.getsignal(signal.SIGTERM)
+    if old_term == signal.SIG_DFL:  # SIGTERM (kill, timeout, systemd) unwinds like Ctrl-C: the lab removes itself
+
+        def on_terminate(signum: int, frame: Any) -> None:
+            interrupted.append(signum)
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, on_terminate)
     try:
         plain = _plain_pcap(args)
         if plain is not None:  # what typer would do: the root callback (no limit given), then the command
@@ -106,6 +117,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"hairpin: error: {exc}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
+        if interrupted and interrupted[-1] == signal.SIGTERM:
+            print("hairpin: terminated", file=sys.stderr)
+            sys.exit(TERMINATED)
         print("hairpin: interrupted", file=sys.stderr)
         sys.exit(130)
     except BrokenPipeError:  # stdout's reader went away (| head): see the module's docstring
@@ -121,8 +135,13 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         if old is signal.default_int_handler:
             signal.signal(signal.SIGINT, old)
+        if old_term == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, old_term)
         if not _program:  # called in-process: what a command left is freed as usual
             LEFT_TO_EXIT.clear()
+    if code == 130 and interrupted and interrupted[-1] == signal.SIGTERM:
+        print("hairpin: terminated", file=sys.stderr)
+        sys.exit(TERMINATED)
     if code == 130 and interrupted:
         print("hairpin: interrupted", file=sys.stderr)
     sys.exit(code if isinstance(code, int) else 0)
@@ -175,6 +194,10 @@ def _devnull() -> tuple[int, int] | None:
         return None
     return st.st_dev, st.st_ino
 
+
+#: exit code after SIGTERM (the lab's clean-up and the atomic writers have run): what a shell reports for a
+#: process SIGTERM ended (128 + 15, ``signal(7)``)
+TERMINATED = 128 + signal.SIGTERM
 
 #: exit code when stdout's reader closed the pipe: what a shell reports for a process SIGPIPE ended
 PIPE_CLOSED = 128 + signal.SIGPIPE

@@ -2,6 +2,8 @@
 
     record    what a lab made (namespaces, processes), written before it is made, so that ``down`` and
               ``clean`` remove exactly that, even after Ctrl-C, an exception or a killed process
+    identity  how a namespace (nsfs inode and its ctime) or a process (start time) is proven the lab's
+              before it is removed, and namespaces made so that the proof is recorded before the name exists
     commands  pure builders: namespace names, the NLB emulation's iptables text, sysctls, command lines
     build     pyroute2 and iptables-restore: the topology (``hairpin.topology``) made real
     client    the program that runs inside the client's namespace and makes the connections

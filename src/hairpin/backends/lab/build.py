@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hairpin.backends.lab import commands
+from hairpin.backends.lab import commands, identity
 from hairpin.backends.lab.record import LabRecord, clean, new_prefix
 from hairpin.errors import LabError, LabUnsupported, NotPermitted
 from hairpin.kube import node_nft
@@ -95,7 +95,8 @@ def up(scenario: Scenario, *, persistent: bool = False, servers: bool = True) ->
     check_permitted(scenario)
     clean()  # labs left by killed processes
     topo = build(scenario)
-    rec = LabRecord(new_prefix(), scenario.name, os.getpid(), time.time(), fix=scenario.fix, persistent=persistent)
+    rec = LabRecord(new_prefix(), scenario.name, os.getpid(), time.time(), fix=scenario.fix, persistent=persistent,
+                    owner_start=identity.proc_start(os.getpid()))  # fmt: skip
     rec.save()
     lab = Lab(scenario, topo, rec, {n.name: commands.ns_name(rec.prefix, n.name) for n in topo.namespaces})
     try:
@@ -109,15 +110,26 @@ def up(scenario: Scenario, *, persistent: bool = False, servers: bool = True) ->
 
 
 def _build(lab: Lab, servers: bool) -> None:
-    from pyroute2 import NetNS, netns
+    from pyroute2 import NetNS
 
     rec = lab.record
     family = lab.scenario.family
     for n in lab.topology.namespaces:
         real = lab.ns(n.name)
-        rec.namespaces.append(real)
-        rec.save()  # recorded before it exists
-        netns.create(real)
+
+        def record(inode: int, real: str = real) -> None:  # recorded, with its inode, before it has its name
+            rec.namespaces.append(real)
+            rec.netns_ids[real] = [inode, 0, time.time_ns()]
+            rec.save()
+
+        with identity.deferred_signals():
+            try:
+                rec.netns_ids[real][1] = identity.create(real, record)[1]
+            except FileExistsError:
+                raise LabError(f"network namespace {real} exists already; the lab left it alone") from None
+            except OSError as exc:
+                raise LabError(f"network namespace {real}: {exc}") from None
+            rec.save()
         linear = lab.scenario.kernel.tcp_syn_linear_timeouts
         _run(commands.sysctl_command(real, commands.global_sysctls(n, linear, family)))
     for (a_ns, a_if), (b_ns, b_if) in lab.topology.links:
@@ -206,9 +218,9 @@ def _configure(real: str, n: Namespace) -> None:
 
 
 def _start(lab: Lab, argv: list[str]) -> int:
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    lab.record.pids.append(proc.pid)
-    lab.record.save()
+    with identity.deferred_signals():  # started and recorded (with its start time), or not started
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        lab.record.note_pid(proc.pid)
     return proc.pid
 
 
@@ -269,12 +281,15 @@ def _wait_listening(lab: Lab, timeout: float = 10.0) -> None:
             time.sleep(0.05)
 
 
-def down(prefix: str | None = None) -> list[str]:
-    """Remove the recorded labs (one, by prefix, or all); returns the namespaces removed."""
+def down(prefix: str | None = None, kept: list[str] | None = None) -> list[str]:
+    """Remove the recorded labs (one, by prefix, or all); returns the namespaces removed and adds to ``kept``
+    the recorded ones left because they are not the lab's (``LabRecord.owns_netns``)."""
     from hairpin.backends.lab.record import labs
 
     removed: list[str] = []
     for rec in labs():
         if prefix is None or rec.prefix.rstrip("-") == prefix.rstrip("-"):
             removed += rec.remove()
+            if kept is not None:
+                kept += rec.kept
     return removed

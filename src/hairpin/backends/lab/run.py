@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hairpin.backends.lab import commands
+from hairpin.backends.lab import commands, identity
 from hairpin.backends.lab.build import Lab, _run
 from hairpin.backends.lab.commands import hostport, split_hostport
 from hairpin.errors import InputError, LabError
@@ -368,19 +368,20 @@ def _connect_all(
         for node in s.nodes:
             path = stage / f"{node.name}.pcap"
             argv = commands.in_ns(lab.ns(node.name), ["tcpdump", "-i", "any", "-n", "-U", "-w", str(path), "tcp"])
-            proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-            lab.record.pids.append(proc.pid)
-            lab.record.save()
+            with identity.deferred_signals():  # started and recorded, or not started
+                proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        start_new_session=True)  # fmt: skip
+                lab.record.note_pid(proc.pid)
             dumps.append((proc, str(path)))
         time.sleep(0.5)
     where = client.node if client.host_network else client.name
     argv = commands.client_command(lab.ns(where), client.ip, dst, dport, sports, timeout, dsts)
     # the client runs in a session of its own, recorded like every process of the lab (lab down/clean end it
     # after a crash), and is ended here whatever happens, an interrupt (Ctrl-C) included
-    client_proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                   start_new_session=True)  # fmt: skip
-    lab.record.pids.append(client_proc.pid)
-    lab.record.save()
+    with identity.deferred_signals():
+        client_proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                       start_new_session=True)  # fmt: skip
+        lab.record.note_pid(client_proc.pid)
     results: dict[int, dict[str, Any]] = {}
     try:
         assert client_proc.stdout is not None
@@ -395,8 +396,7 @@ def _connect_all(
             raise LabError(f"client failed: {why}")
     finally:
         _end(client_proc)
-        lab.record.pids.remove(client_proc.pid)
-        lab.record.save()
+        lab.record.forget_pid(client_proc.pid)
     if dumps:  # libpcap hands packets over in blocks retired at most every second (tcpdump's 1000 ms timeout):
         time.sleep(1.2)  # a block still open at SIGINT is lost, so let every block retire first,
         _settle([Path(p) for _, p in dumps])  # and tcpdump write them all out

@@ -1,0 +1,140 @@
+"""How the lab proves that a namespace or a process is the one it made, and how it makes a namespace so that
+the proof is on disk before the name exists.
+
+What it knows:
+
+- A named network namespace is a bind mount of the namespace's nsfs inode at ``/run/netns/NAME``
+  (iproute2's ``ip netns add``; pyroute2's ``netns.attach`` does the same for a running thread or process).
+  ``stat`` on that path gives the nsfs inode: its number is the namespace's id for the namespace's whole life
+  (``/proc/PID/ns/net`` shows the same number, ``namespaces(7)``), but the kernel hands a freed number out
+  again, so a namespace made later under the same name may have it; the inode's ctime is set when the inode
+  is made and stays while the bind mount pins it (measured on 6.18: ``ip netns exec`` does not change it,
+  a namespace deleted and made again under the same name gets another ctime).  The identity recorded is
+  ``(inode, ctime_ns)``.
+- ``create`` unshares a new network namespace in a thread of its own, learns its inode number
+  (``/proc/thread-self/ns/net``), hands it to the caller to record, and only then gives it its name
+  (``netns.attach`` of the thread's namespace); if the process dies before that, the namespace dies with the
+  thread, nameless.  A name that exists already is never taken over (``attach`` creates the mount point with
+  ``O_EXCL``).
+- A process is identified by its pid and its start time (field 22 of ``/proc/PID/stat``, clock ticks after
+  boot, ``proc(5)``): a pid the kernel has given to another process since has another start time.
+- Every process whose ``/proc/PID/ns/net`` is one of a lab's proven namespaces runs inside the lab
+  (``ip netns pids`` finds them the same way): ``processes_in``.
+- ``deferred_signals``: SIGINT and SIGTERM that arrive while the lab records what it just made, or while it
+  removes a lab, take effect right after (the main thread only; Python runs signal handlers there).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import queue
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+__all__ = ["NETNS_DIR", "create", "deferred_signals", "netns_identity", "proc_start", "processes_in"]
+
+NETNS_DIR = Path("/run/netns")  # iproute2's NETNS_RUN_DIR; pyroute2 uses the same
+CLONE_NEWNET = 0x40000000  # <linux/sched.h>
+
+
+def _nsfs_dev() -> int:
+    return os.stat("/proc/self/ns/net").st_dev  # follows the magic link to the nsfs inode
+
+
+def netns_identity(name: str) -> tuple[int, int] | None:
+    """``(inode, ctime_ns)`` of the namespace named ``name``, or None if no namespace is mounted there."""
+    try:
+        st = os.stat(NETNS_DIR / name, follow_symlinks=False)
+    except OSError:
+        return None
+    if st.st_dev != _nsfs_dev():  # an empty mount point, a file, a directory: no namespace
+        return None
+    return st.st_ino, st.st_ctime_ns
+
+
+def proc_start(pid: int) -> int | None:
+    """Process ``pid``'s start time (clock ticks after boot), None if there is no such process."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(text.rsplit(")", 1)[1].split()[19])  # after the command's ")": field 3 is the first
+
+
+def processes_in(inodes: set[int]) -> list[int]:
+    """Every process whose network namespace has one of these inode numbers."""
+    out = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if os.stat(f"/proc/{entry.name}/ns/net").st_ino in inodes:
+                out.append(int(entry.name))
+    return out
+
+
+def create(name: str, record: Callable[[int], None]) -> tuple[int, int]:
+    """Make network namespace ``name``: ``record(inode)`` is called (and must have saved it) before the name
+    exists.  Returns the namespace's identity, ``(inode, ctime_ns)``.  OSError if ``name`` exists already."""
+    from pyroute2 import netns
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    made: queue.Queue[tuple[int, int] | OSError] = queue.Queue()
+    done = threading.Event()
+
+    def hold() -> None:  # the namespace lives as long as this thread (or its name, once attached)
+        try:
+            if libc.unshare(CLONE_NEWNET) != 0:
+                made.put(OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET) failed"))
+                return
+            made.put((os.stat("/proc/thread-self/ns/net").st_ino, threading.get_native_id()))
+            done.wait()
+        except OSError as exc:
+            made.put(exc)
+
+    thread = threading.Thread(target=hold, name=f"netns {name}", daemon=True)
+    thread.start()
+    try:
+        got = made.get()
+        if isinstance(got, OSError):
+            raise got
+        inode, tid = got
+        record(inode)
+        netns.attach(name, tid)  # the mount point with O_EXCL, then the bind mount of /proc/TID/ns/net
+    finally:
+        done.set()
+        thread.join()
+    ident = netns_identity(name)
+    if ident is None or ident[0] != inode:
+        raise OSError(f"network namespace {name}: not the namespace just made")
+    return ident
+
+
+@contextlib.contextmanager
+def deferred_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM received inside the block are delivered (to the handlers in place before it) when
+    it ends.  Outside the main thread, or when they are not Python handlers, the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[tuple[int, FrameType | None]] = []
+    old: dict[int, Any] = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s in old:
+        signal.signal(s, lambda signum, frame: pending.append((signum, frame)))
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+        for signum, frame in pending[:1]:
+            handler = old[signum]
+            if callable(handler):
+                handler(signum, frame)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(signum)

@@ -1,0 +1,142 @@
+"""The lab removes exactly what it made (root only): decoys with its names and pids are left alone, a killed
+or terminated owner's lab is removed whole, processes in its namespaces end with it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from hairpin import scenario
+from hairpin.backends.lab import clean, labs, up
+from hairpin.backends.lab.identity import netns_identity, proc_start
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0
+    or (not Path("/usr/sbin/iptables-restore").exists() and not Path("/sbin/iptables-restore").exists()),
+    reason="the lab needs root and iptables/iproute2 (CI runs as root and installs them)",
+)
+
+
+@pytest.fixture(autouse=True)
+def lab_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HAIRPIN_LAB_DIR", str(tmp_path / "labs"))
+
+
+def _hairpin(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hairpin.cli.main", *args], capture_output=True, text=True,
+                          env=dict(os.environ), check=False)  # fmt: skip
+
+
+def _running(pid: int, start: int | None) -> bool:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return proc_start(pid) == start and text.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_down_leaves_a_decoy_namespace_and_a_decoy_process_at_recorded_names_and_pids() -> None:
+    """After a crash the kernel may give a recorded name or pid to something else: down proves each first."""
+    lab = up(scenario.seed(), persistent=True)
+    rec = lab.record
+    decoy_ns, other = rec.namespaces[-1], f"{rec.prefix}decoy"  # a recorded name; a name under the prefix
+    server = rec.pids[0]
+    sleeper: subprocess.Popen[bytes] | None = None
+    try:
+        subprocess.run(["ip", "netns", "del", decoy_ns], check=True)
+        for name in (decoy_ns, other):
+            subprocess.run(["ip", "netns", "add", name], check=True)
+        sleeper = subprocess.Popen(["ip", "netns", "exec", decoy_ns, "sleep", "300"], start_new_session=True)
+        decoy = subprocess.Popen(["sleep", "300"], start_new_session=True)  # as if it had a recorded pid
+        saved = rec.path.read_text().replace(f"{server}", f"{decoy.pid}")  # the server's pid given to the decoy
+        rec.path.write_text(saved)
+        res = _hairpin("lab", "down", rec.prefix.rstrip("-"))
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.splitlines() == [
+            f"removed 7 namespaces: {', '.join(reversed(rec.namespaces[:-1]))}",
+            f"kept 1 namespaces with a recorded name that the lab did not make: {decoy_ns}",
+        ]
+        assert netns_identity(decoy_ns) is not None and netns_identity(other) is not None
+        assert _running(decoy.pid, proc_start(decoy.pid)) and sleeper.poll() is None
+        assert not any(netns_identity(n) for n in rec.namespaces[:-1]) and labs() == []
+        assert not _running(server, rec.starts[str(server)])  # the real server, found in its namespace, ended
+    finally:
+        for p in (sleeper, locals().get("decoy")):
+            if isinstance(p, subprocess.Popen):
+                p.kill()
+                p.wait()
+        for name in (decoy_ns, other):
+            subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
+        lab.remove()
+
+
+def test_a_name_that_exists_is_never_taken_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hairpin.backends.lab import build
+    from hairpin.errors import LabError
+
+    prefix = build.new_prefix()
+    monkeypatch.setattr(build, "new_prefix", lambda: prefix)
+    decoy = f"{prefix}netshoot"  # the second namespace the seed's lab makes
+    subprocess.run(["ip", "netns", "add", decoy], check=True)
+    try:
+        ident = netns_identity(decoy)
+        with pytest.raises(LabError) as e:
+            up(scenario.seed(), servers=False)
+        assert str(e.value) == f"network namespace {decoy} exists already; the lab left it alone"
+        assert netns_identity(decoy) == ident and netns_identity(f"{prefix}vpc") is None and labs() == []
+    finally:
+        subprocess.run(["ip", "netns", "del", decoy], check=False)
+
+
+def _run_until_client(tmp_path: Path) -> tuple[subprocess.Popen[str], list[str], list[tuple[int, int | None]]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hairpin.cli.main", "lab", "run", "--connections", "40", "--connect-timeout", "20",
+         "--seed", "1", "--format", "json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ),
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        recs = labs()
+        if recs and len(recs[0].pids) == 4:  # three servers and the client: connections under way
+            return proc, recs[0].namespaces, [(p, recs[0].starts.get(str(p))) for p in recs[0].pids]
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError(f"the lab's client never started: {proc.communicate()}")
+
+
+def test_sigterm_to_lab_run_removes_its_lab_and_exits_143(tmp_path: Path) -> None:
+    proc, namespaces, pids = _run_until_client(tmp_path)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, out, err) == (143, "", "hairpin: terminated\n")
+    assert labs() == [] and not any(netns_identity(n) for n in namespaces)
+    assert not any(_running(p, s) for p, s in pids)
+
+
+def test_sigkill_to_lab_run_leaves_a_stale_lab_that_clean_removes_whole(tmp_path: Path) -> None:
+    """The owner killed and not yet reaped (a zombie) is dead: status says stale, clean removes the lab."""
+    proc, namespaces, pids = _run_until_client(tmp_path)
+    proc.kill()
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    try:
+        (rec,) = labs()
+        status = _hairpin("lab", "status")
+        assert status.stdout == (f"{rec.prefix.rstrip('-')}  stale    scenario=seed fix=- owner={proc.pid} "
+                                 "namespaces=8 processes=4\n")  # fmt: skip
+        assert all(_running(p, s) for p, s in pids[:3])  # the servers (the client may die of its closed pipe)
+        removed = clean()
+        assert sorted(removed) == sorted(namespaces) and labs() == []
+        assert not any(netns_identity(n) for n in namespaces) and not any(_running(p, s) for p, s in pids)
+    finally:
+        proc.communicate()
+        if labs():
+            clean()
