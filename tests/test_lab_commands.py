@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import replace
@@ -500,3 +501,22 @@ def test_owner_is_dead_when_its_pid_has_another_start_time_or_is_a_zombie(
     finally:
         child.kill()
         child.wait()
+
+
+def test_a_symlink_planted_at_a_records_name_is_replaced_not_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The record directory may be one others can write to (HAIRPIN_LAB_DIR): a symlink planted at the name of
+    the record the lab is about to save points at a file of the victim's; the save replaces the link, and the
+    victim's file is as it was."""
+    labs = tmp_path / "labs"
+    labs.mkdir()
+    monkeypatch.setenv("HAIRPIN_LAB_DIR", str(labs))
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    rec = LabRecord("hpabc777-", "seed", os.getpid(), 0.0, [], persistent=False)
+    rec.path.symlink_to(victim)
+    rec.save()
+    assert victim.read_text() == "precious\n"
+    assert not rec.path.is_symlink() and json.loads(rec.path.read_text())["prefix"] == "hpabc777-"
+    assert sorted(p.name for p in labs.iterdir()) == ["hpabc777.json"]  # no temporary file left

@@ -12,7 +12,9 @@ What this module knows:
   overwritten; a reader never sees half a file; any failure (a full disk, an exception in the producer)
   removes the temporary file and leaves the target as it was.  An existing target keeps its permission
   bits; a new one gets the umask's, as ``open()`` would give it.
-- A symlink the user named is written through: the file it points to is replaced, the link stays.
+- A symlink the user named is written through: the file it points to is replaced, the link stays.  A file
+  hairpin names itself (the lab's records, ``links=False``) is replaced as a name: a symlink, FIFO or device
+  planted there is replaced by the file, never followed or written to.
 - Special files are written to, never replaced: a FIFO, a character device (``/dev/null``, a terminal),
   and anything under ``/dev/`` or ``/proc/`` (``/dev/stdout``, ``/proc/self/fd/1``).
 """
@@ -92,19 +94,20 @@ def _temporary(directory: str, name: str) -> tuple[int, str]:
 
 
 @overload
-def open_output(path: str | Path, *, binary: Literal[False] = ...) -> AbstractContextManager[IO[str]]: ...
+def open_output(path: str | Path, *, binary: Literal[False] = ..., links: bool = ...) -> AbstractContextManager[IO[str]]: ...
 @overload
-def open_output(path: str | Path, *, binary: Literal[True]) -> AbstractContextManager[IO[bytes]]: ...
-def open_output(path: str | Path, *, binary: bool = False) -> AbstractContextManager[IO[Any]]:
+def open_output(path: str | Path, *, binary: Literal[True], links: bool = ...) -> AbstractContextManager[IO[bytes]]: ...
+def open_output(path: str | Path, *, binary: bool = False, links: bool = True) -> AbstractContextManager[IO[Any]]:
     """A file object for ``path``; the target is replaced only if the ``with`` block ends normally.
 
     OSError while opening, writing or renaming becomes InputError naming ``path``; any exception leaves
-    no temporary file behind and the target untouched (except for FIFOs and devices, written in place)."""
-    return _open_output(str(path), binary)
+    no temporary file behind and the target untouched (except for FIFOs and devices, written in place).
+    ``links=False``: ``path`` itself is replaced, whatever is there (a file hairpin names itself)."""
+    return _open_output(str(path), binary, links)
 
 
 @contextlib.contextmanager
-def _open_output(p: str, binary: bool) -> Iterator[IO[Any]]:
+def _open_output(p: str, binary: bool, links: bool = True) -> Iterator[IO[Any]]:
     if p == "-":
         if binary:
             yield sys.stdout.buffer
@@ -114,7 +117,7 @@ def _open_output(p: str, binary: bool) -> Iterator[IO[Any]]:
             sys.stdout.flush()
         return
     check_output(p)
-    if _is_passthrough(p):
+    if links and _is_passthrough(p):
         try:
             fh = open(p, "wb" if binary else "w", encoding=None if binary else "utf-8")  # noqa: SIM115
         except OSError as exc:
@@ -125,10 +128,15 @@ def _open_output(p: str, binary: bool) -> Iterator[IO[Any]]:
         except OSError as exc:
             raise InputError(f"cannot write: {exc.strerror}", p) from None
         return
-    real = os.path.realpath(p)
+    if links:
+        real = os.path.realpath(p)
+    else:  # the name itself: its directory resolved, the last component never followed
+        head, tail = os.path.split(os.path.abspath(p))
+        real = os.path.join(os.path.realpath(head), tail)
     directory, name = os.path.split(real)
     try:
-        old_mode: int | None = stat.S_IMODE(os.stat(real).st_mode)
+        st = os.stat(real, follow_symlinks=links)
+        old_mode: int | None = stat.S_IMODE(st.st_mode) if stat.S_ISREG(st.st_mode) else None
     except OSError:
         old_mode = None
     try:
@@ -154,11 +162,11 @@ def _open_output(p: str, binary: bool) -> Iterator[IO[Any]]:
                 os.unlink(tmp)
 
 
-def write_output(path: str | Path, data: str | bytes) -> None:
+def write_output(path: str | Path, data: str | bytes, *, links: bool = True) -> None:
     """Write ``data`` (text as UTF-8) to ``path`` through :func:`open_output`."""
     if isinstance(data, bytes):
-        with open_output(path, binary=True) as fb:
+        with open_output(path, binary=True, links=links) as fb:
             fb.write(data)
     else:
-        with open_output(path) as ft:
+        with open_output(path, links=links) as ft:
             ft.write(data)

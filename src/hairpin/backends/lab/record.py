@@ -77,7 +77,8 @@ class LabRecord:
         d = state_dir()
         d.mkdir(parents=True, exist_ok=True)
         data = {k: v for k, v in asdict(self).items() if k in _SAVED}
-        write_output(self.path, json.dumps(data, indent=1))  # whole or not at all, links not followed
+        # whole or not at all; a symlink (or anything) planted at the record's own name is replaced, never followed
+        write_output(self.path, json.dumps(data, indent=1), links=False)
 
     @classmethod
     def load(cls, path: Path) -> LabRecord:
