@@ -12,6 +12,8 @@ says the block shows a wider layout, stdout and stderr on one stream in the orde
 terminal shows them.  It runs in the repository's root, or, for a block naming a file of its own
 (``bomb.yaml``), in a temporary directory where :data:`MADE` writes that file; nothing else differs between
 the doc and the run, so no path or time needs rewriting.  Each distinct command runs once (module cache).
+A block whose command needs an optional extra (``--dask``, ``--ray``: :data:`NEEDS`) is skipped when that
+extra is not installed.
 
 The matching rule, the same for every block: output lines lose their trailing blanks (rich pads table
 lines); then
@@ -30,6 +32,7 @@ A doc that no longer matches fails with a diff of the doc's lines against the ou
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import os
 import re
 import shlex
@@ -104,6 +107,10 @@ WIDTH: dict[str, int] = {"pcap client.pcapng": 120, "check tests/data/check/tgb/
 
 #: files a command names that are not in the repository: made in a temporary directory the command runs in
 MADE: dict[str, Callable[[Path], None]] = {"bomb.yaml": _bomb, "my.yaml": _my, "client.pcapng": _client_capture}
+
+#: options whose blocks need an extra installed: option -> (module, extra); skipped without it (the README's
+#: install has no extras; CI runs these blocks again after installing them)
+NEEDS: dict[str, tuple[str, str]] = {"--dask": ("distributed", "cluster"), "--ray": ("ray", "cluster")}
 
 #: blocks whose difference is hairpin's to fix, not the doc's: id -> why (a strict xfail: it fails once fixed)
 KNOWN: dict[str, str] = {}
@@ -196,9 +203,19 @@ def run(command: str, tmp: Path) -> str:
     return r.stdout
 
 
+def _missing(command: str) -> str | None:
+    """The extra a command's block needs that is not installed (``NEEDS``), as a skip reason; None if none."""
+    for option, (module, extra) in NEEDS.items():
+        if option in shlex.split(command) and importlib.util.find_spec(module) is None:
+            return f"needs the {extra!r} extra ({module} is not installed)"
+    return None
+
+
 def _param(b: Block) -> object:
     if b.command in KNOWN:
         return pytest.param(b, id=b.id, marks=pytest.mark.xfail(strict=True, reason=KNOWN[b.command]))
+    if (why := _missing(b.command)) is not None:
+        return pytest.param(b, id=b.id, marks=pytest.mark.skip(reason=why))
     return pytest.param(b, id=b.id)
 
 

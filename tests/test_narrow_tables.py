@@ -44,6 +44,8 @@ CHECK_FIRST = ("hairpin check: 1 of 1 Service(s) with a load balancer can time o
                "50.0% of connections (nginx-demo/service-nginx-demo); fixes below")  # fmt: skip
 CHECK_NEXT = ("Next: see it happen on your cluster: hairpin scenario from-cluster --service nginx-demo/service-nginx-demo "
               f"{DUMP} -o mine.yaml, then hairpin reproduce --scenario mine.yaml")  # fmt: skip
+CHECK_KUBECTL = ("       add these annotations to the Service's manifest, then: kubectl delete service -n nginx-demo "
+                 "service-nginx-demo && kubectl apply -f <manifest>")  # fmt: skip
 YAML = '           service.beta.kubernetes.io/aws-load-balancer-nlb-target-type: "ip"'
 
 
@@ -51,8 +53,9 @@ def test_check_at_80_columns_stacks_the_table_and_cuts_nothing() -> None:
     r = hairpin(80, "check", DUMP)
     assert (r.returncode, r.stderr) == (1, "")
     lines = lines_of(r.stdout)
-    # only the one-line diagnosis, the note and the next step are longer: kept whole off a terminal (greppable)
-    assert long_lines(lines, 80) == [CHECK_FIRST, PROBABILITY_NOTE, CHECK_NEXT]
+    # only the one-line diagnosis, the fix's kubectl command (copied whole), the note and the next step are
+    # longer: kept whole off a terminal (greppable)
+    assert long_lines(lines, 80) == [CHECK_FIRST, CHECK_KUBECTL, PROBABILITY_NOTE, CHECK_NEXT]
     assert "…" not in r.stdout
     i = lines.index("┃ Service / where / load balancer / client IP ┃ P(timeout)  ┃")
     assert lines[i + 2 : i + 7] == [

@@ -16,6 +16,7 @@ import enum
 import functools
 import ipaddress
 from dataclasses import dataclass
+from typing import ClassVar
 
 __all__ = ["V6", "Endpoint", "Flags", "Packet", "addr_int", "ip", "ip_int", "ip_str", "is_loopback", "is_v6", "mask_of",
            "net_of"]
@@ -172,6 +173,8 @@ class Packet:
     ack: int = 0
     proto: str = "tcp"
     payload: bytes = b""
+    #: ``__init__`` sets each field's slot in field order and does nothing else (the pcap reader relies on it)
+    SLOT_INIT_ONLY: ClassVar[bool] = True
 
     def __init__(self, src: int, sport: int, dst: int, dport: int, flags: Flags = Flags(0), seq: int = 0,  # noqa: B008
                  ack: int = 0, proto: str = "tcp", payload: bytes = b"") -> None:  # fmt: skip

@@ -148,15 +148,16 @@ _BATCH = 4096  # rows of a first pass rebuilt at a time
 
 def _setters(cls: type, names: tuple[str, ...]) -> tuple[Any, ...] | None:
     """The slot setters of ``cls`` when it is a slots dataclass whose fields are exactly ``names``, with the
-    ``__init__`` dataclasses generates (it sets each field, through ``object.__setattr__`` when frozen) and
-    no ``__post_init__``: ``object.__new__(cls)`` and one setter a field then build the same instance for
+    ``__init__`` dataclasses generates (it sets each field, through ``object.__setattr__`` when frozen), or
+    a hand-written one the class declares does only that (``SLOT_INIT_ONLY``), and no ``__post_init__``: ``object.__new__(cls)`` and one setter a field then build the same instance for
     about half the cost of calling ``cls`` (0.44 us against 0.86 us for a ``Packet``).  None otherwise."""
     import dataclasses
 
     if (not dataclasses.is_dataclass(cls) or "__slots__" not in cls.__dict__ or hasattr(cls, "__post_init__")
             or tuple(f.name for f in dataclasses.fields(cls)) != names
             or getattr(cls.__init__, "__code__", None) is None
-            or cls.__init__.__code__.co_filename != "<string>"):  # fmt: skip  (not generated: not restated here)
+            or (cls.__init__.__code__.co_filename != "<string>"  # not generated, and
+                and not cls.__dict__.get("SLOT_INIT_ONLY", False))):  # fmt: skip  (not declared plain either)
         return None
     return tuple(cls.__dict__[n].__set__ for n in names)
 
