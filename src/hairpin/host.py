@@ -512,10 +512,13 @@ class LinuxHost(IpvsHooks):
             v = self._table("mangle", "OUTPUT", st, "OUTPUT", r.dev, notes)
             if v is not None and v.verdict != "ACCEPT":
                 return self._drop(st, notes, "mangle OUTPUT")
-        if ("filter", "OUTPUT" + PRE_DNAT) in live and not self._filter(st, "OUTPUT", PRE_DNAT, r.dev, notes):
+        hooked = r.dev
+        if st.mark != marked:  # ipt_mangle_out: "Reroute for ANY change", with the mark mangle left
+            r = self.routing.lookup(st.packet.dst, st.packet.src, None, st.mark)
+        if ("filter", "OUTPUT" + PRE_DNAT) in live and not self._filter(st, "OUTPUT", PRE_DNAT, hooked, notes):
             return None  # nft filter chains before DNAT (kube-proxy's firewall check, dstnat - 10)
         before = st.packet.dst
-        if not self._nat(st, "OUTPUT", "OUTPUT", "dst", r.dev, r, notes):
+        if not self._nat(st, "OUTPUT", "OUTPUT", "dst", hooked, r, notes):
             return self._drop(st, notes, "nat OUTPUT")
         if self.ipvs is not None and self._ipvs_request(st, notes) is False:  # ip_vs_local_request4
             return self._drop(st, notes, "IPVS (no destination)")
@@ -524,9 +527,10 @@ class LinuxHost(IpvsHooks):
         # reroute after mangle's mark or nat's DNAT (ip_route_me_harder) changes the device POSTROUTING sees,
         # not the `-o` of filter OUTPUT
         # re-routed when mangle OUTPUT changed the mark (iptable_mangle.c ipt_mangle_out: "Reroute for ANY
-        # change"; a mark set in raw OUTPUT re-routes nothing) or nat OUTPUT the destination
-        hooked = r.dev
-        if st.packet.dst != before or st.mark != marked:
+        # change"; a mark set in raw OUTPUT re-routes nothing), above, and when nat OUTPUT changed the destination
+        # address, with the mark as it is then (nf_nat_proto.c nf_nat_ipv4_local_fn and nf_nat_ipv6_local_fn
+        # compare the addresses only: a mark nat OUTPUT sets re-routes nothing by itself)
+        if st.packet.dst != before:
             r = self.routing.lookup(st.packet.dst, st.packet.src, None, st.mark)
         if ("filter", "OUTPUT") in live:
             v = self._table("filter", "OUTPUT", st, "OUTPUT", hooked, notes)
