@@ -56,10 +56,9 @@ locally, but TCP answers a SYN to it with nothing (``tcp_v6_conn_request``: ``ip
 Limits of the lab: no REJECT in random rulesets (its ICMPv6 answer crosses OUTPUT, which hairpin does not trace);
 the exact case of ``REJECT --reject-with tcp-reset`` compares the RST the kernel sends with the one hairpin names.
 Probes never use a link-local or multicast address a reply would have to reach (the reply's route needs a
-link-local route B does not have), but a random DNAT can make a link-local source's SYN local: such a case is
-not compared (``LINK_LOCAL_SYN``): B's SYN-ACK finds no route and never crosses OUTPUT (net/ipv6/tcp_ipv6.c
-``tcp_v6_init_req`` keeps the SYN's input device for a link-local peer "so that link locals have meaning", and
-the route lookup is then bound to it), while hairpin's ``--reply`` routes it by the tables alone.  An MLD report a rule drops in OUTPUT moves counters unseen by A and by
+link-local route B does not have), but a random DNAT can make a link-local source's SYN local: B's SYN-ACK is
+then bound to the SYN's input device (net/ipv6/tcp_ipv6.c ``tcp_v6_init_req`` keeps it for a link-local peer "so
+that link locals have meaning"), finds no route there and never crosses OUTPUT, as hairpin's ``--reply`` says.  An MLD report a rule drops in OUTPUT moves counters unseen by A and by
 ``Icmp6Out*`` (``mld_sendpack`` counts only what left); none is sent after the settle unless a link changes state,
 which nothing does during a case.
 """
@@ -254,10 +253,6 @@ MARTIANS = (("::1", "fd07::9"), ("fd01::1", "::1"), ("ff02::1", "fd07::9"), ("fe
             ("fe80::1", "fd06::5"), ("fd02::1", "fd07::9"), ("fd01::2", "fd05::1"))  # fmt: skip
 
 
-#: why a SYN from a link-local address that B delivers locally is not compared (see the module's docstring)
-LINK_LOCAL_SYN = "syn from a link-local address delivered locally: B has no link-local route for its SYN-ACK"
-
-
 def probe(r: random.Random) -> Probe:
     if r.random() < 0.25:  # sent by B: OUTPUT, nat OUTPUT, and over lo to itself
         return Probe("udp", r.choice(("fd01::2", "fd02::1", "fd05::1")), r.choice((1234, 40000, 50000)),
@@ -442,8 +437,6 @@ def one(seed: int, attempts: int = 20, trace: bool = True) -> kd.Result:
         return kd.Result(seed, text, p, "undecided", detail="; ".join(h.undecided))
     if h.skipped:
         return kd.Result(seed, text, p, "skipped", detail=h.skipped)
-    if p.flags == "S" and h.fate == "local" and ipaddress.IPv6Address(p.src).is_link_local:
-        return kd.Result(seed, text, p, "skipped", detail=LINK_LOCAL_SYN)
     diffs = kd.compare(k, h)
     return kd.Result(seed, k.dumps["iptables-save"], p, "differ" if diffs else "agree", diffs, h.text, h.fate,
                      sum(1 for n in k.counts.values() if n))  # fmt: skip

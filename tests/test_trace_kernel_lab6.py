@@ -174,17 +174,20 @@ def test_a_syn_from_the_nodes_own_address_draws_an_rst_to_itself_and_is_not_comp
 
 @lab
 @traces6
-def test_a_link_local_syn_made_local_by_a_dnat_is_not_answered_and_not_compared() -> None:
+def test_a_link_local_syn_made_local_by_a_dnat_is_answered_on_its_input_device_only() -> None:
     """A DNAT makes a SYN from fe80::1 local: B's SYN-ACK is bound to the SYN's input device (a link-local peer)
-    and finds no route there, so it never crosses OUTPUT; the lab does not compare such a case (found by a long
-    run: seed 771289)."""
+    and finds no route there, so it never crosses OUTPUT (hairpin routed it by the tables alone, out of eth1's
+    default route, until a long run found it: seed 771289)."""
     p = _probe("tcp [fe80::1]:1234 > [fd06::5]:443 syn in eth0")
     dnat = NAT.format("-A PREROUTING -j DNAT --to-destination fd01::2")
     k = _kernel(RAW.replace("-A PREROUTING\n", "-A PREROUTING\n-A OUTPUT\n") + dnat, p)
     counts = {("raw", "PREROUTING", 0): 1, ("raw", "OUTPUT", 0): 0, ("nat", "PREROUTING", 0): 1}
     assert (k.counts, k.sent) == (counts, [])
-    r = kd6.one(771289)
-    assert (r.status, r.detail) == ("skipped", kd6.LINK_LOCAL_SYN)
+    h = kd6.hairpin_case(k, p)
+    assert (h.fate, h.sent, kd.compare(k, h)) == ("local", [], []), h.text
+    assert "  reply: tcp [fd01::2]:443 > [fe80::1]:1234 SYN,ACK (sent by the node)" in h.text
+    assert "    route: no route (unreachable): EHOSTUNREACH\n    dropped in routing\n" in h.text, h.text
+    assert kd6.one(771289).status == "agree"
 
 
 @lab

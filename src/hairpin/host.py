@@ -491,11 +491,12 @@ class LinuxHost(IpvsHooks):
         notes.append(f"TCP: {what}")
         self.fabric.record(self, self.label, st.packet, notes, "deliver")
 
-    def output(self, packet: Packet, why: str = "") -> None:
-        """A packet this namespace's TCP sends."""
+    def output(self, packet: Packet, why: str = "", oif: str | None = None) -> None:
+        """A packet this namespace's TCP sends; ``oif``: the device its socket is bound to (every route lookup
+        keeps to it: ip6_route_me_harder takes the socket's bound device, as the first lookup did)."""
         notes: list[str | Note] = [why] if why else []
         st = Pass(packet, None)
-        r = self.routing.lookup(packet.dst, packet.src, None, 0)
+        r = self.routing.lookup(packet.dst, packet.src, None, 0, oif)
         if r.type not in ("unicast", "local"):
             notes.append(f"route: {r.describe()}: EHOSTUNREACH")
             return self._drop(st, notes, "routing")
@@ -514,7 +515,7 @@ class LinuxHost(IpvsHooks):
                 return self._drop(st, notes, "mangle OUTPUT")
         hooked = r.dev
         if st.mark != marked:  # ipt_mangle_out: "Reroute for ANY change", with the mark mangle left
-            r = self.routing.lookup(st.packet.dst, st.packet.src, None, st.mark)
+            r = self.routing.lookup(st.packet.dst, st.packet.src, None, st.mark, oif)
         if ("filter", "OUTPUT" + PRE_DNAT) in live and not self._filter(st, "OUTPUT", PRE_DNAT, hooked, notes):
             return None  # nft filter chains before DNAT (kube-proxy's firewall check, dstnat - 10)
         before = st.packet.dst
@@ -531,7 +532,7 @@ class LinuxHost(IpvsHooks):
         # address, with the mark as it is then (nf_nat_proto.c nf_nat_ipv4_local_fn and nf_nat_ipv6_local_fn
         # compare the addresses only: a mark nat OUTPUT sets re-routes nothing by itself)
         if st.packet.dst != before:
-            r = self.routing.lookup(st.packet.dst, st.packet.src, None, st.mark)
+            r = self.routing.lookup(st.packet.dst, st.packet.src, None, st.mark, oif)
         if ("filter", "OUTPUT") in live:
             v = self._table("filter", "OUTPUT", st, "OUTPUT", hooked, notes)
             if v is not None and v.verdict != "ACCEPT":
