@@ -27,8 +27,10 @@ nothing waits for ARP.  Random matches (``-m statistic``) are not generated: the
 matches hairpin does not model (``-m length``, ``-m icmp`` types: hairpin's packets carry neither a length nor
 an ICMP type), which it names as undecided.  A case is not compared (``skipped``) when a bare ACK reaches a
 local port (or a SYN-ACK, a FIN): the kernel answers with an RST from its control socket, while hairpin's ``--reply`` assumes the
-connection's socket answers (whether one exists is not in the dumps).  A NAT source port hairpin says was drawn
-at random is compared as "any port in that range".
+connection's socket answers (whether one exists is not in the dumps); likewise when B's SYN-ACK to a local SYN
+is itself delivered locally (an IPv6 SYN from one of B's own addresses: no socket awaits that SYN-ACK, and TCP
+answers it with an RST that crosses OUTPUT and PREROUTING again, net/ipv6/tcp_ipv6.c ``tcp_v6_rcv``).  A NAT
+source port hairpin says was drawn at random is compared as "any port in that range".
 
 Used by ``tests/test_trace_kernel_lab.py`` (root, a few dozen cases) and ``benchmarks/fuzz_trace_kernel.py``
 (longer runs).
@@ -595,7 +597,11 @@ def hairpin_case(k: Kernel, p: Probe, family: int = 4) -> Hairpin:
     # the kernel's only answer: B's SYN-ACK to a local SYN (B listens on every port a case reaches); UDP sockets
     # here never answer, a forwarded packet is never answered (A holds no address)
     if len(o.legs) > 1 and req.kind == "local" and p.proto == "tcp":
-        if p.flags == "S":
+        if p.flags == "S" and o.legs[1].kind == "local":
+            # the SYN came from one of B's own addresses (IPv6 has no martian check for that): B's SYN-ACK to
+            # itself finds no socket awaiting it and TCP answers it with an RST, which crosses OUTPUT again
+            skipped = "syn,ack to the node's own address: the kernel answers RST from its control socket"
+        elif p.flags == "S":
             legs.append(o.legs[1])
         elif p.flags != "R":
             skipped = f"{p.hairpin().split()[4]} delivered locally: the kernel answers RST from its control socket"

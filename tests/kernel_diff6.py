@@ -56,7 +56,9 @@ locally, but TCP answers a SYN to it with nothing (``tcp_v6_conn_request``: ``ip
 Limits of the lab: no REJECT in random rulesets (its ICMPv6 answer crosses OUTPUT, which hairpin does not trace);
 the exact case of ``REJECT --reject-with tcp-reset`` compares the RST the kernel sends with the one hairpin names.
 Probes never use a link-local or multicast address a reply would have to reach (the reply's route needs a
-link-local route B does not have).  An MLD report a rule drops in OUTPUT moves counters unseen by A and by
+link-local route B does not have), but a random DNAT can make a link-local source's SYN local: B's SYN-ACK is
+then bound to the SYN's input device (net/ipv6/tcp_ipv6.c ``tcp_v6_init_req`` keeps it for a link-local peer "so
+that link locals have meaning"), finds no route there and never crosses OUTPUT, as hairpin's ``--reply`` says.  An MLD report a rule drops in OUTPUT moves counters unseen by A and by
 ``Icmp6Out*`` (``mld_sendpack`` counts only what left); none is sent after the settle unless a link changes state,
 which nothing does during a case.
 """

@@ -31,6 +31,12 @@ the same cases against the kernel as root.
   reads ``skb->pkt_type``, which only reception sets);
 - REDIRECT sends a packet the node sends itself to 127.0.0.1 (nf_nat_redirect_ipv4: ``NF_INET_LOCAL_OUT``), not
   to one of its other addresses; an arriving one to the input device's first address.
+- a mark nat OUTPUT sets re-routes nothing: nf_nat_ipv4_local_fn (nf_nat_proto.c) calls ip_route_me_harder only
+  when the destination address changed, so the route mangle OUTPUT's mark chose stands (hairpin re-routed for
+  any mark change up to the end of nat OUTPUT; found by the long run, seed 770651 in both families);
+- ``CONNMARK --restore-mark`` sets the mark to ``(mark & ~nfmask) ^ (ctmark & ctmask)`` (xt_connmark.c
+  ``connmark_tg_shift``): the connection's bits come in through ``--ctmask``, whatever ``--nfmask`` clears (the
+  trace did so; the warning about fwmark rules no rule can take had the two masks swapped).
 """
 
 from __future__ import annotations
@@ -207,6 +213,33 @@ CASES: list[tuple[str, str, str, list[tuple[str, str, int, str]], list[str]]] = 
      "udp 10.1.1.1:1234 > 224.0.0.9:53 out",
      [("mangle", "OUTPUT", 5, "no target: counted"), ("mangle", "POSTROUTING", 7, "no target: counted")],
      ["forwarded out eth1 as udp 10.1.1.1:1234 > 224.0.0.9:53 - (table main: default via 10.1.1.2 dev eth1)"]),
+    ("a mark nat OUTPUT sets re-routes nothing by itself (conntrack on: nat is walked only with an entry)",
+     "*nat\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -j MARK --set-xmark 0x1/0x1\nCOMMIT\n"
+     "*filter\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -m conntrack --ctstate NEW\nCOMMIT\n",
+     "udp 10.1.0.2:50000 > 10.7.0.9:443 out",
+     [("nat", "OUTPUT", 3, "mark=0x1"), ("filter", "OUTPUT", 7, "no target: counted")],
+     ["forwarded out eth1 as udp 10.1.0.2:50000 > 10.7.0.9:443 - (table main: default via 10.1.1.2 dev eth1)"]),
+    ("the route mangle OUTPUT's mark chose stands when nat OUTPUT changes the mark back",
+     "*mangle\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -j MARK --set-xmark 0x1/0x1\nCOMMIT\n"
+     "*nat\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -j MARK --set-xmark 0x0/0x1\nCOMMIT\n"
+     "*filter\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -m conntrack --ctstate NEW\nCOMMIT\n",
+     "udp 10.1.0.2:50000 > 10.7.0.9:443 out",
+     [("mangle", "OUTPUT", 3, "mark=0x1"), ("nat", "OUTPUT", 7, "mark=0x0"), ("filter", "OUTPUT", 11, "no target: counted")],
+     ["forwarded out eth0 as udp 10.1.0.2:50000 > 10.7.0.9:443 - (rule 100: from all fwmark 0x1/0x1 lookup 100; "
+      "table 100: default via 10.1.0.1 dev eth0)"]),
+    ("CONNMARK --restore-mark XORs in the connection's --ctmask bits, whatever --nfmask clears",
+     "*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j CONNMARK --set-xmark 0x1/0x1\n"
+     "-A PREROUTING -j CONNMARK --restore-mark --nfmask 0x2 --ctmask 0xffffffff\nCOMMIT\n",
+     "udp 10.1.0.1:40000 > 10.7.0.9:53 in eth0",
+     [("mangle", "PREROUTING", 3, "ctmark=0x1"), ("mangle", "PREROUTING", 4, "mark=0x1 (restored from ctmark)")],
+     ["forwarded out eth0 as udp 10.1.0.1:40000 > 10.7.0.9:53 - (rule 100: from all fwmark 0x1/0x1 lookup 100; "
+      "table 100: default via 10.1.0.1 dev eth0)"]),
+    ("CONNMARK --restore-mark restores no connection bit outside --ctmask",
+     "*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j CONNMARK --set-xmark 0x1/0x1\n"
+     "-A PREROUTING -j CONNMARK --restore-mark --nfmask 0x1 --ctmask 0x2\nCOMMIT\n",
+     "udp 10.1.0.1:40000 > 10.7.0.9:53 in eth0",
+     [("mangle", "PREROUTING", 3, "ctmark=0x1"), ("mangle", "PREROUTING", 4, "mark=0x0 (restored from ctmark)")],
+     ["forwarded out eth1 as udp 10.1.0.1:40000 > 10.7.0.9:53 - (table main: default via 10.1.1.2 dev eth1)"]),
 ]  # fmt: skip
 
 

@@ -128,8 +128,19 @@ def test_a_dump_without_the_cnis_connmark_rules_says_the_fwmark_rule_is_never_ta
         ("-A PREROUTING -j CONNMARK --set-xmark 0x80/0x80", True),  # the connection's mark, never restored
         ("-A PREROUTING -j CONNMARK --restore-mark --nfmask 0x80 --ctmask 0x80", True),  # nothing sets the ctmark
         ("-A PREROUTING -j CONNMARK --set-xmark 0x80/0x80\n-A PREROUTING -j CONNMARK --restore-mark --mask 0x80", False),
-        ("-A PREROUTING -j CONNMARK --set-xmark 0x80/0x80\n-A PREROUTING -j CONNMARK --restore-mark --nfmask 0x40",
+        ("-A PREROUTING -j CONNMARK --set-xmark 0x80/0x80\n-A PREROUTING -j CONNMARK --restore-mark --ctmask 0x40",
          True),  # restores other bits
+        # --nfmask names the packet bits cleared first; the connection's bits of --ctmask (all) are XORed in:
+        # (mark & ~0x40) ^ (ctmark & 0xffffffff) sets 0x80 (xt_connmark.c connmark_tg_shift; the kernel routes so)
+        (
+            "-A PREROUTING -j CONNMARK --set-xmark 0x80/0x80\n-A PREROUTING -j CONNMARK --restore-mark --nfmask 0x40",
+            False,
+        ),
+        (
+            "-A PREROUTING -j CONNMARK --set-xmark 0x80/0x80\n"
+            "-A PREROUTING -j CONNMARK --restore-mark --nfmask 0x80 --ctmask 0x40",
+            True,
+        ),
         ("-A PREROUTING -j MARK --set-xmark 0x80/0x80\n-A PREROUTING -j CONNMARK --save-mark\n"
          "-A PREROUTING -j CONNMARK --restore-mark", False),
     ],

@@ -4,14 +4,17 @@ A kept walk is found by the fields the rules it met read and by the answers to i
 trace the same packets on a node that keeps them and on one that walks every rule (``LinuxHost.caching``
 off) and compare every word and every JSON field, on varied packets (SYNs, replies, other ports and
 protocols, addresses no Service has, packets the node sends, marks set by the rules), one node keeping
-its walks across all of them, and on a chain whose walks read more fields on one answer than on the other."""
+its walks across all of them, and on a chain whose walks read more fields on one answer than on the other; and on
+the first random rulesets of the kernel lab's generator (``benchmarks/fuzz_trace_walks.py``)."""
 
 from __future__ import annotations
 
 import functools
+import sys
 from fractions import Fraction
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,6 +24,8 @@ from hairpin.model.net import ip_str
 from hairpin.netfilter.evaluate import Context, Verdict
 
 DATA = Path(__file__).parent / "data" / "trace"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+import fuzz_trace_walks as campaign  # noqa: E402
 
 
 def _seed() -> tr.Node:
@@ -199,3 +204,30 @@ def test_a_walk_that_reads_the_source_on_one_answer_only(tmp_path: Path) -> None
     assert walks.masks[("nat", "PREROUTING")] == 1 | 8  # the source (-s, on one answer) and the port (--dport)
     assert sorted(k[3] for k in walks.kept) == [9, 9]
     assert all(type(walks.kept[k].node) is not tuple for k in walks.kept)  # a draw first: both answers kept
+
+
+#: the campaign's first cases (benchmarks/fuzz_trace_walks.py): a ruleset hairpin refuses (a nat rule the kernel
+#: refuses too) is not traced
+STATUSES = {4: ["agree", "agree", "unloadable"] + ["agree"] * 9,
+            6: ["agree", "agree", "unloadable", "agree", "agree", "agree", "agree", "unloadable", "unloadable", "agree",
+                "agree", "agree"]}  # fmt: skip
+
+
+@pytest.mark.parametrize("family", [4, 6])
+def test_the_kernel_labs_random_rulesets_trace_alike_with_kept_walks(tmp_path: Path, family: int) -> None:
+    """15 packets a ruleset, each traced three times in a shuffled order on a node that keeps its walks and on one
+    that walks every rule: the same words and JSON, and walks were kept (the comparison is not empty)."""
+    got = [campaign.one(seed, family, 15, tmp_path) for seed in range(772000, 772012)]
+    assert [(status, report) for status, report, _ in got] == [(s, "") for s in STATUSES[family]]
+    assert sum(n for _, _, n in got) > 50
+
+
+def test_a_route_through_an_ip_rule_the_trace_warns_it_never_takes_is_a_contradiction() -> None:
+    warned = (
+        "  warning: ip-rule: the rule `100: from all fwmark 0x1/0x1 lookup 100` selects packets marked "
+        "0x1/0x1, but no rule in the node's netfilter files can set those bits, so this trace never takes it"
+    )
+    route = "    route: rule 100: from all fwmark 0x1/0x1 lookup 100; table 100: default via 10.1.0.1 dev eth0"
+    assert campaign.contradiction(f"{warned}\n{route}\n") == route.strip()
+    assert campaign.contradiction(f"{warned}\n    route: table main: default via 10.1.1.2 dev eth1\n") == ""
+    assert campaign.contradiction(route) == ""

@@ -491,11 +491,12 @@ class LinuxHost(IpvsHooks):
         notes.append(f"TCP: {what}")
         self.fabric.record(self, self.label, st.packet, notes, "deliver")
 
-    def output(self, packet: Packet, why: str = "") -> None:
-        """A packet this namespace's TCP sends."""
+    def output(self, packet: Packet, why: str = "", oif: str | None = None) -> None:
+        """A packet this namespace's TCP sends; ``oif``: the device its socket is bound to (every route lookup
+        keeps to it: ip6_route_me_harder takes the socket's bound device, as the first lookup did)."""
         notes: list[str | Note] = [why] if why else []
         st = Pass(packet, None)
-        r = self.routing.lookup(packet.dst, packet.src, None, 0)
+        r = self.routing.lookup(packet.dst, packet.src, None, 0, oif)
         if r.type not in ("unicast", "local"):
             notes.append(f"route: {r.describe()}: EHOSTUNREACH")
             return self._drop(st, notes, "routing")
@@ -512,10 +513,13 @@ class LinuxHost(IpvsHooks):
             v = self._table("mangle", "OUTPUT", st, "OUTPUT", r.dev, notes)
             if v is not None and v.verdict != "ACCEPT":
                 return self._drop(st, notes, "mangle OUTPUT")
-        if ("filter", "OUTPUT" + PRE_DNAT) in live and not self._filter(st, "OUTPUT", PRE_DNAT, r.dev, notes):
+        hooked = r.dev
+        if st.mark != marked:  # ipt_mangle_out: "Reroute for ANY change", with the mark mangle left
+            r = self.routing.lookup(st.packet.dst, st.packet.src, None, st.mark, oif)
+        if ("filter", "OUTPUT" + PRE_DNAT) in live and not self._filter(st, "OUTPUT", PRE_DNAT, hooked, notes):
             return None  # nft filter chains before DNAT (kube-proxy's firewall check, dstnat - 10)
         before = st.packet.dst
-        if not self._nat(st, "OUTPUT", "OUTPUT", "dst", r.dev, r, notes):
+        if not self._nat(st, "OUTPUT", "OUTPUT", "dst", hooked, r, notes):
             return self._drop(st, notes, "nat OUTPUT")
         if self.ipvs is not None and self._ipvs_request(st, notes) is False:  # ip_vs_local_request4
             return self._drop(st, notes, "IPVS (no destination)")
@@ -524,10 +528,11 @@ class LinuxHost(IpvsHooks):
         # reroute after mangle's mark or nat's DNAT (ip_route_me_harder) changes the device POSTROUTING sees,
         # not the `-o` of filter OUTPUT
         # re-routed when mangle OUTPUT changed the mark (iptable_mangle.c ipt_mangle_out: "Reroute for ANY
-        # change"; a mark set in raw OUTPUT re-routes nothing) or nat OUTPUT the destination
-        hooked = r.dev
-        if st.packet.dst != before or st.mark != marked:
-            r = self.routing.lookup(st.packet.dst, st.packet.src, None, st.mark)
+        # change"; a mark set in raw OUTPUT re-routes nothing), above, and when nat OUTPUT changed the destination
+        # address, with the mark as it is then (nf_nat_proto.c nf_nat_ipv4_local_fn and nf_nat_ipv6_local_fn
+        # compare the addresses only: a mark nat OUTPUT sets re-routes nothing by itself)
+        if st.packet.dst != before:
+            r = self.routing.lookup(st.packet.dst, st.packet.src, None, st.mark, oif)
         if ("filter", "OUTPUT") in live:
             v = self._table("filter", "OUTPUT", st, "OUTPUT", hooked, notes)
             if v is not None and v.verdict != "ACCEPT":

@@ -37,7 +37,7 @@ TABLE_NAMES = {255: "local", 254: "main", 253: "default"}
 _PREF_RANK = {"low": 1, "medium": 2, "high": 3}  # include/net/ip6_route.h IPV6_DECODE_PREF order
 
 
-def _need_strict(dst: int) -> bool:
+def need_strict(dst: int) -> bool:
     """rt6_need_strict (include/net/ip6_route.h): a multicast, link-local or loopback destination."""
     v = dst & (V6 - 1)
     return v >> 120 == 0xFF or v >> 118 == 0x3FA or v == 1
@@ -369,7 +369,7 @@ class Routing:
         distributions', and the Linux 6.18 the fixtures were read off: tests/data/trace/v6-node1/ip-6-route-get-equal).  Not modelled: the
         next hop's neighbour state (RT6_LOOKUP_F_REACHABLE, used only with forwarding off, which a Kubernetes
         node never has) and a multipath route's hash (its first next hop is used; build_routing warns)."""
-        strict = oif if oif is not None else (iif if iif is not None and _need_strict(dst) else None)
+        strict = oif if oif is not None else (iif if iif is not None and need_strict(dst) else None)
         prefer = oif if oif is not None else iif
         best: RouteEntry | None = None
         for r in self.tables.get(table, ()):

@@ -34,6 +34,7 @@ from hairpin.netfilter.targets import reject_reply6
 from hairpin.notes import Note
 from hairpin.parsers import conntrack_list, sockets
 from hairpin.parsers.conntrack_list import CtEntry
+from hairpin.routing import need_strict
 from hairpin.tunnels import Encapsulation, encapsulation
 
 if TYPE_CHECKING:
@@ -176,12 +177,12 @@ class Tracer:
         self.undecided.append(f"line {rule.line} ({rule.table} {rule.chain}): {what}; taken as not matching")
         return False
 
-    def _pass(self, name: str, packet: Packet, iif: str | None) -> Leg:
+    def _pass(self, name: str, packet: Packet, iif: str | None, oif: str | None = None) -> Leg:
         leg = Leg(name, packet, iif, node=self.node.name)
         self.walk = leg.walk
         self.fabric.events = leg.events
         if iif is None:
-            self.host.output(packet)
+            self.host.output(packet, oif=oif)
         else:
             self.host.receive(packet, iif)
         self.walk = None
@@ -252,7 +253,11 @@ class Tracer:
             why += f" from the local socket listening on {q.proto} port {q.dport} (ss)"
         seq = 0 if flags & Flags.RST else 5000
         r = Packet(q.dst, q.dport, q.src, q.sport, flags, seq, q.seq + 1 if q.proto == "tcp" else 0, q.proto)
-        leg = self._pass("reply", r, None)
+        # an answer to a link-local (or loopback) IPv6 peer keeps to the device the request came in on
+        # (net/ipv6/tcp_ipv6.c: tcp_v6_init_req keeps it as the request socket's bound device "so that link locals
+        # have meaning", tcp_v6_send_reset takes it for an RST; a UDP socket answers to the sender's scope id)
+        oif = arrived if is_v6(q.src) and need_strict(q.src) else None
+        leg = self._pass("reply", r, None, oif)
         leg.lead.insert(0, why)
         return leg
 

@@ -42,8 +42,11 @@ kube-proxy's rules is an error):
   netfilter rule set: a ``MARK`` target (``--set-xmark V/M``, ``--set-mark V/M``, ``--or-mark V`` and
   ``--xor-mark V`` can turn on the bits of V; ``--and-mark`` none), ``TPROXY --tproxy-mark V/M`` (V), ``HMARK``
   (any), an nftables ``meta mark set`` (any, conservatively), or a ``CONNMARK --restore-mark`` (the bits of
-  ``--nfmask``, or ``--mask``, all by default) of connection-mark bits that ``CONNMARK``'s setting options, a
-  ``--save-mark``, an nftables ``ct mark set`` or a conntrack entry given can turn on (iptables-extensions(8)).
+  ``--ctmask``, or ``--mask``, all by default) of connection-mark bits that ``CONNMARK``'s setting options, a
+  ``--save-mark`` (of the packet-mark bits of its ``--nfmask``), an nftables ``ct mark set`` or a conntrack entry
+  given can turn on (iptables-extensions(8); the kernel's xt_connmark.c ``connmark_tg_shift`` restores
+  ``(mark & ~nfmask) ^ (ctmark & ctmask)`` and saves ``(ctmark & ~ctmask) ^ (mark & nfmask)``: ``--nfmask``
+  says which packet bits are cleared first, not which are restored).
   When no rule in the files can turn on any of the bits the ip rule needs, the trace never takes it, which is right only if the node's marks are
   really set nowhere; far more often the files are partial: ``iptables-save -t nat``, which leaves out the
   CNI's CONNMARK rules in mangle (an ``iptables-save`` dump cannot show that it was cut to one table), or a
@@ -271,9 +274,9 @@ def _mask(target: Target, *names: str) -> int:
 
 def _marks(rulesets: list[Ruleset], nft: Nft | None, ct_marks: int) -> int:
     """The packet-mark bits the rules can set: directly (``MARK``, ``TPROXY --tproxy-mark``, ``HMARK``, an
-    nftables ``meta mark set``), or by ``CONNMARK --restore-mark`` from connection-mark bits something sets
-    (``CONNMARK``'s setting options, ``--save-mark`` of packet bits, an nftables ``ct mark set``, or the marks
-    of the conntrack entries given, ``ct_marks``).  A value that does not read as a number counts as all bits."""
+    nftables ``meta mark set``), or by ``CONNMARK --restore-mark`` (its ``--ctmask`` bits) from connection-mark
+    bits something sets (``CONNMARK``'s setting options, ``--save-mark`` of the packet bits of its ``--nfmask``,
+    an nftables ``ct mark set``, or the marks of the conntrack entries given, ``ct_marks``).  A value that does not read as a number counts as all bits."""
     from hairpin.netfilter.nft_tables import tables_of
 
     packet, conn, restores, saves = 0, ct_marks, 0, 0
@@ -294,10 +297,10 @@ def _marks(rulesets: list[Ruleset], nft: Nft | None, ct_marks: int) -> int:
                             o = t.get("--tproxy-mark")
                             if o is not None:
                                 packet |= _mark_value(o.value)[0]  # mark = (mark & ~M) ^ V, as MARK's
-                        elif t.get("--restore-mark") is not None:
-                            restores |= _mask(t, "--nfmask", "--mask")
-                        elif t.get("--save-mark") is not None:
-                            saves |= _mask(t, "--ctmask", "--mask")
+                        elif t.get("--restore-mark") is not None:  # mark = (mark & ~nfmask) ^ (ctmark & ctmask)
+                            restores |= _mask(t, "--ctmask", "--mask")
+                        elif t.get("--save-mark") is not None:  # ctmark = (ctmark & ~ctmask) ^ (mark & nfmask)
+                            saves |= _mask(t, "--nfmask", "--mask")
                         else:
                             conn |= _ones(t) or 0
                     except ValueError:
