@@ -135,3 +135,48 @@ def test_bad_input_with_a_closed_stdout_is_still_2(tmp_path: Path) -> None:
     got = _closed_pipe(["check", str(bad)])
     assert got.returncode == 2
     assert got.stderr.startswith(f"hairpin: error: {bad}:")
+
+
+# -- a signal while the program starts (hairpin.cli.early): held until the command's modules are imported
+
+
+def _started_with(signum: int, args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The console script's module imported (it holds the signals), ``signum`` sent to the process before
+    anything else is imported, then the program run on ``args``."""
+    code = ("import os, signal, sys; import hairpin.cli.program as p; "
+            f"os.kill(os.getpid(), {int(signum)}); "
+            "assert 'typer' not in sys.modules and 'rich' not in sys.modules; "
+            "sys.argv = ['hairpin', *sys.argv[1:]]; p.entry()")  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": SRC}
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, cwd=cwd,
+                          check=False)  # fmt: skip
+
+
+@pytest.mark.parametrize(("signum", "line", "code"), [(2, "hairpin: interrupted", 130), (15, "hairpin: terminated", 143)])
+@pytest.mark.parametrize("args", [["reproduce", "-o", "out.json"], ["pcap", "in.pcap", "-o", "out.json"]])
+def test_a_signal_while_starting_ends_before_the_command_with_one_line(
+    signum: int, line: str, code: int, args: list[str], tmp_path: Path
+) -> None:
+    (tmp_path / "in.pcap").write_bytes(b"")  # never read: the command does not start
+    r = _started_with(signum, args, tmp_path)
+    assert (r.returncode, r.stdout, r.stderr) == (code, "", line + "\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.pcap"]  # nothing written
+
+
+def test_without_a_signal_the_held_program_runs_and_handles_ctrl_c_again(tmp_path: Path) -> None:
+    code = ("import signal, sys; import hairpin.cli.program as p; sys.argv = ['hairpin', '--version']\n"
+            "try:\n    p.entry()\nexcept SystemExit as e:\n"
+            "    print(e.code, signal.getsignal(signal.SIGINT) is signal.default_int_handler,"
+            " signal.getsignal(signal.SIGTERM) == signal.SIG_DFL, file=sys.stderr)")  # fmt: skip
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": SRC}, cwd=tmp_path, check=False)  # fmt: skip
+    assert r.stdout.startswith("hairpin ")
+    assert r.stderr == "0 True True\n"
+
+
+def test_importing_the_library_holds_nothing() -> None:
+    code = ("import signal; import hairpin.cli.main, hairpin.cli.early as e; "
+            "print(e.holding(), signal.getsignal(signal.SIGINT) is signal.default_int_handler)")  # fmt: skip
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": SRC}, check=False)  # fmt: skip
+    assert (r.returncode, r.stdout, r.stderr) == (0, "False True\n", "")

@@ -8,6 +8,4 @@ stdout and stderr are flushed, and the operating system takes the memory back at
 (``hairpin.cli.main.main``: tests, other Python code), the list is emptied and the objects are freed as usual.
 """
 
-from typing import Any
-
-LEFT_TO_EXIT: list[Any] = []
+LEFT_TO_EXIT: list[object] = []

@@ -22,15 +22,24 @@ files), then ends it with ``hairpin: terminated`` and exit code 143 (128 + 15, `
 
 from __future__ import annotations
 
-import os
-import re
 import signal
 import sys
-from pathlib import Path
-from typing import Any
 
-from hairpin.cli import LEFT_TO_EXIT
+if __name__ == "__main__":  # run as the program (python -m): hold Ctrl-C while it starts (hairpin.cli.early)
+    from hairpin.cli import early as _starting
+
+    _starting.hold()
+
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hairpin.cli import LEFT_TO_EXIT, early
 from hairpin.errors import HairpinError, InputError
+
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["entry", "main"]  # and `app` (module __getattr__)
 
@@ -83,6 +92,12 @@ def _plain_pcap(args: list[str]) -> dict[str, Any] | None:
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI.  InputError -> one line, exit 2; other HairpinError -> one line, exit 1."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if early.holding():  # the program is starting: Ctrl-C and SIGTERM are held until the command's modules are in
+        _import_for(args)
+        came = early.release()
+        if came is not None:  # nothing was done yet: nothing to undo
+            print("hairpin: terminated" if came == signal.SIGTERM else "hairpin: interrupted", file=sys.stderr)
+            sys.exit(TERMINATED if came == signal.SIGTERM else 130)
     interrupted: list[int] = []
     old = signal.getsignal(signal.SIGINT)
     if old is signal.default_int_handler:  # typer turns Ctrl-C into a silent exit 130: note it to say so
@@ -145,6 +160,17 @@ def main(argv: list[str] | None = None) -> None:
     if code == 130 and interrupted:
         print("hairpin: interrupted", file=sys.stderr)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _import_for(args: list[str]) -> None:
+    """Import what running ``args`` needs first (the slow part of starting: typer, rich, the command tree), while
+    the program holds its signals (:mod:`hairpin.cli.early`)."""
+    if _plain_pcap(args) is not None:
+        import hairpin.cli.pcap_run
+    else:
+        import typer.exceptions  # noqa: F401
+
+        import hairpin.cli.app  # noqa: F401
 
 
 def _typer(args: list[str]) -> Any:
