@@ -52,8 +52,9 @@ What it knows:
   section 3.10.7.1), that joins no attempt (none with its ISN had a packet less than ``GAP`` s before it): its
   SYN was sent before the capture began, or on an interface it did not see.  Counted once for its ISN (its
   views before and after NAT, its server's retransmissions: each less than ``GAP`` after the one before),
-  never a connection, a failure or a verdict.  Not one: a SYN-ACK at most ``TICK`` s after the latest SYN of a
-  handshake answered (healthy) with its ISN (another capture's view of the answer, a retransmitted SYN-ACK);
+  never a connection, a failure or a verdict.  Not one: a SYN-ACK at most ``SYNACK_LIFE`` (63) s after the latest
+  SYN of a handshake answered (healthy) with its ISN (another capture's view of the answer, or its server's
+  retransmission: a request socket resends its SYN-ACK for 63 s, reqsk_timer_handler);
   a RST without ACK (the client's reset of a SYN-ACK, as a RST to an established flow's data looks: it names
   no SYN); a RST with ACK and another sequence (an abortive close).
 - ``backends``: every backend kube-proxy DNATed the attempt's SYN rounds to, in order (``backend``: the
@@ -115,6 +116,13 @@ TICK = 10.0  # s of capture time between two looks for attempts to forget
 # only past TICK s, and the rows left out come at most capture_fast.DISORDER = 4 s behind ``end``), so
 # ``_Analyser._no_syn`` takes it for a view of that answer, as the first pass does
 REPEAT = 5.0
+# s after the latest SYN of a handshake answered (healthy) during which a SYN-ACK with its ISN is its server's
+# retransmission, not an answer to a SYN outside the capture: a listener's request socket resends its SYN-ACK on
+# its own timer (reqsk_timer_handler, net/ipv4/inet_connection_sock.c: from TCP_TIMEOUT_INIT, doubling) up to
+# tcp_synack_retries times (5: the last one 31 s after the first SYN-ACK) and drops the request at 63 s
+# (Documentation/networking/ip-sysctl.rst, tcp_synack_retries); 31 s late by the timer wheel's slack (at most 8/63
+# of a timeout: kernel/time/timer.c's levels) is 35 s, well inside it
+SYNACK_LIFE = 63.0
 
 
 class _Earliest:
@@ -172,6 +180,9 @@ class _Analyser:
         self.pruned = 0  # answered handshakes forgotten (a packet far behind may have been a view of one: ``late``)
         self.no_syn = 0  # answers whose SYN is not in the capture, one per ISN (``_no_syn``)
         self.orphans: dict[int, float] = {}  # their ISNs: the latest answer's time (forgotten EXPIRE s after it)
+        # the healthy handshakes' latest SYN, by ISN, kept SYNACK_LIFE s: a SYN-ACK with that ISN until then is its
+        # server's retransmission (the client's ACK was lost), never an answer without SYN
+        self.synacked: dict[int, float] = {}
 
     def _same(self, isn: int) -> Sequence[Attempt]:
         x = self.by_isn.get(isn)
@@ -238,6 +249,7 @@ class _Analyser:
                         self.healthy += 1
                         went = tuple({q.packet.dst: None for q in a.records if int(q.packet.flags) & _SYN_ACK == _SYN})
                         self.answered[a.isn] = (a.round_t, a.client.addr, a.client.port, went)
+                        self.synacked[a.isn] = a.round_t
                         self._forget(a)
                 elif a.elsewhere is None:  # the target's own reply before the NLB rewrites it, or the seed's
                     a.elsewhere = {p.source}  # asymmetric return
@@ -269,10 +281,10 @@ class _Analyser:
         """An answer to a SYN (a SYN-ACK, or a RST with ACK and sequence 0) that joins no attempt: its SYN is
         not in the capture (sent before it began, or on an interface it did not see).  Counted once for its ISN
         (``no_syn``): its views and retransmissions less than ``GAP`` after the one before it are the same.
-        Not one: a SYN-ACK of a handshake answered (healthy) with that ISN, its latest SYN at most ``TICK`` s
-        before (another view of the answer, or the server's retransmitted SYN-ACK)."""
-        done = self.answered.get(isn) if synack else None
-        if done is not None and t - done[0] <= TICK:
+        Not one: a SYN-ACK of a handshake answered (healthy) with that ISN, its latest SYN at most
+        ``SYNACK_LIFE`` s before (another view of the answer, or the server's retransmitted SYN-ACK)."""
+        done = self.synacked.get(isn) if synack else None
+        if done is not None and t - done <= SYNACK_LIFE:
             return
         seen = self.orphans.get(isn)
         if seen is None or not t - seen < GAP:
@@ -378,6 +390,8 @@ class _Analyser:
             self.answered = kept
         if self.orphans:
             self.orphans = {k: v for k, v in self.orphans.items() if self.end - v <= EXPIRE}
+        if self.synacked:
+            self.synacked = {k: v for k, v in self.synacked.items() if self.end - v <= SYNACK_LIFE}
         if 4 * (self.packets - self.ticked) >= len(self.open) + self.ghosts - self.lone_gone:
             self.ticked = self.packets
             self.expire(self.end)
@@ -406,6 +420,7 @@ class _Analyser:
         self.by_isn.clear()
         self.answered.clear()
         self.orphans.clear()
+        self.synacked.clear()
         listed = self.hairpins.sorted(), self.others.sorted()
         for a in (*listed[0], *listed[1]):
             # the kernel's backoff would have sent another SYN by then (hairpin.tcp.syn_schedule), and the capture

@@ -65,6 +65,9 @@ class Scan:
     vxlan: frozenset[int] = frozenset()  # the UDP ports opened as VXLAN (the decoder's), not a column
     damage: tuple[int, str, bool] | None = None  # byte offset, why, corrupt
     last_t: float | None = None  # the time of the last whole frame (any frame, TCP or not), as the reader's
+    first_t: float | None = None  # the time of the first frame (any frame), as the reader's ``first_t``
+    # pcapng: each interface's (by its index) first and last frame's times, as the reader's ``spans``
+    spans: dict[int, list[float]] = field(default_factory=dict)
     offset: Any = None  # int64: byte offset of each SYN/RST frame
     length: Any = None  # its captured length
     t: Any = None  # float64: its time
@@ -232,8 +235,10 @@ def _chunk(sc: Scan, cols: dict[str, list[Any]], a: _Bytes, buf: Any, base: int,
     ``cols``; returns which frames they are."""
     reasons = sc.reasons
     sc.packets += s.size
-    if s.size:  # the capture's last frame so far (``Reader.last_t``)
+    if s.size:  # the capture's last frame so far (``Reader.last_t``), and its first (``Reader.first_t``)
         sc.last_t = float(times(np.array([s.size - 1]))[0])
+        if sc.first_t is None:
+            sc.first_t = float(times(np.array([0]))[0])
     end = s + incl
     v4, v6, tcp, ip, bound = _shapes(a, s, end, incl, linktype, sc.vxlan)
     flags = a.u8[tcp + 13]
