@@ -82,6 +82,7 @@ from pathlib import Path
 from typing import Any
 
 from hairpin.diagnose.capture_result import MAX_LISTED, TEXT_ROWS, Analysis, Attempt, FileStats, file_stats
+from hairpin.diagnose.capture_series import Sources, doubles, syns_before
 from hairpin.errors import ParseError
 from hairpin.model.net import Flags, Packet, is_loopback
 from hairpin.parsers.frames import VXLAN_PORTS
@@ -183,6 +184,10 @@ class _Analyser:
         # the healthy handshakes' latest SYN, by ISN, kept SYNACK_LIFE s: a SYN-ACK with that ISN until then is its
         # server's retransmission (the client's ACK was lost), never an answer without SYN
         self.synacked: dict[int, float] = {}
+        # the captures read (capture_series.Sources): where the one an attempt was seen in begins (``before``) and ends
+        # (``gave_up``); set by the driver (None: neither is told apart)
+        self.sources: Sources | None = None
+        self.before_capture = 0  # failed attempts whose SYN series began before the capture (Attempt.before)
 
     def _same(self, isn: int) -> Sequence[Attempt]:
         x = self.by_isn.get(isn)
@@ -322,8 +327,13 @@ class _Analyser:
             self._view(a, r, p)
             return
         if r.t - a.round_t >= VIEW_WINDOW:  # a retransmission
+            dt = r.t - a.round_t
+            if a.syns == 1:
+                a.first_dt = dt
+            elif a.doubling and not doubles(a.round_dt, dt):
+                a.doubling = False  # not Linux's backoff: nothing to say about what came before the capture
             a.syns += 1
-            a.round_dt, a.round_t = r.t - a.round_t, r.t
+            a.round_dt, a.round_t = dt, r.t
         self._view(a, r, p)
 
     def _view(self, a: Attempt, r: PacketRecord, p: Packet) -> None:
@@ -371,6 +381,10 @@ class _Analyser:
             a.reported = True
             self.on_hairpin(a, a.last_t)
         self.kinds[a.kind] += 1
+        if a.syns >= 3 and a.doubling and self.sources is not None and a.kind not in ("healthy", CUT):
+            span = self.sources.span(a.seen)  # where the captures that saw it begin
+            a.before = syns_before(a.syns, a.first_t, a.first_dt, a.doubling, span[0] if span else None)
+            self.before_capture += a.before > 0
         if a.kind == "hairpin":
             self.by["client"][a.client.ip] += 1
             self.by["node"][str(a.answered_by)] += 1
@@ -424,8 +438,13 @@ class _Analyser:
         listed = self.hairpins.sorted(), self.others.sorted()
         for a in (*listed[0], *listed[1]):
             # the kernel's backoff would have sent another SYN by then (hairpin.tcp.syn_schedule), and the capture
-            # was still running to see it: its end is its last frame, whatever the frame (``stop``)
-            a.gave_up = a.syns >= 2 and stop - a.round_t >= 2 * a.round_dt
+            # was still running to see it: its end is its last frame, whatever the frame (``stop``), of the captures
+            # (files, interfaces) that saw the attempt when several were read (``seen``)
+            end = stop
+            if a.seen and self.sources is not None:
+                span = self.sources.span(a.seen)
+                end = stop if span is None else max(span[1], a.last_t)
+            a.gave_up = a.syns >= 2 and end - a.round_t >= 2 * a.round_dt
         return listed
 
     def result(self, end: float = float("-inf"), last: float | None = None) -> Analysis:
@@ -433,7 +452,41 @@ class _Analyser:
         cut = self.kinds.pop(CUT, 0)
         return Analysis(hairpins, others, self.packets, self.connections, self.healthy + self.kinds["healthy"],
                         counts=dict(self.kinds), cut=cut, max_listed=self.hairpins.cap, late=self.late, no_syn=self.no_syn,
+                        before_capture=self.before_capture,
                         tallies={k: c.most_common() for k, c in self.by.items()})  # fmt: skip
+
+
+class _Sourced(_Analyser):
+    """The analyser of several captures (files, or a pcapng file's interfaces: ``capture_series.Sources``): each
+    attempt's ``seen`` gets the bit of every packet's capture.  ``file``: the file of the packet fed next, set by
+    the driver."""
+
+    def __init__(self, sources: Sources, on_hairpin: Callable[[Attempt, float], None] | None = None,
+                 listed: int = MAX_LISTED) -> None:  # fmt: skip
+        super().__init__(on_hairpin, listed)
+        self.sources = sources
+        self.file = 0
+        self.bit = 0
+
+    def feed(self, r: PacketRecord) -> None:
+        self.bit = self.sources.bit(self.file, r.interface)
+        super().feed(r)
+
+    def _keep(self, a: Attempt, r: PacketRecord) -> None:
+        a.seen |= self.bit
+        super()._keep(a, r)
+
+
+def _analyser(readers: Sequence[Reader], on_hairpin: Callable[[Attempt, float], None] | None = None,
+              listed: int = MAX_LISTED) -> _Analyser:  # fmt: skip
+    """An analyser of ``readers``' packets: one that tells their captures apart when there may be several
+    (several files, or a pcapng file, which may have several interfaces)."""
+    sources = Sources(readers)
+    if len(readers) > 1 or any(rd.format == "pcapng" for rd in readers):
+        return _Sourced(sources, on_hairpin, listed)
+    an = _Analyser(on_hairpin, listed)
+    an.sources = sources
+    return an
 
 
 def last_frame(readers: Iterable[Reader]) -> float | None:
@@ -451,6 +504,24 @@ def analyse(records: Iterable[PacketRecord], listed: int = MAX_LISTED,
     for r in records:
         an.feed(r)
     return an.result(last=last() if last is not None else None)
+
+
+def _analyse_files(readers: list[Reader], listed: int) -> Analysis:
+    """``readers`` analysed packet by packet, merged by time, each packet's capture told apart."""
+    an = _analyser(readers, listed=listed)
+    if len(readers) == 1:
+        for r in readers[0]:
+            an.feed(r)
+    else:
+
+        def stream(n: int, rd: Reader) -> Iterator[tuple[float, int, int, PacketRecord]]:
+            for i, r in enumerate(rd):
+                yield r.t, n, i, r
+
+        for _, n, _, r in heapq.merge(*(stream(n, rd) for n, rd in enumerate(readers))):
+            an.file = n  # type: ignore[attr-defined]  # (a _Sourced analyser: several files)
+            an.feed(r)
+    return an.result(last=last_frame(readers))
 
 
 def _idle(ts: Any, now: float, lo: int) -> int:
@@ -498,7 +569,12 @@ def _fast(readers: list[Reader], scans: list[Any], listed: int, records: bool) -
     stop = max([float(upto[-1])] + [sc.last_t for sc in scans if sc.last_t is not None])
     lone, lone_latest = lone_syns(scans, listed, groups, stop)  # a flood's lone SYNs: counted, not decoded
     unpaired = keep() if lone else paired
-    fg = hairpin_groups(scans, groups, upto, place) if not records else None
+    an = _analyser(readers, listed=listed)
+    fg = None
+    if not records:
+        bits = _row_bits(scans, readers, an) if isinstance(an, _Sourced) else None
+        if bits is not None or not isinstance(an, _Sourced):  # (more than 62 captures: the analyser tells them)
+            fg = hairpin_groups(scans, groups, upto, place, bits)
     kept = keep() if fg is not None else unpaired
     kind, t = joined(scans, "kind"), groups[1]
     # the views of a healthy handshake other than each attempt's first SYN and its answer open and close nothing
@@ -509,7 +585,6 @@ def _fast(readers: list[Reader], scans: list[Any], listed: int, records: bool) -
     mine = out & unpaired  # rows left out as hairpins: their attempts are opened by the driver
     told = out & ~mine & ~quiet
     plan = cf.Plan(out, told & (kind == 0), told & (kind == 1), upto, fg, fg.opens if fg else None)
-    an = _Analyser(listed=listed)
     an.healthy = healthy
     lone_t = np.sort(t[paired & ~unpaired])
     an.lone_t = lone_t if lone_t.size else None
@@ -525,6 +600,7 @@ def _fast(readers: list[Reader], scans: list[Any], listed: int, records: bool) -
 
         def merged() -> Iterator[tuple[int, PacketRecord]]:  # by time, file and place, as `stream` below
             for _t, n, row, r in heapq.merge(*(rows(n, rd) for n, rd in enumerate(readers))):
+                an.file = n  # type: ignore[attr-defined]  # (a _Sourced analyser: several files)
                 yield int(place[bounds[n] + row]), r
 
         fed = merged()
@@ -537,6 +613,24 @@ def _fast(readers: list[Reader], scans: list[Any], listed: int, records: bool) -
     if lone:
         an.kinds.update(lone)
     return an.result(max(latest, lone_latest), last_frame(readers))
+
+
+def _row_bits(scans: list[Any], readers: list[Reader], an: _Sourced) -> Any:
+    """Each row's capture (its file and interface) as ``an``'s bit (``Sources.bit``), the scans' rows end to end;
+    None when there are more than 62 captures (a bit beyond a 64-bit integer's)."""
+    import numpy as np  # the first pass's own dependency (a scan exists only with it)
+
+    parts = []
+    for n, (sc, rd) in enumerate(zip(scans, readers, strict=True)):
+        names = rd.interfaces
+        if names is None:
+            parts.append(np.full(sc.t.size, an.sources.bit(n, None) if len(an.sources.bits) < 62 else 0, np.int64))
+            continue
+        table = [an.sources.bit(n, name) if len(an.sources.bits) < 62 else 0 for name in names]
+        parts.append(np.array(table, np.int64)[sc.iface.astype(np.int64)] if table else np.zeros(sc.t.size, np.int64))
+    if len(an.sources.bits) >= 62:
+        return None
+    return np.concatenate(parts)
 
 
 def analyse_files(paths: Sequence[str | Path], vxlan: frozenset[int] = VXLAN_PORTS, fast: bool = True,
@@ -561,20 +655,13 @@ def analyse_files(paths: Sequence[str | Path], vxlan: frozenset[int] = VXLAN_POR
     if first is not None and not readers:
         raise first
 
-    def stream(n: int, rd: Reader) -> Iterator[tuple[float, int, int, PacketRecord]]:
-        for i, r in enumerate(rd):
-            yield r.t, n, i, r
-
     scans = [rd.scan() for rd in readers] if fast else []
     # every SYN/RST row is known: those the first pass can decide are left out of the analyser, and what they
     # do to it is replayed at their places (hairpin.diagnose.capture_fast); when the files' order does not
     # allow it, every packet is analysed, as the streaming reader does
     result = _fast(readers, scans, listed, records) if scans and all(sc is not None for sc in scans) else None
-    if result is None and len(readers) == 1:  # one file: its own order, nothing to merge
-        result = analyse(readers[0], listed=listed, last=lambda: last_frame(readers))
-    elif result is None:
-        merged = heapq.merge(*(stream(n, rd) for n, rd in enumerate(readers)))
-        result = analyse((r for _, _, _, r in merged), listed=listed, last=lambda: last_frame(readers))
+    if result is None:  # one file in its own order, several merged by time
+        result = _analyse_files(readers, listed)
     result.packets = sum(rd.packets - rd.skipped for rd in readers)  # every TCP packet, decoded or not
     result.files = [file_stats(rd) for rd in readers] + refused
     return result
@@ -594,7 +681,7 @@ def watch(path: str | Path, report: Callable[[str], None], *, every: float = 60.
         count["hairpin"] += 1
         report(f"{t:.6f} hairpin: {a.client} called {a.called}, SYN-ACK from {a.answered_by}, reset by the client")
 
-    an = _Analyser(hairpin, listed=LIVE_KEEP)
+    an = _analyser([rd], hairpin, listed=LIVE_KEEP)
     next_summary = None
 
     def summary(t: float) -> str:

@@ -248,6 +248,19 @@ class Reader:
         return {k: (v[0], v[1]) for k, v in self._spans.items()}
 
     @property
+    def interfaces(self) -> list[str | None] | None:
+        """The interface names of a pcapng file the first pass read (by index, as its ``iface`` column); None
+        otherwise."""
+        return self._names
+
+    def span(self, name: str | None) -> tuple[float, float] | None:
+        """``spans()`` of one interface (None when none of its frames was read)."""
+        if self.format == "pcap" or not self._spans:
+            return None if name is not None or self.first_t is None or self.last_t is None else (self.first_t, self.last_t)
+        v = self._spans.get(name)
+        return None if v is None else (v[0], v[1])
+
+    @property
     def skipped(self) -> int:
         return sum(self.reasons.values())
 
