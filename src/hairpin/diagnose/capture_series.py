@@ -43,7 +43,7 @@ JITTER = 0.05  # s: the capture's timestamps (each packet stamped when its CPU h
 # files of a rotation overlap by the packets written out of time order (microseconds to milliseconds), the captures
 # of several nodes by their whole run
 CONTINUE = 1.0
-STEPS = 7  # intervals of 2, 4, ... 128 s: past TCP_RTO_MAX (120 s), no interval of the backoff is longer
+STEPS = 6  # intervals of 2, 4, ... 64 s (the next, 128 s, is capped at TCP_RTO_MAX: 120 s, no power of two)
 
 
 def step(gap: float) -> int:
@@ -57,7 +57,7 @@ def step(gap: float) -> int:
 
 def doubles(prev: Any, gap: Any) -> Any:
     """Whether the interval ``gap`` is twice ``prev`` as the backoff makes it, each of them as late as its timer
-    may fire (floats, or NumPy arrays alike).  A 64 s interval capped at 120 s (``TCP_RTO_MAX``) is within."""
+    may fire (floats, or NumPy arrays alike).  120 s after 64 s (``TCP_RTO_MAX`` caps the 128 s) is within."""
     return (gap >= 2 * prev / (1 + SLACK) - JITTER) & (gap <= 2 * prev * (1 + SLACK) + JITTER)
 
 

@@ -256,7 +256,8 @@ class Reader:
     def span(self, name: str | None) -> tuple[float, float] | None:
         """``spans()`` of one interface (None when none of its frames was read)."""
         if self.format == "pcap" or not self._spans:
-            return None if name is not None or self.first_t is None or self.last_t is None else (self.first_t, self.last_t)
+            whole = None if self.first_t is None or self.last_t is None else (self.first_t, self.last_t)
+            return whole if name is None else None
         v = self._spans.get(name)
         return None if v is None else (v[0], v[1])
 
@@ -322,10 +323,10 @@ class Reader:
         self.linktypes.add(self._how[0])
         self.packets, self.filtered, self.reasons = sc.packets, sc.filtered, dict(sc.reasons)
         self.last_t, self.first_t = sc.last_t, sc.first_t
-        names = self._names
-        if names is not None:
+        declared = self._names
+        if declared is not None:
             for k, (first, last) in sorted(sc.spans.items()):
-                span = self._spans.setdefault(names[k], [first, last])
+                span = self._spans.setdefault(declared[k], [first, last])
                 span[0], span[1] = min(span[0], first), max(span[1], last)
         if sc.damage is not None:
             self._stop(*sc.damage)
