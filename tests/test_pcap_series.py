@@ -86,9 +86,13 @@ def test_syns_before_the_capture(tmp_path: Path, what: str, times: list[float], 
 
 def test_the_warning_and_the_table_say_at_least(tmp_path: Path) -> None:
     path = capture_of(tmp_path, rounds([1.0, 5.0, 13.0, 29.0]), end=29.5)
-    res = CliRunner().invoke(app, ["pcap", str(path)], env={"COLUMNS": "200"})
+    page = tmp_path / "r.html"
+    res = CliRunner().invoke(app, ["pcap", str(path), "--html", str(page)], env={"COLUMNS": "200"})
     assert res.exit_code == 1
-    assert res.stderr.splitlines() == [ONE]
+    assert res.stderr.splitlines() == [f"wrote {page}", ONE]
+    html = page.read_text()
+    assert "<td class='n'>≥5</td><td class='n'>≥31.000</td><td>no</td>" in html
+    assert "; SYN series begun before the capture: 1." in html
     row = next(line for line in res.stdout.splitlines() if "10.0.0.1:40000" in line)
     # 3 retransmissions counted and 2 SYNs before (the first seen is a retransmission too); 28.0005 s seen and the
     # 1 + 2 s before it at least

@@ -39,9 +39,11 @@ What it knows:
   for at least twice the last retransmission interval after the last SYN" (the kernel's backoff would have
   sent another SYN by then: each interval doubles, or stays 1 s in the linear ones, hairpin.tcp.syn_schedule;
   the seed's kernel waits 64 s after the sixth retransmission and gives up at 127 s).  The capture's end is
-  its last frame, whatever it is (a data segment, a UDP frame), in any of the files read together
-  (``Reader.last_t``, the ``CUT`` end below), not its last SYN or RST: the capture ran until then and would
-  have seen that SYN.  ``lost_s``: from the first SYN to the attempt's last packet in the capture.
+  its last frame, whatever it is (a data segment, a UDP frame), not its last SYN or RST: the capture ran until
+  then and would have seen that SYN; with several captures (files, a pcapng file's interfaces), the end of
+  those that saw the attempt (``Attempt.seen``, ``capture_series.Sources``; ``_Sourced``).  ``lost_s``: from
+  the first SYN to the attempt's last packet in the capture.  ``before``: the SYNs a series begun before the
+  capture sent, at least, from the doubling intervals of Linux's backoff (``capture_series.syns_before``).
 - Cut by the end of the capture (``CUT``): an attempt with no answer at all (``unanswered-syn``, ``loopback``)
   that is one SYN, no retransmission, less than 1 s (``TCP_TIMEOUT_INIT``) before the capture's last frame
   (``Reader.last_t``, any frame of any file; ``Attempt.cut_by``) is counted apart (``Analysis.cut``), not as a

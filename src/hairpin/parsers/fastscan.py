@@ -447,8 +447,9 @@ def _views_of(scans: list[Scan], groups: Any, sel: Any, col: dict[str, Any], src
     nat = ~after | _went_to(rep, syn & ~from_c & after & (np.abs(d0) < VIEW_WINDOW), syn, src, dst, rows)
     view = np.where(from_c, (d0 < VIEW_WINDOW) & (~after | (d0 > -VIEW_WINDOW)), nat & (np.abs(d0) < VIEW_WINDOW))
     one[rep[syn & ~view]] = False
-    # a SYN-ACK after the answer: the analyser takes it for another view of the answered handshake (never an answer
-    # whose SYN is not in the capture) while it is at most TICK s after the SYN (``_Analyser._no_syn``): sure here
+    # a SYN-ACK after the answer: the analyser takes it for another view of the answered handshake or its server's
+    # retransmission (never an answer whose SYN is not in the capture) while it is at most SYNACK_LIFE s after the SYN
+    # (``_Analyser._no_syn``): sure here
     one[rep[sa & after & ~(d0 < REPEAT)]] = False
     same = rep[1:] == rep[:-1]
     one[rep[1:][same & ~(tt[1:] - tt[:-1] < GAP)]] = False
