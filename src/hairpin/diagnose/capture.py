@@ -84,7 +84,7 @@ from pathlib import Path
 from typing import Any
 
 from hairpin.diagnose.capture_result import MAX_LISTED, TEXT_ROWS, Analysis, Attempt, FileStats, file_stats
-from hairpin.diagnose.capture_series import Sources, doubles, syns_before
+from hairpin.diagnose.capture_series import FIRST, Sources, doubles, syns_before
 from hairpin.errors import ParseError
 from hairpin.model.net import Flags, Packet, is_loopback
 from hairpin.parsers.frames import VXLAN_PORTS
@@ -383,7 +383,8 @@ class _Analyser:
             a.reported = True
             self.on_hairpin(a, a.last_t)
         self.kinds[a.kind] += 1
-        if a.syns >= 3 and a.doubling and self.sources is not None and a.kind not in ("healthy", CUT):
+        if a.syns >= 3 and a.first_dt >= FIRST and a.doubling and self.sources is not None and a.kind not in (
+                "healthy", CUT):  # fmt: skip
             span = self.sources.span(a.seen)  # where the captures that saw it begin
             a.before = syns_before(a.syns, a.first_t, a.first_dt, a.doubling, span[0] if span else None)
             self.before_capture += a.before > 0

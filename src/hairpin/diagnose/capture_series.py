@@ -35,7 +35,7 @@ from typing import Any
 from hairpin.parsers.pcap import Reader
 from hairpin.tcp import TCP_TIMEOUT_INIT
 
-__all__ = ["JITTER", "SLACK", "Sources", "doubles", "step", "syns_before"]
+__all__ = ["FIRST", "JITTER", "SLACK", "Sources", "doubles", "step", "syns_before"]
 
 SLACK = 8 / 63  # how late, at most, a timer wheel timer fires, as a share of its timeout (kernel/time/timer.c)
 JITTER = 0.05  # s: the capture's timestamps (each packet stamped when its CPU handled it)
@@ -43,6 +43,7 @@ JITTER = 0.05  # s: the capture's timestamps (each packet stamped when its CPU h
 # files of a rotation overlap by the packets written out of time order (microseconds to milliseconds), the captures
 # of several nodes by their whole run
 CONTINUE = 1.0
+FIRST = 2 * TCP_TIMEOUT_INIT - JITTER  # s: the shortest first interval ``step`` takes (a quick test before it)
 STEPS = 6  # intervals of 2, 4, ... 64 s (the next, 128 s, is capped at TCP_RTO_MAX: 120 s, no power of two)
 
 
