@@ -169,3 +169,21 @@ def test_the_kernels_intervals() -> None:
     assert not capture_series.doubles(32.0, 120.0)
     assert not capture_series.doubles(2.0, 3.0)
     assert capture_series.step(120.0) == 0
+
+
+@pytest.mark.parametrize("listed", [1, 10_000])
+def test_cut_by_the_end_of_the_file_that_saw_it(tmp_path: Path, listed: int) -> None:
+    # node1's capture ends 0.5 s after two lone SYNs (no time for a retransmission), node2's (another node) runs on to
+    # T0 + 60: cut by node1's end, not failures (before, two unanswered SYNs); a SYN 1 s before node1's end is one.
+    # With 1 listed, the first pass counts the lone SYNs past the first without the analyser
+    node1 = written(tmp_path, [later(T0), *syns([3.0], port=40003, isn=3), *syns([3.5], port=40001, isn=1),
+                               *syns([3.6], port=40002, isn=2), later(T0 + 4.0)], "node1.pcap")  # fmt: skip
+    node2 = capture_of(tmp_path, [], end=60.0, name="node2.pcap")
+    out = [json.loads(json.dumps(capture.analyse_files([node1, node2], fast=fast, records=records,
+                                                       listed=listed).to_json()))
+           for fast, records in ((True, False), (True, True), (False, True))]  # fmt: skip
+    assert out[0] == out[1] == out[2]
+    s = out[0]["summary"]
+    assert (s["connections"], s["other_failures"], s["cut_by_capture_end"]) == (3, {"unanswered-syn": 1}, 2)
+    # node1 alone: the same
+    assert three([node1])["summary"]["cut_by_capture_end"] == 2

@@ -46,8 +46,9 @@ What it knows:
   capture sent, at least, from the doubling intervals of Linux's backoff (``capture_series.syns_before``).
 - Cut by the end of the capture (``CUT``): an attempt with no answer at all (``unanswered-syn``, ``loopback``)
   that is one SYN, no retransmission, less than 1 s (``TCP_TIMEOUT_INIT``) before the capture's last frame
-  (``Reader.last_t``, any frame of any file; ``Attempt.cut_by``) is counted apart (``Analysis.cut``), not as a
-  failure: a file of a rotation, or a capture stopped, before the client could retransmit.  An unanswered SYN
+  (``Reader.last_t``, any frame; of the captures that saw it, ``_stop``; ``Attempt.cut_by``) is counted apart
+  (``Analysis.cut``), not as a failure: a file of a rotation, or a capture stopped, before the client could
+  retransmit.  An unanswered SYN
   that was retransmitted is a failure wherever the capture ends.
 - Answers whose SYN is not in the capture (``Analysis.no_syn``, ``_Analyser._no_syn``): a SYN-ACK, or a RST
   with ACK and sequence 0 (the reset a closed port or a REJECT sends to a segment without ACK, a SYN: RFC 9293
@@ -190,6 +191,7 @@ class _Analyser:
         # (``gave_up``); set by the driver (None: neither is told apart)
         self.sources: Sources | None = None
         self.before_capture = 0  # failed attempts whose SYN series began before the capture (Attempt.before)
+        self.ends: dict[int, float] = {}  # at the end: where the captures that saw an attempt end, by ``seen``
 
     def _same(self, isn: int) -> Sequence[Attempt]:
         x = self.by_isn.get(isn)
@@ -373,7 +375,7 @@ class _Analyser:
             a.kind = "healthy"  # the target's reply on its way back through the NLB (a target-side capture)
         else:
             a.kind = "unanswered-syn"
-        if stop is not None and a.kind in UNANSWERED and a.cut_by(stop):
+        if stop is not None and a.kind in UNANSWERED and a.cut_by(self._stop(a, stop)):
             a.kind = CUT
         if a.kind == "hairpin" and a.backends is not None and a.answered_by in a.backends:
             if a.backend == a.answered_by:
@@ -395,6 +397,17 @@ class _Analyser:
             self.hairpins.add(a)
         elif a.kind not in ("healthy", CUT):
             self.others.add(a)
+
+    def _stop(self, a: Attempt, stop: float) -> float:
+        """Where the captures that saw ``a`` end, when several were read (``seen``; their last frames, known at the
+        end: ``ends`` caches them), else ``stop``, the end of all: for ``CUT`` and ``gave_up``."""
+        if not a.seen or self.sources is None:
+            return stop
+        end = self.ends.get(a.seen)
+        if end is None:
+            span = self.sources.span(a.seen)
+            end = self.ends[a.seen] = stop if span is None else span[1]
+        return max(end, a.last_t)
 
     def _tick(self) -> None:
         """Forget the attempts over, at most every ``TICK`` s of capture time and only when at least a quarter
@@ -443,11 +456,7 @@ class _Analyser:
             # the kernel's backoff would have sent another SYN by then (hairpin.tcp.syn_schedule), and the capture
             # was still running to see it: its end is its last frame, whatever the frame (``stop``), of the captures
             # (files, interfaces) that saw the attempt when several were read (``seen``)
-            end = stop
-            if a.seen and self.sources is not None:
-                span = self.sources.span(a.seen)
-                end = stop if span is None else max(span[1], a.last_t)
-            a.gave_up = a.syns >= 2 and end - a.round_t >= 2 * a.round_dt
+            a.gave_up = a.syns >= 2 and self._stop(a, stop) - a.round_t >= 2 * a.round_dt
         return listed
 
     def result(self, end: float = float("-inf"), last: float | None = None) -> Analysis:

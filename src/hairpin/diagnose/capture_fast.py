@@ -227,14 +227,18 @@ def analyse_fast(readers: list[Reader], scans: list[Any], listed: int, records: 
     paired = keep()
     # the capture's end (its last frame, or the latest row: the analyser's ``end``, from 0.0) for the lone SYNs ``CUT``
     stop = max([float(upto[-1])] + [sc.last_t for sc in scans if sc.last_t is not None])
-    lone, lone_latest = lone_syns(scans, listed, groups, stop)  # a flood's lone SYNs: counted, not decoded
-    unpaired = keep() if lone else paired
     an = _analyser(readers, listed=listed)
+    several = isinstance(an, _Sourced)  # captures told apart: each row's (None: more than 62, the analyser's alone)
+    bits = _row_bits(scans, readers, an) if several else None
+    stops: Any = stop if not several else None if bits is None else _row_stops(bits, an.where, groups[1])
+    lone: dict[str, int] = {}
+    lone_latest = float("-inf")
+    if stops is not None:  # a flood's lone SYNs: counted, not decoded
+        lone, lone_latest = lone_syns(scans, listed, groups, stops)
+    unpaired = keep() if lone else paired
     fg = None
-    if not records:
-        bits = _row_bits(scans, readers, an) if isinstance(an, _Sourced) else None
-        if bits is not None or not isinstance(an, _Sourced):  # (more than 62 captures: the analyser tells them)
-            fg = hairpin_groups(scans, groups, upto, place, bits)
+    if not records and (bits is not None or not several):
+        fg = hairpin_groups(scans, groups, upto, place, bits)
     kept = keep() if fg is not None else unpaired
     kind, t = joined(scans, "kind"), groups[1]
     # the views of a healthy handshake other than each attempt's first SYN and its answer open and close nothing
@@ -273,6 +277,14 @@ def analyse_fast(readers: list[Reader], scans: list[Any], listed: int, records: 
     if lone:
         an.kinds.update(lone)
     return an.result(max(latest, lone_latest), last_frame(readers))
+
+
+def _row_stops(bits: Any, sources: Any, t: Any) -> Any:
+    """Each row's capture's end (``Sources.span`` of its bit, a rotation's next files with it), or its own time
+    when later: the end ``CUT`` is decided against for a lone SYN, as the analyser's ``_stop``."""
+    distinct, which = np.unique(bits, return_inverse=True)
+    ends = [(sp[1] if (sp := sources.span(b)) is not None else float("-inf")) for b in distinct.tolist()]
+    return np.maximum(np.array(ends, np.float64)[which], t)
 
 
 def _row_bits(scans: list[Any], readers: list[Reader], an: _Sourced) -> Any:

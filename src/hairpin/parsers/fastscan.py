@@ -568,13 +568,14 @@ def by_key(scans: list[Scan], perm: Any = None) -> tuple[Any, Any, Any, Any, Any
 
 
 def lone_syns(scans: list[Scan], listed: int, groups: Any = None,
-              stop: float | None = None) -> tuple[dict[str, int], float]:  # fmt: skip
+              stop: Any = None) -> tuple[dict[str, int], float]:  # fmt: skip
     """Count by kind, and mark (``keep`` False), the lone SYNs past the ``listed`` earliest: a plain IPv4 or IPv6 SYN
     whose ISN no other SYN, SYN-ACK or RST in any file names.  The analyser would open an attempt for it
     that no later packet joins (it finds a packet's attempt by that ISN, ``_Analyser._find``/``_find_syn``
     in :mod:`hairpin.diagnose.capture`), and classify it by the SYN alone: ``loopback`` to 127.0.0.0/8 or
     ::1, else ``node-loopback`` from its own destination address, else ``unanswered-syn``; no retransmission,
-    so nothing else of it is shown; with ``stop`` (the capture's end), one other than ``node-loopback`` less than
+    so nothing else of it is shown; with ``stop`` (the capture's end, or each row's: an array of the joined rows),
+    one other than ``node-loopback`` less than
     ``TCP_TIMEOUT_INIT`` (1 s) before it is ``cut`` instead, as the analyser counts it (``Attempt.cut_by``: its
     client's timer could not have fired).  The ``listed`` earliest not ``cut`` (by time, file, position: the order
     the analyser opens them in) stay, for the analyser to list them (a ``cut`` one is never listed).  This is a SYN flood's bulk: counted
@@ -598,7 +599,8 @@ def lone_syns(scans: list[Scan], listed: int, groups: Any = None,
         lo6 = np.array([x == V6 | 1 for x in addrs], np.bool_)
         loop = np.where(six, lo6[np.where(six, dst, 0)], loop)
     node = ~loop & (col["src"][rows] == dst)
-    cut = ~node & (stop - t[rows] < TCP_TIMEOUT_INIT) if stop is not None else np.zeros(rows.size, np.bool_)
+    ends = stop[rows] if isinstance(stop, np.ndarray) else stop
+    cut = ~node & (ends - t[rows] < TCP_TIMEOUT_INIT) if stop is not None else np.zeros(rows.size, np.bool_)
     # the `listed` earliest of those the analyser lists (not cut) stay for it: its list holds the same ones
     out = np.ones(rows.size, np.bool_)
     out[np.flatnonzero(~cut)[:listed]] = False

@@ -290,6 +290,7 @@ class Reader:
             if found is not None:
                 self._scan, declared = found
                 self._how, self._names = (declared["linktype"], declared["endian"]), declared["names"]
+                self._adopt(self._scan)
             return self._scan
         with open(self.path, "rb") as f:
             head = f.read(24)
@@ -304,7 +305,19 @@ class Reader:
             sc = fastscan.scan_pcap(f, 24, endian == "<", unit, linktype, want, full, _FILTERED, SNAPLEN * 4, vxlan)
         if sc is not None:
             self._scan, self._how = sc, (linktype, endian)
+            self._adopt(sc)
         return sc
+
+    def _adopt(self, sc: Any) -> None:
+        """Where the scanned file's frames begin and end (``first_t``, ``last_t``, ``spans``), known from its scan
+        before any row is read."""
+        self.last_t, self.first_t = sc.last_t, sc.first_t
+        declared = self._names
+        if declared is not None:
+            self._spans = {}
+            for k, (first, last) in sorted(sc.spans.items()):
+                span = self._spans.setdefault(declared[k], [first, last])
+                span[0], span[1] = min(span[0], first), max(span[1], last)
 
     def _replay(self) -> Iterator[PacketRecord]:
         for _part, batch in self._batches():
@@ -322,12 +335,7 @@ class Reader:
         sc = self._scan
         self.linktypes.add(self._how[0])
         self.packets, self.filtered, self.reasons = sc.packets, sc.filtered, dict(sc.reasons)
-        self.last_t, self.first_t = sc.last_t, sc.first_t
-        declared = self._names
-        if declared is not None:
-            for k, (first, last) in sorted(sc.spans.items()):
-                span = self._spans.setdefault(declared[k], [first, last])
-                span[0], span[1] = min(span[0], first), max(span[1], last)
+        self._adopt(sc)
         if sc.damage is not None:
             self._stop(*sc.damage)
         names = ("offset", "length", "t", "simple", "src", "sport", "dst", "dport", "flags", "seq", "ack", "pstart",
