@@ -228,9 +228,10 @@ def analyse_fast(readers: list[Reader], scans: list[Any], listed: int, records: 
     # the capture's end (its last frame, or the latest row: the analyser's ``end``, from 0.0) for the lone SYNs ``CUT``
     stop = max([float(upto[-1])] + [sc.last_t for sc in scans if sc.last_t is not None])
     an = _analyser(readers, listed=listed)
-    several = isinstance(an, _Sourced)  # captures told apart: each row's (None: more than 62, the analyser's alone)
-    bits = _row_bits(scans, readers, an) if several else None
-    stops: Any = stop if not several else None if bits is None else _row_stops(bits, an.where, groups[1])
+    sourced = an if isinstance(an, _Sourced) else None  # captures told apart: each row's (None: more than 62)
+    several = sourced is not None
+    bits = _row_bits(scans, readers, sourced) if sourced is not None else None
+    stops: Any = stop if sourced is None else None if bits is None else _row_stops(bits, sourced.where, groups[1])
     lone: dict[str, int] = {}
     lone_latest = float("-inf")
     if stops is not None:  # a flood's lone SYNs: counted, not decoded
