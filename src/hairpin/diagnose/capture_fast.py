@@ -230,8 +230,10 @@ def analyse_fast(readers: list[Reader], scans: list[Any], listed: int, records: 
     an = _analyser(readers, listed=listed)
     sourced = an if isinstance(an, _Sourced) else None  # captures told apart: each row's (None: more than 62)
     several = sourced is not None
-    bits = _row_bits(scans, readers, sourced) if sourced is not None else None
-    stops: Any = stop if sourced is None else None if bits is None else _row_stops(bits, sourced.where, groups[1])
+    found = _row_bits(scans, readers, sourced) if sourced is not None else None
+    bits = found[0] if found is not None else None
+    # the end each lone SYN's ``CUT`` is decided against: its capture's, or its own time when later (``_stop``)
+    stops: Any = stop if sourced is None else None if found is None else np.maximum(found[1], groups[1])
     lone: dict[str, int] = {}
     lone_latest = float("-inf")
     if stops is not None:  # a flood's lone SYNs: counted, not decoded
@@ -280,25 +282,20 @@ def analyse_fast(readers: list[Reader], scans: list[Any], listed: int, records: 
     return an.result(max(latest, lone_latest), last_frame(readers))
 
 
-def _row_stops(bits: Any, sources: Any, t: Any) -> Any:
-    """Each row's capture's end (``Sources.span`` of its bit, a rotation's next files with it), or its own time
-    when later: the end ``CUT`` is decided against for a lone SYN, as the analyser's ``_stop``."""
-    distinct, which = np.unique(bits, return_inverse=True)
-    ends = [(sp[1] if (sp := sources.span(b)) is not None else float("-inf")) for b in distinct.tolist()]
-    return np.maximum(np.array(ends, np.float64)[which], t)
-
-
-def _row_bits(scans: list[Any], readers: list[Reader], an: _Sourced) -> Any:
-    """Each row's capture (its file and interface) as ``an``'s bit (``Sources.bit``), the scans' rows end to end;
-    None when there are more than 62 captures (a bit beyond a 64-bit integer's)."""
-    parts = []
+def _row_bits(scans: list[Any], readers: list[Reader], an: _Sourced) -> tuple[Any, Any] | None:
+    """Each row's capture (its file and interface) as ``an``'s bit (``Sources.bit``), and that capture's end
+    (``Sources.span`` of its bit, a rotation's next files with it: the analyser's ``_stop`` for an attempt seen
+    there alone), the scans' rows end to end; None when there are more than 62 captures (a bit beyond a 64-bit
+    integer's)."""
+    where = an.where
+    bits, ends = [], []
     for n, (sc, rd) in enumerate(zip(scans, readers, strict=True)):
         names = rd.interfaces
-        if names is None:
-            parts.append(np.full(sc.t.size, an.where.bit(n, None) if len(an.where.bits) < 62 else 0, np.int64))
-            continue
-        table = [an.where.bit(n, name) if len(an.where.bits) < 62 else 0 for name in names]
-        parts.append(np.array(table, np.int64)[sc.iface.astype(np.int64)] if table else np.zeros(sc.t.size, np.int64))
-    if len(an.where.bits) >= 62:
-        return None
-    return np.concatenate(parts)
+        table = [where.bit(n, name) if len(where.bits) < 62 else 0 for name in (names if names is not None else [None])]
+        if len(where.bits) >= 62:
+            return None
+        end = [(sp[1] if (sp := where.span(b)) is not None else float("-inf")) for b in table]
+        which = sc.iface.astype(np.int64) if names is not None else np.zeros(sc.t.size, np.int64)
+        bits.append(np.array(table, np.int64)[which])
+        ends.append(np.array(end, np.float64)[which])
+    return np.concatenate(bits), np.concatenate(ends)
