@@ -34,12 +34,14 @@ def test_json_contract_and_exit_1(client_capture: tuple[Path, sim.Run]) -> None:
     timeouts = [c for c in run.connections if c.outcome == "timeout"]
     assert len(doc["hairpins"]) == len(timeouts) > 0
     h = doc["hairpins"][0]
-    assert set(h) == {"client", "vip", "node", "backend", "backends", "syn_retransmits", "lost_s", "gave_up"}
-    assert (h["client"], h["vip"], h["node"], h["backend"], h["backends"], h["syn_retransmits"]) == (
-        timeouts[0].client, "192.168.168.103:80", "192.168.2.3:31468", None, [], 6)  # fmt: skip
+    assert set(h) == {"client", "vip", "node", "backend", "backends", "syn_retransmits", "lost_s", "gave_up",
+                      "syns_before_capture"}  # fmt: skip
+    assert (h["client"], h["vip"], h["node"], h["backend"], h["backends"], h["syn_retransmits"],
+            h["syns_before_capture"]) == (timeouts[0].client, "192.168.168.103:80", "192.168.2.3:31468", None, [], 6,
+                                          0)  # fmt: skip
     s = doc["summary"]
     assert (s["connections"], s["hairpins"], s["other_failures"]) == (16, len(timeouts), {})
-    assert s["cut_by_capture_end"] == 0
+    assert (s["cut_by_capture_end"], s["started_before_capture"]) == (0, 0)
     assert isinstance(s["packets"], int) and s["packets"] > 0
 
 

@@ -145,18 +145,25 @@ def test_the_same_answer_more_than_130_s_apart_is_two(tmp_path: Path) -> None:
     ("server reset", [(0.0, Packet(C, 40001, V, 81, SYN, 300)), (0.0002, Packet(V, 81, C, 40001, RST | ACK, 0, 301))],
      {"server-reset": 1}, 0),
     # a healthy handshake and its server's retransmitted SYN-ACK (the client's ACK lost): the SYN is in the capture
-    # (the SYN-ACK within 10 s of it: another view of the answer)
+    # (the SYN-ACK within 63 s of it: its server's retransmission, or another view of the answer)
     ("retransmitted", [(0.0, Packet(C, 40001, V, 80, SYN, 300)), (0.0002, Packet(V, 80, C, 40001, SA, 9, 301)),
                        (3.0002, Packet(V, 80, C, 40001, SA, 9, 301))], {}, 0),
     ("retransmitted at 7 s", [(0.0, Packet(C, 40001, V, 80, SYN, 300)), (0.0002, Packet(V, 80, C, 40001, SA, 9, 301)),
                               (7.0002, Packet(V, 80, C, 40001, SA, 9, 301))], {}, 0),
-    # ... more than 10 s after its SYN: its handshake is forgotten, the SYN-ACK counted
-    ("retransmitted at 15 s", [(0.0, Packet(C, 40001, V, 80, SYN, 300)), (0.0002, Packet(V, 80, C, 40001, SA, 9, 301)),
-                               (15.0002, Packet(V, 80, C, 40001, SA, 9, 301))], {}, 1),
+    # the kernel's whole SYN-ACK schedule (tcp_synack_retries 5: 1, 2, 4, 8, 16 s apart, the last 31 s after the
+    # first), each retransmission a few percent late as the timer wheel fires it: all its own, none counted
+    ("synack schedule", [(0.0, Packet(C, 40001, V, 80, SYN, 300))]
+     + [(t, Packet(V, 80, C, 40001, SA, 9, 301)) for t in (0.0002, 1.02, 3.06, 7.3, 15.6, 32.9)], {}, 0),
+    # ... up to 63 s after its SYN (the request socket's life), not one more
+    ("retransmitted at 63 s", [(0.0, Packet(C, 40001, V, 80, SYN, 300)), (0.0002, Packet(V, 80, C, 40001, SA, 9, 301)),
+                               (63.0, Packet(V, 80, C, 40001, SA, 9, 301))], {}, 0),
+    ("retransmitted at 63.001 s", [(0.0, Packet(C, 40001, V, 80, SYN, 300)),
+                                   (0.0002, Packet(V, 80, C, 40001, SA, 9, 301)),
+                                   (63.001, Packet(V, 80, C, 40001, SA, 9, 301))], {}, 1),
 ])  # fmt: skip
 def test_which_answers_count(tmp_path: Path, what: str, rows: list[tuple[float, Packet]], kinds: dict[str, int],
                              count: int) -> None:  # fmt: skip
-    d = three([written(tmp_path, [at(T0 + t, p) for t, p in rows] + [later(T0 + 30)])])
+    d = three([written(tmp_path, [at(T0 + t, p) for t, p in rows] + [later(T0 + 70)])])
     assert (d["summary"]["other_failures"], d["summary"]["answers_without_syn"]) == (kinds, count), what
 
 
@@ -193,11 +200,11 @@ def test_answers_without_syn_on_the_command_line(tmp_path: Path) -> None:
     assert capture.watch(path, seen.append).no_syn == 2
 
 
-@pytest.mark.parametrize(("again", "count"), [(3.0, 0), (4.999, 0), (15.0, 1)])
+@pytest.mark.parametrize(("again", "count"), [(3.0, 0), (4.999, 0), (15.0, 0)])
 def test_a_fixed_isn_tools_handshakes_with_a_synack_again(tmp_path: Path, again: float, count: int) -> None:
     # a tool with a fixed ISN and port: two handshakes 20 s apart, the first's SYN-ACK sent again `again` s later (each
-    # handshake an attempt of its own, the first pass's runs): within 10 s of its SYN a view of the answer,
-    # past it counted, however the rows are analysed
+    # handshake an attempt of its own, the first pass's runs): within 63 s of its SYN its server's retransmission,
+    # however the rows are analysed
     recs = [at(T0, Packet(C, 40001, V, 80, SYN, 300)), at(T0 + 0.0004, Packet(V, 80, C, 40001, SA, 9, 301)),
             at(T0 + again, Packet(V, 80, C, 40001, SA, 9, 301)),
             at(T0 + 20, Packet(C, 40001, V, 80, SYN, 300)), at(T0 + 20.0004, Packet(V, 80, C, 40001, SA, 9, 301))]  # fmt: skip

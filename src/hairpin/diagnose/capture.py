@@ -39,21 +39,25 @@ What it knows:
   for at least twice the last retransmission interval after the last SYN" (the kernel's backoff would have
   sent another SYN by then: each interval doubles, or stays 1 s in the linear ones, hairpin.tcp.syn_schedule;
   the seed's kernel waits 64 s after the sixth retransmission and gives up at 127 s).  The capture's end is
-  its last frame, whatever it is (a data segment, a UDP frame), in any of the files read together
-  (``Reader.last_t``, the ``CUT`` end below), not its last SYN or RST: the capture ran until then and would
-  have seen that SYN.  ``lost_s``: from the first SYN to the attempt's last packet in the capture.
+  its last frame, whatever it is (a data segment, a UDP frame), not its last SYN or RST: the capture ran until
+  then and would have seen that SYN; with several captures (files, a pcapng file's interfaces), the end of
+  those that saw the attempt (``Attempt.seen``, ``capture_series.Sources``; ``_Sourced``).  ``lost_s``: from
+  the first SYN to the attempt's last packet in the capture.  ``before``: the SYNs a series begun before the
+  capture sent, at least, from the doubling intervals of Linux's backoff (``capture_series.syns_before``).
 - Cut by the end of the capture (``CUT``): an attempt with no answer at all (``unanswered-syn``, ``loopback``)
   that is one SYN, no retransmission, less than 1 s (``TCP_TIMEOUT_INIT``) before the capture's last frame
-  (``Reader.last_t``, any frame of any file; ``Attempt.cut_by``) is counted apart (``Analysis.cut``), not as a
-  failure: a file of a rotation, or a capture stopped, before the client could retransmit.  An unanswered SYN
+  (``Reader.last_t``, any frame; of the captures that saw it, ``_stop``; ``Attempt.cut_by``) is counted apart
+  (``Analysis.cut``), not as a failure: a file of a rotation, or a capture stopped, before the client could
+  retransmit.  An unanswered SYN
   that was retransmitted is a failure wherever the capture ends.
 - Answers whose SYN is not in the capture (``Analysis.no_syn``, ``_Analyser._no_syn``): a SYN-ACK, or a RST
   with ACK and sequence 0 (the reset a closed port or a REJECT sends to a segment without ACK, a SYN: RFC 9293
   section 3.10.7.1), that joins no attempt (none with its ISN had a packet less than ``GAP`` s before it): its
   SYN was sent before the capture began, or on an interface it did not see.  Counted once for its ISN (its
   views before and after NAT, its server's retransmissions: each less than ``GAP`` after the one before),
-  never a connection, a failure or a verdict.  Not one: a SYN-ACK at most ``TICK`` s after the latest SYN of a
-  handshake answered (healthy) with its ISN (another capture's view of the answer, a retransmitted SYN-ACK);
+  never a connection, a failure or a verdict.  Not one: a SYN-ACK at most ``SYNACK_LIFE`` (63) s after the latest
+  SYN of a handshake answered (healthy) with its ISN (another capture's view of the answer, or its server's
+  retransmission: a request socket resends its SYN-ACK for 63 s, reqsk_timer_handler);
   a RST without ACK (the client's reset of a SYN-ACK, as a RST to an established flow's data looks: it names
   no SYN); a RST with ACK and another sequence (an abortive close).
 - ``backends``: every backend kube-proxy DNATed the attempt's SYN rounds to, in order (``backend``: the
@@ -81,6 +85,7 @@ from pathlib import Path
 from typing import Any
 
 from hairpin.diagnose.capture_result import MAX_LISTED, TEXT_ROWS, Analysis, Attempt, FileStats, file_stats
+from hairpin.diagnose.capture_series import FIRST, Sources, doubles, syns_before
 from hairpin.errors import ParseError
 from hairpin.model.net import Flags, Packet, is_loopback
 from hairpin.parsers.frames import VXLAN_PORTS
@@ -115,6 +120,13 @@ TICK = 10.0  # s of capture time between two looks for attempts to forget
 # only past TICK s, and the rows left out come at most capture_fast.DISORDER = 4 s behind ``end``), so
 # ``_Analyser._no_syn`` takes it for a view of that answer, as the first pass does
 REPEAT = 5.0
+# s after the latest SYN of a handshake answered (healthy) during which a SYN-ACK with its ISN is its server's
+# retransmission, not an answer to a SYN outside the capture: a listener's request socket resends its SYN-ACK on
+# its own timer (reqsk_timer_handler, net/ipv4/inet_connection_sock.c: from TCP_TIMEOUT_INIT, doubling) up to
+# tcp_synack_retries times (5: the last one 31 s after the first SYN-ACK) and drops the request at 63 s
+# (Documentation/networking/ip-sysctl.rst, tcp_synack_retries); 31 s late by the timer wheel's slack (at most 8/63
+# of a timeout: kernel/time/timer.c's levels) is 35 s, well inside it
+SYNACK_LIFE = 63.0
 
 
 class _Earliest:
@@ -172,6 +184,14 @@ class _Analyser:
         self.pruned = 0  # answered handshakes forgotten (a packet far behind may have been a view of one: ``late``)
         self.no_syn = 0  # answers whose SYN is not in the capture, one per ISN (``_no_syn``)
         self.orphans: dict[int, float] = {}  # their ISNs: the latest answer's time (forgotten EXPIRE s after it)
+        # the healthy handshakes' latest SYN, by ISN, kept SYNACK_LIFE s: a SYN-ACK with that ISN until then is its
+        # server's retransmission (the client's ACK was lost), never an answer without SYN
+        self.synacked: dict[int, float] = {}
+        # the captures read (capture_series.Sources): where the one an attempt was seen in begins (``before``) and ends
+        # (``gave_up``); set by the driver (None: neither is told apart)
+        self.sources: Sources | None = None
+        self.before_capture = 0  # failed attempts whose SYN series began before the capture (Attempt.before)
+        self.ends: dict[int, float] = {}  # at the end: where the captures that saw an attempt end, by ``seen``
 
     def _same(self, isn: int) -> Sequence[Attempt]:
         x = self.by_isn.get(isn)
@@ -238,6 +258,7 @@ class _Analyser:
                         self.healthy += 1
                         went = tuple({q.packet.dst: None for q in a.records if int(q.packet.flags) & _SYN_ACK == _SYN})
                         self.answered[a.isn] = (a.round_t, a.client.addr, a.client.port, went)
+                        self.synacked[a.isn] = a.round_t
                         self._forget(a)
                 elif a.elsewhere is None:  # the target's own reply before the NLB rewrites it, or the seed's
                     a.elsewhere = {p.source}  # asymmetric return
@@ -269,10 +290,10 @@ class _Analyser:
         """An answer to a SYN (a SYN-ACK, or a RST with ACK and sequence 0) that joins no attempt: its SYN is
         not in the capture (sent before it began, or on an interface it did not see).  Counted once for its ISN
         (``no_syn``): its views and retransmissions less than ``GAP`` after the one before it are the same.
-        Not one: a SYN-ACK of a handshake answered (healthy) with that ISN, its latest SYN at most ``TICK`` s
-        before (another view of the answer, or the server's retransmitted SYN-ACK)."""
-        done = self.answered.get(isn) if synack else None
-        if done is not None and t - done[0] <= TICK:
+        Not one: a SYN-ACK of a handshake answered (healthy) with that ISN, its latest SYN at most
+        ``SYNACK_LIFE`` s before (another view of the answer, or the server's retransmitted SYN-ACK)."""
+        done = self.synacked.get(isn) if synack else None
+        if done is not None and t - done <= SYNACK_LIFE:
             return
         seen = self.orphans.get(isn)
         if seen is None or not t - seen < GAP:
@@ -310,8 +331,13 @@ class _Analyser:
             self._view(a, r, p)
             return
         if r.t - a.round_t >= VIEW_WINDOW:  # a retransmission
+            dt = r.t - a.round_t
+            if a.syns == 1:
+                a.first_dt = dt
+            elif a.doubling and not doubles(a.round_dt, dt):
+                a.doubling = False  # not Linux's backoff: nothing to say about what came before the capture
             a.syns += 1
-            a.round_dt, a.round_t = r.t - a.round_t, r.t
+            a.round_dt, a.round_t = dt, r.t
         self._view(a, r, p)
 
     def _view(self, a: Attempt, r: PacketRecord, p: Packet) -> None:
@@ -349,7 +375,7 @@ class _Analyser:
             a.kind = "healthy"  # the target's reply on its way back through the NLB (a target-side capture)
         else:
             a.kind = "unanswered-syn"
-        if stop is not None and a.kind in UNANSWERED and a.cut_by(stop):
+        if stop is not None and a.kind in UNANSWERED and a.cut_by(self._stop(a, stop)):
             a.kind = CUT
         if a.kind == "hairpin" and a.backends is not None and a.answered_by in a.backends:
             if a.backend == a.answered_by:
@@ -359,6 +385,11 @@ class _Analyser:
             a.reported = True
             self.on_hairpin(a, a.last_t)
         self.kinds[a.kind] += 1
+        if a.syns >= 3 and a.first_dt >= FIRST and a.doubling and self.sources is not None and a.kind not in (
+                "healthy", CUT):  # fmt: skip
+            span = self.sources.span(a.seen)  # where the captures that saw it begin
+            a.before = syns_before(a.syns, a.first_t, a.first_dt, a.doubling, span[0] if span else None)
+            self.before_capture += a.before > 0
         if a.kind == "hairpin":
             self.by["client"][a.client.ip] += 1
             self.by["node"][str(a.answered_by)] += 1
@@ -366,6 +397,17 @@ class _Analyser:
             self.hairpins.add(a)
         elif a.kind not in ("healthy", CUT):
             self.others.add(a)
+
+    def _stop(self, a: Attempt, stop: float) -> float:
+        """Where the captures that saw ``a`` end, when several were read (``seen``; their last frames, known at the
+        end: ``ends`` caches them), else ``stop``, the end of all: for ``CUT`` and ``gave_up``."""
+        if not a.seen or self.sources is None:
+            return stop
+        end = self.ends.get(a.seen)
+        if end is None:
+            span = self.sources.span(a.seen)
+            end = self.ends[a.seen] = stop if span is None else span[1]
+        return max(end, a.last_t)
 
     def _tick(self) -> None:
         """Forget the attempts over, at most every ``TICK`` s of capture time and only when at least a quarter
@@ -378,6 +420,8 @@ class _Analyser:
             self.answered = kept
         if self.orphans:
             self.orphans = {k: v for k, v in self.orphans.items() if self.end - v <= EXPIRE}
+        if self.synacked:
+            self.synacked = {k: v for k, v in self.synacked.items() if self.end - v <= SYNACK_LIFE}
         if 4 * (self.packets - self.ticked) >= len(self.open) + self.ghosts - self.lone_gone:
             self.ticked = self.packets
             self.expire(self.end)
@@ -406,11 +450,13 @@ class _Analyser:
         self.by_isn.clear()
         self.answered.clear()
         self.orphans.clear()
+        self.synacked.clear()
         listed = self.hairpins.sorted(), self.others.sorted()
         for a in (*listed[0], *listed[1]):
             # the kernel's backoff would have sent another SYN by then (hairpin.tcp.syn_schedule), and the capture
-            # was still running to see it: its end is its last frame, whatever the frame (``stop``)
-            a.gave_up = a.syns >= 2 and stop - a.round_t >= 2 * a.round_dt
+            # was still running to see it: its end is its last frame, whatever the frame (``stop``), of the captures
+            # (files, interfaces) that saw the attempt when several were read (``seen``)
+            a.gave_up = a.syns >= 2 and self._stop(a, stop) - a.round_t >= 2 * a.round_dt
         return listed
 
     def result(self, end: float = float("-inf"), last: float | None = None) -> Analysis:
@@ -418,7 +464,41 @@ class _Analyser:
         cut = self.kinds.pop(CUT, 0)
         return Analysis(hairpins, others, self.packets, self.connections, self.healthy + self.kinds["healthy"],
                         counts=dict(self.kinds), cut=cut, max_listed=self.hairpins.cap, late=self.late, no_syn=self.no_syn,
+                        before_capture=self.before_capture,
                         tallies={k: c.most_common() for k, c in self.by.items()})  # fmt: skip
+
+
+class _Sourced(_Analyser):
+    """The analyser of several captures (files, or a pcapng file's interfaces: ``capture_series.Sources``): each
+    attempt's ``seen`` gets the bit of every packet's capture.  ``file``: the file of the packet fed next, set by
+    the driver."""
+
+    def __init__(self, sources: Sources, on_hairpin: Callable[[Attempt, float], None] | None = None,
+                 listed: int = MAX_LISTED) -> None:  # fmt: skip
+        super().__init__(on_hairpin, listed)
+        self.sources = self.where = sources
+        self.file = 0
+        self.bit = 0
+
+    def feed(self, r: PacketRecord) -> None:
+        self.bit = self.where.bit(self.file, r.interface)
+        super().feed(r)
+
+    def _keep(self, a: Attempt, r: PacketRecord) -> None:
+        a.seen |= self.bit
+        super()._keep(a, r)
+
+
+def _analyser(readers: Sequence[Reader], on_hairpin: Callable[[Attempt, float], None] | None = None,
+              listed: int = MAX_LISTED) -> _Analyser:  # fmt: skip
+    """An analyser of ``readers``' packets: one that tells their captures apart when there may be several
+    (several files, or a pcapng file, which may have several interfaces)."""
+    sources = Sources(readers)
+    if len(readers) > 1 or any(rd.format == "pcapng" for rd in readers):
+        return _Sourced(sources, on_hairpin, listed)
+    an = _Analyser(on_hairpin, listed)
+    an.sources = sources
+    return an
 
 
 def last_frame(readers: Iterable[Reader]) -> float | None:
@@ -438,6 +518,24 @@ def analyse(records: Iterable[PacketRecord], listed: int = MAX_LISTED,
     return an.result(last=last() if last is not None else None)
 
 
+def _analyse_files(readers: list[Reader], listed: int) -> Analysis:
+    """``readers`` analysed packet by packet, merged by time, each packet's capture told apart."""
+    an = _analyser(readers, listed=listed)
+    if len(readers) == 1:
+        for r in readers[0]:
+            an.feed(r)
+    else:
+
+        def stream(n: int, rd: Reader) -> Iterator[tuple[float, int, int, PacketRecord]]:
+            for i, r in enumerate(rd):
+                yield r.t, n, i, r
+
+        for _, n, _, r in heapq.merge(*(stream(n, rd) for n, rd in enumerate(readers))):
+            an.file = n  # type: ignore[attr-defined]  # (a _Sourced analyser: several files)
+            an.feed(r)
+    return an.result(last=last_frame(readers))
+
+
 def _idle(ts: Any, now: float, lo: int) -> int:
     """How many of the sorted times ``ts`` are more than ``EXPIRE`` before ``now`` (the test ``expire``
     makes, ``now - t > EXPIRE``, which holds for a prefix of them); at least ``lo`` are."""
@@ -449,79 +547,6 @@ def _idle(ts: Any, now: float, lo: int) -> int:
     while k < ts.size and now - float(ts[k]) > EXPIRE:
         k += 1
     return k
-
-
-def _fast(readers: list[Reader], scans: list[Any], listed: int, records: bool) -> Analysis | None:
-    """The analysis with the rows the first pass can decide left out of the analyser and replayed at their
-    places (:mod:`hairpin.diagnose.capture_fast`): healthy handshakes, a flood's lone SYNs past the
-    ``listed`` earliest, and (``records`` False) the hairpins of the usual shapes
-    (:mod:`hairpin.diagnose.capture_hairpins`).  None when the
-    files' order does not allow it (``capture_fast.stream_order``) or the reader gives other rows than the
-    scan kept (then every row is kept again, for the caller to analyse them all)."""
-    import numpy as np  # the first pass's own dependency (a scan exists only with it)
-
-    from hairpin.diagnose import capture_fast as cf
-    from hairpin.diagnose.capture_hairpins import hairpin_groups
-    from hairpin.parsers.fastscan import by_key, healthy_pairs, joined, lone_syns
-
-    order = cf.stream_order([sc.t for sc in scans])
-    groups = by_key(scans, order[0]) if order is not None else None
-    if order is None or groups is None:
-        return None
-    perm, upto = order
-    place: Any = None  # several files: each row's place in the stream (the merge's order inverted)
-    if perm is not None:
-        place = np.empty(perm.size, np.int64)
-        place[perm] = np.arange(perm.size)
-
-    def keep() -> Any:  # every file's keep, end to end (a copy)
-        return np.concatenate([sc.keep for sc in scans]) if len(scans) > 1 else scans[0].keep.copy()
-
-    healthy, latest = healthy_pairs(scans, groups)  # each pair in the stream's order (a SYN-ACK after its SYN)
-    paired = keep()
-    # the capture's end (its last frame, or the latest row: the analyser's ``end``, from 0.0) for the lone SYNs ``CUT``
-    stop = max([float(upto[-1])] + [sc.last_t for sc in scans if sc.last_t is not None])
-    lone, lone_latest = lone_syns(scans, listed, groups, stop)  # a flood's lone SYNs: counted, not decoded
-    unpaired = keep() if lone else paired
-    fg = hairpin_groups(scans, groups, upto, place) if not records else None
-    kept = keep() if fg is not None else unpaired
-    kind, t = joined(scans, "kind"), groups[1]
-    # the views of a healthy handshake other than each attempt's first SYN and its answer open and close nothing
-    quiet = joined(scans, "quiet")
-    if perm is not None:
-        paired, unpaired, kept, kind, t, quiet = paired[perm], unpaired[perm], kept[perm], kind[perm], t[perm], quiet[perm]
-    out = ~kept
-    mine = out & unpaired  # rows left out as hairpins: their attempts are opened by the driver
-    told = out & ~mine & ~quiet
-    plan = cf.Plan(out, told & (kind == 0), told & (kind == 1), upto, fg, fg.opens if fg else None)
-    an = _Analyser(listed=listed)
-    an.healthy = healthy
-    lone_t = np.sort(t[paired & ~unpaired])
-    an.lone_t = lone_t if lone_t.size else None
-    if len(readers) == 1:
-        fed: Iterable[tuple[int, PacketRecord]] = readers[0].rows()
-    else:
-        bounds = np.cumsum([0] + [sc.t.size for sc in scans]).tolist()  # (place stays an array: a list of
-        # every row's place would cost about 40 bytes a row, and only the rows fed are looked up)
-
-        def rows(n: int, rd: Reader) -> Iterator[tuple[float, int, int, PacketRecord]]:
-            for row, r in rd.rows():
-                yield r.t, n, row, r
-
-        def merged() -> Iterator[tuple[int, PacketRecord]]:  # by time, file and place, as `stream` below
-            for _t, n, row, r in heapq.merge(*(rows(n, rd) for n, rd in enumerate(readers))):
-                yield int(place[bounds[n] + row]), r
-
-        fed = merged()
-    try:
-        cf.drive(an, fed, plan)
-    except cf.Mismatch:  # the reader reads again what the scan kept: never seen
-        for sc in scans:
-            sc.keep[:] = True
-        return None
-    if lone:
-        an.kinds.update(lone)
-    return an.result(max(latest, lone_latest), last_frame(readers))
 
 
 def analyse_files(paths: Sequence[str | Path], vxlan: frozenset[int] = VXLAN_PORTS, fast: bool = True,
@@ -546,20 +571,17 @@ def analyse_files(paths: Sequence[str | Path], vxlan: frozenset[int] = VXLAN_POR
     if first is not None and not readers:
         raise first
 
-    def stream(n: int, rd: Reader) -> Iterator[tuple[float, int, int, PacketRecord]]:
-        for i, r in enumerate(rd):
-            yield r.t, n, i, r
-
     scans = [rd.scan() for rd in readers] if fast else []
     # every SYN/RST row is known: those the first pass can decide are left out of the analyser, and what they
     # do to it is replayed at their places (hairpin.diagnose.capture_fast); when the files' order does not
     # allow it, every packet is analysed, as the streaming reader does
-    result = _fast(readers, scans, listed, records) if scans and all(sc is not None for sc in scans) else None
-    if result is None and len(readers) == 1:  # one file: its own order, nothing to merge
-        result = analyse(readers[0], listed=listed, last=lambda: last_frame(readers))
-    elif result is None:
-        merged = heapq.merge(*(stream(n, rd) for n, rd in enumerate(readers)))
-        result = analyse((r for _, _, _, r in merged), listed=listed, last=lambda: last_frame(readers))
+    result = None
+    if scans and all(sc is not None for sc in scans):
+        from hairpin.diagnose.capture_fast import analyse_fast
+
+        result = analyse_fast(readers, scans, listed, records)
+    if result is None:  # one file in its own order, several merged by time
+        result = _analyse_files(readers, listed)
     result.packets = sum(rd.packets - rd.skipped for rd in readers)  # every TCP packet, decoded or not
     result.files = [file_stats(rd) for rd in readers] + refused
     return result
@@ -579,7 +601,7 @@ def watch(path: str | Path, report: Callable[[str], None], *, every: float = 60.
         count["hairpin"] += 1
         report(f"{t:.6f} hairpin: {a.client} called {a.called}, SYN-ACK from {a.answered_by}, reset by the client")
 
-    an = _Analyser(hairpin, listed=LIVE_KEEP)
+    an = _analyser([rd], hairpin, listed=LIVE_KEEP)
     next_summary = None
 
     def summary(t: float) -> str:

@@ -49,17 +49,21 @@ at their first SYNs' places (:mod:`hairpin.diagnose.capture_hairpins`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import heapq
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
 
-from hairpin.diagnose.capture import TICK  # (capture imports this module when used)
-from hairpin.diagnose.capture_hairpins import FastGroups
-from hairpin.diagnose.capture_result import Attempt
+# (capture imports this module when used)
+from hairpin.diagnose.capture import TICK, _analyser, _Sourced, last_frame
+from hairpin.diagnose.capture_hairpins import FastGroups, hairpin_groups
+from hairpin.diagnose.capture_result import Analysis, Attempt
+from hairpin.parsers.fastscan import by_key, healthy_pairs, joined, lone_syns
+from hairpin.parsers.pcap import PacketRecord, Reader
 
 __all__ = [
-    "CLOCK_MAX", "DISORDER", "Mismatch", "Plan", "drive", "looks", "stream_order",
+    "CLOCK_MAX", "DISORDER", "Mismatch", "Plan", "analyse_fast", "drive", "looks", "stream_order",
 ]  # fmt: skip
 
 # s: how far a row may be behind the latest time before it for the rows left out to be replayed exactly; the
@@ -197,3 +201,101 @@ def drive(an: Any, rows: Iterable[tuple[int, Any]], plan: Plan) -> None:
     an.packets, an.end = plan.total, max(an.end, plan.end)
     an.connections += plan.opened - applied
     an.ghosts = plan.ghosts
+
+
+def analyse_fast(readers: list[Reader], scans: list[Any], listed: int, records: bool) -> Analysis | None:
+    """The analysis with the rows the first pass can decide left out of the analyser and replayed at their
+    places (this module's): healthy handshakes, a flood's lone SYNs past the
+    ``listed`` earliest, and (``records`` False) the hairpins of the usual shapes
+    (:mod:`hairpin.diagnose.capture_hairpins`).  None when the
+    files' order does not allow it (``stream_order``) or the reader gives other rows than the
+    scan kept (then every row is kept again, for the caller to analyse them all)."""
+    order = stream_order([sc.t for sc in scans])
+    groups = by_key(scans, order[0]) if order is not None else None
+    if order is None or groups is None:
+        return None
+    perm, upto = order
+    place: Any = None  # several files: each row's place in the stream (the merge's order inverted)
+    if perm is not None:
+        place = np.empty(perm.size, np.int64)
+        place[perm] = np.arange(perm.size)
+
+    def keep() -> Any:  # every file's keep, end to end (a copy)
+        return np.concatenate([sc.keep for sc in scans]) if len(scans) > 1 else scans[0].keep.copy()
+
+    healthy, latest = healthy_pairs(scans, groups)  # each pair in the stream's order (a SYN-ACK after its SYN)
+    paired = keep()
+    # the capture's end (its last frame, or the latest row: the analyser's ``end``, from 0.0) for the lone SYNs ``CUT``
+    stop = max([float(upto[-1])] + [sc.last_t for sc in scans if sc.last_t is not None])
+    an = _analyser(readers, listed=listed)
+    sourced = an if isinstance(an, _Sourced) else None  # captures told apart: each row's (None: more than 62)
+    several = sourced is not None
+    found = _row_bits(scans, readers, sourced) if sourced is not None else None
+    bits = found[0] if found is not None else None
+    # the end each lone SYN's ``CUT`` is decided against: its capture's, or its own time when later (``_stop``)
+    stops: Any = stop if sourced is None else None if found is None else np.maximum(found[1], groups[1])
+    lone: dict[str, int] = {}
+    lone_latest = float("-inf")
+    if stops is not None:  # a flood's lone SYNs: counted, not decoded
+        lone, lone_latest = lone_syns(scans, listed, groups, stops)
+    unpaired = keep() if lone else paired
+    fg = None
+    if not records and (bits is not None or not several):
+        fg = hairpin_groups(scans, groups, upto, place, bits)
+    kept = keep() if fg is not None else unpaired
+    kind, t = joined(scans, "kind"), groups[1]
+    # the views of a healthy handshake other than each attempt's first SYN and its answer open and close nothing
+    quiet = joined(scans, "quiet")
+    if perm is not None:
+        paired, unpaired, kept, kind, t, quiet = paired[perm], unpaired[perm], kept[perm], kind[perm], t[perm], quiet[perm]
+    out = ~kept
+    mine = out & unpaired  # rows left out as hairpins: their attempts are opened by the driver
+    told = out & ~mine & ~quiet
+    plan = Plan(out, told & (kind == 0), told & (kind == 1), upto, fg, fg.opens if fg else None)
+    an.healthy = healthy
+    lone_t = np.sort(t[paired & ~unpaired])
+    an.lone_t = lone_t if lone_t.size else None
+    if len(readers) == 1:
+        fed: Iterable[tuple[int, PacketRecord]] = readers[0].rows()
+    else:
+        bounds = np.cumsum([0] + [sc.t.size for sc in scans]).tolist()  # (place stays an array: a list of
+        # every row's place would cost about 40 bytes a row, and only the rows fed are looked up)
+
+        def rows(n: int, rd: Reader) -> Iterator[tuple[float, int, int, PacketRecord]]:
+            for row, r in rd.rows():
+                yield r.t, n, row, r
+
+        def merged() -> Iterator[tuple[int, PacketRecord]]:  # by time, file and place, as `stream` below
+            for _t, n, row, r in heapq.merge(*(rows(n, rd) for n, rd in enumerate(readers))):
+                an.file = n  # type: ignore[attr-defined]  # (a _Sourced analyser: several files)
+                yield int(place[bounds[n] + row]), r
+
+        fed = merged()
+    try:
+        drive(an, fed, plan)
+    except Mismatch:  # the reader reads again what the scan kept: never seen
+        for sc in scans:
+            sc.keep[:] = True
+        return None
+    if lone:
+        an.kinds.update(lone)
+    return an.result(max(latest, lone_latest), last_frame(readers))
+
+
+def _row_bits(scans: list[Any], readers: list[Reader], an: _Sourced) -> tuple[Any, Any] | None:
+    """Each row's capture (its file and interface) as ``an``'s bit (``Sources.bit``), and that capture's end
+    (``Sources.span`` of its bit, a rotation's next files with it: the analyser's ``_stop`` for an attempt seen
+    there alone), the scans' rows end to end; None when there are more than 62 captures (a bit beyond a 64-bit
+    integer's)."""
+    where = an.where
+    bits, ends = [], []
+    for n, (sc, rd) in enumerate(zip(scans, readers, strict=True)):
+        names = rd.interfaces
+        table = [where.bit(n, name) if len(where.bits) < 62 else 0 for name in (names if names is not None else [None])]
+        if len(where.bits) >= 62:
+            return None
+        end = [(sp[1] if (sp := where.span(b)) is not None else float("-inf")) for b in table]
+        which = sc.iface.astype(np.int64) if names is not None else np.zeros(sc.t.size, np.int64)
+        bits.append(np.array(table, np.int64)[which])
+        ends.append(np.array(end, np.float64)[which])
+    return np.concatenate(bits), np.concatenate(ends)

@@ -42,6 +42,7 @@ import numpy as np
 
 from hairpin.diagnose.capture import EXPIRE, GAP, VIEW_WINDOW  # (capture imports this module when used)
 from hairpin.diagnose.capture_result import Attempt
+from hairpin.diagnose.capture_series import doubles
 from hairpin.model.net import Endpoint
 from hairpin.parsers.fastscan import addresses, first_of, group_rows, joined, mark
 
@@ -58,11 +59,13 @@ class FastGroups:
         self.rows, self.opens, self.attempts = rows, opens, attempts
 
 
-def hairpin_groups(scans: list[Any], groups: Any, upto: Any, place: Any = None) -> FastGroups | None:
+def hairpin_groups(scans: list[Any], groups: Any, upto: Any, place: Any = None, bits: Any = None) -> FastGroups | None:
     """The keys of ``scans`` (``groups``: ``by_key(scans)``, given the stream's order) whose rows are of the
     shape above, as attempts; their rows are marked ``keep`` False.  ``upto``: ``end`` with each row of the
-    stream (``stream_order``'s); ``place``: each row's place in the stream, None for one file (its own order).
-    None when there is none."""
+    stream (``stream_order``'s); ``place``: each row's place in the stream, None for one file (its own order);
+    ``bits``: each row's capture (``capture_series.Sources.bit``, the rows end to end), None when one capture
+    (each attempt's ``seen`` the bits of its rows, as the analyser's ``_Sourced`` sets it).  None when there is
+    none."""
     if groups is None:
         return None
     key, t, order, starts, counts = groups
@@ -108,7 +111,8 @@ def hairpin_groups(scans: list[Any], groups: Any, upto: Any, place: Any = None) 
     rounds = _rounds(rep, syn & from_c, syn & ~from_c, tt, n, good)
     if rounds is None:
         return None
-    syns, round_t, round_dt = rounds
+    syns, round_t, round_dt, first_dt, doubling = rounds
+    seen = np.bitwise_or.reduceat(bits[rows], first) if bits is not None else np.zeros(n, np.int64)
     last_t = np.maximum.reduceat(tt, first)  # the latest time of each group's rows
     # the NLB's rewrite: the first SYN from C elsewhere than V; MASQUERADE: the last SYN from another source; else
     # the backend is the source of the first SYN-ACK to another endpoint than C's, from another address than C's
@@ -135,17 +139,18 @@ def hairpin_groups(scans: list[Any], groups: Any, upto: Any, place: Any = None) 
     built = [None if x < 0 else Endpoint(addrs[(x >> 16) & 0xFFFFFFFF] if x >> 48 else x >> 16, x & 0xFFFF)
              for x in distinct.tolist()]  # fmt: skip
     got = list(map(built.__getitem__, which.tolist()))
-    seen = _backends(rep, nat_at, a_, chosen, dst, dport, src, sport, dict(zip(distinct.tolist(), built, strict=True)),
+    backs_seen = _backends(rep, nat_at, a_, chosen, dst, dport, src, sport, dict(zip(distinct.tolist(), built, strict=True)),
                      addrs)  # fmt: skip
     attempts = []
     cols = zip(got[:k], key[rows[f]].tolist(), got[k : 2 * k], tt[f].tolist(), last_t[chosen].tolist(),
                syns[chosen].tolist(), round_t[chosen].tolist(), round_dt[chosen].tolist(), got[2 * k : 3 * k],
                got[3 * k : 4 * k], got[4 * k : 5 * k], got[5 * k :], strict=True)  # fmt: skip
-    for (client, isn, called, t0, t1, nsyn, rt, rdt, node, node_side, masq, back), backs in zip(cols, seen,
-                                                                                                strict=True):  # fmt: skip
-        attempts.append(Attempt(client, isn, called, t0, t1, 0, nsyn, rt, rdt, answered_by=node, elsewhere={node},
-                                node_side=node_side, backend=back, backends=backs, masquerade=masq,
-                                client_rst=True))  # fmt: skip
+    more = zip(backs_seen, first_dt[chosen].tolist(), doubling[chosen].tolist(), seen[chosen].tolist(), strict=True)
+    for (client, isn, called, t0, t1, nsyn, rt, rdt, node, node_side, masq, back), (backs, fdt, dbl, where) in zip(
+            cols, more, strict=True):  # fmt: skip
+        attempts.append(Attempt(client, isn, called, t0, t1, 0, nsyn, rt, rdt, fdt, dbl, answered_by=node,
+                                elsewhere={node}, node_side=node_side, backend=back, backends=backs, masquerade=masq,
+                                client_rst=True, seen=where))  # fmt: skip
     opens = place[f].tolist()  # each attempt's first SYN: where the analyser would open it
     order_open = sorted(range(len(attempts)), key=opens.__getitem__)
     return FastGroups(rows_out, [opens[i] for i in order_open], [attempts[i] for i in order_open])
@@ -176,7 +181,7 @@ def _backends(rep: Any, nat_at: Any, answer: Any, chosen: Any, dst: Any, dport: 
     return [[endpoint(x) for i, x in enumerate(xs) if not i or xs[i - 1] != x] or None for xs in packed]
 
 
-def _rounds(rep: Any, own: Any, nat: Any, tt: Any, n: int, good: Any) -> tuple[Any, Any, Any] | None:
+def _rounds(rep: Any, own: Any, nat: Any, tt: Any, n: int, good: Any) -> tuple[Any, Any, Any, Any, Any] | None:
     """The SYN rounds of the ``n`` groups (rows by group ``rep`` in the stream's order, times ``tt``) as the
     analyser counts them (``_Analyser._syn``): a SYN from the client (``own``) at least ``VIEW_WINDOW`` after
     the latest round's first SYN (``round_t``) starts a round, any other from the client is a view of it; a
@@ -187,7 +192,9 @@ def _rounds(rep: Any, own: Any, nat: Any, tt: Any, n: int, good: Any) -> tuple[A
     first SYN less than that after the round before: views spread over more than the window), or where a
     view from another source is not within the window of its round's first SYN, is marked not ``good``.
     Returns each group's rounds, its latest round's time and the gap before it (0.0 for one round, as the
-    analyser leaves it), or None when no group is still good."""
+    analyser leaves it), the gap between its first two rounds (0.0 for one round) and whether each gap doubles the
+    one before (``capture_series.doubles``, as the analyser's ``_syn`` tells it), or None when no group is still
+    good."""
     at = np.flatnonzero(own)
     g, ts = rep[at], tt[at]
     pair = g[1:] == g[:-1]  # a SYN after another of its group
@@ -219,4 +226,13 @@ def _rounds(rep: Any, own: Any, nat: Any, tt: Any, n: int, good: Any) -> tuple[A
     round_dt = np.zeros(n, np.float64)  # the gap before it (0.0 for a group of one round, as the analyser leaves it)
     more = tail[1:] & hpair
     round_dt[hg[1:][more]] = hgap[more]
-    return syns, round_t, round_dt
+    # the first gap: between a group's first two rounds; doubling: every gap twice the one before it, in its group
+    start = np.ones(hidx.size, np.bool_)
+    start[1:] = ~hpair
+    first_dt = np.zeros(n, np.float64)
+    at_first = np.flatnonzero(start[:-1] & hpair)
+    first_dt[hg[at_first]] = hgap[at_first]
+    doubling = np.ones(n, np.bool_)
+    three = np.flatnonzero(hpair[:-1] & hpair[1:])  # gaps j and j + 1 of one group
+    doubling[hg[three][~doubles(hgap[three], hgap[three + 1])]] = False
+    return syns, round_t, round_dt, first_dt, doubling

@@ -41,6 +41,8 @@ class Attempt:
     syns: int = 1  # SYN transmissions (views of one transmission are one)
     round_t: float = 0.0  # time of the latest transmission
     round_dt: float = 0.0  # interval between the last two transmissions
+    first_dt: float = 0.0  # interval between the first two transmissions (0.0: one transmission)
+    doubling: bool = True  # every interval seen twice the one before, as Linux's backoff makes them (capture_series)
     answered_by: Endpoint | None = None  # the SYN-ACK source from elsewhere than `called` that the client reset
     elsewhere: set[Endpoint] | None = None  # sources of SYN-ACKs to the client, not `called`
     node_side: Endpoint | None = None  # client -> node:NodePort view (the NLB's rewrite)
@@ -54,6 +56,9 @@ class Attempt:
     kind: str = ""
     gave_up: bool = False
     reported: bool = False
+    # SYNs the series sent before the capture's first one, at least (capture_series.syns_before; 0: none known)
+    before: int = 0
+    seen: int = 0  # where its packets were captured: a bit for each file and interface (capture_series.Sources)
 
     def add_backend(self, b: Endpoint) -> None:
         """``b`` is the backend now: the latest in ``backend``, and in ``backends`` when it is another than the one
@@ -93,7 +98,16 @@ class Attempt:
             "syn_retransmits": self.syn_retransmits,
             "lost_s": round(self.lost_s, 6),
             "gave_up": self.gave_up,
+            "syns_before_capture": self.before,
         }
+
+    def cells(self) -> tuple[str, str]:
+        """The text table's SYN retransmissions and lost seconds; ``≥`` and the least the backoff gives when the
+        series began before the capture (``before`` SYNs at least, sent over 2**before - 1 s at least)."""
+        if not self.before:
+            return str(self.syn_retransmits), f"{self.lost_s:.3f}"
+        lost = self.lost_s + TCP_TIMEOUT_INIT * (2**self.before - 1)
+        return f"≥{self.syn_retransmits + self.before}", f"≥{lost:.3f}"
 
 
 @dataclass(frozen=True)
@@ -165,6 +179,8 @@ class Analysis:
     # answers to a SYN (a SYN-ACK, or a RST with ACK and sequence 0) that joined no attempt, one per ISN: their SYN
     # is not in the capture (``capture._Analyser._no_syn``); not connections
     no_syn: int = 0
+    # failed attempts whose SYN series began before the capture (Attempt.before, capture_series.syns_before)
+    before_capture: int = 0
 
     @property
     def frames(self) -> int:
@@ -196,6 +212,15 @@ class Analysis:
                        f"SYN-ACKs, or RSTs to a SYN, whose SYN was sent before the capture began or on an interface "
                        "it did not see; not counted as connections (start the capture before the clients connect, "
                        "on every interface: tcpdump -i any)")  # fmt: skip
+        if self.before_capture:
+            n = self.before_capture
+            one = n == 1
+            whose, its, their = ("connection's", "its", "its") if one else ("connections'", "each one's", "their")
+            out.append(f"{n} {whose} SYN series began before the capture: "
+                       f"{its} first SYN seen came within its first retransmission interval (2 s or more, the "
+                       "intervals doubling as Linux's backoff makes them) of the capture's start, so SYNs went before "
+                       f"it (syns_before_capture: how many, at least); {their} SYN retransmissions and lost time are "
+                       "at least what is shown (≥ in the table)")  # fmt: skip
         if self.late:
             out.append(f"{self.late} packet{'s' if self.late != 1 else ''} came more than 5 s behind the capture's "
                        "clock (out of time order) after attempts had been closed (with no packet for 135 s, or "
@@ -257,7 +282,7 @@ class Analysis:
         rows: list[tuple[tuple[str, ...], tuple[str, ...]]]
         if self.hairpins:
             rows = [((str(a.client), str(a.called), str(a.answered_by), "\n".join(map(str, a.backends or ())) or "-"),
-                     (str(a.syn_retransmits), f"{a.lost_s:.3f}", "yes" if a.gave_up else "no"))
+                     (*a.cells(), "yes" if a.gave_up else "no"))
                     for a in self.hairpins[:TEXT_ROWS]]  # fmt: skip
             yield _fitting(console, options, HAIRPIN_TITLE, HAIRPIN_ADDRESSES, ("SYN retx", "lost (s)", "gave up"), rows)
             if self.hairpin_count > TEXT_ROWS:  # a table of thousands: seconds to lay out, and no one reads it
@@ -265,7 +290,7 @@ class Analysis:
             for what in ("client", "node", "vip"):
                 yield Text(f"by {what}: " + ", ".join(f"{k} {v}" for k, v in self.by(what)))
         if self.others:
-            rows = [((str(a.client), str(a.called)), (a.kind, str(a.syn_retransmits), f"{a.lost_s:.3f}"))
+            rows = [((str(a.client), str(a.called)), (a.kind, *a.cells()))
                     for a in self.others[:TEXT_ROWS]]  # fmt: skip
             yield _fitting(console, options, "other failures (not the hairpin)", ("client", "called"),
                            ("kind", "SYN retx", "lost (s)"), rows)  # fmt: skip
@@ -298,6 +323,7 @@ class Analysis:
                 "truncated": self.truncated,
                 "cut_by_capture_end": self.cut,
                 "answers_without_syn": self.no_syn,
+                "started_before_capture": self.before_capture,
             },
             "others": [{"kind": a.kind, **a.to_json()} for a in self.others],
             "files": [f.to_json() for f in self.files],

@@ -65,6 +65,9 @@ class Scan:
     vxlan: frozenset[int] = frozenset()  # the UDP ports opened as VXLAN (the decoder's), not a column
     damage: tuple[int, str, bool] | None = None  # byte offset, why, corrupt
     last_t: float | None = None  # the time of the last whole frame (any frame, TCP or not), as the reader's
+    first_t: float | None = None  # the time of the first frame (any frame), as the reader's ``first_t``
+    # pcapng: each interface's (by its index) first and last frame's times, as the reader's ``spans``
+    spans: dict[int, list[float]] = field(default_factory=dict)
     offset: Any = None  # int64: byte offset of each SYN/RST frame
     length: Any = None  # its captured length
     t: Any = None  # float64: its time
@@ -232,8 +235,10 @@ def _chunk(sc: Scan, cols: dict[str, list[Any]], a: _Bytes, buf: Any, base: int,
     ``cols``; returns which frames they are."""
     reasons = sc.reasons
     sc.packets += s.size
-    if s.size:  # the capture's last frame so far (``Reader.last_t``)
+    if s.size:  # the capture's last frame so far (``Reader.last_t``), and its first (``Reader.first_t``)
         sc.last_t = float(times(np.array([s.size - 1]))[0])
+        if sc.first_t is None:
+            sc.first_t = float(times(np.array([0]))[0])
     end = s + incl
     v4, v6, tcp, ip, bound = _shapes(a, s, end, incl, linktype, sc.vxlan)
     flags = a.u8[tcp + 13]
@@ -442,8 +447,9 @@ def _views_of(scans: list[Scan], groups: Any, sel: Any, col: dict[str, Any], src
     nat = ~after | _went_to(rep, syn & ~from_c & after & (np.abs(d0) < VIEW_WINDOW), syn, src, dst, rows)
     view = np.where(from_c, (d0 < VIEW_WINDOW) & (~after | (d0 > -VIEW_WINDOW)), nat & (np.abs(d0) < VIEW_WINDOW))
     one[rep[syn & ~view]] = False
-    # a SYN-ACK after the answer: the analyser takes it for another view of the answered handshake (never an answer
-    # whose SYN is not in the capture) while it is at most TICK s after the SYN (``_Analyser._no_syn``): sure here
+    # a SYN-ACK after the answer: the analyser takes it for another view of the answered handshake or its server's
+    # retransmission (never an answer whose SYN is not in the capture) while it is at most SYNACK_LIFE s after the SYN
+    # (``_Analyser._no_syn``): sure here
     one[rep[sa & after & ~(d0 < REPEAT)]] = False
     same = rep[1:] == rep[:-1]
     one[rep[1:][same & ~(tt[1:] - tt[:-1] < GAP)]] = False
@@ -562,13 +568,14 @@ def by_key(scans: list[Scan], perm: Any = None) -> tuple[Any, Any, Any, Any, Any
 
 
 def lone_syns(scans: list[Scan], listed: int, groups: Any = None,
-              stop: float | None = None) -> tuple[dict[str, int], float]:  # fmt: skip
+              stop: Any = None) -> tuple[dict[str, int], float]:  # fmt: skip
     """Count by kind, and mark (``keep`` False), the lone SYNs past the ``listed`` earliest: a plain IPv4 or IPv6 SYN
     whose ISN no other SYN, SYN-ACK or RST in any file names.  The analyser would open an attempt for it
     that no later packet joins (it finds a packet's attempt by that ISN, ``_Analyser._find``/``_find_syn``
     in :mod:`hairpin.diagnose.capture`), and classify it by the SYN alone: ``loopback`` to 127.0.0.0/8 or
     ::1, else ``node-loopback`` from its own destination address, else ``unanswered-syn``; no retransmission,
-    so nothing else of it is shown; with ``stop`` (the capture's end), one other than ``node-loopback`` less than
+    so nothing else of it is shown; with ``stop`` (the capture's end, or each row's: an array of the joined rows),
+    one other than ``node-loopback`` less than
     ``TCP_TIMEOUT_INIT`` (1 s) before it is ``cut`` instead, as the analyser counts it (``Attempt.cut_by``: its
     client's timer could not have fired).  The ``listed`` earliest not ``cut`` (by time, file, position: the order
     the analyser opens them in) stay, for the analyser to list them (a ``cut`` one is never listed).  This is a SYN flood's bulk: counted
@@ -592,7 +599,8 @@ def lone_syns(scans: list[Scan], listed: int, groups: Any = None,
         lo6 = np.array([x == V6 | 1 for x in addrs], np.bool_)
         loop = np.where(six, lo6[np.where(six, dst, 0)], loop)
     node = ~loop & (col["src"][rows] == dst)
-    cut = ~node & (stop - t[rows] < TCP_TIMEOUT_INIT) if stop is not None else np.zeros(rows.size, np.bool_)
+    ends = stop[rows] if isinstance(stop, np.ndarray) else stop
+    cut = ~node & (ends - t[rows] < TCP_TIMEOUT_INIT) if stop is not None else np.zeros(rows.size, np.bool_)
     # the `listed` earliest of those the analyser lists (not cut) stay for it: its list holds the same ones
     out = np.ones(rows.size, np.bool_)
     out[np.flatnonzero(~cut)[:listed]] = False

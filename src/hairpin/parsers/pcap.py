@@ -205,6 +205,9 @@ class Reader:
         self.damage: str | None = None
         self.corrupt = False
         self.last_t: float | None = None  # the time of the last whole frame read (any frame, TCP or not)
+        self.first_t: float | None = None  # the time of the first frame read (any frame)
+        # pcapng: each interface's (by name) first and last frame read, [first, last] (``spans``)
+        self._spans: dict[str | None, list[float]] = {}
         self.linktypes: set[int] = set()
         self.format = ""
         self._stream: BinaryIO | None = None
@@ -235,6 +238,29 @@ class Reader:
         else:
             raise ParseError(f"not a pcap or pcapng capture (starts with 0x{head.hex()})", self.path)
 
+    def spans(self) -> dict[str | None, tuple[float, float]]:
+        """Where each interface's frames begin and end: its first and last frame's times (any frame, TCP or not),
+        by interface name (pcapng's ``if_name``; None in a classic pcap, which has one interface, and for a pcapng
+        interface without a name: the interfaces of one file with the same name are one).  Known for the frames
+        read so far."""
+        if self.format == "pcap" or not self._spans:
+            return {} if self.first_t is None or self.last_t is None else {None: (self.first_t, self.last_t)}
+        return {k: (v[0], v[1]) for k, v in self._spans.items()}
+
+    @property
+    def interfaces(self) -> list[str | None] | None:
+        """The interface names of a pcapng file the first pass read (by index, as its ``iface`` column); None
+        otherwise."""
+        return self._names
+
+    def span(self, name: str | None) -> tuple[float, float] | None:
+        """``spans()`` of one interface (None when none of its frames was read)."""
+        if self.format == "pcap" or not self._spans:
+            whole = None if self.first_t is None or self.last_t is None else (self.first_t, self.last_t)
+            return whole if name is None else None
+        v = self._spans.get(name)
+        return None if v is None else (v[0], v[1])
+
     @property
     def skipped(self) -> int:
         return sum(self.reasons.values())
@@ -264,6 +290,7 @@ class Reader:
             if found is not None:
                 self._scan, declared = found
                 self._how, self._names = (declared["linktype"], declared["endian"]), declared["names"]
+                self._adopt(self._scan)
             return self._scan
         with open(self.path, "rb") as f:
             head = f.read(24)
@@ -278,7 +305,19 @@ class Reader:
             sc = fastscan.scan_pcap(f, 24, endian == "<", unit, linktype, want, full, _FILTERED, SNAPLEN * 4, vxlan)
         if sc is not None:
             self._scan, self._how = sc, (linktype, endian)
+            self._adopt(sc)
         return sc
+
+    def _adopt(self, sc: Any) -> None:
+        """Where the scanned file's frames begin and end (``first_t``, ``last_t``, ``spans``), known from its scan
+        before any row is read."""
+        self.last_t, self.first_t = sc.last_t, sc.first_t
+        declared = self._names
+        if declared is not None:
+            self._spans = {}
+            for k, (first, last) in sorted(sc.spans.items()):
+                span = self._spans.setdefault(declared[k], [first, last])
+                span[0], span[1] = min(span[0], first), max(span[1], last)
 
     def _replay(self) -> Iterator[PacketRecord]:
         for _part, batch in self._batches():
@@ -296,7 +335,7 @@ class Reader:
         sc = self._scan
         self.linktypes.add(self._how[0])
         self.packets, self.filtered, self.reasons = sc.packets, sc.filtered, dict(sc.reasons)
-        self.last_t = sc.last_t
+        self._adopt(sc)
         if sc.damage is not None:
             self._stop(*sc.damage)
         names = ("offset", "length", "t", "simple", "src", "sport", "dst", "dport", "flags", "seq", "ack", "pstart",
@@ -439,6 +478,8 @@ class Reader:
                     start = i + 16
                     i = start + incl
                     self.packets += 1
+                    if wsec < 0:
+                        self.first_t = sec + frac * unit
                     wsec = sec
                     wfrac = frac
                     p = decode(buf, linktype, endian, want, start, i, vxlan, _FILTERED)
@@ -533,6 +574,13 @@ class Reader:
                 linktype, name, unit, shift = ifaces[iface]
                 p = self._emit(data, linktype, endian)
                 self.last_t = t = ((hi << 32) | lo) * unit + shift
+                span = self._spans.get(name)
+                if span is None:
+                    self._spans[name] = [t, t]
+                    if self.first_t is None:
+                        self.first_t = t
+                else:
+                    span[1] = t
                 if p is not None:
                     comment = ""
                     for code, value in _options(body[20 + incl + (-incl % 4) :], endian):

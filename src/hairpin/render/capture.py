@@ -86,7 +86,8 @@ def report(analysis: Analysis, *, title: str = "hairpin pcap") -> str:
     rows = "".join(
         f"<tr class='hairpin'><td class='pkt'>{_e(a.client)}</td><td class='pkt'>{_e(a.called)}</td>"
         f"<td class='pkt'>{_e(a.answered_by)}</td><td class='pkt'>{_e(a.backend or '')}</td>"
-        f"<td class='n'>{a.syn_retransmits}</td><td class='n'>{a.lost_s:.3f}</td><td>{'yes' if a.gave_up else 'no'}</td></tr>"
+        + "".join(f"<td class='n'>{_e(c)}</td>" for c in a.cells())
+        + f"<td>{'yes' if a.gave_up else 'no'}</td></tr>"
         for a in analysis.hairpins
     )
     files = "".join(
@@ -103,6 +104,7 @@ def report(analysis: Analysis, *, title: str = "hairpin pcap") -> str:
         f"of {analysis.connections} in {analysis.packets} TCP packets; other failures: {_e(others)}; "
         f"healthy: {analysis.healthy}"
         + (f"; answers to SYNs not in the capture: {analysis.no_syn}" if analysis.no_syn else "")
+        + (f"; SYN series begun before the capture: {analysis.before_capture}" if analysis.before_capture else "")
         + ".</p>",
         "<section id='hairpins-table'><h2>Hairpinned connections</h2><table><tr><th>client</th><th>called</th>"
         "<th>answered by</th><th>backend</th><th>SYN retransmits</th><th>lost (s)</th><th>gave up</th></tr>"

@@ -1,0 +1,109 @@
+"""What a capture cannot show about a connection's SYN series: where it was captured, and what came before.
+
+What it knows:
+
+- Where: an analysis may read several captures (files of several nodes, a pcapng with several interfaces), each
+  with its own first and last frame (``Reader.spans``: by file and interface name).  A connection seen in some of
+  them could only have been seen while those ran, so the end that decides ``gave_up`` and the start that decides
+  what came before the capture are those of the captures it was seen in (``Sources``: one bit each, an attempt's
+  ``seen`` the bits of its packets), not the latest frame of every file.  A capture of the same interface name
+  (None: a classic pcap's) that begins when one of those ends (``CONTINUE``) is its continuation, a file of a
+  rotation, and counts with it; captures that overlap in time (several nodes, several interfaces) do not.
+- Before: Linux sends a SYN, then retransmits it when its timer fires: the RTO starts at ``TCP_TIMEOUT_INIT``
+  (1 s, include/net/tcp.h) and doubles at each retransmission (``tcp_retransmit_timer``, net/ipv4/tcp_timer.c),
+  up to ``TCP_RTO_MAX`` (120 s), ``tcp_syn_retries`` times (6: intervals 1, 2, 4, 8, 16, 32 s, and the connect
+  gives up at 127 s, ``tcp_write_timeout``); kernels 6.5 and later first keep it at 1 s
+  ``tcp_syn_linear_timeouts`` times (4 by default).  So an interval of 2**k s (k >= 1) follows at least k SYNs:
+  exactly k with the classic schedule, more with the linear one (macOS's is also 1 s intervals, then doubling).
+  When the first SYN of a series the capture saw comes within its first observed interval of the capture's start
+  and that interval is 2**k s, the series began before the capture with at least k SYNs (``syns_before``).  Only
+  when the intervals seen double, as that backoff makes them (at least two intervals: three SYNs), and the first
+  is a power of two seconds: Windows (3 s, then doubling), a changed RTO (a route's or a BPF program's), a fixed
+  interval, or one interval alone say nothing about what came before.
+- The timer's lateness: a timer fires on the timer wheel's tick for its level, at most 8/63 of its timeout late
+  (kernel/time/timer.c: a level's granularity is 8**n jiffies for timeouts from 63 * 8**(n-1) jiffies), never
+  early; ``SLACK``.  The lab's capture (tests/data/pcap/lab-node1.pcap, a 6.x kernel's linear timeouts) shows 1 s
+  intervals of 1.0019 to 1.028 s; the reference measurement of the classic schedule SYNs at 0, 1.02, 3.04, 7.26,
+  15.46, 31.58 and 65.12 s (intervals 2 to 5.5 % long).  ``JITTER`` more for the capture's own timestamps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from hairpin.parsers.pcap import Reader
+from hairpin.tcp import TCP_TIMEOUT_INIT
+
+__all__ = ["FIRST", "JITTER", "SLACK", "Sources", "doubles", "step", "syns_before"]
+
+SLACK = 8 / 63  # how late, at most, a timer wheel timer fires, as a share of its timeout (kernel/time/timer.c)
+JITTER = 0.05  # s: the capture's timestamps (each packet stamped when its CPU handled it)
+# s: a capture of the same interface that begins less than this before another ends (or after it) continues it; the
+# files of a rotation overlap by the packets written out of time order (microseconds to milliseconds), the captures
+# of several nodes by their whole run
+CONTINUE = 1.0
+FIRST = 2 * TCP_TIMEOUT_INIT - JITTER  # s: the shortest first interval ``step`` takes (a quick test before it)
+STEPS = 6  # intervals of 2, 4, ... 64 s (the next, 128 s, is capped at TCP_RTO_MAX: 120 s, no power of two)
+
+
+def step(gap: float) -> int:
+    """k when ``gap`` is the backoff's interval of 2**k s (k >= 1), as late as the timer may fire it; 0 otherwise."""
+    for k in range(1, STEPS + 1):
+        nominal = TCP_TIMEOUT_INIT * 2**k
+        if nominal - JITTER <= gap <= nominal * (1 + SLACK) + JITTER:
+            return k
+    return 0
+
+
+def doubles(prev: Any, gap: Any) -> Any:
+    """Whether the interval ``gap`` is twice ``prev`` as the backoff makes it, each of them as late as its timer
+    may fire (floats, or NumPy arrays alike).  120 s after 64 s (``TCP_RTO_MAX`` caps the 128 s) is within."""
+    return (gap >= 2 * prev / (1 + SLACK) - JITTER) & (gap <= 2 * prev * (1 + SLACK) + JITTER)
+
+
+def syns_before(syns: int, first_t: float, first_dt: float, doubling: bool, start: float | None) -> int:
+    """How many SYNs, at least, the series sent before its first one the capture saw: 0 when nothing says so.
+    ``syns`` transmissions seen, the first at ``first_t``, the first interval ``first_dt``, ``doubling`` whether
+    every interval seen doubles the one before; ``start``: where the captures that saw it begin."""
+    if syns < 3 or not doubling or start is None or not first_t - start < first_dt:
+        return 0
+    return step(first_dt)
+
+
+class Sources:
+    """The captures of an analysis by file (its place in the list read) and interface name, each with a bit (at
+    first use: ``bit``); ``span(seen)``: the earliest first frame and the latest last frame of those in ``seen``
+    (every one when ``seen`` is 0)."""
+
+    def __init__(self, readers: Sequence[Reader]) -> None:
+        self.readers = readers
+        self.bits: dict[tuple[int, str | None], int] = {}
+
+    def bit(self, n: int, name: str | None) -> int:
+        b = self.bits.get((n, name))
+        if b is None:
+            b = self.bits[(n, name)] = 1 << len(self.bits)
+        return b
+
+    def span(self, seen: int = 0) -> tuple[float, float] | None:
+        if not seen:
+            spans = [sp for rd in self.readers for sp in rd.spans().values()]
+            return (min(s for s, _ in spans), max(e for _, e in spans)) if spans else None
+        mine = {k for k, b in self.bits.items() if seen & b}
+        spans = [sp for n, name in mine if (sp := self.readers[n].span(name)) is not None]
+        if not spans:
+            return None
+        first, last = min(s for s, _ in spans), max(e for _, e in spans)
+        # a capture of the same interface name that begins as another ends is its continuation (a rotation:
+        # tcpdump -C/-G, editcap -c): it would have seen the attempt's next packets, and its earlier ones
+        names = {name for _, name in mine}
+        rest = [(name, *sp) for n, rd in enumerate(self.readers) for name, sp in rd.spans().items()
+                if name in names and (n, name) not in mine]  # fmt: skip
+        for _, s, e in sorted(rest, key=lambda x: x[1]):
+            if s >= last - CONTINUE:
+                last = max(last, e)
+        for _, s, e in sorted(rest, key=lambda x: -x[2]):
+            if e <= first + CONTINUE:
+                first = min(first, s)
+        return first, last

@@ -1,0 +1,189 @@
+"""What a capture cannot show about a connection's SYN series: the SYNs sent before it began
+(``syns_before_capture``, from the doubling intervals of Linux's backoff), and ``gave_up`` against the end of the
+captures (files, pcapng interfaces) that saw the connection, not the latest of all.  Each capture analysed three
+ways (``test_pcap_ends.three``: the first pass deciding hairpins from columns, with records, the streaming
+reader alone) and held to one answer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from hairpin.cli.main import app
+from hairpin.diagnose import capture, capture_series
+from hairpin.model.net import Packet
+from hairpin.parsers import pcap
+from test_pcap_ends import ACK, NODE, OTHER, RST, SA, SYN, T0, C, V, at, later, three, written
+
+pytest.importorskip("numpy")
+
+BEFORE = ("hairpin: warning: {n} {whose} SYN series began before the capture: {its} first SYN seen came within its "
+          "first retransmission interval (2 s or more, the intervals doubling as Linux's backoff makes them) of the "
+          "capture's start, so SYNs went before it (syns_before_capture: how many, at least); {their} SYN "
+          "retransmissions and lost time are at least what is shown (≥ in the table)")  # fmt: skip
+ONE = BEFORE.format(n=1, whose="connection's", its="its", their="its")
+
+
+def rounds(starts: list[float], port: int = 40000, isn: int = 100, iface: str | None = None) -> list[pcap.PacketRecord]:
+    """The seed's hairpin in the client pod, a round at each of ``starts`` (s after T0): the SYN to V:80, the
+    SYN-ACK from NODE:31468, the client's RST."""
+    out = []
+    for s in starts:
+        out += [pcap.PacketRecord(round(T0 + s, 6), iface, Packet(C, port, V, 80, SYN, isn)),
+                pcap.PacketRecord(round(T0 + s + 0.0004, 6), iface, Packet(NODE, 31468, C, port, SA, 7, isn + 1)),
+                pcap.PacketRecord(round(T0 + s + 0.0005, 6), iface, Packet(C, port, NODE, 31468, RST, isn + 1))]  # fmt: skip
+    return out
+
+
+def syns(starts: list[float], port: int = 40001, isn: int = 500) -> list[pcap.PacketRecord]:
+    """An unanswered SYN series (a dropped SYN), a SYN at each of ``starts``."""
+    return [at(T0 + s, Packet(C, port, V, 80, SYN, isn)) for s in starts]
+
+
+def capture_of(tmp: Path, recs: list[pcap.PacketRecord], end: float = 60.0, name: str = "c.pcap") -> Path:
+    """``recs`` in a capture that begins at T0 (another connection's data segment) and ends at T0 + ``end``."""
+    return written(tmp, sorted([later(T0), *recs, later(T0 + end)], key=lambda r: r.t), name)
+
+
+# (first SYN seen, after the capture's start, and the SYNs' times after it; syns_before_capture)
+@pytest.mark.parametrize(("what", "times", "before"), [
+    # the classic schedule from its 3rd SYN (1 s, 2 s before it): intervals 4, 8, 16 s; the capture began 1 s before
+    ("3rd SYN", [1.0, 5.0, 13.0, 29.0], 2),
+    # ... as late as a real kernel's timers fire them (the reference measurement: 4.22, 8.2, 16.12 s)
+    ("3rd SYN, measured", [1.0, 5.22, 13.42, 29.54], 2),
+    # from its 2nd SYN: intervals 2, 4, 8 s, the capture began 1.9 s before it
+    ("2nd SYN", [1.9, 3.9, 7.9, 15.9], 1),
+    # from its 5th: 16, 32 s; 15.9 s after the start is within the first interval
+    ("5th SYN", [15.9, 31.9, 63.9], 4),
+    # a kernel with linear timeouts (6.5 and later), from its 6th SYN: 2, 4, 8 s (1 s five times before): at least 1
+    ("linear kernel's 6th SYN", [0.5, 2.5, 6.5, 14.5], 1),
+    # the first SYN seen as far from the start as its first interval, or further: the capture would have seen the one
+    # before it
+    ("a whole interval after the start", [4.0, 8.0, 16.0, 32.0], 0),
+    # the first SYN in the capture: 1 s, then doubling
+    ("1st SYN", [1.0, 2.0, 4.0, 8.0], 0),
+    # a kernel with linear timeouts from its 2nd SYN: 1 s intervals say nothing
+    ("linear 1 s", [0.5, 1.5, 2.5, 3.5], 0),
+    # Windows (3 s, then doubling): not Linux's powers of two
+    ("windows", [1.0, 4.0, 10.0, 22.0], 0),
+    # intervals of 4 s that do not double (a changed RTO, a fixed interval)
+    ("not doubling", [1.0, 5.0, 9.0, 13.0], 0),
+    # 4, 8 then 12 s: one interval that does not double is enough
+    ("stops doubling", [1.0, 5.0, 13.0, 25.0], 0),
+    # one interval only (two SYNs): nothing says it doubles
+    ("one interval", [1.0, 5.0], 0),
+])  # fmt: skip
+def test_syns_before_the_capture(tmp_path: Path, what: str, times: list[float], before: int) -> None:
+    d = three([capture_of(tmp_path, rounds(times) + syns(times), end=times[-1] + 0.5)])
+    got = [(x["client"], x["syn_retransmits"], x["syns_before_capture"]) for x in d["hairpins"] + d["others"]]
+    n = len(times) - 1
+    assert got == [("10.0.0.1:40000", n, before), ("10.0.0.1:40001", n, before)], what
+    assert d["summary"]["started_before_capture"] == (2 if before else 0), what
+
+
+def test_the_warning_and_the_table_say_at_least(tmp_path: Path) -> None:
+    path = capture_of(tmp_path, rounds([1.0, 5.0, 13.0, 29.0]), end=29.5)
+    page = tmp_path / "r.html"
+    res = CliRunner().invoke(app, ["pcap", str(path), "--html", str(page)], env={"COLUMNS": "200"})
+    assert res.exit_code == 1
+    assert res.stderr.splitlines() == [f"wrote {page}", ONE]
+    html = page.read_text()
+    assert "<td class='n'>≥5</td><td class='n'>≥31.000</td><td>no</td>" in html
+    assert "; SYN series begun before the capture: 1." in html
+    row = next(line for line in res.stdout.splitlines() if "10.0.0.1:40000" in line)
+    # 3 retransmissions counted and 2 SYNs before (the first seen is a retransmission too); 28.0005 s seen and the
+    # 1 + 2 s before it at least
+    assert row.split("│")[5:8] == ["       ≥5 ", "  ≥31.000 ", " no      "]
+    res = CliRunner().invoke(app, ["pcap", str(path), "--format", "json"])
+    d = json.loads(res.stdout)
+    h = d["hairpins"][0]
+    assert (h["syn_retransmits"], h["lost_s"], h["syns_before_capture"]) == (3, 28.0005, 2)
+    assert d["summary"]["started_before_capture"] == 1
+    assert res.stderr.splitlines() == [ONE]
+
+
+def test_two_connections_in_the_warning(tmp_path: Path) -> None:
+    recs = rounds([1.0, 5.0, 13.0]) + syns([1.5, 3.5, 7.5]) + syns([0.5, 1.5, 3.5], port=40002, isn=900)
+    res = CliRunner().invoke(app, ["pcap", str(capture_of(tmp_path, recs, end=14.0)), "--format", "json"])
+    d = json.loads(res.stdout)
+    # (others by first SYN: 40002's, its first interval 1 s, then 40001's, 2 s)
+    assert [(x["client"], x["syns_before_capture"]) for x in d["hairpins"] + d["others"]] == [
+        ("10.0.0.1:40000", 2), ("10.0.0.1:40002", 0), ("10.0.0.1:40001", 1)]  # fmt: skip
+    assert res.stderr.splitlines() == [BEFORE.format(n=2, whose="connections'", its="each one's", their="their")]
+
+
+def test_the_start_is_that_of_the_file_that_saw_it(tmp_path: Path) -> None:
+    # node1's capture from T0, node2's from T0 + 20 s: a hairpin seen only by node2, its first SYN 1 s after node2's
+    # capture began, with intervals of 4 and 8 s, began before node2's capture whatever node1's saw
+    node1 = capture_of(tmp_path, [*syns([1.0], port=41000, isn=7), at(T0 + 1.0004, Packet(V, 80, C, 41000, SA, 1, 8))],
+                       end=60.0, name="node1.pcap")  # fmt: skip
+    recs = [at(T0 + 20, Packet(OTHER, 9, V, 80, ACK, 1, 1)), *rounds([21.0, 25.0, 33.0]), later(T0 + 40)]
+    node2 = written(tmp_path, recs, "node2.pcap")
+    d = three([node1, node2])
+    assert [(h["client"], h["syn_retransmits"], h["syns_before_capture"]) for h in d["hairpins"]] == [
+        ("10.0.0.1:40000", 2, 2)]  # fmt: skip
+    assert (d["summary"]["healthy"], d["summary"]["started_before_capture"]) == (1, 1)
+
+
+# SYN rounds at 0, 1 and 3 s: another one was due 4 s after the last, at T0 + 7
+@pytest.mark.parametrize(("end", "gave_up"), [(6.999, False), (7.0, True)])
+def test_gave_up_against_the_end_of_the_file_that_saw_it(tmp_path: Path, end: float, gave_up: bool) -> None:
+    # node1's capture ends at T0 + `end`, node2's (another node: no packet of the hairpin) runs on to T0 + 60: the
+    # hairpin seen by node1 alone is decided against node1's end, not node2's (before, `true` for both)
+    node1 = written(tmp_path, [later(T0), *rounds([0.5, 1.5, 3.5]), later(T0 + end + 0.5)], "node1.pcap")
+    node2 = capture_of(tmp_path, [], end=60.0, name="node2.pcap")
+    d = three([node1, node2])
+    assert [(h["syn_retransmits"], h["gave_up"]) for h in d["hairpins"]] == [(2, gave_up)]
+    # seen by both (node2 saw its SYNs too): node2's end
+    both = written(tmp_path, sorted([later(T0), *rounds([0.5, 1.5, 3.5], port=40000), later(T0 + 60)],
+                                    key=lambda r: r.t), "node2b.pcap")  # fmt: skip
+    d = three([node1, both])
+    assert [(h["syn_retransmits"], h["gave_up"]) for h in d["hairpins"]] == [(2, True)]
+
+
+def test_gave_up_per_interface_of_a_pcapng(tmp_path: Path) -> None:
+    # one pcapng with two interfaces (dumpcap -i eth0 -i eth1): eth0's last frame 6 s after the hairpin's first SYN,
+    # eth1's 60 s: the hairpin seen on eth0 is decided against eth0's end
+    eth0 = [pcap.PacketRecord(T0, "eth0", Packet(OTHER, 9, V, 80, ACK, 1, 1)), *rounds([0.5, 1.5, 3.5], iface="eth0"),
+            pcap.PacketRecord(T0 + 6.0, "eth0", Packet(OTHER, 9, V, 80, ACK, 2, 1))]  # fmt: skip
+    eth1 = [pcap.PacketRecord(T0 + t, "eth1", Packet(OTHER, 10, V, 80, ACK, 1, 1)) for t in (0.1, 60.0)]
+    path = written(tmp_path, sorted(eth0 + eth1, key=lambda r: r.t), "c.pcapng")
+    d = three([path])
+    assert [(h["syn_retransmits"], h["gave_up"]) for h in d["hairpins"]] == [(2, False)]
+    seen: list[str] = []
+    assert [h.gave_up for h in capture.watch(path, seen.append).hairpins] == [False]
+    # the same frames on one interface: its end is the last frame, 60 s
+    one = written(tmp_path, [pcap.PacketRecord(r.t, "eth0", r.packet) for r in sorted(eth0 + eth1, key=lambda r: r.t)],
+                  "one.pcapng")  # fmt: skip
+    assert [h["gave_up"] for h in three([one])["hairpins"]] == [True]
+
+
+def test_the_kernels_intervals() -> None:
+    # each interval of the backoff, as late as the timer wheel fires it (8/63 of it) and the capture's stamps (50 ms)
+    assert [capture_series.step(g) for g in (1.0, 1.9, 1.95, 2.0, 2.3, 2.31, 3.0, 4.22, 8.2, 16.12, 33.54, 64.0)] == [
+        0, 0, 1, 1, 1, 0, 0, 2, 3, 4, 5, 6]  # fmt: skip
+    assert capture_series.doubles(64.0, 120.0)  # TCP_RTO_MAX caps the 8th interval
+    assert not capture_series.doubles(32.0, 120.0)
+    assert not capture_series.doubles(2.0, 3.0)
+    assert capture_series.step(120.0) == 0
+
+
+@pytest.mark.parametrize("listed", [1, 10_000])
+def test_cut_by_the_end_of_the_file_that_saw_it(tmp_path: Path, listed: int) -> None:
+    # node1's capture ends 0.5 s after two lone SYNs (no time for a retransmission), node2's (another node) runs on to
+    # T0 + 60: cut by node1's end, not failures (before, two unanswered SYNs); a SYN 1 s before node1's end is one.
+    # With 1 listed, the first pass counts the lone SYNs past the first without the analyser
+    node1 = written(tmp_path, [later(T0), *syns([3.0], port=40003, isn=3), *syns([3.5], port=40001, isn=1),
+                               *syns([3.6], port=40002, isn=2), later(T0 + 4.0)], "node1.pcap")  # fmt: skip
+    node2 = capture_of(tmp_path, [], end=60.0, name="node2.pcap")
+    out = [json.loads(json.dumps(capture.analyse_files([node1, node2], fast=fast, records=records,
+                                                       listed=listed).to_json()))
+           for fast, records in ((True, False), (True, True), (False, True))]  # fmt: skip
+    assert out[0] == out[1] == out[2]
+    s = out[0]["summary"]
+    assert (s["connections"], s["other_failures"], s["cut_by_capture_end"]) == (3, {"unanswered-syn": 1}, 2)
+    # node1 alone: the same
+    assert three([node1])["summary"]["cut_by_capture_end"] == 2
