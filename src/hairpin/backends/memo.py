@@ -46,6 +46,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hairpin.aws.nlb import NlbNode, Target, flow_hash_of
+from hairpin.backends.memo_rounds import round_key
+from hairpin.conntrack import IP_CT_DIR_ORIGINAL
 from hairpin.host import LinuxHost, port_range
 from hairpin.model.net import Endpoint, Packet
 
@@ -53,9 +55,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from hairpin.backends.sim import Connection, Network
-    from hairpin.conntrack import Entry
+    from hairpin.conntrack import Entry, Tuple
     from hairpin.netfilter.evaluate import NatAction
     from hairpin.netfilter.rules import Rule
+    from hairpin.tcp import Connector
 
 __all__ = ["Course", "Memo", "constants"]
 
@@ -145,7 +148,18 @@ class _Node:
 
     def __init__(self, op: tuple[Any, ...]) -> None:
         self.op = op
-        self.kids: dict[Any, _Node | Course] = {}
+        self.kids: dict[Any, _Node | _Link | Course] = {}
+
+
+class _Link:
+    """A round marker: the rest of the path is the shared subtree ``slot[None]`` of a round key, whose ops
+    name the values ``mapping`` picks from the current frame (in that order), then those drawn since."""
+
+    __slots__ = ("mapping", "slot")
+
+    def __init__(self, mapping: tuple[int, ...], slot: dict[Any, _Node | _Link | Course]) -> None:
+        self.mapping = mapping
+        self.slot = slot
 
 
 class _Unrecordable(Exception):
@@ -153,13 +167,23 @@ class _Unrecordable(Exception):
 
 
 class _Recording:
-    """One connection's decisions and values while it is simulated."""
+    """One connection's decisions and values while it is simulated.  Ops name values by their index in the
+    current *frame*: the connection's values from its start, or, after a round marker, the values the round's
+    key names (in its order) and those drawn since."""
 
     def __init__(self, port: int) -> None:
-        self.ops: list[tuple[tuple[Any, ...], Any]] = []  # (op, its outcome: the trie's branch key)
-        self.vals = [port]  # symbol i's value (0: the client port)
-        self.ports = {port: 0}  # port value -> symbol
-        self.isns: dict[int, int] = {}  # ISN -> symbol
+        # (op, its outcome: the trie's branch key), or (None, (round key, frame indices)): a round marker
+        self.ops: list[tuple[tuple[Any, ...] | None, Any]] = []
+        self.vals = [port]  # the frame: symbol i's value (0: the client port)
+        self.ports = {port: 0}  # port value -> symbol (this frame)
+        self.isns: dict[int, int] = {}  # ISN -> symbol (this frame)
+        self.port0 = port
+        self.allports = {port}  # every port and ISN the connection drew, whatever the frame
+        self.allisns: set[int] = set()
+        #: closed entries the last round key named by their original tuple alone (by id): only the SYN that
+        #: re-opens one may find it (``memo_rounds``)
+        self.closed: dict[int, Entry] = {}
+        self.reopening = False
         self.taps: dict[str, _Tap] = {}
         self.used: dict[str, int] = {}  # draws of each stream the hooks explained
         self.spun: set[tuple[str, int]] = set()
@@ -173,7 +197,10 @@ class Memo:
 
     def __init__(self, net: Network) -> None:
         self.net = net
-        self.roots: dict[Any, _Node | Course] = {}
+        self.roots: dict[Any, _Node | _Link | Course] = {}
+        #: round key (``memo_rounds.round_key``) -> {None: the first node of its shared subtree}
+        self.rounds: dict[tuple[Any, ...], dict[Any, _Node | _Link | Course]] = {}
+        self.links = 0
         self.rec: _Recording | None = None
         self.hits = self.misses = self.nodes = 0
         #: why the memo is off for this network (every connection simulated in full), or None
@@ -192,6 +219,8 @@ class Memo:
             h.choose = self._choose_hook(h, h.choose)
             h.tcp.isn = self._isn_hook(h, h.tcp.isn)
             setattr(h, "_pick_port", self._port_hook(h, h._pick_port))  # noqa: B010 (an instance's method)
+            h.tcp.send = self._send_hook(h, h.tcp.send)
+            self._ct_hooks(h)
             if h.ipvs is not None:
                 if h.ipvs.choose is not None:
                     self.off = "IPVS scheduling asked of a callback"
@@ -226,8 +255,9 @@ class Memo:
         rec.used[stream] = rec.used.get(stream, 0) + n
 
     def _port(self, rec: _Recording, value: int) -> None:
-        if value in rec.ports or value in self._cutset:
+        if value in rec.allports or value in self._cutset:
             self._fail(f"port {value} not generic")
+        rec.allports.add(value)
         rec.ports[value] = len(rec.vals)
         rec.vals.append(value)
 
@@ -258,9 +288,10 @@ class Memo:
             rec, tap = t
             n0 = tap.draws
             v = orig()
-            if tap.draws - n0 != 1 or tap.last != "bits32" or v in rec.isns:
+            if tap.draws - n0 != 1 or tap.last != "bits32" or v in rec.allisns:
                 self._fail("an ISN that is not one 32-bit draw")
             self._use(rec, h.name, 1)
+            rec.allisns.add(v)
             rec.isns[v] = len(rec.vals)
             rec.vals.append(v)
             rec.ops.append((("i", h.name), None))
@@ -294,6 +325,65 @@ class Memo:
             return port
 
         return pick
+
+    def _send_hook(self, h: LinuxHost, orig: Callable[[Packet, str], None]) -> Callable[[Packet, str], None]:
+        def send(p: Packet, why: str) -> None:
+            rec = self.rec
+            if rec is not None and rec.bad is None and int(p.flags) == 0x02:  # a SYN alone
+                c = h.tcp.connectors.get((p.src, p.sport, p.dst, p.dport))
+                if c is not None and c.syns > 1 and c.state == "SYN_SENT" and p.seq == c.isn:
+                    self._round(rec, h, c)
+            orig(p, why)
+
+        return send
+
+    def _round(self, rec: _Recording, h: LinuxHost, c: Connector) -> None:
+        """A SYN retransmission is about to be sent: a round marker when the state has a key."""
+        got = round_key(self.net, h, c, rec.ports, rec.isns, rec.allports, self._cutset, self._cell, rec.spun)
+        if got is None:
+            return
+        key, mapping, closed = got
+        if any(id(e) not in {id(x) for x in closed} for e in rec.closed.values() if e.confirmed):
+            self._fail("a closed entry named by its original tuple alone no longer is")
+        rec.closed = {id(e): e for e in closed}
+        rec.ops.append((None, (key, mapping)))
+        vals = [rec.vals[i] for i in mapping]
+        rec.ports = {v: j for j, v in enumerate(vals) if v in rec.ports}
+        rec.isns = {v: j for j, v in enumerate(vals) if v in rec.isns}
+        rec.vals = vals
+
+    def _ct_hooks(self, h: LinuxHost) -> None:
+        """Only the SYN that re-opens a closed entry the round key names by its original tuple may find it:
+        ``LinuxHost._conntrack_in`` is the only caller of ``Conntrack.lookup``, and on a TCP SYN (no ACK, RST or
+        FIN) that finds a CLOSE or TIME_WAIT entry in the original direction ``Conntrack.tcp_update`` answers
+        "reopen" and the entry is killed (or ``lookup`` kills it when it has expired): either way it is gone and
+        a new entry is made, whatever else it held."""
+        ct = h.conntrack
+        get, lookup = ct._get, ct.lookup
+
+        def checked_get(t: Tuple) -> tuple[Entry, int] | None:
+            found = get(t)
+            rec = self.rec
+            if (found is not None and rec is not None and id(found[0]) in rec.closed
+                    and not (rec.reopening and found[1] == IP_CT_DIR_ORIGINAL)):  # fmt: skip
+                self._fail("a closed entry found other than by the SYN that re-opens it")
+            return found
+
+        def checked_lookup(p: Packet, now: float) -> tuple[Entry, int] | None:
+            rec = self.rec
+            if rec is None or not rec.closed or p.proto != "tcp" or int(p.flags) & 0x17 != 0x02:  # a SYN alone
+                return lookup(p, now)
+            rec.reopening = True
+            try:
+                found = lookup(p, now)
+            finally:
+                rec.reopening = False
+            if found is not None:
+                rec.closed.pop(id(found[0]), None)  # re-opened: killed by the caller
+            return found
+
+        setattr(ct, "_get", checked_get)  # noqa: B010 (an instance's method)
+        setattr(ct, "lookup", checked_lookup)  # noqa: B010
 
     def _ipvs_hook(self, host: str, vs: Any, k: int, orig: Callable[[], Any]) -> Callable[[], Any]:
         def schedule() -> Any:
@@ -358,14 +448,21 @@ class Memo:
             return None
         net = self.net
         port = net.client_port(seed, conn_id)
-        node = self.roots.get((net.destination(seed, conn_id), self._cell(port)))
-        vals = [port]
-        isn = [False]
+        node: _Node | _Link | Course | None = self.roots.get((net.destination(seed, conn_id), self._cell(port)))
+        vals = [port]  # the frame
+        drawn = [port]  # every port drawn
+        isns: list[int] = []  # every ISN drawn
         streams: dict[str, random.Random] = {}
         spins: dict[str, list[int]] = {}
         keys: dict[int, bytes] = {}
         prefix = f"{seed}:{conn_id}:"
-        while isinstance(node, _Node):
+        while True:
+            if type(node) is _Link:
+                vals = [vals[i] for i in node.mapping]
+                node = node.slot.get(None)
+                continue
+            if type(node) is not _Node:
+                break
             op = node.op
             kind = op[0]
             if kind in ("c", "i", "p"):
@@ -375,13 +472,14 @@ class Memo:
                 if kind == "c":
                     key: Any = r.random() < op[2]
                 elif kind == "i":
-                    vals.append(r.getrandbits(32))
-                    isn.append(True)
+                    v = r.getrandbits(32)
+                    vals.append(v)
+                    isns.append(v)
                     key = None
                 else:
                     v = op[2] + r.randrange(op[3])
                     vals.append(v)
-                    isn.append(False)
+                    drawn.append(v)
                     key = self._cell(v)
             elif kind == "v":
                 got = spins.setdefault(op[1], [])
@@ -403,13 +501,12 @@ class Memo:
                 else:
                     v = 1024 + h % 64512
                     vals.append(v)
-                    isn.append(False)
+                    drawn.append(v)
                     key = self._cell(v)
             node = node.kids.get(key)
-        if node is None:
+        if not isinstance(node, Course):
             return None
-        ports = [v for v, b in zip(vals, isn, strict=True) if not b]
-        if len(set(ports)) != len(ports) or not _isns_apart([v for v, b in zip(vals, isn, strict=True) if b]):
+        if len(set(drawn)) != len(drawn) or not _isns_apart(isns):
             return None  # a chance equality: simulated in full, and not recorded
         self.hits += 1
         return node, str(Endpoint(node.src, port))
@@ -467,19 +564,30 @@ class Memo:
                 want = rec.used.get(name, 0)
             if tap.draws != want:
                 return False  # a draw no hook explains
-        if not _isns_apart(list(rec.isns)):
+        if not _isns_apart(list(rec.allisns)):
             return False
         for nlb in self.net.nlbs.nlbs:
             for flow in nlb.flows.values():
                 if flow.nat_src is not None and flow.nat_src.port not in rec.nat_ports:
                     return False
-        return bool(c.client) and c.client.endswith(f":{rec.vals[0]}")
+        return bool(c.client) and c.client.endswith(f":{rec.port0}")
 
     def _store(self, root: Any, rec: _Recording, course: Course) -> None:
         kids = self.roots
         key = root
         for op, outcome in rec.ops:
             node = kids.get(key)
+            if op is None:  # a round marker: on into the round key's shared subtree
+                rkey, mapping = outcome
+                slot = self.rounds.get(rkey)
+                if node is None:
+                    slot = self.rounds.setdefault(rkey, {})
+                    node = kids[key] = _Link(mapping, slot)
+                    self.links += 1
+                if not isinstance(node, _Link) or node.mapping != mapping or node.slot is not slot:
+                    raise AssertionError(f"memo: one decision path, two round states (after {key!r})")
+                kids, key = node.slot, None
+                continue
             if node is None:
                 node = kids[key] = _Node(op)
                 self.nodes += 1

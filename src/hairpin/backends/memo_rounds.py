@@ -1,0 +1,248 @@
+"""The state of a quiet network at the start of a SYN round, canonical up to the renaming of a connection's
+random values (``hairpin.backends.memo``'s round markers).
+
+A connection that is not answered retransmits its SYN (``TcpStack.connect``'s ``fire``).  When the client's
+next SYN is about to be sent and no event is pending (``Engine._queue`` holds only cancelled timers), what
+happens from there on is a function of the network's per-connection state (everything ``Network.reset``
+clears, plus the IPVS schedulers' positions), of the simulated time, of whether a hairpinned SYN/ACK was
+delivered so far (``Connection.hairpin``) and of the random draws still to come.  ``round_key`` writes that
+state as a tuple in which each port a connection drew (the client port, MASQUERADE ports, the NLB's own port)
+is named by its order of appearance and its cell (as ``memo`` keys ports), and each ISN by its order of
+appearance: two connections, or two rounds, with equal keys have the same rest of the course for the same
+decisions, so the memo continues both in one shared subtree (a DAG rather than a tree).
+
+Entries that cannot be met again are left out of the key (they stay in the simulated tables):
+
+- a conntrack entry whose original tuple and whose reply tuple each hold a *dead* port, one that no socket,
+  NLB flow, IPVS connection or kept entry holds.  A later packet carries only constants, ports the live state
+  holds (sockets and NLB flows give packets their ports; NAT rewrites them from an entry's tuples, which is
+  why a kept entry makes its ports live) or ports drawn later, which the memo requires to differ from every
+  port the connection drew (``memo._Recording.allports`` when recording, the distinctness check of
+  ``Memo.lookup``) and from every constant.  ``Conntrack.lookup``, ``confirm`` and ``reply_in_use`` find an
+  entry only by one of its two tuples, so such an entry is never found; its ``expires`` is read only then.
+  ``Conntrack.entries`` is read by ``Network._cluster_ip_target`` on the client's node, whose entries are
+  therefore all kept when the client calls a ClusterIP;
+- an IPVS connection whose client port is dead: ``IpvsTable.inbound`` finds one by its key (which holds
+  the client port), ``outbound`` and ``forwarded`` compare ``conn.client``.
+
+Anything else this module does not know how to name (a port that is neither drawn nor a constant, a
+preloaded conntrack table, unknown attributes on an entry, a socket or a flow, an established socket, an
+accepted connection, a NAT gateway's mapping) gives no key: the memo then records the connection without a
+round marker, as before.  ``Entry.id`` is left out: only ``Conntrack.entries`` reads it (to list each
+entry once).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from hairpin.aws.vpc import VpcRouter
+from hairpin.host import LinuxHost
+from hairpin.model.net import Flags, ip_str
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from hairpin.backends.sim import Network
+    from hairpin.conntrack import Entry
+    from hairpin.tcp import Connector
+
+__all__ = ["round_key"]
+
+_ENTRY = frozenset({"id", "orig", "reply", "state", "mark", "confirmed", "seen_reply", "dnat", "snat", "nat_done",
+                    "expires"})  # fmt: skip
+_CONNECTOR = frozenset({"local", "remote", "isn", "state", "started", "finished", "outcome", "syns", "timer",
+                        "on_done"})  # fmt: skip
+_REQUEST = frozenset({"local", "remote", "isn", "client_isn", "timer", "retries", "payload"})
+_FLOW = frozenset({"node", "client", "listener", "target", "nat_src", "proxy_header_sent", "proxy_header"})
+_IPVS_CONN = frozenset({"proto", "client", "vaddr", "dest", "state", "expires"})
+#: states in which a SYN in the original direction re-opens an entry (``Conntrack.tcp_update``)
+_REOPENED = ("CLOSE", "TIME_WAIT")
+
+
+class _NoKey(Exception):
+    pass
+
+
+def _fields(obj: Any, known: frozenset[str]) -> None:
+    if set(vars(obj)) - known:
+        raise _NoKey
+
+
+def round_key(net: Network, client: LinuxHost, conn: Connector, ports: dict[int, int], isns: dict[int, int],
+              drawn: set[int], constants: frozenset[int], cell: Callable[[int], object],
+              spun: set[tuple[str, int]]) -> tuple[tuple[Any, ...], tuple[int, ...], list[Entry]] | None:  # fmt: skip
+    """(the canonical state, the frame indices of the values it names in the order it names them, the closed
+    entries it names by their original tuple alone), or None.
+
+    ``ports`` and ``isns`` map the values of the connection's current frame to their indices, ``drawn``
+    holds every port the connection drew (those of earlier frames were dead when their frame ended); ``spun``
+    holds the (host, k) of the IPVS schedulers whose position the connection already recorded."""
+    try:
+        return _key(net, client, conn, ports, isns, drawn, constants, cell, spun)
+    except _NoKey:
+        return None
+
+
+def _key(net: Network, client: LinuxHost, conn: Connector, ports: dict[int, int], isns: dict[int, int],
+         drawn: set[int], constants: frozenset[int], cell: Callable[[int], object],
+         spun: set[tuple[str, int]]) -> tuple[tuple[Any, ...], tuple[int, ...], list[Entry]]:  # fmt: skip
+    if any(not e[4].cancelled for e in net.engine._queue):
+        raise _NoKey
+    hosts = [h for h in net.hosts.values() if isinstance(h, LinuxHost)]
+    if any(isinstance(h, VpcRouter) and (h.nat_out or h.nat_back) for h in net.hosts.values()):
+        raise _NoKey
+
+    def sym(v: int) -> bool:  # a drawn port (``p`` below refuses a port neither drawn nor constant in the key)
+        return v in drawn
+
+    # the anchors: sockets, NLB flows; their ports are live
+    live: set[int] = set()
+    for h in hosts:
+        tcp = h.tcp
+        if tcp.established or any(li.accepted for li in tcp.listeners.values()):
+            raise _NoKey
+        for c in tcp.connectors.values():
+            live.update(v for v in (c.local.port, c.remote.port) if sym(v))
+        for r in tcp.requests.values():
+            live.update(v for v in (r.local.port, r.remote.port) if sym(v))
+        if h.conntrack._base:
+            raise _NoKey
+    for nlb in net.nlbs.nlbs:
+        for k, f in nlb.flows.items():
+            live.update(v for v in (k[1], k[3], f.client.port, f.listener.port, f.target.port) if sym(v))
+            if f.nat_src is not None and sym(f.nat_src.port):
+                live.add(f.nat_src.port)
+        for k in nlb.replies:
+            live.update(v for v in (k[1], k[3]) if sym(v))
+    # the prunable items: conntrack entries (found by either tuple), IPVS connections (by the client port)
+    # Network._cluster_ip_target reads every entry of the client's node
+    keep_all = net.scenario.client_pod.node if net.scenario.client.via == "cluster-ip" else None
+    # (item, the drawn ports of each way it can be found, all its drawn ports)
+    items: list[tuple[object, list[set[int]], set[int]]] = []
+    # closed TCP entries a SYN re-opens: (entry, the drawn ports of its original tuple, of its reply tuple)
+    closed: list[tuple[Entry, set[int], set[int]]] = []
+    for h in hosts:
+        found: dict[int, tuple[Entry, list[set[int]]]] = {}  # an entry is found by the tuples it is kept under
+        table = h.conntrack._by_tuple
+        for x, (e, _) in table.items():
+            found.setdefault(id(e), (e, []))[1].append({v for v in (x[1], x[3]) if sym(v)})
+        for e, groups in found.values():
+            ports_of = {v for t in (e.orig, e.reply) for v in (t[1], t[3]) if sym(v)}  # NAT rewrites from these
+            if (h.name != keep_all and e.orig[4] == "tcp" and e.state in _REOPENED and len(groups) == 2
+                    and table.get(e.orig) == (e, 0) and table.get(e.reply) == (e, 1)):  # fmt: skip
+                closed.append((e, groups[0], groups[1]))
+            else:
+                items.append((e, [set()] if h.name == keep_all else groups, ports_of.union(*groups)))
+        if h.ipvs is not None:
+            for ck, ic in h.ipvs.conns.items():
+                # inbound finds it by its key, outbound and forwarded by (client, dest)
+                ways = [{v for v in (ck[2], ck[4]) if sym(v)}, {v for v in (ic.client[1], ic.dest[1]) if sym(v)}]
+                items.append((ic, ways, ways[0] | ways[1] | {v for v in (ic.vaddr[1],) if sym(v)}))
+    kept: set[int] = set()
+    anchors = set(live)
+    while True:
+        # a closed entry counts with its original tuple alone, until its reply tuple turns out live
+        live = set(anchors)
+        kept.clear()
+        alone = [(e, [o], o) for e, o, _ in closed]
+        grew = True
+        while grew:
+            grew = False
+            for obj, ways, syms in items + alone:
+                if id(obj) not in kept and any(w <= live for w in ways):
+                    kept.add(id(obj))
+                    live |= syms
+                    grew = True
+        whole = [c for c in closed if c[2] <= live]
+        if not whole:
+            break
+        for e, o, back in whole:
+            closed.remove((e, o, back))
+            items.append((e, [o, back], o | back | {v for t in (e.orig, e.reply) for v in (t[1], t[3]) if sym(v)}))
+    # closed entries found by their original tuple alone: the SYN that finds one kills it (``Memo`` checks
+    # that nothing else finds it), so only that tuple and the state are part of the key
+    reopened = {id(e): e for e, _, _ in closed if id(e) in kept}
+    # the key, naming values in order of appearance
+    order: list[int] = []
+    names: dict[int, int] = {}
+
+    def name(v: int) -> int:
+        n = names.get(v)
+        if n is None:
+            n = names[v] = len(order)
+            order.append(v)
+        return n
+
+    def p(v: int) -> object:
+        if v in ports:
+            return ("s", name(ports[v]), cell(v))
+        if v in constants:
+            return v
+        raise _NoKey
+
+    def i(v: int) -> object:
+        if v not in isns:
+            raise _NoKey
+        return ("i", name(isns[v]))
+
+    out: list[Any] = [net.engine.now, _hairpin_so_far(net, client, conn)]
+    for h in hosts:
+        tcp = h.tcp
+        for k, c in tcp.connectors.items():
+            _fields(c, _CONNECTOR)
+            out.append(("c", h.name, k[0], p(k[1]), k[2], p(k[3]), c.local.addr, p(c.local.port), c.remote.addr,
+                        p(c.remote.port), i(c.isn), c.state, c.started, c.finished, c.outcome, c.syns))  # fmt: skip
+        for k, r in tcp.requests.items():
+            _fields(r, _REQUEST)
+            out.append(("r", h.name, k[0], p(k[1]), k[2], p(k[3]), r.local.addr, p(r.local.port), r.remote.addr,
+                        p(r.remote.port), i(r.isn), i(r.client_isn), r.retries, r.payload))  # fmt: skip
+        for x, (e, d) in h.conntrack._by_tuple.items():
+            if id(e) in reopened:
+                _fields(e, _ENTRY)
+                if d == 0:
+                    out.append(("k", h.name, x[0], p(x[1]), x[2], p(x[3]), x[4], e.state))
+            elif id(e) in kept:
+                _fields(e, _ENTRY)
+                t, u = e.orig, e.reply
+                out.append(("e", h.name, x[0], p(x[1]), x[2], p(x[3]), x[4], d, t[0], p(t[1]), t[2], p(t[3]), t[4],
+                            u[0], p(u[1]), u[2], p(u[3]), u[4], e.state, e.mark, e.confirmed, e.seen_reply, e.dnat,
+                            e.snat, tuple(sorted(e.nat_done)), e.expires))  # fmt: skip
+        if h.ipvs is not None:
+            j = 0
+            for vs in h.ipvs.services.values():
+                if vs.dests:
+                    out.append(("v", h.name, j, vs._next if (h.name, j) in spun else None))
+                    j += 1
+            for key, ic in h.ipvs.conns.items():
+                if id(ic) in kept:
+                    _fields(ic, _IPVS_CONN)
+                    out.append(("ic", h.name, key[0], key[1], p(key[2]), key[3], p(key[4]), ic.proto, ic.client[0],
+                                p(ic.client[1]), ic.vaddr[0], p(ic.vaddr[1]), ic.dest[0], p(ic.dest[1]), ic.state,
+                                ic.expires))  # fmt: skip
+    for n, nlb in enumerate(net.nlbs.nlbs):
+        flows: dict[int, int] = {}
+        for k, f in nlb.flows.items():
+            _fields(f, _FLOW)
+            flows[id(f)] = len(flows)
+            src, lst = f.client, f.listener
+            if f.proxy_header is not None and f.proxy_header != (
+                f"PROXY {f.proxy_header.split()[1]} {ip_str(src.addr)} {ip_str(lst.addr)} {src.port} {lst.port}"
+            ):
+                raise _NoKey  # the header is read as written from the flow's endpoints, as Nlb.forward writes it
+            nat = None if f.nat_src is None else (f.nat_src.addr, p(f.nat_src.port))
+            out.append(("f", n, k[0], p(k[1]), k[2], p(k[3]), f.node.addr, src.addr, p(src.port), lst.addr,
+                        p(lst.port), f.target.addr, p(f.target.port), f.target.name, nat, f.proxy_header_sent,
+                        None if f.proxy_header is None else f.proxy_header.split()[1]))  # fmt: skip
+        for k, f in nlb.replies.items():
+            if id(f) not in flows:
+                raise _NoKey
+            out.append(("fr", n, k[0], p(k[1]), k[2], p(k[3]), flows[id(f)]))
+    return tuple(out), tuple(order), list(reopened.values())
+
+
+def _hairpin_so_far(net: Network, client: LinuxHost, conn: Connector) -> bool:
+    """``Connection.hairpin`` of the hops so far (``Network._connect``'s test)."""
+    syn_ack = Flags.SYN | Flags.ACK
+    return any(h.kind == "deliver" and h.lane == client.name and h.packet.flags & syn_ack == syn_ack
+               and h.packet.src != conn.remote.addr for h in net.hops)  # fmt: skip
