@@ -32,6 +32,13 @@ Why the values do not matter, and where that is checked rather than assumed:
   ip saddr }``, ``NftTable.dynamic``) outlive ``reset``; once one holds an address the memo is switched off for
   the rest of the run (connections until then saw empty lists, as recorded).
 
+A connection that is not answered sends its SYN again; each round re-opens the closed conntrack entry on the
+caller's node and draws kube-proxy's endpoint and the MASQUERADE port afresh.  Where such a SYN is about to be
+sent, the recording writes a *round marker*: the state's key (``memo_rounds.round_key``, canonical up to the
+renaming of drawn values) names a subtree shared by every path that reaches an equal state, and the ops after
+it name values in a new frame (those the key names, then those drawn since).  Distinctness and ISN gaps are
+still checked over every value of the connection.
+
 A memoised connection's hops are not known until asked for: ``sim.run`` gives it a replay (the same
 connection simulated again, which is exact: it is seeded from (seed, id)).
 """
@@ -46,8 +53,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hairpin.aws.nlb import NlbNode, Target, flow_hash_of
-from hairpin.backends.memo_rounds import round_key
-from hairpin.conntrack import IP_CT_DIR_ORIGINAL
+from hairpin.backends.memo_rounds import round_key, watch_closed
 from hairpin.host import LinuxHost, port_range
 from hairpin.model.net import Endpoint, Packet
 
@@ -55,7 +61,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from hairpin.backends.sim import Connection, Network
-    from hairpin.conntrack import Entry, Tuple
+    from hairpin.conntrack import Entry
     from hairpin.netfilter.evaluate import NatAction
     from hairpin.netfilter.rules import Rule
     from hairpin.tcp import Connector
@@ -220,7 +226,7 @@ class Memo:
             h.tcp.isn = self._isn_hook(h, h.tcp.isn)
             setattr(h, "_pick_port", self._port_hook(h, h._pick_port))  # noqa: B010 (an instance's method)
             h.tcp.send = self._send_hook(h, h.tcp.send)
-            self._ct_hooks(h)
+            watch_closed(h.conntrack, lambda: self.rec, self._fail)
             if h.ipvs is not None:
                 if h.ipvs.choose is not None:
                     self.off = "IPVS scheduling asked of a callback"
@@ -352,39 +358,6 @@ class Memo:
         rec.isns = {v: j for j, v in enumerate(vals) if v in rec.isns}
         rec.vals = vals
 
-    def _ct_hooks(self, h: LinuxHost) -> None:
-        """Only the SYN that re-opens a closed entry the round key names by its original tuple may find it:
-        ``LinuxHost._conntrack_in`` is the only caller of ``Conntrack.lookup``, and on a TCP SYN (no ACK, RST or
-        FIN) that finds a CLOSE or TIME_WAIT entry in the original direction ``Conntrack.tcp_update`` answers
-        "reopen" and the entry is killed (or ``lookup`` kills it when it has expired): either way it is gone and
-        a new entry is made, whatever else it held."""
-        ct = h.conntrack
-        get, lookup = ct._get, ct.lookup
-
-        def checked_get(t: Tuple) -> tuple[Entry, int] | None:
-            found = get(t)
-            rec = self.rec
-            if (found is not None and rec is not None and id(found[0]) in rec.closed
-                    and not (rec.reopening and found[1] == IP_CT_DIR_ORIGINAL)):  # fmt: skip
-                self._fail("a closed entry found other than by the SYN that re-opens it")
-            return found
-
-        def checked_lookup(p: Packet, now: float) -> tuple[Entry, int] | None:
-            rec = self.rec
-            if rec is None or not rec.closed or p.proto != "tcp" or int(p.flags) & 0x17 != 0x02:  # a SYN alone
-                return lookup(p, now)
-            rec.reopening = True
-            try:
-                found = lookup(p, now)
-            finally:
-                rec.reopening = False
-            if found is not None:
-                rec.closed.pop(id(found[0]), None)  # re-opened: killed by the caller
-            return found
-
-        setattr(ct, "_get", checked_get)  # noqa: B010 (an instance's method)
-        setattr(ct, "lookup", checked_lookup)  # noqa: B010
-
     def _ipvs_hook(self, host: str, vs: Any, k: int, orig: Callable[[], Any]) -> Callable[[], Any]:
         def schedule() -> Any:
             rec = self.rec
@@ -456,40 +429,38 @@ class Memo:
         spins: dict[str, list[int]] = {}
         keys: dict[int, bytes] = {}
         prefix = f"{seed}:{conn_id}:"
-        while True:
-            if type(node) is _Link:
-                vals = [vals[i] for i in node.mapping]
-                node = node.slot.get(None)
-                continue
-            if type(node) is not _Node:
-                break
-            op = node.op
-            kind = op[0]
-            if kind in ("c", "i", "p"):
-                r = streams.get(op[1])
-                if r is None:
-                    r = streams[op[1]] = random.Random(prefix + op[1])
-                if kind == "c":
-                    key: Any = r.random() < op[2]
-                elif kind == "i":
+        cutset, cuts, bisect_right = self._cutset, self.cuts, bisect.bisect
+        while True:  # the kinds by how often they come: a choice, a port, an ISN, a link, a hash, an IPVS spin
+            if isinstance(node, _Node):
+                op = node.op
+                kind = op[0]
+                if kind in "cip":
+                    r = streams.get(op[1])
+                    if r is None:
+                        r = streams[op[1]] = random.Random(prefix + op[1])
+                    if kind == "c":
+                        node = node.kids.get(r.random() < op[2])
+                        continue
+                    if kind == "p":
+                        v = op[2] + r.randrange(op[3])
+                        vals.append(v)
+                        drawn.append(v)
+                        node = node.kids.get(("=", v) if v in cutset else bisect_right(cuts, v))
+                        continue
                     v = r.getrandbits(32)
                     vals.append(v)
                     isns.append(v)
-                    key = None
-                else:
-                    v = op[2] + r.randrange(op[3])
-                    vals.append(v)
-                    drawn.append(v)
-                    key = self._cell(v)
-            elif kind == "v":
-                got = spins.setdefault(op[1], [])
-                if not got:
-                    host = net.hosts[op[1][:-5]]
-                    assert isinstance(host, LinuxHost) and host.ipvs is not None
-                    sr = random.Random(prefix + op[1])
-                    got += [sr.randrange(len(vs.dests)) for vs in host.ipvs.services.values() if vs.dests]
-                key = got[op[2]]
-            else:
+                    node = node.kids.get(None)
+                    continue
+                if kind == "v":
+                    got = spins.setdefault(op[1], [])
+                    if not got:
+                        host = net.hosts[op[1][:-5]]
+                        assert isinstance(host, LinuxHost) and host.ipvs is not None
+                        sr = random.Random(prefix + op[1])
+                        got += [sr.randrange(len(vs.dests)) for vs in host.ipvs.services.values() if vs.dests]
+                    node = node.kids.get(got[op[2]])
+                    continue
                 i = op[1]
                 if i not in keys:
                     keys[i] = random.Random(f"{prefix}nlb{i}").randbytes(16)
@@ -497,13 +468,17 @@ class Memo:
                 h = flow_hash_of(keys[i], proto, src, vals[-1 - sp] if sp < 0 else sp, dst,
                                  vals[-1 - dp] if dp < 0 else dp, vals[-1 - sq])  # fmt: skip
                 if kind == "h":
-                    key = h % op[3]
-                else:
-                    v = 1024 + h % 64512
-                    vals.append(v)
-                    drawn.append(v)
-                    key = self._cell(v)
-            node = node.kids.get(key)
+                    node = node.kids.get(h % op[3])
+                    continue
+                v = 1024 + h % 64512
+                vals.append(v)
+                drawn.append(v)
+                node = node.kids.get(("=", v) if v in cutset else bisect_right(cuts, v))
+            elif isinstance(node, _Link):
+                vals = [vals[i] for i in node.mapping]
+                node = node.slot.get(None)
+            else:
+                break
         if not isinstance(node, Course):
             return None
         if len(set(drawn)) != len(drawn) or not _isns_apart(isns):

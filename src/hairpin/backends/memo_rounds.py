@@ -34,9 +34,10 @@ entry once).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hairpin.aws.vpc import VpcRouter
+from hairpin.conntrack import IP_CT_DIR_ORIGINAL
 from hairpin.host import LinuxHost
 from hairpin.model.net import Flags, ip_str
 
@@ -44,10 +45,11 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from hairpin.backends.sim import Network
-    from hairpin.conntrack import Entry
+    from hairpin.conntrack import Conntrack, Entry, Tuple
+    from hairpin.model.net import Packet
     from hairpin.tcp import Connector
 
-__all__ = ["round_key"]
+__all__ = ["Watch", "round_key", "watch_closed"]
 
 _ENTRY = frozenset({"id", "orig", "reply", "state", "mark", "confirmed", "seen_reply", "dnat", "snat", "nat_done",
                     "expires"})  # fmt: skip
@@ -246,3 +248,45 @@ def _hairpin_so_far(net: Network, client: LinuxHost, conn: Connector) -> bool:
     syn_ack = Flags.SYN | Flags.ACK
     return any(h.kind == "deliver" and h.lane == client.name and h.packet.flags & syn_ack == syn_ack
                and h.packet.src != conn.remote.addr for h in net.hops)  # fmt: skip
+
+
+class Watch(Protocol):
+    """What ``watch_closed`` reads of the connection being recorded (``memo._Recording``)."""
+
+    #: the closed entries the last round key named by their original tuple alone, by id
+    closed: dict[int, Entry]
+    #: set while a SYN alone is looked up
+    reopening: bool
+
+
+def watch_closed(ct: Conntrack, current: Callable[[], Watch | None], fail: Callable[[str], None]) -> None:
+    """Make ``ct`` call ``fail`` when a closed entry of ``current().closed`` is found other than by the SYN
+    that re-opens it.  ``LinuxHost._conntrack_in`` is the only caller of ``Conntrack.lookup``; on a TCP SYN
+    (no ACK, RST or FIN) that finds a CLOSE or TIME_WAIT entry in the original direction
+    ``Conntrack.tcp_update`` answers "reopen" and the entry is killed (or ``lookup`` kills it when it has
+    expired): either way it is gone and a new entry is made, whatever else it held."""
+    get, lookup = ct._get, ct.lookup
+
+    def checked_get(t: Tuple) -> tuple[Entry, int] | None:
+        found = get(t)
+        w = current()
+        if (found is not None and w is not None and id(found[0]) in w.closed
+                and not (w.reopening and found[1] == IP_CT_DIR_ORIGINAL)):  # fmt: skip
+            fail("a closed entry found other than by the SYN that re-opens it")
+        return found
+
+    def checked_lookup(p: Packet, now: float) -> tuple[Entry, int] | None:
+        w = current()
+        if w is None or not w.closed or p.proto != "tcp" or int(p.flags) & 0x17 != 0x02:  # not a SYN alone
+            return lookup(p, now)
+        w.reopening = True
+        try:
+            found = lookup(p, now)
+        finally:
+            w.reopening = False
+        if found is not None:
+            w.closed.pop(id(found[0]), None)  # re-opened: killed by the caller
+        return found
+
+    setattr(ct, "_get", checked_get)  # noqa: B010 (an instance's method)
+    setattr(ct, "lookup", checked_lookup)  # noqa: B010
