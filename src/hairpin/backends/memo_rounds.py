@@ -91,9 +91,12 @@ def _key(net: Network, client: LinuxHost, conn: Connector, ports: dict[int, int]
          spun: set[tuple[str, int]]) -> tuple[tuple[Any, ...], tuple[int, ...], list[Entry]]:  # fmt: skip
     if any(not e[4].cancelled for e in net.engine._queue):
         raise _NoKey
-    hosts = [h for h in net.hosts.values() if isinstance(h, LinuxHost)]
     if any(isinstance(h, VpcRouter) and (h.nat_out or h.nat_back) for h in net.hosts.values()):
         raise _NoKey
+    # the hosts holding per-connection state (listeners accept only with an established socket: TcpStack.receive)
+    hosts = [h for h in net.hosts.values() if isinstance(h, LinuxHost) and (
+        h.tcp.connectors or h.tcp.requests or h.tcp.established or h.conntrack._by_tuple or h.conntrack._base
+        or (h.ipvs is not None and h.ipvs.conns))]  # fmt: skip
 
     def sym(v: int) -> bool:  # a drawn port (``p`` below refuses a port neither drawn nor constant in the key)
         return v in drawn
@@ -102,7 +105,7 @@ def _key(net: Network, client: LinuxHost, conn: Connector, ports: dict[int, int]
     live: set[int] = set()
     for h in hosts:
         tcp = h.tcp
-        if tcp.established or any(li.accepted for li in tcp.listeners.values()):
+        if tcp.established:
             raise _NoKey
         for c in tcp.connectors.values():
             live.update(v for v in (c.local.port, c.remote.port) if sym(v))
@@ -176,9 +179,15 @@ def _key(net: Network, client: LinuxHost, conn: Connector, ports: dict[int, int]
             order.append(v)
         return n
 
+    named: dict[int, object] = {}
+
     def p(v: int) -> object:
+        got = named.get(v)
+        if got is not None:
+            return got
         if v in ports:
-            return ("s", name(ports[v]), cell(v))
+            got = named[v] = ("s", name(ports[v]), cell(v))
+            return got
         if v in constants:
             return v
         raise _NoKey
@@ -211,17 +220,16 @@ def _key(net: Network, client: LinuxHost, conn: Connector, ports: dict[int, int]
                             u[0], p(u[1]), u[2], p(u[3]), u[4], e.state, e.mark, e.confirmed, e.seen_reply, e.dnat,
                             e.snat, tuple(sorted(e.nat_done)), e.expires))  # fmt: skip
         if h.ipvs is not None:
-            j = 0
-            for vs in h.ipvs.services.values():
-                if vs.dests:
-                    out.append(("v", h.name, j, vs._next if (h.name, j) in spun else None))
-                    j += 1
             for key, ic in h.ipvs.conns.items():
                 if id(ic) in kept:
                     _fields(ic, _IPVS_CONN)
                     out.append(("ic", h.name, key[0], key[1], p(key[2]), key[3], p(key[4]), ic.proto, ic.client[0],
                                 p(ic.client[1]), ic.vaddr[0], p(ic.vaddr[1]), ic.dest[0], p(ic.dest[1]), ic.state,
                                 ic.expires))  # fmt: skip
+    for name_, j in sorted(spun):  # where the IPVS schedulers the connection used stand (the others: not drawn yet)
+        host = net.hosts[name_]
+        assert isinstance(host, LinuxHost) and host.ipvs is not None
+        out.append(("v", name_, j, [vs for vs in host.ipvs.services.values() if vs.dests][j]._next))
     for n, nlb in enumerate(net.nlbs.nlbs):
         flows: dict[int, int] = {}
         for k, f in nlb.flows.items():
