@@ -5,6 +5,7 @@ results stay byte-identical to full simulation, and states that differ where it 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -62,6 +63,16 @@ def test_random_hairpinning_scenarios_identical_through_shared_rounds(point: dic
     assert any(isinstance(c, sim.Replayed) and c.syns > 1 for c in on.connections)  # the shared rounds answered
     off = sim.run(s, 60, seed=seed, memo=False)
     assert json.dumps(on.to_json(all_hops=True)) == json.dumps(off.to_json(all_hops=True))
+
+
+@pytest.mark.parametrize("name", ["etp-local", "seed-ipv6", "nftables-mode", "ipvs-mode"])
+def test_examples_identical_through_shared_rounds(name: str) -> None:
+    """Examples whose connections retransmit (no local endpoint, IPv6, each kube-proxy mode's own example):
+    enough connections that later rounds hit, the same JSON as full simulation."""
+    s = scenario.load(Path(__file__).parent.parent / "examples" / f"{name}.yaml")
+    on = sim.run(s, 150, seed=7, memo=True)
+    assert any(isinstance(c, sim.Replayed) and c.syns > 1 for c in on.connections)
+    assert json.dumps(on.to_json()) == json.dumps(sim.run(s, 150, seed=7, memo=False).to_json())
 
 
 class _Round:
