@@ -4,32 +4,35 @@ random values (``hairpin.backends.memo``'s round markers).
 A connection that is not answered retransmits its SYN (``TcpStack.connect``'s ``fire``).  When the client's
 next SYN is about to be sent and no event is pending (``Engine._queue`` holds only cancelled timers), what
 happens from there on is a function of the network's per-connection state (everything ``Network.reset``
-clears, plus the IPVS schedulers' positions), of the simulated time, of whether a hairpinned SYN/ACK was
-delivered so far (``Connection.hairpin``) and of the random draws still to come.  ``round_key`` writes that
-state as a tuple in which each port a connection drew (the client port, MASQUERADE ports, the NLB's own port)
-is named by its order of appearance and its cell (as ``memo`` keys ports), and each ISN by its order of
-appearance: two connections, or two rounds, with equal keys have the same rest of the course for the same
-decisions, so the memo continues both in one shared subtree (a DAG rather than a tree).
+clears, and where the IPVS schedulers the connection already used stand), of the simulated time, of whether
+a hairpinned SYN/ACK was delivered so far (``Connection.hairpin``) and of the random draws still to come.
+``round_key`` writes that state as a tuple in which each port a connection drew (the client port, MASQUERADE
+ports, the NLB's own port) is named by its order of appearance and its cell (as ``memo`` keys ports), and
+each ISN by its order of appearance: two connections, or two rounds, with equal keys have the same rest of
+the course for the same decisions, so the memo continues both in one shared subtree (a DAG, not a tree).
 
-Entries that cannot be met again are left out of the key (they stay in the simulated tables):
+A *dead* port is one that no socket, NLB flow or kept entry holds.  A later packet carries only constants,
+ports the live state holds (sockets and NLB flows give packets their ports; NAT rewrites them from the
+tuples of an entry it finds, which is why a kept entry makes its ports live) or ports drawn later, which the
+memo requires to differ from every port the connection drew (``memo._Recording.allports`` when recording,
+the distinctness check of ``Memo.lookup``) and from every constant.  ``Conntrack.lookup``, ``confirm`` and
+``reply_in_use`` find an entry only by a tuple it is kept under, ``IpvsTable.inbound`` a connection by its
+key, ``outbound`` and ``forwarded`` by its client and real server.  So:
 
-- a conntrack entry whose original tuple and whose reply tuple each hold a *dead* port, one that no socket,
-  NLB flow, IPVS connection or kept entry holds.  A later packet carries only constants, ports the live state
-  holds (sockets and NLB flows give packets their ports; NAT rewrites them from an entry's tuples, which is
-  why a kept entry makes its ports live) or ports drawn later, which the memo requires to differ from every
-  port the connection drew (``memo._Recording.allports`` when recording, the distinctness check of
-  ``Memo.lookup``) and from every constant.  ``Conntrack.lookup``, ``confirm`` and ``reply_in_use`` find an
-  entry only by one of its two tuples, so such an entry is never found; its ``expires`` is read only then.
-  ``Conntrack.entries`` is read by ``Network._cluster_ip_target`` on the client's node, whose entries are
-  therefore all kept when the client calls a ClusterIP;
-- an IPVS connection whose client port is dead: ``IpvsTable.inbound`` finds one by its key (which holds
-  the client port), ``outbound`` and ``forwarded`` compare ``conn.client``.
+- an entry each of whose tuples holds a dead port, and an IPVS connection whose key and whose (client, real
+  server) each hold one, are never found again: they are left out of the key (they stay in the tables);
+- a CLOSE or TIME_WAIT entry whose reply tuple holds a dead port is found again only by its original tuple:
+  by the SYN that re-opens it (``Conntrack.tcp_update`` answers "reopen", ``LinuxHost._conntrack_in`` kills
+  it and tracks the SYN afresh; an expired one ``Conntrack.lookup`` kills), or by a packet that would read
+  more of it.  The key holds its original tuple and state alone, and ``watch_closed`` makes the recording
+  fail when it is found in any other way.  Its reply tuple, mark, timeout and NAT flags are not read;
+- ``Conntrack.entries`` is read by ``Network._cluster_ip_target`` on the client's node, whose entries are
+  all kept in full when the client calls a ClusterIP.
 
 Anything else this module does not know how to name (a port that is neither drawn nor a constant, a
-preloaded conntrack table, unknown attributes on an entry, a socket or a flow, an established socket, an
-accepted connection, a NAT gateway's mapping) gives no key: the memo then records the connection without a
-round marker, as before.  ``Entry.id`` is left out: only ``Conntrack.entries`` reads it (to list each
-entry once).
+preloaded conntrack table, unknown attributes on a kept entry, a socket or a flow, an established socket, a
+NAT gateway's mapping) gives no key: the memo then records the path without a round marker, as before.
+``Entry.id`` is left out: only ``Conntrack.entries`` reads it (to list each entry once).
 """
 
 from __future__ import annotations
@@ -120,8 +123,9 @@ def _key(net: Network, client: LinuxHost, conn: Connector, ports: dict[int, int]
                 live.add(f.nat_src.port)
         for k in nlb.replies:
             live.update(v for v in (k[1], k[3]) if sym(v))
-    # the prunable items: conntrack entries (found by either tuple), IPVS connections (by the client port)
-    # Network._cluster_ip_target reads every entry of the client's node
+    # the items left out when every way to find them holds a dead port: conntrack entries (by a tuple they are
+    # kept under), IPVS connections (by key, by client and real server); Network._cluster_ip_target reads
+    # every entry of the client's node
     keep_all = net.scenario.client_pod.node if net.scenario.client.via == "cluster-ip" else None
     # (item, the drawn ports of each way it can be found, all its drawn ports)
     items: list[tuple[object, list[set[int]], set[int]]] = []
