@@ -210,3 +210,24 @@ def test_a_closed_entry_is_only_found_by_the_syn_that_reopens_it() -> None:
                 assert rec.bad is None and rec.closed == {}
         finally:
             r.m.rec = None
+
+
+def test_a_stored_marker_gives_its_key_without_recomputing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Recording a path whose markers are stored looks up the closed entries their keys name instead of
+    computing the keys again; a closed entry that is not where the key names it gives no answer."""
+    m = memo.Memo(sim.Network(scenario.seed(), verbose=False))
+    calls: list[int] = []
+    real = memo.round_key
+    monkeypatch.setattr(memo, "round_key", lambda *a: calls.append(1) or real(*a))
+    c = m.record(1, 3)
+    assert c.syns == 7 and len(calls) == 6 and m.links == 6
+    calls.clear()
+    assert m.record(1, 3).target == c.target
+    assert calls == [] and m.links == 6
+    r = _Round()
+    got = r.key()
+    assert got is not None and r.rec is not None
+    key, mapping, closed = got
+    assert memo_rounds.closed_of(r.net, key, mapping, r.rec.vals) == (key, mapping, closed)
+    r.node1.conntrack.kill(closed[0])
+    assert memo_rounds.closed_of(r.net, key, mapping, r.rec.vals) is None

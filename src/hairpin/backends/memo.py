@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hairpin.aws.nlb import NlbNode, Target, flow_hash_of
-from hairpin.backends.memo_rounds import round_key, watch_closed
+from hairpin.backends.memo_rounds import closed_of, round_key, watch_closed
 from hairpin.host import LinuxHost, port_range
 from hairpin.model.net import Endpoint, Packet
 
@@ -161,9 +161,10 @@ class _Link:
     """A round marker: the rest of the path is the shared subtree ``slot[None]`` of a round key, whose ops
     name the values ``mapping`` picks from the current frame (in that order), then those drawn since."""
 
-    __slots__ = ("mapping", "slot")
+    __slots__ = ("key", "mapping", "slot")
 
-    def __init__(self, mapping: tuple[int, ...], slot: dict[Any, _Node | _Link | Course]) -> None:
+    def __init__(self, key: tuple[Any, ...], mapping: tuple[int, ...], slot: dict[Any, _Node | _Link | Course]) -> None:
+        self.key = key
         self.mapping = mapping
         self.slot = slot
 
@@ -190,6 +191,7 @@ class _Recording:
         #: re-opens one may find it (``memo_rounds``)
         self.closed: dict[int, Entry] = {}
         self.reopening = False
+        self.at: tuple[dict[Any, _Node | _Link | Course], Any] | None = None  # where the next op goes in the trie
         self.taps: dict[str, _Tap] = {}
         self.used: dict[str, int] = {}  # draws of each stream the hooks explained
         self.spun: set[tuple[str, int]] = set()
@@ -281,7 +283,7 @@ class Memo:
             if tap.draws - n0 != 1 or tap.last != "random":
                 self._fail("a choice that is not one random() draw")
             self._use(rec, h.name, 1)
-            rec.ops.append((("c", h.name, p), v))
+            self._op(rec, ("c", h.name, p), v)
             return v
 
         return choose
@@ -300,7 +302,7 @@ class Memo:
             rec.allisns.add(v)
             rec.isns[v] = len(rec.vals)
             rec.vals.append(v)
-            rec.ops.append((("i", h.name), None))
+            self._op(rec, ("i", h.name), None)
             return v
 
         return isn
@@ -327,7 +329,7 @@ class Memo:
                     self._fail("a NAT port moved on from a taken one")
                 self._use(rec, h.name, 1)
                 self._port(rec, port)
-                rec.ops.append((("p", h.name, lo, hi - lo + 1), self._cell(port)))
+                self._op(rec, ("p", h.name, lo, hi - lo + 1), self._cell(port))
             return port
 
         return pick
@@ -343,12 +345,27 @@ class Memo:
 
         return send
 
+    def _op(self, rec: _Recording, op: tuple[Any, ...], outcome: Any) -> None:
+        rec.ops.append((op, outcome))
+        if rec.at is not None:  # on along the stored path while it has this op
+            node = rec.at[0].get(rec.at[1])
+            rec.at = (node.kids, outcome) if isinstance(node, _Node) and node.op == op else None
+
     def _round(self, rec: _Recording, h: LinuxHost, c: Connector) -> None:
-        """A SYN retransmission is about to be sent: a round marker when the state has a key."""
-        got = round_key(self.net, h, c, rec.ports, rec.isns, rec.allports, self._cutset, self._cell, rec.spun)
+        """A SYN is about to be sent again: a round marker when the state has a key (where the stored path has a
+        marker, its key: the path decides the state, as for every op of the trie)."""
+        link = rec.at[0].get(rec.at[1]) if rec.at is not None else None
+        got = None
+        if isinstance(link, _Link):
+            got = closed_of(self.net, link.key, link.mapping, rec.vals)
         if got is None:
+            got = round_key(self.net, h, c, rec.ports, rec.isns, rec.allports, self._cutset, self._cell, rec.spun)
+        if got is None:
+            rec.at = None
             return
         key, mapping, closed = got
+        slot = link.slot if isinstance(link, _Link) else self.rounds.get(key)
+        rec.at = None if slot is None else (slot, None)
         if any(id(e) not in {id(x) for x in closed} for e in rec.closed.values() if e.confirmed):
             self._fail("a closed entry named by its original tuple alone no longer is")
         rec.closed = {id(e): e for e in closed}
@@ -363,7 +380,7 @@ class Memo:
             rec = self.rec
             if rec is not None and (host, k) not in rec.spun:  # the first pick: where the spin left it
                 rec.spun.add((host, k))
-                rec.ops.append((("v", f"{host}:ipvs", k, len(vs.dests)), vs._next))
+                self._op(rec, ("v", f"{host}:ipvs", k, len(vs.dests)), vs._next)
             return orig()
 
         return schedule
@@ -404,12 +421,12 @@ class Memo:
                 self._fail("NLB hash over a sequence number that is not an ISN")
             tmpl = (p.proto, p.src, refs[0], p.dst, refs[1], -1 - rec.isns.get(p.seq, 0))
             if rec.in_choose is not None:
-                rec.ops.append((("h", i, tmpl, rec.in_choose), h % rec.in_choose))
+                self._op(rec, ("h", i, tmpl, rec.in_choose), h % rec.in_choose)
             else:  # Nlb.forward: the NLB's own source port, 1024 + hash % 64512
                 port = 1024 + h % 64512
                 rec.nat_ports.add(port)
                 self._port(rec, port)
-                rec.ops.append((("n", i, tmpl), self._cell(port)))
+                self._op(rec, ("n", i, tmpl), self._cell(port))
             return h
 
         return flow_hash
@@ -495,6 +512,7 @@ class Memo:
         port = net.client_port(seed, conn_id)
         dst = net.destination(seed, conn_id)
         rec = self.rec = _Recording(port)
+        rec.at = (self.roots, (dst, self._cell(port)))
         try:
             c = net.connect(conn_id, seed)
         finally:
@@ -557,7 +575,7 @@ class Memo:
                 slot = self.rounds.get(rkey)
                 if node is None:
                     slot = self.rounds.setdefault(rkey, {})
-                    node = kids[key] = _Link(mapping, slot)
+                    node = kids[key] = _Link(rkey, mapping, slot)
                     self.links += 1
                 if not isinstance(node, _Link) or node.mapping != mapping or node.slot is not slot:
                     raise AssertionError(f"memo: one decision path, two round states (after {key!r})")

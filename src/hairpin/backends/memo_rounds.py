@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from hairpin.model.net import Packet
     from hairpin.tcp import Connector
 
-__all__ = ["Watch", "round_key", "watch_closed"]
+__all__ = ["Watch", "closed_of", "round_key", "watch_closed"]
 
 _ENTRY = frozenset({"id", "orig", "reply", "state", "mark", "confirmed", "seen_reply", "dnat", "snat", "nat_done",
                     "expires"})  # fmt: skip
@@ -260,6 +260,24 @@ def _hairpin_so_far(net: Network, client: LinuxHost, conn: Connector) -> bool:
     syn_ack = Flags.SYN | Flags.ACK
     return any(h.kind == "deliver" and h.lane == client.name and h.packet.flags & syn_ack == syn_ack
                and h.packet.src != conn.remote.addr for h in net.hops)  # fmt: skip
+
+
+def closed_of(net: Network, key: tuple[Any, ...], mapping: tuple[int, ...],
+              vals: list[int]) -> tuple[tuple[Any, ...], tuple[int, ...], list[Entry]] | None:  # fmt: skip
+    """``round_key``'s answer for a state whose key is known (the frame's values are ``vals``): the closed
+    entries the key names by their original tuple, found in the tables; None when one is not there as named."""
+    new = [vals[i] for i in mapping]
+    closed = []
+    for row in key:
+        if isinstance(row, tuple) and row[0] == "k":
+            _, host, a, sp, b, dp, proto, state = row
+            t = (a, new[sp[1]] if isinstance(sp, tuple) else sp, b, new[dp[1]] if isinstance(dp, tuple) else dp, proto)
+            h = net.hosts[host]
+            found = h.conntrack._by_tuple.get(t) if isinstance(h, LinuxHost) else None
+            if found is None or found[1] != IP_CT_DIR_ORIGINAL or found[0].state != state:
+                return None
+            closed.append(found[0])
+    return key, mapping, closed
 
 
 class Watch(Protocol):
