@@ -77,7 +77,7 @@ def memo_table(n: int, repeats: int, paths: list[str]) -> int:
                     m.record(i, 3)
             rate = sim.run(s, n, seed=3).summary.rate
             print(f"{name:28} {mode:9} {n / off:10,.0f}/s {n / on:10,.0f}/s {off / on:8.2f}x "
-                  f"{m.hits / n:6.1%} {rate:9.3f} {len(m.rounds):6}")  # fmt: skip
+                  f"{m.hits / n:6.1%} {rate:9.3f} {len(getattr(m, 'rounds', ())):6}")  # fmt: skip
     s = scenario.seed()
     off = cpu(lambda: sim.run(s, 1000, seed=0, fixes=True, memo=False), repeats)
     on = cpu(lambda: sim.run(s, 1000, seed=0, fixes=True, memo=True), repeats)
