@@ -46,12 +46,10 @@ def test_hairpinned_connections_hit_through_shared_rounds(mode: str, keys: int) 
 
 
 one_node = st.fixed_dictionaries(
-    {"nodes": st.just(1)},  # the caller's node is the only target: every connection hairpins
-    optional={
-        "azs": st.integers(1, 3),
-        "cross_zone": st.booleans(),
-        "mode": st.sampled_from(MODES),
-    },
+    # the caller's node is the only target its AZ's NLB node has: every connection hairpins (with cross-zone
+    # load balancing, only those sent to the caller's AZ do: too few for 60 connections to hit)
+    {"nodes": st.just(1), "cross_zone": st.just(False)},
+    optional={"azs": st.integers(1, 3), "mode": st.sampled_from(MODES)},
 )
 
 
@@ -191,6 +189,7 @@ def test_a_closed_entry_is_only_found_by_the_syn_that_reopens_it() -> None:
     assert got is not None
     (closed,) = got[2]
     ct = r.node1.conntrack
+    memo_rounds.watch_closed(ct, lambda: r.m.rec, r.m._fail)  # as Memo._round does once a key names one
     for how in ("reply tuple", "syn"):
         rec = memo._Recording(r.conn.local.port)
         rec.closed = {id(closed): closed}
@@ -210,6 +209,12 @@ def test_a_closed_entry_is_only_found_by_the_syn_that_reopens_it() -> None:
                 assert rec.bad is None and rec.closed == {}
         finally:
             r.m.rec = None
+    memo_rounds.unwatch(ct)  # the table's own methods: nothing is watched
+    rec = memo._Recording(r.conn.local.port)
+    rec.closed = {id(closed): closed}
+    r.m.rec = rec
+    assert ct.reply_in_use(closed.reply, 2.0) and rec.bad is None
+    r.m.rec = None
 
 
 def test_a_stored_marker_gives_its_key_without_recomputing(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hairpin.aws.nlb import NlbNode, Target, flow_hash_of
-from hairpin.backends.memo_rounds import closed_of, round_key, watch_closed
+from hairpin.backends.memo_rounds import closed_of, round_key, unwatch, watch_closed
 from hairpin.host import LinuxHost, port_range
 from hairpin.model.net import Endpoint, Packet
 
@@ -174,9 +174,8 @@ class _Unrecordable(Exception):
 
 
 class _Recording:
-    """One connection's decisions and values while it is simulated.  Ops name values by their index in the
-    current *frame*: the connection's values from its start, or, after a round marker, the values the round's
-    key names (in its order) and those drawn since."""
+    """One connection's decisions and values while it is simulated; ops name values by their index in the
+    current *frame* (the values since the start, or since the last round marker: see ``_Link``)."""
 
     def __init__(self, port: int) -> None:
         # (op, its outcome: the trie's branch key), or (None, (round key, frame indices)): a round marker
@@ -190,7 +189,7 @@ class _Recording:
         #: closed entries the last round key named by their original tuple alone (by id): only the SYN that
         #: re-opens one may find it (``memo_rounds``)
         self.closed: dict[int, Entry] = {}
-        self.reopening = False
+        self.reopening = self.watching = False  # a lone SYN being looked up; watch_closed installed
         self.at: tuple[dict[Any, _Node | _Link | Course], Any] | None = None  # where the next op goes in the trie
         self.taps: dict[str, _Tap] = {}
         self.used: dict[str, int] = {}  # draws of each stream the hooks explained
@@ -228,7 +227,6 @@ class Memo:
             h.tcp.isn = self._isn_hook(h, h.tcp.isn)
             setattr(h, "_pick_port", self._port_hook(h, h._pick_port))  # noqa: B010 (an instance's method)
             h.tcp.send = self._send_hook(h, h.tcp.send)
-            watch_closed(h.conntrack, lambda: self.rec, self._fail)
             if h.ipvs is not None:
                 if h.ipvs.choose is not None:
                     self.off = "IPVS scheduling asked of a callback"
@@ -369,6 +367,9 @@ class Memo:
         if any(id(e) not in {id(x) for x in closed} for e in rec.closed.values() if e.confirmed):
             self._fail("a closed entry named by its original tuple alone no longer is")
         rec.closed = {id(e): e for e in closed}
+        for n in self._nodes if closed and not rec.watching else ():  # until the recording ends (``record``)
+            rec.watching = True
+            watch_closed(n.conntrack, lambda: self.rec, self._fail)
         rec.ops.append((None, (key, mapping)))
         vals = [rec.vals[i] for i in mapping]
         rec.ports = {v: j for j, v in enumerate(vals) if v in rec.ports}
@@ -517,6 +518,8 @@ class Memo:
             c = net.connect(conn_id, seed)
         finally:
             self.rec = None
+            for n in self._nodes if rec.watching else ():
+                unwatch(n.conntrack)
         self._check_shared()
         if self.off is not None:
             net.stream = random.Random  # no more taps: every connection from now on is simulated in full

@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from hairpin.model.net import Packet
     from hairpin.tcp import Connector
 
-__all__ = ["Watch", "closed_of", "round_key", "watch_closed"]
+__all__ = ["Watch", "closed_of", "round_key", "unwatch", "watch_closed"]
 
 _ENTRY = frozenset({"id", "orig", "reply", "state", "mark", "confirmed", "seen_reply", "dnat", "snat", "nat_done",
                     "expires"})  # fmt: skip
@@ -320,3 +320,9 @@ def watch_closed(ct: Conntrack, current: Callable[[], Watch | None], fail: Calla
 
     setattr(ct, "_get", checked_get)  # noqa: B010 (an instance's method)
     setattr(ct, "lookup", checked_lookup)  # noqa: B010
+
+
+def unwatch(ct: Conntrack) -> None:
+    """Undo ``watch_closed``: ``ct`` finds entries with its own methods again."""
+    for name in ("_get", "lookup"):
+        vars(ct).pop(name, None)
