@@ -10,7 +10,8 @@ the same connection takes 127 s of wall time there (tcp_syn_retries=6); a health
 lab measures (``--lab``, root only: real namespaces, real TCP).
 
 ``--memo-table``: ``sim.run`` connections/s (CPU time of this process, median of ``--repeats``) in each
-kube-proxy mode with the memo of whole connections off and on, and the memo's hit rate, for the seed
+kube-proxy mode with the memo of whole connections off and on, the memo's hit rate and the number of
+SYN round states it shares subtrees for (``hairpin.backends.memo_rounds``), for the seed
 and each ``--scenario``; then ``hairpin reproduce``'s default run (1,000 connections and 1,000 for each
 workaround) off and on.
 
@@ -62,7 +63,8 @@ def memo_table(n: int, repeats: int, paths: list[str]) -> int:
     from hairpin.backends import memo
 
     print(f"python {sys.version.split()[0]}; sim.run({n}, seed=3); CPU time, median of {repeats}")
-    print(f"{'scenario':28} {'mode':9} {'memo off':>12} {'memo on':>12} {'speed-up':>9} {'hits':>6} {'timeouts':>9}")
+    print(f"{'scenario':28} {'mode':9} {'memo off':>12} {'memo on':>12} {'speed-up':>9} {'hits':>6} {'timeouts':>9} "
+          f"{'rounds':>6}")  # fmt: skip
     named = [("seed", scenario.seed())] + [(p.rsplit("/", 1)[-1], scenario.load(p)) for p in paths]
     for name, base in named:
         for mode in ("iptables", "nftables", "ipvs"):
@@ -75,7 +77,7 @@ def memo_table(n: int, repeats: int, paths: list[str]) -> int:
                     m.record(i, 3)
             rate = sim.run(s, n, seed=3).summary.rate
             print(f"{name:28} {mode:9} {n / off:10,.0f}/s {n / on:10,.0f}/s {off / on:8.2f}x "
-                  f"{m.hits / n:6.1%} {rate:9.3f}")  # fmt: skip
+                  f"{m.hits / n:6.1%} {rate:9.3f} {len(getattr(m, 'rounds', ())):6}")  # fmt: skip
     s = scenario.seed()
     off = cpu(lambda: sim.run(s, 1000, seed=0, fixes=True, memo=False), repeats)
     on = cpu(lambda: sim.run(s, 1000, seed=0, fixes=True, memo=True), repeats)

@@ -32,6 +32,13 @@ Why the values do not matter, and where that is checked rather than assumed:
   ip saddr }``, ``NftTable.dynamic``) outlive ``reset``; once one holds an address the memo is switched off for
   the rest of the run (connections until then saw empty lists, as recorded).
 
+A connection that is not answered sends its SYN again; each round re-opens the closed conntrack entry on the
+caller's node and draws kube-proxy's endpoint and the MASQUERADE port afresh.  Where such a SYN is about to be
+sent, the recording writes a *round marker*: the state's key (``memo_rounds.round_key``, canonical up to the
+renaming of drawn values) names a subtree shared by every path that reaches an equal state, and the ops after
+it name values in a new frame (those the key names, then those drawn since).  Distinctness and ISN gaps are
+still checked over every value of the connection.
+
 A memoised connection's hops are not known until asked for: ``sim.run`` gives it a replay (the same
 connection simulated again, which is exact: it is seeded from (seed, id)).
 """
@@ -46,6 +53,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hairpin.aws.nlb import NlbNode, Target, flow_hash_of
+from hairpin.backends.memo_rounds import closed_of, round_key, unwatch, watch_closed
 from hairpin.host import LinuxHost, port_range
 from hairpin.model.net import Endpoint, Packet
 
@@ -56,6 +64,7 @@ if TYPE_CHECKING:
     from hairpin.conntrack import Entry
     from hairpin.netfilter.evaluate import NatAction
     from hairpin.netfilter.rules import Rule
+    from hairpin.tcp import Connector
 
 __all__ = ["Course", "Memo", "constants"]
 
@@ -145,7 +154,19 @@ class _Node:
 
     def __init__(self, op: tuple[Any, ...]) -> None:
         self.op = op
-        self.kids: dict[Any, _Node | Course] = {}
+        self.kids: dict[Any, _Node | _Link | Course] = {}
+
+
+class _Link:
+    """A round marker: the rest of the path is the shared subtree ``slot[None]`` of a round key, whose ops
+    name the values ``mapping`` picks from the current frame (in that order), then those drawn since."""
+
+    __slots__ = ("key", "mapping", "slot")
+
+    def __init__(self, key: tuple[Any, ...], mapping: tuple[int, ...], slot: dict[Any, _Node | _Link | Course]) -> None:
+        self.key = key
+        self.mapping = mapping
+        self.slot = slot
 
 
 class _Unrecordable(Exception):
@@ -153,13 +174,23 @@ class _Unrecordable(Exception):
 
 
 class _Recording:
-    """One connection's decisions and values while it is simulated."""
+    """One connection's decisions and values while it is simulated; ops name values by their index in the
+    current *frame* (the values since the start, or since the last round marker: see ``_Link``)."""
 
     def __init__(self, port: int) -> None:
-        self.ops: list[tuple[tuple[Any, ...], Any]] = []  # (op, its outcome: the trie's branch key)
-        self.vals = [port]  # symbol i's value (0: the client port)
-        self.ports = {port: 0}  # port value -> symbol
-        self.isns: dict[int, int] = {}  # ISN -> symbol
+        # (op, its outcome: the trie's branch key), or (None, (round key, frame indices)): a round marker
+        self.ops: list[tuple[tuple[Any, ...] | None, Any]] = []
+        self.vals = [port]  # the frame: symbol i's value (0: the client port)
+        self.ports = {port: 0}  # port value -> symbol (this frame)
+        self.isns: dict[int, int] = {}  # ISN -> symbol (this frame)
+        self.port0 = port
+        self.allports = {port}  # every port and ISN the connection drew, whatever the frame
+        self.allisns: set[int] = set()
+        #: closed entries the last round key named by their original tuple alone (by id): only the SYN that
+        #: re-opens one may find it (``memo_rounds``)
+        self.closed: dict[int, Entry] = {}
+        self.reopening = self.watching = False  # a lone SYN being looked up; watch_closed installed
+        self.at: tuple[dict[Any, _Node | _Link | Course], Any] | None = None  # where the next op goes in the trie
         self.taps: dict[str, _Tap] = {}
         self.used: dict[str, int] = {}  # draws of each stream the hooks explained
         self.spun: set[tuple[str, int]] = set()
@@ -173,7 +204,10 @@ class Memo:
 
     def __init__(self, net: Network) -> None:
         self.net = net
-        self.roots: dict[Any, _Node | Course] = {}
+        self.roots: dict[Any, _Node | _Link | Course] = {}
+        #: round key (``memo_rounds.round_key``) -> {None: the first node of its shared subtree}
+        self.rounds: dict[tuple[Any, ...], dict[Any, _Node | _Link | Course]] = {}
+        self.links = 0
         self.rec: _Recording | None = None
         self.hits = self.misses = self.nodes = 0
         #: why the memo is off for this network (every connection simulated in full), or None
@@ -192,6 +226,7 @@ class Memo:
             h.choose = self._choose_hook(h, h.choose)
             h.tcp.isn = self._isn_hook(h, h.tcp.isn)
             setattr(h, "_pick_port", self._port_hook(h, h._pick_port))  # noqa: B010 (an instance's method)
+            h.tcp.send = self._send_hook(h, h.tcp.send)
             if h.ipvs is not None:
                 if h.ipvs.choose is not None:
                     self.off = "IPVS scheduling asked of a callback"
@@ -226,8 +261,9 @@ class Memo:
         rec.used[stream] = rec.used.get(stream, 0) + n
 
     def _port(self, rec: _Recording, value: int) -> None:
-        if value in rec.ports or value in self._cutset:
+        if value in rec.allports or value in self._cutset:
             self._fail(f"port {value} not generic")
+        rec.allports.add(value)
         rec.ports[value] = len(rec.vals)
         rec.vals.append(value)
 
@@ -245,7 +281,7 @@ class Memo:
             if tap.draws - n0 != 1 or tap.last != "random":
                 self._fail("a choice that is not one random() draw")
             self._use(rec, h.name, 1)
-            rec.ops.append((("c", h.name, p), v))
+            self._op(rec, ("c", h.name, p), v)
             return v
 
         return choose
@@ -258,12 +294,13 @@ class Memo:
             rec, tap = t
             n0 = tap.draws
             v = orig()
-            if tap.draws - n0 != 1 or tap.last != "bits32" or v in rec.isns:
+            if tap.draws - n0 != 1 or tap.last != "bits32" or v in rec.allisns:
                 self._fail("an ISN that is not one 32-bit draw")
             self._use(rec, h.name, 1)
+            rec.allisns.add(v)
             rec.isns[v] = len(rec.vals)
             rec.vals.append(v)
-            rec.ops.append((("i", h.name), None))
+            self._op(rec, ("i", h.name), None)
             return v
 
         return isn
@@ -290,17 +327,61 @@ class Memo:
                     self._fail("a NAT port moved on from a taken one")
                 self._use(rec, h.name, 1)
                 self._port(rec, port)
-                rec.ops.append((("p", h.name, lo, hi - lo + 1), self._cell(port)))
+                self._op(rec, ("p", h.name, lo, hi - lo + 1), self._cell(port))
             return port
 
         return pick
+
+    def _send_hook(self, h: LinuxHost, orig: Callable[[Packet, str], None]) -> Callable[[Packet, str], None]:
+        def send(p: Packet, why: str) -> None:
+            rec = self.rec
+            if rec is not None and rec.bad is None and int(p.flags) == 0x02:  # a SYN alone
+                c = h.tcp.connectors.get((p.src, p.sport, p.dst, p.dport))
+                if c is not None and c.syns > 1 and c.state == "SYN_SENT" and p.seq == c.isn:
+                    self._round(rec, h, c)
+            orig(p, why)
+
+        return send
+
+    def _op(self, rec: _Recording, op: tuple[Any, ...], outcome: Any) -> None:
+        rec.ops.append((op, outcome))
+        if rec.at is not None:  # on along the stored path while it has this op
+            node = rec.at[0].get(rec.at[1])
+            rec.at = (node.kids, outcome) if isinstance(node, _Node) and node.op == op else None
+
+    def _round(self, rec: _Recording, h: LinuxHost, c: Connector) -> None:
+        """A SYN is about to be sent again: a round marker when the state has a key (where the stored path has a
+        marker, its key: the path decides the state, as for every op of the trie)."""
+        link = rec.at[0].get(rec.at[1]) if rec.at is not None else None
+        got = None
+        if isinstance(link, _Link):
+            got = closed_of(self.net, link.key, link.mapping, rec.vals)
+        if got is None:
+            got = round_key(self.net, h, c, rec.ports, rec.isns, rec.allports, self._cutset, self._cell, rec.spun)
+        if got is None:
+            rec.at = None
+            return
+        key, mapping, closed = got
+        slot = link.slot if isinstance(link, _Link) else self.rounds.get(key)
+        rec.at = None if slot is None else (slot, None)
+        if any(id(e) not in {id(x) for x in closed} for e in rec.closed.values() if e.confirmed):
+            self._fail("a closed entry named by its original tuple alone no longer is")
+        rec.closed = {id(e): e for e in closed}
+        for n in self._nodes if closed and not rec.watching else ():  # until the recording ends (``record``)
+            rec.watching = True
+            watch_closed(n.conntrack, lambda: self.rec, self._fail)
+        rec.ops.append((None, (key, mapping)))
+        vals = [rec.vals[i] for i in mapping]
+        rec.ports = {v: j for j, v in enumerate(vals) if v in rec.ports}
+        rec.isns = {v: j for j, v in enumerate(vals) if v in rec.isns}
+        rec.vals = vals
 
     def _ipvs_hook(self, host: str, vs: Any, k: int, orig: Callable[[], Any]) -> Callable[[], Any]:
         def schedule() -> Any:
             rec = self.rec
             if rec is not None and (host, k) not in rec.spun:  # the first pick: where the spin left it
                 rec.spun.add((host, k))
-                rec.ops.append((("v", f"{host}:ipvs", k, len(vs.dests)), vs._next))
+                self._op(rec, ("v", f"{host}:ipvs", k, len(vs.dests)), vs._next)
             return orig()
 
         return schedule
@@ -341,12 +422,12 @@ class Memo:
                 self._fail("NLB hash over a sequence number that is not an ISN")
             tmpl = (p.proto, p.src, refs[0], p.dst, refs[1], -1 - rec.isns.get(p.seq, 0))
             if rec.in_choose is not None:
-                rec.ops.append((("h", i, tmpl, rec.in_choose), h % rec.in_choose))
+                self._op(rec, ("h", i, tmpl, rec.in_choose), h % rec.in_choose)
             else:  # Nlb.forward: the NLB's own source port, 1024 + hash % 64512
                 port = 1024 + h % 64512
                 rec.nat_ports.add(port)
                 self._port(rec, port)
-                rec.ops.append((("n", i, tmpl), self._cell(port)))
+                self._op(rec, ("n", i, tmpl), self._cell(port))
             return h
 
         return flow_hash
@@ -358,40 +439,46 @@ class Memo:
             return None
         net = self.net
         port = net.client_port(seed, conn_id)
-        node = self.roots.get((net.destination(seed, conn_id), self._cell(port)))
-        vals = [port]
-        isn = [False]
+        node: _Node | _Link | Course | None = self.roots.get((net.destination(seed, conn_id), self._cell(port)))
+        vals = [port]  # the frame
+        drawn = [port]  # every port drawn
+        isns: list[int] = []  # every ISN drawn
         streams: dict[str, random.Random] = {}
         spins: dict[str, list[int]] = {}
         keys: dict[int, bytes] = {}
         prefix = f"{seed}:{conn_id}:"
-        while isinstance(node, _Node):
-            op = node.op
-            kind = op[0]
-            if kind in ("c", "i", "p"):
-                r = streams.get(op[1])
-                if r is None:
-                    r = streams[op[1]] = random.Random(prefix + op[1])
-                if kind == "c":
-                    key: Any = r.random() < op[2]
-                elif kind == "i":
-                    vals.append(r.getrandbits(32))
-                    isn.append(True)
-                    key = None
-                else:
-                    v = op[2] + r.randrange(op[3])
+        cutset, cuts, bisect_right = self._cutset, self.cuts, bisect.bisect
+        while True:  # the kinds by how often they come: a choice, a port, an ISN, a link, a hash, an IPVS spin
+            if isinstance(node, _Node):
+                op = node.op
+                kind = op[0]
+                if kind in "cip":
+                    r = streams.get(op[1])
+                    if r is None:
+                        r = streams[op[1]] = random.Random(prefix + op[1])
+                    if kind == "c":
+                        node = node.kids.get(r.random() < op[2])
+                        continue
+                    if kind == "p":
+                        v = op[2] + r.randrange(op[3])
+                        vals.append(v)
+                        drawn.append(v)
+                        node = node.kids.get(("=", v) if v in cutset else bisect_right(cuts, v))
+                        continue
+                    v = r.getrandbits(32)
                     vals.append(v)
-                    isn.append(False)
-                    key = self._cell(v)
-            elif kind == "v":
-                got = spins.setdefault(op[1], [])
-                if not got:
-                    host = net.hosts[op[1][:-5]]
-                    assert isinstance(host, LinuxHost) and host.ipvs is not None
-                    sr = random.Random(prefix + op[1])
-                    got += [sr.randrange(len(vs.dests)) for vs in host.ipvs.services.values() if vs.dests]
-                key = got[op[2]]
-            else:
+                    isns.append(v)
+                    node = node.kids.get(None)
+                    continue
+                if kind == "v":
+                    got = spins.setdefault(op[1], [])
+                    if not got:
+                        host = net.hosts[op[1][:-5]]
+                        assert isinstance(host, LinuxHost) and host.ipvs is not None
+                        sr = random.Random(prefix + op[1])
+                        got += [sr.randrange(len(vs.dests)) for vs in host.ipvs.services.values() if vs.dests]
+                    node = node.kids.get(got[op[2]])
+                    continue
                 i = op[1]
                 if i not in keys:
                     keys[i] = random.Random(f"{prefix}nlb{i}").randbytes(16)
@@ -399,17 +486,20 @@ class Memo:
                 h = flow_hash_of(keys[i], proto, src, vals[-1 - sp] if sp < 0 else sp, dst,
                                  vals[-1 - dp] if dp < 0 else dp, vals[-1 - sq])  # fmt: skip
                 if kind == "h":
-                    key = h % op[3]
-                else:
-                    v = 1024 + h % 64512
-                    vals.append(v)
-                    isn.append(False)
-                    key = self._cell(v)
-            node = node.kids.get(key)
-        if node is None:
+                    node = node.kids.get(h % op[3])
+                    continue
+                v = 1024 + h % 64512
+                vals.append(v)
+                drawn.append(v)
+                node = node.kids.get(("=", v) if v in cutset else bisect_right(cuts, v))
+            elif isinstance(node, _Link):
+                vals = [vals[i] for i in node.mapping]
+                node = node.slot.get(None)
+            else:
+                break
+        if not isinstance(node, Course):
             return None
-        ports = [v for v, b in zip(vals, isn, strict=True) if not b]
-        if len(set(ports)) != len(ports) or not _isns_apart([v for v, b in zip(vals, isn, strict=True) if b]):
+        if len(set(drawn)) != len(drawn) or not _isns_apart(isns):
             return None  # a chance equality: simulated in full, and not recorded
         self.hits += 1
         return node, str(Endpoint(node.src, port))
@@ -423,10 +513,13 @@ class Memo:
         port = net.client_port(seed, conn_id)
         dst = net.destination(seed, conn_id)
         rec = self.rec = _Recording(port)
+        rec.at = (self.roots, (dst, self._cell(port)))
         try:
             c = net.connect(conn_id, seed)
         finally:
             self.rec = None
+            for n in self._nodes if rec.watching else ():
+                unwatch(n.conntrack)
         self._check_shared()
         if self.off is not None:
             net.stream = random.Random  # no more taps: every connection from now on is simulated in full
@@ -467,19 +560,30 @@ class Memo:
                 want = rec.used.get(name, 0)
             if tap.draws != want:
                 return False  # a draw no hook explains
-        if not _isns_apart(list(rec.isns)):
+        if not _isns_apart(list(rec.allisns)):
             return False
         for nlb in self.net.nlbs.nlbs:
             for flow in nlb.flows.values():
                 if flow.nat_src is not None and flow.nat_src.port not in rec.nat_ports:
                     return False
-        return bool(c.client) and c.client.endswith(f":{rec.vals[0]}")
+        return bool(c.client) and c.client.endswith(f":{rec.port0}")
 
     def _store(self, root: Any, rec: _Recording, course: Course) -> None:
         kids = self.roots
         key = root
         for op, outcome in rec.ops:
             node = kids.get(key)
+            if op is None:  # a round marker: on into the round key's shared subtree
+                rkey, mapping = outcome
+                slot = self.rounds.get(rkey)
+                if node is None:
+                    slot = self.rounds.setdefault(rkey, {})
+                    node = kids[key] = _Link(rkey, mapping, slot)
+                    self.links += 1
+                if not isinstance(node, _Link) or node.mapping != mapping or node.slot is not slot:
+                    raise AssertionError(f"memo: one decision path, two round states (after {key!r})")
+                kids, key = node.slot, None
+                continue
             if node is None:
                 node = kids[key] = _Node(op)
                 self.nodes += 1
