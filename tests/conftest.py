@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -61,10 +62,22 @@ def is_root() -> bool:
     return os.geteuid() == 0
 
 
-needs_root_iptables = pytest.mark.skipif(
-    not is_root() or shutil.which("iptables-restore") is None or shutil.which("ip") is None,
-    reason="needs root, iproute2 and iptables-restore (CI installs them)",
-)
+def needs_root_and(*tools: str) -> pytest.MarkDecorator:
+    """Skip unless run as root with every one of ``tools`` on PATH; the reason names what is missing."""
+    lacks = (["root"] if not is_root() else []) + [t for t in tools if shutil.which(t) is None]
+    return pytest.mark.skipif(bool(lacks), reason=f"needs root and {', '.join(tools)}; lacks {', '.join(lacks)}"
+                              " (CI runs as root and installs them)")  # fmt: skip
+
+
+needs_root_iptables = needs_root_and("ip", "iptables-restore")
+
+
+@pytest.fixture
+def lab_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Labs built by the test record themselves in its own directory (``HAIRPIN_LAB_DIR``), never the user's."""
+    labs = tmp_path / "labs"
+    monkeypatch.setenv("HAIRPIN_LAB_DIR", str(labs))
+    return labs
 
 
 def _builds_a_lab(item: pytest.Item) -> bool:

@@ -46,11 +46,11 @@ def test_node_caller_through_another_node_succeeds() -> None:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (CI runs as root)")
-def test_node_caller_in_the_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.usefixtures("lab_dir")
+def test_node_caller_in_the_lab(tmp_path: Path) -> None:
     from hairpin.backends.lab import run, up
     from hairpin.backends.lab.run import capture_packets
 
-    monkeypatch.setenv("HAIRPIN_LAB_DIR", str(tmp_path / "labs"))
     lab = up(node_caller())
     try:
         result = run(lab, 12, timeout=2.5, seed=3, capture=tmp_path / "cap")
@@ -112,14 +112,14 @@ def test_pcap_names_the_masqueraded_pod_a_node_loopback() -> None:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (CI runs as root)")
-def test_a_masqueraded_pod_in_the_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.usefixtures("lab_dir")
+def test_a_masqueraded_pod_in_the_lab(tmp_path: Path) -> None:
     """The real kernel with the overlay CNI's outgoing MASQUERADE on node1: the NLB sees node1's address; every
     connection sent back to node1 times out with SYN retransmissions only (no SYN/ACK, no RST), the others
     establish, and the simulator agrees connection by connection on the outcome and the target."""
     from hairpin.backends.lab import run, up
     from hairpin.backends.lab.run import capture_packets
 
-    monkeypatch.setenv("HAIRPIN_LAB_DIR", str(tmp_path / "labs"))
     n, node1, node2, pod, vip = 16, "192.168.2.3", "192.168.21.86", "192.168.27.239", "192.168.168.103:80"
     lab = up(nat_outgoing())
     try:

@@ -310,10 +310,10 @@ def test_from_cluster_without_aws_node_keeps_the_default(tmp_path: Path) -> None
     os.geteuid() != 0 or not shutil.which("iptables-restore"),
     reason="the lab needs root and iptables/iproute2",
 )
-def test_the_lab_agrees_with_the_simulator_on_the_newest_cni(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.usefixtures("lab_dir")
+def test_the_lab_agrees_with_the_simulator_on_the_newest_cni() -> None:
     from hairpin.backends.lab import run, up
 
-    monkeypatch.setenv("HAIRPIN_LAB_DIR", str(tmp_path / "labs"))
     lab = up(with_cni(NEWEST))
     try:
         result = run(lab, 8, timeout=2.5, seed=1)

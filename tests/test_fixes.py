@@ -153,12 +153,10 @@ _lab_ok = os.geteuid() == 0 and (Path("/usr/sbin/iptables-restore").exists() or 
         ("ip-preserve", "anti-affinity", 0, {"192.168.16.142:80"}),  # the same pod, moved to node2
     ],
 )
-def test_new_fixes_in_the_lab(
-    variant: str, fix: str | None, timeouts: int, targets: set[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("lab_dir")
+def test_new_fixes_in_the_lab(variant: str, fix: str | None, timeouts: int, targets: set[str]) -> None:
     from hairpin.backends.lab import run, up
 
-    monkeypatch.setenv("HAIRPIN_LAB_DIR", str(tmp_path / "labs"))
     s = sc.seed() if variant == "seed" else _lb(sc.seed(), target_type="ip", preserve_client_ip=True)
     lab = up(sc.with_fix(s, fix) if fix else s)
     try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from dataclasses import replace
@@ -17,16 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from conftest import needs_root_and
 from hairpin import scenario as sc
 from hairpin.aws.vpc import NAT_GATEWAY_EIP
 from hairpin.backends import sim
 from hairpin.backends.lab import labs, run, up
 from hairpin.backends.lab.run import capture_packets, parse_conntrack_tuples
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("iptables-restore") is None or shutil.which("tcpdump") is None,
-    reason="the lab needs root, iptables/iproute2 and tcpdump (CI runs as root and installs them)",
-)
+pytestmark = [needs_root_and("ip", "iptables-restore", "tcpdump"), pytest.mark.usefixtures("lab_dir")]
 
 POD = "192.168.27.239"  # netshoot, the caller, on node1
 NODE1, NODE2, NODE3 = "192.168.2.3:31468", "192.168.21.86:31468", "192.168.44.17:31468"
@@ -34,10 +31,6 @@ VIP = "192.168.168.103:80"  # the eu-west-1a load balancer node the caller resol
 NGINX1 = "192.168.16.142:80"  # nginx-demo-1, the only backend on node1
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
-
-@pytest.fixture(autouse=True)
-def lab_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HAIRPIN_LAB_DIR", str(tmp_path / "labs"))
 
 
 def _lb(s: sc.Scenario, **kw: object) -> sc.Scenario:

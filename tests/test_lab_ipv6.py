@@ -110,12 +110,11 @@ def test_conntrack_ipv6_addresses_are_read_compressed() -> None:
 
 
 @root
-def test_seed_ipv6_lab_agrees_with_the_simulator(s: scenario.Scenario, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+@pytest.mark.usefixtures("lab_dir")
+def test_seed_ipv6_lab_agrees_with_the_simulator(s: scenario.Scenario, tmp_path: Path) -> None:  # fmt: skip
     from hairpin.backends.lab import run, up
     from hairpin.backends.lab.run import capture_packets
 
-    monkeypatch.setenv("HAIRPIN_LAB_DIR", str(tmp_path / "labs"))
     n, node1, node2 = 12, f"[{NODE1}]:31468", f"[{NODE2}]:31468"
     lab = up(s)
     names = list(lab.record.namespaces)
@@ -154,15 +153,14 @@ def test_lab_run_cli_on_seed_ipv6(tmp_path: Path) -> None:
 
 
 @root
-def test_local_policy_health_checks_over_ipv6(s: scenario.Scenario, tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+@pytest.mark.usefixtures("lab_dir")
+def test_local_policy_health_checks_over_ipv6(s: scenario.Scenario) -> None:  # fmt: skip
     """externalTrafficPolicy Local: kube-proxy's health check servers bound to ::, probed from the vpc namespace at
     [node]:32123; node2 (no endpoint) answers 503 and leaves the target set, so every connection goes to node1."""
     from dataclasses import replace
 
     from hairpin.backends.lab import run, up
 
-    monkeypatch.setenv("HAIRPIN_LAB_DIR", str(tmp_path / "labs"))
     local = replace(
         s, services=(replace(s.services[0], external_traffic_policy="Local", health_check_node_port=32123),)
     )

@@ -34,11 +34,10 @@ def _variant(tmp_path: Path, mode: str, affinity: bool) -> scenario.Scenario:
 
 
 @pytest.mark.parametrize(("mode", "affinity"), [("nftables", False), ("nftables", True), ("iptables", True)])
-def test_ipv6_lab_agrees_with_the_simulator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str,
-                                            affinity: bool) -> None:  # fmt: skip
+@pytest.mark.usefixtures("lab_dir")
+def test_ipv6_lab_agrees_with_the_simulator(tmp_path: Path, mode: str, affinity: bool) -> None:
     from hairpin.backends.lab import run, up
 
-    monkeypatch.setenv("HAIRPIN_LAB_DIR", str(tmp_path / "labs"))
     s = _variant(tmp_path, mode, affinity)
     node1, node2 = f"[{NODE1}]:31468", f"[{NODE2}]:31468"
     lab = up(s)

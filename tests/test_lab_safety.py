@@ -12,20 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from conftest import needs_root_and
 from hairpin import scenario
 from hairpin.backends.lab import clean, labs, up
 from hairpin.backends.lab.identity import netns_identity, proc_start
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0
-    or (not Path("/usr/sbin/iptables-restore").exists() and not Path("/sbin/iptables-restore").exists()),
-    reason="the lab needs root and iptables/iproute2 (CI runs as root and installs them)",
-)
+pytestmark = [needs_root_and("ip", "iptables-restore"), pytest.mark.usefixtures("lab_dir")]
 
-
-@pytest.fixture(autouse=True)
-def lab_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HAIRPIN_LAB_DIR", str(tmp_path / "labs"))
 
 
 def _hairpin(*args: str) -> subprocess.CompletedProcess[str]:

@@ -3,26 +3,17 @@ targets') security group would, every connection times out, and the simulator ag
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
+from conftest import needs_root_and
 from hairpin import scenario
 from hairpin.aws import risk
 from hairpin.backends.lab import run, up
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0
-    or (not Path("/usr/sbin/iptables-restore").exists() and not Path("/sbin/iptables-restore").exists()),
-    reason="the lab needs root and iptables/iproute2 (CI runs as root and installs them)",
-)
+pytestmark = [needs_root_and("ip", "iptables-restore"), pytest.mark.usefixtures("lab_dir")]
 
-
-@pytest.fixture(autouse=True)
-def lab_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HAIRPIN_LAB_DIR", str(tmp_path / "labs"))
 
 
 def _variant(**kw: object) -> scenario.Scenario:

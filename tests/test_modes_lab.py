@@ -46,14 +46,13 @@ def test_nftables_mode_hairpins_in_the_kernel_as_simulated(version: str, dispatc
         assert (c.outcome == "timeout") == (c.target == "192.168.2.3:31468")
 
 
-def test_ipvs_mode_is_refused_before_anything_is_made(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ipvs_mode_is_refused_before_anything_is_made(lab_dir: Path) -> None:
     """The real preflight on this kernel: without /proc/net/ip_vs the lab names what is missing; with it, IPVS
     in the lab is still not built.  Either way no namespace and no record is made (tests/test_lab_commands.py
     checks both branches without root)."""
     from hairpin.backends.lab import build
     from hairpin.backends.lab.record import labs
 
-    monkeypatch.setenv("HAIRPIN_LAB_DIR", str(tmp_path / "labs"))
     s = scenario.seed()
     with pytest.raises(build.LabUnsupported) as e:
         up(replace(s, kube_proxy=replace(s.kube_proxy, mode="ipvs")))
@@ -64,4 +63,4 @@ def test_ipvs_mode_is_refused_before_anything_is_made(tmp_path: Path, monkeypatc
             "the lab needs the kernel's IPVS (ip_vs) for kube_proxy.mode ipvs; /proc/net/ip_vs is absent on this kernel"
         )
     # a lab records itself (in HAIRPIN_LAB_DIR) before it makes its first namespace: no record, nothing made
-    assert not (tmp_path / "labs").exists() and labs() == []
+    assert not lab_dir.exists() and labs() == []
