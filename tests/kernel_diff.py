@@ -314,8 +314,11 @@ def _target(r: random.Random, table: str, chain: str, proto: bool) -> str:
                          f"-j MARK --set-xmark {r.choice((1, 2, 0x10))}/{r.choice(('0xff', '0xffffffff', '0x1'))}",
                          f"-j MARK --or-mark {r.choice((1, 0x10))}"))  # fmt: skip
     if t == "CONNMARK":
+        masks = f"--nfmask {r.choice(('0xff', '0xf0', '0x1'))} --ctmask {r.choice(('0xffffffff', '0xf', '0x10'))}"
         return r.choice((f"-j CONNMARK --set-xmark {r.choice((1, 2, 0x10))}/{r.choice(('0xff', '0xffffffff'))}",
-                         "-j CONNMARK --save-mark", "-j CONNMARK --restore-mark"))  # fmt: skip
+                         "-j CONNMARK --save-mark", "-j CONNMARK --restore-mark",
+                         # unequal masks: xt_connmark.c's save and restore each read both (revision 1)
+                         f"-j CONNMARK --save-mark {masks}", f"-j CONNMARK --restore-mark {masks}"))  # fmt: skip
     if t == "NAT":
         if chain in ("PREROUTING", "OUTPUT", "U1"):
             to = r.choice(DNAT_TO)
