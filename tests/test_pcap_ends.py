@@ -91,8 +91,8 @@ def test_gave_up_against_the_captures_last_frame(tmp_path: Path, tail: float | N
     end = T0 + 3.0 + tail if tail is not None else None
     if how == "udp" and end is not None:
         paths = [udp_pcap(tmp_path / "c.pcap", recs, end)]
-    elif how == "rotation" and end is not None:  # the frame in the next file of the rotation
-        paths = [written(tmp_path, recs, "rot_0.pcap"), written(tmp_path, [later(end)], "rot_1.pcap")]
+    elif how == "rotation" and end is not None:  # the frame in the next file of the rotation, begun as rot_0 ended
+        paths = [written(tmp_path, recs, "rot_0.pcap"), written(tmp_path, [later(T0 + 3.001), later(end)], "rot_1.pcap")]
     else:
         paths = [written(tmp_path, recs + ([later(end)] if end is not None else []),
                          "c.pcapng" if how == "pcapng" else "c.pcap")]  # fmt: skip

@@ -54,10 +54,17 @@ def capture_of(tmp: Path, recs: list[pcap.PacketRecord], end: float = 60.0, name
     ("3rd SYN", [1.0, 5.0, 13.0, 29.0], 2),
     # ... as late as a real kernel's timers fire them (the reference measurement: 4.22, 8.2, 16.12 s)
     ("3rd SYN, measured", [1.0, 5.22, 13.42, 29.54], 2),
-    # from its 2nd SYN: intervals 2, 4, 8 s, the capture began 1.9 s before it
-    ("2nd SYN", [1.9, 3.9, 7.9, 15.9], 1),
-    # from its 5th: 16, 32 s; 15.9 s after the start is within the first interval
-    ("5th SYN", [15.9, 31.9, 63.9], 4),
+    # from its 2nd SYN: intervals 2, 4, 8 s, the capture began 0.9 s before it (the 1st SYN 1 s before it: before)
+    ("2nd SYN", [0.9, 2.9, 6.9, 14.9], 1),
+    # from its 5th: 16, 32 s; 7.9 s after the start, the 4th SYN (8 s before it) came before the capture
+    ("5th SYN", [7.9, 23.9, 55.9], 4),
+    # the SYN before a 4 s interval is 2 s before it, as late as its timer fires: 2 * (1 + 8/63) + 0.05 = 2.304 s
+    ("3rd SYN, its 2nd as late as it may be", [2.3, 6.3, 14.3, 30.3], 2),
+    # a 2 s interval 1.9 s into the capture: the SYN before it (1 s before) would be 0.9 s into the capture, which
+    # does not hold it; the first SYN seen may be the series' first (an initial RTO of 2 s): nothing said
+    ("a 2 s interval, the SYN before it in the capture", [1.9, 3.9, 7.9, 15.9], 0),
+    ("a 4 s interval, the SYN before it in the capture", [2.31, 6.31, 14.31, 30.31], 0),
+    ("a 16 s interval 15.9 s into the capture", [15.9, 31.9, 63.9], 0),
     # a kernel with linear timeouts (6.5 and later), from its 6th SYN: 2, 4, 8 s (1 s five times before): at least 1
     ("linear kernel's 6th SYN", [0.5, 2.5, 6.5, 14.5], 1),
     # the first SYN seen as far from the start as its first interval, or further: the capture would have seen the one
@@ -106,7 +113,7 @@ def test_the_warning_and_the_table_say_at_least(tmp_path: Path) -> None:
 
 
 def test_two_connections_in_the_warning(tmp_path: Path) -> None:
-    recs = rounds([1.0, 5.0, 13.0]) + syns([1.5, 3.5, 7.5]) + syns([0.5, 1.5, 3.5], port=40002, isn=900)
+    recs = rounds([1.0, 5.0, 13.0]) + syns([0.9, 2.9, 6.9]) + syns([0.5, 1.5, 3.5], port=40002, isn=900)
     res = CliRunner().invoke(app, ["pcap", str(capture_of(tmp_path, recs, end=14.0)), "--format", "json"])
     d = json.loads(res.stdout)
     # (others by first SYN: 40002's, its first interval 1 s, then 40001's, 2 s)
@@ -187,3 +194,24 @@ def test_cut_by_the_end_of_the_file_that_saw_it(tmp_path: Path, listed: int) -> 
     assert (s["connections"], s["other_failures"], s["cut_by_capture_end"]) == (3, {"unanswered-syn": 1}, 2)
     # node1 alone: the same
     assert three([node1])["summary"]["cut_by_capture_end"] == 2
+
+
+@pytest.mark.parametrize(("gap", "after"), [(0.5, True), (1.0, True), (1.5, False), (400.0, False)])
+def test_a_gap_between_two_files_is_a_gap_in_the_capture(tmp_path: Path, gap: float, after: bool) -> None:
+    # rot_0 (T0 to T0 + 100): an unanswered SYN series at 88, 89, 91 and 95 s (the next due 8 s after the last) and a
+    # lone SYN at 99.5 s; rot_1 begins `gap` s after rot_0's last frame, with a series at 0.5, 2.5 and 6.5 s into it
+    # (a 2 s interval: the SYN before it came 1 s before it), and runs 200 s.  Within 1 s it continues rot_0 (a
+    # rotation): the series gave up, the lone SYN is a failure (not retransmitted in 200 s), and rot_1's series began
+    # in rot_0's time, which does not hold its SYN before.  A longer gap is a gap in the capture (before, any later
+    # file continued rot_0: gave_up true and the lone SYN a failure with a 400 s gap)
+    rot0 = written(tmp_path, [later(T0), *syns([88.0, 89.0, 91.0, 95.0]), *syns([99.5], port=40009, isn=9),
+                              later(T0 + 100)], "rot_0.pcap")  # fmt: skip
+    s1 = 100 + gap
+    rot1 = written(tmp_path, [later(T0 + s1), *syns([s1 + 0.5, s1 + 2.5, s1 + 6.5], port=40005, isn=5),
+                              later(T0 + s1 + 200)], "rot_1.pcap")  # fmt: skip
+    d = three([rot0, rot1])
+    got = [(o["client"], o["syn_retransmits"], o["gave_up"], o["syns_before_capture"]) for o in d["others"]]
+    assert got == [("10.0.0.1:40001", 3, after, 0), *([("10.0.0.1:40009", 0, False, 0)] if after else []),
+                   ("10.0.0.1:40005", 2, True, 0 if after else 1)]  # fmt: skip
+    s = d["summary"]
+    assert (s["cut_by_capture_end"], s["started_before_capture"]) == ((0, 0) if after else (1, 1))
