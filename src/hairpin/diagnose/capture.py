@@ -192,10 +192,6 @@ class _Analyser:
         self.sources: Sources | None = None
         self.before_capture = 0  # failed attempts whose SYN series began before the capture (Attempt.before)
         self.ends: dict[int, float] = {}  # at the end: where the captures that saw an attempt end, by ``seen``
-        # files read to their end (not a live stream): a look for attempts to forget decides ``CUT`` as the end does,
-        # against the captures that saw the attempt.  Merged by time, every file's next frame is read before a later
-        # one is fed, so a capture whose known end is before ``now`` has ended there (``_Sourced``, ``_analyse_files``)
-        self.ended = False
 
     def _same(self, isn: int) -> Sequence[Attempt]:
         x = self.by_isn.get(isn)
@@ -355,14 +351,11 @@ class _Analyser:
             a.masquerade = p.source
             a.add_backend(p.dest)
 
-    def _classify(self, a: Attempt, stop: float | None = None, final: bool = True) -> None:
+    def _classify(self, a: Attempt, stop: float | None = None) -> None:
         """``a``'s kind, counted (and listed when among the earliest).  ``stop``: the capture's end (its last
         frame), known at the end only; then an attempt with no answer is ``CUT`` when the capture ended before
         the client's retransmission timer could fire (``Attempt.cut_by``).  A look for attempts to forget passes
-        its time (``final`` False) when ``ended``: an attempt idle for more than ``EXPIRE`` s is cut only when the
-        captures that saw it ended less than 1 s after it (a file of one node, the others' running on), else none.
-        (Until 2026-12-03 it passed none: such a lone SYN was a failure read packet by packet and cut by the first
-        pass when another file's SYNs came more than 135 s after it.)"""
+        none: it closes attempts idle for more than ``EXPIRE`` s, longer than that first timeout."""
         if a.answered_by is None and a.client_rst and a.elsewhere and len(a.elsewhere) == 1:
             a.answered_by = next(iter(a.elsewhere))  # only the NATed view of the client's RST was seen
         elif a.answered_by is None and a.client_rst and not a.elsewhere and a.node_side is not None:
@@ -382,7 +375,7 @@ class _Analyser:
             a.kind = "healthy"  # the target's reply on its way back through the NLB (a target-side capture)
         else:
             a.kind = "unanswered-syn"
-        if stop is not None and a.kind in UNANSWERED and a.cut_by(self._stop(a, stop, final)):
+        if stop is not None and a.kind in UNANSWERED and a.cut_by(self._stop(a, stop)):
             a.kind = CUT
         if a.kind == "hairpin" and a.backends is not None and a.answered_by in a.backends:
             if a.backend == a.answered_by:
@@ -405,18 +398,15 @@ class _Analyser:
         elif a.kind not in ("healthy", CUT):
             self.others.add(a)
 
-    def _stop(self, a: Attempt, stop: float, final: bool = True) -> float:
+    def _stop(self, a: Attempt, stop: float) -> float:
         """Where the captures that saw ``a`` end, when several were read (``seen``; their last frames, known at the
-        end: ``ends`` caches them; before it, ``final`` False, as far as they were read), else ``stop``, the end of
-        all: for ``CUT`` and ``gave_up``."""
+        end: ``ends`` caches them), else ``stop``, the end of all: for ``CUT`` and ``gave_up``."""
         if not a.seen or self.sources is None:
             return stop
-        end = self.ends.get(a.seen) if final else None
+        end = self.ends.get(a.seen)
         if end is None:
             span = self.sources.span(a.seen)
-            end = stop if span is None else span[1]
-            if final:
-                self.ends[a.seen] = end
+            end = self.ends[a.seen] = stop if span is None else span[1]
         return max(end, a.last_t)
 
     def _tick(self) -> None:
@@ -439,7 +429,7 @@ class _Analyser:
     def expire(self, now: float) -> None:
         """Classify and forget every attempt with no packet in the last ``EXPIRE`` seconds."""
         for a in [a for a in self.open if now - a.last_t > EXPIRE]:
-            self._classify(a, now if self.ended else None, False)
+            self._classify(a)
             self._forget(a)
             self.expired += 1
         if self.lone_t is not None:  # the lone SYNs left out idle as long (classified by the first pass)
@@ -531,7 +521,6 @@ def analyse(records: Iterable[PacketRecord], listed: int = MAX_LISTED,
 def _analyse_files(readers: list[Reader], listed: int) -> Analysis:
     """``readers`` analysed packet by packet, merged by time, each packet's capture told apart."""
     an = _analyser(readers, listed=listed)
-    an.ended = True
     if len(readers) == 1:
         for r in readers[0]:
             an.feed(r)
