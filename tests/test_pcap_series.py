@@ -198,20 +198,28 @@ def test_cut_by_the_end_of_the_file_that_saw_it(tmp_path: Path, listed: int) -> 
 
 @pytest.mark.parametrize(("gap", "after"), [(0.5, True), (1.0, True), (1.5, False), (400.0, False)])
 def test_a_gap_between_two_files_is_a_gap_in_the_capture(tmp_path: Path, gap: float, after: bool) -> None:
-    # rot_0 (T0 to T0 + 100): an unanswered SYN series at 88, 89, 91 and 95 s (the next due 8 s after the last) and a
-    # lone SYN at 99.5 s; rot_1 begins `gap` s after rot_0's last frame, with a series at 0.5, 2.5 and 6.5 s into it
-    # (a 2 s interval: the SYN before it came 1 s before it), and runs 200 s.  Within 1 s it continues rot_0 (a
-    # rotation): the series gave up, the lone SYN is a failure (not retransmitted in 200 s), and rot_1's series began
-    # in rot_0's time, which does not hold its SYN before.  A longer gap is a gap in the capture (before, any later
-    # file continued rot_0: gave_up true and the lone SYN a failure with a 400 s gap)
-    rot0 = written(tmp_path, [later(T0), *syns([88.0, 89.0, 91.0, 95.0]), *syns([99.5], port=40009, isn=9),
-                              later(T0 + 100)], "rot_0.pcap")  # fmt: skip
+    # rot_0 (T0 to T0 + 100): an unanswered SYN series at 88, 89, 91 and 95 s (the next due 8 s after the last); rot_1
+    # begins `gap` s after rot_0's last frame, with a series at 0.5, 2.5 and 6.5 s into it (a 2 s interval: the SYN
+    # before it came 1 s before it), and runs 200 s.  Within 1 s it continues rot_0 (a rotation): the first series
+    # gave up, and rot_1's began in rot_0's time, which does not hold its SYN before.  A longer gap is a gap in the
+    # capture (before, any later file continued rot_0: gave_up true with a 400 s gap)
+    rot0 = written(tmp_path, [later(T0), *syns([88.0, 89.0, 91.0, 95.0]), later(T0 + 100)], "rot_0.pcap")
     s1 = 100 + gap
     rot1 = written(tmp_path, [later(T0 + s1), *syns([s1 + 0.5, s1 + 2.5, s1 + 6.5], port=40005, isn=5),
                               later(T0 + s1 + 200)], "rot_1.pcap")  # fmt: skip
     d = three([rot0, rot1])
     got = [(o["client"], o["syn_retransmits"], o["gave_up"], o["syns_before_capture"]) for o in d["others"]]
-    assert got == [("10.0.0.1:40001", 3, after, 0), *([("10.0.0.1:40009", 0, False, 0)] if after else []),
-                   ("10.0.0.1:40005", 2, True, 0 if after else 1)]  # fmt: skip
-    s = d["summary"]
-    assert (s["cut_by_capture_end"], s["started_before_capture"]) == ((0, 0) if after else (1, 1))
+    assert got == [("10.0.0.1:40001", 3, after, 0), ("10.0.0.1:40005", 2, True, 0 if after else 1)]
+    assert d["summary"]["started_before_capture"] == (0 if after else 1)
+
+
+@pytest.mark.parametrize(("gap", "after"), [(0.5, True), (1.0, True), (1.5, False), (400.0, False)])
+def test_a_lone_syn_before_a_gap_between_two_files_is_cut(tmp_path: Path, gap: float, after: bool) -> None:
+    # a lone SYN 0.5 s before rot_0's last frame, rot_1 (data only) `gap` s after it: within 1 s, a rotation that ran
+    # 200 s more without a retransmission (a failure); later, a gap in the capture: cut by rot_0's end (before, a
+    # failure with a 400 s gap)
+    rot0 = written(tmp_path, [later(T0), *syns([99.5], port=40009, isn=9), later(T0 + 100)], "rot_0.pcap")
+    rot1 = written(tmp_path, [later(T0 + 100 + gap), later(T0 + 300 + gap)], "rot_1.pcap")
+    d = three([rot0, rot1])
+    assert [(o["client"], o["syn_retransmits"]) for o in d["others"]] == ([("10.0.0.1:40009", 0)] if after else [])
+    assert d["summary"]["cut_by_capture_end"] == (0 if after else 1)
