@@ -223,3 +223,14 @@ def test_a_lone_syn_before_a_gap_between_two_files_is_cut(tmp_path: Path, gap: f
     d = three([rot0, rot1])
     assert [(o["client"], o["syn_retransmits"]) for o in d["others"]] == ([("10.0.0.1:40009", 0)] if after else [])
     assert d["summary"]["cut_by_capture_end"] == (0 if after else 1)
+
+
+def test_a_file_out_of_time_order_says_nothing_before_it(tmp_path: Path) -> None:
+    # the file's first frame at 100 s, then an unanswered series at 5, 7, 11 and 19 s (intervals 2, 4, 8 s) and a frame
+    # at 0 s (tshark shows them in that order): the capture ran from 0 s, which would have held a SYN 1 s before the
+    # first one; its span begins at its first frame, 100 s, after that SYN (before, syns_before_capture 1)
+    path = written(tmp_path, [later(T0 + 100), *syns([5.0, 7.0, 11.0, 19.0]), later(T0), later(T0 + 30)])
+    d = three([path])
+    assert [(o["client"], o["syn_retransmits"], o["syns_before_capture"]) for o in d["others"]] == [
+        ("10.0.0.1:40001", 3, 0)]  # fmt: skip
+    assert d["summary"]["started_before_capture"] == 0

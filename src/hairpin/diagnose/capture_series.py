@@ -25,7 +25,9 @@ What it knows:
   least k SYNs (``syns_before``).  When it is after the start, the capture would have seen that SYN and did not:
   the first SYN seen may be the series' first (an initial RTO of 2**k s: a BPF program's ``TIMEOUT_INIT``), so
   nothing is said (until 2026-12-03 the whole first interval was taken: a first SYN 1.9 s into the capture with
-  a 2 s interval after it claimed a SYN 0.9 s into the capture that it does not hold).  Only
+  a 2 s interval after it claimed a SYN 0.9 s into the capture that it does not hold).  Nor when the first SYN
+  seen is before the capture's start: a file out of time order (merged by hand, a clock stepped back), whose
+  first frame, where its span begins, is not its earliest.  Only
   when the intervals seen double, as that backoff makes them (at least two intervals: three SYNs), and the first
   is a power of two seconds: Windows (3 s, then doubling), a changed RTO (a route's or a BPF program's), a fixed
   interval, or one interval alone say nothing about what came before.
@@ -75,7 +77,9 @@ def syns_before(syns: int, first_t: float, first_dt: float, doubling: bool, star
     """How many SYNs, at least, the series sent before its first one the capture saw: 0 when nothing says so.
     ``syns`` transmissions seen, the first at ``first_t``, the first interval ``first_dt``, ``doubling`` whether
     every interval seen doubles the one before; ``start``: where the captures that saw it begin."""
-    if syns < 3 or not doubling or start is None:
+    # a first SYN seen before the capture's start (more than its stamps' disorder): the file is out of time order, its
+    # first frame not its earliest (``Reader.first_t``), so where the capture began is not known
+    if syns < 3 or not doubling or start is None or first_t < start - JITTER:
         return 0
     k = step(first_dt)
     # the SYN before the first one seen: one interval of the backoff before it, half the first one seen, as late as
