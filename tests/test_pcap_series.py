@@ -135,8 +135,9 @@ def test_the_start_is_that_of_the_file_that_saw_it(tmp_path: Path) -> None:
     assert (d["summary"]["healthy"], d["summary"]["started_before_capture"]) == (1, 1)
 
 
-# SYN rounds at 0, 1 and 3 s: another one was due 4 s after the last, at T0 + 7
-@pytest.mark.parametrize(("end", "gave_up"), [(6.999, False), (7.0, True)])
+# SYN rounds at 0.5, 1.5 and 3.5 s: another one was due 4 s after the last, at T0 + 7.5, as late as its timer may fire
+# 4.6706 s after it (capture_series.next_due): node1's last frame at `end` + 0.5
+@pytest.mark.parametrize(("end", "gave_up"), [(7.0, False), (7.67, False), (7.671, True)])
 def test_gave_up_against_the_end_of_the_file_that_saw_it(tmp_path: Path, end: float, gave_up: bool) -> None:
     # node1's capture ends at T0 + `end`, node2's (another node: no packet of the hairpin) runs on to T0 + 60: the
     # hairpin seen by node1 alone is decided against node1's end, not node2's (before, `true` for both)
@@ -176,6 +177,10 @@ def test_the_kernels_intervals() -> None:
     assert not capture_series.doubles(32.0, 120.0)
     assert not capture_series.doubles(2.0, 3.0)
     assert capture_series.step(120.0) == 0
+    # the latest the next SYN may come: twice the interval, as late as its timer fires (the reference kernel's 7th SYN
+    # came 33.54 s after an interval of 16.12 s, later than twice it)
+    assert [round(capture_series.next_due(g), 4) for g in (1.0, 2.0, 16.12, 32.0)] == [2.4167, 4.6706, 36.4967, 72.2897]
+    assert capture_series.next_due(16.12) > 33.54 > 2 * 16.12
 
 
 @pytest.mark.parametrize("listed", [1, 10_000])

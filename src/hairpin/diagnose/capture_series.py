@@ -46,7 +46,7 @@ from typing import Any
 from hairpin.parsers.pcap import Reader
 from hairpin.tcp import TCP_TIMEOUT_INIT
 
-__all__ = ["FIRST", "JITTER", "SLACK", "Sources", "doubles", "step", "syns_before"]
+__all__ = ["FIRST", "JITTER", "SLACK", "Sources", "doubles", "next_due", "step", "syns_before"]
 
 SLACK = 8 / 63  # how late, at most, a timer wheel timer fires, as a share of its timeout (kernel/time/timer.c)
 JITTER = 0.05  # s: the capture's timestamps (each packet stamped when its CPU handled it)
@@ -71,6 +71,13 @@ def doubles(prev: Any, gap: Any) -> Any:
     """Whether the interval ``gap`` is twice ``prev`` as the backoff makes it, each of them as late as its timer
     may fire (floats, or NumPy arrays alike).  120 s after 64 s (``TCP_RTO_MAX`` caps the 128 s) is within."""
     return (gap >= 2 * prev / (1 + SLACK) - JITTER) & (gap <= 2 * prev * (1 + SLACK) + JITTER)
+
+
+def next_due(dt: float) -> float:
+    """The latest, in s after a SYN that came ``dt`` after the one before, that the backoff sends the next one: twice
+    the interval (as early as its SYN's stamp may make it look: ``JITTER``), as late as its timer may fire.  The
+    reference kernel's 7th SYN came 33.54 s after its 6th, an interval of 16.12 s: later than twice it (32.24 s)."""
+    return 2 * (dt + JITTER) * (1 + SLACK) + JITTER
 
 
 def syns_before(syns: int, first_t: float, first_dt: float, doubling: bool, start: float | None) -> int:
