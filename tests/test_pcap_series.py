@@ -239,3 +239,23 @@ def test_a_file_out_of_time_order_says_nothing_before_it(tmp_path: Path) -> None
     assert [(o["client"], o["syn_retransmits"], o["syns_before_capture"]) for o in d["others"]] == [
         ("10.0.0.1:40001", 3, 0)]  # fmt: skip
     assert d["summary"]["started_before_capture"] == 0
+
+
+def test_gave_up_per_unnamed_interface_of_a_pcapng(tmp_path: Path) -> None:
+    # as test_gave_up_per_interface_of_a_pcapng, the two interfaces without if_name (their names turned into another
+    # option, if_description): two captures, eth0's ending 6 s after the hairpin's first SYN (before, they were one,
+    # named None, and the hairpin was decided against the other's end, 60 s: gave_up true)
+    eth0 = [pcap.PacketRecord(T0, "ifA0", Packet(OTHER, 9, V, 80, ACK, 1, 1)), *rounds([0.5, 1.5, 3.5], iface="ifA0"),
+            pcap.PacketRecord(T0 + 6.0, "ifA0", Packet(OTHER, 9, V, 80, ACK, 2, 1))]  # fmt: skip
+    eth1 = [pcap.PacketRecord(T0 + t, "ifB0", Packet(OTHER, 10, V, 80, ACK, 1, 1)) for t in (0.1, 60.0)]
+    path = written(tmp_path, sorted(eth0 + eth1, key=lambda r: r.t), "c.pcapng")
+    data = path.read_bytes()
+    for name in (b"ifA0", b"ifB0"):  # option 2 (if_name), 4 bytes -> option 3 (if_description)
+        assert data.count(b"\x02\x00\x04\x00" + name) == 1
+        data = data.replace(b"\x02\x00\x04\x00" + name, b"\x03\x00\x04\x00" + name)
+    path.write_bytes(data)
+    rd = pcap.read(path)
+    assert [r.interface for r in rd][:3] == [None, "interface 1", None]
+    assert rd.spans() == {None: (T0, T0 + 6.0), "interface 1": (T0 + 0.1, T0 + 60.0)}
+    d = three([path])
+    assert [(h["syn_retransmits"], h["gave_up"]) for h in d["hairpins"]] == [(2, False)]

@@ -122,7 +122,7 @@ def scan_pcapng(f: Any, want: int, decoder: Callable[[int, str], Callable[[Any, 
                 lt = struct.unpack(e + "H", body[:2])[0]
                 if lt not in _FAST_LINKTYPES or linktype not in (-1, lt):
                     return None
-                name, unit, shift = interface(body, e)  # as the streaming reader reads them
+                name, unit, shift = interface(body, e, len(names))  # as the streaming reader reads them
                 if linktype == -1:
                     linktype, decode = lt, decoder(lt, e)
                 names.append(name)
