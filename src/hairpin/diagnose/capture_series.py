@@ -27,15 +27,16 @@ What it knows:
   nothing is said (until 2026-12-03 the whole first interval was taken: a first SYN 1.9 s into the capture with
   a 2 s interval after it claimed a SYN 0.9 s into the capture that it does not hold).  Nor when the first SYN
   seen is before the capture's start: a file out of time order (merged by hand, a clock stepped back), whose
-  first frame, where its span begins, is not its earliest.  Only
-  when the intervals seen double, as that backoff makes them (at least two intervals: three SYNs), and the first
+  first frame, where its span begins, is not its earliest.  Only when the intervals seen double, as that backoff makes them (at least two intervals: three SYNs), and the first
   is a power of two seconds: Windows (3 s, then doubling), a changed RTO (a route's or a BPF program's), a fixed
   interval, or one interval alone say nothing about what came before.
 - The timer's lateness: a timer fires on the timer wheel's tick for its level, at most 8/63 of its timeout late
   (kernel/time/timer.c: a level's granularity is 8**n jiffies for timeouts from 63 * 8**(n-1) jiffies), never
   early; ``SLACK``.  The lab's capture (tests/data/pcap/lab-node1.pcap, a 6.x kernel's linear timeouts) shows 1 s
   intervals of 1.0019 to 1.028 s; the reference measurement of the classic schedule SYNs at 0, 1.02, 3.04, 7.26,
-  15.46, 31.58 and 65.12 s (intervals 2 to 5.5 % long).  ``JITTER`` more for the capture's own timestamps.
+  15.46, 31.58 and 65.12 s (intervals 2 to 5.5 % long).  ``JITTER`` more for the capture's own timestamps.  So
+  the next SYN is due, at the latest, twice the last interval late by as much (``next_due``, which ``gave_up``
+  waits for): that reference's 7th SYN came 33.54 s after an interval of 16.12 s, past twice it.
 """
 
 from __future__ import annotations
