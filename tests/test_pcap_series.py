@@ -54,10 +54,17 @@ def capture_of(tmp: Path, recs: list[pcap.PacketRecord], end: float = 60.0, name
     ("3rd SYN", [1.0, 5.0, 13.0, 29.0], 2),
     # ... as late as a real kernel's timers fire them (the reference measurement: 4.22, 8.2, 16.12 s)
     ("3rd SYN, measured", [1.0, 5.22, 13.42, 29.54], 2),
-    # from its 2nd SYN: intervals 2, 4, 8 s, the capture began 1.9 s before it
-    ("2nd SYN", [1.9, 3.9, 7.9, 15.9], 1),
-    # from its 5th: 16, 32 s; 15.9 s after the start is within the first interval
-    ("5th SYN", [15.9, 31.9, 63.9], 4),
+    # from its 2nd SYN: intervals 2, 4, 8 s, the capture began 0.9 s before it (the 1st SYN 1 s before it: before)
+    ("2nd SYN", [0.9, 2.9, 6.9, 14.9], 1),
+    # from its 5th: 16, 32 s; 7.9 s after the start, the 4th SYN (8 s before it) came before the capture
+    ("5th SYN", [7.9, 23.9, 55.9], 4),
+    # the SYN before a 4 s interval is 2 s before it, as late as its timer fires: 2 * (1 + 8/63) + 0.05 = 2.304 s
+    ("3rd SYN, its 2nd as late as it may be", [2.3, 6.3, 14.3, 30.3], 2),
+    # a 2 s interval 1.9 s into the capture: the SYN before it (1 s before) would be 0.9 s into the capture, which
+    # does not hold it; the first SYN seen may be the series' first (an initial RTO of 2 s): nothing said
+    ("a 2 s interval, the SYN before it in the capture", [1.9, 3.9, 7.9, 15.9], 0),
+    ("a 4 s interval, the SYN before it in the capture", [2.31, 6.31, 14.31, 30.31], 0),
+    ("a 16 s interval 15.9 s into the capture", [15.9, 31.9, 63.9], 0),
     # a kernel with linear timeouts (6.5 and later), from its 6th SYN: 2, 4, 8 s (1 s five times before): at least 1
     ("linear kernel's 6th SYN", [0.5, 2.5, 6.5, 14.5], 1),
     # the first SYN seen as far from the start as its first interval, or further: the capture would have seen the one
@@ -106,7 +113,7 @@ def test_the_warning_and_the_table_say_at_least(tmp_path: Path) -> None:
 
 
 def test_two_connections_in_the_warning(tmp_path: Path) -> None:
-    recs = rounds([1.0, 5.0, 13.0]) + syns([1.5, 3.5, 7.5]) + syns([0.5, 1.5, 3.5], port=40002, isn=900)
+    recs = rounds([1.0, 5.0, 13.0]) + syns([0.9, 2.9, 6.9]) + syns([0.5, 1.5, 3.5], port=40002, isn=900)
     res = CliRunner().invoke(app, ["pcap", str(capture_of(tmp_path, recs, end=14.0)), "--format", "json"])
     d = json.loads(res.stdout)
     # (others by first SYN: 40002's, its first interval 1 s, then 40001's, 2 s)
@@ -128,8 +135,9 @@ def test_the_start_is_that_of_the_file_that_saw_it(tmp_path: Path) -> None:
     assert (d["summary"]["healthy"], d["summary"]["started_before_capture"]) == (1, 1)
 
 
-# SYN rounds at 0, 1 and 3 s: another one was due 4 s after the last, at T0 + 7
-@pytest.mark.parametrize(("end", "gave_up"), [(6.999, False), (7.0, True)])
+# SYN rounds at 0.5, 1.5 and 3.5 s: another one was due 4 s after the last, at T0 + 7.5, as late as its timer may fire
+# 4.6706 s after it (capture_series.next_due): node1's last frame at `end` + 0.5
+@pytest.mark.parametrize(("end", "gave_up"), [(7.0, False), (7.67, False), (7.671, True)])
 def test_gave_up_against_the_end_of_the_file_that_saw_it(tmp_path: Path, end: float, gave_up: bool) -> None:
     # node1's capture ends at T0 + `end`, node2's (another node: no packet of the hairpin) runs on to T0 + 60: the
     # hairpin seen by node1 alone is decided against node1's end, not node2's (before, `true` for both)
@@ -169,6 +177,10 @@ def test_the_kernels_intervals() -> None:
     assert not capture_series.doubles(32.0, 120.0)
     assert not capture_series.doubles(2.0, 3.0)
     assert capture_series.step(120.0) == 0
+    # the latest the next SYN may come: twice the interval, as late as its timer fires (the reference kernel's 7th SYN
+    # came 33.54 s after an interval of 16.12 s, later than twice it)
+    assert [round(capture_series.next_due(g), 4) for g in (1.0, 2.0, 16.12, 32.0)] == [2.4167, 4.6706, 36.4967, 72.2897]
+    assert capture_series.next_due(16.12) > 33.54 > 2 * 16.12
 
 
 @pytest.mark.parametrize("listed", [1, 10_000])
@@ -187,3 +199,63 @@ def test_cut_by_the_end_of_the_file_that_saw_it(tmp_path: Path, listed: int) -> 
     assert (s["connections"], s["other_failures"], s["cut_by_capture_end"]) == (3, {"unanswered-syn": 1}, 2)
     # node1 alone: the same
     assert three([node1])["summary"]["cut_by_capture_end"] == 2
+
+
+@pytest.mark.parametrize(("gap", "after"), [(0.5, True), (1.0, True), (1.5, False), (400.0, False)])
+def test_a_gap_between_two_files_is_a_gap_in_the_capture(tmp_path: Path, gap: float, after: bool) -> None:
+    # rot_0 (T0 to T0 + 100): an unanswered SYN series at 88, 89, 91 and 95 s (the next due 8 s after the last); rot_1
+    # begins `gap` s after rot_0's last frame, with a series at 0.5, 2.5 and 6.5 s into it (a 2 s interval: the SYN
+    # before it came 1 s before it), and runs 200 s.  Within 1 s it continues rot_0 (a rotation): the first series
+    # gave up, and rot_1's began in rot_0's time, which does not hold its SYN before.  A longer gap is a gap in the
+    # capture (before, any later file continued rot_0: gave_up true with a 400 s gap)
+    rot0 = written(tmp_path, [later(T0), *syns([88.0, 89.0, 91.0, 95.0]), later(T0 + 100)], "rot_0.pcap")
+    s1 = 100 + gap
+    rot1 = written(tmp_path, [later(T0 + s1), *syns([s1 + 0.5, s1 + 2.5, s1 + 6.5], port=40005, isn=5),
+                              later(T0 + s1 + 200)], "rot_1.pcap")  # fmt: skip
+    d = three([rot0, rot1])
+    got = [(o["client"], o["syn_retransmits"], o["gave_up"], o["syns_before_capture"]) for o in d["others"]]
+    assert got == [("10.0.0.1:40001", 3, after, 0), ("10.0.0.1:40005", 2, True, 0 if after else 1)]
+    assert d["summary"]["started_before_capture"] == (0 if after else 1)
+
+
+@pytest.mark.parametrize(("gap", "after"), [(0.5, True), (1.0, True), (1.5, False), (400.0, False)])
+def test_a_lone_syn_before_a_gap_between_two_files_is_cut(tmp_path: Path, gap: float, after: bool) -> None:
+    # a lone SYN 0.5 s before rot_0's last frame, rot_1 (data only) `gap` s after it: within 1 s, a rotation that ran
+    # 200 s more without a retransmission (a failure); later, a gap in the capture: cut by rot_0's end (before, a
+    # failure with a 400 s gap)
+    rot0 = written(tmp_path, [later(T0), *syns([99.5], port=40009, isn=9), later(T0 + 100)], "rot_0.pcap")
+    rot1 = written(tmp_path, [later(T0 + 100 + gap), later(T0 + 300 + gap)], "rot_1.pcap")
+    d = three([rot0, rot1])
+    assert [(o["client"], o["syn_retransmits"]) for o in d["others"]] == ([("10.0.0.1:40009", 0)] if after else [])
+    assert d["summary"]["cut_by_capture_end"] == (0 if after else 1)
+
+
+def test_a_file_out_of_time_order_says_nothing_before_it(tmp_path: Path) -> None:
+    # the file's first frame at 100 s, then an unanswered series at 5, 7, 11 and 19 s (intervals 2, 4, 8 s) and a frame
+    # at 0 s (tshark shows them in that order): the capture ran from 0 s, which would have held a SYN 1 s before the
+    # first one; its span begins at its first frame, 100 s, after that SYN (before, syns_before_capture 1)
+    path = written(tmp_path, [later(T0 + 100), *syns([5.0, 7.0, 11.0, 19.0]), later(T0), later(T0 + 30)])
+    d = three([path])
+    assert [(o["client"], o["syn_retransmits"], o["syns_before_capture"]) for o in d["others"]] == [
+        ("10.0.0.1:40001", 3, 0)]  # fmt: skip
+    assert d["summary"]["started_before_capture"] == 0
+
+
+def test_gave_up_per_unnamed_interface_of_a_pcapng(tmp_path: Path) -> None:
+    # as test_gave_up_per_interface_of_a_pcapng, the two interfaces without if_name (their names turned into another
+    # option, if_description): two captures, eth0's ending 6 s after the hairpin's first SYN (before, they were one,
+    # named None, and the hairpin was decided against the other's end, 60 s: gave_up true)
+    eth0 = [pcap.PacketRecord(T0, "ifA0", Packet(OTHER, 9, V, 80, ACK, 1, 1)), *rounds([0.5, 1.5, 3.5], iface="ifA0"),
+            pcap.PacketRecord(T0 + 6.0, "ifA0", Packet(OTHER, 9, V, 80, ACK, 2, 1))]  # fmt: skip
+    eth1 = [pcap.PacketRecord(T0 + t, "ifB0", Packet(OTHER, 10, V, 80, ACK, 1, 1)) for t in (0.1, 60.0)]
+    path = written(tmp_path, sorted(eth0 + eth1, key=lambda r: r.t), "c.pcapng")
+    data = path.read_bytes()
+    for name in (b"ifA0", b"ifB0"):  # option 2 (if_name), 4 bytes -> option 3 (if_description)
+        assert data.count(b"\x02\x00\x04\x00" + name) == 1
+        data = data.replace(b"\x02\x00\x04\x00" + name, b"\x03\x00\x04\x00" + name)
+    path.write_bytes(data)
+    rd = pcap.read(path)
+    assert [r.interface for r in rd][:3] == [None, "interface 1", None]
+    assert rd.spans() == {None: (T0, T0 + 6.0), "interface 1": (T0 + 0.1, T0 + 60.0)}
+    d = three([path])
+    assert [(h["syn_retransmits"], h["gave_up"]) for h in d["hairpins"]] == [(2, False)]

@@ -264,7 +264,9 @@ def test_the_html_report_and_pcap_of_an_ipv6_run(tmp_path: Path) -> None:
          # kube-proxy draws a backend for each of the 7 rounds (a backend the same as the round before once)
          "backends": ["[2a05:d018:a:5601:3::3]:80", "[2a05:d018:a:5600:1::8]:80", "[2a05:d018:a:5601:3::2]:80",
                       "[2a05:d018:a:5600:1::8]:80", "[2a05:d018:a:5601:3::3]:80", "[2a05:d018:a:5600:1::8]:80"],
-         "syn_retransmits": 6, "lost_s": 63.00055, "gave_up": True, "syns_before_capture": 0}
+         # the capture ends 65 s after the 7th SYN: a kernel whose timer fired late could still send an 8th (72.29 s
+         # at the latest, capture_series.next_due), so it does not show the client gave up
+         "syn_retransmits": 6, "lost_s": 63.00055, "gave_up": False, "syns_before_capture": 0}
     ]  # fmt: skip
 
 

@@ -36,8 +36,9 @@ What it knows:
   ``unanswered-syn``  no answer at all.
 
 - ``gave_up``: the client stopped retransmitting before the capture ended, decided as "the capture goes on
-  for at least twice the last retransmission interval after the last SYN" (the kernel's backoff would have
-  sent another SYN by then: each interval doubles, or stays 1 s in the linear ones, hairpin.tcp.syn_schedule;
+  for longer than twice the last retransmission interval after the last SYN, as late as the timer may fire"
+  (``capture_series.next_due``: the kernel's backoff would have sent another SYN by then: each interval
+  doubles, or stays 1 s in the linear ones, hairpin.tcp.syn_schedule;
   the seed's kernel waits 64 s after the sixth retransmission and gives up at 127 s).  The capture's end is
   its last frame, whatever it is (a data segment, a UDP frame), not its last SYN or RST: the capture ran until
   then and would have seen that SYN; with several captures (files, a pcapng file's interfaces), the end of
@@ -85,7 +86,7 @@ from pathlib import Path
 from typing import Any
 
 from hairpin.diagnose.capture_result import MAX_LISTED, TEXT_ROWS, Analysis, Attempt, FileStats, file_stats
-from hairpin.diagnose.capture_series import FIRST, Sources, doubles, syns_before
+from hairpin.diagnose.capture_series import FIRST, Sources, doubles, next_due, syns_before
 from hairpin.errors import ParseError
 from hairpin.model.net import Flags, Packet, is_loopback
 from hairpin.parsers.frames import VXLAN_PORTS
@@ -453,10 +454,11 @@ class _Analyser:
         self.synacked.clear()
         listed = self.hairpins.sorted(), self.others.sorted()
         for a in (*listed[0], *listed[1]):
-            # the kernel's backoff would have sent another SYN by then (hairpin.tcp.syn_schedule), and the capture
-            # was still running to see it: its end is its last frame, whatever the frame (``stop``), of the captures
+            # the kernel's backoff would have sent another SYN by then (hairpin.tcp.syn_schedule), as late as its timer
+            # may fire it (capture_series.next_due; until 2026-12-03 twice the last interval, which a real kernel's
+            # 7th SYN, 33.54 s after an interval of 16.12 s, outlasted), and the capture was still running to see it: its end is its last frame, whatever the frame (``stop``), of the captures
             # (files, interfaces) that saw the attempt when several were read (``seen``)
-            a.gave_up = a.syns >= 2 and self._stop(a, stop) - a.round_t >= 2 * a.round_dt
+            a.gave_up = a.syns >= 2 and self._stop(a, stop) - a.round_t > next_due(a.round_dt)
         return listed
 
     def result(self, end: float = float("-inf"), last: float | None = None) -> Analysis:

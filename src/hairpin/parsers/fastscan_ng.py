@@ -61,10 +61,10 @@ def _epb_run(w: Any, k: int, m: int, interfaces: int, max_block: int) -> tuple[A
 
 
 def scan_pcapng(f: Any, want: int, decoder: Callable[[int, str], Callable[[Any, int, int], object]], filtered: object,
-                interface: Callable[[bytes, str], tuple[str | None, float, float]], max_block: int,
+                interface: Callable[[bytes, str, int], tuple[str | None, float, float]], max_block: int,
                 vxlan: frozenset[int] = frozenset()) -> tuple[Scan, dict[str, Any]] | None:  # fmt: skip
     """Scan the pcapng file ``f`` (at its start).  ``decoder(linktype, endian)`` gives the full decoder of
-    frames (as for ``fastscan.scan_pcap``), ``interface(body, endian)`` reads an Interface Description Block's
+    frames (as for ``fastscan.scan_pcap``), ``interface(body, endian, index)`` reads an Interface Description Block's
     name, time unit and offset (``hairpin.parsers.pcap.interface``).  Returns the
     ``Scan`` (with ``iface`` and ``optlen`` columns: each row's interface and the length of its block's
     options) and what the file declared (``linktype``, ``endian``, ``names`` of the interfaces), or None
@@ -122,7 +122,7 @@ def scan_pcapng(f: Any, want: int, decoder: Callable[[int, str], Callable[[Any, 
                 lt = struct.unpack(e + "H", body[:2])[0]
                 if lt not in _FAST_LINKTYPES or linktype not in (-1, lt):
                     return None
-                name, unit, shift = interface(body, e)  # as the streaming reader reads them
+                name, unit, shift = interface(body, e, len(names))  # as the streaming reader reads them
                 if linktype == -1:
                     linktype, decode = lt, decoder(lt, e)
                 names.append(name)

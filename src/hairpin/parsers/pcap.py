@@ -555,7 +555,7 @@ class Reader:
             offset += length
             if kind == 1:  # Interface Description
                 linktype = struct.unpack(endian + "H", body[:2])[0]
-                ifaces.append((linktype, *interface(body, endian)))
+                ifaces.append((linktype, *interface(body, endian, len(ifaces))))
                 if len(ifaces) == 1:  # a Simple Packet Block's interface: its snapshot length (0: none)
                     simple_snap = struct.unpack(endian + "I", body[4:8])[0]
                 self.linktypes.add(linktype)
@@ -600,13 +600,17 @@ class Reader:
                     yield PacketRecord(0.0, name, p)
 
 
-def interface(body: bytes, endian: str) -> tuple[str | None, float, float]:
+def interface(body: bytes, endian: str, index: int = 0) -> tuple[str | None, float, float]:
     """An Interface Description Block's name (``if_name``), time unit in seconds (``if_tsresol``: a power of
     10, or of 2 with the top bit set; microseconds when absent) and offset in seconds (``if_tsoffset``: a
     signed 64-bit number of seconds added to every timestamp, 0 when absent; draft-ietf-opsawg-pcapng,
     "Interface Description Block"), from its body (after the 8 bytes of fixed fields: its options).  The
-    first pass (:mod:`hairpin.parsers.fastscan_ng`) reads them with this too."""
-    name, unit, shift = None, 1e-6, 0.0
+    first pass (:mod:`hairpin.parsers.fastscan_ng`) reads them with this too.  ``index``: the interface's
+    number in its section; one without ``if_name`` is None when it is the first, else ``interface N``, so that
+    two unnamed interfaces are two captures (each its own span: ``Reader.spans``; until 2026-12-03 they were
+    one, and a connection seen on one that stopped early was decided against the other's end)."""
+    name: str | None = None if index == 0 else f"interface {index}"
+    unit, shift = 1e-6, 0.0
     for code, value in _options(body[8:], endian):
         if code == 2:
             name = value.rstrip(b"\0").decode("utf-8", "replace")
