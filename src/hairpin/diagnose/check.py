@@ -12,7 +12,7 @@ nodes); without, the reason gives the formula in terms of node count.
 Each finding lists the fixes that work for that Service, cheapest first: in-place annotation changes
 (the backend then sees the NLB's address instead of the caller's), then pointing in-cluster callers at
 the ClusterIP (nothing on the load balancer changes), then recreating the Service under another
-controller.  ``Report.to_json()`` is the JSON contract; ``to_sarif()`` is SARIF 2.1.0 for code scanning.
+controller (``hairpin.diagnose.fixes``).  ``Report.to_json()`` is the JSON contract; ``to_sarif()`` is SARIF 2.1.0 for code scanning.
 ``Report.datapath``: what translates Services when not kube-proxy, whose NAT the verdicts model (hairpin.kube.datapath).
 """
 
@@ -27,10 +27,10 @@ from typing import Any
 from hairpin.aws import automode, cloud_config, gateway, ipfamily, providers
 from hairpin.aws import controller as ctl
 from hairpin.aws.ignored import ignored_annotations
-from hairpin.aws.protocols import always_preserved
 from hairpin.aws.risk import TargetCounts, caller_probability
 from hairpin.diagnose import cloud_sg, families, proxy_firewall, reach, tgb
 from hairpin.diagnose.finding import Finding, Fix, PortVerdict
+from hairpin.diagnose.fixes import IPMODE_FIX, fixes_for
 from hairpin.diagnose.sarif import RULE_ID, deciding_location, to_sarif
 from hairpin.diagnose.versions import Versions, in_tree_support, nlb_sg_mode, oldest_kube_proxy
 from hairpin.errors import InputError
@@ -493,108 +493,6 @@ def _port_verdicts(f: Finding) -> list[PortVerdict]:
                                    tuple(x.name for x in f.fixes)))  # fmt: skip
         else:
             out.append(PortVerdict(tg.port, tg.protocol, True, False, f.probability, f"{tg.why}; {f.reason}"))
-    return out
-
-
-#: not available today: the request to the AWS Load Balancer Controller (hairpin.kube.ipmode)
-IPMODE_FIX = Fix(
-    "ipmode-vip",
-    "have the controller publish the NLB's addresses in status.loadBalancer.ingress with ipMode VIP, so that "
-    "kube-proxy handles in-cluster calls to them on the caller's node (requested in "
-    "kubernetes-sigs/aws-load-balancer-controller #4803; no AWS controller does it as of 2026-12-01)",
-    "not available in any release; residual risk: a caller that connects to an NLB address missing from the status "
-    "still goes to the NLB; in-cluster calls then skip the NLB (its TLS listeners, security groups and source "
-    "ranges do not apply to them)",
-)
-
-
-def _tg_value(svc: KService, preserve: str) -> str:
-    attrs = ctl.parse_map(svc.annotations.get(ctl.TG_ATTRIBUTES, ""))
-    attrs["preserve_client_ip.enabled"] = preserve
-    return ",".join(f"{k}={v}" if v else k for k, v in attrs.items())
-
-
-def fixes_for(svc: KService, s: ctl.Settings, in_tree_tg: bool, lbc: ctl.LbcFlags | None = None) -> list[Fix]:
-    """The workarounds that work for this Service, cheapest first.  ``lbc``: the AWS Load Balancer
-    Controller's flags; with EnableIPTargetType=false it refuses ip targets, with EnableServiceController=false
-    it builds nothing (``hairpin.aws.lbc_flags``), so fixes that need either are left out."""
-    out: list[Fix] = []
-    lbc_ip = lbc is None or (lbc.gate("EnableIPTargetType", True) and lbc.gate("EnableServiceController", True))
-    # no fix may turn preservation off for these (the load balancer's target groups when known: a port the
-    # controller builds no listener for does not count)
-    udp = always_preserved([tg.protocol for tg in s.target_groups] or svc.protocols()) is not None
-    lose_ip = (
-        "the backend sees the NLB's private address instead of the caller's, for every client (Proxy Protocol v2 "
-        "can carry the client address if the backend reads it)"
-    )
-    if not udp and (s.controller == ctl.LBC or (s.controller == ctl.IN_TREE and in_tree_tg)):
-        out.append(
-            Fix(
-                "no-preserve-client-ip",
-                "turn client IP preservation off on the target group",
-                lose_ip,
-                ((ctl.TG_ATTRIBUTES, _tg_value(svc, "false")),),
-            )
-        )
-    if not udp and s.controller == ctl.LBC and not s.proxy_protocol_v2:
-        # LBC annotation "*" turns on the target group attribute proxy_protocol_v2.enabled
-        # (https://kubernetes-sigs.github.io/aws-load-balancer-controller/v2.2/guide/service/annotations/);
-        # health check connections carry the header too ("Edit target group attributes", Proxy protocol)
-        out.append(
-            Fix(
-                "proxy-protocol-v2",
-                "turn client IP preservation off and Proxy Protocol v2 on: the caller's address reaches the "
-                "backend in the PPv2 header",
-                "every backend must parse PPv2 (nginx: listen ... proxy_protocol; set_real_ip_from) and so must "
-                "its health check port; a backend that does not reads the header as garbage and breaks",
-                ((ctl.TG_ATTRIBUTES, _tg_value(svc, "false")), (ctl.PROXY_PROTOCOL, "*")),
-            )
-        )
-    tg_forces = ctl.parse_map(svc.annotations.get(ctl.TG_ATTRIBUTES, "")).get("preserve_client_ip.enabled") == "true"
-    if (s.controller in (ctl.LBC, automode.AUTO_MODE) and s.target_type == "instance" and not udp and not tg_forces
-            and (lbc_ip or s.controller == automode.AUTO_MODE)):  # fmt: skip
-        out.append(
-            Fix(
-                "ip-targets",
-                "register pods (ip targets) instead of nodes; preservation is off by default for ip targets with TCP",
-                f"the target group is replaced (targets re-register); {lose_ip}; pods need VPC addresses (AWS VPC CNI)",
-                ((ctl.TARGET_TYPE, "ip"),),
-            )
-        )
-    # the first Service port whose target group preserves the client IP (the one at risk), else the first port
-    # (a Gateway's target groups are its listeners' ports: not the Service's, so they are not named)
-    own = {p.get("port") for p in svc.ports}
-    port = next((tg.port for tg in s.target_groups if tg.preserve_client_ip and tg.port in own),
-                svc.ports[0].get("port") if svc.ports else None)  # fmt: skip
-    dns = f"{svc.name}.{svc.namespace}.svc.cluster.local" + (f":{port}" if port else "")
-    out.append(
-        Fix(
-            "cluster-ip",
-            f"point in-cluster callers at {dns} (the ClusterIP) instead of the load balancer's DNS name",
-            "every in-cluster caller's configuration changes; the load balancer and the client IP stay as they are",
-        )
-    )
-    if s.target_type == "ip" and s.preserve_client_ip:
-        out.append(
-            Fix(
-                "anti-affinity",
-                "keep target pods off the nodes that run their in-cluster callers (podAntiAffinity "
-                "requiredDuringSchedulingIgnoredDuringExecution on the callers' labels)",
-                "covers only the callers the rule names; pods may become unschedulable; any caller scheduled next "
-                "to a target pod later still times out with the same probability",
-            )
-        )
-    if s.controller == ctl.IN_TREE and not udp and lbc_ip:
-        out.append(
-            Fix(
-                "recreate-ip-targets",
-                "recreate the Service for the AWS Load Balancer Controller with ip targets (changing "
-                "aws-load-balancer-type in place leaks the old load balancer)",
-                f"a new NLB with a new DNS name replaces the old one; needs the AWS Load Balancer Controller; {lose_ip}",
-                ((ctl.TYPE, "external"), (ctl.TARGET_TYPE, "ip"), (ctl.SCHEME, "internal")),
-                recreate=True,
-            )
-        )
     return out
 
 
