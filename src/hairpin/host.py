@@ -117,6 +117,8 @@ class LinuxHost(IpvsHooks):
         self._live_of: Evaluator | None = None
         self._cacheable: dict[tuple[str, str], Reads | None] = {}
         self._verdicts: dict[tuple[object, ...], tuple[Verdict, int, int]] = {}
+        #: id(verdict) -> (verdict, table, its Note): the notes of verdicts the caches hand out again (_kept_notes)
+        self._rule_notes: dict[int, tuple[Verdict, str, Note]] = {}
 
     def _tcp_send(self, packet: Packet, why: str) -> None:
         # TCP answers after the segment that caused the answer has been delivered (and traced).
@@ -142,6 +144,7 @@ class LinuxHost(IpvsHooks):
         self._live = frozenset(k for k in _HOOK_CHAINS if nf.has(*k))
         self._cacheable = {}  # filled on first use: the tracer, which never caches, never pays for it
         self._verdicts.clear()
+        self._rule_notes.clear()
         self.walks.clear()
         self._live_of = nf
 
@@ -164,34 +167,36 @@ class LinuxHost(IpvsHooks):
             return None  # no rule on this hook: nothing to walk
         ct = st.ct
         key: tuple[object, ...] | None = None
-        reads = None
-        if self.caching and nf.on_run is None and nf.unknown is None and table not in self.uncached:
+        plain = self.caching and nf.on_run is None and nf.unknown is None
+        if plain and table not in self.uncached:
             if hc in self._cacheable:
                 reads = self._cacheable[hc]
             else:
                 reads = self._cacheable[hc] = nf.pure(table, chain)
-        if reads is not None:
-            # the verdict of a chain without random draws or undecidable matches, per flow class: the
-            # per-flow fields its rules never read are left out of the key (-1)
-            p = st.packet
-            rs, rsp, rd, rdp, ro = reads
-            key = (table, chain, hook, p.src if rs else -1, p.sport if rsp else -1, p.dst if rd else -1,
-                   p.dport if rdp else -1, p.flags, p.proto, st.iif, oif, st.mark, st.ctstate, st.direction) + (
-                (ct.mark, ct.dnat, ct.snat) + ((ct.orig[2], ct.orig[3]) if ro else (-1, -1)) if ct is not None
-                else (0, False, False, -1, -1)
-            )  # fmt: skip
-            hit = self._verdicts.get(key)
-            if hit is not None:
-                v, st.mark, ctmark = hit
-                if ct is not None:
-                    ct.mark = ctmark
-                if self.watch is not None:
-                    self.watch(table, chain, v)
-                return self._notes(table, v, notes)
+            if reads is not None:
+                # the verdict of a chain without random draws or undecidable matches, per flow class: the
+                # per-flow fields its rules never read are left out of the key (-1)
+                p = st.packet
+                rs, rsp, rd, rdp, ro = reads
+                if ct is None:
+                    key = (table, chain, hook, p.src if rs else -1, p.sport if rsp else -1, p.dst if rd else -1,
+                           p.dport if rdp else -1, p.flags, p.proto, st.iif, oif, st.mark, st.ctstate, st.direction,
+                           0, False, False, -1, -1)  # fmt: skip
+                else:
+                    key = (table, chain, hook, p.src if rs else -1, p.sport if rsp else -1, p.dst if rd else -1,
+                           p.dport if rdp else -1, p.flags, p.proto, st.iif, oif, st.mark, st.ctstate, st.direction,
+                           ct.mark, ct.dnat, ct.snat, ct.orig[2] if ro else -1, ct.orig[3] if ro else -1)  # fmt: skip
+                hit = self._verdicts.get(key)
+                if hit is not None:
+                    v, st.mark, ctmark = hit
+                    if ct is not None:
+                        ct.mark = ctmark
+                    if self.watch is not None:
+                        self.watch(table, chain, v)
+                    return self._kept_notes(table, v, notes)
         found: Leaf | list[bool] | None = None
         wkey: tuple[object, ...] = ()
-        remember = table in self.remembered and self.caching and type(nf) is Evaluator
-        if remember and nf.on_run is None and nf.unknown is None:
+        if plain and table in self.remembered and type(nf) is Evaluator:
             # a chain with random draws: its walks kept per flow class and answers (hairpin.netfilter.walks)
             wkey = self._flow_key(table, chain, hook, st, oif, self.walks.masks.get(hc, 0))
             found = self.walks.find(wkey, nf, self.choose)
@@ -201,7 +206,7 @@ class LinuxHost(IpvsHooks):
                     ct.mark = ctmark
                 if self.watch is not None:
                     self.watch(table, chain, v)
-                return self._notes(table, v, notes)
+                return self._kept_notes(table, v, notes)
         # LOCAL_OUT runs with no input device (__ip_local_out: nf_hook(..., NULL, dev)): there `-i` compares an
         # empty name (ipt_do_table's nulldevname), even in IPVS's re-sent packet; POST_ROUTING gets skb->dev
         # (ip_output: indev = skb->dev), the input device of a forwarded packet
@@ -234,12 +239,14 @@ class LinuxHost(IpvsHooks):
         """Everything a walk of ``chain`` may read (Context's fields, made from these), the per-flow fields but
         those ``mask`` names (``hairpin.netfilter.evaluate.rule_reads`` bits) left out (-1)."""
         p, ct = st.packet, st.ct
+        if ct is None:
+            return (table, chain, hook, mask, p.src if mask & 1 else -1, p.sport if mask & 2 else -1,
+                    p.dst if mask & 4 else -1, p.dport if mask & 8 else -1, p.flags, p.proto, st.iif, oif, st.mark,
+                    st.ctstate, st.direction, st.ipvs, 0, False, False, -1, -1)  # fmt: skip
         return (table, chain, hook, mask, p.src if mask & 1 else -1, p.sport if mask & 2 else -1,
                 p.dst if mask & 4 else -1, p.dport if mask & 8 else -1, p.flags, p.proto, st.iif, oif, st.mark,
-                st.ctstate, st.direction, st.ipvs) + (
-            (ct.mark, ct.dnat, ct.snat) + ((ct.orig[2], ct.orig[3]) if mask & 16 else (-1, -1)) if ct is not None
-            else (0, False, False, -1, -1)
-        )  # fmt: skip
+                st.ctstate, st.direction, st.ipvs, ct.mark, ct.dnat, ct.snat, ct.orig[2] if mask & 16 else -1,
+                ct.orig[3] if mask & 16 else -1)  # fmt: skip
 
     def _filter(self, st: Pass, hook: str, phase: str, oif: str | None, notes: list[str | Note]) -> bool:
         """nft filter chains on prerouting/output, on one side of DNAT (``phase``: ``PRE_DNAT`` or
@@ -260,6 +267,22 @@ class LinuxHost(IpvsHooks):
             notes.append(Note(rule_lines, table, v.steps))
         else:
             notes.extend(rule_lines(table, v.steps))
+        return v
+
+    def _kept_notes(self, table: str, v: Verdict, notes: list[str | Note]) -> Verdict:
+        """``_notes`` for a verdict a cache handed out again: a lazy fabric gets the Note made the first time
+        (a Note holds immutable values and builds the same lines whenever read)."""
+        fabric = self.fabric
+        if not fabric.lazy:
+            return self._notes(table, v, notes)
+        if not fabric.verbose or not v.steps:
+            return v
+        made = self._rule_notes.get(id(v))
+        if made is None or made[0] is not v or made[1] != table:
+            if len(self._rule_notes) >= CACHE_MAX:
+                self._rule_notes.clear()
+            made = self._rule_notes[id(v)] = (v, table, Note(rule_lines, table, v.steps))
+        notes.append(made[2])
         return v
 
     def _conntrack_in(self, st: Pass, notes: list[str | Note]) -> bool:
@@ -383,17 +406,15 @@ class LinuxHost(IpvsHooks):
 
     def _pick_port(self, ct: Entry, addr: int, p: Packet, nat: NatAction, now: float) -> int | None:
         lo, hi = port_range(p, nat)
-
-        def free(port: int) -> bool:
-            return not self.conntrack.reply_in_use((ct.reply[0], ct.reply[1], addr, port, ct.reply[4]), now)
-
-        if not (nat.random_fully or nat.random) and lo <= p.sport <= hi and free(p.sport):
+        r0, r1, r4 = ct.reply[0], ct.reply[1], ct.reply[4]
+        in_use = self.conntrack.reply_in_use
+        if not (nat.random_fully or nat.random) and lo <= p.sport <= hi and not in_use((r0, r1, addr, p.sport, r4), now):
             return p.sport
         span = hi - lo + 1
         start = self.rng.randrange(span)
         for k in range(min(span, 4096)):
             port = lo + (start + k) % span
-            if free(port):
+            if not in_use((r0, r1, addr, port, r4), now):
                 return port
         return None
 
