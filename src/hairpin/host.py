@@ -39,7 +39,7 @@ from hairpin.fabric import Fabric, Pass, Place
 from hairpin.host_ipvs import IpvsHooks
 from hairpin.ip6 import forward_refusal, receive_refusal, redirect_address
 from hairpin.model.net import Packet, ip_str, is_v6
-from hairpin.netfilter.evaluate import Context, Evaluator, NatAction, Reads, Verdict
+from hairpin.netfilter.evaluate import Context, Evaluator, NatAction, Reads, Step, Verdict
 from hairpin.netfilter.nft import PRE_DNAT
 from hairpin.netfilter.rules import Rule
 from hairpin.netfilter.walks import Leaf, Walks
@@ -117,8 +117,11 @@ class LinuxHost(IpvsHooks):
         self._live_of: Evaluator | None = None
         self._cacheable: dict[tuple[str, str], Reads | None] = {}
         self._verdicts: dict[tuple[object, ...], tuple[Verdict, int, int]] = {}
-        #: id(verdict) -> (verdict, table, its Note): the notes of verdicts the caches hand out again (_kept_notes)
-        self._rule_notes: dict[int, tuple[Verdict, str, Note]] = {}
+        #: where each table traversal's (table, steps) is appended, when set (the tracer's leg: ``Leg.walk``)
+        self.walked: list[tuple[str, list[Step]]] | None = None
+        #: id(verdict) -> (verdict, its lazy Note or None, (table, steps)) for the verdicts the caches hand out
+        #: again (``_again``): made once, not at every pass
+        self._again_of: dict[int, tuple[Verdict, Note | None, tuple[str, list[Step]]]] = {}
 
     def _tcp_send(self, packet: Packet, why: str) -> None:
         # TCP answers after the segment that caused the answer has been delivered (and traced).
@@ -144,7 +147,7 @@ class LinuxHost(IpvsHooks):
         self._live = frozenset(k for k in _HOOK_CHAINS if nf.has(*k))
         self._cacheable = {}  # filled on first use: the tracer, which never caches, never pays for it
         self._verdicts.clear()
-        self._rule_notes.clear()
+        self._again_of.clear()
         self.walks.clear()
         self._live_of = nf
 
@@ -193,7 +196,7 @@ class LinuxHost(IpvsHooks):
                         ct.mark = ctmark
                     if self.watch is not None:
                         self.watch(table, chain, v)
-                    return self._kept_notes(table, v, notes)
+                    return self._again(table, v, notes)
         found: Leaf | list[bool] | None = None
         wkey: tuple[object, ...] = ()
         if plain and table in self.remembered and type(nf) is Evaluator:
@@ -206,7 +209,7 @@ class LinuxHost(IpvsHooks):
                     ct.mark = ctmark
                 if self.watch is not None:
                     self.watch(table, chain, v)
-                return self._kept_notes(table, v, notes)
+                return self._again(table, v, notes)
         # LOCAL_OUT runs with no input device (__ip_local_out: nf_hook(..., NULL, dev)): there `-i` compares an
         # empty name (ipt_do_table's nulldevname), even in IPVS's re-sent packet; POST_ROUTING gets skb->dev
         # (ip_output: indev = skb->dev), the input device of a forwarded packet
@@ -225,6 +228,8 @@ class LinuxHost(IpvsHooks):
             v = nf.run(table, chain, ctx)
         if self.watch is not None:
             self.watch(table, chain, v)
+        if self.walked is not None:
+            self.walked.append((table, v.steps))
         st.mark = ctx.mark
         if ct is not None:
             ct.mark = ctx.ctmark
@@ -269,21 +274,23 @@ class LinuxHost(IpvsHooks):
             notes.extend(rule_lines(table, v.steps))
         return v
 
-    def _kept_notes(self, table: str, v: Verdict, notes: list[str | Note]) -> Verdict:
-        """``_notes`` for a verdict a cache handed out again: a lazy fabric gets the Note made the first time
-        (a Note holds immutable values and builds the same lines whenever read)."""
-        fabric = self.fabric
-        if not fabric.lazy:
-            return self._notes(table, v, notes)
-        if not fabric.verbose or not v.steps:
+    def _again(self, table: str, v: Verdict, notes: list[str | Note]) -> Verdict:
+        """A verdict a cache handed out again, recorded as a fresh one is (``walked``, ``_notes``), with the
+        (table, steps) pair and lazy Note made the first time: both hold only immutable values (a Note builds
+        the same lines whenever read), and sharing them leaves fewer objects for the garbage collector."""
+        made = self._again_of.get(id(v))
+        if made is None or made[0] is not v:
+            if len(self._again_of) >= CACHE_MAX:
+                self._again_of.clear()
+            fabric = self.fabric
+            note = Note(rule_lines, table, v.steps) if fabric.lazy and fabric.verbose and v.steps else None
+            made = self._again_of[id(v)] = (v, note, (table, v.steps))
+        if self.walked is not None:
+            self.walked.append(made[2])
+        if made[1] is not None and self.fabric.verbose:
+            notes.append(made[1])
             return v
-        made = self._rule_notes.get(id(v))
-        if made is None or made[0] is not v or made[1] != table:
-            if len(self._rule_notes) >= CACHE_MAX:
-                self._rule_notes.clear()
-            made = self._rule_notes[id(v)] = (v, table, Note(rule_lines, table, v.steps))
-        notes.append(made[2])
-        return v
+        return self._notes(table, v, notes)
 
     def _conntrack_in(self, st: Pass, notes: list[str | Note]) -> bool:
         """nf_conntrack_in: find or create the entry.  False: drop."""
@@ -408,7 +415,8 @@ class LinuxHost(IpvsHooks):
         lo, hi = port_range(p, nat)
         r0, r1, r4 = ct.reply[0], ct.reply[1], ct.reply[4]
         in_use = self.conntrack.reply_in_use
-        if not (nat.random_fully or nat.random) and lo <= p.sport <= hi and not in_use((r0, r1, addr, p.sport, r4), now):
+        kept = not (nat.random_fully or nat.random) and lo <= p.sport <= hi
+        if kept and not in_use((r0, r1, addr, p.sport, r4), now):
             return p.sport
         span = hi - lo + 1
         start = self.rng.randrange(span)

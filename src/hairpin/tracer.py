@@ -25,7 +25,7 @@ from hairpin.host import Fabric, LinuxHost, Place
 from hairpin.model.net import Flags, Packet, ip_str, is_v6
 from hairpin.model.trace import Decision, Event, Leg, Outcome
 from hairpin.netfilter.backends import Backends
-from hairpin.netfilter.evaluate import Evaluator, Step, Verdict
+from hairpin.netfilter.evaluate import Evaluator
 from hairpin.netfilter.nft import NftTable
 from hairpin.netfilter.nft_tables import tables_of
 from hairpin.netfilter.rules import Rule
@@ -142,9 +142,7 @@ class Tracer:
         #: the evaluators whose work is budgeted per outcome (hairpin.trace): each backend's, and kube-proxy's nft table
         inner = [self.backends.nft, self.backends.legacy] if self.backends is not None else [ipt]
         self.evaluators: list[Evaluator | NftTable] = [e for e in inner if e is not None] + tables_of(node.nft)
-        self.walk: list[tuple[str, list[Step]]] | None = None
         self.undecided: list[str] = []
-        self.host.watch = self._watch
         self.host.unknown = self._unknown
         # a chain without random draws or undecidable matches gives the same verdict (the same steps) to
         # every packet that agrees on what it reads: its verdicts are kept, per flow class (LinuxHost._table)
@@ -169,23 +167,19 @@ class Tracer:
             self.asked.append(key)
         return self.orders[key]
 
-    def _watch(self, table: str, chain: str, v: Verdict) -> None:
-        if self.walk is not None:
-            self.walk.append((table, v.steps))
-
     def _unknown(self, rule: Rule, what: str) -> bool:
         self.undecided.append(f"line {rule.line} ({rule.table} {rule.chain}): {what}; taken as not matching")
         return False
 
     def _pass(self, name: str, packet: Packet, iif: str | None, oif: str | None = None) -> Leg:
         leg = Leg(name, packet, iif, node=self.node.name)
-        self.walk = leg.walk
+        self.host.walked = leg.walk  # each table traversal's steps (LinuxHost._table)
         self.fabric.events = leg.events
         if iif is None:
             self.host.output(packet, oif=oif)
         else:
             self.host.receive(packet, iif)
-        self.walk = None
+        self.host.walked = None
         leg.ended()
         if leg.kind == "forward":  # out of a tunnel device: the outer packet it becomes is not followed
             oif = leg.oif
