@@ -122,6 +122,7 @@ class LinuxHost(IpvsHooks):
         #: id(verdict) -> (verdict, its lazy Note or None, (table, steps)) for the verdicts the caches hand out
         #: again (``_again``): made once, not at every pass
         self._again_of: dict[int, tuple[Verdict, Note | None, tuple[str, list[Step]]]] = {}
+        self._route_notes: dict[tuple[int, str], tuple[RouteResult, Note]] = {}  # _route_note's, made once
 
     def _tcp_send(self, packet: Packet, why: str) -> None:
         # TCP answers after the segment that caused the answer has been delivered (and traced).
@@ -617,8 +618,17 @@ class LinuxHost(IpvsHooks):
         self._local_in(st, back)
 
     def _route_note(self, r: RouteResult, suffix: str) -> str | Note:
-        note = Note(route_lines, r, suffix)
-        return note if self.fabric.lazy else note.lines()[0]
+        if not self.fabric.lazy:
+            return Note(route_lines, r, suffix).lines()[0]
+        if not self.caching:
+            return Note(route_lines, r, suffix)
+        # a lazy note per route decision (Routing.lookup keeps its answers: the same one comes again) and suffix
+        made = self._route_notes.get((id(r), suffix))
+        if made is None or made[0] is not r:
+            if len(self._route_notes) >= CACHE_MAX:
+                self._route_notes.clear()
+            made = self._route_notes[(id(r), suffix)] = (r, Note(route_lines, r, suffix))
+        return made[1]
 
     def _drop(self, st: Pass, notes: list[str | Note], where: str, kind: str = "drop") -> None:
         notes.append(f"dropped in {where}")

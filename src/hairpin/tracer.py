@@ -151,6 +151,8 @@ class Tracer:
         # their draws, each keyed by the fields the rules it met read (hairpin.netfilter.walks)
         self.host.remembered = frozenset({"nat"})
         self.exact: dict[tuple[float, bool], Fraction] = {}  # (p, nft?) -> the exact probability asked
+        #: (p, answer, id(rule)) -> the Decision a rule's draw records (an immutable tuple, the rule in it), made once
+        self._decided: dict[tuple[float, bool, int], Decision] = {}
         self.draws = _Draws()  # every path starts from the same draws
         self._ct_index: dict[Tuple, tuple[int, int]] | None = None  # conntrack -L: hairpin.parsers.conntrack_list.index
         self._ct_lines: dict[Tuple, list[CtEntry]] = {}
@@ -279,6 +281,7 @@ class Tracer:
         """The path ``script`` answers (True for every choice past its end), and how many choices it met."""
         decisions: list[Decision] = []
         exacts = self.exact
+        decided = self._decided
 
         def decide(exact: Fraction, what: str, yes: str = "", no: str = "") -> bool:
             i = len(decisions)
@@ -287,15 +290,22 @@ class Tracer:
             return answer
 
         def choose(p: float, rule: Rule) -> bool:
-            nft = rule.table == "nft"
-            exact = exacts.get((p, nft))
-            if exact is None:
-                # numgen random mod N: the tracer asks 1/N, 1/(N-1)... exactly (nft.py)
-                exact = exacts[(p, nft)] = Fraction(p).limit_denominator(1 << 16) if nft else _probability(p)
             i = len(decisions)
             answer = script[i] if i < len(script) else True
-            label = "" if self.backends is None else "legacy" if self.backends.is_legacy(rule) else "nft"
-            decisions.append((exact, answer, rule, label, "", ""))
+            made = decided.get((p, answer, id(rule))) if host.caching else None
+            if made is None or made[2] is not rule:
+                nft = rule.table == "nft"
+                exact = exacts.get((p, nft))
+                if exact is None:
+                    # numgen random mod N: the tracer asks 1/N, 1/(N-1)... exactly (nft.py)
+                    exact = exacts[(p, nft)] = Fraction(p).limit_denominator(1 << 16) if nft else _probability(p)
+                label = "" if self.backends is None else "legacy" if self.backends.is_legacy(rule) else "nft"
+                made = (exact, answer, rule, label, "", "")
+                if host.caching:  # shared only where the host keeps its verdicts (not kept: made at every draw)
+                    if len(decided) >= 1 << 16:
+                        decided.clear()
+                    decided[(p, answer, id(rule))] = made
+            decisions.append(made)
             return answer
 
         host = self.host
