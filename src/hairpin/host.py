@@ -43,7 +43,7 @@ from hairpin.netfilter.evaluate import Context, Evaluator, NatAction, Reads, Ste
 from hairpin.netfilter.nft import PRE_DNAT
 from hairpin.netfilter.rules import Rule
 from hairpin.netfilter.walks import Leaf, Walks
-from hairpin.notes import CtWords, Note, ct_nat_lines, dnat_lines, new_entry_lines, route_lines, rule_lines, snat_lines
+from hairpin.notes import Note, ct_nat_lines, ct_words, dnat_lines, new_entry_lines, route_lines, rule_lines, snat_lines
 from hairpin.routing import RouteResult, Routing
 from hairpin.tcp import TcpStack
 
@@ -357,7 +357,7 @@ class LinuxHost(IpvsHooks):
             self._manip(st, manip)
             if st.packet != before and self.fabric.verbose:
                 what = "de-NAT" if st.direction == IP_CT_DIR_REPLY else "NAT"
-                note = Note(ct_nat_lines, what, manip, before, st.packet, CtWords.of(ct))
+                note = Note(ct_nat_lines, what, manip, before, st.packet, *ct_words(ct))
                 notes.append(note if self.fabric.lazy else note.lines()[0])
             return True
         ct.nat_done.add(manip)
@@ -387,7 +387,7 @@ class LinuxHost(IpvsHooks):
             ct.dnat = ct.dnat or (daddr, port) != (p.dst, p.dport)
             st.packet = p.with_dst(daddr, port)
             if self.fabric.verbose:
-                note = Note(dnat_lines, nat.kind, p, daddr, port)
+                note = Note(dnat_lines, nat.kind, p.dst, p.dport, daddr, port)
                 notes.append(note if self.fabric.lazy else note.lines()[0])
             return True
         addr = nat.addr
@@ -408,7 +408,7 @@ class LinuxHost(IpvsHooks):
         if self.fabric.verbose:
             lo, hi = port_range(p, nat)
             drawn = (lo, hi) if sport != p.sport and lo < hi and not nat.random_fully else None
-            note = Note(snat_lines, nat.kind, nat.random_fully, p, addr, sport, drawn)
+            note = Note(snat_lines, nat.kind, nat.random_fully, p.src, p.sport, addr, sport, drawn)
             notes.append(note if self.fabric.lazy else note.lines()[0])
         return True
 
@@ -589,7 +589,7 @@ class LinuxHost(IpvsHooks):
             notes.append("conntrack: confirm failed (clash): dropped")
             return self._drop(st, notes, "conntrack")
         if st.ct is not None and st.new and self.fabric.verbose:
-            note = Note(new_entry_lines, CtWords.of(st.ct))
+            note = Note(new_entry_lines, *ct_words(st.ct))
             notes.append(note if self.fabric.lazy else note.lines()[0])
         if loopback:
             return self._loopback(st, notes)
