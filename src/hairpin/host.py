@@ -171,6 +171,7 @@ class LinuxHost(IpvsHooks):
             return None  # no rule on this hook: nothing to walk
         ct = st.ct
         key: tuple[object, ...] | None = None
+        kept: Verdict | None = None
         plain = self.caching and nf.on_run is None and nf.unknown is None
         if plain and table not in self.uncached:
             if hc in self._cacheable:
@@ -192,25 +193,34 @@ class LinuxHost(IpvsHooks):
                            ct.mark, ct.dnat, ct.snat, ct.orig[2] if ro else -1, ct.orig[3] if ro else -1)  # fmt: skip
                 hit = self._verdicts.get(key)
                 if hit is not None:
-                    v, st.mark, ctmark = hit
+                    kept, st.mark, ctmark = hit
                     if ct is not None:
                         ct.mark = ctmark
-                    if self.watch is not None:
-                        self.watch(table, chain, v)
-                    return self._again(table, v, notes)
         found: Leaf | list[bool] | None = None
         wkey: tuple[object, ...] = ()
-        if plain and table in self.remembered and type(nf) is Evaluator:
+        if kept is None and plain and table in self.remembered and type(nf) is Evaluator:
             # a chain with random draws: its walks kept per flow class and answers (hairpin.netfilter.walks)
             wkey = self._flow_key(table, chain, hook, st, oif, self.walks.masks.get(hc, 0))
             found = self.walks.find(wkey, nf, self.choose)
             if type(found) is tuple:
-                v, st.mark, ctmark, _ = found
+                kept, st.mark, ctmark, _ = found
                 if ct is not None:
                     ct.mark = ctmark
-                if self.watch is not None:
-                    self.watch(table, chain, v)
-                return self._again(table, v, notes)
+        if kept is not None:
+            # a verdict a cache handed out again, recorded as a fresh one is (walked, _notes) with the (table, steps)
+            # pair and lazy Note made the first time: both hold only immutable values (a Note builds the same lines
+            # whenever read), and sharing them leaves fewer objects for the garbage collector
+            if self.watch is not None:
+                self.watch(table, chain, kept)
+            made = self._again_of.get(id(kept))
+            if made is None or made[0] is not kept:
+                made = self._again(table, kept)
+            if self.walked is not None:
+                self.walked.append(made[2])
+            if made[1] is not None and self.fabric.verbose:
+                notes.append(made[1])
+                return kept
+            return self._notes(table, kept, notes)
         # LOCAL_OUT runs with no input device (__ip_local_out: nf_hook(..., NULL, dev)): there `-i` compares an
         # empty name (ipt_do_table's nulldevname), even in IPVS's re-sent packet; POST_ROUTING gets skb->dev
         # (ip_output: indev = skb->dev), the input device of a forwarded packet
@@ -275,23 +285,15 @@ class LinuxHost(IpvsHooks):
             notes.extend(rule_lines(table, v.steps))
         return v
 
-    def _again(self, table: str, v: Verdict, notes: list[str | Note]) -> Verdict:
-        """A verdict a cache handed out again, recorded as a fresh one is (``walked``, ``_notes``), with the
-        (table, steps) pair and lazy Note made the first time: both hold only immutable values (a Note builds
-        the same lines whenever read), and sharing them leaves fewer objects for the garbage collector."""
-        made = self._again_of.get(id(v))
-        if made is None or made[0] is not v:
-            if len(self._again_of) >= CACHE_MAX:
-                self._again_of.clear()
-            fabric = self.fabric
-            note = Note(rule_lines, table, v.steps) if fabric.lazy and fabric.verbose and v.steps else None
-            made = self._again_of[id(v)] = (v, note, (table, v.steps))
-        if self.walked is not None:
-            self.walked.append(made[2])
-        if made[1] is not None and self.fabric.verbose:
-            notes.append(made[1])
-            return v
-        return self._notes(table, v, notes)
+    def _again(self, table: str, v: Verdict) -> tuple[Verdict, Note | None, tuple[str, list[Step]]]:
+        """What ``_table`` records of ``v`` each time a cache hands it out again, made the first time: ``v``
+        (which keeps its id apart), its lazy Note (None: no note, or words made at once) and (table, steps)."""
+        if len(self._again_of) >= CACHE_MAX:
+            self._again_of.clear()
+        fabric = self.fabric
+        note = Note(rule_lines, table, v.steps) if fabric.lazy and fabric.verbose and v.steps else None
+        made = self._again_of[id(v)] = (v, note, (table, v.steps))
+        return made
 
     def _conntrack_in(self, st: Pass, notes: list[str | Note]) -> bool:
         """nf_conntrack_in: find or create the entry.  False: drop."""

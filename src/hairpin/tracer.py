@@ -326,7 +326,7 @@ class Tracer:
         self.undecided = []
         legs = [self._pass("request", packet, iif)]
         t = (packet.src, packet.sport, packet.dst, packet.dport, packet.proto)
-        for c in self._ct_lines.get(t, ()):
+        for c in self._ct_lines.get(t, ()) if self._ct_lines else ():
             legs[0].lead.insert(0, f"conntrack -L line {c.line}: the packet belongs to this existing "
                                    f"{'original' if t == c.orig else 'reply'}-direction entry; its NAT applies")  # fmt: skip
         asym: tuple[str, Leg] | None = None
