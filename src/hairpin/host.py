@@ -233,8 +233,7 @@ class LinuxHost(IpvsHooks):
         )  # fmt: skip
         if type(found) is list:
             assert type(nf) is Evaluator
-            v = self.walks.walk(nf, table, chain, ctx, wkey, found,
-                                lambda mask: self._flow_key(table, chain, hook, st, oif, mask))  # fmt: skip
+            v = self._walk(nf, table, chain, hook, st, oif, ctx, wkey, found)
         else:
             v = nf.run(table, chain, ctx)
         if self.watch is not None:
@@ -249,6 +248,13 @@ class LinuxHost(IpvsHooks):
                 self._verdicts.clear()
             self._verdicts[key] = (v, ctx.mark, ctx.ctmark)
         return self._notes(table, v, notes)
+
+    def _walk(self, nf: Evaluator, table: str, chain: str, hook: str, st: Pass, oif: str | None, ctx: Context,
+              wkey: tuple[object, ...], answers: list[bool]) -> Verdict:  # fmt: skip
+        """A walk kept (or to keep) per flow class (``Walks.walk``), keyed again by ``_flow_key`` when it reads a
+        field more (a method of its own: ``_table`` makes no closure, whose cells every call would pay for)."""
+        return self.walks.walk(nf, table, chain, ctx, wkey, answers,
+                               lambda mask: self._flow_key(table, chain, hook, st, oif, mask))  # fmt: skip
 
     @staticmethod
     def _flow_key(table: str, chain: str, hook: str, st: Pass, oif: str | None, mask: int) -> tuple[object, ...]:
