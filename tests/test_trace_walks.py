@@ -22,6 +22,7 @@ from hairpin import trace as tr
 from hairpin.errors import InputError
 from hairpin.model.net import ip_str
 from hairpin.netfilter.evaluate import Context, Verdict
+from hairpin.notes import lines_of
 
 DATA = Path(__file__).parent / "data" / "trace"
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
@@ -78,7 +79,16 @@ def same(name: str, text: str, reply: bool) -> tr.Trace | None:
     got = tr.trace(kept(name), packet, iif, reply=reply)
     assert got.text() == want.text()
     assert got.to_json() == want.to_json()
+    assert records(got) == records(want)
     return got
+
+
+def records(t: tr.Trace) -> list[object]:
+    """What a trace recorded, before any word is made of it: each outcome's decisions, and each leg's table
+    traversals (table, steps), events (kind, where, packet, the notes' lines, time), end and lead notes."""
+    return [(o.decisions, [(leg.name, leg.walk, [(k, w, p, lines_of(n), now) for k, w, p, n, now in leg.events],
+                            leg.kind, leg.oif, leg.out_packet, lines_of(leg.lead)) for leg in o.legs], o.undecided)
+            for o in t.outcomes]  # fmt: skip
 
 
 #: per node: its Services' ends (ClusterIP and NodePort: what draws), and addresses its rules and routes name or

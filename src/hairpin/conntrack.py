@@ -99,7 +99,8 @@ class Conntrack:
     def clear(self) -> None:
         """Empty the table; preloaded entries come back as they were loaded."""
         self._by_tuple.clear()
-        self._made = set()
+        if self._made:
+            self._made = set()
 
     def preload(self, base: dict[Tuple, tuple[int, int]], make: Callable[[int], Entry]) -> None:
         """Hold the entries ``base`` maps (as ``confirm`` would have inserted them one by one) without making

@@ -39,11 +39,11 @@ from hairpin.fabric import Fabric, Pass, Place
 from hairpin.host_ipvs import IpvsHooks
 from hairpin.ip6 import forward_refusal, receive_refusal, redirect_address
 from hairpin.model.net import Packet, ip_str, is_v6
-from hairpin.netfilter.evaluate import Context, Evaluator, NatAction, Reads, Verdict
+from hairpin.netfilter.evaluate import Context, Evaluator, NatAction, Reads, Step, Verdict
 from hairpin.netfilter.nft import PRE_DNAT
 from hairpin.netfilter.rules import Rule
 from hairpin.netfilter.walks import Leaf, Walks
-from hairpin.notes import CtWords, Note, ct_nat_lines, dnat_lines, new_entry_lines, route_lines, rule_lines, snat_lines
+from hairpin.notes import Note, ct_nat_lines, ct_words, dnat_lines, new_entry_lines, route_lines, rule_lines, snat_lines
 from hairpin.routing import RouteResult, Routing
 from hairpin.tcp import TcpStack
 
@@ -117,6 +117,12 @@ class LinuxHost(IpvsHooks):
         self._live_of: Evaluator | None = None
         self._cacheable: dict[tuple[str, str], Reads | None] = {}
         self._verdicts: dict[tuple[object, ...], tuple[Verdict, int, int]] = {}
+        #: where each table traversal's (table, steps) is appended, when set (the tracer's leg: ``Leg.walk``)
+        self.walked: list[tuple[str, list[Step]]] | None = None
+        #: id(verdict) -> (verdict, its lazy Note or None, (table, steps)) for the verdicts the caches hand out
+        #: again (``_again``): made once, not at every pass
+        self._again_of: dict[int, tuple[Verdict, Note | None, tuple[str, list[Step]]]] = {}
+        self._route_notes: dict[tuple[int, str], tuple[RouteResult, Note]] = {}  # _route_note's, made once
 
     def _tcp_send(self, packet: Packet, why: str) -> None:
         # TCP answers after the segment that caused the answer has been delivered (and traced).
@@ -142,6 +148,7 @@ class LinuxHost(IpvsHooks):
         self._live = frozenset(k for k in _HOOK_CHAINS if nf.has(*k))
         self._cacheable = {}  # filled on first use: the tracer, which never caches, never pays for it
         self._verdicts.clear()
+        self._again_of.clear()
         self.walks.clear()
         self._live_of = nf
 
@@ -164,44 +171,56 @@ class LinuxHost(IpvsHooks):
             return None  # no rule on this hook: nothing to walk
         ct = st.ct
         key: tuple[object, ...] | None = None
-        reads = None
-        if self.caching and nf.on_run is None and nf.unknown is None and table not in self.uncached:
+        kept: Verdict | None = None
+        plain = self.caching and nf.on_run is None and nf.unknown is None
+        if plain and table not in self.uncached:
             if hc in self._cacheable:
                 reads = self._cacheable[hc]
             else:
                 reads = self._cacheable[hc] = nf.pure(table, chain)
-        if reads is not None:
-            # the verdict of a chain without random draws or undecidable matches, per flow class: the
-            # per-flow fields its rules never read are left out of the key (-1)
-            p = st.packet
-            rs, rsp, rd, rdp, ro = reads
-            key = (table, chain, hook, p.src if rs else -1, p.sport if rsp else -1, p.dst if rd else -1,
-                   p.dport if rdp else -1, p.flags, p.proto, st.iif, oif, st.mark, st.ctstate, st.direction) + (
-                (ct.mark, ct.dnat, ct.snat) + ((ct.orig[2], ct.orig[3]) if ro else (-1, -1)) if ct is not None
-                else (0, False, False, -1, -1)
-            )  # fmt: skip
-            hit = self._verdicts.get(key)
-            if hit is not None:
-                v, st.mark, ctmark = hit
-                if ct is not None:
-                    ct.mark = ctmark
-                if self.watch is not None:
-                    self.watch(table, chain, v)
-                return self._notes(table, v, notes)
+            if reads is not None:
+                # the verdict of a chain without random draws or undecidable matches, per flow class: the
+                # per-flow fields its rules never read are left out of the key (-1)
+                p = st.packet
+                rs, rsp, rd, rdp, ro = reads
+                if ct is None:
+                    key = (table, chain, hook, p.src if rs else -1, p.sport if rsp else -1, p.dst if rd else -1,
+                           p.dport if rdp else -1, p.flags, p.proto, st.iif, oif, st.mark, st.ctstate, st.direction,
+                           0, False, False, -1, -1)  # fmt: skip
+                else:
+                    key = (table, chain, hook, p.src if rs else -1, p.sport if rsp else -1, p.dst if rd else -1,
+                           p.dport if rdp else -1, p.flags, p.proto, st.iif, oif, st.mark, st.ctstate, st.direction,
+                           ct.mark, ct.dnat, ct.snat, ct.orig[2] if ro else -1, ct.orig[3] if ro else -1)  # fmt: skip
+                hit = self._verdicts.get(key)
+                if hit is not None:
+                    kept, st.mark, ctmark = hit
+                    if ct is not None:
+                        ct.mark = ctmark
         found: Leaf | list[bool] | None = None
         wkey: tuple[object, ...] = ()
-        remember = table in self.remembered and self.caching and type(nf) is Evaluator
-        if remember and nf.on_run is None and nf.unknown is None:
+        if kept is None and plain and table in self.remembered and type(nf) is Evaluator:
             # a chain with random draws: its walks kept per flow class and answers (hairpin.netfilter.walks)
             wkey = self._flow_key(table, chain, hook, st, oif, self.walks.masks.get(hc, 0))
             found = self.walks.find(wkey, nf, self.choose)
             if type(found) is tuple:
-                v, st.mark, ctmark, _ = found
+                kept, st.mark, ctmark, _ = found
                 if ct is not None:
                     ct.mark = ctmark
-                if self.watch is not None:
-                    self.watch(table, chain, v)
-                return self._notes(table, v, notes)
+        if kept is not None:
+            # a verdict a cache handed out again, recorded as a fresh one is (walked, _notes) with the (table, steps)
+            # pair and lazy Note made the first time: both hold only immutable values (a Note builds the same lines
+            # whenever read), and sharing them leaves fewer objects for the garbage collector
+            if self.watch is not None:
+                self.watch(table, chain, kept)
+            made = self._again_of.get(id(kept))
+            if made is None or made[0] is not kept:
+                made = self._again(table, kept)
+            if self.walked is not None:
+                self.walked.append(made[2])
+            if made[1] is not None and self.fabric.verbose:
+                notes.append(made[1])
+                return kept
+            return self._notes(table, kept, notes)
         # LOCAL_OUT runs with no input device (__ip_local_out: nf_hook(..., NULL, dev)): there `-i` compares an
         # empty name (ipt_do_table's nulldevname), even in IPVS's re-sent packet; POST_ROUTING gets skb->dev
         # (ip_output: indev = skb->dev), the input device of a forwarded packet
@@ -214,12 +233,13 @@ class LinuxHost(IpvsHooks):
         )  # fmt: skip
         if type(found) is list:
             assert type(nf) is Evaluator
-            v = self.walks.walk(nf, table, chain, ctx, wkey, found,
-                                lambda mask: self._flow_key(table, chain, hook, st, oif, mask))  # fmt: skip
+            v = self._walk(nf, table, chain, hook, st, oif, ctx, wkey, found)
         else:
             v = nf.run(table, chain, ctx)
         if self.watch is not None:
             self.watch(table, chain, v)
+        if self.walked is not None:
+            self.walked.append((table, v.steps))
         st.mark = ctx.mark
         if ct is not None:
             ct.mark = ctx.ctmark
@@ -229,17 +249,26 @@ class LinuxHost(IpvsHooks):
             self._verdicts[key] = (v, ctx.mark, ctx.ctmark)
         return self._notes(table, v, notes)
 
+    def _walk(self, nf: Evaluator, table: str, chain: str, hook: str, st: Pass, oif: str | None, ctx: Context,
+              wkey: tuple[object, ...], answers: list[bool]) -> Verdict:  # fmt: skip
+        """A walk kept (or to keep) per flow class (``Walks.walk``), keyed again by ``_flow_key`` when it reads a
+        field more (a method of its own: ``_table`` makes no closure, whose cells every call would pay for)."""
+        return self.walks.walk(nf, table, chain, ctx, wkey, answers,
+                               lambda mask: self._flow_key(table, chain, hook, st, oif, mask))  # fmt: skip
+
     @staticmethod
     def _flow_key(table: str, chain: str, hook: str, st: Pass, oif: str | None, mask: int) -> tuple[object, ...]:
         """Everything a walk of ``chain`` may read (Context's fields, made from these), the per-flow fields but
         those ``mask`` names (``hairpin.netfilter.evaluate.rule_reads`` bits) left out (-1)."""
         p, ct = st.packet, st.ct
+        if ct is None:
+            return (table, chain, hook, mask, p.src if mask & 1 else -1, p.sport if mask & 2 else -1,
+                    p.dst if mask & 4 else -1, p.dport if mask & 8 else -1, p.flags, p.proto, st.iif, oif, st.mark,
+                    st.ctstate, st.direction, st.ipvs, 0, False, False, -1, -1)  # fmt: skip
         return (table, chain, hook, mask, p.src if mask & 1 else -1, p.sport if mask & 2 else -1,
                 p.dst if mask & 4 else -1, p.dport if mask & 8 else -1, p.flags, p.proto, st.iif, oif, st.mark,
-                st.ctstate, st.direction, st.ipvs) + (
-            (ct.mark, ct.dnat, ct.snat) + ((ct.orig[2], ct.orig[3]) if mask & 16 else (-1, -1)) if ct is not None
-            else (0, False, False, -1, -1)
-        )  # fmt: skip
+                st.ctstate, st.direction, st.ipvs, ct.mark, ct.dnat, ct.snat, ct.orig[2] if mask & 16 else -1,
+                ct.orig[3] if mask & 16 else -1)  # fmt: skip
 
     def _filter(self, st: Pass, hook: str, phase: str, oif: str | None, notes: list[str | Note]) -> bool:
         """nft filter chains on prerouting/output, on one side of DNAT (``phase``: ``PRE_DNAT`` or
@@ -261,6 +290,16 @@ class LinuxHost(IpvsHooks):
         else:
             notes.extend(rule_lines(table, v.steps))
         return v
+
+    def _again(self, table: str, v: Verdict) -> tuple[Verdict, Note | None, tuple[str, list[Step]]]:
+        """What ``_table`` records of ``v`` each time a cache hands it out again, made the first time: ``v``
+        (which keeps its id apart), its lazy Note (None: no note, or words made at once) and (table, steps)."""
+        if len(self._again_of) >= CACHE_MAX:
+            self._again_of.clear()
+        fabric = self.fabric
+        note = Note(rule_lines, table, v.steps) if fabric.lazy and fabric.verbose and v.steps else None
+        made = self._again_of[id(v)] = (v, note, (table, v.steps))
+        return made
 
     def _conntrack_in(self, st: Pass, notes: list[str | Note]) -> bool:
         """nf_conntrack_in: find or create the entry.  False: drop."""
@@ -326,7 +365,7 @@ class LinuxHost(IpvsHooks):
             self._manip(st, manip)
             if st.packet != before and self.fabric.verbose:
                 what = "de-NAT" if st.direction == IP_CT_DIR_REPLY else "NAT"
-                note = Note(ct_nat_lines, what, manip, before, st.packet, CtWords.of(ct))
+                note = Note(ct_nat_lines, what, manip, before, st.packet, *ct_words(ct))
                 notes.append(note if self.fabric.lazy else note.lines()[0])
             return True
         ct.nat_done.add(manip)
@@ -356,7 +395,7 @@ class LinuxHost(IpvsHooks):
             ct.dnat = ct.dnat or (daddr, port) != (p.dst, p.dport)
             st.packet = p.with_dst(daddr, port)
             if self.fabric.verbose:
-                note = Note(dnat_lines, nat.kind, p, daddr, port)
+                note = Note(dnat_lines, nat.kind, p.dst, p.dport, daddr, port)
                 notes.append(note if self.fabric.lazy else note.lines()[0])
             return True
         addr = nat.addr
@@ -377,23 +416,22 @@ class LinuxHost(IpvsHooks):
         if self.fabric.verbose:
             lo, hi = port_range(p, nat)
             drawn = (lo, hi) if sport != p.sport and lo < hi and not nat.random_fully else None
-            note = Note(snat_lines, nat.kind, nat.random_fully, p, addr, sport, drawn)
+            note = Note(snat_lines, nat.kind, nat.random_fully, p.src, p.sport, addr, sport, drawn)
             notes.append(note if self.fabric.lazy else note.lines()[0])
         return True
 
     def _pick_port(self, ct: Entry, addr: int, p: Packet, nat: NatAction, now: float) -> int | None:
         lo, hi = port_range(p, nat)
-
-        def free(port: int) -> bool:
-            return not self.conntrack.reply_in_use((ct.reply[0], ct.reply[1], addr, port, ct.reply[4]), now)
-
-        if not (nat.random_fully or nat.random) and lo <= p.sport <= hi and free(p.sport):
+        r0, r1, r4 = ct.reply[0], ct.reply[1], ct.reply[4]
+        in_use = self.conntrack.reply_in_use
+        kept = not (nat.random_fully or nat.random) and lo <= p.sport <= hi
+        if kept and not in_use((r0, r1, addr, p.sport, r4), now):
             return p.sport
         span = hi - lo + 1
         start = self.rng.randrange(span)
         for k in range(min(span, 4096)):
             port = lo + (start + k) % span
-            if free(port):
+            if not in_use((r0, r1, addr, port, r4), now):
                 return port
         return None
 
@@ -559,7 +597,7 @@ class LinuxHost(IpvsHooks):
             notes.append("conntrack: confirm failed (clash): dropped")
             return self._drop(st, notes, "conntrack")
         if st.ct is not None and st.new and self.fabric.verbose:
-            note = Note(new_entry_lines, CtWords.of(st.ct))
+            note = Note(new_entry_lines, *ct_words(st.ct))
             notes.append(note if self.fabric.lazy else note.lines()[0])
         if loopback:
             return self._loopback(st, notes)
@@ -588,8 +626,17 @@ class LinuxHost(IpvsHooks):
         self._local_in(st, back)
 
     def _route_note(self, r: RouteResult, suffix: str) -> str | Note:
-        note = Note(route_lines, r, suffix)
-        return note if self.fabric.lazy else note.lines()[0]
+        if not self.fabric.lazy:
+            return Note(route_lines, r, suffix).lines()[0]
+        if not self.caching:
+            return Note(route_lines, r, suffix)
+        # a lazy note per route decision (Routing.lookup keeps its answers: the same one comes again) and suffix
+        made = self._route_notes.get((id(r), suffix))
+        if made is None or made[0] is not r:
+            if len(self._route_notes) >= CACHE_MAX:
+                self._route_notes.clear()
+            made = self._route_notes[(id(r), suffix)] = (r, Note(route_lines, r, suffix))
+        return made[1]
 
     def _drop(self, st: Pass, notes: list[str | Note], where: str, kind: str = "drop") -> None:
         notes.append(f"dropped in {where}")

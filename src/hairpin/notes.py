@@ -4,15 +4,15 @@ entry made), and the ``Note`` that keeps those words unbuilt until someone reads
 A host's notes are plain strings for the simulator.  The tracer walks every path of a packet and most of
 its passes are never shown, so its fabric asks for ``Note`` objects instead (``Fabric.lazy``): each holds
 the function that makes its lines and the values they are made from, taken when the note was made (the
-packets, route decisions and steps are immutable; a conntrack entry, which changes, is copied into a
-``CtWords``).  ``lines_of`` gives the lines of a mixed list, exactly the strings the eager host would
+packets, route decisions and steps are immutable; what a conntrack entry, which changes, says is copied:
+``ct_words``).  ``lines_of`` gives the lines of a mixed list, exactly the strings the eager host would
 have appended.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from hairpin.conntrack import describe
 from hairpin.model.net import Endpoint, Packet
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from hairpin.netfilter.evaluate import Step
     from hairpin.routing import RouteResult
 
-__all__ = ["CtWords", "Note", "ct_nat_lines", "dnat_lines", "lines_of", "new_entry_lines", "route_lines",
+__all__ = ["Note", "ct_nat_lines", "ct_words", "dnat_lines", "lines_of", "new_entry_lines", "route_lines",
            "rule_lines", "snat_lines"]  # fmt: skip
 
 
@@ -67,45 +67,37 @@ def rule_lines(table: str, steps: list[Step]) -> list[str]:
     return out
 
 
-class CtWords(NamedTuple):
-    """What ``Entry.describe`` reads of a conntrack entry, copied when a note is made (the entry changes)."""
-
-    orig: Tuple
-    reply: Tuple
-    state: str
-    mark: int
-    seen_reply: bool
-
-    @classmethod
-    def of(cls, ct: Entry) -> CtWords:
-        return cls(ct.orig, ct.reply, ct.state, ct.mark, ct.seen_reply)
-
-    def describe(self) -> str:
-        return describe(self.orig, self.reply, self.state, self.mark, self.seen_reply)
+def ct_words(ct: Entry) -> tuple[Tuple, Tuple, str, int, bool]:
+    """What ``Entry.describe`` reads of a conntrack entry, copied when a note is made (the entry changes): a
+    note's arguments are plain values, so that the garbage collector stops tracking them."""
+    return ct.orig, ct.reply, ct.state, ct.mark, ct.seen_reply
 
 
-def ct_nat_lines(what: str, manip: str, before: Packet, after: Packet, ct: CtWords) -> list[str]:
+def ct_nat_lines(what: str, manip: str, before: Packet, after: Packet, orig: Tuple, reply: Tuple, state: str,
+                 mark: int, seen_reply: bool) -> list[str]:  # fmt: skip
     return [f"conntrack {what} ({manip}): {before.source} > {before.dest} -> {after.source} > {after.dest}"
-            f"  [{ct.describe()}]"]  # fmt: skip
+            f"  [{describe(orig, reply, state, mark, seen_reply)}]"]  # fmt: skip
 
 
-def dnat_lines(kind: str, p: Packet, addr: int, port: int) -> list[str]:
-    return [f"{kind}: {p.dest} -> {Endpoint(addr, port)}"]
+def dnat_lines(kind: str, dst: int, dport: int, addr: int, port: int) -> list[str]:
+    """``dst``:``dport``: the packet's destination before the rewrite."""
+    return [f"{kind}: {Endpoint(dst, dport)} -> {Endpoint(addr, port)}"]
 
 
-def snat_lines(kind: str, random_fully: bool, p: Packet, addr: int, port: int,
+def snat_lines(kind: str, random_fully: bool, src: int, sport: int, addr: int, port: int,
                drawn: tuple[int, int] | None = None) -> list[str]:  # fmt: skip
-    """``drawn``: the range the port was drawn from, when the packet's own port could not be kept (outside the
-    range, or taken): the kernel draws it at random (nf_nat_core.c ``nf_nat_l4proto_unique_tuple``: a random
-    offset for a source rewrite), so the port shown is one of many."""
+    """``src``:``sport``: the packet's source before the rewrite; ``drawn``: the range the port was drawn from,
+    when the packet's own port could not be kept (outside the range, or taken): the kernel draws it at random
+    (nf_nat_core.c ``nf_nat_l4proto_unique_tuple``: a random offset for a source rewrite), so the port shown is
+    one of many."""
     how = " --random-fully" if random_fully else ""
     why = f" (the port is drawn at random from {drawn[0]}-{drawn[1]}: this one is an example)" if drawn else ""
-    return [f"{kind}{how}: {p.source} -> {Endpoint(addr, port)}{why}"]
+    return [f"{kind}{how}: {Endpoint(src, sport)} -> {Endpoint(addr, port)}{why}"]
 
 
 def route_lines(r: RouteResult, suffix: str) -> list[str]:
     return [f"route: {r.describe()}{suffix}"]
 
 
-def new_entry_lines(ct: CtWords) -> list[str]:
-    return [f"conntrack: new entry [{ct.describe()}]"]
+def new_entry_lines(orig: Tuple, reply: Tuple, state: str, mark: int, seen_reply: bool) -> list[str]:
+    return [f"conntrack: new entry [{describe(orig, reply, state, mark, seen_reply)}]"]

@@ -116,6 +116,8 @@ class TcpStack:
         self.established: set[tuple[int, int, int, int]] = set()
 
     def reset(self) -> None:
+        if not (self.connectors or self.requests or self.established or self.listeners):
+            return  # nothing to forget (the tracer's host, reset before every path)
         for c in self.connectors.values():
             if c.timer:
                 c.timer.cancel()

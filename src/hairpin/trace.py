@@ -348,7 +348,8 @@ def trace(node: Node, packet: Packet, iif: str | None, *, reply: bool = False) -
                 e.budget = MAX_EVALUATIONS
             o, n = t.run(packet, iif, reply, script)
             outcomes.append(o)
-            looked += sum(MAX_EVALUATIONS - (e.budget or 0) for e in t.evaluators)
+            for e in t.evaluators:
+                looked += MAX_EVALUATIONS - (e.budget or 0)
             choices += n
             for i in range(n - 1, len(script) - 1, -1):  # the other answer at each new decision
                 stack.append(script + [True] * (i - len(script)) + [False])

@@ -25,7 +25,7 @@ from hairpin.host import Fabric, LinuxHost, Place
 from hairpin.model.net import Flags, Packet, ip_str, is_v6
 from hairpin.model.trace import Decision, Event, Leg, Outcome
 from hairpin.netfilter.backends import Backends
-from hairpin.netfilter.evaluate import Evaluator, Step, Verdict
+from hairpin.netfilter.evaluate import Evaluator
 from hairpin.netfilter.nft import NftTable
 from hairpin.netfilter.nft_tables import tables_of
 from hairpin.netfilter.rules import Rule
@@ -142,9 +142,7 @@ class Tracer:
         #: the evaluators whose work is budgeted per outcome (hairpin.trace): each backend's, and kube-proxy's nft table
         inner = [self.backends.nft, self.backends.legacy] if self.backends is not None else [ipt]
         self.evaluators: list[Evaluator | NftTable] = [e for e in inner if e is not None] + tables_of(node.nft)
-        self.walk: list[tuple[str, list[Step]]] | None = None
         self.undecided: list[str] = []
-        self.host.watch = self._watch
         self.host.unknown = self._unknown
         # a chain without random draws or undecidable matches gives the same verdict (the same steps) to
         # every packet that agrees on what it reads: its verdicts are kept, per flow class (LinuxHost._table)
@@ -153,6 +151,10 @@ class Tracer:
         # their draws, each keyed by the fields the rules it met read (hairpin.netfilter.walks)
         self.host.remembered = frozenset({"nat"})
         self.exact: dict[tuple[float, bool], Fraction] = {}  # (p, nft?) -> the exact probability asked
+        #: (p, answer, id(rule)) -> the Decision a rule's draw records (an immutable tuple, the rule in it), made once
+        self._decided: dict[tuple[float, bool, int], Decision] = {}
+        self._decisions: list[Decision] = []  # the current path's choices (run), and its script
+        self._script: list[bool] = []
         self.draws = _Draws()  # every path starts from the same draws
         self._ct_index: dict[Tuple, tuple[int, int]] | None = None  # conntrack -L: hairpin.parsers.conntrack_list.index
         self._ct_lines: dict[Tuple, list[CtEntry]] = {}
@@ -169,23 +171,19 @@ class Tracer:
             self.asked.append(key)
         return self.orders[key]
 
-    def _watch(self, table: str, chain: str, v: Verdict) -> None:
-        if self.walk is not None:
-            self.walk.append((table, v.steps))
-
     def _unknown(self, rule: Rule, what: str) -> bool:
         self.undecided.append(f"line {rule.line} ({rule.table} {rule.chain}): {what}; taken as not matching")
         return False
 
     def _pass(self, name: str, packet: Packet, iif: str | None, oif: str | None = None) -> Leg:
         leg = Leg(name, packet, iif, node=self.node.name)
-        self.walk = leg.walk
+        self.host.walked = leg.walk  # each table traversal's steps (LinuxHost._table)
         self.fabric.events = leg.events
         if iif is None:
             self.host.output(packet, oif=oif)
         else:
             self.host.receive(packet, iif)
-        self.walk = None
+        self.host.walked = None
         leg.ended()
         if leg.kind == "forward":  # out of a tunnel device: the outer packet it becomes is not followed
             oif = leg.oif
@@ -281,48 +279,64 @@ class Tracer:
         leg.verdict = f"REJECT (line {step.line}) answers {words} to {ip_str(p.src)}, not traced further"
         return leg
 
+    # a path's choices, answered by its script (``run``): methods, not closures made anew for every path
+    def _decide(self, exact: Fraction, what: str, yes: str = "", no: str = "") -> bool:
+        decisions, script = self._decisions, self._script
+        i = len(decisions)
+        answer = script[i] if i < len(script) else True
+        decisions.append((exact, answer, None, what, yes, no))
+        return answer
+
+    def _choose(self, p: float, rule: Rule) -> bool:
+        decisions, script = self._decisions, self._script
+        i = len(decisions)
+        answer = script[i] if i < len(script) else True
+        caching = self.host.caching
+        made = self._decided.get((p, answer, id(rule))) if caching else None
+        if made is None or made[2] is not rule:
+            nft = rule.table == "nft"
+            exact = self.exact.get((p, nft))
+            if exact is None:
+                # numgen random mod N: the tracer asks 1/N, 1/(N-1)... exactly (nft.py)
+                exact = self.exact[(p, nft)] = Fraction(p).limit_denominator(1 << 16) if nft else _probability(p)
+            label = "" if self.backends is None else "legacy" if self.backends.is_legacy(rule) else "nft"
+            made = (exact, answer, rule, label, "", "")
+            if caching:  # shared only where the host keeps its verdicts (not kept: made at every draw)
+                if len(self._decided) >= 1 << 16:
+                    self._decided.clear()
+                self._decided[(p, answer, id(rule))] = made
+        decisions.append(made)
+        return answer
+
+    def _preload(self) -> None:
+        """The node's ``conntrack -L`` entries, held by the host's conntrack for this path."""
+        listed = self.node.conntrack
+        assert listed is not None
+        if self._ct_index is None:  # once per node: which entry each tuple finds, and the entries by tuple
+            self._ct_index = conntrack_list.index(listed)
+            for c in listed:
+                for tup in dict.fromkeys((c.orig, c.reply)):
+                    self._ct_lines.setdefault(tup, []).append(c)
+        now = self.fabric.engine.now
+        self.host.conntrack.preload(self._ct_index, lambda n: conntrack_list.make(listed[n], n, now))
+
     def run(self, packet: Packet, iif: str | None, reply: bool, script: list[bool]) -> tuple[Outcome, int]:
         """The path ``script`` answers (True for every choice past its end), and how many choices it met."""
         decisions: list[Decision] = []
-        exacts = self.exact
-
-        def decide(exact: Fraction, what: str, yes: str = "", no: str = "") -> bool:
-            i = len(decisions)
-            answer = script[i] if i < len(script) else True
-            decisions.append((exact, answer, None, what, yes, no))
-            return answer
-
-        def choose(p: float, rule: Rule) -> bool:
-            nft = rule.table == "nft"
-            exact = exacts.get((p, nft))
-            if exact is None:
-                # numgen random mod N: the tracer asks 1/N, 1/(N-1)... exactly (nft.py)
-                exact = exacts[(p, nft)] = Fraction(p).limit_denominator(1 << 16) if nft else _probability(p)
-            i = len(decisions)
-            answer = script[i] if i < len(script) else True
-            label = "" if self.backends is None else "legacy" if self.backends.is_legacy(rule) else "nft"
-            decisions.append((exact, answer, rule, label, "", ""))
-            return answer
-
+        self._decisions = decisions
+        self._script = script
         host = self.host
-        host.choose = choose
+        host.choose = self._choose
         if host.ipvs is not None:
-            host.ipvs.choose = decide
+            host.ipvs.choose = self._decide
         host.reset()
-        listed = self.node.conntrack
-        if listed:
-            if self._ct_index is None:  # once per node: which entry each tuple finds, and the entries by tuple
-                self._ct_index = conntrack_list.index(listed)
-                for c in listed:
-                    for tup in dict.fromkeys((c.orig, c.reply)):
-                        self._ct_lines.setdefault(tup, []).append(c)
-            now = self.fabric.engine.now
-            host.conntrack.preload(self._ct_index, lambda n: conntrack_list.make(listed[n], n, now))
+        if self.node.conntrack:
+            self._preload()
         self.draws.restart()
         self.undecided = []
         legs = [self._pass("request", packet, iif)]
         t = (packet.src, packet.sport, packet.dst, packet.dport, packet.proto)
-        for c in self._ct_lines.get(t, ()):
+        for c in self._ct_lines.get(t, ()) if self._ct_lines else ():
             legs[0].lead.insert(0, f"conntrack -L line {c.line}: the packet belongs to this existing "
                                    f"{'original' if t == c.orig else 'reply'}-direction entry; its NAT applies")  # fmt: skip
         asym: tuple[str, Leg] | None = None

@@ -63,4 +63,4 @@ def tables_of(nft: Nft | None) -> list[NftTable]:
 
 def has_table(nft: Nft | None, name: str) -> bool:
     """Whether ``nft`` holds the table ``name`` (``kube-proxy``: the node runs kube-proxy's nftables mode)."""
-    return any(t.name == name for t in tables_of(nft))
+    return nft is not None and any(t.name == name for t in tables_of(nft))
