@@ -193,6 +193,11 @@ class _Analyser:
         self.sources: Sources | None = None
         self.before_capture = 0  # failed attempts whose SYN series began before the capture (Attempt.before)
         self.ends: dict[int, float] = {}  # at the end: where the captures that saw an attempt end, by ``seen``
+        # attempts forgotten while the captures that saw them may still end less than 1 s after their one SYN (a
+        # file read on while another was merged ahead of it), ``CUT`` or not decided when those ends are known
+        # (``_close``); and the failures whose ``before`` was decided on captures not yet read to their end
+        self.held: list[Attempt] = []
+        self.unsure: list[Attempt] = []
 
     def _same(self, isn: int) -> Sequence[Attempt]:
         x = self.by_isn.get(isn)
@@ -352,11 +357,8 @@ class _Analyser:
             a.masquerade = p.source
             a.add_backend(p.dest)
 
-    def _classify(self, a: Attempt, stop: float | None = None) -> None:
-        """``a``'s kind, counted (and listed when among the earliest).  ``stop``: the capture's end (its last
-        frame), known at the end only; then an attempt with no answer is ``CUT`` when the capture ended before
-        the client's retransmission timer could fire (``Attempt.cut_by``).  A look for attempts to forget passes
-        none: it closes attempts idle for more than ``EXPIRE`` s, longer than that first timeout."""
+    def _kind(self, a: Attempt) -> str:
+        """``a``'s kind from its packets (the end of the capture aside: ``CUT``, ``_classify``)."""
         if a.answered_by is None and a.client_rst and a.elsewhere and len(a.elsewhere) == 1:
             a.answered_by = next(iter(a.elsewhere))  # only the NATed view of the client's RST was seen
         elif a.answered_by is None and a.client_rst and not a.elsewhere and a.node_side is not None:
@@ -365,17 +367,23 @@ class _Analyser:
             # RST (seq ISN + 1, no ACK: a SYN-ACK it rejected) leaves after conntrack's NAT
             a.answered_by = a.node_side
         if a.answered_by is not None:
-            a.kind = "hairpin"
-        elif a.server_rst:
-            a.kind = "server-reset"
-        elif is_loopback(a.called.addr):
-            a.kind = "loopback"  # local traffic on lo: no NLB ever sees it
-        elif a.loopback:
-            a.kind = "node-loopback"
-        elif a.elsewhere:
-            a.kind = "healthy"  # the target's reply on its way back through the NLB (a target-side capture)
-        else:
-            a.kind = "unanswered-syn"
+            return "hairpin"
+        if a.server_rst:
+            return "server-reset"
+        if is_loopback(a.called.addr):
+            return "loopback"  # local traffic on lo: no NLB ever sees it
+        if a.loopback:
+            return "node-loopback"
+        if a.elsewhere:
+            return "healthy"  # the target's reply on its way back through the NLB (a target-side capture)
+        return "unanswered-syn"
+
+    def _classify(self, a: Attempt, stop: float | None = None) -> None:
+        """``a``'s kind, counted (and listed when among the earliest).  ``stop``: the capture's end (its last
+        frame, or of all captures when the ones that saw ``a`` are not told apart); then an attempt with no answer
+        is ``CUT`` when the captures that saw it ended before the client's retransmission timer could fire
+        (``Attempt.cut_by``, ``_stop``).  None: it was not (``_close``)."""
+        a.kind = self._kind(a)
         if stop is not None and a.kind in UNANSWERED and a.cut_by(self._stop(a, stop)):
             a.kind = CUT
         if a.kind == "hairpin" and a.backends is not None and a.answered_by in a.backends:
@@ -391,6 +399,8 @@ class _Analyser:
             span = self.sources.span(a.seen)  # where the captures that saw it begin
             a.before = syns_before(a.syns, a.first_t, a.first_dt, a.doubling, span[0] if span else None)
             self.before_capture += a.before > 0
+            if a.before and not self.sources.done():  # an earlier frame read later may begin them sooner: again at the end
+                self.unsure.append(a)
         if a.kind == "hairpin":
             self.by["client"][a.client.ip] += 1
             self.by["node"][str(a.answered_by)] += 1
@@ -427,12 +437,31 @@ class _Analyser:
             self.ticked = self.packets
             self.expire(self.end)
 
+    def _close(self, a: Attempt) -> bool:
+        """Classify ``a``, forgotten before the end (by a look for attempts to forget), as at the end: ``CUT`` when
+        the captures that saw it ended less than 1 s after its one SYN (``_stop``), which the first pass decides of
+        its lone SYNs alike (``fastscan.lone_syns``).  With one capture it was not: that capture runs at least to
+        ``end``, past ``EXPIRE`` s after it.  With several, when what they read so far reaches 1 s after it
+        (``Sources.reached``: their ends only grow) it was not; else their ends must be known (``Sources.done``):
+        until then ``a`` waits (False), as few as the SYNs of a second of each capture, and is looked at again."""
+        if a.syns == 1 and a.seen and self.sources is not None and self._kind(a) in UNANSWERED:
+            if a.cut_by(max(a.last_t, self.sources.reached(a.seen))):
+                if not self.sources.done():
+                    return False
+                self._classify(a, self.end)
+                return True
+        self._classify(a)
+        return True
+
     def expire(self, now: float) -> None:
         """Classify and forget every attempt with no packet in the last ``EXPIRE`` seconds."""
+        if self.held:
+            self.held = [a for a in self.held if not self._close(a)]
         for a in [a for a in self.open if now - a.last_t > EXPIRE]:
-            self._classify(a)
             self._forget(a)
             self.expired += 1
+            if not self._close(a):
+                self.held.append(a)
         if self.lone_t is not None:  # the lone SYNs left out idle as long (classified by the first pass)
             gone = _idle(self.lone_t, now, self.lone_gone)
             self.expired += gone - self.lone_gone
@@ -445,9 +474,16 @@ class _Analyser:
         (the end for ``CUT`` and ``gave_up`` alike)."""
         self.end = max(self.end, end)
         stop = self.end if last is None else max(self.end, last)
-        for a in list(self.open):
+        for a in [*self.open, *self.held]:
             self._classify(a, stop)
         self.open.clear()
+        self.held.clear()
+        for a in self.unsure:  # their captures' starts, known now
+            span = self.sources.span(a.seen) if self.sources is not None else None
+            before = syns_before(a.syns, a.first_t, a.first_dt, a.doubling, span[0] if span else None)
+            self.before_capture += (before > 0) - (a.before > 0)
+            a.before = before
+        self.unsure.clear()
         self.by_isn.clear()
         self.answered.clear()
         self.orphans.clear()

@@ -64,9 +64,9 @@ class Scan:
     reasons: dict[str, int] = field(default_factory=dict)
     vxlan: frozenset[int] = frozenset()  # the UDP ports opened as VXLAN (the decoder's), not a column
     damage: tuple[int, str, bool] | None = None  # byte offset, why, corrupt
-    last_t: float | None = None  # the time of the last whole frame (any frame, TCP or not), as the reader's
-    first_t: float | None = None  # the time of the first frame (any frame), as the reader's ``first_t``
-    # pcapng: each interface's (by its index) first and last frame's times, as the reader's ``spans``
+    last_t: float | None = None  # the latest time of a whole frame (any frame, TCP or not), as the reader's
+    first_t: float | None = None  # the earliest time of a frame (any frame), as the reader's ``first_t``
+    # pcapng: each interface's (by its index) earliest and latest frame's times, as the reader's ``spans``
     spans: dict[int, list[float]] = field(default_factory=dict)
     offset: Any = None  # int64: byte offset of each SYN/RST frame
     length: Any = None  # its captured length
@@ -235,10 +235,11 @@ def _chunk(sc: Scan, cols: dict[str, list[Any]], a: _Bytes, buf: Any, base: int,
     ``cols``; returns which frames they are."""
     reasons = sc.reasons
     sc.packets += s.size
-    if s.size:  # the capture's last frame so far (``Reader.last_t``), and its first (``Reader.first_t``)
-        sc.last_t = float(times(np.array([s.size - 1]))[0])
-        if sc.first_t is None:
-            sc.first_t = float(times(np.array([0]))[0])
+    if s.size:  # the capture's latest frame so far (``Reader.last_t``), and its earliest (``Reader.first_t``)
+        every = times(np.arange(s.size))
+        hi, lo = float(every.max()), float(every.min())
+        sc.last_t = hi if sc.last_t is None else max(sc.last_t, hi)
+        sc.first_t = lo if sc.first_t is None else min(sc.first_t, lo)
     end = s + incl
     v4, v6, tcp, ip, bound = _shapes(a, s, end, incl, linktype, sc.vxlan)
     flags = a.u8[tcp + 13]
