@@ -57,8 +57,10 @@ What it knows:
   SYN was sent before the capture began, or on an interface it did not see.  Counted once for its ISN (its
   views before and after NAT, its server's retransmissions: each less than ``GAP`` after the one before),
   never a connection, a failure or a verdict.  Not one: a SYN-ACK at most ``SYNACK_LIFE`` (63) s after the latest
-  SYN of a handshake answered (healthy) with its ISN (another capture's view of the answer, or its server's
-  retransmission: a request socket resends its SYN-ACK for 63 s, reqsk_timer_handler);
+  SYN of a handshake answered (healthy) with its ISN, to the address and port one of its SYNs came from, or
+  anywhere within ``VIEW_WINDOW`` of it (a NAT view) (another capture's view of the answer, or its server's
+  retransmission: a request socket resends its SYN-ACK for 63 s, reqsk_timer_handler; one to another client later
+  answers that client's SYN, which drew the same ISN);
   a RST without ACK (the client's reset of a SYN-ACK, as a RST to an established flow's data looks: it names
   no SYN); a RST with ACK and another sequence (an abortive close).
 - ``backends``: every backend kube-proxy DNATed the attempt's SYN rounds to, in order (``backend``: the
@@ -185,9 +187,11 @@ class _Analyser:
         self.pruned = 0  # answered handshakes forgotten (a packet far behind may have been a view of one: ``late``)
         self.no_syn = 0  # answers whose SYN is not in the capture, one per ISN (``_no_syn``)
         self.orphans: dict[int, float] = {}  # their ISNs: the latest answer's time (forgotten EXPIRE s after it)
-        # the healthy handshakes' latest SYN, by ISN, kept SYNACK_LIFE s: a SYN-ACK with that ISN until then is its
-        # server's retransmission (the client's ACK was lost), never an answer without SYN
-        self.synacked: dict[int, float] = {}
+        # the healthy handshakes by ISN: the addresses and ports their SYNs came from (the client's, a NAT view's: where
+        # their SYN-ACK's views go), each with its handshake's latest SYN, kept SYNACK_LIFE s: a SYN-ACK with that ISN
+        # to one of them until then is its server's retransmission (the client's ACK was lost) or another view of it,
+        # never an answer without SYN; to anywhere else, another client's that drew the same ISN (fixed-ISN tools)
+        self.synacked: dict[int, dict[tuple[int, int], float]] = {}
         # the captures read (capture_series.Sources): where the one an attempt was seen in begins (``before``) and ends
         # (``gave_up``); set by the driver (None: neither is told apart)
         self.sources: Sources | None = None
@@ -255,16 +259,17 @@ class _Analyser:
         elif f & _SYN and f & _ACK:
             a = self._find((p.ack - 1) & 0xFFFFFFFF, r.t, p.dst, p.dport)
             if a is None:
-                self._no_syn((p.ack - 1) & 0xFFFFFFFF, r.t, True)
+                self._no_syn((p.ack - 1) & 0xFFFFFFFF, r.t, (p.dst, p.dport))
                 return
             self._keep(a, r)
             if p.dst == a.client.addr and p.dport == a.client.port:
                 if p.src == a.called.addr and p.sport == a.called.port:
                     if a.answered_by is None:  # the answer the client expected: healthy, forget it
                         self.healthy += 1
-                        went = tuple({q.packet.dst: None for q in a.records if int(q.packet.flags) & _SYN_ACK == _SYN})
+                        syns = [q.packet for q in a.records if int(q.packet.flags) & _SYN_ACK == _SYN]
+                        went = tuple({q.dst: None for q in syns})
                         self.answered[a.isn] = (a.round_t, a.client.addr, a.client.port, went)
-                        self.synacked[a.isn] = a.round_t
+                        self._synacked(a.isn, [(q.src, q.sport) for q in syns], a.round_t)
                         self._forget(a)
                 elif a.elsewhere is None:  # the target's own reply before the NLB rewrites it, or the seed's
                     a.elsewhere = {p.source}  # asymmetric return
@@ -290,17 +295,22 @@ class _Analyser:
                 if p.dst == c.addr and p.dport == c.port and p.src == called.addr and p.sport == called.port:
                     a.server_rst = True
             elif f & _ACK and p.seq == 0:  # the reset a SYN gets from a closed port (sequence 0, RFC 9293 3.10.7.1)
-                self._no_syn((p.ack - 1) & 0xFFFFFFFF, r.t, False)
+                self._no_syn((p.ack - 1) & 0xFFFFFFFF, r.t, None)
 
-    def _no_syn(self, isn: int, t: float, synack: bool) -> None:
-        """An answer to a SYN (a SYN-ACK, or a RST with ACK and sequence 0) that joins no attempt: its SYN is
-        not in the capture (sent before it began, or on an interface it did not see).  Counted once for its ISN
+    def _no_syn(self, isn: int, t: float, to: tuple[int, int] | None) -> None:
+        """An answer to a SYN (a SYN-ACK to ``to``, or a RST with ACK and sequence 0: None) that joins no attempt: its
+        SYN is not in the capture (sent before it began, or on an interface it did not see).  Counted once for its ISN
         (``no_syn``): its views and retransmissions less than ``GAP`` after the one before it are the same.
         Not one: a SYN-ACK of a handshake answered (healthy) with that ISN, its latest SYN at most
-        ``SYNACK_LIFE`` s before (another view of the answer, or the server's retransmitted SYN-ACK)."""
-        done = self.synacked.get(isn) if synack else None
-        if done is not None and t - done <= SYNACK_LIFE:
-            return
+        ``SYNACK_LIFE`` s before, to where one of its SYNs came from (another view of the answer, or the server's
+        retransmitted SYN-ACK; one to another client is that client's, which drew the same ISN), or within
+        ``VIEW_WINDOW`` of it to anywhere (a view of the answer after NAT: the de-NATed one to a client whose own
+        SYN another capture holds, as a SYN's NAT views join its attempt whatever their endpoints)."""
+        done = self.synacked.get(isn) if to is not None else None
+        if done is not None and to is not None:
+            when = done.get(to)
+            if (when is not None and t - when <= SYNACK_LIFE) or any(abs(t - w) < VIEW_WINDOW for w in done.values()):
+                return
         seen = self.orphans.get(isn)
         if seen is None or not t - seen < GAP:
             self.no_syn += 1
@@ -311,6 +321,13 @@ class _Analyser:
             a.last_t = r.t
         if len(a.records) < KEEP:
             a.records.append(r)
+
+    def _synacked(self, isn: int, sources: list[tuple[int, int]], t: float) -> None:
+        """The SYNs of a handshake answered with ``isn``, its latest at ``t``, came from ``sources``."""
+        known = self.synacked.setdefault(isn, {})
+        for e in sources:
+            if known.get(e, t) <= t:
+                known[e] = t
 
     def _syn(self, r: PacketRecord, p: Packet) -> None:
         a = self._find_syn(p.seq, r.t, p.src, p.sport)
@@ -323,6 +340,7 @@ class _Analyser:
                 if (done[1] == p.src and done[2] == p.sport) or p.src in went:
                     if p.dst not in went:
                         self.answered[p.seq] = (*done[:3], (*went, p.dst))
+                    self._synacked(p.seq, [(p.src, p.sport)], done[0])  # its SYN-ACK's views may go to its source
                     return
             a = Attempt(p.source, p.seq, p.dest, r.t, r.t, self.connections, round_t=r.t)
             self.open[a] = None
@@ -432,7 +450,12 @@ class _Analyser:
         if self.orphans:
             self.orphans = {k: v for k, v in self.orphans.items() if self.end - v <= EXPIRE}
         if self.synacked:
-            self.synacked = {k: v for k, v in self.synacked.items() if self.end - v <= SYNACK_LIFE}
+            kept: dict[int, dict[tuple[int, int], float]] = {}
+            for isn, known in self.synacked.items():
+                known = {e: t for e, t in known.items() if self.end - t <= SYNACK_LIFE}
+                if known:
+                    kept[isn] = known
+            self.synacked = kept
         if 4 * (self.packets - self.ticked) >= len(self.open) + self.ghosts - self.lone_gone:
             self.ticked = self.packets
             self.expire(self.end)
