@@ -21,7 +21,7 @@ from hairpin.parsers import frames, pcap
 
 pytest.importorskip("numpy")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import fuzz_pcap  # noqa: E402
+import fuzz_pcap
 
 SYN, SA, RST, ACK = Flags.SYN, Flags.SYN | Flags.ACK, Flags.RST, Flags.ACK
 C, V, NODE, OTHER = ip_int("10.0.0.1"), ip_int("192.168.168.103"), ip_int("192.168.2.3"), ip_int("10.9.9.9")

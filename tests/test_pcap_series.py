@@ -22,7 +22,7 @@ from test_pcap_ends import ACK, NODE, OTHER, RST, SA, SYN, T0, C, V, at, later, 
 
 pytest.importorskip("numpy")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import fuzz_pcap  # noqa: E402
+import fuzz_pcap
 
 BEFORE = ("hairpin: warning: {n} {whose} SYN series began before the capture: {its} first SYN seen came within its "
           "first retransmission interval (2 s or more, the intervals doubling as Linux's backoff makes them) of the "
@@ -292,7 +292,7 @@ def test_a_lone_syn_cut_by_its_captures_end_while_another_runs_on(tmp_path: Path
     iface1, iface2 = ("node1", "node2") if how != "two files" else (None, None)
     one = [pcap.PacketRecord(T0, iface1, later(T0).packet),
            pcap.PacketRecord(T0 + 3.5, iface1, Packet(C, 40009, V, 80, SYN, 9)),
-           pcap.PacketRecord(T0 + (150.0 if how == "an interface that goes on" else 4.0), iface1, later(T0).packet)]
+           pcap.PacketRecord(T0 + (150.0 if how == "an interface that goes on" else 4.0), iface1, later(T0).packet)]  # fmt: skip
     two = [pcap.PacketRecord(T0 + 0.1, iface2, later(T0).packet),
            *(pcap.PacketRecord(T0 + t, iface2, Packet(C, 40010, V, 80, SYN, 10)) for t in (200.0, 201.0, 203.0)),
            pcap.PacketRecord(T0 + 300, iface2, later(T0).packet)]  # fmt: skip

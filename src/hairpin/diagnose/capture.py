@@ -417,8 +417,8 @@ class _Analyser:
             span = self.sources.span(a.seen)  # where the captures that saw it begin
             a.before = syns_before(a.syns, a.first_t, a.first_dt, a.doubling, span[0] if span else None)
             self.before_capture += a.before > 0
-            if a.before and not self.sources.done():  # an earlier frame read later may begin them sooner: again at the end
-                self.unsure.append(a)
+            if a.before and not self.sources.done():
+                self.unsure.append(a)  # an earlier frame read later may begin its captures sooner: again at the end
         if a.kind == "hairpin":
             self.by["client"][a.client.ip] += 1
             self.by["node"][str(a.answered_by)] += 1
@@ -450,12 +450,12 @@ class _Analyser:
         if self.orphans:
             self.orphans = {k: v for k, v in self.orphans.items() if self.end - v <= EXPIRE}
         if self.synacked:
-            kept: dict[int, dict[tuple[int, int], float]] = {}
+            acked: dict[int, dict[tuple[int, int], float]] = {}
             for isn, known in self.synacked.items():
                 known = {e: t for e, t in known.items() if self.end - t <= SYNACK_LIFE}
                 if known:
-                    kept[isn] = known
-            self.synacked = kept
+                    acked[isn] = known
+            self.synacked = acked
         if 4 * (self.packets - self.ticked) >= len(self.open) + self.ghosts - self.lone_gone:
             self.ticked = self.packets
             self.expire(self.end)
@@ -467,12 +467,13 @@ class _Analyser:
         ``end``, past ``EXPIRE`` s after it.  With several, when what they read so far reaches 1 s after it
         (``Sources.reached``: their ends only grow) it was not; else their ends must be known (``Sources.done``):
         until then ``a`` waits (False), as few as the SYNs of a second of each capture, and is looked at again."""
-        if a.syns == 1 and a.seen and self.sources is not None and self._kind(a) in UNANSWERED:
-            if a.cut_by(max(a.last_t, self.sources.reached(a.seen))):
-                if not self.sources.done():
-                    return False
-                self._classify(a, self.end)
-                return True
+        sources = self.sources
+        if (a.syns == 1 and a.seen and sources is not None and self._kind(a) in UNANSWERED
+                and a.cut_by(max(a.last_t, sources.reached(a.seen)))):  # fmt: skip
+            if not sources.done():
+                return False
+            self._classify(a, self.end)
+            return True
         self._classify(a)
         return True
 
