@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import struct
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ from hairpin.model.net import Flags, Packet, ip_int
 from hairpin.parsers import frames, pcap
 
 pytest.importorskip("numpy")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import fuzz_pcap
 
 SYN, SA, RST, ACK = Flags.SYN, Flags.SYN | Flags.ACK, Flags.RST, Flags.ACK
 C, V, NODE, OTHER = ip_int("10.0.0.1"), ip_int("192.168.168.103"), ip_int("192.168.2.3"), ip_int("10.9.9.9")
@@ -214,6 +217,52 @@ def test_a_fixed_isn_tools_handshakes_with_a_synack_again(tmp_path: Path, again:
             at(T0 + 20, Packet(C, 40001, V, 80, SYN, 300)), at(T0 + 20.0004, Packet(V, 80, C, 40001, SA, 9, 301))]  # fmt: skip
     d = three([written(tmp_path, [*recs, later(T0 + 30)])])
     assert (d["summary"]["connections"], d["summary"]["healthy"], d["summary"]["answers_without_syn"]) == (2, 2, count)
+
+
+C2, C3, MASQ = ip_int("10.0.0.2"), ip_int("10.0.0.3"), ip_int("192.168.2.3")
+
+
+# (the rows after a healthy handshake C:40001 -> V:80 at 0 s with ISN 300, answered at 0.4 ms; answers_without_syn)
+@pytest.mark.parametrize(("what", "rows", "count"), [
+    # its server's retransmission to its client: its own
+    ("to its client", [(3.0, Packet(V, 80, C, 40001, SA, 9, 301))], 0),
+    ("to its client at 30 s", [(30.0, Packet(V, 80, C, 40001, SA, 9, 301))], 0),
+    # the same ISN drawn by another client (a fixed-ISN tool) whose SYN is not in the capture: another client's
+    # answer, 3 s after (the first pass's views of one handshake) or 30 s after (the analyser's); before, taken for
+    # the handshake's SYN-ACK retransmitted
+    ("to another client", [(3.0, Packet(V, 80, C2, 40001, SA, 9, 301))], 1),
+    ("to another client at 30 s", [(30.0, Packet(V, 80, C2, 40001, SA, 9, 301))], 1),
+    ("to another port of its client", [(3.0, Packet(V, 80, C, 40002, SA, 9, 301))], 1),
+    # the node's views: the SYN after kube-proxy's DNAT and MASQUERADE (MASQ:16125 -> backend), the backend's SYN-ACK
+    # to the MASQUERADE source 1 s later (its retransmission before de-NAT) is the handshake's; to another port not
+    ("masquerade", [(0.0001, Packet(MASQ, 16125, BACKEND, 80, SYN, 300)),
+                    (1.0, Packet(BACKEND, 80, MASQ, 16125, SA, 9, 301))], 0),
+    ("masquerade, another port", [(0.0001, Packet(MASQ, 16125, BACKEND, 80, SYN, 300)),
+                                  (1.0, Packet(BACKEND, 80, MASQ, 16126, SA, 9, 301))], 1),
+    # the answer's view after NAT (a client's SYN another capture holds: the lab capture cut by editcap) within 0.2 s
+    # of the SYN, as a SYN's NAT views join its attempt, to anywhere; later, another client's
+    ("a NAT view", [(0.0005, Packet(NODE, 31468, C2, 50000, SA, 9, 301))], 0),
+    ("a NAT view 0.2 s after", [(0.2, Packet(NODE, 31468, C2, 50000, SA, 9, 301))], 1),
+    # two clients' handshakes with the same ISN, 10 s apart: a retransmission to either is its own; to a third not
+    ("two handshakes", [(10.0, Packet(C2, 40001, V, 80, SYN, 300)), (10.0004, Packet(V, 80, C2, 40001, SA, 9, 301)),
+                        (12.0, Packet(V, 80, C, 40001, SA, 9, 301)), (13.0, Packet(V, 80, C2, 40001, SA, 9, 301))], 0),
+    ("two handshakes, a third client", [(10.0, Packet(C2, 40001, V, 80, SYN, 300)),
+                                        (10.0004, Packet(V, 80, C2, 40001, SA, 9, 301)),
+                                        (12.0, Packet(V, 80, C3, 40001, SA, 9, 301))], 1),
+])  # fmt: skip
+def test_a_syn_ack_with_a_handshakes_isn_to_another_client(tmp_path: Path, what: str, rows: list[tuple[float, Packet]],
+                                                           count: int) -> None:  # fmt: skip
+    handshake = [(0.0, Packet(C, 40001, V, 80, SYN, 300)), (0.0004, Packet(V, 80, C, 40001, SA, 9, 301))]
+    recs = sorted([at(T0 + t, p) for t, p in handshake + rows], key=lambda r: r.t)
+    path = written(tmp_path, [*recs, later(T0 + 70)])
+    d = three([path])
+    s = d["summary"]
+    assert (s["healthy"], s["other_failures"], s["answers_without_syn"]) == (
+        2 if what.startswith("two") else 1, {}, count), what  # fmt: skip
+    args = ["pcap", str(path)]
+    out = [fuzz_pcap.cli(args, reference) for reference in (False, True)]
+    assert out[0] == out[1]
+    assert (out[0][0], out[0][2].splitlines()) == (0, [NO_SYN.format(n=1, s="", syns="a SYN")] if count else []), what
 
 
 def test_the_real_capture_cut_every_15_packets_starts_with_answers(tmp_path: Path) -> None:

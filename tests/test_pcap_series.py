@@ -7,7 +7,9 @@ reader alone) and held to one answer."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -19,6 +21,8 @@ from hairpin.parsers import pcap
 from test_pcap_ends import ACK, NODE, OTHER, RST, SA, SYN, T0, C, V, at, later, three, written
 
 pytest.importorskip("numpy")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import fuzz_pcap
 
 BEFORE = ("hairpin: warning: {n} {whose} SYN series began before the capture: {its} first SYN seen came within its "
           "first retransmission interval (2 s or more, the intervals doubling as Linux's backoff makes them) of the "
@@ -232,9 +236,13 @@ def test_a_lone_syn_before_a_gap_between_two_files_is_cut(tmp_path: Path, gap: f
 
 def test_a_file_out_of_time_order_says_nothing_before_it(tmp_path: Path) -> None:
     # the file's first frame at 100 s, then an unanswered series at 5, 7, 11 and 19 s (intervals 2, 4, 8 s) and a frame
-    # at 0 s (tshark shows them in that order): the capture ran from 0 s, which would have held a SYN 1 s before the
-    # first one; its span begins at its first frame, 100 s, after that SYN (before, syns_before_capture 1)
+    # at 0 s (tshark shows them in that order): the capture ran from 0 s, its earliest frame, where its span begins,
+    # which would have held the SYN 1 s before the first one: nothing said (until 2026-12-03 its span began at its
+    # first frame in the file, 100 s, and nothing was said of a first SYN before it)
     path = written(tmp_path, [later(T0 + 100), *syns([5.0, 7.0, 11.0, 19.0]), later(T0), later(T0 + 30)])
+    rd = pcap.read(path)
+    list(rd)
+    assert (rd.spans(), rd.done) == ({None: (T0, T0 + 100)}, True)
     d = three([path])
     assert [(o["client"], o["syn_retransmits"], o["syns_before_capture"]) for o in d["others"]] == [
         ("10.0.0.1:40001", 3, 0)]  # fmt: skip
@@ -259,3 +267,85 @@ def test_gave_up_per_unnamed_interface_of_a_pcapng(tmp_path: Path) -> None:
     assert rd.spans() == {None: (T0, T0 + 6.0), "interface 1": (T0 + 0.1, T0 + 60.0)}
     d = three([path])
     assert [(h["syn_retransmits"], h["gave_up"]) for h in d["hairpins"]] == [(2, False)]
+
+
+CUT = ("hairpin: warning: 1 connection attempt cut by the end of the capture: one SYN, no answer yet, and the capture "
+       "ended less than 1 s after it, before the client could retransmit; not counted as failures (a file of a "
+       "rotation: read the next file with it)")  # fmt: skip
+
+
+def both_paths(paths: list[Path]) -> tuple[Any, str, str]:
+    """``hairpin pcap PATHS --format json`` with and without the first pass: one exit code, output and warnings."""
+    args = ["pcap", *map(str, paths), "--format", "json"]
+    fast, slow = fuzz_pcap.cli(args, False), fuzz_pcap.cli(args, True)
+    assert fast == slow
+    return fast
+
+
+@pytest.mark.parametrize("how", ["two files", "two interfaces", "an interface that goes on"])
+def test_a_lone_syn_cut_by_its_captures_end_while_another_runs_on(tmp_path: Path, how: str) -> None:
+    # node1's capture: a lone SYN at 3.5 s, its last frame at 4.0 s; node2's runs to 300 s with an unanswered series at
+    # 200, 201 and 203 s.  The streaming analyser forgets node1's attempt 135 s after it, while node2's file is still
+    # read: it waits for node1's end to be known, and is cut by it as the first pass counts it (before, the streaming
+    # analyser listed it as an unanswered-syn failure).  The same with two interfaces of one pcapng; when node1's
+    # interface goes on (a frame at 150 s, read after the attempt was forgotten), its SYN is a failure in both
+    iface1, iface2 = ("node1", "node2") if how != "two files" else (None, None)
+    one = [pcap.PacketRecord(T0, iface1, later(T0).packet),
+           pcap.PacketRecord(T0 + 3.5, iface1, Packet(C, 40009, V, 80, SYN, 9)),
+           pcap.PacketRecord(T0 + (150.0 if how == "an interface that goes on" else 4.0), iface1, later(T0).packet)]  # fmt: skip
+    two = [pcap.PacketRecord(T0 + 0.1, iface2, later(T0).packet),
+           *(pcap.PacketRecord(T0 + t, iface2, Packet(C, 40010, V, 80, SYN, 10)) for t in (200.0, 201.0, 203.0)),
+           pcap.PacketRecord(T0 + 300, iface2, later(T0).packet)]  # fmt: skip
+    if how == "two files":
+        paths = [written(tmp_path, one, "node1.pcap"), written(tmp_path, two, "node2.pcap")]
+    else:
+        paths = [written(tmp_path, sorted(one + two, key=lambda r: r.t), "c.pcapng")]
+    d = three(paths)
+    cut = how != "an interface that goes on"
+    got = [(o["kind"], o["client"], o["syn_retransmits"], o["gave_up"]) for o in d["others"]]
+    assert got == [*([] if cut else [("unanswered-syn", "10.0.0.1:40009", 0, False)]),
+                   ("unanswered-syn", "10.0.0.1:40010", 2, True)]  # fmt: skip
+    s = d["summary"]
+    assert (s["connections"], s["cut_by_capture_end"], s["other_failures"]) == (
+        2, 1 if cut else 0, {"unanswered-syn": 1 if cut else 2})  # fmt: skip
+    code, out, err = both_paths(paths)
+    assert (code, err.splitlines()) == (0, [CUT] if cut else [])
+    assert json.loads(out)["summary"] == s
+
+
+@pytest.mark.parametrize("ng", [False, True])
+def test_a_file_out_of_time_order_ends_at_its_latest_frame(tmp_path: Path, ng: bool) -> None:
+    # a hairpin at 0, 1 and 3 s and a lone SYN at 3.5 s, then frames at 10 s and at 4 s, in that order in the file: it
+    # ran to 10 s, its latest frame, wherever it is in the file; the next SYN was due by 7.67 s (gave_up) and the lone
+    # SYN had 6.5 s to be retransmitted (a failure).  Until 2026-12-03 the end was the last frame in the file, 4 s:
+    # gave_up false and the lone SYN cut by it
+    recs = [later(T0), *rounds([0.0, 1.0, 3.0]), at(T0 + 3.5, Packet(C, 40009, V, 80, SYN, 9)), later(T0 + 10.0),
+            later(T0 + 4.0)]  # fmt: skip
+    path = written(tmp_path, [pcap.PacketRecord(r.t, "eth0" if ng else None, r.packet) for r in recs],
+                   "c.pcapng" if ng else "c.pcap")  # fmt: skip
+    spans = {"eth0" if ng else None: (T0, T0 + 10.0)}
+    streamed, scanned = pcap.read(path, want=6), pcap.read(path, want=6)
+    assert scanned.scan() is not None
+    assert (scanned.spans(), scanned.done, scanned.last_t) == (spans, True, T0 + 10.0)
+    assert (streamed.spans(), streamed.done) == ({}, False)
+    list(streamed)
+    assert (streamed.spans(), streamed.done, streamed.last_t) == (spans, True, T0 + 10.0)
+    d = three([path])
+    assert [(h["client"], h["gave_up"]) for h in d["hairpins"]] == [("10.0.0.1:40000", True)]
+    assert [(o["kind"], o["client"]) for o in d["others"]] == [("unanswered-syn", "10.0.0.1:40009")]
+    assert d["summary"]["cut_by_capture_end"] == 0
+
+
+@pytest.mark.parametrize("earliest", [False, True])
+def test_the_start_read_last_undoes_a_series_begun_before_the_capture(tmp_path: Path, earliest: bool) -> None:
+    # the file's first frame at 100 s, an unanswered series at 101, 103, 107 and 115 s (intervals 2, 4, 8 s: the SYN
+    # before it 1 s before its first, at 100 s, as the capture began), a lone SYN at 400 s (the streaming analyser
+    # forgets the series there) and, last in the file, a frame at 0 s: the capture ran from 0 s and would have held
+    # that SYN, so nothing is said; the streaming analyser decided it at 400 s, before that frame was read, and
+    # decides it again at the end.  Without that frame, the series began before the capture
+    recs = [later(T0 + 100), *syns([101.0, 103.0, 107.0, 115.0]), *syns([400.0], port=40002, isn=2),
+            later(T0 + 500), *([later(T0)] if earliest else [])]  # fmt: skip
+    d = three([written(tmp_path, recs)])
+    assert [(o["client"], o["syn_retransmits"], o["syns_before_capture"]) for o in d["others"]] == [
+        ("10.0.0.1:40001", 3, 0 if earliest else 1), ("10.0.0.1:40002", 0, 0)]  # fmt: skip
+    assert d["summary"]["started_before_capture"] == (0 if earliest else 1)

@@ -57,8 +57,10 @@ What it knows:
   SYN was sent before the capture began, or on an interface it did not see.  Counted once for its ISN (its
   views before and after NAT, its server's retransmissions: each less than ``GAP`` after the one before),
   never a connection, a failure or a verdict.  Not one: a SYN-ACK at most ``SYNACK_LIFE`` (63) s after the latest
-  SYN of a handshake answered (healthy) with its ISN (another capture's view of the answer, or its server's
-  retransmission: a request socket resends its SYN-ACK for 63 s, reqsk_timer_handler);
+  SYN of a handshake answered (healthy) with its ISN, to the address and port one of its SYNs came from, or
+  anywhere within ``VIEW_WINDOW`` of it (a NAT view) (another capture's view of the answer, or its server's
+  retransmission: a request socket resends its SYN-ACK for 63 s, reqsk_timer_handler; one to another client later
+  answers that client's SYN, which drew the same ISN);
   a RST without ACK (the client's reset of a SYN-ACK, as a RST to an established flow's data looks: it names
   no SYN); a RST with ACK and another sequence (an abortive close).
 - ``backends``: every backend kube-proxy DNATed the attempt's SYN rounds to, in order (``backend``: the
@@ -185,14 +187,21 @@ class _Analyser:
         self.pruned = 0  # answered handshakes forgotten (a packet far behind may have been a view of one: ``late``)
         self.no_syn = 0  # answers whose SYN is not in the capture, one per ISN (``_no_syn``)
         self.orphans: dict[int, float] = {}  # their ISNs: the latest answer's time (forgotten EXPIRE s after it)
-        # the healthy handshakes' latest SYN, by ISN, kept SYNACK_LIFE s: a SYN-ACK with that ISN until then is its
-        # server's retransmission (the client's ACK was lost), never an answer without SYN
-        self.synacked: dict[int, float] = {}
+        # the healthy handshakes by ISN: the addresses and ports their SYNs came from (the client's, a NAT view's: where
+        # their SYN-ACK's views go), each with its handshake's latest SYN, kept SYNACK_LIFE s: a SYN-ACK with that ISN
+        # to one of them until then is its server's retransmission (the client's ACK was lost) or another view of it,
+        # never an answer without SYN; to anywhere else, another client's that drew the same ISN (fixed-ISN tools)
+        self.synacked: dict[int, dict[tuple[int, int], float]] = {}
         # the captures read (capture_series.Sources): where the one an attempt was seen in begins (``before``) and ends
         # (``gave_up``); set by the driver (None: neither is told apart)
         self.sources: Sources | None = None
         self.before_capture = 0  # failed attempts whose SYN series began before the capture (Attempt.before)
         self.ends: dict[int, float] = {}  # at the end: where the captures that saw an attempt end, by ``seen``
+        # attempts forgotten while the captures that saw them may still end less than 1 s after their one SYN (a
+        # file read on while another was merged ahead of it), ``CUT`` or not decided when those ends are known
+        # (``_close``); and the failures whose ``before`` was decided on captures not yet read to their end
+        self.held: list[Attempt] = []
+        self.unsure: list[Attempt] = []
 
     def _same(self, isn: int) -> Sequence[Attempt]:
         x = self.by_isn.get(isn)
@@ -250,16 +259,17 @@ class _Analyser:
         elif f & _SYN and f & _ACK:
             a = self._find((p.ack - 1) & 0xFFFFFFFF, r.t, p.dst, p.dport)
             if a is None:
-                self._no_syn((p.ack - 1) & 0xFFFFFFFF, r.t, True)
+                self._no_syn((p.ack - 1) & 0xFFFFFFFF, r.t, (p.dst, p.dport))
                 return
             self._keep(a, r)
             if p.dst == a.client.addr and p.dport == a.client.port:
                 if p.src == a.called.addr and p.sport == a.called.port:
                     if a.answered_by is None:  # the answer the client expected: healthy, forget it
                         self.healthy += 1
-                        went = tuple({q.packet.dst: None for q in a.records if int(q.packet.flags) & _SYN_ACK == _SYN})
+                        syns = [q.packet for q in a.records if int(q.packet.flags) & _SYN_ACK == _SYN]
+                        went = tuple({q.dst: None for q in syns})
                         self.answered[a.isn] = (a.round_t, a.client.addr, a.client.port, went)
-                        self.synacked[a.isn] = a.round_t
+                        self._synacked(a.isn, [(q.src, q.sport) for q in syns], a.round_t)
                         self._forget(a)
                 elif a.elsewhere is None:  # the target's own reply before the NLB rewrites it, or the seed's
                     a.elsewhere = {p.source}  # asymmetric return
@@ -285,17 +295,22 @@ class _Analyser:
                 if p.dst == c.addr and p.dport == c.port and p.src == called.addr and p.sport == called.port:
                     a.server_rst = True
             elif f & _ACK and p.seq == 0:  # the reset a SYN gets from a closed port (sequence 0, RFC 9293 3.10.7.1)
-                self._no_syn((p.ack - 1) & 0xFFFFFFFF, r.t, False)
+                self._no_syn((p.ack - 1) & 0xFFFFFFFF, r.t, None)
 
-    def _no_syn(self, isn: int, t: float, synack: bool) -> None:
-        """An answer to a SYN (a SYN-ACK, or a RST with ACK and sequence 0) that joins no attempt: its SYN is
-        not in the capture (sent before it began, or on an interface it did not see).  Counted once for its ISN
+    def _no_syn(self, isn: int, t: float, to: tuple[int, int] | None) -> None:
+        """An answer to a SYN (a SYN-ACK to ``to``, or a RST with ACK and sequence 0: None) that joins no attempt: its
+        SYN is not in the capture (sent before it began, or on an interface it did not see).  Counted once for its ISN
         (``no_syn``): its views and retransmissions less than ``GAP`` after the one before it are the same.
         Not one: a SYN-ACK of a handshake answered (healthy) with that ISN, its latest SYN at most
-        ``SYNACK_LIFE`` s before (another view of the answer, or the server's retransmitted SYN-ACK)."""
-        done = self.synacked.get(isn) if synack else None
-        if done is not None and t - done <= SYNACK_LIFE:
-            return
+        ``SYNACK_LIFE`` s before, to where one of its SYNs came from (another view of the answer, or the server's
+        retransmitted SYN-ACK; one to another client is that client's, which drew the same ISN), or within
+        ``VIEW_WINDOW`` of it to anywhere (a view of the answer after NAT: the de-NATed one to a client whose own
+        SYN another capture holds, as a SYN's NAT views join its attempt whatever their endpoints)."""
+        done = self.synacked.get(isn) if to is not None else None
+        if done is not None and to is not None:
+            when = done.get(to)
+            if (when is not None and t - when <= SYNACK_LIFE) or any(abs(t - w) < VIEW_WINDOW for w in done.values()):
+                return
         seen = self.orphans.get(isn)
         if seen is None or not t - seen < GAP:
             self.no_syn += 1
@@ -306,6 +321,13 @@ class _Analyser:
             a.last_t = r.t
         if len(a.records) < KEEP:
             a.records.append(r)
+
+    def _synacked(self, isn: int, sources: list[tuple[int, int]], t: float) -> None:
+        """The SYNs of a handshake answered with ``isn``, its latest at ``t``, came from ``sources``."""
+        known = self.synacked.setdefault(isn, {})
+        for e in sources:
+            if known.get(e, t) <= t:
+                known[e] = t
 
     def _syn(self, r: PacketRecord, p: Packet) -> None:
         a = self._find_syn(p.seq, r.t, p.src, p.sport)
@@ -318,6 +340,7 @@ class _Analyser:
                 if (done[1] == p.src and done[2] == p.sport) or p.src in went:
                     if p.dst not in went:
                         self.answered[p.seq] = (*done[:3], (*went, p.dst))
+                    self._synacked(p.seq, [(p.src, p.sport)], done[0])  # its SYN-ACK's views may go to its source
                     return
             a = Attempt(p.source, p.seq, p.dest, r.t, r.t, self.connections, round_t=r.t)
             self.open[a] = None
@@ -352,11 +375,8 @@ class _Analyser:
             a.masquerade = p.source
             a.add_backend(p.dest)
 
-    def _classify(self, a: Attempt, stop: float | None = None) -> None:
-        """``a``'s kind, counted (and listed when among the earliest).  ``stop``: the capture's end (its last
-        frame), known at the end only; then an attempt with no answer is ``CUT`` when the capture ended before
-        the client's retransmission timer could fire (``Attempt.cut_by``).  A look for attempts to forget passes
-        none: it closes attempts idle for more than ``EXPIRE`` s, longer than that first timeout."""
+    def _kind(self, a: Attempt) -> str:
+        """``a``'s kind from its packets (the end of the capture aside: ``CUT``, ``_classify``)."""
         if a.answered_by is None and a.client_rst and a.elsewhere and len(a.elsewhere) == 1:
             a.answered_by = next(iter(a.elsewhere))  # only the NATed view of the client's RST was seen
         elif a.answered_by is None and a.client_rst and not a.elsewhere and a.node_side is not None:
@@ -365,17 +385,23 @@ class _Analyser:
             # RST (seq ISN + 1, no ACK: a SYN-ACK it rejected) leaves after conntrack's NAT
             a.answered_by = a.node_side
         if a.answered_by is not None:
-            a.kind = "hairpin"
-        elif a.server_rst:
-            a.kind = "server-reset"
-        elif is_loopback(a.called.addr):
-            a.kind = "loopback"  # local traffic on lo: no NLB ever sees it
-        elif a.loopback:
-            a.kind = "node-loopback"
-        elif a.elsewhere:
-            a.kind = "healthy"  # the target's reply on its way back through the NLB (a target-side capture)
-        else:
-            a.kind = "unanswered-syn"
+            return "hairpin"
+        if a.server_rst:
+            return "server-reset"
+        if is_loopback(a.called.addr):
+            return "loopback"  # local traffic on lo: no NLB ever sees it
+        if a.loopback:
+            return "node-loopback"
+        if a.elsewhere:
+            return "healthy"  # the target's reply on its way back through the NLB (a target-side capture)
+        return "unanswered-syn"
+
+    def _classify(self, a: Attempt, stop: float | None = None) -> None:
+        """``a``'s kind, counted (and listed when among the earliest).  ``stop``: the capture's end (its last
+        frame, or of all captures when the ones that saw ``a`` are not told apart); then an attempt with no answer
+        is ``CUT`` when the captures that saw it ended before the client's retransmission timer could fire
+        (``Attempt.cut_by``, ``_stop``).  None: it was not (``_close``)."""
+        a.kind = self._kind(a)
         if stop is not None and a.kind in UNANSWERED and a.cut_by(self._stop(a, stop)):
             a.kind = CUT
         if a.kind == "hairpin" and a.backends is not None and a.answered_by in a.backends:
@@ -391,6 +417,8 @@ class _Analyser:
             span = self.sources.span(a.seen)  # where the captures that saw it begin
             a.before = syns_before(a.syns, a.first_t, a.first_dt, a.doubling, span[0] if span else None)
             self.before_capture += a.before > 0
+            if a.before and not self.sources.done():
+                self.unsure.append(a)  # an earlier frame read later may begin its captures sooner: again at the end
         if a.kind == "hairpin":
             self.by["client"][a.client.ip] += 1
             self.by["node"][str(a.answered_by)] += 1
@@ -422,17 +450,42 @@ class _Analyser:
         if self.orphans:
             self.orphans = {k: v for k, v in self.orphans.items() if self.end - v <= EXPIRE}
         if self.synacked:
-            self.synacked = {k: v for k, v in self.synacked.items() if self.end - v <= SYNACK_LIFE}
+            acked: dict[int, dict[tuple[int, int], float]] = {}
+            for isn, known in self.synacked.items():
+                known = {e: t for e, t in known.items() if self.end - t <= SYNACK_LIFE}
+                if known:
+                    acked[isn] = known
+            self.synacked = acked
         if 4 * (self.packets - self.ticked) >= len(self.open) + self.ghosts - self.lone_gone:
             self.ticked = self.packets
             self.expire(self.end)
 
+    def _close(self, a: Attempt) -> bool:
+        """Classify ``a``, forgotten before the end (by a look for attempts to forget), as at the end: ``CUT`` when
+        the captures that saw it ended less than 1 s after its one SYN (``_stop``), which the first pass decides of
+        its lone SYNs alike (``fastscan.lone_syns``).  With one capture it was not: that capture runs at least to
+        ``end``, past ``EXPIRE`` s after it.  With several, when what they read so far reaches 1 s after it
+        (``Sources.reached``: their ends only grow) it was not; else their ends must be known (``Sources.done``):
+        until then ``a`` waits (False), as few as the SYNs of a second of each capture, and is looked at again."""
+        sources = self.sources
+        if (a.syns == 1 and a.seen and sources is not None and self._kind(a) in UNANSWERED
+                and a.cut_by(max(a.last_t, sources.reached(a.seen)))):  # fmt: skip
+            if not sources.done():
+                return False
+            self._classify(a, self.end)
+            return True
+        self._classify(a)
+        return True
+
     def expire(self, now: float) -> None:
         """Classify and forget every attempt with no packet in the last ``EXPIRE`` seconds."""
+        if self.held:
+            self.held = [a for a in self.held if not self._close(a)]
         for a in [a for a in self.open if now - a.last_t > EXPIRE]:
-            self._classify(a)
             self._forget(a)
             self.expired += 1
+            if not self._close(a):
+                self.held.append(a)
         if self.lone_t is not None:  # the lone SYNs left out idle as long (classified by the first pass)
             gone = _idle(self.lone_t, now, self.lone_gone)
             self.expired += gone - self.lone_gone
@@ -445,9 +498,16 @@ class _Analyser:
         (the end for ``CUT`` and ``gave_up`` alike)."""
         self.end = max(self.end, end)
         stop = self.end if last is None else max(self.end, last)
-        for a in list(self.open):
+        for a in [*self.open, *self.held]:
             self._classify(a, stop)
         self.open.clear()
+        self.held.clear()
+        for a in self.unsure:  # their captures' starts, known now
+            span = self.sources.span(a.seen) if self.sources is not None else None
+            before = syns_before(a.syns, a.first_t, a.first_dt, a.doubling, span[0] if span else None)
+            self.before_capture += (before > 0) - (a.before > 0)
+            a.before = before
+        self.unsure.clear()
         self.by_isn.clear()
         self.answered.clear()
         self.orphans.clear()

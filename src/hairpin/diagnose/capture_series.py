@@ -3,7 +3,8 @@
 What it knows:
 
 - Where: an analysis may read several captures (files of several nodes, a pcapng with several interfaces), each
-  with its own first and last frame (``Reader.spans``: by file and interface name).  A connection seen in some of
+  with its own earliest and latest frame (``Reader.spans``: by file and interface name; a file out of time order
+  begins at its earliest frame and ends at its latest, wherever they are in the file).  A connection seen in some of
   them could only have been seen while those ran, so the end that decides ``gave_up`` and the start that decides
   what came before the capture are those of the captures it was seen in (``Sources``: one bit each, an attempt's
   ``seen`` the bits of its packets), not the latest frame of every file.  A capture of the same interface name
@@ -25,9 +26,10 @@ What it knows:
   least k SYNs (``syns_before``).  When it is after the start, the capture would have seen that SYN and did not:
   the first SYN seen may be the series' first (an initial RTO of 2**k s: a BPF program's ``TIMEOUT_INIT``), so
   nothing is said (until 2026-12-03 the whole first interval was taken: a first SYN 1.9 s into the capture with
-  a 2 s interval after it claimed a SYN 0.9 s into the capture that it does not hold).  Nor when the first SYN
-  seen is before the capture's start: a file out of time order (merged by hand, a clock stepped back), whose
-  first frame, where its span begins, is not its earliest.  Only when the intervals seen double, as that backoff makes them (at least two intervals: three SYNs), and the first
+  a 2 s interval after it claimed a SYN 0.9 s into the capture that it does not hold).  The start is the
+  capture's earliest frame, wherever a file out of time order (merged by hand, a clock stepped back) holds it
+  (until 2026-12-03 its first frame in the file: its first SYN seen could come before it, and nothing was said).
+  Only when the intervals seen double, as that backoff makes them (at least two intervals: three SYNs), and the first
   is a power of two seconds: Windows (3 s, then doubling), a changed RTO (a route's or a BPF program's), a fixed
   interval, or one interval alone say nothing about what came before.
 - The timer's lateness: a timer fires on the timer wheel's tick for its level, at most 8/63 of its timeout late
@@ -85,9 +87,7 @@ def syns_before(syns: int, first_t: float, first_dt: float, doubling: bool, star
     """How many SYNs, at least, the series sent before its first one the capture saw: 0 when nothing says so.
     ``syns`` transmissions seen, the first at ``first_t``, the first interval ``first_dt``, ``doubling`` whether
     every interval seen doubles the one before; ``start``: where the captures that saw it begin."""
-    # a first SYN seen before the capture's start (more than its stamps' disorder): the file is out of time order, its
-    # first frame not its earliest (``Reader.first_t``), so where the capture began is not known
-    if syns < 3 or not doubling or start is None or first_t < start - JITTER:
+    if syns < 3 or not doubling or start is None:
         return 0
     k = step(first_dt)
     # the SYN before the first one seen: one interval of the backoff before it, half the first one seen, as late as
@@ -97,8 +97,9 @@ def syns_before(syns: int, first_t: float, first_dt: float, doubling: bool, star
 
 class Sources:
     """The captures of an analysis by file (its place in the list read) and interface name, each with a bit (at
-    first use: ``bit``); ``span(seen)``: the earliest first frame and the latest last frame of those in ``seen``
-    (every one when ``seen`` is 0)."""
+    first use: ``bit``); ``span(seen)``: the earliest and the latest frame of those in ``seen`` (every one when
+    ``seen`` is 0), with the files of a rotation that continue them; ``reached(seen)``: the latest frame read so far
+    of those in ``seen`` alone; ``done()``: whether every file was read to its end (its spans the whole file's)."""
 
     def __init__(self, readers: Sequence[Reader]) -> None:
         self.readers = readers
@@ -109,6 +110,16 @@ class Sources:
         if b is None:
             b = self.bits[(n, name)] = 1 << len(self.bits)
         return b
+
+    def done(self) -> bool:
+        return all(rd.done for rd in self.readers)
+
+    def reached(self, seen: int) -> float:
+        """The latest frame read so far in the captures of ``seen`` (-inf: none): where they end, at least.  Their
+        ends only grow as more is read, and a rotation's next file only takes them further (``span``)."""
+        ends = [sp[1] for (n, name), b in self.bits.items() if seen & b
+                if (sp := self.readers[n].span(name)) is not None]  # fmt: skip
+        return max(ends, default=float("-inf"))
 
     def span(self, seen: int = 0) -> tuple[float, float] | None:
         if not seen:

@@ -64,9 +64,9 @@ class Scan:
     reasons: dict[str, int] = field(default_factory=dict)
     vxlan: frozenset[int] = frozenset()  # the UDP ports opened as VXLAN (the decoder's), not a column
     damage: tuple[int, str, bool] | None = None  # byte offset, why, corrupt
-    last_t: float | None = None  # the time of the last whole frame (any frame, TCP or not), as the reader's
-    first_t: float | None = None  # the time of the first frame (any frame), as the reader's ``first_t``
-    # pcapng: each interface's (by its index) first and last frame's times, as the reader's ``spans``
+    last_t: float | None = None  # the latest time of a whole frame (any frame, TCP or not), as the reader's
+    first_t: float | None = None  # the earliest time of a frame (any frame), as the reader's ``first_t``
+    # pcapng: each interface's (by its index) earliest and latest frame's times, as the reader's ``spans``
     spans: dict[int, list[float]] = field(default_factory=dict)
     offset: Any = None  # int64: byte offset of each SYN/RST frame
     length: Any = None  # its captured length
@@ -235,10 +235,11 @@ def _chunk(sc: Scan, cols: dict[str, list[Any]], a: _Bytes, buf: Any, base: int,
     ``cols``; returns which frames they are."""
     reasons = sc.reasons
     sc.packets += s.size
-    if s.size:  # the capture's last frame so far (``Reader.last_t``), and its first (``Reader.first_t``)
-        sc.last_t = float(times(np.array([s.size - 1]))[0])
-        if sc.first_t is None:
-            sc.first_t = float(times(np.array([0]))[0])
+    if s.size:  # the capture's latest frame so far (``Reader.last_t``), and its earliest (``Reader.first_t``)
+        every = times(np.arange(s.size))
+        hi, lo = float(every.max()), float(every.min())
+        sc.last_t = hi if sc.last_t is None else max(sc.last_t, hi)
+        sc.first_t = lo if sc.first_t is None else min(sc.first_t, lo)
     end = s + incl
     v4, v6, tcp, ip, bound = _shapes(a, s, end, incl, linktype, sc.vxlan)
     flags = a.u8[tcp + 13]
@@ -396,7 +397,10 @@ def _healthy_views(scans: list[Scan], groups: Any, src: Any, dst: Any, col: dict
     After that a SYN less than 0.2 s from it either way is a view of the answered handshake (the same packets
     in a file whose clock is ahead by more than the handshake's round trip) when it comes from ``C`` or from
     an address an earlier SYN of the key went to (``_went_to``: a NAT view), a SYN-ACK finds no attempt
-    (every row of the key is in the group) and only counts as a packet.  That is the first form taken: one
+    (every row of the key is in the group) and only counts as a packet when it comes within the window of the
+    first SYN (a NAT view of the answer) or goes to the address and port an earlier SYN of the key came from
+    (``_earlier``: another view of the answer, its server's retransmission; later and to anywhere else, it answers
+    another client's SYN with the same ISN).  That is the first form taken: one
     attempt, every row less than 130 s after the one before it, every SYN a view, fewer rows than the
     analyser keeps of an attempt.  The second: runs of SYNs from ``C`` to ``V`` then SYN-ACKs from ``V`` to
     ``C``, every run an attempt of its own (each run's SYNs within the window of its first, each run's first
@@ -449,8 +453,12 @@ def _views_of(scans: list[Scan], groups: Any, sel: Any, col: dict[str, Any], src
     one[rep[syn & ~view]] = False
     # a SYN-ACK after the answer: the analyser takes it for another view of the answered handshake or its server's
     # retransmission (never an answer whose SYN is not in the capture) while it is at most SYNACK_LIFE s after the SYN
-    # (``_Analyser._no_syn``): sure here
+    # (``_Analyser._no_syn``): sure here; and when it goes to where a SYN of the handshake came from (the client, a NAT
+    # view's source) or comes within VIEW_WINDOW of its SYN (a NAT view of the answer, to anywhere): later, to another
+    # address or port, it answers another client that drew the same ISN
     one[rep[sa & after & ~(d0 < REPEAT)]] = False
+    elsewhere = sa & after & ~to_c & ~(np.abs(d0) < VIEW_WINDOW)  # (to the client: its first SYN came from there)
+    one[rep[elsewhere & ~_earlier(rep, elsewhere, syn, s_, d_)]] = False
     same = rep[1:] == rep[:-1]
     one[rep[1:][same & ~(tt[1:] - tt[:-1] < GAP)]] = False
     # the groups not of that form (ISNs drawn twice by chance, clocks apart by more than the window) may be runs,
@@ -483,20 +491,31 @@ def _went_to(rep: Any, asked: Any, syn: Any, src: Any, dst: Any, rows: Any) -> A
     before them in their group went to: after a handshake's answer, the analyser takes a SYN from another
     source than the client for a view of it (a NAT view) only from such an address (``_Analyser._syn``).
     ``src``, ``dst``: the scans' address columns."""
+    return _earlier(rep, asked, syn, dst[rows], src[rows])
+
+
+def _earlier(rep: Any, asked: Any, syn: Any, have: Any, want: Any) -> Any:
+    """Of the rows ``asked`` (groups ``rep``), those whose ``want`` is the ``have`` of a SYN before them in their
+    group (numbers of the rows: addresses, or addresses and ports).  A NAT view of an answered handshake comes from
+    where one of its SYNs went (``_went_to``); its SYN-ACK goes to where one of them came from (``_Analyser._no_syn``)."""
     out = np.zeros(rep.size, np.bool_)
     at = np.flatnonzero(asked)
     if not at.size:
         return out
-    sy = np.flatnonzero(syn)
-    code = (rep[sy].astype(np.uint64) << np.uint64(32)) | dst[rows[sy]]
-    by = np.argsort(code, kind="stable")  # by address within a group, the earliest row first
+    sy = np.flatnonzero(syn & np.isin(rep, rep[at]))  # the SYNs of the groups asked about
+    if not sy.size:
+        return out
+    # the numbers as small ones (their rank among those met), each with its group above it
+    ids = np.unique(np.concatenate([have[sy], want[at]]), return_inverse=True)[1].reshape(-1).astype(np.uint64)
+    code = (rep[sy].astype(np.uint64) << np.uint64(32)) | ids[: sy.size]
+    wanted = (rep[at].astype(np.uint64) << np.uint64(32)) | ids[sy.size :]
+    by = np.argsort(code, kind="stable")  # by number within a group, the earliest row first
     code, sy = code[by], sy[by]
     head = np.ones(code.size, np.bool_)
     head[1:] = code[1:] != code[:-1]
     code, sy = code[head], sy[head]
-    want = (rep[at].astype(np.uint64) << np.uint64(32)) | src[rows[at]]
-    k = np.minimum(np.searchsorted(code, want), code.size - 1)
-    out[at] = (code[k] == want) & (sy[k] < at)
+    k = np.minimum(np.searchsorted(code, wanted), code.size - 1)
+    out[at] = (code[k] == wanted) & (sy[k] < at)
     return out
 
 

@@ -160,13 +160,14 @@ def _rows(sc: Scan, cols: dict[str, list[Any]], extra: dict[str, list[Any]], a: 
         return ticks.astype(np.float64) * units[iface[idx]] + shifts[iface[idx]]
 
     idx = _chunk(sc, cols, a, buf, base, run * 4 + 28, incl, times, linktype, want, decode, filtered)
-    if run.size:  # each interface's first and last frame (``Reader.spans``): one interface, or a few
+    if run.size:  # each interface's earliest and latest frame (``Reader.spans``): one interface, or a few
         lo, hi = int(iface.min()), int(iface.max())
+        every = times(np.arange(run.size))
         for k in (lo,) if lo == hi else np.unique(iface).tolist():
-            at = np.array([0, run.size - 1]) if lo == hi else np.flatnonzero(iface == k)[[0, -1]]
-            first, last = times(at).tolist()
+            mine = every if lo == hi else every[iface == k]
+            first, last = float(mine.min()), float(mine.max())
             span = sc.spans.setdefault(k, [first, last])
-            span[1] = last
+            span[0], span[1] = min(span[0], first), max(span[1], last)
     length = w[run[idx] + 1].astype(np.int64)
     extra["iface"].append(iface[idx].astype(np.uint32))
     extra["optlen"].append((length - 32 - ((incl[idx] + 3) & ~3)).astype(np.uint32))

@@ -204,10 +204,15 @@ class Reader:
         self.reasons: dict[str, int] = {}
         self.damage: str | None = None
         self.corrupt = False
-        self.last_t: float | None = None  # the time of the last whole frame read (any frame, TCP or not)
-        self.first_t: float | None = None  # the time of the first frame read (any frame)
-        # pcapng: each interface's (by name) first and last frame read, [first, last] (``spans``)
+        # the latest and the earliest time among the whole frames read (any frame, TCP or not): a file out of time
+        # order (merged by hand, a clock stepped back, tcpdump's CPUs) ends at its latest frame, not its last one
+        self.last_t: float | None = None
+        self.first_t: float | None = None
+        # pcapng: each interface's (by name) earliest and latest frame read, [earliest, latest] (``spans``)
         self._spans: dict[str | None, list[float]] = {}
+        # whether the spans are the whole file's: it was read to its end (or to where it stops, damaged), or its
+        # first pass (``scan``) was, which reads every frame; until then they grow as frames are read
+        self.done = False
         self.linktypes: set[int] = set()
         self.format = ""
         self._stream: BinaryIO | None = None
@@ -239,10 +244,11 @@ class Reader:
             raise ParseError(f"not a pcap or pcapng capture (starts with 0x{head.hex()})", self.path)
 
     def spans(self) -> dict[str | None, tuple[float, float]]:
-        """Where each interface's frames begin and end: its first and last frame's times (any frame, TCP or not),
-        by interface name (pcapng's ``if_name``; None in a classic pcap, which has one interface, and for a pcapng
-        interface without a name: the interfaces of one file with the same name are one).  Known for the frames
-        read so far."""
+        """Where each interface's frames begin and end: its earliest and latest frame's times (any frame, TCP or
+        not; a file out of time order begins and ends at those, not at its first and last frame), by interface name
+        (pcapng's ``if_name``; None in a classic pcap, which has one interface, and for a pcapng interface without a
+        name: the interfaces of one file with the same name are one).  Known for the frames read so far: the
+        whole file's once ``done``."""
         if self.format == "pcap" or not self._spans:
             return {} if self.first_t is None or self.last_t is None else {None: (self.first_t, self.last_t)}
         return {k: (v[0], v[1]) for k, v in self._spans.items()}
@@ -310,8 +316,9 @@ class Reader:
 
     def _adopt(self, sc: Any) -> None:
         """Where the scanned file's frames begin and end (``first_t``, ``last_t``, ``spans``), known from its scan
-        before any row is read."""
+        before any row is read: the scan read every frame (``done``)."""
         self.last_t, self.first_t = sc.last_t, sc.first_t
+        self.done = True
         declared = self._names
         if declared is not None:
             self._spans = {}
@@ -431,9 +438,10 @@ class Reader:
             return
         if self._stream is not None:
             yield from self._pcap(self._stream) if self.format == "pcap" else self._pcapng(self._stream)
-            return
-        with open(self.path, "rb", buffering=1 << 20) as f:
-            yield from self._pcap(f) if self.format == "pcap" else self._pcapng(f)
+        else:
+            with open(self.path, "rb", buffering=1 << 20) as f:
+                yield from self._pcap(f) if self.format == "pcap" else self._pcapng(f)
+        self.done = True  # read to its end, or to where it stops (``damage``): its spans are the whole file's
 
     def _stop(self, offset: int, why: str, corrupt: bool = False) -> None:
         self.damage = f"stopped at byte {offset} (after packet {self.packets}): {why}"
@@ -464,35 +472,39 @@ class Reader:
         base = 24  # file offset of buf[0]
         buf = b""
         i = 0
-        wsec = wfrac = -1  # the last whole record's time fields: the capture's last frame (``last_t``)
+        # the earliest and latest whole record's times (``first_t``, ``last_t``): kept here, and set on the reader
+        # before each packet it gives and each read (a frame's time as the first pass computes it, so both agree)
+        lo, hi = float("inf"), float("-inf")
         while True:
             avail = len(buf) - i
             if avail >= 16:
                 sec, frac, incl, _orig = rec.unpack_from(buf, i)
                 if incl > SNAPLEN * 4:
                     self._stop(base + i, f"corrupt record header (captured length {incl})", True)
-                    if wsec >= 0:
-                        self.last_t = wsec + wfrac * unit
+                    if hi >= lo:
+                        self.first_t, self.last_t = lo, hi
                     return
                 if avail - 16 >= incl:
                     start = i + 16
                     i = start + incl
                     self.packets += 1
-                    if wsec < 0:
-                        self.first_t = sec + frac * unit
-                    wsec = sec
-                    wfrac = frac
+                    t = sec + frac * unit
+                    if t > hi:
+                        hi = t
+                    if t < lo:
+                        lo = t
                     p = decode(buf, linktype, endian, want, start, i, vxlan, _FILTERED)
                     if p.__class__ is str:
                         reasons[p] = reasons.get(p, 0) + 1
                     elif p is _FILTERED:
                         self.filtered += 1
                     else:
-                        yield PacketRecord(sec + frac * unit, None, p)  # type: ignore[arg-type]
+                        self.first_t, self.last_t = lo, hi
+                        yield PacketRecord(t, None, p)  # type: ignore[arg-type]
                     continue
             more = read1(_CHUNK)  # whatever has arrived: a whole chunk of a file, a pipe's latest bytes
-            if wsec >= 0:
-                self.last_t = wsec + wfrac * unit
+            if hi >= lo:
+                self.first_t, self.last_t = lo, hi
             if not more:
                 if avail >= 16:
                     self._stop(base + i, f"truncated packet ({avail - 16} of {incl} bytes)")
@@ -573,14 +585,18 @@ class Reader:
                 data = body[20 : 20 + incl]
                 linktype, name, unit, shift = ifaces[iface]
                 p = self._emit(data, linktype, endian)
-                self.last_t = t = ((hi << 32) | lo) * unit + shift
+                t = ((hi << 32) | lo) * unit + shift
                 span = self._spans.get(name)
                 if span is None:
                     self._spans[name] = [t, t]
-                    if self.first_t is None:
-                        self.first_t = t
-                else:
+                elif t > span[1]:
                     span[1] = t
+                elif t < span[0]:
+                    span[0] = t
+                if self.last_t is None or t > self.last_t:
+                    self.last_t = t
+                if self.first_t is None or t < self.first_t:
+                    self.first_t = t
                 if p is not None:
                     comment = ""
                     for code, value in _options(body[20 + incl + (-incl % 4) :], endian):
