@@ -1,10 +1,12 @@
 """A differential fuzz of the simulator's memo (``hairpin.backends.memo``, ``memo_rounds``): scenarios drawn from
-the seed and every example, reshaped by what a scenario file may say (SYN retries and linear timeouts, accept_local, kube-proxy
-mode and version, ClientIP affinity and its timeout, externalTrafficPolicy and internalTrafficPolicy, ClusterIP
-callers, DNS answers instead of a pinned NLB address, the CNI's SNAT settings and nftables connection marks, the
-load balancer's target type, client IP preservation, cross-zone, Proxy Protocol, security groups, target node
-labels, a hostNetwork caller, every workaround, the sweep's nodes per AZ and AZs, networks that keep no hops), run with and without the memo: every connection's course (client,
-service, target, outcome, elapsed time, SYNs, hairpin) and the run's JSON must be the same.
+the seed and every example, reshaped by what a scenario file may say (SYN retries and linear timeouts,
+accept_local, kube-proxy mode and version, ClientIP affinity and its timeout, externalTrafficPolicy and
+internalTrafficPolicy, ClusterIP callers, DNS answers instead of a pinned NLB address, the CNI's SNAT settings and
+nftables connection marks, the load balancer's target type, client IP preservation, cross-zone, Proxy Protocol,
+security groups, a hostNetwork caller, every workaround, the sweep's nodes per AZ and AZs), run with and without
+the memo: every connection's course (client, service, target, outcome, elapsed time, SYNs, hairpin) and the run's
+JSON (in some cases with every connection's hops, in others on a network that keeps no hops, as a workaround's
+connections are run) must be the same.
 
 ``build`` and ``params`` are shared with ``benchmarks/fuzz_memo.py``, which runs the same comparison on thousands
 of drawn cases."""
@@ -134,22 +136,24 @@ def params(r: random.Random) -> dict[str, Any]:
         "nodes": c((None, None, None, 1, 2, 4)),
         "azs": c((None, None, None, 1, 2, 3)),
         "quiet": r.random() < 0.2,
+        "all_hops": r.random() < 0.15,
         "seed": r.randrange(2**16),
         "n": c((1, 2, 5, 20, 60, 150)),
     }
 
 
-def courses(s: scenario.Scenario, n: int, seed: int, use_memo: bool,
-            quiet: bool = False) -> tuple[list[tuple[Any, ...]], str]:  # fmt: skip
-    """Every connection's course (what ``memo.Course`` stores, and the client) and the run's JSON; ``quiet``: on a
-    network that keeps no hops, as ``sim.run`` simulates a workaround's connections (no JSON then)."""
+def courses(s: scenario.Scenario, n: int, seed: int, use_memo: bool, quiet: bool = False,
+            all_hops: bool = False) -> tuple[list[tuple[Any, ...]], str]:  # fmt: skip
+    """Every connection's course (what ``memo.Course`` stores, and the client) and the run's JSON (with every
+    connection's hops: ``all_hops``); ``quiet``: on a network that keeps no hops, as ``sim.run`` simulates a
+    workaround's connections (no JSON then)."""
     if quiet:
         net = sim.Network(s, verbose=False)
         net.keep_hops = False
         conns, doc = sim._connections(net, n, seed, use_memo, None, None), ""
     else:
         r = sim.run(s, n, seed=seed, memo=use_memo)
-        conns, doc = r.connections, json.dumps(r.to_json())
+        conns, doc = r.connections, json.dumps(r.to_json(all_hops=all_hops))
     if use_memo:
         HITS.append(sum(isinstance(c, sim.Replayed) for c in conns))
     return [(c.id, c.client, c.service, c.target, c.outcome, c.elapsed_s, c.syns, c.hairpin) for c in conns], doc
@@ -160,8 +164,8 @@ def differ(p: dict[str, Any]) -> str | None:
     s = build(p)
     if s is None:
         return None
-    quiet = p.get("quiet", False)
-    on, off = courses(s, p["n"], p["seed"], True, quiet), courses(s, p["n"], p["seed"], False, quiet)
+    how = (p.get("quiet", False), p.get("all_hops", False))
+    on, off = courses(s, p["n"], p["seed"], True, *how), courses(s, p["n"], p["seed"], False, *how)
     if on == off:
         return None
     for a, b in zip(on[0], off[0], strict=True):
@@ -176,7 +180,7 @@ PLAIN: dict[str, Any] = {
     "npa_primary": False, "external_snat": False, "nat_outgoing": False, "cni_nft": False, "via": None, "dns": False,
     "affinity": None, "etp": None, "itp_local": False, "target_type": None, "preserve_client_ip": None,
     "cross_zone": None, "proxy_protocol_v2": None, "source_ranges": None, "host_network": False, "fix": None,
-    "nodes": None, "azs": None, "quiet": False, "seed": 3, "n": 60,
+    "nodes": None, "azs": None, "quiet": False, "all_hops": False, "seed": 3, "n": 60,
 }  # fmt: skip
 
 cases = st.builds(lambda seed: params(random.Random(seed)), st.integers(0, 2**32))
