@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 
-from test_sim_memo_fuzz import HITS, build, differ, params
+from test_sim_memo_fuzz import HITS, ROUND_HITS, build, differ, params
 
 
 def main() -> None:
@@ -26,7 +26,7 @@ def main() -> None:
     ap.add_argument("--big", type=float, default=0.0, help="share of cases given 500 to 3,000 connections")
     a = ap.parse_args()
     r = random.Random(a.seed)
-    ran = refused = bad = conns = hits = 0
+    ran = refused = bad = conns = hits = round_hits = 0
     errors: collections.Counter[str] = collections.Counter()
     t0 = time.time()
     for i in range(a.cases):
@@ -48,17 +48,18 @@ def main() -> None:
         ran += 1
         conns += p["n"]
         hits += HITS[-1] if HITS else 0
+        round_hits += ROUND_HITS[-1] if ROUND_HITS else 0
         if why is not None:
             bad += 1
             print("DIFF", json.dumps(p), why, flush=True)
         if i % 50 == 0:
             print(
-                f"# {i} drawn, {ran} ran, {refused} refused, {bad} differ, {conns} connections ({hits} memo hits), "
+                f"# {i} drawn, {ran} ran, {refused} refused, {bad} differ, {conns} connections ({hits} memo hits, {round_hits} of several SYN rounds), "
                 f"{time.time() - t0:.0f} s",
                 flush=True,
             )
     print(
-        f"# done: {ran} ran ({conns} connections x 2), {refused} refused, {bad} differ, {hits} memo hits, {sum(errors.values())} errors "
+        f"# done: {ran} ran ({conns} connections x 2), {refused} refused, {bad} differ, {hits} memo hits ({round_hits} of several SYN rounds), {sum(errors.values())} errors "
         f"{dict(errors)}, {time.time() - t0:.0f} s",
         flush=True,
     )

@@ -33,6 +33,7 @@ BASES = {p.stem: p for p in sorted((ROOT / "examples").glob("*.yaml"))} | {
     "seed": ROOT / "src" / "hairpin" / "scenarios" / "seed.yaml"
 }
 HITS: list[int] = []  # connections the memo answered, per run with the memo
+ROUND_HITS: list[int] = []  # of those, connections of more than one SYN round
 REFUSED: dict[str, int] = {}  # why build refused a case (the key of the first error)
 VERSIONS = ("1.18", "1.24", "1.28", "1.30", "1.33")
 
@@ -156,6 +157,7 @@ def courses(s: scenario.Scenario, n: int, seed: int, use_memo: bool, quiet: bool
         conns, doc = r.connections, json.dumps(r.to_json(all_hops=all_hops))
     if use_memo:
         HITS.append(sum(isinstance(c, sim.Replayed) for c in conns))
+        ROUND_HITS.append(sum(isinstance(c, sim.Replayed) and c.syns > 1 for c in conns))
     return [(c.id, c.client, c.service, c.target, c.outcome, c.elapsed_s, c.syns, c.hairpin) for c in conns], doc
 
 
