@@ -53,8 +53,8 @@ def build(p: dict[str, Any]) -> scenario.Scenario | None:
     if p["mode"] is not None:
         kp["mode"] = p["mode"]
         kp["version"] = p["version"]
-    if p["affinity"] is not None or p["itp_local"]:  # written by the iptables mode from 1.24 (kube.layout.unsupported)
-        kp["mode"] = "iptables"
+    if (p["affinity"] is not None or p["itp_local"]) and kp.get("mode") == "ipvs":
+        kp["mode"] = "iptables"  # written by the iptables mode from 1.24 and the nftables mode (kube.layout._FEATURES)
     if kp.get("mode") == "nftables" or p["affinity"] is not None or p["itp_local"]:
         old = str(kp.get("version", "1.18"))
         floor = "1.30" if kp.get("mode") == "nftables" else "1.24"
