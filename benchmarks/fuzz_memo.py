@@ -52,7 +52,7 @@ def main() -> None:
         if why is not None:
             bad += 1
             print("DIFF", json.dumps(p), why, flush=True)
-        if i % 50 == 0:
+        if ran % 25 == 0:
             print(
                 f"# {i} drawn, {ran} ran, {refused} refused, {bad} differ, {conns} connections ({hits} memo hits, {round_hits} of several SYN rounds), "
                 f"{time.time() - t0:.0f} s",
