@@ -6,7 +6,7 @@ nftables connection marks, the load balancer's target type, client IP preservati
 security groups, a hostNetwork caller, every workaround, the sweep's nodes per AZ and AZs), run with and without
 the memo: every connection's course (client, service, target, outcome, elapsed time, SYNs, hairpin) and the run's
 JSON (in some cases with every connection's hops, in others on a network that keeps no hops, as a workaround's
-connections are run) must be the same.
+connections are run; in others against a run without any cache) must be the same.
 
 ``build`` and ``params`` are shared with ``benchmarks/fuzz_memo.py``, which runs the same comparison on thousands
 of drawn cases."""
@@ -138,22 +138,23 @@ def params(r: random.Random) -> dict[str, Any]:
         "azs": c((None, None, None, 1, 2, 3)),
         "quiet": r.random() < 0.2,
         "all_hops": r.random() < 0.15,
+        "uncached": r.random() < 0.15,
         "seed": r.randrange(2**16),
         "n": c((1, 2, 5, 20, 60, 150)),
     }
 
 
-def courses(s: scenario.Scenario, n: int, seed: int, use_memo: bool, quiet: bool = False,
-            all_hops: bool = False) -> tuple[list[tuple[Any, ...]], str]:  # fmt: skip
+def courses(s: scenario.Scenario, n: int, seed: int, use_memo: bool, quiet: bool = False, all_hops: bool = False,
+            caching: bool = True) -> tuple[list[tuple[Any, ...]], str]:  # fmt: skip
     """Every connection's course (what ``memo.Course`` stores, and the client) and the run's JSON (with every
     connection's hops: ``all_hops``); ``quiet``: on a network that keeps no hops, as ``sim.run`` simulates a
-    workaround's connections (no JSON then)."""
+    workaround's connections (no JSON then); ``caching=False``: every other cache off too."""
     if quiet:
-        net = sim.Network(s, verbose=False)
+        net = sim.Network(s, verbose=False, caching=caching)
         net.keep_hops = False
         conns, doc = sim._connections(net, n, seed, use_memo, None, None), ""
     else:
-        r = sim.run(s, n, seed=seed, memo=use_memo)
+        r = sim.run(s, n, seed=seed, memo=use_memo, caching=caching)
         conns, doc = r.connections, json.dumps(r.to_json(all_hops=all_hops))
     if use_memo:
         HITS.append(sum(isinstance(c, sim.Replayed) for c in conns))
@@ -162,12 +163,14 @@ def courses(s: scenario.Scenario, n: int, seed: int, use_memo: bool, quiet: bool
 
 
 def differ(p: dict[str, Any]) -> str | None:
-    """What differs between the runs with and without the memo for case ``p`` (None: nothing, or no scenario)."""
+    """What differs between the runs with and without the memo for case ``p`` (None: nothing, or no scenario);
+    ``p["uncached"]``: the run without the memo has every other cache off too (``sim.run(caching=False)``)."""
     s = build(p)
     if s is None:
         return None
     how = (p.get("quiet", False), p.get("all_hops", False))
-    on, off = courses(s, p["n"], p["seed"], True, *how), courses(s, p["n"], p["seed"], False, *how)
+    on = courses(s, p["n"], p["seed"], True, *how)
+    off = courses(s, p["n"], p["seed"], False, *how, not p.get("uncached", False))
     if on == off:
         return None
     for a, b in zip(on[0], off[0], strict=True):
@@ -182,7 +185,7 @@ PLAIN: dict[str, Any] = {
     "npa_primary": False, "external_snat": False, "nat_outgoing": False, "cni_nft": False, "via": None, "dns": False,
     "affinity": None, "etp": None, "itp_local": False, "target_type": None, "preserve_client_ip": None,
     "cross_zone": None, "proxy_protocol_v2": None, "source_ranges": None, "host_network": False, "fix": None,
-    "nodes": None, "azs": None, "quiet": False, "all_hops": False, "seed": 3, "n": 60,
+    "nodes": None, "azs": None, "quiet": False, "all_hops": False, "uncached": False, "seed": 3, "n": 60,
 }  # fmt: skip
 
 cases = st.builds(lambda seed: params(random.Random(seed)), st.integers(0, 2**32))
