@@ -3,7 +3,7 @@ the seed and every example, reshaped by what a scenario file may say (SYN retrie
 accept_local, kube-proxy mode and version, ClientIP affinity and its timeout, externalTrafficPolicy and
 internalTrafficPolicy, ClusterIP callers, DNS answers instead of a pinned NLB address, the CNI's SNAT settings and
 nftables connection marks, the load balancer's target type, client IP preservation, cross-zone, Proxy Protocol,
-security groups, a hostNetwork caller, every workaround, the sweep's nodes per AZ and AZs), run with and without
+security groups, a hostNetwork caller, a caller that is one of its Service's backends, every workaround, the sweep's nodes per AZ and AZs), run with and without
 the memo: every connection's course (client, service, target, outcome, elapsed time, SYNs, hairpin) and the run's
 JSON (in some cases with every connection's hops, in others on a network that keeps no hops, as a workaround's
 connections are run; in others against a run without any cache) must be the same.
@@ -91,6 +91,8 @@ def build(p: dict[str, Any]) -> scenario.Scenario | None:
             if v6
             else p["source_ranges"]
         ]
+    if p.get("self_endpoint") and "endpoints" in svc:  # the caller is one of the Service's backends
+        svc["endpoints"] = [*svc["endpoints"], cl["pod"]]
     if p["host_network"]:
         pod = next(x for x in d["pods"] if x["name"] == cl["pod"])
         pod["host_network"] = True
@@ -139,6 +141,7 @@ def params(r: random.Random) -> dict[str, Any]:
         "quiet": r.random() < 0.2,
         "all_hops": r.random() < 0.15,
         "uncached": r.random() < 0.15,
+        "self_endpoint": r.random() < 0.1,
         "seed": r.randrange(2**16),
         "n": c((1, 2, 5, 20, 60, 150)),
     }
@@ -185,7 +188,7 @@ PLAIN: dict[str, Any] = {
     "npa_primary": False, "external_snat": False, "nat_outgoing": False, "cni_nft": False, "via": None, "dns": False,
     "affinity": None, "etp": None, "itp_local": False, "target_type": None, "preserve_client_ip": None,
     "cross_zone": None, "proxy_protocol_v2": None, "source_ranges": None, "host_network": False, "fix": None,
-    "nodes": None, "azs": None, "quiet": False, "all_hops": False, "uncached": False, "seed": 3, "n": 60,
+    "nodes": None, "azs": None, "quiet": False, "all_hops": False, "uncached": False, "self_endpoint": False, "seed": 3, "n": 60,
 }  # fmt: skip
 
 cases = st.builds(lambda seed: params(random.Random(seed)), st.integers(0, 2**32))
