@@ -1,12 +1,13 @@
 """A differential fuzz of the simulator's memo (``hairpin.backends.memo``, ``memo_rounds``): scenarios drawn from
 the seed and every example, reshaped by what a scenario file may say (SYN retries and linear timeouts,
-accept_local, kube-proxy mode and version, ClientIP affinity and its timeout, externalTrafficPolicy and
-internalTrafficPolicy, ClusterIP callers, DNS answers instead of a pinned NLB address, the CNI's SNAT settings and
-nftables connection marks, the load balancer's target type, client IP preservation, cross-zone, Proxy Protocol,
-security groups, a hostNetwork caller, a caller that is one of its Service's backends, every workaround, the sweep's nodes per AZ and AZs), run with and without
-the memo: every connection's course (client, service, target, outcome, elapsed time, SYNs, hairpin) and the run's
-JSON (in some cases with every connection's hops, in others on a network that keeps no hops, as a workaround's
-connections are run; in others against a run without any cache) must be the same.
+accept_local, kube-proxy mode and version, its cluster CIDR, ClientIP affinity and its timeout,
+externalTrafficPolicy and internalTrafficPolicy, ClusterIP callers, DNS answers instead of a pinned NLB address,
+the NLB's addresses as load-balancer IPs, the CNI's SNAT settings and nftables connection marks, the load
+balancer's target type, client IP preservation, cross-zone, Proxy Protocol, security groups, a hostNetwork caller,
+a caller that is one of its Service's backends, every workaround, the sweep's nodes per AZ and AZs), run with and
+without the memo: every connection's course (client, service, target, outcome, elapsed time, SYNs, hairpin) and
+the run's JSON (in some cases with every connection's hops, in others on a network that keeps no hops, as a
+workaround's connections are run; in others against a run without any cache) must be the same.
 
 ``build`` and ``params`` are shared with ``benchmarks/fuzz_memo.py``, which runs the same comparison on thousands
 of drawn cases."""
@@ -91,6 +92,10 @@ def build(p: dict[str, Any]) -> scenario.Scenario | None:
             if v6
             else p["source_ranges"]
         ]
+    if p.get("cluster_cidr"):  # kube-proxy's local-traffic detector (--cluster-cidr): the VPC's CIDR
+        kp["cluster_cidr"] = d["vpc"]["cidr"]
+    if p.get("lb_ips") and svc.get("load_balancer"):  # the NLB's addresses as VIP ingress IPs: captured on every node
+        svc["load_balancer_ips"] = list(svc["load_balancer"].get("nodes", {}).values())
     if p.get("self_endpoint") and "endpoints" in svc:  # the caller is one of the Service's backends
         svc["endpoints"] = [*svc["endpoints"], cl["pod"]]
     if p["host_network"]:
@@ -142,6 +147,8 @@ def params(r: random.Random) -> dict[str, Any]:
         "all_hops": r.random() < 0.15,
         "uncached": r.random() < 0.15,
         "self_endpoint": r.random() < 0.1,
+        "cluster_cidr": r.random() < 0.1,
+        "lb_ips": r.random() < 0.08,
         "seed": r.randrange(2**16),
         "n": c((1, 2, 5, 20, 60, 150)),
     }
@@ -188,7 +195,8 @@ PLAIN: dict[str, Any] = {
     "npa_primary": False, "external_snat": False, "nat_outgoing": False, "cni_nft": False, "via": None, "dns": False,
     "affinity": None, "etp": None, "itp_local": False, "target_type": None, "preserve_client_ip": None,
     "cross_zone": None, "proxy_protocol_v2": None, "source_ranges": None, "host_network": False, "fix": None,
-    "nodes": None, "azs": None, "quiet": False, "all_hops": False, "uncached": False, "self_endpoint": False, "seed": 3, "n": 60,
+    "nodes": None, "azs": None, "quiet": False, "all_hops": False, "uncached": False, "self_endpoint": False,
+    "cluster_cidr": False, "lb_ips": False, "seed": 3, "n": 60,
 }  # fmt: skip
 
 cases = st.builds(lambda seed: params(random.Random(seed)), st.integers(0, 2**32))
