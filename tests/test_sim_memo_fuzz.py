@@ -271,3 +271,27 @@ def test_the_fuzz_sees_a_coarse_round_key(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(memo_rounds, "_key", coarse)
     with pytest.raises(AssertionError, match=r"^memo: one decision path, two round states \(after None\)$"):
         differ(p)
+
+
+def test_a_stored_marker_of_a_later_round_is_not_taken() -> None:
+    """Found by this fuzz: a hostNetwork caller of seed-ipv6 (externalTrafficPolicy Local, client IP preservation
+    off, 8 SYN retries).  Its SYN rounds 2 to 6 draw nothing and have no key (a backend's request socket still has a
+    SYN/ACK retransmission pending, until 31 s), so the first marker of a connection's path is round 7's, at the
+    trie position every one of those silent rounds reaches.  Connection 4, following that path, took round 7's
+    marker at its round 2 (1 s) and stored a second marker after it: ``sim.run`` with the memo stopped on ``memo:
+    one decision path, two round states (after None)``.  A stored marker is now taken only at its own time."""
+    p = PLAIN | {"base": "seed-ipv6", "retries": 8, "etp": "Local", "preserve_client_ip": False, "host_network": True,
+                 "cluster_cidr": True, "n": 5}  # fmt: skip
+    s = build(p)
+    assert s is not None
+    m = memo.Memo(sim.Network(s, verbose=False))
+    got = [m.lookup(i, 3) or m.record(i, 3) for i in range(5)]
+    full = sim.Network(s, verbose=False)
+    want = [full.connect(i, 3) for i in range(5)]
+    assert [(c.outcome, c.syns, c.elapsed_s) for c in got] == [(c.outcome, c.syns, c.elapsed_s) for c in want] == [
+        ("timeout", 9, 367.0), *[("established", 9, 247.00059999999996)] * 3, ("timeout", 9, 367.0)]  # fmt: skip
+    assert (m.hits, m.misses, len(m.rounds), m.links) == (0, 5, 12, 12)  # markers for rounds 7 to 9 only
+    assert all(key[0] in (63.0, 127.0, 247.0) for key in m.rounds)
+    assert differ(p) is None
+    assert differ(p | {"n": 60}) is None
+    assert (HITS[-1], ROUND_HITS[-1]) == (35, 21)
