@@ -37,7 +37,9 @@ caller's node and draws kube-proxy's endpoint and the MASQUERADE port afresh.  W
 sent, the recording writes a *round marker*: the state's key (``memo_rounds.round_key``, canonical up to the
 renaming of drawn values) names a subtree shared by every path that reaches an equal state, and the ops after
 it name values in a new frame (those the key names, then those drawn since).  Distinctness and ISN gaps are
-still checked over every value of the connection.
+still checked over every value of the connection.  A SYN round that draws nothing and gets no key (an event still
+pending) leaves no op, so one trie position is reached at several rounds: a recording that follows a stored path
+takes the key of a marker stored there only at that key's own time.
 
 A memoised connection's hops are not known until asked for: ``sim.run`` gives it a replay (the same
 connection simulated again, which is exact: it is seeded from (seed, id)).
@@ -351,10 +353,12 @@ class Memo:
 
     def _round(self, rec: _Recording, h: LinuxHost, c: Connector) -> None:
         """A SYN is about to be sent again: a round marker when the state has a key (where the stored path has a
-        marker, its key: the path decides the state, as for every op of the trie)."""
+        marker of this round, its key: the path and the time decide the state, as for every op of the trie)."""
         link = rec.at[0].get(rec.at[1]) if rec.at is not None else None
         got = None
-        if isinstance(link, _Link):
+        # a SYN round that draws nothing and has no key leaves no op: the marker stored here may be a later round's
+        # (the key's first item is the time), and then this round is computed as if no marker were stored here
+        if isinstance(link, _Link) and link.key[0] == self.net.engine.now:
             got = closed_of(self.net, link.key, link.mapping, rec.vals)
         if got is None:
             got = round_key(self.net, h, c, rec.ports, rec.isns, rec.allports, self._cutset, self._cell, rec.spun)
