@@ -56,7 +56,8 @@ from typing import Any
 import numpy as np
 
 # (capture imports this module when used)
-from hairpin.diagnose.capture import TICK, _analyser, _Sourced, last_frame
+from hairpin.diagnose.capture import last_frame
+from hairpin.diagnose.capture_analyser import TICK, _analyser, _Sourced
 from hairpin.diagnose.capture_hairpins import FastGroups, hairpin_groups
 from hairpin.diagnose.capture_result import Analysis, Attempt
 from hairpin.parsers.fastscan import by_key, healthy_pairs, joined, lone_syns

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from hairpin.diagnose.capture import EXPIRE, GAP, VIEW_WINDOW  # (capture imports this module when used)
+from hairpin.diagnose.capture_analyser import EXPIRE, GAP, VIEW_WINDOW
 from hairpin.diagnose.capture_result import Attempt
 from hairpin.diagnose.capture_series import doubles
 from hairpin.model.net import Endpoint

@@ -426,7 +426,7 @@ def _views_of(scans: list[Scan], groups: Any, sel: Any, col: dict[str, Any], src
     """``_healthy_views`` of the groups ``sel`` (by ``by_key``'s index, in order); ``col``: the scans'
     columns end to end."""
     # (the analyser's own constants; no cycle at import)
-    from hairpin.diagnose.capture import GAP, KEEP, REPEAT, VIEW_WINDOW
+    from hairpin.diagnose.capture_analyser import GAP, KEEP, REPEAT, VIEW_WINDOW
 
     t, counts = groups[1], groups[4]
     n = sel.size
@@ -525,7 +525,7 @@ def _runs(rep: Any, syn: Any, sa: Any, tt: Any, plain: Any) -> tuple[Any, Any, A
     SYN-ACK from V to C), each run's SYNs less than ``VIEW_WINDOW`` after its first, each run's first SYN at
     least that from the run before's, its first SYN-ACK less than ``GAP`` after its latest SYN.  Returns
     (for each group, in order, whether it is; each run's first row; each run's first SYN-ACK)."""
-    from hairpin.diagnose.capture import GAP, REPEAT, VIEW_WINDOW  # (the analyser's own constants; no cycle at import)
+    from hairpin.diagnose.capture_analyser import GAP, REPEAT, VIEW_WINDOW
 
     new_group = np.ones(rep.size, np.bool_)
     new_group[1:] = rep[1:] != rep[:-1]
