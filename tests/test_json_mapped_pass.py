@@ -180,18 +180,23 @@ def _indented(items: list[str], after: str = "") -> str:
     return '{\n    "apiVersion": "v1",\n    "items": [\n' + body + '\n    ],\n    "kind": "List"' + after + "\n}\n"
 
 
+def _calls_of(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
+    """One entry for each call of the reader's function ``name`` from now on (it still runs)."""
+    calls: list[int] = []
+    real = getattr(jm, name)
+
+    def spy(*args: object) -> object:
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(jm, name, spy)
+    return calls
+
+
 @pytest.fixture
 def split_by_msgspec(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """How many times the items were split by msgspec (``_items_raw``), the cut having failed or not applied."""
-    calls: list[int] = []
-    real = jm._items_raw
-
-    def spy(*args: object) -> int:
-        calls.append(1)
-        return real(*args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(jm, "_items_raw", spy)
-    return calls
+    return _calls_of(monkeypatch, "_items_raw")
 
 
 def test_a_list_laid_out_as_kubectl_does_is_cut_without_msgspecs_split(
@@ -235,14 +240,7 @@ def test_a_list_whose_items_close_on_their_last_line_is_read_alike(
     tmp_path: Path, split_by_msgspec: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # no cut anywhere: the search stops after a few misses, and every item is read where it starts
-    searched: list[int] = []
-    real = jm._decode_part
-
-    def spy(*args: object) -> object:
-        searched.append(1)
-        return real(*args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(jm, "_decode_part", spy)
+    searched = _calls_of(monkeypatch, "_decode_part")
     items = ",\n".join(f'        {{"kind": "Pod", "metadata": {{"name": "p{i}"}}}}' for i in range(30))
     text = '{\n    "items": [\n' + items + '\n    ],\n    "kind": "List"\n}\n'
     (objs, errs), taken = same(tmp_path, text)
