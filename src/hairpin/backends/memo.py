@@ -56,6 +56,7 @@ from typing import TYPE_CHECKING, Any
 
 from hairpin.aws.nlb import NlbNode, Target, flow_hash_of
 from hairpin.backends.memo_rounds import closed_of, round_key, unwatch, watch_closed
+from hairpin.backends.streams import host_of, host_stream, ipvs_stream, own_stream
 from hairpin.host import LinuxHost, port_range
 from hairpin.model.net import Endpoint, Packet
 
@@ -282,8 +283,8 @@ class Memo:
             v = orig(p, rule)
             if tap.draws - n0 != 1 or tap.last != "random":
                 self._fail("a choice that is not one random() draw")
-            self._use(rec, h.name, 1)
-            self._op(rec, ("c", h.name, p), v)
+            self._use(rec, host_stream(h.name), 1)
+            self._op(rec, ("c", host_stream(h.name), p), v)
             return v
 
         return choose
@@ -298,11 +299,11 @@ class Memo:
             v = orig()
             if tap.draws - n0 != 1 or tap.last != "bits32" or v in rec.allisns:
                 self._fail("an ISN that is not one 32-bit draw")
-            self._use(rec, h.name, 1)
+            self._use(rec, host_stream(h.name), 1)
             rec.allisns.add(v)
             rec.isns[v] = len(rec.vals)
             rec.vals.append(v)
-            self._op(rec, ("i", h.name), None)
+            self._op(rec, ("i", host_stream(h.name)), None)
             return v
 
         return isn
@@ -327,9 +328,9 @@ class Memo:
                 lo, hi = port_range(p, nat)
                 if port != lo + tap.value:
                     self._fail("a NAT port moved on from a taken one")
-                self._use(rec, h.name, 1)
+                self._use(rec, host_stream(h.name), 1)
                 self._port(rec, port)
-                self._op(rec, ("p", h.name, lo, hi - lo + 1), self._cell(port))
+                self._op(rec, ("p", host_stream(h.name), lo, hi - lo + 1), self._cell(port))
             return port
 
         return pick
@@ -385,7 +386,7 @@ class Memo:
             rec = self.rec
             if rec is not None and (host, k) not in rec.spun:  # the first pick: where the spin left it
                 rec.spun.add((host, k))
-                self._op(rec, ("v", f"{host}:ipvs", k, len(vs.dests)), vs._next)
+                self._op(rec, ("v", ipvs_stream(host), k, len(vs.dests)), vs._next)
             return orig()
 
         return schedule
@@ -477,7 +478,7 @@ class Memo:
                 if kind == "v":
                     got = spins.setdefault(op[1], [])
                     if not got:
-                        host = net.hosts[op[1][:-5]]
+                        host = net.hosts[host_of(op[1])]
                         assert isinstance(host, LinuxHost) and host.ipvs is not None
                         sr = random.Random(prefix + op[1])
                         got += [sr.randrange(len(vs.dests)) for vs in host.ipvs.services.values() if vs.dests]
@@ -555,10 +556,10 @@ class Memo:
     def _recordable(self, rec: _Recording, c: Connection) -> bool:
         for name, tap in rec.taps.items():
             if name.endswith(":ipvs"):
-                host = self.net.hosts[name[:-5]]
+                host = self.net.hosts[host_of(name)]
                 assert isinstance(host, LinuxHost) and host.ipvs is not None
                 want = sum(1 for vs in host.ipvs.services.values() if vs.dests)
-            elif name.startswith(("nlb", "clb")):
+            elif own_stream(name):  # nlbN, clbN (no tap draws the client port or the DNS answer)
                 want = 1  # the key (randbytes), consumed by the NLB's hash
             else:
                 want = rec.used.get(name, 0)

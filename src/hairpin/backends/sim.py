@@ -23,6 +23,7 @@ from hairpin.aws.clb import Clb
 from hairpin.aws.nlb import Nlb, NlbNode, NlbSet, Target
 from hairpin.aws.vpc import VpcRouter
 from hairpin.backends.memo import Course, Memo
+from hairpin.backends.streams import host_stream, ipvs_stream
 from hairpin.engine import Engine
 from hairpin.host import Fabric, LinuxHost
 from hairpin.kube import node_nft
@@ -289,11 +290,11 @@ class Network(Fabric):
                 h.reset()
             if isinstance(h, LinuxHost):
                 h.reset()
-                h.rng = self.stream(f"{seed}:{conn_id}:{name}")
+                h.rng = self.stream(f"{seed}:{conn_id}:{host_stream(name)}")
                 if h.ipvs is not None:
                     # Where each rr scheduler stands when this connection arrives depends on all the
                     # other traffic the virtual server saw: drawn per connection (replays agree).
-                    h.ipvs.spin(self.stream(f"{seed}:{conn_id}:{name}:ipvs"))
+                    h.ipvs.spin(self.stream(f"{seed}:{conn_id}:{ipvs_stream(name)}"))
         for i, nlb in enumerate(self.nlbs.nlbs):
             nlb.reset()
             nlb.key = self.stream(f"{seed}:{conn_id}:nlb{i}").randbytes(16)
