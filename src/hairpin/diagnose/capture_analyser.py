@@ -143,17 +143,18 @@ class _Analyser:
                     del self.by_isn[a.isn]
 
     def _find(self, isn: int, t: float, addr: int, port: int) -> Attempt | None:
-        """The attempt a SYN-ACK or RST with this ISN belongs to: of the recent ones, the one whose client
-        (or MASQUERADE source) is ``addr:port``, else the latest.  (Addresses and ports as plain ints: no
-        Endpoint is built for a comparison, a packet at a time.)"""
-        found = None
+        """The attempt a SYN-ACK or RST with this ISN belongs to: of the recent ones, the latest whose client, or
+        the source of one of its SYN's NAT views (``nat_sources``: kube-proxy's MASQUERADE, the NLB's own address),
+        is ``addr:port`` (where a SYN-ACK goes, a client's RST comes from); None when there is none: an answer to
+        another client's SYN that drew the same ISN (tools with fixed ISNs), never this attempt's.  (Until
+        2026-12-03 the latest attempt with the ISN took it whatever its endpoints.)  (Addresses and ports as
+        plain ints: no Endpoint is built for a comparison, a packet at a time.)"""
         for a in reversed(self._same(isn)):
             if t - a.last_t < GAP:
-                c, m = a.client, a.masquerade
-                if (c.addr == addr and c.port == port) or (m is not None and m.addr == addr and m.port == port):
+                c, nat = a.client, a.nat_sources
+                if (c.addr == addr and c.port == port) or (nat is not None and (addr, port) in nat):
                     return a
-                found = found or a
-        return found
+        return None
 
     def _find_syn(self, isn: int, t: float, addr: int, port: int) -> Attempt | None:
         """The attempt a SYN with this ISN (from ``addr:port``) is a view of: the same client (a
@@ -227,7 +228,14 @@ class _Analyser:
         ``SYNACK_LIFE`` s before, to where one of its SYNs came from (another view of the answer, or the server's
         retransmitted SYN-ACK; one to another client is that client's, which drew the same ISN), or within
         ``VIEW_WINDOW`` of it to anywhere (a view of the answer after NAT: the de-NATed one to a client whose own
-        SYN another capture holds, as a SYN's NAT views join its attempt whatever their endpoints)."""
+        SYN another capture holds, as a SYN's NAT views join its attempt whatever their endpoints); nor a SYN-ACK
+        within ``VIEW_WINDOW`` of the latest transmission of an attempt open with that ISN whose client and NAT
+        views' sources it does not go to (``_find``: not its answer, but it may be a view of it after NAT, as for a
+        handshake answered)."""
+        if to is not None:
+            for a in self._same(isn):
+                if abs(t - a.round_t) < VIEW_WINDOW and t - a.last_t < GAP:
+                    return
         done = self.synacked.get(isn) if to is not None else None
         if done is not None and to is not None:
             when = done.get(to)
@@ -295,6 +303,10 @@ class _Analyser:
                 a.node_side = p.dest  # the NLB's rewrite to node:NodePort (or a DNAT to the backend)
         else:
             a.masquerade = p.source
+            if a.nat_sources is None:
+                a.nat_sources = {(p.src, p.sport)}
+            else:
+                a.nat_sources.add((p.src, p.sport))
             a.add_backend(p.dest)
 
     def _kind(self, a: Attempt) -> str:

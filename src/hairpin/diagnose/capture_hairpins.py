@@ -13,10 +13,10 @@ when its rows are of this shape (anything else goes to the analyser row by row):
   the latest round's first SYN (a view after kube-proxy's DNAT and MASQUERADE, as a capture of the node
   shows it); none with equal source and destination addresses.  The rounds are the SYNs from ``C``, as the
   analyser counts them (``_rounds``);
-- SYN-ACKs: to ``C`` all from one source ``E`` (not ``V``, not ``C``'s address), or to another address
-  (the backend's answer to the MASQUERADE source, before it is de-NATed);
-- RSTs without ACK (and without SYN): from ``C`` all to ``E``, or from another source (the client's RST
-  after conntrack's NAT); at least one SYN-ACK to ``C`` and one RST from ``C``, the first SYN-ACK to ``C``
+- SYN-ACKs: to ``C`` all from one source ``E`` (not ``V``, not ``C``'s address), or to the source of a SYN
+  before it (the backend's answer to the MASQUERADE source, before it is de-NATed);
+- RSTs without ACK (and without SYN): from ``C`` all to ``E``, or from the source of a SYN before it (the
+  client's RST after conntrack's NAT); at least one SYN-ACK to ``C`` and one RST from ``C``, the first SYN-ACK to ``C``
   before the first RST from ``C``;
 - each row less than 130 s after the one before it (it may be stamped before it: ``last_t`` is the latest
   time so far), and ``end`` with it at most ``EXPIRE`` past the one before it: no look for attempts to
@@ -44,7 +44,7 @@ from hairpin.diagnose.capture_analyser import EXPIRE, GAP, VIEW_WINDOW
 from hairpin.diagnose.capture_result import Attempt
 from hairpin.diagnose.capture_series import doubles
 from hairpin.model.net import Endpoint
-from hairpin.parsers.fastscan import addresses, first_of, group_rows, joined, mark
+from hairpin.parsers.fastscan import _earlier, addresses, first_of, group_rows, joined, mark
 
 __all__ = ["FastGroups", "hairpin_groups"]
 
@@ -100,6 +100,12 @@ def hairpin_groups(scans: list[Any], groups: Any, upto: Any, place: Any = None, 
     ok &= ~sa_c | ((src == ea_r) & (sport == ep_r))
     ok &= ~rst | ((fl & (_ACK | _RST | _SYN)) == _RST)
     ok &= ~rst_c | ((dst == ea_r) & (dport == ep_r))
+    # a SYN-ACK to another endpoint than C's, a RST from another one, joins the attempt only when a SYN before it came
+    # from there (a NAT view's source: ``_Analyser._find``); else it is another client's, whose SYN drew the same ISN
+    s_, d_ = src << 16 | sport, dst << 16 | dport
+    stray_sa, stray_rst = sa & ~to_c, rst & ~from_c
+    ok &= ~stray_sa | _earlier(rep, stray_sa, syn, s_, d_)
+    ok &= ~stray_rst | _earlier(rep, stray_rst, syn, s_, s_)
     good[rep[~ok]] = False
     same = rep[1:] == rep[:-1]
     step = tt[1:] - tt[:-1]

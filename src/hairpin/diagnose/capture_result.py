@@ -49,6 +49,9 @@ class Attempt:
     backend: Endpoint | None = None  # the latest backend seen (kube-proxy's DNAT of the latest round)
     backends: list[Endpoint] | None = None  # every backend seen, in order, a repeat once (kube-proxy draws one a round)
     masquerade: Endpoint | None = None
+    # the sources of its SYN's NAT views (addresses and ports as ints: kube-proxy's MASQUERADE, the NLB's own address):
+    # with the client's, where its answers go and its client's RST may come from (capture_analyser._Analyser._find)
+    nat_sources: set[tuple[int, int]] | None = None
     client_rst: bool = False
     server_rst: bool = False
     loopback: bool = False

@@ -400,7 +400,9 @@ def _healthy_views(scans: list[Scan], groups: Any, src: Any, dst: Any, col: dict
     (every row of the key is in the group) and only counts as a packet when it comes within the window of the
     first SYN (a NAT view of the answer) or goes to the address and port an earlier SYN of the key came from
     (``_earlier``: another view of the answer, its server's retransmission; later and to anywhere else, it answers
-    another client's SYN with the same ISN).  That is the first form taken: one
+    another client's SYN with the same ISN); before the answer, a SYN-ACK to another address and port than ``C``'s
+    and the sources of the SYNs before it (``_Analyser._find``) must come within the window of the first SYN
+    (else the analyser counts it as an answer whose SYN is not in the capture).  That is the first form taken: one
     attempt, every row less than 130 s after the one before it, every SYN a view, fewer rows than the
     analyser keeps of an attempt.  The second: runs of SYNs from ``C`` to ``V`` then SYN-ACKs from ``V`` to
     ``C``, every run an attempt of its own (each run's SYNs within the window of its first, each run's first
@@ -459,6 +461,11 @@ def _views_of(scans: list[Scan], groups: Any, sel: Any, col: dict[str, Any], src
     one[rep[sa & after & ~(d0 < REPEAT)]] = False
     elsewhere = sa & after & ~to_c & ~(np.abs(d0) < VIEW_WINDOW)  # (to the client: its first SYN came from there)
     one[rep[elsewhere & ~_earlier(rep, elsewhere, syn, s_, d_)]] = False
+    # before the answer, a SYN-ACK joins the attempt only when it goes to its client or where a view of its SYN came
+    # from (``_Analyser._find``); to anywhere else the analyser counts it as an answer whose SYN is not in the
+    # capture, unless it comes within VIEW_WINDOW of the SYN (``_Analyser._no_syn``): such a group is its to read
+    stray = sa & ~after & ~to_c & ~(np.abs(d0) < VIEW_WINDOW)
+    one[rep[stray & ~_earlier(rep, stray, syn, s_, d_)]] = False
     same = rep[1:] == rep[:-1]
     one[rep[1:][same & ~(tt[1:] - tt[:-1] < GAP)]] = False
     # the groups not of that form (ISNs drawn twice by chance, clocks apart by more than the window) may be runs,
