@@ -10,7 +10,8 @@ What it knows:
   ``VIEW_WINDOW`` seconds of each other; a SYN of the same attempt after that is a retransmission.  A SYN
   with the same ISN is a view of an attempt only when it comes from the attempt's client or within
   ``VIEW_WINDOW`` of its latest transmission (a NAT view), so two clients that drew the same ISN are two
-  attempts; a SYN-ACK or RST goes to the attempt whose client (or MASQUERADE source) it names.  A healthy
+  attempts; a SYN-ACK or RST goes to the attempt whose client, or one of its SYN's NAT views' sources (the
+  MASQUERADE source, the NLB's own address), it names, and to no attempt when it names none.  A healthy
   attempt is forgotten at its answer; a SYN with its ISN within ``VIEW_WINDOW`` of its latest transmission
   after that is still a view of it, not a new attempt, when it comes from its client or from an address one
   of its SYNs went to (a NAT view: the target node's MASQUERADE, the NLB's own address); two captures of the
@@ -53,14 +54,16 @@ What it knows:
   that was retransmitted is a failure wherever the capture ends.
 - Answers whose SYN is not in the capture (``Analysis.no_syn``, ``_Analyser._no_syn``): a SYN-ACK, or a RST
   with ACK and sequence 0 (the reset a closed port or a REJECT sends to a segment without ACK, a SYN: RFC 9293
-  section 3.10.7.1), that joins no attempt (none with its ISN had a packet less than ``GAP`` s before it): its
-  SYN was sent before the capture began, or on an interface it did not see.  Counted once for its ISN (its
+  section 3.10.7.1), that joins no attempt (none with its ISN had a packet less than ``GAP`` s before it, or it
+  names none of their clients and NAT views' sources: another client's, that drew the same ISN): its SYN was sent
+  before the capture began, or on an interface it did not see.  Counted once for its ISN (its
   views before and after NAT, its server's retransmissions: each less than ``GAP`` after the one before),
   never a connection, a failure or a verdict.  Not one: a SYN-ACK at most ``SYNACK_LIFE`` (63) s after the latest
   SYN of a handshake answered (healthy) with its ISN, to the address and port one of its SYNs came from, or
   anywhere within ``VIEW_WINDOW`` of it (a NAT view) (another capture's view of the answer, or its server's
   retransmission: a request socket resends its SYN-ACK for 63 s, reqsk_timer_handler; one to another client later
-  answers that client's SYN, which drew the same ISN);
+  answers that client's SYN, which drew the same ISN); a SYN-ACK within ``VIEW_WINDOW`` of an open attempt's
+  latest SYN (maybe its view after NAT, though it does not join it);
   a RST without ACK (the client's reset of a SYN-ACK, as a RST to an established flow's data looks: it names
   no SYN); a RST with ACK and another sequence (an abortive close).
 - ``backends``: every backend kube-proxy DNATed the attempt's SYN rounds to, in order (``backend``: the
