@@ -44,7 +44,7 @@ from hairpin.diagnose.capture_analyser import EXPIRE, GAP, VIEW_WINDOW
 from hairpin.diagnose.capture_result import Attempt
 from hairpin.diagnose.capture_series import doubles
 from hairpin.model.net import Endpoint
-from hairpin.parsers.fastscan import _earlier, addresses, first_of, group_rows, joined, mark
+from hairpin.parsers.fastscan import addresses, first_of, group_rows, joined, mark, named_earlier
 
 __all__ = ["FastGroups", "hairpin_groups"]
 
@@ -104,8 +104,8 @@ def hairpin_groups(scans: list[Any], groups: Any, upto: Any, place: Any = None, 
     # from there (a NAT view's source: ``_Analyser._find``); else it is another client's, whose SYN drew the same ISN
     s_, d_ = src << 16 | sport, dst << 16 | dport
     stray_sa, stray_rst = sa & ~to_c, rst & ~from_c
-    ok &= ~stray_sa | _earlier(rep, stray_sa, syn, s_, d_)
-    ok &= ~stray_rst | _earlier(rep, stray_rst, syn, s_, s_)
+    ok &= ~stray_sa | named_earlier(rep, stray_sa, syn, s_, d_)
+    ok &= ~stray_rst | named_earlier(rep, stray_rst, syn, s_, s_)
     good[rep[~ok]] = False
     same = rep[1:] == rep[:-1]
     step = tt[1:] - tt[:-1]

@@ -44,7 +44,7 @@ from hairpin.parsers.fastscan_shapes import _LINK, _Bytes, _ends, _protocol, _sh
 from hairpin.tcp import TCP_TIMEOUT_INIT
 
 __all__ = ["Scan", "Window", "addresses", "by_key", "first_of", "group_rows", "healthy_pairs", "joined", "lone_syns",
-           "mark", "scan_pcap"]
+           "mark", "named_earlier", "scan_pcap"]
 
 _CHUNK = 1 << 20
 _SYN, _ACK, _RST = 0x02, 0x10, 0x04
@@ -399,7 +399,7 @@ def _healthy_views(scans: list[Scan], groups: Any, src: Any, dst: Any, col: dict
     an address an earlier SYN of the key went to (``_went_to``: a NAT view), a SYN-ACK finds no attempt
     (every row of the key is in the group) and only counts as a packet when it comes within the window of the
     first SYN (a NAT view of the answer) or goes to the address and port an earlier SYN of the key came from
-    (``_earlier``: another view of the answer, its server's retransmission; later and to anywhere else, it answers
+    (``named_earlier``: another view of the answer, its server's retransmission; later and to anywhere else, it answers
     another client's SYN with the same ISN); before the answer, a SYN-ACK to another address and port than ``C``'s
     and the sources of the SYNs before it (``_Analyser._find``) must come within the window of the first SYN
     (else the analyser counts it as an answer whose SYN is not in the capture).  That is the first form taken: one
@@ -460,12 +460,12 @@ def _views_of(scans: list[Scan], groups: Any, sel: Any, col: dict[str, Any], src
     # address or port, it answers another client that drew the same ISN
     one[rep[sa & after & ~(d0 < REPEAT)]] = False
     elsewhere = sa & after & ~to_c & ~(np.abs(d0) < VIEW_WINDOW)  # (to the client: its first SYN came from there)
-    one[rep[elsewhere & ~_earlier(rep, elsewhere, syn, s_, d_)]] = False
+    one[rep[elsewhere & ~named_earlier(rep, elsewhere, syn, s_, d_)]] = False
     # before the answer, a SYN-ACK joins the attempt only when it goes to its client or where a view of its SYN came
     # from (``_Analyser._find``); to anywhere else the analyser counts it as an answer whose SYN is not in the
     # capture, unless it comes within VIEW_WINDOW of the SYN (``_Analyser._no_syn``): such a group is its to read
     stray = sa & ~after & ~to_c & ~(np.abs(d0) < VIEW_WINDOW)
-    one[rep[stray & ~_earlier(rep, stray, syn, s_, d_)]] = False
+    one[rep[stray & ~named_earlier(rep, stray, syn, s_, d_)]] = False
     same = rep[1:] == rep[:-1]
     one[rep[1:][same & ~(tt[1:] - tt[:-1] < GAP)]] = False
     # the groups not of that form (ISNs drawn twice by chance, clocks apart by more than the window) may be runs,
@@ -498,10 +498,10 @@ def _went_to(rep: Any, asked: Any, syn: Any, src: Any, dst: Any, rows: Any) -> A
     before them in their group went to: after a handshake's answer, the analyser takes a SYN from another
     source than the client for a view of it (a NAT view) only from such an address (``_Analyser._syn``).
     ``src``, ``dst``: the scans' address columns."""
-    return _earlier(rep, asked, syn, dst[rows], src[rows])
+    return named_earlier(rep, asked, syn, dst[rows], src[rows])
 
 
-def _earlier(rep: Any, asked: Any, syn: Any, have: Any, want: Any) -> Any:
+def named_earlier(rep: Any, asked: Any, syn: Any, have: Any, want: Any) -> Any:
     """Of the rows ``asked`` (groups ``rep``), those whose ``want`` is the ``have`` of a SYN before them in their
     group (numbers of the rows: addresses, or addresses and ports).  A NAT view of an answered handshake comes from
     where one of its SYNs went (``_went_to``); its SYN-ACK goes to where one of them came from (``_Analyser._no_syn``)."""
