@@ -188,3 +188,46 @@ def test_a_full_trie_stores_no_more_paths(monkeypatch: pytest.MonkeyPatch) -> No
             m.record(i, 1)
     assert m.nodes == kept and m.hits > hits
     assert _outputs(s, 30, 1, False, True) == _outputs(s, 30, 1, False, False)
+
+
+def test_a_memo_that_contradicts_itself_gives_way_to_full_simulation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its self-checks (``Memo._store``) found one path of decisions with two courses: a course it handed out before
+    may be wrong, so every connection is simulated again without it, with a warning, and the answer is memo=False's."""
+    s = scenario.seed()
+    off = sim.run(s, 40, seed=3, memo=False)
+    real, calls = memo.Memo._store, []
+
+    def store(self: memo.Memo, root: Any, rec: Any, course: Any) -> None:
+        calls.append(1)
+        if len(calls) == 6:
+            raise memo.MemoConflict("one decision path, two courses (forced)")
+        real(self, root, rec, course)
+
+    monkeypatch.setattr(memo.Memo, "_store", store)
+    ticks: list[int] = []
+    with pytest.warns(RuntimeWarning) as caught:
+        on = sim.run(s, 40, seed=3, memo=True, progress=ticks.append)
+    assert [str(w.message) for w in caught] == [
+        "the simulator's memo contradicted itself (one decision path, two courses (forced)); all 40 connections were "
+        "simulated again without it"
+    ]
+    assert json.dumps(on.to_json(all_hops=True)) == json.dumps(off.to_json(all_hops=True))
+    assert sum(ticks) == 40  # the progress shown before the conflict is not shown twice
+
+
+def test_the_command_line_says_a_library_warning_in_one_line(monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    from hairpin.cli.main import main
+
+    def conflict(self: memo.Memo, root: Any, rec: Any, course: Any) -> None:
+        raise memo.MemoConflict("forced")
+
+    monkeypatch.setattr(memo.Memo, "_store", conflict)
+    with pytest.raises(SystemExit) as e:
+        main(["reproduce", "--connections", "20", "--no-fixes", "--format", "json"])
+    assert e.value.code == 0
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "hairpin: warning: the simulator's memo contradicted itself (forced); all 20 connections were simulated "
+        "again without it"
+    ]

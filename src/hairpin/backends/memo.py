@@ -586,20 +586,26 @@ class Memo:
                     node = kids[key] = _Link(rkey, mapping, slot)
                     self.links += 1
                 if not isinstance(node, _Link) or node.mapping != mapping or node.slot is not slot:
-                    raise AssertionError(f"memo: one decision path, two round states (after {key!r})")
+                    raise MemoConflict(f"one decision path, two round states (after {key!r})")
                 kids, key = node.slot, None
                 continue
             if node is None:
                 node = kids[key] = _Node(op)
                 self.nodes += 1
             if not isinstance(node, _Node) or node.op != op:
-                raise AssertionError(f"memo: one decision path, two courses ({op!r} after {key!r})")
+                raise MemoConflict(f"one decision path, two courses ({op!r} after {key!r})")
             kids, key = node.kids, outcome
         old = kids.get(key)
         if old is not None and old != course:
-            raise AssertionError(f"memo: one decision path, two courses ({old!r} and {course!r})")
+            raise MemoConflict(f"one decision path, two courses ({old!r} and {course!r})")
         kids[key] = course
 
+
+
+class MemoConflict(AssertionError):
+    """The memo found one path of decisions leading to two different states or courses: its premises failed for
+    this scenario, and a course it handed out may be wrong.  ``hairpin.backends.sim`` then simulates every
+    connection again without it."""
 
 def _isns_apart(isns: list[int]) -> bool:
     """ISNs more than 2**16 apart from each other and from 0 (mod 2**32): no ``seq + small`` of one

@@ -14,6 +14,7 @@ among a thousand, and the same seed gives byte-identical output.
 from __future__ import annotations
 
 import random
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -22,7 +23,7 @@ from typing import Any
 from hairpin.aws.clb import Clb
 from hairpin.aws.nlb import Nlb, NlbNode, NlbSet, Target
 from hairpin.aws.vpc import VpcRouter
-from hairpin.backends.memo import Course, Memo
+from hairpin.backends.memo import Course, Memo, MemoConflict
 from hairpin.backends.streams import host_stream, ipvs_stream
 from hairpin.engine import Engine
 from hairpin.host import Fabric, LinuxHost
@@ -479,8 +480,35 @@ def run(scenario: Scenario, connections: int = 1000, seed: int = 0, fixes: bool 
 def _connections(net: Network, n: int, seed: int, use_memo: bool, replay: Callable[[int], list[Hop]] | None,
                  progress: Any) -> list[Connection]:  # fmt: skip
     """Connections 0..n-1 on the quiet ``net``: memoised ones get ``replay`` for their hops (none when
-    the network keeps no hops)."""
-    memo = Memo(net) if use_memo else None
+    the network keeps no hops).  Should the memo contradict itself (``MemoConflict``), every connection is
+    simulated again on a fresh network without it, with a warning: slower, never a course it may have got wrong."""
+    counted = [0]
+
+    def step(k: int) -> None:
+        counted[0] += k
+        if progress is not None:
+            progress(k)
+
+    try:
+        return _each(net, n, seed, Memo(net) if use_memo else None, replay, step)
+    except MemoConflict as exc:
+        warnings.warn(f"the simulator's memo contradicted itself ({exc}); all {n} connections were simulated "
+                      "again without it", RuntimeWarning, stacklevel=3)  # fmt: skip
+    fresh = Network(net.scenario, net.topology, verbose=net.verbose)
+    fresh.keep_hops = net.keep_hops
+    done = counted[0]
+
+    def rest(k: int) -> None:  # the progress already shown is not shown again
+        counted[0] += k
+        if progress is not None and counted[0] > done:
+            progress(min(k, counted[0] - done))
+
+    counted[0] = 0
+    return _each(fresh, n, seed, None, replay, rest)
+
+
+def _each(net: Network, n: int, seed: int, memo: Memo | None, replay: Callable[[int], list[Hop]] | None,
+          progress: Callable[[int], None]) -> list[Connection]:  # fmt: skip
     out: list[Connection] = []
     for i in range(n):
         hit = memo.lookup(i, seed) if memo is not None else None
@@ -489,8 +517,7 @@ def _connections(net: Network, n: int, seed: int, use_memo: bool, replay: Callab
             out.append(Replayed(i, client, course, partial(replay, i) if replay is not None else None))
         else:
             out.append(memo.record(i, seed) if memo is not None else net.connect(i, seed))
-        if progress is not None:
-            progress(1)
+        progress(1)
     return out
 
 

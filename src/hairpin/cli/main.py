@@ -115,6 +115,10 @@ def main(argv: list[str] | None = None) -> None:
             raise KeyboardInterrupt
 
         signal.signal(signal.SIGTERM, on_terminate)
+    import warnings  # (not before the program's start-up is held: hairpin.cli.early)
+
+    shown = warnings.showwarning  # a warning the library gives (warnings.warn) is one line, as ours are
+    warnings.showwarning = _warning_line
     try:
         plain = _plain_pcap(args)
         if plain is not None:  # what typer would do: the root callback (no limit given), then the command
@@ -148,6 +152,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"hairpin: error: {number_error(None, None, '').message} in the input", file=sys.stderr)
         sys.exit(2)
     finally:
+        warnings.showwarning = shown
         if old is signal.default_int_handler:
             signal.signal(signal.SIGINT, old)
         if old_term == signal.SIG_DFL:
@@ -160,6 +165,11 @@ def main(argv: list[str] | None = None) -> None:
     if code == 130 and interrupted:
         print("hairpin: interrupted", file=sys.stderr)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _warning_line(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:  # fmt: skip
+    print(f"hairpin: warning: {message}", file=sys.stderr)
 
 
 def _import_for(args: list[str]) -> None:
