@@ -601,11 +601,11 @@ class Memo:
         kids[key] = course
 
 
-
 class MemoConflict(AssertionError):
     """The memo found one path of decisions leading to two different states or courses: its premises failed for
     this scenario, and a course it handed out may be wrong.  ``hairpin.backends.sim`` then simulates every
     connection again without it."""
+
 
 def _isns_apart(isns: list[int]) -> bool:
     """ISNs more than 2**16 apart from each other and from 0 (mod 2**32): no ``seq + small`` of one

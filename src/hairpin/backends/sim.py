@@ -482,34 +482,20 @@ def _connections(net: Network, n: int, seed: int, use_memo: bool, replay: Callab
     """Connections 0..n-1 on the quiet ``net``: memoised ones get ``replay`` for their hops (none when
     the network keeps no hops).  Should the memo contradict itself (``MemoConflict``), every connection is
     simulated again on a fresh network without it, with a warning: slower, never a course it may have got wrong."""
-    counted = [0]
-
-    def step(k: int) -> None:
-        counted[0] += k
-        if progress is not None:
-            progress(k)
-
+    out: list[Connection] = []
     try:
-        return _each(net, n, seed, Memo(net) if use_memo else None, replay, step)
+        return _each(net, n, seed, Memo(net) if use_memo else None, replay, progress, out)
     except MemoConflict as exc:
         warnings.warn(f"the simulator's memo contradicted itself ({exc}); all {n} connections were simulated "
                       "again without it", RuntimeWarning, stacklevel=3)  # fmt: skip
     fresh = Network(net.scenario, net.topology, verbose=net.verbose)
     fresh.keep_hops = net.keep_hops
-    done = counted[0]
-
-    def rest(k: int) -> None:  # the progress already shown is not shown again
-        counted[0] += k
-        if progress is not None and counted[0] > done:
-            progress(min(k, counted[0] - done))
-
-    counted[0] = 0
-    return _each(fresh, n, seed, None, replay, rest)
+    return _each(fresh, n, seed, None, replay, progress, [], shown=len(out))  # shown: the progress already given
 
 
 def _each(net: Network, n: int, seed: int, memo: Memo | None, replay: Callable[[int], list[Hop]] | None,
-          progress: Callable[[int], None]) -> list[Connection]:  # fmt: skip
-    out: list[Connection] = []
+          progress: Any, out: list[Connection], shown: int = 0) -> list[Connection]:  # fmt: skip
+    """Connections 0..n-1 appended to ``out`` as they are made (``progress`` told of each after the first ``shown``)."""
     for i in range(n):
         hit = memo.lookup(i, seed) if memo is not None else None
         if hit is not None:
@@ -517,7 +503,8 @@ def _each(net: Network, n: int, seed: int, memo: Memo | None, replay: Callable[[
             out.append(Replayed(i, client, course, partial(replay, i) if replay is not None else None))
         else:
             out.append(memo.record(i, seed) if memo is not None else net.connect(i, seed))
-        progress(1)
+        if progress is not None and i >= shown:
+            progress(1)
     return out
 
 
