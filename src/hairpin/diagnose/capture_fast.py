@@ -266,7 +266,7 @@ def analyse_fast(readers: list[Reader], scans: list[Any], listed: int, records: 
             for row, r in rd.rows():
                 yield r.t, n, row, r
 
-        def merged() -> Iterator[tuple[int, PacketRecord]]:  # by time, file and place, as `stream` below
+        def merged() -> Iterator[tuple[int, PacketRecord]]:  # by time, file and place, as capture._analyse_files
             for _t, n, row, r in heapq.merge(*(rows(n, rd) for n, rd in enumerate(readers))):
                 an.file = n  # type: ignore[attr-defined]  # (a _Sourced analyser: several files)
                 yield int(place[bounds[n] + row]), r

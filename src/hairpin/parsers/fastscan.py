@@ -44,7 +44,7 @@ from hairpin.parsers.fastscan_shapes import _LINK, _Bytes, _ends, _protocol, _sh
 from hairpin.tcp import TCP_TIMEOUT_INIT
 
 __all__ = ["Scan", "Window", "addresses", "by_key", "first_of", "group_rows", "healthy_pairs", "joined", "lone_syns",
-           "mark", "named_earlier", "scan_pcap"]
+           "mark", "named_earlier", "scan_pcap", "widen"]
 
 _CHUNK = 1 << 20
 _SYN, _ACK, _RST = 0x02, 0x10, 0x04
@@ -499,6 +499,12 @@ def _went_to(rep: Any, asked: Any, syn: Any, src: Any, dst: Any, rows: Any) -> A
     source than the client for a view of it (a NAT view) only from such an address (``_Analyser._syn``).
     ``src``, ``dst``: the scans' address columns."""
     return named_earlier(rep, asked, syn, dst[rows], src[rows])
+
+
+def widen(spans: dict[Any, list[float]], key: Any, first: float, last: float) -> None:
+    """Take ``spans[key]`` (an interface's [earliest, latest] frame time) out to ``first`` and ``last``."""
+    span = spans.setdefault(key, [first, last])
+    span[0], span[1] = min(span[0], first), max(span[1], last)
 
 
 def named_earlier(rep: Any, asked: Any, syn: Any, have: Any, want: Any) -> Any:

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from hairpin.parsers.fastscan import _CHUNK, _DTYPES, _FAST_LINKTYPES, Scan, Window, _chunk
+from hairpin.parsers.fastscan import _CHUNK, _DTYPES, _FAST_LINKTYPES, Scan, Window, _chunk, widen
 from hairpin.parsers.fastscan_shapes import _Bytes
 
 __all__ = ["scan_pcapng"]
@@ -166,8 +166,7 @@ def _rows(sc: Scan, cols: dict[str, list[Any]], extra: dict[str, list[Any]], a: 
         for k in (lo,) if lo == hi else np.unique(iface).tolist():
             mine = every if lo == hi else every[iface == k]
             first, last = float(mine.min()), float(mine.max())
-            span = sc.spans.setdefault(k, [first, last])
-            span[0], span[1] = min(span[0], first), max(span[1], last)
+            widen(sc.spans, k, first, last)
     length = w[run[idx] + 1].astype(np.int64)
     extra["iface"].append(iface[idx].astype(np.uint32))
     extra["optlen"].append((length - 32 - ((incl[idx] + 3) & ~3)).astype(np.uint32))

@@ -321,10 +321,11 @@ class Reader:
         self.done = True
         declared = self._names
         if declared is not None:
+            from hairpin.parsers.fastscan import widen  # (loaded: the scan ran)
+
             self._spans = {}
             for k, (first, last) in sorted(sc.spans.items()):
-                span = self._spans.setdefault(declared[k], [first, last])
-                span[0], span[1] = min(span[0], first), max(span[1], last)
+                widen(self._spans, declared[k], first, last)
 
     def _replay(self) -> Iterator[PacketRecord]:
         for _part, batch in self._batches():
