@@ -65,7 +65,7 @@ def scan_pcapng(f: Any, want: int, decoder: Callable[[int, str], Callable[[Any, 
                 vxlan: frozenset[int] = frozenset()) -> tuple[Scan, dict[str, Any]] | None:  # fmt: skip
     """Scan the pcapng file ``f`` (at its start).  ``decoder(linktype, endian)`` gives the full decoder of
     frames (as for ``fastscan.scan_pcap``), ``interface(body, endian, index)`` reads an Interface Description Block's
-    name, time unit and offset (``hairpin.parsers.pcap.interface``).  Returns the
+    name, time unit and offset (``hairpin.parsers.pcap_format.interface``).  Returns the
     ``Scan`` (with ``iface`` and ``optlen`` columns: each row's interface and the length of its block's
     options) and what the file declared (``linktype``, ``endian``, ``names`` of the interfaces), or None
     when the file is outside the scope above.  ``vxlan``: the UDP ports the decoder opens as VXLAN."""

@@ -1,5 +1,5 @@
-"""Captures in and out: pcap and pcapng files (or a live stream), read as a stream of TCP packets and
-written back.
+"""Captures in: pcap and pcapng files (or a live stream), read as a stream of TCP packets, or rebuilt from
+the rows of a vectorised first pass.
 
 What it knows (file formats from IETF draft-ietf-opsawg-pcap and draft-ietf-opsawg-pcapng):
 
@@ -21,9 +21,9 @@ reads standard input as it arrives (``tcpdump -w - -U | ...``).  Where reading s
 cause is a malformed structure rather than a file cut short (a capture still being written, or a killed
 tcpdump).  A file that is not a capture at all raises ``ParseError`` naming the file.
 
-``write_pcapng(path, records)`` writes one interface per distinct ``PacketRecord.interface`` (microsecond
-timestamps, the record's comment as ``opt_comment``); ``write_pcap(path, records, linktype=)`` writes
-classic pcap; both in any link type and tunnel ``frames.frame`` builds, so every reader path is tested.
+``PacketRecord``, the formats' magic numbers and limits, the Interface Description options and the writers
+(``write_pcapng``, ``write_pcap``) live in :mod:`hairpin.parsers.pcap_format`; they are importable from here
+too.
 """
 
 from __future__ import annotations
@@ -32,16 +32,27 @@ import io
 import os
 import struct
 import sys
-from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import Any, BinaryIO
 
 from hairpin.errors import ParseError
 from hairpin.model.net import Flags, Packet
 from hairpin.parsers import frames
 from hairpin.parsers.frames import VXLAN_PORTS, decode, frame
+from hairpin.parsers.pcap_format import (
+    _FIXED,
+    _PCAP_MAGIC,
+    _SHB,
+    MAGICS,
+    MAX_BLOCK,
+    SNAPLEN,
+    PacketRecord,
+    _options,
+    interface,
+    write_pcap,
+    write_pcapng,
+)
 
 ETHERNET, IPV4, IPV6, LOOP, NFLOG, NULL, RAW, SLL, SLL2 = (frames.ETHERNET, frames.IPV4, frames.IPV6, frames.LOOP,
                                                           frames.NFLOG, frames.NULL, frames.RAW, frames.SLL,
@@ -54,91 +65,6 @@ __all__ = [
 ]  # fmt: skip
 
 RAW_IPV4 = IPV4
-SNAPLEN = 262144
-MAX_BLOCK = 1 << 24  # bytes: the largest pcapng block read (real ones are a few kB; a packet is <= 256 kB)
-_PCAP_MAGIC = {
-    b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
-    b"\xa1\xb2\xc3\xd4": (">", 1e-6),
-    b"\x4d\x3c\xb2\xa1": ("<", 1e-9),
-    b"\xa1\xb2\x3c\x4d": (">", 1e-9),
-}
-_SHB = 0x0A0D0D0A
-MAGICS = (*_PCAP_MAGIC, struct.pack("<I", _SHB))  # the first 4 bytes of every capture this module reads
-_FIXED = {1: 8, 6: 20, 2: 20, 3: 4}  # bytes of fixed fields in each block type's body
-
-
-@dataclass(frozen=True, slots=True)
-class PacketRecord:
-    """One captured packet: when, on which interface (None when the capture does not say), and a comment."""
-
-    t: float
-    interface: str | None
-    packet: Packet
-    comment: str = ""
-
-
-# ---------------------------------------------------------------------------------------------- writing
-
-
-def _option(code: int, value: bytes) -> bytes:
-    return struct.pack("<HH", code, len(value)) + value + b"\0" * (-len(value) % 4)
-
-
-def _sink(path: str | Path | BinaryIO) -> AbstractContextManager[IO[bytes]]:
-    if isinstance(path, (str, Path)):
-        from hairpin.writing import open_output
-
-        return open_output(path, binary=True)
-    return nullcontext(path)
-
-
-def _block(kind: int, body: bytes) -> bytes:
-    body += b"\0" * (-len(body) % 4)
-    n = len(body) + 12
-    return struct.pack("<II", kind, n) + body + struct.pack("<I", n)
-
-
-def write_pcapng(path: str | Path | BinaryIO, records: Iterable[PacketRecord], *, linktype: int = ETHERNET,
-                 **how: Any) -> None:  # fmt: skip
-    """Write ``records`` as pcapng: one Interface Description per distinct interface name, in order of
-    first appearance, each named by ``if_name``; one Enhanced Packet per record with its comment.
-
-    ``path`` is a file name (written through :mod:`hairpin.writing`: whole or not at all) or an open
-    binary file.  ``how``: ``tunnel``, ``vlans``, ``vxlan_port`` as for :func:`hairpin.parsers.frames.frame`."""
-    ifaces: dict[str, int] = {}
-    with _sink(path) as f:
-        f.write(_block(_SHB, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1) + _option(0, b"")))
-        for r in records:
-            name = r.interface or "unknown"
-            if name not in ifaces:
-                ifaces[name] = len(ifaces)
-                opts = _option(2, name.encode()) + _option(9, b"\x06") + _option(0, b"")
-                f.write(_block(1, struct.pack("<HHI", linktype, 0, SNAPLEN) + opts))
-            data = frame(r.packet, linktype, ifaces[name] + 1, **how)
-            us = round(r.t * 1_000_000)
-            opts = (_option(1, r.comment.encode()) + _option(0, b"")) if r.comment else b""
-            pad = b"\0" * (-len(data) % 4)
-            head = struct.pack("<IIIII", ifaces[name], us >> 32, us & 0xFFFFFFFF, len(data), len(data))
-            f.write(_block(6, head + data + pad + opts))
-
-
-def write_pcap(path: str | Path | BinaryIO, records: Iterable[PacketRecord], *, linktype: int = ETHERNET,
-               **how: Any) -> None:  # fmt: skip
-    """Write ``records`` as classic pcap (microseconds, little-endian) in ``linktype``; with Linux cooked
-    v2 each interface name gets its own index, in order of first appearance.  ``path`` as for
-    :func:`write_pcapng`."""
-    index: dict[str | None, int] = {}
-    with _sink(path) as f:
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, SNAPLEN, linktype))
-        for r in records:
-            ifindex = index.setdefault(r.interface, len(index) + 1)
-            data = frame(r.packet, linktype, ifindex, **how)
-            us = round(r.t * 1_000_000)
-            f.write(struct.pack("<IIII", us // 1_000_000, us % 1_000_000, len(data), len(data)) + data)
-
-
-# ---------------------------------------------------------------------------------------------- reading
-
 
 _FILTERED = Packet(0, 0, 0, 0)  # a TCP packet the reader was asked not to decode
 _FLAGS = tuple(Flags(i) for i in range(64))  # every value of the six flag bits, built once
@@ -156,8 +82,8 @@ def _setters(cls: type, names: tuple[str, ...]) -> tuple[Any, ...] | None:
     if (not dataclasses.is_dataclass(cls) or "__slots__" not in cls.__dict__ or hasattr(cls, "__post_init__")
             or tuple(f.name for f in dataclasses.fields(cls)) != names
             or getattr(cls.__init__, "__code__", None) is None
-            or (cls.__init__.__code__.co_filename != "<string>"  # not generated, and
-                and not cls.__dict__.get("SLOT_INIT_ONLY", False))):  # fmt: skip  (not declared plain either)
+            or (cls.__init__.__code__.co_filename != "<string>"  # not generated, and not declared plain either
+                and not cls.__dict__.get("SLOT_INIT_ONLY", False))):  # fmt: skip
         return None
     return tuple(cls.__dict__[n].__set__ for n in names)
 
@@ -615,38 +541,6 @@ class Reader:
                 p = self._emit(body[4 : 4 + (min(olen, simple_snap) if simple_snap else olen)], linktype, endian)
                 if p is not None:
                     yield PacketRecord(0.0, name, p)
-
-
-def interface(body: bytes, endian: str, index: int = 0) -> tuple[str | None, float, float]:
-    """An Interface Description Block's name (``if_name``), time unit in seconds (``if_tsresol``: a power of
-    10, or of 2 with the top bit set; microseconds when absent) and offset in seconds (``if_tsoffset``: a
-    signed 64-bit number of seconds added to every timestamp, 0 when absent; draft-ietf-opsawg-pcapng,
-    "Interface Description Block"), from its body (after the 8 bytes of fixed fields: its options).  The
-    first pass (:mod:`hairpin.parsers.fastscan_ng`) reads them with this too.  ``index``: the interface's
-    number in its section; one without ``if_name`` is None when it is the first, else ``interface N``, so that
-    two unnamed interfaces are two captures (each its own span: ``Reader.spans``; until 2026-12-03 they were
-    one, and a connection seen on one that stopped early was decided against the other's end)."""
-    name: str | None = None if index == 0 else f"interface {index}"
-    unit, shift = 1e-6, 0.0
-    for code, value in _options(body[8:], endian):
-        if code == 2:
-            name = value.rstrip(b"\0").decode("utf-8", "replace")
-        elif code == 9 and value:
-            r = value[0]
-            unit = 2.0 ** -(r & 0x7F) if r & 0x80 else 10.0**-r
-        elif code == 14 and len(value) == 8:
-            shift = float(struct.unpack(endian + "q", value)[0])
-    return name, unit, shift
-
-
-def _options(data: bytes, endian: str) -> Iterator[tuple[int, bytes]]:
-    i = 0
-    while i + 4 <= len(data):
-        code, n = struct.unpack(endian + "HH", data[i : i + 4])
-        if code == 0:
-            return
-        yield code, data[i + 4 : i + 4 + n]
-        i += 4 + n + (-n % 4)
 
 
 def read(path: str | Path, want: int = 0, vxlan: frozenset[int] = VXLAN_PORTS) -> Reader:

@@ -17,7 +17,7 @@ analyse one place, write only it (``places={"pod netshoot eth0"}``) or cut it ou
 
 ``write_run(run, path)`` writes the run's shown connections (a timed-out, an established and a reset
 one, whichever exist) one after another, each shifted to start a second after the previous one ended.
-The bytes come from ``hairpin.parsers.pcap.write_pcapng`` (Ethernet, IPv4, TCP with the simulated
+The bytes come from ``hairpin.parsers.pcap_format.write_pcapng`` (Ethernet, IPv4, TCP with the simulated
 sequence numbers, so tshark's analysis works on them).
 """
 
