@@ -2,8 +2,8 @@
 give the streaming analyser's answer, byte for byte.
 
 What it does: where :mod:`fuzz_pcap` mutates bytes and formats, this one builds captures whose rows sit on
-the conditions the first pass decides by (``hairpin.parsers.fastscan.healthy_pairs`` and its views and runs,
-``lone_syns``, ``hairpin.diagnose.capture_hairpins``, the replay of ``hairpin.diagnose.capture_fast``):
+the conditions the first pass decides by (``hairpin.parsers.fastscan_groups.healthy_pairs`` and its views and
+runs, ``lone_syns``, ``hairpin.diagnose.capture_hairpins``, the replay of ``hairpin.diagnose.capture_fast``):
 
 - ``stories``: a few connections (healthy, hairpin, the client node's NAT views, the target node's, a server
   reset, a lone SYN, or random SYN/SYN-ACK/RST rows among a few endpoints), each shifted, dropped, re-addressed
@@ -141,7 +141,11 @@ def stories(rng: random.Random) -> list[list[pcap.PacketRecord]]:
 
 def floods(rng: random.Random) -> list[list[pcap.PacketRecord]]:
     t = rng.choice([1000.0, 1_764_547_200.0])
-    v, nodes, lo = V4["V"][0], [ip_int("192.168.2.3"), ip_int("192.168.2.4"), ip_int("192.168.2.5")], ip_int("127.0.0.1")
+    v, nodes, lo = (
+        V4["V"][0],
+        [ip_int("192.168.2.3"), ip_int("192.168.2.4"), ip_int("192.168.2.5")],
+        ip_int("127.0.0.1"),
+    )
     steps = [0.0, 0.0, 0.001, 0.05, 0.5, 1.0, 4.0, 9.99, 10.0, 10.01, 30.0, 134.99, 135.0, 135.01, 140.0]
     recs = []
     for i in range(rng.randint(20, 400)):
@@ -158,7 +162,9 @@ def floods(rng: random.Random) -> list[list[pcap.PacketRecord]]:
             recs.append(R(round(t, 6), None, Packet(c, port, v, 80, SYN, isn)))
             if shape == "twice":
                 recs.append(R(round(t + 1e-6, 6), None, Packet(c, port, v, 80, SYN, isn)))
-            answer = Packet(v, 80, c, port, RST | ACK, 0, nxt) if shape == "reset" else Packet(v, 80, c, port, SA, 7, nxt)
+            answer = (
+                Packet(v, 80, c, port, RST | ACK, 0, nxt) if shape == "reset" else Packet(v, 80, c, port, SA, 7, nxt)
+            )
             recs.append(R(round(t + 0.0004, 6), None, answer))
         else:
             gap = rng.choice([1.0, 2.0, 10.0, 64.0])

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from hairpin.diagnose import capture, capture_fast, capture_hairpins
 from hairpin.model.net import Flags, Packet, ip_int
-from hairpin.parsers import fastscan, pcap
+from hairpin.parsers import fastscan, fastscan_groups, pcap
 from hairpin.render.json_out import dumps_indent1
 
 pytest.importorskip("numpy")
@@ -56,7 +56,9 @@ def connection(shape: str, client: int, port: int, isn: int, node: int, t: float
         view = Packet(client, port, node, 31468, SYN, isn) if nat else Packet(client, port, VIP, 80, SYN, isn)
         add(t + later + crossed, view)
         add(t + 0.0004, Packet(VIP, 80, client, port, SA, 7, isn + 1))
-        back = Packet(node, 31468, client, port, SA, 7, isn + 1) if nat else Packet(VIP, 80, client, port, SA, 7, isn + 1)
+        back = (
+            Packet(node, 31468, client, port, SA, 7, isn + 1) if nat else Packet(VIP, 80, client, port, SA, 7, isn + 1)
+        )
         add(t + 0.0004 + later, back)
         return sorted(out, key=lambda r: r.t)
     if shape in ("target-side", "target-late"):  # a healthy connection on the node the NLB sent it to
@@ -216,16 +218,16 @@ def disorder(records: list[pcap.PacketRecord]) -> float:
 
 
 #: rows of ISN groups the fast path reads at once: its own, or a few (many batches, groups never split)
-_BATCH = st.sampled_from([fastscan.VIEWS_BATCH, fastscan.VIEWS_BATCH, 1, 3, 8])
+_BATCH = st.sampled_from([fastscan_groups.VIEWS_BATCH, fastscan_groups.VIEWS_BATCH, 1, 3, 8])
 
 
 @contextmanager
 def views_batch(rows: int) -> Iterator[None]:
-    old, fastscan.VIEWS_BATCH = fastscan.VIEWS_BATCH, rows
+    old, fastscan_groups.VIEWS_BATCH = fastscan_groups.VIEWS_BATCH, rows
     try:
         yield
     finally:
-        fastscan.VIEWS_BATCH = old
+        fastscan_groups.VIEWS_BATCH = old
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -606,8 +608,14 @@ def test_captures_of_two_nodes_sharing_connections_leave_every_row_out(tmp_path:
 def test_several_files_are_grouped_in_the_order_merged_by_time(tmp_path: Path) -> None:
     """by_key puts the rows of one ISN in the order the files' merge by time gives them (at the same time,
     the first file's first): the order the analyser meets them."""
-    a = [pcap.PacketRecord(1.0, None, Packet(1, 2, 3, 4, SYN, 9)), pcap.PacketRecord(3.0, None, Packet(3, 4, 1, 2, SA, 5, 10))]
-    b = [pcap.PacketRecord(1.0, None, Packet(1, 2, 3, 4, SYN, 9)), pcap.PacketRecord(2.0, None, Packet(1, 2, 3, 4, SYN, 9))]
+    a = [
+        pcap.PacketRecord(1.0, None, Packet(1, 2, 3, 4, SYN, 9)),
+        pcap.PacketRecord(3.0, None, Packet(3, 4, 1, 2, SA, 5, 10)),
+    ]
+    b = [
+        pcap.PacketRecord(1.0, None, Packet(1, 2, 3, 4, SYN, 9)),
+        pcap.PacketRecord(2.0, None, Packet(1, 2, 3, 4, SYN, 9)),
+    ]
     scans = []
     for n, part in enumerate((a, b)):
         pcap.write_pcap(tmp_path / f"{n}.pcap", part)
@@ -679,7 +687,7 @@ def test_a_hairpin_seen_on_the_clients_node_is_taken_from_the_columns(tmp_path: 
     assert found["columns"].to_json()["hairpins"][0]["backend"] == "192.168.39.2:8080"
 
 
-@pytest.mark.parametrize("batch", [fastscan.VIEWS_BATCH, 7])
+@pytest.mark.parametrize("batch", [fastscan_groups.VIEWS_BATCH, 7])
 def test_healthy_connections_seen_on_their_target_node_are_left_out(tmp_path: Path, batch: int) -> None:
     """100 healthy connections as a capture of the node the NLB sent them to shows them (from the NLB to
     node:NodePort, after DNAT and MASQUERADE to the backend, the backend's SYN-ACK before and after de-NAT):

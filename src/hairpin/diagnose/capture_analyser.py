@@ -41,8 +41,8 @@ EXPIRE = 135.0
 LATE = EXPIRE - GAP
 TICK = 10.0  # s of capture time between two looks for attempts to forget
 # s: a SYN-ACK this soon after the latest SYN of a handshake answered with its ISN is left out of the analyser with
-# the handshake (hairpin.parsers.fastscan._views_of): its ``answered`` entry is then still there (a look forgets it
-# only past TICK s, and the rows left out come at most capture_fast.DISORDER = 4 s behind ``end``), so
+# the handshake (hairpin.parsers.fastscan_groups._views_of): its ``answered`` entry is then still there (a look
+# forgets it only past TICK s, and the rows left out come at most capture_fast.DISORDER = 4 s behind ``end``), so
 # ``_Analyser._no_syn`` takes it for a view of that answer, as the first pass does
 REPEAT = 5.0
 # s after the latest SYN of a handshake answered (healthy) during which a SYN-ACK with its ISN is its server's
@@ -397,7 +397,7 @@ class _Analyser:
     def _close(self, a: Attempt) -> bool:
         """Classify ``a``, forgotten before the end (by a look for attempts to forget), as at the end: ``CUT`` when
         the captures that saw it ended less than 1 s after its one SYN (``_stop``), which the first pass decides of
-        its lone SYNs alike (``fastscan.lone_syns``).  With one capture it was not: that capture runs at least to
+        its lone SYNs alike (``fastscan_groups.lone_syns``).  With one capture it was not: that capture runs at least to
         ``end``, past ``EXPIRE`` s after it.  With several, when what they read so far reaches 1 s after it
         (``Sources.reached``: their ends only grow) it was not; else their ends must be known (``Sources.done``):
         until then ``a`` waits (False), as few as the SYNs of a second of each capture, and is looked at again."""

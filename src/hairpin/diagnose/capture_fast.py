@@ -2,16 +2,17 @@
 
 What it knows: the analyser (:class:`hairpin.diagnose.capture._Analyser`) meets the rows (SYN, SYN-ACK and
 RST packets) in the stream's order: one file in its own order, several files merged by time.  Three kinds
-of rows can be left out of it, each decided from the first pass's columns (``fastscan``):
+of rows can be left out of it, each decided from the first pass's columns (``fastscan``, its ISN groups:
+``fastscan_groups``):
 
-- a healthy handshake (``fastscan.healthy_pairs``): the only two rows of their ISN key, the SYN first in the
-  stream, the SYN-ACK from the address it called less than 130 s after it.  The analyser opens an attempt
-  at the SYN and counts it healthy and forgets it at the SYN-ACK.  The same seen several times, in one file
-  or in several (``tcpdump -i any``, a node's NAT views, captures of two nodes: ``fastscan._healthy_views``):
-  the rows other than each attempt's first SYN and its answer (``Scan.quiet``) open and close nothing, they
-  only count as packets;
-- a flood's lone SYN (``fastscan.lone_syns``): the only row of its key; the analyser opens an attempt that
-  nothing joins, classified by the SYN alone when a look for attempts to forget closes it, or at the end;
+- a healthy handshake (``fastscan_groups.healthy_pairs``): the only two rows of their ISN key, the SYN first
+  in the stream, the SYN-ACK from the address it called less than 130 s after it.  The analyser opens an
+  attempt at the SYN and counts it healthy and forgets it at the SYN-ACK.  The same seen several times, in one
+  file or in several (``tcpdump -i any``, a node's NAT views, captures of two nodes:
+  ``fastscan_groups._healthy_views``): the rows other than each attempt's first SYN and its answer
+  (``Scan.quiet``) open and close nothing, they only count as packets;
+- a flood's lone SYN (``fastscan_groups.lone_syns``): the only row of its key; the analyser opens an attempt
+  that nothing joins, classified by the SYN alone when a look for attempts to forget closes it, or at the end;
 - a hairpin of the usual shapes (:mod:`hairpin.diagnose.capture_hairpins`), its attempt built from the columns.
 
 Apart from its own attempt, a row changes the analyser's state for every other row: it counts in
@@ -248,7 +249,14 @@ def analyse_fast(readers: list[Reader], scans: list[Any], listed: int, records: 
     # the views of a healthy handshake other than each attempt's first SYN and its answer open and close nothing
     quiet = joined(scans, "quiet")
     if perm is not None:
-        paired, unpaired, kept, kind, t, quiet = paired[perm], unpaired[perm], kept[perm], kind[perm], t[perm], quiet[perm]
+        paired, unpaired, kept, kind, t, quiet = (
+            paired[perm],
+            unpaired[perm],
+            kept[perm],
+            kind[perm],
+            t[perm],
+            quiet[perm],
+        )
     out = ~kept
     mine = out & unpaired  # rows left out as hairpins: their attempts are opened by the driver
     told = out & ~mine & ~quiet

@@ -2,8 +2,8 @@
 
 What it knows: the capture analyser (:class:`hairpin.diagnose.capture._Analyser`) keeps an attempt per client
 SYN and changes its fields row by row; for the hairpins a capture usually holds, what it ends with can be
-read from the columns of the rows of one ISN key (``fastscan.by_key``: every SYN, SYN-ACK and RST naming the
-ISN, in the order the analyser meets them: one file's own, or several files merged by time).  A key is taken
+read from the columns of the rows of one ISN key (``fastscan_groups.by_key``: every SYN, SYN-ACK and RST naming
+the ISN, in the order the analyser meets them: one file's own, or several files merged by time).  A key is taken
 when its rows are of this shape (anything else goes to the analyser row by row):
 
 - every row plain IPv4 or IPv6 (``Scan.simple``; an IPv6 address is its index in the joined table tagged
