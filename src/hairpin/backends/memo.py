@@ -15,7 +15,8 @@ Why the values do not matter, and where that is checked rather than assumed:
 - Ports are only compared (for equality, or against the bounds of a rule's port, range or set) and
   hashed (the NLB's flow hash, itself a recorded decision).  Every constant a port can be compared with
   is a number in the scenario, in a host's iptables/nft/ipset text or in the simulator's port ranges:
-  ``constants`` collects them all (and more: any decimal number in those texts).  Each port value's
+  ``constants`` collects them all (and more: any decimal number in those texts; it lives in
+  :mod:`hairpin.backends.memo_values`, with ``_isns_apart`` and ``_Tap`` below).  Each port value's
   *cell* (equal to one constant, or strictly between two consecutive ones) is part of the decision
   path, so two connections on one path agree on every such comparison; and the ports of one connection
   must be pairwise distinct (no chance equality: a conntrack clash, a reused tuple).
@@ -48,14 +49,13 @@ connection simulated again, which is exact: it is seeded from (seed, id)).
 from __future__ import annotations
 
 import bisect
-import itertools
 import random
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hairpin.aws.nlb import NlbNode, Target, flow_hash_of
 from hairpin.backends.memo_rounds import closed_of, round_key, unwatch, watch_closed
+from hairpin.backends.memo_values import _isns_apart, _Tap, constants
 from hairpin.backends.streams import host_of, host_stream, ipvs_stream, own_stream
 from hairpin.host import LinuxHost, port_range
 from hairpin.model.net import Endpoint, Packet
@@ -71,13 +71,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Course", "Memo", "constants"]
 
-ISN_GAP = 1 << 16
 #: trie nodes a network keeps at most (a cache: once full, new paths are simulated and not stored)
 MAX_NODES = 1 << 18
-MOD32 = 1 << 32
-#: the simulator's own port constants: ephemeral range, NAT ranges, the NLB's source-port range
-_CODE_PORTS = (0, 1, 1023, 1024, 32767, 32768, 60999, 61000, 64512, 65535)
-_NUMBER = re.compile(r"\d+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,64 +87,6 @@ class Course:
     elapsed_s: float
     syns: int
     hairpin: bool
-
-
-class _Tap(random.Random):
-    """A random stream that counts its top-level draws (a ``randrange`` is one draw, whatever it asks of
-    ``getrandbits`` inside) and keeps the last one's kind and value."""
-
-    def __init__(self, text: str) -> None:
-        self.draws = 0
-        self.last = ""
-        self.value = 0
-        self._inner = False
-        super().__init__(text)
-
-    def random(self) -> float:
-        v = super().random()
-        if not self._inner:
-            self.draws, self.last = self.draws + 1, "random"
-        return v
-
-    def getrandbits(self, k: int) -> int:
-        v = super().getrandbits(k)
-        if not self._inner:
-            self.draws, self.last, self.value = self.draws + 1, f"bits{k}", v
-        return v
-
-    def randrange(self, *args: Any) -> int:
-        if self._inner:
-            return super().randrange(*args)
-        self._inner = True
-        try:
-            v = super().randrange(*args)
-        finally:
-            self._inner = False
-        self.draws, self.last, self.value = self.draws + 1, "randrange", v
-        return v
-
-
-def constants(net: Network) -> list[int]:
-    """Every port number a rule, a socket or the simulator may compare a port with (sorted): the
-    decimal numbers of the scenario, of every namespace's iptables, ipset and nft text (kube-proxy's and the CNI's), the IPVS virtual
-    servers and listeners, and the simulator's own ranges.  More numbers only make cells finer."""
-    texts = [repr(net.scenario)]
-    for ns in net.topology.namespaces:
-        texts += [ns.iptables, ns.ipsets]
-    from hairpin.kube import node_nft  # kube-proxy's table ip kube-proxy and the VPC CNI's table ip aws-cni
-
-    texts += [node_nft(net.scenario, ns.name) for ns in net.topology.namespaces if ns.role == "node"]
-    found = set(_CODE_PORTS)
-    for text in texts:
-        found.update(n for n in map(int, _NUMBER.findall(text)) if n <= 0xFFFF)
-    for h in net.hosts.values():
-        if isinstance(h, LinuxHost):
-            found.update(port for _, port in h.tcp.listeners)
-            if h.ipvs is not None:
-                for vs in h.ipvs.services.values():
-                    found.add(vs.port)
-                    found.update(p for _, p in vs.dests)
-    return sorted(found)
 
 
 class _Node:
@@ -605,11 +542,3 @@ class MemoConflict(AssertionError):
     """The memo found one path of decisions leading to two different states or courses: its premises failed for
     this scenario, and a course it handed out may be wrong.  ``hairpin.backends.sim`` then simulates every
     connection again without it."""
-
-
-def _isns_apart(isns: list[int]) -> bool:
-    """ISNs more than 2**16 apart from each other and from 0 (mod 2**32): no ``seq + small`` of one
-    equals another's, nor wraps to a constant."""
-    pts = sorted([0, *isns])
-    gaps = [b - a for a, b in itertools.pairwise(pts)] + [MOD32 - pts[-1] + pts[0]]
-    return min(gaps) > ISN_GAP
