@@ -16,7 +16,7 @@ Formats (iproute2 6.x and net-tools 2.10, as printed on this machine; see tests/
                                  flag ``!`` is a reject route, Iface ``*`` or ``-`` a blackhole)
     ip -4 -o addr                IDX: DEV    inet ADDR/PREFIX [brd B] scope S [flags] LABEL\\ valid_lft ...
 
-Everything a line says is kept (``ParsedRoute.extra``, ``ParsedRule.extra``...) so the writers give the
+Everything a line says is kept (``ParsedRoute.extra``, ``ParsedRule.tokens``...) so the writers give the
 state back; what the routing model cannot represent (an ``ip rule`` with ``not``, ``tos``, ``uidrange``,
 ``ipproto``, ``sport``, ``dport``, ``suppress_prefixlength``, ``goto``; a multipath route's further next
 hops) is kept for writing and left out of the model with a warning naming its line.  Malformed lines
