@@ -14,6 +14,8 @@ from typing import Any
 
 import jsonschema
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hairpin.cli.main import main
 from hairpin.kube.datapath import Seen, assess, kpr_state
@@ -302,3 +304,35 @@ def test_scenario_from_cluster_says_the_scenario_models_kube_proxy_instead(tmp_p
                 "reproduce shows what kube-proxy would do on this cluster, not what it does")  # fmt: skip
         assert (f"hairpin: warning: {line}" in err.splitlines()) is said
         assert (line in " ".join(x.lstrip("# ") for x in out_file.read_text().splitlines() if x.startswith("#"))) is said
+
+
+_NAMESPACES = st.sampled_from(["kube-system", "cilium", "shop", None, 7])
+_APPS_DRAWN = st.sampled_from(["kube-proxy", "cilium", "calico-node", "aws-node", "kube-dns", None, 3])
+_IMAGES = st.sampled_from([KUBE_PROXY_IMAGE, CILIUM_IMAGE, "nginx", "602401143452.dkr.ecr.eu-west-1.amazonaws.com/"
+                           "amazon-k8s-cni:v1.19.0"])  # fmt: skip
+
+
+@st.composite
+def _pods(draw: st.DrawFn) -> dict[str, Any]:
+    """A pod as a dump may hold it: any namespace, app label, image and phase, or metadata or labels that are
+    not mappings at all."""
+    ns, app = draw(_NAMESPACES), draw(_APPS_DRAWN)
+    d = sys_pod(draw(st.sampled_from(["a", "b"])), None, draw(_IMAGES), ns="x", phase=draw(st.sampled_from(
+        ["Running", "Succeeded", "Pending"])), env=draw(st.sampled_from([None, {"FELIX_BPFENABLED": "true"}])))  # fmt: skip
+    meta = d["metadata"]
+    meta["namespace"] = ns
+    meta["labels"] = draw(st.sampled_from([{"k8s-app": app}, {}, None, ["k8s-app"]]))
+    if draw(st.booleans()):
+        d["metadata"] = draw(st.sampled_from([None, [], "x"]))
+    return d
+
+
+@given(st.lists(_pods(), max_size=12))
+def test_see_pods_is_see_pod_of_each(pods: list[dict[str, Any]]) -> None:
+    """The batch the cluster model calls (which passes over application pods without a call) counts exactly
+    what ``see_pod`` counts pod by pod, in the same order (the first agent's flag is the one named)."""
+    one, batch = Seen(), Seen()
+    for d in pods:
+        one.see_pod(d)
+    batch.see_pods(pods)
+    assert batch == one

@@ -244,11 +244,11 @@ class Cluster:
 
     def _add_all(self, objects: Iterable[KubeObject]) -> None:
         c = self
+        pods: list[dict[str, Any]] = []  # seen after the loop, in order (Seen's pod counts depend on pods alone)
         for o in objects:
             kind = o.kind
             if kind == "Pod":
-                c.has_pods = True
-                c.seen.see_pod(o.data)
+                pods.append(o.data)
                 if c._pods is None:
                     c._pod_data.append(o.data)
                 else:
@@ -274,6 +274,9 @@ class Cluster:
                 for wh in _seq(o.data.get("webhooks")):
                     if isinstance(wh, dict) and wh.get("name") == controller.LBC_WEBHOOK:
                         c.webhook = True
+        if pods:
+            c.has_pods = True
+            c.seen.see_pods(pods)
 
     # -- building -------------------------------------------------------------------------------
     def _add_config_map(self, d: dict[str, Any]) -> None:

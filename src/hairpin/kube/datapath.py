@@ -145,6 +145,20 @@ class Seen:
     #: kube-proxy's ConfigMaps in the input (``namespace/name``)
     proxy_config_maps: list[str] = field(default_factory=list)
 
+    def see_pods(self, pods: list[dict[str, Any]]) -> None:
+        """``see_pod`` of each pod in turn; an application pod outside kube-system (most of a large cluster's)
+        is passed over here by the same test ``see_pod`` makes first, without a call."""
+        see, apps, key = self.see_pod, _APPS, _APP_LABEL
+        for d in pods:
+            meta = d.get("metadata")
+            if not isinstance(meta, dict):
+                continue  # (see_pod: no namespace, no labels)
+            if meta.get("namespace") != "kube-system":
+                labels = meta.get("labels")
+                if not isinstance(labels, dict) or labels.get(key) not in apps:
+                    continue
+            see(d)
+
     def see_pod(self, d: dict[str, Any]) -> None:
         meta = _map(d.get("metadata"))
         labels = meta.get("labels")
