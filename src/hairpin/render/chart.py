@@ -22,8 +22,8 @@ import ipaddress
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from html import escape
 
+from hairpin.render.markup import escape
 from hairpin.scenario import AZ, Node, Scenario
 
 __all__ = ["DEFAULT_NODES", "NoRoom", "Point", "chart_svg", "left_out", "points", "series_of", "total", "variant", "wilson"]

@@ -14,11 +14,11 @@ Content-Security-Policy ``default-src 'none'`` makes the browser refuse any fetc
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from html import escape
 from typing import TYPE_CHECKING
 
 from hairpin.render import chart as chart_mod
 from hairpin.render import diagram, svg
+from hairpin.render.markup import escape
 
 if TYPE_CHECKING:
     from hairpin.backends.sim import Connection, Run
