@@ -17,7 +17,9 @@ BAD = "<script>alert(1)</script>\"'&\x1b[31mX"
 
 
 def test_escape_and_visible_exactly() -> None:
-    assert visible("a\x1b[31mb\x00\x7f\x85\ud800\ufffe\tc\nd\re") == "a\\x1b[31mb\\x00\\x7f\\x85\\ud800\\ufffe\tc\nd\\x0de"
+    assert (
+        visible("a\x1b[31mb\x00\x7f\x85\ud800\ufffe\tc\nd\re") == "a\\x1b[31mb\\x00\\x7f\\x85\\ud800\\ufffe\tc\nd\\x0de"
+    )
     assert escape(BAD) == "&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#x27;&amp;\\x1b[31mX"
     assert escape("\"'", quote=False) == "\"'"
 
@@ -60,7 +62,8 @@ def test_pictures_of_a_scenario_with_markup_and_escapes_in_its_names(tmp_path: P
     svg_text = out["svg"].read_text()
     assert 'data-lane="net&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#x27;&amp;\\x1b[31mX"' in svg_text
     assert "hairpin sweep over seed&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#x27;&amp;\\x1b[31mX" in (
-        sweep_html.read_text())
+        sweep_html.read_text()
+    )
 
 
 def test_pcapng_interface_names_and_comments_show_control_characters(tmp_path: Path) -> None:

@@ -26,7 +26,18 @@ from dataclasses import dataclass, replace
 from hairpin.render.markup import escape
 from hairpin.scenario import AZ, Node, Scenario
 
-__all__ = ["DEFAULT_NODES", "NoRoom", "Point", "chart_svg", "left_out", "points", "series_of", "total", "variant", "wilson"]
+__all__ = [
+    "DEFAULT_NODES",
+    "NoRoom",
+    "Point",
+    "chart_svg",
+    "left_out",
+    "points",
+    "series_of",
+    "total",
+    "variant",
+    "wilson",
+]
 
 DEFAULT_NODES = (1, 2, 3, 4, 6)
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
