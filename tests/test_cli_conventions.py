@@ -86,6 +86,28 @@ def test_a_flag_given_a_value_is_one_line_exit_2() -> None:
                         "--only-at-risk alone\n")  # fmt: skip
 
 
+@pytest.mark.parametrize(("args", "line"), [
+    (("reproduce", "--fix", "ip-targets", "--fix", "cluster-ip"),
+     "--fix given twice ('ip-targets', then 'cluster-ip'): it takes one value; give it once"),
+    (("reproduce", "--seed", "1", "--seed=2"), "--seed given twice ('1', then '2'): it takes one value; give it once"),
+    (("sweep", "--grid", "nodes=1", "-o", "a.txt", "--output", "b.txt"),
+     "--output given twice ('a.txt', then 'b.txt'): it takes one value; give it once"),
+    (("check", str(DUMP), "--format", "json", "--format=sarif"),
+     "--format given twice ('json', then 'sarif'): it takes one value; give it once"),
+])  # fmt: skip
+def test_an_option_given_two_values_is_one_line_exit_2(args: tuple[str, ...], line: str) -> None:
+    """click keeps the last value silently: `reproduce --fix ip-targets --fix cluster-ip` ran cluster-ip alone."""
+    r = hairpin(*args)
+    assert (r.returncode, r.stdout, r.stderr) == (2, "", f"hairpin: error: {line}\n")
+
+
+def test_an_option_given_twice_with_one_value_and_a_repeatable_one_still_run() -> None:
+    r = hairpin("sweep", "--grid", "nodes=1", "--grid", "cross_zone=true", "--connections", "10", "--connections=10",
+                "--workers", "1", "--format", "csv")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == "nodes,cross_zone,connections,timeouts,rate,expected,agrees"
+
+
 def test_list_fixes_names_every_workaround_once() -> None:
     r = hairpin("reproduce", "--list-fixes")
     assert r.returncode == 0 and r.stderr == ""

@@ -49,6 +49,40 @@ def test_report_contents(report_file: Path) -> None:
     assert text.count('class="point"') == 9
 
 
+def test_a_series_the_vpc_has_no_room_for_is_left_out_and_said(tmp_path: Path) -> None:
+    """A VPC whose two /24 subnets fill it (10.0.0.0/23) has no subnet for a third AZ: the report's chart leaves
+    out "cross-zone on, 3 AZs" and says why, instead of failing with a traceback."""
+    from hairpin import scenario
+    from hairpin.backends import sim
+
+    path = tmp_path / "full.yaml"
+    path.write_text(
+        "name: fullvpc\nregion: eu-west-1\nvpc:\n  cidr: 10.0.0.0/23\n  router: 10.0.0.1\n  azs:\n"
+        "    - {name: eu-west-1a, subnets: [10.0.0.0/24]}\n    - {name: eu-west-1b, subnets: [10.0.1.0/24]}\n"
+        "nodes:\n  - {name: node1, ip: 10.0.0.10, az: eu-west-1a}\n  - {name: node2, ip: 10.0.0.11, az: eu-west-1a}\n"
+        "  - {name: node3, ip: 10.0.1.10, az: eu-west-1b}\npods:\n  - {name: client, ip: 10.0.0.100, node: node1}\n"
+        "  - {name: web-1, ip: 10.0.0.101, node: node1, labels: {app: web}}\n"
+        "  - {name: web-2, ip: 10.0.1.101, node: node3, labels: {app: web}}\nservices:\n  - name: web\n"
+        "    type: LoadBalancer\n    cluster_ip: 10.100.0.10\n    selector: {app: web}\n"
+        "    ports: [{protocol: TCP, port: 80, target_port: 80, node_port: 30080}]\n    endpoints: [web-1, web-2]\n"
+        "    load_balancer:\n      nodes: {eu-west-1a: 10.0.0.200, eu-west-1b: 10.0.1.200}\n"
+        "client: {pod: client, service: default/web, port: 80, address: 10.0.0.200}\n"
+    )
+    s = scenario.load(path)
+    why = ("cross-zone on, 3 AZs: 3 AZs need 1 more /24 subnet(s) than the scenario's AZs; the VPC 10.0.0.0/23 "
+           "has 0 free: at most 2 AZs")  # fmt: skip
+    assert chart.left_out(s, nodes=(1, 2)) == [why]
+    run = sim.run(s, 20, 0, fixes=False)
+    done: list[int] = []
+    pts = html.chart_points(run, connections=10, nodes=(1, 2), progress=done.append)
+    assert [(p.series, p.nodes_per_az) for p in pts] == [
+        ("cross-zone off, 2 AZs", 1), ("cross-zone off, 2 AZs", 2), ("cross-zone on, 2 AZs", 1),
+        ("cross-zone on, 2 AZs", 2)]  # fmt: skip
+    assert sum(done) == html.chart_total(run, connections=10, nodes=(1, 2)) == 40
+    page = html.report(run, chart=pts)
+    assert f"<p class='sub'>Left out: {why.replace(chr(39), '&#x27;')}.</p>" in page
+
+
 def test_chart_wilson_interval() -> None:
     lo, hi = chart.wilson(10, 20)
     assert (round(lo, 4), round(hi, 4)) == (0.2993, 0.7007)

@@ -97,3 +97,53 @@ def test_cli_bad_grid_is_one_line_exit_2() -> None:
     res = cli("--grid", "nodes=1,x")
     assert res.returncode == 2 and res.stdout == ""
     assert res.stderr.strip() == "hairpin: error: --grid nodes: 'x' is not a whole number from 1 to 64"
+
+
+FULL_VPC = """\
+name: fullvpc
+region: eu-west-1
+vpc:
+  cidr: 10.0.0.0/23
+  router: 10.0.0.1
+  azs:
+    - {name: eu-west-1a, subnets: [10.0.0.0/24]}
+    - {name: eu-west-1b, subnets: [10.0.1.0/24]}
+nodes:
+  - {name: node1, ip: 10.0.0.10, az: eu-west-1a}
+  - {name: node2, ip: 10.0.0.11, az: eu-west-1a}
+  - {name: node3, ip: 10.0.1.10, az: eu-west-1b}
+pods:
+  - {name: client, ip: 10.0.0.100, node: node1}
+  - {name: web-1, ip: 10.0.0.101, node: node1, labels: {app: web}}
+  - {name: web-2, ip: 10.0.1.101, node: node3, labels: {app: web}}
+services:
+  - name: web
+    type: LoadBalancer
+    cluster_ip: 10.100.0.10
+    selector: {app: web}
+    ports: [{protocol: TCP, port: 80, target_port: 80, node_port: 30080}]
+    endpoints: [web-1, web-2]
+    load_balancer:
+      nodes: {eu-west-1a: 10.0.0.200, eu-west-1b: 10.0.1.200}
+client: {pod: client, service: default/web, port: 80, address: 10.0.0.200}
+"""
+
+
+def test_cli_a_shape_the_vpc_has_no_room_for_is_one_line_exit_2(tmp_path: Path) -> None:
+    # the seed's 192.168.0.0/16 holds eight /19s, four of them the seed's subnets: at most 6 AZs
+    res = cli("--grid", "azs=6,7", "--workers", "1", "--connections", "10")
+    assert (res.returncode, res.stdout) == (2, "")
+    assert res.stderr == ("hairpin: error: --grid azs=7: 7 AZs need 5 more /19 subnet(s) than the scenario's AZs; "
+                          "the VPC 192.168.0.0/16 has 4 free: at most 6 AZs\n")  # fmt: skip
+    ipv6 = str(Path(__file__).parent.parent / "examples" / "seed-ipv6.yaml")  # a /56: room, but 26 AZ letters
+    res = cli("--scenario", ipv6, "--grid", "azs=27", "--workers", "1", "--connections", "10")
+    assert (res.returncode, res.stdout) == (2, "")
+    assert res.stderr == ("hairpin: error: --grid azs=27: 27 AZs: AZ names are the region's name and a letter, "
+                          "a to z (at most 26)\n")  # fmt: skip
+    small = tmp_path / "small.yaml"  # a /27 per AZ: addresses .10 to .30 for nodes, the pods take 2 of them
+    small.write_text(FULL_VPC.replace("10.0.0.0/23", "10.0.0.0/16").replace(".0/24", ".0/27").replace(".100", ".20")
+                     .replace(".101", ".21").replace(".200", ".25"))  # fmt: skip
+    res = cli("--scenario", str(small), "--grid", "nodes=2,30", "--workers", "1", "--connections", "10")
+    assert (res.returncode, res.stdout) == (2, "")
+    assert res.stderr == ("hairpin: error: --grid nodes=30: 30 nodes per AZ: no free address left in subnet "
+                          "10.0.0.0/27 of eu-west-1a\n")  # fmt: skip

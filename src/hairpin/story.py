@@ -25,7 +25,7 @@ from hairpin.model.net import Endpoint, Flags, addr_int
 if TYPE_CHECKING:
     from hairpin.backends.sim import Connection, Run, Summary
 
-__all__ = ["RunView", "Step", "diagnosis", "explain", "next_step", "steps"]
+__all__ = ["RunView", "Step", "diagnosis", "elsewhere", "elsewhere_warning", "explain", "next_step", "steps"]
 
 
 @dataclass(frozen=True)
@@ -190,6 +190,42 @@ def _table(conn: Connection, title: str, full: bool, width: int) -> Table:
     return t
 
 
+def _host(target: str) -> str:
+    """The address of an ``ADDR:PORT`` / ``[ADDR]:PORT`` target ('' for none)."""
+    return target.rpartition(":")[0].strip("[]")
+
+
+def elsewhere(r: Run) -> tuple[int, str] | None:
+    """The timeouts the load balancer did not cause by sending the caller back to its own node (the failure the
+    closed form, ``hairpin.aws.risk``, counts): how many, and the first one's cause in a few words (``#0: NLB
+    192.168.168.103: no listener/healthy target for port 80: dropped``, a load balancer without a registered
+    target; ``#1: node2: dropped in filter INPUT``, a Service without endpoints).  None when there is none."""
+    s = r.scenario
+    own = {s.node(s.client_pod.node).ip} | {p.ip for p in s.pods if p.node == s.client_pod.node}
+    other = [c for c in r.connections if c.outcome == "timeout" and _host(c.target) not in own]
+    if not other:
+        return None
+    c = other[0]
+    why = f"NLB target {c.target}, not the caller's node" if c.target else "no load balancer target"
+    for st in steps(c):
+        if st.kind in ("drop", "martian"):
+            what = st.what.split("; ")[0]
+            why = what if what.startswith(st.at) else f"{st.at}: {what}"
+            break
+    return len(other), f"#{c.id}: {why}"
+
+
+def elsewhere_warning(r: Run) -> str | None:
+    """The warning line (without ``hairpin: warning:``) for :func:`elsewhere`'s timeouts, or None."""
+    found = elsewhere(r)
+    if found is None:
+        return None
+    n, first = found
+    return (f"{n} of the {r.summary.timeouts} timeouts are not the load balancer sending the caller back to its "
+            f"own node {r.scenario.client_pod.node} ({first}): the closed form "
+            f"({r.summary.expected_rate:.1%}) and the fix tables do not account for them; check the scenario")  # fmt: skip
+
+
 def diagnosis(r: Run) -> str:
     """One line: what the run found, before any detail."""
     s = r.scenario
@@ -201,6 +237,11 @@ def diagnosis(r: Run) -> str:
                 f"{s.client_service.key} succeeded" + (f" (fix {s.fix})" if s.fix else ""))  # fmt: skip
     bad = r.example("timeout") or r.example("reset")
     head = f"hairpin reproduce: {sm.timeouts} of {sm.attempts} simulated connections timed out ({sm.rate:.1%})"
+    found = elsewhere(r)
+    if found is not None:
+        n, first = found
+        return (f"{head}: {n} of them not because the load balancer sent them back to the caller's own node "
+                f"{s.client_pod.node} ({first})")  # fmt: skip
     if bad is not None and bad.hairpin:
         return (f"{head}: the load balancer sent them back to the caller's own node {s.client_pod.node}, "
                 "whose de-NATed SYN-ACK bypassed it; the client pod reset it and retried until ETIMEDOUT")

@@ -110,19 +110,23 @@ def _client_az_nodes(s: Scenario) -> int:
 
 def point_scenario(base: Scenario, point: dict[str, Any]) -> Scenario:
     """The base scenario with one grid point's settings."""
-    from hairpin.render.chart import variant
+    from hairpin.render.chart import NoRoom, variant
 
     lb = base.client_service.load_balancer
     if lb is None:
         raise InputError(f"service {base.client_service.key} has no load balancer to sweep")
     s = base
+    name = ",".join(f"{k}={_text(v)}" for k, v in point.items())
     if {"nodes", "azs", "cross_zone"} & point.keys():
-        s = variant(
-            s,
-            azs=point.get("azs", len(base.vpc.azs)),
-            nodes_per_az=point.get("nodes", _client_az_nodes(base)),
-            cross_zone=point.get("cross_zone", lb.cross_zone),
-        )
+        try:
+            s = variant(
+                s,
+                azs=point.get("azs", len(base.vpc.azs)),
+                nodes_per_az=point.get("nodes", _client_az_nodes(base)),
+                cross_zone=point.get("cross_zone", lb.cross_zone),
+            )
+        except NoRoom as exc:  # the base scenario's VPC or subnets have no room for this shape
+            raise InputError(f"--grid {name}: {exc}") from None
     svc = s.client_service
     lb = svc.load_balancer
     assert lb is not None
@@ -134,7 +138,6 @@ def point_scenario(base: Scenario, point: dict[str, Any]) -> Scenario:
     if "traffic_policy" in point:
         new = replace(new, external_traffic_policy=point["traffic_policy"],
                       health_check_node_port=new.health_check_node_port or 32000)  # fmt: skip
-    name = ",".join(f"{k}={_text(v)}" for k, v in point.items())
     if "mode" in point:
         from hairpin.kube.layout import parse_version
 

@@ -30,6 +30,45 @@ class _Command(TyperCommand):
     def get_params(self, ctx: Any) -> list[Any]:
         return _plain_flags(super().get_params(ctx))
 
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        bad = given_twice(self.get_params(ctx), args)
+        if bad is not None:
+            from hairpin.errors import InputError
+
+            raise InputError(bad)
+        return list(super().parse_args(ctx, args))
+
+
+def given_twice(params: list[Any], args: list[str]) -> str | None:
+    """``--fix a --fix b``: the one-line error for an option that takes one value given two different ones
+    (click keeps the last silently, so ``reproduce --fix ip-targets --fix cluster-ip`` ran cluster-ip alone
+    and said nothing), else None.  Options that take several (``sweep --grid``) and flags are left alone."""
+    single: dict[str, Any] = {}
+    for p in params:
+        if getattr(p, "param_type_name", "") == "option" and p.nargs == 1 and not (p.multiple or p.is_flag or p.count):
+            single.update(dict.fromkeys(p.opts, p))
+    seen: dict[str, tuple[str, str]] = {}  # the option's name -> (the spelling used first, its value)
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "--":
+            break
+        name, eq, value = a.partition("=") if a.startswith("--") else (a[:2], "=" if len(a) > 2 else "", a[2:])
+        p = single.get(name)
+        if p is None or not a.startswith("-"):
+            i += 1
+            continue
+        if not eq:
+            if i + 1 >= len(args):
+                break  # click names the missing value
+            value = args[i + 1]
+            i += 1
+        i += 1
+        first = seen.setdefault(p.name, (name, value))
+        if first[1] != value:
+            return f"{name} given twice ({first[1]!r}, then {value!r}): it takes one value; give it once"
+    return None
+
 
 class _Group(TyperGroup):
     def get_params(self, ctx: Any) -> list[Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -74,6 +75,11 @@ def reproduce(
             result = sim.run(sc, connections, seed, fixes=fixes, progress=lambda n: bar.advance(task, n), memo=memo)
     else:
         result = sim.run(sc, connections, seed, fixes=fixes, memo=memo)
+    from hairpin.story import elsewhere_warning
+
+    warning = elsewhere_warning(result)
+    if warning is not None:  # timeouts the closed form does not count: a scenario mistake, most often
+        print(f"hairpin: warning: {warning}", file=sys.stderr)
     _write_pictures(result, svg, html, pcap)
     from hairpin import retries as retry_math
 

@@ -11,12 +11,12 @@ hairpin style by the shared layout (``hairpin.render.diagram``).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from html import escape
 from typing import TYPE_CHECKING
 
 from hairpin.model.hop import Hop
 from hairpin.model.net import ip_str
 from hairpin.render import html, svg
+from hairpin.render.markup import escape
 
 if TYPE_CHECKING:
     from hairpin.diagnose.capture import Analysis, Attempt

@@ -22,13 +22,25 @@ import ipaddress
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from html import escape
 
+from hairpin.render.markup import escape
 from hairpin.scenario import AZ, Node, Scenario
 
-__all__ = ["DEFAULT_NODES", "Point", "chart_svg", "points", "series_of", "total", "variant", "wilson"]
+__all__ = [
+    "DEFAULT_NODES",
+    "NoRoom",
+    "Point",
+    "chart_svg",
+    "left_out",
+    "points",
+    "series_of",
+    "total",
+    "variant",
+    "wilson",
+]
 
 DEFAULT_NODES = (1, 2, 3, 4, 6)
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
 PALETTE = ("#1565c0", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f")
 
 
@@ -63,6 +75,11 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 # ------------------------------------------------------------------------------------------ variants
 
 
+class NoRoom(ValueError):
+    """The scenario has no room for the variant asked for: no free subnet of the VPC for another AZ, no free
+    address left in an AZ's subnet for another node or NLB node, or no AZ name left (``REGION`` + a-z)."""
+
+
 def _free_subnets(s: Scenario, prefix: int, want: int) -> list[str]:
     """Up to ``want`` subnets of the VPC of this prefix length that no AZ uses (IPv4 or IPv6)."""
     used = [ipaddress.ip_network(n) for az in s.vpc.azs for n in az.subnets]
@@ -79,6 +96,8 @@ def variant(s: Scenario, *, azs: int, nodes_per_az: int, cross_zone: bool) -> Sc
     """The scenario reshaped to ``azs`` AZs of ``nodes_per_az`` nodes each, cross-zone on or off."""
     if azs < 1 or nodes_per_az < 1:
         raise ValueError("azs and nodes_per_az must be at least 1")
+    if azs > len(_LETTERS) and azs > len(s.vpc.azs):
+        raise NoRoom(f"{azs} AZs: AZ names are the region's name and a letter, a to z (at most {len(_LETTERS)})")
     svc = s.client_service
     lb = svc.load_balancer
     if lb is None:
@@ -88,11 +107,15 @@ def variant(s: Scenario, *, azs: int, nodes_per_az: int, cross_zone: bool) -> Sc
     zones: list[AZ] = [next(z for z in s.vpc.azs if z.name == n) for n in zone_names][:azs]
     prefix = ipaddress.ip_network(s.vpc.subnet_of(client_node.ip) or s.vpc.azs[0].subnets[0]).prefixlen
     spare = _free_subnets(s, prefix, max(0, azs - len(zones)))
-    letters = "abcdefghijklmnopqrstuvwxyz"
+    if len(zones) + len(spare) < azs:
+        raise NoRoom(f"{azs} AZs need {azs - len(zones)} more /{prefix} subnet(s) than the scenario's AZs; "
+                     f"the VPC {s.vpc.cidr} has {len(spare)} free: at most {len(zones) + len(spare)} AZs")  # fmt: skip
+    taken = {z.name for z in s.vpc.azs}
     while len(zones) < azs:
-        name = next(f"{s.region}{c}" for c in letters if f"{s.region}{c}" not in {z.name for z in zones})
-        if not spare:
-            raise ValueError(f"no free /{prefix} left in {s.vpc.cidr} for another AZ")
+        name = next((f"{s.region}{c}" for c in _LETTERS if f"{s.region}{c}" not in taken), None)
+        if name is None:
+            raise NoRoom(f"{azs} AZs: no AZ name {s.region}a to {s.region}z left")
+        taken.add(name)
         zones.append(AZ(name, (spare.pop(0),)))
     used = {n.ip for n in s.nodes} | {p.ip for p in s.pods} | {a for _, a in lb.nodes} | {s.vpc.router}
     names = {n.name for n in s.nodes}
@@ -105,7 +128,7 @@ def variant(s: Scenario, *, azs: int, nodes_per_az: int, cross_zone: bool) -> Sc
             if str(host) not in used:
                 used.add(str(host))
                 return str(host)
-        raise ValueError(f"subnet {net} is full")
+        raise NoRoom(f"{nodes_per_az} nodes per AZ: no free address left in subnet {net} of {zone.name}")
 
     def fresh_name() -> str:
         i = len(names) + 1
@@ -164,9 +187,29 @@ def series_of(s: Scenario) -> list[tuple[str, int, bool]]:
     ]
 
 
+def _series(s: Scenario, nodes: Sequence[int]) -> tuple[list[tuple[str, int, bool]], list[str]]:
+    """The default series the scenario has room for (``variant`` with the most nodes per AZ), and why each
+    other one is left out (``series name: reason``)."""
+    keep: list[tuple[str, int, bool]] = []
+    why: list[str] = []
+    for name, azs, xz in series_of(s):
+        try:
+            variant(s, azs=azs, nodes_per_az=max(nodes, default=1), cross_zone=xz)
+        except NoRoom as exc:
+            why.append(f"{name}: {exc}")
+            continue
+        keep.append((name, azs, xz))
+    return keep, why
+
+
+def left_out(s: Scenario, *, nodes: Sequence[int] = DEFAULT_NODES) -> list[str]:
+    """The default series ``points`` leaves out because the scenario has no room for them, each with why."""
+    return _series(s, nodes)[1]
+
+
 def total(s: Scenario, *, connections: int = 200, nodes: Sequence[int] = DEFAULT_NODES) -> int:
     """How many connections ``points`` simulates with these arguments."""
-    return connections * len(nodes) * len(series_of(s))
+    return connections * len(nodes) * len(_series(s, nodes)[0])
 
 
 def points(
@@ -177,11 +220,13 @@ def points(
     nodes: Sequence[int] = DEFAULT_NODES,
     progress: Callable[[int], None] | None = None,
 ) -> list[Point]:
-    """Simulate every (series, nodes per AZ) variant of ``s``; ``progress(n)`` after each connection."""
+    """Simulate every (series, nodes per AZ) variant of ``s``; ``progress(n)`` after each connection.  A series
+    the scenario has no room for (its VPC has no free subnet for another AZ, a subnet no free address for
+    another node) is left out: ``left_out`` says which and why."""
     from hairpin.backends import sim
 
     out: list[Point] = []
-    for name, azs, xz in series_of(s):
+    for name, azs, xz in _series(s, nodes)[0]:
         for n in nodes:
             v = variant(s, azs=azs, nodes_per_az=n, cross_zone=xz)
             r = sim.run(v, connections, seed, fixes=False, progress=progress)

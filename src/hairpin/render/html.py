@@ -14,11 +14,11 @@ Content-Security-Policy ``default-src 'none'`` makes the browser refuse any fetc
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from html import escape
 from typing import TYPE_CHECKING
 
 from hairpin.render import chart as chart_mod
 from hairpin.render import diagram, svg
+from hairpin.render.markup import escape
 
 if TYPE_CHECKING:
     from hairpin.backends.sim import Connection, Run
@@ -179,10 +179,12 @@ def _chart(run: Run, pts: Sequence[chart_mod.Point]) -> str:
         f"<td class='n'>{p.rate:.1%}</td><td class='n'>{p.expected:.1%}</td></tr>"
         for p in pts
     )
+    gone = chart_mod.left_out(run.scenario, nodes=sorted({p.nodes_per_az for p in pts}))
+    missing = "".join(f"<p class='sub'>Left out: {_e(why)}.</p>" for why in gone)
     return (
         '<section id="chart"><h2>Rate against the cluster\'s shape</h2>'
         f'<p class="sub">Variants of this scenario (client node kept, nodes added per AZ, seed {run.seed}), '
-        f"{per} simulated connections per point with a 95 % interval; dashed lines: the closed form.</p>"
+        f"{per} simulated connections per point with a 95 % interval; dashed lines: the closed form.</p>{missing}"
         f'<div class="pic">{pic}</div><details><summary>chart data</summary><table>'
         "<tr><th>series</th><th>nodes per AZ</th><th>timeouts</th><th>rate</th><th>expected</th></tr>"
         f"{rows}</table></details></section>"

@@ -15,10 +15,10 @@ no scripts, nothing fetched.
 
 from __future__ import annotations
 
-from html import escape
 from typing import TYPE_CHECKING
 
 from hairpin.render import html
+from hairpin.render.markup import escape
 
 if TYPE_CHECKING:
     from hairpin.backends.lab.run import LabConnection, LabRun

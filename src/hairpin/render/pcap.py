@@ -54,6 +54,7 @@ def records(
     """The ``PacketRecord``s of ``hops`` in time order (stable), shifted by ``offset`` seconds; with
     ``places``, only the frames on those interfaces."""
     from hairpin.parsers.pcap import PacketRecord
+    from hairpin.render.markup import visible
 
     ifs = _lane_interfaces(hops)
     out: list[tuple[float, int, PacketRecord]] = []
@@ -68,7 +69,9 @@ def records(
         if places is not None and where not in places:
             continue
         comment = f"{label}{h.kind} at {h.at}" + (f": {h.action}" if h.action else "")
-        out.append((h.t + offset, i, PacketRecord(h.t + offset, where, h.packet, comment)))
+        # names from the scenario file: control characters shown as \xNN (hairpin.render.markup), so tshark
+        # printing an interface name or comment cannot recolour the terminal either
+        out.append((h.t + offset, i, PacketRecord(h.t + offset, visible(where), h.packet, visible(comment))))
     out.sort(key=lambda r: (r[0], r[1]))
     return [r[2] for r in out]
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
-from html import escape
 
 from hairpin.model.hop import Hop
 from hairpin.render.diagram import (
@@ -29,6 +28,7 @@ from hairpin.render.diagram import (
     Note,
     layout,
 )
+from hairpin.render.markup import escape
 
 __all__ = ["COLOURS", "LEGEND", "draw", "sequence_svg"]
 

@@ -49,8 +49,7 @@ def command_line(
 
 def table_html(results: Sequence[Result]) -> str:
     """The points as an HTML table: the grid's settings, timeouts, simulated rate ± sd, closed form, agrees."""
-    from html import escape
-
+    from hairpin.render.markup import escape
     from hairpin.sweep import _text
 
     keys = list(results[0].point) if results else []
@@ -76,9 +75,8 @@ def report_html(
 ) -> str:
     """A sweep as one self-contained HTML page (``hairpin.render.html``'s page, CSS and scenario facts):
     the command and seed, the base scenario, the points' table and the chart inline."""
-    from html import escape
-
     from hairpin.render import html
+    from hairpin.render.markup import escape
 
     heading = title or f"hairpin sweep over {base.name}"
     agree = sum(r.agrees for r in results)

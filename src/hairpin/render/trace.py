@@ -7,11 +7,11 @@ interface. An asymmetric return shows as the reply leaving by a different lane t
 
 from __future__ import annotations
 
-from html import escape
 from typing import TYPE_CHECKING
 
 from hairpin.model.hop import Hop
 from hairpin.render import html, svg
+from hairpin.render.markup import escape
 
 if TYPE_CHECKING:
     from hairpin.trace import Outcome, Trace

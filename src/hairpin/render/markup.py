@@ -1,0 +1,34 @@
+"""Text from the user's files made safe for SVG and HTML: markup escaped, and characters XML cannot hold shown.
+
+``escape(text)`` is :func:`html.escape` (``& < > " '``) after every control character but tab and newline,
+every lone surrogate and U+FFFE/U+FFFF is replaced by its visible form ``\\xNN`` (``\\uNNNN`` above U+00FF),
+as the terminal reports show them (``hairpin.cli.common``: a name holding ``ESC[31m`` reads
+``\\x1b[31m``).  XML 1.0 allows none of C0 but tab, newline and carriage return, no surrogate and neither
+U+FFFE nor U+FFFF (the ``Char`` production, https://www.w3.org/TR/xml/#charsets): one of them in an SVG
+file makes it "not well-formed", and a browser shows an error instead of the picture.  Carriage return, DEL
+and the C1 controls are allowed there but are shown too, as in the terminal.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+__all__ = ["escape", "visible"]
+
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def _shown(m: re.Match[str]) -> str:
+    c = ord(m.group())
+    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+
+
+def visible(text: str) -> str:
+    """``text`` with the characters above replaced by ``\\xNN`` / ``\\uNNNN``."""
+    return _UNSAFE.sub(_shown, text)
+
+
+def escape(text: str, quote: bool = True) -> str:
+    """``text`` for SVG or HTML, as element content or (``quote``) an attribute value."""
+    return html.escape(visible(text), quote=quote)
