@@ -6,7 +6,8 @@ Each TREE is a checkout of hairpin (its ``src`` directory goes on ``PYTHONPATH``
 ``hairpin check DUMP --format F -o OUT`` once with every tree in turn (A B A B ...), as a child process
 whose CPU time (user + system) and peak RSS come from ``os.wait4``.  On a machine shared with other work
 the wall time and even the CPU time move from run to run, so the versions alternate and the medians are
-compared.  The reports the trees write must be byte for byte the same (exit 1 otherwise).
+compared.  The reports the trees write must be byte for byte the same (exit 1 otherwise).  Each tree is
+byte-compiled first, as an installed package is.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ def main() -> int:
     ap.add_argument("--format", default="json", choices=["json", "sarif"])
     args = ap.parse_args()
     cpu: dict[Path, list[float]] = {t: [] for t in args.trees}
+    for t in args.trees:  # as an installed package runs (see compare.compiled)
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(t / "src")], check=True, stdout=subprocess.DEVNULL)
     with tempfile.TemporaryDirectory() as tmp:
         outs = {t: Path(tmp) / f"{i}.{args.format}" for i, t in enumerate(args.trees)}
         for r in range(args.runs):
