@@ -236,6 +236,24 @@ def test_a_part_that_is_not_one_item_is_read_by_the_standard_library_and_the_cut
     assert [k for k, *_ in objs] == ["Pod", "Pod"]
 
 
+def test_a_cuts_end_inside_an_item_is_not_taken_for_the_cut(
+    tmp_path: Path, split_by_msgspec: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an item's own list holds ``},``, a line break, the items' indentation and ``{``, the end of a cut, but no
+    # line break and indentation stand before that ``}``: the search goes on to the real cut after the item,
+    # and every part is one whole item (none is read again where it starts by the standard library)
+    plain = _indented(['"kind": "Pod"', '"kind": "Pod"', '"kind": "Node"'])
+    text = plain.replace('"Pod"\n        },', '"Pod",\n            "x": [{"a": 1},\n        {"b": 2}]\n        },', 1)
+    read_where_it_starts = _calls_of(monkeypatch, "_value_at")
+    same(tmp_path, plain)
+    top = len(read_where_it_starts)  # the top-level keys and values
+    (objs, errs), taken = same(tmp_path, text)
+    assert taken and errs == [] and split_by_msgspec == []
+    assert [(k, line) for k, _, _, line, _ in objs] == [("Pod", 4), ("Pod", 9), ("Node", 12)]
+    assert objs[0][1] == repr({"kind": "Pod", "x": [{"a": 1}, {"b": 2}]})
+    assert len(read_where_it_starts) == 2 * top
+
+
 def test_a_list_whose_items_close_on_their_last_line_is_read_alike(
     tmp_path: Path, split_by_msgspec: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
