@@ -180,3 +180,22 @@ def test_importing_the_library_holds_nothing() -> None:
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        env={**os.environ, "PYTHONPATH": SRC}, check=False)  # fmt: skip
     assert (r.returncode, r.stdout, r.stderr) == (0, "False True\n", "")
+
+
+@pytest.mark.parametrize(("given", "runs_with"), [(None, "1"), ("4", "4"), ("", "")])
+def test_the_program_runs_openblas_with_one_thread_unless_the_environment_says(
+    monkeypatch: pytest.MonkeyPatch, given: str | None, runs_with: str
+) -> None:
+    """NumPy's OpenBLAS reads OPENBLAS_NUM_THREADS once, as ``import numpy`` loads it: the program sets it before
+    any command runs (its spinning threads cost 0.1 s of CPU and hairpin makes no BLAS call), and a value the
+    user gave, even an empty one, stands."""
+    import hairpin.cli.main as program
+
+    seen: list[str | None] = []
+    if given is None:
+        monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", given)
+    monkeypatch.setattr(program, "main", lambda: seen.append(os.environ.get("OPENBLAS_NUM_THREADS")))
+    program.entry()
+    assert seen == [runs_with]

@@ -261,7 +261,15 @@ def entry() -> None:
     instead of the interpreter freeing every object and module one by one (0.23 s after a 150,000-Pod
     dump; about 10 ms after a 2,000,000-packet capture).  A command leaves something only once its output
     files are written and closed and its temporary directories removed; neither registers an exit handler.
-    When nothing was left, or flushing fails (a closed pipe), the exit is Python's own, as before."""
+    When nothing was left, or flushing fails (a closed pipe), the exit is Python's own, as before.
+
+    The program runs NumPy's OpenBLAS with one thread unless the user's environment says otherwise
+    (``OPENBLAS_NUM_THREADS``, read once when OpenBLAS loads, OpenBLAS's README "Setting the number of
+    threads using environment variables"): hairpin makes no BLAS call, and the threads OpenBLAS starts as
+    ``import numpy`` loads it wait for work by spinning, 0.1 s of CPU time on 2 cores (``python -c 'import
+    numpy'``: 0.19-0.22 s of CPU against 0.08-0.11 s with one thread, NumPy 2.4.6, OpenBLAS 0.3.31,
+    2026-12-03), paid by every ``check`` of a large YAML List and every ``pcap``."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     _program.append(True)
     try:
         main()
