@@ -247,3 +247,47 @@ def test_check_counts_what_it_checked(path: str, first: str, summary: str) -> No
     lines = lines_of(r.stdout)
     assert (r.returncode, lines[0]) == (1, first)
     assert summary in lines and "…" not in r.stdout
+
+
+SWEEP = ("sweep", "--grid", "nodes=1,2", "--grid", "cross_zone=false,true", "--grid", "preserve_client_ip=default,false",
+         "--grid", "target_type=instance,ip", "--connections", "50", "--workers", "1")  # fmt: skip
+SWEEP_NEXT = "Next: pick the setting with the lowest rate and check it on your scenario: hairpin reproduce --scenario FILE"
+SWEEP_STACKED = [
+    "hairpin sweep: all 16 points agree with the closed form",
+    "hairpin sweep over seed: 50 connections a point, seed 0",
+    "┏━━━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━┳━━━━━━━━┳━━━━━━━┓",
+    "┃                            ┃  timeouts ┃ closed ┃       ┃",
+    "┃ point                      ┃ simulated ┃   form ┃ agree ┃",
+    "┡━━━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━╇━━━━━━━━╇━━━━━━━┩",
+    "│ nodes=1                    │     50/50 │ 100.0% │   yes │",
+    "│ cross_zone=false           │    100.0% │        │       │",
+    "│ preserve_client_ip=default │           │        │       │",
+    "│ target_type=instance       │           │        │       │",
+    "├────────────────────────────┼───────────┼────────┼───────┤",
+]
+
+
+@pytest.mark.parametrize("width", [60, 80])
+def test_sweep_at_80_and_60_columns_stacks_a_points_settings(width: int) -> None:
+    r = hairpin(width, *SWEEP)
+    assert (r.returncode, r.stderr) == (0, "")
+    lines = lines_of(r.stdout)
+    assert "…" not in r.stdout
+    # the title is a line of its own (never wrapped at the table's width); only the next step is longer
+    assert long_lines(lines, width) == [SWEEP_NEXT]
+    assert lines[:11] == SWEEP_STACKED
+    assert "│ nodes=1                    │     28/50 │  50.0% │   yes │" in lines
+    assert lines[-2:] == ["agree: the simulated rate is within 4 sd of the closed form", SWEEP_NEXT]
+    assert len(lines) == 11 + 15 * 5 + 2  # 15 more points of 4 lines and a rule; the note, the next step
+
+
+def test_sweep_at_200_columns_keeps_one_line_a_point() -> None:
+    lines = lines_of(hairpin(200, *SWEEP).stdout)
+    assert lines[1:5] == [
+        "hairpin sweep over seed: 50 connections a point, seed 0",
+        "┏━━━━━━━┳━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━┳━━━━━━━━━━┳━━━━━━━━━━━┳━━━━━━━━━━━━━┳━━━━━━━┓",
+        "┃ nodes ┃ cross_zone ┃ preserve_client_ip ┃ target_type ┃ timeouts ┃ simulated ┃ closed form ┃ agree ┃",
+        "┡━━━━━━━╇━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━╇━━━━━━━━━━╇━━━━━━━━━━━╇━━━━━━━━━━━━━╇━━━━━━━┩",
+    ]
+    assert "│ 1     │ true       │ default            │ instance    │    28/50 │     56.0% │       50.0% │   yes │" in lines
+    assert len(lines) == 2 + 3 + 16 + 1 + 2  # diagnosis, title; the head; a line a point; the rule; note, next
