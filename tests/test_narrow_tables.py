@@ -251,7 +251,9 @@ def test_check_counts_what_it_checked(path: str, first: str, summary: str) -> No
 
 SWEEP = ("sweep", "--grid", "nodes=1,2", "--grid", "cross_zone=false,true", "--grid", "preserve_client_ip=default,false",
          "--grid", "target_type=instance,ip", "--connections", "50", "--workers", "1")  # fmt: skip
-SWEEP_NEXT = "Next: pick the setting with the lowest rate and check it on your scenario: hairpin reproduce --scenario FILE"
+SWEEP_NEXT = (
+    "Next: pick the setting with the lowest rate and check it on your scenario: hairpin reproduce --scenario FILE"
+)
 SWEEP_STACKED = [
     "hairpin sweep: all 16 points agree with the closed form",
     "hairpin sweep over seed: 50 connections a point, seed 0",
@@ -289,5 +291,8 @@ def test_sweep_at_200_columns_keeps_one_line_a_point() -> None:
         "┃ nodes ┃ cross_zone ┃ preserve_client_ip ┃ target_type ┃ timeouts ┃ simulated ┃ closed form ┃ agree ┃",
         "┡━━━━━━━╇━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━╇━━━━━━━━━━╇━━━━━━━━━━━╇━━━━━━━━━━━━━╇━━━━━━━┩",
     ]
-    assert "│ 1     │ true       │ default            │ instance    │    28/50 │     56.0% │       50.0% │   yes │" in lines
+    assert (
+        "│ 1     │ true       │ default            │ instance    │    28/50 │     56.0% │       50.0% │   yes │"
+        in lines
+    )
     assert len(lines) == 2 + 3 + 16 + 1 + 2  # diagnosis, title; the head; a line a point; the rule; note, next

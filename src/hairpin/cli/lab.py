@@ -36,8 +36,11 @@ def up_cmd(
 ) -> None:
     """Build the scenario's namespaces; they stay until `hairpin lab down`."""
     from hairpin.backends.lab import up
+    from hairpin.cli.common import warn_scenario
 
-    lab = up(_scenario(scenario, fix), persistent=True)
+    sc = _scenario(scenario, fix)
+    warn_scenario(sc)
+    lab = up(sc, persistent=True)
     print(f"lab {lab.record.prefix.rstrip('-')} up: {len(lab.record.namespaces)} namespaces "
           f"({', '.join(lab.record.namespaces)})")  # fmt: skip
 

@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -80,10 +81,13 @@ def sweep_cmd(
                       transient=True) as bar:  # fmt: skip
             task = bar.add_task("points", total=len(g.points()))
             results = sweep.run(base, g, connections=connections, seed=seed, workers=n_workers, dask=dask, ray=ray,
-                                connect_timeout=connect_timeout, progress=lambda n: bar.advance(task, n))  # fmt: skip
+                                connect_timeout=connect_timeout, progress=lambda n: bar.advance(task, n),
+                                warn=lambda line: err.print(f"hairpin: warning: {line}", markup=False, highlight=False,
+                                                            soft_wrap=True))  # fmt: skip
     else:
         results = sweep.run(base, g, connections=connections, seed=seed, workers=n_workers, dask=dask, ray=ray,
-                            connect_timeout=connect_timeout)  # fmt: skip
+                            connect_timeout=connect_timeout,
+                            warn=lambda line: print(f"hairpin: warning: {line}", file=sys.stderr))  # fmt: skip
     if svg is not None:
         from hairpin.render.sweep import chart_svg
         write(svg, chart_svg(results, title=f"hairpin sweep over {base.name}: timeout rate"))
