@@ -12,6 +12,7 @@ import pytest
 from rich.console import Console
 
 from hairpin.backends import sim
+from hairpin.backends.lab.run import LabConnection, LabRun
 from hairpin.cli.check import PROBABILITY_NOTE
 from hairpin.model.net import Flags as F
 from hairpin.model.net import Packet, addr_int
@@ -296,3 +297,74 @@ def test_sweep_at_200_columns_keeps_one_line_a_point() -> None:
         in lines
     )
     assert len(lines) == 2 + 3 + 16 + 1 + 2  # diagnosis, title; the head; a line a point; the rule; note, next
+
+
+def test_reproduce_at_60_columns_folds_a_long_rule_instead_of_cutting_it() -> None:
+    r = hairpin(60, "reproduce", "--scenario", "examples/etp-local.yaml", "--connections", "20", "--no-fixes")
+    assert r.returncode == 0 and "…" not in r.stdout
+    lines = lines_of(r.stdout)
+    i = lines.index('│   │          │ "ingress-nginx/ingress-nginx-controller:ht│')
+    assert lines[i + 1] == '│   │          │ tp" -m tcp -j DNAT --to-destination       │'
+
+
+def _lab_run() -> tuple[LabRun, LabConnection]:
+    real = ["192.168.27.239.44000 > 192.168.168.103.80: Flags [S]"]
+    conns = [LabConnection(0, "192.168.27.239:50983", "192.168.21.86:31468", "established", 0.0006, "established"),
+             LabConnection(1, "192.168.27.239:44000", "192.168.2.3:31468", "timeout", 3.5075, "established", real,
+                           [real[0].replace("[S]", "[S.]")])]  # fmt: skip
+    return LabRun(conns, "limit", "kernel"), conns[1]
+
+
+@pytest.mark.parametrize("width", [60, 80, 200])
+def test_lab_run_tables_fit_every_width(width: int) -> None:
+    from hairpin.render.lab_text import ConnectionsTable, SequenceTable
+
+    run, shown = _lab_run()
+    con = Console(width=width, record=True, color_system=None, file=open(os.devnull, "w"))  # noqa: SIM115
+    con.print(ConnectionsTable(run, seed(), 2))
+    con.print(SequenceTable(shown, "node1"))
+    lines = lines_of(con.export_text())
+    assert "…" not in "\n".join(lines) and not long_lines(lines, width)
+    assert lines[0] == "hairpin lab run: 2 real connections, scenario seed"
+    table = {
+        60: ["┃   ┃                      ┃ real /      ┃ elapsed ┃",
+             "┃ # ┃ client / NLB target  ┃ simulated   ┃ (s)     ┃",
+             "┡━━━╇━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━╇━━━━━━━━━┩",
+             "│ 0 │ 192.168.27.239:50983 │ established │ 0.0006  │",
+             "│   │ 192.168.21.86:31468  │ established │         │",
+             "│ 1 │ 192.168.27.239:44000 │ timeout     │ 3.5075  │",
+             "│   │ 192.168.2.3:31468    │ established │         │"],
+        80: ["┃ # ┃ client / NLB target  ┃ real        ┃ elapsed (s) ┃ simulated   ┃",
+             "┡━━━╇━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━╇━━━━━━━━━━━━━╇━━━━━━━━━━━━━┩",
+             "│ 0 │ 192.168.27.239:50983 │ established │ 0.0006      │ established │",
+             "│   │ 192.168.21.86:31468  │             │             │             │"],
+        200: ["┃ # ┃ client               ┃ NLB target          ┃ real        ┃ elapsed (s) ┃ simulated   ┃",
+              "┡━━━╇━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━╇━━━━━━━━━━━━━╇━━━━━━━━━━━━━┩",
+              "│ 0 │ 192.168.27.239:50983 │ 192.168.21.86:31468 │ established │ 0.0006      │ established │"],
+    }[width]  # fmt: skip
+    assert lines[2 : 2 + len(table)] == table
+    # the capture's packet lines are folded, never cut, and read as text ("[S]" is not markup)
+    title = "hairpinned connection 192.168.27.239:44000: first SYN round on node1, capture vs simulation (DIFFERENT)"
+    if width == 200:
+        assert title in lines
+        assert (
+            "│ 192.168.27.239.44000 > 192.168.168.103.80: Flags [S] │ 192.168.27.239.44000 > 192.168.168.103.80: Flags [S.] │"
+            in lines
+        )
+    else:  # the title wraps between words at the width, not at the table's
+        i = next(i for i, line in enumerate(lines) if line.startswith("hairpinned connection"))
+        assert " ".join(lines[i : i + 2]) == title
+        last = {60: "│ [S]                        │ [S.]                        │",
+                80: "│ 192.168.168.103.80: Flags [S]        │ 192.168.168.103.80: Flags [S.]        │"}[width]  # fmt: skip
+        assert last in lines
+
+
+def test_pcap_title_at_60_columns_wraps_at_the_width_not_the_table() -> None:
+    r = hairpin(60, "pcap", "tests/data/pcap/lab-node1.pcap")
+    lines = lines_of(r.stdout)
+    assert r.returncode == 1 and "…" not in r.stdout
+    i = lines.index("hairpinned: SYN-ACK from an address the client did not call,")
+    assert lines[i + 1 : i + 3] == [
+        "reset by the client",
+        "┏━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━┳━━━━━━━━━━┳━━━━━━━━━┓",
+    ]
