@@ -12,6 +12,7 @@ import pytest
 from rich.console import Console
 
 from hairpin.backends import sim
+from hairpin.backends.lab.run import LabConnection, LabRun
 from hairpin.cli.check import PROBABILITY_NOTE
 from hairpin.model.net import Flags as F
 from hairpin.model.net import Packet, addr_int
@@ -247,3 +248,123 @@ def test_check_counts_what_it_checked(path: str, first: str, summary: str) -> No
     lines = lines_of(r.stdout)
     assert (r.returncode, lines[0]) == (1, first)
     assert summary in lines and "…" not in r.stdout
+
+
+SWEEP = ("sweep", "--grid", "nodes=1,2", "--grid", "cross_zone=false,true", "--grid", "preserve_client_ip=default,false",
+         "--grid", "target_type=instance,ip", "--connections", "50", "--workers", "1")  # fmt: skip
+SWEEP_NEXT = (
+    "Next: pick the setting with the lowest rate and check it on your scenario: hairpin reproduce --scenario FILE"
+)
+SWEEP_STACKED = [
+    "hairpin sweep: all 16 points agree with the closed form",
+    "hairpin sweep over seed: 50 connections a point, seed 0",
+    "┏━━━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━┳━━━━━━━━┳━━━━━━━┓",
+    "┃                            ┃  timeouts ┃ closed ┃       ┃",
+    "┃ point                      ┃ simulated ┃   form ┃ agree ┃",
+    "┡━━━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━╇━━━━━━━━╇━━━━━━━┩",
+    "│ nodes=1                    │     50/50 │ 100.0% │   yes │",
+    "│ cross_zone=false           │    100.0% │        │       │",
+    "│ preserve_client_ip=default │           │        │       │",
+    "│ target_type=instance       │           │        │       │",
+    "├────────────────────────────┼───────────┼────────┼───────┤",
+]
+
+
+@pytest.mark.parametrize("width", [60, 80])
+def test_sweep_at_80_and_60_columns_stacks_a_points_settings(width: int) -> None:
+    r = hairpin(width, *SWEEP)
+    assert (r.returncode, r.stderr) == (0, "")
+    lines = lines_of(r.stdout)
+    assert "…" not in r.stdout
+    # the title is a line of its own (never wrapped at the table's width); only the next step is longer
+    assert long_lines(lines, width) == [SWEEP_NEXT]
+    assert lines[:11] == SWEEP_STACKED
+    assert "│ nodes=1                    │     28/50 │  50.0% │   yes │" in lines
+    assert lines[-2:] == ["agree: the simulated rate is within 4 sd of the closed form", SWEEP_NEXT]
+    assert len(lines) == 11 + 15 * 5 + 2  # 15 more points of 4 lines and a rule; the note, the next step
+
+
+def test_sweep_at_200_columns_keeps_one_line_a_point() -> None:
+    lines = lines_of(hairpin(200, *SWEEP).stdout)
+    assert lines[1:5] == [
+        "hairpin sweep over seed: 50 connections a point, seed 0",
+        "┏━━━━━━━┳━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━┳━━━━━━━━━━┳━━━━━━━━━━━┳━━━━━━━━━━━━━┳━━━━━━━┓",
+        "┃ nodes ┃ cross_zone ┃ preserve_client_ip ┃ target_type ┃ timeouts ┃ simulated ┃ closed form ┃ agree ┃",
+        "┡━━━━━━━╇━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━╇━━━━━━━━━━╇━━━━━━━━━━━╇━━━━━━━━━━━━━╇━━━━━━━┩",
+    ]
+    assert (
+        "│ 1     │ true       │ default            │ instance    │    28/50 │     56.0% │       50.0% │   yes │"
+        in lines
+    )
+    assert len(lines) == 2 + 3 + 16 + 1 + 2  # diagnosis, title; the head; a line a point; the rule; note, next
+
+
+def test_reproduce_at_60_columns_folds_a_long_rule_instead_of_cutting_it() -> None:
+    r = hairpin(60, "reproduce", "--scenario", "examples/etp-local.yaml", "--connections", "20", "--no-fixes")
+    assert r.returncode == 0 and "…" not in r.stdout
+    lines = lines_of(r.stdout)
+    i = lines.index('│   │          │ "ingress-nginx/ingress-nginx-controller:ht│')
+    assert lines[i + 1] == '│   │          │ tp" -m tcp -j DNAT --to-destination       │'
+
+
+def _lab_run() -> tuple[LabRun, LabConnection]:
+    real = ["192.168.27.239.44000 > 192.168.168.103.80: Flags [S]"]
+    conns = [LabConnection(0, "192.168.27.239:50983", "192.168.21.86:31468", "established", 0.0006, "established"),
+             LabConnection(1, "192.168.27.239:44000", "192.168.2.3:31468", "timeout", 3.5075, "established", real,
+                           [real[0].replace("[S]", "[S.]")])]  # fmt: skip
+    return LabRun(conns, "limit", "kernel"), conns[1]
+
+
+@pytest.mark.parametrize("width", [60, 80, 200])
+def test_lab_run_tables_fit_every_width(width: int) -> None:
+    from hairpin.render.lab_text import ConnectionsTable, SequenceTable
+
+    run, shown = _lab_run()
+    con = Console(width=width, record=True, color_system=None, file=open(os.devnull, "w"))  # noqa: SIM115
+    con.print(ConnectionsTable(run, seed(), 2))
+    con.print(SequenceTable(shown, "node1"))
+    lines = lines_of(con.export_text())
+    assert "…" not in "\n".join(lines) and not long_lines(lines, width)
+    assert lines[0] == "hairpin lab run: 2 real connections, scenario seed"
+    table = {
+        60: ["┃   ┃                      ┃ real /      ┃ elapsed ┃",
+             "┃ # ┃ client / NLB target  ┃ simulated   ┃ (s)     ┃",
+             "┡━━━╇━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━╇━━━━━━━━━┩",
+             "│ 0 │ 192.168.27.239:50983 │ established │ 0.0006  │",
+             "│   │ 192.168.21.86:31468  │ established │         │",
+             "│ 1 │ 192.168.27.239:44000 │ timeout     │ 3.5075  │",
+             "│   │ 192.168.2.3:31468    │ established │         │"],
+        80: ["┃ # ┃ client / NLB target  ┃ real        ┃ elapsed (s) ┃ simulated   ┃",
+             "┡━━━╇━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━╇━━━━━━━━━━━━━╇━━━━━━━━━━━━━┩",
+             "│ 0 │ 192.168.27.239:50983 │ established │ 0.0006      │ established │",
+             "│   │ 192.168.21.86:31468  │             │             │             │"],
+        200: ["┃ # ┃ client               ┃ NLB target          ┃ real        ┃ elapsed (s) ┃ simulated   ┃",
+              "┡━━━╇━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━╇━━━━━━━━━━━━━╇━━━━━━━━━━━━━┩",
+              "│ 0 │ 192.168.27.239:50983 │ 192.168.21.86:31468 │ established │ 0.0006      │ established │"],
+    }[width]  # fmt: skip
+    assert lines[2 : 2 + len(table)] == table
+    # the capture's packet lines are folded, never cut, and read as text ("[S]" is not markup)
+    title = "hairpinned connection 192.168.27.239:44000: first SYN round on node1, capture vs simulation (DIFFERENT)"
+    if width == 200:
+        assert title in lines
+        assert (
+            "│ 192.168.27.239.44000 > 192.168.168.103.80: Flags [S] │ 192.168.27.239.44000 > 192.168.168.103.80: Flags [S.] │"
+            in lines
+        )
+    else:  # the title wraps between words at the width, not at the table's
+        i = next(i for i, line in enumerate(lines) if line.startswith("hairpinned connection"))
+        assert " ".join(lines[i : i + 2]) == title
+        last = {60: "│ [S]                        │ [S.]                        │",
+                80: "│ 192.168.168.103.80: Flags [S]        │ 192.168.168.103.80: Flags [S.]        │"}[width]  # fmt: skip
+        assert last in lines
+
+
+def test_pcap_title_at_60_columns_wraps_at_the_width_not_the_table() -> None:
+    r = hairpin(60, "pcap", "tests/data/pcap/lab-node1.pcap")
+    lines = lines_of(r.stdout)
+    assert r.returncode == 1 and "…" not in r.stdout
+    i = lines.index("hairpinned: SYN-ACK from an address the client did not call,")
+    assert lines[i + 1 : i + 3] == [
+        "reset by the client",
+        "┏━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━┳━━━━━━━━━━┳━━━━━━━━━┓",
+    ]

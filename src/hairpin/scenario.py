@@ -467,7 +467,10 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
 
         refuse_unmodelled(scenario, lambda path, why: ScenarioError(f"{path}: {why}", file,
                                                                     _line_of(lines or {}, path)))  # fmt: skip
-    return scenario
+    from hairpin.scenario_checks import warnings
+
+    found = warnings(scenario, lambda path, why: ScenarioError(f"{path}: {why}", file, _line_of(lines or {}, path)))
+    return replace(scenario, warnings=found) if found else scenario
 
 
 def _check_prefix(n: _Reader, node: Node, vpc: Vpc) -> None:

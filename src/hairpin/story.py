@@ -169,7 +169,7 @@ def _table(conn: Connection, title: str, full: bool, width: int) -> Table:
     t.add_column("#", justify="right", style="dim", no_wrap=True)
     t.add_column("t (s)", justify="right", no_wrap=True)
     if stacked:  # narrow: where, packet and flags on one line, what acted under it, nothing cut
-        t.add_column("where, packet, flags / what acted", ratio=1)
+        t.add_column("where, packet, flags / what acted", ratio=1, overflow="fold")
     else:
         t.add_column("at", no_wrap=True, max_width=24)
         t.add_column("src -> dst", no_wrap=True)

@@ -33,7 +33,7 @@ from hairpin.errors import InputError, ScenarioError
 from hairpin.scenario import Scenario
 from hairpin.text import digits
 
-__all__ = ["KEYS", "Grid", "Result", "point_scenario", "run"]
+__all__ = ["KEYS", "MAX_REGION_AZS", "Grid", "Result", "point_scenario", "run"]
 
 #: grid key -> (parser, help)
 KEYS: dict[str, str] = {
@@ -45,6 +45,10 @@ KEYS: dict[str, str] = {
     "traffic_policy": "externalTrafficPolicy: Cluster or Local",
     "mode": "kube-proxy mode: iptables, nftables or ipvs (nftables on a scenario older than 1.30 runs kube-proxy 1.30)",
 }
+#: the most Availability Zones of any AWS Region: the "AWS Availability Zones" page of the AWS Regions and
+#: Availability Zones guide (docs.aws.amazon.com/global-infrastructure/latest/regions/aws-availability-zones.html)
+#: lists us-east-1, the Region with the most, with six AZ IDs (use1-az1 to use1-az6)
+MAX_REGION_AZS = 6
 _BOOL = {"true": True, "false": False, "on": True, "off": False, "yes": True, "no": False}
 
 
@@ -97,6 +101,18 @@ class Grid:
                 raise InputError(f"--grid {spec!r}: {key} given twice")
             axes.append((key, tuple(dict.fromkeys(_value(key, v) for v in values.split(",")))))
         return cls(tuple(axes))
+
+    def warnings(self) -> list[str]:
+        """Lines (without ``hairpin: warning:``) for a grid that is valid but larger than AWS: ``azs`` above
+        :data:`MAX_REGION_AZS`, which no Region has."""
+        out = []
+        for key, values in self.axes:
+            big = [v for v in values if key == "azs" and v > MAX_REGION_AZS]
+            if big:
+                out.append(f"--grid azs={','.join(str(v) for v in big)}: no AWS Region has more than {MAX_REGION_AZS} "
+                           f"Availability Zones (us-east-1 has {MAX_REGION_AZS}); a point with more is a shape larger "
+                           "than any Region")  # fmt: skip
+        return out
 
     def points(self) -> list[dict[str, Any]]:
         keys = [k for k, _ in self.axes]
@@ -317,6 +333,7 @@ def run(
     ray: str | None = None,
     connect_timeout: float = 30.0,
     progress: Callable[[int], None] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> list[Result]:
     """Every grid point, in grid order (results do not depend on ``workers`` or where they ran).
 
@@ -325,7 +342,9 @@ def run(
     ``RAY_ADDRESS`` or ``ray start`` names), ``"host:port"`` or ``"ray://host:10001"``; when Ray is already
     initialised in this process that connection is used and left open.  Else ``workers`` local processes
     (1: in this process).  ``connect_timeout`` bounds how long an unreachable scheduler is waited for
-    (InputError after it).  ``progress`` is called with 1 as each point finishes."""
+    (InputError after it).  ``progress`` is called with 1 as each point finishes; ``warn`` with each line of the
+    base scenario's warnings (``Scenario.warnings``) and the grid's (``Grid.warnings``), once every point is
+    known to be valid and before any work starts (bad input stays one error line)."""
     if dask is not None and ray is not None:
         raise InputError("--dask and --ray: give one of them, not both")
     pts = grid.points()
@@ -333,6 +352,9 @@ def run(
         point_scenario(base, p)
     if ray is not None:
         _ray_target(ray)
+    if warn is not None:
+        for line in (*base.warnings, *grid.warnings()):
+            warn(line)
     it: Iterator[tuple[int, Result]]
     if dask is not None:
         it = _dask(base, pts, connections, seed, dask, connect_timeout)

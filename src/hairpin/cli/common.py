@@ -215,14 +215,22 @@ def read_progress(paths: Iterable[str | Path], label: str = "reading") -> Iterat
             t.join()
 
 
+def warn_scenario(scenario: Any) -> None:
+    """On stderr, ``hairpin: warning: FILE:LINE: key: ...`` for each line of ``Scenario.warnings`` (what a valid
+    file says that is most likely a mistake: ``hairpin.scenario_checks``)."""
+    for line in scenario.warnings:
+        print(f"hairpin: warning: {line}", file=sys.stderr)
+
+
 def note_unchecked(scenario: Any) -> None:
-    """On stderr, one line when the scenario's kube-proxy is newer than any release its rules were checked
+    """On stderr, the scenario's warnings (:func:`warn_scenario`), then one line when the scenario's kube-proxy is newer than any release its rules were checked
     against (``hairpin.kube.layout.unchecked``), one when its ``cni.version`` takes the rules of an
     older VPC CNI release (``hairpin.kube.cni_layout.note``), and one for each NLB with instance targets in an
     IPv6 scenario (``hairpin.scenario6.notes``)."""
     from hairpin.kube.cni_layout import note as cni_note
     from hairpin.kube.layout import unchecked
 
+    warn_scenario(scenario)
     note = unchecked(scenario.kube_proxy.mode, scenario.kube_proxy.version)
     if note is not None:
         print(f"hairpin: note: {note}", file=sys.stderr)

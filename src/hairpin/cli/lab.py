@@ -9,7 +9,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from rich.text import Text
 
 from hairpin.errors import InputError
@@ -36,8 +35,11 @@ def up_cmd(
 ) -> None:
     """Build the scenario's namespaces; they stay until `hairpin lab down`."""
     from hairpin.backends.lab import up
+    from hairpin.cli.common import warn_scenario
 
-    lab = up(_scenario(scenario, fix), persistent=True)
+    sc = _scenario(scenario, fix)
+    warn_scenario(sc)
+    lab = up(sc, persistent=True)
     print(f"lab {lab.record.prefix.rstrip('-')} up: {len(lab.record.namespaces)} namespaces "
           f"({', '.join(lab.record.namespaces)})")  # fmt: skip
 
@@ -131,29 +133,9 @@ def _print_run(result: Any, scenario: Any, connections: int, output: str | None)
     n = len(result.connections)
     parts.append(Text(f"hairpin lab run: {result.timeouts} of {n} real connections timed out; the simulator "
                       + ("agrees on every one" if not disagree else f"DISAGREES on {disagree}"), style="bold"))  # fmt: skip
-    t = Table(title=f"hairpin lab run: {connections} real connections, scenario {scenario.name}"
-              + (f", fix {scenario.fix}" if scenario.fix else ""), title_justify="left")  # fmt: skip
-    # a caller translated on the way out (cni.nat_outgoing): the source the NLB saw, from the node's conntrack
-    translated = any(c.nlb_source and c.nlb_source != c.client for c in result.connections)
-    # a Classic ELB (a proxy): its own connection to the target, as the lab's proxy logged it
-    proxied = any(c.proxy_backend for c in result.connections)
-    addr_cols = ("client", *(("source at the NLB",) if translated else ()),
-                 "CLB target" if proxied else "NLB target", *(("CLB's own connection",) if proxied else ()))  # fmt: skip
-    from hairpin.cli.common import text_width
+    from hairpin.render.lab_text import ConnectionsTable, SequenceTable
 
-    stacked = text_width(output) < 110  # narrow: the addresses one under the other, nothing cut
-    t.add_column("#", no_wrap=True, justify="right")
-    for col in (" / ".join(addr_cols),) if stacked else addr_cols:
-        t.add_column(col, no_wrap=True)
-    for col in ("real", "elapsed (s)", "simulated"):
-        t.add_column(col, no_wrap=True)
-    for c in result.connections:
-        same = "green" if c.outcome == c.simulated_outcome else "bold red"
-        addrs = [c.client, *((c.nlb_source,) if translated else ()), c.target,
-                 *((c.proxy_backend.split(" -> ")[0] + " " + c.proxy_backend.rsplit(": ", 1)[-1],) if proxied else ())]  # fmt: skip
-        t.add_row(str(c.id), *(("\n".join(addrs),) if stacked else addrs), c.outcome, f"{c.elapsed_s:.4f}",
-                  f"[{same}]{c.simulated_outcome}[/]")  # fmt: skip
-    parts.append(t)
+    parts.append(ConnectionsTable(result, scenario, connections))
     parts.append(f"timeouts: {result.timeouts}/{len(result.connections)}; agreement with the simulator: "
                  f"{result.agreement:.0%}")  # fmt: skip
     parts.append(f"limit: {result.limit}; {result.kernel_would}")
@@ -161,17 +143,7 @@ def _print_run(result: Any, scenario: Any, connections: int, output: str | None)
         parts.append("captures: " + ", ".join(result.captures))
         shown = next((c for c in result.connections if c.real_sequence), None)
         if shown is not None:
-            seq = Table(title=f"hairpinned connection {shown.client}: first SYN round on {scenario.client_pod.node}, "
-                        f"capture vs simulation ({'match' if shown.sequence_match else 'DIFFERENT'})",
-                        title_justify="left")  # fmt: skip
-            seq.add_column("real kernel (tcpdump -i any)")
-            seq.add_column("simulator")
-            n = max(len(shown.real_sequence), len(shown.simulated_sequence))
-            for i in range(n):
-                a = shown.real_sequence[i] if i < len(shown.real_sequence) else ""
-                b = shown.simulated_sequence[i] if i < len(shown.simulated_sequence) else ""
-                seq.add_row(a, b if a == b else f"[bold red]{b}[/]")
-            parts.append(seq)
+            parts.append(SequenceTable(shown, scenario.client_pod.node))
     step = ("Next: read a timed-out connection step by step: hairpin lab run --svg F (or hairpin reproduce)"
             if result.timeouts else
             "Next: run without the fix (or with more --connections) to see the failure" if scenario.fix else

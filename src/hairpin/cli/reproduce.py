@@ -53,9 +53,7 @@ def reproduce(
     from hairpin.backends import sim
 
     if list_fixes:
-        width = max(len(n) for n in scen.FIXES)
-        for name, what in scen.FIXES.items():
-            print(f"{name:<{width}}  {what}")
+        _list_fixes(scen.FIXES)
         return
     format = check_format(format, FORMATS)
     for out_path in (svg, html, pcap, output):
@@ -93,6 +91,25 @@ def reproduce(
     from hairpin.story import RunView
 
     emit(output, RunView(result, full=full), *((tries.text(),) if tries is not None else ()))
+
+
+def _list_fixes(fixes: dict[str, str]) -> None:
+    """One line a workaround, its name and what it changes; on a terminal narrower than a line, the text wraps
+    between words under itself, not under the names (on a pipe each stays one line, for grep)."""
+    width = max(len(n) for n in fixes)
+    out = Console()
+    if not out.is_terminal:
+        for name, what in fixes.items():
+            print(f"{name:<{width}}  {what}")
+        return
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(no_wrap=True, min_width=width)
+    grid.add_column(overflow="fold")
+    for name, what in fixes.items():
+        grid.add_row(name, what)
+    out.print(grid, markup=False, highlight=False)
 
 
 def _write_pictures(result: object, svg: Path | None, html: Path | None, pcap: Path | None) -> None:

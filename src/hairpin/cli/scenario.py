@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 import yaml
 
-from hairpin.cli.common import write, wrote
+from hairpin.cli.common import warn_scenario, write, wrote
 from hairpin.errors import InputError, ParseError
 from hairpin.writing import check_output, write_output
 
@@ -172,6 +172,7 @@ def validate(files: Annotated[list[str], typer.Argument(help="Scenario YAML file
             bad.append(exc)
             continue
         print(f"{f}: ok ({s.name}: {len(s.nodes)} nodes, {len(s.pods)} pods, {len(s.services)} services)")
+        warn_scenario(s)  # valid, but most likely a mistake (hairpin.scenario_checks)
     for e in bad[1:]:
         print(f"hairpin: error: {e.one_line()}", file=sys.stderr)
     if bad:

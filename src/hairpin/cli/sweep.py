@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -80,10 +81,13 @@ def sweep_cmd(
                       transient=True) as bar:  # fmt: skip
             task = bar.add_task("points", total=len(g.points()))
             results = sweep.run(base, g, connections=connections, seed=seed, workers=n_workers, dask=dask, ray=ray,
-                                connect_timeout=connect_timeout, progress=lambda n: bar.advance(task, n))  # fmt: skip
+                                connect_timeout=connect_timeout, progress=lambda n: bar.advance(task, n),
+                                warn=lambda line: err.print(f"hairpin: warning: {line}", markup=False, highlight=False,
+                                                            soft_wrap=True))  # fmt: skip
     else:
         results = sweep.run(base, g, connections=connections, seed=seed, workers=n_workers, dask=dask, ray=ray,
-                            connect_timeout=connect_timeout)  # fmt: skip
+                            connect_timeout=connect_timeout,
+                            warn=lambda line: print(f"hairpin: warning: {line}", file=sys.stderr))  # fmt: skip
     if svg is not None:
         from hairpin.render.sweep import chart_svg
         write(svg, chart_svg(results, title=f"hairpin sweep over {base.name}: timeout rate"))
@@ -105,24 +109,21 @@ def sweep_cmd(
             w.writerow([*(d[k] for k in keys), r.connections, r.timeouts, d["rate"], d["expected"], r.agrees])
         emit_raw(output, buf.getvalue())
     else:
-        from rich.table import Table
-
-        t = Table(title=f"hairpin sweep over {base.name}: {connections} connections a point, seed {seed}; agree = "
-                  "within 4 sd of the closed form", title_justify="left")  # fmt: skip
-        for k, _ in g.axes:
-            t.add_column(k)
-        for col in ("timeouts", "simulated", "closed form", "agree"):
-            t.add_column(col, justify="right")
-        for r in results:
-            t.add_row(*(sweep._text(v) for v in r.point.values()), f"{r.timeouts}/{r.connections}", f"{r.rate:.1%}",
-                      f"{r.expected:.1%}", "yes" if r.agrees else "[bold red]NO[/]")  # fmt: skip
         from rich.text import Text
 
+        keys = [k for k, _ in g.axes]
         bad = [r for r in results if not r.agrees]
         head = (f"hairpin sweep: all {len(results)} points agree with the closed form" if not bad else
                 f"hairpin sweep: {len(bad)} of {len(results)} points disagree with the closed form (marked NO)")
         step = ("Next: pick the setting with the lowest rate and check it on your scenario: hairpin reproduce "
                 "--scenario FILE" if not bad else "Next: rerun the NO points with more --connections; a steady "
                 "disagreement is a model bug worth reporting")  # fmt: skip
-        emit(output, Text(head, style="bold"), t, Text(step, style="bold"))
+        # the title and the note are lines of their own, not the table's title: rich wraps a title at the
+        # table's width, mid-phrase when the table is narrow; a line is kept whole off a terminal
+        from hairpin.render.sweep import PointsTable
+
+        title = f"hairpin sweep over {base.name}: {connections} connections a point, seed {seed}"
+        note = "agree: the simulated rate is within 4 sd of the closed form"
+        emit(output, Text(head, style="bold"), Text(title, style="table.title"), PointsTable(results, keys),
+             Text(note), Text(step, style="bold"))  # fmt: skip
     raise typer.Exit(0 if all(r.agrees for r in results) else 1)

@@ -341,15 +341,19 @@ def _fitting(console: Any, options: Any, title: str, addresses: tuple[str, ...],
              rows: Sequence[tuple[tuple[str, ...], tuple[str, ...]]]) -> Any:
     """One row a connection: each address in its own column when that fits the width, else the addresses
     one under the other in one column (``hairpin.render.text``), so no address is cut.  A cell of several
-    addresses (every backend of a hairpin, in order) holds one a line; the rows are then ruled apart."""
+    addresses (every backend of a hairpin, in order) holds one a line; the rows are then ruled apart.  The
+    title is a line of its own above the table: rich wraps a table's title at the table's width, mid-phrase
+    when the table is narrow."""
+    from rich.console import Group
     from rich.table import Table
+    from rich.text import Text
 
     from hairpin.render.text import fitting
 
     several = any("\n" in x for addrs, _ in rows for x in addrs)  # a hairpin's backends, one a line: rows ruled
 
     def table(stacked: bool) -> Table:
-        t = Table(title=title, title_justify="left", show_lines=stacked or several)
+        t = Table(show_lines=stacked or several)
         for col in (" / ".join(addresses),) if stacked else addresses:
             t.add_column(col, overflow="fold", no_wrap=not stacked)
         for col in others:
@@ -358,5 +362,5 @@ def _fitting(console: Any, options: Any, title: str, addresses: tuple[str, ...],
             t.add_row(*(("\n".join(addrs),) if stacked else addrs), *rest)
         return t
 
-    return fitting(console, options, table(False), lambda: table(True))
+    return Group(Text(title, style="table.title"), fitting(console, options, table(False), lambda: table(True)))
 

@@ -9,7 +9,7 @@ follows.  Frozen dataclasses with their defaults; ``hairpin.scenario`` reads and
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["AZ", "Client", "Cni", "Kernel", "KubeProxy", "LoadBalancer", "Node", "Pod", "Scenario", "Service",
            "ServicePort", "Vpc"]  # fmt: skip
@@ -203,6 +203,9 @@ class Scenario:
     services: tuple[Service, ...]
     client: Client
     fix: str | None = None
+    #: what the file says that is valid but most likely a mistake, one line each with the file and line
+    #: (``hairpin.scenario_checks``); not part of the scenario's identity (equality, hash)
+    warnings: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def family(self) -> int:

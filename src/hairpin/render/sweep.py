@@ -1,12 +1,13 @@
 """A sweep's pictures: the chart of the simulated rate (with its 95 % interval) against nodes per AZ, one
 series per combination of the grid's other settings, the closed form as a dashed line
 (``hairpin.render.chart``); and the HTML report (``report_html``: the command and seed, the base scenario,
-the points' table and the chart, on ``hairpin.render.html``'s self-contained page)."""
+the points' table and the chart, on ``hairpin.render.html``'s self-contained page); and the points' text table
+(``PointsTable``), wide or stacked to fit the width (``hairpin.render.text.fitting``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from hairpin.render import chart
 
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
     from hairpin.scenario import Scenario
     from hairpin.sweep import Result
 
-__all__ = ["chart_svg", "command_line", "report_html", "table_html"]
+__all__ = ["PointsTable", "chart_svg", "command_line", "report_html", "table_html"]
 
 
 def chart_svg(results: Sequence[Result], *, title: str = "") -> str:
@@ -102,3 +103,45 @@ def report_html(
         "and CSS, no scripts, nothing fetched.</footer>",
     ]
     return html.page(heading, body)
+
+
+class PointsTable:
+    """The points as a text table.  Wide: one column a grid key, every cell and header on one line.  Stacked
+    (when the wide one does not fit the width): a point's settings one ``key=value`` a line in one column, the
+    timeouts over the simulated rate in another, so no key, value or rate is cut (``hairpin.render.text``)."""
+
+    def __init__(self, results: Sequence[Result], keys: Sequence[str]) -> None:
+        self.results = results
+        self.keys = tuple(keys)
+
+    def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
+        from hairpin.render.text import fitting
+
+        yield fitting(console, options, self._table(stacked=False), lambda: self._table(stacked=True))
+
+    def _table(self, stacked: bool) -> Any:
+        from rich.table import Table
+        from rich.text import Text
+
+        from hairpin.sweep import _text
+
+        t = Table(show_lines=stacked)
+        if stacked:
+            t.add_column("point", overflow="fold")
+            t.add_column("timeouts\nsimulated", justify="right", no_wrap=True)
+            t.add_column("closed\nform", justify="right", no_wrap=True)
+        else:
+            for k in self.keys:
+                t.add_column(k, no_wrap=True)
+            for col in ("timeouts", "simulated", "closed form"):
+                t.add_column(col, justify="right", no_wrap=True)
+        t.add_column("agree", justify="right", no_wrap=True)
+        for r in self.results:
+            agree = Text("yes") if r.agrees else Text("NO", style="bold red")
+            values = [_text(r.point[k]) for k in self.keys]
+            if stacked:
+                point = "\n".join(f"{k}={v}" for k, v in zip(self.keys, values, strict=True))
+                t.add_row(point, f"{r.timeouts}/{r.connections}\n{r.rate:.1%}", f"{r.expected:.1%}", agree)
+            else:
+                t.add_row(*values, f"{r.timeouts}/{r.connections}", f"{r.rate:.1%}", f"{r.expected:.1%}", agree)
+        return t

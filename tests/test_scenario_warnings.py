@@ -1,0 +1,122 @@
+"""Warnings given when a scenario file is loaded (``hairpin.scenario_checks``): ``target_node_labels`` that no
+node carries, named with the file, the key and its line, once, by ``scenario validate``, ``reproduce``,
+``sweep`` and ``lab``; and ``sweep --grid azs=N`` above the most AZs of any AWS Region."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hairpin import scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = (ROOT / "src/hairpin/scenarios/seed.yaml").read_text()
+
+
+def _typo(tmp_path: Path, target_type: str = "instance", labels: str = "{role: lbs}") -> Path:
+    """The seed with node2 labelled role=lb and the load balancer asking for ``labels`` (line 54)."""
+    text = SEED.replace("  - {name: node2, ip: 192.168.21.86, az: eu-west-1a}",
+                        "  - {name: node2, ip: 192.168.21.86, az: eu-west-1a, labels: {role: lb}}")  # fmt: skip
+    text = text.replace(
+        "      proxy_protocol_v2: false\n", f"      proxy_protocol_v2: false\n      target_node_labels: {labels}\n"
+    )
+    text = text.replace("      target_type: instance\n", f"      target_type: {target_type}\n")
+    path = tmp_path / "typo.yaml"
+    path.write_text(text)
+    assert text.splitlines()[53] == f"      target_node_labels: {labels}"
+    return path
+
+
+def _warning(path: Path) -> str:
+    return (f"hairpin: warning: {path}:54: services[0].load_balancer.target_node_labels: no node carries role=lbs "
+            "(nodes carry role=lb): the load balancer of nginx-demo/service-nginx-demo registers no instance target, "
+            "so every connection through it times out; check the labels against nodes[].labels")  # fmt: skip
+
+
+def hairpin(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {"COLUMNS": "200", "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+           "PYTHONPATH": os.environ.get("PYTHONPATH", "")}  # fmt: skip
+    return subprocess.run([sys.executable, "-m", "hairpin.cli.main", *args], capture_output=True, text=True,
+                          env=env, cwd=ROOT, check=False)  # fmt: skip
+
+
+def test_load_keeps_the_warning_with_file_key_and_line(tmp_path: Path) -> None:
+    path = _typo(tmp_path)
+    s = scenario.load(path)
+    assert s.warnings == (_warning(path).removeprefix("hairpin: warning: "),)
+    assert s == scenario.load(path) and scenario.seed().warnings == ()
+
+
+@pytest.mark.parametrize(("target_type", "labels"), [("ip", "{role: lbs}"), ("instance", "{role: lb}")])
+def test_no_warning_when_labels_are_not_read_or_match(tmp_path: Path, target_type: str, labels: str) -> None:
+    assert scenario.load(_typo(tmp_path, target_type, labels)).warnings == ()
+
+
+def test_validate_warns_once_and_exits_0(tmp_path: Path) -> None:
+    path = _typo(tmp_path)
+    r = hairpin("scenario", "validate", str(path))
+    assert (r.returncode, r.stdout, r.stderr) == (0, f"{path}: ok (seed: 3 nodes, 4 pods, 1 services)\n",
+                                                  _warning(path) + "\n")  # fmt: skip
+
+
+def test_reproduce_warns_when_loading_then_says_why_it_timed_out(tmp_path: Path) -> None:
+    path = _typo(tmp_path)
+    r = hairpin("reproduce", "--scenario", str(path), "--connections", "20", "--no-fixes")
+    assert r.returncode == 0
+    lines = r.stderr.splitlines()
+    assert lines[0] == _warning(path) and lines.count(_warning(path)) == 1
+    # the run's own warning (hairpin.story.elsewhere_warning) follows
+    assert lines[1].startswith("hairpin: warning: 20 of the 20 timeouts are not the load balancer") and len(lines) == 2
+
+
+def test_sweep_warns_once_however_many_points(tmp_path: Path) -> None:
+    path = _typo(tmp_path)
+    r = hairpin("sweep", "--scenario", str(path), "--grid", "nodes=1,2", "--connections", "10", "--workers", "1")
+    # every connection times out where the closed form, counting no target, says none does: exit 1, and the
+    # warning above the table says why
+    assert (r.returncode, r.stderr) == (1, _warning(path) + "\n")
+    assert r.stdout.startswith("hairpin sweep: 2 of 2 points disagree with the closed form")
+
+
+def test_sweep_warns_of_more_azs_than_any_region() -> None:
+    r = hairpin("sweep", "--scenario", "examples/three-az-cross-zone.yaml", "--grid", "azs=3,7,8", "--connections",
+                "10", "--workers", "1")  # fmt: skip
+    assert (r.returncode, r.stderr) == (0, "hairpin: warning: --grid azs=7,8: no AWS Region has more than 6 "
+                                           "Availability Zones (us-east-1 has 6); a point with more is a shape larger "
+                                           "than any Region\n")  # fmt: skip
+    assert hairpin("sweep", "--scenario", "examples/three-az-cross-zone.yaml", "--grid", "azs=6", "--connections",
+                   "10", "--workers", "1").stderr == ""  # fmt: skip
+
+
+def test_a_bad_point_is_one_error_line_without_the_warning() -> None:
+    r = hairpin("sweep", "--grid", "azs=7", "--connections", "10", "--workers", "1")
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr.startswith("hairpin: error: --grid azs=7: 7 AZs need ") and r.stderr.count("\n") == 1
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("command", ["up", "run"])
+def test_lab_warns_once_before_it_builds(tmp_path: Path, command: str, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    import hairpin.backends.lab as lab
+    from hairpin.cli import lab as cli_lab
+
+    def up(*_: object, **__: object) -> None:
+        raise _Stop  # the lab is not built: no root needed
+
+    monkeypatch.setattr(lab, "up", up)
+    path = _typo(tmp_path)
+    with pytest.raises(_Stop):
+        if command == "up":
+            cli_lab.up_cmd(scenario=path, fix=None)
+        else:
+            cli_lab.run_cmd(scenario=path, fix=None, connections=5, capture=None, svg=None, html=None, output=None,
+                            format="text", timeout=None, connect_timeout=3.5, seed=0)  # fmt: skip
+    assert capsys.readouterr().err == _warning(path) + "\n"
