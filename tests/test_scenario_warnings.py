@@ -4,6 +4,7 @@ node carries, named with the file, the key and its line, once, by ``scenario val
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -79,7 +80,28 @@ def test_sweep_warns_once_however_many_points(tmp_path: Path) -> None:
     # every connection times out where the closed form, counting no target, says none does: exit 1, and the
     # warning above the table says why
     assert (r.returncode, r.stderr) == (1, _warning(path) + "\n")
-    assert r.stdout.startswith("hairpin sweep: 2 of 2 points disagree with the closed form")
+    lines = r.stdout.splitlines()
+    # the points disagree, and the first line and the last say it is the scenario, not the model
+    assert lines[0] == ("hairpin sweep: 2 of 2 points disagree with the closed form (marked NO); in 2 of them "
+                        "connections time out for a reason the closed form does not count (nodes=1: #0: NLB "
+                        "192.168.168.103: no listener/healthy target for port 80: dropped)")  # fmt: skip
+    assert lines[-1] == ("Next: check the scenario: a connection the load balancer did not send back to the caller's "
+                         "own node timed out (hairpin reproduce --scenario FILE names the first one)")  # fmt: skip
+    r = hairpin("sweep", "--scenario", str(path), "--grid", "nodes=1,2", "--connections", "10", "--workers", "1",
+                "--format", "json")  # fmt: skip
+    assert [(p["timeouts"], p["expected"], p["agrees"], p["not_hairpin"]) for p in json.loads(r.stdout)["points"]] == [
+        (10, 0.0, False, 10), (10, 0.0, False, 10)]  # fmt: skip
+    html = tmp_path / "sweep.html"
+    hairpin("sweep", "--scenario", str(path), "--grid", "nodes=1,2", "--connections", "10", "--workers", "1",
+            "--html", str(html))  # fmt: skip
+    assert ('<p class="bad" id="not-hairpin">At 2 of the points connections time out for a reason the closed form '
+            "does not count (nodes=1: #0: NLB 192.168.168.103: no listener/healthy target for port 80: dropped): "
+            "check the scenario.</p>") in html.read_text()  # fmt: skip
+
+
+def test_a_sweep_of_the_seed_counts_no_timeout_outside_the_closed_form() -> None:
+    r = hairpin("sweep", "--grid", "nodes=1,2", "--connections", "40", "--workers", "1", "--format", "json")
+    assert r.returncode == 0 and [p["not_hairpin"] for p in json.loads(r.stdout)["points"]] == [0, 0]
 
 
 def test_sweep_warns_of_more_azs_than_any_region() -> None:

@@ -90,7 +90,8 @@ def test_cli_json_csv_svg(tmp_path: Path) -> None:
     assert (tmp_path / "s.svg").read_text().startswith("<svg")
     res = cli("--grid", "nodes=2", "--connections", "100", "--workers", "1", "--format", "csv")
     rows = list(csv.reader(io.StringIO(res.stdout)))
-    assert rows[0] == ["nodes", "connections", "timeouts", "rate", "expected", "agrees"] and rows[1][0] == "2"
+    assert rows[0] == ["nodes", "connections", "timeouts", "rate", "expected", "agrees", "not_hairpin"]
+    assert rows[1][0] == "2" and rows[1][-1] == "0"
 
 
 def test_cli_bad_grid_is_one_line_exit_2() -> None:

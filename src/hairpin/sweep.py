@@ -183,6 +183,11 @@ class Result:
     connections: int
     timeouts: int
     expected: float
+    #: timeouts the load balancer did not cause by sending the caller back to its own node, which the closed
+    #: form does not count (``hairpin.story.elsewhere``: no registered target, a Service without endpoints),
+    #: and the first one's cause in a few words
+    not_hairpin: int = 0
+    not_hairpin_why: str = ""
 
     @property
     def rate(self) -> float:
@@ -204,7 +209,8 @@ class Result:
 
     def to_json(self) -> dict[str, Any]:
         return {**{k: v for k, v in self.point.items()}, "connections": self.connections, "timeouts": self.timeouts,
-                "rate": round(self.rate, 6), "expected": round(self.expected, 6), "agrees": self.agrees}  # fmt: skip
+                "rate": round(self.rate, 6), "expected": round(self.expected, 6), "agrees": self.agrees,
+                "not_hairpin": self.not_hairpin}  # fmt: skip
 
 
 def _point_seed(seed: int, point: dict[str, Any]) -> int:
@@ -215,10 +221,12 @@ def _point_seed(seed: int, point: dict[str, Any]) -> int:
 def simulate(base: Scenario, point: dict[str, Any], connections: int, seed: int) -> Result:
     """One point (a top-level function, so process pools and clusters can pickle it)."""
     from hairpin.backends import sim
+    from hairpin.story import elsewhere
 
     s = point_scenario(base, point)
     r = sim.run(s, connections, _point_seed(seed, point), fixes=False)
-    return Result(point, r.summary.attempts, r.summary.timeouts, r.summary.expected_rate)
+    other, why = elsewhere(r) or (0, "")
+    return Result(point, r.summary.attempts, r.summary.timeouts, r.summary.expected_rate, other, why)
 
 
 def _local(

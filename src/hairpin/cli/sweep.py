@@ -103,10 +103,11 @@ def sweep_cmd(
         buf = io.StringIO()
         keys = [k for k, _ in g.axes]
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow([*keys, "connections", "timeouts", "rate", "expected", "agrees"])
+        w.writerow([*keys, "connections", "timeouts", "rate", "expected", "agrees", "not_hairpin"])
         for r in results:
             d = r.to_json()
-            w.writerow([*(d[k] for k in keys), r.connections, r.timeouts, d["rate"], d["expected"], r.agrees])
+            w.writerow([*(d[k] for k in keys), r.connections, r.timeouts, d["rate"], d["expected"], r.agrees,
+                        r.not_hairpin])  # fmt: skip
         emit_raw(output, buf.getvalue())
     else:
         from rich.text import Text
@@ -118,6 +119,14 @@ def sweep_cmd(
         step = ("Next: pick the setting with the lowest rate and check it on your scenario: hairpin reproduce "
                 "--scenario FILE" if not bad else "Next: rerun the NO points with more --connections; a steady "
                 "disagreement is a model bug worth reporting")  # fmt: skip
+        elsewhere = [r for r in bad if r.not_hairpin]
+        if elsewhere:  # timeouts the closed form does not count: the scenario, not the model, explains them
+            first = elsewhere[0]
+            head += (f"; in {len(elsewhere)} of them connections time out for a reason the closed form does not "
+                     f"count ({first.key()}: {first.not_hairpin_why})")  # fmt: skip
+            if len(elsewhere) == len(bad):
+                step = ("Next: check the scenario: a connection the load balancer did not send back to the "
+                        "caller's own node timed out (hairpin reproduce --scenario FILE names the first one)")  # fmt: skip
         # the title and the note are lines of their own, not the table's title: rich wraps a title at the
         # table's width, mid-phrase when the table is narrow; a line is kept whole off a terminal
         from hairpin.render.sweep import PointsTable

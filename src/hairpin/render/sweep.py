@@ -71,6 +71,18 @@ def table_html(results: Sequence[Result]) -> str:
     return f'<table class="sweep"><tr>{head}</tr>{"".join(rows)}</table>'
 
 
+def _not_hairpin_html(results: Sequence[Result]) -> str:
+    """The paragraph naming the points whose timeouts the closed form does not count, or ""."""
+    from hairpin.render.markup import escape
+
+    other = [r for r in results if r.not_hairpin]
+    if not other:
+        return ""
+    first = other[0]
+    return (f'<p class="bad" id="not-hairpin">At {len(other)} of the points connections time out for a reason the closed '
+            f"form does not count ({escape(first.key())}: {escape(first.not_hairpin_why)}): check the scenario.</p>")
+
+
 def report_html(
     results: Sequence[Result], base: Scenario, *, connections: int, seed: int, command: str, title: str | None = None
 ) -> str:
@@ -93,6 +105,8 @@ def report_html(
         '<section id="points"><h2>Points</h2>'
         f'<p class="rate"><span class="{cls}" id="agree">{agree} of {len(results)} points agree</span> with the '
         "closed form.</p>"
+        + _not_hairpin_html(results)
+        +
         '<p class="sub">sd: the binomial standard deviation of a rate over that many connections at the closed '
         "form's rate; a point agrees when its simulated rate is within 4 sd of the closed form (exactly equal "
         "when the closed form is 0 or 1).</p>"
