@@ -52,9 +52,20 @@ def test_load_keeps_the_warning_with_file_key_and_line(tmp_path: Path) -> None:
     assert s == scenario.load(path) and scenario.seed().warnings == ()
 
 
-@pytest.mark.parametrize(("target_type", "labels"), [("ip", "{role: lbs}"), ("instance", "{role: lb}")])
-def test_no_warning_when_labels_are_not_read_or_match(tmp_path: Path, target_type: str, labels: str) -> None:
-    assert scenario.load(_typo(tmp_path, target_type, labels)).warnings == ()
+def test_no_warning_when_the_labels_match(tmp_path: Path) -> None:
+    assert scenario.load(_typo(tmp_path, "instance", "{role: lb}")).warnings == ()
+
+
+@pytest.mark.parametrize("labels", ["{role: lbs}", "{role: lb}"])
+def test_labels_on_ip_targets_are_said_to_select_nothing(tmp_path: Path, labels: str) -> None:
+    """The controller reads target-node-labels for instance targets only: on ip targets, matching or not, they
+    keep no pod's traffic off any node."""
+    path = _typo(tmp_path, "ip", labels)
+    assert scenario.load(path).warnings == (
+        f"{path}:54: services[0].load_balancer.target_node_labels: read for instance targets only: the load "
+        "balancer of nginx-demo/service-nginx-demo has ip targets, the endpoints' pods on whatever node they run, "
+        "so the labels select nothing",
+    )
 
 
 def test_validate_warns_once_and_exits_0(tmp_path: Path) -> None:

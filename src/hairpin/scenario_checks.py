@@ -9,8 +9,11 @@ what is here is a setting AWS accepts and hairpin simulates, but whose result an
   Controller registers only the nodes carrying every label (the ``aws-load-balancer-target-node-labels``
   annotation; ``hairpin.aws.nlb.targets`` does the same), so the load balancer has no target at all and every
   connection through it times out.  A label typed wrong reads the same, so it is said when the file is loaded,
-  not only after a run (``hairpin.story.elsewhere``).  On ip targets the labels are not read (the targets are
-  the endpoints' pods), so nothing is said.
+  not only after a run (``hairpin.story.elsewhere``).
+- ``load_balancer.target_node_labels`` on ip targets: the controller reads the annotation "for ``instance``
+  target type" only (aws-load-balancer-controller docs/guide/service/annotations.md, target-node-labels);
+  the targets are the endpoints' pods, on whatever node they run, so the labels change nothing, which an
+  operator who set them to keep traffic off some nodes would want to know.
 """
 
 from __future__ import annotations
@@ -29,7 +32,13 @@ def warnings(s: Scenario, where: Callable[[str, str], ScenarioError]) -> tuple[s
     out: list[str] = []
     for i, svc in enumerate(s.services):
         lb = svc.load_balancer
-        if lb is None or lb.target_type != "instance" or not lb.target_node_labels:
+        if lb is None or not lb.target_node_labels:
+            continue
+        if lb.target_type != "instance":
+            why = (f"read for instance targets only: the load balancer of {svc.namespace}/{svc.name} has "
+                   f"{lb.target_type} targets, the endpoints' pods on whatever node they run, so the labels "
+                   "select nothing")  # fmt: skip
+            out.append(where(f"services[{i}].load_balancer.target_node_labels", why).one_line())
             continue
         want = dict(lb.target_node_labels)
         if any(all(dict(n.labels).get(k) == v for k, v in want.items()) for n in s.nodes):
