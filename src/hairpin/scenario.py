@@ -40,6 +40,7 @@ from hairpin.model.scenario import (
     ServicePort,
     Vpc,
 )
+from hairpin.scenario_protocols import refuse_client_protocol
 
 __all__ = [
     "AZ",
@@ -462,11 +463,15 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
     )
     r.get("fix", str, default=None)
     r.done()
+
+    def error(path: str, why: str) -> ScenarioError:
+        return ScenarioError(f"{path}: {why}", file, _line_of(lines or {}, path))
+
+    refuse_client_protocol(scenario, svc_index, error)
     if scenario.family == 6:
         from hairpin.scenario6 import refuse_unmodelled
 
-        refuse_unmodelled(scenario, lambda path, why: ScenarioError(f"{path}: {why}", file,
-                                                                    _line_of(lines or {}, path)))  # fmt: skip
+        refuse_unmodelled(scenario, error)
     return scenario
 
 
