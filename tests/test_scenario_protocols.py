@@ -92,7 +92,9 @@ def _dump(tmp_path: Path, ports: str) -> Path:
 def test_from_cluster_refuses_a_service_without_a_tcp_port(tmp_path: Path, capsys: Any) -> None:
     dump = _dump(tmp_path, "{protocol: UDP, port: 53, targetPort: 53, nodePort: 31053}")
     lines = dump.read_text().splitlines()
-    line = next(i for i, t in enumerate(lines, 1) if t == "  kind: Service" and "service-nginx-demo" in lines[i + 1]) - 1
+    line = (
+        next(i for i, t in enumerate(lines, 1) if t == "  kind: Service" and "service-nginx-demo" in lines[i + 1]) - 1
+    )
     out = tmp_path / "mine.yaml"
     with pytest.raises(SystemExit) as exc:
         main(["scenario", "from-cluster", str(dump), "--service", SVC, "-o", str(out)])
