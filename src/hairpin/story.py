@@ -53,6 +53,8 @@ _KEEP = (
     "RST",
     "martian",
     "dropped",
+    "rejected",
+    "not simulated",
     "ETIMEDOUT",
     "ECONNREFUSED",
     "ESTABLISHED",
@@ -199,7 +201,7 @@ def elsewhere(r: Run) -> tuple[int, str] | None:
     """The timeouts the load balancer did not cause by sending the caller back to its own node (the failure the
     closed form, ``hairpin.aws.risk``, counts): how many, and the first one's cause in a few words (``#0: NLB
     192.168.168.103: no listener/healthy target for port 80: dropped``, a load balancer without a registered
-    target; ``#1: node2: dropped in filter INPUT``, a Service without endpoints).  None when there is none."""
+    target; ``#1: node2: rejected in filter INPUT by REJECT (...)``, a Service without endpoints).  None when there is none."""
     s = r.scenario
     own = {s.node(s.client_pod.node).ip} | {p.ip for p in s.pods if p.node == s.client_pod.node}
     other = [c for c in r.connections if c.outcome == "timeout" and _host(c.target) not in own]
