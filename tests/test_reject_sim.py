@@ -27,8 +27,8 @@ def test_reject_reply_words() -> None:
     assert reject_reply("icmp-host-prohibited") == "ICMP host prohibited"
     assert reject_reply("icmp-admin-prohibited") == "ICMP administratively prohibited"
     assert reject_reply("tcp-reset") == "TCP RST"
-    assert reject_reply(None, v6=True) == ("ICMPv6 destination unreachable (type 1) code 4, port unreachable "
-                                           "(icmp6-port-unreachable)")  # fmt: skip
+    assert reject_reply(None, v6=True) == "ICMPv6 port unreachable"  # libip6t_REJECT's default
+    assert reject_reply("icmp6-adm-prohibited", v6=True) == "ICMPv6 administratively prohibited"
     with pytest.raises(Unknown):
         reject_reply("icmp-nonsense")
 
@@ -62,3 +62,17 @@ def test_the_node_rejects_the_syn_and_says_what_it_answers() -> None:
     c = sim.connect(s, client_port=40001, target="192.168.2.3:31468")
     assert c.outcome == "timeout"
     assert [h.lane for h in c.hops if h.kind == "drop"][:1] == ["node1"]
+
+
+def test_a_bulk_connections_rejection_is_named_in_the_warning() -> None:
+    """Connections of a bulk run are recorded without words; the warning replays the one it names."""
+    from pathlib import Path
+
+    from hairpin import story
+
+    s = scenario.load(Path(__file__).resolve().parents[1] / "examples" / "seed-ipv6.yaml")
+    s = replace(s, services=(replace(s.services[0], endpoints=()),))
+    r = sim.run(s, 10, 0, fixes=False)
+    assert not any(h.action for h in r.connections[1].hops[:5])  # recorded without words
+    assert story.elsewhere(r) == (9, "#1: node2: rejected in filter INPUT by REJECT (nginx-demo/service-nginx-demo "
+                                     "has no endpoints): ICMPv6 port unreachable to 2a05:d018:a:5600:1::5")  # fmt: skip

@@ -209,9 +209,15 @@ def elsewhere(r: Run) -> tuple[int, str] | None:
         return None
     c = other[0]
     why = f"NLB target {c.target}, not the caller's node" if c.target else "no load balancer target"
+    if any(st.kind in ("drop", "martian") and not st.what for st in steps(c)):
+        from hairpin.backends import sim  # a bulk connection, recorded without words: replayed with them
+
+        c = sim.connect(s, client_port=Endpoint.parse(c.client).port, target=c.target or None, conn_id=c.id,
+                        seed=r.seed)  # fmt: skip
     for st in steps(c):
         if st.kind in ("drop", "martian"):
-            what = st.what.split("; ")[0]
+            parts = st.what.split("; ")  # the part that says where it ended, else the first
+            what = next((x for x in parts if x.startswith(("dropped", "rejected", "martian"))), parts[0])
             why = what if what.startswith(st.at) else f"{st.at}: {what}"
             break
     return len(other), f"#{c.id}: {why}"

@@ -149,7 +149,8 @@ def reject_reply(t: Target | str | None, v6: bool = False) -> str:
     unreachable (nf_send_unreach), port unreachable by default (libipt_REJECT.c; nft's ``reject`` in an ip or ip6
     table, nft(8) "REJECT STATEMENT"); ICMPv6 for IPv6 (``reject_reply6``)."""
     if v6:
-        return reject_reply6(t)[2]
+        kind, code, _ = reject_reply6(t)
+        return "TCP RST" if kind == "tcp-reset" else f"ICMPv6 {next(w for c, w in _ICMP6_CODES.values() if c == code)}"
     if isinstance(t, Target):
         o = t.get("--reject-with")
         t = o.value if o is not None else None
