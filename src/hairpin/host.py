@@ -555,6 +555,8 @@ class LinuxHost(NatHooks, IpvsHooks):
         """A REJECT verdict: the packet is dropped and the kernel answers its source (ipt_REJECT.c reject_tg:
         nf_send_unreach / nf_send_reset).  That answer is not simulated: a TCP caller's socket sees it only if
         it comes back through what translated the packet on its way here (docs/model.md, "REJECT")."""
+        if self.fabric.answers_rejects:
+            return self._drop(st, notes, where)
         r = v.rule
         why = ""
         if r is not None:
@@ -564,7 +566,7 @@ class LinuxHost(NatHooks, IpvsHooks):
         except Unknown as exc:
             words = f"an answer hairpin does not model ({exc.why})"
         notes.append(f"rejected in {where} by REJECT{why}: {words} to {ip_str(st.packet.src)}")
-        notes.append("REJECT's answer is not simulated further")
+        notes.append("REJECT's answer is not simulated further")  # (the tracer follows it: answers_rejects)
         self.fabric.record(self, self.label, st.packet, notes, "drop")
 
     def _drop(self, st: Pass, notes: list[str | Note], where: str, kind: str = "drop") -> None:
