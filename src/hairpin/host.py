@@ -277,13 +277,13 @@ class LinuxHost(NatHooks, IpvsHooks):
         """nft filter chains on prerouting/output, on one side of DNAT (``phase``: ``PRE_DNAT`` or
         ""); False: dropped (and recorded)."""
         v = self._table("filter", hook + phase, st, hook, oif, notes)
-        if v is not None and v.verdict == "REJECT":
-            self._reject(st, notes, f"filter {hook}", v)
-            return False
         if v is not None and v.verdict != "ACCEPT":
             r = v.rule
             what = "policy" if r is None else f"nft {r.chain}: {r.source}" if r.table == "nft" else r.text
-            self._drop(st, notes, f"filter {hook} ({what})")
+            if v.verdict == "REJECT":
+                self._reject(st, notes, f"filter {hook}", v, f"filter {hook} ({what})")
+            else:
+                self._drop(st, notes, f"filter {hook} ({what})")
             return False
         return True
 
@@ -402,10 +402,11 @@ class LinuxHost(NatHooks, IpvsHooks):
                 return self._drop(st, notes, "mangle FORWARD")
         if ("filter", "FORWARD") in live:
             v = self._table("filter", "FORWARD", st, "FORWARD", r.dev, notes)
-            if v is not None and v.verdict == "REJECT":
-                return self._reject(st, notes, "filter FORWARD", v)
             if v is not None and v.verdict != "ACCEPT":
-                return self._drop(st, notes, f"filter FORWARD ({v.rule.text if v.rule else 'policy'})")
+                dropped = f"filter FORWARD ({v.rule.text if v.rule else 'policy'})"
+                if v.verdict == "REJECT":
+                    return self._reject(st, notes, "filter FORWARD", v, dropped)
+                return self._drop(st, notes, dropped)
         if self.ipvs is not None:
             self._ipvs_reply(st, notes)
         self._postrouting(st, r, notes)
@@ -551,12 +552,13 @@ class LinuxHost(NatHooks, IpvsHooks):
             made = self._route_notes[(id(r), suffix)] = (r, Note(route_lines, r, suffix))
         return made[1]
 
-    def _reject(self, st: Pass, notes: list[str | Note], where: str, v: Verdict) -> None:
-        """A REJECT verdict: the packet is dropped and the kernel answers its source (ipt_REJECT.c reject_tg:
-        nf_send_unreach / nf_send_reset).  That answer is not simulated: a TCP caller's socket sees it only if
-        it comes back through what translated the packet on its way here (docs/model.md, "REJECT")."""
+    def _reject(self, st: Pass, notes: list[str | Note], where: str, v: Verdict, dropped: str = "") -> None:
+        """A REJECT verdict in ``where``: the packet is dropped and the kernel answers its source (ipt_REJECT.c
+        reject_tg: nf_send_unreach, nf_send_reset).  The simulator does not carry that answer (docs/model.md,
+        "What is not modelled"); under the tracer, which follows it itself, the packet is recorded as dropped in
+        ``dropped`` (else ``where``), as for a DROP."""
         if self.fabric.answers_rejects:
-            return self._drop(st, notes, where)
+            return self._drop(st, notes, dropped or where)
         r = v.rule
         why = ""
         if r is not None:

@@ -19,15 +19,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from hairpin.errors import ScenarioError
-from hairpin.model.scenario import Scenario
+from hairpin.model.scenario import Service
 
 __all__ = ["refuse_client_protocol"]
 
 
-def refuse_client_protocol(s: Scenario, index: int, error: Callable[[str, str], ScenarioError]) -> None:
-    """Raise ``error(key path, message)`` when the port the client calls (the first port of Service
-    ``s.services[index]``) is not TCP."""
-    svc = s.services[index]
+def refuse_client_protocol(svc: Service, index: int, error: Callable[[str, str], ScenarioError]) -> None:
+    """Raise ``error(key path, message)`` when the port the client calls (the first port of ``svc``, the
+    scenario's ``services[index]``) is not TCP."""
     if svc.ports and svc.ports[0].protocol != "TCP":
         raise error(f"services[{index}].ports[0].protocol",
                     f"{svc.ports[0].protocol} is not modelled on the port the client calls (the Service's first "
