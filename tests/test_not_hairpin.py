@@ -18,11 +18,17 @@ from hairpin.backends import sim
 SEED = Path(__file__).resolve().parents[1] / "src" / "hairpin" / "scenarios" / "seed.yaml"
 
 
+#: kube-proxy's "has no endpoints" rule (KUBE-EXTERNAL-SERVICES, -j REJECT) on the NLB's target node2
+REJECTED = ("#0: node2: rejected in filter INPUT by REJECT (nginx-demo/service-nginx-demo: has no endpoints): ICMP "
+            "port unreachable to 192.168.27.239")  # fmt: skip
+
+
 def _variant(tmp_path: Path, kind: str) -> Path:
     d = yaml.safe_load(SEED.read_text())
     if kind == "labels":  # a typo: no node carries the label, so the NLB has no registered target
         d["services"][0]["load_balancer"]["target_node_labels"] = {"role": "ingres"}
-    elif kind == "endpoints":  # a Service without endpoints: every node drops the SYN in filter INPUT
+    elif kind == "endpoints":  # a Service without endpoints: every node REJECTs the SYN in filter INPUT, and every
+        # node fails the NLB's health check (a TCP connection to the NodePort), so the NLB fails open
         d["services"][0]["endpoints"] = []
     path = tmp_path / f"{kind}.yaml"
     path.write_text(yaml.safe_dump(d))
@@ -43,11 +49,10 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
      "sent them back to the caller's own node node1 (#0: NLB 192.168.168.103: no listener/healthy target for port 80: "
      "dropped)"),
     ("endpoints",
-     "hairpin: warning: 20 of the 40 timeouts are not the load balancer sending the caller back to its own node node1 "
-     "(#0: node2: dropped in filter INPUT): the closed form (50.0%) and the fix tables do not account for them; check "
-     "the scenario\n",
-     "hairpin reproduce: 40 of 40 simulated connections timed out (100.0%): 20 of them not because the load balancer "
-     "sent them back to the caller's own node node1 (#0: node2: dropped in filter INPUT)"),
+     f"hairpin: warning: 30 of the 40 timeouts are not the load balancer sending the caller back to its own node node1 "
+     f"({REJECTED}): the closed form (33.3%) and the fix tables do not account for them; check the scenario\n",
+     "hairpin reproduce: 40 of 40 simulated connections timed out (100.0%): 30 of them not because the load balancer "
+     f"sent them back to the caller's own node node1 ({REJECTED})"),
 ])  # fmt: skip
 def test_timeouts_that_are_not_the_hairpin_are_said(tmp_path: Path, kind: str, warning: str, head: str) -> None:
     res = _cli("--scenario", str(_variant(tmp_path, kind)), "--connections", "40", "--seed", "0")

@@ -34,6 +34,9 @@ class Fabric:
     #: True (with ``verbose``): those words come as ``hairpin.notes.Note`` objects, built when read (the
     #: tracer's passes are mostly never shown); False: as strings.
     lazy: bool = False
+    #: True: the fabric follows a REJECT's answer itself (the tracer: ``hairpin.tracer``), so a host records the
+    #: rejected packet as dropped; False (the simulator): the host's step names the answer, which goes no further
+    answers_rejects: bool = False
 
     def transmit(self, host: Place, oif: str, packet: Packet, notes: Sequence[str | Note]) -> None:
         raise NotImplementedError

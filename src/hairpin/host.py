@@ -40,10 +40,12 @@ from hairpin.fabric import Fabric, Pass, Place
 from hairpin.host_ipvs import IpvsHooks
 from hairpin.host_nat import NatHooks, port_range
 from hairpin.ip6 import forward_refusal, receive_refusal
-from hairpin.model.net import Packet, ip_str
+from hairpin.model.net import Packet, ip_str, is_v6
 from hairpin.netfilter.evaluate import Context, Evaluator, Reads, Step, Verdict
+from hairpin.netfilter.matches import Unknown
 from hairpin.netfilter.nft import PRE_DNAT
 from hairpin.netfilter.rules import Rule
+from hairpin.netfilter.targets import reject_reply
 from hairpin.netfilter.walks import Leaf, Walks
 from hairpin.notes import Note, ct_words, new_entry_lines, route_lines, rule_lines
 from hairpin.routing import RouteResult, Routing
@@ -278,7 +280,10 @@ class LinuxHost(NatHooks, IpvsHooks):
         if v is not None and v.verdict != "ACCEPT":
             r = v.rule
             what = "policy" if r is None else f"nft {r.chain}: {r.source}" if r.table == "nft" else r.text
-            self._drop(st, notes, f"filter {hook} ({what})")
+            if v.verdict == "REJECT":
+                self._reject(st, notes, f"filter {hook}", v, f"filter {hook} ({what})")
+            else:
+                self._drop(st, notes, f"filter {hook} ({what})")
             return False
         return True
 
@@ -398,7 +403,10 @@ class LinuxHost(NatHooks, IpvsHooks):
         if ("filter", "FORWARD") in live:
             v = self._table("filter", "FORWARD", st, "FORWARD", r.dev, notes)
             if v is not None and v.verdict != "ACCEPT":
-                return self._drop(st, notes, f"filter FORWARD ({v.rule.text if v.rule else 'policy'})")
+                dropped = f"filter FORWARD ({v.rule.text if v.rule else 'policy'})"
+                if v.verdict == "REJECT":
+                    return self._reject(st, notes, "filter FORWARD", v, dropped)
+                return self._drop(st, notes, dropped)
         if self.ipvs is not None:
             self._ipvs_reply(st, notes)
         self._postrouting(st, r, notes)
@@ -409,6 +417,8 @@ class LinuxHost(NatHooks, IpvsHooks):
             if (table, chain) not in live:
                 continue
             v = self._table(table, chain, st, chain, None, notes)
+            if v is not None and v.verdict == "REJECT":
+                return self._reject(st, notes, f"{table} INPUT", v)
             if v is not None and v.verdict != "ACCEPT":
                 return self._drop(st, notes, f"{table} INPUT")
         if self.ipvs is not None and not self._ipvs_reply(st, notes):
@@ -475,6 +485,8 @@ class LinuxHost(NatHooks, IpvsHooks):
             r = self.routing.lookup(st.packet.dst, st.packet.src, None, st.mark, oif)
         if ("filter", "OUTPUT") in live:
             v = self._table("filter", "OUTPUT", st, "OUTPUT", hooked, notes)
+            if v is not None and v.verdict == "REJECT":
+                return self._reject(st, notes, "filter OUTPUT", v)
             if v is not None and v.verdict != "ACCEPT":
                 return self._drop(st, notes, "filter OUTPUT")
         if r.type == "local":
@@ -539,6 +551,25 @@ class LinuxHost(NatHooks, IpvsHooks):
                 self._route_notes.clear()
             made = self._route_notes[(id(r), suffix)] = (r, Note(route_lines, r, suffix))
         return made[1]
+
+    def _reject(self, st: Pass, notes: list[str | Note], where: str, v: Verdict, dropped: str = "") -> None:
+        """A REJECT verdict in ``where``: the packet is dropped and the kernel answers its source (ipt_REJECT.c
+        reject_tg: nf_send_unreach, nf_send_reset).  The simulator does not carry that answer (docs/model.md,
+        "What is not modelled"); under the tracer, which follows it itself, the packet is recorded as dropped in
+        ``dropped`` (else ``where``), as for a DROP."""
+        if self.fabric.answers_rejects:
+            return self._drop(st, notes, dropped or where)
+        r = v.rule
+        why = ""
+        if r is not None:
+            why = f" ({r.comment() or r.text})" if r.table != "nft" else f" (nft {r.chain}: {r.source})"
+        try:
+            words = reject_reply(r.target if r is not None and r.table != "nft" else None, is_v6(st.packet.src))
+        except Unknown as exc:
+            words = f"an answer hairpin does not model ({exc.why})"
+        notes.append(f"rejected in {where} by REJECT{why}: {words} to {ip_str(st.packet.src)}")
+        notes.append("REJECT's answer is not simulated further")  # (the tracer follows it: answers_rejects)
+        self.fabric.record(self, self.label, st.packet, notes, "drop")
 
     def _drop(self, st: Pass, notes: list[str | Note], where: str, kind: str = "drop") -> None:
         notes.append(f"dropped in {where}")

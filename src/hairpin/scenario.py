@@ -40,6 +40,7 @@ from hairpin.model.scenario import (
     ServicePort,
     Vpc,
 )
+from hairpin.scenario_protocols import refuse_client_protocol
 
 __all__ = [
     "AZ",
@@ -439,6 +440,8 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
         known = ", ".join(s.key for s in services) or "none"
         raise cl.error("service", f"unknown service {client.service!r} (services: {known})")
     svc_index = next(i for i, x in enumerate(services) if x.key == client.service)
+    refuse_client_protocol(services[svc_index], svc_index, lambda path, why: ScenarioError(
+        f"{path}: {why}", file, _line_of(lines or {}, path)))  # fmt: skip
     called = services[svc_index].load_balancer
     if client.via == "load-balancer" and called is not None and not called.nodes:
         path = f"services[{svc_index}].load_balancer.nodes"

@@ -53,6 +53,8 @@ _KEEP = (
     "RST",
     "martian",
     "dropped",
+    "rejected",
+    "not simulated",
     "ETIMEDOUT",
     "ECONNREFUSED",
     "ESTABLISHED",
@@ -199,7 +201,7 @@ def elsewhere(r: Run) -> tuple[int, str] | None:
     """The timeouts the load balancer did not cause by sending the caller back to its own node (the failure the
     closed form, ``hairpin.aws.risk``, counts): how many, and the first one's cause in a few words (``#0: NLB
     192.168.168.103: no listener/healthy target for port 80: dropped``, a load balancer without a registered
-    target; ``#1: node2: dropped in filter INPUT``, a Service without endpoints).  None when there is none."""
+    target; ``#1: node2: rejected in filter INPUT by REJECT (...)``, a Service without endpoints).  None when there is none."""
     s = r.scenario
     own = {s.node(s.client_pod.node).ip} | {p.ip for p in s.pods if p.node == s.client_pod.node}
     other = [c for c in r.connections if c.outcome == "timeout" and _host(c.target) not in own]
@@ -207,9 +209,15 @@ def elsewhere(r: Run) -> tuple[int, str] | None:
         return None
     c = other[0]
     why = f"NLB target {c.target}, not the caller's node" if c.target else "no load balancer target"
+    if any(st.kind in ("drop", "martian") and not st.what for st in steps(c)):
+        from hairpin.backends import sim  # a bulk connection, recorded without words: replayed with them
+
+        c = sim.connect(s, client_port=Endpoint.parse(c.client).port, target=c.target or None, conn_id=c.id,
+                        seed=r.seed)  # fmt: skip
     for st in steps(c):
         if st.kind in ("drop", "martian"):
-            what = st.what.split("; ")[0]
+            parts = st.what.split("; ")  # the part that says where it ended, else the first
+            what = next((x for x in parts if x.startswith(("dropped", "rejected", "martian"))), parts[0])
             why = what if what.startswith(st.at) else f"{st.at}: {what}"
             break
     return len(other), f"#{c.id}: {why}"

@@ -48,6 +48,7 @@ class _Fabric(Fabric):
     """Collects what the host sends and ends, instead of carrying it anywhere; asks for lazy notes."""
 
     lazy = True
+    answers_rejects = True  # Tracer._rejected follows a REJECT's answer
 
     def __init__(self) -> None:
         self.engine = Engine()

@@ -25,7 +25,9 @@
 
 Targets: instance targets are node IP:NodePort of the registered nodes (all nodes, or those matching the
 target-node-labels); with externalTrafficPolicy Local only nodes with a local endpoint pass the health
-check.  ip targets are pod IP:targetPort.  Targets in AZs the load balancer has not enabled receive no
+check (kube-proxy's healthCheckNodePort answers 503 on the others), with Cluster every node passes unless the
+Service has no endpoints: the check is a TCP connection to the NodePort (the AWS Load Balancer Controller's
+and the cloud provider's default for Cluster), which kube-proxy's "has no endpoints" REJECT refuses.  ip targets are pod IP:targetPort.  Targets in AZs the load balancer has not enabled receive no
 traffic.  An NLB node whose AZ has no healthy target is removed from DNS; with no healthy target in any
 enabled AZ the NLB "fails open" and every node uses every registered target (target-group-health-checks,
 target-group-cross-zone pages of the ELB docs; the same rules as ``hairpin.aws.risk``).
@@ -100,9 +102,9 @@ def targets_for(s: Scenario, svc: Service) -> list[Target]:
         labels = dict(node.labels)
         if want and any(labels.get(k) != v for k, v in want.items()):
             continue
-        healthy = True
-        if svc.external_traffic_policy == "Local":
-            healthy = any(p.node == node.name for p in eps)
+        # the health check: externalTrafficPolicy Local, kube-proxy's healthCheckNodePort (200 with a local
+        # endpoint, else 503); Cluster, a TCP connection to the NodePort, which kube-proxy REJECTs without endpoints
+        healthy = any(p.node == node.name for p in eps) if svc.external_traffic_policy == "Local" else bool(eps)
         out.append(Target(addr_int(node.ip), sp.node_port, node.az, node.name, healthy))
     return out
 

@@ -155,7 +155,8 @@ def scenario_counts(s: Scenario, svc: Service, caller_node: str) -> TargetCounts
         for node in s.nodes:
             if not _labels_match(lb.target_node_labels, node.labels):
                 continue
-            ok = svc.external_traffic_policy != "Local" or node.name in local_nodes
+            # health checks as hairpin.aws.nlb.targets_for: no endpoints, every node fails (kube-proxy REJECTs)
+            ok = node.name in local_nodes if svc.external_traffic_policy == "Local" else bool(eps)
             registered[node.az] = registered.get(node.az, 0) + 1
             healthy[node.az] = healthy.get(node.az, 0) + int(ok)
             if node.name == caller_node:

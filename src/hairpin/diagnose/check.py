@@ -29,6 +29,7 @@ from hairpin.aws import controller as ctl
 from hairpin.aws.ignored import ignored_annotations
 from hairpin.aws.risk import TargetCounts, caller_probability
 from hairpin.diagnose import cloud_sg, families, proxy_firewall, reach, tgb
+from hairpin.diagnose.consequence import consequence
 from hairpin.diagnose.finding import Finding, Fix, PortVerdict
 from hairpin.diagnose.fixes import IPMODE_FIX, fixes_for
 from hairpin.diagnose.sarif import RULE_ID, deciding_location, to_sarif
@@ -365,10 +366,7 @@ class _Assessor:
 
     def _instance(self, svc: KService, s: ctl.Settings, f: Finding) -> None:
         head = "internal NLB, instance targets, client IP preservation on"
-        why = (
-            "the SYN reaches the caller's own node with the caller's address as source; the reply is de-NATed "
-            "there and handed straight to the caller, which resets it, and the connection times out"
-        )
+        why = consequence([tg.protocol for tg in s.target_groups if tg.preserve_client_ip], "instance")
         if not self.nodes_known:
             f.at_risk = True
             f.reason = (
@@ -431,7 +429,7 @@ class _Assessor:
 
     def _ip(self, svc: KService, s: ctl.Settings, f: Finding) -> None:
         head = "internal NLB, ip targets, client IP preservation on"
-        why = "the target pod answers the caller directly on their shared node, the caller resets it, and it times out"
+        why = consequence([tg.protocol for tg in s.target_groups if tg.preserve_client_ip], "ip")
         if not (self.nodes_known and self.eps_known):
             f.at_risk = True
             f.reason = (

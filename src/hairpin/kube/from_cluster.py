@@ -125,6 +125,26 @@ def _service_ports(svc: KService, pods: Sequence[KPod]) -> tuple[ServicePort, ..
     return tuple(out)
 
 
+def _tcp_first(svc: KService, ports: tuple[ServicePort, ...], notes: list[str]) -> tuple[ServicePort, ...]:
+    """The ports a scenario holds, the one the client calls first: that must be TCP (``hairpin.scenario_protocols``:
+    the simulator and the lab make TCP connections to the Service's first port).  SCTP ports are left out
+    (scenario ports are TCP or UDP); UDP ports are kept after it, for kube-proxy's rules."""
+    kept = tuple(p for p in ports if p.protocol in ("TCP", "UDP"))
+    for p in ports:
+        if p not in kept:
+            notes.append(f"{NOT_MODELLED} port {p.port}/{p.protocol} of {svc.key} left out (scenario ports are TCP "
+                         "or UDP)")  # fmt: skip
+    tcp = [p for p in kept if p.protocol == "TCP"]
+    if not tcp:
+        shown = ", ".join(f"{p.port}/{p.protocol}" for p in ports)
+        raise InputError(f"Service {svc.key} has no TCP port ({shown}): the simulator and the lab make TCP "
+                         "connections only; hairpin check judges UDP ports", svc.file, svc.line)  # fmt: skip
+    if kept[0] is not tcp[0]:
+        notes.append(f"{NOT_MODELLED} calls to port {kept[0].port}/{kept[0].protocol} of {svc.key} (the client "
+                     f"calls {tcp[0].port}/TCP, the Service's first TCP port, written first)")  # fmt: skip
+    return (tcp[0], *(p for p in kept if p is not tcp[0]))
+
+
 def _subnets(azs: dict[str, list[str]]) -> dict[str, list[str]] | None:
     """Per AZ, the smallest-prefix networks (/24 down to /32) that hold its addresses without overlap."""
     for prefix in (24, 26, 28, 32):
@@ -345,6 +365,7 @@ def scenario_from_objects(
     ports = _service_ports(svc, list(pods.values()))
     if not ports:
         raise InputError(f"Service {svc.key} has no ports")
+    ports = _tcp_first(svc, ports, notes)
     lb = None
     stype = svc.type if svc.type in ("ClusterIP", "NodePort", "LoadBalancer") else "ClusterIP"
     if settings.load_balancer in ("nlb", "clb"):

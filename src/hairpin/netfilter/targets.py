@@ -15,7 +15,7 @@ from hairpin.netfilter.rules import Target
 if TYPE_CHECKING:
     from hairpin.netfilter.evaluate import Context
 
-__all__ = ["mark_action", "notrack", "reject_reply6", "tproxy"]
+__all__ = ["mark_action", "notrack", "reject_reply", "reject_reply6", "tproxy"]
 
 
 def tproxy(t: Target) -> Callable[[Context], str]:
@@ -133,3 +133,30 @@ def reject_reply6(t: Target | str | None) -> tuple[str, int | None, str]:
         return "tcp-reset", None, "TCP RST"
     code, words = _ICMP6_CODES[name]
     return "icmp6", code, f"ICMPv6 destination unreachable (type 1) code {code}, {words} ({name})"
+
+
+#: ICMP destination unreachable (type 3) codes of iptables' REJECT (net/ipv4/netfilter/ipt_REJECT.c reject_tg,
+#: RFC 792 and RFC 1812 5.2.7.1), by the name iptables-save prints
+_ICMP_CODES = {"icmp-net-unreachable": (0, "net unreachable"), "icmp-host-unreachable": (1, "host unreachable"),
+               "icmp-proto-unreachable": (2, "protocol unreachable"), "icmp-port-unreachable": (3, "port "
+               "unreachable"), "icmp-net-prohibited": (9, "net prohibited"), "icmp-host-prohibited": (10, "host "
+               "prohibited"), "icmp-admin-prohibited": (13, "administratively prohibited")}  # fmt: skip
+
+
+def reject_reply(t: Target | str | None, v6: bool = False) -> str:
+    """In words, what a REJECT (an iptables target, its ``--reject-with`` value, or None: the default; an nft
+    ``reject`` has none) sends back: a TCP RST for ``tcp-reset`` (nf_send_reset), else an ICMP destination
+    unreachable (nf_send_unreach), port unreachable by default (libipt_REJECT.c; nft's ``reject`` in an ip or ip6
+    table, nft(8) "REJECT STATEMENT"); ICMPv6 for IPv6 (``reject_reply6``)."""
+    if v6:
+        kind, code, _ = reject_reply6(t)
+        return "TCP RST" if kind == "tcp-reset" else f"ICMPv6 {next(w for c, w in _ICMP6_CODES.values() if c == code)}"
+    if isinstance(t, Target):
+        o = t.get("--reject-with")
+        t = o.value if o is not None else None
+    name = t if t is not None else "icmp-port-unreachable"
+    if name == "tcp-reset":
+        return "TCP RST"
+    if name not in _ICMP_CODES:
+        raise Unknown("-j REJECT", f"--reject-with {name} is not one of iptables' REJECT types")
+    return f"ICMP {_ICMP_CODES[name][1]}"
