@@ -105,7 +105,7 @@ def test_an_option_given_twice_with_one_value_and_a_repeatable_one_still_run() -
     r = hairpin("sweep", "--grid", "nodes=1", "--grid", "cross_zone=true", "--connections", "10", "--connections=10",
                 "--workers", "1", "--format", "csv")  # fmt: skip
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines()[0] == "nodes,cross_zone,connections,timeouts,rate,expected,agrees"
+    assert r.stdout.splitlines()[0] == "nodes,cross_zone,connections,timeouts,rate,expected,agrees,not_hairpin"
 
 
 def test_list_fixes_names_every_workaround_once() -> None:
