@@ -19,7 +19,7 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-from hairpin.archive import is_tar, read_tar
+from hairpin.archive import is_tar, read_members
 from hairpin.errors import InputError
 from hairpin.reading import files_under, read_bytes
 
@@ -140,13 +140,28 @@ def materialize(path: Path, workdir: Path) -> Path:
         return path
     if not path.is_file():
         raise InputError("no such file or directory", str(path))
-    files = read_tar(path)
+    files = _one_node(path, read_members(path))
     if "ip-resources.txt" in files or "iptables-rules.txt" in files:
         split_retina(files, workdir)
     else:
         for i, (name, data) in enumerate(files.items()):
             _copy(path, workdir, name, i, data)
     return workdir
+
+
+def _one_node(bundle: Path, members: list[tuple[str, str, bytes]]) -> dict[str, bytes]:
+    """A tarball's members by base name, refused in one line when two share one: a bundle is one node's state,
+    each file once (``collect`` writes each name once), and a tarball of several nodes' directories (``tar czf
+    nodes.tgz nodes/``) would otherwise be read as one node, each file from whichever node came first."""
+    files: dict[str, bytes] = {}
+    where: dict[str, str] = {}
+    for name, base, data in members:
+        if base in files:
+            raise InputError(f"two members named {base[:60]} ({where[base][:100]} and {name[:100]}): trace reads one "
+                             "node's files, each once (a tarball of several nodes? give one node's directory or "
+                             "tarball)", str(bundle))  # fmt: skip
+        files[base], where[base] = data, name
+    return files
 
 
 def _copy(bundle: Path, workdir: Path, name: str, i: int, data: bytes) -> Path:
@@ -195,9 +210,14 @@ def capture_files(path: Path, workdir: Path) -> list[tuple[Path, str]]:
             except OSError:
                 continue
     else:
-        for i, (name, data) in enumerate(sorted(read_tar(path).items())):
-            if data[:4] in CAPTURE_MAGICS:
-                out.append((_copy(path, workdir, name, i, data), f"{path}:{name}"))
+        members = sorted((m for m in read_members(path) if m[2][:4] in CAPTURE_MAGICS), key=lambda m: (m[1], m[0]))
+        bases = [base for _, base, _ in members]
+        for i, (name, base, data) in enumerate(members):
+            # every capture, two of one base name too (node1/cap.pcap, node2/cap.pcap: the second was left out
+            # without a word), each shown by its base name unless another capture has it
+            shown = base if bases.count(base) == 1 else name
+            out.append((_copy(path, workdir, base if bases.count(base) == 1 else f"member-{i}", i, data),
+                        f"{path}:{shown}"))
     if not out:
         raise InputError("no pcap or pcapng file in it", str(path))
     return out

@@ -142,7 +142,8 @@ def _in_bundle(e: InputError, work: str, node: Path | None) -> InputError:
     if node is None or e.file is None or not (e.file == work or e.file.startswith(work + "/")):
         return e
     member = e.file[len(work) :].lstrip("/")
-    return type(e)(e.message, f"{node}:{member}" if member else str(node), e.line)
+    message = e.message.replace(work + "/", f"{node}:")  # another file of the bundle, named in the message
+    return type(e)(message, f"{node}:{member}" if member else str(node), e.line)
 
 
 def _trace(node: Path | None, work: str, packets: list[str], iptables_save: list[Path] | None,
@@ -167,6 +168,9 @@ def _trace(node: Path | None, work: str, packets: list[str], iptables_save: list
     for p, iif in parsed:
         tr.check_packet(loaded[6 if is_v6(p.dst) else 4], p, iif)
     traces = [tr.trace(loaded[6 if is_v6(p.dst) else 4], p, iif, reply=reply) for p, iif in parsed]
+    if node is not None:  # warnings about a bundle's files name BUNDLE:MEMBER, not the temporary copy (gone on exit)
+        for t in traces:
+            t.warnings = [w.replace(work + "/", f"{node}:") for w in t.warnings]
     if svg is not None:
         from hairpin.render.trace import trace_svg
 
