@@ -1,6 +1,6 @@
 """Reading a tarball that may be hostile (a ``collect`` bundle, a Retina capture) with bounded time and memory.
 
-Only regular members are read, into memory, by their base name (``d/../iptables-save`` is ``iptables-save``);
+Only regular members are read, into memory, with their base name (``d/../iptables-save`` is ``iptables-save``);
 links, devices, directories and names starting with a dot are skipped, so nothing is ever extracted, and a tar
 inside the tar is one more file, never opened.  The bounds:
 

@@ -215,9 +215,9 @@ def capture_files(path: Path, workdir: Path) -> list[tuple[Path, str]]:
         for i, (name, base, data) in enumerate(members):
             # every capture, two of one base name too (node1/cap.pcap, node2/cap.pcap: the second was left out
             # without a word), each shown by its base name unless another capture has it
-            shown = base if bases.count(base) == 1 else name
-            out.append((_copy(path, workdir, base if bases.count(base) == 1 else f"member-{i}", i, data),
-                        f"{path}:{shown}"))
+            alone = bases.count(base) == 1
+            target = _copy(path, workdir, base if alone else f"member-{i}", i, data)
+            out.append((target, f"{path}:{base if alone else name}"))
     if not out:
         raise InputError("no pcap or pcapng file in it", str(path))
     return out

@@ -216,7 +216,8 @@ def _refuse_two_nodes(addrs: list[iproute.ParsedAddress], local_routes: list[ipr
     IPv6: ``addrconf_f6i_alloc`` once DAD is done, net/ipv6/addrconf.c), so one node's two listings always
     share its addresses; none in common is two nodes' files (``ip addr`` of one, ``ip route show table all``
     of another), whose trace would answer for neither node.  Some in common: the warnings of ``build_routing``."""
-    listed = [a for a in addrs if not is_loopback(a.addr) and not (family == 6 and a.flags & {"tentative", "dadfailed"})]
+    unsure = {"tentative", "dadfailed"} if family == 6 else set()
+    listed = [a for a in addrs if not is_loopback(a.addr) and not a.flags & unsure]
     held = [r for r in local_routes if not is_loopback(r.entry.net)]
     if not listed or not held or any(a.addr in from_table for a in listed):
         return
@@ -245,10 +246,12 @@ def _tables_no_rule_reaches(routes: list[iproute.ParsedRoute], names: iproute.Ta
     first = min(other.values())
     tables = f"table{'s' if len(held) > 1 else ''} {', '.join(held)}"
     defaults = "local, main" if v == "6" else "local, main, default"
+    who = ("the AWS VPC CNI sends a secondary ENI's pods to its table with `from POD lookup N` rules, without which "
+           "their packets are traced by table main's routes instead" if v == "4" else
+           "packets an ip rule sends there are traced by table main's routes instead")  # fmt: skip
     return [f"{routes_file}:{first}: no ip rule file: the kernel's default rules are assumed ({defaults}), so "
-            f"{tables} here {'are' if len(held) > 1 else 'is'} never looked up; the AWS VPC CNI sends a secondary "
-            "ENI's pods to its table with `from POD lookup N` rules, without which their packets are traced by "
-            f"table main's routes instead: give `ip -{v} rule show` (--rules FILE; hairpin collect saves it)"]
+            f"{tables} here {'are' if len(held) > 1 else 'is'} never looked up; {who}: give `ip -{v} rule show` "
+            "(--rules FILE; hairpin collect saves it)"]  # fmt: skip
 
 
 def _pod_rules_without_routes(routes: list[iproute.ParsedRoute], rules: list[iproute.ParsedRule], routes_file: str,
