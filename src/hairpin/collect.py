@@ -69,7 +69,8 @@ def _step(name: str, cmd: tuple[str, ...]) -> str:
     """The shell step that writes ``name``: the command's stdout, and for iptables-save also its stderr
     comments at the head of the file (iptables-nft-save 1.8.x says "# Warning: iptables-legacy tables
     present, use iptables-legacy-save to see them" on stderr: trace warns about it when the file holds
-    it).  Its other stderr lines still reach the terminal, and the step fails when the command does."""
+    it).  Its other stderr lines still reach the terminal, and the step fails when the command does.
+    ``cmd`` may start with ``chroot /host`` (the one-liner: the node's tool, run from the debug container)."""
     if name in _KEPT_WHEN_PRINTED:  # empty when the node has no legacy table, no IPv6...: not kept
         return f"{{ {shlex.join(cmd)} > {name} && test -s {name}; }}"
     if name != "iptables-save":
@@ -80,17 +81,23 @@ def _step(name: str, cmd: tuple[str, ...]) -> str:
 
 
 def debug_one_liner(node: str) -> str:
-    """``kubectl debug node/NODE`` that runs the commands with the node's own tools (chroot /host) in a
-    throw-away directory and streams them back as a gzipped tarball on stdout."""
+    """``kubectl debug node/NODE`` that runs each command with the node's own tool (``chroot /host TOOL``) and
+    streams the files back as a gzipped tarball on stdout.
+
+    Only the tools themselves come from the node: the shell, ``mktemp``, ``grep``, ``cat``, ``rm`` and ``tar``
+    that write the files are the debug container's (busybox), so the one-liner needs no shell on the node.
+    Bottlerocket has none (``chroot /host sh`` fails there: bottlerocket-os/bottlerocket issue 4011) but ships
+    ``iptables-save``, ``ip``, ``ss`` and ``conntrack`` (bottlerocket-core-kit packages/iptables,
+    packages/iproute, packages/conntrack-tools); Amazon Linux 2023 has both."""
     steps = []
     for name, (cmd, required) in COMMANDS.items():
-        step = _step(name, cmd)
+        step = _step(name, ("chroot", "/host", *cmd))
         if not required:
             step = f"{{ {step} 2>/dev/null || rm -f {name}; }}"
         steps.append(f"{{ {step}; }}" if ";" in step and not step.startswith("{") else step)
     inner = ('d=$(mktemp -d) && cd "$d" && ' + " && ".join(steps) +
              ' && tar czf - . && cd / && rm -rf "$d"')  # fmt: skip
-    return (f"kubectl debug node/{node} -q -i --profile=sysadmin --image=busybox -- chroot /host sh -c "
+    return (f"kubectl debug node/{node} -q -i --profile=sysadmin --image=busybox -- sh -c "
             f"{shlex.quote(inner)} > {node}.tgz")  # fmt: skip
 
 
