@@ -12,6 +12,8 @@ import sys
 import tarfile
 from pathlib import Path
 
+import pytest
+
 from hairpin import trace as tr
 
 SEED = Path(__file__).parent / "data" / "trace" / "seed-node1"
@@ -161,3 +163,29 @@ def test_pcap_reads_every_capture_of_a_tarball_of_several_nodes(tmp_path: Path) 
     assert [(p.name, shown) for p, shown in got] == [
         ("member-0", f"{bundle}:node1/cap.pcap"), ("member-1", f"{bundle}:node2/cap.pcap"),
         ("other.pcap", f"{bundle}:other.pcap")]  # fmt: skip
+
+
+def test_collect_run_into_a_used_directory_removes_the_files_it_did_not_write(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """`collect --run --out DIR` into a directory of an earlier run (another node, or before kube-proxy moved to
+    iptables mode) left that run's nft-ruleset and conntrack beside this run's files, and trace read them as one
+    node; the printed script removes them (`|| rm -f NAME`), and so does --run now, saying so."""
+    from hairpin import collect
+    from hairpin.cli.main import main
+
+    out = tmp_path / "node1"
+    out.mkdir()
+    for name in ("nft-ruleset", "conntrack", "iptables-save", "notes.txt"):
+        (out / name).write_text("an earlier run's\n")
+    now = {n: (SEED / n).read_bytes() for n in NAMES}
+    monkeypatch.setattr(collect, "run_commands", lambda: dict(now))
+    with pytest.raises(SystemExit) as e:
+        main(["collect", "--run", "--out", str(out)])
+    assert e.value.code in (0, None)
+    assert sorted(p.name for p in out.iterdir()) == sorted([*NAMES, "notes.txt"])
+    assert (out / "iptables-save").read_bytes() == now["iptables-save"]
+    err = capsys.readouterr().err.splitlines()
+    assert [ln for ln in err if ln.startswith("removed ")] == [
+        f"removed {out}/nft-ruleset (an earlier run's; nft gave none this time: missing, failed or printed nothing)",
+        f"removed {out}/conntrack (an earlier run's; conntrack gave none this time: missing, failed or printed "
+        "nothing)"]  # fmt: skip

@@ -62,6 +62,15 @@ def collect_cmd(
     out.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
         write_output(out / name, data)
+    for name in (n for n in collect.COMMANDS if n not in files):
+        # a file of an earlier run into DIR (another node's, or this one's before) that this run did not write:
+        # trace --node would read it beside this run's files, a bundle of two states.  The printed script removes
+        # these the same way (``|| rm -f NAME``).
+        stale = out / name
+        if stale.is_file() or stale.is_symlink():
+            stale.unlink()
+            print(f"removed {stale} (an earlier run's; {collect.COMMANDS[name][0][0]} gave none this time: missing, "
+                  "failed or printed nothing)", file=sys.stderr)  # fmt: skip
 
 
 def trace_cmd(
