@@ -189,3 +189,20 @@ def test_collect_run_into_a_used_directory_removes_the_files_it_did_not_write(
         f"removed {out}/nft-ruleset (an earlier run's; nft gave none this time: missing, failed or printed nothing)",
         f"removed {out}/conntrack (an earlier run's; conntrack gave none this time: missing, failed or printed "
         "nothing)"]  # fmt: skip
+
+
+def test_another_nodes_rules_beside_these_routes_are_warned(tmp_path: Path) -> None:
+    """node1's iptables-save beside node2's routes and addresses: kube-proxy's rules are nearly the same on every
+    node, but the VPC CNI's SNAT rule names its own node's primary address (192.168.2.3), which node2 lacks."""
+    node = tmp_path / "node2"
+    node.mkdir()
+    (node / "iptables-save").write_text((SEED / "iptables-save").read_text())
+    (node / "ip-route").write_text(NODE2_ROUTE)
+    (node / "ip-addr").write_text(NODE2_ADDR)
+    res = run("trace", "--node", str(node), "--format", "json", "tcp 192.168.27.239:49134 > 192.168.21.86:31468 syn "
+              "in eth0")  # fmt: skip
+    assert json.loads(res.stdout)["warnings"] == [
+        f"{node}/iptables-save:36: the AWS VPC CNI's SNAT rule rewrites to 192.168.2.3, the primary address of the "
+        f"node it runs on, but 192.168.2.3 is none of this node's addresses ({node}/ip-route and the address file): "
+        "the rules look like another node's; give one node's files (hairpin collect saves them together)"]  # fmt: skip
+    assert tr.Node.load(SEED / "iptables-save", SEED / "ip-route").ruleset.warnings == []  # one node's: nothing said
