@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hairpin.collect import debug_one_liner, script
+from hairpin.collect import COMMANDS, debug_one_liner, script
 
 SEED = Path(__file__).parent / "data" / "trace" / "seed-node1"
 SYN = "tcp 192.168.27.239:49134 > 192.168.2.3:31468 syn in eth0"
@@ -36,7 +36,7 @@ def test_collect_prints_the_read_only_commands_and_the_one_liner() -> None:
     assert "nft list ruleset > nft-ruleset 2>/dev/null || rm -f nft-ruleset" in lines
     assert lines[-1] == debug_one_liner("ip-192-168-2-3")
     assert lines[-1].startswith("kubectl debug node/ip-192-168-2-3 -q -i --profile=sysadmin --image=busybox -- "
-                                "chroot /host sh -c 'd=$(mktemp -d) && cd \"$d\" && { iptables-save > "
+                                "sh -c 'd=$(mktemp -d) && cd \"$d\" && { chroot /host iptables-save > "
                                 "iptables-save.out 2> iptables-save.err; r=$?; ")
     assert lines[-1].endswith("tar czf - . && cd / && rm -rf \"$d\"' > ip-192-168-2-3.tgz")
     assert run("collect").stdout == script()
@@ -177,15 +177,24 @@ def test_the_script_keeps_iptables_save_comments_from_stderr(tmp_path: Path, fai
 
 
 def test_the_one_liner_streams_the_files_with_the_comment(tmp_path: Path) -> None:
-    """The one-liner's script (what runs under chroot /host) with fake tools: a tarball of the required files,
-    iptables-save's stderr comment at the head of its file, the missing optional tools' files left out."""
+    """The one-liner's script (what the busybox debug container runs) with fake tools: a tarball of the required
+    files, iptables-save's stderr comment at the head of its file, the missing optional tools' files left out.
+    Each node tool runs as `chroot /host TOOL` (the fake chroot refuses anything else) and the shell is the
+    container's: `chroot /host sh -c` failed on Bottlerocket, which has no shell (bottlerocket-os/bottlerocket
+    issue 4011) though it has the tools."""
     import shlex
 
     env = fake_tools(tmp_path)
+    chroot = tmp_path / "bin" / "chroot"
+    chroot.write_text('#!/bin/sh\n[ "$1" = /host ] || { echo "chroot: not /host: $1" >&2; exit 125; }\nshift\n'
+                      'echo "$1" >> "$CHROOTED"\nexec "$@"\n')  # fmt: skip
+    chroot.chmod(0o755)
+    env["CHROOTED"] = str(tmp_path / "chrooted")
     argv = shlex.split(debug_one_liner("n1").rpartition(" > ")[0])
     assert argv[:10] == ["kubectl", "debug", "node/n1", "-q", "-i", "--profile=sysadmin", "--image=busybox", "--",
-                         "chroot", "/host"]  # fmt: skip
-    res = subprocess.run(argv[10:], env=env, capture_output=True, check=False)
+                         "sh", "-c"]  # fmt: skip
+    res = subprocess.run(argv[8:], env=env, capture_output=True, check=False)
+    assert (tmp_path / "chrooted").read_text().split() == [cmd[0] for cmd, _ in COMMANDS.values()]
     assert res.returncode == 0, res.stderr
     assert res.stderr == b"iptables-save: a note\n"
     with tarfile.open(fileobj=io.BytesIO(res.stdout), mode="r:gz") as tar:

@@ -241,7 +241,8 @@ def test_the_first_line_says_netfilter_and_routing_only() -> None:
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[0] == (
         "hairpin trace: 1 outcome(s), every reply returns the way its request came (netfilter and routing only: "
-        "this node runs Cilium, whose eBPF programs hairpin does not model; see the warnings)")
+        "this node runs Cilium, whose eBPF programs hairpin does not model; see the warnings) (the outcome rests on "
+        "a match hairpin could not decide, taken as not matching: see 'could not decide')")
     r = run_cli("--iptables-save", str(CILIUM / "iptables-save"), "--routes", str(CILIUM / "ip-route"), "--format",
                 "json", "tcp 10.0.1.7:40000 > 192.168.168.103:80 syn in lxc1234")  # fmt: skip
     assert json.loads(r.stdout)["not_modelled"] == ["Cilium"]

@@ -172,6 +172,9 @@ def test_a_temporary_address_says_the_source_depends_on_use_tempaddr() -> None:
     (o,) = tr.trace(node, p, iif).outcomes
     assert str(o.legs[0].out_packet) == "tcp [2001:db8:5::7]:5 > [2001:db8:5::99]:80 SYN"
     assert node.routing.warnings == [
+        f"{RED}/tempaddr-ip6-route:1: no ip rule file: the kernel's default rules are assumed (local, main), so "
+        "tables 10, custom here are never looked up; packets an ip rule sends there are traced by table main's "
+        "routes instead: give `ip -6 rule show` (--rules FILE; hairpin collect saves it)",
         f"{RED}/tempaddr-ip-addr:11: 2001:db8:5:0:faed:ff27:e621:607b/64 on d0 is temporary: as a source "
         "(MASQUERADE, the node's own packets) the kernel prefers it to a public address when "
         "net.ipv6.conf.d0.use_tempaddr is 2, the public one when 1 (ipv6_get_saddr_eval rule 7), which the dump "

@@ -1,6 +1,6 @@
 """Reading a tarball that may be hostile (a ``collect`` bundle, a Retina capture) with bounded time and memory.
 
-Only regular members are read, into memory, by their base name (``d/../iptables-save`` is ``iptables-save``);
+Only regular members are read, into memory, with their base name (``d/../iptables-save`` is ``iptables-save``);
 links, devices, directories and names starting with a dot are skipped, so nothing is ever extracted, and a tar
 inside the tar is one more file, never opened.  The bounds:
 
@@ -35,7 +35,7 @@ from typing import IO, Any
 from hairpin.errors import InputError
 from hairpin.reading import SIZE_ENV, human_size, max_input
 
-__all__ = ["MAX_CHAIN", "MAX_DIGITS", "MAX_HEADER_BYTES", "MAX_MEMBERS", "is_tar", "read_tar"]
+__all__ = ["MAX_CHAIN", "MAX_DIGITS", "MAX_HEADER_BYTES", "MAX_MEMBERS", "is_tar", "read_members", "read_tar"]
 
 MAX_MEMBERS = 512
 MAX_CHAIN = 8
@@ -162,6 +162,16 @@ def read_tar(path: Path) -> dict[str, bytes]:
     """The regular members of the tarball ``path`` by base name (the first of each name), within the bounds
     above; anything else is one InputError naming ``path``."""
     files: dict[str, bytes] = {}
+    for _, base, data in read_members(path):
+        files.setdefault(base, data)
+    return files
+
+
+def read_members(path: Path) -> list[tuple[str, str, bytes]]:
+    """Every regular member of the tarball ``path`` as (its name in the archive, its base name, its bytes), in
+    archive order, two members of one base name included (a tarball of several nodes' directories holds
+    ``node1/iptables-save`` and ``node2/iptables-save``: the caller decides); bounds and errors as ``read_tar``."""
+    members: list[tuple[str, str, bytes]] = []
     limit = max_input()
     try:
         if path.stat().st_size > limit:
@@ -172,11 +182,11 @@ def read_tar(path: Path) -> dict[str, bytes]:
                 if i >= MAX_MEMBERS:
                     raise _Refused(f"more than {MAX_MEMBERS} members")
                 base = Path(m.name).name
-                if not m.isfile() or not base or base.startswith(".") or base in files:
+                if not m.isfile() or not base or base.startswith("."):
                     continue
                 f = tar.extractfile(m)
                 if f is not None:
-                    files[base] = f.read()
+                    members.append((m.name.removeprefix("./"), base, f.read()))
     except _Refused as e:
         raise InputError(str(e), str(path)) from None
     except (tarfile.TarError, OSError, EOFError, lzma.LZMAError, zlib.error, ValueError) as e:
@@ -184,7 +194,7 @@ def read_tar(path: Path) -> dict[str, bytes]:
     except MemoryError:
         raise InputError(f"out of memory reading it (lower hairpin --max-input, now {human_size(limit)})",
                          str(path)) from None  # fmt: skip
-    return files
+    return members
 
 
 def is_tar(path: Path) -> bool:

@@ -19,7 +19,7 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-from hairpin.archive import is_tar, read_tar
+from hairpin.archive import is_tar, read_members
 from hairpin.errors import InputError
 from hairpin.reading import files_under, read_bytes
 
@@ -69,7 +69,8 @@ def _step(name: str, cmd: tuple[str, ...]) -> str:
     """The shell step that writes ``name``: the command's stdout, and for iptables-save also its stderr
     comments at the head of the file (iptables-nft-save 1.8.x says "# Warning: iptables-legacy tables
     present, use iptables-legacy-save to see them" on stderr: trace warns about it when the file holds
-    it).  Its other stderr lines still reach the terminal, and the step fails when the command does."""
+    it).  Its other stderr lines still reach the terminal, and the step fails when the command does.
+    ``cmd`` may start with ``chroot /host`` (the one-liner: the node's tool, run from the debug container)."""
     if name in _KEPT_WHEN_PRINTED:  # empty when the node has no legacy table, no IPv6...: not kept
         return f"{{ {shlex.join(cmd)} > {name} && test -s {name}; }}"
     if name != "iptables-save":
@@ -80,17 +81,23 @@ def _step(name: str, cmd: tuple[str, ...]) -> str:
 
 
 def debug_one_liner(node: str) -> str:
-    """``kubectl debug node/NODE`` that runs the commands with the node's own tools (chroot /host) in a
-    throw-away directory and streams them back as a gzipped tarball on stdout."""
+    """``kubectl debug node/NODE`` that runs each command with the node's own tool (``chroot /host TOOL``) and
+    streams the files back as a gzipped tarball on stdout.
+
+    Only the tools themselves come from the node: the shell, ``mktemp``, ``grep``, ``cat``, ``rm`` and ``tar``
+    that write the files are the debug container's (busybox), so the one-liner needs no shell on the node.
+    Bottlerocket has none (``chroot /host sh`` fails there: bottlerocket-os/bottlerocket issue 4011) but ships
+    ``iptables-save``, ``ip``, ``ss`` and ``conntrack`` (bottlerocket-core-kit packages/iptables,
+    packages/iproute, packages/conntrack-tools); Amazon Linux 2023 has both."""
     steps = []
     for name, (cmd, required) in COMMANDS.items():
-        step = _step(name, cmd)
+        step = _step(name, ("chroot", "/host", *cmd))
         if not required:
             step = f"{{ {step} 2>/dev/null || rm -f {name}; }}"
         steps.append(f"{{ {step}; }}" if ";" in step and not step.startswith("{") else step)
     inner = ('d=$(mktemp -d) && cd "$d" && ' + " && ".join(steps) +
              ' && tar czf - . && cd / && rm -rf "$d"')  # fmt: skip
-    return (f"kubectl debug node/{node} -q -i --profile=sysadmin --image=busybox -- chroot /host sh -c "
+    return (f"kubectl debug node/{node} -q -i --profile=sysadmin --image=busybox -- sh -c "
             f"{shlex.quote(inner)} > {node}.tgz")  # fmt: skip
 
 
@@ -140,13 +147,28 @@ def materialize(path: Path, workdir: Path) -> Path:
         return path
     if not path.is_file():
         raise InputError("no such file or directory", str(path))
-    files = read_tar(path)
+    files = _one_node(path, read_members(path))
     if "ip-resources.txt" in files or "iptables-rules.txt" in files:
         split_retina(files, workdir)
     else:
         for i, (name, data) in enumerate(files.items()):
             _copy(path, workdir, name, i, data)
     return workdir
+
+
+def _one_node(bundle: Path, members: list[tuple[str, str, bytes]]) -> dict[str, bytes]:
+    """A tarball's members by base name, refused in one line when two share one: a bundle is one node's state,
+    each file once (``collect`` writes each name once), and a tarball of several nodes' directories (``tar czf
+    nodes.tgz nodes/``) would otherwise be read as one node, each file from whichever node came first."""
+    files: dict[str, bytes] = {}
+    where: dict[str, str] = {}
+    for name, base, data in members:
+        if base in files:
+            raise InputError(f"two members named {base[:60]} ({where[base][:100]} and {name[:100]}): trace reads one "
+                             "node's files, each once (a tarball of several nodes? give one node's directory or "
+                             "tarball)", str(bundle))  # fmt: skip
+        files[base], where[base] = data, name
+    return files
 
 
 def _copy(bundle: Path, workdir: Path, name: str, i: int, data: bytes) -> Path:
@@ -195,9 +217,14 @@ def capture_files(path: Path, workdir: Path) -> list[tuple[Path, str]]:
             except OSError:
                 continue
     else:
-        for i, (name, data) in enumerate(sorted(read_tar(path).items())):
-            if data[:4] in CAPTURE_MAGICS:
-                out.append((_copy(path, workdir, name, i, data), f"{path}:{name}"))
+        members = sorted((m for m in read_members(path) if m[2][:4] in CAPTURE_MAGICS), key=lambda m: (m[1], m[0]))
+        bases = [base for _, base, _ in members]
+        for i, (name, base, data) in enumerate(members):
+            # every capture, two of one base name too (node1/cap.pcap, node2/cap.pcap: the second was left out
+            # without a word), each shown by its base name unless another capture has it
+            alone = bases.count(base) == 1
+            target = _copy(path, workdir, base if alone else f"member-{i}", i, data)
+            out.append((target, f"{path}:{base if alone else name}"))
     if not out:
         raise InputError("no pcap or pcapng file in it", str(path))
     return out

@@ -247,6 +247,7 @@ class Node:
         rs.warnings += unseen.unset_marks(rulesets, nft, nf.routing.routing,
                                           None if rules_file is None else str(rules_file), ct_marks)  # fmt: skip
         rs.warnings += unseen.cni_connmarks_not_given(rulesets, nft)
+        rs.warnings += unseen.foreign_cni_snat(rulesets, nf.routing.routing, str(routes_file))
         found = unseen.datapaths(rulesets, nf.links)
         no_ipvs = unseen.ipvs_not_given(rulesets, nf.links, ipvs is not None)
         if family == 6 and ipvs is not None:

@@ -62,6 +62,9 @@ kube-proxy's rules is an error):
   ``nft list ruleset`` (not given), the files may be the wrong node's, or Services may be done elsewhere; more
   sharply for a packet to a port in the NodePort range (30000-32767, kube-apiserver's default
   ``--service-node-port-range``) of the node's own address, which is then only a local port.
+- **Another node's rules.**  The AWS VPC CNI's SNAT rule (comment ``AWS, SNAT``) rewrites to its node's primary
+  address (``--to-source``, amazon-vpc-cni-k8s pkg/networkutils/network.go); when that address is none of the
+  node's in the routing files, the rules are most likely another node's: said.
 """
 
 from __future__ import annotations
@@ -84,6 +87,7 @@ __all__ = [
     "cut_service_chains",
     "datapath_warnings",
     "datapaths",
+    "foreign_cni_snat",
     "ipvs_not_given",
     "kube_proxy_chain",
     "missing_tables",
@@ -360,4 +364,31 @@ def cni_connmarks_not_given(rulesets: list[Ruleset], nft: Nft | None) -> list[st
                     "nodes in nft's table ip aws-cni; neither is in the files, so the replies of such connections are "
                     "traced without the mark the node's fwmark rule routes by: give `nft list ruleset` too "
                     "(hairpin collect saves it)"]  # fmt: skip
+    return []
+
+
+def foreign_cni_snat(rulesets: list[Ruleset], routing: Routing, routes_file: str) -> list[str]:
+    """A warning when the AWS VPC CNI's SNAT rule (comment ``AWS, SNAT``) rewrites to an address this node does
+    not have: the CNI writes its node's primary address there (``--to-source``, amazon-vpc-cni-k8s
+    pkg/networkutils/network.go), so the rules are most likely another node's than the routing files."""
+    from hairpin.model.net import addr_int, is_v6
+
+    for rs in rulesets:
+        nat = rs.tables.get("nat")
+        for chain in nat.chains.values() if nat is not None else ():
+            for r in chain.rules:
+                to = r.target.get("--to-source") if r.target is not None and r.target.name == "SNAT" else None
+                if to is None or r.comment() != "AWS, SNAT":
+                    continue
+                text = to.value.split(":")[0].split("-")[0]
+                try:
+                    addr = addr_int(text)
+                except ValueError:
+                    continue
+                if routing.is_local(addr) or is_v6(addr) != (routing.family == 6):
+                    continue
+                return [f"{rs.file}:{r.line}: the AWS VPC CNI's SNAT rule rewrites to {text}, the primary address of "
+                        f"the node it runs on, but {text} is none of this node's addresses ({routes_file} and the "
+                        "address file): the rules look like another node's; give one node's files (hairpin collect "
+                        "saves them together)"]  # fmt: skip
     return []

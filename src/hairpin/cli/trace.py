@@ -62,6 +62,15 @@ def collect_cmd(
     out.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
         write_output(out / name, data)
+    for name in (n for n in collect.COMMANDS if n not in files):
+        # a file of an earlier run into DIR (another node's, or this one's before) that this run did not write:
+        # trace --node would read it beside this run's files, a bundle of two states.  The printed script removes
+        # these the same way (``|| rm -f NAME``).
+        stale = out / name
+        if stale.is_file() or stale.is_symlink():
+            stale.unlink()
+            print(f"removed {stale} (an earlier run's; {collect.COMMANDS[name][0][0]} gave none this time: missing, "
+                  "failed or printed nothing)", file=sys.stderr)  # fmt: skip
 
 
 def trace_cmd(
@@ -142,7 +151,8 @@ def _in_bundle(e: InputError, work: str, node: Path | None) -> InputError:
     if node is None or e.file is None or not (e.file == work or e.file.startswith(work + "/")):
         return e
     member = e.file[len(work) :].lstrip("/")
-    return type(e)(e.message, f"{node}:{member}" if member else str(node), e.line)
+    message = e.message.replace(work + "/", f"{node}:")  # another file of the bundle, named in the message
+    return type(e)(message, f"{node}:{member}" if member else str(node), e.line)
 
 
 def _trace(node: Path | None, work: str, packets: list[str], iptables_save: list[Path] | None,
@@ -167,6 +177,9 @@ def _trace(node: Path | None, work: str, packets: list[str], iptables_save: list
     for p, iif in parsed:
         tr.check_packet(loaded[6 if is_v6(p.dst) else 4], p, iif)
     traces = [tr.trace(loaded[6 if is_v6(p.dst) else 4], p, iif, reply=reply) for p, iif in parsed]
+    if node is not None:  # warnings about a bundle's files name BUNDLE:MEMBER, not the temporary copy (gone on exit)
+        for t in traces:
+            t.warnings = [w.replace(work + "/", f"{node}:") for w in t.warnings]
     if svg is not None:
         from hairpin.render.trace import trace_svg
 
@@ -186,7 +199,8 @@ def _trace(node: Path | None, work: str, packets: list[str], iptables_save: list
         # whole lines so grep finds every rule
         body = list(traces) if output is None and sys.stdout.isatty() else [Text(t.text()) for t in traces]
         emit(output, Text(_diagnosis(traces, asym, reply), style="bold"), *body,
-             Text(_next_step(asym, reply), style="bold"), lines=True)  # fmt: skip
+             Text(_next_step(asym, reply, _dropped(traces) == sum(len(t.outcomes) for t in traces)), style="bold"),
+             lines=True)  # fmt: skip
     raise typer.Exit(1 if asym else 0)
 
 
@@ -234,6 +248,11 @@ def _diagnosis(traces: list[Any], asym: list[tuple[Any, Any]], reply: bool) -> s
                  "does not model; see the warnings)")  # fmt: skip
     if IPVS in names:
         line += " (no Service translated: kube-proxy's IPVS mode and no ipvsadm output; see the warnings)"
+    unsure = sum(1 for t in traces for o in t.outcomes if o.undecided)
+    if unsure:  # a match hairpin does not model is taken as not matching: the answer rests on that guess
+        n = sum(len(t.outcomes) for t in traces)
+        line += (f" ({'the outcome rests' if n == 1 else f'{unsure} of {n} outcomes rest'} on a match hairpin could "
+                 "not decide, taken as not matching: see 'could not decide')")  # fmt: skip
     return line
 
 
@@ -251,12 +270,32 @@ def _verdict(traces: list[Any], asym: list[tuple[Any, Any]], reply: bool) -> str
         return (f"hairpin trace: {len(asym)} of {n} outcome(s) of this packet ({float(p):.1%} of its probability) return "
                 "asymmetrically: "
                 "the reply leaves the node by another way than the request came, the seed's failure")  # fmt: skip
+    dropped = _dropped(traces)
+    if dropped == n:  # no request gets through, so there is no reply to follow (said as such, not as a return)
+        if n == 1:
+            return ("hairpin trace: the packet is dropped, no reply to follow: the outcome's last step names the rule "
+                    "or route that drops it")  # fmt: skip
+        return (f"hairpin trace: the packet is dropped in all {n} outcomes, no reply to follow: each outcome's last "
+                "step names the rule or route that drops it")  # fmt: skip
     if not reply:
         return f"hairpin trace: {n} outcome(s); add --reply to follow each reply back and flag an asymmetric return"
+    if dropped:
+        its = "its" if dropped == 1 else "their"
+        return (f"hairpin trace: {n} outcome(s): {dropped} dropped (see {its} last step); every reply of the other "
+                f"{n - dropped} returns the way its request came")  # fmt: skip
     return f"hairpin trace: {n} outcome(s), every reply returns the way its request came"
 
 
-def _next_step(asym: list[tuple[Any, Any]], reply: bool) -> str:
+def _dropped(traces: list[Any]) -> int:
+    """How many outcomes end with the request dropped (by a rule, a route, the martian check) and nothing
+    answering it: a REJECT answers for the node (``hairpin.tracer``: its answer is the reply), so it is not one."""
+    return sum(1 for t in traces for o in t.outcomes if o.legs[0].kind in ("drop", "martian")
+               and not (o.legs[0].steps and o.legs[0].steps[-1].effect.startswith("REJECT")))  # fmt: skip
+
+
+def _next_step(asym: list[tuple[Any, Any]], reply: bool, dropped: bool = False) -> str:
+    if dropped:
+        return "Next: look at the rule or route that drops it (the last step of each outcome), or trace another packet"
     if asym:
         return ("Next: confirm it on the wire (tcpdump -i any -w node.pcap, then hairpin pcap node.pcap) and pick "
                 "a fix: hairpin reproduce --list-fixes, docs/fixes.md")  # fmt: skip

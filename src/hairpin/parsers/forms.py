@@ -305,8 +305,9 @@ def _blank_ipv6(text: str) -> tuple[str, int]:
 @refusing_long_numbers
 def read_routes(text: str, file: str | None, names: iproute.TableNames,
                 family: int = 4) -> tuple[list[iproute.ParsedRoute], str]:  # fmt: skip
-    """Routes in any accepted form, and the form.  ``family=6``: IPv6 routes; a file of IPv4 routes only is
-    refused at its first line, the IPv4 routes of a mixed dump (``ip route show table all``) are skipped."""
+    """Routes in any accepted form, and the form.  ``family=6``: IPv6 routes.  A file of the other family's routes
+    only is refused at its first line (for IPv4 until 2026-12-03 it was traced with no route: every packet
+    dropped in routing); the other family's routes of a mixed dump (``ip route show table all``) are skipped."""
     text, coloured = strip_ansi(text)
     tag = ", coloured (-c)" if coloured else ""
     fam, other = ("IPv6", "IPv4") if family == 6 else ("IPv4", "IPv6")
@@ -314,9 +315,10 @@ def read_routes(text: str, file: str | None, names: iproute.TableNames,
         doc = _load_json(text, file, "ip -j route")
         lines = [_route_json_line(d, n, file, family) for n, d in enumerate(doc, 1)]
         kept = [ln for ln in lines if ln is not None]
-        if family == 6 and doc and not kept:
-            raise ParseError(f"ip -j route entry 1: IPv4 route {str(doc[0].get('dst', ''))!r}: give the IPv6 table "
-                             "(ip -6 -j route show table all)", file)  # fmt: skip
+        if doc and not kept:  # the other family's routes only (an IPv4 trace of ``ip -6 -j route`` ran routeless)
+            v = "6" if family == 6 else "4"
+            raise ParseError(f"ip -j route entry 1: {other} route {str(doc[0].get('dst', ''))!r}: give the {fam} "
+                             f"table (ip -{v} -j route show table all)", file)  # fmt: skip
         try:
             routes = iproute.parse_ip_routes("\n".join(ln or "" for ln in lines), file, names, family, repeats=True)
         except ParseError as e:
@@ -328,10 +330,11 @@ def read_routes(text: str, file: str | None, names: iproute.TableNames,
         iproute.refuse_route_n(head, file, family)
         return iproute.parse_route_n(text, file), "route -n" + tag
     blanked, n, first = _blank_family(text, family)
-    if family == 6 and n and not blanked.strip():
+    if n and not blanked.strip():  # the other family's routes only: refused, not traced with no route at all
         line = split_lines(text)[first - 1].split()
         prefix = line[1] if line[0] in iproute.ROUTE_TYPES and len(line) > 1 else line[0]
-        raise ParseError(f"IPv4 route {prefix!r}: give the IPv6 table (ip -6 route show table all)", file, first)
+        v = "6" if family == 6 else "4"
+        raise ParseError(f"{other} route {prefix!r}: give the {fam} table (ip -{v} route show table all)", file, first)
     form = "ip route" + tag + (f" ({n} {other} routes skipped)" if n else "")
     return iproute.parse_ip_routes(blanked, file, names, family), form
 

@@ -107,6 +107,7 @@ def build_routing(routes: list[iproute.ParsedRoute], rules: list[iproute.ParsedR
             raise InputError(f"no local addresses: give the addresses (ip -{v} -o addr) or the local table "
                              f"(ip -{v} route show table all)", routes_file)  # fmt: skip
     elif has_local:
+        _refuse_two_nodes(addrs, local_routes, from_table, addrs_file, routes_file, family)
         model_addrs = []
         for a in addrs:
             if a.addr in from_table or is_loopback(a.addr):
@@ -149,6 +150,8 @@ def build_routing(routes: list[iproute.ParsedRoute], rules: list[iproute.ParsedR
                                 f"{routes_file} does not hold (it lists table main only, as `ip route` prints it): "
                                 "taken as empty, so those packets go on to the next rule; give "
                                 f"`ip -{v} route show table all`")  # fmt: skip
+    if rules is None:
+        warnings += _tables_no_rule_reaches(routes, names, routes_file, v)
     if not any(r.entry.table == MAIN_TABLE for r in routes):
         warnings.append(f"{routes_file}: the main routing table is empty")
     elif rules is not None and family == 4:
@@ -203,6 +206,52 @@ def build_routing(routes: list[iproute.ParsedRoute], rules: list[iproute.ParsedR
         if f is not None:
             nr.files[key] = f
     return nr
+
+
+def _refuse_two_nodes(addrs: list[iproute.ParsedAddress], local_routes: list[iproute.ParsedRoute],
+                      from_table: dict[int, iproute.ParsedAddress], addrs_file: str | None, routes_file: str,
+                      family: int) -> None:  # fmt: skip
+    """Refuse an address file and a local table that share no address but loopback: the kernel adds a ``local``
+    route to table local for every address it gives a device (IPv4: ``fib_add_ifaddr``, net/ipv4/fib_frontend.c;
+    IPv6: ``addrconf_f6i_alloc`` once DAD is done, net/ipv6/addrconf.c), so one node's two listings always
+    share its addresses; none in common is two nodes' files (``ip addr`` of one, ``ip route show table all``
+    of another), whose trace would answer for neither node.  Some in common: the warnings of ``build_routing``."""
+    unsure = {"tentative", "dadfailed"} if family == 6 else set()
+    listed = [a for a in addrs if not is_loopback(a.addr) and not a.flags & unsure]
+    held = [r for r in local_routes if not is_loopback(r.entry.net)]
+    if not listed or not held or any(a.addr in from_table for a in listed):
+        return
+    mine = ", ".join(f"{a.cidr.split('/')[0]} on {a.dev}" for a in listed[:3]) + (", ..." if len(listed) > 3 else "")
+    theirs = ", ".join(f"{ip_str(r.entry.net)} on {r.entry.dev}" for r in held[:3]) + (", ..." if len(held) > 3 else "")
+    raise InputError(f"no address here ({mine}) is in the local table of {routes_file} ({theirs}), but the kernel "
+                     "gives every address of the node a local route: these are two nodes' files; give one node's "
+                     "(hairpin collect saves them together)", addrs_file, listed[0].line)  # fmt: skip
+
+
+def _tables_no_rule_reaches(routes: list[iproute.ParsedRoute], names: iproute.TableNames, routes_file: str,
+                            v: str) -> list[str]:  # fmt: skip
+    """No ``ip rule`` file: the kernel's default rules are assumed (IPv4: 0 local, 32766 main, 32767 default,
+    net/ipv4/fib_rules.c ``fib_default_rules_init``; IPv6: 0 local, 32766 main, net/ipv6/fib6_rules.c
+    ``fib6_default_rules_init``), so a table the route file holds besides those is never looked up.  On an EKS
+    node such a table is the AWS VPC CNI's, one per secondary ENI, which its ``1536: from POD lookup N`` rules
+    send that ENI's pods to (amazon-vpc-cni-k8s cmd/routed-eni-cni-plugin/driver, fromContainerRulePriority):
+    without the rules, their packets are traced out by table main's routes, which is not what the node does."""
+    other: dict[str, int] = {}
+    for r in routes:
+        if r.entry.table not in (MAIN_TABLE, LOCAL_TABLE, DEFAULT_TABLE):
+            other.setdefault(names.name(r.entry.table), r.line)
+    if not other:
+        return []
+    held = sorted(other, key=lambda t: (not t.isdigit(), int(t) if t.isdigit() else 0, t))
+    first = min(other.values())
+    tables = f"table{'s' if len(held) > 1 else ''} {', '.join(held)}"
+    defaults = "local, main" if v == "6" else "local, main, default"
+    who = ("the AWS VPC CNI sends a secondary ENI's pods to its table with `from POD lookup N` rules, without which "
+           "their packets are traced by table main's routes instead" if v == "4" else
+           "packets an ip rule sends there are traced by table main's routes instead")  # fmt: skip
+    return [f"{routes_file}:{first}: no ip rule file: the kernel's default rules are assumed ({defaults}), so "
+            f"{tables} here {'are' if len(held) > 1 else 'is'} never looked up; {who}: give `ip -{v} rule show` "
+            "(--rules FILE; hairpin collect saves it)"]  # fmt: skip
 
 
 def _pod_rules_without_routes(routes: list[iproute.ParsedRoute], rules: list[iproute.ParsedRule], routes_file: str,
