@@ -71,7 +71,19 @@ def scenario(services: list[dict[str, Any]], pods: list[dict[str, Any]], version
         "client": {"pod": "caller", "service": f"{services[0]['namespace']}/{services[0]['name']}",
                    "port": services[0]["ports"][0]["port"], "via": "cluster-ip"},
     }  # fmt: skip
-    return from_dict(doc, "proxier_test.yaml")
+    first = services[0]["ports"][0]
+    if first.get("protocol") != "UDP":
+        return from_dict(doc, "proxier_test.yaml")
+    # a scenario file's client calls a TCP port (a UDP one is refused: hairpin.scenario_protocols); kube-proxy's
+    # rules for a UDP Service are made from the model, so the port is loaded as TCP and made UDP after
+    first["protocol"] = "TCP"
+    try:
+        loaded = from_dict(doc, "proxier_test.yaml")
+    finally:
+        first["protocol"] = "UDP"
+    head = loaded.services[0]
+    udp = dataclasses.replace(head, ports=(dataclasses.replace(head.ports[0], protocol="UDP"), *head.ports[1:]))
+    return dataclasses.replace(loaded, services=(udp, *loaded.services[1:]))
 
 
 def svc(name: str, kind: str, cluster_ip: str, eps: list[str], node_port: int | None = None,
