@@ -206,3 +206,23 @@ def test_another_nodes_rules_beside_these_routes_are_warned(tmp_path: Path) -> N
         f"node it runs on, but 192.168.2.3 is none of this node's addresses ({node}/ip-route and the address file): "
         "the rules look like another node's; give one node's files (hairpin collect saves them together)"]  # fmt: skip
     assert tr.Node.load(SEED / "iptables-save", SEED / "ip-route").ruleset.warnings == []  # one node's: nothing said
+
+
+def test_a_second_file_of_a_kind_in_a_node_directory_is_said_not_read(tmp_path: Path) -> None:
+    """Another node's route dump copied in beside this node's (any name: files are found by content too) is not
+    read, and the trace says so first; given with --routes, the option's file is read and nothing is said."""
+    node = tmp_path / "node1"
+    node.mkdir()
+    for name, text in seed_files().items():
+        (node / name).write_text(text)
+    (node / "route-node2").write_text(NODE2_ROUTE)
+    got = run("trace", "--node", str(node), SYN, "--format", "json")
+    assert got.returncode == 0, got.stderr
+    assert json.loads(got.stdout)["warnings"][0] == (
+        f"{node}/route-node2: routes too, beside ip-route, which is read: not read (a directory gives one node's "
+        "files, one of each kind)"
+    )
+    unread: list[tuple[str, str]] = []
+    assert tr.Node.find_all(node, 4, unread)[0]["routes"] == node / "ip-route" and [k for k, _ in unread] == ["routes"]
+    given = run("trace", "--node", str(node), "--routes", str(node / "ip-route"), SYN, "--format", "json")
+    assert given.returncode == 0 and not any("route-node2" in w for w in json.loads(given.stdout)["warnings"])

@@ -163,6 +163,8 @@ class Node:
     #: each device's kind where the address file says it (``ip -d addr``: ``hairpin.parsers.linkinfo``); a packet
     #: leaving by a tunnel device is said to be encapsulated (``hairpin.tunnels``), known ones also by name
     link_kinds: dict[str, LinkKind] = field(default_factory=dict)
+    #: what finding the files in a directory left unread (``find_all``'s ``unread``), said first
+    file_warnings: list[str] = field(default_factory=list)
     _tracer: Tracer | None = field(default=None, repr=False, compare=False)
 
     def tracer(self) -> Tracer:
@@ -265,9 +267,13 @@ class Node:
         return Node.find_all(directory, family)[0]
 
     @staticmethod
-    def find_all(directory: str | Path, family: int = 4) -> tuple[dict[str, Path], list[Path]]:
+    def find_all(
+        directory: str | Path, family: int = 4, unread: list[tuple[str, str]] | None = None
+    ) -> tuple[dict[str, Path], list[Path]]:
         """``find``, and every iptables file (one ``iptables -t TABLE -S`` output per file is common).  A file
-        found by content is the family's when its content says so (``forms.family_of``) or says nothing."""
+        found by content is the family's when its content says so (``forms.family_of``) or says nothing.  A
+        second file of a kind already found (another node's routes copied in beside this node's) is not read;
+        ``unread`` gets its kind and a warning line for each."""
         d = Path(directory)
         names = FILES6 if family == 6 else FILES
         other = {n for ns in (FILES if family == 6 else FILES6).values() for n in ns} - {
@@ -299,6 +305,9 @@ class Node:
                 more.append(f)
             if kind is not None and kind not in out:
                 out[kind] = f
+            elif kind is not None and kind != "iptables" and unread is not None:
+                unread.append((kind, f"{f}: {_KIND_WORDS.get(kind, kind)} too, beside {out[kind].name}, which is read: "
+                                     "not read (a directory gives one node's files, one of each kind)"))  # fmt: skip
         for key in ("iptables", "routes"):
             if key not in out and not (key == "iptables" and "nft" in out):
                 what = f"IPv6 {key}" if family == 6 else key
@@ -308,6 +317,9 @@ class Node:
         return out, every + [f for f in more if f not in every]
 
 
+#: what ``find_all`` names a file it does not read by (its kind's words)
+_KIND_WORDS = {"routes": "routes", "rules": "ip rules", "addrs": "addresses", "ipset": "ipset save output",
+               "ipvs": "ipvsadm output", "sockets": "sockets (ss)", "nft": "an nft ruleset", "conntrack": "conntrack entries"}  # fmt: skip
 _SS_HEADER = re.compile(r"^\s*(Netid\s+)?State\s+Recv-Q\s+Send-Q\s+Local Address:Port", re.M)
 
 
@@ -362,8 +374,8 @@ def trace(node: Node, packet: Packet, iif: str | None, *, reply: bool = False) -
                 break
         return outcomes, bool(stack)
 
-    warnings = (list(node.datapath_warnings) + list(node.routing.warnings) + list(node.ruleset.warnings)
-                + list(node.nft_warnings))
+    warnings = (list(node.file_warnings) + list(node.datapath_warnings) + list(node.routing.warnings)
+                + list(node.ruleset.warnings) + list(node.nft_warnings))
     results = 1
     asked: list[legacy.OrderKey] = []
     if node.legacy is None and (not has_table(node.nft, "kube-proxy") or not node.ruleset.tables):

@@ -213,12 +213,14 @@ def _load(root: Path | None, family: int, iptables_save: list[Path] | None, ipta
 
     files: dict[str, Path] = {}
     every_ipt: list[Path] = []
+    unread: list[tuple[str, str]] = []
     if root is not None:
-        files, every_ipt = tr.Node.find_all(root, family)
+        files, every_ipt = tr.Node.find_all(root, family, unread)
     for key, value in (("routes", routes), ("rules", rules), ("addrs", addrs), ("ipset", ipset), ("ipvs", ipvs),
                        ("sockets", sockets), ("nft", nft), ("conntrack", conntrack)):  # fmt: skip
         if value is not None:
             files[key] = value
+            unread = [(k, w) for k, w in unread if k != key]  # the option's file is read, not the directory's
     ipt: list[Path] = list(iptables_save) if iptables_save else every_ipt
     if iptables_legacy_save is not None:
         ipt = [f for f in ipt if f != iptables_legacy_save] + [iptables_legacy_save]
@@ -232,6 +234,7 @@ def _load(root: Path | None, family: int, iptables_save: list[Path] | None, ipta
                      ipvs_file=files.get("ipvs"), table=table, sockets_file=files.get("sockets"),
                      nft_file=files.get("nft"), conntrack_file=files.get("conntrack"),
                      legacy_file=iptables_legacy_save, family=family)  # fmt: skip
+    n.file_warnings = [w for _, w in unread]
     if node is not None:  # what was read from the temporary copy of a bundle, named BUNDLE:MEMBER
         n.forms = {k: v.replace(work + "/", f"{node}:") for k, v in n.forms.items()}
     return n
