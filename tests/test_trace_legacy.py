@@ -36,7 +36,7 @@ def test_the_service_goes_to_either_backends_endpoint_and_both_are_listed() -> N
     lines = res.stdout.splitlines()
     assert lines[0] == ("hairpin trace: the outcome depends on which iptables backend (legacy or nft) the kernel runs "
                         "first, which the dumps cannot tell: every result is listed, each outcome saying the order it "
-                        "assumes")  # fmt: skip
+                        "assumes (see the warning below)")  # fmt: skip
     assert lines[2] == (f"read iptables: {NODE}/iptables-save: iptables-save (nf_tables); iptables-legacy: "
                         f"{NODE}/iptables-legacy-save: iptables-save (legacy)")  # fmt: skip
     assert "  warning: THE OUTCOME DEPENDS ON AN ORDER THE DUMPS CANNOT TELL: iptables-legacy and iptables-nft both " \

@@ -63,7 +63,7 @@ def test_a_clusterip_dnat_in_both_tables_gives_both_results(tmp_path: Path) -> N
     lines = res.stdout.splitlines()
     assert lines[0] == ("hairpin trace: the outcome depends on which nat table (iptables' or kube-proxy's nft table) "
                         "the kernel runs first, which the dumps cannot tell: every result is listed, each outcome "
-                        "saying the order it assumes")  # fmt: skip
+                        "saying the order it assumes (see the warning below)")  # fmt: skip
     assert lines[1] == "tcp 192.168.27.239:40000 > 10.100.235.20:80 SYN in enie348bef9edc: 4 outcomes"
     warnings = [ln for ln in lines if ln.startswith("  warning: ")]
     assert warnings == [

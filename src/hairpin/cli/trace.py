@@ -256,6 +256,9 @@ def _diagnosis(traces: list[Any], asym: list[tuple[Any, Any]], reply: bool) -> s
         n = sum(len(t.outcomes) for t in traces)
         line += (f" ({'the outcome rests' if n == 1 else f'{unsure} of {n} outcomes rest'} on a match hairpin could "
                  "not decide, taken as not matching: see 'could not decide')")  # fmt: skip
+    warned = len({w for t in traces for w in t.warnings})
+    if warned and "see the warnings" not in line:  # the answer stands beside what the files did not show or agree on
+        line += " (see the warning below)" if warned == 1 else f" (see the {warned} warnings below)"
     return line
 
 
