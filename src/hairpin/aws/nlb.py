@@ -39,6 +39,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from hairpin.aws.risk import instance_target_healthy
 from hairpin.aws.security_groups import blocked
 from hairpin.model.net import Endpoint, Packet, addr_int, ip_str, is_v6
 from hairpin.scenario import Scenario, Service
@@ -102,9 +103,8 @@ def targets_for(s: Scenario, svc: Service) -> list[Target]:
         labels = dict(node.labels)
         if want and any(labels.get(k) != v for k, v in want.items()):
             continue
-        # the health check: externalTrafficPolicy Local, kube-proxy's healthCheckNodePort (200 with a local
-        # endpoint, else 503); Cluster, a TCP connection to the NodePort, which kube-proxy REJECTs without endpoints
-        healthy = any(p.node == node.name for p in eps) if svc.external_traffic_policy == "Local" else bool(eps)
+        local = any(p.node == node.name for p in eps)
+        healthy = instance_target_healthy(svc.external_traffic_policy, local, bool(eps))
         out.append(Target(addr_int(node.ip), sp.node_port, node.az, node.name, healthy))
     return out
 

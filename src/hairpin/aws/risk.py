@@ -55,6 +55,7 @@ __all__ = [
     "TargetCounts",
     "caller_probability",
     "even_spread_probability",
+    "instance_target_healthy",
     "not_the_hairpin",
     "scenario_counts",
     "timeout_fraction",
@@ -134,6 +135,16 @@ def _labels_match(want: tuple[tuple[str, str], ...], have: tuple[tuple[str, str]
     return all(h.get(k) == v for k, v in want)
 
 
+def instance_target_healthy(external_traffic_policy: str, local_endpoint: bool, endpoints: bool) -> bool:
+    """Whether a node registered as an instance target passes the NLB's health check: with
+    externalTrafficPolicy Local, kube-proxy's healthCheckNodePort answers 200 only with an endpoint on the node
+    (503 without); with Cluster the check is a TCP connection to the NodePort (the AWS Load Balancer
+    Controller's and the cloud provider's default), which kube-proxy's "has no endpoints" REJECT refuses on
+    every node when the Service has none.  The simulator (``hairpin.aws.nlb.targets_for``) and the closed form
+    (``scenario_counts``) both ask this."""
+    return local_endpoint if external_traffic_policy == "Local" else endpoints
+
+
 def scenario_counts(s: Scenario, svc: Service, caller_node: str) -> TargetCounts:
     """The target counts of ``svc``'s target group as seen from a caller on ``caller_node``."""
     lb = svc.load_balancer
@@ -155,8 +166,7 @@ def scenario_counts(s: Scenario, svc: Service, caller_node: str) -> TargetCounts
         for node in s.nodes:
             if not _labels_match(lb.target_node_labels, node.labels):
                 continue
-            # health checks as hairpin.aws.nlb.targets_for: no endpoints, every node fails (kube-proxy REJECTs)
-            ok = node.name in local_nodes if svc.external_traffic_policy == "Local" else bool(eps)
+            ok = instance_target_healthy(svc.external_traffic_policy, node.name in local_nodes, bool(eps))
             registered[node.az] = registered.get(node.az, 0) + 1
             healthy[node.az] = healthy.get(node.az, 0) + int(ok)
             if node.name == caller_node:
