@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import re
 import sys
 import threading
 from collections.abc import Iterable, Iterator
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from hairpin.errors import InputError
+from hairpin.render.markup import CONTROL, shown
 from hairpin.text import digits
 from hairpin.writing import check_output, write_output
 
@@ -73,15 +73,6 @@ def text_width(output: str | Path | None = None) -> int:
     return Console(width=_width()).width
 
 
-#: characters a report never prints as they are: C0 controls but tab and newline (ESC starts a terminal's escape
-#: sequences), DEL and the C1 controls; text from the user's files reaches reports (names, comments, values)
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def _escaped(text: str) -> str:
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
-
-
 class _Clean:
     """A renderable's text with control characters shown as ``\\xNN`` (its styles, rich's own control
     segments, are kept): a dump or rule file cannot move the cursor or recolour the terminal."""
@@ -93,8 +84,8 @@ class _Clean:
         from rich.segment import Segment
 
         for seg in console.render(self.inner, options):
-            if seg.control is None and _CONTROL.search(seg.text):
-                yield Segment(_escaped(seg.text), seg.style)
+            if seg.control is None and CONTROL.search(seg.text):  # text from the user's files (hairpin.render.markup)
+                yield Segment(shown(seg.text), seg.style)
             else:
                 yield seg
 

@@ -14,14 +14,22 @@ from __future__ import annotations
 import html
 import re
 
-__all__ = ["escape", "visible"]
+__all__ = ["CONTROL", "escape", "shown", "visible"]
 
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_C0_C1 = "\x00-\x08\x0b-\x1f\x7f-\x9f"  # C0 controls but tab and newline, DEL, the C1 controls
+#: what a terminal report never prints as it is (ESC starts a terminal's escape sequences): ``hairpin.cli.common``
+CONTROL = re.compile(f"[{_C0_C1}]")
+_UNSAFE = re.compile(f"[{_C0_C1}\ud800-\udfff\ufffe\uffff]")
 
 
 def _shown(m: re.Match[str]) -> str:
     c = ord(m.group())
     return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+
+
+def shown(text: str) -> str:
+    """``text`` with the control characters of :data:`CONTROL` replaced by ``\\xNN`` (a terminal report's form)."""
+    return CONTROL.sub(_shown, text)
 
 
 def visible(text: str) -> str:
