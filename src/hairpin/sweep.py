@@ -33,7 +33,7 @@ from hairpin.errors import InputError, ScenarioError
 from hairpin.scenario import Scenario
 from hairpin.text import digits
 
-__all__ = ["KEYS", "MAX_REGION_AZS", "Grid", "Result", "point_scenario", "run"]
+__all__ = ["KEYS", "MAX_REGION_AZS", "Grid", "Result", "point_key", "point_scenario", "run"]
 
 #: grid key -> (parser, help)
 KEYS: dict[str, str] = {
@@ -132,7 +132,7 @@ def point_scenario(base: Scenario, point: dict[str, Any]) -> Scenario:
     if lb is None:
         raise InputError(f"service {base.client_service.key} has no load balancer to sweep")
     s = base
-    name = ",".join(f"{k}={_text(v)}" for k, v in point.items())
+    name = point_key(point)
     if {"nodes", "azs", "cross_zone"} & point.keys():
         try:
             s = variant(
@@ -167,6 +167,11 @@ def point_scenario(base: Scenario, point: dict[str, Any]) -> Scenario:
 
         refuse_unmodelled(out, lambda path, why: ScenarioError(f"--grid {name}: {path}: {why}"))
     return out
+
+
+def point_key(point: dict[str, Any]) -> str:
+    """A grid point as ``key=value,...`` in the grid's order (``nodes=1,cross_zone=false``)."""
+    return ",".join(f"{k}={_text(v)}" for k, v in point.items())
 
 
 def _text(v: Any) -> str:
@@ -205,7 +210,7 @@ class Result:
         return abs(self.rate - self.expected) <= 4 * self.sd
 
     def key(self) -> str:
-        return ",".join(f"{k}={_text(v)}" for k, v in self.point.items())
+        return point_key(self.point)
 
     def to_json(self) -> dict[str, Any]:
         return {**{k: v for k, v in self.point.items()}, "connections": self.connections, "timeouts": self.timeouts,
@@ -214,8 +219,7 @@ class Result:
 
 
 def _point_seed(seed: int, point: dict[str, Any]) -> int:
-    key = ",".join(f"{k}={_text(v)}" for k, v in sorted(point.items()))
-    return zlib.crc32(f"{seed}:{key}".encode())
+    return zlib.crc32(f"{seed}:{point_key(dict(sorted(point.items())))}".encode())
 
 
 def simulate(base: Scenario, point: dict[str, Any], connections: int, seed: int) -> Result:
