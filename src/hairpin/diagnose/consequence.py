@@ -53,7 +53,7 @@ def consequence(protocols: Iterable[str], targets: str) -> str:
     """What the caller sees, for the target groups' ``protocols`` that preserve the client IP (none known: TCP)
     and ``targets`` ("instance" or "ip")."""
     protos = {p.upper() for p in protocols}
-    tcp = not protos or bool(protos & TCP_LIKE) or not protos & UDP_LIKE
+    tcp = bool(protos & TCP_LIKE) or not protos & UDP_LIKE  # (no protocol known: TCP)
     udp = bool(protos & UDP_LIKE)
     udp_text = f"{_UDP[targets]}: {_UDP_TAIL}"
     if tcp and udp:
