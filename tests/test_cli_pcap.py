@@ -252,6 +252,41 @@ def test_a_retina_capture_bundle_is_read_like_its_captures(client_capture: tuple
     assert (res.returncode, res.stderr) == (2, f"hairpin: error: {empty}: no pcap or pcapng file in it\n")
 
 
+@pytest.mark.parametrize("kind", ["gzip", "bzip2", "xz"])
+def test_a_compressed_capture_is_read_as_its_capture(client_capture: tuple[Path, sim.Run], tmp_path: Path,
+                                                     kind: str) -> None:  # fmt: skip
+    """``capture.pcapng.gz`` (as Wireshark and tshark open it): the same answer as the capture, under the file's
+    own name; what it holds once decompressed is bounded by the input limit; damage and a compressed file that
+    is no capture are one line each, exit 2."""
+    import bz2
+    import gzip
+    import lzma
+
+    pack = {"gzip": gzip.compress, "bzip2": bz2.compress, "xz": lzma.compress}[kind]
+    path, _ = client_capture
+    packed = tmp_path / f"client.pcapng.{kind}"
+    packed.write_bytes(pack(path.read_bytes()))
+    plain = _cli(str(path), "--format", "json")
+    res = _cli(str(packed), "--format", "json")
+    assert (res.returncode, res.stderr) == (plain.returncode, plain.stderr) == (1, "")
+    assert res.stdout == plain.stdout.replace(f'"{path}"', f'"{packed}"') != plain.stdout
+    limit = packed.stat().st_size + 1  # the file is within the limit, what it holds is not
+    assert limit < path.stat().st_size
+    res = subprocess.run([sys.executable, "-m", "hairpin.cli.main", "--max-input", str(limit), "pcap", str(packed)],
+                         capture_output=True, text=True, check=False)  # fmt: skip
+    assert (res.returncode, res.stderr) == (2, f"hairpin: error: {packed}: more than {limit} bytes once decompressed (a "
+                                               "compression bomb?; raise the limit with hairpin --max-input SIZE or "
+                                               "HAIRPIN_MAX_INPUT)\n")  # fmt: skip
+    whole = packed.read_bytes()
+    packed.write_bytes(whole[: len(whole) // 2])
+    res = _cli(str(packed))
+    assert (res.returncode, res.stderr) == (2, f"hairpin: error: {packed}: not a readable {kind} file: truncated\n")
+    packed.write_bytes(pack(b"hello\n" * 100))
+    res = _cli(str(packed))
+    assert (res.returncode, res.stderr) == (2, f"hairpin: error: {packed}: not a pcap or pcapng capture once "
+                                               f"decompressed from {kind} (starts with 0x68656c6c)\n")  # fmt: skip
+
+
 def test_text_lists_the_first_rows_json_all(tmp_path: Path) -> None:
     """Sixty hairpins: the text report's table shows the first 50 (by first SYN) and says how many more;
     JSON lists all sixty."""

@@ -102,11 +102,32 @@ def _client_capture(d: Path) -> None:
     render_pcap.write_run(run, d / "client.pcapng", run.connections, places={"pod netshoot eth0"})
 
 
+def _gz_bomb(d: Path) -> None:
+    """``bomb.json.gz`` of docs/input.md: 513 MiB of spaces in about 0.5 MiB of gzip."""
+    import zlib
+
+    z = zlib.compressobj(1, zlib.DEFLATED, 31)
+    block = b" " * (1 << 20)
+    with (d / "bomb.json.gz").open("wb") as f:
+        for _ in range(513):
+            f.write(z.compress(block))
+        f.write(z.flush())
+
+
+def _gz_cut(d: Path) -> None:
+    """``cut.json.gz`` of docs/input.md: a gzip file cut short."""
+    import gzip
+
+    whole = gzip.compress(b'{"kind": "List", "items": []}\n' * 100)
+    (d / "cut.json.gz").write_bytes(whole[: len(whole) // 2])
+
+
 #: the width each block was laid out in, when not 80 (the first line of the command)
 WIDTH: dict[str, int] = {"pcap client.pcapng": 120, "check tests/data/check/tgb/terraform-nlb.yaml": 120}
 
 #: files a command names that are not in the repository: made in a temporary directory the command runs in
-MADE: dict[str, Callable[[Path], None]] = {"bomb.yaml": _bomb, "my.yaml": _my, "client.pcapng": _client_capture}
+MADE: dict[str, Callable[[Path], None]] = {"bomb.yaml": _bomb, "my.yaml": _my, "client.pcapng": _client_capture,
+                                           "bomb.json.gz": _gz_bomb, "cut.json.gz": _gz_cut}  # fmt: skip
 
 #: options whose blocks need an extra installed: option -> (module, extra); skipped without it (the README's
 #: install has no extras; CI runs these blocks again after installing them)

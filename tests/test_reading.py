@@ -368,3 +368,84 @@ def test_check_reads_a_utf16_dump_as_its_utf8_twin(tmp_path: Path) -> None:
                            check=False)  # fmt: skip
         out.append((r.returncode, r.stdout, r.stderr))
     assert out[0] == out[1] and out[0][0] == 1
+
+
+# ------------------------------------------------------------------------------------------ compressed input
+
+
+def _packed(kind: str, data: bytes) -> bytes:
+    import bz2
+    import gzip
+    import lzma
+
+    return {"gzip": gzip.compress, "bzip2": bz2.compress, "xz": lzma.compress}[kind](data)
+
+
+@pytest.mark.parametrize("kind", ["gzip", "bzip2", "xz"])
+def test_compressed_text_is_read_decompressed(tmp_path: Path, kind: str) -> None:
+    # `kubectl get ... -o json | gzip > dump.json.gz`: read as the text it holds, told by its first bytes, not its name
+    f = tmp_path / "dump"
+    text = "kind: List\r\nitems: []\n# é\n"
+    f.write_bytes(_packed(kind, text.encode()))
+    assert reading.compression(f.read_bytes()[: reading.MAGIC_BYTES]) == kind
+    assert reading.read_text(f) == "kind: List\nitems: []\n# é\n"
+    # two streams one after the other (`gzip -c a >> f; gzip -c b >> f`) read as their texts joined, as gunzip does
+    f.write_bytes(_packed(kind, b"a: 1\n") + _packed(kind, b"b: 2\n"))
+    assert reading.read_text(f) == "a: 1\nb: 2\n"
+    # what it holds is held to the text rules, with the line of the decompressed text
+    f.write_bytes(_packed(kind, b"a: 1\nb: \0\n"))
+    with pytest.raises(ParseError) as e:
+        reading.read_text(f)
+    assert str(e.value) == f"{f}:2: not a text file: NUL byte at byte 8"
+    f.write_bytes(_packed(kind, "kind: List\n".encode("utf-16")))  # UTF-16 with its mark, compressed
+    assert reading.read_text(f) == "kind: List\n"
+
+
+@pytest.mark.parametrize("kind", ["gzip", "bzip2", "xz"])
+def test_compressed_input_is_bounded_and_damage_is_one_line(tmp_path: Path, kind: str) -> None:
+    f = tmp_path / "dump.json"
+    f.write_bytes(_packed(kind, b" " * 5000))  # a bomb in small: 5,000 bytes once decompressed
+    reading.set_limits(size=4096)
+    with pytest.raises(InputError) as e:
+        reading.read_text(f)
+    assert str(e.value) == (f"{f}: more than 4 KiB once decompressed (a compression bomb?; raise the limit with "
+                            "hairpin --max-input SIZE or HAIRPIN_MAX_INPUT)")  # fmt: skip
+    reading.set_limits()
+    whole = _packed(kind, b"kind: List\nitems: []\n" * 50)
+    f.write_bytes(whole[: len(whole) - 6])  # cut short
+    with pytest.raises(InputError) as e:
+        reading.read_text(f)
+    assert str(e.value) == f"{f}: not a readable {kind} file: truncated"
+
+
+def test_zstd_is_named_and_text_that_looks_like_bzip2_stays_text(tmp_path: Path) -> None:
+    f = tmp_path / "dump.yaml"
+    f.write_bytes(b"\x28\xb5\x2f\xfd" + b"\x00" * 20)
+    with pytest.raises(InputError) as e:
+        reading.read_text(f)
+    assert str(e.value) == f"{f}: zstd-compressed: hairpin opens gzip, bzip2 and xz files; decompress it first (zstd -d FILE)"
+    f.write_bytes(b"BZh91AY&SY: x\n")  # bzip2's whole signature, as ASCII text: not a bzip2 stream
+    assert reading.read_text(f) == "BZh91AY&SY: x\n"
+    f.write_bytes(b"BZh9 is text\n")  # ``BZh`` and a digit alone are not the signature
+    assert reading.compression(f.read_bytes()) is None
+    assert reading.read_text(f) == "BZh9 is text\n"
+    f.write_bytes(b"\x1f\x8b")  # two bytes of a gzip header: too short to be one, refused as binary
+    with pytest.raises(ParseError) as e:
+        reading.read_text(f)
+    assert str(e.value) == f"{f}:1: not UTF-8 text (byte 1)"
+
+
+def test_check_reads_a_gzipped_dump_as_the_dump_and_from_stdin(tmp_path: Path) -> None:
+    dump = SEED_DUMP.read_bytes()
+    plain, packed = tmp_path / "dump.yaml", tmp_path / "dump.yaml.gz"
+    plain.write_bytes(dump)
+    packed.write_bytes(_packed("gzip", dump))
+    runs = []
+    for args, stdin in (([str(plain)], None), ([str(packed)], None), (["-"], _packed("xz", dump))):
+        r = subprocess.run([sys.executable, "-m", "hairpin.cli.main", "check", *args, "--format", "json"],
+                           input=stdin, capture_output=True, check=False)  # fmt: skip
+        runs.append((r.returncode, r.stdout, r.stderr))
+    # the same answer; the JSON names each Service's file, and only that differs
+    assert runs[0][0] == 1 and runs[0][2] == b"" and b'"file": "<stdin>"' in runs[2][1]
+    assert runs[1][:2] == (1, runs[0][1].replace(b"dump.yaml", b"dump.yaml.gz")) and runs[1][2] == b""
+    assert runs[2] == (1, runs[0][1].replace(str(plain).encode(), b"<stdin>"), b"")

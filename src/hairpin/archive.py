@@ -21,21 +21,28 @@ inside the tar is one more file, never opened.  The bounds:
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import lzma
 import re
 import tarfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 from hairpin.errors import InputError
-from hairpin.reading import SIZE_ENV, human_size, max_input
+from hairpin.reading import (
+    MAGIC_BYTES,
+    SIZE_ENV,
+    compression,
+    human_size,
+    max_input,
+    opener,
+    too_much_decompressed,
+)
 
-__all__ = ["MAX_CHAIN", "MAX_DIGITS", "MAX_HEADER_BYTES", "MAX_MEMBERS", "is_tar", "read_members", "read_tar"]
+__all__ = ["MAX_CHAIN", "MAX_DIGITS", "MAX_HEADER_BYTES", "MAX_MEMBERS", "compressed", "decompress_into", "is_tar",
+           "read_members", "read_tar"]  # fmt: skip
 
 MAX_MEMBERS = 512
 MAX_CHAIN = 8
@@ -62,8 +69,7 @@ class _Bounded:
 
     def _check(self, end: int) -> None:
         if end > self.limit:
-            raise _Refused(f"more than {human_size(self.limit)} once decompressed (a compression bomb?; raise "
-                           f"the limit with hairpin --max-input SIZE or {SIZE_ENV})")  # fmt: skip
+            raise _Refused(too_much_decompressed(self.limit))
 
     def tell(self) -> int:
         return self.raw.tell() - len(self.pending)
@@ -147,14 +153,11 @@ class _Member(tarfile.TarInfo):
 
 @contextmanager
 def _opened(path: Path, limit: int) -> Iterator[_Bounded]:
-    """``path`` decompressed (gzip, bzip2, xz, told by the first bytes; else as it is), bounded by ``limit``."""
+    """``path`` decompressed (gzip, bzip2, xz, told by the first bytes: ``hairpin.reading.compression``; else
+    as it is), bounded by ``limit``."""
     with path.open("rb") as f:
-        magic = f.read(6)
-    opener: Callable[[Path], Any] = lambda p: p.open("rb")  # noqa: E731
-    for start, fn in ((b"\x1f\x8b", gzip.open), (b"BZh", bz2.open), (b"\xfd7zXZ\x00", lzma.open)):
-        if magic.startswith(start):
-            opener = fn
-    with opener(path) as raw:
+        kind = compression(f.read(MAGIC_BYTES))
+    with path.open("rb") if kind is None else opener(kind)(path) as raw:
         yield _Bounded(raw, limit)
 
 
@@ -195,6 +198,36 @@ def read_members(path: Path) -> list[tuple[str, str, bytes]]:
         raise InputError(f"out of memory reading it (lower hairpin --max-input, now {human_size(limit)})",
                          str(path)) from None  # fmt: skip
     return members
+
+
+def compressed(path: Path) -> str | None:
+    """``gzip``, ``bzip2`` or ``xz`` when the file ``path`` starts as such a stream does, else None (unreadable too)."""
+    try:
+        with path.open("rb") as f:
+            return compression(f.read(MAGIC_BYTES))
+    except OSError:
+        return None
+
+
+def decompress_into(path: Path, target: Path) -> None:
+    """Write the compressed file ``path`` (one gzip, bzip2 or xz stream, or several concatenated) into
+    ``target`` decompressed, a megabyte at a time, at most ``max_input()`` bytes of it; anything else (past
+    the limit, truncated, damaged, ``target`` not writable) is one InputError naming ``path``."""
+    limit = max_input()
+    try:
+        if path.stat().st_size > limit:
+            raise _Refused(f"larger than the input limit of {human_size(limit)} (raise it with hairpin "
+                           f"--max-input SIZE or {SIZE_ENV})")  # fmt: skip
+        kind = compressed(path) or "compressed"
+        with _opened(path, limit) as stream, target.open("wb") as out:
+            while chunk := stream.read(1 << 20):
+                out.write(chunk)
+    except _Refused as e:
+        raise InputError(str(e), str(path)) from None
+    except EOFError:
+        raise InputError(f"not a readable {kind} file: truncated", str(path)) from None
+    except (OSError, lzma.LZMAError, zlib.error, ValueError) as e:
+        raise InputError(f"not a readable {kind} file: {e}", str(path)) from None
 
 
 def is_tar(path: Path) -> bool:

@@ -19,7 +19,7 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-from hairpin.archive import is_tar, read_members
+from hairpin.archive import compressed, decompress_into, is_tar, read_members
 from hairpin.errors import InputError
 from hairpin.reading import files_under, read_bytes
 
@@ -189,7 +189,8 @@ CAPTURE_MAGICS = (b"\xa1\xb2\xc3\xd4", b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\x3c\x4d",
 
 
 def is_bundle(path: Path) -> bool:
-    """A directory or a tarball (a Retina capture, a ``collect`` tarball), as opposed to one capture file."""
+    """A directory, a tarball (a Retina capture, a ``collect`` tarball) or a compressed capture (gzip, bzip2,
+    xz: ``capture.pcap.gz``), as opposed to one capture file read where it is."""
     if path.is_dir():
         return True
     if not path.is_file():
@@ -198,14 +199,14 @@ def is_bundle(path: Path) -> bool:
         with path.open("rb") as f:
             if f.read(4) in CAPTURE_MAGICS:
                 return False
-        return is_tar(path)
+        return is_tar(path) or compressed(path) is not None
     except OSError:
         return False
 
 
 def capture_files(path: Path, workdir: Path) -> list[tuple[Path, str]]:
     """The pcap and pcapng files in a bundle (found by content, not by name), each as (a file to read, the
-    name to show: ``BUNDLE:MEMBER``).  A directory's files are read in place; a tarball's are written
+    name to show: ``BUNDLE:MEMBER``; a compressed capture: the file decompressed, shown by its own name).  A directory's files are read in place; a tarball's are written
     into ``workdir`` (sizes and member count bounded as for ``materialize``).  None found: InputError."""
     out: list[tuple[Path, str]] = []
     if path.is_dir():
@@ -216,6 +217,16 @@ def capture_files(path: Path, workdir: Path) -> list[tuple[Path, str]]:
                         out.append((f, f"{path}:{f.relative_to(path)}"))
             except OSError:
                 continue
+    elif (kind := compressed(path)) is not None and not is_tar(path):
+        # one capture compressed (gzip, bzip2, xz: Wireshark and tshark read these), written out decompressed
+        target = workdir / "capture"
+        decompress_into(path, target)
+        with target.open("rb") as fh:
+            head = fh.read(4)
+        if head not in CAPTURE_MAGICS:
+            raise InputError(f"not a pcap or pcapng capture once decompressed from {kind} (starts with "
+                             f"0x{head.hex()})", str(path))  # fmt: skip
+        return [(target, str(path))]
     else:
         members = sorted((m for m in read_members(path) if m[2][:4] in CAPTURE_MAGICS), key=lambda m: (m[1], m[0]))
         bases = [base for _, base, _ in members]

@@ -6,6 +6,10 @@ What this module knows:
   ``HAIRPIN_MAX_INPUT`` or the global option ``hairpin --max-input SIZE`` says otherwise (``SIZE`` in bytes
   or with a ``K``/``M``/``G`` suffix).  A regular file known to be larger is refused before it is read;
   an endless stream (``/dev/zero``, ``yes |``) is refused once the limit is passed, so memory stays bounded.
+- **Compression.**  A file or stream compressed with gzip, bzip2 or xz (told by its first bytes, not its
+  name: :func:`compression`) is decompressed as it is read, and what it holds once decompressed is held to
+  the same limit, so a compression bomb costs at most the limit's worth of decompression.  zstd is named and
+  refused (Python 3.11 has no zstd module).
 - **Text.**  Text inputs must be UTF-8 (a leading byte-order mark is dropped) without NUL bytes; the error
   names the line and byte.  Line endings are normalised to ``\\n`` as Python's text mode would.
 - **YAML.**  A document's event stream is checked before it is composed (manifests: as it is composed, in
@@ -48,9 +52,12 @@ __all__ = [
     "DEFAULT_MAX_INPUT",
     "DEPTH_ENV",
     "EXCERPT",
+    "MAGIC_BYTES",
     "SIZE_ENV",
     "alias_bomb_error",
     "check_yaml_events",
+    "compression",
+    "decompressed",
     "depth_error",
     "display_name",
     "excerpt",
@@ -62,11 +69,13 @@ __all__ = [
     "max_depth",
     "max_input",
     "number_error",
+    "opener",
     "parse_size",
     "read_bytes",
     "read_text",
     "refusing_long_numbers",
     "set_limits",
+    "too_much_decompressed",
     "yaml_error",
 ]
 
@@ -153,17 +162,90 @@ def _too_big(name: str, limit: int) -> InputError:
     )
 
 
+#: the first bytes of each compressed format hairpin opens: gzip (RFC 1952, 2.3.1: ID1 ID2 and the deflate
+#: method), xz (the .xz file format 1.2.0, 2.1.1.1: the header magic bytes), and bzip2 (``BZh``, the block size
+#: digit, then the first block's magic, 0x314159265359, or the end of stream's, 0x177245385090, as bzip2's own
+#: sources write them): the whole signature, since ``BZh`` alone could begin a text file
+_MAGICS = ((re.compile(rb"\x1f\x8b\x08"), "gzip"), (re.compile(rb"\xfd7zXZ\x00"), "xz"),
+           (re.compile(rb"BZh[1-9](?:\x31\x41\x59\x26\x53\x59|\x17\x72\x45\x38\x50\x90)"), "bzip2"))  # fmt: skip
+#: zstd's frame magic number (RFC 8878, 3.1.1, little-endian 0xFD2FB528)
+_ZSTD = b"\x28\xb5\x2f\xfd"
+#: bytes enough to tell every format above
+MAGIC_BYTES = 10
+
+
+def compression(head: bytes) -> str | None:
+    """``gzip``, ``bzip2`` or ``xz`` when ``head`` (a file's first ``MAGIC_BYTES`` bytes or more) starts a
+    stream of that format, else None."""
+    for rx, kind in _MAGICS:
+        if rx.match(head):
+            return kind
+    return None
+
+
+def opener(kind: str) -> Callable[[Any], IO[bytes]]:
+    """The reader class of a ``compression()`` format, opened on a path or a binary file object."""
+    import bz2
+    import gzip
+    import lzma
+
+    return cast(Callable[[Any], IO[bytes]], {"gzip": gzip.open, "bzip2": bz2.open, "xz": lzma.open}[kind])
+
+
+def decompressed(data: bytes, kind: str, name: str, limit: int) -> bytes:
+    """``data`` (a whole ``kind`` stream, several concatenated streams too, as gunzip reads them) decompressed,
+    at most ``limit`` bytes of it, else one InputError naming ``name``: past the limit, truncated or damaged."""
+    import io
+    import lzma
+    import zlib
+
+    try:
+        with opener(kind)(io.BytesIO(data)) as f:
+            out = f.read(limit + 1)
+    except (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError) as exc:
+        why = "truncated" if isinstance(exc, EOFError) else f"damaged ({exc})"
+        raise InputError(f"not a readable {kind} file: {why}", name) from None
+    if len(out) > limit:
+        raise InputError(too_much_decompressed(limit), name)
+    return out
+
+
+def too_much_decompressed(limit: int) -> str:
+    """What is said of a compressed input (a file, a tarball) that holds more than ``limit`` bytes."""
+    return (f"more than {human_size(limit)} once decompressed (a compression bomb?; raise the limit with hairpin "
+            f"--max-input SIZE or {SIZE_ENV})")  # fmt: skip
+
+
+def _no_nul(data: bytes, name: str) -> None:
+    nul = data.find(b"\0")
+    if nul >= 0:
+        raise ParseError(f"not a text file: NUL byte at byte {nul}", name, data.count(b"\n", 0, nul) + 1)
+
+
 def _read_stream(fh: IO[bytes], name: str, limit: int, text: bool, size: int = 0) -> bytes:
     """Everything ``fh`` holds (``size``: what a regular file's size says, read in one piece when it is
-    below the limit), at most ``limit`` bytes; with ``text``, no NUL byte."""
+    below the limit), at most ``limit`` bytes; with ``text``, no NUL byte, and a gzip, bzip2 or xz stream
+    decompressed (at most ``limit`` bytes of it too)."""
     parts: list[bytes] = []
     total = 0
+    packed: str | None = None
     while True:
         chunk = fh.read(min(max(size + 1 - total, _CHUNK), limit + 1 - total))
         if not chunk:
             break
-        if text and total == 0 and chunk.startswith(UTF16_BOMS):
-            text = False  # UTF-16: every ASCII character holds a zero byte; read_text looks for NUL characters
+        if text and total == 0:
+            while len(chunk) < MAGIC_BYTES:  # (a pipe may give the first bytes a few at a time)
+                more = fh.read(MAGIC_BYTES - len(chunk))
+                if not more:
+                    break
+                chunk += more
+            packed = compression(chunk)
+            if chunk.startswith(_ZSTD):
+                raise InputError("zstd-compressed: hairpin opens gzip, bzip2 and xz files; decompress it first "
+                                 "(zstd -d FILE)", name)  # fmt: skip
+            if packed is not None or chunk.startswith(UTF16_BOMS):
+                text = False  # compressed: its text is checked once decompressed.  UTF-16: every ASCII
+                # character holds a zero byte; read_text looks for NUL characters
         if text:
             nul = chunk.find(b"\0")
             if nul >= 0:
@@ -173,7 +255,19 @@ def _read_stream(fh: IO[bytes], name: str, limit: int, text: bool, size: int = 0
         total += len(chunk)
         if total > limit:
             raise _too_big(name, limit)
-    return parts[0] if len(parts) == 1 else b"".join(parts)
+    data = parts[0] if len(parts) == 1 else b"".join(parts)
+    if packed is None:
+        return data
+    del parts
+    try:
+        data = decompressed(data, packed, name, limit)
+    except InputError:
+        if packed == "bzip2" and b"\0" not in data and data.isascii():
+            return data  # text that happens to start as bzip2 does ("BZh91AY&SY"): a bzip2 stream is binary
+        raise
+    if not data.startswith(UTF16_BOMS):
+        _no_nul(data, name)
+    return data
 
 
 def read_bytes(path: str | Path, *, text: bool = False) -> bytes:
