@@ -627,3 +627,28 @@ def test_pcapng_simple_packet_frame_ends_at_its_length(tmp_path: Path, snaplen: 
     path.write_bytes(shb + idb + spb)
     (r,) = list(pcap.read(path, want=6))
     assert (r.t, r.packet.src, r.packet.dport, r.packet.payload) == (0.0, CLIENT, 80, payload)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1)), min_size=1, max_size=40),
+    st.booleans(),
+    st.sampled_from([1e-6, 1e-9]),
+    st.booleans(),
+)
+def test_span_is_the_earliest_and_latest_time_made_one_by_one(
+    stamps: list[tuple[int, int]], little: bool, unit: float, valid: bool
+) -> None:
+    """fastscan._span (the earliest and latest record time of a chunk, found on integers when every fraction
+    is below a second) gives exactly min and max of seconds + fraction x unit as the first pass makes each
+    time, fractions past a second (a damaged or crafted file) included."""
+    import numpy as np
+
+    from hairpin.parsers.fastscan import _span
+
+    if valid:  # fractions within the second, the seconds near one another (the usual capture)
+        whole = round(1 / unit)
+        stamps = [(1_764_700_000 + s % 100, f % whole) for s, f in stamps]
+    x = np.array([(f << 32) | s if little else (s << 32) | f for s, f in stamps], np.uint64)
+    times = [float(s) + float(f) * unit for s, f in stamps]
+    assert _span(x, little, unit) == (min(times), max(times))

@@ -213,7 +213,8 @@ def scan_pcap(f: Any, base: int, little: bool, unit: float, linktype: int, want:
                     sec, frac = (x & 0xFFFFFFFF, x >> 32) if little else (x >> 32, x & 0xFFFFFFFF)
                     return sec.astype(np.float64) + frac.astype(np.float64) * unit
 
-                _chunk(sc, cols, a, buf, base, o + 16, incl, times, linktype, want, decode, filtered)
+                span = _span((a.le64 if little else a.be64)[o], little, unit)
+                _chunk(sc, cols, a, buf, base, o + 16, incl, times, linktype, want, decode, filtered, span)
         if stop is not None:
             sc.damage = stop
             break
@@ -233,16 +234,35 @@ def scan_pcap(f: Any, base: int, little: bool, unit: float, linktype: int, want:
     return sc
 
 
+def _span(x: Any, little: bool, unit: float) -> tuple[float, float]:
+    """The earliest and latest time of classic pcap records whose headers' first 8 bytes are ``x`` (unsigned
+    64-bit, read in the file's byte order), each as ``times`` makes it (seconds + fraction x unit).  When every
+    fraction is below a second (1,000,000 microseconds, 10^9 nanoseconds), that time never decreases as
+    (seconds, fraction) grows (the fraction's part is below 1, and rounding is monotonic), so the earliest and
+    latest are those of the smallest and largest (seconds, fraction), found as integers; otherwise every time
+    is made and compared."""
+    key = (x << np.uint64(32)) | (x >> np.uint64(32)) if little else x  # seconds in the high half
+    frac = key & np.uint64(0xFFFFFFFF)
+    sec = key >> np.uint64(32)
+    if int(frac.max()) < round(1 / unit):
+        lo, hi = int(key.min()), int(key.max())
+        return float(lo >> 32) + float(lo & 0xFFFFFFFF) * unit, float(hi >> 32) + float(hi & 0xFFFFFFFF) * unit
+    every = sec.astype(np.float64) + frac.astype(np.float64) * unit
+    return float(every.min()), float(every.max())
+
+
 def _chunk(sc: Scan, cols: dict[str, list[Any]], a: _Bytes, buf: Any, base: int, s: Any, incl: Any,
            times: Callable[[Any], Any], linktype: int, want: int, decode: Callable[[Any, int, int], object],
-           filtered: object) -> Any:  # fmt: skip
-    """The rows of the frames at ``s`` (``incl`` bytes each; ``times(i)``: the times of frames ``i``) added to
-    ``cols``; returns which frames they are."""
+           filtered: object, span: tuple[float, float] | None = None) -> Any:  # fmt: skip
+    """The rows of the frames at ``s`` (``incl`` bytes each; ``times(i)``: the times of frames ``i``; ``span``:
+    the earliest and latest of them, when the caller knows) added to ``cols``; returns which frames they are."""
     reasons = sc.reasons
     sc.packets += s.size
     if s.size:  # the capture's latest frame so far (``Reader.last_t``), and its earliest (``Reader.first_t``)
-        every = times(np.arange(s.size))
-        hi, lo = float(every.max()), float(every.min())
+        if span is None:
+            every = times(np.arange(s.size))
+            span = float(every.min()), float(every.max())
+        lo, hi = span
         sc.last_t = hi if sc.last_t is None else max(sc.last_t, hi)
         sc.first_t = lo if sc.first_t is None else min(sc.first_t, lo)
     end = s + incl

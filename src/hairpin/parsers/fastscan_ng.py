@@ -159,10 +159,11 @@ def _rows(sc: Scan, cols: dict[str, list[Any]], extra: dict[str, list[Any]], a: 
         ticks = (w[run[idx] + 3].astype(np.uint64) << np.uint64(32)) | w[run[idx] + 4].astype(np.uint64)
         return ticks.astype(np.float64) * units[iface[idx]] + shifts[iface[idx]]
 
-    idx = _chunk(sc, cols, a, buf, base, run * 4 + 28, incl, times, linktype, want, decode, filtered)
-    if run.size:  # each interface's earliest and latest frame (``Reader.spans``): one interface, or a few
+    every = times(np.arange(run.size)) if run.size else None
+    span = None if every is None else (float(every.min()), float(every.max()))
+    idx = _chunk(sc, cols, a, buf, base, run * 4 + 28, incl, times, linktype, want, decode, filtered, span)
+    if every is not None:  # each interface's earliest and latest frame (``Reader.spans``): one interface, or a few
         lo, hi = int(iface.min()), int(iface.max())
-        every = times(np.arange(run.size))
         for k in (lo,) if lo == hi else np.unique(iface).tolist():
             mine = every if lo == hi else every[iface == k]
             first, last = float(mine.min()), float(mine.max())
