@@ -204,3 +204,33 @@ def test_the_one_liner_streams_the_files_with_the_comment(tmp_path: Path) -> Non
     assert files["iptables-save"].startswith("# Warning: iptables-legacy tables present")
     assert files["ip-route"] == "ip -4 route show table all\n"
     assert files["ip6-route"] == "ip -6 route show table all\n"
+
+
+def test_the_one_liner_takes_a_mirror_image_and_refuses_what_a_shell_would_run() -> None:
+    # an air-gapped cluster pulls busybox from a mirror; the line is pasted into a shell, so a node name or an
+    # image that is not one (a ';', a space, a '$(') is one line, exit 2, and nothing is printed
+    res = run("collect", "--node", "ip-192-168-2-3.ec2.internal", "--image", "public.ecr.aws/docker/library/busybox:1.37")
+    assert (res.returncode, res.stderr) == (0, "")
+    line = res.stdout.splitlines()[-1]
+    assert line == debug_one_liner("ip-192-168-2-3.ec2.internal", "public.ecr.aws/docker/library/busybox:1.37")
+    assert line.startswith("kubectl debug node/ip-192-168-2-3.ec2.internal -q -i --profile=sysadmin "
+                           "--image=public.ecr.aws/docker/library/busybox:1.37 -- sh -c 'd=$(mktemp -d)")  # fmt: skip
+    assert line.endswith("' > ip-192-168-2-3.ec2.internal.tgz")
+    for args, err in (
+        (["--node", "n1; rm -rf ~"], "--node 'n1; rm -rf ~' is not a Kubernetes node name (lower-case letters, "
+                                     "digits, '-' and '.', starting and ending with a letter or digit, at most 253 "
+                                     "characters)"),
+        (["--node", "Node1"], "--node 'Node1' is not a Kubernetes node name (lower-case letters, digits, '-' and "
+                              "'.', starting and ending with a letter or digit, at most 253 characters)"),
+        (["--node", "a" * 254], f"--node {'a' * 80!r} is not a Kubernetes node name (lower-case letters, digits, "
+                                "'-' and '.', starting and ending with a letter or digit, at most 253 characters)"),
+        (["--node", "n1", "--image", "busybox $(id)"], "--image 'busybox $(id)' is not an image reference (such as "
+                                                       "busybox, public.ecr.aws/docker/library/busybox:1.37 or "
+                                                       "registry.example:5000/busybox@sha256:...)"),
+        (["--image", "busybox"], "--image needs --node (it is the image of the kubectl debug one-liner)"),
+    ):  # fmt: skip
+        res = run("collect", *args)
+        assert (res.returncode, res.stdout, res.stderr) == (2, "", f"hairpin: error: {err}\n"), args
+    assert debug_one_liner("a" * 253).startswith(f"kubectl debug node/{'a' * 253} ")
+    assert debug_one_liner("n1", "registry.example:5000/tools/busybox@sha256:" + "0" * 64).split()[6] == (
+        "--image=registry.example:5000/tools/busybox@sha256:" + "0" * 64)

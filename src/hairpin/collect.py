@@ -14,6 +14,7 @@ those command lines and read like the files ``collect`` writes.
 from __future__ import annotations
 
 import io
+import re
 import shlex
 import subprocess
 import tarfile
@@ -80,15 +81,34 @@ def _step(name: str, cmd: tuple[str, ...]) -> str:
             f" > {name}; rm -f {out} {err}; test $r = 0")  # fmt: skip
 
 
-def debug_one_liner(node: str) -> str:
+#: a node's name, as the API server accepts it: a DNS subdomain (RFC 1123: lower-case letters, digits, ``-`` and
+#: ``.``, starting and ending with a letter or digit, at most 253 characters; k8s.io/apimachinery
+#: ``validation.IsDNS1123Subdomain``, which Node names are held to)
+_NODE_NAME = re.compile(r"[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?")
+#: an image reference as the one-liner takes it: the characters of distribution/reference's grammar (a registry
+#: host and port, a path, a tag, a digest), at most 4,096 of them; quoted for the shell in any case
+_IMAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@+-]{0,4095}")
+#: the debug container's image: busybox, as Docker Hub and its mirrors name it (its shell, mktemp, grep, tar)
+DEBUG_IMAGE = "busybox"
+
+
+def debug_one_liner(node: str, image: str = DEBUG_IMAGE) -> str:
     """``kubectl debug node/NODE`` that runs each command with the node's own tool (``chroot /host TOOL``) and
-    streams the files back as a gzipped tarball on stdout.
+    streams the files back as a gzipped tarball on stdout; ``image``: the debug container's (a busybox: a
+    mirror of it where Docker Hub cannot be reached).  A name that is no node's name, or an image reference
+    with characters no reference holds, is one InputError: the line is meant to be pasted into a shell.
 
     Only the tools themselves come from the node: the shell, ``mktemp``, ``grep``, ``cat``, ``rm`` and ``tar``
     that write the files are the debug container's (busybox), so the one-liner needs no shell on the node.
     Bottlerocket has none (``chroot /host sh`` fails there: bottlerocket-os/bottlerocket issue 4011) but ships
     ``iptables-save``, ``ip``, ``ss`` and ``conntrack`` (bottlerocket-core-kit packages/iptables,
     packages/iproute, packages/conntrack-tools); Amazon Linux 2023 has both."""
+    if not _NODE_NAME.fullmatch(node):
+        raise InputError(f"--node {node[:80]!r} is not a Kubernetes node name (lower-case letters, digits, '-' and "
+                         "'.', starting and ending with a letter or digit, at most 253 characters)")  # fmt: skip
+    if not _IMAGE.fullmatch(image):
+        raise InputError(f"--image {image[:80]!r} is not an image reference (such as busybox, "
+                         "public.ecr.aws/docker/library/busybox:1.37 or registry.example:5000/busybox@sha256:...)")  # fmt: skip
     steps = []
     for name, (cmd, required) in COMMANDS.items():
         step = _step(name, ("chroot", "/host", *cmd))
@@ -97,7 +117,7 @@ def debug_one_liner(node: str) -> str:
         steps.append(f"{{ {step}; }}" if ";" in step and not step.startswith("{") else step)
     inner = ('d=$(mktemp -d) && cd "$d" && ' + " && ".join(steps) +
              ' && tar czf - . && cd / && rm -rf "$d"')  # fmt: skip
-    return (f"kubectl debug node/{node} -q -i --profile=sysadmin --image=busybox -- sh -c "
+    return (f"kubectl debug node/{node} -q -i --profile=sysadmin --image={shlex.quote(image)} -- sh -c "
             f"{shlex.quote(inner)} > {node}.tgz")  # fmt: skip
 
 

@@ -36,18 +36,29 @@ def collect_cmd(
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="With --run: a directory, or FILE.tgz ('-': tarball on stdout).")
     ] = None,
+    image: Annotated[
+        str | None,
+        typer.Option(
+            "--image",
+            help="With --node: the debug container's image, a busybox (default: busybox, from Docker Hub; a mirror "
+            "where the cluster cannot reach it).",
+        ),
+    ] = None,
 ) -> None:
     """How to get a node's state for `hairpin trace --node`: the read-only commands, or a one-liner."""
     from hairpin import collect
     from hairpin.writing import check_output, write_output
 
+    if image is not None and node is None:
+        raise InputError("--image needs --node (it is the image of the kubectl debug one-liner)")
     if not run:
         if out is not None:
             raise InputError("--out needs --run (without it, collect only prints the commands)")
         text = collect.script()
         if node is not None:
+            line = collect.debug_one_liner(node, image or collect.DEBUG_IMAGE)
             text += "\n# or, from your workstation (writes " + f"{node}.tgz, which trace --node reads):\n"
-            text += collect.debug_one_liner(node) + "\n"
+            text += line + "\n"
         sys.stdout.write(text)
         return
     if out is None:
