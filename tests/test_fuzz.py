@@ -297,7 +297,7 @@ def _deep_yaml(n: int) -> str:
 HOSTILE: dict[str, tuple[str, bytes]] = {
     "deep-scenario": ("scenario", _deep_yaml(800).encode()),
     "deep-flow-scenario": ("scenario", b"a: " + b"[" * 100_000 + b"]" * 100_000),
-    "deep-json-manifest": ("dump.json", b'{"kind": "List", "items": [' + b"[" * 1000 + b"]" * 1000 + b"]}"),
+    "deep-json-manifest": ("dump.json", b'{"kind": "List", "items": [' + b"[" * 100_000 + b"]" * 100_000 + b"]}"),
     "control-character": ("scenario", b"name: a\x07b\n"),
     "alias-bomb-scenario": ("scenario", bomb().encode()),
     "alias-bomb-in-a-label": ("manifest.yaml", ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n  labels:\n    "

@@ -112,6 +112,19 @@ def test_yaml_alias_bomb_refused_quickly() -> None:
     )
 
 
+def test_the_json_depth_is_this_pythons_and_said_as_people_round_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    n = reading.json_depth()  # 994 levels with CPython 3.11, 1,497 with 3.12, 9,998 with 3.13
+    json.loads("[" * (n // 2) + "]" * (n // 2))
+    with pytest.raises(RecursionError):
+        json.loads("[" * (2 * n + 10) + "]" * (2 * n + 10))
+    for depth, about in ((994, "1,000"), (1497, "1,500"), (9998, "10,000"), (310, "300"), (40, "100")):
+        monkeypatch.setattr(reading, "json_depth", lambda depth=depth: depth)
+        assert reading.too_deep("JSON (ip -j route)") == (
+            f"not accepted: JSON (ip -j route) nested too deeply (more than about {about} levels)")
+
+
 def test_yaml_depth_limit() -> None:
     deep = "[" * 101 + "]" * 101
     with pytest.raises(ParseError) as e:
@@ -162,11 +175,12 @@ def test_cli_scenario_hostile(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 
 def test_cli_check_hostile(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "deep.json").write_text('{"kind": "List", "items": [' + "[" * 1000 + "]" * 1000 + "]}")
+    deep = 2 * reading.json_depth() + 10  # past this Python's JSON decoder (its limit depends on the version)
+    (tmp_path / "deep.json").write_text('{"kind": "List", "items": [' + "[" * deep + "]" * deep + "]}")
     (tmp_path / "pod.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n  labels:\n    "
                                        + bomb().replace("\n", "\n    "))  # fmt: skip
     for name, want in (
-        ("deep.json", "deep.json: not accepted: JSON nested too deeply (more than about 1,000 levels)"),
+        ("deep.json", f"deep.json: {reading.too_deep()}"),
         ("pod.yaml", "pod.yaml:11: YAML aliases stand for more than 100,000 nodes (an alias bomb?): refused"),
     ):
         code, out, err = cli(["check", str(tmp_path / name), "--format", "json"], capsys)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from hairpin.errors import InputError
 from hairpin.parsers import conntrack_list, forms, iproute, iptables_check, iptables_save
 from hairpin.parsers.nft_ruleset import read_nft
+from hairpin.reading import too_deep
 
 WORDS = ["-P", "-N", "-A", "-j", "-m", "tcp", "--dport", "80", "99999", "ACCEPT", "KUBE-X", "INPUT", "PREROUTING",
          "*nat", "*filter", "COMMIT", ":KUBE-X", "-", "[0:0]", "default", "via", "10.0.0.1", "dev", "eth0", "table",
@@ -85,15 +86,13 @@ def test_json_nested_past_the_stack_is_one_line_in_every_reader() -> None:
     try:
         forms.read_routes(deep, "r.json", iproute.TableNames())
     except InputError as e:
-        assert e.one_line() == "r.json: not accepted: JSON (ip -j route) nested too deeply (more than about 1,000 levels)"
+        assert e.one_line() == f"r.json: {too_deep('JSON (ip -j route)')}"
     else:
         raise AssertionError("read")
     try:
         read_nft('{"nftables": ' + deep + "}", "n.json", False)
     except InputError as e:
-        assert e.one_line() == (
-            "n.json: not accepted: JSON (nft -j list ruleset) nested too deeply (more than about 1,000 levels)"
-        )
+        assert e.one_line() == f"n.json: {too_deep('JSON (nft -j list ruleset)')}"
     else:
         raise AssertionError("read")
 

@@ -234,7 +234,7 @@ def _protocol(a: _Bytes, s: Any, end: Any, incl: Any, linktype: int, vxlan: froz
     out |= four & later
     four &= ~later
     stop = _ends(end, off, _u16(a, off + 2))
-    proto = np.where(four, _at(a, off + 9), -1).astype(np.int64)
+    proto = np.where(four, _at(a, off + 9).astype(np.int64), -1)  # (NumPy 2.5 refuses -1 beside a uint8 array)
     t = off + ihl
     # IPv6: 40 bytes in the frame (shorter: "truncated"), the first next header
     six = ok & (version == 6) & (end - off >= 40)

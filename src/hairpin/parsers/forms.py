@@ -25,7 +25,7 @@ from typing import Any
 from hairpin.errors import ParseError
 from hairpin.netfilter.rules import BUILTIN_CHAINS, Rule, Ruleset
 from hairpin.parsers import ip6tables, iproute, iptables_commands, iptables_save
-from hairpin.reading import long_number, number_error, refusing_long_numbers
+from hairpin.reading import long_number, number_error, refusing_long_numbers, too_deep
 from hairpin.text import digits, split_lines
 
 __all__ = ["ANSI", "kind_of", "read_addrs", "read_iptables", "read_routes", "read_rules", "strip_ansi"]
@@ -106,7 +106,7 @@ def _load_json(text: str, file: str | None, what: str) -> list[dict[str, Any]]:
     try:
         doc = json.loads(text)
     except RecursionError:
-        raise ParseError(f"not accepted: JSON ({what}) nested too deeply (more than about 1,000 levels)", file) from None
+        raise ParseError(too_deep(f"JSON ({what})"), file) from None
     except ValueError as e:
         if long_number(e):
             raise number_error(text, file, f"JSON ({what})") from None

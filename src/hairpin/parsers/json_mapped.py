@@ -39,12 +39,13 @@ import mmap
 import os
 import re
 import stat
+import sys
 from typing import Any
 
 from hairpin.errors import ParseError
 from hairpin.parsers import manifests as mf
 from hairpin.parsers import shapes, strict
-from hairpin.reading import max_input
+from hairpin.reading import json_depth, max_input
 
 __all__ = ["MIN_SIZE", "read"]
 
@@ -74,6 +75,28 @@ taken = 0
 
 class _Fallback(Exception):
     """Something this path cannot vouch for: the file is read the exact way."""
+
+
+#: From CPython 3.12 on, the C decoders count their nesting against a limit of the C stack that Python calls
+#: do not use up (CPython's "What's New in Python 3.12": the recursion limit now applies only to Python code),
+#: so an item or top-level value decoded here on its own can nest two levels deeper than the same value
+#: inside the whole document the text path decodes: a value this path reads may be one the text path refuses
+#: (about 1,497 levels with 3.12.1, 9,998 with 3.13.0).  There, any value long enough to hold that many
+#: brackets that does hold them sends the whole file to the text path.  Up to 3.11 both decoders count Python
+#: frames too, and this path decodes deeper in the stack than the text path does, so it refuses first.
+_C_DEPTH = sys.version_info >= (3, 12)
+_DEEP: int | None = None  # brackets that may nest too deep for the text path (``json_depth`` less a margin)
+
+
+def _shallow(chunk: bytes) -> None:
+    """Raise ``_Fallback`` when ``chunk`` may nest as deep as the text path's decoder refuses (CPython 3.12+)."""
+    global _DEEP
+    if not _C_DEPTH:
+        return
+    if _DEEP is None:
+        _DEEP = json_depth() - 16
+    if len(chunk) >= _DEEP and chunk.count(b"[") + chunk.count(b"{") >= _DEEP:
+        raise _Fallback
 
 
 def read(path: str, file: str, errors: list[ParseError] | None = None) -> list[mf.KubeObject] | None:
@@ -279,7 +302,9 @@ def _value_at(mm: mmap.mmap, pos: int, dec: json.JSONDecoder) -> tuple[Any, int]
                 raise
             continue
         if stop == size or end + 3 <= len(text):
-            return value, pos + len(text[:end].encode("utf-8"))  # characters -> bytes
+            taken = text[:end].encode("utf-8")
+            _shallow(taken)
+            return value, pos + len(taken)  # characters -> bytes
 
 
 def _unique(value: Any, chunk: bytes) -> bool:
@@ -297,6 +322,7 @@ def _decode_raw(mm: mmap.mmap, pos: int, raw: Any) -> tuple[Any, bytes, int]:
     chunk = mm[pos : pos + n]
     if msgspec.Raw(chunk) != raw:
         raise _Fallback
+    _shallow(chunk)
     return mf._MSG_DECODER.decode(raw), chunk, pos + n
 
 
@@ -460,9 +486,11 @@ def _decode_part(mm: mmap.mmap, pos: int, end: int) -> tuple[Any, bytes] | None:
     level of nesting before the items' own."""
     chunk = mm[pos:end]
     try:
-        return _decoded(chunk), chunk
+        value = _decoded(chunk)
     except Exception:
         return None
+    _shallow(chunk)
+    return value, chunk
 
 
 def _decoded(chunk: bytes) -> Any:

@@ -38,7 +38,7 @@ from hairpin.errors import ParseError
 from hairpin.netfilter.nft import NftTable, parse
 from hairpin.netfilter.nft_tables import Nft, NftTables, tables_of
 from hairpin.parsers.chain_depth import NFT_NESTING, Loop, deepest, heights, post_order, shown
-from hairpin.reading import long_number, number_error, refusing_long_numbers
+from hairpin.reading import long_number, number_error, refusing_long_numbers, too_deep
 from hairpin.text import split_lines
 
 __all__ = ["CNI_TABLE", "read_nft", "read_tables"]
@@ -218,8 +218,7 @@ def _from_json(text: str, file: str) -> tuple[str, dict[int, int]]:
     try:
         doc = json.loads(text)
     except RecursionError:
-        raise ParseError("not accepted: JSON (nft -j list ruleset) nested too deeply (more than about 1,000 levels)",
-                         file) from None  # fmt: skip
+        raise ParseError(too_deep("JSON (nft -j list ruleset)"), file) from None
     except ValueError as e:
         if long_number(e):
             raise number_error(text, file, "JSON (nft -j list ruleset)") from None
