@@ -88,6 +88,22 @@ def test_timeouts_match_the_closed_form(s: scenario.Scenario) -> None:
     assert abs(306 - 300) <= 4 * math.sqrt(600 * 0.25)
 
 
+@pytest.mark.parametrize("spelling", ["2A05:D018:A:5602::67", "2a05:d018:a:5602:0:0:0:67", "2a05:d018:000a:5602::0067"])
+def test_an_nlb_node_spelled_otherwise_is_still_the_callers_dns_answer(tmp_path: Path, spelling: str) -> None:
+    # client.address and load_balancer.nodes name the same NLB node in another spelling: the closed form pins the
+    # caller to eu-west-1a (node1 and node2: 1/2), as the simulator does; until 2026-12-03 the node's address was
+    # kept as written, matched no client.address, and the closed form said 1/4 (uniform over both AZs)
+    text = EXAMPLE.read_text()
+    old = f'{{eu-west-1a: "{NLB_A}"'
+    assert text.count(old) == 1
+    path = tmp_path / "spelled.yaml"
+    path.write_text(text.replace(old, f'{{eu-west-1a: "{spelling}"'))
+    t = scenario.load(path)
+    assert t.client_service.load_balancer is not None
+    assert t.client_service.load_balancer.nodes == (("eu-west-1a", NLB_A), ("eu-west-1b", "2a05:d018:a:5603::1b"))
+    assert risk.timeout_fraction(t) == risk.Fraction(1, 2)
+
+
 def test_ip6tables_text(s: scenario.Scenario) -> None:
     text = node_iptables(s, "node1")
     lines = text.splitlines()

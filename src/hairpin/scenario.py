@@ -380,11 +380,13 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
         lb = None
         if s.get("load_balancer", dict, default=None) is not None:  # absent or null: no load balancer
             b = s.sub("load_balancer")
-            lb_nodes = b.get("nodes", dict, default={})
+            lb_nodes = dict(b.get("nodes", dict, default={}))
             for az, addr in lb_nodes.items():
                 if az not in az_names:
                     raise b.error(f"nodes.{az}", f"unknown AZ (vpc.azs: {', '.join(sorted(az_names)) or 'none'})")
-                b.check_address(f"nodes.{az}", addr)
+                # normalised, as every other address: client.address and the closed form compare the strings
+                # (2A05:D018::67 and 2a05:d018:0::67 are the NLB node 2a05:d018::67)
+                lb_nodes[az] = b.check_address(f"nodes.{az}", addr)
             lb = LoadBalancer(
                 b.choice("type", ("nlb", "clb"), "nlb"),
                 b.choice("scheme", ("internal", "internet-facing"), "internal"),
