@@ -314,3 +314,85 @@ def test_a_manifest_without_ip_families_takes_the_clusters_primary_family(tmp_pa
     f.write_text(text.replace("annotations:\n", f"annotations:\n    {IPT}: dualstack\n") + _nodes(*ips))
     (found,) = chk.check(m.load_paths([f])).findings
     assert found.at_risk and found.settings.tg_ip_address_type == "ipv6"
+
+
+def _refused_without_families(tmp_path: Path, spec: str, annotation: str = "") -> Path:
+    """refused.yaml without spec.ipFamilies and spec.ipFamilyPolicy, with ``spec`` lines instead (and an annotation)."""
+    text = (DATA / "refused.yaml").read_text().replace("  ipFamilies: [IPv6]\n  ipFamilyPolicy: SingleStack\n", spec)
+    f = tmp_path / "svc.yaml"
+    f.write_text(text.replace("annotations:\n", f"annotations:\n    {annotation}\n") if annotation else text)
+    return f
+
+
+def test_a_manifests_ipv6_cluster_ip_makes_it_an_ipv6_service(tmp_path: Path) -> None:
+    # the API server infers spec.ipFamilies from spec.clusterIPs (spec.clusterIP alone is copied there): the
+    # Service is IPv6, and the controller refuses it without a dualstack NLB.  Until 2026-12-03 it was taken as
+    # IPv4: at risk, IPv4 target group
+    (found,) = chk.check(m.load_paths([_refused_without_families(tmp_path, '  clusterIP: "fd00::10"\n')])).findings
+    assert (found.at_risk, found.settings.controller, found.ip_families) == (False, "none", ())
+    assert found.reason == (
+        f"spec.ipFamilies [IPv6] (from spec.clusterIPs) with an ipv4 NLB (ipv4, the default without {IPT}): the AWS "
+        f'Load Balancer Controller refuses it ("{LBC_ERROR}", model_build_target_group.go): no load balancer is built'
+    )
+    assert ("spec.clusterIPs [fd00::10]: the API server adds IPv6 to spec.ipFamilies (it infers a family from each "
+            "cluster IP the list does not cover)") in found.settings.steps  # fmt: skip
+    f = _refused_without_families(tmp_path, '  clusterIP: "fd00::10"\n', f"{IPT}: dualstack")
+    (found,) = chk.check(m.load_paths([f])).findings
+    assert (found.at_risk, found.settings.ip_address_type, found.settings.tg_ip_address_type) == (
+        True, "dualstack", "ipv6")  # fmt: skip
+    assert found.warnings == [INSTANCE_WARNING]
+
+
+def test_dual_stack_cluster_ips_decide_prefer_dual_stack(tmp_path: Path) -> None:
+    # PreferDualStack with both cluster IPs, IPv6 first: the families are [IPv6, IPv4], decided (no warning)
+    spec = '  ipFamilyPolicy: PreferDualStack\n  clusterIP: "fd00::10"\n  clusterIPs: ["fd00::10", "10.100.0.10"]\n'
+    (found,) = chk.check(m.load_paths([_refused_without_families(tmp_path, spec, f"{IPT}: dualstack")])).findings
+    assert (found.at_risk, found.settings.tg_ip_address_type, found.warnings) == (True, "ipv6", [INSTANCE_WARNING])
+
+
+def test_an_ipv4_cluster_ip_changes_no_ipv4_answer(tmp_path: Path) -> None:
+    plain = chk.check(m.load_paths([_refused_without_families(tmp_path, "")])).findings[0]
+    (found,) = chk.check(m.load_paths([_refused_without_families(tmp_path, '  clusterIP: "10.100.0.10"\n')])).findings
+    assert (found.at_risk, found.reason, found.settings.steps, found.warnings) == (
+        True, plain.reason, plain.settings.steps, plain.warnings)  # fmt: skip
+    assert found.settings.tg_ip_address_type == "ipv4"
+
+
+def test_an_ipv6_cluster_ip_behind_the_in_tree_provider_is_broken(tmp_path: Path) -> None:
+    f = tmp_path / "svc.yaml"
+    f.write_text((DATA / "in-tree.yaml").read_text().replace("  ipFamilies: [IPv6]\n", '  clusterIP: "fd00::10"\n'))
+    (found,) = chk.check(m.load_paths([f])).findings
+    assert (found.at_risk, found.settings.controller, found.settings.broken is not None) == (False, "in-tree", True)
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ('  ipFamilies: [IPv4]\n  clusterIP: "fd00::10"\n',
+     'spec.clusterIPs[0]: Invalid value: "fd00::10": expected an IPv4 value as indicated by `ipFamilies[0]`'),
+    ('  ipFamilies: [IPv4, IPv6]\n  ipFamilyPolicy: RequireDualStack\n  clusterIP: "10.100.0.10"\n'
+     '  clusterIPs: ["10.100.0.10", "10.100.0.11"]\n',
+     'spec.clusterIPs[1]: Invalid value: "10.100.0.11": expected an IPv6 value as indicated by `ipFamilies[1]`'),
+    ('  clusterIP: "10.100.0.10"\n  clusterIPs: ["10.100.0.11"]\n',
+     'spec.clusterIPs: Invalid value: ["10.100.0.11"]: first value must match `clusterIP`'),
+])  # fmt: skip
+def test_cluster_ips_the_api_server_refuses(tmp_path: Path, capsys: pytest.CaptureFixture[str], spec: str,
+                                            message: str) -> None:  # fmt: skip
+    f = _refused_without_families(tmp_path, spec)
+    code, doc, err = _run([str(f)], capsys)
+    assert (code, doc["services"]) == (2, [])
+    assert err == f"hairpin: error: {f}:1: {message}: the API server refuses the Service\n"
+
+
+@pytest.mark.parametrize(("families", "ips", "want"), [
+    ((), ("fd00::10",), ("IPv6",)), ((), ("10.0.0.1", "fd00::1"), ("IPv4", "IPv6")),
+    (("IPv4",), ("10.0.0.1", "fd00::1"), ("IPv4", "IPv6")), (("IPv6", "IPv4"), ("fd00::1",), ("IPv6", "IPv4")),
+    ((), ("None",), ()), ((), ("",), ()), ((), ("10.0.0.300",), ()), ((), (), ()),
+])  # fmt: skip
+def test_inferred_families(families: tuple[str, ...], ips: tuple[str, ...], want: tuple[str, ...]) -> None:
+    assert ipfamily.inferred_families(families, ips) == want
+
+
+def test_cluster_ips_as_the_api_server_takes_them() -> None:
+    assert ipfamily.cluster_ips("fd00::10", None) == ("fd00::10",)
+    assert ipfamily.cluster_ips("fd00::10", ["fd00::10", "10.0.0.1"]) == ("fd00::10", "10.0.0.1")
+    assert ipfamily.cluster_ips(None, ["fd00::10"]) == ("fd00::10",)
+    assert ipfamily.cluster_ips("", []) == ()
