@@ -183,6 +183,15 @@ EDITS = [  # (old, new, the error line after "FILE:LINE: ")
     ('ip: "2a05:d018:a:5600:1::8"', 'ip: "2a05:d018:a:5600:2::8"',
      "pods[1].ip: 2a05:d018:a:5600:2::8 is not in the prefix of node node1 (2a05:d018:a:5600:1::/80): the VPC CNI "
      "gives a node's pods addresses from its delegated prefix"),
+    # one node's address in another spelling is the other's (until 2026-12-03 accepted: every connection timed out,
+    # "sent back to the caller's own node")
+    ('ip: "2a05:d018:a:5600::b"', 'ip: "2A05:D018:A:5600:0::A"',
+     "nodes[1].ip: 2a05:d018:a:5600::a is also nodes[0].ip (node node1): an address belongs to one node, pod, cluster "
+     "IP or load balancer node"),
+    ('address: "2a05:d018:a:5602::67"', 'address: "2a05:d018:a:5602::68"',
+     "client.address: 2a05:d018:a:5602::68 is not a node address of the load balancer of "
+     "nginx-demo/service-nginx-demo (eu-west-1a: 2a05:d018:a:5602::67, eu-west-1b: 2a05:d018:a:5603::1b): the "
+     "caller's DNS answer is one of them"),
 ]  # fmt: skip
 
 

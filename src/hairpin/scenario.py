@@ -467,13 +467,15 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
     )
     r.get("fix", str, default=None)
     r.done()
+    from hairpin.scenario_checks import refuse_shared_address, warnings
+
+    refuse_shared_address(scenario, lambda path, why: ScenarioError(f"{path}: {why}", file,
+                                                                    _line_of(lines or {}, path)))  # fmt: skip
     if scenario.family == 6:
         from hairpin.scenario6 import refuse_unmodelled
 
         refuse_unmodelled(scenario, lambda path, why: ScenarioError(f"{path}: {why}", file,
                                                                     _line_of(lines or {}, path)))  # fmt: skip
-    from hairpin.scenario_checks import warnings
-
     found = warnings(scenario, lambda path, why: ScenarioError(f"{path}: {why}", file, _line_of(lines or {}, path)))
     return replace(scenario, warnings=found) if found else scenario
 

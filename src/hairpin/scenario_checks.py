@@ -1,6 +1,8 @@
 """What a valid scenario file says that is most likely a mistake: a warning line each, naming the file, the key
 and its line, given once when the file is loaded (``hairpin.scenario.from_dict`` keeps them in
-``Scenario.warnings``; ``scenario validate``, ``reproduce``, ``sweep`` and ``lab`` print them on stderr).
+``Scenario.warnings``; ``scenario validate``, ``reproduce``, ``sweep`` and ``lab`` print them on stderr).  Also
+one contradiction across the file's keys, an error: an address given to two holders, or a client address that is
+not its load balancer's (``refuse_shared_address``, called by ``from_dict``).
 
 Contradictions the file cannot mean (an unknown pod, an AZ the VPC lacks) are errors in ``hairpin.scenario``;
 what is here is a setting AWS accepts and hairpin simulates, but whose result an operator rarely wants:
@@ -23,7 +25,42 @@ from collections.abc import Callable
 from hairpin.errors import ScenarioError
 from hairpin.model.scenario import Scenario
 
-__all__ = ["warnings"]
+__all__ = ["refuse_shared_address", "warnings"]
+
+
+def refuse_shared_address(s: Scenario, error: Callable[[str, str], ScenarioError]) -> None:
+    """Raise ``error(key path, message)`` at the second of two holders of one address (normalised, so
+    ``2A05:D018::A`` is ``2a05:d018::a``): a node, a pod (not on the host network, whose address is its node's), a
+    cluster IP, a load balancer node or the VPC router.  In a VPC an address is one ENI's (EC2 assigns each private
+    address once), a cluster IP one Service's (the API server allocates it once), so a file that gives one address
+    twice describes no cluster, and the simulator, which delivers by address, would answer for a cluster that
+    cannot exist (two nodes with one address: every connection \"sent back to the caller's own node\").  Also the
+    client's ``address`` with ``via: load-balancer``: the DNS answer is one of its load balancer's node addresses."""
+    seen: dict[str, str] = {}
+
+    def hold(path: str, addr: str, what: str) -> None:
+        first = seen.setdefault(addr, f"{path} ({what})")
+        if first != f"{path} ({what})":
+            raise error(path, f"{addr} is also {first}: an address belongs to one node, pod, cluster IP or load "
+                              "balancer node")  # fmt: skip
+
+    hold("vpc.router", s.vpc.router, "the VPC router")
+    for i, n in enumerate(s.nodes):
+        hold(f"nodes[{i}].ip", n.ip, f"node {n.name}")
+    for i, p in enumerate(s.pods):
+        if not p.host_network:
+            hold(f"pods[{i}].ip", p.ip, f"pod {p.namespace}/{p.name}")
+    for i, svc in enumerate(s.services):
+        if svc.cluster_ip:
+            hold(f"services[{i}].cluster_ip", svc.cluster_ip, f"the cluster IP of {svc.namespace}/{svc.name}")
+        if svc.load_balancer is not None:
+            for az, addr in svc.load_balancer.nodes:
+                hold(f"services[{i}].load_balancer.nodes.{az}", addr, f"the load balancer of {svc.namespace}/{svc.name}")
+    c, lb = s.client, s.client_service.load_balancer
+    if c.via == "load-balancer" and c.address and lb is not None and c.address not in dict(lb.nodes).values():
+        named = ", ".join(f"{az}: {a}" for az, a in lb.nodes)
+        raise error("client.address", f"{c.address} is not a node address of the load balancer of {c.service} "
+                                      f"({named}): the caller's DNS answer is one of them")  # fmt: skip
 
 
 def warnings(s: Scenario, where: Callable[[str, str], ScenarioError]) -> tuple[str, ...]:
