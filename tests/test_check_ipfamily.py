@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import ipaddress
 import json
 from pathlib import Path
 from typing import Any
@@ -385,7 +386,7 @@ def test_cluster_ips_the_api_server_refuses(tmp_path: Path, capsys: pytest.Captu
 @pytest.mark.parametrize(("families", "ips", "want"), [
     ((), ("fd00::10",), ("IPv6",)), ((), ("10.0.0.1", "fd00::1"), ("IPv4", "IPv6")),
     (("IPv4",), ("10.0.0.1", "fd00::1"), ("IPv4", "IPv6")), (("IPv6", "IPv4"), ("fd00::1",), ("IPv6", "IPv4")),
-    ((), ("None",), ()), ((), ("",), ()), ((), ("10.0.0.300",), ()), ((), (), ()),
+    ((), ("None",), ()), ((), ("",), ()), ((), ("10.0.0.300",), ()), ((), (), ()), ((), ("::ffff:10.0.0.1",), ("IPv4",)),
 ])  # fmt: skip
 def test_inferred_families(families: tuple[str, ...], ips: tuple[str, ...], want: tuple[str, ...]) -> None:
     assert ipfamily.inferred_families(families, ips) == want
@@ -396,3 +397,22 @@ def test_cluster_ips_as_the_api_server_takes_them() -> None:
     assert ipfamily.cluster_ips("fd00::10", ["fd00::10", "10.0.0.1"]) == ("fd00::10", "10.0.0.1")
     assert ipfamily.cluster_ips(None, ["fd00::10"]) == ("fd00::10",)
     assert ipfamily.cluster_ips("", []) == ()
+
+
+_V4, _V6 = st.ip_addresses(v=4).map(str), st.ip_addresses(v=6).map(str)
+
+
+@given(st.lists(st.sampled_from(["IPv4", "IPv6"]), max_size=2, unique=True), st.lists(_V4 | _V6, min_size=1, max_size=2))
+def test_cluster_ips_refused_or_inferred_as_the_api_server_does(families: list[str], ips: list[str]) -> None:
+    # ValidateServiceClusterIPsRelatedFields: each cluster IP of its ipFamilies entry's family; initIPFamilyFields:
+    # a family for each cluster IP past the list's end
+    parsed = [ipaddress.ip_address(ip) for ip in ips]
+    fam = ["IPv6" if a.version == 6 and a.ipv4_mapped is None else "IPv4" for a in parsed]  # mapped: IPv4 (To4)
+    got = ipfamily.refusal(families, None, ips[0], ips)
+    wrong = next((i for i, (f, g) in enumerate(zip(families, fam, strict=False)) if f != g), None)
+    if wrong is None:
+        assert got is None
+        assert ipfamily.inferred_families(families, ips) == (*families, *fam[len(families) :])
+    else:
+        assert got == (f'spec.clusterIPs[{wrong}]: Invalid value: "{ips[wrong]}": expected an {families[wrong]} value '
+                       f"as indicated by `ipFamilies[{wrong}]`: the API server refuses the Service")  # fmt: skip

@@ -87,10 +87,13 @@ def cluster_ips(cluster_ip: Any, ips: Any) -> tuple[str, ...]:
 
 
 def _family_of(ip: str) -> str | None:
+    """The family the API server gives a cluster IP (k8s.io/utils/net IsIPv6String: an address Go's ParseIP reads
+    whose To4() is nil, so an IPv4-mapped ``::ffff:a.b.c.d`` counts as IPv4); None: not an address."""
     try:
-        return "IPv6" if ipaddress.ip_address(ip).version == 6 else "IPv4"
+        a = ipaddress.ip_address(ip)
     except ValueError:
         return None  # "None" (headless), or not an address: nothing to infer
+    return "IPv6" if isinstance(a, ipaddress.IPv6Address) and a.ipv4_mapped is None else "IPv4"
 
 
 def inferred_families(families: Sequence[str], ips: Sequence[str]) -> tuple[str, ...]:
