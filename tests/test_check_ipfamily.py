@@ -416,3 +416,15 @@ def test_cluster_ips_refused_or_inferred_as_the_api_server_does(families: list[s
     else:
         assert got == (f'spec.clusterIPs[{wrong}]: Invalid value: "{ips[wrong]}": expected an {families[wrong]} value '
                        f"as indicated by `ipFamilies[{wrong}]`: the API server refuses the Service")  # fmt: skip
+
+
+def test_the_next_step_of_an_ipv6_target_group_is_an_ipv6_scenario(capsys: pytest.CaptureFixture[str]) -> None:
+    # scenario from-cluster builds IPv4 scenarios only and refuses an IPv6 cluster's addresses: the last line no longer
+    # sends the reader to it for an IPv6 target group (until 2026-12-03 it did, and the command failed)
+    with pytest.raises(SystemExit) as exc:
+        main(["check", str(DATA / "dualstack.yaml")])
+    lines = capsys.readouterr().out.splitlines()
+    assert exc.value.code == 1
+    assert lines[-1] == ("Next: see it happen over IPv6: hairpin reproduce --scenario examples/seed-ipv6.yaml, the "
+                         "seed's cluster in IPv6 (scenario from-cluster builds IPv4 scenarios only; edit the example "
+                         "to default/api's nodes and endpoints)")  # fmt: skip
