@@ -104,6 +104,23 @@ def test_an_nlb_node_spelled_otherwise_is_still_the_callers_dns_answer(tmp_path:
     assert risk.timeout_fraction(t) == risk.Fraction(1, 2)
 
 
+@pytest.mark.parametrize(("npa", "answering", "fraction"), [
+    (("2a05:d018:a:5600::a/128",), [True, False, False], 1),  # node1 alone: every pinned caller sent back to it
+    (("2a05:d018:a:5600::/64",), [True, True, False], risk.Fraction(1, 2)),  # eu-west-1a's nodes: as without it
+    (("::/0",), [True, True, True], risk.Fraction(1, 2)),
+])  # fmt: skip
+def test_node_port_addresses_decide_which_instance_targets_are_healthy(
+        s: scenario.Scenario, npa: tuple[str, ...], answering: list[bool], fraction: object) -> None:  # fmt: skip
+    # a node whose address --nodeport-addresses leaves out answers the NLB's TCP health check on the NodePort with
+    # a RST: unhealthy (until 2026-12-03 taken as healthy, /128 gave 1/2 instead of 1)
+    from hairpin.kube.proxy import answers_node_ports
+
+    t = replace(s, kube_proxy=replace(s.kube_proxy, node_port_addresses=npa))
+    assert [answers_node_ports(t, n) for n in ("node1", "node2", "node3")] == answering
+    assert risk.timeout_fraction(t) == fraction
+    assert sim.run(t, 40, 0).summary.timeouts == (40 if fraction == 1 else sim.run(s, 40, 0).summary.timeouts)
+
+
 def test_ip6tables_text(s: scenario.Scenario) -> None:
     text = node_iptables(s, "node1")
     lines = text.splitlines()
