@@ -226,6 +226,23 @@ def test_one_line_refusals(tmp_path: Path, old: str, new: str, expected: str) ->
     assert str(e.value) == f"{bad}:{line}: {expected}"  # the line of the key named (a refusal after loading too)
 
 
+@pytest.mark.parametrize("ip", ["::ffff:a00:5", "fe80::5", "2a05:d018:a:5601::5", "2a05:d018:b::5"])
+def test_without_a_prefix_a_pod_is_still_in_its_nodes_subnet(tmp_path: Path, ip: str) -> None:
+    import re
+
+    text = re.sub(r', prefix: "[^"]+"', "", EXAMPLE.read_text())
+    (tmp_path / "ok.yaml").write_text(text)
+    assert scenario.load(tmp_path / "ok.yaml").nodes[0].prefix is None
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace(f'ip: "{CALLER}"', f'ip: "{ip}"'))
+    line = next(i for i, ln in enumerate(bad.read_text().splitlines(), 1) if f'ip: "{ip}"' in ln)
+    with pytest.raises(ScenarioError) as e:
+        scenario.load(bad)
+    assert str(e.value) == (f"{bad}:{line}: pods[0].ip: {ip} is not in the subnet of node node1 (2a05:d018:a:5600::/64): "
+                            "the VPC CNI's IPv6 mode gives a node's pods addresses from a /80 prefix of its primary "
+                            "ENI's subnet")  # fmt: skip
+
+
 def test_mixed_families_exit_2_with_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "mixed.yaml"
     bad.write_text(EXAMPLE.read_text().replace('address: "2a05:d018:a:5602::67"', "address: 192.168.168.103"))

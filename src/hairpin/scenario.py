@@ -472,10 +472,10 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
     refuse_shared_address(scenario, lambda path, why: ScenarioError(f"{path}: {why}", file,
                                                                     _line_of(lines or {}, path)))  # fmt: skip
     if scenario.family == 6:
-        from hairpin.scenario6 import refuse_unmodelled
+        from hairpin.scenario6 import refuse_misplaced_pod, refuse_unmodelled
 
-        refuse_unmodelled(scenario, lambda path, why: ScenarioError(f"{path}: {why}", file,
-                                                                    _line_of(lines or {}, path)))  # fmt: skip
+        for refuse in (refuse_unmodelled, refuse_misplaced_pod):
+            refuse(scenario, lambda path, why: ScenarioError(f"{path}: {why}", file, _line_of(lines or {}, path)))
     found = warnings(scenario, lambda path, why: ScenarioError(f"{path}: {why}", file, _line_of(lines or {}, path)))
     return replace(scenario, warnings=found) if found else scenario
 
