@@ -119,6 +119,9 @@ CASES = [
     ("lb-node-of-a-node", "{eu-west-1a: 10.0.10.5}", "{eu-west-1a: 10.0.1.10}", "27: "
      "services[0].load_balancer.nodes.eu-west-1a: 10.0.1.10 is also nodes[0].ip (node node1): an address belongs to "
      "one node, pod, cluster IP or load balancer node"),
+    ("lb-node-outside-subnets", "{eu-west-1a: 10.0.10.5}", "{eu-west-1a: 10.0.200.5}", "27: "
+     "services[0].load_balancer.nodes.eu-west-1a: 10.0.200.5 is in no subnet of the VPC: an internal load balancer's "
+     "node in eu-west-1a has an address of a subnet there"),
     ("client-address-elsewhere", "  port: 80\n", "  port: 80\n  address: 10.0.10.6\n", "32: client.address: "
      "10.0.10.6 is not a node address of the load balancer of web/web (eu-west-1a: 10.0.10.5): the caller's DNS "
      "answer is one of them"),

@@ -205,6 +205,9 @@ EDITS = [  # (old, new, the error line after "FILE:LINE: ")
     ('ip: "2a05:d018:a:5600::b"', 'ip: "2A05:D018:A:5600:0::A"',
      "nodes[1].ip: 2a05:d018:a:5600::a is also nodes[0].ip (node node1): an address belongs to one node, pod, cluster "
      "IP or load balancer node"),
+    ('{eu-west-1a: "2a05:d018:a:5602::67"', '{eu-west-1a: "2a05:d018:a:5603::67"',
+     "services[0].load_balancer.nodes.eu-west-1a: 2a05:d018:a:5603::67 is in a subnet of eu-west-1b: an internal load "
+     "balancer's node in eu-west-1a has an address of a subnet there"),
     ('address: "2a05:d018:a:5602::67"', 'address: "2a05:d018:a:5602::68"',
      "client.address: 2a05:d018:a:5602::68 is not a node address of the load balancer of "
      "nginx-demo/service-nginx-demo (eu-west-1a: 2a05:d018:a:5602::67, eu-west-1b: 2a05:d018:a:5603::1b): the "

@@ -467,9 +467,9 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
     )
     r.get("fix", str, default=None)
     r.done()
-    from hairpin.scenario_checks import refuse_shared_address, warnings
+    from hairpin.scenario_checks import refuse_contradictions, warnings
 
-    refuse_shared_address(scenario, lambda path, why: ScenarioError(f"{path}: {why}", file,
+    refuse_contradictions(scenario, lambda path, why: ScenarioError(f"{path}: {why}", file,
                                                                     _line_of(lines or {}, path)))  # fmt: skip
     if scenario.family == 6:
         from hairpin.scenario6 import refuse_misplaced_pod, refuse_unmodelled

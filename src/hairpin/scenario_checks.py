@@ -1,8 +1,9 @@
 """What a valid scenario file says that is most likely a mistake: a warning line each, naming the file, the key
 and its line, given once when the file is loaded (``hairpin.scenario.from_dict`` keeps them in
 ``Scenario.warnings``; ``scenario validate``, ``reproduce``, ``sweep`` and ``lab`` print them on stderr).  Also
-one contradiction across the file's keys, an error: an address given to two holders, or a client address that is
-not its load balancer's (``refuse_shared_address``, called by ``from_dict``).
+contradictions across the file's keys, errors: an address given to two holders, an internal load balancer's node
+outside its AZ's subnets, a client address that is not its load balancer's (``refuse_contradictions``, called by
+``from_dict``).
 
 Contradictions the file cannot mean (an unknown pod, an AZ the VPC lacks) are errors in ``hairpin.scenario``;
 what is here is a setting AWS accepts and hairpin simulates, but whose result an operator rarely wants:
@@ -25,17 +26,18 @@ from collections.abc import Callable
 from hairpin.errors import ScenarioError
 from hairpin.model.scenario import Scenario
 
-__all__ = ["refuse_shared_address", "warnings"]
+__all__ = ["refuse_contradictions", "warnings"]
 
 
-def refuse_shared_address(s: Scenario, error: Callable[[str, str], ScenarioError]) -> None:
+def refuse_contradictions(s: Scenario, error: Callable[[str, str], ScenarioError]) -> None:
     """Raise ``error(key path, message)`` at the second of two holders of one address (normalised, so
     ``2A05:D018::A`` is ``2a05:d018::a``): a node, a pod (not on the host network, whose address is its node's), a
     cluster IP, a load balancer node or the VPC router.  In a VPC an address is one ENI's (EC2 assigns each private
     address once), a cluster IP one Service's (the API server allocates it once), so a file that gives one address
     twice describes no cluster, and the simulator, which delivers by address, would answer for a cluster that
-    cannot exist (two nodes with one address: every connection \"sent back to the caller's own node\").  Also the
-    client's ``address`` with ``via: load-balancer``: the DNS answer is one of its load balancer's node addresses."""
+    cannot exist (two nodes with one address: every connection \"sent back to the caller's own node\").  Then an
+    internal load balancer's node outside its AZ's subnets, and the client's ``address`` with ``via:
+    load-balancer`` that is none of its load balancer's node addresses (the DNS answer is one of them)."""
     seen: dict[str, str] = {}
 
     def hold(path: str, addr: str, what: str) -> None:
@@ -56,6 +58,18 @@ def refuse_shared_address(s: Scenario, error: Callable[[str, str], ScenarioError
         if svc.load_balancer is not None:
             for az, addr in svc.load_balancer.nodes:
                 hold(f"services[{i}].load_balancer.nodes.{az}", addr, f"the load balancer of {svc.namespace}/{svc.name}")
+    for i, svc in enumerate(s.services):
+        lb = svc.load_balancer
+        if lb is None or lb.scheme != "internal":
+            continue
+        for az, addr in lb.nodes:
+            # an internal load balancer's node is a network interface in a subnet of its AZ (the NLB takes one
+            # private address per enabled subnet: "Network Load Balancers", Availability Zones, ELB User Guide)
+            if s.vpc.az_of(addr) != az:
+                where = s.vpc.az_of(addr)
+                why = f"in a subnet of {where}" if where else "in no subnet of the VPC"
+                raise error(f"services[{i}].load_balancer.nodes.{az}", f"{addr} is {why}: an internal load balancer's "
+                                                                       f"node in {az} has an address of a subnet there")  # fmt: skip
     c, lb = s.client, s.client_service.load_balancer
     if c.via == "load-balancer" and c.address and lb is not None and c.address not in dict(lb.nodes).values():
         named = ", ".join(f"{az}: {a}" for az, a in lb.nodes)
