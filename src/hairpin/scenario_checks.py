@@ -5,8 +5,8 @@ contradictions across the file's keys, errors: an address given to two holders, 
 outside its AZ's subnets, a client address that is not its load balancer's (``refuse_contradictions``, called by
 ``from_dict``).
 
-Contradictions the file cannot mean (an unknown pod, an AZ the VPC lacks) are errors in ``hairpin.scenario``;
-what is here is a setting AWS accepts and hairpin simulates, but whose result an operator rarely wants:
+Contradictions within one key's reach (an unknown pod, an AZ the VPC lacks) are errors in ``hairpin.scenario``;
+a warning here is a setting AWS accepts and hairpin simulates, but whose result an operator rarely wants:
 
 - ``load_balancer.target_node_labels`` that no node carries, on instance targets: the AWS Load Balancer
   Controller registers only the nodes carrying every label (the ``aws-load-balancer-target-node-labels``
