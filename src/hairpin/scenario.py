@@ -312,6 +312,8 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
         kp.address("service_cidr", required=False, network=True) or None,
         _node_port_addresses(kp),
     )
+    if proxy_mode == "ipvs" and kube_proxy.node_port_addresses is not None:  # the IPVS model serves every address
+        raise kp.error("node_port_addresses", "not modelled in kube-proxy's ipvs mode (iptables and nftables modes)")
     kp.done()
     c = r.sub("cni", required=False)
     cni = Cni(
