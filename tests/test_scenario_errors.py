@@ -123,8 +123,8 @@ CASES = [
      "services[0].load_balancer.nodes.eu-west-1a: 10.0.200.5 is in no subnet of the VPC: an internal load balancer's "
      "node in eu-west-1a has an address of a subnet there"),
     ("node-port-addresses-in-ipvs", "region: eu-west-1", "region: eu-west-1\nkube_proxy: {mode: ipvs, version: '1.24', "
-     "node_port_addresses: [10.0.0.0/8]}", "3: kube_proxy.node_port_addresses: not modelled in kube-proxy's ipvs mode "
-     "(iptables and nftables modes)"),
+     "node_port_addresses: [10.0.2.0/24]}", "3: kube_proxy.node_port_addresses: leaves out node node1's address 10.0.1.10: not "
+     "modelled in kube-proxy's ipvs mode (iptables and nftables modes)"),
     ("client-address-elsewhere", "  port: 80\n", "  port: 80\n  address: 10.0.10.6\n", "32: client.address: "
      "10.0.10.6 is not a node address of the load balancer of web/web (eu-west-1a: 10.0.10.5): the caller's DNS "
      "answer is one of them"),

@@ -125,7 +125,7 @@ HAIRPIN_ONLY = ("unknown node", "unknown pod", "unknown service", "unknown AZ", 
                 "an address belongs to one node", "an internal load balancer's node in",
                 "is not a node address of the load balancer", "is not in the subnet of node",
                 # a key the schema lists for every mode that one mode does not model
-                "node_port_addresses: not modelled in kube-proxy's ipvs mode")  # fmt: skip
+                "not modelled in kube-proxy's ipvs mode (iptables and nftables modes)")  # fmt: skip
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats(allow_nan=False) | st.text(max_size=6),

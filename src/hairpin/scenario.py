@@ -312,8 +312,6 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
         kp.address("service_cidr", required=False, network=True) or None,
         _node_port_addresses(kp),
     )
-    if proxy_mode == "ipvs" and kube_proxy.node_port_addresses is not None:  # the IPVS model serves every address
-        raise kp.error("node_port_addresses", "not modelled in kube-proxy's ipvs mode (iptables and nftables modes)")
     kp.done()
     c = r.sub("cni", required=False)
     cni = Cni(
@@ -469,10 +467,10 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
     )
     r.get("fix", str, default=None)
     r.done()
-    from hairpin.scenario_checks import refuse_contradictions, warnings
+    from hairpin.scenario_checks import refuse_contradictions, refuse_unserved_nodes, warnings
 
-    refuse_contradictions(scenario, lambda path, why: ScenarioError(f"{path}: {why}", file,
-                                                                    _line_of(lines or {}, path)))  # fmt: skip
+    for check in (refuse_contradictions, refuse_unserved_nodes):
+        check(scenario, lambda path, why: ScenarioError(f"{path}: {why}", file, _line_of(lines or {}, path)))
     if scenario.family == 6:
         from hairpin.scenario6 import refuse_misplaced_pod, refuse_unmodelled
 

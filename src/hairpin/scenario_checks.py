@@ -26,7 +26,22 @@ from collections.abc import Callable
 from hairpin.errors import ScenarioError
 from hairpin.model.scenario import Scenario
 
-__all__ = ["refuse_contradictions", "warnings"]
+__all__ = ["refuse_contradictions", "refuse_unserved_nodes", "warnings"]
+
+
+def refuse_unserved_nodes(s: Scenario, error: Callable[[str, str], ScenarioError]) -> None:
+    """Raise ``error`` at ``kube_proxy.node_port_addresses`` in ipvs mode when it leaves a node's address out: the
+    IPVS model serves NodePorts on every address, so the NLB's targets there would answer where kube-proxy does
+    not (the iptables and nftables modes model it: ``hairpin.kube.proxy.answers_node_ports``)."""
+    from hairpin.kube.proxy import nodeport_addresses
+
+    if s.kube_proxy.mode != "ipvs" or s.kube_proxy.node_port_addresses is None:
+        return
+    for n in s.nodes:
+        ips = nodeport_addresses(s, n.name, default_all=True)
+        if ips is not None and n.ip not in ips:
+            raise error("kube_proxy.node_port_addresses", f"leaves out node {n.name}'s address {n.ip}: not modelled "
+                                                          "in kube-proxy's ipvs mode (iptables and nftables modes)")  # fmt: skip
 
 
 def refuse_contradictions(s: Scenario, error: Callable[[str, str], ScenarioError]) -> None:
