@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import ipaddress
 import json
 from pathlib import Path
 from typing import Any
@@ -314,3 +315,116 @@ def test_a_manifest_without_ip_families_takes_the_clusters_primary_family(tmp_pa
     f.write_text(text.replace("annotations:\n", f"annotations:\n    {IPT}: dualstack\n") + _nodes(*ips))
     (found,) = chk.check(m.load_paths([f])).findings
     assert found.at_risk and found.settings.tg_ip_address_type == "ipv6"
+
+
+def _refused_without_families(tmp_path: Path, spec: str, annotation: str = "") -> Path:
+    """refused.yaml without spec.ipFamilies and spec.ipFamilyPolicy, with ``spec`` lines instead (and an annotation)."""
+    text = (DATA / "refused.yaml").read_text().replace("  ipFamilies: [IPv6]\n  ipFamilyPolicy: SingleStack\n", spec)
+    f = tmp_path / "svc.yaml"
+    f.write_text(text.replace("annotations:\n", f"annotations:\n    {annotation}\n") if annotation else text)
+    return f
+
+
+def test_a_manifests_ipv6_cluster_ip_makes_it_an_ipv6_service(tmp_path: Path) -> None:
+    # the API server infers spec.ipFamilies from spec.clusterIPs (spec.clusterIP alone is copied there): the
+    # Service is IPv6, and the controller refuses it without a dualstack NLB.  Until 2026-12-03 it was taken as
+    # IPv4: at risk, IPv4 target group
+    (found,) = chk.check(m.load_paths([_refused_without_families(tmp_path, '  clusterIP: "fd00::10"\n')])).findings
+    assert (found.at_risk, found.settings.controller, found.ip_families) == (False, "none", ())
+    assert found.reason == (
+        f"spec.ipFamilies [IPv6] (from spec.clusterIPs) with an ipv4 NLB (ipv4, the default without {IPT}): the AWS "
+        f'Load Balancer Controller refuses it ("{LBC_ERROR}", model_build_target_group.go): no load balancer is built'
+    )
+    assert ("spec.clusterIPs [fd00::10]: the API server adds IPv6 to spec.ipFamilies (it infers a family from each "
+            "cluster IP the list does not cover)") in found.settings.steps  # fmt: skip
+    f = _refused_without_families(tmp_path, '  clusterIP: "fd00::10"\n', f"{IPT}: dualstack")
+    (found,) = chk.check(m.load_paths([f])).findings
+    assert (found.at_risk, found.settings.ip_address_type, found.settings.tg_ip_address_type) == (
+        True, "dualstack", "ipv6")  # fmt: skip
+    assert found.warnings == [INSTANCE_WARNING]
+
+
+def test_dual_stack_cluster_ips_decide_prefer_dual_stack(tmp_path: Path) -> None:
+    # PreferDualStack with both cluster IPs, IPv6 first: the families are [IPv6, IPv4], decided (no warning)
+    spec = '  ipFamilyPolicy: PreferDualStack\n  clusterIP: "fd00::10"\n  clusterIPs: ["fd00::10", "10.100.0.10"]\n'
+    (found,) = chk.check(m.load_paths([_refused_without_families(tmp_path, spec, f"{IPT}: dualstack")])).findings
+    assert (found.at_risk, found.settings.tg_ip_address_type, found.warnings) == (True, "ipv6", [INSTANCE_WARNING])
+
+
+def test_an_ipv4_cluster_ip_changes_no_ipv4_answer(tmp_path: Path) -> None:
+    plain = chk.check(m.load_paths([_refused_without_families(tmp_path, "")])).findings[0]
+    (found,) = chk.check(m.load_paths([_refused_without_families(tmp_path, '  clusterIP: "10.100.0.10"\n')])).findings
+    assert (found.at_risk, found.reason, found.settings.steps, found.warnings) == (
+        True, plain.reason, plain.settings.steps, plain.warnings)  # fmt: skip
+    assert found.settings.tg_ip_address_type == "ipv4"
+
+
+def test_an_ipv6_cluster_ip_behind_the_in_tree_provider_is_broken(tmp_path: Path) -> None:
+    f = tmp_path / "svc.yaml"
+    f.write_text((DATA / "in-tree.yaml").read_text().replace("  ipFamilies: [IPv6]\n", '  clusterIP: "fd00::10"\n'))
+    (found,) = chk.check(m.load_paths([f])).findings
+    assert (found.at_risk, found.settings.controller, found.settings.broken is not None) == (False, "in-tree", True)
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ('  ipFamilies: [IPv4]\n  clusterIP: "fd00::10"\n',
+     'spec.clusterIPs[0]: Invalid value: "fd00::10": expected an IPv4 value as indicated by `ipFamilies[0]`'),
+    ('  ipFamilies: [IPv4, IPv6]\n  ipFamilyPolicy: RequireDualStack\n  clusterIP: "10.100.0.10"\n'
+     '  clusterIPs: ["10.100.0.10", "10.100.0.11"]\n',
+     'spec.clusterIPs[1]: Invalid value: "10.100.0.11": expected an IPv6 value as indicated by `ipFamilies[1]`'),
+    ('  clusterIP: "10.100.0.10"\n  clusterIPs: ["10.100.0.11"]\n',
+     'spec.clusterIPs: Invalid value: ["10.100.0.11"]: first value must match `clusterIP`'),
+])  # fmt: skip
+def test_cluster_ips_the_api_server_refuses(tmp_path: Path, capsys: pytest.CaptureFixture[str], spec: str,
+                                            message: str) -> None:  # fmt: skip
+    f = _refused_without_families(tmp_path, spec)
+    code, doc, err = _run([str(f)], capsys)
+    assert (code, doc["services"]) == (2, [])
+    assert err == f"hairpin: error: {f}:1: {message}: the API server refuses the Service\n"
+
+
+@pytest.mark.parametrize(("families", "ips", "want"), [
+    ((), ("fd00::10",), ("IPv6",)), ((), ("10.0.0.1", "fd00::1"), ("IPv4", "IPv6")),
+    (("IPv4",), ("10.0.0.1", "fd00::1"), ("IPv4", "IPv6")), (("IPv6", "IPv4"), ("fd00::1",), ("IPv6", "IPv4")),
+    ((), ("None",), ()), ((), ("",), ()), ((), ("10.0.0.300",), ()), ((), (), ()), ((), ("::ffff:10.0.0.1",), ("IPv4",)),
+])  # fmt: skip
+def test_inferred_families(families: tuple[str, ...], ips: tuple[str, ...], want: tuple[str, ...]) -> None:
+    assert ipfamily.inferred_families(families, ips) == want
+
+
+def test_cluster_ips_as_the_api_server_takes_them() -> None:
+    assert ipfamily.cluster_ips("fd00::10", None) == ("fd00::10",)
+    assert ipfamily.cluster_ips("fd00::10", ["fd00::10", "10.0.0.1"]) == ("fd00::10", "10.0.0.1")
+    assert ipfamily.cluster_ips(None, ["fd00::10"]) == ("fd00::10",)
+    assert ipfamily.cluster_ips("", []) == ()
+
+
+_V4, _V6 = st.ip_addresses(v=4).map(str), st.ip_addresses(v=6).map(str)
+
+
+@given(st.lists(st.sampled_from(["IPv4", "IPv6"]), max_size=2, unique=True), st.lists(_V4 | _V6, min_size=1, max_size=2))
+def test_cluster_ips_refused_or_inferred_as_the_api_server_does(families: list[str], ips: list[str]) -> None:
+    # ValidateServiceClusterIPsRelatedFields: each cluster IP of its ipFamilies entry's family; initIPFamilyFields:
+    # a family for each cluster IP past the list's end
+    parsed = [ipaddress.ip_address(ip) for ip in ips]
+    fam = ["IPv6" if a.version == 6 and a.ipv4_mapped is None else "IPv4" for a in parsed]  # mapped: IPv4 (To4)
+    got = ipfamily.refusal(families, None, ips[0], ips)
+    wrong = next((i for i, (f, g) in enumerate(zip(families, fam, strict=False)) if f != g), None)
+    if wrong is None:
+        assert got is None
+        assert ipfamily.inferred_families(families, ips) == (*families, *fam[len(families) :])
+    else:
+        assert got == (f'spec.clusterIPs[{wrong}]: Invalid value: "{ips[wrong]}": expected an {families[wrong]} value '
+                       f"as indicated by `ipFamilies[{wrong}]`: the API server refuses the Service")  # fmt: skip
+
+
+def test_the_next_step_of_an_ipv6_target_group_is_an_ipv6_scenario(capsys: pytest.CaptureFixture[str]) -> None:
+    # scenario from-cluster builds IPv4 scenarios only and refuses an IPv6 cluster's addresses: the last line no longer
+    # sends the reader to it for an IPv6 target group (until 2026-12-03 it did, and the command failed)
+    with pytest.raises(SystemExit) as exc:
+        main(["check", str(DATA / "dualstack.yaml")])
+    lines = capsys.readouterr().out.splitlines()
+    assert exc.value.code == 1
+    assert lines[-1] == ("Next: see it happen over IPv6: hairpin reproduce --scenario examples/seed-ipv6.yaml, the "
+                         "seed's cluster in IPv6 (scenario from-cluster builds IPv4 scenarios only; edit the example "
+                         "to default/api's nodes and endpoints)")  # fmt: skip

@@ -5,14 +5,17 @@ seed's hairpin (the seed's cluster with kube-proxy 1.30, iptables and nftables m
 from __future__ import annotations
 
 from dataclasses import replace
+from fractions import Fraction
 
 import pytest
 
 from hairpin import scenario
+from hairpin.aws import risk
 from hairpin.backends import sim
 from hairpin.errors import ScenarioError
 from hairpin.kube import node_iptables
 from hairpin.kube.nftables import ruleset
+from hairpin.kube.proxy import answers_node_ports
 
 N = 200
 EXT = "KUBE-EXT-WGW5ZPXP7HZEBG5V"
@@ -213,11 +216,24 @@ def test_node_port_addresses() -> None:
         f"-A KUBE-SERVICES -d 192.168.2.3/32 {last} -j KUBE-NODEPORTS"
     ]
     assert f"-A KUBE-SERVICES {last} -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS" in node_iptables(_seed(), "node1")
-    assert sim.run(with_npa("iptables", ("192.168.0.0/19",)), 40, seed=1).summary.timeouts > 0
-    # no node answers the NodePort: the node RSTs; through the NLB the caller gets it (reset), but the
-    # caller's own node sends it straight to the pod, which ignores it (not from the NLB): timeout
-    off = sim.run(with_npa("iptables", ("10.0.0.0/8",)), 40, seed=1)
-    assert (off.summary.timeouts, off.summary.resets, off.summary.established) == (23, 17, 0)
+    # 192.168.0.0/19 holds node1 (192.168.2.3) and node2 (192.168.21.86), not node3 (192.168.44.17): node3 fails
+    # the NLB's TCP health check on the NodePort, which only eu-west-1b's NLB node used, so the caller pinned to
+    # eu-west-1a sees no change
+    part = with_npa("iptables", ("192.168.0.0/19",))
+    assert [answers_node_ports(part, n) for n in ("node1", "node2", "node3")] == [True, True, False]
+    assert risk.timeout_fraction(part) == Fraction(1, 2) and sim.run(part, 40, seed=1).summary.timeouts > 0
+    # only the caller's own node answers: it is the only healthy target in eu-west-1a (cross-zone off), so every
+    # connection is sent back to it (until 2026-12-03 node2 was taken as healthy, its RSTs as answers: 1/2)
+    own = with_npa("iptables", ("192.168.2.3/32",))
+    assert risk.timeout_fraction(own) == 1 and sim.run(own, 40, seed=1).summary.timeouts == 40
+    # no node answers the NodePort: every target fails the health check and the NLB fails open to all of them
+    # (hairpin.aws.risk.caller_probability), 1 in 3 the caller's own node; the node RSTs; through the NLB the
+    # caller gets it (reset), but the caller's own node sends it straight to the pod, which ignores it (not from
+    # the NLB): timeout
+    off_s = with_npa("iptables", ("10.0.0.0/8",))
+    off = sim.run(off_s, 40, seed=1)
+    assert risk.timeout_fraction(off_s) == Fraction(1, 3)
+    assert (off.summary.timeouts, off.summary.resets, off.summary.established) == (11, 29, 0)
     nft_all = ruleset(with_npa("nftables", ("0.0.0.0/0",)), "node1")
     assert "set nodeport-ips {" not in nft_all
     assert "\t\tfib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports" in (

@@ -305,8 +305,9 @@ def test_from_cluster_bad_address_names_the_input(tmp_path: Path, capsys: pytest
     code, out, err = cli(["scenario", "from-cluster", str(f), "--service", "nginx-demo/service-nginx-demo",
                           "--client-pod", "default/netshoot", "-o", "-"], capsys)  # fmt: skip
     assert (code, out) == (2, "")
-    assert err == (f"hairpin: error: {f}: Pod default/netshoot: status.podIP: 2a05:d018:1:a00::5: an IPv6 cluster; "
-                   "scenarios model IPv4 only (hairpin check reads IPv6 Services)\n")
+    assert err == (f"hairpin: error: {f}: Pod default/netshoot: status.podIP: 2a05:d018:1:a00::5: an IPv6 address; "
+                   "scenario from-cluster builds IPv4 scenarios only (write an IPv6 scenario by hand from "
+                   "examples/seed-ipv6.yaml; hairpin check reads IPv6 Services)\n")
 
 
 def test_pcapng_section_length_is_bounded(tmp_path: Path) -> None:

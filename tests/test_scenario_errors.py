@@ -109,6 +109,25 @@ CASES = [
      "3: kube_proxy.version: '1.3' is not modelled; use \"1.18\" or \"1.24\" and later (an unquoted number: YAML "
      "reads 1.30 as 1.3; write the version in quotes, such as \"1.30\")"),
     ("duplicate-key", "  port: 80\n", "  port: 80\n  port: 81\n", "32: client.port: duplicate key (first on line 31)"),
+    ("shared-node-address", "    ip: 10.0.2.20", "    ip: 10.0.1.10", "12: nodes[1].ip: 10.0.1.10 is also nodes[0].ip "
+     "(node node1): an address belongs to one node, pod, cluster IP or load balancer node"),
+    ("shared-pod-address", "ip: 10.0.3.2, node: node2", "ip: 10.0.3.1, node: node2", "16: pods[1].ip: 10.0.3.1 is "
+     "also pods[0].ip (pod default/client): an address belongs to one node, pod, cluster IP or load balancer node"),
+    ("cluster-ip-of-a-pod", "cluster_ip: 10.100.0.10", "cluster_ip: 10.0.3.2", "21: services[0].cluster_ip: "
+     "10.0.3.2 is also pods[1].ip (pod web/web-1): an address belongs to one node, pod, cluster IP or load balancer "
+     "node"),
+    ("lb-node-of-a-node", "{eu-west-1a: 10.0.10.5}", "{eu-west-1a: 10.0.1.10}", "27: "
+     "services[0].load_balancer.nodes.eu-west-1a: 10.0.1.10 is also nodes[0].ip (node node1): an address belongs to "
+     "one node, pod, cluster IP or load balancer node"),
+    ("lb-node-outside-subnets", "{eu-west-1a: 10.0.10.5}", "{eu-west-1a: 10.0.200.5}", "27: "
+     "services[0].load_balancer.nodes.eu-west-1a: 10.0.200.5 is in no subnet of the VPC: an internal load balancer's "
+     "node in eu-west-1a has an address of a subnet there"),
+    ("node-port-addresses-in-ipvs", "region: eu-west-1", "region: eu-west-1\nkube_proxy: {mode: ipvs, version: '1.24', "
+     "node_port_addresses: [10.0.2.0/24]}", "3: kube_proxy.node_port_addresses: leaves out node node1's address 10.0.1.10: not "
+     "modelled in kube-proxy's ipvs mode (iptables and nftables modes)"),
+    ("client-address-elsewhere", "  port: 80\n", "  port: 80\n  address: 10.0.10.6\n", "32: client.address: "
+     "10.0.10.6 is not a node address of the load balancer of web/web (eu-west-1a: 10.0.10.5): the caller's DNS "
+     "answer is one of them"),
     ("yaml-syntax", "    selector: {app: web}", "    selector: {app: web",
      "23: not valid YAML: while parsing a flow mapping, expected ',' or '}', but got ':'"),
     ("yaml-syntax-indent", "  router: 10.0.0.1", "   router: 10.0.0.1", "5: not valid YAML: mapping values are not "
@@ -179,7 +198,7 @@ def _run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, 
 
 CLI_CASES = [c for c in CASES if c[0] in {"bad-enum", "wrong-type-int", "unknown-key", "bad-address", "bad-cidr",
                                          "missing-required", "unknown-node", "unknown-pod", "unknown-service",
-                                         "yaml-syntax", "empty"}]  # fmt: skip
+                                         "yaml-syntax", "empty", "shared-node-address", "client-address-elsewhere"}]  # fmt: skip
 
 
 @pytest.mark.parametrize(("old", "new", "expected"), [c[1:] for c in CLI_CASES], ids=[c[0] for c in CLI_CASES])

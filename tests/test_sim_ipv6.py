@@ -88,6 +88,39 @@ def test_timeouts_match_the_closed_form(s: scenario.Scenario) -> None:
     assert abs(306 - 300) <= 4 * math.sqrt(600 * 0.25)
 
 
+@pytest.mark.parametrize("spelling", ["2A05:D018:A:5602::67", "2a05:d018:a:5602:0:0:0:67", "2a05:d018:000a:5602::0067"])
+def test_an_nlb_node_spelled_otherwise_is_still_the_callers_dns_answer(tmp_path: Path, spelling: str) -> None:
+    # client.address and load_balancer.nodes name the same NLB node in another spelling: the closed form pins the
+    # caller to eu-west-1a (node1 and node2: 1/2), as the simulator does; until 2026-12-03 the node's address was
+    # kept as written, matched no client.address, and the closed form said 1/4 (uniform over both AZs)
+    text = EXAMPLE.read_text()
+    old = f'{{eu-west-1a: "{NLB_A}"'
+    assert text.count(old) == 1
+    path = tmp_path / "spelled.yaml"
+    path.write_text(text.replace(old, f'{{eu-west-1a: "{spelling}"'))
+    t = scenario.load(path)
+    assert t.client_service.load_balancer is not None
+    assert t.client_service.load_balancer.nodes == (("eu-west-1a", NLB_A), ("eu-west-1b", "2a05:d018:a:5603::1b"))
+    assert risk.timeout_fraction(t) == risk.Fraction(1, 2)
+
+
+@pytest.mark.parametrize(("npa", "answering", "fraction"), [
+    (("2a05:d018:a:5600::a/128",), [True, False, False], 1),  # node1 alone: every pinned caller sent back to it
+    (("2a05:d018:a:5600::/64",), [True, True, False], risk.Fraction(1, 2)),  # eu-west-1a's nodes: as without it
+    (("::/0",), [True, True, True], risk.Fraction(1, 2)),
+])  # fmt: skip
+def test_node_port_addresses_decide_which_instance_targets_are_healthy(
+        s: scenario.Scenario, npa: tuple[str, ...], answering: list[bool], fraction: object) -> None:  # fmt: skip
+    # a node whose address --nodeport-addresses leaves out answers the NLB's TCP health check on the NodePort with
+    # a RST: unhealthy (until 2026-12-03 taken as healthy, /128 gave 1/2 instead of 1)
+    from hairpin.kube.proxy import answers_node_ports
+
+    t = replace(s, kube_proxy=replace(s.kube_proxy, node_port_addresses=npa))
+    assert [answers_node_ports(t, n) for n in ("node1", "node2", "node3")] == answering
+    assert risk.timeout_fraction(t) == fraction
+    assert sim.run(t, 40, 0).summary.timeouts == (40 if fraction == 1 else sim.run(s, 40, 0).summary.timeouts)
+
+
 def test_ip6tables_text(s: scenario.Scenario) -> None:
     text = node_iptables(s, "node1")
     lines = text.splitlines()
@@ -167,6 +200,18 @@ EDITS = [  # (old, new, the error line after "FILE:LINE: ")
     ('ip: "2a05:d018:a:5600:1::8"', 'ip: "2a05:d018:a:5600:2::8"',
      "pods[1].ip: 2a05:d018:a:5600:2::8 is not in the prefix of node node1 (2a05:d018:a:5600:1::/80): the VPC CNI "
      "gives a node's pods addresses from its delegated prefix"),
+    # one node's address in another spelling is the other's (until 2026-12-03 accepted: every connection timed out,
+    # "sent back to the caller's own node")
+    ('ip: "2a05:d018:a:5600::b"', 'ip: "2A05:D018:A:5600:0::A"',
+     "nodes[1].ip: 2a05:d018:a:5600::a is also nodes[0].ip (node node1): an address belongs to one node, pod, cluster "
+     "IP or load balancer node"),
+    ('{eu-west-1a: "2a05:d018:a:5602::67"', '{eu-west-1a: "2a05:d018:a:5603::67"',
+     "services[0].load_balancer.nodes.eu-west-1a: 2a05:d018:a:5603::67 is in a subnet of eu-west-1b: an internal load "
+     "balancer's node in eu-west-1a has an address of a subnet there"),
+    ('address: "2a05:d018:a:5602::67"', 'address: "2a05:d018:a:5602::68"',
+     "client.address: 2a05:d018:a:5602::68 is not a node address of the load balancer of "
+     "nginx-demo/service-nginx-demo (eu-west-1a: 2a05:d018:a:5602::67, eu-west-1b: 2a05:d018:a:5603::1b): the "
+     "caller's DNS answer is one of them"),
 ]  # fmt: skip
 
 
@@ -182,6 +227,23 @@ def test_one_line_refusals(tmp_path: Path, old: str, new: str, expected: str) ->
     with pytest.raises(ScenarioError) as e:
         scenario.load(bad)
     assert str(e.value) == f"{bad}:{line}: {expected}"  # the line of the key named (a refusal after loading too)
+
+
+@pytest.mark.parametrize("ip", ["::ffff:a00:5", "fe80::5", "2a05:d018:a:5601::5", "2a05:d018:b::5"])
+def test_without_a_prefix_a_pod_is_still_in_its_nodes_subnet(tmp_path: Path, ip: str) -> None:
+    import re
+
+    text = re.sub(r', prefix: "[^"]+"', "", EXAMPLE.read_text())
+    (tmp_path / "ok.yaml").write_text(text)
+    assert scenario.load(tmp_path / "ok.yaml").nodes[0].prefix is None
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace(f'ip: "{CALLER}"', f'ip: "{ip}"'))
+    line = next(i for i, ln in enumerate(bad.read_text().splitlines(), 1) if f'ip: "{ip}"' in ln)
+    with pytest.raises(ScenarioError) as e:
+        scenario.load(bad)
+    assert str(e.value) == (f"{bad}:{line}: pods[0].ip: {ip} is not in the subnet of node node1 (2a05:d018:a:5600::/64): "
+                            "the VPC CNI's IPv6 mode gives a node's pods addresses from a /80 prefix of its primary "
+                            "ENI's subnet")  # fmt: skip
 
 
 def test_mixed_families_exit_2_with_one_line(tmp_path: Path) -> None:

@@ -208,3 +208,25 @@ def test_a_next_hop_of_the_other_family_is_refused(text: str, family: int, error
     with pytest.raises(ParseError) as e:
         forms.read_routes(text, "r", iproute.TableNames(), family)
     assert str(e.value) == error
+
+
+def test_the_first_line_says_a_syn_tcp_does_not_answer_is_not_answered(capsys: pytest.CaptureFixture[str]) -> None:
+    # until 2026-12-03 it said "every reply returns the way its request came" of a SYN no reply answers
+    from hairpin.cli.main import main
+
+    def first(packet: str) -> str:
+        with pytest.raises(SystemExit) as e:
+            main(["trace", "--node", str(SEED6), "--reply", packet])
+        assert e.value.code == 0
+        return capsys.readouterr().out.splitlines()[0]
+
+    assert first("tcp [::ffff:10.0.0.9]:1111 > [2600:1f14:a::23]:22 syn in eth0") == (
+        "hairpin trace: 1 outcome(s): 1 delivered and not answered (see its reply) (see the warning below)"
+    )
+    # the subnet router anycast address (anycast 2600:1f14:a:: in the local table): delivered, never answered
+    assert first("tcp [2600:1f14:a::99]:1111 > [2600:1f14:a::]:22 syn in eth0") == (
+        "hairpin trace: 1 outcome(s): 1 delivered and not answered (see its reply) (see the warning below)"
+    )
+    assert first("tcp [2600:1f14:a::99]:1111 > [2600:1f14:a::23]:22 syn in eth0") == (
+        "hairpin trace: 1 outcome(s), every reply returns the way its request came (see the warning below)"
+    )

@@ -380,11 +380,13 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
         lb = None
         if s.get("load_balancer", dict, default=None) is not None:  # absent or null: no load balancer
             b = s.sub("load_balancer")
-            lb_nodes = b.get("nodes", dict, default={})
+            lb_nodes = dict(b.get("nodes", dict, default={}))
             for az, addr in lb_nodes.items():
                 if az not in az_names:
                     raise b.error(f"nodes.{az}", f"unknown AZ (vpc.azs: {', '.join(sorted(az_names)) or 'none'})")
-                b.check_address(f"nodes.{az}", addr)
+                # normalised, as every other address: client.address and the closed form compare the strings
+                # (2A05:D018::67 and 2a05:d018:0::67 are the NLB node 2a05:d018::67)
+                lb_nodes[az] = b.check_address(f"nodes.{az}", addr)
             lb = LoadBalancer(
                 b.choice("type", ("nlb", "clb"), "nlb"),
                 b.choice("scheme", ("internal", "internet-facing"), "internal"),
@@ -465,13 +467,15 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
     )
     r.get("fix", str, default=None)
     r.done()
+    from hairpin.scenario_checks import refuse_contradictions, refuse_unserved_nodes, warnings
+
+    for check in (refuse_contradictions, refuse_unserved_nodes):
+        check(scenario, lambda path, why: ScenarioError(f"{path}: {why}", file, _line_of(lines or {}, path)))
     if scenario.family == 6:
-        from hairpin.scenario6 import refuse_unmodelled
+        from hairpin.scenario6 import refuse_misplaced_pod, refuse_unmodelled
 
-        refuse_unmodelled(scenario, lambda path, why: ScenarioError(f"{path}: {why}", file,
-                                                                    _line_of(lines or {}, path)))  # fmt: skip
-    from hairpin.scenario_checks import warnings
-
+        for refuse in (refuse_unmodelled, refuse_misplaced_pod):
+            refuse(scenario, lambda path, why: ScenarioError(f"{path}: {why}", file, _line_of(lines or {}, path)))
     found = warnings(scenario, lambda path, why: ScenarioError(f"{path}: {why}", file, _line_of(lines or {}, path)))
     return replace(scenario, warnings=found) if found else scenario
 

@@ -22,13 +22,14 @@ them, as ``hairpin check`` warns, ``hairpin.aws.ipfamily``).
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 
 from hairpin.errors import ScenarioError
 from hairpin.kube.layout import parse_version
 from hairpin.model.scenario import Scenario
 
-__all__ = ["FIRST_CNI", "FIRST_PROXY", "notes", "refuse_unmodelled"]
+__all__ = ["FIRST_CNI", "FIRST_PROXY", "notes", "refuse_misplaced_pod", "refuse_unmodelled"]
 
 #: the first kube-proxy release whose IPv6 rules are modelled
 FIRST_PROXY = (1, 28)
@@ -59,6 +60,24 @@ def refuse_unmodelled(s: Scenario, error: Callable[[str, str], ScenarioError]) -
                                                              "Balancer has no IPv6 targets)")  # fmt: skip
         if lb is not None and lb.scheme != "internal":
             raise error(f"services[{i}].load_balancer.scheme", "IPv6 scenarios model internal NLBs only")
+
+
+def refuse_misplaced_pod(s: Scenario, error: Callable[[str, str], ScenarioError]) -> None:
+    """Raise ``error(key path, message)`` for the first pod (not on the host network) of IPv6 scenario ``s`` whose
+    address is outside its node's subnet.  The VPC CNI's IPv6 mode gives a node's pods addresses from a /80 prefix
+    delegated to the node's primary ENI (amazon-vpc-cni-k8s README, "IPv6 support"; the EKS Best Practices Guide,
+    IPv6: prefix assignment is the only mode, and custom networking, which puts pods in other subnets, is IPv4's),
+    and EC2 delegates an ENI prefixes of its own subnet; with ``nodes[].prefix`` given the loader already holds the
+    pods to it.  (The loader accepted an IPv4-mapped or a link-local pod address here until 2026-12-03.)"""
+    for i, pod in enumerate(s.pods):
+        node = s.node(pod.node)
+        if pod.host_network or node.prefix is not None:
+            continue
+        subnet = s.vpc.subnet_of(node.ip)
+        if subnet is not None and ipaddress.ip_address(pod.ip) not in ipaddress.ip_network(subnet):
+            raise error(f"pods[{i}].ip", f"{pod.ip} is not in the subnet of node {node.name} ({subnet}): the VPC CNI's "
+                                         "IPv6 mode gives a node's pods addresses from a /80 prefix of its primary "
+                                         "ENI's subnet")  # fmt: skip
 
 
 def notes(s: Scenario) -> list[str]:

@@ -41,7 +41,11 @@ if TYPE_CHECKING:
     from hairpin.legacy import OrderKey
     from hairpin.trace import Node
 
-__all__ = ["Tracer"]
+__all__ = ["SILENT", "Tracer"]
+
+#: how a reply leg that TCP never sends begins (a SYN to a broadcast or anycast address, or from an IPv4-mapped
+#: source): the first line of ``hairpin trace`` counts these outcomes as not answered
+SILENT = "TCP answers nothing"
 
 
 class _Fabric(Fabric):
@@ -216,14 +220,14 @@ class Tracer:
         if q.proto == "tcp" and self.host.routing.is_broadcast(q.dst):
             # tcp_v4_conn_request drops a SYN to a broadcast address, tcp_v4_send_reset answers no RTN_BROADCAST
             leg = Leg("reply", q, None, kind="none", node=self.node.name)
-            leg.verdict = f"TCP answers nothing to {ip_str(q.dst)}, a broadcast address (tcp_v4_conn_request)"
+            leg.verdict = f"{SILENT} to {ip_str(q.dst)}, a broadcast address (tcp_v4_conn_request)"
             return leg
         route = self.host.routing.lookup(q.dst, q.src) if is_v6(q.dst) else None
         if q.proto == "tcp" and route is not None and route.route is not None and route.route.type == "anycast":
             # tcp_v6_conn_request and tcp_v6_send_reset answer only a unicast destination (ipv6_unicast_destination:
             # an RTF_LOCAL route; an anycast route is not one)
             leg = Leg("reply", q, None, kind="none", node=self.node.name)
-            leg.verdict = (f"TCP answers nothing to {ip_str(q.dst)}, an anycast address of the node "
+            leg.verdict = (f"{SILENT} to {ip_str(q.dst)}, an anycast address of the node "
                            "(tcp_v6_conn_request)")  # fmt: skip
             return leg
         known = self.node.listening
@@ -241,7 +245,7 @@ class Tracer:
             # tcp_v6_conn_request (net/ipv6/tcp_ipv6.c) drops a SYN from an IPv4-mapped source (::ffff:a.b.c.d),
             # counted in Ip6InHdrErrors; with no listener the RST is sent (tcp_v6_send_reset has no such check)
             leg = Leg("reply", q, None, kind="none", node=self.node.name)
-            leg.verdict = (f"TCP answers nothing to a SYN from {ip_str(q.src)}, an IPv4-mapped source "
+            leg.verdict = (f"{SILENT} to a SYN from {ip_str(q.src)}, an IPv4-mapped source "
                            "(tcp_v6_conn_request drops it)")  # fmt: skip
             return leg
         if not listens:

@@ -36,6 +36,12 @@ Facts, from the sources (checked 2026-12-01):
   cluster's primary one.  hairpin takes IPv6 for that when every node in the input has an IPv6 InternalIP
   (an IPv6 EKS cluster: the Amazon EKS User Guide, "Learn about IPv6 addresses to clusters, Pods, and
   services", gives nodes and Pods IPv6 addresses and Services IPv6 cluster IPs), else IPv4 as before.
+  Before that default, a manifest that names its cluster IPs (``spec.clusterIP``, which the API server copies
+  into an empty ``spec.clusterIPs``) gets the family of each cluster IP that ``spec.ipFamilies`` does not
+  cover ("Infer IPFamilies[] from ClusterIPs[]", ``pkg/registry/core/service/storage/alloc.go``
+  initIPFamilyFields): ``clusterIP: fd00::10`` alone is an IPv6 Service.  A cluster IP of another family than
+  its ``spec.ipFamilies`` entry, and ``spec.clusterIPs[0]`` other than ``spec.clusterIP``, are refused
+  (ValidateServiceClusterIPsRelatedFields in ``validation.go``, in its words).
 - The in-tree provider (kubernetes/cloud-provider-aws, every release to v1.36.1): its load balancer code
   reads neither ``spec.ipFamilies`` nor the ip-address-type annotation; it creates IPv4 load balancers and
   target groups (``pkg/providers/v1/aws_loadbalancer.go``: no IpAddressType in CreateTargetGroupInput, so
@@ -51,14 +57,15 @@ Facts, from the sources (checked 2026-12-01):
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from hairpin.aws import controller as ctl
 from hairpin.aws.security_groups import SOURCE_RANGES_ANNOTATION
 
-__all__ = ["IP_ADDRESS_TYPE", "LbType", "apply", "caller_note", "families_after_admission", "gateway_lb_type", "primary_family",
-           "refusal", "v6_range_refusal"]
+__all__ = ["IP_ADDRESS_TYPE", "LbType", "apply", "caller_note", "cluster_ips", "families_after_admission", "gateway_lb_type",
+           "inferred_families", "primary_family", "refusal", "v6_range_refusal"]  # fmt: skip
 
 IP_ADDRESS_TYPE = ctl.annotation("aws-load-balancer-ip-address-type")
 FAMILIES = ("IPv4", "IPv6")
@@ -71,9 +78,45 @@ GATEWAY_LB_TYPES = ("ipv4", "dualstack", "dualstack-without-public-ipv4")
 GATEWAY_BUILD = "pkg/gateway/model/model_build_listener.go returns it"
 
 
-def refusal(families: Any, policy: Any) -> str | None:
-    """The API server's error for ``spec.ipFamilies``/``spec.ipFamilyPolicy`` values it refuses (types are
-    checked earlier, ``hairpin.parsers.shapes``), in its words; None when it accepts them."""
+def cluster_ips(cluster_ip: Any, ips: Any) -> tuple[str, ...]:
+    """The Service's ``spec.clusterIPs`` as the API server takes them: as written, else ``[spec.clusterIP]`` when
+    only that is set (the registry's normalizeClusterIPs); ``None`` (headless) and empty strings included."""
+    if isinstance(ips, list) and ips:
+        return tuple(str(x) for x in ips if isinstance(x, str))
+    return (cluster_ip,) if isinstance(cluster_ip, str) and cluster_ip else ()
+
+
+def _family_of(ip: str) -> str | None:
+    """The family the API server gives a cluster IP (k8s.io/utils/net IsIPv6String: an address Go's ParseIP reads
+    whose To4() is nil, so an IPv4-mapped ``::ffff:a.b.c.d`` counts as IPv4); None: not an address."""
+    try:
+        a = ipaddress.ip_address(ip)
+    except ValueError:
+        return None  # "None" (headless), or not an address: nothing to infer
+    return "IPv6" if isinstance(a, ipaddress.IPv6Address) and a.ipv4_mapped is None else "IPv4"
+
+
+def inferred_families(families: Sequence[str], ips: Sequence[str]) -> tuple[str, ...]:
+    """``families`` with the family of each cluster IP past their end (initIPFamilyFields: "Infer IPFamilies[]
+    from ClusterIPs[]"; it stops at ``None``, a headless Service)."""
+    out = list(families)
+    for i, ip in enumerate(ips):
+        fam = _family_of(ip)
+        if fam is None:
+            break
+        if i >= len(out):
+            out.append(fam)
+    return tuple(out)
+
+
+def refusal(families: Any, policy: Any, cluster_ip: Any = None, ips: Any = None) -> str | None:
+    """The API server's error for ``spec.ipFamilies``/``spec.ipFamilyPolicy`` values it refuses, and for cluster
+    IPs that disagree with ``spec.clusterIP`` or with their ``spec.ipFamilies`` entry (types are checked earlier,
+    ``hairpin.parsers.shapes``), in its words; None when it accepts them."""
+    if isinstance(ips, list) and ips and isinstance(cluster_ip, str) and cluster_ip and ips[0] != cluster_ip:
+        shown = "[" + ", ".join(f'"{x}"' for x in ips) + "]"
+        return (f"spec.clusterIPs: Invalid value: {shown}: first value must match `clusterIP`: the API server "
+                "refuses the Service")  # fmt: skip
     if isinstance(families, list):
         seen: set[str] = set()
         for i, fam in enumerate(families):
@@ -92,6 +135,13 @@ def refusal(families: Any, policy: Any) -> str | None:
         if policy == "SingleStack" and isinstance(families, list) and len([f for f in families if f]) == 2:
             return ("spec.ipFamilyPolicy: Invalid value: \"SingleStack\": must be 'RequireDualStack' or "
                     "'PreferDualStack' when multiple IP families are specified: the API server refuses the Service")
+    given = cluster_ips(cluster_ip, ips)
+    if isinstance(families, list) and given and given[0] != "None":
+        for i, (fam, ip) in enumerate(zip(families, given, strict=False)):
+            got = _family_of(ip)
+            if fam in FAMILIES and got is not None and got != fam:
+                return (f'spec.clusterIPs[{i}]: Invalid value: "{ip}": expected an {fam} value as indicated by '
+                        f"`ipFamilies[{i}]`: the API server refuses the Service")  # fmt: skip
     return None
 
 
@@ -126,13 +176,27 @@ def _from(families: Sequence[str], policy: str | None, primary: bool = False) ->
 
 
 def apply(s: ctl.Settings, annotations: Mapping[str, str], families: Sequence[str], policy: str | None,
-          existing: bool, primary: str | None = None, lb_type: LbType | None = None) -> ctl.Settings:  # fmt: skip
+          existing: bool, primary: str | None = None, lb_type: LbType | None = None,
+          ips: Sequence[str] = ()) -> ctl.Settings:  # fmt: skip
     """``s`` with its load balancer's and target groups' IP address types, or refused by the controller.
     Settings of a Service that neither lists IPv6 nor carries the annotation are returned unchanged but for
     the address types (ipv4), so that IPv4 answers stay as they were.  ``primary``: the cluster's primary
     family when the nodes show it (``primary_family``), given to a manifest without ``spec.ipFamilies``.
-    ``lb_type``: where the NLB's IP address type is set when not the annotation (a Gateway's, ``gateway_lb_type``)."""
+    ``lb_type``: where the NLB's IP address type is set when not the annotation (a Gateway's, ``gateway_lb_type``).
+    ``ips``: the manifest's cluster IPs (``cluster_ips``), whose families the API server adds first."""
     shown = _from(families, policy)
+    more = inferred_families(families, ips) if not existing else tuple(families)
+    if len(more) > len(families) and "IPv6" not in more[len(families) :]:
+        families = more  # IPv4, as assumed without it: no step, so that IPv4 answers stay as they were
+    elif len(more) > len(families):
+        added = more[len(families) :]
+        named = ", ".join(ips[len(families) : len(more)])
+        s = dataclasses.replace(s, steps=(*s.steps[:-1], f"spec.clusterIPs [{named}]: the API server adds "
+                                          f"{' and '.join(added)} to spec.ipFamilies (it infers a family from each "
+                                          "cluster IP the list does not cover)", *s.steps[-1:]))  # fmt: skip
+        families = more
+        shown = f"spec.ipFamilies [{', '.join(families)}] (from spec.clusterIPs)" + (f", ipFamilyPolicy {policy}"
+                                                                                     if policy else "")  # fmt: skip
     if primary is not None and not families and not existing:
         s = dataclasses.replace(s, steps=(*s.steps[:-1], f"no spec.ipFamilies: the API server gives the Service the "
                                           f"cluster's primary family, {primary} (every node's InternalIP is {primary})",

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 
 from hairpin.aws.risk import instance_target_healthy
 from hairpin.aws.security_groups import blocked
+from hairpin.kube.proxy import answers_node_ports
 from hairpin.model.net import Endpoint, Packet, addr_int, ip_str, is_v6
 from hairpin.scenario import Scenario, Service
 
@@ -104,7 +105,7 @@ def targets_for(s: Scenario, svc: Service) -> list[Target]:
         if want and any(labels.get(k) != v for k, v in want.items()):
             continue
         local = any(p.node == node.name for p in eps)
-        healthy = instance_target_healthy(svc.external_traffic_policy, local, bool(eps))
+        healthy = instance_target_healthy(svc.external_traffic_policy, local, bool(eps), answers_node_ports(s, node.name))
         out.append(Target(addr_int(node.ip), sp.node_port, node.az, node.name, healthy))
     return out
 

@@ -229,12 +229,19 @@ def next_step(report: Any, source: str = "DUMP") -> str:
         # the simulator models kube-proxy's NAT too; a capture shows the failure whatever translates Services
         return ("Next: see whether it happens on this datapath: on a caller's node, tcpdump -i any -n -w node.pcap "
                 "tcp while its pods call the Service, then hairpin pcap node.pcap")  # fmt: skip
-    # scenario from-cluster builds a Service's own load balancer, not a Gateway's target group (hairpin.kube.from_cluster)
+    # scenario from-cluster builds a Service's own load balancer, not a Gateway's target group, and IPv4 scenarios only
+    # (hairpin.kube.from_cluster): an IPv6 target group's failure is shown by an IPv6 scenario written by hand
     own = [f for f in report.at_risk if f.service_type != "Gateway"]
-    if own:
-        f = own[0]
+    v4 = [f for f in own if f.settings.tg_ip_address_type != "ipv6"]
+    if v4:
+        f = v4[0]
         return (f"Next: see it happen on your cluster: hairpin scenario from-cluster --service {f.namespace}/{f.name} "
                 f"{source} -o mine.yaml, then hairpin reproduce --scenario mine.yaml")  # fmt: skip
+    if own:
+        f = own[0]
+        return (f"Next: see it happen over IPv6: hairpin reproduce --scenario examples/seed-ipv6.yaml, the seed's cluster "
+                f"in IPv6 (scenario from-cluster builds IPv4 scenarios only; edit the example to {f.namespace}/{f.name}'s "
+                "nodes and endpoints)")  # fmt: skip
     if report.at_risk:
         f = report.at_risk[0]
         return (f"Next: apply a fix listed above for {f.namespace}/{f.name} and run hairpin check again; scenario "

@@ -296,11 +296,25 @@ def _verdict(traces: list[Any], asym: list[tuple[Any, Any]], reply: bool) -> str
                 "step names the rule or route that drops it")  # fmt: skip
     if not reply:
         return f"hairpin trace: {n} outcome(s); add --reply to follow each reply back and flag an asymmetric return"
-    if dropped:
-        its = "its" if dropped == 1 else "their"
-        return (f"hairpin trace: {n} outcome(s): {dropped} dropped (see {its} last step); every reply of the other "
-                f"{n - dropped} returns the way its request came")  # fmt: skip
+    silent = _unanswered(traces)
+    if dropped or silent:
+        parts = [f"{dropped} dropped (see {'its' if dropped == 1 else 'their'} last step)"] if dropped else []
+        if silent:  # delivered, and the node's TCP sends nothing back: no reply, so no return to judge
+            parts.append(f"{silent} delivered and not answered (see {'its' if silent == 1 else 'their'} reply)")
+        rest = n - dropped - silent
+        tail = f"; every reply of the other {rest} returns the way its request came" if rest else ""
+        return f"hairpin trace: {n} outcome(s): {', '.join(parts)}{tail}"
     return f"hairpin trace: {n} outcome(s), every reply returns the way its request came"
+
+
+def _unanswered(traces: list[Any]) -> int:
+    """How many outcomes end with the request delivered and TCP sending nothing back (``hairpin.tracer``: a SYN
+    to a broadcast or an anycast address, or from an IPv4-mapped source): until 2026-12-03 the first line said
+    of them that every reply returns the way its request came."""
+    from hairpin.tracer import SILENT
+
+    return sum(1 for t in traces for o in t.outcomes
+               if len(o.legs) > 1 and o.legs[-1].kind == "none" and o.legs[-1].verdict.startswith(SILENT))  # fmt: skip
 
 
 def _dropped(traces: list[Any]) -> int:

@@ -178,7 +178,8 @@ class _Assessor:
         for tg in tgs:
             svc = self._backend(tg)
             out.append(tg.settings if tg.lb_type is None else ipfamily.apply(
-                tg.settings, {}, svc.ip_families, svc.ip_family_policy, svc.existing, self.primary, tg.lb_type))
+                tg.settings, {}, svc.ip_families, svc.ip_family_policy, svc.existing, self.primary, tg.lb_type,
+                svc.cluster_ips))
         failed: dict[tuple[str, str], tuple[str, ctl.Settings]] = {}
         for tg, s in zip(tgs, out, strict=True):
             if s.controller == ctl.NONE and tg.lb_type is not None:
@@ -327,7 +328,8 @@ class _Assessor:
             steps = [t for t in s.steps if not t.startswith("security groups on the NLB")]
             steps.insert(len(steps) - 1, f"no security groups on the NLB: feature gate NLBSecurityGroup=false ({self.c.lbc.source})")
             s = dataclasses.replace(s, security_groups=False, steps=tuple(steps))
-        s = ipfamily.apply(s, svc.annotations, svc.ip_families, svc.ip_family_policy, svc.existing, self.primary)
+        s = ipfamily.apply(s, svc.annotations, svc.ip_families, svc.ip_family_policy, svc.existing, self.primary,
+                           ips=svc.cluster_ips)
         s = cloud_config.apply(s, svc.annotations, self.sg_mode, existing=svc.existing)
         return ipfamily.v6_range_refusal(s, svc.source_ranges, svc.annotations)
 

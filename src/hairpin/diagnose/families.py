@@ -76,9 +76,11 @@ def caller_address(c: Cluster, p: KPod, fam: int) -> str | None:
 
 def proxy_families(svc: KService, primary: str | None) -> tuple[int, ...]:
     """The families kube-proxy serves ``svc`` in: those it certainly has once the API server stored it
-    (``spec.ipFamilies``; a manifest's RequireDualStack gets both), else the cluster's primary family (IPv6 when
+    (``spec.ipFamilies``, with a manifest's cluster IPs' families: ``ipfamily.inferred_families``; a manifest's
+    RequireDualStack gets both), else the cluster's primary family (IPv6 when
     every node is IPv6, ``ipfamily.primary_family``), else IPv4."""
-    certain, _ = ipfamily.families_after_admission(svc.ip_families, svc.ip_family_policy, svc.existing)
+    written = svc.ip_families if svc.existing else ipfamily.inferred_families(svc.ip_families, svc.cluster_ips)
+    certain, _ = ipfamily.families_after_admission(written, svc.ip_family_policy, svc.existing)
     if not certain:
         certain = frozenset({primary or "IPv4"})
     return tuple(f for f in (4, 6) if NAMES[f] in certain)

@@ -127,6 +127,8 @@ class KService:
     #: spec.ipFamilies and spec.ipFamilyPolicy as written (hairpin.aws.ipfamily)
     ip_families: tuple[str, ...] = ()
     ip_family_policy: str | None = None
+    #: spec.clusterIPs as the API server takes them (spec.clusterIP alone: [it]; ipfamily.cluster_ips)
+    cluster_ips: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -398,11 +400,10 @@ class Cluster:
         spec = mapping_of(d.get("spec"))
         hc = spec.get("healthCheckNodePort")
         families, policy = spec.get("ipFamilies"), spec.get("ipFamilyPolicy")
-        if families is not None or policy is not None:
-            refused = ipfamily.refusal(families, policy)
-            if refused is not None:
-                self.errors.append(InputError(refused, o.file, o.line))
-                return
+        refused = ipfamily.refusal(families, policy, spec.get("clusterIP"), spec.get("clusterIPs"))
+        if refused is not None:
+            self.errors.append(InputError(refused, o.file, o.line))
+            return
         self.services.append(
             KService(
                 str(meta.get("namespace") or "default"),
@@ -423,6 +424,7 @@ class Cluster:
                 ingress=_ingress(d.get("status")),
                 ip_families=tuple(f for f in families if isinstance(f, str)) if isinstance(families, list) else (),
                 ip_family_policy=policy if isinstance(policy, str) else None,
+                cluster_ips=ipfamily.cluster_ips(spec.get("clusterIP"), spec.get("clusterIPs")),
             )
         )
 

@@ -89,8 +89,8 @@ def _ipv4(value: Any, what: str) -> str:
         ipaddress.IPv6Address(str(value))
     except ValueError:
         raise InputError(f"{what}: not an IPv4 address: {reading.excerpt(str(value))}") from None
-    raise InputError(f"{what}: {value}: an IPv6 cluster; scenarios model IPv4 only (hairpin check reads IPv6 "
-                     "Services)") from None
+    raise InputError(f"{what}: {value}: an IPv6 address; scenario from-cluster builds IPv4 scenarios only (write an "
+                     "IPv6 scenario by hand from examples/seed-ipv6.yaml; hairpin check reads IPv6 Services)") from None
 
 
 def _service_ports(svc: KService, pods: Sequence[KPod]) -> tuple[ServicePort, ...]:

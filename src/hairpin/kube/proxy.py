@@ -359,6 +359,18 @@ def nodeport_addresses(scenario: Scenario, node: str, default_all: bool) -> list
     return [node_ip] if any(_contains(c, node_ip) for c in cidrs) else []
 
 
+def answers_node_ports(scenario: Scenario, node: str) -> bool:
+    """Whether kube-proxy answers NodePorts at ``node``'s own address, where the NLB registers and health-checks
+    an instance target: not when ``--nodeport-addresses`` leaves that address out (its rules then match no packet
+    to it, so the NLB's TCP health check to the NodePort gets a RST).  The IPVS model does not read
+    ``node_port_addresses``: every node answers there."""
+    mode = scenario.kube_proxy.mode
+    if mode == "ipvs":
+        return True
+    ips = nodeport_addresses(scenario, node, default_all=mode != "nftables")
+    return ips is None or scenario.node(node).ip in ips
+
+
 def _contains(cidr: str, ip: str) -> bool:
     import ipaddress
 

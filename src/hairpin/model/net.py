@@ -5,9 +5,9 @@ routing models) and shown as dotted quads.  ``ip()`` accepts either form.
 
 IPv6: an IPv6 address is the int ``V6 | address`` (bit 128 set), so it can never equal an IPv4 int
 (not even ``::a.b.c.d``) and every IPv4 code path stays what it was: plain 32-bit ints.  The capture
-analyser and the pictures carry IPv6 this way; the simulator's models (netfilter, routing, VPC, NLB)
-are IPv4 only and never see a tagged address.  IPv6 endpoints print as ``[addr]:port`` (RFC 5952 text,
-RFC 3986 brackets).
+analyser, the pictures, the tracer and the simulator of IPv6 scenarios (``hairpin.scenario6``: netfilter,
+routing with ``hairpin.routing6`` and ``hairpin.ip6``, VPC, NLB) carry IPv6 this way.  IPv6 endpoints print as
+``[addr]:port`` (RFC 5952 text, RFC 3986 brackets).
 """
 
 from __future__ import annotations

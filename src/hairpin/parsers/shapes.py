@@ -31,6 +31,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "Pod": {"spec": {"nodeName": S, "hostNetwork": B, "containers": [_CONTAINER]},
             "status": {"phase": S, "podIP": S, "conditions": [{"type": S, "status": S}]}},
     "Service": {"spec": {"type": S, "loadBalancerClass": S, "externalTrafficPolicy": S, "clusterIP": S,
+                         "clusterIPs": [S],
                          "healthCheckNodePort": N, "selector": M, "ipFamilies": [S], "ipFamilyPolicy": S,
                          "ports": [{"name": S, "port": N, "nodePort": N, "protocol": S}]}},
     "EndpointSlice": {"endpoints": [{"addresses": [S], "nodeName": S, "conditions": {"ready": B},
