@@ -127,11 +127,42 @@ def test_in_tree_rejects_other_keys_and_udp_off() -> None:
         "Kubernetes v1.35 (--kubernetes-version): every cloud-provider-aws v1.35 release honours it "
         "(cloud-provider-aws PR #1214)",
     )
-    # the fix keeps the other attributes, which the provider would refuse: it is still offered first
+    # the fix drops the attribute the provider refuses (it would refuse the whole annotation again)
     assert f.fixes[0].name == "no-preserve-client-ip"
+    assert f.fixes[0].annotations == ((TGA, "preserve_client_ip.enabled=false"),)
     f = _check(service(ann=IN_TREE_OFF, proto="UDP"), versions=_versions("1.35"))
     assert (f.at_risk, f.settings.preserve_client_ip) == (True, True)
     assert [x.name for x in f.fixes] == ["cluster-ip"]  # never preservation off for UDP
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [("preserve_client_ip.enabled=False", "preserve_client_ip.enabled='False' is not exactly true or false"),
+     ("preserve_client_ip.enabled= false", "preserve_client_ip.enabled=' false' is not exactly true or false"),
+     ("preserve_client_ip.enabled=0", "preserve_client_ip.enabled='0' is not exactly true or false"),
+     ("preserve_client_ip.enabled=", "preserve_client_ip.enabled has no value"),
+     ("preserve_client_ip.enabled =false", "it accepts only preserve_client_ip.enabled, proxy_protocol_v2.enabled, "
+                                           "not 'preserve_client_ip.enabled '"),
+     ("preserve_client_ip.enabled=false,proxy_protocol_v2.enabled=yes",
+      "proxy_protocol_v2.enabled='yes' is not exactly true or false")],
+)  # fmt: skip
+def test_in_tree_compares_values_exactly(value: str, why: str) -> None:
+    # cloud-provider-aws aws_validations.go: values exactly "true"/"false", keys as split (no trimming around
+    # '='); the Service is refused, so an NLB built before keeps preservation on: still at risk
+    f = _check(service(ann={**IN_TREE_OFF, TGA: value}), versions=_versions("1.35", "v1.35.0"))
+    assert (f.at_risk, f.settings.preserve_client_ip) == (True, True)
+    assert f.settings.problems == (
+        f"{TGA} rejected by the cloud provider: {why} (aws_validations.go); the target group keeps its defaults; "
+        f"cloud-provider-aws v1.35.0 honours the annotation (cloud-provider-aws PR #1214 is in {FIRSTS})",
+    )
+    assert f.fixes[0].annotations[0] == (TGA, "preserve_client_ip.enabled=false")
+
+
+def test_in_tree_splits_on_every_equals_sign() -> None:
+    # getKeyValuePropertiesFromAnnotation keeps the text between the first and second '=': "false=x" is "false"
+    f = _check(service(ann={**IN_TREE_OFF, TGA: " preserve_client_ip.enabled=false=x "}),
+               versions=_versions("1.35", "v1.35.0"))  # fmt: skip
+    assert (f.at_risk, f.settings.preserve_client_ip, f.settings.problems) == (False, False, ())
 
 
 def test_cli_kubernetes_version(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
