@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from hairpin.aws import automode, cloud_config, gateway, ipfamily, providers
+from hairpin.aws import automode, cloud_config, cloud_provider, gateway, ipfamily, providers
 from hairpin.aws import controller as ctl
 from hairpin.aws.ignored import ignored_annotations
 from hairpin.aws.risk import TargetCounts, caller_probability
@@ -322,6 +322,8 @@ class _Assessor:
         )
         if default_step:
             s = dataclasses.replace(s, steps=(default_step, *s.steps))
+        if s.controller == ctl.IN_TREE and s.load_balancer in ("nlb", "clb"):
+            s = _in_tree_refused(svc, s, self.in_tree_tg)
         if s.controller == ctl.LBC and s.security_groups and self.c.lbc and not self.c.lbc.gate("NLBSecurityGroup", True):
             # pkg/config/feature_gates.go: NLBSecurityGroup, default on; off: NLBs without security groups
             steps = [t for t in s.steps if not t.startswith("security groups on the NLB")]
@@ -469,6 +471,27 @@ class _Assessor:
             f"the {total} target pods, is sent back to a pod on its own node with P = {_pct(best)} (cross-zone "
             f"{'on' if s.cross_zone else 'off'}; DNS uniform over {len(self.azs)} AZ address(es)); {why}"
         )
+
+
+def _in_tree_refused(svc: KService, s: ctl.Settings, tg_checked: bool) -> ctl.Settings:
+    """``s``, or no load balancer when the AWS cloud provider's EnsureLoadBalancer fails on the Service before it
+    builds anything (``hairpin.aws.cloud_provider.refusals``).  A Service whose status already names a load
+    balancer keeps ``s``: the failure leaves the one built before as it was, and that is the one callers reach."""
+    why = cloud_provider.refusals([_port_of(p) for p in svc.ports], nlb=s.is_nlb, session_affinity=svc.session_affinity,
+                                  load_balancer_ip=svc.load_balancer_ip,
+                                  tg_attributes_checked=tg_checked and ctl.TG_ATTRIBUTES in svc.annotations)  # fmt: skip
+    if not why:
+        return s
+    said = "; ".join(f'"{w}"' for w in why)
+    problems = (*s.problems, *(f"the AWS cloud provider refuses the Service: {w}" for w in why))
+    if svc.existing and any(ip or host for ip, host, _ in svc.ingress):
+        lb = "NLB" if s.is_nlb else "Classic ELB"
+        step = (f"the AWS cloud provider refuses the Service as it is now ({said}; pkg/providers/v1/aws.go "
+                f"EnsureLoadBalancer): the {lb} in its status was built before and keeps the settings judged here")  # fmt: skip
+        return dataclasses.replace(s, steps=(*s.steps, step), problems=problems)
+    step = (f"the AWS cloud provider refuses the Service ({said}; pkg/providers/v1/aws.go EnsureLoadBalancer): "
+            "no load balancer is built")  # fmt: skip
+    return ctl.not_built(s.external_traffic_policy, (*s.steps, step), problems)
 
 
 def _port_of(p: dict[str, Any]) -> tuple[int | None, str]:

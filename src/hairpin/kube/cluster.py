@@ -127,6 +127,10 @@ class KService:
     #: spec.ipFamilies and spec.ipFamilyPolicy as written (hairpin.aws.ipfamily)
     ip_families: tuple[str, ...] = ()
     ip_family_policy: str | None = None
+    #: spec.sessionAffinity and spec.loadBalancerIP as written ("" when not set; the API server's default
+    #: affinity is None)
+    session_affinity: str = ""
+    load_balancer_ip: str = ""
 
     @property
     def key(self) -> str:
@@ -147,6 +151,11 @@ class KEndpoint:
 def _seq(value: Any) -> list[Any]:
     """A list field of an object, or no items when the input holds anything else there."""
     return value if isinstance(value, list) else []
+
+
+def _text(value: Any) -> str:
+    """A string field of an object, or "" when the input holds anything else there."""
+    return value if isinstance(value, str) else ""
 
 
 def mapping_of(value: Any) -> dict[str, Any]:
@@ -423,6 +432,8 @@ class Cluster:
                 ingress=_ingress(d.get("status")),
                 ip_families=tuple(f for f in families if isinstance(f, str)) if isinstance(families, list) else (),
                 ip_family_policy=policy if isinstance(policy, str) else None,
+                session_affinity=_text(spec.get("sessionAffinity")),
+                load_balancer_ip=_text(spec.get("loadBalancerIP")),
             )
         )
 

@@ -1,0 +1,96 @@
+"""The AWS cloud provider's EnsureLoadBalancer refuses some Services before it builds anything
+(kubernetes/cloud-provider-aws pkg/providers/v1/aws.go): hairpin reports no load balancer, not a hairpin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from hairpin.aws import cloud_provider as cp
+from hairpin.diagnose import check as chk
+from hairpin.parsers import manifests as m
+from test_check import one, service
+
+P = "service.beta.kubernetes.io/"
+TYPE, INTERNAL, TGA = (
+    P + "aws-load-balancer-type",
+    P + "aws-load-balancer-internal",
+    P + "aws-load-balancer-target-group-attributes",
+)
+NLB = {TYPE: "nlb", INTERNAL: "true"}
+
+
+def _svc(ann: dict[str, str], **spec: Any) -> dict[str, Any]:
+    d = service(ann=ann)
+    d["spec"].update(spec)
+    return d
+
+
+TCP_UDP = [{"name": "a", "port": 53, "protocol": "TCP", "nodePort": 30053},
+           {"name": "b", "port": 53, "protocol": "UDP", "nodePort": 30054}]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("ann", "spec", "said"),
+    [(NLB, {"sessionAffinity": "ClientIP"}, "unsupported load balancer affinity: ClientIP"),
+     (NLB, {"ports": TCP_UDP}, "mixed protocol is not supported for LoadBalancer"),
+     (NLB, {"ports": [{"port": 80, "protocol": "SCTP"}]}, "Protocol SCTP not supported by LoadBalancer"),
+     (NLB, {"loadBalancerIP": "10.0.0.5"}, "LoadBalancerIP cannot be specified for AWS ELB"),
+     ({INTERNAL: "true"}, {"ports": [{"port": 53, "protocol": "UDP"}]}, "Protocol UDP not supported by LoadBalancer")],
+)  # fmt: skip
+def test_refused_services_get_no_load_balancer(ann: dict[str, str], spec: dict[str, Any], said: str) -> None:
+    f = one(_svc(ann, **spec))
+    assert (f.at_risk, f.settings.controller, f.settings.load_balancer, f.fixes) == (False, "none", "none", [])
+    assert f.settings.problems == (f"the AWS cloud provider refuses the Service: {said}",)
+    assert f.reason == (f'the AWS cloud provider refuses the Service ("{said}"; pkg/providers/v1/aws.go '
+                        "EnsureLoadBalancer): no load balancer is built")  # fmt: skip
+
+
+def test_accepted_services_are_unchanged() -> None:
+    for spec in ({"sessionAffinity": "None"}, {"loadBalancerIP": ""},
+                 {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 54, "protocol": "UDP"}]}):  # fmt: skip
+        f = one(_svc(NLB, **spec))
+        assert (f.at_risk, f.settings.controller, f.settings.problems) == (True, "in-tree", ())
+    # the AWS Load Balancer Controller has none of these checks: TCP and UDP are its TCP_UDP question
+    f = one(_svc({TYPE: "external", P + "aws-load-balancer-nlb-target-type": "instance"}, sessionAffinity="ClientIP"))
+    assert (f.at_risk, f.settings.controller) == (True, "aws-load-balancer-controller")
+
+
+def test_an_existing_load_balancer_is_judged_as_it_was_built() -> None:
+    # the failure leaves the NLB in the status as it was: callers still reach it, and it still hairpins
+    d = _svc(NLB, sessionAffinity="ClientIP")
+    d["metadata"]["uid"] = "u-1"
+    d["status"] = {"loadBalancer": {"ingress": [{"hostname": "a-1.elb.eu-west-1.amazonaws.com"}]}}
+    f = one(d)
+    assert (f.at_risk, f.settings.controller, f.settings.load_balancer) == (True, "in-tree", "nlb")
+    assert f.settings.problems == (
+        "the AWS cloud provider refuses the Service: unsupported load balancer affinity: ClientIP",
+    )
+    assert f.settings.steps[-1] == (
+        'the AWS cloud provider refuses the Service as it is now ("unsupported load balancer affinity: ClientIP"; '
+        "pkg/providers/v1/aws.go EnsureLoadBalancer): the NLB in its status was built before and keeps the settings "
+        "judged here"
+    )
+
+
+def test_target_group_attributes_on_a_classic_elb_only_where_the_release_checks_them() -> None:
+    d = _svc({INTERNAL: "true", TGA: "preserve_client_ip.enabled=false"})
+    objs = m.parse_yaml(yaml.safe_dump(d), "t.yaml")
+    new = chk.check(objs, versions=chk.Versions(None, "", cp.parse_version("v1.35.0"))).findings[0]
+    assert new.settings.problems == (
+        "the AWS cloud provider refuses the Service: target group attributes annotation is only supported for NLB",
+    )
+    assert new.settings.load_balancer == "none"
+    old = chk.check(objs, versions=chk.Versions(None, "", cp.parse_version("v1.31.9"))).findings[0]
+    assert (old.settings.load_balancer, old.settings.problems) == ("clb", ())
+
+
+def test_refusals_lists_every_reason_in_the_providers_words() -> None:
+    assert cp.refusals([(80, "TCP"), (53, "UDP"), (9, "SCTP")], nlb=True, session_affinity="ClientIP",
+                       load_balancer_ip="1.2.3.4", tg_attributes_checked=True) == [
+        "unsupported load balancer affinity: ClientIP", "mixed protocol is not supported for LoadBalancer",
+        "Protocol SCTP not supported by LoadBalancer", "LoadBalancerIP cannot be specified for AWS ELB"]  # fmt: skip
+    assert cp.refusals([(80, "TCP")], nlb=False, session_affinity="", load_balancer_ip="",
+                       tg_attributes_checked=False) == []  # fmt: skip
