@@ -94,3 +94,24 @@ def test_refusals_lists_every_reason_in_the_providers_words() -> None:
         "Protocol SCTP not supported by LoadBalancer", "LoadBalancerIP cannot be specified for AWS ELB"]  # fmt: skip
     assert cp.refusals([(80, "TCP")], nlb=False, session_affinity="", load_balancer_ip="",
                        tg_attributes_checked=False) == []  # fmt: skip
+
+
+def test_unallocated_node_ports() -> None:
+    # spec.allocateLoadBalancerNodePorts: false, no nodePort written: the API server allocates none
+    ports = [{"port": 80, "protocol": "TCP"}]
+    f = one(_svc(NLB, allocateLoadBalancerNodePorts=False, ports=ports))
+    assert (f.at_risk, f.settings.load_balancer) == (False, "none")
+    assert f.settings.problems == (
+        "no port has a nodePort (spec.allocateLoadBalancerNodePorts: false): the load balancer gets no listener",
+    )
+    lbc = {TYPE: "external", P + "aws-load-balancer-nlb-target-type": "instance"}
+    f = one(_svc(lbc, allocateLoadBalancerNodePorts=False, ports=ports))
+    assert (f.at_risk, f.settings.load_balancer) == (False, "none")
+    assert f.settings.problems == (
+        "unable to support instance target type with an unallocated NodePort (the controller refuses the Service)",
+    )
+    # a nodePort written in the object is allocated; ip targets need none
+    assert one(_svc(lbc, allocateLoadBalancerNodePorts=False)).at_risk is True
+    assert one(_svc(NLB, allocateLoadBalancerNodePorts=False)).at_risk is True
+    ip = {**lbc, P + "aws-load-balancer-nlb-target-type": "ip", TGA: "preserve_client_ip.enabled=true"}
+    assert one(_svc(ip, allocateLoadBalancerNodePorts=False, ports=ports)).at_risk is True

@@ -324,6 +324,14 @@ class _Assessor:
             s = dataclasses.replace(s, steps=(default_step, *s.steps))
         if s.controller == ctl.IN_TREE and s.load_balancer in ("nlb", "clb"):
             s = _in_tree_refused(svc, s, self.in_tree_tg)
+        unallocated = ", ".join(str(p.get("port")) for p in _unallocated(svc))
+        if s.controller == ctl.LBC and s.target_type == "instance" and unallocated:
+            # pkg/service/model_build_target_group.go buildTargetType (v2.4.0 and later): the model build fails
+            step = (f"spec.allocateLoadBalancerNodePorts: false and port(s) {unallocated} without a nodePort: the AWS "
+                    "Load Balancer Controller refuses instance targets (\"unable to support instance target type with "
+                    "an unallocated NodePort\") and builds no load balancer")  # fmt: skip
+            problem = "unable to support instance target type with an unallocated NodePort (the controller refuses the Service)"
+            s = ctl.not_built(s.external_traffic_policy, (*s.steps, step), (*s.problems, problem))
         if s.controller == ctl.LBC and s.security_groups and self.c.lbc and not self.c.lbc.gate("NLBSecurityGroup", True):
             # pkg/config/feature_gates.go: NLBSecurityGroup, default on; off: NLBs without security groups
             steps = [t for t in s.steps if not t.startswith("security groups on the NLB")]
@@ -480,6 +488,15 @@ def _in_tree_refused(svc: KService, s: ctl.Settings, tg_checked: bool) -> ctl.Se
     why = cloud_provider.refusals([_port_of(p) for p in svc.ports], nlb=s.is_nlb, session_affinity=svc.session_affinity,
                                   load_balancer_ip=svc.load_balancer_ip,
                                   tg_attributes_checked=tg_checked and ctl.TG_ATTRIBUTES in svc.annotations)  # fmt: skip
+    if not why and svc.ports and len(_unallocated(svc)) == len(svc.ports):
+        # EnsureLoadBalancer skips each port without a node port ("Ignoring port without NodePort defined"): the
+        # load balancer gets no listener, so no connection through it reaches a target
+        return ctl.not_built(s.external_traffic_policy, (*s.steps, (
+            "spec.allocateLoadBalancerNodePorts: false and no port has a nodePort: the AWS cloud provider skips every "
+            "port (\"Ignoring port without NodePort defined\"; pkg/providers/v1/aws.go EnsureLoadBalancer), so its load "
+            "balancer gets no listener and no connection through it reaches a target")),
+            (*s.problems, "no port has a nodePort (spec.allocateLoadBalancerNodePorts: false): the load balancer gets "
+             "no listener"))  # fmt: skip
     if not why:
         return s
     said = "; ".join(f'"{w}"' for w in why)
@@ -492,6 +509,14 @@ def _in_tree_refused(svc: KService, s: ctl.Settings, tg_checked: bool) -> ctl.Se
     step = (f"the AWS cloud provider refuses the Service ({said}; pkg/providers/v1/aws.go EnsureLoadBalancer): "
             "no load balancer is built")  # fmt: skip
     return ctl.not_built(s.external_traffic_policy, (*s.steps, step), problems)
+
+
+def _unallocated(svc: KService) -> list[dict[str, Any]]:
+    """The Service's ports that get no node port: with ``spec.allocateLoadBalancerNodePorts: false`` the API server
+    allocates none but those written in the object (kubernetes ``pkg/registry/core/service/storage``)."""
+    if svc.allocate_node_ports:
+        return []
+    return [p for p in svc.ports if not p.get("nodePort")]
 
 
 def _port_of(p: dict[str, Any]) -> tuple[int | None, str]:

@@ -131,6 +131,8 @@ class KService:
     #: affinity is None)
     session_affinity: str = ""
     load_balancer_ip: str = ""
+    #: spec.allocateLoadBalancerNodePorts is not false (its default is true)
+    allocate_node_ports: bool = True
 
     @property
     def key(self) -> str:
@@ -434,6 +436,7 @@ class Cluster:
                 ip_family_policy=policy if isinstance(policy, str) else None,
                 session_affinity=_text(spec.get("sessionAffinity")),
                 load_balancer_ip=_text(spec.get("loadBalancerIP")),
+                allocate_node_ports=spec.get("allocateLoadBalancerNodePorts") is not False,
             )
         )
 
