@@ -240,6 +240,17 @@ def test_auto_mode_instance_targets_at_risk_and_fixes_only_what_it_honours() -> 
         service(cls=AUTO, ann={TT: "instance", TGA: "proxy_protocol_v2.enabled=true\npreserve_client_ip.enabled=false"})
     )
     assert (off.at_risk, off.settings.preserve_client_ip, off.settings.proxy_protocol_v2) == (False, False, True)
+    # ... a verdict that rests on the undocumented key: said, with what the other case gives
+    assert off.warnings == [
+        f"{TGA}: preserve_client_ip.enabled=false is assumed applied: EKS Auto Mode documents the annotation only "
+        "with proxy_protocol_v2.enabled; if it does not apply this key, the instance target group keeps AWS's default "
+        "(client IP preservation on) and this internal NLB can send callers back to their own node: check the target "
+        "group's preserve_client_ip.enabled (aws elbv2 describe-target-group-attributes)"
+    ]
+    # no warning where the key changes nothing: ip targets, or an internet-facing NLB
+    ip_off = one(service(cls=AUTO, ann={TGA: "preserve_client_ip.enabled=false"}))
+    public = one(service(cls=AUTO, ann={TT: "instance", SCHEME: "internet-facing", TGA: "preserve_client_ip.enabled=false"}))
+    assert (ip_off.warnings, public.warnings) == ([], [])
 
 
 def test_auto_mode_udp_keeps_the_client_ip() -> None:

@@ -136,8 +136,17 @@ def resolve(
     steps.append(f"externalTrafficPolicy {etp}")
     # per port, as the Load Balancer Controller, whose model Auto Mode takes (TCP+UDP on one port: TCP_UDP)
     tgs = ctl.target_groups(target_type, tg, ports, merge_tcp_udp=True)
+    warnings: list[str] = []
+    if scheme == "internal" and target_type == "instance" and any(not t.preserve_client_ip for t in tgs):
+        # the verdict rests on an undocumented behaviour: say what the other case gives
+        warnings.append(
+            f"{ctl.TG_ATTRIBUTES}: preserve_client_ip.enabled=false is assumed applied: EKS Auto Mode documents the "
+            "annotation only with proxy_protocol_v2.enabled; if it does not apply this key, the instance target group "
+            "keeps AWS's default (client IP preservation on) and this internal NLB can send callers back to their own "
+            "node: check the target group's preserve_client_ip.enabled (aws elbv2 describe-target-group-attributes)"
+        )
     return ctl.Settings(AUTO_MODE, "nlb", scheme, target_type, preserve, cross, etp, (), pp2,
-                        tuple(steps), tuple(problems), tgs, security_groups=True)  # fmt: skip
+                        tuple(steps), tuple(problems), tgs, security_groups=True, warnings=tuple(warnings))  # fmt: skip
 
 
 def _preserve(target_type: str, tg: Mapping[str, str], protocols: Sequence[str], steps: list[str],
