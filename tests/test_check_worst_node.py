@@ -45,3 +45,12 @@ def test_local_policy_without_a_ready_endpoint_names_the_least_node_of_the_first
     assert (f.at_risk, f.probability, f.worst_node) == (True, F(1, 5), "a1")
     assert "a caller on node a1 (eu-west-1a) is sent back to its own node with P = 1/5 (20.0%)" in f.reason
     assert "externalTrafficPolicy Local: 0 node(s) with a ready endpoint pass the health check" in f.reason
+
+
+def test_local_policy_without_endpoints_in_the_input_says_what_it_assumed() -> None:
+    # no pods, no EndpointSlices: nothing says which nodes have a ready endpoint, so none is claimed
+    f = one(service(ann=INSTANCE, etp="Local"), *NODES)
+    assert (f.at_risk, f.probability, f.worst_node) == (True, F(1, 4), "b1")
+    assert ("; externalTrafficPolicy Local, but the input has no pods or EndpointSlices: every registered node assumed "
+            "to pass the health check (only nodes with a ready endpoint do; give them for the exact P)); ") in f.reason
+    assert "node(s) with a ready endpoint pass" not in f.reason

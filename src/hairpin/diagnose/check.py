@@ -429,8 +429,11 @@ class _Assessor:
         az = nodes[best_node]
         shape = ", ".join(f"{a}: {per_az.get(a, 0)}" for a in self.azs)
         health = ""
-        if s.external_traffic_policy == "Local":
+        if local:
             health = f"; externalTrafficPolicy Local: {sum(healthy.values())} node(s) with a ready endpoint pass the health check"
+        elif s.external_traffic_policy == "Local":
+            health = ("; externalTrafficPolicy Local, but the input has no pods or EndpointSlices: every registered node "
+                      "assumed to pass the health check (only nodes with a ready endpoint do; give them for the exact P)")
         f.reason = (
             f"{head}: a caller on node {best_node} ({az}) is sent back to its own node with P = {_pct(best)} "
             f"({total} registered nodes, per AZ {shape}; cross-zone {'on' if s.cross_zone else 'off'}; DNS uniform over "
