@@ -115,3 +115,18 @@ def test_unallocated_node_ports() -> None:
     assert one(_svc(NLB, allocateLoadBalancerNodePorts=False)).at_risk is True
     ip = {**lbc, P + "aws-load-balancer-nlb-target-type": "ip", TGA: "preserve_client_ip.enabled=true"}
     assert one(_svc(ip, allocateLoadBalancerNodePorts=False, ports=ports)).at_risk is True
+
+
+def test_cluster_ip_fix_says_internal_traffic_policy_local_drops_callers_without_a_local_endpoint() -> None:
+    f = one(_svc(NLB, internalTrafficPolicy="Local"))
+    fix = next(x for x in f.fixes if x.name == "cluster-ip")
+    assert fix.cost == (
+        "every in-cluster caller's configuration changes; the load balancer and the client IP stay as they are; with "
+        "internalTrafficPolicy Local kube-proxy drops the ClusterIP connections of a caller on a node without a ready "
+        "endpoint of the Service: set it to Cluster, or keep callers next to the endpoints"
+    )
+    plain = next(x for x in one(_svc(NLB, internalTrafficPolicy="Cluster")).fixes if x.name == "cluster-ip")
+    assert (
+        plain.cost
+        == "every in-cluster caller's configuration changes; the load balancer and the client IP stay as they are"
+    )

@@ -95,11 +95,18 @@ def fixes_for(svc: KService, s: ctl.Settings, in_tree_tg: bool, lbc: ctl.LbcFlag
     port = next((tg.port for tg in s.target_groups if tg.preserve_client_ip and tg.port in own),
                 svc.ports[0].get("port") if svc.ports else None)  # fmt: skip
     dns = f"{svc.name}.{svc.namespace}.svc.cluster.local" + (f":{port}" if port else "")
+    cost = "every in-cluster caller's configuration changes; the load balancer and the client IP stay as they are"
+    if svc.internal_traffic_policy == "Local":
+        # kube-proxy sends ClusterIP traffic of such a Service to endpoints on the caller's node only and drops it
+        # when there is none (pkg/proxy/topology.go CategorizeEndpoints; pkg/proxy/iptables/proxier.go, "has no local
+        # endpoints"; Kubernetes docs, "Service Internal Traffic Policy")
+        cost += ("; with internalTrafficPolicy Local kube-proxy drops the ClusterIP connections of a caller on a node "
+                 "without a ready endpoint of the Service: set it to Cluster, or keep callers next to the endpoints")  # fmt: skip
     out.append(
         Fix(
             "cluster-ip",
             f"point in-cluster callers at {dns} (the ClusterIP) instead of the load balancer's DNS name",
-            "every in-cluster caller's configuration changes; the load balancer and the client IP stay as they are",
+            cost,
         )
     )
     if s.target_type == "ip" and s.preserve_client_ip:

@@ -133,6 +133,8 @@ class KService:
     load_balancer_ip: str = ""
     #: spec.allocateLoadBalancerNodePorts is not false (its default is true)
     allocate_node_ports: bool = True
+    #: spec.internalTrafficPolicy as written ("" when not set: Cluster)
+    internal_traffic_policy: str = ""
 
     @property
     def key(self) -> str:
@@ -437,6 +439,7 @@ class Cluster:
                 session_affinity=_text(spec.get("sessionAffinity")),
                 load_balancer_ip=_text(spec.get("loadBalancerIP")),
                 allocate_node_ports=spec.get("allocateLoadBalancerNodePorts") is not False,
+                internal_traffic_policy=_text(spec.get("internalTrafficPolicy")),
             )
         )
 
