@@ -54,3 +54,19 @@ def test_local_policy_without_endpoints_in_the_input_says_what_it_assumed() -> N
     assert ("; externalTrafficPolicy Local, but the input has no pods or EndpointSlices: every registered node assumed "
             "to pass the health check (only nodes with a ready endpoint do; give them for the exact P)); ") in f.reason
     assert "node(s) with a ready endpoint pass" not in f.reason
+
+
+def test_subnets_annotation_says_p_assumes_every_az() -> None:
+    subnets = "service.beta.kubernetes.io/aws-load-balancer-subnets"
+    f = one(service(ann={**INSTANCE, subnets: "subnet-0a1"}), *NODES)
+    assert (f.at_risk, f.probability) == (True, F(1, 4))  # unchanged: the subnets' AZs are not in the input
+    assert f.warnings == [
+        f"{subnets} names the NLB's subnets; their AZs are not in Kubernetes objects, and P assumes the NLB has an "
+        "address in every AZ with nodes (eu-west-1a, eu-west-1b): an NLB in fewer AZs sends every connection to the "
+        "targets in its own AZs, so a caller there is sent back to its own node more often than P says, and a caller "
+        "elsewhere never is"
+    ]
+    # cross-zone on too (targets in an AZ the NLB is not in get no traffic); no nodes: no P to doubt
+    xz = "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled"
+    assert one(service(ann={**INSTANCE, subnets: "subnet-0a1", xz: "true"}), *NODES).warnings == f.warnings
+    assert one(service(ann={**INSTANCE, subnets: "subnet-0a1"})).warnings == []

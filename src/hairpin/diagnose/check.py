@@ -82,6 +82,9 @@ class Report:
         return to_sarif(self)
 
 
+SUBNETS = ctl.annotation("aws-load-balancer-subnets")
+
+
 def _pct(p: Fraction) -> str:
     return f"{p.numerator}/{p.denominator} ({float(p):.1%})" if p else "0"
 
@@ -367,6 +370,17 @@ class _Assessor:
             self._instance(svc, s, f)
         else:
             self._ip(svc, s, f)
+        if f.at_risk and f.probability is not None and SUBNETS in svc.annotations:
+            # both controllers build the NLB in the subnets the annotation names, one per AZ (cloud-provider-aws
+            # getLoadBalancerSubnets; the LBC's docs/guide/service/annotations.md): which AZs is not in the input, and
+            # targets in an AZ the NLB is not enabled in receive no traffic, cross-zone or not (Elastic Load Balancing
+            # User Guide, "How Elastic Load Balancing works", Availability Zones and load balancer nodes)
+            f.warnings.append(
+                f"{SUBNETS} names the NLB's subnets; their AZs are not in Kubernetes objects, and P assumes the NLB "
+                f"has an address in every AZ with nodes ({', '.join(self.azs)}): an NLB in fewer AZs sends every "
+                "connection to the targets in its own AZs, so a caller there is sent back to its own "
+                "node more often than P says, and a caller elsewhere never is"
+            )
         if f.at_risk:
             f.reason += ipfamily.caller_note(s)
             f.fixes = fixes_for(svc, s, self.in_tree_tg, self.c.lbc)
