@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hairpin.aws import controller as ctl
-from hairpin.aws import gateway_attach, ipfamily
+from hairpin.aws import gateway_attach, gateway_crd, ipfamily
 from hairpin.aws.protocols import always_preserved
 from hairpin.parsers.manifests import KubeObject
 
@@ -194,6 +194,11 @@ def target_groups(objects: Iterable[KubeObject]) -> list[TargetGroup]:
         lb_type = ipfamily.gateway_lb_type(cfg.get("ipAddressType"), ipt_name or cfg_name)
         scheme = str(cfg.get("scheme") or "internal")
         head.append(f"scheme {scheme} ({'LoadBalancerConfiguration scheme' if cfg.get('scheme') else 'the default, internal'})")
+        refused = gateway_crd.lb_config_refusal(cfg)  # the config is never stored: the Gateway is not reconciled
+        if refused is not None:
+            head[-1] = (f"LoadBalancerConfiguration {cfg_name}: {refused} (the CRD's enum): the API server refuses it, "
+                        "and the controller does not reconcile a Gateway whose LoadBalancerConfiguration it cannot get "
+                        "(gatewayutils.ResolveLoadBalancerConfig): no NLB is built")  # fmt: skip
         sg = cfg.get("disableSecurityGroup") is not True
         ranges = tuple(str(r) for r in _l(cfg.get("sourceRanges")))
         lb_attrs = {str(a.get("key")): str(a.get("value")) for a in _l(cfg.get("loadBalancerAttributes")) if isinstance(a, dict)}
@@ -240,6 +245,11 @@ def target_groups(objects: Iterable[KubeObject]) -> list[TargetGroup]:
                                            default_tgc, cfg_name, list(head), (gns, gname), lb_type)  # fmt: skip
                         if ok is None:  # the namespace's labels decide, and the input does not have them
                             tg.settings = replace(tg.settings, warnings=(*tg.settings.warnings, why))
+                        if refused is not None:
+                            tg.settings = ctl.not_built("Cluster", head, (
+                                f"LoadBalancerConfiguration {cfg_name}: {refused} (the API server refuses it): the "
+                                "Gateway gets no NLB",))  # fmt: skip
+                            tg.fixes = []
                         out.append(tg)
     return out
 

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hairpin import reading
-from hairpin.aws import cloud_config, controller, gateway, ipfamily
+from hairpin.aws import cloud_config, controller, gateway, gateway_crd, ipfamily
 from hairpin.errors import InputError
 from hairpin.gcpause import paused
 from hairpin.kube.datapath import Seen
@@ -280,7 +280,11 @@ class Cluster:
             elif kind == "Deployment":
                 c._add_deployment(o)
             elif kind in gateway.KINDS:
-                c.gateway_objects.append(o)
+                refused = gateway_crd.refusal(o)  # a value the CRD's enum refuses: the object is never stored
+                if refused is not None:
+                    c.errors.append(InputError(refused, o.file, o.line))
+                else:
+                    c.gateway_objects.append(o)
             elif kind == "TargetGroupBinding":
                 c.target_group_bindings.append(o)
             elif kind == "MutatingWebhookConfiguration":
