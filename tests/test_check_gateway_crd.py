@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import pytest
 import yaml
 
 from hairpin.diagnose import check as chk
 from hairpin.parsers import manifests as m
+from test_check import node
 
 GATEWAY = """\
 apiVersion: gateway.networking.k8s.io/v1
@@ -95,3 +98,28 @@ def test_values_in_the_enum_are_read_as_before() -> None:
     assert (r.errors, r.findings[0].settings.scheme, r.findings[0].at_risk) == ([], "internet-facing", False)
     r = _run(_lbcfg("v1", {}), _tgc("v1beta1", {"targetType": "ip"}))
     assert (r.errors, r.findings[0].settings.target_type) == ([], "ip")
+
+
+def test_a_node_selector_limits_the_instance_targets() -> None:
+    nodes = [node("a1", "eu-west-1a", "10.0.1.1"), node("b1", "eu-west-1b", "10.0.2.1"),
+             node("b2", "eu-west-1b", "10.0.2.2", {"role": "edge"})]  # fmt: skip
+    (f,) = _run(_lbcfg("v1", {}), *nodes).findings
+    assert (f.probability, f.worst_node) == (Fraction(1, 2), "a1")
+    sel = _tgc("v1", {"nodeSelector": {"matchLabels": {"role": "edge"}}})
+    (f,) = _run(_lbcfg("v1", {}), sel, *nodes).findings
+    # only b2 is registered: every connection goes to it (the NLB's AZ a address has no target)
+    assert (f.at_risk, f.probability, f.worst_node, f.warnings) == (True, Fraction(1), "b2", [])
+    assert "instance targets limited to nodes labelled role=edge (TargetGroupConfiguration shop/tgc nodeSelector)" in (
+        f.settings.steps
+    )
+    none = _tgc("v1", {"nodeSelector": {"matchLabels": {"role": "none"}}})
+    assert _run(_lbcfg("v1", {}), none, *nodes).findings[0].at_risk is False
+    expr = _tgc("v1", {"nodeSelector": {"matchExpressions": [{"key": "role", "operator": "Exists"}]}})
+    (f,) = _run(_lbcfg("v1", {}), expr, *nodes).findings
+    assert f.warnings == [
+        "TargetGroupConfiguration shop/tgc nodeSelector.matchExpressions is not evaluated: the verdict counts every "
+        "node its matchLabels select, more than the controller registers if an expression excludes some"
+    ]
+    # ip targets: no TargetGroupBinding node selector
+    ip = _tgc("v1", {"targetType": "ip", "nodeSelector": {"matchLabels": {"role": "none"}}})
+    assert _run(_lbcfg("v1", {}), ip).findings[0].settings.target_node_labels == ()

@@ -321,7 +321,19 @@ def _target_group(ix: _Index, route: KubeObject, svc: tuple[str, str], bport: An
         warnings = (f"{src} ipAddressType {props['ipAddressType']!r} is not read: the AWS Load Balancer Controller "
                     "(v2.13.0 to v3.5.0) takes the target group's IP address type from the Service's spec.ipFamilies "
                     "and the Gateway's LoadBalancerConfiguration",)  # fmt: skip
-    s = ctl.Settings(ctl.LBC, "nlb", scheme, target_type, preserve, cross, "Cluster", (),
+    labels: tuple[tuple[str, str], ...] = ()
+    selector = _d(props.get("nodeSelector"))
+    if target_type == "instance" and selector:
+        # TargetGroupProps.nodeSelector: the instance targets' TargetGroupBinding registers only the nodes it selects
+        # (model_build_target_group.go buildTargetGroupBindingNodeSelector)
+        labels = tuple(sorted((str(k), str(v)) for k, v in _d(selector.get("matchLabels")).items()))
+        if labels:
+            steps.insert(len(steps) - 2, f"instance targets limited to nodes labelled "
+                         f"{','.join(f'{k}={v}' for k, v in labels)} ({src} nodeSelector)")  # fmt: skip
+        if selector.get("matchExpressions"):
+            warnings = (*warnings, f"{src} nodeSelector.matchExpressions is not evaluated: the verdict counts every node "
+                        "its matchLabels select, more than the controller registers if an expression excludes some")  # fmt: skip
+    s = ctl.Settings(ctl.LBC, "nlb", scheme, target_type, preserve, cross, "Cluster", labels,
                      attrs.get("proxy_protocol_v2.enabled") == "true", tuple(steps), tuple(problems), (one,),
                      security_groups=sg, warnings=warnings)  # fmt: skip
     where = tgc if tgc is not None else route
