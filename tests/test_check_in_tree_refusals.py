@@ -130,3 +130,13 @@ def test_cluster_ip_fix_says_internal_traffic_policy_local_drops_callers_without
         plain.cost
         == "every in-cluster caller's configuration changes; the load balancer and the client IP stay as they are"
     )
+
+
+@pytest.mark.parametrize(("value", "scheme"), [("", "internet-facing"), (None, "internet-facing"),
+                                              ("false", "internet-facing"), ("False", "internal"), (" true", "internal")])  # fmt: skip
+def test_in_tree_internal_is_any_value_but_false_or_empty(value: str | None, scheme: str) -> None:
+    # cloud-provider-aws EnsureLoadBalancer: "false" -> internet-facing, "" (absent, empty or null) -> internet-facing
+    f = one(_svc({TYPE: "nlb", INTERNAL: value}))  # type: ignore[dict-item]
+    assert (f.settings.scheme, f.at_risk) == (scheme, scheme == "internal")
+    if scheme == "internet-facing":
+        assert f.settings.steps[1] == f"scheme internet-facing ({INTERNAL}: {value or ''!r}; the in-tree default)"

@@ -34,7 +34,7 @@ Settings (LBC ``pkg/service/model_build_load_balancer.go``, ``model_build_target
   changes that default, v2.11.0); a scheme other than internal or internet-facing, or an internal value that
   is no boolean (strconv.ParseBool), fails the model build: no load balancer.  In-tree: internal when
   ``aws-load-balancer-internal`` is set to anything but ``false`` (e.g. ``"true"``, ``"0.0.0.0/0"``),
-  else internet-facing.
+  else internet-facing (an empty value too).
 - target type, LBC: ``nlb-ip`` or ``aws-load-balancer-nlb-target-type: ip`` -> ip, else the
   controller's ``--default-target-type`` (instance by default); with its feature gate EnableIPTargetType
   off, target type ip (from the annotation or that default) fails the Service: no load balancer.  In-tree
@@ -296,14 +296,16 @@ def resolve(
         load_balancer = "nlb"
     else:
         internal = a.get(INTERNAL)
-        if internal is not None and internal != "false":
+        # pkg/providers/v1/aws.go EnsureLoadBalancer: internal unless the value is "false" or empty (an absent
+        # annotation reads as ""; a Helm chart that quotes an unset value renders "", and null reads as "" too)
+        if internal not in (None, "", "false"):
             scheme = "internal"
             steps.append(
                 f"scheme internal ({INTERNAL}: {internal!r}; the in-tree provider takes any value but 'false')"
             )
         else:
             scheme = "internet-facing"
-            why = f"{INTERNAL}: 'false'" if internal is not None else f"no {INTERNAL}"
+            why = f"{INTERNAL}: {internal!r}" if internal is not None else f"no {INTERNAL}"
             steps.append(f"scheme internet-facing ({why}; the in-tree default)")
         if lb_type == "nlb":
             load_balancer = "nlb"
