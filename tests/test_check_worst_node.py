@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from fractions import Fraction as F
 
-from test_check import TT, TYPE, A, B, node, one, pod, service
+import pytest
+
+from test_check import INTERNAL, TT, TYPE, A, B, node, one, pod, service
 
 INSTANCE = {TYPE: "external", TT: "instance"}
 # inserted out of order: a3 before a1, b2 before b1; the names sort otherwise than they come
@@ -70,3 +72,43 @@ def test_subnets_annotation_says_p_assumes_every_az() -> None:
     xz = "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled"
     assert one(service(ann={**INSTANCE, subnets: "subnet-0a1", xz: "true"}), *NODES).warnings == f.warnings
     assert one(service(ann={**INSTANCE, subnets: "subnet-0a1"})).warnings == []
+
+
+LABELS = "service.beta.kubernetes.io/aws-load-balancer-target-node-labels"
+LINUX = {"kubernetes.io/os": "linux"}
+# the same five nodes, each labelled kubernetes.io/os=linux, b1 also role=edge
+LABELLED = [node(n["metadata"]["name"], n["metadata"]["labels"]["topology.kubernetes.io/zone"],
+                 n["status"]["addresses"][0]["address"],
+                 {**LINUX, **({"role": "edge"} if n["metadata"]["name"] == "b1" else {})}) for n in NODES]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", ["kubernetes.io/os", "kubernetes.io/os=", " kubernetes.io/os "])
+def test_in_tree_target_node_labels_without_a_value_match_any_value(value: str) -> None:
+    # cloud-provider-aws filterTargetNodes: an empty value matches any value of the key: all five nodes
+    f = one(service(ann={TYPE: "nlb", INTERNAL: "true", LABELS: value}), *LABELLED)
+    assert (f.at_risk, f.probability, f.worst_node) == (True, F(1, 4), "b1")
+    assert "instance targets limited to nodes labelled kubernetes.io/os (any value)" in f.settings.steps
+
+
+def test_in_tree_target_node_labels_do_not_trim_around_the_equals_sign() -> None:
+    # "role = edge" is the key "role " with the value " edge" to the provider: no node has it
+    f = one(service(ann={TYPE: "nlb", INTERNAL: "true", LABELS: "role = edge"}), *LABELLED)
+    assert (f.at_risk, f.probability) == (False, F(0))
+    f = one(service(ann={TYPE: "nlb", INTERNAL: "true", LABELS: "role=edge"}), *LABELLED)
+    assert (f.at_risk, f.probability, f.worst_node) == (True, F(1), "b1")
+
+
+def test_lbc_target_node_labels_need_key_value_pairs() -> None:
+    # ParseStringMapAnnotation fails on a piece without '=': the model build fails, nothing is built
+    f = one(service(ann={**INSTANCE, LABELS: "kubernetes.io/os"}), *LABELLED)
+    assert (f.at_risk, f.settings.controller, f.settings.load_balancer) == (False, "none", "none")
+    assert f.settings.problems == (f"{LABELS}: 'kubernetes.io/os' is not key=value (\"failed to parse stringMap "
+                                   "annotation\") (the controller refuses the Service)",)  # fmt: skip
+    # trimmed pairs are matchLabels: "role = edge" selects b1; an empty value selects only empty label values
+    f = one(service(ann={**INSTANCE, LABELS: "role = edge"}), *LABELLED)
+    assert (f.at_risk, f.probability, f.worst_node) == (True, F(1), "b1")
+    assert one(service(ann={**INSTANCE, LABELS: "kubernetes.io/os="}), *LABELLED).at_risk is False
+    # ip targets: the annotation is not read
+    ip = {**INSTANCE, TT: "ip", "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes":
+          "preserve_client_ip.enabled=true"}  # fmt: skip
+    assert one(service(ann={**ip, LABELS: "kubernetes.io/os"})).settings.controller == "aws-load-balancer-controller"

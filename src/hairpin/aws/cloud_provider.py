@@ -31,6 +31,7 @@ __all__ = [
     "MISSING",
     "Support",
     "Version",
+    "in_tree_pairs",
     "parse_version",
     "refusals",
     "release_has_tg_attributes",
@@ -162,4 +163,18 @@ def refusals(ports: list[tuple[int | None, str]], *, nlb: bool, session_affinity
         out.append(f"Protocol {bad} not supported by LoadBalancer")
     if load_balancer_ip:
         out.append("LoadBalancerIP cannot be specified for AWS ELB")
+    return out
+
+
+def in_tree_pairs(raw: str) -> dict[str, str]:
+    """``aws-load-balancer-target-group-attributes`` as the cloud provider reads it (getKeyValuePropertiesFromAnnotation,
+    ``pkg/providers/v1/aws_loadbalancer.go``): the value trimmed and split on ``,``; each piece trimmed and split on
+    every ``=``: the key is the text before the first ``=`` and the value the text up to the next one, neither
+    trimmed again; a piece without ``=`` is a key with an empty value; pieces with an empty key are skipped; a
+    later key wins."""
+    out: dict[str, str] = {}
+    for piece in raw.strip().split(","):
+        parts = piece.strip().split("=")
+        if parts[0]:
+            out[parts[0]] = parts[1] if len(parts) >= 2 else ""
     return out

@@ -58,6 +58,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from hairpin.aws import node_labels
 from hairpin.aws.lbc_flags import DEFAULT_CLASS, LbcFlags, lbc_flags, parse_bool
 
 __all__ = [
@@ -152,6 +153,8 @@ class Settings:
     sg_mode_from: str | None = None
     #: aws-load-balancer-security-groups is on the Service but the controller ignores it (hairpin.aws.cloud_config)
     own_groups_ignored: bool = False
+    #: in-tree: label keys a target node has with any value (``key`` or ``key=`` in the annotation)
+    target_node_keys: tuple[str, ...] = ()
 
     @property
     def is_nlb(self) -> bool:
@@ -273,7 +276,8 @@ def resolve(
 
     tg_attrs = parse_map(a.get(TG_ATTRIBUTES, ""))
     lb_attrs = parse_map(a.get(LB_ATTRIBUTES, ""))
-    labels = tuple(sorted(parse_map(a.get(NODE_LABELS, "")).items()))
+    sel = node_labels.selector(a.get(NODE_LABELS, ""), in_tree=controller == IN_TREE)
+    labels = sel.labels
     if controller == LBC:
         off = flags.refuses_services(steps)
         if off:
@@ -285,6 +289,9 @@ def resolve(
         target_type, refused = _lbc_target_type(lb_type, tt_ann, flags, steps, problems)
         if refused:
             return not_built(etp, steps, tuple(problems))
+        if target_type == "instance" and sel.refused is not None:  # buildTargetGroupBindingNodeSelector's error
+            steps.append(f"{NODE_LABELS}: {sel.refused}: the model build fails and no load balancer is built")
+            return not_built(etp, steps, (*problems, f"{NODE_LABELS}: {sel.refused} (the controller refuses the Service)"))
         if target_type == "instance" and service_type not in ("LoadBalancer", "NodePort"):
             steps.append(
                 f"type {service_type} has no node port: the AWS Load Balancer Controller refuses instance targets "
@@ -343,11 +350,12 @@ def resolve(
         return not_built(etp, steps, tuple(kept_problems))
     tgs = target_groups(target_type, tg_attrs, ports, merge_tcp_udp=merge)
     pp2 = tg_attrs.get("proxy_protocol_v2.enabled") == "true" or a.get(PROXY_PROTOCOL) == "*"
-    if labels:
-        steps.append(f"instance targets limited to nodes labelled {','.join(f'{k}={v}' for k, v in labels)}")
+    if labels or sel.keys:
+        shown = [f"{k}={v}" for k, v in labels] + [f"{k} (any value)" for k in sel.keys]
+        steps.append(f"instance targets limited to nodes labelled {','.join(shown)}")
     steps.append(f"externalTrafficPolicy {etp}")
     return Settings(controller, load_balancer, scheme, target_type, preserve, cross, etp, labels, pp2,
-                    tuple(steps), tuple(problems), tgs)  # fmt: skip
+                    tuple(steps), tuple(problems), tgs, target_node_keys=sel.keys)  # fmt: skip
 
 
 #: target group protocols whose client IP preservation is always on and cannot be turned off ("Edit target

@@ -20,25 +20,11 @@ from collections.abc import Mapping, Sequence
 
 from hairpin.aws import automode
 from hairpin.aws import controller as ctl
-from hairpin.aws.cloud_provider import Support
+from hairpin.aws.cloud_provider import Support, in_tree_pairs
 
 __all__ = ["IN_TREE_TG_KEYS", "in_tree_pairs", "in_tree_refusals", "resolve"]
 
 IN_TREE_TG_KEYS = frozenset({"preserve_client_ip.enabled", "proxy_protocol_v2.enabled"})
-
-
-def in_tree_pairs(raw: str) -> dict[str, str]:
-    """``aws-load-balancer-target-group-attributes`` as the cloud provider reads it (getKeyValuePropertiesFromAnnotation,
-    ``pkg/providers/v1/aws_loadbalancer.go``): the value trimmed and split on ``,``; each piece trimmed and split on
-    every ``=``: the key is the text before the first ``=`` and the value the text up to the next one, neither
-    trimmed again; a piece without ``=`` is a key with an empty value; pieces with an empty key are skipped; a
-    later key wins."""
-    out: dict[str, str] = {}
-    for piece in raw.strip().split(","):
-        parts = piece.strip().split("=")
-        if parts[0]:
-            out[parts[0]] = parts[1] if len(parts) >= 2 else ""
-    return out
 
 
 def _name(key: str) -> str:
