@@ -751,3 +751,21 @@ def test_lbc_feature_gate_without_nlb_security_groups() -> None:
                                     "(Deployment kube-system/aws-load-balancer-controller (t.yaml:76))")  # fmt: skip
     f = one(*docs)  # without the Deployment: groups assumed (v2.6.0 and later)
     assert (f.at_risk, f.probability, f.settings.security_groups) == (True, F(1), True)
+
+
+def test_a_target_type_out_of_ip_and_instance_is_instance_as_the_controller_reads_it() -> None:
+    # the LBC's buildTargetType: anything but "ip" registers instances ("IP" meant ip, and is at risk)
+    f = one(service(cls="service.k8s.aws/nlb", ann={TT: "IP"}))
+    assert (f.at_risk, f.settings.target_type) == (True, "instance")
+    assert f.settings.problems == (
+        f"{TT}: 'IP' is not ip or instance: the controller registers instances for anything but 'ip' (buildTargetType)",
+    )
+    # EKS Auto Mode does not document it: assumed as the LBC, and the verdict says what it rests on
+    f = one(service(cls=AUTO, ann={TT: "IP"}))
+    assert (f.at_risk, f.settings.target_type, f.settings.problems) == (True, "instance", (f"{TT}: 'IP' is not ip or instance",))
+    assert f.warnings[0] == (
+        f"{TT}: 'IP': EKS Auto Mode does not document what it does with a value other than ip or instance; hairpin "
+        "assumed instance targets, as the AWS Load Balancer Controller does (with ip targets, Auto Mode's default, a "
+        "TCP target group would not keep the caller's address): write 'ip' or 'instance'"
+    )
+    assert one(service(cls=AUTO)).settings.target_type == "ip"  # absent: Auto Mode's default

@@ -464,7 +464,8 @@ def _lbc_target_type(lb_type: str, tt_ann: str | None, flags: LbcFlags, steps: l
         steps.append(f"target type {tt_ann} ({TARGET_TYPE})")
         return tt_ann, False
     if tt_ann is not None:
-        problems.append(f"{TARGET_TYPE}: {tt_ann!r} is not ip or instance")
+        problems.append(f"{TARGET_TYPE}: {tt_ann!r} is not ip or instance: the controller registers instances for "
+                        "anything but 'ip' (buildTargetType)")  # fmt: skip
     if tt_ann is None and flags.default_target_type == "ip":
         steps.append(f"target type ip (no {TARGET_TYPE}: the controller's --default-target-type ip, {flags.source})")
         return "ip", False
