@@ -769,3 +769,18 @@ def test_a_target_type_out_of_ip_and_instance_is_instance_as_the_controller_read
         "TCP target group would not keep the caller's address): write 'ip' or 'instance'"
     )
     assert one(service(cls=AUTO)).settings.target_type == "ip"  # absent: Auto Mode's default
+
+
+def test_ipmode_status_of_a_manifest_is_said_not_to_be_applied() -> None:
+    ing = [{"ip": "10.0.1.200", "ipMode": "VIP"}, {"ip": "10.0.2.200", "ipMode": "VIP"}]
+    docs = _sg_cluster(LBC_INSTANCE)
+    manifest = one(_with_status(docs[0], ing), *docs[1:])  # type: ignore[arg-type]
+    assert manifest.at_risk is False
+    assert manifest.warnings == [
+        "status.loadBalancer.ingress comes from a manifest, not from the cluster: the API server discards a Service's "
+        "status when it is created, and only the load balancer controller writes it (no AWS controller publishes "
+        "ipMode VIP addresses as of 2026-12-01); the verdict holds only if it does"
+    ]
+    live = _with_status(_sg_cluster(LBC_INSTANCE)[0], ing)
+    live["metadata"]["uid"] = "u-1"  # type: ignore[index]
+    assert one(live, *docs[1:]).warnings == []  # type: ignore[arg-type]

@@ -272,6 +272,14 @@ class _Assessor:
         ips = sorted({a for a in cap.captured if families.version(a) in served})
         if not ips:
             return False
+        if not svc.existing:
+            # a manifest's status is not applied: the API server resets a Service's status on create
+            # (pkg/registry/core/service/strategy.go PrepareForCreate) and only the controller writes it
+            f.warnings.append(
+                "status.loadBalancer.ingress comes from a manifest, not from the cluster: the API server discards a "
+                "Service's status when it is created, and only the load balancer controller writes it (no AWS "
+                "controller publishes ipMode VIP addresses as of 2026-12-01); the verdict holds only if it does"
+            )
         # the hairpin is for callers of the target group's family; a dualstack NLB has one address per AZ and family
         fam = families.tg_family(f.settings.tg_ip_address_type)
         own = [a for a in ips if families.version(a) == fam]
