@@ -167,6 +167,11 @@ class _Assessor:
             f.ignored = list(automode.ignored(svc.annotations))
         f.marks = svc.marks
         f.ip_families, f.ip_family_policy = svc.ip_families, svc.ip_family_policy
+        f.namespace_set = svc.namespace_set
+        if not svc.namespace_set and f.fixes:  # said where commands are shown
+            f.warnings.append(f"metadata.namespace is not set: hairpin shows the Service as {svc.namespace}/{svc.name}, "
+                              "but kubectl creates it in the namespace of the command that applies it (-n, else the "
+                              "context's); the fixes' commands leave -n out to match")  # fmt: skip
         if f.at_risk:
             f.decided_at = deciding_location(svc.annotations, svc.marks)
         return f

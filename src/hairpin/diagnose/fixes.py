@@ -94,7 +94,7 @@ def fixes_for(svc: KService, s: ctl.Settings, in_tree_tg: bool, lbc: ctl.LbcFlag
     own = {p.get("port") for p in svc.ports}
     port = next((tg.port for tg in s.target_groups if tg.preserve_client_ip and tg.port in own),
                 svc.ports[0].get("port") if svc.ports else None)  # fmt: skip
-    dns = f"{svc.name}.{svc.namespace}.svc.cluster.local" + (f":{port}" if port else "")
+    dns = f"{svc.name}.{svc.dns_namespace}.svc.cluster.local" + (f":{port}" if port else "")
     cost = "every in-cluster caller's configuration changes; the load balancer and the client IP stay as they are"
     if svc.internal_traffic_policy == "Local":
         # kube-proxy sends ClusterIP traffic of such a Service to endpoints on the caller's node only and drops it

@@ -135,6 +135,19 @@ class KService:
     allocate_node_ports: bool = True
     #: spec.internalTrafficPolicy as written ("" when not set: Cluster)
     internal_traffic_policy: str = ""
+    #: metadata.namespace is written (or the object comes from the cluster); else kubectl applies the manifest to
+    #: the namespace of its command (-n, else the context's), which hairpin cannot know: ``namespace`` says default
+    namespace_set: bool = True
+
+    @property
+    def kubectl_ns(self) -> str:
+        """``-n NAMESPACE `` for a kubectl command on this Service; nothing when the manifest names no namespace."""
+        return f"-n {self.namespace} " if self.namespace_set else ""
+
+    @property
+    def dns_namespace(self) -> str:
+        """The namespace in the Service's cluster DNS name (a placeholder when the manifest names none)."""
+        return self.namespace if self.namespace_set else "<namespace>"
 
     @property
     def key(self) -> str:
@@ -444,6 +457,7 @@ class Cluster:
                 load_balancer_ip=_text(spec.get("loadBalancerIP")),
                 allocate_node_ports=spec.get("allocateLoadBalancerNodePorts") is not False,
                 internal_traffic_policy=_text(spec.get("internalTrafficPolicy")),
+                namespace_set=bool(meta.get("namespace")) or bool(meta.get("uid") or meta.get("creationTimestamp")),
             )
         )
 

@@ -1,5 +1,6 @@
-"""The AWS cloud provider's EnsureLoadBalancer refuses some Services before it builds anything
-(kubernetes/cloud-provider-aws pkg/providers/v1/aws.go): hairpin reports no load balancer, not a hairpin."""
+"""Service fields the verdict and the fixes depend on: what the AWS cloud provider's EnsureLoadBalancer refuses
+before it builds anything (kubernetes/cloud-provider-aws pkg/providers/v1/aws.go: no load balancer, not a hairpin),
+spec.allocateLoadBalancerNodePorts, internalTrafficPolicy, and a manifest without a namespace."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import yaml
 
 from hairpin.aws import cloud_provider as cp
 from hairpin.diagnose import check as chk
+from hairpin.kube.cluster import Cluster
 from hairpin.parsers import manifests as m
 from test_check import one, service
 
@@ -140,3 +142,42 @@ def test_in_tree_internal_is_any_value_but_false_or_empty(value: str | None, sch
     assert (f.settings.scheme, f.at_risk) == (scheme, scheme == "internal")
     if scheme == "internet-facing":
         assert f.settings.steps[1] == f"scheme internet-facing ({INTERNAL}: {value or ''!r}; the in-tree default)"
+
+
+def test_a_manifest_without_a_namespace_gets_commands_without_one() -> None:
+    # kubectl applies such a manifest to the namespace of its command: "-n default" could name another Service
+    d = _svc(NLB)
+    del d["metadata"]["namespace"]
+    f = one(d)
+    assert (f.namespace, f.at_risk) == ("default", True)
+    assert [x.name for x in f.fixes] == ["cluster-ip", "recreate-ip-targets"]
+    cip = next(x for x in f.fixes if x.name == "cluster-ip")
+    assert cip.summary == (
+        "point in-cluster callers at svc.<namespace>.svc.cluster.local:80 (the ClusterIP) instead of the load "
+        "balancer's DNS name"
+    )
+    recreate = next(x for x in f.fixes if x.name == "recreate-ip-targets")
+    assert recreate.command(f.command_namespace, f.name) == (
+        "add these annotations to the Service's manifest, then: kubectl delete service svc && kubectl apply -f <manifest>"
+    )
+    assert f.warnings == [
+        "metadata.namespace is not set: hairpin shows the Service as default/svc, but kubectl creates it in the "
+        "namespace of the command that applies it (-n, else the context's); the fixes' commands leave -n out to match"
+    ]
+    # with a namespace, or read from the cluster: -n as before, no warning
+    g = one(_svc(NLB))
+    assert (g.command_namespace, g.warnings) == ("shop", [])
+    assert (
+        next(x for x in g.fixes if x.name == "recreate-ip-targets")
+        .command(g.command_namespace, g.name)
+        .endswith("kubectl delete service -n shop svc && kubectl apply -f <manifest>")
+    )
+    live = _svc(NLB)
+    del live["metadata"]["namespace"]
+    live["metadata"]["uid"] = "u-1"
+    assert (one(live).command_namespace, one(live).warnings) == ("default", [])
+    # the source-range patches (kube-proxy's and the security group's) name the Service the same way
+    c = Cluster.from_objects(m.parse_yaml(yaml.safe_dump(d), "t.yaml"))
+    assert (c.services[0].kubectl_ns, c.services[0].dns_namespace) == ("", "<namespace>")
+    c = Cluster.from_objects(m.parse_yaml(yaml.safe_dump(_svc(NLB)), "t.yaml"))
+    assert (c.services[0].kubectl_ns, c.services[0].dns_namespace) == ("-n shop ", "shop")
