@@ -9,7 +9,7 @@ import yaml
 
 from hairpin.diagnose import check as chk
 from hairpin.parsers import manifests as m
-from test_check import node
+from test_check import node, pod
 
 GATEWAY = """\
 apiVersion: gateway.networking.k8s.io/v1
@@ -123,3 +123,23 @@ def test_a_node_selector_limits_the_instance_targets() -> None:
     # ip targets: no TargetGroupBinding node selector
     ip = _tgc("v1", {"targetType": "ip", "nodeSelector": {"matchLabels": {"role": "none"}}})
     assert _run(_lbcfg("v1", {}), ip).findings[0].settings.target_node_labels == ()
+
+
+def test_a_local_backend_is_health_checked_as_the_service_path_does() -> None:
+    # instance targets of an externalTrafficPolicy Local Service: only nodes with a ready endpoint pass
+    nodes = [node("a1", "eu-west-1a", "10.0.1.1"), node("a2", "eu-west-1a", "10.0.1.2"),
+             node("b1", "eu-west-1b", "10.0.2.1")]  # fmt: skip
+    web = pod("w1", "a1", "10.0.1.50", {"app": "web"})
+    local = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "shop"},
+             "spec": {"selector": {"app": "web"}, "ports": [{"port": 8080}], "externalTrafficPolicy": "Local"}}  # fmt: skip
+    text = GATEWAY[: GATEWAY.rindex("---\n")]  # without its Service: this one replaces it
+    docs = [_lbcfg("v1", {}), local, *nodes, web]
+    f = chk.check(m.parse_yaml(text + "".join("---\n" + yaml.safe_dump(d) for d in docs), "g.yaml")).findings[0]
+    # a1 alone is healthy: every connection goes to it (AZ b's address has no healthy target), P = 1 on a1
+    assert (f.at_risk, f.probability, f.worst_node, f.settings.external_traffic_policy) == (
+        True,
+        Fraction(1),
+        "a1",
+        "Local",
+    )
+    assert "externalTrafficPolicy Local: 1 node(s) with a ready endpoint pass the health check" in f.reason

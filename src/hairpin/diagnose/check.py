@@ -205,6 +205,12 @@ class _Assessor:
         ``tg.settings``); fixes as patches of the Gateway API objects."""
         s = s if s is not None else tg.settings
         svc = self._backend(tg)
+        if s.is_nlb and s.target_type == "instance" and svc.external_traffic_policy == "Local":
+            # the Gateway path health-checks instance targets of a Local backend on its healthCheckNodePort, as the
+            # Service path does (pkg/gateway/model/model_build_target_group.go buildTargetGroupHealthCheckConfig)
+            s = dataclasses.replace(s, external_traffic_policy="Local", steps=(
+                *s.steps, f"externalTrafficPolicy Local (the backend Service {svc.namespace}/{svc.name}): only nodes "
+                "with a ready endpoint pass the health check"))  # fmt: skip
         families, policy = svc.ip_families, svc.ip_family_policy
         port = next((p for p in svc.ports if p.get("port") == tg.port), None)
         svc = dataclasses.replace(svc, annotations={}, ingress=(), source_ranges=(), ports=[port] if port else svc.ports)
