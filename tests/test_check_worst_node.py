@@ -11,7 +11,10 @@ from __future__ import annotations
 from fractions import Fraction as F
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from hairpin.aws import node_labels
 from test_check import INTERNAL, TT, TYPE, A, B, node, one, pod, service
 
 INSTANCE = {TYPE: "external", TT: "instance"}
@@ -112,3 +115,27 @@ def test_lbc_target_node_labels_need_key_value_pairs() -> None:
     ip = {**INSTANCE, TT: "ip", "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes":
           "preserve_client_ip.enabled=true"}  # fmt: skip
     assert one(service(ann={**ip, LABELS: "kubernetes.io/os"})).settings.controller == "aws-load-balancer-controller"
+
+
+_TOKEN = st.text(st.characters(blacklist_characters=",=\\", blacklist_categories=("Cs",)), max_size=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(_TOKEN.filter(lambda k: k.strip() != ""), _TOKEN, max_size=4))
+def test_lbc_selector_reads_back_the_pairs_it_is_given(pairs: dict[str, str]) -> None:
+    raw = ",".join(f"{k}={v}" for k, v in pairs.items())
+    got = node_labels.selector(raw, in_tree=False)
+    want: dict[str, str] = {}
+    for k, v in pairs.items():
+        want[k.strip()] = v.strip()
+    assert (got.refused, got.keys, got.labels) == (None, (), tuple(sorted(want.items())))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=40))
+def test_in_tree_selector_takes_any_text(raw: str) -> None:
+    got = node_labels.selector(raw, in_tree=True)
+    assert got.refused is None
+    assert all(k and "," not in k and "=" not in k for k, _ in got.labels) and all(v for _, v in got.labels)
+    assert all(k and "," not in k and "=" not in k for k in got.keys)
+    assert not {k for k, _ in got.labels} & set(got.keys)
