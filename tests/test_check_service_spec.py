@@ -181,3 +181,9 @@ def test_a_manifest_without_a_namespace_gets_commands_without_one() -> None:
     assert (c.services[0].kubectl_ns, c.services[0].dns_namespace) == ("", "<namespace>")
     c = Cluster.from_objects(m.parse_yaml(yaml.safe_dump(_svc(NLB)), "t.yaml"))
     assert (c.services[0].kubectl_ns, c.services[0].dns_namespace) == ("-n shop ", "shop")
+
+
+def test_in_tree_cross_zone_only_from_its_own_annotation() -> None:
+    xz = P + "aws-load-balancer-cross-zone-load-balancing-enabled"
+    assert one(_svc({**NLB, TGA: "load_balancing.cross_zone.enabled=true"})).settings.cross_zone is False
+    assert one(_svc({**NLB, xz: "true"})).settings.cross_zone is True

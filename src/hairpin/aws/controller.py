@@ -318,7 +318,9 @@ def resolve(
             load_balancer = "nlb"
             target_type = "instance"
             steps.append("target type instance (the in-tree provider registers nodes)")
-            cross = _cross_zone(a, tg_attrs, lb_attrs, steps, problems, lbc=False)
+            # the provider reads cross-zone from its own annotation only (aws_loadbalancer.go); the target group
+            # attributes annotation takes no cross-zone key (aws_validations.go refuses it, older releases ignore it)
+            cross = _cross_zone(a, {}, lb_attrs, steps, problems, lbc=False)
         else:
             load_balancer = "clb"
             cross = _bool(a.get(CROSS_ZONE, "")) is True
