@@ -149,7 +149,9 @@ def refusals(ports: list[tuple[int | None, str]], *, nlb: bool, session_affinity
     since the provider left the Kubernetes tree but the mixed-protocol one (v1.22.0; before Kubernetes 1.24
     the API server itself refused a LoadBalancer Service with two protocols, feature gate MixedProtocolLBService):
     a Classic ELB with the target group attributes annotation, a sessionAffinity other than None, two protocols (checkMixedProtocol), a protocol the load balancer does not take (checkProtocol: an NLB
-    TCP and UDP, a Classic ELB TCP), ``spec.loadBalancerIP``.  (No ports at all fails too, but the API server refuses such a Service first.)"""
+    TCP and UDP, a Classic ELB TCP), ``spec.loadBalancerIP``.  Not checked: the older copy of the provider that
+    kube-controller-manager itself ran up to Kubernetes 1.26 (k8s.io/legacy-cloud-providers/aws; the copy read
+    takes TCP only, "Only TCP LoadBalancer is supported for AWS ELB", and has no mixed-protocol check of its own).  (No ports at all fails too, but the API server refuses such a Service first.)"""
     out: list[str] = []
     if tg_attributes_checked and not nlb:
         out.append("target group attributes annotation is only supported for NLB")
