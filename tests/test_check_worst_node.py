@@ -56,8 +56,10 @@ def test_local_policy_without_endpoints_in_the_input_says_what_it_assumed() -> N
     # no pods, no EndpointSlices: nothing says which nodes have a ready endpoint, so none is claimed
     f = one(service(ann=INSTANCE, etp="Local"), *NODES)
     assert (f.at_risk, f.probability, f.worst_node) == (True, F(1, 4), "b1")
-    assert ("; externalTrafficPolicy Local, but the input has no pods or EndpointSlices: every registered node assumed "
-            "to pass the health check (only nodes with a ready endpoint do; give them for the exact P)); ") in f.reason
+    assert (
+        "; externalTrafficPolicy Local, but the input has no pods or EndpointSlices: every registered node assumed "
+        "to pass the health check (only nodes with a ready endpoint do; give them for the exact P)); "
+    ) in f.reason
     assert "node(s) with a ready endpoint pass" not in f.reason
 
 
