@@ -42,6 +42,6 @@ def selector(raw: str, *, in_tree: bool) -> NodeSelector:
             continue
         key, eq, value = piece.partition("=")
         if not eq or not key.strip():
-            return NodeSelector(refused=f"{piece!r} is not key=value (\"failed to parse stringMap annotation\")")
+            return NodeSelector(refused=f'{piece!r} is not key=value ("failed to parse stringMap annotation")')
         out[key.strip()] = value.strip()
     return NodeSelector(tuple(sorted(out.items())))
