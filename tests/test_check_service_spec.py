@@ -187,3 +187,16 @@ def test_in_tree_cross_zone_only_from_its_own_annotation() -> None:
     xz = P + "aws-load-balancer-cross-zone-load-balancing-enabled"
     assert one(_svc({**NLB, TGA: "load_balancing.cross_zone.enabled=true"})).settings.cross_zone is False
     assert one(_svc({**NLB, xz: "true"})).settings.cross_zone is True
+
+
+@pytest.mark.parametrize("kind", ["service", "SERVICE", "node", "endpointslice"])
+def test_a_kind_in_another_case_is_refused_not_skipped(kind: str) -> None:
+    # kubectl: 'no matches for kind "service" in version "v1"': a CI job must not pass on it
+    d = _svc(NLB)
+    d["kind"] = kind
+    r = chk.check(m.parse_yaml(yaml.safe_dump(d), "t.yaml"))
+    assert (r.findings, r.exit_code) == ([], 2)
+    right = {"service": "Service", "node": "Node", "endpointslice": "EndpointSlice"}[kind.lower()]
+    assert [(e.line, e.message) for e in r.errors] == [(1, (
+        f"kind {kind!r} is not {right!r}: kinds are case-sensitive, kubectl refuses the object "
+        f'(no matches for kind "{kind}")'))]  # fmt: skip

@@ -170,6 +170,11 @@ def _seq(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+#: the kinds hairpin reads, by their lower case (a kind in another case is refused: ``Cluster._add_all``)
+_KINDS_BY_LOWER = {k.lower(): k for k in ("Pod", "Node", "Service", "EndpointSlice", "ConfigMap", "Deployment",
+                                           "TargetGroupBinding", "MutatingWebhookConfiguration", *gateway.KINDS)}  # fmt: skip
+
+
 def _text(value: Any) -> str:
     """A string field of an object, or "" when the input holds anything else there."""
     return value if isinstance(value, str) else ""
@@ -304,6 +309,12 @@ class Cluster:
                 for wh in _seq(o.data.get("webhooks")):
                     if isinstance(wh, dict) and wh.get("name") == controller.LBC_WEBHOOK:
                         c.webhook = True
+            elif kind.lower() in _KINDS_BY_LOWER:
+                # kinds are case-sensitive: kubectl finds no resource for "service" ('no matches for kind'), so a
+                # manifest whose only Service is spelt so must not pass as "nothing at risk"
+                right = _KINDS_BY_LOWER[kind.lower()]
+                c.errors.append(InputError(f"kind {kind!r} is not {right!r}: kinds are case-sensitive, kubectl refuses "
+                                           f'the object (no matches for kind "{kind}")', o.file, o.line))  # fmt: skip
         if pods:
             c.has_pods = True
             c.seen.see_pods(pods)
