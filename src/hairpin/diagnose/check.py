@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from hairpin.aws import automode, cloud_config, cloud_provider, gateway, ipfamily, providers
+from hairpin.aws import automode, cloud_config, gateway, ipfamily, providers
 from hairpin.aws import controller as ctl
 from hairpin.aws.ignored import ignored_annotations
 from hairpin.aws.risk import TargetCounts, caller_probability
-from hairpin.diagnose import cloud_sg, families, proxy_firewall, reach, tgb
+from hairpin.diagnose import cloud_sg, families, proxy_firewall, reach, refused, tgb
 from hairpin.diagnose.consequence import consequence
 from hairpin.diagnose.finding import Finding, Fix, PortVerdict
 from hairpin.diagnose.fixes import IPMODE_FIX, fixes_for
@@ -351,8 +351,8 @@ class _Assessor:
         if default_step:
             s = dataclasses.replace(s, steps=(default_step, *s.steps))
         if s.controller == ctl.IN_TREE and s.load_balancer in ("nlb", "clb"):
-            s = _in_tree_refused(svc, s, self.in_tree_tg)
-        unallocated = ", ".join(str(p.get("port")) for p in _unallocated(svc))
+            s = refused.in_tree(svc, s, self.in_tree_tg)
+        unallocated = ", ".join(str(p.get("port")) for p in refused.unallocated(svc))
         if s.controller == ctl.LBC and s.target_type == "instance" and unallocated:
             # pkg/service/model_build_target_group.go buildTargetType (v2.4.0 and later): the model build fails
             step = (f"spec.allocateLoadBalancerNodePorts: false and port(s) {unallocated} without a nodePort: the AWS "
@@ -521,44 +521,6 @@ class _Assessor:
             f"the {total} target pods, is sent back to a pod on its own node with P = {_pct(best)} (cross-zone "
             f"{'on' if s.cross_zone else 'off'}; DNS uniform over {len(self.azs)} AZ address(es)); {why}"
         )
-
-
-def _in_tree_refused(svc: KService, s: ctl.Settings, tg_checked: bool) -> ctl.Settings:
-    """``s``, or no load balancer when the AWS cloud provider's EnsureLoadBalancer fails on the Service before it
-    builds anything (``hairpin.aws.cloud_provider.refusals``).  A Service whose status already names a load
-    balancer keeps ``s``: the failure leaves the one built before as it was, and that is the one callers reach."""
-    why = cloud_provider.refusals([_port_of(p) for p in svc.ports], nlb=s.is_nlb, session_affinity=svc.session_affinity,
-                                  load_balancer_ip=svc.load_balancer_ip,
-                                  tg_attributes_checked=tg_checked and ctl.TG_ATTRIBUTES in svc.annotations)  # fmt: skip
-    if not why and svc.ports and len(_unallocated(svc)) == len(svc.ports):
-        # EnsureLoadBalancer skips each port without a node port ("Ignoring port without NodePort defined"): the
-        # load balancer gets no listener, so no connection through it reaches a target
-        return ctl.not_built(s.external_traffic_policy, (*s.steps, (
-            "spec.allocateLoadBalancerNodePorts: false and no port has a nodePort: the AWS cloud provider skips every "
-            "port (\"Ignoring port without NodePort defined\"; pkg/providers/v1/aws.go EnsureLoadBalancer), so its load "
-            "balancer gets no listener and no connection through it reaches a target")),
-            (*s.problems, "no port has a nodePort (spec.allocateLoadBalancerNodePorts: false): the load balancer gets "
-             "no listener"))  # fmt: skip
-    if not why:
-        return s
-    said = "; ".join(f'"{w}"' for w in why)
-    problems = (*s.problems, *(f"the AWS cloud provider refuses the Service: {w}" for w in why))
-    if svc.existing and any(ip or host for ip, host, _ in svc.ingress):
-        lb = "NLB" if s.is_nlb else "Classic ELB"
-        step = (f"the AWS cloud provider refuses the Service as it is now ({said}; pkg/providers/v1/aws.go "
-                f"EnsureLoadBalancer): the {lb} in its status was built before and keeps the settings judged here")  # fmt: skip
-        return dataclasses.replace(s, steps=(*s.steps, step), problems=problems)
-    step = (f"the AWS cloud provider refuses the Service ({said}; pkg/providers/v1/aws.go EnsureLoadBalancer): "
-            "no load balancer is built")  # fmt: skip
-    return ctl.not_built(s.external_traffic_policy, (*s.steps, step), problems)
-
-
-def _unallocated(svc: KService) -> list[dict[str, Any]]:
-    """The Service's ports that get no node port: with ``spec.allocateLoadBalancerNodePorts: false`` the API server
-    allocates none but those written in the object (kubernetes ``pkg/registry/core/service/storage``)."""
-    if svc.allocate_node_ports:
-        return []
-    return [p for p in svc.ports if not p.get("nodePort")]
 
 
 def _port_of(p: dict[str, Any]) -> tuple[int | None, str]:
