@@ -127,11 +127,42 @@ def test_in_tree_rejects_other_keys_and_udp_off() -> None:
         "Kubernetes v1.35 (--kubernetes-version): every cloud-provider-aws v1.35 release honours it "
         "(cloud-provider-aws PR #1214)",
     )
-    # the fix keeps the other attributes, which the provider would refuse: it is still offered first
+    # the fix drops the attribute the provider refuses (it would refuse the whole annotation again)
     assert f.fixes[0].name == "no-preserve-client-ip"
+    assert f.fixes[0].annotations == ((TGA, "preserve_client_ip.enabled=false"),)
     f = _check(service(ann=IN_TREE_OFF, proto="UDP"), versions=_versions("1.35"))
     assert (f.at_risk, f.settings.preserve_client_ip) == (True, True)
     assert [x.name for x in f.fixes] == ["cluster-ip"]  # never preservation off for UDP
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [("preserve_client_ip.enabled=False", "preserve_client_ip.enabled='False' is not exactly true or false"),
+     ("preserve_client_ip.enabled= false", "preserve_client_ip.enabled=' false' is not exactly true or false"),
+     ("preserve_client_ip.enabled=0", "preserve_client_ip.enabled='0' is not exactly true or false"),
+     ("preserve_client_ip.enabled=", "preserve_client_ip.enabled has no value"),
+     ("preserve_client_ip.enabled =false", "it accepts only preserve_client_ip.enabled, proxy_protocol_v2.enabled, "
+                                           "not 'preserve_client_ip.enabled '"),
+     ("preserve_client_ip.enabled=false,proxy_protocol_v2.enabled=yes",
+      "proxy_protocol_v2.enabled='yes' is not exactly true or false")],
+)  # fmt: skip
+def test_in_tree_compares_values_exactly(value: str, why: str) -> None:
+    # cloud-provider-aws aws_validations.go: values exactly "true"/"false", keys as split (no trimming around
+    # '='); the Service is refused, so an NLB built before keeps preservation on: still at risk
+    f = _check(service(ann={**IN_TREE_OFF, TGA: value}), versions=_versions("1.35", "v1.35.0"))
+    assert (f.at_risk, f.settings.preserve_client_ip) == (True, True)
+    assert f.settings.problems == (
+        f"{TGA} rejected by the cloud provider: {why} (aws_validations.go); the target group keeps its defaults; "
+        f"cloud-provider-aws v1.35.0 honours the annotation (cloud-provider-aws PR #1214 is in {FIRSTS})",
+    )
+    assert f.fixes[0].annotations[0] == (TGA, "preserve_client_ip.enabled=false")
+
+
+def test_in_tree_splits_on_every_equals_sign() -> None:
+    # getKeyValuePropertiesFromAnnotation keeps the text between the first and second '=': "false=x" is "false"
+    f = _check(service(ann={**IN_TREE_OFF, TGA: " preserve_client_ip.enabled=false=x "}),
+               versions=_versions("1.35", "v1.35.0"))  # fmt: skip
+    assert (f.at_risk, f.settings.preserve_client_ip, f.settings.problems) == (False, False, ())
 
 
 def test_cli_kubernetes_version(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -209,6 +240,17 @@ def test_auto_mode_instance_targets_at_risk_and_fixes_only_what_it_honours() -> 
         service(cls=AUTO, ann={TT: "instance", TGA: "proxy_protocol_v2.enabled=true\npreserve_client_ip.enabled=false"})
     )
     assert (off.at_risk, off.settings.preserve_client_ip, off.settings.proxy_protocol_v2) == (False, False, True)
+    # ... a verdict that rests on the undocumented key: said, with what the other case gives
+    assert off.warnings == [
+        f"{TGA}: preserve_client_ip.enabled=false is assumed applied: EKS Auto Mode documents the annotation only "
+        "with proxy_protocol_v2.enabled; if it does not apply this key, the instance target group keeps AWS's default "
+        "(client IP preservation on) and this internal NLB can send callers back to their own node: check the target "
+        "group's preserve_client_ip.enabled (aws elbv2 describe-target-group-attributes)"
+    ]
+    # no warning where the key changes nothing: ip targets, or an internet-facing NLB
+    ip_off = one(service(cls=AUTO, ann={TGA: "preserve_client_ip.enabled=false"}))
+    public = one(service(cls=AUTO, ann={TT: "instance", SCHEME: "internet-facing", TGA: "preserve_client_ip.enabled=false"}))
+    assert (ip_off.warnings, public.warnings) == ([], [])
 
 
 def test_auto_mode_udp_keeps_the_client_ip() -> None:
@@ -709,3 +751,36 @@ def test_lbc_feature_gate_without_nlb_security_groups() -> None:
                                     "(Deployment kube-system/aws-load-balancer-controller (t.yaml:76))")  # fmt: skip
     f = one(*docs)  # without the Deployment: groups assumed (v2.6.0 and later)
     assert (f.at_risk, f.probability, f.settings.security_groups) == (True, F(1), True)
+
+
+def test_a_target_type_out_of_ip_and_instance_is_instance_as_the_controller_reads_it() -> None:
+    # the LBC's buildTargetType: anything but "ip" registers instances ("IP" meant ip, and is at risk)
+    f = one(service(cls="service.k8s.aws/nlb", ann={TT: "IP"}))
+    assert (f.at_risk, f.settings.target_type) == (True, "instance")
+    assert f.settings.problems == (
+        f"{TT}: 'IP' is not ip or instance: the controller registers instances for anything but 'ip' (buildTargetType)",
+    )
+    # EKS Auto Mode does not document it: assumed as the LBC, and the verdict says what it rests on
+    f = one(service(cls=AUTO, ann={TT: "IP"}))
+    assert (f.at_risk, f.settings.target_type, f.settings.problems) == (True, "instance", (f"{TT}: 'IP' is not ip or instance",))
+    assert f.warnings[0] == (
+        f"{TT}: 'IP': EKS Auto Mode does not document what it does with a value other than ip or instance; hairpin "
+        "assumed instance targets, as the AWS Load Balancer Controller does (with ip targets, Auto Mode's default, a "
+        "TCP target group would not keep the caller's address): write 'ip' or 'instance'"
+    )
+    assert one(service(cls=AUTO)).settings.target_type == "ip"  # absent: Auto Mode's default
+
+
+def test_ipmode_status_of_a_manifest_is_said_not_to_be_applied() -> None:
+    ing = [{"ip": "10.0.1.200", "ipMode": "VIP"}, {"ip": "10.0.2.200", "ipMode": "VIP"}]
+    docs = _sg_cluster(LBC_INSTANCE)
+    manifest = one(_with_status(docs[0], ing), *docs[1:])  # type: ignore[arg-type]
+    assert manifest.at_risk is False
+    assert manifest.warnings == [
+        "status.loadBalancer.ingress comes from a manifest, not from the cluster: the API server discards a Service's "
+        "status when it is created, and only the load balancer controller writes it (no AWS controller publishes "
+        "ipMode VIP addresses as of 2026-12-01); the verdict holds only if it does"
+    ]
+    live = _with_status(_sg_cluster(LBC_INSTANCE)[0], ing)
+    live["metadata"]["uid"] = "u-1"  # type: ignore[index]
+    assert one(live, *docs[1:]).warnings == []  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hairpin.errors import ParseError
+from hairpin.parsers import json_mapped, list_nested
 from hairpin.parsers import manifests as m
 
 MULTI = """\
@@ -151,3 +152,63 @@ def test_metadata_spec_status_must_be_mappings() -> None:
     with pytest.raises(ParseError) as e:
         m.parse_json('{"kind": "PodList", "items": [\n{"metadata": ["x"]}]}', "p.json")
     assert str(e.value) == "p.json:2: items[0].metadata is an array, not an object: kubectl refuses the file"
+
+
+_INNER = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "inner", "namespace": "x"},
+          "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}}  # fmt: skip
+
+
+@pytest.mark.parametrize("as_yaml", [True, False])
+def test_a_list_inside_a_list_is_read_as_kubectl_flattens_it(tmp_path: Path, as_yaml: bool) -> None:
+    # k8s.io/cli-runtime pkg/resource/visitor.go FlattenListVisitor: items of a List inside a List, to any depth
+    doc = {"apiVersion": "v1", "kind": "List", "items": [
+        {"kind": "Pod", "metadata": {"name": "p"}},
+        {"apiVersion": "v1", "kind": "List", "items": [
+            _INNER, {"kind": "ServiceList", "items": [{"metadata": {"name": "typed"}}, None]}]}]}  # fmt: skip
+    f = tmp_path / ("d.yaml" if as_yaml else "d.json")
+    f.write_text(yaml.safe_dump(doc, sort_keys=False) if as_yaml else json.dumps(doc, indent=1))
+    errors: list[ParseError] = []
+    objs = m.load_paths([f], errors)
+    assert errors == []
+    # each inner object at the line of the outer List's item that holds it (YAML "- " entry, JSON "{")
+    assert [(o.kind, o.name, o.line) for o in objs] == [
+        ("Pod", "p", 4 if as_yaml else 5), ("Service", "inner", 7 if as_yaml else 11),
+        ("Service", "typed", 7 if as_yaml else 11)]  # fmt: skip
+
+
+def test_bad_items_of_an_inner_list_are_errors_the_others_are_read(tmp_path: Path) -> None:
+    f = tmp_path / "n.yaml"
+    f.write_text(
+        "kind: List\nitems:\n- kind: ServiceList\n  items:\n"
+        "  - metadata: {name: a, annotations: {k: true}}\n  - 5\n  - metadata: {name: b}\n    spec: {ports: 7}\n"
+        "  - metadata: {name: c}\n"
+    )
+    errors: list[ParseError] = []
+    objs = m.load_paths([f], errors)
+    assert [(o.kind, o.name) for o in objs] == [("Service", "c")]
+    assert [e.one_line() for e in errors] == [
+        f"{f}:3: items[0].metadata.annotations[k]: true is a bool, not a string: kubectl refuses the file (cannot "
+        "unmarshal bool into Go struct field ObjectMeta.metadata.annotations of type string); quote the value",
+        f"{f}:3: items[1]: expected a Kubernetes object (a mapping)",
+        f"{f}:3: items[2].spec.ports is an integer, not an array: kubectl refuses the file",
+    ]
+
+
+def test_flatten_lists_leaves_other_objects_alone() -> None:
+    objs = m.parse_yaml("kind: Service\nmetadata: {name: a}\n---\nkind: List\nitems: []\n", "s.yaml")
+    errors: list[ParseError] = []
+    assert list_nested.flatten_lists(objs, errors) == [objs[0]] and errors == []
+    plain = objs[:1]
+    assert list_nested.flatten_lists(plain, errors) is plain
+
+
+def test_a_list_inside_a_large_list_from_the_mapped_reader(tmp_path: Path) -> None:
+    pods = [{"kind": "Pod", "metadata": {"name": f"p{i}", "namespace": "ns"}} for i in range(16_000)]
+    doc = {"apiVersion": "v1", "items": [*pods, {"kind": "List", "items": [_INNER]}], "kind": "List"}
+    f = tmp_path / "big.json"
+    f.write_text(json.dumps(doc, indent=1))
+    assert f.stat().st_size >= json_mapped.MIN_SIZE
+    errors: list[ParseError] = []
+    objs = m.load_paths([f], errors)
+    assert errors == [] and len(objs) == 16_001
+    assert (objs[-1].kind, objs[-1].name, objs[-1].line) == ("Service", "inner", 4 + 16_000 * 7)

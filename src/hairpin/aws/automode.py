@@ -108,12 +108,22 @@ def resolve(
         steps.append("scheme internal (assumed: Auto Mode's default is not documented; the AWS Load Balancer "
                      "Controller's is internal)")  # fmt: skip
     tt = a.get(ctl.TARGET_TYPE)
+    odd: list[str] = []
     if tt in ("ip", "instance"):
         target_type = tt
         steps.append(f"target type {tt} ({ctl.TARGET_TYPE})")
+    elif tt is not None:
+        # not documented: assumed as the AWS Load Balancer Controller's buildTargetType (model_build_target_group.go),
+        # whose annotations Auto Mode takes: a value present and not 'ip' registers instances
+        problems.append(f"{ctl.TARGET_TYPE}: {tt!r} is not ip or instance")
+        target_type = "instance"
+        steps.append(f"target type instance (assumed: {ctl.TARGET_TYPE} {tt!r} is neither ip nor instance; the AWS "
+                     "Load Balancer Controller registers instances for anything but 'ip')")  # fmt: skip
+        odd.append(f"{ctl.TARGET_TYPE}: {tt!r}: EKS Auto Mode does not document what it does with a value other than "
+                   "ip or instance; hairpin assumed instance targets, as the AWS Load Balancer Controller does (with "
+                   "ip targets, Auto Mode's default, a TCP target group would not keep the caller's address): write "
+                   "'ip' or 'instance'")  # fmt: skip
     else:
-        if tt is not None:
-            problems.append(f"{ctl.TARGET_TYPE}: {tt!r} is not ip or instance")
         target_type = "ip"
         steps.append('target type ip (Auto Mode\'s default: "IP Mode, not Instance Mode", auto-networking)')
     tg = parse_attributes(a.get(ctl.TG_ATTRIBUTES, ""))
@@ -136,8 +146,17 @@ def resolve(
     steps.append(f"externalTrafficPolicy {etp}")
     # per port, as the Load Balancer Controller, whose model Auto Mode takes (TCP+UDP on one port: TCP_UDP)
     tgs = ctl.target_groups(target_type, tg, ports, merge_tcp_udp=True)
+    warnings: list[str] = odd
+    if scheme == "internal" and target_type == "instance" and any(not t.preserve_client_ip for t in tgs):
+        # the verdict rests on an undocumented behaviour: say what the other case gives
+        warnings.append(
+            f"{ctl.TG_ATTRIBUTES}: preserve_client_ip.enabled=false is assumed applied: EKS Auto Mode documents the "
+            "annotation only with proxy_protocol_v2.enabled; if it does not apply this key, the instance target group "
+            "keeps AWS's default (client IP preservation on) and this internal NLB can send callers back to their own "
+            "node: check the target group's preserve_client_ip.enabled (aws elbv2 describe-target-group-attributes)"
+        )
     return ctl.Settings(AUTO_MODE, "nlb", scheme, target_type, preserve, cross, etp, (), pp2,
-                        tuple(steps), tuple(problems), tgs, security_groups=True)  # fmt: skip
+                        tuple(steps), tuple(problems), tgs, security_groups=True, warnings=tuple(warnings))  # fmt: skip
 
 
 def _preserve(target_type: str, tg: Mapping[str, str], protocols: Sequence[str], steps: list[str],

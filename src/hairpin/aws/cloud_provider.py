@@ -31,7 +31,9 @@ __all__ = [
     "MISSING",
     "Support",
     "Version",
+    "in_tree_pairs",
     "parse_version",
+    "refusals",
     "release_has_tg_attributes",
     "tg_attributes_support",
 ]
@@ -135,3 +137,46 @@ def tg_attributes_support(kubernetes: Version | None, kubernetes_from: str = "",
         + f" ({PR}); its patch release is not visible, so hairpin assumed it ignores the annotation "
         "(give --cloud-provider-version to decide)",
     )
+
+
+def refusals(ports: list[tuple[int | None, str]], *, nlb: bool, session_affinity: str, load_balancer_ip: str,
+             tg_attributes_checked: bool) -> list[str]:  # fmt: skip
+    """Why the cloud provider's EnsureLoadBalancer (kubernetes/cloud-provider-aws ``pkg/providers/v1/aws.go``)
+    fails for a Service before it builds or changes anything, in its own words; empty when it goes on.
+    ``ports``: (port, protocol) of each Service port; ``nlb``: ``aws-load-balancer-type: nlb``;
+    ``tg_attributes_checked``: the Service has ``aws-load-balancer-target-group-attributes`` and the release
+    validates it (the releases that honour it, ``aws_validations.go``).  The checks, all in every release
+    since the provider left the Kubernetes tree but the mixed-protocol one (v1.22.0; before Kubernetes 1.24
+    the API server itself refused a LoadBalancer Service with two protocols, feature gate MixedProtocolLBService):
+    a Classic ELB with the target group attributes annotation, a sessionAffinity other than None, two protocols (checkMixedProtocol), a protocol the load balancer does not take (checkProtocol: an NLB
+    TCP and UDP, a Classic ELB TCP), ``spec.loadBalancerIP``.  Not checked: the older copy of the provider that
+    kube-controller-manager itself ran up to Kubernetes 1.26 (k8s.io/legacy-cloud-providers/aws; the copy read
+    takes TCP only, "Only TCP LoadBalancer is supported for AWS ELB", and has no mixed-protocol check of its own).  (No ports at all fails too, but the API server refuses such a Service first.)"""
+    out: list[str] = []
+    if tg_attributes_checked and not nlb:
+        out.append("target group attributes annotation is only supported for NLB")
+    if session_affinity not in ("", "None"):
+        out.append(f"unsupported load balancer affinity: {session_affinity}")
+    protocols = [proto for _, proto in ports]
+    if len(set(protocols)) > 1:
+        out.append("mixed protocol is not supported for LoadBalancer")
+    allowed = ("TCP", "UDP") if nlb else ("TCP",)
+    for bad in dict.fromkeys(p for p in protocols if p not in allowed):
+        out.append(f"Protocol {bad} not supported by LoadBalancer")
+    if load_balancer_ip:
+        out.append("LoadBalancerIP cannot be specified for AWS ELB")
+    return out
+
+
+def in_tree_pairs(raw: str) -> dict[str, str]:
+    """``aws-load-balancer-target-group-attributes`` as the cloud provider reads it (getKeyValuePropertiesFromAnnotation,
+    ``pkg/providers/v1/aws_loadbalancer.go``): the value trimmed and split on ``,``; each piece trimmed and split on
+    every ``=``: the key is the text before the first ``=`` and the value the text up to the next one, neither
+    trimmed again; a piece without ``=`` is a key with an empty value; pieces with an empty key are skipped; a
+    later key wins."""
+    out: dict[str, str] = {}
+    for piece in raw.strip().split(","):
+        parts = piece.strip().split("=")
+        if parts[0]:
+            out[parts[0]] = parts[1] if len(parts) >= 2 else ""
+    return out

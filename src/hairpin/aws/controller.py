@@ -34,7 +34,7 @@ Settings (LBC ``pkg/service/model_build_load_balancer.go``, ``model_build_target
   changes that default, v2.11.0); a scheme other than internal or internet-facing, or an internal value that
   is no boolean (strconv.ParseBool), fails the model build: no load balancer.  In-tree: internal when
   ``aws-load-balancer-internal`` is set to anything but ``false`` (e.g. ``"true"``, ``"0.0.0.0/0"``),
-  else internet-facing.
+  else internet-facing (an empty value too).
 - target type, LBC: ``nlb-ip`` or ``aws-load-balancer-nlb-target-type: ip`` -> ip, else the
   controller's ``--default-target-type`` (instance by default); with its feature gate EnableIPTargetType
   off, target type ip (from the annotation or that default) fails the Service: no load balancer.  In-tree
@@ -58,6 +58,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from hairpin.aws import node_labels
 from hairpin.aws.lbc_flags import DEFAULT_CLASS, LbcFlags, lbc_flags, parse_bool
 
 __all__ = [
@@ -152,6 +153,8 @@ class Settings:
     sg_mode_from: str | None = None
     #: aws-load-balancer-security-groups is on the Service but the controller ignores it (hairpin.aws.cloud_config)
     own_groups_ignored: bool = False
+    #: in-tree: label keys a target node has with any value (``key`` or ``key=`` in the annotation)
+    target_node_keys: tuple[str, ...] = ()
 
     @property
     def is_nlb(self) -> bool:
@@ -273,7 +276,8 @@ def resolve(
 
     tg_attrs = parse_map(a.get(TG_ATTRIBUTES, ""))
     lb_attrs = parse_map(a.get(LB_ATTRIBUTES, ""))
-    labels = tuple(sorted(parse_map(a.get(NODE_LABELS, "")).items()))
+    sel = node_labels.selector(a.get(NODE_LABELS, ""), in_tree=controller == IN_TREE)
+    labels = sel.labels
     if controller == LBC:
         off = flags.refuses_services(steps)
         if off:
@@ -285,6 +289,9 @@ def resolve(
         target_type, refused = _lbc_target_type(lb_type, tt_ann, flags, steps, problems)
         if refused:
             return not_built(etp, steps, tuple(problems))
+        if target_type == "instance" and sel.refused is not None:  # buildTargetGroupBindingNodeSelector's error
+            steps.append(f"{NODE_LABELS}: {sel.refused}: the model build fails and no load balancer is built")
+            return not_built(etp, steps, (*problems, f"{NODE_LABELS}: {sel.refused} (the controller refuses the Service)"))
         if target_type == "instance" and service_type not in ("LoadBalancer", "NodePort"):
             steps.append(
                 f"type {service_type} has no node port: the AWS Load Balancer Controller refuses instance targets "
@@ -296,20 +303,24 @@ def resolve(
         load_balancer = "nlb"
     else:
         internal = a.get(INTERNAL)
-        if internal is not None and internal != "false":
+        # pkg/providers/v1/aws.go EnsureLoadBalancer: internal unless the value is "false" or empty (an absent
+        # annotation reads as ""; a Helm chart that quotes an unset value renders "", and null reads as "" too)
+        if internal not in (None, "", "false"):
             scheme = "internal"
             steps.append(
                 f"scheme internal ({INTERNAL}: {internal!r}; the in-tree provider takes any value but 'false')"
             )
         else:
             scheme = "internet-facing"
-            why = f"{INTERNAL}: 'false'" if internal is not None else f"no {INTERNAL}"
+            why = f"{INTERNAL}: {internal!r}" if internal is not None else f"no {INTERNAL}"
             steps.append(f"scheme internet-facing ({why}; the in-tree default)")
         if lb_type == "nlb":
             load_balancer = "nlb"
             target_type = "instance"
             steps.append("target type instance (the in-tree provider registers nodes)")
-            cross = _cross_zone(a, tg_attrs, lb_attrs, steps, problems, lbc=False)
+            # the provider reads cross-zone from its own annotation only (aws_loadbalancer.go); the target group
+            # attributes annotation takes no cross-zone key (aws_validations.go refuses it, older releases ignore it)
+            cross = _cross_zone(a, {}, lb_attrs, steps, problems, lbc=False)
         else:
             load_balancer = "clb"
             cross = _bool(a.get(CROSS_ZONE, "")) is True
@@ -341,11 +352,12 @@ def resolve(
         return not_built(etp, steps, tuple(kept_problems))
     tgs = target_groups(target_type, tg_attrs, ports, merge_tcp_udp=merge)
     pp2 = tg_attrs.get("proxy_protocol_v2.enabled") == "true" or a.get(PROXY_PROTOCOL) == "*"
-    if labels:
-        steps.append(f"instance targets limited to nodes labelled {','.join(f'{k}={v}' for k, v in labels)}")
+    if labels or sel.keys:
+        shown = [f"{k}={v}" for k, v in labels] + [f"{k} (any value)" for k in sel.keys]
+        steps.append(f"instance targets limited to nodes labelled {','.join(shown)}")
     steps.append(f"externalTrafficPolicy {etp}")
     return Settings(controller, load_balancer, scheme, target_type, preserve, cross, etp, labels, pp2,
-                    tuple(steps), tuple(problems), tgs)  # fmt: skip
+                    tuple(steps), tuple(problems), tgs, target_node_keys=sel.keys)  # fmt: skip
 
 
 #: target group protocols whose client IP preservation is always on and cannot be turned off ("Edit target
@@ -454,7 +466,8 @@ def _lbc_target_type(lb_type: str, tt_ann: str | None, flags: LbcFlags, steps: l
         steps.append(f"target type {tt_ann} ({TARGET_TYPE})")
         return tt_ann, False
     if tt_ann is not None:
-        problems.append(f"{TARGET_TYPE}: {tt_ann!r} is not ip or instance")
+        problems.append(f"{TARGET_TYPE}: {tt_ann!r} is not ip or instance: the controller registers instances for "
+                        "anything but 'ip' (buildTargetType)")  # fmt: skip
     if tt_ann is None and flags.default_target_type == "ip":
         steps.append(f"target type ip (no {TARGET_TYPE}: the controller's --default-target-type ip, {flags.source})")
         return "ip", False

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hairpin.aws import controller as ctl
-from hairpin.aws import gateway_attach, ipfamily
+from hairpin.aws import gateway_attach, gateway_crd, ipfamily
 from hairpin.aws.protocols import always_preserved
 from hairpin.parsers.manifests import KubeObject
 
@@ -194,6 +194,11 @@ def target_groups(objects: Iterable[KubeObject]) -> list[TargetGroup]:
         lb_type = ipfamily.gateway_lb_type(cfg.get("ipAddressType"), ipt_name or cfg_name)
         scheme = str(cfg.get("scheme") or "internal")
         head.append(f"scheme {scheme} ({'LoadBalancerConfiguration scheme' if cfg.get('scheme') else 'the default, internal'})")
+        refused = gateway_crd.lb_config_refusal(cfg)  # the config is never stored: the Gateway is not reconciled
+        if refused is not None:
+            head[-1] = (f"LoadBalancerConfiguration {cfg_name}: {refused} (the CRD's enum): the API server refuses it, "
+                        "and the controller does not reconcile a Gateway whose LoadBalancerConfiguration it cannot get "
+                        "(gatewayutils.ResolveLoadBalancerConfig): no NLB is built")  # fmt: skip
         sg = cfg.get("disableSecurityGroup") is not True
         ranges = tuple(str(r) for r in _l(cfg.get("sourceRanges")))
         lb_attrs = {str(a.get("key")): str(a.get("value")) for a in _l(cfg.get("loadBalancerAttributes")) if isinstance(a, dict)}
@@ -240,6 +245,11 @@ def target_groups(objects: Iterable[KubeObject]) -> list[TargetGroup]:
                                            default_tgc, cfg_name, list(head), (gns, gname), lb_type)  # fmt: skip
                         if ok is None:  # the namespace's labels decide, and the input does not have them
                             tg.settings = replace(tg.settings, warnings=(*tg.settings.warnings, why))
+                        if refused is not None:
+                            tg.settings = ctl.not_built("Cluster", head, (
+                                f"LoadBalancerConfiguration {cfg_name}: {refused} (the API server refuses it): the "
+                                "Gateway gets no NLB",))  # fmt: skip
+                            tg.fixes = []
                         out.append(tg)
     return out
 
@@ -311,7 +321,19 @@ def _target_group(ix: _Index, route: KubeObject, svc: tuple[str, str], bport: An
         warnings = (f"{src} ipAddressType {props['ipAddressType']!r} is not read: the AWS Load Balancer Controller "
                     "(v2.13.0 to v3.5.0) takes the target group's IP address type from the Service's spec.ipFamilies "
                     "and the Gateway's LoadBalancerConfiguration",)  # fmt: skip
-    s = ctl.Settings(ctl.LBC, "nlb", scheme, target_type, preserve, cross, "Cluster", (),
+    labels: tuple[tuple[str, str], ...] = ()
+    selector = _d(props.get("nodeSelector"))
+    if target_type == "instance" and selector:
+        # TargetGroupProps.nodeSelector: the instance targets' TargetGroupBinding registers only the nodes it selects
+        # (model_build_target_group.go buildTargetGroupBindingNodeSelector)
+        labels = tuple(sorted((str(k), str(v)) for k, v in _d(selector.get("matchLabels")).items()))
+        if labels:
+            steps.insert(len(steps) - 2, f"instance targets limited to nodes labelled "
+                         f"{','.join(f'{k}={v}' for k, v in labels)} ({src} nodeSelector)")  # fmt: skip
+        if selector.get("matchExpressions"):
+            warnings = (*warnings, f"{src} nodeSelector.matchExpressions is not evaluated: the verdict counts every node "
+                        "its matchLabels select, more than the controller registers if an expression excludes some")  # fmt: skip
+    s = ctl.Settings(ctl.LBC, "nlb", scheme, target_type, preserve, cross, "Cluster", labels,
                      attrs.get("proxy_protocol_v2.enabled") == "true", tuple(steps), tuple(problems), (one,),
                      security_groups=sg, warnings=warnings)  # fmt: skip
     where = tgc if tgc is not None else route

@@ -6,8 +6,11 @@ Balancer Controller), telling the latter whether the cloud provider honours the 
 attributes annotation (``hairpin.aws.cloud_provider``) and saying in the steps what was assumed.
 
 The cloud provider accepts only ``preserve_client_ip.enabled`` and ``proxy_protocol_v2.enabled`` in that
-annotation and rejects it whole when another key is there (cloud-provider-aws ``aws_validations.go``):
-the target group then keeps its defaults.
+annotation, each exactly ``true`` or ``false``, and refuses the Service when anything else is there
+(cloud-provider-aws ``aws_validations.go``, validateServiceAnnotationTargetGroupAttributes, run first in
+EnsureLoadBalancer): an existing NLB keeps its target group attributes, i.e. its defaults.  It splits the
+annotation its own way (``in_tree_pairs``), not as the AWS Load Balancer Controller does: it does not trim
+around ``=``, and compares values exactly, so ``preserve_client_ip.enabled=False`` or ``= false`` is refused.
 """
 
 from __future__ import annotations
@@ -17,11 +20,33 @@ from collections.abc import Mapping, Sequence
 
 from hairpin.aws import automode
 from hairpin.aws import controller as ctl
-from hairpin.aws.cloud_provider import Support
+from hairpin.aws.cloud_provider import Support, in_tree_pairs
 
-__all__ = ["IN_TREE_TG_KEYS", "resolve"]
+__all__ = ["IN_TREE_TG_KEYS", "in_tree_pairs", "in_tree_refusals", "resolve"]
 
 IN_TREE_TG_KEYS = frozenset({"preserve_client_ip.enabled", "proxy_protocol_v2.enabled"})
+
+
+def _name(key: str) -> str:
+    return key if key == key.strip() and key else repr(key)
+
+
+def in_tree_refusals(pairs: Mapping[str, str], protocols: Sequence[str]) -> list[str]:
+    """Why the cloud provider refuses these attributes (validateServiceAnnotationTargetGroupAttributes,
+    ``pkg/providers/v1/aws_validations.go``), one clause each; empty when it accepts them."""
+    out: list[str] = []
+    other = sorted(k for k in pairs if k not in IN_TREE_TG_KEYS)
+    if other:
+        out.append(f"it accepts only {', '.join(sorted(IN_TREE_TG_KEYS))}, not {', '.join(_name(k) for k in other)}")
+    for key in sorted(k for k in pairs if k in IN_TREE_TG_KEYS):
+        value = pairs[key]
+        if not value:
+            out.append(f"{key} has no value")
+        elif value not in ("true", "false"):
+            out.append(f"{key}={value!r} is not exactly true or false")
+        elif key == "preserve_client_ip.enabled" and value == "false" and any(p.upper() == "UDP" for p in protocols):
+            out.append(f"{key}=false is refused on a UDP port")
+    return out
 
 
 def resolve(
@@ -44,21 +69,25 @@ def resolve(
         return automode.resolve(annotations, protocols=protocols, external_traffic_policy=external_traffic_policy,
                                 ports=ports)  # fmt: skip
     raw = str(annotations.get(ctl.TG_ATTRIBUTES, ""))
-    keys = set(ctl.parse_map(raw))
+    pairs = in_tree_pairs(raw)
     honoured = in_tree is not None and in_tree.honoured is True
-    rejected = sorted(keys - IN_TREE_TG_KEYS)
-    s = ctl.resolve(
-        annotations,
-        load_balancer_class=load_balancer_class,
-        service_type=service_type,
-        protocols=protocols,
-        external_traffic_policy=external_traffic_policy,
-        mutator_webhook=mutator_webhook,
-        in_tree_tg_attributes=honoured and not rejected,
-        lbc_load_balancer_only=lbc_load_balancer_only,
-        ports=ports,
-        lbc=lbc,
-    )
+    rejected = in_tree_refusals(pairs, protocols) if ctl.TG_ATTRIBUTES in annotations else []
+    common = {
+        "load_balancer_class": load_balancer_class,
+        "service_type": service_type,
+        "protocols": protocols,
+        "external_traffic_policy": external_traffic_policy,
+        "mutator_webhook": mutator_webhook,
+        "lbc_load_balancer_only": lbc_load_balancer_only,
+        "ports": ports,
+        "lbc": lbc,
+    }
+    s = ctl.resolve(annotations, in_tree_tg_attributes=honoured and not rejected, **common)  # type: ignore[arg-type]
+    if honoured and not rejected and s.controller == ctl.IN_TREE and s.is_nlb:
+        # read as the provider splits it (``k=true=x`` is k=true to it), not as the LBC does
+        canonical = ",".join(f"{k}={v}" for k, v in pairs.items())
+        if canonical != raw:
+            s = ctl.resolve({**annotations, ctl.TG_ATTRIBUTES: canonical}, in_tree_tg_attributes=True, **common)  # type: ignore[arg-type]
     if s.controller == ctl.LBC and s.is_nlb:
         # v2.6.0 attaches security groups to the NLBs it creates (feature gate NLBSecurityGroup, default on)
         own = ctl.annotation("aws-load-balancer-security-groups")
@@ -73,8 +102,8 @@ def resolve(
     steps = list(s.steps)
     problems = list(s.problems)
     if honoured and rejected:
-        note = (f"{ctl.TG_ATTRIBUTES} rejected by the cloud provider: it accepts only {', '.join(sorted(IN_TREE_TG_KEYS))}"
-                f", not {', '.join(rejected)} (aws_validations.go); the target group keeps its defaults; {why}")  # fmt: skip
+        note = (f"{ctl.TG_ATTRIBUTES} rejected by the cloud provider: {'; '.join(rejected)} (aws_validations.go); "
+                f"the target group keeps its defaults; {why}")  # fmt: skip
         problems.append(note)
     elif honoured:
         note = f"{ctl.TG_ATTRIBUTES} honoured by the cloud provider: {why}"

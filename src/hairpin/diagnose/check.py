@@ -28,7 +28,7 @@ from hairpin.aws import automode, cloud_config, gateway, ipfamily, providers
 from hairpin.aws import controller as ctl
 from hairpin.aws.ignored import ignored_annotations
 from hairpin.aws.risk import TargetCounts, caller_probability
-from hairpin.diagnose import cloud_sg, families, proxy_firewall, reach, tgb
+from hairpin.diagnose import cloud_sg, families, proxy_firewall, reach, refused, tgb
 from hairpin.diagnose.consequence import consequence
 from hairpin.diagnose.finding import Finding, Fix, PortVerdict
 from hairpin.diagnose.fixes import IPMODE_FIX, fixes_for
@@ -82,6 +82,9 @@ class Report:
         return to_sarif(self)
 
 
+SUBNETS = ctl.annotation("aws-load-balancer-subnets")
+
+
 def _pct(p: Fraction) -> str:
     return f"{p.numerator}/{p.denominator} ({float(p):.1%})" if p else "0"
 
@@ -104,15 +107,18 @@ class _Assessor:
         self.lbc_lb_only = cluster.lbc.gate("ServiceTypeLoadBalancerOnly", False) if cluster.lbc else False
         self.nodes_known = cluster.knows_nodes()
         self.eps_known = cluster.knows_endpoints()
-        self._registered: dict[tuple[tuple[str, str], ...], tuple[dict[str, int], dict[str, str]]] = {}
-        self._node_order: dict[tuple[tuple[str, str], ...], dict[str, list[str]]] = {}
+        self._registered: dict[tuple[tuple[tuple[str, str], ...], tuple[str, ...]],
+                               tuple[dict[str, int], dict[str, str]]] = {}  # fmt: skip
+        self._node_order: dict[tuple[tuple[tuple[str, str], ...], tuple[str, ...]], dict[str, list[str]]] = {}
         self.azs = tuple(sorted({n.az for n in cluster.nodes.values() if n.az}))
         self.node_az = {n.name: n.az for n in cluster.nodes.values() if n.az}
         self.primary = ipfamily.primary_family(n.ip for n in cluster.nodes.values())
 
-    def registered(self, labels: tuple[tuple[str, str], ...]) -> tuple[dict[str, int], dict[str, str]]:
-        """(count per AZ, node -> AZ) of the nodes registered as instance targets."""
-        got = self._registered.get(labels)
+    def registered(self, labels: tuple[tuple[str, str], ...],
+                   keys: tuple[str, ...] = ()) -> tuple[dict[str, int], dict[str, str]]:  # fmt: skip
+        """(count per AZ, node -> AZ) of the nodes registered as instance targets: those with ``labels``, and
+        with ``keys`` whatever their values (the in-tree provider's ``key`` or ``key=``)."""
+        got = self._registered.get((labels, keys))
         if got is None:
             per_az: dict[str, int] = {}
             nodes: dict[str, str] = {}
@@ -121,23 +127,26 @@ class _Assessor:
                     continue
                 if labels and any(n.labels.get(k) != v for k, v in labels):
                     continue
+                if keys and any(k not in n.labels for k in keys):
+                    continue
                 per_az[n.az] = per_az.get(n.az, 0) + 1
                 nodes[n.name] = n.az
             got = (per_az, nodes)
-            self._registered[labels] = got
+            self._registered[(labels, keys)] = got
         return got
 
-    def _sorted_in_az(self, labels: tuple[tuple[str, str], ...], nodes: dict[str, str], az: str) -> list[str]:
+    def _sorted_in_az(self, sel: tuple[tuple[tuple[str, str], ...], tuple[str, ...]], nodes: dict[str, str],
+                      az: str) -> list[str]:  # fmt: skip
         """The names of ``nodes`` (``registered(labels)``'s) in ``az``, sorted: the first is the least name a
         verdict names, found once per target labels instead of once per Service (1,000 Services x 5,000 nodes)."""
-        by_az = self._node_order.get(labels)
+        by_az = self._node_order.get(sel)
         if by_az is None:
             by_az = {}
             for name, a in nodes.items():
                 by_az.setdefault(a, []).append(name)
             for names in by_az.values():
                 names.sort()
-            self._node_order[labels] = by_az
+            self._node_order[sel] = by_az
         return by_az[az]
 
     def takes(self, svc: KService) -> bool:
@@ -158,6 +167,11 @@ class _Assessor:
             f.ignored = list(automode.ignored(svc.annotations))
         f.marks = svc.marks
         f.ip_families, f.ip_family_policy = svc.ip_families, svc.ip_family_policy
+        f.namespace_set = svc.namespace_set
+        if not svc.namespace_set and f.fixes:  # said where commands are shown
+            f.warnings.append(f"metadata.namespace is not set: hairpin shows the Service as {svc.namespace}/{svc.name}, "
+                              "but kubectl creates it in the namespace of the command that applies it (-n, else the "
+                              "context's); the fixes' commands leave -n out to match")  # fmt: skip
         if f.at_risk:
             f.decided_at = deciding_location(svc.annotations, svc.marks)
         return f
@@ -192,6 +206,12 @@ class _Assessor:
         ``tg.settings``); fixes as patches of the Gateway API objects."""
         s = s if s is not None else tg.settings
         svc = self._backend(tg)
+        if s.is_nlb and s.target_type == "instance" and svc.external_traffic_policy == "Local":
+            # the Gateway path health-checks instance targets of a Local backend on its healthCheckNodePort, as the
+            # Service path does (pkg/gateway/model/model_build_target_group.go buildTargetGroupHealthCheckConfig)
+            s = dataclasses.replace(s, external_traffic_policy="Local", steps=(
+                *s.steps, f"externalTrafficPolicy Local (the backend Service {svc.namespace}/{svc.name}): only nodes "
+                "with a ready endpoint pass the health check"))  # fmt: skip
         families, policy = svc.ip_families, svc.ip_family_policy
         port = next((p for p in svc.ports if p.get("port") == tg.port), None)
         svc = dataclasses.replace(svc, annotations={}, ingress=(), source_ranges=(), ports=[port] if port else svc.ports)
@@ -264,6 +284,14 @@ class _Assessor:
         ips = sorted({a for a in cap.captured if families.version(a) in served})
         if not ips:
             return False
+        if not svc.existing:
+            # a manifest's status is not applied: the API server resets a Service's status on create
+            # (pkg/registry/core/service/strategy.go PrepareForCreate) and only the controller writes it
+            f.warnings.append(
+                "status.loadBalancer.ingress comes from a manifest, not from the cluster: the API server discards a "
+                "Service's status when it is created, and only the load balancer controller writes it (no AWS "
+                "controller publishes ipMode VIP addresses as of 2026-12-01); the verdict holds only if it does"
+            )
         # the hairpin is for callers of the target group's family; a dualstack NLB has one address per AZ and family
         fam = families.tg_family(f.settings.tg_ip_address_type)
         own = [a for a in ips if families.version(a) == fam]
@@ -323,6 +351,16 @@ class _Assessor:
         )
         if default_step:
             s = dataclasses.replace(s, steps=(default_step, *s.steps))
+        if s.controller == ctl.IN_TREE and s.load_balancer in ("nlb", "clb"):
+            s = refused.in_tree(svc, s, self.in_tree_tg)
+        unallocated = ", ".join(str(p.get("port")) for p in refused.unallocated(svc))
+        if s.controller == ctl.LBC and s.target_type == "instance" and unallocated:
+            # pkg/service/model_build_target_group.go buildTargetType (v2.4.0 and later): the model build fails
+            step = (f"spec.allocateLoadBalancerNodePorts: false and port(s) {unallocated} without a nodePort: the AWS "
+                    "Load Balancer Controller refuses instance targets (\"unable to support instance target type with "
+                    "an unallocated NodePort\") and builds no load balancer")  # fmt: skip
+            problem = "unable to support instance target type with an unallocated NodePort (the controller refuses the Service)"
+            s = ctl.not_built(s.external_traffic_policy, (*s.steps, step), (*s.problems, problem))
         if s.controller == ctl.LBC and s.security_groups and self.c.lbc and not self.c.lbc.gate("NLBSecurityGroup", True):
             # pkg/config/feature_gates.go: NLBSecurityGroup, default on; off: NLBs without security groups
             steps = [t for t in s.steps if not t.startswith("security groups on the NLB")]
@@ -359,6 +397,17 @@ class _Assessor:
             self._instance(svc, s, f)
         else:
             self._ip(svc, s, f)
+        if f.at_risk and f.probability is not None and SUBNETS in svc.annotations:
+            # both controllers build the NLB in the subnets the annotation names, one per AZ (cloud-provider-aws
+            # getLoadBalancerSubnets; the LBC's docs/guide/service/annotations.md): which AZs is not in the input, and
+            # targets in an AZ the NLB is not enabled in receive no traffic, cross-zone or not (Elastic Load Balancing
+            # User Guide, "How Elastic Load Balancing works", Availability Zones and load balancer nodes)
+            f.warnings.append(
+                f"{SUBNETS} names the NLB's subnets; their AZs are not in Kubernetes objects, and P assumes the NLB "
+                f"has an address in every AZ with nodes ({', '.join(self.azs)}): an NLB in fewer AZs sends every "
+                "connection to the targets in its own AZs, so a caller there is sent back to its own "
+                "node more often than P says, and a caller elsewhere never is"
+            )
         if f.at_risk:
             f.reason += ipfamily.caller_note(s)
             f.fixes = fixes_for(svc, s, self.in_tree_tg, self.c.lbc)
@@ -377,7 +426,7 @@ class _Assessor:
                 f"P = 1/(k·n_a) for a caller in an AZ with n_a nodes, k AZs in DNS; {why}"
             )
             return
-        per_az, nodes = self.registered(s.target_node_labels)
+        per_az, nodes = self.registered(s.target_node_labels, s.target_node_keys)
         healthy = dict(per_az)
         local_nodes: set[str] = set()
         if s.external_traffic_policy == "Local" and self.eps_known:
@@ -403,11 +452,11 @@ class _Assessor:
         if best_class is not None:
             az, ok = best_class
             if not local:
-                best_node = self._sorted_in_az(s.target_node_labels, nodes, az)[0]
+                best_node = self._sorted_in_az((s.target_node_labels, s.target_node_keys), nodes, az)[0]
             elif ok:
                 best_node = min(name for name in local_nodes if nodes[name] == az)
             else:
-                best_node = next(n for n in self._sorted_in_az(s.target_node_labels, nodes, az) if n not in local_nodes)
+                best_node = next(n for n in self._sorted_in_az((s.target_node_labels, s.target_node_keys), nodes, az) if n not in local_nodes)
         f.probability = best
         f.worst_node = best_node
         f.at_risk = best > 0
@@ -421,8 +470,11 @@ class _Assessor:
         az = nodes[best_node]
         shape = ", ".join(f"{a}: {per_az.get(a, 0)}" for a in self.azs)
         health = ""
-        if s.external_traffic_policy == "Local":
+        if local:
             health = f"; externalTrafficPolicy Local: {sum(healthy.values())} node(s) with a ready endpoint pass the health check"
+        elif s.external_traffic_policy == "Local":
+            health = ("; externalTrafficPolicy Local, but the input has no pods or EndpointSlices: every registered node "
+                      "assumed to pass the health check (only nodes with a ready endpoint do; give them for the exact P)")
         f.reason = (
             f"{head}: a caller on node {best_node} ({az}) is sent back to its own node with P = {_pct(best)} "
             f"({total} registered nodes, per AZ {shape}; cross-zone {'on' if s.cross_zone else 'off'}; DNS uniform over "

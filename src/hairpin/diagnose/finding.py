@@ -44,20 +44,22 @@ class Fix:
         lines += [f'    {k}: "{v}"' for k, v in self.annotations]
         return "\n".join(lines)
 
-    def command(self, namespace: str, name: str) -> str:
+    def command(self, namespace: str | None, name: str) -> str:
+        """The kubectl command; ``namespace`` None: the manifest names none, so neither does the command."""
         if self.command_text is not None:
             return self.command_text
         if not self.annotations:
             return self.summary
+        ns = f"-n {namespace} " if namespace is not None else ""
         if self.recreate:
             return (
-                f"add these annotations to the Service's manifest, then: kubectl delete service -n {namespace} "
+                f"add these annotations to the Service's manifest, then: kubectl delete service {ns}"
                 f"{name} && kubectl apply -f <manifest>"
             )
         pairs = " ".join(f"'{k}={v}'" for k, v in self.annotations)
-        return f"kubectl annotate service -n {namespace} {name} {pairs} --overwrite"
+        return f"kubectl annotate service {ns}{name} {pairs} --overwrite"
 
-    def to_json(self, namespace: str, name: str) -> dict[str, Any]:
+    def to_json(self, namespace: str | None, name: str) -> dict[str, Any]:
         return {"name": self.name, "summary": self.summary, "cost": self.cost, "yaml": self.yaml(),
                 "command": self.command(namespace, name)}  # fmt: skip
 
@@ -123,6 +125,13 @@ class Finding:
     #: the Service's spec.ipFamilies and spec.ipFamilyPolicy as written (hairpin.aws.ipfamily)
     ip_families: tuple[str, ...] = ()
     ip_family_policy: str | None = None
+    #: the manifest names the namespace (or the object comes from the cluster): commands then say ``-n``
+    namespace_set: bool = True
+
+    @property
+    def command_namespace(self) -> str | None:
+        """The namespace for the fixes' kubectl commands: None when the manifest names none."""
+        return self.namespace if self.namespace_set else None
 
     @property
     def ports_at_risk(self) -> list[PortVerdict]:
@@ -130,7 +139,7 @@ class Finding:
 
     @property
     def fix(self) -> str | None:
-        return self.fixes[0].command(self.namespace, self.name) if self.fixes else None
+        return self.fixes[0].command(self.command_namespace, self.name) if self.fixes else None
 
     def to_json(self) -> dict[str, Any]:
         s = self.settings

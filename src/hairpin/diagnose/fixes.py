@@ -8,7 +8,7 @@ help (UDP and other protocols whose client IP is always preserved, ``hairpin.aws
 
 from __future__ import annotations
 
-from hairpin.aws import automode
+from hairpin.aws import automode, providers
 from hairpin.aws import controller as ctl
 from hairpin.aws.protocols import always_preserved
 from hairpin.diagnose.finding import Fix
@@ -29,8 +29,15 @@ IPMODE_FIX = Fix(
 )
 
 
-def _tg_value(svc: KService, preserve: str) -> str:
-    attrs = ctl.parse_map(svc.annotations.get(ctl.TG_ATTRIBUTES, ""))
+def _tg_value(svc: KService, preserve: str, controller: str) -> str:
+    raw = svc.annotations.get(ctl.TG_ATTRIBUTES, "")
+    if controller == ctl.IN_TREE:
+        # the cloud provider refuses the whole annotation for any other key or value (hairpin.aws.providers):
+        # keep only what it accepts
+        attrs = {k: v for k, v in providers.in_tree_pairs(raw).items()
+                 if k in providers.IN_TREE_TG_KEYS and v in ("true", "false")}  # fmt: skip
+    else:
+        attrs = ctl.parse_map(raw)
     attrs["preserve_client_ip.enabled"] = preserve
     return ",".join(f"{k}={v}" if v else k for k, v in attrs.items())
 
@@ -54,7 +61,7 @@ def fixes_for(svc: KService, s: ctl.Settings, in_tree_tg: bool, lbc: ctl.LbcFlag
                 "no-preserve-client-ip",
                 "turn client IP preservation off on the target group",
                 lose_ip,
-                ((ctl.TG_ATTRIBUTES, _tg_value(svc, "false")),),
+                ((ctl.TG_ATTRIBUTES, _tg_value(svc, "false", s.controller)),),
             )
         )
     if not udp and s.controller == ctl.LBC and not s.proxy_protocol_v2:
@@ -68,7 +75,7 @@ def fixes_for(svc: KService, s: ctl.Settings, in_tree_tg: bool, lbc: ctl.LbcFlag
                 "backend in the PPv2 header",
                 "every backend must parse PPv2 (nginx: listen ... proxy_protocol; set_real_ip_from) and so must "
                 "its health check port; a backend that does not reads the header as garbage and breaks",
-                ((ctl.TG_ATTRIBUTES, _tg_value(svc, "false")), (ctl.PROXY_PROTOCOL, "*")),
+                ((ctl.TG_ATTRIBUTES, _tg_value(svc, "false", s.controller)), (ctl.PROXY_PROTOCOL, "*")),
             )
         )
     tg_forces = ctl.parse_map(svc.annotations.get(ctl.TG_ATTRIBUTES, "")).get("preserve_client_ip.enabled") == "true"
@@ -87,12 +94,19 @@ def fixes_for(svc: KService, s: ctl.Settings, in_tree_tg: bool, lbc: ctl.LbcFlag
     own = {p.get("port") for p in svc.ports}
     port = next((tg.port for tg in s.target_groups if tg.preserve_client_ip and tg.port in own),
                 svc.ports[0].get("port") if svc.ports else None)  # fmt: skip
-    dns = f"{svc.name}.{svc.namespace}.svc.cluster.local" + (f":{port}" if port else "")
+    dns = f"{svc.name}.{svc.dns_namespace}.svc.cluster.local" + (f":{port}" if port else "")
+    cost = "every in-cluster caller's configuration changes; the load balancer and the client IP stay as they are"
+    if svc.internal_traffic_policy == "Local":
+        # kube-proxy sends ClusterIP traffic of such a Service to endpoints on the caller's node only and drops it
+        # when there is none (pkg/proxy/topology.go CategorizeEndpoints; pkg/proxy/iptables/proxier.go, "has no local
+        # endpoints"; Kubernetes docs, "Service Internal Traffic Policy")
+        cost += ("; with internalTrafficPolicy Local kube-proxy drops the ClusterIP connections of a caller on a node "
+                 "without a ready endpoint of the Service: set it to Cluster, or keep callers next to the endpoints")  # fmt: skip
     out.append(
         Fix(
             "cluster-ip",
             f"point in-cluster callers at {dns} (the ClusterIP) instead of the load balancer's DNS name",
-            "every in-cluster caller's configuration changes; the load balancer and the client IP stay as they are",
+            cost,
         )
     )
     if s.target_type == "ip" and s.preserve_client_ip:

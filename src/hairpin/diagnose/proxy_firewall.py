@@ -95,7 +95,7 @@ class ProxyDrop:
 
     def patch(self, svc: KService) -> str:
         body = json.dumps({"spec": {"loadBalancerSourceRanges": [*(self.every_range or self.ranges), *self.networks]}})
-        return f"kubectl patch service -n {svc.namespace} {svc.name} --type merge -p '{body}'"
+        return f"kubectl patch service {svc.kubectl_ns}{svc.name} --type merge -p '{body}'"
 
     def to_json(self) -> dict[str, Any]:
         return {"reason": self.reason, "certain": self.certain, "mode": self.mode, "addresses": list(self.addresses),
@@ -316,7 +316,7 @@ def _fixes(svc: KService, d: ProxyDrop) -> tuple[Fix, Fix]:
     sr = Fix("source-ranges", f"admit the in-cluster callers' network(s) in spec.loadBalancerSourceRanges: {d.patch(svc)}",
              cost)  # fmt: skip
     port = svc.ports[0].get("port") if svc.ports else None
-    dns = f"{svc.name}.{svc.namespace}.svc.cluster.local" + (f":{port}" if port else "")
+    dns = f"{svc.name}.{svc.dns_namespace}.svc.cluster.local" + (f":{port}" if port else "")
     cip = Fix("cluster-ip",
               f"point in-cluster callers at {dns} (the ClusterIP) instead of the load balancer's addresses: kube-proxy "
               "applies the source ranges only to the load-balancer IPs",

@@ -121,7 +121,7 @@ def assess(cluster: Cluster, svc: KService, s: Settings, *, given: tuple[tuple[s
         patch = f"kubectl patch {given[2]} --type merge -p '{body}'"
     else:
         body = json.dumps({"spec": {"loadBalancerSourceRanges": [*ranges, *admit]}})
-        patch = f"kubectl patch service -n {svc.namespace} {svc.name} --type merge -p '{body}'"
+        patch = f"kubectl patch service {svc.kubectl_ns}{svc.name} --type merge -p '{body}'"
     return Blocked(reason, first[2], tuple(k for k, _, _, _ in out), where, patch, families=fams,
                    warnings=warnings)  # fmt: skip
 

@@ -139,7 +139,7 @@ def _explained(f: Finding) -> Iterator[Any]:
         y = x.yaml()
         if y is not None:  # to paste and to run: whole lines (hairpin.render.text.verbatim)
             yield verbatim(y, 7, "cyan")
-            yield verbatim(x.command(f.namespace, f.name), 7, "cyan")
+            yield verbatim(x.command(f.command_namespace, f.name), 7, "cyan")
     for x in f.candidates:
         yield indented(f"not available yet: {x.summary}", 2)
         yield indented(f"cost: {x.cost}", 7)

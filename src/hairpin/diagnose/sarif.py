@@ -96,7 +96,7 @@ def deciding_location(annotations: Mapping[str, str], marks: Mapping[str, tuple[
 
 def _fix_text(f: Finding) -> str:
     return "; ".join(
-        f"{i}. {x.summary} ({x.command(f.namespace, f.name)}; cost: {x.cost})" for i, x in enumerate(f.fixes, 1)
+        f"{i}. {x.summary} ({x.command(f.command_namespace, f.name)}; cost: {x.cost})" for i, x in enumerate(f.fixes, 1)
     )
 
 
@@ -148,10 +148,10 @@ def _risk_result(f: Finding) -> dict[str, Any]:
         "properties": {
             "probability": float(f.probability) if f.probability is not None else None,
             "controller": f.settings.controller,
-            "fixes": [x.to_json(f.namespace, f.name) for x in f.fixes],
+            "fixes": [x.to_json(f.command_namespace, f.name) for x in f.fixes],
             "ports": [p.to_json() for p in f.ports],
             "ignored_annotations": [x.to_json() for x in f.ignored],
-            "candidates": [x.to_json(f.namespace, f.name) for x in f.candidates],
+            "candidates": [x.to_json(f.command_namespace, f.name) for x in f.candidates],
             "security_group_drop": f.blocked,
             "security_group_drop_families": list(f.blocked_families),
             "ip_families": list(f.ip_families),
@@ -190,7 +190,7 @@ def _proxy_drop_result(f: Finding) -> dict[str, Any]:
         "message": {"text": f"Service {f.namespace}/{f.name}: {d.reason}. {fixes}".rstrip()},
         "partialFingerprints": {"hairpinProxyDrop/v1": f"{f.namespace}/{f.name}"},
         "properties": {**d.to_json(), "probability": float(f.probability) if d.certain and f.probability else None,
-                       "fixes": [x.to_json(f.namespace, f.name) for x in f.fixes] if d.certain else []},
+                       "fixes": [x.to_json(f.command_namespace, f.name) for x in f.fixes] if d.certain else []},
     }  # fmt: skip
     r.update(_locations(f, f.marks.get("spec.loadBalancerSourceRanges")))
     return r

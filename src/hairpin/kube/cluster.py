@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hairpin import reading
-from hairpin.aws import cloud_config, controller, gateway, ipfamily
+from hairpin.aws import cloud_config, controller, gateway, gateway_crd, ipfamily
 from hairpin.errors import InputError
 from hairpin.gcpause import paused
 from hairpin.kube.datapath import Seen
@@ -129,6 +129,27 @@ class KService:
     ip_family_policy: str | None = None
     #: spec.clusterIPs as the API server takes them (spec.clusterIP alone: [it]; ipfamily.cluster_ips)
     cluster_ips: tuple[str, ...] = ()
+    #: spec.sessionAffinity and spec.loadBalancerIP as written ("" when not set; the API server's default
+    #: affinity is None)
+    session_affinity: str = ""
+    load_balancer_ip: str = ""
+    #: spec.allocateLoadBalancerNodePorts is not false (its default is true)
+    allocate_node_ports: bool = True
+    #: spec.internalTrafficPolicy as written ("" when not set: Cluster)
+    internal_traffic_policy: str = ""
+    #: metadata.namespace is written (or the object comes from the cluster); else kubectl applies the manifest to
+    #: the namespace of its command (-n, else the context's), which hairpin cannot know: ``namespace`` says default
+    namespace_set: bool = True
+
+    @property
+    def kubectl_ns(self) -> str:
+        """``-n NAMESPACE `` for a kubectl command on this Service; nothing when the manifest names no namespace."""
+        return f"-n {self.namespace} " if self.namespace_set else ""
+
+    @property
+    def dns_namespace(self) -> str:
+        """The namespace in the Service's cluster DNS name (a placeholder when the manifest names none)."""
+        return self.namespace if self.namespace_set else "<namespace>"
 
     @property
     def key(self) -> str:
@@ -149,6 +170,16 @@ class KEndpoint:
 def _seq(value: Any) -> list[Any]:
     """A list field of an object, or no items when the input holds anything else there."""
     return value if isinstance(value, list) else []
+
+
+#: the kinds hairpin reads, by their lower case (a kind in another case is refused: ``Cluster._add_all``)
+_KINDS_BY_LOWER = {k.lower(): k for k in ("Pod", "Node", "Service", "EndpointSlice", "ConfigMap", "Deployment",
+                                           "TargetGroupBinding", "MutatingWebhookConfiguration", *gateway.KINDS)}  # fmt: skip
+
+
+def _text(value: Any) -> str:
+    """A string field of an object, or "" when the input holds anything else there."""
+    return value if isinstance(value, str) else ""
 
 
 def mapping_of(value: Any) -> dict[str, Any]:
@@ -269,13 +300,23 @@ class Cluster:
             elif kind == "Deployment":
                 c._add_deployment(o)
             elif kind in gateway.KINDS:
-                c.gateway_objects.append(o)
+                refused = gateway_crd.refusal(o)  # a value the CRD's enum refuses: the object is never stored
+                if refused is not None:
+                    c.errors.append(InputError(refused, o.file, o.line))
+                else:
+                    c.gateway_objects.append(o)
             elif kind == "TargetGroupBinding":
                 c.target_group_bindings.append(o)
             elif kind == "MutatingWebhookConfiguration":
                 for wh in _seq(o.data.get("webhooks")):
                     if isinstance(wh, dict) and wh.get("name") == controller.LBC_WEBHOOK:
                         c.webhook = True
+            elif kind.lower() in _KINDS_BY_LOWER:
+                # kinds are case-sensitive: kubectl finds no resource for "service" ('no matches for kind'), so a
+                # manifest whose only Service is spelt so must not pass as "nothing at risk"
+                right = _KINDS_BY_LOWER[kind.lower()]
+                c.errors.append(InputError(f"kind {kind!r} is not {right!r}: kinds are case-sensitive, kubectl refuses "
+                                           f'the object (no matches for kind "{kind}")', o.file, o.line))  # fmt: skip
         if pods:
             c.has_pods = True
             c.seen.see_pods(pods)
@@ -425,6 +466,11 @@ class Cluster:
                 ip_families=tuple(f for f in families if isinstance(f, str)) if isinstance(families, list) else (),
                 ip_family_policy=policy if isinstance(policy, str) else None,
                 cluster_ips=ipfamily.cluster_ips(spec.get("clusterIP"), spec.get("clusterIPs")),
+                session_affinity=_text(spec.get("sessionAffinity")),
+                load_balancer_ip=_text(spec.get("loadBalancerIP")),
+                allocate_node_ports=spec.get("allocateLoadBalancerNodePorts") is not False,
+                internal_traffic_policy=_text(spec.get("internalTrafficPolicy")),
+                namespace_set=bool(meta.get("namespace")) or bool(meta.get("uid") or meta.get("creationTimestamp")),
             )
         )
 

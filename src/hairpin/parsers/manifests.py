@@ -568,11 +568,13 @@ def load_paths(paths: Iterable[str | Path], errors: list[ParseError] | None = No
 
 def _load_into(out: list[KubeObject], paths: Iterable[str | Path], errs: list[ParseError]) -> None:
     from hairpin.parsers import json_mapped  # a large JSON List read from the mapped file, not a str of it
+    from hairpin.parsers.list_nested import flatten_lists  # a List inside a List: its items
 
     for f in _files(paths, errs):
         objs = json_mapped.read(f, display_name(f), errs) if mapped else None  # names checked too (strict.named)
         if objs is not None:
-            out.extend(objs)
+            flat = flatten_lists(objs, errs)
+            out.extend(objs if flat is objs else strict.named(flat, errs))
             continue
         try:
             text = read_text(f)  # bounded, UTF-8, no NUL bytes (hairpin.reading)
@@ -590,5 +592,4 @@ def _load_into(out: list[KubeObject], paths: Iterable[str | Path], errs: list[Pa
             # ("not valid JSON", "got str"): name the prompt line instead (hairpin.parsers.pasted)
             errs[before:] = [prompt]
             continue
-        out.extend(strict.named(objs, errs))
-
+        out.extend(strict.named(flatten_lists(objs, errs), errs))
