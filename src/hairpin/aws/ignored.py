@@ -99,7 +99,7 @@ def ignored_annotations(annotations: Mapping[str, str], s: Settings, *,
                 out.append(Ignored(key, value, IN_TREE, why))
             elif key == TG_ATTRIBUTES and not in_tree_tg_attributes:
                 out.append(Ignored(key, value, IN_TREE, "read only by cloud-provider-aws v1.32.6, v1.33.3, v1.34.0 "
-                                   "(not v1.34.1), v1.35.0 and later (hairpin.aws.cloud_provider); this cluster's "
+                                   "(not v1.34.1), v1.35.0 and later; this cluster's "
                                    "provider is not known to be one of them"))  # fmt: skip
         else:
             if suffix not in LBC_READS and not suffix.startswith(_LBC_PREFIXES):
