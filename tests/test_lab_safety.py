@@ -133,3 +133,54 @@ def test_sigkill_to_lab_run_leaves_a_stale_lab_that_clean_removes_whole(tmp_path
         proc.communicate()
         if labs():
             clean()
+
+
+def test_a_namespace_removed_during_the_build_is_not_made_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``hairpin lab down`` from another shell while a lab is built: pyroute2's NetNS(name) used to make a new,
+    unrecorded namespace under the vanished name.  Now the build stops with one line and nothing is left."""
+    from hairpin.backends.lab import build
+    from hairpin.errors import LabError
+
+    configure = build._configure
+    gone: list[str] = []
+
+    def meanwhile(real: str, n: object, prefix: str = "") -> None:
+        if not gone:  # before the first namespace is configured, the next one is removed by hand
+            gone.append(real.replace("vpc", "netshoot"))
+            subprocess.run(["ip", "netns", "del", gone[0]], check=True)
+        configure(real, n, prefix)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(build, "_configure", meanwhile)
+    with pytest.raises(LabError) as e:
+        up(scenario.seed(), servers=False)
+    assert str(e.value).startswith(f"{gone[0]}: ") and "No such file or directory" in str(e.value)
+    prefix = gone[0][: -len("netshoot")]
+    assert [n for n in os.listdir("/run/netns") if n.startswith(prefix)] == [] and labs() == []
+
+
+def test_down_leaves_a_process_it_did_not_start_in_its_namespace() -> None:
+    """Someone's shell in a namespace of a ``lab up`` lab is theirs: down ends what the lab started (recorded,
+    or marked HAIRPIN_LAB=<prefix> and not recorded yet when its owner died), and leaves that one running."""
+    from hairpin.backends.lab.identity import lab_env
+
+    lab = up(scenario.seed(), persistent=True, servers=False)
+    rec = lab.record
+    node1 = lab.ns("node1")
+    theirs = subprocess.Popen(["ip", "netns", "exec", node1, "sleep", "300"], start_new_session=True)
+    ours = subprocess.Popen(["ip", "netns", "exec", node1, "sleep", "300"], start_new_session=True,
+                            env=lab_env(rec.prefix))  # fmt: skip
+    try:
+        time.sleep(0.3)  # both exec'd into sleep in node1
+        res = _hairpin("lab", "down", rec.prefix.rstrip("-"))
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.splitlines() == [
+            f"removed 8 namespaces: {', '.join(reversed(rec.namespaces))}",
+            "left 1 processes the lab did not start running in its namespaces (each namespace ends with the last "
+            f"of them): {theirs.pid}",
+        ]
+        assert ours.wait(timeout=10) == -signal.SIGTERM and theirs.poll() is None
+        assert not any(netns_identity(n) for n in rec.namespaces) and labs() == []
+    finally:
+        for p in (theirs, ours):
+            p.kill()
+            p.wait()

@@ -19,7 +19,13 @@ What it knows:
 - A process is identified by its pid and its start time (field 22 of ``/proc/PID/stat``, clock ticks after
   boot, ``proc(5)``): a pid the kernel has given to another process since has another start time.
 - Every process whose ``/proc/PID/ns/net`` is one of a lab's proven namespaces runs inside the lab
-  (``ip netns pids`` finds them the same way): ``processes_in``.
+  (``ip netns pids`` finds them the same way): ``processes_in``.  Not every one of them is the lab's: someone
+  may have entered a namespace of a ``lab up`` lab (``ip netns exec NAME bash``).  The lab starts each of its
+  processes with ``HAIRPIN_LAB=<prefix>`` in its environment (``lab_env``), which ``/proc/PID/environ`` shows
+  for the process's whole life (``proc(5)``: the environment it was started with), so a process it started and
+  had not recorded yet when it was killed is still found, and nobody else's is ended.
+- A namespace name is what iproute2 accepts for ``ip netns``: not empty, at most ``NAME_MAX`` (255) bytes, no
+  ``/``, not ``.`` or ``..`` (ip/ipnetns.c, ``invalid_name``), and no NUL (no path holds one): ``invalid_name``.
 - ``deferred_signals``: SIGINT and SIGTERM that arrive while the lab records what it just made, or while it
   removes a lab, take effect right after (the main thread only; Python runs signal handlers there).
 """
@@ -37,10 +43,48 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-__all__ = ["NETNS_DIR", "create", "deferred_signals", "netns_identity", "proc_start", "processes_in"]
+__all__ = [
+    "MARK",
+    "NETNS_DIR",
+    "create",
+    "deferred_signals",
+    "invalid_name",
+    "lab_env",
+    "marked",
+    "netns_identity",
+    "proc_start",
+    "processes_in",
+]
 
 NETNS_DIR = Path("/run/netns")  # iproute2's NETNS_RUN_DIR; pyroute2 uses the same
 CLONE_NEWNET = 0x40000000  # <linux/sched.h>
+NAME_MAX = 255  # <linux/limits.h>: bytes in a file name, so in a name under NETNS_DIR
+MARK = "HAIRPIN_LAB"  # in the environment of every process a lab starts: MARK=<its prefix>
+
+
+def invalid_name(name: str) -> str:
+    """Why ``name`` cannot name a network namespace (module doc), or ''."""
+    if not name or name in (".", ".."):
+        return "empty, '.' or '..'"
+    if "/" in name or "\0" in name:
+        return "a '/' or a NUL in it"
+    if len(os.fsencode(name)) > NAME_MAX:
+        return f"longer than {NAME_MAX} bytes"
+    return ""
+
+
+def lab_env(prefix: str) -> dict[str, str]:
+    """The environment of a process the lab with ``prefix`` starts: this one's, and ``HAIRPIN_LAB=<prefix>``."""
+    return {**os.environ, MARK: prefix}
+
+
+def marked(pid: int, prefix: str) -> bool:
+    """Process ``pid`` was started with ``HAIRPIN_LAB=<prefix>`` (``lab_env``) in its environment."""
+    try:
+        env = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return False
+    return os.fsencode(f"{MARK}={prefix}") in env.split(b"\0")
 
 
 def _nsfs_dev() -> int:

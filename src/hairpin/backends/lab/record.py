@@ -5,8 +5,9 @@ unique prefix, its owner's pid, the namespaces it created and the processes it s
 is added to the record, with its identity (``identity``: nsfs inode number, then the inode's ctime),
 *before* it gets its name, and each process with its start time as soon as it is started, so a crash at any
 point leaves a record that covers everything that exists.  Removal ends the recorded processes whose start
-time still matches and every process inside the lab's namespaces, then deletes the recorded namespaces
-whose identity still matches and the recorded files: never a pattern, never a name alone.
+time still matches and every process inside the lab's namespaces that the lab started (``identity.marked``),
+then deletes the recorded namespaces whose identity still matches and the recorded files: never a pattern,
+never a name alone.  Anyone else's process inside them is left running (``LabRecord.strangers``).
 
 A record is read only if it is a regular file (not a symlink) owned by the user reading it, at most
 ``RECORD_LIMIT`` bytes, named after its prefix, and holds exactly a record's fields with their types, every
@@ -68,6 +69,9 @@ class LabRecord:
     owner_start: int | None = None
     #: after ``remove``: recorded namespaces that exist but are not the lab's (not saved)
     kept: list[str] = field(default_factory=list, repr=False, compare=False, metadata={"saved": False})
+    #: after ``remove``: processes the lab did not start that were running inside its namespaces (left alone; a
+    #: namespace ends once the last of them has, its name is gone already)
+    strangers: list[int] = field(default_factory=list, repr=False, compare=False, metadata={"saved": False})
 
     @property
     def path(self) -> Path:
@@ -155,7 +159,9 @@ class LabRecord:
         self.kept = [n for n in self.namespaces if n not in mine and identity.netns_identity(n) is not None]
         inodes = {self.netns_ids[n][0] for n in mine}
         procs = [(p, identity.proc_start(p)) for p in self.pids if self.owns_pid(p)]
-        procs += [(p, identity.proc_start(p)) for p in identity.processes_in(inodes) if p not in self.pids]
+        inside = [p for p in identity.processes_in(inodes) if p not in self.pids]
+        procs += [(p, identity.proc_start(p)) for p in inside if identity.marked(p, self.prefix)]
+        self.strangers = [p for p in inside if not identity.marked(p, self.prefix)]
         for pid, _ in procs:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGTERM)
@@ -211,6 +217,8 @@ def _invalid(data: Any, path: Path) -> str:
         return f"prefix {prefix!r} is not the file's ({path.name})"
     if not all(isinstance(n, str) and n.startswith(prefix) and "/" not in n for n in data.get("namespaces", [])):
         return f"a namespace not under the prefix {prefix}"
+    if any(identity.invalid_name(n) for n in data.get("namespaces", [])):
+        return "a namespace name that ip netns would refuse"
     if not all(type(p) is int and p > 1 for p in data.get("pids", [])):
         return "a pid that is not a process number above 1"
     logs = {str(path.with_name(f"{prefix}clb{i}.log")) for i in range(len(data.get("files", [])))}
@@ -232,7 +240,15 @@ def labs() -> list[LabRecord]:
     d = state_dir()
     if not d.is_dir():
         return []
-    return [LabRecord.load(p) for p in sorted(d.glob("hp*.json"))]
+    out = []
+    for p in sorted(d.glob("hp*.json")):
+        try:
+            out.append(LabRecord.load(p))
+        except InputError:
+            if os.path.lexists(p):
+                raise
+            # removed since the listing: its lab was removed by its owner meanwhile (two labs at once)
+    return out
 
 
 def is_stale(rec: LabRecord) -> bool:
@@ -242,9 +258,10 @@ def is_stale(rec: LabRecord) -> bool:
     return rec.state == "building" or not rec.persistent
 
 
-def clean(stale_only: bool = True, kept: list[str] | None = None) -> list[str]:
+def clean(stale_only: bool = True, kept: list[str] | None = None, strangers: list[int] | None = None) -> list[str]:
     """Remove stale labs (or every recorded lab, with ``stale_only=False``); returns the namespaces removed
-    and adds to ``kept`` the recorded ones left because they are not the lab's (``LabRecord.owns_netns``)."""
+    and adds to ``kept`` the recorded ones left because they are not the lab's (``LabRecord.owns_netns``), to
+    ``strangers`` the processes left running in them because the lab did not start them."""
     removed: list[str] = []
     for rec in labs():
         if stale_only and not is_stale(rec):
@@ -252,4 +269,6 @@ def clean(stale_only: bool = True, kept: list[str] | None = None) -> list[str]:
         removed += rec.remove()
         if kept is not None:
             kept += rec.kept
+        if strangers is not None:
+            strangers += rec.strangers
     return removed

@@ -370,7 +370,7 @@ def _connect_all(
             argv = commands.in_ns(lab.ns(node.name), ["tcpdump", "-i", "any", "-n", "-U", "-w", str(path), "tcp"])
             with identity.deferred_signals():  # started and recorded, or not started
                 proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                        start_new_session=True)  # fmt: skip
+                                        start_new_session=True, env=identity.lab_env(lab.record.prefix))  # fmt: skip
                 lab.record.note_pid(proc.pid)
             dumps.append((proc, str(path)))
         time.sleep(0.5)
@@ -380,7 +380,7 @@ def _connect_all(
     # after a crash), and is ended here whatever happens, an interrupt (Ctrl-C) included
     with identity.deferred_signals():
         client_proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                       start_new_session=True)  # fmt: skip
+                                       start_new_session=True, env=identity.lab_env(lab.record.prefix))  # fmt: skip
         lab.record.note_pid(client_proc.pid)
     results: dict[int, dict[str, Any]] = {}
     try:
