@@ -286,3 +286,16 @@ def test_the_record_a_lab_writes_is_still_read(tmp_path: Path, monkeypatch: pyte
     rec.save()
     assert json.loads(rec.path.read_text())["namespaces"] == ["hpabc123-vpc", "hpabc123-node1"]
     assert labs() == [rec]
+
+
+def test_the_labs_servers_are_kept_and_reaped_by_remove(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server's Popen is kept by the lab (dropped, its __del__ could swallow a Ctrl-C) and reaped by remove."""
+    monkeypatch.setenv("HAIRPIN_LAB_DIR", str(tmp_path))
+    rec = LabRecord("hpabc123-", "seed", os.getpid(), 0.0)
+    rec.save()
+    lab = build.Lab(scenario.seed(), topology.build(scenario.seed()), rec)
+    pid = build._start(lab, ["sleep", "60"])
+    assert [p.pid for p in lab.procs] == [pid] == rec.pids and identity.marked(pid, "hpabc123-")
+    proc = lab.procs[0]
+    assert lab.remove() == [] and lab.procs == []
+    assert proc.returncode == -signal.SIGTERM and not rec.path.exists()  # ended by the removal, and reaped

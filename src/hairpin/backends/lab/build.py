@@ -95,16 +95,26 @@ class Lab:
     names: dict[str, str] = field(default_factory=dict)
     #: the NLB's health checks as the vpc namespace made them: node:healthCheckNodePort -> HTTP status
     health: dict[str, int] = field(default_factory=dict)
+    #: the servers' and proxies' Popen objects, kept until ``remove`` reaps them: a Popen dropped while its
+    #: process runs has its ``__del__`` run Python code, and a Ctrl-C that lands there is lost ("Exception
+    #: ignored in Popen.__del__", measured: an interrupted ``lab run`` ran to its end with exit 0)
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list, repr=False)
 
     def ns(self, logical: str) -> str:
         return self.names[logical]
 
     def remove(self) -> list[str]:
-        """The lab's ``LabRecord.remove``, in the process that made it only: a forked copy of it (pyroute2's
-        helpers) that unwinds its copy of the call stack (an exception, Ctrl-C) removes nothing."""
+        """The lab's ``LabRecord.remove``, then its servers reaped; in the process that made it only: a forked
+        copy of it (pyroute2's helpers) that unwinds its copy of the call stack (an exception, Ctrl-C) removes
+        nothing."""
         if os.getpid() != self.record.owner:
             return []
-        return self.record.remove()
+        removed = self.record.remove()
+        with identity.deferred_signals():  # dropping a Popen runs its __del__: a signal there would be lost
+            for proc in self.procs:
+                proc.poll()  # reaped if it has ended (the removal ended every one it proved the lab's)
+            self.procs.clear()
+        return removed
 
 
 def up(scenario: Scenario, *, persistent: bool = False, servers: bool = True) -> Lab:
@@ -121,8 +131,7 @@ def up(scenario: Scenario, *, persistent: bool = False, servers: bool = True) ->
         rec.state = "up"
         rec.save()
     except BaseException:
-        if os.getpid() == rec.owner:  # not in a forked copy of this process (Lab.remove)
-            rec.remove()
+        lab.remove()  # not in a forked copy of this process (Lab.remove)
         raise
     return lab
 
@@ -247,6 +256,7 @@ def _start(lab: Lab, argv: list[str]) -> int:
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
                                 env=identity.lab_env(lab.record.prefix))  # fmt: skip
         lab.record.note_pid(proc.pid)
+        lab.procs.append(proc)  # kept (Lab.procs)
     return proc.pid
 
 
