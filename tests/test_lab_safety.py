@@ -20,7 +20,6 @@ from hairpin.backends.lab.identity import netns_identity, proc_start
 pytestmark = [needs_root_and("ip", "iptables-restore"), pytest.mark.usefixtures("lab_dir")]
 
 
-
 def _hairpin(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "hairpin.cli.main", *args], capture_output=True, text=True,
                           env=dict(os.environ), check=False)  # fmt: skip
@@ -184,3 +183,19 @@ def test_down_leaves_a_process_it_did_not_start_in_its_namespace() -> None:
         for p in (theirs, ours):
             p.kill()
             p.wait()
+
+
+def test_a_namespace_is_recorded_with_its_whole_identity_before_it_has_its_name() -> None:
+    """The inode and its ctime are in the record before the name exists (the nsfs inode held open meanwhile), so
+    a stale record never has to fall back on the inode number alone, which the kernel hands out again."""
+    from hairpin.backends.lab import identity
+
+    name = f"hp{os.getpid() % 0xFFFFFF:06x}-identity"
+    seen: list[tuple[int, int, bool]] = []
+    try:
+        got = identity.create(
+            name, lambda inode, ctime: seen.append((inode, ctime, os.path.lexists(f"/run/netns/{name}")))
+        )
+        assert seen == [(got[0], got[1], False)] and netns_identity(name) == got and got[1] > 0
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)

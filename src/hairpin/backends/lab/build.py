@@ -145,9 +145,9 @@ def _build(lab: Lab, servers: bool) -> None:
     for n in lab.topology.namespaces:
         real = lab.ns(n.name)
 
-        def record(inode: int, real: str = real) -> None:  # recorded, with its inode, before it has its name
+        def record(inode: int, ctime: int, real: str = real) -> None:  # recorded, proof and all, before its name
             rec.namespaces.append(real)
-            rec.netns_ids[real] = [inode, 0, time.time_ns()]
+            rec.netns_ids[real] = [inode, ctime, time.time_ns()]
             rec.save()
 
         with identity.deferred_signals():

@@ -11,8 +11,8 @@ What it knows:
   is made and stays while the bind mount pins it (measured on 6.18: ``ip netns exec`` does not change it,
   a namespace deleted and made again under the same name gets another ctime).  The identity recorded is
   ``(inode, ctime_ns)``.
-- ``create`` unshares a new network namespace in a thread of its own, learns its inode number
-  (``/proc/thread-self/ns/net``), hands it to the caller to record, and only then gives it its name
+- ``create`` unshares a new network namespace in a thread of its own, learns its inode number and ctime
+  (``/proc/thread-self/ns/net``, held open), hands them to the caller to record, and only then gives it its name
   (``netns.attach`` of the thread's namespace); if the process dies before that, the namespace dies with the
   thread, nameless.  A name that exists already is never taken over (``attach`` creates the mount point with
   ``O_EXCL``).
@@ -123,13 +123,19 @@ def processes_in(inodes: set[int]) -> list[int]:
     return out
 
 
-def create(name: str, record: Callable[[int], None]) -> tuple[int, int]:
-    """Make network namespace ``name``: ``record(inode)`` is called (and must have saved it) before the name
-    exists.  Returns the namespace's identity, ``(inode, ctime_ns)``.  OSError if ``name`` exists already."""
+def create(name: str, record: Callable[[int, int], None]) -> tuple[int, int]:
+    """Make network namespace ``name``: ``record(inode, ctime_ns)`` is called (and must have saved them) before
+    the name exists.  Returns the namespace's identity, ``(inode, ctime_ns)``.  OSError if ``name`` exists
+    already.
+
+    The thread holds the namespace's nsfs inode open from before ``record`` until the name's bind mount holds
+    it, so the ctime recorded is the named namespace's (an nsfs inode nobody holds is dropped, and the next
+    look makes a new one with a new ctime; measured on 6.18: the same ctime through the fd, ``/proc/TID/ns/net``,
+    the name, and after the fd is closed)."""
     from pyroute2 import netns
 
     libc = ctypes.CDLL(None, use_errno=True)
-    made: queue.Queue[tuple[int, int] | OSError] = queue.Queue()
+    made: queue.Queue[tuple[int, int, int] | OSError] = queue.Queue()
     done = threading.Event()
 
     def hold() -> None:  # the namespace lives as long as this thread (or its name, once attached)
@@ -137,8 +143,13 @@ def create(name: str, record: Callable[[int], None]) -> tuple[int, int]:
             if libc.unshare(CLONE_NEWNET) != 0:
                 made.put(OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET) failed"))
                 return
-            made.put((os.stat("/proc/thread-self/ns/net").st_ino, threading.get_native_id()))
-            done.wait()
+            fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                st = os.fstat(fd)
+                made.put((st.st_ino, st.st_ctime_ns, threading.get_native_id()))
+                done.wait()
+            finally:
+                os.close(fd)
         except OSError as exc:
             made.put(exc)
 
@@ -148,14 +159,14 @@ def create(name: str, record: Callable[[int], None]) -> tuple[int, int]:
         got = made.get()
         if isinstance(got, OSError):
             raise got
-        inode, tid = got
-        record(inode)
+        inode, ctime, tid = got
+        record(inode, ctime)
         netns.attach(name, tid)  # the mount point with O_EXCL, then the bind mount of /proc/TID/ns/net
     finally:
         done.set()
         thread.join()
     ident = netns_identity(name)
-    if ident is None or ident[0] != inode:
+    if ident != (inode, ctime):
         raise OSError(f"network namespace {name}: not the namespace just made")
     return ident
 

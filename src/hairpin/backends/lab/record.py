@@ -2,7 +2,7 @@
 
 A record is a JSON file under ``/run/hairpin/labs/`` (``HAIRPIN_LAB_DIR`` overrides it) naming the lab's
 unique prefix, its owner's pid, the namespaces it created and the processes it started.  Each namespace
-is added to the record, with its identity (``identity``: nsfs inode number, then the inode's ctime),
+is added to the record, with its identity (``identity``: nsfs inode number and the inode's ctime),
 *before* it gets its name, and each process with its start time as soon as it is started, so a crash at any
 point leaves a record that covers everything that exists.  Removal ends the recorded processes whose start
 time still matches and every process inside the lab's namespaces that the lab started (``identity.marked``),
@@ -61,7 +61,8 @@ class LabRecord:
     fix: str | None = None
     state: str = "building"  # building | up
     persistent: bool = False  # made by `hairpin lab up`: outlives its owner until `hairpin lab down`
-    #: namespace -> [nsfs inode, inode ctime in ns (0 until the name exists), time.time_ns() before it was made]
+    #: namespace -> [nsfs inode, inode ctime in ns, time.time_ns() when recorded]; a record of an older hairpin
+    #: may hold ctime 0 (recorded once the name existed, and its owner died before that)
     netns_ids: dict[str, list[int]] = field(default_factory=dict)
     #: str(pid) -> start time in clock ticks after boot (/proc/PID/stat field 22)
     starts: dict[str, int] = field(default_factory=dict)
@@ -138,8 +139,9 @@ class LabRecord:
         return want is not None and identity.proc_start(pid) == want
 
     def owns_netns(self, name: str) -> bool:
-        """Namespace ``name`` is the one the lab made: same nsfs inode, and the recorded ctime (or, if the
-        owner died before recording it, one no earlier than the second before it made the namespace)."""
+        """Namespace ``name`` is the one the lab made: same nsfs inode, and the recorded ctime (or, in an older
+        hairpin's record whose owner died before recording it, one no earlier than the second before it made the
+        namespace: weaker, since the kernel may give a freed inode number to a namespace made later)."""
         ident, now = self.netns_ids.get(name), identity.netns_identity(name)
         if ident is None or now is None or now[0] != ident[0]:
             return False
