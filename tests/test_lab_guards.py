@@ -299,3 +299,33 @@ def test_the_labs_servers_are_kept_and_reaped_by_remove(tmp_path: Path, monkeypa
     proc = lab.procs[0]
     assert lab.remove() == [] and lab.procs == []
     assert proc.returncode == -signal.SIGTERM and not rec.path.exists()  # ended by the removal, and reaped
+
+
+def test_a_namespace_another_removal_deleted_meanwhile_is_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two removals of one stale lab at once: the second finds the first's work done, without a traceback."""
+    from pyroute2 import netns
+
+    monkeypatch.setenv("HAIRPIN_LAB_DIR", str(tmp_path))
+    names = ["hpabc123-vpc", "hpabc123-node1", "hpabc123-node2"]
+    rec = LabRecord(
+        "hpabc123-", "seed", 2**22 + 7, 0.0, names, netns_ids={n: [100 + i, 5, 4] for i, n in enumerate(names)}
+    )
+    rec.save()
+    present = {n: (100 + i, 5) for i, n in enumerate(names)}
+    monkeypatch.setattr(identity, "netns_identity", lambda name: present.get(name))
+    monkeypatch.setattr(identity, "processes_in", lambda inodes: [])
+    calls: list[str] = []
+
+    def remove(name: str) -> None:
+        calls.append(name)
+        if name == "hpabc123-node2":  # the other removal unlinked it between the check and the unlink
+            raise FileNotFoundError(2, "No such file or directory")
+        del present[name]
+        if name == "hpabc123-node1":
+            del present["hpabc123-vpc"]  # and deleted this one before this removal got to it
+
+    monkeypatch.setattr(netns, "remove", remove)
+    assert rec.remove() == ["hpabc123-node1"]
+    assert calls == ["hpabc123-node2", "hpabc123-node1"] and not rec.path.exists()

@@ -177,7 +177,14 @@ class LabRecord:
             time.sleep(0.02)
         removed = []
         for name in reversed(mine):
-            netns.remove(name)
+            # proven again just before: another removal of the same lab (two `hairpin lab clean` at once, or
+            # `up` cleaning while `clean` runs) may have deleted it meanwhile (was a FileNotFoundError traceback)
+            if not self.owns_netns(name):
+                continue
+            try:
+                netns.remove(name)
+            except FileNotFoundError:
+                continue
             removed.append(name)
         for f in self.files:
             Path(f).unlink(missing_ok=True)
