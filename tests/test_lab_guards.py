@@ -329,3 +329,23 @@ def test_a_namespace_another_removal_deleted_meanwhile_is_skipped(
     monkeypatch.setattr(netns, "remove", remove)
     assert rec.remove() == ["hpabc123-node1"]
     assert calls == ["hpabc123-node2", "hpabc123-node1"] and not rec.path.exists()
+
+
+def test_every_command_the_build_runs_in_a_lab_namespace_is_marked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sysctl, iptables-restore, ss, the health checks: each carries HAIRPIN_LAB=<prefix> (found after a crash)."""
+    monkeypatch.setenv("HAIRPIN_LAB_DIR", str(tmp_path))
+    s = scenario.seed()
+    lab = build.Lab(s, topology.build(s), LabRecord("hpabc123-", "seed", os.getpid(), 0.0),
+                    {n.name: f"hpabc123-{n.name}" for n in topology.build(s).namespaces})  # fmt: skip
+    seen: list[tuple[str, str | None]] = []
+
+    def ran(argv: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
+        seen.append((" ".join(argv[4:6]), (kw.get("env") or {}).get(identity.MARK)))
+        return subprocess.CompletedProcess(argv, 0, "LISTEN 0 5 0.0.0.0:80\n", "")
+
+    monkeypatch.setattr(build.subprocess, "run", ran)
+    build._run(["ip", "netns", "exec", "hpabc123-vpc", "sysctl", "-w"], prefix="hpabc123-")
+    build._wait_listening(lab)
+    assert seen == [("sysctl -w", "hpabc123-")] + [("ss -Hltn", "hpabc123-")] * 3

@@ -287,7 +287,7 @@ def _check_health(lab: Lab) -> None:
 
     res = subprocess.run(
         commands.in_ns(lab.ns("vpc"), [sys.executable, "-m", "hairpin.backends.lab.healthz", "--probe", ",".join(want)]),
-        capture_output=True, text=True, check=False,
+        capture_output=True, text=True, check=False, env=identity.lab_env(lab.record.prefix),
     )  # fmt: skip
     if res.returncode != 0:
         raise LabError(f"health check probe failed: {res.stderr.strip() or res.returncode}")
@@ -308,8 +308,8 @@ def _wait_listening(lab: Lab, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     for where, query in want:
         while True:
-            res = subprocess.run(commands.in_ns(lab.ns(where), ["ss", "-Hltn", query]),
-                                 capture_output=True, text=True, check=False)  # fmt: skip
+            res = subprocess.run(commands.in_ns(lab.ns(where), ["ss", "-Hltn", query]), capture_output=True,
+                                 text=True, check=False, env=identity.lab_env(lab.record.prefix))  # fmt: skip
             if res.stdout.strip():
                 break
             if time.monotonic() > deadline:

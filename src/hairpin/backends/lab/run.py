@@ -499,8 +499,8 @@ def _clb_connections(lab: Lab, expected: int, wait: float = 3.0) -> dict[str, di
 
 def _conntrack(lab: Lab, logical: str) -> str:
     """The conntrack table of one lab namespace, as /proc/net/nf_conntrack text."""
-    res = subprocess.run(commands.in_ns(lab.ns(logical), ["cat", "/proc/net/nf_conntrack"]),
-                         capture_output=True, text=True, check=False)  # fmt: skip
+    res = subprocess.run(commands.in_ns(lab.ns(logical), ["cat", "/proc/net/nf_conntrack"]), capture_output=True,
+                         text=True, check=False, env=identity.lab_env(lab.record.prefix))  # fmt: skip
     return res.stdout
 
 
