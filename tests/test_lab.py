@@ -20,7 +20,6 @@ from hairpin.backends.lab import clean, down, labs, run, up
 pytestmark = [needs_root_and("ip", "iptables-restore"), pytest.mark.usefixtures("lab_dir")]
 
 
-
 def _netns() -> set[str]:
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
     return {line.split()[0] for line in out.splitlines() if line.strip()}
@@ -140,11 +139,11 @@ def test_ctrl_c_during_build_removes_what_was_made(monkeypatch: pytest.MonkeyPat
     calls = {"n": 0}
     real = build._configure
 
-    def interrupted(real_name: str, ns: object) -> None:
+    def interrupted(real_name: str, ns: object, prefix: str) -> None:
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt
-        real(real_name, ns)  # type: ignore[arg-type]
+        real(real_name, ns, prefix)  # type: ignore[arg-type]
 
     made: list[str] = []
     real_prefix = build.new_prefix

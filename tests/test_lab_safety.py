@@ -20,7 +20,6 @@ from hairpin.backends.lab.identity import netns_identity, proc_start
 pytestmark = [needs_root_and("ip", "iptables-restore"), pytest.mark.usefixtures("lab_dir")]
 
 
-
 def _hairpin(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "hairpin.cli.main", *args], capture_output=True, text=True,
                           env=dict(os.environ), check=False)  # fmt: skip
@@ -133,3 +132,70 @@ def test_sigkill_to_lab_run_leaves_a_stale_lab_that_clean_removes_whole(tmp_path
         proc.communicate()
         if labs():
             clean()
+
+
+def test_a_namespace_removed_during_the_build_is_not_made_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``hairpin lab down`` from another shell while a lab is built: pyroute2's NetNS(name) used to make a new,
+    unrecorded namespace under the vanished name.  Now the build stops with one line and nothing is left."""
+    from hairpin.backends.lab import build
+    from hairpin.errors import LabError
+
+    configure = build._configure
+    gone: list[str] = []
+
+    def meanwhile(real: str, n: object, prefix: str = "") -> None:
+        if not gone:  # before the first namespace is configured, the next one is removed by hand
+            gone.append(real.replace("vpc", "netshoot"))
+            subprocess.run(["ip", "netns", "del", gone[0]], check=True)
+        configure(real, n, prefix)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(build, "_configure", meanwhile)
+    with pytest.raises(LabError) as e:
+        up(scenario.seed(), servers=False)
+    assert str(e.value).startswith(f"{gone[0]}: ") and "No such file or directory" in str(e.value)
+    prefix = gone[0][: -len("netshoot")]
+    assert [n for n in os.listdir("/run/netns") if n.startswith(prefix)] == [] and labs() == []
+
+
+def test_down_leaves_a_process_it_did_not_start_in_its_namespace() -> None:
+    """Someone's shell in a namespace of a ``lab up`` lab is theirs: down ends what the lab started (recorded,
+    or marked HAIRPIN_LAB=<prefix> and not recorded yet when its owner died), and leaves that one running."""
+    from hairpin.backends.lab.identity import lab_env
+
+    lab = up(scenario.seed(), persistent=True, servers=False)
+    rec = lab.record
+    node1 = lab.ns("node1")
+    theirs = subprocess.Popen(["ip", "netns", "exec", node1, "sleep", "300"], start_new_session=True)
+    ours = subprocess.Popen(["ip", "netns", "exec", node1, "sleep", "300"], start_new_session=True,
+                            env=lab_env(rec.prefix))  # fmt: skip
+    try:
+        time.sleep(0.3)  # both exec'd into sleep in node1
+        res = _hairpin("lab", "down", rec.prefix.rstrip("-"))
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.splitlines() == [
+            f"removed 8 namespaces: {', '.join(reversed(rec.namespaces))}",
+            "left 1 processes the lab did not start running in its namespaces (each namespace ends with the last "
+            f"of them): {theirs.pid}",
+        ]
+        assert ours.wait(timeout=10) == -signal.SIGTERM and theirs.poll() is None
+        assert not any(netns_identity(n) for n in rec.namespaces) and labs() == []
+    finally:
+        for p in (theirs, ours):
+            p.kill()
+            p.wait()
+
+
+def test_a_namespace_is_recorded_with_its_whole_identity_before_it_has_its_name() -> None:
+    """The inode and its ctime are in the record before the name exists (the nsfs inode held open meanwhile), so
+    a stale record never has to fall back on the inode number alone, which the kernel hands out again."""
+    from hairpin.backends.lab import identity
+
+    name = f"hp{os.getpid() % 0xFFFFFF:06x}-identity"
+    seen: list[tuple[int, int, bool]] = []
+    try:
+        got = identity.create(
+            name, lambda inode, ctime: seen.append((inode, ctime, os.path.lexists(f"/run/netns/{name}")))
+        )
+        assert seen == [(got[0], got[1], False)] and netns_identity(name) == got and got[1] > 0
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)

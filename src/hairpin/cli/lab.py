@@ -197,8 +197,9 @@ def down_cmd(lab: Annotated[str | None, typer.Argument(help="Lab id (default: al
         if lab.rstrip("-") not in known:
             raise InputError(f"no lab {lab!r}; recorded labs: {', '.join(known) or 'none'} (hairpin lab status)")
     kept: list[str] = []
-    removed = down(lab, kept)
-    _removed(removed, kept)
+    strangers: list[int] = []
+    removed = down(lab, kept, strangers)
+    _removed(removed, kept, strangers)
 
 
 @lab_app.command("clean")
@@ -207,11 +208,15 @@ def clean_cmd() -> None:
     from hairpin.backends.lab import clean
 
     kept: list[str] = []
-    removed = clean(kept=kept)
-    _removed(removed, kept)
+    strangers: list[int] = []
+    removed = clean(kept=kept, strangers=strangers)
+    _removed(removed, kept, strangers)
 
 
-def _removed(removed: list[str], kept: list[str]) -> None:
+def _removed(removed: list[str], kept: list[str], strangers: list[int]) -> None:
     print(f"removed {len(removed)} namespaces" + (f": {', '.join(removed)}" if removed else ""))
     if kept:  # recorded, present, but another namespace than the one the lab made (LabRecord.owns_netns)
         print(f"kept {len(kept)} namespaces with a recorded name that the lab did not make: {', '.join(kept)}")
+    if strangers:  # inside the lab's namespaces, not started by the lab (identity.marked): left running
+        print(f"left {len(strangers)} processes the lab did not start running in its namespaces (each namespace "
+              f"ends with the last of them): {', '.join(map(str, sorted(strangers)))}")  # fmt: skip

@@ -18,6 +18,15 @@ again (the Python documentation's note on SIGPIPE, ``signal`` module).
 
 SIGTERM unwinds the program as Ctrl-C does (the lab removes what it made, the atomic writers their temporary
 files), then ends it with ``hairpin: terminated`` and exit code 143 (128 + 15, ``signal(7)``).
+
+Only in the program's own process: a copy of it made by ``fork()`` without ``exec`` (pyroute2 forks a helper
+for every ``NetNS`` the lab opens, and stops it with SIGTERM; Ctrl-C reaches it too, in the same process group)
+inherits these handlers and the whole call stack, and unwinding there ran the lab's clean-up a second time, in
+the helper, while the program went on building.  Measured (strace): the helper found itself among the
+processes in the lab's namespaces, signalled itself and waited out the clean-up's 3 s before SIGKILL, and the
+program waited for it (21 s of a 24 s ``lab run``); had it not been inside a lab namespace, it would have
+deleted the namespaces of the lab being built (it did, once removal ended only the lab's own processes).  A
+signal in such a copy ends the copy at once (``os._exit(128 + signal)``).
 """
 
 from __future__ import annotations
@@ -99,10 +108,13 @@ def main(argv: list[str] | None = None) -> None:
             print("hairpin: terminated" if came == signal.SIGTERM else "hairpin: interrupted", file=sys.stderr)
             sys.exit(TERMINATED if came == signal.SIGTERM else 130)
     interrupted: list[int] = []
+    home = os.getpid()  # a forked copy of this process ends at once on a signal (module doc)
     old = signal.getsignal(signal.SIGINT)
     if old is signal.default_int_handler:  # typer turns Ctrl-C into a silent exit 130: note it to say so
 
         def on_interrupt(signum: int, frame: Any) -> None:
+            if os.getpid() != home:
+                os._exit(128 + signum)
             interrupted.append(signum)
             signal.default_int_handler(signum, frame)
 
@@ -111,6 +123,8 @@ def main(argv: list[str] | None = None) -> None:
     if old_term == signal.SIG_DFL:  # SIGTERM (kill, timeout, systemd) unwinds like Ctrl-C: the lab removes itself
 
         def on_terminate(signum: int, frame: Any) -> None:
+            if os.getpid() != home:
+                os._exit(128 + signum)
             interrupted.append(signum)
             raise KeyboardInterrupt
 

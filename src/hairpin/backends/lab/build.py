@@ -4,7 +4,9 @@ iptables (through iptables-restore) and the backends' servers, all recorded befo
 Order matters: global sysctls (rp_filter, proxy_delay, TCP settings) are set before any interface exists
 so that new interfaces inherit them; interface sysctls (proxy_arp) after.  Every veth is created inside a
 lab namespace with its peer placed straight into another lab namespace: nothing ever appears in the host
-namespace.
+namespace.  Each namespace is opened by name with ``NetNS(name, flags=0)``: pyroute2's default (``O_CREAT``)
+would make a new namespace under a name that is gone (removed by ``hairpin lab down`` from another shell, say),
+one the record does not hold.
 
 An IPv6 scenario is built the same way, with IPv6's tools: ``accept_dad=0`` among each namespace's global
 sysctls, addresses, routes, rules and neighbours through ``ip -6 -batch`` (``commands.ip6_batch``), the node and
@@ -39,8 +41,18 @@ IP_VS = Path("/proc/net/ip_vs")  # exists when the kernel has IPVS (built in or 
 def check_supported(scenario: Scenario) -> None:
     """Refuse, before anything is made, a scenario whose data path the lab does not build.
 
-    kube-proxy's IPVS mode needs the kernel's IPVS (``/proc/net/ip_vs``); even with it, the lab does not
-    load IPVS virtual servers yet."""
+    Every node and pod is a namespace named ``<prefix><name>``: a name ``ip netns`` would refuse
+    (``identity.invalid_name``) or two of the same name cannot be made.  kube-proxy's IPVS mode needs the
+    kernel's IPVS (``/proc/net/ip_vs``); even with it, the lab does not load IPVS virtual servers yet."""
+    names = [n.name for n in scenario.nodes] + [p.name for p in scenario.pods if not p.host_network] + ["vpc"]
+    for name in names:
+        why = identity.invalid_name(f"hp{'0' * 6}-{name}")  # as long as new_prefix()'s
+        if why:
+            raise LabUnsupported(f"the lab cannot name a network namespace after {name!r}: {why}")
+    if len(set(names)) < len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})[0]
+        raise LabUnsupported(f"the lab makes one network namespace per node and pod, and {twice!r} names two "
+                             "(the vpc namespace is 'vpc')")  # fmt: skip
     if scenario.kube_proxy.mode == "ipvs":
         if not IP_VS.exists():
             raise LabUnsupported(
@@ -66,8 +78,9 @@ def check_permitted(scenario: Scenario | None = None) -> None:
             raise NotPermitted(f"the lab needs {tool} (Debian package {package})")
 
 
-def _run(argv: list[str], stdin: str | None = None) -> None:
-    res = subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False)
+def _run(argv: list[str], stdin: str | None = None, prefix: str = "") -> None:
+    env = identity.lab_env(prefix) if prefix else None  # marked as the lab's (identity.marked)
+    res = subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False, env=env)
     if res.returncode != 0:
         raise LabError(f"{' '.join(argv[:6])}: {res.stderr.strip() or res.returncode}")
 
@@ -82,12 +95,26 @@ class Lab:
     names: dict[str, str] = field(default_factory=dict)
     #: the NLB's health checks as the vpc namespace made them: node:healthCheckNodePort -> HTTP status
     health: dict[str, int] = field(default_factory=dict)
+    #: the servers' and proxies' Popen objects, kept until ``remove`` reaps them: a Popen dropped while its
+    #: process runs has its ``__del__`` run Python code, and a Ctrl-C that lands there is lost ("Exception
+    #: ignored in Popen.__del__", measured: an interrupted ``lab run`` ran to its end with exit 0)
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list, repr=False)
 
     def ns(self, logical: str) -> str:
         return self.names[logical]
 
     def remove(self) -> list[str]:
-        return self.record.remove()
+        """The lab's ``LabRecord.remove``, then its servers reaped; in the process that made it only: a forked
+        copy of it (pyroute2's helpers) that unwinds its copy of the call stack (an exception, Ctrl-C) removes
+        nothing."""
+        if os.getpid() != self.record.owner:
+            return []
+        removed = self.record.remove()
+        with identity.deferred_signals():  # dropping a Popen runs its __del__: a signal there would be lost
+            for proc in self.procs:
+                proc.poll()  # reaped if it has ended (the removal ended every one it proved the lab's)
+            self.procs.clear()
+        return removed
 
 
 def up(scenario: Scenario, *, persistent: bool = False, servers: bool = True) -> Lab:
@@ -97,29 +124,30 @@ def up(scenario: Scenario, *, persistent: bool = False, servers: bool = True) ->
     topo = build(scenario)
     rec = LabRecord(new_prefix(), scenario.name, os.getpid(), time.time(), fix=scenario.fix, persistent=persistent,
                     owner_start=identity.proc_start(os.getpid()))  # fmt: skip
-    rec.save()
     lab = Lab(scenario, topo, rec, {n.name: commands.ns_name(rec.prefix, n.name) for n in topo.namespaces})
-    try:
+    try:  # the first save and the last too: Ctrl-C during either leaves nothing behind either
+        rec.save()
         _build(lab, servers)
+        rec.state = "up"
+        rec.save()
     except BaseException:
-        rec.remove()
+        lab.remove()  # not in a forked copy of this process (Lab.remove)
         raise
-    rec.state = "up"
-    rec.save()
     return lab
 
 
 def _build(lab: Lab, servers: bool) -> None:
     from pyroute2 import NetNS
+    from pyroute2.netlink.exceptions import NetlinkError
 
     rec = lab.record
     family = lab.scenario.family
     for n in lab.topology.namespaces:
         real = lab.ns(n.name)
 
-        def record(inode: int, real: str = real) -> None:  # recorded, with its inode, before it has its name
+        def record(inode: int, ctime: int, real: str = real) -> None:  # recorded, proof and all, before its name
             rec.namespaces.append(real)
-            rec.netns_ids[real] = [inode, 0, time.time_ns()]
+            rec.netns_ids[real] = [inode, ctime, time.time_ns()]
             rec.save()
 
         with identity.deferred_signals():
@@ -131,23 +159,29 @@ def _build(lab: Lab, servers: bool) -> None:
                 raise LabError(f"network namespace {real}: {exc}") from None
             rec.save()
         linear = lab.scenario.kernel.tcp_syn_linear_timeouts
-        _run(commands.sysctl_command(real, commands.global_sysctls(n, linear, family)))
+        _run(commands.sysctl_command(real, commands.global_sysctls(n, linear, family)), prefix=rec.prefix)
     for (a_ns, a_if), (b_ns, b_if) in lab.topology.links:
         a = lab.topology.namespace(a_ns).interface(a_if)
         b = lab.topology.namespace(b_ns).interface(b_if)
-        with NetNS(lab.ns(a_ns)) as ipr:
-            ipr.link("add", ifname=a_if, kind="veth", address=a.mac,
-                     peer={"ifname": b_if, "address": b.mac, "net_ns_fd": lab.ns(b_ns)})  # fmt: skip
+        try:
+            with NetNS(lab.ns(a_ns), flags=0) as ipr:  # flags=0: never made here (module doc)
+                ipr.link("add", ifname=a_if, kind="veth", address=a.mac,
+                         peer={"ifname": b_if, "address": b.mac, "net_ns_fd": lab.ns(b_ns)})  # fmt: skip
+        except (OSError, NetlinkError) as exc:
+            raise LabError(f"{lab.ns(a_ns)}: veth {a_if} to {lab.ns(b_ns)}: {exc}") from None
     restore = "ip6tables-restore" if family == 6 else "iptables-restore"
     for n in lab.topology.namespaces:
-        _configure(lab.ns(n.name), n)
+        try:
+            _configure(lab.ns(n.name), n, rec.prefix)
+        except (OSError, NetlinkError) as exc:
+            raise LabError(f"{lab.ns(n.name)}: {exc}") from None
         iptables = n.iptables if n.role != "vpc" else commands.nlb_iptables(lab.scenario)
         if iptables.strip():
-            _run(commands.in_ns(lab.ns(n.name), [restore]), stdin=iptables)
+            _run(commands.in_ns(lab.ns(n.name), [restore]), stdin=iptables, prefix=rec.prefix)
         if n.role == "node" and (nft_text := node_nft(lab.scenario, n.name)):
             # kube-proxy's table ip kube-proxy (hairpin.kube.nftables) and the VPC CNI's table ip aws-cni
             # (hairpin.kube.cni.nft_ruleset), loaded in the node's namespace only, after iptables' tables
-            _run(commands.in_ns(lab.ns(n.name), ["nft", "-f", "-"]), stdin=nft_text)
+            _run(commands.in_ns(lab.ns(n.name), ["nft", "-f", "-"]), stdin=nft_text, prefix=rec.prefix)
     if servers:
         for svc in lab.scenario.services:
             for pod in lab.scenario.endpoints_of(svc):
@@ -161,13 +195,13 @@ def _build(lab: Lab, servers: bool) -> None:
         _check_health(lab)
 
 
-def _configure(real: str, n: Namespace) -> None:
+def _configure(real: str, n: Namespace, prefix: str = "") -> None:
     from pyroute2 import NetNS
 
     family = 6 if any(":" in a for a in n.addresses) else 4  # an IPv6 scenario's namespaces hold IPv6 only
 
     batch = commands.ip6_batch(n) if family == 6 else ""
-    with NetNS(real) as ipr:
+    with NetNS(real, flags=0) as ipr:  # flags=0: a name that is gone is an error, never a new namespace
         index = {}
         for iface in n.interfaces:
             found = ipr.link_lookup(ifname=iface.name)
@@ -211,16 +245,18 @@ def _configure(real: str, n: Namespace) -> None:
         for nb in n.neighbours if family == 4 else ():
             ipr.neigh("add", dst=nb.ip, lladdr=nb.mac, ifindex=index[nb.dev], state=NUD_PERMANENT)
     if batch:
-        _run(commands.in_ns(real, ["ip", "-6", "-batch", "-"]), stdin=batch)
+        _run(commands.in_ns(real, ["ip", "-6", "-batch", "-"]), stdin=batch, prefix=prefix)
     iface_sysctls = commands.interface_sysctls(n, family)
     if iface_sysctls:
-        _run(commands.sysctl_command(real, iface_sysctls))
+        _run(commands.sysctl_command(real, iface_sysctls), prefix=prefix)
 
 
 def _start(lab: Lab, argv: list[str]) -> int:
     with identity.deferred_signals():  # started and recorded (with its start time), or not started
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                                env=identity.lab_env(lab.record.prefix))  # fmt: skip
         lab.record.note_pid(proc.pid)
+        lab.procs.append(proc)  # kept (Lab.procs)
     return proc.pid
 
 
@@ -251,7 +287,7 @@ def _check_health(lab: Lab) -> None:
 
     res = subprocess.run(
         commands.in_ns(lab.ns("vpc"), [sys.executable, "-m", "hairpin.backends.lab.healthz", "--probe", ",".join(want)]),
-        capture_output=True, text=True, check=False,
+        capture_output=True, text=True, check=False, env=identity.lab_env(lab.record.prefix),
     )  # fmt: skip
     if res.returncode != 0:
         raise LabError(f"health check probe failed: {res.stderr.strip() or res.returncode}")
@@ -272,8 +308,8 @@ def _wait_listening(lab: Lab, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     for where, query in want:
         while True:
-            res = subprocess.run(commands.in_ns(lab.ns(where), ["ss", "-Hltn", query]),
-                                 capture_output=True, text=True, check=False)  # fmt: skip
+            res = subprocess.run(commands.in_ns(lab.ns(where), ["ss", "-Hltn", query]), capture_output=True,
+                                 text=True, check=False, env=identity.lab_env(lab.record.prefix))  # fmt: skip
             if res.stdout.strip():
                 break
             if time.monotonic() > deadline:
@@ -281,9 +317,10 @@ def _wait_listening(lab: Lab, timeout: float = 10.0) -> None:
             time.sleep(0.05)
 
 
-def down(prefix: str | None = None, kept: list[str] | None = None) -> list[str]:
+def down(prefix: str | None = None, kept: list[str] | None = None, strangers: list[int] | None = None) -> list[str]:
     """Remove the recorded labs (one, by prefix, or all); returns the namespaces removed and adds to ``kept``
-    the recorded ones left because they are not the lab's (``LabRecord.owns_netns``)."""
+    the recorded ones left because they are not the lab's (``LabRecord.owns_netns``), to ``strangers`` the
+    processes left running in them because the lab did not start them (``LabRecord.strangers``)."""
     from hairpin.backends.lab.record import labs
 
     removed: list[str] = []
@@ -292,4 +329,6 @@ def down(prefix: str | None = None, kept: list[str] | None = None) -> list[str]:
             removed += rec.remove()
             if kept is not None:
                 kept += rec.kept
+            if strangers is not None:
+                strangers += rec.strangers
     return removed

@@ -11,15 +11,21 @@ What it knows:
   is made and stays while the bind mount pins it (measured on 6.18: ``ip netns exec`` does not change it,
   a namespace deleted and made again under the same name gets another ctime).  The identity recorded is
   ``(inode, ctime_ns)``.
-- ``create`` unshares a new network namespace in a thread of its own, learns its inode number
-  (``/proc/thread-self/ns/net``), hands it to the caller to record, and only then gives it its name
+- ``create`` unshares a new network namespace in a thread of its own, learns its inode number and ctime
+  (``/proc/thread-self/ns/net``, held open), hands them to the caller to record, and only then gives it its name
   (``netns.attach`` of the thread's namespace); if the process dies before that, the namespace dies with the
   thread, nameless.  A name that exists already is never taken over (``attach`` creates the mount point with
   ``O_EXCL``).
 - A process is identified by its pid and its start time (field 22 of ``/proc/PID/stat``, clock ticks after
   boot, ``proc(5)``): a pid the kernel has given to another process since has another start time.
 - Every process whose ``/proc/PID/ns/net`` is one of a lab's proven namespaces runs inside the lab
-  (``ip netns pids`` finds them the same way): ``processes_in``.
+  (``ip netns pids`` finds them the same way): ``processes_in``.  Not every one of them is the lab's: someone
+  may have entered a namespace of a ``lab up`` lab (``ip netns exec NAME bash``).  The lab starts each of its
+  processes with ``HAIRPIN_LAB=<prefix>`` in its environment (``lab_env``), which ``/proc/PID/environ`` shows
+  for the process's whole life (``proc(5)``: the environment it was started with), so a process it started and
+  had not recorded yet when it was killed is still found, and nobody else's is ended.
+- A namespace name is what iproute2 accepts for ``ip netns``: not empty, at most ``NAME_MAX`` (255) bytes, no
+  ``/``, not ``.`` or ``..`` (ip/ipnetns.c, ``invalid_name``), and no NUL (no path holds one): ``invalid_name``.
 - ``deferred_signals``: SIGINT and SIGTERM that arrive while the lab records what it just made, or while it
   removes a lab, take effect right after (the main thread only; Python runs signal handlers there).
 """
@@ -37,10 +43,48 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-__all__ = ["NETNS_DIR", "create", "deferred_signals", "netns_identity", "proc_start", "processes_in"]
+__all__ = [
+    "MARK",
+    "NETNS_DIR",
+    "create",
+    "deferred_signals",
+    "invalid_name",
+    "lab_env",
+    "marked",
+    "netns_identity",
+    "proc_start",
+    "processes_in",
+]
 
 NETNS_DIR = Path("/run/netns")  # iproute2's NETNS_RUN_DIR; pyroute2 uses the same
 CLONE_NEWNET = 0x40000000  # <linux/sched.h>
+NAME_MAX = 255  # <linux/limits.h>: bytes in a file name, so in a name under NETNS_DIR
+MARK = "HAIRPIN_LAB"  # in the environment of every process a lab starts: MARK=<its prefix>
+
+
+def invalid_name(name: str) -> str:
+    """Why ``name`` cannot name a network namespace (module doc), or ''."""
+    if not name or name in (".", ".."):
+        return "empty, '.' or '..'"
+    if "/" in name or "\0" in name:
+        return "a '/' or a NUL in it"
+    if len(os.fsencode(name)) > NAME_MAX:
+        return f"longer than {NAME_MAX} bytes"
+    return ""
+
+
+def lab_env(prefix: str) -> dict[str, str]:
+    """The environment of a process the lab with ``prefix`` starts: this one's, and ``HAIRPIN_LAB=<prefix>``."""
+    return {**os.environ, MARK: prefix}
+
+
+def marked(pid: int, prefix: str) -> bool:
+    """Process ``pid`` was started with ``HAIRPIN_LAB=<prefix>`` (``lab_env``) in its environment."""
+    try:
+        env = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return False
+    return os.fsencode(f"{MARK}={prefix}") in env.split(b"\0")
 
 
 def _nsfs_dev() -> int:
@@ -79,13 +123,19 @@ def processes_in(inodes: set[int]) -> list[int]:
     return out
 
 
-def create(name: str, record: Callable[[int], None]) -> tuple[int, int]:
-    """Make network namespace ``name``: ``record(inode)`` is called (and must have saved it) before the name
-    exists.  Returns the namespace's identity, ``(inode, ctime_ns)``.  OSError if ``name`` exists already."""
+def create(name: str, record: Callable[[int, int], None]) -> tuple[int, int]:
+    """Make network namespace ``name``: ``record(inode, ctime_ns)`` is called (and must have saved them) before
+    the name exists.  Returns the namespace's identity, ``(inode, ctime_ns)``.  OSError if ``name`` exists
+    already.
+
+    The thread holds the namespace's nsfs inode open from before ``record`` until the name's bind mount holds
+    it, so the ctime recorded is the named namespace's (an nsfs inode nobody holds is dropped, and the next
+    look makes a new one with a new ctime; measured on 6.18: the same ctime through the fd, ``/proc/TID/ns/net``,
+    the name, and after the fd is closed)."""
     from pyroute2 import netns
 
     libc = ctypes.CDLL(None, use_errno=True)
-    made: queue.Queue[tuple[int, int] | OSError] = queue.Queue()
+    made: queue.Queue[tuple[int, int, int] | OSError] = queue.Queue()
     done = threading.Event()
 
     def hold() -> None:  # the namespace lives as long as this thread (or its name, once attached)
@@ -93,8 +143,13 @@ def create(name: str, record: Callable[[int], None]) -> tuple[int, int]:
             if libc.unshare(CLONE_NEWNET) != 0:
                 made.put(OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET) failed"))
                 return
-            made.put((os.stat("/proc/thread-self/ns/net").st_ino, threading.get_native_id()))
-            done.wait()
+            fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                st = os.fstat(fd)
+                made.put((st.st_ino, st.st_ctime_ns, threading.get_native_id()))
+                done.wait()
+            finally:
+                os.close(fd)
         except OSError as exc:
             made.put(exc)
 
@@ -104,14 +159,14 @@ def create(name: str, record: Callable[[int], None]) -> tuple[int, int]:
         got = made.get()
         if isinstance(got, OSError):
             raise got
-        inode, tid = got
-        record(inode)
+        inode, ctime, tid = got
+        record(inode, ctime)
         netns.attach(name, tid)  # the mount point with O_EXCL, then the bind mount of /proc/TID/ns/net
     finally:
         done.set()
         thread.join()
     ident = netns_identity(name)
-    if ident is None or ident[0] != inode:
+    if ident != (inode, ctime):
         raise OSError(f"network namespace {name}: not the namespace just made")
     return ident
 

@@ -2,11 +2,12 @@
 
 A record is a JSON file under ``/run/hairpin/labs/`` (``HAIRPIN_LAB_DIR`` overrides it) naming the lab's
 unique prefix, its owner's pid, the namespaces it created and the processes it started.  Each namespace
-is added to the record, with its identity (``identity``: nsfs inode number, then the inode's ctime),
+is added to the record, with its identity (``identity``: nsfs inode number and the inode's ctime),
 *before* it gets its name, and each process with its start time as soon as it is started, so a crash at any
 point leaves a record that covers everything that exists.  Removal ends the recorded processes whose start
-time still matches and every process inside the lab's namespaces, then deletes the recorded namespaces
-whose identity still matches and the recorded files: never a pattern, never a name alone.
+time still matches and every process inside the lab's namespaces that the lab started (``identity.marked``),
+then deletes the recorded namespaces whose identity still matches and the recorded files: never a pattern,
+never a name alone.  Anyone else's process inside them is left running (``LabRecord.strangers``).
 
 A record is read only if it is a regular file (not a symlink) owned by the user reading it, at most
 ``RECORD_LIMIT`` bytes, named after its prefix, and holds exactly a record's fields with their types, every
@@ -60,7 +61,8 @@ class LabRecord:
     fix: str | None = None
     state: str = "building"  # building | up
     persistent: bool = False  # made by `hairpin lab up`: outlives its owner until `hairpin lab down`
-    #: namespace -> [nsfs inode, inode ctime in ns (0 until the name exists), time.time_ns() before it was made]
+    #: namespace -> [nsfs inode, inode ctime in ns, time.time_ns() when recorded]; a record of an older hairpin
+    #: may hold ctime 0 (recorded once the name existed, and its owner died before that)
     netns_ids: dict[str, list[int]] = field(default_factory=dict)
     #: str(pid) -> start time in clock ticks after boot (/proc/PID/stat field 22)
     starts: dict[str, int] = field(default_factory=dict)
@@ -68,6 +70,9 @@ class LabRecord:
     owner_start: int | None = None
     #: after ``remove``: recorded namespaces that exist but are not the lab's (not saved)
     kept: list[str] = field(default_factory=list, repr=False, compare=False, metadata={"saved": False})
+    #: after ``remove``: processes the lab did not start that were running inside its namespaces (left alone; a
+    #: namespace ends once the last of them has, its name is gone already)
+    strangers: list[int] = field(default_factory=list, repr=False, compare=False, metadata={"saved": False})
 
     @property
     def path(self) -> Path:
@@ -134,8 +139,9 @@ class LabRecord:
         return want is not None and identity.proc_start(pid) == want
 
     def owns_netns(self, name: str) -> bool:
-        """Namespace ``name`` is the one the lab made: same nsfs inode, and the recorded ctime (or, if the
-        owner died before recording it, one no earlier than the second before it made the namespace)."""
+        """Namespace ``name`` is the one the lab made: same nsfs inode, and the recorded ctime (or, in an older
+        hairpin's record whose owner died before recording it, one no earlier than the second before it made the
+        namespace: weaker, since the kernel may give a freed inode number to a namespace made later)."""
         ident, now = self.netns_ids.get(name), identity.netns_identity(name)
         if ident is None or now is None or now[0] != ident[0]:
             return False
@@ -155,7 +161,9 @@ class LabRecord:
         self.kept = [n for n in self.namespaces if n not in mine and identity.netns_identity(n) is not None]
         inodes = {self.netns_ids[n][0] for n in mine}
         procs = [(p, identity.proc_start(p)) for p in self.pids if self.owns_pid(p)]
-        procs += [(p, identity.proc_start(p)) for p in identity.processes_in(inodes) if p not in self.pids]
+        inside = [p for p in identity.processes_in(inodes) if p not in self.pids]
+        procs += [(p, identity.proc_start(p)) for p in inside if identity.marked(p, self.prefix)]
+        self.strangers = [p for p in inside if not identity.marked(p, self.prefix)]
         for pid, _ in procs:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGTERM)
@@ -169,7 +177,14 @@ class LabRecord:
             time.sleep(0.02)
         removed = []
         for name in reversed(mine):
-            netns.remove(name)
+            # proven again just before: another removal of the same lab (two `hairpin lab clean` at once, or
+            # `up` cleaning while `clean` runs) may have deleted it meanwhile (was a FileNotFoundError traceback)
+            if not self.owns_netns(name):
+                continue
+            try:
+                netns.remove(name)
+            except FileNotFoundError:
+                continue
             removed.append(name)
         for f in self.files:
             Path(f).unlink(missing_ok=True)
@@ -211,6 +226,8 @@ def _invalid(data: Any, path: Path) -> str:
         return f"prefix {prefix!r} is not the file's ({path.name})"
     if not all(isinstance(n, str) and n.startswith(prefix) and "/" not in n for n in data.get("namespaces", [])):
         return f"a namespace not under the prefix {prefix}"
+    if any(identity.invalid_name(n) for n in data.get("namespaces", [])):
+        return "a namespace name that ip netns would refuse"
     if not all(type(p) is int and p > 1 for p in data.get("pids", [])):
         return "a pid that is not a process number above 1"
     logs = {str(path.with_name(f"{prefix}clb{i}.log")) for i in range(len(data.get("files", [])))}
@@ -232,7 +249,15 @@ def labs() -> list[LabRecord]:
     d = state_dir()
     if not d.is_dir():
         return []
-    return [LabRecord.load(p) for p in sorted(d.glob("hp*.json"))]
+    out = []
+    for p in sorted(d.glob("hp*.json")):
+        try:
+            out.append(LabRecord.load(p))
+        except InputError:
+            if os.path.lexists(p):
+                raise
+            # removed since the listing: its lab was removed by its owner meanwhile (two labs at once)
+    return out
 
 
 def is_stale(rec: LabRecord) -> bool:
@@ -242,9 +267,10 @@ def is_stale(rec: LabRecord) -> bool:
     return rec.state == "building" or not rec.persistent
 
 
-def clean(stale_only: bool = True, kept: list[str] | None = None) -> list[str]:
+def clean(stale_only: bool = True, kept: list[str] | None = None, strangers: list[int] | None = None) -> list[str]:
     """Remove stale labs (or every recorded lab, with ``stale_only=False``); returns the namespaces removed
-    and adds to ``kept`` the recorded ones left because they are not the lab's (``LabRecord.owns_netns``)."""
+    and adds to ``kept`` the recorded ones left because they are not the lab's (``LabRecord.owns_netns``), to
+    ``strangers`` the processes left running in them because the lab did not start them."""
     removed: list[str] = []
     for rec in labs():
         if stale_only and not is_stale(rec):
@@ -252,4 +278,6 @@ def clean(stale_only: bool = True, kept: list[str] | None = None) -> list[str]:
         removed += rec.remove()
         if kept is not None:
             kept += rec.kept
+        if strangers is not None:
+            strangers += rec.strangers
     return removed

@@ -370,7 +370,7 @@ def _connect_all(
             argv = commands.in_ns(lab.ns(node.name), ["tcpdump", "-i", "any", "-n", "-U", "-w", str(path), "tcp"])
             with identity.deferred_signals():  # started and recorded, or not started
                 proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                        start_new_session=True)  # fmt: skip
+                                        start_new_session=True, env=identity.lab_env(lab.record.prefix))  # fmt: skip
                 lab.record.note_pid(proc.pid)
             dumps.append((proc, str(path)))
         time.sleep(0.5)
@@ -380,7 +380,7 @@ def _connect_all(
     # after a crash), and is ended here whatever happens, an interrupt (Ctrl-C) included
     with identity.deferred_signals():
         client_proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                       start_new_session=True)  # fmt: skip
+                                       start_new_session=True, env=identity.lab_env(lab.record.prefix))  # fmt: skip
         lab.record.note_pid(client_proc.pid)
     results: dict[int, dict[str, Any]] = {}
     try:
@@ -499,8 +499,8 @@ def _clb_connections(lab: Lab, expected: int, wait: float = 3.0) -> dict[str, di
 
 def _conntrack(lab: Lab, logical: str) -> str:
     """The conntrack table of one lab namespace, as /proc/net/nf_conntrack text."""
-    res = subprocess.run(commands.in_ns(lab.ns(logical), ["cat", "/proc/net/nf_conntrack"]),
-                         capture_output=True, text=True, check=False)  # fmt: skip
+    res = subprocess.run(commands.in_ns(lab.ns(logical), ["cat", "/proc/net/nf_conntrack"]), capture_output=True,
+                         text=True, check=False, env=identity.lab_env(lab.record.prefix))  # fmt: skip
     return res.stdout
 
 
