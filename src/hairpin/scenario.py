@@ -26,6 +26,7 @@ import yaml
 from hairpin import reading
 from hairpin.errors import InputError, ScenarioError
 from hairpin.fixes import FIXES, TARGET_LABEL, with_fix
+from hairpin.model.net import addr_text
 from hairpin.model.scenario import (
     AZ,
     Client,
@@ -199,12 +200,13 @@ class _Reader:
                                   "family per scenario (dual-stack is not modelled)")  # fmt: skip
         if network:
             try:
-                return str(ipaddress.ip_network(value))
+                return addr_text(str(ipaddress.ip_network(value)))
             except ValueError:
                 raise self.error(
-                    key, f"{value} has host bits set (the network is {ipaddress.ip_network(value, strict=False)})"
+                    key, f"{value} has host bits set (the network is "
+                         f"{addr_text(str(ipaddress.ip_network(value, strict=False)))})"
                 ) from None
-        return str(ipaddress.ip_address(value))
+        return addr_text(value)
 
     def address(self, key: str, required: bool = True, network: bool = False) -> str:
         value = self.get(key, str, required=required, default=... if required else None)

@@ -18,8 +18,8 @@ import ipaddress
 from dataclasses import dataclass
 from typing import ClassVar
 
-__all__ = ["V6", "Endpoint", "Flags", "Packet", "addr_int", "ip", "ip_int", "ip_str", "is_loopback", "is_v6", "mask_of",
-           "net_of"]
+__all__ = ["V6", "Endpoint", "Flags", "Packet", "addr_int", "addr_text", "ip", "ip_int", "ip_str", "is_loopback", "is_v6",
+           "mask_of", "net_of"]
 
 V6 = 1 << 128  # tag bit of an IPv6 address int
 
@@ -57,6 +57,16 @@ def ip_str(value: int) -> str:
     if value > 0xFFFFFFFF:
         return _v6_text(value)
     return f"{(value >> 24) & 255}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
+
+
+def addr_text(value: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """An address (or ``ADDR/LEN`` network) as hairpin writes it everywhere: ``ip_str``'s text.  ``str()`` of an
+    ``ipaddress`` object is not that on every Python: an IPv4-mapped IPv6 address is ``::ffff:a00:5`` up to 3.12
+    and ``::ffff:10.0.0.5`` from 3.13 on (the ipaddress entries of CPython 3.13's changelog)."""
+    if isinstance(value, str) and "/" in value:
+        net = ipaddress.ip_network(value)
+        return f"{addr_text(net.network_address)}/{net.prefixlen}"
+    return ip_str(addr_int(value))
 
 
 def is_v6(value: int) -> bool:

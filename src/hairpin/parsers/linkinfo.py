@@ -29,6 +29,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from hairpin.model.net import addr_text
 from hairpin.parsers.forms import strip_ansi
 from hairpin.text import split_lines
 
@@ -131,6 +132,6 @@ def _addr(value: str | None) -> str | None:
     if value is None or value == "any":
         return None
     try:
-        return str(ipaddress.ip_address(value))
+        return addr_text(str(ipaddress.ip_address(value)))
     except ValueError:
         return None
