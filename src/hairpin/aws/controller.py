@@ -163,14 +163,7 @@ class Settings:
 
 def parse_map(value: str) -> dict[str, str]:
     """``k1=v1,k2=v2`` (the controllers' stringMap annotation format) as a dict; bare keys map to ''."""
-    out: dict[str, str] = {}
-    for item in value.split(","):
-        item = item.strip()
-        if not item:
-            continue
-        k, _, v = item.partition("=")
-        out[k.strip()] = v.strip()
-    return out
+    return node_labels.string_map(value)
 
 
 #: the aws-load-balancer-type values a controller acts on

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from hairpin.aws.cloud_provider import in_tree_pairs
 
-__all__ = ["NodeSelector", "selector"]
+__all__ = ["NodeSelector", "selector", "string_map"]
 
 
 @dataclass(frozen=True)
@@ -35,13 +35,24 @@ def selector(raw: str, *, in_tree: bool) -> NodeSelector:
         pairs = in_tree_pairs(raw)
         return NodeSelector(tuple(sorted((k, v) for k, v in pairs.items() if v)),
                             tuple(sorted(k for k, v in pairs.items() if not v)))  # fmt: skip
+    try:
+        out = string_map(raw, strict=True)
+    except ValueError as e:
+        return NodeSelector(refused=f'{e.args[0]!r} is not key=value ("failed to parse stringMap annotation")')
+    return NodeSelector(tuple(sorted(out.items())))
+
+
+def string_map(raw: str, *, strict: bool = False) -> dict[str, str]:
+    """``k1=v1,k2=v2`` (the controllers' stringMap annotation format) as a dict, each piece and its key and value
+    trimmed, empty pieces skipped; a bare key maps to ``''``.  ``strict``: a piece without ``=`` or with an empty
+    key raises ``ValueError(piece)``, as the AWS Load Balancer Controller's parser refuses it."""
     out: dict[str, str] = {}
     for piece in raw.split(","):
         piece = piece.strip()
         if not piece:
             continue
         key, eq, value = piece.partition("=")
-        if not eq or not key.strip():
-            return NodeSelector(refused=f'{piece!r} is not key=value ("failed to parse stringMap annotation")')
+        if strict and (not eq or not key.strip()):
+            raise ValueError(piece)
         out[key.strip()] = value.strip()
-    return NodeSelector(tuple(sorted(out.items())))
+    return out
