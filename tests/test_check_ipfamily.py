@@ -428,3 +428,38 @@ def test_the_next_step_of_an_ipv6_target_group_is_an_ipv6_scenario(capsys: pytes
     assert lines[-1] == ("Next: see it happen over IPv6: hairpin reproduce --scenario examples/seed-ipv6.yaml, the "
                          "seed's cluster in IPv6 (scenario from-cluster builds IPv4 scenarios only; edit the example "
                          "to default/api's nodes and endpoints)")  # fmt: skip
+
+
+def test_from_cluster_takes_a_dual_stack_nodes_ipv4_address(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the nodes of this dump list their IPv6 InternalIP first and their IPv4 one second: check's last line sends the
+    # reader to scenario from-cluster for the IPv4 target group of shop/dual-legacy, which refused the nodes' first
+    # address until 2026-12-03; an IPv4 scenario takes each node's IPv4 address
+    import yaml
+
+    with pytest.raises(SystemExit) as exc:
+        main(["check", str(DATA / "dump.json")])
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert exc.value.code == 1 and last.startswith("Next: see it happen on your cluster: hairpin scenario from-cluster "
+                                                    "--service shop/dual-legacy ")  # fmt: skip
+    out = tmp_path / "mine.yaml"
+    with pytest.raises(SystemExit) as exc:
+        main(["scenario", "from-cluster", str(DATA / "dump.json"), "--service", "shop/dual-legacy", "-o", str(out)])
+    assert exc.value.code == 0
+    nodes = yaml.safe_load(out.read_text())["nodes"]
+    assert [(n["name"], n["ip"], n["az"]) for n in nodes] == [("ip-a", "10.0.1.10", "eu-west-1a"),
+                                                              ("ip-b", "10.0.2.10", "eu-west-1b")]  # fmt: skip
+    # a node with no IPv4 InternalIP at all is refused in one line, as before
+    doc = json.loads((DATA / "dump.json").read_text())
+    for item in doc["items"]:
+        if item["kind"] == "Node" and item["metadata"]["name"] == "ip-b":
+            item["status"]["addresses"] = [a for a in item["status"]["addresses"] if ":" in a["address"]]
+    f = tmp_path / "v6only.json"
+    f.write_text(json.dumps(doc))
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(["scenario", "from-cluster", str(f), "--service", "shop/dual-legacy", "-o", "-"])
+    assert exc.value.code == 2
+    assert capsys.readouterr().err == (f"hairpin: error: {f}: Node ip-b: status.addresses InternalIP: "
+                                       "2a05:d018:1:b00::10: an IPv6 address; scenario from-cluster builds IPv4 "
+                                       "scenarios only (write an IPv6 scenario by hand from examples/seed-ipv6.yaml; "
+                                       "hairpin check reads IPv6 Services)\n")  # fmt: skip

@@ -26,6 +26,7 @@ from hairpin.kube import cni_backend, cni_layout, datapath, ipmode
 from hairpin.kube.cluster import (
     REGION_LABELS,
     Cluster,
+    KNode,
     KPod,
     KService,
     first_of,
@@ -91,6 +92,16 @@ def _ipv4(value: Any, what: str) -> str:
         raise InputError(f"{what}: not an IPv4 address: {reading.excerpt(str(value))}") from None
     raise InputError(f"{what}: {value}: an IPv6 address; scenario from-cluster builds IPv4 scenarios only (write an "
                      "IPv6 scenario by hand from examples/seed-ipv6.yaml; hairpin check reads IPv6 Services)") from None
+
+
+def _node_ipv4(n: KNode) -> str:
+    """The node's first IPv4 InternalIP, else the refusal ``_ipv4`` words for its first InternalIP."""
+    for ip in n.ips:
+        try:
+            return str(ipaddress.IPv4Address(ip))
+        except ValueError:
+            continue
+    return _ipv4(n.ip, f"Node {n.name}: status.addresses InternalIP")
 
 
 def _service_ports(svc: KService, pods: Sequence[KPod]) -> tuple[ServicePort, ...]:
@@ -239,8 +250,9 @@ def scenario_from_objects(
     nodes = [n for n in c.nodes.values() if n.ip and n.az]
     if not nodes:
         raise InputError("no Node with an InternalIP address and a topology.kubernetes.io/zone label in the input")
-    for n in nodes:
-        _ipv4(n.ip, f"Node {n.name}: status.addresses InternalIP")
+    # a dual-stack node lists an InternalIP of each family, the IPv6 one first on an IPv6 cluster's nodes: an IPv4
+    # scenario takes the IPv4 one, the address an IPv4 target group registers and kube-proxy's IPv4 rules serve
+    v4 = {n.name: _node_ipv4(n) for n in nodes}
     node_names = {n.name for n in nodes}
     eps = [e for e in c.endpoints_of(svc) if e.ready and e.node in node_names]
     pods: dict[str, KPod] = {}
@@ -288,7 +300,7 @@ def scenario_from_objects(
     by_az: dict[str, list[str]] = {}
     node_az = {n.name: str(n.az) for n in nodes}
     for n in nodes:
-        by_az.setdefault(str(n.az), []).append(str(n.ip))
+        by_az.setdefault(str(n.az), []).append(v4[n.name])
     for p in pods.values():
         if p.ip and p.node in node_az and not p.host_network:
             by_az.setdefault(node_az[p.node], []).append(p.ip)
@@ -353,7 +365,7 @@ def scenario_from_objects(
         )
     # the scenario's objects
     s_nodes = tuple(
-        Node(n.name, str(n.ip), str(n.az), tuple(sorted(n.labels.items())))
+        Node(n.name, v4[n.name], str(n.az), tuple(sorted(n.labels.items())))
         for n in sorted(nodes, key=lambda n: (str(n.az), n.name))
         if n.lb_eligible or n.name in {p.node for p in pods.values()}
     )
