@@ -200,3 +200,44 @@ def test_a_kind_in_another_case_is_refused_not_skipped(kind: str) -> None:
     assert [(e.line, e.message) for e in r.errors] == [(1, (
         f"kind {kind!r} is not {right!r}: kinds are case-sensitive, kubectl refuses the object "
         f'(no matches for kind "{kind}")'))]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "listed"),
+    [("externalTrafficPolicy", "local", '"Cluster", "Local"'),
+     ("externalTrafficPolicy", "Global", '"Cluster", "Local"'),
+     ("internalTrafficPolicy", "local", '"Cluster", "Local"'),
+     ("type", "loadbalancer", '"ClusterIP", "ExternalName", "LoadBalancer", "NodePort"'),
+     ("sessionAffinity", "clientip", '"ClientIP", "None"')],
+)  # fmt: skip
+def test_a_value_outside_a_service_fields_enum_is_the_api_servers_refusal(field: str, value: str, listed: str) -> None:
+    # ValidateService (kubernetes pkg/apis/core/validation/validation.go) refuses it with field.NotSupported: the
+    # Service never exists, so no verdict; `externalTrafficPolicy: local` was read as Cluster and judged
+    r = chk.check(m.parse_yaml(yaml.safe_dump(_svc(NLB, **{field: value})), "t.yaml"))
+    assert (r.findings, r.exit_code) == ([], 2)
+    assert [(e.line, e.message) for e in r.errors] == [(1, (
+        f'spec.{field}: Unsupported value: "{value}": supported values: {listed}: the API server refuses the '
+        "Service"))]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [{"externalTrafficPolicy": "Local"}, {"externalTrafficPolicy": ""}, {"internalTrafficPolicy": "Local"},
+     {"sessionAffinity": "None"}, {"type": "LoadBalancer"}],
+)  # fmt: skip
+def test_the_enums_values_and_an_empty_one_are_taken(spec: dict[str, str]) -> None:
+    r = chk.check(m.parse_yaml(yaml.safe_dump(_svc(NLB, **spec)), "t.yaml"))
+    assert r.errors == [] and len(r.findings) == 1
+
+
+def test_from_cluster_says_why_a_refused_service_is_not_there(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from hairpin.cli.main import main
+
+    f = tmp_path / "svc.yaml"
+    f.write_text(yaml.safe_dump(_svc(NLB, externalTrafficPolicy="local")))
+    for name, err in (("shop/svc", f'{f}:1: spec.externalTrafficPolicy: Unsupported value: "local": supported values: '
+                                   '"Cluster", "Local": the API server refuses the Service'),
+                      ("shop/other", f"{f}: --service shop/other: no such Service in the input")):  # fmt: skip
+        with pytest.raises(SystemExit) as exc:
+            main(["scenario", "from-cluster", str(f), "--service", name, "-o", "-"])
+        assert (exc.value.code, capsys.readouterr().err) == (2, f"hairpin: error: {err}\n")

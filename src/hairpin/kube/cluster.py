@@ -177,6 +177,30 @@ _KINDS_BY_LOWER = {k.lower(): k for k in ("Pod", "Node", "Service", "EndpointSli
                                            "TargetGroupBinding", "MutatingWebhookConfiguration", *gateway.KINDS)}  # fmt: skip
 
 
+#: the values the API server takes for a Service's enumerated fields, in the order it checks them
+#: (kubernetes pkg/apis/core/validation/validation.go, ``ValidateService``: ``supportedSessionAffinityType``,
+#: ``supportedServiceType``, ``validExternalTrafficPolicies``, ``supportedServiceInternalTrafficPolicy``); an
+#: empty or missing value is defaulted before it is validated
+_SERVICE_ENUMS = (
+    ("sessionAffinity", ("ClientIP", "None")),
+    ("type", ("ClusterIP", "ExternalName", "LoadBalancer", "NodePort")),
+    ("externalTrafficPolicy", ("Cluster", "Local")),
+    ("internalTrafficPolicy", ("Cluster", "Local")),
+)
+
+
+def _unsupported(spec: dict[str, Any]) -> str | None:
+    """The API server's refusal of a Service field holding a value outside its enum (``local`` for ``Local``), in
+    its words (``field.NotSupported``), or None: such a manifest never becomes a Service, so it is no verdict's."""
+    for key, values in _SERVICE_ENUMS:
+        v = spec.get(key)
+        if isinstance(v, str) and v and v not in values:
+            listed = ", ".join(f'"{x}"' for x in values)
+            return (f'spec.{key}: Unsupported value: "{v}": supported values: {listed}: the API server refuses the '
+                    "Service")  # fmt: skip
+    return None
+
+
 def _text(value: Any) -> str:
     """A string field of an object, or "" when the input holds anything else there."""
     return value if isinstance(value, str) else ""
@@ -441,7 +465,7 @@ class Cluster:
         spec = mapping_of(d.get("spec"))
         hc = spec.get("healthCheckNodePort")
         families, policy = spec.get("ipFamilies"), spec.get("ipFamilyPolicy")
-        refused = ipfamily.refusal(families, policy, spec.get("clusterIP"), spec.get("clusterIPs"))
+        refused = _unsupported(spec) or ipfamily.refusal(families, policy, spec.get("clusterIP"), spec.get("clusterIPs"))
         if refused is not None:
             self.errors.append(InputError(refused, o.file, o.line))
             return

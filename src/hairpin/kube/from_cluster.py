@@ -94,6 +94,19 @@ def _ipv4(value: Any, what: str) -> str:
                      "IPv6 scenario by hand from examples/seed-ipv6.yaml; hairpin check reads IPv6 Services)") from None
 
 
+def _where(objects: Any, namespace: str, name: str) -> tuple[str | None, int | None] | None:
+    """The file and line of the input's Service of that namespace and name (read or refused), or None."""
+    if isinstance(objects, Cluster):
+        return None
+    for o in objects:
+        meta = o.data.get("metadata") if isinstance(o.data, dict) else None
+        if o.kind == "Service" and isinstance(meta, dict) and meta.get("name") == name and (
+            (meta.get("namespace") or "default") == namespace
+        ):
+            return o.file, o.line
+    return None
+
+
 def _node_ipv4(n: KNode) -> str:
     """The node's first IPv4 InternalIP, else the refusal ``_ipv4`` words for its first InternalIP."""
     for ip in n.ips:
@@ -246,6 +259,13 @@ def scenario_from_objects(
         raise InputError(f"--service {service}: a Gateway's target group as hairpin check names it; scenario "
                          "from-cluster builds a Service's own load balancer only, not a Gateway's")  # fmt: skip
     if svc is None:
+        # a Service the API server would refuse (hairpin.kube.cluster: an enum value, contradicting cluster IPs) is
+        # not among the Services: its refusal says why, not "no such Service"
+        at = _where(objects, ns, sname)
+        refusal = next((e for e in c.errors if (e.file, e.line) == at and e.message.endswith("refuses the Service")),
+                       None)  # fmt: skip
+        if refusal is not None:
+            raise refusal
         raise InputError(f"--service {service}: no such Service in the input")
     nodes = [n for n in c.nodes.values() if n.ip and n.az]
     if not nodes:
