@@ -33,11 +33,11 @@ from typing import IO, Any
 from hairpin.errors import InputError
 from hairpin.reading import (
     MAGIC_BYTES,
-    SIZE_ENV,
     compression,
     human_size,
     max_input,
     opener,
+    too_big,
     too_much_decompressed,
 )
 
@@ -178,8 +178,7 @@ def read_members(path: Path) -> list[tuple[str, str, bytes]]:
     limit = max_input()
     try:
         if path.stat().st_size > limit:
-            raise _Refused(f"larger than the input limit of {human_size(limit)} (raise it with hairpin "
-                           f"--max-input SIZE or {SIZE_ENV})")  # fmt: skip
+            raise too_big(str(path), limit)
         with _opened(path, limit) as stream, tarfile.open(fileobj=stream, mode="r:", tarinfo=_Member) as tar:  # type: ignore[call-overload]
             for i, m in enumerate(tar):
                 if i >= MAX_MEMBERS:
@@ -216,8 +215,7 @@ def decompress_into(path: Path, target: Path) -> None:
     limit = max_input()
     try:
         if path.stat().st_size > limit:
-            raise _Refused(f"larger than the input limit of {human_size(limit)} (raise it with hairpin "
-                           f"--max-input SIZE or {SIZE_ENV})")  # fmt: skip
+            raise too_big(str(path), limit)
         kind = compressed(path) or "compressed"
         with _opened(path, limit) as stream, target.open("wb") as out:
             while chunk := stream.read(1 << 20):

@@ -76,6 +76,7 @@ __all__ = [
     "read_text",
     "refusing_long_numbers",
     "set_limits",
+    "too_big",
     "too_deep",
     "too_much_decompressed",
     "yaml_error",
@@ -157,7 +158,7 @@ def display_name(path: str | Path) -> str:
     return "<stdin>" if str(path) == "-" else str(path)
 
 
-def _too_big(name: str, limit: int) -> InputError:
+def too_big(name: str, limit: int) -> InputError:
     return InputError(
         f"larger than the input limit of {human_size(limit)} (raise it with hairpin --max-input SIZE or {SIZE_ENV})",
         name,
@@ -248,15 +249,12 @@ def _read_stream(fh: IO[bytes], name: str, limit: int, text: bool, size: int = 0
             if packed is not None or chunk.startswith(UTF16_BOMS):
                 text = False  # compressed: its text is checked once decompressed.  UTF-16: every ASCII
                 # character holds a zero byte; read_text looks for NUL characters
-        if text:
-            nul = chunk.find(b"\0")
-            if nul >= 0:
-                line = sum(p.count(b"\n") for p in parts) + chunk.count(b"\n", 0, nul) + 1
-                raise ParseError(f"not a text file: NUL byte at byte {total + nul}", name, line)
+        if text and b"\0" in chunk:
+            _no_nul(b"".join([*parts, chunk]), name)
         parts.append(chunk)
         total += len(chunk)
         if total > limit:
-            raise _too_big(name, limit)
+            raise too_big(name, limit)
     data = parts[0] if len(parts) == 1 else b"".join(parts)
     if packed is None:
         return data
@@ -284,7 +282,7 @@ def read_bytes(path: str | Path, *, text: bool = False) -> bytes:
             if stat.S_ISDIR(st.st_mode):
                 raise InputError("cannot read: Is a directory", name)
             if stat.S_ISREG(st.st_mode) and st.st_size > limit:
-                raise _too_big(name, limit)
+                raise too_big(name, limit)
             return _read_stream(fh, name, limit, text, st.st_size if stat.S_ISREG(st.st_mode) else 0)
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", name) from None
