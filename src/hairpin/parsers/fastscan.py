@@ -243,11 +243,10 @@ def _span(x: Any, little: bool, unit: float) -> tuple[float, float]:
     is made and compared."""
     key = (x << np.uint64(32)) | (x >> np.uint64(32)) if little else x  # seconds in the high half
     frac = key & np.uint64(0xFFFFFFFF)
-    sec = key >> np.uint64(32)
     if int(frac.max()) < round(1 / unit):
         lo, hi = int(key.min()), int(key.max())
         return float(lo >> 32) + float(lo & 0xFFFFFFFF) * unit, float(hi >> 32) + float(hi & 0xFFFFFFFF) * unit
-    every = sec.astype(np.float64) + frac.astype(np.float64) * unit
+    every = (key >> np.uint64(32)).astype(np.float64) + frac.astype(np.float64) * unit
     return float(every.min()), float(every.max())
 
 
