@@ -208,15 +208,14 @@ def compressed(path: Path) -> str | None:
         return None
 
 
-def decompress_into(path: Path, target: Path) -> None:
-    """Write the compressed file ``path`` (one gzip, bzip2 or xz stream, or several concatenated) into
-    ``target`` decompressed, a megabyte at a time, at most ``max_input()`` bytes of it; anything else (past
+def decompress_into(path: Path, target: Path, kind: str) -> None:
+    """Write the compressed file ``path`` (one ``kind`` stream, gzip, bzip2 or xz, or several concatenated)
+    into ``target`` decompressed, a megabyte at a time, at most ``max_input()`` bytes of it; anything else (past
     the limit, truncated, damaged, ``target`` not writable) is one InputError naming ``path``."""
     limit = max_input()
     try:
         if path.stat().st_size > limit:
             raise too_big(str(path), limit)
-        kind = compressed(path) or "compressed"
         with _opened(path, limit) as stream, target.open("wb") as out:
             while chunk := stream.read(1 << 20):
                 out.write(chunk)

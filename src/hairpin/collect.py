@@ -240,7 +240,7 @@ def capture_files(path: Path, workdir: Path) -> list[tuple[Path, str]]:
     elif (kind := compressed(path)) is not None and not is_tar(path):
         # one capture compressed (gzip, bzip2, xz: Wireshark and tshark read these), written out decompressed
         target = workdir / "capture"
-        decompress_into(path, target)
+        decompress_into(path, target, kind)
         with target.open("rb") as fh:
             head = fh.read(4)
         if head not in CAPTURE_MAGICS:
