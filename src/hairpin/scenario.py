@@ -471,14 +471,17 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
     r.done()
     from hairpin.scenario_checks import refuse_contradictions, refuse_unserved_nodes, warnings
 
+    def at(path: str, why: str) -> ScenarioError:  # an error or warning at the line of the key ``path``
+        return ScenarioError(f"{path}: {why}", file, _line_of(lines or {}, path))
+
     for check in (refuse_contradictions, refuse_unserved_nodes):
-        check(scenario, lambda path, why: ScenarioError(f"{path}: {why}", file, _line_of(lines or {}, path)))
+        check(scenario, at)
     if scenario.family == 6:
         from hairpin.scenario6 import refuse_misplaced_pod, refuse_unmodelled
 
         for refuse in (refuse_unmodelled, refuse_misplaced_pod):
-            refuse(scenario, lambda path, why: ScenarioError(f"{path}: {why}", file, _line_of(lines or {}, path)))
-    found = warnings(scenario, lambda path, why: ScenarioError(f"{path}: {why}", file, _line_of(lines or {}, path)))
+            refuse(scenario, at)
+    found = warnings(scenario, at)
     return replace(scenario, warnings=found) if found else scenario
 
 
