@@ -469,6 +469,7 @@ class Cluster:
         if refused is not None:
             self.errors.append(InputError(refused, o.file, o.line))
             return
+        existing = bool(meta.get("uid") or meta.get("creationTimestamp"))
         self.services.append(
             KService(
                 str(meta.get("namespace") or "default"),
@@ -483,7 +484,7 @@ class Cluster:
                 hc if isinstance(hc, int) else None,
                 o.file,
                 o.line,
-                bool(meta.get("uid") or meta.get("creationTimestamp")),
+                existing,
                 dict(o.marks or {}),
                 source_ranges=tuple(str(r) for r in spec.get("loadBalancerSourceRanges") or () if isinstance(r, str)),
                 ingress=_ingress(d.get("status")),
@@ -494,7 +495,7 @@ class Cluster:
                 load_balancer_ip=_text(spec.get("loadBalancerIP")),
                 allocate_node_ports=spec.get("allocateLoadBalancerNodePorts") is not False,
                 internal_traffic_policy=_text(spec.get("internalTrafficPolicy")),
-                namespace_set=bool(meta.get("namespace")) or bool(meta.get("uid") or meta.get("creationTimestamp")),
+                namespace_set=bool(meta.get("namespace")) or existing,
             )
         )
 
