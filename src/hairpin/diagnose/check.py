@@ -353,14 +353,8 @@ class _Assessor:
             s = dataclasses.replace(s, steps=(default_step, *s.steps))
         if s.controller == ctl.IN_TREE and s.load_balancer in ("nlb", "clb"):
             s = refused.in_tree(svc, s, self.in_tree_tg)
-        unallocated = ", ".join(str(p.get("port")) for p in refused.unallocated(svc))
-        if s.controller == ctl.LBC and s.target_type == "instance" and unallocated:
-            # pkg/service/model_build_target_group.go buildTargetType (v2.4.0 and later): the model build fails
-            step = (f"spec.allocateLoadBalancerNodePorts: false and port(s) {unallocated} without a nodePort: the AWS "
-                    "Load Balancer Controller refuses instance targets (\"unable to support instance target type with "
-                    "an unallocated NodePort\") and builds no load balancer")  # fmt: skip
-            problem = "unable to support instance target type with an unallocated NodePort (the controller refuses the Service)"
-            s = ctl.not_built(s.external_traffic_policy, (*s.steps, step), (*s.problems, problem))
+        if s.controller == ctl.LBC and s.target_type == "instance":
+            s = refused.lbc_instance(svc, s)
         if s.controller == ctl.LBC and s.security_groups and self.c.lbc and not self.c.lbc.gate("NLBSecurityGroup", True):
             # pkg/config/feature_gates.go: NLBSecurityGroup, default on; off: NLBs without security groups
             steps = [t for t in s.steps if not t.startswith("security groups on the NLB")]

@@ -3,8 +3,8 @@
 - ``in_tree``: the AWS cloud provider's EnsureLoadBalancer (``hairpin.aws.cloud_provider.refusals``; a Service
   whose status already names a load balancer keeps its verdict, as the failure leaves that one as it was) and
   its ports without a node port (``spec.allocateLoadBalancerNodePorts: false``: no listener at all).
-- ``unallocated``: the ports that get no node port, which the AWS Load Balancer Controller refuses for instance
-  targets (``hairpin.diagnose.check``).
+- ``lbc_instance``: the AWS Load Balancer Controller's refusal of instance targets for a Service with ports that
+  get no node port (``unallocated``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from hairpin.aws import cloud_provider
 from hairpin.aws import controller as ctl
 from hairpin.kube.cluster import KService
 
-__all__ = ["in_tree", "unallocated"]
+__all__ = ["in_tree", "lbc_instance", "unallocated"]
 
 
 def in_tree(svc: KService, s: ctl.Settings, tg_checked: bool) -> ctl.Settings:
@@ -47,6 +47,19 @@ def in_tree(svc: KService, s: ctl.Settings, tg_checked: bool) -> ctl.Settings:
     step = (f"the AWS cloud provider refuses the Service ({said}; pkg/providers/v1/aws.go EnsureLoadBalancer): "
             "no load balancer is built")  # fmt: skip
     return ctl.not_built(s.external_traffic_policy, (*s.steps, step), problems)
+
+
+def lbc_instance(svc: KService, s: ctl.Settings) -> ctl.Settings:
+    """``s`` (the AWS Load Balancer Controller's instance targets), or no load balancer when a port gets no node
+    port: the model build fails (``pkg/service/model_build_target_group.go`` buildTargetType, v2.4.0 and later)."""
+    ports = ", ".join(str(p.get("port")) for p in unallocated(svc))
+    if not ports:
+        return s
+    step = (f"spec.allocateLoadBalancerNodePorts: false and port(s) {ports} without a nodePort: the AWS Load Balancer "
+            "Controller refuses instance targets (\"unable to support instance target type with an unallocated "
+            "NodePort\") and builds no load balancer")  # fmt: skip
+    problem = "unable to support instance target type with an unallocated NodePort (the controller refuses the Service)"
+    return ctl.not_built(s.external_traffic_policy, (*s.steps, step), (*s.problems, problem))
 
 
 def unallocated(svc: KService) -> list[dict[str, Any]]:
