@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -78,6 +80,16 @@ def lab_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     labs = tmp_path / "labs"
     monkeypatch.setenv("HAIRPIN_LAB_DIR", str(labs))
     return labs
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_limits() -> Iterator[None]:
+    """The input limits a test sets in-process (``hairpin --max-input`` through ``main``, or
+    ``reading.set_limits``) stand over the environment until cleared: cleared after every test, so a later
+    test's ``HAIRPIN_MAX_INPUT`` is obeyed whatever ran before it."""
+    yield
+    if "hairpin.reading" in sys.modules:
+        sys.modules["hairpin.reading"].set_limits()
 
 
 def _builds_a_lab(item: pytest.Item) -> bool:

@@ -40,7 +40,7 @@ def server(tmp_path: Path) -> Iterator[Path]:
     _Hostile.calls = 0
     with serving(_Hostile, tmp_path) as path:
         yield path
-    reading.set_limits(reading.DEFAULT_MAX_INPUT, reading.DEFAULT_MAX_DEPTH)
+    reading.set_limits()  # cleared: the environment's limits stand again
 
 
 def _check(kubeconfig: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str]:
