@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from hairpin import reading
-from hairpin.archive import MAX_HEADER_BYTES, read_tar
+from hairpin.archive import MAX_HEADER_BYTES, decompress_into, read_tar
 from hairpin.errors import InputError
 from time_limit import within
 
@@ -216,3 +216,16 @@ def test_a_directory_tree_1200_deep_is_walked_without_recursion(tmp_path: Path) 
             os.chdir("..")
             os.rmdir("a")
         os.chdir(here)
+
+
+def test_a_copy_that_cannot_be_written_is_not_called_damage(tmp_path: Path) -> None:
+    """A compressed capture is decompressed into the work directory; a full disk there (``/dev/full``) is said
+    as such, not as a damaged file."""
+    src = tmp_path / "capture.pcap.gz"
+    src.write_bytes(gzip.compress(b"\xd4\xc3\xb2\xa1" + b"\0" * 4096))
+    with pytest.raises(InputError) as e:
+        decompress_into(src, Path("/dev/full"), "gzip")
+    assert str(e.value) == f"{src}: could not be decompressed into the work directory (No space left on device)"
+    out = tmp_path / "capture"
+    decompress_into(src, out, "gzip")
+    assert out.read_bytes() == b"\xd4\xc3\xb2\xa1" + b"\0" * 4096

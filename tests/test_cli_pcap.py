@@ -14,6 +14,7 @@ from hairpin.backends import sim
 from hairpin.cli.main import app
 from hairpin.render import pcap as render_pcap
 from hairpin.scenario import seed
+from packing import DAMAGE, PACK, damaged
 
 runner = CliRunner()
 
@@ -258,11 +259,7 @@ def test_a_compressed_capture_is_read_as_its_capture(client_capture: tuple[Path,
     """``capture.pcapng.gz`` (as Wireshark and tshark open it): the same answer as the capture, under the file's
     own name; what it holds once decompressed is bounded by the input limit; damage and a compressed file that
     is no capture are one line each, exit 2."""
-    import bz2
-    import gzip
-    import lzma
-
-    pack = {"gzip": gzip.compress, "bzip2": bz2.compress, "xz": lzma.compress}[kind]
+    pack = PACK[kind]
     path, _ = client_capture
     packed = tmp_path / f"client.pcapng.{kind}"
     packed.write_bytes(pack(path.read_bytes()))
@@ -281,6 +278,10 @@ def test_a_compressed_capture_is_read_as_its_capture(client_capture: tuple[Path,
     packed.write_bytes(whole[: len(whole) // 2])
     res = _cli(str(packed))
     assert (res.returncode, res.stderr) == (2, f"hairpin: error: {packed}: not a readable {kind} file: truncated\n")
+    packed.write_bytes(damaged(kind, path.read_bytes()))
+    res = _cli(str(packed))
+    assert (res.returncode, res.stderr) == (2, f"hairpin: error: {packed}: not a readable {kind} file: damaged "
+                                               f"({DAMAGE[kind]})\n")  # fmt: skip
     packed.write_bytes(pack(b"hello\n" * 100))
     res = _cli(str(packed))
     assert (res.returncode, res.stderr) == (2, f"hairpin: error: {packed}: not a pcap or pcapng capture once "

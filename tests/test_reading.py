@@ -14,6 +14,7 @@ import pytest
 from hairpin import reading
 from hairpin.cli.main import main
 from hairpin.errors import InputError, ParseError
+from packing import DAMAGE, damaged, packed
 
 NODE = Path(__file__).parent / "data" / "trace" / "seed-node1"
 SEED_DUMP = Path(__file__).parent / "data" / "check" / "seed-dump.yaml"
@@ -388,49 +389,45 @@ def test_check_reads_a_utf16_dump_as_its_utf8_twin(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------------ compressed input
 
 
-def _packed(kind: str, data: bytes) -> bytes:
-    import bz2
-    import gzip
-    import lzma
-
-    return {"gzip": gzip.compress, "bzip2": bz2.compress, "xz": lzma.compress}[kind](data)
-
-
 @pytest.mark.parametrize("kind", ["gzip", "bzip2", "xz"])
 def test_compressed_text_is_read_decompressed(tmp_path: Path, kind: str) -> None:
     # `kubectl get ... -o json | gzip > dump.json.gz`: read as the text it holds, told by its first bytes, not its name
     f = tmp_path / "dump"
     text = "kind: List\r\nitems: []\n# é\n"
-    f.write_bytes(_packed(kind, text.encode()))
+    f.write_bytes(packed(kind, text.encode()))
     assert reading.compression(f.read_bytes()[: reading.MAGIC_BYTES]) == kind
     assert reading.read_text(f) == "kind: List\nitems: []\n# é\n"
     # two streams one after the other (`gzip -c a >> f; gzip -c b >> f`) read as their texts joined, as gunzip does
-    f.write_bytes(_packed(kind, b"a: 1\n") + _packed(kind, b"b: 2\n"))
+    f.write_bytes(packed(kind, b"a: 1\n") + packed(kind, b"b: 2\n"))
     assert reading.read_text(f) == "a: 1\nb: 2\n"
     # what it holds is held to the text rules, with the line of the decompressed text
-    f.write_bytes(_packed(kind, b"a: 1\nb: \0\n"))
+    f.write_bytes(packed(kind, b"a: 1\nb: \0\n"))
     with pytest.raises(ParseError) as e:
         reading.read_text(f)
     assert str(e.value) == f"{f}:2: not a text file: NUL byte at byte 8"
-    f.write_bytes(_packed(kind, "kind: List\n".encode("utf-16")))  # UTF-16 with its mark, compressed
+    f.write_bytes(packed(kind, "kind: List\n".encode("utf-16")))  # UTF-16 with its mark, compressed
     assert reading.read_text(f) == "kind: List\n"
 
 
 @pytest.mark.parametrize("kind", ["gzip", "bzip2", "xz"])
 def test_compressed_input_is_bounded_and_damage_is_one_line(tmp_path: Path, kind: str) -> None:
     f = tmp_path / "dump.json"
-    f.write_bytes(_packed(kind, b" " * 5000))  # a bomb in small: 5,000 bytes once decompressed
+    f.write_bytes(packed(kind, b" " * 5000))  # a bomb in small: 5,000 bytes once decompressed
     reading.set_limits(size=4096)
     with pytest.raises(InputError) as e:
         reading.read_text(f)
     assert str(e.value) == (f"{f}: more than 4 KiB once decompressed (a compression bomb?; raise the limit with "
                             "hairpin --max-input SIZE or HAIRPIN_MAX_INPUT)")  # fmt: skip
     reading.set_limits()
-    whole = _packed(kind, b"kind: List\nitems: []\n" * 50)
+    whole = packed(kind, b"kind: List\nitems: []\n" * 50)
     f.write_bytes(whole[: len(whole) - 6])  # cut short
     with pytest.raises(InputError) as e:
         reading.read_text(f)
     assert str(e.value) == f"{f}: not a readable {kind} file: truncated"
+    f.write_bytes(damaged(kind, b"kind: List\nitems: []\n" * 50))
+    with pytest.raises(InputError) as e:
+        reading.read_text(f)
+    assert str(e.value) == f"{f}: not a readable {kind} file: damaged ({DAMAGE[kind]})"
 
 
 def test_zstd_is_named_and_text_that_looks_like_bzip2_stays_text(tmp_path: Path) -> None:
@@ -454,9 +451,9 @@ def test_check_reads_a_gzipped_dump_as_the_dump_and_from_stdin(tmp_path: Path) -
     dump = SEED_DUMP.read_bytes()
     plain, packed = tmp_path / "dump.yaml", tmp_path / "dump.yaml.gz"
     plain.write_bytes(dump)
-    packed.write_bytes(_packed("gzip", dump))
+    packed.write_bytes(packed("gzip", dump))
     runs = []
-    for args, stdin in (([str(plain)], None), ([str(packed)], None), (["-"], _packed("xz", dump))):
+    for args, stdin in (([str(plain)], None), ([str(packed)], None), (["-"], packed("xz", dump))):
         r = subprocess.run([sys.executable, "-m", "hairpin.cli.main", "check", *args, "--format", "json"],
                            input=stdin, capture_output=True, check=False)  # fmt: skip
         runs.append((r.returncode, r.stdout, r.stderr))

@@ -39,6 +39,7 @@ from hairpin.reading import (
     opener,
     too_big,
     too_much_decompressed,
+    undecompressed,
 )
 
 __all__ = ["MAX_CHAIN", "MAX_DIGITS", "MAX_HEADER_BYTES", "MAX_MEMBERS", "compressed", "decompress_into", "is_tar",
@@ -211,20 +212,25 @@ def compressed(path: Path) -> str | None:
 def decompress_into(path: Path, target: Path, kind: str) -> None:
     """Write the compressed file ``path`` (one ``kind`` stream, gzip, bzip2 or xz, or several concatenated)
     into ``target`` decompressed, a megabyte at a time, at most ``max_input()`` bytes of it; anything else (past
-    the limit, truncated, damaged, ``target`` not writable) is one InputError naming ``path``."""
+    the limit, truncated, damaged, ``target`` not writable) is one InputError naming ``path``, in the words
+    ``hairpin.reading.decompressed`` uses for a compressed text input."""
     limit = max_input()
     try:
         if path.stat().st_size > limit:
             raise too_big(str(path), limit)
         with _opened(path, limit) as stream, target.open("wb") as out:
-            while chunk := stream.read(1 << 20):
+            while True:
+                try:
+                    chunk = stream.read(1 << 20)
+                except (EOFError, OSError, lzma.LZMAError, zlib.error, ValueError) as e:
+                    raise InputError(undecompressed(kind, e), str(path)) from None
+                if not chunk:
+                    break
                 out.write(chunk)
     except _Refused as e:
         raise InputError(str(e), str(path)) from None
-    except EOFError:
-        raise InputError(f"not a readable {kind} file: truncated", str(path)) from None
-    except (OSError, lzma.LZMAError, zlib.error, ValueError) as e:
-        raise InputError(f"not a readable {kind} file: {e}", str(path)) from None
+    except OSError as e:  # opening it, or writing the copy (a full disk): not the file's fault
+        raise InputError(f"could not be decompressed into the work directory ({e.strerror or e})", str(path)) from None
 
 
 def is_tar(path: Path) -> bool:

@@ -79,6 +79,7 @@ __all__ = [
     "too_big",
     "too_deep",
     "too_much_decompressed",
+    "undecompressed",
     "yaml_error",
 ]
 
@@ -206,11 +207,16 @@ def decompressed(data: bytes, kind: str, name: str, limit: int) -> bytes:
         with opener(kind)(io.BytesIO(data)) as f:
             out = f.read(limit + 1)
     except (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError) as exc:
-        why = "truncated" if isinstance(exc, EOFError) else f"damaged ({exc})"
-        raise InputError(f"not a readable {kind} file: {why}", name) from None
+        raise InputError(undecompressed(kind, exc), name) from None
     if len(out) > limit:
         raise InputError(too_much_decompressed(limit), name)
     return out
+
+
+def undecompressed(kind: str, exc: BaseException) -> str:
+    """What is said of a ``kind`` (gzip, bzip2, xz) input its decompressor stops on: cut short (``EOFError``:
+    the stream ends before its end marker) or damaged (its own words: a bad CRC, an invalid block...)."""
+    return f"not a readable {kind} file: " + ("truncated" if isinstance(exc, EOFError) else f"damaged ({exc})")
 
 
 def too_much_decompressed(limit: int) -> str:
