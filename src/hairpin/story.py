@@ -267,10 +267,13 @@ def next_step(r: Run) -> str:
 
 @dataclass
 class RunView:
-    """A run of the simulator, rendered for a terminal."""
+    """A run of the simulator, rendered for a terminal.  ``ends``: with its one-line diagnosis first and its
+    next step last; False when the caller prints those two itself (``hairpin reproduce`` does, so that on a
+    pipe or in a file each stays one line, as every command's first and last lines do)."""
 
     run: Run
     full: bool = False
+    ends: bool = True
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         r = self.run
@@ -297,7 +300,8 @@ class RunView:
             f"\nkernel: tcp_syn_retries={s.kernel.tcp_syn_retries} tcp_syn_linear_timeouts="
             f"{s.kernel.tcp_syn_linear_timeouts}; kube-proxy {s.kube_proxy.mode} {s.kube_proxy.version}"
         )
-        parts: list[object] = [Text(diagnosis(r), style="bold"), Panel(head, title="hairpin reproduce", expand=True)]
+        parts: list[object] = [Text(diagnosis(r), style="bold")] if self.ends else []
+        parts.append(Panel(head, title="hairpin reproduce", expand=True))
         bad = r.example("timeout")
         good = r.example("established")
         if bad is not None:
@@ -322,7 +326,8 @@ class RunView:
             parts.append(Text("Not fixes either: client retries (each attempt has the same chance; "
                               "--retries N shows it) and externalTrafficPolicy: Local (docs/fixes.md).",
                               style="dim"))  # fmt: skip
-        parts.append(Text(next_step(r), style="bold"))
+        if self.ends:
+            parts.append(Text(next_step(r), style="bold"))
         yield Group(*parts)  # type: ignore[arg-type]
 
     def _probability(self) -> list[object]:

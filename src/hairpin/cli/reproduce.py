@@ -88,9 +88,13 @@ def reproduce(
             doc["retries"] = tries.to_json()
         emit_raw(output, json.dumps(doc, indent=1, sort_keys=False) + "\n")
         return
-    from hairpin.story import RunView
+    from rich.text import Text
 
-    emit(output, RunView(result, full=full), *((tries.text(),) if tries is not None else ()))
+    from hairpin.story import RunView, diagnosis, next_step
+
+    # the diagnosis and the next step apart from the report: off a terminal each is kept one line (emit)
+    emit(output, Text(diagnosis(result), style="bold"), RunView(result, full=full, ends=False),
+         *((tries.text(),) if tries is not None else ()), Text(next_step(result), style="bold"))  # fmt: skip
 
 
 def _list_fixes(fixes: dict[str, str]) -> None:
