@@ -59,8 +59,17 @@ def _errors(doc: dict[str, Any]) -> tuple[int, list[tuple[int | None, str]], int
      ("service.k8s.aws/nlb\n", f"name part {KEY_RULE}")],  # Go's $ is the end of the text, not before a newline
 )  # fmt: skip
 def test_a_class_that_is_no_label_key_is_refused(cls: str, why: str) -> None:
-    assert _errors(_svc(loadBalancerClass=cls)) == (2, [(1, f'spec.loadBalancerClass: Invalid value: "{cls}": {why}'
+    shown = cls.replace("\n", "\\n")  # Go's %q
+    assert _errors(_svc(loadBalancerClass=cls)) == (2, [(1, f'spec.loadBalancerClass: Invalid value: "{shown}": {why}'
                                                             f"{REFUSED}")], 0)  # fmt: skip
+
+
+def test_the_bad_value_is_quoted_as_go_quotes_it() -> None:
+    # field.Invalid prints a string with %q: escapes, not raw control characters
+    assert _errors(_svc(loadBalancerClass='a\tb"c'))[1] == [(1, f'spec.loadBalancerClass: Invalid value: "a\\tb\\"c": '
+                                                                f"name part {KEY_RULE}{REFUSED}")]  # fmt: skip
+    quoted = [api.go_quote(x) for x in ("\x01", "\xa0", "\u00e9", "\u200b", "\U000e0001", "\\")]
+    assert quoted == ['"\\x01"', '"\\u00a0"', '"\u00e9"', '"\\u200b"', '"\\U000e0001"', '"\\\\"']
 
 
 @pytest.mark.parametrize("cls", ["service.k8s.aws/nlb", "eks.amazonaws.com/nlb", "My_Class.1", "a" * 63, None])

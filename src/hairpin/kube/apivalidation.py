@@ -24,6 +24,7 @@ from typing import Any
 
 __all__ = [
     "MIXED_PROTOCOL_DEFAULT_FROM",
+    "go_quote",
     "go_trim_space",
     "label_key_errors",
     "load_balancer_class_refusal",
@@ -35,6 +36,27 @@ __all__ = [
 
 SOURCE_RANGES_ANNOTATION = "service.beta.kubernetes.io/load-balancer-source-ranges"
 REFUSED = ": the API server refuses the Service"
+
+_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v",
+            '"': '\\"', "\\": "\\\\"}  # fmt: skip
+
+
+def go_quote(s: str) -> str:
+    """Go's ``%q`` of a string (strconv.Quote), as field.Invalid prints a bad value: printable runes as they are
+    (Python's isprintable is Go's unicode.IsPrint: no space but U+0020), the C escapes, else ``\\xNN`` below
+    U+0080, ``\\uNNNN`` or ``\\UNNNNNNNN``."""
+    out = []
+    for ch in s:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ch.isprintable():
+            out.append(ch)
+        elif ord(ch) < 0x80:
+            out.append(f"\\x{ord(ch):02x}")
+        else:
+            out.append(f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}")
+    return '"' + "".join(out) + '"'
+
 
 # -- label keys (apimachinery pkg/api/validate/content kube.go IsLabelKey, dns.go IsDNS1123Subdomain,
 #    errors.go RegexError/MaxLenError; pkg/util/validation EmptyError "must be non-empty") ------------------
@@ -93,7 +115,7 @@ def load_balancer_class_refusal(spec: Mapping[str, Any]) -> str | None:
     if (spec.get("type") or "ClusterIP") != "LoadBalancer":
         return "spec.loadBalancerClass: Forbidden: may only be used when `type` is 'LoadBalancer'" + REFUSED
     errs = label_key_errors(cls)
-    return f'spec.loadBalancerClass: Invalid value: "{cls}": {errs[0]}{REFUSED}' if errs else None
+    return f"spec.loadBalancerClass: Invalid value: {go_quote(cls)}: {errs[0]}{REFUSED}" if errs else None
 
 
 # -- CIDRs: k8s.io/utils ``ParseCIDRSloppy`` (net/parse.go), since June 2021 (Kubernetes 1.22) Go 1.16's
@@ -247,7 +269,7 @@ def source_range_refusal(spec: Mapping[str, Any], annotations: Mapping[str, str]
     for i, entry in enumerate(entries):
         if parse_cidr_sloppy(entry) is None:
             path = f"{where}[{i}]" if where.startswith("spec.") else where
-            return (f'{path}: Invalid value: "{entry}": must be a valid CIDR value, (e.g. 10.9.8.0/24 or '
+            return (f"{path}: Invalid value: {go_quote(entry)}: must be a valid CIDR value, (e.g. 10.9.8.0/24 or "
                     f"2001:db8::/64){REFUSED}")  # fmt: skip
     return None
 
