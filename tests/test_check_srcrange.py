@@ -307,13 +307,32 @@ def test_text_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert "1. admit the in-cluster callers' network(s) in spec.loadBalancerSourceRanges: kubectl patch" in flat
 
 
-def test_bad_range_is_a_problem_not_a_crash(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, doc = _check(_write(tmp_path, _doc(VIPS, ["10.0.0.0/33"])), capsys)
-    [svc] = doc["services"]
-    assert code == 0  # the verdict stands without it (the API server refuses such a range; a manifest may hold it)
-    assert svc["kube_proxy_drop"] is None
-    assert svc["problems"] == ["loadBalancerSourceRanges: '10.0.0.0/33' is not a CIDR: kube-proxy's source-range "
-                               "firewall was not checked"]  # fmt: skip
+@pytest.mark.parametrize(
+    ("ranges", "index", "entry"),
+    [(["10.0.0.0/33"], 0, "10.0.0.0/33"),
+     (["10.0.0.0/8", "fe80::1%eth0/64"], 1, "fe80::1%eth0/64"),  # a zone: Go's ParseCIDR refuses it
+     (["10.0.0.1"], 0, "10.0.0.1"),  # no prefix length
+     (["10.0.0.0/255.0.0.0"], 0, "10.0.0.0/255.0.0.0"),  # a netmask
+     (["10.0.0.0/8", " "], 1, "")],  # empty once trimmed
+)  # fmt: skip
+def test_a_range_the_api_server_refuses_is_an_input_error(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                          ranges: list[str], index: int, entry: str) -> None:  # fmt: skip
+    # ValidateService checks each item, trimmed, with ParseCIDRSloppy: the Service never exists, so no verdict
+    path = _write(tmp_path, _doc(VIPS, ranges))
+    code, doc = _check(path, capsys)
+    assert (code, doc["services"]) == (2, [])
+    assert doc["errors"] == [{"file": str(path), "line": 138, "message": (
+        f'spec.LoadBalancerSourceRanges[{index}]: Invalid value: "{entry}": must be a valid CIDR value, (e.g. '
+        "10.9.8.0/24 or 2001:db8::/64): the API server refuses the Service")}]  # fmt: skip
+
+
+@pytest.mark.parametrize("ranges", [["010.0.0.0/8"], [" 10.0.0.0/8\t"], ["10.000.0.0/08"]])
+def test_leading_zeros_and_padding_are_the_range_the_api_server_reads(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                       ranges: list[str]) -> None:  # fmt: skip
+    # ParseCIDRSloppy drops leading zeros (decimal, not octal) and the API server trims each item: 10.0.0.0/8
+    plain = _check(_write(tmp_path, _doc(VIPS, OFFICE), "plain.yaml"), capsys)
+    code, doc = _check(_write(tmp_path, _doc(VIPS, ranges), "plain.yaml"), capsys)
+    assert (code, doc) == plain and code == 1 and doc["services"][0]["kube_proxy_drop"]["callers"] == CALLERS
 
 
 # -- the invariant: a caller is named exactly when its address is in none of the ranges, as the closed form drops it

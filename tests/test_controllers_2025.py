@@ -397,13 +397,21 @@ def test_auto_mode_ignores_the_source_ranges_annotation_not_the_field() -> None:
     assert (f.at_risk, f.probability, f.worst_node) == (True, F(1), "n2")
 
 
-def test_bad_source_range_is_a_problem_not_a_crash() -> None:
-    f = one(*_sg_cluster(LBC_INSTANCE, ["10.0.0.0/99"]))
-    assert (
-        f.settings.problems[-1]
-        == "loadBalancerSourceRanges: '10.0.0.0/99' is not a CIDR: the source ranges were not checked"
-    )
-    assert f.blocked is None
+def test_a_source_range_the_api_server_refuses_leaves_the_service_out() -> None:
+    bad = "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64): the API server refuses the Service"
+    r = run(*_sg_cluster(LBC_INSTANCE, ["10.0.0.0/99"]))
+    assert (r.findings, [(e.line, e.message) for e in r.errors]) == (
+        [], [(1, f'spec.LoadBalancerSourceRanges[0]: Invalid value: "10.0.0.0/99": {bad}')])
+    # the annotation: trimmed, split on ',', each piece trimmed; an empty piece is refused, named by the annotation
+    r = run(*_sg_cluster({**LBC_INSTANCE, P + "load-balancer-source-ranges": " 10.99.0.0/16, "}))
+    assert (r.findings, [(e.line, e.message) for e in r.errors]) == (
+        [], [(1, f'metadata.annotations[{P}load-balancer-source-ranges]: Invalid value: "": {bad}')])
+    # nothing but white space: set, and no ranges (the default admits everyone)
+    f = one(*_sg_cluster({**LBC_INSTANCE, P + "load-balancer-source-ranges": " \t"}))
+    assert (f.blocked, f.settings.problems) == (None, ())
+    # padded pieces are the ranges they hold
+    f = one(*_sg_cluster({**LBC_INSTANCE, P + "load-balancer-source-ranges": " 10.99.0.0/16 ,010.98.0.0/16"}))
+    assert f.blocked is not None and "outside service.beta.kubernetes.io/load-balancer-source-ranges" in f.blocked
 
 
 def test_scenario_from_cluster_carries_the_security_groups(tmp_path: Path) -> None:

@@ -588,10 +588,10 @@ def lbc_takes(
 def _other_type(a: Mapping[str, str], cls: str | None, service_type: str, etp: str,
                 load_balancer_only: bool) -> Settings | None:  # fmt: skip
     """Settings for a Service that is not of type LoadBalancer, or None when the LBC reconciles it."""
-    if cls:
+    if cls:  # a manifest so is refused when read (hairpin.kube.apivalidation); a KService built in code may hold one
         return not_built(etp, [f"type {service_type} with spec.loadBalancerClass {cls}: the API server refuses "
                                 "loadBalancerClass on any type but LoadBalancer"],
-                          ("spec.loadBalancerClass is only allowed with type LoadBalancer",))  # fmt: skip
+                          ("spec.loadBalancerClass: Forbidden: may only be used when `type` is 'LoadBalancer'",))  # fmt: skip
     if service_type == "ExternalName" or not lbc_takes(a, None, service_type):
         return not_built(etp, [f"type {service_type}: no load balancer"])
     if load_balancer_only:

@@ -37,32 +37,35 @@ import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 
 from hairpin.errors import InputError
+from hairpin.kube.apivalidation import SOURCE_RANGES_ANNOTATION, go_trim_space, parse_cidr_sloppy
 
 __all__ = ["SOURCE_RANGES_ANNOTATION", "blocked", "parse_ranges", "source_ranges"]
 
-SOURCE_RANGES_ANNOTATION = "service.beta.kubernetes.io/load-balancer-source-ranges"
-
 
 def parse_ranges(values: Iterable[str], where: str = "loadBalancerSourceRanges") -> tuple[str, ...]:
-    """CIDRs as normalised networks (host bits allowed, as Kubernetes allows them).  Bad: InputError."""
+    """CIDRs as normalised networks, each parsed as the API server and the in-tree provider parse it: trimmed
+    (``strings.TrimSpace``), then k8s.io/utils ``ParseCIDRSloppy`` (``hairpin.kube.apivalidation``): host bits
+    allowed, leading zeros of an IPv4 part read as decimal (``010.0.0.0/8`` is 10.0.0.0/8); a zone
+    (``fe80::1%eth0/64``), a bare address, a netmask or an empty entry is not a CIDR.  Bad: InputError.  (The AWS Load
+    Balancer Controller does not parse them: it hands the strings to EC2, model_build_managed_sg.go; the API server
+    has refused what parses here as nothing, ``apivalidation.source_range_refusal``.)"""
     out = []
     for v in values:
-        v = str(v).strip()
-        if not v:
-            continue
-        try:
-            out.append(str(ipaddress.ip_network(v, strict=False)))
-        except ValueError:
-            raise InputError(f"{where}: {v!r} is not a CIDR") from None
+        v = go_trim_space(str(v))
+        net = parse_cidr_sloppy(v)
+        if net is None:
+            raise InputError(f"{where}: {v!r} is not a CIDR")
+        out.append(str(net))
     return tuple(out)
 
 
 def source_ranges(spec_ranges: Sequence[str], annotations: Mapping[str, str], *,
                   annotation_honoured: bool = True) -> tuple[tuple[str, ...], str]:  # fmt: skip
-    """(ranges, where they came from): the spec field, else the annotation (not for EKS Auto Mode)."""
+    """(ranges, where they came from): the spec field, else the annotation (not for EKS Auto Mode), split on ``,``
+    once trimmed; an annotation with nothing but white space is no ranges (kubernetes ValidateService)."""
     if spec_ranges:
         return parse_ranges(spec_ranges), "spec.loadBalancerSourceRanges"
-    raw = annotations.get(SOURCE_RANGES_ANNOTATION)
+    raw = go_trim_space(annotations.get(SOURCE_RANGES_ANNOTATION) or "")
     if raw and annotation_honoured:
         return parse_ranges(raw.split(","), SOURCE_RANGES_ANNOTATION), SOURCE_RANGES_ANNOTATION
     return (), ""

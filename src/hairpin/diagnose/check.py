@@ -35,7 +35,7 @@ from hairpin.diagnose.fixes import IPMODE_FIX, fixes_for
 from hairpin.diagnose.sarif import RULE_ID, deciding_location, to_sarif
 from hairpin.diagnose.versions import Versions, in_tree_support, nlb_sg_mode, oldest_kube_proxy
 from hairpin.errors import InputError
-from hairpin.kube import ipmode
+from hairpin.kube import apivalidation, ipmode
 from hairpin.kube.cluster import Cluster, KService
 from hairpin.kube.datapath import Datapath, assess
 from hairpin.parsers.manifests import KubeObject
@@ -553,12 +553,31 @@ def check_cluster(cluster: Cluster, *, mutator_webhook: bool | None = None, erro
     True/False: the cluster does (not) use Auto Mode's default class.
     """
     a = _Assessor(cluster, mutator_webhook, versions, auto_mode)
-    findings = [a.assess(s) for s in cluster.services if a.takes(s)]
+    services, refusals = _known_version_refusals(cluster, versions or Versions())
+    findings = [a.assess(s) for s in services if a.takes(s)]
     tgs = gateway.target_groups(cluster.gateway_objects)
     findings += [a.assess_target_group(tg, s) for tg, s in zip(tgs, a.gateway_settings(tgs), strict=True)]
     findings += tgb.findings(cluster)  # target groups made outside the cluster: undecided, with a warning
     findings.sort(key=lambda f: (not f.at_risk, f.namespace, f.name))
-    return Report(findings, [*errors, *cluster.errors], sg_mode=a.sg_mode, datapath=assess(cluster.seen))
+    return Report(findings, [*errors, *cluster.errors, *refusals], sg_mode=a.sg_mode, datapath=assess(cluster.seen))
+
+
+def _known_version_refusals(cluster: Cluster, v: Versions) -> tuple[list[KService], list[InputError]]:
+    """The Services to judge, and the input errors for the manifests the API server of the known Kubernetes version
+    (``--kubernetes-version``) refuses: a LoadBalancer with two protocols before 1.24 (``apivalidation``).  Services
+    read from a cluster exist, whatever it refuses now; without a known version (the newest kubelet is only a lower
+    bound of the control plane's) every Service is judged."""
+    if v.kubernetes is None:
+        return cluster.services, []
+    kept: list[KService] = []
+    errors: list[InputError] = []
+    for s in cluster.services:
+        why = None if s.existing else apivalidation.mixed_protocol_refusal(s.type, s.protocols(), v.kubernetes[:2])
+        if why is None:
+            kept.append(s)
+        else:
+            errors.append(InputError(why, s.file, s.line))
+    return kept, errors
 
 
 def check(objects: Iterable[KubeObject], *, mutator_webhook: bool | None = None, errors: Iterable[InputError] = (),

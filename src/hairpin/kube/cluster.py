@@ -9,7 +9,8 @@ or ``live_objects()`` from the API server):
 - a pod's address is ``status.podIP`` (every address: ``status.podIPs``), its node ``spec.nodeName``; it is
   ready when its ``Ready`` condition is True; a node's pod networks are ``spec.podCIDRs`` (else ``podCIDR``);
 - a Service's ``spec.ipFamilies`` and ``spec.ipFamilyPolicy`` are kept as written; values the API server
-  refuses (``hairpin.aws.ipfamily.refusal``) leave the Service out with an input error in ``errors``;
+  refuses (``hairpin.aws.ipfamily.refusal``; source ranges and ``loadBalancerClass``:
+  ``hairpin.kube.apivalidation``) leave the Service out with an input error in ``errors``;
 - a Service's endpoints come from its EndpointSlices (label ``kubernetes.io/service-name``; an endpoint
   is ready unless ``conditions.ready`` is false), else from the pods its selector matches;
 - nodes the load balancer controllers never register as instance targets: labelled
@@ -42,6 +43,7 @@ from hairpin import reading
 from hairpin.aws import cloud_config, controller, gateway, gateway_crd, ipfamily
 from hairpin.errors import InputError
 from hairpin.gcpause import paused
+from hairpin.kube import apivalidation as api
 from hairpin.kube.datapath import Seen
 from hairpin.parsers.manifests import KubeObject
 
@@ -465,7 +467,9 @@ class Cluster:
         spec = mapping_of(d.get("spec"))
         hc = spec.get("healthCheckNodePort")
         families, policy = spec.get("ipFamilies"), spec.get("ipFamilyPolicy")
-        refused = _unsupported(spec) or ipfamily.refusal(families, policy, spec.get("clusterIP"), spec.get("clusterIPs"))
+        refused = (_unsupported(spec) or ipfamily.refusal(families, policy, spec.get("clusterIP"), spec.get("clusterIPs"))
+                   or api.source_range_refusal(spec, _labels(meta, "annotations"))
+                   or api.load_balancer_class_refusal(spec))  # fmt: skip
         if refused is not None:
             self.errors.append(InputError(refused, o.file, o.line))
             return

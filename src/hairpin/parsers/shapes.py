@@ -33,6 +33,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "Service": {"spec": {"type": S, "loadBalancerClass": S, "externalTrafficPolicy": S, "clusterIP": S,
                          "clusterIPs": [S],
                          "healthCheckNodePort": N, "selector": M, "ipFamilies": [S], "ipFamilyPolicy": S,
+                         "loadBalancerSourceRanges": [S],
                          "ports": [{"name": S, "port": N, "nodePort": N, "protocol": S}]}},
     "EndpointSlice": {"endpoints": [{"addresses": [S], "nodeName": S, "conditions": {"ready": B},
                                      "targetRef": {"kind": S, "name": S}}]},

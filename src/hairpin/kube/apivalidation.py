@@ -1,0 +1,298 @@
+"""What the Kubernetes API server refuses in a Service's load-balancer fields, in its words.
+
+kubernetes ``pkg/apis/core/validation/validation.go`` (``ValidateService``, ``validateLoadBalancerClassField``) and
+``conditional_validation.go`` (``validateMixedProtocolLBService``), with the checks they call from k8s.io/apimachinery
+and k8s.io/utils:
+
+- ``load_balancer_class_refusal``: ``spec.loadBalancerClass`` on a type other than LoadBalancer is forbidden
+  ("may only be used when `type` is 'LoadBalancer'"); on a LoadBalancer it must be a label key
+  (``ValidateQualifiedName``: apimachinery ``pkg/api/validate/content`` ``IsLabelKey``, ``label_key_errors``).  An
+  empty string is a value, not an absent field: ``loadBalancerClass`` is a ``*string``, set by ``""``.
+- ``source_range_refusal``: ``spec.loadBalancerSourceRanges``, else the annotation
+  ``service.beta.kubernetes.io/load-balancer-source-ranges`` (even empty), only on type LoadBalancer; each entry
+  (the field's items; the annotation trimmed and, unless empty, split on ``,``) trimmed of white space
+  (``strings.TrimSpace``) must parse as k8s.io/utils ``ParseCIDRSloppy`` parses it (``parse_cidr_sloppy``).
+- ``mixed_protocol_refusal``: a new LoadBalancer Service with two protocols, refused before Kubernetes 1.24.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = [
+    "MIXED_PROTOCOL_DEFAULT_FROM",
+    "go_quote",
+    "go_trim_space",
+    "label_key_errors",
+    "load_balancer_class_refusal",
+    "mixed_protocol_refusal",
+    "parse_cidr_sloppy",
+    "source_range_entries",
+    "source_range_refusal",
+]
+
+SOURCE_RANGES_ANNOTATION = "service.beta.kubernetes.io/load-balancer-source-ranges"
+REFUSED = ": the API server refuses the Service"
+
+_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v",
+            '"': '\\"', "\\": "\\\\"}  # fmt: skip
+
+
+def go_quote(s: str) -> str:
+    """Go's ``%q`` of a string (strconv.Quote), as field.Invalid prints a bad value: printable runes as they are
+    (Python's isprintable is Go's unicode.IsPrint: no space but U+0020), the C escapes, else ``\\xNN`` below
+    U+0080, ``\\uNNNN`` or ``\\UNNNNNNNN``."""
+    out = []
+    for ch in s:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ch.isprintable():
+            out.append(ch)
+        elif ord(ch) < 0x80:
+            out.append(f"\\x{ord(ch):02x}")
+        else:
+            out.append(f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}")
+    return '"' + "".join(out) + '"'
+
+
+# -- label keys (apimachinery pkg/api/validate/content kube.go IsLabelKey, dns.go IsDNS1123Subdomain,
+#    errors.go RegexError/MaxLenError; pkg/util/validation EmptyError "must be non-empty") ------------------
+_KEY_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
+_KEY_MSG = (
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
+)
+_DNS_LABEL = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_SUBDOMAIN_FMT = _DNS_LABEL + "(\\." + _DNS_LABEL + ")*"
+_SUBDOMAIN_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and "
+                  "must start and end with an alphanumeric character")  # fmt: skip
+_KEY_RE = re.compile(_KEY_FMT)
+_SUBDOMAIN_RE = re.compile(_SUBDOMAIN_FMT)
+
+
+def _regex_error(msg: str, fmt: str, *examples: str) -> str:
+    """apimachinery's RegexError, to the letter (its examples are joined by "',  or '", two spaces)."""
+    return msg + " (e.g. " + " or ".join(f"'{e}', " for e in examples) + f"regex used for validation is '{fmt}')"
+
+
+def label_key_errors(value: str) -> list[str]:
+    """What IsLabelKey says of ``value`` (empty: a valid key).  Go's regexp ``$`` is the end of the text and its
+    lengths are bytes, so ``fullmatch`` and UTF-8 lengths here.  (Older releases word two of these differently:
+    "a qualified name" for "a valid label key", "characters" for "bytes".)"""
+    errs: list[str] = []
+    parts = value.split("/")
+    if len(parts) > 2:
+        return [f"a valid label key {_regex_error(_KEY_MSG, _KEY_FMT, 'MyName', 'my.name', '123-abc')} with an "
+                "optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"]  # fmt: skip
+    name = parts[-1]
+    if len(parts) == 2:
+        prefix = parts[0]
+        if not prefix:
+            errs.append("prefix part must be non-empty")
+        else:
+            if len(prefix.encode()) > 253:
+                errs.append("prefix part must be no more than 253 bytes")
+            if not _SUBDOMAIN_RE.fullmatch(prefix):
+                errs.append("prefix part " + _regex_error(_SUBDOMAIN_MSG, _SUBDOMAIN_FMT, "example.com"))
+    if not name:
+        errs.append("name part must be non-empty")
+    elif len(name.encode()) > 63:
+        errs.append("name part must be no more than 63 bytes")
+    if not _KEY_RE.fullmatch(name):
+        errs.append("name part " + _regex_error(_KEY_MSG, _KEY_FMT, "MyName", "my.name", "123-abc"))
+    return errs
+
+
+def load_balancer_class_refusal(spec: Mapping[str, Any]) -> str | None:
+    """The API server's refusal of ``spec.loadBalancerClass`` (``validateLoadBalancerClassField``, on create and on
+    update alike), its first error in its words, or None.  The type is the defaulted one (missing or empty:
+    ClusterIP); ``null`` is no class."""
+    cls = spec.get("loadBalancerClass")
+    if not isinstance(cls, str):
+        return None
+    if (spec.get("type") or "ClusterIP") != "LoadBalancer":
+        return "spec.loadBalancerClass: Forbidden: may only be used when `type` is 'LoadBalancer'" + REFUSED
+    errs = label_key_errors(cls)
+    return f"spec.loadBalancerClass: Invalid value: {go_quote(cls)}: {errs[0]}{REFUSED}" if errs else None
+
+
+# -- CIDRs: k8s.io/utils ``ParseCIDRSloppy`` (net/parse.go), since June 2021 (Kubernetes 1.22) Go 1.16's
+#    net.ParseCIDR kept as a fork (internal/third_party/forked/golang/net ip.go, parse.go) because Go 1.17 began
+#    refusing leading zeros (kubernetes issue 100895).  Ported here rule for rule, not through Python's ipaddress:
+#    that takes a zone (``fe80::1%eth0/64``), a bare address and a netmask, and refuses zeros the fork takes.
+_BIG = 0xFFFFFF  # the fork's "bigger than we need"
+#: the runes Go's unicode.IsSpace takes (strings.TrimSpace); Python's str.strip() would also take U+001C-U+001F
+_GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def go_trim_space(s: str) -> str:
+    """Go's ``strings.TrimSpace``."""
+    return s.strip(_GO_SPACE)
+
+
+def _dtoi(s: str) -> tuple[int, int, bool]:
+    """The fork's dtoi: (value, digits read, ok) of the ASCII decimal digits at the start of ``s``."""
+    n = i = 0
+    while i < len(s) and "0" <= s[i] <= "9":
+        n = n * 10 + ord(s[i]) - 48
+        if n >= _BIG:
+            return _BIG, i, False
+        i += 1
+    return (n, i, True) if i else (0, 0, False)
+
+
+def _xtoi(s: str) -> tuple[int, int, bool]:
+    """The fork's xtoi: the same for ASCII hex digits (any number of them: ``00001`` is 1)."""
+    n = i = 0
+    while i < len(s) and s[i] in "0123456789abcdefABCDEF":
+        n = n * 16 + int(s[i], 16)
+        if n >= _BIG:
+            return 0, i, False
+        i += 1
+    return (n, i, True) if i else (0, i, False)
+
+
+def _parse_ipv4(s: str) -> bytes | None:
+    """The fork's parseIPv4: four decimal parts up to 255, leading zeros allowed (``010`` is ten)."""
+    out = bytearray()
+    for i in range(4):
+        if not s or (i > 0 and s[0] != "."):
+            return None
+        s = s[1:] if i > 0 else s
+        n, c, ok = _dtoi(s)
+        if not ok or n > 0xFF:
+            return None
+        s = s[c:]
+        out.append(n)
+    return bytes(out) if not s else None
+
+
+def _parse_ipv6(s: str) -> bytes | None:
+    """The fork's parseIPv6: hex groups up to 0xFFFF, one ``::`` standing for at least one zero group, an IPv4
+    address (parseIPv4) in the last 32 bits.  No zone."""
+    ip = bytearray(16)
+    ellipsis = -1
+    if s.startswith("::"):
+        ellipsis, s = 0, s[2:]
+        if not s:
+            return bytes(ip)
+    i = 0
+    while i < 16:
+        n, c, ok = _xtoi(s)
+        if not ok or n > 0xFFFF:
+            return None
+        if c < len(s) and s[c] == ".":
+            if (ellipsis < 0 and i != 12) or i + 4 > 16:
+                return None
+            four = _parse_ipv4(s)
+            if four is None:
+                return None
+            ip[i : i + 4] = four
+            s, i = "", i + 4
+            break
+        ip[i], ip[i + 1] = n >> 8, n & 0xFF
+        i += 2
+        s = s[c:]
+        if not s:
+            break
+        if s[0] != ":" or len(s) == 1:
+            return None
+        s = s[1:]
+        if s[0] == ":":
+            if ellipsis >= 0:
+                return None
+            ellipsis, s = i, s[1:]
+            if not s:
+                break
+    if s:
+        return None
+    if i < 16:
+        if ellipsis < 0:
+            return None
+        gap = 16 - i
+        ip[ellipsis + gap : 16] = ip[ellipsis:i]
+        ip[ellipsis : ellipsis + gap] = bytes(gap)
+    elif ellipsis >= 0:
+        return None
+    return bytes(ip)
+
+
+def parse_cidr_sloppy(s: str) -> Network | None:
+    """The network k8s.io/utils ``ParseCIDRSloppy`` makes of ``s`` (host bits cleared), or None where it fails: an
+    address (IPv4 tried first, then IPv6), ``/``, a decimal prefix length (leading zeros allowed) up to the address's
+    bits.  So ``010.0.0.0/8`` is 10.0.0.0/8 (decimal, not octal); refused: a zone (``fe80::1%eth0/64``), a bare
+    address, a netmask (``10.0.0.0/255.0.0.0``), white space, an empty string."""
+    addr, sep, mask = s.partition("/")
+    if not sep:
+        return None
+    v4 = _parse_ipv4(addr)
+    raw = v4 if v4 is not None else _parse_ipv6(addr)
+    bits, used, ok = _dtoi(mask)
+    if raw is None or not ok or used != len(mask) or bits > 8 * len(raw):
+        return None
+    if len(raw) == 4:
+        return ipaddress.IPv4Network((raw, bits), strict=False)
+    return ipaddress.IPv6Network((raw, bits), strict=False)
+
+
+def source_range_entries(spec: Mapping[str, Any], annotations: Mapping[str, str]) -> tuple[str, list[str]] | None:
+    """(where, entries trimmed) the API server validates: the field when it has an item, else the annotation when it
+    is set (empty once trimmed: no entries); None when neither is."""
+    ranges = spec.get("loadBalancerSourceRanges")
+    if isinstance(ranges, list) and ranges:
+        # a null item decodes to Go's zero value, "" (any other non-string is refused earlier: parsers.shapes)
+        return "spec.LoadBalancerSourceRanges", [go_trim_space("" if r is None else str(r)) for r in ranges]
+    if SOURCE_RANGES_ANNOTATION in annotations:
+        raw = go_trim_space(str(annotations[SOURCE_RANGES_ANNOTATION] or ""))
+        return f"metadata.annotations[{SOURCE_RANGES_ANNOTATION}]", [
+            go_trim_space(r) for r in raw.split(",")
+        ] if raw else []
+    return None
+
+
+def source_range_refusal(spec: Mapping[str, Any], annotations: Mapping[str, str]) -> str | None:
+    """The API server's first refusal of the Service's source ranges (``ValidateService``; the words of apimachinery
+    ``pkg/util/validation/ip.go`` IsValidCIDR), or None.
+    The field path is the API server's own (``spec.LoadBalancerSourceRanges[i]``, capital L; the annotation's entries
+    are all named by the annotation).  Older releases refuse the same entries as one error on the whole list:
+    "must be a list of IP ranges. For example, 10.240.0.0/24,10.250.0.0/24"."""
+    got = source_range_entries(spec, annotations)
+    if got is None:
+        return None
+    where, entries = got
+    if (spec.get("type") or "ClusterIP") != "LoadBalancer":
+        return f"{where}: Forbidden: may only be used when `type` is 'LoadBalancer'{REFUSED}"
+    for i, entry in enumerate(entries):
+        if parse_cidr_sloppy(entry) is None:
+            path = f"{where}[{i}]" if where.startswith("spec.") else where
+            return (f"{path}: Invalid value: {go_quote(entry)}: must be a valid CIDR value, (e.g. 10.9.8.0/24 or "
+                    f"2001:db8::/64){REFUSED}")  # fmt: skip
+    return None
+
+
+# -- mixed protocols (feature gate MixedProtocolLBService) -----------------------------------------------------
+#: the first Kubernetes minor whose API server takes a new LoadBalancer Service with two protocols by default:
+#: MixedProtocolLBService is alpha (off) in 1.20, beta (on) in 1.24, GA in 1.26 (kubernetes pkg/features/
+#: kube_features.go); before 1.20 ValidateService refused it unconditionally
+MIXED_PROTOCOL_DEFAULT_FROM = (1, 24)
+
+
+def mixed_protocol_refusal(service_type: str, protocols: Sequence[str], kubernetes: tuple[int, int]) -> str | None:
+    """The API server's refusal of a LoadBalancer Service with ports of two protocols on Kubernetes ``kubernetes``
+    (with its default feature gates), its words (the ports it prints as Go values are left out), or None.  1.20 to
+    1.23: ``validateMixedProtocolLBService`` (kubernetes ``pkg/apis/core/validation/conditional_validation.go``,
+    which the Service strategy runs on create, and on an update that adds the second protocol); before 1.20:
+    ``ValidateService`` itself."""
+    if service_type != "LoadBalancer" or len(set(protocols)) < 2 or kubernetes >= MIXED_PROTOCOL_DEFAULT_FROM:
+        return None
+    words = ("may not contain more than 1 protocol when type is 'LoadBalancer'" if kubernetes >= (1, 20)
+             else "cannot create an external load balancer with mix protocols")  # fmt: skip
+    shown = ", ".join(dict.fromkeys(protocols))
+    return (
+        f"spec.ports: Invalid value: ({shown}): {words}: the API server of Kubernetes {kubernetes[0]}."
+        f"{kubernetes[1]} refuses the Service (feature gate MixedProtocolLBService is on by default from 1.24)"
+    )
