@@ -454,7 +454,7 @@ def test_a_record_written_and_read_back_is_the_same(tmp_path: Path, monkeypatch:
     assert back == rec and "kept" not in rec.path.read_text()
 
 
-def test_deferred_signals_deliver_sigint_and_sigterm_when_the_block_ends() -> None:
+def test_deferred_signals_deliver_sigint_sigterm_and_sighup_when_the_block_ends() -> None:
     import signal
 
     from hairpin.backends.lab.identity import deferred_signals
@@ -466,15 +466,17 @@ def test_deferred_signals_deliver_sigint_and_sigterm_when_the_block_ends() -> No
         done.append("recorded")
     assert done == ["recorded"]
     seen: list[int] = []
-    old = signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(signum))
-    try:
-        with deferred_signals():
-            os.kill(os.getpid(), signal.SIGTERM)
-            time.sleep(0.05)
-            assert seen == []
-        assert seen == [signal.SIGTERM]
-    finally:
-        signal.signal(signal.SIGTERM, old)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        old = signal.signal(signum, lambda signum, frame: seen.append(signum))
+        try:
+            with deferred_signals():
+                os.kill(os.getpid(), signum)
+                time.sleep(0.05)
+                assert signum not in seen  # held back until the block ends
+            assert seen[-1:] == [signum]
+        finally:
+            signal.signal(signum, old)
+    assert seen == [signal.SIGTERM, signal.SIGHUP]
 
 
 def test_owner_is_dead_when_its_pid_has_another_start_time_or_is_a_zombie(

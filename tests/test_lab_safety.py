@@ -199,3 +199,83 @@ def test_a_namespace_is_recorded_with_its_whole_identity_before_it_has_its_name(
         assert seen == [(got[0], got[1], False)] and netns_identity(name) == got and got[1] > 0
     finally:
         subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
+
+
+_HANGS_UP_MID_BUILD = """
+import time
+from hairpin.backends.lab import build
+from hairpin.cli import main
+
+waited = build._wait_listening
+
+
+def waits(lab, timeout=10.0):  # the servers listen: the build stops here, as if slow, until the signal
+    waited(lab, timeout)
+    print("building", flush=True)
+    time.sleep(60)
+
+
+build._wait_listening = waits
+main.main(["lab", "up"])
+"""
+
+
+def test_a_closed_terminal_removes_the_lab_being_built() -> None:
+    """The program's controlling terminal goes away (the terminal window closed, ssh dropped: the kernel hangs it
+    up and sends SIGHUP) while ``lab up`` builds: the lab is removed, with nowhere to say so (EIO), exit 129."""
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-c", _HANGS_UP_MID_BUILD], env=dict(os.environ),
+                            preexec_fn=lambda: os.login_tty(slave), pass_fds=(slave,))  # fmt: skip
+    os.close(slave)
+    try:
+        seen = b""
+        while b"building" not in seen:
+            seen += os.read(master, 1024)
+        (rec,) = labs()
+        pids = [(p, rec.starts[str(p)]) for p in rec.pids]
+        assert len(rec.namespaces) == 8 and all(netns_identity(n) for n in rec.namespaces) and len(pids) == 3
+        os.close(master)
+        master = -1
+        assert proc.wait(timeout=60) == 129
+        assert labs() == [] and not any(os.path.lexists(f"/run/netns/{n}") for n in rec.namespaces)
+        assert not any(_running(p, s) for p, s in pids)
+    finally:
+        if master >= 0:
+            os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        clean()
+
+
+def test_sighup_mid_build_removes_exactly_its_lab_and_exits_129() -> None:
+    """A closed terminal (SIGHUP to the program's process group) while ``lab up`` builds: like Ctrl-C, what was
+    made is removed before the program ends; another lab's namespace stays."""
+    from hairpin.backends.lab.build import new_prefix
+
+    decoy = f"{new_prefix()}decoy"
+    subprocess.run(["ip", "netns", "add", decoy], check=True)
+    proc: subprocess.Popen[str] | None = None
+    try:
+        ident = netns_identity(decoy)
+        proc = subprocess.Popen([sys.executable, "-c", _HANGS_UP_MID_BUILD], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=dict(os.environ), start_new_session=True)  # fmt: skip
+        assert proc.stdout is not None and proc.stdout.readline() == "building\n"
+        (rec,) = labs()
+        pids = [(p, rec.starts[str(p)]) for p in rec.pids]
+        assert rec.state == "building" and len(rec.namespaces) == 8 and len(pids) == 3
+        assert all(netns_identity(n) for n in rec.namespaces) and all(_running(p, s) for p, s in pids)
+        os.killpg(proc.pid, signal.SIGHUP)
+        out, err = proc.communicate(timeout=60)
+        assert (proc.returncode, out, err) == (129, "", "hairpin: hung up\n")
+        assert labs() == [] and not any(os.path.lexists(f"/run/netns/{n}") for n in rec.namespaces)
+        assert not any(_running(p, s) for p, s in pids)
+        assert netns_identity(decoy) == ident
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        subprocess.run(["ip", "netns", "del", decoy], check=False, capture_output=True)
+        clean()

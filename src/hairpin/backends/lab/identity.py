@@ -26,8 +26,8 @@ What it knows:
   had not recorded yet when it was killed is still found, and nobody else's is ended.
 - A namespace name is what iproute2 accepts for ``ip netns``: not empty, at most ``NAME_MAX`` (255) bytes, no
   ``/``, not ``.`` or ``..`` (ip/ipnetns.c, ``invalid_name``), and no NUL (no path holds one): ``invalid_name``.
-- ``deferred_signals``: SIGINT and SIGTERM that arrive while the lab records what it just made, or while it
-  removes a lab, take effect right after (the main thread only; Python runs signal handlers there).
+- ``deferred_signals``: SIGINT, SIGTERM and SIGHUP that arrive while the lab records what it just made, or while
+  it removes a lab, take effect right after (the main thread only; Python runs signal handlers there).
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ NETNS_DIR = Path("/run/netns")  # iproute2's NETNS_RUN_DIR; pyroute2 uses the sa
 CLONE_NEWNET = 0x40000000  # <linux/sched.h>
 NAME_MAX = 255  # <linux/limits.h>: bytes in a file name, so in a name under NETNS_DIR
 MARK = "HAIRPIN_LAB"  # in the environment of every process a lab starts: MARK=<its prefix>
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # what deferred_signals holds back
 
 
 def invalid_name(name: str) -> str:
@@ -173,13 +174,13 @@ def create(name: str, record: Callable[[int, int], None]) -> tuple[int, int]:
 
 @contextlib.contextmanager
 def deferred_signals() -> Iterator[None]:
-    """SIGINT and SIGTERM received inside the block are delivered (to the handlers in place before it) when
-    it ends.  Outside the main thread, or when they are not Python handlers, the block runs as it is."""
+    """SIGINT, SIGTERM and SIGHUP received inside the block are delivered (to the handlers in place before it)
+    when it ends; the first of them only.  Outside the main thread the block runs as it is."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     pending: list[tuple[int, FrameType | None]] = []
-    old: dict[int, Any] = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    old: dict[int, Any] = {s: signal.getsignal(s) for s in SIGNALS}
     for s in old:
         signal.signal(s, lambda signum, frame: pending.append((signum, frame)))
     try:

@@ -150,7 +150,7 @@ class LabRecord:
     def remove(self) -> list[str]:
         """End the lab's processes, delete its namespaces and files (only what is proven the lab's: module
         doc), then the record.  Returns the namespaces deleted; ``self.kept`` is what was recorded, exists,
-        and is not the lab's.  SIGINT and SIGTERM wait until it is done."""
+        and is not the lab's.  SIGINT, SIGTERM and SIGHUP wait until it is done."""
         with identity.deferred_signals():
             return self._remove()
 
