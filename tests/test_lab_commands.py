@@ -403,6 +403,10 @@ def _record_text(prefix: str, **changes: object) -> str:
          "not a lab record: a file that is not one of the lab's own logs"),
         (lambda p, f: f.write_text(_record_text("hpabc123-", netns_ids={"hpabc123-vpc": [1, 2]})),
          "not a lab record: a namespace identity that is not [inode, ctime_ns, not_before_ns] of a recorded namespace"),
+        (lambda p, f: f.write_text(_record_text("hpabc123-", mount_points={"hpabc123-vpc": [1, 2, 3]})),
+         "not a lab record: a mount point that is not [st_dev, st_ino] of a recorded namespace"),
+        (lambda p, f: f.write_text(_record_text("hpabc123-", mount_points={"hpabc123-node1": [1, 2]})),
+         "not a lab record: a mount point that is not [st_dev, st_ino] of a recorded namespace"),
         (lambda p, f: f.write_text(_record_text("hpabc123-", starts={"4242": 1})),
          "not a lab record: a process start time that is not of a recorded pid"),
     ],
@@ -448,7 +452,7 @@ def test_a_record_written_and_read_back_is_the_same(tmp_path: Path, monkeypatch:
     monkeypatch.setenv("HAIRPIN_LAB_DIR", str(tmp_path))
     rec = LabRecord("hpabc123-", "seed", os.getpid(), 1.5, ["hpabc123-vpc"], [4242],
                     [str(tmp_path / "hpabc123-clb0.log")], netns_ids={"hpabc123-vpc": [4026531840, 5, 4]},
-                    starts={"4242": 99}, owner_start=7)  # fmt: skip
+                    mount_points={"hpabc123-vpc": [65024, 1523717]}, starts={"4242": 99}, owner_start=7)  # fmt: skip
     rec.save()
     (back,) = labs()
     assert back == rec and "kept" not in rec.path.read_text()

@@ -349,3 +349,101 @@ def test_every_command_the_build_runs_in_a_lab_namespace_is_marked(
     build._run(["ip", "netns", "exec", "hpabc123-vpc", "sysctl", "-w"], prefix="hpabc123-")
     build._wait_listening(lab)
     assert seen == [("sysctl -w", "hpabc123-")] + [("ss -Hltn", "hpabc123-")] * 3
+
+
+def test_an_empty_mount_point_is_deleted_only_when_the_record_holds_that_very_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A kill after a name's file is made and before its namespace is mounted on it leaves an empty file there
+    (identity.create): clean deletes it when the record holds its device and inode number and it is still what the
+    lab makes (regular, empty, mode 000, one link), and leaves every other file at a recorded name."""
+    from hairpin.cli.main import main
+
+    netns_dir = tmp_path / "netns"
+    netns_dir.mkdir()
+    monkeypatch.setattr(identity, "NETNS_DIR", netns_dir)
+    monkeypatch.setenv("HAIRPIN_LAB_DIR", str(tmp_path / "labs"))
+    kinds = ("lab", "unrecorded", "another", "written", "readable", "linked")
+    names = {k: f"hpabc123-{k}" for k in kinds}
+    for kind, name in names.items():
+        (netns_dir / name).write_text("data" if kind == "written" else "")
+        (netns_dir / name).chmod(0o644 if kind == "readable" else 0)
+    os.link(netns_dir / names["linked"], tmp_path / "second-link")
+    (tmp_path / "another").touch()
+
+    def ident(path: Path) -> list[int]:
+        st = os.stat(path)
+        return [st.st_dev, st.st_ino]
+
+    files = {names[k]: ident(netns_dir / names[k]) for k in kinds if k not in ("unrecorded", "another")}
+    files[names["another"]] = ident(tmp_path / "another")  # the record holds another file than the one there
+    before = {n: os.stat(netns_dir / n) for n in names.values()}
+    LabRecord("hpabc123-", "seed", 2**22 + 7, 0.0, list(names.values()), mount_points=files).save()
+    with pytest.raises(SystemExit) as e:
+        main(["lab", "clean"])
+    assert (e.value.code, capsys.readouterr()) == (
+        0,
+        (
+            "removed 0 namespaces\n"
+            "removed 1 empty mount points the lab made (no namespace was mounted on them): hpabc123-lab\n",
+            "",
+        ),
+    )
+    assert sorted(os.listdir(netns_dir)) == sorted(n for k, n in names.items() if k != "lab") and labs() == []
+    for name in os.listdir(netns_dir):  # left as they were
+        assert os.stat(netns_dir / name) == before[name]
+
+
+def _made(path: Path) -> list[int]:
+    st = os.stat(path)
+    return [st.st_dev, st.st_ino]
+
+
+def test_a_names_mount_point_is_recorded_before_it_has_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The empty file a namespace is mounted on is made without a name, recorded, then named: the record holds the
+    very file, which is what ``lab_mount_point`` recognises."""
+    monkeypatch.setattr(identity, "NETNS_DIR", tmp_path)
+    path = tmp_path / "hpabc123-vpc"
+    seen: list[tuple[list[int], bool]] = []
+    identity._mount_point(path, lambda file: seen.append((file, path.exists())))
+    assert seen == [(_made(path), False)] and identity.lab_mount_point(path.name, _made(path))
+    assert (path.stat().st_mode, path.stat().st_size, path.stat().st_nlink) == (0o100000, 0, 1)
+
+
+def test_a_names_mount_point_never_takes_over_a_file_there(tmp_path: Path) -> None:
+    path = tmp_path / "hpabc123-vpc"
+    path.write_text("someone's")
+    before, seen = os.stat(path), []
+    with pytest.raises(FileExistsError):
+        identity._mount_point(path, seen.append)
+    assert os.stat(path) == before and path.read_text() == "someone's"
+    assert len(seen) == 1 and seen[0] != _made(path)  # recorded: the unnamed file, never the one there
+
+
+@pytest.mark.parametrize("lacks", ["O_TMPFILE", "linkat"])
+def test_without_unnamed_files_a_mount_point_is_named_then_recorded(
+    lacks: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file system without O_TMPFILE, or a process that cannot link an unnamed file: made by name, recorded right
+    after (the last record is of the named file)."""
+    import errno
+
+    if lacks == "O_TMPFILE":
+        opened = os.open
+
+        def no_tmpfile(path: Any, flags: int, mode: int = 0o777) -> int:
+            if flags & os.O_TMPFILE == os.O_TMPFILE:
+                raise OSError(errno.EOPNOTSUPP, "Operation not supported")
+            return opened(path, flags, mode)
+
+        monkeypatch.setattr(identity.os, "open", no_tmpfile)
+    else:
+        monkeypatch.setattr(identity, "_link", lambda fd, path: False)
+    monkeypatch.setattr(identity, "NETNS_DIR", tmp_path)
+    path = tmp_path / "hpabc123-vpc"
+    seen: list[tuple[list[int], bool]] = []
+    identity._mount_point(path, lambda file: seen.append((file, path.exists())))
+    assert seen[-1] == (_made(path), True) and len(seen) == (1 if lacks == "O_TMPFILE" else 2)
+    assert identity.lab_mount_point(path.name, _made(path))

@@ -6,8 +6,10 @@ is added to the record, with its identity (``identity``: nsfs inode number and t
 *before* it gets its name, and each process with its start time as soon as it is started, so a crash at any
 point leaves a record that covers everything that exists.  Removal ends the recorded processes whose start
 time still matches and every process inside the lab's namespaces that the lab started (``identity.marked``),
-then deletes the recorded namespaces whose identity still matches and the recorded files: never a pattern,
-never a name alone.  Anyone else's process inside them is left running (``LabRecord.strangers``).
+then deletes the recorded namespaces whose identity still matches, the empty file a kill left at a recorded name
+before its namespace was mounted there when the record holds that very file (``identity.lab_mount_point``), and
+the recorded files: never a pattern, never a name alone.  Anyone else's process inside them is left running
+(``LabRecord.strangers``).
 
 A record is read only if it is a regular file (not a symlink) owned by the user reading it, at most
 ``RECORD_LIMIT`` bytes, named after its prefix, and holds exactly a record's fields with their types, every
@@ -18,6 +20,7 @@ the file, and nothing is removed on its word.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -64,6 +67,9 @@ class LabRecord:
     #: namespace -> [nsfs inode, inode ctime in ns, time.time_ns() when recorded]; a record of an older hairpin
     #: may hold ctime 0 (recorded once the name existed, and its owner died before that)
     netns_ids: dict[str, list[int]] = field(default_factory=dict)
+    #: namespace -> [st_dev, st_ino] of the file under /run/netns its name is mounted on, recorded before that file
+    #: had the name (identity.create); a record of an older hairpin has none
+    mount_points: dict[str, list[int]] = field(default_factory=dict)
     #: str(pid) -> start time in clock ticks after boot (/proc/PID/stat field 22)
     starts: dict[str, int] = field(default_factory=dict)
     #: the owner's start time (clock ticks after boot): a pid given to another process since is not the owner
@@ -73,6 +79,8 @@ class LabRecord:
     #: after ``remove``: processes the lab did not start that were running inside its namespaces (left alone; a
     #: namespace ends once the last of them has, its name is gone already)
     strangers: list[int] = field(default_factory=list, repr=False, compare=False, metadata={"saved": False})
+    #: after ``remove``: recorded names whose empty, unmounted file (the lab's: ``mount_points``) it deleted
+    emptied: list[str] = field(default_factory=list, repr=False, compare=False, metadata={"saved": False})
 
     @property
     def path(self) -> Path:
@@ -154,6 +162,15 @@ class LabRecord:
         with identity.deferred_signals():
             return self._remove()
 
+    def report(self, kept: list[str] | None, strangers: list[int] | None, emptied: list[str] | None) -> None:
+        """After ``remove``: add what it left or deleted besides namespaces to the lists given."""
+        if kept is not None:
+            kept += self.kept
+        if strangers is not None:
+            strangers += self.strangers
+        if emptied is not None:
+            emptied += self.emptied
+
     def _remove(self) -> list[str]:
         from pyroute2 import netns
 
@@ -186,6 +203,17 @@ class LabRecord:
             except FileNotFoundError:
                 continue
             removed.append(name)
+        self.emptied = []
+        for name in self.namespaces:
+            if name in removed or not identity.lab_mount_point(name, self.mount_points.get(name, [])):
+                continue
+            try:
+                (identity.NETNS_DIR / name).unlink()
+            except OSError as exc:  # gone meanwhile, or EBUSY: something was mounted on it meanwhile (unlink(2))
+                if exc.errno not in (errno.ENOENT, errno.EBUSY):
+                    raise
+                continue
+            self.emptied.append(name)
         for f in self.files:
             Path(f).unlink(missing_ok=True)
         self.path.unlink(missing_ok=True)
@@ -202,7 +230,8 @@ def _running(pid: int) -> bool:
 
 _TYPES: dict[str, Any] = {"prefix": str, "scenario": str, "owner": int, "created": (int, float),
                           "namespaces": list, "pids": list, "files": list, "fix": (str, type(None)), "state": str,
-                          "persistent": bool, "netns_ids": dict, "starts": dict, "owner_start": (int, type(None))}  # fmt: skip
+                          "persistent": bool, "netns_ids": dict, "mount_points": dict, "starts": dict,
+                          "owner_start": (int, type(None))}  # fmt: skip
 
 
 _SAVED = {f.name for f in fields(LabRecord) if f.metadata.get("saved", True)}
@@ -237,6 +266,10 @@ def _invalid(data: Any, path: Path) -> str:
     if not all(n in data.get("namespaces", []) and isinstance(v, list) and len(v) == 3
                and all(type(x) is int for x in v) for n, v in ids.items()):  # fmt: skip
         return "a namespace identity that is not [inode, ctime_ns, not_before_ns] of a recorded namespace"
+    files = data.get("mount_points", {})
+    if not all(n in data.get("namespaces", []) and isinstance(v, list) and len(v) == 2
+               and all(type(x) is int for x in v) for n, v in files.items()):  # fmt: skip
+        return "a mount point that is not [st_dev, st_ino] of a recorded namespace"
     if not all(
         k.isdigit() and int(k) in data.get("pids", []) and type(v) is int for k, v in data.get("starts", {}).items()
     ):
@@ -267,17 +300,16 @@ def is_stale(rec: LabRecord) -> bool:
     return rec.state == "building" or not rec.persistent
 
 
-def clean(stale_only: bool = True, kept: list[str] | None = None, strangers: list[int] | None = None) -> list[str]:
+def clean(stale_only: bool = True, kept: list[str] | None = None, strangers: list[int] | None = None,
+          emptied: list[str] | None = None) -> list[str]:  # fmt: skip
     """Remove stale labs (or every recorded lab, with ``stale_only=False``); returns the namespaces removed
     and adds to ``kept`` the recorded ones left because they are not the lab's (``LabRecord.owns_netns``), to
-    ``strangers`` the processes left running in them because the lab did not start them."""
+    ``strangers`` the processes left running in them because the lab did not start them, to ``emptied`` the
+    names whose empty mount point it deleted (``LabRecord.emptied``)."""
     removed: list[str] = []
     for rec in labs():
         if stale_only and not is_stale(rec):
             continue
         removed += rec.remove()
-        if kept is not None:
-            kept += rec.kept
-        if strangers is not None:
-            strangers += rec.strangers
+        rec.report(kept, strangers, emptied)
     return removed
