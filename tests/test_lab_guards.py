@@ -1,6 +1,6 @@
 """What keeps the lab to what it made, without root: names ``ip netns`` would refuse, a record that vanishes while
-listed, processes someone else runs in a lab namespace, Ctrl-C at the build's first and last save, pyroute2's
-forked helpers, and namespaces opened without being made."""
+listed, processes someone else runs in a lab namespace (or a record names), Ctrl-C at the build's first and last
+save, pyroute2's forked helpers, namespaces opened without being made, and the empty file a kill leaves at a name."""
 
 from __future__ import annotations
 
@@ -163,6 +163,30 @@ def test_only_processes_started_with_the_labs_mark_are_its_own(tmp_path: Path, m
         assert rec.strangers == [other_lab.pid, stranger.pid] and not rec.path.exists()
     finally:
         for p in (mine, other_lab, stranger):
+            p.kill()
+            p.wait()
+
+
+def test_a_recorded_process_without_the_labs_mark_is_not_ended(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A record naming a process with its real start time (copied from /proc by whoever wrote it) does not get it
+    ended: only a process started with the lab's HAIRPIN_LAB is the lab's."""
+    monkeypatch.setenv("HAIRPIN_LAB_DIR", str(tmp_path))
+    theirs, other_lab, ours = (
+        _sleeper(),
+        _sleeper(identity.lab_env("hpabc124-")),
+        _sleeper(identity.lab_env("hpabc123-")),
+    )
+    try:
+        procs = (theirs, other_lab, ours)
+        rec = LabRecord("hpabc123-", "seed", 2**22 + 7, 0.0, pids=[p.pid for p in procs],
+                        starts={str(p.pid): identity.proc_start(p.pid) or 0 for p in procs})  # fmt: skip
+        rec.save()
+        assert [rec.owns_pid(p.pid) for p in procs] == [False, False, True]
+        assert rec.remove() == [] and rec.strangers == [] and not rec.path.exists()
+        assert ours.wait(timeout=5) == -signal.SIGTERM
+        assert theirs.poll() is None and other_lab.poll() is None
+    finally:
+        for p in (theirs, other_lab, ours):
             p.kill()
             p.wait()
 

@@ -5,11 +5,11 @@ unique prefix, its owner's pid, the namespaces it created and the processes it s
 is added to the record, with its identity (``identity``: nsfs inode number and the inode's ctime),
 *before* it gets its name, and each process with its start time as soon as it is started, so a crash at any
 point leaves a record that covers everything that exists.  Removal ends the recorded processes whose start
-time still matches and every process inside the lab's namespaces that the lab started (``identity.marked``),
-then deletes the recorded namespaces whose identity still matches, the empty file a kill left at a recorded name
-before its namespace was mounted there when the record holds that very file (``identity.lab_mount_point``), and
-the recorded files: never a pattern, never a name alone.  Anyone else's process inside them is left running
-(``LabRecord.strangers``).
+time still matches and that the lab started (``identity.marked``: its ``HAIRPIN_LAB`` in their environment), and
+every other process inside the lab's namespaces that the lab started, then deletes the recorded namespaces whose
+identity still matches, the empty file a kill left at a recorded name before its namespace was mounted there
+when the record holds that very file (``identity.lab_mount_point``), and the recorded files: never a pattern,
+never a name alone.  Anyone else's process inside them is left running (``LabRecord.strangers``).
 
 A record is read only if it is a regular file (not a symlink) owned by the user reading it, at most
 ``RECORD_LIMIT`` bytes, named after its prefix, and holds exactly a record's fields with their types, every
@@ -142,9 +142,11 @@ class LabRecord:
         self.save()
 
     def owns_pid(self, pid: int) -> bool:
-        """Process ``pid`` is the one the lab started: its start time is the recorded one."""
+        """Process ``pid`` is the one the lab started: its start time is the recorded one, and it carries the lab's
+        ``HAIRPIN_LAB`` (``identity.marked``; every process the lab starts does), so a record that copies another
+        process's pid and start time from /proc cannot have it ended."""
         want = self.starts.get(str(pid))
-        return want is not None and identity.proc_start(pid) == want
+        return want is not None and identity.proc_start(pid) == want and identity.marked(pid, self.prefix)
 
     def owns_netns(self, name: str) -> bool:
         """Namespace ``name`` is the one the lab made: same nsfs inode, and the recorded ctime (or, in an older
