@@ -174,7 +174,14 @@ from hairpin.cli import main as m
 
 
 def command(args):  # the terminal closes while the command runs
-    os.kill(os.getpid(), signal.SIGHUP)
+    if sys.argv[1] == "eio without sighup":
+        raise OSError(5, "Input/output error")
+    try:
+        os.kill(os.getpid(), signal.SIGHUP)
+    except KeyboardInterrupt:
+        if sys.argv[1] == "eio":  # unwinding writes to the terminal that hung up (a progress bar's last frame)
+            raise OSError(5, "Input/output error")
+        raise
     print("ran on", signal.getsignal(signal.SIGHUP) == signal.SIG_IGN)
     return 0
 
@@ -185,12 +192,23 @@ m.main(["version"])
 
 
 @pytest.mark.parametrize(
-    ("started", "got"), [("", (129, "", "hairpin: hung up\n")), ("nohup", (0, "ran on True\n", ""))]
+    ("started", "got"),
+    [
+        ("", (129, "", "hairpin: hung up\n")),
+        ("eio", (129, "", "hairpin: hung up\n")),
+        ("nohup", (0, "ran on True\n", "")),
+    ],
 )
 def test_sighup_ends_the_command_as_ctrl_c_does_unless_it_is_ignored(started: str, got: tuple[int, str, str]) -> None:
     r = subprocess.run([sys.executable, "-c", _HUNG_UP, started], capture_output=True, text=True,
                        env={**os.environ, "PYTHONPATH": SRC}, check=False)  # fmt: skip
     assert (r.returncode, r.stdout, r.stderr) == got
+
+
+def test_an_os_error_without_sighup_is_not_taken_for_one() -> None:
+    r = subprocess.run([sys.executable, "-c", _HUNG_UP, "eio without sighup"], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": SRC}, check=False)  # fmt: skip
+    assert (r.returncode, r.stdout) == (1, "") and r.stderr.endswith("OSError: [Errno 5] Input/output error\n")
 
 
 def test_without_a_signal_the_held_program_runs_and_handles_ctrl_c_again(tmp_path: Path) -> None:

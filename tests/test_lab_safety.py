@@ -347,3 +347,38 @@ def test_sighup_mid_build_removes_exactly_its_lab_and_exits_129() -> None:
             proc.communicate()
         subprocess.run(["ip", "netns", "del", decoy], check=False, capture_output=True)
         clean()
+
+
+def test_a_closed_terminal_ends_lab_run_and_its_progress_bar_with_129() -> None:
+    """``lab run`` on a terminal draws a progress bar; hung up while connecting, the bar's last write fails (EIO)
+    as the program unwinds: the lab is removed all the same and the exit code is still 129, not 1."""
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hairpin.cli.main", "lab", "run", "--connections", "40", "--connect-timeout", "20"],
+        preexec_fn=lambda: os.login_tty(slave), pass_fds=(slave,), env=dict(os.environ),
+    )  # fmt: skip
+    os.close(slave)
+    try:
+        deadline, recs = time.monotonic() + 120, []
+        while time.monotonic() < deadline and not (recs and len(recs[0].pids) == 4):  # three servers and the client
+            if select.select([master], [], [], 0.05)[0]:
+                os.read(master, 4096)  # the terminal shows what the program draws
+            recs = labs()
+        (rec,) = recs
+        pids = [(p, rec.starts.get(str(p))) for p in rec.pids]
+        time.sleep(0.5)  # connections under way, the bar drawn
+        os.close(master)
+        master = -1
+        assert proc.wait(timeout=60) == 129
+        assert labs() == [] and not any(netns_identity(n) for n in rec.namespaces)
+        assert not any(_running(p, s) for p, s in pids)
+    finally:
+        if master >= 0:
+            os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        clean()

@@ -20,7 +20,7 @@ SIGTERM unwinds the program as Ctrl-C does (the lab removes what it made, the at
 files), then ends it with ``hairpin: terminated`` and exit code 143 (128 + 15, ``signal(7)``).  So does SIGHUP
 (the terminal closed, the ssh connection dropped: ``signal(7)``, "Hangup detected on controlling terminal or death
 of controlling process"), with ``hairpin: hung up`` (written if the terminal is still there) and exit code 129
-(128 + 1).  Either is left alone when it is ignored at start (``nohup`` ignores SIGHUP) or has a handler.
+(128 + 1), also when a write to the terminal that hung up fails (EIO) while the program unwinds.  Either is left alone when it is ignored at start (``nohup`` ignores SIGHUP) or has a handler.
 
 Only in the program's own process: a copy of it made by ``fork()`` without ``exec`` (pyroute2 forks a helper
 for every ``NetNS`` the lab opens, and stops it with SIGTERM; Ctrl-C and a closed terminal's SIGHUP reach it
@@ -158,6 +158,10 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:  # stdout's reader went away (| head): see the module's docstring
         _stdout_gone()
         sys.exit(PIPE_CLOSED)
+    except OSError:  # after SIGHUP: writing to the terminal that hung up (EIO) while unwinding (rich's progress bar)
+        if signal.SIGHUP not in interrupted:
+            raise
+        _ended(signal.SIGHUP)
     except ValueError as exc:  # an integer too long for Python to read, from a reader that does not name it
         from hairpin.reading import long_number, number_error
 
