@@ -152,7 +152,10 @@ def _started_with(signum: int, args: list[str], cwd: Path) -> subprocess.Complet
                           check=False)  # fmt: skip
 
 
-@pytest.mark.parametrize(("signum", "line", "code"), [(2, "hairpin: interrupted", 130), (15, "hairpin: terminated", 143)])
+@pytest.mark.parametrize(
+    ("signum", "line", "code"),
+    [(2, "hairpin: interrupted", 130), (15, "hairpin: terminated", 143), (1, "hairpin: hung up", 129)],
+)
 @pytest.mark.parametrize("args", [["reproduce", "-o", "out.json"], ["pcap", "in.pcap", "-o", "out.json"]])
 def test_a_signal_while_starting_ends_before_the_command_with_one_line(
     signum: int, line: str, code: int, args: list[str], tmp_path: Path
@@ -163,15 +166,61 @@ def test_a_signal_while_starting_ends_before_the_command_with_one_line(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.pcap"]  # nothing written
 
 
+_HUNG_UP = """
+import os, signal, sys
+if sys.argv[1] == "nohup":
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as nohup starts a program
+from hairpin.cli import main as m
+
+
+def command(args):  # the terminal closes while the command runs
+    if sys.argv[1] == "eio without sighup":
+        raise OSError(5, "Input/output error")
+    try:
+        os.kill(os.getpid(), signal.SIGHUP)
+    except KeyboardInterrupt:
+        if sys.argv[1] == "eio":  # unwinding writes to the terminal that hung up (a progress bar's last frame)
+            raise OSError(5, "Input/output error")
+        raise
+    print("ran on", signal.getsignal(signal.SIGHUP) == signal.SIG_IGN)
+    return 0
+
+
+m._typer = command
+m.main(["version"])
+"""
+
+
+@pytest.mark.parametrize(
+    ("started", "got"),
+    [
+        ("", (129, "", "hairpin: hung up\n")),
+        ("eio", (129, "", "hairpin: hung up\n")),
+        ("nohup", (0, "ran on True\n", "")),
+    ],
+)
+def test_sighup_ends_the_command_as_ctrl_c_does_unless_it_is_ignored(started: str, got: tuple[int, str, str]) -> None:
+    r = subprocess.run([sys.executable, "-c", _HUNG_UP, started], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": SRC}, check=False)  # fmt: skip
+    assert (r.returncode, r.stdout, r.stderr) == got
+
+
+def test_an_os_error_without_sighup_is_not_taken_for_one() -> None:
+    r = subprocess.run([sys.executable, "-c", _HUNG_UP, "eio without sighup"], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": SRC}, check=False)  # fmt: skip
+    assert (r.returncode, r.stdout) == (1, "") and r.stderr.endswith("OSError: [Errno 5] Input/output error\n")
+
+
 def test_without_a_signal_the_held_program_runs_and_handles_ctrl_c_again(tmp_path: Path) -> None:
     code = ("import signal, sys; import hairpin.cli.program as p; sys.argv = ['hairpin', '--version']\n"
             "try:\n    p.entry()\nexcept SystemExit as e:\n"
             "    print(e.code, signal.getsignal(signal.SIGINT) is signal.default_int_handler,"
-            " signal.getsignal(signal.SIGTERM) == signal.SIG_DFL, file=sys.stderr)")  # fmt: skip
+            " signal.getsignal(signal.SIGTERM) == signal.SIG_DFL, signal.getsignal(signal.SIGHUP) == signal.SIG_DFL,"
+            " file=sys.stderr)")  # fmt: skip
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        env={**os.environ, "PYTHONPATH": SRC}, cwd=tmp_path, check=False)  # fmt: skip
     assert r.stdout.startswith("hairpin ")
-    assert r.stderr == "0 True True\n"
+    assert r.stderr == "0 True True True\n"
 
 
 def test_importing_the_library_holds_nothing() -> None:

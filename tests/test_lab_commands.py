@@ -403,6 +403,10 @@ def _record_text(prefix: str, **changes: object) -> str:
          "not a lab record: a file that is not one of the lab's own logs"),
         (lambda p, f: f.write_text(_record_text("hpabc123-", netns_ids={"hpabc123-vpc": [1, 2]})),
          "not a lab record: a namespace identity that is not [inode, ctime_ns, not_before_ns] of a recorded namespace"),
+        (lambda p, f: f.write_text(_record_text("hpabc123-", mount_points={"hpabc123-vpc": [1, 2, 3]})),
+         "not a lab record: a mount point that is not [st_dev, st_ino] of a recorded namespace"),
+        (lambda p, f: f.write_text(_record_text("hpabc123-", mount_points={"hpabc123-node1": [1, 2]})),
+         "not a lab record: a mount point that is not [st_dev, st_ino] of a recorded namespace"),
         (lambda p, f: f.write_text(_record_text("hpabc123-", starts={"4242": 1})),
          "not a lab record: a process start time that is not of a recorded pid"),
     ],
@@ -448,13 +452,13 @@ def test_a_record_written_and_read_back_is_the_same(tmp_path: Path, monkeypatch:
     monkeypatch.setenv("HAIRPIN_LAB_DIR", str(tmp_path))
     rec = LabRecord("hpabc123-", "seed", os.getpid(), 1.5, ["hpabc123-vpc"], [4242],
                     [str(tmp_path / "hpabc123-clb0.log")], netns_ids={"hpabc123-vpc": [4026531840, 5, 4]},
-                    starts={"4242": 99}, owner_start=7)  # fmt: skip
+                    mount_points={"hpabc123-vpc": [65024, 1523717]}, starts={"4242": 99}, owner_start=7)  # fmt: skip
     rec.save()
     (back,) = labs()
     assert back == rec and "kept" not in rec.path.read_text()
 
 
-def test_deferred_signals_deliver_sigint_and_sigterm_when_the_block_ends() -> None:
+def test_deferred_signals_deliver_sigint_sigterm_and_sighup_when_the_block_ends() -> None:
     import signal
 
     from hairpin.backends.lab.identity import deferred_signals
@@ -466,15 +470,17 @@ def test_deferred_signals_deliver_sigint_and_sigterm_when_the_block_ends() -> No
         done.append("recorded")
     assert done == ["recorded"]
     seen: list[int] = []
-    old = signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(signum))
-    try:
-        with deferred_signals():
-            os.kill(os.getpid(), signal.SIGTERM)
-            time.sleep(0.05)
-            assert seen == []
-        assert seen == [signal.SIGTERM]
-    finally:
-        signal.signal(signal.SIGTERM, old)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        old = signal.signal(signum, lambda signum, frame: seen.append(signum))
+        try:
+            with deferred_signals():
+                os.kill(os.getpid(), signum)
+                time.sleep(0.05)
+                assert signum not in seen  # held back until the block ends
+            assert seen[-1:] == [signum]
+        finally:
+            signal.signal(signum, old)
+    assert seen == [signal.SIGTERM, signal.SIGHUP]
 
 
 def test_owner_is_dead_when_its_pid_has_another_start_time_or_is_a_zombie(

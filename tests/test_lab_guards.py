@@ -1,6 +1,6 @@
 """What keeps the lab to what it made, without root: names ``ip netns`` would refuse, a record that vanishes while
-listed, processes someone else runs in a lab namespace, Ctrl-C at the build's first and last save, pyroute2's
-forked helpers, and namespaces opened without being made."""
+listed, processes someone else runs in a lab namespace (or a record names), Ctrl-C at the build's first and last
+save, pyroute2's forked helpers, namespaces opened without being made, and the empty file a kill leaves at a name."""
 
 from __future__ import annotations
 
@@ -167,6 +167,30 @@ def test_only_processes_started_with_the_labs_mark_are_its_own(tmp_path: Path, m
             p.wait()
 
 
+def test_a_recorded_process_without_the_labs_mark_is_not_ended(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A record naming a process with its real start time (copied from /proc by whoever wrote it) does not get it
+    ended: only a process started with the lab's HAIRPIN_LAB is the lab's."""
+    monkeypatch.setenv("HAIRPIN_LAB_DIR", str(tmp_path))
+    theirs, other_lab, ours = (
+        _sleeper(),
+        _sleeper(identity.lab_env("hpabc124-")),
+        _sleeper(identity.lab_env("hpabc123-")),
+    )
+    try:
+        procs = (theirs, other_lab, ours)
+        rec = LabRecord("hpabc123-", "seed", 2**22 + 7, 0.0, pids=[p.pid for p in procs],
+                        starts={str(p.pid): identity.proc_start(p.pid) or 0 for p in procs})  # fmt: skip
+        rec.save()
+        assert [rec.owns_pid(p.pid) for p in procs] == [False, False, True]
+        assert rec.remove() == [] and rec.strangers == [] and not rec.path.exists()
+        assert ours.wait(timeout=5) == -signal.SIGTERM
+        assert theirs.poll() is None and other_lab.poll() is None
+    finally:
+        for p in (theirs, other_lab, ours):
+            p.kill()
+            p.wait()
+
+
 def test_down_and_clean_say_which_processes_they_left(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -253,7 +277,7 @@ m.main(["version"])
 """
 
 
-@pytest.mark.parametrize(("sig", "code"), [("SIGTERM", 143), ("SIGINT", 130)])
+@pytest.mark.parametrize(("sig", "code"), [("SIGTERM", 143), ("SIGINT", 130), ("SIGHUP", 129)])
 def test_a_signal_in_a_forked_copy_of_the_program_ends_the_copy_only(sig: str, code: int) -> None:
     res = subprocess.run([sys.executable, "-c", _FORKS, sig], capture_output=True, text=True, timeout=60,
                          env={**os.environ, "PYTHONPATH": str(Path(build.__file__).parents[3])})  # fmt: skip
@@ -349,3 +373,101 @@ def test_every_command_the_build_runs_in_a_lab_namespace_is_marked(
     build._run(["ip", "netns", "exec", "hpabc123-vpc", "sysctl", "-w"], prefix="hpabc123-")
     build._wait_listening(lab)
     assert seen == [("sysctl -w", "hpabc123-")] + [("ss -Hltn", "hpabc123-")] * 3
+
+
+def test_an_empty_mount_point_is_deleted_only_when_the_record_holds_that_very_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A kill after a name's file is made and before its namespace is mounted on it leaves an empty file there
+    (identity.create): clean deletes it when the record holds its device and inode number and it is still what the
+    lab makes (regular, empty, mode 000, one link), and leaves every other file at a recorded name."""
+    from hairpin.cli.main import main
+
+    netns_dir = tmp_path / "netns"
+    netns_dir.mkdir()
+    monkeypatch.setattr(identity, "NETNS_DIR", netns_dir)
+    monkeypatch.setenv("HAIRPIN_LAB_DIR", str(tmp_path / "labs"))
+    kinds = ("lab", "unrecorded", "another", "written", "readable", "linked")
+    names = {k: f"hpabc123-{k}" for k in kinds}
+    for kind, name in names.items():
+        (netns_dir / name).write_text("data" if kind == "written" else "")
+        (netns_dir / name).chmod(0o644 if kind == "readable" else 0)
+    os.link(netns_dir / names["linked"], tmp_path / "second-link")
+    (tmp_path / "another").touch()
+
+    def ident(path: Path) -> list[int]:
+        st = os.stat(path)
+        return [st.st_dev, st.st_ino]
+
+    files = {names[k]: ident(netns_dir / names[k]) for k in kinds if k not in ("unrecorded", "another")}
+    files[names["another"]] = ident(tmp_path / "another")  # the record holds another file than the one there
+    before = {n: os.stat(netns_dir / n) for n in names.values()}
+    LabRecord("hpabc123-", "seed", 2**22 + 7, 0.0, list(names.values()), mount_points=files).save()
+    with pytest.raises(SystemExit) as e:
+        main(["lab", "clean"])
+    assert (e.value.code, capsys.readouterr()) == (
+        0,
+        (
+            "removed 0 namespaces\n"
+            "removed 1 empty mount points the lab made (no namespace was mounted on them): hpabc123-lab\n",
+            "",
+        ),
+    )
+    assert sorted(os.listdir(netns_dir)) == sorted(n for k, n in names.items() if k != "lab") and labs() == []
+    for name in os.listdir(netns_dir):  # left as they were
+        assert os.stat(netns_dir / name) == before[name]
+
+
+def _made(path: Path) -> list[int]:
+    st = os.stat(path)
+    return [st.st_dev, st.st_ino]
+
+
+def test_a_names_mount_point_is_recorded_before_it_has_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The empty file a namespace is mounted on is made without a name, recorded, then named: the record holds the
+    very file, which is what ``lab_mount_point`` recognises."""
+    monkeypatch.setattr(identity, "NETNS_DIR", tmp_path)
+    path = tmp_path / "hpabc123-vpc"
+    seen: list[tuple[list[int], bool]] = []
+    identity._mount_point(path, lambda file: seen.append((file, path.exists())))
+    assert seen == [(_made(path), False)] and identity.lab_mount_point(path.name, _made(path))
+    assert (path.stat().st_mode, path.stat().st_size, path.stat().st_nlink) == (0o100000, 0, 1)
+
+
+def test_a_names_mount_point_never_takes_over_a_file_there(tmp_path: Path) -> None:
+    path = tmp_path / "hpabc123-vpc"
+    path.write_text("someone's")
+    before, seen = os.stat(path), []
+    with pytest.raises(FileExistsError):
+        identity._mount_point(path, seen.append)
+    assert os.stat(path) == before and path.read_text() == "someone's"
+    assert len(seen) == 1 and seen[0] != _made(path)  # recorded: the unnamed file, never the one there
+
+
+@pytest.mark.parametrize("lacks", ["O_TMPFILE", "linkat"])
+def test_without_unnamed_files_a_mount_point_is_named_then_recorded(
+    lacks: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file system without O_TMPFILE, or a process that cannot link an unnamed file: made by name, recorded right
+    after (the last record is of the named file)."""
+    import errno
+
+    if lacks == "O_TMPFILE":
+        opened = os.open
+
+        def no_tmpfile(path: Any, flags: int, mode: int = 0o777) -> int:
+            if flags & os.O_TMPFILE == os.O_TMPFILE:
+                raise OSError(errno.EOPNOTSUPP, "Operation not supported")
+            return opened(path, flags, mode)
+
+        monkeypatch.setattr(identity.os, "open", no_tmpfile)
+    else:
+        monkeypatch.setattr(identity, "_link", lambda fd, path: False)
+    monkeypatch.setattr(identity, "NETNS_DIR", tmp_path)
+    path = tmp_path / "hpabc123-vpc"
+    seen: list[tuple[list[int], bool]] = []
+    identity._mount_point(path, lambda file: seen.append((file, path.exists())))
+    assert seen[-1] == (_made(path), True) and len(seen) == (1 if lacks == "O_TMPFILE" else 2)
+    assert identity.lab_mount_point(path.name, _made(path))

@@ -3,8 +3,10 @@ or terminated owner's lab is removed whole, processes in its namespaces end with
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -68,22 +70,85 @@ def test_down_leaves_a_decoy_namespace_and_a_decoy_process_at_recorded_names_and
         lab.remove()
 
 
-def test_a_name_that_exists_is_never_taken_over(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("planted", ["namespace", "empty file"])
+def test_a_name_that_exists_is_never_taken_over(planted: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A namespace, or an empty file such as a killed ``ip netns add`` leaves, at a name the lab is about to make:
+    the build stops, and the removal that follows leaves it (the record holds another file for that name)."""
     from hairpin.backends.lab import build
     from hairpin.errors import LabError
 
     prefix = build.new_prefix()
     monkeypatch.setattr(build, "new_prefix", lambda: prefix)
     decoy = f"{prefix}netshoot"  # the second namespace the seed's lab makes
-    subprocess.run(["ip", "netns", "add", decoy], check=True)
+    if planted == "namespace":
+        subprocess.run(["ip", "netns", "add", decoy], check=True)
+    else:
+        os.close(os.open(f"/run/netns/{decoy}", os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0))
     try:
-        ident = netns_identity(decoy)
+        before = os.stat(f"/run/netns/{decoy}")
         with pytest.raises(LabError) as e:
             up(scenario.seed(), servers=False)
         assert str(e.value) == f"network namespace {decoy} exists already; the lab left it alone"
-        assert netns_identity(decoy) == ident and netns_identity(f"{prefix}vpc") is None and labs() == []
+        assert os.stat(f"/run/netns/{decoy}") == before
+        assert netns_identity(f"{prefix}vpc") is None and labs() == []
     finally:
-        subprocess.run(["ip", "netns", "del", decoy], check=False)
+        subprocess.run(["ip", "netns", "del", decoy], check=False, capture_output=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(f"/run/netns/{decoy}")
+
+
+_KILLED_BEFORE_THE_MOUNT = """
+import ctypes, os, signal
+from hairpin import scenario
+from hairpin.backends.lab import identity, up
+
+libc = ctypes.CDLL
+
+
+class KilledBeforeTheMount:  # libc, but the process is killed instead of mounting the second namespace on its name
+    def __init__(self, *args, **kw):
+        self.libc = libc(*args, **kw)
+
+    def __getattr__(self, name):
+        return getattr(self.libc, name)
+
+    def mount(self, source, target, fs, flags, data):
+        if target.endswith(b"-netshoot") and flags == identity.MS_BIND:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return self.libc.mount(source, target, fs, flags, data)
+
+
+ctypes.CDLL = KilledBeforeTheMount
+up(scenario.seed(), servers=False)
+"""
+
+
+def test_a_kill_between_a_names_file_and_its_mount_leaves_a_file_clean_removes() -> None:
+    """SIGKILL after the file a name is mounted on has its name, before the mount: an empty file is left at the
+    name (``ip netns list`` shows it), and the record holds that very file, so ``lab clean`` deletes it."""
+    proc = subprocess.run([sys.executable, "-c", _KILLED_BEFORE_THE_MOUNT], env=dict(os.environ), check=False)
+    assert proc.returncode == -signal.SIGKILL
+    (rec,) = labs()
+    name = f"{rec.prefix}netshoot"
+    path = Path("/run/netns") / name
+    try:
+        st = path.stat()
+        assert rec.namespaces == [f"{rec.prefix}vpc", name] and netns_identity(name) is None
+        assert stat.S_ISREG(st.st_mode) and st.st_size == 0 and [st.st_dev, st.st_ino] == rec.mount_points[name]
+        res = _hairpin("lab", "clean")
+        assert (res.returncode, res.stdout, res.stderr) == (
+            0,
+            (
+                f"removed 1 namespaces: {rec.prefix}vpc\n"
+                f"removed 1 empty mount points the lab made (no namespace was mounted on them): {name}\n"
+            ),
+            "",
+        )
+        assert not os.path.lexists(path) and netns_identity(f"{rec.prefix}vpc") is None and labs() == []
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        clean()
 
 
 def _run_until_client(tmp_path: Path) -> tuple[subprocess.Popen[str], list[str], list[tuple[int, int | None]]]:
@@ -191,11 +256,129 @@ def test_a_namespace_is_recorded_with_its_whole_identity_before_it_has_its_name(
     from hairpin.backends.lab import identity
 
     name = f"hp{os.getpid() % 0xFFFFFF:06x}-identity"
-    seen: list[tuple[int, int, bool]] = []
+    seen: list[tuple[int, int, list[int], bool]] = []
     try:
         got = identity.create(
-            name, lambda inode, ctime: seen.append((inode, ctime, os.path.lexists(f"/run/netns/{name}")))
+            name, lambda inode, ctime, file: seen.append((inode, ctime, file, os.path.lexists(f"/run/netns/{name}")))
         )
-        assert seen == [(got[0], got[1], False)] and netns_identity(name) == got and got[1] > 0
+        ((inode, ctime, file, existed),) = seen
+        assert (inode, ctime, existed) == (got[0], got[1], False) and netns_identity(name) == got and got[1] > 0
+        # the file the name is mounted on: on /run/netns's own file system, not the namespace's nsfs inode
+        assert file[0] == os.stat("/run/netns").st_dev and file != [os.stat(f"/run/netns/{name}").st_dev, got[0]]
     finally:
         subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
+
+
+_HANGS_UP_MID_BUILD = """
+import time
+from hairpin.backends.lab import build
+from hairpin.cli import main
+
+waited = build._wait_listening
+
+
+def waits(lab, timeout=10.0):  # the servers listen: the build stops here, as if slow, until the signal
+    waited(lab, timeout)
+    print("building", flush=True)
+    time.sleep(60)
+
+
+build._wait_listening = waits
+main.main(["lab", "up"])
+"""
+
+
+def test_a_closed_terminal_removes_the_lab_being_built() -> None:
+    """The program's controlling terminal goes away (the terminal window closed, ssh dropped: the kernel hangs it
+    up and sends SIGHUP) while ``lab up`` builds: the lab is removed, with nowhere to say so (EIO), exit 129."""
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-c", _HANGS_UP_MID_BUILD], env=dict(os.environ),
+                            preexec_fn=lambda: os.login_tty(slave), pass_fds=(slave,))  # fmt: skip
+    os.close(slave)
+    try:
+        seen = b""
+        while b"building" not in seen:
+            seen += os.read(master, 1024)
+        (rec,) = labs()
+        pids = [(p, rec.starts[str(p)]) for p in rec.pids]
+        assert len(rec.namespaces) == 8 and all(netns_identity(n) for n in rec.namespaces) and len(pids) == 3
+        os.close(master)
+        master = -1
+        assert proc.wait(timeout=60) == 129
+        assert labs() == [] and not any(os.path.lexists(f"/run/netns/{n}") for n in rec.namespaces)
+        assert not any(_running(p, s) for p, s in pids)
+    finally:
+        if master >= 0:
+            os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        clean()
+
+
+def test_sighup_mid_build_removes_exactly_its_lab_and_exits_129() -> None:
+    """A closed terminal (SIGHUP to the program's process group) while ``lab up`` builds: like Ctrl-C, what was
+    made is removed before the program ends; another lab's namespace stays."""
+    from hairpin.backends.lab.build import new_prefix
+
+    decoy = f"{new_prefix()}decoy"
+    subprocess.run(["ip", "netns", "add", decoy], check=True)
+    proc: subprocess.Popen[str] | None = None
+    try:
+        ident = netns_identity(decoy)
+        proc = subprocess.Popen([sys.executable, "-c", _HANGS_UP_MID_BUILD], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=dict(os.environ), start_new_session=True)  # fmt: skip
+        assert proc.stdout is not None and proc.stdout.readline() == "building\n"
+        (rec,) = labs()
+        pids = [(p, rec.starts[str(p)]) for p in rec.pids]
+        assert rec.state == "building" and len(rec.namespaces) == 8 and len(pids) == 3
+        assert all(netns_identity(n) for n in rec.namespaces) and all(_running(p, s) for p, s in pids)
+        os.killpg(proc.pid, signal.SIGHUP)
+        out, err = proc.communicate(timeout=60)
+        assert (proc.returncode, out, err) == (129, "", "hairpin: hung up\n")
+        assert labs() == [] and not any(os.path.lexists(f"/run/netns/{n}") for n in rec.namespaces)
+        assert not any(_running(p, s) for p, s in pids)
+        assert netns_identity(decoy) == ident
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        subprocess.run(["ip", "netns", "del", decoy], check=False, capture_output=True)
+        clean()
+
+
+def test_a_closed_terminal_ends_lab_run_and_its_progress_bar_with_129() -> None:
+    """``lab run`` on a terminal draws a progress bar; hung up while connecting, the bar's last write fails (EIO)
+    as the program unwinds: the lab is removed all the same and the exit code is still 129, not 1."""
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hairpin.cli.main", "lab", "run", "--connections", "40", "--connect-timeout", "20"],
+        preexec_fn=lambda: os.login_tty(slave), pass_fds=(slave,), env=dict(os.environ),
+    )  # fmt: skip
+    os.close(slave)
+    try:
+        deadline, recs = time.monotonic() + 120, []
+        while time.monotonic() < deadline and not (recs and len(recs[0].pids) == 4):  # three servers and the client
+            if select.select([master], [], [], 0.05)[0]:
+                os.read(master, 4096)  # the terminal shows what the program draws
+            recs = labs()
+        (rec,) = recs
+        pids = [(p, rec.starts.get(str(p))) for p in rec.pids]
+        time.sleep(0.5)  # connections under way, the bar drawn
+        os.close(master)
+        master = -1
+        assert proc.wait(timeout=60) == 129
+        assert labs() == [] and not any(netns_identity(n) for n in rec.namespaces)
+        assert not any(_running(p, s) for p, s in pids)
+    finally:
+        if master >= 0:
+            os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        clean()

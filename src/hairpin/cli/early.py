@@ -1,10 +1,10 @@
-"""Ctrl-C and SIGTERM while the ``hairpin`` program is still starting.
+"""Ctrl-C, SIGTERM and SIGHUP while the ``hairpin`` program is still starting.
 
 What it knows: the program spends its first 0.1-0.3 s importing (typer, rich, the command's modules).  Python
 turns Ctrl-C into a ``KeyboardInterrupt`` wherever the interpreter happens to be, and during imports that is
 often inside importlib's own clean-up callbacks, where the exception is printed as "Exception ignored ..." and
 lost (the command then runs to its end as if nothing happened), or outside any ``try``, where it is a
-traceback.  Imports change nothing outside the process, so the program holds both signals while it starts:
+traceback.  Imports change nothing outside the process, so the program holds these signals while it starts:
 :func:`hold` notes them instead of raising, and :func:`release` (called by ``hairpin.cli.main.main`` once the
 command's modules are imported, before the command does anything) gives the signal that came, if any, and puts
 the handlers back.  Only the program holds (``hairpin.cli.program``, ``python -m hairpin.cli.main``): code that
@@ -33,11 +33,15 @@ def _note(signum: int, frame: object) -> None:
 
 
 def hold() -> None:
-    """Note Ctrl-C (if Python's default handler is in place) and SIGTERM (if its default action is) instead of
-    acting on them, until :func:`release`."""
+    """Note Ctrl-C (if Python's default handler is in place), SIGTERM and SIGHUP (if their default action is)
+    instead of acting on them, until :func:`release`."""
     if _saved:
         return
-    for signum, default in ((signal.SIGINT, signal.default_int_handler), (signal.SIGTERM, signal.SIG_DFL)):
+    for signum, default in (
+        (signal.SIGINT, signal.default_int_handler),
+        (signal.SIGTERM, signal.SIG_DFL),
+        (signal.SIGHUP, signal.SIG_DFL),
+    ):
         if signal.getsignal(signum) == default:
             _saved[signum] = default
             signal.signal(signum, _note)

@@ -198,8 +198,9 @@ def down_cmd(lab: Annotated[str | None, typer.Argument(help="Lab id (default: al
             raise InputError(f"no lab {lab!r}; recorded labs: {', '.join(known) or 'none'} (hairpin lab status)")
     kept: list[str] = []
     strangers: list[int] = []
-    removed = down(lab, kept, strangers)
-    _removed(removed, kept, strangers)
+    emptied: list[str] = []
+    removed = down(lab, kept, strangers, emptied)
+    _removed(removed, kept, strangers, emptied)
 
 
 @lab_app.command("clean")
@@ -209,12 +210,16 @@ def clean_cmd() -> None:
 
     kept: list[str] = []
     strangers: list[int] = []
-    removed = clean(kept=kept, strangers=strangers)
-    _removed(removed, kept, strangers)
+    emptied: list[str] = []
+    removed = clean(kept=kept, strangers=strangers, emptied=emptied)
+    _removed(removed, kept, strangers, emptied)
 
 
-def _removed(removed: list[str], kept: list[str], strangers: list[int]) -> None:
+def _removed(removed: list[str], kept: list[str], strangers: list[int], emptied: list[str]) -> None:
     print(f"removed {len(removed)} namespaces" + (f": {', '.join(removed)}" if removed else ""))
+    if emptied:  # the empty file a name's namespace was to be mounted on, the lab's by its record (LabRecord.emptied)
+        print(f"removed {len(emptied)} empty mount points the lab made (no namespace was mounted on them): "
+              f"{', '.join(emptied)}")  # fmt: skip
     if kept:  # recorded, present, but another namespace than the one the lab made (LabRecord.owns_netns)
         print(f"kept {len(kept)} namespaces with a recorded name that the lab did not make: {', '.join(kept)}")
     if strangers:  # inside the lab's namespaces, not started by the lab (identity.marked): left running

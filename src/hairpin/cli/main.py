@@ -17,12 +17,15 @@ their ``finally`` blocks; stdout is pointed at /dev/null so the interpreter's la
 again (the Python documentation's note on SIGPIPE, ``signal`` module).
 
 SIGTERM unwinds the program as Ctrl-C does (the lab removes what it made, the atomic writers their temporary
-files), then ends it with ``hairpin: terminated`` and exit code 143 (128 + 15, ``signal(7)``).
+files), then ends it with ``hairpin: terminated`` and exit code 143 (128 + 15, ``signal(7)``).  So does SIGHUP
+(the terminal closed, the ssh connection dropped: ``signal(7)``, "Hangup detected on controlling terminal or death
+of controlling process"), with ``hairpin: hung up`` (written if the terminal is still there) and exit code 129
+(128 + 1), also when a write to the terminal that hung up fails (EIO) while the program unwinds.  Either is left alone when it is ignored at start (``nohup`` ignores SIGHUP) or has a handler.
 
 Only in the program's own process: a copy of it made by ``fork()`` without ``exec`` (pyroute2 forks a helper
-for every ``NetNS`` the lab opens, and stops it with SIGTERM; Ctrl-C reaches it too, in the same process group)
-inherits these handlers and the whole call stack, and unwinding there ran the lab's clean-up a second time, in
-the helper, while the program went on building.  Measured (strace): the helper found itself among the
+for every ``NetNS`` the lab opens, and stops it with SIGTERM; Ctrl-C and a closed terminal's SIGHUP reach it
+too, in the same process group) inherits these handlers and the whole call stack, and unwinding there ran the
+lab's clean-up a second time, in the helper, while the program went on building.  Measured (strace): the helper found itself among the
 processes in the lab's namespaces, signalled itself and waited out the clean-up's 3 s before SIGKILL, and the
 program waited for it (21 s of a 24 s ``lab run``); had it not been inside a lab namespace, it would have
 deleted the namespaces of the lab being built (it did, once removal ended only the lab's own processes).  A
@@ -39,6 +42,7 @@ if __name__ == "__main__":  # run as the program (python -m): hold Ctrl-C while 
 
     _starting.hold()
 
+import contextlib
 import os
 import re
 from pathlib import Path
@@ -101,12 +105,11 @@ def _plain_pcap(args: list[str]) -> dict[str, Any] | None:
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI.  InputError -> one line, exit 2; other HairpinError -> one line, exit 1."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if early.holding():  # the program is starting: Ctrl-C and SIGTERM are held until the command's modules are in
+    if early.holding():  # the program is starting: its signals are held until the command's modules are in
         _import_for(args)
         came = early.release()
         if came is not None:  # nothing was done yet: nothing to undo
-            print("hairpin: terminated" if came == signal.SIGTERM else "hairpin: interrupted", file=sys.stderr)
-            sys.exit(TERMINATED if came == signal.SIGTERM else 130)
+            _ended(came)
     interrupted: list[int] = []
     home = os.getpid()  # a forked copy of this process ends at once on a signal (module doc)
     old = signal.getsignal(signal.SIGINT)
@@ -119,16 +122,17 @@ def main(argv: list[str] | None = None) -> None:
             signal.default_int_handler(signum, frame)
 
         signal.signal(signal.SIGINT, on_interrupt)
-    old_term = signal.getsignal(signal.SIGTERM)
-    if old_term == signal.SIG_DFL:  # SIGTERM (kill, timeout, systemd) unwinds like Ctrl-C: the lab removes itself
 
-        def on_terminate(signum: int, frame: Any) -> None:
-            if os.getpid() != home:
-                os._exit(128 + signum)
-            interrupted.append(signum)
-            raise KeyboardInterrupt
+    def on_terminate(signum: int, frame: Any) -> None:
+        if os.getpid() != home:
+            os._exit(128 + signum)
+        interrupted.append(signum)
+        raise KeyboardInterrupt
 
-        signal.signal(signal.SIGTERM, on_terminate)
+    # SIGTERM (kill, timeout, systemd) and SIGHUP (the terminal closed) unwind like Ctrl-C: the lab removes itself
+    ending = [s for s in ENDINGS if signal.getsignal(s) == signal.SIG_DFL]
+    for signum in ending:
+        signal.signal(signum, on_terminate)
     import warnings  # (not before the program's start-up is held: hairpin.cli.early)
 
     shown = warnings.showwarning  # a warning the library gives (warnings.warn) is one line, as ours are
@@ -150,14 +154,14 @@ def main(argv: list[str] | None = None) -> None:
         print(f"hairpin: error: {exc}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
-        if interrupted and interrupted[-1] == signal.SIGTERM:
-            print("hairpin: terminated", file=sys.stderr)
-            sys.exit(TERMINATED)
-        print("hairpin: interrupted", file=sys.stderr)
-        sys.exit(130)
+        _ended(interrupted[-1] if interrupted else signal.SIGINT)
     except BrokenPipeError:  # stdout's reader went away (| head): see the module's docstring
         _stdout_gone()
         sys.exit(PIPE_CLOSED)
+    except OSError:  # after SIGHUP: writing to the terminal that hung up (EIO) while unwinding (rich's progress bar)
+        if signal.SIGHUP not in interrupted:
+            raise
+        _ended(signal.SIGHUP)
     except ValueError as exc:  # an integer too long for Python to read, from a reader that does not name it
         from hairpin.reading import long_number, number_error
 
@@ -169,16 +173,21 @@ def main(argv: list[str] | None = None) -> None:
         warnings.showwarning = shown
         if old is signal.default_int_handler:
             signal.signal(signal.SIGINT, old)
-        if old_term == signal.SIG_DFL:
-            signal.signal(signal.SIGTERM, old_term)
+        for signum in ending:
+            signal.signal(signum, signal.SIG_DFL)
         if not _program:  # called in-process: what a command left is freed as usual
             LEFT_TO_EXIT.clear()
-    if code == 130 and interrupted and interrupted[-1] == signal.SIGTERM:
-        print("hairpin: terminated", file=sys.stderr)
-        sys.exit(TERMINATED)
     if code == 130 and interrupted:
-        print("hairpin: interrupted", file=sys.stderr)
+        _ended(interrupted[-1])
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _ended(signum: int) -> None:
+    """The program's last line and exit code after ``signum`` unwound it (or came while it started)."""
+    said, code = ENDINGS.get(signum, ("interrupted", 130))
+    with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone (EIO): the exit code still says it
+        print(f"hairpin: {said}", file=sys.stderr)
+    sys.exit(code)
 
 
 def _warning_line(message: Warning | str, category: type[Warning], filename: str, lineno: int,
@@ -248,6 +257,12 @@ def _devnull() -> tuple[int, int] | None:
 #: exit code after SIGTERM (the lab's clean-up and the atomic writers have run): what a shell reports for a
 #: process SIGTERM ended (128 + 15, ``signal(7)``)
 TERMINATED = 128 + signal.SIGTERM
+
+#: exit code after SIGHUP (the same clean-up has run): 128 + 1, ``signal(7)``
+HUNG_UP = 128 + signal.SIGHUP
+
+#: the signals that unwind the program as Ctrl-C does: what it says, and its exit code
+ENDINGS: dict[int, tuple[str, int]] = {signal.SIGTERM: ("terminated", TERMINATED), signal.SIGHUP: ("hung up", HUNG_UP)}
 
 #: exit code when stdout's reader closed the pipe: what a shell reports for a process SIGPIPE ended
 PIPE_CLOSED = 128 + signal.SIGPIPE

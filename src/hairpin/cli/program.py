@@ -1,4 +1,4 @@
-"""The ``hairpin`` console script's module: imported only by the program itself, it holds Ctrl-C and SIGTERM
+"""The ``hairpin`` console script's module: imported only by the program itself, it holds Ctrl-C, SIGTERM and SIGHUP
 (:mod:`hairpin.cli.early`) before anything heavy is imported, then runs :func:`hairpin.cli.main.entry`."""
 
 from __future__ import annotations

@@ -145,9 +145,11 @@ def _build(lab: Lab, servers: bool) -> None:
     for n in lab.topology.namespaces:
         real = lab.ns(n.name)
 
-        def record(inode: int, ctime: int, real: str = real) -> None:  # recorded, proof and all, before its name
-            rec.namespaces.append(real)
+        def record(inode: int, ctime: int, file: list[int], real: str = real) -> None:  # proof and all, before its name
+            if real not in rec.namespaces:  # (called again for a mount point made by name: identity.create)
+                rec.namespaces.append(real)
             rec.netns_ids[real] = [inode, ctime, time.time_ns()]
+            rec.mount_points[real] = file
             rec.save()
 
         with identity.deferred_signals():
@@ -317,18 +319,17 @@ def _wait_listening(lab: Lab, timeout: float = 10.0) -> None:
             time.sleep(0.05)
 
 
-def down(prefix: str | None = None, kept: list[str] | None = None, strangers: list[int] | None = None) -> list[str]:
+def down(prefix: str | None = None, kept: list[str] | None = None, strangers: list[int] | None = None,
+         emptied: list[str] | None = None) -> list[str]:  # fmt: skip
     """Remove the recorded labs (one, by prefix, or all); returns the namespaces removed and adds to ``kept``
     the recorded ones left because they are not the lab's (``LabRecord.owns_netns``), to ``strangers`` the
-    processes left running in them because the lab did not start them (``LabRecord.strangers``)."""
+    processes left running in them because the lab did not start them (``LabRecord.strangers``), to ``emptied``
+    the names whose empty mount point it deleted (``LabRecord.emptied``)."""
     from hairpin.backends.lab.record import labs
 
     removed: list[str] = []
     for rec in labs():
         if prefix is None or rec.prefix.rstrip("-") == prefix.rstrip("-"):
             removed += rec.remove()
-            if kept is not None:
-                kept += rec.kept
-            if strangers is not None:
-                strangers += rec.strangers
+            rec.report(kept, strangers, emptied)
     return removed

@@ -5,8 +5,10 @@ unique prefix, its owner's pid, the namespaces it created and the processes it s
 is added to the record, with its identity (``identity``: nsfs inode number and the inode's ctime),
 *before* it gets its name, and each process with its start time as soon as it is started, so a crash at any
 point leaves a record that covers everything that exists.  Removal ends the recorded processes whose start
-time still matches and every process inside the lab's namespaces that the lab started (``identity.marked``),
-then deletes the recorded namespaces whose identity still matches and the recorded files: never a pattern,
+time still matches and that the lab started (``identity.marked``: its ``HAIRPIN_LAB`` in their environment), and
+every other process inside the lab's namespaces that the lab started, then deletes the recorded namespaces whose
+identity still matches, the empty file a kill left at a recorded name before its namespace was mounted there
+when the record holds that very file (``identity.lab_mount_point``), and the recorded files: never a pattern,
 never a name alone.  Anyone else's process inside them is left running (``LabRecord.strangers``).
 
 A record is read only if it is a regular file (not a symlink) owned by the user reading it, at most
@@ -18,6 +20,7 @@ the file, and nothing is removed on its word.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -64,6 +67,9 @@ class LabRecord:
     #: namespace -> [nsfs inode, inode ctime in ns, time.time_ns() when recorded]; a record of an older hairpin
     #: may hold ctime 0 (recorded once the name existed, and its owner died before that)
     netns_ids: dict[str, list[int]] = field(default_factory=dict)
+    #: namespace -> [st_dev, st_ino] of the file under /run/netns its name is mounted on, recorded before that file
+    #: had the name (identity.create); a record of an older hairpin has none
+    mount_points: dict[str, list[int]] = field(default_factory=dict)
     #: str(pid) -> start time in clock ticks after boot (/proc/PID/stat field 22)
     starts: dict[str, int] = field(default_factory=dict)
     #: the owner's start time (clock ticks after boot): a pid given to another process since is not the owner
@@ -73,6 +79,8 @@ class LabRecord:
     #: after ``remove``: processes the lab did not start that were running inside its namespaces (left alone; a
     #: namespace ends once the last of them has, its name is gone already)
     strangers: list[int] = field(default_factory=list, repr=False, compare=False, metadata={"saved": False})
+    #: after ``remove``: recorded names whose empty, unmounted file (the lab's: ``mount_points``) it deleted
+    emptied: list[str] = field(default_factory=list, repr=False, compare=False, metadata={"saved": False})
 
     @property
     def path(self) -> Path:
@@ -134,9 +142,11 @@ class LabRecord:
         self.save()
 
     def owns_pid(self, pid: int) -> bool:
-        """Process ``pid`` is the one the lab started: its start time is the recorded one."""
+        """Process ``pid`` is the one the lab started: its start time is the recorded one, and it carries the lab's
+        ``HAIRPIN_LAB`` (``identity.marked``; every process the lab starts does), so a record that copies another
+        process's pid and start time from /proc cannot have it ended."""
         want = self.starts.get(str(pid))
-        return want is not None and identity.proc_start(pid) == want
+        return want is not None and identity.proc_start(pid) == want and identity.marked(pid, self.prefix)
 
     def owns_netns(self, name: str) -> bool:
         """Namespace ``name`` is the one the lab made: same nsfs inode, and the recorded ctime (or, in an older
@@ -150,9 +160,18 @@ class LabRecord:
     def remove(self) -> list[str]:
         """End the lab's processes, delete its namespaces and files (only what is proven the lab's: module
         doc), then the record.  Returns the namespaces deleted; ``self.kept`` is what was recorded, exists,
-        and is not the lab's.  SIGINT and SIGTERM wait until it is done."""
+        and is not the lab's.  SIGINT, SIGTERM and SIGHUP wait until it is done."""
         with identity.deferred_signals():
             return self._remove()
+
+    def report(self, kept: list[str] | None, strangers: list[int] | None, emptied: list[str] | None) -> None:
+        """After ``remove``: add what it left or deleted besides namespaces to the lists given."""
+        if kept is not None:
+            kept += self.kept
+        if strangers is not None:
+            strangers += self.strangers
+        if emptied is not None:
+            emptied += self.emptied
 
     def _remove(self) -> list[str]:
         from pyroute2 import netns
@@ -186,6 +205,17 @@ class LabRecord:
             except FileNotFoundError:
                 continue
             removed.append(name)
+        self.emptied = []
+        for name in self.namespaces:
+            if name in removed or not identity.lab_mount_point(name, self.mount_points.get(name, [])):
+                continue
+            try:
+                (identity.NETNS_DIR / name).unlink()
+            except OSError as exc:  # gone meanwhile, or EBUSY: something was mounted on it meanwhile (unlink(2))
+                if exc.errno not in (errno.ENOENT, errno.EBUSY):
+                    raise
+                continue
+            self.emptied.append(name)
         for f in self.files:
             Path(f).unlink(missing_ok=True)
         self.path.unlink(missing_ok=True)
@@ -202,7 +232,8 @@ def _running(pid: int) -> bool:
 
 _TYPES: dict[str, Any] = {"prefix": str, "scenario": str, "owner": int, "created": (int, float),
                           "namespaces": list, "pids": list, "files": list, "fix": (str, type(None)), "state": str,
-                          "persistent": bool, "netns_ids": dict, "starts": dict, "owner_start": (int, type(None))}  # fmt: skip
+                          "persistent": bool, "netns_ids": dict, "mount_points": dict, "starts": dict,
+                          "owner_start": (int, type(None))}  # fmt: skip
 
 
 _SAVED = {f.name for f in fields(LabRecord) if f.metadata.get("saved", True)}
@@ -237,6 +268,10 @@ def _invalid(data: Any, path: Path) -> str:
     if not all(n in data.get("namespaces", []) and isinstance(v, list) and len(v) == 3
                and all(type(x) is int for x in v) for n, v in ids.items()):  # fmt: skip
         return "a namespace identity that is not [inode, ctime_ns, not_before_ns] of a recorded namespace"
+    files = data.get("mount_points", {})
+    if not all(n in data.get("namespaces", []) and isinstance(v, list) and len(v) == 2
+               and all(type(x) is int for x in v) for n, v in files.items()):  # fmt: skip
+        return "a mount point that is not [st_dev, st_ino] of a recorded namespace"
     if not all(
         k.isdigit() and int(k) in data.get("pids", []) and type(v) is int for k, v in data.get("starts", {}).items()
     ):
@@ -267,17 +302,16 @@ def is_stale(rec: LabRecord) -> bool:
     return rec.state == "building" or not rec.persistent
 
 
-def clean(stale_only: bool = True, kept: list[str] | None = None, strangers: list[int] | None = None) -> list[str]:
+def clean(stale_only: bool = True, kept: list[str] | None = None, strangers: list[int] | None = None,
+          emptied: list[str] | None = None) -> list[str]:  # fmt: skip
     """Remove stale labs (or every recorded lab, with ``stale_only=False``); returns the namespaces removed
     and adds to ``kept`` the recorded ones left because they are not the lab's (``LabRecord.owns_netns``), to
-    ``strangers`` the processes left running in them because the lab did not start them."""
+    ``strangers`` the processes left running in them because the lab did not start them, to ``emptied`` the
+    names whose empty mount point it deleted (``LabRecord.emptied``)."""
     removed: list[str] = []
     for rec in labs():
         if stale_only and not is_stale(rec):
             continue
         removed += rec.remove()
-        if kept is not None:
-            kept += rec.kept
-        if strangers is not None:
-            strangers += rec.strangers
+        rec.report(kept, strangers, emptied)
     return removed
