@@ -449,11 +449,11 @@ def test_zstd_is_named_and_text_that_looks_like_bzip2_stays_text(tmp_path: Path)
 
 def test_check_reads_a_gzipped_dump_as_the_dump_and_from_stdin(tmp_path: Path) -> None:
     dump = SEED_DUMP.read_bytes()
-    plain, packed = tmp_path / "dump.yaml", tmp_path / "dump.yaml.gz"
+    plain, gz = tmp_path / "dump.yaml", tmp_path / "dump.yaml.gz"
     plain.write_bytes(dump)
-    packed.write_bytes(packed("gzip", dump))
+    gz.write_bytes(packed("gzip", dump))
     runs = []
-    for args, stdin in (([str(plain)], None), ([str(packed)], None), (["-"], packed("xz", dump))):
+    for args, stdin in (([str(plain)], None), ([str(gz)], None), (["-"], packed("xz", dump))):
         r = subprocess.run([sys.executable, "-m", "hairpin.cli.main", "check", *args, "--format", "json"],
                            input=stdin, capture_output=True, check=False)  # fmt: skip
         runs.append((r.returncode, r.stdout, r.stderr))
