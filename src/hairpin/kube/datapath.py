@@ -37,6 +37,12 @@ it (``assess``).  What it knows, and where from:
 - the AWS VPC CNI's pods carry ``k8s-app=aws-node`` (aws/amazon-vpc-cni-k8s ``config/master/aws-k8s-cni.yaml``);
   their ``aws-node`` container runs the image ``.../amazon-k8s-cni:v1.NN.P[-eksbuild.N]``, whose tag is the
   release (``hairpin scenario from-cluster`` takes ``cni.version`` from it).
+- kube-proxy's image tag (``registry.k8s.io/kube-proxy:v1.33.1``, EKS's ``eks/kube-proxy:v1.33.0-minimal-eksbuild.1``)
+  is its release.  It is the only place the input says it: ``status.nodeInfo.kubeProxyVersion`` is written by
+  the kubelet, with the kubelet's own version (kubernetes/kubernetes ``pkg/kubelet/nodestatus/setters.go``
+  ``VersionInfo``: "kube-proxy might be different version from kubelet"), and kubelets of 1.33 and later leave
+  it empty (feature gate DisableNodeKubeProxyVersion, on by default from 1.33, ``pkg/features/kube_features.go``;
+  KEP-4004).
 
 A pod outside kube-system is looked at only for its ``k8s-app`` label (one of the four above), its images and
 environment only when it has one: the 150,000 application pods of a large dump cost one dictionary look each.
@@ -86,6 +92,13 @@ def _image_name(image: Any) -> str:
     return last.split(":", 1)[0]
 
 
+def _tag(image: Any) -> str:
+    """The tag of an image reference (``v1.33.0-minimal-eksbuild.1``), "" without one (a digest only)."""
+    if not isinstance(image, str):
+        return ""
+    return image.split("@", 1)[0].rsplit("/", 1)[-1].partition(":")[2]
+
+
 def _shown(text: str) -> str:
     """Text from the input as a report line may hold it: as written when printable and short, else quoted
     (``repr``: a newline or a terminal escape in a dump must not break the line or reach the terminal)."""
@@ -133,6 +146,8 @@ class Seen:
     aws_node_pods: int = 0
     #: the image tag of each aws-node pod's ``amazon-k8s-cni`` container, with the pod (``ns/name``), in input order
     aws_node_tags: list[tuple[str, str]] = field(default_factory=list)
+    #: the image tag of each kube-proxy pod's ``kube-proxy`` container, with the pod (``ns/name``), in input order
+    kube_proxy_tags: list[tuple[str, str]] = field(default_factory=list)
     #: calico-node pods whose calico-node container has FELIX_BPFENABLED true, and the first of them
     calico_bpf_pods: int = 0
     calico_bpf_from: str = ""
@@ -178,6 +193,9 @@ class Seen:
         images = [_image_name(c.get("image")) for c in ctrs]
         if app == "kube-proxy" or "kube-proxy" in images:
             self.kube_proxy_pods += 1
+            tag = next((_tag(c.get("image")) for c in ctrs if _image_name(c.get("image")) == "kube-proxy"), "")
+            if tag:
+                self.kube_proxy_tags.append((_shown(tag), f"{ns}/{name}"))
         elif app == "cilium" or "cilium" in images:
             self.cilium_pods += 1
             if self.kpr_agent is None:
@@ -193,10 +211,8 @@ class Seen:
         elif app == "aws-node":
             self.aws_node_pods += 1
             for c in ctrs:
-                image = c.get("image")
-                if _image_name(image) == "amazon-k8s-cni" and isinstance(image, str):
-                    ref = image.split("@", 1)[0]
-                    tag = ref.rsplit("/", 1)[-1].partition(":")[2]
+                if _image_name(c.get("image")) == "amazon-k8s-cni":
+                    tag = _tag(c.get("image"))
                     if tag:
                         self.aws_node_tags.append((_shown(tag), f"{ns}/{name}"))
                     break
