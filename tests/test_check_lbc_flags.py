@@ -402,3 +402,19 @@ def test_a_read_release_or_an_unknown_tag_refuses_an_unknown_gate_and_does_not_w
     assert flags.version == (4, 0, 0) and flags.problems == ()
     assert flags.warnings == ("the AWS Load Balancer Controller's image is v4.0.0, newer than v3.5.0 (the newest "
                               "release hairpin read): its defaults and feature gates are taken to be v3.5.0's (here)",)  # fmt: skip
+
+
+def test_an_image_before_v2_6_0_builds_nlbs_without_security_groups() -> None:
+    sg = "security groups on the NLB (assumed: the AWS Load Balancer Controller v2.6.0 or later creates its NLBs with them)"
+    (old,) = report(deployment_image("602401143452.dkr.ecr.us-west-2.amazonaws.com/amazon/aws-load-balancer-controller:v2.5.4"),
+                    svc("lbc", {P + "aws-load-balancer-security-groups": "sg-1"}, cls=ctl.LBC_CLASS)).findings  # fmt: skip
+    assert (old.settings.security_groups, old.settings.warnings) == (False, ())
+    assert old.settings.steps[-2:] == (
+        "no security groups on the NLB: the AWS Load Balancer Controller's image is v2.5.4, and releases before v2.6.0 "
+        f"build NLBs without them ({WHERE})",
+        "externalTrafficPolicy Cluster",
+    )
+    (new,) = report(deployment_image("public.ecr.aws/eks/aws-load-balancer-controller:v2.6.0"),
+                    svc("lbc", cls=ctl.LBC_CLASS)).findings  # fmt: skip
+    assert new.settings.security_groups is True
+    assert new.settings.steps[-2:] == (sg, "externalTrafficPolicy Cluster")
