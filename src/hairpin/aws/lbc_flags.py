@@ -149,7 +149,7 @@ def _gates(value: str, gates: dict[str, bool], problems: list[str], unknown: lis
         gates[k] = b
 
 
-def lbc_flags(args: Sequence[str], source: str = "", image: object = None) -> LbcFlags:
+def lbc_flags(args: Sequence[str], source: str = "", image: str = "") -> LbcFlags:
     """The flags above from the controller's args (``--flag=value`` or ``--flag value``, as spf13/pflag
     reads them; ``--`` ends the flags; the last occurrence of a string flag wins); ``image``: the container's
     image reference, whose tag gives the release."""

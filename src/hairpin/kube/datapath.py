@@ -12,6 +12,12 @@ it (``assess``).  What it knows, and where from:
   ``cmd/kubeadm/app/phases/addons/proxy/manifests.go`` ``KubeProxyDaemonSet19``; EKS's kube-proxy add-on uses the
   same label), or run an image named ``kube-proxy`` (``registry.k8s.io/kube-proxy``, EKS's ``eks/kube-proxy``);
   its ConfigMaps are ``hairpin.kube.cluster.PROXY_CONFIG_MAPS``.
+- kube-proxy's image tag (``registry.k8s.io/kube-proxy:v1.33.1``, EKS's ``eks/kube-proxy:v1.33.0-minimal-eksbuild.1``)
+  is its release, and the only sure word of it in the input: ``status.nodeInfo.kubeProxyVersion`` is written by
+  the kubelet, with the kubelet's own version (kubernetes/kubernetes ``pkg/kubelet/nodestatus/setters.go``
+  ``VersionInfo``: "kube-proxy might be different version from kubelet"), and kubelets of 1.33 and later leave
+  it empty (feature gate DisableNodeKubeProxyVersion, on by default from 1.33, ``pkg/features/kube_features.go``;
+  KEP-4004).
 - Cilium's agent pods carry ``k8s-app=cilium`` and run the image ``cilium/cilium`` in the container
   ``cilium-agent`` (cilium/cilium ``install/kubernetes/cilium/templates/cilium-agent/daemonset.yaml``), which
   reads its settings from the ConfigMap ``cilium-config`` (``--config-dir=/tmp/cilium/config-map``; the
@@ -37,12 +43,6 @@ it (``assess``).  What it knows, and where from:
 - the AWS VPC CNI's pods carry ``k8s-app=aws-node`` (aws/amazon-vpc-cni-k8s ``config/master/aws-k8s-cni.yaml``);
   their ``aws-node`` container runs the image ``.../amazon-k8s-cni:v1.NN.P[-eksbuild.N]``, whose tag is the
   release (``hairpin scenario from-cluster`` takes ``cni.version`` from it).
-- kube-proxy's image tag (``registry.k8s.io/kube-proxy:v1.33.1``, EKS's ``eks/kube-proxy:v1.33.0-minimal-eksbuild.1``)
-  is its release.  It is the only place the input says it: ``status.nodeInfo.kubeProxyVersion`` is written by
-  the kubelet, with the kubelet's own version (kubernetes/kubernetes ``pkg/kubelet/nodestatus/setters.go``
-  ``VersionInfo``: "kube-proxy might be different version from kubelet"), and kubelets of 1.33 and later leave
-  it empty (feature gate DisableNodeKubeProxyVersion, on by default from 1.33, ``pkg/features/kube_features.go``;
-  KEP-4004).
 
 A pod outside kube-system is looked at only for its ``k8s-app`` label (one of the four above), its images and
 environment only when it has one: the 150,000 application pods of a large dump cost one dictionary look each.
@@ -211,8 +211,10 @@ class Seen:
         elif app == "aws-node":
             self.aws_node_pods += 1
             for c in ctrs:
-                if _image_name(c.get("image")) == "amazon-k8s-cni":
-                    tag = _tag(c.get("image"))
+                image = c.get("image")
+                if _image_name(image) == "amazon-k8s-cni" and isinstance(image, str):
+                    ref = image.split("@", 1)[0]
+                    tag = ref.rsplit("/", 1)[-1].partition(":")[2]
                     if tag:
                         self.aws_node_tags.append((_shown(tag), f"{ns}/{name}"))
                     break
