@@ -117,6 +117,24 @@ class LbcFlags:
     def load_balancer_only(self) -> bool:
         return self.gate("ServiceTypeLoadBalancerOnly", False)
 
+    def nlb_gateways_off(self) -> str | None:
+        """Why the controller reconciles no Gateway of an NLB GatewayClass, or None (it does, or hairpin cannot
+        tell).  The feature gate NLBGatewayAPI (``pkg/config/feature_gates.go``) exists from v2.13.0, off by default
+        until v3.1.x and on from v3.2.0; ``main.go`` starts the NLB Gateway reconciler only when it is on.  (From
+        v3.2.0 the controller also turns the defaulted gate off when a Gateway API CRD it needs is missing,
+        ``pkg/gateway/crddetect``; the CRDs are not in the input, so that is not judged here.)"""
+        where = f" ({self.source})" if self.source else ""
+        set_to = dict(self.feature_gates).get("NLBGatewayAPI")
+        shown = "v{}.{}.{}".format(*self.version) if self.version is not None else ""
+        if self.version is not None and self.version < (2, 13, 0):
+            return f"the AWS Load Balancer Controller's image is {shown}: the Gateway API came in v2.13.0{where}"
+        if set_to is False:
+            return f"the AWS Load Balancer Controller runs with the feature gate NLBGatewayAPI=false{where}"
+        if set_to is None and self.version is not None and self.version < (3, 2, 0):
+            return (f"the AWS Load Balancer Controller's image is {shown}, whose feature gate NLBGatewayAPI is off "
+                    f"unless turned on (on by default from v3.2.0), and its flags do not turn it on{where}")
+        return None
+
     def refuses_services(self, steps: list[str]) -> str | None:
         """With EnableServiceController off: a step saying so appended to ``steps``, and the problem."""
         if self.gate("EnableServiceController", True):
