@@ -35,8 +35,9 @@ def built(f: chk.Finding) -> tuple[str, str]:
 
 
 @pytest.mark.parametrize(("tag", "args"), [
-    ("v3.5.0", ()), ("v3.2.0", ()), ("v3.1.0", ("--feature-gates=NLBGatewayAPI=true",)),
-    ("v2.13.0", ("--feature-gates", "NLBGatewayAPI=true")), ("latest", ()),
+    ("v3.5.0", ("--feature-gates=NLBGatewayAPI=true",)), ("v3.2.0", ()),
+    ("v3.1.0", ("--feature-gates=NLBGatewayAPI=true",)), ("v2.13.0", ("--feature-gates", "NLBGatewayAPI=true")),
+    ("latest", ()),
 ])  # fmt: skip
 def test_the_nlb_gateway_reconciler_runs(tag: str, args: tuple[str, ...]) -> None:
     f = run(deployment(tag, *args))
@@ -75,3 +76,28 @@ def test_a_newer_image_warns_on_gateways_too() -> None:
         "the AWS Load Balancer Controller's image is v3.6.0, newer than v3.5.0 (the newest release hairpin read): its "
         f"defaults and feature gates are taken to be v3.5.0's ({WHERE})"
     )
+
+
+V1 = GATEWAY.replace("apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: TCPRoute", "apiVersion: gateway.networking.k8s.io/v1\nkind: TCPRoute")
+
+
+def test_v3_5_warns_when_a_route_is_read_below_v1_and_the_gate_is_left_to_its_default() -> None:
+    # pkg/gateway/crddetect (v3.5.0): TCPRoute and UDPRoute must be served at gateway.networking.k8s.io/v1, else the
+    # defaulted gate is turned off at start; a v1alpha2 object suggests v1 is not served, so: a warning, not a verdict
+    assert "gateway.networking.k8s.io/v1alpha2\nkind: TCPRoute" in GATEWAY and V1 != GATEWAY
+    for tag in ("v3.5.0", "v3.6.1"):
+        f = run(deployment(tag))
+        assert built(f) == ("aws-load-balancer-controller", "nlb")
+        assert len(f.warnings) == (1 if tag == "v3.5.0" else 2)  # v3.6.1: the newer-image warning first
+        assert f.warnings[-1] == (
+            "TCPRoute shop/web is read at gateway.networking.k8s.io/v1alpha2, not gateway.networking.k8s.io/v1: if the "
+            "cluster does not serve gateway.networking.k8s.io/v1 (Gateway API before 1.6, or the controller's CRDs not "
+            f"upgraded), the AWS Load Balancer Controller {tag} turns its NLB Gateway support off at start, as its "
+            "feature gate NLBGatewayAPI is left to its default (pkg/gateway/crddetect), and these Gateways get no NLB "
+            f"({WHERE})"
+        )
+    r = chk.check(m.parse_yaml(V1 + "---\n" + yaml.safe_dump(deployment("v3.5.0")), "g.yaml"))
+    (f,) = r.findings
+    assert (built(f), f.warnings) == (("aws-load-balancer-controller", "nlb"), [])
+    for tag in ("v3.4.3", "latest"):  # v3.4: routes at v1alpha2 are what its detection asks for; latest: unknown
+        assert run(deployment(tag)).warnings == []

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from hairpin.aws import automode, cloud_config, gateway, ipfamily, providers
+from hairpin.aws import automode, cloud_config, gateway, gateway_crd, ipfamily, providers
 from hairpin.aws import controller as ctl
 from hairpin.aws.ignored import ignored_annotations
 from hairpin.aws.risk import TargetCounts, caller_probability
@@ -206,8 +206,12 @@ class _Assessor:
                 failed.setdefault(tg.gateway, (tg.name, s))
         out = [ipfamily.gateway_failed(s, *failed[tg.gateway])
                if tg.gateway in failed and s.controller != ctl.NONE else s for tg, s in zip(tgs, out, strict=True)]
-        if self.c.lbc is not None and self.c.lbc.warnings:  # an image newer than the newest release read
-            out = [dataclasses.replace(s, warnings=(*self.c.lbc.warnings, *s.warnings)) for s in out]
+        # an image newer than the newest release read; routes or configurations read at an older version than
+        # v3.5.0's CRD detection needs (hairpin.aws.gateway_crd.served_warning)
+        served = gateway_crd.served_warning(self.c.gateway_objects, self.c.lbc)
+        said = (*(self.c.lbc.warnings if self.c.lbc is not None else ()), *([served] if served else []))
+        if said:
+            out = [dataclasses.replace(s, warnings=(*said, *s.warnings)) for s in out]
         return out
 
     def assess_target_group(self, tg: gateway.TargetGroup, s: ctl.Settings | None = None) -> Finding:
