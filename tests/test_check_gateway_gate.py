@@ -78,7 +78,10 @@ def test_a_newer_image_warns_on_gateways_too() -> None:
     )
 
 
-V1 = GATEWAY.replace("apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: TCPRoute", "apiVersion: gateway.networking.k8s.io/v1\nkind: TCPRoute")
+V1 = GATEWAY.replace(
+    "apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: TCPRoute",
+    "apiVersion: gateway.networking.k8s.io/v1\nkind: TCPRoute",
+)
 
 
 def test_v3_5_warns_when_a_route_is_read_below_v1_and_the_gate_is_left_to_its_default() -> None:

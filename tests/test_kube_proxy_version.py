@@ -32,7 +32,9 @@ def proxy_pod(name: str, image: str) -> dict[str, Any]:
             "status": {"phase": "Running"}}  # fmt: skip
 
 
-def objects(tmp_path: Path, kubelets: list[str], proxy: str = "", extra: list[dict[str, Any]] | None = None) -> list[m.KubeObject]:
+def objects(
+    tmp_path: Path, kubelets: list[str], proxy: str = "", extra: list[dict[str, Any]] | None = None
+) -> list[m.KubeObject]:
     """The seed's dump with its three nodes' nodeInfo replaced: kubeletVersion from ``kubelets``, kubeProxyVersion
     ``proxy`` ("" as kubelets of 1.33 and later write it)."""
     doc = copy.deepcopy(DUMP)
@@ -45,7 +47,9 @@ def objects(tmp_path: Path, kubelets: list[str], proxy: str = "", extra: list[di
     return m.load_paths([tmp_path / "dump.yaml"])
 
 
-def test_kubelets_of_1_33_and_later_leave_kube_proxy_version_empty_the_oldest_kubelet_is_assumed(tmp_path: Path) -> None:
+def test_kubelets_of_1_33_and_later_leave_kube_proxy_version_empty_the_oldest_kubelet_is_assumed(
+    tmp_path: Path,
+) -> None:
     objs = objects(tmp_path, ["v1.35.2-eks-113cf36", "v1.34.4-eks-113cf36", "v1.35.2-eks-113cf36"], extra=[NFT])
     s, notes = scenario_from_objects(objs, service=SVC, client=CLIENT)
     assert (s.kube_proxy.mode, s.kube_proxy.version) == ("nftables", "1.34")  # was 1.30, the first nftables layout
@@ -61,9 +65,13 @@ def test_the_image_tag_of_kube_proxys_pods_wins(tmp_path: Path) -> None:
     objs = objects(tmp_path, ["v1.35.2-eks-1", "v1.35.2-eks-1", "v1.35.2-eks-1"], extra=[NFT, *pods])
     s, notes = scenario_from_objects(objs, service=SVC, client=CLIENT)
     assert s.kube_proxy.version == "1.33"
-    assert "kube-proxy 1.33 from the image tag v1.33.5-minimal-eksbuild.2 of kube-proxy pod kube-system/kube-proxy-a7k2p" in notes
+    assert (
+        "kube-proxy 1.33 from the image tag v1.33.5-minimal-eksbuild.2 of kube-proxy pod kube-system/kube-proxy-a7k2p"
+        in notes
+    )
     assert kube_proxy_version(Cluster.from_objects(objs)) == ProxyVersion(
-        (1, 33), "the image tag v1.33.5-minimal-eksbuild.2 of kube-proxy pod kube-system/kube-proxy-a7k2p")
+        (1, 33), "the image tag v1.33.5-minimal-eksbuild.2 of kube-proxy pod kube-system/kube-proxy-a7k2p"
+    )
 
 
 def test_kube_proxy_version_is_the_kubelets_so_the_image_tag_wins_over_it(tmp_path: Path) -> None:
@@ -73,7 +81,8 @@ def test_kube_proxy_version_is_the_kubelets_so_the_image_tag_wins_over_it(tmp_pa
     assert oldest_kube_proxy(Cluster.from_objects(objs)) == (1, 31)
     objs = objects(tmp_path, ["v1.30.1", "v1.29.3", "v1.30.1"], "v1.29.3")
     assert kube_proxy_version(Cluster.from_objects(objs)) == ProxyVersion(
-        (1, 29), "status.nodeInfo.kubeProxyVersion v1.29.3 of node node1, which the kubelet writes with its own version")
+        (1, 29), "status.nodeInfo.kubeProxyVersion v1.29.3 of node node1, which the kubelet writes with its own version"
+    )
 
 
 def test_an_empty_kube_proxy_version_below_1_33_assumes_the_first_layout(tmp_path: Path) -> None:
