@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hairpin.aws import controller as ctl
-from hairpin.aws.lbc_flags import LbcFlags, lbc_flags
+from hairpin.aws.lbc_flags import LbcFlags, image_version, lbc_flags
 from hairpin.diagnose import check as chk
 from hairpin.parsers import manifests as m
 
@@ -354,3 +354,67 @@ def test_cli_names_the_problems_in_json_and_text(tmp_path: Path, capsys: Any) ->
             assert (s["controller"], s["load_balancer"], s["problems"]) == ("none", "none", [problem])
         else:
             assert f"shop/ann-ip: problems\n  - {problem}\n" in out
+
+
+# ------------------------------------------------------------------ the controller's release, from its image tag
+
+def deployment_image(image: str, *args: str) -> dict[str, Any]:
+    d = deployment(*args)
+    d["spec"]["template"]["spec"]["containers"][0]["image"] = image
+    return d
+
+
+def test_image_version_reads_the_tag() -> None:
+    assert image_version("public.ecr.aws/eks/aws-load-balancer-controller:v3.5.0") == (3, 5, 0)
+    assert image_version("602401143452.dkr.ecr.us-west-2.amazonaws.com/amazon/aws-load-balancer-controller:v2.14.1"
+                         "@sha256:" + "a" * 64) == (2, 14, 1)  # fmt: skip
+    assert image_version("localhost:5000/aws-load-balancer-controller:v3.6.0-rc.1") == (3, 6, 0)
+    assert image_version("registry:5000/aws-load-balancer-controller") is None  # the port is no tag
+    assert image_version("aws-load-balancer-controller:latest") is None
+    assert image_version("aws-load-balancer-controller@sha256:" + "b" * 64) is None
+    assert image_version(None) is None and image_version(["v3.5.0"]) is None
+
+
+def test_an_image_newer_than_the_newest_release_read_warns_and_keeps_v3_5_behaviour() -> None:
+    (f,) = report(deployment_image("public.ecr.aws/eks/aws-load-balancer-controller:v3.6.0",
+                                   "--feature-gates=SomeNewGate=true,NLBSecurityGroup=true,SomeNewGate=false"),
+                  svc("lbc", cls=ctl.LBC_CLASS)).findings  # fmt: skip
+    assert row(f) == ("lbc", ctl.LBC, "nlb", "internal", "instance", True, True, None)
+    assert f.settings.problems == ()  # a gate v3.6.0 may have added is not called a refusal to start
+    assert f.settings.warnings == (
+        f"the AWS Load Balancer Controller's image is v3.6.0, newer than v3.5.0 (the newest release hairpin read): "
+        f"its defaults and feature gates are taken to be v3.5.0's ({WHERE})",
+        f"--feature-gates 'SomeNewGate' is not a feature gate of v3.5.0; whether v3.6.0 knows it (else it refuses to "
+        f"start) is not known to hairpin ({WHERE})",
+    )
+    assert f.warnings[:2] == list(f.settings.warnings)
+
+
+def test_a_read_release_or_an_unknown_tag_refuses_an_unknown_gate_and_does_not_warn() -> None:
+    for image in ("public.ecr.aws/eks/aws-load-balancer-controller:v3.5.0",
+                  "public.ecr.aws/eks/aws-load-balancer-controller:v3.5.9",
+                  "public.ecr.aws/eks/aws-load-balancer-controller:latest"):  # fmt: skip
+        (f,) = report(deployment_image(image, "--feature-gates=SomeNewGate=true"), svc("lbc", cls=ctl.LBC_CLASS)).findings
+        assert f.settings.problems == (f"--feature-gates 'SomeNewGate' is not a feature gate (of v3.5.0): the "
+                                       f"controller refuses to start with it ({WHERE})",), image  # fmt: skip
+        assert f.settings.warnings == (), image
+    flags = lbc_flags(["--feature-gates=NLBGatewayAPI=true"], "here", "x/aws-load-balancer-controller:v4.0.0")
+    assert flags.version == (4, 0, 0) and flags.problems == ()
+    assert flags.warnings == ("the AWS Load Balancer Controller's image is v4.0.0, newer than v3.5.0 (the newest "
+                              "release hairpin read): its defaults and feature gates are taken to be v3.5.0's (here)",)  # fmt: skip
+
+
+def test_an_image_before_v2_6_0_builds_nlbs_without_security_groups() -> None:
+    sg = "security groups on the NLB (assumed: the AWS Load Balancer Controller v2.6.0 or later creates its NLBs with them)"
+    (old,) = report(deployment_image("602401143452.dkr.ecr.us-west-2.amazonaws.com/amazon/aws-load-balancer-controller:v2.5.4"),
+                    svc("lbc", {P + "aws-load-balancer-security-groups": "sg-1"}, cls=ctl.LBC_CLASS)).findings  # fmt: skip
+    assert (old.settings.security_groups, old.settings.warnings) == (False, ())
+    assert old.settings.steps[-2:] == (
+        "no security groups on the NLB: the AWS Load Balancer Controller's image is v2.5.4, and releases before v2.6.0 "
+        f"build NLBs without them ({WHERE})",
+        "externalTrafficPolicy Cluster",
+    )
+    (new,) = report(deployment_image("public.ecr.aws/eks/aws-load-balancer-controller:v2.6.0"),
+                    svc("lbc", cls=ctl.LBC_CLASS)).findings  # fmt: skip
+    assert new.settings.security_groups is True
+    assert new.settings.steps[-2:] == (sg, "externalTrafficPolicy Cluster")

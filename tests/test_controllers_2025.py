@@ -3,6 +3,7 @@ whose client IP preservation cannot be turned off (hairpin.aws.cloud_provider, a
 
 from __future__ import annotations
 
+import copy
 import json
 from fractions import Fraction as F
 from pathlib import Path
@@ -18,7 +19,7 @@ from hairpin.aws.protocols import always_preserved, target_group_protocols
 from hairpin.diagnose import check as chk
 from hairpin.errors import InputError
 from hairpin.parsers import manifests as m
-from test_check import _Api, _main, api, node, one, run, service  # noqa: F401  (api: the stub API server fixture)
+from test_check import LBC_DEPLOYMENT, _Api, _main, api, node, one, run, service  # noqa: F401  (api: the stub API server fixture)
 
 P = "service.beta.kubernetes.io/"
 TYPE, TT, SCHEME, INTERNAL = (P + "aws-load-balancer-type", P + "aws-load-balancer-nlb-target-type",
@@ -646,6 +647,11 @@ def test_gateway_live_cluster(api: Path, capsys: pytest.CaptureFixture[str]) -> 
         f"{aws}/v1/loadbalancerconfigurations": of("LoadBalancerConfiguration"),
     })  # fmt: skip
     _Api.routes["/api/v1/services"] = []
+    # the stub's controller is v2.14.1, whose feature gate NLBGatewayAPI is off by default (on from v3.2.0,
+    # pkg/config/feature_gates.go): turn it on, as a v2.14.1 user of Gateways must
+    dep = copy.deepcopy(LBC_DEPLOYMENT)
+    dep["spec"]["template"]["spec"]["containers"][0]["args"].append("--feature-gates=NLBGatewayAPI=true")
+    _Api.routes["/apis/apps/v1/deployments"] = [dep]
     code, out, err = _main(["check", "--kubeconfig", str(api), "--format", "json"], capsys)
     assert code == 1, err
     got = {s["name"]: (s["probability"], s["file"]) for s in json.loads(out)["services"]}

@@ -349,8 +349,10 @@ def resolve(
         shown = [f"{k}={v}" for k, v in labels] + [f"{k} (any value)" for k in sel.keys]
         steps.append(f"instance targets limited to nodes labelled {','.join(shown)}")
     steps.append(f"externalTrafficPolicy {etp}")
+    # an LBC image newer than the newest release read: its defaults are taken to be that release's (lbc_flags)
     return Settings(controller, load_balancer, scheme, target_type, preserve, cross, etp, labels, pp2,
-                    tuple(steps), tuple(problems), tgs, target_node_keys=sel.keys)  # fmt: skip
+                    tuple(steps), tuple(problems), tgs, target_node_keys=sel.keys,
+                    warnings=flags.warnings if controller == LBC else ())  # fmt: skip
 
 
 #: target group protocols whose client IP preservation is always on and cannot be turned off ("Edit target

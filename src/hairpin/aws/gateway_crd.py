@@ -12,15 +12,33 @@ not one of them, in any other case or with spaces (``Unsupported value: "IP"``):
   NLB look internet-facing; but the controller does not reconcile a Gateway whose LoadBalancerConfiguration it
   cannot get (``pkg/gateway/gatewayutils/lb_config_utils.go`` ResolveLoadBalancerConfig returns the Get error to
   ``controllers/gateway/config_resolver.go``), so ``hairpin.aws.gateway`` reports no NLB for it.
+- ``served_warning``: from v3.5.0 the controller, with its feature gate NLBGatewayAPI left to its default, turns
+  NLB Gateway support off at start unless ``gateway.networking.k8s.io/v1`` serves Gateway, GatewayClass,
+  TLSRoute, TCPRoute and UDPRoute and ``gateway.k8s.aws/v1`` serves TargetGroupConfiguration,
+  LoadBalancerConfiguration and ListenerRuleConfiguration (``pkg/gateway/crddetect/gateway_feature_flags.go``
+  nlbKinds and its test "tcproute and udproute not served at v1 (gateway api < 1.6) - NLB disabled"; v3.2.0 -
+  v3.4.x asked for TCPRoute and UDPRoute at v1alpha2 and the ``gateway.k8s.aws`` kinds at v1beta1).  With the gate
+  set in its flags it reads the routes at whichever version is served (PR #4829).  An object read at an older
+  version (a live cluster's list falls back to it only when the newer one is not served; ``kubectl get`` writes
+  the preferred version) suggests the newer one is not served, so the checker warns; a manifest's apiVersion
+  proves nothing of the cluster, hence a warning, not a verdict.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from hairpin.aws.lbc_flags import LbcFlags
 from hairpin.parsers.manifests import KubeObject
 
-__all__ = ["lb_config_refusal", "refusal"]
+__all__ = ["lb_config_refusal", "refusal", "served_warning"]
+
+#: kind -> the group version v3.5.0's CRD detection needs it served at, for the kinds hairpin reads
+NEEDED_AT_V1 = {
+    "TCPRoute": "gateway.networking.k8s.io/v1", "UDPRoute": "gateway.networking.k8s.io/v1",
+    "TLSRoute": "gateway.networking.k8s.io/v1", "TargetGroupConfiguration": "gateway.k8s.aws/v1",
+    "LoadBalancerConfiguration": "gateway.k8s.aws/v1",
+}  # fmt: skip
 
 GROUP = "gateway.k8s.aws/"
 LB_CONFIG: dict[str, tuple[str, ...]] = {
@@ -64,3 +82,33 @@ def refusal(o: KubeObject) -> str | None:
     if bad is None:
         return None
     return f"{bad} (the CRD's enum: the API server refuses the TargetGroupConfiguration; the controller never sees it)"
+
+
+def _shown(text: str) -> str:
+    return text if text.isprintable() and len(text) <= 80 else repr(text[:80])
+
+
+def served_warning(objects: list[KubeObject], flags: LbcFlags | None) -> str | None:
+    """A warning when an object of a kind v3.5.0's CRD detection needs at v1 was read at another version, the
+    controller's image is v3.5.0 or later and its flags leave NLBGatewayAPI to its default (without the
+    Deployment, or with an image tag that names no release, nothing is said: most manifests of L4 routes
+    are still written at v1alpha2)."""
+    if flags is None or flags.version is None or flags.version < (3, 5, 0):
+        return None
+    if dict(flags.feature_gates).get("NLBGatewayAPI") is not None:
+        return None
+    for o in objects:
+        want = NEEDED_AT_V1.get(o.kind)
+        got = o.data.get("apiVersion")
+        if want is None or not isinstance(got, str) or got == want or got.split("/")[0] != want.split("/")[0]:
+            continue
+        meta = o.data.get("metadata")
+        meta = meta if isinstance(meta, dict) else {}
+        name = _shown(f"{meta.get('namespace') or 'default'}/{meta.get('name') or ''}")
+        shown = _shown(got)
+        release = "v{}.{}.{}".format(*flags.version)
+        return (f"{o.kind} {name} is read at {shown}, not {want}: if the cluster does not serve {want} (Gateway API "
+                "before 1.6, or the controller's CRDs not upgraded), the AWS Load Balancer Controller "
+                f"{release} turns its NLB Gateway support off at start, as its feature gate NLBGatewayAPI is left "
+                f"to its default (pkg/gateway/crddetect), and these Gateways get no NLB ({flags.source})")
+    return None

@@ -33,16 +33,27 @@ Flags read and left out because they change none of the above: ``--default-tags`
 ``--enable-endpoint-slices`` (where ip targets are read from), ``--default-ssl-policy``; the gates the
 Service path also reads (``pkg/service``, ``controllers/service``): EndpointsFailOpen, SubnetsClusterTagCheck,
 NLBHealthCheckAdvancedConfig, LBCapacityReservation, EnhancedDefaultBehavior, EnableDefaultTagsLowPriority.
+
+The release comes from the container's image tag (``.../aws-load-balancer-controller:v3.5.0``).  v3.5.0 is the
+newest release read; ``pkg/config``, ``pkg/service``, ``webhooks/core`` and ``main.go`` are unchanged in the
+snapshot after it (commit 225f4456, 2026-08-17).  A newer image is taken to behave as v3.5.0 and each of its
+Services says so in a warning; a feature gate v3.5.0 does not know is then not reported as a refusal to start
+(a later release may have added it) but as a warning.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_CLASS", "KNOWN_GATES", "LbcFlags", "lbc_flags", "parse_bool"]
+__all__ = ["DEFAULT_CLASS", "KNOWN_GATES", "NEWEST_READ", "NEWEST_TAG", "LbcFlags", "image_version", "lbc_flags", "parse_bool"]
 
 DEFAULT_CLASS = "service.k8s.aws/nlb"
+
+#: the newest release of the controller whose source was read (major, minor), and its tag
+NEWEST_READ = (3, 5)
+NEWEST_TAG = "v3.5.0"
 
 #: pkg/config/feature_gates.go at v3.5.0 (note: the gate the docs call "EnableTCPUDPListenerType" is
 #: spelled "EnableTCPUDPListener" in the code, and only that spelling is accepted)
@@ -58,6 +69,17 @@ KNOWN_GATES = frozenset({
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}  # Go strconv.ParseBool
 _FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 _STRING_FLAGS = ("load-balancer-class", "default-target-type", "default-load-balancer-scheme")
+
+
+def image_version(image: object) -> tuple[int, int, int] | None:
+    """The release in an image reference's tag: ``public.ecr.aws/eks/aws-load-balancer-controller:v3.5.0`` ->
+    (3, 5, 0); None without a tag of that form (a digest only, ``latest``)."""
+    if not isinstance(image, str):
+        return None
+    ref = image.split("@", 1)[0]
+    tag = ref.rsplit("/", 1)[-1].partition(":")[2]
+    m = re.fullmatch(r"v?(\d{1,4})\.(\d{1,4})\.(\d{1,4})(?:[-+][\w.+-]*)?", tag)
+    return (int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
 
 
 def parse_bool(value: str) -> bool | None:
@@ -83,6 +105,10 @@ class LbcFlags:
     default_scheme_set: bool = False
     #: flags the controller would refuse at start, one sentence each
     problems: tuple[str, ...] = ()
+    #: the release of the controller's image (its tag), when it says one
+    version: tuple[int, int, int] | None = None
+    #: what hairpin cannot vouch for (an image newer than the newest release read), one sentence each
+    warnings: tuple[str, ...] = ()
 
     def gate(self, name: str, default: bool) -> bool:
         return dict(self.feature_gates).get(name, default)
@@ -90,6 +116,24 @@ class LbcFlags:
     @property
     def load_balancer_only(self) -> bool:
         return self.gate("ServiceTypeLoadBalancerOnly", False)
+
+    def nlb_gateways_off(self) -> str | None:
+        """Why the controller reconciles no Gateway of an NLB GatewayClass, or None (it does, or hairpin cannot
+        tell).  The feature gate NLBGatewayAPI (``pkg/config/feature_gates.go``) exists from v2.13.0, off by default
+        until v3.1.x and on from v3.2.0; ``main.go`` starts the NLB Gateway reconciler only when it is on.  (From
+        v3.2.0 the controller also turns the defaulted gate off when a Gateway API CRD it needs is missing,
+        ``pkg/gateway/crddetect``; the CRDs are not in the input, so that is not judged here.)"""
+        where = f" ({self.source})" if self.source else ""
+        set_to = dict(self.feature_gates).get("NLBGatewayAPI")
+        shown = "v{}.{}.{}".format(*self.version) if self.version is not None else ""
+        if self.version is not None and self.version < (2, 13, 0):
+            return f"the AWS Load Balancer Controller's image is {shown}: the Gateway API came in v2.13.0{where}"
+        if set_to is False:
+            return f"the AWS Load Balancer Controller runs with the feature gate NLBGatewayAPI=false{where}"
+        if set_to is None and self.version is not None and self.version < (3, 2, 0):
+            return (f"the AWS Load Balancer Controller's image is {shown}, whose feature gate NLBGatewayAPI is off "
+                    f"unless turned on (on by default from v3.2.0), and its flags do not turn it on{where}")
+        return None
 
     def refuses_services(self, steps: list[str]) -> str | None:
         """With EnableServiceController off: a step saying so appended to ``steps``, and the problem."""
@@ -103,8 +147,9 @@ class LbcFlags:
         return "the AWS Load Balancer Controller does not reconcile Services: feature gate EnableServiceController=false"
 
 
-def _gates(value: str, gates: dict[str, bool], problems: list[str]) -> None:
-    """One ``--feature-gates`` value into ``gates``: the well-formed pairs, a problem for the rest."""
+def _gates(value: str, gates: dict[str, bool], problems: list[str], unknown: list[str] | None) -> None:
+    """One ``--feature-gates`` value into ``gates``: the well-formed pairs, a problem for the rest; a name
+    v3.5.0 does not know is a problem too, or goes to ``unknown`` when given (an image newer than v3.5)."""
     for item in value.split(","):
         if not item:
             continue
@@ -114,18 +159,24 @@ def _gates(value: str, gates: dict[str, bool], problems: list[str]) -> None:
         if b is None:
             problems.append(f"--feature-gates {item!r} is not KEY=BOOL: the controller refuses to start with it")
             continue
-        if k not in KNOWN_GATES:
+        if k not in KNOWN_GATES and unknown is not None:
+            unknown.append(k)
+        elif k not in KNOWN_GATES:
             problems.append(f"--feature-gates {k!r} is not a feature gate (of v3.5.0): the controller refuses to "
                             "start with it")  # fmt: skip
         gates[k] = b
 
 
-def lbc_flags(args: Sequence[str], source: str = "") -> LbcFlags:
+def lbc_flags(args: Sequence[str], source: str = "", image: str = "") -> LbcFlags:
     """The flags above from the controller's args (``--flag=value`` or ``--flag value``, as spf13/pflag
-    reads them; ``--`` ends the flags; the last occurrence of a string flag wins)."""
+    reads them; ``--`` ends the flags; the last occurrence of a string flag wins); ``image``: the container's
+    image reference, whose tag gives the release."""
     gates: dict[str, bool] = {}
     strings: dict[str, str] = {}
     problems: list[str] = []
+    version = image_version(image)
+    newer = version is not None and version[:2] > NEWEST_READ
+    unknown: list[str] | None = [] if newer else None
     i = 0
     while i < len(args):
         arg = args[i]
@@ -144,7 +195,7 @@ def lbc_flags(args: Sequence[str], source: str = "") -> LbcFlags:
             value = args[i]
             i += 1
         if name == "feature-gates":
-            _gates(value, gates, problems)
+            _gates(value, gates, problems, unknown)
         else:
             strings[name] = value
     target_type = strings.get("default-target-type", "instance")
@@ -158,6 +209,14 @@ def lbc_flags(args: Sequence[str], source: str = "") -> LbcFlags:
                         "controller refuses to start (controller_config.go validateDefaultLoadBalancerScheme)")  # fmt: skip
         scheme = "internal"
     where = f" ({source})" if source else ""
+    newest = NEWEST_TAG
+    warnings: list[str] = []
+    if version is not None and unknown is not None:
+        shown = "v{}.{}.{}".format(*version)
+        warnings.append(f"the AWS Load Balancer Controller's image is {shown}, newer than {newest} (the newest "
+                        f"release hairpin read): its defaults and feature gates are taken to be {newest}'s{where}")
+        warnings.extend(f"--feature-gates {k!r} is not a feature gate of {newest}; whether {shown} knows it (else it "
+                        f"refuses to start) is not known to hairpin{where}" for k in dict.fromkeys(unknown))  # fmt: skip
     return LbcFlags(
         feature_gates=tuple(sorted(gates.items())),
         source=source,
@@ -167,4 +226,6 @@ def lbc_flags(args: Sequence[str], source: str = "") -> LbcFlags:
         default_scheme=scheme,
         default_scheme_set=strings.get("default-load-balancer-scheme") == scheme,
         problems=tuple(p + where for p in problems),
+        version=version,
+        warnings=tuple(warnings),
     )

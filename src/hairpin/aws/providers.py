@@ -88,6 +88,13 @@ def resolve(
         canonical = ",".join(f"{k}={v}" for k, v in pairs.items())
         if canonical != raw:
             s = ctl.resolve({**annotations, ctl.TG_ATTRIBUTES: canonical}, in_tree_tg_attributes=True, **common)  # type: ignore[arg-type]
+    if s.controller == ctl.LBC and s.is_nlb and lbc is not None and lbc.version is not None and lbc.version < (2, 6, 0):
+        # before v2.6.0 neither the feature gate NLBSecurityGroup (pkg/config/feature_gates.go) nor the Service
+        # annotation aws-load-balancer-security-groups (pkg/annotations/constants.go) exists: v2.5.4 builds NLBs
+        # without security groups
+        step = ("no security groups on the NLB: the AWS Load Balancer Controller's image is "
+                "v{}.{}.{}, and releases before v2.6.0 build NLBs without them ({})".format(*lbc.version, lbc.source))
+        return dataclasses.replace(s, steps=(*s.steps[:-1], step, s.steps[-1]), security_groups=False)
     if s.controller == ctl.LBC and s.is_nlb:
         # v2.6.0 attaches security groups to the NLBs it creates (feature gate NLBSecurityGroup, default on)
         own = ctl.annotation("aws-load-balancer-security-groups")

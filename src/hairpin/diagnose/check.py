@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from hairpin.aws import automode, cloud_config, gateway, ipfamily, providers
+from hairpin.aws import automode, cloud_config, gateway, gateway_crd, ipfamily, providers
 from hairpin.aws import controller as ctl
 from hairpin.aws.ignored import ignored_annotations
 from hairpin.aws.risk import TargetCounts, caller_probability
@@ -188,6 +188,12 @@ class _Assessor:
         """Each target group's settings with the IP families (the backend Service's spec.ipFamilies, the Gateway's
         ipAddressType: ``hairpin.aws.ipfamily``).  A refused target group fails its Gateway's whole model build
         (pkg/gateway/model/model_build_listener.go returns the error), so no target group of that Gateway is built."""
+        off = self.c.lbc.nlb_gateways_off() if self.c.lbc is not None else None
+        if off is not None:  # main.go starts no NLB Gateway reconciler: nothing is built for any Gateway
+            return [ctl.not_built(tg.settings.external_traffic_policy, [
+                f"Gateway {tg.gateway[0]}/{tg.gateway[1]}: {off}, so it reconciles no Gateway of an NLB GatewayClass: "
+                "no NLB is built (one built before stays as it was)"], (f"{off}: NLB Gateways are not reconciled",))
+                for tg in tgs]  # fmt: skip
         out = []
         for tg in tgs:
             svc = self._backend(tg)
@@ -198,8 +204,15 @@ class _Assessor:
         for tg, s in zip(tgs, out, strict=True):
             if s.controller == ctl.NONE and tg.lb_type is not None:
                 failed.setdefault(tg.gateway, (tg.name, s))
-        return [ipfamily.gateway_failed(s, *failed[tg.gateway])
-                if tg.gateway in failed and s.controller != ctl.NONE else s for tg, s in zip(tgs, out, strict=True)]
+        out = [ipfamily.gateway_failed(s, *failed[tg.gateway])
+               if tg.gateway in failed and s.controller != ctl.NONE else s for tg, s in zip(tgs, out, strict=True)]
+        # an image newer than the newest release read; routes or configurations read at an older version than
+        # v3.5.0's CRD detection needs (hairpin.aws.gateway_crd.served_warning)
+        served = gateway_crd.served_warning(self.c.gateway_objects, self.c.lbc)
+        said = (*(self.c.lbc.warnings if self.c.lbc is not None else ()), *([served] if served else []))
+        if said:
+            out = [dataclasses.replace(s, warnings=(*said, *s.warnings)) for s in out]
+        return out
 
     def assess_target_group(self, tg: gateway.TargetGroup, s: ctl.Settings | None = None) -> Finding:
         """The same verdict for a Gateway's target group (settings ``s``, from ``gateway_settings``; else

@@ -4,7 +4,8 @@
 cloud provider's release (--cloud-provider-version).  ``in_tree_support`` turns them, else the newest
 kubelet of the input (a lower bound of the control plane), into whether the cloud provider honours the
 target group attributes annotation (``hairpin.aws.cloud_provider``).  ``oldest_kube_proxy``: the oldest
-node's kube-proxy, which decides whether ipMode is honoured (``hairpin.kube.ipmode``).
+kube-proxy (its pods' image tags, else the nodes' kubeProxyVersion), which decides whether ipMode is honoured
+(``hairpin.kube.ipmode``).
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hairpin.aws import cloud_config
-from hairpin.aws.cloud_provider import Support, Version, parse_version, tg_attributes_support
-from hairpin.errors import InputError
+from hairpin.aws.cloud_provider import Support, Version, tg_attributes_support
 from hairpin.kube.cluster import Cluster
+from hairpin.kube.version import kube_proxy_version
 
 __all__ = ["Versions", "in_tree_support", "nlb_sg_mode", "oldest_kube_proxy"]
 
@@ -49,11 +50,7 @@ def nlb_sg_mode(cluster: Cluster, v: Versions) -> cloud_config.SgMode:
 
 
 def oldest_kube_proxy(cluster: Cluster) -> tuple[int, int] | None:
-    got: list[tuple[int, int]] = []
-    for n in cluster.nodes.values():
-        try:
-            v = parse_version(n.kube_proxy_version or "", "kubeProxyVersion")
-        except InputError:
-            continue
-        got.append((v[0], v[1]))
-    return min(got) if got else None
+    """The oldest kube-proxy's (major, minor): its pods' image tags, else the nodes' kubeProxyVersion
+    (``hairpin.kube.version.kube_proxy_version``); None when the input says neither."""
+    got = kube_proxy_version(cluster)
+    return got.version if got is not None else None

@@ -394,7 +394,7 @@ class Cluster:
                 where = f"Deployment {o.namespace}/{o.name}"
                 if o.file:
                     where += f" ({o.file}:{o.line})"
-                self.lbc = controller.lbc_flags(args, where)
+                self.lbc = controller.lbc_flags(args, where, str(ctr.get("image") or ""))
                 return
 
     def _add_node(self, d: dict[str, Any]) -> None:

@@ -12,6 +12,12 @@ it (``assess``).  What it knows, and where from:
   ``cmd/kubeadm/app/phases/addons/proxy/manifests.go`` ``KubeProxyDaemonSet19``; EKS's kube-proxy add-on uses the
   same label), or run an image named ``kube-proxy`` (``registry.k8s.io/kube-proxy``, EKS's ``eks/kube-proxy``);
   its ConfigMaps are ``hairpin.kube.cluster.PROXY_CONFIG_MAPS``.
+- kube-proxy's image tag (``registry.k8s.io/kube-proxy:v1.33.1``, EKS's ``eks/kube-proxy:v1.33.0-minimal-eksbuild.1``)
+  is its release, and the only sure word of it in the input: ``status.nodeInfo.kubeProxyVersion`` is written by
+  the kubelet, with the kubelet's own version (kubernetes/kubernetes ``pkg/kubelet/nodestatus/setters.go``
+  ``VersionInfo``: "kube-proxy might be different version from kubelet"), and kubelets of 1.33 and later leave
+  it empty (feature gate DisableNodeKubeProxyVersion, on by default from 1.33, ``pkg/features/kube_features.go``;
+  KEP-4004).
 - Cilium's agent pods carry ``k8s-app=cilium`` and run the image ``cilium/cilium`` in the container
   ``cilium-agent`` (cilium/cilium ``install/kubernetes/cilium/templates/cilium-agent/daemonset.yaml``), which
   reads its settings from the ConfigMap ``cilium-config`` (``--config-dir=/tmp/cilium/config-map``; the
@@ -86,6 +92,13 @@ def _image_name(image: Any) -> str:
     return last.split(":", 1)[0]
 
 
+def _tag(image: Any) -> str:
+    """The tag of an image reference (``v1.33.0-minimal-eksbuild.1``), "" without one (a digest only)."""
+    if not isinstance(image, str):
+        return ""
+    return image.split("@", 1)[0].rsplit("/", 1)[-1].partition(":")[2]
+
+
 def _shown(text: str) -> str:
     """Text from the input as a report line may hold it: as written when printable and short, else quoted
     (``repr``: a newline or a terminal escape in a dump must not break the line or reach the terminal)."""
@@ -133,6 +146,8 @@ class Seen:
     aws_node_pods: int = 0
     #: the image tag of each aws-node pod's ``amazon-k8s-cni`` container, with the pod (``ns/name``), in input order
     aws_node_tags: list[tuple[str, str]] = field(default_factory=list)
+    #: the image tag of each kube-proxy pod's ``kube-proxy`` container, with the pod (``ns/name``), in input order
+    kube_proxy_tags: list[tuple[str, str]] = field(default_factory=list)
     #: calico-node pods whose calico-node container has FELIX_BPFENABLED true, and the first of them
     calico_bpf_pods: int = 0
     calico_bpf_from: str = ""
@@ -178,6 +193,9 @@ class Seen:
         images = [_image_name(c.get("image")) for c in ctrs]
         if app == "kube-proxy" or "kube-proxy" in images:
             self.kube_proxy_pods += 1
+            tag = next((_tag(c.get("image")) for c in ctrs if _image_name(c.get("image")) == "kube-proxy"), "")
+            if tag:
+                self.kube_proxy_tags.append((_shown(tag), f"{ns}/{name}"))
         elif app == "cilium" or "cilium" in images:
             self.cilium_pods += 1
             if self.kpr_agent is None:

@@ -30,9 +30,9 @@ from hairpin.kube.cluster import (
     KPod,
     KService,
     first_of,
-    version_of,
 )
 from hairpin.kube.layout import unsupported
+from hairpin.kube.version import kube_proxy_version, scenario_kube_proxy_version
 from hairpin.parsers.manifests import KubeObject
 from hairpin.scenario import (
     AZ,
@@ -326,7 +326,8 @@ def scenario_from_objects(
             by_az.setdefault(node_az[p.node], []).append(p.ip)
     # the load balancer's IPs, when its status lists them (KEP-1860 ipMode; hairpin.kube.ipmode): its
     # node addresses, in the AZs guessed for them; the VIP-mode ones kube-proxy captures (set below)
-    kp_seen = version_of(next((n.kube_proxy_version for n in nodes if n.kube_proxy_version), None))
+    kp = kube_proxy_version(c)  # the oldest kube-proxy: its pods' image tags, else the nodes' kubeProxyVersion
+    kp_seen = kp.version if kp is not None else None
     cap = ipmode.capture(svc.ingress, kp_seen)
     status_ips = ipmode.ipv4(i[0] for i in svc.ingress if i[0]) if settings.load_balancer in ("nlb", "clb") else ()
     status_nodes = ipmode.place(status_ips, by_az)
@@ -445,13 +446,7 @@ def scenario_from_objects(
     if dp is not None and not dp.modelled:
         notes.append(f"{NOT_MODELLED} {dp.short} ({'; '.join(dp.seen)}): the scenario models kube-proxy's NAT "
                      "instead, so reproduce shows what kube-proxy would do on this cluster, not what it does")  # fmt: skip
-    versions = [n.kube_proxy_version for n in nodes if n.kube_proxy_version]
-    kp_version = "1.30" if proxy_mode == "nftables" else "1.29"  # nftables: the first modelled layout
-    if versions:
-        v = versions[0].lstrip("v").split("-")[0].split(".")
-        kp_version = ".".join(v[:2])
-    else:
-        notes.append(f"kube-proxy version unknown (no node status.nodeInfo): {kp_version} assumed")
+    kp_version = scenario_kube_proxy_version(c, kp, proxy_mode, notes)
     cni_version = _cni_version(c.seen, notes)
     backend = cni_backend.infer(cni_version, [(n.name, c.nodes[n.name].os_image) for n in s_nodes])
     if backend.note is not None:

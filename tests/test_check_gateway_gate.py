@@ -1,0 +1,106 @@
+"""Whether the AWS Load Balancer Controller reconciles Gateways of an NLB GatewayClass at all, from its Deployment:
+the feature gate NLBGatewayAPI (kubernetes-sigs/aws-load-balancer-controller ``pkg/config/feature_gates.go``: from
+v2.13.0, off by default up to v3.1.x, on from v3.2.0; ``main.go`` starts the NLB Gateway reconciler only when it is
+on) and the release in the image tag."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from hairpin.diagnose import check as chk
+from hairpin.parsers import manifests as m
+from test_check_gateway_crd import GATEWAY
+
+IMAGE = "public.ecr.aws/eks/aws-load-balancer-controller:"
+WHERE = "Deployment kube-system/aws-load-balancer-controller (g.yaml:26)"  # after the 24 lines of GATEWAY and ---
+
+
+def deployment(tag: str, *args: str) -> dict[str, object]:
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "aws-load-balancer-controller", "namespace": "kube-system"},
+            "spec": {"template": {"spec": {"containers": [
+                {"name": "aws-load-balancer-controller", "image": IMAGE + tag, "args": ["--cluster-name=prod", *args]}]}}}}  # fmt: skip
+
+
+def run(*extra: dict[str, object]) -> chk.Finding:
+    r = chk.check(m.parse_yaml(GATEWAY + "".join("---\n" + yaml.safe_dump(d) for d in extra), "g.yaml"))
+    assert r.errors == []
+    (f,) = r.findings
+    return f
+
+
+def built(f: chk.Finding) -> tuple[str, str]:
+    return f.settings.controller, f.settings.load_balancer
+
+
+@pytest.mark.parametrize(("tag", "args"), [
+    ("v3.5.0", ("--feature-gates=NLBGatewayAPI=true",)), ("v3.2.0", ()),
+    ("v3.1.0", ("--feature-gates=NLBGatewayAPI=true",)), ("v2.13.0", ("--feature-gates", "NLBGatewayAPI=true")),
+    ("latest", ()),
+])  # fmt: skip
+def test_the_nlb_gateway_reconciler_runs(tag: str, args: tuple[str, ...]) -> None:
+    f = run(deployment(tag, *args))
+    assert built(f) == ("aws-load-balancer-controller", "nlb")
+    assert f.settings.problems == () and f.warnings == []
+
+
+def test_without_the_deployment_the_reconciler_is_assumed_to_run() -> None:
+    assert built(run()) == ("aws-load-balancer-controller", "nlb")
+
+
+@pytest.mark.parametrize(("tag", "args", "why"), [
+    ("v3.5.0", ("--feature-gates=NLBGatewayAPI=false",),
+     f"the AWS Load Balancer Controller runs with the feature gate NLBGatewayAPI=false ({WHERE})"),
+    ("v3.1.0", (), "the AWS Load Balancer Controller's image is v3.1.0, whose feature gate NLBGatewayAPI is off unless "
+                   f"turned on (on by default from v3.2.0), and its flags do not turn it on ({WHERE})"),
+    ("v2.17.1", ("--feature-gates=NLBSecurityGroup=true",),
+     "the AWS Load Balancer Controller's image is v2.17.1, whose feature gate NLBGatewayAPI is off unless turned on "
+     f"(on by default from v3.2.0), and its flags do not turn it on ({WHERE})"),
+    ("v2.12.0", ("--feature-gates=NLBGatewayAPI=true",),
+     f"the AWS Load Balancer Controller's image is v2.12.0: the Gateway API came in v2.13.0 ({WHERE})"),
+])  # fmt: skip
+def test_no_nlb_when_the_reconciler_does_not_run(tag: str, args: tuple[str, ...], why: str) -> None:
+    f = run(deployment(tag, *args))
+    assert built(f) == ("none", "none")
+    assert (f.at_risk, f.fixes) == (False, [])
+    assert f.settings.steps == (f"Gateway shop/edge: {why}, so it reconciles no Gateway of an NLB GatewayClass: no NLB "
+                                "is built (one built before stays as it was)",)  # fmt: skip
+    assert f.settings.problems == (f"{why}: NLB Gateways are not reconciled",)
+
+
+def test_a_newer_image_warns_on_gateways_too() -> None:
+    f = run(deployment("v3.6.0"))
+    assert built(f) == ("aws-load-balancer-controller", "nlb")
+    assert f.warnings[0] == (
+        "the AWS Load Balancer Controller's image is v3.6.0, newer than v3.5.0 (the newest release hairpin read): its "
+        f"defaults and feature gates are taken to be v3.5.0's ({WHERE})"
+    )
+
+
+V1 = GATEWAY.replace(
+    "apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: TCPRoute",
+    "apiVersion: gateway.networking.k8s.io/v1\nkind: TCPRoute",
+)
+
+
+def test_v3_5_warns_when_a_route_is_read_below_v1_and_the_gate_is_left_to_its_default() -> None:
+    # pkg/gateway/crddetect (v3.5.0): TCPRoute and UDPRoute must be served at gateway.networking.k8s.io/v1, else the
+    # defaulted gate is turned off at start; a v1alpha2 object suggests v1 is not served, so: a warning, not a verdict
+    assert "gateway.networking.k8s.io/v1alpha2\nkind: TCPRoute" in GATEWAY and V1 != GATEWAY
+    for tag in ("v3.5.0", "v3.6.1"):
+        f = run(deployment(tag))
+        assert built(f) == ("aws-load-balancer-controller", "nlb")
+        assert len(f.warnings) == (1 if tag == "v3.5.0" else 2)  # v3.6.1: the newer-image warning first
+        assert f.warnings[-1] == (
+            "TCPRoute shop/web is read at gateway.networking.k8s.io/v1alpha2, not gateway.networking.k8s.io/v1: if the "
+            "cluster does not serve gateway.networking.k8s.io/v1 (Gateway API before 1.6, or the controller's CRDs not "
+            f"upgraded), the AWS Load Balancer Controller {tag} turns its NLB Gateway support off at start, as its "
+            "feature gate NLBGatewayAPI is left to its default (pkg/gateway/crddetect), and these Gateways get no NLB "
+            f"({WHERE})"
+        )
+    r = chk.check(m.parse_yaml(V1 + "---\n" + yaml.safe_dump(deployment("v3.5.0")), "g.yaml"))
+    (f,) = r.findings
+    assert (built(f), f.warnings) == (("aws-load-balancer-controller", "nlb"), [])
+    for tag in ("v3.4.3", "latest"):  # v3.4: routes at v1alpha2 are what its detection asks for; latest: unknown
+        assert run(deployment(tag)).warnings == []

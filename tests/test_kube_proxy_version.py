@@ -1,0 +1,92 @@
+"""kube-proxy's release as ``hairpin check`` and ``scenario from-cluster`` read it (``hairpin.kube.version``):
+its pods' image tag first, then the nodes' ``status.nodeInfo.kubeProxyVersion`` (the kubelet's own version,
+kubernetes/kubernetes ``pkg/kubelet/nodestatus/setters.go``), which kubelets of 1.33 and later leave empty
+(feature gate DisableNodeKubeProxyVersion, ``pkg/features/kube_features.go``), then the oldest kubelet of 1.33 or
+later."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hairpin.diagnose.versions import oldest_kube_proxy
+from hairpin.kube.cluster import Cluster
+from hairpin.kube.from_cluster import scenario_from_objects
+from hairpin.kube.version import ProxyVersion, kube_proxy_version
+from hairpin.parsers import manifests as m
+
+DUMP = yaml.safe_load((Path(__file__).parent / "data" / "check" / "seed-dump.yaml").read_text())
+SVC, CLIENT = "nginx-demo/service-nginx-demo", "default/netshoot"
+EKS = "602401143452.dkr.ecr.eu-west-1.amazonaws.com/eks/kube-proxy:"
+NFT = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kube-proxy-config", "namespace": "kube-system"},
+       "data": {"config": "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: nftables\n"}}  # fmt: skip
+
+
+def proxy_pod(name: str, image: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "kube-system", "labels": {"k8s-app": "kube-proxy"}},
+            "spec": {"nodeName": "node1", "hostNetwork": True, "containers": [{"name": "kube-proxy", "image": image}]},
+            "status": {"phase": "Running"}}  # fmt: skip
+
+
+def objects(
+    tmp_path: Path, kubelets: list[str], proxy: str = "", extra: list[dict[str, Any]] | None = None
+) -> list[m.KubeObject]:
+    """The seed's dump with its three nodes' nodeInfo replaced: kubeletVersion from ``kubelets``, kubeProxyVersion
+    ``proxy`` ("" as kubelets of 1.33 and later write it)."""
+    doc = copy.deepcopy(DUMP)
+    nodes = [o for o in doc["items"] if o["kind"] == "Node"]
+    assert len(nodes) == len(kubelets) == 3
+    for n, v in zip(nodes, kubelets, strict=True):
+        n["status"]["nodeInfo"] = {"kubeletVersion": v, "kubeProxyVersion": proxy}
+    doc["items"] = [*doc["items"], *(extra or [])]
+    (tmp_path / "dump.yaml").write_text(yaml.safe_dump(doc))
+    return m.load_paths([tmp_path / "dump.yaml"])
+
+
+def test_kubelets_of_1_33_and_later_leave_kube_proxy_version_empty_the_oldest_kubelet_is_assumed(
+    tmp_path: Path,
+) -> None:
+    objs = objects(tmp_path, ["v1.35.2-eks-113cf36", "v1.34.4-eks-113cf36", "v1.35.2-eks-113cf36"], extra=[NFT])
+    s, notes = scenario_from_objects(objs, service=SVC, client=CLIENT)
+    assert (s.kube_proxy.mode, s.kube_proxy.version) == ("nftables", "1.34")  # was 1.30, the first nftables layout
+    assert ("kube-proxy version not in the input (no kube-proxy pod with an image tag; kubelets leave "
+            "status.nodeInfo.kubeProxyVersion empty from 1.33): 1.34, the oldest kubelet's (node node2), assumed") in notes  # fmt: skip
+    assert oldest_kube_proxy(Cluster.from_objects(objs)) is None  # check: unknown (ipMode then taken as honoured)
+
+
+def test_the_image_tag_of_kube_proxys_pods_wins(tmp_path: Path) -> None:
+    pods = [proxy_pod("kube-proxy-b2x9q", EKS + "v1.35.0-minimal-eksbuild.3"),
+            proxy_pod("kube-proxy-a7k2p", EKS + "v1.33.5-minimal-eksbuild.2@sha256:" + "c" * 64),
+            proxy_pod("kube-proxy-latest", EKS + "latest")]  # fmt: skip
+    objs = objects(tmp_path, ["v1.35.2-eks-1", "v1.35.2-eks-1", "v1.35.2-eks-1"], extra=[NFT, *pods])
+    s, notes = scenario_from_objects(objs, service=SVC, client=CLIENT)
+    assert s.kube_proxy.version == "1.33"
+    assert (
+        "kube-proxy 1.33 from the image tag v1.33.5-minimal-eksbuild.2 of kube-proxy pod kube-system/kube-proxy-a7k2p"
+        in notes
+    )
+    assert kube_proxy_version(Cluster.from_objects(objs)) == ProxyVersion(
+        (1, 33), "the image tag v1.33.5-minimal-eksbuild.2 of kube-proxy pod kube-system/kube-proxy-a7k2p"
+    )
+
+
+def test_kube_proxy_version_is_the_kubelets_so_the_image_tag_wins_over_it(tmp_path: Path) -> None:
+    # a 1.29 kubelet writes kubeProxyVersion v1.29.3 whatever kube-proxy runs; the pod says 1.31: ipMode is honoured
+    objs = objects(tmp_path, ["v1.29.3", "v1.29.3", "v1.29.3"], "v1.29.3",
+                   [proxy_pod("kube-proxy-x", "registry.k8s.io/kube-proxy:v1.31.4")])  # fmt: skip
+    assert oldest_kube_proxy(Cluster.from_objects(objs)) == (1, 31)
+    objs = objects(tmp_path, ["v1.30.1", "v1.29.3", "v1.30.1"], "v1.29.3")
+    assert kube_proxy_version(Cluster.from_objects(objs)) == ProxyVersion(
+        (1, 29), "status.nodeInfo.kubeProxyVersion v1.29.3 of node node1, which the kubelet writes with its own version"
+    )
+
+
+def test_an_empty_kube_proxy_version_below_1_33_assumes_the_first_layout(tmp_path: Path) -> None:
+    s, notes = scenario_from_objects(objects(tmp_path, ["v1.32.1", "v1.35.0", "v1.35.0"]), service=SVC, client=CLIENT)
+    assert s.kube_proxy.version == "1.29"
+    assert ("kube-proxy version unknown (no kube-proxy pod with an image tag, no node "
+            "status.nodeInfo.kubeProxyVersion): 1.29 assumed") in notes  # fmt: skip
