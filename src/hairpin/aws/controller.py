@@ -47,6 +47,9 @@ Settings (LBC ``pkg/service/model_build_load_balancer.go``, ``model_build_target
   balancer's; LBC: ``aws-load-balancer-cross-zone-load-balancing-enabled`` (wins over)
   ``aws-load-balancer-attributes: load_balancing.cross_zone.enabled=...``; default off for NLBs.
 - ``aws-load-balancer-target-node-labels: k=v,...`` restricts instance targets to matching nodes.
+- the LBC's map annotations (target group attributes, load balancer attributes, target node labels,
+  additional resource tags) are read as its parser reads them (``hairpin.aws.lbc_annotations``: a backslash
+  escapes a comma from v2.14.1); a value it cannot parse fails the model build: no load balancer.
 - listeners, LBC (``pkg/service/model_build_listener.go``): a TCP and a UDP Service port of one number
   share one TCP_UDP listener and target group only with ``aws-load-balancer-enable-tcp-udp-listener:
   "true"`` or the feature gate EnableTCPUDPListener (v2.13.0, default off); otherwise the first of them
@@ -58,7 +61,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from hairpin.aws import node_labels
+from hairpin.aws import lbc_annotations, node_labels
 from hairpin.aws.lbc_flags import DEFAULT_CLASS, LbcFlags, lbc_flags, parse_bool
 
 __all__ = [
@@ -104,6 +107,7 @@ CROSS_ZONE = annotation("aws-load-balancer-cross-zone-load-balancing-enabled")
 NODE_LABELS = annotation("aws-load-balancer-target-node-labels")
 PROXY_PROTOCOL = annotation("aws-load-balancer-proxy-protocol")
 TCP_UDP_LISTENER = annotation("aws-load-balancer-enable-tcp-udp-listener")
+ADDITIONAL_TAGS = annotation("aws-load-balancer-additional-resource-tags")
 
 
 @dataclass(frozen=True)
@@ -269,8 +273,10 @@ def resolve(
 
     tg_attrs = parse_map(a.get(TG_ATTRIBUTES, ""))
     lb_attrs = parse_map(a.get(LB_ATTRIBUTES, ""))
-    sel = node_labels.selector(a.get(NODE_LABELS, ""), in_tree=controller == IN_TREE)
+    sel = node_labels.selector(a.get(NODE_LABELS, ""), in_tree=controller == IN_TREE, version=flags.version)
     labels = sel.labels
+    # an LBC image newer than the newest release read: its defaults are taken to be that release's (lbc_flags)
+    warnings: list[str] = list(flags.warnings) if controller == LBC else []
     if controller == LBC:
         off = flags.refuses_services(steps)
         if off:
@@ -282,9 +288,16 @@ def resolve(
         target_type, refused = _lbc_target_type(lb_type, tt_ann, flags, steps, problems)
         if refused:
             return not_built(etp, steps, tuple(problems))
+        if target_type == "instance" and sel.warning is not None:
+            warnings.append(sel.warning)
         if target_type == "instance" and sel.refused is not None:  # buildTargetGroupBindingNodeSelector's error
             steps.append(f"{NODE_LABELS}: {sel.refused}: the model build fails and no load balancer is built")
-            return not_built(etp, steps, (*problems, f"{NODE_LABELS}: {sel.refused} (the controller refuses the Service)"))
+            return not_built(etp, steps, (*problems, f"{NODE_LABELS}: {sel.refused} (the controller refuses the Service)"),
+                             warnings)  # fmt: skip
+        read = _lbc_maps(a, flags, steps, problems, warnings)
+        if read is None:
+            return not_built(etp, steps, tuple(problems), warnings)
+        tg_attrs, lb_attrs = read
         if target_type == "instance" and service_type not in ("LoadBalancer", "NodePort"):
             steps.append(
                 f"type {service_type} has no node port: the AWS Load Balancer Controller refuses instance targets "
@@ -342,17 +355,44 @@ def resolve(
                      "built")  # fmt: skip
         said = f"{TG_ATTRIBUTES}: preserve_client_ip.enabled={raw_preserve!r} is not a boolean"  # by _preserve
         kept_problems = [p for p in problems if p != said] + [f"{said} (the controller refuses the Service)"]
-        return not_built(etp, steps, tuple(kept_problems))
+        return not_built(etp, steps, tuple(kept_problems), warnings)
     tgs = target_groups(target_type, tg_attrs, ports, merge_tcp_udp=merge)
     pp2 = tg_attrs.get("proxy_protocol_v2.enabled") == "true" or a.get(PROXY_PROTOCOL) == "*"
     if labels or sel.keys:
         shown = [f"{k}={v}" for k, v in labels] + [f"{k} (any value)" for k in sel.keys]
         steps.append(f"instance targets limited to nodes labelled {','.join(shown)}")
     steps.append(f"externalTrafficPolicy {etp}")
-    # an LBC image newer than the newest release read: its defaults are taken to be that release's (lbc_flags)
     return Settings(controller, load_balancer, scheme, target_type, preserve, cross, etp, labels, pp2,
-                    tuple(steps), tuple(problems), tgs, target_node_keys=sel.keys,
-                    warnings=flags.warnings if controller == LBC else ())  # fmt: skip
+                    tuple(steps), tuple(problems), tgs, target_node_keys=sel.keys, warnings=tuple(warnings))  # fmt: skip
+
+
+#: the LBC's map annotations whose failed parse fails every Service's model build, in the order it reads them
+#: (``pkg/service/model_build_load_balancer.go`` getLoadBalancerAttributes, buildAdditionalResourceTags;
+#: ``model_build_target_group.go`` validateAndParseAttributes), v2.0.0 to v3.5.0
+_LBC_MAPS = (LB_ATTRIBUTES, ADDITIONAL_TAGS, TG_ATTRIBUTES)
+
+
+def _lbc_maps(a: Mapping[str, str], flags: LbcFlags, steps: list[str], problems: list[str],
+              warnings: list[str]) -> tuple[dict[str, str], dict[str, str]] | None:  # fmt: skip
+    """(target group attributes, load balancer attributes) as the LBC reads them (``hairpin.aws.lbc_annotations``),
+    or None when one of its map annotations fails the parse: a step and a problem say which."""
+    got: dict[str, dict[str, str]] = {}
+    for key in _LBC_MAPS:
+        raw = a.get(key)
+        if raw is None:
+            got[key] = {}
+            continue
+        r = lbc_annotations.read_map(key, raw, flags.version)
+        if r.warning is not None:
+            warnings.append(r.warning)
+        if r.refused is not None:
+            release = f"release v{'.'.join(map(str, flags.version))}, " if flags.version else ""
+            steps.append(f"{key}: {r.why_refused}: the AWS Load Balancer Controller's model build fails ({release}"
+                         "pkg/annotations/parser.go ParseStringMapAnnotation) and no load balancer is built")  # fmt: skip
+            problems.append(f"{key}: {r.why_refused} (the controller refuses the Service)")
+            return None
+        got[key] = r.pairs
+    return got[TG_ATTRIBUTES], got[LB_ATTRIBUTES]
 
 
 #: target group protocols whose client IP preservation is always on and cannot be turned off ("Edit target
@@ -602,6 +642,7 @@ def _other_type(a: Mapping[str, str], cls: str | None, service_type: str, etp: s
     return None
 
 
-def not_built(etp: str, steps: Sequence[str], problems: tuple[str, ...] = ()) -> Settings:
+def not_built(etp: str, steps: Sequence[str], problems: tuple[str, ...] = (), warnings: Sequence[str] = ()) -> Settings:
     """No load balancer for the Service (the controller refuses it, or none takes it): controller ``none``."""
-    return Settings(NONE, "none", "unknown", None, None, False, etp, steps=tuple(steps), problems=problems)
+    return Settings(NONE, "none", "unknown", None, None, False, etp, steps=tuple(steps), problems=problems,
+                    warnings=tuple(warnings))
