@@ -245,3 +245,106 @@ def test_check_reads_the_release_from_the_controllers_image(image: str, controll
     text = "---\n".join(yaml.safe_dump(d) for d in (_deployment(image), _service()))
     (f,) = chk.check(m.parse_yaml(text, "t.yaml")).findings
     assert (f.settings.controller, f.settings.warnings) == (controller, ())
+
+
+# ------------------------------------------------------------ per-port target group attributes (v2.14.0 and later)
+PORTS = ((80, "TCP"), (443, "TCP"))
+V = LbcFlags(version=(2, 14, 1))
+
+
+def _tgs(s: ctl.Settings) -> list[tuple[int | None, bool, str]]:
+    return [(tg.port, tg.preserve_client_ip, tg.why) for tg in s.target_groups]
+
+
+def test_a_ports_own_attributes_override_the_base_ones() -> None:
+    s = ctl.resolve({**EXTERNAL, TG: "preserve_client_ip.enabled=false", f"{TG}.80": "preserve_client_ip.enabled=true"},
+                    ports=PORTS, lbc=V)  # fmt: skip
+    assert _tgs(s) == [(80, True, f"client IP preservation on ({TG}.80: preserve_client_ip.enabled=true)"),
+                       (443, False, f"client IP preservation off ({TG}: preserve_client_ip.enabled=false)")]  # fmt: skip
+    assert (s.preserve_client_ip, s.problems, s.warnings) == (True, (), ())
+    assert f"Service port 80: target group attributes {TG}.80 over {TG}" in s.steps
+    # an empty value keeps the base one; a port the Service does not have is not read
+    s = ctl.resolve({**EXTERNAL, TG: "preserve_client_ip.enabled=false,proxy_protocol_v2.enabled=true",
+                     f"{TG}.80": "proxy_protocol_v2.enabled=", f"{TG}.8080": "preserve_client_ip.enabled=true"},
+                    ports=PORTS, lbc=V)  # fmt: skip
+    assert ([on for _, on, _ in _tgs(s)], s.preserve_client_ip, s.proxy_protocol_v2) == ([False, False], False, True)
+    assert not [t for t in s.steps if t.startswith("Service port")]
+    s = ctl.resolve({**EXTERNAL, f"{TG}.443": "preserve_client_ip.enabled=false"}, ports=PORTS, lbc=V)
+    assert [(p, on) for p, on, _ in _tgs(s)] == [(80, True), (443, False)] and s.preserve_client_ip is True
+
+
+def test_per_port_attributes_by_release() -> None:
+    ann = {**EXTERNAL, f"{TG}.80": "preserve_client_ip.enabled=false"}
+    s = ctl.resolve(ann, ports=PORTS[:1], lbc=LbcFlags(version=(2, 13, 3)))
+    assert (_tgs(s)[0][1], s.preserve_client_ip) == (True, True)
+    assert s.warnings == (f"{TG}.80: release v2.13.3 of the AWS Load Balancer Controller does not read it (v2.14.0 and "
+                          "later do)",)  # fmt: skip
+    s = ctl.resolve(ann, ports=PORTS[:1])
+    assert (_tgs(s)[0][1], s.preserve_client_ip) == (False, False)
+    assert s.warnings == (f"{TG}.80: releases of the AWS Load Balancer Controller before v2.14.0 do not read it; "
+                          "hairpin assumes a current release (the input does not give the controller's image tag)",)  # fmt: skip
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    ("preserve_client_ip.enabled=maybe", f"{TG}.80: preserve_client_ip.enabled='maybe' is not a boolean (the controller "
+                                         "refuses the Service)"),
+    # validateAndParseAttributes parses the value with strconv.ParseBool, which refuses "" too
+    ("preserve_client_ip.enabled=", f"{TG}.80: preserve_client_ip.enabled='' is not a boolean (the controller refuses "
+                                    "the Service)"),
+    ("deregistration_delay.timeout_seconds", _refusal(f"{TG}.80", "deregistration_delay.timeout_seconds")),
+])  # fmt: skip
+def test_a_ports_attributes_the_controller_refuses(value: str, problem: str) -> None:
+    s = ctl.resolve({**EXTERNAL, f"{TG}.80": value}, ports=PORTS, lbc=V)
+    assert (s.controller, s.problems) == ("none", (problem,))
+
+
+def test_per_port_attributes_are_the_controllers_not_ignored() -> None:
+    from hairpin.aws.ignored import ignored_annotations
+
+    ann = {**EXTERNAL, f"{TG}.80": "preserve_client_ip.enabled=false"}
+    assert ignored_annotations(ann, ctl.resolve(ann, ports=PORTS, lbc=V)) == ()
+    nlb = {ctl.TYPE: "nlb", f"{TG}.80": "preserve_client_ip.enabled=false"}
+    (got,) = ignored_annotations(nlb, ctl.resolve(nlb, ports=PORTS))
+    assert (got.annotation, got.why) == (f"{TG}.80", "only the AWS Load Balancer Controller reads it")
+
+
+def test_check_judges_a_port_by_its_own_attributes() -> None:
+    """preserve_client_ip.enabled=false on the Service, =true on port 80: port 80's target group keeps the
+    caller's address, so the Service is at risk (before, hairpin read the base annotation only: not at risk)."""
+    svc = _service()
+    svc["metadata"]["annotations"] = {**EXTERNAL, TG: "preserve_client_ip.enabled=false",
+                                      f"{TG}.80": "preserve_client_ip.enabled=true"}  # fmt: skip
+    text = "---\n".join(yaml.safe_dump(d) for d in (_deployment("public.ecr.aws/eks/aws-load-balancer-controller:v2.14.1"),
+                                                    svc))  # fmt: skip
+    (f,) = chk.check(m.parse_yaml(text, "t.yaml")).findings
+    assert (f.at_risk, f.settings.preserve_client_ip, f.warnings) == (True, True, [])
+    assert [(p.port, p.preserve_client_ip) for p in f.ports] == [(80, True)]
+    svc["metadata"]["annotations"].pop(f"{TG}.80")
+    text = "---\n".join(yaml.safe_dump(d) for d in (_deployment("public.ecr.aws/eks/aws-load-balancer-controller:v2.14.1"),
+                                                    svc))  # fmt: skip
+    (f,) = chk.check(m.parse_yaml(text, "t.yaml")).findings
+    assert (f.at_risk, f.settings.preserve_client_ip) == (False, False)
+
+
+def test_the_preservation_fix_sets_every_annotation_that_decides_it() -> None:
+    """The fix 'no-preserve-client-ip' writes the Service's target group attributes with the other keys kept
+    (a value with a comma escaped, as the controller reads it from v2.14.1), and each per-port annotation that sets
+    preservation, which would otherwise win for its port."""
+    svc = _service()
+    svc["metadata"]["annotations"] = {**EXTERNAL, TG: "stickiness.type=source_ip, tag=a\\,b",
+                                      f"{TG}.80": "preserve_client_ip.enabled=true,deregistration_delay.timeout_seconds=5",
+                                      f"{TG}.443": "deregistration_delay.timeout_seconds=9"}  # fmt: skip
+    text = "---\n".join(yaml.safe_dump(d) for d in (_deployment("public.ecr.aws/eks/aws-load-balancer-controller:v2.14.1"),
+                                                    svc))  # fmt: skip
+    (f,) = chk.check(m.parse_yaml(text, "t.yaml")).findings
+    fix = next(x for x in f.fixes if x.name == "no-preserve-client-ip")
+    assert fix.annotations == (
+        (TG, "stickiness.type=source_ip,tag=a\\,b,preserve_client_ip.enabled=false"),
+        (f"{TG}.80", "preserve_client_ip.enabled=false,deregistration_delay.timeout_seconds=5"),
+    )
+    # applied, the Service is no longer at risk
+    svc["metadata"]["annotations"].update(dict(fix.annotations))
+    text = "---\n".join(yaml.safe_dump(d) for d in (_deployment("public.ecr.aws/eks/aws-load-balancer-controller:v2.14.1"),
+                                                    svc))  # fmt: skip
+    (f,) = chk.check(m.parse_yaml(text, "t.yaml")).findings
+    assert (f.at_risk, f.settings.preserve_client_ip, f.settings.problems) == (False, False, ())

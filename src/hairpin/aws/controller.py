@@ -61,7 +61,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from hairpin.aws import lbc_annotations, node_labels
+from hairpin.aws import lbc_attributes, node_labels
+from hairpin.aws.lbc_attributes import ADDITIONAL_TAGS as ADDITIONAL_TAGS
+from hairpin.aws.lbc_attributes import LB_ATTRIBUTES as LB_ATTRIBUTES
+from hairpin.aws.lbc_attributes import TG_ATTRIBUTES as TG_ATTRIBUTES
 from hairpin.aws.lbc_flags import DEFAULT_CLASS, LbcFlags, lbc_flags, parse_bool
 
 __all__ = [
@@ -101,13 +104,10 @@ TYPE = annotation("aws-load-balancer-type")
 TARGET_TYPE = annotation("aws-load-balancer-nlb-target-type")
 SCHEME = annotation("aws-load-balancer-scheme")
 INTERNAL = annotation("aws-load-balancer-internal")
-TG_ATTRIBUTES = annotation("aws-load-balancer-target-group-attributes")
-LB_ATTRIBUTES = annotation("aws-load-balancer-attributes")
 CROSS_ZONE = annotation("aws-load-balancer-cross-zone-load-balancing-enabled")
 NODE_LABELS = annotation("aws-load-balancer-target-node-labels")
 PROXY_PROTOCOL = annotation("aws-load-balancer-proxy-protocol")
 TCP_UDP_LISTENER = annotation("aws-load-balancer-enable-tcp-udp-listener")
-ADDITIONAL_TAGS = annotation("aws-load-balancer-additional-resource-tags")
 
 
 @dataclass(frozen=True)
@@ -294,7 +294,7 @@ def resolve(
             steps.append(f"{NODE_LABELS}: {sel.refused}: the model build fails and no load balancer is built")
             return not_built(etp, steps, (*problems, f"{NODE_LABELS}: {sel.refused} (the controller refuses the Service)"),
                              warnings)  # fmt: skip
-        read = _lbc_maps(a, flags, steps, problems, warnings)
+        read = lbc_attributes.base_maps(a, flags.version, steps, problems, warnings)
         if read is None:
             return not_built(etp, steps, tuple(problems), warnings)
         tg_attrs, lb_attrs = read
@@ -356,43 +356,23 @@ def resolve(
         said = f"{TG_ATTRIBUTES}: preserve_client_ip.enabled={raw_preserve!r} is not a boolean"  # by _preserve
         kept_problems = [p for p in problems if p != said] + [f"{said} (the controller refuses the Service)"]
         return not_built(etp, steps, tuple(kept_problems), warnings)
-    tgs = target_groups(target_type, tg_attrs, ports, merge_tcp_udp=merge)
-    pp2 = tg_attrs.get("proxy_protocol_v2.enabled") == "true" or a.get(PROXY_PROTOCOL) == "*"
+    per_port: dict[int, dict[str, str]] = {}
+    if controller == LBC:
+        got = lbc_attributes.port_maps(a, flags.version, tg_attrs, [n for n, _ in ports], steps, problems, warnings)
+        if got is None:
+            return not_built(etp, steps, tuple(problems), warnings)
+        per_port = got
+    tgs = target_groups(target_type, tg_attrs, ports, merge_tcp_udp=merge, per_port=per_port)
+    if per_port and tgs:  # a port's own attributes: preservation is on when any target group keeps it
+        preserve = any(tg.preserve_client_ip for tg in tgs)
+    pp2 = (any(m.get("proxy_protocol_v2.enabled") == "true" for m in (tg_attrs, *per_port.values()))
+           or a.get(PROXY_PROTOCOL) == "*")  # fmt: skip
     if labels or sel.keys:
         shown = [f"{k}={v}" for k, v in labels] + [f"{k} (any value)" for k in sel.keys]
         steps.append(f"instance targets limited to nodes labelled {','.join(shown)}")
     steps.append(f"externalTrafficPolicy {etp}")
     return Settings(controller, load_balancer, scheme, target_type, preserve, cross, etp, labels, pp2,
                     tuple(steps), tuple(problems), tgs, target_node_keys=sel.keys, warnings=tuple(warnings))  # fmt: skip
-
-
-#: the LBC's map annotations whose failed parse fails every Service's model build, in the order it reads them
-#: (``pkg/service/model_build_load_balancer.go`` getLoadBalancerAttributes, buildAdditionalResourceTags;
-#: ``model_build_target_group.go`` validateAndParseAttributes), v2.0.0 to v3.5.0
-_LBC_MAPS = (LB_ATTRIBUTES, ADDITIONAL_TAGS, TG_ATTRIBUTES)
-
-
-def _lbc_maps(a: Mapping[str, str], flags: LbcFlags, steps: list[str], problems: list[str],
-              warnings: list[str]) -> tuple[dict[str, str], dict[str, str]] | None:  # fmt: skip
-    """(target group attributes, load balancer attributes) as the LBC reads them (``hairpin.aws.lbc_annotations``),
-    or None when one of its map annotations fails the parse: a step and a problem say which."""
-    got: dict[str, dict[str, str]] = {}
-    for key in _LBC_MAPS:
-        raw = a.get(key)
-        if raw is None:
-            got[key] = {}
-            continue
-        r = lbc_annotations.read_map(key, raw, flags.version)
-        if r.warning is not None:
-            warnings.append(r.warning)
-        if r.refused is not None:
-            release = f"release v{'.'.join(map(str, flags.version))}, " if flags.version else ""
-            steps.append(f"{key}: {r.why_refused}: the AWS Load Balancer Controller's model build fails ({release}"
-                         "pkg/annotations/parser.go ParseStringMapAnnotation) and no load balancer is built")  # fmt: skip
-            problems.append(f"{key}: {r.why_refused} (the controller refuses the Service)")
-            return None
-        got[key] = r.pairs
-    return got[TG_ATTRIBUTES], got[LB_ATTRIBUTES]
 
 
 #: target group protocols whose client IP preservation is always on and cannot be turned off ("Edit target
@@ -402,21 +382,25 @@ ALWAYS_PRESERVED = frozenset({"UDP", "TCP_UDP", "QUIC", "TCP_QUIC"})
 
 
 def target_groups(target_type: str, tg_attrs: Mapping[str, str], ports: Sequence[tuple[int | None, str]], *,
-                  merge_tcp_udp: bool) -> tuple[TargetGroup, ...]:  # fmt: skip
+                  merge_tcp_udp: bool, per_port: Mapping[int, Mapping[str, str]] | None = None,
+                  ) -> tuple[TargetGroup, ...]:  # fmt: skip
     """One target group per Service port and its client IP preservation.
 
     UDP (and TCP_UDP, QUIC) target groups always preserve; TCP/TLS ones follow
     ``preserve_client_ip.enabled``, else the default for the target type (on for instance, off for ip).
     ``merge_tcp_udp``: the LBC makes one TCP_UDP listener and target group for a port number that has
-    both a TCP and a UDP Service port (``pkg/service/model_build_listener.go``, tcpUdpPortsSet).
+    both a TCP and a UDP Service port (``pkg/service/model_build_listener.go``, tcpUdpPortsSet).  ``per_port``: the
+    attributes of a port whose own annotation changes them (``hairpin.aws.lbc_attributes.port_maps``).
     """
     key = "preserve_client_ip.enabled"
     by_number: dict[int | None, set[str]] = {}
     for number, proto in ports:
         by_number.setdefault(number, set()).add(proto.upper())
-    explicit = _bool(tg_attrs.get(key, ""))
     out: list[TargetGroup] = []
     for number, raw in ports:
+        own = (per_port or {}).get(number) if number is not None else None
+        attrs, where = (own, f"{TG_ATTRIBUTES}.{number}") if own is not None else (tg_attrs, TG_ATTRIBUTES)
+        explicit = _bool(attrs.get(key, ""))
         proto = raw.upper()
         if merge_tcp_udp and number is not None and {"TCP", "UDP"} <= by_number[number]:
             proto = "TCP_UDP"
@@ -424,7 +408,7 @@ def target_groups(target_type: str, tg_attrs: Mapping[str, str], ports: Sequence
             tg = TargetGroup(number, proto, True, f"client IP preservation always on for {proto} target groups")
         elif explicit is not None:
             tg = TargetGroup(number, proto, explicit, f"client IP preservation {'on' if explicit else 'off'} "
-                             f"({TG_ATTRIBUTES}: {key}={tg_attrs[key]})")  # fmt: skip
+                             f"({where}: {key}={attrs[key]})")  # fmt: skip
         elif target_type == "instance":
             tg = TargetGroup(number, proto, True, "client IP preservation on (the default for instance targets)")
         else:
