@@ -129,7 +129,7 @@ def test_any_text_is_a_map_or_the_piece_refused(raw: str) -> None:
 
 WARNED = (f"{TG}: releases of the AWS Load Balancer Controller before v2.14.1 read 'preserve_client_ip.enabled=false,' "
           "as {'preserve_client_ip.enabled': 'false'}, v2.14.1 and later as {'preserve_client_ip.enabled': 'false,'}; "
-          "hairpin assumes a current release (the input does not give the controller's image tag)")  # fmt: skip
+          "hairpin assumes a current release (the input does not give the controller's release)")  # fmt: skip
 
 
 def test_read_map_by_release() -> None:
@@ -190,7 +190,7 @@ def test_an_escaped_comma_depends_on_the_release() -> None:
     assert s.warnings == (f"{TAGS}: releases of the AWS Load Balancer Controller before v2.14.1 read "
                           "'owners=web\\\\,payments' as a failed parse ('payments' is not key=value): no load balancer, "
                           "v2.14.1 and later as {'owners': 'web,payments'}; hairpin assumes a current release (the "
-                          "input does not give the controller's image tag)",)  # fmt: skip
+                          "input does not give the controller's release)",)  # fmt: skip
 
 
 def test_a_trailing_comma_after_a_boolean_attribute() -> None:
@@ -282,7 +282,7 @@ def test_per_port_attributes_by_release() -> None:
     s = ctl.resolve(ann, ports=PORTS[:1])
     assert (_tgs(s)[0][1], s.preserve_client_ip) == (False, False)
     assert s.warnings == (f"{TG}.80: releases of the AWS Load Balancer Controller before v2.14.0 do not read it; "
-                          "hairpin assumes a current release (the input does not give the controller's image tag)",)  # fmt: skip
+                          "hairpin assumes a current release (the input does not give the controller's release)",)  # fmt: skip
 
 
 @pytest.mark.parametrize(("value", "problem"), [

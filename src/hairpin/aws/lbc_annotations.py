@@ -155,5 +155,5 @@ def read_map(annotation: str, raw: str, version: tuple[int, int, int] | None) ->
         return now
     warning = (f"{annotation}: releases of the AWS Load Balancer Controller before v2.14.1 read {raw!r} as "
                f"{_said(before)}, v2.14.1 and later as {_said(now)}; hairpin assumes a current release (the input "
-               "does not give the controller's image tag)")  # fmt: skip
+               "does not give the controller's release)")  # fmt: skip
     return MapReading(now.pairs, now.refused, warning)

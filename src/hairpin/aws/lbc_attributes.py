@@ -84,7 +84,7 @@ def port_maps(a: Mapping[str, str], version: tuple[int, int, int] | None, base: 
             continue
         if version is None:
             warnings.append(f"{key}: releases of the AWS Load Balancer Controller before v2.14.0 do not read it; "
-                            "hairpin assumes a current release (the input does not give the controller's image tag)")  # fmt: skip
+                            "hairpin assumes a current release (the input does not give the controller's release)")  # fmt: skip
         pairs = _read(key, raw, version, steps, problems, warnings)
         if pairs is None:
             return None
