@@ -11,11 +11,13 @@ import pytest
 
 from hairpin import scenario
 from hairpin.aws import risk
+from hairpin.aws.nlb import targets_for
 from hairpin.backends import sim
+from hairpin.backends.lab.commands import health_servers
 from hairpin.errors import ScenarioError
 from hairpin.kube import node_iptables
 from hairpin.kube.nftables import ruleset
-from hairpin.kube.proxy import answers_node_ports
+from hairpin.kube.proxy import answers_health_checks, answers_node_ports
 
 N = 200
 EXT = "KUBE-EXT-WGW5ZPXP7HZEBG5V"
@@ -326,3 +328,26 @@ def test_trace_of_an_nftables_node_drops_at_the_firewall_check(tmp_path: object)
     fw = "firewall-7WYOEMTF-nginx-demo/service-nginx-demo/tcp/"
     assert f"=> dropped in filter PREROUTING (nft {fw}: ip saddr != 10.0.0.0/8 drop)" in lines, out.stdout
     assert not any(line.startswith("nat ") for line in lines)  # the nat table never ran
+
+
+@pytest.mark.parametrize(("version", "health"), [("1.30", [False, False, True]), ("1.18", [True, False, True])])
+def test_health_check_node_port_follows_node_port_addresses_from_1_23(version: str, health: list[bool]) -> None:
+    """externalTrafficPolicy Local with --nodeport-addresses holding node3 only: from kube-proxy 1.23 the
+    healthCheckNodePort server listens on those addresses only (pkg/proxy/healthcheck/service_health.go,
+    kubernetes PR #104742), so node1 fails the NLB's health check although it has an endpoint; before, it listened
+    on every address and node1 passed, while its NodePort went unanswered.  node2 has no endpoint (503)."""
+    s = _seed(external_traffic_policy="Local", health_check_node_port=32000)
+    s = replace(s, kube_proxy=replace(s.kube_proxy, version=version, node_port_addresses=("192.168.44.17/32",)))
+    assert [answers_health_checks(s, n) for n in ("node1", "node2", "node3")] == [version == "1.18", version == "1.18",
+                                                                                 True]  # fmt: skip
+    assert [(t.name, t.healthy) for t in targets_for(s, s.services[0])] == list(zip(("node1", "node2", "node3"),
+                                                                                    health, strict=True))  # fmt: skip
+    # the caller (node1, pinned to eu-west-1a's NLB address): from 1.23 that address has no healthy target and the
+    # NLB node picks among eu-west-1a's registered targets, node1 one time in two; before, node1 was its only
+    # healthy target there
+    assert risk.timeout_fraction(s) == (Fraction(1, 2) if version == "1.30" else 1)
+    got = sim.run(s, 40, seed=1).summary
+    assert (got.timeouts, got.established) == (40, 0)
+    lab_servers = [(node, port) for node, port, _, _ in health_servers(s)]
+    assert lab_servers == ([("node3", 32000)] if version == "1.30" else
+                           [("node1", 32000), ("node2", 32000), ("node3", 32000)])  # fmt: skip

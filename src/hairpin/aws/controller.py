@@ -47,6 +47,9 @@ Settings (LBC ``pkg/service/model_build_load_balancer.go``, ``model_build_target
   balancer's; LBC: ``aws-load-balancer-cross-zone-load-balancing-enabled`` (wins over)
   ``aws-load-balancer-attributes: load_balancing.cross_zone.enabled=...``; default off for NLBs.
 - ``aws-load-balancer-target-node-labels: k=v,...`` restricts instance targets to matching nodes.
+- the LBC's map annotations (target group attributes, load balancer attributes, target node labels,
+  additional resource tags) are read as its parser reads them (``hairpin.aws.lbc_annotations``: a backslash
+  escapes a comma from v2.14.1); a value it cannot parse fails the model build: no load balancer.
 - listeners, LBC (``pkg/service/model_build_listener.go``): a TCP and a UDP Service port of one number
   share one TCP_UDP listener and target group only with ``aws-load-balancer-enable-tcp-udp-listener:
   "true"`` or the feature gate EnableTCPUDPListener (v2.13.0, default off); otherwise the first of them
@@ -58,7 +61,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from hairpin.aws import node_labels
+from hairpin.aws import lbc_attributes, node_labels
+from hairpin.aws.lbc_attributes import ADDITIONAL_TAGS as ADDITIONAL_TAGS
+from hairpin.aws.lbc_attributes import LB_ATTRIBUTES as LB_ATTRIBUTES
+from hairpin.aws.lbc_attributes import TG_ATTRIBUTES as TG_ATTRIBUTES
 from hairpin.aws.lbc_flags import DEFAULT_CLASS, LbcFlags, lbc_flags, parse_bool
 
 __all__ = [
@@ -98,8 +104,6 @@ TYPE = annotation("aws-load-balancer-type")
 TARGET_TYPE = annotation("aws-load-balancer-nlb-target-type")
 SCHEME = annotation("aws-load-balancer-scheme")
 INTERNAL = annotation("aws-load-balancer-internal")
-TG_ATTRIBUTES = annotation("aws-load-balancer-target-group-attributes")
-LB_ATTRIBUTES = annotation("aws-load-balancer-attributes")
 CROSS_ZONE = annotation("aws-load-balancer-cross-zone-load-balancing-enabled")
 NODE_LABELS = annotation("aws-load-balancer-target-node-labels")
 PROXY_PROTOCOL = annotation("aws-load-balancer-proxy-protocol")
@@ -269,8 +273,10 @@ def resolve(
 
     tg_attrs = parse_map(a.get(TG_ATTRIBUTES, ""))
     lb_attrs = parse_map(a.get(LB_ATTRIBUTES, ""))
-    sel = node_labels.selector(a.get(NODE_LABELS, ""), in_tree=controller == IN_TREE)
+    sel = node_labels.selector(a.get(NODE_LABELS, ""), in_tree=controller == IN_TREE, version=flags.version)
     labels = sel.labels
+    # an LBC image newer than the newest release read: its defaults are taken to be that release's (lbc_flags)
+    warnings: list[str] = list(flags.warnings) if controller == LBC else []
     if controller == LBC:
         off = flags.refuses_services(steps)
         if off:
@@ -282,9 +288,16 @@ def resolve(
         target_type, refused = _lbc_target_type(lb_type, tt_ann, flags, steps, problems)
         if refused:
             return not_built(etp, steps, tuple(problems))
+        if target_type == "instance" and sel.warning is not None:
+            warnings.append(sel.warning)
         if target_type == "instance" and sel.refused is not None:  # buildTargetGroupBindingNodeSelector's error
             steps.append(f"{NODE_LABELS}: {sel.refused}: the model build fails and no load balancer is built")
-            return not_built(etp, steps, (*problems, f"{NODE_LABELS}: {sel.refused} (the controller refuses the Service)"))
+            return not_built(etp, steps, (*problems, f"{NODE_LABELS}: {sel.refused} (the controller refuses the Service)"),
+                             warnings)  # fmt: skip
+        read = lbc_attributes.base_maps(a, flags.version, steps, problems, warnings)
+        if read is None:
+            return not_built(etp, steps, tuple(problems), warnings)
+        tg_attrs, lb_attrs = read
         if target_type == "instance" and service_type not in ("LoadBalancer", "NodePort"):
             steps.append(
                 f"type {service_type} has no node port: the AWS Load Balancer Controller refuses instance targets "
@@ -342,17 +355,24 @@ def resolve(
                      "built")  # fmt: skip
         said = f"{TG_ATTRIBUTES}: preserve_client_ip.enabled={raw_preserve!r} is not a boolean"  # by _preserve
         kept_problems = [p for p in problems if p != said] + [f"{said} (the controller refuses the Service)"]
-        return not_built(etp, steps, tuple(kept_problems))
-    tgs = target_groups(target_type, tg_attrs, ports, merge_tcp_udp=merge)
-    pp2 = tg_attrs.get("proxy_protocol_v2.enabled") == "true" or a.get(PROXY_PROTOCOL) == "*"
+        return not_built(etp, steps, tuple(kept_problems), warnings)
+    per_port: dict[int, dict[str, str]] = {}
+    if controller == LBC:
+        got = lbc_attributes.port_maps(a, flags.version, tg_attrs, [n for n, _ in ports], steps, problems, warnings)
+        if got is None:
+            return not_built(etp, steps, tuple(problems), warnings)
+        per_port = got
+    tgs = target_groups(target_type, tg_attrs, ports, merge_tcp_udp=merge, per_port=per_port)
+    if per_port and tgs:  # a port's own attributes: preservation is on when any target group keeps it
+        preserve = any(tg.preserve_client_ip for tg in tgs)
+    pp2 = (any(m.get("proxy_protocol_v2.enabled") == "true" for m in (tg_attrs, *per_port.values()))
+           or a.get(PROXY_PROTOCOL) == "*")  # fmt: skip
     if labels or sel.keys:
         shown = [f"{k}={v}" for k, v in labels] + [f"{k} (any value)" for k in sel.keys]
         steps.append(f"instance targets limited to nodes labelled {','.join(shown)}")
     steps.append(f"externalTrafficPolicy {etp}")
-    # an LBC image newer than the newest release read: its defaults are taken to be that release's (lbc_flags)
     return Settings(controller, load_balancer, scheme, target_type, preserve, cross, etp, labels, pp2,
-                    tuple(steps), tuple(problems), tgs, target_node_keys=sel.keys,
-                    warnings=flags.warnings if controller == LBC else ())  # fmt: skip
+                    tuple(steps), tuple(problems), tgs, target_node_keys=sel.keys, warnings=tuple(warnings))  # fmt: skip
 
 
 #: target group protocols whose client IP preservation is always on and cannot be turned off ("Edit target
@@ -362,21 +382,25 @@ ALWAYS_PRESERVED = frozenset({"UDP", "TCP_UDP", "QUIC", "TCP_QUIC"})
 
 
 def target_groups(target_type: str, tg_attrs: Mapping[str, str], ports: Sequence[tuple[int | None, str]], *,
-                  merge_tcp_udp: bool) -> tuple[TargetGroup, ...]:  # fmt: skip
+                  merge_tcp_udp: bool, per_port: Mapping[int, Mapping[str, str]] | None = None,
+                  ) -> tuple[TargetGroup, ...]:  # fmt: skip
     """One target group per Service port and its client IP preservation.
 
     UDP (and TCP_UDP, QUIC) target groups always preserve; TCP/TLS ones follow
     ``preserve_client_ip.enabled``, else the default for the target type (on for instance, off for ip).
     ``merge_tcp_udp``: the LBC makes one TCP_UDP listener and target group for a port number that has
-    both a TCP and a UDP Service port (``pkg/service/model_build_listener.go``, tcpUdpPortsSet).
+    both a TCP and a UDP Service port (``pkg/service/model_build_listener.go``, tcpUdpPortsSet).  ``per_port``: the
+    attributes of a port whose own annotation changes them (``hairpin.aws.lbc_attributes.port_maps``).
     """
     key = "preserve_client_ip.enabled"
     by_number: dict[int | None, set[str]] = {}
     for number, proto in ports:
         by_number.setdefault(number, set()).add(proto.upper())
-    explicit = _bool(tg_attrs.get(key, ""))
     out: list[TargetGroup] = []
     for number, raw in ports:
+        own = (per_port or {}).get(number) if number is not None else None
+        attrs, where = (own, f"{TG_ATTRIBUTES}.{number}") if own is not None else (tg_attrs, TG_ATTRIBUTES)
+        explicit = _bool(attrs.get(key, ""))
         proto = raw.upper()
         if merge_tcp_udp and number is not None and {"TCP", "UDP"} <= by_number[number]:
             proto = "TCP_UDP"
@@ -384,7 +408,7 @@ def target_groups(target_type: str, tg_attrs: Mapping[str, str], ports: Sequence
             tg = TargetGroup(number, proto, True, f"client IP preservation always on for {proto} target groups")
         elif explicit is not None:
             tg = TargetGroup(number, proto, explicit, f"client IP preservation {'on' if explicit else 'off'} "
-                             f"({TG_ATTRIBUTES}: {key}={tg_attrs[key]})")  # fmt: skip
+                             f"({where}: {key}={attrs[key]})")  # fmt: skip
         elif target_type == "instance":
             tg = TargetGroup(number, proto, True, "client IP preservation on (the default for instance targets)")
         else:
@@ -602,6 +626,7 @@ def _other_type(a: Mapping[str, str], cls: str | None, service_type: str, etp: s
     return None
 
 
-def not_built(etp: str, steps: Sequence[str], problems: tuple[str, ...] = ()) -> Settings:
+def not_built(etp: str, steps: Sequence[str], problems: tuple[str, ...] = (), warnings: Sequence[str] = ()) -> Settings:
     """No load balancer for the Service (the controller refuses it, or none takes it): controller ``none``."""
-    return Settings(NONE, "none", "unknown", None, None, False, etp, steps=tuple(steps), problems=problems)
+    return Settings(NONE, "none", "unknown", None, None, False, etp, steps=tuple(steps), problems=problems,
+                    warnings=tuple(warnings))

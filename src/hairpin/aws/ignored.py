@@ -57,7 +57,8 @@ LBC_READS = frozenset({
     "aws-load-balancer-enable-icmp-for-path-mtu-discovery", "aws-load-balancer-enable-tcp-udp-listener",
     "aws-load-balancer-disable-nlb-sg", "aws-load-balancer-quic-enabled-ports",
 })  # fmt: skip
-_LBC_PREFIXES = ("aws-load-balancer-listener-attributes.",)
+#: per-listener and (v2.14.0) per-port annotations (``...-listener-attributes.TCP-80``, ``...-target-group-attributes.80``)
+_LBC_PREFIXES = ("aws-load-balancer-listener-attributes.", "aws-load-balancer-target-group-attributes.")
 _CONTROLLER_NAMES = {IN_TREE: "the in-tree provider", LBC: "the AWS Load Balancer Controller",
                      "eks-auto-mode": "EKS Auto Mode"}  # fmt: skip
 

@@ -177,13 +177,15 @@ def _from(families: Sequence[str], policy: str | None, primary: bool = False) ->
 
 def apply(s: ctl.Settings, annotations: Mapping[str, str], families: Sequence[str], policy: str | None,
           existing: bool, primary: str | None = None, lb_type: LbType | None = None,
-          ips: Sequence[str] = ()) -> ctl.Settings:  # fmt: skip
+          ips: Sequence[str] = (), primary_from: str = "", doubt: str | None = None) -> ctl.Settings:  # fmt: skip
     """``s`` with its load balancer's and target groups' IP address types, or refused by the controller.
     Settings of a Service that neither lists IPv6 nor carries the annotation are returned unchanged but for
     the address types (ipv4), so that IPv4 answers stay as they were.  ``primary``: the cluster's primary
     family when the nodes show it (``primary_family``), given to a manifest without ``spec.ipFamilies``.
     ``lb_type``: where the NLB's IP address type is set when not the annotation (a Gateway's, ``gateway_lb_type``).
-    ``ips``: the manifest's cluster IPs (``cluster_ips``), whose families the API server adds first."""
+    ``ips``: the manifest's cluster IPs (``cluster_ips``), whose families the API server adds first.
+    ``primary_from``: what showed the primary family (default: every node's InternalIP); ``doubt``: why the
+    primary family is not known although the input hints at it, a warning for a manifest that needs it."""
     shown = _from(families, policy)
     more = inferred_families(families, ips) if not existing else tuple(families)
     if len(more) > len(families) and "IPv6" not in more[len(families) :]:
@@ -198,11 +200,13 @@ def apply(s: ctl.Settings, annotations: Mapping[str, str], families: Sequence[st
         shown = f"spec.ipFamilies [{', '.join(families)}] (from spec.clusterIPs)" + (f", ipFamilyPolicy {policy}"
                                                                                      if policy else "")  # fmt: skip
     if primary is not None and not families and not existing:
+        why = primary_from or f"every node's InternalIP is {primary}"
         s = dataclasses.replace(s, steps=(*s.steps[:-1], f"no spec.ipFamilies: the API server gives the Service the "
-                                          f"cluster's primary family, {primary} (every node's InternalIP is {primary})",
-                                          *s.steps[-1:]))  # fmt: skip
+                                          f"cluster's primary family, {primary} ({why})", *s.steps[-1:]))  # fmt: skip
         families = (primary,)
         shown = _from(families, policy, primary=True)
+    elif doubt is not None and not families and not existing:
+        s = dataclasses.replace(s, warnings=(*s.warnings, doubt))
     certain, maybe = families_after_admission(families, policy, existing)
     if not s.is_nlb and s.load_balancer != "clb":
         return s

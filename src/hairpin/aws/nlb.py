@@ -25,7 +25,8 @@
 
 Targets: instance targets are node IP:NodePort of the registered nodes (all nodes, or those matching the
 target-node-labels); with externalTrafficPolicy Local only nodes with a local endpoint pass the health
-check (kube-proxy's healthCheckNodePort answers 503 on the others), with Cluster every node passes unless the
+check (kube-proxy's healthCheckNodePort answers 503 on the others, and from 1.23 is refused on a node whose address
+``--nodeport-addresses`` leaves out: ``hairpin.kube.proxy.answers_health_checks``), with Cluster every node passes unless the
 Service has no endpoints: the check is a TCP connection to the NodePort (the AWS Load Balancer Controller's
 and the cloud provider's default for Cluster), which kube-proxy's "has no endpoints" REJECT refuses.  ip targets are pod IP:targetPort.  Targets in AZs the load balancer has not enabled receive no
 traffic.  An NLB node whose AZ has no healthy target is removed from DNS; with no healthy target in any
@@ -41,7 +42,7 @@ from dataclasses import dataclass, field
 
 from hairpin.aws.risk import instance_target_healthy
 from hairpin.aws.security_groups import blocked
-from hairpin.kube.proxy import answers_node_ports
+from hairpin.kube.proxy import answers_health_checks, answers_node_ports
 from hairpin.model.net import Endpoint, Packet, addr_int, ip_str, is_v6
 from hairpin.scenario import Scenario, Service
 
@@ -105,7 +106,8 @@ def targets_for(s: Scenario, svc: Service) -> list[Target]:
         if want and any(labels.get(k) != v for k, v in want.items()):
             continue
         local = any(p.node == node.name for p in eps)
-        healthy = instance_target_healthy(svc.external_traffic_policy, local, bool(eps), answers_node_ports(s, node.name))
+        healthy = instance_target_healthy(svc.external_traffic_policy, local, bool(eps), answers_node_ports(s, node.name),
+                                          answers_health_checks(s, node.name))  # fmt: skip
         out.append(Target(addr_int(node.ip), sp.node_port, node.az, node.name, healthy))
     return out
 

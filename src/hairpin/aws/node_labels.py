@@ -6,9 +6,9 @@
   every key, with the same value, or with any value when the pair's value is empty (``key`` or ``key=``).
 - The AWS Load Balancer Controller (``pkg/service/model_build_target_group.go``
   buildTargetGroupBindingNodeSelector, instance targets only): ParseStringMapAnnotation
-  (``pkg/annotations/parser.go``): pieces split on ``,``, each trimmed; a piece without ``=`` or with an empty
-  key fails the parse, and with it the model build (no load balancer); key and value trimmed; the pairs become
-  the TargetGroupBinding's ``matchLabels``, so an empty value matches only an empty label value.
+  (``pkg/annotations/parser.go``, read as ``hairpin.aws.lbc_annotations`` says, which changed in v2.14.1); a
+  failed parse fails the model build (no load balancer); the pairs become the TargetGroupBinding's
+  ``matchLabels``, so an empty value matches only an empty label value.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hairpin.aws.cloud_provider import in_tree_pairs
+from hairpin.aws.lbc_annotations import read_map
 
 __all__ = ["NodeSelector", "selector", "string_map"]
 
@@ -27,32 +28,34 @@ class NodeSelector:
     labels: tuple[tuple[str, str], ...] = ()
     keys: tuple[str, ...] = ()
     refused: str | None = None
+    #: the LBC's releases read the annotation differently and which one runs is not known
+    warning: str | None = None
 
 
-def selector(raw: str, *, in_tree: bool) -> NodeSelector:
-    """The node selector of the annotation's value ``raw``, for the in-tree provider or the LBC."""
+def selector(raw: str | None, *, in_tree: bool, version: tuple[int, int, int] | None = None) -> NodeSelector:
+    """The node selector of the annotation's value ``raw`` (None: no annotation), for the in-tree provider or
+    the LBC of release ``version`` (None: not known)."""
+    if raw is None:
+        return NodeSelector()
     if in_tree:
         pairs = in_tree_pairs(raw)
         return NodeSelector(tuple(sorted((k, v) for k, v in pairs.items() if v)),
                             tuple(sorted(k for k, v in pairs.items() if not v)))  # fmt: skip
-    try:
-        out = string_map(raw, strict=True)
-    except ValueError as e:
-        return NodeSelector(refused=f'{e.args[0]!r} is not key=value ("failed to parse stringMap annotation")')
-    return NodeSelector(tuple(sorted(out.items())))
+    got = read_map("service.beta.kubernetes.io/aws-load-balancer-target-node-labels", raw, version)
+    if got.refused is not None:
+        return NodeSelector(refused=got.why_refused, warning=got.warning)
+    return NodeSelector(tuple(sorted(got.pairs.items())), warning=got.warning)
 
 
-def string_map(raw: str, *, strict: bool = False) -> dict[str, str]:
-    """``k1=v1,k2=v2`` (the controllers' stringMap annotation format) as a dict, each piece and its key and value
-    trimmed, empty pieces skipped; a bare key maps to ``''``.  ``strict``: a piece without ``=`` or with an empty
-    key raises ``ValueError(piece)``, as the AWS Load Balancer Controller's parser refuses it."""
+def string_map(raw: str) -> dict[str, str]:
+    """``k1=v1,k2=v2`` as a dict, each piece and its key and value trimmed, empty pieces skipped; a bare key
+    maps to ``''``.  A lenient reading for text that no controller refuses on its own (hairpin's fixes, EKS
+    Auto Mode's attributes); the AWS Load Balancer Controller's own reading is ``hairpin.aws.lbc_annotations``."""
     out: dict[str, str] = {}
     for piece in raw.split(","):
         piece = piece.strip()
         if not piece:
             continue
-        key, eq, value = piece.partition("=")
-        if strict and (not eq or not key.strip()):
-            raise ValueError(piece)
+        key, _, value = piece.partition("=")
         out[key.strip()] = value.strip()
     return out

@@ -49,7 +49,7 @@ from fractions import Fraction
 
 from hairpin.aws.security_groups import blocked
 from hairpin.kube.layout import layout_for
-from hairpin.kube.proxy import answers_node_ports
+from hairpin.kube.proxy import answers_health_checks, answers_node_ports
 from hairpin.scenario import Scenario, Service
 
 __all__ = [
@@ -137,15 +137,20 @@ def _labels_match(want: tuple[tuple[str, str], ...], have: tuple[tuple[str, str]
 
 
 def instance_target_healthy(external_traffic_policy: str, local_endpoint: bool, endpoints: bool,
-                            node_ports: bool = True) -> bool:  # fmt: skip
+                            node_ports: bool = True, health_port: bool = True) -> bool:  # fmt: skip
     """Whether a node registered as an instance target passes the NLB's health check: with
     externalTrafficPolicy Local, kube-proxy's healthCheckNodePort answers 200 only with an endpoint on the node
     (503 without); with Cluster the check is a TCP connection to the NodePort (the AWS Load Balancer
     Controller's and the cloud provider's default), which kube-proxy's "has no endpoints" REJECT refuses on
     every node when the Service has none, and which a node whose address ``--nodeport-addresses`` leaves out
-    answers with a RST (``node_ports`` False: ``hairpin.kube.proxy.answers_node_ports``).  The simulator
-    (``hairpin.aws.nlb.targets_for``) and the closed form (``scenario_counts``) both ask this."""
-    return local_endpoint if external_traffic_policy == "Local" else endpoints and node_ports
+    answers with a RST (``node_ports`` False: ``hairpin.kube.proxy.answers_node_ports``).  With Local the check goes
+    to the healthCheckNodePort, which kube-proxy 1.23 and later serve only on the ``--nodeport-addresses`` addresses
+    (``health_port`` False: ``hairpin.kube.proxy.answers_health_checks``): refused there, the node fails it whatever
+    its endpoints.  The simulator (``hairpin.aws.nlb.targets_for``) and the closed form (``scenario_counts``) both
+    ask this."""
+    if external_traffic_policy == "Local":
+        return local_endpoint and health_port
+    return endpoints and node_ports
 
 
 def scenario_counts(s: Scenario, svc: Service, caller_node: str) -> TargetCounts:
@@ -170,7 +175,7 @@ def scenario_counts(s: Scenario, svc: Service, caller_node: str) -> TargetCounts
             if not _labels_match(lb.target_node_labels, node.labels):
                 continue
             ok = instance_target_healthy(svc.external_traffic_policy, node.name in local_nodes, bool(eps),
-                                         answers_node_ports(s, node.name))  # fmt: skip
+                                         answers_node_ports(s, node.name), answers_health_checks(s, node.name))  # fmt: skip
             registered[node.az] = registered.get(node.az, 0) + 1
             healthy[node.az] = healthy.get(node.az, 0) + int(ok)
             if node.name == caller_node:

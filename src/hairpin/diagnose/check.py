@@ -112,7 +112,8 @@ class _Assessor:
         self._node_order: dict[tuple[tuple[tuple[str, str], ...], tuple[str, ...]], dict[str, list[str]]] = {}
         self.azs = tuple(sorted({n.az for n in cluster.nodes.values() if n.az}))
         self.node_az = {n.name: n.az for n in cluster.nodes.values() if n.az}
-        self.primary = ipfamily.primary_family(n.ip for n in cluster.nodes.values())
+        # the nodes' InternalIPs, else the VPC CNI's IPv6 mode (hairpin.kube.cni_mode)
+        self.primary, self.primary_from, self.primary_doubt = families.cluster_primary(cluster)
 
     def registered(self, labels: tuple[tuple[str, str], ...],
                    keys: tuple[str, ...] = ()) -> tuple[dict[str, int], dict[str, str]]:  # fmt: skip
@@ -199,7 +200,7 @@ class _Assessor:
             svc = self._backend(tg)
             out.append(tg.settings if tg.lb_type is None else ipfamily.apply(
                 tg.settings, {}, svc.ip_families, svc.ip_family_policy, svc.existing, self.primary, tg.lb_type,
-                svc.cluster_ips))
+                svc.cluster_ips, self.primary_from, self.primary_doubt))
         failed: dict[tuple[str, str], tuple[str, ctl.Settings]] = {}
         for tg, s in zip(tgs, out, strict=True):
             if s.controller == ctl.NONE and tg.lb_type is not None:
@@ -374,7 +375,7 @@ class _Assessor:
             steps.insert(len(steps) - 1, f"no security groups on the NLB: feature gate NLBSecurityGroup=false ({self.c.lbc.source})")
             s = dataclasses.replace(s, security_groups=False, steps=tuple(steps))
         s = ipfamily.apply(s, svc.annotations, svc.ip_families, svc.ip_family_policy, svc.existing, self.primary,
-                           ips=svc.cluster_ips)
+                           ips=svc.cluster_ips, primary_from=self.primary_from, doubt=self.primary_doubt)
         s = cloud_config.apply(s, svc.annotations, self.sg_mode, existing=svc.existing)
         return ipfamily.v6_range_refusal(s, svc.source_ranges, svc.annotations)
 

@@ -14,6 +14,10 @@ Facts (checked 2026-12-01):
 - kube-proxy runs one proxier per family; each keeps only the source ranges, load-balancer VIPs and node address
   of its own family (``pkg/proxy/serviceport.go`` newBaseServiceInfo) and handles a Service only when it has a
   cluster IP of that family (``pkg/proxy/servicechangetracker.go``).
+- The cluster's primary family (the family the API server gives a Service without ``spec.ipFamilies``): IPv6
+  when every node's InternalIP is IPv6 (``ipfamily.primary_family``), or when the VPC CNI runs in IPv6 mode
+  (``hairpin.kube.cni_mode``: EKS's IPv6 clusters) and no node in the input has an IPv4 InternalIP; when a node
+  does, the input disagrees with itself and the family is not known.
 - A pod's addresses are ``status.podIPs`` (one per family on a dual-stack cluster; ``status.podIP`` is the
   first); a host-network pod calls from its node's InternalIP of that family (a dual-stack node lists one of each
   in ``status.addresses``).
@@ -27,7 +31,8 @@ from collections.abc import Iterable, Sequence
 from hairpin.aws import ipfamily
 from hairpin.kube.cluster import Cluster, KPod, KService
 
-__all__ = ["NAMES", "PLACEHOLDER", "address", "caller_address", "proxy_families", "ranges_of", "tg_family", "version"]
+__all__ = ["NAMES", "PLACEHOLDER", "address", "caller_address", "cluster_primary", "proxy_families", "ranges_of",
+           "tg_family", "version"]
 
 NAMES = {4: "IPv4", 6: "IPv6"}
 #: shown instead of a network hairpin does not know: the VPC's CIDR of that family
@@ -84,3 +89,25 @@ def proxy_families(svc: KService, primary: str | None) -> tuple[int, ...]:
     if not certain:
         certain = frozenset({primary or "IPv4"})
     return tuple(f for f in (4, 6) if NAMES[f] in certain)
+
+
+def cluster_primary(c: Cluster) -> tuple[str | None, str, str | None]:
+    """(the cluster's primary family or None for IPv4 as assumed, what showed it, why it is not known although the
+    input hints at IPv6) from the nodes' InternalIPs and the VPC CNI's mode."""
+    nodes = ipfamily.primary_family(n.ip for n in c.nodes.values())
+    if nodes is not None:
+        return nodes, "", None
+    mode = c.seen.cni_mode
+    if mode is None or not mode.ipv6:
+        return None, "", None
+    if mode.refused is not None:
+        return None, "", (f"the VPC CNI is set to IPv6 mode ({mode.where}), but ipamd refuses its settings (\"{mode.refused}\", "
+                          "pkg/ipamd/ipamd.go isConfigValid) and does not start: hairpin cannot tell the cluster's "
+                          "primary family, the family the API server gives a Service without spec.ipFamilies; taken "
+                          "as IPv4")  # fmt: skip
+    v4 = next((n for n in c.nodes.values() if n.ip and ":" not in n.ip), None)
+    if v4 is None:
+        return "IPv6", f"the VPC CNI runs in IPv6 mode, {mode.where}: an IPv6 cluster", None
+    return None, "", (f"the VPC CNI runs in IPv6 mode ({mode.where}), but node {v4.name}'s InternalIP is IPv4 "
+                      f"({v4.ip}): hairpin cannot tell the cluster's primary family, the family the API server gives "
+                      "a Service without spec.ipFamilies; taken as IPv4")  # fmt: skip

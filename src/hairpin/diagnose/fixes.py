@@ -8,7 +8,7 @@ help (UDP and other protocols whose client IP is always preserved, ``hairpin.aws
 
 from __future__ import annotations
 
-from hairpin.aws import automode, providers
+from hairpin.aws import automode, lbc_annotations, providers
 from hairpin.aws import controller as ctl
 from hairpin.aws.protocols import always_preserved
 from hairpin.diagnose.finding import Fix
@@ -29,17 +29,40 @@ IPMODE_FIX = Fix(
 )
 
 
-def _tg_value(svc: KService, preserve: str, controller: str) -> str:
-    raw = svc.annotations.get(ctl.TG_ATTRIBUTES, "")
+def _tg_value(svc: KService, preserve: str, controller: str, key: str = ctl.TG_ATTRIBUTES) -> str:
+    raw = svc.annotations.get(key, "")
     if controller == ctl.IN_TREE:
         # the cloud provider refuses the whole annotation for any other key or value (hairpin.aws.providers):
         # keep only what it accepts
         attrs = {k: v for k, v in providers.in_tree_pairs(raw).items()
                  if k in providers.IN_TREE_TG_KEYS and v in ("true", "false")}  # fmt: skip
-    else:
+        attrs["preserve_client_ip.enabled"] = preserve
+        return ",".join(f"{k}={v}" for k, v in attrs.items())
+    try:  # the AWS Load Balancer Controller's reading (hairpin.aws.lbc_annotations), which it accepted
+        attrs = lbc_annotations.string_map(raw)
+    except ValueError:
         attrs = ctl.parse_map(raw)
     attrs["preserve_client_ip.enabled"] = preserve
-    return ",".join(f"{k}={v}" if v else k for k, v in attrs.items())
+    # every piece key=value (its parser refuses a bare key); a comma or backslash in a value escaped (v2.14.1)
+    return ",".join(f"{k}={_escaped(v)}" for k, v in attrs.items())
+
+
+def _escaped(value: str) -> str:
+    """``value`` as the AWS Load Balancer Controller's map parser gives it back (v2.14.1 and later)."""
+    return value.replace("\\", "\\\\").replace(",", "\\,")
+
+
+def _tg_fix(svc: KService, preserve: str, controller: str) -> tuple[tuple[str, str], ...]:
+    """The target group attribute annotations that set client IP preservation to ``preserve``: the Service's,
+    and for the AWS Load Balancer Controller each per-port one that sets it (``hairpin.aws.lbc_attributes``, which
+    wins over the Service's for its port)."""
+    out = [(ctl.TG_ATTRIBUTES, _tg_value(svc, preserve, controller))]
+    if controller == ctl.LBC:
+        prefix = ctl.TG_ATTRIBUTES + "."
+        for key in sorted(k for k in svc.annotations if k.startswith(prefix)):
+            if "preserve_client_ip.enabled" in ctl.parse_map(svc.annotations[key]):
+                out.append((key, _tg_value(svc, preserve, controller, key)))
+    return tuple(out)
 
 
 def fixes_for(svc: KService, s: ctl.Settings, in_tree_tg: bool, lbc: ctl.LbcFlags | None = None) -> list[Fix]:
@@ -61,7 +84,7 @@ def fixes_for(svc: KService, s: ctl.Settings, in_tree_tg: bool, lbc: ctl.LbcFlag
                 "no-preserve-client-ip",
                 "turn client IP preservation off on the target group",
                 lose_ip,
-                ((ctl.TG_ATTRIBUTES, _tg_value(svc, "false", s.controller)),),
+                _tg_fix(svc, "false", s.controller),
             )
         )
     if not udp and s.controller == ctl.LBC and not s.proxy_protocol_v2:
@@ -75,7 +98,7 @@ def fixes_for(svc: KService, s: ctl.Settings, in_tree_tg: bool, lbc: ctl.LbcFlag
                 "backend in the PPv2 header",
                 "every backend must parse PPv2 (nginx: listen ... proxy_protocol; set_real_ip_from) and so must "
                 "its health check port; a backend that does not reads the header as garbage and breaks",
-                ((ctl.TG_ATTRIBUTES, _tg_value(svc, "false", s.controller)), (ctl.PROXY_PROTOCOL, "*")),
+                (*_tg_fix(svc, "false", s.controller), (ctl.PROXY_PROTOCOL, "*")),
             )
         )
     tg_forces = ctl.parse_map(svc.annotations.get(ctl.TG_ATTRIBUTES, "")).get("preserve_client_ip.enabled") == "true"

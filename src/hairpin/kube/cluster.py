@@ -19,7 +19,8 @@ or ``live_objects()`` from the API server):
   for deletion (``ToBeDeletedByClusterAutoscaler``, ``karpenter.sh/disrupted``) -- the AWS Load
   Balancer Controller's ``pkg/backend/endpoint_utils.go``;
 - the AWS Load Balancer Controller's feature gates come from its Deployment's container args
-  (``--feature-gates``; the container is named or imaged ``aws-load-balancer-controller``);
+  (``--feature-gates``; the container is named or imaged ``aws-load-balancer-controller``), its release
+  from the container's image tag (``hairpin.aws.lbc_annotations``: it decides how map annotations read);
 - the AWS Load Balancer Controller's service mutator webhook is installed when a
   MutatingWebhookConfiguration has a webhook named ``mservice.elbv2.k8s.aws``;
 - kube-proxy's mode is the ``mode`` of the KubeProxyConfiguration in ConfigMap

@@ -42,7 +42,8 @@ it (``assess``).  What it knows, and where from:
   FelixConfiguration is not in the input: without the environment variable hairpin cannot tell.
 - the AWS VPC CNI's pods carry ``k8s-app=aws-node`` (aws/amazon-vpc-cni-k8s ``config/master/aws-k8s-cni.yaml``);
   their ``aws-node`` container runs the image ``.../amazon-k8s-cni:v1.NN.P[-eksbuild.N]``, whose tag is the
-  release (``hairpin scenario from-cluster`` takes ``cni.version`` from it).
+  release (``hairpin scenario from-cluster`` takes ``cni.version`` from it), and whose environment says its
+  address family (``hairpin.kube.cni_mode``: the first aws-node pod's is read).
 
 A pod outside kube-system is looked at only for its ``k8s-app`` label (one of the four above), its images and
 environment only when it has one: the 150,000 application pods of a large dump cost one dictionary look each.
@@ -55,6 +56,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from hairpin.kube.cni_mode import ENV, CniMode
+from hairpin.kube.cni_mode import cni_mode as read_cni_mode
 
 __all__ = ["CILIUM_CONFIG", "Datapath", "Seen", "assess", "kpr_state"]
 
@@ -134,6 +138,17 @@ def _env(ctr: dict[str, Any], name: str) -> str | None:
     return None
 
 
+def _env_values(ctr: dict[str, Any], names: tuple[str, ...]) -> dict[str, str | None]:
+    """The container's variables among ``names`` that it sets: the literal value, or None (valueFrom); the last
+    entry of a name wins, as the kubelet builds the environment in order."""
+    out: dict[str, str | None] = {}
+    for e in _list(ctr.get("env")):
+        if isinstance(e, dict) and e.get("name") in names:
+            value = e.get("value")
+            out[str(e["name"])] = value if isinstance(value, str) else ("" if "valueFrom" not in e else None)
+    return out
+
+
 @dataclass
 class Seen:
     """What the input shows of the Services' datapath: pods counted by kind, and the settings that decide it."""
@@ -159,6 +174,9 @@ class Seen:
     kpr_config_from: str = ""
     #: kube-proxy's ConfigMaps in the input (``namespace/name``)
     proxy_config_maps: list[str] = field(default_factory=list)
+    #: the first aws-node pod's ``aws-node`` container: its ``cni_mode.ENV`` variables (None: valueFrom), and where
+    cni_env: dict[str, str | None] | None = None
+    cni_env_from: str = ""
 
     def see_pods(self, pods: list[dict[str, Any]]) -> None:
         """``see_pod`` of each pod in turn; an application pod outside kube-system (most of a large cluster's)
@@ -218,6 +236,11 @@ class Seen:
                     if tag:
                         self.aws_node_tags.append((_shown(tag), f"{ns}/{name}"))
                     break
+            if self.cni_env is None:
+                ctr = next((c for c in ctrs if c.get("name") == "aws-node"), None)
+                if ctr is not None:
+                    self.cni_env = _env_values(ctr, ENV)
+                    self.cni_env_from = f"aws-node in pod {ns}/{name}"
 
     def _cilium_agent(self, ns: str, name: str, ctrs: list[dict[str, Any]]) -> None:
         for c in ctrs:
@@ -242,6 +265,11 @@ class Seen:
             value = _map(d.get("data")).get(KPR_KEY)
             if isinstance(value, str):
                 self.kpr_config, self.kpr_config_from = value, f"ConfigMap {ns}/{name} {KPR_KEY}: {_shown(value)}"
+
+    @property
+    def cni_mode(self) -> CniMode | None:
+        """The VPC CNI's family as the first aws-node pod's environment sets it (``hairpin.kube.cni_mode``)."""
+        return read_cni_mode(self.cni_env, self.cni_env_from) if self.cni_env is not None else None
 
     @property
     def kpr(self) -> tuple[str | None, str]:

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from hairpin.kube import names
 from hairpin.kube.dump import Tables, comment
 from hairpin.kube.kubelet import LOCALNET_RULE
-from hairpin.kube.layout import Layout, layout_for
+from hairpin.kube.layout import Layout, layout_for, parse_version
 from hairpin.scenario import Pod, Scenario, Service, ServicePort
 
 __all__ = ["REJECT", "REJECT6", "Endpoint", "externally_accessible", "host", "iptables_save", "lb_vips",
@@ -369,6 +369,22 @@ def answers_node_ports(scenario: Scenario, node: str) -> bool:
         return True
     ips = nodeport_addresses(scenario, node, default_all=mode != "nftables")
     return ips is None or scenario.node(node).ip in ips
+
+
+#: the first kube-proxy release whose health check node port servers listen on the --nodeport-addresses addresses
+#: only (kubernetes PR #104742, CHANGELOG-1.23.md: before, each listened on ":<port>", every address)
+HEALTH_ON_NODEPORT_ADDRESSES = (1, 23)
+
+
+def answers_health_checks(scenario: Scenario, node: str) -> bool:
+    """Whether kube-proxy's server for a Service's healthCheckNodePort listens at ``node``'s own address, where the
+    NLB health-checks an instance target of an externalTrafficPolicy Local Service.  From 1.23
+    (``pkg/proxy/healthcheck/service_health.go`` newServiceHealthServer: every node address
+    ``--nodeport-addresses`` matches, all addresses when it matches all) only where NodePorts are answered
+    (``answers_node_ports``); before, on every address."""
+    if parse_version(scenario.kube_proxy.version) < HEALTH_ON_NODEPORT_ADDRESSES:
+        return True
+    return answers_node_ports(scenario, node)
 
 
 def _contains(cidr: str, ip: str) -> bool:

@@ -24,6 +24,7 @@ from pathlib import Path
 from hairpin.aws.clb import Clb
 from hairpin.aws.nlb import Nlb, targets_for
 from hairpin.aws.vpc import NAT_GATEWAY_EIP
+from hairpin.kube.proxy import answers_health_checks
 from hairpin.model.net import Endpoint, addr_int, ip_str
 from hairpin.scenario import Scenario
 from hairpin.topology import MAIN, Namespace
@@ -222,14 +223,16 @@ HealthServer = tuple[str, int, str, int]  # (node, healthCheckNodePort, service 
 
 def health_servers(s: Scenario) -> list[HealthServer]:
     """kube-proxy's health check servers: one per node for each Service with externalTrafficPolicy Local and a
-    healthCheckNodePort, answering with the node's number of local endpoints."""
+    healthCheckNodePort, answering with the node's number of local endpoints; none on a node whose address kube-proxy
+    1.23 and later leave out by ``--nodeport-addresses`` (``hairpin.kube.proxy.answers_health_checks``)."""
     out: list[HealthServer] = []
     for svc in s.services:
         if svc.external_traffic_policy != "Local" or not svc.health_check_node_port:
             continue
         eps = s.endpoints_of(svc)
         for node in s.nodes:
-            out.append((node.name, svc.health_check_node_port, svc.key, sum(p.node == node.name for p in eps)))
+            if answers_health_checks(s, node.name):
+                out.append((node.name, svc.health_check_node_port, svc.key, sum(p.node == node.name for p in eps)))
     return out
 
 
