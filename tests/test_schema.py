@@ -209,7 +209,8 @@ def _paths(doc: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 @st.composite
 def mutated_docs(draw: st.DrawFn) -> dict[str, Any]:
     """A valid document with 1-3 edits anywhere: a value replaced, removed, nulled, or an unknown key added."""
-    doc = draw(st.one_of(valid_docs(), st.just(copy.deepcopy(SEED))))
+    # a copy of what was drawn: st.just gives the same object every time, and the edits below are made in place
+    doc = copy.deepcopy(draw(st.one_of(valid_docs(), st.just(SEED))))
     for _ in range(draw(st.integers(1, 3))):
         path = draw(st.sampled_from(_paths(doc)[1:]))
         parent = doc
