@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -142,3 +143,21 @@ def test_the_load_balancer_controller_leaves_the_mapped_readers_undecided(tmp_pa
     path.write_text(json.dumps(doc))
     _, svc = _check(path, capsys)
     assert (svc["security_group_drop"], svc["warnings"]) == (None, [DOUBT, UNDECIDED, API])
+
+
+def test_a_scenario_leaves_the_mapped_range_out_and_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path, out = tmp_path / "lbc.json", tmp_path / "s.yaml"
+    doc = dump(lbc(), *NODES, *PODS, service(fams=("IPv4",), ranges=["::ffff:10.0.0.0/104", "192.168.0.0/16"]))
+    path.write_text(json.dumps(doc))
+    with pytest.raises(SystemExit) as exc:
+        main(["scenario", "from-cluster", str(path), "--service", "shop/web", "--client-pod", "default/client-a",
+              "-o", str(out)])  # fmt: skip
+    assert exc.value.code in (0, None)
+    notes = [line for line in out.read_text().splitlines() if "source range" in line]
+    assert notes == [
+        "# - IPv4-mapped source range(s) ::ffff:10.0.0.0/104 left out, as admitting nobody: the AWS Load Balancer "
+        "Controller hands them to EC2 as IPv6 rules, whose effect EC2 does not document; callers inside 10.0.0.0/8 may "
+        "in fact be admitted",
+        "# - source ranges from spec.loadBalancerSourceRanges: 192.168.0.0/16"]  # fmt: skip
+    lb = yaml.safe_load(out.read_text())["services"][0]["load_balancer"]
+    assert lb["source_ranges"] == ["192.168.0.0/16"]

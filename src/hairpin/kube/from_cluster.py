@@ -212,8 +212,9 @@ def _source_ranges(svc: KService, settings: controller.Settings, notes: list[str
                    else (svc.annotations.get(security_groups.SOURCE_RANGES_ANNOTATION) or "").split(","))  # fmt: skip
         mapped = security_groups.mapped_ranges(written)
         if mapped:
-            notes.append("IPv4-mapped source range(s) left out (the AWS Load Balancer Controller hands them to EC2 as "
-                         f"IPv6 rules, whose effect is not documented): {', '.join(w for w, _ in mapped)}")  # fmt: skip
+            notes.append(f"IPv4-mapped source range(s) {', '.join(w for w, _ in mapped)} left out, as admitting nobody: "
+                         "the AWS Load Balancer Controller hands them to EC2 as IPv6 rules, whose effect EC2 does not "
+                         f"document; callers inside {', '.join(v4 for _, v4 in mapped)} may in fact be admitted")  # fmt: skip
             skip = {w for w, _ in mapped}
             written_trim = [apivalidation.go_trim_space(str(w)) for w in written]
             ranges = tuple(r for w, r in zip(written_trim, ranges, strict=True) if w not in skip)
