@@ -326,13 +326,48 @@ def test_a_range_the_api_server_refuses_is_an_input_error(tmp_path: Path, capsys
         "10.9.8.0/24 or 2001:db8::/64): the API server refuses the Service")}]  # fmt: skip
 
 
-@pytest.mark.parametrize("ranges", [["010.0.0.0/8"], [" 10.0.0.0/8\t"], ["10.000.0.0/08"]])
-def test_leading_zeros_and_padding_are_the_range_the_api_server_reads(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                                       ranges: list[str]) -> None:  # fmt: skip
+def _nonstandard(entry: str, use: str = "10.0.0.0/8") -> str:
+    return (f'the API server (Kubernetes 1.33 and later) warns: spec.loadBalancerSourceRanges[0]: non-standard CIDR '
+            f'value "{entry}" will be considered invalid in a future Kubernetes release: use "{use}"')  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("ranges", "warned"),
+    [(["010.0.0.0/8"], [_nonstandard("010.0.0.0/8")]),
+     ([" 10.0.0.0/8\t"], []),  # GetWarningsForCIDR reads the item untrimmed, fails to parse it and says nothing
+     (["10.000.0.0/08"], [_nonstandard("10.000.0.0/08")]),
+     # IPv4-mapped: IPv4 10.0.0.0/8 to kube-proxy (1.30 here) and the in-tree provider, as Go's net.IPNet reads it
+     (["::ffff:10.0.0.0/104"], [_nonstandard("::ffff:10.0.0.0/104")]),
+     (["::ffff:a00:0/104"], [_nonstandard("::ffff:a00:0/104")]),
+     (["::FFFF:10.1.2.3/104"], ['the API server (Kubernetes 1.33 and later) warns: spec.loadBalancerSourceRanges[0]: '
+                                'CIDR value "::FFFF:10.1.2.3/104" is ambiguous in this context (should be "10.0.0.0/8" '
+                                'or "10.1.2.3/128"?)', _nonstandard("::FFFF:10.1.2.3/104")])],
+)  # fmt: skip
+def test_leading_zeros_padding_and_mapped_are_the_range_kubernetes_reads(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str],
+                                                                          ranges: list[str], warned: list[str]) -> None:  # fmt: skip
     # ParseCIDRSloppy drops leading zeros (decimal, not octal) and the API server trims each item: 10.0.0.0/8
     plain = _check(_write(tmp_path, _doc(VIPS, OFFICE), "plain.yaml"), capsys)
     code, doc = _check(_write(tmp_path, _doc(VIPS, ranges), "plain.yaml"), capsys)
+    assert doc["services"][0]["warnings"] == warned
+    doc["services"][0]["warnings"] = []
     assert (code, doc) == plain and code == 1 and doc["services"][0]["kube_proxy_drop"]["callers"] == CALLERS
+
+
+def test_kube_proxy_before_1_30_and_a_mapped_range_is_not_judged(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    # before 1.30 kube-proxy kept the string as written for its IPv4 rules: hairpin does not say what it drops
+    code, doc = _check(_write(tmp_path, _doc(VIPS, ["::ffff:10.0.0.0/104"], kube_proxy="v1.29.8-eks-1")), capsys)
+    [svc] = doc["services"]
+    assert (code, svc["kube_proxy_drop"], svc["at_risk"]) == (0, None, False)
+    assert svc["warnings"] == [
+        "spec.loadBalancerSourceRanges has the IPv4-mapped range(s) ::ffff:10.0.0.0/104 (from 1.30: 10.0.0.0/8): "
+        "kube-proxy 1.29 (iptables mode) counts them as IPv4 and writes them into its IPv4 rules as written, which "
+        "hairpin does not model, so kube-proxy's source-range firewall was not checked; write 10.0.0.0/8 instead",
+        _nonstandard("::ffff:10.0.0.0/104")]  # fmt: skip
+    # the same range written as IPv4 is judged on 1.29
+    code, doc = _check(_write(tmp_path, _doc(VIPS, OFFICE, kube_proxy="v1.29.8-eks-1")), capsys)
+    assert (code, doc["services"][0]["kube_proxy_drop"]["callers"]) == (1, CALLERS)
 
 
 # -- the invariant: a caller is named exactly when its address is in none of the ranges, as the closed form drops it

@@ -37,25 +37,43 @@ import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 
 from hairpin.errors import InputError
-from hairpin.kube.apivalidation import SOURCE_RANGES_ANNOTATION, go_trim_space, parse_cidr_sloppy
+from hairpin.kube.apivalidation import SOURCE_RANGES_ANNOTATION, go_network, go_trim_space, parse_cidr_sloppy
 
-__all__ = ["SOURCE_RANGES_ANNOTATION", "blocked", "parse_ranges", "source_ranges"]
+__all__ = ["SOURCE_RANGES_ANNOTATION", "blocked", "mapped_ranges", "parse_ranges", "source_ranges"]
 
 
 def parse_ranges(values: Iterable[str], where: str = "loadBalancerSourceRanges") -> tuple[str, ...]:
-    """CIDRs as normalised networks, each parsed as the API server and the in-tree provider parse it: trimmed
-    (``strings.TrimSpace``), then k8s.io/utils ``ParseCIDRSloppy`` (``hairpin.kube.apivalidation``): host bits
-    allowed, leading zeros of an IPv4 part read as decimal (``010.0.0.0/8`` is 10.0.0.0/8); a zone
-    (``fe80::1%eth0/64``), a bare address, a netmask or an empty entry is not a CIDR.  Bad: InputError.  (The AWS Load
-    Balancer Controller does not parse them: it hands the strings to EC2, model_build_managed_sg.go; the API server
-    has refused what parses here as nothing, ``apivalidation.source_range_refusal``.)"""
+    """CIDRs as normalised networks, each read as the API server, the in-tree provider and kube-proxy read it:
+    trimmed (``strings.TrimSpace``), then k8s.io/utils ``ParseCIDRSloppy`` (``hairpin.kube.apivalidation``): host
+    bits allowed, leading zeros of an IPv4 part read as decimal (``010.0.0.0/8`` is 10.0.0.0/8); a zone
+    (``fe80::1%eth0/64``), a bare address, a netmask or an empty entry is not a CIDR.  Bad: InputError.  Each is
+    written as Go's ``net.IPNet.String`` writes it (``apivalidation.go_network``): an IPv4-mapped range
+    (``::ffff:10.0.0.0/104``) is the IPv4 range 10.0.0.0/8.  The in-tree provider writes exactly that string into its
+    security group rules (cloud-provider-aws ``pkg/providers/v1/aws.go`` EnsureLoadBalancer: k8s.io/cloud-provider
+    ``GetLoadBalancerSourceRanges``, k8s.io/utils ``ParseIPNets``, keyed by ``ipnet.String()``, then ``StringSlice``
+    into ``CidrIp``), and kube-proxy from 1.30 into its rules (``cidr.String()``).  The AWS Load Balancer Controller
+    does not parse them: it hands the strings to EC2 as written (model_build_managed_sg.go), so an IPv4-mapped range
+    is for ``hairpin.diagnose.reach`` to doubt; the API server has refused what parses here as nothing
+    (``apivalidation.source_range_refusal``)."""
     out = []
     for v in values:
         v = go_trim_space(str(v))
         net = parse_cidr_sloppy(v)
         if net is None:
             raise InputError(f"{where}: {v!r} is not a CIDR")
-        out.append(str(net))
+        out.append(str(go_network(net)))
+    return tuple(out)
+
+
+def mapped_ranges(values: Iterable[str]) -> tuple[tuple[str, str], ...]:
+    """(as written once trimmed, as Go reads it) of each IPv4-mapped range in ``values`` that parses
+    (``apivalidation.is_ipv4_mapped``): ``::ffff:10.0.0.0/104`` is ``10.0.0.0/8``."""
+    out = []
+    for v in values:
+        v = go_trim_space(str(v))
+        net = parse_cidr_sloppy(v)
+        if net is not None and go_network(net) != net:
+            out.append((v, str(go_network(net))))
     return tuple(out)
 
 

@@ -163,6 +163,9 @@ class _Assessor:
         f = self.judge(svc, s, Finding(svc.namespace, svc.name, svc.file, svc.line, False, s, "", service_type=svc.type))
         if s.warnings:  # what the IP families leave undecided (hairpin.aws.ipfamily)
             f.warnings[:0] = s.warnings
+        # what the API server took but warned of when the Service was applied (non-standard forms of the ranges)
+        f.warnings.extend(f"the API server (Kubernetes 1.33 and later) warns: {w}"
+                          for w in apivalidation.source_range_warnings(svc.source_ranges))  # fmt: skip
         f.ignored = list(ignored_annotations(svc.annotations, f.settings, in_tree_tg_attributes=self.in_tree_tg))
         if f.settings.controller == automode.AUTO_MODE:
             f.ignored = list(automode.ignored(svc.annotations))

@@ -56,7 +56,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from hairpin.aws.security_groups import parse_ranges
+from hairpin.aws.security_groups import mapped_ranges, parse_ranges
 from hairpin.diagnose import families
 from hairpin.diagnose.finding import Finding, Fix, PortVerdict
 from hairpin.errors import InputError
@@ -71,6 +71,10 @@ PROXY_FIREWALL_FROM = 25
 #: the first kube-proxy minor whose IPVS mode drops a node's own connections to a VIP outside its ranges
 #: (filter OUTPUT -> KUBE-IPVS-OUT-FILTER, kubernetes PR #119791 for issue #119656)
 IPVS_OUT_FILTER_FROM = 29
+#: the first minor whose kube-proxy holds the source ranges as parsed networks and writes ``cidr.String()`` (Go's form:
+#: an IPv4-mapped range as IPv4) into its rules, not the strings as written (kubernetes pull request 122630,
+#: pkg/proxy/serviceport.go newBaseServiceInfo -> proxyutil.MapCIDRsByIPFamily)
+CIDR_STRING_FROM = (1, 30)
 #: shown instead of a network hairpin does not know
 VPC_PLACEHOLDER = "<VPC-CIDR>"
 
@@ -349,6 +353,18 @@ def apply(c: Cluster, svc: KService, f: Finding, *, kube_proxy: tuple[int, int] 
     if eps_known and not c.endpoints_of(svc):
         return  # no endpoints: no firewall chain, kube-proxy rejects every call to the address
     mode, note = _mode_note(c, kube_proxy)
+    mapped = mapped_ranges(svc.source_ranges)
+    if mapped and kube_proxy is not None and kube_proxy < CIDR_STRING_FROM:
+        # IPv4 to kube-proxy's family filter (IsIPv6CIDR is false for an IPv4-mapped network) but, before 1.30, kept
+        # as the string the user wrote and written so into the IPv4 proxier's rules (kubernetes pull request 122630
+        # made them net.IPNet, written with cidr.String(), in 1.30); what iptables, ipset or nft make of it is not
+        # modelled here
+        each = ", ".join(f"{w} (from 1.30: {v4})" for w, v4 in mapped)
+        f.warnings.append(f"spec.loadBalancerSourceRanges has the IPv4-mapped range(s) {each}: kube-proxy "
+                          f"{kube_proxy[0]}.{kube_proxy[1]} ({mode} mode) counts them as IPv4 and writes them into its "
+                          "IPv4 rules as written, which hairpin does not model, so kube-proxy's source-range firewall "
+                          f"was not checked; write {', '.join(v4 for _, v4 in mapped)} instead")  # fmt: skip
+        return
     certain: list[tuple[ProxyDrop, tuple[str, ...]]] = []
     unsure: list[ProxyDrop] = []
     for fam in families.proxy_families(svc, primary):

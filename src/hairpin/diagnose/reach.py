@@ -13,14 +13,17 @@ the hairpin.  The callers are the pods of the input (a host-network pod calls fr
 
 from __future__ import annotations
 
+import ipaddress
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hairpin.aws import automode, ipfamily
-from hairpin.aws.controller import Settings, annotation
-from hairpin.aws.security_groups import blocked, parse_ranges, source_ranges
+from hairpin.aws.controller import LBC, Settings, annotation
+from hairpin.aws.security_groups import SOURCE_RANGES_ANNOTATION, blocked, mapped_ranges, parse_ranges, source_ranges
 from hairpin.diagnose import families
 from hairpin.errors import InputError
+from hairpin.kube.apivalidation import go_trim_space
 from hairpin.kube.cluster import Cluster, KService
 
 __all__ = ["Blocked", "assess", "fix_cost"]
@@ -74,6 +77,22 @@ def assess(cluster: Cluster, svc: KService, s: Settings, *, given: tuple[tuple[s
     v6 = fam == 6 or dual  # IPv6 in play: the answer names the families
     if not ranges:
         return _defaults(s) if fam == 6 else None
+    # the AWS Load Balancer Controller (and its Gateway builder; EKS Auto Mode assumed alike) hands each range to EC2
+    # as written, an IPv6 rule when it has a ":" (model_build_managed_sg.go buildManagedSecurityGroupIngressPermissions,
+    # gateway/model/model_build_security_group.go): an IPv4-mapped one (::ffff:10.0.0.0/104), which Kubernetes reads
+    # as 10.0.0.0/8, is a rule whose effect EC2 does not document.  It is counted as admitting nobody, and the callers
+    # its IPv4 reading would admit are left undecided (a warning)
+    doubt: tuple[tuple[str, str], ...] = ()
+    strict, shown_ranges = ranges, ranges
+    if given is not None or s.controller in (LBC, automode.AUTO_MODE):
+        written = [go_trim_space(str(w)) for w in (_written(svc, origin) if given is None else given[0])]
+        doubt = mapped_ranges(written)
+        if doubt:  # the ranges are the written ones, in order (parse_ranges keeps it)
+            as_written = {w for w, _ in doubt}
+            strict = tuple(r for w, r in zip(written, ranges, strict=True) if w not in as_written)
+            shown_ranges = tuple(w if w in as_written else r for w, r in zip(written, ranges, strict=True))
+    doubt_nets = [ipaddress.ip_network(v4) for _, v4 in doubt]
+    undecided: list[str] = []
     preserve = bool(s.preserve_client_ip)
     out: list[tuple[str, str, str, int]] = []  # (pod key, address, node, family judged in)
     where = ""
@@ -92,14 +111,17 @@ def assess(cluster: Cluster, svc: KService, s: Settings, *, given: tuple[tuple[s
         if src is None:
             continue
         seen += judged == fam
-        w = _where(src, families.ranges_of(ranges, judged), s, preserve)
-        if w is not None:
+        w = _where(src, families.ranges_of(strict, judged), s, preserve)
+        if w is not None and any(ipaddress.ip_address(src) in n for n in doubt_nets):
+            undecided.append(f"{p.namespace}/{p.name} ({src})")
+        elif w is not None:
             where = w
             out.append((f"{p.namespace}/{p.name}", src, p.node, judged))
     warnings = _warnings(s, fam, ranges, origin, seen, unknown) if v6 or unknown else ()
+    warnings += _doubt_warnings(s, origin, doubt, undecided)
     if not out:
         return Blocked("", "", (), "", "", warnings=warnings) if warnings else None
-    shown = ", ".join(ranges)
+    shown = ", ".join(shown_ranges)
     at = (
         "the NLB's security group"
         if where == "nlb"
@@ -109,7 +131,7 @@ def assess(cluster: Cluster, svc: KService, s: Settings, *, given: tuple[tuple[s
     fams = tuple(families.NAMES[f] for f in (4, 6) if any(x[3] == f for x in out))
     over = ""
     if v6:
-        over = " (" + "; ".join(_over(s, f, ranges, sum(x[3] == f for x in out)) for f in (4, 6) if families.NAMES[f] in fams) + ")"
+        over = " (" + "; ".join(_over(s, f, strict, sum(x[3] == f for x in out)) for f in (4, 6) if families.NAMES[f] in fams) + ")"
     reason = (
         f"{len(out)} in-cluster caller pod(s) are outside {origin} ({shown}), e.g. {first[0]} ({first[1]}) on node "
         f"{first[2]}{over}: {at} drops every SYN they send, so each of their connections times out (P = 1), whatever "
@@ -124,6 +146,32 @@ def assess(cluster: Cluster, svc: KService, s: Settings, *, given: tuple[tuple[s
         patch = f"kubectl patch service {svc.kubectl_ns}{svc.name} --type merge -p '{body}'"
     return Blocked(reason, first[2], tuple(k for k, _, _, _ in out), where, patch, families=fams,
                    warnings=warnings)  # fmt: skip
+
+
+def _written(svc: KService, origin: str) -> Sequence[str]:
+    """The Service's source ranges as written where ``origin`` names (the spec field, or the annotation split)."""
+    if origin == SOURCE_RANGES_ANNOTATION:
+        return go_trim_space(svc.annotations.get(SOURCE_RANGES_ANNOTATION) or "").split(",")
+    return svc.source_ranges
+
+
+def _doubt_warnings(s: Settings, origin: str, doubt: tuple[tuple[str, str], ...],
+                    undecided: list[str]) -> tuple[str, ...]:  # fmt: skip
+    if not doubt:
+        return ()
+    who = (
+        "EKS Auto Mode (assumed to do as the AWS Load Balancer Controller)"
+        if s.controller == automode.AUTO_MODE
+        else "the AWS Load Balancer Controller"
+    )
+    each = ", ".join(f"{w} (IPv4 {v4} to Kubernetes, kube-proxy and the in-tree provider)" for w, v4 in doubt)
+    out = [f"{origin} has the IPv4-mapped range(s) {each}: {who} hands them to EC2 as written, as IPv6 security group "
+           "rules, and EC2 does not document what such a rule admits, so hairpin counts them as admitting nobody; "
+           f"write {', '.join(v4 for _, v4 in doubt)} instead"]  # fmt: skip
+    if undecided:
+        out.append(f"{len(undecided)} in-cluster caller pod(s) are inside only the IPv4 reading of those ranges (e.g. "
+                   f"{', '.join(undecided[:3])}): hairpin cannot tell whether the security group drops their SYNs")  # fmt: skip
+    return tuple(out)
 
 
 def _where(src: str, ranges: tuple[str, ...], s: Settings, preserve: bool) -> str | None:

@@ -13,6 +13,10 @@ and k8s.io/utils:
   (the field's items; the annotation trimmed and, unless empty, split on ``,``) trimmed of white space
   (``strings.TrimSpace``) must parse as k8s.io/utils ``ParseCIDRSloppy`` parses it (``parse_cidr_sloppy``).
 - ``mixed_protocol_refusal``: a new LoadBalancer Service with two protocols, refused before Kubernetes 1.24.
+- ``source_range_warnings``: what the API server (1.33 and later) accepts in ``spec.loadBalancerSourceRanges`` but
+  warns about (host bits set, leading zeros, IPv4-mapped IPv6), in its words.
+- ``go_network``: a parsed range as Go's ``net.IPNet`` holds and prints it (an IPv4-mapped range is IPv4), which is
+  how kube-proxy and the in-tree cloud provider read the ranges.
 """
 
 from __future__ import annotations
@@ -24,14 +28,18 @@ from typing import Any
 
 __all__ = [
     "MIXED_PROTOCOL_DEFAULT_FROM",
+    "cidr_warnings",
+    "go_network",
     "go_quote",
     "go_trim_space",
+    "is_ipv4_mapped",
     "label_key_errors",
     "load_balancer_class_refusal",
     "mixed_protocol_refusal",
     "parse_cidr_sloppy",
     "source_range_entries",
     "source_range_refusal",
+    "source_range_warnings",
 ]
 
 SOURCE_RANGES_ANNOTATION = "service.beta.kubernetes.io/load-balancer-source-ranges"
@@ -221,11 +229,8 @@ def _parse_ipv6(s: str) -> bytes | None:
     return bytes(ip)
 
 
-def parse_cidr_sloppy(s: str) -> Network | None:
-    """The network k8s.io/utils ``ParseCIDRSloppy`` makes of ``s`` (host bits cleared), or None where it fails: an
-    address (IPv4 tried first, then IPv6), ``/``, a decimal prefix length (leading zeros allowed) up to the address's
-    bits.  So ``010.0.0.0/8`` is 10.0.0.0/8 (decimal, not octal); refused: a zone (``fe80::1%eth0/64``), a bare
-    address, a netmask (``10.0.0.0/255.0.0.0``), white space, an empty string."""
+def _sloppy(s: str) -> tuple[bytes, int] | None:
+    """(the address's bytes as written, 4 or 16 of them; the prefix length) of ``ParseCIDRSloppy``, or None."""
     addr, sep, mask = s.partition("/")
     if not sep:
         return None
@@ -234,9 +239,98 @@ def parse_cidr_sloppy(s: str) -> Network | None:
     bits, used, ok = _dtoi(mask)
     if raw is None or not ok or used != len(mask) or bits > 8 * len(raw):
         return None
+    return raw, bits
+
+
+def parse_cidr_sloppy(s: str) -> Network | None:
+    """The network k8s.io/utils ``ParseCIDRSloppy`` makes of ``s`` (host bits cleared), or None where it fails: an
+    address (IPv4 tried first, then IPv6), ``/``, a decimal prefix length (leading zeros allowed) up to the address's
+    bits.  So ``010.0.0.0/8`` is 10.0.0.0/8 (decimal, not octal); refused: a zone (``fe80::1%eth0/64``), a bare
+    address, a netmask (``10.0.0.0/255.0.0.0``), white space, an empty string.  The network is the bytes Go holds:
+    ``::ffff:10.0.0.0/104`` is an IPv6 network here; ``go_network`` is what Go's code makes of it."""
+    got = _sloppy(s)
+    if got is None:
+        return None
+    raw, bits = got
     if len(raw) == 4:
         return ipaddress.IPv4Network((raw, bits), strict=False)
     return ipaddress.IPv6Network((raw, bits), strict=False)
+
+
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+
+
+def go_network(net: Network) -> Network:
+    """``net`` as Go's ``net.IPNet`` reads and prints it: an IPv6 network of prefix 96 or longer whose (masked) address
+    is IPv4-mapped (``::ffff:a.b.c.d``) is the IPv4 network of prefix length - 96, so ``::ffff:10.0.0.0/104`` is
+    10.0.0.0/8 and ``::ffff:0:0/96`` is 0.0.0.0/0.  Go: ``IPNet.String`` and ``IPNet.Contains`` take the address's
+    ``To4()`` and the mask's last four bytes (``networkNumberAndMask``, net/ip.go), and k8s.io/utils/net
+    ``IPFamilyOfCIDR`` calls such a network IPv4 (``IPFamilyOf``: ``To4() != nil``).  apimachinery's own comment,
+    pkg/util/validation/ip.go IsValidInterfaceAddress: "::ffff:192.168.0.1/120" -> "192.168.0.1/24"."""
+    if isinstance(net, ipaddress.IPv6Network) and net.prefixlen >= 96 and net.network_address in _MAPPED:
+        return ipaddress.IPv4Network((int(net.network_address) & 0xFFFFFFFF, net.prefixlen - 96))
+    return net
+
+
+def is_ipv4_mapped(net: Network) -> bool:
+    """Whether Go reads the IPv6 network ``net`` as an IPv4 one (``go_network``)."""
+    return net.version == 6 and go_network(net).version == 4
+
+
+def _go_ip_string(raw: bytes) -> str:
+    """Go's ``net.IP.String``: dotted IPv4 for 4 bytes or an IPv4-mapped 16, else RFC 5952 (as Python compresses)."""
+    if len(raw) == 16 and ipaddress.IPv6Address(raw) in _MAPPED:
+        raw = raw[12:]
+    return str(ipaddress.IPv4Address(raw) if len(raw) == 4 else ipaddress.IPv6Address(raw))
+
+
+def _netip_takes(value: str) -> bool:
+    """Whether Go's ``netip.ParsePrefix`` (Go 1.22 and later) takes ``value``, which ``ParseCIDRSloppy`` took: it
+    differs only in refusing leading zeros (an IPv4 part, written alone or inside IPv6, or the prefix length, of more
+    than one digit starting with 0: net/netip parseIPv4, ParsePrefix, Go issue 63850) and IPv6 groups of more than
+    four hex digits (parseIPv6)."""
+    addr, _, bits = value.partition("/")
+    if len(bits) > 1 and bits[0] == "0":
+        return False
+    groups = addr.split(":")
+    if any(len(g) > 4 for g in groups if "." not in g):
+        return False
+    return not any(len(o) > 1 and o[0] == "0" for o in groups[-1].split(".")) if "." in groups[-1] else True
+
+
+def cidr_warnings(path: str, value: str) -> list[str]:
+    """What the API server warns of a CIDR it took (apimachinery pkg/util/validation/ip.go ``GetWarningsForCIDR``,
+    Kubernetes 1.33 and later), its words: host bits set; leading zeros or an IPv4-mapped address (the form it asks
+    for is Go's ``IPNet.String``, ``go_network``); else an IPv6 value not in RFC 5952 form.  Nothing for a value
+    ``ParseCIDRSloppy`` refuses (it logs and says nothing)."""
+    got = _sloppy(value)
+    if got is None:
+        return []
+    raw, bits = got
+    held = ipaddress.ip_network((raw, bits), strict=False)
+    shown = str(go_network(held))
+    out = []
+    if held.network_address.packed != raw:  # Go: !ip.Equal(ipnet.IP)
+        single = f"{_go_ip_string(raw)}/{8 * len(raw)}"
+        out.append(f"{path}: CIDR value {go_quote(value)} is ambiguous in this context (should be {go_quote(shown)} or "
+                   f"{go_quote(single)}?)")  # fmt: skip
+    mapped = len(raw) == 16 and ipaddress.IPv6Address(raw) in _MAPPED
+    if mapped or not _netip_takes(value):
+        out.append(f"{path}: non-standard CIDR value {go_quote(value)} will be considered invalid in a future "
+                   f"Kubernetes release: use {go_quote(shown)}")  # fmt: skip
+    if not out and len(raw) == 16:
+        canonical = f"{ipaddress.IPv6Address(raw)}/{bits}"
+        if canonical != value:
+            out.append(f"{path}: IPv6 CIDR value {go_quote(value)} should be in RFC 5952 canonical format "
+                       f"({go_quote(canonical)})")  # fmt: skip
+    return out
+
+
+def source_range_warnings(ranges: Sequence[str]) -> list[str]:
+    """The API server's warnings for ``spec.loadBalancerSourceRanges`` (kubernetes pkg/api/service/warnings.go
+    ``GetWarningsForService``): each item as written, untrimmed (a padded item fails to parse there and is not
+    warned of); the annotation is not looked at."""
+    return [w for i, r in enumerate(ranges) for w in cidr_warnings(f"spec.loadBalancerSourceRanges[{i}]", r)]
 
 
 def source_range_entries(spec: Mapping[str, Any], annotations: Mapping[str, str]) -> tuple[str, list[str]] | None:

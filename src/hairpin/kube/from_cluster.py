@@ -22,7 +22,7 @@ from hairpin import reading
 from hairpin.aws import automode, controller, providers, security_groups
 from hairpin.aws.cloud_provider import Support, tg_attributes_support
 from hairpin.errors import InputError, ScenarioError
-from hairpin.kube import cni_backend, cni_layout, datapath, ipmode
+from hairpin.kube import apivalidation, cni_backend, cni_layout, datapath, ipmode
 from hairpin.kube.cluster import (
     REGION_LABELS,
     Cluster,
@@ -205,6 +205,19 @@ def _source_ranges(svc: KService, settings: controller.Settings, notes: list[str
     """The source ranges the security groups admit, as IPv4 networks (``hairpin.aws.security_groups``)."""
     honoured = settings.controller != automode.AUTO_MODE  # Auto Mode takes only the spec field
     ranges, origin = security_groups.source_ranges(svc.source_ranges, svc.annotations, annotation_honoured=honoured)
+    if ranges and settings.controller in (controller.LBC, automode.AUTO_MODE):
+        # the controller hands the ranges to EC2 as written (model_build_managed_sg.go): an IPv4-mapped one is an IPv6
+        # rule whose effect EC2 does not document; left out (admits nobody), as ``hairpin check`` counts it
+        written = (svc.source_ranges if origin == "spec.loadBalancerSourceRanges"
+                   else (svc.annotations.get(security_groups.SOURCE_RANGES_ANNOTATION) or "").split(","))  # fmt: skip
+        mapped = security_groups.mapped_ranges(written)
+        if mapped:
+            notes.append(f"IPv4-mapped source range(s) {', '.join(w for w, _ in mapped)} left out, as admitting nobody: "
+                         "the AWS Load Balancer Controller hands them to EC2 as IPv6 rules, whose effect EC2 does not "
+                         f"document; callers inside {', '.join(v4 for _, v4 in mapped)} may in fact be admitted")  # fmt: skip
+            skip = {w for w, _ in mapped}
+            written_trim = [apivalidation.go_trim_space(str(w)) for w in written]
+            ranges = tuple(r for w, r in zip(written_trim, ranges, strict=True) if w not in skip)
     v4 = tuple(r for r in ranges if ":" not in r)
     if ranges:
         notes.append(f"source ranges from {origin}: {', '.join(v4)}" + (" (IPv6 ranges left out)" if len(v4) < len(ranges) else ""))
