@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,6 +59,13 @@ def make_host(rules: str | None, addrs: dict[str, list[str]], routes: list[tuple
     if choose is not None:
         h.choose = choose  # type: ignore[assignment]
     return h, fab
+
+
+def hangup_default() -> None:
+    """A ``preexec_fn`` for a child whose test needs SIGHUP's default action: a test run started under ``nohup``, or
+    by a CI runner that ignores SIGHUP, passes the ignored disposition down through every exec (``signal(7)``), and
+    the program then rightly leaves SIGHUP alone."""
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 def is_root() -> bool:

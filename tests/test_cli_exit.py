@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import hangup_default
 from hairpin import cli
 from hairpin.cli.main import main
 
@@ -149,7 +150,7 @@ def _started_with(signum: int, args: list[str], cwd: Path) -> subprocess.Complet
             "sys.argv = ['hairpin', *sys.argv[1:]]; p.entry()")  # fmt: skip
     env = {**os.environ, "PYTHONPATH": SRC}
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, cwd=cwd,
-                          check=False)  # fmt: skip
+                          check=False, preexec_fn=hangup_default)  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -201,13 +202,13 @@ m.main(["version"])
 )
 def test_sighup_ends_the_command_as_ctrl_c_does_unless_it_is_ignored(started: str, got: tuple[int, str, str]) -> None:
     r = subprocess.run([sys.executable, "-c", _HUNG_UP, started], capture_output=True, text=True,
-                       env={**os.environ, "PYTHONPATH": SRC}, check=False)  # fmt: skip
+                       env={**os.environ, "PYTHONPATH": SRC}, check=False, preexec_fn=hangup_default)  # fmt: skip
     assert (r.returncode, r.stdout, r.stderr) == got
 
 
 def test_an_os_error_without_sighup_is_not_taken_for_one() -> None:
     r = subprocess.run([sys.executable, "-c", _HUNG_UP, "eio without sighup"], capture_output=True, text=True,
-                       env={**os.environ, "PYTHONPATH": SRC}, check=False)  # fmt: skip
+                       env={**os.environ, "PYTHONPATH": SRC}, check=False, preexec_fn=hangup_default)  # fmt: skip
     assert (r.returncode, r.stdout) == (1, "") and r.stderr.endswith("OSError: [Errno 5] Input/output error\n")
 
 
@@ -218,7 +219,8 @@ def test_without_a_signal_the_held_program_runs_and_handles_ctrl_c_again(tmp_pat
             " signal.getsignal(signal.SIGTERM) == signal.SIG_DFL, signal.getsignal(signal.SIGHUP) == signal.SIG_DFL,"
             " file=sys.stderr)")  # fmt: skip
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                       env={**os.environ, "PYTHONPATH": SRC}, cwd=tmp_path, check=False)  # fmt: skip
+                       env={**os.environ, "PYTHONPATH": SRC}, cwd=tmp_path, check=False,
+                       preexec_fn=hangup_default)  # fmt: skip
     assert r.stdout.startswith("hairpin ")
     assert r.stderr == "0 True True True\n"
 

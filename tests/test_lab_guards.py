@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from conftest import hangup_default
 from hairpin import scenario, topology
 from hairpin.backends.lab import build, identity
 from hairpin.backends.lab.record import LabRecord, labs
@@ -280,7 +281,8 @@ m.main(["version"])
 @pytest.mark.parametrize(("sig", "code"), [("SIGTERM", 143), ("SIGINT", 130), ("SIGHUP", 129)])
 def test_a_signal_in_a_forked_copy_of_the_program_ends_the_copy_only(sig: str, code: int) -> None:
     res = subprocess.run([sys.executable, "-c", _FORKS, sig], capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "PYTHONPATH": str(Path(build.__file__).parents[3])})  # fmt: skip
+                         env={**os.environ, "PYTHONPATH": str(Path(build.__file__).parents[3])},
+                         preexec_fn=hangup_default)  # fmt: skip
     assert (res.returncode, res.stdout, res.stderr) == (0, f"{code}\n", "")
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import needs_root_and
+from conftest import hangup_default, needs_root_and
 from hairpin import scenario
 from hairpin.backends.lab import clean, labs, up
 from hairpin.backends.lab.identity import netns_identity, proc_start
@@ -148,7 +148,7 @@ def test_a_kill_between_a_names_file_and_its_mount_leaves_a_file_clean_removes()
     finally:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-        clean()
+        clean(stale_only=False)  # every lab in the test's own directory, up or not
 
 
 def _run_until_client(tmp_path: Path) -> tuple[subprocess.Popen[str], list[str], list[tuple[int, int | None]]]:
@@ -196,7 +196,7 @@ def test_sigkill_to_lab_run_leaves_a_stale_lab_that_clean_removes_whole(tmp_path
     finally:
         proc.communicate()
         if labs():
-            clean()
+            clean(stale_only=False)  # every lab in the test's own directory, up or not
 
 
 def test_a_namespace_removed_during_the_build_is_not_made_again(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -295,7 +295,7 @@ def test_a_closed_terminal_removes_the_lab_being_built() -> None:
 
     master, slave = pty.openpty()
     proc = subprocess.Popen([sys.executable, "-c", _HANGS_UP_MID_BUILD], env=dict(os.environ),
-                            preexec_fn=lambda: os.login_tty(slave), pass_fds=(slave,))  # fmt: skip
+                            preexec_fn=lambda: (hangup_default(), os.login_tty(slave)), pass_fds=(slave,))  # fmt: skip
     os.close(slave)
     try:
         seen = b""
@@ -315,7 +315,7 @@ def test_a_closed_terminal_removes_the_lab_being_built() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        clean()
+        clean(stale_only=False)  # every lab in the test's own directory, up or not
 
 
 def test_sighup_mid_build_removes_exactly_its_lab_and_exits_129() -> None:
@@ -329,7 +329,8 @@ def test_sighup_mid_build_removes_exactly_its_lab_and_exits_129() -> None:
     try:
         ident = netns_identity(decoy)
         proc = subprocess.Popen([sys.executable, "-c", _HANGS_UP_MID_BUILD], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=dict(os.environ), start_new_session=True)  # fmt: skip
+                                stderr=subprocess.PIPE, text=True, env=dict(os.environ), start_new_session=True,
+                                preexec_fn=hangup_default)  # fmt: skip
         assert proc.stdout is not None and proc.stdout.readline() == "building\n"
         (rec,) = labs()
         pids = [(p, rec.starts[str(p)]) for p in rec.pids]
@@ -346,7 +347,7 @@ def test_sighup_mid_build_removes_exactly_its_lab_and_exits_129() -> None:
             proc.kill()
             proc.communicate()
         subprocess.run(["ip", "netns", "del", decoy], check=False, capture_output=True)
-        clean()
+        clean(stale_only=False)  # every lab in the test's own directory, up or not
 
 
 def test_a_closed_terminal_ends_lab_run_and_its_progress_bar_with_129() -> None:
@@ -358,7 +359,7 @@ def test_a_closed_terminal_ends_lab_run_and_its_progress_bar_with_129() -> None:
     master, slave = pty.openpty()
     proc = subprocess.Popen(
         [sys.executable, "-m", "hairpin.cli.main", "lab", "run", "--connections", "40", "--connect-timeout", "20"],
-        preexec_fn=lambda: os.login_tty(slave), pass_fds=(slave,), env=dict(os.environ),
+        preexec_fn=lambda: (hangup_default(), os.login_tty(slave)), pass_fds=(slave,), env=dict(os.environ),
     )  # fmt: skip
     os.close(slave)
     try:
@@ -381,4 +382,4 @@ def test_a_closed_terminal_ends_lab_run_and_its_progress_bar_with_129() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        clean()
+        clean(stale_only=False)  # every lab in the test's own directory, up or not
