@@ -47,7 +47,8 @@ dl.facts dt{color:#555}dl.facts dd{margin:0;font-family:ui-monospace,Menlo,Conso
 table{border-collapse:collapse;background:#fff;font-size:12.5px;width:100%;overflow-wrap:normal}
 th,td{border:1px solid #e0e0e0;padding:3px 6px;text-align:left;vertical-align:top}
 th{background:#f0f3f6}td.n,td.t{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-td.pkt,td.at{font-family:ui-monospace,Menlo,Consolas,monospace;overflow-wrap:anywhere}table.steps td:last-child{overflow-wrap:anywhere}
+td.pkt,td.at{font-family:ui-monospace,Menlo,Consolas,monospace;overflow-wrap:anywhere}
+table.steps td:last-child{overflow-wrap:anywhere}
 tr.hairpin td{background:#ffebee}tr.rst td{background:#fff3e0}tr.timeout td{background:#ffcdd2}
 tr.established td{background:#e8f5e9}
 details{margin:6px 0}summary{cursor:pointer;color:#0d47a1}

@@ -10,10 +10,11 @@ and the C1 controls are allowed there but are shown too, as in the terminal.
 
 The nine explicit bidirectional formatting characters are shown too (``\\u202e``): the embeddings and
 overrides U+202A-U+202E and the isolates U+2066-U+2069 (Unicode UAX #9 "Unicode Bidirectional Algorithm",
-sections 2.1-2.4, https://www.unicode.org/reports/tr9/).  A browser obeys them: a capture file named ``node1-<U+202E>gnp.pcap`` is drawn
-``node1-pacp.png``, a Service or node name can pass for another ("Trojan Source", CVE-2021-42574; rustc's
-``text_direction_codepoint_in_literal`` lint flags the same nine).  The implicit marks (LRM, RLM, ALM) only set the direction of the neutral characters next to
-them and are kept, as is every other character: in HTML and SVG text none but ``& < > " '`` is markup.
+sections 2.1-2.4, https://www.unicode.org/reports/tr9/).  A browser obeys them: a capture file named
+``node1-<U+202E>gnp.pcap`` is drawn ``node1-pacp.png``, a Service or node name can pass for another
+("Trojan Source", CVE-2021-42574; rustc's ``text_direction_codepoint_in_literal`` lint flags the same nine).
+The implicit marks (LRM, RLM, ALM) only set the direction of the neutral characters next to them and are
+kept, as is every other character: in HTML and SVG text none but ``& < > " '`` is markup.
 """
 
 from __future__ import annotations
