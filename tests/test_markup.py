@@ -9,6 +9,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hairpin.render.markup import escape, visible
 
@@ -76,3 +78,34 @@ def test_pcapng_interface_names_and_comments_show_control_characters(tmp_path: P
     names = {r.interface for r in recs}
     assert "n1<script>alert(1)</script>\"'&\\x1b[31mX eth0" in names
     assert not any("\x1b" in (r.interface or "") or "\x1b" in r.comment for r in recs)
+
+
+def test_bidirectional_formatting_characters_are_shown_and_marks_kept() -> None:
+    """The nine explicit embeddings, overrides and isolates (UAX #9 2.1-2.4) are shown as ``\\uNNNN``: a browser
+    obeys them, and ``node1-<RLO>gnp.pcap`` would be drawn ``node1-pacp.png``.  The implicit marks (LRM U+200E, RLM
+    U+200F, ALM U+061C), U+2028, U+2029 and letters of right-to-left scripts are text and stay."""
+    assert visible("node1-\u202egnp.pcap") == "node1-\\u202egnp.pcap"
+    assert (
+        visible("a\u202ab\u202bc\u202cd\u202de\u202ef\u2066g\u2067h\u2068i\u2069j")
+        == "a\\u202ab\\u202bc\\u202cd\\u202de\\u202ef\\u2066g\\u2067h\\u2068i\\u2069j"
+    )
+    kept = "\u200e\u200f\u061c\u2028\u2029\u05d0\u0627\u2065\u206a\u2029"
+    assert visible(kept) == kept
+    assert escape("<b>\u202e'") == "&lt;b&gt;\\u202e&#x27;"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(codec=None, exclude_categories=())))
+def test_escaped_text_is_well_formed_markup_that_reads_back_as_the_visible_text(text: str) -> None:
+    """Any text, escaped, holds no markup character, no character XML refuses and no bidirectional formatting
+    character; as SVG element content and as an attribute value it parses and reads back as ``visible(text)``."""
+    import html as html_mod
+    import re
+
+    out = escape(text)
+    assert not re.search("[<>\"'\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff\u202a-\u202e\u2066-\u2069]", out)
+    assert html_mod.unescape(out) == visible(text)
+    # XML normalises a newline in an attribute value to a space and a tab to a space (XML 1.0 section 3.3.3)
+    el = ET.fromstring(f'<svg xmlns="http://www.w3.org/2000/svg"><text a="{out}">{out}</text></svg>')[0]
+    assert (el.text or "") == visible(text)
+    assert el.get("a") == visible(text).replace("\t", " ").replace("\n", " ")

@@ -26,11 +26,17 @@ if TYPE_CHECKING:
 
 __all__ = ["chart_points", "chart_total", "connection_section", "page", "report", "scenario_section", "step_rows"]
 
-CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+#: The page's Content-Security-Policy (W3C CSP Level 3, https://www.w3.org/TR/CSP3/): ``default-src 'none'`` refuses
+#: every fetch, script and plugin (every fetch directive falls back to it); the inline ``<style>`` blocks are all the
+#: page needs.  ``base-uri`` (a document directive) and ``form-action`` (a navigation directive) are not fetch
+#: directives and do not fall back to ``default-src``, so they are set too: a ``<base>`` or ``<form>`` could not
+#: point the page elsewhere either.  A policy in ``<meta>`` cannot carry ``frame-ancestors``, ``sandbox`` or
+#: ``report-uri`` (HTML standard, the ``http-equiv="content-security-policy"`` state); the page needs none of them.
+CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1b1b1b;margin:0;background:#fafafa}
-main{max-width:1680px;margin:0 auto;padding:18px 28px 60px}
+main{max-width:1680px;margin:0 auto;padding:18px 28px 60px;overflow-wrap:anywhere}
 h1{font-size:22px;margin:4px 0 2px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ddd}
 .sub{color:#555;margin:0 0 14px}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:3px 16px;margin:0}
@@ -38,10 +44,11 @@ dl.facts dt{color:#555}dl.facts dd{margin:0;font-family:ui-monospace,Menlo,Conso
 .rate{font-size:18px;margin:6px 0}.bad{color:#c62828;font-weight:600}.good{color:#2e7d32;font-weight:600}
 .pic{background:#fff;border:1px solid #ddd;border-radius:6px;padding:6px;margin:8px 0}
 .pic svg{display:block;max-width:100%;height:auto}
-table{border-collapse:collapse;background:#fff;font-size:12.5px;width:100%}
+table{border-collapse:collapse;background:#fff;font-size:12.5px;width:100%;overflow-wrap:normal}
 th,td{border:1px solid #e0e0e0;padding:3px 6px;text-align:left;vertical-align:top}
 th{background:#f0f3f6}td.n,td.t{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 td.pkt,td.at{font-family:ui-monospace,Menlo,Consolas,monospace;overflow-wrap:anywhere}
+table.steps td:last-child{overflow-wrap:anywhere}
 tr.hairpin td{background:#ffebee}tr.rst td{background:#fff3e0}tr.timeout td{background:#ffcdd2}
 tr.established td{background:#e8f5e9}
 details{margin:6px 0}summary{cursor:pointer;color:#0d47a1}
@@ -83,7 +90,7 @@ def step_rows(conn: Connection, *, fold: bool = True) -> str:
             to = f" → {r.dst_lane}" if r.dst_lane else " → ?"
             cls = r.style if r.style != "normal" else ""
             rows.append(
-                f'<tr class="{cls}"><td class="n">{n}</td><td class="t">{r.t:.6f}</td>'
+                f'<tr class="{_e(cls)}"><td class="n">{n}</td><td class="t">{r.t:.6f}</td>'
                 f'<td class="at">{_e(h.at)}{_e(to)}</td><td class="pkt">{_e(r.packet)}</td><td>{_e(r.flags)}</td>'
                 f"<td>{_e('; '.join(r.acts))}</td></tr>"
             )
@@ -146,7 +153,7 @@ def connection_section(scenario: Scenario, conn: Connection, heading: str, ancho
     title = f"connection #{conn.id} from {conn.client} to {conn.service}: {conn.outcome} (NLB target {conn.target})"
     folded = svg.sequence_svg(conn.hops, title=title, lanes=lanes, fold=True, id_prefix=f"{anchor}f")
     parts = [
-        f'<section id="{anchor}"><h2>{_e(heading)}</h2>',
+        f'<section id="{_e(anchor)}"><h2>{_e(heading)}</h2>',
         f'<p class="sub">#{conn.id}: {_e(conn.client)} → {_e(conn.service)}, NLB target {_e(conn.target)}, '
         f"{conn.syns} SYN{'s' if conn.syns != 1 else ''}, {_e(conn.outcome)} after {conn.elapsed_s:.6f} s</p>",
         f'<div class="pic diagram" data-conn="{conn.id}" data-outcome="{_e(conn.outcome)}">{folded}</div>',

@@ -109,8 +109,8 @@ def _arrow(d: Diagram, a: Arrow, p: str, lanes: Mapping[str, float]) -> str:
     width = 3 if a.style == "hairpin" else 1.4
     dash = ' stroke-dasharray="6 3"' if a.style == "rst" else ""
     attrs = (
-        f'class="arrow {a.style}" data-src="{_a(a.src_lane)}" data-dst="{_a(a.dst_lane or "")}" '
-        f'data-flags="{_a(a.flags)}" data-style="{a.style}" data-t="{_t(a.t)}"'
+        f'class="arrow {_a(a.style)}" data-src="{_a(a.src_lane)}" data-dst="{_a(a.dst_lane or "")}" '
+        f'data-flags="{_a(a.flags)}" data-style="{_a(a.style)}" data-t="{_t(a.t)}"'
     )
     out = [f"<g {attrs}>", f"<title>{escape(a.label + chr(10) + a.detail)}</title>"]
     y = a.y
@@ -142,7 +142,7 @@ def _arrow(d: Diagram, a: Arrow, p: str, lanes: Mapping[str, float]) -> str:
         )
     elif a.end == "deliver":
         end_mark = f'<circle cx="{_num(x2)}" cy="{_num(y)}" r="3.5" fill="{colour}"/>'
-    marker = "" if a.end in ("drop", "martian") else f' marker-end="url(#{p}-head-{a.style})"'
+    marker = "" if a.end in ("drop", "martian") else f' marker-end="url(#{p}-head-{_a(a.style)})"'
     path = path.replace("/>", f' stroke="{colour}" stroke-width="{width}"{dash}{marker}/>', 1)
     out.append(path)
     out.append(end_mark)
@@ -162,7 +162,7 @@ def _note(d: Diagram, n: Note, lanes: Mapping[str, float]) -> str:
     w = len(text) * 6.3 + 12
     left = min(x - 6, d.width - w - 4)
     return (
-        f'<g class="note {n.kind}" data-lane="{_a(n.lane)}" data-kind="{_a(n.kind)}" data-t="{_t(n.t)}">'
+        f'<g class="note {_a(n.kind)}" data-lane="{_a(n.lane)}" data-kind="{_a(n.kind)}" data-t="{_t(n.t)}">'
         f"<title>{escape(n.text)}</title>"
         f'<rect x="{_num(left)}" y="{_num(n.y - 10)}" width="{_num(w)}" height="20" rx="4" fill="#fff" '
         f'stroke="{colour}" stroke-width="1.5"/>' + _text(left + 6, n.y + 4, text, "note", "start") + "</g>"
