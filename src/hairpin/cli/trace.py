@@ -71,8 +71,10 @@ def collect_cmd(
     if out.exists() and not out.is_dir():
         raise InputError("not a directory", str(out))
     out.mkdir(parents=True, exist_ok=True)
-    for name, data in files.items():
-        write_output(out / name, data)
+    for name in files:  # every name checked before anything is written
+        check_output(out / name, links=False)
+    for name, data in files.items():  # DIR/NAME is hairpin's name: a link, FIFO or device there is replaced
+        write_output(out / name, data, links=False)
     for name in (n for n in collect.COMMANDS if n not in files):
         # a file of an earlier run into DIR (another node's, or this one's before) that this run did not write:
         # trace --node would read it beside this run's files, a bundle of two states.  The printed script removes
@@ -140,13 +142,14 @@ def trace_cmd(
     Exit code 1 when an outcome returns asymmetrically (--reply: the seed's failure), 0 otherwise, 2 on bad input."""
     import tempfile
 
-    from hairpin.cli.common import check_format, check_output
+    from hairpin.cli.common import check_format, check_outputs
 
     format = check_format(format, FORMATS)
     if table is not None and table not in ("raw", "mangle", "nat", "filter", "security"):
         raise InputError(f"--table must be raw, mangle, nat, filter or security, got {table!r}")
-    for out_path in (svg, html, output):
-        check_output(out_path)
+    check_outputs({"--svg": svg, "--html": html, "--output": output},
+                  [*(iptables_save or []), iptables_legacy_save, routes, rules, addrs, ipset, ipvs, nft, conntrack,
+                   sockets, node])  # fmt: skip
     work = tempfile.TemporaryDirectory(prefix=f"{node.name}." if node is not None else "hairpin.")
     try:
         _trace(node, work.name, packets, iptables_save, iptables_legacy_save, routes, rules, addrs, ipset, ipvs,
