@@ -312,3 +312,18 @@ def test_a_signal_half_way_through_a_write_leaves_the_old_file_and_no_temporary(
     rest = proc.stderr.read()
     assert (proc.wait(timeout=30), rest) == (code, f"hairpin: {line}\n")
     assert [p.name for p in tmp_path.iterdir()] == ["run.pcapng"] and out.read_bytes() == b"old capture"
+
+
+@root_only
+def test_a_file_planted_at_one_of_hairpins_own_names_gives_it_neither_owner_nor_mode(tmp_path: Path) -> None:
+    planted = tmp_path / "lab.json"
+    planted.write_text("{}")
+    os.chown(planted, NOBODY, NOBODY)
+    planted.chmod(0o666)  # world-writable: taken over, another user could edit what root reads back
+    old = os.umask(0o022)
+    try:
+        writing.write_output(planted, '{"prefix": "hp"}', links=False)
+    finally:
+        os.umask(old)
+    st = planted.stat()
+    assert (planted.read_text(), st.st_uid, stat.S_IMODE(st.st_mode)) == ('{"prefix": "hp"}', 0, 0o644)

@@ -257,10 +257,10 @@ def _open_output(p: str, binary: bool, links: bool = True) -> Iterator[IO[Any]]:
     try:  # links=False: the directory resolved, the last component replaced as a name, never followed
         real = _resolve(p, last=links)
         old = _check_existing(p, real) if links else None
-        if not links:
+        if not links:  # a file at hairpin's own name that is not ours was planted: its mode is not taken
             with contextlib.suppress(FileNotFoundError):
                 st = os.lstat(real)
-                old = st if stat.S_ISREG(st.st_mode) else None
+                old = st if stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid() else None
         directory, name = os.path.split(real)
         fd, tmp = _temporary(directory, name)
     except OSError as exc:
