@@ -327,3 +327,21 @@ def test_a_file_planted_at_one_of_hairpins_own_names_gives_it_neither_owner_nor_
         os.umask(old)
     st = planted.stat()
     assert (planted.read_text(), st.st_uid, stat.S_IMODE(st.st_mode)) == ('{"prefix": "hp"}', 0, 0o644)
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o000, 0o664), (0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_a_new_file_follows_the_umask_but_is_never_writable_by_others(tmp_path: Path, umask: int, mode: int) -> None:
+    old = os.umask(umask)
+    try:
+        writing.write_output(tmp_path / "report.txt", "cluster data\n")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "report.txt").stat().st_mode) == mode
+
+
+def test_an_existing_world_writable_file_keeps_its_mode(tmp_path: Path) -> None:
+    f = tmp_path / "shared.txt"
+    f.write_text("old")
+    f.chmod(0o666)  # the user's own choice for this file
+    writing.write_output(f, "new")
+    assert stat.S_IMODE(f.stat().st_mode) == 0o666

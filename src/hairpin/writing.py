@@ -13,7 +13,8 @@ What this module knows:
   removes the temporary file and leaves the target as it was.  An existing target keeps its permission
   bits (``rwx`` only: set-user-ID, set-group-ID and sticky are dropped) and, where the process may set them,
   its owner and group, set on the open temporary file (``fchown``/``fchmod``: never through a name
-  that could have been swapped); a new one gets the umask's, as ``open()`` would give it.
+  that could have been swapped); a new one gets ``0o664`` less the umask: the umask's, as ``open()`` would
+  give it, except that it is never writable by others, even under ``umask 000``.
 - What ``>`` in a shell refuses is refused before work starts: an existing file the process may not write
   (``access(2)``), and what Linux's ``fs.protected_symlinks`` and ``fs.protected_regular`` protect
   (``Documentation/admin-guide/sysctl/fs.rst``; ``may_follow_link`` in ``fs/namei.c``), which a rename would
@@ -48,6 +49,8 @@ from hairpin.errors import InputError
 __all__ = ["check_output", "check_outputs", "open_output", "write_output"]
 
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+#: a new file's mode before the umask (``open(2)``: the file gets ``mode & ~umask``)
+_NEW_MODE = 0o664
 
 
 #: names written in place whatever they resolve to: the process's own descriptors (``/dev/fd`` is a link to
@@ -213,7 +216,9 @@ def _temporary(directory: str, name: str) -> tuple[int, str]:
     for _ in range(16):
         tmp = os.path.join(directory, f".{name}.hairpin-{os.urandom(6).hex()}")
         try:
-            return os.open(tmp, _FLAGS, 0o666), tmp
+            # rw for user and group as the umask allows, never others' write (a report holds cluster data
+            # another user could then change unseen); a replaced file gets its old mode back (fchmod)
+            return os.open(tmp, _FLAGS, _NEW_MODE), tmp
         except FileExistsError:
             continue
     raise InputError("cannot write: no free temporary name", os.path.join(directory, name))
