@@ -345,3 +345,49 @@ def test_an_existing_world_writable_file_keeps_its_mode(tmp_path: Path) -> None:
     f.chmod(0o666)  # the user's own choice for this file
     writing.write_output(f, "new")
     assert stat.S_IMODE(f.stat().st_mode) == 0o666
+
+
+# ------------------------------------------------------------------------------ directory outputs themselves
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda d: d / "file", "cannot write: not a directory"),
+        (lambda d: d / "missing" / "out", "cannot write: no such directory: {d}/missing"),
+        (lambda d: "", "cannot write: empty directory name"),
+    ],
+)
+def test_a_directory_output_is_checked_before_work(tmp_path: Path, make: object, message: str) -> None:
+    assert callable(make)
+    (tmp_path / "file").write_text("a file")
+    path = make(tmp_path)
+    with pytest.raises(InputError) as exc:
+        writing.check_directory(path)
+    assert str(exc.value) == (f"{path}: " if path else "") + message.format(d=tmp_path)
+    writing.check_directory(tmp_path)  # exists
+    writing.check_directory(tmp_path / "new")  # can be created
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+@root_only
+def test_scenario_nodes_into_a_directory_link_another_user_planted_writes_nothing(shared: Path) -> None:
+    theirs = shared / "theirs"
+    theirs.mkdir()
+    os.chown(theirs, NOBODY, NOBODY)
+    link = shared / "nodes"
+    link.symlink_to(theirs)
+    os.lchown(link, NOBODY, NOBODY)
+    r = hairpin("scenario", "nodes", "seed", str(link))
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == (f"hairpin: error: {link}: cannot write: a symbolic link owned by another user in a sticky "
+                        "world-writable directory: not followed\n")  # fmt: skip
+    assert list(theirs.iterdir()) == []
+
+
+def test_scenario_nodes_onto_a_file_is_one_line(tmp_path: Path) -> None:
+    f = tmp_path / "nodes"
+    f.write_text("a file")
+    r = hairpin("scenario", "nodes", "seed", str(f))
+    assert (r.returncode, r.stdout, r.stderr) == (2, "", f"hairpin: error: {f}: cannot write: not a directory\n")
+    assert f.read_text() == "a file"

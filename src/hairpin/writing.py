@@ -46,7 +46,7 @@ from typing import IO, Any, Literal, overload
 
 from hairpin.errors import InputError
 
-__all__ = ["check_output", "check_outputs", "open_output", "write_output"]
+__all__ = ["check_directory", "check_output", "check_outputs", "open_output", "write_output"]
 
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 #: a new file's mode before the umask (``open(2)``: the file gets ``mode & ~umask``)
@@ -176,6 +176,29 @@ def check_output(path: str | Path | None, *, links: bool = True) -> None:
         raise InputError(f"cannot write: permission denied in {os.path.dirname(p) or '.'}", p)
     if links:
         _check_existing(p, real)
+
+
+def check_directory(path: str | Path) -> None:
+    """Raise InputError (one line naming ``path``) unless ``path`` is a directory hairpin may write files into,
+    or one it can create (its parent exists and is writable); a link on its way is followed as for
+    :func:`check_output` (not one another user planted in a sticky world-writable directory)."""
+    p = str(path)
+    if p == "":
+        raise InputError("cannot write: empty directory name")
+    try:
+        real = _resolve(p)
+        st = os.stat(real)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise InputError(f"cannot write: {exc.strerror}", p) from None
+    if st is not None and not stat.S_ISDIR(st.st_mode):
+        raise InputError("cannot write: not a directory", p)
+    where = real if st is not None else os.path.dirname(real)
+    if st is None and not os.path.isdir(where):
+        raise InputError(f"cannot write: no such directory: {os.path.dirname(p.rstrip('/')) or '.'}", p)
+    if not os.access(where, os.W_OK | os.X_OK):
+        raise InputError("cannot write: permission denied", p)
 
 
 def check_outputs(outputs: dict[str, str | Path | None], inputs: Iterable[str | Path | None] = ()) -> None:

@@ -15,7 +15,7 @@ import yaml
 
 from hairpin.cli.common import warn_scenario, write, wrote
 from hairpin.errors import InputError, ParseError
-from hairpin.writing import check_output, check_outputs, write_output
+from hairpin.writing import check_directory, check_output, check_outputs, write_output
 
 scenario_app = typer.Typer(help="Build hairpin scenarios.", no_args_is_help=True)
 
@@ -126,10 +126,7 @@ def nodes(
 
     s = scen.seed() if scenario == "seed" else scen.load(scenario)
     root = Path(directory)
-    if root.exists() and not root.is_dir():
-        raise InputError("not a directory", directory)
-    if not root.parent.is_dir():
-        raise InputError(f"cannot write: no such directory: {root.parent}", directory)
+    check_directory(directory)
     written = node_files(s)
     for node, files in written.items():  # every name checked before anything is written
         d = root / node

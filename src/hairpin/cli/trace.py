@@ -47,7 +47,7 @@ def collect_cmd(
 ) -> None:
     """How to get a node's state for `hairpin trace --node`: the read-only commands, or a one-liner."""
     from hairpin import collect
-    from hairpin.writing import check_output, write_output
+    from hairpin.writing import check_directory, check_output, write_output
 
     if image is not None and node is None:
         raise InputError("--image needs --node (it is the image of the kubectl debug one-liner)")
@@ -63,14 +63,19 @@ def collect_cmd(
         return
     if out is None:
         raise InputError("--run needs --out DIR or --out FILE.tgz")
-    check_output(out if str(out).endswith((".tgz", ".tar.gz")) or str(out) == "-" else None)
+    tarball = str(out) == "-" or str(out).endswith((".tgz", ".tar.gz"))
+    if tarball:
+        check_output(out)
+    else:
+        check_directory(out)
     files = collect.run_commands()
-    if str(out) == "-" or str(out).endswith((".tgz", ".tar.gz")):
+    if tarball:
         write_output(out, collect.tarball(files))
         return
-    if out.exists() and not out.is_dir():
-        raise InputError("not a directory", str(out))
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot write: {exc.strerror}", str(out)) from None
     for name in files:  # every name checked before anything is written
         check_output(out / name, links=False)
     for name, data in files.items():  # DIR/NAME is hairpin's name: a link, FIFO or device there is replaced
