@@ -391,3 +391,15 @@ def test_scenario_nodes_onto_a_file_is_one_line(tmp_path: Path) -> None:
     r = hairpin("scenario", "nodes", "seed", str(f))
     assert (r.returncode, r.stdout, r.stderr) == (2, "", f"hairpin: error: {f}: cannot write: not a directory\n")
     assert f.read_text() == "a file"
+
+
+def test_scenario_nodes_refuses_a_node_name_that_leaves_dir(tmp_path: Path) -> None:
+    seed = (Path(__file__).resolve().parents[1] / "src" / "hairpin" / "scenarios" / "seed.yaml").read_text()
+    evil = tmp_path / "evil.yaml"
+    evil.write_text(seed.replace("name: node1,", "name: ../esc,").replace("node: node1,", "node: ../esc,"))
+    out = tmp_path / "out"
+    out.mkdir()
+    r = hairpin("scenario", "nodes", str(evil), str(out / "sub"))
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == f"hairpin: error: {evil}: node name '../esc' cannot be a directory name in {out}/sub\n"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["evil.yaml", "out"]

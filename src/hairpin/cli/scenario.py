@@ -131,7 +131,9 @@ def nodes(
     for node, files in written.items():  # every name checked before anything is written
         d = root / node
         if node in ("", ".", "..") or "/" in node or "\0" in node:
-            raise InputError(f"cannot write: node name {node!r} is not a directory name", directory)
+            # a hand-written scenario's node name (a Kubernetes node's is a DNS subdomain: no "/") would be
+            # written out of DIR ("../x") or into it ("a/b")
+            raise InputError(f"node name {node!r} cannot be a directory name in {directory}", scenario)
         if d.is_symlink() or (d.exists() and not d.is_dir()):
             # DIR/NODE is hairpin's name: a link there (planted, or left) is not followed out of DIR
             raise InputError("cannot write: not a directory (a symbolic link or a file)", str(d))
