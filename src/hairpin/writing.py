@@ -11,12 +11,26 @@ What this module knows:
   target.  Nothing planted in that directory (a symlink at a name hairpin might pick) is ever followed or
   overwritten; a reader never sees half a file; any failure (a full disk, an exception in the producer)
   removes the temporary file and leaves the target as it was.  An existing target keeps its permission
-  bits; a new one gets the umask's, as ``open()`` would give it.
+  bits (``rwx`` only: set-user-ID, set-group-ID and sticky are dropped) and, where the process may set them,
+  its owner and group, set on the open temporary file (``fchown``/``fchmod``: never through a name
+  that could have been swapped); a new one gets ``0o664`` less the umask: the umask's, as ``open()`` would
+  give it, except that it is never writable by others, even under ``umask 000``.
+- What ``>`` in a shell refuses is refused before work starts: an existing file the process may not write
+  (``access(2)``), and what Linux's ``fs.protected_symlinks`` and ``fs.protected_regular`` protect
+  (``Documentation/admin-guide/sysctl/fs.rst``; ``may_follow_link`` in ``fs/namei.c``), which a rename would
+  otherwise get round: a symlink in a sticky world-writable directory (``/tmp``) owned by neither the
+  process nor the directory's owner is not followed, and an existing file in a sticky directory is not
+  replaced unless it or the directory is the process's (root: unless it is root's or the directory owner's).
+  Enforced whatever the sysctls say (they are off in some containers).
+- Two outputs naming one file, or an output naming an input, are refused (:func:`check_outputs`): the
+  second write would silently replace the first, or the report its own input.
 - A symlink the user named is written through: the file it points to is replaced, the link stays.  A file
   hairpin names itself (the lab's records, ``links=False``) is replaced as a name: a symlink, FIFO or device
   planted there is replaced by the file, never followed or written to.
 - Special files are written to, never replaced: a FIFO, a character device (``/dev/null``, a terminal),
-  and anything under ``/dev/`` or ``/proc/`` (``/dev/stdout``, ``/proc/self/fd/1``).
+  ``/dev/stdout``, ``/dev/stderr``, ``/dev/fd/N`` and anything under ``/proc/`` (``/proc/self/fd/1``).  A
+  block device (``/dev/sda``) is refused like a directory; a regular file under ``/dev/`` (``/dev/shm``) is
+  written as any other.
 """
 
 from __future__ import annotations
@@ -25,23 +39,30 @@ import contextlib
 import os
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import IO, Any, Literal, overload
 
 from hairpin.errors import InputError
 
-__all__ = ["check_output", "open_output", "write_output"]
+__all__ = ["check_directory", "check_output", "check_outputs", "open_output", "write_output"]
 
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+#: a new file's mode before the umask (``open(2)``: the file gets ``mode & ~umask``)
+_NEW_MODE = 0o664
+
+
+#: names written in place whatever they resolve to: the process's own descriptors (``/dev/fd`` is a link to
+#: ``/proc/self/fd``, ``proc(5)``), which a rename would detach from the shell's redirection
+_DESCRIPTORS = ("/dev/stdout", "/dev/stderr", "/dev/stdin")
 
 
 def _is_passthrough(path: str) -> bool:
-    """Paths written in place: ``/dev/...`` and ``/proc/...`` names (stdout, stderr, fds) and existing
-    FIFOs and character devices."""
+    """Paths written in place: the process's descriptors (``/dev/stdout``, ``/dev/fd/N``, ``/proc/...``) and
+    existing FIFOs and character devices."""
     norm = os.path.abspath(path)
-    if norm.startswith(("/dev/", "/proc/")):
+    if norm.startswith(("/proc/", "/dev/fd/")) or norm in _DESCRIPTORS:
         return True
     try:
         st = os.stat(path)
@@ -50,10 +71,79 @@ def _is_passthrough(path: str) -> bool:
     return stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode)
 
 
-def check_output(path: str | Path | None) -> None:
+def _sticky(st: os.stat_result) -> bool:
+    return bool(st.st_mode & stat.S_ISVTX)
+
+
+def _resolve(path: str, last: bool = True) -> str:
+    """``path`` with every symlink on its way followed (``last``: the final component's too), as
+    ``os.path.realpath`` would, but refusing a symlink that Linux's ``fs.protected_symlinks`` would not follow
+    (``may_follow_link``, ``fs/namei.c``): one in a sticky world-writable directory whose owner is neither this
+    process's effective user nor the directory's owner.  A rename-based writer would otherwise follow a link
+    another user planted in ``/tmp`` at the name given, where ``>`` in a shell stops (EACCES)."""
+    euid = os.geteuid()
+    todo = [c for c in path.split("/") if c not in ("", ".")]
+    cur = "/" if path.startswith("/") else os.getcwd()
+    hops = 0
+    while todo:
+        part = todo.pop(0)
+        if part == "..":
+            cur = os.path.dirname(cur)
+            continue
+        nxt = os.path.join(cur, part)
+        if not todo and not last:
+            return nxt
+        try:
+            st = os.lstat(nxt)
+        except OSError:  # missing (a new file, a missing directory: check_output names it) or unreadable
+            return os.path.join(nxt, *todo)
+        if not stat.S_ISLNK(st.st_mode):
+            cur = nxt
+            continue
+        hops += 1
+        if hops > 40:  # MAXSYMLINKS (path_resolution(7)): let the open fail with ELOOP
+            return os.path.join(nxt, *todo)
+        here = os.stat(cur)
+        if _sticky(here) and here.st_mode & stat.S_IWOTH and st.st_uid not in (euid, here.st_uid):
+            which = "" if nxt == os.path.join(os.getcwd(), path) else f" ({nxt})"
+            raise InputError(f"cannot write: a symbolic link{which} owned by another user in a sticky "
+                             "world-writable directory: not followed", path)  # fmt: skip
+        target = os.readlink(nxt)
+        todo = [c for c in target.split("/") if c not in ("", ".")] + todo
+        if target.startswith("/"):
+            cur = "/"
+    return cur
+
+
+def _check_existing(p: str, real: str) -> os.stat_result | None:
+    """The existing regular file at ``real`` (None: none), refused in one line where ``>`` would be refused:
+    not writable by this process (``access(2)``), or in a sticky directory and owned by neither this process
+    nor the directory's owner (``fs.protected_regular``, ``Documentation/admin-guide/sysctl/fs.rst``; for a
+    user other than root, the sticky bit itself makes the rename fail: ``rename(2)``, EPERM)."""
+    try:
+        st = os.lstat(real)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    if not os.access(real, os.W_OK, effective_ids=os.access in os.supports_effective_ids):
+        raise InputError("cannot write: permission denied", p)
+    euid = os.geteuid()
+    try:
+        here = os.stat(os.path.dirname(real))
+    except OSError:
+        return st
+    foreign = st.st_uid not in (0, here.st_uid) if euid == 0 else euid not in (st.st_uid, here.st_uid)
+    if _sticky(here) and foreign:
+        raise InputError(f"cannot write: owned by another user in the sticky directory {os.path.dirname(real)}", p)
+    return st
+
+
+def check_output(path: str | Path | None, *, links: bool = True) -> None:
     """Raise InputError (one line naming ``path``) if ``path`` cannot be written; call before work starts.
 
-    ``None`` (no output asked for) and ``-`` (standard output) always pass."""
+    ``None`` (no output asked for) and ``-`` (standard output) always pass.  ``links=False``: the final
+    component is hairpin's own name, replaced whatever is there (see :func:`open_output`)."""
     if path is None:
         return
     p = str(path)
@@ -61,33 +151,97 @@ def check_output(path: str | Path | None) -> None:
         return
     if p == "":
         raise InputError("cannot write: empty file name")
-    if _is_passthrough(p):
+    if links and _is_passthrough(p):
         if os.path.exists(p) and not os.access(p, os.W_OK):
             raise InputError("cannot write: permission denied", p)
         return
     try:
-        st = os.stat(p)
+        real = _resolve(p, last=links)
+        st = os.stat(real, follow_symlinks=links)
     except FileNotFoundError:
         st = None
     except OSError as exc:
         raise InputError(f"cannot write: {exc.strerror}", p) from None
-    if st is not None:
+    if st is not None and links:
         if stat.S_ISDIR(st.st_mode):
             raise InputError("cannot write: is a directory", p)
         if not stat.S_ISREG(st.st_mode):
             raise InputError("cannot write: not a regular file, FIFO or character device", p)
-    parent = os.path.dirname(os.path.realpath(p))
+    if st is not None and not links and stat.S_ISDIR(st.st_mode):
+        raise InputError("cannot write: is a directory", p)
+    parent = os.path.dirname(real)
     if not os.path.isdir(parent):
         raise InputError(f"cannot write: no such directory: {os.path.dirname(p) or '.'}", p)
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InputError(f"cannot write: permission denied in {os.path.dirname(p) or '.'}", p)
+    if links:
+        _check_existing(p, real)
+
+
+def check_directory(path: str | Path) -> None:
+    """Raise InputError (one line naming ``path``) unless ``path`` is a directory hairpin may write files into,
+    or one it can create (its parent exists and is writable); a link on its way is followed as for
+    :func:`check_output` (not one another user planted in a sticky world-writable directory)."""
+    p = str(path)
+    if p == "":
+        raise InputError("cannot write: empty directory name")
+    try:
+        real = _resolve(p)
+        st = os.stat(real)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise InputError(f"cannot write: {exc.strerror}", p) from None
+    if st is not None and not stat.S_ISDIR(st.st_mode):
+        raise InputError("cannot write: not a directory", p)
+    where = real if st is not None else os.path.dirname(real)
+    if st is None and not os.path.isdir(where):
+        raise InputError(f"cannot write: no such directory: {os.path.dirname(p.rstrip('/')) or '.'}", p)
+    if not os.access(where, os.W_OK | os.X_OK):
+        raise InputError("cannot write: permission denied", p)
+
+
+def check_outputs(outputs: dict[str, str | Path | None], inputs: Iterable[str | Path | None] = ()) -> None:
+    """:func:`check_output` for each of ``outputs`` (option name: path), then refuse, in one line, two of them
+    naming one file (the second write would replace the first) or one naming an input (the report would
+    replace what it is read from).  Standard output, FIFOs and devices may be given more than once."""
+    seen: dict[tuple[int, int] | str, str] = {}
+    for option, path in outputs.items():
+        check_output(path)
+        if path is None or str(path) == "-" or _is_passthrough(str(path)):
+            continue
+        key = _identity(str(path))
+        if key in seen:
+            raise InputError(f"cannot write: given to both {seen[key]} and {option}", str(path))
+        seen[key] = option
+    for given in inputs:
+        if given is None or str(given) == "-":
+            continue
+        try:
+            st = os.stat(given)
+        except OSError:  # not a file (a built-in name such as "seed"): its reader says what is wrong
+            continue
+        if (key := (st.st_dev, st.st_ino)) in seen:
+            raise InputError(f"cannot write: {seen[key]} names an input file; it would be replaced by the report",
+                             str(given))  # fmt: skip
+
+
+def _identity(path: str) -> tuple[int, int] | str:
+    """An existing file's (device, inode), else the name it resolves to: two names for one file compare equal."""
+    try:
+        st = os.stat(path)
+        return (st.st_dev, st.st_ino)
+    except OSError:
+        return _resolve(path)
 
 
 def _temporary(directory: str, name: str) -> tuple[int, str]:
     for _ in range(16):
         tmp = os.path.join(directory, f".{name}.hairpin-{os.urandom(6).hex()}")
         try:
-            return os.open(tmp, _FLAGS, 0o666), tmp
+            # rw for user and group as the umask allows, never others' write (a report holds cluster data
+            # another user could then change unseen); a replaced file gets its old mode back (fchmod)
+            return os.open(tmp, _FLAGS, _NEW_MODE), tmp
         except FileExistsError:
             continue
     raise InputError("cannot write: no free temporary name", os.path.join(directory, name))
@@ -116,7 +270,7 @@ def _open_output(p: str, binary: bool, links: bool = True) -> Iterator[IO[Any]]:
             yield sys.stdout
             sys.stdout.flush()
         return
-    check_output(p)
+    check_output(p, links=links)
     if links and _is_passthrough(p):
         try:
             fh = open(p, "wb" if binary else "w", encoding=None if binary else "utf-8")  # noqa: SIM115
@@ -128,18 +282,14 @@ def _open_output(p: str, binary: bool, links: bool = True) -> Iterator[IO[Any]]:
         except OSError as exc:
             raise InputError(f"cannot write: {exc.strerror}", p) from None
         return
-    if links:
-        real = os.path.realpath(p)
-    else:  # the name itself: its directory resolved, the last component never followed
-        head, tail = os.path.split(os.path.abspath(p))
-        real = os.path.join(os.path.realpath(head), tail)
-    directory, name = os.path.split(real)
-    try:
-        st = os.stat(real, follow_symlinks=links)
-        old_mode: int | None = stat.S_IMODE(st.st_mode) if stat.S_ISREG(st.st_mode) else None
-    except OSError:
-        old_mode = None
-    try:
+    try:  # links=False: the directory resolved, the last component replaced as a name, never followed
+        real = _resolve(p, last=links)
+        old = _check_existing(p, real) if links else None
+        if not links:  # a file at hairpin's own name that is not ours was planted: its mode is not taken
+            with contextlib.suppress(FileNotFoundError):
+                st = os.lstat(real)
+                old = st if stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid() else None
+        directory, name = os.path.split(real)
         fd, tmp = _temporary(directory, name)
     except OSError as exc:
         raise InputError(f"cannot write: {exc.strerror}", p) from None
@@ -149,9 +299,10 @@ def _open_output(p: str, binary: bool, links: bool = True) -> Iterator[IO[Any]]:
         with fh:
             yield fh
             fh.flush()
+            if old is not None:  # on the open file: a name in a shared directory could be swapped meanwhile
+                _keep_owner(fh.fileno(), old)
+                os.fchmod(fh.fileno(), stat.S_IMODE(old.st_mode) & 0o777)
             os.fsync(fh.fileno())
-        if old_mode is not None:
-            os.chmod(tmp, old_mode)
         os.replace(tmp, real)
         done = True
     except OSError as exc:
@@ -160,6 +311,19 @@ def _open_output(p: str, binary: bool, links: bool = True) -> Iterator[IO[Any]]:
         if not done:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+
+
+def _keep_owner(fd: int, old: os.stat_result) -> None:
+    """The replaced file's owner and group on ``fd``, as far as this process may set them (``chown(2)``: root
+    any; a user a group of their own), as ``>`` in a shell, which writes the same inode, would keep them."""
+    st = os.fstat(fd)
+    if (st.st_uid, st.st_gid) == (old.st_uid, old.st_gid):
+        return
+    try:
+        os.fchown(fd, old.st_uid, old.st_gid)
+    except PermissionError:
+        with contextlib.suppress(PermissionError):
+            os.fchown(fd, -1, old.st_gid)
 
 
 def write_output(path: str | Path, data: str | bytes, *, links: bool = True) -> None:

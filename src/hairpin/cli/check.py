@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from hairpin.cli import LEFT_TO_EXIT
-from hairpin.cli.common import check_format, check_output, emit, emit_raw
+from hairpin.cli.common import check_format, check_outputs, emit, emit_raw
 from hairpin.errors import InputError, ParseError
 
 FORMATS = ("text", "json", "sarif")
@@ -91,7 +91,7 @@ def check(
     format = check_format(format, FORMATS, ALIASES)
     if not paths and not (live or kubeconfig or context):
         raise InputError("give manifests, dumps or directories to check, or --live / --kubeconfig / --context")
-    check_output(output)
+    check_outputs({"--output": output}, paths or [])
     errors: list[InputError] = []
     parse_errors: list[ParseError] = []
     objects = manifests.load_paths(paths or [], parse_errors)

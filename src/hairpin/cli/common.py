@@ -20,10 +20,10 @@ from typing import Any
 from hairpin.errors import InputError
 from hairpin.render.markup import CONTROL, shown
 from hairpin.text import digits
-from hairpin.writing import check_output, write_output
+from hairpin.writing import check_output, check_outputs, write_output
 
 __all__ = [
-    "EXIT_BAD_INPUT", "EXIT_CLEAN", "EXIT_FINDING", "PIPE_WIDTH", "check_format", "check_output", "emit", "emit_raw",
+    "EXIT_BAD_INPUT", "EXIT_CLEAN", "EXIT_FINDING", "PIPE_WIDTH", "check_format", "check_output", "check_outputs", "emit", "emit_raw",
     "read_progress", "text_width", "write", "wrote",
 ]  # fmt: skip
 
@@ -50,9 +50,9 @@ def wrote(path: str | Path, what: str = "") -> None:
         print(f"wrote {path}" + (f" ({what})" if what else ""), file=sys.stderr)
 
 
-def write(path: str | Path, data: str | bytes, what: str = "") -> None:
+def write(path: str | Path, data: str | bytes, what: str = "", *, links: bool = True) -> None:
     """:func:`hairpin.writing.write_output`, then ``wrote FILE`` on stderr."""
-    write_output(path, data)
+    write_output(path, data, links=links)
     wrote(path, what)
 
 

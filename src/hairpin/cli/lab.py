@@ -85,12 +85,11 @@ def run_cmd(
     Exit code 0 when every real connection agrees with the simulator, 1 when one does not, 2 on bad input."""
     from hairpin.backends.lab import run, up
     from hairpin.backends.lab.run import check_capture_dir
-    from hairpin.cli.common import check_format, check_output, note_unchecked
+    from hairpin.cli.common import check_format, check_outputs, note_unchecked
 
     format = check_format(format, ("text", "json"))
     timeout = connect_timeout if timeout is None else timeout
-    for out_path in (svg, html, output):
-        check_output(out_path)
+    check_outputs({"--svg": svg, "--html": html, "--output": output}, [scenario])
     if capture is not None:
         check_capture_dir(capture)
     sc = _scenario(scenario, fix)

@@ -32,7 +32,7 @@ def run(files: list[Path], format: str = "text", svg: Path | None = None, html: 
         max_listed: int = 10_000) -> int:  # fmt: skip
     """``hairpin pcap`` with its options as typer passes them; returns the exit code."""
     _numpy_one_blas_thread()
-    from hairpin.cli.common import check_format, check_output, emit_raw, read_progress, write
+    from hairpin.cli.common import check_format, check_outputs, emit_raw, read_progress, write
     from hairpin.diagnose.capture import analyse_files
 
     format = check_format(format, FORMATS)
@@ -44,8 +44,7 @@ def run(files: list[Path], format: str = "text", svg: Path | None = None, html: 
     vxlan = VXLAN_PORTS | ports
     if max_listed < 1:
         raise InputError(f"--max-listed must be at least 1, got {max_listed}")
-    for out_path in (svg, html, output):
-        check_output(out_path)
+    check_outputs({"--svg": svg, "--html": html, "--output": output}, files)
     if "-" in (str(f) for f in files):
         if len(files) != 1 or svg is not None or html is not None or output is not None:
             raise InputError("a live stream (-) is read alone, without --svg, --html or -o")

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from hairpin.cli.common import check_format, check_output, emit, emit_raw, note_unchecked, write, wrote
+from hairpin.cli.common import check_format, check_outputs, emit, emit_raw, note_unchecked, write, wrote
 
 FORMATS = ("text", "json")
 
@@ -56,8 +56,7 @@ def reproduce(
         _list_fixes(scen.FIXES)
         return
     format = check_format(format, FORMATS)
-    for out_path in (svg, html, pcap, output):
-        check_output(out_path)
+    check_outputs({"--svg": svg, "--html": html, "--pcap": pcap, "--output": output}, [scenario])
     sc = scen.load(scenario) if scenario is not None else scen.seed()
     if fix is not None:
         sc = scen.with_fix(sc, fix)

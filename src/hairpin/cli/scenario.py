@@ -15,7 +15,7 @@ import yaml
 
 from hairpin.cli.common import warn_scenario, write, wrote
 from hairpin.errors import InputError, ParseError
-from hairpin.writing import check_output, write_output
+from hairpin.writing import check_directory, check_output, check_outputs, write_output
 
 scenario_app = typer.Typer(help="Build hairpin scenarios.", no_args_is_help=True)
 
@@ -52,7 +52,7 @@ def from_cluster(
         raise InputError("--service namespace/name is required")
     if not paths and not (live or kubeconfig or context):
         raise InputError("give manifests or dumps, or --live / --kubeconfig / --context")
-    check_output(output)
+    check_outputs({"--output": output}, paths or [])
     errors: list[ParseError] = []
     objects = manifests.load_paths(paths or [], errors)
     if errors:
@@ -126,11 +126,20 @@ def nodes(
 
     s = scen.seed() if scenario == "seed" else scen.load(scenario)
     root = Path(directory)
-    if root.exists() and not root.is_dir():
-        raise InputError("not a directory", directory)
-    if not root.parent.is_dir():
-        raise InputError(f"cannot write: no such directory: {root.parent}", directory)
+    check_directory(directory)
     written = node_files(s)
+    for node, files in written.items():  # every name checked before anything is written
+        d = root / node
+        if node in ("", ".", "..") or "/" in node or "\0" in node:
+            # a hand-written scenario's node name (a Kubernetes node's is a DNS subdomain: no "/") would be
+            # written out of DIR ("../x") or into it ("a/b")
+            raise InputError(f"node name {node!r} cannot be a directory name in {directory}", scenario)
+        if d.is_symlink() or (d.exists() and not d.is_dir()):
+            # DIR/NODE is hairpin's name: a link there (planted, or left) is not followed out of DIR
+            raise InputError("cannot write: not a directory (a symbolic link or a file)", str(d))
+        if d.is_dir():
+            for name in files:
+                check_output(d / name, links=False)
     for node, files in written.items():
         d = root / node
         try:
@@ -138,7 +147,7 @@ def nodes(
         except OSError as exc:
             raise InputError(f"cannot write: {exc.strerror}", str(d)) from None
         for name, text in files.items():
-            write(d / name, text)
+            write(d / name, text, links=False)  # a link, FIFO or device at DIR/NODE/FILE is replaced, not followed
     client = s.client_pod
     node = client.node
     target = s.client_target_address()

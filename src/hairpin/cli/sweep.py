@@ -65,11 +65,10 @@ def sweep_cmd(
 
     from hairpin import scenario as scen
     from hairpin import sweep
-    from hairpin.cli.common import check_format, check_output, emit, emit_raw, write
+    from hairpin.cli.common import check_format, check_outputs, emit, emit_raw, write
 
     format = check_format(format, FORMATS, ALIASES)
-    for out_path in (svg, html, output):
-        check_output(out_path)
+    check_outputs({"--svg": svg, "--html": html, "--output": output}, [scenario])
     g = sweep.Grid.parse(grid)
     base = scen.load(scenario) if scenario is not None else scen.seed()
     n_workers = workers or (os.cpu_count() or 1)

@@ -47,7 +47,7 @@ def collect_cmd(
 ) -> None:
     """How to get a node's state for `hairpin trace --node`: the read-only commands, or a one-liner."""
     from hairpin import collect
-    from hairpin.writing import check_output, write_output
+    from hairpin.writing import check_directory, check_output, write_output
 
     if image is not None and node is None:
         raise InputError("--image needs --node (it is the image of the kubectl debug one-liner)")
@@ -63,16 +63,23 @@ def collect_cmd(
         return
     if out is None:
         raise InputError("--run needs --out DIR or --out FILE.tgz")
-    check_output(out if str(out).endswith((".tgz", ".tar.gz")) or str(out) == "-" else None)
+    tarball = str(out) == "-" or str(out).endswith((".tgz", ".tar.gz"))
+    if tarball:
+        check_output(out)
+    else:
+        check_directory(out)
     files = collect.run_commands()
-    if str(out) == "-" or str(out).endswith((".tgz", ".tar.gz")):
+    if tarball:
         write_output(out, collect.tarball(files))
         return
-    if out.exists() and not out.is_dir():
-        raise InputError("not a directory", str(out))
-    out.mkdir(parents=True, exist_ok=True)
-    for name, data in files.items():
-        write_output(out / name, data)
+    try:
+        out.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot write: {exc.strerror}", str(out)) from None
+    for name in files:  # every name checked before anything is written
+        check_output(out / name, links=False)
+    for name, data in files.items():  # DIR/NAME is hairpin's name: a link, FIFO or device there is replaced
+        write_output(out / name, data, links=False)
     for name in (n for n in collect.COMMANDS if n not in files):
         # a file of an earlier run into DIR (another node's, or this one's before) that this run did not write:
         # trace --node would read it beside this run's files, a bundle of two states.  The printed script removes
@@ -140,13 +147,14 @@ def trace_cmd(
     Exit code 1 when an outcome returns asymmetrically (--reply: the seed's failure), 0 otherwise, 2 on bad input."""
     import tempfile
 
-    from hairpin.cli.common import check_format, check_output
+    from hairpin.cli.common import check_format, check_outputs
 
     format = check_format(format, FORMATS)
     if table is not None and table not in ("raw", "mangle", "nat", "filter", "security"):
         raise InputError(f"--table must be raw, mangle, nat, filter or security, got {table!r}")
-    for out_path in (svg, html, output):
-        check_output(out_path)
+    check_outputs({"--svg": svg, "--html": html, "--output": output},
+                  [*(iptables_save or []), iptables_legacy_save, routes, rules, addrs, ipset, ipvs, nft, conntrack,
+                   sockets, node])  # fmt: skip
     work = tempfile.TemporaryDirectory(prefix=f"{node.name}." if node is not None else "hairpin.")
     try:
         _trace(node, work.name, packets, iptables_save, iptables_legacy_save, routes, rules, addrs, ipset, ipvs,
