@@ -16,7 +16,7 @@ import pytest
 
 from conftest import hangup_default, needs_root_and
 from hairpin import scenario
-from hairpin.backends.lab import clean, labs, up
+from hairpin.backends.lab import LabRecord, clean, labs, up
 from hairpin.backends.lab.identity import netns_identity, proc_start
 
 pytestmark = [needs_root_and("ip", "iptables-restore"), pytest.mark.usefixtures("lab_dir")]
@@ -288,34 +288,51 @@ main.main(["lab", "up"])
 """
 
 
+class _Terminal:
+    """The program run on a pseudo-terminal of its own (its controlling terminal; SIGHUP's default action), so that
+    closing the terminal's other side hangs it up as a closed window or a dropped ssh session does."""
+
+    def __init__(self, args: list[str]) -> None:
+        import pty
+
+        self.master, slave = pty.openpty()
+        self.proc = subprocess.Popen(args, env=dict(os.environ), pass_fds=(slave,),
+                                     preexec_fn=lambda: (hangup_default(), os.login_tty(slave)))  # fmt: skip
+        os.close(slave)
+
+    def hang_up(self, rec: LabRecord, pids: list[tuple[int, int | None]]) -> None:
+        """Close the terminal: the program ends with 129, and its lab is gone, names and processes."""
+        os.close(self.master)
+        self.master = -1
+        assert self.proc.wait(timeout=60) == 129
+        assert labs() == [] and not any(os.path.lexists(f"/run/netns/{n}") for n in rec.namespaces)
+        assert not any(_running(p, s) for p, s in pids)
+
+    def close(self) -> None:
+        """Whatever the test's outcome: the terminal closed, the program ended, every lab of the test's own
+        directory removed, up or not."""
+        if self.master >= 0:
+            os.close(self.master)
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        clean(stale_only=False)
+
+
 def test_a_closed_terminal_removes_the_lab_being_built() -> None:
     """The program's controlling terminal goes away (the terminal window closed, ssh dropped: the kernel hangs it
     up and sends SIGHUP) while ``lab up`` builds: the lab is removed, with nowhere to say so (EIO), exit 129."""
-    import pty
-
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-c", _HANGS_UP_MID_BUILD], env=dict(os.environ),
-                            preexec_fn=lambda: (hangup_default(), os.login_tty(slave)), pass_fds=(slave,))  # fmt: skip
-    os.close(slave)
+    term = _Terminal([sys.executable, "-c", _HANGS_UP_MID_BUILD])
     try:
         seen = b""
         while b"building" not in seen:
-            seen += os.read(master, 1024)
+            seen += os.read(term.master, 1024)
         (rec,) = labs()
-        pids = [(p, rec.starts[str(p)]) for p in rec.pids]
+        pids: list[tuple[int, int | None]] = [(p, rec.starts[str(p)]) for p in rec.pids]
         assert len(rec.namespaces) == 8 and all(netns_identity(n) for n in rec.namespaces) and len(pids) == 3
-        os.close(master)
-        master = -1
-        assert proc.wait(timeout=60) == 129
-        assert labs() == [] and not any(os.path.lexists(f"/run/netns/{n}") for n in rec.namespaces)
-        assert not any(_running(p, s) for p, s in pids)
+        term.hang_up(rec, pids)
     finally:
-        if master >= 0:
-            os.close(master)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        clean(stale_only=False)  # every lab in the test's own directory, up or not
+        term.close()
 
 
 def test_sighup_mid_build_removes_exactly_its_lab_and_exits_129() -> None:
@@ -353,33 +370,19 @@ def test_sighup_mid_build_removes_exactly_its_lab_and_exits_129() -> None:
 def test_a_closed_terminal_ends_lab_run_and_its_progress_bar_with_129() -> None:
     """``lab run`` on a terminal draws a progress bar; hung up while connecting, the bar's last write fails (EIO)
     as the program unwinds: the lab is removed all the same and the exit code is still 129, not 1."""
-    import pty
     import select
 
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hairpin.cli.main", "lab", "run", "--connections", "40", "--connect-timeout", "20"],
-        preexec_fn=lambda: (hangup_default(), os.login_tty(slave)), pass_fds=(slave,), env=dict(os.environ),
-    )  # fmt: skip
-    os.close(slave)
+    term = _Terminal([sys.executable, "-m", "hairpin.cli.main", "lab", "run", "--connections", "40",
+                      "--connect-timeout", "20"])  # fmt: skip
     try:
         deadline, recs = time.monotonic() + 120, []
         while time.monotonic() < deadline and not (recs and len(recs[0].pids) == 4):  # three servers and the client
-            if select.select([master], [], [], 0.05)[0]:
-                os.read(master, 4096)  # the terminal shows what the program draws
+            if select.select([term.master], [], [], 0.05)[0]:
+                os.read(term.master, 4096)  # the terminal shows what the program draws
             recs = labs()
         (rec,) = recs
         pids = [(p, rec.starts.get(str(p))) for p in rec.pids]
         time.sleep(0.5)  # connections under way, the bar drawn
-        os.close(master)
-        master = -1
-        assert proc.wait(timeout=60) == 129
-        assert labs() == [] and not any(netns_identity(n) for n in rec.namespaces)
-        assert not any(_running(p, s) for p, s in pids)
+        term.hang_up(rec, pids)
     finally:
-        if master >= 0:
-            os.close(master)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        clean(stale_only=False)  # every lab in the test's own directory, up or not
+        term.close()
