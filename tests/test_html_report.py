@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
+from browser import chromium, needs_chromium
 from hairpin.render import chart, html
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
@@ -89,26 +87,9 @@ def test_chart_wilson_interval() -> None:
     assert chart.wilson(0, 0) == (0.0, 1.0)
 
 
-def _driver(profile: Path) -> object:
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={profile}", "--window-size=1480,1200"):  # fmt: skip
-        opts.add_argument(flag)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(options=opts, service=Service(CHROMEDRIVER))
-
-
-@pytest.mark.skipif(
-    shutil.which(CHROMIUM) is None or shutil.which(CHROMEDRIVER) is None,
-    reason="needs Debian's chromium and chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver)",
-)
+@needs_chromium
 def test_report_in_headless_chromium(report_file: Path, tmp_path: Path) -> None:
-    driver = _driver(tmp_path / "profile")
+    driver = chromium(tmp_path / "profile", (1480, 1200), console=True)
     try:
         run = driver.execute_script  # type: ignore[attr-defined]
         # control: the checks below do see a blocked external reference (the CSP refuses it: no traffic)

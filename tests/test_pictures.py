@@ -4,13 +4,13 @@ addresses, and HTML reports where nothing overflows its box at 1280 and 1920 px 
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from browser import chromium, needs_chromium
 from hairpin import trace as tr
 from hairpin.backends import sim
 from hairpin.backends.lab.run import LabConnection, LabRun
@@ -23,7 +23,6 @@ from hairpin.scenario import seed
 
 NODE1 = Path(__file__).parent / "data" / "trace" / "seed-node1"
 SYN = "tcp 192.168.27.239:49134 > 192.168.2.3:31468 syn in eth0"
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
 
 def arrows(svg: str) -> list[tuple[str, str, str, str]]:
@@ -113,21 +112,9 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {name: d / f"{name}.html" for name in ("reproduce", "trace", "pcap", "sweep", "lab")}
 
 
-@pytest.mark.skipif(
-    shutil.which(CHROMIUM) is None or shutil.which(CHROMEDRIVER) is None,
-    reason="needs Debian's chromium and chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver)",
-)
+@needs_chromium
 def test_nothing_overflows_its_box_at_1280_and_1920(reports: dict[str, Path], tmp_path: Path) -> None:
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={tmp_path / 'profile'}"):  # fmt: skip
-        opts.add_argument(flag)
-    driver = webdriver.Chrome(options=opts, service=Service(CHROMEDRIVER))
+    driver = chromium(tmp_path / "profile")
     try:
         for width in (1280, 1920):
             driver.set_window_size(width, 1000)

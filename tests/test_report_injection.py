@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from browser import chromium, needs_chromium
 from hairpin.backends.lab.run import LabConnection, LabRun
 from hairpin.model.hop import Hop
 from hairpin.model.net import Flags, Packet
@@ -28,7 +29,6 @@ from hairpin.render import svg
 SEED = Path(__file__).resolve().parents[1] / "src" / "hairpin" / "scenarios" / "seed.yaml"
 NODE1 = Path(__file__).parent / "data" / "trace" / "seed-node1"
 SYN = "tcp 192.168.27.239:49134 > 192.168.2.3:31468 syn in eth0"
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
 #: script that would set the title, attribute and element break-outs, </style>, ]]>, a javascript: URL, a quote,
 #: U+2028, RIGHT-TO-LEFT OVERRIDE, NUL, ESC and an entity that must not be decoded
@@ -228,28 +228,15 @@ return [...new Set([...document.querySelectorAll('table.steps td:nth-child(5)')]
 """
 
 
-@pytest.mark.skipif(
-    shutil.which(CHROMIUM) is None or shutil.which(CHROMEDRIVER) is None,
-    reason="needs Debian's chromium and chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver)",
-)
+@needs_chromium
 def test_nothing_runs_or_is_fetched_in_headless_chromium(faces: dict[str, Path], tmp_path: Path) -> None:
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
     from test_pictures import OVERFLOW_JS  # tests/ is on sys.path (rootdir conftest, no package)
 
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,1000"):  # fmt: skip
-        opts.add_argument(flag)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     titles = {"reproduce.html": "hairpin reproduce: seed" + SHOWN, "sweep.html": "hairpin sweep over seed" + SHOWN,
               "trace.html": "hairpin trace: <img src=x onerror=alert(5)>",
               "pcap.html": "hairpin pcap <img src=x onerror=alert(4)>x-\\u202egnp.pcapng",
               "lab.html": "hairpin lab run: seed" + SHOWN}  # fmt: skip
-    driver = webdriver.Chrome(options=opts, service=Service(CHROMEDRIVER))
+    driver = chromium(tmp_path / "profile", (1280, 1000), console=True)
     try:
         # control: a script the page let through would be seen (the title changes)
         control = tmp_path / "control.svg"
