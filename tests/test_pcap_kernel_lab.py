@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from hairpin.diagnose import capture
+from hairpin.errors import HairpinError
 from hairpin.parsers import pcap
 
 pytestmark = [
@@ -84,7 +85,10 @@ def captures(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Pat
                              check=True).stdout  # fmt: skip
         assert out.splitlines() == ["10.79.0.2 8080 connected", "10.79.0.2 8081 ConnectionRefusedError",
                                     "fd79::2 8080 connected", "fd79::2 8081 ConnectionRefusedError"]  # fmt: skip
-        time.sleep(2.0)  # let the last packets reach the capture files (not a timing assertion)
+        # the last packets reach the capture files (not a timing assertion): each file holds both resets, or 30 s
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not all(_resets(f) >= 2 for f in files.values()):
+            time.sleep(0.2)
         for t in procs[1:]:
             t.send_signal(signal.SIGINT)
             t.wait(timeout=30)
@@ -96,6 +100,14 @@ def captures(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Pat
                 p.wait()
         for ns in (c, s):
             subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+
+
+def _resets(path: Path) -> int:
+    """The RST segments a capture being written holds so far (a record cut by the writer ends the count)."""
+    try:
+        return sum(1 for r in pcap.read(path) if r.packet is not None and r.packet.flags & 0x04)
+    except (HairpinError, OSError):  # no header written yet, a record half written: not yet
+        return 0
 
 
 @pytest.mark.parametrize(("name", "linktype"), [("ethernet", 1), ("any", 276), ("nflog", 239)])
