@@ -12,7 +12,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hairpin.render.markup import escape, visible
+from hairpin.render.markup import escape, shown, visible
 
 SEED = Path(__file__).resolve().parents[1] / "src" / "hairpin" / "scenarios" / "seed.yaml"
 BAD = "<script>alert(1)</script>\"'&\x1b[31mX"
@@ -92,6 +92,16 @@ def test_bidirectional_formatting_characters_are_shown_and_marks_kept() -> None:
     kept = "\u200e\u200f\u061c\u2028\u2029\u05d0\u0627\u2065\u206a\u2029"
     assert visible(kept) == kept
     assert escape("<b>\u202e'") == "&lt;b&gt;\\u202e&#x27;"
+
+
+def test_the_terminal_shows_the_same_bidi_controls_as_the_pictures() -> None:
+    """``shown`` (the terminal's rule, ``hairpin.cli.common``) escapes the nine bidi controls as ``visible`` does,
+    and the control characters; the marks, U+2028 and surrogates are left to the terminal."""
+    text = "a\u202ab\u202bc\u202cd\u202de\u202ef\u2066g\u2067h\u2068i\u2069j\x1b[31m\x85"
+    assert shown(text) == "a\\u202ab\\u202bc\\u202cd\\u202de\\u202ef\\u2066g\\u2067h\\u2068i\\u2069j\\x1b[31m\\x85"
+    assert shown(text) == visible(text)
+    kept = "\u200e\u200f\u061c\u2028\u05d0\u2065\u206a\ttab\nnewline"
+    assert shown(kept) == kept
 
 
 @settings(max_examples=300, deadline=None)

@@ -59,3 +59,17 @@ def test_a_rule_comment_with_a_control_character_is_shown_escaped(tmp_path: Path
     assert code == 0
     # rich drops BEL, BS, VT, FF and CR itself (rich.control.strip_control_codes); ESC is shown escaped
     assert "\x07" not in out and "\x1b" not in out and '"nginxdemo\\x1b[8m"' in out
+
+
+def test_a_bidi_override_in_a_service_name_is_shown_not_obeyed(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    # U+202E (right-to-left override) would draw "shop/svc-lmy.yaml" as "shop/svc-lmay.yml" in a terminal that
+    # implements UAX #9, U+2066 (left-to-right isolate) is the isolates' first: both shown as in the HTML report
+    svc = service()
+    svc["metadata"]["name"] = "svc-\u202elmy.yaml\u2066x\u2069"
+    dump = tmp_path / "dump.json"
+    dump.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [*NODES, svc]}))
+    code, out = _run(["check", str(dump)], capsys)
+    assert code == 1
+    assert not any(c in out for c in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+    assert "shop/svc-\\u202elmy.yaml\\u2066x\\u2069" in out

@@ -137,6 +137,18 @@ CASES = [
     ("empty", BASE, "# nothing here yet\n",
      "1: empty: a scenario is a mapping with name, vpc, nodes, pods, services and client"),
     ("not-a-mapping", BASE, "- name: tiny\n", "1: scenario: must be a mapping (got [{'name': 'tiny'}])"),
+    # names Kubernetes refuses for their length (pods and nodes: DNS-1123 subdomain, 253; services: DNS-1035 label
+    # and namespaces: DNS label, 63): the name itself is not quoted back
+    ("node-name-long", "  - name: node2\n", "  - name: " + "n" * 254 + "\n",
+     "11: nodes[1].name: 254 characters: the API server refuses a name for a Node longer than 253"),
+    ("pod-name-long", "{name: client, ip: 10.0.3.1", "{name: " + "c" * 100_000 + ", ip: 10.0.3.1",
+     "15: pods[0].name: 100,000 characters: the API server refuses a name for a Pod longer than 253"),
+    ("pod-namespace-long", "namespace: web, ip", "namespace: " + "w" * 64 + ", ip",
+     "16: pods[1].namespace: 64 characters: the API server refuses a namespace longer than 63"),
+    ("service-name-long", "    name: web\n", "    name: " + "s" * 64 + "\n",
+     "19: services[0].name: 64 characters: the API server refuses a name for a Service longer than 63"),
+    ("service-namespace-long", "  - namespace: web\n", "  - namespace: " + "w" * 64 + "\n",
+     "18: services[0].namespace: 64 characters: the API server refuses a namespace longer than 63"),
 ]  # fmt: skip
 
 
@@ -154,6 +166,19 @@ def test_load_names_file_line_and_key(tmp_path: Path, old: str, new: str, expect
         scenario.load(f)
     assert str(e.value) == f"{f}:{expected}"
     assert e.value.file == str(f) and e.value.line == int(expected.split(":")[0])
+
+
+def test_names_as_long_as_kubernetes_allows_load() -> None:
+    doc = scenario.parse(BASE, "t")[0]
+    node, pod, ns, svc = "n" * 253, "p" * 253, "w" * 63, "s" * 63
+    doc["nodes"][1]["name"] = doc["pods"][1]["node"] = node
+    doc["pods"][0]["name"] = doc["client"]["pod"] = pod
+    doc["pods"][1]["namespace"] = doc["services"][0]["namespace"] = ns
+    doc["services"][0]["name"] = svc
+    doc["client"]["service"] = f"{ns}/{svc}"
+    s = scenario.from_dict(doc, "t")
+    got = (s.nodes[1].name, s.pods[0].name, s.pods[1].namespace, s.services[0].namespace, s.services[0].name)
+    assert got == (node, pod, ns, ns, svc)
 
 
 def test_an_unquoted_kube_proxy_version_that_names_a_layout_is_taken(tmp_path: Path) -> None:
@@ -198,7 +223,8 @@ def _run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, 
 
 CLI_CASES = [c for c in CASES if c[0] in {"bad-enum", "wrong-type-int", "unknown-key", "bad-address", "bad-cidr",
                                          "missing-required", "unknown-node", "unknown-pod", "unknown-service",
-                                         "yaml-syntax", "empty", "shared-node-address", "client-address-elsewhere"}]  # fmt: skip
+                                         "yaml-syntax", "empty", "shared-node-address", "client-address-elsewhere",
+                                         "pod-name-long"}]  # fmt: skip
 
 
 @pytest.mark.parametrize(("old", "new", "expected"), [c[1:] for c in CLI_CASES], ids=[c[0] for c in CLI_CASES])

@@ -76,6 +76,11 @@ def test_every_key_hairpin_reads_is_in_the_schema(monkeypatch: pytest.MonkeyPatc
     (lambda d: d["nodes"][0].update(ip="192.168.2.300"), "nodes[0].ip: must be an IPv4 or IPv6 address"),
     (lambda d: d["client"].pop("port"), "client.port: required key missing"),
     (lambda d: d["services"][0]["load_balancer"].update(cross_zone="yes"), "cross_zone: must be true or false"),
+    (lambda d: d["nodes"][0].update(name="n" * 254), "nodes[0].name: 254 characters: the API server refuses a name for a Node longer than 253"),
+    (lambda d: d["pods"][0].update(name="p" * 254), "pods[0].name: 254 characters: the API server refuses a name for a Pod longer than 253"),
+    (lambda d: d["pods"][0].update(namespace="w" * 64), "pods[0].namespace: 64 characters: the API server refuses a namespace longer than 63"),
+    (lambda d: d["services"][0].update(name="s" * 64), "services[0].name: 64 characters: the API server refuses a name for a Service longer than 63"),
+    (lambda d: d["services"][0].update(namespace="w" * 64), "services[0].namespace: 64 characters: the API server refuses a namespace longer than 63"),
 ])  # fmt: skip
 def test_schema_and_hairpin_reject_the_same_documents(mutate: Any, hairpin_says: str) -> None:
     doc = copy.deepcopy(SEED)

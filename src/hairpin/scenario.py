@@ -41,6 +41,7 @@ from hairpin.model.scenario import (
     ServicePort,
     Vpc,
 )
+from hairpin.parsers.strict import NAMESPACE_LIMIT, name_limit
 from hairpin.scenario_protocols import refuse_client_protocol
 
 __all__ = [
@@ -152,6 +153,18 @@ class _Reader:
             value = int(value)  # 80.0 is the integer 80, as in JSON Schema
         if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
             raise self.error(key, f"must be {_kind_name(kind)} (got {_shown(value)})")
+        return value
+
+    def name(self, key: str, kind: str, default: Any = ...) -> Any:
+        """A name no longer than the API server accepts for an object of ``kind`` ("Namespace": a namespace),
+        as ``hairpin check`` reads manifests (``hairpin.parsers.strict``: pods and nodes 253 characters, a
+        Service and a namespace 63, from kubernetes pkg/apis/core/validation ValidatePodName, ValidateNodeName,
+        ValidateServiceName, ValidateNamespaceName): a 100,000-character name would fill every report."""
+        value = self.get(key, str, default=default, required=default is ...)
+        limit = NAMESPACE_LIMIT if kind == "Namespace" else name_limit(kind)
+        if len(value) > limit:
+            what = "namespace" if kind == "Namespace" else f"name for a {kind}"
+            raise self.error(key, f"{len(value):,} characters: the API server refuses a {what} longer than {limit}")
         return value
 
     def integer(self, key: str, default: Any = ..., lo: int = 0, hi: int | None = None) -> Any:
@@ -328,7 +341,7 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
     nodes = []
     for n in r.items("nodes"):
         node = Node(
-            n.get("name", str, required=True), n.address("ip"), n.get("az", str, required=True), n.labels("labels"),
+            n.name("name", "Node"), n.address("ip"), n.get("az", str, required=True), n.labels("labels"),
             n.address("prefix", required=False, network=True) or None,
         )  # fmt: skip
         if node.az not in az_names:
@@ -343,8 +356,8 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
     pods = []
     for p in r.items("pods"):
         pod = Pod(
-            p.get("name", str, required=True),
-            p.get("namespace", str, default="default"),
+            p.name("name", "Pod"),
+            p.name("namespace", "Namespace", default="default"),
             p.address("ip", required=False),
             p.get("node", str, required=True),
             p.labels("labels"),
@@ -414,8 +427,8 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
             if e not in pod_names:
                 raise s.error(f"endpoints[{i}]", f"unknown pod {e!r}")
         svc = Service(
-            s.get("namespace", str, default="default"),
-            s.get("name", str, required=True),
+            s.name("namespace", "Namespace", default="default"),
+            s.name("name", "Service"),
             s.choice("type", ("ClusterIP", "NodePort", "LoadBalancer"), "ClusterIP"),
             s.address("cluster_ip"),
             tuple(ports),

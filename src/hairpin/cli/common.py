@@ -74,8 +74,9 @@ def text_width(output: str | Path | None = None) -> int:
 
 
 class _Clean:
-    """A renderable's text with control characters shown as ``\\xNN`` (its styles, rich's own control
-    segments, are kept): a dump or rule file cannot move the cursor or recolour the terminal."""
+    """A renderable's text with control characters shown as ``\\xNN`` and bidi controls as ``\\u202e`` (its
+    styles, rich's own control segments, are kept): a dump or rule file cannot move the cursor, recolour the
+    terminal or draw a name reversed (``hairpin.render.markup.CONTROL``, the rule the HTML and SVG use)."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner

@@ -23,12 +23,16 @@ not modelled; note: eBPF programs run beside kube-proxy), as the cloud config ha
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from hairpin import __version__
 from hairpin.aws import cloud_config
 from hairpin.aws import controller as ctl
+from hairpin.render.markup import visible
 
 if TYPE_CHECKING:
     from hairpin.diagnose.check import Finding, Report
@@ -69,11 +73,36 @@ RULES = (
 
 
 def _uri(file: str) -> str:
-    """A SARIF artifact URI: the path as given, '/' separated, without a leading './'."""
-    u = file.replace("\\", "/")
+    """A SARIF artifact URI: the path as given, '/' separated, without a leading './', percent-encoded.
+
+    ``artifactLocation.uri`` is a URI reference (SARIF 2.1.0 section 3.10, RFC 3986): every byte of the
+    path's UTF-8 but the unreserved characters and '/' is written ``%XX`` (RFC 3986 section 2.1), so a space,
+    '#' (which would start a fragment), '%', '?', ':' (which would make ``a:b.yaml`` a scheme) or a non-ASCII
+    letter reach the viewer as part of the path.  A name the file system gave as undecodable bytes (Python's
+    surrogateescape) is written as those bytes.  On Windows '\\' separates directories and becomes '/'."""
+    u = file.replace(os.sep, "/") if os.sep != "/" else file  # a POSIX name may hold '\\' (written %5C)
     while u.startswith("./"):
         u = u[2:]
-    return u
+    if u.startswith("//"):  # '//x' would be a host named x (RFC 3986 section 4.2); the same file as '/x' (POSIX)
+        u = "/" + u.lstrip("/")
+    return quote(u, safe="/", encoding="utf-8", errors="surrogateescape")
+
+
+_LINK_CHARS = re.compile(r"[\\\[\]]")
+
+
+def _message(text: str) -> dict[str, str]:
+    """A plain text message (SARIF 2.1.0 section 3.11.3) that can hold no embedded link and no markup.
+
+    Text from the user's files (a Service's name, an annotation's value, a rule's comment) is in hairpin's
+    messages.  A viewer turns ``[text](target)`` in a plain text message into a link to a related location or
+    to any URI (section 3.11.6); literal brackets and backslashes are escaped with a backslash there, and
+    GitHub's CodeQL extension for VS Code reads the same escapes anywhere in the message (github/vscode-codeql,
+    ``unescapeSarifText`` in extensions/ql-vscode/src/common/sarif-utils.ts), so every '[', ']'
+    and '\\' is escaped and no text from a file can open a link.  hairpin never writes ``message.markdown``
+    (section 3.11.4: a viewer would render it), and the characters the HTML report shows escaped (control and
+    bidirectional formatting characters, ``hairpin.render.markup.visible``) are shown escaped here too."""
+    return {"text": _LINK_CHARS.sub(lambda m: "\\" + m.group(), visible(text))}
 
 
 def _ann(key: str) -> str:
@@ -129,7 +158,7 @@ def _locations(f: Finding, at: tuple[int, int] | None) -> dict[str, Any]:
     }  # fmt: skip
     if at is not None:
         out["relatedLocations"] = [
-            {"id": 1, "message": {"text": f"Service {f.namespace}/{f.name}"},
+            {"id": 1, "message": _message(f"Service {f.namespace}/{f.name}"),
              "physicalLocation": {"artifactLocation": {"uri": _uri(f.file)}, "region": {"startLine": f.line or 1}}}
         ]  # fmt: skip
     return out
@@ -142,8 +171,8 @@ def _risk_result(f: Finding) -> dict[str, Any]:
         "ruleId": RULE_ID,
         "ruleIndex": 0,
         "level": "warning",
-        "message": {"text": f"Service {f.namespace}/{f.name}{ports_text(f)}: {f.reason}{where}.{_ignored_text(f)} "
-                            f"Fixes, cheapest first: {_fix_text(f)}"},
+        "message": _message(f"Service {f.namespace}/{f.name}{ports_text(f)}: {f.reason}{where}.{_ignored_text(f)} "
+                            f"Fixes, cheapest first: {_fix_text(f)}"),
         "partialFingerprints": {"hairpinService/v1": f"{f.namespace}/{f.name}"},
         "properties": {
             "probability": float(f.probability) if f.probability is not None else None,
@@ -170,7 +199,7 @@ def _ignored_results(f: Finding) -> list[dict[str, Any]]:
             "ruleId": IGNORED_RULE_ID,
             "ruleIndex": 1,
             "level": "note",
-            "message": {"text": f"Service {f.namespace}/{f.name}: {x.text()}"},
+            "message": _message(f"Service {f.namespace}/{f.name}: {x.text()}"),
             "partialFingerprints": {"hairpinIgnored/v1": f"{f.namespace}/{f.name}/{x.annotation}"},
             "properties": x.to_json(),
         }
@@ -187,7 +216,7 @@ def _proxy_drop_result(f: Finding) -> dict[str, Any]:
         "ruleId": PROXY_DROP_RULE_ID,
         "ruleIndex": 2,
         "level": "error" if d.certain else "warning",
-        "message": {"text": f"Service {f.namespace}/{f.name}: {d.reason}. {fixes}".rstrip()},
+        "message": _message(f"Service {f.namespace}/{f.name}: {d.reason}. {fixes}".rstrip()),
         "partialFingerprints": {"hairpinProxyDrop/v1": f"{f.namespace}/{f.name}"},
         "properties": {**d.to_json(), "probability": float(f.probability) if d.certain and f.probability else None,
                        "fixes": [x.to_json(f.command_namespace, f.name) for x in f.fixes] if d.certain else []},
@@ -205,7 +234,7 @@ def _said(f: Finding, rule: str, index: int, level: str, texts: tuple[str, ...] 
             "ruleId": rule,
             "ruleIndex": index,
             "level": level,
-            "message": {"text": f"Service {f.namespace}/{f.name}: {text}"},
+            "message": _message(f"Service {f.namespace}/{f.name}: {text}"),
             "partialFingerprints": {f"hairpin{rule}/v1": f"{f.namespace}/{f.name}/{digest}"},
         }
         r.update(_locations(f, None))
@@ -225,7 +254,7 @@ def to_sarif(r: Report) -> dict[str, Any]:
         results += _said(f, UNDECIDED_RULE_ID, 4, "warning", [w for w in f.warnings if w != shown])
     notes = []
     for e in r.errors:
-        n: dict[str, Any] = {"level": "error", "message": {"text": e.one_line()}}
+        n: dict[str, Any] = {"level": "error", "message": _message(e.one_line())}
         if e.file:
             phys: dict[str, Any] = {"artifactLocation": {"uri": _uri(e.file)}}
             if e.line:
@@ -233,7 +262,7 @@ def to_sarif(r: Report) -> dict[str, Any]:
             n["locations"] = [{"physicalLocation": phys}]
         notes.append(n)
     if r.datapath is not None:  # a cluster-level condition: no Service's location (hairpin.kube.datapath)
-        notes.append({"level": "note" if r.datapath.modelled else "warning", "message": {"text": r.datapath.message},
+        notes.append({"level": "note" if r.datapath.modelled else "warning", "message": _message(r.datapath.message),
                       "descriptor": {"id": "datapath"}})  # fmt: skip
     rules = [{"id": rid, "name": name, "shortDescription": {"text": short}, "fullDescription": {"text": full},
               **({"helpUri": uri} if uri else {}), "defaultConfiguration": {"level": level}}

@@ -8,9 +8,9 @@ U+FFFE nor U+FFFF (the ``Char`` production, https://www.w3.org/TR/xml/#charsets)
 file makes it "not well-formed", and a browser shows an error instead of the picture.  Carriage return, DEL
 and the C1 controls are allowed there but are shown too, as in the terminal.
 
-The nine explicit bidirectional formatting characters are shown too (``\\u202e``): the embeddings and
-overrides U+202A-U+202E and the isolates U+2066-U+2069 (Unicode UAX #9 "Unicode Bidirectional Algorithm",
-sections 2.1-2.4, https://www.unicode.org/reports/tr9/).  A browser obeys them: a capture file named
+The nine explicit bidirectional formatting characters are shown too (``\\u202e``), here and in the terminal:
+the embeddings and overrides U+202A-U+202E and the isolates U+2066-U+2069 (Unicode UAX #9 "Unicode
+Bidirectional Algorithm", sections 2.1-2.4, https://www.unicode.org/reports/tr9/).  A browser obeys them: a capture file named
 ``node1-<U+202E>gnp.pcap`` is drawn ``node1-pacp.png``, a Service or node name can pass for another
 ("Trojan Source", CVE-2021-42574; rustc's ``text_direction_codepoint_in_literal`` lint flags the same nine).
 The implicit marks (LRM, RLM, ALM) only set the direction of the neutral characters next to them and are
@@ -25,11 +25,12 @@ import re
 __all__ = ["CONTROL", "escape", "shown", "visible"]
 
 _C0_C1 = "\x00-\x08\x0b-\x1f\x7f-\x9f"  # C0 controls but tab and newline, DEL, the C1 controls
-#: what a terminal report never prints as it is (ESC starts a terminal's escape sequences): ``hairpin.cli.common``
-CONTROL = re.compile(f"[{_C0_C1}]")
 #: the explicit bidirectional embeddings, overrides and isolates (UAX #9 sections 2.1-2.4)
 _BIDI = "\u202a-\u202e\u2066-\u2069"
-_UNSAFE = re.compile(f"[{_C0_C1}\ud800-\udfff\ufffe\uffff{_BIDI}]")
+#: what a terminal report never prints as it is (ESC starts a terminal's escape sequences; a terminal that
+#: implements UAX #9 reorders text after U+202E as a browser does): ``hairpin.cli.common``
+CONTROL = re.compile(f"[{_C0_C1}{_BIDI}]")
+_UNSAFE = re.compile(f"[{_C0_C1}{_BIDI}\ud800-\udfff\ufffe\uffff]")
 
 
 def _shown(m: re.Match[str]) -> str:
@@ -38,7 +39,7 @@ def _shown(m: re.Match[str]) -> str:
 
 
 def shown(text: str) -> str:
-    """``text`` with the control characters of :data:`CONTROL` replaced by ``\\xNN`` (a terminal report's form)."""
+    """``text`` with the characters of :data:`CONTROL` replaced by ``\\xNN`` / ``\\uNNNN`` (a terminal report's form)."""
     return CONTROL.sub(_shown, text)
 
 
