@@ -46,9 +46,11 @@ from typing import IO, Any, Literal, overload
 
 from hairpin.errors import InputError
 
-__all__ = ["check_directory", "check_output", "check_outputs", "open_output", "write_output"]
+__all__ = ["check_directory", "check_output", "check_outputs", "name_problem", "open_output", "write_output"]
 
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+#: bytes in one file name (``NAME_MAX``, ``<linux/limits.h>``)
+NAME_MAX = 255
 #: a new file's mode before the umask (``open(2)``: the file gets ``mode & ~umask``)
 _NEW_MODE = 0o664
 
@@ -199,6 +201,21 @@ def check_directory(path: str | Path) -> None:
         raise InputError(f"cannot write: no such directory: {os.path.dirname(p.rstrip('/')) or '.'}", p)
     if not os.access(where, os.W_OK | os.X_OK):
         raise InputError("cannot write: permission denied", p)
+
+
+def name_problem(name: str) -> str:
+    """Why ``name`` (one that hairpin takes from its input, a node's) cannot be one file or directory name inside
+    a directory it writes into, or '': empty, ``.`` or ``..`` (the directory itself or its parent), a ``/``
+    (a path out of the directory, ``../x``, or into another, ``a/b``), a NUL (no path holds one), or longer than
+    ``NAME_MAX`` bytes (``path_resolution(7)``: ENAMETOOLONG).  The same rule as iproute2's for a network
+    namespace's name, a file under ``/run/netns`` (``invalid_name``, ip/ipnetns.c)."""
+    if not name or name in (".", ".."):
+        return "empty, '.' or '..'"
+    if "/" in name or "\0" in name:
+        return "a '/' or a NUL in it"
+    if len(os.fsencode(name)) > NAME_MAX:
+        return f"longer than {NAME_MAX} bytes"
+    return ""
 
 
 def check_outputs(outputs: dict[str, str | Path | None], inputs: Iterable[str | Path | None] = ()) -> None:

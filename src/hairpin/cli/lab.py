@@ -90,9 +90,9 @@ def run_cmd(
     format = check_format(format, ("text", "json"))
     timeout = connect_timeout if timeout is None else timeout
     check_outputs({"--svg": svg, "--html": html, "--output": output}, [scenario])
-    if capture is not None:
-        check_capture_dir(capture)
     sc = _scenario(scenario, fix)
+    if capture is not None:  # DIR and every NODE.pcap in it, before the lab is built
+        check_capture_dir(capture, sc)
     note_unchecked(sc)
     lab = up(sc)
     try:

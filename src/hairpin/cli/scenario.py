@@ -15,7 +15,7 @@ import yaml
 
 from hairpin.cli.common import warn_scenario, write, wrote
 from hairpin.errors import InputError, ParseError
-from hairpin.writing import check_directory, check_output, check_outputs, write_output
+from hairpin.writing import check_directory, check_output, check_outputs, name_problem, write_output
 
 scenario_app = typer.Typer(help="Build hairpin scenarios.", no_args_is_help=True)
 
@@ -130,7 +130,7 @@ def nodes(
     written = node_files(s)
     for node, files in written.items():  # every name checked before anything is written
         d = root / node
-        if node in ("", ".", "..") or "/" in node or "\0" in node:
+        if name_problem(node):
             # a hand-written scenario's node name (a Kubernetes node's is a DNS subdomain: no "/") would be
             # written out of DIR ("../x") or into it ("a/b")
             raise InputError(f"node name {node!r} cannot be a directory name in {directory}", scenario)

@@ -52,6 +52,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from hairpin.writing import name_problem
+
 __all__ = [
     "MARK",
     "NETNS_DIR",
@@ -68,7 +70,6 @@ __all__ = [
 
 NETNS_DIR = Path("/run/netns")  # iproute2's NETNS_RUN_DIR; pyroute2 uses the same
 CLONE_NEWNET = 0x40000000  # <linux/sched.h>
-NAME_MAX = 255  # <linux/limits.h>: bytes in a file name, so in a name under NETNS_DIR
 MARK = "HAIRPIN_LAB"  # in the environment of every process a lab starts: MARK=<its prefix>
 MS_BIND, MS_REC, MS_SHARED = 4096, 16384, 1 << 20  # <linux/mount.h>, mount(2)
 AT_FDCWD, AT_SYMLINK_FOLLOW, AT_EMPTY_PATH = -100, 0x400, 0x1000  # <linux/fcntl.h>, linkat(2)
@@ -76,14 +77,9 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # what deferred_signal
 
 
 def invalid_name(name: str) -> str:
-    """Why ``name`` cannot name a network namespace (module doc), or ''."""
-    if not name or name in (".", ".."):
-        return "empty, '.' or '..'"
-    if "/" in name or "\0" in name:
-        return "a '/' or a NUL in it"
-    if len(os.fsencode(name)) > NAME_MAX:
-        return f"longer than {NAME_MAX} bytes"
-    return ""
+    """Why ``name`` cannot name a network namespace (module doc), or '': a namespace's name is a file name under
+    ``NETNS_DIR``, so the rule is :func:`hairpin.writing.name_problem`'s."""
+    return name_problem(name)
 
 
 def lab_env(prefix: str) -> dict[str, str]:

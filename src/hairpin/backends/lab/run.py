@@ -35,6 +35,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,9 +47,11 @@ from hairpin.backends.lab.commands import hostport, split_hostport
 from hairpin.errors import InputError, LabError
 from hairpin.model.net import ip_str
 from hairpin.tcp import syn_schedule
+from hairpin.writing import check_directory, check_output, name_problem
 
 if TYPE_CHECKING:
     from hairpin.backends import sim
+    from hairpin.scenario import Scenario
 
 __all__ = [
     "Captured",
@@ -303,21 +306,26 @@ def run(
     dsts = [ip_str(net.destination(seed, i)) for i in range(connections)]
     dumps: list[tuple[subprocess.Popen[bytes], str]] = []
     stage: Path | None = None
+    kept: list[str] = []  # captures that could not be moved into place: the stage keeps them
     if capture is not None:
         # tcpdump writes into a private directory of ours inside the capture directory; each file is renamed
         # into place once tcpdump has stopped, so nothing planted at NODE.pcap is followed or half-written
-        check_capture_dir(capture)
-        capture.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=".hairpin-capture-", dir=capture))
+        check_capture_dir(capture, lab.scenario)
+        try:
+            capture.mkdir(exist_ok=True)
+            stage = Path(tempfile.mkdtemp(prefix=".hairpin-capture-", dir=capture))
+        except OSError as exc:
+            raise InputError(f"--capture: cannot write: {exc.strerror}", str(capture)) from None
     try:
-        return _connect_all(lab, connections, timeout, seed, capture, stage, dumps, sports, dsts, net, progress)
+        return _connect_all(lab, connections, timeout, seed, (capture, stage, kept), dumps, sports, dsts, net,
+                            progress)  # fmt: skip
     finally:
         for proc, _ in dumps:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGINT)
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(timeout=5)
-        if stage is not None:
+        if stage is not None and not kept:
             shutil.rmtree(stage, ignore_errors=True)
 
 
@@ -337,13 +345,22 @@ def _end(proc: subprocess.Popen[str]) -> None:
             f.close()
 
 
-def check_capture_dir(capture: Path) -> None:
-    """InputError unless ``capture`` is a directory or can be created as one (checked before the lab is built)."""
-    if capture.exists() and not capture.is_dir():
-        raise InputError("--capture: not a directory", str(capture))
-    parent = capture.resolve().parent
-    if not capture.exists() and not parent.is_dir():
-        raise InputError(f"--capture: no such directory: {parent}", str(capture))
+def check_capture_dir(capture: Path, scenario: Scenario | None = None) -> None:
+    """InputError (one line) unless ``capture`` is a directory hairpin may write into or can create
+    (:func:`hairpin.writing.check_directory`: a symbolic link another user planted in a sticky world-writable
+    directory is not followed) and, for each node of ``scenario``, ``NODE.pcap`` is a file name
+    (:func:`hairpin.writing.name_problem`) that the node's capture can be renamed to: not a directory.  A symbolic
+    link, FIFO or file there is replaced by the capture, never followed.  Checked before the lab is built."""
+    try:
+        check_directory(capture)
+    except InputError as exc:
+        raise InputError(f"--capture: {exc.message.removeprefix('cannot write: ')}", exc.file) from None
+    for node in scenario.nodes if scenario is not None else ():
+        why = name_problem(node.name) or name_problem(f"{node.name}.pcap")
+        if why:
+            raise InputError(f"--capture: node name {node.name!r} cannot name a capture file ({why})", str(capture))
+        if capture.is_dir():
+            check_output(capture / f"{node.name}.pcap", links=False)
 
 
 def _connect_all(
@@ -351,8 +368,7 @@ def _connect_all(
     connections: int,
     timeout: float,
     seed: int,
-    capture: Path | None,
-    stage: Path | None,
+    captures: tuple[Path | None, Path | None, list[str]],
     dumps: list[tuple[subprocess.Popen[bytes], str]],
     sports: list[int],
     dsts: list[str],
@@ -360,6 +376,7 @@ def _connect_all(
     progress: Callable[[int], None] | None,
 ) -> LabRun:
     s = lab.scenario
+    capture, stage, kept = captures
     client = s.client_pod
     svc = s.client_service
     dport = s.client.port if s.client.via == "load-balancer" else svc.ports[0].port
@@ -404,10 +421,7 @@ def _connect_all(
         p.send_signal(signal.SIGINT)
         p.wait(timeout=5)
     if capture is not None and stage is not None:
-        for i, (p, staged) in enumerate(dumps):
-            final = capture / Path(staged).name
-            os.replace(staged, final)
-            dumps[i] = (p, str(final))
+        dumps[:] = [(p, _move_capture(Path(staged), capture, kept)) for p, staged in dumps]
     node_table = parse_conntrack_tuples(_conntrack(lab, client.node))
     vpc_table = parse_conntrack_tuples(_conntrack(lab, "vpc")) if s.client.via == "load-balancer" else {}
     lb = svc.load_balancer if s.client.via == "load-balancer" else None
@@ -453,7 +467,8 @@ def _connect_all(
                 frozenset(p.ip for p in s.endpoints_of(svc)),
             )
             pods = {p.name for p in s.pods_on(node.name)}
-            conn.real_sequence = capture_sequence(capture / f"{node.name}.pcap", client.ip, sport, mask)
+            pcap = next((Path(f) for _, f in dumps if Path(f).name == f"{node.name}.pcap"), None)
+            conn.real_sequence = capture_sequence(pcap, client.ip, sport, mask) if pcap else []
             conn.simulated_sequence = simulated_sequence(simulated.hops, node.name, pods, mask)
         out.append(conn)
     syns, give_up = syn_schedule(s.kernel.tcp_syn_retries, s.kernel.tcp_syn_linear_timeouts)
@@ -462,7 +477,24 @@ def _connect_all(
         f"the default kernel would retransmit {len(syns) - 1} times and give up after {give_up:g} s "
         f"(tcp_syn_retries={s.kernel.tcp_syn_retries}, tcp_syn_linear_timeouts={s.kernel.tcp_syn_linear_timeouts})"
     )
-    return LabRun(out, limit, would, [p for _, p in dumps])
+    return LabRun(out, limit, would, [p for _, p in dumps if p])
+
+
+def _move_capture(staged: Path, capture: Path, kept: list[str]) -> str:
+    """Rename a node's capture from the stage into ``capture``; where that fails (``NODE.pcap`` became a
+    directory, ``capture`` was removed or made read-only during the run), the capture stays in the stage, which
+    ``run`` then keeps, and a warning says where.  Returns where the capture is ('': tcpdump wrote none)."""
+    final = capture / staged.name
+    try:
+        os.replace(staged, final)
+    except OSError as exc:
+        if not os.path.lexists(staged):  # tcpdump could not start or write: nothing to keep
+            warnings.warn(f"{final}: not written: tcpdump wrote no capture for this node", stacklevel=2)
+            return ""
+        kept.append(str(staged))
+        warnings.warn(f"{final}: cannot write: {exc.strerror}; the capture is kept at {staged}", stacklevel=2)
+        return str(staged)
+    return str(final)
 
 
 def _settle(paths: list[Path], quiet: float = 0.3, limit: float = 5.0) -> None:
