@@ -45,6 +45,9 @@ SHOWN = ("</script><script>document.title='x'</script>\"><svg onload=alert(1)><i
 PCAP_NAME = "<img src=x onerror=alert(4)>x-\u202egnp.pcapng"
 #: a word longer than the page is wide: it must wrap, not widen the page
 LONG = "W" * 300
+#: for a Service's name and the namespaces, at most 63 characters in all (the API server's limit, which the
+#: scenario loader holds them to): an attribute break-out, an element, RIGHT-TO-LEFT OVERRIDE and ESC
+SHORT = '"><svg onload=alert(1)>\u202e\x1b'
 #: an interface name (the trace's rules, routes and addresses name it)
 IFACE = "<i>\"&'x"
 
@@ -66,20 +69,22 @@ def _cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _scenario(path: Path) -> Path:
-    """The seed with HOSTILE appended to its name, description, nodes, pods, namespaces, Service and endpoints, and
-    LONG to the description and to node1's name (the step tables name it)."""
+    """The seed with HOSTILE appended to its name, description, nodes, pods and endpoints, SHORT to the namespaces
+    and the Service's name, LONG to the description and as much of it to node1's name as its 253 characters allow
+    (the step tables name it)."""
     d = yaml.safe_load(SEED.read_text())
     d["name"] = "seed" + HOSTILE
     d["description"] = HOSTILE + LONG
-    for n in d["nodes"]:  # LONG first: the step table's "NLB picks ... (node)" stops at the first ")"
-        n["name"] += (LONG if n["name"] == "node1" else "") + HOSTILE
+    wide = "W" * (253 - len("node1") - len(HOSTILE))  # still wider than the page
+    for n in d["nodes"]:  # the W's first: the step table's "NLB picks ... (node)" stops at the first ")"
+        n["name"] += (wide if n["name"] == "node1" else "") + HOSTILE
     for p in d["pods"]:
-        p["node"] += (LONG if p["node"] == "node1" else "") + HOSTILE
+        p["node"] += (wide if p["node"] == "node1" else "") + HOSTILE
         p["name"] += HOSTILE
-        p["namespace"] += HOSTILE
+        p["namespace"] += SHORT
     svc = d["services"][0]
-    svc["namespace"] += HOSTILE
-    svc["name"] += HOSTILE
+    svc["namespace"] += SHORT
+    svc["name"] += SHORT
     svc["endpoints"] = [e + HOSTILE for e in svc["endpoints"]]
     d["client"]["pod"] += HOSTILE
     d["client"]["service"] = f"{svc['namespace']}/{svc['name']}"
