@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hairpin.aws import node_labels
-from hairpin.aws.lbc_annotations import go_trim
+from hairpin.kube.apivalidation import go_trim_space as go_trim
 from test_check import INTERNAL, TT, TYPE, A, B, node, one, pod, service
 
 INSTANCE = {TYPE: "external", TT: "instance"}

@@ -13,9 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hairpin.aws import controller as ctl
-from hairpin.aws.lbc_annotations import go_trim, read_map, split_list, split_pairs, string_map
+from hairpin.aws.lbc_annotations import read_map, split_list, split_pairs, string_map
 from hairpin.aws.lbc_flags import LbcFlags
 from hairpin.diagnose import check as chk
+from hairpin.kube.apivalidation import go_trim_space as go_trim
 from hairpin.parsers import manifests as m
 
 P = "service.beta.kubernetes.io/"

@@ -37,10 +37,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hairpin.kube.apivalidation import go_trim_space
+
 __all__ = [
     "ESCAPES_FROM",
     "MapReading",
-    "go_trim",
     "read_map",
     "split_list",
     "split_pairs",
@@ -50,19 +51,11 @@ __all__ = [
 #: the first release whose map annotations take ``\\,`` and trim keys and values (commit f7296d3e)
 ESCAPES_FROM = (2, 14, 1)
 
-#: Go's unicode.IsSpace, which strings.TrimSpace strips (Python's str.strip also strips U+001C..U+001F)
-_GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" \
-            "\u2028\u2029\u202f\u205f\u3000"  # fmt: skip
-
-
-def go_trim(s: str) -> str:
-    """Go's strings.TrimSpace."""
-    return s.strip(_GO_SPACE)
 
 
 def split_list(raw: str) -> list[str]:
     """splitCommaSeparatedString: the trimmed, non-empty pieces between commas."""
-    return [p for p in (go_trim(piece) for piece in raw.split(",")) if p]
+    return [p for p in (go_trim_space(piece) for piece in raw.split(",")) if p]
 
 
 def split_pairs(raw: str) -> list[str]:
@@ -77,12 +70,12 @@ def split_pairs(raw: str) -> list[str]:
             i += 2
             continue
         if ch == ",":
-            rest = go_trim(raw[i + 1 :])
+            rest = go_trim_space(raw[i + 1 :])
             if "=" in rest:
-                out.append(go_trim("".join(cur)))
+                out.append(go_trim_space("".join(cur)))
                 cur = []
             elif rest:
-                out.append(go_trim("".join(cur)))
+                out.append(go_trim_space("".join(cur)))
                 out.append(rest)
                 return out
             else:
@@ -91,7 +84,7 @@ def split_pairs(raw: str) -> list[str]:
             cur.append(ch)
         i += 1
     if cur:
-        out.append(go_trim("".join(cur)))
+        out.append(go_trim_space("".join(cur)))
     return out
 
 
@@ -102,7 +95,7 @@ def string_map(raw: str, *, escapes: bool = True) -> dict[str, str]:
     for piece in split_pairs(raw) if escapes else split_list(raw):
         key, eq, value = piece.partition("=")
         if escapes:
-            key, value = go_trim(key), go_trim(value)
+            key, value = go_trim_space(key), go_trim_space(value)
         if not eq or not key:
             raise ValueError(piece)
         out[key] = value
@@ -142,7 +135,7 @@ def read_map(annotation: str, raw: str, version: tuple[int, int, int] | None) ->
     reads it; ``None``: not known, read as v2.14.1 and later do, with a warning when earlier releases differ."""
     if version is not None:
         got = _one(raw, version >= ESCAPES_FROM)
-        spaced = sorted(k for k in got.pairs if go_trim(k) != k)
+        spaced = sorted(k for k in got.pairs if go_trim_space(k) != k)
         if version >= ESCAPES_FROM or not spaced:
             return got
         shown = ", ".join(repr(k) for k in spaced)
