@@ -47,7 +47,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_CLASS", "KNOWN_GATES", "NEWEST_READ", "NEWEST_TAG", "LbcFlags", "image_version", "lbc_flags", "parse_bool"]
+__all__ = ["DEFAULT_CLASS", "KNOWN_GATES", "NEWEST_READ", "NEWEST_TAG", "LbcFlags", "image_tag", "image_version", "lbc_flags", "parse_bool"]
 
 DEFAULT_CLASS = "service.k8s.aws/nlb"
 
@@ -71,13 +71,17 @@ _FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 _STRING_FLAGS = ("load-balancer-class", "default-target-type", "default-load-balancer-scheme")
 
 
+def image_tag(image: object) -> str:
+    """The tag of an image reference (``v1.33.0-minimal-eksbuild.1``), "" without one (a digest only)."""
+    if not isinstance(image, str):
+        return ""
+    return image.split("@", 1)[0].rsplit("/", 1)[-1].partition(":")[2]
+
+
 def image_version(image: object) -> tuple[int, int, int] | None:
     """The release in an image reference's tag: ``public.ecr.aws/eks/aws-load-balancer-controller:v3.5.0`` ->
     (3, 5, 0); None without a tag of that form (a digest only, ``latest``)."""
-    if not isinstance(image, str):
-        return None
-    ref = image.split("@", 1)[0]
-    tag = ref.rsplit("/", 1)[-1].partition(":")[2]
+    tag = image_tag(image)
     m = re.fullmatch(r"v?(\d{1,4})\.(\d{1,4})\.(\d{1,4})(?:[-+][\w.+-]*)?", tag)
     return (int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
 

@@ -57,6 +57,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from hairpin.aws.lbc_flags import image_tag
 from hairpin.kube.cni_mode import ENV, CniMode
 from hairpin.kube.cni_mode import cni_mode as read_cni_mode
 
@@ -94,13 +95,6 @@ def _image_name(image: Any) -> str:
     ref = image.split("@", 1)[0]
     last = ref.rsplit("/", 1)[-1]
     return last.split(":", 1)[0]
-
-
-def _tag(image: Any) -> str:
-    """The tag of an image reference (``v1.33.0-minimal-eksbuild.1``), "" without one (a digest only)."""
-    if not isinstance(image, str):
-        return ""
-    return image.split("@", 1)[0].rsplit("/", 1)[-1].partition(":")[2]
 
 
 def _shown(text: str) -> str:
@@ -211,7 +205,7 @@ class Seen:
         images = [_image_name(c.get("image")) for c in ctrs]
         if app == "kube-proxy" or "kube-proxy" in images:
             self.kube_proxy_pods += 1
-            tag = next((_tag(c.get("image")) for c in ctrs if _image_name(c.get("image")) == "kube-proxy"), "")
+            tag = next((image_tag(c.get("image")) for c in ctrs if _image_name(c.get("image")) == "kube-proxy"), "")
             if tag:
                 self.kube_proxy_tags.append((_shown(tag), f"{ns}/{name}"))
         elif app == "cilium" or "cilium" in images:
