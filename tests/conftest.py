@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -80,6 +81,16 @@ def needs_root_and(*tools: str) -> pytest.MarkDecorator:
 
 
 needs_root_iptables = needs_root_and("ip", "iptables-restore")
+
+
+@pytest.fixture
+def shared() -> Iterator[Path]:
+    """A directory like /tmp (root's when run as root, mode 1777: world-writable and sticky) that ``nobody`` can
+    reach: where another user's planted links and files are met."""
+    d = Path(tempfile.mkdtemp(dir="/tmp", prefix="hairpin-shared-"))
+    d.chmod(0o1777)
+    yield d
+    shutil.rmtree(d)
 
 
 @pytest.fixture

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import shutil
-import tempfile
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -52,15 +49,6 @@ def lab_run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
         main(["lab", "run", *args])
     out, err = capsys.readouterr()
     return int(e.value.code or 0), out, err
-
-
-@pytest.fixture
-def shared() -> Iterator[Path]:
-    """A directory like /tmp (root's, mode 1777)."""
-    d = Path(tempfile.mkdtemp(dir="/tmp", prefix="hairpin-shared-"))
-    d.chmod(0o1777)
-    yield d
-    shutil.rmtree(d)
 
 
 # ------------------------------------------------------------------------------ before the lab is built

@@ -14,7 +14,6 @@ import stat
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -58,15 +57,6 @@ def listing(directory: Path) -> list[tuple[str, str]]:
         kind = f"-> {os.readlink(p)}" if p.is_symlink() else f"{stat.filemode(st.st_mode)} {st.st_uid} {st.st_size}"
         out.append((str(p.relative_to(directory)), kind))
     return out
-
-
-@pytest.fixture
-def shared() -> Iterator[Path]:
-    """A directory like /tmp (root's, mode 1777) that ``nobody`` can reach."""
-    d = Path(tempfile.mkdtemp(dir="/tmp", prefix="hairpin-shared-"))
-    d.chmod(0o1777)
-    yield d
-    shutil.rmtree(d)
 
 
 # ------------------------------------------------------------------------------ another user's plants
