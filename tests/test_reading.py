@@ -461,3 +461,28 @@ def test_check_reads_a_gzipped_dump_as_the_dump_and_from_stdin(tmp_path: Path) -
     assert runs[0][0] == 1 and runs[0][2] == b"" and b'"file": "<stdin>"' in runs[2][1]
     assert runs[1][:2] == (1, runs[0][1].replace(b"dump.yaml", b"dump.yaml.gz")) and runs[1][2] == b""
     assert runs[2] == (1, runs[0][1].replace(str(plain).encode(), b"<stdin>"), b"")
+
+
+def test_cli_kubeconfig_from_environment_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    # A kubeconfig the client cannot load is named as the user gave it: --kubeconfig, else $KUBECONFIG as set
+    # (a list of files), else ~/.kube/config; never ~/.kube/config when $KUBECONFIG chose other files.
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.write_text("apiVersion: v1\nkind: Config\nclusters: []\n")
+    monkeypatch.setenv("KUBECONFIG", f"{a}:{b}")
+    code, out, err = cli(["check", "--live"], capsys)
+    assert (code, out) == (2, "")
+    assert err == (f"hairpin: error: KUBECONFIG={a}:{b}: cannot load kubeconfig: Invalid kube-config file. "
+                   f"Expected key current-context in {a}\n")  # fmt: skip
+    monkeypatch.setenv("KUBECONFIG", str(b))  # no such file: the client reads nothing
+    code, out, err = cli(["check", "--live"], capsys)
+    assert (code, err) == (2, f"hairpin: error: KUBECONFIG={b}: cannot load kubeconfig: Invalid kube-config file. "
+                              "No configuration found.\n")  # fmt: skip
+    code, out, err = cli(["check", "--kubeconfig", str(a)], capsys)  # the flag wins over $KUBECONFIG
+    assert (code, err) == (2, f"hairpin: error: {a}: cannot load kubeconfig: Invalid kube-config file. "
+                              f"Expected key current-context in {a}\n")  # fmt: skip
+    monkeypatch.delenv("KUBECONFIG")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    code, out, err = cli(["check", "--live"], capsys)
+    assert (code, err) == (2, "hairpin: error: ~/.kube/config: cannot load kubeconfig: Invalid kube-config file. "
+                              "No configuration found.\n")  # fmt: skip

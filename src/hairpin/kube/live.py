@@ -22,20 +22,44 @@ from hairpin.kube.datapath import CILIUM_CONFIG
 from hairpin.kube.gateway_live import live_gateway_objects
 from hairpin.parsers.manifests import KubeObject
 
-__all__ = ["live_objects"]
+__all__ = ["api_client", "kubeconfig_files", "live_objects"]
+
+
+def kubeconfig_files(kubeconfig: str | None) -> tuple[list[str], str]:
+    """The kubeconfig files the Kubernetes client reads and how to name them in an error: ``--kubeconfig``,
+    else ``$KUBECONFIG`` (a list joined by ``os.pathsep``; named ``KUBECONFIG=...`` as set), else
+    ``~/.kube/config`` (the client's order: kubernetes-client/python ``config/kube_config.py``,
+    ``KUBE_CONFIG_DEFAULT_LOCATION``)."""
+    if kubeconfig is not None:
+        return [kubeconfig], kubeconfig
+    if os.environ.get("KUBECONFIG"):
+        value = os.environ["KUBECONFIG"]
+        return [f for f in value.split(os.pathsep) if f], f"KUBECONFIG={value}"
+    return [os.path.expanduser("~/.kube/config")], "~/.kube/config"
+
+
+def api_client(kubeconfig: str | None, context: str | None) -> Any:
+    """The Kubernetes client's ApiClient for ``kubeconfig`` and ``context``; a file it cannot load is one line
+    naming the file(s) it read."""
+    try:
+        from kubernetes import config
+    except ImportError as exc:  # pragma: no cover - kubernetes is a dependency
+        raise InputError(f"the kubernetes Python client is not installed: {exc}") from None
+    # The client reads $KUBECONFIG once, when it is imported (``KUBE_CONFIG_DEFAULT_LOCATION``); it is given here
+    # as read now, so the files checked above and the files loaded are the same ones.
+    files = kubeconfig if kubeconfig is not None else os.environ.get("KUBECONFIG") or None
+    try:
+        return config.new_client_from_config(config_file=files, context=context)  # type: ignore[no-untyped-call]
+    except Exception as exc:  # the loader raises ConfigException, OSError, TypeError...
+        why = next((s.strip() for s in str(exc).splitlines() if s.strip()), type(exc).__name__)
+        raise InputError(f"cannot load kubeconfig: {why}", kubeconfig_files(kubeconfig)[1]) from None
 
 
 def _check_kubeconfig(kubeconfig: str | None) -> None:
     """Read each kubeconfig file the client would read through ``hairpin.reading`` first (size, UTF-8, depth,
     no aliases), so a hostile one is one line naming it; the client then loads it as usual.  The files are
     ``--kubeconfig``, else ``$KUBECONFIG`` (a list joined by ``os.pathsep``), else ``~/.kube/config``."""
-    if kubeconfig is not None:
-        files = [kubeconfig]
-    elif os.environ.get("KUBECONFIG"):
-        files = [f for f in os.environ["KUBECONFIG"].split(os.pathsep) if f]
-    else:
-        files = [os.path.expanduser("~/.kube/config")]
-    for f in files:
+    for f in kubeconfig_files(kubeconfig)[0]:
         if not os.path.exists(f):
             if kubeconfig is not None:
                 raise InputError("cannot load kubeconfig: no such file", f)
@@ -54,22 +78,18 @@ def live_objects(kubeconfig: str | None = None, context: str | None = None) -> l
     the client's model objects for large clusters).  Errors become ``InputError``.
     """
     try:
-        from kubernetes import client, config
+        from kubernetes import client
         from kubernetes.client.exceptions import ApiException
     except ImportError as exc:  # pragma: no cover - kubernetes is a dependency
         raise InputError(f"the kubernetes Python client is not installed: {exc}") from None
     _check_kubeconfig(kubeconfig)
-    try:
-        api_client = config.new_client_from_config(config_file=kubeconfig, context=context)  # type: ignore[no-untyped-call]
-    except Exception as exc:  # the loader raises ConfigException, OSError, TypeError...
-        why = next((s.strip() for s in str(exc).splitlines() if s.strip()), type(exc).__name__)
-        raise InputError(f"cannot load kubeconfig: {why}", kubeconfig or "~/.kube/config") from None
-    core = client.CoreV1Api(api_client)
-    discovery = client.DiscoveryV1Api(api_client)
-    admission = client.AdmissionregistrationV1Api(api_client)
+    api = api_client(kubeconfig, context)
+    core = client.CoreV1Api(api)
+    discovery = client.DiscoveryV1Api(api)
+    admission = client.AdmissionregistrationV1Api(api)
 
     def lbc_deployments(**kw: Any) -> Any:  # the AWS Load Balancer Controller's (its Helm chart's label)
-        apps = client.AppsV1Api(api_client)
+        apps = client.AppsV1Api(api)
         return apps.list_deployment_for_all_namespaces(
             label_selector="app.kubernetes.io/name=aws-load-balancer-controller", **kw
         )
