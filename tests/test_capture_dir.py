@@ -34,6 +34,14 @@ def with_node_name(name: str) -> scenario.Scenario:
     return replace(s, nodes=(replace(s.nodes[0], name=name), *s.nodes[1:]))
 
 
+@pytest.fixture(autouse=True)
+def tcpdump(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tcpdump installed, whether or not this machine has it (the check of its absence is a test below)."""
+    which = run_mod.shutil.which
+    monkeypatch.setattr(run_mod.shutil, "which", lambda tool, *a, **k: "/usr/bin/tcpdump" if tool == "tcpdump"
+                        else which(tool, *a, **k))  # fmt: skip
+
+
 @pytest.fixture
 def no_lab(monkeypatch: pytest.MonkeyPatch) -> None:
     """``lab run`` may check and refuse, never build: ``up`` fails the test."""
@@ -70,6 +78,16 @@ def test_a_file_as_dir_is_one_line_before_anything_is_built(
     f.write_text("a file")
     assert lab_run(capsys, "--capture", str(f)) == (2, "", f"hairpin: error: {f}: --capture: not a directory\n")
     assert f.read_text() == "a file"
+
+
+def test_no_tcpdump_is_one_line_before_anything_is_built(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], no_lab: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(run_mod.shutil, "which", lambda tool, *a, **k: None)
+    assert lab_run(capsys, "--capture", str(tmp_path / "cap")) == (
+        2, "", f"hairpin: error: {tmp_path}/cap: --capture: the lab captures with tcpdump, which is not installed "
+        "(Debian package tcpdump)\n")  # fmt: skip
+    assert list(tmp_path.iterdir()) == []  # DIR not made
 
 
 def test_a_file_or_a_link_at_node_pcap_passes_the_check(tmp_path: Path) -> None:

@@ -350,7 +350,9 @@ def check_capture_dir(capture: Path, scenario: Scenario | None = None) -> None:
     (:func:`hairpin.writing.check_directory`: a symbolic link another user planted in a sticky world-writable
     directory is not followed) and, for each node of ``scenario``, ``NODE.pcap`` is a file name
     (:func:`hairpin.writing.name_problem`) that the node's capture can be renamed to: not a directory.  A symbolic
-    link, FIFO or file there is replaced by the capture, never followed.  Checked before the lab is built."""
+    link, FIFO or file there is replaced by the capture, never followed.  Checked before the lab is built, with
+    ``tcpdump`` itself (it writes the captures and reads them back for the hop-by-hop comparison): without it
+    every node's capture would be missing at the end of the run."""
     try:
         check_directory(capture)
     except InputError as exc:
@@ -361,6 +363,9 @@ def check_capture_dir(capture: Path, scenario: Scenario | None = None) -> None:
             raise InputError(f"--capture: node name {node.name!r} cannot name a capture file ({why})", str(capture))
         if capture.is_dir():
             check_output(capture / f"{node.name}.pcap", links=False)
+    if shutil.which("tcpdump") is None:
+        raise InputError("--capture: the lab captures with tcpdump, which is not installed (Debian package tcpdump)",
+                         str(capture))  # fmt: skip
 
 
 def _connect_all(
