@@ -20,7 +20,7 @@ from hairpin import scenario
 from hairpin.backends import lab as lab_pkg
 from hairpin.backends.lab.run import LabRun, check_capture_dir
 from hairpin.cli.main import main
-from hairpin.errors import InputError
+from hairpin.errors import InputError, LabError
 from hairpin.writing import name_problem
 
 run_mod = importlib.import_module("hairpin.backends.lab.run")  # the package's ``run`` is the function
@@ -228,6 +228,40 @@ def test_a_capture_tcpdump_never_wrote_is_said_and_not_listed(tmp_path: Path, mo
     cap = tmp_path / "cap"
     assert [str(w.message) for w in said] == [f"{cap}/node1.pcap: not written: tcpdump wrote no capture for this node"]
     assert result.captures == [f"{cap}/node2.pcap"] and not stage.exists()
+
+
+@pytest.mark.parametrize("error", [LabError("client failed: Cannot assign requested address"), KeyboardInterrupt()])
+def test_a_run_that_fails_keeps_what_was_captured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: BaseException
+) -> None:
+    cap = tmp_path / "cap"
+    stages: list[Path] = []
+
+    def connect_all(lab: Any, connections: int, timeout: float, seed: int, captures: Any, *rest: Any) -> LabRun:
+        stages.append(captures[1])
+        (captures[1] / "node1.pcap").write_bytes(b"node1")  # tcpdump started on node1 only, then the run failed
+        raise error
+
+    monkeypatch.setattr(run_mod, "_connect_all", connect_all)
+    with pytest.warns(UserWarning) as said, pytest.raises(type(error)):
+        run_mod.run(SimpleNamespace(scenario=scenario.seed()), 2, capture=cap)  # type: ignore[arg-type]
+    assert [str(w.message) for w in said] == [
+        f"{cap}: the run did not finish; what tcpdump captured until then is kept: {cap}/node1.pcap"
+    ]
+    assert sorted(p.name for p in cap.iterdir()) == ["node1.pcap"] and not stages[0].exists()
+    assert (cap / "node1.pcap").read_bytes() == b"node1"
+
+
+def test_a_run_that_fails_before_any_capture_leaves_dir_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def connect_all(*a: Any) -> LabRun:
+        raise LabError("client failed: 1")
+
+    monkeypatch.setattr(run_mod, "_connect_all", connect_all)
+    with pytest.raises(LabError):
+        run_mod.run(SimpleNamespace(scenario=scenario.seed()), 2, capture=tmp_path)  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_run_checks_dir_before_any_capture_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

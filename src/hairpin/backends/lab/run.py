@@ -316,17 +316,33 @@ def run(
             stage = Path(tempfile.mkdtemp(prefix=".hairpin-capture-", dir=capture))
         except OSError as exc:
             raise InputError(f"--capture: cannot write: {exc.strerror}", str(capture)) from None
+    failed = False
     try:
         return _connect_all(lab, connections, timeout, seed, (capture, stage, kept), dumps, sports, dsts, net,
                             progress)  # fmt: skip
+    except BaseException:
+        failed = True
+        raise
     finally:
         for proc, _ in dumps:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGINT)
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(timeout=5)
+        if failed and capture is not None and stage is not None:
+            _keep_after_failure(capture, stage, kept)
         if stage is not None and not kept:
             shutil.rmtree(stage, ignore_errors=True)
+
+
+def _keep_after_failure(capture: Path, stage: Path, kept: list[str]) -> None:
+    """A run that failed or was interrupted after tcpdump started: what each node's tcpdump wrote so far (a whole
+    pcap file: tcpdump ends it on SIGINT) is moved into ``capture`` as a finished run's would be, since it is the
+    record of what went wrong, and a warning says so."""
+    saved = [m for staged in sorted(stage.glob("*.pcap")) if (m := _move_capture(staged, capture, kept))]
+    if saved:
+        warnings.warn(f"{capture}: the run did not finish; what tcpdump captured until then is kept: "
+                      f"{', '.join(saved)}", stacklevel=2)  # fmt: skip
 
 
 def _end(proc: subprocess.Popen[str]) -> None:
