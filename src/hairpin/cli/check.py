@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from hairpin.cli import LEFT_TO_EXIT
-from hairpin.cli.common import check_format, check_outputs, emit, emit_raw
+from hairpin.cli.common import check_format, check_outputs, emit, emit_raw, versions_and_live
 from hairpin.errors import InputError, ParseError
 
 FORMATS = ("text", "json", "sarif")
@@ -82,10 +82,7 @@ def check(
 
     Services with a load balancer: type LoadBalancer; NodePort and ClusterIP Services the AWS Load Balancer
     Controller provisions; Services behind a Gateway."""
-    from hairpin.aws.cloud_provider import parse_version
     from hairpin.diagnose import check as chk
-    from hairpin.kube.live import live_objects
-    from hairpin.kube.version import live_server_version
     from hairpin.parsers import manifests
 
     format = check_format(format, FORMATS, ALIASES)
@@ -97,14 +94,8 @@ def check(
     parse_errors: list[ParseError] = []
     objects = manifests.load_paths(paths or [], parse_errors)
     errors.extend(parse_errors)
-    kube = parse_version(kubernetes_version) if kubernetes_version is not None else None
-    provider = parse_version(cloud_provider_version, "--cloud-provider-version") if cloud_provider_version else None
-    kube_from = "--kubernetes-version" if kube is not None else ""
-    if live or kubeconfig or context:
-        objects.extend(live_objects(kubeconfig, context))
-        got = live_server_version(kubeconfig, context) if kube is None else None
-        if got is not None:
-            kube, kube_from = got
+    kube, kube_from, provider = versions_and_live(objects, kubernetes_version, cloud_provider_version, live,
+                                                  kubeconfig, context)  # fmt: skip
     if not objects and not allow_empty:  # a CI gate pointed at the wrong folder must not pass
         for e in errors:
             print(f"hairpin: error: {e.one_line()}", file=sys.stderr)

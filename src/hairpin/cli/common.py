@@ -233,3 +233,29 @@ def note_unchecked(scenario: Any) -> None:
 
     for note in ipv6_notes(scenario):  # an IPv6 scenario's instance targets, which AWS may refuse
         print(f"hairpin: note: {note}", file=sys.stderr)
+
+
+def versions_and_live(
+    objects: list[Any],
+    kubernetes_version: str | None,
+    cloud_provider_version: str | None,
+    live: bool,
+    kubeconfig: str | None,
+    context: str | None,
+) -> tuple[Any, str, Any]:
+    """``check``'s and ``from-cluster``'s versions and live objects: (Kubernetes version, where it comes from,
+    the cloud provider's version).  ``--kubernetes-version`` wins; with ``--live``/``--kubeconfig``/``--context``
+    the cluster's objects are appended to ``objects`` and, without the flag, the API server's /version is read."""
+    from hairpin.aws.cloud_provider import parse_version
+    from hairpin.kube.live import live_objects
+    from hairpin.kube.version import live_server_version
+
+    kube = parse_version(kubernetes_version) if kubernetes_version is not None else None
+    provider = parse_version(cloud_provider_version, "--cloud-provider-version") if cloud_provider_version else None
+    kube_from = "--kubernetes-version" if kube is not None else ""
+    if live or kubeconfig or context:
+        objects.extend(live_objects(kubeconfig, context))
+        got = live_server_version(kubeconfig, context) if kube is None else None
+        if got is not None:
+            kube, kube_from = got
+    return kube, kube_from, provider

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 import yaml
 
-from hairpin.cli.common import warn_scenario, write, wrote
+from hairpin.cli.common import versions_and_live, warn_scenario, write, wrote
 from hairpin.errors import InputError, ParseError
 from hairpin.writing import check_directory, check_output, check_outputs, name_problem, write_output
 
@@ -42,10 +42,8 @@ def from_cluster(
 ) -> None:
     """Build a scenario for one Service (and one calling pod) from Kubernetes objects."""
     from hairpin import scenario as scen
-    from hairpin.aws.cloud_provider import parse_version, tg_attributes_support
+    from hairpin.aws.cloud_provider import tg_attributes_support
     from hairpin.kube.from_cluster import WARNINGS, scenario_from_objects, scenario_yaml
-    from hairpin.kube.live import live_objects
-    from hairpin.kube.version import live_server_version
     from hairpin.parsers import manifests
 
     if not service:
@@ -59,14 +57,8 @@ def from_cluster(
         for e in errors[1:]:
             print(f"hairpin: error: {e.one_line()}", file=sys.stderr)
         raise errors[0]
-    kube = parse_version(kubernetes_version) if kubernetes_version is not None else None
-    provider = parse_version(cloud_provider_version, "--cloud-provider-version") if cloud_provider_version else None
-    kube_from = "--kubernetes-version" if kube is not None else ""
-    if live or kubeconfig or context:
-        objects.extend(live_objects(kubeconfig, context))
-        got = live_server_version(kubeconfig, context) if kube is None else None
-        if got is not None:
-            kube, kube_from = got
+    kube, kube_from, provider = versions_and_live(objects, kubernetes_version, cloud_provider_version, live,
+                                                  kubeconfig, context)  # fmt: skip
     in_tree = tg_attributes_support(kube, kube_from, provider) if kube is not None or provider is not None else None
     sources = [*(paths or []), *(["the live cluster"] if live or kubeconfig or context else [])]
     where = ", ".join("<stdin>" if p == "-" else p for p in sources)

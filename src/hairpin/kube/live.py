@@ -152,7 +152,7 @@ def live_objects(kubeconfig: str | None = None, context: str | None = None) -> l
             raise InputError(f"reading ConfigMap {ns}/{name} failed: {exc}", where) from None
         if isinstance(item, dict):
             out.append(KubeObject("ConfigMap", item, None, None))
-    out.extend(live_gateway_objects(api_client, budget))
+    out.extend(live_gateway_objects(api, budget))
     return out
 
 
