@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 import tarfile
@@ -226,3 +227,28 @@ def test_a_second_file_of_a_kind_in_a_node_directory_is_said_not_read(tmp_path: 
     assert tr.Node.find_all(node, 4, unread)[0]["routes"] == node / "ip-route" and [k for k, _ in unread] == ["routes"]
     given = run("trace", "--node", str(node), "--routes", str(node / "ip-route"), SYN, "--format", "json")
     assert given.returncode == 0 and not any("route-node2" in w for w in json.loads(given.stdout)["warnings"])
+
+
+def test_a_node_file_that_is_not_a_regular_file_is_said_not_read(tmp_path: Path) -> None:
+    """``ip-rule`` as a FIFO (it would block a reader forever) or a link to nothing is not read, and said; the
+    trace goes on with the kernel's default rules, and a regular ``ip-rule.txt`` beside it is read."""
+    node = tmp_path / "node1"
+    node.mkdir()
+    for name, text in seed_files().items():
+        if name != "ip-rule":
+            (node / name).write_text(text)
+    os.mkfifo(node / "ip-rule")
+    (node / "rules").symlink_to(tmp_path / "absent")
+    got = run("trace", "--node", str(node), SYN, "--format", "json")
+    assert got.returncode == 0, got.stderr
+    assert json.loads(got.stdout)["warnings"][:2] == [
+        f"{node}/ip-rule: not a regular file (a FIFO): not read",
+        f"{node}/rules: not a regular file (a link to nothing): not read",
+    ]
+    assert "rules" not in json.loads(got.stdout)["inputs"]
+    (node / "ip-rule.txt").write_text(seed_files()["ip-rule"])
+    unread: list[tuple[str, str]] = []
+    assert tr.Node.find_all(node, 4, unread)[0]["rules"] == node / "ip-rule.txt"
+    assert unread == [("rules", f"{node}/ip-rule: not a regular file (a FIFO): not read")]
+    given = run("trace", "--node", str(node), "--rules", str(node / "ip-rule.txt"), SYN, "--format", "json")
+    assert not any("regular" in w for w in json.loads(given.stdout)["warnings"])

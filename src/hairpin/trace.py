@@ -44,7 +44,9 @@ text, notes, hops, verdicts, choices) when the report reads them.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -287,6 +289,8 @@ class Node:
                 if (d / n).is_file():
                     out[key] = d / n
                     break
+                if os.path.lexists(d / n) and unread is not None:  # a FIFO, device, directory or dangling link
+                    unread.append((key, f"{d / n}: not a regular file ({_file_type(d / n)}): not read"))
         for f in sorted(d.iterdir())[:256]:
             if not f.is_file() or f in out.values() or f.name in other or f.stat().st_size > 64 * 2**20:
                 continue
@@ -315,6 +319,17 @@ class Node:
                                  str(d))  # fmt: skip
         every = [out["iptables"]] if "iptables" in out else []
         return out, every + [f for f in more if f not in every]
+
+
+def _file_type(path: Path) -> str:
+    """What ``path`` is, when it is not a regular file: ``a FIFO``, ``a directory``, ``a link to nothing``..."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return "a link to nothing"
+    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))  # fmt: skip
+    return next((what for test, what in kinds if test(mode)), "not a file")
 
 
 #: what ``find_all`` names a file it does not read by (its kind's words)
