@@ -101,6 +101,22 @@ def test_a_kubectl_list_cut_short_is_said_to_be_cut() -> None:
     assert exc.value.message == "not a Kubernetes object: no kind"
 
 
+def test_a_hairpin_scenario_given_as_manifests_is_named(tmp_path: Path) -> None:
+    """A scenario (nodes, pods, services at the top) handed to check by mistake: said, with the command that runs
+    it; a file name with a space is quoted for the shell, standard input is FILE."""
+    text = (Path(__file__).resolve().parents[1] / "examples" / "clb.yaml").read_text()
+    with pytest.raises(ParseError) as exc:
+        m.parse_text(text, "my cluster.yaml")
+    assert (exc.value.line, exc.value.message) == (9, "not a Kubernetes object: no kind; this is a hairpin scenario "
+                                                      "(hairpin reproduce --scenario 'my cluster.yaml' runs it)")  # fmt: skip
+    with pytest.raises(ParseError) as exc:
+        m.parse_text(text, "<stdin>")
+    assert exc.value.message.endswith("(hairpin reproduce --scenario FILE runs it)")
+    with pytest.raises(ParseError) as exc:  # two of the three keys: not said to be a scenario
+        m.parse_text("nodes: []\npods: []\n", "x.yaml")
+    assert exc.value.message == "not a Kubernetes object: no kind"
+
+
 def test_load_paths_keeps_going_after_a_bad_file(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     (tmp_path / "a.yaml").write_text("kind: Service\nmetadata: {name: a}\n")

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,6 +170,9 @@ def _objects_of(doc: Any, file: str | None, line: int | None, item_lines: list[i
             # metadata after them is a List cut short (its last item may be cut too)
             raise ParseError("a List with items but no 'kind: List' after them (kubectl writes kind and metadata "
                              "after the items): the file looks cut short; write the dump again", file, line)
+        if {"nodes", "pods", "services"} <= doc.keys():  # hairpin.scenario's top-level keys (docs/scenarios.md)
+            run = f"hairpin reproduce --scenario {shlex.quote(file) if file and file != '<stdin>' else 'FILE'}"
+            raise ParseError(f"not a Kubernetes object: no kind; this is a hairpin scenario ({run} runs it)", file, line)
         raise ParseError("not a Kubernetes object: no kind", file, line)
     items = doc.get("items")
     if kind.endswith("List") and isinstance(items, list):
