@@ -37,8 +37,21 @@ from hairpin.model.scenario import (
     ServicePort,
     Vpc,
 )
+from hairpin.parsers.strict import LABEL_VALUE_LIMIT, NAMESPACE_LIMIT, SERVICE_PORT_NAME_LIMIT, name_limit
 from hairpin.scenario_protocols import refuse_client_protocol
-from hairpin.scenario_reader import PORT_RANGE, Reader, line_of, parse, shown
+from hairpin.scenario_reader import (
+    DESCRIPTION_LIMIT,
+    PORT_RANGE,
+    REGION_REFUSAL,
+    SCENARIO_NAME_LIMIT,
+    TEXT_LIMIT,
+    ZONE_REFUSAL,
+    Reader,
+    line_of,
+    name_refusal,
+    parse,
+    shown,
+)
 
 __all__ = [
     "AZ",
@@ -124,7 +137,7 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
     azs = []
     for a in v.items("azs"):
         subnets = a.strings("subnets")
-        azs.append(AZ(a.get("name", str, required=True),
+        azs.append(AZ(a.text("name", LABEL_VALUE_LIMIT, ZONE_REFUSAL),
                       tuple(a.check_address(f"subnets[{i}]", s, network=True) for i, s in enumerate(subnets))))  # fmt: skip
         a.done()
     vpc = Vpc(cidr, v.address("router"), tuple(azs))
@@ -151,7 +164,7 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
     kp.done()
     c = r.sub("cni", required=False)
     cni = Cni(
-        c.get("name", str, default="aws-vpc-cni"),
+        c.text("name", TEXT_LIMIT, "hairpin refuses a CNI name", default="aws-vpc-cni"),
         c.get("external_snat", bool, default=False),
         c.get("nat_outgoing", bool, default=False),
         version := _cni_version(c),
@@ -162,7 +175,7 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
     nodes = []
     for n in r.items("nodes"):
         node = Node(
-            n.name("name", "Node"), n.address("ip"), n.get("az", str, required=True), n.labels("labels"),
+            n.name("name", "Node"), n.address("ip"), n.text("az", LABEL_VALUE_LIMIT, ZONE_REFUSAL), n.labels("labels"),
             n.address("prefix", required=False, network=True) or None,
         )  # fmt: skip
         if node.az not in az_names:
@@ -180,7 +193,7 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
             p.name("name", "Pod"),
             p.name("namespace", "Namespace", default="default"),
             p.address("ip", required=False),
-            p.get("node", str, required=True),
+            p.name("node", "Node"),
             p.labels("labels"),
             p.get("host_network", bool, default=False),
         )
@@ -205,7 +218,12 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
             port = sp.integer("port", lo=PORT_RANGE[0], hi=PORT_RANGE[1])
             ports.append(
                 ServicePort(
-                    sp.get("name", str, default=""),
+                    sp.text(
+                        "name",
+                        SERVICE_PORT_NAME_LIMIT,
+                        "the API server refuses a Service port name (a DNS-1123 label)",
+                        default="",
+                    ),
                     sp.choice("protocol", ("TCP", "UDP"), "TCP"),
                     port,
                     sp.integer("target_port", default=port, lo=PORT_RANGE[0], hi=PORT_RANGE[1]),
@@ -245,6 +263,7 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
             sel = dict(selector)
             eps = [p.name for p in pods if sel and all(dict(p.labels).get(k) == val for k, val in sel.items())]
         for i, e in enumerate(eps):
+            s.bounded(f"endpoints[{i}]", e, name_limit("Pod"), name_refusal("Pod"))
             if e not in pod_names:
                 raise s.error(f"endpoints[{i}]", f"unknown pod {e!r}")
         svc = Service(
@@ -265,8 +284,9 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
         services.append(svc)
     cl = r.sub("client")
     client = Client(
-        cl.get("pod", str, required=True),
-        cl.get("service", str, required=True),
+        cl.name("pod", "Pod"),
+        # namespace/name: each part no longer than the API server accepts
+        cl.text("service", NAMESPACE_LIMIT + 1 + name_limit("Service"), "no Service's namespace/name is"),
         cl.integer("port", lo=PORT_RANGE[0], hi=PORT_RANGE[1]),
         cl.choice("via", ("load-balancer", "cluster-ip"), "load-balancer"),
         cl.address("address", required=False) or None,
@@ -289,9 +309,9 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
             line_of(lines or {}, path),
         )
     scenario = Scenario(
-        r.get("name", str, required=True),
-        str(r.get("description", str, default="")).strip(),
-        r.get("region", str, default="us-east-1"),
+        r.text("name", SCENARIO_NAME_LIMIT, "hairpin refuses a scenario name"),
+        str(r.text("description", DESCRIPTION_LIMIT, "hairpin refuses a description", default="")).strip(),
+        r.text("region", LABEL_VALUE_LIMIT, REGION_REFUSAL, default="us-east-1"),
         vpc,
         kernel,
         kube_proxy,

@@ -3,9 +3,11 @@ and the one-line error naming the file, the line and the key path.
 
 ``parse(text, file)`` reads YAML (depth and aliases checked first, ``hairpin.reading``) and maps every key path
 (``services[0].load_balancer.nodes``) to its line.  ``Reader`` walks one mapping of the document: a key's value
-of the right type, an integer in range, an address of the scenario's one family, a choice, labels, and a name no
-longer than the API server accepts (``hairpin.parsers.strict``).  What the keys mean, and the checks across keys,
-are ``hairpin.scenario``'s.
+of the right type, an integer in range, an address of the scenario's one family, a choice, labels, and a string
+no longer than its limit.  The limits are the real system's where there is one (the Kubernetes API server's for
+names, labels and port names: ``hairpin.parsers.strict``, which ``hairpin check`` applies to manifests), else a
+generous one of hairpin's own, so that a hostile or broken file cannot put a 50 MB name in every report.  What the
+keys mean, and the checks across keys, are ``hairpin.scenario``'s.
 """
 
 from __future__ import annotations
@@ -20,9 +22,31 @@ import yaml
 from hairpin import reading
 from hairpin.errors import ScenarioError
 from hairpin.model.net import addr_text
-from hairpin.parsers.strict import NAMESPACE_LIMIT, name_limit
+from hairpin.parsers.strict import (
+    LABEL_NAME_LIMIT,
+    LABEL_PREFIX_LIMIT,
+    LABEL_VALUE_LIMIT,
+    NAMESPACE_LIMIT,
+    name_limit,
+)
 
-__all__ = ["PORT_RANGE", "Reader", "line_of", "parse", "shown"]
+__all__ = ["DESCRIPTION_LIMIT", "PORT_RANGE", "REGION_REFUSAL", "SCENARIO_NAME_LIMIT", "TEXT_LIMIT", "ZONE_REFUSAL",
+           "Reader", "line_of", "name_refusal", "parse", "shown"]  # fmt: skip
+
+#: hairpin's own limits, for text no real system bounds: the scenario's name (a title in every report), its
+#: description (a paragraph of the HTML report), and a label such as ``cni.name`` (shown, never parsed).  Each is
+#: many times what a person writes there, and far below what would fill a terminal or a report.
+SCENARIO_NAME_LIMIT = 256
+DESCRIPTION_LIMIT = 10_000
+TEXT_LIMIT = 253
+
+#: An AZ name (``us-east-1a``: the Region code and a letter, AWS "Regions and Availability Zones") and the region
+#: reach Kubernetes as the values of a node's ``topology.kubernetes.io/zone`` and ``topology.kubernetes.io/region``
+#: labels (cloud-provider-aws reports the instance's placement as its zone and region, and the cloud node
+#: controller of k8s.io/cloud-provider labels the node with them), where ``hairpin scenario from-cluster`` reads
+#: them: a label value, so the API server's limit for one (``LABEL_VALUE_LIMIT``, 63) holds them.
+ZONE_REFUSAL = "the API server refuses a topology.kubernetes.io/zone label value (an AZ name)"
+REGION_REFUSAL = "the API server refuses a topology.kubernetes.io/region label value (a region)"
 
 #: An IPv4 address in dotted-quad form (no leading zeros), and a network ``address/prefix``: the same
 #: patterns as ``scenarios/schema.json``.
@@ -58,6 +82,11 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
     if set(kinds) >= {int, float}:
         kinds = tuple(k for k in kinds if k is not int)
     return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def name_refusal(kind: str) -> str:
+    """What refuses a name for an object of ``kind`` ("Namespace": a namespace), for ``Reader.bounded``."""
+    return "the API server refuses a " + ("namespace" if kind == "Namespace" else f"name for a {kind}")
 
 
 def line_of(lines: Mapping[str, int], path: str) -> int | None:
@@ -111,17 +140,27 @@ class Reader:
             raise self.error(key, f"must be {_kind_name(kind)} (got {shown(value)})")
         return value
 
+    def bounded(self, key: str, value: str, limit: int, refusal: str) -> str:
+        """``value`` (found at ``key``) when at most ``limit`` characters long, else the error
+        ``KEY: N characters: REFUSAL longer than LIMIT``.  Only the length is checked, not the characters: the
+        reports show control and bidirectional formatting characters escaped (``hairpin.render.markup``)."""
+        if len(value) > limit:
+            raise self.error(key, f"{len(value):,} characters: {refusal} longer than {limit:,}")
+        return value
+
+    def text(self, key: str, limit: int, refusal: str, default: Any = ...) -> Any:
+        """A string of at most ``limit`` characters (absent/null: ``default``; no default: required);
+        ``bounded`` says what is wrong with a longer one."""
+        value = self.get(key, str, default=default, required=default is ...)
+        return value if value is None or value is default else self.bounded(key, value, limit, refusal)
+
     def name(self, key: str, kind: str, default: Any = ...) -> Any:
         """A name no longer than the API server accepts for an object of ``kind`` ("Namespace": a namespace),
         as ``hairpin check`` reads manifests (``hairpin.parsers.strict``: pods and nodes 253 characters, a
         Service and a namespace 63, from kubernetes pkg/apis/core/validation ValidatePodName, ValidateNodeName,
         ValidateServiceName, ValidateNamespaceName): a 100,000-character name would fill every report."""
-        value = self.get(key, str, default=default, required=default is ...)
         limit = NAMESPACE_LIMIT if kind == "Namespace" else name_limit(kind)
-        if len(value) > limit:
-            what = "namespace" if kind == "Namespace" else f"name for a {kind}"
-            raise self.error(key, f"{len(value):,} characters: the API server refuses a {what} longer than {limit}")
-        return value
+        return self.text(key, limit, name_refusal(kind), default)
 
     def integer(self, key: str, default: Any = ..., lo: int = 0, hi: int | None = None) -> Any:
         """An integer from ``lo`` to ``hi`` (absent/null: ``default``)."""
@@ -191,10 +230,19 @@ class Reader:
         return str(value)
 
     def labels(self, key: str) -> tuple[tuple[str, str], ...]:
+        """Kubernetes labels, each no longer than the API server accepts (``hairpin.parsers.strict``): a key's
+        name part 63 characters after an optional prefix of 253 and "/", a value 63."""
         raw = self.get(key, dict, default={})
         for k, v in raw.items():
+            prefix, _, name = str(k).rpartition("/")
+            if len(name) > LABEL_NAME_LIMIT or len(prefix) > LABEL_PREFIX_LIMIT:
+                part, n, limit = ("name", name, LABEL_NAME_LIMIT) if len(name) > LABEL_NAME_LIMIT else (
+                    "prefix", prefix, LABEL_PREFIX_LIMIT)  # fmt: skip
+                raise self.error(key, f"a key whose {part} part is {len(n):,} characters: the API server refuses a "
+                                      f"label key's {part} part longer than {limit}")  # fmt: skip
             if isinstance(v, (dict, list)) or v is None:
                 raise self.error(f"{key}.{k}", f"must be a string, number or boolean (got {shown(v)})")
+            self.bounded(f"{key}.{k}", str(v), LABEL_VALUE_LIMIT, "the API server refuses a label value")
         return tuple(sorted((str(k), str(v)) for k, v in raw.items()))
 
     def done(self) -> None:
