@@ -1,7 +1,8 @@
 """Every string of a scenario file that reaches a terminal, a report or a picture has a length limit: the Kubernetes
 API server's where the text is a Kubernetes name, label or port name (or an AZ name or region, which Kubernetes
 carries as the value of a node's topology label), else hairpin's own generous one.  Over a limit: one line naming
-the file, the line and the key, exit 2.  At the limit: the file loads."""
+the file, the line and the key, exit 2.  At the limit: the file loads.  Text from the file that holds control or
+bidi characters reaches the terminal escaped."""
 
 from __future__ import annotations
 
@@ -113,3 +114,14 @@ def test_every_string_at_its_limit_loads() -> None:
                                                                                              az)  # fmt: skip
     assert (s.cni.name, s.nodes[1].labels, s.services[0].ports[0].name) == ("c" * 253, ((key, "v" * 63),), "p" * 63)
     assert s.services[0].endpoints == ("web-1",) and s.pods[1].node == node
+
+
+def test_validate_shows_control_and_bidi_characters_in_the_name(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """The name is printed as the terminal reports print text from the user's files (``hairpin.render.markup``):
+    ESC and RIGHT-TO-LEFT OVERRIDE as ``\\x1b`` and ``\\u202e``, not sent to the terminal."""
+    f = _write(tmp_path, "name: tiny\n", 'name: "tiny\\e[31m\\u202eX"\n')
+    with pytest.raises(SystemExit) as e:
+        main(["scenario", "validate", str(f)])
+    out = capsys.readouterr().out
+    assert (e.value.code, out) == (0, f"{f}: ok (tiny\\x1b[31m\\u202eX: 2 nodes, 2 pods, 1 services)\n")

@@ -45,9 +45,10 @@ def check_format(value: str, allowed: Iterable[str], aliases: dict[str, str] | N
 
 
 def wrote(path: str | Path, what: str = "") -> None:
-    """``wrote FILE`` on stderr, for every file a command writes (nothing for ``-``: that is stdout)."""
+    """``wrote FILE`` on stderr, for every file a command writes (nothing for ``-``: that is stdout); a control or
+    bidi character in it (a node's name in ``scenario nodes``' directories) shown, not sent to the terminal."""
     if str(path) != "-":
-        print(f"wrote {path}" + (f" ({what})" if what else ""), file=sys.stderr)
+        print(shown(f"wrote {path}" + (f" ({what})" if what else "")), file=sys.stderr)
 
 
 def write(path: str | Path, data: str | bytes, what: str = "", *, links: bool = True) -> None:
