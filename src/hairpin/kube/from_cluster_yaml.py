@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from hairpin.model.scenario import Scenario
+from hairpin.render.markup import shown
 
 __all__ = ["scenario_to_dict", "scenario_yaml"]
 
@@ -121,9 +122,23 @@ def scenario_to_dict(s: Scenario) -> dict[str, Any]:
     }
 
 
+#: what a YAML 1.1 reader takes for a line break: LF, CR, and NEL, LS and PS besides (YAML 1.2 drops the last three;
+#: PyYAML, which reads the file back, keeps them: yaml/scanner.py and reader.py list '\r\n\x85\u2028\u2029').  In
+#: a comment any of them would end the comment and start a line of data.
+_BREAKS = str.maketrans({"\n": "\\n", "\r": "\\r", "\x85": "\\x85", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def _comment(text: str) -> str:
+    """``text`` as one comment line: a line break shown as ``\\n`` (a zone label's value, a Service's name: text from
+    the objects read), as are control and bidi characters (``hairpin.render.markup.shown``, the terminal's rule)."""
+    return "# " + shown(text.translate(_BREAKS))
+
+
 def scenario_yaml(s: Scenario, notes: Sequence[str] = ()) -> str:
-    """The scenario as YAML in the seed's layout, ``notes`` as the header comment."""
-    head = [f"# {s.name}: built by `hairpin scenario from-cluster`; load it with `hairpin reproduce --scenario`."]
-    head += [f"# - {n}" for n in notes]
+    """The scenario as YAML in the seed's layout, ``notes`` as the header comment, one comment line each."""
+    head = [
+        _comment(f"{s.name}: built by `hairpin scenario from-cluster`; load it with `hairpin reproduce --scenario`.")
+    ]
+    head += [_comment(f"- {n}") for n in notes]
     body = yaml.safe_dump(scenario_to_dict(s), sort_keys=False, default_flow_style=None, width=120)
     return "\n".join(head) + "\n" + body
