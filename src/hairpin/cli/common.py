@@ -92,6 +92,12 @@ class _Clean:
                 yield seg
 
 
+def clean(renderable: Any) -> Any:
+    """``renderable`` for a Console of the caller's own (stderr): its text from the user's files shown as
+    :func:`emit` shows it (``\\x1b``, ``\\u202e``)."""
+    return _Clean(renderable)
+
+
 def _next_step(r: Any) -> bool:
     """The last line, ``Next: ...``: printed whole on a terminal too (the terminal wraps it on screen), since it
     often holds a command to copy, which a line broken by rich would cut."""

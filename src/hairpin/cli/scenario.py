@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 import yaml
 
-from hairpin.cli.common import warn_scenario, write, wrote
+from hairpin.cli.common import clean, warn_scenario, write, wrote
 from hairpin.errors import InputError, ParseError
 from hairpin.render.markup import shown
 from hairpin.writing import check_directory, check_output, check_outputs, name_problem, write_output
@@ -105,10 +105,10 @@ def _probability_note(built: object) -> None:
 
     assert isinstance(built, Scenario)
     b = breakdown(built)
-    if b is not None:
-        Console(stderr=True).print(b)
+    if b is not None:  # node and AZ names from the objects read: shown as every terminal report shows them
+        Console(stderr=True).print(clean(b))
     elif (why := not_the_hairpin(built)) is not None:  # a per-node table of hairpin odds would mislead
-        print(f"No per-node table: {why}; hairpin reproduce shows the outcome.", file=sys.stderr)
+        print(shown(f"No per-node table: {why}; hairpin reproduce shows the outcome."), file=sys.stderr)
 
 
 @scenario_app.command("nodes")
