@@ -10,10 +10,13 @@ import copy
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hairpin import scenario
 from hairpin.cli.main import main
 from hairpin.errors import ScenarioError
+from hairpin.scenario_reader import Reader
 from test_scenario_errors import BASE
 
 ZONE = "the API server refuses a topology.kubernetes.io/zone label value (an AZ name) longer than 63"
@@ -125,3 +128,31 @@ def test_validate_shows_control_and_bidi_characters_in_the_name(tmp_path: Path,
         main(["scenario", "validate", str(f)])
     out = capsys.readouterr().out
     assert (e.value.code, out) == (0, f"{f}: ok (tiny\\x1b[31m\\u202eX: 2 nodes, 2 pods, 1 services)\n")
+
+
+@given(st.text(max_size=300), st.integers(0, 300))
+def test_text_is_taken_up_to_its_limit_and_refused_past_it(value: str, limit: int) -> None:
+    r = Reader({"k": value}, "a", "f.yaml", {"a.k": 7})
+    if len(value) <= limit:
+        assert r.text("k", limit, "X refuses") == value
+    else:
+        with pytest.raises(ScenarioError) as e:
+            r.text("k", limit, "X refuses")
+        assert str(e.value) == f"f.yaml:7: a.k: {len(value):,} characters: X refuses longer than {limit:,}"
+
+
+@given(
+    st.integers(0, 260), st.integers(0, 70), st.text(st.characters(blacklist_characters="/"), min_size=1, max_size=1)
+)
+def test_a_label_key_is_taken_when_each_part_fits(prefix: int, name: int, ch: str) -> None:
+    """The name part after the last "/" at most 63 characters, the prefix before it at most 253 (lengths only)."""
+    key = (ch * prefix + "/" if prefix else "") + ch * name
+    r = Reader({"labels": {key: "v"}}, "n", "f.yaml", {"n.labels": 3})
+    if name <= 63 and prefix <= 253:
+        assert r.labels("labels") == ((key, "v"),)
+        return
+    with pytest.raises(ScenarioError) as e:
+        r.labels("labels")
+    part, n, limit = ("name", name, 63) if name > 63 else ("prefix", prefix, 253)
+    assert str(e.value) == (f"f.yaml:3: n.labels: a key whose {part} part is {n:,} characters: the API server "
+                            f"refuses a label key's {part} part longer than {limit}")  # fmt: skip
