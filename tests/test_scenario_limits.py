@@ -156,3 +156,19 @@ def test_a_label_key_is_taken_when_each_part_fits(prefix: int, name: int, ch: st
     part, n, limit = ("name", name, 63) if name > 63 else ("prefix", prefix, 253)
     assert str(e.value) == (f"f.yaml:3: n.labels: a key whose {part} part is {n:,} characters: the API server "
                             f"refuses a label key's {part} part longer than {limit}")  # fmt: skip
+
+
+def test_notes_show_control_and_bidi_characters_in_a_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The notes and warnings on stderr name Services and nodes from the file: shown as the terminal reports show
+    them (an IPv6 scenario with instance targets gets a note naming its Service)."""
+    text = (Path(__file__).resolve().parents[1] / "examples" / "seed-ipv6.yaml").read_text()
+    name, client = "    name: service-nginx-demo\n", "  service: nginx-demo/service-nginx-demo\n"
+    assert text.count(name) == text.count(client) == 1
+    hostile = "svc\\e[31m\\u202e"
+    f = tmp_path / "v6.yaml"
+    f.write_text(text.replace(name, f'    name: "{hostile}"\n').replace(client, f'  service: "nginx-demo/{hostile}"\n'))
+    with pytest.raises(SystemExit) as e:
+        main(["reproduce", "--scenario", str(f), "--connections", "2"])
+    err = capsys.readouterr().err
+    assert e.value.code == 0 and "\x1b" not in err and "\u202e" not in err
+    assert "hairpin: note: nginx-demo/svc\\x1b[31m\\u202e: instance targets in an IPv6 target group: " in err

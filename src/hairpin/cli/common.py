@@ -214,11 +214,17 @@ def read_progress(paths: Iterable[str | Path], label: str = "reading") -> Iterat
             t.join()
 
 
+def say(kind: str, text: str) -> None:
+    """``hairpin: KIND: TEXT`` on stderr, its control and bidi characters shown (names from the user's files are in
+    many a warning and note)."""
+    print(shown(f"hairpin: {kind}: {text}"), file=sys.stderr)
+
+
 def warn_scenario(scenario: Any) -> None:
     """On stderr, ``hairpin: warning: FILE:LINE: key: ...`` for each line of ``Scenario.warnings`` (what a valid
     file says that is most likely a mistake: ``hairpin.scenario_checks``)."""
     for line in scenario.warnings:
-        print(f"hairpin: warning: {line}", file=sys.stderr)
+        say("warning", line)
 
 
 def note_unchecked(scenario: Any) -> None:
@@ -232,11 +238,11 @@ def note_unchecked(scenario: Any) -> None:
     warn_scenario(scenario)
     note = unchecked(scenario.kube_proxy.mode, scenario.kube_proxy.version)
     if note is not None:
-        print(f"hairpin: note: {note}", file=sys.stderr)
+        say("note", note)
     note = cni_note(scenario.cni.version)  # a VPC CNI release that takes an older release's rules
     if note is not None:
-        print(f"hairpin: note: {note}", file=sys.stderr)
+        say("note", note)
     from hairpin.scenario6 import notes as ipv6_notes
 
     for note in ipv6_notes(scenario):  # an IPv6 scenario's instance targets, which AWS may refuse
-        print(f"hairpin: note: {note}", file=sys.stderr)
+        say("note", note)
