@@ -172,3 +172,18 @@ def test_notes_show_control_and_bidi_characters_in_a_name(tmp_path: Path, capsys
     err = capsys.readouterr().err
     assert e.value.code == 0 and "\x1b" not in err and "\u202e" not in err
     assert "hairpin: note: nginx-demo/svc\\x1b[31m\\u202e: instance targets in an IPv6 target group: " in err
+
+
+def test_the_recorded_scenario_name_is_shown_escaped(lab_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``hairpin lab status`` reads its records only (no namespace is made here): the name of the scenario a record
+    holds is shown as every terminal report shows it."""
+    import os
+
+    from hairpin.backends.lab.record import LabRecord
+
+    LabRecord("hpabc123-", "seed\x1b[31m\u202e", os.getpid(), 0.0, state="up", persistent=True).save()
+    with pytest.raises(SystemExit) as e:
+        main(["lab", "status"])
+    out = capsys.readouterr().out
+    assert (e.value.code, out) == (0, f"hpabc123  up       scenario=seed\\x1b[31m\\u202e fix=- owner={os.getpid()} "
+                                      "namespaces=0 processes=0\n")  # fmt: skip
