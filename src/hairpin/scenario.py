@@ -50,7 +50,7 @@ from hairpin.scenario_reader import (
     line_of,
     name_refusal,
     parse,
-    shown,
+    quoted,
 )
 
 __all__ = [
@@ -104,7 +104,7 @@ def _cni_version(r: Reader) -> str:
 
     version = r.get("version", (str, int, float), default=DEFAULT)
     if not isinstance(version, str):
-        raise r.error("version", f"write the version as a quoted string such as \"1.20\" (got {shown(version)}; "
+        raise r.error("version", f"write the version as a quoted string such as \"1.20\" (got {quoted(version)}; "
                                  "YAML reads an unquoted 1.20 as the number 1.2)")  # fmt: skip
     try:
         layout_for(version)
@@ -359,7 +359,7 @@ def _node_port_addresses(kp: Reader) -> tuple[str, ...] | None:
     if value == "primary":
         return ("primary",)
     if isinstance(value, str):
-        raise kp.error("node_port_addresses", f'must be "primary" or a list of CIDRs (got {shown(value)})')
+        raise kp.error("node_port_addresses", f'must be "primary" or a list of CIDRs (got {quoted(value)})')
     values = kp.strings("node_port_addresses")
     return tuple(kp.check_address(f"node_port_addresses[{i}]", v, network=True) for i, v in enumerate(values))
 

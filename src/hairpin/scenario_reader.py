@@ -31,7 +31,7 @@ from hairpin.parsers.strict import (
 )
 
 __all__ = ["DESCRIPTION_LIMIT", "PORT_RANGE", "REGION_REFUSAL", "SCENARIO_NAME_LIMIT", "TEXT_LIMIT", "ZONE_REFUSAL",
-           "Reader", "line_of", "name_refusal", "parse", "shown"]  # fmt: skip
+           "Reader", "line_of", "name_refusal", "parse", "quoted"]  # fmt: skip
 
 #: hairpin's own limits, for text no real system bounds: the scenario's name (a title in every report), its
 #: description (a paragraph of the HTML report), and a label such as ``cni.name`` (shown, never parsed).  Each is
@@ -63,7 +63,7 @@ _IPV6_NET = re.compile(rf"{_IPV6_TEXT}/(12[0-8]|1[01]\d|[1-9]?\d)")
 PORT_RANGE = (1, 65535)
 
 
-def shown(value: Any) -> str:
+def quoted(value: Any) -> str:
     """``value`` for a one-line message: its repr, shortened."""
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -111,7 +111,7 @@ class Reader:
         #: the scenario's address family and the key that set it (the first address read: vpc.cidr), shared
         self.family: list[tuple[int, str]] = family if family is not None else []
         if not isinstance(data, dict):
-            raise self.error("", f"must be a mapping (got {shown(data)})")
+            raise self.error("", f"must be a mapping (got {quoted(data)})")
         self.data: dict[Any, Any] = data
         self.used: set[str] = set()
 
@@ -137,7 +137,7 @@ class Reader:
         if int in kinds and isinstance(value, float) and value.is_integer() and float not in kinds:
             value = int(value)  # 80.0 is the integer 80, as in JSON Schema
         if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
-            raise self.error(key, f"must be {_kind_name(kind)} (got {shown(value)})")
+            raise self.error(key, f"must be {_kind_name(kind)} (got {quoted(value)})")
         return value
 
     def bounded(self, key: str, value: str, limit: int, refusal: str) -> str:
@@ -187,7 +187,7 @@ class Reader:
             return values
         for i, v in enumerate(values):
             if not isinstance(v, str):
-                raise self.error(f"{key}[{i}]", f"must be a string (got {shown(v)})")
+                raise self.error(f"{key}[{i}]", f"must be a string (got {quoted(v)})")
         return values
 
     def check_address(self, key: str, value: Any, network: bool = False) -> str:
@@ -198,7 +198,7 @@ class Reader:
                 else "an IPv4 or IPv6 address such as 10.0.0.1 or 2600:1f18::1")  # fmt: skip
         v4, v6 = (_IPV4_NET, _IPV6_NET) if network else (_IPV4, _IPV6)
         if not isinstance(value, str) or not (v4.fullmatch(value) or v6.fullmatch(value)):
-            raise self.error(key, f"must be {what} (got {shown(value)})")
+            raise self.error(key, f"must be {what} (got {quoted(value)})")
         fam = 6 if ":" in value else 4
         if not self.family:
             self.family.append((fam, f"{self._key(key)} {value}"))
@@ -226,7 +226,7 @@ class Reader:
     def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
         value = self.get(key, str, default=default)
         if value not in choices:
-            raise self.error(key, f"must be one of {', '.join(choices)} (got {shown(value)})")
+            raise self.error(key, f"must be one of {', '.join(choices)} (got {quoted(value)})")
         return str(value)
 
     def labels(self, key: str) -> tuple[tuple[str, str], ...]:
@@ -241,7 +241,7 @@ class Reader:
                 raise self.error(key, f"a key whose {part} part is {len(n):,} characters: the API server refuses a "
                                       f"label key's {part} part longer than {limit}")  # fmt: skip
             if isinstance(v, (dict, list)) or v is None:
-                raise self.error(f"{key}.{k}", f"must be a string, number or boolean (got {shown(v)})")
+                raise self.error(f"{key}.{k}", f"must be a string, number or boolean (got {quoted(v)})")
             self.bounded(f"{key}.{k}", str(v), LABEL_VALUE_LIMIT, "the API server refuses a label value")
         return tuple(sorted((str(k), str(v)) for k, v in raw.items()))
 
