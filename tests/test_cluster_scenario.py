@@ -144,3 +144,49 @@ def test_kube_proxy_mode_from_its_config_map(
     s, notes = scenario_from_objects([*objects, *extra], service=SVC, client="default/netshoot")
     assert s.kube_proxy.mode == mode
     assert note in notes
+
+
+def _dump_with_zone(tmp_path: Path, zone: str) -> Path:
+    """The seed dump with ``zone`` for the value of the nodes' zone labels that say eu-west-1a."""
+    doc = yaml.safe_load((DATA / "seed-dump.yaml").read_text())
+    for item in doc["items"]:
+        labels = item["metadata"].get("labels", {})
+        for key in [k for k in labels if k.endswith("/zone") and labels[k] == "eu-west-1a"]:
+            labels[key] = zone
+    dump = tmp_path / "dump.yaml"
+    dump.write_text(yaml.safe_dump(doc))
+    return dump
+
+
+def test_text_from_the_objects_stays_in_its_comment_line(tmp_path: Path) -> None:
+    """A zone label holding line breaks (LF, and LS, which PyYAML also breaks lines at) and ESC: the header comment
+    shows them escaped, one line per note, and the file loads back to the scenario built (before, the text after the
+    break was a line of data: a second ``name`` key that YAML took silently)."""
+    zone = "eu-west-1a\n# x: y\nname: evil\u2028z: 1\x1b"
+    dump = _dump_with_zone(tmp_path, zone)
+    s, notes = scenario_from_objects(m.load_paths([dump]), service=SVC, client="default/netshoot")
+    assert s.vpc.azs[0].name == zone
+    text = scenario_yaml(s, notes)
+    head = text.split("\nname: ")[0].split("\n")
+    assert all(line.startswith("# ") for line in head) and len(head) == len(notes) + 1
+    assert head[1] == ("# - NLB node addresses are not in Kubernetes objects: eu-west-1a\\n# x: y\\nname: "
+                       "evil\\u2028z: 1\\x1b 192.168.0.4, eu-west-1b 192.168.0.20 are placeholders in placeholder "
+                       "subnets (one /28 per AZ); replace them with the addresses `dig +short <load balancer DNS "
+                       "name>` returns")  # fmt: skip
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    assert scenario.load(path) == s
+
+
+def test_the_table_on_stderr_shows_control_and_bidi_characters(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """The per-node table from-cluster prints names its AZs after the zone labels read: ESC and RIGHT-TO-LEFT
+    OVERRIDE there are shown as every terminal report shows them (they reached the terminal raw before)."""
+    dump = _dump_with_zone(tmp_path, "eu-west-1a\x1b[31m\u202e")
+    with pytest.raises(SystemExit) as exc:
+        main(["scenario", "from-cluster", str(dump), "--service", SVC, "--client-pod", "default/netshoot", "-o",
+              str(tmp_path / "s.yaml")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert exc.value.code in (0, None)
+    assert "\x1b" not in err and "\u202e" not in err
+    assert "│ node1 *     │ eu-west-1a\\x1b[31m\\u202e │" in err

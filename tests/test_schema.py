@@ -81,6 +81,20 @@ def test_every_key_hairpin_reads_is_in_the_schema(monkeypatch: pytest.MonkeyPatc
     (lambda d: d["pods"][0].update(namespace="w" * 64), "pods[0].namespace: 64 characters: the API server refuses a namespace longer than 63"),
     (lambda d: d["services"][0].update(name="s" * 64), "services[0].name: 64 characters: the API server refuses a name for a Service longer than 63"),
     (lambda d: d["services"][0].update(namespace="w" * 64), "services[0].namespace: 64 characters: the API server refuses a namespace longer than 63"),
+    (lambda d: d.update(name="t" * 257), "name: 257 characters: hairpin refuses a scenario name longer than 256"),
+    (lambda d: d.update(description="d" * 10_001), "description: 10,001 characters: hairpin refuses a description longer than 10,000"),
+    (lambda d: d.update(region="r" * 64), "region: 64 characters: the API server refuses a topology.kubernetes.io/region label value"),
+    (lambda d: d["vpc"]["azs"][0].update(name="a" * 64), "vpc.azs[0].name: 64 characters: the API server refuses a topology.kubernetes.io/zone label value"),
+    (lambda d: d["nodes"][0].update(az="a" * 64), "nodes[0].az: 64 characters: the API server refuses a topology.kubernetes.io/zone label value"),
+    (lambda d: d["nodes"][0].update(labels={"role": "v" * 64}), "nodes[0].labels.role: 64 characters: the API server refuses a label value longer than 63"),
+    (lambda d: d["pods"][0].update(labels={"k" * 64: "v"}), "pods[0].labels: a key whose name part is 64 characters"),
+    (lambda d: d["pods"][0].update(labels={"p" * 254 + "/k": "v"}), "pods[0].labels: a key whose prefix part is 254 characters"),
+    (lambda d: d["pods"][0].update(node="n" * 254), "pods[0].node: 254 characters: the API server refuses a name for a Node longer than 253"),
+    (lambda d: d["services"][0]["ports"][0].update(name="p" * 64), "services[0].ports[0].name: 64 characters: the API server refuses a Service port name"),
+    (lambda d: d["services"][0].update(endpoints=["e" * 254]), "services[0].endpoints[0]: 254 characters: the API server refuses a name for a Pod"),
+    (lambda d: d["client"].update(pod="c" * 254), "client.pod: 254 characters: the API server refuses a name for a Pod longer than 253"),
+    (lambda d: d["client"].update(service="s" * 128), "client.service: 128 characters: no Service's namespace/name is longer than 127"),
+    (lambda d: d.update(cni={"name": "c" * 254}), "cni.name: 254 characters: hairpin refuses a CNI name longer than 253"),
 ])  # fmt: skip
 def test_schema_and_hairpin_reject_the_same_documents(mutate: Any, hairpin_says: str) -> None:
     doc = copy.deepcopy(SEED)

@@ -2,7 +2,9 @@
 
 ``resolve(annotations, ...)`` returns ``Settings``: which controller provisions the Service, NLB or
 Classic ELB, scheme, target type, client IP preservation, cross-zone, and one sentence per answer saying
-which annotation (or which default) decided it.  Facts, from the controllers' sources:
+which annotation (or which default) decided it.  The target groups, the listeners, client IP preservation and
+cross-zone are read by ``hairpin.aws.nlb_target_groups`` (its public names are re-exported here).  Facts, from the
+controllers' sources:
 
 Which controller (kubernetes-sigs/aws-load-balancer-controller ``pkg/service/service_utils.go``
 IsServiceSupported; kubernetes/cloud-provider-aws ``pkg/providers/v1/aws_loadbalancer.go`` isLBExternal):
@@ -66,6 +68,12 @@ from hairpin.aws.lbc_attributes import ADDITIONAL_TAGS as ADDITIONAL_TAGS
 from hairpin.aws.lbc_attributes import LB_ATTRIBUTES as LB_ATTRIBUTES
 from hairpin.aws.lbc_attributes import TG_ATTRIBUTES as TG_ATTRIBUTES
 from hairpin.aws.lbc_flags import DEFAULT_CLASS, LbcFlags, lbc_flags, parse_bool
+from hairpin.aws.nlb_target_groups import ALWAYS_PRESERVED as ALWAYS_PRESERVED
+from hairpin.aws.nlb_target_groups import CROSS_ZONE as CROSS_ZONE
+from hairpin.aws.nlb_target_groups import TCP_UDP_LISTENER as TCP_UDP_LISTENER
+from hairpin.aws.nlb_target_groups import TargetGroup as TargetGroup
+from hairpin.aws.nlb_target_groups import client_ip_preserved, cross_zone, lbc_listeners
+from hairpin.aws.nlb_target_groups import target_groups as target_groups
 
 __all__ = [
     "ANNOTATION_PREFIX",
@@ -104,24 +112,8 @@ TYPE = annotation("aws-load-balancer-type")
 TARGET_TYPE = annotation("aws-load-balancer-nlb-target-type")
 SCHEME = annotation("aws-load-balancer-scheme")
 INTERNAL = annotation("aws-load-balancer-internal")
-CROSS_ZONE = annotation("aws-load-balancer-cross-zone-load-balancing-enabled")
 NODE_LABELS = annotation("aws-load-balancer-target-node-labels")
 PROXY_PROTOCOL = annotation("aws-load-balancer-proxy-protocol")
-TCP_UDP_LISTENER = annotation("aws-load-balancer-enable-tcp-udp-listener")
-
-
-@dataclass(frozen=True)
-class TargetGroup:
-    """One target group (one per Service port): its protocol and client IP preservation."""
-
-    port: int | None  # the Service port
-    protocol: str  # TCP | UDP | TCP_UDP | TLS ...
-    preserve_client_ip: bool
-    why: str
-
-    @property
-    def label(self) -> str:
-        return f"{self.port if self.port is not None else '?'}/{self.protocol}"
 
 
 @dataclass(frozen=True)
@@ -305,7 +297,7 @@ def resolve(
             )
             problems.append(f"instance targets need type NodePort or LoadBalancer, got {service_type}")
             return not_built(etp, steps, tuple(problems))
-        cross = _cross_zone(a, tg_attrs, lb_attrs, steps, problems, lbc=True)
+        cross = cross_zone(a, tg_attrs, lb_attrs, steps, problems, lbc=True)
         load_balancer = "nlb"
     else:
         internal = a.get(INTERNAL)
@@ -326,7 +318,7 @@ def resolve(
             steps.append("target type instance (the in-tree provider registers nodes)")
             # the provider reads cross-zone from its own annotation only (aws_loadbalancer.go); the target group
             # attributes annotation takes no cross-zone key (aws_validations.go refuses it, older releases ignore it)
-            cross = _cross_zone(a, {}, lb_attrs, steps, problems, lbc=False)
+            cross = cross_zone(a, {}, lb_attrs, steps, problems, lbc=False)
         else:
             load_balancer = "clb"
             cross = _bool(a.get(CROSS_ZONE, "")) is True
@@ -342,10 +334,10 @@ def resolve(
         tg_attrs = {}
     merge = False
     if controller == LBC and ports:
-        merge, kept = _lbc_listeners(a, flags, ports, steps, problems)
+        merge, kept = lbc_listeners(a, flags, ports, steps, problems)
         if len(kept) < len(ports):
             ports, protocols = kept, [proto for _, proto in kept]
-    preserve = _preserve(target_type, tg_attrs, protocols, steps, problems)
+    preserve = client_ip_preserved(target_type, tg_attrs, protocols, steps, problems)
     raw_preserve = tg_attrs.get("preserve_client_ip.enabled")
     if controller == LBC and raw_preserve is not None and _bool(raw_preserve) is None:
         # the LBC parses the attribute with strconv.ParseBool and fails the model build on an error
@@ -373,94 +365,6 @@ def resolve(
     steps.append(f"externalTrafficPolicy {etp}")
     return Settings(controller, load_balancer, scheme, target_type, preserve, cross, etp, labels, pp2,
                     tuple(steps), tuple(problems), tgs, target_node_keys=sel.keys, warnings=tuple(warnings))  # fmt: skip
-
-
-#: target group protocols whose client IP preservation is always on and cannot be turned off ("Edit target
-#: group attributes for your Network Load Balancer", Client IP preservation; the LBC says the same in
-#: pkg/service/model_build_target_group.go)
-ALWAYS_PRESERVED = frozenset({"UDP", "TCP_UDP", "QUIC", "TCP_QUIC"})
-
-
-def target_groups(target_type: str, tg_attrs: Mapping[str, str], ports: Sequence[tuple[int | None, str]], *,
-                  merge_tcp_udp: bool, per_port: Mapping[int, Mapping[str, str]] | None = None,
-                  ) -> tuple[TargetGroup, ...]:  # fmt: skip
-    """One target group per Service port and its client IP preservation.
-
-    UDP (and TCP_UDP, QUIC) target groups always preserve; TCP/TLS ones follow
-    ``preserve_client_ip.enabled``, else the default for the target type (on for instance, off for ip).
-    ``merge_tcp_udp``: the LBC makes one TCP_UDP listener and target group for a port number that has
-    both a TCP and a UDP Service port (``pkg/service/model_build_listener.go``, tcpUdpPortsSet).  ``per_port``: the
-    attributes of a port whose own annotation changes them (``hairpin.aws.lbc_attributes.port_maps``).
-    """
-    key = "preserve_client_ip.enabled"
-    by_number: dict[int | None, set[str]] = {}
-    for number, proto in ports:
-        by_number.setdefault(number, set()).add(proto.upper())
-    out: list[TargetGroup] = []
-    for number, raw in ports:
-        own = (per_port or {}).get(number) if number is not None else None
-        attrs, where = (own, f"{TG_ATTRIBUTES}.{number}") if own is not None else (tg_attrs, TG_ATTRIBUTES)
-        explicit = _bool(attrs.get(key, ""))
-        proto = raw.upper()
-        if merge_tcp_udp and number is not None and {"TCP", "UDP"} <= by_number[number]:
-            proto = "TCP_UDP"
-        if proto in ALWAYS_PRESERVED:
-            tg = TargetGroup(number, proto, True, f"client IP preservation always on for {proto} target groups")
-        elif explicit is not None:
-            tg = TargetGroup(number, proto, explicit, f"client IP preservation {'on' if explicit else 'off'} "
-                             f"({where}: {key}={attrs[key]})")  # fmt: skip
-        elif target_type == "instance":
-            tg = TargetGroup(number, proto, True, "client IP preservation on (the default for instance targets)")
-        else:
-            tg = TargetGroup(number, proto, False, f"client IP preservation off (the default for ip targets with {proto})")
-        out.append(tg)
-    return tuple(out)
-
-
-def _lbc_listeners(a: Mapping[str, str], flags: LbcFlags, ports: Sequence[tuple[int | None, str]], steps: list[str],
-                   problems: list[str]) -> tuple[bool, list[tuple[int | None, str]]]:  # fmt: skip
-    """(TCP_UDP listeners on, the Service ports that get a listener) for a Service with a TCP and a UDP port
-    of one number (``pkg/service/model_build_listener.go``, v2.13.0 to v3.5.0): one TCP_UDP listener when
-    ``aws-load-balancer-enable-tcp-udp-listener`` is true, else (absent or not a bool) when the feature gate
-    EnableTCPUDPListener is on (default off); otherwise one listener per port number, the first Service
-    port's: the later port's listener has the same resource id and is not added to the model (and releases
-    before v2.13.0 only had that path)."""
-    protos: dict[int, set[str]] = {}
-    for number, proto in ports:
-        if number is not None:
-            protos.setdefault(number, set()).add(proto.upper())
-    shared = sorted(n for n, ps in protos.items() if {"TCP", "UDP"} <= ps)
-    if not shared:
-        return False, list(ports)
-    nums = ", ".join(str(n) for n in shared)
-    ann = _bool(a.get(TCP_UDP_LISTENER, ""))
-    if ann is not None:
-        on, why = ann, f"{TCP_UDP_LISTENER}: {a[TCP_UDP_LISTENER]!r}"
-    else:
-        on = flags.gate("EnableTCPUDPListener", False)
-        why = (f"feature gate EnableTCPUDPListener={'true' if on else 'false'} ({flags.source})"
-               if "EnableTCPUDPListener" in dict(flags.feature_gates) else
-               f"no {TCP_UDP_LISTENER}, feature gate EnableTCPUDPListener off by default")  # fmt: skip
-    if on:
-        steps.append(f"TCP and UDP on port {nums}: one TCP_UDP listener and target group ({why})")
-        return True, list(ports)
-    kept: list[tuple[int | None, str]] = []
-    seen: set[int] = set()
-    dropped: list[str] = []
-    for number, proto in ports:
-        if number is not None and number in shared and number in seen:
-            dropped.append(f"{number}/{proto.upper()}")
-            continue
-        if number is not None:
-            seen.add(number)
-        kept.append((number, proto))
-    steps.append(
-        f"TCP and UDP on port {nums} without TCP_UDP listeners ({why}): the AWS Load Balancer Controller builds one "
-        f"listener per port number, the first Service port's; {', '.join(dropped)} gets none"
-    )
-    problems.append(f"Service port {', '.join(dropped)} is not served by the NLB: a TCP and a UDP port of one number "
-                    f"need {TCP_UDP_LISTENER}: \"true\" (AWS Load Balancer Controller v2.13.0 or later)")  # fmt: skip
-    return False, kept
 
 
 def _lbc_target_type(lb_type: str, tt_ann: str | None, flags: LbcFlags, steps: list[str],
@@ -534,57 +438,6 @@ def _lbc_scheme(a: Mapping[str, str], steps: list[str], problems: list[str], fla
         return flags.default_scheme
     steps.append("scheme internal (the AWS Load Balancer Controller's default since v2.2.0)")
     return "internal"
-
-
-def _cross_zone(a: Mapping[str, str], tg: Mapping[str, str], lb: Mapping[str, str], steps: list[str],
-                problems: list[str], *, lbc: bool) -> bool:  # fmt: skip
-    key = "load_balancing.cross_zone.enabled"
-    tg_value = tg.get(key)
-    if tg_value is not None and tg_value != "use_load_balancer_configuration":
-        b = _bool(tg_value)
-        if b is not None:
-            steps.append(f"cross-zone {'on' if b else 'off'} (target group attribute {key}={tg_value})")
-            return b
-        problems.append(f"{TG_ATTRIBUTES}: {key}={tg_value!r} is not a boolean")
-    legacy = a.get(CROSS_ZONE)
-    if legacy is not None:
-        b = _bool(legacy)
-        if b is not None:
-            steps.append(f"cross-zone {'on' if b else 'off'} ({CROSS_ZONE}: {legacy!r})")
-            return b
-        problems.append(f"{CROSS_ZONE}: {legacy!r} is not a boolean")
-    if lbc and key in lb:
-        b = _bool(lb[key])
-        if b is not None:
-            steps.append(f"cross-zone {'on' if b else 'off'} ({LB_ATTRIBUTES}: {key}={lb[key]})")
-            return b
-        problems.append(f"{LB_ATTRIBUTES}: {key}={lb[key]!r} is not a boolean")
-    steps.append("cross-zone off (the NLB default)")
-    return False
-
-
-def _preserve(target_type: str, tg: Mapping[str, str], protocols: Sequence[str], steps: list[str],
-              problems: list[str]) -> bool:  # fmt: skip
-    key = "preserve_client_ip.enabled"
-    udp = any(p.upper() in ("UDP", "TCP_UDP") for p in protocols)
-    if key in tg:
-        b = _bool(tg[key])
-        if b is not None:
-            if not b and udp:
-                problems.append(f"{key}=false: client IP preservation cannot be turned off for UDP target groups")
-                steps.append(f"client IP preservation on (UDP port; {key}=false is refused by AWS)")
-                return True
-            steps.append(f"client IP preservation {'on' if b else 'off'} ({TG_ATTRIBUTES}: {key}={tg[key]})")
-            return b
-        problems.append(f"{TG_ATTRIBUTES}: {key}={tg[key]!r} is not a boolean")
-    if target_type == "instance":
-        steps.append("client IP preservation on (the default for instance targets)")
-        return True
-    if udp:
-        steps.append("client IP preservation on (the default for ip targets with UDP)")
-        return True
-    steps.append("client IP preservation off (the default for ip targets with TCP)")
-    return False
 
 
 def lbc_takes(

@@ -45,9 +45,10 @@ def check_format(value: str, allowed: Iterable[str], aliases: dict[str, str] | N
 
 
 def wrote(path: str | Path, what: str = "") -> None:
-    """``wrote FILE`` on stderr, for every file a command writes (nothing for ``-``: that is stdout)."""
+    """``wrote FILE`` on stderr, for every file a command writes (nothing for ``-``: that is stdout); a control or
+    bidi character in it (a node's name in ``scenario nodes``' directories) shown, not sent to the terminal."""
     if str(path) != "-":
-        print(f"wrote {path}" + (f" ({what})" if what else ""), file=sys.stderr)
+        print(shown(f"wrote {path}" + (f" ({what})" if what else "")), file=sys.stderr)
 
 
 def write(path: str | Path, data: str | bytes, what: str = "", *, links: bool = True) -> None:
@@ -89,6 +90,12 @@ class _Clean:
                 yield Segment(shown(seg.text), seg.style)
             else:
                 yield seg
+
+
+def clean(renderable: Any) -> Any:
+    """``renderable`` for a Console of the caller's own (stderr): its text from the user's files shown as
+    :func:`emit` shows it (``\\x1b``, ``\\u202e``)."""
+    return _Clean(renderable)
 
 
 def _next_step(r: Any) -> bool:
@@ -207,11 +214,17 @@ def read_progress(paths: Iterable[str | Path], label: str = "reading") -> Iterat
             t.join()
 
 
+def say(kind: str, text: str) -> None:
+    """``hairpin: KIND: TEXT`` on stderr, its control and bidi characters shown (names from the user's files are in
+    many a warning and note)."""
+    print(shown(f"hairpin: {kind}: {text}"), file=sys.stderr)
+
+
 def warn_scenario(scenario: Any) -> None:
     """On stderr, ``hairpin: warning: FILE:LINE: key: ...`` for each line of ``Scenario.warnings`` (what a valid
     file says that is most likely a mistake: ``hairpin.scenario_checks``)."""
     for line in scenario.warnings:
-        print(f"hairpin: warning: {line}", file=sys.stderr)
+        say("warning", line)
 
 
 def note_unchecked(scenario: Any) -> None:
@@ -225,14 +238,14 @@ def note_unchecked(scenario: Any) -> None:
     warn_scenario(scenario)
     note = unchecked(scenario.kube_proxy.mode, scenario.kube_proxy.version)
     if note is not None:
-        print(f"hairpin: note: {note}", file=sys.stderr)
+        say("note", note)
     note = cni_note(scenario.cni.version)  # a VPC CNI release that takes an older release's rules
     if note is not None:
-        print(f"hairpin: note: {note}", file=sys.stderr)
+        say("note", note)
     from hairpin.scenario6 import notes as ipv6_notes
 
     for note in ipv6_notes(scenario):  # an IPv6 scenario's instance targets, which AWS may refuse
-        print(f"hairpin: note: {note}", file=sys.stderr)
+        say("note", note)
 
 
 def versions_and_live(

@@ -174,6 +174,7 @@ def _write_svg(path: Path, scenario: object, result: object, seed: int) -> None:
 def status_cmd() -> None:
     """List the labs on this machine (from their records)."""
     from hairpin.backends.lab.record import is_stale, labs
+    from hairpin.render.markup import shown
 
     found = labs()
     if not found:
@@ -181,8 +182,9 @@ def status_cmd() -> None:
         return
     for rec in found:
         state = "stale" if is_stale(rec) else rec.state
-        print(f"{rec.prefix.rstrip('-')}  {state:8} scenario={rec.scenario} fix={rec.fix or '-'} owner={rec.owner} "
-              f"namespaces={len(rec.namespaces)} processes={len(rec.pids)}")  # fmt: skip
+        # the scenario's name as the file gave it: shown as every terminal report shows it (hairpin.render.markup)
+        print(shown(f"{rec.prefix.rstrip('-')}  {state:8} scenario={rec.scenario} fix={rec.fix or '-'} "
+                    f"owner={rec.owner} namespaces={len(rec.namespaces)} processes={len(rec.pids)}"))  # fmt: skip
 
 
 @lab_app.command("down")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from hairpin.cli.common import check_format, check_outputs, emit, emit_raw, note_unchecked, write, wrote
+from hairpin.cli.common import check_format, check_outputs, emit, emit_raw, note_unchecked, say, write, wrote
 
 FORMATS = ("text", "json")
 
@@ -76,7 +75,7 @@ def reproduce(
 
     warning = elsewhere_warning(result)
     if warning is not None:  # timeouts the closed form does not count: a scenario mistake, most often
-        print(f"hairpin: warning: {warning}", file=sys.stderr)
+        say("warning", warning)
     _write_pictures(result, svg, html, pcap)
     from hairpin import retries as retry_math
 

@@ -13,8 +13,9 @@ from typing import Annotated
 import typer
 import yaml
 
-from hairpin.cli.common import versions_and_live, warn_scenario, write, wrote
+from hairpin.cli.common import clean, versions_and_live, warn_scenario, write, wrote
 from hairpin.errors import InputError, ParseError
+from hairpin.render.markup import shown
 from hairpin.writing import check_directory, check_output, check_outputs, name_problem, write_output
 
 scenario_app = typer.Typer(help="Build hairpin scenarios.", no_args_is_help=True)
@@ -96,10 +97,10 @@ def _probability_note(built: object) -> None:
 
     assert isinstance(built, Scenario)
     b = breakdown(built)
-    if b is not None:
-        Console(stderr=True).print(b)
+    if b is not None:  # node and AZ names from the objects read: shown as every terminal report shows them
+        Console(stderr=True).print(clean(b))
     elif (why := not_the_hairpin(built)) is not None:  # a per-node table of hairpin odds would mislead
-        print(f"No per-node table: {why}; hairpin reproduce shows the outcome.", file=sys.stderr)
+        print(shown(f"No per-node table: {why}; hairpin reproduce shows the outcome."), file=sys.stderr)
 
 
 @scenario_app.command("nodes")
@@ -143,13 +144,14 @@ def nodes(
     client = s.client_pod
     node = client.node
     target = s.client_target_address()
-    print(f"hairpin scenario nodes: {len(written)} nodes of {s.name} written to {directory}", file=sys.stderr)
+    print(shown(f"hairpin scenario nodes: {len(written)} nodes of {s.name} written to {directory}"), file=sys.stderr)
     svc = s.client_service
     port = svc.ports[0].node_port if svc.ports and svc.ports[0].node_port else s.client.port
     node_ip = s.node(node).ip
     src, dst = (f"[{a}]" if ":" in a else a for a in (client.ip, node_ip))  # IPv6: [ADDR]:PORT
-    print(f"Next: hairpin trace --node {root / node} --reply 'tcp {src}:40000 > {dst}:{port} syn in eth0'"
-          f"  (the SYN the load balancer {target} delivers to {node} when it picks the caller's own node)", file=sys.stderr)  # fmt: skip
+    print(shown(f"Next: hairpin trace --node {root / node} --reply 'tcp {src}:40000 > {dst}:{port} syn in eth0'"
+                f"  (the SYN the load balancer {target} delivers to {node} when it picks the caller's own node)"),
+          file=sys.stderr)  # fmt: skip
 
 
 @scenario_app.command("schema")
@@ -172,7 +174,8 @@ def validate(files: Annotated[list[str], typer.Argument(help="Scenario YAML file
         except InputError as exc:
             bad.append(exc)
             continue
-        print(f"{f}: ok ({s.name}: {len(s.nodes)} nodes, {len(s.pods)} pods, {len(s.services)} services)")
+        # the name as the terminal reports show text from the user's files (hairpin.render.markup)
+        print(shown(f"{f}: ok ({s.name}: {len(s.nodes)} nodes, {len(s.pods)} pods, {len(s.services)} services)"))
         warn_scenario(s)  # valid, but most likely a mistake (hairpin.scenario_checks)
     for e in bad[1:]:
         print(f"hairpin: error: {e.one_line()}", file=sys.stderr)

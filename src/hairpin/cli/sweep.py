@@ -12,7 +12,6 @@ import csv
 import io
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -65,7 +64,8 @@ def sweep_cmd(
 
     from hairpin import scenario as scen
     from hairpin import sweep
-    from hairpin.cli.common import check_format, check_outputs, emit, emit_raw, write
+    from hairpin.cli.common import check_format, check_outputs, emit, emit_raw, say, write
+    from hairpin.render.markup import shown
 
     format = check_format(format, FORMATS, ALIASES)
     check_outputs({"--svg": svg, "--html": html, "--output": output}, [scenario])
@@ -81,12 +81,12 @@ def sweep_cmd(
             task = bar.add_task("points", total=len(g.points()))
             results = sweep.run(base, g, connections=connections, seed=seed, workers=n_workers, dask=dask, ray=ray,
                                 connect_timeout=connect_timeout, progress=lambda n: bar.advance(task, n),
-                                warn=lambda line: err.print(f"hairpin: warning: {line}", markup=False, highlight=False,
-                                                            soft_wrap=True))  # fmt: skip
+                                warn=lambda line: err.print(shown(f"hairpin: warning: {line}"), markup=False,
+                                                            highlight=False, soft_wrap=True))  # fmt: skip
     else:
         results = sweep.run(base, g, connections=connections, seed=seed, workers=n_workers, dask=dask, ray=ray,
                             connect_timeout=connect_timeout,
-                            warn=lambda line: print(f"hairpin: warning: {line}", file=sys.stderr))  # fmt: skip
+                            warn=lambda line: say("warning", line))  # fmt: skip
     if svg is not None:
         from hairpin.render.sweep import chart_svg
         write(svg, chart_svg(results, title=f"hairpin sweep over {base.name}: timeout rate"))

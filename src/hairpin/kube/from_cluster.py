@@ -4,9 +4,9 @@
 Service from a ``hairpin.kube.cluster.Cluster`` (nodes, pods, endpoints, the controller that provisions its
 load balancer, kube-proxy's mode and version, ingress IPs and ipMode, the VPC CNI's version and, from the
 nodes' OS images, where it writes its connection marks: ``hairpin.kube.cni_backend``);
-``scenario_yaml(scenario, notes)``
-writes it in the seed's format.  NLB node addresses are not in Kubernetes objects unless the Service's status
-lists them: otherwise one placeholder per AZ is taken from a placeholder subnet, and the file says so.
+``scenario_yaml(scenario, notes)`` writes it in the seed's format (``hairpin.kube.from_cluster_yaml``, re-exported
+here).  NLB node addresses are not in Kubernetes objects unless the Service's status lists them: otherwise one
+placeholder per AZ is taken from a placeholder subnet, and the file says so.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
-
-import yaml
 
 from hairpin import reading
 from hairpin.aws import automode, controller, providers, security_groups
@@ -31,6 +29,8 @@ from hairpin.kube.cluster import (
     KService,
     first_of,
 )
+from hairpin.kube.from_cluster_yaml import scenario_to_dict as scenario_to_dict
+from hairpin.kube.from_cluster_yaml import scenario_yaml as scenario_yaml
 from hairpin.kube.layout import unsupported
 from hairpin.kube.version import kube_proxy_version, scenario_kube_proxy_version
 from hairpin.parsers.manifests import KubeObject
@@ -504,112 +504,3 @@ def scenario_from_objects(
         ),
     )
     return scen, notes
-
-
-def scenario_to_dict(s: Scenario) -> dict[str, Any]:
-    """The scenario as the plain data ``hairpin.scenario.from_dict`` reads."""
-
-    def labels(t: tuple[tuple[str, str], ...]) -> dict[str, str]:
-        return dict(t)
-
-    services = []
-    for svc in s.services:
-        d: dict[str, Any] = {
-            "namespace": svc.namespace,
-            "name": svc.name,
-            "type": svc.type,
-            "cluster_ip": svc.cluster_ip,
-            "selector": labels(svc.selector),
-            "external_traffic_policy": svc.external_traffic_policy,
-            "ports": [
-                {
-                    "name": p.name,
-                    "protocol": p.protocol,
-                    "port": p.port,
-                    "target_port": p.target_port,
-                    "node_port": p.node_port,
-                }
-                for p in svc.ports
-            ],
-            "endpoints": list(svc.endpoints),
-        }
-        if svc.health_check_node_port is not None:
-            d["health_check_node_port"] = svc.health_check_node_port
-        if svc.load_balancer_ips:
-            d["load_balancer_ips"] = list(svc.load_balancer_ips)
-        if svc.load_balancer_source_ranges:
-            d["load_balancer_source_ranges"] = list(svc.load_balancer_source_ranges)
-        if svc.load_balancer is not None:
-            lb = svc.load_balancer
-            d["load_balancer"] = {
-                "type": lb.type,
-                "scheme": lb.scheme,
-                "target_type": lb.target_type,
-                "preserve_client_ip": lb.preserve_client_ip,
-                "cross_zone": lb.cross_zone,
-                "proxy_protocol_v2": lb.proxy_protocol_v2,
-                "nodes": dict(lb.nodes),
-            }
-            if lb.target_node_labels:
-                d["load_balancer"]["target_node_labels"] = labels(lb.target_node_labels)
-            if lb.security_groups:
-                d["load_balancer"]["security_groups"] = True
-            if lb.source_ranges:
-                d["load_balancer"]["source_ranges"] = list(lb.source_ranges)
-        services.append(d)
-    client: dict[str, Any] = {
-        "pod": s.client.pod,
-        "service": s.client.service,
-        "port": s.client.port,
-        "via": s.client.via,
-    }
-    if s.client.address:
-        client["address"] = s.client.address
-    return {
-        "name": s.name,
-        "description": s.description,
-        "region": s.region,
-        "vpc": {
-            "cidr": s.vpc.cidr,
-            "router": s.vpc.router,
-            "azs": [{"name": az.name, "subnets": list(az.subnets)} for az in s.vpc.azs],
-        },
-        "kernel": {
-            "tcp_syn_retries": s.kernel.tcp_syn_retries,
-            "tcp_syn_linear_timeouts": s.kernel.tcp_syn_linear_timeouts,
-        },
-        "kube_proxy": {"mode": s.kube_proxy.mode, "version": s.kube_proxy.version},
-        "cni": {
-            "name": s.cni.name,
-            "external_snat": s.cni.external_snat,
-            "nat_outgoing": s.cni.nat_outgoing,
-            "version": s.cni.version,
-            # written only when it is not the default, so that the files of iptables nodes stay as they were
-            **({"connmark_backend": s.cni.connmark_backend} if s.cni.connmark_backend != "iptables" else {}),
-        },
-        "nodes": [
-            {"name": n.name, "ip": n.ip, "az": n.az, **({"labels": labels(n.labels)} if n.labels else {})}
-            for n in s.nodes
-        ],
-        "pods": [
-            {
-                "name": p.name,
-                "namespace": p.namespace,
-                "ip": p.ip,
-                "node": p.node,
-                **({"labels": labels(p.labels)} if p.labels else {}),
-                **({"host_network": True} if p.host_network else {}),
-            }
-            for p in s.pods
-        ],
-        "services": services,
-        "client": client,
-    }
-
-
-def scenario_yaml(s: Scenario, notes: Sequence[str] = ()) -> str:
-    """The scenario as YAML in the seed's layout, ``notes`` as the header comment."""
-    head = [f"# {s.name}: built by `hairpin scenario from-cluster`; load it with `hairpin reproduce --scenario`."]
-    head += [f"# - {n}" for n in notes]
-    body = yaml.safe_dump(scenario_to_dict(s), sort_keys=False, default_flow_style=None, width=120)
-    return "\n".join(head) + "\n" + body

@@ -33,7 +33,11 @@ if TYPE_CHECKING:
     from hairpin.parsers.manifests import KubeObject
 
 __all__ = [
+    "LABEL_NAME_LIMIT",
+    "LABEL_PREFIX_LIMIT",
+    "LABEL_VALUE_LIMIT",
     "NAMESPACE_LIMIT",
+    "SERVICE_PORT_NAME_LIMIT",
     "Marks",
     "marks",
     "name_limit",
@@ -274,6 +278,17 @@ def name_limit(kind: str) -> int:
 
 #: the longest ``metadata.namespace`` (``named``'s limit)
 NAMESPACE_LIMIT = _LABEL
+
+#: the longest label value, and the two parts of a label key: a name of at most 63 characters after an optional
+#: DNS-subdomain prefix and "/" (k8s.io/apimachinery pkg/util/validation: IsValidLabelValue, LabelValueMaxLength 63;
+#: IsQualifiedName, qualifiedNameMaxLength 63, its prefix IsDNS1123Subdomain, 253)
+LABEL_VALUE_LIMIT = LABEL_NAME_LIMIT = _LABEL
+LABEL_PREFIX_LIMIT = _SUBDOMAIN
+
+#: the longest name of a Service's port: a DNS-1123 label (pkg/apis/core/validation/validation.go
+#: validateServicePort calls ValidateDNS1123Label; DNS1123LabelMaxLength 63).  A container port's name is an
+#: IANA_SVC_NAME of at most 15 characters, but a Service port's is not.
+SERVICE_PORT_NAME_LIMIT = _LABEL
 
 
 def named(objs: list[KubeObject], errs: list[ParseError]) -> list[KubeObject]:
