@@ -31,8 +31,8 @@ from collections.abc import Iterable, Sequence
 from hairpin.aws import ipfamily
 from hairpin.kube.cluster import Cluster, KPod, KService
 
-__all__ = ["NAMES", "PLACEHOLDER", "address", "caller_address", "cluster_primary", "proxy_families", "ranges_of",
-           "tg_family", "version"]
+__all__ = ["NAMES", "PLACEHOLDER", "address", "caller_address", "cluster_primary", "cni_warnings", "proxy_families",
+           "ranges_of", "tg_family", "version"]
 
 NAMES = {4: "IPv4", 6: "IPv6"}
 #: shown instead of a network hairpin does not know: the VPC's CIDR of that family
@@ -97,7 +97,13 @@ def cluster_primary(c: Cluster) -> tuple[str | None, str, str | None]:
     nodes = ipfamily.primary_family(n.ip for n in c.nodes.values())
     if nodes is not None:
         return nodes, "", None
-    mode = c.seen.cni_mode
+    cni = c.seen.cni
+    if cni.split is not None and cni.any_ipv6:
+        # some aws-node pod (or the DaemonSet's template) says IPv6 and another does not: no one pod's reading is the
+        # cluster's, so it is no evidence either way (cni_warnings names the pods)
+        return None, "", (f"{cni.split}: hairpin cannot tell the cluster's primary family, the family the API server "
+                          "gives a Service without spec.ipFamilies; taken as IPv4")  # fmt: skip
+    mode = cni.mode
     if mode is None or not mode.ipv6:
         return None, "", None
     if mode.refused is not None:
@@ -111,3 +117,8 @@ def cluster_primary(c: Cluster) -> tuple[str | None, str, str | None]:
     return None, "", (f"the VPC CNI runs in IPv6 mode ({mode.where}), but node {v4.name}'s InternalIP is IPv4 "
                       f"({v4.ip}): hairpin cannot tell the cluster's primary family, the family the API server gives "
                       "a Service without spec.ipFamilies; taken as IPv4")  # fmt: skip
+
+
+def cni_warnings(c: Cluster) -> tuple[str, ...]:
+    """The report's warnings on the VPC CNI's settings: the aws-node sources that differ (``cni_mode.cni_settings``)."""
+    return c.seen.cni.warnings
