@@ -218,6 +218,49 @@ def test_the_daemon_set_template() -> None:
                               "template's settings, so hairpin takes the VPC CNI's mode as not known")  # fmt: skip
 
 
+def _node(name: str, ip: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "uid": f"n-{name}",
+            "labels": {"topology.kubernetes.io/zone": "eu-west-1a"}},
+            "status": {"addresses": [{"type": "InternalIP", "address": ip}]}}  # fmt: skip
+
+
+def _api_service(ip: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "kubernetes", "namespace": "default", "uid": "k"},
+            "spec": {"type": "ClusterIP", "clusterIP": ip, "clusterIPs": [ip],
+                     "ipFamilies": ["IPv6" if ":" in ip else "IPv4"], "ports": [{"port": 443}]}}  # fmt: skip
+
+
+MISMATCH = ("VPC CNI settings do not match the cluster's family: {where} sets {got} mode, but {shown}; the CNI takes "
+            "its family from ENABLE_IPv4 and ENABLE_IPv6 alone (pkg/ipamd/ipamd.go initNetworkConfig), so its pods get "
+            "{got} addresses whatever the cluster's family")  # fmt: skip
+
+
+def test_a_family_that_does_not_match_the_nodes() -> None:
+    # IPv6 nodes, the CNI in IPv4 mode: warned; the nodes still give the primary family
+    f, warned = _manifest(
+        aws_node(V4, "aws-node-a"), _node("n0", "2a05:d018:1:a00::10"), _node("n1", "2a05:d018:1:a00::11")
+    )
+    assert warned == (MISMATCH.format(where=f"ENABLE_IPv6=false on {A}", got="IPv4",
+                                      shown="every node's InternalIP is IPv6 (n0: 2a05:d018:1:a00::10, and 1 other node)"),)  # fmt: skip
+    assert (f.settings.controller, f.warnings) == ("none", [])
+    # the CNI in IPv6 mode, an IPv4 node: warned at the top and on the manifest (as before)
+    f, warned = _manifest(aws_node(V6, "aws-node-a"), _node("n0", "2a05:d018:1:a00::10"), _node("n1", "10.0.1.11"))
+    assert warned == (MISMATCH.format(where=f"ENABLE_IPv6=true on {A}", got="IPv6",
+                                      shown="node n1's InternalIP is IPv4 (10.0.1.11)"),)  # fmt: skip
+    assert len(f.warnings) == 1
+    # the Service default/kubernetes shows the primary range's family
+    _, warned = _manifest(aws_node(V4, "aws-node-a"), _api_service("fd12:3456:789a::1"))
+    assert warned == (MISMATCH.format(where=f"ENABLE_IPv6=false on {A}", got="IPv4", shown=(
+        "the Service default/kubernetes has the cluster IP fd12:3456:789a::1, the first of the cluster's primary "
+        "range")),)  # fmt: skip
+    # matching families, settings ipamd refuses (said on the manifest), no CNI mode: nothing at the top
+    for docs in ([aws_node(V4, "aws-node-a"), _node("n0", "10.0.1.10"), _api_service("172.20.0.1")],
+                 [aws_node(V6, "aws-node-a"), _node("n0", "2a05:d018:1:a00::10"), _api_service("fd12:3456:789a::1")],
+                 [aws_node({**V6, "ENABLE_PREFIX_DELEGATION": "false"}, "aws-node-a"), _node("n0", "10.0.1.10")],
+                 [aws_node({}, "aws-node-a"), _node("n0", "2a05:d018:1:a00::10")]):  # fmt: skip
+        assert _manifest(*docs)[1] == ()
+
+
 def _cli(tmp_path: Path, items: list[dict[str, Any]], capsys: pytest.CaptureFixture[str], fmt: str) -> tuple[int, str]:
     dump = tmp_path / "dump.json"
     items = [*NODES, service(), *KUBE_PROXY, PROXY_CONFIG, *items]

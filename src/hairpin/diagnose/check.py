@@ -54,7 +54,8 @@ class Report:
     #: the Services' datapath when it is not (only) kube-proxy's NAT (hairpin.kube.datapath); None: nothing to say
     datapath: Datapath | None = None
     #: what the input shows wrong or undecided in the AWS VPC CNI's settings, one sentence each
-    #: (``families.cni_warnings``: aws-node pods, or the DaemonSet's template, that differ)
+    #: (``families.cni_warnings``: aws-node pods, or the DaemonSet's template, that differ; a family that does not
+    #: match the cluster's)
     cni_warnings: tuple[str, ...] = ()
 
     def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
