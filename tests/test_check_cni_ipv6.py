@@ -61,11 +61,18 @@ def aws_node(env: dict[str, str | None], name: str = "aws-node-x1") -> dict[str,
             "status": {"phase": "Running"}}  # fmt: skip
 
 
-def test_seen_reads_the_first_aws_node_pods_container() -> None:
+def test_seen_reads_every_aws_node_pods_container() -> None:
+    """Each pod's aws-node container (not the node agent's); two pods that disagree on the mode leave it unknown
+    (tests/test_check_cni_pods.py has the warnings)."""
     s = Seen()
     s.see_pods([aws_node({**V6, "ENABLE_IPv4": None}), aws_node({"ENABLE_IPv6": "false"}, "aws-node-x2")])
-    assert s.cni_env == {**V6, "ENABLE_IPv4": None}
+    assert s.cni_envs == [(WHERE, {**V6, "ENABLE_IPv4": None}),
+                          ("aws-node in pod kube-system/aws-node-x2", {"ENABLE_IPv6": "false"})]  # fmt: skip
+    assert s.cni_mode is None
+    s = Seen()
+    s.see_pods([aws_node({**V6, "ENABLE_IPv4": None}), aws_node({**V6, "ENABLE_IPv4": None}, "aws-node-x2")])
     assert s.cni_mode == CniMode(True, f"ENABLE_IPv6=true on {WHERE}")
+    assert s.cni.warnings == ()
     assert Seen().cni_mode is None
 
 

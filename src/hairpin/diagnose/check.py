@@ -53,6 +53,10 @@ class Report:
     sg_mode: cloud_config.SgMode | None = None
     #: the Services' datapath when it is not (only) kube-proxy's NAT (hairpin.kube.datapath); None: nothing to say
     datapath: Datapath | None = None
+    #: what the input shows wrong or undecided in the AWS VPC CNI's settings, one sentence each
+    #: (``families.cni_warnings``: aws-node pods, or the DaemonSet's template, that differ; a family that does not
+    #: match the cluster's)
+    cni_warnings: tuple[str, ...] = ()
 
     def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
         from hairpin.diagnose.report_text import render
@@ -76,6 +80,7 @@ class Report:
             "errors": [{"file": e.file or "", "line": e.line, "message": e.message} for e in self.errors],
             "cloud_config": cloud_config.to_json(self.sg_mode),
             "datapath": self.datapath.to_json() if self.datapath is not None else None,
+            "cni_warnings": list(self.cni_warnings),
         }
 
     def to_sarif(self) -> dict[str, Any]:
@@ -576,7 +581,8 @@ def check_cluster(cluster: Cluster, *, mutator_webhook: bool | None = None, erro
     findings += [a.assess_target_group(tg, s) for tg, s in zip(tgs, a.gateway_settings(tgs), strict=True)]
     findings += tgb.findings(cluster)  # target groups made outside the cluster: undecided, with a warning
     findings.sort(key=lambda f: (not f.at_risk, f.namespace, f.name))
-    return Report(findings, [*errors, *cluster.errors, *refusals], sg_mode=a.sg_mode, datapath=assess(cluster.seen))
+    return Report(findings, [*errors, *cluster.errors, *refusals], sg_mode=a.sg_mode, datapath=assess(cluster.seen),
+                  cni_warnings=families.cni_warnings(cluster))  # fmt: skip
 
 
 def _known_version_refusals(cluster: Cluster, v: Versions) -> tuple[list[KService], list[InputError]]:

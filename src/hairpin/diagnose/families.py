@@ -18,6 +18,19 @@ Facts (checked 2026-12-01):
   when every node's InternalIP is IPv6 (``ipfamily.primary_family``), or when the VPC CNI runs in IPv6 mode
   (``hairpin.kube.cni_mode``: EKS's IPv6 clusters) and no node in the input has an IPv4 InternalIP; when a node
   does, the input disagrees with itself and the family is not known.
+- The VPC CNI takes its family from its own environment alone, never from the node or the cluster: ipamd reads
+  ``ENABLE_IPv4`` and ``ENABLE_IPv6`` when it starts (aws/amazon-vpc-cni-k8s ``pkg/ipamd/ipamd.go`` New,
+  ``isIPv4Enabled``/``isIPv6Enabled``) and sets the node up with the primary ENI's IPv4 address and the VPC's IPv4
+  CIDRs when ENABLE_IPv4 is on, else its IPv6 address and IPv6 CIDRs (``initNetworkConfig``); the CNI's
+  entrypoint writes the plugin configuration from ENABLE_IPv6 the same way ("enabledIPv6 is to determine if EKS
+  cluster is IPv4 or IPv6 cluster", ``cmd/aws-vpc-cni/main.go`` generateJSON).  So a CNI set to one family on a
+  cluster of the other gives pods addresses of the family its settings name; nothing in the CNI warns of it.
+  ``cni_warnings`` says it when the input shows the cluster's family: every node's InternalIP, or the cluster IP of
+  the Service default/kubernetes, which the API server takes first from its primary service range, the first range
+  of ``--service-cluster-ip-range`` (kubernetes ``cmd/kube-apiserver/app/options/completion.go``
+  getServiceIPAndRanges; ServiceIPRange, ``pkg/controlplane/services.go``, in later releases
+  ``pkg/controlplane/apiserver/options``: "Select the first valid IP from ServiceClusterIPRange").  The
+  primary family stays the nodes' when they show it: the CNI's settings do not set the Services' family.
 - A pod's addresses are ``status.podIPs`` (one per family on a dual-stack cluster; ``status.podIP`` is the
   first); a host-network pod calls from its node's InternalIP of that family (a dual-stack node lists one of each
   in ``status.addresses``).
@@ -29,10 +42,11 @@ import ipaddress
 from collections.abc import Iterable, Sequence
 
 from hairpin.aws import ipfamily
+from hairpin.kube import cni_mode
 from hairpin.kube.cluster import Cluster, KPod, KService
 
-__all__ = ["NAMES", "PLACEHOLDER", "address", "caller_address", "cluster_primary", "proxy_families", "ranges_of",
-           "tg_family", "version"]
+__all__ = ["NAMES", "PLACEHOLDER", "address", "caller_address", "cluster_primary", "cni_warnings", "proxy_families",
+           "ranges_of", "tg_family", "version"]
 
 NAMES = {4: "IPv4", 6: "IPv6"}
 #: shown instead of a network hairpin does not know: the VPC's CIDR of that family
@@ -97,7 +111,13 @@ def cluster_primary(c: Cluster) -> tuple[str | None, str, str | None]:
     nodes = ipfamily.primary_family(n.ip for n in c.nodes.values())
     if nodes is not None:
         return nodes, "", None
-    mode = c.seen.cni_mode
+    cni = c.seen.cni
+    if cni.split is not None and cni.any_ipv6:
+        # some aws-node pod (or the DaemonSet's template) says IPv6 and another does not: no one pod's reading is the
+        # cluster's, so it is no evidence either way (cni_warnings names the pods)
+        return None, "", (f"{cni.split}: hairpin cannot tell the cluster's primary family, the family the API server "
+                          "gives a Service without spec.ipFamilies; taken as IPv4")  # fmt: skip
+    mode = cni.mode
     if mode is None or not mode.ipv6:
         return None, "", None
     if mode.refused is not None:
@@ -111,3 +131,45 @@ def cluster_primary(c: Cluster) -> tuple[str | None, str, str | None]:
     return None, "", (f"the VPC CNI runs in IPv6 mode ({mode.where}), but node {v4.name}'s InternalIP is IPv4 "
                       f"({v4.ip}): hairpin cannot tell the cluster's primary family, the family the API server gives "
                       "a Service without spec.ipFamilies; taken as IPv4")  # fmt: skip
+
+
+def _kubernetes_service(c: Cluster) -> tuple[int, str] | None:
+    """(family, cluster IP) of the Service default/kubernetes read from the cluster: the first address of the API
+    server's primary service range, so of the cluster's primary family."""
+    svc = next((s for s in c.services if s.existing and s.namespace == "default" and s.name == "kubernetes"), None)
+    if svc is None or not svc.cluster_ips:
+        return None
+    fam = version(svc.cluster_ips[0])
+    return (fam, svc.cluster_ips[0]) if fam is not None else None
+
+
+def cni_warnings(c: Cluster) -> tuple[str, ...]:
+    """The report's warnings on the VPC CNI's settings: the aws-node sources that differ (``cni_mode.cni_settings``),
+    and a family that does not match the one the nodes or the Service default/kubernetes show."""
+    cni = c.seen.cni
+    out = list(cni.warnings)
+    mode = cni.mode
+    if mode is None or mode.refused is not None:
+        return tuple(out)  # no mode, or one ipamd refuses (it does not start: cluster_primary says so)
+    want = 6 if mode.ipv6 else 4
+    shown: str | None = None
+    api = _kubernetes_service(c)
+    if api is not None and api[0] != want:
+        shown = f"the Service default/kubernetes has the cluster IP {api[1]}, the first of the cluster's primary range"
+    if shown is None and mode.ipv6:
+        v4 = next((n for n in c.nodes.values() if n.ip and version(n.ip) == 4), None)
+        if v4 is not None:
+            shown = f"node {v4.name}'s InternalIP is IPv4 ({v4.ip})"
+    elif shown is None and ipfamily.primary_family(n.ip for n in c.nodes.values()) == "IPv6":
+        first = next(iter(c.nodes.values()))
+        shown = f"every node's InternalIP is IPv6 ({first.name}: {first.ip}{_and_more(len(c.nodes) - 1, 'node')})"
+    if shown is not None:
+        got = "IPv6" if mode.ipv6 else "IPv4"
+        out.append(f"{cni_mode.SETTINGS} do not match the cluster's family: {mode.where} sets {got} mode, but {shown}; "
+                   "the CNI takes its family from ENABLE_IPv4 and ENABLE_IPv6 alone (pkg/ipamd/ipamd.go "
+                   f"initNetworkConfig), so its pods get {got} addresses whatever the cluster's family")  # fmt: skip
+    return tuple(out)
+
+
+def _and_more(count: int, what: str) -> str:
+    return f", and {count} other {what}{'' if count == 1 else 's'}" if count else ""

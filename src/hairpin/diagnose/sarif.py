@@ -18,6 +18,8 @@ sits on the ignored annotation.  Input errors are tool execution notifications w
 cluster's Services are not translated by kube-proxy's NAT (``hairpin.kube.datapath``), the run's properties carry
 ``datapath`` (as in the JSON report) and a tool execution notification says it (level warning: the verdicts are
 not modelled; note: eBPF programs run beside kube-proxy), as the cloud config hairpin used is a run property.
+The warnings on the AWS VPC CNI's settings (``hairpin.diagnose.families.cni_warnings``) are tool execution
+notifications too (level warning, descriptor ``cni``), and the run property ``cni_warnings`` lists them.
 """
 
 from __future__ import annotations
@@ -264,6 +266,8 @@ def to_sarif(r: Report) -> dict[str, Any]:
     if r.datapath is not None:  # a cluster-level condition: no Service's location (hairpin.kube.datapath)
         notes.append({"level": "note" if r.datapath.modelled else "warning", "message": _message(r.datapath.message),
                       "descriptor": {"id": "datapath"}})  # fmt: skip
+    for w in r.cni_warnings:  # the VPC CNI's settings (hairpin.diagnose.families.cni_warnings): cluster-level too
+        notes.append({"level": "warning", "message": _message(w), "descriptor": {"id": "cni"}})
     rules = [{"id": rid, "name": name, "shortDescription": {"text": short}, "fullDescription": {"text": full},
               **({"helpUri": uri} if uri else {}), "defaultConfiguration": {"level": level}}
              for rid, name, level, short, full, uri in RULES]  # fmt: skip
@@ -281,6 +285,7 @@ def to_sarif(r: Report) -> dict[str, Any]:
                 "properties": {
                     "cloud_config": cloud_config.to_json(r.sg_mode),
                     "datapath": r.datapath.to_json() if r.datapath is not None else None,
+                    "cni_warnings": list(r.cni_warnings),
                 },
             }
         ],

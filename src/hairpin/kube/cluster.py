@@ -28,7 +28,8 @@ or ``live_objects()`` from the API server):
   means iptables (kube-proxy's Linux default).  Without the ConfigMap iptables is assumed and noted;
 - what translates the Services (kube-proxy, Cilium's kube-proxy replacement, Calico's eBPF dataplane) is
   gathered in ``seen`` from every Pod's labels, images and environment and from ConfigMap ``cilium-config``
-  (``hairpin.kube.datapath``).
+  (``hairpin.kube.datapath``), and the AWS VPC CNI's settings from its pods and its DaemonSet
+  ``kube-system/aws-node`` (``hairpin.kube.cni_mode``).
 
 A live cluster's objects come from ``hairpin.kube.live``; ``hairpin.kube.from_cluster`` builds a scenario
 from a ``Cluster``.
@@ -177,7 +178,7 @@ def _seq(value: Any) -> list[Any]:
 
 #: the kinds hairpin reads, by their lower case (a kind in another case is refused: ``Cluster._add_all``)
 _KINDS_BY_LOWER = {k.lower(): k for k in ("Pod", "Node", "Service", "EndpointSlice", "ConfigMap", "Deployment",
-                                           "TargetGroupBinding", "MutatingWebhookConfiguration", *gateway.KINDS)}  # fmt: skip
+                                           "DaemonSet", "TargetGroupBinding", "MutatingWebhookConfiguration", *gateway.KINDS)}  # fmt: skip
 
 
 #: the values the API server takes for a Service's enumerated fields, in the order it checks them
@@ -326,6 +327,8 @@ class Cluster:
                 c._add_cloud_config(o)
             elif kind == "Deployment":
                 c._add_deployment(o)
+            elif kind == "DaemonSet":  # the VPC CNI's, kube-system/aws-node: its pod template (hairpin.kube.datapath)
+                c.seen.see_daemon_set(o.data)
             elif kind in gateway.KINDS:
                 refused = gateway_crd.refusal(o)  # a value the CRD's enum refuses: the object is never stored
                 if refused is not None:

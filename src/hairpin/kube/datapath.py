@@ -43,7 +43,9 @@ it (``assess``).  What it knows, and where from:
 - the AWS VPC CNI's pods carry ``k8s-app=aws-node`` (aws/amazon-vpc-cni-k8s ``config/master/aws-k8s-cni.yaml``);
   their ``aws-node`` container runs the image ``.../amazon-k8s-cni:v1.NN.P[-eksbuild.N]``, whose tag is the
   release (``hairpin scenario from-cluster`` takes ``cni.version`` from it), and whose environment says its
-  address family (``hairpin.kube.cni_mode``: the first aws-node pod's is read).
+  address family (``hairpin.kube.cni_mode``: every aws-node pod's is read, and the pod template of the DaemonSet
+  kube-system/aws-node when the input holds it; the pods win for the release, the template stands in when the
+  input holds no aws-node pod, and any disagreement on the environment is said).
 
 A pod outside kube-system is looked at only for its ``k8s-app`` label (one of the four above), its images and
 environment only when it has one: the 150,000 application pods of a large dump cost one dictionary look each.
@@ -58,8 +60,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hairpin.aws.lbc_flags import image_tag
-from hairpin.kube.cni_mode import ENV, CniMode
-from hairpin.kube.cni_mode import cni_mode as read_cni_mode
+from hairpin.kube.cni_mode import ENV, TEMPLATE, CniMode, CniSettings, cni_settings
 
 __all__ = ["CILIUM_CONFIG", "Datapath", "Seen", "assess", "kpr_state"]
 
@@ -124,6 +125,14 @@ def _flag(args: list[str]) -> str | None:
     return got
 
 
+def _cni_tag(ctrs: list[dict[str, Any]]) -> str:
+    """The image tag of the first ``amazon-k8s-cni`` container (``hairpin.aws.lbc_flags.image_tag``), shown as a
+    report line may hold it; "" without one (a digest only, ``registry:5000/amazon-k8s-cni``)."""
+    image = next((c.get("image") for c in ctrs if _image_name(c.get("image")) == "amazon-k8s-cni"), None)
+    tag = image_tag(image)
+    return _shown(tag) if tag else ""
+
+
 def _env(ctr: dict[str, Any], name: str) -> str | None:
     """A container's environment variable given as a literal ``value`` (one taken from elsewhere is unknown)."""
     for e in _list(ctr.get("env")):
@@ -168,9 +177,13 @@ class Seen:
     kpr_config_from: str = ""
     #: kube-proxy's ConfigMaps in the input (``namespace/name``)
     proxy_config_maps: list[str] = field(default_factory=list)
-    #: the first aws-node pod's ``aws-node`` container: its ``cni_mode.ENV`` variables (None: valueFrom), and where
-    cni_env: dict[str, str | None] | None = None
-    cni_env_from: str = ""
+    #: each aws-node pod's ``aws-node`` container, in input order: where, and its ``cni_mode.ENV`` variables (None:
+    #: valueFrom)
+    cni_envs: list[tuple[str, dict[str, str | None]]] = field(default_factory=list)
+    #: the same of the pod template of the DaemonSet kube-system/aws-node, when the input holds it (the last wins)
+    cni_template: tuple[str, dict[str, str | None]] | None = None
+    #: the template's ``amazon-k8s-cni`` image tag ("" without one)
+    cni_template_tag: str = ""
 
     def see_pods(self, pods: list[dict[str, Any]]) -> None:
         """``see_pod`` of each pod in turn; an application pod outside kube-system (most of a large cluster's)
@@ -222,19 +235,24 @@ class Seen:
                     self.calico_bpf_from = f"{FELIX_BPF_ENV}={_shown(value)} on calico-node in pod {ns}/{name}"
         elif app == "aws-node":
             self.aws_node_pods += 1
-            for c in ctrs:
-                image = c.get("image")
-                if _image_name(image) == "amazon-k8s-cni" and isinstance(image, str):
-                    ref = image.split("@", 1)[0]
-                    tag = ref.rsplit("/", 1)[-1].partition(":")[2]
-                    if tag:
-                        self.aws_node_tags.append((_shown(tag), f"{ns}/{name}"))
-                    break
-            if self.cni_env is None:
-                ctr = next((c for c in ctrs if c.get("name") == "aws-node"), None)
-                if ctr is not None:
-                    self.cni_env = _env_values(ctr, ENV)
-                    self.cni_env_from = f"aws-node in pod {ns}/{name}"
+            tag = _cni_tag(ctrs)
+            if tag:
+                self.aws_node_tags.append((tag, f"{ns}/{name}"))
+            ctr = next((c for c in ctrs if c.get("name") == "aws-node"), None)
+            if ctr is not None:
+                self.cni_envs.append((f"aws-node in pod {ns}/{name}", _env_values(ctr, ENV)))
+
+    def see_daemon_set(self, d: dict[str, Any]) -> None:
+        """The DaemonSet kube-system/aws-node's pod template: its ``aws-node`` container's environment and image tag
+        (aws/amazon-vpc-cni-k8s ``config/master/aws-k8s-cni.yaml``); any other DaemonSet is passed over."""
+        meta = _map(d.get("metadata"))
+        if meta.get("namespace") != "kube-system" or meta.get("name") != "aws-node":
+            return
+        ctrs = [c for c in _list(_map(_map(_map(d.get("spec")).get("template")).get("spec")).get("containers"))
+                if isinstance(c, dict)]  # fmt: skip
+        ctr = next((c for c in ctrs if c.get("name") == "aws-node"), None)
+        self.cni_template = (TEMPLATE, _env_values(ctr, ENV)) if ctr is not None else None
+        self.cni_template_tag = _cni_tag(ctrs)
 
     def _cilium_agent(self, ns: str, name: str, ctrs: list[dict[str, Any]]) -> None:
         for c in ctrs:
@@ -261,9 +279,15 @@ class Seen:
                 self.kpr_config, self.kpr_config_from = value, f"ConfigMap {ns}/{name} {KPR_KEY}: {_shown(value)}"
 
     @property
+    def cni(self) -> CniSettings:
+        """The VPC CNI's settings as every aws-node pod and the DaemonSet's template give them
+        (``hairpin.kube.cni_mode.cni_settings``)."""
+        return cni_settings(self.cni_envs, self.cni_template)
+
+    @property
     def cni_mode(self) -> CniMode | None:
-        """The VPC CNI's family as the first aws-node pod's environment sets it (``hairpin.kube.cni_mode``)."""
-        return read_cni_mode(self.cni_env, self.cni_env_from) if self.cni_env is not None else None
+        """The VPC CNI's family as the aws-node sources agree on it; None when not given or they disagree."""
+        return self.cni.mode
 
     @property
     def kpr(self) -> tuple[str | None, str]:

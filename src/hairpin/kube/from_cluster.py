@@ -20,7 +20,7 @@ from hairpin import reading
 from hairpin.aws import automode, controller, providers, security_groups
 from hairpin.aws.cloud_provider import Support, tg_attributes_support
 from hairpin.errors import InputError, ScenarioError
-from hairpin.kube import apivalidation, cni_backend, cni_layout, datapath, ipmode
+from hairpin.kube import apivalidation, cni_backend, cni_layout, cni_mode, datapath, ipmode
 from hairpin.kube.cluster import (
     REGION_LABELS,
     Cluster,
@@ -56,7 +56,7 @@ __all__ = ["NOT_MODELLED", "WARNINGS", "scenario_from_objects", "scenario_to_dic
 #: how a note on a datapath hairpin does not model begins (``hairpin scenario from-cluster`` also prints it)
 NOT_MODELLED = "not modelled:"
 #: how the notes begin that ``hairpin scenario from-cluster`` also prints as warnings
-WARNINGS = (NOT_MODELLED, cni_backend.ASSUMED)
+WARNINGS = (NOT_MODELLED, cni_backend.ASSUMED, cni_mode.SETTINGS)
 
 
 def _port_number(value: Any) -> int | None:
@@ -226,22 +226,30 @@ def _source_ranges(svc: KService, settings: controller.Settings, notes: list[str
 
 def _cni_version(seen: datapath.Seen, notes: list[str]) -> str:
     """``cni.version`` from the aws-node pods' image tag (``.../amazon-k8s-cni:v1.19.0-eksbuild.1`` ->
-    "1.19"; the first pod's when several releases run), with a note on where it came from."""
-    if not seen.aws_node_tags:
+    "1.19"; the first pod's when several releases run: what runs now), else the DaemonSet kube-system/aws-node's pod
+    template's (what its pods get), with a note on where it came from."""
+    tags = seen.aws_node_tags
+    template = "the pod template of DaemonSet kube-system/aws-node"
+    if not tags and seen.cni_template_tag:
+        tags = [(seen.cni_template_tag, "")]
+    if not tags:
         notes.append(f"VPC CNI version unknown (no aws-node pod with an amazon-k8s-cni image in the input): "
                      f"{cni_layout.DEFAULT} assumed")  # fmt: skip
         return cni_layout.DEFAULT
-    tag, pod = seen.aws_node_tags[0]
+    tag, pod = tags[0]
+    source = f"aws-node pod {pod}" if pod else template
     try:
         major, minor = cni_layout.parse_version(tag)
         cni_layout.layout_for(f"{major}.{minor}")
     except ScenarioError:
-        notes.append(f"VPC CNI image tag {tag!r} (pod {pod}) is not a modelled release: {cni_layout.DEFAULT} assumed")
+        notes.append(f"VPC CNI image tag {tag!r} ({source}) is not a modelled release: {cni_layout.DEFAULT} assumed")
         return cni_layout.DEFAULT
     version = f"{major}.{minor}"
-    others = sorted({t for t, _ in seen.aws_node_tags} - {tag})
-    notes.append(f"VPC CNI {version} from the image tag {tag} of aws-node pod {pod}"
-                 + (f" (other aws-node pods run {', '.join(others)})" if others else ""))  # fmt: skip
+    others = sorted({t for t, _ in tags} - {tag})
+    also = [f"other aws-node pods run {', '.join(others)}"] if others else []
+    if pod and seen.cni_template_tag and seen.cni_template_tag != tag:
+        also.append(f"{template} has {seen.cni_template_tag}")
+    notes.append(f"VPC CNI {version} from the image tag {tag} of {source}" + (f" ({'; '.join(also)})" if also else ""))
     late = cni_layout.note(version)
     if late is not None:
         notes.append(late)
@@ -461,6 +469,7 @@ def scenario_from_objects(
                      "instead, so reproduce shows what kube-proxy would do on this cluster, not what it does")  # fmt: skip
     kp_version = scenario_kube_proxy_version(c, kp, proxy_mode, notes)
     cni_version = _cni_version(c.seen, notes)
+    notes.extend(c.seen.cni.warnings)  # aws-node pods (or the DaemonSet's template) that differ (hairpin.kube.cni_mode)
     backend = cni_backend.infer(cni_version, [(n.name, c.nodes[n.name].os_image) for n in s_nodes])
     if backend.note is not None:
         notes.append(backend.note)
