@@ -60,6 +60,7 @@ from typing import Any
 from hairpin.aws.lbc_flags import image_tag
 from hairpin.kube.cni_mode import ENV, CniMode
 from hairpin.kube.cni_mode import cni_mode as read_cni_mode
+from hairpin.text import shown
 
 __all__ = ["CILIUM_CONFIG", "Datapath", "Seen", "assess", "kpr_state"]
 
@@ -95,14 +96,6 @@ def _image_name(image: Any) -> str:
     ref = image.split("@", 1)[0]
     last = ref.rsplit("/", 1)[-1]
     return last.split(":", 1)[0]
-
-
-def _shown(text: str) -> str:
-    """Text from the input as a report line may hold it: as written when printable and short, else quoted
-    (``repr``: a newline or a terminal escape in a dump must not break the line or reach the terminal)."""
-    if text.isprintable() and len(text) <= 80:
-        return text
-    return repr(text[:80]) + ("..." if len(text) > 80 else "")
 
 
 def _map(value: Any) -> dict[str, Any]:
@@ -195,8 +188,8 @@ class Seen:
         status = _map(d.get("status"))
         if status.get("phase") in ("Succeeded", "Failed") or meta.get("deletionTimestamp"):
             return  # as hairpin.kube.cluster reads pods: a finished or deleted pod runs nothing
-        ns = _shown(str(meta.get("namespace") or "default"))
-        name = _shown(str(meta.get("name") or ""))
+        ns = shown(str(meta.get("namespace") or "default"))
+        name = shown(str(meta.get("name") or ""))
         if ns == "kube-system":
             self.kube_system_pods += 1
         labels = _map(meta.get("labels"))
@@ -207,7 +200,7 @@ class Seen:
             self.kube_proxy_pods += 1
             tag = next((image_tag(c.get("image")) for c in ctrs if _image_name(c.get("image")) == "kube-proxy"), "")
             if tag:
-                self.kube_proxy_tags.append((_shown(tag), f"{ns}/{name}"))
+                self.kube_proxy_tags.append((shown(tag), f"{ns}/{name}"))
         elif app == "cilium" or "cilium" in images:
             self.cilium_pods += 1
             if self.kpr_agent is None:
@@ -219,7 +212,7 @@ class Seen:
             if value is not None and value.strip().lower() in _FELIX_TRUE:
                 self.calico_bpf_pods += 1
                 if not self.calico_bpf_from:
-                    self.calico_bpf_from = f"{FELIX_BPF_ENV}={_shown(value)} on calico-node in pod {ns}/{name}"
+                    self.calico_bpf_from = f"{FELIX_BPF_ENV}={shown(value)} on calico-node in pod {ns}/{name}"
         elif app == "aws-node":
             self.aws_node_pods += 1
             for c in ctrs:
@@ -228,7 +221,7 @@ class Seen:
                     ref = image.split("@", 1)[0]
                     tag = ref.rsplit("/", 1)[-1].partition(":")[2]
                     if tag:
-                        self.aws_node_tags.append((_shown(tag), f"{ns}/{name}"))
+                        self.aws_node_tags.append((shown(tag), f"{ns}/{name}"))
                     break
             if self.cni_env is None:
                 ctr = next((c for c in ctrs if c.get("name") == "aws-node"), None)
@@ -243,22 +236,22 @@ class Seen:
             args = [str(a) for a in [*_list(c.get("command"))[1:], *_list(c.get("args"))] if isinstance(a, str)]
             flag = _flag(args)
             if flag is not None:
-                self.kpr_agent, self.kpr_agent_from = flag, f"{KPR_FLAG}={_shown(flag)} on {_shown(str(c.get('name')))} in pod {ns}/{name}"
+                self.kpr_agent, self.kpr_agent_from = flag, f"{KPR_FLAG}={shown(flag)} on {shown(str(c.get('name')))} in pod {ns}/{name}"
                 return
             env = _env(c, KPR_ENV)
             if env is not None:
-                self.kpr_agent, self.kpr_agent_from = env, f"{KPR_ENV}={_shown(env)} on {_shown(str(c.get('name')))} in pod {ns}/{name}"
+                self.kpr_agent, self.kpr_agent_from = env, f"{KPR_ENV}={shown(env)} on {shown(str(c.get('name')))} in pod {ns}/{name}"
                 return
 
     def see_config_map(self, d: dict[str, Any], proxy_names: tuple[str, ...]) -> None:
         meta = _map(d.get("metadata"))
-        ns, name = _shown(str(meta.get("namespace") or "default")), _shown(str(meta.get("name") or ""))
+        ns, name = shown(str(meta.get("namespace") or "default")), shown(str(meta.get("name") or ""))
         if ns == "kube-system" and name in proxy_names:
             self.proxy_config_maps.append(f"{ns}/{name}")
         if name == CILIUM_CONFIG:
             value = _map(d.get("data")).get(KPR_KEY)
             if isinstance(value, str):
-                self.kpr_config, self.kpr_config_from = value, f"ConfigMap {ns}/{name} {KPR_KEY}: {_shown(value)}"
+                self.kpr_config, self.kpr_config_from = value, f"ConfigMap {ns}/{name} {KPR_KEY}: {shown(value)}"
 
     @property
     def cni_mode(self) -> CniMode | None:

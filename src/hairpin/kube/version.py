@@ -20,6 +20,7 @@ from typing import Any
 from hairpin.aws.cloud_provider import Version, parse_version
 from hairpin.kube.answers import Budget
 from hairpin.kube.cluster import Cluster, version_of
+from hairpin.text import shown
 
 __all__ = ["ProxyVersion", "kube_proxy_version", "live_server_version", "scenario_kube_proxy_version"]
 
@@ -35,11 +36,6 @@ class ProxyVersion:
     source: str
 
 
-def _shown(text: str) -> str:
-    """Text from the input as a note may hold it: as written when printable and short, else quoted."""
-    return text if text.isprintable() and len(text) <= 80 else repr(text[:80])
-
-
 def kube_proxy_version(cluster: Cluster) -> ProxyVersion | None:
     """The oldest kube-proxy release the input shows: its pods' image tags, else the nodes' kubeProxyVersion
     (the kubelet's own version); None when neither says one."""
@@ -47,7 +43,7 @@ def kube_proxy_version(cluster: Cluster) -> ProxyVersion | None:
     if tags:
         v, tag, pod = min(tags)
         return ProxyVersion(v, f"the image tag {tag} of kube-proxy pod {pod}")
-    nodes = [(v, _shown(str(n.kube_proxy_version)), _shown(n.name)) for n in cluster.nodes.values()
+    nodes = [(v, shown(str(n.kube_proxy_version)), shown(n.name)) for n in cluster.nodes.values()
              if (v := version_of(n.kube_proxy_version)) is not None]  # fmt: skip
     if nodes:
         v, raw, name = min(nodes)
@@ -66,7 +62,7 @@ def scenario_kube_proxy_version(c: Cluster, kp: ProxyVersion | None, mode: str, 
         version = f"{kp.version[0]}.{kp.version[1]}"
         notes.append(f"kube-proxy {version} from {kp.source}")
         return version
-    kubelets = sorted((v, _shown(n.name)) for n in c.nodes.values() if (v := version_of(n.kubelet_version)) is not None)
+    kubelets = sorted((v, shown(n.name)) for n in c.nodes.values() if (v := version_of(n.kubelet_version)) is not None)
     if kubelets and kubelets[0][0] >= KUBE_PROXY_VERSION_EMPTY_FROM:
         (major, minor), name = kubelets[0]
         notes.append(f"kube-proxy version not in the input (no kube-proxy pod with an image tag; kubelets leave "
