@@ -365,6 +365,7 @@ CONTRACT = {
                                              "ebpf-beside-kube-proxy"]},
                            "modelled": {"type": "boolean"}, "seen": {"type": "array", "items": {"type": "string"}},
                            "message": {"type": "string"}}}]},
+        "warnings": {"type": "array", "items": {"type": "string"}},
     },
 }  # fmt: skip
 

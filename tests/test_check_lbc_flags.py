@@ -390,10 +390,9 @@ def test_an_image_newer_than_the_newest_release_read_warns_and_keeps_v3_5_behavi
     assert f.warnings[:2] == list(f.settings.warnings)
 
 
-def test_a_read_release_or_an_unknown_tag_refuses_an_unknown_gate_and_does_not_warn() -> None:
+def test_a_read_release_refuses_an_unknown_gate_and_does_not_warn() -> None:
     for image in ("public.ecr.aws/eks/aws-load-balancer-controller:v3.5.0",
-                  "public.ecr.aws/eks/aws-load-balancer-controller:v3.5.9",
-                  "public.ecr.aws/eks/aws-load-balancer-controller:latest"):  # fmt: skip
+                  "public.ecr.aws/eks/aws-load-balancer-controller:v3.5.9"):  # fmt: skip
         (f,) = report(deployment_image(image, "--feature-gates=SomeNewGate=true"), svc("lbc", cls=ctl.LBC_CLASS)).findings
         assert f.settings.problems == (f"--feature-gates 'SomeNewGate' is not a feature gate (of v3.5.0): the "
                                        f"controller refuses to start with it ({WHERE})",), image  # fmt: skip
@@ -402,6 +401,66 @@ def test_a_read_release_or_an_unknown_tag_refuses_an_unknown_gate_and_does_not_w
     assert flags.version == (4, 0, 0) and flags.problems == ()
     assert flags.warnings == ("the AWS Load Balancer Controller's image is v4.0.0, newer than v3.5.0 (the newest "
                               "release hairpin read): its defaults and feature gates are taken to be v3.5.0's (here)",)  # fmt: skip
+
+
+ASSUMED = ("it is taken to be v3.5.0, the newest release hairpin read, with its defaults and feature gates; hairpin "
+           "reads the release from the image tag only, so to check an older release give the image with its tag "
+           "(aws-load-balancer-controller:vX.Y.Z) in the input")
+
+
+def test_an_image_that_names_no_release_is_taken_to_be_v3_5_0_with_one_warning() -> None:
+    repo = "public.ecr.aws/eks/aws-load-balancer-controller"
+    for image, why in ((f"{repo}:latest", "tag 'latest'"),
+                       (f"{repo}@sha256:{'c' * 64}", "a digest only"),
+                       (f"{repo}:v2.x-custom", "tag 'v2.x-custom' is not a release"),
+                       (f"{repo}:main", "tag 'main' is not a release"),
+                       ("registry.local:5000/aws-load-balancer-controller", "no tag")):  # fmt: skip
+        (f,) = report(deployment_image(image), svc("lbc", cls=ctl.LBC_CLASS)).findings
+        assert row(f) == ("lbc", ctl.LBC, "nlb", "internal", "instance", True, True, None), image
+        assert f.settings.problems == (), image
+        assert f.settings.warnings == (
+            f"the AWS Load Balancer Controller's image {image} names no release ({why}): {ASSUMED} ({WHERE})",), image
+        assert f.settings.security_groups is True, image  # v3.5.0's behaviour, not v2.5's
+
+
+def test_an_image_that_names_no_release_does_not_call_an_unknown_gate_a_refusal() -> None:
+    """The release may be newer than v3.5.0 and know the gate: a warning, not "refuses to start"."""
+    image = "public.ecr.aws/eks/aws-load-balancer-controller:latest"
+    (f,) = report(deployment_image(image, "--feature-gates=SomeNewGate=true"), svc("lbc", cls=ctl.LBC_CLASS)).findings
+    assert f.settings.problems == ()
+    assert f.settings.warnings == (
+        f"the AWS Load Balancer Controller's image {image} names no release (tag 'latest'): {ASSUMED} ({WHERE})",
+        f"--feature-gates 'SomeNewGate' is not a feature gate of v3.5.0; whether its release knows it (else it "
+        f"refuses to start) is not known to hairpin ({WHERE})",
+    )
+
+
+def test_scenario_from_a_cluster_says_the_controllers_release_was_assumed() -> None:
+    from hairpin.kube.from_cluster import scenario_from_objects
+
+    seed = yaml.safe_load((Path(__file__).parent / "data" / "check" / "seed-dump.yaml").read_text())
+    for it in seed["items"]:
+        if it["kind"] == "Service" and it["metadata"]["name"] == "service-nginx-demo":
+            it["spec"]["loadBalancerClass"] = ctl.LBC_CLASS
+    image = "public.ecr.aws/eks/aws-load-balancer-controller:latest"
+    doc = {**seed, "items": [*seed["items"], deployment_image(image)]}
+    text = yaml.safe_dump(doc)
+    _, notes = scenario_from_objects(m.parse_yaml(text, "d.yaml"),
+                                     service="nginx-demo/service-nginx-demo", client="default/netshoot")  # fmt: skip
+    line = text.splitlines().index("- apiVersion: apps/v1") + 1  # the Deployment, the last item
+    where = f"Deployment kube-system/aws-load-balancer-controller (d.yaml:{line})"
+    assert [n for n in notes if n.startswith("load balancer warning:")] == [
+        f"load balancer warning: the AWS Load Balancer Controller's image {image} names no release (tag 'latest'): "
+        f"{ASSUMED} ({where})"]  # fmt: skip
+
+
+def test_a_tag_that_names_no_release_is_shown_quoted_and_cut() -> None:
+    flags = lbc_flags([], "here", "x/aws-load-balancer-controller:" + "\x1b" * 100)
+    assert flags.version is None
+    (w,) = flags.warnings
+    assert w.startswith("the AWS Load Balancer Controller's image 'x/aws-load-balancer-controller:\\x1b")
+    assert "names no release (tag '" + "\\x1b" * 80 + "'... is not a release)" in w  # repr, cut at 80 characters
+    assert lbc_flags([], "here", "").warnings == ()  # no image given: nothing to say
 
 
 def test_an_image_before_v2_6_0_builds_nlbs_without_security_groups() -> None:

@@ -38,7 +38,9 @@ The release comes from the container's image tag (``.../aws-load-balancer-contro
 newest release read; ``pkg/config``, ``pkg/service``, ``webhooks/core`` and ``main.go`` are unchanged in the
 snapshot after it (commit 225f4456, 2026-08-17).  A newer image is taken to behave as v3.5.0 and each of its
 Services says so in a warning; a feature gate v3.5.0 does not know is then not reported as a refusal to start
-(a later release may have added it) but as a warning.
+(a later release may have added it) but as a warning.  An image whose tag names no release (``:latest``, a
+digest only, ``:main``, ``:v2.x-custom``) is taken to be v3.5.0 too, with a warning saying so: hairpin has no
+other source of the release than the tag.
 """
 
 from __future__ import annotations
@@ -47,7 +49,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_CLASS", "KNOWN_GATES", "NEWEST_READ", "NEWEST_TAG", "LbcFlags", "image_tag", "image_version", "lbc_flags", "parse_bool"]
+from hairpin.text import shown
+
+__all__ = ["DEFAULT_CLASS", "KNOWN_GATES", "NEWEST_READ", "NEWEST_TAG", "LbcFlags", "image_tag", "image_version", "lbc_flags", "parse_bool",
+           "untagged"]
 
 DEFAULT_CLASS = "service.k8s.aws/nlb"
 
@@ -86,6 +91,23 @@ def image_version(image: object) -> tuple[int, int, int] | None:
     return (int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
 
 
+def _no_release(image: str) -> str | None:
+    """Why an image reference names no release (``image_version`` None): its tag in a few words; None when the
+    reference is empty (no image given, nothing to say)."""
+    if not image:
+        return None
+    tag = image_tag(image)
+    if tag:
+        quoted = repr(tag[:80]) + ("..." if len(tag) > 80 else "")
+        return f"tag {quoted}" if tag == "latest" else f"tag {quoted} is not a release"
+    return untagged(image)
+
+
+def untagged(image: str) -> str:
+    """Why an image reference without a tag names no release: "a digest only" (``name@sha256:...``) or "no tag"."""
+    return "a digest only" if "@" in image else "no tag"
+
+
 def parse_bool(value: str) -> bool | None:
     """Go's strconv.ParseBool; None when it would fail."""
     if value in _TRUE:
@@ -111,7 +133,8 @@ class LbcFlags:
     problems: tuple[str, ...] = ()
     #: the release of the controller's image (its tag), when it says one
     version: tuple[int, int, int] | None = None
-    #: what hairpin cannot vouch for (an image newer than the newest release read), one sentence each
+    #: what hairpin cannot vouch for (an image newer than the newest release read, or one whose tag names no
+    #: release), one sentence each
     warnings: tuple[str, ...] = ()
 
     def gate(self, name: str, default: bool) -> bool:
@@ -179,8 +202,10 @@ def lbc_flags(args: Sequence[str], source: str = "", image: str = "") -> LbcFlag
     strings: dict[str, str] = {}
     problems: list[str] = []
     version = image_version(image)
+    no_release = _no_release(image) if version is None else None
     newer = version is not None and version[:2] > NEWEST_READ
-    unknown: list[str] | None = [] if newer else None
+    # a gate v3.5.0 does not know: a refusal to start only when the image is a release hairpin read or older
+    unknown: list[str] | None = [] if newer or no_release is not None else None
     i = 0
     while i < len(args):
         arg = args[i]
@@ -216,10 +241,17 @@ def lbc_flags(args: Sequence[str], source: str = "", image: str = "") -> LbcFlag
     newest = NEWEST_TAG
     warnings: list[str] = []
     if version is not None and unknown is not None:
-        shown = "v{}.{}.{}".format(*version)
-        warnings.append(f"the AWS Load Balancer Controller's image is {shown}, newer than {newest} (the newest "
+        release = "v{}.{}.{}".format(*version)
+        warnings.append(f"the AWS Load Balancer Controller's image is {release}, newer than {newest} (the newest "
                         f"release hairpin read): its defaults and feature gates are taken to be {newest}'s{where}")
-        warnings.extend(f"--feature-gates {k!r} is not a feature gate of {newest}; whether {shown} knows it (else it "
+    elif no_release is not None:
+        release = "its release"
+        warnings.append(f"the AWS Load Balancer Controller's image {shown(image, 300)} names no release ({no_release}): "
+                        f"it is taken to be {newest}, the newest release hairpin read, with its defaults and feature "
+                        "gates; hairpin reads the release from the image tag only, so to check an older release give "
+                        f"the image with its tag (aws-load-balancer-controller:vX.Y.Z) in the input{where}")  # fmt: skip
+    if unknown:
+        warnings.extend(f"--feature-gates {k!r} is not a feature gate of {newest}; whether {release} knows it (else it "
                         f"refuses to start) is not known to hairpin{where}" for k in dict.fromkeys(unknown))  # fmt: skip
     return LbcFlags(
         feature_gates=tuple(sorted(gates.items())),

@@ -264,6 +264,7 @@ def to_sarif(r: Report) -> dict[str, Any]:
     if r.datapath is not None:  # a cluster-level condition: no Service's location (hairpin.kube.datapath)
         notes.append({"level": "note" if r.datapath.modelled else "warning", "message": _message(r.datapath.message),
                       "descriptor": {"id": "datapath"}})  # fmt: skip
+    notes += [{"level": "warning", "message": _message(w), "descriptor": {"id": "versions"}} for w in r.warnings]
     rules = [{"id": rid, "name": name, "shortDescription": {"text": short}, "fullDescription": {"text": full},
               **({"helpUri": uri} if uri else {}), "defaultConfiguration": {"level": level}}
              for rid, name, level, short, full, uri in RULES]  # fmt: skip

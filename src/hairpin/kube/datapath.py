@@ -57,7 +57,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hairpin.aws.lbc_flags import image_tag
+from hairpin.aws.lbc_flags import image_tag, untagged
 from hairpin.kube.cni_mode import ENV, CniMode
 from hairpin.kube.cni_mode import cni_mode as read_cni_mode
 from hairpin.text import shown
@@ -150,6 +150,9 @@ class Seen:
     aws_node_tags: list[tuple[str, str]] = field(default_factory=list)
     #: the image tag of each kube-proxy pod's ``kube-proxy`` container, with the pod (``ns/name``), in input order
     kube_proxy_tags: list[tuple[str, str]] = field(default_factory=list)
+    #: kube-proxy and aws-node pods whose image has no tag: why ("a digest only", "no tag"), with the pod
+    kube_proxy_untagged: list[tuple[str, str]] = field(default_factory=list)
+    aws_node_untagged: list[tuple[str, str]] = field(default_factory=list)
     #: calico-node pods whose calico-node container has FELIX_BPFENABLED true, and the first of them
     calico_bpf_pods: int = 0
     calico_bpf_from: str = ""
@@ -198,9 +201,12 @@ class Seen:
         images = [_image_name(c.get("image")) for c in ctrs]
         if app == "kube-proxy" or "kube-proxy" in images:
             self.kube_proxy_pods += 1
-            tag = next((image_tag(c.get("image")) for c in ctrs if _image_name(c.get("image")) == "kube-proxy"), "")
+            image = next((c.get("image") for c in ctrs if _image_name(c.get("image")) == "kube-proxy"), None)
+            tag = image_tag(image)
             if tag:
                 self.kube_proxy_tags.append((shown(tag), f"{ns}/{name}"))
+            elif isinstance(image, str):
+                self.kube_proxy_untagged.append((untagged(image), f"{ns}/{name}"))
         elif app == "cilium" or "cilium" in images:
             self.cilium_pods += 1
             if self.kpr_agent is None:
@@ -218,10 +224,11 @@ class Seen:
             for c in ctrs:
                 image = c.get("image")
                 if _image_name(image) == "amazon-k8s-cni" and isinstance(image, str):
-                    ref = image.split("@", 1)[0]
-                    tag = ref.rsplit("/", 1)[-1].partition(":")[2]
+                    tag = image_tag(image)
                     if tag:
                         self.aws_node_tags.append((shown(tag), f"{ns}/{name}"))
+                    else:
+                        self.aws_node_untagged.append((untagged(image), f"{ns}/{name}"))
                     break
             if self.cni_env is None:
                 ctr = next((c for c in ctrs if c.get("name") == "aws-node"), None)

@@ -18,12 +18,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from hairpin.aws.cloud_provider import Version, parse_version
+from hairpin.errors import ScenarioError
+from hairpin.kube import cni_layout
 from hairpin.kube.answers import Budget
 from hairpin.kube.cluster import Cluster, version_of
+from hairpin.kube.datapath import Seen
+from hairpin.kube.layout import unchecked
 from hairpin.text import shown
 
-__all__ = ["ProxyVersion", "kube_proxy_version", "live_server_version", "scenario_kube_proxy_version"]
+__all__ = ["RELEASE_ASSUMED", "ProxyVersion", "kube_proxy_version", "live_server_version", "newer_than_checked", "no_release",
+           "scenario_cni_version", "scenario_kube_proxy_version"]
 
+#: how a note of ``hairpin scenario from-cluster`` begins that says a release was assumed because an image tag
+#: names none (the command also prints it as a warning)
+RELEASE_ASSUMED = "release assumed:"
 #: the first release whose kubelets leave status.nodeInfo.kubeProxyVersion empty by default
 KUBE_PROXY_VERSION_EMPTY_FROM = (1, 33)
 
@@ -50,6 +58,29 @@ def kube_proxy_version(cluster: Cluster) -> ProxyVersion | None:
         return ProxyVersion(v, f"status.nodeInfo.kubeProxyVersion {raw} of node {name}, which the kubelet writes "
                                "with its own version")  # fmt: skip
     return None
+
+
+def no_release(cluster: Cluster) -> str | None:
+    """What the input says of kube-proxy pods whose image names no release (a tag such as ``latest`` or ``main``,
+    a digest only, no tag): the first of them and how many more, as the start of a warning; None when there are
+    none.  hairpin then reads kube-proxy's release elsewhere (``kube_proxy_version``), and says what it took."""
+    seen = cluster.seen
+    found = [f"the image tag {tag} of kube-proxy pod {pod}" for tag, pod in seen.kube_proxy_tags
+             if version_of(tag) is None]  # fmt: skip
+    found += [f"the image of kube-proxy pod {pod} ({why})" for why, pod in seen.kube_proxy_untagged]
+    if not found:
+        return None
+    more = len(found) - 1
+    return found[0] + (f" (and {more} other kube-proxy pod{'' if more == 1 else 's'})" if more else "") + " names no release"
+
+
+def newer_than_checked(kp: ProxyVersion | None, mode: str | None) -> str | None:
+    """A warning when the kube-proxy release read is newer than the newest hairpin's rules were checked against in its
+    mode (``hairpin.kube.layout.NEWEST_CHECKED``; an unknown mode: iptables, as ``hairpin check`` assumes)."""
+    if kp is None:
+        return None
+    said = unchecked(mode if mode in ("iptables", "nftables", "ipvs") else "iptables", "{}.{}".format(*kp.version))
+    return f"{said} (from {kp.source})" if said is not None else None
 
 
 def scenario_kube_proxy_version(c: Cluster, kp: ProxyVersion | None, mode: str, notes: list[str]) -> str:
@@ -89,3 +120,38 @@ def live_server_version(kubeconfig: str | None = None, context: str | None = Non
         return parse_version(git, "/version"), f"the API server's /version: {git}"
     except Exception:  # 403/404, connection errors (reported by the list calls), a malformed answer
         return None
+
+
+def scenario_cni_version(seen: Seen, notes: list[str]) -> str:
+    """``cni.version`` from the aws-node pods' image tag (``.../amazon-k8s-cni:v1.19.0-eksbuild.1`` ->
+    "1.19"; the first pod's when several releases run), with a note on where it came from."""
+    default, tell = cni_layout.DEFAULT, "set cni.version in the scenario to the release it runs"
+    if not seen.aws_node_tags and seen.aws_node_untagged:
+        why, pod = seen.aws_node_untagged[0]
+        notes.append(f"{RELEASE_ASSUMED} the amazon-k8s-cni image of aws-node pod {pod} ({why}) names no release: "
+                     f"VPC CNI {default} assumed; {tell}")  # fmt: skip
+        return default
+    if not seen.aws_node_tags:
+        notes.append(f"VPC CNI version unknown (no aws-node pod with an amazon-k8s-cni image in the input): "
+                     f"{default} assumed")  # fmt: skip
+        return default
+    tag, pod = seen.aws_node_tags[0]
+    try:
+        major, minor = cni_layout.parse_version(tag)
+    except ScenarioError:
+        notes.append(f"{RELEASE_ASSUMED} the amazon-k8s-cni image tag {tag} of aws-node pod {pod} names no release: "
+                     f"VPC CNI {default} assumed; {tell}")  # fmt: skip
+        return default
+    try:
+        cni_layout.layout_for(f"{major}.{minor}")
+    except ScenarioError:
+        notes.append(f"VPC CNI image tag {tag!r} (pod {pod}) is not a modelled release: {default} assumed")
+        return default
+    version = f"{major}.{minor}"
+    others = sorted({t for t, _ in seen.aws_node_tags} - {tag})
+    notes.append(f"VPC CNI {version} from the image tag {tag} of aws-node pod {pod}"
+                 + (f" (other aws-node pods run {', '.join(others)})" if others else ""))  # fmt: skip
+    late = cni_layout.note(version)
+    if late is not None:
+        notes.append(late)
+    return version
