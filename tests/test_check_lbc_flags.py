@@ -318,6 +318,76 @@ def test_tcp_and_udp_on_one_port_without_tcp_udp_listeners() -> None:
     assert [p.label for p in f.ports] == ["53/TCP"] and not f.at_risk
 
 
+def test_an_image_before_v2_13_0_ignores_the_tcp_udp_annotation_and_refuses_the_gate() -> None:
+    listener = P + "aws-load-balancer-enable-tcp-udp-listener"
+    old = "public.ecr.aws/eks/aws-load-balancer-controller:v2.12.0"
+    (f,) = report(deployment_image(old), *NODES, _dns({listener: "true"})).findings
+    assert [(p.label, p.preserve_client_ip, p.at_risk) for p in f.ports] == [("53/TCP", False, False)]
+    assert (f"{listener} not honoured: the AWS Load Balancer Controller's image is v2.12.0, and the annotation came in "
+            f"v2.13.0 ({WHERE})") in f.settings.steps  # fmt: skip
+    (f,) = report(deployment_image(old, "--feature-gates=EnableTCPUDPListener=true"), *NODES, _dns({})).findings
+    assert [p.label for p in f.ports] == ["53/TCP"]  # the gate is not applied: v2.12.0 does not know it
+    assert f.settings.problems[0] == (
+        f"--feature-gates 'EnableTCPUDPListener' is not a feature gate of v2.12.0 (it came in v2.13.0): the controller "
+        f"refuses to start with it ({WHERE})")  # fmt: skip
+    new = "public.ecr.aws/eks/aws-load-balancer-controller:v2.13.0"
+    (f,) = report(*NODES, deployment_image(new), _dns({listener: "true"})).findings
+    assert [p.label for p in f.ports] == ["53/TCP_UDP", "53/TCP_UDP"]
+
+
+def test_an_image_older_than_a_flag_or_gate_refuses_to_start_and_its_value_is_not_applied() -> None:
+    """pkg/config at each release tag: --default-load-balancer-scheme from v2.11.0, --default-target-type from
+    v2.5.0, --load-balancer-class from v2.4.0, --feature-gates from v2.3.1; the gates of GATE_FROM."""
+    flags = lbc_flags(["--default-load-balancer-scheme=internet-facing", "--default-target-type", "ip",
+                       "--feature-gates=NLBSecurityGroup=false,EnableIPTargetType=true"], "here",
+                      "x/aws-load-balancer-controller:v2.4.7")  # fmt: skip
+    assert (flags.default_scheme, flags.default_target_type, flags.feature_gates) == (
+        "internal", "instance", (("EnableIPTargetType", True),))
+    assert flags.problems == (
+        "--default-load-balancer-scheme is not a flag of v2.4.7 (it came in v2.11.0): the controller refuses to start "
+        "with it (pflag: unknown flag) (here)",
+        "--default-target-type is not a flag of v2.4.7 (it came in v2.5.0): the controller refuses to start with it "
+        "(pflag: unknown flag) (here)",
+        "--feature-gates 'NLBSecurityGroup' is not a feature gate of v2.4.7 (it came in v2.6.0): the controller "
+        "refuses to start with it (here)",
+    )
+    assert lbc_flags(["--load-balancer-class=a/b", "--feature-gates=WeightedTargetGroups=true"], "here",
+                     "x/aws-load-balancer-controller:v2.3.0").problems == (
+        "--load-balancer-class is not a flag of v2.3.0 (it came in v2.4.0): the controller refuses to start with it "
+        "(pflag: unknown flag) (here)",
+        "--feature-gates is not a flag of v2.3.0 (it came in v2.3.1): the controller refuses to start with it (pflag: "
+        "unknown flag) (here)",
+    )  # fmt: skip
+    # the first release of each: accepted
+    flags = lbc_flags(["--default-load-balancer-scheme=internet-facing", "--feature-gates=IngressPlanAnnotation=true"],
+                      "here", "x/aws-load-balancer-controller:v3.4.0")  # fmt: skip
+    assert (flags.problems, flags.default_scheme) == ((), "internet-facing")
+
+
+def test_an_image_before_v2_4_0_reads_no_load_balancer_class() -> None:
+    """v2.3.1 (before PR #2489) takes a Service by its annotations only; the in-tree provider ignores one with a
+    class: with the class alone nobody builds a load balancer, with nlb-ip the controller still does."""
+    old = "public.ecr.aws/eks/aws-load-balancer-controller:v2.3.1"
+    not_read = (f"spec.loadBalancerClass {ctl.LBC_CLASS} not honoured: the AWS Load Balancer Controller's image is "
+                f"v2.3.1, and it reads the class from v2.4.0 ({WHERE})")  # fmt: skip
+    (f,) = report(deployment_image(old), *NODES, svc("cls", cls=ctl.LBC_CLASS)).findings
+    assert row(f) == ("cls", ctl.NONE, "none", "unknown", None, None, False, None)
+    assert f.settings.steps == (
+        not_read,
+        "the in-tree provider ignores a Service with a class, and the AWS Load Balancer Controller takes none without "
+        f"{TYPE} nlb-ip or external: no load balancer is provisioned",
+    )
+    assert f.settings.problems == (
+        f"spec.loadBalancerClass {ctl.LBC_CLASS} is not read by the AWS Load Balancer Controller v2.3.1 (v2.4.0 and "
+        "later read it): no controller provisions the Service",)  # fmt: skip
+    (f,) = report(deployment_image(old), *NODES, svc("ann", {TYPE: "nlb-ip"}, cls=ctl.LBC_CLASS)).findings
+    assert row(f)[:5] == ("ann", ctl.LBC, "nlb", "internal", "ip")
+    assert f.settings.steps[:2] == (not_read, f"{TYPE}: nlb-ip: the AWS Load Balancer Controller (the in-tree provider "
+                                              "skips it)")  # fmt: skip
+    (f,) = report(deployment_image(old.replace("v2.3.1", "v2.4.0")), *NODES, svc("cls", cls=ctl.LBC_CLASS)).findings
+    assert row(f)[:3] == ("cls", ctl.LBC, "nlb")
+
+
 def test_flags_in_the_containers_command() -> None:
     """Flags after the program in ``command`` reach the controller as well as ``args`` (the process gets
     command[1:] + args)."""

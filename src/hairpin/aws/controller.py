@@ -108,6 +108,10 @@ CROSS_ZONE = annotation("aws-load-balancer-cross-zone-load-balancing-enabled")
 NODE_LABELS = annotation("aws-load-balancer-target-node-labels")
 PROXY_PROTOCOL = annotation("aws-load-balancer-proxy-protocol")
 TCP_UDP_LISTENER = annotation("aws-load-balancer-enable-tcp-udp-listener")
+#: the first release that reads spec.loadBalancerClass (and has --load-balancer-class)
+CLASS_FROM = (2, 4, 0)
+#: the first release that reads TCP_UDP_LISTENER (and has the feature gate EnableTCPUDPListener)
+TCP_UDP_FROM = (2, 13, 0)
 
 
 @dataclass(frozen=True)
@@ -222,6 +226,18 @@ def resolve(
     controller: str
     target_type: str
     own_class = flags.load_balancer_class
+    if load_balancer_class and load_balancer_class == own_class and flags.version is not None and flags.version < CLASS_FROM:
+        # before v2.4.0 (kubernetes-sigs/aws-load-balancer-controller PR #2489) the controller and its webhook read
+        # no spec.loadBalancerClass: it takes a Service by its annotations only
+        steps.append(f"spec.loadBalancerClass {own_class} not honoured: the AWS Load Balancer Controller's image is "
+                     "v{}.{}.{}, and it reads the class from v2.4.0 ({})".format(*flags.version, flags.source))  # fmt: skip
+        if not (lb_type == "nlb-ip" or (lb_type == "external" and tt_ann in ("ip", "instance"))):
+            steps.append("the in-tree provider ignores a Service with a class, and the AWS Load Balancer Controller "
+                         f"takes none without {TYPE} nlb-ip or external: no load balancer is provisioned")  # fmt: skip
+            return not_built(etp, steps, (f"spec.loadBalancerClass {own_class} is not read by the AWS Load Balancer "
+                                          "Controller v{}.{}.{} (v2.4.0 and later read it): no controller provisions "
+                                          "the Service".format(*flags.version),))  # fmt: skip
+        load_balancer_class, mutator_webhook = None, False  # the annotations decide, as below
     if load_balancer_class:
         if load_balancer_class == own_class:
             controller = LBC
@@ -434,6 +450,11 @@ def _lbc_listeners(a: Mapping[str, str], flags: LbcFlags, ports: Sequence[tuple[
         return False, list(ports)
     nums = ", ".join(str(n) for n in shared)
     ann = _bool(a.get(TCP_UDP_LISTENER, ""))
+    if ann is not None and flags.version is not None and flags.version < TCP_UDP_FROM:
+        # pkg/annotations/constants.go has the annotation from v2.13.0; v2.12.0's buildListeners knows no TCP_UDP
+        steps.append(f"{TCP_UDP_LISTENER} not honoured: the AWS Load Balancer Controller's image is "
+                     "v{}.{}.{}, and the annotation came in v2.13.0 ({})".format(*flags.version, flags.source))  # fmt: skip
+        ann = None
     if ann is not None:
         on, why = ann, f"{TCP_UDP_LISTENER}: {a[TCP_UDP_LISTENER]!r}"
     else:

@@ -40,7 +40,8 @@ snapshot after it (commit 225f4456, 2026-08-17).  A newer image is taken to beha
 Services says so in a warning; a feature gate v3.5.0 does not know is then not reported as a refusal to start
 (a later release may have added it) but as a warning.  An image whose tag names no release (``:latest``, a
 digest only, ``:main``, ``:v2.x-custom``) is taken to be v3.5.0 too, with a warning saying so: hairpin has no
-other source of the release than the tag.
+other source of the release than the tag.  An image older than a flag or a gate it is given (``FLAG_FROM``,
+``GATE_FROM``) does not know it and refuses to start: a problem says so, and the flag or gate is not applied.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ from dataclasses import dataclass
 
 from hairpin.text import shown
 
-__all__ = ["DEFAULT_CLASS", "KNOWN_GATES", "NEWEST_READ", "NEWEST_TAG", "LbcFlags", "image_tag", "image_version", "lbc_flags", "parse_bool",
+__all__ = ["DEFAULT_CLASS", "FLAG_FROM", "GATE_FROM", "KNOWN_GATES", "NEWEST_READ", "NEWEST_TAG", "LbcFlags", "image_tag", "image_version", "lbc_flags", "parse_bool",
            "untagged"]
 
 DEFAULT_CLASS = "service.k8s.aws/nlb"
@@ -70,6 +71,25 @@ KNOWN_GATES = frozenset({
     "GlobalAcceleratorController", "EnhancedDefaultBehavior", "EnableDefaultTagsLowPriority",
     "ALBTargetControlAgent", "GatewayListenerSet", "EnableCertificateManagement", "IngressPlanAnnotation",
 })  # fmt: skip
+
+#: the first release of each gate of KNOWN_GATES and of each flag read here (``Feature = "..."`` in
+#: pkg/config/feature_gates.go, the flag's name in pkg/config/*.go, at each release tag).  An older release does not
+#: know them: its ``Set`` answers "unknown feature" (from v2.3.1, the first with --feature-gates) and its flag set,
+#: built with pflag.ExitOnError (``main.go`` loadControllerConfig), an unknown flag; either way it does not start.
+GATE_FROM: dict[str, tuple[int, int, int]] = {
+    "ListenerRulesTagging": (2, 3, 1), "WeightedTargetGroups": (2, 3, 1), "ServiceTypeLoadBalancerOnly": (2, 4, 0),
+    "EndpointsFailOpen": (2, 4, 1), "EnableServiceController": (2, 4, 3), "EnableIPTargetType": (2, 4, 3),
+    "SubnetsClusterTagCheck": (2, 4, 3), "NLBHealthCheckAdvancedConfig": (2, 4, 6), "EnableRGTAPI": (2, 5, 2),
+    "NLBSecurityGroup": (2, 6, 0), "ALBSingleSubnet": (2, 7, 0), "LBCapacityReservation": (2, 11, 0),
+    "EnableTCPUDPListener": (2, 13, 0), "SubnetDiscoveryByReachability": (2, 13, 0), "NLBGatewayAPI": (2, 13, 0),
+    "ALBGatewayAPI": (2, 13, 0), "EnhancedDefaultBehavior": (2, 14, 0), "EnableDefaultTagsLowPriority": (2, 14, 1),
+    "ALBTargetControlAgent": (2, 16, 0), "GlobalAcceleratorController": (2, 17, 0), "GatewayListenerSet": (3, 2, 2),
+    "EnableCertificateManagement": (3, 3, 0), "IngressPlanAnnotation": (3, 4, 0),
+}  # fmt: skip
+FLAG_FROM: dict[str, tuple[int, int, int]] = {
+    "feature-gates": (2, 3, 1), "load-balancer-class": (2, 4, 0), "default-target-type": (2, 5, 0),
+    "default-load-balancer-scheme": (2, 11, 0),
+}  # fmt: skip
 
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}  # Go strconv.ParseBool
 _FALSE = {"0", "f", "F", "FALSE", "false", "False"}
@@ -174,9 +194,15 @@ class LbcFlags:
         return "the AWS Load Balancer Controller does not reconcile Services: feature gate EnableServiceController=false"
 
 
-def _gates(value: str, gates: dict[str, bool], problems: list[str], unknown: list[str] | None) -> None:
+def _release(version: tuple[int, int, int]) -> str:
+    return "v{}.{}.{}".format(*version)
+
+
+def _gates(value: str, gates: dict[str, bool], problems: list[str], unknown: list[str] | None,
+           version: tuple[int, int, int] | None = None) -> None:  # fmt: skip
     """One ``--feature-gates`` value into ``gates``: the well-formed pairs, a problem for the rest; a name
-    v3.5.0 does not know is a problem too, or goes to ``unknown`` when given (an image newer than v3.5)."""
+    v3.5.0 does not know is a problem too, or goes to ``unknown`` when given (an image newer than v3.5); a gate
+    newer than the image's ``version`` is a problem and not set."""
     for item in value.split(","):
         if not item:
             continue
@@ -185,6 +211,10 @@ def _gates(value: str, gates: dict[str, bool], problems: list[str], unknown: lis
         b = parse_bool(v) if eq else None
         if b is None:
             problems.append(f"--feature-gates {item!r} is not KEY=BOOL: the controller refuses to start with it")
+            continue
+        if k in GATE_FROM and version is not None and version < GATE_FROM[k]:
+            problems.append(f"--feature-gates {k!r} is not a feature gate of {_release(version)} (it came in "
+                            f"{_release(GATE_FROM[k])}): the controller refuses to start with it")  # fmt: skip
             continue
         if k not in KNOWN_GATES and unknown is not None:
             unknown.append(k)
@@ -223,8 +253,12 @@ def lbc_flags(args: Sequence[str], source: str = "", image: str = "") -> LbcFlag
                 break
             value = args[i]
             i += 1
+        if version is not None and version < FLAG_FROM[name]:
+            problems.append(f"--{name} is not a flag of {_release(version)} (it came in {_release(FLAG_FROM[name])}): "
+                            "the controller refuses to start with it (pflag: unknown flag)")  # fmt: skip
+            continue
         if name == "feature-gates":
-            _gates(value, gates, problems, unknown)
+            _gates(value, gates, problems, unknown, version)
         else:
             strings[name] = value
     target_type = strings.get("default-target-type", "instance")
