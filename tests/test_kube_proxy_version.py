@@ -114,8 +114,8 @@ def test_kube_proxy_images_that_name_no_release_say_what_was_assumed(tmp_path: P
     assert chk.check(objs).warnings == [f"{bad}: kube-proxy is taken to be 1.30 or later; {NO_RELEASE_TELL}"]
     s, notes = scenario_from_objects(objs, service=SVC, client=CLIENT)
     assert s.kube_proxy.version == "1.34"  # the oldest kubelet's, as without the pods
-    assert f"release assumed: {bad}: kube-proxy 1.34 assumed, as the note above says; set kube_proxy.version in the " \
-           "scenario to the release it runs" in notes
+    assert (f"release assumed: {bad}: kube-proxy 1.34 assumed (the scenario's notes say where from); set "
+            "kube_proxy.version in the scenario to the release it runs") in notes  # fmt: skip
 
 
 def test_a_digest_only_kube_proxy_beside_a_tagged_one_takes_the_tag(tmp_path: Path) -> None:

@@ -447,8 +447,8 @@ def scenario_from_objects(
     kp_version = scenario_kube_proxy_version(c, kp, proxy_mode, notes)
     unreleased = no_release(c)
     if unreleased is not None:
-        notes.append(f"{RELEASE_ASSUMED} {unreleased}: kube-proxy {kp_version} assumed, as the note above says; set "
-                     "kube_proxy.version in the scenario to the release it runs")  # fmt: skip
+        notes.append(f"{RELEASE_ASSUMED} {unreleased}: kube-proxy {kp_version} assumed (the scenario's notes say "
+                     "where from); set kube_proxy.version in the scenario to the release it runs")  # fmt: skip
     cni_version = scenario_cni_version(c.seen, notes)
     backend = cni_backend.infer(cni_version, [(n.name, c.nodes[n.name].os_image) for n in s_nodes])
     if backend.note is not None:
