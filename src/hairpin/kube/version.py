@@ -10,6 +10,9 @@ the kubelet writes it with its own version (kubernetes/kubernetes ``pkg/kubelet/
 ``VersionInfo``), so it is kube-proxy's only where the two run the same release, and kubelets of 1.33 and later
 leave it empty (feature gate DisableNodeKubeProxyVersion: alpha in 1.29, on by default from 1.33,
 ``pkg/features/kube_features.go`` at b0b89d3b; KEP-4004 "Deprecate the kubeProxyVersion field of v1.Node").
+Pods whose image names no release (``:latest``, a digest only) are said by ``no_release``, a release newer than
+hairpin's rules were checked against by ``newer_than_checked``.  The VPC CNI's release for ``scenario
+from-cluster`` (``scenario_cni_version``) is the aws-node pods' ``amazon-k8s-cni`` image tag.
 """
 
 from __future__ import annotations
