@@ -330,6 +330,22 @@ def test_from_cluster_says_which_release_it_assumed_for_an_image_that_names_none
     assert f"hairpin: warning: {line}\n" in capsys.readouterr().err
 
 
+def test_from_cluster_takes_a_released_tag_over_one_that_names_none(tmp_path: Path) -> None:
+    latest = copy.deepcopy(AWS_NODE_POD)
+    latest["metadata"]["name"] = "aws-node-latest"  # type: ignore[index]
+    latest["spec"]["containers"][0]["image"] = "602401143452.dkr.ecr.eu-west-1.amazonaws.com/amazon-k8s-cni:latest"  # type: ignore[index]
+    s, notes = scenario_from_objects(_objects(tmp_path, [latest, AWS_NODE_POD]), service="nginx-demo/service-nginx-demo",
+                                     client="default/netshoot")  # fmt: skip
+    assert s.cni.version == "1.19"
+    assert [n for n in notes if "aws-node pod " in n and "CNI" in n] == [
+        "VPC CNI 1.19 from the image tag v1.19.0-eksbuild.1 of aws-node pod kube-system/aws-node-x7k2p (other aws-node "
+        "pods run latest)",
+        "release assumed: the amazon-k8s-cni image tag latest of aws-node pod kube-system/aws-node-latest names no "
+        "release: VPC CNI 1.19 taken from pod kube-system/aws-node-x7k2p; set cni.version in the scenario to the "
+        "release it runs",
+    ]
+
+
 # ------------------------------------------------------------------------------------------ the lab (root)
 
 

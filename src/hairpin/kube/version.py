@@ -125,26 +125,30 @@ def live_server_version(kubeconfig: str | None = None, context: str | None = Non
         return None
 
 
+def _cni_release(tag: str) -> tuple[int, int] | None:
+    try:
+        return cni_layout.parse_version(tag)
+    except ScenarioError:
+        return None
+
+
 def scenario_cni_version(seen: Seen, notes: list[str]) -> str:
     """``cni.version`` from the aws-node pods' image tag (``.../amazon-k8s-cni:v1.19.0-eksbuild.1`` ->
-    "1.19"; the first pod's when several releases run), with a note on where it came from."""
+    "1.19"; the first pod's that names a release when several run), with a note on where it came from, and a
+    ``RELEASE_ASSUMED`` warning when a pod's image names no release (``:latest``, a digest only)."""
     default, tell = cni_layout.DEFAULT, "set cni.version in the scenario to the release it runs"
-    if not seen.aws_node_tags and seen.aws_node_untagged:
-        why, pod = seen.aws_node_untagged[0]
-        notes.append(f"{RELEASE_ASSUMED} the amazon-k8s-cni image of aws-node pod {pod} ({why}) names no release: "
-                     f"VPC CNI {default} assumed; {tell}")  # fmt: skip
+    unreleased = [f"the amazon-k8s-cni image tag {tag} of aws-node pod {pod}" for tag, pod in seen.aws_node_tags
+                  if _cni_release(tag) is None]  # fmt: skip
+    unreleased += [f"the amazon-k8s-cni image of aws-node pod {pod} ({why})" for why, pod in seen.aws_node_untagged]
+    released = [(tag, pod, v) for tag, pod in seen.aws_node_tags if (v := _cni_release(tag)) is not None]
+    if not released:
+        if unreleased:
+            notes.append(f"{RELEASE_ASSUMED} {unreleased[0]} names no release: VPC CNI {default} assumed; {tell}")
+        else:
+            notes.append(f"VPC CNI version unknown (no aws-node pod with an amazon-k8s-cni image in the input): "
+                         f"{default} assumed")  # fmt: skip
         return default
-    if not seen.aws_node_tags:
-        notes.append(f"VPC CNI version unknown (no aws-node pod with an amazon-k8s-cni image in the input): "
-                     f"{default} assumed")  # fmt: skip
-        return default
-    tag, pod = seen.aws_node_tags[0]
-    try:
-        major, minor = cni_layout.parse_version(tag)
-    except ScenarioError:
-        notes.append(f"{RELEASE_ASSUMED} the amazon-k8s-cni image tag {tag} of aws-node pod {pod} names no release: "
-                     f"VPC CNI {default} assumed; {tell}")  # fmt: skip
-        return default
+    tag, pod, (major, minor) = released[0]
     try:
         cni_layout.layout_for(f"{major}.{minor}")
     except ScenarioError:
@@ -154,6 +158,9 @@ def scenario_cni_version(seen: Seen, notes: list[str]) -> str:
     others = sorted({t for t, _ in seen.aws_node_tags} - {tag})
     notes.append(f"VPC CNI {version} from the image tag {tag} of aws-node pod {pod}"
                  + (f" (other aws-node pods run {', '.join(others)})" if others else ""))  # fmt: skip
+    if unreleased:
+        notes.append(f"{RELEASE_ASSUMED} {unreleased[0]} names no release: VPC CNI {version} taken from pod {pod}; "
+                     f"{tell}")  # fmt: skip
     late = cni_layout.note(version)
     if late is not None:
         notes.append(late)
