@@ -366,6 +366,7 @@ CONTRACT = {
                            "modelled": {"type": "boolean"}, "seen": {"type": "array", "items": {"type": "string"}},
                            "message": {"type": "string"}}}]},
         "cni_warnings": {"type": "array", "items": {"type": "string"}},
+        "version_warnings": {"type": "array", "items": {"type": "string"}},
     },
 }  # fmt: skip
 

@@ -37,12 +37,23 @@ def built(f: chk.Finding) -> tuple[str, str]:
 @pytest.mark.parametrize(("tag", "args"), [
     ("v3.5.0", ("--feature-gates=NLBGatewayAPI=true",)), ("v3.2.0", ()),
     ("v3.1.0", ("--feature-gates=NLBGatewayAPI=true",)), ("v2.13.0", ("--feature-gates", "NLBGatewayAPI=true")),
-    ("latest", ()),
 ])  # fmt: skip
 def test_the_nlb_gateway_reconciler_runs(tag: str, args: tuple[str, ...]) -> None:
     f = run(deployment(tag, *args))
     assert built(f) == ("aws-load-balancer-controller", "nlb")
     assert f.settings.problems == () and f.warnings == []
+
+
+NO_RELEASE = (f"the AWS Load Balancer Controller's image {IMAGE}latest names no release (tag 'latest'): it is taken "
+              "to be v3.5.0, the newest release hairpin read, with its defaults and feature gates; hairpin reads the "
+              "release from the image tag only, so to check an older release give the image with its tag "
+              f"(aws-load-balancer-controller:vX.Y.Z) in the input ({WHERE})")
+
+
+def test_an_image_that_names_no_release_runs_the_reconciler_as_v3_5_0_does_and_says_so() -> None:
+    f = run(deployment("latest"))
+    assert built(f) == ("aws-load-balancer-controller", "nlb")
+    assert f.settings.problems == () and f.warnings == [NO_RELEASE]
 
 
 def test_without_the_deployment_the_reconciler_is_assumed_to_run() -> None:
@@ -102,5 +113,5 @@ def test_v3_5_warns_when_a_route_is_read_below_v1_and_the_gate_is_left_to_its_de
     r = chk.check(m.parse_yaml(V1 + "---\n" + yaml.safe_dump(deployment("v3.5.0")), "g.yaml"))
     (f,) = r.findings
     assert (built(f), f.warnings) == (("aws-load-balancer-controller", "nlb"), [])
-    for tag in ("v3.4.3", "latest"):  # v3.4: routes at v1alpha2 are what its detection asks for; latest: unknown
-        assert run(deployment(tag)).warnings == []
+    assert run(deployment("v3.4.3")).warnings == []  # v3.4: routes at v1alpha2 are what its detection asks for
+    assert run(deployment("latest")).warnings == [NO_RELEASE]  # the release unknown: no crddetect doubt on top

@@ -318,6 +318,76 @@ def test_tcp_and_udp_on_one_port_without_tcp_udp_listeners() -> None:
     assert [p.label for p in f.ports] == ["53/TCP"] and not f.at_risk
 
 
+def test_an_image_before_v2_13_0_ignores_the_tcp_udp_annotation_and_refuses_the_gate() -> None:
+    listener = P + "aws-load-balancer-enable-tcp-udp-listener"
+    old = "public.ecr.aws/eks/aws-load-balancer-controller:v2.12.0"
+    (f,) = report(deployment_image(old), *NODES, _dns({listener: "true"})).findings
+    assert [(p.label, p.preserve_client_ip, p.at_risk) for p in f.ports] == [("53/TCP", False, False)]
+    assert (f"{listener} not honoured: the AWS Load Balancer Controller's image is v2.12.0, and the annotation came in "
+            f"v2.13.0 ({WHERE})") in f.settings.steps  # fmt: skip
+    (f,) = report(deployment_image(old, "--feature-gates=EnableTCPUDPListener=true"), *NODES, _dns({})).findings
+    assert [p.label for p in f.ports] == ["53/TCP"]  # the gate is not applied: v2.12.0 does not know it
+    assert f.settings.problems[0] == (
+        f"--feature-gates 'EnableTCPUDPListener' is not a feature gate of v2.12.0 (it came in v2.13.0): the controller "
+        f"refuses to start with it ({WHERE})")  # fmt: skip
+    new = "public.ecr.aws/eks/aws-load-balancer-controller:v2.13.0"
+    (f,) = report(*NODES, deployment_image(new), _dns({listener: "true"})).findings
+    assert [p.label for p in f.ports] == ["53/TCP_UDP", "53/TCP_UDP"]
+
+
+def test_an_image_older_than_a_flag_or_gate_refuses_to_start_and_its_value_is_not_applied() -> None:
+    """pkg/config at each release tag: --default-load-balancer-scheme from v2.11.0, --default-target-type from
+    v2.5.0, --load-balancer-class from v2.4.0, --feature-gates from v2.3.1; the gates of GATE_FROM."""
+    flags = lbc_flags(["--default-load-balancer-scheme=internet-facing", "--default-target-type", "ip",
+                       "--feature-gates=NLBSecurityGroup=false,EnableIPTargetType=true"], "here",
+                      "x/aws-load-balancer-controller:v2.4.7")  # fmt: skip
+    assert (flags.default_scheme, flags.default_target_type, flags.feature_gates) == (
+        "internal", "instance", (("EnableIPTargetType", True),))
+    assert flags.problems == (
+        "--default-load-balancer-scheme is not a flag of v2.4.7 (it came in v2.11.0): the controller refuses to start "
+        "with it (pflag: unknown flag) (here)",
+        "--default-target-type is not a flag of v2.4.7 (it came in v2.5.0): the controller refuses to start with it "
+        "(pflag: unknown flag) (here)",
+        "--feature-gates 'NLBSecurityGroup' is not a feature gate of v2.4.7 (it came in v2.6.0): the controller "
+        "refuses to start with it (here)",
+    )
+    assert lbc_flags(["--load-balancer-class=a/b", "--feature-gates=WeightedTargetGroups=true"], "here",
+                     "x/aws-load-balancer-controller:v2.3.0").problems == (
+        "--load-balancer-class is not a flag of v2.3.0 (it came in v2.4.0): the controller refuses to start with it "
+        "(pflag: unknown flag) (here)",
+        "--feature-gates is not a flag of v2.3.0 (it came in v2.3.1): the controller refuses to start with it (pflag: "
+        "unknown flag) (here)",
+    )  # fmt: skip
+    # the first release of each: accepted
+    flags = lbc_flags(["--default-load-balancer-scheme=internet-facing", "--feature-gates=IngressPlanAnnotation=true"],
+                      "here", "x/aws-load-balancer-controller:v3.4.0")  # fmt: skip
+    assert (flags.problems, flags.default_scheme) == ((), "internet-facing")
+
+
+def test_an_image_before_v2_4_0_reads_no_load_balancer_class() -> None:
+    """v2.3.1 (before PR #2489) takes a Service by its annotations only; the in-tree provider ignores one with a
+    class: with the class alone nobody builds a load balancer, with nlb-ip the controller still does."""
+    old = "public.ecr.aws/eks/aws-load-balancer-controller:v2.3.1"
+    not_read = (f"spec.loadBalancerClass {ctl.LBC_CLASS} not honoured: the AWS Load Balancer Controller's image is "
+                f"v2.3.1, and it reads the class from v2.4.0 ({WHERE})")  # fmt: skip
+    (f,) = report(deployment_image(old), *NODES, svc("cls", cls=ctl.LBC_CLASS)).findings
+    assert row(f) == ("cls", ctl.NONE, "none", "unknown", None, None, False, None)
+    assert f.settings.steps == (
+        not_read,
+        "the in-tree provider ignores a Service with a class, and the AWS Load Balancer Controller takes none without "
+        f"{TYPE} nlb-ip or external: no load balancer is provisioned",
+    )
+    assert f.settings.problems == (
+        f"spec.loadBalancerClass {ctl.LBC_CLASS} is not read by the AWS Load Balancer Controller v2.3.1 (v2.4.0 and "
+        "later read it): no controller provisions the Service",)  # fmt: skip
+    (f,) = report(deployment_image(old), *NODES, svc("ann", {TYPE: "nlb-ip"}, cls=ctl.LBC_CLASS)).findings
+    assert row(f)[:5] == ("ann", ctl.LBC, "nlb", "internal", "ip")
+    assert f.settings.steps[:2] == (not_read, f"{TYPE}: nlb-ip: the AWS Load Balancer Controller (the in-tree provider "
+                                              "skips it)")  # fmt: skip
+    (f,) = report(deployment_image(old.replace("v2.3.1", "v2.4.0")), *NODES, svc("cls", cls=ctl.LBC_CLASS)).findings
+    assert row(f)[:3] == ("cls", ctl.LBC, "nlb")
+
+
 def test_flags_in_the_containers_command() -> None:
     """Flags after the program in ``command`` reach the controller as well as ``args`` (the process gets
     command[1:] + args)."""
@@ -390,10 +460,9 @@ def test_an_image_newer_than_the_newest_release_read_warns_and_keeps_v3_5_behavi
     assert f.warnings[:2] == list(f.settings.warnings)
 
 
-def test_a_read_release_or_an_unknown_tag_refuses_an_unknown_gate_and_does_not_warn() -> None:
+def test_a_read_release_refuses_an_unknown_gate_and_does_not_warn() -> None:
     for image in ("public.ecr.aws/eks/aws-load-balancer-controller:v3.5.0",
-                  "public.ecr.aws/eks/aws-load-balancer-controller:v3.5.9",
-                  "public.ecr.aws/eks/aws-load-balancer-controller:latest"):  # fmt: skip
+                  "public.ecr.aws/eks/aws-load-balancer-controller:v3.5.9"):  # fmt: skip
         (f,) = report(deployment_image(image, "--feature-gates=SomeNewGate=true"), svc("lbc", cls=ctl.LBC_CLASS)).findings
         assert f.settings.problems == (f"--feature-gates 'SomeNewGate' is not a feature gate (of v3.5.0): the "
                                        f"controller refuses to start with it ({WHERE})",), image  # fmt: skip
@@ -402,6 +471,66 @@ def test_a_read_release_or_an_unknown_tag_refuses_an_unknown_gate_and_does_not_w
     assert flags.version == (4, 0, 0) and flags.problems == ()
     assert flags.warnings == ("the AWS Load Balancer Controller's image is v4.0.0, newer than v3.5.0 (the newest "
                               "release hairpin read): its defaults and feature gates are taken to be v3.5.0's (here)",)  # fmt: skip
+
+
+ASSUMED = ("it is taken to be v3.5.0, the newest release hairpin read, with its defaults and feature gates; hairpin "
+           "reads the release from the image tag only, so to check an older release give the image with its tag "
+           "(aws-load-balancer-controller:vX.Y.Z) in the input")
+
+
+def test_an_image_that_names_no_release_is_taken_to_be_v3_5_0_with_one_warning() -> None:
+    repo = "public.ecr.aws/eks/aws-load-balancer-controller"
+    for image, why in ((f"{repo}:latest", "tag 'latest'"),
+                       (f"{repo}@sha256:{'c' * 64}", "a digest only"),
+                       (f"{repo}:v2.x-custom", "tag 'v2.x-custom' is not a release"),
+                       (f"{repo}:main", "tag 'main' is not a release"),
+                       ("registry.local:5000/aws-load-balancer-controller", "no tag")):  # fmt: skip
+        (f,) = report(deployment_image(image), svc("lbc", cls=ctl.LBC_CLASS)).findings
+        assert row(f) == ("lbc", ctl.LBC, "nlb", "internal", "instance", True, True, None), image
+        assert f.settings.problems == (), image
+        assert f.settings.warnings == (
+            f"the AWS Load Balancer Controller's image {image} names no release ({why}): {ASSUMED} ({WHERE})",), image
+        assert f.settings.security_groups is True, image  # v3.5.0's behaviour, not v2.5's
+
+
+def test_an_image_that_names_no_release_does_not_call_an_unknown_gate_a_refusal() -> None:
+    """The release may be newer than v3.5.0 and know the gate: a warning, not "refuses to start"."""
+    image = "public.ecr.aws/eks/aws-load-balancer-controller:latest"
+    (f,) = report(deployment_image(image, "--feature-gates=SomeNewGate=true"), svc("lbc", cls=ctl.LBC_CLASS)).findings
+    assert f.settings.problems == ()
+    assert f.settings.warnings == (
+        f"the AWS Load Balancer Controller's image {image} names no release (tag 'latest'): {ASSUMED} ({WHERE})",
+        f"--feature-gates 'SomeNewGate' is not a feature gate of v3.5.0; whether its release knows it (else it "
+        f"refuses to start) is not known to hairpin ({WHERE})",
+    )
+
+
+def test_scenario_from_a_cluster_says_the_controllers_release_was_assumed() -> None:
+    from hairpin.kube.from_cluster import scenario_from_objects
+
+    seed = yaml.safe_load((Path(__file__).parent / "data" / "check" / "seed-dump.yaml").read_text())
+    for it in seed["items"]:
+        if it["kind"] == "Service" and it["metadata"]["name"] == "service-nginx-demo":
+            it["spec"]["loadBalancerClass"] = ctl.LBC_CLASS
+    image = "public.ecr.aws/eks/aws-load-balancer-controller:latest"
+    doc = {**seed, "items": [*seed["items"], deployment_image(image)]}
+    text = yaml.safe_dump(doc)
+    _, notes = scenario_from_objects(m.parse_yaml(text, "d.yaml"),
+                                     service="nginx-demo/service-nginx-demo", client="default/netshoot")  # fmt: skip
+    line = text.splitlines().index("- apiVersion: apps/v1") + 1  # the Deployment, the last item
+    where = f"Deployment kube-system/aws-load-balancer-controller (d.yaml:{line})"
+    assert [n for n in notes if n.startswith("load balancer warning:")] == [
+        f"load balancer warning: the AWS Load Balancer Controller's image {image} names no release (tag 'latest'): "
+        f"{ASSUMED} ({where})"]  # fmt: skip
+
+
+def test_a_tag_that_names_no_release_is_shown_quoted_and_cut() -> None:
+    flags = lbc_flags([], "here", "x/aws-load-balancer-controller:" + "\x1b" * 100)
+    assert flags.version is None
+    (w,) = flags.warnings
+    assert w.startswith("the AWS Load Balancer Controller's image 'x/aws-load-balancer-controller:\\x1b")
+    assert "names no release (tag '" + "\\x1b" * 80 + "'... is not a release)" in w  # repr, cut at 80 characters
+    assert lbc_flags([], "here", "").warnings == ()  # no image given: nothing to say
 
 
 def test_an_image_before_v2_6_0_builds_nlbs_without_security_groups() -> None:

@@ -4,6 +4,7 @@ the lab (root) and ``scenario from-cluster``."""
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ import yaml
 
 from hairpin import scenario
 from hairpin.backends import sim
+from hairpin.cli.main import main
 from hairpin.errors import ScenarioError
 from hairpin.kube import cni, cni_layout, node_iptables
 from hairpin.kube.from_cluster import scenario_from_objects, scenario_yaml
@@ -301,6 +303,47 @@ def test_from_cluster_without_aws_node_keeps_the_default(tmp_path: Path) -> None
     assert s.cni.version == "1.7"
     assert ("VPC CNI version unknown (no aws-node pod with an amazon-k8s-cni image in the input): 1.7 assumed"
             in notes)  # fmt: skip
+
+
+@pytest.mark.parametrize(("image", "why"), [
+    ("602401143452.dkr.ecr.eu-west-1.amazonaws.com/amazon-k8s-cni@sha256:" + "d" * 64,
+     "the amazon-k8s-cni image of aws-node pod kube-system/aws-node-x7k2p (a digest only) names no release"),
+    ("602401143452.dkr.ecr.eu-west-1.amazonaws.com/amazon-k8s-cni:latest",
+     "the amazon-k8s-cni image tag latest of aws-node pod kube-system/aws-node-x7k2p names no release"),
+    ("602401143452.dkr.ecr.eu-west-1.amazonaws.com/amazon-k8s-cni:main",
+     "the amazon-k8s-cni image tag main of aws-node pod kube-system/aws-node-x7k2p names no release"),
+])  # fmt: skip
+def test_from_cluster_says_which_release_it_assumed_for_an_image_that_names_none(
+    tmp_path: Path, image: str, why: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pod = copy.deepcopy(AWS_NODE_POD)
+    pod["spec"]["containers"][0]["image"] = image  # type: ignore[index]
+    s, notes = scenario_from_objects(_objects(tmp_path, [pod]), service="nginx-demo/service-nginx-demo",
+                                     client="default/netshoot")  # fmt: skip
+    assert s.cni.version == "1.7"
+    line = f"release assumed: {why}: VPC CNI 1.7 assumed; set cni.version in the scenario to the release it runs"
+    assert [n for n in notes if "VPC CNI" in n] == [line]
+    with pytest.raises(SystemExit) as exc:
+        main(["scenario", "from-cluster", str(tmp_path / "dump.yaml"), "--service", "nginx-demo/service-nginx-demo",
+              "--client-pod", "default/netshoot", "-o", str(tmp_path / "s.yaml")])  # fmt: skip
+    assert exc.value.code in (0, None)
+    assert f"hairpin: warning: {line}\n" in capsys.readouterr().err
+
+
+def test_from_cluster_takes_a_released_tag_over_one_that_names_none(tmp_path: Path) -> None:
+    latest = copy.deepcopy(AWS_NODE_POD)
+    latest["metadata"]["name"] = "aws-node-latest"  # type: ignore[index]
+    latest["spec"]["containers"][0]["image"] = "602401143452.dkr.ecr.eu-west-1.amazonaws.com/amazon-k8s-cni:latest"  # type: ignore[index]
+    s, notes = scenario_from_objects(_objects(tmp_path, [latest, AWS_NODE_POD]), service="nginx-demo/service-nginx-demo",
+                                     client="default/netshoot")  # fmt: skip
+    assert s.cni.version == "1.19"
+    assert [n for n in notes if "aws-node pod " in n and "CNI" in n] == [
+        "VPC CNI 1.19 from the image tag v1.19.0-eksbuild.1 of aws-node pod kube-system/aws-node-x7k2p (other aws-node "
+        "pods run latest)",
+        "release assumed: the amazon-k8s-cni image tag latest of aws-node pod kube-system/aws-node-latest names no "
+        "release: VPC CNI 1.19 taken from aws-node pod kube-system/aws-node-x7k2p; set cni.version in the scenario to "
+        "the release it runs",
+    ]
 
 
 # ------------------------------------------------------------------------------------------ the lab (root)

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hairpin.kube.nftables import chain_base, endpoint_chain, ruleset, service_chain
+from hairpin.kube.nftables import COMMENT_MAX, chain_base, element_comment, endpoint_chain, ruleset, service_chain
 from hairpin.scenario import Scenario
 from hairpin.scenario import seed as iptables_seed
 
@@ -200,3 +200,55 @@ def test_nftables_mode_before_129_is_refused_with_file_and_line(tmp_path: object
     )
     bad.write_text(src.replace('  version: "1.33"\n', '  version: "1.30"\n'))
     assert load(bad).kube_proxy.version == "1.30"
+
+
+# ------------------------------------------------------------------ comments: nft takes 128 bytes at most
+
+NS = "platform-services-team-shared-workloads-namespace-number-000001"  # 63 characters, the API server's limit
+NAME = "an-api-service-with-a-name-as-long-as-the-api-server-allows-x01"  # 63 characters
+
+
+def test_a_port_name_over_128_bytes_is_cut_in_the_element_comment() -> None:
+    assert len(NS) == len(NAME) == 63
+    s = seed("1.36")
+    svc = dataclasses.replace(s.services[0], namespace=NS, name=NAME, endpoints=())
+    s = dataclasses.replace(s, services=(svc,))
+    spn = f"{NS}/{NAME}"  # the seed's port has no name: ns/name, 127 bytes, kept whole
+    assert len(spn) == 127 and element_comment(spn) == spn
+    lines = _lines(ruleset(s, "node1"))
+    assert f'elements = {{ 10.100.235.20 . tcp . 80 comment "{spn}" : goto reject-chain }}' in lines
+    ports = tuple(dataclasses.replace(p, name="http") for p in svc.ports)
+    s = dataclasses.replace(s, services=(dataclasses.replace(svc, ports=ports),))
+    cut = f"{NS}/{NAME}:"  # ns/name:http is 132 bytes; nft takes 128
+    assert len(cut) == COMMENT_MAX == 128
+    lines = _lines(ruleset(s, "node1"))
+    assert f'elements = {{ 10.100.235.20 . tcp . 80 comment "{cut}" : goto reject-chain }}' in lines
+    assert f'elements = {{ tcp . 31468 comment "{cut}" : goto reject-chain }}' in lines
+    assert not any(f"{cut}http" in line for line in lines)
+
+
+def test_a_scenario_with_such_a_port_warns_in_nftables_mode_only(tmp_path: object) -> None:
+    from pathlib import Path
+
+    import yaml
+
+    from hairpin.scenario import from_dict
+
+    src = Path("examples/nftables-mode.yaml").read_text()
+    d = yaml.safe_load(src)
+    d["services"][0].update(namespace=NS, name=NAME)
+    for p in d["pods"][1:]:
+        p["namespace"] = NS
+    d["client"]["service"] = f"{NS}/{NAME}"
+    s = from_dict(d, "long.yaml")
+    assert s.warnings == (
+        "long.yaml: services[0].ports[0].name: namespace/name:port is 132 bytes, over the 128 nft takes as a "
+        "comment: kube-proxy 1.33 (nftables) writes it whole on the port's no-endpoint map elements, so every sync "
+        "fails on a node writing one and no Service works there (1.37 cuts it, kubernetes PR #139516); hairpin writes "
+        "it cut to 128 bytes, as 1.37 does",
+    )
+    d["kube_proxy"]["version"] = "1.37"  # cuts the comment itself: nothing to say
+    assert from_dict(d, "long.yaml").warnings == ()
+    d["kube_proxy"]["version"] = "1.33"
+    d["kube_proxy"]["mode"] = "iptables"  # the comment match takes 255 (linux xt_comment.h XT_MAX_COMMENT_LEN 256)
+    assert from_dict(d, "long.yaml").warnings == ()

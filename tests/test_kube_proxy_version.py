@@ -7,11 +7,15 @@ later."""
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
+from hairpin.cli.main import main
+from hairpin.diagnose import check as chk
 from hairpin.diagnose.versions import oldest_kube_proxy
 from hairpin.kube.cluster import Cluster
 from hairpin.kube.from_cluster import scenario_from_objects
@@ -90,3 +94,69 @@ def test_an_empty_kube_proxy_version_below_1_33_assumes_the_first_layout(tmp_pat
     assert s.kube_proxy.version == "1.29"
     assert ("kube-proxy version unknown (no kube-proxy pod with an image tag, no node "
             "status.nodeInfo.kubeProxyVersion): 1.29 assumed") in notes  # fmt: skip
+
+
+# ------------------------------------------------------------------ images that name no release, releases not checked
+
+NO_RELEASE_TELL = ("hairpin reads kube-proxy's release from its pods' image tags, then from the nodes' "
+                   "status.nodeInfo.kubeProxyVersion")  # fmt: skip
+
+
+def test_kube_proxy_images_that_name_no_release_say_what_was_assumed(tmp_path: Path) -> None:
+    pods = [proxy_pod("kube-proxy-latest", EKS + "latest"),
+            proxy_pod("kube-proxy-digest", EKS.rstrip(":") + "@sha256:" + "e" * 64),
+            proxy_pod("kube-proxy-custom", "registry.k8s.io/kube-proxy:v1.x-custom")]  # fmt: skip
+    objs = objects(tmp_path, ["v1.35.2-eks-1", "v1.34.4-eks-1", "v1.35.2-eks-1"], extra=[NFT, *pods])
+    c = Cluster.from_objects(objs)
+    assert kube_proxy_version(c) is None
+    bad = ("the image tag latest of kube-proxy pod kube-system/kube-proxy-latest (and 2 other kube-proxy pods) names "
+           "no release")  # fmt: skip
+    assert chk.check(objs).version_warnings == [f"{bad}: kube-proxy is taken to be 1.30 or later; {NO_RELEASE_TELL}"]
+    s, notes = scenario_from_objects(objs, service=SVC, client=CLIENT)
+    assert s.kube_proxy.version == "1.34"  # the oldest kubelet's, as without the pods
+    assert (f"release assumed: {bad}: kube-proxy 1.34 assumed (the scenario's notes say where from); set "
+            "kube_proxy.version in the scenario to the release it runs") in notes  # fmt: skip
+
+
+def test_a_digest_only_kube_proxy_beside_a_tagged_one_takes_the_tag(tmp_path: Path) -> None:
+    pods = [proxy_pod("kube-proxy-digest", "registry.k8s.io/kube-proxy@sha256:" + "f" * 64),
+            proxy_pod("kube-proxy-tagged", "registry.k8s.io/kube-proxy:v1.33.2")]  # fmt: skip
+    objs = objects(tmp_path, ["v1.33.2", "v1.33.2", "v1.33.2"], extra=pods)
+    assert chk.check(objs).version_warnings == [
+        "the image of kube-proxy pod kube-system/kube-proxy-digest (a digest only) names no release: kube-proxy is "
+        "taken to be 1.33, from the image tag v1.33.2 of kube-proxy pod kube-system/kube-proxy-tagged; "
+        + NO_RELEASE_TELL
+    ]
+
+
+def test_a_kube_proxy_newer_than_any_checked_says_its_rules_are_the_newest_checked(tmp_path: Path) -> None:
+    objs = objects(tmp_path, ["v1.37.0", "v1.37.0", "v1.37.0"], extra=[NFT, proxy_pod("kube-proxy-n", EKS + "v1.37.0")])
+    assert chk.check(objs).version_warnings == [
+        "kube-proxy 1.37 (nftables mode) is newer than the newest release hairpin's rules were checked against (1.36); "
+        "its rules are taken to be 1.36's (from the image tag v1.37.0 of kube-proxy pod kube-system/kube-proxy-n)"
+    ]
+    objs = objects(tmp_path, ["v1.36.1", "v1.36.1", "v1.36.1"], extra=[NFT, proxy_pod("kube-proxy-n", EKS + "v1.36.1")])
+    assert chk.check(objs).version_warnings == []
+    # no ConfigMap: the iptables mode hairpin check assumes; ipvs was checked up to 1.33 only
+    objs = objects(tmp_path, ["v1.37.0", "v1.37.0", "v1.37.0"], extra=[proxy_pod("kube-proxy-n", EKS + "v1.37.0")])
+    assert chk.check(objs).version_warnings == [
+        "kube-proxy 1.37 (iptables mode) is newer than the newest release hairpin's rules were checked against (1.36); "
+        "its rules are taken to be 1.36's (from the image tag v1.37.0 of kube-proxy pod kube-system/kube-proxy-n)"
+    ]
+
+
+def test_the_warnings_reach_the_text_json_and_sarif_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    objects(tmp_path, ["v1.37.0", "v1.37.0", "v1.37.0"], extra=[NFT, proxy_pod("kube-proxy-n", EKS + "v1.37.0")])
+    line = ("kube-proxy 1.37 (nftables mode) is newer than the newest release hairpin's rules were checked against "
+            "(1.36); its rules are taken to be 1.36's (from the image tag v1.37.0 of kube-proxy pod "
+            "kube-system/kube-proxy-n)")  # fmt: skip
+    outputs = {}
+    for fmt in ("json", "sarif", "text"):
+        with pytest.raises(SystemExit):
+            main(["check", str(tmp_path / "dump.yaml"), "--format", fmt])
+        outputs[fmt] = capsys.readouterr().out
+    assert json.loads(outputs["json"])["version_warnings"] == [line]
+    (run,) = json.loads(outputs["sarif"])["runs"]
+    assert run["invocations"][0]["toolExecutionNotifications"] == [
+        {"level": "warning", "message": {"text": line}, "descriptor": {"id": "versions"}}]
+    assert "warning: kube-proxy 1.37 (nftables mode) is newer than" in outputs["text"]

@@ -17,6 +17,9 @@ a warning here is a setting AWS accepts and hairpin simulates, but whose result 
   target type" only (aws-load-balancer-controller docs/guide/service/annotations.md, target-node-labels);
   the targets are the endpoints' pods, on whatever node they run, so the labels change nothing, which an
   operator who set them to keep traffic off some nodes would want to know.
+- a service port whose ``ns/name:port`` is longer than 128 bytes, in nftables mode before 1.37: kube-proxy
+  comments its no-endpoint map elements with it whole, nft refuses longer comments, and every sync then fails on
+  a node that writes such an element (1.37 cuts the comment: ``hairpin.kube.nftables.element_comment``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from hairpin.errors import ScenarioError
+from hairpin.kube.layout import parse_version
 from hairpin.model.scenario import Scenario
 
 __all__ = ["refuse_contradictions", "refuse_unserved_nodes", "warnings"]
@@ -115,4 +119,33 @@ def warnings(s: Scenario, where: Callable[[str, str], ScenarioError]) -> tuple[s
         why = (f"no node carries {asked}{near}: the load balancer of {svc.namespace}/{svc.name} registers no "
                "instance target, so every connection through it times out; check the labels against nodes[].labels")  # fmt: skip
         out.append(where(f"services[{i}].load_balancer.target_node_labels", why).one_line())
+    if s.kube_proxy.mode == "nftables" and parse_version(s.kube_proxy.version) < COMMENT_CUT_FROM:
+        out += _long_comments(s, where)
     return tuple(out)
+
+
+#: the first kube-proxy that cuts its nftables comments to what nft takes (kubernetes PR #139516, CHANGELOG-1.37.md)
+COMMENT_CUT_FROM = (1, 37)
+
+
+def _long_comments(s: Scenario, where: Callable[[str, str], ScenarioError]) -> list[str]:
+    """A warning per service port whose ``ns/name:port`` is longer than nft takes as a comment
+    (``hairpin.kube.nftables.COMMENT_MAX``): kube-proxy's nftables mode before 1.37 gives it whole to the port's
+    no-endpoint map elements (a port without usable endpoints on a node: ``no-endpoint-services``,
+    ``no-endpoint-nodeports``), and nft refuses the transaction."""
+    from hairpin.kube.names import service_port_name
+    from hairpin.kube.nftables import COMMENT_MAX
+
+    version = "{}.{}".format(*parse_version(s.kube_proxy.version))
+    out: list[str] = []
+    for i, svc in enumerate(s.services):
+        for j, sp in enumerate(svc.ports):
+            spn = service_port_name(svc.namespace, svc.name, sp.name)
+            if len(spn.encode()) <= COMMENT_MAX:
+                continue
+            why = (f"namespace/name:port is {len(spn.encode())} bytes, over the {COMMENT_MAX} nft takes as a comment: "
+                   f"kube-proxy {version} (nftables) writes it whole on the port's no-endpoint map elements, so every "
+                   "sync fails on a node writing one and no Service works there (1.37 cuts it, kubernetes PR "
+                   f"#139516); hairpin writes it cut to {COMMENT_MAX} bytes, as 1.37 does")  # fmt: skip
+            out.append(where(f"services[{i}].ports[{j}].name", why).one_line())
+    return out

@@ -6,7 +6,7 @@ of :mod:`hairpin.reading`.
 
 from __future__ import annotations
 
-__all__ = ["digits", "split_lines"]
+__all__ = ["digits", "shown", "split_lines"]
 
 
 def split_lines(text: str) -> list[str]:
@@ -25,3 +25,12 @@ def digits(text: str) -> bool:
     ``str.isdigit`` also takes other scripts' digits and superscripts (``'²'``, ``'１'``), which ``int``
     refuses or reads as a number no tool ever wrote."""
     return text.isascii() and text.isdigit()
+
+
+def shown(text: str, limit: int = 80) -> str:
+    """Text from the input as a report line or a note may hold it: as written when printable and at most
+    ``limit`` characters, else quoted (``repr``: a newline or a terminal escape in a dump must not break the
+    line or reach the terminal) and cut to ``limit`` characters, with ``...`` after the quote when cut."""
+    if text.isprintable() and len(text) <= limit:
+        return text
+    return repr(text[:limit]) + ("..." if len(text) > limit else "")

@@ -114,6 +114,8 @@ SCHEME = annotation("aws-load-balancer-scheme")
 INTERNAL = annotation("aws-load-balancer-internal")
 NODE_LABELS = annotation("aws-load-balancer-target-node-labels")
 PROXY_PROTOCOL = annotation("aws-load-balancer-proxy-protocol")
+#: the first release that reads spec.loadBalancerClass (and has --load-balancer-class)
+CLASS_FROM = (2, 4, 0)
 
 
 @dataclass(frozen=True)
@@ -214,6 +216,18 @@ def resolve(
     controller: str
     target_type: str
     own_class = flags.load_balancer_class
+    if load_balancer_class and load_balancer_class == own_class and flags.version is not None and flags.version < CLASS_FROM:
+        # before v2.4.0 (kubernetes-sigs/aws-load-balancer-controller PR #2489) the controller and its webhook read
+        # no spec.loadBalancerClass: it takes a Service by its annotations only
+        steps.append(f"spec.loadBalancerClass {own_class} not honoured: the AWS Load Balancer Controller's image is "
+                     "v{}.{}.{}, and it reads the class from v2.4.0 ({})".format(*flags.version, flags.source))  # fmt: skip
+        if not (lb_type == "nlb-ip" or (lb_type == "external" and tt_ann in ("ip", "instance"))):
+            steps.append("the in-tree provider ignores a Service with a class, and the AWS Load Balancer Controller "
+                         f"takes none without {TYPE} nlb-ip or external: no load balancer is provisioned")  # fmt: skip
+            return not_built(etp, steps, (f"spec.loadBalancerClass {own_class} is not read by the AWS Load Balancer "
+                                          "Controller v{}.{}.{} (v2.4.0 and later read it): no controller provisions "
+                                          "the Service".format(*flags.version),))  # fmt: skip
+        load_balancer_class, mutator_webhook = None, False  # the annotations decide, as below
     if load_balancer_class:
         if load_balancer_class == own_class:
             controller = LBC

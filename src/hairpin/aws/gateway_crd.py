@@ -30,6 +30,7 @@ from typing import Any
 
 from hairpin.aws.lbc_flags import LbcFlags
 from hairpin.parsers.manifests import KubeObject
+from hairpin.text import shown
 
 __all__ = ["lb_config_refusal", "refusal", "served_warning"]
 
@@ -84,10 +85,6 @@ def refusal(o: KubeObject) -> str | None:
     return f"{bad} (the CRD's enum: the API server refuses the TargetGroupConfiguration; the controller never sees it)"
 
 
-def _shown(text: str) -> str:
-    return text if text.isprintable() and len(text) <= 80 else repr(text[:80])
-
-
 def served_warning(objects: list[KubeObject], flags: LbcFlags | None) -> str | None:
     """A warning when an object of a kind v3.5.0's CRD detection needs at v1 was read at another version, the
     controller's image is v3.5.0 or later and its flags leave NLBGatewayAPI to its default (without the
@@ -104,10 +101,10 @@ def served_warning(objects: list[KubeObject], flags: LbcFlags | None) -> str | N
             continue
         meta = o.data.get("metadata")
         meta = meta if isinstance(meta, dict) else {}
-        name = _shown(f"{meta.get('namespace') or 'default'}/{meta.get('name') or ''}")
-        shown = _shown(got)
+        name = shown(f"{meta.get('namespace') or 'default'}/{meta.get('name') or ''}")
+        read_at = shown(got)
         release = "v{}.{}.{}".format(*flags.version)
-        return (f"{o.kind} {name} is read at {shown}, not {want}: if the cluster does not serve {want} (Gateway API "
+        return (f"{o.kind} {name} is read at {read_at}, not {want}: if the cluster does not serve {want} (Gateway API "
                 "before 1.6, or the controller's CRDs not upgraded), the AWS Load Balancer Controller "
                 f"{release} turns its NLB Gateway support off at start, as its feature gate NLBGatewayAPI is left "
                 f"to its default (pkg/gateway/crddetect), and these Gateways get no NLB ({flags.source})")

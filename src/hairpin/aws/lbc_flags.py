@@ -38,7 +38,10 @@ The release comes from the container's image tag (``.../aws-load-balancer-contro
 newest release read; ``pkg/config``, ``pkg/service``, ``webhooks/core`` and ``main.go`` are unchanged in the
 snapshot after it (commit 225f4456, 2026-08-17).  A newer image is taken to behave as v3.5.0 and each of its
 Services says so in a warning; a feature gate v3.5.0 does not know is then not reported as a refusal to start
-(a later release may have added it) but as a warning.
+(a later release may have added it) but as a warning.  An image whose tag names no release (``:latest``, a
+digest only, ``:main``, ``:v2.x-custom``) is taken to be v3.5.0 too, with a warning saying so: hairpin has no
+other source of the release than the tag.  An image older than a flag or a gate it is given (``FLAG_FROM``,
+``GATE_FROM``) does not know it and refuses to start: a problem says so, and the flag or gate is not applied.
 """
 
 from __future__ import annotations
@@ -47,7 +50,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_CLASS", "KNOWN_GATES", "NEWEST_READ", "NEWEST_TAG", "LbcFlags", "image_tag", "image_version", "lbc_flags", "parse_bool"]
+from hairpin.text import shown
+
+__all__ = ["DEFAULT_CLASS", "FLAG_FROM", "GATE_FROM", "KNOWN_GATES", "NEWEST_READ", "NEWEST_TAG", "LbcFlags", "image_tag", "image_version", "lbc_flags", "parse_bool",
+           "untagged"]
 
 DEFAULT_CLASS = "service.k8s.aws/nlb"
 
@@ -65,6 +71,25 @@ KNOWN_GATES = frozenset({
     "GlobalAcceleratorController", "EnhancedDefaultBehavior", "EnableDefaultTagsLowPriority",
     "ALBTargetControlAgent", "GatewayListenerSet", "EnableCertificateManagement", "IngressPlanAnnotation",
 })  # fmt: skip
+
+#: the first release of each gate of KNOWN_GATES and of each flag read here (``Feature = "..."`` in
+#: pkg/config/feature_gates.go, the flag's name in pkg/config/*.go, at each release tag).  An older release does not
+#: know them: its ``Set`` answers "unknown feature" (from v2.3.1, the first with --feature-gates) and its flag set,
+#: built with pflag.ExitOnError (``main.go`` loadControllerConfig), an unknown flag; either way it does not start.
+GATE_FROM: dict[str, tuple[int, int, int]] = {
+    "ListenerRulesTagging": (2, 3, 1), "WeightedTargetGroups": (2, 3, 1), "ServiceTypeLoadBalancerOnly": (2, 4, 0),
+    "EndpointsFailOpen": (2, 4, 1), "EnableServiceController": (2, 4, 3), "EnableIPTargetType": (2, 4, 3),
+    "SubnetsClusterTagCheck": (2, 4, 3), "NLBHealthCheckAdvancedConfig": (2, 4, 6), "EnableRGTAPI": (2, 5, 2),
+    "NLBSecurityGroup": (2, 6, 0), "ALBSingleSubnet": (2, 7, 0), "LBCapacityReservation": (2, 11, 0),
+    "EnableTCPUDPListener": (2, 13, 0), "SubnetDiscoveryByReachability": (2, 13, 0), "NLBGatewayAPI": (2, 13, 0),
+    "ALBGatewayAPI": (2, 13, 0), "EnhancedDefaultBehavior": (2, 14, 0), "EnableDefaultTagsLowPriority": (2, 14, 1),
+    "ALBTargetControlAgent": (2, 16, 0), "GlobalAcceleratorController": (2, 17, 0), "GatewayListenerSet": (3, 2, 2),
+    "EnableCertificateManagement": (3, 3, 0), "IngressPlanAnnotation": (3, 4, 0),
+}  # fmt: skip
+FLAG_FROM: dict[str, tuple[int, int, int]] = {
+    "feature-gates": (2, 3, 1), "load-balancer-class": (2, 4, 0), "default-target-type": (2, 5, 0),
+    "default-load-balancer-scheme": (2, 11, 0),
+}  # fmt: skip
 
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}  # Go strconv.ParseBool
 _FALSE = {"0", "f", "F", "FALSE", "false", "False"}
@@ -84,6 +109,23 @@ def image_version(image: object) -> tuple[int, int, int] | None:
     tag = image_tag(image)
     m = re.fullmatch(r"v?(\d{1,4})\.(\d{1,4})\.(\d{1,4})(?:[-+][\w.+-]*)?", tag)
     return (int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
+
+
+def _no_release(image: str) -> str | None:
+    """Why an image reference names no release (``image_version`` None): its tag in a few words; None when the
+    reference is empty (no image given, nothing to say)."""
+    if not image:
+        return None
+    tag = image_tag(image)
+    if tag:
+        quoted = repr(tag[:80]) + ("..." if len(tag) > 80 else "")
+        return f"tag {quoted}" if tag == "latest" else f"tag {quoted} is not a release"
+    return untagged(image)
+
+
+def untagged(image: str) -> str:
+    """Why an image reference without a tag names no release: "a digest only" (``name@sha256:...``) or "no tag"."""
+    return "a digest only" if "@" in image else "no tag"
 
 
 def parse_bool(value: str) -> bool | None:
@@ -111,7 +153,8 @@ class LbcFlags:
     problems: tuple[str, ...] = ()
     #: the release of the controller's image (its tag), when it says one
     version: tuple[int, int, int] | None = None
-    #: what hairpin cannot vouch for (an image newer than the newest release read), one sentence each
+    #: what hairpin cannot vouch for (an image newer than the newest release read, or one whose tag names no
+    #: release), one sentence each
     warnings: tuple[str, ...] = ()
 
     def gate(self, name: str, default: bool) -> bool:
@@ -151,9 +194,15 @@ class LbcFlags:
         return "the AWS Load Balancer Controller does not reconcile Services: feature gate EnableServiceController=false"
 
 
-def _gates(value: str, gates: dict[str, bool], problems: list[str], unknown: list[str] | None) -> None:
+def _release(version: tuple[int, int, int]) -> str:
+    return "v{}.{}.{}".format(*version)
+
+
+def _gates(value: str, gates: dict[str, bool], problems: list[str], unknown: list[str] | None,
+           version: tuple[int, int, int] | None = None) -> None:  # fmt: skip
     """One ``--feature-gates`` value into ``gates``: the well-formed pairs, a problem for the rest; a name
-    v3.5.0 does not know is a problem too, or goes to ``unknown`` when given (an image newer than v3.5)."""
+    v3.5.0 does not know is a problem too, or goes to ``unknown`` when given (an image newer than v3.5); a gate
+    newer than the image's ``version`` is a problem and not set."""
     for item in value.split(","):
         if not item:
             continue
@@ -162,6 +211,10 @@ def _gates(value: str, gates: dict[str, bool], problems: list[str], unknown: lis
         b = parse_bool(v) if eq else None
         if b is None:
             problems.append(f"--feature-gates {item!r} is not KEY=BOOL: the controller refuses to start with it")
+            continue
+        if k in GATE_FROM and version is not None and version < GATE_FROM[k]:
+            problems.append(f"--feature-gates {k!r} is not a feature gate of {_release(version)} (it came in "
+                            f"{_release(GATE_FROM[k])}): the controller refuses to start with it")  # fmt: skip
             continue
         if k not in KNOWN_GATES and unknown is not None:
             unknown.append(k)
@@ -179,8 +232,10 @@ def lbc_flags(args: Sequence[str], source: str = "", image: str = "") -> LbcFlag
     strings: dict[str, str] = {}
     problems: list[str] = []
     version = image_version(image)
+    no_release = _no_release(image) if version is None else None
     newer = version is not None and version[:2] > NEWEST_READ
-    unknown: list[str] | None = [] if newer else None
+    # a gate v3.5.0 does not know: a refusal to start only when the image is a release hairpin read or older
+    unknown: list[str] | None = [] if newer or no_release is not None else None
     i = 0
     while i < len(args):
         arg = args[i]
@@ -198,8 +253,12 @@ def lbc_flags(args: Sequence[str], source: str = "", image: str = "") -> LbcFlag
                 break
             value = args[i]
             i += 1
+        if version is not None and version < FLAG_FROM[name]:
+            problems.append(f"--{name} is not a flag of {_release(version)} (it came in {_release(FLAG_FROM[name])}): "
+                            "the controller refuses to start with it (pflag: unknown flag)")  # fmt: skip
+            continue
         if name == "feature-gates":
-            _gates(value, gates, problems, unknown)
+            _gates(value, gates, problems, unknown, version)
         else:
             strings[name] = value
     target_type = strings.get("default-target-type", "instance")
@@ -216,10 +275,17 @@ def lbc_flags(args: Sequence[str], source: str = "", image: str = "") -> LbcFlag
     newest = NEWEST_TAG
     warnings: list[str] = []
     if version is not None and unknown is not None:
-        shown = "v{}.{}.{}".format(*version)
-        warnings.append(f"the AWS Load Balancer Controller's image is {shown}, newer than {newest} (the newest "
+        release = "v{}.{}.{}".format(*version)
+        warnings.append(f"the AWS Load Balancer Controller's image is {release}, newer than {newest} (the newest "
                         f"release hairpin read): its defaults and feature gates are taken to be {newest}'s{where}")
-        warnings.extend(f"--feature-gates {k!r} is not a feature gate of {newest}; whether {shown} knows it (else it "
+    elif no_release is not None:
+        release = "its release"
+        warnings.append(f"the AWS Load Balancer Controller's image {shown(image, 300)} names no release ({no_release}): "
+                        f"it is taken to be {newest}, the newest release hairpin read, with its defaults and feature "
+                        "gates; hairpin reads the release from the image tag only, so to check an older release give "
+                        f"the image with its tag (aws-load-balancer-controller:vX.Y.Z) in the input{where}")  # fmt: skip
+    if unknown:
+        warnings.extend(f"--feature-gates {k!r} is not a feature gate of {newest}; whether {release} knows it (else it "
                         f"refuses to start) is not known to hairpin{where}" for k in dict.fromkeys(unknown))  # fmt: skip
     return LbcFlags(
         feature_gates=tuple(sorted(gates.items())),

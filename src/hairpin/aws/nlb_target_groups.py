@@ -34,6 +34,8 @@ __all__ = [
 #: the annotations read here (``hairpin.aws.controller`` names the others)
 CROSS_ZONE = "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled"
 TCP_UDP_LISTENER = "service.beta.kubernetes.io/aws-load-balancer-enable-tcp-udp-listener"
+#: the first release that reads TCP_UDP_LISTENER (and has the feature gate EnableTCPUDPListener)
+TCP_UDP_FROM = (2, 13, 0)
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,11 @@ def lbc_listeners(a: Mapping[str, str], flags: LbcFlags, ports: Sequence[tuple[i
         return False, list(ports)
     nums = ", ".join(str(n) for n in shared)
     ann = parse_bool(a.get(TCP_UDP_LISTENER, ""))
+    if ann is not None and flags.version is not None and flags.version < TCP_UDP_FROM:
+        # pkg/annotations/constants.go has the annotation from v2.13.0; v2.12.0's buildListeners knows no TCP_UDP
+        steps.append(f"{TCP_UDP_LISTENER} not honoured: the AWS Load Balancer Controller's image is "
+                     "v{}.{}.{}, and the annotation came in v2.13.0 ({})".format(*flags.version, flags.source))  # fmt: skip
+        ann = None
     if ann is not None:
         on, why = ann, f"{TCP_UDP_LISTENER}: {a[TCP_UDP_LISTENER]!r}"
     else:

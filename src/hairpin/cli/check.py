@@ -114,7 +114,7 @@ def check(
 
         report.only_at_risk = only_at_risk
         dp = [Text(report.datapath.line(), style="bold yellow")] if report.datapath is not None else []
-        dp += [Text(f"warning: {w}", style="bold yellow") for w in report.cni_warnings]
+        dp += [Text(f"warning: {w}", style="bold yellow") for w in (*report.version_warnings, *report.cni_warnings)]
         emit(output, Text(diagnosis(report), style="bold"), *dp, report, *breakdowns(objects, report),
              Text(PROBABILITY_NOTE, style="dim"),
              Text(next_step(report, _source(paths, live, kubeconfig, context)), style="bold"))  # fmt: skip

@@ -14,6 +14,7 @@ Each finding lists the fixes that work for that Service, cheapest first: in-plac
 the ClusterIP (nothing on the load balancer changes), then recreating the Service under another
 controller (``hairpin.diagnose.fixes``).  ``Report.to_json()`` is the JSON contract; ``to_sarif()`` is SARIF 2.1.0 for code scanning.
 ``Report.datapath``: what translates Services when not kube-proxy, whose NAT the verdicts model (hairpin.kube.datapath).
+``Report.warnings``: what was assumed of kube-proxy's release (``hairpin.diagnose.versions.kube_proxy_warnings``).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from hairpin.diagnose.consequence import consequence
 from hairpin.diagnose.finding import Finding, Fix, PortVerdict
 from hairpin.diagnose.fixes import IPMODE_FIX, fixes_for
 from hairpin.diagnose.sarif import RULE_ID, deciding_location, to_sarif
-from hairpin.diagnose.versions import Versions, in_tree_support, nlb_sg_mode, oldest_kube_proxy
+from hairpin.diagnose.versions import Versions, in_tree_support, kube_proxy_warnings, nlb_sg_mode, oldest_kube_proxy
 from hairpin.errors import InputError
 from hairpin.kube import apivalidation, ipmode
 from hairpin.kube.cluster import Cluster, KService
@@ -57,6 +58,8 @@ class Report:
     #: (``families.cni_warnings``: aws-node pods, or the DaemonSet's template, that differ; a family that does not
     #: match the cluster's)
     cni_warnings: tuple[str, ...] = ()
+    #: what hairpin assumed of the cluster's kube-proxy release, one line each (hairpin.diagnose.versions)
+    version_warnings: list[str] = dataclasses.field(default_factory=list)
 
     def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
         from hairpin.diagnose.report_text import render
@@ -81,6 +84,7 @@ class Report:
             "cloud_config": cloud_config.to_json(self.sg_mode),
             "datapath": self.datapath.to_json() if self.datapath is not None else None,
             "cni_warnings": list(self.cni_warnings),
+            "version_warnings": list(self.version_warnings),
         }
 
     def to_sarif(self) -> dict[str, Any]:
@@ -582,7 +586,7 @@ def check_cluster(cluster: Cluster, *, mutator_webhook: bool | None = None, erro
     findings += tgb.findings(cluster)  # target groups made outside the cluster: undecided, with a warning
     findings.sort(key=lambda f: (not f.at_risk, f.namespace, f.name))
     return Report(findings, [*errors, *cluster.errors, *refusals], sg_mode=a.sg_mode, datapath=assess(cluster.seen),
-                  cni_warnings=families.cni_warnings(cluster))  # fmt: skip
+                  cni_warnings=families.cni_warnings(cluster), version_warnings=kube_proxy_warnings(cluster))  # fmt: skip
 
 
 def _known_version_refusals(cluster: Cluster, v: Versions) -> tuple[list[KService], list[InputError]]:

@@ -268,6 +268,7 @@ def to_sarif(r: Report) -> dict[str, Any]:
                       "descriptor": {"id": "datapath"}})  # fmt: skip
     for w in r.cni_warnings:  # the VPC CNI's settings (hairpin.diagnose.families.cni_warnings): cluster-level too
         notes.append({"level": "warning", "message": _message(w), "descriptor": {"id": "cni"}})
+    notes += [{"level": "warning", "message": _message(w), "descriptor": {"id": "versions"}} for w in r.version_warnings]
     rules = [{"id": rid, "name": name, "shortDescription": {"text": short}, "fullDescription": {"text": full},
               **({"helpUri": uri} if uri else {}), "defaultConfiguration": {"level": level}}
              for rid, name, level, short, full, uri in RULES]  # fmt: skip

@@ -5,7 +5,9 @@ cloud provider's release (--cloud-provider-version).  ``in_tree_support`` turns 
 kubelet of the input (a lower bound of the control plane), into whether the cloud provider honours the
 target group attributes annotation (``hairpin.aws.cloud_provider``).  ``oldest_kube_proxy``: the oldest
 kube-proxy (its pods' image tags, else the nodes' kubeProxyVersion), which decides whether ipMode is honoured
-(``hairpin.kube.ipmode``).
+(``hairpin.kube.ipmode``) and how kube-proxy's rules are modelled (``hairpin.diagnose.proxy_firewall``);
+``kube_proxy_warnings`` says what was assumed when its pods' images name no release or a release newer than any
+hairpin's rules were checked against.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from dataclasses import dataclass
 from hairpin.aws import cloud_config
 from hairpin.aws.cloud_provider import Support, Version, tg_attributes_support
 from hairpin.kube.cluster import Cluster
-from hairpin.kube.version import kube_proxy_version
+from hairpin.kube.version import kube_proxy_version, newer_than_checked, no_release
 
-__all__ = ["Versions", "in_tree_support", "nlb_sg_mode", "oldest_kube_proxy"]
+__all__ = ["Versions", "in_tree_support", "kube_proxy_warnings", "nlb_sg_mode", "oldest_kube_proxy"]
 
 
 @dataclass(frozen=True)
@@ -54,3 +56,23 @@ def oldest_kube_proxy(cluster: Cluster) -> tuple[int, int] | None:
     (``hairpin.kube.version.kube_proxy_version``); None when the input says neither."""
     got = kube_proxy_version(cluster)
     return got.version if got is not None else None
+
+
+def kube_proxy_warnings(cluster: Cluster) -> list[str]:
+    """One line when kube-proxy pods run an image that names no release (``:latest``, a digest only) and what
+    kube-proxy was then taken to be, one when the release read is newer than the newest hairpin's rules were
+    checked against in its mode.  Without a release, ``oldest_kube_proxy`` is None and the verdicts that depend on
+    it take a current kube-proxy: ipMode honoured and an IPv4-mapped source range refused (1.30 and later,
+    ``hairpin.kube.ipmode``, ``hairpin.diagnose.proxy_firewall``)."""
+    out: list[str] = []
+    kp = kube_proxy_version(cluster)
+    bad = no_release(cluster)
+    if bad is not None:
+        took = (f"kube-proxy is taken to be {kp.version[0]}.{kp.version[1]}, from {kp.source}" if kp is not None
+                else "kube-proxy is taken to be 1.30 or later")  # fmt: skip
+        out.append(f"{bad}: {took}; hairpin reads kube-proxy's release from its pods' image tags, then from the "
+                   "nodes' status.nodeInfo.kubeProxyVersion")  # fmt: skip
+    newer = newer_than_checked(kp, cluster.proxy_mode)
+    if newer is not None:
+        out.append(newer)
+    return out

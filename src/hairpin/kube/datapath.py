@@ -59,8 +59,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hairpin.aws.lbc_flags import image_tag
+from hairpin.aws.lbc_flags import image_tag, untagged
 from hairpin.kube.cni_mode import ENV, TEMPLATE, CniMode, CniSettings, cni_settings
+from hairpin.text import shown
 
 __all__ = ["CILIUM_CONFIG", "Datapath", "Seen", "assess", "kpr_state"]
 
@@ -98,14 +99,6 @@ def _image_name(image: Any) -> str:
     return last.split(":", 1)[0]
 
 
-def _shown(text: str) -> str:
-    """Text from the input as a report line may hold it: as written when printable and short, else quoted
-    (``repr``: a newline or a terminal escape in a dump must not break the line or reach the terminal)."""
-    if text.isprintable() and len(text) <= 80:
-        return text
-    return repr(text[:80]) + ("..." if len(text) > 80 else "")
-
-
 def _map(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -125,12 +118,16 @@ def _flag(args: list[str]) -> str | None:
     return got
 
 
+def _cni_image(ctrs: list[dict[str, Any]]) -> Any:
+    """The image of the first ``amazon-k8s-cni`` container, None without one."""
+    return next((c.get("image") for c in ctrs if _image_name(c.get("image")) == "amazon-k8s-cni"), None)
+
+
 def _cni_tag(ctrs: list[dict[str, Any]]) -> str:
     """The image tag of the first ``amazon-k8s-cni`` container (``hairpin.aws.lbc_flags.image_tag``), shown as a
     report line may hold it; "" without one (a digest only, ``registry:5000/amazon-k8s-cni``)."""
-    image = next((c.get("image") for c in ctrs if _image_name(c.get("image")) == "amazon-k8s-cni"), None)
-    tag = image_tag(image)
-    return _shown(tag) if tag else ""
+    tag = image_tag(_cni_image(ctrs))
+    return shown(tag) if tag else ""
 
 
 def _env(ctr: dict[str, Any], name: str) -> str | None:
@@ -166,6 +163,9 @@ class Seen:
     aws_node_tags: list[tuple[str, str]] = field(default_factory=list)
     #: the image tag of each kube-proxy pod's ``kube-proxy`` container, with the pod (``ns/name``), in input order
     kube_proxy_tags: list[tuple[str, str]] = field(default_factory=list)
+    #: kube-proxy and aws-node pods whose image has no tag: why ("a digest only", "no tag"), with the pod
+    kube_proxy_untagged: list[tuple[str, str]] = field(default_factory=list)
+    aws_node_untagged: list[tuple[str, str]] = field(default_factory=list)
     #: calico-node pods whose calico-node container has FELIX_BPFENABLED true, and the first of them
     calico_bpf_pods: int = 0
     calico_bpf_from: str = ""
@@ -208,8 +208,8 @@ class Seen:
         status = _map(d.get("status"))
         if status.get("phase") in ("Succeeded", "Failed") or meta.get("deletionTimestamp"):
             return  # as hairpin.kube.cluster reads pods: a finished or deleted pod runs nothing
-        ns = _shown(str(meta.get("namespace") or "default"))
-        name = _shown(str(meta.get("name") or ""))
+        ns = shown(str(meta.get("namespace") or "default"))
+        name = shown(str(meta.get("name") or ""))
         if ns == "kube-system":
             self.kube_system_pods += 1
         labels = _map(meta.get("labels"))
@@ -218,9 +218,12 @@ class Seen:
         images = [_image_name(c.get("image")) for c in ctrs]
         if app == "kube-proxy" or "kube-proxy" in images:
             self.kube_proxy_pods += 1
-            tag = next((image_tag(c.get("image")) for c in ctrs if _image_name(c.get("image")) == "kube-proxy"), "")
+            image = next((c.get("image") for c in ctrs if _image_name(c.get("image")) == "kube-proxy"), None)
+            tag = image_tag(image)
             if tag:
-                self.kube_proxy_tags.append((_shown(tag), f"{ns}/{name}"))
+                self.kube_proxy_tags.append((shown(tag), f"{ns}/{name}"))
+            elif isinstance(image, str):
+                self.kube_proxy_untagged.append((untagged(image), f"{ns}/{name}"))
         elif app == "cilium" or "cilium" in images:
             self.cilium_pods += 1
             if self.kpr_agent is None:
@@ -232,12 +235,14 @@ class Seen:
             if value is not None and value.strip().lower() in _FELIX_TRUE:
                 self.calico_bpf_pods += 1
                 if not self.calico_bpf_from:
-                    self.calico_bpf_from = f"{FELIX_BPF_ENV}={_shown(value)} on calico-node in pod {ns}/{name}"
+                    self.calico_bpf_from = f"{FELIX_BPF_ENV}={shown(value)} on calico-node in pod {ns}/{name}"
         elif app == "aws-node":
             self.aws_node_pods += 1
             tag = _cni_tag(ctrs)
             if tag:
                 self.aws_node_tags.append((tag, f"{ns}/{name}"))
+            elif isinstance(image := _cni_image(ctrs), str):  # a digest alone, :latest...: said, not taken for 1.7
+                self.aws_node_untagged.append((untagged(image), f"{ns}/{name}"))
             ctr = next((c for c in ctrs if c.get("name") == "aws-node"), None)
             if ctr is not None:
                 self.cni_envs.append((f"aws-node in pod {ns}/{name}", _env_values(ctr, ENV)))
@@ -261,22 +266,22 @@ class Seen:
             args = [str(a) for a in [*_list(c.get("command"))[1:], *_list(c.get("args"))] if isinstance(a, str)]
             flag = _flag(args)
             if flag is not None:
-                self.kpr_agent, self.kpr_agent_from = flag, f"{KPR_FLAG}={_shown(flag)} on {_shown(str(c.get('name')))} in pod {ns}/{name}"
+                self.kpr_agent, self.kpr_agent_from = flag, f"{KPR_FLAG}={shown(flag)} on {shown(str(c.get('name')))} in pod {ns}/{name}"
                 return
             env = _env(c, KPR_ENV)
             if env is not None:
-                self.kpr_agent, self.kpr_agent_from = env, f"{KPR_ENV}={_shown(env)} on {_shown(str(c.get('name')))} in pod {ns}/{name}"
+                self.kpr_agent, self.kpr_agent_from = env, f"{KPR_ENV}={shown(env)} on {shown(str(c.get('name')))} in pod {ns}/{name}"
                 return
 
     def see_config_map(self, d: dict[str, Any], proxy_names: tuple[str, ...]) -> None:
         meta = _map(d.get("metadata"))
-        ns, name = _shown(str(meta.get("namespace") or "default")), _shown(str(meta.get("name") or ""))
+        ns, name = shown(str(meta.get("namespace") or "default")), shown(str(meta.get("name") or ""))
         if ns == "kube-system" and name in proxy_names:
             self.proxy_config_maps.append(f"{ns}/{name}")
         if name == CILIUM_CONFIG:
             value = _map(d.get("data")).get(KPR_KEY)
             if isinstance(value, str):
-                self.kpr_config, self.kpr_config_from = value, f"ConfigMap {ns}/{name} {KPR_KEY}: {_shown(value)}"
+                self.kpr_config, self.kpr_config_from = value, f"ConfigMap {ns}/{name} {KPR_KEY}: {shown(value)}"
 
     @property
     def cni(self) -> CniSettings:

@@ -20,7 +20,7 @@ from hairpin import reading
 from hairpin.aws import automode, controller, providers, security_groups
 from hairpin.aws.cloud_provider import Support, tg_attributes_support
 from hairpin.errors import InputError, ScenarioError
-from hairpin.kube import apivalidation, cni_backend, cni_layout, cni_mode, datapath, ipmode
+from hairpin.kube import apivalidation, cni_backend, cni_mode, datapath, ipmode
 from hairpin.kube.cluster import (
     REGION_LABELS,
     Cluster,
@@ -32,7 +32,13 @@ from hairpin.kube.cluster import (
 from hairpin.kube.from_cluster_yaml import scenario_to_dict as scenario_to_dict
 from hairpin.kube.from_cluster_yaml import scenario_yaml as scenario_yaml
 from hairpin.kube.layout import unsupported
-from hairpin.kube.version import kube_proxy_version, scenario_kube_proxy_version
+from hairpin.kube.version import (
+    RELEASE_ASSUMED,
+    kube_proxy_version,
+    no_release,
+    scenario_cni_version,
+    scenario_kube_proxy_version,
+)
 from hairpin.parsers.manifests import KubeObject
 from hairpin.scenario import (
     AZ,
@@ -50,13 +56,15 @@ from hairpin.scenario import (
 )
 from hairpin.text import digits
 
-__all__ = ["NOT_MODELLED", "WARNINGS", "scenario_from_objects", "scenario_to_dict", "scenario_yaml"]
+__all__ = ["LB_WARNING", "NOT_MODELLED", "RELEASE_ASSUMED", "WARNINGS", "scenario_from_objects", "scenario_to_dict", "scenario_yaml"]
 
 
 #: how a note on a datapath hairpin does not model begins (``hairpin scenario from-cluster`` also prints it)
 NOT_MODELLED = "not modelled:"
+#: how a note begins that carries a warning of the load balancer's settings (``Settings.warnings``; also printed)
+LB_WARNING = "load balancer warning:"
 #: how the notes begin that ``hairpin scenario from-cluster`` also prints as warnings
-WARNINGS = (NOT_MODELLED, cni_backend.ASSUMED, cni_mode.SETTINGS)
+WARNINGS = (NOT_MODELLED, cni_backend.ASSUMED, cni_mode.SETTINGS, RELEASE_ASSUMED, LB_WARNING)
 
 
 def _port_number(value: Any) -> int | None:
@@ -222,38 +230,6 @@ def _source_ranges(svc: KService, settings: controller.Settings, notes: list[str
     if ranges:
         notes.append(f"source ranges from {origin}: {', '.join(v4)}" + (" (IPv6 ranges left out)" if len(v4) < len(ranges) else ""))
     return v4
-
-
-def _cni_version(seen: datapath.Seen, notes: list[str]) -> str:
-    """``cni.version`` from the aws-node pods' image tag (``.../amazon-k8s-cni:v1.19.0-eksbuild.1`` ->
-    "1.19"; the first pod's when several releases run: what runs now), else the DaemonSet kube-system/aws-node's pod
-    template's (what its pods get), with a note on where it came from."""
-    tags = seen.aws_node_tags
-    template = "the pod template of DaemonSet kube-system/aws-node"
-    if not tags and seen.cni_template_tag:
-        tags = [(seen.cni_template_tag, "")]
-    if not tags:
-        notes.append(f"VPC CNI version unknown (no aws-node pod with an amazon-k8s-cni image in the input): "
-                     f"{cni_layout.DEFAULT} assumed")  # fmt: skip
-        return cni_layout.DEFAULT
-    tag, pod = tags[0]
-    source = f"aws-node pod {pod}" if pod else template
-    try:
-        major, minor = cni_layout.parse_version(tag)
-        cni_layout.layout_for(f"{major}.{minor}")
-    except ScenarioError:
-        notes.append(f"VPC CNI image tag {tag!r} ({source}) is not a modelled release: {cni_layout.DEFAULT} assumed")
-        return cni_layout.DEFAULT
-    version = f"{major}.{minor}"
-    others = sorted({t for t, _ in tags} - {tag})
-    also = [f"other aws-node pods run {', '.join(others)}"] if others else []
-    if pod and seen.cni_template_tag and seen.cni_template_tag != tag:
-        also.append(f"{template} has {seen.cni_template_tag}")
-    notes.append(f"VPC CNI {version} from the image tag {tag} of {source}" + (f" ({'; '.join(also)})" if also else ""))
-    late = cni_layout.note(version)
-    if late is not None:
-        notes.append(late)
-    return version
 
 
 def scenario_from_objects(
@@ -436,6 +412,7 @@ def scenario_from_objects(
             _source_ranges(svc, settings, notes),
         )
         notes.extend(f"load balancer: {step}" for step in settings.steps)
+        notes.extend(f"{LB_WARNING} {w}" for w in settings.warnings)  # e.g. the controller's release assumed
     else:
         notes.append(f"no AWS load balancer for {svc.key}: the client calls the ClusterIP")
     endpoint_names = tuple(n for n in ep_names if pods[n].ip and pods[n].node in node_az)
@@ -468,7 +445,11 @@ def scenario_from_objects(
         notes.append(f"{NOT_MODELLED} {dp.short} ({'; '.join(dp.seen)}): the scenario models kube-proxy's NAT "
                      "instead, so reproduce shows what kube-proxy would do on this cluster, not what it does")  # fmt: skip
     kp_version = scenario_kube_proxy_version(c, kp, proxy_mode, notes)
-    cni_version = _cni_version(c.seen, notes)
+    unreleased = no_release(c)
+    if unreleased is not None:
+        notes.append(f"{RELEASE_ASSUMED} {unreleased}: kube-proxy {kp_version} assumed (the scenario's notes say "
+                     "where from); set kube_proxy.version in the scenario to the release it runs")  # fmt: skip
+    cni_version = scenario_cni_version(c.seen, notes)
     notes.extend(c.seen.cni.warnings)  # aws-node pods (or the DaemonSet's template) that differ (hairpin.kube.cni_mode)
     backend = cni_backend.infer(cni_version, [(n.name, c.nodes[n.name].os_image) for n in s_nodes])
     if backend.note is not None:

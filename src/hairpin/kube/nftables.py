@@ -74,7 +74,8 @@ from hairpin.kube.proxy import externally_accessible, lb_vips, nodeport_addresse
 from hairpin.scenario import Scenario, Service, ServicePort
 from hairpin.text import digits
 
-__all__ = ["MASQ_MARK", "TABLE", "NftLayout", "chain_base", "endpoint_chain", "ruleset", "service_chain"]
+__all__ = ["COMMENT_MAX", "MASQ_MARK", "TABLE", "NftLayout", "chain_base", "element_comment", "endpoint_chain", "ruleset",
+           "service_chain"]
 
 TABLE = "kube-proxy"
 MASQ_MARK = 0x4000
@@ -204,6 +205,23 @@ def endpoint_chain(svc: Service, sp: ServicePort, ip: str, port: int, prefix: st
     return prefix + chain_base(f"{_spn_path(svc, sp)}__{ip.replace(':', '.')}/{port}")
 
 
+#: the longest comment nft takes, in bytes: libnftnl ``include/libnftnl/udata.h`` NFTNL_UDATA_COMMENT_MAXLEN, which
+#: nftables' parser (``src/parser_bison.y``, comment_spec) enforces with "comment too long, 128 characters maximum
+#: allowed" (knftables ``types.go`` CommentLengthMax says the same and leaves the cut to its callers)
+COMMENT_MAX = 128
+
+
+def element_comment(spn: str) -> str:
+    """The comment kube-proxy gives a service port's map elements, ``ns/name:port`` (svcPortNameString), cut to
+    ``COMMENT_MAX`` bytes.  Names and port names are ASCII (DNS labels, IANA service names), so bytes are
+    characters.  kube-proxy wrote it whole up to 1.36: nft then refuses the whole transaction, so a node with such an
+    element gets no Service rules at all (kubernetes issue #139515).  1.37 cuts it to the 128-byte limit (PR #139516,
+    "proxy/nftables: Truncate service comments to prevent length limit violations", in CHANGELOG-1.37.md since
+    v1.37.0-alpha.1; no backport to an earlier line was found).  The cut comment is written here for every
+    release, so the ruleset loads; ``hairpin.scenario_checks`` warns that releases before 1.37 fail instead."""
+    return spn[:COMMENT_MAX]
+
+
 def _block(kind: str, name: str, head: list[str], body: list[str]) -> list[str]:
     return [f"\t{kind} {name} {{", *(f"\t\t{x}" for x in head), *(f"\t\t{x}" for x in body), "\t}", ""]
 
@@ -284,7 +302,7 @@ def _service_port(o: _Out, s: Scenario, node: str, svc: Service, sp: ServicePort
     int_verdict = "goto reject-chain" if not has_eps else "drop"
     ext_verdict = int_verdict
     key = f"{proto} . {sp.port}"
-    no_ep = f'comment "{spn}"'
+    no_ep = f'comment "{element_comment(spn)}"'
     # 1.36+ (kubernetes PR #135800): the mark is set in place, no mark-for-masquerade chain
     mark_chain = minor < 36
     masq = "jump mark-for-masquerade" if mark_chain else f"meta mark set meta mark | 0x{MASQ_MARK:08x}"

@@ -10,6 +10,9 @@ the kubelet writes it with its own version (kubernetes/kubernetes ``pkg/kubelet/
 ``VersionInfo``), so it is kube-proxy's only where the two run the same release, and kubelets of 1.33 and later
 leave it empty (feature gate DisableNodeKubeProxyVersion: alpha in 1.29, on by default from 1.33,
 ``pkg/features/kube_features.go`` at b0b89d3b; KEP-4004 "Deprecate the kubeProxyVersion field of v1.Node").
+Pods whose image names no release (``:latest``, a digest only) are said by ``no_release``, a release newer than
+hairpin's rules were checked against by ``newer_than_checked``.  The VPC CNI's release for ``scenario
+from-cluster`` (``scenario_cni_version``) is the aws-node pods' ``amazon-k8s-cni`` image tag.
 """
 
 from __future__ import annotations
@@ -18,11 +21,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from hairpin.aws.cloud_provider import Version, parse_version
+from hairpin.errors import ScenarioError
+from hairpin.kube import cni_layout
 from hairpin.kube.answers import Budget
 from hairpin.kube.cluster import Cluster, version_of
+from hairpin.kube.datapath import Seen
+from hairpin.kube.layout import unchecked
+from hairpin.text import shown
 
-__all__ = ["ProxyVersion", "kube_proxy_version", "live_server_version", "scenario_kube_proxy_version"]
+__all__ = ["RELEASE_ASSUMED", "ProxyVersion", "kube_proxy_version", "live_server_version", "newer_than_checked", "no_release",
+           "scenario_cni_version", "scenario_kube_proxy_version"]
 
+#: how a note of ``hairpin scenario from-cluster`` begins that says a release was assumed because an image tag
+#: names none (the command also prints it as a warning)
+RELEASE_ASSUMED = "release assumed:"
 #: the first release whose kubelets leave status.nodeInfo.kubeProxyVersion empty by default
 KUBE_PROXY_VERSION_EMPTY_FROM = (1, 33)
 
@@ -35,11 +47,6 @@ class ProxyVersion:
     source: str
 
 
-def _shown(text: str) -> str:
-    """Text from the input as a note may hold it: as written when printable and short, else quoted."""
-    return text if text.isprintable() and len(text) <= 80 else repr(text[:80])
-
-
 def kube_proxy_version(cluster: Cluster) -> ProxyVersion | None:
     """The oldest kube-proxy release the input shows: its pods' image tags, else the nodes' kubeProxyVersion
     (the kubelet's own version); None when neither says one."""
@@ -47,13 +54,36 @@ def kube_proxy_version(cluster: Cluster) -> ProxyVersion | None:
     if tags:
         v, tag, pod = min(tags)
         return ProxyVersion(v, f"the image tag {tag} of kube-proxy pod {pod}")
-    nodes = [(v, _shown(str(n.kube_proxy_version)), _shown(n.name)) for n in cluster.nodes.values()
+    nodes = [(v, shown(str(n.kube_proxy_version)), shown(n.name)) for n in cluster.nodes.values()
              if (v := version_of(n.kube_proxy_version)) is not None]  # fmt: skip
     if nodes:
         v, raw, name = min(nodes)
         return ProxyVersion(v, f"status.nodeInfo.kubeProxyVersion {raw} of node {name}, which the kubelet writes "
                                "with its own version")  # fmt: skip
     return None
+
+
+def no_release(cluster: Cluster) -> str | None:
+    """What the input says of kube-proxy pods whose image names no release (a tag such as ``latest`` or ``main``,
+    a digest only, no tag): the first of them and how many more, as the start of a warning; None when there are
+    none.  hairpin then reads kube-proxy's release elsewhere (``kube_proxy_version``), and says what it took."""
+    seen = cluster.seen
+    found = [f"the image tag {tag} of kube-proxy pod {pod}" for tag, pod in seen.kube_proxy_tags
+             if version_of(tag) is None]  # fmt: skip
+    found += [f"the image of kube-proxy pod {pod} ({why})" for why, pod in seen.kube_proxy_untagged]
+    if not found:
+        return None
+    more = len(found) - 1
+    return found[0] + (f" (and {more} other kube-proxy pod{'' if more == 1 else 's'})" if more else "") + " names no release"
+
+
+def newer_than_checked(kp: ProxyVersion | None, mode: str | None) -> str | None:
+    """A warning when the kube-proxy release read is newer than the newest hairpin's rules were checked against in its
+    mode (``hairpin.kube.layout.NEWEST_CHECKED``; an unknown mode: iptables, as ``hairpin check`` assumes)."""
+    if kp is None:
+        return None
+    said = unchecked(mode if mode in ("iptables", "nftables", "ipvs") else "iptables", "{}.{}".format(*kp.version))
+    return f"{said} (from {kp.source})" if said is not None else None
 
 
 def scenario_kube_proxy_version(c: Cluster, kp: ProxyVersion | None, mode: str, notes: list[str]) -> str:
@@ -66,7 +96,7 @@ def scenario_kube_proxy_version(c: Cluster, kp: ProxyVersion | None, mode: str, 
         version = f"{kp.version[0]}.{kp.version[1]}"
         notes.append(f"kube-proxy {version} from {kp.source}")
         return version
-    kubelets = sorted((v, _shown(n.name)) for n in c.nodes.values() if (v := version_of(n.kubelet_version)) is not None)
+    kubelets = sorted((v, shown(n.name)) for n in c.nodes.values() if (v := version_of(n.kubelet_version)) is not None)
     if kubelets and kubelets[0][0] >= KUBE_PROXY_VERSION_EMPTY_FROM:
         (major, minor), name = kubelets[0]
         notes.append(f"kube-proxy version not in the input (no kube-proxy pod with an image tag; kubelets leave "
@@ -93,3 +123,56 @@ def live_server_version(kubeconfig: str | None = None, context: str | None = Non
         return parse_version(git, "/version"), f"the API server's /version: {git}"
     except Exception:  # 403/404, connection errors (reported by the list calls), a malformed answer
         return None
+
+
+def _cni_release(tag: str) -> tuple[int, int] | None:
+    try:
+        return cni_layout.parse_version(tag)
+    except ScenarioError:
+        return None
+
+
+def scenario_cni_version(seen: Seen, notes: list[str]) -> str:
+    """``cni.version`` from the aws-node pods' image tag (``.../amazon-k8s-cni:v1.19.0-eksbuild.1`` ->
+    "1.19"; the first pod's that names a release when several run: what runs now), else the DaemonSet
+    kube-system/aws-node's pod template's (what its pods get), with a note on where it came from, and a
+    ``RELEASE_ASSUMED`` warning when an image names no release (``:latest``, a digest only)."""
+    default, tell = cni_layout.DEFAULT, "set cni.version in the scenario to the release it runs"
+    template = "the pod template of DaemonSet kube-system/aws-node"
+    tags = list(seen.aws_node_tags)
+    if not tags and not seen.aws_node_untagged and seen.cni_template_tag:
+        tags = [(seen.cni_template_tag, "")]  # no aws-node pod in the input
+
+    def source(pod: str) -> str:
+        return f"aws-node pod {pod}" if pod else template
+
+    unreleased = [f"the amazon-k8s-cni image tag {tag} of {source(pod)}" for tag, pod in tags
+                  if _cni_release(tag) is None]  # fmt: skip
+    unreleased += [f"the amazon-k8s-cni image of aws-node pod {pod} ({why})" for why, pod in seen.aws_node_untagged]
+    released = [(tag, pod, v) for tag, pod in tags if (v := _cni_release(tag)) is not None]
+    if not released:
+        if unreleased:
+            notes.append(f"{RELEASE_ASSUMED} {unreleased[0]} names no release: VPC CNI {default} assumed; {tell}")
+        else:
+            notes.append(f"VPC CNI version unknown (no aws-node pod with an amazon-k8s-cni image in the input): "
+                         f"{default} assumed")  # fmt: skip
+        return default
+    tag, pod, (major, minor) = released[0]
+    try:
+        cni_layout.layout_for(f"{major}.{minor}")
+    except ScenarioError:
+        notes.append(f"VPC CNI image tag {tag!r} ({source(pod)}) is not a modelled release: {default} assumed")
+        return default
+    version = f"{major}.{minor}"
+    others = sorted({t for t, _ in tags} - {tag})
+    also = [f"other aws-node pods run {', '.join(others)}"] if others else []
+    if pod and seen.cni_template_tag and seen.cni_template_tag != tag:
+        also.append(f"{template} has {seen.cni_template_tag}")
+    notes.append(f"VPC CNI {version} from the image tag {tag} of {source(pod)}" + (f" ({'; '.join(also)})" if also else ""))
+    if unreleased:
+        notes.append(f"{RELEASE_ASSUMED} {unreleased[0]} names no release: VPC CNI {version} taken from "
+                     f"{source(pod)}; {tell}")  # fmt: skip
+    late = cni_layout.note(version)
+    if late is not None:
+        notes.append(late)
+    return version
