@@ -23,7 +23,9 @@ What this module knows:
   replaced unless it or the directory is the process's (root: unless it is root's or the directory owner's).
   Enforced whatever the sysctls say (they are off in some containers).
 - Two outputs naming one file, or an output naming an input, are refused (:func:`check_outputs`): the
-  second write would silently replace the first, or the report its own input.
+  second write would silently replace the first, or the report its own input.  Whether an output lands where
+  a command reading a directory given as input would find it (:func:`read_from`) is for the command to judge
+  (``check`` by name, ``trace --node`` any file, ``pcap`` a capture).
 - A symlink the user named is written through: the file it points to is replaced, the link stays.  A file
   hairpin names itself (the lab's records, ``links=False``) is replaced as a name: a symlink, FIFO or device
   planted there is replaced by the file, never followed or written to.
@@ -46,7 +48,9 @@ from typing import IO, Any, Literal, overload
 
 from hairpin.errors import InputError
 
-__all__ = ["check_directory", "check_output", "check_outputs", "name_problem", "open_output", "write_output"]
+__all__ = [
+    "check_directory", "check_output", "check_outputs", "name_problem", "open_output", "read_from", "write_output",
+]  # fmt: skip
 
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 #: bytes in one file name (``NAME_MAX``, ``<linux/limits.h>``)
@@ -241,6 +245,23 @@ def check_outputs(outputs: dict[str, str | Path | None], inputs: Iterable[str | 
         if (key := (st.st_dev, st.st_ino)) in seen:
             raise InputError(f"cannot write: {seen[key]} names an input file; it would be replaced by the report",
                              str(given))  # fmt: skip
+
+
+def read_from(output: str | Path | None, directory: str | Path | None, *, tree: bool) -> bool:
+    """Whether a reader of ``directory`` given as input finds the file written at ``output``: a regular file
+    directly in it (``tree=False``: ``trace --node DIR`` reads the directory's own files) or anywhere under it
+    (``tree=True``: a walk that enters no symbolic link to a directory, ``reading.files_under``).  The directory
+    the output is named in is compared by its real path, so a symbolic link in ``directory`` named as the output
+    is one of its files (the reader follows it; so does the write), and a directory reached through a link
+    the walk does not enter is not under it.  Standard output, FIFOs and devices are read by no such reader."""
+    if output is None or directory is None or str(output) in ("-", "") or _is_passthrough(str(output)):
+        return False
+    top = str(directory)
+    if not os.path.isdir(top):
+        return False
+    where = os.path.realpath(os.path.dirname(str(output)) or ".")
+    top = os.path.realpath(top)
+    return where == top or (tree and where.startswith(top.rstrip("/") + "/"))
 
 
 def _identity(path: str) -> tuple[int, int] | str:
