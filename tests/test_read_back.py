@@ -139,3 +139,12 @@ def test_scenario_from_cluster_refuses_a_scenario_its_directory_would_read(
     code, _, err = run(capsys, "scenario", "from-cluster", "--service", "nginx-demo/service-nginx-demo", str(d),
                        "-o", str(elsewhere))  # fmt: skip
     assert code == 0 and f"wrote {elsewhere} (3 nodes, 4 pods, client hairpin-client)\n" in err
+
+
+def test_trace_in_the_node_directory_itself(node: Path, capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """`hairpin collect` prints `hairpin trace --node . PACKET` to run where the files are: a bare name is there."""
+    monkeypatch.chdir(node)
+    before = tree(node)
+    assert run(capsys, "trace", "--node", ".", SYN, "-o", "trace.txt") == (2, "", in_node("trace.txt", "."))
+    assert tree(node) == before
