@@ -283,6 +283,32 @@ def test_scenario_nodes_a_directory_at_a_file_name_is_refused_before_writing(tmp
 
 # ------------------------------------------------------------------------------ a signal in the middle of a write
 
+
+def unnamed_files(directory: Path) -> bool:
+    """Whether ``directory``'s file system gives unnamed files (``O_TMPFILE``, ``open(2)``)."""
+    try:
+        os.close(os.open(directory, os.O_TMPFILE | os.O_WRONLY, 0o600))
+    except (OSError, AttributeError):
+        return False
+    return True
+
+
+def half_written(pid: int, directory: Path, name: str) -> bool:
+    """Process ``pid`` holds the file replacing ``directory/name`` open, not yet named: with no name at all where
+    the file system gives unnamed files (``/proc/PID/fd`` shows ``DIR/#INODE (deleted)``, ``proc(5)``), else
+    under one temporary name beside ``name``."""
+    named = [p.name for p in directory.iterdir() if p.name.startswith(f".{name}.hairpin-")]
+    if not unnamed_files(directory):
+        return len(named) == 1
+    held = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            held.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except OSError:  # closed meanwhile
+            continue
+    return named == [] and len([t for t in held if t.startswith(f"{directory}/#") and t.endswith(" (deleted)")]) == 1
+
+
 #: the CLI, with the write of its report held half-way (after the data, before fsync) until a signal comes
 _HELD = """
 import os, sys, time
@@ -311,11 +337,32 @@ def test_a_signal_half_way_through_a_write_leaves_the_old_file_and_no_temporary(
                             env={**os.environ, "PYTHONPATH": PATH}, preexec_fn=hangup_default)  # fmt: skip
     assert proc.stderr is not None
     assert proc.stderr.readline() == "held\n"
-    assert len([p for p in tmp_path.iterdir() if p.name.startswith(".run.pcapng.hairpin-")]) == 1  # half-written
+    assert half_written(proc.pid, tmp_path, "run.pcapng")
     proc.send_signal(signum)
     rest = proc.stderr.read()
     assert (proc.wait(timeout=30), rest) == (code, f"hairpin: {line}\n")
     assert [p.name for p in tmp_path.iterdir()] == ["run.pcapng"] and out.read_bytes() == b"old capture"
+
+
+def test_kill_9_half_way_through_a_write_leaves_the_old_file_and_nothing_named(tmp_path: Path) -> None:
+    """SIGKILL runs no clean-up: the file being written is unnamed until it is whole (``O_TMPFILE``), so the
+    kernel frees it with the process.  Without unnamed files, one ``.NAME.hairpin-...`` file is left."""
+    out = tmp_path / "run.pcapng"
+    out.write_bytes(b"old capture")
+    proc = subprocess.Popen([sys.executable, "-c", _HELD, "reproduce", "--connections", "200", "--no-fixes",
+                             "--pcap", str(out), "-o", os.devnull], stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": PATH})  # fmt: skip
+    assert proc.stderr is not None
+    assert proc.stderr.readline() == "held\n"
+    assert half_written(proc.pid, tmp_path, "run.pcapng")
+    proc.kill()
+    assert (proc.wait(timeout=30), proc.stderr.read()) == (-signal.SIGKILL, "")
+    left = sorted(p.name for p in tmp_path.iterdir())
+    if unnamed_files(tmp_path):
+        assert left == ["run.pcapng"]
+    else:
+        assert left[0].startswith(".run.pcapng.hairpin-") and left[1:] == ["run.pcapng"]
+    assert out.read_bytes() == b"old capture"
 
 
 @root_only

@@ -6,15 +6,21 @@ What this module knows:
 - A path is checked before any work starts (:func:`check_output`): a directory, a missing parent directory,
   a block device or a socket is one :class:`~hairpin.errors.InputError` line, so a long run never ends in
   "cannot write".
-- A regular file (existing or new) is written to a temporary file created in the target's own directory
-  with ``O_CREAT|O_EXCL|O_NOFOLLOW`` and a random name, flushed with ``fsync``, then renamed over the
-  target.  Nothing planted in that directory (a symlink at a name hairpin might pick) is ever followed or
-  overwritten; a reader never sees half a file; any failure (a full disk, an exception in the producer)
-  removes the temporary file and leaves the target as it was.  An existing target keeps its permission
-  bits (``rwx`` only: set-user-ID, set-group-ID and sticky are dropped) and, where the process may set them,
-  its owner and group, set on the open temporary file (``fchown``/``fchmod``: never through a name
-  that could have been swapped); a new one gets ``0o664`` less the umask: the umask's, as ``open()`` would
-  give it, except that it is never writable by others, even under ``umask 000``.
+- A regular file (existing or new) is written to an unnamed file in the target's own directory (``O_TMPFILE``,
+  ``open(2)``), flushed with ``fsync``, then given a name (``linkat(2)`` through ``/proc/self/fd``): the target's
+  own when nothing is there, else a random one beside it, renamed over the target at once.  A process killed
+  while writing (``kill -9``) leaves nothing: the kernel frees an unnamed file with its last descriptor.  Where
+  the file system has no unnamed files (or ``/proc`` is missing) the file is written under a temporary name
+  created with ``O_CREAT|O_EXCL|O_NOFOLLOW``, as a refused link is copied to one.  Nothing planted in that
+  directory (a symlink at a name hairpin might pick) is ever followed or overwritten (``linkat`` makes no link
+  over an existing name); a reader never sees half a file; any failure (a full disk, an exception in the
+  producer) removes what was written and leaves the target as it was.  A temporary name left by a killed run
+  is never removed by a later one: nothing tells it from a file another run is writing, or one planted there.
+  An existing target keeps its permission bits (``rwx`` only: set-user-ID, set-group-ID and sticky are
+  dropped) and, where the process may set them, its owner and group, set on the open temporary file
+  (``fchown``/``fchmod``: never through a name that could have been swapped); a new one gets ``0o664`` less
+  the umask: the umask's, as ``open()`` would give it, except that it is never writable by others, even
+  under ``umask 000``.
 - What ``>`` in a shell refuses is refused before work starts: an existing file the process may not write
   (``access(2)``), and what Linux's ``fs.protected_symlinks`` and ``fs.protected_regular`` protect
   (``Documentation/admin-guide/sysctl/fs.rst``; ``may_follow_link`` in ``fs/namei.c``), which a rename would
@@ -23,7 +29,9 @@ What this module knows:
   replaced unless it or the directory is the process's (root: unless it is root's or the directory owner's).
   Enforced whatever the sysctls say (they are off in some containers).
 - Two outputs naming one file, or an output naming an input, are refused (:func:`check_outputs`): the
-  second write would silently replace the first, or the report its own input.
+  second write would silently replace the first, or the report its own input.  Whether an output lands where
+  a command reading a directory given as input would find it (:func:`read_from`) is for the command to judge
+  (``check`` by name, ``trace --node`` any file, ``pcap`` a capture).
 - A symlink the user named is written through: the file it points to is replaced, the link stays.  A file
   hairpin names itself (the lab's records, ``links=False``) is replaced as a name: a symlink, FIFO or device
   planted there is replaced by the file, never followed or written to.
@@ -36,6 +44,7 @@ What this module knows:
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import sys
@@ -46,7 +55,9 @@ from typing import IO, Any, Literal, overload
 
 from hairpin.errors import InputError
 
-__all__ = ["check_directory", "check_output", "check_outputs", "name_problem", "open_output", "write_output"]
+__all__ = [
+    "check_directory", "check_output", "check_outputs", "name_problem", "open_output", "read_from", "write_output",
+]  # fmt: skip
 
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 #: bytes in one file name (``NAME_MAX``, ``<linux/limits.h>``)
@@ -243,6 +254,23 @@ def check_outputs(outputs: dict[str, str | Path | None], inputs: Iterable[str | 
                              str(given))  # fmt: skip
 
 
+def read_from(output: str | Path | None, directory: str | Path | None, *, tree: bool) -> bool:
+    """Whether a reader of ``directory`` given as input finds the file written at ``output``: a regular file
+    directly in it (``tree=False``: ``trace --node DIR`` reads the directory's own files) or anywhere under it
+    (``tree=True``: a walk that enters no symbolic link to a directory, ``reading.files_under``).  The directory
+    the output is named in is compared by its real path, so a symbolic link in ``directory`` named as the output
+    is one of its files (the reader follows it; so does the write), and a directory reached through a link
+    the walk does not enter is not under it.  Standard output, FIFOs and devices are read by no such reader."""
+    if output is None or directory is None or str(output) in ("-", "") or _is_passthrough(str(output)):
+        return False
+    top = str(directory)
+    if not os.path.isdir(top):
+        return False
+    where = os.path.realpath(os.path.dirname(str(output)) or ".")
+    top = os.path.realpath(top)
+    return where == top or (tree and where.startswith(top.rstrip("/") + "/"))
+
+
 def _identity(path: str) -> tuple[int, int] | str:
     """An existing file's (device, inode), else the name it resolves to: two names for one file compare equal."""
     try:
@@ -252,16 +280,85 @@ def _identity(path: str) -> tuple[int, int] | str:
         return _resolve(path)
 
 
-def _temporary(directory: str, name: str) -> tuple[int, str]:
+def _temporary(dfd: int, name: str, shown: str) -> tuple[int, str]:
+    """A new file of a random name beside ``name`` in the directory ``dfd`` (``O_EXCL|O_NOFOLLOW``: nothing planted
+    there is followed or opened): its descriptor and its name."""
     for _ in range(16):
-        tmp = os.path.join(directory, f".{name}.hairpin-{os.urandom(6).hex()}")
+        tmp = f".{name}.hairpin-{os.urandom(6).hex()}"
         try:
             # rw for user and group as the umask allows, never others' write (a report holds cluster data
             # another user could then change unseen); a replaced file gets its old mode back (fchmod)
-            return os.open(tmp, _FLAGS, _NEW_MODE), tmp
+            return os.open(tmp, _FLAGS, _NEW_MODE, dir_fd=dfd), tmp
         except FileExistsError:
             continue
-    raise InputError("cannot write: no free temporary name", os.path.join(directory, name))
+    raise InputError("cannot write: no free temporary name", shown)
+
+
+#: errors of ``open(O_TMPFILE)`` that mean "not here" (``open(2)``): a kernel before Linux 3.11 (EISDIR; the
+#: flag holds ``O_DIRECTORY``), a file system without it (EOPNOTSUPP), a C library or emulation that refuses it
+_NO_TMPFILE = (errno.EISDIR, errno.EOPNOTSUPP, errno.EINVAL, errno.ENOENT, errno.ENOSYS)
+
+
+def _unnamed(dfd: int) -> int | None:
+    """An unnamed file in the directory ``dfd`` (``O_TMPFILE``, ``open(2)``), or None where that cannot be had:
+    no name exists until :func:`_link` gives it one, so a process killed while writing (``kill -9``) leaves
+    nothing behind.  It is named through ``/proc/self/fd`` (``linkat(2)`` with ``AT_SYMLINK_FOLLOW``, the form
+    ``open(2)`` gives for a process without ``CAP_DAC_READ_SEARCH``), so without ``/proc`` it is not used."""
+    flag = getattr(os, "O_TMPFILE", 0)
+    if not flag or not os.path.isdir("/proc/self/fd"):
+        return None
+    try:
+        # O_RDWR: read back if the name cannot be given (_link); the mode as for a named temporary file
+        return os.open(".", flag | os.O_RDWR | os.O_CLOEXEC, _NEW_MODE, dir_fd=dfd)
+    except OSError as exc:
+        if exc.errno in _NO_TMPFILE:
+            return None
+        raise
+
+
+def _link(fd: int, dfd: int, name: str, shown: str) -> str | None:
+    """Give the unnamed file ``fd`` a name in the directory ``dfd``: ``name`` itself when nothing is there (a link
+    is never made over an existing name, nor through a symbolic link at it: ``linkat(2)``, EEXIST), else a random
+    temporary name, returned for the rename over ``name``.  A link that fails otherwise (a security module's
+    refusal) copies the file to a named temporary file instead."""
+    source = f"/proc/self/fd/{fd}"
+    try:
+        os.link(source, name, dst_dir_fd=dfd, follow_symlinks=True)
+        return None
+    except FileExistsError:
+        pass
+    except OSError:
+        return _copy(fd, dfd, name, shown)
+    for _ in range(16):
+        tmp = f".{name}.hairpin-{os.urandom(6).hex()}"
+        try:
+            os.link(source, tmp, dst_dir_fd=dfd, follow_symlinks=True)
+            return tmp
+        except FileExistsError:
+            continue
+    raise InputError("cannot write: no free temporary name", shown)
+
+
+def _copy(fd: int, dfd: int, name: str, shown: str) -> str:
+    """``fd``'s bytes, mode and owner in a new named temporary file beside ``name`` (its name returned)."""
+    out, tmp = _temporary(dfd, name, shown)
+    try:
+        st = os.fstat(fd)
+        _keep_owner(out, st)
+        os.fchmod(out, stat.S_IMODE(st.st_mode))
+        os.lseek(fd, 0, os.SEEK_SET)
+        while chunk := os.read(fd, 1 << 20):
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(out, view) :]
+        os.fsync(out)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp, dir_fd=dfd)
+        raise
+    finally:
+        os.close(out)
+    return tmp
 
 
 @overload
@@ -307,11 +404,16 @@ def _open_output(p: str, binary: bool, links: bool = True) -> Iterator[IO[Any]]:
                 st = os.lstat(real)
                 old = st if stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid() else None
         directory, name = os.path.split(real)
-        fd, tmp = _temporary(directory, name)
+        # every name below is taken in this one directory, opened once
+        dfd = os.open(directory or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as exc:
         raise InputError(f"cannot write: {exc.strerror}", p) from None
     done = False
+    tmp: str | None = None
     try:
+        fd = _unnamed(dfd)
+        if fd is None:
+            fd, tmp = _temporary(dfd, name, p)
         fh = os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8")
         with fh:
             yield fh
@@ -320,14 +422,20 @@ def _open_output(p: str, binary: bool, links: bool = True) -> Iterator[IO[Any]]:
                 _keep_owner(fh.fileno(), old)
                 os.fchmod(fh.fileno(), stat.S_IMODE(old.st_mode) & 0o777)
             os.fsync(fh.fileno())
-        os.replace(tmp, real)
-        done = True
+            if tmp is None:  # unnamed until now: linked at the target's name, or beside it for the rename
+                tmp = _link(fh.fileno(), dfd, name, p)
+                done = tmp is None
+        if not done:
+            assert tmp is not None
+            os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+            done = True
     except OSError as exc:
         raise InputError(f"cannot write: {exc.strerror}", p) from None
     finally:
-        if not done:
+        if not done and tmp is not None:
             with contextlib.suppress(OSError):
-                os.unlink(tmp)
+                os.unlink(tmp, dir_fd=dfd)
+        os.close(dfd)
 
 
 def _keep_owner(fd: int, old: os.stat_result) -> None:

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from hairpin.cli import LEFT_TO_EXIT
-from hairpin.cli.common import check_format, check_outputs, emit, emit_raw, versions_and_live
+from hairpin.cli.common import check_format, check_outputs, emit, emit_raw, not_read_as_manifest, versions_and_live
 from hairpin.errors import InputError, ParseError
 
 FORMATS = ("text", "json", "sarif")
@@ -89,7 +89,7 @@ def check(
     if not paths and not (live or kubeconfig or context):
         raise InputError("give manifests, dumps or directories to check, or --live / --kubeconfig / --context")
     check_outputs({"--output": output}, paths or [])
-    _not_read_back(output, paths or [])
+    not_read_as_manifest(output, paths or [], "checking it", "the report")
     errors: list[InputError] = []
     parse_errors: list[ParseError] = []
     objects = manifests.load_paths(paths or [], parse_errors)
@@ -120,31 +120,6 @@ def check(
              Text(next_step(report, _source(paths, live, kubeconfig, context)), style="bold"))  # fmt: skip
     LEFT_TO_EXIT.append((objects, report))  # freed by the process's end (hairpin.cli)
     raise typer.Exit(report.exit_code)
-
-
-def _not_read_back(output: str | None, paths: list[str]) -> None:
-    """Refuse, in one line, an ``--output`` that a directory given as input holds under a name ``check`` reads as
-    a manifest (``manifests.SUFFIXES``): this run would replace a file it read, and every later check of the
-    directory would read the report as a manifest (``not a Kubernetes object``, exit 2).  The walk
-    (``reading.files_under``) enters no symbolic link to a directory, so the real directory the report goes into
-    is compared with the input directory's real path.  Any other name (``report.txt``) is skipped by the walk."""
-    import os
-
-    from hairpin.parsers.manifests import SUFFIXES
-
-    if output is None or output == "-" or os.path.splitext(output)[1].lower() not in SUFFIXES:
-        return
-    if os.path.exists(output) and not os.path.isfile(output):  # a FIFO or a device: the walk reads no such file
-        return
-    where = os.path.realpath(os.path.dirname(os.path.abspath(output)))
-    for given in paths:
-        if given == "-" or not os.path.isdir(given):
-            continue
-        top = os.path.realpath(given)
-        if where == top or where.startswith(top.rstrip("/") + "/"):
-            raise InputError(f"cannot write: inside {given}, given as input: checking it would read the report "
-                             "as a manifest (write it elsewhere, or to a name not ending in .yaml, .yml or .json)",
-                             output)  # fmt: skip
 
 
 def _cloud_config(path: str | None) -> Any:

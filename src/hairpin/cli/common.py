@@ -20,11 +20,11 @@ from typing import Any
 from hairpin.errors import InputError
 from hairpin.render.markup import CONTROL, shown
 from hairpin.text import digits
-from hairpin.writing import check_output, check_outputs, write_output
+from hairpin.writing import check_output, check_outputs, read_from, write_output
 
 __all__ = [
     "EXIT_BAD_INPUT", "EXIT_CLEAN", "EXIT_FINDING", "PIPE_WIDTH", "check_format", "check_output", "check_outputs", "emit", "emit_raw",
-    "read_progress", "text_width", "write", "wrote",
+    "not_read_as_manifest", "read_progress", "text_width", "write", "wrote",
 ]  # fmt: skip
 
 EXIT_CLEAN = 0
@@ -33,6 +33,25 @@ EXIT_BAD_INPUT = 2
 
 #: width of text written to a pipe or a file when $COLUMNS does not say (a terminal uses its own width)
 PIPE_WIDTH = 150
+
+
+def not_read_as_manifest(output: str | None, paths: Iterable[str], doing: str, what: str) -> None:
+    """Refuse, in one line, an ``--output`` that a directory given as input holds under a name the manifest walk
+    reads (``manifests.SUFFIXES``; ``check`` and ``scenario from-cluster``): this run would replace a file it read,
+    and every later run on the directory would read ``what`` as a manifest (``not a Kubernetes object``, exit 2).
+    The walk (``reading.files_under``) enters no symbolic link to a directory (:func:`hairpin.writing.read_from`).
+    Any other name (``report.txt``) is skipped by the walk."""
+    from hairpin.parsers.manifests import SUFFIXES
+
+    if output is None or os.path.splitext(output)[1].lower() not in SUFFIXES:
+        return
+    if os.path.exists(output) and not os.path.isfile(output):  # a FIFO or a device: the walk reads no such file
+        return
+    for given in paths:
+        if given != "-" and read_from(output, given, tree=True):
+            raise InputError(f"cannot write: inside {given}, given as input: {doing} would read {what} as a "
+                             "manifest (write it elsewhere, or to a name not ending in .yaml, .yml or .json)",
+                             output)  # fmt: skip
 
 
 def check_format(value: str, allowed: Iterable[str], aliases: dict[str, str] | None = None) -> str:

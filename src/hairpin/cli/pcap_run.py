@@ -45,6 +45,7 @@ def run(files: list[Path], format: str = "text", svg: Path | None = None, html: 
     if max_listed < 1:
         raise InputError(f"--max-listed must be at least 1, got {max_listed}")
     check_outputs({"--svg": svg, "--html": html, "--output": output}, files)
+    _no_capture_replaced([svg, html, output], files)
     if "-" in (str(f) for f in files):
         if len(files) != 1 or svg is not None or html is not None or output is not None:
             raise InputError("a live stream (-) is read alone, without --svg, --html or -o")
@@ -102,6 +103,27 @@ def _numpy_one_blas_thread() -> None:
         pass
     finally:
         del os.environ["OPENBLAS_NUM_THREADS"]
+
+
+def _no_capture_replaced(outputs: list[Path | str | None], files: list[Path]) -> None:
+    """Refuse, in one line, an output that would replace a capture read from a directory given as input (the
+    captures under it, found by content: ``collect.capture_files``): a file given by name is refused by
+    ``check_outputs``; a report elsewhere in the directory is no capture, and the next run skips it."""
+    from hairpin.parsers.pcap import MAGICS
+    from hairpin.writing import read_from
+
+    for path in outputs:
+        for f in files:
+            if str(f) == "-" or not read_from(path, f, tree=True):  # "-": standard input
+                continue
+            try:
+                with open(str(path), "rb") as fh:  # through a link, as the walk reads it and the write replaces it
+                    capture = fh.read(4) in MAGICS
+            except OSError:  # a new file, or one this run could not read either
+                capture = False
+            if capture:
+                raise InputError(f"cannot write: a capture inside {f}, given as input: the report would replace it "
+                                 "(write it elsewhere)", str(path))  # fmt: skip
 
 
 def _workdir(files: list[Path]) -> AbstractContextManager[str | None]:

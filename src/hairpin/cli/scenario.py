@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 import yaml
 
-from hairpin.cli.common import clean, versions_and_live, warn_scenario, write, wrote
+from hairpin.cli.common import clean, not_read_as_manifest, versions_and_live, warn_scenario, write, wrote
 from hairpin.errors import InputError, ParseError
 from hairpin.render.markup import shown
 from hairpin.writing import check_directory, check_output, check_outputs, name_problem, write_output
@@ -52,6 +52,7 @@ def from_cluster(
     if not paths and not (live or kubeconfig or context):
         raise InputError("give manifests or dumps, or --live / --kubeconfig / --context")
     check_outputs({"--output": output}, paths or [])
+    not_read_as_manifest(output, paths or [], "building from it again", "the scenario")
     errors: list[ParseError] = []
     objects = manifests.load_paths(paths or [], errors)
     if errors:

@@ -155,6 +155,7 @@ def trace_cmd(
     check_outputs({"--svg": svg, "--html": html, "--output": output},
                   [*(iptables_save or []), iptables_legacy_save, routes, rules, addrs, ipset, ipvs, nft, conntrack,
                    sockets, node])  # fmt: skip
+    _not_read_back({"--svg": svg, "--html": html, "--output": output}, node)
     work = tempfile.TemporaryDirectory(prefix=f"{node.name}." if node is not None else "hairpin.")
     try:
         _trace(node, work.name, packets, iptables_save, iptables_legacy_save, routes, rules, addrs, ipset, ipvs,
@@ -163,6 +164,18 @@ def trace_cmd(
         raise _in_bundle(e, work.name, node) from None
     finally:
         work.cleanup()
+
+
+def _not_read_back(outputs: dict[str, Path | str | None], node: Path | None) -> None:
+    """Refuse, in one line, an output written into the directory given to ``--node``: trace reads every file in it
+    by its content (``Node.find_all``), so the next trace of the directory would read this one as the node's or
+    leave one of the node's own out, and a name such as ``ip-route`` would replace the node's file, read now."""
+    from hairpin.writing import read_from
+
+    for path in outputs.values():
+        if read_from(path, node, tree=False):
+            raise InputError(f"cannot write: inside {node}, given to --node: trace reads every file in it to find "
+                             "the node's state (write it elsewhere)", str(path))  # fmt: skip
 
 
 def _in_bundle(e: InputError, work: str, node: Path | None) -> InputError:

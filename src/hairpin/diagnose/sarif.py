@@ -91,20 +91,26 @@ def _uri(file: str) -> str:
 
 
 _LINK_CHARS = re.compile(r"[\\\[\]]")
+_BRACES = re.compile(r"[{}]")
 
 
 def _message(text: str) -> dict[str, str]:
-    """A plain text message (SARIF 2.1.0 section 3.11.3) that can hold no embedded link and no markup.
+    """A plain text message (SARIF 2.1.0 section 3.11.3) that can hold no embedded link, no placeholder and no markup.
 
-    Text from the user's files (a Service's name, an annotation's value, a rule's comment) is in hairpin's
-    messages.  A viewer turns ``[text](target)`` in a plain text message into a link to a related location or
-    to any URI (section 3.11.6); literal brackets and backslashes are escaped with a backslash there, and
-    GitHub's CodeQL extension for VS Code reads the same escapes anywhere in the message (github/vscode-codeql,
-    ``unescapeSarifText`` in extensions/ql-vscode/src/common/sarif-utils.ts), so every '[', ']'
-    and '\\' is escaped and no text from a file can open a link.  hairpin never writes ``message.markdown``
-    (section 3.11.4: a viewer would render it), and the characters the HTML report shows escaped (control and
-    bidirectional formatting characters, ``hairpin.render.markup.visible``) are shown escaped here too."""
-    return {"text": _LINK_CHARS.sub(lambda m: "\\" + m.group(), visible(text))}
+    Text from the user's files (a Service's name, an annotation's value, a rule's comment) and hairpin's own words
+    (a fix's ``kubectl patch -p '{"spec": ...}'``) are in hairpin's messages.  A viewer turns ``[text](target)`` in a
+    plain text message into a link to a related location or to any URI (section 3.11.6); literal brackets and
+    backslashes are escaped with a backslash there, and GitHub's CodeQL extension for VS Code reads the same escapes
+    anywhere in the message (github/vscode-codeql, ``unescapeSarifText`` in
+    extensions/ql-vscode/src/common/sarif-utils.ts), so every '[', ']' and '\\' is escaped and no text from a file
+    can open a link.  ``{n}`` is a placeholder for ``arguments[n]`` (section 3.11.5), which requires a literal '{' or
+    '}' in a plain text or formatted message to be written '{{' or '}}', with or without ``arguments`` (and section
+    3.11.11: a message holding a placeholder must have them), so every brace is doubled and ``{0}`` from a file is
+    never read as a placeholder.  hairpin never writes ``message.markdown`` (section 3.11.4: a viewer would render
+    it), and the characters the HTML report shows escaped (control and bidirectional formatting characters,
+    ``hairpin.render.markup.visible``) are shown escaped here too."""
+    text = _LINK_CHARS.sub(lambda m: "\\" + m.group(), visible(text))
+    return {"text": _BRACES.sub(lambda m: m.group() * 2, text)}
 
 
 def _ann(key: str) -> str:
