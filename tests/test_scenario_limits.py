@@ -187,3 +187,49 @@ def test_the_recorded_scenario_name_is_shown_escaped(lab_dir: Path, capsys: pyte
     out = capsys.readouterr().out
     assert (e.value.code, out) == (0, f"hpabc123  up       scenario=seed\\x1b[31m\\u202e fix=- owner={os.getpid()} "
                                       "namespaces=0 processes=0\n")  # fmt: skip
+
+
+# ------------------------------------------------------------------------------ a file that is no scenario at all
+
+
+FROM_CLUSTER = "hairpin scenario from-cluster --service NAMESPACE/NAME FILE -o mine.yaml builds a scenario from one"
+
+
+@pytest.mark.parametrize("text", [
+    '{"apiVersion": "v1", "items": [{"apiVersion": "v1", "kind": "Service"}], "kind": "List", "metadata": {}}\n',
+    "apiVersion: v1\nitems: []\nkind: List\nmetadata: {}\n",
+    "# kubectl get svc -o yaml\n---\napiVersion: v1\nkind: Service\nmetadata: {name: a}\n",
+    "kind: Service\napiVersion: v1\n",
+])  # fmt: skip
+def test_a_kubernetes_dump_given_as_a_scenario_is_named(tmp_path: Path, text: str,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    path = tmp_path / "dump.json"
+    path.write_text(text)
+    with pytest.raises(SystemExit) as e:
+        main(["reproduce", "--scenario", str(path)])
+    assert (e.value.code, capsys.readouterr().err) == (
+        2, f"hairpin: error: {path}:1: a Kubernetes object or dump, not a hairpin scenario; {FROM_CLUSTER}\n")
+
+
+def test_a_file_larger_than_a_scenario_is_refused_before_it_is_read(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """The line-keeping YAML reader holds about 100 bytes per byte: a 274 MB cluster dump given as a scenario took
+    7.5 GB and minutes before this.  The limit is 1/128 of --max-input (4 MiB by default) and moves with it."""
+    path = tmp_path / "big.yaml"
+    path.write_text(BASE + "#" * (4 << 20))
+    with pytest.raises(SystemExit) as e:
+        main(["reproduce", "--scenario", str(path)])
+    size = path.stat().st_size
+    assert (e.value.code, capsys.readouterr().err) == (
+        2, f"hairpin: error: {path}: {size:,} bytes: larger than a scenario may be (4 MiB, 1/128 of --max-input); a "
+        f"cluster dump? {FROM_CLUSTER}\n")  # fmt: skip
+    with pytest.raises(SystemExit) as e:
+        main(["--max-input", "1GiB", "scenario", "validate", str(path)])
+    assert e.value.code == 0, capsys.readouterr().err
+    small = tmp_path / "small.yaml"
+    small.write_text(BASE)
+    with pytest.raises(SystemExit) as e:
+        main(["--max-input", "64KiB", "scenario", "validate", str(small)])  # 512 bytes may be a scenario: BASE is more
+    assert (e.value.code, capsys.readouterr().err) == (
+        2, f"hairpin: error: {small}: {len(BASE):,} bytes: larger than a scenario may be (512 bytes, 1/128 of "
+        f"--max-input); a cluster dump? {FROM_CLUSTER}\n")  # fmt: skip
