@@ -54,6 +54,7 @@ __all__ = [
     "EXCERPT",
     "MAGIC_BYTES",
     "SIZE_ENV",
+    "YAML_LOADER",
     "alias_bomb_error",
     "check_yaml_events",
     "compression",
@@ -336,7 +337,10 @@ def read_text(path: str | Path) -> str:
 
 # ---------------------------------------------------------------------------------------------- YAML
 
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's C parser when PyYAML has it
+#: libyaml's C parser when PyYAML has it (the same resolver and constructors as ``yaml.SafeLoader``, about five
+#: times faster)
+YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_LOADER = YAML_LOADER
 _STARTS = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
 _ENDS = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
 

@@ -42,6 +42,7 @@ def from_cluster(
     ] = None,
 ) -> None:
     """Build a scenario for one Service (and one calling pod) from Kubernetes objects."""
+    from hairpin import reading
     from hairpin import scenario as scen
     from hairpin.aws.cloud_provider import tg_attributes_support
     from hairpin.kube.from_cluster import WARNINGS, scenario_from_objects, scenario_yaml
@@ -73,7 +74,7 @@ def from_cluster(
         if n.startswith(WARNINGS):  # (hairpin.kube.cni_backend): said where it is seen, too
             print(f"hairpin: warning: {n}", file=sys.stderr)
     try:
-        scen.from_dict(yaml.safe_load(text), output)  # what we write must load back
+        scen.from_dict(yaml.load(text, Loader=reading.YAML_LOADER), output)  # what we write must load back
     except InputError as exc:
         raise InputError(f"the scenario built from it is not valid: {exc.message}", where) from None
     from hairpin.cli.common import note_unchecked

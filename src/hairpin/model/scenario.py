@@ -8,6 +8,7 @@ follows.  Frozen dataclasses with their defaults; ``hairpin.scenario`` reads and
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass, field
 
@@ -35,16 +36,38 @@ class Vpc:
 
     def az_of(self, address: str) -> str | None:
         """The AZ whose subnet holds ``address`` (either family)."""
-        subnet = self.subnet_of(address)
-        return next((az.name for az in self.azs if subnet in az.subnets), None) if subnet else None
+        found = self._find(address)
+        return found[1] if found else None
 
     def subnet_of(self, address: str) -> str | None:
+        """The first subnet (AZ by AZ, in the scenario's order) that holds ``address``."""
+        found = self._find(address)
+        return found[2] if found else None
+
+    def _find(self, address: str) -> tuple[int, str, str] | None:
+        """(order, AZ name, subnet) of the first subnet holding ``address``: looked up by the address's network
+        at each prefix length the subnets have, so a cluster of thousands of subnets costs a few dictionary
+        lookups per address, not a parse of every subnet (``scenario from-cluster`` of a 5,000-node dump whose
+        nodes are in 2,500 subnets took 42 s, most of it here)."""
         a = ipaddress.ip_address(address)
+        bits = a.max_prefixlen
+        hits = [hit for plen, nets in self._index.get(a.version, {}).items()
+                if (hit := nets.get(int(a) >> (bits - plen))) is not None]  # fmt: skip
+        return min(hits) if hits else None
+
+    @functools.cached_property
+    def _index(self) -> dict[int, dict[int, dict[int, tuple[int, str, str]]]]:
+        """{IP version: {prefix length: {network number >> host bits: (order, AZ name, subnet)}}}, the first of
+        equal networks kept (as a scan in order finds it)."""
+        out: dict[int, dict[int, dict[int, tuple[int, str, str]]]] = {}
+        order = 0
         for az in self.azs:
             for subnet in az.subnets:
-                if a in ipaddress.ip_network(subnet):
-                    return subnet
-        return None
+                net = ipaddress.ip_network(subnet)
+                key = int(net.network_address) >> (net.max_prefixlen - net.prefixlen)
+                out.setdefault(net.version, {}).setdefault(net.prefixlen, {}).setdefault(key, (order, az.name, subnet))
+                order += 1
+        return out
 
 
 @dataclass(frozen=True)
