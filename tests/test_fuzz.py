@@ -174,7 +174,7 @@ def run_cli(args: list[str], stdin: bytes = b"") -> tuple[int, str, str]:
 #: Errors about a whole file, which have no line to name.
 WHOLE_FILE = ("larger than the input limit", "not accepted: JSON nested too deeply", "no Kubernetes objects found",
               "not a pcap or pcapng capture", "empty file, not a capture", "cannot read", "no IPv4 route in the file",
-              "no local addresses", "no such Service in the input")  # fmt: skip
+              "no local addresses", "no such Service in the input", "larger than a scenario may be")  # fmt: skip
 
 
 def check_run(code: int, err: str, name: str, text: bool = False) -> None:

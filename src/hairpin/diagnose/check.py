@@ -14,14 +14,13 @@ Each finding lists the fixes that work for that Service, cheapest first: in-plac
 the ClusterIP (nothing on the load balancer changes), then recreating the Service under another
 controller (``hairpin.diagnose.fixes``).  ``Report.to_json()`` is the JSON contract; ``to_sarif()`` is SARIF 2.1.0 for code scanning.
 ``Report.datapath``: what translates Services when not kube-proxy, whose NAT the verdicts model (hairpin.kube.datapath).
-``Report.warnings``: what was assumed of kube-proxy's release (``hairpin.diagnose.versions.kube_proxy_warnings``).
+``Report`` (``hairpin.diagnose.report``) holds the findings with what was assumed of the cluster.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable
 from fractions import Fraction
 from typing import Any
 
@@ -33,63 +32,16 @@ from hairpin.diagnose import cloud_sg, families, proxy_firewall, reach, refused,
 from hairpin.diagnose.consequence import consequence
 from hairpin.diagnose.finding import Finding, Fix, PortVerdict
 from hairpin.diagnose.fixes import IPMODE_FIX, fixes_for
-from hairpin.diagnose.sarif import RULE_ID, deciding_location, to_sarif
+from hairpin.diagnose.report import Report
+from hairpin.diagnose.sarif import RULE_ID, deciding_location
 from hairpin.diagnose.versions import Versions, in_tree_support, kube_proxy_warnings, nlb_sg_mode, oldest_kube_proxy
 from hairpin.errors import InputError
 from hairpin.kube import apivalidation, ipmode
 from hairpin.kube.cluster import Cluster, KService
-from hairpin.kube.datapath import Datapath, assess
+from hairpin.kube.datapath import assess
 from hairpin.parsers.manifests import KubeObject
 
 __all__ = ["RULE_ID", "Finding", "Fix", "PortVerdict", "Report", "Versions", "check", "check_cluster"]
-
-@dataclass
-class Report:
-    """Every LoadBalancer Service's finding and every input error.  Renders itself as rich tables."""
-
-    findings: list[Finding]
-    errors: list[InputError]
-    only_at_risk: bool = False
-    #: the in-tree provider's NLBSecurityGroupMode as decided (hairpin.aws.cloud_config)
-    sg_mode: cloud_config.SgMode | None = None
-    #: the Services' datapath when it is not (only) kube-proxy's NAT (hairpin.kube.datapath); None: nothing to say
-    datapath: Datapath | None = None
-    #: what the input shows wrong or undecided in the AWS VPC CNI's settings, one sentence each
-    #: (``families.cni_warnings``: aws-node pods, or the DaemonSet's template, that differ; a family that does not
-    #: match the cluster's)
-    cni_warnings: tuple[str, ...] = ()
-    #: what hairpin assumed of the cluster's kube-proxy release, one line each (hairpin.diagnose.versions)
-    version_warnings: list[str] = dataclasses.field(default_factory=list)
-
-    def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
-        from hairpin.diagnose.report_text import render
-
-        yield from render(self, console, options)
-
-    @property
-    def at_risk(self) -> list[Finding]:
-        return [f for f in self.findings if f.at_risk]
-
-    @property
-    def exit_code(self) -> int:
-        """2 when some input was bad, else 1 when a Service is at risk, else 0."""
-        if self.errors:
-            return 2
-        return 1 if self.at_risk else 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "services": [f.to_json() for f in self.findings],
-            "errors": [{"file": e.file or "", "line": e.line, "message": e.message} for e in self.errors],
-            "cloud_config": cloud_config.to_json(self.sg_mode),
-            "datapath": self.datapath.to_json() if self.datapath is not None else None,
-            "cni_warnings": list(self.cni_warnings),
-            "version_warnings": list(self.version_warnings),
-        }
-
-    def to_sarif(self) -> dict[str, Any]:
-        return to_sarif(self)
-
 
 SUBNETS = ctl.annotation("aws-load-balancer-subnets")
 

@@ -19,8 +19,8 @@ from rich.text import Text
 from hairpin.render.text import fitting, indented, verbatim
 
 if TYPE_CHECKING:
-    from hairpin.diagnose.check import Report
     from hairpin.diagnose.finding import Finding
+    from hairpin.diagnose.report import Report
 
 __all__ = ["counted", "render"]
 

@@ -37,7 +37,8 @@ from hairpin.aws import controller as ctl
 from hairpin.render.markup import visible
 
 if TYPE_CHECKING:
-    from hairpin.diagnose.check import Finding, Report
+    from hairpin.diagnose.finding import Finding
+    from hairpin.diagnose.report import Report
 
 __all__ = ["RULE_ID", "SARIF_SCHEMA", "deciding_location", "to_sarif"]
 
