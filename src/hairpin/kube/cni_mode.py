@@ -44,6 +44,7 @@ template's, so no single pod's reading describes the cluster.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -146,6 +147,7 @@ def _go_ipv4_cidr(text: str) -> str | None:
         return None
 
 
+@functools.lru_cache(maxsize=64)  # one value on every aws-node pod of a large cluster: parsed once
 def exclude_snat_cidrs(value: str | None) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
     """AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS as ``parseCIDRString`` reads it (``pkg/networkutils/network.go``, v1.12.6
     and v1.13.0 to v1.23.0): split at commas, each entry trimmed and parsed with Go's ``net.ParseCIDR``; an entry that
