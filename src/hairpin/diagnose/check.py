@@ -354,6 +354,9 @@ class _Assessor:
             else:
                 f.reason = s.steps[-1] if s.steps else "no load balancer"
             return f
+        # The VPC CNI's SNAT settings (external SNAT, its port randomisation, the CIDRs excluded from it) decide no
+        # verdict: a pod's packet to an internal NLB (in the VPC) is never SNATed by the CNI, and an internet-facing
+        # NLB sees the NAT gateway's address whatever the node sends it (hairpin.kube.cni_snat says why in full)
         if s.scheme != "internal":
             f.reason = (
                 "internet-facing NLB: in-cluster callers reach it through the NAT gateway, whose address replaces "

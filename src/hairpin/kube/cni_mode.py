@@ -1,4 +1,5 @@
-"""The AWS VPC CNI's address family, from the environment of an aws-node pod's ``aws-node`` container.
+"""The AWS VPC CNI's address family (and its SNAT settings), from the environment of an aws-node pod's ``aws-node``
+container.
 
 Facts (aws/amazon-vpc-cni-k8s v1.23.0):
 
@@ -21,6 +22,10 @@ Facts (aws/amazon-vpc-cni-k8s v1.23.0):
   per-pod host setup: ``cmd/routed-eni-cni-plugin/driver/driver.go`` SetupPodNetwork adds the same routes and
   rules for each pod address whatever it was allocated from.  hairpin reads it only for the IPv6 check above.
 
+The SNAT settings (``SNAT_ENV``: AWS_VPC_K8S_CNI_EXTERNALSNAT, AWS_VPC_K8S_CNI_RANDOMIZESNAT,
+AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS) are read from the same sources and compared the same way, each as the CNI reads
+it (``reading``; facts and what hairpin does with them: ``hairpin.kube.cni_snat``); they do not touch the mode.
+
 Only values written in the pod spec (``value``) are read; a variable taken from a ConfigMap or Secret
 (``valueFrom``) is unknown, and so is the mode then.
 
@@ -39,13 +44,36 @@ template's, so no single pod's reading describes the cluster.
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["DIFFER", "ENV", "SETTINGS", "TEMPLATE", "CniMode", "CniSettings", "cni_mode", "cni_settings"]
+__all__ = [
+    "DIFFER",
+    "ENV",
+    "EXCLUDE_SNAT",
+    "EXTERNAL_SNAT",
+    "RANDOMIZE_SNAT",
+    "SETTINGS",
+    "SNAT_ENV",
+    "TEMPLATE",
+    "CniMode",
+    "CniSettings",
+    "cni_mode",
+    "cni_settings",
+    "exclude_snat_cidrs",
+    "reading",
+    "snat_type",
+]
 
+EXTERNAL_SNAT = "AWS_VPC_K8S_CNI_EXTERNALSNAT"
+RANDOMIZE_SNAT = "AWS_VPC_K8S_CNI_RANDOMIZESNAT"
+EXCLUDE_SNAT = "AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS"
+#: the SNAT settings (``hairpin.kube.cni_snat``), compared across the sources like the family's
+SNAT_ENV = (EXTERNAL_SNAT, RANDOMIZE_SNAT, EXCLUDE_SNAT)
 #: the aws-node container's variables read here
-ENV = ("ENABLE_IPv6", "ENABLE_IPv4", "ENABLE_PREFIX_DELEGATION", "AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG")
+ENV = ("ENABLE_IPv6", "ENABLE_IPv4", "ENABLE_PREFIX_DELEGATION", "AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG", *SNAT_ENV)
 
 #: how every warning on the VPC CNI's settings begins (``hairpin scenario from-cluster`` prints them too)
 SETTINGS = "VPC CNI settings"
@@ -75,6 +103,85 @@ def _bool(env: Mapping[str, str | None], name: str) -> bool | None:
     if value is None:
         return None
     return value in _TRUE  # a value ParseBool refuses is the default, false (not in _FALSE either)
+
+
+#: AWS_VPC_K8S_CNI_RANDOMIZESNAT's values and the flag each gives the SNAT rule (pkg/networkutils/network.go
+#: typeOfSNAT and buildIptablesSNATRules; prng falls back to --random when iptables lacks --random-fully)
+SNAT_TYPES = {"prng": "--random-fully", "hashrandom": "--random", "none": "no randomisation flag"}
+
+
+def snat_type(value: str | None) -> str | None:
+    """AWS_VPC_K8S_CNI_RANDOMIZESNAT as ``typeOfSNAT`` reads it (v1.7.0 to v1.23.0, ``pkg/networkutils/network.go``):
+    unset or "" is the default, prng; "prng", "hashrandom" and "none" exactly as written (no trimming, case
+    sensitive); any other value is logged ("Failed to parse ...; using default: prng") and taken as prng.  None for a
+    value not in the input (valueFrom).  Releases before v1.7.0 defaulted to hashrandom: hairpin models 1.7 on."""
+    if value is None:
+        return None
+    return value if value in SNAT_TYPES else "prng"
+
+
+#: what Go's strings.TrimSpace trims (unicode.IsSpace: the White_Space property)
+_GO_SPACE = " \t\n\v\f\r\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+_MAPPED = "mapped"
+
+
+def _go_ipv4_cidr(text: str) -> str | None:
+    """``net.ParseCIDR(strings.TrimSpace(text))`` kept when IPv4 (``parseCIDRString``): the network, or None for an
+    entry the CNI skips.  Go takes ``ADDR/BITS`` only (no netmask form, no bare address) and no leading zeros in
+    the address; the prefix length is decimal digits."""
+    addr, slash, bits = text.strip(_GO_SPACE).partition("/")
+    bits = bits.lstrip("0") or ("0" if bits else "")
+    if not slash or not bits.isascii() or not bits.isdigit() or len(bits) > 3:
+        return None
+    if ":" in addr:
+        try:  # Go's To4 takes an IPv4-mapped address (::ffff:a.b.c.d) as IPv4: hairpin does not claim how it is read
+            mapped = ipaddress.IPv6Network(f"{addr}/{bits}", strict=False).network_address.ipv4_mapped is not None
+        except ValueError:
+            return None
+        return _MAPPED if mapped else None
+    try:
+        return str(ipaddress.IPv4Network(f"{addr}/{bits}", strict=False))
+    except ValueError:
+        return None
+
+
+@functools.lru_cache(maxsize=64)  # one value on every aws-node pod of a large cluster: parsed once
+def exclude_snat_cidrs(value: str | None) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS as ``parseCIDRString`` reads it (``pkg/networkutils/network.go``, v1.12.6
+    and v1.13.0 to v1.23.0): split at commas, each entry trimmed and parsed with Go's ``net.ParseCIDR``; an entry that
+    does not parse or is IPv6 is logged and skipped; the rest are taken as their networks (``10.1.2.3/16`` is
+    10.1.0.0/16).  Returns (taken, skipped as written), or None for a value not in the input (valueFrom) or with an
+    IPv4-mapped IPv6 entry (which Go's ``To4`` takes as IPv4: not claimed here).  Earlier
+    releases (``getExcludeSNATCIDRs``, v1.7.0 to v1.12.5) neither trim, so an entry with spaces around it is skipped
+    there, nor skip IPv6 entries."""
+    if value is None:
+        return None
+    if value == "":
+        return (), ()
+    taken: list[str] = []
+    skipped: list[str] = []
+    for entry in value.split(","):
+        cidr = _go_ipv4_cidr(entry)
+        if cidr == _MAPPED:
+            return None
+        if cidr is None:
+            skipped.append(entry)
+        else:
+            taken.append(cidr)
+    return tuple(taken), tuple(skipped)
+
+
+def reading(env: Mapping[str, str | None], name: str) -> object:
+    """``name`` of ``env`` as the CNI reads it, for comparing sources (None: valueFrom): the booleans with
+    ParseBool and default false, RANDOMIZESNAT with ``snat_type``, the CIDRs those ``exclude_snat_cidrs`` takes."""
+    if name == RANDOMIZE_SNAT:
+        return snat_type(env.get(name, ""))
+    if name == EXCLUDE_SNAT:
+        cidrs = exclude_snat_cidrs(env.get(name, ""))
+        return None if cidrs is None else cidrs[0]
+    return _bool(env, name)
 
 
 def cni_mode(env: Mapping[str, str | None], where: str) -> CniMode | None:
@@ -139,15 +246,9 @@ def cni_settings(pods: Sequence[tuple[str, Mapping[str, str | None]]],
         return CniSettings(None, None, ())
     read = _read(len(pods), template is not None and bool(pods))
     first_where, first = sources[0]
-    # per variable, the first source that differs from the first one, compared as ipamd reads the values
-    # (GetBoolAsStringEnvVar: "True" and "true" alike, unset and "no" both the default, false); a value from
-    # valueFrom is unknown, so it differs from every value written in the input.  One warning per such source.
     differs: dict[int, list[str]] = {}
-    for name in ENV:
-        want = _bool(first, name)
-        i = next((i for i in range(1, len(sources)) if _bool(sources[i][1], name) != want), None)
-        if i is not None:
-            differs.setdefault(i, []).append(name)
+    for name, i in differing(sources).items():
+        differs.setdefault(i, []).append(name)
     modes = [cni_mode(env, where) for where, env in sources]
     first_mode = modes[0]
     key = (first_mode.ipv6, first_mode.refused) if first_mode is not None else None
@@ -166,6 +267,19 @@ def cni_settings(pods: Sequence[tuple[str, Mapping[str, str | None]]],
     mode = first_mode if odd is None else None
     any_ipv6 = any(m is not None and m.ipv6 for m in modes)
     return CniSettings(mode, split, tuple(warnings), any_ipv6)
+
+
+def differing(sources: Sequence[tuple[str, Mapping[str, str | None]]]) -> dict[str, int]:
+    """Per variable of ``ENV``, the index of the first source that differs from the first one, compared as the CNI
+    reads the values (``reading``: GetBoolAsStringEnvVar's "True" and "true" alike, unset and "no" both the default,
+    false); a value from valueFrom is unknown, so it differs from every value written in the input."""
+    out: dict[str, int] = {}
+    for name in ENV:
+        want = reading(sources[0][1], name)
+        i = next((i for i in range(1, len(sources)) if reading(sources[i][1], name) != want), None)
+        if i is not None:
+            out[name] = i
+    return out
 
 
 def _family(mode: CniMode | None, where: str) -> str:

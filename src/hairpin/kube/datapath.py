@@ -61,6 +61,7 @@ from typing import Any
 
 from hairpin.aws.lbc_flags import image_tag, untagged
 from hairpin.kube.cni_mode import ENV, TEMPLATE, CniMode, CniSettings, cni_settings
+from hairpin.kube.cni_snat import Snat, snat_settings
 from hairpin.text import shown
 
 __all__ = ["CILIUM_CONFIG", "Datapath", "Seen", "assess", "kpr_state"]
@@ -288,6 +289,11 @@ class Seen:
         """The VPC CNI's settings as every aws-node pod and the DaemonSet's template give them
         (``hairpin.kube.cni_mode.cni_settings``)."""
         return cni_settings(self.cni_envs, self.cni_template)
+
+    @property
+    def cni_snat(self) -> Snat | None:
+        """The VPC CNI's SNAT settings from the same sources (``hairpin.kube.cni_snat``)."""
+        return snat_settings(self.cni_envs, self.cni_template)
 
     @property
     def cni_mode(self) -> CniMode | None:

@@ -2,8 +2,9 @@
 
 ``scenario_from_objects(objects, service=, client=)`` builds a ``hairpin.scenario.Scenario`` for one
 Service from a ``hairpin.kube.cluster.Cluster`` (nodes, pods, endpoints, the controller that provisions its
-load balancer, kube-proxy's mode and version, ingress IPs and ipMode, the VPC CNI's version and, from the
-nodes' OS images, where it writes its connection marks: ``hairpin.kube.cni_backend``);
+load balancer, kube-proxy's mode and version, ingress IPs and ipMode, the VPC CNI's version, its external-SNAT
+setting (``hairpin.kube.cni_snat``) and, from the nodes' OS images, where it writes its connection marks:
+``hairpin.kube.cni_backend``);
 ``scenario_yaml(scenario, notes)`` writes it in the seed's format (``hairpin.kube.from_cluster_yaml``, re-exported
 here).  NLB node addresses are not in Kubernetes objects unless the Service's status lists them: otherwise one
 placeholder per AZ is taken from a placeholder subnet, and the file says so.
@@ -20,7 +21,7 @@ from hairpin import reading
 from hairpin.aws import automode, controller, providers, security_groups
 from hairpin.aws.cloud_provider import Support, tg_attributes_support
 from hairpin.errors import InputError, ScenarioError
-from hairpin.kube import apivalidation, cni_backend, cni_mode, datapath, ipmode
+from hairpin.kube import apivalidation, cni_backend, cni_mode, cni_snat, datapath, ipmode
 from hairpin.kube.cluster import (
     REGION_LABELS,
     Cluster,
@@ -451,6 +452,8 @@ def scenario_from_objects(
                      "where from); set kube_proxy.version in the scenario to the release it runs")  # fmt: skip
     cni_version = scenario_cni_version(c.seen, notes)
     notes.extend(c.seen.cni.warnings)  # aws-node pods (or the DaemonSet's template) that differ (hairpin.kube.cni_mode)
+    external_snat, snat_notes = cni_snat.scenario_external_snat(c.seen.cni_snat, NOT_MODELLED)
+    notes.extend(snat_notes)
     backend = cni_backend.infer(cni_version, [(n.name, c.nodes[n.name].os_image) for n in s_nodes])
     if backend.note is not None:
         notes.append(backend.note)
@@ -481,7 +484,7 @@ def scenario_from_objects(
         Vpc(str(vpc_net), str(vpc_net.network_address + 1), tuple(AZ(az, tuple(nets[az])) for az in azs_sorted)),
         Kernel(),
         KubeProxy(proxy_mode, kp_version),
-        Cni(version=cni_version, connmark_backend=backend.value),
+        Cni(external_snat=external_snat, version=cni_version, connmark_backend=backend.value),
         s_nodes,
         s_pods,
         (s_svc,),
