@@ -4,6 +4,7 @@ or terminated owner's lab is removed whole, processes in its namespaces end with
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import stat
@@ -48,8 +49,13 @@ def test_down_leaves_a_decoy_namespace_and_a_decoy_process_at_recorded_names_and
             subprocess.run(["ip", "netns", "add", name], check=True)
         sleeper = subprocess.Popen(["ip", "netns", "exec", decoy_ns, "sleep", "300"], start_new_session=True)
         decoy = subprocess.Popen(["sleep", "300"], start_new_session=True)  # as if it had a recorded pid
-        saved = rec.path.read_text().replace(f"{server}", f"{decoy.pid}")  # the server's pid given to the decoy
-        rec.path.write_text(saved)
+        # the server's pid given to the decoy: in the record's pid list and as the key of its start time, and
+        # nowhere else (a replace over the whole text also hit any namespace identity or start time that held
+        # the pid's digits, and once left a recorded namespace neither removed nor said to be kept)
+        saved = json.loads(rec.path.read_text())
+        saved["pids"] = [decoy.pid if p == server else p for p in saved["pids"]]
+        saved["starts"] = {str(decoy.pid) if k == str(server) else k: v for k, v in saved["starts"].items()}
+        rec.path.write_text(json.dumps(saved, indent=1))
         res = _hairpin("lab", "down", rec.prefix.rstrip("-"))
         assert res.returncode == 0, res.stderr
         assert res.stdout.splitlines() == [
