@@ -5,7 +5,10 @@
 
 Generates a `kubectl get nodes,pods,services,endpointslices -A -o json` style List (kubectl's
 4-space indentation) of a cluster over 3 AZs: every Service selects ~pods/services pods through an
-EndpointSlice, one in ten is of type LoadBalancer with a mix of controllers and annotations.  Then runs
+EndpointSlice, one in ten is of type LoadBalancer with a mix of controllers and annotations.  Each AZ's
+nodes are in a subnet of their own (10.0.0.0/21, 10.0.8.0/21, 10.0.16.0/21 for 5,000 nodes), each AZ's
+pods in a /16 of their own from 10.64.0.0 (a secondary CIDR, as custom networking gives pods), at the
+addresses EC2 can assign: not the first four or the last of a subnet.  Then runs
 `hairpin check DUMP --format json` in a child process and reports its wall time and peak RSS, and the
 same for the reference: `python -c 'json.load(open(DUMP))'` (`yaml.load(..., CSafeLoader)` with
 --yaml), the least any Python tool pays to read the dump.  The ratio is hairpin's time over that.
@@ -55,6 +58,27 @@ def ip(i: int, base: int) -> str:
     return f"10.{base + (i >> 16)}.{(i >> 8) & 255}.{i & 255}"
 
 
+#: where the nodes' subnets begin, and the pods' (a secondary VPC CIDR, as custom networking gives pods)
+NODE_SUBNETS, POD_SUBNETS = 10 << 24, (10 << 24) + (64 << 16)
+POD_SUBNET_SIZE = 1 << 16  # /16, the largest subnet EC2 creates
+
+
+def subnet_size(count: int) -> int:
+    """The addresses of the smallest subnet that holds ``count`` instances: a power of two from 16 (/28) to 65,536
+    (/16), the sizes EC2 creates, 5 more than ``count`` (AWS reserves the first four addresses and the last of each
+    subnet: "Subnet CIDR blocks", Amazon VPC User Guide); more than that fill further subnets of that size."""
+    return min(1 << 16, max(16, 1 << (count + 4).bit_length()))
+
+
+def subnet_ip(first: int, size: int, az: int, k: int) -> str:
+    """The ``k``-th address EC2 can assign in AZ number ``az``: its subnets are of ``size`` addresses, one per AZ in
+    turn from ``first``, and each subnet's first four addresses and last are AWS's (the network address, the VPC
+    router, the DNS server, one for future use, the broadcast address), so a node is never at 10.0.0.1."""
+    j, offset = divmod(k, size - 5)
+    n = first + (j * len(AZS) + az) * size + 4 + offset
+    return f"{n >> 24}.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
+
+
 SCRIPT = "set -e\necho start\nexec nginx -g 'daemon off;'"
 NOTE = "this is a long note that a YAML writer folds over several lines because it is wider than eighty characters"
 
@@ -71,6 +95,8 @@ def generate(
     rnd = random.Random(seed)
     script_every, fold_every = _every(scripts), _every(folded)
     items: list[dict[str, Any]] = []
+    node_size = subnet_size(-(-nodes // len(AZS)))
+    node_ip = [subnet_ip(NODE_SUBNETS, node_size, n % len(AZS), n // len(AZS)) for n in range(nodes)]
     for n in range(nodes):
         items.append({
             "apiVersion": "v1", "kind": "Node",
@@ -78,16 +104,19 @@ def generate(
                 "kubernetes.io/hostname": f"ip-{n}", "topology.kubernetes.io/zone": AZS[n % 3],
                 "topology.kubernetes.io/region": "eu-west-1", "node.kubernetes.io/instance-type": "m5.large"}},
             "spec": {"providerID": f"aws:///{AZS[n % 3]}/i-{n:017x}"},
-            "status": {"addresses": [{"type": "InternalIP", "address": ip(n, 0)}, {"type": "Hostname", "address": f"ip-{n}"}],
+            "status": {"addresses": [{"type": "InternalIP", "address": node_ip[n]}, {"type": "Hostname", "address": f"ip-{n}"}],
                        "conditions": [{"type": "Ready", "status": "True"}],
                        "nodeInfo": {"kubeletVersion": "v1.29.3-eks-ae9a62a", "kubeProxyVersion": "v1.29.3-eks-ae9a62a"}},
         })  # fmt: skip
     per_svc = max(1, pods // services)
     endpoints: dict[int, list[dict[str, Any]]] = {}
+    in_az = [0] * len(AZS)  # the pods given an address in each AZ so far: the VPC CNI's come from its subnets
     for p in range(pods):
         svc = p // per_svc if p // per_svc < services else rnd.randrange(services)
         node = rnd.randrange(nodes)
-        addr = ip(p, 64)
+        az = node % len(AZS)
+        addr = subnet_ip(POD_SUBNETS, POD_SUBNET_SIZE, az, in_az[az])
+        in_az[az] += 1
         meta: dict[str, Any] = {"name": f"app{svc}-{p}", "namespace": f"ns{svc % 50}", "uid": f"pod-{p}"}
         if fold_every and p % fold_every == fold_every // 2:
             meta["annotations"] = {"example.com/note": NOTE}
@@ -99,7 +128,7 @@ def generate(
         items.append({
             "apiVersion": "v1", "kind": "Pod", "metadata": meta,
             "spec": {"nodeName": f"ip-{node}", "containers": [container]},
-            "status": {"phase": "Running", "podIP": addr, "hostIP": ip(node, 0),
+            "status": {"phase": "Running", "podIP": addr, "hostIP": node_ip[node],
                        "conditions": [{"type": "Ready", "status": "True"}]},
         })  # fmt: skip
         endpoints.setdefault(svc, []).append({"addresses": [addr], "nodeName": f"ip-{node}",

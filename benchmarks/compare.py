@@ -1,6 +1,6 @@
 """hairpin next to the reference tool for each of its heavy jobs, side by side in one run, answers checked.
 
-    python benchmarks/compare.py [--only trace,check,sim,pcap] [--services 10000] [--nodes 5000]
+    python benchmarks/compare.py [--only trace,check,from-cluster,sim,pcap] [--services 10000] [--nodes 5000]
                                  [--check-services 10000] [--pods 150000] [--connections 2000] [--yaml]
                                  [--packets 2000000]
 
@@ -15,6 +15,8 @@ Each pair runs on inputs this script generates, in child processes measured alik
 - check: a ``kubectl get -o json`` List of a cluster (``bench_check.generate``) checked by ``hairpin
   check --format json`` (exit 1, Services at risk, no errors expected), against ``json.load`` of the same file
   (``yaml.load`` with libyaml's CSafeLoader with ``--yaml``).
+- from-cluster: ``hairpin scenario from-cluster --service ns0/app0`` of the same List (the scenario written
+  must load with ``hairpin.scenario.load`` and hold every node), against ``json.load`` of it.
 - sim: ``sim.run`` of the seed scenario (timeout rate within 4 standard deviations of the closed form
   expected), against the real kernel's 127 s per hairpinned connection (tcp_syn_retries=6).
 - pcap: a classic pcap (Ethernet) of 2,000,000 packets, 140 MB, random ISNs, 2 % of its connections
@@ -125,13 +127,20 @@ def compare_trace(services: int, tmp: Path) -> None:
               f"of 9 runs of 200 traces, {passes} packet passes each, answers checked); goal < 50 us")  # fmt: skip
 
 
-def compare_check(nodes: int, services: int, pods: int, yaml_too: bool, tmp: Path) -> None:
-    for fmt in ("json", "yaml") if yaml_too else ("json",):
-        print(f"check: {nodes} nodes, {services} Services, {pods} Pods ({fmt.upper()})")
-        dump = tmp / f"cluster.{fmt}"
+def cluster_dump(nodes: int, services: int, pods: int, fmt: str, tmp: Path) -> Path:
+    """``bench_check``'s dump of that size, written once for the pairs that read it."""
+    dump = tmp / f"cluster-{nodes}-{services}-{pods}.{fmt}"
+    if not dump.exists():
         subprocess.run([sys.executable, str(HERE / "bench_check.py"), "--write", str(dump), "--nodes", str(nodes),
                         "--services", str(services), "--pods", str(pods), *(["--yaml"] if fmt == "yaml" else [])],
                        check=True)  # fmt: skip
+    return dump
+
+
+def compare_check(nodes: int, services: int, pods: int, yaml_too: bool, tmp: Path) -> None:
+    for fmt in ("json", "yaml") if yaml_too else ("json",):
+        print(f"check: {nodes} nodes, {services} Services, {pods} Pods ({fmt.upper()})")
+        dump = cluster_dump(nodes, services, pods, fmt, tmp)
         ours = run([sys.executable, "-m", "hairpin.cli.main", "check", str(dump), "--format", "json"])
         report = json.loads(ours.out)
         at_risk = sum(1 for s in report["services"] if s["at_risk"])
@@ -154,6 +163,24 @@ def compare_check(nodes: int, services: int, pods: int, yaml_too: bool, tmp: Pat
             f"  {dump.stat().st_size / 2**20:.0f} MiB, {items} objects; hairpin: exit 1, {at_risk} of {len(report['services'])} load-balanced Services at risk"
         )
         row("check --format json", ours, ref, ref_name, "< 3 s JSON, < 5 s YAML, < 1 GiB")
+
+
+def compare_from_cluster(nodes: int, services: int, pods: int, tmp: Path) -> None:
+    print(f"from-cluster: {nodes} nodes, {services} Services, {pods} Pods (JSON), the scenario of ns0/app0")
+    dump, out = cluster_dump(nodes, services, pods, "json", tmp), tmp / "scenario.yaml"
+    ours = run([sys.executable, "-m", "hairpin.cli.main", "scenario", "from-cluster", "--service", "ns0/app0", str(dump),
+                "-o", str(out)])  # fmt: skip
+    assert ours.code == 0, f"hairpin scenario from-cluster: exit {ours.code}"
+    from hairpin import scenario
+
+    built = scenario.load(str(out))
+    # every generated node has an InternalIP and a zone, and none is excluded from load balancers: all are written
+    assert len(built.nodes) == nodes and built.client_service.key == "ns0/app0", f"{len(built.nodes)} nodes"
+    ref = run([sys.executable, "-c", f"import json; print(len(json.load(open({str(dump)!r}))['items']))"])
+    assert int(ref.out.strip()) == nodes + pods + 2 * services, f"reference read {ref.out.strip()} items"
+    print(f"  {out.stat().st_size / 2**20:.1f} MiB scenario written, loads back: {len(built.nodes)} nodes, "
+          f"{len(built.pods)} pods, {len(built.client_service.endpoints)} endpoints")  # fmt: skip
+    row("scenario from-cluster", ours, ref, "json.load", "none set (it reads the dump as check does, then writes YAML)")
 
 
 def compare_sim(connections: int) -> None:
@@ -205,7 +232,8 @@ def compare_pcap(packets: int, tmp: Path) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", default="trace,check,sim,pcap", help="comma-separated: trace, check, sim, pcap")
+    ap.add_argument("--only", default="trace,check,from-cluster,sim,pcap",
+                    help="comma-separated: trace, check, from-cluster, sim, pcap")  # fmt: skip
     ap.add_argument("--services", type=int, default=10000, help="trace: Services in the iptables dump")
     ap.add_argument("--nodes", type=int, default=5000, help="check: nodes")
     ap.add_argument("--check-services", type=int, default=10000, help="check: Services")
@@ -226,6 +254,8 @@ def main() -> int:
             compare_trace(args.services, tmp)
         if "check" in only:
             compare_check(args.nodes, args.check_services, args.pods, args.yaml, tmp)
+        if "from-cluster" in only:
+            compare_from_cluster(args.nodes, args.check_services, args.pods, tmp)
         if "sim" in only:
             compare_sim(args.connections)
         if "pcap" in only:

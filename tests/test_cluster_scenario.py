@@ -190,3 +190,25 @@ def test_the_table_on_stderr_shows_control_and_bidi_characters(tmp_path: Path,
     assert exc.value.code in (0, None)
     assert "\x1b" not in err and "\u202e" not in err
     assert "│ node1 *     │ eu-west-1a\\x1b[31m\\u202e │" in err
+
+
+def _pod(name: str, namespace: str | None, ip: str, phase: str = "Running") -> m.KubeObject:
+    meta = {"name": name, **({"namespace": namespace} if namespace is not None else {})}
+    return m.KubeObject("Pod", {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": {"nodeName": "node1"},
+                                "status": {"phase": phase, "podIP": ip}}, None, None)  # fmt: skip
+
+
+def test_one_pod_looked_up_is_the_one_pods_keeps() -> None:
+    """``Cluster.pod`` (from-cluster's endpoints and client, without making every KPod): of the pods of one key, the
+    last one still running or pending, as ``Cluster.pods`` keeps; a finished one after it does not hide it."""
+    objs = [_pod("a", "ns", "10.0.0.4"), _pod("a", "ns", "10.0.0.5"), _pod("b", None, "10.0.0.6"),
+            _pod("c", "ns", "10.0.0.7"), _pod("c", "ns", "10.0.0.8", "Succeeded"), _pod("d", "ns", "10.0.0.9", "Failed")]  # fmt: skip
+    lookups = [("ns", "a"), ("default", "b"), ("ns", "c"), ("ns", "d"), ("ns", "b"), ("default", "a")]
+    c = Cluster.from_objects(objs)
+    got = {k: c.pod(*k) for k in lookups}
+    assert {k: p.ip if p is not None else None for k, p in got.items()} == {
+        ("ns", "a"): "10.0.0.5", ("default", "b"): "10.0.0.6", ("ns", "c"): "10.0.0.7", ("ns", "d"): None,
+        ("ns", "b"): None, ("default", "a"): None}  # fmt: skip
+    assert all(c.pod(*k) is got[k] for k in lookups)  # made once
+    assert {k: c.pods.get(k) for k in lookups} == got  # the KPods every Pod made gives
+    assert c.pod("ns", "a") is c.pods[("ns", "a")]  # once they are made, theirs

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -45,3 +46,24 @@ def test_overlapping_and_repeated_subnets_give_the_first_in_order() -> None:
     assert (vpc.subnet_of("10.0.1.200"), vpc.az_of("10.0.1.200")) == ("10.0.0.0/16", "a")
     assert (vpc.subnet_of("10.1.0.1"), vpc.az_of("10.1.0.1")) == (None, None)
     assert (vpc.subnet_of("fd00::1"), vpc.az_of("fd00::1")) == (None, None)
+
+
+def test_scenario_lookups_by_name_give_the_first_of_a_name() -> None:
+    """``Scenario.node``, ``pod`` and ``service`` look names up in a table made once: the first of a name, as a scan
+    in order finds it, and KeyError for a name the scenario does not hold."""
+    from dataclasses import replace
+
+    from hairpin import scenario
+
+    s = scenario.seed()
+    first, second = s.nodes[0], s.nodes[1]
+    twice = replace(s, nodes=(first, replace(second, name=first.name), *s.nodes[2:]))
+    assert twice.node(first.name) is first
+    assert twice.node(s.nodes[2].name) is s.nodes[2]
+    p = s.pods[0]
+    twice = replace(s, pods=(p, replace(s.pods[1], name=p.name), *s.pods[2:]))
+    assert twice.pod(p.name) is p and s.client_service is s.services[0]
+    for lookup, name in ((s.node, "nope"), (s.pod, "nope"), (s.service, "default/nope")):
+        with pytest.raises(KeyError) as exc:
+            lookup(name)
+        assert exc.value.args == (name,)

@@ -259,6 +259,9 @@ class Cluster:
         #: them when every EndpointSlice endpoint names its node (150,000 Pods: about 0.4 s and 60 MiB)
         self._pod_data: list[dict[str, Any]] = []
         self._pods: dict[tuple[str, str], KPod] | None = None
+        #: while ``pods`` is not made: the Pods as read by (namespace, name), and those ``pod`` made
+        self._pod_keys: dict[tuple[str, str], list[dict[str, Any]]] | None = None
+        self._pods_made: dict[tuple[str, str], KPod | None] = {}
         self.services: list[KService] = []
         #: each Service's endpoints, made from its EndpointSlices (``_slice_data``) when first asked for: the
         #: checker asks for the load-balanced Services' only
@@ -293,7 +296,7 @@ class Cluster:
             with paused():
                 for d in self._pod_data:
                     self._add_pod(d)
-            self._pod_data = []
+            self._pod_data, self._pod_keys, self._pods_made = [], None, {}
         return self._pods
 
     @classmethod
@@ -312,6 +315,7 @@ class Cluster:
                 pods.append(o.data)
                 if c._pods is None:
                     c._pod_data.append(o.data)
+                    c._pod_keys = None
                 else:
                     c._add_pod(o.data)
                     c._pods_by_ns = None
@@ -433,13 +437,38 @@ class Cluster:
             info["osImage"] if isinstance(info.get("osImage"), str) and info["osImage"] else None,
         )
 
+    def pod(self, namespace: str, name: str) -> KPod | None:
+        """``pods.get((namespace, name))``, the same KPod each time, without making 150,000 (1 s) for ``scenario
+        from-cluster``'s few when they are not made yet: of that key's pods as read, the last ``pods`` keeps."""
+        key = (namespace, name)
+        if self._pods is not None:
+            return self._pods.get(key)
+        if self._pod_keys is None:
+            self._pod_keys, self._pods_made = {}, {}
+            with paused():
+                for d in self._pod_data:
+                    meta = mapping_of(d.get("metadata"))
+                    k = (str(meta.get("namespace") or "default"), str(meta.get("name") or ""))
+                    self._pod_keys.setdefault(k, []).append(d)
+        if key not in self._pods_made:
+            made = [p for p in map(self._kpod, self._pod_keys.get(key, ())) if p is not None]
+            self._pods_made[key] = made[-1] if made else None
+        return self._pods_made[key]
+
     def _add_pod(self, d: dict[str, Any]) -> None:
         assert self._pods is not None
+        pod = self._kpod(d)
+        if pod is not None:
+            self._pods[(pod.namespace, pod.name)] = pod
+
+    @staticmethod
+    def _kpod(d: dict[str, Any]) -> KPod | None:
+        """The Pod read, None when it is not running or pending (finished, or being deleted)."""
         meta = mapping_of(d.get("metadata"))
         spec = mapping_of(d.get("spec"))
         status = mapping_of(d.get("status"))
         if status.get("phase") in ("Succeeded", "Failed") or meta.get("deletionTimestamp"):
-            return
+            return None
         ready = False
         for cond in _seq(status.get("conditions")):
             if isinstance(cond, dict) and cond.get("type") == "Ready":
@@ -452,7 +481,7 @@ class Cluster:
             for p in _seq(mapping_of(ctr).get("ports")):
                 if isinstance(p, dict) and p.get("name") and isinstance(p.get("containerPort"), int):
                     ports[str(p["name"])] = int(p["containerPort"])
-        pod = KPod(
+        return KPod(
             str(meta.get("namespace") or "default"),
             str(meta.get("name") or ""),
             status.get("podIP") or None,
@@ -463,7 +492,6 @@ class Cluster:
             ports,
             tuple(str(i["ip"]) for i in _seq(status.get("podIPs")) if isinstance(i, dict) and i.get("ip")),
         )
-        self._pods[(pod.namespace, pod.name)] = pod
 
     def _add_service(self, o: KubeObject) -> None:
         d = o.data
@@ -575,7 +603,7 @@ class Cluster:
             for e in eps:
                 node = e.node
                 if node is None and e.pod is not None:
-                    p = self.pods.get((svc.namespace, e.pod))
+                    p = self.pod(svc.namespace, e.pod)
                     node = p.node if p is not None else None
                 out.append(KEndpoint(e.ip, node, e.pod, e.ready) if node != e.node else e)
             return out

@@ -275,7 +275,7 @@ def scenario_from_objects(
     eps = [e for e in c.endpoints_of(svc) if e.ready and e.node in node_names]
     pods: dict[str, KPod] = {}
     for e in eps:
-        p = c.pods.get((svc.namespace, e.pod)) if e.pod else None
+        p = c.pod(svc.namespace, e.pod) if e.pod else None
         if p is None:
             p = KPod(svc.namespace, e.pod or f"endpoint-{e.ip.replace('.', '-')}", e.ip, e.node, {}, True, False)
         pods[p.name] = p
@@ -288,7 +288,7 @@ def scenario_from_objects(
         cns, _, cname = client.partition("/")
         if not cname:
             cns, cname = "default", cns
-        client_pod = c.pods.get((cns, cname))
+        client_pod = c.pod(cns, cname)
         if client_pod is None:
             raise InputError(f"--client-pod {client}: no such Pod in the input")
         if not client_pod.node or client_pod.node not in node_names or not client_pod.ip:
