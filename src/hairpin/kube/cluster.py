@@ -37,8 +37,7 @@ from a ``Cluster``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any
 
 from hairpin import reading
@@ -47,6 +46,14 @@ from hairpin.errors import InputError
 from hairpin.gcpause import paused
 from hairpin.kube import apivalidation as api
 from hairpin.kube.datapath import Seen
+from hairpin.kube.objects import KEndpoint as KEndpoint
+from hairpin.kube.objects import KNode as KNode
+from hairpin.kube.objects import KPod as KPod
+from hairpin.kube.objects import KService as KService
+from hairpin.kube.objects import first_of as first_of
+from hairpin.kube.objects import ingress_of, labels_of, list_of, text_of
+from hairpin.kube.objects import mapping_of as mapping_of
+from hairpin.kube.objects import version_of as version_of
 from hairpin.parsers.manifests import KubeObject
 
 __all__ = [
@@ -72,108 +79,6 @@ _EXCLUDE_LABELS = (
     "node-role.kubernetes.io/master",
 )
 _DELETE_TAINTS = ("ToBeDeletedByClusterAutoscaler", "karpenter.sh/disrupted")
-
-
-@dataclass(slots=True)
-class KNode:
-    name: str
-    ip: str | None
-    az: str | None
-    labels: dict[str, str]
-    lb_eligible: bool
-    kube_proxy_version: str | None = None
-    kubelet_version: str | None = None
-    #: spec.podCIDRs (else spec.podCIDR): the pod networks the node's IPAM assigns from (overlay CNIs;
-    #: the AWS VPC CNI gives pods VPC addresses and leaves these unset)
-    pod_cidrs: tuple[str, ...] = ()
-    #: every InternalIP in status.addresses (a dual-stack node has one of each family; ``ip`` is the first)
-    ips: tuple[str, ...] = ()
-    #: status.nodeInfo.osImage ("Amazon Linux 2023.6.20250115"): which iptables the node's aws-node follows
-    #: (``hairpin.kube.cni_backend``)
-    os_image: str | None = None
-
-
-@dataclass(slots=True)
-class KPod:
-    namespace: str
-    name: str
-    ip: str | None
-    node: str | None
-    labels: dict[str, str]
-    ready: bool
-    host_network: bool
-    container_ports: dict[str, int] = field(default_factory=dict)
-    #: status.podIPs (every address of a dual-stack pod; status.podIP is the first)
-    ips: tuple[str, ...] = ()
-
-
-@dataclass(slots=True)
-class KService:
-    namespace: str
-    name: str
-    type: str
-    cluster_ip: str | None
-    ports: list[dict[str, Any]]
-    selector: dict[str, str]
-    external_traffic_policy: str
-    load_balancer_class: str | None
-    annotations: dict[str, str]
-    health_check_node_port: int | None
-    file: str | None
-    line: int | None
-    existing: bool  # read from a cluster or a dump (has a uid / creationTimestamp), not a manifest to apply
-    #: where annotations and some fields sit in the file, (line, column) (hairpin.parsers.strict.marks)
-    marks: dict[str, tuple[int, int]] = field(default_factory=dict)
-    #: spec.loadBalancerSourceRanges, as written
-    source_ranges: tuple[str, ...] = ()
-    #: status.loadBalancer.ingress: (ip, hostname, ipMode) each (hairpin.kube.ipmode)
-    ingress: tuple[tuple[str | None, str | None, str | None], ...] = ()
-    #: spec.ipFamilies and spec.ipFamilyPolicy as written (hairpin.aws.ipfamily)
-    ip_families: tuple[str, ...] = ()
-    ip_family_policy: str | None = None
-    #: spec.clusterIPs as the API server takes them (spec.clusterIP alone: [it]; ipfamily.cluster_ips)
-    cluster_ips: tuple[str, ...] = ()
-    #: spec.sessionAffinity and spec.loadBalancerIP as written ("" when not set; the API server's default
-    #: affinity is None)
-    session_affinity: str = ""
-    load_balancer_ip: str = ""
-    #: spec.allocateLoadBalancerNodePorts is not false (its default is true)
-    allocate_node_ports: bool = True
-    #: spec.internalTrafficPolicy as written ("" when not set: Cluster)
-    internal_traffic_policy: str = ""
-    #: metadata.namespace is written (or the object comes from the cluster); else kubectl applies the manifest to
-    #: the namespace of its command (-n, else the context's), which hairpin cannot know: ``namespace`` says default
-    namespace_set: bool = True
-
-    @property
-    def kubectl_ns(self) -> str:
-        """``-n NAMESPACE `` for a kubectl command on this Service; nothing when the manifest names no namespace."""
-        return f"-n {self.namespace} " if self.namespace_set else ""
-
-    @property
-    def dns_namespace(self) -> str:
-        """The namespace in the Service's cluster DNS name (a placeholder when the manifest names none)."""
-        return self.namespace if self.namespace_set else "<namespace>"
-
-    @property
-    def key(self) -> str:
-        return f"{self.namespace}/{self.name}"
-
-    def protocols(self) -> list[str]:
-        return [str(p.get("protocol") or "TCP") for p in self.ports]
-
-
-@dataclass(slots=True, frozen=True)
-class KEndpoint:
-    ip: str
-    node: str | None
-    pod: str | None  # pod name (same namespace as the Service)
-    ready: bool
-
-
-def _seq(value: Any) -> list[Any]:
-    """A list field of an object, or no items when the input holds anything else there."""
-    return value if isinstance(value, list) else []
 
 
 #: the kinds hairpin reads, by their lower case (a kind in another case is refused: ``Cluster._add_all``)
@@ -203,51 +108,6 @@ def _unsupported(spec: dict[str, Any]) -> str | None:
             return (f'spec.{key}: Unsupported value: "{v}": supported values: {listed}: the API server refuses the '
                     "Service")  # fmt: skip
     return None
-
-
-def _text(value: Any) -> str:
-    """A string field of an object, or "" when the input holds anything else there."""
-    return value if isinstance(value, str) else ""
-
-
-def mapping_of(value: Any) -> dict[str, Any]:
-    """A mapping field of an object, or an empty one when the input holds anything else there."""
-    return value if isinstance(value, dict) else {}
-
-
-def _labels(meta: dict[str, Any], key: str = "labels") -> dict[str, str]:
-    raw = meta.get(key) or {}
-    return {str(k): "" if v is None else str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
-
-
-def first_of(d: dict[str, str], keys: Sequence[str]) -> str | None:
-    """The value of the first of ``keys`` that ``d`` has non-empty (a label with its older name after it)."""
-    for k in keys:
-        if d.get(k):
-            return d[k]
-    return None
-
-
-def version_of(text: str | None) -> tuple[int, int] | None:
-    """(major, minor) of a Kubernetes version string such as ``v1.33.4-eks-...``; None when it is not one."""
-    if not text:
-        return None
-    parts = text.lstrip("v").split("-")[0].split(".")
-    try:
-        return int(parts[0]), int(parts[1])
-    except (IndexError, ValueError):
-        return None
-
-
-def _ingress(status: Any) -> tuple[tuple[str | None, str | None, str | None], ...]:
-    lb = status.get("loadBalancer") if isinstance(status, dict) else None
-    items = lb.get("ingress") if isinstance(lb, dict) else None
-    out = []
-    for i in items if isinstance(items, list) else ():
-        if isinstance(i, dict):
-            ip, host, mode = i.get("ip"), i.get("hostname"), i.get("ipMode")
-            out.append(tuple(str(x) if isinstance(x, str) and x else None for x in (ip, host, mode)))
-    return tuple(out)  # type: ignore[arg-type]
 
 
 class Cluster:
@@ -342,7 +202,7 @@ class Cluster:
             elif kind == "TargetGroupBinding":
                 c.target_group_bindings.append(o)
             elif kind == "MutatingWebhookConfiguration":
-                for wh in _seq(o.data.get("webhooks")):
+                for wh in list_of(o.data.get("webhooks")):
                     if isinstance(wh, dict) and wh.get("name") == controller.LBC_WEBHOOK:
                         c.webhook = True
             elif kind.lower() in _KINDS_BY_LOWER:
@@ -395,8 +255,8 @@ class Cluster:
         for ctr in tpl.get("containers") or ():
             if not isinstance(ctr, dict):
                 continue
-            command = [str(a) for a in _seq(ctr.get("command")) if isinstance(a, str | int | float)]
-            args = command[1:] + [str(a) for a in _seq(ctr.get("args")) if isinstance(a, str | int | float)]
+            command = [str(a) for a in list_of(ctr.get("command")) if isinstance(a, str | int | float)]
+            args = command[1:] + [str(a) for a in list_of(ctr.get("args")) if isinstance(a, str | int | float)]
             ident = f"{ctr.get('name') or ''} {ctr.get('image') or ''}"
             if "aws-load-balancer-controller" in ident and any(a.startswith("--cluster-name") for a in args):
                 where = f"Deployment {o.namespace}/{o.name}"
@@ -408,12 +268,12 @@ class Cluster:
     def _add_node(self, d: dict[str, Any]) -> None:
         meta = mapping_of(d.get("metadata"))
         name = str(meta.get("name") or "")
-        labels = _labels(meta)
+        labels = labels_of(meta)
         status = mapping_of(d.get("status"))
-        ips = [str(addr.get("address")) for addr in _seq(status.get("addresses"))
+        ips = [str(addr.get("address")) for addr in list_of(status.get("addresses"))
                if isinstance(addr, dict) and addr.get("type") == "InternalIP"]  # fmt: skip
         ip = ips[0] if ips else None
-        taints = {str(t.get("key")) for t in _seq(mapping_of(d.get("spec")).get("taints")) if isinstance(t, dict)}
+        taints = {str(t.get("key")) for t in list_of(mapping_of(d.get("spec")).get("taints")) if isinstance(t, dict)}
         eligible = (
             not any(k in labels for k in _EXCLUDE_LABELS)
             and labels.get("eks.amazonaws.com/compute-type") != "fargate"
@@ -421,7 +281,7 @@ class Cluster:
         )
         info = mapping_of(status.get("nodeInfo"))
         spec = mapping_of(d.get("spec"))
-        cidrs = [c for c in _seq(spec.get("podCIDRs")) if isinstance(c, str) and c]
+        cidrs = [c for c in list_of(spec.get("podCIDRs")) if isinstance(c, str) and c]
         if not cidrs and isinstance(spec.get("podCIDR"), str) and spec.get("podCIDR"):
             cidrs = [spec["podCIDR"]]
         self.nodes[name] = KNode(
@@ -470,15 +330,15 @@ class Cluster:
         if status.get("phase") in ("Succeeded", "Failed") or meta.get("deletionTimestamp"):
             return None
         ready = False
-        for cond in _seq(status.get("conditions")):
+        for cond in list_of(status.get("conditions")):
             if isinstance(cond, dict) and cond.get("type") == "Ready":
                 ready = cond.get("status") == "True"
                 break
         else:
             ready = status.get("phase") == "Running"
         ports: dict[str, int] = {}
-        for ctr in _seq(spec.get("containers")):
-            for p in _seq(mapping_of(ctr).get("ports")):
+        for ctr in list_of(spec.get("containers")):
+            for p in list_of(mapping_of(ctr).get("ports")):
                 if isinstance(p, dict) and p.get("name") and isinstance(p.get("containerPort"), int):
                     ports[str(p["name"])] = int(p["containerPort"])
         return KPod(
@@ -486,11 +346,11 @@ class Cluster:
             str(meta.get("name") or ""),
             status.get("podIP") or None,
             spec.get("nodeName") or None,
-            _labels(meta),
+            labels_of(meta),
             ready,
             bool(spec.get("hostNetwork")),
             ports,
-            tuple(str(i["ip"]) for i in _seq(status.get("podIPs")) if isinstance(i, dict) and i.get("ip")),
+            tuple(str(i["ip"]) for i in list_of(status.get("podIPs")) if isinstance(i, dict) and i.get("ip")),
         )
 
     def _add_service(self, o: KubeObject) -> None:
@@ -500,7 +360,7 @@ class Cluster:
         hc = spec.get("healthCheckNodePort")
         families, policy = spec.get("ipFamilies"), spec.get("ipFamilyPolicy")
         refused = (_unsupported(spec) or ipfamily.refusal(families, policy, spec.get("clusterIP"), spec.get("clusterIPs"))
-                   or api.source_range_refusal(spec, _labels(meta, "annotations"))
+                   or api.source_range_refusal(spec, labels_of(meta, "annotations"))
                    or api.load_balancer_class_refusal(spec))  # fmt: skip
         if refused is not None:
             self.errors.append(InputError(refused, o.file, o.line))
@@ -512,25 +372,25 @@ class Cluster:
                 str(meta.get("name") or ""),
                 str(spec.get("type") or "ClusterIP"),
                 spec.get("clusterIP") or None,
-                [p for p in _seq(spec.get("ports")) if isinstance(p, dict)],
-                _labels(spec, "selector"),
+                [p for p in list_of(spec.get("ports")) if isinstance(p, dict)],
+                labels_of(spec, "selector"),
                 str(spec.get("externalTrafficPolicy") or "Cluster"),
                 spec.get("loadBalancerClass") or None,
-                _labels(meta, "annotations"),
+                labels_of(meta, "annotations"),
                 hc if isinstance(hc, int) else None,
                 o.file,
                 o.line,
                 existing,
                 dict(o.marks or {}),
                 source_ranges=tuple(str(r) for r in spec.get("loadBalancerSourceRanges") or () if isinstance(r, str)),
-                ingress=_ingress(d.get("status")),
+                ingress=ingress_of(d.get("status")),
                 ip_families=tuple(f for f in families if isinstance(f, str)) if isinstance(families, list) else (),
                 ip_family_policy=policy if isinstance(policy, str) else None,
                 cluster_ips=ipfamily.cluster_ips(spec.get("clusterIP"), spec.get("clusterIPs")),
-                session_affinity=_text(spec.get("sessionAffinity")),
-                load_balancer_ip=_text(spec.get("loadBalancerIP")),
+                session_affinity=text_of(spec.get("sessionAffinity")),
+                load_balancer_ip=text_of(spec.get("loadBalancerIP")),
                 allocate_node_ports=spec.get("allocateLoadBalancerNodePorts") is not False,
-                internal_traffic_policy=_text(spec.get("internalTrafficPolicy")),
+                internal_traffic_policy=text_of(spec.get("internalTrafficPolicy")),
                 namespace_set=bool(meta.get("namespace")) or existing,
             )
         )
@@ -538,7 +398,7 @@ class Cluster:
     def _add_slice(self, d: dict[str, Any]) -> None:
         self.has_slices = True
         meta = mapping_of(d.get("metadata"))
-        svc = _labels(meta).get(SERVICE_NAME_LABEL)
+        svc = labels_of(meta).get(SERVICE_NAME_LABEL)
         if not svc:
             return
         key = (str(meta.get("namespace") or "default"), svc)
@@ -560,10 +420,10 @@ class Cluster:
 
     @staticmethod
     def _endpoints_into(eps: list[KEndpoint], d: dict[str, Any]) -> None:
-        for ep in _seq(d.get("endpoints")):
+        for ep in list_of(d.get("endpoints")):
             if not isinstance(ep, dict):
                 continue
-            addrs = _seq(ep.get("addresses"))
+            addrs = list_of(ep.get("addresses"))
             if not addrs:
                 continue
             cond = mapping_of(ep.get("conditions"))
