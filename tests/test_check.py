@@ -462,7 +462,9 @@ LBC_DEPLOYMENT: dict[str, Any] = {
     }]}}},
 }  # fmt: skip
 
-#: What the ClusterRole in docs/check.md grants, as (verb, API path): list of six kinds, get of four ConfigMaps.
+#: What the ClusterRole in docs/check.md grants, as (verb, API path): list of six kinds, get of four ConfigMaps and of
+#: the VPC CNI's DaemonSet.
+AWS_NODE_DS = "/apis/apps/v1/namespaces/kube-system/daemonsets/aws-node"
 ROLE = {
     ("list", "/api/v1/nodes"), ("list", "/api/v1/pods"), ("list", "/api/v1/services"),
     ("list", "/apis/discovery.k8s.io/v1/endpointslices"),
@@ -472,6 +474,7 @@ ROLE = {
     ("get", "/api/v1/namespaces/kube-system/configmaps/kube-proxy"),
     ("get", "/api/v1/namespaces/kube-system/configmaps/cilium-config"),
     ("get", "/api/v1/namespaces/openshift-cloud-controller-manager/configmaps/cloud-conf"),
+    ("get", AWS_NODE_DS),
     ("get", "/version"),
     *(("list", f"/apis/{group}/{version}/{plural}") for _, group, versions, plural in GATEWAY_LISTS
       for version in versions),
@@ -483,6 +486,7 @@ class _Api(BaseHTTPRequestHandler):
     objects: ClassVar[dict[str, dict[str, Any]]] = {}  # get calls
     seen: ClassVar[list[str]] = []
     rbac: ClassVar[bool] = False  # answer 403 to anything outside ROLE, as the API server would
+    fail: ClassVar[dict[str, int]] = {}  # path -> the status it is answered with (403, 500...)
 
     def _status(self, code: int, reason: str) -> None:
         body = json.dumps({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": reason, "code": code})
@@ -498,6 +502,9 @@ class _Api(BaseHTTPRequestHandler):
         verb = "watch" if "watch=" in query else "get" if key in self.objects else "list"
         if self.rbac and (verb, key) not in ROLE:
             self._status(403, "Forbidden")
+            return
+        if key in self.fail:
+            self._status(self.fail[key], "Failed")
             return
         if key in self.objects:
             self.send_response(200)
@@ -552,6 +559,7 @@ def api(tmp_path: Path) -> Iterator[Path]:
     }  # fmt: skip
     _Api.seen = []
     _Api.rbac = False
+    _Api.fail = {}
     with serving(_Api, tmp_path) as path:
         yield path
 
@@ -632,6 +640,9 @@ def test_documented_cluster_role_matches_the_stub() -> None:
                     if res == "configmaps":
                         granted |= {(verb, f"/api/v1/namespaces/{OPENSHIFT_NS if n == 'cloud-conf' else 'kube-system'}"
                                            f"/configmaps/{n}") for n in rule["resourceNames"]}
+                    elif res == "daemonsets":  # by name only: a rule without resourceNames would grant them all
+                        granted |= {(verb, f"/apis/{group}/v1/namespaces/kube-system/daemonsets/{n}")
+                                    for n in rule["resourceNames"]}  # fmt: skip
                     else:
                         found = paths[(group, res)]
                         granted |= {(verb, p) for p in ((found,) if isinstance(found, str) else found)}

@@ -64,11 +64,13 @@ from hairpin.kube.cni_mode import ENV, TEMPLATE, CniMode, CniSettings, cni_setti
 from hairpin.kube.cni_snat import Snat, snat_settings
 from hairpin.text import shown
 
-__all__ = ["CILIUM_CONFIG", "Datapath", "Seen", "assess", "kpr_state"]
+__all__ = ["AWS_NODE", "CILIUM_CONFIG", "Datapath", "Seen", "assess", "kpr_state"]
 
 #: Cilium's ConfigMap and the key that turns its kube-proxy replacement on (install/kubernetes/cilium/templates/
 #: cilium-configmap.yaml)
 CILIUM_CONFIG = "cilium-config"
+#: the VPC CNI's DaemonSet (namespace, name): aws/amazon-vpc-cni-k8s ``config/master/aws-k8s-cni.yaml``
+AWS_NODE = ("kube-system", "aws-node")
 KPR_KEY = "kube-proxy-replacement"
 KPR_FLAG = "--" + KPR_KEY
 KPR_ENV = "CILIUM_KUBE_PROXY_REPLACEMENT"
@@ -252,7 +254,7 @@ class Seen:
         """The DaemonSet kube-system/aws-node's pod template: its ``aws-node`` container's environment and image tag
         (aws/amazon-vpc-cni-k8s ``config/master/aws-k8s-cni.yaml``); any other DaemonSet is passed over."""
         meta = _map(d.get("metadata"))
-        if meta.get("namespace") != "kube-system" or meta.get("name") != "aws-node":
+        if (meta.get("namespace"), meta.get("name")) != AWS_NODE:
             return
         ctrs = [c for c in _list(_map(_map(_map(d.get("spec")).get("template")).get("spec")).get("containers"))
                 if isinstance(c, dict)]  # fmt: skip

@@ -1,8 +1,8 @@
 """Reading a live cluster through the Kubernetes API: the objects ``hairpin check --live`` and
 ``scenario from-cluster --live`` read (list calls for Nodes, Pods, Services, EndpointSlices, webhook
 configurations and the AWS Load Balancer Controller's Deployments; kube-proxy's ConfigMaps, Cilium's
-``kube-system/cilium-config`` (``hairpin.kube.datapath``) and OpenShift's cloud config ConfigMap by name; the
-Gateway API lists), paged, each failure one line.  docs/check.md gives the ClusterRole this needs.
+``kube-system/cilium-config`` (``hairpin.kube.datapath``) and OpenShift's cloud config ConfigMap by name; the VPC
+CNI's DaemonSet ``kube-system/aws-node`` by name; the Gateway API lists), paged, each failure one line.  docs/check.md gives the ClusterRole this needs.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from hairpin.kube.cluster import (
     PROXY_CONFIG_MAPS,
     mapping_of,
 )
-from hairpin.kube.datapath import CILIUM_CONFIG
+from hairpin.kube.datapath import AWS_NODE, CILIUM_CONFIG
 from hairpin.kube.gateway_live import live_gateway_objects
 from hairpin.parsers.manifests import KubeObject
 
@@ -73,8 +73,8 @@ def live_objects(kubeconfig: str | None = None, context: str | None = None) -> l
     """Nodes, Pods, Services, EndpointSlices, MutatingWebhookConfigurations, kube-proxy's ConfigMap and the AWS
     Load Balancer Controller's Deployments (its feature gates) from the API server.
 
-    Read-only: list calls, paged (limit 500), and a get of each of kube-proxy's ConfigMaps by name (the
-    ClusterRole in docs/check.md grants exactly these); the raw JSON is decoded directly (much faster than
+    Read-only: list calls, paged (limit 500), and a get by name of each of kube-proxy's ConfigMaps, Cilium's and
+    OpenShift's, and of the VPC CNI's DaemonSet kube-system/aws-node (the ClusterRole in docs/check.md grants exactly these); the raw JSON is decoded directly (much faster than
     the client's model objects for large clusters).  Errors become ``InputError``.
     """
     try:
@@ -138,20 +138,25 @@ def live_objects(kubeconfig: str | None = None, context: str | None = None) -> l
     # NLBSecurityGroupMode is unknown and the verdicts that depend on it are warnings.  Cilium's settings, likewise
     # (its kube-proxy-replacement, hairpin.kube.datapath): without them the agents' pods still say what they can.
     names = [("kube-system", n) for n in PROXY_CONFIG_MAPS] + [("kube-system", CILIUM_CONFIG), OPENSHIFT[:2]]
-    for ns, name in names:
+    gets: list[tuple[str, str, str, Any]] = [("ConfigMap", ns, n, core.read_namespaced_config_map) for ns, n in names]
+    # The VPC CNI's DaemonSet, likewise by name (never a list of DaemonSets): its pod template is what a new or
+    # replaced aws-node pod gets (hairpin.kube.cni_mode).  Optional: without it the aws-node pods alone say the
+    # CNI's settings.
+    gets.append(("DaemonSet", *AWS_NODE, client.AppsV1Api(api).read_namespaced_daemon_set))
+    for kind, ns, name, read in gets:
+        what = f"reading {kind} {ns}/{name}"
         try:
-            raw: Any = core.read_namespaced_config_map(name, ns, _preload_content=False)
-            item = budget.json(raw, f"reading ConfigMap {ns}/{name}")
+            item = budget.json(read(name, ns, _preload_content=False), what)
         except InputError:
             raise
         except ApiException as exc:
             if exc.status in (401, 403, 404):
                 continue
-            raise InputError(f"reading ConfigMap {ns}/{name} failed: {exc.status} {exc.reason}", where) from None
+            raise InputError(f"{what} failed: {exc.status} {exc.reason}", where) from None
         except Exception as exc:  # connection refused, TLS, bad JSON
-            raise InputError(f"reading ConfigMap {ns}/{name} failed: {exc}", where) from None
+            raise InputError(f"{what} failed: {exc}", where) from None
         if isinstance(item, dict):
-            out.append(KubeObject("ConfigMap", item, None, None))
+            out.append(KubeObject(kind, item, None, None))
     out.extend(live_gateway_objects(api, budget))
     return out
 
