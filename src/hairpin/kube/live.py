@@ -2,7 +2,8 @@
 ``scenario from-cluster --live`` read (list calls for Nodes, Pods, Services, EndpointSlices, webhook
 configurations and the AWS Load Balancer Controller's Deployments; kube-proxy's ConfigMaps, Cilium's
 ``kube-system/cilium-config`` (``hairpin.kube.datapath``) and OpenShift's cloud config ConfigMap by name; the VPC
-CNI's DaemonSet ``kube-system/aws-node`` by name; the Gateway API lists), paged, each failure one line.  docs/check.md gives the ClusterRole this needs.
+CNI's DaemonSet ``kube-system/aws-node`` by name; the Gateway API lists), paged, each failure one line.
+docs/check.md gives the ClusterRole this needs.
 """
 
 from __future__ import annotations
@@ -74,8 +75,9 @@ def live_objects(kubeconfig: str | None = None, context: str | None = None) -> l
     Load Balancer Controller's Deployments (its feature gates) from the API server.
 
     Read-only: list calls, paged (limit 500), and a get by name of each of kube-proxy's ConfigMaps, Cilium's and
-    OpenShift's, and of the VPC CNI's DaemonSet kube-system/aws-node (the ClusterRole in docs/check.md grants exactly these); the raw JSON is decoded directly (much faster than
-    the client's model objects for large clusters).  Errors become ``InputError``.
+    OpenShift's, and of the VPC CNI's DaemonSet kube-system/aws-node (the ClusterRole in docs/check.md grants
+    exactly these); the raw JSON is decoded directly (much faster than the client's model objects for large
+    clusters).  Errors become ``InputError``.
     """
     try:
         from kubernetes import client
