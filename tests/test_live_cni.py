@@ -13,9 +13,20 @@ from hairpin.cli.main import main
 from test_check import AWS_NODE_DS, _Api, api  # noqa: F401  (api: the stub API server's fixture)
 from test_check_cni_ipv6 import V6, aws_node
 from test_check_cni_pods import DIFFER, TEMPLATE, V4, daemon_set
+from test_cni_init import warned, with_init
 
 ARGS = ["check", "--kubeconfig", "KUBECONFIG", "--context", "stub", "--format", "json"]
 POD = "aws-node in pod kube-system/aws-node-a"
+IPV6_INIT = [{"name": "ENABLE_IPv6", "value": "true"}]
+
+
+def mismatch(where: str) -> str:
+    """The warning that ``where`` in IPv6 mode does not match the seed's IPv4 nodes."""
+    return (
+        f"VPC CNI settings do not match the cluster's family: ENABLE_IPv6=true on {where} sets IPv6 mode, but node "
+        "node1's InternalIP is IPv4 (192.168.2.3); the CNI takes its family from ENABLE_IPv4 and ENABLE_IPv6 alone "
+        "(pkg/ipamd/ipamd.go initNetworkConfig), so its pods get IPv6 addresses whatever the cluster's family"
+    )
 
 
 def _check(kubeconfig: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any] | None, str]:
@@ -46,12 +57,7 @@ def test_the_template_stands_in_for_absent_pods(api: Path, capsys: pytest.Captur
     _Api.objects[AWS_NODE_DS] = daemon_set(V6)
     code, doc, err = _check(api, capsys)
     assert (code, err) == (1, "")
-    assert doc is not None and doc["cni_warnings"] == [
-        f"VPC CNI settings do not match the cluster's family: ENABLE_IPv6=true on {TEMPLATE} sets IPv6 mode, but node "
-        "node1's InternalIP is IPv4 (192.168.2.3); the CNI takes its family "
-        "from ENABLE_IPv4 and ENABLE_IPv6 alone (pkg/ipamd/ipamd.go initNetworkConfig), so its pods get IPv6 addresses "
-        "whatever the cluster's family"
-    ]
+    assert doc is not None and doc["cni_warnings"] == [mismatch(TEMPLATE)]
 
 
 @pytest.mark.parametrize("status", [401, 403, 404])
@@ -81,3 +87,33 @@ def test_a_daemon_set_that_is_not_a_mapping_is_passed_over(api: Path, capsys: py
     code, doc, err = _check(api, capsys)
     assert (code, err) == (1, "")
     assert doc is not None and doc["cni_warnings"] == []
+
+
+def test_the_templates_init_container_is_read(api: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    """The template in IPv6 mode, its init container aws-vpc-cni-init without ENABLE_IPv6 (tests/test_cni_init.py)."""
+    _Api.routes["/api/v1/pods"] = [*_Api.routes["/api/v1/pods"], with_init(aws_node(V6, "aws-node-a"), IPV6_INIT)]
+    _Api.objects[AWS_NODE_DS] = with_init(daemon_set(V6), None)
+    code, doc, err = _check(api, capsys)
+    assert (code, err) == (1, "")
+    assert doc is not None and doc["cni_warnings"] == [warned(TEMPLATE, "ENABLE_IPv6 not set"), mismatch(POD)]
+
+
+def test_from_cluster_says_it_too(api: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    _Api.routes["/api/v1/pods"] = [*_Api.routes["/api/v1/pods"], with_init(aws_node(V4, "aws-node-a"), None)]
+    _Api.objects[AWS_NODE_DS] = with_init(daemon_set(V6), None)  # the template: IPv6 mode, its init container not
+    out = tmp_path / "live.yaml"
+    try:
+        code = main(["scenario", "from-cluster", "--kubeconfig", str(api), "--service", "nginx-demo/service-nginx-demo",
+                     "--client-pod", "default/netshoot", "-o", str(out)])  # fmt: skip
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    err = capsys.readouterr().err
+    assert code == 0
+    assert [ln for ln in err.splitlines() if ln.startswith("hairpin: warning: ")] == [
+        f"hairpin: warning: {DIFFER} {POD} has ENABLE_IPv6=false, ENABLE_IPv4=true, ENABLE_PREFIX_DELEGATION not set; "
+        f"{TEMPLATE} has ENABLE_IPv6=true, ENABLE_IPv4=false, ENABLE_PREFIX_DELEGATION=true (1 aws-node pod and the "
+        "DaemonSet's pod template read): new and replaced pods get the template's settings, so hairpin takes the VPC "
+        "CNI's mode as not known",
+        f"hairpin: warning: {warned(TEMPLATE, 'ENABLE_IPv6 not set')}",
+    ]
+    assert "# - VPC CNI settings for IPv6 are incomplete: " in out.read_text()  # the scenario's header too

@@ -26,6 +26,20 @@ The SNAT settings (``SNAT_ENV``: AWS_VPC_K8S_CNI_EXTERNALSNAT, AWS_VPC_K8S_CNI_R
 AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS) are read from the same sources and compared the same way, each as the CNI reads
 it (``reading``; facts and what hairpin does with them: ``hairpin.kube.cni_snat``); they do not touch the mode.
 
+The init container ``aws-vpc-cni-init`` (in the same pod and template, ``config/master/aws-k8s-cni.yaml``) reads
+ENABLE_IPv6 too, for the node's IPv6 setup (``cmd/aws-vpc-cni-init/main.go`` configureIPv6Settings, read at commit
+b5218838): when true it sets ``net.ipv6.conf.all.disable_ipv6=0``, ``net.ipv6.conf.all.forwarding=1`` and
+``accept_ra=2`` on the primary interface; otherwise it leaves them as they are.  The README (``ENABLE_IPv6``) says to
+set it on both containers.  ipamd and the CNI plugin do not turn IPv6 forwarding on in IPv6 mode (the egress plugin
+turns forwarding on only for the family of the addresses it gives, IPv4 in IPv6 mode: ``cmd/egress-cni-plugin``
+cmdAddEgressV4 calls ``pkg/utils/cniutils`` EnableIpForwarding; the routed-eni plugin sets per-veth sysctls only),
+and the kernel forwards no IPv6 packet while ``all.forwarding`` is 0 (its default; Linux
+``Documentation/networking/ip-sysctl.rst``, conf/all/forwarding), so an aws-node container in IPv6 mode whose
+init container's ENABLE_IPv6 is not true leaves a node that reaches its pods only if its OS (or an earlier aws-node
+pod's init container, since the sysctl lasts until reboot) turned forwarding on: ``init_ipv6_warning`` says so.  The init container reads it with
+GetBoolAsStringEnvVar from v1.13.0; v1.10.0 to v1.12.x (``scripts/init.sh``, then the same main.go) took only the
+exact string "true", so a "True" or "1" there did not set the node up: hairpin does not warn about that one.
+
 Only values written in the pod spec (``value``) are read; a variable taken from a ConfigMap or Secret
 (``valueFrom``) is unknown, and so is the mode then.
 
@@ -54,6 +68,8 @@ __all__ = [
     "ENV",
     "EXCLUDE_SNAT",
     "EXTERNAL_SNAT",
+    "INIT",
+    "INIT_IPV6",
     "RANDOMIZE_SNAT",
     "SETTINGS",
     "SNAT_ENV",
@@ -63,6 +79,7 @@ __all__ = [
     "cni_mode",
     "cni_settings",
     "exclude_snat_cidrs",
+    "init_ipv6_warning",
     "reading",
     "snat_type",
 ]
@@ -74,6 +91,11 @@ EXCLUDE_SNAT = "AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS"
 SNAT_ENV = (EXTERNAL_SNAT, RANDOMIZE_SNAT, EXCLUDE_SNAT)
 #: the aws-node container's variables read here
 ENV = ("ENABLE_IPv6", "ENABLE_IPv4", "ENABLE_PREFIX_DELEGATION", "AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG", *SNAT_ENV)
+
+#: keys of a source's mapping beside ``ENV`` (never compared by ``differing``): INIT is there ("") when the pod (or
+#: template) has the init container aws-vpc-cni-init, INIT_IPV6 when that container sets ENABLE_IPv6 (None: valueFrom)
+INIT = "aws-vpc-cni-init"
+INIT_IPV6 = f"{INIT} ENABLE_IPv6"
 
 #: how every warning on the VPC CNI's settings begins (``hairpin scenario from-cluster`` prints them too)
 SETTINGS = "VPC CNI settings"
@@ -264,6 +286,9 @@ def cni_settings(pods: Sequence[tuple[str, Mapping[str, str | None]]],
         why = ("new and replaced pods get the template's settings" if odd == len(pods)
                else "each node runs with its own pod's settings")  # fmt: skip
         warnings[0] += f": {why}, so hairpin takes the VPC CNI's mode as not known"
+    init = init_ipv6_warning(sources)
+    if init is not None:
+        warnings.append(init)
     mode = first_mode if odd is None else None
     any_ipv6 = any(m is not None and m.ipv6 for m in modes)
     return CniSettings(mode, split, tuple(warnings), any_ipv6)
@@ -287,3 +312,28 @@ def _family(mode: CniMode | None, where: str) -> str:
         return f"not given on {where}"
     family = "IPv6" if mode.ipv6 else "IPv4"
     return f"{family} mode, {mode.where}" + (f', which ipamd refuses ("{mode.refused}")' if mode.refused else "")
+
+
+def init_ipv6_warning(sources: Sequence[tuple[str, Mapping[str, str | None]]]) -> str | None:
+    """A warning when some source's aws-node container sets IPv6 mode (one ipamd accepts) while the init container
+    aws-vpc-cni-init beside it does not set ENABLE_IPv6 to a value GetBoolAsStringEnvVar reads as true (unset, false,
+    or a value ParseBool refuses): naming the first such source and counting the others.  No claim when the init
+    container is not in the input or takes its value from a ConfigMap or Secret (valueFrom)."""
+    lacking: list[tuple[CniMode, str]] = []
+    for where, env in sources:
+        mode = cni_mode(env, where)
+        if mode is None or not mode.ipv6 or mode.refused is not None or INIT not in env:
+            continue
+        value = env.get(INIT_IPV6, "")
+        if value is not None and value not in _TRUE:
+            shown = value if value.isprintable() and len(value) <= 40 else repr(value[:40])
+            lacking.append((mode, "ENABLE_IPv6 not set" if INIT_IPV6 not in env else f"ENABLE_IPv6={shown}"))
+    if not lacking:
+        return None
+    (mode, said), more = lacking[0], len(lacking) - 1
+    others = f" (and so {'does' if more == 1 else 'do'} {more} other aws-node source{'' if more == 1 else 's'})"
+    return (f"{SETTINGS} for IPv6 are incomplete: {mode.where} sets IPv6 mode, but its init container {INIT} has "
+            f"{said}{others if more else ''}: that container turns net.ipv6.conf.all.forwarding on only when its own "
+            "ENABLE_IPv6 is true (amazon-vpc-cni-k8s cmd/aws-vpc-cni-init/main.go configureIPv6Settings; the "
+            "README sets it on both containers), so the node forwards no IPv6 packet to or from its pods unless its "
+            "OS, or an earlier aws-node pod's init container, turned forwarding on")  # fmt: skip

@@ -60,7 +60,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hairpin.aws.lbc_flags import image_tag, untagged
-from hairpin.kube.cni_mode import ENV, TEMPLATE, CniMode, CniSettings, cni_settings
+from hairpin.kube.cni_mode import ENV, INIT, INIT_IPV6, TEMPLATE, CniMode, CniSettings, cni_settings
 from hairpin.kube.cni_snat import Snat, snat_settings
 from hairpin.text import shown
 
@@ -139,6 +139,19 @@ def _env(ctr: dict[str, Any], name: str) -> str | None:
         if isinstance(e, dict) and e.get("name") == name and isinstance(e.get("value"), str):
             return str(e["value"])
     return None
+
+
+def _cni_env(ctr: dict[str, Any], spec: dict[str, Any]) -> dict[str, str | None]:
+    """The aws-node container's ``ENV`` variables, and whether the pod (or template) ``spec`` has the init container
+    aws-vpc-cni-init and its ENABLE_IPv6 (``hairpin.kube.cni_mode`` INIT, INIT_IPV6)."""
+    env = _env_values(ctr, ENV)
+    init = next((c for c in _list(spec.get("initContainers")) if isinstance(c, dict) and c.get("name") == INIT), None)
+    if init is not None:
+        env[INIT] = ""
+        init_env = _env_values(init, ("ENABLE_IPv6",))
+        if "ENABLE_IPv6" in init_env:
+            env[INIT_IPV6] = init_env["ENABLE_IPv6"]
+    return env
 
 
 def _env_values(ctr: dict[str, Any], names: tuple[str, ...]) -> dict[str, str | None]:
@@ -248,18 +261,19 @@ class Seen:
                 self.aws_node_untagged.append((untagged(image), f"{ns}/{name}"))
             ctr = next((c for c in ctrs if c.get("name") == "aws-node"), None)
             if ctr is not None:
-                self.cni_envs.append((f"aws-node in pod {ns}/{name}", _env_values(ctr, ENV)))
+                self.cni_envs.append((f"aws-node in pod {ns}/{name}", _cni_env(ctr, _map(d.get("spec")))))
 
     def see_daemon_set(self, d: dict[str, Any]) -> None:
-        """The DaemonSet kube-system/aws-node's pod template: its ``aws-node`` container's environment and image tag
-        (aws/amazon-vpc-cni-k8s ``config/master/aws-k8s-cni.yaml``); any other DaemonSet is passed over."""
+        """The DaemonSet kube-system/aws-node's pod template: its ``aws-node`` container's environment and image tag,
+        and its init container aws-vpc-cni-init's ENABLE_IPv6 (aws/amazon-vpc-cni-k8s
+        ``config/master/aws-k8s-cni.yaml``); any other DaemonSet is passed over."""
         meta = _map(d.get("metadata"))
         if (meta.get("namespace"), meta.get("name")) != AWS_NODE:
             return
-        ctrs = [c for c in _list(_map(_map(_map(d.get("spec")).get("template")).get("spec")).get("containers"))
-                if isinstance(c, dict)]  # fmt: skip
+        spec = _map(_map(_map(d.get("spec")).get("template")).get("spec"))
+        ctrs = [c for c in _list(spec.get("containers")) if isinstance(c, dict)]
         ctr = next((c for c in ctrs if c.get("name") == "aws-node"), None)
-        self.cni_template = (TEMPLATE, _env_values(ctr, ENV)) if ctr is not None else None
+        self.cni_template = (TEMPLATE, _cni_env(ctr, spec)) if ctr is not None else None
         self.cni_template_tag = _cni_tag(ctrs)
 
     def _cilium_agent(self, ns: str, name: str, ctrs: list[dict[str, Any]]) -> None:
