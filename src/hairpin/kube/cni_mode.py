@@ -36,9 +36,10 @@ cmdAddEgressV4 calls ``pkg/utils/cniutils`` EnableIpForwarding; the routed-eni p
 and the kernel forwards no IPv6 packet while ``all.forwarding`` is 0 (its default; Linux
 ``Documentation/networking/ip-sysctl.rst``, conf/all/forwarding), so an aws-node container in IPv6 mode whose
 init container's ENABLE_IPv6 is not true leaves a node that reaches its pods only if its OS (or an earlier aws-node
-pod's init container, since the sysctl lasts until reboot) turned forwarding on: ``init_ipv6_warning`` says so.  The init container reads it with
-GetBoolAsStringEnvVar from v1.13.0; v1.10.0 to v1.12.x (``scripts/init.sh``, then the same main.go) took only the
-exact string "true", so a "True" or "1" there did not set the node up: hairpin does not warn about that one.
+pod's init container, since the sysctl lasts until reboot) turned forwarding on: ``init_ipv6_warning`` says so.
+The init container reads it with GetBoolAsStringEnvVar from v1.13.0; v1.10.0 to v1.12.x (``scripts/init.sh``, then
+the same main.go) took only the exact string "true", so a "True" or "1" there did not set the node up: hairpin does
+not warn about that one.
 
 Only values written in the pod spec (``value``) are read; a variable taken from a ConfigMap or Secret
 (``valueFrom``) is unknown, and so is the mode then.
