@@ -39,7 +39,9 @@ def _check(kubeconfig: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, d
 
 
 def test_the_template_is_read_by_name(api: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
-    """A rollout from IPv4 to IPv6 under way: the pod runs IPv4, the template gives new pods IPv6."""
+    """A rollout from IPv4 to IPv6 under way: the pod runs IPv4, the template gives new pods IPv6.  Read under the
+    documented ClusterRole (the stub answers 403 to anything else)."""
+    _Api.rbac = True
     _Api.routes["/api/v1/pods"] = [*_Api.routes["/api/v1/pods"], aws_node(V4, "aws-node-a")]
     _Api.objects[AWS_NODE_DS] = daemon_set(V6)
     code, doc, err = _check(api, capsys)
