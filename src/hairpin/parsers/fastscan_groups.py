@@ -157,6 +157,10 @@ def _views_of(scans: list[Scan], groups: Any, sel: Any, col: dict[str, Any], src
     ok = (syn | sa) & col["simple"][rows] & (six == six[lead])
     good[rep[~ok]] = False
     good[counts[sel] >= KEEP] = False  # (the analyser keeps KEEP packets of an attempt, the addresses from them)
+    if not good.all():  # every step below reads a group's own rows alone: only the groups that can still be views
+        if not good.any():  # (a hairpin's rows hold RSTs: on a capture of hairpins and single handshakes, none)
+            return 0, float("-inf")
+        return _views_of(scans, groups, sel[good], col, src, dst)
     # addresses and ports read as one number each: a SYN-ACK from V to C has its SYN's swapped
     a_, b_ = src[rows].astype(np.uint64) << 16, dst[rows].astype(np.uint64) << 16
     s_, d_ = a_ | col["sport"][rows], b_ | col["dport"][rows]
