@@ -50,7 +50,7 @@ from hairpin.model.net import addr_int, ip_int, net_of
 from hairpin.netfilter.evaluate import Context, NatAction, Step, Verdict, over_budget
 from hairpin.netfilter.matches import has_ct
 from hairpin.netfilter.rules import Rule
-from hairpin.text import split_lines
+from hairpin.text import digits, split_lines
 
 __all__ = ["PRE_DNAT", "NftChain", "NftRule", "NftTable", "parse"]
 
@@ -414,7 +414,7 @@ def _networks(text: str, file: str, line: int) -> list[tuple[int, int]]:
 def _network(addr: str, prefix: str, file: str, line: int) -> tuple[int, int]:
     """(network, mask) of ``addr/prefix`` (no prefix: the host); an IPv6 one tagged (``net_of``)."""
     if ":" in addr:
-        if prefix and (not prefix.isdigit() or int(prefix) > 128):
+        if prefix and (not digits(prefix) or int(prefix) > 128):
             raise ParseError(f"bad prefix length /{prefix[:20]} (0 to 128)", file, line)
         try:
             net, mask, _ = net_of(f"{addr}/{prefix or 128}", True)
@@ -422,7 +422,7 @@ def _network(addr: str, prefix: str, file: str, line: int) -> tuple[int, int]:
             raise ParseError(f"bad address {addr[:40]!r}", file, line) from None
         return net, mask
     prefix = prefix or "32"
-    if not prefix.isdigit() or int(prefix) > 32:
+    if not digits(prefix) or int(prefix) > 32:
         raise ParseError(f"bad prefix length /{prefix[:20]} (0 to 32)", file, line)
     mask = (0xFFFFFFFF << (32 - int(prefix))) & 0xFFFFFFFF
     try:

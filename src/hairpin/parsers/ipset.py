@@ -151,7 +151,7 @@ def parse(text: str, file: str | None = None) -> dict[str, IpSet]:
             elif opts.get("family") == "inet6":
                 sets[toks[1]].family = 6
             for opt in ("maxelem", "netmask"):
-                if opt in opts and opts[opt].isdigit() and len(opts[opt]) < 11:
+                if opt in opts and digits(opts[opt]) and len(opts[opt]) < 11:
                     setattr(sets[toks[1]], opt, int(opts[opt]))
             continue
         if toks[0] in ("add", "-A") and len(toks) >= 3:

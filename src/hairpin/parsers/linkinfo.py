@@ -31,7 +31,7 @@ from typing import Any
 
 from hairpin.model.net import addr_text
 from hairpin.parsers.forms import strip_ansi
-from hairpin.text import split_lines
+from hairpin.text import digits, split_lines
 
 __all__ = ["LinkKind", "read_link_kinds"]
 
@@ -122,7 +122,7 @@ def _int(value: object, most: int) -> int | None:
     """A number the kernel can hold (0..``most``: a VNI is 24 bits, a port 16), else not said."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, str) and value.isdigit() and len(value) < 12:
+    if isinstance(value, str) and digits(value) and len(value) < 12:
         value = int(value)
     return value if isinstance(value, int) and 0 <= value <= most else None
 

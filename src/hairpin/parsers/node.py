@@ -29,6 +29,7 @@ from hairpin.model.net import ip_str, is_loopback
 from hairpin.netfilter.rules import Ruleset
 from hairpin.parsers import forms, iproute, iptables_check, linkinfo
 from hairpin.routing import DEFAULT_TABLE, LOCAL_TABLE, MAIN_TABLE, Routing
+from hairpin.text import digits
 
 __all__ = ["NodeFiles", "build_routing", "read_node"]
 
@@ -142,7 +143,7 @@ def build_routing(routes: list[iproute.ParsedRoute], rules: list[iproute.ParsedR
             unheld = [(x.line, x.entry.label or str(x.entry.table)) for x in rules if x.entry is not None
                       and x.entry.action == "lookup" and x.entry.table not in (MAIN_TABLE, LOCAL_TABLE, DEFAULT_TABLE)]  # fmt: skip
             if unheld:
-                tables = sorted({t for _, t in unheld}, key=lambda t: (not t.isdigit(), int(t) if t.isdigit() else 0, t))
+                tables = sorted({t for _, t in unheld}, key=lambda t: (not digits(t), int(t) if digits(t) else 0, t))
                 lines = ", ".join(str(n) for n, _ in unheld)
                 warnings.append(f"{rules_file}:{unheld[0][0]}: {'rules look' if len(unheld) > 1 else 'a rule looks'} up "
                                 f"table{'s' if len(tables) > 1 else ''} "
@@ -242,7 +243,7 @@ def _tables_no_rule_reaches(routes: list[iproute.ParsedRoute], names: iproute.Ta
             other.setdefault(names.name(r.entry.table), r.line)
     if not other:
         return []
-    held = sorted(other, key=lambda t: (not t.isdigit(), int(t) if t.isdigit() else 0, t))
+    held = sorted(other, key=lambda t: (not digits(t), int(t) if digits(t) else 0, t))
     first = min(other.values())
     tables = f"table{'s' if len(held) > 1 else ''} {', '.join(held)}"
     defaults = "local, main" if v == "6" else "local, main, default"

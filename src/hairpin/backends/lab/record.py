@@ -34,6 +34,7 @@ from typing import Any
 
 from hairpin.backends.lab import identity
 from hairpin.errors import InputError
+from hairpin.text import digits
 from hairpin.writing import write_output
 
 __all__ = ["RECORD_LIMIT", "LabRecord", "clean", "is_stale", "labs", "new_prefix", "state_dir"]
@@ -273,7 +274,7 @@ def _invalid(data: Any, path: Path) -> str:
                and all(type(x) is int for x in v) for n, v in files.items()):  # fmt: skip
         return "a mount point that is not [st_dev, st_ino] of a recorded namespace"
     if not all(
-        k.isdigit() and int(k) in data.get("pids", []) and type(v) is int for k, v in data.get("starts", {}).items()
+        digits(k) and int(k) in data.get("pids", []) and type(v) is int for k, v in data.get("starts", {}).items()
     ):
         return "a process start time that is not of a recorded pid"
     return ""
