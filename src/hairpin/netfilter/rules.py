@@ -8,6 +8,7 @@ Built-in matches (``-s -d -p -i -o -f``) are a Match whose ``module`` is ``""``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["BUILTIN_CHAINS", "Chain", "Match", "Option", "Rule", "Ruleset", "Table", "Target"]
 
@@ -21,7 +22,14 @@ BUILTIN_CHAINS: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+def _setters(cls: type, *names: str) -> tuple[Any, ...]:
+    """The slot setters of a frozen dataclass's fields, for an ``__init__`` faster than the one the dataclass
+    generates (that one calls ``object.__setattr__`` for each field, which looks the name up first; a dump of
+    170,000 rules makes as many Rules and about as many Options, Matches and Targets)."""
+    return tuple(getattr(cls, n).__set__ for n in names)
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class Option:
     """``[!] --name value...`` inside a match or a target."""
 
@@ -30,17 +38,29 @@ class Option:
     negated: bool = False
     quoted: bool = False  # the value was double-quoted in the source (iptables-save quotes comments)
 
+    def __init__(self, name: str, values: tuple[str, ...] = (), negated: bool = False, quoted: bool = False) -> None:
+        s = _OPTION
+        s[0](self, name)
+        s[1](self, values)
+        s[2](self, negated)
+        s[3](self, quoted)
+
     @property
     def value(self) -> str:
         return self.values[0] if self.values else ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Match:
     """``-m module`` with its options; module ``""`` holds one built-in option such as ``-s``."""
 
     module: str
     options: tuple[Option, ...] = ()
+
+    def __init__(self, module: str, options: tuple[Option, ...] = ()) -> None:
+        s = _MATCH
+        s[0](self, module)
+        s[1](self, options)
 
     def get(self, name: str) -> Option | None:
         for o in self.options:
@@ -49,7 +69,7 @@ class Match:
         return None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Target:
     """``-j NAME options`` (or ``-g NAME`` when ``goto``); NAME is a verdict, an extension or a chain."""
 
@@ -57,6 +77,12 @@ class Target:
     options: tuple[Option, ...] = ()
     goto: bool = False
 
+    def __init__(self, name: str, options: tuple[Option, ...] = (), goto: bool = False) -> None:
+        s = _TARGET
+        s[0](self, name)
+        s[1](self, options)
+        s[2](self, goto)
+
     def get(self, name: str) -> Option | None:
         for o in self.options:
             if o.name == name:
@@ -64,7 +90,7 @@ class Target:
         return None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Rule:
     """One ``-A CHAIN ...`` line.  ``index`` is the 1-based position in the chain, ``line`` in the file."""
 
@@ -76,6 +102,18 @@ class Rule:
     line: int = 0
     counters: tuple[int, int] | None = None
     source: str = ""
+
+    def __init__(self, table: str, chain: str, matches: tuple[Match, ...], target: Target | None, index: int = 0,
+                 line: int = 0, counters: tuple[int, int] | None = None, source: str = "") -> None:  # fmt: skip
+        s = _RULE
+        s[0](self, table)
+        s[1](self, chain)
+        s[2](self, matches)
+        s[3](self, target)
+        s[4](self, index)
+        s[5](self, line)
+        s[6](self, counters)
+        s[7](self, source)
 
     def comment(self) -> str | None:
         for m in self.matches:
@@ -91,6 +129,12 @@ class Rule:
         from hairpin.parsers.iptables_save import format_rule
 
         return format_rule(self)
+
+
+_OPTION = _setters(Option, "name", "values", "negated", "quoted")
+_MATCH = _setters(Match, "module", "options")
+_TARGET = _setters(Target, "name", "options", "goto")
+_RULE = _setters(Rule, "table", "chain", "matches", "target", "index", "line", "counters", "source")
 
 
 @dataclass

@@ -53,7 +53,7 @@ import socket
 from hairpin.errors import ParseError
 from hairpin.netfilter.rules import BUILTIN_CHAINS, Match, Option, Rule, Ruleset
 from hairpin.parsers import ip6tables
-from hairpin.parsers.chain_depth import MAX_NESTING, NFT_NESTING, Loop, deepest, heights, post_order, shown
+from hairpin.parsers.chain_depth import MAX_NESTING, NFT_NESTING, Loop, deepest, post_order, shown
 from hairpin.parsers.iptables_arity import OPTIONS
 from hairpin.reading import long_number, number_error
 from hairpin.text import digits
@@ -424,23 +424,33 @@ def _check_graph(rs: Ruleset, tname: str) -> None:
         back: Rule = e.jump
         raise ParseError(f"jump loop: chain {back.chain} jumps back to {e.cycle[-1]} ({' -> '.join(e.cycle)}, "
                          f"reached from {tname} {e.root}); the kernel refuses it", rs.file, back.line) from None  # fmt: skip
-    # how deep jumps nest below each hook (the evaluator follows MAX_NESTING; nf_tables refuses a 16th)
-    edges = {name: [(t, r.line) for t, r in out.items()] for name, out in succ.items()}
-    height = heights(order, edges)
+    # how deep jumps nest below each hook (the evaluator follows MAX_NESTING; nf_tables refuses a 16th):
+    # chain_depth.heights of these edges, without building them (every chain a chain in ``order`` jumps to
+    # is in ``succ`` and comes before it in ``order``), and a leaf is 0
+    height: dict[str, int] = {}
+    for name in order:
+        out = succ[name]
+        height[name] = max([height[t] for t in out]) + 1 if out else 0
     for hook in roots:
         if height.get(hook, 0) > MAX_NESTING:
+            edges = {name: [(t, r.line) for t, r in out.items()] for name, out in succ.items()}
             path, line = deepest(hook, edges, height, MAX_NESTING)
             raise ParseError(f"jumps nest more than {MAX_NESTING} chains deep below {tname} {hook} ({shown(path)}): "
                              f"not followed (iptables-nft refuses more than {NFT_NESTING}: Too many links)", rs.file,
                              line)  # fmt: skip
-    # which hooks reach each chain: propagated in topological order (the graph has no loop now)
-    hooks: dict[str, set[str]] = {hook: {hook} for hook in roots}
+    # which hooks reach each chain: propagated in topological order (the graph has no loop now); a chain
+    # reached from the same hooks as the chain that jumps to it shares its set (most of a kube-proxy dump)
+    hooks: dict[str, frozenset[str]] = {hook: frozenset((hook,)) for hook in roots}
     for name in reversed(order):
         mine = hooks.get(name)
         if not mine:
             continue
         for nxt in succ[name]:
-            hooks.setdefault(nxt, set()).update(mine)
+            have = hooks.get(nxt)
+            if have is None:
+                hooks[nxt] = mine
+            elif have is not mine and not mine <= have:
+                hooks[nxt] = have | mine
     for rule, chain_name in placed:
         t = rule.target
         assert t is not None

@@ -191,7 +191,7 @@ def parse_rule_args(
 #: interned parts of rules, per parse: equal Options and Matches are one object (they are frozen), so a dump
 #: whose rules repeat ``-p tcp``, ``-m tcp --dport 80`` or a Service's comment builds each once.  Options
 #: by (name, value, quoted); matches by (module, their options' keys) or ("", built-in option, value);
-#: targets by (name, goto, their options' keys...).
+#: targets by (name, goto, their options' ids...).
 _OptionMemo = dict[tuple[str, str, bool], Option]
 _MatchMemo = dict[tuple[object, ...], Match]
 _TargetMemo = dict[tuple[object, ...], Target]
@@ -271,6 +271,20 @@ def _fast_args(
                 module = None
             target = val
             goto = kind == _GOTO
+        elif kind == _BUILTIN and target is None:  # (no Option of the memo: the match holds its own)
+            if module is not None:
+                if (m := _shared_match(memo, module, mkeys, mopts)) is None:
+                    return None
+                matches.append(m)
+                module = None
+                mopts = []
+                mkeys = []
+            # a built-in option is never marked quoted, and -s/--source are one: keyed by its short name
+            bkey = ("", _BUILTIN_OPTS[tok], val)
+            m = memo.get(bkey)
+            if m is None:
+                m = memo[bkey] = Match("", (Option(_BUILTIN_OPTS[tok], (val,), False),))
+            matches.append(m)
         else:
             key = (tok, val, vq)
             o = options.get(key)
@@ -278,20 +292,6 @@ def _fast_args(
                 o = options[key] = Option(tok, (val,), False, vq)
             if target is not None:
                 topts.append(o)
-            elif kind == _BUILTIN:
-                if module is not None:
-                    if (m := _shared_match(memo, module, mkeys, mopts)) is None:
-                        return None
-                    matches.append(m)
-                    module = None
-                    mopts = []
-                    mkeys = []
-                # a built-in option is never marked quoted, and -s/--source are one: keyed by its short name
-                bkey = ("", _BUILTIN_OPTS[tok], val)
-                m = memo.get(bkey)
-                if m is None:
-                    m = memo[bkey] = Match("", (Option(_BUILTIN_OPTS[tok], (val,), False),))
-                matches.append(m)
             else:
                 if module is None:
                     module = _implicit_module(matches)
@@ -305,7 +305,8 @@ def _fast_args(
         matches.append(m)
     if target is None:
         return tuple(matches), None
-    tkey = (target, goto, *[(o.name, o.values[0], o.quoted) for o in topts])
+    # the options by identity: equal ones are one object of ``options``, which holds them for the whole parse
+    tkey = (target, goto, *map(id, topts)) if topts else (target, goto)
     t = targets.get(tkey)
     if t is None:
         if topts:
