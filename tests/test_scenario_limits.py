@@ -17,7 +17,7 @@ from hairpin import scenario
 from hairpin.cli.main import main
 from hairpin.errors import ScenarioError
 from hairpin.scenario_reader import Reader
-from test_scenario_errors import BASE
+from test_scenario_errors import BASE, _write
 
 ZONE = "the API server refuses a topology.kubernetes.io/zone label value (an AZ name) longer than 63"
 
@@ -56,13 +56,6 @@ CASES = [
     ("client-service", "  service: web/web\n", "  service: " + "s" * 128 + "\n",
      "30: client.service: 128 characters: no Service's namespace/name is longer than 127"),
 ]  # fmt: skip
-
-
-def _write(tmp_path: Path, old: str, new: str) -> Path:
-    assert BASE.count(old) == 1, old
-    f = tmp_path / "scenario.yaml"
-    f.write_text(BASE.replace(old, new))
-    return f
 
 
 @pytest.mark.parametrize(("old", "new", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
