@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from hairpin.backends.lab.record import LabRecord
-from hairpin.errors import ParseError
+from hairpin.errors import InputError, ParseError
 from hairpin.netfilter import nft
 from hairpin.parsers import ipset
 from hairpin.parsers.linkinfo import _int
@@ -67,4 +67,6 @@ def test_a_lab_record_start_key_in_other_digits_is_refused(tmp_path: Path,
     data = json.loads(rec.path.read_text())
     data["starts"] = {"²": 5}
     rec.path.write_text(json.dumps(data))
-    assert [r.prefix for r in record.labs()] == []  # not a record hairpin wrote: not read, no traceback
+    with pytest.raises(InputError) as e:  # not a record hairpin wrote: one line (int('²') was a traceback)
+        record.labs()
+    assert str(e.value) == f"{rec.path}: not a lab record: a process start time that is not of a recorded pid"
