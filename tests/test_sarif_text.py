@@ -122,15 +122,20 @@ def test_a_service_name_with_a_link_is_text(tmp_path: Path, capsys: pytest.Captu
     assert "markdown" not in json.dumps(doc)
 
 
-def test_an_input_error_notification_escapes_its_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    bad = tmp_path / "[x](1).yaml"
+def _error_notifications(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str) -> list[dict[str, Any]]:
+    """The error notifications of ``check --format sarif`` of a good dump and a broken file named ``name``."""
+    bad = tmp_path / name
     bad.write_text("kind: [\n")
     good = tmp_path / "ok.json"
     good.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [*NODES, service()]}))
     with pytest.raises(SystemExit):
         main(["check", str(good), str(bad), "--format", "sarif"])
     notes = json.loads(capsys.readouterr().out)["runs"][0]["invocations"][0]["toolExecutionNotifications"]
-    errors = [n for n in notes if n["level"] == "error"]
+    return [n for n in notes if n["level"] == "error"]
+
+
+def test_an_input_error_notification_escapes_its_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    errors = _error_notifications(tmp_path, capsys, "[x](1).yaml")
     assert len(errors) == 1
     assert f"{tmp_path}/\\[x\\](1).yaml:" in errors[0]["message"]["text"]
     assert LINK.search(errors[0]["message"]["text"]) is None
@@ -168,14 +173,7 @@ def test_braces_from_a_service_and_its_annotation_are_no_placeholder(
 
 
 def test_an_input_error_notification_doubles_braces(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    bad = tmp_path / "{0}.yaml"
-    bad.write_text("kind: [\n")
-    good = tmp_path / "ok.json"
-    good.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [*NODES, service()]}))
-    with pytest.raises(SystemExit):
-        main(["check", str(good), str(bad), "--format", "sarif"])
-    notes = json.loads(capsys.readouterr().out)["runs"][0]["invocations"][0]["toolExecutionNotifications"]
-    [error] = [n for n in notes if n["level"] == "error"]
+    [error] = _error_notifications(tmp_path, capsys, "{0}.yaml")
     assert error["message"]["text"].startswith(f"{tmp_path}/{{{{0}}}}.yaml:")
     assert _placeholders(error["message"]["text"])[1] == []
     assert error["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].endswith("/%7B0%7D.yaml")
