@@ -64,6 +64,8 @@ import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from hairpin.aws.lbc_flags import parse_bool
+
 __all__ = [
     "DIFFER",
     "ENV",
@@ -105,8 +107,6 @@ DIFFER = f"{SETTINGS} differ:"
 #: the ``where`` of the DaemonSet's pod template (a pod's is ``aws-node in pod NS/NAME``)
 TEMPLATE = "aws-node in the pod template of DaemonSet kube-system/aws-node"
 
-_TRUE = {"1", "t", "T", "TRUE", "true", "True"}  # Go strconv.ParseBool
-_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ def _bool(env: Mapping[str, str | None], name: str) -> bool | None:
     value = env[name]
     if value is None:
         return None
-    return value in _TRUE  # a value ParseBool refuses is the default, false (not in _FALSE either)
+    return parse_bool(value) is True  # a value ParseBool refuses is the default, false
 
 
 #: AWS_VPC_K8S_CNI_RANDOMIZESNAT's values and the flag each gives the SNAT rule (pkg/networkutils/network.go
@@ -226,9 +226,7 @@ def cni_mode(env: Mapping[str, str | None], where: str) -> CniMode | None:
                    "mode.")  # fmt: skip
     elif not v6 and v4 is False:
         refused = "IPv4 and IPv6 are both disabled. One of them have to be enabled"
-    raw = env["ENABLE_IPv6"] or ""
-    shown = raw if raw.isprintable() and len(raw) <= 40 else repr(raw[:40])
-    return CniMode(v6, f"ENABLE_IPv6={shown} on {where}", refused)
+    return CniMode(v6, f"ENABLE_IPv6={_value(env['ENABLE_IPv6'] or '')} on {where}", refused)
 
 
 @dataclass(frozen=True)
@@ -244,14 +242,18 @@ class CniSettings:
     any_ipv6: bool = False
 
 
+def _value(value: str) -> str:
+    """A variable's value as a warning shows it: as written when printable and at most 40 characters, else quoted."""
+    return value if value.isprintable() and len(value) <= 40 else repr(value[:40])
+
+
 def _said(name: str, env: Mapping[str, str | None]) -> str:
     if name not in env:
         return f"{name} not set"
     value = env[name]
     if value is None:
         return f"{name} from a ConfigMap or Secret (valueFrom, not in the input)"
-    shown = value if value.isprintable() and len(value) <= 40 else repr(value[:40])
-    return f"{name}={shown}"
+    return f"{name}={_value(value)}"
 
 
 def _read(pods: int, template: bool) -> str:
@@ -326,9 +328,8 @@ def init_ipv6_warning(sources: Sequence[tuple[str, Mapping[str, str | None]]]) -
         if mode is None or not mode.ipv6 or mode.refused is not None or INIT not in env:
             continue
         value = env.get(INIT_IPV6, "")
-        if value is not None and value not in _TRUE:
-            shown = value if value.isprintable() and len(value) <= 40 else repr(value[:40])
-            lacking.append((mode, "ENABLE_IPv6 not set" if INIT_IPV6 not in env else f"ENABLE_IPv6={shown}"))
+        if value is not None and parse_bool(value) is not True:
+            lacking.append((mode, "ENABLE_IPv6 not set" if INIT_IPV6 not in env else f"ENABLE_IPv6={_value(value)}"))
     if not lacking:
         return None
     (mode, said), more = lacking[0], len(lacking) - 1

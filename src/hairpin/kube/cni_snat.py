@@ -46,9 +46,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from hairpin.aws.lbc_flags import parse_bool
 from hairpin.kube.cni_mode import (
-    _FALSE,
-    _TRUE,
     EXCLUDE_SNAT,
     EXTERNAL_SNAT,
     RANDOMIZE_SNAT,
@@ -108,7 +107,7 @@ def scenario_external_snat(snat: Snat | None, not_modelled: str) -> tuple[bool, 
     elif EXTERNAL_SNAT in env:
         external = reading(env, EXTERNAL_SNAT) is True
         value = env[EXTERNAL_SNAT] or ""
-        bad = value != "" and value not in _TRUE | _FALSE
+        bad = value != "" and parse_bool(value) is None
         notes.append(f"cni.external_snat: {str(external).lower()} from {_said(env, EXTERNAL_SNAT)} on {where}"
                      + (" (not a value Go's strconv.ParseBool takes: the CNI logs it and uses its default, false)"
                         if bad else ""))  # fmt: skip
