@@ -146,10 +146,10 @@ def scenario_cni_version(seen: Seen, notes: list[str]) -> str:
     def source(pod: str) -> str:
         return f"aws-node pod {pod}" if pod else template
 
-    unreleased = [f"the amazon-k8s-cni image tag {tag} of {source(pod)}" for tag, pod in tags
-                  if _cni_release(tag) is None]  # fmt: skip
+    read = [(tag, pod, _cni_release(tag)) for tag, pod in tags]
+    unreleased = [f"the amazon-k8s-cni image tag {tag} of {source(pod)}" for tag, pod, v in read if v is None]
     unreleased += [f"the amazon-k8s-cni image of aws-node pod {pod} ({why})" for why, pod in seen.aws_node_untagged]
-    released = [(tag, pod, v) for tag, pod in tags if (v := _cni_release(tag)) is not None]
+    released = [(tag, pod, v) for tag, pod, v in read if v is not None]
     if not released:
         if unreleased:
             notes.append(f"{RELEASE_ASSUMED} {unreleased[0]} names no release: VPC CNI {default} assumed; {tell}")
