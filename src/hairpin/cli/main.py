@@ -192,7 +192,9 @@ def _ended(signum: int) -> None:
 
 def _warning_line(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                   file: Any = None, line: str | None = None) -> None:  # fmt: skip
-    print(f"hairpin: warning: {message}", file=sys.stderr)
+    from hairpin.cli.common import say
+
+    say("warning", str(message))
 
 
 def _import_for(args: list[str]) -> None:

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 import yaml
 
-from hairpin.cli.common import clean, not_read_as_manifest, versions_and_live, warn_scenario, write, wrote
+from hairpin.cli.common import clean, not_read_as_manifest, say, versions_and_live, warn_scenario, write, wrote
 from hairpin.errors import InputError, ParseError
 from hairpin.render.markup import shown
 from hairpin.writing import check_directory, check_output, check_outputs, name_problem, write_output
@@ -72,7 +72,7 @@ def from_cluster(
     text = scenario_yaml(built, notes)
     for n in notes:  # a datapath hairpin does not model (hairpin.kube.datapath), a connmark backend assumed
         if n.startswith(WARNINGS):  # (hairpin.kube.cni_backend): said where it is seen, too
-            print(f"hairpin: warning: {n}", file=sys.stderr)
+            say("warning", n)
     try:
         scen.from_dict(yaml.load(text, Loader=reading.YAML_LOADER), output)  # what we write must load back
     except InputError as exc:
