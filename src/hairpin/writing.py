@@ -280,11 +280,16 @@ def _identity(path: str) -> tuple[int, int] | str:
         return _resolve(path)
 
 
+def _temporary_names(name: str) -> Iterator[str]:
+    """Sixteen random names to try beside ``name`` for a temporary file (``.NAME.hairpin-`` and 12 hex digits)."""
+    for _ in range(16):
+        yield f".{name}.hairpin-{os.urandom(6).hex()}"
+
+
 def _temporary(dfd: int, name: str, shown: str) -> tuple[int, str]:
     """A new file of a random name beside ``name`` in the directory ``dfd`` (``O_EXCL|O_NOFOLLOW``: nothing planted
     there is followed or opened): its descriptor and its name."""
-    for _ in range(16):
-        tmp = f".{name}.hairpin-{os.urandom(6).hex()}"
+    for tmp in _temporary_names(name):
         try:
             # rw for user and group as the umask allows, never others' write (a report holds cluster data
             # another user could then change unseen); a replaced file gets its old mode back (fchmod)
@@ -329,8 +334,7 @@ def _link(fd: int, dfd: int, name: str, shown: str) -> str | None:
         pass
     except OSError:
         return _copy(fd, dfd, name, shown)
-    for _ in range(16):
-        tmp = f".{name}.hairpin-{os.urandom(6).hex()}"
+    for tmp in _temporary_names(name):
         try:
             os.link(source, tmp, dst_dir_fd=dfd, follow_symlinks=True)
             return tmp
