@@ -2,7 +2,7 @@
 
     python benchmarks/compare.py [--only trace,check,from-cluster,sim,pcap] [--services 10000] [--nodes 5000]
                                  [--check-services 10000] [--pods 150000] [--connections 2000] [--yaml]
-                                 [--packets 2000000]
+                                 [--packets 2000000] [--runs 3]
 
 Each pair runs on inputs this script generates, in child processes measured alike (wall time, CPU time
 = user + system, peak RSS), and the answers are checked before a ratio is printed:
@@ -25,6 +25,12 @@ Each pair runs on inputs this script generates, in child processes measured alik
   'tcp.flags.reset==1'`` (3 resets per hairpin expected).  ``bench_pcap_speed.py`` has the same pair with
   the streaming reader and several runs.
 
+Each hairpin run and, for the pairs whose goal is a ratio (trace, pcap), each reference run is repeated
+``--runs`` times, the two alternating, and the medians are printed (peak RSS: the largest of the runs),
+with every run's CPU time beside them.  A 2-vCPU virtual machine's speed drifts by 10-20 % over minutes,
+so one run of each is not enough to say on which side of a goal a job falls; check's and from-cluster's
+references (``json.load``, ``yaml.load``) run once, since their goals are absolute.
+
 Machines shared with other work inflate wall times; CPU times are the steadier figure.
 """
 
@@ -36,6 +42,7 @@ import math
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -82,35 +89,56 @@ def run(cmd: list[str], stdin: Path | None = None) -> Measured:
                     out)  # fmt: skip
 
 
-def row(name: str, ours: Measured, ref: Measured | None, ref_name: str, goal: str) -> None:
-    print(f"  hairpin   {ours.wall:8.2f} s wall {ours.cpu:8.2f} s CPU {ours.rss_mib:8.0f} MiB   ({name})")
+def median(runs: list[Measured]) -> Measured:
+    """The median wall and CPU time of ``runs``, the largest peak RSS, and the first run's exit code and output
+    (each run's answer is checked as it comes)."""
+    return Measured(statistics.median(r.wall for r in runs), statistics.median(r.cpu for r in runs),
+                    max(r.rss_mib for r in runs), runs[0].code, runs[0].out)  # fmt: skip
+
+
+def each(runs: list[Measured]) -> str:
+    return "" if len(runs) < 2 else "; CPU of each run: " + ", ".join(f"{r.cpu:.2f}" for r in runs)
+
+
+def row(name: str, ours: list[Measured], ref: list[Measured] | None, ref_name: str, goal: str) -> None:
+    m = median(ours)
+    label = "median " if len(ours) > 1 else ""
+    print(f"  hairpin   {m.wall:8.2f} s wall {m.cpu:8.2f} s CPU {m.rss_mib:8.0f} MiB   ({label}{name}{each(ours)})")
     if ref is None:
         print(f"  reference {'n/a':>8}   ({ref_name}: not available here)")
         return
-    print(f"  reference {ref.wall:8.2f} s wall {ref.cpu:8.2f} s CPU {ref.rss_mib:8.0f} MiB   ({ref_name})")
-    print(f"  ratio     {ours.wall / ref.wall:8.2f}x wall {ours.cpu / ref.cpu:6.2f}x CPU   goal: {goal}")
+    r = median(ref)
+    label = "median " if len(ref) > 1 else ""
+    print(f"  reference {r.wall:8.2f} s wall {r.cpu:8.2f} s CPU {r.rss_mib:8.0f} MiB   ({label}{ref_name}{each(ref)})")
+    print(f"  ratio     {m.wall / r.wall:8.2f}x wall {m.cpu / r.cpu:6.2f}x CPU   goal: {goal} (of the medians)")
 
 
-def compare_trace(services: int, tmp: Path) -> None:
+def compare_trace(services: int, runs: int, tmp: Path) -> None:
     print(f"trace: kube-proxy dump of {services} Services x 5 endpoints")
     path = tmp / f"iptables-{services}"
     path.write_text(bench_trace.dump(services))
     rules = sum(line.startswith("-A ") for line in path.read_text().splitlines())
     d = bench_trace.DATA
-    ours = run([sys.executable, "-m", "hairpin.cli.main", "trace", "--iptables-save", str(path), "--routes",
-                str(d / "ip-route"), "--rules", str(d / "ip-rule"), "--addrs", str(d / "ip-addr"), "--format", "json",
-                bench_trace.SYN])  # fmt: skip
-    outcomes = len(json.loads(ours.out)["outcomes"]) if ours.out.strip() else -1
-    assert outcomes == 3, f"hairpin trace: {outcomes} outcomes (exit {ours.code}), expected 3"
-    ref = None
-    if os.geteuid() == 0 and shutil.which("iptables-nft-restore") and shutil.which("ip"):
-        ns = f"hpcmp-{uuid.uuid4().hex[:8]}"
+    cmd = [sys.executable, "-m", "hairpin.cli.main", "trace", "--iptables-save", str(path), "--routes",
+           str(d / "ip-route"), "--rules", str(d / "ip-rule"), "--addrs", str(d / "ip-addr"), "--format", "json",
+           bench_trace.SYN]  # fmt: skip
+    reference = os.geteuid() == 0 and shutil.which("iptables-nft-restore") and shutil.which("ip")
+    ns = f"hpcmp-{uuid.uuid4().hex[:8]}"
+    ours: list[Measured] = []
+    ref: list[Measured] | None = [] if reference else None
+    if ref is not None:
         subprocess.run(["ip", "netns", "add", ns], check=True)
-        try:
-            ref = run(["ip", "netns", "exec", ns, "iptables-nft-restore", "--test"], stdin=path)
-        finally:
+    try:
+        for _ in range(runs):  # alternating, so that a drift of the machine's speed falls on both alike
+            ours.append(run(cmd))
+            outcomes = len(json.loads(ours[-1].out)["outcomes"]) if ours[-1].out.strip() else -1
+            assert outcomes == 3, f"hairpin trace: {outcomes} outcomes (exit {ours[-1].code}), expected 3"
+            if ref is not None:
+                ref.append(run(["ip", "netns", "exec", ns, "iptables-nft-restore", "--test"], stdin=path))
+                assert ref[-1].code == 0, f"iptables-nft-restore --test rejected the dump (exit {ref[-1].code})"
+    finally:
+        if ref is not None:
             subprocess.run(["ip", "netns", "del", ns], check=False)
-        assert ref.code == 0, f"iptables-nft-restore --test rejected the dump (exit {ref.code})"
     print(f"  {rules} rules; hairpin: 3 outcomes; iptables-nft-restore --test: " + ("accepted" if ref else "n/a"))
     row("load + trace one SYN with its outcomes", ours, ref, "iptables-nft-restore --test", "<= 3x")
     # in a child process: a loaded node is ~300 MiB, and a child's peak RSS (wait4) counts its parent's size at
@@ -137,17 +165,19 @@ def cluster_dump(nodes: int, services: int, pods: int, fmt: str, tmp: Path) -> P
     return dump
 
 
-def compare_check(nodes: int, services: int, pods: int, yaml_too: bool, tmp: Path) -> None:
+def compare_check(nodes: int, services: int, pods: int, yaml_too: bool, runs: int, tmp: Path) -> None:
     for fmt in ("json", "yaml") if yaml_too else ("json",):
         print(f"check: {nodes} nodes, {services} Services, {pods} Pods ({fmt.upper()})")
         dump = cluster_dump(nodes, services, pods, fmt, tmp)
-        ours = run([sys.executable, "-m", "hairpin.cli.main", "check", str(dump), "--format", "json"])
-        report = json.loads(ours.out)
-        at_risk = sum(1 for s in report["services"] if s["at_risk"])
-        # the generator makes 1 Service in 10 a LoadBalancer; internal NLBs with instance targets are at risk
-        assert ours.code == 1 and at_risk and not report["errors"], (
-            f"hairpin check: exit {ours.code}, {at_risk} at risk"
-        )
+        ours = []
+        for _ in range(runs):
+            ours.append(run([sys.executable, "-m", "hairpin.cli.main", "check", str(dump), "--format", "json"]))
+            report = json.loads(ours[-1].out)
+            at_risk = sum(1 for s in report["services"] if s["at_risk"])
+            # the generator makes 1 Service in 10 a LoadBalancer; internal NLBs with instance targets are at risk
+            assert ours[-1].code == 1 and at_risk and not report["errors"], (
+                f"hairpin check: exit {ours[-1].code}, {at_risk} at risk"
+            )
         if fmt == "json":
             ref_code = f"import json; d = json.load(open({str(dump)!r})); print(len(d['items']))"
             ref_name = "json.load"
@@ -162,37 +192,50 @@ def compare_check(nodes: int, services: int, pods: int, yaml_too: bool, tmp: Pat
         print(
             f"  {dump.stat().st_size / 2**20:.0f} MiB, {items} objects; hairpin: exit 1, {at_risk} of {len(report['services'])} load-balanced Services at risk"
         )
-        row("check --format json", ours, ref, ref_name, "< 3 s JSON, < 5 s YAML, < 1 GiB")
+        row("check --format json", ours, [ref], ref_name, "< 3 s JSON, < 5 s YAML, < 1 GiB")
 
 
-def compare_from_cluster(nodes: int, services: int, pods: int, tmp: Path) -> None:
+def compare_from_cluster(nodes: int, services: int, pods: int, runs: int, tmp: Path) -> None:
     print(f"from-cluster: {nodes} nodes, {services} Services, {pods} Pods (JSON), the scenario of ns0/app0")
     dump, out = cluster_dump(nodes, services, pods, "json", tmp), tmp / "scenario.yaml"
-    ours = run([sys.executable, "-m", "hairpin.cli.main", "scenario", "from-cluster", "--service", "ns0/app0", str(dump),
-                "-o", str(out)])  # fmt: skip
-    assert ours.code == 0, f"hairpin scenario from-cluster: exit {ours.code}"
     from hairpin import scenario
 
-    built = scenario.load(str(out))
-    # every generated node has an InternalIP and a zone, and none is excluded from load balancers: all are written
-    assert len(built.nodes) == nodes and built.client_service.key == "ns0/app0", f"{len(built.nodes)} nodes"
+    ours = []
+    for _ in range(runs):
+        out.unlink(missing_ok=True)
+        ours.append(run([sys.executable, "-m", "hairpin.cli.main", "scenario", "from-cluster", "--service", "ns0/app0",
+                         str(dump), "-o", str(out)]))  # fmt: skip
+        assert ours[-1].code == 0, f"hairpin scenario from-cluster: exit {ours[-1].code}"
+        built = scenario.load(str(out))
+        # every generated node has an InternalIP and a zone, and none is excluded from load balancers: all written
+        assert len(built.nodes) == nodes and built.client_service.key == "ns0/app0", f"{len(built.nodes)} nodes"
     ref = run([sys.executable, "-c", f"import json; print(len(json.load(open({str(dump)!r}))['items']))"])
     assert int(ref.out.strip()) == nodes + pods + 2 * services, f"reference read {ref.out.strip()} items"
     print(f"  {out.stat().st_size / 2**20:.1f} MiB scenario written, loads back: {len(built.nodes)} nodes, "
           f"{len(built.pods)} pods, {len(built.client_service.endpoints)} endpoints")  # fmt: skip
-    row("scenario from-cluster", ours, ref, "json.load", "none set (it reads the dump as check does, then writes YAML)")
+    row(
+        "scenario from-cluster",
+        ours,
+        [ref],
+        "json.load",
+        "none set (it reads the dump as check does, then writes YAML)",
+    )
 
 
-def compare_sim(connections: int) -> None:
+def compare_sim(connections: int, runs: int) -> None:
     from hairpin import scenario
     from hairpin.backends import sim
 
     print(f"sim: sim.run of the seed scenario, {connections} connections")
     s = scenario.seed()
     sim.run(s, 20, seed=3)
-    t0, c0 = time.perf_counter(), time.process_time()
-    result = sim.run(s, connections, seed=3)
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    walls, cpus = [], []
+    for _ in range(runs):
+        t0, c0 = time.perf_counter(), time.process_time()
+        result = sim.run(s, connections, seed=3)
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    wall, cpu = statistics.median(walls), statistics.median(cpus)
     summ = result.summary
     p = summ.expected_rate
     sd = math.sqrt(p * (1 - p) / connections)
@@ -200,12 +243,12 @@ def compare_sim(connections: int) -> None:
     kernel = summ.timeouts * KERNEL_TIMEOUT_S
     print(f"  {summ.timeouts} of {connections} timed out ({summ.rate:.3f}, closed form {p:.3f}: within 4 sd)")
     print(f"  hairpin   {wall:8.2f} s wall {cpu:8.2f} s CPU   {connections / cpu:8,.0f} connections/s (CPU); "
-          "goal 50,000")  # fmt: skip
+          f"goal 50,000{'; median of ' + str(runs) if runs > 1 else ''}")  # fmt: skip
     print(f"  reference {kernel:8.0f} s of the kernel's connect() for the {summ.timeouts} hairpinned connections")
     print(f"  ratio     {kernel / wall:8,.0f}x faster than the kernel (wall)")
 
 
-def compare_pcap(packets: int, tmp: Path) -> None:
+def compare_pcap(packets: int, runs: int, tmp: Path) -> None:
     from hairpin.parsers.pcap import write_pcap
 
     print(f"pcap: a {packets}-packet capture, 2 % of its connections hairpinned")
@@ -213,21 +256,26 @@ def compare_pcap(packets: int, tmp: Path) -> None:
     made: list[int] = []
     write_pcap(path, bench_pcap_speed.records(packets, 0.02, 1, made))
     hairpins, connections = made
-    ours = run([sys.executable, "-m", "hairpin.cli.main", "pcap", str(path), "--format", "json", "-o", str(out)])
-    found = json.loads(out.read_text())["summary"]["hairpins"] if ours.code in (0, 1) else -1
-    assert found == hairpins, f"hairpin pcap: {found} hairpins (exit {ours.code}), {hairpins} were written"
-    ref = None
-    if shutil.which("tshark"):
-        ref = run(["tshark", "-n", "-r", str(path), "-Y", "tcp.flags.reset==1"])
-        resets = len(ref.out.splitlines())
-        assert ref.code == 0 and resets == 3 * hairpins, f"tshark: {resets} resets (exit {ref.code})"
+    ours: list[Measured] = []
+    ref: list[Measured] | None = [] if shutil.which("tshark") else None
+    for _ in range(runs):  # alternating, so that a drift of the machine's speed falls on both alike
+        out.unlink(missing_ok=True)
+        ours.append(run([sys.executable, "-m", "hairpin.cli.main", "pcap", str(path), "--format", "json", "-o",
+                         str(out)]))  # fmt: skip
+        found = json.loads(out.read_text())["summary"]["hairpins"] if ours[-1].code in (0, 1) else -1
+        assert found == hairpins, f"hairpin pcap: {found} hairpins (exit {ours[-1].code}), {hairpins} were written"
+        if ref is not None:
+            ref.append(run(["tshark", "-n", "-r", str(path), "-Y", "tcp.flags.reset==1"]))
+            resets = len(ref[-1].out.splitlines())
+            assert ref[-1].code == 0 and resets == 3 * hairpins, f"tshark: {resets} resets (exit {ref[-1].code})"
     print(f"  {path.stat().st_size / 1e6:.0f} MB, {connections} connections, {hairpins} hairpins written; hairpin: "
           f"{found} hairpins; tshark: " + (f"{3 * hairpins} resets" if ref else "n/a"))  # fmt: skip
     row(
         "pcap --format json", ours, ref, "tshark -Y 'tcp.flags.reset==1'", ">= 20x faster (CPU ratio <= 0.05), < 200 MB"
     )
     if ref is not None:
-        print(f"  tshark / hairpin: {ref.cpu / ours.cpu:.1f}x CPU, {ref.wall / ours.wall:.1f}x wall")
+        m, r = median(ours), median(ref)
+        print(f"  tshark / hairpin: {r.cpu / m.cpu:.1f}x CPU, {r.wall / m.wall:.1f}x wall (medians)")
 
 
 def main() -> int:
@@ -241,7 +289,10 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=2000, help="sim: connections")
     ap.add_argument("--yaml", action="store_true", help="check: also the same dump as YAML (slow to generate)")
     ap.add_argument("--packets", type=int, default=2_000_000, help="pcap: packets in the capture")
+    ap.add_argument("--runs", type=int, default=3, help="runs of each (alternating with the reference); medians")
     args = ap.parse_args()
+    if args.runs < 1:
+        ap.error("--runs must be at least 1")
     only = {w.strip() for w in args.only.split(",")}
     import hairpin
 
@@ -251,15 +302,15 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="hairpin-compare-") as d:
         tmp = Path(d)
         if "trace" in only:
-            compare_trace(args.services, tmp)
+            compare_trace(args.services, args.runs, tmp)
         if "check" in only:
-            compare_check(args.nodes, args.check_services, args.pods, args.yaml, tmp)
+            compare_check(args.nodes, args.check_services, args.pods, args.yaml, args.runs, tmp)
         if "from-cluster" in only:
-            compare_from_cluster(args.nodes, args.check_services, args.pods, tmp)
+            compare_from_cluster(args.nodes, args.check_services, args.pods, args.runs, tmp)
         if "sim" in only:
-            compare_sim(args.connections)
+            compare_sim(args.connections, args.runs)
         if "pcap" in only:
-            compare_pcap(args.packets, tmp)
+            compare_pcap(args.packets, args.runs, tmp)
     return 0
 
 
