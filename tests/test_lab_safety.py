@@ -228,6 +228,36 @@ def test_a_namespace_removed_during_the_build_is_not_made_again(monkeypatch: pyt
     assert [n for n in os.listdir("/run/netns") if n.startswith(prefix)] == [] and labs() == []
 
 
+def test_a_namespace_replaced_between_the_two_proofs_is_kept_and_said_to_be(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Removal proves each namespace the lab's twice: when it plans and just before it deletes.  One replaced by
+    another namespace in between (someone's ``ip netns del`` then ``add`` of that name) is left and named in
+    ``kept``; it used to be left out of both lists, so a namespace that existed went unreported."""
+    from hairpin.backends.lab.record import LabRecord
+
+    lab = up(scenario.seed(), servers=False)
+    rec = lab.record
+    victim = lab.ns("netshoot")
+    owns = LabRecord.owns_netns
+    asked: list[str] = []
+
+    def swapped_before_the_second_proof(self: LabRecord, name: str) -> bool:
+        asked.append(name)
+        if name == victim and asked.count(name) == 2:
+            subprocess.run(["ip", "netns", "del", name], check=True)
+            subprocess.run(["ip", "netns", "add", name], check=True)
+        return owns(self, name)
+
+    monkeypatch.setattr(LabRecord, "owns_netns", swapped_before_the_second_proof)
+    try:
+        removed = lab.remove()
+        assert removed == [n for n in reversed(rec.namespaces) if n != victim]
+        assert rec.kept == [victim] and asked.count(victim) == 2
+        assert netns_identity(victim) is not None and labs() == []
+        assert not any(netns_identity(n) for n in rec.namespaces if n != victim)
+    finally:
+        subprocess.run(["ip", "netns", "del", victim], check=False, capture_output=True)
+
+
 def test_down_leaves_a_process_it_did_not_start_in_its_namespace() -> None:
     """Someone's shell in a namespace of a ``lab up`` lab is theirs: down ends what the lab started (recorded,
     or marked HAIRPIN_LAB=<prefix> and not recorded yet when its owner died), and leaves that one running."""

@@ -198,8 +198,12 @@ class LabRecord:
         removed = []
         for name in reversed(mine):
             # proven again just before: another removal of the same lab (two `hairpin lab clean` at once, or
-            # `up` cleaning while `clean` runs) may have deleted it meanwhile (was a FileNotFoundError traceback)
+            # `up` cleaning while `clean` runs) may have deleted it meanwhile (was a FileNotFoundError traceback),
+            # or something else may now be mounted at the name: that is kept, and said to be (it was left out of
+            # both lists, so a namespace that still existed went unreported)
             if not self.owns_netns(name):
+                if identity.netns_identity(name) is not None:
+                    self.kept.append(name)
                 continue
             try:
                 netns.remove(name)
