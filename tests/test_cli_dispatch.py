@@ -1,17 +1,18 @@
-"""``hairpin pcap``'s plain command lines run without typer (hairpin.cli.main._plain_pcap): the same
-stdout, stderr, files and exit codes as through typer, and neither typer, rich nor pydantic imported for
-JSON written to a file."""
+"""``hairpin pcap``'s and ``hairpin check``'s plain command lines run without typer (hairpin.cli.main._plain_pcap,
+_plain_check): the same stdout, stderr, files and exit codes as through typer, and neither typer, rich nor pydantic
+imported for JSON written to a file."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from hairpin.cli.main import _plain_pcap
+from hairpin.cli.main import _plain_check, _plain_pcap
 from hairpin.model.net import Flags, Packet, ip_int
 from hairpin.parsers.pcap import PacketRecord, write_pcap
 
@@ -37,7 +38,8 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 _RUN = "import sys\nfrom hairpin.cli import main as m\n{patch}m.main(sys.argv[1:])\n"
-_VIA_TYPER = "m._plain_pcap = lambda args: None\n"  # every command line through typer, as before
+# every command line through typer, as before
+_VIA_TYPER = "m._plain_pcap = lambda args: None\nm._plain_check = lambda args: None\n"
 
 
 def _run(args: list[str], typer: bool, cwd: Path) -> tuple[int, str, str]:
@@ -73,6 +75,75 @@ def test_same_answer_as_through_typer(args: list[str], capture: Path, tmp_path: 
         answers.append((code, stdout, stderr, out.read_bytes() if out.exists() else None))
     assert answers[0] == answers[1]
     assert answers[0][0] in (0, 1, 2)
+
+
+CHECKED = Path(__file__).parent / "data" / "check"
+
+
+@pytest.mark.parametrize("args", [
+    ["check", "{dump}", "--format", "json"],
+    ["check", "{dump}"],
+    ["check", "{dump}", "--format", "sarif", "-o", "OUT"],
+    ["check", "--output", "OUT", "{dump}"],
+    ["check", "{dir}", "{dump}", "--format", "table"],
+    ["check", "{broken}", "--format", "json"],
+    ["check", "{broken}", "{dump}", "--format", "json"],
+    ["check", "{dump}", "--format", "xml"],
+    ["check", "missing.yaml"],
+    ["check", "{dump}", "-o", "no-such-dir/x.json"],
+    ["check", "{dump}", "-o", "{dump}"],
+    ["check", "{this}"],
+])  # fmt: skip
+def test_check_same_answer_as_through_typer(args: list[str], tmp_path: Path) -> None:
+    shutil.copy(CHECKED / "seed-dump.yaml", tmp_path / "dump.yaml")  # (-o over it: refused, but not on the data)
+    args = [a.replace("{dump}", "dump.yaml").replace("{dir}", str(CHECKED / "manifests"))
+            .replace("{broken}", str(CHECKED / "broken.yaml")).replace("{this}", __file__) for a in args]  # fmt: skip
+    assert _plain_check(args) is not None  # each is a plain command line
+    answers = []
+    for typer in (False, True):
+        out = tmp_path / "OUT"
+        out.unlink(missing_ok=True)
+        code, stdout, stderr = _run(args, typer, tmp_path)
+        answers.append((code, stdout, stderr, out.read_bytes() if out.exists() else None))
+    assert answers[0] == answers[1]
+    assert answers[0][0] in (1, 2)
+    if args[1:] == ["dump.yaml", "--format", "json"]:
+        doc = json.loads(answers[0][1])
+        assert (answers[0][0], [(x["name"], x["at_risk"]) for x in doc["services"]]) == (
+            1, [("service-nginx-demo", True)])  # fmt: skip
+
+
+def test_check_json_to_a_file_imports_no_typer_rich_or_pydantic(tmp_path: Path) -> None:
+    out = tmp_path / "out.json"
+    code = ("import sys\nfrom hairpin.cli.main import main\ntry:\n main(sys.argv[1:])\nexcept SystemExit as e:\n"
+            " print(e.code, sorted({m.split('.')[0] for m in sys.modules} & {'typer', 'click', 'rich', 'pydantic'}))")  # fmt: skip
+    r = subprocess.run([sys.executable, "-c", code, "check", str(CHECKED / "seed-dump.yaml"), "--format", "json", "-o",
+                        str(out)], capture_output=True, text=True, check=False,
+                       env={"PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path)})  # fmt: skip
+    assert r.stdout == "1 []\n"
+    assert r.stderr == f"wrote {out}\n"
+    got = [(x["name"], x["at_risk"]) for x in json.loads(out.read_text())["services"]]
+    assert got == [("service-nginx-demo", True)]
+
+
+@pytest.mark.parametrize("args", [
+    ["check"], ["check", "--help"], ["check", "-"], ["check", "F", "--format=json"], ["check", "F", "--format"],
+    ["check", "F", "-o", "-"], ["check", "F", "--format", "json", "--format", "text"], ["check", "F", "--live"],
+    ["check", "F", "--only-at-risk"], ["check", "F", "--allow-empty", "true"], ["check", "F", "--", "G"],
+    ["check", ""], ["check", "F", "--max-listed", "5"], ["--max-input", "1K", "check", "F"], ["check", "--live"],
+    ["check", "F", "--kubernetes-version", "1.33"], ["check", "F", "-o", "a", "--output", "b"],
+])  # fmt: skip
+def test_any_other_check_goes_to_typer(args: list[str]) -> None:
+    assert _plain_check(args) is None
+
+
+def test_plain_check_values_as_typer_passes_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _plain_check(["check", "a", "b/", "-o", "o.json", "--format", "sarif"]) == {
+        "paths": ["a", "b/"], "output": "o.json", "format": "sarif"}  # fmt: skip
+    assert _plain_check(["check", "a"]) == {"paths": ["a"]}
+    assert _plain_pcap(["check", "a"]) is None and _plain_check(["pcap", "a"]) is None
+    monkeypatch.setenv("_HAIRPIN_COMPLETE", "bash_complete")
+    assert _plain_check(["check", "a"]) is None
 
 
 def _pcap_in_a_child(capture: Path, out: Path, modules: str) -> subprocess.CompletedProcess[str]:

@@ -2,12 +2,15 @@
 on stderr with exit code 2 (never a traceback).
 
 What it knows: importing typer, every command module and rich, and building the command tree, costs about
-0.2 s of CPU, more than analysing a capture of 100,000 packets.  So the plainest ``hairpin pcap`` command
+0.2 s of CPU, more than analysing a capture of 100,000 packets; running a command through typer 0.29 also
+imports pydantic and builds a ``TypeAdapter`` per parameter.  So the plainest ``hairpin pcap`` command
 lines (``_plain_pcap``: capture files and the options ``--format``, ``-o``/``--output`` and
 ``--max-listed`` with ordinary values, each at most once) call the command (:func:`hairpin.cli.pcap_run.run`)
-with the values typer would have passed; every other command line, help, completion, and anything
-unusual (an option given twice, a value starting with ``-``, ``--opt=value``, ``--``) goes through typer
-as before, so help, errors and exit codes are typer's own.  ``app`` is still importable from here.
+with the values typer would have passed, and so do the plainest ``hairpin check`` ones (``_plain_check``:
+files or directories, ``--format`` and ``-o``/``--output``; :func:`hairpin.cli.check_run.run`, about 0.1 s of
+CPU less); every other command line, help, completion, and anything unusual (an option given twice, a
+value starting with ``-``, ``--opt=value``, ``--``, a flag) goes through typer as before, so help, errors
+and exit codes are typer's own.  ``app`` is still importable from here.
 
 A reader that closes stdout early (``hairpin check DUMP | head``) ends the program quietly with exit code
 141, the status a shell gives a process that SIGPIPE ended (128 + 13, Linux ``signal(7)``): not 1, which
@@ -57,6 +60,7 @@ if TYPE_CHECKING:
 __all__ = ["entry", "main"]  # and `app` (module __getattr__)
 
 _PCAP_OPTIONS = {"--format": "format", "-o": "output", "--output": "output", "--max-listed": "max_listed"}
+_CHECK_OPTIONS = {"--format": "format", "-o": "output", "--output": "output"}
 _DIGITS = re.compile(r"[0-9]{1,18}")  # what click reads as this int with no doubt (no sign, space, '_')
 
 
@@ -73,33 +77,54 @@ def _plain_pcap(args: list[str]) -> dict[str, Any] | None:
     [--max-listed N]``, else None (typer reads the command line).  Files are words not starting with ``-``;
     each option is given once, its value the next word, not starting with ``-``.  Shell completion (its
     environment variable set) goes to typer."""
-    if len(args) < 2 or args[0] != "pcap" or "_HAIRPIN_COMPLETE" in os.environ:
+    plain = _plain_words(args, "pcap", _PCAP_OPTIONS)
+    if plain is None:
         return None
-    files: list[Path] = []
-    opts: dict[str, Any] = {}
+    words, opts = plain
+    kw: dict[str, Any] = {"files": [Path(w) for w in words], **opts}
+    if "max_listed" in opts:
+        if not _DIGITS.fullmatch(opts["max_listed"]):
+            return None
+        kw["max_listed"] = int(opts["max_listed"])
+    return kw
+
+
+def _plain_check(args: list[str]) -> dict[str, Any] | None:
+    """The keyword arguments of :func:`hairpin.cli.check_run.run` for ``check PATH... [--format F] [-o OUT]``,
+    read as :func:`_plain_pcap` reads its command line, else None (typer reads the command line: any flag,
+    ``-`` for stdin, ``--live``...)."""
+    plain = _plain_words(args, "check", _CHECK_OPTIONS)
+    if plain is None:
+        return None
+    words, opts = plain
+    return {"paths": words, **opts}
+
+
+def _plain_words(args: list[str], command: str, options: dict[str, str]) -> tuple[list[str], dict[str, str]] | None:
+    """``args`` as ``command`` followed by words not starting with ``-`` (at least one) and ``options`` (an
+    option's spelling -> its parameter), each given once with its value the next word, not starting with
+    ``-``; else None.  Shell completion (its environment variable set) goes to typer."""
+    if len(args) < 2 or args[0] != command or "_HAIRPIN_COMPLETE" in os.environ:
+        return None
+    words: list[str] = []
+    opts: dict[str, str] = {}
     i = 1
     while i < len(args):
         a = args[i]
         if not a:  # '' as a path: typer's reading of it is not restated here
             return None
         if not a.startswith("-"):
-            files.append(Path(a))
+            words.append(a)
             i += 1
             continue
-        name = _PCAP_OPTIONS.get(a)
+        name = options.get(a)
         if name is None or name in opts or i + 1 >= len(args) or args[i + 1].startswith("-"):
             return None
-        value = args[i + 1]
-        if name == "max_listed":
-            if not _DIGITS.fullmatch(value):
-                return None
-            opts[name] = int(value)
-        else:
-            opts[name] = value
+        opts[name] = args[i + 1]
         i += 2
-    if not files:
+    if not words:
         return None
-    return {"files": files, **opts}
+    return words, opts
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -139,12 +164,18 @@ def main(argv: list[str] | None = None) -> None:
     warnings.showwarning = _warning_line
     try:
         plain = _plain_pcap(args)
-        if plain is not None:  # what typer would do: the root callback (no limit given), then the command
+        checked = _plain_check(args) if plain is None else None
+        if plain is not None or checked is not None:  # what typer would do: the root callback (no limit), the command
             if "hairpin.reading" in sys.modules:  # limits an earlier call in this process set are cleared
                 sys.modules["hairpin.reading"].set_limits(None, None)
-            from hairpin.cli.pcap_run import run
+            if plain is not None:
+                from hairpin.cli.pcap_run import run
 
-            code: Any = run(**plain)
+                code: Any = run(**plain)
+            elif checked is not None:
+                from hairpin.cli.check_run import run as check
+
+                code = check(**checked)
         else:
             code = _typer(args)
     except InputError as exc:
@@ -202,6 +233,8 @@ def _import_for(args: list[str]) -> None:
     the program holds its signals (:mod:`hairpin.cli.early`)."""
     if _plain_pcap(args) is not None:
         import hairpin.cli.pcap_run
+    elif _plain_check(args) is not None:
+        import hairpin.cli.check_run
     else:
         import typer.exceptions  # noqa: F401
 
