@@ -178,6 +178,35 @@ def test_text_from_the_objects_stays_in_its_comment_line(tmp_path: Path) -> None
     assert scenario.load(path) == s
 
 
+def test_a_label_value_no_cluster_holds_is_left_out_with_a_note(tmp_path: Path) -> None:
+    """A label value the API server refuses (a space) read from a hand-made dump: not a label of the scenario (whose
+    loader refuses it too), said in a note, and the file written loads back to the scenario built."""
+    dump = _dump_with_zone(tmp_path, "eu-west-1a b")
+    s, notes = scenario_from_objects(m.load_paths([dump]), service=SVC, client="default/netshoot")
+    assert [n for n in notes if n.startswith("labels left out")] == [
+        "labels left out, their values being ones the API server refuses (no cluster holds them; the scenario file "
+        "refuses them too): node node1 topology.kubernetes.io/zone='eu-west-1a b', node node2 "
+        "topology.kubernetes.io/zone='eu-west-1a b'"]  # fmt: skip
+    assert s.node("node1").labels == (("kubernetes.io/hostname", "node1"), ("topology.kubernetes.io/region", "eu-west-1"))
+    assert s.node("node1").az == "eu-west-1a b"
+    path = tmp_path / "s.yaml"
+    path.write_text(scenario_yaml(s, notes))
+    assert scenario.load(path) == s
+
+
+def test_a_selector_value_no_cluster_holds_is_refused(tmp_path: Path) -> None:
+    doc = yaml.safe_load((DATA / "seed-dump.yaml").read_text())
+    for item in doc["items"]:
+        if item["kind"] == "Service" and item["metadata"]["name"] == "service-nginx-demo":
+            item["spec"]["selector"] = {"app": "nginx "}
+    dump = tmp_path / "dump.yaml"
+    dump.write_text(yaml.safe_dump(doc))
+    with pytest.raises(InputError) as e:
+        scenario_from_objects(m.load_paths([dump]), service=SVC, client="default/netshoot")
+    assert str(e.value) == (f"Service {SVC}: spec.selector: app='nginx ': not a value a label can have (the API server "
+                            "refuses it on any object), so it selects nothing; a scenario refuses it too")  # fmt: skip
+
+
 def test_the_table_on_stderr_shows_control_and_bidi_characters(tmp_path: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     """The per-node table from-cluster prints names its AZs after the zone labels read: ESC and RIGHT-TO-LEFT

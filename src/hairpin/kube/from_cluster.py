@@ -41,6 +41,7 @@ from hairpin.kube.version import (
     scenario_kube_proxy_version,
 )
 from hairpin.parsers.manifests import KubeObject
+from hairpin.parsers.strict import LABEL_VALUE_FORMAT, LABEL_VALUE_LIMIT
 from hairpin.scenario import (
     AZ,
     Client,
@@ -55,6 +56,7 @@ from hairpin.scenario import (
     ServicePort,
     Vpc,
 )
+from hairpin.scenario_reader import quoted
 from hairpin.text import digits
 
 __all__ = ["LB_WARNING", "NOT_MODELLED", "RELEASE_ASSUMED", "WARNINGS", "scenario_from_objects", "scenario_to_dict", "scenario_yaml"]
@@ -233,6 +235,27 @@ def _source_ranges(svc: KService, settings: controller.Settings, notes: list[str
     return v4
 
 
+def label_value_ok(value: str) -> bool:
+    """Whether the API server takes ``value`` as a label value (``IsValidLabelValue``, k8s.io/apimachinery
+    pkg/util/validation: at most 63 characters of ``LABEL_VALUE_FORMAT``), as a scenario file's loader does."""
+    return (
+        isinstance(value, str) and len(value) <= LABEL_VALUE_LIMIT and LABEL_VALUE_FORMAT.fullmatch(value) is not None
+    )
+
+
+def _labels(given: dict[str, str], owner: str, dropped: list[str]) -> tuple[tuple[str, str], ...]:
+    """``given`` as a scenario's labels, those with a value no cluster can hold (read from a hand-made manifest or
+    dump) left out and named in ``dropped``: no valid selector can match them, so leaving them out changes no
+    answer, and a scenario file refuses them."""
+    kept = []
+    for k, v in sorted(given.items()):
+        if label_value_ok(v):
+            kept.append((k, v))
+        else:
+            dropped.append(f"{owner} {k}={quoted(v)}")
+    return tuple(kept)
+
+
 def scenario_from_objects(
     objects: Iterable[KubeObject] | Cluster,
     *,
@@ -383,16 +406,35 @@ def scenario_from_objects(
             f"no --client-pod: placeholder client pod {client_pod.name} ({client_pod.ip}) on node {candidate.name}"
         )
     # the scenario's objects
+    dropped: list[str] = []
     s_nodes = tuple(
-        Node(n.name, v4[n.name], str(n.az), tuple(sorted(n.labels.items())))
+        Node(n.name, v4[n.name], str(n.az), _labels(n.labels, f"node {n.name}", dropped))
         for n in sorted(nodes, key=lambda n: (str(n.az), n.name))
         if n.lb_eligible or n.name in {p.node for p in pods.values()}
     )
     s_pods = tuple(
-        Pod(p.name, p.namespace, str(p.ip), str(p.node), tuple(sorted(p.labels.items())), p.host_network)
+        Pod(
+            p.name,
+            p.namespace,
+            str(p.ip),
+            str(p.node),
+            _labels(p.labels, f"pod {p.namespace}/{p.name}", dropped),
+            p.host_network,
+        )
         for p in sorted(pods.values(), key=lambda p: (p.namespace, p.name))
         if p.ip and p.node in node_az
     )
+    if dropped:
+        notes.append("labels left out, their values being ones the API server refuses (no cluster holds them; the "
+                     f"scenario file refuses them too): {', '.join(dropped)}")  # fmt: skip
+    # which pods and nodes these select is the scenario's answer: one cannot be left out, so it is refused
+    for what, given in (("spec.selector", tuple(svc.selector.items())),
+                        ("the target-node-labels annotation", settings.target_node_labels)):  # fmt: skip
+        for k, v in given:
+            if not label_value_ok(v):
+                raise InputError(f"Service {svc.key}: {what}: {k}={quoted(v)}: not a value a label can have (the "
+                                 "API server refuses it on any object), so it selects nothing; a scenario refuses "
+                                 "it too")  # fmt: skip
     ports = _service_ports(svc, list(pods.values()))
     if not ports:
         raise InputError(f"Service {svc.key} has no ports")
