@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import replace
 from fractions import Fraction as F
 from pathlib import Path
@@ -205,6 +207,41 @@ def test_a_selector_value_no_cluster_holds_is_refused(tmp_path: Path) -> None:
         scenario_from_objects(m.load_paths([dump]), service=SVC, client="default/netshoot")
     assert str(e.value) == (f"Service {SVC}: spec.selector: app='nginx ': not a value a label can have (the API server "
                             "refuses it on any object), so it selects nothing; a scenario refuses it too")  # fmt: skip
+
+
+_ROUTER = ("192.168.0.1 is the VPC router's address in 192.168.0.0/16 (the VPC range guessed from the input); AWS "
+           "reserves it in any subnet holding it, so this is no VPC address (hybrid node? overlay pod?), not modelled: "
+           "leave the object out or write the scenario by hand")  # fmt: skip
+
+
+@pytest.mark.parametrize(("old", "holder"), [
+    ("podIP: 192.168.16.142", "Pod nginx-demo/nginx-demo-1: status.podIP"),
+    ("address: 192.168.2.3}", "Node node1: InternalIP"),
+])  # fmt: skip
+def test_an_address_at_the_guessed_vpc_router_is_one_line_naming_its_object(tmp_path: Path, old: str,
+                                                                              holder: str) -> None:  # fmt: skip
+    dump = tmp_path / "dump.yaml"
+    text = (DATA / "seed-dump.yaml").read_text()
+    assert text.count(old) == 1
+    dump.write_text(text.replace(old, old.replace(old.split(" ")[1].rstrip("}"), "192.168.0.1")))
+    out = tmp_path / "s.yaml"
+    r = subprocess.run([sys.executable, "-m", "hairpin.cli.main", "scenario", "from-cluster", str(dump), "--service",
+                        SVC, "--client-pod", "default/netshoot", "-o", str(out)], capture_output=True, text=True)  # fmt: skip
+    assert (r.returncode, r.stdout, out.exists()) == (2, "", False)
+    assert r.stderr == f"hairpin: error: {dump}: {holder} {_ROUTER}\n"
+
+
+def test_a_cluster_ip_at_the_guessed_vpc_router_is_one_line(tmp_path: Path) -> None:
+    doc = yaml.safe_load((DATA / "seed-dump.yaml").read_text())
+    [svc] = [i for i in doc["items"] if i["kind"] == "Service" and i["metadata"]["name"] == "service-nginx-demo"]
+    svc["spec"]["clusterIP"] = "192.168.0.1"
+    dump = tmp_path / "dump.yaml"
+    dump.write_text(yaml.safe_dump(doc))
+    with pytest.raises(InputError) as e:
+        scenario_from_objects(m.load_paths([dump]), service=SVC, client="default/netshoot")
+    assert str(e.value) == (f"Service {SVC}: spec.clusterIP 192.168.0.1 is the VPC router's address in "
+                            "192.168.0.0/16 (the VPC range guessed from the input); a cluster IP range overlapping the "
+                            "VPC's is not modelled: write the scenario by hand")  # fmt: skip
 
 
 def test_the_table_on_stderr_shows_control_and_bidi_characters(tmp_path: Path,

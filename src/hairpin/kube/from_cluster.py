@@ -235,6 +235,31 @@ def _source_ranges(svc: KService, settings: controller.Settings, notes: list[str
     return v4
 
 
+def _refuse_router_address(
+    vpc: ipaddress.IPv4Network, nodes: Sequence[Node], pods: Sequence[Pod], svc: Service
+) -> None:
+    """Refuse, naming the object, an address read at ``vpc``'s second address, where the scenario puts the VPC
+    router.  ``vpc`` is the range guessed from the addresses read, aligned on at least a /16; a VPC subnet is a /16
+    to a /28 and AWS reserves the first four addresses of each, its second for the VPC router (Amazon VPC User
+    Guide, "Subnet CIDR blocks"; EC2 API Reference, CreateSubnet), so any subnet holding that address reserves it:
+    no node, pod or load balancer in the VPC has it.  One that does is not a VPC address (a hybrid node's, an
+    overlay network's pod), which hairpin does not model; a router moved elsewhere would be a scenario of a
+    cluster that cannot exist."""
+    router = str(vpc.network_address + 1)
+    where = f"{router} is the VPC router's address in {vpc} (the VPC range guessed from the input)"
+    if svc.cluster_ip == router:  # not an address of the VPC at all: the Service range overlaps the guessed one
+        raise InputError(f"Service {svc.key}: spec.clusterIP {where}; a cluster IP range overlapping the VPC's is not "
+                         "modelled: write the scenario by hand")  # fmt: skip
+    held = [f"Node {n.name}: InternalIP" for n in nodes if n.ip == router]
+    held += [f"Pod {p.namespace}/{p.name}: status.podIP" for p in pods if p.ip == router and not p.host_network]
+    if svc.load_balancer is not None:
+        held += [f"Service {svc.key}: status.loadBalancer.ingress" for _, a in svc.load_balancer.nodes if a == router]
+    if held:
+        raise InputError(f"{held[0]} {where}; AWS reserves it in any subnet holding it, so this is no VPC address "
+                         "(hybrid node? overlay pod?), not modelled: leave the object out or write the scenario by "
+                         "hand")  # fmt: skip
+
+
 def label_value_ok(value: str) -> bool:
     """Whether the API server takes ``value`` as a label value (``IsValidLabelValue``, k8s.io/apimachinery
     pkg/util/validation: at most 63 characters of ``LABEL_VALUE_FORMAT``), as a scenario file's loader does."""
@@ -516,6 +541,7 @@ def scenario_from_objects(
             kp_ranges = _kube_proxy_ranges(svc, notes)
             if kp_ranges:
                 s_svc = replace(s_svc, load_balancer_source_ranges=kp_ranges)
+    _refuse_router_address(vpc_net, s_nodes, s_pods, s_svc)
     region = next((r for r in (first_of(n.labels, REGION_LABELS) for n in nodes) if r), None)
     if region is None:
         region = azs_sorted[0][:-1] if azs_sorted[0][-1:].isalpha() else "us-east-1"
