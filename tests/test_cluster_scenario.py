@@ -231,6 +231,21 @@ def test_an_address_at_the_guessed_vpc_router_is_one_line_naming_its_object(tmp_
     assert r.stderr == f"hairpin: error: {dump}: {holder} {_ROUTER}\n"
 
 
+def test_guessed_subnets_keep_their_router_addresses_off_the_addresses_read(tmp_path: Path) -> None:
+    """A pod at 192.168.16.1 (a real subnet's host, a /19's) is the second address of every guessed subnet from the
+    /24 to the /28 holding it, which a scenario gives to the VPC router: the subnets are the /32s instead, and the
+    file loads back (before, the /24 put the pod at its router's address, and the loader now refuses that)."""
+    dump = tmp_path / "dump.yaml"
+    dump.write_text((DATA / "seed-dump.yaml").read_text().replace("podIP: 192.168.16.142", "podIP: 192.168.16.1"))
+    s, notes = scenario_from_objects(m.load_paths([dump]), service=SVC, client="default/netshoot")
+    assert [az.subnets for az in s.vpc.azs] == [
+        ("192.168.16.1/32", "192.168.2.3/32", "192.168.21.86/32", "192.168.27.239/32", "192.168.0.0/28"),
+        ("192.168.39.2/32", "192.168.44.17/32", "192.168.49.70/32", "192.168.0.16/28")]  # fmt: skip
+    path = tmp_path / "s.yaml"
+    path.write_text(scenario_yaml(s, notes))
+    assert scenario.load(path) == s
+
+
 def test_a_cluster_ip_at_the_guessed_vpc_router_is_one_line(tmp_path: Path) -> None:
     doc = yaml.safe_load((DATA / "seed-dump.yaml").read_text())
     [svc] = [i for i in doc["items"] if i["kind"] == "Service" and i["metadata"]["name"] == "service-nginx-demo"]

@@ -181,7 +181,12 @@ def _tcp_first(svc: KService, ports: tuple[ServicePort, ...], notes: list[str]) 
 
 
 def _subnets(azs: dict[str, list[str]]) -> dict[str, list[str]] | None:
-    """Per AZ, the smallest-prefix networks (/24 down to /32) that hold its addresses without overlap."""
+    """Per AZ, the smallest-prefix networks (/24 down to /32) that hold its addresses without overlap, preferring
+    a prefix at which no address read is a network's second address: a scenario gives that one to the VPC router
+    (AWS reserves it in each subnet: ``hairpin.scenario_checks.refuse_contradictions``), so a real pod at
+    10.0.16.1 of a /19 subnet needs a guessed subnet other than 10.0.16.0/24.  None: no prefix separates the AZs."""
+    fallback = None
+    every = {a for addrs in azs.values() for a in addrs}
     for prefix in (24, 26, 28, 32):
         nets = {
             az: sorted({str(ipaddress.IPv4Network(f"{a}/{prefix}", strict=False)) for a in addrs})
@@ -193,9 +198,12 @@ def _subnets(azs: dict[str, list[str]]) -> dict[str, list[str]] | None:
             for n in ns:
                 if seen.setdefault(n, az) != az:
                     clash = True
-        if not clash:
+        if clash:
+            continue
+        if not any(str(ipaddress.IPv4Network(n).network_address + 1) in every for n in seen):
             return nets
-    return None
+        fallback = fallback or nets  # the loader then names the address and the subnet
+    return fallback
 
 
 def _kube_proxy_ranges(svc: KService, notes: list[str]) -> tuple[str, ...]:
