@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from hairpin.diagnose import check as chk
-from hairpin.kube.cni_mode import CniMode, cni_mode
+from hairpin.kube.cni_mode import INIT, INIT_IPV6, CniMode, cni_mode
 from hairpin.kube.datapath import Seen
 from hairpin.parsers import manifests as m
 
@@ -49,16 +49,25 @@ def test_cni_mode(env: dict[str, str | None], want: CniMode | None) -> None:
     assert cni_mode(env, WHERE) == want
 
 
-def aws_node(env: dict[str, str | None], name: str = "aws-node-x1") -> dict[str, Any]:
+def aws_node(env: dict[str, str | None], name: str = "aws-node-x1", init: bool = True) -> dict[str, Any]:
+    """An aws-node pod whose aws-node container sets ``env`` (None: valueFrom); ``init``: with the init container
+    aws-vpc-cni-init every manifest of the CNI runs, its ENABLE_IPv6 the aws-node container's (as the README says)."""
     entries = [{"name": k, "value": v} if v is not None else {"name": k, "valueFrom": {"configMapKeyRef": {
         "name": "amazon-vpc-cni", "key": k}}} for k, v in env.items()]  # fmt: skip
+    inits = [{"name": "aws-vpc-cni-init", "env": [{"name": "DISABLE_TCP_EARLY_DEMUX", "value": "false"},
+                                                  {"name": "ENABLE_IPv6", "value": env.get("ENABLE_IPv6") or "false"}]}]  # fmt: skip
     return {"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": name, "namespace": "kube-system", "labels": {"k8s-app": "aws-node"}},
-            "spec": {"nodeName": "n0", "containers": [
+            "spec": {"nodeName": "n0", **({"initContainers": inits} if init else {}), "containers": [
                 {"name": "aws-node", "image": "602401143452.dkr.ecr.eu-west-1.amazonaws.com/amazon-k8s-cni:v1.19.2",
                  "env": [{"name": "AWS_VPC_K8S_CNI_LOGLEVEL", "value": "DEBUG"}, *entries]},
                 {"name": "aws-eks-nodeagent", "env": [{"name": "ENABLE_IPv6", "value": "false"}]}]},
             "status": {"phase": "Running"}}  # fmt: skip
+
+
+def inited(env: dict[str, str | None]) -> dict[str, str | None]:
+    """What ``Seen`` reads of an ``aws_node(env)`` pod: ``env`` and its init container's ENABLE_IPv6."""
+    return {**env, INIT: "", INIT_IPV6: env.get("ENABLE_IPv6") or "false"}
 
 
 def test_seen_reads_every_aws_node_pods_container() -> None:
@@ -66,8 +75,8 @@ def test_seen_reads_every_aws_node_pods_container() -> None:
     (tests/test_check_cni_pods.py has the warnings)."""
     s = Seen()
     s.see_pods([aws_node({**V6, "ENABLE_IPv4": None}), aws_node({"ENABLE_IPv6": "false"}, "aws-node-x2")])
-    assert s.cni_envs == [(WHERE, {**V6, "ENABLE_IPv4": None}),
-                          ("aws-node in pod kube-system/aws-node-x2", {"ENABLE_IPv6": "false"})]  # fmt: skip
+    assert s.cni_envs == [(WHERE, inited({**V6, "ENABLE_IPv4": None})),
+                          ("aws-node in pod kube-system/aws-node-x2", inited({"ENABLE_IPv6": "false"}))]  # fmt: skip
     assert s.cni_mode is None
     s = Seen()
     s.see_pods([aws_node({**V6, "ENABLE_IPv4": None}), aws_node({**V6, "ENABLE_IPv4": None}, "aws-node-x2")])

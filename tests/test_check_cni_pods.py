@@ -26,7 +26,7 @@ from hairpin.kube.datapath import Seen
 from hairpin.kube.from_cluster import scenario_from_objects
 from hairpin.parsers import manifests as m
 from test_check import CONTRACT
-from test_check_cni_ipv6 import V6, aws_node
+from test_check_cni_ipv6 import V6, aws_node, inited
 from test_check_datapath import KUBE_PROXY, NODES, PROXY_CONFIG, service
 
 DATA = Path(__file__).parent / "data" / "check"
@@ -44,7 +44,8 @@ def daemon_set(env: dict[str, str | None], image: str = "602401143452.dkr.ecr.eu
     ctrs[0]["image"] = image
     return {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": name, "namespace": ns, "uid": "ds-1"},
             "spec": {"selector": {"matchLabels": {"k8s-app": "aws-node"}},
-                     "template": {"metadata": {"labels": {"k8s-app": "aws-node"}}, "spec": {"containers": ctrs}}}}  # fmt: skip
+                     "template": {"metadata": {"labels": {"k8s-app": "aws-node"}},
+                                  "spec": {"initContainers": pod["spec"]["initContainers"], "containers": ctrs}}}}  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------ cni_settings
@@ -157,7 +158,7 @@ def test_seen_reads_the_aws_node_daemon_set_only() -> None:
         s.see_daemon_set(ds)
     assert (s.cni_template, s.cni_template_tag, s.cni_mode) == (None, "", None)
     s.see_daemon_set(daemon_set(V6))
-    assert s.cni_template == (TEMPLATE, V6)
+    assert s.cni_template == (TEMPLATE, inited(V6))
     assert s.cni_mode == CniMode(True, f"ENABLE_IPv6=true on {TEMPLATE}")
     assert s.aws_node_pods == 0  # the template is no pod: the datapath's pod counts are the pods'
 

@@ -13,10 +13,18 @@ import pytest
 import yaml
 
 from hairpin.diagnose import check as chk
-from hairpin.kube.cni_mode import INIT, INIT_IPV6, TEMPLATE, cni_settings, init_ipv6_warning
+from hairpin.kube.cni_mode import (
+    INIT,
+    INIT_IPV6,
+    NO_INIT,
+    TEMPLATE,
+    cni_settings,
+    init_ipv6_warning,
+    no_init_ipv6_warning,
+)
 from hairpin.kube.datapath import Seen
 from hairpin.parsers import manifests as m
-from test_check_cni_ipv6 import DATA, V6, aws_node
+from test_check_cni_ipv6 import DATA, V6, aws_node, inited
 from test_check_cni_pods import V4, daemon_set
 
 A, B, C = (f"aws-node in pod kube-system/aws-node-{x}" for x in "abc")
@@ -83,7 +91,7 @@ def test_seen_reads_the_init_container_of_pods_and_template() -> None:
                 aws_node(V6, "aws-node-d")])  # fmt: skip
     assert s.cni_envs == [(A, {**V6, INIT: ""}), (B, {**V6, INIT: "", INIT_IPV6: "true"}),  # the last entry wins
                           (C, {**V6, INIT: "", INIT_IPV6: None}),
-                          ("aws-node in pod kube-system/aws-node-d", V6)]  # another init container is not read  # fmt: skip
+                          ("aws-node in pod kube-system/aws-node-d", inited(V6))]  # another init container is not read  # fmt: skip
     s.see_daemon_set(with_init(daemon_set(V6), [{"name": "ENABLE_IPv6", "value": "false"}]))
     assert s.cni_template == (TEMPLATE, {**V6, INIT: "", INIT_IPV6: "false"})
     assert s.cni.warnings == (warned(A, "ENABLE_IPv6 not set", " (and so does 1 other aws-node source)"),)
@@ -103,3 +111,56 @@ def test_check_says_it() -> None:
 def test_the_docs_show_the_warning_as_said() -> None:
     text = (Path(__file__).parent.parent / "docs" / "check.md").read_text()
     assert f"\nwarning: {warned(A, 'ENABLE_IPv6=false')}\n" in text
+
+
+# ---------------------------------------------------------------------------- a pod with no init container at all
+
+BARE_WHY = (": aws-vpc-cni-init, which every manifest of the CNI runs beside it, is what turns "
+            "net.ipv6.conf.all.forwarding on in IPv6 mode (amazon-vpc-cni-k8s cmd/aws-vpc-cni-init/main.go "
+            "configureIPv6Settings; ipamd and the CNI plugins do not), so the node forwards no IPv6 packet to or from "
+            "its pods unless its OS, or an earlier aws-node pod's init container, turned forwarding on")  # fmt: skip
+
+
+def bare(where: str, others: str = "") -> str:
+    return (f"VPC CNI settings for IPv6 are incomplete: ENABLE_IPv6=true on {where} sets IPv6 mode, but its pod has "
+            f"no init container{others}{BARE_WHY}")  # fmt: skip
+
+
+NONE = {NO_INIT: ""}
+
+
+@pytest.mark.parametrize(("sources", "want"), [
+    ([(A, {**V6, **NONE})], bare(A)),
+    ([(TEMPLATE, {**V6, **NONE})], bare(TEMPLATE)),
+    ([(A, init(V6, "true")), (B, {**V6, **NONE}), (C, {**V6, **NONE}), (TEMPLATE, {**V6, **NONE})],
+     bare(B, " (and so do 2 other aws-node sources)")),
+    ([(A, {**V6, **NONE}), (B, {**V4, **NONE})], bare(A)),  # IPv4 mode needs no IPv6 forwarding
+    ([(A, {**V4, **NONE})], None),
+    ([(A, {**V6, "ENABLE_IPv6": None, **NONE})], None),  # valueFrom: the mode is not known, no claim
+    ([(A, {**V6, "ENABLE_PREFIX_DELEGATION": "false", **NONE})], None),  # refused by ipamd: said elsewhere
+    ([(A, init(V6, True))], None),  # an init container: init_ipv6_warning's case
+    ([(A, V6)], None),  # init containers, none of them aws-vpc-cni-init (another name for its image?): no claim
+])  # fmt: skip
+def test_no_init_ipv6_warning(sources: list[tuple[str, dict[str, str | None]]], want: str | None) -> None:
+    assert no_init_ipv6_warning(sources) == want
+
+
+def test_seen_tells_no_init_container_from_another_one() -> None:
+    s = Seen()
+    other = aws_node(V6, "aws-node-b", init=False)
+    other["spec"]["initContainers"] = [{"name": "vpc-cni-init-renamed", "env": []}]
+    s.see_pods([aws_node(V6, "aws-node-a", init=False), other])
+    assert s.cni_envs == [(A, {**V6, NO_INIT: ""}), (B, V6)]
+    assert s.cni.warnings == (bare(A),)
+
+
+def test_check_says_it_of_a_pod_with_no_init_container() -> None:
+    text = (DATA / "refused.yaml").read_text().replace("  ipFamilies: [IPv6]\n  ipFamilyPolicy: SingleStack\n", "")
+    both = [aws_node(V6, "aws-node-a", init=False), with_init(aws_node(V6, "aws-node-b"), None)]
+    report = chk.check(m.parse_yaml(text + "".join("---\n" + yaml.safe_dump(p) for p in both), "t.yaml"))
+    assert report.cni_warnings == (warned(B, "ENABLE_IPv6 not set"), bare(A))
+
+
+def test_the_docs_show_the_no_init_warning_as_said() -> None:
+    text = (Path(__file__).parent.parent / "docs" / "check.md").read_text()
+    assert f"\nwarning: {bare(A)}\n" in text

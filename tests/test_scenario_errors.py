@@ -113,6 +113,9 @@ CASES = [
      "(node node1): an address belongs to one node, pod, cluster IP or load balancer node"),
     ("shared-pod-address", "ip: 10.0.3.2, node: node2", "ip: 10.0.3.1, node: node2", "16: pods[1].ip: 10.0.3.1 is "
      "also pods[0].ip (pod default/client): an address belongs to one node, pod, cluster IP or load balancer node"),
+    ("pod-at-a-subnet-router", "subnets: [10.0.0.0/19]", "subnets: [10.0.0.0/23, 10.0.2.0/24, 10.0.3.0/24, "
+     "10.0.10.0/24]", "15: pods[0].ip: 10.0.3.1 is also vpc.azs[0].subnets[2] (the VPC router's address in subnet "
+     "10.0.3.0/24): an address belongs to one node, pod, cluster IP or load balancer node"),
     ("cluster-ip-of-a-pod", "cluster_ip: 10.100.0.10", "cluster_ip: 10.0.3.2", "21: services[0].cluster_ip: "
      "10.0.3.2 is also pods[1].ip (pod web/web-1): an address belongs to one node, pod, cluster IP or load balancer "
      "node"),

@@ -95,6 +95,33 @@ def test_symlinks_planted_at_every_temporary_name_are_not_followed(tmp_path: Pat
     assert (tmp_path / "out.pcapng.part").is_symlink()
 
 
+@pytest.mark.parametrize("length", [232, 240, 255])
+def test_a_long_name_without_unnamed_files_gets_a_temporary_name_that_fits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, length: int
+) -> None:
+    monkeypatch.delattr(writing.os, "O_TMPFILE")
+    f = tmp_path / ("é" * (length // 2) + "x" * (length % 2))  # two bytes a character: a cut can halve one
+    f.write_text("old")
+    with writing.open_output(f) as fh:
+        fh.write("new")
+        [tmp] = leftovers(tmp_path)
+        raw = os.fsencode(tmp)
+        cut = os.fsencode(f.name)[: min(length, 233)]
+        assert raw.startswith(b"." + cut + b".hairpin-") and len(raw) == len(cut) + 22 <= 255
+        assert f.read_text() == "old"
+    assert (f.read_text(), leftovers(tmp_path), [p.name for p in tmp_path.iterdir()]) == ("new", [], [f.name])
+
+
+def test_a_name_longer_than_name_max_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    f = tmp_path / ("n" * 256)
+    with pytest.raises(InputError) as exc:
+        writing.check_output(f)
+    assert str(exc.value) == f"{f}: cannot write: the file name is longer than 255 bytes"
+    with pytest.raises(InputError):
+        writing.write_output(f, "x")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_named_symlink_is_written_through_and_stays_a_link(tmp_path: Path) -> None:
     real = tmp_path / "real.txt"
     real.write_text("old")
@@ -171,6 +198,21 @@ def test_reproduce_html_missing_directory_is_named_before_simulating(tmp_path: P
     r = hairpin("reproduce", "--html", str(tmp_path / "no" / "r.html"))
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr == f"hairpin: error: {tmp_path}/no/r.html: cannot write: no such directory: {tmp_path}/no\n"
+
+
+@pytest.mark.parametrize("length", [232, 240, 255, 256])
+def test_check_output_replaces_a_file_of_any_name_up_to_255_bytes(tmp_path: Path, length: int) -> None:
+    out = tmp_path / ("r" * length)
+    if length <= 255:
+        out.write_text("old")
+    r = hairpin("check", DUMP, "--format", "json", "-o", str(out))
+    if length <= 255:
+        assert r.returncode == 1, r.stderr  # the seed's Service is at risk
+        assert out.read_text().lstrip().startswith("{") and [p.name for p in tmp_path.iterdir()] == [out.name]
+    else:
+        assert (r.returncode, r.stdout) == (2, "")
+        assert r.stderr == f"hairpin: error: {out}: cannot write: the file name is longer than 255 bytes\n"
+        assert list(tmp_path.iterdir()) == []
 
 
 def test_check_output_dash_is_stdout_and_writes_no_file(tmp_path: Path) -> None:

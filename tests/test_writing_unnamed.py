@@ -81,10 +81,34 @@ def test_a_failing_producer_leaves_nothing(unnamed: Path) -> None:
 
 
 def test_a_name_of_255_bytes_is_written(unnamed: Path) -> None:
-    # no temporary name beside it (one would be 23 bytes longer than a file name may be) when it is new
+    # no temporary name beside it when it is new: linked at its own name
     f = unnamed / ("n" * 255)
     writing.write_output(f, "ok")
     assert names(unnamed) == ["n" * 255] and f.read_text() == "ok"
+
+
+@pytest.mark.parametrize("length", [232, 233, 234, 240, 255])
+def test_a_long_name_is_replaced_through_a_shortened_temporary_name(
+    unnamed: Path, monkeypatch: pytest.MonkeyPatch, length: int
+) -> None:
+    # replacing needs a temporary name beside the target: ".NAME.hairpin-" and 12 hex digits is 22 bytes more,
+    # so from 234 bytes on the name's part of it is cut to 233 bytes
+    f = unnamed / ("n" * length)
+    f.write_text("old")
+    f.chmod(0o640)
+    made: list[str] = []
+    real_link = os.link
+
+    def seen(src: str, dst: str, **kwargs: object) -> None:
+        made.append(dst)
+        real_link(src, dst, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(writing.os, "link", seen)
+    writing.write_output(f, "new")
+    assert (f.read_text(), stat.S_IMODE(f.stat().st_mode), names(unnamed)) == ("new", 0o640, ["n" * length])
+    [first, tmp] = made  # the target's own name (taken: EEXIST), then the temporary one
+    stem = "n" * min(length, 233)
+    assert first == "n" * length and tmp.startswith(f".{stem}.hairpin-") and len(tmp) == len(stem) + 22
 
 
 def test_a_refused_link_copies_the_file_to_a_named_temporary(unnamed: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,7 +2,8 @@
 
 ``FIXES`` names each workaround and says what it sets; ``with_fix()`` returns the scenario with one applied,
 marked with its name (``Scenario.fix``), so the simulator, the lab and ``check`` compare the same variants.
-``hairpin.scenario`` re-exports both.
+``hairpin.scenario`` re-exports both.  ``missing()`` says what of a fix a scenario lacks: a scenario file's ``fix:``
+key names the workaround it has applied, and the loader refuses one that does not have it (``hairpin.scenario``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import replace
 from hairpin.errors import ScenarioError
 from hairpin.model.scenario import LoadBalancer, Scenario
 
-__all__ = ["FIXES", "TARGET_LABEL", "with_fix"]
+__all__ = ["FIXES", "TARGET_LABEL", "missing", "with_fix"]
 
 FIXES: dict[str, str] = {
     "ip-targets": "NLB ip targets (aws-load-balancer-nlb-target-type: ip; legacy aws-load-balancer-type: nlb-ip)",
@@ -55,6 +56,38 @@ def with_fix(scenario: Scenario, fix: str) -> Scenario:
         raise ScenarioError(f"unknown fix {fix!r}; known: {', '.join(FIXES)}")
     services = tuple(new_svc if s.key == svc.key else s for s in scenario.services)
     return replace(scenario, services=services, fix=fix)
+
+
+def missing(scenario: Scenario, fix: str) -> str:
+    """What of the workaround ``fix`` (a name in ``FIXES``) ``scenario`` lacks, or '' when it has it: the setting
+    ``with_fix`` makes, as the simulator reads it (ip targets with preservation off however written; the nodes'
+    labels whichever the scenario chose).  A scenario that has it runs as ``with_fix`` would run it."""
+    svc = scenario.client_service
+    lb = svc.load_balancer
+    where = f"the load balancer of {svc.key}"
+    if fix == "cluster-ip":
+        return "" if scenario.client.via == "cluster-ip" else "client.via is load-balancer, not cluster-ip"
+    if fix == "anti-affinity":
+        caller = scenario.client_pod.node
+        if all(n.name == caller for n in scenario.nodes):  # no other node: with_fix leaves the pods where they are
+            return ""
+        mine = [p.name for p in scenario.pods if p.name in svc.endpoints and p.node == caller and not p.host_network]
+        return f"target pod {mine[0]} runs on the caller's node {caller}" if mine else ""
+    if lb is None:
+        return f"{svc.key} has no load balancer"
+    if fix == "ip-targets":
+        if lb.target_type != "ip":
+            return f"{where} has {lb.target_type} targets, not ip"
+        return f"{where} has ip targets with client IP preservation on" if lb.preserves_client_ip else ""
+    if fix == "no-preserve-client-ip":
+        return f"{where} preserves client IP addresses" if lb.preserves_client_ip else ""
+    if fix == "proxy-protocol-v2":
+        if lb.preserves_client_ip:
+            return f"{where} preserves client IP addresses"
+        return "" if lb.proxy_protocol_v2 else f"{where} has no proxy protocol v2"
+    if fix == "target-node-labels":
+        return "" if lb.target_node_labels else f"{where} has no target_node_labels"
+    raise ScenarioError(f"unknown fix {fix!r}; known: {', '.join(FIXES)}")
 
 
 def _anti_affinity(scenario: Scenario) -> Scenario:

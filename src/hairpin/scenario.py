@@ -24,7 +24,7 @@ from typing import Any
 
 from hairpin import reading
 from hairpin.errors import InputError, ScenarioError
-from hairpin.fixes import FIXES, TARGET_LABEL, with_fix
+from hairpin.fixes import FIXES, TARGET_LABEL, missing, with_fix
 from hairpin.model.scenario import (
     AZ,
     Client,
@@ -323,7 +323,9 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
         tuple(services),
         client,
     )
-    r.get("fix", str, default=None)
+    fix = r.get("fix", str, default=None)
+    if fix is not None and fix not in FIXES:
+        raise r.error("fix", f"unknown fix {quoted(fix)}; known: {', '.join(FIXES)}")
     r.done()
     from hairpin.scenario_checks import refuse_contradictions, refuse_unserved_nodes, warnings
 
@@ -337,6 +339,13 @@ def from_dict(data: Any, file: str | None = None, *, lines: Mapping[str, int] | 
 
         for refuse in (refuse_unmodelled, refuse_misplaced_pod):
             refuse(scenario, at)
+    if fix is not None:
+        # the fix: key claims a workaround (hairpin.fixes): one the rest of the file does not apply would have a
+        # user read the results as the fix's, so it is refused; one it applies is the scenario's, as with_fix sets
+        if lacks := missing(scenario, fix):
+            raise at("fix", f"{fix} is not applied in this scenario: {lacks} (apply it, or remove fix:, which "
+                            "applies nothing itself)")  # fmt: skip
+        scenario = replace(scenario, fix=fix)
     found = warnings(scenario, at)
     return replace(scenario, warnings=found) if found else scenario
 

@@ -24,6 +24,7 @@ a warning here is a setting AWS accepts and hairpin simulates, but whose result 
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 
 from hairpin.errors import ScenarioError
@@ -52,8 +53,10 @@ def refuse_contradictions(s: Scenario, error: Callable[[str, str], ScenarioError
     """Raise ``error(key path, message)`` at the second of two holders of one address (normalised, so
     ``2A05:D018::A`` is ``2a05:d018::a``): a node, a pod (not on the host network, whose address is its node's), a
     cluster IP, a load balancer node or the VPC router.  In a VPC an address is one ENI's (EC2 assigns each private
-    address once), a cluster IP one Service's (the API server allocates it once), so a file that gives one address
-    twice describes no cluster, and the simulator, which delivers by address, would answer for a cluster that
+    address once), a cluster IP one Service's (the API server allocates it once), and an IPv4 subnet's second
+    address is the VPC router's there (AWS reserves the first four of each subnet: Amazon VPC User Guide, "Subnet
+    CIDR blocks"; ``hairpin.topology`` makes it the nodes' gateway), so a file that gives one address twice
+    describes no cluster, and the simulator, which delivers by address, would answer for a cluster that
     cannot exist (two nodes with one address: every connection \"sent back to the caller's own node\").  Then an
     internal load balancer's node outside its AZ's subnets, and the client's ``address`` with ``via:
     load-balancer`` that is none of its load balancer's node addresses (the DNS answer is one of them)."""
@@ -66,6 +69,12 @@ def refuse_contradictions(s: Scenario, error: Callable[[str, str], ScenarioError
                               "balancer node")  # fmt: skip
 
     hold("vpc.router", s.vpc.router, "the VPC router")
+    if s.family == 4:  # each subnet's second address is the VPC router's there (hairpin.topology: a node's gateway)
+        for i, zone in enumerate(s.vpc.azs):
+            for j, subnet in enumerate(zone.subnets):
+                gw = str(ipaddress.IPv4Network(subnet).network_address + 1)
+                if gw not in seen:  # vpc.router is most often the first subnet's
+                    hold(f"vpc.azs[{i}].subnets[{j}]", gw, f"the VPC router's address in subnet {subnet}")
     for i, n in enumerate(s.nodes):
         hold(f"nodes[{i}].ip", n.ip, f"node {n.name}")
     for i, p in enumerate(s.pods):

@@ -25,6 +25,7 @@ from hairpin.model.net import addr_text
 from hairpin.parsers.strict import (
     LABEL_NAME_LIMIT,
     LABEL_PREFIX_LIMIT,
+    LABEL_VALUE_FORMAT,
     LABEL_VALUE_LIMIT,
     NAMESPACE_LIMIT,
     name_limit,
@@ -231,7 +232,8 @@ class Reader:
 
     def labels(self, key: str) -> tuple[tuple[str, str], ...]:
         """Kubernetes labels, each no longer than the API server accepts (``hairpin.parsers.strict``): a key's
-        name part 63 characters after an optional prefix of 253 and "/", a value 63."""
+        name part 63 characters after an optional prefix of 253 and "/", a value a string (a number or a boolean
+        is refused, as ``kubectl`` refuses one in a manifest) of 63 that ``IsValidLabelValue`` takes."""
         raw = self.get(key, dict, default={})
         for k, v in raw.items():
             prefix, _, name = str(k).rpartition("/")
@@ -240,9 +242,16 @@ class Reader:
                     "prefix", prefix, LABEL_PREFIX_LIMIT)  # fmt: skip
                 raise self.error(key, f"a key whose {part} part is {len(n):,} characters: the API server refuses a "
                                       f"label key's {part} part longer than {limit}")  # fmt: skip
-            if isinstance(v, (dict, list)) or v is None:
-                raise self.error(f"{key}.{k}", f"must be a string, number or boolean (got {quoted(v)})")
-            self.bounded(f"{key}.{k}", str(v), LABEL_VALUE_LIMIT, "the API server refuses a label value")
+            if v is None:
+                raise self.error(f"{key}.{k}", "must be a string (got None): write '' for an empty label value")
+            if not isinstance(v, str):  # a number or boolean too: YAML's 1.10 is 1.1, true is not "true"
+                raise self.error(f"{key}.{k}", f"must be a string (got {quoted(v)}): a Kubernetes label value is "
+                                               "one (kubectl refuses a number or boolean there); write it in quotes")  # fmt: skip
+            self.bounded(f"{key}.{k}", v, LABEL_VALUE_LIMIT, "the API server refuses a label value")
+            if not LABEL_VALUE_FORMAT.fullmatch(v):
+                raise self.error(f"{key}.{k}", f"{quoted(v)}: not a label value the API server takes (empty, or "
+                                               "alphanumerics, '-', '_' and '.' from and to an alphanumeric: "
+                                               f"{LABEL_VALUE_FORMAT.pattern})")  # fmt: skip
         return tuple(sorted((str(k), str(v)) for k, v in raw.items()))
 
     def done(self) -> None:

@@ -8,7 +8,7 @@ What this module knows:
   "cannot write".
 - A regular file (existing or new) is written to an unnamed file in the target's own directory (``O_TMPFILE``,
   ``open(2)``), flushed with ``fsync``, then given a name (``linkat(2)`` through ``/proc/self/fd``): the target's
-  own when nothing is there, else a random one beside it, renamed over the target at once.  A process killed
+  own when nothing is there, else a random one beside it (cut to fit ``NAME_MAX``), renamed over the target.  A process killed
   while writing (``kill -9``) leaves nothing: the kernel frees an unnamed file with its last descriptor.  Where
   the file system has no unnamed files (or ``/proc`` is missing) the file is written under a temporary name
   created with ``O_CREAT|O_EXCL|O_NOFOLLOW``, as a refused link is copied to one.  Nothing planted in that
@@ -164,6 +164,8 @@ def check_output(path: str | Path | None, *, links: bool = True) -> None:
         return
     if p == "":
         raise InputError("cannot write: empty file name")
+    if len(os.fsencode(os.path.basename(p))) > NAME_MAX:  # no file system of Linux takes it (ENAMETOOLONG)
+        raise InputError(f"cannot write: the file name is longer than {NAME_MAX} bytes", p)
     if links and _is_passthrough(p):
         if os.path.exists(p) and not os.access(p, os.W_OK):
             raise InputError("cannot write: permission denied", p)
@@ -280,10 +282,20 @@ def _identity(path: str) -> tuple[int, int] | str:
         return _resolve(path)
 
 
+#: bytes a temporary name adds to the target's: ``.``, ``.hairpin-`` and 12 hex digits
+_TEMPORARY_EXTRA = len(".") + len(".hairpin-") + 12
+
+
 def _temporary_names(name: str) -> Iterator[str]:
-    """Sixteen random names to try beside ``name`` for a temporary file (``.NAME.hairpin-`` and 12 hex digits)."""
+    """Sixteen random names to try beside ``name`` for a temporary file (``.NAME.hairpin-`` and 12 hex digits, 48
+    random bits from ``os.urandom``).  A name too long for that to fit in ``NAME_MAX`` bytes (over 233) is cut to
+    its first 233 bytes (``.NAMEPREFIX.hairpin-...``, never longer than ``NAME_MAX``): the random part, what makes
+    the name unpredictable, is never shortened, and the file is created or linked exclusively as any other."""
+    raw = os.fsencode(name)[: NAME_MAX - _TEMPORARY_EXTRA]
+    # os.fsdecode undoes os.fsencode byte for byte (surrogateescape): half a UTF-8 character cut off stays bytes
+    stem = os.fsdecode(raw)
     for _ in range(16):
-        yield f".{name}.hairpin-{os.urandom(6).hex()}"
+        yield f".{stem}.hairpin-{os.urandom(6).hex()}"
 
 
 def _temporary(dfd: int, name: str, shown: str) -> tuple[int, str]:

@@ -37,6 +37,14 @@ and the kernel forwards no IPv6 packet while ``all.forwarding`` is 0 (its defaul
 ``Documentation/networking/ip-sysctl.rst``, conf/all/forwarding), so an aws-node container in IPv6 mode whose
 init container's ENABLE_IPv6 is not true leaves a node that reaches its pods only if its OS (or an earlier aws-node
 pod's init container, since the sysctl lasts until reboot) turned forwarding on: ``init_ipv6_warning`` says so.
+Nothing else in the CNI turns it on either (read at commit b5218838: ``net/ipv6/conf/all/forwarding`` is written by
+configureIPv6Settings and by EnableIpForwarding, which the egress plugin calls for IPv4 only; v1.10.0, the first
+release with IPv6 mode, has the same in ``scripts/init.sh``, and its ``scripts/entrypoint.sh`` sets no sysctl), and
+every manifest of the CNI since v1.10.0 runs the init container (``config/master/aws-k8s-cni.yaml``, the Helm
+chart's ``charts/aws-vpc-cni/templates/daemonset.yaml``).  So a pod (or template) in IPv6 mode that lists no init
+container at all leaves the node's IPv6 forwarding to its OS as well: ``no_init_ipv6_warning`` says so.  One that
+lists other init containers but none named aws-vpc-cni-init is not claimed (the init image may run under another
+name).
 The init container reads it with GetBoolAsStringEnvVar from v1.13.0; v1.10.0 to v1.12.x (``scripts/init.sh``, then
 the same main.go) took only the exact string "true", so a "True" or "1" there did not set the node up: hairpin does
 not warn about that one.
@@ -73,6 +81,7 @@ __all__ = [
     "EXTERNAL_SNAT",
     "INIT",
     "INIT_IPV6",
+    "NO_INIT",
     "RANDOMIZE_SNAT",
     "SETTINGS",
     "SNAT_ENV",
@@ -83,6 +92,7 @@ __all__ = [
     "cni_settings",
     "exclude_snat_cidrs",
     "init_ipv6_warning",
+    "no_init_ipv6_warning",
     "reading",
     "snat_type",
 ]
@@ -99,6 +109,8 @@ ENV = ("ENABLE_IPv6", "ENABLE_IPv4", "ENABLE_PREFIX_DELEGATION", "AWS_VPC_K8S_CN
 #: template) has the init container aws-vpc-cni-init, INIT_IPV6 when that container sets ENABLE_IPv6 (None: valueFrom)
 INIT = "aws-vpc-cni-init"
 INIT_IPV6 = f"{INIT} ENABLE_IPv6"
+#: a key there ("") when the pod (or template) lists no init container at all
+NO_INIT = "no init container"
 
 #: how every warning on the VPC CNI's settings begins (``hairpin scenario from-cluster`` prints them too)
 SETTINGS = "VPC CNI settings"
@@ -289,9 +301,9 @@ def cni_settings(pods: Sequence[tuple[str, Mapping[str, str | None]]],
         why = ("new and replaced pods get the template's settings" if odd == len(pods)
                else "each node runs with its own pod's settings")  # fmt: skip
         warnings[0] += f": {why}, so hairpin takes the VPC CNI's mode as not known"
-    init = init_ipv6_warning(sources)
-    if init is not None:
-        warnings.append(init)
+    for init in (init_ipv6_warning(sources), no_init_ipv6_warning(sources)):
+        if init is not None:
+            warnings.append(init)
     mode = first_mode if odd is None else None
     any_ipv6 = any(m is not None and m.ipv6 for m in modes)
     return CniSettings(mode, split, tuple(warnings), any_ipv6)
@@ -339,3 +351,20 @@ def init_ipv6_warning(sources: Sequence[tuple[str, Mapping[str, str | None]]]) -
             "ENABLE_IPv6 is true (amazon-vpc-cni-k8s cmd/aws-vpc-cni-init/main.go configureIPv6Settings; the "
             "README sets it on both containers), so the node forwards no IPv6 packet to or from its pods unless its "
             "OS, or an earlier aws-node pod's init container, turned forwarding on")  # fmt: skip
+
+
+def no_init_ipv6_warning(sources: Sequence[tuple[str, Mapping[str, str | None]]]) -> str | None:
+    """A warning when some source's aws-node container sets IPv6 mode (one ipamd accepts) in a pod (or template) that
+    lists no init container at all (``NO_INIT``): nothing then turns the node's IPv6 forwarding on (the module's
+    docstring), naming the first such source and counting the others."""
+    lacking = [m for m in (cni_mode(env, where) for where, env in sources if NO_INIT in env)
+               if m is not None and m.ipv6 and m.refused is None]  # fmt: skip
+    if not lacking:
+        return None
+    more = len(lacking) - 1
+    others = f" (and so {'does' if more == 1 else 'do'} {more} other aws-node source{'' if more == 1 else 's'})"
+    return (f"{SETTINGS} for IPv6 are incomplete: {lacking[0].where} sets IPv6 mode, but its pod has no init "
+            f"container{others if more else ''}: {INIT}, which every manifest of the CNI runs beside it, is what turns "
+            "net.ipv6.conf.all.forwarding on in IPv6 mode (amazon-vpc-cni-k8s cmd/aws-vpc-cni-init/main.go "
+            "configureIPv6Settings; ipamd and the CNI plugins do not), so the node forwards no IPv6 packet to or from "
+            "its pods unless its OS, or an earlier aws-node pod's init container, turned forwarding on")  # fmt: skip

@@ -60,7 +60,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hairpin.aws.lbc_flags import image_tag, untagged
-from hairpin.kube.cni_mode import ENV, INIT, INIT_IPV6, TEMPLATE, CniMode, CniSettings, cni_settings
+from hairpin.kube.cni_mode import ENV, INIT, INIT_IPV6, NO_INIT, TEMPLATE, CniMode, CniSettings, cni_settings
 from hairpin.kube.cni_snat import Snat, snat_settings
 from hairpin.text import shown
 
@@ -143,9 +143,12 @@ def _env(ctr: dict[str, Any], name: str) -> str | None:
 
 def _cni_env(ctr: dict[str, Any], spec: dict[str, Any]) -> dict[str, str | None]:
     """The aws-node container's ``ENV`` variables, and whether the pod (or template) ``spec`` has the init container
-    aws-vpc-cni-init and its ENABLE_IPv6 (``hairpin.kube.cni_mode`` INIT, INIT_IPV6)."""
+    aws-vpc-cni-init and its ENABLE_IPv6, or none at all (``hairpin.kube.cni_mode`` INIT, INIT_IPV6, NO_INIT)."""
     env = _env_values(ctr, ENV)
-    init = next((c for c in _list(spec.get("initContainers")) if isinstance(c, dict) and c.get("name") == INIT), None)
+    inits = _list(spec.get("initContainers"))
+    if not inits:
+        env[NO_INIT] = ""
+    init = next((c for c in inits if isinstance(c, dict) and c.get("name") == INIT), None)
     if init is not None:
         env[INIT] = ""
         init_env = _env_values(init, ("ENABLE_IPv6",))

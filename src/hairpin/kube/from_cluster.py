@@ -41,6 +41,7 @@ from hairpin.kube.version import (
     scenario_kube_proxy_version,
 )
 from hairpin.parsers.manifests import KubeObject
+from hairpin.parsers.strict import LABEL_VALUE_FORMAT, LABEL_VALUE_LIMIT
 from hairpin.scenario import (
     AZ,
     Client,
@@ -55,6 +56,7 @@ from hairpin.scenario import (
     ServicePort,
     Vpc,
 )
+from hairpin.scenario_reader import quoted
 from hairpin.text import digits
 
 __all__ = ["LB_WARNING", "NOT_MODELLED", "RELEASE_ASSUMED", "WARNINGS", "scenario_from_objects", "scenario_to_dict", "scenario_yaml"]
@@ -179,7 +181,12 @@ def _tcp_first(svc: KService, ports: tuple[ServicePort, ...], notes: list[str]) 
 
 
 def _subnets(azs: dict[str, list[str]]) -> dict[str, list[str]] | None:
-    """Per AZ, the smallest-prefix networks (/24 down to /32) that hold its addresses without overlap."""
+    """Per AZ, the smallest-prefix networks (/24 down to /32) that hold its addresses without overlap, preferring
+    a prefix at which no address read is a network's second address: a scenario gives that one to the VPC router
+    (AWS reserves it in each subnet: ``hairpin.scenario_checks.refuse_contradictions``), so a real pod at
+    10.0.16.1 of a /19 subnet needs a guessed subnet other than 10.0.16.0/24.  None: no prefix separates the AZs."""
+    fallback = None
+    every = {a for addrs in azs.values() for a in addrs}
     for prefix in (24, 26, 28, 32):
         nets = {
             az: sorted({str(ipaddress.IPv4Network(f"{a}/{prefix}", strict=False)) for a in addrs})
@@ -191,9 +198,12 @@ def _subnets(azs: dict[str, list[str]]) -> dict[str, list[str]] | None:
             for n in ns:
                 if seen.setdefault(n, az) != az:
                     clash = True
-        if not clash:
+        if clash:
+            continue
+        if not any(str(ipaddress.IPv4Network(n).network_address + 1) in every for n in seen):
             return nets
-    return None
+        fallback = fallback or nets  # the loader then names the address and the subnet
+    return fallback
 
 
 def _kube_proxy_ranges(svc: KService, notes: list[str]) -> tuple[str, ...]:
@@ -231,6 +241,52 @@ def _source_ranges(svc: KService, settings: controller.Settings, notes: list[str
     if ranges:
         notes.append(f"source ranges from {origin}: {', '.join(v4)}" + (" (IPv6 ranges left out)" if len(v4) < len(ranges) else ""))
     return v4
+
+
+def _refuse_router_address(
+    vpc: ipaddress.IPv4Network, nodes: Sequence[Node], pods: Sequence[Pod], svc: Service
+) -> None:
+    """Refuse, naming the object, an address read at ``vpc``'s second address, where the scenario puts the VPC
+    router.  ``vpc`` is the range guessed from the addresses read, aligned on at least a /16; a VPC subnet is a /16
+    to a /28 and AWS reserves the first four addresses of each, its second for the VPC router (Amazon VPC User
+    Guide, "Subnet CIDR blocks"; EC2 API Reference, CreateSubnet), so any subnet holding that address reserves it:
+    no node, pod or load balancer in the VPC has it.  One that does is not a VPC address (a hybrid node's, an
+    overlay network's pod), which hairpin does not model; a router moved elsewhere would be a scenario of a
+    cluster that cannot exist."""
+    router = str(vpc.network_address + 1)
+    where = f"{router} is the VPC router's address in {vpc} (the VPC range guessed from the input)"
+    if svc.cluster_ip == router:  # not an address of the VPC at all: the Service range overlaps the guessed one
+        raise InputError(f"Service {svc.key}: spec.clusterIP {where}; a cluster IP range overlapping the VPC's is not "
+                         "modelled: write the scenario by hand")  # fmt: skip
+    held = [f"Node {n.name}: InternalIP" for n in nodes if n.ip == router]
+    held += [f"Pod {p.namespace}/{p.name}: status.podIP" for p in pods if p.ip == router and not p.host_network]
+    if svc.load_balancer is not None:
+        held += [f"Service {svc.key}: status.loadBalancer.ingress" for _, a in svc.load_balancer.nodes if a == router]
+    if held:
+        raise InputError(f"{held[0]} {where}; AWS reserves it in any subnet holding it, so this is no VPC address "
+                         "(hybrid node? overlay pod?), not modelled: leave the object out or write the scenario by "
+                         "hand")  # fmt: skip
+
+
+def label_value_ok(value: str) -> bool:
+    """Whether the API server takes ``value`` as a label value (``IsValidLabelValue``, k8s.io/apimachinery
+    pkg/util/validation: at most 63 characters of ``LABEL_VALUE_FORMAT``), as a scenario file's loader does."""
+    return (
+        isinstance(value, str) and len(value) <= LABEL_VALUE_LIMIT and LABEL_VALUE_FORMAT.fullmatch(value) is not None
+    )
+
+
+def _labels(given: dict[str, str], owner: str, dropped: list[str]) -> tuple[tuple[str, str], ...]:
+    """``given`` as a scenario's labels, those with a value no cluster can hold (read from a hand-made manifest or
+    dump) left out and named in ``dropped``: no valid selector can match them, so leaving them out changes no
+    answer, and a scenario file refuses them."""
+    kept = []
+    for k, v in sorted(given.items()):
+        if label_value_ok(v):
+            kept.append((k, v))
+        else:
+            dropped.append(f"{owner} {k}={quoted(v)}")
+    return tuple(kept)
 
 
 def scenario_from_objects(
@@ -383,16 +439,35 @@ def scenario_from_objects(
             f"no --client-pod: placeholder client pod {client_pod.name} ({client_pod.ip}) on node {candidate.name}"
         )
     # the scenario's objects
+    dropped: list[str] = []
     s_nodes = tuple(
-        Node(n.name, v4[n.name], str(n.az), tuple(sorted(n.labels.items())))
+        Node(n.name, v4[n.name], str(n.az), _labels(n.labels, f"node {n.name}", dropped))
         for n in sorted(nodes, key=lambda n: (str(n.az), n.name))
         if n.lb_eligible or n.name in {p.node for p in pods.values()}
     )
     s_pods = tuple(
-        Pod(p.name, p.namespace, str(p.ip), str(p.node), tuple(sorted(p.labels.items())), p.host_network)
+        Pod(
+            p.name,
+            p.namespace,
+            str(p.ip),
+            str(p.node),
+            _labels(p.labels, f"pod {p.namespace}/{p.name}", dropped),
+            p.host_network,
+        )
         for p in sorted(pods.values(), key=lambda p: (p.namespace, p.name))
         if p.ip and p.node in node_az
     )
+    if dropped:
+        notes.append("labels left out, their values being ones the API server refuses (no cluster holds them; the "
+                     f"scenario file refuses them too): {', '.join(dropped)}")  # fmt: skip
+    # which pods and nodes these select is the scenario's answer: one cannot be left out, so it is refused
+    for what, given in (("spec.selector", tuple(svc.selector.items())),
+                        ("the target-node-labels annotation", settings.target_node_labels)):  # fmt: skip
+        for k, v in given:
+            if not label_value_ok(v):
+                raise InputError(f"Service {svc.key}: {what}: {k}={quoted(v)}: not a value a label can have (the "
+                                 "API server refuses it on any object), so it selects nothing; a scenario refuses "
+                                 "it too")  # fmt: skip
     ports = _service_ports(svc, list(pods.values()))
     if not ports:
         raise InputError(f"Service {svc.key} has no ports")
@@ -474,6 +549,7 @@ def scenario_from_objects(
             kp_ranges = _kube_proxy_ranges(svc, notes)
             if kp_ranges:
                 s_svc = replace(s_svc, load_balancer_source_ranges=kp_ranges)
+    _refuse_router_address(vpc_net, s_nodes, s_pods, s_svc)
     region = next((r for r in (first_of(n.labels, REGION_LABELS) for n in nodes) if r), None)
     if region is None:
         region = azs_sorted[0][:-1] if azs_sorted[0][-1:].isalpha() else "us-east-1"

@@ -23,6 +23,7 @@ and a few Service fields sit (1-based line and column), for locations in reports
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LABEL_NAME_LIMIT",
     "LABEL_PREFIX_LIMIT",
+    "LABEL_VALUE_FORMAT",
     "LABEL_VALUE_LIMIT",
     "NAMESPACE_LIMIT",
     "SERVICE_PORT_NAME_LIMIT",
@@ -284,6 +286,9 @@ NAMESPACE_LIMIT = _LABEL
 #: IsQualifiedName, qualifiedNameMaxLength 63, its prefix IsDNS1123Subdomain, 253)
 LABEL_VALUE_LIMIT = LABEL_NAME_LIMIT = _LABEL
 LABEL_PREFIX_LIMIT = _SUBDOMAIN
+#: what a label value may hold besides its length: empty, or alphanumeric characters, '-', '_' and '.' starting and
+#: ending with an alphanumeric one (IsValidLabelValue's labelValueFmt, the same package); ``fullmatch`` it
+LABEL_VALUE_FORMAT = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
 
 #: the longest name of a Service's port: a DNS-1123 label (pkg/apis/core/validation/validation.go
 #: validateServicePort calls ValidateDNS1123Label; DNS1123LabelMaxLength 63).  A container port's name is an
