@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from fractions import Fraction
 from typing import Any
 
-from hairpin.aws import automode, cloud_config, gateway, gateway_crd, ipfamily, providers
+from hairpin.aws import automode, cloud_config, gateway, ipfamily, providers
 from hairpin.aws import controller as ctl
 from hairpin.aws.ignored import ignored_annotations
 from hairpin.aws.risk import TargetCounts, caller_probability
@@ -34,7 +34,15 @@ from hairpin.diagnose.finding import Finding, Fix, PortVerdict
 from hairpin.diagnose.fixes import IPMODE_FIX, fixes_for
 from hairpin.diagnose.report import Report
 from hairpin.diagnose.sarif import RULE_ID, deciding_location
-from hairpin.diagnose.versions import Versions, in_tree_support, kube_proxy_warnings, nlb_sg_mode, oldest_kube_proxy
+from hairpin.diagnose.versions import (
+    Versions,
+    in_tree_support,
+    kube_proxy_warnings,
+    lbc_said,
+    lbc_warnings,
+    nlb_sg_mode,
+    oldest_kube_proxy,
+)
 from hairpin.errors import InputError
 from hairpin.kube import apivalidation, ipmode
 from hairpin.kube.cluster import Cluster, KService
@@ -172,9 +180,8 @@ class _Assessor:
         out = [ipfamily.gateway_failed(s, *failed[tg.gateway])
                if tg.gateway in failed and s.controller != ctl.NONE else s for tg, s in zip(tgs, out, strict=True)]
         # an image newer than the newest release read; routes or configurations read at an older version than
-        # v3.5.0's CRD detection needs (hairpin.aws.gateway_crd.served_warning)
-        served = gateway_crd.served_warning(self.c.gateway_objects, self.c.lbc)
-        said = (*(self.c.lbc.warnings if self.c.lbc is not None else ()), *([served] if served else []))
+        # v3.5.0's CRD detection needs (hairpin.aws.gateway_crd.served_warning); said once by check_cluster
+        said = lbc_said(self.c)
         if said:
             out = [dataclasses.replace(s, warnings=(*said, *s.warnings)) for s in out]
         return out
@@ -541,7 +548,8 @@ def check_cluster(cluster: Cluster, *, mutator_webhook: bool | None = None, erro
     findings += tgb.findings(cluster)  # target groups made outside the cluster: undecided, with a warning
     findings.sort(key=lambda f: (not f.at_risk, f.namespace, f.name))
     return Report(findings, [*errors, *cluster.errors, *refusals], sg_mode=a.sg_mode, datapath=assess(cluster.seen),
-                  cni_warnings=families.cni_warnings(cluster), version_warnings=kube_proxy_warnings(cluster))  # fmt: skip
+                  cni_warnings=families.cni_warnings(cluster), version_warnings=kube_proxy_warnings(cluster),
+                  lbc_warnings=lbc_warnings(findings, lbc_said(cluster)))  # fmt: skip
 
 
 def _known_version_refusals(cluster: Cluster, v: Versions) -> tuple[list[KService], list[InputError]]:

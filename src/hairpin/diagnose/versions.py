@@ -7,19 +7,27 @@ target group attributes annotation (``hairpin.aws.cloud_provider``).  ``oldest_k
 kube-proxy (its pods' image tags, else the nodes' kubeProxyVersion), which decides whether ipMode is honoured
 (``hairpin.kube.ipmode``) and how kube-proxy's rules are modelled (``hairpin.diagnose.proxy_firewall``);
 ``kube_proxy_warnings`` says what was assumed when its pods' images name no release or a release newer than any
-hairpin's rules were checked against.
+hairpin's rules were checked against.  ``lbc_warnings`` lifts what is said of the AWS Load Balancer Controller
+itself (its image's release, its feature gates, the Gateway API versions it needs) out of every finding that
+repeats it, so a report says each once (``Report.lbc_warnings``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from hairpin.aws import cloud_config
+from hairpin.aws import cloud_config, gateway_crd
 from hairpin.aws.cloud_provider import Support, Version, tg_attributes_support
 from hairpin.kube.cluster import Cluster
 from hairpin.kube.version import kube_proxy_version, newer_than_checked, no_release
 
-__all__ = ["Versions", "in_tree_support", "kube_proxy_warnings", "nlb_sg_mode", "oldest_kube_proxy"]
+if TYPE_CHECKING:
+    from hairpin.diagnose.finding import Finding
+
+__all__ = ["Versions", "in_tree_support", "kube_proxy_warnings", "lbc_said", "lbc_warnings", "nlb_sg_mode",
+           "oldest_kube_proxy"]
 
 
 @dataclass(frozen=True)
@@ -76,3 +84,25 @@ def kube_proxy_warnings(cluster: Cluster) -> list[str]:
     if newer is not None:
         out.append(newer)
     return out
+
+
+def lbc_said(cluster: Cluster) -> tuple[str, ...]:
+    """What is said of the AWS Load Balancer Controller of the input as a whole, the same words for each of its
+    Services and Gateway target groups: its image's release (newer than the newest read, or none named) and the
+    feature gates that release may not know (``hairpin.aws.lbc_flags``), and whether it may turn its NLB Gateway
+    support off (``hairpin.aws.gateway_crd.served_warning``)."""
+    served = gateway_crd.served_warning(cluster.gateway_objects, cluster.lbc)
+    return (*(cluster.lbc.warnings if cluster.lbc is not None else ()), *([served] if served else []))
+
+
+def lbc_warnings(findings: Sequence[Finding], said: Sequence[str]) -> list[str]:
+    """Each line of ``said`` (``lbc_said``) that a finding carries, once, in ``said``'s order; the findings keep
+    their own warnings only.  A cluster of 10,000 Services of one controller then says it once, not 10,000 times;
+    a line no finding carries (no Service of that controller) is not said, as before."""
+    lines = set(said)
+    seen: set[str] = set()
+    for f in findings:
+        if lines.intersection(f.warnings):
+            seen.update(w for w in f.warnings if w in lines)
+            f.warnings = [w for w in f.warnings if w not in lines]
+    return [w for w in said if w in seen]
