@@ -47,3 +47,17 @@ def test_a_checked_release_that_takes_an_older_layout_stays_a_note(tmp_path: Pat
     assert [line for line in err if "VPC CNI" in line or "kube-proxy 1." in line] == [
         "hairpin: note: VPC CNI 1.19 writes the host rules of 1.16 (unchanged since then: PR #2697, v1.16.0: single "
         "chains with RETURN rules)"]  # fmt: skip
+
+
+def test_a_newer_kube_proxy_beside_the_oldest_is_a_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pods = [proxy_pod("kube-proxy-old", EKS + "v1.36.1"), proxy_pod("kube-proxy-new", EKS + "v1.37.0")]
+    objects(tmp_path, ["v1.36.1", "v1.37.0", "v1.37.0"], extra=[NFT, *pods, aws_node("v1.23.0")])
+    code, err = from_cluster(tmp_path, capsys)
+    assert code == 0
+    assert [line for line in err if "is newer than" in line] == [
+        f"hairpin: warning: newer kube-proxy seen: {KP_137} (from the image tag v1.37.0 of kube-proxy pod "
+        "kube-system/kube-proxy-new); the scenario models the oldest kube-proxy seen, 1.36 (from the image tag v1.36.1 "
+        "of kube-proxy pod kube-system/kube-proxy-old); set kube_proxy.version to reproduce a node that runs the newer "
+        "one"
+    ]
+    assert "\nkube_proxy: {mode: nftables, version: '1.36'}\n" in (tmp_path / "s.yaml").read_text()

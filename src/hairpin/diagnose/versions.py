@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from hairpin.aws import cloud_config, gateway_crd
 from hairpin.aws.cloud_provider import Support, Version, tg_attributes_support
 from hairpin.kube.cluster import Cluster
-from hairpin.kube.version import kube_proxy_version, newer_than_checked, no_release
+from hairpin.kube.version import kube_proxy_version, newer_than_checked, newest_kube_proxy, no_release
 
 if TYPE_CHECKING:
     from hairpin.diagnose.finding import Finding
@@ -68,8 +68,8 @@ def oldest_kube_proxy(cluster: Cluster) -> tuple[int, int] | None:
 
 def kube_proxy_warnings(cluster: Cluster) -> list[str]:
     """One line when kube-proxy pods run an image that names no release (``:latest``, a digest only) and what
-    kube-proxy was then taken to be, one when the release read is newer than the newest hairpin's rules were
-    checked against in its mode.  Without a release, ``oldest_kube_proxy`` is None and the verdicts that depend on
+    kube-proxy was then taken to be, one when any kube-proxy release read (the newest) is newer than the newest
+    hairpin's rules were checked against in its mode, naming the oldest too when they differ (it decides behaviour).  Without a release, ``oldest_kube_proxy`` is None and the verdicts that depend on
     it take a current kube-proxy: ipMode honoured and an IPv4-mapped source range refused (1.30 and later,
     ``hairpin.kube.ipmode``, ``hairpin.diagnose.proxy_firewall``)."""
     out: list[str] = []
@@ -80,7 +80,12 @@ def kube_proxy_warnings(cluster: Cluster) -> list[str]:
                 else "kube-proxy is taken to be 1.30 or later")  # fmt: skip
         out.append(f"{bad}: {took}; hairpin reads kube-proxy's release from its pods' image tags, then from the "
                    "nodes' status.nodeInfo.kubeProxyVersion")  # fmt: skip
-    newer = newer_than_checked(kp, cluster.proxy_mode)
+    newest = newest_kube_proxy(cluster)  # any kube-proxy newer than checked, though the oldest decides behaviour
+    newer = newer_than_checked(newest, cluster.proxy_mode)
+    if newer is not None and kp is not None and newest is not None and newest.version != kp.version:
+        newer += (f"; the verdicts that depend on kube-proxy's release take the oldest kube-proxy seen, "
+                  f"{kp.version[0]}.{kp.version[1]} (from {kp.source}): a behaviour that came in later is not on "
+                  "every node")  # fmt: skip
     if newer is not None:
         out.append(newer)
     return out
