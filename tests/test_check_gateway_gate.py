@@ -66,7 +66,7 @@ def test_an_image_that_names_no_release_runs_the_reconciler_as_v3_5_0_does_and_s
     f = run(deployment("latest"))
     assert built(f) == ("aws-load-balancer-controller", "nlb")
     assert f.settings.problems == () and f.warnings == []
-    assert said(deployment("latest")) == [NO_RELEASE]
+    assert said(deployment("latest")) == [NO_RELEASE, UNKNOWN_SERVED]  # GATEWAY's TCPRoute is read at v1alpha2
 
 
 def test_without_the_deployment_the_reconciler_is_assumed_to_run() -> None:
@@ -129,4 +129,35 @@ def test_v3_5_warns_when_a_route_is_read_below_v1_and_the_gate_is_left_to_its_de
     (f,) = r.findings
     assert (built(f), f.warnings, r.lbc_warnings) == (("aws-load-balancer-controller", "nlb"), [], [])
     assert said(deployment("v3.4.3")) == []  # v3.4: routes at v1alpha2 are what its detection asks for
-    assert said(deployment("latest")) == [NO_RELEASE]  # the release unknown: no crddetect doubt on top
+    assert said(deployment("latest")) == [NO_RELEASE, UNKNOWN_SERVED]  # the release unknown: said, not guessed
+
+
+UNKNOWN_SERVED = (
+    "TCPRoute shop/web is read at gateway.networking.k8s.io/v1alpha2, not gateway.networking.k8s.io/v1, and the AWS "
+    "Load Balancer Controller's image names no release, so whether it builds NLBs for these Gateways is not known: "
+    "from v3.5.0, with its feature gate NLBGatewayAPI left to its default, it turns its NLB Gateway support off at "
+    "start when the cluster does not serve gateway.networking.k8s.io/v1 (Gateway API before 1.6, or the controller's "
+    "CRDs not upgraded; pkg/gateway/crddetect), while v3.2.0 to v3.4.x ask for the L4 routes at v1alpha2; give the "
+    f"image with its tag (aws-load-balancer-controller:vX.Y.Z) to decide ({WHERE})"
+)
+
+
+def test_an_image_that_names_no_release_says_once_that_the_crd_detection_depends_on_it() -> None:
+    """A digest or ``latest``: the release decides whether routes read below v1 turn NLB Gateways off, so one warning
+    says the outcome is not known (the Gateways are still judged as built, as the no-release warning says)."""
+    digest = deployment("latest")
+    digest["spec"]["template"]["spec"]["containers"][0]["image"] = IMAGE.rstrip(":") + "@sha256:" + "a" * 64  # type: ignore[index]
+    got = said(digest)
+    assert len(got) == 2 and got[1] == UNKNOWN_SERVED
+    assert built(run(digest)) == ("aws-load-balancer-controller", "nlb")
+    # the gate set in the flags: the detection is skipped whatever the release (pkg/gateway/crddetect)
+    assert said(deployment("latest", "--feature-gates=NLBGatewayAPI=true")) == [NO_RELEASE]
+    # every object at the version v3.5.0 asks for: nothing to doubt
+    r = chk.check(m.parse_yaml(V1 + "---\n" + yaml.safe_dump(deployment("latest")), "g.yaml"))
+    assert (r.errors, r.lbc_warnings) == ([], [NO_RELEASE])
+    # two objects read below v1 (a TargetGroupConfiguration at v1beta1 too): still one warning, on the first
+    two = GATEWAY + "---\n" + yaml.safe_dump({
+        "apiVersion": "gateway.k8s.aws/v1beta1", "kind": "TargetGroupConfiguration",
+        "metadata": {"name": "web", "namespace": "shop"}, "spec": {"targetReference": {"name": "web"}}})  # fmt: skip
+    r = chk.check(m.parse_yaml(two + "---\n" + yaml.safe_dump(deployment("latest")), "g.yaml"))
+    assert r.errors == [] and r.lbc_warnings[1:] == [UNKNOWN_SERVED.replace("(g.yaml:26)", "(g.yaml:35)")]
