@@ -99,7 +99,7 @@ def test_an_empty_kube_proxy_version_below_1_33_assumes_the_first_layout(tmp_pat
 # ------------------------------------------------------------------ images that name no release, releases not checked
 
 NO_RELEASE_TELL = ("hairpin reads kube-proxy's release from its pods' image tags, then from the nodes' "
-                   "status.nodeInfo.kubeProxyVersion")  # fmt: skip
+                   "status.nodeInfo.kubeProxyVersion, then from --kube-proxy-version")  # fmt: skip
 
 
 def test_kube_proxy_images_that_name_no_release_say_what_was_assumed(tmp_path: Path) -> None:

@@ -64,7 +64,7 @@ class _Assessor:
     def __init__(self, cluster: Cluster, mutator_webhook: bool | None, versions: Versions | None = None,
                  auto_mode: bool | None = None) -> None:  # fmt: skip
         self.c = cluster
-        self.kube_proxy = oldest_kube_proxy(cluster)
+        self.kube_proxy = oldest_kube_proxy(cluster, (versions or Versions()).kube_proxy)
         self.webhook = mutator_webhook
         self.auto_mode = auto_mode
         # EKS Auto Mode's nodes carry eks.amazonaws.com/compute-type=auto (its docs select them so)
@@ -548,7 +548,7 @@ def check_cluster(cluster: Cluster, *, mutator_webhook: bool | None = None, erro
     findings += tgb.findings(cluster)  # target groups made outside the cluster: undecided, with a warning
     findings.sort(key=lambda f: (not f.at_risk, f.namespace, f.name))
     return Report(findings, [*errors, *cluster.errors, *refusals], sg_mode=a.sg_mode, datapath=assess(cluster.seen),
-                  cni_warnings=families.cni_warnings(cluster), version_warnings=kube_proxy_warnings(cluster),
+                  cni_warnings=families.cni_warnings(cluster), version_warnings=kube_proxy_warnings(cluster, (versions or Versions()).kube_proxy),
                   lbc_warnings=lbc_warnings(findings, lbc_said(cluster)))  # fmt: skip
 
 
