@@ -58,8 +58,8 @@ def test_the_nlb_gateway_reconciler_runs(tag: str, args: tuple[str, ...]) -> Non
 
 NO_RELEASE = (f"the AWS Load Balancer Controller's image {IMAGE}latest names no release (tag 'latest'): it is taken "
               "to be v3.5.0, the newest release hairpin read, with its defaults and feature gates; hairpin reads the "
-              "release from the image tag only, so to check an older release give the image with its tag "
-              f"(aws-load-balancer-controller:vX.Y.Z) in the input ({WHERE})")
+              "release from the image tag, else from --lbc-version, so to check an older release give --lbc-version "
+              f"vX.Y.Z or the image with its tag in the input ({WHERE})")
 
 
 def test_an_image_that_names_no_release_runs_the_reconciler_as_v3_5_0_does_and_says_so() -> None:
@@ -137,8 +137,8 @@ UNKNOWN_SERVED = (
     "Load Balancer Controller's image names no release, so whether it builds NLBs for these Gateways is not known: "
     "from v3.5.0, with its feature gate NLBGatewayAPI left to its default, it turns its NLB Gateway support off at "
     "start when the cluster does not serve gateway.networking.k8s.io/v1 (Gateway API before 1.6, or the controller's "
-    "CRDs not upgraded; pkg/gateway/crddetect), while v3.2.0 to v3.4.x ask for the L4 routes at v1alpha2; give the "
-    f"image with its tag (aws-load-balancer-controller:vX.Y.Z) to decide ({WHERE})"
+    "CRDs not upgraded; pkg/gateway/crddetect), while v3.2.0 to v3.4.x ask for the L4 routes at v1alpha2; give "
+    f"--lbc-version vX.Y.Z or the image with its tag to decide ({WHERE})"
 )
 
 

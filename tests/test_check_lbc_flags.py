@@ -476,8 +476,8 @@ def test_a_read_release_refuses_an_unknown_gate_and_does_not_warn() -> None:
 
 
 ASSUMED = ("it is taken to be v3.5.0, the newest release hairpin read, with its defaults and feature gates; hairpin "
-           "reads the release from the image tag only, so to check an older release give the image with its tag "
-           "(aws-load-balancer-controller:vX.Y.Z) in the input")
+           "reads the release from the image tag, else from --lbc-version, so to check an older release give "
+           "--lbc-version vX.Y.Z or the image with its tag in the input")
 
 
 def test_an_image_that_names_no_release_is_taken_to_be_v3_5_0_with_one_warning() -> None:

@@ -20,8 +20,8 @@ from test_check_lbc_flags import WHERE, deployment_image, svc
 IMAGE = "public.ecr.aws/eks/aws-load-balancer-controller:latest"
 NO_RELEASE = (f"the AWS Load Balancer Controller's image {IMAGE} names no release (tag 'latest'): it is taken to be "
               "v3.5.0, the newest release hairpin read, with its defaults and feature gates; hairpin reads the release "
-              "from the image tag only, so to check an older release give the image with its tag "
-              f"(aws-load-balancer-controller:vX.Y.Z) in the input ({WHERE})")  # fmt: skip
+              "from the image tag, else from --lbc-version, so to check an older release give --lbc-version vX.Y.Z "
+              f"or the image with its tag in the input ({WHERE})")  # fmt: skip
 GATE = (f"--feature-gates 'SomeNewGate' is not a feature gate of v3.5.0; whether its release knows it (else it refuses "
         f"to start) is not known to hairpin ({WHERE})")  # fmt: skip
 PER_PORT = ("service.beta.kubernetes.io/aws-load-balancer-target-group-attributes.80: releases of the AWS Load Balancer "

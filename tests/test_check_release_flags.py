@@ -1,5 +1,7 @@
-"""``hairpin check --kube-proxy-version``: kube-proxy's release when the input shows none (no kube-proxy pod with a
-release in its image tag, no node's status.nodeInfo.kubeProxyVersion); the input wins over it, with a warning."""
+"""``hairpin check --kube-proxy-version`` and ``--lbc-version``: kube-proxy's release when the input shows none (no
+kube-proxy pod with a release in its image tag, no node's status.nodeInfo.kubeProxyVersion), the AWS Load Balancer
+Controller's when the input has no Deployment of it or its image names none; the input wins over them, with a
+warning."""
 
 from __future__ import annotations
 
@@ -8,8 +10,18 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
+from hairpin.aws import controller as ctl
+from hairpin.aws.lbc_flags import parse_release
+from hairpin.cli import check_run
 from hairpin.cli.main import main
+from hairpin.diagnose import check as chk
+from hairpin.errors import InputError
+from hairpin.parsers import manifests as m
+from test_check_gateway_gate import GATEWAY
+from test_check_lbc_flags import WHERE, deployment_image, svc
 from test_kube_proxy_version import EKS, NFT, objects, proxy_pod
 
 DUMP = Path(__file__).parent / "data" / "check" / "seed-dump.yaml"
@@ -88,3 +100,111 @@ def test_a_bad_value_is_one_line_and_exit_2(value: str, tmp_path: Path, capsys: 
     assert (code, out) == (2, "")
     kind = "kube-proxy release" if value == "2.0" else "version"
     assert err == f"hairpin: error: --kube-proxy-version: {value!r} is not a {kind} like 1.33 or v1.33.4\n"
+
+
+# ------------------------------------------------------------------ --lbc-version
+
+LBC_IMAGE = "public.ecr.aws/eks/aws-load-balancer-controller:"
+NO_DEPLOYMENT = ("the AWS Load Balancer Controller's Deployment is not in the input: its release is taken to be "
+                 "{} (--lbc-version) and its flags and feature gates to be that release's defaults")  # fmt: skip
+
+
+def lbc_report(*docs: dict[str, object], lbc: tuple[int, int, int] | None) -> chk.Report:
+    return chk.check(
+        m.parse_yaml("---\n".join(yaml.safe_dump(d) for d in docs), "t.yaml"), versions=chk.Versions(lbc=lbc)
+    )
+
+
+def test_without_the_deployment_the_release_given_decides() -> None:
+    plain = lbc_report(svc("web", cls=ctl.LBC_CLASS), lbc=None)
+    (f,) = plain.findings
+    assert (f.settings.security_groups, plain.lbc_warnings) == (True, [])
+    r = lbc_report(svc("web", cls=ctl.LBC_CLASS), lbc=(2, 5, 0))
+    (g,) = r.findings
+    assert g.settings.security_groups is False  # releases before v2.6.0 build NLBs without security groups
+    assert ("no security groups on the NLB: the AWS Load Balancer Controller's release is v2.5.0, and releases before "
+            "v2.6.0 build NLBs without them (--lbc-version)") in g.settings.steps  # fmt: skip
+    # the flags are the defaults, as without the flag: the same target type step, no "not set in --lbc-version"
+    assert [x for x in g.settings.steps if x.startswith("target type")] == [
+        x for x in f.settings.steps if x.startswith("target type")]  # fmt: skip
+    assert (r.lbc_warnings, g.warnings, g.at_risk) == ([NO_DEPLOYMENT.format("v2.5.0")], [], True)
+
+
+def test_a_release_newer_than_read_is_warned_of_without_the_deployment() -> None:
+    r = lbc_report(svc("web", cls=ctl.LBC_CLASS), lbc=(3, 6, 0))
+    assert r.lbc_warnings == [
+        NO_DEPLOYMENT.format("v3.6.0"),
+        "the AWS Load Balancer Controller's release is v3.6.0 (--lbc-version), newer than v3.5.0 (the newest release "
+        "hairpin read): its defaults and feature gates are taken to be v3.5.0's",
+    ]
+
+
+def test_an_image_that_names_no_release_takes_the_release_given() -> None:
+    dep = deployment_image(LBC_IMAGE + "latest", "--feature-gates=SomeNewGate=true")
+    r = lbc_report(dep, svc("web", cls=ctl.LBC_CLASS), lbc=(2, 13, 0))
+    (f,) = r.findings
+    assert r.lbc_warnings == [
+        f"the AWS Load Balancer Controller's image {LBC_IMAGE}latest names no release (tag 'latest'): it is taken to be "
+        f"v2.13.0, from --lbc-version ({WHERE})"]  # fmt: skip
+    # a known release: a gate it does not know is a refusal to start, not a doubt
+    assert f.settings.problems == (f"--feature-gates 'SomeNewGate' is not a feature gate (of v3.5.0): the controller "
+                                   f"refuses to start with it ({WHERE})",)  # fmt: skip
+
+
+def test_an_image_that_names_a_release_wins_with_a_warning() -> None:
+    dep = deployment_image(LBC_IMAGE + "v2.14.1")
+    r = lbc_report(dep, svc("web", cls=ctl.LBC_CLASS), lbc=(2, 5, 0))
+    (f,) = r.findings
+    assert f.settings.security_groups is True  # v2.14.1's behaviour, not v2.5.0's
+    assert r.lbc_warnings == [
+        f"--lbc-version v2.5.0 is not used: the AWS Load Balancer Controller's image {LBC_IMAGE}v2.14.1 names v2.14.1, "
+        f"which hairpin takes ({WHERE})"]  # fmt: skip
+    assert lbc_report(dep, svc("web", cls=ctl.LBC_CLASS), lbc=(2, 14, 1)).lbc_warnings == []  # the same: nothing
+
+
+def test_a_gateway_without_the_deployment_follows_the_release_given() -> None:
+    r = chk.check(m.parse_yaml(GATEWAY, "g.yaml"), versions=chk.Versions(lbc=(3, 1, 0)))
+    (f,) = r.findings
+    assert (f.settings.controller, f.at_risk) == ("none", False)  # NLBGatewayAPI is off by default before v3.2.0
+    assert f.settings.problems == (
+        "the AWS Load Balancer Controller's release is v3.1.0, whose feature gate NLBGatewayAPI is off unless turned on "
+        "(on by default from v3.2.0), and its flags do not turn it on (--lbc-version): NLB Gateways are not reconciled",)  # fmt: skip
+    r = chk.check(m.parse_yaml(GATEWAY, "g.yaml"), versions=chk.Versions(lbc=(3, 2, 0)))
+    assert [(f.settings.controller, f.at_risk) for f in r.findings] == [("aws-load-balancer-controller", True)]
+
+
+def test_the_cli_takes_lbc_version(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(svc("web", cls=ctl.LBC_CLASS)))
+    code, out, err = check([str(path), "--format", "json", "--lbc-version", "2.5.0"], capsys)
+    assert (code, err) == (1, "")
+    assert json.loads(out)["lbc_warnings"] == [NO_DEPLOYMENT.format("v2.5.0")]
+
+
+@pytest.mark.parametrize("value", ["2.13", "v2.13", "latest", "v2.13.0-rc.1", "2.13.0.1", "", "v 2.13.0"])
+def test_a_bad_lbc_version_is_one_line_and_exit_2(value: str, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(svc("web", cls=ctl.LBC_CLASS)))
+    code, out, err = check([str(path), "--lbc-version", value], capsys)
+    assert (code, out) == (2, "")
+    assert err == (f"hairpin: error: --lbc-version: {value!r} is not a release of the AWS Load Balancer Controller like "
+                   "v2.13.0\n")  # fmt: skip
+
+
+@given(
+    st.text(max_size=20) | st.from_regex(r"v?[0-9]{1,5}\.[0-9]{1,5}(\.[0-9]{1,5})?(-[a-z0-9.]{0,6})?", fullmatch=True)
+)
+def test_the_two_parsers_take_a_release_or_say_one_line(text: str) -> None:
+    """Any value: a release read back from the digits written, or InputError of one line naming the flag."""
+    for flag, parse in (("--kube-proxy-version", check_run._kube_proxy_version), ("--lbc-version", parse_release)):
+        try:
+            got = parse(text)
+        except InputError as exc:
+            assert exc.message.startswith(f"{flag}: {text!r} is not a ") and "\n" not in exc.message
+            continue
+        assert got is not None
+        digits = text.strip().lstrip("vV").split("-")[0].split("+")[0].split(".")
+        assert got == tuple(int(d) for d in digits)[: len(got)]
+        if flag == "--kube-proxy-version":
+            assert got[0] == 1

@@ -111,7 +111,7 @@ def served_warning(objects: list[KubeObject], flags: LbcFlags | None) -> str | N
                     f"its feature gate NLBGatewayAPI left to its default, it turns its NLB Gateway support off at start "
                     f"when the cluster does not serve {want} (Gateway API before 1.6, or the controller's CRDs not "
                     "upgraded; pkg/gateway/crddetect), while v3.2.0 to v3.4.x ask for the L4 routes at v1alpha2; give "
-                    f"the image with its tag (aws-load-balancer-controller:vX.Y.Z) to decide ({flags.source})")  # fmt: skip
+                    f"--lbc-version vX.Y.Z or the image with its tag to decide ({flags.source})")  # fmt: skip
         release = "v{}.{}.{}".format(*flags.version)
         return (f"{o.kind} {name} is read at {read_at}, not {want}: if the cluster does not serve {want} (Gateway API "
                 "before 1.6, or the controller's CRDs not upgraded), the AWS Load Balancer Controller "

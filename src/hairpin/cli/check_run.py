@@ -27,7 +27,8 @@ def run(paths: list[str] | None = None, kubeconfig: str | None = None, context: 
         format: str = "text", output: str | None = None, lbc_webhook: bool | None = None, only_at_risk: bool = False,
         auto_mode: bool | None = None, kubernetes_version: str | None = None,
         cloud_provider_version: str | None = None, cloud_config: str | None = None,
-        allow_empty: bool = False, *, kube_proxy_version: str | None = None) -> int:  # fmt: skip
+        allow_empty: bool = False, *, kube_proxy_version: str | None = None,
+        lbc_version: str | None = None) -> int:  # fmt: skip
     """``hairpin check`` with its options as typer passes them; returns the exit code."""
     from hairpin.diagnose import check as chk
     from hairpin.parsers import manifests
@@ -36,6 +37,7 @@ def run(paths: list[str] | None = None, kubeconfig: str | None = None, context: 
     if not paths and not (live or kubeconfig or context):
         raise InputError("give manifests, dumps or directories to check, or --live / --kubeconfig / --context")
     kube_proxy = _kube_proxy_version(kube_proxy_version)  # before any input is read: a bad value is one line, exit 2
+    lbc = _lbc_version(lbc_version)
     check_outputs({"--output": output}, paths or [])
     not_read_as_manifest(output, paths or [], "checking it", "the report")
     errors: list[InputError] = []
@@ -49,7 +51,7 @@ def run(paths: list[str] | None = None, kubeconfig: str | None = None, context: 
             print(f"hairpin: error: {e.one_line()}", file=sys.stderr)
         where = ", ".join("<stdin>" if p == "-" else p for p in paths or []) or None
         raise InputError("no Kubernetes objects found (--allow-empty accepts that)", where)
-    versions = chk.Versions(kube, kube_from, provider, _cloud_config(cloud_config), kube_proxy)
+    versions = chk.Versions(kube, kube_from, provider, _cloud_config(cloud_config), kube_proxy, lbc)
     report = chk.check(objects, mutator_webhook=lbc_webhook, errors=errors, versions=versions, auto_mode=auto_mode)
     for e in report.errors:
         print(f"hairpin: error: {e.one_line()}", file=sys.stderr)
@@ -81,6 +83,15 @@ def _kube_proxy_version(text: str | None) -> tuple[int, int] | None:
     if major != 1:  # every kube-proxy release is 1.NN
         raise InputError(f"--kube-proxy-version: {text!r} is not a kube-proxy release like 1.33 or v1.33.4")
     return major, minor
+
+
+def _lbc_version(text: str | None) -> tuple[int, int, int] | None:
+    """``--lbc-version`` as (major, minor, patch): ``v2.13.0``, ``2.13.0``; bad: InputError."""
+    if text is None:
+        return None
+    from hairpin.aws.lbc_flags import parse_release
+
+    return parse_release(text)
 
 
 def _cloud_config(path: str | None) -> Any:

@@ -27,6 +27,7 @@ from typing import Any
 from hairpin.aws import automode, cloud_config, gateway, ipfamily, providers
 from hairpin.aws import controller as ctl
 from hairpin.aws.ignored import ignored_annotations
+from hairpin.aws.lbc_flags import with_release
 from hairpin.aws.risk import TargetCounts, caller_probability
 from hairpin.diagnose import cloud_sg, families, proxy_firewall, reach, refused, tgb
 from hairpin.diagnose.consequence import consequence
@@ -538,8 +539,11 @@ def check_cluster(cluster: Cluster, *, mutator_webhook: bool | None = None, erro
     input shows the webhook installed; True/False: assume it is (not) installed.  ``versions``: what is
     known of the Kubernetes and cloud provider versions (else the newest kubelet, a lower bound).
     ``auto_mode``: None: manifests without a class go to EKS Auto Mode when the input has Auto Mode nodes;
-    True/False: the cluster does (not) use Auto Mode's default class.
+    True/False: the cluster does (not) use Auto Mode's default class.  ``versions.lbc`` (--lbc-version) replaces
+    ``cluster.lbc`` with the controller's flags read with that release where the input names none.
     """
+    if versions is not None and versions.lbc is not None:  # --lbc-version: where the input names no release
+        cluster.lbc = with_release(cluster.lbc, versions.lbc)
     a = _Assessor(cluster, mutator_webhook, versions, auto_mode)
     services, refusals = _known_version_refusals(cluster, versions or Versions())
     findings = [a.assess(s) for s in services if a.takes(s)]

@@ -42,6 +42,9 @@ class Versions:
     cloud_config: cloud_config.CloudConfig | None = None
     #: kube-proxy's (major, minor) from --kube-proxy-version: taken only when the input shows no release
     kube_proxy: tuple[int, int] | None = None
+    #: the AWS Load Balancer Controller's release from --lbc-version: taken only when the input shows none
+    #: (``hairpin.aws.lbc_flags.with_release``)
+    lbc: tuple[int, int, int] | None = None
 
 
 def in_tree_support(cluster: Cluster, v: Versions) -> Support:
