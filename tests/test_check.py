@@ -367,6 +367,7 @@ CONTRACT = {
                            "message": {"type": "string"}}}]},
         "cni_warnings": {"type": "array", "items": {"type": "string"}},
         "version_warnings": {"type": "array", "items": {"type": "string"}},
+        "lbc_warnings": {"type": "array", "items": {"type": "string"}},
     },
 }  # fmt: skip
 

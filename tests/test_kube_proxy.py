@@ -368,8 +368,8 @@ def test_nodeport_type_port_without_a_node_port_gets_no_external_chain() -> None
 
 
 def test_versions_newer_than_the_newest_checked_get_a_note() -> None:
-    """kube-proxy newer than the newest release whose own tests checked hairpin's rules (per mode): a note,
-    not silence (the rules are taken to be that release's)."""
+    """kube-proxy newer than the newest release whose own tests checked hairpin's rules (per mode): a line saying so
+    (the rules are taken to be that release's; the commands print it as a warning), not silence."""
     from hairpin.kube.layout import NEWEST_CHECKED, unchecked
 
     assert NEWEST_CHECKED == {"iptables": 36, "nftables": 36, "ipvs": 33}
@@ -398,5 +398,5 @@ def test_reproduce_says_so_on_stderr(tmp_path: Path) -> None:
                         "--no-fixes", "--format", "json"], capture_output=True, text=True, check=False)  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert r.stderr.splitlines() == [
-        "hairpin: note: kube-proxy 1.37 (iptables mode) is newer than the newest release hairpin's rules were "
+        "hairpin: warning: kube-proxy 1.37 (iptables mode) is newer than the newest release hairpin's rules were "
         "checked against (1.36); its rules are taken to be 1.36's"]

@@ -19,7 +19,7 @@ from hairpin.diagnose import check as chk
 from hairpin.diagnose.versions import oldest_kube_proxy
 from hairpin.kube.cluster import Cluster
 from hairpin.kube.from_cluster import scenario_from_objects
-from hairpin.kube.version import ProxyVersion, kube_proxy_version
+from hairpin.kube.version import ProxyVersion, kube_proxy_version, newest_kube_proxy
 from hairpin.parsers import manifests as m
 
 DUMP = yaml.safe_load((Path(__file__).parent / "data" / "check" / "seed-dump.yaml").read_text())
@@ -99,7 +99,7 @@ def test_an_empty_kube_proxy_version_below_1_33_assumes_the_first_layout(tmp_pat
 # ------------------------------------------------------------------ images that name no release, releases not checked
 
 NO_RELEASE_TELL = ("hairpin reads kube-proxy's release from its pods' image tags, then from the nodes' "
-                   "status.nodeInfo.kubeProxyVersion")  # fmt: skip
+                   "status.nodeInfo.kubeProxyVersion, then from --kube-proxy-version")  # fmt: skip
 
 
 def test_kube_proxy_images_that_name_no_release_say_what_was_assumed(tmp_path: Path) -> None:
@@ -160,3 +160,62 @@ def test_the_warnings_reach_the_text_json_and_sarif_reports(tmp_path: Path, caps
     assert run["invocations"][0]["toolExecutionNotifications"] == [
         {"level": "warning", "message": {"text": line}, "descriptor": {"id": "versions"}}]
     assert "warning: kube-proxy 1.37 (nftables mode) is newer than" in outputs["text"]
+
+
+# ------------------------------------------------------------------ mixed releases: any newer than checked is said
+
+MIXED_137 = (
+    "kube-proxy 1.37 (nftables mode) is newer than the newest release hairpin's rules were checked against (1.36); its "
+    "rules are taken to be 1.36's (from the image tag v1.37.0 of kube-proxy pod kube-system/kube-proxy-new)"
+)
+
+
+def test_a_newer_than_checked_kube_proxy_beside_an_older_one_is_named_and_the_oldest_still_decides(
+    tmp_path: Path,
+) -> None:
+    pods = [proxy_pod("kube-proxy-old", EKS + "v1.36.1"), proxy_pod("kube-proxy-new", EKS + "v1.37.0")]
+    objs = objects(tmp_path, ["v1.36.1", "v1.37.0", "v1.37.0"], extra=[NFT, *pods])
+    c = Cluster.from_objects(objs)
+    assert oldest_kube_proxy(c) == (1, 36)  # behaviour: the oldest, as before
+    assert newest_kube_proxy(c) == ProxyVersion((1, 37), "the image tag v1.37.0 of kube-proxy pod kube-system/kube-proxy-new")
+    assert chk.check(objs).version_warnings == [
+        f"{MIXED_137}; the verdicts that depend on kube-proxy's release take the oldest kube-proxy seen, 1.36 (from the "
+        "image tag v1.36.1 of kube-proxy pod kube-system/kube-proxy-old): a behaviour that came in later is not on "
+        "every node"
+    ]
+    s, notes = scenario_from_objects(objs, service=SVC, client=CLIENT)
+    assert s.kube_proxy.version == "1.36"
+    assert [n for n in notes if "newer than" in n] == [
+        f"newer kube-proxy seen: {MIXED_137}; the scenario models the oldest kube-proxy seen, 1.36 (from the image tag "
+        "v1.36.1 of kube-proxy pod kube-system/kube-proxy-old); set kube_proxy.version to reproduce a node that runs "
+        "the newer one"
+    ]
+
+
+def test_mixed_releases_all_checked_say_nothing(tmp_path: Path) -> None:
+    pods = [proxy_pod("kube-proxy-old", EKS + "v1.34.2"), proxy_pod("kube-proxy-new", EKS + "v1.36.1")]
+    objs = objects(tmp_path, ["v1.34.2", "v1.36.1", "v1.36.1"], extra=[NFT, *pods])
+    assert chk.check(objs).version_warnings == []
+    _, notes = scenario_from_objects(objs, service=SVC, client=CLIENT)
+    assert [n for n in notes if "newer" in n] == []
+
+
+def test_mixed_releases_from_the_nodes_kube_proxy_version(tmp_path: Path) -> None:
+    """Without pods, the nodes' kubeProxyVersion (IPVS: checked up to 1.33): the newest is named, the oldest decides."""
+    objs = objects(tmp_path, ["v1.32.1", "v1.32.1", "v1.32.1"], "v1.32.1")
+    doc = yaml.safe_load((tmp_path / "dump.yaml").read_text())
+    nodes = [o for o in doc["items"] if o["kind"] == "Node"]
+    nodes[2]["status"]["nodeInfo"] = {"kubeletVersion": "v1.34.0", "kubeProxyVersion": "v1.34.0"}
+    ipvs = copy.deepcopy(NFT)
+    ipvs["data"]["config"] = ipvs["data"]["config"].replace("nftables", "ipvs")  # type: ignore[index]
+    doc["items"].append(ipvs)
+    (tmp_path / "dump.yaml").write_text(yaml.safe_dump(doc))
+    objs = m.load_paths([tmp_path / "dump.yaml"])
+    assert oldest_kube_proxy(Cluster.from_objects(objs)) == (1, 32)
+    assert chk.check(objs).version_warnings == [
+        "kube-proxy 1.34 (ipvs mode) is newer than the newest release hairpin's rules were checked against (1.33); its "
+        "rules are taken to be 1.33's (from status.nodeInfo.kubeProxyVersion v1.34.0 of node node3, which the kubelet "
+        "writes with its own version); the verdicts that depend on kube-proxy's release take the oldest kube-proxy "
+        "seen, 1.32 (from status.nodeInfo.kubeProxyVersion v1.32.1 of node node1, which the kubelet writes with its "
+        "own version): a behaviour that came in later is not on every node"
+    ]

@@ -219,8 +219,8 @@ def resolve(
     if load_balancer_class and load_balancer_class == own_class and flags.version is not None and flags.version < CLASS_FROM:
         # before v2.4.0 (kubernetes-sigs/aws-load-balancer-controller PR #2489) the controller and its webhook read
         # no spec.loadBalancerClass: it takes a Service by its annotations only
-        steps.append(f"spec.loadBalancerClass {own_class} not honoured: the AWS Load Balancer Controller's image is "
-                     "v{}.{}.{}, and it reads the class from v2.4.0 ({})".format(*flags.version, flags.source))  # fmt: skip
+        steps.append(f"spec.loadBalancerClass {own_class} not honoured: the AWS Load Balancer Controller's "
+                     f"{flags.release_is}, and it reads the class from v2.4.0 ({flags.source})")  # fmt: skip
         if not (lb_type == "nlb-ip" or (lb_type == "external" and tt_ann in ("ip", "instance"))):
             steps.append("the in-tree provider ignores a Service with a class, and the AWS Load Balancer Controller "
                          f"takes none without {TYPE} nlb-ip or external: no load balancer is provisioned")  # fmt: skip
@@ -410,7 +410,7 @@ def _lbc_target_type(lb_type: str, tt_ann: str | None, flags: LbcFlags, steps: l
         return "ip", False
     if flags.source and flags.default_target_type_set:
         steps.append(f"target type instance (the controller's --default-target-type instance, {flags.source})")
-    elif flags.source:
+    elif flags.source and not flags.release_only:
         steps.append(f"target type instance (the controller's --default-target-type: not set in {flags.source}, "
                      "instance)")  # fmt: skip
     else:

@@ -21,7 +21,8 @@ not one of them, in any other case or with spaces (``Unsupported value: "IP"``):
   set in its flags it reads the routes at whichever version is served (PR #4829).  An object read at an older
   version (a live cluster's list falls back to it only when the newer one is not served; ``kubectl get`` writes
   the preferred version) suggests the newer one is not served, so the checker warns; a manifest's apiVersion
-  proves nothing of the cluster, hence a warning, not a verdict.
+  proves nothing of the cluster, hence a warning, not a verdict.  When the controller's image names no release
+  (``:latest``, a digest only), which of these behaviours runs is not known: one warning says so instead.
 """
 
 from __future__ import annotations
@@ -86,11 +87,12 @@ def refusal(o: KubeObject) -> str | None:
 
 
 def served_warning(objects: list[KubeObject], flags: LbcFlags | None) -> str | None:
-    """A warning when an object of a kind v3.5.0's CRD detection needs at v1 was read at another version, the
-    controller's image is v3.5.0 or later and its flags leave NLBGatewayAPI to its default (without the
-    Deployment, or with an image tag that names no release, nothing is said: most manifests of L4 routes
-    are still written at v1alpha2)."""
-    if flags is None or flags.version is None or flags.version < (3, 5, 0):
+    """A warning when an object of a kind v3.5.0's CRD detection needs at v1 was read at another version and the
+    controller's flags leave NLBGatewayAPI to its default: its image is v3.5.0 or later (it may turn its NLB Gateway
+    support off), or its image names no release (whether it does depends on the release, which is not known: said,
+    not guessed).  Without the Deployment nothing is said (most manifests of L4 routes are still written at
+    v1alpha2), nor for v3.4.x and older, whose detection asks for the routes at v1alpha2."""
+    if flags is None or (flags.version is not None and flags.version < (3, 5, 0)):
         return None
     if dict(flags.feature_gates).get("NLBGatewayAPI") is not None:
         return None
@@ -103,6 +105,13 @@ def served_warning(objects: list[KubeObject], flags: LbcFlags | None) -> str | N
         meta = meta if isinstance(meta, dict) else {}
         name = shown(f"{meta.get('namespace') or 'default'}/{meta.get('name') or ''}")
         read_at = shown(got)
+        if flags.version is None:  # the release decides, and the image does not say it
+            return (f"{o.kind} {name} is read at {read_at}, not {want}, and the AWS Load Balancer Controller's image "
+                    "names no release, so whether it builds NLBs for these Gateways is not known: from v3.5.0, with "
+                    f"its feature gate NLBGatewayAPI left to its default, it turns its NLB Gateway support off at start "
+                    f"when the cluster does not serve {want} (Gateway API before 1.6, or the controller's CRDs not "
+                    "upgraded; pkg/gateway/crddetect), while v3.2.0 to v3.4.x ask for the L4 routes at v1alpha2; give "
+                    f"--lbc-version vX.Y.Z or the image with its tag to decide ({flags.source})")  # fmt: skip
         release = "v{}.{}.{}".format(*flags.version)
         return (f"{o.kind} {name} is read at {read_at}, not {want}: if the cluster does not serve {want} (Gateway API "
                 "before 1.6, or the controller's CRDs not upgraded), the AWS Load Balancer Controller "

@@ -28,8 +28,8 @@ kubernetes-sigs/aws-load-balancer-controller ``pkg/annotations/parser.go``:
   buildTargetGroupBindingNodeSelector, ``model_build_load_balancer.go`` getLoadBalancerAttributes and
   buildAdditionalResourceTags): no load balancer is built.
 
-The controller's release comes from its image tag (``hairpin.aws.lbc_flags.image_version``); when the input
-does not give it, hairpin reads a map as the current releases do and warns when the older releases
+The controller's release comes from its image tag (``hairpin.aws.lbc_flags.image_version``), else from
+``hairpin check --lbc-version``; when neither gives it, hairpin reads a map as the current releases do and warns when the older releases
 read the same text differently.
 """
 

@@ -36,11 +36,12 @@ NLBHealthCheckAdvancedConfig, LBCapacityReservation, EnhancedDefaultBehavior, En
 
 The release comes from the container's image tag (``.../aws-load-balancer-controller:v3.5.0``).  v3.5.0 is the
 newest release read; ``pkg/config``, ``pkg/service``, ``webhooks/core`` and ``main.go`` are unchanged in the
-snapshot after it (commit 225f4456, 2026-08-17).  A newer image is taken to behave as v3.5.0 and each of its
-Services says so in a warning; a feature gate v3.5.0 does not know is then not reported as a refusal to start
+snapshot after it (commit 225f4456, 2026-08-17).  A newer image is taken to behave as v3.5.0 and a warning says so
+(``hairpin check`` says it once, ``hairpin.diagnose.versions.lbc_warnings``); a feature gate v3.5.0 does not know is then not reported as a refusal to start
 (a later release may have added it) but as a warning.  An image whose tag names no release (``:latest``, a
-digest only, ``:main``, ``:v2.x-custom``) is taken to be v3.5.0 too, with a warning saying so: hairpin has no
-other source of the release than the tag.  An image older than a flag or a gate it is given (``FLAG_FROM``,
+digest only, ``:main``, ``:v2.x-custom``) is taken to be the release ``hairpin check --lbc-version`` gives
+(``with_release``), else v3.5.0, with a warning saying so: the input has no other source of the release than the
+tag.  Without the Deployment, ``--lbc-version`` gives the release and the flags are taken to be the defaults.  An image older than a flag or a gate it is given (``FLAG_FROM``,
 ``GATE_FROM``) does not know it and refuses to start: a problem says so, and the flag or gate is not applied.
 """
 
@@ -48,12 +49,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hairpin.text import shown
 
 __all__ = ["DEFAULT_CLASS", "FLAG_FROM", "GATE_FROM", "KNOWN_GATES", "NEWEST_READ", "NEWEST_TAG", "LbcFlags", "image_tag", "image_version", "lbc_flags", "parse_bool",
-           "untagged"]
+           "parse_release", "untagged", "with_release"]
 
 DEFAULT_CLASS = "service.k8s.aws/nlb"
 
@@ -156,9 +157,24 @@ class LbcFlags:
     #: what hairpin cannot vouch for (an image newer than the newest release read, or one whose tag names no
     #: release), one sentence each
     warnings: tuple[str, ...] = ()
+    #: no Deployment in the input: only the release is known (``--lbc-version``), the flags are the defaults
+    release_only: bool = False
+    #: the release came from ``--lbc-version``, not from the image's tag
+    release_given: bool = False
+    #: the container's args and image as read, to read them again with a release given (``with_release``)
+    args: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    image: str = field(default="", compare=False, repr=False)
 
     def gate(self, name: str, default: bool) -> bool:
         return dict(self.feature_gates).get(name, default)
+
+    @property
+    def release_is(self) -> str:
+        """``image is v2.5.0`` (its tag), or ``release is v2.5.0`` when ``--lbc-version`` gave it, to follow "the AWS
+        Load Balancer Controller's"; "" without a release."""
+        if self.version is None:
+            return ""
+        return f"{'release' if self.release_given else 'image'} is {_release(self.version)}"
 
     @property
     def load_balancer_only(self) -> bool:
@@ -172,13 +188,12 @@ class LbcFlags:
         ``pkg/gateway/crddetect``; the CRDs are not in the input, so that is not judged here.)"""
         where = f" ({self.source})" if self.source else ""
         set_to = dict(self.feature_gates).get("NLBGatewayAPI")
-        shown = "v{}.{}.{}".format(*self.version) if self.version is not None else ""
         if self.version is not None and self.version < (2, 13, 0):
-            return f"the AWS Load Balancer Controller's image is {shown}: the Gateway API came in v2.13.0{where}"
+            return f"the AWS Load Balancer Controller's {self.release_is}: the Gateway API came in v2.13.0{where}"
         if set_to is False:
             return f"the AWS Load Balancer Controller runs with the feature gate NLBGatewayAPI=false{where}"
         if set_to is None and self.version is not None and self.version < (3, 2, 0):
-            return (f"the AWS Load Balancer Controller's image is {shown}, whose feature gate NLBGatewayAPI is off "
+            return (f"the AWS Load Balancer Controller's {self.release_is}, whose feature gate NLBGatewayAPI is off "
                     f"unless turned on (on by default from v3.2.0), and its flags do not turn it on{where}")
         return None
 
@@ -224,14 +239,40 @@ def _gates(value: str, gates: dict[str, bool], problems: list[str], unknown: lis
         gates[k] = b
 
 
-def lbc_flags(args: Sequence[str], source: str = "", image: str = "") -> LbcFlags:
+def parse_release(text: str) -> tuple[int, int, int]:
+    """``--lbc-version``: ``v2.13.0`` or ``2.13.0`` -> (2, 13, 0).  Bad: InputError (one line)."""
+    from hairpin.errors import InputError
+
+    m = re.fullmatch(r"v?(\d{1,4})\.(\d{1,4})\.(\d{1,4})", text.strip())
+    if m is None:
+        raise InputError(f"--lbc-version: {text!r} is not a release of the AWS Load Balancer Controller like v2.13.0")
+    return int(m.group(1)), int(m.group(2)), int(m.group(3))
+
+
+def with_release(flags: LbcFlags | None, release: tuple[int, int, int]) -> LbcFlags:
+    """``flags`` read again with ``release`` (``--lbc-version``) for an image whose tag names none; without the
+    Deployment (``flags`` None), the defaults of that release, with a warning saying its flags are not known.  An
+    image whose tag names a release keeps it, with a warning when ``release`` differs."""
+    if flags is None:
+        got = lbc_flags((), "", "", release)  # no source: its warnings name --lbc-version themselves
+        said = (f"the AWS Load Balancer Controller's Deployment is not in the input: its release is taken to be "
+                f"{_release(release)} (--lbc-version) and its flags and feature gates to be that release's defaults")  # fmt: skip
+        return LbcFlags(source="--lbc-version", version=got.version, problems=got.problems,
+                        warnings=(said, *got.warnings), release_only=True, release_given=True)  # fmt: skip
+    return lbc_flags(flags.args, flags.source, flags.image, release)
+
+
+def lbc_flags(args: Sequence[str], source: str = "", image: str = "",
+              release: tuple[int, int, int] | None = None) -> LbcFlags:  # fmt: skip
     """The flags above from the controller's args (``--flag=value`` or ``--flag value``, as spf13/pflag
     reads them; ``--`` ends the flags; the last occurrence of a string flag wins); ``image``: the container's
-    image reference, whose tag gives the release."""
+    image reference, whose tag gives the release, else ``release`` (``--lbc-version``) when given."""
     gates: dict[str, bool] = {}
     strings: dict[str, str] = {}
     problems: list[str] = []
-    version = image_version(image)
+    version = tagged = image_version(image)
+    if version is None and release is not None:
+        version = release
     no_release = _no_release(image) if version is None else None
     newer = version is not None and version[:2] > NEWEST_READ
     # a gate v3.5.0 does not know: a refusal to start only when the image is a release hairpin read or older
@@ -274,18 +315,25 @@ def lbc_flags(args: Sequence[str], source: str = "", image: str = "") -> LbcFlag
     where = f" ({source})" if source else ""
     newest = NEWEST_TAG
     warnings: list[str] = []
+    if release is not None and tagged is not None and tagged != release:
+        warnings.append(f"--lbc-version {_release(release)} is not used: the AWS Load Balancer Controller's image "
+                        f"{shown(image, 300)} names {_release(tagged)}, which hairpin takes{where}")  # fmt: skip
+    elif release is not None and tagged is None and image:
+        warnings.append(f"the AWS Load Balancer Controller's image {shown(image, 300)} names no release "
+                        f"({_no_release(image)}): it is taken to be {_release(release)}, from --lbc-version{where}")  # fmt: skip
     if version is not None and unknown is not None:
-        release = "v{}.{}.{}".format(*version)
-        warnings.append(f"the AWS Load Balancer Controller's image is {release}, newer than {newest} (the newest "
+        said = f"image is {_release(version)}" if tagged is not None else f"release is {_release(version)} (--lbc-version)"
+        warnings.append(f"the AWS Load Balancer Controller's {said}, newer than {newest} (the newest "
                         f"release hairpin read): its defaults and feature gates are taken to be {newest}'s{where}")
+        release_said = _release(version)
     elif no_release is not None:
-        release = "its release"
+        release_said = "its release"
         warnings.append(f"the AWS Load Balancer Controller's image {shown(image, 300)} names no release ({no_release}): "
                         f"it is taken to be {newest}, the newest release hairpin read, with its defaults and feature "
-                        "gates; hairpin reads the release from the image tag only, so to check an older release give "
-                        f"the image with its tag (aws-load-balancer-controller:vX.Y.Z) in the input{where}")  # fmt: skip
+                        "gates; hairpin reads the release from the image tag, else from --lbc-version, so to check an "
+                        f"older release give --lbc-version vX.Y.Z or the image with its tag in the input{where}")  # fmt: skip
     if unknown:
-        warnings.extend(f"--feature-gates {k!r} is not a feature gate of {newest}; whether {release} knows it (else it "
+        warnings.extend(f"--feature-gates {k!r} is not a feature gate of {newest}; whether {release_said} knows it (else it "
                         f"refuses to start) is not known to hairpin{where}" for k in dict.fromkeys(unknown))  # fmt: skip
     return LbcFlags(
         feature_gates=tuple(sorted(gates.items())),
@@ -298,4 +346,7 @@ def lbc_flags(args: Sequence[str], source: str = "", image: str = "") -> LbcFlag
         problems=tuple(p + where for p in problems),
         version=version,
         warnings=tuple(warnings),
+        release_given=tagged is None and version is not None,
+        args=tuple(args),
+        image=image,
     )

@@ -115,8 +115,8 @@ def lbc_listeners(a: Mapping[str, str], flags: LbcFlags, ports: Sequence[tuple[i
     ann = parse_bool(a.get(TCP_UDP_LISTENER, ""))
     if ann is not None and flags.version is not None and flags.version < TCP_UDP_FROM:
         # pkg/annotations/constants.go has the annotation from v2.13.0; v2.12.0's buildListeners knows no TCP_UDP
-        steps.append(f"{TCP_UDP_LISTENER} not honoured: the AWS Load Balancer Controller's image is "
-                     "v{}.{}.{}, and the annotation came in v2.13.0 ({})".format(*flags.version, flags.source))  # fmt: skip
+        steps.append(f"{TCP_UDP_LISTENER} not honoured: the AWS Load Balancer Controller's {flags.release_is}, and "
+                     f"the annotation came in v2.13.0 ({flags.source})")  # fmt: skip
         ann = None
     if ann is not None:
         on, why = ann, f"{TCP_UDP_LISTENER}: {a[TCP_UDP_LISTENER]!r}"

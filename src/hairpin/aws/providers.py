@@ -92,8 +92,8 @@ def resolve(
         # before v2.6.0 neither the feature gate NLBSecurityGroup (pkg/config/feature_gates.go) nor the Service
         # annotation aws-load-balancer-security-groups (pkg/annotations/constants.go) exists: v2.5.4 builds NLBs
         # without security groups
-        step = ("no security groups on the NLB: the AWS Load Balancer Controller's image is "
-                "v{}.{}.{}, and releases before v2.6.0 build NLBs without them ({})".format(*lbc.version, lbc.source))
+        step = (f"no security groups on the NLB: the AWS Load Balancer Controller's {lbc.release_is}, and releases "
+                f"before v2.6.0 build NLBs without them ({lbc.source})")
         return dataclasses.replace(s, steps=(*s.steps[:-1], step, s.steps[-1]), security_groups=False)
     if s.controller == ctl.LBC and s.is_nlb:
         # v2.6.0 attaches security groups to the NLBs it creates (feature gate NLBSecurityGroup, default on)

@@ -71,6 +71,15 @@ def check(
             "of the input that holds it, else unknown).",
         ),
     ] = None,
+    kube_proxy_version: Annotated[
+        str | None,
+        typer.Option(help="kube-proxy's release (e.g. 1.33), when the input has no kube-proxy pod or node that says it."),
+    ] = None,
+    lbc_version: Annotated[
+        str | None,
+        typer.Option(help="The AWS Load Balancer Controller's release (e.g. v2.13.0), when the input has no Deployment "
+                     "of it or its image names no release."),
+    ] = None,
     allow_empty: Annotated[
         bool,
         typer.Option("--allow-empty", help="Exit 0 when the input holds no Kubernetes objects (default: exit 2)."),
@@ -83,4 +92,5 @@ def check(
     from hairpin.cli.check_run import run
 
     raise typer.Exit(run(paths, kubeconfig, context, live, format, output, lbc_webhook, only_at_risk, auto_mode,
-                         kubernetes_version, cloud_provider_version, cloud_config, allow_empty))  # fmt: skip
+                         kubernetes_version, cloud_provider_version, cloud_config, allow_empty,
+                         kube_proxy_version=kube_proxy_version, lbc_version=lbc_version))  # fmt: skip

@@ -27,7 +27,8 @@ def run(paths: list[str] | None = None, kubeconfig: str | None = None, context: 
         format: str = "text", output: str | None = None, lbc_webhook: bool | None = None, only_at_risk: bool = False,
         auto_mode: bool | None = None, kubernetes_version: str | None = None,
         cloud_provider_version: str | None = None, cloud_config: str | None = None,
-        allow_empty: bool = False) -> int:  # fmt: skip
+        allow_empty: bool = False, *, kube_proxy_version: str | None = None,
+        lbc_version: str | None = None) -> int:  # fmt: skip
     """``hairpin check`` with its options as typer passes them; returns the exit code."""
     from hairpin.diagnose import check as chk
     from hairpin.parsers import manifests
@@ -35,6 +36,8 @@ def run(paths: list[str] | None = None, kubeconfig: str | None = None, context: 
     format = check_format(format, FORMATS, ALIASES)
     if not paths and not (live or kubeconfig or context):
         raise InputError("give manifests, dumps or directories to check, or --live / --kubeconfig / --context")
+    kube_proxy = _kube_proxy_version(kube_proxy_version)  # before any input is read: a bad value is one line, exit 2
+    lbc = _lbc_version(lbc_version)
     check_outputs({"--output": output}, paths or [])
     not_read_as_manifest(output, paths or [], "checking it", "the report")
     errors: list[InputError] = []
@@ -48,7 +51,7 @@ def run(paths: list[str] | None = None, kubeconfig: str | None = None, context: 
             print(f"hairpin: error: {e.one_line()}", file=sys.stderr)
         where = ", ".join("<stdin>" if p == "-" else p for p in paths or []) or None
         raise InputError("no Kubernetes objects found (--allow-empty accepts that)", where)
-    versions = chk.Versions(kube, kube_from, provider, _cloud_config(cloud_config))
+    versions = chk.Versions(kube, kube_from, provider, _cloud_config(cloud_config), kube_proxy, lbc)
     report = chk.check(objects, mutator_webhook=lbc_webhook, errors=errors, versions=versions, auto_mode=auto_mode)
     for e in report.errors:
         print(f"hairpin: error: {e.one_line()}", file=sys.stderr)
@@ -61,12 +64,34 @@ def run(paths: list[str] | None = None, kubeconfig: str | None = None, context: 
 
         report.only_at_risk = only_at_risk
         dp = [Text(report.datapath.line(), style="bold yellow")] if report.datapath is not None else []
-        dp += [Text(f"warning: {w}", style="bold yellow") for w in (*report.version_warnings, *report.cni_warnings)]
+        said = (*report.version_warnings, *report.lbc_warnings, *report.cni_warnings)  # each once, cluster-wide
+        dp += [Text(f"warning: {w}", style="bold yellow") for w in said]
         emit(output, Text(diagnosis(report), style="bold"), *dp, report, *breakdowns(objects, report),
              Text(PROBABILITY_NOTE, style="dim"),
              Text(next_step(report, _source(paths, live, kubeconfig, context)), style="bold"))  # fmt: skip
     LEFT_TO_EXIT.append((objects, report))  # freed by the process's end (hairpin.cli)
     return report.exit_code
+
+
+def _kube_proxy_version(text: str | None) -> tuple[int, int] | None:
+    """``--kube-proxy-version`` as (major, minor): ``1.33``, ``v1.33.2``, ``v1.33.2-eksbuild.1``; bad: InputError."""
+    if text is None:
+        return None
+    from hairpin.aws.cloud_provider import parse_version
+
+    major, minor, _ = parse_version(text, "--kube-proxy-version")
+    if major != 1:  # every kube-proxy release is 1.NN
+        raise InputError(f"--kube-proxy-version: {text!r} is not a kube-proxy release like 1.33 or v1.33.4")
+    return major, minor
+
+
+def _lbc_version(text: str | None) -> tuple[int, int, int] | None:
+    """``--lbc-version`` as (major, minor, patch): ``v2.13.0``, ``2.13.0``; bad: InputError."""
+    if text is None:
+        return None
+    from hairpin.aws.lbc_flags import parse_release
+
+    return parse_release(text)
 
 
 def _cloud_config(path: str | None) -> Any:

@@ -247,20 +247,23 @@ def warn_scenario(scenario: Any) -> None:
 
 
 def note_unchecked(scenario: Any) -> None:
-    """On stderr, the scenario's warnings (:func:`warn_scenario`), then one line when the scenario's kube-proxy is newer than any release its rules were checked
-    against (``hairpin.kube.layout.unchecked``), one when its ``cni.version`` takes the rules of an
-    older VPC CNI release (``hairpin.kube.cni_layout.note``), and one for each NLB with instance targets in an
-    IPv6 scenario (``hairpin.scenario6.notes``)."""
-    from hairpin.kube.cni_layout import note as cni_note
+    """On stderr, the scenario's warnings (:func:`warn_scenario`), then a warning when the scenario's kube-proxy is
+    newer than any release its rules were checked against (``hairpin.kube.layout.unchecked``) or its VPC CNI newer
+    than any release its rules were read from (the model may be wrong for that release, as ``hairpin check`` warns
+    of the same kube-proxy), a note when its ``cni.version`` takes the rules of an older release that wrote the same
+    ones (``hairpin.kube.cni_layout.note``), and a note for each NLB with instance targets in an IPv6 scenario
+    (``hairpin.scenario6.notes``)."""
+    from hairpin.kube import cni_layout
     from hairpin.kube.layout import unchecked
 
     warn_scenario(scenario)
     note = unchecked(scenario.kube_proxy.mode, scenario.kube_proxy.version)
     if note is not None:
-        say("note", note)
-    note = cni_note(scenario.cni.version)  # a VPC CNI release that takes an older release's rules
+        say("warning", note)
+    note = cni_layout.note(scenario.cni.version)  # a VPC CNI release that takes another release's rules
     if note is not None:
-        say("note", note)
+        newer = cni_layout.parse_version(scenario.cni.version)[1] > cni_layout.NEWEST_READ
+        say("warning" if newer else "note", note)
     from hairpin.scenario6 import notes as ipv6_notes
 
     for note in ipv6_notes(scenario):  # an IPv6 scenario's instance targets, which AWS may refuse

@@ -24,9 +24,10 @@ from collections.abc import Iterable
 from fractions import Fraction
 from typing import Any
 
-from hairpin.aws import automode, cloud_config, gateway, gateway_crd, ipfamily, providers
+from hairpin.aws import automode, cloud_config, gateway, ipfamily, providers
 from hairpin.aws import controller as ctl
 from hairpin.aws.ignored import ignored_annotations
+from hairpin.aws.lbc_flags import with_release
 from hairpin.aws.risk import TargetCounts, caller_probability
 from hairpin.diagnose import cloud_sg, families, proxy_firewall, reach, refused, tgb
 from hairpin.diagnose.consequence import consequence
@@ -34,7 +35,15 @@ from hairpin.diagnose.finding import Finding, Fix, PortVerdict
 from hairpin.diagnose.fixes import IPMODE_FIX, fixes_for
 from hairpin.diagnose.report import Report
 from hairpin.diagnose.sarif import RULE_ID, deciding_location
-from hairpin.diagnose.versions import Versions, in_tree_support, kube_proxy_warnings, nlb_sg_mode, oldest_kube_proxy
+from hairpin.diagnose.versions import (
+    Versions,
+    in_tree_support,
+    kube_proxy_warnings,
+    lbc_said,
+    lbc_warnings,
+    nlb_sg_mode,
+    oldest_kube_proxy,
+)
 from hairpin.errors import InputError
 from hairpin.kube import apivalidation, ipmode
 from hairpin.kube.cluster import Cluster, KService
@@ -56,7 +65,7 @@ class _Assessor:
     def __init__(self, cluster: Cluster, mutator_webhook: bool | None, versions: Versions | None = None,
                  auto_mode: bool | None = None) -> None:  # fmt: skip
         self.c = cluster
-        self.kube_proxy = oldest_kube_proxy(cluster)
+        self.kube_proxy = oldest_kube_proxy(cluster, (versions or Versions()).kube_proxy)
         self.webhook = mutator_webhook
         self.auto_mode = auto_mode
         # EKS Auto Mode's nodes carry eks.amazonaws.com/compute-type=auto (its docs select them so)
@@ -172,9 +181,8 @@ class _Assessor:
         out = [ipfamily.gateway_failed(s, *failed[tg.gateway])
                if tg.gateway in failed and s.controller != ctl.NONE else s for tg, s in zip(tgs, out, strict=True)]
         # an image newer than the newest release read; routes or configurations read at an older version than
-        # v3.5.0's CRD detection needs (hairpin.aws.gateway_crd.served_warning)
-        served = gateway_crd.served_warning(self.c.gateway_objects, self.c.lbc)
-        said = (*(self.c.lbc.warnings if self.c.lbc is not None else ()), *([served] if served else []))
+        # v3.5.0's CRD detection needs (hairpin.aws.gateway_crd.served_warning); said once by check_cluster
+        said = lbc_said(self.c)
         if said:
             out = [dataclasses.replace(s, warnings=(*said, *s.warnings)) for s in out]
         return out
@@ -531,8 +539,11 @@ def check_cluster(cluster: Cluster, *, mutator_webhook: bool | None = None, erro
     input shows the webhook installed; True/False: assume it is (not) installed.  ``versions``: what is
     known of the Kubernetes and cloud provider versions (else the newest kubelet, a lower bound).
     ``auto_mode``: None: manifests without a class go to EKS Auto Mode when the input has Auto Mode nodes;
-    True/False: the cluster does (not) use Auto Mode's default class.
+    True/False: the cluster does (not) use Auto Mode's default class.  ``versions.lbc`` (--lbc-version) replaces
+    ``cluster.lbc`` with the controller's flags read with that release where the input names none.
     """
+    if versions is not None and versions.lbc is not None:  # --lbc-version: where the input names no release
+        cluster.lbc = with_release(cluster.lbc, versions.lbc)
     a = _Assessor(cluster, mutator_webhook, versions, auto_mode)
     services, refusals = _known_version_refusals(cluster, versions or Versions())
     findings = [a.assess(s) for s in services if a.takes(s)]
@@ -541,7 +552,8 @@ def check_cluster(cluster: Cluster, *, mutator_webhook: bool | None = None, erro
     findings += tgb.findings(cluster)  # target groups made outside the cluster: undecided, with a warning
     findings.sort(key=lambda f: (not f.at_risk, f.namespace, f.name))
     return Report(findings, [*errors, *cluster.errors, *refusals], sg_mode=a.sg_mode, datapath=assess(cluster.seen),
-                  cni_warnings=families.cni_warnings(cluster), version_warnings=kube_proxy_warnings(cluster))  # fmt: skip
+                  cni_warnings=families.cni_warnings(cluster), version_warnings=kube_proxy_warnings(cluster, (versions or Versions()).kube_proxy),
+                  lbc_warnings=lbc_warnings(findings, lbc_said(cluster)))  # fmt: skip
 
 
 def _known_version_refusals(cluster: Cluster, v: Versions) -> tuple[list[KService], list[InputError]]:

@@ -1,6 +1,6 @@
 """What ``hairpin check`` reports: every Service's finding, every input error, and what the input showed or
 hairpin assumed of the whole cluster (the in-tree provider's security-group mode, a datapath that is not
-kube-proxy's, the VPC CNI's settings, the kube-proxy release).  It renders itself as rich tables
+kube-proxy's, the VPC CNI's settings, the kube-proxy release, the AWS Load Balancer Controller's release).  It renders itself as rich tables
 (``hairpin.diagnose.report_text``), JSON (``to_json``, the contract in docs/check.md) and SARIF 2.1.0
 (``hairpin.diagnose.sarif``)."""
 
@@ -37,6 +37,9 @@ class Report:
     cni_warnings: tuple[str, ...] = ()
     #: what hairpin assumed of the cluster's kube-proxy release, one line each (hairpin.diagnose.versions)
     version_warnings: list[str] = dataclasses.field(default_factory=list)
+    #: what is said of the AWS Load Balancer Controller as a whole (its release, its feature gates, the Gateway API
+    #: versions it needs), once, not in each of its Services' warnings (hairpin.diagnose.versions.lbc_warnings)
+    lbc_warnings: list[str] = dataclasses.field(default_factory=list)
 
     def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
         from hairpin.diagnose.report_text import render
@@ -62,6 +65,7 @@ class Report:
             "datapath": self.datapath.to_json() if self.datapath is not None else None,
             "cni_warnings": list(self.cni_warnings),
             "version_warnings": list(self.version_warnings),
+            "lbc_warnings": list(self.lbc_warnings),
         }
 
     def to_sarif(self) -> dict[str, Any]:

@@ -19,7 +19,9 @@ cluster's Services are not translated by kube-proxy's NAT (``hairpin.kube.datapa
 ``datapath`` (as in the JSON report) and a tool execution notification says it (level warning: the verdicts are
 not modelled; note: eBPF programs run beside kube-proxy), as the cloud config hairpin used is a run property.
 The warnings on the AWS VPC CNI's settings (``hairpin.diagnose.families.cni_warnings``) are tool execution
-notifications too (level warning, descriptor ``cni``), and the run property ``cni_warnings`` lists them.
+notifications too (level warning, descriptor ``cni``), and the run property ``cni_warnings`` lists them; so are
+the AWS Load Balancer Controller's own (``Report.lbc_warnings``: descriptor ``lbc``, run property ``lbc_warnings``),
+said once instead of an HP005 result per Service.
 """
 
 from __future__ import annotations
@@ -276,6 +278,7 @@ def to_sarif(r: Report) -> dict[str, Any]:
     for w in r.cni_warnings:  # the VPC CNI's settings (hairpin.diagnose.families.cni_warnings): cluster-level too
         notes.append({"level": "warning", "message": _message(w), "descriptor": {"id": "cni"}})
     notes += [{"level": "warning", "message": _message(w), "descriptor": {"id": "versions"}} for w in r.version_warnings]
+    notes += [{"level": "warning", "message": _message(w), "descriptor": {"id": "lbc"}} for w in r.lbc_warnings]
     rules = [{"id": rid, "name": name, "shortDescription": {"text": short}, "fullDescription": {"text": full},
               **({"helpUri": uri} if uri else {}), "defaultConfiguration": {"level": level}}
              for rid, name, level, short, full, uri in RULES]  # fmt: skip
@@ -294,6 +297,7 @@ def to_sarif(r: Report) -> dict[str, Any]:
                     "cloud_config": cloud_config.to_json(r.sg_mode),
                     "datapath": r.datapath.to_json() if r.datapath is not None else None,
                     "cni_warnings": list(r.cni_warnings),
+                    "lbc_warnings": list(r.lbc_warnings),
                 },
             }
         ],

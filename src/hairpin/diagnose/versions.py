@@ -7,19 +7,27 @@ target group attributes annotation (``hairpin.aws.cloud_provider``).  ``oldest_k
 kube-proxy (its pods' image tags, else the nodes' kubeProxyVersion), which decides whether ipMode is honoured
 (``hairpin.kube.ipmode``) and how kube-proxy's rules are modelled (``hairpin.diagnose.proxy_firewall``);
 ``kube_proxy_warnings`` says what was assumed when its pods' images name no release or a release newer than any
-hairpin's rules were checked against.
+hairpin's rules were checked against.  ``lbc_warnings`` lifts what is said of the AWS Load Balancer Controller
+itself (its image's release, its feature gates, the Gateway API versions it needs) out of every finding that
+repeats it, so a report says each once (``Report.lbc_warnings``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from hairpin.aws import cloud_config
+from hairpin.aws import cloud_config, gateway_crd
 from hairpin.aws.cloud_provider import Support, Version, tg_attributes_support
 from hairpin.kube.cluster import Cluster
-from hairpin.kube.version import kube_proxy_version, newer_than_checked, no_release
+from hairpin.kube.version import ProxyVersion, kube_proxy_version, newer_than_checked, newest_kube_proxy, no_release
 
-__all__ = ["Versions", "in_tree_support", "kube_proxy_warnings", "nlb_sg_mode", "oldest_kube_proxy"]
+if TYPE_CHECKING:
+    from hairpin.diagnose.finding import Finding
+
+__all__ = ["Versions", "in_tree_support", "kube_proxy_warnings", "lbc_said", "lbc_warnings", "nlb_sg_mode",
+           "oldest_kube_proxy"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,11 @@ class Versions:
     cloud_provider: Version | None = None
     #: the cloud config of --cloud-config, which wins over the input's ConfigMaps (hairpin.aws.cloud_config)
     cloud_config: cloud_config.CloudConfig | None = None
+    #: kube-proxy's (major, minor) from --kube-proxy-version: taken only when the input shows no release
+    kube_proxy: tuple[int, int] | None = None
+    #: the AWS Load Balancer Controller's release from --lbc-version: taken only when the input shows none
+    #: (``hairpin.aws.lbc_flags.with_release``)
+    lbc: tuple[int, int, int] | None = None
 
 
 def in_tree_support(cluster: Cluster, v: Versions) -> Support:
@@ -51,28 +64,62 @@ def nlb_sg_mode(cluster: Cluster, v: Versions) -> cloud_config.SgMode:
                                kubelet=(kubelet[0], kubelet[1], -1) if kubelet is not None else None)  # fmt: skip
 
 
-def oldest_kube_proxy(cluster: Cluster) -> tuple[int, int] | None:
+def oldest_kube_proxy(cluster: Cluster, given: tuple[int, int] | None = None) -> tuple[int, int] | None:
     """The oldest kube-proxy's (major, minor): its pods' image tags, else the nodes' kubeProxyVersion
-    (``hairpin.kube.version.kube_proxy_version``); None when the input says neither."""
+    (``hairpin.kube.version.kube_proxy_version``), else ``given`` (--kube-proxy-version); None when none says."""
     got = kube_proxy_version(cluster)
-    return got.version if got is not None else None
+    return got.version if got is not None else given
 
 
-def kube_proxy_warnings(cluster: Cluster) -> list[str]:
+def kube_proxy_warnings(cluster: Cluster, given: tuple[int, int] | None = None) -> list[str]:
     """One line when kube-proxy pods run an image that names no release (``:latest``, a digest only) and what
-    kube-proxy was then taken to be, one when the release read is newer than the newest hairpin's rules were
-    checked against in its mode.  Without a release, ``oldest_kube_proxy`` is None and the verdicts that depend on
-    it take a current kube-proxy: ipMode honoured and an IPv4-mapped source range refused (1.30 and later,
+    kube-proxy was then taken to be, one when any kube-proxy release read (the newest) is newer than the newest
+    hairpin's rules were checked against in its mode, naming the oldest too when they differ (it decides
+    behaviour), and one when ``given`` (--kube-proxy-version) is not what the input shows (the input wins).
+    Without a release, ``oldest_kube_proxy`` is ``given`` or None, and with None the verdicts that depend on it
+    take a current kube-proxy: ipMode honoured and an IPv4-mapped source range refused (1.30 and later,
     ``hairpin.kube.ipmode``, ``hairpin.diagnose.proxy_firewall``)."""
     out: list[str] = []
     kp = kube_proxy_version(cluster)
+    flag = None if given is None else ProxyVersion(given, "--kube-proxy-version")
+    if flag is not None and kp is not None and kp.version != flag.version:
+        out.append(f"--kube-proxy-version {flag.version[0]}.{flag.version[1]} is not used: the input shows kube-proxy "
+                   f"{kp.version[0]}.{kp.version[1]} (from {kp.source}), which hairpin takes")  # fmt: skip
     bad = no_release(cluster)
     if bad is not None:
-        took = (f"kube-proxy is taken to be {kp.version[0]}.{kp.version[1]}, from {kp.source}" if kp is not None
+        took = kp or flag
+        said = (f"kube-proxy is taken to be {took.version[0]}.{took.version[1]}, from {took.source}" if took is not None
                 else "kube-proxy is taken to be 1.30 or later")  # fmt: skip
-        out.append(f"{bad}: {took}; hairpin reads kube-proxy's release from its pods' image tags, then from the "
-                   "nodes' status.nodeInfo.kubeProxyVersion")  # fmt: skip
-    newer = newer_than_checked(kp, cluster.proxy_mode)
+        out.append(f"{bad}: {said}; hairpin reads kube-proxy's release from its pods' image tags, then from the "
+                   "nodes' status.nodeInfo.kubeProxyVersion, then from --kube-proxy-version")  # fmt: skip
+    newest = newest_kube_proxy(cluster) or flag  # any kube-proxy newer than checked, though the oldest decides
+    newer = newer_than_checked(newest, cluster.proxy_mode)
+    if newer is not None and kp is not None and newest is not None and newest.version != kp.version:
+        newer += (f"; the verdicts that depend on kube-proxy's release take the oldest kube-proxy seen, "
+                  f"{kp.version[0]}.{kp.version[1]} (from {kp.source}): a behaviour that came in later is not on "
+                  "every node")  # fmt: skip
     if newer is not None:
         out.append(newer)
     return out
+
+
+def lbc_said(cluster: Cluster) -> tuple[str, ...]:
+    """What is said of the AWS Load Balancer Controller of the input as a whole, the same words for each of its
+    Services and Gateway target groups: its image's release (newer than the newest read, or none named) and the
+    feature gates that release may not know (``hairpin.aws.lbc_flags``), and whether it may turn its NLB Gateway
+    support off (``hairpin.aws.gateway_crd.served_warning``)."""
+    served = gateway_crd.served_warning(cluster.gateway_objects, cluster.lbc)
+    return (*(cluster.lbc.warnings if cluster.lbc is not None else ()), *([served] if served else []))
+
+
+def lbc_warnings(findings: Sequence[Finding], said: Sequence[str]) -> list[str]:
+    """Each line of ``said`` (``lbc_said``) that a finding carries, once, in ``said``'s order; the findings keep
+    their own warnings only.  A cluster of 10,000 Services of one controller then says it once, not 10,000 times;
+    a line no finding carries (no Service of that controller) is not said, as before."""
+    lines = set(said)
+    seen: set[str] = set()
+    for f in findings:
+        if lines.intersection(f.warnings):
+            seen.update(w for w in f.warnings if w in lines)
+            f.warnings = [w for w in f.warnings if w not in lines]
+    return [w for w in said if w in seen]

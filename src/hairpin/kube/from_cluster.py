@@ -34,6 +34,7 @@ from hairpin.kube.from_cluster_yaml import scenario_to_dict as scenario_to_dict
 from hairpin.kube.from_cluster_yaml import scenario_yaml as scenario_yaml
 from hairpin.kube.layout import unsupported
 from hairpin.kube.version import (
+    NEWER_SEEN,
     RELEASE_ASSUMED,
     kube_proxy_version,
     no_release,
@@ -67,7 +68,7 @@ NOT_MODELLED = "not modelled:"
 #: how a note begins that carries a warning of the load balancer's settings (``Settings.warnings``; also printed)
 LB_WARNING = "load balancer warning:"
 #: how the notes begin that ``hairpin scenario from-cluster`` also prints as warnings
-WARNINGS = (NOT_MODELLED, cni_backend.ASSUMED, cni_mode.SETTINGS, RELEASE_ASSUMED, LB_WARNING)
+WARNINGS = (NOT_MODELLED, cni_backend.ASSUMED, cni_mode.SETTINGS, RELEASE_ASSUMED, LB_WARNING, NEWER_SEEN)
 
 
 def _port_number(value: Any) -> int | None:

@@ -11,12 +11,15 @@ the kubelet writes it with its own version (kubernetes/kubernetes ``pkg/kubelet/
 leave it empty (feature gate DisableNodeKubeProxyVersion: alpha in 1.29, on by default from 1.33,
 ``pkg/features/kube_features.go`` at b0b89d3b; KEP-4004 "Deprecate the kubeProxyVersion field of v1.Node").
 Pods whose image names no release (``:latest``, a digest only) are said by ``no_release``, a release newer than
-hairpin's rules were checked against by ``newer_than_checked``.  The VPC CNI's release for ``scenario
+hairpin's rules were checked against by ``newer_than_checked``: of the newest kube-proxy seen
+(``newest_kube_proxy``), since behaviour is judged by the oldest (a behaviour that came in later is not on every
+node) but a node that runs the newest may already do what hairpin's rules do not show.  The VPC CNI's release for ``scenario
 from-cluster`` (``scenario_cni_version``) is the aws-node pods' ``amazon-k8s-cni`` image tag.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,12 +32,15 @@ from hairpin.kube.datapath import Seen
 from hairpin.kube.layout import unchecked
 from hairpin.text import shown
 
-__all__ = ["RELEASE_ASSUMED", "ProxyVersion", "kube_proxy_version", "live_server_version", "newer_than_checked", "no_release",
-           "scenario_cni_version", "scenario_kube_proxy_version"]
+__all__ = ["NEWER_SEEN", "RELEASE_ASSUMED", "ProxyVersion", "kube_proxy_version", "live_server_version", "newer_than_checked",
+           "newest_kube_proxy", "no_release", "scenario_cni_version", "scenario_kube_proxy_version"]
 
 #: how a note of ``hairpin scenario from-cluster`` begins that says a release was assumed because an image tag
 #: names none (the command also prints it as a warning)
 RELEASE_ASSUMED = "release assumed:"
+#: how a note of ``hairpin scenario from-cluster`` begins that says a kube-proxy newer than the one the scenario
+#: models (the oldest) is newer than hairpin's rules were checked against (the command also prints it as a warning)
+NEWER_SEEN = "newer kube-proxy seen:"
 #: the first release whose kubelets leave status.nodeInfo.kubeProxyVersion empty by default
 KUBE_PROXY_VERSION_EMPTY_FROM = (1, 33)
 
@@ -50,14 +56,26 @@ class ProxyVersion:
 def kube_proxy_version(cluster: Cluster) -> ProxyVersion | None:
     """The oldest kube-proxy release the input shows: its pods' image tags, else the nodes' kubeProxyVersion
     (the kubelet's own version); None when neither says one."""
+    return _kube_proxy(cluster, min)
+
+
+def newest_kube_proxy(cluster: Cluster) -> ProxyVersion | None:
+    """The newest kube-proxy release the input shows, from the same source as ``kube_proxy_version``."""
+    return _kube_proxy(cluster, max)
+
+
+_Seen = tuple[tuple[int, int], str, str]  # (release, where: a tag or a raw kubeProxyVersion, the pod or node)
+
+
+def _kube_proxy(cluster: Cluster, pick: Callable[[list[_Seen]], _Seen]) -> ProxyVersion | None:
     tags = [(v, tag, pod) for tag, pod in cluster.seen.kube_proxy_tags if (v := version_of(tag)) is not None]
     if tags:
-        v, tag, pod = min(tags)
+        v, tag, pod = pick(tags)
         return ProxyVersion(v, f"the image tag {tag} of kube-proxy pod {pod}")
     nodes = [(v, shown(str(n.kube_proxy_version)), shown(n.name)) for n in cluster.nodes.values()
              if (v := version_of(n.kube_proxy_version)) is not None]  # fmt: skip
     if nodes:
-        v, raw, name = min(nodes)
+        v, raw, name = pick(nodes)
         return ProxyVersion(v, f"status.nodeInfo.kubeProxyVersion {raw} of node {name}, which the kubelet writes "
                                "with its own version")  # fmt: skip
     return None
@@ -95,6 +113,11 @@ def scenario_kube_proxy_version(c: Cluster, kp: ProxyVersion | None, mode: str, 
     if kp is not None:
         version = f"{kp.version[0]}.{kp.version[1]}"
         notes.append(f"kube-proxy {version} from {kp.source}")
+        newest = newest_kube_proxy(c)
+        late = newer_than_checked(newest, mode) if newest is not None and newest.version != kp.version else None
+        if late is not None:  # the scenario's own release, when it is newer, is said by hairpin.cli.common
+            notes.append(f"{NEWER_SEEN} {late}; the scenario models the oldest kube-proxy seen, {version} (from "
+                         f"{kp.source}); set kube_proxy.version to reproduce a node that runs the newer one")  # fmt: skip
         return version
     kubelets = sorted((v, shown(n.name)) for n in c.nodes.values() if (v := version_of(n.kubelet_version)) is not None)
     if kubelets and kubelets[0][0] >= KUBE_PROXY_VERSION_EMPTY_FROM:
