@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import random
 import subprocess
 import sys
 from dataclasses import replace
@@ -233,17 +235,45 @@ def test_an_address_at_the_guessed_vpc_router_is_one_line_naming_its_object(tmp_
 
 def test_guessed_subnets_keep_their_router_addresses_off_the_addresses_read(tmp_path: Path) -> None:
     """A pod at 192.168.16.1 (a real subnet's host, a /19's) is the second address of every guessed subnet from the
-    /24 to the /28 holding it, which a scenario gives to the VPC router: the subnets are the /32s instead, and the
-    file loads back (before, the /24 put the pod at its router's address, and the loader now refuses that)."""
+    /24 to the /20 holding it, which a scenario gives to the VPC router: the subnets are the /19s instead (the
+    seed's real ones), with the placeholder /28s after them, and the file loads back (before, the /24 put the pod
+    at its router's address, and the loader now refuses that)."""
     dump = tmp_path / "dump.yaml"
     dump.write_text((DATA / "seed-dump.yaml").read_text().replace("podIP: 192.168.16.142", "podIP: 192.168.16.1"))
     s, notes = scenario_from_objects(m.load_paths([dump]), service=SVC, client="default/netshoot")
-    assert [az.subnets for az in s.vpc.azs] == [
-        ("192.168.16.1/32", "192.168.2.3/32", "192.168.21.86/32", "192.168.27.239/32", "192.168.0.0/28"),
-        ("192.168.39.2/32", "192.168.44.17/32", "192.168.49.70/32", "192.168.0.16/28")]  # fmt: skip
+    assert [az.subnets for az in s.vpc.azs] == [("192.168.0.0/19", "192.168.64.0/28"),
+                                                ("192.168.32.0/19", "192.168.64.16/28")]  # fmt: skip
+    assert s.vpc.router == "192.168.0.1" and s.vpc.cidr == "192.168.0.0/16"
     path = tmp_path / "s.yaml"
     path.write_text(scenario_yaml(s, notes))
     assert scenario.load(path) == s
+
+
+def test_guessed_subnets_of_a_dense_cluster_are_its_real_ones() -> None:
+    """1,700 nodes in each of three /19s (an eksctl-style VPC), many at a /24's, /23's... second address, one at
+    the second address of the /19's upper /20: the first prefix that puts none there is the /19, whose second
+    address is the real VPC router's."""
+    from hairpin.kube.from_cluster import _subnets
+
+    rng = random.Random(7)
+    azs = {az: sorted({str(ipaddress.IPv4Address(f"192.168.{base}.0") + rng.randrange(4, 8192)) for _ in range(1700)}
+                      | {f"192.168.{base + 16}.1"})
+           for az, base in (("a", 96), ("b", 128), ("c", 160))}  # fmt: skip
+    assert sum(a.endswith(".1") for addrs in azs.values() for a in addrs) > 3
+    assert _subnets(azs) == {"a": ["192.168.96.0/19"], "b": ["192.168.128.0/19"], "c": ["192.168.160.0/19"]}
+
+
+def test_guessed_subnets_leave_room_for_the_placeholder_addresses() -> None:
+    """Two AZs, each with an address at the second address of every network from the /18 to the /32 holding it
+    (10.0.64.1 and, for the /32 10.0.64.1/32, 10.0.64.2), not of the /17: but the two /17s fill their /16 and
+    leave no /28 for the placeholder NLB addresses, so the first prefix with room is kept (the /24; the loader
+    then names the address at its router's)."""
+    from hairpin.kube.from_cluster import _subnets
+
+    azs = {"a": ["10.0.64.1", "10.0.64.2"], "b": ["10.0.192.1", "10.0.192.2"]}
+    assert _subnets(azs) == {"a": ["10.0.64.0/24"], "b": ["10.0.192.0/24"]}
+    azs["b"] = ["10.1.0.9"]  # in the next /16: the range is their /15, and the /17s leave room in it
+    assert _subnets(azs) == {"a": ["10.0.0.0/17"], "b": ["10.1.0.0/17"]}
 
 
 def test_a_cluster_ip_at_the_guessed_vpc_router_is_one_line(tmp_path: Path) -> None:

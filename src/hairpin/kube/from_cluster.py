@@ -181,14 +181,23 @@ def _tcp_first(svc: KService, ports: tuple[ServicePort, ...], notes: list[str]) 
     return (tcp[0], *(p for p in kept if p is not tcp[0]))
 
 
+#: the prefixes tried for guessed subnets, in order: the /24 first (what hairpin has always written when it
+#: works), then coarser ones down to the /17 (real EKS subnets are /16 to /20, whose second address is the VPC
+#: router's and so never a node's or a pod's), then finer ones
+_PREFIXES = (24, 23, 22, 21, 20, 19, 18, 17, 26, 28, 32)
+
+
 def _subnets(azs: dict[str, list[str]]) -> dict[str, list[str]] | None:
-    """Per AZ, the smallest-prefix networks (/24 down to /32) that hold its addresses without overlap, preferring
-    a prefix at which no address read is a network's second address: a scenario gives that one to the VPC router
-    (AWS reserves it in each subnet: ``hairpin.scenario_checks.refuse_contradictions``), so a real pod at
-    10.0.16.1 of a /19 subnet needs a guessed subnet other than 10.0.16.0/24.  None: no prefix separates the AZs."""
+    """Per AZ, networks of one prefix (``_PREFIXES``, in order) that hold its addresses without overlap, leave a
+    /28 per AZ free in their /16 for the placeholder NLB addresses, and put no address read at a network's
+    second address: a scenario gives that one to the VPC router (AWS reserves it in each subnet:
+    ``hairpin.scenario_checks.refuse_contradictions``), so a real pod at 10.0.16.1 of a /19 subnet needs a guessed
+    subnet other than 10.0.16.0/24 (the /19 itself, most often).  When every prefix puts an address at a
+    router's, the first that holds the rest: the loader then names that address and its subnet.  None: no
+    prefix separates the AZs."""
     fallback = None
     every = {a for addrs in azs.values() for a in addrs}
-    for prefix in (24, 26, 28, 32):
+    for prefix in _PREFIXES:
         nets = {
             az: sorted({str(ipaddress.IPv4Network(f"{a}/{prefix}", strict=False)) for a in addrs})
             for az, addrs in azs.items()
@@ -199,12 +208,24 @@ def _subnets(azs: dict[str, list[str]]) -> dict[str, list[str]] | None:
             for n in ns:
                 if seen.setdefault(n, az) != az:
                     clash = True
-        if clash:
+        if clash or _vpc_range(nets, len(nets)) is None:
             continue
         if not any(str(ipaddress.IPv4Network(n).network_address + 1) in every for n in seen):
             return nets
         fallback = fallback or nets  # the loader then names the address and the subnet
     return fallback
+
+
+def _vpc_range(nets: dict[str, list[str]], spare: int) -> ipaddress.IPv4Network | None:
+    """The guessed VPC range: the /16 of the first network, or its supernet that holds them all; None when it
+    leaves fewer than ``spare`` /28s free (one per AZ for the placeholder NLB addresses)."""
+    all_nets = [ipaddress.IPv4Network(n) for ns_ in nets.values() for n in ns_]
+    vpc_net = ipaddress.IPv4Network(f"{all_nets[0].network_address}/16", strict=False)
+    while not all(n.subnet_of(vpc_net) for n in all_nets):
+        vpc_net = vpc_net.supernet()
+    whole = sum(2 ** (28 - n.prefixlen) for n in all_nets if n.prefixlen <= 28)  # networks of one prefix: disjoint
+    touched = len({n.supernet(new_prefix=28) for n in all_nets if n.prefixlen > 28})
+    return vpc_net if 2 ** (28 - vpc_net.prefixlen) - whole - touched >= spare else None
 
 
 def _kube_proxy_ranges(svc: KService, notes: list[str]) -> tuple[str, ...]:
@@ -392,9 +413,8 @@ def scenario_from_objects(
     if nets is None:
         raise InputError("the same address appears in two AZs; cannot lay out subnets")
     all_nets = [ipaddress.IPv4Network(n) for ns_ in nets.values() for n in ns_]
-    vpc_net = ipaddress.IPv4Network(f"{all_nets[0].network_address}/16", strict=False)
-    while not all(n.subnet_of(vpc_net) for n in all_nets):
-        vpc_net = vpc_net.supernet()
+    vpc_net = _vpc_range(nets, 0)
+    assert vpc_net is not None  # any range leaves 0 or more /28s free
     used = list(all_nets)
     azs_sorted = sorted(nets)
     lb_nodes: list[tuple[str, str]] = []
