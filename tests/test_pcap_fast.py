@@ -354,7 +354,6 @@ def test_small_chunks_same_answer(tmp_path: Path, chunk: int) -> None:
     assert (fast["summary"]["hairpins"], fast["summary"]["healthy"], fast["summary"]["packets"]) == (3, 117, 117 * 4 + 3 * 6)
 
 
-
 @pytest.mark.parametrize("quiet_first", [True, False], ids=["rows-later", "rows-first"])
 def test_columns_grown_past_or_short_of_their_estimate(tmp_path: Path, quiet_first: bool) -> None:
     """A scan's columns are written into arrays sized from the share of SYN/RST rows read so far: a file whose
@@ -401,6 +400,21 @@ def test_columns_grown_past_or_short_of_their_estimate(tmp_path: Path, quiet_fir
         assert grown == 2 and sizes[-1] > 2 * small.offset.size  # the estimate from the rows-only start, never reached
     fast, slow = both([path])
     assert fast == slow and (fast["summary"]["hairpins"], fast["summary"]["healthy"]) == (2, 148)
+
+
+def test_a_column_too_large_to_reserve_grows_by_doubling() -> None:
+    """Rows expected beyond what can be reserved (a first chunk of SYNs in a huge capture of data segments): the
+    column takes its rows in an array twice as large as before instead, the same rows."""
+    from hairpin.parsers import fastscan
+
+    c = fastscan._Column(np.int64)
+    c.room = 1 << 50  # 8 PiB
+    c.append(np.arange(5))
+    c.append(np.arange(5, 12))
+    assert c.a[: c.n].tolist() == list(range(12)) and c.a.size == 12
+    c.room = 100
+    c.append(np.arange(12, 13))
+    assert c.a[: c.n].tolist() == list(range(13)) and c.a.size == 100
 
 
 # ---------------------------------------------------------------------------------------------- pcapng

@@ -114,7 +114,10 @@ class _Column:
         """Add the rows ``v``."""
         end = self.n + v.size
         if end > self.a.size:
-            grown = np.empty(max(end, self.room, 2 * self.a.size), self.a.dtype)
+            try:
+                grown = np.empty(max(end, self.room, 2 * self.a.size), self.a.dtype)
+            except MemoryError:  # more than the address space allows (a limit, a guess far above the rows to come)
+                grown = np.empty(max(end, 2 * self.a.size), self.a.dtype)
             grown[: self.n] = self.a[: self.n]
             self.a = grown
         self.a[self.n : end] = v
