@@ -354,6 +354,69 @@ def test_small_chunks_same_answer(tmp_path: Path, chunk: int) -> None:
     assert (fast["summary"]["hairpins"], fast["summary"]["healthy"], fast["summary"]["packets"]) == (3, 117, 117 * 4 + 3 * 6)
 
 
+@pytest.mark.parametrize("quiet_first", [True, False], ids=["rows-later", "rows-first"])
+def test_columns_grown_past_or_short_of_their_estimate(tmp_path: Path, quiet_first: bool) -> None:
+    """A scan's columns are written into arrays sized from the share of SYN/RST rows read so far: a file whose
+    first chunks hold no such row and the rest many (the columns grow past every estimate) and the other way
+    round (they end far short of it) give the rows of a scan in one chunk, and the streaming reader's answer."""
+    from unittest import mock
+
+    from hairpin.parsers import fastscan
+
+    recs = handshakes(150, {3, 140}, lambda i: 0x9E3779B9 * (i + 5) & 0xFFFFFFFF)
+    t = recs[0].t - 10.0 if quiet_first else recs[-1].t + 1.0
+    data = [pcap.PacketRecord(t + i * 0.001, None, Packet(CLIENT, 1, VIP, 80, Flags.ACK, 1 + i, 1, payload=b"d" * 300))
+            for i in range(200)]  # fmt: skip
+    path = tmp_path / "share.pcap"
+    pcap.write_pcap(path, data + recs if quiet_first else recs + data)
+    whole = pcap.read(path, want=6).scan()  # the file is one chunk
+    sizes: list[int] = []
+    append = fastscan._Column.append
+
+    def spy(self: Any, v: Any) -> None:
+        append(self, v)
+        if self is cols_t[0]:
+            sizes.append(self.a.size)
+
+    cols_t: list[Any] = []
+    new = fastscan._Column.__init__
+
+    def init(self: Any, dtype: Any) -> None:
+        new(self, dtype)
+        if not cols_t:
+            cols_t.append(self)  # the first column made: "offset"
+
+    with mock.patch.object(fastscan, "_CHUNK", 2048), mock.patch.object(fastscan._Column, "append", spy), \
+            mock.patch.object(fastscan._Column, "__init__", init):  # fmt: skip
+        small = pcap.read(path, want=6).scan()
+    assert small.t.size == whole.t.size == 148 * 2 + 2 * 6
+    for name, dtype in fastscan._DTYPES.items():
+        got, want = getattr(small, name), getattr(whole, name)
+        assert got.dtype == want.dtype == np.dtype(dtype) and np.array_equal(got, want), name
+    grown = len(set(sizes))  # each size the column had: grown once to the estimate, then only when it was too small
+    if quiet_first:
+        assert grown >= 3 and sizes[-1] >= small.offset.size
+    else:
+        assert grown == 2 and sizes[-1] > 2 * small.offset.size  # the estimate from the rows-only start, never reached
+    fast, slow = both([path])
+    assert fast == slow and (fast["summary"]["hairpins"], fast["summary"]["healthy"]) == (2, 148)
+
+
+def test_a_column_too_large_to_reserve_grows_by_doubling() -> None:
+    """Rows expected beyond what can be reserved (a first chunk of SYNs in a huge capture of data segments): the
+    column takes its rows in an array twice as large as before instead, the same rows."""
+    from hairpin.parsers import fastscan
+
+    c = fastscan._Column(np.int64)
+    c.room = 1 << 50  # 8 PiB
+    c.append(np.arange(5))
+    c.append(np.arange(5, 12))
+    assert c.a[: c.n].tolist() == list(range(12)) and c.a.size == 12
+    c.room = 100
+    c.append(np.arange(12, 13))
+    assert c.a[: c.n].tolist() == list(range(13)) and c.a.size == 100
+
+
 # ---------------------------------------------------------------------------------------------- pcapng
 
 

@@ -27,6 +27,8 @@ by :mod:`hairpin.parsers.fastscan_groups`; its public names are importable from 
 
 from __future__ import annotations
 
+import os
+import stat
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -93,6 +95,33 @@ class Scan:
     quiet: Any = None  # bool: rows healthy_pairs left out that open no attempt and close none (views)
     addrs: list[int] = field(default_factory=list)  # the IPv6 addresses of the rows, as ``V6 | address`` ints
     ids: dict[int, tuple[Any, Any]] = field(default_factory=dict)  # by upper 64 bits: (lower 64 bits sorted, index)
+
+
+class _Column:
+    """One column of a classic pcap's SYN/RST rows, chunk after chunk, in one array: when a chunk's rows do not
+    fit, it is copied into one as large as the rows the file is expected to hold (``room``, from the share of
+    rows in what was read so far) or twice as large, whichever is more.  ``a[:n]`` is the column; the rest of
+    ``a`` is never written (so never resident).  Each chunk's arrays joined at the end held and wrote every row
+    twice: about 17 ms of CPU and 7,000 page faults of the 0.2 s first pass of a 2,000,000-packet capture."""
+
+    __slots__ = ("a", "n", "room")
+
+    def __init__(self, dtype: Any) -> None:
+        self.a, self.n = np.empty(0, dtype), 0
+        self.room = 0  # how many rows the column is expected to hold in all
+
+    def append(self, v: Any) -> None:
+        """Add the rows ``v``."""
+        end = self.n + v.size
+        if end > self.a.size:
+            try:
+                grown = np.empty(max(end, self.room, 2 * self.a.size), self.a.dtype)
+            except MemoryError:  # more than the address space allows (a limit, a guess far above the rows to come)
+                grown = np.empty(max(end, 2 * self.a.size), self.a.dtype)
+            grown[: self.n] = self.a[: self.n]
+            self.a = grown
+        self.a[self.n : end] = v
+        self.n = end
 
 
 class Window:
@@ -174,7 +203,9 @@ def scan_pcap(f: Any, base: int, little: bool, unit: float, linktype: int, want:
     if linktype not in _FAST_LINKTYPES:
         return None
     sc = Scan(vxlan=vxlan)
-    cols: dict[str, list[Any]] = {k: [] for k in _DTYPES}
+    cols: dict[str, Any] = {k: _Column(_DTYPES[k]) for k in _DTYPES}
+    st = os.fstat(f.fileno())
+    size = st.st_size if stat.S_ISREG(st.st_mode) else 0  # the file's bytes, to foresee its rows
     hdr = struct.Struct(("<" if little else ">") + "I").unpack_from
     frac_max = 1_000_000 if unit > 1e-7 else 1_000_000_000  # microseconds or nanoseconds: only a guess's filter
     win = Window(f, _CHUNK + snaplen_max + 16, base)  # a record cut by a chunk's end fits: never grown
@@ -215,6 +246,11 @@ def scan_pcap(f: Any, base: int, little: bool, unit: float, linktype: int, want:
 
                 span = _span((a.le64 if little else a.be64)[o], little, unit)
                 _chunk(sc, cols, a, buf, base, o + 16, incl, times, linktype, want, decode, filtered, span)
+                rows = cols["t"].n
+                if rows and size > base + i:  # the rows the file holds if the rest is like what was read (and a fourth)
+                    room = min(rows * size // (base + i) * 5 // 4 + 1024, size // 16 + 1)
+                    for c in cols.values():
+                        c.room = room
         if stop is not None:
             sc.damage = stop
             break
@@ -226,10 +262,8 @@ def scan_pcap(f: Any, base: int, little: bool, unit: float, linktype: int, want:
                 sc.damage = (base + i, "truncated record header", False)
             break
     del a, buf, win
-    for name in _DTYPES:  # one column at a time, its chunks freed as it is joined: memory peaks at one column over
-        v = cols.pop(name)
-        setattr(sc, name, np.concatenate(v) if v else np.zeros(0, _DTYPES[name]))
-        del v
+    for name, c in cols.items():
+        setattr(sc, name, c.a[: c.n])
     sc.keep = np.ones(sc.t.size, np.bool_)
     return sc
 
