@@ -9,7 +9,7 @@ or ``live_objects()`` from the API server):
 - a pod's address is ``status.podIP`` (every address: ``status.podIPs``), its node ``spec.nodeName``; it is
   ready when its ``Ready`` condition is True; a node's pod networks are ``spec.podCIDRs`` (else ``podCIDR``);
 - a Service's ``spec.ipFamilies`` and ``spec.ipFamilyPolicy`` are kept as written; values the API server
-  refuses (``hairpin.aws.ipfamily.refusal``; source ranges and ``loadBalancerClass``:
+  refuses (``hairpin.aws.ipfamily.refusal``; source ranges, ``loadBalancerClass`` and ``spec.ports``:
   ``hairpin.kube.apivalidation``) leave the Service out with an input error in ``errors``;
 - a Service's endpoints come from its EndpointSlices (label ``kubernetes.io/service-name``; an endpoint
   is ready unless ``conditions.ready`` is false), else from the pods its selector matches;
@@ -361,7 +361,7 @@ class Cluster:
         families, policy = spec.get("ipFamilies"), spec.get("ipFamilyPolicy")
         refused = (_unsupported(spec) or ipfamily.refusal(families, policy, spec.get("clusterIP"), spec.get("clusterIPs"))
                    or api.source_range_refusal(spec, labels_of(meta, "annotations"))
-                   or api.load_balancer_class_refusal(spec))  # fmt: skip
+                   or api.load_balancer_class_refusal(spec) or api.ports_refusal(spec))  # fmt: skip
         if refused is not None:
             self.errors.append(InputError(refused, o.file, o.line))
             return
