@@ -258,3 +258,17 @@ def test_from_cluster_refuses_what_check_refuses(port: dict[str, Any], message: 
     with pytest.raises(InputError) as exc:
         scenario_from_objects(objects, service=SEED_SVC)
     assert (exc.value.line, exc.value.message) == (56, message + REFUSED)
+
+
+@pytest.mark.parametrize(
+    ("port", "want"),
+    [({"nodePort": 0}, (80, 80, None)),  # the API server allocates one
+     ({"targetPort": 0}, (80, 80, 31468)),  # defaulted to the port
+     ({"targetPort": ""}, (80, 80, 31468)),
+     ({"targetPort": None, "protocol": None}, (80, 80, 31468))],
+)  # fmt: skip
+def test_from_cluster_takes_the_defaults_check_takes(port: dict[str, Any], want: tuple[int, int, int | None]) -> None:
+    objects = _seed_with(port)
+    assert chk.check(objects).errors == []
+    s, _ = scenario_from_objects(objects, service=SEED_SVC)
+    assert [(p.port, p.target_port, p.node_port) for p in s.client_service.ports] == [want]

@@ -260,8 +260,8 @@ def test_check_empty_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
         ("port: 70000", "spec.ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive: the API "
                         "server refuses the Service"),
         ("nodePort: -5", "spec.ports[0].nodePort: Invalid value: -5: provided port is not in the valid range."),
-        ("targetPort: 0", "Service nginx-demo/service-nginx-demo: spec.ports[0].targetPort: must be an integer "
-                          "from 1 to 65535 or a port name, got '0'"),
+        ("targetPort: 70000", "spec.ports[0].targetPort: Invalid value: 70000: must be between 1 and 65535, "
+                              "inclusive: the API server refuses the Service"),
     ],
 )  # fmt: skip
 def test_from_cluster_bad_values_name_the_input(
