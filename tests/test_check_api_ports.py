@@ -1,5 +1,5 @@
-"""The API server's refusals of a Service's spec.ports (hairpin.kube.apivalidation.ports_refusal), as hairpin check
-and scenario from-cluster report them."""
+"""The API server's refusals of a Service's spec.ports (hairpin.kube.apivalidation.ports_refusal) and of a Service,
+Node or Pod with no name, as hairpin check and scenario from-cluster report them."""
 
 from __future__ import annotations
 
@@ -190,6 +190,33 @@ def test_a_port_of_another_type_is_refused_by_the_decoder(tmp_path: Path, capsys
     assert err.splitlines()[0] == (f"hairpin: error: x.yaml:6: spec.ports[0].port is {got}, not an int32: kubectl "
                                    f"refuses the file (cannot unmarshal {got.split()[1]} into Go struct field "
                                    "ServicePort.spec.ports.port of type int32); quote the value")  # fmt: skip
+
+
+# -- objects without a name ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["Node", "Pod", "Service"])
+def test_an_unnamed_object_in_a_list_is_an_input_error(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                       kind: str) -> None:  # fmt: skip
+    items = [{"kind": "Node", "metadata": {"name": "n1"}}, {"kind": kind}, _svc([WEB])]
+    text = json.dumps({"apiVersion": "v1", "kind": "List", "items": items})  # one line: every item at line 1
+    code, err, report = _cli(tmp_path, capsys, text, "dump.json")
+    assert code == 2
+    assert err == (f"hairpin: error: dump.json:1: metadata.name: Required value: name or generateName is required: "
+                   f"the API server refuses the {kind}\n")  # fmt: skip
+    assert [s["name"] for s in report["services"]] == ["svc"]  # the rest is still judged
+
+
+@pytest.mark.parametrize("meta", [{}, {"name": ""}, {"name": None, "namespace": "shop"}])
+def test_an_unnamed_service_manifest_is_an_input_error(meta: dict[str, Any]) -> None:
+    doc = {**_svc([WEB]), "metadata": {**meta, "annotations": NLB}}
+    message = "metadata.name: Required value: name or generateName is required: the API server refuses the Service"
+    assert _errors(doc) == (2, [(1, message)], 0)
+
+
+def test_a_generated_name_is_taken() -> None:
+    doc = {**_svc([WEB]), "metadata": {"generateName": "svc-", "annotations": NLB}}
+    assert _errors(doc) == (0, [], 1)
 
 
 # -- valid ports are never refused -----------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ or ``live_objects()`` from the API server):
 - a Service's ``spec.ipFamilies`` and ``spec.ipFamilyPolicy`` are kept as written; values the API server
   refuses (``hairpin.aws.ipfamily.refusal``; source ranges, ``loadBalancerClass`` and ``spec.ports``:
   ``hairpin.kube.apivalidation``) leave the Service out with an input error in ``errors``;
+- a Service, Node or Pod with neither ``metadata.name`` nor ``metadata.generateName`` is left out with an input
+  error (the API server's ``ValidateObjectMeta``: "name or generateName is required");
 - a Service's endpoints come from its EndpointSlices (label ``kubernetes.io/service-name``; an endpoint
   is ready unless ``conditions.ready`` is false), else from the pods its selector matches;
 - nodes the load balancer controllers never register as instance targets: labelled
@@ -110,6 +112,19 @@ def _unsupported(spec: dict[str, Any]) -> str | None:
     return None
 
 
+#: the kinds whose objects are left out, with an input error, when they have no name (``_unnamed``)
+_NAMED = frozenset(("Service", "Node", "Pod"))
+
+
+def _unnamed(d: dict[str, Any]) -> bool:
+    """Whether the object has neither ``metadata.name`` nor ``metadata.generateName``, which the API server refuses
+    (apimachinery ``pkg/api/validation/objectmeta.go`` ``ValidateObjectMeta``, the same from 1.28 to 1.35: "name or
+    generateName is required").  A manifest with generateName alone is taken (``kubectl create`` makes the name); a
+    ``kubectl get`` dump never lacks a name, so one without is a cut or edited dump."""
+    meta = d.get("metadata")
+    return not (isinstance(meta, dict) and (meta.get("name") or meta.get("generateName")))
+
+
 class Cluster:
     """Nodes, pods, Services and endpoints, indexed for the checker and the scenario builder."""
 
@@ -171,6 +186,10 @@ class Cluster:
         pods: list[dict[str, Any]] = []  # seen after the loop, in order (Seen's pod counts depend on pods alone)
         for o in objects:
             kind = o.kind
+            if kind in _NAMED and _unnamed(o.data):
+                c.errors.append(InputError(f"metadata.name: Required value: name or generateName is required: the API "
+                                           f"server refuses the {kind}", o.file, o.line))  # fmt: skip
+                continue
             if kind == "Pod":
                 pods.append(o.data)
                 if c._pods is None:
