@@ -203,8 +203,38 @@ def test_an_unnamed_object_in_a_list_is_an_input_error(tmp_path: Path, capsys: p
     code, err, report = _cli(tmp_path, capsys, text, "dump.json")
     assert code == 2
     assert err == (f"hairpin: error: dump.json:1: metadata.name: Required value: name or generateName is required: "
-                   f"the API server refuses the {kind}\n")  # fmt: skip
+                   f"the API server refuses the {kind} (object 2 of the 3 read at this line)\n")  # fmt: skip
     assert [s["name"] for s in report["services"]] == ["svc"]  # the rest is still judged
+
+
+def test_unnamed_objects_in_a_list_of_one_item_a_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # as kubectl writes a List, each item at a line of its own: the line tells them apart; a List inside the List
+    # puts its items at its own line, counted among themselves
+    text = (
+        '{"apiVersion": "v1", "kind": "List", "items": [\n{"kind": "Pod"},\n{"kind": "Node", "metadata": '
+        '{"name": "n1"}},\n{"kind": "List", "items": [{"kind": "Node", "metadata": {"name": "n2"}}, '
+        '{"kind": "Node", "metadata": {}}]},\n{"kind": "Service", "metadata": {"generateName": "svc-"}, "spec": {"ports": [{"port": 80}]}}\n]}\n'
+    )
+    code, err, report = _cli(tmp_path, capsys, text, "dump.json")
+    assert (code, report["services"], report["errors"]) == (
+        2,
+        [],
+        [
+            {
+                "file": str(tmp_path / "dump.json"),
+                "line": 2,
+                "message": "metadata.name: Required value: name or "
+                "generateName is required: the API server refuses the Pod",
+            },
+            {
+                "file": str(tmp_path / "dump.json"),
+                "line": 4,
+                "message": "metadata.name: Required value: name or "
+                "generateName is required: the API server refuses the Node (object 2 of the 2 read at this line)",
+            },
+        ],
+    )
+    assert err.count("\n") == 2
 
 
 @pytest.mark.parametrize("meta", [{}, {"name": ""}, {"name": None, "namespace": "shop"}])

@@ -39,7 +39,7 @@ from a ``Cluster``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from hairpin import reading
@@ -112,17 +112,12 @@ def _unsupported(spec: dict[str, Any]) -> str | None:
     return None
 
 
-#: the kinds whose objects are left out, with an input error, when they have no name (``_unnamed``)
+#: the kinds whose objects are left out, with an input error, when they have neither ``metadata.name`` nor
+#: ``metadata.generateName``, which the API server refuses (apimachinery ``pkg/api/validation/objectmeta.go``
+#: ``ValidateObjectMeta``, the same from 1.28 to 1.35: "name or generateName is required").  A manifest with
+#: generateName alone is taken (``kubectl create`` makes the name); a ``kubectl get`` dump never lacks a name, so an
+#: object without one is from a cut or edited dump.
 _NAMED = frozenset(("Service", "Node", "Pod"))
-
-
-def _unnamed(d: dict[str, Any]) -> bool:
-    """Whether the object has neither ``metadata.name`` nor ``metadata.generateName``, which the API server refuses
-    (apimachinery ``pkg/api/validation/objectmeta.go`` ``ValidateObjectMeta``, the same from 1.28 to 1.35: "name or
-    generateName is required").  A manifest with generateName alone is taken (``kubectl create`` makes the name); a
-    ``kubectl get`` dump never lacks a name, so one without is a cut or edited dump."""
-    meta = d.get("metadata")
-    return not (isinstance(meta, dict) and (meta.get("name") or meta.get("generateName")))
 
 
 class Cluster:
@@ -184,9 +179,12 @@ class Cluster:
     def _add_all(self, objects: Iterable[KubeObject]) -> None:
         c = self
         pods: list[dict[str, Any]] = []  # seen after the loop, in order (Seen's pod counts depend on pods alone)
+        unnamed: list[tuple[int, KubeObject]] = []  # (its error's index, the object)
         for o in objects:
             kind = o.kind
-            if kind in _NAMED and _unnamed(o.data):
+            meta = o.data.get("metadata")  # told inline: a call for each of a dump's Pods would cost more
+            if kind in _NAMED and not (type(meta) is dict and (meta.get("name") or meta.get("generateName"))):
+                unnamed.append((len(c.errors), o))
                 c.errors.append(InputError(f"metadata.name: Required value: name or generateName is required: the API "
                                            f"server refuses the {kind}", o.file, o.line))  # fmt: skip
                 continue
@@ -233,6 +231,26 @@ class Cluster:
         if pods:
             c.has_pods = True
             c.seen.see_pods(pods)
+        if unnamed and isinstance(objects, Sequence):
+            self._place_unnamed(objects, unnamed)
+
+    def _place_unnamed(self, objects: Sequence[KubeObject], unnamed: list[tuple[int, KubeObject]]) -> None:
+        """Each unnamed object's error told by its place among the objects read at its line, when there are more:
+        the items of a List written on one line all sit at that line (and come one after another)."""
+        wanted = {id(o): i for i, o in unnamed}
+        for k, o in enumerate(objects):
+            i = wanted.get(id(o))
+            if i is None or o.line is None:
+                continue
+            first = last = k
+            while first > 0 and (objects[first - 1].line, objects[first - 1].file) == (o.line, o.file):
+                first -= 1
+            while last + 1 < len(objects) and (objects[last + 1].line, objects[last + 1].file) == (o.line, o.file):
+                last += 1
+            if last > first:
+                e = self.errors[i]
+                self.errors[i] = InputError(f"{e.message} (object {k - first + 1} of the {last - first + 1} read at "
+                                            "this line)", e.file, e.line)  # fmt: skip
 
     # -- building -------------------------------------------------------------------------------
     def _add_config_map(self, d: dict[str, Any]) -> None:
