@@ -66,6 +66,9 @@ REFUSALS = [
      'spec.ports[0].targetPort: Invalid value: "web--x": must not contain consecutive hyphens'),
     ([{"port": 80, "targetPort": "web-"}],
      'spec.ports[0].targetPort: Invalid value: "web-": must not begin or end with a hyphen'),
+    ([{"port": 80, "targetPort": 70000.0}], "spec.ports[0].targetPort: Invalid value: 70000: " + RANGE),
+    ([{"port": 80, "targetPort": 2.0**31}], "spec.ports[0].targetPort: cannot unmarshal number 2147483648 into Go "
+                                           "struct field ServicePort.spec.ports.targetPort of type int32"),
     ([{"port": 80, "targetPort": True}], "spec.ports[0].targetPort: cannot unmarshal bool into Go struct field "
                                          "ServicePort.spec.ports.targetPort of type int32"),
     ([{"port": 80, "targetPort": 80.5}], "spec.ports[0].targetPort: cannot unmarshal number into Go struct field "
@@ -145,6 +148,7 @@ def test_services_without_a_load_balancer_that_the_api_server_takes(typ: str, po
     [[{"port": 80}],  # no protocol: TCP; no targetPort: the port
      [{"port": 80, "protocol": "", "targetPort": ""}],  # empty: defaulted
      [{"port": 80, "targetPort": 0}],  # 0: defaulted to the port
+     [{"port": 80, "targetPort": 8080.0}],  # kubectl sends 8080 (it re-encodes what it read)
      [{"port": 80, "targetPort": None, "protocol": None, "nodePort": None, "name": None}],
      [{"port": 1, "targetPort": 65535}, ],
      [{"name": "dns", "port": 53, "protocol": "UDP"}, {"name": "dns-tcp", "port": 53, "protocol": "TCP"}],
@@ -181,7 +185,7 @@ def test_the_reported_port_99999_is_refused(tmp_path: Path, capsys: pytest.Captu
         "spec.ports[0].port: Invalid value: 99999: must be between 1 and 65535, inclusive" + REFUSED)}]  # fmt: skip
 
 
-@pytest.mark.parametrize(("value", "got"), [('"80"', "a string"), ("80.0", "a number"), ("true", "a bool")])
+@pytest.mark.parametrize(("value", "got"), [('"80"', "a string"), ("80.5", "a number"), ("true", "a bool")])
 def test_a_port_of_another_type_is_refused_by_the_decoder(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                           value: str, got: str) -> None:  # fmt: skip
     text = f"apiVersion: v1\nkind: Service\nmetadata: {{name: x}}\nspec:\n  type: LoadBalancer\n  ports: [{{port: {value}}}]\n"
@@ -322,6 +326,7 @@ def test_from_cluster_refuses_what_check_refuses(port: dict[str, Any], message: 
     [({"nodePort": 0}, (80, 80, None)),  # the API server allocates one
      ({"targetPort": 0}, (80, 80, 31468)),  # defaulted to the port
      ({"targetPort": ""}, (80, 80, 31468)),
+     ({"targetPort": 8080.0}, (80, 8080, 31468)),
      ({"targetPort": None, "protocol": None}, (80, 80, 31468))],
 )  # fmt: skip
 def test_from_cluster_takes_the_defaults_check_takes(port: dict[str, Any], want: tuple[int, int, int | None]) -> None:

@@ -453,6 +453,7 @@ def _undecodable(i: int, key: str, v: Any) -> str | None:
     encoding/json's words, or None.  ``null`` is the zero value."""
     if v is None or (key == "targetPort" and isinstance(v, str)):
         return None
+    v = _whole(v)
     if isinstance(v, int) and not isinstance(v, bool):
         if _INT32_MIN <= v <= _INT32_MAX:
             return None
@@ -461,6 +462,15 @@ def _undecodable(i: int, key: str, v: Any) -> str | None:
         got = {bool: "bool", float: "number", str: "string", list: "array", dict: "object"}.get(type(v), "value")
     return (f"spec.ports[{i}].{key}: cannot unmarshal {got} into Go struct field ServicePort.spec.ports.{key} of type "
             f"int32{REFUSED}")  # fmt: skip
+
+
+def _whole(v: Any) -> Any:
+    """A float with no fractional part as the integer kubectl sends: it converts YAML to JSON and re-encodes the
+    object it read (sigs.k8s.io/yaml YAMLToJSON keeps a YAML float a float64; Go's encoding/json writes 8080.0 as
+    8080), so ``targetPort: 8080.0`` reaches the API server as 8080.  Anything else as it is."""
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
 
 
 def _headless(spec: Mapping[str, Any]) -> bool:
@@ -473,6 +483,7 @@ def _headless(spec: Mapping[str, Any]) -> bool:
 
 def _int(v: Any) -> int:
     """An int32 field as Go holds it once decoded (``_undecodable`` refused anything else): null is 0."""
+    v = _whole(v)
     return v if isinstance(v, int) and not isinstance(v, bool) else 0
 
 
@@ -514,7 +525,7 @@ def ports_refusal(spec: Mapping[str, Any]) -> str | None:
         if proto not in PORT_PROTOCOLS:
             shown = ", ".join(f'"{x}"' for x in PORT_PROTOCOLS)
             return f"{at}.protocol: Unsupported value: {go_quote(str(proto))}: supported values: {shown}{REFUSED}"
-        target = p.get("targetPort")
+        target = _whole(p.get("targetPort"))
         if isinstance(target, str) and target:
             err = port_name_error(target)
             if err is not None:

@@ -80,6 +80,8 @@ def _target_port(port: dict[str, Any], pods: Sequence[KPod], number: int) -> int
     """targetPort: a number, a digit string, a named container port of a backend pod; absent, null, 0 or "": the port
     (the API server's default, kubernetes ``pkg/apis/core/v1/defaults.go`` SetDefaults_Service)."""
     tp = port.get("targetPort") or number
+    if isinstance(tp, float) and tp.is_integer():  # kubectl sends 8080.0 as 8080 (apivalidation._whole)
+        tp = int(tp)
     if isinstance(tp, str):
         if digits(tp):
             return _port_number(int(tp[:6]))
