@@ -290,6 +290,14 @@ def test_valid_ports_are_never_refused(ports: list[dict[str, Any]], typ: str) ->
                                                              for p in ports]}) is None  # fmt: skip
 
 
+@given(_valid_ports())
+@settings(max_examples=60, deadline=None)
+def test_check_judges_every_service_with_valid_ports(ports: list[dict[str, Any]]) -> None:
+    # the whole path, manifest text to verdict (a mixed-protocol LoadBalancer is refused only with an older
+    # --kubernetes-version, not given here)
+    assert _errors(_svc(ports)) == (0, [], 1)
+
+
 # -- scenario from-cluster agrees with check on the same dump --------------------------------------------------------
 
 
