@@ -125,5 +125,5 @@ def test_ignored_annotations_on_yaml_roundtrip() -> None:
     """Exactly the annotations neither list has are reported as read by no controller."""
     ann = {P + "aws-load-balancer-nope": "1"}
     r = chk.check(m.parse_yaml(yaml.safe_dump({"apiVersion": "v1", "kind": "Service", "metadata": {
-        "name": "x", "annotations": ann}, "spec": {"type": "LoadBalancer"}})))  # fmt: skip
+        "name": "x", "annotations": ann}, "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}})))  # fmt: skip
     assert [x.why for x in r.findings[0].ignored] == ["no AWS load balancer controller reads it"]

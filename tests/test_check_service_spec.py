@@ -52,7 +52,7 @@ def test_refused_services_get_no_load_balancer(ann: dict[str, str], spec: dict[s
 
 def test_accepted_services_are_unchanged() -> None:
     for spec in ({"sessionAffinity": "None"}, {"loadBalancerIP": ""},
-                 {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 54, "protocol": "UDP"}]}):  # fmt: skip
+                 {"ports": [{"name": "a", "port": 53, "protocol": "UDP"}, {"name": "b", "port": 54, "protocol": "UDP"}]}):  # fmt: skip
         f = one(_svc(NLB, **spec))
         assert (f.at_risk, f.settings.controller, f.settings.problems) == (True, "in-tree", ())
     # the AWS Load Balancer Controller has none of these checks: TCP and UDP are its TCP_UDP question

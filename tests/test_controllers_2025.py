@@ -320,8 +320,8 @@ def test_target_group_protocols() -> None:
 
 def test_lbc_tcp_udp_service_never_gets_preservation_off() -> None:
     svc = service(ann={TYPE: "external", TT: "instance", P + "aws-load-balancer-enable-tcp-udp-listener": "true"})  # TCP_UDP on
-    svc["spec"]["ports"] = [{"port": 53, "protocol": "TCP", "targetPort": 53, "nodePort": 30053},
-                            {"port": 53, "protocol": "UDP", "targetPort": 53, "nodePort": 30053}]  # fmt: skip
+    svc["spec"]["ports"] = [{"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53, "nodePort": 30053},
+                            {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53, "nodePort": 30053}]  # fmt: skip
     f = one(svc)
     assert f.at_risk and [x.name for x in f.fixes] == ["cluster-ip"]
     svc["metadata"]["annotations"][TGA] = "preserve_client_ip.enabled=false"

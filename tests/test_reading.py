@@ -256,12 +256,12 @@ def test_check_empty_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
         ("port: .nan", "spec.ports[0].port is a number, not an int32"),
         ("port: eighty", "spec.ports[0].port is a string, not an int32"),
         ("port: 1e999", "spec.ports[0].port is a string, not an int32"),
-        ("port: 70000", "Service nginx-demo/service-nginx-demo: spec.ports[0].port: must be an integer from 1 to "
-                        "65535, got '70000'"),
-        ("nodePort: -5", "Service nginx-demo/service-nginx-demo: spec.ports[0].nodePort: must be an integer from "
-                         "1 to 65535, got '-5'"),
-        ("targetPort: 0", "Service nginx-demo/service-nginx-demo: spec.ports[0].targetPort: must be an integer "
-                          "from 1 to 65535 or a port name, got '0'"),
+        # the API server's refusals (hairpin.kube.apivalidation.ports_refusal), as hairpin check words them
+        ("port: 70000", "spec.ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive: the API "
+                        "server refuses the Service"),
+        ("nodePort: -5", "spec.ports[0].nodePort: Invalid value: -5: provided port is not in the valid range."),
+        ("targetPort: 70000", "spec.ports[0].targetPort: Invalid value: 70000: must be between 1 and 65535, "
+                              "inclusive: the API server refuses the Service"),
     ],
 )  # fmt: skip
 def test_from_cluster_bad_values_name_the_input(
@@ -282,7 +282,8 @@ def test_from_cluster_bad_values_name_the_input(
     lines = f.read_text().splitlines()
     at = next(i for i, line in enumerate(lines, 1) if line.lstrip().startswith(("- " + key + ":", key + ":"))
               and "ports" not in line)  # fmt: skip
-    service_at = max(i for i, line in enumerate(lines[:at], 1) if line.startswith("- ")) if "Service " in want else at
+    # a value of the wrong type is refused at its own line, a value the API server refuses at the Service's
+    service_at = max(i for i, line in enumerate(lines[:at], 1) if line.startswith("- ")) if " is a" not in want else at
     assert err.startswith(f"hairpin: error: {f}:{service_at}: {want}") and err.count("\n") == 1
 
 

@@ -106,9 +106,9 @@ def test_from_cluster_refuses_a_service_without_a_tcp_port(tmp_path: Path, capsy
 
 
 def test_from_cluster_writes_the_first_tcp_port_first(tmp_path: Path, capsys: Any) -> None:
-    dump = _dump(tmp_path, "{protocol: UDP, port: 53, targetPort: 53, nodePort: 31053}, "
-                           "{protocol: SCTP, port: 9, targetPort: 9, nodePort: 31009}, "
-                           "{protocol: TCP, port: 80, targetPort: http, nodePort: 31468}")  # fmt: skip
+    dump = _dump(tmp_path, "{name: dns, protocol: UDP, port: 53, targetPort: 53, nodePort: 31053}, "
+                           "{name: discard, protocol: SCTP, port: 9, targetPort: 9, nodePort: 31009}, "
+                           "{name: web, protocol: TCP, port: 80, targetPort: http, nodePort: 31468}")  # fmt: skip
     s, _ = scenario_from_objects(m.load_paths([dump]), service=SVC, client="default/netshoot")
     assert [(p.protocol, p.port, p.node_port) for p in s.client_service.ports] == [("TCP", 80, 31468),
                                                                                     ("UDP", 53, 31053)]  # fmt: skip

@@ -17,6 +17,13 @@ and k8s.io/utils:
   warns about (host bits set, leading zeros, IPv4-mapped IPv6), in its words.
 - ``go_network``: a parsed range as Go's ``net.IPNet`` holds and prints it (an IPv4-mapped range is IPv4), which is
   how kube-proxy and the in-tree cloud provider read the ranges.
+- ``ports_refusal``: ``spec.ports`` (``ValidateService``, ``validateServicePort``, ``ValidatePortNumOrName``, after
+  ``SetDefaults_Service`` in ``pkg/apis/core/v1/defaults.go`` made an empty protocol TCP and an empty or zero
+  targetPort the port), with apimachinery ``pkg/util/validation/validation.go`` ``IsValidPortNum`` ("must be between
+  1 and 65535, inclusive"), ``IsValidPortName`` (an IANA_SVC_NAME) and ``IsDNS1123Label``; a nodePort outside
+  0-65535 is refused by the registry's port allocator (``pkg/registry/core/service/portallocator``,
+  ``ErrNotInRange``), whatever ``--service-node-port-range`` is (``k8s.io/apimachinery/pkg/util/net`` PortRange.Set
+  takes no port past 65535).
 """
 
 from __future__ import annotations
@@ -28,7 +35,9 @@ from typing import Any
 
 __all__ = [
     "MIXED_PROTOCOL_DEFAULT_FROM",
+    "PORT_PROTOCOLS",
     "cidr_warnings",
+    "dns1123_label_error",
     "go_network",
     "go_quote",
     "go_trim_space",
@@ -37,6 +46,8 @@ __all__ = [
     "load_balancer_class_refusal",
     "mixed_protocol_refusal",
     "parse_cidr_sloppy",
+    "port_name_error",
+    "ports_refusal",
     "source_range_entries",
     "source_range_refusal",
     "source_range_warnings",
@@ -390,3 +401,162 @@ def mixed_protocol_refusal(service_type: str, protocols: Sequence[str], kubernet
         f"spec.ports: Invalid value: ({shown}): {words}: the API server of Kubernetes {kubernetes[0]}."
         f"{kubernetes[1]} refuses the Service (feature gate MixedProtocolLBService is on by default from 1.24)"
     )
+
+
+# -- spec.ports: kubernetes pkg/apis/core/validation/validation.go ``ValidateService`` and ``validateServicePort``,
+#    read at the main branch; apimachinery pkg/util/validation (IsValidPortNum, IsValidPortName, IsDNS1123Label) is
+#    word for word the same in every release from v0.28 (Kubernetes 1.28) to v0.35 (1.35).  The older Kubernetes
+#    releases' validation.go was not read rule by rule here: a rule that changed between 1.28 and 1.35 would not show.
+#: the protocols ``validateServicePort`` takes (``supportedPortProtocols``), as ``sets.List`` prints them: sorted
+PORT_PROTOCOLS = ("SCTP", "TCP", "UDP")
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_LABEL_RE = re.compile(_LABEL_FMT)
+_LABEL_MSG = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start "
+              "and end with an alphanumeric character")  # fmt: skip
+_PORT_NAME_RE = re.compile("[-a-z0-9]+")
+_PORT_RANGE = "must be between 1 and 65535, inclusive"  # InclusiveRangeError(1, 65535)
+#: kube-apiserver's default --service-node-port-range, as the port allocator's ErrNotInRange prints it
+_NODE_PORT_RANGE = "30000-32767"
+
+
+def dns1123_label_error(value: str) -> str | None:
+    """apimachinery ``IsDNS1123Label``'s first error for ``value`` (its lengths are bytes), or None."""
+    if len(value.encode()) > 63:
+        return "must be no more than 63 characters"
+    if _LABEL_RE.fullmatch(value):
+        return None
+    if _SUBDOMAIN_RE.fullmatch(value):  # a subdomain but not a label, its length checked: dots
+        return "must not contain dots"
+    return _regex_error(_LABEL_MSG, _LABEL_FMT, "my-name", "123-abc")
+
+
+def port_name_error(value: str) -> str | None:
+    """apimachinery ``IsValidPortName``'s first error (an IANA_SVC_NAME: at most 15 of a-z, 0-9 and ``-``, a letter
+    among them, no ``--``, no ``-`` at either end), or None."""
+    if len(value.encode()) > 15:
+        return "must be no more than 15 characters"
+    if not _PORT_NAME_RE.fullmatch(value):
+        return "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)"
+    if not re.search("[a-z]", value):
+        return "must contain at least one letter (a-z)"
+    if "--" in value:
+        return "must not contain consecutive hyphens"
+    if value[0] == "-" or value[-1] == "-":
+        return "must not begin or end with a hyphen"
+    return None
+
+
+def _undecodable(i: int, key: str, v: Any) -> str | None:
+    """The decoder's refusal of ``spec.ports[i].key`` (an int32; targetPort an IntOrString, whose UnmarshalJSON takes
+    a JSON string as a name and decodes anything else into an int32, apimachinery ``pkg/util/intstr``), in
+    encoding/json's words, or None.  ``null`` is the zero value."""
+    if v is None or (key == "targetPort" and isinstance(v, str)):
+        return None
+    v = _whole(v)
+    if isinstance(v, int) and not isinstance(v, bool):
+        if _INT32_MIN <= v <= _INT32_MAX:
+            return None
+        got = f"number {v}"
+    else:
+        got = {bool: "bool", float: "number", str: "string", list: "array", dict: "object"}.get(type(v), "value")
+    return (f"spec.ports[{i}].{key}: cannot unmarshal {got} into Go struct field ServicePort.spec.ports.{key} of type "
+            f"int32{REFUSED}")  # fmt: skip
+
+
+def _whole(v: Any) -> Any:
+    """A float with no fractional part as the integer kubectl sends: it converts YAML to JSON and re-encodes the
+    object it read (sigs.k8s.io/yaml YAMLToJSON keeps a YAML float a float64; Go's encoding/json writes 8080.0 as
+    8080), so ``targetPort: 8080.0`` reaches the API server as 8080.  Anything else as it is."""
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
+def _headless(spec: Mapping[str, Any]) -> bool:
+    """``isHeadlessService``: the one cluster IP is "None" (the strategy makes clusterIPs from clusterIP)."""
+    ips = spec.get("clusterIPs")
+    if isinstance(ips, list) and ips:
+        return ips == ["None"]
+    return spec.get("clusterIP") == "None"
+
+
+def _int(v: Any) -> int:
+    """An int32 field as Go holds it once decoded (``_undecodable`` refused anything else): null is 0."""
+    v = _whole(v)
+    return v if isinstance(v, int) and not isinstance(v, bool) else 0
+
+
+def ports_refusal(spec: Mapping[str, Any]) -> str | None:
+    """The API server's first refusal of the Service's ``spec.ports`` (module docstring), its words, or None: the
+    decoder's first, then ``validateServicePort``'s for each port in order (name, port, protocol, targetPort), then
+    ``ValidateService``'s (a nodePort on a ClusterIP Service, two ports with one nodePort and protocol, two with one
+    port and protocol), then the allocator's (a nodePort no range can hold).  The type and the protocols are the
+    defaulted ones (missing or empty: ClusterIP, TCP).  Not refused: a nodePort in 1-65535 outside the cluster's
+    ``--service-node-port-range`` (30000-32767 by default), which hairpin cannot see; a nodePort already taken."""
+    raw = spec.get("ports")
+    ports = [p if isinstance(p, dict) else {} for p in raw] if isinstance(raw, list) else []  # null: a zero port
+    stype = spec.get("type") or "ClusterIP"
+    if not ports:
+        required = not _headless(spec) and stype != "ExternalName"
+        return f"spec.ports: Required value{REFUSED}" if required else None
+    for i, p in enumerate(ports):
+        for key in ("port", "targetPort", "nodePort"):
+            refused = _undecodable(i, key, p.get(key))
+            if refused is not None:
+                return refused
+    names: set[str] = set()
+    for i, p in enumerate(ports):
+        at = f"spec.ports[{i}]"
+        name = str(p.get("name") or "")
+        if len(ports) > 1 and not name:
+            return f"{at}.name: Required value{REFUSED}"
+        if name:
+            err = dns1123_label_error(name)
+            if err is not None:
+                return f"{at}.name: Invalid value: {go_quote(name)}: {err}{REFUSED}"
+            if name in names:
+                return f"{at}.name: Duplicate value: {go_quote(name)}{REFUSED}"
+            names.add(name)
+        port = _int(p.get("port"))
+        if not 1 <= port <= 65535:
+            return f"{at}.port: Invalid value: {port}: {_PORT_RANGE}{REFUSED}"
+        proto = p.get("protocol") or "TCP"
+        if proto not in PORT_PROTOCOLS:
+            shown = ", ".join(f'"{x}"' for x in PORT_PROTOCOLS)
+            return f"{at}.protocol: Unsupported value: {go_quote(str(proto))}: supported values: {shown}{REFUSED}"
+        target = _whole(p.get("targetPort"))
+        if isinstance(target, str) and target:
+            err = port_name_error(target)
+            if err is not None:
+                return f"{at}.targetPort: Invalid value: {go_quote(target)}: {err}{REFUSED}"
+        elif _int(target) and not 1 <= _int(target) <= 65535:  # 0, null, "": defaulted to the port
+            return f"{at}.targetPort: Invalid value: {_int(target)}: {_PORT_RANGE}{REFUSED}"
+    if stype == "ClusterIP":
+        for i, p in enumerate(ports):
+            if _int(p.get("nodePort")):
+                return f"spec.ports[{i}].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'{REFUSED}"
+    seen_node: set[tuple[str, int]] = set()
+    for i, p in enumerate(ports):
+        node_port = _int(p.get("nodePort"))
+        pair = (str(p.get("protocol") or "TCP"), node_port)
+        if node_port and pair in seen_node:
+            return f"spec.ports[{i}].nodePort: Duplicate value: {node_port}{REFUSED}"
+        seen_node.add(pair)
+    first: dict[tuple[str, int], int] = {}
+    for i, p in enumerate(ports):
+        pair = (str(p.get("protocol") or "TCP"), _int(p.get("port")))
+        if pair in first:
+            # the API server prints the value as a Go struct (%#v before 1.34, JSON from 1.34: apimachinery
+            # field.Error.ErrorBody); the port and protocol stand for it here
+            return (f"spec.ports[{i}]: Duplicate value: port {pair[1]}, protocol {pair[0]} (as spec.ports[{first[pair]}])"
+                    f"{REFUSED}")  # fmt: skip
+        first[pair] = i
+    if stype in ("NodePort", "LoadBalancer"):
+        for i, p in enumerate(ports):
+            node_port = _int(p.get("nodePort"))
+            if not 0 <= node_port <= 65535:  # 0: none asked for, one is allocated
+                return (f"spec.ports[{i}].nodePort: Invalid value: {node_port}: provided port is not in the valid "
+                        f"range. The range of valid ports is {_NODE_PORT_RANGE} (kube-apiserver's default "
+                        f"--service-node-port-range; no range goes past 65535){REFUSED}")  # fmt: skip
+    return None

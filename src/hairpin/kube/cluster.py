@@ -9,8 +9,10 @@ or ``live_objects()`` from the API server):
 - a pod's address is ``status.podIP`` (every address: ``status.podIPs``), its node ``spec.nodeName``; it is
   ready when its ``Ready`` condition is True; a node's pod networks are ``spec.podCIDRs`` (else ``podCIDR``);
 - a Service's ``spec.ipFamilies`` and ``spec.ipFamilyPolicy`` are kept as written; values the API server
-  refuses (``hairpin.aws.ipfamily.refusal``; source ranges and ``loadBalancerClass``:
+  refuses (``hairpin.aws.ipfamily.refusal``; source ranges, ``loadBalancerClass`` and ``spec.ports``:
   ``hairpin.kube.apivalidation``) leave the Service out with an input error in ``errors``;
+- a Service, Node or Pod with neither ``metadata.name`` nor ``metadata.generateName`` is left out with an input
+  error (the API server's ``ValidateObjectMeta``: "name or generateName is required");
 - a Service's endpoints come from its EndpointSlices (label ``kubernetes.io/service-name``; an endpoint
   is ready unless ``conditions.ready`` is false), else from the pods its selector matches;
 - nodes the load balancer controllers never register as instance targets: labelled
@@ -37,7 +39,7 @@ from a ``Cluster``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from hairpin import reading
@@ -110,6 +112,14 @@ def _unsupported(spec: dict[str, Any]) -> str | None:
     return None
 
 
+#: the kinds whose objects are left out, with an input error, when they have neither ``metadata.name`` nor
+#: ``metadata.generateName``, which the API server refuses (apimachinery ``pkg/api/validation/objectmeta.go``
+#: ``ValidateObjectMeta``, the same from 1.28 to 1.35: "name or generateName is required").  A manifest with
+#: generateName alone is taken (``kubectl create`` makes the name); a ``kubectl get`` dump never lacks a name, so an
+#: object without one is from a cut or edited dump.
+_NAMED = frozenset(("Service", "Node", "Pod"))
+
+
 class Cluster:
     """Nodes, pods, Services and endpoints, indexed for the checker and the scenario builder."""
 
@@ -169,8 +179,15 @@ class Cluster:
     def _add_all(self, objects: Iterable[KubeObject]) -> None:
         c = self
         pods: list[dict[str, Any]] = []  # seen after the loop, in order (Seen's pod counts depend on pods alone)
+        unnamed: list[tuple[int, KubeObject]] = []  # (its error's index, the object)
         for o in objects:
             kind = o.kind
+            meta = o.data.get("metadata")  # told inline: a call for each of a dump's Pods would cost more
+            if kind in _NAMED and not (type(meta) is dict and (meta.get("name") or meta.get("generateName"))):
+                unnamed.append((len(c.errors), o))
+                c.errors.append(InputError(f"metadata.name: Required value: name or generateName is required: the API "
+                                           f"server refuses the {kind}", o.file, o.line))  # fmt: skip
+                continue
             if kind == "Pod":
                 pods.append(o.data)
                 if c._pods is None:
@@ -214,6 +231,26 @@ class Cluster:
         if pods:
             c.has_pods = True
             c.seen.see_pods(pods)
+        if unnamed and isinstance(objects, Sequence):
+            self._place_unnamed(objects, unnamed)
+
+    def _place_unnamed(self, objects: Sequence[KubeObject], unnamed: list[tuple[int, KubeObject]]) -> None:
+        """Each unnamed object's error told by its place among the objects read at its line, when there are more:
+        the items of a List written on one line all sit at that line (and come one after another)."""
+        wanted = {id(o): i for i, o in unnamed}
+        for k, o in enumerate(objects):
+            i = wanted.get(id(o))
+            if i is None or o.line is None:
+                continue
+            first = last = k
+            while first > 0 and (objects[first - 1].line, objects[first - 1].file) == (o.line, o.file):
+                first -= 1
+            while last + 1 < len(objects) and (objects[last + 1].line, objects[last + 1].file) == (o.line, o.file):
+                last += 1
+            if last > first:
+                e = self.errors[i]
+                self.errors[i] = InputError(f"{e.message} (object {k - first + 1} of the {last - first + 1} read at "
+                                            "this line)", e.file, e.line)  # fmt: skip
 
     # -- building -------------------------------------------------------------------------------
     def _add_config_map(self, d: dict[str, Any]) -> None:
@@ -361,7 +398,7 @@ class Cluster:
         families, policy = spec.get("ipFamilies"), spec.get("ipFamilyPolicy")
         refused = (_unsupported(spec) or ipfamily.refusal(families, policy, spec.get("clusterIP"), spec.get("clusterIPs"))
                    or api.source_range_refusal(spec, labels_of(meta, "annotations"))
-                   or api.load_balancer_class_refusal(spec))  # fmt: skip
+                   or api.load_balancer_class_refusal(spec) or api.ports_refusal(spec))  # fmt: skip
         if refused is not None:
             self.errors.append(InputError(refused, o.file, o.line))
             return

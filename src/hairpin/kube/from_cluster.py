@@ -80,8 +80,11 @@ def _port_number(value: Any) -> int | None:
 
 
 def _target_port(port: dict[str, Any], pods: Sequence[KPod], number: int) -> int | None:
-    """targetPort: a number, a digit string, a named container port of a backend pod; absent: the port."""
-    tp = port.get("targetPort", number)
+    """targetPort: a number, a digit string, a named container port of a backend pod; absent, null, 0 or "": the port
+    (the API server's default, kubernetes ``pkg/apis/core/v1/defaults.go`` SetDefaults_Service)."""
+    tp = port.get("targetPort") or number
+    if isinstance(tp, float) and tp.is_integer():  # kubectl sends 8080.0 as 8080 (apivalidation._whole)
+        tp = int(tp)
     if isinstance(tp, str):
         if digits(tp):
             return _port_number(int(tp[:6]))
@@ -149,7 +152,8 @@ def _service_ports(svc: KService, pods: Sequence[KPod]) -> tuple[ServicePort, ..
                 svc.line,
             )
         node_port = _port_number(p.get("nodePort"))
-        if node_port is None and p.get("nodePort") is not None:
+        # 0, as null: no node port asked for (the API server allocates one; hairpin.kube.apivalidation.ports_refusal)
+        if node_port is None and p.get("nodePort") not in (None, 0):
             raise InputError(
                 f"Service {svc.key}: spec.ports[{i}].nodePort: must be an integer from 1 to 65535, got "
                 f"{reading.excerpt(str(p.get('nodePort')))}",
