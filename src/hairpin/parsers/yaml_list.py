@@ -67,7 +67,7 @@ from typing import Any
 
 from yaml.reader import Reader
 
-from hairpin.parsers import json_typed, list_layout, literal_blocks, shapes
+from hairpin.parsers import json_typed, list_layout, literal_blocks, shapes, strict
 from hairpin.parsers.block_marks import item_marks
 from hairpin.reading import max_depth
 
@@ -127,6 +127,17 @@ MAX_WORDS = 256
 #: rapidyaml reads; 510 characters of JSON key are at most 1,022 of single-quoted text with
 #: every quote doubled, so a shorter key is always within the limit
 _LONG_KEY = re.compile(rb'\n *"[^"\n]{510}')
+
+
+#: kind -> ``shapes.typed(kind)`` that also holds the names to ``strict.named``'s limits (built on first use)
+_SHORT: dict[str, Callable[[dict[str, Any]], bool]] = {}
+
+
+def _short(kind: str) -> Callable[[dict[str, Any]], bool]:
+    got = _SHORT.get(kind)
+    if got is None:
+        got = _SHORT[kind] = shapes.typed_short(kind, strict.name_limit(kind), strict.NAMESPACE_LIMIT)
+    return got
 
 
 def available() -> bool:
@@ -388,7 +399,8 @@ def read(text: str, file: str | None, exact: Exact, skeleton_kind: Callable[[str
         # items risky only for kubectl's literal blocks: read rewritten (hairpin.parsers.literal_blocks)
         rewrites = _rewritten(text, bounds, lines, exact_idx, out) if exact_idx else {}
     item_kind = kind[: -len("List")]
-    checks: dict[str, Callable[[dict[str, Any]], bool]] = {}  # kind -> shapes.well_typed's check of that kind
+    checks: dict[str, Callable[[dict[str, Any]], bool]] = {}  # kind -> the check of that kind, names held too
+    short = True  # every name within strict.named's limits (then the answer is a strict.Named)
     for i, data in enumerate(out):
         if data is None:
             continue
@@ -399,9 +411,11 @@ def read(text: str, file: str | None, exact: Exact, skeleton_kind: Callable[[str
             return None
         check = checks.get(k)
         if check is None:
-            check = checks[k] = shapes.typed(k)
+            check = checks[k] = _short(k)
         if not check(data):
-            return None
+            if not shapes.typed(k)(data):
+                return None
+            short = False  # a name too long: strict.named says so
         meta, spec, status = data.get("metadata"), data.get("spec"), data.get("status")
         if not (meta is None or meta.__class__ is dict) or not (spec is None or spec.__class__ is dict):
             return None
@@ -428,7 +442,8 @@ def read(text: str, file: str | None, exact: Exact, skeleton_kind: Callable[[str
         return None
     if None in out:
         return None
-    return out  # type: ignore[return-value]  # (every slot an Item now)
+    # (the items read the exact way were not held to the names' limits here)
+    return strict.Named(out) if short and not exact_idx else out  # type: ignore[return-value]  # (every slot an Item)
 
 
 def _open_plainly(raw: bytes, starts: list[int]) -> bool:
