@@ -21,7 +21,8 @@ It gives an answer only when it can show the text path would give the same one: 
 :data:`MIN_SIZE` bytes and at most the input limit, valid UTF-8 (as the text path decodes it; positions are
 counted in bytes here and in characters there, and only compared through the lines, counted alike),
 without NUL or carriage-return bytes (which the text path refuses or rewrites), opening with ``{`` after
-JSON whitespace (so no byte-order mark), a List whose every item is decoded whole (cut apart, or split
+JSON whitespace (so no byte-order mark; a file whose first 4 KiB say otherwise, a YAML dump, is never read
+into memory here), a List whose every item is decoded whole (cut apart, or split
 by msgspec from a document it accepts whole, the raw items lining up with the bytes), and the file's size,
 time and inode unchanged at the end.  Anything else, and any error
 of any kind (a duplicate key, a wrong field, nesting too deep, a bad number...), returns None and the file is

@@ -42,7 +42,9 @@ the exact path's; otherwise it returns None and the caller reads the file the ex
   its whitespace removed.  The encoding holds the same strings as the JSON and no whitespace, so the
   typed strings are looked for in it;
 - each object has a kind, and every field hairpin reads has its API type (``hairpin.parsers.shapes``),
-  so neither ``strict.vet_yaml`` nor ``shapes.vet_shape`` would refuse it.
+  so neither ``strict.vet_yaml`` nor ``shapes.vet_shape`` would refuse it; the same check holds the names to
+  ``strict.named``'s limits, and when every item read here is within them the answer is a ``strict.Named``
+  (``strict.named`` then has nothing to say and does not look at the objects again).
 
 A run handed to rapidyaml joins the items on either side of those left to the exact path (each item is a
 whole entry of the sequence).  The items' end, starts, lines, trailing spaces and empty lines of an ASCII text come from its line breaks
