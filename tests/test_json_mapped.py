@@ -203,6 +203,26 @@ def test_the_file_is_read_into_private_memory_not_mapped(tmp_path: Path, monkeyp
     assert taken and errs == [] and made == [-1]
 
 
+def test_a_yaml_dump_is_told_by_its_first_bytes_and_never_read_into_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[int] = []
+    real = mmap.mmap
+
+    def spy(fileno: int, length: int, *args: Any, **kwargs: Any) -> mmap.mmap:
+        made.append(fileno)
+        return real(fileno, length, *args, **kwargs)
+
+    monkeypatch.setattr(jm.mmap, "mmap", spy)
+    yaml_text = "\n \napiVersion: v1\nkind: List\nitems:\n- kind: Pod\n  metadata:\n    name: a\n"
+    (objs, errs), taken = same(tmp_path, yaml_text)
+    assert not taken and errs == [] and made == []
+    assert [(kind, line) for kind, _, _, line, _ in objs] == [("Pod", 6)]
+    # JSON whitespace longer than the first look still opens the file the mapped way
+    (objs, errs), taken = same(tmp_path, " " * (jm._HEAD + 10) + "\n" + dump(KUBECTL, 4, True))
+    assert taken and errs == [] and made == [-1] and len(objs) == len(KUBECTL["items"])
+
+
 @pytest.mark.parametrize("short", [True, False])
 def test_a_file_that_shrinks_or_grows_while_read_is_read_the_exact_way(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, short: bool

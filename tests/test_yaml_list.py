@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hairpin.errors import ParseError
-from hairpin.parsers import block_marks, json_typed, list_layout, yaml_list
+from hairpin.parsers import block_marks, json_typed, list_layout, strict, yaml_list
 from hairpin.parsers import manifests as m
 
 pytest.importorskip("ryml")
@@ -195,6 +195,44 @@ def test_without_rapidyaml_the_exact_path_reads_alike(monkeypatch: pytest.Monkey
     monkeypatch.setattr(yaml_list, "ryml", None)
     assert not yaml_list.available()
     assert outcome(text, True) == want
+
+
+def _loaded(path: Any, fast: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, ...]:
+    """``load_paths`` (which holds names to ``strict.named``'s limits) with or without rapidyaml."""
+    with monkeypatch.context() as mp:
+        if not fast:
+            mp.setattr(yaml_list, "ryml", None)
+        errors: list[ParseError] = []
+        objs = m.load_paths([path], errors)
+    return [(o.kind, repr(o.data), o.line, o.marks) for o in objs], [e.one_line() for e in errors]
+
+
+@pytest.mark.parametrize(
+    ("name", "pod_name", "namespace", "errors"),
+    [
+        ("a" * 63, "p" * 253, "n" * 63, []),
+        ("a" * 64, "p" * 253, "n" * 63, ["dump.yaml:24: metadata.name is 64 characters: the API server refuses a name "
+                                         "longer than 63 for a Service"]),
+        ("a" * 63, "p" * 254, "n" * 63, ["dump.yaml:3: metadata.name is 254 characters: the API server refuses a name "
+                                         "longer than 253 for a Pod"]),
+        ("a" * 63, "p" * 253, "n" * 64, ["dump.yaml:3: metadata.namespace is 64 characters: the API server refuses a "
+                                         "namespace longer than 63"]),
+    ],
+)  # fmt: skip
+def test_names_held_to_their_limits_as_the_items_are_typed_read_as_the_exact_path_reads_them(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, name: str, pod_name: str, namespace: str, errors: list[str]
+) -> None:
+    pod = POD.format(i=1).replace("web-1", pod_name).replace("namespace: default", f"namespace: {namespace}")
+    text = dump([pod, SERVICE.replace("name: lb", f"name: {name}"), POD.format(i=2)])
+    path = tmp_path / "dump.yaml"
+    path.write_text(text)
+    monkeypatch.chdir(tmp_path)
+    got = _loaded("dump.yaml", True, monkeypatch)
+    assert got == _loaded("dump.yaml", False, monkeypatch)
+    assert got[1] == errors and len(got[0]) == 3 - len(errors)
+    read = fast_read(text)
+    assert read is not None  # rapidyaml's path: names within the limits are said so, a longer one is left to named
+    assert (read.__class__ is strict.Named) == (not errors)
 
 
 def test_rapidyamls_own_error_print_is_silenced(capfd: pytest.CaptureFixture[str]) -> None:

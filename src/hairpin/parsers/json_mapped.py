@@ -21,7 +21,8 @@ It gives an answer only when it can show the text path would give the same one: 
 :data:`MIN_SIZE` bytes and at most the input limit, valid UTF-8 (as the text path decodes it; positions are
 counted in bytes here and in characters there, and only compared through the lines, counted alike),
 without NUL or carriage-return bytes (which the text path refuses or rewrites), opening with ``{`` after
-JSON whitespace (so no byte-order mark), a List whose every item is decoded whole (cut apart, or split
+JSON whitespace (so no byte-order mark; a file whose first 4 KiB say otherwise, a YAML dump, is never read
+into memory here), a List whose every item is decoded whole (cut apart, or split
 by msgspec from a document it accepts whole, the raw items lining up with the bytes), and the file's size,
 time and inode unchanged at the end.  Anything else, and any error
 of any kind (a duplicate key, a wrong field, nesting too deep, a bad number...), returns None and the file is
@@ -57,6 +58,7 @@ except ImportError:  # pragma: no cover - msgspec not installed
 #: smaller files are read the exact way (the text is small next to its objects)
 MIN_SIZE = 1 << 20
 _CHUNK = 8 << 20  # the UTF-8/NUL/CR scan looks at this much at a time
+_HEAD = 4096  # the bytes read first to see whether the text opens with ``{``
 _DROP = 16 << 20  # consumed pages are given back every this many bytes
 _WS = re.compile(rb"[ \t\r\n]*")  # JSON's whitespace (RFC 8259, section 2), as manifests._WS
 #: a private anonymous mapping (pages given back are freed, not kept by a shared memory object as with
@@ -113,6 +115,12 @@ def read(path: str, file: str, errors: list[ParseError] | None = None) -> list[m
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode) or st.st_size < max(MIN_SIZE, 1) or st.st_size > max_input():
+            return None
+        # a file whose first character after JSON whitespace is not ``{`` (a YAML dump) is refused by ``_plain``
+        # anyway: told from its first bytes, before 100 MiB are read and scanned for nothing (0.1 s)
+        head = os.pread(fd, _HEAD, 0)
+        pos = _WS.match(head).end()  # type: ignore[union-attr]  # matches the empty string at least
+        if pos < len(head) and head[pos] != _LBRACE:
             return None
         # a private anonymous mapping the file is read into (not the file mapped: a file truncated by another
         # process while it is read would end this one with SIGBUS); its pages can still be given back

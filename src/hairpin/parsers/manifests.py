@@ -413,7 +413,8 @@ def parse_yaml(
     if lists and fast and one_pass and yaml_list.available():
         got = yaml_list.read(text, file, lambda t: _exact_list(t, file), lambda t: _skeleton_kind(t, file))
         if got is not None:
-            return [KubeObject(k, d, file, line, marks) for k, d, line, marks in got]
+            objs = [KubeObject(k, d, file, line, marks) for k, d, line, marks in got]
+            return strict.Named(objs) if got.__class__ is strict.Named else objs  # names already checked
     out: list[KubeObject] = []
     loader = None
     try:

@@ -42,7 +42,9 @@ the exact path's; otherwise it returns None and the caller reads the file the ex
   its whitespace removed.  The encoding holds the same strings as the JSON and no whitespace, so the
   typed strings are looked for in it;
 - each object has a kind, and every field hairpin reads has its API type (``hairpin.parsers.shapes``),
-  so neither ``strict.vet_yaml`` nor ``shapes.vet_shape`` would refuse it.
+  so neither ``strict.vet_yaml`` nor ``shapes.vet_shape`` would refuse it; the same check holds the names to
+  ``strict.named``'s limits, and when every item read here is within them the answer is a ``strict.Named``
+  (``strict.named`` then has nothing to say and does not look at the objects again).
 
 A run handed to rapidyaml joins the items on either side of those left to the exact path (each item is a
 whole entry of the sequence).  The items' end, starts, lines, trailing spaces and empty lines of an ASCII text come from its line breaks
@@ -67,7 +69,7 @@ from typing import Any
 
 from yaml.reader import Reader
 
-from hairpin.parsers import json_typed, list_layout, literal_blocks, shapes
+from hairpin.parsers import json_typed, list_layout, literal_blocks, shapes, strict
 from hairpin.parsers.block_marks import item_marks
 from hairpin.reading import max_depth
 
@@ -127,6 +129,17 @@ MAX_WORDS = 256
 #: rapidyaml reads; 510 characters of JSON key are at most 1,022 of single-quoted text with
 #: every quote doubled, so a shorter key is always within the limit
 _LONG_KEY = re.compile(rb'\n *"[^"\n]{510}')
+
+
+#: kind -> ``shapes.typed(kind)`` that also holds the names to ``strict.named``'s limits (built on first use)
+_SHORT: dict[str, Callable[[dict[str, Any]], bool]] = {}
+
+
+def _short(kind: str) -> Callable[[dict[str, Any]], bool]:
+    got = _SHORT.get(kind)
+    if got is None:
+        got = _SHORT[kind] = shapes.typed_short(kind, strict.name_limit(kind), strict.NAMESPACE_LIMIT)
+    return got
 
 
 def available() -> bool:
@@ -388,7 +401,8 @@ def read(text: str, file: str | None, exact: Exact, skeleton_kind: Callable[[str
         # items risky only for kubectl's literal blocks: read rewritten (hairpin.parsers.literal_blocks)
         rewrites = _rewritten(text, bounds, lines, exact_idx, out) if exact_idx else {}
     item_kind = kind[: -len("List")]
-    checks: dict[str, Callable[[dict[str, Any]], bool]] = {}  # kind -> shapes.well_typed's check of that kind
+    checks: dict[str, Callable[[dict[str, Any]], bool]] = {}  # kind -> the check of that kind, names held too
+    short = True  # every name within strict.named's limits (then the answer is a strict.Named)
     for i, data in enumerate(out):
         if data is None:
             continue
@@ -399,9 +413,11 @@ def read(text: str, file: str | None, exact: Exact, skeleton_kind: Callable[[str
             return None
         check = checks.get(k)
         if check is None:
-            check = checks[k] = shapes.typed(k)
+            check = checks[k] = _short(k)
         if not check(data):
-            return None
+            if not shapes.typed(k)(data):
+                return None
+            short = False  # a name too long: strict.named says so
         meta, spec, status = data.get("metadata"), data.get("spec"), data.get("status")
         if not (meta is None or meta.__class__ is dict) or not (spec is None or spec.__class__ is dict):
             return None
@@ -428,7 +444,8 @@ def read(text: str, file: str | None, exact: Exact, skeleton_kind: Callable[[str
         return None
     if None in out:
         return None
-    return out  # type: ignore[return-value]  # (every slot an Item now)
+    # (the items read the exact way were not held to the names' limits here)
+    return strict.Named(out) if short and not exact_idx else out  # type: ignore[return-value]  # (every slot an Item)
 
 
 def _open_plainly(raw: bytes, starts: list[int]) -> bool:
