@@ -21,7 +21,9 @@ not modelled; note: eBPF programs run beside kube-proxy), as the cloud config ha
 The warnings on the AWS VPC CNI's settings (``hairpin.diagnose.families.cni_warnings``) are tool execution
 notifications too (level warning, descriptor ``cni``), and the run property ``cni_warnings`` lists them; so are
 the AWS Load Balancer Controller's own (``Report.lbc_warnings``: descriptor ``lbc``, run property ``lbc_warnings``),
-said once instead of an HP005 result per Service.
+said once instead of an HP005 result per Service.  The flags that controller refuses at start
+(``Report.lbc_problems``) are notifications of level error with descriptor ``lbc`` and the run property
+``lbc_problems``, said once; each of its Services keeps one HP004 result that points at them.
 """
 
 from __future__ import annotations
@@ -278,6 +280,7 @@ def to_sarif(r: Report) -> dict[str, Any]:
     for w in r.cni_warnings:  # the VPC CNI's settings (hairpin.diagnose.families.cni_warnings): cluster-level too
         notes.append({"level": "warning", "message": _message(w), "descriptor": {"id": "cni"}})
     notes += [{"level": "warning", "message": _message(w), "descriptor": {"id": "versions"}} for w in r.version_warnings]
+    notes += [{"level": "error", "message": _message(p), "descriptor": {"id": "lbc"}} for p in r.lbc_problems]
     notes += [{"level": "warning", "message": _message(w), "descriptor": {"id": "lbc"}} for w in r.lbc_warnings]
     rules = [{"id": rid, "name": name, "shortDescription": {"text": short}, "fullDescription": {"text": full},
               **({"helpUri": uri} if uri else {}), "defaultConfiguration": {"level": level}}
@@ -298,6 +301,7 @@ def to_sarif(r: Report) -> dict[str, Any]:
                     "datapath": r.datapath.to_json() if r.datapath is not None else None,
                     "cni_warnings": list(r.cni_warnings),
                     "lbc_warnings": list(r.lbc_warnings),
+                    "lbc_problems": list(r.lbc_problems),
                 },
             }
         ],
