@@ -369,6 +369,7 @@ CONTRACT = {
         "version_warnings": {"type": "array", "items": {"type": "string"}},
         "lbc_warnings": {"type": "array", "items": {"type": "string"}},
         "lbc_problems": {"type": "array", "items": {"type": "string"}},
+        "ip_family_warnings": {"type": "array", "items": {"type": "string"}},
     },
 }  # fmt: skip
 

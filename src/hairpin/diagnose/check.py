@@ -555,7 +555,8 @@ def check_cluster(cluster: Cluster, *, mutator_webhook: bool | None = None, erro
     return Report(findings, [*errors, *cluster.errors, *refusals], sg_mode=a.sg_mode, datapath=assess(cluster.seen),
                   cni_warnings=families.cni_warnings(cluster), version_warnings=kube_proxy_warnings(cluster, (versions or Versions()).kube_proxy),
                   lbc_warnings=lbc_warnings(findings, lbc_said(cluster)),
-                  lbc_problems=lbc_problems(findings, cluster.lbc.problems if cluster.lbc is not None else ()))  # fmt: skip
+                  lbc_problems=lbc_problems(findings, cluster.lbc.problems if cluster.lbc is not None else ()),
+                  ip_family_warnings=families.family_warnings(findings, a.primary_doubt))  # fmt: skip
 
 
 def _known_version_refusals(cluster: Cluster, v: Versions) -> tuple[list[KService], list[InputError]]:

@@ -23,7 +23,9 @@ notifications too (level warning, descriptor ``cni``), and the run property ``cn
 the AWS Load Balancer Controller's own (``Report.lbc_warnings``: descriptor ``lbc``, run property ``lbc_warnings``),
 said once instead of an HP005 result per Service.  The flags that controller refuses at start
 (``Report.lbc_problems``) are notifications of level error with descriptor ``lbc`` and the run property
-``lbc_problems``, said once; each of its Services keeps one HP004 result that points at them.
+``lbc_problems``, said once; each of its Services keeps one HP004 result that points at them.  Why the cluster's
+primary IP family is not known (``Report.ip_family_warnings``) is a notification of level warning with descriptor
+``ip_families`` and the run property ``ip_family_warnings``, not an HP005 result per manifest.
 """
 
 from __future__ import annotations
@@ -282,6 +284,8 @@ def to_sarif(r: Report) -> dict[str, Any]:
     notes += [{"level": "warning", "message": _message(w), "descriptor": {"id": "versions"}} for w in r.version_warnings]
     notes += [{"level": "error", "message": _message(p), "descriptor": {"id": "lbc"}} for p in r.lbc_problems]
     notes += [{"level": "warning", "message": _message(w), "descriptor": {"id": "lbc"}} for w in r.lbc_warnings]
+    notes += [{"level": "warning", "message": _message(w), "descriptor": {"id": "ip_families"}}
+              for w in r.ip_family_warnings]  # fmt: skip
     rules = [{"id": rid, "name": name, "shortDescription": {"text": short}, "fullDescription": {"text": full},
               **({"helpUri": uri} if uri else {}), "defaultConfiguration": {"level": level}}
              for rid, name, level, short, full, uri in RULES]  # fmt: skip
@@ -302,6 +306,7 @@ def to_sarif(r: Report) -> dict[str, Any]:
                     "cni_warnings": list(r.cni_warnings),
                     "lbc_warnings": list(r.lbc_warnings),
                     "lbc_problems": list(r.lbc_problems),
+                    "ip_family_warnings": list(r.ip_family_warnings),
                 },
             }
         ],
