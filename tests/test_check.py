@@ -368,6 +368,8 @@ CONTRACT = {
         "cni_warnings": {"type": "array", "items": {"type": "string"}},
         "version_warnings": {"type": "array", "items": {"type": "string"}},
         "lbc_warnings": {"type": "array", "items": {"type": "string"}},
+        "lbc_problems": {"type": "array", "items": {"type": "string"}},
+        "ip_family_warnings": {"type": "array", "items": {"type": "string"}},
     },
 }  # fmt: skip
 

@@ -91,13 +91,21 @@ def _node(name: str, ip: str) -> dict[str, Any]:
             "status": {"addresses": [{"type": "InternalIP", "address": ip}]}}  # fmt: skip
 
 
-def _check(*docs: dict[str, Any], dualstack: bool = False) -> chk.Finding:
+def _report(*docs: dict[str, Any], dualstack: bool = False) -> chk.Report:
     text = (DATA / "refused.yaml").read_text().replace("  ipFamilies: [IPv6]\n  ipFamilyPolicy: SingleStack\n", "")
     if dualstack:
         text = text.replace("annotations:\n", f"annotations:\n    {IPT}: dualstack\n")
     text += "".join("---\n" + yaml.safe_dump(d) for d in docs)
-    (f,) = chk.check(m.parse_yaml(text, "t.yaml")).findings
+    return chk.check(m.parse_yaml(text, "t.yaml"))
+
+
+def _check(*docs: dict[str, Any], dualstack: bool = False) -> chk.Finding:
+    (f,) = _report(*docs, dualstack=dualstack).findings
     return f
+
+
+#: how the report says a doubt on the primary family once (``Report.ip_family_warnings``) for refused.yaml's Service
+FOR_API = ", for the Service default/api, a manifest without spec.ipFamilies"
 
 
 def test_a_manifest_in_a_cluster_whose_cni_runs_ipv6_takes_ipv6() -> None:
@@ -121,20 +129,23 @@ def test_the_cni_in_ipv4_mode_changes_nothing() -> None:
 
 
 def test_an_ipv4_node_beside_an_ipv6_cni_is_a_warning_and_ipv4_as_before() -> None:
-    f = _check(aws_node(V6), _node("n0", "2a05:d018:1:a00::10"), _node("n1", "10.0.1.11"))
-    assert (f.at_risk, f.settings.tg_ip_address_type) == (True, "ipv4")
-    assert f.warnings == [f"the VPC CNI runs in IPv6 mode (ENABLE_IPv6=true on {WHERE}), but node n1's InternalIP is "
-                          "IPv4 (10.0.1.11): hairpin cannot tell the cluster's primary family, the family the API "
-                          "server gives a Service without spec.ipFamilies; taken as IPv4"]  # fmt: skip
+    r = _report(aws_node(V6), _node("n0", "2a05:d018:1:a00::10"), _node("n1", "10.0.1.11"))
+    (f,) = r.findings
+    assert (f.at_risk, f.settings.tg_ip_address_type, f.warnings) == (True, "ipv4", [])
+    assert r.ip_family_warnings == [f"the VPC CNI runs in IPv6 mode (ENABLE_IPv6=true on {WHERE}), but node n1's "
+                                    "InternalIP is IPv4 (10.0.1.11): hairpin cannot tell the cluster's primary family, "
+                                    "the family the API server gives a Service without spec.ipFamilies; taken as IPv4"
+                                    + FOR_API]  # fmt: skip
 
 
 def test_settings_ipamd_refuses_are_no_evidence() -> None:
-    f = _check(aws_node({**V6, "ENABLE_PREFIX_DELEGATION": "false"}))
-    assert (f.at_risk, f.settings.tg_ip_address_type) == (True, "ipv4")
-    assert f.warnings == [f'the VPC CNI is set to IPv6 mode (ENABLE_IPv6=true on {WHERE}), but ipamd refuses its '
-                          f'settings ("{NO_PD}", pkg/ipamd/ipamd.go isConfigValid) and does not start: hairpin cannot '
-                          "tell the cluster's primary family, the family the API server gives a Service without "
-                          "spec.ipFamilies; taken as IPv4"]  # fmt: skip
+    r = _report(aws_node({**V6, "ENABLE_PREFIX_DELEGATION": "false"}))
+    (f,) = r.findings
+    assert (f.at_risk, f.settings.tg_ip_address_type, f.warnings) == (True, "ipv4", [])
+    assert r.ip_family_warnings == [f'the VPC CNI is set to IPv6 mode (ENABLE_IPv6=true on {WHERE}), but ipamd refuses '
+                                    f'its settings ("{NO_PD}", pkg/ipamd/ipamd.go isConfigValid) and does not start: '
+                                    "hairpin cannot tell the cluster's primary family, the family the API server gives "
+                                    "a Service without spec.ipFamilies; taken as IPv4" + FOR_API]  # fmt: skip
 
 
 def test_a_service_with_its_families_is_not_warned() -> None:

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from hairpin.aws import controller as ctl
 from hairpin.aws.lbc_flags import LbcFlags, image_version, lbc_flags
 from hairpin.diagnose import check as chk
+from hairpin.diagnose.versions import LBC_REFUSED
 from hairpin.parsers import manifests as m
 
 P = "service.beta.kubernetes.io/"
@@ -204,11 +205,14 @@ def test_default_load_balancer_scheme_internet_facing() -> None:
 # ------------------------------------------------------------------------------- flags the controller refuses
 
 def test_flags_the_controller_refuses_are_reported_and_defaults_kept() -> None:
-    (f,) = report(deployment("--default-target-type=IP", "--default-load-balancer-scheme", "public",
-                             "--feature-gates=EnableTCPUDPListenerType=true,NLBSecurityGroup"),
-                  svc("lbc", cls=ctl.LBC_CLASS)).findings  # fmt: skip
+    """Said once for the report (``Report.lbc_problems``); the Service keeps a pointer among its problems."""
+    r = report(deployment("--default-target-type=IP", "--default-load-balancer-scheme", "public",
+                          "--feature-gates=EnableTCPUDPListenerType=true,NLBSecurityGroup"),
+               svc("lbc", cls=ctl.LBC_CLASS))  # fmt: skip
+    (f,) = r.findings
     assert row(f) == ("lbc", ctl.LBC, "nlb", "internal", "instance", True, True, None)
-    assert f.settings.problems == (
+    assert f.settings.problems == (LBC_REFUSED,)
+    assert tuple(r.lbc_problems) == (
         f"--feature-gates 'EnableTCPUDPListenerType' is not a feature gate (of v3.5.0): the controller refuses to start "
         f"with it ({WHERE})",
         f"--feature-gates 'NLBSecurityGroup' is not KEY=BOOL: the controller refuses to start with it ({WHERE})",
@@ -325,9 +329,11 @@ def test_an_image_before_v2_13_0_ignores_the_tcp_udp_annotation_and_refuses_the_
     assert [(p.label, p.preserve_client_ip, p.at_risk) for p in f.ports] == [("53/TCP", False, False)]
     assert (f"{listener} not honoured: the AWS Load Balancer Controller's image is v2.12.0, and the annotation came in "
             f"v2.13.0 ({WHERE})") in f.settings.steps  # fmt: skip
-    (f,) = report(deployment_image(old, "--feature-gates=EnableTCPUDPListener=true"), *NODES, _dns({})).findings
+    r = report(deployment_image(old, "--feature-gates=EnableTCPUDPListener=true"), *NODES, _dns({}))
+    (f,) = r.findings
     assert [p.label for p in f.ports] == ["53/TCP"]  # the gate is not applied: v2.12.0 does not know it
-    assert f.settings.problems[0] == (
+    assert f.settings.problems[0] == LBC_REFUSED
+    assert r.lbc_problems[0] == (
         f"--feature-gates 'EnableTCPUDPListener' is not a feature gate of v2.12.0 (it came in v2.13.0): the controller "
         f"refuses to start with it ({WHERE})")  # fmt: skip
     new = "public.ecr.aws/eks/aws-load-balancer-controller:v2.13.0"
@@ -465,9 +471,11 @@ def test_an_image_newer_than_the_newest_release_read_warns_and_keeps_v3_5_behavi
 def test_a_read_release_refuses_an_unknown_gate_and_does_not_warn() -> None:
     for image in ("public.ecr.aws/eks/aws-load-balancer-controller:v3.5.0",
                   "public.ecr.aws/eks/aws-load-balancer-controller:v3.5.9"):  # fmt: skip
-        (f,) = report(deployment_image(image, "--feature-gates=SomeNewGate=true"), svc("lbc", cls=ctl.LBC_CLASS)).findings
-        assert f.settings.problems == (f"--feature-gates 'SomeNewGate' is not a feature gate (of v3.5.0): the "
-                                       f"controller refuses to start with it ({WHERE})",), image  # fmt: skip
+        r = report(deployment_image(image, "--feature-gates=SomeNewGate=true"), svc("lbc", cls=ctl.LBC_CLASS))
+        (f,) = r.findings
+        assert f.settings.problems == (LBC_REFUSED,), image
+        assert r.lbc_problems == [f"--feature-gates 'SomeNewGate' is not a feature gate (of v3.5.0): the "
+                                  f"controller refuses to start with it ({WHERE})"], image  # fmt: skip
         assert f.settings.warnings == (), image
     flags = lbc_flags(["--feature-gates=NLBGatewayAPI=true"], "here", "x/aws-load-balancer-controller:v4.0.0")
     assert flags.version == (4, 0, 0) and flags.problems == ()

@@ -18,6 +18,7 @@ from hairpin.aws.lbc_flags import parse_release
 from hairpin.cli import check_run
 from hairpin.cli.main import main
 from hairpin.diagnose import check as chk
+from hairpin.diagnose.versions import LBC_REFUSED
 from hairpin.errors import InputError
 from hairpin.parsers import manifests as m
 from test_check_gateway_gate import GATEWAY
@@ -147,8 +148,9 @@ def test_an_image_that_names_no_release_takes_the_release_given() -> None:
         f"the AWS Load Balancer Controller's image {LBC_IMAGE}latest names no release (tag 'latest'): it is taken to be "
         f"v2.13.0, from --lbc-version ({WHERE})"]  # fmt: skip
     # a known release: a gate it does not know is a refusal to start, not a doubt
-    assert f.settings.problems == (f"--feature-gates 'SomeNewGate' is not a feature gate (of v3.5.0): the controller "
-                                   f"refuses to start with it ({WHERE})",)  # fmt: skip
+    assert r.lbc_problems == [f"--feature-gates 'SomeNewGate' is not a feature gate (of v3.5.0): the controller "
+                              f"refuses to start with it ({WHERE})"]  # fmt: skip
+    assert f.settings.problems == (LBC_REFUSED,)  # said once for the report (hairpin.diagnose.versions.lbc_problems)
 
 
 def test_an_image_that_names_a_release_wins_with_a_warning() -> None:

@@ -247,7 +247,8 @@ def test_check_empty_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert json.loads(out) == {"services": [], "errors": [], "cloud_config": {
         "nlb_security_group_mode": "unknown", "value": None, "source": None,
         "note": "NLBSecurityGroupMode unknown: no cloud config in the input (--cloud-config FILE)"},
-        "datapath": None, "cni_warnings": [], "version_warnings": [], "lbc_warnings": []}  # fmt: skip
+        "datapath": None, "cni_warnings": [], "version_warnings": [], "lbc_warnings": [],
+        "lbc_problems": [], "ip_family_warnings": []}  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -287,7 +287,7 @@ def resolve(
         off = flags.refuses_services(steps)
         if off:
             return not_built(etp, steps, (*flags.problems, off))
-        problems.extend(flags.problems)
+        problems.extend(flags.problems)  # hairpin check says them once (hairpin.diagnose.versions.lbc_problems)
         scheme = _lbc_scheme(a, steps, problems, flags)
         if scheme is None:  # the model build fails on the annotation: nothing is built
             return not_built(etp, steps, tuple(problems))

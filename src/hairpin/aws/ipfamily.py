@@ -205,7 +205,7 @@ def apply(s: ctl.Settings, annotations: Mapping[str, str], families: Sequence[st
                                           f"cluster's primary family, {primary} ({why})", *s.steps[-1:]))  # fmt: skip
         families = (primary,)
         shown = _from(families, policy, primary=True)
-    elif doubt is not None and not families and not existing:
+    elif doubt is not None and not families and not existing:  # said once by hairpin check (families.family_warnings)
         s = dataclasses.replace(s, warnings=(*s.warnings, doubt))
     certain, maybe = families_after_admission(families, policy, existing)
     if not s.is_nlb and s.load_balancer != "clb":

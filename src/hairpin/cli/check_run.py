@@ -64,7 +64,8 @@ def run(paths: list[str] | None = None, kubeconfig: str | None = None, context: 
 
         report.only_at_risk = only_at_risk
         dp = [Text(report.datapath.line(), style="bold yellow")] if report.datapath is not None else []
-        said = (*report.version_warnings, *report.lbc_warnings, *report.cni_warnings)  # each once, cluster-wide
+        dp += [Text(f"problem: {p}", style="bold yellow") for p in report.lbc_problems]  # each once, cluster-wide
+        said = (*report.version_warnings, *report.lbc_warnings, *report.cni_warnings, *report.ip_family_warnings)
         dp += [Text(f"warning: {w}", style="bold yellow") for w in said]
         emit(output, Text(diagnosis(report), style="bold"), *dp, report, *breakdowns(objects, report),
              Text(PROBABILITY_NOTE, style="dim"),

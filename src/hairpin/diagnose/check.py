@@ -39,6 +39,7 @@ from hairpin.diagnose.versions import (
     Versions,
     in_tree_support,
     kube_proxy_warnings,
+    lbc_problems,
     lbc_said,
     lbc_warnings,
     nlb_sg_mode,
@@ -553,7 +554,9 @@ def check_cluster(cluster: Cluster, *, mutator_webhook: bool | None = None, erro
     findings.sort(key=lambda f: (not f.at_risk, f.namespace, f.name))
     return Report(findings, [*errors, *cluster.errors, *refusals], sg_mode=a.sg_mode, datapath=assess(cluster.seen),
                   cni_warnings=families.cni_warnings(cluster), version_warnings=kube_proxy_warnings(cluster, (versions or Versions()).kube_proxy),
-                  lbc_warnings=lbc_warnings(findings, lbc_said(cluster)))  # fmt: skip
+                  lbc_warnings=lbc_warnings(findings, lbc_said(cluster)),
+                  lbc_problems=lbc_problems(findings, cluster.lbc.problems if cluster.lbc is not None else ()),
+                  ip_family_warnings=families.family_warnings(findings, a.primary_doubt))  # fmt: skip
 
 
 def _known_version_refusals(cluster: Cluster, v: Versions) -> tuple[list[KService], list[InputError]]:

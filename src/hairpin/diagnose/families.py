@@ -40,13 +40,17 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from hairpin.aws import ipfamily
 from hairpin.kube import cni_mode
 from hairpin.kube.cluster import Cluster, KPod, KService
 
-__all__ = ["NAMES", "PLACEHOLDER", "address", "caller_address", "cluster_primary", "cni_warnings", "proxy_families",
-           "ranges_of", "tg_family", "version"]
+if TYPE_CHECKING:
+    from hairpin.diagnose.finding import Finding
+
+__all__ = ["NAMES", "PLACEHOLDER", "address", "caller_address", "cluster_primary", "cni_warnings", "family_warnings",
+           "proxy_families", "ranges_of", "tg_family", "version"]  # fmt: skip
 
 NAMES = {4: "IPv4", 6: "IPv6"}
 #: shown instead of a network hairpin does not know: the VPC's CIDR of that family
@@ -131,6 +135,24 @@ def cluster_primary(c: Cluster) -> tuple[str | None, str, str | None]:
     return None, "", (f"the VPC CNI runs in IPv6 mode ({mode.where}), but node {v4.name}'s InternalIP is IPv4 "
                       f"({v4.ip}): hairpin cannot tell the cluster's primary family, the family the API server gives "
                       "a Service without spec.ipFamilies; taken as IPv4")  # fmt: skip
+
+
+def family_warnings(findings: Sequence[Finding], doubt: str | None) -> list[str]:
+    """``doubt`` (``cluster_primary``'s third value: why the cluster's primary family is not known), which
+    ``hairpin.aws.ipfamily.apply`` gives each manifest without ``spec.ipFamilies``, lifted out of every finding that
+    carries it and said once, naming the first of them and counting the others; nothing when none carries it.  The
+    line is the cluster's, the same for every such Service: a cluster of 10,000 of them says it once."""
+    if doubt is None:
+        return []
+    carried = [f for f in findings if doubt in f.warnings]
+    for f in carried:
+        f.warnings = [w for w in f.warnings if w != doubt]
+    if not carried:
+        return []
+    first = f"{carried[0].namespace}/{carried[0].name}"
+    if len(carried) == 1:
+        return [f"{doubt}, for the Service {first}, a manifest without spec.ipFamilies"]
+    return [f"{doubt}, for {len(carried)} Services, manifests without spec.ipFamilies ({first} first)"]
 
 
 def _kubernetes_service(c: Cluster) -> tuple[int, str] | None:

@@ -40,6 +40,12 @@ class Report:
     #: what is said of the AWS Load Balancer Controller as a whole (its release, its feature gates, the Gateway API
     #: versions it needs), once, not in each of its Services' warnings (hairpin.diagnose.versions.lbc_warnings)
     lbc_warnings: list[str] = dataclasses.field(default_factory=list)
+    #: the flags the AWS Load Balancer Controller refuses at start, once; each of its Services keeps a pointer among
+    #: its problems instead of the lines (hairpin.diagnose.versions.lbc_problems)
+    lbc_problems: list[str] = dataclasses.field(default_factory=list)
+    #: why the cluster's primary family is not known, once, not in the warnings of each manifest without
+    #: spec.ipFamilies (hairpin.diagnose.families.family_warnings)
+    ip_family_warnings: list[str] = dataclasses.field(default_factory=list)
 
     def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
         from hairpin.diagnose.report_text import render
@@ -66,6 +72,8 @@ class Report:
             "cni_warnings": list(self.cni_warnings),
             "version_warnings": list(self.version_warnings),
             "lbc_warnings": list(self.lbc_warnings),
+            "lbc_problems": list(self.lbc_problems),
+            "ip_family_warnings": list(self.ip_family_warnings),
         }
 
     def to_sarif(self) -> dict[str, Any]:

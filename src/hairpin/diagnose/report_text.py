@@ -99,12 +99,7 @@ def render(report: Report, console: Any, options: Any) -> Iterator[Any]:
             yield Text(f"{f.namespace}/{f.name}: annotations ignored", style="bold yellow")
             for ig in f.ignored:
                 yield indented(ig.text(), 2, "- ")
-    for f in shown:
-        if f.settings.problems:  # what the controller refuses or leaves out (hairpin.aws.controller)
-            yield Text("")
-            yield Text(f"{f.namespace}/{f.name}: problems", style="bold yellow")
-            for text in f.settings.problems:
-                yield indented(text, 2, "- ")
+    yield from _problems(shown)
     for f in shown:
         if f.warnings:  # what hairpin could not decide (hairpin.diagnose.proxy_firewall)
             yield Text("")
@@ -117,6 +112,28 @@ def render(report: Report, console: Any, options: Any) -> Iterator[Any]:
         f"{counted(report.findings)}, {risky} at risk, {len(report.errors)} input error(s)",
         style="bold red" if risky or report.errors else "bold green",
     )
+
+
+def _problems(shown: Sequence[Finding]) -> Iterator[Any]:
+    """Each Service's problems (what the controller refuses or leaves out, ``hairpin.aws.controller``); the pointer to
+    the flags its AWS Load Balancer Controller refuses at start (``versions.LBC_REFUSED``) is said once for them all,
+    naming the first and counting the others, not once per Service."""
+    from hairpin.diagnose.versions import LBC_REFUSED, LBC_REFUSED_TEXT
+
+    for f in shown:
+        own = [p for p in f.settings.problems if p != LBC_REFUSED]
+        if own:
+            yield Text("")
+            yield Text(f"{f.namespace}/{f.name}: problems", style="bold yellow")
+            for text in own:
+                yield indented(text, 2, "- ")
+    refused = [f for f in shown if LBC_REFUSED in f.settings.problems]
+    if refused:
+        first = f"{refused[0].namespace}/{refused[0].name}"
+        others = len(refused) - 1
+        yield Text("")
+        yield Text(f"{first}{f' and {others} other Service(s)' if others else ''}: problems", style="bold yellow")
+        yield indented(LBC_REFUSED_TEXT, 2, "- ")
 
 
 def _explained(f: Finding) -> Iterator[Any]:

@@ -21,7 +21,11 @@ not modelled; note: eBPF programs run beside kube-proxy), as the cloud config ha
 The warnings on the AWS VPC CNI's settings (``hairpin.diagnose.families.cni_warnings``) are tool execution
 notifications too (level warning, descriptor ``cni``), and the run property ``cni_warnings`` lists them; so are
 the AWS Load Balancer Controller's own (``Report.lbc_warnings``: descriptor ``lbc``, run property ``lbc_warnings``),
-said once instead of an HP005 result per Service.
+said once instead of an HP005 result per Service.  The flags that controller refuses at start
+(``Report.lbc_problems``) are notifications of level error with descriptor ``lbc`` and the run property
+``lbc_problems``, said once; each of its Services keeps one HP004 result that points at them.  Why the cluster's
+primary IP family is not known (``Report.ip_family_warnings``) is a notification of level warning with descriptor
+``ip_families`` and the run property ``ip_family_warnings``, not an HP005 result per manifest.
 """
 
 from __future__ import annotations
@@ -278,7 +282,10 @@ def to_sarif(r: Report) -> dict[str, Any]:
     for w in r.cni_warnings:  # the VPC CNI's settings (hairpin.diagnose.families.cni_warnings): cluster-level too
         notes.append({"level": "warning", "message": _message(w), "descriptor": {"id": "cni"}})
     notes += [{"level": "warning", "message": _message(w), "descriptor": {"id": "versions"}} for w in r.version_warnings]
+    notes += [{"level": "error", "message": _message(p), "descriptor": {"id": "lbc"}} for p in r.lbc_problems]
     notes += [{"level": "warning", "message": _message(w), "descriptor": {"id": "lbc"}} for w in r.lbc_warnings]
+    notes += [{"level": "warning", "message": _message(w), "descriptor": {"id": "ip_families"}}
+              for w in r.ip_family_warnings]  # fmt: skip
     rules = [{"id": rid, "name": name, "shortDescription": {"text": short}, "fullDescription": {"text": full},
               **({"helpUri": uri} if uri else {}), "defaultConfiguration": {"level": level}}
              for rid, name, level, short, full, uri in RULES]  # fmt: skip
@@ -298,6 +305,8 @@ def to_sarif(r: Report) -> dict[str, Any]:
                     "datapath": r.datapath.to_json() if r.datapath is not None else None,
                     "cni_warnings": list(r.cni_warnings),
                     "lbc_warnings": list(r.lbc_warnings),
+                    "lbc_problems": list(r.lbc_problems),
+                    "ip_family_warnings": list(r.ip_family_warnings),
                 },
             }
         ],

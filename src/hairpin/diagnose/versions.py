@@ -9,11 +9,13 @@ kube-proxy (its pods' image tags, else the nodes' kubeProxyVersion), which decid
 ``kube_proxy_warnings`` says what was assumed when its pods' images name no release or a release newer than any
 hairpin's rules were checked against.  ``lbc_warnings`` lifts what is said of the AWS Load Balancer Controller
 itself (its image's release, its feature gates, the Gateway API versions it needs) out of every finding that
-repeats it, so a report says each once (``Report.lbc_warnings``).
+repeats it, so a report says each once (``Report.lbc_warnings``); ``lbc_problems`` does the same for the flags
+the controller refuses at start (``Report.lbc_problems``), leaving each of its Services a pointer (``LBC_REFUSED``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -26,8 +28,23 @@ from hairpin.kube.version import ProxyVersion, kube_proxy_version, newer_than_ch
 if TYPE_CHECKING:
     from hairpin.diagnose.finding import Finding
 
-__all__ = ["Versions", "in_tree_support", "kube_proxy_warnings", "lbc_said", "lbc_warnings", "nlb_sg_mode",
-           "oldest_kube_proxy"]
+__all__ = ["LBC_REFUSED", "LBC_REFUSED_TEXT", "Versions", "in_tree_support", "kube_proxy_warnings", "lbc_problems",
+           "lbc_said", "lbc_warnings", "nlb_sg_mode", "oldest_kube_proxy"]  # fmt: skip
+
+#: what each Service of an AWS Load Balancer Controller that refuses its flags keeps among its problems, in place of
+#: the flags' own lines (``lbc_problems``): it stays a Service with a problem, the text is said once.  Such a
+#: controller does not start: its main.go exits ("unable to load controller config") when loadControllerConfig, which
+#: parses and validates the flags, fails, before it sets up any reconciler (kubernetes-sigs/aws-load-balancer-controller)
+LBC_REFUSED = (
+    "the AWS Load Balancer Controller refuses to start with its flags (lbc_problems, said once): it builds "
+    "or changes no load balancer until they are fixed; this verdict takes each refused value at its default"
+)
+#: what the text report says once for every Service that carries ``LBC_REFUSED`` (``hairpin.diagnose.report_text``)
+LBC_REFUSED_TEXT = (
+    "the AWS Load Balancer Controller refuses to start with its flags (the problem: lines under the "
+    "first line): it builds or changes no load balancer until they are fixed; hairpin judges these Services "
+    "with each refused value at its default"
+)
 
 
 @dataclass(frozen=True)
@@ -123,3 +140,22 @@ def lbc_warnings(findings: Sequence[Finding], said: Sequence[str]) -> list[str]:
             seen.update(w for w in f.warnings if w in lines)
             f.warnings = [w for w in f.warnings if w not in lines]
     return [w for w in said if w in seen]
+
+
+def lbc_problems(findings: Sequence[Finding], refused: Sequence[str]) -> list[str]:
+    """Each line of ``refused`` (the flags the AWS Load Balancer Controller refuses at start, ``LbcFlags.problems``,
+    which ``hairpin.aws.controller.resolve`` copies into each of its Services' problems) that a finding carries,
+    once, in ``refused``'s order.  A finding that carried any keeps ``LBC_REFUSED`` in their place (where the first
+    was), so it still counts as a Service with a problem (the report's first and last lines, SARIF ``HP004``) and
+    its verdict is unchanged; a line no finding carries is not said, as before."""
+    lines = set(refused)
+    seen: set[str] = set()
+    for f in findings:
+        had = f.settings.problems
+        if lines.isdisjoint(had):
+            continue
+        seen.update(p for p in had if p in lines)
+        at = next(i for i, p in enumerate(had) if p in lines)
+        kept = [p for p in had if p not in lines]
+        f.settings = dataclasses.replace(f.settings, problems=(*kept[:at], LBC_REFUSED, *kept[at:]))
+    return [p for p in refused if p in seen]
