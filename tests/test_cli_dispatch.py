@@ -49,6 +49,17 @@ def _run(args: list[str], typer: bool, cwd: Path) -> tuple[int, str, str]:
     return r.returncode, r.stdout, r.stderr
 
 
+def _both_ways(args: list[str], tmp_path: Path) -> list[tuple[int, str, str, bytes | None]]:
+    """Exit code, stdout, stderr and the file OUT (if written) of ``args`` run plainly, then through typer."""
+    answers = []
+    for typer in (False, True):
+        out = tmp_path / "OUT"
+        out.unlink(missing_ok=True)
+        code, stdout, stderr = _run(args, typer, tmp_path)
+        answers.append((code, stdout, stderr, out.read_bytes() if out.exists() else None))
+    return answers
+
+
 @pytest.mark.parametrize("args", [
     ["pcap", "{cap}", "--format", "json"],
     ["pcap", "{cap}"],
@@ -67,12 +78,7 @@ def test_same_answer_as_through_typer(args: list[str], capture: Path, tmp_path: 
     args = [a.replace("{cap}", str(capture)).replace("{this}", __file__) for a in args]
     plain = _plain_pcap(args)
     assert plain is not None  # each is a plain command line
-    answers = []
-    for typer in (False, True):
-        out = tmp_path / "OUT"
-        out.unlink(missing_ok=True)
-        code, stdout, stderr = _run(args, typer, tmp_path)
-        answers.append((code, stdout, stderr, out.read_bytes() if out.exists() else None))
+    answers = _both_ways(args, tmp_path)
     assert answers[0] == answers[1]
     assert answers[0][0] in (0, 1, 2)
 
@@ -99,12 +105,7 @@ def test_check_same_answer_as_through_typer(args: list[str], tmp_path: Path) -> 
     args = [a.replace("{dump}", "dump.yaml").replace("{dir}", str(CHECKED / "manifests"))
             .replace("{broken}", str(CHECKED / "broken.yaml")).replace("{this}", __file__) for a in args]  # fmt: skip
     assert _plain_check(args) is not None  # each is a plain command line
-    answers = []
-    for typer in (False, True):
-        out = tmp_path / "OUT"
-        out.unlink(missing_ok=True)
-        code, stdout, stderr = _run(args, typer, tmp_path)
-        answers.append((code, stdout, stderr, out.read_bytes() if out.exists() else None))
+    answers = _both_ways(args, tmp_path)
     assert answers[0] == answers[1]
     assert answers[0][0] in (1, 2)
     if args[1:] == ["dump.yaml", "--format", "json"]:

@@ -189,8 +189,8 @@ def test_a_big_dump_gives_its_pages_back(tmp_path: Path, monkeypatch: pytest.Mon
     assert taken and errs == [] and len(objs) == 400
 
 
-def test_the_file_is_read_into_private_memory_not_mapped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # a mapped file truncated by another process while it is read would end hairpin with SIGBUS
+def _mmaps_made(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The file descriptors of every mmap the reader makes from now on (-1: anonymous memory)."""
     made: list[int] = []
     real = mmap.mmap
 
@@ -199,6 +199,12 @@ def test_the_file_is_read_into_private_memory_not_mapped(tmp_path: Path, monkeyp
         return real(fileno, length, *args, **kwargs)
 
     monkeypatch.setattr(jm.mmap, "mmap", spy)
+    return made
+
+
+def test_the_file_is_read_into_private_memory_not_mapped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a mapped file truncated by another process while it is read would end hairpin with SIGBUS
+    made = _mmaps_made(monkeypatch)
     (_objs, errs), taken = same(tmp_path, dump(KUBECTL, 4, True))
     assert taken and errs == [] and made == [-1]
 
@@ -206,14 +212,7 @@ def test_the_file_is_read_into_private_memory_not_mapped(tmp_path: Path, monkeyp
 def test_a_yaml_dump_is_told_by_its_first_bytes_and_never_read_into_memory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    made: list[int] = []
-    real = mmap.mmap
-
-    def spy(fileno: int, length: int, *args: Any, **kwargs: Any) -> mmap.mmap:
-        made.append(fileno)
-        return real(fileno, length, *args, **kwargs)
-
-    monkeypatch.setattr(jm.mmap, "mmap", spy)
+    made = _mmaps_made(monkeypatch)
     yaml_text = "\n \napiVersion: v1\nkind: List\nitems:\n- kind: Pod\n  metadata:\n    name: a\n"
     (objs, errs), taken = same(tmp_path, yaml_text)
     assert not taken and errs == [] and made == []
